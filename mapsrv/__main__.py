@@ -1,0 +1,5 @@
+import sys
+
+from mapsrv.cli import main
+
+sys.exit(main())

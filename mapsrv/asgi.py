@@ -1,0 +1,80 @@
+"""The ASGI entry point: Host checks, then a path dispatch between the raw handlers (browser
+event streams) and the Quart app (everything else)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mapsrv.access import host_allowed, resolve, user_from_cookies
+from mapsrv.config import Config
+from mapsrv.core.codec import dumps
+from mapsrv.errors import MapsrvError
+from mapsrv.hub import MapHub
+from mapsrv.sse_stream import Receive, Send, serve_event_stream
+from mapsrv.web import create_app, security_headers
+
+__all__ = ["Dispatcher"]
+
+_EVENTS = re.compile(r"/(m|v)/([^/]{1,64})/events")
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Dispatcher:
+    def __init__(self, config: Config, hub: MapHub) -> None:
+        self.config = config
+        self.hub = hub
+        self.app = create_app(config, hub)
+        # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
+        self._app: Any = self.app
+        self._headers = security_headers(config)
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._app(scope, receive, send)
+            return
+        if kind != "http":
+            return  # no websockets here; returning closes the connection
+        if not host_allowed(self.config, _header(scope, b"host")):
+            await _plain(send, 421, b'{"error":{"code":"http","message":"unknown host"}}')
+            return
+        match = _EVENTS.fullmatch(scope["path"])
+        if match and scope["method"] in ("GET", "HEAD"):
+            await self._events(scope, receive, send, match.group(1), match.group(2))
+            return
+        await self._app(scope, receive, send)
+
+    async def _events(self, scope: dict[str, Any], receive: Receive, send: Send, kind: str, key: str) -> None:
+        try:
+            entry = resolve(self.hub, kind, key, user_from_cookies(_header(scope, b"cookie")))
+        except MapsrvError as exc:
+            await _plain(send, exc.status, dumps({"error": exc.to_json()}).encode())
+            return
+        await serve_event_stream(
+            self.hub,
+            entry,
+            _header(scope, b"last-event-id"),
+            receive,
+            send,
+            headers=self._headers,
+            heartbeat_interval=self.config.heartbeat_interval,
+            retry_ms=int(self.config.sse_retry * 1000),
+        )

@@ -1,0 +1,181 @@
+"""One typed configuration, built from defaults, then ``MAPSRV_*`` environment variables, then
+command-line flags. An unknown ``MAPSRV_*`` variable is an error, and a bad value names its key."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["HOURS", "KIB", "MIB", "MINUTES", "SECONDS", "Config", "ConfigError", "add_arguments"]
+
+SECONDS = 1.0
+MINUTES = 60 * SECONDS
+HOURS = 60 * MINUTES
+KIB = 1024
+MIB = 1024 * KIB
+
+ENV_PREFIX = "MAPSRV_"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = field(default="127.0.0.1", metadata=_help("address to listen on"))
+    port: int = field(default=8000, metadata=_help("port to listen on (0 picks a free one)"))
+    store: str = field(
+        default="memory://", metadata=_help("where maps live: memory:// (embedded, the default)")
+    )
+    public_url: str = field(
+        default="",
+        metadata=_help("base URL people open, for links given to agents (default: the bind address)"),
+    )
+    idle_timeout: float = field(
+        default=1 * HOURS, metadata=_help("forget a map nobody used or watched for this long (90s, 15m, 1h)")
+    )
+    heartbeat_interval: float = field(
+        default=15 * SECONDS, metadata=_help("seconds between SSE heartbeat comments")
+    )
+    sse_retry: float = field(default=2 * SECONDS, metadata=_help("reconnect delay suggested to browsers"))
+    event_log_size: int = field(default=1024, metadata=_help("events kept per map for Last-Event-ID resume"))
+    subscriber_buffer: int = field(
+        default=256, metadata=_help("events queued per viewer before a slow viewer is dropped")
+    )
+    max_body_size: int = field(default=1 * MIB, metadata=_help("largest request body in bytes"))
+    max_features: int = field(default=10_000, metadata=_help("most features on one map"))
+    tile_url: str = field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        metadata=_help("map tile URL template with {z}, {x} and {y}"),
+    )
+    tile_attribution: str = field(
+        default="© OpenStreetMap contributors", metadata=_help("attribution shown for the tiles")
+    )
+    allowed_hosts: tuple[str, ...] = field(
+        default=("localhost", "127.0.0.1", "[::1]"),
+        metadata=_help("Host header names accepted, any port (comma-separated; * accepts any)"),
+    )
+    allowed_origins: tuple[str, ...] = field(
+        default=(),
+        metadata=_help("extra Origins allowed to write (same-host origins always are)"),
+    )
+    secure_cookies: bool = field(
+        default=False, metadata=_help("mark cookies Secure even without TLS (set behind a TLS proxy)")
+    )
+    graceful_timeout: float = field(
+        default=10 * SECONDS, metadata=_help("seconds to finish in-flight work on SIGTERM")
+    )
+    log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
+
+    def __post_init__(self) -> None:
+        _check_range(self, "port", 0, 65535)
+        for name in ("idle_timeout", "heartbeat_interval", "sse_retry", "graceful_timeout"):
+            _check_range(self, name, 0.001, 365 * 24 * HOURS)
+        for name in ("event_log_size", "subscriber_buffer", "max_features"):
+            _check_range(self, name, 1, 10_000_000)
+        _check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
+        if urlsplit(self.store).scheme != "memory":
+            raise ConfigError(
+                f"Config 'store' has value {self.store!r}. Only memory:// is supported in this version."
+            )
+        if not all(part in self.tile_url for part in ("{z}", "{x}", "{y}")):
+            raise ConfigError(
+                f"Config 'tile_url' has value {self.tile_url!r}. It needs {{z}}, {{x}} and {{y}}."
+            )
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigError(
+                f"Config 'log_level' has value {self.log_level!r}. Use debug, info, warning or error."
+            )
+        if self.public_url and urlsplit(self.public_url).scheme not in ("http", "https"):
+            raise ConfigError(f"Config 'public_url' has value {self.public_url!r}. Not an http(s) URL.")
+
+    @classmethod
+    def from_sources(
+        cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> Config:
+        """Defaults, then ``MAPSRV_*`` variables from ``environ``, then ``overrides`` (CLI)."""
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in (environ or {}).items():
+            if not key.startswith(ENV_PREFIX):
+                continue
+            name = key[len(ENV_PREFIX) :].lower()
+            if name not in known:
+                raise ConfigError(f"Unknown setting {key}; known: {', '.join(_env_names())}")
+            values[name] = _convert(name, known[name].type, raw)
+        for name, value in (overrides or {}).items():
+            if name not in known:
+                raise ConfigError(f"Unknown setting {name!r}")
+            if value is not None:
+                values[name] = _convert(name, known[name].type, value) if isinstance(value, str) else value
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _env_names() -> list[str]:
+    return [ENV_PREFIX + f.name.upper() for f in fields(Config)]
+
+
+def _check_range(config: Config, name: str, low: float, high: float) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigError(f"Config {name!r} has value {value!r}. It must be between {low:g} and {high:g}.")
+
+
+_DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|d)?\s*")
+_UNITS = {"ms": 0.001, "s": SECONDS, "m": MINUTES, "h": HOURS, "d": 24 * HOURS, None: SECONDS}
+
+
+def _convert(name: str, type_: Any, raw: str) -> Any:
+    type_name = type_ if isinstance(type_, str) else getattr(type_, "__name__", str(type_))
+    try:
+        if type_name == "int":
+            return int(raw.replace("_", ""))
+        if type_name == "float":
+            match = _DURATION.fullmatch(raw)
+            if not match:
+                raise ValueError(raw)
+            return float(match.group(1)) * _UNITS[match.group(2)]
+        if type_name == "bool":
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if type_name.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError:
+        kind = {"int": "a valid int", "float": "a valid number or duration", "bool": "true or false"}
+        raise ConfigError(
+            f"Config {name!r} has value {raw!r}. Not {kind.get(type_name, type_name)}."
+        ) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
+    """One ``--flag`` per setting, with its help text, environment name and default."""
+    for f in fields(Config):
+        if only is not None and f.name not in only:
+            continue
+        default = f.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            metavar=f.name.upper(),
+            help=f"{f.metadata['help']} (env {ENV_PREFIX}{f.name.upper()}; default {shown!s})",
+        )

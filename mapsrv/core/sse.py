@@ -1,0 +1,37 @@
+"""Server-Sent Events framing (WHATWG HTML, "Server-sent events", section 9.2).
+
+Frames are bytes, built once per event and shared by every subscriber.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["comment", "frame", "retry"]
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_UNSAFE_ID = re.compile(r"[\r\n\x00]")
+
+
+def frame(data: str, *, event: str | None = None, id: str | int | None = None) -> bytes:
+    """One event. Multi-line data becomes one ``data:`` line per line (the client joins them
+    with ``\\n``); an id may not carry a line break or NUL (the client would ignore or split it)."""
+    parts = []
+    if id is not None:
+        parts.append(f"id: {_UNSAFE_ID.sub('', str(id))}\n")
+    if event is not None:
+        parts.append(f"event: {_LINE_BREAK.sub('', event)}\n")
+    for line in _LINE_BREAK.split(data):
+        parts.append(f"data: {line}\n")
+    parts.append("\n")
+    return "".join(parts).encode()
+
+
+def comment(text: str = "") -> bytes:
+    """A comment line; clients ignore it, proxies see traffic (heartbeats)."""
+    return "".join(f": {line}\n" for line in _LINE_BREAK.split(text)).encode() + b"\n"
+
+
+def retry(milliseconds: int) -> bytes:
+    """How long the client should wait before reconnecting."""
+    return f"retry: {int(milliseconds)}\n\n".encode()

@@ -1,0 +1,98 @@
+"""The errors mapsrv reports, drawn once.
+
+    MapsrvError                 500  -32603  internal
+    ├── InvalidInput            400  -32602  invalid       a value breaks a rule; the message names it
+    │   └── PayloadTooLarge     413  -32602  too_large     a body, string or collection past its cap
+    ├── NotFound                404  -32002  not_found     unknown, expired or foreign map/feature
+    ├── VersionConflict         409  -32010  conflict      expected_version is stale; carries current
+    ├── Unauthorized            401  -32001  unauthorized  missing or wrong API key
+    ├── Forbidden               403  -32003  forbidden     a write from a foreign Origin
+    └── Unavailable             503  -32011  unavailable   over capacity or draining; carries retry_after
+
+Every error knows its HTTP status and its JSON-RPC code, so the web and MCP layers report the same
+failure the same way. Messages are short, lowercase, and name the bad value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "Forbidden",
+    "InvalidInput",
+    "MapsrvError",
+    "NotFound",
+    "PayloadTooLarge",
+    "Unauthorized",
+    "Unavailable",
+    "VersionConflict",
+]
+
+
+class MapsrvError(Exception):
+    status = 500
+    jsonrpc_code = -32603
+    code = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidInput(MapsrvError):
+    status = 400
+    jsonrpc_code = -32602
+    code = "invalid"
+
+
+class PayloadTooLarge(InvalidInput):
+    status = 413
+    code = "too_large"
+
+
+class NotFound(MapsrvError):
+    status = 404
+    jsonrpc_code = -32002
+    code = "not_found"
+
+
+class VersionConflict(MapsrvError):
+    status = 409
+    jsonrpc_code = -32010
+    code = "conflict"
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(
+            f"map is at version {current}, not {expected}: read it again and retry"
+            f" with expected_version={current}"
+        )
+        self.expected = expected
+        self.current = current
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "current_version": self.current}
+
+
+class Unauthorized(MapsrvError):
+    status = 401
+    jsonrpc_code = -32001
+    code = "unauthorized"
+
+
+class Forbidden(MapsrvError):
+    status = 403
+    jsonrpc_code = -32003
+    code = "forbidden"
+
+
+class Unavailable(MapsrvError):
+    status = 503
+    jsonrpc_code = -32011
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

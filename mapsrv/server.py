@@ -1,0 +1,89 @@
+"""``serve(config)``: one nursery that wires the hub, the web app and hypercorn together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypercorn.config
+import hypercorn.trio
+import trio
+
+from mapsrv.asgi import Dispatcher
+from mapsrv.config import Config
+from mapsrv.core import Limits
+from mapsrv.hub import MapHub
+
+__all__ = ["Server", "serve"]
+
+log = logging.getLogger("mapsrv")
+
+
+@dataclass
+class Server:
+    """What ``serve`` hands to whoever started it."""
+
+    config: Config
+    hub: MapHub
+    url: str  # where people open the map
+    binds: list[str]
+    _shutdown: trio.Event = field(default_factory=trio.Event)
+
+    def shutdown(self) -> None:
+        """Begin a graceful shutdown: end every event stream, stop accepting, finish in-flight
+        requests, then return from ``serve``."""
+        self._shutdown.set()
+
+    @property
+    def draining(self) -> bool:
+        return self._shutdown.is_set()
+
+
+def _hypercorn_config(config: Config) -> hypercorn.config.Config:
+    hc = hypercorn.config.Config()
+    host = f"[{config.host}]" if ":" in config.host and not config.host.startswith("[") else config.host
+    hc.bind = [f"{host}:{config.port}"]
+    hc.graceful_timeout = config.graceful_timeout
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("mapsrv.http")
+    hc.keep_alive_timeout = 75  # above common proxies' 60 s idle timeout
+    return hc
+
+
+async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
+    hub = MapHub(
+        limits=Limits(max_features=config.max_features),
+        event_log_size=config.event_log_size,
+        subscriber_buffer=config.subscriber_buffer,
+        idle_timeout=config.idle_timeout,
+    )
+    app = Dispatcher(config, hub)
+    asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the dispatcher takes plain dicts
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.serve_expiry)
+        server = Server(config=config, hub=hub, url="", binds=[])
+        http_done = trio.Event()
+
+        async def shutdown_trigger() -> None:
+            await server._shutdown.wait()
+            hub.close_all_subscribers()
+
+        async def serve_http(*, task_status: trio.TaskStatus[list[str]]) -> None:
+            try:
+                await hypercorn.trio.serve(
+                    asgi_app,
+                    _hypercorn_config(config),
+                    shutdown_trigger=shutdown_trigger,
+                    task_status=task_status,
+                )
+            finally:
+                http_done.set()
+
+        server.binds = await nursery.start(serve_http)
+        server.url = (config.public_url.rstrip("/") or server.binds[0]) + "/"
+        log.info("mapsrv listening on %s", server.url)
+        task_status.started(server)
+        # hypercorn returns once its connections are done or graceful_timeout has passed.
+        await http_done.wait()
+        nursery.cancel_scope.cancel()

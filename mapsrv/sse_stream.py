@@ -1,0 +1,104 @@
+"""The browser's event stream, as a raw ASGI handler.
+
+It lives outside Quart on purpose (DESIGN.md): Quart's response timeout would cut the stream, and
+a nursery opened in Quart's async generator logs GeneratorExit groups on disconnect. Here each
+connection gets one nursery: a task that watches for the client going away, and the pump, the only
+task that writes, which interleaves events with heartbeat comments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import trio
+
+from mapsrv.core.sse import comment, retry
+from mapsrv.hub import MapEntry, MapHub
+
+__all__ = ["pump", "serve_event_stream"]
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+_HEARTBEAT = comment("hb")
+
+
+async def pump(
+    write: Callable[[bytes], Awaitable[None]],
+    events: trio.MemoryReceiveChannel[bytes],
+    *,
+    heartbeat_interval: float,
+    retry_ms: int,
+) -> None:
+    """Write each event frame as it comes, batching whatever is already queued into one write,
+    and a heartbeat comment after each quiet ``heartbeat_interval``. Returns when the channel
+    ends (the hub dropped this viewer, or is shutting down), after a last ``retry:`` hint."""
+    while True:
+        with trio.move_on_after(heartbeat_interval):
+            try:
+                first = await events.receive()
+            except trio.EndOfChannel:
+                await write(retry(retry_ms))
+                return
+            batch = [first]
+            ended = False
+            while True:
+                try:
+                    batch.append(events.receive_nowait())
+                except trio.WouldBlock:
+                    break
+                except trio.EndOfChannel:
+                    ended = True
+                    break
+            await write(b"".join(batch))
+            if ended:
+                await write(retry(retry_ms))
+                return
+            continue
+        await write(_HEARTBEAT)
+
+
+async def serve_event_stream(
+    hub: MapHub,
+    entry: MapEntry,
+    last_event_id: str | None,
+    receive: Receive,
+    send: Send,
+    *,
+    headers: Sequence[tuple[str, str]],
+    heartbeat_interval: float,
+    retry_ms: int,
+) -> None:
+    async def write(data: bytes) -> None:
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+
+    with hub.subscribe(entry, last_event_id) as sub:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"),
+                    (b"cache-control", b"no-cache, no-store"),
+                    (b"x-accel-buffering", b"no"),  # nginx: do not buffer this response
+                    *((k.lower().encode(), v.encode()) for k, v in headers),
+                ],
+            }
+        )
+        await write(retry(retry_ms) + b"".join(sub.initial))
+        disconnected = False
+        async with trio.open_nursery() as nursery:
+
+            async def watch_disconnect() -> None:
+                nonlocal disconnected
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                disconnected = True
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch_disconnect)
+            await pump(write, sub.receive, heartbeat_interval=heartbeat_interval, retry_ms=retry_ms)
+            nursery.cancel_scope.cancel()
+        if not disconnected:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The one command that runs mapsrv's whole test suite on a fresh machine: it installs the system
+# packages the tests drive (redis-server, Debian's chromium, nginx) when they are missing, then
+# tox. Extra arguments go to tox, e.g. `scripts/test.sh -e tests -- -k hub`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v nginx >/dev/null || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing system packages: ${need[*]}"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+python3 -m tox --version >/dev/null 2>&1 || python3 -m pip install --quiet 'tox>=4'
+exec python3 -m tox "$@"

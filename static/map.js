@@ -1,0 +1,399 @@
+/* mapsrv live map page. Wire contract: docs/protocol.md.
+ *
+ * Everything in the map state (titles, labels, popups, layer names) is untrusted text written by an
+ * agent: it only ever reaches the DOM through textContent, and Leaflet only ever gets DOM nodes
+ * for tooltips and popups (it would treat strings as HTML).
+ */
+(function () {
+  'use strict';
+
+  const WORLD_CENTER = [20, 0];
+  const WORLD_ZOOM = 2;
+  const FIT_PADDING = [40, 40];
+  const FIT_MAX_ZOOM = 16; // when fitting features, so a lone marker does not zoom to street level
+  const BACKOFF_MIN_MS = 1000;
+  const BACKOFF_MAX_MS = 15000;
+
+  const ds = document.body.dataset;
+  const cfg = {
+    events: ds.events || '',
+    mode: ds.mode === 'view' ? 'view' : 'edit',
+    mapId: ds.mapId || '',
+    viewUrl: ds.viewUrl || '',
+    tileUrl: ds.tileUrl || '',
+    tileAttribution: ds.tileAttribution || '',
+    geojson: ds.geojson || '',
+  };
+
+  const byId = (id) => document.getElementById(id);
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({
+      '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+    })[c]);
+  }
+
+  function textNode(tag, className, text) {
+    const el = document.createElement(tag);
+    el.className = className;
+    el.textContent = text;
+    return el;
+  }
+
+  // ---------------------------------------------------------------- map
+
+  L.Icon.Default.imagePath = '/static/leaflet/images/';
+
+  const map = L.map('map').setView(WORLD_CENTER, WORLD_ZOOM);
+  if (cfg.tileUrl) {
+    // The attribution control renders HTML; the server hands us plain text.
+    L.tileLayer(cfg.tileUrl, { attribution: escapeHtml(cfg.tileAttribution) }).addTo(map);
+  }
+
+  // ---------------------------------------------------------------- drawn state
+
+  let version = -1;
+  const layers = new Map();   // layer id -> {id, name, visible, group: L.LayerGroup}
+  const features = new Map(); // feature id -> {data, layer: Leaflet layer, layerId}
+
+  function pathOptions(style) {
+    const o = {};
+    if (style.color) o.color = style.color;
+    if (typeof style.weight === 'number') o.weight = style.weight;
+    if (typeof style.opacity === 'number') o.opacity = style.opacity;
+    if (style.fill_color) o.fillColor = style.fill_color;
+    if (typeof style.fill_opacity === 'number') o.fillOpacity = style.fill_opacity;
+    if (style.dash) o.dashArray = style.dash;
+    return o;
+  }
+
+  const isPoint = (p) => Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]);
+  const isPointList = (ps, min) => Array.isArray(ps) && ps.length >= min && ps.every(isPoint);
+  const GEOMETRY_OK = {
+    marker: (f) => isPoint(f.coords),
+    polyline: (f) => isPointList(f.coords, 2),
+    polygon: (f) => isPointList(f.coords, 3),
+    circle: (f) => isPoint(f.coords) && Number.isFinite(f.radius) && f.radius >= 0,
+    rectangle: (f) => isPointList(f.coords, 2) && f.coords.length === 2,
+  };
+
+  function buildLeafletLayer(f) {
+    const check = GEOMETRY_OK[f.type];
+    if (!check) throw new Error('unknown feature type: ' + f.type);
+    if (!check(f)) throw new Error('bad geometry for ' + f.type);
+    const style = f.style || {};
+    const opts = pathOptions(style);
+    switch (f.type) {
+      case 'marker':
+        if (style.color) {
+          return L.circleMarker(f.coords, Object.assign({ radius: 8, weight: 2, fillOpacity: 0.7 }, opts));
+        }
+        return L.marker(f.coords);
+      case 'polyline':
+        return L.polyline(f.coords, opts);
+      case 'polygon':
+        return L.polygon(f.coords, opts);
+      case 'circle':
+        return L.circle(f.coords, Object.assign({ radius: f.radius }, opts));
+      default:
+        return L.rectangle(f.coords, opts);
+    }
+  }
+
+  // Leaflet (re)creates a layer's element each time it is added to the map, including when its
+  // map layer is hidden and shown again, so tag it on every 'add'.
+  function tagElement(layer, f) {
+    const el = layer.getElement ? layer.getElement() : layer._icon;
+    if (!el) return;
+    el.setAttribute('data-feature-id', f.id);
+    el.setAttribute('data-feature-type', f.type);
+  }
+
+  function tooltipPlacement(layer, f) {
+    if (layer instanceof L.Marker) return { direction: 'right' }; // beside the pin's head
+    if (layer instanceof L.CircleMarker && f.type === 'marker') return { direction: 'top', offset: [0, -8] };
+    if (f.type === 'polyline') return { direction: 'top' };
+    return { direction: 'center' };
+  }
+
+  function decorate(layer, f) {
+    if (f.label) {
+      layer.bindTooltip(textNode('span', 'mapsrv-label-text', f.label),
+        Object.assign({ permanent: true, className: 'mapsrv-label' }, tooltipPlacement(layer, f)));
+    }
+    if (f.popup) {
+      layer.bindPopup(textNode('div', 'mapsrv-popup', f.popup), { maxWidth: 320 });
+    }
+    layer.on('add', () => tagElement(layer, f));
+  }
+
+  // A feature may name a layer no snapshot or `layer` change announced: it gets a visible one.
+  function ensureLayer(id) {
+    let entry = layers.get(id);
+    if (!entry) {
+      entry = { id: id, name: id, visible: true, group: L.layerGroup() };
+      layers.set(id, entry);
+      entry.group.addTo(map);
+    }
+    return entry;
+  }
+
+  function setLayer(info) {
+    if (!info || info.id == null) return;
+    const entry = ensureLayer(String(info.id));
+    entry.name = typeof info.name === 'string' ? info.name : entry.id;
+    entry.visible = info.visible !== false;
+    const shown = map.hasLayer(entry.group);
+    if (entry.visible && !shown) entry.group.addTo(map);
+    if (!entry.visible && shown) map.removeLayer(entry.group);
+  }
+
+  function removeFeature(id) {
+    const entry = features.get(id);
+    if (!entry) return;
+    const owner = layers.get(entry.layerId);
+    if (owner) owner.group.removeLayer(entry.layer);
+    features.delete(id);
+  }
+
+  function upsertFeature(f) {
+    if (!f || f.id == null) return;
+    const id = String(f.id);
+    removeFeature(id);
+    let layer;
+    try {
+      layer = buildLeafletLayer(f);
+    } catch (err) {
+      console.warn('mapsrv: cannot draw feature', id, err);
+      return;
+    }
+    decorate(layer, f);
+    const owner = ensureLayer(f.layer != null ? String(f.layer) : 'default');
+    features.set(id, { data: f, layer: layer, layerId: owner.id });
+    owner.group.addLayer(layer);
+  }
+
+  function clearFeatures(layerId) {
+    for (const [id, entry] of Array.from(features)) {
+      if (layerId == null || entry.layerId === layerId) removeFeature(id);
+    }
+  }
+
+  function removeLayer(id) {
+    clearFeatures(id);
+    const entry = layers.get(id);
+    if (!entry) return;
+    map.removeLayer(entry.group);
+    layers.delete(id);
+  }
+
+  // Computed from the (already validated) feature data rather than from Leaflet layers: a circle
+  // cannot report its bounds while its layer is off the map.
+  function featureBounds() {
+    const bounds = L.latLngBounds([]);
+    for (const { data: f } of features.values()) {
+      if (f.type === 'circle') bounds.extend(L.latLng(f.coords).toBounds(2 * f.radius));
+      else if (f.type === 'marker') bounds.extend(L.latLng(f.coords));
+      else f.coords.forEach((p) => bounds.extend(L.latLng(p)));
+    }
+    return bounds.isValid() ? bounds : null;
+  }
+
+  function applyView(view) {
+    if (!view) {
+      const bounds = featureBounds();
+      if (bounds) map.fitBounds(bounds, { padding: FIT_PADDING, maxZoom: FIT_MAX_ZOOM, animate: false });
+      else map.setView(WORLD_CENTER, WORLD_ZOOM, { animate: false });
+      return;
+    }
+    const opts = { animate: !!view.animate };
+    if (view.bounds) {
+      map.fitBounds(view.bounds, Object.assign({ padding: FIT_PADDING }, opts));
+    } else if (view.center) {
+      map.setView(view.center, typeof view.zoom === 'number' ? view.zoom : map.getZoom(), opts);
+    }
+  }
+
+  // ---------------------------------------------------------------- title & panel
+
+  const titleEl = byId('map-title');
+
+  function setTitle(title) {
+    const text = typeof title === 'string' ? title : '';
+    document.title = text || 'mapsrv';
+    titleEl.textContent = text || 'Untitled map';
+    titleEl.classList.toggle('untitled', !text);
+  }
+
+  function selectText(el) {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+
+  let copyResetTimer = null;
+
+  async function copyCode() {
+    const button = byId('copy-code');
+    let copied = false;
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      try {
+        await navigator.clipboard.writeText(cfg.mapId);
+        copied = true;
+      } catch (err) { /* not allowed here: fall back to selecting the code */ }
+    }
+    if (!copied) {
+      selectText(byId('map-code'));
+      try { copied = document.execCommand('copy'); } catch (err) { copied = false; }
+    }
+    // When nothing could be copied the code stays selected for the user to copy by hand.
+    button.textContent = copied ? 'Copied' : 'Selected';
+    clearTimeout(copyResetTimer);
+    copyResetTimer = setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+  }
+
+  function setupPanel() {
+    setTitle(document.title);
+    const editTools = byId('edit-tools');
+    if (cfg.mode === 'edit') {
+      editTools.hidden = false;
+      byId('map-code').textContent = cfg.mapId;
+      byId('copy-code').addEventListener('click', copyCode);
+      const link = byId('view-link');
+      if (cfg.viewUrl) {
+        link.href = cfg.viewUrl;
+        link.textContent = new URL(cfg.viewUrl, window.location.href).href;
+      } else {
+        byId('view-row').hidden = true;
+      }
+    } else {
+      editTools.remove();
+    }
+    const exportLink = byId('export-link');
+    if (cfg.geojson) exportLink.href = cfg.geojson;
+    else exportLink.hidden = true;
+  }
+
+  // ---------------------------------------------------------------- applying server messages
+
+  // A snapshot replaces everything, including the version: it may be lower than ours after a
+  // server restart.
+  function applySnapshot(state) {
+    version = typeof state.version === 'number' ? state.version : -1;
+    clearFeatures(null);
+    for (const entry of layers.values()) map.removeLayer(entry.group);
+    layers.clear();
+    (state.layers || []).forEach(setLayer);
+    (state.features || []).forEach(upsertFeature);
+    setTitle(state.title);
+    applyView(state.view);
+  }
+
+  function applyChange(change) {
+    if (!change || typeof change.version !== 'number' || change.version <= version) return;
+    // The version counts as applied even if drawing fails, so a bad change is not retried forever.
+    version = change.version;
+    switch (change.kind) {
+      case 'view': applyView(change.view); break;
+      case 'title': setTitle(change.title); break;
+      case 'upsert': (change.features || []).forEach(upsertFeature); break;
+      case 'remove': (change.ids || []).forEach((id) => removeFeature(String(id))); break;
+      case 'layer': setLayer(change.layer); break;
+      case 'layer_remove': removeLayer(String(change.id)); break;
+      case 'clear': clearFeatures(change.layer == null ? null : String(change.layer)); break;
+      default: console.warn('mapsrv: unknown change kind', change.kind);
+    }
+  }
+
+  function onChangeEvent(payload) {
+    const changes = [].concat(payload).sort((a, b) => a.version - b.version);
+    for (const change of changes) {
+      try {
+        applyChange(change);
+      } catch (err) {
+        console.error('mapsrv: failed to apply change', change, err);
+      }
+    }
+  }
+
+  function handler(apply) {
+    return (event) => {
+      let payload;
+      try {
+        payload = JSON.parse(event.data);
+      } catch (err) {
+        console.error('mapsrv: bad event data', err);
+        return;
+      }
+      try {
+        apply(payload);
+      } catch (err) {
+        console.error('mapsrv: failed to apply ' + event.type, err);
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- connection
+
+  const badge = byId('conn');
+  let connState = 'connecting';
+  let source = null;
+  let retryDelay = BACKOFF_MIN_MS;
+  let retryTimer = null;
+
+  function setConnState(state) {
+    connState = state;
+    badge.textContent = state;
+    badge.className = 'badge conn-' + state;
+  }
+
+  function scheduleReopen() {
+    if (retryTimer) return;
+    const delay = retryDelay;
+    retryDelay = Math.min(retryDelay * 2, BACKOFF_MAX_MS);
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      connect();
+    }, delay);
+  }
+
+  // EventSource retries by itself (sending Last-Event-ID) while readyState is CONNECTING; it
+  // gives up for good (CLOSED) on e.g. an HTTP error status, and then a fresh one is opened,
+  // which the server answers with a snapshot.
+  function connect() {
+    const es = new EventSource(cfg.events);
+    source = es;
+    es.addEventListener('open', () => {
+      if (source !== es) return;
+      retryDelay = BACKOFF_MIN_MS;
+      setConnState(cfg.mode === 'view' ? 'view-only' : 'live');
+    });
+    es.addEventListener('error', () => {
+      if (source !== es) return;
+      setConnState('reconnecting');
+      if (es.readyState === EventSource.CLOSED) {
+        es.close();
+        source = null;
+        scheduleReopen();
+      }
+    });
+    es.addEventListener('snapshot', handler(applySnapshot));
+    es.addEventListener('change', handler(onChangeEvent));
+  }
+
+  // ---------------------------------------------------------------- start
+
+  window.mapsrv = {
+    get version() { return version; },
+    get state() { return connState; },
+    featureIds: () => Array.from(features.keys()),
+    layerIds: () => Array.from(layers.keys()),
+    map: map,
+  };
+
+  setupPanel();
+  if (cfg.events) connect();
+  else setConnState('reconnecting');
+})();

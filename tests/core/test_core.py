@@ -1,0 +1,186 @@
+"""Unit tests of the sans-IO core: ops, errors, GeoJSON and SSE framing."""
+
+from __future__ import annotations
+
+import pytest
+
+from mapsrv.core import Limits, MapState, apply, apply_all
+from mapsrv.core.codec import features_from_geojson, parse_op, parse_ops, to_geojson
+from mapsrv.core.sse import comment, frame, retry
+from mapsrv.errors import InvalidInput, NotFound, PayloadTooLarge
+
+
+def run(*raw: dict, state: MapState | None = None, limits: Limits = Limits()) -> MapState:
+    state = state or MapState(id="m")
+    ops = [parse_op(r, limits) for r in raw]
+    state, _ = apply_all(state, ops, limits)
+    return state
+
+
+def test_generated_ids_are_fresh_and_deterministic() -> None:
+    state = run(
+        {"op": "add_feature", "type": "marker", "coords": [1, 1]},
+        {"op": "add_feature", "id": "f2", "type": "marker", "coords": [2, 2]},
+        {"op": "add_feature", "type": "marker", "coords": [3, 3]},
+    )
+    assert list(state.features) == ["f1", "f2", "f3"]
+
+
+def test_update_merges_style_and_revalidates_geometry() -> None:
+    state = run(
+        {
+            "op": "add_feature",
+            "id": "c",
+            "type": "circle",
+            "coords": [0, 0],
+            "radius": 10,
+            "style": {"color": "red", "weight": 3},
+        }
+    )
+    state = run(
+        {"op": "update_feature", "id": "c", "style": {"weight": None, "opacity": 0.5}, "label": "hi"},
+        state=state,
+    )
+    feature = state.features["c"]
+    assert dict(feature.style) == {"color": "red", "opacity": 0.5}
+    assert feature.label == "hi" and feature.radius == 10
+    with pytest.raises(InvalidInput, match="latitude must be between -90 and 90, got 100"):
+        run({"op": "update_feature", "id": "c", "coords": [100, 0]}, state=state)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"op": "set_view", "center": [0, 181], "zoom": 1},
+            "longitude must be between -180 and 180, got 181",
+        ),
+        ({"op": "set_view", "center": [0, 0], "zoom": 23}, "zoom must be between 0 and 22, got 23"),
+        ({"op": "set_view", "center": [0, True], "zoom": 2}, "must be a number"),
+        ({"op": "add_feature", "type": "polyline", "coords": [[0, 0]]}, "needs at least 2 points"),
+        ({"op": "add_feature", "type": "circle", "coords": [0, 0]}, "needs a radius"),
+        ({"op": "add_feature", "type": "marker", "coords": [0, 0], "radius": 3}, "only to circles"),
+        ({"op": "add_feature", "type": "hexagon", "coords": [0, 0]}, "feature type must be one of"),
+        ({"op": "add_feature", "type": "marker", "coords": [0, 0], "id": "has space"}, "feature id must be"),
+        (
+            {"op": "add_feature", "type": "marker", "coords": [0, 0], "style": {"colour": "red"}},
+            "unknown style key",
+        ),
+        ({"op": "add_feature", "type": "rectangle", "coords": [[10, 0], [0, 1]]}, "is north of north"),
+        ({"op": "set_view", "zoom": 3}, "needs the field 'center'"),
+        ({"op": "set_title", "title": "x", "colour": 1}, "set_title has no field 'colour'"),
+    ],
+)
+def test_validation_messages_name_the_bad_value(raw: dict, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        run(raw)
+
+
+def test_caps() -> None:
+    limits = Limits(max_features=2, max_label=5)
+    state = run(*[{"op": "add_feature", "type": "marker", "coords": [0, 0]}] * 2, limits=limits)
+    with pytest.raises(PayloadTooLarge, match="at most 2 features"):
+        run({"op": "add_feature", "type": "marker", "coords": [0, 0]}, state=state, limits=limits)
+    with pytest.raises(PayloadTooLarge, match="label must be at most 5 characters, got 6"):
+        run({"op": "add_feature", "type": "marker", "coords": [0, 0], "label": "abcdef"}, limits=limits)
+    with pytest.raises(PayloadTooLarge, match="at most 1000 ops"):
+        parse_ops({"ops": [{"op": "clear"}] * 1001})
+
+
+def test_layers_fit_and_clear() -> None:
+    state = run(
+        {"op": "add_layer", "id": "roads", "name": "Roads"},
+        {"op": "add_feature", "id": "r", "type": "polyline", "coords": [[0, 0], [10, 20]], "layer": "roads"},
+        {"op": "add_feature", "id": "p", "type": "marker", "coords": [-5, -5]},
+        {"op": "hide_layer", "id": "roads"},
+        {"op": "fit_bounds", "feature_ids": ["r"]},
+    )
+    assert not state.layers["roads"].visible
+    assert state.view is not None and state.view.bounds == ((0, 0), (10, 20))
+    assert run({"op": "fit_bounds"}, state=state).view.bounds == ((-5, -5), (10, 20))  # type: ignore[union-attr]
+    assert list(run({"op": "clear", "layer": "roads"}, state=state).features) == ["p"]
+    gone = run({"op": "remove_layer", "id": "roads"}, state=state)
+    assert "roads" not in gone.layers and list(gone.features) == ["p"]
+    with pytest.raises(InvalidInput, match="default layer cannot be removed"):
+        run({"op": "remove_layer", "id": "default"}, state=state)
+    with pytest.raises(NotFound, match="layer 'nope' not found"):
+        run({"op": "add_feature", "type": "marker", "coords": [0, 0], "layer": "nope"}, state=state)
+    with pytest.raises(InvalidInput, match="no features to fit"):
+        run({"op": "fit_bounds"})
+
+
+def test_batch_is_all_or_nothing_and_names_the_failing_op() -> None:
+    state = MapState(id="m")
+    ops, _ = parse_ops({"ops": [{"op": "set_title", "title": "a"}, {"op": "remove_features", "ids": ["x"]}]})
+    with pytest.raises(NotFound, match=r"op 1 \(remove_features\)"):
+        apply_all(state, ops)
+
+
+def test_geojson_round_trip_keeps_every_type() -> None:
+    state = run(
+        {
+            "op": "add_feature",
+            "id": "m",
+            "type": "marker",
+            "coords": [48.85, 2.35],
+            "label": "Paris",
+            "style": {"color": "#f00"},
+        },
+        {"op": "add_feature", "id": "l", "type": "polyline", "coords": [[0, 0], [1, 1]]},
+        {"op": "add_feature", "id": "g", "type": "polygon", "coords": [[0, 0], [0, 1], [1, 1]]},
+        {"op": "add_feature", "id": "c", "type": "circle", "coords": [5, 5], "radius": 250},
+        {"op": "add_feature", "id": "r", "type": "rectangle", "coords": [[1, 2], [3, 4]]},
+    )
+    exported = to_geojson(state)
+    assert exported["features"][0]["geometry"]["coordinates"] == [2.35, 48.85]
+    polygon = exported["features"][2]["geometry"]["coordinates"][0]
+    assert polygon[0] == polygon[-1], "GeoJSON rings are closed"
+    back = features_from_geojson(exported)
+    assert [(f.id, f.type, f.coords, f.radius, f.label, f.style) for f in back] == [
+        (f.id, f.type, f.coords, f.radius, f.label, f.style) for f in state.features.values()
+    ]
+
+
+def test_geojson_import_of_foreign_data() -> None:
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": 7,
+                "geometry": {"type": "MultiPoint", "coordinates": [[1, 2], [3, 4]]},
+                "properties": {"name": "two points", "marker-color": "#00ff00"},
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+                "properties": None,
+            },
+        ],
+    }
+    features = features_from_geojson(collection)
+    assert [(f.type, f.coords, f.label) for f in features] == [
+        ("marker", (2.0, 1.0), "two points"),
+        ("marker", (4.0, 3.0), "two points"),
+        ("polygon", ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0)), ""),
+    ]
+    assert dict(features[0].style) == {"color": "#00ff00"}
+    state, event = apply(MapState(id="m"), parse_op({"op": "import_geojson", "geojson": collection}))
+    assert len(state.features) == 3 and event.kind == "upsert"
+    with pytest.raises(InvalidInput, match="geojson feature 0 has unsupported geometry type 'Circle'"):
+        features_from_geojson(
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": {"type": "Circle", "coordinates": [0, 0]}}],
+            }
+        )
+    with pytest.raises(InvalidInput, match="latitude must be between -90 and 90, got 95"):
+        features_from_geojson({"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 95]}})
+
+
+def test_sse_framing() -> None:
+    assert frame("a\nb\r\nc", event="change", id=5) == b"id: 5\nevent: change\ndata: a\ndata: b\ndata: c\n\n"
+    assert frame("x", id="1\n2\r3\x004") == b"id: 1234\ndata: x\n\n"
+    assert frame("", event="e\nvil") == b"event: evil\ndata: \n\n"
+    assert comment("hb") == b": hb\n\n"
+    assert retry(1500) == b"retry: 1500\n\n"

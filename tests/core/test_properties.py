@@ -1,0 +1,181 @@
+"""Property tests of the sans-IO core: any op applies or raises a clear error, never anything else;
+replaying the events from any snapshot reproduces the state; the wire forms round-trip."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mapsrv.core import Limits, MapState, apply, apply_event
+from mapsrv.core.codec import OP_FIELDS, dumps, event_from_json, parse_op, state_from_json
+from mapsrv.errors import MapsrvError
+
+LIMITS = Limits(max_features=30, max_layers=5, max_points=20, max_ops=10)
+
+numbers = st.one_of(
+    st.floats(min_value=-200, max_value=200, allow_nan=False),
+    st.integers(-200, 200),
+    st.sampled_from([0.0, 90.0, -90.0, 180.0, -180.0]),
+)
+good_lat = st.floats(min_value=-90, max_value=90, allow_nan=False)
+good_lon = st.floats(min_value=-180, max_value=180, allow_nan=False)
+latlon = st.one_of(st.tuples(good_lat, good_lon).map(list), st.lists(numbers, min_size=0, max_size=3))
+ids = st.one_of(st.sampled_from(["a", "b", "c", "f1", "f2", "default", "roads"]), st.text(max_size=5))
+junk = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.floats())
+styles = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "color": st.sampled_from(["#f00", "#00ff00", "red", "not a colour", 3]),
+            "weight": numbers,
+            "opacity": st.floats(min_value=-1, max_value=2, allow_nan=False),
+            "dash": st.sampled_from(["4 4", "x"]),
+        },
+    ),
+)
+geometry = st.one_of(
+    st.fixed_dictionaries({"type": st.just("marker"), "coords": latlon}),
+    st.fixed_dictionaries(
+        {"type": st.just("circle"), "coords": latlon},
+        optional={"radius": st.one_of(numbers, st.just(-1))},
+    ),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["polyline", "polygon"]), "coords": st.lists(latlon, max_size=6)}
+    ),
+    st.fixed_dictionaries({"type": st.just("rectangle"), "coords": st.lists(latlon, min_size=2, max_size=2)}),
+    st.fixed_dictionaries({"type": junk, "coords": junk}),
+)
+
+
+@st.composite
+def raw_ops(draw: st.DrawFn) -> dict:
+    name = draw(st.sampled_from(sorted(OP_FIELDS)))
+    if name == "add_feature":
+        op = draw(geometry)
+        op.update(
+            draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "id": ids,
+                        "layer": ids,
+                        "label": st.text(max_size=8),
+                        "popup": st.text(max_size=8),
+                        "style": styles,
+                    },
+                )
+            )
+        )
+    elif name == "update_feature":
+        op = {"id": draw(ids)}
+        op.update(
+            draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "coords": latlon,
+                        "label": st.one_of(st.text(max_size=8), junk),
+                        "style": styles,
+                        "layer": ids,
+                    },
+                )
+            )
+        )
+    elif name == "set_view":
+        op = {"center": draw(latlon), "zoom": draw(numbers)}
+    elif name == "fit_bounds":
+        op = draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "bounds": st.lists(latlon, min_size=2, max_size=2),
+                    "feature_ids": st.lists(ids, max_size=3),
+                },
+            )
+        )
+    elif name == "set_title":
+        op = {"title": draw(st.one_of(st.text(max_size=10), junk))}
+    elif name == "remove_features":
+        op = {"ids": draw(st.lists(ids, max_size=3))}
+    elif name in ("add_layer", "remove_layer", "show_layer", "hide_layer"):
+        op = {"id": draw(ids)}
+    elif name == "clear":
+        op = draw(st.fixed_dictionaries({}, optional={"layer": ids}))
+    else:  # import_geojson
+        features = draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "type": st.just("Feature"),
+                        "geometry": st.fixed_dictionaries(
+                            {
+                                "type": st.sampled_from(
+                                    ["Point", "LineString", "Polygon", "MultiPoint", "Circle"]
+                                ),
+                                "coordinates": st.one_of(
+                                    st.tuples(good_lon, good_lat).map(list),
+                                    st.lists(st.tuples(good_lon, good_lat).map(list), max_size=5),
+                                ),
+                            }
+                        ),
+                        "properties": st.fixed_dictionaries({}, optional={"name": st.text(max_size=5)}),
+                    }
+                ),
+                max_size=3,
+            )
+        )
+        op = {"geojson": {"type": "FeatureCollection", "features": features}}
+    if draw(st.integers(0, 20)) == 0:
+        op[draw(st.text(min_size=1, max_size=4))] = draw(junk)  # an unknown field now and then
+    op["op"] = name
+    return op
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(raw_ops(), max_size=25))
+def test_any_op_applies_or_raises_a_clear_error_and_replay_matches(raw: list[dict]) -> None:
+    state = MapState(id="m")
+    snapshots = [state]
+    events = []
+    for item in raw:
+        try:
+            op = parse_op(item, LIMITS)
+            new_state, event = apply(state, op, LIMITS)
+        except MapsrvError as exc:
+            assert exc.message and exc.message == exc.message.strip()
+            assert 400 <= exc.status < 500
+            continue
+        assert new_state.version == state.version + 1 == event.version
+        assert len(new_state.features) <= LIMITS.max_features
+        state = new_state
+        snapshots.append(state)
+        events.append(event)
+    # From every snapshot, replaying the later events gives the final state ...
+    for start, snapshot in enumerate(snapshots):
+        replayed = snapshot
+        for event in events[start:]:
+            replayed = apply_event(replayed, event)
+        assert replayed == state
+    # ... also when snapshot and events went through their JSON wire form.
+    wire_state = state_from_json(json.loads(dumps(snapshots[0].to_json())), LIMITS)
+    for event in events:
+        wire_state = apply_event(wire_state, event_from_json(json.loads(dumps(event.to_json())), LIMITS))
+    assert wire_state == state
+    assert state_from_json(json.loads(dumps(state.to_json())), LIMITS) == state
+
+
+@given(
+    st.recursive(
+        junk,
+        lambda inner: st.one_of(st.lists(inner), st.dictionaries(st.text(max_size=4), inner)),
+        max_leaves=10,
+    )
+)
+def test_garbage_never_crashes_the_parser(raw: object) -> None:
+    try:
+        parse_op(raw, LIMITS)
+    except MapsrvError as exc:
+        assert exc.status == 400 or exc.status == 413

@@ -1,0 +1,122 @@
+"""The hub and the event pump, on trio's autojump clock where time matters."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from mapsrv.core.codec import parse_op
+from mapsrv.core.sse import retry
+from mapsrv.errors import VersionConflict
+from mapsrv.hub import MapHub
+from mapsrv.sse_stream import pump
+
+MARKER = {"op": "add_feature", "type": "marker", "coords": [1, 2]}
+
+
+async def add(hub: MapHub, map_id: str, n: int = 1) -> None:
+    for _ in range(n):
+        await hub.apply(map_id, [parse_op(MARKER)])
+
+
+async def test_fan_out_encodes_once_and_reaches_every_subscriber() -> None:
+    hub = MapHub()
+    entry = hub.create_map(owner="u" * 22)
+    with hub.subscribe(entry) as a, hub.subscribe(entry) as b:
+        assert a.initial == b.initial and a.initial[0].startswith(b"id: 0\nevent: snapshot\n")
+        await add(hub, entry.id, 3)
+        frames_a = [a.receive.receive_nowait() for _ in range(3)]
+        frames_b = [b.receive.receive_nowait() for _ in range(3)]
+        assert all(x is y for x, y in zip(frames_a, frames_b, strict=True)), "one encoding shared by all"
+        assert hub.statistics().subscribers == 2
+    assert hub.statistics().subscribers == 0
+    assert hub.statistics().events_published == 3
+
+
+async def test_slow_subscriber_is_dropped_and_resumes_from_the_log() -> None:
+    hub = MapHub(subscriber_buffer=2, event_log_size=10)
+    entry = hub.create_map()
+    with hub.subscribe(entry) as slow, hub.subscribe(entry) as fast:
+        for _ in range(3):
+            await add(hub, entry.id)
+            fast.receive.receive_nowait()
+        received = [slow.receive.receive_nowait() for _ in range(2)]
+        assert received[-1].startswith(b"id: 2\n")
+        with pytest.raises(trio.EndOfChannel):
+            slow.receive.receive_nowait()
+        assert hub.statistics().subscribers_dropped == 1
+        assert entry.subscribers == {fast}
+    with hub.subscribe(entry, last_event_id="2") as again:
+        assert [f.split(b"\n", 1)[0] for f in again.initial] == [b"id: 3"]
+
+
+async def test_resume_falls_back_to_a_snapshot_when_the_log_is_short() -> None:
+    hub = MapHub(event_log_size=2)
+    entry = hub.create_map()
+    await add(hub, entry.id, 5)
+    for last, expected in [
+        ("4", [b"id: 5"]),
+        ("3", [b"id: 4", b"id: 5"]),
+        ("5", []),
+        ("2", [b"id: 5"]),
+        ("17", [b"id: 5"]),
+        ("-1", [b"id: 5"]),
+        ("abc", [b"id: 5"]),
+        (None, [b"id: 5"]),
+    ]:
+        with hub.subscribe(entry, last_event_id=last) as sub:
+            assert [f.split(b"\n", 1)[0] for f in sub.initial] == expected, last
+            if last in ("2", "17", None):
+                assert b"event: snapshot" in sub.initial[0]
+
+
+async def test_idle_maps_expire_but_watched_maps_stay(autojump_clock: trio.testing.MockClock) -> None:
+    hub = MapHub(idle_timeout=3600)
+    idle = hub.create_map(owner="o" * 22)
+    watched = hub.create_map()
+    used = hub.create_map()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.serve_expiry)
+        with hub.subscribe(watched):
+            await trio.sleep(1800)
+            await add(hub, used.id)
+            await trio.sleep(1900)
+            assert hub.find(idle.id) is None, "idle for over an hour"
+            assert hub.find(watched.id) is not None
+            assert hub.find(used.id) is not None
+            assert hub.last_map_of("o" * 22) is None
+        await trio.sleep(3700)
+        assert hub.find(watched.id) is None, "expires an hour after its last viewer left"
+        assert hub.find(used.id) is None
+        assert hub.statistics().maps_expired == 3
+        nursery.cancel_scope.cancel()
+
+
+async def test_pump_sends_heartbeats_when_quiet(autojump_clock: trio.testing.MockClock) -> None:
+    send, receive = trio.open_memory_channel[bytes](10)
+    written: list[tuple[float, bytes]] = []
+
+    async def write(data: bytes) -> None:
+        written.append((trio.current_time(), data))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: pump(write, receive, heartbeat_interval=15, retry_ms=500))
+        await trio.sleep(40)
+        send.send_nowait(b"e1")
+        send.send_nowait(b"e2")
+        await trio.sleep(1)
+        send.close()
+    assert [data for _, data in written] == [b": hb\n\n", b": hb\n\n", b"e1e2", retry(500)]
+    assert [round(t) for t, _ in written[:2]] == [15, 30]
+
+
+async def test_expected_version_conflict_carries_the_current_version() -> None:
+    hub = MapHub()
+    entry = hub.create_map()
+    await add(hub, entry.id, 2)
+    with pytest.raises(VersionConflict, match="version 2, not 1") as caught:
+        await hub.apply(entry.id, [parse_op(MARKER)], expected_version=1)
+    assert caught.value.current == 2
+    await hub.apply(entry.id, [parse_op(MARKER)], expected_version=2)
+    assert entry.state.version == 3

@@ -1,0 +1,242 @@
+"""The web app over real sockets: pages, the ops endpoint, event streams, isolation, bad input."""
+
+from __future__ import annotations
+
+import httpx
+import trio
+from conftest import Browser, open_stream, start_server
+
+from mapsrv.server import Server
+
+MARKER = {"op": "add_feature", "type": "marker", "coords": [48.8566, 2.3522], "label": "Paris"}
+
+
+async def test_root_gives_each_browser_its_own_map(browser_factory):
+    alice, bob = browser_factory(), browser_factory()
+    a1 = await alice.new_map()
+    a2 = await alice.new_map()
+    b1 = await bob.new_map()
+    assert a1 == a2, "a browser comes back to its map"
+    assert a1 != b1
+    cookie = alice.client.cookies.jar
+    (morsel,) = [c for c in cookie if c.name == "mapsrv_user"]
+    assert morsel.has_nonstandard_attr("HttpOnly")
+    assert (await alice.client.get(f"/m/{a1}")).status_code == 200
+
+
+async def test_foreign_unknown_and_view_links_look_the_same(browser_factory, nursery):
+    alice, bob = browser_factory(), browser_factory()
+    map_id = await alice.new_map()
+    assert (await alice.ops(map_id, MARKER)).status_code == 200
+    unknown = "A" * 22
+    for path in (f"/m/{map_id}", f"/m/{map_id}/state", f"/m/{map_id}/geojson", f"/m/{unknown}", "/m/x/state"):
+        response = await bob.client.get(path)
+        assert response.status_code == 404, path
+        assert response.json() == {"error": {"code": "not_found", "message": "map not found"}}
+    foreign = await bob.ops(map_id, MARKER)
+    assert foreign.status_code == 404
+    assert (await bob.client.get(f"/m/{map_id}/events")).status_code == 404
+    assert (await alice.state(map_id))["version"] == 1, "bob changed nothing"
+
+
+async def test_view_link_reads_but_never_writes(browser_factory, nursery):
+    alice, stranger = browser_factory(), browser_factory()
+    map_id = await alice.new_map()
+    page = (await alice.client.get(f"/m/{map_id}")).text
+    view_url = page.split('data-view-url="', 1)[1].split('"', 1)[0]
+    view_key = view_url.rsplit("/", 1)[1]
+    assert view_key != map_id
+    await alice.ops(map_id, MARKER)
+    assert (await stranger.client.get(f"/v/{view_key}")).status_code == 200
+    state = (await stranger.client.get(f"/v/{view_key}/state")).json()
+    assert [f["label"] for f in state["features"]] == ["Paris"]
+    geo = await stranger.client.get(f"/v/{view_key}/geojson")
+    assert geo.headers["content-type"].startswith("application/geo+json")
+    assert geo.json()["features"][0]["geometry"] == {"type": "Point", "coordinates": [2.3522, 48.8566]}
+    for path in (f"/v/{view_key}/ops", f"/m/{view_key}/ops"):
+        response = await stranger.client.post(path, json={"ops": [MARKER]})
+        assert response.status_code in (404, 405), path
+    stream = await open_stream(nursery, stranger.client, f"/v/{view_key}/events")
+    with trio.fail_after(5):
+        await stream.wait_for(lambda ev: len(ev) >= 1)
+    assert stream.events[0][0] == "snapshot"
+    assert (await alice.state(map_id))["version"] == 1
+
+
+async def test_stream_snapshot_then_live_changes(browser_factory, nursery):
+    alice = browser_factory()
+    map_id = await alice.new_map()
+    await alice.ops(map_id, MARKER, {"op": "set_title", "title": "Trip"})
+    stream = await open_stream(nursery, alice.client, f"/m/{map_id}/events")
+    assert stream.status == 200
+    with trio.fail_after(5):
+        await stream.wait_for(lambda ev: len(ev) >= 1)
+    kind, event_id, snapshot = stream.events[0]
+    assert (kind, event_id) == ("snapshot", "2")
+    assert snapshot["title"] == "Trip" and len(snapshot["features"]) == 1
+    assert stream.retry == 2000
+    response = await alice.ops(
+        map_id,
+        {"op": "add_feature", "id": "route", "type": "polyline", "coords": [[48.85, 2.35], [45.76, 4.83]]},
+        {"op": "set_view", "center": [47, 3], "zoom": 6},
+    )
+    assert response.json() == {"version": 4}
+    with trio.fail_after(5):
+        await stream.wait_for(lambda ev: len(ev) >= 3)
+    assert [(k, i, d["kind"]) for k, i, d in stream.events[1:]] == [
+        ("change", "3", "upsert"),
+        ("change", "4", "view"),
+    ]
+    assert stream.events[1][2]["features"][0]["id"] == "route"
+
+
+async def test_resume_by_last_event_id_and_fallback_snapshot(nursery):
+    server = await start_server(nursery, event_log_size=3)
+    alice = Browser(server.url)
+    map_id = await alice.new_map()
+    for i in range(4):
+        await alice.ops(map_id, {**MARKER, "id": f"p{i}"})
+    resumed = await open_stream(nursery, alice.client, f"/m/{map_id}/events", last_event_id="2")
+    with trio.fail_after(5):
+        await resumed.wait_for(lambda ev: len(ev) >= 2)
+    assert [(k, i) for k, i, _ in resumed.events] == [("change", "3"), ("change", "4")]
+    # version 0 is older than the 3 events the log keeps: a fresh snapshot instead
+    fallback = await open_stream(nursery, alice.client, f"/m/{map_id}/events", last_event_id="0")
+    with trio.fail_after(5):
+        await fallback.wait_for(lambda ev: len(ev) >= 1)
+    assert fallback.events[0][0] == "snapshot" and fallback.events[0][1] == "4"
+    # an id from the future (another server, a restart) or garbage: a snapshot too
+    for odd in ("99", "x-1"):
+        stream = await open_stream(nursery, alice.client, f"/m/{map_id}/events", last_event_id=odd)
+        with trio.fail_after(5):
+            await stream.wait_for(lambda ev: len(ev) >= 1)
+        assert stream.events[0][0] == "snapshot"
+    await alice.ops(map_id, {**MARKER, "id": "p9"})
+    with trio.fail_after(5):
+        await resumed.wait_for(lambda ev: len(ev) >= 3)
+    assert resumed.events[2][1] == "5"
+    await alice.aclose()
+
+
+async def test_many_tabs_all_see_every_change(browser_factory, nursery):
+    alice = browser_factory()
+    map_id = await alice.new_map()
+    tabs = [await open_stream(nursery, alice.client, f"/m/{map_id}/events") for _ in range(5)]
+    for i in range(10):
+        await alice.ops(map_id, {**MARKER, "id": f"m{i}"})
+    with trio.fail_after(5):
+        for tab in tabs:
+            await tab.wait_for(lambda ev: len(ev) >= 11)
+    for tab in tabs:
+        assert [i for _, i, _ in tab.events] == [str(v) for v in range(11)]
+
+
+async def test_bad_input_gets_clear_errors_and_server_keeps_serving(browser_factory, server: Server):
+    alice = browser_factory()
+    map_id = await alice.new_map()
+    post = alice.client.post
+    url = f"/m/{map_id}/ops"
+    cases = [
+        (
+            post(url, content=b"{not json", headers={"content-type": "application/json"}),
+            400,
+            "not valid json",
+        ),
+        (
+            post(
+                url,
+                content=b'{"op":"set_view","center":[NaN,1],"zoom":2}',
+                headers={"content-type": "application/json"},
+            ),
+            400,
+            "nan",
+        ),
+        (
+            alice.ops(map_id, {"op": "set_view", "center": [123, 2], "zoom": 3}),
+            400,
+            "latitude must be between -90 and 90, got 123",
+        ),
+        (
+            alice.ops(map_id, {"op": "set_view", "center": [1, 2], "zoom": 40}),
+            400,
+            "zoom must be between 0 and 22",
+        ),
+        (
+            alice.ops(map_id, {"op": "add_feature", "type": "marker", "coords": ["a", 1]}),
+            400,
+            "must be a number",
+        ),
+        (alice.ops(map_id, {"op": "explode"}), 400, "unknown op"),
+        (alice.ops(map_id, {"op": "remove_features", "ids": ["nope"]}), 404, "feature 'nope' not found"),
+        (alice.ops(map_id, MARKER, expected_version=7), 409, "not 7"),
+        (
+            post(url, content=b"x" * (10 * 1024 * 1024), headers={"content-type": "application/json"}),
+            413,
+            "larger than",
+        ),
+        (post(url, content=b"{}", headers={"content-type": "text/plain"}), 400, "application/json"),
+        (post(url, json={"ops": [MARKER]}, headers={"origin": "https://evil.example"}), 403, "cross-origin"),
+        (post(url, json=[1, 2]), 400, "json object"),
+        (post(url, json={"ops": []}), 400, "non-empty"),
+    ]
+    for request, status, needle in cases:
+        response = await request
+        assert response.status_code == status, (needle, response.text)
+        assert needle.lower() in response.json()["error"]["message"].lower()
+    conflict = await alice.ops(map_id, MARKER, expected_version=7)
+    assert conflict.json()["error"]["current_version"] == 0
+    # a batch is all or nothing
+    partial = await alice.ops(map_id, MARKER, {"op": "set_view", "center": [0, 0], "zoom": 99})
+    assert partial.status_code == 400 and "op 1" in partial.json()["error"]["message"]
+    assert (await alice.state(map_id))["version"] == 0
+    ok = await alice.ops(map_id, MARKER, expected_version=0)
+    assert ok.json() == {"version": 1}
+    assert (await alice.client.get("/health")).json() == {"status": "ok"}
+
+
+async def test_host_header_is_checked(server: Server):
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        bad = await client.get("/health", headers={"host": "attacker.example"})
+        assert bad.status_code == 421
+        good = await client.get("/health", headers={"host": "localhost:1234"})
+        assert good.status_code == 200
+
+
+async def test_page_is_locked_down(browser_factory):
+    alice = browser_factory()
+    map_id = await alice.new_map()
+    response = await alice.client.get(f"/m/{map_id}")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "<script>" not in response.text
+    for path in (
+        "/static/map.js",
+        "/static/map.css",
+        "/static/leaflet/leaflet.js",
+        "/static/leaflet/leaflet.css",
+    ):
+        assert (await alice.client.get(path)).status_code == 200, path
+    assert (await alice.client.get("/static/../mapsrv/web.py")).status_code == 404
+    assert (await alice.client.get("/static/leaflet/../../../../etc/passwd")).status_code == 404
+
+
+async def test_title_is_escaped_in_page(browser_factory):
+    alice = browser_factory()
+    map_id = await alice.new_map()
+    await alice.ops(map_id, {"op": "set_title", "title": '</title><script>alert(1)</script>"'})
+    text = (await alice.client.get(f"/m/{map_id}")).text
+    assert "<script>alert" not in text
+    assert "&lt;/title&gt;&lt;script&gt;" in text
+
+
+async def test_graceful_shutdown_ends_streams_with_a_retry_hint(nursery):
+    server = await start_server(nursery)
+    alice = Browser(server.url)
+    map_id = await alice.new_map()
+    stream = await open_stream(nursery, alice.client, f"/m/{map_id}/events")
+    with trio.fail_after(5):
+        await stream.wait_for(lambda ev: len(ev) >= 1)
+        server.shutdown()
+        await stream.ended.wait()
+    await alice.aclose()

@@ -1,9 +1,10 @@
 """The ASGI entry point: Host checks, then a path dispatch between the raw handlers (browser
-event streams) and the Quart app (everything else)."""
+event streams, MCP transports) and the Quart app (everything else)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 from mapsrv.access import host_allowed, resolve, user_from_cookies
@@ -11,6 +12,7 @@ from mapsrv.config import Config
 from mapsrv.core.codec import dumps
 from mapsrv.errors import MapsrvError
 from mapsrv.hub import MapHub
+from mapsrv.mcp_server import McpEndpoints
 from mapsrv.sse_stream import Receive, Send, serve_event_stream
 from mapsrv.web import create_app, security_headers
 
@@ -19,7 +21,7 @@ __all__ = ["Dispatcher"]
 _EVENTS = re.compile(r"/(m|v)/([^/]{1,64})/events")
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
+def _header(scope: MutableMapping[str, Any], name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
             return str(value.decode("latin-1"))
@@ -38,15 +40,16 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, hub: MapHub) -> None:
+    def __init__(self, config: Config, hub: MapHub, mcp: McpEndpoints) -> None:
         self.config = config
         self.hub = hub
+        self.mcp = mcp
         self.app = create_app(config, hub)
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
         self._headers = security_headers(config)
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
             await self._app(scope, receive, send)
@@ -56,13 +59,18 @@ class Dispatcher:
         if not host_allowed(self.config, _header(scope, b"host")):
             await _plain(send, 421, b'{"error":{"code":"http","message":"unknown host"}}')
             return
+        if self.mcp.handles(scope["path"]):
+            await self.mcp(scope, receive, send)
+            return
         match = _EVENTS.fullmatch(scope["path"])
         if match and scope["method"] in ("GET", "HEAD"):
             await self._events(scope, receive, send, match.group(1), match.group(2))
             return
         await self._app(scope, receive, send)
 
-    async def _events(self, scope: dict[str, Any], receive: Receive, send: Send, kind: str, key: str) -> None:
+    async def _events(
+        self, scope: MutableMapping[str, Any], receive: Receive, send: Send, kind: str, key: str
+    ) -> None:
         try:
             entry = resolve(self.hub, kind, key, user_from_cookies(_header(scope, b"cookie")))
         except MapsrvError as exc:

@@ -13,6 +13,7 @@ import trio
 
 from mapsrv import __version__
 from mapsrv.config import Config, ConfigError, add_arguments
+from mapsrv.mcp_server import open_stdio_streams
 from mapsrv.server import Server, serve
 
 __all__ = ["main"]
@@ -33,6 +34,29 @@ async def _run(config: Config) -> None:
                 break
 
 
+async def _run_stdio(config: Config) -> None:
+    """MCP on stdin/stdout for a desktop client, plus the web page on a local port so the user
+    can watch the map the agent draws on. Ends when the client closes stdin."""
+    async with trio.open_nursery() as nursery:
+        try:
+            server: Server = await nursery.start(serve, config)
+        except* OSError:  # the port is taken (another client's mapsrv?): take any free one
+            server = await nursery.start(serve, config.replace(port=0))
+        print(f"mapsrv {__version__}: MCP on stdio; maps at {server.url}", file=sys.stderr, flush=True)
+
+        async def stop_on_signal() -> None:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+
+        nursery.start_soon(stop_on_signal)
+        lowlevel = server.mcp.lowlevel
+        async with open_stdio_streams() as (read, write):
+            await lowlevel.run(read, write, lowlevel.create_initialization_options())
+        server.shutdown()
+        nursery.cancel_scope.cancel()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mapsrv", description="A live map that AI agents draw on.")
     parser.add_argument("--version", action="version", version=f"mapsrv {__version__}")
@@ -44,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
         "Every flag can also be set as a MAPSRV_* environment variable; flags win.",
     )
     add_arguments(serve_parser)
+    stdio_parser = commands.add_parser(
+        "stdio",
+        help="speak MCP on stdin/stdout (for desktop clients) and serve the map pages",
+        description="Speak MCP on stdin/stdout, as desktop MCP clients expect, while serving the map "
+        "pages on a local port (the given one, or any free one when it is taken). Logs go to stderr.",
+    )
+    add_arguments(stdio_parser)
     return parser
 
 
@@ -62,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     failed = False
     try:
-        trio.run(_run, config)
+        trio.run(_run_stdio if args.command == "stdio" else _run, config)
     except* OSError as group:
         reason = "; ".join(str(getattr(e, "strerror", e)) for e in group.exceptions)
         print(f"mapsrv: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)

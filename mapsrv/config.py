@@ -69,6 +69,16 @@ class Config:
         default=(),
         metadata=_help("extra Origins allowed to write (same-host origins always are)"),
     )
+    api_keys: tuple[str, ...] = field(
+        default=(),
+        metadata=_help("API keys for the MCP endpoints, as name:secret (comma-separated); none = open"),
+    )
+    max_mcp_sessions: int = field(
+        default=1000, metadata=_help("most open MCP sessions (Streamable HTTP and SSE each)")
+    )
+    mcp_session_idle_timeout: float = field(
+        default=30 * MINUTES, metadata=_help("close an MCP session idle for this long")
+    )
     secure_cookies: bool = field(
         default=False, metadata=_help("mark cookies Secure even without TLS (set behind a TLS proxy)")
     )
@@ -79,9 +89,15 @@ class Config:
 
     def __post_init__(self) -> None:
         _check_range(self, "port", 0, 65535)
-        for name in ("idle_timeout", "heartbeat_interval", "sse_retry", "graceful_timeout"):
+        for name in (
+            "idle_timeout",
+            "heartbeat_interval",
+            "sse_retry",
+            "graceful_timeout",
+            "mcp_session_idle_timeout",
+        ):
             _check_range(self, name, 0.001, 365 * 24 * HOURS)
-        for name in ("event_log_size", "subscriber_buffer", "max_features"):
+        for name in ("event_log_size", "subscriber_buffer", "max_features", "max_mcp_sessions"):
             _check_range(self, name, 1, 10_000_000)
         _check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
         if urlsplit(self.store).scheme != "memory":
@@ -172,6 +188,9 @@ def add_arguments(parser: argparse.ArgumentParser, only: Sequence[str] | None = 
             continue
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else default
+        if f.name == "api_keys":
+            shown = "none (secrets never shown)"
+
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,

@@ -14,6 +14,7 @@ from mapsrv.asgi import Dispatcher
 from mapsrv.config import Config
 from mapsrv.core import Limits
 from mapsrv.hub import MapHub
+from mapsrv.mcp_server import McpEndpoints
 
 __all__ = ["Server", "serve"]
 
@@ -26,6 +27,7 @@ class Server:
 
     config: Config
     hub: MapHub
+    mcp: McpEndpoints
     url: str  # where people open the map
     binds: list[str]
     _shutdown: trio.Event = field(default_factory=trio.Event)
@@ -58,11 +60,14 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
         subscriber_buffer=config.subscriber_buffer,
         idle_timeout=config.idle_timeout,
     )
-    app = Dispatcher(config, hub)
+    public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
+    mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")
+    app = Dispatcher(config, hub, mcp)
     asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the dispatcher takes plain dicts
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.serve_expiry)
-        server = Server(config=config, hub=hub, url="", binds=[])
+        await nursery.start(mcp.serve)
+        server = Server(config=config, hub=hub, mcp=mcp, url="", binds=[])
         http_done = trio.Event()
 
         async def shutdown_trigger() -> None:
@@ -82,6 +87,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
 
         server.binds = await nursery.start(serve_http)
         server.url = (config.public_url.rstrip("/") or server.binds[0]) + "/"
+        public.append(server.url)
         log.info("mapsrv listening on %s", server.url)
         task_status.started(server)
         # hypercorn returns once its connections are done or graceful_timeout has passed.

@@ -8,7 +8,7 @@ task that writes, which interleaves events with heartbeat comments.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import trio
@@ -18,8 +18,10 @@ from mapsrv.hub import MapEntry, MapHub
 
 __all__ = ["pump", "serve_event_stream"]
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
+# The plain ASGI callables (the same shapes as starlette.types).
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+Receive = Callable[[], Awaitable[Message]]
 
 _HEARTBEAT = comment("hb")
 

@@ -1,0 +1,211 @@
+"""The MCP transports, all in the one Trio process: Streamable HTTP at ``/mcp`` (both protocol
+eras), legacy HTTP+SSE at ``/sse`` + ``/messages/``, and stdio.
+
+The SDK's own transports do the protocol work; this module mounts them as raw ASGI handlers (never
+through ``MCPServer.run``, which would start asyncio and uvicorn) and adds what a shared service
+needs in front of them: API keys, a cap on legacy SSE sessions, and a ``Retry-After`` on 503s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.sse import SseServerTransport
+from mcp.server.stdio import stdio_server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import Message, Receive, Scope, Send
+
+from mapsrv import __version__
+from mapsrv.config import Config
+from mapsrv.core.codec import dumps
+from mapsrv.errors import Unauthorized, Unavailable
+from mapsrv.hub import MapHub
+from mapsrv.mcp_tools import INSTRUCTIONS, ApiKeys, register_tools
+
+__all__ = ["McpEndpoints", "build_mcp", "open_stdio_streams", "security_settings"]
+
+log = logging.getLogger("mapsrv.mcp")
+
+
+def build_mcp(hub: MapHub, base_url: Callable[[], str], keys: ApiKeys) -> MCPServer:
+    # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
+    # call finds handlers in place and changes nothing.
+    mcp = MCPServer(name="mapsrv", title="mapsrv live map", instructions=INSTRUCTIONS, version=__version__)
+    register_tools(mcp, hub, base_url, keys)
+    return mcp
+
+
+def security_settings(config: Config) -> TransportSecuritySettings:
+    """DNS-rebinding protection for the MCP endpoints, from the same allowed hosts as the web app."""
+    if "*" in config.allowed_hosts:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    hosts = [pattern for h in config.allowed_hosts for pattern in (h, f"{h}:*")]
+    origins = [
+        f"{scheme}://{h}{port}"
+        for h in config.allowed_hosts
+        for scheme in ("http", "https")
+        for port in ("", ":*")
+    ]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=[*origins, *config.allowed_origins],
+    )
+
+
+async def _refuse(
+    send: Send, status: int, code: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """A plain JSON-RPC error as the whole HTTP response, before the SDK sees the request."""
+    body = dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), *(headers or [])],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class McpEndpoints:
+    """The ASGI side of MCP. ``serve`` runs the session manager; ``__call__`` takes requests."""
+
+    def __init__(self, config: Config, hub: MapHub, base_url: Callable[[], str]) -> None:
+        self.config = config
+        self.keys = ApiKeys(config.api_keys)
+        self.mcp = build_mcp(hub, base_url, self.keys)
+        self.lowlevel = self.mcp._lowlevel_server  # the SDK's own handle for custom transports
+        security = security_settings(config)
+        self.sessions = StreamableHTTPSessionManager(
+            app=self.lowlevel,
+            security_settings=security,
+            max_sessions=config.max_mcp_sessions,
+            session_idle_timeout=config.mcp_session_idle_timeout,
+            max_request_body_size=config.max_body_size,
+        )
+        self.sse = SseServerTransport(
+            "/messages/", security_settings=security, max_request_body_size=config.max_body_size
+        )
+        self.sse_sessions = 0
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with self.sessions.run():
+            task_status.started()
+            await trio.sleep_forever()
+
+    def handles(self, path: str) -> bool:
+        return path in ("/mcp", "/mcp/", "/sse") or path.startswith("/messages/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.keys.enabled:
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            if self.keys.principal(headers) is None:
+                await _refuse(
+                    send,
+                    Unauthorized.status,
+                    Unauthorized.jsonrpc_code,
+                    "missing or wrong API key: send Authorization: Bearer <key> or X-API-Key: <key>",
+                    [(b"www-authenticate", b'Bearer realm="mapsrv"')],
+                )
+                return
+        path = scope["path"]
+        if path == "/sse":
+            await self._sse(scope, receive, send)
+        elif path.startswith("/messages/"):
+            await self.sse.handle_post_message(scope, receive, send)
+        else:
+            await self.sessions.handle_request(scope, receive, _with_retry_after(send))
+
+    async def _sse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "GET":
+            await _refuse(send, 405, -32600, "use GET for /sse", [(b"allow", b"GET")])
+            return
+        if self.sse_sessions >= self.config.max_mcp_sessions:
+            await _refuse(
+                send,
+                Unavailable.status,
+                Unavailable.jsonrpc_code,
+                "too many MCP sessions; retry later",
+                [(b"retry-after", b"5")],
+            )
+            return
+        self.sse_sessions += 1
+        try:
+            async with self.sse.connect_sse(scope, receive, send) as (read, write):
+                await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
+        except ValueError:
+            pass  # Host/Origin refused: connect_sse has already answered 421/403
+        finally:
+            self.sse_sessions -= 1
+
+
+def _with_retry_after(send: Send) -> Send:
+    """The SDK answers 503 when the session cap is reached; tell clients when to come back."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 503:
+            headers = list(message.get("headers", []))
+            if not any(k.lower() == b"retry-after" for k, _ in headers):
+                headers.append((b"retry-after", b"5"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
+
+
+class _LineReader:
+    """What the SDK's stdio server reads: ``async for line in stdin``, on a trio stream (so a
+    cancel takes effect at once, unlike the SDK's default reader thread)."""
+
+    def __init__(self, stream: trio.lowlevel.FdStream) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        buffer = b""
+        while chunk := await self._stream.receive_some(65536):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", "replace")
+        if buffer:
+            yield buffer.decode("utf-8", "replace")
+
+
+class _Writer:
+    def __init__(self, stream: trio.lowlevel.FdStream) -> None:
+        self._stream = stream
+
+    async def write(self, text: str) -> None:
+        await self._stream.send_all(text.encode())
+
+    async def flush(self) -> None:
+        pass
+
+
+@asynccontextmanager
+async def open_stdio_streams() -> AsyncIterator[Any]:
+    """The SDK's stdio transport on trio-native pipes. While it is open, fd 1 points at stderr so a
+    stray print cannot corrupt the JSON-RPC stream on the real stdout."""
+    wire_in, wire_out = os.dup(0), os.dup(1)
+    saved_in, saved_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)
+    try:
+        async with trio.lowlevel.FdStream(wire_in) as stdin, trio.lowlevel.FdStream(wire_out) as stdout:
+            async with stdio_server(stdin=_LineReader(stdin), stdout=_Writer(stdout)) as streams:  # type: ignore[arg-type]
+                yield streams
+    finally:
+        os.dup2(saved_in, 0)
+        os.dup2(saved_out, 1)
+        os.close(saved_in)
+        os.close(saved_out)

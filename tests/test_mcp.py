@@ -1,0 +1,228 @@
+"""MCP over real sockets with the SDK's own clients: Streamable HTTP (both protocol eras), legacy
+HTTP+SSE and stdio, each driving a realistic session while a browser stream watches."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+import trio
+from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from conftest import Browser, EventStream, open_stream, start_server
+from mapsrv.server import Server
+
+PLACES = [
+    ("Lisbon", 38.7223, -9.1393),
+    ("Porto", 41.1579, -8.6291),
+    ("Coimbra", 40.2033, -8.4103),
+    ("Évora", 38.5714, -7.9135),
+    ("Faro", 37.0194, -7.9304),
+]
+
+
+async def watch(nursery: trio.Nursery, url: str) -> tuple[Browser, EventStream]:
+    """Open the map URL an agent handed out, as the user would, and watch its event stream."""
+    browser = Browser(url.split("/m/")[0])
+    page = await browser.client.get(url)
+    assert page.status_code == 200
+    map_id = url.rsplit("/", 1)[1]
+    return browser, await open_stream(nursery, browser.client, f"/m/{map_id}/events")
+
+
+async def draw_trip(client: Client, nursery: trio.Nursery) -> None:
+    """ "Mark these five places and draw the route between them", as an agent would do it."""
+    tools = {tool.name for tool in (await client.list_tools()).tools}
+    assert {"create_map", "get_map", "add_marker", "add_line", "fit_bounds", "export_geojson"} <= tools
+    created = await client.call_tool("create_map", {"title": "Portugal by train"})
+    assert not created.is_error, created.content
+    ref = created.structured_content
+    assert ref is not None and ref["url"].endswith("/m/" + ref["map_id"])
+    browser, stream = await watch(nursery, ref["url"])
+    ids = []
+    for name, lat, lon in PLACES:
+        result = await client.call_tool(
+            "add_marker", {"map_id": ref["map_id"], "lat": lat, "lon": lon, "label": name, "layer": "stops"}
+        )
+        assert not result.is_error, result.content
+        ids += result.structured_content["feature_ids"]
+    route = await client.call_tool(
+        "add_line",
+        {
+            "map_id": ref["map_id"],
+            "points": [[lat, lon] for _, lat, lon in PLACES],
+            "color": "#c03",
+            "id": "route",
+        },
+    )
+    assert route.structured_content["feature_ids"] == ["route"]
+    fitted = await client.call_tool("fit_bounds", {"map_id": ref["map_id"]})
+    version = fitted.structured_content["version"]
+    summary = (await client.call_tool("get_map", {"map_id": ref["map_id"]})).structured_content
+    assert summary["feature_count"] == 6 and summary["version"] == version
+    assert [layer["id"] for layer in summary["layers"]] == ["default", "stops"]
+    assert summary["bbox"] == [[37.0194, -9.1393], [41.1579, -7.9135]]
+    # every change reached the browser, in order, ending at the version the agent was told
+    with trio.fail_after(5):
+        await stream.wait_for(lambda ev: ev and int(ev[-1][1]) == version)
+    seen = {f["id"] for _, _, data in stream.events for f in data.get("features", [])}
+    assert seen == {*ids, "route"}
+    assert [int(i) for _, i, _ in stream.events] == list(range(int(stream.events[0][1]), version + 1))
+    exported = await client.call_tool("export_geojson", {"map_id": ref["map_id"]})
+    assert len(exported.structured_content["features"]) == 6
+    resource = await client.read_resource(f"map://{ref['map_id']}")
+    assert '"feature_count":6' in resource.contents[0].text
+    await browser.aclose()
+
+
+async def test_streamable_http_modern(server: Server, nursery: trio.Nursery) -> None:
+    async with Client(server.url + "mcp") as client:
+        assert client.protocol_version == "2026-07-28"
+        await draw_trip(client, nursery)
+
+
+async def test_streamable_http_legacy_sessions(server: Server, nursery: trio.Nursery) -> None:
+    async with Client(server.url + "mcp", mode="legacy") as client:
+        assert client.protocol_version == "2025-11-25"
+        await draw_trip(client, nursery)
+
+
+async def test_legacy_sse_transport(server: Server, nursery: trio.Nursery) -> None:
+    async with Client(sse_client(server.url + "sse"), mode="legacy") as client:
+        await draw_trip(client, nursery)
+
+
+async def test_stdio(nursery: trio.Nursery) -> None:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mapsrv", "stdio", "--port", "0"], env={**os.environ}
+    )
+    async with Client(params) as client:
+        await draw_trip(client, nursery)
+
+
+async def test_user_pastes_the_code_from_their_page(server: Server, nursery: trio.Nursery) -> None:
+    alice = Browser(server.url)
+    map_id = await alice.new_map()
+    stream = await open_stream(nursery, alice.client, f"/m/{map_id}/events")
+    async with Client(server.url + "mcp") as client:
+        result = await client.call_tool("add_circle", {"map_id": map_id, "lat": 1, "lon": 2, "radius_m": 500})
+        assert not result.is_error
+    with trio.fail_after(5):
+        await stream.wait_for(lambda ev: any(e[2].get("kind") == "upsert" for e in ev))
+    await alice.aclose()
+
+
+def error_text(result: Any) -> str:
+    assert result.is_error, result
+    return str(result.content[0].text)
+
+
+async def test_bad_calls_get_clear_tool_errors(server: Server) -> None:
+    async with Client(server.url + "mcp") as client:
+        map_id = (await client.call_tool("create_map", {})).structured_content["map_id"]
+        assert "Unknown tool" in error_text(await client.call_tool("explode", {}))
+        assert "lat" in error_text(
+            await client.call_tool("add_marker", {"map_id": map_id, "lat": "x", "lon": 1})
+        )
+        assert "90" in error_text(
+            await client.call_tool("add_marker", {"map_id": map_id, "lat": 123, "lon": 1})
+        )
+        unknown = error_text(await client.call_tool("get_map", {"map_id": "nope"}))
+        assert unknown.startswith("not_found: map 'nope' not found")
+        stale = error_text(
+            await client.call_tool("set_title", {"map_id": map_id, "title": "x", "expected_version": 5})
+        )
+        assert "conflict: map is at version 0, not 5" in stale
+        boxed = error_text(await client.call_tool("fit_bounds", {"map_id": map_id, "south": 1}))
+        assert "give all of south, west, north and east" in boxed
+        missing = error_text(
+            await client.call_tool("remove_features", {"map_id": map_id, "feature_ids": ["f9"]})
+        )
+        assert "feature 'f9' not found" in missing
+        ok = await client.call_tool("set_title", {"map_id": map_id, "title": "fine", "expected_version": 0})
+        assert ok.structured_content["version"] == 1
+
+
+async def test_broken_frames_hosts_and_origins(server: Server) -> None:
+    url = server.url + "mcp"
+    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient() as http:
+        broken = await http.post(url, content=b'{"jsonrpc": "2.0", "method": ', headers=headers)
+        assert broken.status_code == 400
+        assert broken.json()["error"]["code"] == -32700
+        wrong_host = await http.post(url, content=b"{}", headers={**headers, "host": "evil.example"})
+        assert wrong_host.status_code == 421
+        wrong_origin = await http.post(
+            url, content=b"{}", headers={**headers, "origin": "https://evil.example"}
+        )
+        assert wrong_origin.status_code == 403
+        sse_origin = await http.get(server.url + "sse", headers={"origin": "https://evil.example"})
+        assert sse_origin.status_code == 403
+        huge = await http.post(url, content=b"[" + b"1," * 700_000 + b"1]", headers=headers)
+        assert huge.status_code == 413
+    async with Client(url) as client:  # and everyone else is still served
+        assert not (await client.call_tool("create_map", {})).is_error
+
+
+async def test_api_keys_and_per_key_maps(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, api_keys=("alice:alice-secret-1", "bob:bob-secret-2"))
+    url = server.url + "mcp"
+
+    def client_with(headers: dict[str, str]) -> Client:
+        return Client(streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers)))
+
+    async with httpx.AsyncClient() as http:
+        for headers in ({}, {"authorization": "Bearer wrong"}, {"x-api-key": "alice-secret-"}):
+            response = await http.post(url, json={}, headers=headers)
+            assert response.status_code == 401
+            assert "API key" in response.json()["error"]["message"]
+        assert (await http.get(server.url + "sse")).status_code == 401
+    async with client_with({"authorization": "Bearer alice-secret-1"}) as alice:
+        map_id = (await alice.call_tool("create_map", {"title": "alice's"})).structured_content["map_id"]
+        assert not (await alice.call_tool("get_map", {"map_id": map_id})).is_error
+    async with client_with({"x-api-key": "bob-secret-2"}) as bob:
+        hidden = error_text(await bob.call_tool("get_map", {"map_id": map_id}))
+        assert hidden.startswith("not_found")
+        write = error_text(await bob.call_tool("set_title", {"map_id": map_id, "title": "mine now"}))
+        assert write.startswith("not_found")
+    assert server.hub.get(map_id).state.title == "alice's"
+
+
+async def test_session_cap_answers_503_with_retry_after(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, max_mcp_sessions=2)
+    url = server.url + "mcp"
+    async with Client(url, mode="legacy") as first, Client(url, mode="legacy") as second:
+        assert not (await first.call_tool("create_map", {})).is_error
+        assert not (await second.call_tool("create_map", {})).is_error
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+        async with httpx.AsyncClient() as http:
+            refused = await http.post(
+                url, json=init, headers={"accept": "application/json, text/event-stream"}
+            )
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "5"
+    # the modern, stateless era is not capped: it holds no session
+    async with Client(url) as third:
+        assert not (await third.call_tool("create_map", {})).is_error
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/sse", "/messages/"])
+async def test_mcp_paths_check_hosts(server: Server, path: str) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.get(server.url.rstrip("/") + path, headers={"host": "rebind.example"})
+        assert response.status_code == 421

@@ -54,6 +54,7 @@ class Config:
     )
     max_body_size: int = field(default=1 * MIB, metadata=_help("largest request body in bytes"))
     max_features: int = field(default=10_000, metadata=_help("most features on one map"))
+    max_maps: int = field(default=100_000, metadata=_help("most maps held at once (new ones get 503)"))
     tile_url: str = field(
         default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         metadata=_help("map tile URL template with {z}, {x} and {y}"),
@@ -97,7 +98,7 @@ class Config:
             "mcp_session_idle_timeout",
         ):
             _check_range(self, name, 0.001, 365 * 24 * HOURS)
-        for name in ("event_log_size", "subscriber_buffer", "max_features", "max_mcp_sessions"):
+        for name in ("event_log_size", "subscriber_buffer", "max_features", "max_mcp_sessions", "max_maps"):
             _check_range(self, name, 1, 10_000_000)
         _check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
         if urlsplit(self.store).scheme != "memory":

@@ -19,7 +19,7 @@ import trio
 from mapsrv.core import Event, Limits, MapState, Op, apply_all
 from mapsrv.core.codec import dumps
 from mapsrv.core.sse import frame
-from mapsrv.errors import NotFound, VersionConflict
+from mapsrv.errors import NotFound, Unavailable, VersionConflict
 
 __all__ = ["HubStatistics", "MapEntry", "MapHub", "Subscription", "new_token"]
 
@@ -91,11 +91,13 @@ class MapHub:
         event_log_size: int = 1024,
         subscriber_buffer: int = 256,
         idle_timeout: float = 3600.0,
+        max_maps: int = 100_000,
     ) -> None:
         self.limits = limits
         self.event_log_size = event_log_size
         self.subscriber_buffer = subscriber_buffer
         self.idle_timeout = idle_timeout
+        self.max_maps = max_maps
         self._maps: dict[str, MapEntry] = {}
         self._by_view_key: dict[str, str] = {}
         self._last_map_of_user: dict[str, str] = {}
@@ -108,6 +110,10 @@ class MapHub:
     def create_map(
         self, *, owner: str | None = None, principal: str | None = None, title: str = ""
     ) -> MapEntry:
+        if len(self._maps) >= self.max_maps:
+            raise Unavailable(
+                f"this server holds its limit of {self.max_maps} maps; retry later", retry_after=60
+            )
         map_id = new_token()
         entry = MapEntry(
             id=map_id,

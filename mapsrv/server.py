@@ -59,6 +59,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
         event_log_size=config.event_log_size,
         subscriber_buffer=config.subscriber_buffer,
         idle_timeout=config.idle_timeout,
+        max_maps=config.max_maps,
     )
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
     mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")

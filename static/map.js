@@ -332,6 +332,8 @@
       } catch (err) {
         console.error('mapsrv: failed to apply ' + event.type, err);
       }
+      // For embedders, tests and benchmarks: the page has drawn everything up to `version`.
+      window.dispatchEvent(new CustomEvent('mapsrv:applied', { detail: { version: version } }));
     };
   }
 

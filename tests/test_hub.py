@@ -8,7 +8,7 @@ import trio.testing
 
 from mapsrv.core.codec import parse_op
 from mapsrv.core.sse import retry
-from mapsrv.errors import VersionConflict
+from mapsrv.errors import Unavailable, VersionConflict
 from mapsrv.hub import MapHub
 from mapsrv.sse_stream import pump
 
@@ -120,3 +120,12 @@ async def test_expected_version_conflict_carries_the_current_version() -> None:
     assert caught.value.current == 2
     await hub.apply(entry.id, [parse_op(MARKER)], expected_version=2)
     assert entry.state.version == 3
+
+
+async def test_map_cap_refuses_new_maps_with_retry_after() -> None:
+    hub = MapHub(max_maps=2)
+    hub.create_map()
+    hub.create_map()
+    with pytest.raises(Unavailable, match="limit of 2 maps") as caught:
+        hub.create_map()
+    assert caught.value.status == 503 and caught.value.retry_after == 60

@@ -11,11 +11,11 @@ import httpx
 import httpx2
 import pytest
 import trio
+from conftest import Browser, EventStream, open_stream, start_server
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import Browser, EventStream, open_stream, start_server
 from mapsrv.server import Server
 
 PLACES = [

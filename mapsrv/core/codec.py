@@ -277,7 +277,9 @@ def event_from_json(raw: Mapping[str, Any], limits: Limits = Limits()) -> Event:
         return Event(version, kind, ids=tuple(raw["ids"]))
     if kind == "layer":
         return Event(version, kind, layer=_layer_from_json(raw["layer"]))
-    if kind in ("layer_remove", "clear"):
+    if kind == "layer_remove":
+        return Event(version, kind, layer_id=raw["id"])
+    if kind == "clear":
         return Event(version, kind, layer_id=raw["layer"])
     raise InvalidInput(f"unknown event kind {kind!r:.40}")
 

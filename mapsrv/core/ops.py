@@ -168,7 +168,9 @@ class Event:
         elif self.kind == "layer":
             assert self.layer is not None
             out["layer"] = self.layer.to_json()
-        else:  # layer_remove, clear
+        elif self.kind == "layer_remove":
+            out["id"] = self.layer_id
+        else:  # clear
             out["layer"] = self.layer_id
         return out
 

@@ -1,0 +1,116 @@
+"""Run mapsrv's benchmarks and write the table.
+
+    python -m tests.bench.run                 # every scenario at full size (tox -e bench)
+    python -m tests.bench.run --quick         # tiny sizes: checks the benchmarks still run
+    python -m tests.bench.run --only open_streams --repeat 3
+
+Results go to artifacts/bench/results.json and results.md, with the machine they came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from tests.bench.scenarios import QUICK, SCENARIOS
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(
+                (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), ""
+            )
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def flatten(prefix: str, value: Any, out: dict[str, float]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            flatten(f"{prefix}.{key}" if prefix else key, item, out)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        out[prefix] = float(value)
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median and spread (min-max) of every number over repeated runs."""
+    flat = []
+    for run in runs:
+        numbers: dict[str, float] = {}
+        flatten("", run, numbers)
+        flat.append(numbers)
+    keys = flat[0].keys()
+    return {
+        key: {
+            "median": round(statistics.median(f[key] for f in flat), 3),
+            "min": round(min(f[key] for f in flat), 3),
+            "max": round(max(f[key] for f in flat), 3),
+        }
+        for key in keys
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        f"Machine: {results['machine']['cpu']} ({results['machine']['cores']} cores), "
+        f"Python {results['machine']['python']}; {results['repeat']} run(s) each, median [min-max].",
+        "",
+        "| scenario | metric | value |",
+        "|---|---|---|",
+    ]
+    for name, entry in results["scenarios"].items():
+        lines.append(f"| {name} | what | {entry['what']} |")
+        for metric, stats in entry["summary"].items():
+            if metric in ("n", "streams") or metric.endswith(".n"):
+                continue
+            lines.append(f"| | {metric} | {stats['median']:g} [{stats['min']:g}-{stats['max']:g}] |")
+    return "\n".join(lines) + "\n"
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    names = args.only or list(SCENARIOS)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "repeat": args.repeat,
+        "quick": args.quick,
+        "scenarios": {},
+    }
+    for name in names:
+        runs = []
+        for _ in range(args.repeat):
+            runs.append(await SCENARIOS[name](**(QUICK[name] if args.quick else {})))
+            print(json.dumps({"bench": name, **runs[-1]}), flush=True)
+        results["scenarios"][name] = {"what": runs[0]["what"], "runs": runs, "summary": summarize(runs)}
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes")
+    parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="run just these")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (the table shows medians)")
+    parser.add_argument("--out", default="artifacts/bench", help="folder for results.json and results.md")
+    args = parser.parse_args()
+    results = trio.run(main, args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.md").write_text(markdown(results))
+    print(markdown(results))

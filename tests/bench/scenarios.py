@@ -1,0 +1,246 @@
+"""The benchmark scenarios. Each is ``async def x(**sizes) -> dict`` and starts its own server
+process; ``run.py`` runs them and writes the table. Sizes are small in the smoke test
+(tests/test_bench_smoke.py) and real in ``tox -e bench``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import httpx
+import trio
+from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
+
+from tests.bench.harness import SseReader, new_browser_map, open_server, percentiles, rss_kib
+
+__all__ = ["SCENARIOS"]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_TILES = ("--tile-url", "http://127.0.0.1:9/{z}/{x}/{y}.png")  # no outside traffic
+
+# Runs inside the page: post a change with fetch, note when map.js has drawn that version.
+PAGE_LOOP = """
+async (n) => {
+  const mapId = document.body.dataset.mapId;
+  const drawnAt = new Map();
+  window.addEventListener('mapsrv:applied', (e) => drawnAt.set(e.detail.version, performance.now()));
+  const post = (op) => fetch(`/m/${mapId}/ops`, {method: 'POST',
+      headers: {'content-type': 'application/json'}, body: JSON.stringify(op)}).then((r) => r.json());
+  await post({op: 'add_feature', id: 'probe', type: 'marker', coords: [0, 0], label: 'probe'});
+  const samples = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const {version} = await post({op: 'update_feature', id: 'probe',
+        coords: [(i % 170) - 85, (i % 350) - 175], label: 'probe ' + i});
+    while (!drawnAt.has(version)) {
+      await new Promise((resolve) => window.addEventListener('mapsrv:applied', resolve, {once: true}));
+    }
+    samples.push((drawnAt.get(version) - t0) / 1000);
+  }
+  return samples;
+}
+"""
+
+
+async def change_to_page(changes: int = 1000) -> dict[str, Any]:
+    """One change posted by the page's own fetch until map.js has drawn it: one map, one tab."""
+    from playwright.sync_api import sync_playwright
+
+    async with open_server(*LOCAL_TILES) as server:
+
+        def drive() -> list[float]:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    page = browser.new_page()
+                    page.goto(server.url)
+                    page.wait_for_function("window.mapsrv && window.mapsrv.state === 'live'")
+                    return list(page.evaluate(PAGE_LOOP, changes))
+                finally:
+                    browser.close()
+
+        samples = await trio.to_thread.run_sync(drive)
+    return {"what": f"change -> drawn in an open page (Chromium), {changes} changes", **percentiles(samples)}
+
+
+async def change_to_stream(changes: int = 1000) -> dict[str, Any]:
+    """HTTP POST of one op until its event arrives on an SSE stream of the same map."""
+    async with open_server() as server, httpx.AsyncClient(base_url=server.url) as client:
+        map_id, cookie = await new_browser_map(client)
+        host, port = server.host_port
+        reader = await SseReader.open(host, port, f"/m/{map_id}/events", cookie)
+        samples = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader.run)
+            for i in range(changes):
+                t0 = trio.current_time()
+                response = await client.post(
+                    f"/m/{map_id}/ops", json={"op": "set_view", "center": [i % 80, i % 170], "zoom": 5}
+                )
+                samples.append(await reader.wait_for(response.json()["version"]) - t0)
+            await reader.aclose()
+            nursery.cancel_scope.cancel()
+    return {"what": f"POST op -> event on an SSE stream, {changes} changes", **percentiles(samples)}
+
+
+async def open_streams(streams: int = 1000) -> dict[str, Any]:
+    """RSS of the server per open SSE stream, and the time to open them all."""
+    async with open_server() as server, httpx.AsyncClient(base_url=server.url) as client:
+        map_id, cookie = await new_browser_map(client)
+        host, port = server.host_port
+        path = f"/m/{map_id}/events"
+        warm = [await SseReader.open(host, port, path, cookie) for _ in range(10)]
+        for reader in warm:
+            await reader.aclose()
+        before = rss_kib(server.pid)
+        t0 = trio.current_time()
+        readers: list[SseReader] = []
+        async with trio.open_nursery() as nursery:
+            limit = trio.CapacityLimiter(50)
+
+            async def one() -> None:
+                async with limit:
+                    reader = await SseReader.open(host, port, path, cookie)
+                readers.append(reader)
+                nursery.start_soon(reader.run)
+                await reader.wait_for(0)
+
+            async with trio.open_nursery() as openers:
+                for _ in range(streams):
+                    openers.start_soon(one)
+            opened = trio.current_time() - t0
+            after = rss_kib(server.pid)
+            # one event to every stream: how long until the last one has it
+            t1 = trio.current_time()
+            response = await client.post(f"/m/{map_id}/ops", json={"op": "set_title", "title": "fan-out"})
+            version = response.json()["version"]
+            arrivals = [await r.wait_for(version) for r in readers]
+            fan_out = [a - t1 for a in arrivals]
+            for reader in readers:
+                await reader.aclose()
+            nursery.cancel_scope.cancel()
+    return {
+        "what": f"{streams} open SSE streams on one map",
+        "streams": streams,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "kib_per_stream": round((after - before) / streams, 2),
+        "open_all_s": round(opened, 3),
+        "fan_out_last_ms": round(max(fan_out) * 1000, 3),
+        "fan_out_p50_ms": percentiles(fan_out)["p50"],
+    }
+
+
+async def _tool_latency(client: Client, host: str, port: int, calls: int) -> list[float]:
+    created = (await client.call_tool("create_map", {"title": "bench"})).structured_content
+    assert created is not None
+    view_path = "/v/" + created["view_url"].rsplit("/", 1)[1] + "/events"
+    reader = await SseReader.open(host, port, view_path)
+    samples = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader.run)
+        for i in range(calls):
+            t0 = trio.current_time()
+            result = await client.call_tool(
+                "set_view", {"map_id": created["map_id"], "lat": i % 80, "lon": i % 170, "zoom": 5}
+            )
+            assert result.structured_content is not None, result.content
+            samples.append(await reader.wait_for(result.structured_content["version"]) - t0)
+        await reader.aclose()
+        nursery.cancel_scope.cancel()
+    return samples
+
+
+async def tool_to_stream(calls: int = 1000) -> dict[str, Any]:
+    """An MCP tool call until its event arrives on a browser's SSE stream, per transport."""
+    out: dict[str, Any] = {"what": f"MCP tool call -> event on a browser stream, {calls} calls"}
+    async with open_server() as server:
+        host, port = server.host_port
+        async with Client(server.url + "mcp") as client:
+            out["streamable_http"] = percentiles(await _tool_latency(client, host, port, calls))
+        async with Client(server.url + "mcp", mode="legacy") as client:
+            out["streamable_http_legacy"] = percentiles(await _tool_latency(client, host, port, calls))
+        async with Client(sse_client(server.url + "sse"), mode="legacy") as client:
+            out["legacy_sse"] = percentiles(await _tool_latency(client, host, port, calls))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mapsrv", "stdio", "--port", "0", "--log-level", "warning"],
+        env={**os.environ},
+    )
+    async with Client(params) as client:
+        created = (await client.call_tool("create_map", {})).structured_content
+        assert created is not None
+        url = httpx.URL(created["url"])
+        await client.call_tool("get_map", {"map_id": created["map_id"]})
+        out["stdio"] = percentiles(await _tool_latency(client, url.host, url.port or 80, calls))
+    return out
+
+
+async def _throughput(url: str, clients: int, seconds: float) -> dict[str, Any]:
+    done = connected = 0
+    all_connected, go = trio.Event(), trio.Event()
+    deadline = float("inf")
+
+    async def one_client() -> None:
+        nonlocal done, connected
+        async with Client(url) as client:
+            created = (await client.call_tool("create_map", {})).structured_content
+            assert created is not None
+            args = {"map_id": created["map_id"], "lat": 1, "lon": 2, "zoom": 4}
+            await client.call_tool("set_view", args)  # warm: schemas fetched, connection open
+            connected += 1
+            if connected == clients:
+                all_connected.set()
+            await go.wait()
+            while trio.current_time() < deadline:
+                await client.call_tool("set_view", args)
+                done += 1
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(clients):
+            nursery.start_soon(one_client)
+        await all_connected.wait()
+        start = trio.current_time()
+        deadline = start + seconds
+        go.set()
+    return {"calls": done, "calls_per_s": round(done / (trio.current_time() - start), 1)}
+
+
+async def tool_calls_per_second(
+    seconds: float = 5.0, concurrency: tuple[int, ...] = (1, 20)
+) -> dict[str, Any]:
+    """Tool calls per second over Streamable HTTP (2026-07-28), for 1 and 20 concurrent clients."""
+    out: dict[str, Any] = {"what": f"MCP tool calls/s over Streamable HTTP, {seconds:g} s each"}
+    async with open_server() as server:
+        for clients in concurrency:
+            out[f"clients_{clients}"] = await _throughput(server.url + "mcp", clients, seconds)
+    return out
+
+
+SCENARIOS = {
+    "change_to_page": change_to_page,
+    "change_to_stream": change_to_stream,
+    "open_streams": open_streams,
+    "tool_to_stream": tool_to_stream,
+    "tool_calls_per_second": tool_calls_per_second,
+}
+
+QUICK = {
+    "change_to_page": {"changes": 5},
+    "change_to_stream": {"changes": 5},
+    "open_streams": {"streams": 5},
+    "tool_to_stream": {"calls": 3},
+    "tool_calls_per_second": {"seconds": 0.3, "concurrency": (1, 2)},
+}

@@ -1,0 +1,38 @@
+"""Every benchmark scenario runs at a tiny size, so the benchmarks cannot rot. No timing is
+asserted here: the numbers belong to ``tox -e bench``."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import require
+
+from tests.bench.scenarios import QUICK, SCENARIOS
+
+HAVE_CHROMIUM = os.path.exists("/usr/bin/chromium")
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_scenario_runs(name: str) -> None:
+    if name == "change_to_page":
+        require(HAVE_CHROMIUM, "chromium")
+    result = await SCENARIOS[name](**QUICK[name])
+    assert result["what"]
+    numbers = [v for v in _numbers(result)]
+    assert numbers and all(v >= 0 for v in numbers)
+    if name == "open_streams":
+        assert result["rss_after_kib"] > 0 and result["fan_out_last_ms"] > 0
+    if name == "tool_to_stream":
+        assert {"streamable_http", "streamable_http_legacy", "legacy_sse", "stdio"} <= result.keys()
+        assert all(result[t]["n"] == QUICK[name]["calls"] for t in ("streamable_http", "stdio"))
+    if name == "tool_calls_per_second":
+        assert result["clients_1"]["calls"] > 0
+
+
+def _numbers(value: object):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _numbers(item)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value

@@ -8,7 +8,7 @@ import os
 import pytest
 from conftest import require
 
-from tests.bench.scenarios import QUICK, SCENARIOS
+from bench.scenarios import QUICK, SCENARIOS
 
 HAVE_CHROMIUM = os.path.exists("/usr/bin/chromium")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import trio
 from conftest import Browser, open_stream, start_server
@@ -240,3 +242,40 @@ async def test_graceful_shutdown_ends_streams_with_a_retry_hint(nursery):
         server.shutdown()
         await stream.ended.wait()
     await alice.aclose()
+
+
+async def test_disconnect_leaves_nothing_behind(browser_factory, server: Server, nursery):
+    alice = browser_factory()
+    map_id = await alice.new_map()
+    streams = [await open_stream(nursery, alice.client, f"/m/{map_id}/events") for _ in range(3)]
+    with trio.fail_after(5):
+        for stream in streams:
+            await stream.wait_for(lambda ev: len(ev) >= 1)
+    assert server.hub.statistics().subscribers == 3
+    await alice.aclose()  # every connection of this browser goes away
+    with trio.fail_after(5):
+        while server.hub.statistics().subscribers:
+            await trio.sleep(0)  # yield until the server has noticed each disconnect
+    assert server.hub.get(map_id).subscribers == set()
+
+
+def test_static_files_are_found_when_installed(tmp_path):
+    """From an installed wheel (tox) the page comes from share/mapsrv/static; from a checkout,
+    from static/ beside the package."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, mapsrv; from mapsrv.web import find_static_dir; "
+        "print(mapsrv.__file__); print(find_static_dir()); print(sys.prefix)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    module, static, prefix = out.stdout.split("\n")[:3]
+    if module.startswith(prefix):
+        assert static == f"{prefix}/share/mapsrv/static"
+    else:
+        assert static.endswith("/static") and not static.startswith(prefix)
+    for name in ("index.html", "map.js", "map.css"):
+        assert (Path(static) / name).is_file()

@@ -19,7 +19,7 @@ from typing import Any
 
 import trio
 
-from tests.bench.scenarios import QUICK, SCENARIOS
+from .scenarios import QUICK, SCENARIOS
 
 
 def machine() -> dict[str, Any]:

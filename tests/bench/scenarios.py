@@ -13,7 +13,7 @@ import trio
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 
-from tests.bench.harness import SseReader, new_browser_map, open_server, percentiles, rss_kib
+from .harness import SseReader, new_browser_map, open_server, percentiles, rss_kib
 
 __all__ = ["SCENARIOS"]
 

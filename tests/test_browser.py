@@ -1,0 +1,372 @@
+"""The page in a real headless Chromium against a real server.
+
+Playwright's async API needs asyncio, so each test runs one sync-API body in one worker thread
+(``in_chromium``) while the server runs in the test's trio nursery. Ops are posted from the page's
+own browser context (``page.request`` shares its cookie), so they are the page owner's writes.
+Every wait is on a condition; nothing sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import trio
+from conftest import require, start_server
+
+from mapsrv.server import Server
+
+try:
+    from playwright.sync_api import Browser as Chromium
+    from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
+except ImportError:  # pragma: no cover - reported by require() in each test
+    sync_playwright = None
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # nothing answers there: tiles fail, nothing leaves the host
+WAIT_MS = 10_000
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+XSS = "<img src=x onerror=alert(1)>"
+# Records CSP violations before any page script runs (init scripts are not subject to the CSP).
+CSP_SPY = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+    " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
+
+T = TypeVar("T")
+
+
+def add(fid: str, ftype: str, coords: Any, **fields: Any) -> dict[str, Any]:
+    return {"op": "add_feature", "id": fid, "type": ftype, "coords": coords, **fields}
+
+
+VIEW = {"op": "set_view", "center": [38.72, -9.14], "zoom": 13, "animate": False}
+# fmt: off
+ALL_TYPES = [
+    add("pin", "marker", [38.7223, -9.1393], label="Home", popup="Where we sleep"),
+    add("dot", "marker", [38.7115, -9.1325], label="Café", style={"color": "#e11d48"}),
+    add("route", "polyline", [[38.730, -9.175], [38.716, -9.150], [38.705, -9.120]], label="Walk",
+        style={"color": "#7c3aed", "weight": 5, "dash": "8 6"}),
+    add("park", "polygon", [[38.738, -9.118], [38.744, -9.098], [38.728, -9.094]], label="Park",
+        style={"color": "green", "fill_color": "#22c55e", "fill_opacity": 0.3}),
+    add("zone", "circle", [38.708, -9.165], radius=700, label="Zone",
+        style={"color": "#f59e0b", "weight": 3}),
+    add("box", "rectangle", [[38.700, -9.110], [38.712, -9.090]], label="Box",
+        style={"color": "#0ea5e9", "fill_opacity": 0.1}),
+]
+# fmt: on
+TYPES = {op["id"]: op["type"] for op in ALL_TYPES}
+
+
+@pytest.fixture
+async def live(nursery: trio.Nursery) -> Server:
+    return await start_server(nursery, tile_url=TILES, sse_retry=0.2)
+
+
+async def in_chromium(body: Callable[[Chromium], T]) -> T:
+    """Run ``body(chromium)`` in one worker thread that owns the whole Playwright session."""
+    require(HAVE_CHROMIUM, "chromium")
+    require(sync_playwright is not None, "playwright")
+
+    def run() -> T:
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            try:
+                return body(chromium)
+            finally:
+                chromium.close()
+
+    return await trio.to_thread.run_sync(run)
+
+
+def new_context(chromium: Chromium, server: Server, **options: Any) -> BrowserContext:
+    context = chromium.new_context(base_url=server.url, **options)
+    context.set_default_timeout(WAIT_MS)
+    context.add_init_script(CSP_SPY)
+    return context
+
+
+@dataclass
+class Tab:
+    """One page of the map, with everything it did that it should not have."""
+
+    page: Page
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, context: BrowserContext, path: str = "/", badge: str = "live") -> Tab:
+        tab = cls(context.new_page())
+        tab.page.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
+        tab.page.on("pageerror", lambda e: tab.errors.append(str(e)))
+        tab.page.on(
+            "console", lambda m: tab.errors.append(m.text) if "Content Security Policy" in m.text else None
+        )
+        tab.page.goto(path)
+        tab.wait_badge(badge)
+        return tab
+
+    @property
+    def map_id(self) -> str:
+        return self.page.locator("#map-code").inner_text()
+
+    def ops(self, *ops: dict[str, Any]) -> int:
+        response = self.page.request.post(f"/m/{self.map_id}/ops", data={"ops": list(ops)})
+        assert response.status == 200, response.text()
+        return int(response.json()["version"])
+
+    def wait_badge(self, text: str) -> None:
+        self.page.wait_for_function("(t) => document.getElementById('conn').textContent === t", arg=text)
+
+    def feature(self, fid: str, ftype: str | None = None) -> Any:
+        """Wait until feature ``fid`` is drawn; returns its element's locator."""
+        element = self.page.locator(f'[data-feature-id="{fid}"]')
+        element.wait_for(state="attached")
+        expected = ftype or TYPES.get(fid)
+        if expected is not None:
+            assert element.get_attribute("data-feature-type") == expected
+        return element
+
+    def gone(self, fid: str) -> None:
+        self.page.locator(f'[data-feature-id="{fid}"]').wait_for(state="detached")
+
+    def mark(self, fid: str) -> None:
+        """Tag the element drawn for ``fid``; a snapshot redraws everything and loses the tag."""
+        self.feature(fid).evaluate("(e) => { e.dataset.probe = 'kept'; }")
+
+    def marked(self, fid: str) -> bool:
+        return self.feature(fid).get_attribute("data-probe") == "kept"
+
+    def label(self, text: str) -> Any:
+        return self.page.locator(".mapsrv-label-text", has_text=text)
+
+    def check_clean(self) -> None:
+        assert self.dialogs == [], "a dialog opened"
+        assert self.errors == [], "the page threw or broke its CSP"
+        assert self.page.evaluate("window.__csp") == [], "the CSP blocked something"
+
+
+async def test_every_feature_type_and_change_is_drawn_into_the_dom(live: Server) -> None:
+    def body(chromium: Chromium) -> None:
+        tab = Tab.open(new_context(chromium, live))
+        page = tab.page
+        tab.ops(VIEW, {"op": "set_title", "title": "Lisbon walk"}, *ALL_TYPES)
+        for fid in TYPES:
+            tab.feature(fid)
+        assert page.locator('[data-feature-id="pin"]').evaluate("e => e.tagName") == "IMG"
+        assert "marker-icon" in (tab.feature("pin").get_attribute("src") or "")
+        strokes = {fid: tab.feature(fid).get_attribute("stroke") for fid in TYPES if fid != "pin"}
+        assert strokes == {op["id"]: op["style"]["color"] for op in ALL_TYPES if "style" in op}
+        assert tab.feature("route").get_attribute("stroke-dasharray") == "8 6"
+        assert tab.feature("park").get_attribute("fill") == "#22c55e"
+        page.wait_for_function("() => document.title === 'Lisbon walk'")
+        assert page.locator("#map-title").inner_text() == "Lisbon walk"
+        for text in ("Home", "Café", "Walk", "Park", "Zone", "Box"):
+            assert tab.label(text).is_visible(), text
+
+        tab.ops(
+            {"op": "update_feature", "id": "dot", "label": "Bar", "style": {"color": "#111111"}},
+            {"op": "remove_features", "ids": ["box"]},
+        )
+        tab.gone("box")
+        tab.label("Bar").wait_for()
+        tab.label("Café").wait_for(state="detached")  # Leaflet fades a removed tooltip out first
+        assert tab.feature("dot").get_attribute("stroke") == "#111111"
+
+        tab.ops(
+            {"op": "add_layer", "id": "night", "name": "Night"},
+            add("bar2", "marker", [38.71, -9.14], layer="night", style={"color": "navy"}),
+        )
+        tab.feature("bar2", "marker")
+        tab.ops({"op": "hide_layer", "id": "night"})
+        tab.gone("bar2")
+        tab.feature("pin")  # other layers stay
+        tab.ops({"op": "show_layer", "id": "night"})
+        tab.feature("bar2", "marker")  # re-tagged when Leaflet re-creates the element
+
+        tab.ops({"op": "clear"})
+        page.wait_for_function("() => !document.querySelector('[data-feature-id], .mapsrv-label')")
+        assert page.evaluate("window.mapsrv.featureIds()") == []
+        tab.check_clean()
+
+    await in_chromium(body)
+
+
+async def test_remove_layer_removes_its_features(live: Server) -> None:
+    def body(chromium: Chromium) -> None:
+        tab = Tab.open(new_context(chromium, live))
+        tab.ops({"op": "add_layer", "id": "night"}, add("late", "marker", [1, 2], layer="night"))
+        tab.feature("late", "marker")
+        tab.ops({"op": "remove_layer", "id": "night"})
+        tab.ops(add("next", "marker", [3, 4]))
+        tab.feature("next", "marker")  # changes apply in order: remove_layer is done too
+        assert tab.page.evaluate("window.mapsrv.layerIds()") == ["default"]
+        assert tab.page.locator('[data-feature-id="late"]').count() == 0
+
+    await in_chromium(body)
+
+
+async def test_popup_is_as_wide_as_its_text(live: Server) -> None:
+    def body(chromium: Chromium) -> None:
+        tab = Tab.open(new_context(chromium, live))
+        tab.ops(VIEW, add("p", "marker", [38.72, -9.14], popup="A note about this place, longer than a word"))
+        tab.feature("p", "marker").click()
+        width = tab.page.locator(".mapsrv-popup").evaluate("(e) => e.offsetWidth")
+        assert width >= 200, f"the popup is {width}px wide: a word per line"
+
+    await in_chromium(body)
+
+
+async def test_agent_text_is_shown_as_text_never_run(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, tile_url=TILES, tile_attribution=XSS)
+
+    def body(chromium: Chromium) -> None:
+        tab = Tab.open(new_context(chromium, server))
+        page = tab.page
+        tab.ops(
+            VIEW, {"op": "set_title", "title": XSS}, add("x", "marker", [38.72, -9.14], label=XSS, popup=XSS)
+        )
+        for attempt in ("live", "reloaded"):  # a live change, then the served page and its snapshot
+            tab.feature("x", "marker").click()
+            page.locator(".mapsrv-popup").wait_for()
+            assert page.locator(".leaflet-popup-content").text_content() == XSS, attempt
+            assert tab.label(XSS).text_content() == XSS, attempt
+            assert page.locator("#map-title").text_content() == XSS, attempt
+            assert page.title() == XSS, attempt
+            assert XSS in (page.locator(".leaflet-control-attribution").text_content() or ""), attempt
+            assert page.locator('img[src="x"]').count() == 0, attempt
+            tab.check_clean()
+            page.reload()
+            tab.wait_badge("live")
+
+    await in_chromium(body)
+
+
+async def test_every_tab_sees_changes_made_after_it_loaded(live: Server) -> None:
+    def body(chromium: Chromium) -> None:
+        context = new_context(chromium, live)
+        first, second = Tab.open(context), Tab.open(context)
+        assert first.map_id == second.map_id, "one cookie, one map"
+        first.ops(add("late", "polyline", [[1, 1], [2, 2]]), {"op": "set_title", "title": "Shared"})
+        for tab in (first, second):
+            tab.feature("late", "polyline")
+            tab.page.wait_for_function("() => document.getElementById('map-title').textContent === 'Shared'")
+        second.ops({"op": "remove_features", "ids": ["late"]})
+        first.gone("late")
+        second.gone("late")
+
+    await in_chromium(body)
+
+
+async def test_page_resumes_after_the_server_ends_its_stream(live: Server) -> None:
+    def body(chromium: Chromium) -> None:
+        tab = Tab.open(new_context(chromium, live))
+        tab.ops(add("before", "marker", [1, 2]))
+        tab.mark("before")
+        # Hold the reconnection until the op below is in, so that op can only come by resume.
+        held: list[Route] = []
+        applied = False
+
+        def on_events(route: Route) -> None:
+            if applied:
+                route.continue_()
+            else:
+                held.append(route)
+
+        tab.page.route("**/events", on_events)
+        trio.from_thread.run_sync(live.hub.close_all_subscribers)  # as a shutdown or a slow-viewer drop does
+        tab.wait_badge("reconnecting")
+        version = tab.ops(add("during", "circle", [1, 3], radius=50))
+        applied = True
+        for route in held:
+            route.continue_()
+        tab.wait_badge("live")
+        tab.feature("during", "circle")
+        assert tab.page.evaluate("window.mapsrv.version") == version
+        assert tab.marked("before"), "resumed by Last-Event-ID: no snapshot redrew the map"
+        tab.ops(add("after", "polygon", [[1, 1], [2, 2], [1, 2]]))
+        tab.feature("after", "polygon")
+        assert sorted(tab.page.evaluate("window.mapsrv.featureIds()")) == ["after", "before", "during"]
+        tab.check_clean()
+
+    await in_chromium(body)
+
+
+async def test_page_reopens_a_failed_stream_and_takes_a_snapshot(live: Server) -> None:
+    def body(chromium: Chromium) -> None:
+        tab = Tab.open(new_context(chromium, live))
+        tab.ops(add("stays", "marker", [1, 2]), add("goes", "marker", [1, 3]))
+        tab.mark("stays")
+        attempts: list[str] = []
+
+        def on_events(route: Route) -> None:  # the first reconnection fails: EventSource gives up
+            attempts.append(route.request.url)
+            if len(attempts) == 1:
+                tab.ops({"op": "remove_features", "ids": ["goes"]}, add("fresh", "marker", [3, 4]))
+                route.fulfill(status=503, body="busy")
+            else:
+                route.continue_()
+
+        tab.page.route("**/events", on_events)
+        trio.from_thread.run_sync(live.hub.close_all_subscribers)
+        tab.wait_badge("reconnecting")
+        tab.wait_badge("live")  # the page's own retry, after its backoff
+        tab.feature("fresh", "marker")
+        tab.gone("goes")
+        assert len(attempts) == 2
+        assert not tab.marked("stays"), "a fresh EventSource is answered by a snapshot that redraws all"
+        assert sorted(tab.page.evaluate("window.mapsrv.featureIds()")) == ["fresh", "stays"]
+        tab.check_clean()
+
+    await in_chromium(body)
+
+
+async def test_view_link_watches_live_and_cannot_write(live: Server) -> None:
+    def body(chromium: Chromium) -> None:
+        owner = Tab.open(new_context(chromium, live))
+        view_url = owner.page.locator("#view-link").get_attribute("href") or ""
+        assert "/v/" in view_url and owner.map_id not in view_url
+        viewer = Tab.open(new_context(chromium, live), view_url, badge="view-only")
+        assert viewer.page.locator("#map-code").count() == 0
+        assert viewer.page.locator("#panel button").count() == 0
+        owner.ops(add("seen", "rectangle", [[1, 1], [2, 2]]), {"op": "set_title", "title": "Watched"})
+        viewer.feature("seen", "rectangle")
+        viewer.page.wait_for_function("() => document.title === 'Watched'")
+        status = viewer.page.evaluate(
+            """async (id) => (await fetch('/m/' + id + '/ops', {method: 'POST',
+                headers: {'content-type': 'application/json'},
+                body: JSON.stringify({ops: [{op: 'clear'}]})})).status""",
+            owner.map_id,
+        )
+        assert status == 404, "the viewer's browser has no cookie for this map"
+        direct = viewer.page.request.post(f"/m/{owner.map_id}/ops", data={"ops": [{"op": "clear"}]})
+        assert direct.status == 404
+        owner.feature("seen", "rectangle")  # still there
+        viewer.check_clean()
+
+    await in_chromium(body)
+
+
+async def test_screenshot_of_every_feature_type(live: Server) -> None:
+    def body(chromium: Chromium) -> None:
+        tab = Tab.open(new_context(chromium, live, viewport={"width": 1280, "height": 800}))
+        tab.ops({"op": "set_title", "title": "Lisbon walk"}, *ALL_TYPES, VIEW)
+        for fid in TYPES:
+            tab.feature(fid)
+        tab.feature("pin").click()
+        tab.page.locator(".mapsrv-popup").wait_for()
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.page.screenshot(path=str(ARTIFACTS / "browser-map.png"), animations="disabled")
+        assert (ARTIFACTS / "browser-map.png").stat().st_size > 10_000
+        tab.check_clean()
+
+    await in_chromium(body)

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -29,7 +30,7 @@ from mapsrv.errors import Unauthorized, Unavailable
 from mapsrv.hub import MapHub
 from mapsrv.mcp_tools import INSTRUCTIONS, ApiKeys, register_tools
 
-__all__ = ["McpEndpoints", "build_mcp", "open_stdio_streams", "security_settings"]
+__all__ = ["McpEndpoints", "McpStatistics", "build_mcp", "open_stdio_streams", "security_settings"]
 
 log = logging.getLogger("mapsrv.mcp")
 
@@ -75,6 +76,12 @@ async def _refuse(
     await send({"type": "http.response.body", "body": body})
 
 
+@dataclass(frozen=True)
+class McpStatistics:
+    http_sessions: int  # stateful (2025-11-25) Streamable HTTP sessions
+    sse_sessions: int  # legacy HTTP+SSE connections
+
+
 class McpEndpoints:
     """The ASGI side of MCP. ``serve`` runs the session manager; ``__call__`` takes requests."""
 
@@ -100,6 +107,12 @@ class McpEndpoints:
         async with self.sessions.run():
             task_status.started()
             await trio.sleep_forever()
+
+    def statistics(self) -> McpStatistics:
+        # The SDK keeps no public count of its sessions; its table of live transports is the count.
+        return McpStatistics(
+            http_sessions=len(self.sessions._server_instances), sse_sessions=self.sse_sessions
+        )
 
     def handles(self, path: str) -> bool:
         return path in ("/mcp", "/mcp/", "/sse") or path.startswith("/messages/")

@@ -18,6 +18,14 @@ from mapsrv.server import Server, serve
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    """Poll a condition that has no event to wait on (a count inside the server or the SDK),
+    failing after 5 seconds."""
+    with trio.fail_after(5):
+        while not predicate():  # noqa: ASYNC110 - nothing to wait on but the count itself
+            await trio.sleep(0.01)
+
+
 def require(condition: bool, what: str) -> None:
     """A missing dependency fails in CI and skips elsewhere."""
     if condition:

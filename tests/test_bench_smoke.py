@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import require
-
 from bench.scenarios import QUICK, SCENARIOS
+from conftest import require
 
 HAVE_CHROMIUM = os.path.exists("/usr/bin/chromium")
 

@@ -11,7 +11,7 @@ import httpx
 import httpx2
 import pytest
 import trio
-from conftest import Browser, EventStream, open_stream, start_server
+from conftest import Browser, EventStream, open_stream, start_server, wait_until
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
@@ -226,3 +226,31 @@ async def test_mcp_paths_check_hosts(server: Server, path: str) -> None:
     async with httpx.AsyncClient() as http:
         response = await http.get(server.url.rstrip("/") + path, headers={"host": "rebind.example"})
         assert response.status_code == 421
+
+
+async def test_idle_sessions_are_reaped(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, mcp_session_idle_timeout=0.3)
+    url = server.url + "mcp"
+    headers = {"accept": "application/json, text/event-stream"}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    async with httpx.AsyncClient() as http:
+        opened = await http.post(url, json=init, headers=headers)
+        session = opened.headers["mcp-session-id"]
+        assert server.mcp.statistics().http_sessions == 1
+        await wait_until(lambda: server.mcp.statistics().http_sessions == 0)
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        gone = await http.post(
+            url,
+            json=ping,
+            headers={**headers, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"},
+        )
+        assert gone.status_code == 404

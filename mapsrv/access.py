@@ -46,13 +46,13 @@ def user_cookie_header(user: str, *, secure: bool) -> str:
     return f"{USER_COOKIE}={user}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{flags}"
 
 
-def resolve(hub: MapHub, kind: str, key: str, user: str | None) -> MapEntry:
+async def resolve(hub: MapHub, kind: str, key: str, user: str | None) -> MapEntry:
     """The map behind ``/m/<id>`` (kind "m", owner only) or ``/v/<view key>`` (kind "v")."""
     if not _TOKEN.fullmatch(key):
         raise NotFound("map not found")
     if kind == "v":
-        return hub.get_by_view_key(key)
-    entry = hub.get(key)
+        return await hub.get_by_view_key(key)
+    entry = await hub.get(key)
     if entry.owner is None or entry.owner != user:
         raise NotFound("map not found")
     return entry

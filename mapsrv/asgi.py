@@ -4,8 +4,10 @@ event streams, MCP transports) and the Quart app (everything else)."""
 from __future__ import annotations
 
 import re
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
+
+import trio
 
 from mapsrv.access import host_allowed, resolve, user_from_cookies
 from mapsrv.config import Config
@@ -40,14 +42,18 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, hub: MapHub, mcp: McpEndpoints) -> None:
+    def __init__(
+        self, config: Config, hub: MapHub, mcp: McpEndpoints, draining: Callable[[], bool] = lambda: False
+    ) -> None:
         self.config = config
         self.hub = hub
         self.mcp = mcp
-        self.app = create_app(config, hub)
+        self.app = create_app(config, hub, draining)
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
         self._headers = security_headers(config)
+        self.in_flight = 0
+        self._quiet = trio.Event()
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -56,6 +62,22 @@ class Dispatcher:
             return
         if kind != "http":
             return  # no websockets here; returning closes the connection
+        self.in_flight += 1
+        try:
+            await self._http(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self._quiet.set()
+                self._quiet = trio.Event()
+
+    async def wait_quiet(self) -> None:
+        """Until no request is in flight (for a graceful shutdown: hypercorn itself would also
+        wait out idle keep-alive connections that Quart has answered)."""
+        while self.in_flight:
+            await self._quiet.wait()
+
+    async def _http(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if not host_allowed(self.config, _header(scope, b"host")):
             await _plain(send, 421, b'{"error":{"code":"http","message":"unknown host"}}')
             return
@@ -72,7 +94,7 @@ class Dispatcher:
         self, scope: MutableMapping[str, Any], receive: Receive, send: Send, kind: str, key: str
     ) -> None:
         try:
-            entry = resolve(self.hub, kind, key, user_from_cookies(_header(scope, b"cookie")))
+            entry = await resolve(self.hub, kind, key, user_from_cookies(_header(scope, b"cookie")))
         except MapsrvError as exc:
             await _plain(send, exc.status, dumps({"error": exc.to_json()}).encode())
             return

@@ -35,7 +35,8 @@ class Config:
     host: str = field(default="127.0.0.1", metadata=_help("address to listen on"))
     port: int = field(default=8000, metadata=_help("port to listen on (0 picks a free one)"))
     store: str = field(
-        default="memory://", metadata=_help("where maps live: memory:// (embedded, the default)")
+        default="memory://",
+        metadata=_help("where maps live: memory:// (this process only) or redis://host:port/db (shared)"),
     )
     public_url: str = field(
         default="",
@@ -101,9 +102,9 @@ class Config:
         for name in ("event_log_size", "subscriber_buffer", "max_features", "max_mcp_sessions", "max_maps"):
             _check_range(self, name, 1, 10_000_000)
         _check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
-        if urlsplit(self.store).scheme != "memory":
+        if urlsplit(self.store).scheme not in ("memory", "redis", "rediss", "unix"):
             raise ConfigError(
-                f"Config 'store' has value {self.store!r}. Only memory:// is supported in this version."
+                f"Config 'store' has value {self.store!r}. Use memory:// or redis://host:port/db."
             )
         if not all(part in self.tile_url for part in ("{z}", "{x}", "{y}")):
             raise ConfigError(

@@ -4,24 +4,40 @@ resume, and fan-out of each event, encoded once, to bounded per-subscriber chann
 A subscriber that cannot keep up is dropped rather than allowed to slow the writer: its channel
 is closed, its stream ends, and the browser reconnects with ``Last-Event-ID`` and resumes from the
 log (or from a fresh snapshot when the log no longer reaches back that far).
+
+With a durable store (Redis) the hub's copy is a cache of the store's: a write is acknowledged
+only once the store has committed it at the version the hub started from; on a conflict the hub
+catches up from the store's log and retries. Events other processes commit arrive through
+``receive_remote``. While the store is unreachable, writes to maps held here are applied in memory
+and kept (bounded) until ``resync`` pushes them (see README, "Running several processes").
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
 from collections import deque
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import trio
 
-from mapsrv.core import Event, Limits, MapState, Op, apply_all
-from mapsrv.core.codec import dumps
+from mapsrv.core import Event, Limits, MapState, Op, apply_all, apply_event
+from mapsrv.core.codec import dumps, event_from_json
 from mapsrv.core.sse import frame
-from mapsrv.errors import NotFound, Unavailable, VersionConflict
+from mapsrv.errors import MapsrvError, NotFound, Unavailable, VersionConflict
+from mapsrv.store import MapMeta, Store, StoreUnavailable
+from mapsrv.store.memory import MemoryStore
 
 __all__ = ["HubStatistics", "MapEntry", "MapHub", "Subscription", "new_token"]
+
+log = logging.getLogger("mapsrv.hub")
+
+# Writes held in memory per map while the store is unreachable; past this, writes get 503.
+MAX_PENDING_BATCHES = 1000
+MAX_COMMIT_ATTEMPTS = 8
 
 
 def new_token() -> str:
@@ -42,7 +58,15 @@ class MapEntry:
     log: deque[tuple[int, bytes]] = field(default_factory=deque)
     subscribers: set[Subscription] = field(default_factory=set)
     lock: trio.Lock = field(default_factory=trio.Lock)
+    # Batches applied here while the store was unreachable, and the version the store has.
+    pending: list[Sequence[Op]] = field(default_factory=list)
+    pending_events: list[Event] = field(default_factory=list)
+    synced_version: int = 0
     _snapshot: tuple[int, bytes] = (-1, b"")
+
+    @property
+    def meta(self) -> MapMeta:
+        return MapMeta(self.id, self.view_key, self.owner, self.principal)
 
     def snapshot_frame(self) -> bytes:
         """The whole state as one SSE frame, built at most once per version."""
@@ -81,18 +105,22 @@ class HubStatistics:
     events_published: int
     subscribers_dropped: int
     maps_expired: int
+    commit_conflicts: int
+    pending_writes: int
 
 
 class MapHub:
     def __init__(
         self,
         *,
+        store: Store | None = None,
         limits: Limits = Limits(),
         event_log_size: int = 1024,
         subscriber_buffer: int = 256,
         idle_timeout: float = 3600.0,
         max_maps: int = 100_000,
     ) -> None:
+        self.store: Store = store if store is not None else MemoryStore()
         self.limits = limits
         self.event_log_size = event_log_size
         self.subscriber_buffer = subscriber_buffer
@@ -104,10 +132,15 @@ class MapHub:
         self._published = 0
         self._dropped = 0
         self._expired = 0
+        self._conflicts = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.store.available
 
     # --- maps -------------------------------------------------------------------------------
 
-    def create_map(
+    async def create_map(
         self, *, owner: str | None = None, principal: str | None = None, title: str = ""
     ) -> MapEntry:
         if len(self._maps) >= self.max_maps:
@@ -123,55 +156,124 @@ class MapHub:
             state=MapState(id=map_id, title=title),
             last_used=trio.current_time(),
         )
-        self._maps[map_id] = entry
-        self._by_view_key[entry.view_key] = map_id
+        await self.store.create(entry.meta, entry.state)
+        self._hold(entry)
         if owner is not None:
-            self._last_map_of_user[owner] = map_id
+            await self._remember_last_map(owner, map_id)
+        return entry
+
+    def _hold(self, entry: MapEntry) -> MapEntry:
+        existing = self._maps.get(entry.id)
+        if existing is not None:  # loaded twice at once: keep the first
+            return existing
+        self._maps[entry.id] = entry
+        self._by_view_key[entry.view_key] = entry.id
         return entry
 
     def find(self, map_id: str) -> MapEntry | None:
+        """The map if this process holds it; never asks the store."""
         return self._maps.get(map_id)
 
-    def get(self, map_id: str) -> MapEntry:
-        """The map with this id; unknown and expired ids are the same NotFound."""
+    async def get(self, map_id: str) -> MapEntry:
+        """The map with this id, loaded from the store when another process made it. Unknown and
+        expired ids are the same NotFound."""
         entry = self._maps.get(map_id)
+        if entry is None and self.store.durable:
+            loaded = await self.store.load(map_id)
+            if loaded is not None:
+                meta = loaded.meta
+                entry = self._hold(
+                    MapEntry(
+                        id=meta.id,
+                        view_key=meta.view_key,
+                        owner=meta.owner,
+                        principal=meta.principal,
+                        state=loaded.state,
+                        last_used=trio.current_time(),
+                        synced_version=loaded.state.version,
+                    )
+                )
         if entry is None:
             raise NotFound("map not found")
         entry.last_used = trio.current_time()
         return entry
 
-    def get_by_view_key(self, view_key: str) -> MapEntry:
+    async def get_by_view_key(self, view_key: str) -> MapEntry:
         map_id = self._by_view_key.get(view_key)
+        if map_id is None and self.store.durable:
+            map_id = await self.store.map_for_view_key(view_key)
         if map_id is None:
             raise NotFound("map not found")
-        return self.get(map_id)
+        entry = await self.get(map_id)
+        if entry.view_key != view_key:
+            raise NotFound("map not found")
+        return entry
 
-    def last_map_of(self, owner: str) -> MapEntry | None:
+    async def last_map_of(self, owner: str) -> MapEntry | None:
         map_id = self._last_map_of_user.get(owner)
-        entry = self._maps.get(map_id) if map_id else None
-        return entry if entry is not None and entry.owner == owner else None
+        if map_id is None and self.store.durable:
+            map_id = await self.store.last_map_of(owner)
+        if map_id is None:
+            return None
+        try:
+            entry = await self.get(map_id)
+        except NotFound:
+            return None
+        return entry if entry.owner == owner else None
 
-    def claim(self, entry: MapEntry, owner: str) -> None:
+    async def claim(self, entry: MapEntry, owner: str) -> None:
         """An agent-made map belongs to the first browser that opens its link."""
         if entry.owner is None:
-            entry.owner = owner
+            entry.owner = await self.store.claim(entry.id, owner) or owner
         if entry.owner == owner:
-            self._last_map_of_user[owner] = entry.id
+            await self._remember_last_map(owner, entry.id)
+
+    async def _remember_last_map(self, owner: str, map_id: str) -> None:
+        self._last_map_of_user[owner] = map_id
+        try:
+            await self.store.remember_last_map(owner, map_id)
+        except StoreUnavailable:
+            pass  # a convenience: the browser finds its map again once the store is back
 
     # --- writes -----------------------------------------------------------------------------
 
     async def apply(
         self, map_id: str, ops: Sequence[Op], *, expected_version: int | None = None
     ) -> list[Event]:
-        """Apply a batch of ops to a map, all or none, and publish the events."""
-        entry = self.get(map_id)
+        """Apply a batch of ops to a map, all or none, and publish the events. Returns once the
+        store has them (or, while the store is unreachable, once they are held here)."""
+        entry = await self.get(map_id)
         async with entry.lock:
-            if expected_version is not None and expected_version != entry.state.version:
-                raise VersionConflict(expected_version, entry.state.version)
-            state, events = apply_all(entry.state, ops, self.limits)
-            entry.state = state
-            self._publish(entry, events)
-        return events
+            for _ in range(MAX_COMMIT_ATTEMPTS):
+                if expected_version is not None and expected_version != entry.state.version:
+                    raise VersionConflict(expected_version, entry.state.version)
+                state, events = apply_all(entry.state, ops, self.limits)
+                try:
+                    if entry.pending:
+                        await self._push_pending(entry)
+                        continue  # the state moved: apply again on top
+                    conflict = await self.store.commit(
+                        entry.id, entry.state.version, events, state, snapshot=False
+                    )
+                except StoreUnavailable:
+                    if len(entry.pending) >= MAX_PENDING_BATCHES:
+                        raise
+                    entry.pending.append(ops)
+                    entry.pending_events.extend(events)
+                    entry.state = state
+                    self._publish(entry, events)
+                    return events
+                if conflict is None:
+                    entry.state = state
+                    entry.synced_version = state.version
+                    self._publish(entry, events)
+                    return events
+                self._conflicts += 1
+                if conflict.current < 0:  # the store lost the map (expired there): recreate it
+                    await self.store.create(entry.meta, entry.state)
+                else:
+                    await self._catch_up(entry)
+        raise Unavailable("this map is changing too fast to write to; retry")
 
     def _publish(self, entry: MapEntry, events: Sequence[Event]) -> None:
         for event in events:
@@ -186,14 +288,104 @@ class MapHub:
                     sub.close()
                     self._dropped += 1
 
+    def _restart_viewers(self, entry: MapEntry) -> None:
+        """The map's history here was rewritten: viewers reconnect and get a fresh snapshot."""
+        entry.log.clear()
+        for sub in entry.subscribers:
+            sub.close()
+        entry.subscribers.clear()
+
+    async def _catch_up(self, entry: MapEntry) -> None:
+        """Bring a held map up to the store's version. Call with the map's lock held."""
+        events = await self.store.events_after(entry.id, entry.state.version)
+        if events is None:
+            loaded = await self.store.load(entry.id)
+            if loaded is None:
+                return
+            entry.state = loaded.state
+            self._restart_viewers(entry)
+        else:
+            for event in events:
+                entry.state = apply_event(entry.state, event)
+            self._publish(entry, events)
+        entry.synced_version = entry.state.version
+
+    async def _push_pending(self, entry: MapEntry) -> None:
+        """Commit the writes held while the store was away. If another process wrote the map
+        meanwhile, the held batches are applied again on top of its version (a batch that no
+        longer applies is dropped and logged). Call with the map's lock held."""
+        conflict = await self.store.commit(
+            entry.id, entry.synced_version, entry.pending_events, entry.state, snapshot=True
+        )
+        if conflict is not None and conflict.current < 0:
+            await self.store.create(entry.meta, entry.state)
+        elif conflict is not None:
+            loaded = await self.store.load(entry.id)
+            state = loaded.state if loaded is not None else entry.state
+            base = state.version
+            events: list[Event] = []
+            for batch in entry.pending:
+                try:
+                    state, batch_events = apply_all(state, batch, self.limits)
+                except MapsrvError as exc:
+                    log.warning(
+                        "map %s: a write held during the outage no longer applies: %s", entry.id[:6], exc
+                    )
+                    continue
+                events += batch_events
+            if events:
+                retry = await self.store.commit(entry.id, base, events, state, snapshot=True)
+                if retry is not None:
+                    raise StoreUnavailable("the map changed again while re-syncing; retry")
+            entry.state = state
+            self._restart_viewers(entry)
+        entry.pending.clear()
+        entry.pending_events.clear()
+        entry.synced_version = entry.state.version
+
+    async def receive_remote(self, map_id: str, data: bytes | str) -> None:
+        """An event another process committed (or our own, echoed back: ignored by version)."""
+        entry = self._maps.get(map_id)
+        if entry is None:
+            return
+        event = event_from_json(json.loads(data))
+        async with entry.lock:
+            if entry.pending or event.version <= entry.state.version:
+                return
+            if event.version == entry.state.version + 1:
+                entry.state = apply_event(entry.state, event)
+                entry.synced_version = event.version
+                self._publish(entry, [event])
+            else:
+                await self._catch_up(entry)
+
+    async def resync(self) -> None:
+        """The store is reachable again: push held writes and catch up every held map."""
+        for entry in list(self._maps.values()):
+            try:
+                async with entry.lock:
+                    if entry.pending:
+                        await self._push_pending(entry)
+                    else:
+                        await self._catch_up(entry)
+            except StoreUnavailable:
+                return
+            except MapsrvError as exc:
+                log.warning("map %s: re-sync failed: %s", entry.id[:6], exc)
+
     # --- viewers ----------------------------------------------------------------------------
 
-    @contextmanager
-    def subscribe(self, entry: MapEntry, last_event_id: str | None = None) -> Iterator[Subscription]:
+    @asynccontextmanager
+    async def subscribe(
+        self, entry: MapEntry, last_event_id: str | None = None
+    ) -> AsyncIterator[Subscription]:
         """Watch a map from now on. With ``last_event_id`` (a version the viewer has), the
-        initial frames are just the events it missed when the log still has them all."""
-        sub = Subscription(entry, self._catch_up(entry, last_event_id), self.subscriber_buffer)
-        entry.subscribers.add(sub)
+        initial frames are just the events it missed, when this process's log or the store's
+        still has them all."""
+        async with entry.lock:  # no event can be published between the catch-up and the add
+            initial = await self._catch_up_frames(entry, last_event_id)
+            sub = Subscription(entry, initial, self.subscriber_buffer)
+            entry.subscribers.add(sub)
         try:
             yield sub
         finally:
@@ -201,7 +393,7 @@ class MapHub:
             sub.close()
             entry.last_used = trio.current_time()
 
-    def _catch_up(self, entry: MapEntry, last_event_id: str | None) -> list[bytes]:
+    async def _catch_up_frames(self, entry: MapEntry, last_event_id: str | None) -> list[bytes]:
         seen = _parse_version(last_event_id)
         current = entry.state.version
         if seen is None or seen > current:
@@ -210,6 +402,13 @@ class MapHub:
             return []
         if entry.log and entry.log[0][0] <= seen + 1:
             return [data for version, data in entry.log if version > seen]
+        if self.store.durable and not entry.pending:
+            try:
+                events = await self.store.events_after(entry.id, seen)
+            except StoreUnavailable:
+                events = None
+            if events and events[-1].version == current:
+                return [frame(dumps(e.to_json()), event="change", id=e.version) for e in events]
         return [entry.snapshot_frame()]
 
     def close_all_subscribers(self) -> None:
@@ -221,9 +420,12 @@ class MapHub:
     # --- expiry -----------------------------------------------------------------------------
 
     def expire_idle(self) -> int:
-        """Forget maps nobody has used or watched for ``idle_timeout`` seconds."""
+        """Forget maps nobody has used or watched for ``idle_timeout`` seconds (never one that
+        holds writes the store has not got yet)."""
         deadline = trio.current_time() - self.idle_timeout
-        idle = [e for e in self._maps.values() if not e.subscribers and e.last_used <= deadline]
+        idle = [
+            e for e in self._maps.values() if not e.subscribers and not e.pending and e.last_used <= deadline
+        ]
         for entry in idle:
             del self._maps[entry.id]
             self._by_view_key.pop(entry.view_key, None)
@@ -241,10 +443,17 @@ class MapHub:
             await trio.sleep(interval)
             # Maps with viewers stay hot; their clock restarts when the last viewer leaves.
             now = trio.current_time()
+            in_use = []
             for entry in self._maps.values():
                 if entry.subscribers:
                     entry.last_used = now
+                if entry.last_used > now - interval * 1.5:
+                    in_use.append((entry.id, entry.view_key))
             self.expire_idle()
+            try:
+                await self.store.touch(in_use)
+            except StoreUnavailable:
+                pass
 
     def statistics(self) -> HubStatistics:
         return HubStatistics(
@@ -253,6 +462,8 @@ class MapHub:
             events_published=self._published,
             subscribers_dropped=self._dropped,
             maps_expired=self._expired,
+            commit_conflicts=self._conflicts,
+            pending_writes=sum(len(e.pending) for e in self._maps.values()),
         )
 
 

@@ -201,8 +201,11 @@ def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], key
     def principal(ctx: Context | None) -> str | None:
         return keys.principal(ctx.headers if ctx is not None else None)
 
-    def entry_for(map_id: str, ctx: Context | None) -> MapEntry:
-        entry = hub.find(map_id) if isinstance(map_id, str) and len(map_id) <= 64 else None
+    async def entry_for(map_id: str, ctx: Context | None) -> MapEntry:
+        try:
+            entry = await hub.get(map_id) if isinstance(map_id, str) and len(map_id) <= 64 else None
+        except NotFound:
+            entry = None
         if entry is None or (entry.principal is not None and entry.principal != principal(ctx)):
             raise NotFound(f"map {map_id[:64]!r} not found: check the map_id, or create_map a new one")
         return entry
@@ -214,7 +217,7 @@ def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], key
     async def write(
         ctx: Context | None, map_id: str, ops: list[dict[str, Any]], expected: int | None
     ) -> tuple[MapEntry, int, list[str]]:
-        entry = entry_for(map_id, ctx)
+        entry = await entry_for(map_id, ctx)
         parsed = []
         for raw in ops:
             layer = raw.get("layer")
@@ -244,7 +247,7 @@ def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], key
     ) -> Annotated[CallToolResult, MapRef]:
         """Create a new, empty map and get its map_id and the url to give the user. The map becomes
         the user's own when they open the url; it shows every change live."""
-        entry = hub.create_map(principal=principal(ctx), title=title)
+        entry = await hub.create_map(principal=principal(ctx), title=title)
         url, view_url = links(entry)
         return _ok(
             f"created map {entry.id}; ask the user to open {url}",
@@ -262,7 +265,7 @@ def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], key
     ) -> Annotated[CallToolResult, MapSummary]:
         """What is on a map now: title, camera, layers, features with their ids, the bounding box
         and the version."""
-        entry = entry_for(map_id, ctx)
+        entry = await entry_for(map_id, ctx)
         summary = summarize(entry.state, links(entry)[0], max_features)
         text = (
             f"map {summary.title or '(untitled)'} v{summary.version}: {summary.feature_count} features"
@@ -601,7 +604,7 @@ def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], key
     @_tool_errors
     async def export_geojson(ctx: Context, map_id: MapId) -> CallToolResult:
         """The map's features as a GeoJSON FeatureCollection ([lon, lat] order)."""
-        entry = entry_for(map_id, ctx)
+        entry = await entry_for(map_id, ctx)
         collection = to_geojson(entry.state)
         return CallToolResult(
             content=[TextContent(type="text", text=f"{len(collection['features'])} features as GeoJSON")],
@@ -615,5 +618,5 @@ def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], key
         description="A map's full state as JSON",
     )
     async def map_resource(map_id: str, ctx: Context) -> str:
-        entry = entry_for(map_id, ctx)
+        entry = await entry_for(map_id, ctx)
         return summarize(entry.state, links(entry)[0], hub.limits.max_features).model_dump_json()

@@ -15,6 +15,7 @@ from mapsrv.config import Config
 from mapsrv.core import Limits
 from mapsrv.hub import MapHub
 from mapsrv.mcp_server import McpEndpoints
+from mapsrv.store import open_store_from_url
 
 __all__ = ["Server", "serve"]
 
@@ -54,7 +55,9 @@ def _hypercorn_config(config: Config) -> hypercorn.config.Config:
 
 
 async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
+    store = open_store_from_url(config.store, ttl=config.idle_timeout, log_size=config.event_log_size)
     hub = MapHub(
+        store=store,
         limits=Limits(max_features=config.max_features),
         event_log_size=config.event_log_size,
         subscriber_buffer=config.subscriber_buffer,
@@ -63,12 +66,14 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     )
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
     mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")
-    app = Dispatcher(config, hub, mcp)
+    shutdown = trio.Event()
+    app = Dispatcher(config, hub, mcp, shutdown.is_set)
     asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the dispatcher takes plain dicts
     async with trio.open_nursery() as nursery:
+        await nursery.start(store.serve, hub)
         await nursery.start(hub.serve_expiry)
         await nursery.start(mcp.serve)
-        server = Server(config=config, hub=hub, mcp=mcp, url="", binds=[])
+        server = Server(config=config, hub=hub, mcp=mcp, url="", binds=[], _shutdown=shutdown)
         http_done = trio.Event()
 
         async def shutdown_trigger() -> None:
@@ -91,6 +96,10 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
         public.append(server.url)
         log.info("mapsrv listening on %s", server.url)
         task_status.started(server)
-        # hypercorn returns once its connections are done or graceful_timeout has passed.
-        await http_done.wait()
+        await shutdown.wait()
+        # hypercorn stops accepting; requests in flight get up to graceful_timeout to finish.
+        with trio.move_on_after(config.graceful_timeout):
+            await app.wait_quiet()
+        with trio.move_on_after(0.5):
+            await http_done.wait()
         nursery.cancel_scope.cancel()

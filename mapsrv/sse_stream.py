@@ -75,7 +75,7 @@ async def serve_event_stream(
     async def write(data: bytes) -> None:
         await send({"type": "http.response.body", "body": data, "more_body": True})
 
-    with hub.subscribe(entry, last_event_id) as sub:
+    async with hub.subscribe(entry, last_event_id) as sub:
         await send(
             {
                 "type": "http.response.start",

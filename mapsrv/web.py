@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from mapsrv.access import origin_allowed, resolve, user_cookie_header, user_from_cookies
 from mapsrv.config import Config
 from mapsrv.core.codec import dumps, parse_ops, to_geojson
-from mapsrv.errors import Forbidden, InvalidInput, MapsrvError
+from mapsrv.errors import Forbidden, InvalidInput, MapsrvError, NotFound
 from mapsrv.hub import MapHub, new_token
 
 __all__ = ["create_app", "find_static_dir", "security_headers"]
@@ -66,7 +67,7 @@ def _error(exc: MapsrvError) -> Response:
     return response
 
 
-def create_app(config: Config, hub: MapHub) -> QuartTrio:
+def create_app(config: Config, hub: MapHub, draining: Callable[[], bool] = lambda: False) -> QuartTrio:
     app = QuartTrio(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
     static_dir = find_static_dir()
@@ -136,7 +137,7 @@ def create_app(config: Config, hub: MapHub) -> QuartTrio:
     @app.get("/")
     async def index() -> Any:
         user, fresh = current_user()
-        entry = hub.last_map_of(user) or hub.create_map(owner=user)
+        entry = await hub.last_map_of(user) or await hub.create_map(owner=user)
         return with_cookie(redirect(f"/m/{entry.id}", 303), user, fresh)
 
     @app.post("/new")
@@ -144,33 +145,36 @@ def create_app(config: Config, hub: MapHub) -> QuartTrio:
         if not origin_allowed(config, request.headers.get("Origin"), request.headers.get("Host")):
             raise Forbidden("cross-origin request refused")
         user, fresh = current_user()
-        entry = hub.create_map(owner=user)
+        entry = await hub.create_map(owner=user)
         return with_cookie(redirect(f"/m/{entry.id}", 303), user, fresh)
 
     @app.get("/m/<map_id>")
     async def edit_page(map_id: str) -> Any:
         user, fresh = current_user()
         # An agent-made map belongs to the first browser that opens its link.
-        unclaimed = hub.find(map_id)
+        try:
+            unclaimed = await hub.get(map_id) if len(map_id) <= 64 else None
+        except NotFound:
+            unclaimed = None
         if unclaimed is not None and unclaimed.owner is None:
-            hub.claim(unclaimed, user)
-        entry = resolve(hub, "m", map_id, user)
-        hub.claim(entry, user)
+            await hub.claim(unclaimed, user)
+        entry = await resolve(hub, "m", map_id, user)
+        await hub.claim(entry, user)
         return with_cookie(Response(page(entry, "edit"), content_type="text/html"), user, fresh)
 
     @app.get("/v/<view_key>")
     async def view_page(view_key: str) -> Any:
-        entry = resolve(hub, "v", view_key, None)
+        entry = await resolve(hub, "v", view_key, None)
         return Response(page(entry, "view"), content_type="text/html")
 
     @app.get("/<any(m, v):kind>/<key>/state")
     async def state(kind: str, key: str) -> Any:
-        entry = resolve(hub, kind, key, user_from_cookies(request.headers.get("Cookie")))
+        entry = await resolve(hub, kind, key, user_from_cookies(request.headers.get("Cookie")))
         return Response(dumps(entry.state.to_json()), content_type="application/json")
 
     @app.get("/<any(m, v):kind>/<key>/geojson")
     async def geojson(kind: str, key: str) -> Any:
-        entry = resolve(hub, kind, key, user_from_cookies(request.headers.get("Cookie")))
+        entry = await resolve(hub, kind, key, user_from_cookies(request.headers.get("Cookie")))
         response = Response(dumps(to_geojson(entry.state)), content_type="application/geo+json")
         response.headers["Content-Disposition"] = 'attachment; filename="map.geojson"'
         return response
@@ -179,7 +183,7 @@ def create_app(config: Config, hub: MapHub) -> QuartTrio:
     async def ops(map_id: str) -> Any:
         if not origin_allowed(config, request.headers.get("Origin"), request.headers.get("Host")):
             raise Forbidden("cross-origin request refused")
-        entry = resolve(hub, "m", map_id, user_from_cookies(request.headers.get("Cookie")))
+        entry = await resolve(hub, "m", map_id, user_from_cookies(request.headers.get("Cookie")))
         if request.mimetype != "application/json":
             return _error(InvalidInput("send the ops as application/json"))
         body = _parse_json(await request.get_data(as_text=False, parse_form_data=False))
@@ -190,6 +194,14 @@ def create_app(config: Config, hub: MapHub) -> QuartTrio:
     @app.get("/health")
     async def health() -> Any:
         return Response(dumps({"status": "ok"}), content_type="application/json")
+
+    @app.get("/ready")
+    async def ready() -> Any:
+        # Ready while the store answers and we are not draining: a load balancer sends new
+        # work elsewhere otherwise, though held maps keep working (see the README).
+        is_ready = hub.ready and not draining()
+        body = {"ready": is_ready, "store": "ok" if hub.ready else "unreachable", "draining": draining()}
+        return Response(dumps(body), status=200 if is_ready else 503, content_type="application/json")
 
     @app.get("/static/leaflet/<path:filename>")
     async def leaflet(filename: str) -> Any:

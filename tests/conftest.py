@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,12 +20,18 @@ from mapsrv.server import Server, serve
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-async def wait_until(predicate: Callable[[], bool]) -> None:
-    """Poll a condition that has no event to wait on (a count inside the server or the SDK),
-    failing after 5 seconds."""
-    with trio.fail_after(5):
-        while not predicate():  # noqa: ASYNC110 - nothing to wait on but the count itself
-            await trio.sleep(0.01)
+async def wait_until(predicate: Callable[[], Any], timeout: float = 5) -> None:  # noqa: ASYNC109
+    """Poll a condition that has no event to wait on (a count inside the server or the SDK, a
+    status only another process knows), failing after ``timeout`` seconds. ``predicate`` may be
+    async."""
+    with trio.fail_after(timeout):
+        while True:
+            result = predicate()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return
+            await trio.sleep(0.05)
 
 
 def require(condition: bool, what: str) -> None:
@@ -128,3 +136,66 @@ async def open_stream(
 
     await nursery.start(run)
     return stream
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A private ``redis-server`` in the foreground on a free port, stopped by its PID."""
+
+    def __init__(self, directory: str, *, persist: bool = False) -> None:
+        import shutil
+
+        self.binary = shutil.which("redis-server")
+        require(self.binary is not None, "redis-server")
+        self.port = free_port()
+        self.directory = directory
+        self.persist = persist
+        self.process: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
+        )
+        command = [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                   "--dir", self.directory, *persistence]  # fmt: skip
+        self.process = await trio.lowlevel.open_process(command, stdout=subprocess.DEVNULL)
+        await wait_until(self.answers_ping, timeout=10)
+
+    async def answers_ping(self) -> bool:
+        try:
+            stream = await trio.open_tcp_stream("127.0.0.1", self.port)
+        except OSError:
+            return False
+        async with stream:
+            await stream.send_all(b"PING\r\n")
+            return (await stream.receive_some(64)).startswith(b"+PONG")
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            with trio.move_on_after(10):
+                await self.process.wait()
+            self.process.kill()
+        self.process = None
+
+
+@pytest.fixture
+async def redis_server(tmp_path) -> AsyncIterator[RedisServer]:
+    server = RedisServer(str(tmp_path), persist=True)
+    await server.start()
+    try:
+        yield server
+    finally:
+        with trio.CancelScope(shield=True):
+            await server.stop()

@@ -22,8 +22,8 @@ async def add(hub: MapHub, map_id: str, n: int = 1) -> None:
 
 async def test_fan_out_encodes_once_and_reaches_every_subscriber() -> None:
     hub = MapHub()
-    entry = hub.create_map(owner="u" * 22)
-    with hub.subscribe(entry) as a, hub.subscribe(entry) as b:
+    entry = await hub.create_map(owner="u" * 22)
+    async with hub.subscribe(entry) as a, hub.subscribe(entry) as b:
         assert a.initial == b.initial and a.initial[0].startswith(b"id: 0\nevent: snapshot\n")
         await add(hub, entry.id, 3)
         frames_a = [a.receive.receive_nowait() for _ in range(3)]
@@ -36,8 +36,8 @@ async def test_fan_out_encodes_once_and_reaches_every_subscriber() -> None:
 
 async def test_slow_subscriber_is_dropped_and_resumes_from_the_log() -> None:
     hub = MapHub(subscriber_buffer=2, event_log_size=10)
-    entry = hub.create_map()
-    with hub.subscribe(entry) as slow, hub.subscribe(entry) as fast:
+    entry = await hub.create_map()
+    async with hub.subscribe(entry) as slow, hub.subscribe(entry) as fast:
         for _ in range(3):
             await add(hub, entry.id)
             fast.receive.receive_nowait()
@@ -47,13 +47,13 @@ async def test_slow_subscriber_is_dropped_and_resumes_from_the_log() -> None:
             slow.receive.receive_nowait()
         assert hub.statistics().subscribers_dropped == 1
         assert entry.subscribers == {fast}
-    with hub.subscribe(entry, last_event_id="2") as again:
+    async with hub.subscribe(entry, last_event_id="2") as again:
         assert [f.split(b"\n", 1)[0] for f in again.initial] == [b"id: 3"]
 
 
 async def test_resume_falls_back_to_a_snapshot_when_the_log_is_short() -> None:
     hub = MapHub(event_log_size=2)
-    entry = hub.create_map()
+    entry = await hub.create_map()
     await add(hub, entry.id, 5)
     for last, expected in [
         ("4", [b"id: 5"]),
@@ -65,7 +65,7 @@ async def test_resume_falls_back_to_a_snapshot_when_the_log_is_short() -> None:
         ("abc", [b"id: 5"]),
         (None, [b"id: 5"]),
     ]:
-        with hub.subscribe(entry, last_event_id=last) as sub:
+        async with hub.subscribe(entry, last_event_id=last) as sub:
             assert [f.split(b"\n", 1)[0] for f in sub.initial] == expected, last
             if last in ("2", "17", None):
                 assert b"event: snapshot" in sub.initial[0]
@@ -73,19 +73,19 @@ async def test_resume_falls_back_to_a_snapshot_when_the_log_is_short() -> None:
 
 async def test_idle_maps_expire_but_watched_maps_stay(autojump_clock: trio.testing.MockClock) -> None:
     hub = MapHub(idle_timeout=3600)
-    idle = hub.create_map(owner="o" * 22)
-    watched = hub.create_map()
-    used = hub.create_map()
+    idle = await hub.create_map(owner="o" * 22)
+    watched = await hub.create_map()
+    used = await hub.create_map()
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.serve_expiry)
-        with hub.subscribe(watched):
+        async with hub.subscribe(watched):
             await trio.sleep(1800)
             await add(hub, used.id)
             await trio.sleep(1900)
             assert hub.find(idle.id) is None, "idle for over an hour"
             assert hub.find(watched.id) is not None
             assert hub.find(used.id) is not None
-            assert hub.last_map_of("o" * 22) is None
+            assert await hub.last_map_of("o" * 22) is None
         await trio.sleep(3700)
         assert hub.find(watched.id) is None, "expires an hour after its last viewer left"
         assert hub.find(used.id) is None
@@ -113,7 +113,7 @@ async def test_pump_sends_heartbeats_when_quiet(autojump_clock: trio.testing.Moc
 
 async def test_expected_version_conflict_carries_the_current_version() -> None:
     hub = MapHub()
-    entry = hub.create_map()
+    entry = await hub.create_map()
     await add(hub, entry.id, 2)
     with pytest.raises(VersionConflict, match="version 2, not 1") as caught:
         await hub.apply(entry.id, [parse_op(MARKER)], expected_version=1)
@@ -124,8 +124,8 @@ async def test_expected_version_conflict_carries_the_current_version() -> None:
 
 async def test_map_cap_refuses_new_maps_with_retry_after() -> None:
     hub = MapHub(max_maps=2)
-    hub.create_map()
-    hub.create_map()
+    await hub.create_map()
+    await hub.create_map()
     with pytest.raises(Unavailable, match="limit of 2 maps") as caught:
-        hub.create_map()
+        await hub.create_map()
     assert caught.value.status == 503 and caught.value.retry_after == 60

@@ -191,7 +191,7 @@ async def test_api_keys_and_per_key_maps(nursery: trio.Nursery) -> None:
         assert hidden.startswith("not_found")
         write = error_text(await bob.call_tool("set_title", {"map_id": map_id, "title": "mine now"}))
         assert write.startswith("not_found")
-    assert server.hub.get(map_id).state.title == "alice's"
+    assert (await server.hub.get(map_id)).state.title == "alice's"
 
 
 async def test_session_cap_answers_503_with_retry_after(nursery: trio.Nursery) -> None:

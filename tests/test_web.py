@@ -254,7 +254,7 @@ async def test_disconnect_leaves_nothing_behind(browser_factory, server: Server,
     assert server.hub.statistics().subscribers == 3
     await alice.aclose()  # every connection of this browser goes away
     await wait_until(lambda: server.hub.statistics().subscribers == 0)
-    assert server.hub.get(map_id).subscribers == set()
+    assert (await server.hub.get(map_id)).subscribers == set()
 
 
 def test_static_files_are_found_when_installed(tmp_path):

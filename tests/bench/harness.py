@@ -109,8 +109,9 @@ class SseReader:
         return reader
 
     async def run(self) -> None:
-        """Read until the server closes; chunked transfer framing is skipped over by only looking
-        at SSE ``id:`` lines inside complete events."""
+        """Read until the server closes. Chunked transfer framing needs no decoding here: each
+        chunk holds whole SSE frames, and only ``id:`` lines inside complete frames are read."""
+        self._parse()  # the first frames may have come in with the headers
         while True:
             try:
                 chunk = await self.stream.receive_some(65536)
@@ -119,12 +120,16 @@ class SseReader:
             if not chunk:
                 return
             self.buffer += chunk
-            now = trio.current_time()
-            *frames, self.buffer = self.buffer.split(b"\n\n")
-            for frame in frames:
-                for line in frame.split(b"\n"):
-                    if line.startswith(b"id: "):
-                        self.arrived.setdefault(int(line[4:]), now)
+            self._parse()
+
+    def _parse(self) -> None:
+        now = trio.current_time()
+        *frames, self.buffer = self.buffer.split(b"\n\n")
+        for frame in frames:
+            for line in frame.split(b"\n"):
+                if line.startswith(b"id: "):
+                    self.arrived.setdefault(int(line[4:]), now)
+        if frames:
             self.new.set()
             self.new = trio.Event()
 

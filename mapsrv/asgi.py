@@ -3,6 +3,7 @@ event streams, MCP transports) and the Quart app (everything else)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -15,10 +16,13 @@ from mapsrv.core.codec import dumps
 from mapsrv.errors import MapsrvError
 from mapsrv.hub import MapHub
 from mapsrv.mcp_server import McpEndpoints
-from mapsrv.sse_stream import Receive, Send, serve_event_stream
+from mapsrv.metrics import CONTENT_TYPE, Metrics, route_of
+from mapsrv.sse_stream import Message, Receive, Send, serve_event_stream
 from mapsrv.web import create_app, security_headers
 
 __all__ = ["Dispatcher"]
+
+access = logging.getLogger("mapsrv.access")
 
 _EVENTS = re.compile(r"/(m|v)/([^/]{1,64})/events")
 
@@ -41,13 +45,29 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _transport(path: str) -> str:
+    if path.startswith("/mcp"):
+        return "mcp_http"
+    if path == "/sse" or path.startswith("/messages/"):
+        return "mcp_sse"
+    if path.endswith("/events"):
+        return "browser_stream"
+    return "web"
+
+
 class Dispatcher:
     def __init__(
-        self, config: Config, hub: MapHub, mcp: McpEndpoints, draining: Callable[[], bool] = lambda: False
+        self,
+        config: Config,
+        hub: MapHub,
+        mcp: McpEndpoints,
+        metrics: Metrics,
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self.config = config
         self.hub = hub
         self.mcp = mcp
+        self.metrics = metrics
         self.app = create_app(config, hub, draining)
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
@@ -62,14 +82,44 @@ class Dispatcher:
             return
         if kind != "http":
             return  # no websockets here; returning closes the connection
+        path, method = scope["path"], scope["method"]
+        route, transport = route_of(path), _transport(path)
+        self.metrics.messages_received.labels(transport).inc()
+        started = trio.current_time()
+        status = 0
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                self.metrics.observe_request(route, method, status, trio.current_time() - started)
+            await send(message)
+
         self.in_flight += 1
         try:
-            await self._http(scope, receive, send)
+            await self._http(scope, receive, send_noting_status)
         finally:
             self.in_flight -= 1
             if not self.in_flight:
                 self._quiet.set()
                 self._quiet = trio.Event()
+            duration = trio.current_time() - started
+            if transport in ("browser_stream", "mcp_sse") and status == 200:
+                self.metrics.session_duration.labels(transport).observe(duration)
+            client = scope.get("client") or ("", 0)
+            access.info(
+                "%s %s %s",
+                method,
+                route,
+                status,
+                extra={
+                    "route": route,
+                    "status": status,
+                    "transport": transport,
+                    "duration_ms": round(duration * 1000, 2),
+                    "client": client[0],
+                },
+            )
 
     async def wait_quiet(self) -> None:
         """Until no request is in flight (for a graceful shutdown: hypercorn itself would also
@@ -80,6 +130,16 @@ class Dispatcher:
     async def _http(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if not host_allowed(self.config, _header(scope, b"host")):
             await _plain(send, 421, b'{"error":{"code":"http","message":"unknown host"}}')
+            return
+        if scope["path"] == "/metrics" and self.config.metrics:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", CONTENT_TYPE.encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": self.metrics.render()})
             return
         if self.mcp.handles(scope["path"]):
             await self.mcp(scope, receive, send)

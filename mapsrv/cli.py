@@ -13,6 +13,7 @@ import trio
 
 from mapsrv import __version__
 from mapsrv.config import Config, ConfigError, add_arguments
+from mapsrv.logs import setup_logging
 from mapsrv.mcp_server import open_stdio_streams
 from mapsrv.server import Server, serve
 
@@ -86,11 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mapsrv: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(config.log_level, config.log_format)
     failed = False
     try:
         trio.run(_run_stdio if args.command == "stdio" else _run, config)

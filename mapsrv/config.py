@@ -84,10 +84,17 @@ class Config:
     secure_cookies: bool = field(
         default=False, metadata=_help("mark cookies Secure even without TLS (set behind a TLS proxy)")
     )
+    drain_delay: float = field(
+        default=0.0, metadata=_help("on SIGTERM, answer /ready with 503 this long before closing anything")
+    )
     graceful_timeout: float = field(
         default=10 * SECONDS, metadata=_help("seconds to finish in-flight work on SIGTERM")
     )
     log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
+    log_format: str = field(
+        default="text", metadata=_help("text (for a terminal) or json (one event per line)")
+    )
+    metrics: bool = field(default=True, metadata=_help("serve Prometheus metrics at /metrics"))
 
     def __post_init__(self) -> None:
         _check_range(self, "port", 0, 65535)
@@ -102,6 +109,7 @@ class Config:
         for name in ("event_log_size", "subscriber_buffer", "max_features", "max_mcp_sessions", "max_maps"):
             _check_range(self, name, 1, 10_000_000)
         _check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
+        _check_range(self, "drain_delay", 0, 3600)
         if urlsplit(self.store).scheme not in ("memory", "redis", "rediss", "unix"):
             raise ConfigError(
                 f"Config 'store' has value {self.store!r}. Use memory:// or redis://host:port/db."
@@ -114,6 +122,8 @@ class Config:
             raise ConfigError(
                 f"Config 'log_level' has value {self.log_level!r}. Use debug, info, warning or error."
             )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"Config 'log_format' has value {self.log_format!r}. Use text or json.")
         if self.public_url and urlsplit(self.public_url).scheme not in ("http", "https"):
             raise ConfigError(f"Config 'public_url' has value {self.public_url!r}. Not an http(s) URL.")
 

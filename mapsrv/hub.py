@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -133,6 +133,7 @@ class MapHub:
         self._dropped = 0
         self._expired = 0
         self._conflicts = 0
+        self.observe_commit: Callable[[float], None] = lambda seconds: None
 
     @property
     def ready(self) -> bool:
@@ -252,9 +253,11 @@ class MapHub:
                     if entry.pending:
                         await self._push_pending(entry)
                         continue  # the state moved: apply again on top
+                    started = trio.current_time()
                     conflict = await self.store.commit(
                         entry.id, entry.state.version, events, state, snapshot=False
                     )
+                    self.observe_commit(trio.current_time() - started)
                 except StoreUnavailable:
                     if len(entry.pending) >= MAX_PENDING_BATCHES:
                         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from mapsrv.config import Config
 from mapsrv.core import Limits
 from mapsrv.hub import MapHub
 from mapsrv.mcp_server import McpEndpoints
+from mapsrv.metrics import Metrics
 from mapsrv.store import open_store_from_url
 
 __all__ = ["Server", "serve"]
@@ -67,7 +69,20 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
     mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")
     shutdown = trio.Event()
-    app = Dispatcher(config, hub, mcp, shutdown.is_set)
+
+    def statistics() -> dict[str, Any]:
+        mcp_stats = mcp.statistics()
+        return {
+            **dataclasses.asdict(hub.statistics()),
+            "http_sessions": mcp_stats.http_sessions,
+            "sse_sessions": mcp_stats.sse_sessions,
+            "store_errors": getattr(store, "errors", 0),
+            "ready": int(hub.ready and not shutdown.is_set()),
+        }
+
+    metrics = Metrics(statistics)
+    hub.observe_commit = metrics.replication_latency.observe
+    app = Dispatcher(config, hub, mcp, metrics, shutdown.is_set)
     asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the dispatcher takes plain dicts
     async with trio.open_nursery() as nursery:
         await nursery.start(store.serve, hub)
@@ -75,17 +90,14 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
         await nursery.start(mcp.serve)
         server = Server(config=config, hub=hub, mcp=mcp, url="", binds=[], _shutdown=shutdown)
         http_done = trio.Event()
-
-        async def shutdown_trigger() -> None:
-            await server._shutdown.wait()
-            hub.close_all_subscribers()
+        stopping = trio.Event()
 
         async def serve_http(*, task_status: trio.TaskStatus[list[str]]) -> None:
             try:
                 await hypercorn.trio.serve(
                     asgi_app,
                     _hypercorn_config(config),
-                    shutdown_trigger=shutdown_trigger,
+                    shutdown_trigger=stopping.wait,
                     task_status=task_status,
                 )
             finally:
@@ -97,9 +109,17 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
         log.info("mapsrv listening on %s", server.url)
         task_status.started(server)
         await shutdown.wait()
-        # hypercorn stops accepting; requests in flight get up to graceful_timeout to finish.
+        # Draining: /ready answers 503 so load balancers send new work elsewhere ...
+        log.info("draining: not ready; stopping in %g s", config.drain_delay)
+        await trio.sleep(config.drain_delay)
+        # ... then every browser stream ends with a retry hint (browsers reconnect elsewhere and
+        # resume by Last-Event-ID), hypercorn stops accepting, and requests in flight get up to
+        # graceful_timeout to finish.
+        hub.close_all_subscribers()
+        stopping.set()
         with trio.move_on_after(config.graceful_timeout):
             await app.wait_quiet()
         with trio.move_on_after(0.5):
             await http_done.wait()
+        log.info("stopped")
         nursery.cancel_scope.cancel()

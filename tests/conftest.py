@@ -100,6 +100,7 @@ class EventStream:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, dict[str, Any]]] = []  # (event, id, data)
         self.retry: int | None = None
+        self.retries: list[int] = []  # every retry: field, in order (the last is a shutdown hint)
         self.status: int | None = None
         self.ended = trio.Event()
         self.error: Exception | None = None
@@ -124,6 +125,7 @@ async def open_stream(
                 async for sse in source.aiter_sse():
                     if sse.retry is not None:
                         stream.retry = sse.retry
+                        stream.retries.append(sse.retry)
                     if sse.event in ("snapshot", "change"):
                         stream.events.append((sse.event, sse.id, json.loads(sse.data)))
                         stream.changed.set()

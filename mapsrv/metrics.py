@@ -1,0 +1,129 @@
+"""Prometheus metrics, one registry per server (no module globals), served at ``/metrics``.
+
+Counts that the hub, the store and the MCP layer already keep are read at scrape time by a
+collector, so the hot paths pay nothing for them; only request timing is observed per request.
+Every label has a small, fixed set of values (routes are templates, never raw paths: a map's
+path holds its capability).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["CONTENT_TYPE", "Metrics", "route_of"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_ROUTES = [
+    (re.compile(r"/m/[^/]+/events"), "/m/{id}/events"),
+    (re.compile(r"/v/[^/]+/events"), "/v/{key}/events"),
+    (re.compile(r"/m/[^/]+/ops"), "/m/{id}/ops"),
+    (re.compile(r"/[mv]/[^/]+/(state|geojson)"), "/{m,v}/{id}/export"),
+    (re.compile(r"/m/[^/]+"), "/m/{id}"),
+    (re.compile(r"/v/[^/]+"), "/v/{key}"),
+    (re.compile(r"/messages/.*"), "/messages/"),
+    (re.compile(r"/static/.*"), "/static/"),
+]
+_FIXED = {"/", "/new", "/mcp", "/mcp/", "/sse", "/health", "/ready", "/metrics"}
+
+
+def route_of(path: str) -> str:
+    """The route template for a path: a bounded label value."""
+    if path in _FIXED:
+        return path.rstrip("/") or "/"
+    for pattern, name in _ROUTES:
+        if pattern.fullmatch(path):
+            return name
+    return "other"
+
+
+class _Snapshot(Collector):
+    def __init__(self, read: Callable[[], dict[str, Any]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Any]:
+        s = self._read()
+        yield GaugeMetricFamily("mapsrv_maps_held", "Maps held in this process's memory", value=s["maps"])
+        yield GaugeMetricFamily(
+            "mapsrv_sse_connections_active", "Open browser event streams", value=s["subscribers"]
+        )
+        yield CounterMetricFamily(
+            "mapsrv_events_published", "Map events fanned out to local viewers", value=s["events_published"]
+        )
+        yield CounterMetricFamily(
+            "mapsrv_subscribers_dropped", "Viewers dropped for falling behind", value=s["subscribers_dropped"]
+        )
+        yield CounterMetricFamily("mapsrv_maps_expired", "Idle maps forgotten", value=s["maps_expired"])
+        yield CounterMetricFamily(
+            "mapsrv_commit_conflicts",
+            "Writes that found a newer version in the store",
+            value=s["commit_conflicts"],
+        )
+        yield GaugeMetricFamily(
+            "mapsrv_pending_writes",
+            "Write batches held while the store is unreachable",
+            value=s["pending_writes"],
+        )
+        sessions = GaugeMetricFamily("mapsrv_mcp_sessions", "Open MCP sessions", labels=["transport"])
+        sessions.add_metric(["streamable_http"], s["http_sessions"])
+        sessions.add_metric(["sse"], s["sse_sessions"])
+        yield sessions
+        yield CounterMetricFamily("mapsrv_redis_errors", "Failed Redis calls", value=s["store_errors"])
+        yield GaugeMetricFamily("mapsrv_ready", "1 when this process is ready for traffic", value=s["ready"])
+
+
+class Metrics:
+    def __init__(self, read_statistics: Callable[[], dict[str, Any]]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.request_duration = Histogram(
+            "mapsrv_request_duration_seconds",
+            "HTTP requests by route, method and status (streams: until their headers are sent)",
+            ["route", "method", "status"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.messages_received = Counter(
+            "mapsrv_messages_received",
+            "Requests received, by transport",
+            ["transport"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "mapsrv_errors",
+            "Requests answered with an error, by status class",
+            ["status"],
+            registry=self.registry,
+        )
+        self.session_duration = Histogram(
+            "mapsrv_session_duration_seconds",
+            "How long streams and MCP SSE sessions stayed open",
+            ["kind"],
+            registry=self.registry,
+            buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600),
+        )
+        self.replication_latency = Histogram(
+            "mapsrv_replication_latency_seconds",
+            "Time to commit a write batch to the store (memory: ~0)",
+            registry=self.registry,
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2),
+        )
+        self.registry.register(_Snapshot(read_statistics))
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.request_duration.labels(route, method if method in _METHODS else "other", str(status)).observe(
+            seconds
+        )
+        if status >= 400:
+            self.errors.labels(f"{status // 100}xx").inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+_METHODS = {"GET", "POST", "DELETE", "HEAD", "OPTIONS", "PUT"}

@@ -4,18 +4,22 @@ asserted here: the numbers belong to ``tox -e bench``."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from bench.scenarios import QUICK, SCENARIOS
 from conftest import require
 
 HAVE_CHROMIUM = os.path.exists("/usr/bin/chromium")
+HAVE_REDIS = shutil.which("redis-server") is not None
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 async def test_scenario_runs(name: str) -> None:
     if name == "change_to_page":
         require(HAVE_CHROMIUM, "chromium")
+    if name == "redis_vs_memory":
+        require(HAVE_REDIS, "redis-server")
     result = await SCENARIOS[name](**QUICK[name])
     assert result["what"]
     numbers = [v for v in _numbers(result)]
@@ -25,6 +29,8 @@ async def test_scenario_runs(name: str) -> None:
     if name == "tool_to_stream":
         assert {"streamable_http", "streamable_http_legacy", "legacy_sse", "stdio"} <= result.keys()
         assert all(result[t]["n"] == QUICK[name]["calls"] for t in ("streamable_http", "stdio"))
+    if name == "redis_vs_memory":
+        assert result["redis"]["n"] == result["redis_other_process"]["n"] == QUICK[name]["calls"]
     if name == "tool_calls_per_second":
         assert result["clients_1"]["calls"] > 0
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import trio
 
-__all__ = ["ServerProcess", "SseReader", "open_server", "percentiles", "rss_kib"]
+__all__ = ["ServerProcess", "SseReader", "open_redis", "open_server", "percentiles", "rss_kib"]
 
 
 @dataclass
@@ -78,6 +78,49 @@ async def open_server(*args: str, env: dict[str, str] | None = None) -> AsyncIte
                 await process.wait()
             process.kill()
             nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def open_redis() -> AsyncIterator[str]:
+    """A private redis-server on a free port (no persistence), stopped by its PID; yields its URL."""
+    import socket
+    import tempfile
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as directory:
+        process = await trio.lowlevel.open_process(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                directory,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            with trio.fail_after(10):
+                while True:
+                    try:
+                        stream = await trio.open_tcp_stream("127.0.0.1", port)
+                    except OSError:
+                        await trio.sleep(0.01)
+                        continue
+                    await stream.aclose()
+                    break
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            with trio.CancelScope(shield=True):
+                await process.wait()
 
 
 class SseReader:

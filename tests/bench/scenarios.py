@@ -13,7 +13,7 @@ import trio
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 
-from .harness import SseReader, new_browser_map, open_server, percentiles, rss_kib
+from .harness import SseReader, new_browser_map, open_redis, open_server, percentiles, rss_kib
 
 __all__ = ["SCENARIOS"]
 
@@ -229,12 +229,39 @@ async def tool_calls_per_second(
     return out
 
 
+async def redis_vs_memory(calls: int = 1000) -> dict[str, Any]:
+    """What Redis adds to a tool call (Streamable HTTP) until its event reaches a viewer of the
+    same process, and the lag to a viewer on another process."""
+    out: dict[str, Any] = {"what": f"memory vs redis store, {calls} tool calls each"}
+    async with open_server() as server:
+        host, port = server.host_port
+        async with Client(server.url + "mcp") as client:
+            memory = await _tool_latency(client, host, port, calls)
+    async with (
+        open_redis() as redis_url,
+        open_server("--store", redis_url) as a,
+        open_server("--store", redis_url) as b,
+    ):
+        host, port = a.host_port
+        async with Client(a.url + "mcp") as client:
+            redis = await _tool_latency(client, host, port, calls)
+            other_host, other_port = b.host_port
+            lag = await _tool_latency(client, other_host, other_port, calls)
+    out["memory"] = percentiles(memory)
+    out["redis"] = percentiles(redis)
+    out["redis_other_process"] = percentiles(lag)
+    out["added_p50_ms"] = round(out["redis"]["p50"] - out["memory"]["p50"], 3)
+    out["added_p99_ms"] = round(out["redis"]["p99"] - out["memory"]["p99"], 3)
+    return out
+
+
 SCENARIOS = {
     "change_to_page": change_to_page,
     "change_to_stream": change_to_stream,
     "open_streams": open_streams,
     "tool_to_stream": tool_to_stream,
     "tool_calls_per_second": tool_calls_per_second,
+    "redis_vs_memory": redis_vs_memory,
 }
 
 QUICK = {
@@ -243,4 +270,5 @@ QUICK = {
     "open_streams": {"streams": 5},
     "tool_to_stream": {"calls": 3},
     "tool_calls_per_second": {"seconds": 0.3, "concurrency": (1, 2)},
+    "redis_vs_memory": {"calls": 3},
 }

@@ -32,7 +32,8 @@ async def test_scenario_runs(name: str) -> None:
     if name == "redis_vs_memory":
         assert result["redis"]["n"] == result["redis_other_process"]["n"] == QUICK[name]["calls"]
     if name == "tool_calls_per_second":
-        assert result["clients_1"]["calls"] > 0
+        assert result["clients_1"]["calls"] > 0 and result["peer_clients_1"]["calls"] > 0
+        assert result["ratio_clients_1"] > 0
 
 
 def _numbers(value: object):

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import trio
 
-__all__ = ["ServerProcess", "SseReader", "open_redis", "open_server", "percentiles", "rss_kib"]
+__all__ = ["ServerProcess", "SseReader", "open_peer", "open_redis", "open_server", "percentiles", "rss_kib"]
 
 
 @dataclass
@@ -78,6 +78,36 @@ async def open_server(*args: str, env: dict[str, str] | None = None) -> AsyncIte
                 await process.wait()
             process.kill()
             nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def open_peer() -> AsyncIterator[str]:
+    """The SDK's MCPServer on uvicorn (tests/bench/peer_server.py) in a child process; yields
+    its /mcp URL."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "tests.bench.peer_server", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            with trio.fail_after(20):
+                while True:
+                    try:
+                        await client.get(f"http://127.0.0.1:{port}/")
+                        break
+                    except httpx.TransportError:
+                        await trio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        with trio.CancelScope(shield=True):
+            await process.wait()
 
 
 @asynccontextmanager

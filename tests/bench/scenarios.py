@@ -13,7 +13,7 @@ import trio
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 
-from .harness import SseReader, new_browser_map, open_redis, open_server, percentiles, rss_kib
+from .harness import SseReader, new_browser_map, open_peer, open_redis, open_server, percentiles, rss_kib
 
 __all__ = ["SCENARIOS"]
 
@@ -221,11 +221,21 @@ async def _throughput(url: str, clients: int, seconds: float) -> dict[str, Any]:
 async def tool_calls_per_second(
     seconds: float = 5.0, concurrency: tuple[int, ...] = (1, 20)
 ) -> dict[str, Any]:
-    """Tool calls per second over Streamable HTTP (2026-07-28), for 1 and 20 concurrent clients."""
-    out: dict[str, Any] = {"what": f"MCP tool calls/s over Streamable HTTP, {seconds:g} s each"}
+    """Tool calls per second over Streamable HTTP (2026-07-28), for 1 and 20 concurrent clients,
+    against mapsrv and, in the same run, the SDK's own MCPServer on uvicorn (peer_server.py)."""
+    out: dict[str, Any] = {
+        "what": f"MCP tool calls/s over Streamable HTTP, {seconds:g} s each, vs the SDK on uvicorn"
+    }
     async with open_server() as server:
         for clients in concurrency:
             out[f"clients_{clients}"] = await _throughput(server.url + "mcp", clients, seconds)
+    async with open_peer() as peer_url:
+        for clients in concurrency:
+            peer = await _throughput(peer_url, clients, seconds)
+            out[f"peer_clients_{clients}"] = peer
+            out[f"ratio_clients_{clients}"] = round(
+                out[f"clients_{clients}"]["calls_per_s"] / peer["calls_per_s"], 2
+            )
     return out
 
 

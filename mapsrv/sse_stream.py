@@ -2,8 +2,8 @@
 
 It lives outside Quart on purpose (DESIGN.md): Quart's response timeout would cut the stream, and
 a nursery opened in Quart's async generator logs GeneratorExit groups on disconnect. Here each
-connection gets one nursery: a task that watches for the client going away, and the pump, the only
-task that writes, which interleaves events with heartbeat comments.
+connection gets one nursery: a task that watches for the client going away, a heartbeat task, and
+the pump, the only task that writes.
 """
 
 from __future__ import annotations
@@ -14,51 +14,50 @@ from typing import Any
 import trio
 
 from mapsrv.core.sse import comment, retry
-from mapsrv.hub import MapEntry, MapHub
+from mapsrv.hub import MapEntry, MapHub, Subscription
 
-__all__ = ["pump", "serve_event_stream"]
+__all__ = ["HEARTBEAT", "pump", "serve_event_stream", "serve_heartbeats"]
 
 # The plain ASGI callables (the same shapes as starlette.types).
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 Receive = Callable[[], Awaitable[Message]]
 
-_HEARTBEAT = comment("hb")
+HEARTBEAT = comment("hb")
 
 
 async def pump(
-    write: Callable[[bytes], Awaitable[None]],
-    events: trio.MemoryReceiveChannel[bytes],
-    *,
-    heartbeat_interval: float,
-    retry_ms: int,
+    write: Callable[[bytes], Awaitable[None]], frames: trio.MemoryReceiveChannel[bytes], *, retry_ms: int
 ) -> None:
-    """Write each event frame as it comes, batching whatever is already queued into one write,
-    and a heartbeat comment after each quiet ``heartbeat_interval``. Returns when the channel
-    ends (the hub dropped this viewer, or is shutting down), after a last ``retry:`` hint."""
+    """Write each frame as it comes, batching whatever is already queued into one write. Returns
+    when the channel ends (the hub dropped this viewer, or is shutting down), after a last
+    ``retry:`` hint. The hot path of every stream: no cancel scope or timer per frame."""
     while True:
-        with trio.move_on_after(heartbeat_interval):
+        try:
+            batch = [await frames.receive()]
+        except trio.EndOfChannel:
+            break
+        ended = False
+        while True:
             try:
-                first = await events.receive()
+                batch.append(frames.receive_nowait())
+            except trio.WouldBlock:
+                break
             except trio.EndOfChannel:
-                await write(retry(retry_ms))
-                return
-            batch = [first]
-            ended = False
-            while True:
-                try:
-                    batch.append(events.receive_nowait())
-                except trio.WouldBlock:
-                    break
-                except trio.EndOfChannel:
-                    ended = True
-                    break
-            await write(b"".join(batch))
-            if ended:
-                await write(retry(retry_ms))
-                return
-            continue
-        await write(_HEARTBEAT)
+                ended = True
+                break
+        await write(b"".join(batch) if len(batch) > 1 else batch[0])
+        if ended:
+            break
+    await write(retry(retry_ms))
+
+
+async def serve_heartbeats(sub: Subscription, interval: float) -> None:
+    """Queue a comment every ``interval`` seconds, so proxies and browsers see a live stream.
+    It goes through the stream's own channel: the pump stays the only writer."""
+    while True:
+        await trio.sleep(interval)
+        sub.send_nowait(HEARTBEAT)  # a full channel means the hub is about to drop this viewer
 
 
 async def serve_event_stream(
@@ -100,7 +99,8 @@ async def serve_event_stream(
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(watch_disconnect)
-            await pump(write, sub.receive, heartbeat_interval=heartbeat_interval, retry_ms=retry_ms)
+            nursery.start_soon(serve_heartbeats, sub, heartbeat_interval)
+            await pump(write, sub.receive, retry_ms=retry_ms)
             nursery.cancel_scope.cancel()
         if not disconnected:
             await send({"type": "http.response.body", "body": b"", "more_body": False})

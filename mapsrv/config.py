@@ -138,6 +138,15 @@ class Config:
             if not key.startswith(ENV_PREFIX):
                 continue
             name = key[len(ENV_PREFIX) :].lower()
+            if (
+                raw.startswith("tcp://")
+                or name.endswith(("_service_host", "_service_port"))
+                or "_port_" in name
+            ):
+                raise ConfigError(
+                    f"{key} looks like a Kubernetes service link, not a mapsrv setting; set"
+                    " enableServiceLinks: false in the pod spec (deploy/k8s does)"
+                )
             if name not in known:
                 raise ConfigError(f"Unknown setting {key}; known: {', '.join(_env_names())}")
             values[name] = _convert(name, known[name].type, raw)

@@ -18,6 +18,18 @@ from mcp.client.streamable_http import streamable_http_client
 
 from mapsrv.server import Server
 
+# A raw 2025-11-25 initialize request: opens a stateful session.
+LEGACY_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+
 PLACES = [
     ("Lisbon", 38.7223, -9.1393),
     ("Porto", 41.1579, -8.6291),
@@ -200,19 +212,9 @@ async def test_session_cap_answers_503_with_retry_after(nursery: trio.Nursery) -
     async with Client(url, mode="legacy") as first, Client(url, mode="legacy") as second:
         assert not (await first.call_tool("create_map", {})).is_error
         assert not (await second.call_tool("create_map", {})).is_error
-        init = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        }
         async with httpx.AsyncClient() as http:
             refused = await http.post(
-                url, json=init, headers={"accept": "application/json, text/event-stream"}
+                url, json=LEGACY_INITIALIZE, headers={"accept": "application/json, text/event-stream"}
             )
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "5"
@@ -232,18 +234,8 @@ async def test_idle_sessions_are_reaped(nursery: trio.Nursery) -> None:
     server = await start_server(nursery, mcp_session_idle_timeout=0.3)
     url = server.url + "mcp"
     headers = {"accept": "application/json, text/event-stream"}
-    init = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"},
-        },
-    }
     async with httpx.AsyncClient() as http:
-        opened = await http.post(url, json=init, headers=headers)
+        opened = await http.post(url, json=LEGACY_INITIALIZE, headers=headers)
         session = opened.headers["mcp-session-id"]
         assert server.mcp.statistics().http_sessions == 1
         await wait_until(lambda: server.mcp.statistics().http_sessions == 0)

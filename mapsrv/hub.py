@@ -398,6 +398,13 @@ class MapHub:
 
     async def _catch_up_frames(self, entry: MapEntry, last_event_id: str | None) -> list[bytes]:
         seen = _parse_version(last_event_id)
+        if seen is not None and seen > entry.state.version and self.store.durable and not entry.pending:
+            # The viewer comes from a process that saw newer versions than this copy has (their
+            # events are still on their way here): catch up first rather than send it back in time.
+            try:
+                await self._catch_up(entry)
+            except StoreUnavailable:
+                pass
         current = entry.state.version
         if seen is None or seen > current:
             return [entry.snapshot_frame()]

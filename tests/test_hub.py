@@ -136,3 +136,58 @@ async def test_map_cap_refuses_new_maps_with_retry_after() -> None:
     with pytest.raises(Unavailable, match="limit of 2 maps") as caught:
         await hub.create_map()
     assert caught.value.status == 503 and caught.value.retry_after == 60
+
+
+class SharedLog:
+    """A stand-in durable store for two hubs in one process: just enough to show ordering logic
+    (the real Redis store is tested against redis-server in test_redis.py)."""
+
+    durable = True
+    available = True
+
+    def __init__(self) -> None:
+        self.events: dict[str, list] = {}
+        self.meta: dict[str, object] = {}
+
+    async def create(self, meta, state):
+        self.meta[meta.id] = (meta, state)
+        self.events[meta.id] = []
+
+    async def load(self, map_id):
+        from mapsrv.core import apply_event
+        from mapsrv.store import LoadedMap
+
+        meta, state = self.meta[map_id]
+        for event in self.events[map_id]:
+            state = apply_event(state, event)
+        return LoadedMap(meta, state)
+
+    async def commit(self, map_id, expected, events, state, *, snapshot):
+        from mapsrv.store import Conflict
+
+        log = self.events[map_id]
+        current = log[-1].version if log else 0
+        if current != expected:
+            return Conflict(current)
+        log.extend(events)
+        return None
+
+    async def events_after(self, map_id, version):
+        return [e for e in self.events[map_id] if e.version > version]
+
+    async def claim(self, map_id, owner):
+        return owner
+
+    async def remember_last_map(self, user, map_id):
+        pass
+
+
+async def test_resume_on_a_lagging_process_catches_up_instead_of_going_back() -> None:
+    store = SharedLog()
+    a, b = MapHub(store=store), MapHub(store=store)  # type: ignore[arg-type]
+    entry_a = await a.create_map()
+    entry_b = await b.get(entry_a.id)  # b holds the map at version 0
+    await add(a, entry_a.id, 3)  # b has not heard of these yet
+    async with b.subscribe(entry_b, last_event_id="3") as sub:
+        assert sub.initial == [], "nothing missed, nothing re-sent"
+    assert entry_b.state.version == 3

@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# mapsrv's Kubernetes topology on one machine, without Docker: a redis-server, two mapsrv
+# processes sharing it, and nginx in front of them hashing each browser to one process (the
+# ingress). Everything runs unprivileged from one state directory. For trying a failover by hand
+# (see README.md beside this file) and for tests/test_failover.py.
+#
+# On stdout: one line per component, "NAME pid=PID url=URL", then "ready". Logs are in the state
+# directory. Stops every child by its PID on SIGTERM, SIGINT (Ctrl-C) or exit. SIGHUP restarts
+# whichever mapsrv process has died (e.g. after your kill -9), on its old port.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: deploy/local/run.sh [options] [-- extra mapsrv serve flags]
+
+  --dir DIR            state directory (created; default: a new temp dir, removed at exit)
+  --port PORT          nginx's port (default: a free one)
+  --listen ADDR        nginx's address (default: 127.0.0.1)
+  --a-port PORT        mapsrv-a's port (default: a free one)
+  --b-port PORT        mapsrv-b's port (default: a free one)
+  --redis-port PORT    redis-server's port (default: a free one)
+  --redis-persist      redis with an append-only file in the state directory (default: no
+                       persistence: --save '' --appendonly no)
+  --public-url URL     the URL people open (default: nginx's URL)
+  --allowed-hosts LIST Host names mapsrv accepts (default: localhost,127.0.0.1,[::1])
+  --python PYTHON      run "PYTHON -m mapsrv" (default: mapsrv on PATH, else python3 -m mapsrv)
+  --keep               keep the temp state directory at exit
+
+Environment: MAPSRV_LOCAL_DIR, MAPSRV_LOCAL_PORT, MAPSRV_LOCAL_LISTEN, MAPSRV_LOCAL_A_PORT,
+MAPSRV_LOCAL_B_PORT, MAPSRV_LOCAL_REDIS_PORT, MAPSRV_LOCAL_REDIS_PERSIST=1,
+MAPSRV_LOCAL_PUBLIC_URL, MAPSRV_LOCAL_ALLOWED_HOSTS, MAPSRV_LOCAL_PYTHON, MAPSRV_LOCAL_KEEP=1
+(flags win). Other MAPSRV_* variables reach both mapsrv processes as their settings.
+EOF
+}
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+dir=${MAPSRV_LOCAL_DIR:-}
+port=${MAPSRV_LOCAL_PORT:-}
+listen=${MAPSRV_LOCAL_LISTEN:-127.0.0.1}
+a_port=${MAPSRV_LOCAL_A_PORT:-}
+b_port=${MAPSRV_LOCAL_B_PORT:-}
+redis_port=${MAPSRV_LOCAL_REDIS_PORT:-}
+redis_persist=${MAPSRV_LOCAL_REDIS_PERSIST:-}
+public_url=${MAPSRV_LOCAL_PUBLIC_URL:-}
+allowed_hosts=${MAPSRV_LOCAL_ALLOWED_HOSTS:-localhost,127.0.0.1,[::1]}
+python=${MAPSRV_LOCAL_PYTHON:-}
+keep=${MAPSRV_LOCAL_KEEP:-}
+extra=()
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --dir) dir=$2; shift 2 ;;
+        --port) port=$2; shift 2 ;;
+        --listen) listen=$2; shift 2 ;;
+        --a-port) a_port=$2; shift 2 ;;
+        --b-port) b_port=$2; shift 2 ;;
+        --redis-port) redis_port=$2; shift 2 ;;
+        --redis-persist) redis_persist=1; shift ;;
+        --public-url) public_url=$2; shift 2 ;;
+        --allowed-hosts) allowed_hosts=$2; shift 2 ;;
+        --python) python=$2; shift 2 ;;
+        --keep) keep=1; shift ;;
+        -h | --help) usage; exit 0 ;;
+        --) shift; extra=("$@"); break ;;
+        *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+# mapsrv refuses unknown MAPSRV_* settings: these are ours, not its.
+unset "${!MAPSRV_LOCAL_@}"
+
+log() { echo "run.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# --- what to run --------------------------------------------------------------------------------
+
+if [ -n "$python" ]; then
+    mapsrv_cmd=("$python" -m mapsrv)
+elif command -v mapsrv >/dev/null; then
+    mapsrv_cmd=(mapsrv)
+    python=python3
+else
+    python=python3
+    mapsrv_cmd=("$python" -m mapsrv)
+fi
+nginx_bin=$(command -v nginx || true)
+[ -n "$nginx_bin" ] || { [ -x /usr/sbin/nginx ] && nginx_bin=/usr/sbin/nginx; } ||
+    die "nginx not found (Debian: apt-get install nginx-light)"
+redis_bin=$(command -v redis-server || true)
+[ -n "$redis_bin" ] || { [ -x /usr/sbin/redis-server ] && redis_bin=/usr/sbin/redis-server; } ||
+    die "redis-server not found (Debian: apt-get install redis-server)"
+
+# --- state directory and ports ------------------------------------------------------------------
+
+created_dir=
+if [ -z "$dir" ]; then
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/mapsrv-local.XXXXXX")
+    created_dir=1
+fi
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+missing=0
+for p in "$port" "$a_port" "$b_port" "$redis_port"; do [ -n "$p" ] || missing=$((missing + 1)); done
+if [ "$missing" -gt 0 ]; then
+    # Bound all at once, so they differ; another program could still take one before we do.
+    read -r -a free < <("$python" -c '
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))
+' "$missing") ||
+        die "cannot pick free ports with $python"
+    [ ${#free[@]} -eq "$missing" ] || die "cannot pick free ports with $python"
+    [ -n "$port" ] || { port=${free[0]}; free=("${free[@]:1}"); }
+    [ -n "$a_port" ] || { a_port=${free[0]}; free=("${free[@]:1}"); }
+    [ -n "$b_port" ] || { b_port=${free[0]}; free=("${free[@]:1}"); }
+    [ -n "$redis_port" ] || redis_port=${free[0]}
+fi
+url_host=$listen
+case $url_host in 0.0.0.0 | "") url_host=127.0.0.1 ;; *:*) url_host="[$url_host]" ;; esac
+nginx_url="http://$url_host:$port/"
+[ -n "$public_url" ] || public_url=$nginx_url
+redis_url="redis://127.0.0.1:$redis_port/0"
+
+# --- children -----------------------------------------------------------------------------------
+
+declare -A pids=() urls=()
+names=()
+
+alive() {  # running, and not a zombie waiting to be reaped
+    local pid=$1 stat
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ -r "/proc/$pid/stat" ] || return 0
+    stat=$(<"/proc/$pid/stat") || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
+
+stop_pids() {  # SIGTERM each, then SIGKILL whatever is left after 15 s
+    local pid deadline=$((SECONDS + 15))
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do
+        while alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
+        if alive "$pid"; then
+            log "pid $pid did not stop on SIGTERM: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
+cleanup() {
+    trap - EXIT INT TERM HUP
+    local group name todo
+    # The proxy first (clients move on), then both mapsrv, then the store they flush to.
+    for group in "nginx" "mapsrv-a mapsrv-b" "redis"; do
+        todo=()
+        for name in $group; do
+            [ -n "${pids[$name]:-}" ] && todo+=("${pids[$name]}")
+        done
+        [ ${#todo[@]} -eq 0 ] || stop_pids "${todo[@]}"
+    done
+    # A child started just as the signal came (a restart) has no name yet.
+    mapfile -t todo < <(jobs -p)
+    [ ${#todo[@]} -eq 0 ] || stop_pids "${todo[@]}"
+    if [ -n "$created_dir" ] && [ -z "$keep" ]; then
+        rm -rf "$dir"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# wait_for NAME PID CHECK...: until CHECK succeeds. If NAME exits or 30 s pass, everything stops
+# (at startup) or NAME is given up on (a restart, with $restarting set).
+restarting=
+wait_for() {
+    local name=$1 pid=$2 deadline=$((SECONDS + 30))
+    shift 2
+    until "$@"; do
+        if ! alive "$pid"; then
+            log "$name exited during startup; the end of $dir/$name.log:"
+            tail -n 20 "$dir/$name.log" >&2 || true
+            [ -n "$restarting" ] && return 1
+            exit 1
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            log "$name did not become ready in 30 s (see $dir/$name.log)"
+            [ -n "$restarting" ] && { kill -KILL "$pid" 2>/dev/null || true; return 1; }
+            exit 1
+        fi
+        sleep 0.05
+    done
+}
+
+http_status() {  # http_status PORT PATH: the status code of a GET, in pure bash
+    local status
+    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3 || { exec 3>&-; return 1; }
+    IFS=' ' read -r -t 5 _ status _ <&3 2>/dev/null || status=
+    exec 3>&-
+    [ "$status" = "${3:-200}" ]
+}
+
+redis_pong() {
+    local reply
+    { exec 3<>"/dev/tcp/127.0.0.1/$redis_port"; } 2>/dev/null || return 1
+    printf 'PING\r\n' >&3 || { exec 3>&-; return 1; }
+    IFS= read -r -t 5 reply <&3 2>/dev/null || reply=
+    exec 3>&-
+    [ "${reply%$'\r'}" = "+PONG" ]
+}
+
+started() {
+    [ -n "${pids[$1]:-}" ] || names+=("$1")
+    pids[$1]=$2
+    urls[$1]=$3
+    echo "$1 pid=$2 url=$3"
+}
+
+start_redis() {
+    local persistence=(--appendonly no)
+    [ -z "$redis_persist" ] || persistence=(--appendonly yes --appendfsync everysec)
+    mkdir -p "$dir/redis"
+    "$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save '' "${persistence[@]}" \
+        --dir "$dir/redis" --logfile '' >"$dir/redis.log" 2>&1 &
+    local pid=$!
+    wait_for redis "$pid" redis_pong
+    started redis "$pid" "$redis_url"
+}
+
+mapsrv_ready() { http_status "$1" /ready; }
+
+start_mapsrv() {  # start_mapsrv NAME PORT
+    local name=$1 p=$2
+    "${mapsrv_cmd[@]}" serve --host 127.0.0.1 --port "$p" --store "$redis_url" \
+        --public-url "$public_url" --allowed-hosts "$allowed_hosts" "${extra[@]}" \
+        >>"$dir/$name.log" 2>&1 &
+    local pid=$!
+    wait_for "$name" "$pid" mapsrv_ready "$p" || return 1
+    started "$name" "$pid" "http://127.0.0.1:$p/"
+}
+
+write_nginx_conf() {
+    local user="" other="" module
+    # As root, nginx's workers run as nobody; as anyone else they stay that user.
+    [ "$(id -u)" -ne 0 ] || user="user nobody $(id -gn nobody 2>/dev/null || echo nogroup);"
+    for module in fastcgi uwsgi scgi; do  # only the modules this nginx was built with
+        if ! "$nginx_bin" -V 2>&1 | grep -q -- "--without-http_${module}_module"; then
+            other+="    ${module}_temp_path $dir/nginx-temp/$module;"$'\n'
+        fi
+    done
+    mkdir -p "$dir/nginx-temp"
+    local listen_addr=$listen
+    case $listen_addr in *:*) listen_addr="[$listen_addr]" ;; esac
+    sed -e "s|@@DIR@@|$dir|g" -e "s|@@USER@@|$user|" -e "s|@@LISTEN@@|$listen_addr:$port|" \
+        -e "s|@@A_PORT@@|$a_port|" -e "s|@@B_PORT@@|$b_port|" \
+        "$here/nginx.conf.template" |
+        awk -v other="${other%$'\n'}" '$0 == "@@OTHER_TEMP_PATHS@@" { print other; next } { print }' \
+            >"$dir/nginx.conf"
+}
+
+start_nginx() {
+    write_nginx_conf
+    "$nginx_bin" -p "$dir" -c nginx.conf -e stderr -t >"$dir/nginx.log" 2>&1 ||
+        { cat "$dir/nginx.log" >&2; die "nginx refused $dir/nginx.conf"; }
+    "$nginx_bin" -p "$dir" -c nginx.conf -e stderr -g 'daemon off;' >>"$dir/nginx.log" 2>&1 &
+    local pid=$!
+    wait_for nginx "$pid" http_status "$port" /health
+    started nginx "$pid" "$nginx_url"
+}
+
+# On SIGHUP. A SIGHUP during a restart runs this again inside it: then it only asks the running
+# one to look again when it is done.
+restart_again=
+restart_dead_mapsrv() {
+    if [ -n "$restarting" ]; then
+        restart_again=1
+        return
+    fi
+    local name p
+    restarting=1
+    restart_again=1
+    while [ -n "$restart_again" ]; do
+        restart_again=
+        for name in mapsrv-a mapsrv-b; do
+            if ! alive "${pids[$name]}"; then
+                wait "${pids[$name]}" 2>/dev/null || true
+                p=${urls[$name]##*:}
+                p=${p%/}
+                log "restarting $name on port $p"
+                start_mapsrv "$name" "$p" || log "could not restart $name"
+            fi
+        done
+    done
+    restarting=
+}
+
+echo "dir path=$dir"
+start_redis
+start_mapsrv mapsrv-a "$a_port"
+start_mapsrv mapsrv-b "$b_port"
+start_nginx
+echo "ready"
+log "open $public_url in a browser; kill -9 ${pids[mapsrv-a]} or ${pids[mapsrv-b]} to try a failover;" \
+    "kill -HUP $$ restarts a dead mapsrv; Ctrl-C stops everything (logs: $dir)"
+
+trap restart_dead_mapsrv HUP
+while true; do
+    status=0
+    exited=
+    wait -n -p exited 2>/dev/null || status=$?  # (bash's own "Killed" notice: we say it below)
+    if [ -z "${exited:-}" ]; then
+        [ "$status" -eq 127 ] && break  # no children left
+        continue  # a signal (SIGHUP) interrupted the wait
+    fi
+    for name in "${names[@]}"; do
+        if [ "${pids[$name]}" = "$exited" ]; then
+            log "$name (pid $exited) exited with status $status"
+        fi
+    done
+done

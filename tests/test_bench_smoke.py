@@ -26,7 +26,11 @@ async def test_scenario_runs(name: str) -> None:
     numbers = list(_numbers({k: v for k, v in result.items() if not k.startswith("added_")}))
     assert numbers and all(v >= 0 for v in numbers)
     if name == "open_streams":
-        assert result["rss_after_kib"] > 0 and result["fan_out_last_ms"] > 0
+        assert result["streams_5"]["rss_mib"] > 0
+    if name == "soak":
+        assert result["calls"] > 0 and result["errors"] == 0 and result["left_open"] == 0
+    if name == "fan_out":
+        assert result["last_receiver"]["n"] == 3
     if name == "tool_to_stream":
         assert {"streamable_http", "streamable_http_legacy", "legacy_sse", "stdio"} <= result.keys()
         assert all(result[t]["n"] == QUICK[name]["calls"] for t in ("streamable_http", "stdio"))

@@ -3,6 +3,7 @@
     python -m tests.bench.run                 # every scenario at full size (tox -e bench)
     python -m tests.bench.run --quick         # tiny sizes: checks the benchmarks still run
     python -m tests.bench.run --only open_streams --repeat 3
+    python -m tests.bench.run --only soak     # 5 minutes; not part of the default run
 
 Results go to artifacts/bench/results.json and results.md, with the machine they came from.
 """
@@ -83,7 +84,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    names = args.only or list(SCENARIOS)
+    names = args.only or [name for name in SCENARIOS if name != "soak" or args.quick]
     results: dict[str, Any] = {
         "machine": machine(),
         "repeat": args.repeat,

@@ -104,51 +104,76 @@ async def change_to_stream(changes: int = 1000) -> dict[str, Any]:
     return {"what": f"POST op -> event on an SSE stream, {changes} changes", **percentiles(samples)}
 
 
-async def open_streams(streams: int = 1000) -> dict[str, Any]:
-    """RSS of the server per open SSE stream, and the time to open them all."""
+async def _open_readers(
+    host: str, port: int, path: str, cookie: str, count: int, nursery: trio.Nursery
+) -> list[SseReader]:
+    readers: list[SseReader] = []
+    limit = trio.CapacityLimiter(64)
+
+    async def one() -> None:
+        async with limit:
+            reader = await SseReader.open(host, port, path, cookie)
+        readers.append(reader)
+        nursery.start_soon(reader.run)
+        await reader.wait_for(0)
+
+    async with trio.open_nursery() as openers:
+        for _ in range(count):
+            openers.start_soon(one)
+    return readers
+
+
+async def open_streams(counts: tuple[int, ...] = (1000, 5000, 10000)) -> dict[str, Any]:
+    """Server RSS per open SSE stream, and the time to open them all, at several counts."""
+    out: dict[str, Any] = {"what": "open SSE streams on one map: RSS per stream, time to open"}
+    for count in counts:
+        async with open_server() as server, httpx.AsyncClient(base_url=server.url) as client:
+            map_id, cookie = await new_browser_map(client)
+            host, port = server.host_port
+            path = f"/m/{map_id}/events"
+            async with trio.open_nursery() as nursery:
+                warm = await _open_readers(host, port, path, cookie, 10, nursery)
+                for reader in warm:
+                    await reader.aclose()
+                before = rss_kib(server.pid)
+                t0 = trio.current_time()
+                readers = await _open_readers(host, port, path, cookie, count, nursery)
+                opened = trio.current_time() - t0
+                after = rss_kib(server.pid)
+                for reader in readers:
+                    await reader.aclose()
+                nursery.cancel_scope.cancel()
+        out[f"streams_{count}"] = {
+            "kib_per_stream": round((after - before) / count, 2),
+            "rss_mib": round(after / 1024, 1),
+            "open_all_s": round(opened, 3),
+        }
+    return out
+
+
+async def fan_out(watchers: int = 1000, events: int = 50) -> dict[str, Any]:
+    """One event to ``watchers`` streams of one map: time until the last of them has it, over
+    ``events`` events sent one at a time."""
     async with open_server() as server, httpx.AsyncClient(base_url=server.url) as client:
         map_id, cookie = await new_browser_map(client)
         host, port = server.host_port
-        path = f"/m/{map_id}/events"
-        warm = [await SseReader.open(host, port, path, cookie) for _ in range(10)]
-        for reader in warm:
-            await reader.aclose()
-        before = rss_kib(server.pid)
-        t0 = trio.current_time()
-        readers: list[SseReader] = []
         async with trio.open_nursery() as nursery:
-            limit = trio.CapacityLimiter(50)
-
-            async def one() -> None:
-                async with limit:
-                    reader = await SseReader.open(host, port, path, cookie)
-                readers.append(reader)
-                nursery.start_soon(reader.run)
-                await reader.wait_for(0)
-
-            async with trio.open_nursery() as openers:
-                for _ in range(streams):
-                    openers.start_soon(one)
-            opened = trio.current_time() - t0
-            after = rss_kib(server.pid)
-            # one event to every stream: how long until the last one has it
-            t1 = trio.current_time()
-            response = await client.post(f"/m/{map_id}/ops", json={"op": "set_title", "title": "fan-out"})
-            version = response.json()["version"]
-            arrivals = [await r.wait_for(version) for r in readers]
-            fan_out = [a - t1 for a in arrivals]
+            readers = await _open_readers(host, port, f"/m/{map_id}/events", cookie, watchers, nursery)
+            last, median = [], []
+            for i in range(events):
+                t0 = trio.current_time()
+                response = await client.post(f"/m/{map_id}/ops", json={"op": "set_title", "title": f"t{i}"})
+                version = response.json()["version"]
+                arrivals = sorted([await r.wait_for(version) - t0 for r in readers])
+                last.append(arrivals[-1])
+                median.append(arrivals[len(arrivals) // 2])
             for reader in readers:
                 await reader.aclose()
             nursery.cancel_scope.cancel()
     return {
-        "what": f"{streams} open SSE streams on one map",
-        "streams": streams,
-        "rss_before_kib": before,
-        "rss_after_kib": after,
-        "kib_per_stream": round((after - before) / streams, 2),
-        "open_all_s": round(opened, 3),
-        "fan_out_last_ms": round(max(fan_out) * 1000, 3),
-        "fan_out_p50_ms": percentiles(fan_out)["p50"],
+        "what": f"one event to {watchers} watchers, {events} events",
+        "last_receiver": percentiles(last),
+        "median_receiver": percentiles(median),
     }
 
 
@@ -310,22 +335,110 @@ async def redis_vs_memory(calls: int = 1000) -> dict[str, Any]:
     return out
 
 
+async def soak(clients: int = 100, watchers: int = 1000, seconds: float = 300.0) -> dict[str, Any]:
+    """``clients`` MCP clients (half stateless, half with sessions) drawing on 10 maps while
+    ``watchers`` streams watch them, for ``seconds``: errors, RSS growth after warm-up, and what
+    is left open once everyone has gone."""
+    maps = 10
+    errors = 0
+    calls = 0
+    async with open_server() as server, httpx.AsyncClient(base_url=server.url) as http:
+        host, port = server.host_port
+        owners = [await new_browser_map(http) for _ in range(1)]
+        async with Client(server.url + "mcp") as setup:
+            refs = [(await setup.call_tool("create_map", {})).structured_content for _ in range(maps)]
+        views = ["/v/" + ref["view_url"].rsplit("/", 1)[1] + "/events" for ref in refs if ref]
+        stop_at = float("inf")
+        async with trio.open_nursery() as watching:
+            readers: list[SseReader] = []
+            for i in range(maps):
+                readers += await _open_readers(host, port, views[i], owners[0][1], watchers // maps, watching)
+
+            async def agent(n: int) -> None:
+                nonlocal errors, calls
+                ref = refs[n % maps]
+                assert ref is not None
+                async with Client(server.url + "mcp", mode="legacy" if n % 2 else "auto") as client:
+                    i = 0
+                    while trio.current_time() < stop_at:
+                        args = {
+                            "map_id": ref["map_id"],
+                            "lat": (n + i) % 80,
+                            "lon": i % 170,
+                            "label": f"a{n}",
+                        }
+                        result = await client.call_tool("add_marker", {**args, "id": f"a{n}-{i % 50}"})
+                        if result.is_error and "already exists" in str(result.content):
+                            result = await client.call_tool(
+                                "update_feature",
+                                {
+                                    "map_id": ref["map_id"],
+                                    "feature_id": f"a{n}-{i % 50}",
+                                    "lat": args["lat"],
+                                    "lon": args["lon"],
+                                },
+                            )
+                        calls += 1
+                        errors += bool(result.is_error)
+                        i += 1
+                        await trio.sleep(0.5)
+
+            start = trio.current_time()
+            stop_at = start + seconds
+            async with trio.open_nursery() as agents:
+                for n in range(clients):
+                    agents.start_soon(agent, n)
+                await trio.sleep(min(30.0, seconds / 4))
+                rss_warm = rss_kib(server.pid)
+            rss_end = rss_kib(server.pid)
+            for reader in readers:
+                await reader.aclose()
+            watching.cancel_scope.cancel()
+
+        async def left() -> dict[str, float]:
+            text = (await http.get("/metrics")).text
+            found = {}
+            for line in text.splitlines():
+                for name in ("mapsrv_mcp_sessions", "mapsrv_sse_connections_active"):
+                    if line.startswith(name):
+                        found[line.split(" ")[0]] = float(line.split(" ")[1])
+            return found
+
+        with trio.move_on_after(10):  # give the server a moment to notice every disconnect
+            while any((await left()).values()):  # noqa: ASYNC110 - only /metrics knows
+                await trio.sleep(0.2)
+        remaining = await left()
+    return {
+        "what": f"soak: {clients} MCP clients + {watchers} watchers for {seconds:g} s",
+        "calls": calls,
+        "errors": errors,
+        "rss_warm_mib": round(rss_warm / 1024, 1),
+        "rss_end_mib": round(rss_end / 1024, 1),
+        "rss_growth_pct": round(100 * (rss_end - rss_warm) / rss_warm, 2),
+        "left_open": sum(remaining.values()),
+    }
+
+
 SCENARIOS = {
     "change_to_page": change_to_page,
     "change_to_stream": change_to_stream,
     "open_streams": open_streams,
+    "fan_out": fan_out,
     "tool_to_stream": tool_to_stream,
     "tool_calls_per_second": tool_calls_per_second,
     "redis_vs_memory": redis_vs_memory,
     "frames_per_second": frames_per_second,
+    "soak": soak,
 }
 
 QUICK = {
     "change_to_page": {"changes": 5},
     "change_to_stream": {"changes": 5},
-    "open_streams": {"streams": 5},
+    "open_streams": {"counts": (5,)},
+    "fan_out": {"watchers": 5, "events": 3},
     "tool_to_stream": {"calls": 3},
     "tool_calls_per_second": {"seconds": 0.3, "concurrency": (1, 2)},
     "redis_vs_memory": {"calls": 3},
     "frames_per_second": {"streams": 3, "events": 60},
+    "soak": {"clients": 4, "watchers": 20, "seconds": 2.0},
 }

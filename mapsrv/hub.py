@@ -28,6 +28,7 @@ from mapsrv.core import Event, Limits, MapState, Op, apply_all, apply_event
 from mapsrv.core.codec import dumps, event_from_json
 from mapsrv.core.sse import frame
 from mapsrv.errors import MapsrvError, NotFound, Unavailable, VersionConflict
+from mapsrv.logs import map_ref
 from mapsrv.store import MapMeta, Store, StoreUnavailable
 from mapsrv.store.memory import MemoryStore
 
@@ -332,14 +333,16 @@ class MapHub:
                     state, batch_events = apply_all(state, batch, self.limits)
                 except MapsrvError as exc:
                     log.warning(
-                        "map %s: a write held during the outage no longer applies: %s", entry.id[:6], exc
+                        "map %s: a write held during the outage no longer applies: %s",
+                        map_ref(entry.id),
+                        exc.message,
                     )
                     continue
                 events += batch_events
             if events:
                 retry = await self.store.commit(entry.id, base, events, state, snapshot=True)
                 if retry is not None:
-                    raise StoreUnavailable("the map changed again while re-syncing; retry")
+                    raise Unavailable("the map changed again while re-syncing; retry")
             entry.state = state
             self._restart_viewers(entry)
         entry.pending.clear()
@@ -372,9 +375,9 @@ class MapHub:
                     else:
                         await self._catch_up(entry)
             except StoreUnavailable:
-                return
-            except MapsrvError as exc:
-                log.warning("map %s: re-sync failed: %s", entry.id[:6], exc)
+                return  # still away: the next re-sync starts over
+            except MapsrvError as exc:  # this map stays pending; the next re-sync tries again
+                log.warning("map %s: re-sync failed: %s", map_ref(entry.id), exc.message)
 
     # --- viewers ----------------------------------------------------------------------------
 
@@ -462,8 +465,8 @@ class MapHub:
             self.expire_idle()
             try:
                 await self.store.touch(in_use)
-            except StoreUnavailable:
-                pass
+            except Exception:  # keys get refreshed on the next sweep or write
+                log.warning("could not refresh the store's expiry of held maps", exc_info=True)
 
     def statistics(self) -> HubStatistics:
         return HubStatistics(
@@ -478,6 +481,6 @@ class MapHub:
 
 
 def _parse_version(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit() or len(value) > 18:
+    if value is None or len(value) > 18 or not (value := value.strip()).isascii() or not value.isdigit():
         return None
     return int(value)

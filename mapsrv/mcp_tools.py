@@ -17,7 +17,8 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from mapsrv.core.codec import parse_op, to_geojson
-from mapsrv.core.model import MapState
+from mapsrv.core.model import MapState, check_id
+from mapsrv.core.ops import AddLayer, Op
 from mapsrv.errors import InvalidInput, MapsrvError, NotFound
 from mapsrv.hub import MapEntry, MapHub
 
@@ -131,7 +132,7 @@ FeatureId = Annotated[
     str | None, Field(description="your own id (letters, digits, _.:-); generated when omitted")
 ]
 LayerId = Annotated[
-    str | None, Field(description="layer to draw on; created when missing (default: 'default')")
+    str | None, Field(description="layer to draw on (default: 'default'); created when missing")
 ]
 Expected = Annotated[
     int | None, Field(description="fail with a conflict unless the map is still at this version")
@@ -218,12 +219,11 @@ def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], key
         ctx: Context | None, map_id: str, ops: list[dict[str, Any]], expected: int | None
     ) -> tuple[MapEntry, int, list[str]]:
         entry = await entry_for(map_id, ctx)
-        parsed = []
+        parsed: list[Op] = []
         for raw in ops:
             layer = raw.get("layer")
-            if raw["op"] == "add_feature" and layer and layer not in entry.state.layers:
-                if not any(p.get("op") == "add_layer" and p.get("id") == layer for p in ops):
-                    parsed.append(parse_op({"op": "add_layer", "id": layer}, hub.limits))
+            if raw["op"] in ("add_feature", "import_geojson") and isinstance(layer, str):
+                parsed.append(AddLayer(check_id("layer", layer), layer, if_missing=True))
             parsed.append(parse_op(raw, hub.limits))
         events = await hub.apply(entry.id, parsed, expected_version=expected)
         ids = [f.id for e in events for f in e.features]

@@ -246,3 +246,39 @@ async def test_idle_sessions_are_reaped(nursery: trio.Nursery) -> None:
             headers={**headers, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"},
         )
         assert gone.status_code == 404
+
+
+async def test_parallel_calls_drawing_on_a_new_layer_all_succeed(server: Server) -> None:
+    async with Client(server.url + "mcp") as client:
+        map_id = (await client.call_tool("create_map", {})).structured_content["map_id"]
+        results: list[Any] = []
+
+        async def mark(i: int) -> None:
+            args = {"map_id": map_id, "lat": i, "lon": i, "layer": "stops"}
+            results.append(await client.call_tool("add_marker", args))
+
+        async with trio.open_nursery() as nursery:
+            for i in range(6):
+                nursery.start_soon(mark, i)
+        assert [r.is_error for r in results] == [False] * 6, [r.content for r in results if r.is_error]
+        imported = await client.call_tool(
+            "import_geojson",
+            {
+                "map_id": map_id,
+                "layer": "imported",
+                "geojson": {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "geometry": {"type": "Point", "coordinates": [2, 1]},
+                            "properties": {},
+                        }
+                    ],
+                },
+            },
+        )
+        assert not imported.is_error, imported.content
+        summary = (await client.call_tool("get_map", {"map_id": map_id})).structured_content
+        assert [layer["id"] for layer in summary["layers"]] == ["default", "stops", "imported"]
+        assert summary["feature_count"] == 7

@@ -285,3 +285,18 @@ async def test_probes_answer_any_host(server: Server):
             response = await client.get(path, headers={"host": "10.1.2.3:8000"})
             assert response.status_code == 200, path
         assert (await client.get("/", headers={"host": "10.1.2.3:8000"})).status_code == 421
+
+
+async def test_a_view_link_never_reveals_the_edit_capability(browser_factory, nursery):
+    alice, bob = browser_factory(), browser_factory()
+    map_id = await alice.new_map()
+    page = (await alice.client.get(f"/m/{map_id}")).text
+    view_key = page.split('data-view-url="', 1)[1].split('"', 1)[0].rsplit("/", 1)[1]
+    await alice.ops(map_id, {"op": "set_title", "title": "secret-free"})
+    assert map_id not in (await bob.client.get(f"/v/{view_key}")).text
+    assert map_id not in (await bob.client.get(f"/v/{view_key}/state")).text
+    assert map_id not in (await bob.client.get(f"/v/{view_key}/geojson")).text
+    stream = await open_stream(nursery, bob.client, f"/v/{view_key}/events")
+    with trio.fail_after(5):
+        await stream.wait_for(lambda ev: len(ev) >= 1)
+    assert map_id not in str(stream.events)

@@ -118,7 +118,7 @@ def parse_op(raw: Any, limits: Limits = Limits()) -> Op:
     if not isinstance(raw, Mapping):
         raise InvalidInput(f"an op must be a JSON object, got {type(raw).__name__}")
     name = raw.get("op")
-    if name not in OP_FIELDS:
+    if not isinstance(name, str) or name not in OP_FIELDS:
         raise InvalidInput(f"unknown op {name!r:.40}; use one of {', '.join(OP_FIELDS)}")
     required, optional = OP_FIELDS[name]
     fields = {k: v for k, v in raw.items() if k != "op"}
@@ -250,10 +250,10 @@ def _layer_from_json(raw: Mapping[str, Any]) -> Layer:
     return Layer(raw["id"], raw["name"], bool(raw["visible"]))
 
 
-def state_from_json(raw: Mapping[str, Any], limits: Limits = Limits()) -> MapState:
+def state_from_json(raw: Mapping[str, Any], map_id: str, limits: Limits = Limits()) -> MapState:
     features = [feature_from_json(f, limits) for f in raw["features"]]
     return MapState(
-        id=raw["id"],
+        id=map_id,
         version=int(raw["version"]),
         title=raw["title"],
         view=_view_from_json(raw["view"]),

@@ -142,8 +142,8 @@ class MapState:
     seq: int = 1
 
     def to_json(self) -> dict[str, Any]:
+        # No id: the map id is the edit capability, and this goes to read-only viewers too.
         return {
-            "id": self.id,
             "version": self.version,
             "title": self.title,
             "view": self.view.to_json() if self.view else None,
@@ -170,7 +170,10 @@ def bounds_of(points: Any) -> Bounds | None:
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(f"{name} must be a number, got {value!r:.40}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidInput(f"{name} must be a finite number, got a {len(str(value))}-digit integer") from None
     if not math.isfinite(number):
         raise InvalidInput(f"{name} must be a finite number, got {number}")
     return number
@@ -190,13 +193,18 @@ def check_latlon(name: str, value: Any) -> LatLon:
 
 
 def check_bounds(name: str, value: Any) -> Bounds:
-    """``[[south, west], [north, east]]`` with south <= north (west > east crosses 180)."""
+    """``[[south, west], [north, east]]`` with south <= north and west <= east."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise InvalidInput(f"{name} must be [[south, west], [north, east]], got {value!r:.60}")
     sw = check_latlon(f"{name} south-west", value[0])
     ne = check_latlon(f"{name} north-east", value[1])
     if sw[0] > ne[0]:
         raise InvalidInput(f"{name} south {sw[0]:g} is north of north {ne[0]:g}")
+    if sw[1] > ne[1]:
+        raise InvalidInput(
+            f"{name} west {sw[1]:g} is east of east {ne[1]:g}"
+            " (boxes across the 180th meridian are not supported)"
+        )
     return (sw, ne)
 
 
@@ -227,6 +235,10 @@ def check_text(name: str, value: Any, cap: int) -> str:
         raise InvalidInput(f"{name} must be a string, got {type(value).__name__}")
     if len(value) > cap:
         raise PayloadTooLarge(f"{name} must be at most {cap} characters, got {len(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{name} is not valid text (it holds a lone surrogate)") from None
     return value
 
 

@@ -97,6 +97,9 @@ class AddLayer:
     id: str
     name: str
     visible: bool = True
+    # In a batch: do nothing if the layer already exists (checked when the batch is applied,
+    # under the map's write lock, so concurrent writers cannot race on it).
+    if_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,8 @@ def apply_all(state: MapState, ops: Sequence[Op], limits: Limits = Limits()) -> 
         raise PayloadTooLarge(f"a batch can have at most {limits.max_ops} ops, got {len(ops)}")
     events = []
     for index, op in enumerate(ops):
+        if isinstance(op, AddLayer) and op.if_missing and op.id in state.layers:
+            continue
         try:
             state, event = apply(state, op, limits)
         except (InvalidInput, NotFound) as exc:

@@ -34,6 +34,7 @@ from trio_asyncio import aio_as_trio
 
 from mapsrv.core import Event, MapState
 from mapsrv.core.codec import dumps, event_from_json, state_from_json
+from mapsrv.logs import map_ref
 from mapsrv.store import Conflict, LoadedMap, MapMeta, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -68,7 +69,17 @@ redis.call('HSETNX', KEYS[1], 'owner', ARGV[1])
 return redis.call('HGET', KEYS[1], 'owner')
 """
 
-_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# Redis cannot take writes now: unreachable, read-only (a replica after failover), out of
+# memory (noeviction), loading, or its primary is down. All mean "unavailable", never a 500.
+_ERRORS = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.MasterDownError,
+    OSError,
+)
 
 
 def _map_key(map_id: str) -> str:
@@ -161,9 +172,13 @@ class RedisStore:
                 await self._run(lambda c: c.ping())
             except StoreUnavailable:
                 continue
-            if not was:
-                log.info("redis is back: re-syncing held maps")
-                await hub.resync()
+            if not was or hub.statistics().pending_writes:
+                if not was:
+                    log.info("redis is back: re-syncing held maps")
+                try:
+                    await hub.resync()
+                except Exception:
+                    log.exception("re-sync failed; will retry")
 
     async def _follow(self, hub: MapHub) -> None:
         """Events committed by any process, for the maps this process holds."""
@@ -186,7 +201,10 @@ class RedisStore:
                         continue
                     channel = _text(message["channel"]) or ""
                     map_id = channel[len("mapsrv:{") : -len("}:events")]
-                    await hub.receive_remote(map_id, message["data"])
+                    try:
+                        await hub.receive_remote(map_id, message["data"])
+                    except Exception:  # one bad event must not stop following every map
+                        log.exception("could not apply an event from another process")
             except _ERRORS as exc:
                 self._available = False
                 self.errors += 1
@@ -229,12 +247,12 @@ class RedisStore:
         if not raw:
             return None
         fields = {_text(k): v for k, v in raw.items()}
-        state = state_from_json(json.loads(fields["state"]))
+        state = state_from_json(json.loads(fields["state"]), map_id)
         version = int(fields["version"])
         if version > state.version:
             events = await self.events_after(map_id, state.version)
             if events is None:
-                log.error("map %s: log does not reach back to its snapshot", map_id[:6])
+                log.error("map %s: log does not reach back to its snapshot", map_ref(map_id))
                 return None
             from mapsrv.core import apply_event
 

@@ -184,3 +184,17 @@ def test_sse_framing() -> None:
     assert frame("", event="e\nvil") == b"event: evil\ndata: \n\n"
     assert comment("hb") == b": hb\n\n"
     assert retry(1500) == b"retry: 1500\n\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"op": []}, "unknown op"),
+        ({"op": "set_view", "center": [10**400, 0], "zoom": 1}, "401-digit integer"),
+        ({"op": "set_title", "title": "\ud800"}, "lone surrogate"),
+        ({"op": "fit_bounds", "bounds": [[0, 170], [1, -170]]}, "180th meridian"),
+    ],
+)
+def test_inputs_that_once_slipped_through(raw: dict, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        run(raw)

@@ -160,11 +160,11 @@ def test_any_op_applies_or_raises_a_clear_error_and_replay_matches(raw: list[dic
             replayed = apply_event(replayed, event)
         assert replayed == state
     # ... also when snapshot and events went through their JSON wire form.
-    wire_state = state_from_json(json.loads(dumps(snapshots[0].to_json())), LIMITS)
+    wire_state = state_from_json(json.loads(dumps(snapshots[0].to_json())), "m", LIMITS)
     for event in events:
         wire_state = apply_event(wire_state, event_from_json(json.loads(dumps(event.to_json())), LIMITS))
     assert wire_state == state
-    assert state_from_json(json.loads(dumps(state.to_json())), LIMITS) == state
+    assert state_from_json(json.loads(dumps(state.to_json())), "m", LIMITS) == state
 
 
 @given(

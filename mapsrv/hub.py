@@ -39,6 +39,7 @@ log = logging.getLogger("mapsrv.hub")
 # Writes held in memory per map while the store is unreachable; past this, writes get 503.
 MAX_PENDING_BATCHES = 1000
 MAX_COMMIT_ATTEMPTS = 8
+UNUSED_MAP_TIMEOUT = 600.0  # seconds before a never-written, unwatched map is forgotten
 
 
 def new_token() -> str:
@@ -63,6 +64,7 @@ class MapEntry:
     pending: list[Sequence[Op]] = field(default_factory=list)
     pending_events: list[Event] = field(default_factory=list)
     synced_version: int = 0
+    resume_floor: int = 0  # a viewer at or below this version gets a snapshot, never a replay
     _snapshot: tuple[int, bytes] = (-1, b"")
 
     @property
@@ -184,17 +186,20 @@ class MapHub:
             loaded = await self.store.load(map_id)
             if loaded is not None:
                 meta = loaded.meta
-                entry = self._hold(
-                    MapEntry(
-                        id=meta.id,
-                        view_key=meta.view_key,
-                        owner=meta.owner,
-                        principal=meta.principal,
-                        state=loaded.state,
-                        last_used=trio.current_time(),
-                        synced_version=loaded.state.version,
-                    )
+                fresh = MapEntry(
+                    id=meta.id,
+                    view_key=meta.view_key,
+                    owner=meta.owner,
+                    principal=meta.principal,
+                    state=loaded.state,
+                    last_used=trio.current_time(),
+                    synced_version=loaded.state.version,
                 )
+                entry = self._hold(fresh)
+                if entry is fresh:
+                    # Events published while we were loading passed us by: fetch them now.
+                    async with entry.lock:
+                        await self._catch_up(entry)
         if entry is None:
             raise NotFound("map not found")
         entry.last_used = trio.current_time()
@@ -293,8 +298,11 @@ class MapHub:
                     self._dropped += 1
 
     def _restart_viewers(self, entry: MapEntry) -> None:
-        """The map's history here was rewritten: viewers reconnect and get a fresh snapshot."""
+        """The map's history here was rewritten: viewers reconnect and get a fresh snapshot, and
+        so does anyone resuming from a version at or before the rewrite."""
         entry.log.clear()
+        entry._snapshot = (-1, b"")
+        entry.resume_floor = entry.state.version
         for sub in entry.subscribers:
             sub.close()
         entry.subscribers.clear()
@@ -409,7 +417,7 @@ class MapHub:
             except StoreUnavailable:
                 pass
         current = entry.state.version
-        if seen is None or seen > current:
+        if seen is None or seen > current or (entry.resume_floor and seen <= entry.resume_floor):
             return [entry.snapshot_frame()]
         if seen == current:
             return []
@@ -435,9 +443,17 @@ class MapHub:
     def expire_idle(self) -> int:
         """Forget maps nobody has used or watched for ``idle_timeout`` seconds (never one that
         holds writes the store has not got yet)."""
-        deadline = trio.current_time() - self.idle_timeout
+        now = trio.current_time()
+        deadline = now - self.idle_timeout
+        # A map nobody ever drew on goes sooner, so that a flood of "/" visits or create_map
+        # calls cannot hold the map cap for a whole idle timeout.
+        unused_deadline = now - min(self.idle_timeout, UNUSED_MAP_TIMEOUT)
         idle = [
-            e for e in self._maps.values() if not e.subscribers and not e.pending and e.last_used <= deadline
+            e
+            for e in self._maps.values()
+            if not e.subscribers
+            and not e.pending
+            and (e.last_used <= deadline or (e.state.version == 0 and e.last_used <= unused_deadline))
         ]
         for entry in idle:
             del self._maps[entry.id]

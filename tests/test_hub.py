@@ -75,6 +75,8 @@ async def test_idle_maps_expire_but_watched_maps_stay(autojump_clock: trio.testi
     idle = await hub.create_map(owner="o" * 22)
     watched = await hub.create_map()
     used = await hub.create_map()
+    for entry in (idle, watched, used):  # drawn on: they live for the whole idle timeout
+        await add(hub, entry.id)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.serve_expiry)
         async with hub.subscribe(watched):
@@ -89,6 +91,19 @@ async def test_idle_maps_expire_but_watched_maps_stay(autojump_clock: trio.testi
         assert hub.find(watched.id) is None, "expires an hour after its last viewer left"
         assert hub.find(used.id) is None
         assert hub.statistics().maps_expired == 3
+        nursery.cancel_scope.cancel()
+
+
+async def test_maps_nobody_drew_on_go_sooner(autojump_clock: trio.testing.MockClock) -> None:
+    hub = MapHub(idle_timeout=3600)
+    empty = await hub.create_map()
+    drawn = await hub.create_map()
+    await add(hub, drawn.id)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.serve_expiry)
+        await trio.sleep(700)
+        assert hub.find(empty.id) is None
+        assert hub.find(drawn.id) is not None
         nursery.cancel_scope.cancel()
 
 

@@ -260,6 +260,7 @@ def state_from_json(raw: Mapping[str, Any], map_id: str, limits: Limits = Limits
         layers={layer["id"]: _layer_from_json(layer) for layer in raw["layers"]},
         features={f.id: f for f in features},
         seq=int(raw["seq"]),
+        points=sum(len(f.points()) for f in features),
     )
 
 

@@ -54,6 +54,7 @@ class Limits:
     max_features: int = 10_000
     max_layers: int = 100
     max_points: int = 10_000  # per geometry
+    max_total_points: int = 1_000_000  # per map: bounds a map's memory whatever its shapes
     max_title: int = 200
     max_label: int = 200
     max_popup: int = 4_000
@@ -140,6 +141,8 @@ class MapState:
     features: Mapping[str, Feature] = field(default_factory=dict)
     # Next number for generated feature ids; part of the state so replay is deterministic.
     seq: int = 1
+    # Coordinates held by all features (derived; kept up to date by apply_event for the cap).
+    points: int = 0
 
     def to_json(self) -> dict[str, Any]:
         # No id: the map id is the edit capability, and this goes to read-only viewers too.

@@ -218,7 +218,13 @@ def apply(state: MapState, op: Op, limits: Limits = Limits()) -> tuple[MapState,
         event = Event(version, "clear", layer_id=op.layer)
     else:
         raise InvalidInput(f"unknown op {type(op).__name__}")
-    return apply_event(state, event), event
+    new_state = apply_event(state, event)
+    if new_state.points > limits.max_total_points and new_state.points > state.points:
+        raise PayloadTooLarge(
+            f"a map can hold at most {limits.max_total_points} coordinates in all;"
+            f" this change would make {new_state.points}"
+        )
+    return new_state, event
 
 
 def apply_all(state: MapState, ops: Sequence[Op], limits: Limits = Limits()) -> tuple[MapState, list[Event]]:
@@ -250,13 +256,20 @@ def apply_event(state: MapState, event: Event) -> MapState:
         changes["view"] = event.view
     elif kind == "upsert":
         features = dict(state.features)
+        points = state.points
         for feature in event.features:
+            old = features.get(feature.id)
+            points += len(feature.points()) - (len(old.points()) if old is not None else 0)
             features[feature.id] = feature
         changes["features"] = features
         changes["seq"] = event.seq
+        changes["points"] = points
     elif kind == "remove":
         gone = set(event.ids)
         changes["features"] = {k: f for k, f in state.features.items() if k not in gone}
+        changes["points"] = state.points - sum(
+            len(state.features[k].points()) for k in gone if k in state.features
+        )
     elif kind == "layer":
         assert event.layer is not None
         changes["layers"] = {**state.layers, event.layer.id: event.layer}
@@ -269,6 +282,8 @@ def apply_event(state: MapState, event: Event) -> MapState:
         )
     else:
         raise InvalidInput(f"unknown event kind {kind!r}")
+    if kind in ("layer_remove", "clear"):
+        changes["points"] = sum(len(f.points()) for f in changes["features"].values())
     return dataclasses.replace(state, **changes)
 
 

@@ -198,3 +198,15 @@ def test_sse_framing() -> None:
 def test_inputs_that_once_slipped_through(raw: dict, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         run(raw)
+
+
+def test_a_map_holds_a_bounded_number_of_coordinates() -> None:
+    limits = Limits(max_total_points=10)
+    line = {"op": "add_feature", "type": "polyline", "coords": [[0, 0], [1, 1], [2, 2], [3, 3]]}
+    state = run(line, line, limits=limits)
+    assert state.points == 8
+    with pytest.raises(PayloadTooLarge, match="at most 10 coordinates in all; this change would make 12"):
+        run(line, state=state, limits=limits)
+    state = run({"op": "remove_features", "ids": ["f1"]}, state=state, limits=limits)
+    assert state.points == 4
+    assert run(line, state=state, limits=limits).points == 8

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import wraps
 from typing import Annotated, Any, ParamSpec
 
+from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
@@ -618,5 +619,8 @@ def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], key
         description="A map's full state as JSON",
     )
     async def map_resource(map_id: str, ctx: Context) -> str:
-        entry = await entry_for(map_id, ctx)
+        try:
+            entry = await entry_for(map_id, ctx)
+        except MapsrvError as exc:  # a clear JSON-RPC error, and nothing logged with the id in it
+            raise MCPError(exc.jsonrpc_code, exc.message) from None
         return summarize(entry.state, links(entry)[0], hub.limits.max_features).model_dump_json()

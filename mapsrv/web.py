@@ -23,6 +23,7 @@ from mapsrv.config import Config
 from mapsrv.core.codec import dumps, parse_ops, to_geojson
 from mapsrv.errors import Forbidden, InvalidInput, MapsrvError, NotFound
 from mapsrv.hub import MapHub, new_token
+from mapsrv.metrics import route_of
 
 __all__ = ["create_app", "find_static_dir", "security_headers"]
 
@@ -69,6 +70,12 @@ def _error(exc: MapsrvError) -> Response:
 
 def create_app(config: Config, hub: MapHub, draining: Callable[[], bool] = lambda: False) -> QuartTrio:
     app = QuartTrio(__name__, static_folder=None)
+
+    def log_exception(exc_info: Any) -> None:
+        # Quart's own version logs the request path, and a map's path is its capability.
+        app.logger.error("exception on %s %s", request.method, route_of(request.path), exc_info=exc_info)
+
+    app.log_exception = log_exception  # type: ignore[method-assign,assignment]
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
     static_dir = find_static_dir()
     leaflet_dir = Path(xstatic.pkg.leaflet.BASE_DIR)

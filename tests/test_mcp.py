@@ -12,7 +12,7 @@ import httpx2
 import pytest
 import trio
 from conftest import Browser, EventStream, open_stream, start_server, wait_until
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -282,3 +282,11 @@ async def test_parallel_calls_drawing_on_a_new_layer_all_succeed(server: Server)
         summary = (await client.call_tool("get_map", {"map_id": map_id})).structured_content
         assert [layer["id"] for layer in summary["layers"]] == ["default", "stops", "imported"]
         assert summary["feature_count"] == 7
+
+
+async def test_reading_an_unknown_map_resource_is_a_clear_error(server: Server, caplog) -> None:
+    async with Client(server.url + "mcp") as client:
+        with pytest.raises(MCPError) as caught:
+            await client.read_resource("map://no-such-map-id-0123456789")
+    assert caught.value.error.code == -32002 and "not found" in caught.value.error.message
+    assert "no-such-map-id" not in caplog.text, "a map id (a capability) reached the logs"

@@ -29,7 +29,7 @@ from mapsrv.core.codec import dumps, event_from_json
 from mapsrv.core.sse import frame
 from mapsrv.errors import MapsrvError, NotFound, Unavailable, VersionConflict
 from mapsrv.logs import map_ref
-from mapsrv.store import MapMeta, Store, StoreUnavailable
+from mapsrv.store import Conflict, MapMeta, Store, StoreUnavailable
 from mapsrv.store.memory import MemoryStore
 
 __all__ = ["HubStatistics", "MapEntry", "MapHub", "Subscription", "new_token"]
@@ -279,7 +279,13 @@ class MapHub:
                     return events
                 self._conflicts += 1
                 if conflict.current < 0:  # the store lost the map (expired there): recreate it
-                    await self.store.create(entry.meta, entry.state)
+                    if not await self.store.create(entry.meta, entry.state):
+                        await self._reload(entry)  # another process recreated it first
+                elif conflict.current < entry.state.version:
+                    # The store went back in time (it lost its newest writes): it stays the
+                    # source of truth, and this copy follows it.
+                    log.warning("map %s: the store is behind this process; reloading", map_ref(entry.id))
+                    await self._reload(entry)
                 else:
                     await self._catch_up(entry)
         raise Unavailable("this map is changing too fast to write to; retry")
@@ -307,6 +313,23 @@ class MapHub:
             sub.close()
         entry.subscribers.clear()
 
+    async def _reload(self, entry: MapEntry) -> None:
+        loaded = await self.store.load(entry.id)
+        if loaded is not None:
+            entry.state = loaded.state
+            entry.synced_version = loaded.state.version
+            self._restart_viewers(entry)
+
+    async def _already_committed(self, entry: MapEntry) -> bool:
+        """Whether the store's log after ``synced_version`` starts with exactly the held events."""
+        events = await self.store.events_after(entry.id, entry.synced_version)
+        held = entry.pending_events
+        return (
+            events is not None
+            and len(events) >= len(held)
+            and all(a.to_json() == b.to_json() for a, b in zip(events, held, strict=False))
+        )
+
     async def _catch_up(self, entry: MapEntry) -> None:
         """Bring a held map up to the store's version. Call with the map's lock held."""
         events = await self.store.events_after(entry.id, entry.state.version)
@@ -329,9 +352,13 @@ class MapHub:
         conflict = await self.store.commit(
             entry.id, entry.synced_version, entry.pending_events, entry.state, snapshot=True
         )
+        if conflict is not None and await self._already_committed(entry):
+            conflict = None  # a commit whose reply was lost in the outage did land
+            await self._catch_up(entry)
         if conflict is not None and conflict.current < 0:
-            await self.store.create(entry.meta, entry.state)
-        elif conflict is not None:
+            if not await self.store.create(entry.meta, entry.state):
+                conflict = Conflict(0)
+        if conflict is not None and conflict.current >= 0:
             loaded = await self.store.load(entry.id)
             state = loaded.state if loaded is not None else entry.state
             base = state.version

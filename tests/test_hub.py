@@ -177,14 +177,19 @@ class SharedLog:
             state = apply_event(state, event)
         return LoadedMap(meta, state)
 
+    lose_next_reply = False
+
     async def commit(self, map_id, expected, events, state, *, snapshot):
-        from mapsrv.store import Conflict
+        from mapsrv.store import Conflict, StoreUnavailable
 
         log = self.events[map_id]
         current = log[-1].version if log else 0
         if current != expected:
             return Conflict(current)
         log.extend(events)
+        if self.lose_next_reply:  # the commit landed, but its reply timed out
+            self.lose_next_reply = False
+            raise StoreUnavailable()
         return None
 
     async def events_after(self, map_id, version):
@@ -206,3 +211,16 @@ async def test_resume_on_a_lagging_process_catches_up_instead_of_going_back() ->
     async with b.subscribe(entry_b, last_event_id="3") as sub:
         assert sub.initial == [], "nothing missed, nothing re-sent"
     assert entry_b.state.version == 3
+
+
+async def test_a_commit_whose_reply_was_lost_is_not_applied_twice() -> None:
+    store = SharedLog()
+    hub = MapHub(store=store)  # type: ignore[arg-type]
+    entry = await hub.create_map()
+    store.lose_next_reply = True
+    events = await hub.apply(entry.id, [parse_op(MARKER)])  # held as pending: the reply was lost
+    assert events[0].version == 1 and hub.statistics().pending_writes == 1
+    await hub.resync()
+    assert hub.statistics().pending_writes == 0
+    assert [e.version for e in store.events[entry.id]] == [1], "committed once"
+    assert list(entry.state.features) == ["f1"] and entry.state.version == 1

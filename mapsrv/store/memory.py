@@ -29,8 +29,8 @@ class MemoryStore:
         task_status.started()
         await trio.sleep_forever()
 
-    async def create(self, meta: MapMeta, state: MapState) -> None:
-        pass
+    async def create(self, meta: MapMeta, state: MapState) -> bool:
+        return True
 
     async def load(self, map_id: str) -> LoadedMap | None:
         return None

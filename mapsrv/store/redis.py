@@ -63,6 +63,14 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return {1, tonumber(last)}
 """
 
+CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
 CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HSETNX', KEYS[1], 'owner', ARGV[1])
@@ -111,6 +119,7 @@ class RedisStore:
         self._client: aioredis.Redis | None = None
         self._commit: Any = None
         self._claim: Any = None
+        self._create: Any = None
         self._available = False
         self._loop: Any = None
         self.errors = 0
@@ -150,6 +159,7 @@ class RedisStore:
             )
             self._commit = self._client.register_script(COMMIT)
             self._claim = self._client.register_script(CLAIM)
+            self._create = self._client.register_script(CREATE)
             try:
                 try:
                     await self._run(lambda c: c.ping())
@@ -220,7 +230,9 @@ class RedisStore:
 
     # --- maps -------------------------------------------------------------------------------
 
-    async def create(self, meta: MapMeta, state: MapState) -> None:
+    async def create(self, meta: MapMeta, state: MapState) -> bool:
+        """Store a map unless one with this id is there already (then False): a map that expired
+        in Redis is recreated by exactly one of the processes that still hold it."""
         fields: dict[Any, Any] = {
             "version": state.version,
             "state": dumps(state.to_json()),
@@ -232,15 +244,15 @@ class RedisStore:
         if meta.principal is not None:
             fields["principal"] = meta.principal
 
-        async def create(client: aioredis.Redis) -> Any:
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.delete(_log_key(meta.id))
-                pipe.hset(_map_key(meta.id), mapping=fields)
-                pipe.pexpire(_map_key(meta.id), self.ttl_ms)
-                pipe.set(f"mapsrv:view:{meta.view_key}", meta.id, px=self.ttl_ms)
-                return await pipe.execute()
-
-        await self._run(create)
+        args: list[Any] = [self.ttl_ms]
+        for key, value in fields.items():
+            args += [key, value]
+        script = self._create
+        created = await self._run(
+            lambda c: script(keys=[_map_key(meta.id), _log_key(meta.id)], args=args, client=c)
+        )
+        await self._run(lambda c: c.set(f"mapsrv:view:{meta.view_key}", meta.id, px=self.ttl_ms))
+        return bool(created)
 
     async def load(self, map_id: str) -> LoadedMap | None:
         raw = await self._run(lambda c: c.hgetall(_map_key(map_id)))

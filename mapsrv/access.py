@@ -7,7 +7,9 @@ foreign maps all get the same ``NotFound``, so a probe learns nothing.
 
 from __future__ import annotations
 
+import hmac
 import re
+from collections.abc import Mapping, Sequence
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
@@ -17,6 +19,7 @@ from mapsrv.hub import MapEntry, MapHub
 
 __all__ = [
     "USER_COOKIE",
+    "ApiKeys",
     "host_allowed",
     "origin_allowed",
     "resolve",
@@ -82,3 +85,36 @@ def origin_allowed(config: Config, origin: str | None, host: str | None) -> bool
         return True
     parts = urlsplit(origin)
     return bool(host) and parts.netloc.lower() == (host or "").lower() and parts.scheme in ("http", "https")
+
+
+class ApiKeys:
+    """``name:secret`` pairs from the configuration. A map made with a key is that key's alone."""
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        self._keys: list[tuple[str, bytes]] = []
+        for index, entry in enumerate(entries):
+            name, sep, secret = entry.partition(":")
+            if not sep:
+                name, secret = f"key{index + 1}", entry
+            self._keys.append((name, secret.encode()))
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def principal(self, headers: Mapping[str, str] | None) -> str | None:
+        """The key's name for ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, else None."""
+        if not headers or not self._keys:
+            return None
+        lowered = {k.lower(): v for k, v in headers.items()}
+        offered = lowered.get("x-api-key", "")
+        auth = lowered.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            offered = auth[7:].strip()
+        if not offered:
+            return None
+        found = None
+        for name, secret in self._keys:  # compare with every key: no timing hint of which matched
+            if hmac.compare_digest(secret, offered.encode()):
+                found = name
+        return found

@@ -24,11 +24,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Message, Receive, Scope, Send
 
 from mapsrv import __version__
+from mapsrv.access import ApiKeys
 from mapsrv.config import Config
 from mapsrv.core.codec import dumps
 from mapsrv.errors import Unauthorized, Unavailable
 from mapsrv.hub import MapHub
-from mapsrv.mcp_tools import INSTRUCTIONS, ApiKeys, register_tools
+from mapsrv.mcp_tools import INSTRUCTIONS, register_tools
 
 __all__ = ["McpEndpoints", "McpStatistics", "build_mcp", "open_stdio_streams", "security_settings"]
 

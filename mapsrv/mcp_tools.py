@@ -7,8 +7,7 @@ arguments come back as tool errors (``isError``) whose text says how to fix the 
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Annotated, Any, ParamSpec
 
@@ -17,21 +16,32 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from mapsrv.access import ApiKeys
 from mapsrv.core.codec import parse_op, to_geojson
-from mapsrv.core.model import MapState, check_id
+from mapsrv.core.model import check_id
 from mapsrv.core.ops import AddLayer, Op
 from mapsrv.errors import InvalidInput, MapsrvError, NotFound
 from mapsrv.hub import MapEntry, MapHub
+from mapsrv.mcp_schema import (
+    Color,
+    Expected,
+    FeatureId,
+    Label,
+    Lat,
+    LayerId,
+    Lon,
+    MapId,
+    MapRef,
+    MapSummary,
+    Point,
+    Popup,
+    WriteResult,
+    summarize,
+)
 
 __all__ = [
-    "ApiKeys",
-    "FeatureSummary",
-    "LayerSummary",
-    "MapRef",
-    "MapSummary",
-    "WriteResult",
+    "INSTRUCTIONS",
     "register_tools",
-    "summarize",
 ]
 
 P = ParamSpec("P")
@@ -45,99 +55,6 @@ add_circle and add_rectangle; each returns the feature id to update or remove it
 fit_bounds after drawing so the user sees everything. get_map shows what is on the map now.
 Pass expected_version (from any result) to make a write fail instead of overwriting changes
 made since you last looked."""
-
-
-class ApiKeys:
-    """``name:secret`` pairs from the configuration. A map made with a key is that key's alone."""
-
-    def __init__(self, entries: Sequence[str]) -> None:
-        self._keys: list[tuple[str, bytes]] = []
-        for index, entry in enumerate(entries):
-            name, sep, secret = entry.partition(":")
-            if not sep:
-                name, secret = f"key{index + 1}", entry
-            self._keys.append((name, secret.encode()))
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._keys)
-
-    def principal(self, headers: Mapping[str, str] | None) -> str | None:
-        """The key's name for ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, else None."""
-        if not headers or not self._keys:
-            return None
-        lowered = {k.lower(): v for k, v in headers.items()}
-        offered = lowered.get("x-api-key", "")
-        auth = lowered.get("authorization", "")
-        if auth[:7].lower() == "bearer ":
-            offered = auth[7:].strip()
-        if not offered:
-            return None
-        found = None
-        for name, secret in self._keys:  # compare with every key: no timing hint of which matched
-            if hmac.compare_digest(secret, offered.encode()):
-                found = name
-        return found
-
-
-class MapRef(BaseModel):
-    map_id: str = Field(description="pass this as map_id to the other tools")
-    url: str = Field(description="the page to give the user; it becomes theirs when they open it")
-    view_url: str = Field(description="read-only link anyone can watch")
-    title: str
-    version: int
-
-
-class WriteResult(BaseModel):
-    map_id: str
-    version: int = Field(description="the map's version after this change")
-    feature_ids: list[str] = Field(default_factory=list, description="ids of the features added or changed")
-
-
-class LayerSummary(BaseModel):
-    id: str
-    name: str
-    visible: bool
-
-
-class FeatureSummary(BaseModel):
-    id: str
-    type: str
-    layer: str
-    label: str = ""
-    coords: Any = Field(description="[lat, lon], a list of them, or [[south, west], [north, east]]")
-    radius: float | None = None
-
-
-class MapSummary(BaseModel):
-    map_id: str
-    title: str
-    version: int
-    url: str
-    view: dict[str, Any] | None
-    bbox: list[list[float]] | None = Field(description="[[south, west], [north, east]] of all features")
-    layers: list[LayerSummary]
-    feature_count: int
-    features: list[FeatureSummary]
-    truncated: bool = Field(description="true when only the first max_features features are listed")
-
-
-MapId = Annotated[str, Field(description="the map's id (from create_map, or the code the user pasted)")]
-Lat = Annotated[float, Field(ge=-90, le=90, description="latitude in degrees")]
-Lon = Annotated[float, Field(ge=-180, le=180, description="longitude in degrees")]
-Point = Annotated[list[float], Field(min_length=2, max_length=2, description="[lat, lon]")]
-Label = Annotated[str, Field(max_length=200, description="short text shown next to the feature")]
-Popup = Annotated[str, Field(max_length=4000, description="longer text shown when the feature is clicked")]
-Color = Annotated[str | None, Field(description="CSS colour: #rgb, #rrggbb or a name like 'red'")]
-FeatureId = Annotated[
-    str | None, Field(description="your own id (letters, digits, _.:-); generated when omitted")
-]
-LayerId = Annotated[
-    str | None, Field(description="layer to draw on (default: 'default'); created when missing")
-]
-Expected = Annotated[
-    int | None, Field(description="fail with a conflict unless the map is still at this version")
-]
 
 
 def _error(exc: MapsrvError) -> CallToolResult:
@@ -168,33 +85,6 @@ def _tool_errors(fn: Callable[P, Awaitable[CallToolResult]]) -> Callable[P, Awai
 def _style(**items: Any) -> dict[str, Any] | None:
     style = {k: v for k, v in items.items() if v is not None}
     return style or None
-
-
-def summarize(state: MapState, url: str, max_features: int) -> MapSummary:
-    features = list(state.features.values())
-    bbox = state.bbox()
-    return MapSummary(
-        map_id=state.id,
-        title=state.title,
-        version=state.version,
-        url=url,
-        view=state.view.to_json() if state.view else None,
-        bbox=[list(bbox[0]), list(bbox[1])] if bbox else None,
-        layers=[LayerSummary(**layer.to_json()) for layer in state.layers.values()],
-        feature_count=len(features),
-        features=[
-            FeatureSummary(
-                id=f.id,
-                type=f.type,
-                layer=f.layer,
-                label=f.label,
-                coords=f.to_json()["coords"],
-                radius=f.radius,
-            )
-            for f in features[:max_features]
-        ],
-        truncated=len(features) > max_features,
-    )
 
 
 def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], keys: ApiKeys) -> None:

@@ -168,6 +168,5 @@ class Dispatcher:
             receive,
             send,
             headers=self._headers,
-            heartbeat_interval=self.config.heartbeat_interval,
             retry_ms=int(self.config.sse_retry * 1000),
         )

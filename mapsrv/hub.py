@@ -26,7 +26,7 @@ import trio
 
 from mapsrv.core import Event, Limits, MapState, Op, apply_all, apply_event
 from mapsrv.core.codec import dumps, event_from_json
-from mapsrv.core.sse import frame
+from mapsrv.core.sse import comment, frame
 from mapsrv.errors import MapsrvError, NotFound, Unavailable, VersionConflict
 from mapsrv.logs import map_ref
 from mapsrv.store import Conflict, MapMeta, Store, StoreUnavailable
@@ -39,6 +39,8 @@ log = logging.getLogger("mapsrv.hub")
 # Writes held in memory per map while the store is unreachable; past this, writes get 503.
 MAX_PENDING_BATCHES = 1000
 MAX_COMMIT_ATTEMPTS = 8
+HEARTBEAT_SLICES = 10  # heartbeats go out in this many groups per interval, not all at once
+HEARTBEAT = comment("hb")
 UNUSED_MAP_TIMEOUT = 600.0  # seconds before a never-written, unwatched map is forgotten
 
 
@@ -85,9 +87,10 @@ class Subscription:
     missed events on resume); ``receive`` then yields each later event's frame. The channel
     ends when the subscriber is dropped for being slow or the hub closes."""
 
-    def __init__(self, entry: MapEntry, initial: list[bytes], buffer: int) -> None:
+    def __init__(self, entry: MapEntry, initial: list[bytes], buffer: int, slot: int = 0) -> None:
         self.entry = entry
         self.initial = initial
+        self.slot = slot  # which of the heartbeat task's ticks serves this viewer
         self._send, self.receive = trio.open_memory_channel[bytes](buffer)
 
     def send_nowait(self, data: bytes) -> bool:
@@ -136,6 +139,7 @@ class MapHub:
         self._dropped = 0
         self._expired = 0
         self._conflicts = 0
+        self._next_slot = 0
         self.observe_commit: Callable[[float], None] = lambda seconds: None
 
     @property
@@ -425,7 +429,8 @@ class MapHub:
         still has them all."""
         async with entry.lock:  # no event can be published between the catch-up and the add
             initial = await self._catch_up_frames(entry, last_event_id)
-            sub = Subscription(entry, initial, self.subscriber_buffer)
+            self._next_slot = (self._next_slot + 1) % HEARTBEAT_SLICES
+            sub = Subscription(entry, initial, self.subscriber_buffer, self._next_slot)
             entry.subscribers.add(sub)
         try:
             yield sub
@@ -510,6 +515,23 @@ class MapHub:
                 await self.store.touch(in_use)
             except Exception:  # keys get refreshed on the next sweep or write
                 log.warning("could not refresh the store's expiry of held maps", exc_info=True)
+
+    async def serve_heartbeats(
+        self, interval: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """A comment to every viewer every ``interval`` seconds, so proxies and browsers see a
+        live stream. Viewers are served in groups spread over the interval, so 10,000 streams do
+        not all wake at once. The comment goes through each viewer's own channel: its pump stays
+        the only writer (a full channel means the viewer is about to be dropped anyway)."""
+        task_status.started()
+        tick = 0
+        while True:
+            await trio.sleep(interval / HEARTBEAT_SLICES)
+            tick = (tick + 1) % HEARTBEAT_SLICES
+            for entry in list(self._maps.values()):
+                for sub in list(entry.subscribers):
+                    if sub.slot == tick:
+                        sub.send_nowait(HEARTBEAT)
 
     def statistics(self) -> HubStatistics:
         return HubStatistics(

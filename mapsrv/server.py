@@ -87,6 +87,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     async with trio.open_nursery() as nursery:
         await nursery.start(store.serve, hub)
         await nursery.start(hub.serve_expiry)
+        await nursery.start(hub.serve_heartbeats, config.heartbeat_interval)
         await nursery.start(mcp.serve)
         server = Server(config=config, hub=hub, mcp=mcp, url="", binds=[], _shutdown=shutdown)
         http_done = trio.Event()

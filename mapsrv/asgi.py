@@ -51,7 +51,7 @@ def _transport(path: str) -> str:
         return "mcp_http"
     if path == "/sse" or path.startswith("/messages/"):
         return "mcp_sse"
-    if path.endswith("/events"):
+    if _EVENTS.fullmatch(path):
         return "browser_stream"
     return "web"
 
@@ -89,16 +89,23 @@ class Dispatcher:
         started = trio.current_time()
         status = 0
 
-        async def send_noting_status(message: Message) -> None:
+        def note(response_status: int) -> None:
             nonlocal status
+            status = response_status
+            self.metrics.observe_request(route, method, status, trio.current_time() - started)
+
+        async def send_noting_status(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status = message["status"]
-                self.metrics.observe_request(route, method, status, trio.current_time() - started)
+                note(message["status"])
             await send(message)
 
         self.in_flight += 1
         try:
-            await self._http(scope, receive, send_noting_status)
+            if transport == "browser_stream":
+                # Every frame of a stream goes through `send`: no wrapper on that path.
+                await self._stream(scope, receive, send, note)
+            else:
+                await self._http(scope, receive, send_noting_status)
         finally:
             self.in_flight -= 1
             if not self.in_flight:
@@ -147,20 +154,29 @@ class Dispatcher:
         if self.mcp.handles(scope["path"]):
             await self.mcp(scope, receive, send)
             return
-        match = _EVENTS.fullmatch(scope["path"])
-        if match and scope["method"] in ("GET", "HEAD"):
-            await self._events(scope, receive, send, match.group(1), match.group(2))
-            return
         await self._app(scope, receive, send)
 
-    async def _events(
-        self, scope: MutableMapping[str, Any], receive: Receive, send: Send, kind: str, key: str
+    async def _stream(
+        self, scope: MutableMapping[str, Any], receive: Receive, send: Send, note: Callable[[int], None]
     ) -> None:
+        """A browser's event stream, or the error that stands in for it."""
+        match = _EVENTS.fullmatch(scope["path"])
+        if not host_allowed(self.config, _header(scope, b"host")):
+            note(421)
+            await _plain(send, 421, b'{"error":{"code":"http","message":"unknown host"}}')
+            return
+        if not match or scope["method"] not in ("GET", "HEAD"):
+            note(405)
+            await _plain(send, 405, b'{"error":{"code":"http","message":"method not allowed"}}')
+            return
         try:
-            entry = await resolve(self.hub, kind, key, user_from_cookies(_header(scope, b"cookie")))
+            user = user_from_cookies(_header(scope, b"cookie"))
+            entry = await resolve(self.hub, match.group(1), match.group(2), user)
         except MapsrvError as exc:
+            note(exc.status)
             await _plain(send, exc.status, dumps({"error": exc.to_json()}).encode())
             return
+        note(200)
         await serve_event_stream(
             self.hub,
             entry,

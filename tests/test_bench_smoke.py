@@ -30,7 +30,7 @@ async def test_scenario_runs(name: str) -> None:
     if name == "soak":
         assert result["calls"] > 0 and result["errors"] == 0 and result["left_open"] == 0
     if name == "fan_out":
-        assert result["last_receiver"]["n"] == 3
+        assert result["mapsrv"]["last_receiver"]["n"] == result["bare_stack"]["last_receiver"]["n"] == 3
     if name == "tool_to_stream":
         assert {"streamable_http", "streamable_http_legacy", "legacy_sse", "stdio"} <= result.keys()
         assert all(result[t]["n"] == QUICK[name]["calls"] for t in ("streamable_http", "stdio"))

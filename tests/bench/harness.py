@@ -27,6 +27,7 @@ __all__ = [
     "SseReader",
     "cpu_seconds",
     "open_peer",
+    "open_peer_sse",
     "open_redis",
     "open_server",
     "percentiles",
@@ -120,6 +121,36 @@ async def open_peer() -> AsyncIterator[str]:
                     except httpx.TransportError:
                         await trio.sleep(0.05)
         yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        with trio.CancelScope(shield=True):
+            await process.wait()
+
+
+@asynccontextmanager
+async def open_peer_sse() -> AsyncIterator[tuple[str, int]]:
+    """The bare-stack SSE server (tests/bench/peer_sse.py) in a child process: (URL, PID)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "tests.bench.peer_sse", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with trio.fail_after(20):
+            while True:
+                try:
+                    stream = await trio.open_tcp_stream("127.0.0.1", port)
+                except OSError:
+                    await trio.sleep(0.05)
+                    continue
+                await stream.aclose()
+                break
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         with trio.CancelScope(shield=True):

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,6 +21,7 @@ from .harness import (
     cpu_seconds,
     new_browser_map,
     open_peer,
+    open_peer_sse,
     open_redis,
     open_server,
     percentiles,
@@ -151,66 +155,101 @@ async def open_streams(counts: tuple[int, ...] = (1000, 5000, 10000)) -> dict[st
     return out
 
 
-async def fan_out(watchers: int = 1000, events: int = 50) -> dict[str, Any]:
-    """One event to ``watchers`` streams of one map: time until the last of them has it, over
-    ``events`` events sent one at a time."""
+@dataclass
+class SseTarget:
+    """A server with SSE viewers to measure: mapsrv, or the bare stack (peer_sse.py)."""
+
+    host: str
+    port: int
+    pid: int
+    path: str
+    cookie: str | None
+    publish: Callable[[int], Awaitable[int]]  # send n events (one request); returns the last id
+
+
+@asynccontextmanager
+async def mapsrv_target() -> AsyncIterator[SseTarget]:
     async with open_server() as server, httpx.AsyncClient(base_url=server.url) as client:
         map_id, cookie = await new_browser_map(client)
+
+        async def publish(count: int) -> int:
+            ops = [{"op": "set_title", "title": f"t{i}"} for i in range(count)]
+            response = await client.post(f"/m/{map_id}/ops", json={"ops": ops})
+            return int(response.json()["version"])
+
         host, port = server.host_port
-        async with trio.open_nursery() as nursery:
-            readers = await _open_readers(host, port, f"/m/{map_id}/events", cookie, watchers, nursery)
+        yield SseTarget(host, port, server.pid, f"/m/{map_id}/events", cookie, publish)
+
+
+@asynccontextmanager
+async def bare_stack_target() -> AsyncIterator[SseTarget]:
+    async with open_peer_sse() as (url, pid), httpx.AsyncClient(base_url=url) as client:
+
+        async def publish(count: int) -> int:
+            version = 0
+            for _ in range(count):
+                version = int((await client.post("/publish")).json()["version"])
+            return version
+
+        parts = httpx.URL(url)
+        yield SseTarget(parts.host, parts.port or 80, pid, "/events", None, publish)
+
+
+TARGETS = {"mapsrv": mapsrv_target, "bare_stack": bare_stack_target}
+
+
+async def fan_out(watchers: int = 1000, events: int = 50) -> dict[str, Any]:
+    """One event to ``watchers`` streams: time until the last of them has it, over ``events``
+    events sent one at a time; mapsrv (one map) and the bare stack in the same run."""
+    out: dict[str, Any] = {"what": f"one event to {watchers} watchers, {events} events, vs the bare stack"}
+    for name, target in TARGETS.items():
+        async with target() as t, trio.open_nursery() as nursery:
+            readers = await _open_readers(t.host, t.port, t.path, t.cookie or "", watchers, nursery)
             last, median = [], []
-            for i in range(events):
+            for _ in range(events):
                 t0 = trio.current_time()
-                response = await client.post(f"/m/{map_id}/ops", json={"op": "set_title", "title": f"t{i}"})
-                version = response.json()["version"]
+                version = await t.publish(1)
                 arrivals = sorted([await r.wait_for(version) - t0 for r in readers])
                 last.append(arrivals[-1])
                 median.append(arrivals[len(arrivals) // 2])
             for reader in readers:
                 await reader.aclose()
             nursery.cancel_scope.cancel()
-    return {
-        "what": f"one event to {watchers} watchers, {events} events",
-        "last_receiver": percentiles(last),
-        "median_receiver": percentiles(median),
-    }
+        out[name] = {"last_receiver": percentiles(last), "median_receiver": percentiles(median)}
+    mapsrv_p50, bare_p50 = out["mapsrv"]["last_receiver"]["p50"], out["bare_stack"]["last_receiver"]["p50"]
+    out["ratio_last_p50"] = round(bare_p50 / mapsrv_p50, 2) if mapsrv_p50 else 0.0
+    return out
 
 
 async def frames_per_second(streams: int = 200, events: int = 500, batch: int = 1) -> dict[str, Any]:
-    """SSE frames the server delivers per second of its own CPU time (which includes taking the
-    writes): ``events`` changes, ``batch`` ops per request, to ``streams`` viewers of one map."""
-    async with open_server() as server, httpx.AsyncClient(base_url=server.url) as client:
-        map_id, cookie = await new_browser_map(client)
-        host, port = server.host_port
-        readers = [await SseReader.open(host, port, f"/m/{map_id}/events", cookie) for _ in range(streams)]
-        async with trio.open_nursery() as nursery:
-            for reader in readers:
-                nursery.start_soon(reader.run)
-            for reader in readers:
-                await reader.wait_for(0)
-            cpu0, t0 = cpu_seconds(server.pid), trio.current_time()
+    """SSE frames delivered per second of server CPU time (which includes taking the writes):
+    ``events`` events, ``batch`` per request, to ``streams`` viewers; mapsrv and the bare stack."""
+    out: dict[str, Any] = {
+        "what": f"{events} events ({batch} per request) to {streams} streams, vs the bare stack"
+    }
+    for name, target in TARGETS.items():
+        async with target() as t, trio.open_nursery() as nursery:
+            readers = await _open_readers(t.host, t.port, t.path, t.cookie or "", streams, nursery)
+            cpu0, t0 = cpu_seconds(t.pid), trio.current_time()
             version = 0
             for start in range(0, events, batch):
-                ops = [
-                    {"op": "set_title", "title": f"t{i}"} for i in range(start, min(events, start + batch))
-                ]
-                version = (await client.post(f"/m/{map_id}/ops", json={"ops": ops})).json()["version"]
+                version = await t.publish(min(batch, events - start))
             for reader in readers:
                 await reader.wait_for(version)
-            wall, cpu = trio.current_time() - t0, cpu_seconds(server.pid) - cpu0
+            wall, cpu = trio.current_time() - t0, cpu_seconds(t.pid) - cpu0
             for reader in readers:
                 await reader.aclose()
             nursery.cancel_scope.cancel()
-    frames = streams * events
-    return {
-        "what": f"{events} events ({batch} per request) to {streams} streams",
-        "frames": frames,
-        "server_cpu_s": round(cpu, 3),
-        "wall_s": round(wall, 3),
-        "frames_per_cpu_second": round(frames / max(cpu, 0.01)),
-        "frames_per_wall_second": round(frames / wall),
-    }
+        frames = streams * events
+        out[name] = {
+            "server_cpu_s": round(cpu, 3),
+            "wall_s": round(wall, 3),
+            "frames_per_cpu_second": round(frames / max(cpu, 0.01)),
+        }
+    out["ratio_frames_per_cpu_second"] = round(
+        out["mapsrv"]["frames_per_cpu_second"] / out["bare_stack"]["frames_per_cpu_second"], 2
+    )
+    return out
 
 
 async def _tool_latency(client: Client, host: str, port: int, calls: int) -> list[float]:

@@ -14,7 +14,6 @@ and kept (bounded) until ``resync`` pushes them (see README, "Running several pr
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from collections import deque
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 import trio
 
 from mapsrv.core import Event, Limits, MapState, Op, apply_all, apply_event
-from mapsrv.core.codec import dumps, event_from_json
+from mapsrv.core.codec import dumps, event_from_wire
 from mapsrv.core.sse import comment, frame
 from mapsrv.errors import MapsrvError, NotFound, Unavailable, VersionConflict
 from mapsrv.logs import map_ref
@@ -296,7 +295,7 @@ class MapHub:
 
     def _publish(self, entry: MapEntry, events: Sequence[Event]) -> None:
         for event in events:
-            data = frame(dumps(event.to_json()), event="change", id=event.version)
+            data = frame(event.wire, event="change", id=event.version)
             entry.log.append((event.version, data))
             if len(entry.log) > self.event_log_size:
                 entry.log.popleft()
@@ -331,7 +330,7 @@ class MapHub:
         return (
             events is not None
             and len(events) >= len(held)
-            and all(a.to_json() == b.to_json() for a, b in zip(events, held, strict=False))
+            and all(a.wire == b.wire for a, b in zip(events, held, strict=False))
         )
 
     async def _catch_up(self, entry: MapEntry) -> None:
@@ -393,7 +392,7 @@ class MapHub:
         entry = self._maps.get(map_id)
         if entry is None:
             return
-        event = event_from_json(json.loads(data))
+        event = event_from_wire(data)
         async with entry.lock:
             if entry.pending or event.version <= entry.state.version:
                 return
@@ -461,7 +460,7 @@ class MapHub:
             except StoreUnavailable:
                 events = None
             if events and events[-1].version == current:
-                return [frame(dumps(e.to_json()), event="change", id=e.version) for e in events]
+                return [frame(e.wire, event="change", id=e.version) for e in events]
         return [entry.snapshot_frame()]
 
     def close_all_subscribers(self) -> None:

@@ -40,10 +40,6 @@ class Server:
         requests, then return from ``serve``."""
         self._shutdown.set()
 
-    @property
-    def draining(self) -> bool:
-        return self._shutdown.is_set()
-
 
 def _hypercorn_config(config: Config) -> hypercorn.config.Config:
     hc = hypercorn.config.Config()

@@ -47,6 +47,7 @@ __all__ = [
     "OP_FIELDS",
     "dumps",
     "event_from_json",
+    "event_from_wire",
     "feature_from_json",
     "features_from_geojson",
     "parse_op",
@@ -262,6 +263,13 @@ def state_from_json(raw: Mapping[str, Any], map_id: str, limits: Limits = Limits
         seq=int(raw["seq"]),
         points=sum(len(f.points()) for f in features),
     )
+
+
+def event_from_wire(text: str | bytes, limits: Limits = Limits()) -> Event:
+    """An event from its JSON text (``Event.wire``), keeping that text for re-use."""
+    event = event_from_json(json.loads(text), limits)
+    event.__dict__["wire"] = text.decode() if isinstance(text, bytes) else text
+    return event
 
 
 def event_from_json(raw: Mapping[str, Any], limits: Limits = Limits()) -> Event:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeAlias
 
 from mapsrv.core.model import (
@@ -155,6 +156,13 @@ class Event:
     ids: tuple[str, ...] = ()
     layer: Layer | None = None
     layer_id: str | None = None
+
+    @cached_property
+    def wire(self) -> str:
+        """The event's JSON text, made once and shared by the SSE frame and the store."""
+        from mapsrv.core.codec import dumps  # codec builds on this module
+
+        return dumps(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"version": self.version, "kind": self.kind}

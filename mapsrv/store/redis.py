@@ -33,7 +33,7 @@ import trio_asyncio
 from trio_asyncio import aio_as_trio
 
 from mapsrv.core import Event, MapState
-from mapsrv.core.codec import dumps, event_from_json, state_from_json
+from mapsrv.core.codec import dumps, event_from_wire, state_from_json
 from mapsrv.logs import map_ref
 from mapsrv.store import Conflict, LoadedMap, MapMeta, StoreUnavailable
 
@@ -304,7 +304,7 @@ class RedisStore:
             state.version,
         ]
         for event in events:
-            args += [event.version, dumps(event.to_json())]
+            args += [event.version, event.wire]
         script = self._commit
         status, current = await self._run(
             lambda c: script(keys=[_map_key(map_id), _log_key(map_id)], args=args, client=c)
@@ -316,7 +316,7 @@ class RedisStore:
     async def events_after(self, map_id: str, version: int) -> list[Event] | None:
         """Every event after ``version``, or None when the log no longer reaches back that far."""
         entries: Any = await self._run(lambda c: c.xrange(_log_key(map_id), min=f"{version + 1}-0"))
-        events = [event_from_json(json.loads(fields[b"e"])) for _, fields in entries or []]
+        events = [event_from_wire(fields[b"e"]) for _, fields in entries or []]
         if events and events[0].version != version + 1:
             return None
         return events

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from bench.harness import free_port
 from httpx_sse import aconnect_sse
 
 from mapsrv.config import Config
@@ -138,14 +139,6 @@ async def open_stream(
 
     await nursery.start(run)
     return stream
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:

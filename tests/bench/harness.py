@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ __all__ = [
     "ServerProcess",
     "SseReader",
     "cpu_seconds",
+    "free_port",
+    "open_listener",
     "open_peer",
     "open_peer_sse",
     "open_redis",
@@ -97,60 +101,28 @@ async def open_server(*args: str, env: dict[str, str] | None = None) -> AsyncIte
             nursery.cancel_scope.cancel()
 
 
-@asynccontextmanager
-async def open_peer() -> AsyncIterator[str]:
-    """The SDK's MCPServer on uvicorn (tests/bench/peer_server.py) in a child process; yields
-    its /mcp URL."""
-    import socket
-
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "tests.bench.peer_server", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        async with httpx.AsyncClient() as client:
-            with trio.fail_after(20):
-                while True:
-                    try:
-                        await client.get(f"http://127.0.0.1:{port}/")
-                        break
-                    except httpx.TransportError:
-                        await trio.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        with trio.CancelScope(shield=True):
-            await process.wait()
+        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager
-async def open_peer_sse() -> AsyncIterator[tuple[str, int]]:
-    """The bare-stack SSE server (tests/bench/peer_sse.py) in a child process: (URL, PID)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "tests.bench.peer_sse", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+async def open_listener(command: list[str], port: int) -> AsyncIterator[trio.Process]:
+    """A child process that serves on ``port``: started, waited for until it accepts connections,
+    and stopped by its PID at the end."""
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with trio.fail_after(20):
             while True:
                 try:
                     stream = await trio.open_tcp_stream("127.0.0.1", port)
                 except OSError:
-                    await trio.sleep(0.05)
+                    await trio.sleep(0.02)
                     continue
                 await stream.aclose()
                 break
-        yield f"http://127.0.0.1:{port}", process.pid
+        yield process
     finally:
         process.terminate()
         with trio.CancelScope(shield=True):
@@ -158,46 +130,30 @@ async def open_peer_sse() -> AsyncIterator[tuple[str, int]]:
 
 
 @asynccontextmanager
-async def open_redis() -> AsyncIterator[str]:
-    """A private redis-server on a free port (no persistence), stopped by its PID; yields its URL."""
-    import socket
-    import tempfile
+async def open_peer() -> AsyncIterator[str]:
+    """The SDK's MCPServer on uvicorn (tests/bench/peer_server.py); yields its /mcp URL."""
+    port = free_port()
+    async with open_listener([sys.executable, "-m", "tests.bench.peer_server", str(port)], port):
+        yield f"http://127.0.0.1:{port}/mcp"
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+
+@asynccontextmanager
+async def open_peer_sse() -> AsyncIterator[tuple[str, int]]:
+    """The bare-stack SSE server (tests/bench/peer_sse.py): (URL, PID)."""
+    port = free_port()
+    async with open_listener([sys.executable, "-m", "tests.bench.peer_sse", str(port)], port) as process:
+        yield f"http://127.0.0.1:{port}", process.pid
+
+
+@asynccontextmanager
+async def open_redis() -> AsyncIterator[str]:
+    """A private redis-server on a free port (no persistence); yields its URL."""
+    port = free_port()
     with tempfile.TemporaryDirectory() as directory:
-        process = await trio.lowlevel.open_process(
-            [
-                "redis-server",
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                directory,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            with trio.fail_after(10):
-                while True:
-                    try:
-                        stream = await trio.open_tcp_stream("127.0.0.1", port)
-                    except OSError:
-                        await trio.sleep(0.01)
-                        continue
-                    await stream.aclose()
-                    break
+        command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--dir", directory]  # fmt: skip
+        async with open_listener(command, port):
             yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.terminate()
-            with trio.CancelScope(shield=True):
-                await process.wait()
 
 
 class SseReader:

@@ -49,13 +49,16 @@ def user_cookie_header(user: str, *, secure: bool) -> str:
     return f"{USER_COOKIE}={user}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{flags}"
 
 
-async def resolve(hub: MapHub, kind: str, key: str, user: str | None) -> MapEntry:
-    """The map behind ``/m/<id>`` (kind "m", owner only) or ``/v/<view key>`` (kind "v")."""
+async def resolve(hub: MapHub, kind: str, key: str, user: str | None, *, claim: bool = False) -> MapEntry:
+    """The map behind ``/m/<id>`` (kind "m", owner only) or ``/v/<view key>`` (kind "v").
+    With ``claim`` (the owner's page), an agent-made map nobody owns yet becomes ``user``'s."""
     if not _TOKEN.fullmatch(key):
         raise NotFound("map not found")
     if kind == "v":
         return await hub.get_by_view_key(key)
     entry = await hub.get(key)
+    if claim and user is not None:
+        await hub.claim(entry, user)
     if entry.owner is None or entry.owner != user:
         raise NotFound("map not found")
     return entry

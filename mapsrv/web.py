@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from mapsrv.access import origin_allowed, resolve, user_cookie_header, user_from_cookies
 from mapsrv.config import Config
 from mapsrv.core.codec import dumps, parse_ops, to_geojson
-from mapsrv.errors import Forbidden, InvalidInput, MapsrvError, NotFound
+from mapsrv.errors import Forbidden, InvalidInput, MapsrvError
 from mapsrv.hub import MapHub, new_token
 from mapsrv.metrics import route_of
 
@@ -159,14 +159,7 @@ def create_app(config: Config, hub: MapHub, draining: Callable[[], bool] = lambd
     async def edit_page(map_id: str) -> Any:
         user, fresh = current_user()
         # An agent-made map belongs to the first browser that opens its link.
-        try:
-            unclaimed = await hub.get(map_id) if len(map_id) <= 64 else None
-        except NotFound:
-            unclaimed = None
-        if unclaimed is not None and unclaimed.owner is None:
-            await hub.claim(unclaimed, user)
-        entry = await resolve(hub, "m", map_id, user)
-        await hub.claim(entry, user)
+        entry = await resolve(hub, "m", map_id, user, claim=True)
         return with_cookie(Response(page(entry, "edit"), content_type="text/html"), user, fresh)
 
     @app.get("/v/<view_key>")

@@ -27,11 +27,14 @@ import trio
 __all__ = [
     "ServerProcess",
     "SseReader",
+    "Watchers",
     "cpu_seconds",
     "free_port",
     "open_listener",
     "open_peer",
+    "open_peer_raw",
     "open_peer_sse",
+    "open_watchers",
     "open_redis",
     "open_server",
     "percentiles",
@@ -130,11 +133,13 @@ async def open_listener(command: list[str], port: int) -> AsyncIterator[trio.Pro
 
 
 @asynccontextmanager
-async def open_peer() -> AsyncIterator[str]:
-    """The SDK's MCPServer on uvicorn (tests/bench/peer_server.py); yields its /mcp URL."""
+async def open_peer(*mode: str) -> AsyncIterator[tuple[str, int]]:
+    """The SDK's MCPServer on uvicorn, or with ``"hypercorn"`` on hypercorn + Trio
+    (tests/bench/peer_server.py): (its /mcp URL, PID)."""
     port = free_port()
-    async with open_listener([sys.executable, "-m", "tests.bench.peer_server", str(port)], port):
-        yield f"http://127.0.0.1:{port}/mcp"
+    command = [sys.executable, "-m", "tests.bench.peer_server", str(port), *mode]
+    async with open_listener(command, port) as process:
+        yield f"http://127.0.0.1:{port}/mcp", process.pid
 
 
 @asynccontextmanager
@@ -142,6 +147,16 @@ async def open_peer_sse() -> AsyncIterator[tuple[str, int]]:
     """The bare-stack SSE server (tests/bench/peer_sse.py): (URL, PID)."""
     port = free_port()
     async with open_listener([sys.executable, "-m", "tests.bench.peer_sse", str(port)], port) as process:
+        yield f"http://127.0.0.1:{port}", process.pid
+
+
+@asynccontextmanager
+async def open_peer_raw(*mode: str) -> AsyncIterator[tuple[str, int]]:
+    """The plain-Trio SSE floor (tests/bench/peer_raw.py), ``"one-loop"`` for its single-loop
+    fan-out: (URL, PID)."""
+    port = free_port()
+    command = [sys.executable, "-m", "tests.bench.peer_raw", str(port), *mode]
+    async with open_listener(command, port) as process:
         yield f"http://127.0.0.1:{port}", process.pid
 
 
@@ -216,6 +231,58 @@ class SseReader:
 
     async def aclose(self) -> None:
         await self.stream.aclose()
+
+
+class Watchers:
+    """``count`` SSE streams read by a process of their own (tests/bench/watchers.py)."""
+
+    def __init__(self, stdout: trio.abc.ReceiveStream) -> None:
+        self.stdout = stdout
+        self.complete: dict[int, list[float]] = {}  # event id -> monotonic time at 0, 10, ... 100 %
+        self.ready = trio.Event()
+        self.new = trio.Event()
+
+    async def run(self) -> None:
+        buffer = b""
+        while chunk := await self.stdout.receive_some():
+            *lines, buffer = (buffer + chunk).split(b"\n")
+            for line in lines:
+                message = json.loads(line)
+                if "ready" in message:
+                    self.ready.set()
+                else:
+                    self.complete[message["id"]] = message["at"]
+            self.new.set()
+            self.new = trio.Event()
+        raise RuntimeError("the watcher process ended")
+
+    async def wait_for(self, event_id: int) -> list[float]:
+        """When 0, 10, ..., 100 % of the streams had ``event_id`` (``time.monotonic()``)."""
+        while event_id not in self.complete:
+            await self.new.wait()
+        return self.complete.pop(event_id)
+
+
+@asynccontextmanager
+async def open_watchers(
+    host: str, port: int, path: str, count: int, cookie: str | None = None
+) -> AsyncIterator[Watchers]:
+    """Start the watcher process, wait until all ``count`` streams are open, stop it by PID."""
+    command = [sys.executable, "-m", "tests.bench.watchers", host, str(port), path, str(count), cookie or ""]
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    watchers = Watchers(process.stdout)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watchers.run)
+            with trio.fail_after(60 + count / 50):
+                await watchers.ready.wait()
+            yield watchers
+            nursery.cancel_scope.cancel()
+    finally:
+        process.terminate()
+        with trio.CancelScope(shield=True):
+            await process.wait()
 
 
 async def new_browser_map(client: httpx.AsyncClient) -> tuple[str, str]:

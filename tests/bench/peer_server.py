@@ -1,8 +1,10 @@
-"""The peer for the tool-call throughput benchmark: the MCP Python SDK's own deployment, an
-``MCPServer`` served by ``MCPServer.run("streamable-http")`` (uvicorn on asyncio), with the same
-``create_map`` / ``set_view`` tools as mapsrv, keeping maps in a dict.
+"""The peers for the tool-call throughput benchmark: the MCP Python SDK's ``MCPServer`` with the
+same ``create_map`` / ``set_view`` tools as mapsrv, keeping maps in a dict, served either as the
+SDK deploys it (``MCPServer.run("streamable-http")``: uvicorn on asyncio) or by hypercorn's trio
+worker, the HTTP stack mapsrv runs on (which tells the stack's share from mapsrv's own).
 
-    python -m tests.bench.peer_server PORT
+    python -m tests.bench.peer_server PORT            # uvicorn (the SDK's default deployment)
+    python -m tests.bench.peer_server PORT hypercorn  # hypercorn + Trio
 """
 
 from __future__ import annotations
@@ -54,5 +56,19 @@ async def set_view(
     )
 
 
+def serve_on_hypercorn(port: int) -> None:
+    import hypercorn.config
+    import hypercorn.trio
+    import trio
+
+    config = hypercorn.config.Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    trio.run(hypercorn.trio.serve, peer.streamable_http_app(host="127.0.0.1"), config)
+
+
 if __name__ == "__main__":
-    peer.run("streamable-http", host="127.0.0.1", port=int(sys.argv[1]))
+    if sys.argv[2:] == ["hypercorn"]:
+        serve_on_hypercorn(int(sys.argv[1]))
+    else:
+        peer.run("streamable-http", host="127.0.0.1", port=int(sys.argv[1]))

@@ -5,7 +5,8 @@
     python -m tests.bench.run --only open_streams --repeat 3
     python -m tests.bench.run --only soak     # 5 minutes; not part of the default run
 
-Results go to artifacts/bench/results.json and results.md, with the machine they came from.
+Results go to artifacts/bench/results.json and results.md, with the machine they came from, and
+the fan-out curves (medians over the runs) to fan_out.svg.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import trio
 
+from .plot import fan_out_svg
 from .scenarios import QUICK, SCENARIOS
 
 
@@ -114,4 +116,12 @@ if __name__ == "__main__":
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "results.md").write_text(markdown(results))
+    if "fan_out" in results["scenarios"]:
+        runs = results["scenarios"]["fan_out"]["runs"]
+        curves = {
+            name: {"curve_ms": [statistics.median(r[name]["curve_ms"][i] for r in runs) for i in range(11)]}
+            for name, entry in runs[0].items()
+            if isinstance(entry, dict) and "curve_ms" in entry
+        }
+        (out / "fan_out.svg").write_text(fan_out_svg(curves))
     print(markdown(results))

@@ -4,11 +4,15 @@ process; ``run.py`` runs them and writes the table. Sizes are small in the smoke
 
 from __future__ import annotations
 
+import itertools
 import os
+import statistics
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -21,9 +25,11 @@ from .harness import (
     cpu_seconds,
     new_browser_map,
     open_peer,
+    open_peer_raw,
     open_peer_sse,
     open_redis,
     open_server,
+    open_watchers,
     percentiles,
     rss_kib,
 )
@@ -182,8 +188,8 @@ async def mapsrv_target() -> AsyncIterator[SseTarget]:
 
 
 @asynccontextmanager
-async def bare_stack_target() -> AsyncIterator[SseTarget]:
-    async with open_peer_sse() as (url, pid), httpx.AsyncClient(base_url=url) as client:
+async def _peer_target(opener: Callable[[], Any]) -> AsyncIterator[SseTarget]:
+    async with opener() as (url, pid), httpx.AsyncClient(base_url=url) as client:
 
         async def publish(count: int) -> int:
             version = 0
@@ -195,61 +201,110 @@ async def bare_stack_target() -> AsyncIterator[SseTarget]:
         yield SseTarget(parts.host, parts.port or 80, pid, "/events", None, publish)
 
 
-TARGETS = {"mapsrv": mapsrv_target, "bare_stack": bare_stack_target}
+def bare_stack_target() -> Any:
+    return _peer_target(open_peer_sse)
 
 
-async def fan_out(watchers: int = 1000, events: int = 50) -> dict[str, Any]:
-    """One event to ``watchers`` streams: time until the last of them has it, over ``events``
-    events sent one at a time; mapsrv (one map) and the bare stack in the same run."""
-    out: dict[str, Any] = {"what": f"one event to {watchers} watchers, {events} events, vs the bare stack"}
-    for name, target in TARGETS.items():
-        async with target() as t, trio.open_nursery() as nursery:
-            readers = await _open_readers(t.host, t.port, t.path, t.cookie or "", watchers, nursery)
-            last, median = [], []
-            for _ in range(events):
-                t0 = trio.current_time()
-                version = await t.publish(1)
-                arrivals = sorted([await r.wait_for(version) - t0 for r in readers])
-                last.append(arrivals[-1])
-                median.append(arrivals[len(arrivals) // 2])
-            for reader in readers:
-                await reader.aclose()
-            nursery.cancel_scope.cancel()
-        out[name] = {"last_receiver": percentiles(last), "median_receiver": percentiles(median)}
-    mapsrv_p50, bare_p50 = out["mapsrv"]["last_receiver"]["p50"], out["bare_stack"]["last_receiver"]["p50"]
-    out["ratio_last_p50"] = round(bare_p50 / mapsrv_p50, 2) if mapsrv_p50 else 0.0
-    return out
+def raw_trio_target() -> Any:
+    return _peer_target(open_peer_raw)
 
 
-async def frames_per_second(streams: int = 200, events: int = 500, batch: int = 1) -> dict[str, Any]:
-    """SSE frames delivered per second of server CPU time (which includes taking the writes):
-    ``events`` events, ``batch`` per request, to ``streams`` viewers; mapsrv and the bare stack."""
+def raw_one_loop_target() -> Any:
+    return _peer_target(partial(open_peer_raw, "one-loop"))
+
+
+# mapsrv; the bare stack it is built on (hypercorn's trio worker + a raw ASGI app); the floor under
+# both (plain Trio sockets, no HTTP library, a task per stream); and that floor writing every
+# stream from one loop (what a fan-out below ASGI could reach). All measured in the same run.
+TARGETS = {
+    "mapsrv": mapsrv_target,
+    "bare_stack": bare_stack_target,
+    "raw_trio": raw_trio_target,
+    "raw_one_loop": raw_one_loop_target,
+}
+PEERS = ("bare_stack", "raw_trio", "raw_one_loop")
+
+
+async def fan_out(watchers: int = 1000, events: int = 50, gap: float = 0.25) -> dict[str, Any]:
+    """One event to ``watchers`` streams, events ``gap`` seconds apart: how long until the first,
+    the median and the last watcher have it. The watchers are read by a process of their own
+    (watchers.py). The gap lets the server finish each event before the next: without it, the
+    next write waited behind the last event's bookkeeping (25 ms of 1,000 tasks going back to
+    sleep, measured) and that wait showed up as the first watcher's latency."""
     out: dict[str, Any] = {
-        "what": f"{events} events ({batch} per request) to {streams} streams, vs the bare stack"
+        "what": f"one event to {watchers} watchers, {events} events {gap:g} s apart, vs the bare stack"
     }
     for name, target in TARGETS.items():
-        async with target() as t, trio.open_nursery() as nursery:
-            readers = await _open_readers(t.host, t.port, t.path, t.cookie or "", streams, nursery)
-            cpu0, t0 = cpu_seconds(t.pid), trio.current_time()
-            version = 0
-            for start in range(0, events, batch):
-                version = await t.publish(min(batch, events - start))
-            for reader in readers:
-                await reader.wait_for(version)
-            wall, cpu = trio.current_time() - t0, cpu_seconds(t.pid) - cpu0
-            for reader in readers:
-                await reader.aclose()
-            nursery.cancel_scope.cancel()
-        frames = streams * events
+        async with target() as t, open_watchers(t.host, t.port, t.path, watchers, t.cookie) as w:
+            curves = []
+            for _ in range(events):
+                await trio.sleep(gap)
+                t0 = time.monotonic()
+                version = await t.publish(1)
+                curves.append([at - t0 for at in await w.wait_for(version)])
         out[name] = {
-            "server_cpu_s": round(cpu, 3),
-            "wall_s": round(wall, 3),
-            "frames_per_cpu_second": round(frames / max(cpu, 0.01)),
+            "first_receiver": percentiles([curve[0] for curve in curves]),
+            "median_receiver": percentiles([curve[5] for curve in curves]),
+            "last_receiver": percentiles([curve[-1] for curve in curves]),
+            # when 0, 10, ..., 100 % of the watchers had the event: the median over all events
+            "curve_ms": [round(statistics.median(c[i] for c in curves) * 1000, 2) for i in range(11)],
         }
-    out["ratio_frames_per_cpu_second"] = round(
-        out["mapsrv"]["frames_per_cpu_second"] / out["bare_stack"]["frames_per_cpu_second"], 2
-    )
+    for peer in PEERS:
+        out[f"ratio_last_p50_vs_{peer}"] = _ratio(
+            out[peer]["last_receiver"]["p50"], out["mapsrv"]["last_receiver"]["p50"]
+        )
     return out
+
+
+async def frames_per_second(
+    streams: int = 200, events: int = 500, batch: int = 1, writers: tuple[int, ...] = (1, 4)
+) -> dict[str, Any]:
+    """SSE frames delivered per second of server CPU time (which includes taking the writes):
+    ``events`` events, ``batch`` per request, to ``streams`` viewers, from one writer (the
+    server is mostly idle between events: the cost of one frame) and from several concurrent
+    writers (the server is saturated: its capacity); mapsrv and its peers in the same run."""
+    out: dict[str, Any] = {
+        "what": f"{events} events ({batch} per request) to {streams} streams, 1 or more writers, vs peers"
+    }
+    for count in writers:
+        entry: dict[str, Any] = {}
+        for name, target in TARGETS.items():
+            entry[name] = await _frames(target, streams, events, batch, count)
+        for peer in PEERS:
+            entry[f"ratio_vs_{peer}"] = _ratio(
+                entry["mapsrv"]["frames_per_cpu_second"], entry[peer]["frames_per_cpu_second"]
+            )
+        out[f"writers_{count}"] = entry
+    return out
+
+
+async def _frames(
+    target: Callable[[], Any], streams: int, events: int, batch: int, writers: int
+) -> dict[str, Any]:
+    async with target() as t, open_watchers(t.host, t.port, t.path, streams, t.cookie) as w:
+        cpu0, t0 = cpu_seconds(t.pid), time.monotonic()
+        last = 0
+
+        async def write(share: int) -> None:
+            nonlocal last
+            for start in range(0, share, batch):
+                last = max(last, await t.publish(min(batch, share - start)))
+
+        async with trio.open_nursery() as nursery:
+            for i in range(writers):
+                nursery.start_soon(write, events // writers + (i < events % writers))
+        done = (await w.wait_for(last))[-1]
+        await trio.sleep(0.3)  # the server's work after its last send (tasks going back to wait) counts too
+        wall, cpu = done - t0, cpu_seconds(t.pid) - cpu0
+    return {
+        "server_cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 3),
+        "frames_per_cpu_second": round(streams * events / max(cpu, 0.01)),
+    }
+
+
+def _ratio(ours: float, theirs: float) -> float:
+    return round(ours / theirs, 2) if theirs else 0.0
 
 
 async def _tool_latency(client: Client, host: str, port: int, calls: int) -> list[float]:
@@ -272,13 +327,45 @@ async def _tool_latency(client: Client, host: str, port: int, calls: int) -> lis
     return samples
 
 
-async def tool_to_stream(calls: int = 1000) -> dict[str, Any]:
-    """An MCP tool call until its event arrives on a browser's SSE stream, per transport."""
+@asynccontextmanager
+async def _other_active_maps(url: str, host: str, port: int, count: int, rate: float) -> AsyncIterator[None]:
+    """``count`` more maps, each watched by a viewer, written round-robin ``rate`` times a second
+    by another MCP client for as long as the block runs."""
+    async with Client(url) as client, trio.open_nursery() as nursery:
+        refs = [(await client.call_tool("create_map", {})).structured_content for _ in range(count)]
+        for ref in refs:
+            assert ref is not None
+            reader = await SseReader.open(host, port, "/v/" + ref["view_url"].rsplit("/", 1)[1] + "/events")
+            nursery.start_soon(reader.run)
+
+        async def write() -> None:
+            for i in itertools.count():
+                ref = refs[i % count]
+                assert ref is not None
+                args = {"map_id": ref["map_id"], "lat": i % 80, "lon": 1, "zoom": 3}
+                await client.call_tool("set_view", args)
+                await trio.sleep(1 / rate)
+
+        nursery.start_soon(write)
+        yield
+        nursery.cancel_scope.cancel()
+
+
+async def tool_to_stream(calls: int = 1000, active_maps: int = 100) -> dict[str, Any]:
+    """An MCP tool call until its event arrives on a browser's SSE stream, per transport; and over
+    Streamable HTTP again while ``active_maps - 1`` other maps are watched and written to."""
     out: dict[str, Any] = {"what": f"MCP tool call -> event on a browser stream, {calls} calls"}
     async with open_server() as server:
         host, port = server.host_port
         async with Client(server.url + "mcp") as client:
             out["streamable_http"] = percentiles(await _tool_latency(client, host, port, calls))
+        async with (
+            _other_active_maps(server.url + "mcp", host, port, active_maps - 1, rate=50),
+            Client(server.url + "mcp") as client,
+        ):
+            out[f"streamable_http_{active_maps}_active_maps"] = percentiles(
+                await _tool_latency(client, host, port, calls)
+            )
         async with Client(server.url + "mcp", mode="legacy") as client:
             out["streamable_http_legacy"] = percentiles(await _tool_latency(client, host, port, calls))
         async with Client(sse_client(server.url + "sse"), mode="legacy") as client:
@@ -297,7 +384,7 @@ async def tool_to_stream(calls: int = 1000) -> dict[str, Any]:
     return out
 
 
-async def _throughput(url: str, clients: int, seconds: float) -> dict[str, Any]:
+async def _throughput(url: str, pid: int, clients: int, seconds: float) -> dict[str, Any]:
     done = connected = 0
     all_connected, go = trio.Event(), trio.Event()
     deadline = float("inf")
@@ -321,30 +408,38 @@ async def _throughput(url: str, clients: int, seconds: float) -> dict[str, Any]:
         for _ in range(clients):
             nursery.start_soon(one_client)
         await all_connected.wait()
-        start = trio.current_time()
+        start, cpu0 = trio.current_time(), cpu_seconds(pid)
         deadline = start + seconds
         go.set()
-    return {"calls": done, "calls_per_s": round(done / (trio.current_time() - start), 1)}
+    cpu = cpu_seconds(pid) - cpu0
+    return {
+        "calls": done,
+        "calls_per_s": round(done / (trio.current_time() - start), 1),
+        "server_cpu_ms_per_call": round(1000 * cpu / max(done, 1), 3),
+    }
 
 
 async def tool_calls_per_second(
     seconds: float = 5.0, concurrency: tuple[int, ...] = (1, 20)
 ) -> dict[str, Any]:
     """Tool calls per second over Streamable HTTP (2026-07-28), for 1 and 20 concurrent clients,
-    against mapsrv and, in the same run, the SDK's own MCPServer on uvicorn (peer_server.py)."""
+    against mapsrv and, in the same run, the SDK's own MCPServer with the same tools
+    (peer_server.py): as the SDK deploys it (uvicorn on asyncio), and on hypercorn + Trio, the
+    stack mapsrv runs on. Also the server's CPU time per call: the client shares the machine."""
     out: dict[str, Any] = {
         "what": f"MCP tool calls/s over Streamable HTTP, {seconds:g} s each, vs the SDK on uvicorn"
     }
     async with open_server() as server:
         for clients in concurrency:
-            out[f"clients_{clients}"] = await _throughput(server.url + "mcp", clients, seconds)
-    async with open_peer() as peer_url:
-        for clients in concurrency:
-            peer = await _throughput(peer_url, clients, seconds)
-            out[f"peer_clients_{clients}"] = peer
-            out[f"ratio_clients_{clients}"] = round(
-                out[f"clients_{clients}"]["calls_per_s"] / peer["calls_per_s"], 2
-            )
+            out[f"clients_{clients}"] = await _throughput(server.url + "mcp", server.pid, clients, seconds)
+    for peer, mode in (("peer", ()), ("sdk_on_hypercorn", ("hypercorn",))):
+        async with open_peer(*mode) as (peer_url, peer_pid):
+            for clients in concurrency:
+                result = await _throughput(peer_url, peer_pid, clients, seconds)
+                out[f"{peer}_clients_{clients}"] = result
+                ours = out[f"clients_{clients}"]["calls_per_s"]
+                key = "ratio" if peer == "peer" else "ratio_vs_sdk_on_hypercorn"
+                out[f"{key}_clients_{clients}"] = _ratio(ours, result["calls_per_s"])
     return out
 
 
@@ -474,8 +569,8 @@ QUICK = {
     "change_to_page": {"changes": 5},
     "change_to_stream": {"changes": 5},
     "open_streams": {"counts": (5,)},
-    "fan_out": {"watchers": 5, "events": 3},
-    "tool_to_stream": {"calls": 3},
+    "fan_out": {"watchers": 5, "events": 3, "gap": 0.01},
+    "tool_to_stream": {"calls": 3, "active_maps": 3},
     "tool_calls_per_second": {"seconds": 0.3, "concurrency": (1, 2)},
     "redis_vs_memory": {"calls": 3},
     "frames_per_second": {"streams": 3, "events": 60},

@@ -250,6 +250,8 @@ class Watchers:
                 message = json.loads(line)
                 if "ready" in message:
                     self.ready.set()
+                elif "closed" in message:
+                    raise RuntimeError("the server closed a watcher's stream (a dropped slow viewer?)")
                 else:
                     self.complete[message["id"]] = message["at"]
             self.new.set()
@@ -257,9 +259,11 @@ class Watchers:
         raise RuntimeError("the watcher process ended")
 
     async def wait_for(self, event_id: int) -> list[float]:
-        """When 0, 10, ..., 100 % of the streams had ``event_id`` (``time.monotonic()``)."""
-        while event_id not in self.complete:
-            await self.new.wait()
+        """When 0, 10, ..., 100 % of the streams had ``event_id`` (``time.monotonic()``); fails
+        after two minutes rather than hang a benchmark run."""
+        with trio.fail_after(120):
+            while event_id not in self.complete:
+                await self.new.wait()
         return self.complete.pop(event_id)
 
 

@@ -15,6 +15,7 @@ what a fan-out below ASGI could do, and what it would cost.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from functools import partial
@@ -94,7 +95,7 @@ async def handle(stream: trio.SocketStream) -> None:
 
 
 async def serve_events(stream: trio.SocketStream) -> None:
-    sender, receiver = trio.open_memory_channel[bytes](256)
+    sender, receiver = trio.open_memory_channel[bytes](math.inf)  # never drops: every frame counts
     streams.add(sender)
     try:
         await stream.send_all(STREAM_HEAD + f"id: {version}\nevent: snapshot\ndata: {{}}\n\n".encode())

@@ -7,6 +7,7 @@ sends one event to every stream. What mapsrv's fan-out is compared with in the s
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -42,7 +43,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         )
         await send({"type": "http.response.body", "body": f'{{"version": {version}}}'.encode()})
         return
-    sender, receiver = trio.open_memory_channel[bytes](256)
+    sender, receiver = trio.open_memory_channel[bytes](math.inf)  # never drops: every frame counts
     streams.add(sender)
     await send(
         {

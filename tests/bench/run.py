@@ -99,7 +99,22 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             runs.append(await SCENARIOS[name](**(QUICK[name] if args.quick else {})))
             print(json.dumps({"bench": name, **runs[-1]}), flush=True)
         results["scenarios"][name] = {"what": runs[0]["what"], "runs": runs, "summary": summarize(runs)}
+        write(results, Path(args.out))  # after each scenario: a later failure keeps what was measured
     return results
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.md").write_text(markdown(results))
+    if "fan_out" in results["scenarios"]:
+        runs = results["scenarios"]["fan_out"]["runs"]
+        curves = {
+            name: {"curve_ms": [statistics.median(r[name]["curve_ms"][i] for r in runs) for i in range(11)]}
+            for name, entry in runs[0].items()
+            if isinstance(entry, dict) and "curve_ms" in entry
+        }
+        (out / "fan_out.svg").write_text(fan_out_svg(curves))
 
 
 if __name__ == "__main__":
@@ -112,16 +127,4 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="artifacts/bench", help="folder for results.json and results.md")
     args = parser.parse_args()
     results = trio.run(main, args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    (out / "results.md").write_text(markdown(results))
-    if "fan_out" in results["scenarios"]:
-        runs = results["scenarios"]["fan_out"]["runs"]
-        curves = {
-            name: {"curve_ms": [statistics.median(r[name]["curve_ms"][i] for r in runs) for i in range(11)]}
-            for name, entry in runs[0].items()
-            if isinstance(entry, dict) and "curve_ms" in entry
-        }
-        (out / "fan_out.svg").write_text(fan_out_svg(curves))
     print(markdown(results))

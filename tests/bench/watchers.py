@@ -8,7 +8,8 @@ was the reader's, not the server's.
 It opens COUNT streams, prints ``{"ready": COUNT}`` once each has its first frame, and then, for
 every event id that all COUNT streams have received, one line ``{"id": N, "at": [...]}``: the
 ``time.monotonic()`` at which 0, 10, ..., 100 % of the streams had it (a clock every process on
-the machine shares). It runs until it is stopped.
+the machine shares). A stream the server closes is reported as ``{"closed": 1}`` (the benchmark
+then fails instead of waiting for it). It runs until it is stopped.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def main(host: str, port: int, path: str, count: int, cookie: str = "") -> None:
             if not data:
                 selector.unregister(sock)
                 sock.close()
+                print(json.dumps({"closed": 1}), flush=True)
                 continue
             note(key.fd, data, now)
 

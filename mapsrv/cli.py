@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -23,6 +24,7 @@ __all__ = ["main"]
 async def _run(config: Config) -> None:
     async with trio.open_nursery() as nursery:
         server: Server = await nursery.start(serve, config)
+        _settle_gc()
         print(
             f"mapsrv {__version__}: open {server.url} in your browser (Ctrl-C to stop)",
             file=sys.stderr,
@@ -43,6 +45,7 @@ async def _run_stdio(config: Config) -> None:
             server: Server = await nursery.start(serve, config)
         except* OSError:  # the port is taken (another client's mapsrv?): take any free one
             server = await nursery.start(serve, config.replace(port=0))
+        _settle_gc()
         print(f"mapsrv {__version__}: MCP on stdio; maps at {server.url}", file=sys.stderr, flush=True)
 
         async def stop_on_signal() -> None:
@@ -79,6 +82,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The cyclic garbage collector's defaults (a young collection every 700 net allocations) made a
+# server with 1,000 open streams spend 3.6 s of CPU in the collector during a 40-event fan-out
+# benchmark, with full collections of up to 200 ms stalling every stream (p99 latency). Almost all
+# of mapsrv's garbage is freed by reference counting; cycles still get collected, less often.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
+def _settle_gc() -> None:
+    """Called once the server is up: what was built while starting (modules, schemas, the app)
+    lives as long as the process, so the collector stops scanning it."""
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "command"}
@@ -88,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mapsrv: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log_level, config.log_format)
+    gc.set_threshold(*GC_THRESHOLDS)
     failed = False
     try:
         trio.run(_run_stdio if args.command == "stdio" else _run, config)

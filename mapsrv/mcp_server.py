@@ -98,6 +98,10 @@ class McpEndpoints:
             max_sessions=config.max_mcp_sessions,
             session_idle_timeout=config.mcp_session_idle_timeout,
             max_request_body_size=config.max_body_size,
+            # A tool call answers with one JSON body, not an SSE stream per POST: no tool sends
+            # progress or log notifications mid-call, and the stream cost a task group, a memory
+            # channel and a cancel scope per call (server CPU per call, see docs/benchmarks.md).
+            json_response=True,
         )
         self.sse = SseServerTransport(
             "/messages/", security_settings=security, max_request_body_size=config.max_body_size

@@ -466,12 +466,47 @@ async def redis_vs_memory(calls: int = 1000) -> dict[str, Any]:
             redis = await _tool_latency(client, host, port, calls)
             other_host, other_port = b.host_port
             lag = await _tool_latency(client, other_host, other_port, calls)
+        out["redis_ping_floor"] = await _redis_ping_floor(redis_url)
     out["memory"] = percentiles(memory)
     out["redis"] = percentiles(redis)
     out["redis_other_process"] = percentiles(lag)
     out["added_p50_ms"] = round(out["redis"]["p50"] - out["memory"]["p50"], 3)
     out["added_p99_ms"] = round(out["redis"]["p99"] - out["memory"]["p99"], 3)
     return out
+
+
+async def _redis_ping_floor(url: str, count: int = 1000) -> dict[str, Any]:
+    """The least one Redis call costs: PING from Trio through trio-asyncio (how mapsrv's store
+    calls redis-py), and the same client on plain asyncio (in a worker thread)."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+    import trio_asyncio
+
+    async with trio_asyncio.open_loop() as loop:
+        client = aioredis.Redis.from_url(url)
+        ping = trio_asyncio.aio_as_trio(client.ping, loop=loop)
+        bridged = []
+        for _ in range(count):
+            t0 = time.perf_counter()
+            await ping()
+            bridged.append(time.perf_counter() - t0)
+        await trio_asyncio.aio_as_trio(client.aclose, loop=loop)()
+
+    async def native() -> list[float]:
+        client = aioredis.Redis.from_url(url)
+        samples = []
+        try:
+            for _ in range(count):
+                t0 = time.perf_counter()
+                await client.ping()
+                samples.append(time.perf_counter() - t0)
+        finally:
+            await client.aclose()
+        return samples
+
+    plain = await trio.to_thread.run_sync(lambda: asyncio.run(native()))
+    return {"trio_asyncio": percentiles(bridged), "asyncio": percentiles(plain)}
 
 
 async def soak(clients: int = 100, watchers: int = 1000, seconds: float = 300.0) -> dict[str, Any]:

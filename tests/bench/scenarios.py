@@ -5,6 +5,7 @@ process; ``run.py`` runs them and writes the table. Sizes are small in the smoke
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import statistics
 import sys
@@ -477,36 +478,12 @@ async def redis_vs_memory(calls: int = 1000) -> dict[str, Any]:
 
 async def _redis_ping_floor(url: str, count: int = 1000) -> dict[str, Any]:
     """The least one Redis call costs: PING from Trio through trio-asyncio (how mapsrv's store
-    calls redis-py), and the same client on plain asyncio (in a worker thread)."""
-    import asyncio
-
-    import redis.asyncio as aioredis
-    import trio_asyncio
-
-    async with trio_asyncio.open_loop() as loop:
-        client = aioredis.Redis.from_url(url)
-        ping = trio_asyncio.aio_as_trio(client.ping, loop=loop)
-        bridged = []
-        for _ in range(count):
-            t0 = time.perf_counter()
-            await ping()
-            bridged.append(time.perf_counter() - t0)
-        await trio_asyncio.aio_as_trio(client.aclose, loop=loop)()
-
-    async def native() -> list[float]:
-        client = aioredis.Redis.from_url(url)
-        samples = []
-        try:
-            for _ in range(count):
-                t0 = time.perf_counter()
-                await client.ping()
-                samples.append(time.perf_counter() - t0)
-        finally:
-            await client.aclose()
-        return samples
-
-    plain = await trio.to_thread.run_sync(lambda: asyncio.run(native()))
-    return {"trio_asyncio": percentiles(bridged), "asyncio": percentiles(plain)}
+    calls redis-py) and on plain asyncio, measured by ``redis_floor.py`` in a process of its own
+    (trio-asyncio installs a process-wide asyncio event loop policy)."""
+    command = [sys.executable, "-m", "tests.bench.redis_floor", url, str(count)]
+    done = await trio.run_process(command, capture_stdout=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
 
 
 async def soak(clients: int = 100, watchers: int = 1000, seconds: float = 300.0) -> dict[str, Any]:

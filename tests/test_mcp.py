@@ -223,6 +223,22 @@ async def test_session_cap_answers_503_with_retry_after(nursery: trio.Nursery) -
         assert not (await third.call_tool("create_map", {})).is_error
 
 
+async def test_tool_calls_are_answered_with_one_json_body(server: Server) -> None:
+    # JSON, not a one-event SSE stream per POST (cheaper; see docs/benchmarks.md)
+    url = server.url + "mcp"
+    headers = {"accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient() as http:
+        opened = await http.post(url, json=LEGACY_INITIALIZE, headers=headers)
+        headers |= {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+        await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "create_map"}}
+        response = await http.post(url, json=call, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    created = response.json()["result"]["structuredContent"]
+    assert (await server.hub.get(created["map_id"])).state.version == 0
+
+
 @pytest.mark.parametrize("path", ["/mcp", "/sse", "/messages/"])
 async def test_mcp_paths_check_hosts(server: Server, path: str) -> None:
     async with httpx.AsyncClient() as http:

@@ -32,8 +32,6 @@ __all__ = [
     "free_port",
     "open_listener",
     "open_peer",
-    "open_peer_raw",
-    "open_peer_sse",
     "open_watchers",
     "open_redis",
     "open_server",
@@ -133,29 +131,11 @@ async def open_listener(command: list[str], port: int) -> AsyncIterator[trio.Pro
 
 
 @asynccontextmanager
-async def open_peer(*mode: str) -> AsyncIterator[tuple[str, int]]:
-    """The SDK's MCPServer on uvicorn, or with ``"hypercorn"`` on hypercorn + Trio
-    (tests/bench/peer_server.py): (its /mcp URL, PID)."""
+async def open_peer(module: str, *args: str) -> AsyncIterator[tuple[str, int]]:
+    """A peer server, ``python -m tests.bench.MODULE PORT ARGS`` (peer_sse, peer_raw,
+    peer_server), on a free port: (its base URL, PID)."""
     port = free_port()
-    command = [sys.executable, "-m", "tests.bench.peer_server", str(port), *mode]
-    async with open_listener(command, port) as process:
-        yield f"http://127.0.0.1:{port}/mcp", process.pid
-
-
-@asynccontextmanager
-async def open_peer_sse() -> AsyncIterator[tuple[str, int]]:
-    """The bare-stack SSE server (tests/bench/peer_sse.py): (URL, PID)."""
-    port = free_port()
-    async with open_listener([sys.executable, "-m", "tests.bench.peer_sse", str(port)], port) as process:
-        yield f"http://127.0.0.1:{port}", process.pid
-
-
-@asynccontextmanager
-async def open_peer_raw(*mode: str) -> AsyncIterator[tuple[str, int]]:
-    """The plain-Trio SSE floor (tests/bench/peer_raw.py), ``"one-loop"`` for its single-loop
-    fan-out: (URL, PID)."""
-    port = free_port()
-    command = [sys.executable, "-m", "tests.bench.peer_raw", str(port), *mode]
+    command = [sys.executable, "-m", f"tests.bench.{module}", str(port), *args]
     async with open_listener(command, port) as process:
         yield f"http://127.0.0.1:{port}", process.pid
 

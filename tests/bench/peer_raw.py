@@ -76,11 +76,8 @@ async def handle(stream: trio.SocketStream) -> None:
             if head.startswith(b"POST /publish "):
                 version += 1
                 data = f'id: {version}\nevent: change\ndata: {{"version": {version}}}\n\n'.encode()
-                for channel in list(streams):
-                    try:
-                        channel.send_nowait(data)
-                    except trio.WouldBlock:
-                        streams.discard(channel)
+                for channel in streams:
+                    channel.send_nowait(data)  # unbounded: never blocks
                 publish_one_loop(data)
                 body = f'{{"version": {version}}}'.encode()
                 await stream.send_all(
@@ -88,17 +85,16 @@ async def handle(stream: trio.SocketStream) -> None:
                     b"content-length: %d\r\n\r\n%s" % (len(body), body)
                 )
             elif head.startswith(b"GET /events "):
-                await (serve_one_loop if ONE_LOOP else serve_events)(stream)
+                await serve_events(stream)
                 return
             else:
                 await stream.send_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
 
 
 async def serve_events(stream: trio.SocketStream) -> None:
-    sender, receiver = trio.open_memory_channel[bytes](math.inf)  # never drops: every frame counts
-    streams.add(sender)
+    """The head and a snapshot, then events until the client leaves."""
+    first = STREAM_HEAD + f"id: {version}\nevent: snapshot\ndata: {{}}\n\n".encode()
     try:
-        await stream.send_all(STREAM_HEAD + f"id: {version}\nevent: snapshot\ndata: {{}}\n\n".encode())
         async with trio.open_nursery() as nursery:
 
             async def watch() -> None:
@@ -107,35 +103,34 @@ async def serve_events(stream: trio.SocketStream) -> None:
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(watch)
-            async for data in receiver:
-                await stream.send_all(data)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await (write_backlog if ONE_LOOP else write_from_channel)(stream, first)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         pass
+
+
+async def write_from_channel(stream: trio.SocketStream, first: bytes) -> None:
+    sender, receiver = trio.open_memory_channel[bytes](math.inf)  # never drops: every frame counts
+    streams.add(sender)  # before the snapshot is sent: no event falls in between
+    try:
+        await stream.send_all(first)
+        async for data in receiver:
+            await stream.send_all(data)
     finally:
         streams.discard(sender)
 
 
-async def serve_one_loop(stream: trio.SocketStream) -> None:
-    await stream.send_all(STREAM_HEAD + f"id: {version}\nevent: snapshot\ndata: {{}}\n\n".encode())
+async def write_backlog(stream: trio.SocketStream, first: bytes) -> None:
+    """One-loop mode: the publisher writes; this only drains what a full socket did not take."""
+    await stream.send_all(first)  # before the publisher may write to this socket
     target = Direct(stream.socket.fileno())
     direct.add(target)
     try:
-        async with trio.open_nursery() as nursery:
-
-            async def watch() -> None:
-                while await stream.receive_some(4096):
-                    pass
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(watch)
-            while True:  # only while the socket's buffer is full
-                await target.blocked.wait()
-                target.blocked = trio.Event()
-                while target.backlog:
-                    await trio.lowlevel.wait_writable(stream.socket)
-                    del target.backlog[: os.write(target.fd, target.backlog)]
-    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-        pass
+        while True:
+            await target.blocked.wait()
+            target.blocked = trio.Event()
+            while target.backlog:
+                await trio.lowlevel.wait_writable(stream.socket)
+                del target.backlog[: os.write(target.fd, target.backlog)]
     finally:
         direct.discard(target)
 

@@ -29,11 +29,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["path"] == "/publish":
         version += 1
         data = f'id: {version}\nevent: change\ndata: {{"version": {version}}}\n\n'.encode()
-        for channel in list(streams):
-            try:
-                channel.send_nowait(data)
-            except trio.WouldBlock:
-                streams.discard(channel)
+        for channel in streams:
+            channel.send_nowait(data)  # unbounded: never blocks
         await send(
             {
                 "type": "http.response.start",

@@ -11,6 +11,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 import trio
@@ -19,30 +20,30 @@ import trio_asyncio
 from .harness import percentiles
 
 
+async def timed(call: Callable[[], Awaitable[object]], count: int) -> list[float]:
+    """Seconds per ``await call()``, ``count`` times (runs under Trio and under asyncio alike)."""
+    samples = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - t0)
+    return samples
+
+
 async def bridged(url: str, count: int) -> list[float]:
     async with trio_asyncio.open_loop() as loop:
         client = aioredis.Redis.from_url(url)
-        ping = trio_asyncio.aio_as_trio(client.ping, loop=loop)
-        samples = []
-        for _ in range(count):
-            t0 = time.perf_counter()
-            await ping()
-            samples.append(time.perf_counter() - t0)
+        samples = await timed(trio_asyncio.aio_as_trio(client.ping, loop=loop), count)
         await trio_asyncio.aio_as_trio(client.aclose, loop=loop)()
     return samples
 
 
 async def native(url: str, count: int) -> list[float]:
     client = aioredis.Redis.from_url(url)
-    samples = []
     try:
-        for _ in range(count):
-            t0 = time.perf_counter()
-            await client.ping()
-            samples.append(time.perf_counter() - t0)
+        return await timed(client.ping, count)
     finally:
         await client.aclose()
-    return samples
 
 
 if __name__ == "__main__":

@@ -26,8 +26,6 @@ from .harness import (
     cpu_seconds,
     new_browser_map,
     open_peer,
-    open_peer_raw,
-    open_peer_sse,
     open_redis,
     open_server,
     open_watchers,
@@ -95,23 +93,37 @@ async def change_to_page(changes: int = 1000) -> dict[str, Any]:
     return {"what": f"change -> drawn in an open page (Chromium), {changes} changes", **percentiles(samples)}
 
 
+async def _until_seen(reader: SseReader, write: Callable[[int], Awaitable[int]], count: int) -> list[float]:
+    """For i in range(count): the time from starting ``write(i)`` (which returns the version it
+    made) until that version's event arrives on ``reader``. Closes the reader."""
+    samples = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader.run)
+        for i in range(count):
+            t0 = trio.current_time()
+            samples.append(await reader.wait_for(await write(i)) - t0)
+        await reader.aclose()
+        nursery.cancel_scope.cancel()
+    return samples
+
+
+def _view_events(ref: dict[str, Any]) -> str:
+    """The event-stream path of the view link in a ``create_map`` result."""
+    return "/v/" + ref["view_url"].rsplit("/", 1)[1] + "/events"
+
+
 async def change_to_stream(changes: int = 1000) -> dict[str, Any]:
     """HTTP POST of one op until its event arrives on an SSE stream of the same map."""
     async with open_server() as server, httpx.AsyncClient(base_url=server.url) as client:
         map_id, cookie = await new_browser_map(client)
         host, port = server.host_port
+
+        async def write(i: int) -> int:
+            op = {"op": "set_view", "center": [i % 80, i % 170], "zoom": 5}
+            return int((await client.post(f"/m/{map_id}/ops", json=op)).json()["version"])
+
         reader = await SseReader.open(host, port, f"/m/{map_id}/events", cookie)
-        samples = []
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(reader.run)
-            for i in range(changes):
-                t0 = trio.current_time()
-                response = await client.post(
-                    f"/m/{map_id}/ops", json={"op": "set_view", "center": [i % 80, i % 170], "zoom": 5}
-                )
-                samples.append(await reader.wait_for(response.json()["version"]) - t0)
-            await reader.aclose()
-            nursery.cancel_scope.cancel()
+        samples = await _until_seen(reader, write, changes)
     return {"what": f"POST op -> event on an SSE stream, {changes} changes", **percentiles(samples)}
 
 
@@ -194,8 +206,9 @@ async def mapsrv_target() -> AsyncIterator[SseTarget]:
 
 
 @asynccontextmanager
-async def _peer_target(opener: Callable[[], Any]) -> AsyncIterator[SseTarget]:
-    async with opener() as (url, pid), httpx.AsyncClient(base_url=url) as client:
+async def peer_target(module: str, *args: str) -> AsyncIterator[SseTarget]:
+    """An SSE peer (peer_sse.py or peer_raw.py): ``GET /events`` streams, ``POST /publish``."""
+    async with open_peer(module, *args) as (url, pid), httpx.AsyncClient(base_url=url) as client:
 
         async def publish(count: int) -> int:
             version = 0
@@ -207,26 +220,14 @@ async def _peer_target(opener: Callable[[], Any]) -> AsyncIterator[SseTarget]:
         yield SseTarget(parts.host, parts.port or 80, pid, "/events", None, publish)
 
 
-def bare_stack_target() -> Any:
-    return _peer_target(open_peer_sse)
-
-
-def raw_trio_target() -> Any:
-    return _peer_target(open_peer_raw)
-
-
-def raw_one_loop_target() -> Any:
-    return _peer_target(partial(open_peer_raw, "one-loop"))
-
-
 # mapsrv; the bare stack it is built on (hypercorn's trio worker + a raw ASGI app); the floor under
 # both (plain Trio sockets, no HTTP library, a task per stream); and that floor writing every
 # stream from one loop (what a fan-out below ASGI could reach). All measured in the same run.
-TARGETS = {
+TARGETS: dict[str, Callable[[], Any]] = {
     "mapsrv": mapsrv_target,
-    "bare_stack": bare_stack_target,
-    "raw_trio": raw_trio_target,
-    "raw_one_loop": raw_one_loop_target,
+    "bare_stack": partial(peer_target, "peer_sse"),
+    "raw_trio": partial(peer_target, "peer_raw"),
+    "raw_one_loop": partial(peer_target, "peer_raw", "one-loop"),
 }
 PEERS = ("bare_stack", "raw_trio", "raw_one_loop")
 
@@ -316,21 +317,14 @@ def _ratio(ours: float, theirs: float) -> float:
 async def _tool_latency(client: Client, host: str, port: int, calls: int) -> list[float]:
     created = (await client.call_tool("create_map", {"title": "bench"})).structured_content
     assert created is not None
-    view_path = "/v/" + created["view_url"].rsplit("/", 1)[1] + "/events"
-    reader = await SseReader.open(host, port, view_path)
-    samples = []
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(reader.run)
-        for i in range(calls):
-            t0 = trio.current_time()
-            result = await client.call_tool(
-                "set_view", {"map_id": created["map_id"], "lat": i % 80, "lon": i % 170, "zoom": 5}
-            )
-            assert result.structured_content is not None, result.content
-            samples.append(await reader.wait_for(result.structured_content["version"]) - t0)
-        await reader.aclose()
-        nursery.cancel_scope.cancel()
-    return samples
+
+    async def write(i: int) -> int:
+        args = {"map_id": created["map_id"], "lat": i % 80, "lon": i % 170, "zoom": 5}
+        result = await client.call_tool("set_view", args)
+        assert result.structured_content is not None, result.content
+        return int(result.structured_content["version"])
+
+    return await _until_seen(await SseReader.open(host, port, _view_events(created)), write, calls)
 
 
 @asynccontextmanager
@@ -341,7 +335,7 @@ async def _other_active_maps(url: str, host: str, port: int, count: int, rate: f
         refs = [(await client.call_tool("create_map", {})).structured_content for _ in range(count)]
         for ref in refs:
             assert ref is not None
-            reader = await SseReader.open(host, port, "/v/" + ref["view_url"].rsplit("/", 1)[1] + "/events")
+            reader = await SseReader.open(host, port, _view_events(ref))
             nursery.start_soon(reader.run)
 
         async def write() -> None:
@@ -439,9 +433,9 @@ async def tool_calls_per_second(
         for clients in concurrency:
             out[f"clients_{clients}"] = await _throughput(server.url + "mcp", server.pid, clients, seconds)
     for peer, mode in (("peer", ()), ("sdk_on_hypercorn", ("hypercorn",))):
-        async with open_peer(*mode) as (peer_url, peer_pid):
+        async with open_peer("peer_server", *mode) as (peer_url, peer_pid):
             for clients in concurrency:
-                result = await _throughput(peer_url, peer_pid, clients, seconds)
+                result = await _throughput(peer_url + "/mcp", peer_pid, clients, seconds)
                 out[f"{peer}_clients_{clients}"] = result
                 ours = out[f"clients_{clients}"]["calls_per_s"]
                 key = "ratio" if peer == "peer" else "ratio_vs_sdk_on_hypercorn"
@@ -498,7 +492,7 @@ async def soak(clients: int = 100, watchers: int = 1000, seconds: float = 300.0)
         owners = [await new_browser_map(http) for _ in range(1)]
         async with Client(server.url + "mcp") as setup:
             refs = [(await setup.call_tool("create_map", {})).structured_content for _ in range(maps)]
-        views = ["/v/" + ref["view_url"].rsplit("/", 1)[1] + "/events" for ref in refs if ref]
+        views = [_view_events(ref) for ref in refs if ref]
         stop_at = float("inf")
         async with trio.open_nursery() as watching:
             readers: list[SseReader] = []

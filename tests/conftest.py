@@ -59,11 +59,12 @@ async def server(nursery: trio.Nursery) -> Server:
 
 
 class Browser:
-    """An HTTP client with its own cookie jar: one browser, as the server sees it."""
+    """An HTTP client with its own cookie jar: one browser, as the server sees it (or, given
+    ``cookies``, the same browser talking to another server)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, cookies: httpx.Cookies | None = None) -> None:
         self.base = base.rstrip("/")
-        self.client = httpx.AsyncClient(base_url=self.base, timeout=10)
+        self.client = httpx.AsyncClient(base_url=self.base, cookies=cookies, timeout=10)
 
     async def new_map(self) -> str:
         response = await self.client.get("/")

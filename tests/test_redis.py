@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import trio
 from bench.harness import ServerProcess, open_server
-from conftest import EventStream, RedisServer, open_stream, wait_until
+from conftest import Browser, EventStream, RedisServer, open_stream, wait_until
 from mcp import Client
 
 
@@ -19,20 +19,12 @@ def marker(fid: str, lat: float = 10, lon: float = 20) -> dict[str, Any]:
     return {"op": "add_feature", "id": fid, "type": "marker", "coords": [lat, lon], "label": fid}
 
 
-class Proc:
+class Proc(Browser):
     """One mapsrv process and an HTTP client for it carrying the shared browser cookie."""
 
     def __init__(self, server: ServerProcess, cookies: httpx.Cookies) -> None:
+        super().__init__(server.url, cookies)
         self.server = server
-        self.http = httpx.AsyncClient(base_url=server.url, cookies=cookies, timeout=10)
-
-    async def ops(self, map_id: str, *ops: dict[str, Any], **extra: Any) -> httpx.Response:
-        return await self.http.post(f"/m/{map_id}/ops", json={"ops": list(ops), **extra})
-
-    async def state(self, map_id: str) -> dict[str, Any]:
-        response = await self.http.get(f"/m/{map_id}/state")
-        response.raise_for_status()
-        return dict(response.json())
 
 
 async def start(stack: AsyncExitStack, redis: RedisServer, n: int) -> tuple[list[Proc], str]:
@@ -43,7 +35,7 @@ async def start(stack: AsyncExitStack, redis: RedisServer, n: int) -> tuple[list
     map_id = (await first.get("/")).headers["location"].rsplit("/", 1)[1]
     procs = [Proc(s, first.cookies) for s in servers]
     for proc in procs:
-        stack.push_async_callback(proc.http.aclose)
+        stack.push_async_callback(proc.client.aclose)
     return procs, map_id
 
 
@@ -54,10 +46,10 @@ def versions(stream: EventStream) -> list[int]:
 async def test_any_process_serves_any_map_and_every_viewer_sees_every_change(redis_server, nursery):
     async with AsyncExitStack() as stack:
         (a, b), map_id = await start(stack, redis_server, 2)
-        page = await b.http.get(f"/m/{map_id}")
+        page = await b.client.get(f"/m/{map_id}")
         assert page.status_code == 200, "the owner's cookie works on the other process"
-        on_b = await open_stream(nursery, b.http, f"/m/{map_id}/events")
-        on_a = await open_stream(nursery, a.http, f"/m/{map_id}/events")
+        on_b = await open_stream(nursery, b.client, f"/m/{map_id}/events")
+        on_a = await open_stream(nursery, a.client, f"/m/{map_id}/events")
         acked = [(await a.ops(map_id, marker(f"a{i}"))).json()["version"] for i in range(3)]
         acked += [(await b.ops(map_id, marker(f"b{i}"))).json()["version"] for i in range(3)]
         assert acked == [1, 2, 3, 4, 5, 6]
@@ -78,7 +70,7 @@ async def test_agent_on_one_process_user_on_another(redis_server, nursery):
         async with Client(a.server.url + "mcp") as agent_a, Client(b.server.url + "mcp") as agent_b:
             ref = (await agent_a.call_tool("create_map", {"title": "shared"})).structured_content
             view_key = ref["view_url"].rsplit("/", 1)[1]
-            watcher = await open_stream(nursery, b.http, f"/v/{view_key}/events")
+            watcher = await open_stream(nursery, b.client, f"/v/{view_key}/events")
             result = await agent_b.call_tool("add_marker", {"map_id": ref["map_id"], "lat": 1, "lon": 2})
             assert not result.is_error, result.content
             version = result.structured_content["version"]
@@ -91,7 +83,7 @@ async def test_agent_on_one_process_user_on_another(redis_server, nursery):
 async def test_concurrent_writers_on_two_processes_lose_nothing(redis_server, nursery):
     async with AsyncExitStack() as stack:
         (a, b), map_id = await start(stack, redis_server, 2)
-        watcher = await open_stream(nursery, a.http, f"/m/{map_id}/events")
+        watcher = await open_stream(nursery, a.client, f"/m/{map_id}/events")
         acks: list[tuple[int, str]] = []
 
         async def writer(proc: Proc, name: str) -> None:
@@ -142,7 +134,7 @@ async def test_resume_on_another_process_comes_from_the_redis_log(redis_server, 
         for i in range(6):
             await a.ops(map_id, marker(f"m{i}"))
         # b has never seen this map: the missed events come from Redis, not a snapshot
-        resumed = await open_stream(nursery, b.http, f"/m/{map_id}/events", last_event_id="3")
+        resumed = await open_stream(nursery, b.client, f"/m/{map_id}/events", last_event_id="3")
         with trio.fail_after(10):
             await resumed.wait_for(lambda ev: len(ev) >= 3)
         assert [(kind, i) for kind, i, _ in resumed.events] == [
@@ -155,9 +147,9 @@ async def test_resume_on_another_process_comes_from_the_redis_log(redis_server, 
 async def test_redis_outage_keeps_held_maps_writable_then_converges(redis_server, nursery):
     async with AsyncExitStack() as stack:
         (a,), map_id = await start(stack, redis_server, 1)
-        viewer = await open_stream(nursery, a.http, f"/m/{map_id}/events")
+        viewer = await open_stream(nursery, a.client, f"/m/{map_id}/events")
         assert (await a.ops(map_id, marker("before"))).status_code == 200
-        assert (await a.http.get("/ready")).status_code == 200
+        assert (await a.client.get("/ready")).status_code == 200
         await redis_server.stop()
         during = []
         for i in range(5):
@@ -167,7 +159,7 @@ async def test_redis_outage_keeps_held_maps_writable_then_converges(redis_server
         assert during == [2, 3, 4, 5, 6]
 
         async def ready() -> bool:
-            return (await a.http.get("/ready")).status_code == 200
+            return (await a.client.get("/ready")).status_code == 200
 
         async def not_ready() -> bool:
             return not await ready()
@@ -179,8 +171,8 @@ async def test_redis_outage_keeps_held_maps_writable_then_converges(redis_server
         await wait_until(ready, timeout=15)
         # the writes held during the outage reached Redis: a fresh process sees all of them
         fresh = await stack.enter_async_context(open_server("--store", redis_server.url))
-        other = Proc(fresh, a.http.cookies)
-        stack.push_async_callback(other.http.aclose)
+        other = Proc(fresh, a.client.cookies)
+        stack.push_async_callback(other.client.aclose)
         state = await other.state(map_id)
         assert state["version"] == 6
         assert [f["id"] for f in state["features"]] == ["before", *[f"during-{i}" for i in range(5)]]

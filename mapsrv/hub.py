@@ -336,16 +336,12 @@ class MapHub:
     async def _catch_up(self, entry: MapEntry) -> None:
         """Bring a held map up to the store's version. Call with the map's lock held."""
         events = await self.store.events_after(entry.id, entry.state.version)
-        if events is None:
-            loaded = await self.store.load(entry.id)
-            if loaded is None:
-                return
-            entry.state = loaded.state
-            self._restart_viewers(entry)
-        else:
-            for event in events:
-                entry.state = apply_event(entry.state, event)
-            self._publish(entry, events)
+        if events is None:  # the log no longer reaches back to our version: start from a snapshot
+            await self._reload(entry)
+            return
+        for event in events:
+            entry.state = apply_event(entry.state, event)
+        self._publish(entry, events)
         entry.synced_version = entry.state.version
 
     async def _push_pending(self, entry: MapEntry) -> None:

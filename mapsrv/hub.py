@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import trio
 
 from mapsrv.core import Event, Limits, MapState, Op, apply_all, apply_event
-from mapsrv.core.codec import dumps, event_from_wire
+from mapsrv.core.codec import dumps, event_from_wire, wire
 from mapsrv.core.sse import comment, frame
 from mapsrv.errors import MapsrvError, NotFound, Unavailable, VersionConflict
 from mapsrv.logs import map_ref
@@ -295,7 +295,7 @@ class MapHub:
 
     def _publish(self, entry: MapEntry, events: Sequence[Event]) -> None:
         for event in events:
-            data = frame(event.wire, event="change", id=event.version)
+            data = frame(wire(event), event="change", id=event.version)
             entry.log.append((event.version, data))
             if len(entry.log) > self.event_log_size:
                 entry.log.popleft()
@@ -330,7 +330,7 @@ class MapHub:
         return (
             events is not None
             and len(events) >= len(held)
-            and all(a.wire == b.wire for a, b in zip(events, held, strict=False))
+            and all(wire(a) == wire(b) for a, b in zip(events, held, strict=False))
         )
 
     async def _catch_up(self, entry: MapEntry) -> None:
@@ -456,7 +456,7 @@ class MapHub:
             except StoreUnavailable:
                 events = None
             if events and events[-1].version == current:
-                return [frame(e.wire, event="change", id=e.version) for e in events]
+                return [frame(wire(e), event="change", id=e.version) for e in events]
         return [entry.snapshot_frame()]
 
     def close_all_subscribers(self) -> None:

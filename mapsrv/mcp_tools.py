@@ -17,9 +17,10 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from mapsrv.access import ApiKeys
-from mapsrv.core.codec import parse_op, to_geojson
-from mapsrv.core.model import check_id
-from mapsrv.core.ops import AddLayer, Op
+from mapsrv.core import feature_ids
+from mapsrv.core.geojson import to_geojson
+from mapsrv.core.ops import Op
+from mapsrv.core.parse import parse_op
 from mapsrv.errors import InvalidInput, MapsrvError, NotFound
 from mapsrv.hub import MapEntry, MapHub
 from mapsrv.mcp_schema import (
@@ -112,12 +113,9 @@ def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], key
         entry = await entry_for(map_id, ctx)
         parsed: list[Op] = []
         for raw in ops:
-            layer = raw.get("layer")
-            if raw["op"] in ("add_feature", "import_geojson") and isinstance(layer, str):
-                parsed.append(AddLayer(check_id("layer", layer), layer, if_missing=True))
             parsed.append(parse_op(raw, hub.limits))
         events = await hub.apply(entry.id, parsed, expected_version=expected)
-        ids = [f.id for e in events for f in e.features]
+        ids = feature_ids(events)
         return entry, events[-1].version, ids
 
     async def add(

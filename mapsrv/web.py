@@ -20,7 +20,9 @@ from werkzeug.exceptions import HTTPException
 
 from mapsrv.access import origin_allowed, resolve, user_cookie_header, user_from_cookies
 from mapsrv.config import Config
-from mapsrv.core.codec import dumps, parse_ops, to_geojson
+from mapsrv.core.codec import dumps
+from mapsrv.core.geojson import to_geojson
+from mapsrv.core.parse import parse_ops
 from mapsrv.errors import Forbidden, InvalidInput, MapsrvError
 from mapsrv.hub import MapHub, new_token
 from mapsrv.metrics import route_of

@@ -8,7 +8,8 @@ import pytest
 import trio
 import trio.testing
 
-from mapsrv.core.codec import parse_op
+from mapsrv.core import Limits
+from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable, VersionConflict
 from mapsrv.hub import MapHub
 from mapsrv.sse_stream import pump
@@ -18,7 +19,7 @@ MARKER = {"op": "add_feature", "type": "marker", "coords": [1, 2]}
 
 async def add(hub: MapHub, map_id: str, n: int = 1) -> None:
     for _ in range(n):
-        await hub.apply(map_id, [parse_op(MARKER)])
+        await hub.apply(map_id, [parse_op(MARKER, Limits())])
 
 
 async def test_fan_out_encodes_once_and_reaches_every_subscriber() -> None:
@@ -124,7 +125,7 @@ async def test_stream_gets_heartbeats_and_batches_and_a_last_retry_hint(
         nursery.start_soon(lambda: pump(write, sub.receive, retry_ms=500))
         await trio.sleep(40)
         await hub.apply(
-            entry.id, [parse_op(MARKER), parse_op(MARKER)]
+            entry.id, [parse_op(MARKER, Limits()), parse_op(MARKER, Limits())]
         )  # one batch: two events queued at once
         await trio.sleep(1)
         hub.close_all_subscribers()
@@ -143,9 +144,9 @@ async def test_expected_version_conflict_carries_the_current_version() -> None:
     entry = await hub.create_map()
     await add(hub, entry.id, 2)
     with pytest.raises(VersionConflict, match="version 2, not 1") as caught:
-        await hub.apply(entry.id, [parse_op(MARKER)], expected_version=1)
+        await hub.apply(entry.id, [parse_op(MARKER, Limits())], expected_version=1)
     assert caught.value.current == 2
-    await hub.apply(entry.id, [parse_op(MARKER)], expected_version=2)
+    await hub.apply(entry.id, [parse_op(MARKER, Limits())], expected_version=2)
     assert entry.state.version == 3
 
 
@@ -223,7 +224,7 @@ async def test_a_commit_whose_reply_was_lost_is_not_applied_twice() -> None:
     hub = MapHub(store=store)  # type: ignore[arg-type]
     entry = await hub.create_map()
     store.lose_next_reply = True
-    events = await hub.apply(entry.id, [parse_op(MARKER)])  # held as pending: the reply was lost
+    events = await hub.apply(entry.id, [parse_op(MARKER, Limits())])  # held as pending: the reply was lost
     assert events[0].version == 1 and hub.statistics().pending_writes == 1
     await hub.resync()
     assert hub.statistics().pending_writes == 0

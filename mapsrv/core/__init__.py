@@ -1,10 +1,11 @@
-"""The sans-IO heart of mapsrv: the map model, ops, the codec and SSE framing.
+"""The sans-IO heart of mapsrv: the map model, ops and events, the codec and SSE framing.
 
 Nothing here imports trio, quart, redis, hypercorn or mcp; every function is pure.
 """
 
+from mapsrv.core.events import Event, feature_ids
 from mapsrv.core.model import Feature, Layer, Limits, MapState, View
-from mapsrv.core.ops import Event, Op, apply, apply_all, apply_event
+from mapsrv.core.ops import Op, apply, apply_all, apply_event
 
 __all__ = [
     "Event",
@@ -17,4 +18,5 @@ __all__ = [
     "apply",
     "apply_all",
     "apply_event",
+    "feature_ids",
 ]

@@ -1,4 +1,4 @@
-"""Ops (what a caller asks for) and events (what happened), and the pure functions between them.
+"""Ops (what a caller asks for), and the pure functions between ops, events and states.
 
 ``apply(state, op)`` validates an op against the state and returns the new state with the event
 that describes the change. ``apply_event(state, event)`` replays an event; replaying the events
@@ -9,11 +9,20 @@ filled in, "fit these features" turned into bounds), so replay never needs the o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, assert_never
 
+from mapsrv.core.events import (
+    Cleared,
+    Event,
+    FeaturesRemoved,
+    FeaturesUpserted,
+    LayerRemoved,
+    LayerSet,
+    TitleSet,
+    ViewSet,
+)
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     Bounds,
@@ -32,7 +41,6 @@ __all__ = [
     "AddFeature",
     "AddLayer",
     "Clear",
-    "Event",
     "FitBounds",
     "ImportFeatures",
     "Op",
@@ -98,9 +106,6 @@ class AddLayer:
     id: str
     name: str
     visible: bool = True
-    # In a batch: do nothing if the layer already exists (checked when the batch is applied,
-    # under the map's write lock, so concurrent writers cannot race on it).
-    if_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,91 +146,9 @@ Op: TypeAlias = (
 )
 
 
-@dataclass(frozen=True)
-class Event:
-    """One change at one version. ``kind`` says which of the other fields it uses:
-    title: title · view: view · upsert: features, seq · remove: ids · layer: layer ·
-    layer_remove: layer_id · clear: layer_id (None for every layer)."""
-
-    version: int
-    kind: str
-    title: str | None = None
-    view: View | None = None
-    features: tuple[Feature, ...] = ()
-    seq: int | None = None
-    ids: tuple[str, ...] = ()
-    layer: Layer | None = None
-    layer_id: str | None = None
-
-    @cached_property
-    def wire(self) -> str:
-        """The event's JSON text, made once and shared by the SSE frame and the store."""
-        from mapsrv.core.codec import dumps  # codec builds on this module
-
-        return dumps(self.to_json())
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"version": self.version, "kind": self.kind}
-        if self.kind == "title":
-            out["title"] = self.title
-        elif self.kind == "view":
-            assert self.view is not None
-            out["view"] = self.view.to_json()
-        elif self.kind == "upsert":
-            out["features"] = [f.to_json() for f in self.features]
-            out["seq"] = self.seq
-        elif self.kind == "remove":
-            out["ids"] = list(self.ids)
-        elif self.kind == "layer":
-            assert self.layer is not None
-            out["layer"] = self.layer.to_json()
-        elif self.kind == "layer_remove":
-            out["id"] = self.layer_id
-        else:  # clear
-            out["layer"] = self.layer_id
-        return out
-
-
 def apply(state: MapState, op: Op, limits: Limits = Limits()) -> tuple[MapState, Event]:
     """Validate ``op`` against ``state``; return the next state and the event that leads to it."""
-    version = state.version + 1
-    event: Event
-    if isinstance(op, SetTitle):
-        event = Event(version, "title", title=op.title)
-    elif isinstance(op, SetView):
-        event = Event(version, "view", view=View(center=op.center, zoom=op.zoom, animate=op.animate))
-    elif isinstance(op, FitBounds):
-        event = Event(version, "view", view=View(bounds=_fit(state, op), animate=op.animate))
-    elif isinstance(op, AddFeature):
-        event = _upsert_new(state, (op.feature,), limits)
-    elif isinstance(op, ImportFeatures):
-        event = _upsert_new(state, op.features, limits)
-    elif isinstance(op, UpdateFeature):
-        event = Event(version, "upsert", features=(_updated(state, op, limits),), seq=state.seq)
-    elif isinstance(op, RemoveFeatures):
-        for fid in op.ids:
-            _feature(state, fid)
-        event = Event(version, "remove", ids=tuple(dict.fromkeys(op.ids)))
-    elif isinstance(op, AddLayer):
-        if op.id in state.layers:
-            raise InvalidInput(f"layer {op.id!r} already exists")
-        if len(state.layers) >= limits.max_layers:
-            raise PayloadTooLarge(f"a map can have at most {limits.max_layers} layers")
-        event = Event(version, "layer", layer=Layer(op.id, op.name, op.visible))
-    elif isinstance(op, SetLayerVisibility):
-        layer = _layer(state, op.id)
-        event = Event(version, "layer", layer=dataclasses.replace(layer, visible=op.visible))
-    elif isinstance(op, RemoveLayer):
-        if op.id == DEFAULT_LAYER:
-            raise InvalidInput("the default layer cannot be removed; clear it instead")
-        _layer(state, op.id)
-        event = Event(version, "layer_remove", layer_id=op.id)
-    elif isinstance(op, Clear):
-        if op.layer is not None:
-            _layer(state, op.layer)
-        event = Event(version, "clear", layer_id=op.layer)
-    else:
-        raise InvalidInput(f"unknown op {type(op).__name__}")
+    event = _resolve(state, op, limits)
     new_state = apply_event(state, event)
     if new_state.points > limits.max_total_points and new_state.points > state.points:
         raise PayloadTooLarge(
@@ -235,15 +158,59 @@ def apply(state: MapState, op: Op, limits: Limits = Limits()) -> tuple[MapState,
     return new_state, event
 
 
+def _resolve(state: MapState, op: Op, limits: Limits) -> Event:
+    version = state.version + 1
+    match op:
+        case SetTitle(title):
+            return TitleSet(version, title)
+        case SetView(center, zoom, animate):
+            return ViewSet(version, View(center=center, zoom=zoom, animate=animate))
+        case FitBounds():
+            return ViewSet(version, View(bounds=_fit(state, op), animate=op.animate))
+        case AddFeature(feature):
+            return _upsert_new(state, (feature,), limits)
+        case ImportFeatures(features):
+            return _upsert_new(state, features, limits)
+        case UpdateFeature():
+            return FeaturesUpserted(version, (_updated(state, op, limits),), state.seq)
+        case RemoveFeatures(ids):
+            for fid in ids:
+                _feature(state, fid)
+            return FeaturesRemoved(version, tuple(dict.fromkeys(ids)))
+        case AddLayer(lid, name, visible):
+            if lid in state.layers:
+                raise InvalidInput(f"layer {lid!r} already exists")
+            if len(state.layers) >= limits.max_layers:
+                raise PayloadTooLarge(f"a map can have at most {limits.max_layers} layers")
+            return LayerSet(version, Layer(lid, name, visible))
+        case SetLayerVisibility(lid, visible):
+            return LayerSet(version, dataclasses.replace(_layer(state, lid), visible=visible))
+        case RemoveLayer(lid):
+            if lid == DEFAULT_LAYER:
+                raise InvalidInput("the default layer cannot be removed; clear it instead")
+            _layer(state, lid)
+            return LayerRemoved(version, lid)
+        case Clear(layer):
+            if layer is not None:
+                _layer(state, layer)
+            return Cleared(version, layer)
+        case _:
+            assert_never(op)
+
+
 def apply_all(state: MapState, ops: Sequence[Op], limits: Limits = Limits()) -> tuple[MapState, list[Event]]:
-    """Apply a batch: every op or none. The error names the op that failed."""
+    """Apply a batch: every op or none. The error names the op that failed.
+
+    Drawing on a layer the map does not have creates that layer first (named by its id), so an
+    agent or a program can put features on ``"hotels"`` without a separate call."""
     if len(ops) > limits.max_ops:
         raise PayloadTooLarge(f"a batch can have at most {limits.max_ops} ops, got {len(ops)}")
     events = []
     for index, op in enumerate(ops):
-        if isinstance(op, AddLayer) and op.if_missing and op.id in state.layers:
-            continue
         try:
+            for layer in _missing_layers(state, op):
+                state, event = apply(state, AddLayer(layer, layer), limits)
+                events.append(event)
             state, event = apply(state, op, limits)
         except (InvalidInput, NotFound) as exc:
             if len(ops) > 1:
@@ -254,45 +221,54 @@ def apply_all(state: MapState, ops: Sequence[Op], limits: Limits = Limits()) -> 
     return state, events
 
 
+def _missing_layers(state: MapState, op: Op) -> list[str]:
+    match op:
+        case AddFeature(feature):
+            drawn: Iterable[Feature] = (feature,)
+        case ImportFeatures(features):
+            drawn = features
+        case _:
+            return []
+    return list(dict.fromkeys(f.layer for f in drawn if f.layer not in state.layers))
+
+
 def apply_event(state: MapState, event: Event) -> MapState:
     """Replay one event. Trusts the event: it was validated when ``apply`` made it."""
-    kind = event.kind
-    changes: dict[str, Any] = {"version": event.version}
-    if kind == "title":
-        changes["title"] = event.title
-    elif kind == "view":
-        changes["view"] = event.view
-    elif kind == "upsert":
-        features = dict(state.features)
-        points = state.points
-        for feature in event.features:
-            old = features.get(feature.id)
-            points += len(feature.points()) - (len(old.points()) if old is not None else 0)
-            features[feature.id] = feature
-        changes["features"] = features
-        changes["seq"] = event.seq
-        changes["points"] = points
-    elif kind == "remove":
-        gone = set(event.ids)
-        changes["features"] = {k: f for k, f in state.features.items() if k not in gone}
-        changes["points"] = state.points - sum(
-            len(state.features[k].points()) for k in gone if k in state.features
-        )
-    elif kind == "layer":
-        assert event.layer is not None
-        changes["layers"] = {**state.layers, event.layer.id: event.layer}
-    elif kind == "layer_remove":
-        changes["layers"] = {k: v for k, v in state.layers.items() if k != event.layer_id}
-        changes["features"] = _without_layer(state.features.values(), event.layer_id)
-    elif kind == "clear":
-        changes["features"] = (
-            {} if event.layer_id is None else _without_layer(state.features.values(), event.layer_id)
-        )
-    else:
-        raise InvalidInput(f"unknown event kind {kind!r}")
-    if kind in ("layer_remove", "clear"):
-        changes["points"] = sum(len(f.points()) for f in changes["features"].values())
-    return dataclasses.replace(state, **changes)
+    match event:
+        case TitleSet(version, title):
+            return dataclasses.replace(state, version=version, title=title)
+        case ViewSet(version, view):
+            return dataclasses.replace(state, version=version, view=view)
+        case FeaturesUpserted(version, upserted, seq):
+            features = dict(state.features)
+            points = state.points
+            for feature in upserted:
+                old = features.get(feature.id)
+                points += len(feature.points()) - (len(old.points()) if old is not None else 0)
+                features[feature.id] = feature
+            return dataclasses.replace(state, version=version, features=features, seq=seq, points=points)
+        case FeaturesRemoved(version, ids):
+            gone = set(ids)
+            points = state.points - sum(len(state.features[k].points()) for k in gone if k in state.features)
+            features = {k: f for k, f in state.features.items() if k not in gone}
+            return dataclasses.replace(state, version=version, features=features, points=points)
+        case LayerSet(version, layer):
+            return dataclasses.replace(state, version=version, layers={**state.layers, layer.id: layer})
+        case LayerRemoved(version, layer_id):
+            layers = {k: v for k, v in state.layers.items() if k != layer_id}
+            return _with_features(state, version, _without_layer(state.features.values(), layer_id), layers)
+        case Cleared(version, layer_id):
+            kept = {} if layer_id is None else _without_layer(state.features.values(), layer_id)
+            return _with_features(state, version, kept, state.layers)
+        case _:
+            assert_never(event)
+
+
+def _with_features(
+    state: MapState, version: int, features: dict[str, Feature], layers: Mapping[str, Layer]
+) -> MapState:
+    points = sum(len(f.points()) for f in features.values())
+    return dataclasses.replace(state, version=version, features=features, layers=layers, points=points)
 
 
 def _without_layer(features: Iterable[Feature], layer: str | None) -> dict[str, Feature]:
@@ -340,7 +316,7 @@ def _upsert_new(state: MapState, features: Sequence[Feature], limits: Limits) ->
             raise InvalidInput(f"feature {feature.id!r} already exists; use update_feature to change it")
         taken.add(feature.id)
         out.append(feature)
-    return Event(state.version + 1, "upsert", features=tuple(out), seq=seq)
+    return FeaturesUpserted(state.version + 1, tuple(out), seq)
 
 
 def _updated(state: MapState, op: UpdateFeature, limits: Limits) -> Feature:

@@ -33,7 +33,7 @@ import trio_asyncio
 from trio_asyncio import aio_as_trio
 
 from mapsrv.core import Event, MapState
-from mapsrv.core.codec import dumps, event_from_wire, state_from_json
+from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
 from mapsrv.logs import map_ref
 from mapsrv.store import Conflict, LoadedMap, MapMeta, StoreUnavailable
 
@@ -304,7 +304,7 @@ class RedisStore:
             state.version,
         ]
         for event in events:
-            args += [event.version, event.wire]
+            args += [event.version, wire(event)]
         script = self._commit
         status, current = await self._run(
             lambda c: script(keys=[_map_key(map_id), _log_key(map_id)], args=args, client=c)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from mapsrv.core import Limits, MapState, apply, apply_all
-from mapsrv.core.codec import features_from_geojson, parse_op, parse_ops, to_geojson
+from mapsrv.core.events import FeaturesUpserted, LayerSet
+from mapsrv.core.geojson import features_from_geojson, to_geojson
+from mapsrv.core.model import Layer
+from mapsrv.core.parse import parse_op, parse_ops
 from mapsrv.core.sse import comment, frame, retry
 from mapsrv.errors import InvalidInput, NotFound, PayloadTooLarge
 
@@ -84,7 +87,7 @@ def test_caps() -> None:
     with pytest.raises(PayloadTooLarge, match="label must be at most 5 characters, got 6"):
         run({"op": "add_feature", "type": "marker", "coords": [0, 0], "label": "abcdef"}, limits=limits)
     with pytest.raises(PayloadTooLarge, match="at most 1000 ops"):
-        parse_ops({"ops": [{"op": "clear"}] * 1001})
+        parse_ops({"ops": [{"op": "clear"}] * 1001}, Limits())
 
 
 def test_layers_fit_and_clear() -> None:
@@ -104,14 +107,35 @@ def test_layers_fit_and_clear() -> None:
     with pytest.raises(InvalidInput, match="default layer cannot be removed"):
         run({"op": "remove_layer", "id": "default"}, state=state)
     with pytest.raises(NotFound, match="layer 'nope' not found"):
-        run({"op": "add_feature", "type": "marker", "coords": [0, 0], "layer": "nope"}, state=state)
+        run({"op": "update_feature", "id": "p", "layer": "nope"}, state=state)
+    with pytest.raises(NotFound, match="layer 'nope' not found"):
+        run({"op": "clear", "layer": "nope"}, state=state)
+
+
+def test_drawing_on_a_missing_layer_creates_it_in_the_same_batch() -> None:
+    ops = [
+        parse_op(
+            {"op": "add_feature", "id": "h", "type": "marker", "coords": [0, 0], "layer": "hotels"}, Limits()
+        ),
+        parse_op(
+            {"op": "add_feature", "id": "i", "type": "marker", "coords": [1, 1], "layer": "hotels"}, Limits()
+        ),
+    ]
+    state, events = apply_all(MapState(id="m"), ops)
+    assert state.layers["hotels"] == Layer("hotels", "hotels", True)
+    assert [type(e) for e in events] == [LayerSet, FeaturesUpserted, FeaturesUpserted]
+    assert [e.version for e in events] == [1, 2, 3] and state.version == 3
+    with pytest.raises(PayloadTooLarge, match="at most 1 layers"):
+        apply_all(MapState(id="m"), ops, Limits(max_layers=1))
     with pytest.raises(InvalidInput, match="no features to fit"):
         run({"op": "fit_bounds"})
 
 
 def test_batch_is_all_or_nothing_and_names_the_failing_op() -> None:
     state = MapState(id="m")
-    ops, _ = parse_ops({"ops": [{"op": "set_title", "title": "a"}, {"op": "remove_features", "ids": ["x"]}]})
+    ops, _ = parse_ops(
+        {"ops": [{"op": "set_title", "title": "a"}, {"op": "remove_features", "ids": ["x"]}]}, Limits()
+    )
     with pytest.raises(NotFound, match=r"op 1 \(remove_features\)"):
         apply_all(state, ops)
 
@@ -135,7 +159,7 @@ def test_geojson_round_trip_keeps_every_type() -> None:
     assert exported["features"][0]["geometry"]["coordinates"] == [2.35, 48.85]
     polygon = exported["features"][2]["geometry"]["coordinates"][0]
     assert polygon[0] == polygon[-1], "GeoJSON rings are closed"
-    back = features_from_geojson(exported)
+    back = features_from_geojson(exported, Limits())
     assert [(f.id, f.type, f.coords, f.radius, f.label, f.style) for f in back] == [
         (f.id, f.type, f.coords, f.radius, f.label, f.style) for f in state.features.values()
     ]
@@ -158,24 +182,29 @@ def test_geojson_import_of_foreign_data() -> None:
             },
         ],
     }
-    features = features_from_geojson(collection)
+    features = features_from_geojson(collection, Limits())
     assert [(f.type, f.coords, f.label) for f in features] == [
         ("marker", (2.0, 1.0), "two points"),
         ("marker", (4.0, 3.0), "two points"),
         ("polygon", ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0)), ""),
     ]
     assert dict(features[0].style) == {"color": "#00ff00"}
-    state, event = apply(MapState(id="m"), parse_op({"op": "import_geojson", "geojson": collection}))
-    assert len(state.features) == 3 and event.kind == "upsert"
+    state, event = apply(
+        MapState(id="m"), parse_op({"op": "import_geojson", "geojson": collection}, Limits())
+    )
+    assert len(state.features) == 3 and isinstance(event, FeaturesUpserted)
     with pytest.raises(InvalidInput, match="geojson feature 0 has unsupported geometry type 'Circle'"):
         features_from_geojson(
             {
                 "type": "FeatureCollection",
                 "features": [{"type": "Feature", "geometry": {"type": "Circle", "coordinates": [0, 0]}}],
-            }
+            },
+            Limits(),
         )
     with pytest.raises(InvalidInput, match="latitude must be between -90 and 90, got 95"):
-        features_from_geojson({"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 95]}})
+        features_from_geojson(
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 95]}}, Limits()
+        )
 
 
 def test_sse_framing() -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from mapsrv.core import Limits, MapState, apply, apply_event
-from mapsrv.core.codec import OP_FIELDS, dumps, event_from_json, parse_op, state_from_json
+from mapsrv.core import Limits, MapState, apply, apply_all, apply_event
+from mapsrv.core.codec import dumps, event_from_json, event_from_wire, event_to_json, state_from_json, wire
+from mapsrv.core.parse import OP_FIELDS, parse_op
 from mapsrv.errors import MapsrvError
 
 LIMITS = Limits(max_features=30, max_layers=5, max_points=20, max_ops=10)
@@ -51,8 +53,8 @@ geometry = st.one_of(
 
 
 @st.composite
-def raw_ops(draw: st.DrawFn) -> dict:
-    name = draw(st.sampled_from(sorted(OP_FIELDS)))
+def raw_ops(draw: st.DrawFn, names: tuple[str, ...] = tuple(sorted(OP_FIELDS))) -> dict:
+    name = draw(st.sampled_from(names))
     if name == "add_feature":
         op = draw(geometry)
         op.update(
@@ -160,11 +162,45 @@ def test_any_op_applies_or_raises_a_clear_error_and_replay_matches(raw: list[dic
             replayed = apply_event(replayed, event)
         assert replayed == state
     # ... also when snapshot and events went through their JSON wire form.
-    wire_state = state_from_json(json.loads(dumps(snapshots[0].to_json())), "m", LIMITS)
+    wire_state = state_from_json(json.loads(dumps(snapshots[0].to_json())), "m")
     for event in events:
-        wire_state = apply_event(wire_state, event_from_json(json.loads(dumps(event.to_json())), LIMITS))
+        decoded = event_from_json(json.loads(dumps(event_to_json(event))))
+        assert decoded == event and event_from_wire(wire(event)) == event
+        wire_state = apply_event(wire_state, decoded)
     assert wire_state == state
-    assert state_from_json(json.loads(dumps(state.to_json())), "m", LIMITS) == state
+    assert state_from_json(json.loads(dumps(state.to_json())), "m") == state
+
+
+def _applies(raw: dict) -> bool:
+    """Whether a generated op applies to a map that already has a feature and a layer to act on."""
+    base, _ = apply_all(
+        MapState(id="m"),
+        [
+            parse_op(r, LIMITS)
+            for r in (
+                {"op": "add_feature", "id": "a", "type": "marker", "coords": [1, 2]},
+                {"op": "add_layer", "id": "roads"},
+            )
+        ],
+        LIMITS,
+    )
+    try:
+        apply_all(base, [parse_op(raw, LIMITS)], LIMITS)
+    except MapsrvError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(OP_FIELDS))
+def test_the_generator_makes_ops_that_apply(name: str) -> None:
+    """The property above proves little if every generated op of a kind is refused: each kind
+    must also come out valid."""
+    found = find(
+        raw_ops(names=(name,)),
+        _applies,
+        settings=settings(max_examples=1000, suppress_health_check=list(HealthCheck), database=None),
+    )
+    assert found["op"] == name
 
 
 @given(

@@ -29,7 +29,7 @@ from mapsrv.config import Config
 from mapsrv.core.codec import dumps
 from mapsrv.errors import Unauthorized, Unavailable
 from mapsrv.hub import MapHub
-from mapsrv.mcp_tools import INSTRUCTIONS, register_tools
+from mapsrv.tools import INSTRUCTIONS, register_tools
 
 __all__ = ["McpEndpoints", "McpStatistics", "build_mcp", "open_stdio_streams", "security_settings"]
 

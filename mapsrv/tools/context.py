@@ -1,0 +1,57 @@
+"""What every tool works with: the hub, the server's public URL and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mapsrv.core.model import DEFAULT_LAYER
+from mapsrv.core.ops import AddFeature, AddLayer, ImportFeatures, Op
+from mapsrv.errors import NotFound
+from mapsrv.hub import MapEntry, MapHub
+from mapsrv.tools.results import WriteResult
+
+__all__ = ["ToolContext"]
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """One tool call's view of the server. ``principal`` is the name of the caller's API key
+    (None without keys): a map made with a key is that key's alone."""
+
+    hub: MapHub
+    base_url: str
+    principal: str | None = None
+
+    async def entry(self, map_id: str) -> MapEntry:
+        """The map, or the same NotFound for unknown, expired and foreign ids."""
+        try:
+            entry = await self.hub.get(map_id) if len(map_id) <= 64 else None
+        except NotFound:
+            entry = None
+        if entry is None or (entry.principal is not None and entry.principal != self.principal):
+            raise NotFound(f"map {map_id[:64]!r} not found: check the map_id, or create_map a new one")
+        return entry
+
+    def links(self, entry: MapEntry) -> tuple[str, str]:
+        """The owner's page and the read-only view link."""
+        base = self.base_url.rstrip("/")
+        return f"{base}/m/{entry.id}", f"{base}/v/{entry.view_key}"
+
+    async def write(self, map_id: str, op: Op, expected_version: int | None) -> WriteResult:
+        entry = await self.entry(map_id)
+        events = await self.hub.apply(entry.id, _with_missing_layers(op), expected_version=expected_version)
+        # TODO(merge): mapsrv.core.feature_ids(events)
+        ids = [f.id for e in events for f in getattr(e, "features", ())]
+        return WriteResult(map_id=entry.id, version=events[-1].version, feature_ids=ids)
+
+
+def _with_missing_layers(op: Op) -> Sequence[Op]:
+    # TODO(merge): delete this shim; core's apply_all creates the missing layer itself.
+    if isinstance(op, AddFeature):
+        layers = [op.feature.layer]
+    elif isinstance(op, ImportFeatures):
+        layers = list(dict.fromkeys(f.layer for f in op.features))
+    else:
+        return [op]
+    return [*(AddLayer(lid, lid, if_missing=True) for lid in layers if lid != DEFAULT_LAYER), op]

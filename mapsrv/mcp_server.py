@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +29,15 @@ from mapsrv.config import Config
 from mapsrv.core.codec import dumps
 from mapsrv.errors import Unauthorized, Unavailable
 from mapsrv.hub import MapHub
-from mapsrv.mcp_tools import INSTRUCTIONS, register_tools
+from mapsrv.tools import INSTRUCTIONS, register_tools
 
-__all__ = ["McpEndpoints", "McpStatistics", "build_mcp", "open_stdio_streams", "security_settings"]
+__all__ = [
+    "McpEndpoints",
+    "McpStatistics",
+    "build_mcp",
+    "open_stdio_streams",
+    "security_settings",
+]
 
 log = logging.getLogger("mapsrv.mcp")
 
@@ -90,11 +96,13 @@ class McpEndpoints:
         self.config = config
         self.keys = ApiKeys(config.api_keys)
         self.mcp = build_mcp(hub, base_url, self.keys)
-        self.lowlevel = self.mcp._lowlevel_server  # the SDK's own handle for custom transports
         security = security_settings(config)
-        self.sessions = StreamableHTTPSessionManager(
-            app=self.lowlevel,
-            security_settings=security,
+        # The SDK's public way to serve its Streamable HTTP transport from another ASGI app: let
+        # streamable_http_app() build the session manager, then run the manager and hand it
+        # requests ourselves (the Starlette app it returns is not used). The manager's `app` is
+        # the low-level server, which the legacy SSE transport and stdio run on their own streams.
+        self.mcp.streamable_http_app(
+            transport_security=security,
             max_sessions=config.max_mcp_sessions,
             session_idle_timeout=config.mcp_session_idle_timeout,
             max_request_body_size=config.max_body_size,
@@ -103,6 +111,8 @@ class McpEndpoints:
             # channel and a cancel scope per call (server CPU per call, see docs/benchmarks.md).
             json_response=True,
         )
+        self.sessions = self.mcp.session_manager
+        self.lowlevel = self.sessions.app
         self.sse = SseServerTransport(
             "/messages/", security_settings=security, max_request_body_size=config.max_body_size
         )
@@ -114,10 +124,7 @@ class McpEndpoints:
             await trio.sleep_forever()
 
     def statistics(self) -> McpStatistics:
-        # The SDK keeps no public count of its sessions; its table of live transports is the count.
-        return McpStatistics(
-            http_sessions=len(self.sessions._server_instances), sse_sessions=self.sse_sessions
-        )
+        return McpStatistics(http_sessions=_open_http_sessions(self.sessions), sse_sessions=self.sse_sessions)
 
     def handles(self, path: str) -> bool:
         return path in ("/mcp", "/mcp/", "/sse") or path.startswith("/messages/")
@@ -163,6 +170,18 @@ class McpEndpoints:
             pass  # Host/Origin refused: connect_sse has already answered 421/403
         finally:
             self.sse_sessions -= 1
+
+
+def _open_http_sessions(manager: StreamableHTTPSessionManager) -> int:
+    """The stateful Streamable HTTP sessions open now.
+
+    mcp 2.3 has no public count of them and no public hook when one ends (an idle timeout ends a
+    session inside the manager), so this reads the manager's private table of live transports:
+    the one place mapsrv touches an SDK private. tests/test_mcp.py has a test that fails when the
+    table is gone or changes its type.
+    """
+    sessions: Mapping[str, object] = manager._server_instances
+    return len(sessions)
 
 
 def _with_retry_after(send: Send) -> Send:

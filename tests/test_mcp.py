@@ -306,3 +306,88 @@ async def test_reading_an_unknown_map_resource_is_a_clear_error(server: Server, 
             await client.read_resource("map://no-such-map-id-0123456789")
     assert caught.value.error.code == -32002 and "not found" in caught.value.error.message
     assert "no-such-map-id" not in caplog.text, "a map id (a capability) reached the logs"
+
+
+async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Server) -> None:
+    async with Client(server.url + "mcp") as client:
+        tools = {tool.name for tool in (await client.list_tools()).tools}
+        called: set[str] = set()
+
+        async def call(tool: str, /, **args: Any) -> dict[str, Any]:
+            result = await client.call_tool(tool, args)
+            assert not result.is_error, (tool, result.content)
+            called.add(tool)
+            return dict(result.structured_content)
+
+        async def read(map_id: str) -> dict[str, Any]:
+            return await call("get_map", map_id=map_id)
+
+        async def write(tool: str, /, **args: Any) -> dict[str, Any]:
+            """A write, then a fresh read: the map is at the version the write reported."""
+            out = await call(tool, **args)
+            summary = await read(out["map_id"])
+            assert summary["version"] == out["version"] == (await server.hub.get(out["map_id"])).state.version
+            return summary
+
+        map_id = (await call("create_map", title="every tool"))["map_id"]
+        m = {"map_id": map_id}
+        assert (await write("set_title", **m, title="renamed"))["title"] == "renamed"
+        view = (await write("set_view", **m, lat=38.7, lon=-9.1, zoom=12))["view"]
+        assert view == {"center": [38.7, -9.1], "zoom": 12, "animate": True}
+        assert (await write("add_marker", **m, lat=1, lon=2, id="m"))["feature_count"] == 1
+        await write("add_line", **m, points=[[0, 0], [1, 1]], id="l")
+        polygon = await write("add_polygon", **m, points=[[0, 0], [0, 3], [3, 3]], id="p", fill_opacity=0.2)
+        assert {f["id"]: f["type"] for f in polygon["features"]}["p"] == "polygon"
+        await write("add_circle", **m, lat=5, lon=5, radius_m=100, id="c")
+        boxed = await write("add_rectangle", **m, south=-4, west=-5, north=-1, east=-2, id="r")
+        assert {f["id"]: f["coords"] for f in boxed["features"]}["r"] == [[-4, -5], [-1, -2]]
+        fitted = await write("fit_bounds", **m)
+        assert fitted["view"]["bounds"] == fitted["bbox"] == [[-4, -5], [5, 5]]
+        moved = await write("update_feature", **m, feature_id="m", lat=7, lon=8, label="moved")
+        assert {f["id"]: (f["coords"], f["label"]) for f in moved["features"]}["m"] == ([7, 8], "moved")
+        layered = await write("add_layer", **m, layer_id="extra", name="Extra", visible=False)
+        assert layered["layers"][-1] == {"id": "extra", "name": "Extra", "visible": False}
+        shown = await write("set_layer_visibility", **m, layer_id="extra", visible=True)
+        assert shown["layers"][-1]["visible"] is True
+        await write("update_feature", **m, feature_id="c", layer="extra")
+        removed = await write("remove_layer", **m, layer_id="extra")
+        assert [layer["id"] for layer in removed["layers"]] == ["default"]
+        assert sorted(f["id"] for f in removed["features"]) == ["l", "m", "p", "r"]
+        kept = await write("remove_features", **m, feature_ids=["l"])
+        assert [f["id"] for f in kept["features"]] == ["m", "p", "r"]
+        exported = await call("export_geojson", **m)
+        assert len(exported["features"]) == 3
+        assert (await write("clear_map", **m))["feature_count"] == 0
+        restored = await write("import_geojson", **m, geojson=exported, layer="back")
+        assert sorted(f["id"] for f in restored["features"]) == ["m", "p", "r"]
+        assert {f["layer"] for f in restored["features"]} == {"back"}
+        assert called == tools and len(tools) == 18
+
+
+async def test_tool_errors_name_what_is_wrong(server: Server) -> None:
+    async with Client(server.url + "mcp") as client:
+        map_id = (await client.call_tool("create_map", {})).structured_content["map_id"]
+        m = {"map_id": map_id}
+        unknown = error_text(await client.call_tool("add_marker", {"map_id": "nope", "lat": 1, "lon": 1}))
+        assert unknown.startswith("not_found: map 'nope' not found: check the map_id")
+        too_far = error_text(await client.call_tool("set_view", {**m, "lat": 123, "lon": 1, "zoom": 3}))
+        assert "lat" in too_far and "less than or equal to 90" in too_far
+        colour = error_text(await client.call_tool("add_marker", {**m, "lat": 1, "lon": 1, "color": "#12"}))
+        assert colour.startswith("invalid: style color must be #rgb, #rrggbb or a colour name, got '#12'")
+        ghost = error_text(
+            await client.call_tool("update_feature", {**m, "feature_id": "ghost", "label": "x"})
+        )
+        assert ghost.startswith("not_found: feature 'ghost' not found")
+        layer = error_text(await client.call_tool("remove_layer", {**m, "layer_id": "nolayer"}))
+        assert layer.startswith("not_found: layer 'nolayer' not found")
+        assert (await server.hub.get(map_id)).state.version == 0
+
+
+def test_the_sdk_still_keeps_its_session_table() -> None:
+    # McpEndpoints.statistics() reads mcp 2.3's private table of Streamable HTTP sessions (the SDK
+    # has no public count): fail here, by name, when an SDK upgrade removes or retypes it.
+    from mcp.server.lowlevel import Server as LowLevelServer
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+    manager = StreamableHTTPSessionManager(app=LowLevelServer("t"))
+    assert isinstance(manager._server_instances, dict) and not manager._server_instances

@@ -1,32 +1,25 @@
-"""What the map tools take and give, as an LLM sees it: the argument types with their
-descriptions and ranges (they become the tools' JSON schemas) and the structured results
-(their output schemas)."""
+"""What the tools answer: a short text for the model and structured content for programs (their
+output schemas), and the tool error that a mapsrv error becomes."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from mapsrv.core.model import MapState
+from mapsrv.errors import MapsrvError
 
 __all__ = [
-    "Color",
-    "Expected",
-    "FeatureId",
     "FeatureSummary",
-    "Label",
-    "Lat",
-    "LayerId",
     "LayerSummary",
-    "Lon",
-    "MapId",
     "MapRef",
     "MapSummary",
-    "Point",
-    "Popup",
     "WriteResult",
+    "answer",
     "summarize",
+    "tool_error",
 ]
 
 
@@ -72,22 +65,17 @@ class MapSummary(BaseModel):
     truncated: bool = Field(description="true when only the first max_features features are listed")
 
 
-MapId = Annotated[str, Field(description="the map's id (from create_map, or the code the user pasted)")]
-Lat = Annotated[float, Field(ge=-90, le=90, description="latitude in degrees")]
-Lon = Annotated[float, Field(ge=-180, le=180, description="longitude in degrees")]
-Point = Annotated[list[float], Field(min_length=2, max_length=2, description="[lat, lon]")]
-Label = Annotated[str, Field(max_length=200, description="short text shown next to the feature")]
-Popup = Annotated[str, Field(max_length=4000, description="longer text shown when the feature is clicked")]
-Color = Annotated[str | None, Field(description="CSS colour: #rgb, #rrggbb or a name like 'red'")]
-FeatureId = Annotated[
-    str | None, Field(description="your own id (letters, digits, _.:-); generated when omitted")
-]
-LayerId = Annotated[
-    str | None, Field(description="layer to draw on (default: 'default'); created when missing")
-]
-Expected = Annotated[
-    int | None, Field(description="fail with a conflict unless the map is still at this version")
-]
+def answer(text: str, content: BaseModel | dict[str, Any]) -> CallToolResult:
+    structured = content.model_dump(mode="json") if isinstance(content, BaseModel) else content
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+def tool_error(exc: MapsrvError) -> CallToolResult:
+    """mapsrv's own errors reach the model as tool errors with their message, never as JSON-RPC
+    failures, so it can read them and fix its call."""
+    return CallToolResult(
+        is_error=True, content=[TextContent(type="text", text=f"{exc.code}: {exc.message}")]
+    )
 
 
 def summarize(state: MapState, url: str, max_features: int) -> MapSummary:

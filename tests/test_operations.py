@@ -11,9 +11,9 @@ from contextlib import AsyncExitStack
 
 import httpx
 import trio
-from bench.harness import open_server
 from conftest import Browser, open_stream, require, wait_until
 from prometheus_client.parser import text_string_to_metric_families
+from support import open_server
 
 from mapsrv.server import Server
 

@@ -108,11 +108,10 @@ class SseReader:
     ) -> SseReader:
         with trio.fail_after(timeout):
             stream = await trio.open_tcp_stream(host, port)
-            request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
+            fields = {"Host": f"{host}:{port}", "Accept": "text/event-stream", **(headers or {})}
             if cookie:
-                request += f"Cookie: {cookie}\r\n"
-            for name, value in (headers or {}).items():
-                request += f"{name}: {value}\r\n"
+                fields["Cookie"] = cookie
+            request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
             await stream.send_all((request + "\r\n").encode())
             reader = cls(stream)
             while b"\r\n\r\n" not in reader.buffer:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -57,6 +57,7 @@ class ServerProcess:
     url: str
     pid: int
     process: trio.Process
+    log: bytearray = field(default_factory=bytearray)  # everything it wrote to stderr so far
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -81,16 +82,18 @@ async def open_server(*args: str, env: dict[str, str] | None = None) -> AsyncIte
                 if not chunk:
                     raise RuntimeError(f"mapsrv exited: {buffer.decode(errors='replace')}")
                 buffer += chunk
-        url = match.group(1).decode()
+        server = ServerProcess(
+            url=match.group(1).decode(), pid=process.pid, process=process, log=bytearray(buffer)
+        )
 
         async def drain() -> None:  # keep the pipe from filling up
             assert process.stderr is not None
-            while await process.stderr.receive_some():
-                pass
+            while chunk := await process.stderr.receive_some():
+                server.log += chunk
 
         nursery.start_soon(drain)
         try:
-            yield ServerProcess(url=url, pid=process.pid, process=process)
+            yield server
         finally:
             process.terminate()
             with trio.move_on_after(10):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,6 +13,12 @@ from support import IN_CI, EventStream, RedisServer, open_stream, require, wait_
 
 from mapsrv.config import Config
 from mapsrv.server import Server, serve
+
+if os.environ.get("MAPSRV_MUTATION"):  # tox -e mutation: a failing example is enough, unshrunk
+    from hypothesis import Phase, settings
+
+    settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None)
+    settings.load_profile("mutation")
 
 # Tests import these from here as well as from support.
 __all__ = [

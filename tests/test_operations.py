@@ -116,6 +116,7 @@ async def test_sigterm_drains_without_losing_acknowledged_writes(redis_server, n
         with trio.fail_after(10):
             await stream.ended.wait()
         assert stream.retries[-1] == 2000 and len(stream.retries) >= 2, "a retry hint before the end"
+        assert stream.last == "retry", "the retry hint is the stream's last message, after every event"
         with trio.fail_after(10):
             await server.process.wait()
         took = time.monotonic() - killed_at

@@ -1,20 +1,46 @@
-"""Every benchmark scenario runs at a tiny size, so the benchmarks cannot rot. No timing is
-asserted here: the numbers belong to ``tox -e bench``."""
+"""Every benchmark scenario runs at a tiny size, so the benchmarks cannot rot, and what it
+reports must be possible: every stream had its events in order with none lost (the harness
+fails a run otherwise), every latency is above zero and below a generous ceiling, every rate
+comes from measured CPU time. No speed is asserted here: the numbers belong to ``tox -e bench``."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+import trio
+import trio.testing
 from bench.plot import line_chart
-from bench.scenarios import QUICK, SCENARIOS, TARGETS
+from bench.scenarios import PEERS, QUICK, SCENARIOS, TARGETS, check_in_order
 from bench.watchers import event_ids
 from conftest import require
+from support import SseReader
 
 HAVE_CHROMIUM = os.path.exists("/usr/bin/chromium")
 HAVE_REDIS = shutil.which("redis-server") is not None
+CEILING_MS = 10_000  # no single delivery in a tiny run takes 10 s unless something is broken
+CORES = os.cpu_count() or 1
+
+
+def latency_tables(value: object, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every percentiles() result inside a scenario's result, with where it is."""
+    if not isinstance(value, dict):
+        return []
+    if {"n", "p50", "p90", "p99", "max", "mean"} <= value.keys():
+        return [(path, value)]
+    return [t for key, item in value.items() for t in latency_tables(item, f"{path}.{key}")]
+
+
+def check_latencies(result: dict[str, Any]) -> None:
+    tables = latency_tables(result)
+    assert tables, "the scenario reported no latencies"
+    for where, t in tables:
+        assert t["n"] > 0, where
+        assert 0 < t["p50"] <= t["p90"] <= t["p99"] <= t["max"] < CEILING_MS, (where, t)
+        assert 0 < t["mean"] <= t["max"], (where, t)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -23,42 +49,54 @@ async def test_scenario_runs(name: str) -> None:
         require(HAVE_CHROMIUM, "chromium")
     if name == "redis_vs_memory":
         require(HAVE_REDIS, "redis-server")
-    result = await SCENARIOS[name](**QUICK[name])
-    assert result["what"]
-    # every measured number is there and sane (differences such as added_p50_ms may be < 0)
-    numbers = list(_numbers({k: v for k, v in result.items() if not k.startswith("added_")}))
-    assert numbers and all(v >= 0 for v in numbers)
+    sizes = QUICK[name]
+    with trio.fail_after(180):  # a delivery regression fails the run instead of hanging it
+        result = await SCENARIOS[name](**sizes)
+    if name in ("change_to_page", "change_to_stream", "fan_out", "tool_to_stream", "redis_vs_memory"):
+        check_latencies(result)
     if name == "open_streams":
-        assert result["streams_5"]["rss_mib"] > 0
+        for count in sizes["counts"]:
+            entry = result[f"streams_{count}"]
+            assert 10 < entry["rss_mib"] < 4096, entry
+            assert 0 < entry["open_all_s"] < 60, entry
     if name == "soak":
         assert result["calls"] > 0 and result["errors"] == 0 and result["left_open"] == 0
+        assert 10 < result["rss_warm_mib"] < 4096 and 10 < result["rss_end_mib"] < 4096
     if name == "fan_out":
         for target in TARGETS:
-            assert result[target]["last_receiver"]["n"] == 3
             curve = result[target]["curve_ms"]
-            assert len(curve) == 11 and curve == sorted(curve)
+            # time from the publish request to 0, 10, ..., 100 % of the watchers having the event
+            assert len(curve) == 11 and 0 < curve[0] and curve[-1] < CEILING_MS, (target, curve)
+        for peer in PEERS:
+            assert result[f"ratio_last_p50_vs_{peer}"] > 0
     if name == "frames_per_second":
-        for writers in QUICK[name].get("writers", (1, 4)):
+        for writers in sizes.get("writers", (1, 4)):
             entry = result[f"writers_{writers}"]
-            assert all(entry[target]["frames_per_cpu_second"] > 0 for target in TARGETS)
+            for target in TARGETS:
+                run = entry[target]
+                assert 0 < run["wall_s"] < 120, (target, run)
+                # CPU time is measured, not clamped, and one process cannot use more than the cores
+                assert 0 < run["server_cpu_s"] <= run["wall_s"] * CORES + 1, (target, run)
+                frames = sizes["streams"] * sizes["events"]
+                assert run["frames_per_cpu_second"] == pytest.approx(frames / run["server_cpu_s"], rel=0.01)
+                # between 10 ms and 100 ns of CPU per frame: anything outside is a broken measurement
+                assert 100 < run["frames_per_cpu_second"] < 10_000_000, (target, run)
     if name == "tool_to_stream":
-        active = f"streamable_http_{QUICK[name]['active_maps']}_active_maps"
-        assert {"streamable_http", active, "streamable_http_legacy", "legacy_sse", "stdio"} <= result.keys()
-        assert all(result[t]["n"] == QUICK[name]["calls"] for t in ("streamable_http", "stdio"))
+        active = f"streamable_http_{sizes['active_maps']}_active_maps"
+        transports = {"streamable_http", active, "streamable_http_legacy", "legacy_sse", "stdio"}
+        assert transports <= result.keys()
+        assert all(result[t]["n"] == sizes["calls"] for t in transports)
     if name == "redis_vs_memory":
-        assert result["redis"]["n"] == result["redis_other_process"]["n"] == QUICK[name]["calls"]
+        for key in ("memory", "redis", "redis_other_process"):
+            assert result[key]["n"] == sizes["calls"], key
+        floor = result["redis_ping_floor"]
+        check_latencies(floor)
     if name == "tool_calls_per_second":
         for server in ("clients_1", "peer_clients_1", "sdk_on_hypercorn_clients_1"):
-            assert result[server]["calls"] > 0 and result[server]["server_cpu_ms_per_call"] > 0
+            run = result[server]
+            assert run["calls"] > 0 and 0 < run["calls_per_s"] < 100_000, (server, run)
+            assert 0 < run["server_cpu_ms_per_call"] < 1000, (server, run)
         assert result["ratio_clients_1"] > 0 and result["ratio_vs_sdk_on_hypercorn_clients_1"] > 0
-
-
-def _numbers(value: object):
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _numbers(item)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        yield value
 
 
 def test_watchers_read_ids_through_chunked_framing() -> None:
@@ -66,6 +104,35 @@ def test_watchers_read_ids_through_chunked_framing() -> None:
     stream = b"retry: 2000\n\n: ping\n\n\r\n2a\r\nid: 17\nevent: change\ndata: {}\n\nid: 18\ndata: {}"
     frames = stream.split(b"\n\n")
     assert event_ids(frames[:-1]) == [17]
+
+
+def test_a_lost_or_reordered_event_fails_a_run() -> None:
+    check_in_order([4, 5, 6, 7])
+    for broken in ([4, 6, 7], [4, 5, 5, 6], [4, 6, 5], []):
+        with pytest.raises(RuntimeError, match="lost or out of order"):
+            check_in_order(broken)
+
+
+async def test_raw_reader_sees_ids_comments_and_retry_hints_through_chunked_framing() -> None:
+    body = b"1e\r\nretry: 2000\n\nid: 3\ndata: {}\n\n\r\n6\r\n: hb\n\n\r\n12\r\nid: 4\ndata: {}\n\n\r\n"
+    left, right = trio.testing.memory_stream_pair()
+    reader = SseReader(left)
+    reader.buffer = body
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader.run)
+        await reader.wait(lambda r: len(r.ids) == 2, timeout=5)
+        await right.send_all(b"e\r\nretry: 2000\n\n\r\n")
+        await reader.wait(lambda r: len(r.retries) == 2, timeout=5)
+        assert reader.ids == [3, 4] and reader.comments == [b": hb"] and reader.last_frame == b"retry: 2000"
+        await right.aclose()
+        with pytest.raises(AssertionError, match="ended first"):
+            await reader.wait(lambda r: 5 in r.ids, timeout=5)
+
+
+async def test_raw_reader_waits_end_on_their_deadline(autojump_clock) -> None:
+    quiet, _ = trio.testing.memory_stream_pair()
+    with pytest.raises(trio.TooSlowError):
+        await SseReader(quiet).wait_for(1, timeout=10)
 
 
 def test_line_chart_is_svg_with_a_line_per_series() -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pytest
 import trio
 from conftest import require, start_server
+from support.png import Image, read_png
 
 from mapsrv.server import Server
 
@@ -34,7 +35,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # nothing answers there: tiles fail, nothing leaves the host
 WAIT_MS = 10_000
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 XSS = "<img src=x onerror=alert(1)>"
 # Records CSP violations before any page script runs (init scripts are not subject to the CSP).
 CSP_SPY = (
@@ -356,17 +356,57 @@ async def test_view_link_watches_live_and_cannot_write(live: Server) -> None:
     await in_chromium(body)
 
 
-async def test_screenshot_of_every_feature_type(live: Server) -> None:
-    def body(chromium: Chromium) -> None:
+def near(colour: tuple[int, int, int], hex_colour: str, tolerance: int = 24) -> bool:
+    target = bytes.fromhex(hex_colour.lstrip("#"))
+    return all(abs(c - t) <= tolerance for c, t in zip(colour, target, strict=True))
+
+
+async def test_screenshot_shows_each_feature_where_the_page_placed_it(live: Server, tmp_path: Path) -> None:
+    """The screenshot, decoded, has each coloured outline's colour inside the box the DOM gives
+    for that feature and (nearly) nowhere else. Kept as an artifact in $MAPSRV_TEST_ARTIFACTS
+    when set (tox passes it), else in the test's temporary directory."""
+    out = Path(os.environ.get("MAPSRV_TEST_ARTIFACTS") or tmp_path) / "browser-map.png"
+    outlined = {"route": "#7c3aed", "zone": "#f59e0b", "box": "#0ea5e9"}
+
+    def body(chromium: Chromium) -> tuple[bytes, dict[str, dict[str, float]]]:
         tab = Tab.open(new_context(chromium, live, viewport={"width": 1280, "height": 800}))
         tab.ops({"op": "set_title", "title": "Lisbon walk"}, *ALL_TYPES, VIEW)
         for fid in TYPES:
             tab.feature(fid)
         tab.feature("pin").click()
         tab.page.locator(".mapsrv-popup").wait_for()
-        ARTIFACTS.mkdir(exist_ok=True)
-        tab.page.screenshot(path=str(ARTIFACTS / "browser-map.png"), animations="disabled")
-        assert (ARTIFACTS / "browser-map.png").stat().st_size > 10_000
+        tab.page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim')")
+        boxes = {fid: tab.feature(fid).bounding_box() for fid in outlined}
+        png = tab.page.screenshot(animations="disabled")
         tab.check_clean()
+        return png, boxes
 
-    await in_chromium(body)
+    png, boxes = await in_chromium(body)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(png)
+    image = await trio.to_thread.run_sync(read_png, png)
+    assert (image.width, image.height) == (1280, 800)
+    counts = await trio.to_thread.run_sync(colour_counts, image, outlined, boxes)
+    for fid, colour in outlined.items():
+        inside, outside = counts[fid]
+        assert inside >= 30, f"{fid}: {inside} pixels of {colour} where the page drew it ({boxes[fid]})"
+        assert outside <= inside // 10, f"{fid}: {outside} pixels of {colour} outside its box, {inside} in"
+
+
+def colour_counts(image: Image, colours: dict[str, str], boxes: dict[str, Any]) -> dict[str, list[int]]:
+    """Per feature: how many pixels of its colour lie inside its DOM box (3 px of slack for
+    the stroke's width and anti-aliasing) and how many outside."""
+    counts = {fid: [0, 0] for fid in colours}
+    for fid, box in boxes.items():
+        assert box is not None and box["width"] > 5 and box["height"] > 5, (fid, box)
+    for y in range(image.height):
+        for x in range(image.width):
+            pixel = image.pixel(x, y)
+            for fid, colour in colours.items():
+                if near(pixel, colour):
+                    box = boxes[fid]
+                    inside = (box["x"] - 3 <= x <= box["x"] + box["width"] + 3) and (
+                        box["y"] - 3 <= y <= box["y"] + box["height"] + 3
+                    )
+                    counts[fid][0 if inside else 1] += 1
+    return counts

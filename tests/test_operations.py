@@ -11,9 +11,9 @@ from contextlib import AsyncExitStack
 
 import httpx
 import trio
-from bench.harness import open_server
 from conftest import Browser, open_stream, require, wait_until
 from prometheus_client.parser import text_string_to_metric_families
+from support import open_server
 
 from mapsrv.server import Server
 
@@ -116,6 +116,7 @@ async def test_sigterm_drains_without_losing_acknowledged_writes(redis_server, n
         with trio.fail_after(10):
             await stream.ended.wait()
         assert stream.retries[-1] == 2000 and len(stream.retries) >= 2, "a retry hint before the end"
+        assert stream.last == "retry", "the retry hint is the stream's last message, after every event"
         with trio.fail_after(10):
             await server.process.wait()
         took = time.monotonic() - killed_at

@@ -8,8 +8,10 @@ was the reader's, not the server's.
 It opens COUNT streams, prints ``{"ready": COUNT}`` once each has its first frame, and then, for
 every event id that all COUNT streams have received, one line ``{"id": N, "at": [...]}``: the
 ``time.monotonic()`` at which 0, 10, ..., 100 % of the streams had it (a clock every process on
-the machine shares). A stream the server closes is reported as ``{"closed": 1}`` (the benchmark
-then fails instead of waiting for it). It runs until it is stopped.
+the machine shares). A stream the server closes is reported as ``{"closed": 1}``, and a stream
+whose event ids do not follow each other one by one from its snapshot's (an event lost,
+repeated or out of order) as ``{"out_of_order": [PREVIOUS, ID]}``: the benchmark then fails
+instead of waiting for it. It runs until it is stopped.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def main(host: str, port: int, path: str, count: int, cookie: str = "") -> None:
     buffers: dict[int, bytes] = {}
     waiting_first = count
     arrivals: dict[int, list[float]] = {}
+    last: dict[int, int] = {}  # fd -> the latest event id that stream had
 
     def note(fd: int, data: bytes, now: float) -> None:
         nonlocal waiting_first
@@ -66,12 +69,18 @@ def main(host: str, port: int, path: str, count: int, cookie: str = "") -> None:
         if first and not frames:
             del buffers[fd]
             return
+        ids = event_ids(frames)
         if first:
+            if not ids:
+                raise RuntimeError(f"a stream began without a snapshot id: {frames!r}")
+            last[fd], ids = ids[0], ids[1:]  # the snapshot, not an event under test
             waiting_first -= 1
             if waiting_first == 0:
                 print(json.dumps({"ready": count}), flush=True)
-            return  # the snapshot, not an event under test
-        for event_id in event_ids(frames):
+        for event_id in ids:
+            if event_id != last[fd] + 1:
+                print(json.dumps({"out_of_order": [last[fd], event_id]}), flush=True)
+            last[fd] = event_id
             times = arrivals.setdefault(event_id, [])
             times.append(now)
             if len(times) == count:

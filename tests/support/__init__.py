@@ -1,0 +1,26 @@
+"""What tests and benchmarks share: free ports, child processes waited for on a deadline, a
+private redis-server, SSE readers that fail instead of hanging, and condition waits.
+
+Imported as ``support`` (pytest puts tests/ on ``sys.path``; tests/bench/__init__.py does the
+same for ``python -m tests.bench.run``)."""
+
+from .processes import ServerProcess, free_port, open_listener, open_server, wait_for_port
+from .redis_server import RedisServer, open_redis
+from .sse import EventStream, SseReader, open_stream
+from .waiting import IN_CI, require, wait_until
+
+__all__ = [
+    "IN_CI",
+    "EventStream",
+    "RedisServer",
+    "ServerProcess",
+    "SseReader",
+    "free_port",
+    "open_listener",
+    "open_redis",
+    "open_server",
+    "open_stream",
+    "require",
+    "wait_for_port",
+    "wait_until",
+]

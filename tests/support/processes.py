@@ -1,0 +1,102 @@
+"""Child processes that listen on a port: started, waited for on a deadline, stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from urllib.parse import urlsplit
+
+import trio
+
+__all__ = ["ServerProcess", "free_port", "open_listener", "open_server", "wait_for_port"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_for_port(port: int, host: str = "127.0.0.1", *, timeout: float = 20) -> None:  # noqa: ASYNC109
+    """Until something accepts connections on ``port``; fails after ``timeout`` seconds."""
+    with trio.fail_after(timeout):
+        while True:
+            try:
+                stream = await trio.open_tcp_stream(host, port)
+            except OSError:
+                await trio.sleep(0.02)
+                continue
+            await stream.aclose()
+            return
+
+
+@asynccontextmanager
+async def open_listener(command: list[str], port: int) -> AsyncIterator[trio.Process]:
+    """A child process that serves on ``port``: started, waited for until it accepts connections,
+    and stopped by its PID at the end."""
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await wait_for_port(port)
+        yield process
+    finally:
+        process.terminate()
+        with trio.CancelScope(shield=True), trio.move_on_after(10):
+            await process.wait()
+        process.kill()
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    pid: int
+    process: trio.Process
+    log: bytearray = field(default_factory=bytearray)  # everything it wrote to stderr so far
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.url)
+        return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+@asynccontextmanager
+async def open_server(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[ServerProcess]:
+    """``python -m mapsrv serve --port 0 ARGS`` in a child process, stopped by its PID at the end."""
+    command = [sys.executable, "-m", "mapsrv", "serve", "--port", "0", "--log-level", "warning", *args]
+    async with trio.open_nursery() as nursery:
+        run = partial(
+            trio.run_process, command, stderr=subprocess.PIPE, check=False, env={**os.environ, **(env or {})}
+        )
+        process: trio.Process = await nursery.start(run)
+        assert process.stderr is not None
+        buffer = b""
+        with trio.fail_after(20):
+            while (match := re.search(rb"open (http://\S+/) in your browser", buffer)) is None:
+                chunk = await process.stderr.receive_some()
+                if not chunk:
+                    raise RuntimeError(f"mapsrv exited: {buffer.decode(errors='replace')}")
+                buffer += chunk
+        server = ServerProcess(
+            url=match.group(1).decode(), pid=process.pid, process=process, log=bytearray(buffer)
+        )
+
+        async def drain() -> None:  # keep the pipe from filling up
+            assert process.stderr is not None
+            while chunk := await process.stderr.receive_some():
+                server.log += chunk
+
+        nursery.start_soon(drain)
+        try:
+            yield server
+        finally:
+            process.terminate()
+            with trio.move_on_after(10):
+                await process.wait()
+            process.kill()
+            nursery.cancel_scope.cancel()

@@ -1,0 +1,55 @@
+"""The test support's own parts that a test's verdict rests on."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import zlib
+
+import pytest
+from support.png import read_png
+
+PIXELS = [[(10, 20, 30), (200, 100, 50), (255, 0, 128)], [(1, 2, 3), (40, 50, 60), (7, 8, 9)]]
+
+
+def encode(filter_type: int) -> bytes:
+    """PIXELS as an RGB PNG whose every scanline uses ``filter_type`` (PNG spec, section 9)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    raw, previous = b"", bytes(9)
+    for row in PIXELS:
+        line = bytes(itertools.chain.from_iterable(row))
+        out = []
+        for i, value in enumerate(line):
+            a, b, c = line[i - 3] if i >= 3 else 0, previous[i], previous[i - 3] if i >= 3 else 0
+            p = a + b - c
+            paeth = (
+                a
+                if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c)
+                else b
+                if abs(p - b) <= abs(p - c)
+                else c
+            )
+            out.append((value - (0, a, b, (a + b) >> 1, paeth)[filter_type]) & 0xFF)
+        raw += bytes([filter_type, *out])
+        previous = line
+    header = struct.pack(">IIBBBBB", 3, 2, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("filter_type", range(5))
+def test_png_reader_undoes_every_filter(filter_type: int) -> None:
+    image = read_png(encode(filter_type))
+    assert [[image.pixel(x, y) for x in range(3)] for y in range(2)] == PIXELS
+
+
+def test_png_reader_refuses_what_it_cannot_read() -> None:
+    with pytest.raises(ValueError, match="not a PNG"):
+        read_png(b"GIF89a")

@@ -59,6 +59,9 @@ def setup_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # At DEBUG the SDK logs resource URIs (``map://<map id>``), session ids and tool results: all
+    # capabilities or map contents. Its DEBUG lines never reach mapsrv's log, whatever our level.
+    logging.getLogger("mcp").setLevel(max(logging.INFO, root.level))
     # The SDK logs every session start and stop at INFO; that is our access log's job.
     for noisy in (
         "mcp.server.streamable_http_manager",

@@ -61,12 +61,6 @@ async def test_no_capability_reaches_the_logs_at_debug_level(nursery: trio.Nurse
     check_log(server, secrets)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the MCP SDK logs 'Getting resource uri=map://<map id>' at DEBUG "
-    "(mcp.server.mcpserver.resources.resource_manager) and mapsrv's logging set-up "
-    "(mapsrv/logs.py, not this helper's file) lets it through at --log-level debug",
-)
 async def test_reading_map_resources_logs_no_map_id_at_debug_level() -> None:
     async with open_server("--log-level", "debug") as server, Client(server.url + "mcp") as agent:
         created = (await agent.call_tool("create_map", {})).structured_content

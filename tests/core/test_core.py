@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mapsrv.core import Limits, MapState, apply, apply_all
+from mapsrv.core.codec import dumps, state_from_json
 from mapsrv.core.events import FeaturesUpserted, LayerSet
 from mapsrv.core.geojson import features_from_geojson, to_geojson
 from mapsrv.core.model import Layer
@@ -239,3 +242,94 @@ def test_a_map_holds_a_bounded_number_of_coordinates() -> None:
     state = run({"op": "remove_features", "ids": ["f1"]}, state=state, limits=limits)
     assert state.points == 4
     assert run(line, state=state, limits=limits).points == 8
+
+
+# --- edges and messages that mutation testing showed nothing checked (docs/mutation.md) ---------
+
+
+@pytest.mark.parametrize("zoom", [0, 22])
+def test_zoom_at_either_end_of_its_range_is_accepted(zoom: int) -> None:
+    assert run({"op": "set_view", "center": [0, 0], "zoom": zoom}).view.zoom == zoom  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"op": "set_view", "center": [0, 0], "zoom": -0.5}, "zoom must be between 0 and 22, got -0.5"),
+        (
+            {"op": "add_feature", "type": "circle", "coords": [0, 0], "radius": 0},
+            "radius must be between 0.01 and 2e[+]07, got 0",
+        ),
+        (
+            {"op": "add_feature", "type": "polygon", "coords": [[0, 0], [1, 1]]},
+            "coords needs at least 3 points, got 2",
+        ),
+        (
+            {"op": "add_feature", "type": "polyline", "coords": "ab"},
+            "coords must be a list of \\[lat, lon\\] points, got str",
+        ),
+        (
+            {"op": "add_feature", "type": "rectangle", "coords": [[1, 2], [3, 4], [5, 6]]},
+            "bounds must be \\[\\[south, west\\], \\[north, east\\]\\], got",
+        ),
+        (
+            {"op": "fit_bounds", "bounds": "ab"},
+            "bounds must be \\[\\[south, west\\], \\[north, east\\]\\], got 'ab'",
+        ),
+        ({"op": "fit_bounds", "bounds": [[0, 5], [1, 2]]}, "bounds west 5 is east of east 2"),
+        ({"op": "fit_bounds", "feature_ids": ["nope"]}, "feature 'nope' not found on this map"),
+        ({"op": "update_feature", "id": "nope"}, "feature 'nope' not found on this map"),
+    ],
+)
+def test_each_validation_error_names_the_field_and_the_value(raw: dict, message: str) -> None:
+    with pytest.raises((InvalidInput, NotFound), match=f"^{message}"):
+        run(raw)
+
+
+def test_a_batch_of_exactly_max_ops_applies_and_one_more_is_refused() -> None:
+    limits = Limits(max_ops=3)
+    ops = [parse_op({"op": "set_title", "title": str(i)}, limits) for i in range(3)]
+    state, events = apply_all(MapState(id="m"), ops, limits)
+    assert state.title == "2" and len(events) == 3
+    with pytest.raises(PayloadTooLarge, match="a batch can have at most 3 ops, got 4"):
+        apply_all(MapState(id="m"), [*ops, ops[0]], limits)
+
+
+def test_a_one_op_batch_error_has_no_index_prefix_but_a_longer_batch_names_the_op() -> None:
+    missing = parse_op({"op": "remove_features", "ids": ["x"]}, Limits())
+    with pytest.raises(NotFound, match=r"^feature 'x' not found on this map$"):
+        apply_all(MapState(id="m"), [missing])
+    title = parse_op({"op": "set_title", "title": "t"}, Limits())
+    with pytest.raises(NotFound, match=r"^op 1 \(remove_features\): feature 'x' not found"):
+        apply_all(MapState(id="m"), [title, missing])
+
+
+def test_clearing_a_style_key_the_feature_never_had_is_fine() -> None:
+    state = run(
+        {"op": "add_feature", "id": "a", "type": "marker", "coords": [0, 0], "style": {"color": "red"}}
+    )
+    state = run({"op": "update_feature", "id": "a", "style": {"weight": None, "color": None}}, state=state)
+    assert state.features["a"].style == ()
+
+
+def test_a_snapshot_keeps_every_field_of_every_feature_kind() -> None:
+    state = run(
+        {"op": "add_layer", "id": "roads", "name": "Roads", "visible": False},
+        {"op": "add_feature", "id": "c", "type": "circle", "coords": [1, 2], "radius": 50, "layer": "roads"},
+        {"op": "add_feature", "id": "r", "type": "rectangle", "coords": [[0, 0], [1, 1]], "label": "box"},
+        {
+            "op": "add_feature",
+            "id": "l",
+            "type": "polyline",
+            "coords": [[0, 0], [1, 1]],
+            "popup": "p",
+            "style": {"color": "#f00", "dash": "4 4", "weight": 3},
+        },
+        {"op": "set_view", "center": [1, 2], "zoom": 3, "animate": False},
+    )
+    assert state_from_json(json.loads(dumps(state.to_json())), "m") == state
+    assert state.to_json()["view"] == {"center": [1.0, 2.0], "zoom": 3.0, "animate": False}
+
+
+def test_a_multi_line_comment_keeps_every_line() -> None:
+    assert comment("a\nb") == b": a\n: b\n\n"

@@ -20,6 +20,7 @@ _PREFIX_PENALTY = 3.0
 _PREFIX_SCAN = 400  # folded names read per prefix query, at most
 _STATE_POPULATION = 100_000  # US states have none in the data; rank them below big namesake cities
 _EARTH_RADIUS_M = 6_371_008.8
+_SAME_SPOT = 2_000.0  # metres within which the nearest city yields to a bigger one
 
 
 def resolve_country(country: Any) -> str:
@@ -85,25 +86,29 @@ def resolve_place(name: Any, *, country: Any = None, near: Any = None) -> Place:
     return find_places(name, country=country, near=near, limit=1)[0]
 
 
-def nearest_place(lat: Any, lon: Any, *, min_population: int = 0) -> Place | None:
+def nearest_place(lat: Any, lon: Any, *, min_population: Any = 0) -> Place | None:
     """The city nearest to a point (of at least ``min_population`` people), with its distance;
-    None only when no city qualifies."""
+    None only when no city qualifies. Cities within 2 km of the nearest count as equally near and
+    the most populous wins, so central Paris is Paris and not one of its arrondissements."""
     point = check_latlon("point", [lat, lon])
+    floor = check_number("min_population", min_population, 0, 1e10)
     index = gazetteer()
     radius = 50_000.0
     while True:
-        best: tuple[float, int] | None = None
-        for cell in _cells_within(point, radius):
-            for i in index.cells.get(cell, ()):
-                record = index.records[i]
-                if record.population >= min_population:
-                    metres = _haversine(point, (record.lat, record.lon))
-                    if best is None or metres < best[0]:
-                        best = (metres, i)
-        if best is not None and best[0] <= radius:
-            return _place(index, best[1], "nearest", "", 0.0, best[0])
-        if radius > math.pi * _EARTH_RADIUS_M:
-            return None if best is None else _place(index, best[1], "nearest", "", 0.0, best[0])
+        found = [
+            (_haversine(point, (index.records[i].lat, index.records[i].lon)), i)
+            for cell in _cells_within(point, radius)
+            for i in index.cells.get(cell, ())
+            if index.records[i].population >= floor
+        ]
+        nearest = min(found, default=None)
+        whole_earth = radius > math.pi * _EARTH_RADIUS_M
+        if nearest is not None and (nearest[0] + _SAME_SPOT <= radius or whole_earth):
+            near = [(m, i) for m, i in found if m <= nearest[0] + _SAME_SPOT]
+            metres, i = max(near, key=lambda item: index.records[item[1]].population)
+            return _place(index, i, "nearest", "", 0.0, metres)
+        if whole_earth:
+            return None
         radius *= 4
 
 

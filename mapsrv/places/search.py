@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from mapsrv.core.model import LatLon, check_latlon, check_number
 from mapsrv.errors import InvalidInput
-from mapsrv.places.index import Gazetteer, Record, cell_of, gazetteer
+from mapsrv.places.index import Gazetteer, Record, gazetteer
 from mapsrv.places.model import Match, Place, PlaceNotFound
 from mapsrv.places.text import fold, to_ascii
 
@@ -20,6 +21,7 @@ _PREFIX_PENALTY = 3.0
 _PREFIX_SCAN = 400  # folded names read per prefix query, at most
 _STATE_POPULATION = 100_000  # US states have none in the data; rank them below big namesake cities
 _EARTH_RADIUS_M = 6_371_008.8
+_KIND_ORDER = {"city": 0, "country": 1, "state": 2}
 _SAME_SPOT = 2_000.0  # metres within which the nearest city yields to a bigger one
 
 
@@ -75,7 +77,8 @@ def find_places(query: Any, *, country: Any = None, near: Any = None, limit: Any
     if not ranked:
         where = f" in {iso}" if iso else ""
         raise PlaceNotFound(query, _suggest(index, key, iso), where + (f" {state}" if state else ""))
-    ranked.sort(key=lambda item: (-item[0], -index.records[item[1]].population))
+    # ties (a city-state and its city: Hong Kong, Singapore) go to the city, then to data order
+    ranked.sort(key=lambda item: (-item[0], _KIND_ORDER[index.records[item[1]].kind], item[1]))
     return [
         _place(index, i, match, matched, score, metres) for score, i, match, matched, metres in ranked[:count]
     ]
@@ -93,12 +96,11 @@ def nearest_place(lat: Any, lon: Any, *, min_population: Any = 0) -> Place | Non
     point = check_latlon("point", [lat, lon])
     floor = check_number("min_population", min_population, 0, 1e10)
     index = gazetteer()
-    radius = 50_000.0
+    radius = 25_000.0
     while True:
         found = [
             (_haversine(point, (index.records[i].lat, index.records[i].lon)), i)
-            for cell in _cells_within(point, radius)
-            for i in index.cells.get(cell, ())
+            for i in _within(index, point, radius)
             if index.records[i].population >= floor
         ]
         nearest = min(found, default=None)
@@ -109,7 +111,7 @@ def nearest_place(lat: Any, lon: Any, *, min_population: Any = 0) -> Place | Non
             return _place(index, i, "nearest", "", 0.0, metres)
         if whole_earth:
             return None
-        radius *= 4
+        radius *= 2
 
 
 def _qualifier(index: Gazetteer, query: str, iso: str | None) -> tuple[str, str | None, str | None]:
@@ -162,8 +164,8 @@ def _place(index: Gazetteer, i: int, match: Match, matched: str, score: float, m
 
 
 def _suggest(index: Gazetteer, key: str, iso: str | None) -> list[str]:
-    """Up to five display names close to ``key``, biggest places first (an error path: ~10 ms)."""
-    pool = [k for n in range(max(1, len(key) - 2), len(key) + 3) for k in index.by_length.get(n, ())]
+    """Up to five display names close to ``key``, biggest places first (an error path: ~5 ms)."""
+    pool = [k for n in range(max(1, len(key) - 2), len(key) + 3) for k in index.by_start.get((key[0], n), ())]
     close = difflib.get_close_matches(key, pool, n=12, cutoff=0.75)
     found: dict[str, int] = {}
     for other in close:
@@ -175,18 +177,23 @@ def _suggest(index: Gazetteer, key: str, iso: str | None) -> list[str]:
     return sorted(found, key=lambda label: -found[label])[:5]
 
 
-def _cells_within(point: LatLon, metres: float) -> set[int]:
+def _within(index: Gazetteer, point: LatLon, metres: float) -> Iterator[int]:
+    """Every city in the 1-degree cells a circle of ``metres`` around ``point`` touches."""
     angle = metres / _EARTH_RADIUS_M
     degrees = math.degrees(angle)
-    south, north = max(-90.0, point[0] - degrees), min(90.0, point[0] + degrees)
+    south, north = max(-90.0, point[0] - degrees), min(89.999, point[0] + degrees)
     reach = math.sin(min(angle, math.pi / 2)) / max(1e-9, math.cos(math.radians(point[0])))
-    # the widest longitude a circle of this radius spans is asin(sin r / cos lat), or all of it
-    span = 180.0 if north >= 90.0 or south <= -90.0 or reach >= 1 else math.degrees(math.asin(reach))
-    cells = set()
-    for row in range(math.floor(south), math.floor(north) + 1):
-        for col in range(math.floor(point[1] - span), math.floor(point[1] + span) + 1):
-            cells.add(cell_of(max(-90.0, min(float(row), 89.5)), (col + 180.0) % 360.0 - 180.0))
-    return cells
+    rows = range(math.floor(south) + 90, math.floor(north) + 91)
+    if point[0] + degrees >= 90.0 or point[0] - degrees <= -90.0 or reach >= 1:
+        for row in rows:
+            yield from index.rows.get(row, ())
+        return
+    # the widest longitude a circle of this radius spans is asin(sin r / cos lat)
+    span = math.degrees(math.asin(reach))
+    cols = [(col + 180) % 360 for col in range(math.floor(point[1] - span), math.floor(point[1] + span) + 1)]
+    for row in rows:
+        for col in cols:
+            yield from index.cells.get(row * 360 + col, ())
 
 
 def _haversine(a: LatLon, b: LatLon) -> float:

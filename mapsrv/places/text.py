@@ -39,4 +39,6 @@ def fold(name: str) -> str:
     ``fold("Xi'an") == fold("XIAN")`` (any apostrophe), ``fold("Köln") == "koln"``,
     ``fold("Mbuji-Mayi") == "mbuji mayi"``.
     """
+    if name.isalpha() and name.isascii():
+        return name.lower()  # most names: one plain word, and this is 10x faster
     return _SEPARATORS.sub(" ", to_ascii(name).casefold().replace("'", "").replace("`", "")).strip()

@@ -7,11 +7,20 @@ call :func:`gazetteer` at startup, in a worker thread, to pay that before the fi
 
 from mapsrv.places.index import Gazetteer, Statistics, gazetteer
 from mapsrv.places.model import Match, Place, PlaceKind, PlaceNotFound
-from mapsrv.places.search import MAX_LIMIT, find_places, nearest_place, resolve_country, resolve_place
+from mapsrv.places.search import (
+    MAX_LIMIT,
+    MAX_PLACES,
+    find_places,
+    nearest_place,
+    resolve_country,
+    resolve_place,
+    resolve_places,
+)
 from mapsrv.places.text import fold, to_ascii
 
 __all__ = [
     "MAX_LIMIT",
+    "MAX_PLACES",
     "Gazetteer",
     "Match",
     "Place",
@@ -24,5 +33,6 @@ __all__ = [
     "nearest_place",
     "resolve_country",
     "resolve_place",
+    "resolve_places",
     "to_ascii",
 ]

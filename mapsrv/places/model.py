@@ -83,11 +83,13 @@ class Place:
 class PlaceNotFound(NotFound):
     """No place matches a name; carries the closest names so the caller can try one of them."""
 
-    def __init__(self, query: str, suggestions: list[str], where: str = "") -> None:
+    def __init__(self, query: str, suggestions: list[str], where: str = "", field: str = "") -> None:
         hint = f"; closest names: {', '.join(suggestions)}" if suggestions else ""
-        super().__init__(f"no place matches {query!r:.80}{where}{hint}")
+        prefix = f"{field}: " if field else ""
+        super().__init__(f"{prefix}no place matches {query!r:.80}{where}{hint}")
         self.query = query
         self.suggestions = suggestions
+        self.where = where
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "suggestions": self.suggestions}

@@ -13,11 +13,20 @@ from mapsrv.places.index import Gazetteer, Record, gazetteer
 from mapsrv.places.model import Match, Place, PlaceNotFound
 from mapsrv.places.text import fold, to_ascii
 
-__all__ = ["MAX_LIMIT", "find_places", "nearest_place", "resolve_country", "resolve_place"]
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_PLACES",
+    "find_places",
+    "nearest_place",
+    "resolve_country",
+    "resolve_place",
+    "resolve_places",
+]
 
 MAX_LIMIT = 50
 _OWN_NAME_BONUS = 1.0  # a place's own name counts as ten times the population of an alternate
 _PREFIX_PENALTY = 3.0
+MAX_PLACES = 100  # per resolve_places call
 _PREFIX_SCAN = 400  # folded names read per prefix query, at most
 _STATE_POPULATION = 100_000  # US states have none in the data; rank them below big namesake cities
 _EARTH_RADIUS_M = 6_371_008.8
@@ -87,6 +96,30 @@ def find_places(query: Any, *, country: Any = None, near: Any = None, limit: Any
 def resolve_place(name: Any, *, country: Any = None, near: Any = None) -> Place:
     """The one place a name most likely means: what a tool needs to draw "at Paris"."""
     return find_places(name, country=country, near=near, limit=1)[0]
+
+
+def resolve_places(
+    names: Any, *, country: Any = None, near: Any = None, field: str = "places"
+) -> list[Place]:
+    """The place each name most likely means, in order: the stops of a route in one call. An
+    error names the item (``places[2]: no place matches 'Pariss'; closest names: Paris (FR)``)."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise InvalidInput(f"{field} must be a list of place names, got {type(names).__name__}")
+    if not 1 <= len(names) <= MAX_PLACES:
+        raise InvalidInput(f"{field} must hold 1 to {MAX_PLACES} names, got {len(names)}")
+    if country is not None:
+        resolve_country(country)
+    if near is not None:
+        check_latlon("near", near)
+    places = []
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not fold(name):
+            raise InvalidInput(f"{field}[{i}] must be a place name, got {name!r:.40}")
+        try:
+            places.append(resolve_place(name, country=country, near=near))
+        except PlaceNotFound as missing:
+            raise PlaceNotFound(name, missing.suggestions, missing.where, f"{field}[{i}]") from None
+    return places
 
 
 def nearest_place(lat: Any, lon: Any, *, min_population: Any = 0) -> Place | None:

@@ -15,6 +15,7 @@ from mapsrv.places import (
     nearest_place,
     resolve_country,
     resolve_place,
+    resolve_places,
     to_ascii,
 )
 
@@ -177,6 +178,41 @@ def test_bad_input_names_the_field_and_value(kwargs: dict[str, object], message:
     query = kwargs.pop("query")
     with pytest.raises(InvalidInput, match=message):
         find_places(query, **kwargs)  # type: ignore[arg-type]
+
+
+def test_five_capitals_for_a_route_in_one_call() -> None:
+    stops = resolve_places(["Paris", "Bruxelles", "Amsterdam", "Berlin", "Praha"])
+    assert [p.label for p in stops] == [
+        "Paris, FR",
+        "Brussels, BE",
+        "Amsterdam, NL",
+        "Berlin, DE",
+        "Prague, CZ",
+    ]
+    assert all(p.kind == "city" for p in stops)
+
+
+@pytest.mark.parametrize(
+    ("names", "kwargs", "error", "message"),
+    [
+        (
+            ["Paris", "Lonnddon"],
+            {},
+            PlaceNotFound,
+            r"places\[1\]: no place matches 'Lonnddon'; closest names: London",
+        ),
+        (["Paris", ""], {}, InvalidInput, r"places\[1\] must be a place name, got ''"),
+        ("Paris", {}, InvalidInput, "places must be a list of place names, got str"),
+        ([], {}, InvalidInput, "places must hold 1 to 100 names, got 0"),
+        (["Paris"], {"country": "Nowhere"}, InvalidInput, "country 'Nowhere' is not known"),
+        (["Paris"], {"near": [0, 181]}, InvalidInput, "near longitude must be between -180 and 180, got 181"),
+    ],
+)
+def test_resolve_places_errors_name_the_item(
+    names: object, kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        resolve_places(names, **kwargs)
 
 
 def test_resolve_country() -> None:

@@ -23,10 +23,11 @@ __all__ = [
     "resolve_places",
 ]
 
-MAX_LIMIT = 50
+MAX_LIMIT = 50  # places per find_places call
+MAX_PLACES = 100  # names per resolve_places call
+MAX_QUERY = 200  # characters
 _OWN_NAME_BONUS = 1.0  # a place's own name counts as ten times the population of an alternate
 _PREFIX_PENALTY = 3.0
-MAX_PLACES = 100  # per resolve_places call
 _PREFIX_SCAN = 400  # folded names read per prefix query, at most
 _STATE_POPULATION = 100_000  # US states have none in the data; rank them below big namesake cities
 _EARTH_RADIUS_M = 6_371_008.8
@@ -58,9 +59,13 @@ def find_places(query: Any, *, country: Any = None, near: Any = None, limit: Any
     ``"Paris, France"`` narrows to a US state or a country; ``country`` (code or name) does too;
     ``near`` (a ``[lat, lon]``) favours closer places. Raises :class:`PlaceNotFound`, with the
     closest names, when nothing matches."""
-    if not isinstance(query, str) or not fold(query):
+    if not isinstance(query, str) or not fold(query[: MAX_QUERY + 1]):
         raise InvalidInput(f"query must be a place name, got {query!r:.40}")
-    count = int(check_number("limit", limit, 1, MAX_LIMIT))
+    if len(query) > MAX_QUERY:
+        raise InvalidInput(f"query must be at most {MAX_QUERY} characters, got {len(query)}")
+    count = check_number("limit", limit, 1, MAX_LIMIT)
+    if count != int(count):
+        raise InvalidInput(f"limit must be a whole number, got {count:g}")
     point = check_latlon("near", near) if near is not None else None
     index = gazetteer()
     iso = resolve_country(country) if country is not None else None
@@ -84,12 +89,13 @@ def find_places(query: Any, *, country: Any = None, near: Any = None, limit: Any
             score -= 2 * math.log10(1 + metres / 100_000)
         ranked.append((score, i, match, matched, metres))
     if not ranked:
-        where = f" in {iso}" if iso else ""
-        raise PlaceNotFound(query, _suggest(index, key, iso), where + (f" {state}" if state else ""))
+        where = f" in {state}, US" if state else f" in {iso}" if iso else ""
+        raise PlaceNotFound(query, _suggest(index, key, iso, state), where)
     # ties (a city-state and its city: Hong Kong, Singapore) go to the city, then to data order
     ranked.sort(key=lambda item: (-item[0], _KIND_ORDER[index.records[item[1]].kind], item[1]))
     return [
-        _place(index, i, match, matched, score, metres) for score, i, match, matched, metres in ranked[:count]
+        _place(index, i, match, matched, score, metres)
+        for score, i, match, matched, metres in ranked[: int(count)]
     ]
 
 
@@ -152,9 +158,9 @@ def _qualifier(index: Gazetteer, query: str, iso: str | None) -> tuple[str, str 
     comma narrows the search, unless the whole text is itself a name."""
     key = fold(query)
     head, comma, tail = query.rpartition(",")
-    if not comma or index.lookup(key):
-        return key, iso, None
     head, tail = fold(head), fold(tail)
+    if not comma or not head or index.lookup(key):
+        return key, iso, None
     if tail in index.states and iso in (None, "US"):
         return head, "US", index.states[tail]
     if tail in index.countries and iso in (None, index.countries[tail]):
@@ -196,7 +202,7 @@ def _place(index: Gazetteer, i: int, match: Match, matched: str, score: float, m
     )
 
 
-def _suggest(index: Gazetteer, key: str, iso: str | None) -> list[str]:
+def _suggest(index: Gazetteer, key: str, iso: str | None, state: str | None) -> list[str]:
     """Up to five display names close to ``key``, biggest places first (an error path: ~5 ms)."""
     pool = [k for n in range(max(1, len(key) - 2), len(key) + 3) for k in index.by_start.get((key[0], n), ())]
     close = difflib.get_close_matches(key, pool, n=12, cutoff=0.75)
@@ -204,7 +210,7 @@ def _suggest(index: Gazetteer, key: str, iso: str | None) -> list[str]:
     for other in close:
         for ref in index.lookup(other):
             record = index.records[ref >> 1]
-            if not ref & 1 and (iso is None or record.country_code == iso):
+            if not ref & 1 and iso in (None, record.country_code) and state in (None, record.admin1):
                 label = record.name if record.kind == "country" else f"{record.name} ({record.country_code})"
                 found[label] = max(found.get(label, 0), _population(record))
     return sorted(found, key=lambda label: -found[label])[:5]

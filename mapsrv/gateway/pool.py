@@ -1,0 +1,104 @@
+"""Warm children and the crash-loop breaker, per server.
+
+A session should not wait for a child's interpreter to start, so ``warm`` children are spawned
+ahead and handed out on ``take``; each taken one is replaced. A command that keeps dying makes
+the breaker open: new sessions get 503 with a Retry-After instead of a spawn each.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+
+import trio
+
+from mapsrv.gateway.config import ServerSpec
+from mapsrv.gateway.runner import Child, Children, ExitReason
+
+__all__ = ["CrashBreaker", "WarmPool"]
+
+log = logging.getLogger("mapsrv.gateway.pool")
+
+
+class CrashBreaker:
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._crashes: collections.deque[float] = collections.deque()
+
+    def record(self, child: Child) -> None:
+        if child.reason in (ExitReason.CRASHED, ExitReason.EXITED, ExitReason.SPAWN_FAILED):
+            self._crashes.append(trio.current_time())
+
+    def retry_after(self) -> float:
+        """0 when closed; else seconds until a spawn may be tried again."""
+        now = trio.current_time()
+        while self._crashes and self._crashes[0] <= now - self.window:
+            self._crashes.popleft()
+        if len(self._crashes) < self.limit:
+            return 0.0
+        return self._crashes[-self.limit] + self.window - now
+
+
+class WarmPool:
+    def __init__(self, children: Children, server: ServerSpec, size: int, breaker: CrashBreaker) -> None:
+        self.children = children
+        self.server = server
+        self.size = size
+        self.breaker = breaker
+        self._ready: collections.deque[Child] = collections.deque()
+        self._changed = trio.Event()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def ready(self) -> int:
+        return len(self._ready)
+
+    async def spawn(self, tag: str) -> Child:
+        try:
+            child = await self.children.spawn(self.server.child, tag)
+        except OSError:
+            self.breaker._crashes.append(trio.current_time())
+            raise
+        return child
+
+    async def take(self, tag: str) -> Child:
+        while self._ready:
+            child = self._ready.popleft()
+            self._wake()
+            if not child.exited.is_set():
+                self.hits += 1
+                child.tag = tag
+                return child
+        self.misses += 1
+        return await self.spawn(tag)
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        try:
+            while True:
+                while len(self._ready) < self.size and not self.breaker.retry_after():
+                    try:
+                        child = await self.spawn("warm")
+                    except OSError as exc:
+                        log.error("cannot start %s: %s", self.server.name, exc)
+                        break
+                    self._ready.append(child)
+                    self.children.on_gone(child, self._on_warm_gone)
+                wait = self.breaker.retry_after()
+                with trio.move_on_after(wait if wait else float("inf")):
+                    await self._changed.wait()
+        finally:
+            for child in self._ready:
+                child.stop()
+
+    def _on_warm_gone(self, child: Child) -> None:
+        if child in self._ready:  # died while waiting: a crash, not a session's end
+            self._ready.remove(child)
+            self.breaker.record(child)
+            self._wake()

@@ -1,0 +1,297 @@
+"""One stdio child: spawned in its own process group with a parent-death signal, its stdout framed
+into lines, its stderr logged (bounded) under the session's tag, and its whole group stopped with
+TERM, then KILL after a grace, however it ends.
+
+``Children`` owns what all children share: the spawner thread, the watchdog, the set of groups
+to reap adopted orphans from, and the nursery their tasks run in.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from mapsrv.gateway.framing import Line, LineSplitter, Oversize
+from mapsrv.gateway.procs import (
+    Spawner,
+    group_members,
+    kill_group,
+    live_group_members,
+    reap_adopted,
+    set_child_subreaper,
+    set_parent_death_signal,
+)
+from mapsrv.gateway.watchdog import Watchdog
+
+__all__ = ["Child", "ChildSpec", "Children", "ExitReason", "child_environment"]
+
+log = logging.getLogger("mapsrv.gateway.child")
+
+READ_SIZE = 256 * 1024
+STDERR_LINE = 2048  # longest stderr line logged; the rest is cut
+STDERR_BUDGET = 256 * 1024  # stderr bytes logged per child before the rest is only counted
+REAP_INTERVAL = 1.0  # seconds between scans of /proc for adopted zombies
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    command: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)  # set for the child, on top of the allowlist
+    cwd: str | None = None
+    shell: bool = False  # run ``command`` (joined) through /bin/sh -c
+
+
+def child_environment(spec: ChildSpec, environ: Mapping[str, str], allow: Sequence[str]) -> dict[str, str]:
+    """The gateway's variables named by ``allow`` (shell patterns), then the server's own."""
+    env = {k: v for k, v in environ.items() if any(fnmatch.fnmatchcase(k, pat) for pat in allow)}
+    env.update(spec.env)
+    return env
+
+
+class ExitReason:
+    STOPPED = "stopped"  # we ended it (session over, idle, gateway stopping)
+    EXITED = "exited"  # it ended itself with status 0
+    CRASHED = "crashed"  # non-zero status or a signal we did not send
+    SPAWN_FAILED = "spawn_failed"
+
+
+class Child:
+    """A running child. Frames from its stdout arrive on ``frames``; ``stop()`` ends it."""
+
+    def __init__(self, process: subprocess.Popen[bytes], tag: str, max_line: int) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.tag = tag
+        self.max_line = max_line
+        self.returncode: int | None = None
+        self.reason: str | None = None
+        self.exited = trio.Event()  # the leader exited
+        self.gone = trio.Event()  # the whole group is gone and reaped
+        self._stop_requested = trio.Event()
+        self._send_frames, self.frames = trio.open_memory_channel[Line | Oversize](64)
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        self._stdin = trio.lowlevel.FdStream(os.dup(process.stdin.fileno()))
+        self._stdout = trio.lowlevel.FdStream(os.dup(process.stdout.fileno()))
+        self._stderr = trio.lowlevel.FdStream(os.dup(process.stderr.fileno()))
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            pipe.close()
+        self._write_lock = trio.Lock()
+        self.stderr_bytes = 0
+        self._group_ended = False
+
+    async def send(self, line: bytes) -> None:
+        """Write one message (a line without its newline). Raises BrokenResourceError once the
+        child's stdin is closed."""
+        async with self._write_lock:
+            await self._stdin.send_all(line + b"\n" if not line.endswith(b"\n") else line)
+
+    def stop(self) -> None:
+        if self.reason is None and not self.exited.is_set():  # the first end decides the reason
+            self.reason = ExitReason.STOPPED
+        self._stop_requested.set()
+
+    async def _pump_stdout(self) -> None:
+        splitter = LineSplitter(self.max_line)
+        async with self._send_frames:
+            while True:
+                try:
+                    data = await self._stdout.receive_some(READ_SIZE)
+                except (trio.ClosedResourceError, OSError):
+                    return
+                if not data:
+                    return
+                for frame in splitter.feed(data):
+                    await self._send_frames.send(frame)
+
+    async def _pump_stderr(self) -> None:
+        splitter = LineSplitter(STDERR_LINE)
+        logged = 0
+        while True:
+            try:
+                data = await self._stderr.receive_some(READ_SIZE)
+            except (trio.ClosedResourceError, OSError):
+                return
+            if not data:
+                return
+            self.stderr_bytes += len(data)
+            for frame in splitter.feed(data):
+                if logged >= STDERR_BUDGET:
+                    continue
+                text = frame.data if isinstance(frame, Line) else frame.prefix[:STDERR_LINE] + b"..."
+                logged += len(text)
+                log.info("%s", text.decode("utf-8", "replace"), extra={"session": self.tag, "pid": self.pid})
+                if logged >= STDERR_BUDGET:
+                    log.warning("stderr budget spent; not logging more", extra={"session": self.tag})
+
+    async def _wait_exit(self) -> None:
+        fd = os.pidfd_open(self.pid)
+        try:
+            await trio.lowlevel.wait_readable(fd)
+        finally:
+            os.close(fd)
+        self.returncode = self.process.wait()
+        if self.reason is None:
+            self.reason = ExitReason.EXITED if self.returncode == 0 else ExitReason.CRASHED
+        self.exited.set()
+
+
+class Children:
+    """Spawns children and guarantees their end. Run ``serve`` in a nursery first."""
+
+    def __init__(
+        self,
+        *,
+        allow_env: Sequence[str],
+        max_line: int,
+        grace: float,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.allow_env = tuple(allow_env)
+        self.max_line = max_line
+        self.grace = grace
+        self.environ = dict(os.environ if environ is None else environ)
+        self.groups: dict[int, Child] = {}
+        self._nursery: trio.Nursery | None = None
+        self._spawner: Spawner | None = None
+        self._watchdog: Watchdog | None = None
+        self.spawns = 0
+        self.exits: dict[str, int] = {}
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        set_child_subreaper()
+        self._spawner = Spawner()
+        self._watchdog = Watchdog()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._reap_periodically)
+                task_status.started()
+                await trio.sleep_forever()
+        finally:  # every child's own task has ended its group by now
+            self._watchdog.close()
+
+    async def _reap_periodically(self) -> None:
+        """Grandchildren that die while their group lives are reaped here; groups that end are
+        reaped as they end. Not on SIGCHLD: a trio signal receiver re-raises pending signals as
+        it closes, which breaks a second gateway in the same process at shutdown."""
+        while True:
+            await trio.sleep(REAP_INTERVAL)
+            self.reap()
+
+    def reap(self) -> None:
+        """Reap adopted orphans from our children's groups (their leaders are reaped by their
+        own waiters)."""
+        reap_adopted(self.groups.keys(), self.groups.keys())
+
+    def on_gone(self, child: Child, callback: Callable[[Child], None]) -> None:
+        """Call ``callback(child)`` once the child's group is gone."""
+        assert self._nursery is not None
+
+        async def watch() -> None:
+            await child.gone.wait()
+            callback(child)
+
+        self._nursery.start_soon(watch)
+
+    async def spawn(self, spec: ChildSpec, tag: str) -> Child:
+        """Start a child and its pumps; it runs until ``stop()``, its own exit, or ours."""
+        assert self._spawner is not None and self._nursery is not None and self._watchdog is not None
+        argv = ["/bin/sh", "-c", " ".join(spec.command)] if spec.shell else list(spec.command)
+        process = await self._spawner.popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_environment(spec, self.environ, self.allow_env),
+            cwd=spec.cwd,
+            start_new_session=True,
+            preexec_fn=set_parent_death_signal,
+            bufsize=0,
+        )
+        self.spawns += 1
+        child = Child(process, tag, self.max_line)
+        self.groups[child.pid] = child
+        self._watchdog.watch(child.pid)
+        await self._nursery.start(self._run, child)
+        return child
+
+    async def _run(self, child: Child, *, task_status: trio.TaskStatus[None]) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(child._pump_stdout)
+                nursery.start_soon(child._pump_stderr)
+                nursery.start_soon(child._wait_exit)
+                task_status.started()
+                async with trio.open_nursery() as either:  # our stop, or its own exit
+
+                    async def on(event: trio.Event) -> None:
+                        await event.wait()
+                        either.cancel_scope.cancel()
+
+                    either.start_soon(on, child._stop_requested)
+                    either.start_soon(on, child.exited)
+                with trio.CancelScope(shield=True):
+                    await self._end_group(child)
+                nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._end_group(child)
+                for stream in (child._stdin, child._stdout, child._stderr):
+                    await stream.aclose()
+                self.groups.pop(child.pid, None)
+                if self._watchdog is not None:
+                    self._watchdog.forget(child.pid)
+                reason = child.reason or ExitReason.STOPPED
+                self.exits[reason] = self.exits.get(reason, 0) + 1
+                child.gone.set()
+                log.info(
+                    "child ended",
+                    extra={
+                        "session": child.tag,
+                        "pid": child.pid,
+                        "reason": reason,
+                        "status": child.returncode,
+                    },
+                )
+
+    async def _end_group(self, child: Child) -> None:
+        """TERM the group (closing stdin too), KILL it after the grace, then wait until every
+        member is gone and reaped."""
+        if child._group_ended:
+            return
+        await child._stdin.aclose()
+        if live_group_members(child.pid) or not child.exited.is_set():
+            kill_group(child.pid, signal.SIGTERM)
+            with trio.move_on_after(self.grace):
+                await _until_group_empty(child, self)
+        kill_group(child.pid, signal.SIGKILL)
+        with trio.move_on_after(5):
+            await _until_group_empty(child, self, zombies_too=True)
+        child._group_ended = True
+
+
+async def _until_group_empty(child: Child, children: Children, *, zombies_too: bool = False) -> None:
+    """Members other than the leader are not our children until orphaned, so no event says when
+    they go: poll /proc, backing off from 2 ms to 50 ms."""
+    delay = 0.002
+    while True:
+        if not child.exited.is_set() and child.process.poll() is not None:  # its waiter was cancelled
+            child.returncode = child.process.returncode
+            child.reason = child.reason or ExitReason.STOPPED
+            child.exited.set()
+        if child.exited.is_set():
+            children.reap()
+            members = (
+                group_members(child.pid) if zombies_too else [(p, "") for p in live_group_members(child.pid)]
+            )
+            if not members:
+                return
+        await trio.sleep(delay)
+        delay = min(delay * 2, 0.05)

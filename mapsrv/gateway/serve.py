@@ -1,0 +1,94 @@
+"""``serve_gateway(config, servers)``: children, sessions and hypercorn in one nursery, and the
+SIGTERM drain (not ready, then sessions end, then the children's groups are gone)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypercorn.config
+import hypercorn.trio
+import trio
+
+from mapsrv.gateway.app import GatewayApp
+from mapsrv.gateway.config import GatewayConfig, ServerSpec
+from mapsrv.gateway.runner import Children
+from mapsrv.gateway.sessions import Sessions
+
+__all__ = ["Gateway", "serve_gateway"]
+
+log = logging.getLogger("mapsrv.gateway")
+
+
+@dataclass
+class Gateway:
+    config: GatewayConfig
+    sessions: Sessions
+    children: Children
+    url: str
+    _shutdown: trio.Event = field(default_factory=trio.Event)
+
+    def shutdown(self) -> None:
+        self._shutdown.set()
+
+
+def _hypercorn_config(config: GatewayConfig) -> hypercorn.config.Config:
+    hc = hypercorn.config.Config()
+    host = f"[{config.host}]" if ":" in config.host and not config.host.startswith("[") else config.host
+    hc.bind = [f"{host}:{config.port}"]
+    hc.graceful_timeout = config.graceful_timeout
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("mapsrv.gateway.http")
+    hc.keep_alive_timeout = 75
+    hc.h11_max_incomplete_size = 64 * 1024
+    return hc
+
+
+async def serve_gateway(
+    config: GatewayConfig,
+    servers: list[ServerSpec],
+    *,
+    task_status: trio.TaskStatus[Gateway] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    children = Children(allow_env=config.child_env, max_line=config.max_line, grace=config.kill_grace)
+    sessions = Sessions(config, children, servers)
+    shutdown = trio.Event()
+    app = GatewayApp(config, sessions, shutdown.is_set)
+    asgi_app: Any = app
+    async with trio.open_nursery() as nursery:
+        await nursery.start(children.serve)
+        await nursery.start(sessions.serve)
+        stopping = trio.Event()
+        http_done = trio.Event()
+
+        async def serve_http(*, task_status: trio.TaskStatus[list[str]]) -> None:
+            try:
+                await hypercorn.trio.serve(
+                    asgi_app,
+                    _hypercorn_config(config),
+                    shutdown_trigger=stopping.wait,
+                    task_status=task_status,
+                )
+            finally:
+                http_done.set()
+
+        binds: list[str] = await nursery.start(serve_http)
+        gateway = Gateway(config, sessions, children, binds[0], shutdown)
+        log.info("mapsrv gateway listening on %s", binds[0], extra={"servers": [s.name for s in servers]})
+        task_status.started(gateway)
+        await shutdown.wait()
+        log.info("draining: not ready; stopping in %g s", config.drain_delay)
+        sessions.draining = True
+        await trio.sleep(config.drain_delay)
+        with trio.move_on_after(config.graceful_timeout):  # calls in flight finish
+            for session in list(sessions.open.values()):
+                await session.wait_answered()
+        sessions.close_all("gateway stopping")  # streams end, children get TERM then KILL
+        with trio.move_on_after(config.kill_grace + 5):
+            await sessions.wait_empty()
+        stopping.set()
+        with trio.move_on_after(1):
+            await http_done.wait()
+        log.info("stopped")
+        nursery.cancel_scope.cancel()

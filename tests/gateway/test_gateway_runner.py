@@ -1,0 +1,167 @@
+"""The child runner against a misbehaving stdio server of our own, with real processes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+
+import pytest
+import trio
+from gateway_support import MISBEHAVE, alive, processes_in, request, tool_call, zombies_of
+
+from mapsrv.gateway.framing import Line, LineSplitter, Oversize
+from mapsrv.gateway.runner import Children, ChildSpec, ExitReason, child_environment
+
+
+def test_splitter_frames_across_chunks_and_skips_oversize_lines() -> None:
+    splitter = LineSplitter(10)
+    assert splitter.feed(b'{"a"') == []
+    assert splitter.feed(b":1}\r\n{}\n") == [Line(b'{"a":1}'), Line(b"{}")]
+    big = splitter.feed(b'{"id":7,' + b"x" * 20)
+    assert big == [] and splitter.pending == 0
+    assert splitter.feed(b"yy\nok\n") == [Oversize(b'{"id":7,' + b"x" * 20, 30), Line(b"ok")]
+
+
+def test_splitter_is_linear_in_line_length() -> None:
+    splitter = LineSplitter(64 * 1024 * 1024)
+    chunk = b"x" * 65536
+    for _ in range(512):  # 32 MiB in 64 KiB reads: one pass, not one per read
+        assert splitter.feed(chunk) == []
+    assert splitter.feed(b"\n") == [Line(chunk * 512)]
+
+
+def test_environment_allowlist_keeps_the_gateways_secrets() -> None:
+    spec = ChildSpec(("x",), env={"TOKEN_FOR_CHILD": "1"})
+    env = child_environment(spec, {"PATH": "/bin", "MAPSRV_API_KEYS": "a:b", "LC_ALL": "C"}, ["PATH", "LC_*"])
+    assert env == {"PATH": "/bin", "LC_ALL": "C", "TOKEN_FOR_CHILD": "1"}
+
+
+async def receive_message(child_frames: trio.MemoryReceiveChannel[Line | Oversize]) -> dict[str, object]:
+    with trio.fail_after(10):
+        while True:
+            frame = await child_frames.receive()
+            if isinstance(frame, Line) and frame.data.startswith(b"{"):
+                return dict(json.loads(frame.data))
+
+
+async def test_round_trip_and_a_clean_stop(children: Children) -> None:
+    child = await children.spawn(ChildSpec(MISBEHAVE), "t1")
+    await child.send(tool_call(1, "echo", text="hello"))
+    answer = await receive_message(child.frames)
+    assert answer["id"] == 1 and answer["result"]["content"][0]["text"] == "hello"  # type: ignore[index]
+    child.stop()
+    with trio.fail_after(5):
+        await child.gone.wait()
+    assert child.reason == ExitReason.STOPPED
+    assert processes_in(child.pid) == [] and zombies_of() == []
+
+
+async def test_garbage_lines_reach_the_owner_as_lines(children: Children) -> None:
+    child = await children.spawn(ChildSpec((*MISBEHAVE, "--garbage-at-start")), "t2")
+    await child.send(tool_call(1, "garbage"))
+    frames = []
+    with trio.fail_after(10):
+        while not frames or not frames[-1].startswith(b"{"):
+            frame = await child.frames.receive()
+            assert isinstance(frame, Line)
+            frames.append(frame.data)
+    assert frames[0] == b"misbehave starting up" and b"this is not json" in frames
+    child.stop()
+
+
+async def test_an_oversize_line_is_skipped_with_its_head_and_the_next_one_passes(
+    children: Children,
+) -> None:
+    child = await children.spawn(ChildSpec(MISBEHAVE), "t3")
+    await child.send(tool_call(41, "huge", size=3 * 1024 * 1024))  # the fixture's cap is 1 MiB
+    await child.send(tool_call(42, "echo", text="still here"))
+    with trio.fail_after(10):
+        frame = await child.frames.receive()
+    assert isinstance(frame, Oversize) and frame.size > 3 * 1024 * 1024
+    assert b'"id": 41' in frame.prefix
+    assert (await receive_message(child.frames))["id"] == 42
+    child.stop()
+
+
+async def test_a_child_that_exits_mid_call_is_reported_crashed(children: Children) -> None:
+    child = await children.spawn(ChildSpec(MISBEHAVE), "t4")
+    await child.send(tool_call(1, "crash"))
+    with trio.fail_after(5):
+        await child.gone.wait()
+    assert child.reason == ExitReason.CRASHED and child.returncode == 3
+    assert processes_in(child.pid) == [] and zombies_of() == []
+    with trio.fail_after(5):
+        assert [frame async for frame in child.frames] == []  # stdout closed: the channel ends
+
+
+async def test_ignoring_stdin_close_and_sigterm_ends_in_sigkill(children: Children) -> None:
+    child = await children.spawn(ChildSpec((*MISBEHAVE, "--ignore-term", "--ignore-eof")), "t5")
+    await child.send(request(1, "ping"))
+    await receive_message(child.frames)  # up, with SIGTERM ignored
+    child.stop()
+    with trio.fail_after(5):
+        await child.gone.wait()
+    assert child.returncode == -9
+    assert processes_in(child.pid) == [] and zombies_of() == []
+
+
+@pytest.mark.parametrize("shell", [False, True])
+async def test_a_wrappers_background_children_die_with_it(children: Children, shell: bool) -> None:
+    inner = shlex.join(MISBEHAVE)
+    script = f"sleep 1000 & sleep 1001 & exec {inner}"
+    spec = ChildSpec((script,), shell=True) if shell else ChildSpec(("sh", "-c", script))
+    child = await children.spawn(spec, "t6")
+    await child.send(request(1, "ping"))
+    await receive_message(child.frames)
+    assert len([p for p, state in processes_in(child.pid) if state != "Z"]) == 3
+    child.stop()
+    with trio.fail_after(5):
+        await child.gone.wait()
+    assert processes_in(child.pid) == [] and zombies_of() == []
+
+
+async def test_grandchildren_orphaned_by_a_crash_are_killed_and_reaped(children: Children) -> None:
+    child = await children.spawn(ChildSpec(MISBEHAVE), "t7")
+    await child.send(tool_call(1, "grandchild"))
+    sleeper = int((await receive_message(child.frames))["result"]["content"][0]["text"])  # type: ignore[index]
+    assert alive(sleeper)
+    await child.send(tool_call(2, "crash"))
+    with trio.fail_after(5):
+        await child.gone.wait()
+    assert not alive(sleeper)
+    assert processes_in(child.pid) == [] and zombies_of() == []
+
+
+async def test_stderr_is_logged_with_the_session_and_bounded(
+    children: Children, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "mapsrv.gateway.child")
+    child = await children.spawn(ChildSpec(MISBEHAVE), "session-x")
+    await child.send(tool_call(1, "stderr", lines=400, width=5000))  # 2 MB of stderr
+    await receive_message(child.frames)
+    child.stop()
+    with trio.fail_after(5):
+        await child.gone.wait()
+    lines = [
+        r for r in caplog.records if r.name == "mapsrv.gateway.child" and r.getMessage().startswith("line")
+    ]
+    assert lines and all(getattr(r, "session", None) == "session-x" for r in lines)
+    assert all(len(r.getMessage()) <= 2048 + 3 for r in lines)
+    assert sum(len(r.getMessage()) for r in lines) <= 256 * 1024 + 2100
+    assert child.stderr_bytes > 2_000_000
+
+
+async def test_the_child_gets_only_allowed_variables(children: Children) -> None:
+    os.environ["MAPSRV_GATEWAY_TEST_SECRET"] = "s3cret"
+    try:
+        children.environ = dict(os.environ)
+        child = await children.spawn(ChildSpec(MISBEHAVE, env={"GIVEN": "1"}), "t8")
+    finally:
+        del os.environ["MAPSRV_GATEWAY_TEST_SECRET"]
+    await child.send(tool_call(1, "env"))
+    names = (await receive_message(child.frames))["result"]["content"][0]["text"].split(",")  # type: ignore[index]
+    assert "GIVEN" in names and "MAPSRV_GATEWAY_TEST_SECRET" not in names
+    assert set(names) <= {"PATH", "HOME", "LANG", "GIVEN", "LC_CTYPE"}
+    child.stop()

@@ -13,6 +13,7 @@ from conftest import start_gateway
 from gateway_support import processes_in, zombies_of
 from mcp import Client, MCPError
 from mcp.client.sse import sse_client
+from support import require
 
 TIME_SERVER = shutil.which("mcp-server-time", path=str(Path(sys.executable).parent)) or shutil.which(
     "mcp-server-time"
@@ -23,9 +24,9 @@ def text_of(result: object) -> str:
     return str(result.content[0].text)  # type: ignore[attr-defined]
 
 
-@pytest.mark.skipif(TIME_SERVER is None, reason="pip install mcp-server-time")
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 async def test_mcp_server_time_over_streamable_http(nursery: trio.Nursery, mode: str) -> None:
+    require(TIME_SERVER is not None, "mcp-server-time (the test extras install it)")
     gateway = await start_gateway(nursery, (str(TIME_SERVER), "--local-timezone", "UTC"))
     async with Client(gateway.url + "/mcp", mode=mode) as client:
         assert client.protocol_version == "2025-11-25"
@@ -44,8 +45,8 @@ async def test_mcp_server_time_over_streamable_http(nursery: trio.Nursery, mode:
     assert processes_in(pid) == []
 
 
-@pytest.mark.skipif(TIME_SERVER is None, reason="pip install mcp-server-time")
 async def test_mcp_server_time_over_legacy_sse(nursery: trio.Nursery) -> None:
+    require(TIME_SERVER is not None, "mcp-server-time (the test extras install it)")
     gateway = await start_gateway(nursery, (str(TIME_SERVER),))
     async with Client(sse_client(gateway.url + "/sse"), mode="legacy") as client:
         result = await client.call_tool("get_current_time", {"timezone": "Asia/Tokyo"})

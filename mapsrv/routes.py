@@ -94,9 +94,21 @@ ROUTES: tuple[Route, ...] = (
 # Any other path: the Quart app answers 404 (after the Host check, like every page).
 OTHER = Route("other", re.compile(r".*", re.DOTALL), Family.WEB)
 
-# Most requests name a fixed path: one dict lookup; the rest try each pattern in table order.
-_FIXED = {r.pattern.pattern: r for r in ROUTES if re.escape(r.pattern.pattern) == r.pattern.pattern}
-_PATTERNS = tuple(r for r in ROUTES if r.pattern.pattern not in _FIXED)
+
+def _literal_paths(pattern: str) -> list[str]:
+    """The exact paths a pattern matches when it is a literal, or a literal with an optional
+    trailing slash; none otherwise."""
+    if re.escape(pattern) == pattern:
+        return [pattern]
+    if pattern.endswith("/?") and re.escape(pattern[:-2]) == pattern[:-2]:
+        return [pattern[:-2], pattern[:-1]]
+    return []
+
+
+# Most requests (and every MCP call) name a fixed path: one dict lookup. The rest try each
+# remaining pattern in table order.
+_FIXED = {path: r for r in ROUTES for path in _literal_paths(r.pattern.pattern)}
+_PATTERNS = tuple(r for r in ROUTES if not _literal_paths(r.pattern.pattern))
 _NO_KEY = ("", "")
 
 

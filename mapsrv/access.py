@@ -7,6 +7,7 @@ foreign maps all get the same ``NotFound``, so a probe learns nothing.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 from collections.abc import Mapping, Sequence
@@ -74,6 +75,7 @@ _HOST = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=256)  # a server sees few distinct Host values; each request has one
 def parse_host(value: str | None) -> tuple[str, int | None] | None:
     """``(name, port)`` from a Host header (the name lowercased), or None when it is not one."""
     found = _HOST.fullmatch(value or "")

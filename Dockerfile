@@ -28,7 +28,7 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
     && pip --python /opt/mapsrv/bin/python install --no-cache-dir --no-index --find-links /wheels \
         /wheels/mapsrv-*.whl \
     && /opt/mapsrv/bin/mapsrv --version \
-    && test -f /opt/mapsrv/share/mapsrv/static/index.html
+    && /opt/mapsrv/bin/python -I -c "import mapsrv.web; mapsrv.web.find_static_dir()"
 
 
 FROM python:3.11-slim

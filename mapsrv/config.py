@@ -69,7 +69,9 @@ class Config:
     )
     allowed_origins: tuple[str, ...] = field(
         default=(),
-        metadata=_help("extra Origins allowed to write (same-host origins always are)"),
+        metadata=_help(
+            "extra Origins allowed to write and to call MCP (the origin a request addressed always is)"
+        ),
     )
     api_keys: tuple[str, ...] = field(
         default=(),

@@ -7,10 +7,14 @@
     ├── VersionConflict         409  -32010  conflict      expected_version is stale; carries current
     ├── Unauthorized            401  -32001  unauthorized  missing or wrong API key
     ├── Forbidden               403  -32003  forbidden     a write from a foreign Origin
-    └── Unavailable             503  -32011  unavailable   over capacity or draining; carries retry_after
+    ├── Unavailable             503  -32011  unavailable   over capacity or draining; carries retry_after
+    └── HttpError               any  -32600  http          a refusal of the request itself: unknown
+                                                           host, no such route, wrong method
 
-Every error knows its HTTP status and its JSON-RPC code, so the web and MCP layers report the same
-failure the same way. Messages are short, lowercase, and name the bad value.
+Every error knows its HTTP status, its JSON-RPC code and the response headers it needs
+(``Retry-After``, ``WWW-Authenticate``), so the web and MCP layers report the same failure the same
+way: ``mapsrv.responses`` is the one place that turns an error into a response. Messages are short,
+lowercase, and name the bad value.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "Forbidden",
+    "HttpError",
     "InvalidInput",
     "MapsrvError",
     "NotFound",
@@ -40,6 +45,10 @@ class MapsrvError(Exception):
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message}
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Response headers this error needs besides its body."""
+        return []
 
 
 class InvalidInput(MapsrvError):
@@ -81,6 +90,9 @@ class Unauthorized(MapsrvError):
     jsonrpc_code = -32001
     code = "unauthorized"
 
+    def headers(self) -> list[tuple[str, str]]:
+        return [("WWW-Authenticate", 'Bearer realm="mapsrv"')]
+
 
 class Forbidden(MapsrvError):
     status = 403
@@ -96,3 +108,22 @@ class Unavailable(MapsrvError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [("Retry-After", str(self.retry_after))]
+
+
+class HttpError(MapsrvError):
+    jsonrpc_code = -32600
+    code = "http"
+
+    def __init__(
+        self, status: int, message: str, *, code: str = "http", headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self._headers = headers
+
+    def headers(self) -> list[tuple[str, str]]:
+        return list(self._headers)

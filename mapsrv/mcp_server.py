@@ -26,9 +26,10 @@ from starlette.types import Message, Receive, Scope, Send
 from mapsrv import __version__
 from mapsrv.access import ApiKeys
 from mapsrv.config import Config
-from mapsrv.core.codec import dumps
-from mapsrv.errors import Unauthorized, Unavailable
+from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.hub import MapHub
+from mapsrv.responses import send_error
+from mapsrv.routes import Family, lookup
 from mapsrv.tools import INSTRUCTIONS, register_tools
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "build_mcp",
     "open_stdio_streams",
     "security_settings",
+    "sessions_full",
 ]
 
 log = logging.getLogger("mapsrv.mcp")
@@ -51,36 +53,23 @@ def build_mcp(hub: MapHub, base_url: Callable[[], str], keys: ApiKeys) -> MCPSer
 
 
 def security_settings(config: Config) -> TransportSecuritySettings:
-    """DNS-rebinding protection for the MCP endpoints, from the same allowed hosts as the web app."""
-    if "*" in config.allowed_hosts:
-        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    hosts = [pattern for h in config.allowed_hosts for pattern in (h, f"{h}:*")]
-    origins = [
-        f"{scheme}://{h}{port}"
-        for h in config.allowed_hosts
-        for scheme in ("http", "https")
-        for port in ("", ":*")
-    ]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=hosts,
-        allowed_origins=[*origins, *config.allowed_origins],
-    )
+    """The SDK's DNS-rebinding protection, off: ``mapsrv.asgi`` checks Host and Origin for every
+    MCP path before the SDK sees the request (one check, the same as the web app's)."""
+    return TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
-async def _refuse(
-    send: Send, status: int, code: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
-    """A plain JSON-RPC error as the whole HTTP response, before the SDK sees the request."""
-    body = dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), *(headers or [])],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+# The SDK refuses a new session with a bare 503 when max_mcp_sessions are open; this is what that
+# refusal means, and where its Retry-After comes from.
+SESSION_RETRY_AFTER = 5
+
+
+def sessions_full() -> Unavailable:
+    return Unavailable("too many MCP sessions; retry later", retry_after=SESSION_RETRY_AFTER)
+
+
+async def _refuse(send: Send, exc: MapsrvError) -> None:
+    """A JSON-RPC error as the whole HTTP response, before the SDK sees the request."""
+    await send_error(send, exc, jsonrpc=True)
 
 
 @dataclass(frozen=True)
@@ -127,7 +116,7 @@ class McpEndpoints:
         return McpStatistics(http_sessions=_open_http_sessions(self.sessions), sse_sessions=self.sse_sessions)
 
     def handles(self, path: str) -> bool:
-        return path in ("/mcp", "/mcp/", "/sse") or path.startswith("/messages/")
+        return lookup(path).route.family.is_mcp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.keys.enabled:
@@ -135,39 +124,32 @@ class McpEndpoints:
             if self.keys.principal(headers) is None:
                 await _refuse(
                     send,
-                    Unauthorized.status,
-                    Unauthorized.jsonrpc_code,
-                    "missing or wrong API key: send Authorization: Bearer <key> or X-API-Key: <key>",
-                    [(b"www-authenticate", b'Bearer realm="mapsrv"')],
+                    Unauthorized(
+                        "missing or wrong API key: send Authorization: Bearer <key> or X-API-Key: <key>"
+                    ),
                 )
                 return
-        path = scope["path"]
-        if path == "/sse":
+        family = lookup(scope["path"]).route.family
+        if family is Family.MCP_SSE:
             await self._sse(scope, receive, send)
-        elif path.startswith("/messages/"):
+        elif family is Family.MCP_MESSAGES:
             await self.sse.handle_post_message(scope, receive, send)
         else:
             await self.sessions.handle_request(scope, receive, _with_retry_after(send))
 
     async def _sse(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "GET":
-            await _refuse(send, 405, -32600, "use GET for /sse", [(b"allow", b"GET")])
+            await _refuse(send, HttpError(405, "use GET for /sse", headers=(("Allow", "GET"),)))
             return
         if self.sse_sessions >= self.config.max_mcp_sessions:
-            await _refuse(
-                send,
-                Unavailable.status,
-                Unavailable.jsonrpc_code,
-                "too many MCP sessions; retry later",
-                [(b"retry-after", b"5")],
-            )
+            await _refuse(send, sessions_full())
             return
         self.sse_sessions += 1
         try:
             async with self.sse.connect_sse(scope, receive, send) as (read, write):
                 await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
         except ValueError:
-            pass  # Host/Origin refused: connect_sse has already answered 421/403
+            pass  # the SDK refused the request and has already answered
         finally:
             self.sse_sessions -= 1
 
@@ -185,13 +167,17 @@ def _open_http_sessions(manager: StreamableHTTPSessionManager) -> int:
 
 
 def _with_retry_after(send: Send) -> Send:
-    """The SDK answers 503 when the session cap is reached; tell clients when to come back."""
+    """The SDK answers 503 when the session cap is reached: add what ``sessions_full`` says about
+    when to come back, and ``nosniff`` on every SDK response."""
 
     async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start" and message["status"] == 503:
+        if message["type"] == "http.response.start":
             headers = list(message.get("headers", []))
-            if not any(k.lower() == b"retry-after" for k, _ in headers):
-                headers.append((b"retry-after", b"5"))
+            names = {k.lower() for k, _ in headers}
+            if b"x-content-type-options" not in names:
+                headers.append((b"x-content-type-options", b"nosniff"))
+            if message["status"] == 503 and b"retry-after" not in names:
+                headers.append((b"retry-after", str(sessions_full().retry_after).encode()))
             message = {**message, "headers": headers}
         await send(message)
 

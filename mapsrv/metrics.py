@@ -2,13 +2,12 @@
 
 Counts that the hub, the store and the MCP layer already keep are read at scrape time by a
 collector, so the hot paths pay nothing for them; only request timing is observed per request.
-Every label has a small, fixed set of values (routes are templates, never raw paths: a map's
-path holds its capability).
+Every label has a small, fixed set of values (routes are the templates of ``mapsrv.routes``,
+never raw paths: a map's path holds its capability).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,70 +15,53 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE", "Metrics", "route_of"]
+from mapsrv.statistics import ServerStatistics
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_ROUTES = [
-    (re.compile(r"/m/[^/]+/events"), "/m/{id}/events"),
-    (re.compile(r"/v/[^/]+/events"), "/v/{key}/events"),
-    (re.compile(r"/m/[^/]+/ops"), "/m/{id}/ops"),
-    (re.compile(r"/[mv]/[^/]+/(state|geojson)"), "/{m,v}/{id}/export"),
-    (re.compile(r"/m/[^/]+"), "/m/{id}"),
-    (re.compile(r"/v/[^/]+"), "/v/{key}"),
-    (re.compile(r"/messages/.*"), "/messages/"),
-    (re.compile(r"/static/.*"), "/static/"),
-]
-_FIXED = {"/", "/new", "/mcp", "/mcp/", "/sse", "/health", "/ready", "/metrics"}
-
-
-def route_of(path: str) -> str:
-    """The route template for a path: a bounded label value."""
-    if path in _FIXED:
-        return path.rstrip("/") or "/"
-    for pattern, name in _ROUTES:
-        if pattern.fullmatch(path):
-            return name
-    return "other"
-
 
 class _Snapshot(Collector):
-    def __init__(self, read: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, read: Callable[[], ServerStatistics]) -> None:
         self._read = read
 
     def collect(self) -> Iterator[Any]:
         s = self._read()
-        yield GaugeMetricFamily("mapsrv_maps_held", "Maps held in this process's memory", value=s["maps"])
+        hub = s.hub
+        yield GaugeMetricFamily("mapsrv_maps_held", "Maps held in this process's memory", value=hub.maps)
         yield GaugeMetricFamily(
-            "mapsrv_sse_connections_active", "Open browser event streams", value=s["subscribers"]
+            "mapsrv_sse_connections_active", "Open browser event streams", value=hub.subscribers
         )
         yield CounterMetricFamily(
-            "mapsrv_events_published", "Map events fanned out to local viewers", value=s["events_published"]
+            "mapsrv_events_published", "Map events fanned out to local viewers", value=hub.events_published
         )
         yield CounterMetricFamily(
-            "mapsrv_subscribers_dropped", "Viewers dropped for falling behind", value=s["subscribers_dropped"]
+            "mapsrv_subscribers_dropped", "Viewers dropped for falling behind", value=hub.subscribers_dropped
         )
-        yield CounterMetricFamily("mapsrv_maps_expired", "Idle maps forgotten", value=s["maps_expired"])
+        yield CounterMetricFamily("mapsrv_maps_expired", "Idle maps forgotten", value=hub.maps_expired)
         yield CounterMetricFamily(
             "mapsrv_commit_conflicts",
             "Writes that found a newer version in the store",
-            value=s["commit_conflicts"],
+            value=hub.commit_conflicts,
         )
         yield GaugeMetricFamily(
             "mapsrv_pending_writes",
             "Write batches held while the store is unreachable",
-            value=s["pending_writes"],
+            value=hub.pending_writes,
         )
         sessions = GaugeMetricFamily("mapsrv_mcp_sessions", "Open MCP sessions", labels=["transport"])
-        sessions.add_metric(["streamable_http"], s["http_sessions"])
-        sessions.add_metric(["sse"], s["sse_sessions"])
+        sessions.add_metric(["streamable_http"], s.mcp.http_sessions)
+        sessions.add_metric(["sse"], s.mcp.sse_sessions)
         yield sessions
-        yield CounterMetricFamily("mapsrv_redis_errors", "Failed Redis calls", value=s["store_errors"])
-        yield GaugeMetricFamily("mapsrv_ready", "1 when this process is ready for traffic", value=s["ready"])
+        yield CounterMetricFamily("mapsrv_redis_errors", "Failed Redis calls", value=s.store.errors)
+        yield GaugeMetricFamily(
+            "mapsrv_ready", "1 when this process is ready for traffic", value=int(s.ready)
+        )
 
 
 class Metrics:
-    def __init__(self, read_statistics: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, read_statistics: Callable[[], ServerStatistics]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.request_duration = Histogram(
             "mapsrv_request_duration_seconds",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,8 @@ from mapsrv.core import Limits
 from mapsrv.hub import MapHub
 from mapsrv.mcp_server import McpEndpoints
 from mapsrv.metrics import Metrics
+from mapsrv.observe import Observer
+from mapsrv.statistics import ServerStatistics
 from mapsrv.store import open_store_from_url
 
 __all__ = ["Server", "serve"]
@@ -66,20 +67,18 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")
     shutdown = trio.Event()
 
-    def statistics() -> dict[str, Any]:
-        mcp_stats = mcp.statistics()
-        return {
-            **dataclasses.asdict(hub.statistics()),
-            "http_sessions": mcp_stats.http_sessions,
-            "sse_sessions": mcp_stats.sse_sessions,
-            "store_errors": getattr(store, "errors", 0),
-            "ready": int(hub.ready and not shutdown.is_set()),
-        }
+    def statistics() -> ServerStatistics:
+        return ServerStatistics(
+            hub=hub.statistics(),
+            mcp=mcp.statistics(),
+            store=store.statistics(),
+            ready=hub.ready and not shutdown.is_set(),
+        )
 
     metrics = Metrics(statistics)
     hub.observe_commit = metrics.replication_latency.observe
-    app = Dispatcher(config, hub, mcp, metrics, shutdown.is_set)
-    asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the dispatcher takes plain dicts
+    app = Observer(Dispatcher(config, hub, mcp, metrics, shutdown.is_set), metrics)
+    asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the app takes plain dicts
     async with trio.open_nursery() as nursery:
         await nursery.start(store.serve, hub)
         await nursery.start(hub.serve_expiry)

@@ -76,7 +76,7 @@ class GatewayApp:
         if not host_allowed(self._access, host):
             await respond(send, 421, error_body(None, INVALID_REQUEST, f"host {host!r} is not served here"))
             return
-        if not origin_allowed(self._access, header(scope, b"origin"), host):
+        if not origin_allowed(self._access, header(scope, b"origin"), host, any_port=True):
             await respond(send, 403, error_body(None, INVALID_REQUEST, "origin not allowed"))
             return
         if self._keys.enabled:

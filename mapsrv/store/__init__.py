@@ -21,7 +21,15 @@ from mapsrv.errors import Unavailable
 if TYPE_CHECKING:
     from mapsrv.hub import MapHub
 
-__all__ = ["Conflict", "LoadedMap", "MapMeta", "Store", "StoreUnavailable", "open_store_from_url"]
+__all__ = [
+    "Conflict",
+    "LoadedMap",
+    "MapMeta",
+    "Store",
+    "StoreStatistics",
+    "StoreUnavailable",
+    "open_store_from_url",
+]
 
 
 class StoreUnavailable(Unavailable):
@@ -45,6 +53,13 @@ class LoadedMap:
     state: MapState
 
 
+# TODO(merge): the hub branch defines StoreStatistics and statistics() on every store; keep theirs.
+@dataclass(frozen=True)
+class StoreStatistics:
+    available: bool
+    errors: int  # failed calls to the store since start
+
+
 @dataclass(frozen=True)
 class Conflict:
     """A commit found the map at another version than expected."""
@@ -57,6 +72,8 @@ class Store(Protocol):
 
     @property
     def available(self) -> bool: ...
+
+    def statistics(self) -> StoreStatistics: ...  # TODO(merge): see StoreStatistics
 
     async def serve(self, hub: MapHub, *, task_status: trio.TaskStatus[None] = ...) -> None: ...
 

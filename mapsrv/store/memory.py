@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from mapsrv.core import Event, MapState
-from mapsrv.store import Conflict, LoadedMap, MapMeta
+from mapsrv.store import Conflict, LoadedMap, MapMeta, StoreStatistics
 
 if TYPE_CHECKING:
     from mapsrv.hub import MapHub
@@ -22,6 +22,9 @@ class MemoryStore:
     @property
     def available(self) -> bool:
         return True
+
+    def statistics(self) -> StoreStatistics:  # TODO(merge): the hub branch's version wins
+        return StoreStatistics(available=True, errors=0)
 
     async def serve(
         self, hub: MapHub, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

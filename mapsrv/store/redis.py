@@ -35,7 +35,7 @@ from trio_asyncio import aio_as_trio
 from mapsrv.core import Event, MapState
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
 from mapsrv.logs import map_ref
-from mapsrv.store import Conflict, LoadedMap, MapMeta, StoreUnavailable
+from mapsrv.store import Conflict, LoadedMap, MapMeta, StoreStatistics, StoreUnavailable
 
 if TYPE_CHECKING:
     from mapsrv.hub import MapHub
@@ -127,6 +127,9 @@ class RedisStore:
     @property
     def available(self) -> bool:
         return self._available
+
+    def statistics(self) -> StoreStatistics:  # TODO(merge): the hub branch's version wins
+        return StoreStatistics(available=self._available, errors=self.errors)
 
     # --- plumbing ---------------------------------------------------------------------------
 

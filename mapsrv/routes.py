@@ -1,0 +1,130 @@
+"""Every route mapsrv serves, in one table.
+
+The ASGI dispatcher, the transport label on ``mapsrv_messages_received``, the route template on
+``mapsrv_request_duration_seconds`` and the access log, and which paths belong to MCP are all read
+from ``ROUTES``; nothing else classifies a path. A template never holds a map's id or view key
+(both are capabilities): it is a bounded label value.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+__all__ = ["OTHER", "ROUTES", "Family", "Route", "RouteMatch", "lookup", "route_of"]
+
+
+class Family(enum.Enum):
+    """Which handler answers a route."""
+
+    BROWSER_STREAM = "browser_stream"  # a map's event stream, a raw ASGI handler
+    MCP_HTTP = "mcp_http"  # MCP Streamable HTTP (the SDK's session manager)
+    MCP_SSE = "mcp_sse"  # legacy MCP HTTP+SSE: the stream
+    MCP_MESSAGES = "mcp_messages"  # legacy MCP HTTP+SSE: the client's POSTs
+    WEB = "web"  # the Quart app (pages, the JSON API, static files)
+    METRICS = "metrics"  # Prometheus
+    PROBE = "probe"  # /health and /ready (answered by the Quart app)
+
+    @property
+    def transport(self) -> str:
+        """The ``transport`` label: how a client talks to us, not which handler answers."""
+        return _TRANSPORTS.get(self, "web")
+
+    @property
+    def is_mcp(self) -> bool:
+        return self in (Family.MCP_HTTP, Family.MCP_SSE, Family.MCP_MESSAGES)
+
+
+_TRANSPORTS = {
+    Family.BROWSER_STREAM: "browser_stream",
+    Family.MCP_HTTP: "mcp_http",
+    Family.MCP_SSE: "mcp_sse",
+    Family.MCP_MESSAGES: "mcp_sse",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    template: str  # the metrics and log label
+    pattern: re.Pattern[str]  # matched against the whole path
+    family: Family
+    # Probes and scrapers address a pod by IP and these answers hold no user data: no
+    # DNS-rebinding defence needed. Everything else checks Host.
+    host_checked: bool = True
+    # Writes a browser could be tricked into sending, and every MCP path (the MCP spec asks
+    # servers to refuse a foreign Origin with 403).
+    origin_checked: bool = False
+
+    @property
+    def transport(self) -> str:
+        return self.family.transport
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: Route
+    kind: str  # "m" or "v" for a map's routes, else ""
+    key: str  # the map id or view key in the path, else ""
+
+
+def _route(template: str, pattern: str, family: Family, **flags: bool) -> Route:
+    return Route(template, re.compile(pattern), family, **flags)
+
+
+_KEY = r"(?P<kind>{kind})/(?P<key>[^/]+)"
+
+ROUTES: tuple[Route, ...] = (
+    _route("/", r"/", Family.WEB),
+    _route("/new", r"/new", Family.WEB, origin_checked=True),
+    _route("/health", r"/health", Family.PROBE, host_checked=False),
+    _route("/ready", r"/ready", Family.PROBE, host_checked=False),
+    _route("/metrics", r"/metrics", Family.METRICS, host_checked=False),
+    _route("/mcp", r"/mcp/?", Family.MCP_HTTP, origin_checked=True),
+    _route("/sse", r"/sse", Family.MCP_SSE, origin_checked=True),
+    _route("/messages/", r"/messages/.*", Family.MCP_MESSAGES, origin_checked=True),
+    _route("/m/{id}/events", "/" + _KEY.format(kind="m") + "/events", Family.BROWSER_STREAM),
+    _route("/v/{key}/events", "/" + _KEY.format(kind="v") + "/events", Family.BROWSER_STREAM),
+    _route("/m/{id}/ops", "/" + _KEY.format(kind="m") + "/ops", Family.WEB, origin_checked=True),
+    _route("/{m,v}/{id}/export", "/" + _KEY.format(kind="[mv]") + "/(state|geojson)", Family.WEB),
+    _route("/m/{id}", "/" + _KEY.format(kind="m"), Family.WEB),
+    _route("/v/{key}", "/" + _KEY.format(kind="v"), Family.WEB),
+    _route("/static/", r"/static/.*", Family.WEB),
+)
+# Any other path: the Quart app answers 404 (after the Host check, like every page).
+OTHER = Route("other", re.compile(r".*", re.DOTALL), Family.WEB)
+
+
+def _literal_paths(pattern: str) -> list[str]:
+    """The exact paths a pattern matches when it is a literal, or a literal with an optional
+    trailing slash; none otherwise."""
+    if re.escape(pattern) == pattern:
+        return [pattern]
+    if pattern.endswith("/?") and re.escape(pattern[:-2]) == pattern[:-2]:
+        return [pattern[:-2], pattern[:-1]]
+    return []
+
+
+# Most requests (and every MCP call) name a fixed path: one dict lookup. The rest try each
+# remaining pattern in table order.
+_FIXED = {path: r for r in ROUTES for path in _literal_paths(r.pattern.pattern)}
+_PATTERNS = tuple(r for r in ROUTES if not _literal_paths(r.pattern.pattern))
+_NO_KEY = ("", "")
+
+
+def lookup(path: str) -> RouteMatch:
+    """The route that serves ``path`` (``OTHER`` when none does)."""
+    fixed = _FIXED.get(path)
+    if fixed is not None:
+        return RouteMatch(fixed, *_NO_KEY)
+    for route in _PATTERNS:
+        found = route.pattern.fullmatch(path)
+        if found:
+            groups = found.groupdict()
+            return RouteMatch(route, groups.get("kind") or "", groups.get("key") or "")
+    return RouteMatch(OTHER, *_NO_KEY)
+
+
+def route_of(path: str) -> str:
+    """The route template for a path: a bounded label value."""
+    return lookup(path).route.template

@@ -1,0 +1,20 @@
+"""What the whole server reports about itself, as typed values: the hub's counts, the MCP
+sessions, the store's health, and readiness. The metrics collector reads these attributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mapsrv.hub import HubStatistics
+from mapsrv.mcp_server import McpStatistics
+from mapsrv.store import StoreStatistics
+
+__all__ = ["ServerStatistics"]
+
+
+@dataclass(frozen=True)
+class ServerStatistics:
+    hub: HubStatistics
+    mcp: McpStatistics
+    store: StoreStatistics
+    ready: bool  # the store answers and the server is not draining

@@ -1,0 +1,110 @@
+"""The Quart-Trio app: pages, the JSON API, probes and static files, one blueprint each.
+
+The event streams and MCP are not here: they are raw ASGI handlers (see DESIGN.md), and the
+Host and Origin checks run before any request reaches this app (``mapsrv.asgi``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from mapsrv.config import Config
+from mapsrv.errors import HttpError, MapsrvError
+from mapsrv.hub import MapHub
+from mapsrv.responses import error_body, error_headers
+from mapsrv.routes import route_of
+from mapsrv.web.api import api
+from mapsrv.web.context import WebContext
+from mapsrv.web.pages import pages
+from mapsrv.web.probes import probes
+from mapsrv.web.static import TEMPLATE, find_static_dir, served_files, static_files
+
+__all__ = ["create_app", "error_response", "security_headers"]
+
+
+def _tile_source(tile_url: str) -> str:
+    parts = urlsplit(tile_url.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+
+
+def security_headers(config: Config) -> list[tuple[str, str]]:
+    img = " ".join(filter(None, ["'self'", "data:", _tile_source(config.tile_url)]))
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {img}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'; object-src 'none'"
+    )
+    return [
+        ("Content-Security-Policy", csp),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),  # map URLs are capabilities
+        ("X-Frame-Options", "DENY"),
+    ]
+
+
+def error_response(exc: MapsrvError) -> Response:
+    """The one error writer (``mapsrv.responses``), as a Quart response."""
+    response = Response(error_body(exc), status=exc.status)
+    for name, value in error_headers(exc):
+        response.headers[name] = value
+    return response
+
+
+def _from_http(exc: HTTPException, config: Config) -> MapsrvError:
+    status = exc.code or 500
+    if status == 413:
+        # The unread body is still on the wire: the connection cannot carry another request.
+        return HttpError(
+            413,
+            f"request body is larger than {config.max_body_size} bytes",
+            code="too_large",
+            headers=(("Connection", "close"),),
+        )
+    return HttpError(status, (exc.name or "error").lower())
+
+
+def create_app(config: Config, hub: MapHub, draining: Callable[[], bool] = lambda: False) -> QuartTrio:
+    app = QuartTrio(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
+    static_dir = find_static_dir()
+    WebContext(
+        config=config,
+        hub=hub,
+        draining=draining,
+        static_dir=static_dir,
+        template=(static_dir / TEMPLATE).read_text(encoding="utf-8"),
+        served=served_files(static_dir),
+    ).install(app.extensions)
+    headers = security_headers(config)
+
+    def log_exception(exc_info: Any) -> None:
+        # Quart's own version logs the request path, and a map's path is its capability.
+        app.logger.error("exception on %s %s", request.method, route_of(request.path), exc_info=exc_info)
+
+    app.log_exception = log_exception  # type: ignore[method-assign,assignment]
+
+    @app.after_request
+    async def add_headers(response: Response) -> Response:
+        for name, value in headers:
+            response.headers.setdefault(name, value)
+        if response.mimetype in ("text/html", "application/json", "application/geo+json"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(MapsrvError)
+    async def on_map_error(exc: MapsrvError) -> Response:
+        return error_response(exc)
+
+    @app.errorhandler(HTTPException)
+    async def on_http_error(exc: HTTPException) -> Response:
+        return error_response(_from_http(exc, config))
+
+    for blueprint in (pages, api, probes, static_files):
+        app.register_blueprint(blueprint)
+    return app

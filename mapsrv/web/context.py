@@ -1,0 +1,40 @@
+"""What the blueprints share: the configuration, the hub and the page template, kept on the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from quart import current_app, request
+
+from mapsrv.access import user_from_cookies
+from mapsrv.config import Config
+from mapsrv.hub import MapHub
+
+__all__ = ["WebContext", "current_user", "web_context"]
+
+_KEY = "mapsrv"
+
+
+@dataclass(frozen=True)
+class WebContext:
+    config: Config
+    hub: MapHub
+    draining: Callable[[], bool]
+    static_dir: Path
+    template: str  # index.html, read once
+    served: frozenset[str]  # the other files of static_dir, by name
+
+    def install(self, extensions: dict[str, object]) -> None:
+        extensions[_KEY] = self
+
+
+def web_context() -> WebContext:
+    return cast(WebContext, current_app.extensions[_KEY])
+
+
+def current_user() -> str | None:
+    """The browser's user id from its cookie, if it has one."""
+    return user_from_cookies(request.headers.get("Cookie"))

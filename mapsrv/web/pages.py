@@ -1,0 +1,92 @@
+"""The pages: ``/`` (this browser's last map, or a new one), ``/new``, a map's edit page
+``/m/<id>`` and its read-only page ``/v/<view key>``."""
+
+from __future__ import annotations
+
+import html
+
+from quart import Blueprint, Response, redirect, request
+
+from mapsrv.access import resolve, user_cookie_header
+from mapsrv.hub import MapEntry, new_token
+from mapsrv.web.context import WebContext, current_user, web_context
+
+__all__ = ["edit_page", "index", "new_map", "pages", "render_page", "view_page"]
+
+pages = Blueprint("pages", __name__)
+
+
+def _user() -> tuple[str, bool]:
+    """This browser's user id, and whether it is new (and needs its cookie set)."""
+    user = current_user()
+    return (user, False) if user else (new_token(), True)
+
+
+def _with_cookie(response: Response, user: str, fresh: bool) -> Response:
+    if fresh:
+        secure = web_context().config.secure_cookies or request.scheme == "https"
+        response.headers.add("Set-Cookie", user_cookie_header(user, secure=secure))
+    return response
+
+
+def _redirect_to(map_id: str) -> Response:
+    return redirect(f"/m/{map_id}", 303)  # type: ignore[return-value]
+
+
+def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str) -> str:
+    """index.html with this map's values, each escaped (a title is an agent's untrusted text)."""
+    if mode == "edit":
+        prefix = f"/m/{entry.id}"
+        values = {"map_id": entry.id, "view_url": f"{base_url}/v/{entry.view_key}"}
+    else:
+        prefix = f"/v/{entry.view_key}"
+        values = {"map_id": "", "view_url": ""}
+    values.update(
+        events=f"{prefix}/events",
+        geojson=f"{prefix}/geojson",
+        mode=mode,
+        tile_url=ctx.config.tile_url,
+        tile_attribution=ctx.config.tile_attribution,
+        title=entry.state.title or "mapsrv",
+    )
+    text = ctx.template
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
+    return text
+
+
+def _base_url(ctx: WebContext) -> str:
+    # request.host_url reflects the Host header, which the dispatcher has checked (strictly).
+    return ctx.config.public_url.rstrip("/") or request.host_url.rstrip("/")
+
+
+@pages.get("/")
+async def index() -> Response:
+    hub = web_context().hub
+    user, fresh = _user()
+    entry = await hub.last_map_of(user) or await hub.create_map(owner=user)
+    return _with_cookie(_redirect_to(entry.id), user, fresh)
+
+
+@pages.post("/new")
+async def new_map() -> Response:
+    user, fresh = _user()
+    entry = await web_context().hub.create_map(owner=user)
+    return _with_cookie(_redirect_to(entry.id), user, fresh)
+
+
+@pages.get("/m/<map_id>")
+async def edit_page(map_id: str) -> Response:
+    ctx = web_context()
+    user, fresh = _user()
+    # An agent-made map belongs to the first browser that opens its link.
+    entry = await resolve(ctx.hub, "m", map_id, user, claim=True)
+    page = render_page(ctx, entry, "edit", _base_url(ctx))
+    return _with_cookie(Response(page, content_type="text/html"), user, fresh)
+
+
+@pages.get("/v/<view_key>")
+async def view_page(view_key: str) -> Response:
+    ctx = web_context()
+    entry = await resolve(ctx.hub, "v", view_key, None)
+    return Response(render_page(ctx, entry, "view", _base_url(ctx)), content_type="text/html")

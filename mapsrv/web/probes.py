@@ -1,0 +1,28 @@
+"""``/health`` (the process answers) and ``/ready`` (send it traffic)."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response
+
+from mapsrv.core.codec import dumps
+from mapsrv.web.context import web_context
+
+__all__ = ["health", "probes", "ready"]
+
+probes = Blueprint("probes", __name__)
+
+
+@probes.get("/health")
+async def health() -> Response:
+    return Response(dumps({"status": "ok"}), content_type="application/json")
+
+
+@probes.get("/ready")
+async def ready() -> Response:
+    # Ready while the store answers and we are not draining: a load balancer sends new work
+    # elsewhere otherwise, though held maps keep working (see the README).
+    ctx = web_context()
+    draining = ctx.draining()
+    is_ready = ctx.hub.ready and not draining
+    body = {"ready": is_ready, "store": "ok" if ctx.hub.ready else "unreachable", "draining": draining}
+    return Response(dumps(body), status=200 if is_ready else 503, content_type="application/json")

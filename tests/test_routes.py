@@ -1,0 +1,247 @@
+"""The route table and what is derived from it (dispatch, metric templates, transports, MCP path
+matching), the one Host and Origin check, and the one error writer, over real sockets."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from conftest import Browser, start_server, wait_until
+
+from mapsrv import mcp_server
+from mapsrv.access import host_allowed, origin_allowed, parse_host
+from mapsrv.asgi import Dispatcher
+from mapsrv.config import Config
+from mapsrv.errors import NotFound, Unavailable, VersionConflict
+from mapsrv.mcp_server import security_settings
+from mapsrv.responses import error_body, error_headers
+from mapsrv.routes import OTHER, ROUTES, Family, lookup, route_of
+from mapsrv.server import Server
+
+MCP_ACCEPT = {"accept": "application/json, text/event-stream"}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+
+# Which Dispatcher method answers each family.
+HANDLERS = {
+    Family.BROWSER_STREAM: "_stream",
+    Family.MCP_HTTP: "_mcp",
+    Family.MCP_SSE: "_mcp",
+    Family.MCP_MESSAGES: "_mcp",
+    Family.METRICS: "_metrics",
+    Family.PROBE: "_web",
+    Family.WEB: "_web",
+}
+
+
+def examples(map_id: str, view_key: str) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """template -> (method, path, request options): one request per route in the table."""
+    return {
+        "/": ("GET", "/", {}),
+        "/new": ("POST", "/new", {}),
+        "/health": ("GET", "/health", {}),
+        "/ready": ("GET", "/ready", {}),
+        "/metrics": ("GET", "/metrics", {}),
+        "/mcp": ("POST", "/mcp", {"json": INITIALIZE, "headers": MCP_ACCEPT}),
+        "/sse": ("GET", "/sse", {}),
+        "/messages/": ("POST", "/messages/?session_id=00", {"json": {}}),
+        "/m/{id}/events": ("GET", f"/m/{map_id}/events", {}),
+        "/v/{key}/events": ("GET", f"/v/{view_key}/events", {}),
+        "/m/{id}/ops": ("POST", f"/m/{map_id}/ops", {"json": {"ops": [{"op": "set_title", "title": "t"}]}}),
+        "/{m,v}/{id}/export": ("GET", f"/v/{view_key}/geojson", {}),
+        "/m/{id}": ("GET", f"/m/{map_id}", {}),
+        "/v/{key}": ("GET", f"/v/{view_key}", {}),
+        "/static/": ("GET", "/static/map.js", {}),
+        "other": ("GET", "/no/such/page", {}),
+    }
+
+
+async def test_every_route_is_dispatched_labelled_and_logged_as_the_table_says(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    dispatched: list[tuple[str, str]] = []
+    for name in set(HANDLERS.values()):
+        original = getattr(Dispatcher, name)
+
+        async def recording(
+            self: Any, scope: Any, *rest: Any, _name: str = name, _original: Any = original
+        ) -> None:
+            dispatched.append((scope["path"], _name))
+            await _original(self, scope, *rest)
+
+        monkeypatch.setattr(Dispatcher, name, recording)
+    caplog.set_level(logging.INFO, logger="mapsrv.access")
+    server = await start_server(nursery)
+    alice = Browser(server.url)
+    map_id = await alice.new_map()
+    page = (await alice.client.get(f"/m/{map_id}")).text
+    view_key = page.split('data-view-url="', 1)[1].split('"', 1)[0].rsplit("/", 1)[1]
+    cases = examples(map_id, view_key)
+    assert set(cases) == {r.template for r in ROUTES} | {OTHER.template}, "an example for every route"
+    for template, (method, path, options) in cases.items():
+        route = lookup(path.split("?")[0]).route
+        assert route.template == template == route_of(path.split("?")[0])
+        assert map_id not in template and view_key not in template
+        dispatched.clear()
+        async with alice.client.stream(method, path, **options) as response:
+            assert response.status_code < 500, (path, response.status_code)
+        assert [name for _, name in dispatched] == [HANDLERS[route.family]], path
+
+        def logged(template: str = template) -> list[logging.LogRecord]:
+            return [r for r in caplog.records if getattr(r, "route", None) == template]
+
+        await wait_until(logged)  # a stream's line is written when it ends
+        record = logged()[-1]
+        assert record.transport == route.transport, path  # type: ignore[attr-defined]
+        assert map_id not in record.getMessage() and view_key not in record.getMessage()
+        caplog.clear()
+    metrics = (await alice.client.get("/metrics")).text
+    assert 'route="/m/{id}/events"' in metrics and 'transport="mcp_sse"' in metrics
+    assert map_id not in metrics and view_key not in metrics
+    await alice.aclose()
+
+
+def test_quart_serves_only_what_the_table_sends_it() -> None:
+    from mapsrv.hub import MapHub
+    from mapsrv.web import create_app
+
+    app = create_app(Config(), MapHub())
+    for rule in app.url_map.iter_rules():
+        path = rule.rule.replace("<any(m, v):kind>", "v")
+        for converter in ("<map_id>", "<view_key>", "<key>", "<path:filename>"):
+            path = path.replace(converter, "k" * 22)
+        route = lookup(path).route
+        assert route is not OTHER and route.family in (Family.WEB, Family.PROBE), rule.rule
+
+
+@pytest.mark.parametrize(
+    ("path", "mcp"),
+    [("/mcp", True), ("/mcp/", True), ("/sse", True), ("/messages/", True), ("/mcpx", False),
+     ("/messages", False), ("/sse/", False), ("/m/x/events", False)],
+)  # fmt: skip
+def test_mcp_paths_come_from_the_table(path: str, mcp: bool) -> None:
+    assert lookup(path).route.family.is_mcp is mcp
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("localhost", ("localhost", None)),
+        ("LocalHost:8000", ("localhost", 8000)),
+        ("[::1]:80", ("[::1]", 80)),
+        ("10.1.2.3", ("10.1.2.3", None)),
+        ("127.0.0.1:80@evil.example", None),
+        ("evil.example@127.0.0.1", None),
+        ("127.0.0.1:99999", None),
+        ("127.0.0.1:", None),
+        ("localhost/../x", None),
+        ("local host", None),
+        ("[::1", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_host_parsing_is_strict(value: str | None, parsed: tuple[str, int | None] | None) -> None:
+    assert parse_host(value) == parsed
+    assert host_allowed(Config(allowed_hosts=("*",)), value) is (parsed is not None)
+
+
+def test_origin_must_be_the_host_it_addressed_or_configured() -> None:
+    config = Config(allowed_origins=("https://app.example",))
+    assert origin_allowed(config, None, "localhost:8000")
+    assert origin_allowed(config, "http://localhost:8000", "localhost:8000")
+    assert origin_allowed(config, "https://app.example", "localhost:8000")
+    for origin in ("https://evil.example", "http://localhost:9000", "null", "localhost:8000",
+                   "http://localhost:8000@evil.example", "ftp://localhost:8000"):  # fmt: skip
+        assert not origin_allowed(config, origin, "localhost:8000"), origin
+    # MCP paths (no cookies): a page on another port of an allowed host, as the MCP Inspector is
+    for origin in ("http://localhost:6274", "http://127.0.0.1:9000"):
+        assert origin_allowed(config, origin, "localhost:8000", any_port=True), origin
+        assert not origin_allowed(config, origin, "localhost:8000"), origin
+    for origin in ("https://evil.example", "null", "http://localhost:8000@evil.example", "ftp://localhost:1"):
+        assert not origin_allowed(config, origin, "localhost:8000", any_port=True), origin
+
+
+async def test_bad_hosts_are_refused_everywhere_but_the_probes(browser_factory, server: Server) -> None:
+    alice = browser_factory()
+    map_id = await alice.new_map()
+    hostile = {"host": "127.0.0.1:80@evil.example"}
+    for path in ("/", f"/m/{map_id}", f"/m/{map_id}/events", f"/m/{map_id}/state", "/static/map.js"):
+        response = await alice.client.get(path, headers=hostile)
+        assert response.status_code == 421, path
+        assert response.json() == {"error": {"code": "http", "message": "unknown host"}}
+        assert "evil.example" not in response.text
+    for path in ("/mcp", "/sse", "/messages/"):
+        response = await alice.client.get(path, headers=hostile)
+        assert response.status_code == 421, path
+        assert response.json()["error"]["code"] == -32600, "MCP paths answer in JSON-RPC"
+    for path in ("/health", "/ready", "/metrics"):
+        assert (await alice.client.get(path, headers=hostile)).status_code == 200, path
+
+
+async def test_foreign_origins_are_refused_on_mcp_paths_by_our_check(server: Server) -> None:
+    assert security_settings(server.config).enable_dns_rebinding_protection is False
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for path in ("/mcp", "/sse", "/messages/?session_id=00"):
+            refused = await http.post(
+                path, json=INITIALIZE, headers={**MCP_ACCEPT, "origin": "https://evil.example"}
+            )
+            assert refused.status_code == 403, path
+            assert refused.json()["error"] == {"code": -32003, "message": "cross-origin request refused"}
+        same = f"http://{httpx.URL(server.url).netloc.decode()}"
+        accepted = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, "origin": same})
+        assert accepted.status_code == 200
+
+
+def test_the_error_writer_carries_retry_after_and_both_shapes() -> None:
+    busy = Unavailable("busy", retry_after=7)
+    assert ("Retry-After", "7") in error_headers(busy)
+    assert error_body(busy) == b'{"error":{"code":"unavailable","message":"busy"}}'
+    assert error_body(busy, jsonrpc=True) == (
+        b'{"jsonrpc":"2.0","id":null,"error":{"code":-32011,"message":"busy"}}'
+    )
+    conflict = error_body(VersionConflict(expected=3, current=5), jsonrpc=True)
+    assert b'"data":{"current_version":5}' in conflict
+    assert not any(name == "Retry-After" for name, _ in error_headers(NotFound("map not found")))
+
+
+async def test_session_caps_say_their_own_retry_after(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mcp_server, "SESSION_RETRY_AFTER", 7)
+    server = await start_server(nursery, max_mcp_sessions=1)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        assert (await http.post("/mcp", json=INITIALIZE, headers=MCP_ACCEPT)).status_code == 200
+        refused = await http.post("/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "7"
+        assert refused.headers["x-content-type-options"] == "nosniff"
+        async with http.stream("GET", "/sse") as first:
+            assert first.status_code == 200
+            second = await http.get("/sse")
+            assert second.status_code == 503
+            assert second.headers["retry-after"] == "7"
+            assert second.json()["error"]["code"] == Unavailable.jsonrpc_code
+
+
+async def test_stream_errors_are_json_and_nosniff(browser_factory) -> None:
+    alice = browser_factory()
+    map_id = await alice.new_map()
+    missing = await alice.client.get("/m/" + "A" * 22 + "/events")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"code": "not_found", "message": "map not found"}}
+    assert missing.headers["x-content-type-options"] == "nosniff"
+    wrong = await alice.client.post(f"/m/{map_id}/events")
+    assert wrong.status_code == 405
+    assert wrong.json() == {"error": {"code": "http", "message": "method not allowed"}}

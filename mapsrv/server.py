@@ -72,7 +72,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
             **dataclasses.asdict(hub.statistics()),
             "http_sessions": mcp_stats.http_sessions,
             "sse_sessions": mcp_stats.sse_sessions,
-            "store_errors": getattr(store, "errors", 0),
+            "store_errors": store.statistics().errors,
             "ready": int(hub.ready and not shutdown.is_set()),
         }
 
@@ -81,7 +81,8 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     app = Dispatcher(config, hub, mcp, metrics, shutdown.is_set)
     asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the dispatcher takes plain dicts
     async with trio.open_nursery() as nursery:
-        await nursery.start(store.serve, hub)
+        store_messages = await nursery.start(store.serve)
+        await nursery.start(hub.serve_replication, store_messages)
         await nursery.start(hub.serve_expiry)
         await nursery.start(hub.serve_heartbeats, config.heartbeat_interval)
         await nursery.start(mcp.serve)

@@ -218,15 +218,22 @@ class RedisStore:
             except StoreUnavailable:
                 continue
             if self._broken:
-                log.info("redis is back")
-                self._broken = False
-                self._reconnections += 1
-                await self._report(Reconnected())
+                await self._reconnected()
+
+    async def _reconnected(self) -> None:
+        """A call got through: close the breaker, and let the hub re-sync (events published
+        while the feed was down are lost to pub/sub, and held writes can go now)."""
+        if self._broken:
+            log.info("redis is back")
+            self._broken = False
+        self._reconnections += 1
+        await self._report(Reconnected())
 
     async def _follow(self) -> None:
         """Events committed by any process, reported for every map."""
         assert self._client is not None
         backoff = 0.1
+        first = True
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
@@ -236,10 +243,10 @@ class RedisStore:
                 while True:
                     message = await aio_as_trio(pubsub.get_message, loop=self._loop)(timeout=1.0)
                     if resubscribed:
-                        # Events published while we were not listening are lost to pub/sub;
-                        # the log has them.
                         resubscribed = False
-                        await self._report(Reconnected())
+                        if self._broken or not first:
+                            await self._reconnected()
+                        first = False
                     if message is None or message.get("type") != "pmessage":
                         continue
                     channel = _text(message["channel"]) or ""

@@ -141,6 +141,7 @@ class SharedStore:
     def __init__(self, memory: SharedMemory, *, health_interval: float = 0.05) -> None:
         self.memory = memory
         self.health_interval = health_interval
+        self.heal = True  # whether serve's health check closes the breaker by itself
         self._broken = False
         self._send: trio.MemorySendChannel[StoreMessage] | None = None
         self._errors = 0
@@ -172,7 +173,7 @@ class SharedStore:
             task_status.started(receive)
             while True:
                 await trio.sleep(self.health_interval)
-                if self._broken and self.memory.up:
+                if self._broken and self.memory.up and self.heal:
                     self.reconnect()
         finally:
             self._send = None
@@ -182,6 +183,13 @@ class SharedStore:
         if self._send is not None and not self._broken:
             self._remote += isinstance(message, RemoteEvent)
             self._send.send_nowait(message)
+
+    def disconnect(self) -> None:
+        """This connection alone breaks (a partition): its calls fail and it hears no events
+        until ``reconnect`` (or the health check in ``serve``, which runs while the store is up)."""
+        if not self._broken:
+            self._trips += 1
+        self._broken = True
 
     def reconnect(self) -> None:
         if self._broken:

@@ -87,7 +87,10 @@ class Replica:
                     self.fanout.publish(entry, events)
                     return events
                 self.conflicts += 1
-                await self._recover(entry, step)
+                try:
+                    await self._recover(entry, step)
+                except StoreUnavailable:  # held on top of this copy; the re-sync replays it
+                    return self._hold(entry, batch_id, ops, state, events)
                 if step is Next.LANDED_ELSEWHERE:
                     return events  # in the store (found by its id) and now in the reloaded copy
         raise Unavailable("this map is changing too fast to write to; retry")

@@ -24,13 +24,16 @@ awaited from Trio with ``aio_as_trio`` (DESIGN.md). Every process pattern-subscr
 channels and reports every event on the channel ``serve`` hands out; the hub ignores maps it does
 not hold. A call that fails (a timeout: Redis hangs; refused: Redis is down) opens a breaker: every
 later call fails at once, so writes go to the hub's held mode without each waiting for the socket
-timeout, until the health check's ping gets through and ``Reconnected`` is reported.
+timeout, until the health check's ping gets through and ``Reconnected`` is reported. A call that
+has waited past ``hang_after`` already makes the store unavailable (not ready, new calls fail at
+once): a stopped Redis is noticed before the first timeout.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -112,6 +115,7 @@ class RedisStore:
         snapshot_every: int = 64,
         batch_memory: int = 4096,
         socket_timeout: float = 2.0,
+        hang_after: float | None = None,
     ) -> None:
         self.url = url
         self.ttl_ms = max(1000, int(ttl * 1000))
@@ -119,6 +123,9 @@ class RedisStore:
         self.log_size = max(log_size, 4 * snapshot_every)
         self.batch_memory = batch_memory
         self.socket_timeout = socket_timeout
+        self.hang_after = hang_after if hang_after is not None else socket_timeout / 2
+        self._calls = 0
+        self._in_flight: dict[int, float] = {}  # call -> when it started, oldest first
         self._client: aioredis.Redis | None = None
         self._commit: Any = None
         self._events_after: Any = None
@@ -134,11 +141,11 @@ class RedisStore:
 
     @property
     def available(self) -> bool:
-        return not self._broken
+        return not self._broken and not self._hung()
 
     def statistics(self) -> StoreStatistics:
         return StoreStatistics(
-            available=not self._broken,
+            available=self.available,
             errors=self._errors,
             remote_events=self._remote,
             reconnections=self._reconnections,
@@ -150,15 +157,26 @@ class RedisStore:
     async def _run(self, call: Callable[[aioredis.Redis], Awaitable[T]], *, probe: bool = False) -> T:
         """One Redis call from Trio. While the breaker is open only a probe goes out; a failure
         opens it."""
-        if self._client is None or (self._broken and not probe):
+        if self._client is None or (not probe and not self.available):
             raise StoreUnavailable()
         client = self._client
+        token = self._calls = self._calls + 1
+        self._in_flight[token] = time.monotonic()
         try:
             result: T = await aio_as_trio(lambda: call(client), loop=self._loop)()
         except _ERRORS as exc:
             self._trip(exc)
             raise StoreUnavailable() from exc
+        finally:
+            del self._in_flight[token]
         return result
+
+    def _hung(self) -> bool:
+        """A call has waited for longer than ``hang_after``: Redis looks stopped (a hung host, a
+        long fork). New calls fail at once rather than queue behind it for the socket timeout."""
+        if not self._in_flight:
+            return False
+        return time.monotonic() - next(iter(self._in_flight.values())) > self.hang_after
 
     def _trip(self, exc: BaseException) -> None:
         self._errors += 1

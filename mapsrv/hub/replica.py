@@ -69,7 +69,7 @@ class Replica:
                     raise VersionConflict(expected_version, entry.state.version)
                 state, events = apply_all(entry.state, ops, self.limits)
                 if entry.held is not None:
-                    if await self._push_held_now(entry):
+                    if self.store.available and await self._push_held_now(entry):
                         continue  # the state moved: apply again on top
                     return self._hold(entry, batch_id, ops, state, events)
                 started = trio.current_time()

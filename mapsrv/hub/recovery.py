@@ -10,7 +10,8 @@ A map's copy here follows the store's. What can go wrong, and what follows:
     Conflict, store ahead                       CATCH_UP: apply the store's newer events, retry on top
     Conflict, store behind                      RELOAD: the store went back in time; it stays the truth
     Missing                                     RECREATE: the map expired there; recreate it from this copy
-    StoreUnavailable (raised)                   hold the batch here (``HeldWrites``) until the store is back
+    StoreUnavailable (raised), also while       hold the batch here (``HeldWrites``) until the store is back
+    recovering from any of the above
 
     an event from the store's feed              next step
     at or below this copy's version             IGNORE (our own echo, or one we caught up on)
@@ -77,8 +78,7 @@ class HeldBatch:
     """A write acknowledged while the store was unreachable."""
 
     id: str
-    ops: tuple[Op, ...]
-    events: tuple[Event, ...]
+    ops: tuple[Op, ...]  # applied again on whatever the store has when it is pushed
 
 
 @dataclass

@@ -104,7 +104,7 @@ class Replica:
             self.holding.add(entry.id)
         elif held.count >= MAX_HELD_BATCHES:
             raise StoreUnavailable()
-        held.batches.append(HeldBatch(batch_id or new_batch_id(), tuple(ops), tuple(events)))
+        held.batches.append(HeldBatch(batch_id or new_batch_id(), tuple(ops)))
         entry.state = state
         self.fanout.publish(entry, events)
         return events

@@ -44,10 +44,10 @@ def test_on_remote(event_version: int, holding: bool, expected: OnRemote) -> Non
 def test_a_held_batch_applies_again_on_another_base_or_says_it_cannot() -> None:
     add = parse_op({"op": "add_feature", "type": "marker", "coords": [1, 2]})
     rename = parse_op({"op": "update_feature", "id": "f1", "label": "x"})
-    batch = HeldBatch(new_batch_id(), (add, rename), ())
+    batch = HeldBatch(new_batch_id(), (add, rename))
     applied = apply_held(MapState(id="m"), batch, Limits())
     assert applied is not None and applied[0].version == 2
-    assert apply_held(MapState(id="m"), HeldBatch("b", (rename,), ()), Limits()) is None, "no f1"
+    assert apply_held(MapState(id="m"), HeldBatch("b", (rename,)), Limits()) is None, "no f1"
 
 
 def test_batch_ids_are_64_random_bits() -> None:

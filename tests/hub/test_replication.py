@@ -36,7 +36,7 @@ async def follow(nursery: trio.Nursery, hub: MapHub) -> None:
 
 
 def frame_ids(sub: Subscription) -> list[bytes]:
-    ids = []
+    ids: list[bytes] = []
     while True:
         try:
             data = sub.receive.receive_nowait()
@@ -45,7 +45,7 @@ def frame_ids(sub: Subscription) -> list[bytes]:
         ids.append(data.split(b"\n", 1)[0])
 
 
-def labels(memory: SharedMemory, map_id: str) -> list[str | None]:
+def labels(memory: SharedMemory, map_id: str) -> list[str]:
     return sorted(f.label or "" for f in memory.maps[map_id].state.features.values())
 
 

@@ -55,6 +55,21 @@ class _Snapshot(Collector):
         sessions.add_metric(["sse"], s.mcp.sse_sessions)
         yield sessions
         yield CounterMetricFamily("mapsrv_redis_errors", "Failed Redis calls", value=s.store.errors)
+        yield CounterMetricFamily(
+            "mapsrv_store_breaker_trips",
+            "Times the store was marked unavailable (a failed or hung call), so writes were held at once",
+            value=s.store.breaker_trips,
+        )
+        yield CounterMetricFamily(
+            "mapsrv_store_reconnections",
+            "Times the store came back after being unavailable",
+            value=s.store.reconnections,
+        )
+        yield CounterMetricFamily(
+            "mapsrv_remote_events",
+            "Events other processes committed, read from the store",
+            value=s.store.remote_events,
+        )
         yield GaugeMetricFamily(
             "mapsrv_ready", "1 when this process is ready for traffic", value=int(s.ready)
         )

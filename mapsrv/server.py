@@ -80,7 +80,8 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     app = Observer(Dispatcher(config, hub, mcp, metrics, shutdown.is_set), metrics)
     asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the app takes plain dicts
     async with trio.open_nursery() as nursery:
-        await nursery.start(store.serve, hub)
+        store_messages = await nursery.start(store.serve)
+        await nursery.start(hub.serve_replication, store_messages)
         await nursery.start(hub.serve_expiry)
         await nursery.start(hub.serve_heartbeats, config.heartbeat_interval)
         await nursery.start(mcp.serve)

@@ -13,6 +13,7 @@ from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable, VersionConflict
 from mapsrv.hub import MapHub
 from mapsrv.sse_stream import pump
+from mapsrv.store.shared import SharedMemory
 
 MARKER = {"op": "add_feature", "type": "marker", "coords": [1, 2]}
 
@@ -159,58 +160,9 @@ async def test_map_cap_refuses_new_maps_with_retry_after() -> None:
     assert caught.value.status == 503 and caught.value.retry_after == 60
 
 
-class SharedLog:
-    """A stand-in durable store for two hubs in one process: just enough to show ordering logic
-    (the real Redis store is tested against redis-server in test_redis.py)."""
-
-    durable = True
-    available = True
-
-    def __init__(self) -> None:
-        self.events: dict[str, list] = {}
-        self.meta: dict[str, object] = {}
-
-    async def create(self, meta, state):
-        self.meta[meta.id] = (meta, state)
-        self.events[meta.id] = []
-
-    async def load(self, map_id):
-        from mapsrv.core import apply_event
-        from mapsrv.store import LoadedMap
-
-        meta, state = self.meta[map_id]
-        for event in self.events[map_id]:
-            state = apply_event(state, event)
-        return LoadedMap(meta, state)
-
-    lose_next_reply = False
-
-    async def commit(self, map_id, expected, events, state, *, snapshot):
-        from mapsrv.store import Conflict, StoreUnavailable
-
-        log = self.events[map_id]
-        current = log[-1].version if log else 0
-        if current != expected:
-            return Conflict(current)
-        log.extend(events)
-        if self.lose_next_reply:  # the commit landed, but its reply timed out
-            self.lose_next_reply = False
-            raise StoreUnavailable()
-        return None
-
-    async def events_after(self, map_id, version):
-        return [e for e in self.events[map_id] if e.version > version]
-
-    async def claim(self, map_id, owner):
-        return owner
-
-    async def remember_last_map(self, user, map_id):
-        pass
-
-
 async def test_resume_on_a_lagging_process_catches_up_instead_of_going_back() -> None:
-    store = SharedLog()
-    a, b = MapHub(store=store), MapHub(store=store)  # type: ignore[arg-type]
+    memory = SharedMemory()
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
     entry_a = await a.create_map()
     entry_b = await b.get(entry_a.id)  # b holds the map at version 0
     await add(a, entry_a.id, 3)  # b has not heard of these yet
@@ -220,13 +172,14 @@ async def test_resume_on_a_lagging_process_catches_up_instead_of_going_back() ->
 
 
 async def test_a_commit_whose_reply_was_lost_is_not_applied_twice() -> None:
-    store = SharedLog()
-    hub = MapHub(store=store)  # type: ignore[arg-type]
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
     entry = await hub.create_map()
-    store.lose_next_reply = True
+    memory.lose_replies(1)
     events = await hub.apply(entry.id, [parse_op(MARKER, Limits())])  # held as pending: the reply was lost
     assert events[0].version == 1 and hub.statistics().pending_writes == 1
+    memory.come_back()  # the connection's breaker closes
     await hub.resync()
     assert hub.statistics().pending_writes == 0
-    assert [e.version for e in store.events[entry.id]] == [1], "committed once"
+    assert [v for v, _ in memory.maps[entry.id].log] == [1], "committed once"
     assert list(entry.state.features) == ["f1"] and entry.state.version == 1

@@ -3,6 +3,8 @@ map, every viewer sees every change, and no acknowledged write is lost or overwr
 
 from __future__ import annotations
 
+import collections
+import itertools
 import os
 import signal
 from contextlib import AsyncExitStack
@@ -183,3 +185,66 @@ async def test_redis_outage_keeps_held_maps_writable_then_converges(redis_server
         # the viewer stayed connected through the outage: every change, once each, in order
         assert [kind for kind, _, _ in viewer.events] == ["snapshot"] + ["change"] * 7
         assert versions(viewer) == [1, 2, 3, 4, 5, 6, 7]
+
+
+async def test_writes_while_redis_hangs_are_each_applied_exactly_once(redis_server, nursery):
+    """Redis stopped (SIGSTOP: a hung host, a long fork) while two processes write one map:
+    commits time out but sit in Redis's socket buffer and land when it resumes. Every acknowledged
+    write must be in the map exactly once, and no write twice."""
+    async with AsyncExitStack() as stack:
+        (a, b), map_id = await start(stack, redis_server, 2)
+        assert (await a.ops(map_id, marker("first"))).status_code == 200
+        await b.state(map_id)
+        acked: list[str] = []
+        failed: list[str] = []
+        stop = trio.Event()
+
+        async def writer(proc: Proc, name: str) -> None:
+            for i in itertools.count():
+                if stop.is_set():
+                    return
+                label = f"{name}-{i}"
+                op = {"op": "add_feature", "type": "marker", "coords": [i % 80, len(name)], "label": label}
+                response = await proc.ops(map_id, op)
+                if response.status_code == 200:
+                    acked.append(label)
+                else:
+                    failed.append(f"{label}: {response.status_code} {response.text}")
+
+        async def not_ready(proc: Proc) -> bool:
+            return (await proc.client.get("/ready")).status_code == 503
+
+        async with trio.open_nursery() as writers:
+            for k in range(3):
+                writers.start_soon(writer, a, f"a{k}")
+                writers.start_soon(writer, b, f"b{k}")
+            await wait_until(lambda: len(acked) >= 20, timeout=10)
+            os.kill(redis_server.process.pid, signal.SIGSTOP)
+            try:
+                hung_at = trio.current_time()
+                for proc in (a, b):  # well before the 2 s socket timeout ends the first commit
+                    await wait_until(lambda proc=proc: not_ready(proc), timeout=5)
+                noticed = trio.current_time() - hung_at
+                during = len(acked)
+                # the hang lasts until writes have gone on (held) through it
+                await wait_until(lambda: len(acked) > during + 10, timeout=10)
+            finally:
+                os.kill(redis_server.process.pid, signal.SIGCONT)
+            await wait_until(lambda: len(acked) >= during + 60, timeout=20)
+            stop.set()
+
+        async def converged() -> bool:
+            ready = all([(await p.client.get("/ready")).status_code == 200 for p in (a, b)])
+            return ready and (await a.state(map_id)) == (await b.state(map_id))
+
+        await wait_until(converged, timeout=20)
+        fresh = await stack.enter_async_context(open_server("--store", redis_server.url))
+        other = Proc(fresh, a.client.cookies)
+        stack.push_async_callback(other.client.aclose)
+        stored = collections.Counter(f.get("label") for f in (await other.state(map_id))["features"])
+        twice = {label for label, n in stored.items() if n > 1}
+        assert not twice, f"applied twice: {sorted(twice)}"
+        missing = set(acked) - set(stored)
+        assert not missing, f"acknowledged but lost: {sorted(missing)}"
+        assert not failed, f"refused during the hang: {failed[:5]}"
+        assert noticed < 2, f"/ready noticed the hang after {noticed:.2f} s"

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import trio
 
 from mapsrv.core import Event, MapState
-from mapsrv.store import Conflict, LoadedMap, MapMeta, StoreStatistics
-
-if TYPE_CHECKING:
-    from mapsrv.hub import MapHub
+from mapsrv.store.contract import COMMITTED, CommitReply, LoadedMap, MapMeta, StoreMessage, StoreStatistics
 
 __all__ = ["MemoryStore"]
+
+_STATISTICS = StoreStatistics(available=True, errors=0)
 
 
 class MemoryStore:
@@ -23,14 +21,18 @@ class MemoryStore:
     def available(self) -> bool:
         return True
 
-    def statistics(self) -> StoreStatistics:  # TODO(merge): the hub branch's version wins
-        return StoreStatistics(available=True, errors=0)
+    def statistics(self) -> StoreStatistics:
+        return _STATISTICS
 
     async def serve(
-        self, hub: MapHub, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self,
+        *,
+        task_status: trio.TaskStatus[trio.MemoryReceiveChannel[StoreMessage]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        task_status.started()
-        await trio.sleep_forever()
+        send, receive = trio.open_memory_channel[StoreMessage](0)
+        with send:  # nothing ever happens elsewhere
+            task_status.started(receive)
+            await trio.sleep_forever()
 
     async def create(self, meta: MapMeta, state: MapState) -> bool:
         return True
@@ -51,9 +53,16 @@ class MemoryStore:
         return owner
 
     async def commit(
-        self, map_id: str, expected: int, events: Sequence[Event], state: MapState, *, snapshot: bool
-    ) -> Conflict | None:
-        return None
+        self,
+        map_id: str,
+        expected: int,
+        events: Sequence[Event],
+        state: MapState,
+        *,
+        snapshot: bool,
+        batch_id: str,
+    ) -> CommitReply:
+        return COMMITTED
 
     async def events_after(self, map_id: str, version: int) -> list[Event] | None:
         return None

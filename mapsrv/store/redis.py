@@ -2,92 +2,58 @@
 
 Keys share a hash tag per map (``mapsrv:{<id>}:...``) so one map lives in one Redis Cluster slot:
 
-    mapsrv:{id}:map     hash: version, state (snapshot JSON), snap_version, view_key, owner, principal
-    mapsrv:{id}:log     stream of events, id ``<version>-0``, trimmed to about ``log_size``
-    mapsrv:{id}:events  pub/sub channel: each committed event's JSON
-    mapsrv:view:{key}   view key -> map id          mapsrv:user:{id}   browser user -> last map
+    mapsrv:{id}:map      hash: version, state (snapshot JSON), snap_version, view_key, owner, principal
+    mapsrv:{id}:log      stream of events, id ``<version>-0``, trimmed to about ``log_size``
+    mapsrv:{id}:batches  sorted set: id of each committed write batch, scored by the version it
+                         ended at; the newest ``batch_memory`` are kept
+    mapsrv:{id}:events   pub/sub channel: each committed event's JSON
+    mapsrv:view:{key}    view key -> map id          mapsrv:user:{id}   browser user -> last map
 
-A write is one script (``COMMIT``): compare the map's version with the one the writer started
-from, then append the events, publish them and move the version, atomically. A stale process can
-therefore never overwrite a newer map: it gets the current version back, catches up from the log
-and retries. A snapshot is written when a batch crosses a multiple of ``snapshot_every``
-versions, and the log keeps more than that, so snapshot + log always rebuild the map.
+One Lua script per atomic step. A write is ``COMMIT``: if the batch's id is already in
+``batches`` it answers "already committed" and writes nothing (a commit whose reply was lost, or
+that sat in Redis's socket buffer while Redis was stopped, is never applied twice); otherwise it
+compares the map's version with the one the writer started from, then appends the events, publishes
+them, records the batch id and moves the version. A stale process can therefore never overwrite a
+newer map: it gets the current version back, catches up from the log and retries. A snapshot is
+written when a batch crosses a multiple of ``snapshot_every`` versions, and the log keeps more than
+that, so snapshot + log always rebuild the map. ``EVENTS_AFTER`` reads the version and the log
+together, so a caller can tell a log that no longer reaches back from one that is complete.
 
-redis-py's client is asyncio-only; it runs here inside one long-lived ``trio_asyncio`` loop and is
-awaited from Trio with ``aio_as_trio`` (DESIGN.md). Every process pattern-subscribes to all maps'
-channels and ignores maps it does not hold: no subscription bookkeeping on the hot path, at the
-cost of every process reading every event (fine for a handful of pods).
+The connection (the asyncio loop, the breaker, hang detection, the feed of events) is
+``mapsrv.store.redis_link``; the Lua scripts are ``mapsrv.store.redis_scripts``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
-import redis.exceptions
 import trio
-import trio_asyncio
-from trio_asyncio import aio_as_trio
 
-from mapsrv.core import Event, MapState
+from mapsrv.core import Event, MapState, apply_event
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
 from mapsrv.logs import map_ref
-from mapsrv.store import Conflict, LoadedMap, MapMeta, StoreStatistics, StoreUnavailable
-
-if TYPE_CHECKING:
-    from mapsrv.hub import MapHub
+from mapsrv.store.contract import (
+    COMMITTED,
+    MISSING,
+    AlreadyCommitted,
+    CommitReply,
+    Conflict,
+    LoadedMap,
+    MapMeta,
+    StoreMessage,
+    StoreStatistics,
+    StoreUnavailable,
+)
+from mapsrv.store.redis_link import RedisLink
+from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER
 
 __all__ = ["RedisStore"]
 
 log = logging.getLogger("mapsrv.redis")
-
-T = TypeVar("T")
-
-COMMIT = """
-local current = redis.call('HGET', KEYS[1], 'version')
-if not current then return {-1, -1} end
-if tonumber(current) ~= tonumber(ARGV[1]) then return {0, tonumber(current)} end
-local last = current
-for i = 7, #ARGV, 2 do
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], ARGV[i] .. '-0', 'e', ARGV[i + 1])
-  redis.call('PUBLISH', ARGV[4], ARGV[i + 1])
-  last = ARGV[i]
-end
-redis.call('HSET', KEYS[1], 'version', last)
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[5], 'snap_version', ARGV[6]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return {1, tonumber(last)}
-"""
-
-CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
-"""
-
-CLAIM = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HSETNX', KEYS[1], 'owner', ARGV[1])
-return redis.call('HGET', KEYS[1], 'owner')
-"""
-
-# Redis cannot take writes now: unreachable, read-only (a replica after failover), out of
-# memory (noeviction), loading, or its primary is down. All mean "unavailable", never a 500.
-_ERRORS = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,
-    redis.exceptions.OutOfMemoryError,
-    redis.exceptions.BusyLoadingError,
-    redis.exceptions.MasterDownError,
-    OSError,
-)
 
 
 def _map_key(map_id: str) -> str:
@@ -96,6 +62,10 @@ def _map_key(map_id: str) -> str:
 
 def _log_key(map_id: str) -> str:
     return f"mapsrv:{{{map_id}}}:log"
+
+
+def _batches_key(map_id: str) -> str:
+    return f"mapsrv:{{{map_id}}}:batches"
 
 
 def _channel(map_id: str) -> str:
@@ -111,125 +81,49 @@ def _text(value: Any) -> str | None:
 class RedisStore:
     durable = True
 
-    def __init__(self, url: str, *, ttl: float, log_size: int, snapshot_every: int = 64) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: float,
+        log_size: int,
+        snapshot_every: int = 64,
+        batch_memory: int = 4096,
+        socket_timeout: float = 2.0,
+        hang_after: float | None = None,
+    ) -> None:
         self.url = url
         self.ttl_ms = max(1000, int(ttl * 1000))
         self.snapshot_every = snapshot_every
         self.log_size = max(log_size, 4 * snapshot_every)
-        self._client: aioredis.Redis | None = None
-        self._commit: Any = None
-        self._claim: Any = None
-        self._create: Any = None
-        self._available = False
-        self._loop: Any = None
-        self.errors = 0
+        self.batch_memory = batch_memory
+        self.link = RedisLink(url, socket_timeout=socket_timeout, hang_after=hang_after)
+        self._run = self.link.run
+        self._scripts: dict[str, Any] = {}
 
     @property
     def available(self) -> bool:
-        return self._available
+        return self.link.available
 
-    def statistics(self) -> StoreStatistics:  # TODO(merge): the hub branch's version wins
-        return StoreStatistics(available=self._available, errors=self.errors)
-
-    # --- plumbing ---------------------------------------------------------------------------
-
-    async def _run(self, call: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
-        """One Redis call from Trio; a connection failure marks the store unavailable."""
-        if self._client is None:
-            raise StoreUnavailable()
-        client = self._client
-        try:
-            result: T = await aio_as_trio(lambda: call(client), loop=self._loop)()
-        except _ERRORS as exc:
-            if self._available:
-                log.warning("redis unreachable: %s", exc)
-            self._available = False
-            self.errors += 1
-            raise StoreUnavailable() from exc
-        self._available = True
-        return result
+    def statistics(self) -> StoreStatistics:
+        return self.link.statistics()
 
     async def serve(
-        self, hub: MapHub, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self,
+        *,
+        task_status: trio.TaskStatus[trio.MemoryReceiveChannel[StoreMessage]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Own the asyncio loop and the client; follow other processes' events; notice Redis
-        coming back and have the hub re-sync. Starts even while Redis is down (not ready)."""
-        async with trio_asyncio.open_loop() as loop:
-            # Requests run in hypercorn's tasks, outside this context: name the loop explicitly.
-            self._loop = loop
-            self._client = aioredis.Redis.from_url(
-                self.url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=10
-            )
-            self._commit = self._client.register_script(COMMIT)
-            self._claim = self._client.register_script(CLAIM)
-            self._create = self._client.register_script(CREATE)
-            try:
-                try:
-                    await self._run(lambda c: c.ping())
-                except StoreUnavailable:
-                    pass
-                task_status.started()
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._follow, hub)
-                    nursery.start_soon(self._watch_health, hub)
-            finally:
-                client, self._client = self._client, None
-                with trio.CancelScope(shield=True), trio.move_on_after(2):
-                    await aio_as_trio(client.aclose, loop=self._loop)()
+        """Run the connection: its feed, health check and breaker (``RedisLink.serve``)."""
+        await self.link.serve(task_status=task_status)
 
-    async def _watch_health(self, hub: MapHub) -> None:
-        while True:
-            await trio.sleep(1.0 if not self._available else 5.0)
-            was = self._available
-            try:
-                await self._run(lambda c: c.ping())
-            except StoreUnavailable:
-                continue
-            if not was or hub.statistics().pending_writes:
-                if not was:
-                    log.info("redis is back: re-syncing held maps")
-                try:
-                    await hub.resync()
-                except Exception:
-                    log.exception("re-sync failed; will retry")
-
-    async def _follow(self, hub: MapHub) -> None:
-        """Events committed by any process, for the maps this process holds."""
-        assert self._client is not None
-        backoff = 0.1
-        while True:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await aio_as_trio(pubsub.psubscribe, loop=self._loop)("mapsrv:{*}:events")
-                resubscribed = True
-                backoff = 0.1
-                while True:
-                    message = await aio_as_trio(pubsub.get_message, loop=self._loop)(timeout=1.0)
-                    if resubscribed:
-                        # Events published while we were not listening are lost to pub/sub;
-                        # the log has them.
-                        resubscribed = False
-                        await hub.resync()
-                    if message is None or message.get("type") != "pmessage":
-                        continue
-                    channel = _text(message["channel"]) or ""
-                    map_id = channel[len("mapsrv:{") : -len("}:events")]
-                    try:
-                        await hub.receive_remote(map_id, message["data"])
-                    except Exception:  # one bad event must not stop following every map
-                        log.exception("could not apply an event from another process")
-            except _ERRORS as exc:
-                self._available = False
-                self.errors += 1
-                log.warning("redis subscription lost: %s", exc)
-            finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(1):
-                    try:
-                        await aio_as_trio(pubsub.aclose, loop=self._loop)()
-                    except _ERRORS:
-                        pass
-            await trio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
+    def _script(self, source: str) -> Any:
+        client = self.link.client
+        if client is None:
+            raise StoreUnavailable()
+        script = self._scripts.get(source)
+        if script is None or script.registered_client is not client:
+            script = self._scripts[source] = client.register_script(source)
+        return script
 
     # --- maps -------------------------------------------------------------------------------
 
@@ -250,7 +144,7 @@ class RedisStore:
         args: list[Any] = [self.ttl_ms]
         for key, value in fields.items():
             args += [key, value]
-        script = self._create
+        script = self._script(CREATE)
         created = await self._run(
             lambda c: script(keys=[_map_key(meta.id), _log_key(meta.id)], args=args, client=c)
         )
@@ -269,8 +163,6 @@ class RedisStore:
             if events is None:
                 log.error("map %s: log does not reach back to its snapshot", map_ref(map_id))
                 return None
-            from mapsrv.core import apply_event
-
             for event in events:
                 state = apply_event(state, event)
         meta = MapMeta(
@@ -291,12 +183,19 @@ class RedisStore:
         await self._run(lambda c: c.set(f"mapsrv:user:{user}", map_id, px=self.ttl_ms))
 
     async def claim(self, map_id: str, owner: str) -> str | None:
-        script = self._claim
+        script = self._script(CLAIM)
         return _text(await self._run(lambda c: script(keys=[_map_key(map_id)], args=[owner], client=c)))
 
     async def commit(
-        self, map_id: str, expected: int, events: Sequence[Event], state: MapState, *, snapshot: bool
-    ) -> Conflict | None:
+        self,
+        map_id: str,
+        expected: int,
+        events: Sequence[Event],
+        state: MapState,
+        *,
+        snapshot: bool,
+        batch_id: str,
+    ) -> CommitReply:
         crosses = expected // self.snapshot_every != state.version // self.snapshot_every
         args: list[Any] = [
             expected,
@@ -305,22 +204,34 @@ class RedisStore:
             _channel(map_id),
             dumps(state.to_json()) if snapshot or crosses else "",
             state.version,
+            batch_id,
+            self.batch_memory,
         ]
         for event in events:
             args += [event.version, wire(event)]
-        script = self._commit
-        status, current = await self._run(
-            lambda c: script(keys=[_map_key(map_id), _log_key(map_id)], args=args, client=c)
-        )
+        keys = [_map_key(map_id), _log_key(map_id), _batches_key(map_id)]
+        script = self._script(COMMIT)
+        status, current = await self._run(lambda c: script(keys=keys, args=args, client=c))
         if status == 1:
-            return None
-        return Conflict(current=int(current))
+            return COMMITTED
+        if status == 2:
+            return AlreadyCommitted(int(current))
+        if status == -1:
+            return MISSING
+        return Conflict(int(current))
 
     async def events_after(self, map_id: str, version: int) -> list[Event] | None:
         """Every event after ``version``, or None when the log no longer reaches back that far."""
-        entries: Any = await self._run(lambda c: c.xrange(_log_key(map_id), min=f"{version + 1}-0"))
-        events = [event_from_wire(fields[b"e"]) for _, fields in entries or []]
-        if events and events[0].version != version + 1:
+        script = self._script(EVENTS_AFTER)
+        keys = [_map_key(map_id), _log_key(map_id)]
+        reply: Any = await self._run(lambda c: script(keys=keys, args=[version], client=c))
+        if not reply:
+            return None
+        current, entries = int(reply[0]), reply[1]
+        events = [
+            event_from_wire(dict(zip(fields[::2], fields[1::2], strict=True))[b"e"]) for _, fields in entries
+        ]
+        if len(events) != current - version or (events and events[0].version != version + 1):
             return None
         return events
 
@@ -334,6 +245,7 @@ class RedisStore:
                 for map_id, view_key in entries:
                     pipe.pexpire(_map_key(map_id), self.ttl_ms)
                     pipe.pexpire(_log_key(map_id), self.ttl_ms)
+                    pipe.pexpire(_batches_key(map_id), self.ttl_ms)
                     pipe.pexpire(f"mapsrv:view:{view_key}", self.ttl_ms)
                 return await pipe.execute()
 

@@ -1,0 +1,15 @@
+"""The map hub: hot maps in memory, one writer at a time per map, replication to the store with
+recovery from its outages, and fan-out of each event, encoded once, to bounded per-viewer channels.
+
+    facade    MapHub: what the edges use
+    registry  hot maps by id, view key and owner; tokens; expiry
+    replica   the write path against the store; held writes; events from other processes
+    recovery  every replication-recovery decision, as pure functions
+    fanout    subscriptions, frame logs, Last-Event-ID resume, heartbeats (the only SSE here)
+"""
+
+from mapsrv.hub.facade import HubStatistics, MapHub
+from mapsrv.hub.fanout import Subscription
+from mapsrv.hub.registry import MapEntry, new_token
+
+__all__ = ["HubStatistics", "MapEntry", "MapHub", "Subscription", "new_token"]

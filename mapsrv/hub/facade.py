@@ -1,0 +1,234 @@
+"""``MapHub``: the one object the edges (web, MCP tools, the event stream) use. Hot maps in memory
+(``registry``), one writer at a time per map against the store (``replica``, whose recovery
+decisions live in ``recovery``), and viewers (``fanout``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import trio
+
+from mapsrv.core import Event, Limits, Op
+from mapsrv.errors import NotFound
+from mapsrv.hub.fanout import Fanout, Subscription, parse_version
+from mapsrv.hub.registry import MapEntry, Registry
+from mapsrv.hub.replica import Replica
+from mapsrv.logs import map_ref
+from mapsrv.store import Store, StoreMessage, StoreUnavailable
+from mapsrv.store.memory import MemoryStore
+
+__all__ = ["HubStatistics", "MapHub"]
+
+log = logging.getLogger("mapsrv.hub")
+
+
+@dataclass(frozen=True)
+class HubStatistics:
+    maps: int
+    subscribers: int
+    events_published: int
+    subscribers_dropped: int
+    maps_expired: int
+    commit_conflicts: int
+    pending_writes: int
+
+
+class MapHub:
+    def __init__(
+        self,
+        *,
+        store: Store | None = None,
+        limits: Limits = Limits(),
+        event_log_size: int = 1024,
+        subscriber_buffer: int = 256,
+        idle_timeout: float = 3600.0,
+        max_maps: int = 100_000,
+    ) -> None:
+        self.store: Store = store if store is not None else MemoryStore()
+        self.limits = limits
+        self.idle_timeout = idle_timeout
+        self.registry = Registry(max_maps=max_maps, idle_timeout=idle_timeout, frame_log_size=event_log_size)
+        self.fanout = Fanout(subscriber_buffer)
+        self.replica = Replica(self.store, self.fanout, limits)
+
+    @property
+    def ready(self) -> bool:
+        return self.store.available
+
+    @property
+    def observe_commit(self) -> Callable[[float], None]:
+        """Called with the seconds each commit to the store took (a metrics histogram)."""
+        return self.replica.observe_commit
+
+    @observe_commit.setter
+    def observe_commit(self, observe: Callable[[float], None]) -> None:
+        self.replica.observe_commit = observe
+
+    # --- maps -------------------------------------------------------------------------------
+
+    async def create_map(
+        self, *, owner: str | None = None, principal: str | None = None, title: str = ""
+    ) -> MapEntry:
+        entry = self.registry.new_entry(owner=owner, principal=principal, title=title)
+        await self.store.create(entry.meta, entry.state)
+        self.registry.hold(entry)
+        if owner is not None:
+            await self._remember_last_map(owner, entry.id)
+        return entry
+
+    def find(self, map_id: str) -> MapEntry | None:
+        """The map if this process holds it; never asks the store."""
+        return self.registry.find(map_id)
+
+    async def get(self, map_id: str) -> MapEntry:
+        """The map with this id, loaded from the store when another process made it. Unknown and
+        expired ids are the same NotFound."""
+        entry = self.registry.find(map_id)
+        if entry is None and self.store.durable:
+            loaded = await self.store.load(map_id)
+            if loaded is not None:
+                fresh = self.registry.loaded_entry(loaded)
+                entry = self.registry.hold(fresh)
+                if entry is fresh:
+                    # Events published while we were loading passed us by: fetch them now.
+                    async with entry.lock:
+                        await self.replica.catch_up(entry)
+        if entry is None:
+            raise NotFound("map not found")
+        entry.last_used = trio.current_time()
+        return entry
+
+    async def get_by_view_key(self, view_key: str) -> MapEntry:
+        map_id = self.registry.map_for_view_key(view_key)
+        if map_id is None and self.store.durable:
+            map_id = await self.store.map_for_view_key(view_key)
+        if map_id is None:
+            raise NotFound("map not found")
+        entry = await self.get(map_id)
+        if entry.view_key != view_key:
+            raise NotFound("map not found")
+        return entry
+
+    async def last_map_of(self, owner: str) -> MapEntry | None:
+        map_id = self.registry.last_map_of(owner)
+        if map_id is None and self.store.durable:
+            map_id = await self.store.last_map_of(owner)
+        if map_id is None:
+            return None
+        try:
+            entry = await self.get(map_id)
+        except NotFound:
+            return None
+        return entry if entry.owner == owner else None
+
+    async def claim(self, entry: MapEntry, owner: str) -> None:
+        """An agent-made map belongs to the first browser that opens its link."""
+        if entry.owner is None:
+            entry.owner = await self.store.claim(entry.id, owner) or owner
+        if entry.owner == owner:
+            await self._remember_last_map(owner, entry.id)
+
+    async def _remember_last_map(self, owner: str, map_id: str) -> None:
+        self.registry.remember_last_map(owner, map_id)
+        try:
+            await self.store.remember_last_map(owner, map_id)
+        except StoreUnavailable:
+            pass  # a convenience: the browser finds its map again once the store is back
+
+    # --- writes -----------------------------------------------------------------------------
+
+    async def apply(
+        self, map_id: str, ops: Sequence[Op], *, expected_version: int | None = None
+    ) -> list[Event]:
+        """Apply a batch of ops to a map, all or none, and publish the events. Returns once the
+        store has them (or, while the store is unreachable, once they are held here)."""
+        entry = await self.get(map_id)
+        return await self.replica.write(entry, ops, expected_version)
+
+    async def resync(self) -> None:
+        """Push held writes and catch up every held map (``serve_replication`` does this when
+        the store comes back)."""
+        await self.replica.resync(self.registry)
+
+    async def serve_replication(
+        self,
+        messages: trio.MemoryReceiveChannel[StoreMessage],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Consume the store's channel (``await nursery.start(store.serve)`` hands it out)."""
+        await self.replica.serve(messages, self.registry, task_status=task_status)
+
+    # --- viewers ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def subscribe(
+        self, entry: MapEntry, last_event_id: str | None = None
+    ) -> AsyncIterator[Subscription]:
+        """Watch a map from now on. With ``last_event_id`` (a version the viewer has), the
+        initial frames are just the events it missed, when this process's log or the store's
+        still has them all."""
+        async with entry.lock:  # no event can be published between the catch-up and the add
+            seen = parse_version(last_event_id)
+            if seen is not None and seen > entry.state.version and self.store.durable and entry.held is None:
+                # The viewer comes from a process that saw newer versions than this copy has (their
+                # events are still on their way here): catch up first rather than send it back in time.
+                try:
+                    await self.replica.catch_up(entry)
+                except StoreUnavailable:
+                    log.info("map %s: resumed without catching up (store unavailable)", map_ref(entry.id))
+            initial = entry.frames.since(seen, entry.state)
+            if initial is None:
+                assert seen is not None
+                events = await self.replica.events_since(entry, seen)
+                initial = entry.frames.from_store(events, entry.state)
+            sub = self.fanout.add(entry, entry.id, initial)
+        try:
+            yield sub
+        finally:
+            self.fanout.remove(entry, sub)
+            entry.last_used = trio.current_time()
+
+    def close_all_subscribers(self) -> None:
+        """End every stream (graceful shutdown): browsers reconnect elsewhere and resume."""
+        self.fanout.close_all(self.registry)
+
+    async def serve_heartbeats(
+        self, interval: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        await self.fanout.serve_heartbeats(self.registry, interval, task_status=task_status)
+
+    # --- expiry -----------------------------------------------------------------------------
+
+    def expire_idle(self) -> int:
+        return self.registry.expire_idle(trio.current_time())
+
+    async def serve_expiry(
+        self, *, interval: float | None = None, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        interval = interval if interval is not None else max(1.0, min(60.0, self.idle_timeout / 10))
+        task_status.started()
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            in_use = self.registry.keep_watched(now, now - interval * 1.5)
+            self.registry.expire_idle(now)
+            try:
+                await self.store.touch(in_use)
+            except Exception:  # keys get refreshed on the next sweep or write
+                log.warning("could not refresh the store's expiry of held maps", exc_info=True)
+
+    def statistics(self) -> HubStatistics:
+        maps = self.registry
+        return HubStatistics(
+            maps=len(maps),
+            subscribers=sum(len(e.subscribers) for e in maps),
+            events_published=self.fanout.published,
+            subscribers_dropped=self.fanout.dropped,
+            maps_expired=maps.expired,
+            commit_conflicts=self.replica.conflicts,
+            pending_writes=sum(e.held.count for e in maps if e.held is not None),
+        )

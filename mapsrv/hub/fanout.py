@@ -1,0 +1,177 @@
+"""Viewers of hot maps: subscriptions, each map's recent frames for ``Last-Event-ID`` resume, and
+heartbeats. The only hub module that knows SSE framing.
+
+Each event is framed once and the same bytes go to every subscriber with ``send_nowait`` on a
+bounded channel. A subscriber that cannot keep up is dropped rather than allowed to slow the
+writer: its channel is closed, its stream ends, and the browser reconnects with ``Last-Event-ID``
+and resumes from the frame log (or from a fresh snapshot when the log no longer reaches back).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import trio
+
+from mapsrv.core import Event, MapState
+from mapsrv.core.codec import dumps, wire
+from mapsrv.core.sse import comment, frame
+
+__all__ = [
+    "HEARTBEAT",
+    "HEARTBEAT_SLICES",
+    "Fanout",
+    "FrameLog",
+    "Subscription",
+    "Watched",
+    "parse_version",
+]
+
+HEARTBEAT_SLICES = 10  # heartbeats go out in this many groups per interval, not all at once
+HEARTBEAT = comment("hb")
+
+
+class Subscription:
+    """A viewer of one map. ``initial`` holds the frames to send first (a snapshot, or the
+    missed events on resume); ``receive`` then yields each later event's frame. The channel
+    ends when the subscriber is dropped for being slow or the hub closes."""
+
+    def __init__(self, map_id: str, initial: list[bytes], buffer: int, slot: int = 0) -> None:
+        self.map_id = map_id
+        self.initial = initial
+        self.slot = slot  # which of the heartbeat task's ticks serves this viewer
+        self._send, self.receive = trio.open_memory_channel[bytes](buffer)
+
+    def send_nowait(self, data: bytes) -> bool:
+        try:
+            self._send.send_nowait(data)
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            return False
+        return True
+
+    def close(self) -> None:
+        self._send.close()
+
+
+class FrameLog:
+    """One map's most recent change frames, its snapshot frame (built at most once per version),
+    and the version at or below which a resuming viewer gets a snapshot, never a replay (the
+    history before it was rewritten)."""
+
+    def __init__(self, size: int) -> None:
+        self.recent: deque[tuple[int, bytes]] = deque(maxlen=size)
+        self.floor = 0
+        self._snapshot: tuple[int, bytes] = (-1, b"")
+
+    def snapshot_frame(self, state: MapState) -> bytes:
+        version, data = self._snapshot
+        if version != state.version:
+            data = frame(dumps(state.to_json()), event="snapshot", id=state.version)
+            self._snapshot = (state.version, data)
+        return data
+
+    def rewrite(self, version: int) -> None:
+        self.recent.clear()
+        self._snapshot = (-1, b"")
+        self.floor = version
+
+    def since(self, seen: int | None, state: MapState) -> list[bytes] | None:
+        """The frames a viewer that has ``seen`` needs; None when only the store's log could
+        tell (this log does not reach back that far)."""
+        current = state.version
+        if seen is None or seen > current or (self.floor and seen <= self.floor):
+            return [self.snapshot_frame(state)]
+        if seen == current:
+            return []
+        if self.recent and self.recent[0][0] <= seen + 1:
+            return [data for version, data in self.recent if version > seen]
+        return None
+
+    def from_store(self, events: Sequence[Event] | None, state: MapState) -> list[bytes]:
+        """Frames for the events the store's log gave, if they reach the current version."""
+        if events and events[-1].version == state.version:
+            return [frame(wire(e), event="change", id=e.version) for e in events]
+        return [self.snapshot_frame(state)]
+
+
+class Watched(Protocol):
+    """What fan-out needs of a map (``MapEntry`` has it)."""
+
+    state: MapState
+    subscribers: set[Subscription]
+    frames: FrameLog
+
+
+class Fanout:
+    def __init__(self, subscriber_buffer: int) -> None:
+        self.subscriber_buffer = subscriber_buffer
+        self.published = 0
+        self.dropped = 0
+        self._next_slot = 0
+
+    def publish(self, watched: Watched, events: Sequence[Event]) -> None:
+        """Frame each event once, log it, and hand the same bytes to every subscriber."""
+        recent = watched.frames.recent
+        subscribers = watched.subscribers
+        for event in events:
+            data = frame(wire(event), event="change", id=event.version)
+            recent.append((event.version, data))
+            self.published += 1
+            for sub in list(subscribers):
+                if not sub.send_nowait(data):
+                    subscribers.discard(sub)
+                    sub.close()
+                    self.dropped += 1
+
+    def restart_viewers(self, watched: Watched) -> None:
+        """The map's history here was rewritten: viewers reconnect and get a fresh snapshot, and
+        so does anyone resuming from a version at or before the rewrite."""
+        watched.frames.rewrite(watched.state.version)
+        for sub in watched.subscribers:
+            sub.close()
+        watched.subscribers.clear()
+
+    def add(self, watched: Watched, map_id: str, initial: list[bytes]) -> Subscription:
+        self._next_slot = (self._next_slot + 1) % HEARTBEAT_SLICES
+        sub = Subscription(map_id, initial, self.subscriber_buffer, self._next_slot)
+        watched.subscribers.add(sub)
+        return sub
+
+    def remove(self, watched: Watched, sub: Subscription) -> None:
+        watched.subscribers.discard(sub)
+        sub.close()
+
+    def close_all(self, maps: Iterable[Watched]) -> None:
+        for watched in maps:
+            for sub in watched.subscribers:
+                sub.close()
+
+    async def serve_heartbeats(
+        self,
+        maps: Iterable[Watched],
+        interval: float,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """A comment to every viewer every ``interval`` seconds, so proxies and browsers see a
+        live stream. Viewers are served in groups spread over the interval, so 10,000 streams do
+        not all wake at once. The comment goes through each viewer's own channel: its pump stays
+        the only writer (a full channel means the viewer is about to be dropped anyway)."""
+        task_status.started()
+        tick = 0
+        while True:
+            await trio.sleep(interval / HEARTBEAT_SLICES)
+            tick = (tick + 1) % HEARTBEAT_SLICES
+            for watched in list(maps):
+                for sub in list(watched.subscribers):
+                    if sub.slot == tick:
+                        sub.send_nowait(HEARTBEAT)
+
+
+def parse_version(value: str | None) -> int | None:
+    """A ``Last-Event-ID`` as a version, or None for anything that is not one."""
+    if value is None or len(value) > 18 or not (value := value.strip()).isascii() or not value.isdigit():
+        return None
+    return int(value)

@@ -1,0 +1,148 @@
+"""The hot maps this process holds: entries by id and by view key, each browser user's last map,
+the tokens that name them, and which of them have gone idle."""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import trio
+
+from mapsrv.core import Event, MapState
+from mapsrv.errors import Unavailable
+from mapsrv.hub.fanout import FrameLog, Subscription
+from mapsrv.hub.recovery import HeldWrites
+from mapsrv.store import LoadedMap, MapMeta
+
+__all__ = ["UNUSED_MAP_TIMEOUT", "MapEntry", "Registry", "new_token"]
+
+UNUSED_MAP_TIMEOUT = 600.0  # seconds before a never-written, unwatched map is forgotten
+
+
+def new_token() -> str:
+    """128 random bits, URL-safe: map ids, view keys and user ids are all capabilities."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass
+class MapEntry:
+    """One hot map and everything the hub keeps beside its state."""
+
+    id: str
+    view_key: str
+    owner: str | None  # browser user id; None until a browser claims an agent-made map
+    principal: str | None  # API key name the map was made with, if any
+    state: MapState
+    last_used: float
+    frames: FrameLog
+    subscribers: set[Subscription] = field(default_factory=set)
+    lock: trio.Lock = field(default_factory=trio.Lock)  # one writer at a time; held across store calls
+    held: HeldWrites | None = None  # writes the store has not got yet
+    synced_version: int = 0  # the version the store has, as far as this copy knows
+    inbox: deque[Event] = field(default_factory=deque)  # events from the feed waiting for the lock
+    draining: bool = False  # a task is applying ``inbox``
+
+    @property
+    def meta(self) -> MapMeta:
+        return MapMeta(self.id, self.view_key, self.owner, self.principal)
+
+    def snapshot_frame(self) -> bytes:
+        """The whole state as one SSE frame, built at most once per version."""
+        return self.frames.snapshot_frame(self.state)
+
+
+class Registry:
+    def __init__(self, *, max_maps: int, idle_timeout: float, frame_log_size: int) -> None:
+        self.max_maps = max_maps
+        self.idle_timeout = idle_timeout
+        self.frame_log_size = frame_log_size
+        self.expired = 0
+        self._maps: dict[str, MapEntry] = {}
+        self._by_view_key: dict[str, str] = {}
+        self._last_map_of_user: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+    def __iter__(self) -> Iterator[MapEntry]:
+        return iter(self._maps.values())
+
+    def new_entry(self, *, owner: str | None, principal: str | None, title: str) -> MapEntry:
+        if len(self._maps) >= self.max_maps:
+            raise Unavailable(
+                f"this server holds its limit of {self.max_maps} maps; retry later", retry_after=60
+            )
+        map_id = new_token()
+        return self._entry(MapMeta(map_id, new_token(), owner, principal), MapState(id=map_id, title=title))
+
+    def loaded_entry(self, loaded: LoadedMap) -> MapEntry:
+        entry = self._entry(loaded.meta, loaded.state)
+        entry.synced_version = loaded.state.version
+        return entry
+
+    def _entry(self, meta: MapMeta, state: MapState) -> MapEntry:
+        return MapEntry(
+            id=meta.id,
+            view_key=meta.view_key,
+            owner=meta.owner,
+            principal=meta.principal,
+            state=state,
+            last_used=trio.current_time(),
+            frames=FrameLog(self.frame_log_size),
+        )
+
+    def hold(self, entry: MapEntry) -> MapEntry:
+        """Keep ``entry``; if the map was loaded twice at once, the first copy wins."""
+        existing = self._maps.get(entry.id)
+        if existing is not None:
+            return existing
+        self._maps[entry.id] = entry
+        self._by_view_key[entry.view_key] = entry.id
+        return entry
+
+    def find(self, map_id: str) -> MapEntry | None:
+        return self._maps.get(map_id)
+
+    def map_for_view_key(self, view_key: str) -> str | None:
+        return self._by_view_key.get(view_key)
+
+    def last_map_of(self, owner: str) -> str | None:
+        return self._last_map_of_user.get(owner)
+
+    def remember_last_map(self, owner: str, map_id: str) -> None:
+        self._last_map_of_user[owner] = map_id
+
+    def keep_watched(self, now: float, recently: float) -> list[tuple[str, str]]:
+        """Maps with viewers stay hot (their clock restarts when the last viewer leaves); returns
+        the (id, view key) of every map used since ``recently``."""
+        in_use = []
+        for entry in self._maps.values():
+            if entry.subscribers:
+                entry.last_used = now
+            if entry.last_used > recently:
+                in_use.append((entry.id, entry.view_key))
+        return in_use
+
+    def expire_idle(self, now: float) -> int:
+        """Forget maps nobody has used or watched for ``idle_timeout`` seconds (never one that
+        holds writes the store has not got yet)."""
+        deadline = now - self.idle_timeout
+        # A map nobody ever drew on goes sooner, so that a flood of "/" visits or create_map
+        # calls cannot hold the map cap for a whole idle timeout.
+        unused_deadline = now - min(self.idle_timeout, UNUSED_MAP_TIMEOUT)
+        idle = [
+            e
+            for e in self._maps.values()
+            if not e.subscribers
+            and e.held is None
+            and (e.last_used <= deadline or (e.state.version == 0 and e.last_used <= unused_deadline))
+        ]
+        for entry in idle:
+            del self._maps[entry.id]
+            self._by_view_key.pop(entry.view_key, None)
+            if entry.owner is not None and self._last_map_of_user.get(entry.owner) == entry.id:
+                del self._last_map_of_user[entry.owner]
+        self.expired += len(idle)
+        return len(idle)

@@ -1,0 +1,326 @@
+"""The write path against the store, and the I/O shell around ``recovery``'s decisions.
+
+With a durable store (Redis) the hub's copy of a map is a cache of the store's: a write is
+acknowledged only once the store has committed it at the version the copy started from. While the
+store is unreachable, writes to maps held here are applied in memory and kept (bounded) until a
+re-sync pushes them; each write batch carries an id so that the store never applies one twice,
+whichever replies were lost. Events other processes commit arrive on the store's channel and are
+handled per map: the reader never waits for a map's lock, so one slow map never stalls another.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+import trio
+
+from mapsrv.core import Event, Limits, MapState, Op, apply_all, apply_event
+from mapsrv.core.codec import event_from_wire
+from mapsrv.errors import MapsrvError, Unavailable, VersionConflict
+from mapsrv.hub.fanout import Fanout
+from mapsrv.hub.recovery import (
+    HeldBatch,
+    HeldWrites,
+    Next,
+    OnRemote,
+    after_commit,
+    apply_held,
+    new_batch_id,
+    on_remote,
+)
+from mapsrv.hub.registry import MapEntry, Registry
+from mapsrv.logs import map_ref
+from mapsrv.store import Reconnected, RemoteEvent, Store, StoreMessage, StoreUnavailable
+
+__all__ = ["MAX_COMMIT_ATTEMPTS", "MAX_HELD_BATCHES", "Replica"]
+
+log = logging.getLogger("mapsrv.hub")
+
+# Writes held in memory per map while the store is unreachable; past this, writes get 503.
+MAX_HELD_BATCHES = 1000
+MAX_COMMIT_ATTEMPTS = 8
+MAX_RESYNC_STEPS = 16  # conflicts one re-sync of a map absorbs before leaving it for the next
+RETRY_HELD_INTERVAL = 2.0  # seconds between attempts to push held writes while the store is up
+
+
+def _ignore(seconds: float) -> None:
+    pass
+
+
+class Replica:
+    def __init__(self, store: Store, fanout: Fanout, limits: Limits) -> None:
+        self.store = store
+        self.fanout = fanout
+        self.limits = limits
+        self.conflicts = 0
+        self.observe_commit: Callable[[float], None] = _ignore
+        self.holding: set[str] = set()  # ids of maps with held writes
+        self._resyncing = False
+        self._resync_again = False
+
+    # --- the write path ---------------------------------------------------------------------
+
+    async def write(self, entry: MapEntry, ops: Sequence[Op], expected_version: int | None) -> list[Event]:
+        async with entry.lock:
+            batch_id = new_batch_id() if self.store.durable else ""
+            for _ in range(MAX_COMMIT_ATTEMPTS):
+                if expected_version is not None and expected_version != entry.state.version:
+                    raise VersionConflict(expected_version, entry.state.version)
+                state, events = apply_all(entry.state, ops, self.limits)
+                if entry.held is not None:
+                    if self.store.available and await self._push_held_now(entry):
+                        continue  # the state moved: apply again on top
+                    return self._hold(entry, batch_id, ops, state, events)
+                started = trio.current_time()
+                try:
+                    reply = await self.store.commit(
+                        entry.id, entry.state.version, events, state, snapshot=False, batch_id=batch_id
+                    )
+                except StoreUnavailable:
+                    return self._hold(entry, batch_id, ops, state, events)
+                self.observe_commit(trio.current_time() - started)
+                step = after_commit(reply, expected=entry.state.version, landing=state.version)
+                if step is Next.DONE:
+                    entry.state = state
+                    entry.synced_version = state.version
+                    self.fanout.publish(entry, events)
+                    return events
+                self.conflicts += 1
+                try:
+                    await self._recover(entry, step)
+                except StoreUnavailable:  # held on top of this copy; the re-sync replays it
+                    return self._hold(entry, batch_id, ops, state, events)
+                if step is Next.LANDED_ELSEWHERE:
+                    return events  # in the store (found by its id) and now in the reloaded copy
+        raise Unavailable("this map is changing too fast to write to; retry")
+
+    def _hold(
+        self, entry: MapEntry, batch_id: str, ops: Sequence[Op], state: MapState, events: list[Event]
+    ) -> list[Event]:
+        held = entry.held
+        if held is None:
+            held = entry.held = HeldWrites(base=entry.state)
+            self.holding.add(entry.id)
+        elif held.count >= MAX_HELD_BATCHES:
+            raise StoreUnavailable()
+        held.batches.append(HeldBatch(batch_id or new_batch_id(), tuple(ops)))
+        entry.state = state
+        self.fanout.publish(entry, events)
+        return events
+
+    async def _recover(self, entry: MapEntry, step: Next) -> None:
+        if step is Next.CATCH_UP:
+            await self.catch_up(entry)
+        elif step is Next.RECREATE:
+            if not await self.store.create(entry.meta, entry.state):
+                await self.reload(entry)  # another process recreated it first
+        else:
+            if step is Next.RELOAD:
+                log.warning("map %s: the store is behind this process; reloading", map_ref(entry.id))
+            await self.reload(entry)
+
+    async def reload(self, entry: MapEntry) -> None:
+        """Take the store's state; viewers start again from a snapshot."""
+        loaded = await self.store.load(entry.id)
+        if loaded is not None:
+            entry.state = loaded.state
+            entry.synced_version = loaded.state.version
+            self.fanout.restart_viewers(entry)
+
+    async def catch_up(self, entry: MapEntry) -> None:
+        """Bring a map up to the store's version. Call with the map's lock held."""
+        events = await self.store.events_after(entry.id, entry.state.version)
+        if events is None:  # the log no longer reaches back, or the store is behind this copy
+            await self.reload(entry)
+            return
+        for event in events:
+            entry.state = apply_event(entry.state, event)
+        self.fanout.publish(entry, events)
+        entry.synced_version = entry.state.version
+
+    async def events_since(self, entry: MapEntry, version: int) -> list[Event] | None:
+        """The store's events after ``version`` for a resuming viewer, when it can tell."""
+        if not self.store.durable or entry.held is not None:
+            return None
+        try:
+            return await self.store.events_after(entry.id, version)
+        except StoreUnavailable:
+            return None
+
+    # --- held writes ------------------------------------------------------------------------
+
+    async def _push_held_now(self, entry: MapEntry) -> bool:
+        try:
+            return await self.push_held(entry)
+        except StoreUnavailable:
+            return False
+
+    async def push_held(self, entry: MapEntry) -> bool:
+        """Commit the writes held while the store was away, each batch on top of what the store
+        has (another process may have written meanwhile). True once the store has them all; False
+        when it kept conflicting (they stay held for the next re-sync). Call with the lock held."""
+        held = entry.held
+        assert held is not None
+        steps = 0
+        while held.batches and steps <= MAX_RESYNC_STEPS:
+            batch = held.batches[0]
+            applied = apply_held(held.base, batch, self.limits)
+            if applied is None:
+                log.warning("map %s: a write held during the outage no longer applies", map_ref(entry.id))
+                del held.batches[0]
+                held.rewritten = True
+                continue
+            state, events = applied
+            reply = await self.store.commit(
+                entry.id,
+                held.base.version,
+                events,
+                state,
+                snapshot=len(held.batches) == 1,
+                batch_id=batch.id,
+            )
+            step = after_commit(reply, expected=held.base.version, landing=state.version)
+            if step is Next.DONE:
+                held.base = state
+                del held.batches[0]
+                continue
+            self.conflicts += 1
+            steps += 1
+            if step is Next.RECREATE:
+                final = self._replay(held)
+                if await self.store.create(entry.meta, final):
+                    held.base = final
+                    held.batches.clear()
+                    continue
+            loaded = await self.store.load(entry.id)
+            if loaded is not None:  # else the map is missing: the next commit says so
+                held.base = loaded.state
+                held.rewritten = True
+            if step is Next.LANDED_ELSEWHERE:
+                del held.batches[0]
+        if held.batches:
+            return False
+        if held.rewritten or held.base.version != entry.state.version:
+            entry.state = held.base
+            self.fanout.restart_viewers(entry)
+        entry.held = None
+        entry.synced_version = entry.state.version
+        self.holding.discard(entry.id)
+        return True
+
+    def _replay(self, held: HeldWrites) -> MapState:
+        state = held.base
+        for batch in held.batches:
+            applied = apply_held(state, batch, self.limits)
+            if applied is None:
+                held.rewritten = True
+            else:
+                state = applied[0]
+        return state
+
+    # --- events from the store --------------------------------------------------------------
+
+    async def receive_remote(self, entry: MapEntry, event: Event) -> None:
+        """An event another process committed (or our own, echoed back). Call with the lock held."""
+        step = on_remote(entry.state.version, holding=entry.held is not None, event_version=event.version)
+        if step is OnRemote.APPLY:
+            self._apply_remote(entry, event)
+        elif step is OnRemote.CATCH_UP:
+            await self.catch_up(entry)
+
+    def _apply_remote(self, entry: MapEntry, event: Event) -> None:
+        entry.state = apply_event(entry.state, event)
+        entry.synced_version = event.version
+        self.fanout.publish(entry, (event,))
+
+    def _deliver(self, nursery: trio.Nursery, entry: MapEntry, wire: bytes | str) -> None:
+        """Apply an event at once when its map is idle; else queue it for the map's own task."""
+        try:
+            event = event_from_wire(wire)
+        except Exception:
+            log.exception("map %s: an event from the store could not be read", map_ref(entry.id))
+            return
+        if not entry.inbox and not entry.lock.locked():
+            step = on_remote(entry.state.version, holding=entry.held is not None, event_version=event.version)
+            if step is OnRemote.IGNORE:
+                return
+            if step is OnRemote.APPLY:
+                self._apply_remote(entry, event)
+                return
+        entry.inbox.append(event)
+        if not entry.draining:
+            entry.draining = True
+            nursery.start_soon(self._drain, entry)
+
+    async def _drain(self, entry: MapEntry) -> None:
+        try:
+            async with entry.lock:
+                while entry.inbox:
+                    event = entry.inbox.popleft()
+                    try:
+                        await self.receive_remote(entry, event)
+                    except StoreUnavailable:
+                        entry.inbox.clear()  # the re-sync when the store is back catches up
+                    except Exception:  # one bad event must not stop following this map
+                        log.exception("map %s: could not apply an event from the store", map_ref(entry.id))
+        finally:
+            entry.draining = False
+
+    async def resync(self, maps: Iterable[MapEntry]) -> None:
+        """The store is reachable again: push held writes and catch up every held map."""
+        for entry in list(maps):
+            try:
+                async with entry.lock:
+                    if entry.held is not None and not await self.push_held(entry):
+                        continue
+                    await self.catch_up(entry)
+            except StoreUnavailable:
+                return  # still away: the next re-sync starts over
+            except MapsrvError as exc:
+                log.warning("map %s: re-sync failed: %s", map_ref(entry.id), exc.message)
+
+    def _request_resync(self, nursery: trio.Nursery, maps: Registry) -> None:
+        if self._resyncing:
+            self._resync_again = True
+            return
+        self._resyncing = True
+        nursery.start_soon(self._resync_until_quiet, maps)
+
+    async def _resync_until_quiet(self, maps: Registry) -> None:
+        try:
+            self._resync_again = True
+            while self._resync_again:
+                self._resync_again = False
+                await self.resync(maps)
+        finally:
+            self._resyncing = False
+
+    async def serve(
+        self,
+        messages: trio.MemoryReceiveChannel[StoreMessage],
+        maps: Registry,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Follow the store: apply other processes' events to the maps held here, re-sync when
+        the store comes back, and keep trying to push held writes while it is up."""
+        async with trio.open_nursery() as nursery:
+
+            async def retry_held() -> None:
+                while True:
+                    await trio.sleep(RETRY_HELD_INTERVAL)
+                    if self.holding and self.store.available:
+                        self._request_resync(nursery, maps)
+
+            nursery.start_soon(retry_held)
+            task_status.started()
+            async for message in messages:
+                match message:
+                    case RemoteEvent(map_id=map_id, wire=wire):
+                        entry = maps.find(map_id)
+                        if entry is not None:
+                            self._deliver(nursery, entry, wire)
+                    case Reconnected():
+                        self._request_resync(nursery, maps)
+            nursery.cancel_scope.cancel()

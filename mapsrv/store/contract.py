@@ -1,0 +1,158 @@
+"""The store contract: the protocol every store honours, its replies and its messages (see
+mapsrv.store)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+import trio
+
+from mapsrv.core import Event, MapState
+from mapsrv.errors import Unavailable
+
+__all__ = [
+    "COMMITTED",
+    "MISSING",
+    "AlreadyCommitted",
+    "CommitReply",
+    "Committed",
+    "Conflict",
+    "LoadedMap",
+    "MapMeta",
+    "Missing",
+    "Reconnected",
+    "RemoteEvent",
+    "Store",
+    "StoreMessage",
+    "StoreStatistics",
+    "StoreUnavailable",
+]
+
+
+class StoreUnavailable(Unavailable):
+    """The replicated store cannot be reached right now."""
+
+    def __init__(self, message: str = "the map store is unavailable; retry shortly") -> None:
+        super().__init__(message, retry_after=2)
+
+
+@dataclass(frozen=True)
+class MapMeta:
+    id: str
+    view_key: str
+    owner: str | None
+    principal: str | None
+
+
+@dataclass(frozen=True)
+class LoadedMap:
+    meta: MapMeta
+    state: MapState
+
+
+@dataclass(frozen=True)
+class Committed:
+    """The store has the batch."""
+
+
+@dataclass(frozen=True)
+class AlreadyCommitted:
+    """A batch with this id was committed before (a reply lost in an outage or a timeout); it
+    ended at ``version``. Nothing was written this time."""
+
+    version: int
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """The store has the map at ``current``, not at the version the writer started from."""
+
+    current: int
+
+
+@dataclass(frozen=True)
+class Missing:
+    """The store has no map with this id (it expired there, or the store lost it)."""
+
+
+COMMITTED: Final = Committed()
+MISSING: Final = Missing()
+
+CommitReply = Committed | AlreadyCommitted | Conflict | Missing
+
+
+@dataclass(frozen=True)
+class RemoteEvent:
+    """An event some process (this one included: ignore it by version) committed to ``map_id``."""
+
+    map_id: str
+    wire: bytes | str
+
+
+@dataclass(frozen=True)
+class Reconnected:
+    """The store is reachable again, or its event feed was re-established: events may have been
+    missed, and writes held during the outage can be pushed now."""
+
+
+StoreMessage = RemoteEvent | Reconnected
+
+
+@dataclass(frozen=True)
+class StoreStatistics:
+    available: bool
+    errors: int  # calls that failed because the store could not be reached
+    remote_events: int = 0  # events received from the store's feed
+    reconnections: int = 0  # times the store came back or its feed was re-established
+    breaker_trips: int = 0  # times a timeout opened the breaker (later calls fail at once)
+
+
+class Store(Protocol):
+    durable: bool  # other processes share it: maps may exist here that this process has never seen
+
+    @property
+    def available(self) -> bool: ...
+
+    def statistics(self) -> StoreStatistics: ...
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[trio.MemoryReceiveChannel[StoreMessage]] = ...
+    ) -> None:
+        """Run the store's background work; ``task_status.started`` hands over the channel on
+        which remote events and reconnections arrive."""
+
+    async def create(self, meta: MapMeta, state: MapState) -> bool:
+        """Store a new map; False (and nothing written) when one with this id exists."""
+
+    async def load(self, map_id: str) -> LoadedMap | None: ...
+
+    async def map_for_view_key(self, view_key: str) -> str | None: ...
+
+    async def last_map_of(self, user: str) -> str | None: ...
+
+    async def remember_last_map(self, user: str, map_id: str) -> None: ...
+
+    async def claim(self, map_id: str, owner: str) -> str | None: ...
+
+    async def commit(
+        self,
+        map_id: str,
+        expected: int,
+        events: Sequence[Event],
+        state: MapState,
+        *,
+        snapshot: bool,
+        batch_id: str,
+    ) -> CommitReply:
+        """Append ``events`` (and move the map to ``state``) if the map is at ``expected``, in one
+        atomic step. A non-empty ``batch_id`` is remembered, so that the same batch can never be
+        committed twice whatever happens to replies."""
+
+    async def events_after(self, map_id: str, version: int) -> list[Event] | None:
+        """Every event after ``version`` up to the store's current version, or None when the store
+        cannot give all of them (its log no longer reaches back, the map is missing, or the store
+        is behind ``version``)."""
+
+    async def touch(self, entries: Sequence[tuple[str, str]]) -> None: ...

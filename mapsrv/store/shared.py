@@ -1,0 +1,269 @@
+"""A durable store in this process's memory, shared by several hubs: the whole store contract
+(versions, compare-and-set commits with batch ids, a trimmed log, pub/sub to every hub) without
+Redis, and faults on demand (down, replies lost, back in time, a map lost). Tests run two hubs on
+one ``SharedMemory`` to exercise replication recovery; the contract tests in tests/store/ run the
+same cases against this and against a real redis-server.
+
+    memory = SharedMemory(log_size=64)
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+
+Each connection trips a breaker when a call fails (as ``RedisStore`` does after a timeout): later
+calls fail at once until ``serve``'s health check, or ``SharedMemory.come_back``, closes it and
+reports ``Reconnected``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from mapsrv.core import Event, MapState
+from mapsrv.core.codec import event_from_wire, wire
+from mapsrv.store.contract import (
+    COMMITTED,
+    MISSING,
+    AlreadyCommitted,
+    CommitReply,
+    Conflict,
+    LoadedMap,
+    MapMeta,
+    Reconnected,
+    RemoteEvent,
+    StoreMessage,
+    StoreStatistics,
+    StoreUnavailable,
+)
+
+__all__ = ["SharedMemory", "SharedStore"]
+
+
+@dataclass
+class _Map:
+    meta: MapMeta
+    state: MapState
+    log: list[tuple[int, str]] = field(default_factory=list)  # (version, event wire)
+    states: dict[int, MapState] = field(default_factory=dict)  # every version, for rewind()
+    batches: dict[str, int] = field(default_factory=dict)  # batch id -> version it ended at
+
+
+class SharedMemory:
+    """The shared data, as a redis-server would hold it."""
+
+    def __init__(self, *, log_size: int = 1024, batch_memory: int = 4096) -> None:
+        self.log_size = log_size
+        self.batch_memory = batch_memory
+        self.maps: dict[str, _Map] = {}
+        self.views: dict[str, str] = {}
+        self.users: dict[str, str] = {}
+        self.up = True
+        self.replies_to_lose = 0
+        self.connections: list[SharedStore] = []
+
+    def connect(self) -> SharedStore:
+        store = SharedStore(self)
+        self.connections.append(store)
+        return store
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def go_down(self) -> None:
+        """Every call fails with StoreUnavailable until ``come_back``."""
+        self.up = False
+
+    def come_back(self) -> None:
+        """Up again: every connection's breaker closes and reports ``Reconnected``."""
+        self.up = True
+        for store in self.connections:
+            store.reconnect()
+
+    def lose_replies(self, count: int = 1) -> None:
+        """The next ``count`` commits are applied, but their callers get StoreUnavailable."""
+        self.replies_to_lose += count
+
+    def rewind(self, map_id: str, version: int) -> None:
+        """The store lost every write after ``version`` (a restart from an older copy)."""
+        m = self.maps[map_id]
+        m.state = m.states[version]
+        m.log = [(v, wire) for v, wire in m.log if v <= version]
+        m.states = {v: s for v, s in m.states.items() if v <= version}
+        m.batches = {b: v for b, v in m.batches.items() if v <= version}
+
+    def forget(self, map_id: str) -> None:
+        """The map expired in the store."""
+        m = self.maps.pop(map_id)
+        self.views.pop(m.meta.view_key, None)
+
+    # --- the store's side of each call ---------------------------------------------------------
+
+    def commit(
+        self, map_id: str, expected: int, events: Sequence[Event], state: MapState, batch_id: str
+    ) -> CommitReply:
+        m = self.maps.get(map_id)
+        if batch_id and m is not None and batch_id in m.batches:
+            return AlreadyCommitted(m.batches[batch_id])
+        if m is None:
+            return MISSING
+        if m.state.version != expected:
+            return Conflict(m.state.version)
+        for event in events:
+            m.log.append((event.version, wire(event)))
+        del m.log[: max(0, len(m.log) - self.log_size)]
+        m.state = m.states[state.version] = state
+        if batch_id:
+            m.batches[batch_id] = state.version
+            if len(m.batches) > self.batch_memory:
+                del m.batches[next(iter(m.batches))]
+        for store in self.connections:
+            for event in events:
+                store.deliver(RemoteEvent(map_id, wire(event)))
+        return COMMITTED
+
+    def events_after(self, map_id: str, version: int) -> list[Event] | None:
+        m = self.maps.get(map_id)
+        if m is None or version > m.state.version:
+            return None
+        if version == m.state.version:
+            return []
+        entries = [wire for v, wire in m.log if v > version]
+        if not m.log or m.log[0][0] > version + 1 or len(entries) != m.state.version - version:
+            return None
+        return [event_from_wire(wire) for wire in entries]
+
+
+class SharedStore:
+    """One process's connection to a ``SharedMemory``."""
+
+    durable = True
+
+    def __init__(self, memory: SharedMemory, *, health_interval: float = 0.05) -> None:
+        self.memory = memory
+        self.health_interval = health_interval
+        self.heal = True  # whether serve's health check closes the breaker by itself
+        self._broken = False
+        self._send: trio.MemorySendChannel[StoreMessage] | None = None
+        self._errors = 0
+        self._remote = 0
+        self._reconnections = 0
+        self._trips = 0
+
+    @property
+    def available(self) -> bool:
+        return not self._broken and self.memory.up
+
+    def statistics(self) -> StoreStatistics:
+        return StoreStatistics(
+            available=self.available,
+            errors=self._errors,
+            remote_events=self._remote,
+            reconnections=self._reconnections,
+            breaker_trips=self._trips,
+        )
+
+    async def serve(
+        self,
+        *,
+        task_status: trio.TaskStatus[trio.MemoryReceiveChannel[StoreMessage]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        send, receive = trio.open_memory_channel[StoreMessage](math.inf)
+        self._send = send
+        try:
+            task_status.started(receive)
+            while True:
+                await trio.sleep(self.health_interval)
+                if self._broken and self.memory.up and self.heal:
+                    self.reconnect()
+        finally:
+            self._send = None
+            send.close()
+
+    def deliver(self, message: StoreMessage) -> None:
+        if self._send is not None and not self._broken:
+            self._remote += isinstance(message, RemoteEvent)
+            self._send.send_nowait(message)
+
+    def disconnect(self) -> None:
+        """This connection alone breaks (a partition): its calls fail and it hears no events
+        until ``reconnect`` (or the health check in ``serve``, which runs while the store is up)."""
+        if not self._broken:
+            self._trips += 1
+        self._broken = True
+
+    def reconnect(self) -> None:
+        if self._broken:
+            self._broken = False
+            self._reconnections += 1
+            self.deliver(Reconnected())
+
+    async def _call(self) -> None:
+        """Where a real store would do I/O: a checkpoint, and the breaker."""
+        await trio.lowlevel.checkpoint()
+        if self._broken or not self.memory.up:
+            self._fail()
+
+    def _fail(self) -> None:
+        if not self._broken:
+            self._trips += 1
+        self._broken = True
+        self._errors += 1
+        raise StoreUnavailable()
+
+    async def create(self, meta: MapMeta, state: MapState) -> bool:
+        await self._call()
+        if meta.id in self.memory.maps:
+            return False
+        self.memory.maps[meta.id] = _Map(meta, state, states={state.version: state})
+        self.memory.views[meta.view_key] = meta.id
+        return True
+
+    async def load(self, map_id: str) -> LoadedMap | None:
+        await self._call()
+        m = self.memory.maps.get(map_id)
+        return None if m is None else LoadedMap(m.meta, m.state)
+
+    async def map_for_view_key(self, view_key: str) -> str | None:
+        await self._call()
+        return self.memory.views.get(view_key)
+
+    async def last_map_of(self, user: str) -> str | None:
+        await self._call()
+        return self.memory.users.get(user)
+
+    async def remember_last_map(self, user: str, map_id: str) -> None:
+        await self._call()
+        self.memory.users[user] = map_id
+
+    async def claim(self, map_id: str, owner: str) -> str | None:
+        await self._call()
+        m = self.memory.maps.get(map_id)
+        if m is None:
+            return None
+        if m.meta.owner is None:
+            m.meta = MapMeta(m.meta.id, m.meta.view_key, owner, m.meta.principal)
+        return m.meta.owner
+
+    async def commit(
+        self,
+        map_id: str,
+        expected: int,
+        events: Sequence[Event],
+        state: MapState,
+        *,
+        snapshot: bool,
+        batch_id: str,
+    ) -> CommitReply:
+        await self._call()
+        reply = self.memory.commit(map_id, expected, events, state, batch_id)
+        if self.memory.replies_to_lose:
+            self.memory.replies_to_lose -= 1
+            self._fail()
+        return reply
+
+    async def events_after(self, map_id: str, version: int) -> list[Event] | None:
+        await self._call()
+        return self.memory.events_after(map_id, version)
+
+    async def touch(self, entries: Sequence[tuple[str, str]]) -> None:
+        await self._call()

@@ -1,0 +1,231 @@
+"""Replication recovery without Redis: hubs on one in-memory shared store (the same contract as
+Redis, see tests/store/), with the store's faults on demand. Each test names the recovery step it
+drives (conflict, catch-up, recreate, reload, held writes, re-sync, a lost reply)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+import trio
+import trio.lowlevel
+from conftest import wait_until
+
+from mapsrv.core import Limits
+from mapsrv.core.parse import parse_op
+from mapsrv.hub import MapEntry, MapHub, Subscription
+from mapsrv.store.shared import SharedMemory, SharedStore
+
+_labels = itertools.count()
+
+
+def marker(label: str | None = None) -> Any:
+    label = label or f"m{next(_labels)}"
+    return parse_op({"op": "add_feature", "type": "marker", "coords": [1, 2], "label": label}, Limits())
+
+
+def store_of(hub: MapHub) -> SharedStore:
+    assert isinstance(hub.store, SharedStore)
+    return hub.store
+
+
+async def follow(nursery: trio.Nursery, hub: MapHub) -> None:
+    """Run what mapsrv.server.serve runs for replication."""
+    messages = await nursery.start(hub.store.serve)
+    await nursery.start(hub.serve_replication, messages)
+
+
+def frame_ids(sub: Subscription) -> list[bytes]:
+    ids: list[bytes] = []
+    while True:
+        try:
+            data = sub.receive.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return ids
+        ids.append(data.split(b"\n", 1)[0])
+
+
+def labels(memory: SharedMemory, map_id: str) -> list[str]:
+    return sorted(f.label or "" for f in memory.maps[map_id].state.features.values())
+
+
+async def two_hubs(memory: SharedMemory) -> tuple[MapHub, MapHub, MapEntry, MapEntry]:
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+    entry_a = await a.create_map()
+    return a, b, entry_a, await b.get(entry_a.id)
+
+
+async def test_a_conflict_catches_up_from_the_log_and_retries_on_top() -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)  # b does not follow the store's events
+    async with b.subscribe(entry_b) as viewer:
+        await a.apply(entry_a.id, [marker("from a")])
+        events = await b.apply(entry_b.id, [marker("from b")])
+        assert [e.version for e in events] == [2]
+        assert frame_ids(viewer) == [b"id: 1", b"id: 2"], "the caught-up event, then its own"
+    assert b.statistics().commit_conflicts == 1
+    assert [v for v, _ in memory.maps[entry_a.id].log] == [1, 2]
+    assert labels(memory, entry_a.id) == ["from a", "from b"]
+
+
+async def test_a_map_the_store_lost_is_recreated_from_this_copy() -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker("one"), marker("two")])
+    memory.forget(entry.id)  # it expired in the store
+    await hub.apply(entry.id, [marker("three")])
+    assert memory.maps[entry.id].state.version == 3 == entry.state.version
+    assert labels(memory, entry.id) == ["one", "three", "two"]
+
+
+async def test_a_store_that_went_back_in_time_is_followed_and_viewers_restart() -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    for label in ("one", "two", "three"):
+        await hub.apply(entry.id, [marker(label)])
+    memory.rewind(entry.id, 1)  # restarted from an older copy: versions 2 and 3 are gone
+    async with hub.subscribe(entry) as viewer:
+        events = await hub.apply(entry.id, [marker("four")])
+        assert [e.version for e in events] == [2]
+        with pytest.raises(trio.EndOfChannel):  # its history was rewritten: it reconnects
+            viewer.receive.receive_nowait()
+    assert labels(memory, entry.id) == ["four", "one"] and entry.state == memory.maps[entry.id].state
+    for seen in ("1", "3"):  # at or before the rewrite, or from the lost future: a snapshot
+        async with hub.subscribe(entry, last_event_id=seen) as again:
+            assert b"event: snapshot" in again.initial[0]
+
+
+async def test_an_outage_holds_writes_then_the_reconnection_pushes_them(nursery: trio.Nursery) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await follow(nursery, a)
+    await follow(nursery, b)
+    async with a.subscribe(entry_a) as viewer:
+        memory.go_down()
+        for i in range(3):
+            await a.apply(entry_a.id, [marker(f"held {i}")])
+        assert a.statistics().pending_writes == 3 and not a.ready
+        assert frame_ids(viewer) == [b"id: 1", b"id: 2", b"id: 3"], "viewers see held writes at once"
+        memory.come_back()
+        await wait_until(lambda: a.statistics().pending_writes == 0)
+        assert frame_ids(viewer) == [], "nothing re-sent: the store took them as they were"
+    assert [v for v, _ in memory.maps[entry_a.id].log] == [1, 2, 3]
+    await wait_until(lambda: entry_b.state.version == 3)
+    assert entry_b.state == entry_a.state
+
+
+async def test_a_lost_reply_and_another_process_writing_meanwhile_apply_each_write_once(
+    nursery: trio.Nursery,
+) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    store_of(a).heal = False
+    await follow(nursery, a)
+    await follow(nursery, b)
+    memory.lose_replies(1)
+    await a.apply(entry_a.id, [marker("a0")])  # landed, but a was told the store is away
+    await a.apply(entry_a.id, [marker("a1")])  # held at once: the breaker is open
+    await a.apply(entry_a.id, [marker("a2")])
+    assert a.statistics().pending_writes == 3
+    await wait_until(lambda: entry_b.state.version == 1)  # b heard a0
+    await b.apply(entry_b.id, [marker("b0")])
+    async with a.subscribe(entry_a) as viewer:
+        store_of(a).reconnect()
+        await wait_until(lambda: a.statistics().pending_writes == 0)
+        with pytest.raises(trio.EndOfChannel):  # a1 and a2 moved on top of b0: a new history
+            viewer.receive.receive_nowait()
+    assert labels(memory, entry_a.id) == ["a0", "a1", "a2", "b0"], "each write exactly once"
+    await wait_until(lambda: entry_b.state.version == 4)
+    assert entry_a.state == entry_b.state == memory.maps[entry_a.id].state
+
+
+async def test_a_held_write_that_no_longer_applies_is_dropped(nursery: trio.Nursery) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await a.apply(entry_a.id, [marker("doomed")])
+    await b.get(entry_b.id)
+    await follow(nursery, b)
+    store_of(a).disconnect()
+    await a.apply(entry_a.id, [parse_op({"op": "update_feature", "id": "f1", "label": "renamed"}, Limits())])
+    await b.apply(entry_b.id, [marker("sync")])  # b is at version 1 by catching up on conflict
+    await b.apply(entry_b.id, [parse_op({"op": "remove_features", "ids": ["f1"]}, Limits())])
+    store_of(a).reconnect()
+    await a.resync()
+    assert a.statistics().pending_writes == 0
+    assert entry_a.state == memory.maps[entry_a.id].state
+    assert labels(memory, entry_a.id) == ["sync"]
+
+
+async def test_a_write_while_writes_are_held_pushes_them_first_instead_of_failing() -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)  # neither follows: no re-sync runs by itself
+    store_of(a).disconnect()
+    await a.apply(entry_a.id, [marker("held")])
+    await b.apply(entry_b.id, [marker("b")])
+    store_of(a).reconnect()
+    events = await a.apply(entry_a.id, [marker("after")])
+    assert [e.version for e in events] == [3]
+    assert labels(memory, entry_a.id) == ["after", "b", "held"]
+    assert a.statistics().pending_writes == 0
+
+
+async def test_a_reconnection_catches_up_on_events_the_feed_missed(nursery: trio.Nursery) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await follow(nursery, b)
+    store_of(b).disconnect()  # b hears nothing now; its health check brings it back
+    async with b.subscribe(entry_b) as viewer:
+        await a.apply(entry_a.id, [marker("one")])
+        await a.apply(entry_a.id, [marker("two")])
+        await wait_until(lambda: entry_b.state.version == 2)
+        assert frame_ids(viewer) == [b"id: 1", b"id: 2"]
+    assert store_of(b).statistics().reconnections == 1
+
+
+async def test_one_busy_map_does_not_hold_up_the_events_of_another(nursery: trio.Nursery) -> None:
+    memory = SharedMemory()
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+    busy_a, idle_a = await a.create_map(), await a.create_map()
+    busy_b, idle_b = await b.get(busy_a.id), await b.get(idle_a.id)
+    await follow(nursery, b)
+    async with busy_b.lock:  # as a write waiting on a slow store round trip holds it
+        await a.apply(busy_a.id, [marker()])
+        await a.apply(idle_a.id, [marker()])
+        await wait_until(lambda: idle_b.state.version == 1)
+        assert busy_b.state.version == 0
+    await wait_until(lambda: busy_b.state.version == 1)
+
+
+async def test_concurrent_writers_through_faults_apply_each_acknowledged_write_once(
+    nursery: trio.Nursery,
+) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, _ = await two_hubs(memory)
+    await follow(nursery, a)
+    await follow(nursery, b)
+    acked: list[str] = []
+
+    async def writer(hub: MapHub, name: str) -> None:
+        for i in range(40):
+            label = f"{name}-{i}"
+            await hub.apply(entry_a.id, [marker(label)])
+            acked.append(label)
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as writers:
+        for k in range(3):
+            writers.start_soon(writer, a, f"a{k}")
+            writers.start_soon(writer, b, f"b{k}")
+        for _ in range(10):  # replies lost and outages, while everyone writes
+            await trio.sleep(0.002)
+            memory.lose_replies(2)
+            await trio.sleep(0.002)
+            memory.go_down()
+            await trio.sleep(0.002)
+            memory.come_back()
+    await wait_until(lambda: a.statistics().pending_writes == b.statistics().pending_writes == 0)
+    stored = [f.label for f in memory.maps[entry_a.id].state.features.values()]
+    assert sorted(stored) == sorted(acked) and len(acked) == 240, "every acknowledged write, once"

@@ -1,0 +1,52 @@
+"""The Redis connection's breaker against a real redis-server that hangs (SIGSTOP): noticed before
+the socket timeout, later calls fail at once, and the way back is reported."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import trio
+from conftest import RedisServer, wait_until
+
+from mapsrv.core import MapState
+from mapsrv.store import MapMeta, Reconnected, StoreUnavailable
+from mapsrv.store.redis import RedisStore
+
+
+async def test_a_hung_redis_is_noticed_before_the_timeout_and_later_calls_fail_at_once(
+    tmp_path: object, nursery: trio.Nursery
+) -> None:
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        store = RedisStore(server.url, ttl=60, log_size=8, socket_timeout=2.0)  # hang_after: 1 s
+        messages = await nursery.start(store.serve)
+        await store.create(MapMeta("m" * 22, "v" * 22, None, None), MapState(id="m" * 22))
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            hung_at = trio.current_time()
+            async with trio.open_nursery() as waiting:
+
+                async def stuck() -> None:
+                    with pytest.raises(StoreUnavailable):  # after the 2 s socket timeout
+                        await store.load("m" * 22)
+
+                waiting.start_soon(stuck)
+                await wait_until(lambda: not store.available, timeout=1.8)
+                noticed = trio.current_time() - hung_at
+                asked = trio.current_time()
+                with pytest.raises(StoreUnavailable):
+                    await store.load("m" * 22)
+                assert trio.current_time() - asked < 0.2, "no waiting behind the hung call"
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        assert 0.9 < noticed < 1.8
+        assert store.statistics().breaker_trips == 1
+        with trio.fail_after(10):
+            while not isinstance(await messages.receive(), Reconnected):
+                pass
+        assert store.available and (await store.load("m" * 22)) is not None
+    finally:
+        await server.stop()

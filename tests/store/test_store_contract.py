@@ -1,0 +1,276 @@
+"""The store contract, the same cases against the in-memory shared store and a real redis-server
+(started here on a free port, stopped by its PID): versions, compare-and-set commits, batch ids,
+the trimmed log, pub/sub to several connections, and what an outage looks like from the hub."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import trio
+from conftest import RedisServer, wait_until
+
+from mapsrv.core import Limits, MapState, apply_all
+from mapsrv.core.codec import wire
+from mapsrv.core.parse import parse_op
+from mapsrv.store import (
+    COMMITTED,
+    MISSING,
+    AlreadyCommitted,
+    Conflict,
+    MapMeta,
+    Reconnected,
+    RemoteEvent,
+    Store,
+    StoreMessage,
+    StoreUnavailable,
+)
+from mapsrv.store.redis import RedisStore
+from mapsrv.store.shared import SharedMemory
+
+
+class Connection:
+    def __init__(self, store: Store, messages: trio.MemoryReceiveChannel[StoreMessage]) -> None:
+        self.store = store
+        self.messages = messages
+
+    async def next_message(self, kind: type[Any]) -> Any:
+        """The next message of this kind (others, such as remote events, are skipped)."""
+        with trio.fail_after(10):
+            while True:
+                message = await self.messages.receive()
+                if isinstance(message, kind):
+                    return message
+
+
+class Backend:
+    """One store "server" and ways to connect to it and to break it."""
+
+    name: str
+    nursery: trio.Nursery
+
+    async def connect(self) -> Connection:
+        store = self.new_store()
+        messages = await self.nursery.start(store.serve)
+        await wait_until(lambda: store.available, timeout=10)
+        return Connection(store, messages)
+
+    def new_store(self) -> Store:
+        raise NotImplementedError
+
+    async def go_down(self) -> None:
+        raise NotImplementedError
+
+    async def come_back(self) -> None:
+        raise NotImplementedError
+
+    async def lose_reply(self, call: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``call`` so that it takes effect but its caller gets StoreUnavailable."""
+        raise NotImplementedError
+
+
+class SharedBackend(Backend):
+    name = "shared"
+
+    def __init__(self, log_size: int) -> None:
+        self.memory = SharedMemory(log_size=log_size)
+
+    def new_store(self) -> Store:
+        return self.memory.connect()
+
+    async def go_down(self) -> None:
+        self.memory.go_down()
+
+    async def come_back(self) -> None:
+        self.memory.come_back()
+
+    async def lose_reply(self, call: Callable[[], Awaitable[Any]]) -> None:
+        self.memory.lose_replies(1)
+        with pytest.raises(StoreUnavailable):
+            await call()
+
+
+class RedisBackend(Backend):
+    name = "redis"
+
+    def __init__(self, server: RedisServer, log_size: int) -> None:
+        self.server = server
+        self.log_size = log_size
+
+    def new_store(self) -> Store:
+        url = self.server.url
+        return RedisStore(url, ttl=600, log_size=self.log_size, snapshot_every=2, socket_timeout=0.5)
+
+    async def go_down(self) -> None:
+        await self.server.stop()
+
+    async def come_back(self) -> None:
+        await self.server.start()
+
+    async def lose_reply(self, call: Callable[[], Awaitable[Any]]) -> None:
+        # Stopped, Redis keeps the request in its socket buffer: the call times out, and the
+        # request lands once Redis runs again (as a hung host or a long fork looks).
+        pid = self.server.process.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(StoreUnavailable):
+                await call()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+
+LOG_SIZE = 8
+
+
+@pytest.fixture(params=["shared", "redis"])
+async def backend(request: Any, tmp_path: Any, nursery: trio.Nursery) -> AsyncIterator[Backend]:
+    chosen: Backend
+    if request.param == "shared":
+        chosen = SharedBackend(LOG_SIZE)
+    else:
+        server = RedisServer(str(tmp_path), persist=True)
+        await server.start()
+        chosen = RedisBackend(server, LOG_SIZE)
+    chosen.nursery = nursery
+    try:
+        yield chosen
+    finally:
+        if isinstance(chosen, RedisBackend):
+            await chosen.server.stop()
+
+
+MARKER = parse_op({"op": "add_feature", "type": "marker", "coords": [1, 2]}, Limits())
+
+
+async def new_map(store: Store, map_id: str = "m" * 22) -> MapState:
+    state = MapState(id=map_id, title="t")
+    assert await store.create(MapMeta(map_id, "v" * 22, None, "key"), state)
+    return state
+
+
+async def write(store: Store, state: MapState, batch_id: str = "", n: int = 1) -> tuple[Any, MapState]:
+    new, events = apply_all(state, [MARKER] * n)
+    reply = await store.commit(state.id, state.version, events, new, snapshot=False, batch_id=batch_id)
+    return reply, new
+
+
+async def test_maps_are_created_once_found_by_view_key_and_claimed_once(backend: Backend) -> None:
+    store = (await backend.connect()).store
+    state = await new_map(store)
+    assert not await store.create(MapMeta(state.id, "w" * 22, None, None), state), "exists"
+    loaded = await store.load(state.id)
+    assert loaded is not None and loaded.state == state and loaded.meta.principal == "key"
+    assert await store.map_for_view_key("v" * 22) == state.id
+    assert await store.load("x" * 22) is None
+    assert await store.claim(state.id, "alice") == "alice"
+    assert await store.claim(state.id, "bob") == "alice", "the first claim wins"
+    await store.remember_last_map("alice", state.id)
+    assert await store.last_map_of("alice") == state.id
+
+
+async def test_commit_compares_versions_and_the_log_replays_them(backend: Backend) -> None:
+    store = (await backend.connect()).store
+    state = await new_map(store)
+    reply, v1 = await write(store, state)
+    assert reply == COMMITTED
+    reply, _ = await write(store, state)
+    assert reply == Conflict(1), "the map moved on: nothing written"
+    reply, v3 = await write(store, v1, n=2)
+    assert reply == COMMITTED and v3.version == 3
+    events = await store.events_after(state.id, 0)
+    assert events is not None and [e.version for e in events] == [1, 2, 3]
+    assert [wire(e) for e in events[1:]] == [wire(e) for e in apply_all(v1, [MARKER] * 2)[1]]
+    assert await store.events_after(state.id, 3) == []
+    assert await store.events_after(state.id, 5) is None, "the store is behind this version"
+    loaded = await store.load(state.id)
+    assert loaded is not None and loaded.state.version == 3
+    assert list(loaded.state.features) == ["f1", "f2", "f3"]
+    reply, _ = await write(store, MapState(id="x" * 22))
+    assert reply == MISSING
+    assert await store.events_after("x" * 22, 0) is None
+
+
+async def test_a_batch_id_is_committed_once(backend: Backend) -> None:
+    store = (await backend.connect()).store
+    state = await new_map(store)
+    reply, v1 = await write(store, state, batch_id="b1")
+    assert reply == COMMITTED
+    reply, _ = await write(store, state, batch_id="b1")
+    assert reply == AlreadyCommitted(1)
+    reply, _ = await write(store, v1, batch_id="b1")
+    assert reply == AlreadyCommitted(1), "even at the right version: never twice"
+    reply, _ = await write(store, v1, batch_id="b2")
+    assert reply == COMMITTED
+    events = await store.events_after(state.id, 0)
+    assert events is not None and len(events) == 2
+
+
+async def test_the_log_is_trimmed_and_then_cannot_replay_from_the_start(backend: Backend) -> None:
+    store = (await backend.connect()).store
+    state = await new_map(store)
+    for _ in range(300):  # Redis trims whole stream nodes (100 entries): write well past that
+        reply, state = await write(store, state)
+        assert reply == COMMITTED
+    assert await store.events_after(state.id, 0) is None, "the log no longer reaches back"
+    recent = await store.events_after(state.id, 295)
+    assert recent is not None and [e.version for e in recent] == [296, 297, 298, 299, 300]
+    loaded = await store.load(state.id)
+    assert loaded is not None and loaded.state == state, "snapshot + log rebuild the map"
+
+
+async def test_every_connection_hears_every_event_in_order(backend: Backend) -> None:
+    a, b = await backend.connect(), await backend.connect()
+    state = await new_map(a.store)
+    for _ in range(3):
+        reply, state = await write(a.store, state)
+        assert reply == COMMITTED
+    for connection in (a, b):
+        heard = [await connection.next_message(RemoteEvent) for _ in range(3)]
+        assert [m.map_id for m in heard] == [state.id] * 3
+        assert [json.loads(wire(m))["version"] for m in heard] == [1, 2, 3]
+
+
+async def test_an_outage_fails_calls_then_reports_the_reconnection(backend: Backend) -> None:
+    connection = await backend.connect()
+    store = connection.store
+    state = await new_map(store)
+    await backend.go_down()
+    with pytest.raises(StoreUnavailable):
+        await write(store, state)
+    assert not store.available
+    with pytest.raises(StoreUnavailable):  # the breaker: no waiting for a timeout
+        await store.load(state.id)
+    errors = store.statistics().errors
+    assert errors >= 1 and not store.statistics().available
+    await backend.come_back()
+    await connection.next_message(Reconnected)
+    assert store.available and store.statistics().reconnections >= 1
+    reply, _ = await write(store, state)
+    assert reply == COMMITTED
+
+
+async def test_a_commit_whose_reply_was_lost_is_recognised_by_its_batch_id(backend: Backend) -> None:
+    connection = await backend.connect()
+    store = connection.store
+    reply, state = await write(store, await new_map(store))  # Redis has the script cached now
+    assert reply == COMMITTED
+    new, events = apply_all(state, [MARKER])
+
+    async def commit() -> Any:
+        return await store.commit(state.id, 1, events, new, snapshot=False, batch_id="lost")
+
+    await backend.lose_reply(commit)
+    assert not store.available, "a failed call opens the breaker"
+    await connection.next_message(Reconnected)
+
+    async def landed() -> bool:
+        return await store.events_after(state.id, 1) != []
+
+    await wait_until(landed, timeout=10)
+    assert await commit() == AlreadyCommitted(2), "the re-sync of a lost reply writes nothing"
+    logged = await store.events_after(state.id, 0)
+    assert logged is not None and [e.version for e in logged] == [1, 2]

@@ -16,8 +16,7 @@ import trio.testing
 from bench.plot import line_chart
 from bench.scenarios import PEERS, QUICK, SCENARIOS, TARGETS, check_in_order
 from bench.watchers import event_ids
-from conftest import require
-from support import SseReader
+from support import SseReader, require
 
 HAVE_CHROMIUM = os.path.exists("/usr/bin/chromium")
 HAVE_REDIS = shutil.which("redis-server") is not None

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 import trio
-from conftest import require, start_server
+from support import require, start_server
 from support.png import Image, read_png
 
 from mapsrv.server import Server

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import trio
-from conftest import require, start_server
+from support import require, start_server
 
 from mapsrv.access import host_allowed
 from mapsrv.config import Config

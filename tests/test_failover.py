@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import httpx2
 import trio
-from conftest import require, wait_until
 from httpx_sse import aconnect_sse
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from support import require, wait_until
 
 RUN_SH = Path(__file__).resolve().parent.parent / "deploy" / "local" / "run.sh"
 COMPONENT = re.compile(r"(?P<name>\S+) pid=(?P<pid>\d+) url=(?P<url>\S+)")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import trio
-from conftest import Browser, open_stream
-from support import SseReader
+from support import Browser, SseReader, open_stream
 
 from mapsrv.server import Server
 

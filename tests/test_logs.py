@@ -8,9 +8,8 @@ from __future__ import annotations
 import httpx
 import pytest
 import trio
-from conftest import Browser, open_stream
 from mcp import Client, MCPError
-from support import ServerProcess, open_server
+from support import Browser, ServerProcess, open_server, open_stream
 
 UNKNOWN = "no-such-map-id-0123456789"
 

@@ -11,10 +11,10 @@ import httpx
 import httpx2
 import pytest
 import trio
-from conftest import Browser, EventStream, open_stream, start_server, wait_until
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from support import Browser, EventStream, open_stream, start_server, wait_until
 
 from mapsrv.server import Server
 

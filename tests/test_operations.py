@@ -11,9 +11,8 @@ from contextlib import AsyncExitStack
 
 import httpx
 import trio
-from conftest import Browser, open_stream, require, wait_until
 from prometheus_client.parser import text_string_to_metric_families
-from support import open_server
+from support import Browser, open_server, open_stream, require, wait_until
 
 from mapsrv.server import Server
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import trio
 from bench.harness import ServerProcess, open_server
-from conftest import Browser, EventStream, RedisServer, open_stream, wait_until
 from mcp import Client
+from support import Browser, EventStream, RedisServer, open_stream, wait_until
 
 
 def marker(fid: str, lat: float = 10, lon: float = 20) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from conftest import Browser, start_server, wait_until
+from support import Browser, start_server, wait_until
 
 from mapsrv import mcp_server
 from mapsrv.access import host_allowed, origin_allowed, parse_host

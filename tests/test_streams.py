@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import trio
-from conftest import Browser, start_server
-from support import SseReader
+from support import Browser, SseReader, start_server
 
 from mapsrv.server import Server
 

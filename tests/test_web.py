@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import trio
-from conftest import Browser, open_stream, start_server, wait_until
+from support import Browser, open_stream, start_server, wait_until
 
 from mapsrv.server import Server
 

@@ -75,6 +75,7 @@ class MapHub:
         entry = self.registry.new_entry(owner=owner, principal=principal, title=title)
         await self.store.create(entry.meta, entry.state)
         self.registry.hold(entry)
+        log.debug("map %s: created (%s)", map_ref(entry.id), "by a browser" if owner else "by an agent")
         if owner is not None:
             await self._remember_last_map(owner, entry.id)
         return entry
@@ -146,7 +147,9 @@ class MapHub:
         """Apply a batch of ops to a map, all or none, and publish the events. Returns once the
         store has them (or, while the store is unreachable, once they are held here)."""
         entry = await self.get(map_id)
-        return await self.replica.write(entry, ops, expected_version)
+        events = await self.replica.write(entry, ops, expected_version)
+        log.debug("map %s: %d ops applied, now version %d", map_ref(entry.id), len(ops), events[-1].version)
+        return events
 
     async def resync(self) -> None:
         """Push held writes and catch up every held map (``serve_replication`` does this when
@@ -186,11 +189,13 @@ class MapHub:
                 events = await self.replica.events_since(entry, seen)
                 initial = entry.frames.from_store(events, entry.state)
             sub = self.fanout.add(entry, entry.id, initial)
+        log.debug("map %s: a viewer joined (%d now)", map_ref(entry.id), len(entry.subscribers))
         try:
             yield sub
         finally:
             self.fanout.remove(entry, sub)
             entry.last_used = trio.current_time()
+            log.debug("map %s: a viewer left (%d now)", map_ref(entry.id), len(entry.subscribers))
 
     def close_all_subscribers(self) -> None:
         """End every stream (graceful shutdown): browsers reconnect elsewhere and resume."""

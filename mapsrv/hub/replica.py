@@ -234,10 +234,10 @@ class Replica:
         entry.synced_version = event.version
         self.fanout.publish(entry, (event,))
 
-    def _deliver(self, nursery: trio.Nursery, entry: MapEntry, wire: bytes | str) -> None:
+    def _deliver(self, nursery: trio.Nursery, entry: MapEntry, text: bytes | str) -> None:
         """Apply an event at once when its map is idle; else queue it for the map's own task."""
         try:
-            event = event_from_wire(wire)
+            event = event_from_wire(text)
         except Exception:
             log.exception("map %s: an event from the store could not be read", map_ref(entry.id))
             return
@@ -317,10 +317,10 @@ class Replica:
             task_status.started()
             async for message in messages:
                 match message:
-                    case RemoteEvent(map_id=map_id, wire=wire):
+                    case RemoteEvent(map_id=map_id, text=text):
                         entry = maps.find(map_id)
                         if entry is not None:
-                            self._deliver(nursery, entry, wire)
+                            self._deliver(nursery, entry, text)
                     case Reconnected():
                         self._request_resync(nursery, maps)
             nursery.cancel_scope.cancel()

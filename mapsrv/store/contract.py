@@ -88,7 +88,7 @@ class RemoteEvent:
     """An event some process (this one included: ignore it by version) committed to ``map_id``."""
 
     map_id: str
-    wire: bytes | str
+    text: bytes | str  # the event's JSON, as committed
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ class SharedMemory:
         """The store lost every write after ``version`` (a restart from an older copy)."""
         m = self.maps[map_id]
         m.state = m.states[version]
-        m.log = [(v, wire) for v, wire in m.log if v <= version]
+        m.log = [(v, text) for v, text in m.log if v <= version]
         m.states = {v: s for v, s in m.states.items() if v <= version}
         m.batches = {b: v for b, v in m.batches.items() if v <= version}
 
@@ -127,10 +127,10 @@ class SharedMemory:
             return None
         if version == m.state.version:
             return []
-        entries = [wire for v, wire in m.log if v > version]
+        entries = [text for v, text in m.log if v > version]
         if not m.log or m.log[0][0] > version + 1 or len(entries) != m.state.version - version:
             return None
-        return [event_from_wire(wire) for wire in entries]
+        return [event_from_wire(text) for text in entries]
 
 
 class SharedStore:

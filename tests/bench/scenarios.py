@@ -80,10 +80,12 @@ async ([n, timeoutMs]) => {
 async def change_to_page(changes: int = 1000) -> dict[str, Any]:
     """One change posted by the page's own fetch until map.js has drawn it: one map, one tab."""
     from playwright.sync_api import sync_playwright
+    from support.aio import use_plain_asyncio
 
     async with open_server(*LOCAL_TILES) as server:
 
         def drive() -> list[float]:
+            use_plain_asyncio()
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:

@@ -11,7 +11,9 @@ from typing import Any
 
 import trio
 
+from mapsrv.gateway.config import GatewayConfig, load_servers
 from mapsrv.gateway.procs import group_members
+from mapsrv.gateway.serve import Gateway, serve_gateway
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MISBEHAVE = (sys.executable, "-I", str(FIXTURES / "misbehave.py"))
@@ -64,3 +66,13 @@ async def wait_until(predicate: Callable[[], object], timeout: float = 5) -> Non
     with trio.fail_after(timeout):
         while not predicate():  # noqa: ASYNC110
             await trio.sleep(0.02)
+
+
+async def start_gateway(
+    nursery: trio.Nursery, command: tuple[str, ...] | None = None, **changes: object
+) -> Gateway:
+    """A gateway on port 0 in the test's nursery, serving ``command`` (default: the fixture)."""
+    config = GatewayConfig(port=0, kill_grace=1.0, graceful_timeout=1.0, warm=1).replace(**changes)
+    servers = load_servers(config, [] if config.config else list(command or MISBEHAVE))
+    gateway: Gateway = await nursery.start(serve_gateway, config, servers)
+    return gateway

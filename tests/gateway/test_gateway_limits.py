@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from conftest import start_gateway
-from gateway_support import processes_in, wait_until
+from gateway_support import processes_in, start_gateway, wait_until
 from mcp import Client, MCPError
 
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}

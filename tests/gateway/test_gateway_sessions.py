@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import trio
-from conftest import start_gateway
-from gateway_support import processes_in, zombies_of
+from gateway_support import processes_in, start_gateway, zombies_of
 from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from support import require

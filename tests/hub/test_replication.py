@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import trio
 import trio.lowlevel
-from conftest import wait_until
+from support import wait_until
 
 from mapsrv.core import Limits
 from mapsrv.core.parse import parse_op

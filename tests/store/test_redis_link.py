@@ -8,7 +8,7 @@ import signal
 
 import pytest
 import trio
-from conftest import RedisServer, wait_until
+from support import RedisServer, wait_until
 
 from mapsrv.core import MapState
 from mapsrv.store import MapMeta, Reconnected, StoreUnavailable

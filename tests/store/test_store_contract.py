@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import trio
-from conftest import RedisServer, wait_until
+from support import RedisServer, wait_until
 
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.codec import wire
@@ -231,7 +231,7 @@ async def test_every_connection_hears_every_event_in_order(backend: Backend) -> 
     for connection in (a, b):
         heard = [await connection.next_message(RemoteEvent) for _ in range(3)]
         assert [m.map_id for m in heard] == [state.id] * 3
-        assert [json.loads(wire(m))["version"] for m in heard] == [1, 2, 3]
+        assert [json.loads(m.text)["version"] for m in heard] == [1, 2, 3]
 
 
 async def test_an_outage_fails_calls_then_reports_the_reconnection(backend: Backend) -> None:

@@ -6,10 +6,14 @@ same for ``python -m tests.bench.run``)."""
 
 from .processes import ServerProcess, free_port, open_listener, open_server, wait_for_port
 from .redis_server import RedisServer, open_redis
+from .servers import Browser, make_config, start_server
 from .sse import EventStream, SseReader, open_stream
 from .waiting import IN_CI, require, wait_until
 
 __all__ = [
+    "Browser",
+    "make_config",
+    "start_server",
     "IN_CI",
     "EventStream",
     "RedisServer",

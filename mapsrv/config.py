@@ -54,6 +54,10 @@ class Config:
         default=256, metadata=_help("events queued per viewer before a slow viewer is dropped")
     )
     max_body_size: int = field(default=1 * MIB, metadata=_help("largest request body in bytes"))
+    body_timeout: float = field(
+        default=10 * SECONDS,
+        metadata=_help("longest a client may take to send a request body (slower ones are cut off)"),
+    )
     max_features: int = field(default=10_000, metadata=_help("most features on one map"))
     max_maps: int = field(default=100_000, metadata=_help("most maps held at once (new ones get 503)"))
     tile_url: str = field(
@@ -106,6 +110,7 @@ class Config:
             "sse_retry",
             "graceful_timeout",
             "mcp_session_idle_timeout",
+            "body_timeout",
         ):
             _check_range(self, name, 0.001, 365 * 24 * HOURS)
         for name in ("event_log_size", "subscriber_buffer", "max_features", "max_mcp_sessions", "max_maps"):

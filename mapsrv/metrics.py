@@ -70,6 +70,14 @@ class _Snapshot(Collector):
             "Events other processes committed, read from the store",
             value=s.store.remote_events,
         )
+        early = CounterMetricFamily(
+            "mapsrv_early_responses",
+            "Responses ready before their request body was read, by what became of the connection",
+            labels=["outcome"],
+        )
+        early.add_metric(["drained"], s.connections.drained)
+        early.add_metric(["closed"], s.connections.closed)
+        yield early
         yield GaugeMetricFamily(
             "mapsrv_ready", "1 when this process is ready for traffic", value=int(s.ready)
         )

@@ -43,5 +43,6 @@ async def send_error(send: Send, exc: MapsrvError, *, jsonrpc: bool = False) -> 
     """The whole response, on a raw ASGI ``send``."""
     body = error_body(exc, jsonrpc=jsonrpc)
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error_headers(exc)]
+    headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -14,6 +14,7 @@ from mapsrv.asgi import Dispatcher
 from mapsrv.config import Config
 from mapsrv.core import Limits
 from mapsrv.hub import MapHub
+from mapsrv.hygiene import ConnectionCounts, ConnectionHygiene, close_idle_connections_on_eof
 from mapsrv.mcp_server import McpEndpoints
 from mapsrv.metrics import Metrics
 from mapsrv.observe import Observer
@@ -34,6 +35,8 @@ class Server:
     mcp: McpEndpoints
     url: str  # where people open the map
     binds: list[str]
+    connections: ConnectionHygiene
+    observer: Observer  # requests in flight, among others
     _shutdown: trio.Event = field(default_factory=trio.Event)
 
     def shutdown(self) -> None:
@@ -43,6 +46,7 @@ class Server:
 
 
 def _hypercorn_config(config: Config) -> hypercorn.config.Config:
+    close_idle_connections_on_eof()
     hc = hypercorn.config.Config()
     host = f"[{config.host}]" if ":" in config.host and not config.host.startswith("[") else config.host
     hc.bind = [f"{host}:{config.port}"]
@@ -66,18 +70,24 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
     mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")
     shutdown = trio.Event()
+    connections = ConnectionCounts()
 
     def statistics() -> ServerStatistics:
         return ServerStatistics(
             hub=hub.statistics(),
             mcp=mcp.statistics(),
             store=store.statistics(),
+            connections=connections.statistics(),
             ready=hub.ready and not shutdown.is_set(),
         )
 
     metrics = Metrics(statistics)
     hub.observe_commit = metrics.replication_latency.observe
-    app = Observer(Dispatcher(config, hub, mcp, metrics, shutdown.is_set), metrics)
+    dispatcher = Dispatcher(config, hub, mcp, metrics, shutdown.is_set)
+    hygienic = ConnectionHygiene(
+        dispatcher, connections, max_body_size=config.max_body_size, body_timeout=config.body_timeout
+    )
+    app = Observer(hygienic, metrics)
     asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the app takes plain dicts
     async with trio.open_nursery() as nursery:
         store_messages = await nursery.start(store.serve)
@@ -85,7 +95,16 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
         await nursery.start(hub.serve_expiry)
         await nursery.start(hub.serve_heartbeats, config.heartbeat_interval)
         await nursery.start(mcp.serve)
-        server = Server(config=config, hub=hub, mcp=mcp, url="", binds=[], _shutdown=shutdown)
+        server = Server(
+            config=config,
+            hub=hub,
+            mcp=mcp,
+            url="",
+            binds=[],
+            connections=hygienic,
+            observer=app,
+            _shutdown=shutdown,
+        )
         http_done = trio.Event()
         stopping = trio.Event()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mapsrv.hub import HubStatistics
+from mapsrv.hygiene import ConnectionStatistics
 from mapsrv.mcp_server import McpStatistics
 from mapsrv.store import StoreStatistics
 
@@ -17,4 +18,5 @@ class ServerStatistics:
     hub: HubStatistics
     mcp: McpStatistics
     store: StoreStatistics
+    connections: ConnectionStatistics
     ready: bool  # the store answers and the server is not draining

@@ -696,6 +696,8 @@ def test_ingress_nginx_routes_match_mapsrv() -> None:
         # Streams: unbuffered, and timeouts far above mapsrv's heartbeat; bodies as mapsrv's.
         prefix = "nginx.ingress.kubernetes.io/"
         assert annotations[prefix + "proxy-buffering"] == "off"
+        # Whole request bodies reach the pods, so an early answer always has its body to drain.
+        assert annotations[prefix + "proxy-request-buffering"] == "on"
         for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
             assert int(annotations[prefix + timeout]) >= 10 * config.heartbeat_interval
         size = re.fullmatch(r"(\d+)([kKmMgG]?)", annotations[prefix + "proxy-body-size"])

@@ -1,0 +1,224 @@
+"""Connection hygiene, as an ASGI middleware: after every response the HTTP/1.1 connection either
+carries the next request or is closed, never left hanging.
+
+Two things broke that (hypercorn 0.18 + quart-trio 0.12, measured with raw sockets):
+
+- Quart-Trio runs a request as two tasks and cancels both as soon as either ends. The reader task
+  ends when hypercorn, inside the *last* ``send`` of a response, reports the stream closed; the
+  cancellation then lands inside hypercorn's own bookkeeping of that same ``send``, before it has
+  either recycled or closed the connection. When the connection had to close (a client's
+  ``Connection: close``, a request body not read) it stayed open forever: the next request on it
+  was never answered and, once the client gave up, the socket sat in CLOSE-WAIT. So the last
+  message of every response is sent under a shield (hypercorn already shields its socket writes).
+- A response sent before the request body was read (a 404 for an unknown map, a 403 for a foreign
+  Origin, a 405) leaves the body on the wire. Here such a response is held until the app returns,
+  then the body is read and dropped (at most ``max_body_size`` bytes, for at most ``body_timeout``
+  seconds) and the response sent: the connection stays usable, and a proxy's keep-alive pool
+  gets a clean connection back. A body too large or too slow to drain gets the response with
+  ``Connection: close`` instead, and the connection closes after it.
+
+Browser event streams (GETs without a body, the hot path) pass straight through.
+
+A third leak is hypercorn's alone and no ASGI app can see it: when a client closes a keep-alive
+connection between requests, hypercorn 0.18's trio server stops reading but keeps the socket
+until its keep-alive timer runs out (75 s here), in CLOSE-WAIT. ``close_idle_connections_on_eof``
+fixes that, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from hypercorn.trio.tcp_server import TCPServer
+
+from mapsrv.routes import Family, lookup
+
+__all__ = [
+    "ConnectionCounts",
+    "ConnectionHygiene",
+    "close_idle_connections_on_eof",
+    "ConnectionStatistics",
+    "has_body",
+]
+
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+Receive = Callable[[], Awaitable[Message]]
+App = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+
+
+# Early answers are short (errors, redirects): hold at most this much of one.
+_MOST_HELD = 64 * 1024
+
+
+def has_body(scope: MutableMapping[str, Any]) -> bool:
+    """Whether a request announces a body (a positive Content-Length, or chunked)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() not in (b"0", b"")
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+def _content_length(scope: MutableMapping[str, Any]) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _closing(message: Message) -> Message:
+    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+    return {**message, "headers": [*headers, (b"connection", b"close")]}
+
+
+@dataclass(frozen=True)
+class ConnectionStatistics:
+    early_responses: int  # responses ready before their request's body was read
+    drained: int  # ... whose body was then read and dropped (the connection stayed open)
+    closed: int  # ... whose body was too large or too slow (the connection was closed)
+
+
+class _Exchange:
+    """One request with a body: what has been read of it, and a response held back meanwhile."""
+
+    def __init__(self, owner: ConnectionCounts, receive: Receive, send: Send) -> None:
+        self._owner = owner
+        self._receive = receive
+        self._send = send
+        self.body_done = False
+        self.read = 0
+        self.held: list[Message] = []
+        self.held_bytes = 0
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.body_done = True
+        elif message["type"] == "http.disconnect":
+            self.body_done = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.held:
+            self.held.append(message)
+            self.held_bytes += len(message.get("body", b""))
+            if self.held_bytes > _MOST_HELD:
+                # A long answer to a request whose body is unread: send it, then close.
+                held, self.held = self.held, []
+                self._owner.closed += 1
+                await self._send(_closing(held[0]))
+                for later in held[1:]:
+                    await _send_last_shielded(self._send, later)
+            return
+        if message["type"] == "http.response.start" and not self.body_done:
+            self._owner.early_responses += 1
+            self.held.append(message)  # the response, held until the app returns
+            return
+        await _send_last_shielded(self._send, message)
+
+    async def finish(self, max_body: int, body_time: float, declared: int | None) -> None:
+        """After the app returned: drain the unread body if it is small and quick enough, then
+        send whatever response was held."""
+        if not self.held:
+            return
+        held, self.held = self.held, []
+        if not self.body_done and (declared is None or declared <= max_body):
+            with trio.move_on_after(body_time):
+                while not self.body_done and self.read <= max_body:
+                    await self.receive()
+        if self.body_done and self.read <= max_body:
+            start = held[0]
+            self._owner.drained += 1
+        else:
+            start = _closing(held[0])
+            self._owner.closed += 1
+        with trio.CancelScope(shield=True):
+            await self._send(start)
+            for message in held[1:]:
+                await self._send(message)
+
+
+async def _send_last_shielded(send: Send, message: Message) -> None:
+    if message["type"] == "http.response.body" and not message.get("more_body", False):
+        with trio.CancelScope(shield=True):
+            await send(message)
+    else:
+        await send(message)
+
+
+class ConnectionCounts:
+    """What the middleware counts, apart from it (the metrics read it before the app exists)."""
+
+    def __init__(self) -> None:
+        self.early_responses = 0
+        self.drained = 0
+        self.closed = 0
+
+    def statistics(self) -> ConnectionStatistics:
+        return ConnectionStatistics(self.early_responses, self.drained, self.closed)
+
+
+class ConnectionHygiene:
+    def __init__(
+        self, app: App, counts: ConnectionCounts, *, max_body_size: int, body_timeout: float
+    ) -> None:
+        self.app = app
+        self.counts = counts
+        self.max_body_size = max_body_size
+        self.body_timeout = body_timeout
+
+    def statistics(self) -> ConnectionStatistics:
+        return self.counts.statistics()
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not has_body(scope):
+            if lookup(scope["path"]).route.family is Family.BROWSER_STREAM:
+                await self.app(scope, receive, send)  # a browser stream: no wrapper per frame
+            else:
+
+                async def send_last_shielded(message: Message) -> None:
+                    await _send_last_shielded(send, message)
+
+                await self.app(scope, receive, send_last_shielded)
+            return
+        exchange = _Exchange(self.counts, receive, send)
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        finally:
+            await exchange.finish(self.max_body_size, self.body_timeout, _content_length(scope))
+
+
+def close_idle_connections_on_eof() -> None:
+    """Make hypercorn close a connection as soon as its client has (idempotent).
+
+    hypercorn 0.18 (hypercorn/trio/tcp_server.py): ``TCPServer.run`` reads in ``_read_data`` inside
+    a task group that also holds the keep-alive timer (``idle_task``); at EOF ``_read_data``
+    returns, but the task group waits for the timer before ``_close`` runs. Stopping the timer
+    when reading ends lets it close at once. This touches hypercorn privates: tests/test_connections.py
+    fails when they change (and when the leak comes back)."""
+    read_data: Any = TCPServer._read_data
+    if getattr(read_data, "_mapsrv_patched", False):
+        return
+
+    async def read_then_stop_timer(self: Any) -> None:
+        try:
+            await read_data(self)
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.idle_task.stop()
+
+    read_then_stop_timer._mapsrv_patched = True  # type: ignore[attr-defined]
+    TCPServer._read_data = read_then_stop_timer  # type: ignore[method-assign]

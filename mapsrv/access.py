@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import hmac
+import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http.cookies import CookieError, SimpleCookie
 
 from mapsrv.config import Config
@@ -20,6 +21,7 @@ from mapsrv.hub import MapEntry, MapHub
 __all__ = [
     "USER_COOKIE",
     "ApiKeys",
+    "ClientIdentity",
     "host_allowed",
     "origin_allowed",
     "parse_host",
@@ -149,3 +151,29 @@ class ApiKeys:
             if hmac.compare_digest(secret, offered.encode()):
                 found = name
         return found
+
+
+class ClientIdentity:
+    """Which client sent a request, for quotas and rate limits: the peer address, or, when the
+    peer is one of ``trusted_proxies``, the address X-Forwarded-For names: the rightmost one that
+    is not itself a trusted proxy (the entries left of it are whatever the client wrote)."""
+
+    def __init__(self, trusted_proxies: Iterable[str]) -> None:
+        self._trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted_proxies)
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 (one instance per server; few proxies)
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)
+
+    def of(self, peer: str, forwarded_for: str | None) -> str:
+        if not self._trusted or not forwarded_for or not self._is_trusted(peer):
+            return peer
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                return hop
+        return hops[0] if hops else peer

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -87,6 +88,22 @@ class Config:
     mcp_session_idle_timeout: float = field(
         default=30 * MINUTES, metadata=_help("close an MCP session idle for this long")
     )
+    mcp_handshake_timeout: float = field(
+        default=10 * SECONDS,
+        metadata=_help("close an MCP session that has sent no request since its initialize after this long"),
+    )
+    max_mcp_sessions_per_client: int = field(
+        default=32, metadata=_help("most open MCP sessions one client address may hold (429 past it)")
+    )
+    max_mcp_sessions_per_key: int = field(
+        default=256, metadata=_help("most open MCP sessions one API key may hold (429 past it)")
+    )
+    trusted_proxies: tuple[str, ...] = field(
+        default=(),
+        metadata=_help(
+            "proxy addresses or networks (comma-separated CIDRs) whose X-Forwarded-For names the client"
+        ),
+    )
     secure_cookies: bool = field(
         default=False, metadata=_help("mark cookies Secure even without TLS (set behind a TLS proxy)")
     )
@@ -111,9 +128,18 @@ class Config:
             "graceful_timeout",
             "mcp_session_idle_timeout",
             "body_timeout",
+            "mcp_handshake_timeout",
         ):
             _check_range(self, name, 0.001, 365 * 24 * HOURS)
-        for name in ("event_log_size", "subscriber_buffer", "max_features", "max_mcp_sessions", "max_maps"):
+        for name in (
+            "event_log_size",
+            "subscriber_buffer",
+            "max_features",
+            "max_mcp_sessions",
+            "max_maps",
+            "max_mcp_sessions_per_client",
+            "max_mcp_sessions_per_key",
+        ):
             _check_range(self, name, 1, 10_000_000)
         _check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
         _check_range(self, "drain_delay", 0, 3600)
@@ -131,6 +157,13 @@ class Config:
             )
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"Config 'log_format' has value {self.log_format!r}. Use text or json.")
+        for network in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"Config 'trusted_proxies' has value {network!r}. Not an address or CIDR network."
+                ) from None
         if self.public_url and urlsplit(self.public_url).scheme not in ("http", "https"):
             raise ConfigError(f"Config 'public_url' has value {self.public_url!r}. Not an http(s) URL.")
 

@@ -8,6 +8,8 @@
     ├── Unauthorized            401  -32001  unauthorized  missing or wrong API key
     ├── Forbidden               403  -32003  forbidden     a write from a foreign Origin
     ├── Unavailable             503  -32011  unavailable   over capacity or draining; carries retry_after
+    ├── TooManyRequests         429  -32029  rate_limited  one client or key past its share; carries
+    │                                                      retry_after
     └── HttpError               any  -32600  http          a refusal of the request itself: unknown
                                                            host, no such route, wrong method
 
@@ -19,6 +21,7 @@ lowercase, and name the bad value.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "Unauthorized",
+    "TooManyRequests",
     "Unavailable",
     "VersionConflict",
 ]
@@ -108,6 +112,22 @@ class Unavailable(MapsrvError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [("Retry-After", str(self.retry_after))]
+
+
+class TooManyRequests(MapsrvError):
+    status = 429
+    jsonrpc_code = -32029
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float = 1) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "retry_after": self.retry_after}
 
     def headers(self) -> list[tuple[str, str]]:
         return [("Retry-After", str(self.retry_after))]

@@ -3,31 +3,47 @@ eras), legacy HTTP+SSE at ``/sse`` + ``/messages/``, and stdio.
 
 The SDK's own transports do the protocol work; this module mounts them as raw ASGI handlers (never
 through ``MCPServer.run``, which would start asyncio and uvicorn) and adds what a shared service
-needs in front of them: API keys, a cap on legacy SSE sessions, and a ``Retry-After`` on 503s.
+needs in front of them: API keys (sessions bound to the key that opened them), the session rules
+of ``mapsrv.mcp_sessions`` (quotas, fast expiry of unanswered sessions, SSE idle timeout), a cap on
+legacy SSE sessions, and a ``Retry-After`` on 503s.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import trio
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import Message, Receive, Scope, Send
 
 from mapsrv import __version__
-from mapsrv.access import ApiKeys
+from mapsrv.access import ApiKeys, ClientIdentity
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.hub import MapHub
+from mapsrv.mcp_sessions import (
+    McpSession,
+    Peek,
+    SessionBook,
+    SessionStatistics,
+    close_http_session,
+    is_real_request,
+    json_rpc_failed,
+)
 from mapsrv.responses import send_error
 from mapsrv.routes import Family, lookup
 from mapsrv.tools import INSTRUCTIONS, register_tools
@@ -76,6 +92,26 @@ async def _refuse(send: Send, exc: MapsrvError) -> None:
 class McpStatistics:
     http_sessions: int  # stateful (2025-11-25) Streamable HTTP sessions
     sse_sessions: int  # legacy HTTP+SSE connections
+    sessions: SessionStatistics
+
+
+_SSE_SESSION = re.compile(rb"session_id=([0-9a-fA-F]{32})")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _opens_session(scope: Scope) -> bool:
+    """Whether a request could open a Streamable HTTP session: a POST with no session id, in the
+    era that has sessions (the SDK sends other protocol versions to its stateless handler)."""
+    if scope["method"] != "POST" or _header(scope, b"mcp-session-id") is not None:
+        return False
+    version = _header(scope, b"mcp-protocol-version")
+    return version is None or version in HANDSHAKE_PROTOCOL_VERSIONS
 
 
 class McpEndpoints:
@@ -106,22 +142,48 @@ class McpEndpoints:
             "/messages/", security_settings=security, max_request_body_size=config.max_body_size
         )
         self.sse_sessions = 0
+        self.clients = ClientIdentity(config.trusted_proxies)
+        self.book = SessionBook(
+            handshake_timeout=config.mcp_handshake_timeout,
+            idle_timeout=config.mcp_session_idle_timeout,
+            per_client=config.max_mcp_sessions_per_client,
+            per_key=config.max_mcp_sessions_per_key,
+        )
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with self.sessions.run():
+        async with self.sessions.run(), trio.open_nursery() as nursery:
+            nursery.start_soon(self._serve_reaper)
             task_status.started()
             await trio.sleep_forever()
 
+    async def _serve_reaper(self) -> None:
+        """Close Streamable HTTP sessions whose first request never came, and forget those the
+        SDK ended itself."""
+        tick = min(1.0, self.config.mcp_handshake_timeout / 4)
+        while True:
+            await trio.sleep(tick)
+            self.book.keep_only(_live_http_sessions(self.sessions))
+            for session in self.book.overdue():
+                self.book.closed_unanswered += 1
+                self.book.ended(session.id)
+                await close_http_session(self.sessions.handle_request, session.user, session.id)
+
     def statistics(self) -> McpStatistics:
-        return McpStatistics(http_sessions=_open_http_sessions(self.sessions), sse_sessions=self.sse_sessions)
+        return McpStatistics(
+            http_sessions=len(_live_http_sessions(self.sessions)),
+            sse_sessions=self.sse_sessions,
+            sessions=self.book.statistics(),
+        )
 
     def handles(self, path: str) -> bool:
         return lookup(path).route.family.is_mcp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = None
         if self.keys.enabled:
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            if self.keys.principal(headers) is None:
+            key = self.keys.principal(headers)
+            if key is None:
                 await _refuse(
                     send,
                     Unauthorized(
@@ -129,33 +191,106 @@ class McpEndpoints:
                     ),
                 )
                 return
+            # The SDK binds each session to scope["user"] and answers another one's requests
+            # as for an unknown session (404): that is what binds a session to its key.
+            scope["user"] = AuthenticatedUser(AccessToken(token="", client_id=key, scopes=[]))
+        peer = (scope.get("client") or ("", 0))[0]
+        client = self.clients.of(peer, _header(scope, b"x-forwarded-for"))
         family = lookup(scope["path"]).route.family
         if family is Family.MCP_SSE:
-            await self._sse(scope, receive, send)
+            await self._sse(scope, receive, send, client, key)
         elif family is Family.MCP_MESSAGES:
-            await self.sse.handle_post_message(scope, receive, send)
+            await self._message(scope, receive, send)
         else:
-            await self.sessions.handle_request(scope, receive, _with_retry_after(send))
+            await self._streamable(scope, receive, _with_retry_after(send), client, key)
 
-    async def _sse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _streamable(
+        self, scope: Scope, receive: Receive, send: Send, client: str, key: str | None
+    ) -> None:
+        session_id = _header(scope, b"mcp-session-id")
+        if _opens_session(scope):
+            refusal = self.book.refusal(client, key)
+            if refusal is not None:
+                await _refuse(send, refusal)
+                return
+        peek = Peek(receive, send)
+        await self.sessions.handle_request(scope, peek.receive, peek.send)
+        if session_id is None:
+            opened = peek.session_id
+            if opened is None or opened in self.book.sessions:
+                return
+            if peek.status >= 400 or json_rpc_failed(bytes(peek.answer)):
+                # The SDK keeps a session whose initialize it answered with a JSON-RPC error
+                # (HTTP 200): nothing was established, so nothing is kept.
+                self.book.closed_failed_initialize += 1
+                await close_http_session(self.sessions.handle_request, scope.get("user"), opened)
+            else:
+                self.book.opened(opened, "http", client, key, scope.get("user"))
+        elif peek.status == 404 or (scope["method"] == "DELETE" and peek.status < 300):
+            self.book.ended(session_id)
+        elif peek.status < 400:
+            self.book.used(session_id, real=is_real_request(bytes(peek.request)))
+
+    async def _message(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A legacy SSE client's POST: a real request keeps its session from idling out."""
+        peek = Peek(receive, send)
+        await self.sse.handle_post_message(scope, peek.receive, peek.send)
+        found = re.search(r"session_id=([0-9a-fA-F-]{32,36})", scope["query_string"].decode("latin-1"))
+        if found and peek.status < 300:
+            try:
+                session_id = uuid.UUID(found.group(1)).hex
+            except ValueError:
+                return
+            self.book.used(session_id, real=is_real_request(bytes(peek.request)))
+
+    async def _sse(self, scope: Scope, receive: Receive, send: Send, client: str, key: str | None) -> None:
         if scope["method"] != "GET":
             await _refuse(send, HttpError(405, "use GET for /sse", headers=(("Allow", "GET"),)))
             return
         if self.sse_sessions >= self.config.max_mcp_sessions:
             await _refuse(send, sessions_full())
             return
+        refusal = self.book.refusal(client, key)
+        if refusal is not None:
+            await _refuse(send, refusal)
+            return
         self.sse_sessions += 1
-        try:
-            async with self.sse.connect_sse(scope, receive, send) as (read, write):
-                await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
-        except ValueError:
-            pass  # the SDK refused the request and has already answered
-        finally:
-            self.sse_sessions -= 1
+        session: McpSession | None = None
+        ended = [False, False]  # started, finished: a stream cut short is ended properly below
+        with trio.CancelScope() as stream_scope:
+
+            async def send_noting_session(message: Message) -> None:
+                # The stream's first event names the session: its id starts the session's clock.
+                nonlocal session
+                if session is None and message["type"] == "http.response.body":
+                    found = _SSE_SESSION.search(message.get("body", b""))
+                    if found:
+                        session = self.book.opened(found.group(1).decode().lower(), "sse", client, key)
+                        session.scope = stream_scope
+                        stream_scope.deadline = session.deadline
+                ended[0] = True
+                ended[1] = message["type"] == "http.response.body" and not message.get("more_body")
+                await send(message)
+
+            answer = _nosniff(send_noting_session)
+            try:
+                async with self.sse.connect_sse(scope, receive, answer) as (read, write):
+                    await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
+            except ValueError:
+                pass  # the SDK refused the request and has already answered
+            finally:
+                self.sse_sessions -= 1
+                if session is not None:
+                    self.book.ended(session.id)
+        if stream_scope.cancelled_caught:
+            log.info("closed an idle legacy SSE session")
+            if ended[0] and not ended[1]:
+                with trio.CancelScope(shield=True):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def _open_http_sessions(manager: StreamableHTTPSessionManager) -> int:
-    """The stateful Streamable HTTP sessions open now.
+def _live_http_sessions(manager: StreamableHTTPSessionManager) -> Mapping[str, object]:
+    """The stateful Streamable HTTP sessions open now, by id.
 
     mcp 2.3 has no public count of them and no public hook when one ends (an idle timeout ends a
     session inside the manager), so this reads the manager's private table of live transports:
@@ -163,7 +298,21 @@ def _open_http_sessions(manager: StreamableHTTPSessionManager) -> int:
     table is gone or changes its type.
     """
     sessions: Mapping[str, object] = manager._server_instances
-    return len(sessions)
+    return sessions
+
+
+def _nosniff(send: Send) -> Send:
+    """``nosniff`` on a response the SDK writes (its legacy SSE stream has none)."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if all(k.lower() != b"x-content-type-options" for k, _ in headers):
+                headers.append((b"x-content-type-options", b"nosniff"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
 
 
 def _with_retry_after(send: Send) -> Send:

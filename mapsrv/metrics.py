@@ -54,6 +54,23 @@ class _Snapshot(Collector):
         sessions.add_metric(["streamable_http"], s.mcp.http_sessions)
         sessions.add_metric(["sse"], s.mcp.sse_sessions)
         yield sessions
+        book = s.mcp.sessions
+        yield GaugeMetricFamily(
+            "mapsrv_mcp_sessions_unanswered",
+            "MCP sessions that have sent no request since their initialize",
+            value=book.unanswered,
+        )
+        closed = CounterMetricFamily(
+            "mapsrv_mcp_sessions_closed", "MCP sessions mapsrv closed, by reason", labels=["reason"]
+        )
+        closed.add_metric(["unanswered"], book.closed_unanswered)
+        closed.add_metric(["failed_initialize"], book.closed_failed_initialize)
+        yield closed
+        yield CounterMetricFamily(
+            "mapsrv_mcp_sessions_refused_quota",
+            "New MCP sessions refused (429) past a client's or an API key's quota",
+            value=book.refused_quota,
+        )
         yield CounterMetricFamily("mapsrv_redis_errors", "Failed Redis calls", value=s.store.errors)
         yield CounterMetricFamily(
             "mapsrv_store_breaker_trips",

@@ -1,5 +1,6 @@
 """The ASGI dispatcher: each request's route comes from ``mapsrv.routes``; its Host and Origin are
-checked as the route says; then the route's family answers it: a browser event stream, one of the
+checked as the route says, then its client's budget (``mapsrv.throttle``); then the route's family
+answers it: a browser event stream, one of the
 MCP transports, the metrics, or the Quart app (pages, the JSON API, probes, static files).
 
 Logging and metrics are not here: ``mapsrv.observe`` wraps this app.
@@ -20,6 +21,7 @@ from mapsrv.observe import exchange_of
 from mapsrv.responses import send_error
 from mapsrv.routes import Family, Route, RouteMatch, lookup
 from mapsrv.sse_stream import Receive, Send, serve_event_stream
+from mapsrv.throttle import Kind, Throttle, kind_of
 from mapsrv.web import create_app, security_headers
 
 __all__ = ["Dispatcher", "header"]
@@ -43,9 +45,11 @@ class Dispatcher:
         hub: MapHub,
         mcp: McpEndpoints,
         metrics: Metrics,
+        throttle: Throttle,
         draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self.config = config
+        self.throttle = throttle
         self.hub = hub
         self.mcp = mcp
         self.metrics = metrics
@@ -73,12 +77,24 @@ class Dispatcher:
         exchange = exchange_of(scope)
         match = exchange.match if exchange is not None else lookup(scope["path"])
         refusal = self._check(match.route, scope)
+        kind = kind_of(match, scope) if refusal is None else None
+        client = ""
+        if kind is not None:
+            client = self.throttle.client_of(scope)
+            refusal = await self.throttle.check(kind, client)
+            if refusal is None and kind is Kind.STREAMS:
+                refusal = self.throttle.stream_refusal(client)
         if refusal is not None:
             if exchange is not None:
                 exchange.responded(refusal.status)
             await send_error(send, refusal, jsonrpc=match.route.family.is_mcp)
             return
-        await self._handlers[match.route.family](scope, receive, send, match)
+        handler = self._handlers[match.route.family]
+        if kind is Kind.STREAMS:
+            with self.throttle.holding_stream(client):
+                await handler(scope, receive, send, match)
+        else:
+            await handler(scope, receive, send, match)
 
     def _check(self, route: Route, scope: Scope) -> MapsrvError | None:
         """The one Host check and the one Origin check, for the routes that need them. The MCP

@@ -104,6 +104,29 @@ class Config:
             "proxy addresses or networks (comma-separated CIDRs) whose X-Forwarded-For names the client"
         ),
     )
+    rate_maps: float = field(
+        default=1.0, metadata=_help("new maps per second one client may create (0: no limit)")
+    )
+    burst_maps: int = field(default=20, metadata=_help("new maps one client may create at once"))
+    rate_maps_global: float = field(
+        default=100.0, metadata=_help("new maps per second for the whole server (0: no limit)")
+    )
+    burst_maps_global: int = field(default=500, metadata=_help("new maps the whole server creates at once"))
+    rate_writes: float = field(
+        default=20.0, metadata=_help("map writes (POST /m/<id>/ops) per second per client (0: no limit)")
+    )
+    burst_writes: int = field(default=200, metadata=_help("map writes one client may send at once"))
+    rate_mcp: float = field(
+        default=20.0, metadata=_help("MCP messages (tool calls and all) per second per client (0: no limit)")
+    )
+    burst_mcp: int = field(default=200, metadata=_help("MCP messages one client may send at once"))
+    rate_streams: float = field(
+        default=2.0, metadata=_help("new event streams per second per client (0: no limit)")
+    )
+    burst_streams: int = field(default=50, metadata=_help("event streams one client may open at once"))
+    max_streams_per_client: int = field(
+        default=100, metadata=_help("event streams (browser, MCP) one client may hold open per process")
+    )
     secure_cookies: bool = field(
         default=False, metadata=_help("mark cookies Secure even without TLS (set behind a TLS proxy)")
     )
@@ -139,10 +162,18 @@ class Config:
             "max_maps",
             "max_mcp_sessions_per_client",
             "max_mcp_sessions_per_key",
+            "burst_maps",
+            "burst_maps_global",
+            "burst_writes",
+            "burst_mcp",
+            "burst_streams",
+            "max_streams_per_client",
         ):
             _check_range(self, name, 1, 10_000_000)
         _check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
         _check_range(self, "drain_delay", 0, 3600)
+        for name in ("rate_maps", "rate_maps_global", "rate_writes", "rate_mcp", "rate_streams"):
+            _check_range(self, name, 0, 1_000_000)
         if urlsplit(self.store).scheme not in ("memory", "redis", "rediss", "unix"):
             raise ConfigError(
                 f"Config 'store' has value {self.store!r}. Use memory:// or redis://host:port/db."

@@ -12,10 +12,14 @@ Two things broke that (hypercorn 0.18 + quart-trio 0.12, measured with raw socke
   message of every response is sent under a shield (hypercorn already shields its socket writes).
 - A response sent before the request body was read (a 404 for an unknown map, a 403 for a foreign
   Origin, a 405) leaves the body on the wire. Here such a response is held until the app returns,
-  then the body is read and dropped (at most ``max_body_size`` bytes, for at most ``body_timeout``
-  seconds) and the response sent: the connection stays usable, and a proxy's keep-alive pool
-  gets a clean connection back. A body too large or too slow to drain gets the response with
-  ``Connection: close`` instead, and the connection closes after it.
+  then the body is read and dropped (at most ``max_body_size`` bytes, until ``body_timeout``
+  seconds after the request began) and the response sent: the connection stays usable, and a
+  proxy's keep-alive pool gets a clean connection back. A body too large or too slow to drain
+  gets the response with ``Connection: close`` instead, and the connection closes after it.
+
+A request body must arrive whole within ``body_timeout`` seconds: a slow or stalled one (a client
+holding a worker with a trickle) is, to the app, a client that went away; the answer is a 408
+(unless the app answered), and the connection closes.
 
 Browser event streams (GETs without a body, the hot path) pass straight through.
 
@@ -34,6 +38,8 @@ from typing import Any
 import trio
 from hypercorn.trio.tcp_server import TCPServer
 
+from mapsrv.errors import HttpError
+from mapsrv.responses import send_error
 from mapsrv.routes import Family, lookup
 
 __all__ = [
@@ -89,24 +95,36 @@ class ConnectionStatistics:
 class _Exchange:
     """One request with a body: what has been read of it, and a response held back meanwhile."""
 
-    def __init__(self, owner: ConnectionCounts, receive: Receive, send: Send) -> None:
+    def __init__(self, owner: ConnectionCounts, receive: Receive, send: Send, body_timeout: float) -> None:
         self._owner = owner
         self._receive = receive
         self._send = send
-        self.body_done = False
+        self.body_timeout = body_timeout
+        self.deadline = trio.current_time() + body_timeout  # when the whole body must be here
+        self.body_done = False  # the last of the body was read
+        self.gone = False  # the client went away, or took too long to send the body
+        self.timed_out = False
+        self.started = False  # a response began (sent or held)
         self.read = 0
         self.held: list[Message] = []
         self.held_bytes = 0
 
     async def receive(self) -> Message:
-        message = await self._receive()
-        if message["type"] == "http.request":
-            self.read += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                self.body_done = True
-        elif message["type"] == "http.disconnect":
-            self.body_done = True
-        return message
+        if self.body_done or self.gone:
+            return await self._receive()  # after the body: waiting for a disconnect is normal
+        with trio.move_on_at(self.deadline):
+            message = await self._receive()
+            if message["type"] == "http.request":
+                self.read += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self.body_done = True
+            elif message["type"] == "http.disconnect":
+                self.gone = True
+            return message
+        # A body still arriving at the deadline (a slow or stalled client): to the app the
+        # client is gone; the connection closes after whatever answer it gets.
+        self.timed_out = self.gone = True
+        return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:
         if self.held:
@@ -120,22 +138,37 @@ class _Exchange:
                 for later in held[1:]:
                     await _send_last_shielded(self._send, later)
             return
-        if message["type"] == "http.response.start" and not self.body_done:
-            self._owner.early_responses += 1
-            self.held.append(message)  # the response, held until the app returns
-            return
+        if message["type"] == "http.response.start":
+            self.started = True
+            if not self.body_done:
+                self._owner.early_responses += 1
+                self.held.append(message)  # the response, held until the app returns
+                return
         await _send_last_shielded(self._send, message)
 
-    async def finish(self, max_body: int, body_time: float, declared: int | None) -> None:
+    async def finish(self, max_body: int, declared: int | None, jsonrpc: bool) -> None:
         """After the app returned: drain the unread body if it is small and quick enough, then
-        send whatever response was held."""
+        send whatever response was held (a 408 instead if the body never came)."""
+        if self.timed_out and (self.held or not self.started):
+            # Whatever the app made of a body that never came (the SDK: a 500), the client
+            # hears that it was too slow.
+            self.held = []
+            self._owner.closed += 1
+            late = HttpError(
+                408,
+                f"the request body did not arrive within {self.body_timeout:g} s",
+                code="body_timeout",
+                headers=(("Connection", "close"),),
+            )
+            with trio.CancelScope(shield=True):
+                await send_error(self._send, late, jsonrpc=jsonrpc)
+            return
         if not self.held:
             return
         held, self.held = self.held, []
-        if not self.body_done and (declared is None or declared <= max_body):
-            with trio.move_on_after(body_time):
-                while not self.body_done and self.read <= max_body:
-                    await self.receive()
+        if declared is None or declared <= max_body:
+            while not self.body_done and not self.gone and self.read <= max_body:
+                await self.receive()
         if self.body_done and self.read <= max_body:
             start = held[0]
             self._owner.drained += 1
@@ -194,11 +227,12 @@ class ConnectionHygiene:
 
                 await self.app(scope, receive, send_last_shielded)
             return
-        exchange = _Exchange(self.counts, receive, send)
+        exchange = _Exchange(self.counts, receive, send, self.body_timeout)
         try:
             await self.app(scope, exchange.receive, exchange.send)
         finally:
-            await exchange.finish(self.max_body_size, self.body_timeout, _content_length(scope))
+            jsonrpc = lookup(scope["path"]).route.family.is_mcp
+            await exchange.finish(self.max_body_size, _content_length(scope), jsonrpc)
 
 
 def close_idle_connections_on_eof() -> None:

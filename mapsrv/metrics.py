@@ -87,6 +87,14 @@ class _Snapshot(Collector):
             "Events other processes committed, read from the store",
             value=s.store.remote_events,
         )
+        limited = CounterMetricFamily(
+            "mapsrv_rate_limited",
+            "Requests answered 429 by a rate limit, by kind (streams_open: past the open-stream cap)",
+            labels=["kind"],
+        )
+        for kind in ("maps", "maps_global", "writes", "mcp", "streams", "streams_open"):
+            limited.add_metric([kind], s.throttle.refused.get(kind, 0))
+        yield limited
         early = CounterMetricFamily(
             "mapsrv_early_responses",
             "Responses ready before their request body was read, by what became of the connection",

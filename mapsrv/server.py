@@ -20,6 +20,7 @@ from mapsrv.metrics import Metrics
 from mapsrv.observe import Observer
 from mapsrv.statistics import ServerStatistics
 from mapsrv.store import open_store_from_url
+from mapsrv.throttle import RateLimits, Throttle
 
 __all__ = ["Server", "serve"]
 
@@ -37,6 +38,7 @@ class Server:
     binds: list[str]
     connections: ConnectionHygiene
     observer: Observer  # requests in flight, among others
+    throttle: Throttle
     _shutdown: trio.Event = field(default_factory=trio.Event)
 
     def shutdown(self) -> None:
@@ -71,6 +73,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")
     shutdown = trio.Event()
     connections = ConnectionCounts()
+    throttle = Throttle(RateLimits.from_config(config), mcp.clients, mcp.keys, shared=store)
 
     def statistics() -> ServerStatistics:
         return ServerStatistics(
@@ -78,12 +81,13 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
             mcp=mcp.statistics(),
             store=store.statistics(),
             connections=connections.statistics(),
+            throttle=throttle.statistics(),
             ready=hub.ready and not shutdown.is_set(),
         )
 
     metrics = Metrics(statistics)
     hub.observe_commit = metrics.replication_latency.observe
-    dispatcher = Dispatcher(config, hub, mcp, metrics, shutdown.is_set)
+    dispatcher = Dispatcher(config, hub, mcp, metrics, throttle, shutdown.is_set)
     hygienic = ConnectionHygiene(
         dispatcher, connections, max_body_size=config.max_body_size, body_timeout=config.body_timeout
     )
@@ -103,6 +107,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
             binds=[],
             connections=hygienic,
             observer=app,
+            throttle=throttle,
             _shutdown=shutdown,
         )
         http_done = trio.Event()

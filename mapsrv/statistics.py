@@ -9,6 +9,7 @@ from mapsrv.hub import HubStatistics
 from mapsrv.hygiene import ConnectionStatistics
 from mapsrv.mcp_server import McpStatistics
 from mapsrv.store import StoreStatistics
+from mapsrv.throttle import ThrottleStatistics
 
 __all__ = ["ServerStatistics"]
 
@@ -19,4 +20,5 @@ class ServerStatistics:
     mcp: McpStatistics
     store: StoreStatistics
     connections: ConnectionStatistics
+    throttle: ThrottleStatistics
     ready: bool  # the store answers and the server is not draining

@@ -8,6 +8,8 @@ Keys share a hash tag per map (``mapsrv:{<id>}:...``) so one map lives in one Re
                          ended at; the newest ``batch_memory`` are kept
     mapsrv:{id}:events   pub/sub channel: each committed event's JSON
     mapsrv:view:{key}    view key -> map id          mapsrv:user:{id}   browser user -> last map
+    mapsrv:rate:{kind}:{client}  a client's rate limit: its theoretical arrival time (GCRA), expiring
+                         when its bucket is full again
 
 One Lua script per atomic step. A write is ``COMMIT``: if the batch's id is already in
 ``batches`` it answers "already committed" and writes nothing (a commit whose reply was lost, or
@@ -49,7 +51,7 @@ from mapsrv.store.contract import (
     StoreUnavailable,
 )
 from mapsrv.store.redis_link import RedisLink
-from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER
+from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER, GCRA
 
 __all__ = ["RedisStore"]
 
@@ -185,6 +187,14 @@ class RedisStore:
     async def claim(self, map_id: str, owner: str) -> str | None:
         script = self._script(CLAIM)
         return _text(await self._run(lambda c: script(keys=[_map_key(map_id)], args=[owner], client=c)))
+
+    async def take_rate(self, key: str, interval: float, burst: int, cost: int = 1) -> float:
+        """One step of a shared rate limit (``GCRA``): 0 when allowed, else seconds to wait."""
+        script = self._script(GCRA)
+        allowed, wait = await self._run(
+            lambda c: script(keys=[f"mapsrv:rate:{key}"], args=[repr(interval), burst, cost], client=c)
+        )
+        return 0.0 if int(allowed) else float(_text(wait) or 0)
 
     async def commit(
         self,

@@ -1,7 +1,7 @@
 """The Lua scripts of ``RedisStore``, one per atomic step (the key layout and what each step
 guarantees are at the top of mapsrv/store/redis.py)."""
 
-__all__ = ["CLAIM", "COMMIT", "CREATE", "EVENTS_AFTER"]
+__all__ = ["CLAIM", "COMMIT", "CREATE", "EVENTS_AFTER", "GCRA"]
 
 # KEYS: map, log, batches. ARGV: expected version, ttl ms, log size, channel, snapshot JSON or
 # '', snapshot version, batch id or '', batch memory, then (version, event JSON) pairs.
@@ -49,4 +49,20 @@ CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HSETNX', KEYS[1], 'owner', ARGV[1])
 return redis.call('HGET', KEYS[1], 'owner')
+"""
+
+# One client's rate limit (mapsrv.ratelimit.gcra, the same rule), on Redis's clock so that every
+# process agrees. KEYS: the client's key. ARGV: interval s, burst, cost. Replies {1, "0"} when
+# allowed, else {0, seconds to wait} (as text: Lua numbers reach the client as integers).
+GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local backlog = tonumber(redis.call('GET', KEYS[1]) or '0') - now
+if backlog < 0 then backlog = 0 end
+local wait = backlog + cost * interval - interval * burst
+if wait > 0.000001 then return {0, tostring(wait)} end
+backlog = backlog + cost * interval
+redis.call('SET', KEYS[1], string.format('%.6f', now + backlog), 'PX', math.ceil(backlog * 1000) + 1)
+return {1, '0'}
 """

@@ -17,10 +17,26 @@ from typing import Any
 
 import httpx
 import trio
-from support import ServerProcess, SseReader, free_port, open_listener, open_redis, open_server
+from support import ServerProcess, SseReader, free_port, open_listener, open_redis
+from support import open_server as open_limited_server
 
-# ServerProcess, SseReader, free_port, open_listener, open_redis and open_server live in
-# tests/support (tests use them too) and are re-exported for the scenarios.
+# ServerProcess, SseReader, free_port, open_listener and open_redis live in tests/support (tests
+# use them too) and are re-exported for the scenarios.
+
+# The benchmarks measure the stack, from one load-generating client: per-client rate limits and
+# the open-stream cap would measure the limits instead (tests/test_throttle.py covers those).
+UNLIMITED = (
+    "--rate-maps", "0", "--rate-maps-global", "0", "--rate-writes", "0", "--rate-mcp", "0",
+    "--rate-streams", "0", "--max-streams-per-client", "10000000",
+    "--max-mcp-sessions-per-client", "10000000",
+)  # fmt: skip
+
+
+def open_server(*args: str, env: dict[str, str] | None = None) -> Any:
+    """``support.open_server`` without the per-client limits."""
+    return open_limited_server(*UNLIMITED, *args, env=env)
+
+
 __all__ = [
     "ServerProcess",
     "SseReader",

@@ -8,7 +8,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-STATIC = ("index.html", "map.js", "map.css")
+STATIC = ("index.html", "claim.html", "map.js", "map.css")
 
 
 class build_py_with_static(build_py):

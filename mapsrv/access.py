@@ -26,6 +26,7 @@ __all__ = [
     "origin_allowed",
     "parse_host",
     "resolve",
+    "unclaimed",
     "user_cookie_header",
     "user_from_cookies",
 ]
@@ -63,6 +64,17 @@ async def resolve(hub: MapHub, kind: str, key: str, user: str | None, *, claim: 
     if claim and user is not None:
         await hub.claim(entry, user)
     if entry.owner is None or entry.owner != user:
+        raise NotFound("map not found")
+    return entry
+
+
+async def unclaimed(hub: MapHub, key: str) -> MapEntry:
+    """The agent-made map behind ``/m/<id>`` that no browser has claimed yet; ``NotFound`` for
+    every other map (owned by someone, unknown or expired: the same answer)."""
+    if not _TOKEN.fullmatch(key):
+        raise NotFound("map not found")
+    entry = await hub.get(key)
+    if entry.owner is not None:
         raise NotFound("map not found")
     return entry
 

@@ -40,11 +40,14 @@ PLACES = [
 
 
 async def watch(nursery: trio.Nursery, url: str) -> tuple[Browser, EventStream]:
-    """Open the map URL an agent handed out, as the user would, and watch its event stream."""
+    """Open the map URL an agent handed out, as the user would (the page, then its button), and
+    watch its event stream."""
     browser = Browser(url.split("/m/")[0])
     page = await browser.client.get(url)
-    assert page.status_code == 200
+    assert page.status_code == 200 and 'action="/m/' in page.text
     map_id = url.rsplit("/", 1)[1]
+    claimed = await browser.client.post(f"/m/{map_id}/claim")
+    assert claimed.status_code == 303
     return browser, await open_stream(nursery, browser.client, f"/m/{map_id}/events")
 
 

@@ -25,6 +25,7 @@ class WebContext:
     draining: Callable[[], bool]
     static_dir: Path
     template: str  # index.html, read once
+    claim_template: str  # claim.html, read once
     served: frozenset[str]  # the other files of static_dir, by name
 
     def install(self, extensions: dict[str, object]) -> None:

@@ -1,5 +1,9 @@
 """The pages: ``/`` (this browser's last map, or a new one), ``/new``, a map's edit page
-``/m/<id>`` and its read-only page ``/v/<view key>``."""
+``/m/<id>`` and its read-only page ``/v/<view key>``.
+
+An agent-made map belongs to nobody until a person opens it: its ``/m/<id>`` shows a button
+that POSTs to ``/m/<id>/claim`` (Origin-checked, like every cookie-bearing write), never a claim
+on GET, so a link preview or a prefetch cannot take the map from the person it was made for."""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ import html
 
 from quart import Blueprint, Response, redirect, request
 
-from mapsrv.access import resolve, user_cookie_header
+from mapsrv.access import resolve, unclaimed, user_cookie_header
+from mapsrv.errors import NotFound
 from mapsrv.hub import MapEntry, new_token
 from mapsrv.web.context import WebContext, current_user, web_context
 
-__all__ = ["edit_page", "index", "new_map", "pages", "render_page", "view_page"]
+__all__ = ["claim_map", "edit_page", "index", "new_map", "pages", "render_claim", "render_page", "view_page"]
 
 pages = Blueprint("pages", __name__)
 
@@ -55,6 +60,14 @@ def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str) -> s
     return text
 
 
+def render_claim(ctx: WebContext, entry: MapEntry) -> str:
+    values = {"title": entry.state.title or "mapsrv", "claim_url": f"/m/{entry.id}/claim"}
+    text = ctx.claim_template
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
+    return text
+
+
 def _base_url(ctx: WebContext) -> str:
     # request.host_url reflects the Host header, which the dispatcher has checked (strictly).
     return ctx.config.public_url.rstrip("/") or request.host_url.rstrip("/")
@@ -79,10 +92,23 @@ async def new_map() -> Response:
 async def edit_page(map_id: str) -> Response:
     ctx = web_context()
     user, fresh = _user()
-    # An agent-made map belongs to the first browser that opens its link.
-    entry = await resolve(ctx.hub, "m", map_id, user, claim=True)
-    page = render_page(ctx, entry, "edit", _base_url(ctx))
+    try:
+        entry = await resolve(ctx.hub, "m", map_id, user)
+    except NotFound:
+        # An agent-made map nobody has opened: the person opens it with a button.
+        page = render_claim(ctx, await unclaimed(ctx.hub, map_id))
+    else:
+        page = render_page(ctx, entry, "edit", _base_url(ctx))
     return _with_cookie(Response(page, content_type="text/html"), user, fresh)
+
+
+@pages.post("/m/<map_id>/claim")
+async def claim_map(map_id: str) -> Response:
+    """The person's explicit action: an agent-made map nobody owns becomes this browser's."""
+    ctx = web_context()
+    user, fresh = _user()
+    await resolve(ctx.hub, "m", map_id, user, claim=True)
+    return _with_cookie(_redirect_to(map_id), user, fresh)
 
 
 @pages.get("/v/<view_key>")

@@ -1,8 +1,9 @@
 """Static files: the page's own (``mapsrv/static`` when installed, ``static/`` in a checkout) and
 Leaflet's (from the xstatic-leaflet package).
 
-``index.html`` is a template, not a file to serve: only the other files of the directory are,
-by exact name, so no spelling of a path (``./index.html``, ``../``) reaches anything else.
+``index.html`` and ``claim.html`` are templates, not files to serve: only the other files of the
+directory are, by exact name, so no spelling of a path (``./index.html``, ``../``) reaches
+anything else.
 """
 
 from __future__ import annotations
@@ -16,9 +17,20 @@ from quart import Blueprint, Response, send_from_directory
 from mapsrv.errors import HttpError, InvalidInput
 from mapsrv.web.context import web_context
 
-__all__ = ["TEMPLATE", "find_static_dir", "leaflet", "served_files", "static_file", "static_files"]
+__all__ = [
+    "CLAIM_TEMPLATE",
+    "TEMPLATE",
+    "TEMPLATES",
+    "find_static_dir",
+    "leaflet",
+    "served_files",
+    "static_file",
+    "static_files",
+]
 
 TEMPLATE = "index.html"
+CLAIM_TEMPLATE = "claim.html"  # an agent-made map nobody has opened yet
+TEMPLATES = frozenset({TEMPLATE, CLAIM_TEMPLATE})
 
 static_files = Blueprint("static_files", __name__)
 _LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
@@ -36,7 +48,7 @@ def find_static_dir() -> Path:
 
 
 def served_files(static_dir: Path) -> frozenset[str]:
-    return frozenset(p.name for p in static_dir.iterdir() if p.is_file() and p.name != TEMPLATE)
+    return frozenset(p.name for p in static_dir.iterdir() if p.is_file() and p.name not in TEMPLATES)
 
 
 @static_files.get("/static/leaflet/<path:filename>")
@@ -50,7 +62,7 @@ async def leaflet(filename: str) -> Response:
 async def static_file(filename: str) -> Response:
     ctx = web_context()
     if filename not in ctx.served:
-        if posixpath.normpath(filename) == TEMPLATE:
+        if posixpath.normpath(filename) in TEMPLATES:
             raise InvalidInput("not a static file")
         raise HttpError(404, "not found")
     response = await send_from_directory(ctx.static_dir, filename)

@@ -2,7 +2,8 @@
 
     MapsrvError                 500  -32603  internal
     ├── InvalidInput            400  -32602  invalid       a value breaks a rule; the message names it
-    │   └── PayloadTooLarge     413  -32602  too_large     a body, string or collection past its cap
+    │   ├── PayloadTooLarge     413  -32602  too_large     a body, string or collection past its cap
+    │   └── ParseError          400  -32700  parse_error   a body that is not JSON(-RPC) at all
     ├── NotFound                404  -32002  not_found     unknown, expired or foreign map/feature
     ├── VersionConflict         409  -32010  conflict      expected_version is stale; carries current
     ├── Unauthorized            401  -32001  unauthorized  missing or wrong API key
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidInput",
     "MapsrvError",
     "NotFound",
+    "ParseError",
     "PayloadTooLarge",
     "Unauthorized",
     "TooManyRequests",
@@ -64,6 +66,11 @@ class InvalidInput(MapsrvError):
 class PayloadTooLarge(InvalidInput):
     status = 413
     code = "too_large"
+
+
+class ParseError(InvalidInput):
+    jsonrpc_code = -32700
+    code = "parse_error"
 
 
 class NotFound(MapsrvError):

@@ -35,6 +35,7 @@ from mapsrv.access import ApiKeys, ClientIdentity
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.hub import MapHub
+from mapsrv.mcp_errors import json_rpc_errors
 from mapsrv.mcp_sessions import (
     McpSession,
     Peek,
@@ -194,6 +195,7 @@ class McpEndpoints:
             # The SDK binds each session to scope["user"] and answers another one's requests
             # as for an unknown session (404): that is what binds a session to its key.
             scope["user"] = AuthenticatedUser(AccessToken(token="", client_id=key, scopes=[]))
+        send = json_rpc_errors(send, self.config.max_body_size)
         peer = (scope.get("client") or ("", 0))[0]
         client = self.clients.of(peer, _header(scope, b"x-forwarded-for"))
         family = lookup(scope["path"]).route.family

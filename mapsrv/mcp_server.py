@@ -210,28 +210,42 @@ class McpEndpoints:
         self, scope: Scope, receive: Receive, send: Send, client: str, key: str | None
     ) -> None:
         session_id = _header(scope, b"mcp-session-id")
-        if _opens_session(scope):
+        opening = _opens_session(scope)
+        if opening:
             refusal = self.book.refusal(client, key)
             if refusal is not None:
                 await _refuse(send, refusal)
                 return
+            self.book.reserve(client, key)
         peek = Peek(receive, send)
-        await self.sessions.handle_request(scope, peek.receive, peek.send)
+        kept = False
+        try:
+            await self.sessions.handle_request(scope, peek.receive, peek.send)
+            if opening:
+                kept = await self._opened(scope, peek, client, key)
+        finally:
+            if opening and not kept:
+                self.book.released(client, key)
         if session_id is None:
-            opened = peek.session_id
-            if opened is None or opened in self.book.sessions:
-                return
-            if peek.status >= 400 or json_rpc_failed(bytes(peek.answer)):
-                # The SDK keeps a session whose initialize it answered with a JSON-RPC error
-                # (HTTP 200): nothing was established, so nothing is kept.
-                self.book.closed_failed_initialize += 1
-                await close_http_session(self.sessions.handle_request, scope.get("user"), opened)
-            else:
-                self.book.opened(opened, "http", client, key, scope.get("user"))
-        elif peek.status == 404 or (scope["method"] == "DELETE" and peek.status < 300):
+            return
+        if peek.status == 404 or (scope["method"] == "DELETE" and peek.status < 300):
             self.book.ended(session_id)
         elif peek.status < 400:
             self.book.used(session_id, real=is_real_request(bytes(peek.request)))
+
+    async def _opened(self, scope: Scope, peek: Peek, client: str, key: str | None) -> bool:
+        """After a request that could open a session: whether one was opened, and kept."""
+        opened = peek.session_id
+        if opened is None or opened in self.book.sessions:
+            return False
+        if peek.status >= 400 or json_rpc_failed(bytes(peek.answer)):
+            # The SDK keeps a session whose initialize it answered with a JSON-RPC error
+            # (HTTP 200): nothing was established, so nothing is kept.
+            self.book.closed_failed_initialize += 1
+            await close_http_session(self.sessions.handle_request, scope.get("user"), opened)
+            return False
+        self.book.opened(opened, "http", client, key, scope.get("user"))
+        return True
 
     async def _message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A legacy SSE client's POST: a real request keeps its session from idling out."""
@@ -256,6 +270,7 @@ class McpEndpoints:
         if refusal is not None:
             await _refuse(send, refusal)
             return
+        self.book.reserve(client, key)
         self.sse_sessions += 1
         session: McpSession | None = None
         ended = [False, False]  # started, finished: a stream cut short is ended properly below
@@ -284,6 +299,8 @@ class McpEndpoints:
                 self.sse_sessions -= 1
                 if session is not None:
                     self.book.ended(session.id)
+                else:
+                    self.book.released(client, key)
         if stream_scope.cancelled_caught:
             log.info("closed an idle legacy SSE session")
             if ended[0] and not ended[1]:

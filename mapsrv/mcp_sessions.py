@@ -114,15 +114,28 @@ class SessionBook:
             )
         return None
 
-    def opened(
-        self, session_id: str, transport: str, client: str, key: str | None, user: Any = None
-    ) -> McpSession:
-        deadline = self._clock() + self.handshake_timeout
-        session = McpSession(session_id, transport, client, key, deadline, user)
-        self.sessions[session_id] = session
+    def reserve(self, client: str, key: str | None) -> None:
+        """Count a session being opened against its quotas before it exists, so that many
+        concurrent ``initialize`` requests cannot all pass the check; ``opened`` keeps the
+        count, ``released`` returns it."""
         self._by_client[client] += 1
         if key is not None:
             self._by_key[key] += 1
+
+    def released(self, client: str, key: str | None) -> None:
+        for counter, who in ((self._by_client, client), (self._by_key, key)):
+            if who is not None:
+                counter[who] -= 1
+                if counter[who] <= 0:
+                    del counter[who]
+
+    def opened(
+        self, session_id: str, transport: str, client: str, key: str | None, user: Any = None
+    ) -> McpSession:
+        """A reserved session now exists."""
+        deadline = self._clock() + self.handshake_timeout
+        session = McpSession(session_id, transport, client, key, deadline, user)
+        self.sessions[session_id] = session
         return session
 
     def used(self, session_id: str, *, real: bool) -> None:
@@ -140,13 +153,8 @@ class SessionBook:
 
     def ended(self, session_id: str) -> None:
         session = self.sessions.pop(session_id, None)
-        if session is None:
-            return
-        for counter, who in ((self._by_client, session.client), (self._by_key, session.key)):
-            if who is not None:
-                counter[who] -= 1
-                if counter[who] <= 0:
-                    del counter[who]
+        if session is not None:
+            self.released(session.client, session.key)
 
     def overdue(self) -> list[McpSession]:
         """Streamable HTTP sessions that never sent a request after initialize, past their

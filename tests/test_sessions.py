@@ -14,6 +14,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from support import start_server, wait_until
 
+from mapsrv.mcp_sessions import SessionBook
 from mapsrv.server import Server
 
 INITIALIZE = {
@@ -188,4 +189,26 @@ async def test_a_session_flood_does_not_lock_out_a_polite_client(nursery: trio.N
             async with sdk_client(server, {"x-forwarded-for": "198.51.100.9"}) as polite:
                 assert not (await polite.call_tool("create_map", {})).is_error
         done.set()
-    assert outcomes.get(200, 0) <= 16 + 8
+    assert outcomes.get(200, 0) <= 16  # its quota, even with 8 initializes in flight at once
+
+
+def test_the_session_book_counts_reservations_and_deadlines() -> None:
+    now = [0.0]
+    book = SessionBook(handshake_timeout=10, idle_timeout=60, per_client=2, per_key=3, clock=lambda: now[0])
+    book.reserve("a", "k")
+    book.reserve("a", "k")
+    assert book.refusal("a", "k") is not None  # two in flight fill the client's quota
+    assert book.refusal("b", "k") is None
+    book.released("a", "k")
+    book.opened("s1", "http", "a", "k")
+    now[0] = 9.9
+    assert book.overdue() == []
+    now[0] = 10.0
+    assert [s.id for s in book.overdue()] == ["s1"]
+    book.used("s1", real=False)  # a notification answers nothing
+    assert [s.id for s in book.overdue()] == ["s1"]
+    book.used("s1", real=True)
+    assert book.overdue() == []
+    book.ended("s1")
+    assert book.refusal("a", "k") is None and not book.sessions
+    assert book.statistics().refused_quota == 1

@@ -15,7 +15,7 @@ import trio
 from mapsrv import __version__
 from mapsrv.config import Config, ConfigError, add_arguments
 from mapsrv.logs import setup_logging
-from mapsrv.mcp_server import open_stdio_streams
+from mapsrv.mcp_stdio import open_stdio_streams
 from mapsrv.server import Server, serve
 
 __all__ = ["main"]

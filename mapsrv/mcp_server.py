@@ -11,20 +11,16 @@ legacy SSE sessions, and a ``Retry-After`` on 503s.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import trio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import MCPServer
 from mcp.server.sse import SseServerTransport
-from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
@@ -53,7 +49,6 @@ __all__ = [
     "McpEndpoints",
     "McpStatistics",
     "build_mcp",
-    "open_stdio_streams",
     "security_settings",
     "sessions_full",
 ]
@@ -217,6 +212,7 @@ class McpEndpoints:
                 await _refuse(send, refusal)
                 return
             self.book.reserve(client, key)
+            await self._make_room()
         peek = Peek(receive, send)
         kept = False
         try:
@@ -232,6 +228,17 @@ class McpEndpoints:
             self.book.ended(session_id)
         elif peek.status < 400:
             self.book.used(session_id, real=is_real_request(bytes(peek.request)))
+
+    async def _make_room(self) -> None:
+        """At the session cap, close the oldest session still waiting for its first request
+        rather than refuse a newcomer (mcp_sessions explains why)."""
+        if len(_live_http_sessions(self.sessions)) < self.config.max_mcp_sessions:
+            return
+        oldest = self.book.oldest_unanswered()
+        if oldest is not None:
+            self.book.closed_unanswered += 1
+            self.book.ended(oldest.id)
+            await close_http_session(self.sessions.handle_request, oldest.user, oldest.id)
 
     async def _opened(self, scope: Scope, peek: Peek, client: str, key: str | None) -> bool:
         """After a request that could open a session: whether one was opened, and kept."""
@@ -350,53 +357,3 @@ def _with_retry_after(send: Send) -> Send:
         await send(message)
 
     return wrapped
-
-
-class _LineReader:
-    """What the SDK's stdio server reads: ``async for line in stdin``, on a trio stream (so a
-    cancel takes effect at once, unlike the SDK's default reader thread)."""
-
-    def __init__(self, stream: trio.lowlevel.FdStream) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[str]:
-        buffer = b""
-        while chunk := await self._stream.receive_some(65536):
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", "replace")
-        if buffer:
-            yield buffer.decode("utf-8", "replace")
-
-
-class _Writer:
-    def __init__(self, stream: trio.lowlevel.FdStream) -> None:
-        self._stream = stream
-
-    async def write(self, text: str) -> None:
-        await self._stream.send_all(text.encode())
-
-    async def flush(self) -> None:
-        pass
-
-
-@asynccontextmanager
-async def open_stdio_streams() -> AsyncIterator[Any]:
-    """The SDK's stdio transport on trio-native pipes. While it is open, fd 1 points at stderr so a
-    stray print cannot corrupt the JSON-RPC stream on the real stdout."""
-    wire_in, wire_out = os.dup(0), os.dup(1)
-    saved_in, saved_out = os.dup(0), os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    os.dup2(2, 1)
-    try:
-        async with trio.lowlevel.FdStream(wire_in) as stdin, trio.lowlevel.FdStream(wire_out) as stdout:
-            async with stdio_server(stdin=_LineReader(stdin), stdout=_Writer(stdout)) as streams:  # type: ignore[arg-type]
-                yield streams
-    finally:
-        os.dup2(saved_in, 0)
-        os.dup2(saved_out, 1)
-        os.close(saved_in)
-        os.close(saved_out)

@@ -12,7 +12,9 @@ answer's session id pass by, and adds what a shared service needs:
 - legacy SSE sessions end after ``mcp_session_idle_timeout`` without a message (the SDK has no
   timeout for them at all);
 - one client address or one API key holds at most its quota of sessions (429 with Retry-After
-  past it), so nobody locks everyone else out of the global cap.
+  past it), so nobody locks everyone else out of the global cap; and when the cap is full
+  anyway (a flood from many addresses), a new session takes the place of the oldest one still
+  waiting for its first request, so a real client still gets in.
 
 Sessions are bound to the API key that opened them by the SDK itself (mcp 2.3 compares
 ``scope["user"]``; ``McpEndpoints`` sets it): another key gets the same 404 as an unknown session.
@@ -67,7 +69,7 @@ class McpSession:
 @dataclass(frozen=True)
 class SessionStatistics:
     unanswered: int  # sessions still waiting for their first request
-    closed_unanswered: int  # closed because that request never came
+    closed_unanswered: int  # closed because that request never came (or to make room)
     closed_failed_initialize: int  # closed because initialize failed
     refused_quota: int  # new sessions refused past a client's or a key's quota
 
@@ -163,6 +165,13 @@ class SessionBook:
         now = self._clock()
         waiting = (s for s in self.sessions.values() if s.transport == "http" and not s.answered)
         return [s for s in waiting if s.deadline <= now]
+
+    def oldest_unanswered(self) -> McpSession | None:
+        """The Streamable HTTP session that has waited longest for its first request: the one to
+        give up when the server is full and a new client wants in (a flood's sessions never
+        answer; a real client's answer within a moment)."""
+        waiting = [s for s in self.sessions.values() if s.transport == "http" and not s.answered]
+        return min(waiting, key=lambda s: s.deadline, default=None)
 
     def keep_only(self, live_http: Iterable[str]) -> None:
         """Forget Streamable HTTP sessions the SDK has ended on its own (idle timeout, crash)."""

@@ -49,7 +49,9 @@ async def call(
 
 
 def sdk_client(server: Server, headers: dict[str, str]) -> Client:
-    return Client(streamable_http_client(server.url + "mcp", http_client=httpx2.AsyncClient(headers=headers)))
+    """The SDK's client in the 2025-11-25 era: the one with sessions."""
+    http = httpx2.AsyncClient(headers=headers)
+    return Client(streamable_http_client(server.url + "mcp", http_client=http), mode="legacy")
 
 
 async def test_a_failed_initialize_keeps_no_session(nursery: trio.Nursery) -> None:
@@ -212,3 +214,19 @@ def test_the_session_book_counts_reservations_and_deadlines() -> None:
     book.ended("s1")
     assert book.refusal("a", "k") is None and not book.sessions
     assert book.statistics().refused_quota == 1
+
+
+async def test_a_full_server_gives_a_newcomer_the_place_of_a_silent_session(nursery: trio.Nursery) -> None:
+    """A flood from many addresses fills the global cap with sessions that never answer: a real
+    client still gets in, in place of the oldest of them."""
+    server = await start_server(nursery, max_mcp_sessions=3, **{"trusted_proxies": ("127.0.0.1/32",)})
+    async with httpx.AsyncClient() as http:
+        silent = [
+            (await initialize(http, server, **{"x-forwarded-for": f"10.0.0.{n}"})).headers["mcp-session-id"]
+            for n in range(3)
+        ]
+        async with sdk_client(server, {"x-forwarded-for": "198.51.100.9"}) as polite:
+            assert not (await polite.call_tool("create_map", {})).is_error
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        assert (await call(http, server, silent[0], ping)).status_code == 404
+        assert (await call(http, server, silent[2], ping)).status_code == 200

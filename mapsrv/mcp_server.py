@@ -138,6 +138,7 @@ class McpEndpoints:
             "/messages/", security_settings=security, max_request_body_size=config.max_body_size
         )
         self.sse_sessions = 0
+        self.openings = 0  # requests that may open a Streamable HTTP session, in flight
         self.clients = ClientIdentity(config.trusted_proxies)
         self.book = SessionBook(
             handshake_timeout=config.mcp_handshake_timeout,
@@ -212,6 +213,7 @@ class McpEndpoints:
                 await _refuse(send, refusal)
                 return
             self.book.reserve(client, key)
+            self.openings += 1
             await self._make_room()
         peek = Peek(receive, send)
         kept = False
@@ -220,8 +222,10 @@ class McpEndpoints:
             if opening:
                 kept = await self._opened(scope, peek, client, key)
         finally:
-            if opening and not kept:
-                self.book.released(client, key)
+            if opening:
+                self.openings -= 1
+                if not kept:
+                    self.book.released(client, key)
         if session_id is None:
             return
         if peek.status == 404 or (scope["method"] == "DELETE" and peek.status < 300):
@@ -232,10 +236,12 @@ class McpEndpoints:
     async def _make_room(self) -> None:
         """At the session cap, close the oldest session still waiting for its first request
         rather than refuse a newcomer (mcp_sessions explains why)."""
-        if len(_live_http_sessions(self.sessions)) < self.config.max_mcp_sessions:
-            return
-        oldest = self.book.oldest_unanswered()
-        if oldest is not None:
+        # Every opening request in flight (this one included) will want a place.
+        excess = len(_live_http_sessions(self.sessions)) + self.openings - self.config.max_mcp_sessions
+        for _ in range(excess):
+            oldest = self.book.oldest_unanswered()
+            if oldest is None:
+                return
             self.book.closed_unanswered += 1
             self.book.ended(oldest.id)
             await close_http_session(self.sessions.handle_request, oldest.user, oldest.id)

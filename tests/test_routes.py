@@ -223,7 +223,12 @@ async def test_session_caps_say_their_own_retry_after(
     monkeypatch.setattr(mcp_server, "SESSION_RETRY_AFTER", 7)
     server = await start_server(nursery, max_mcp_sessions=1)
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-        assert (await http.post("/mcp", json=INITIALIZE, headers=MCP_ACCEPT)).status_code == 200
+        opened = await http.post("/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+        # A session that has made a request is not given up for a newcomer (a silent one is).
+        in_use = {**MCP_ACCEPT, "mcp-session-id": opened.headers["mcp-session-id"]}
+        tools_list = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        listed = await http.post("/mcp", json=tools_list, headers=in_use)
+        assert listed.status_code == 200
         refused = await http.post("/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
         assert refused.status_code == 503
         assert refused.headers["retry-after"] == "7"

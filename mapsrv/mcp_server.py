@@ -24,6 +24,7 @@ from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
 from mapsrv import __version__
@@ -54,6 +55,18 @@ __all__ = [
 ]
 
 log = logging.getLogger("mapsrv.mcp")
+
+
+class _QuietDisconnects(logging.Filter):
+    """mcp 2.3 logs a traceback at ERROR for a POST whose client went away mid-body; mapsrv
+    reports a body that came too slowly as ``http.disconnect`` (``mapsrv.hygiene``), so a slow
+    client would write a traceback per attempt. Those records are dropped; others are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ClientDisconnect))
+
+
+logging.getLogger("mcp.server.streamable_http").addFilter(_QuietDisconnects())
 
 
 def build_mcp(hub: MapHub, base_url: Callable[[], str], keys: ApiKeys) -> MCPServer:

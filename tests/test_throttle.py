@@ -4,7 +4,10 @@ open-stream cap, and a slow request body cut off."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 import trio
 from support import Browser, open_redis, open_stream, start_server, wait_until
 from support.raw_http import RawConnection
@@ -101,7 +104,7 @@ async def test_open_streams_per_client_are_capped(nursery: trio.Nursery) -> None
     await browser.aclose()
 
 
-async def test_a_slow_body_on_mcp_is_cut_off(nursery: trio.Nursery) -> None:
+async def test_a_slow_body_on_mcp_is_cut_off(nursery: trio.Nursery, caplog: pytest.LogCaptureFixture) -> None:
     server = await start_server(nursery, body_timeout=0.3)
     conn = await RawConnection.open("127.0.0.1", port_of(server))
     head = (
@@ -117,3 +120,4 @@ async def test_a_slow_body_on_mcp_is_cut_off(nursery: trio.Nursery) -> None:
         assert await conn.closed_by_server()
     await conn.aclose()
     await wait_until(lambda: server.connections.statistics().closed >= 1)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no traceback per slow client"

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "Envelope",
     "INTERNAL_ERROR",
     "INVALID_REQUEST",
     "PARSE_ERROR",
     "SERVER_GONE",
-    "Envelope",
+    "envelope_of",
     "error_body",
     "id_from_prefix",
     "peek",

@@ -23,6 +23,7 @@ import trio
 __all__ = [
     "Spawner",
     "group_members",
+    "kill_group",
     "live_group_members",
     "reap_adopted",
     "set_child_subreaper",

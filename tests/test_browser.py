@@ -363,9 +363,9 @@ def near(colour: tuple[int, int, int], hex_colour: str, tolerance: int = 24) -> 
 
 async def test_screenshot_shows_each_feature_where_the_page_placed_it(live: Server, tmp_path: Path) -> None:
     """The screenshot, decoded, has each coloured outline's colour inside the box the DOM gives
-    for that feature and (nearly) nowhere else. Kept as an artifact in $MAPSRV_TEST_ARTIFACTS
+    for that feature and (nearly) nowhere else. Kept as an artifact in $TEST_ARTIFACTS_DIR
     when set (tox passes it), else in the test's temporary directory."""
-    out = Path(os.environ.get("MAPSRV_TEST_ARTIFACTS") or tmp_path) / "browser-map.png"
+    out = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path) / "browser-map.png"
     outlined = {"route": "#7c3aed", "zone": "#f59e0b", "box": "#0ea5e9"}
 
     def body(chromium: Chromium) -> tuple[bytes, dict[str, dict[str, float]]]:

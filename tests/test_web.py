@@ -322,7 +322,9 @@ def test_static_files_are_found_when_installed(tmp_path):
     subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", source], check=True, env=env)
     (wheel,) = (tmp_path / "dist").glob("mapsrv-*.whl")
     prefix = tmp_path / "prefix"
-    subprocess.run([*pip, "install", "-q", "--no-deps", "--prefix", prefix, wheel], check=True, env=env)
+    # --ignore-installed: under tox this interpreter already has mapsrv, and pip would skip the prefix
+    install = [*pip, "install", "-q", "--no-deps", "--ignore-installed", "--prefix", prefix, wheel]
+    subprocess.run(install, check=True, env=env)
     (site,) = prefix.glob("lib/python*/site-packages")
     script = "import mapsrv.web; print(mapsrv.web.__file__); print(mapsrv.web.find_static_dir())"
     out = subprocess.run(

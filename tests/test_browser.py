@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pytest
 import trio
 from support import require, start_server
+from support.aio import use_plain_asyncio
 from support.png import Image, read_png
 
 from mapsrv.server import Server
@@ -78,6 +79,7 @@ async def in_chromium(body: Callable[[Chromium], T]) -> T:
     require(sync_playwright is not None, "playwright")
 
     def run() -> T:
+        use_plain_asyncio()
         with sync_playwright() as pw:
             chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:

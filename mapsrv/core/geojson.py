@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mapsrv.core.model import _ID_RE, DEFAULT_LAYER, Feature, Limits, MapState, build_feature
+from mapsrv.core.model import DEFAULT_LAYER, Feature, Limits, MapState, build_feature
+from mapsrv.core.values import ID_RE as _ID_RE
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
 __all__ = ["features_from_geojson", "to_geojson"]
@@ -58,7 +59,9 @@ def _position(name: str, p: Any) -> list[Any]:
     """A GeoJSON ``[lon, lat]`` position as mapsrv's ``[lat, lon]``, recognising the common
     mistake of a position written in ``[lat, lon]`` order."""
     if not isinstance(p, list) or len(p) < 2:
-        raise InvalidInput(f"{name} must be a [lon, lat] position, got {p!r:.60}; e.g. [2.35, 48.85] for Paris")
+        raise InvalidInput(
+            f"{name} must be a [lon, lat] position, got {p!r:.60}; e.g. [2.35, 48.85] for Paris"
+        )
     lon, lat = p[0], p[1]
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lon, lat))
     if numbers and not -90 <= lat <= 90 and -90 <= lon <= 90 and -180 <= lat <= 180:
@@ -106,13 +109,17 @@ def _shapes(name: str, geometry: Any) -> list[tuple[str, Any]]:
         return [("polygon", ring)]
     if gtype in ("MultiPoint", "MultiLineString", "MultiPolygon"):
         if not isinstance(coords, list):
-            raise InvalidInput(f"{name} coordinates must be a list of parts, got {coords!r:.40}; see RFC 7946")
+            raise InvalidInput(
+                f"{name} coordinates must be a list of parts, got {coords!r:.40}; see RFC 7946"
+            )
         simple = gtype[len("Multi") :]
         return [s for part in coords for s in _shapes(name, {"type": simple, "coordinates": part})]
     if gtype == "GeometryCollection":
         parts = geometry.get("geometries")
         if not isinstance(parts, list):
-            raise InvalidInput(f"{name} geometries must be a list of geometries, got {parts!r:.40}; see RFC 7946")
+            raise InvalidInput(
+                f"{name} geometries must be a list of geometries, got {parts!r:.40}; see RFC 7946"
+            )
         return [s for part in parts for s in _shapes(name, part)]
     raise InvalidInput(
         f"{name} geometry type must be Point, LineString, Polygon, a Multi- one or GeometryCollection,"
@@ -145,11 +152,13 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
     elif raw.get("type") == "FeatureCollection":
         items = raw.get("features")
         if not isinstance(items, list):
-            raise InvalidInput(f"geojson features must be a list of Features, got {items!r:.40}; give [] for none")
+            raise InvalidInput(
+                f"geojson features must be a list of Features, got {items!r:.40}; give [] for none"
+            )
     else:
         raise InvalidInput(
             f"geojson must be a FeatureCollection or Feature, got type {raw.get('type')!r:.40};"
-            " wrap a bare geometry as {\"type\": \"Feature\", \"geometry\": ..., \"properties\": {}}"
+            ' wrap a bare geometry as {"type": "Feature", "geometry": ..., "properties": {}}'
         )
     out: list[Feature] = []
     for index, item in enumerate(items):

@@ -6,13 +6,13 @@ A map is a title, a camera view, named layers and features. Coordinates are ``(l
 
 from __future__ import annotations
 
-import difflib
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from mapsrv.core.style import COLOR_FORMS, CSS_COLORS, STYLE_KEYS, check_color, check_style, check_symbol
+from mapsrv.core.values import check_id, check_number, check_text
+from mapsrv.core.values import number as _number
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
 __all__ = [
@@ -48,8 +48,6 @@ Bounds: TypeAlias = tuple[LatLon, LatLon]
 FeatureType: TypeAlias = Literal["marker", "polyline", "polygon", "circle", "rectangle"]
 FEATURE_TYPES: tuple[FeatureType, ...] = ("marker", "polyline", "polygon", "circle", "rectangle")
 DEFAULT_LAYER = "default"
-
-_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -175,20 +173,6 @@ def bounds_of(points: Any) -> Bounds | None:
     return ((min(lats), min(lons)), (max(lats), max(lons)))
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"{name} must be a number, got {value!r:.40}; write it as a plain JSON number")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise InvalidInput(
-            f"{name} must be a finite number, got a {len(str(value))}-digit integer; give degrees or metres"
-        ) from None
-    if not math.isfinite(number):
-        raise InvalidInput(f"{name} must be a finite number, got {number}; give a real value")
-    return number
-
-
 def check_latlon(name: str, value: Any) -> LatLon:
     """A ``[lat, lon]`` pair, in range."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
@@ -204,11 +188,8 @@ def check_latlon(name: str, value: Any) -> LatLon:
             hint = "latitude is degrees north (+) or south (-) of the equator"
         raise InvalidInput(f"{name} latitude must be between -90 and 90, got {lat:g}; {hint}")
     if not -180.0 <= lon <= 180.0:
-        raise InvalidInput(
-            f"{name} longitude must be between -180 and 180, got {lon:g}; subtract 360 from longitudes east of 180"
-            if lon > 180
-            else f"{name} longitude must be between -180 and 180, got {lon:g}; add 360 to longitudes west of -180"
-        )
+        fix = "subtract 360 east of 180" if lon > 180 else "add 360 west of -180"
+        raise InvalidInput(f"{name} longitude must be between -180 and 180, got {lon:g}; {fix}")
     return (lat, lon)
 
 
@@ -216,14 +197,16 @@ def check_bounds(name: str, value: Any) -> Bounds:
     """``[[south, west], [north, east]]`` with south <= north and west <= east."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise InvalidInput(
-            f"{name} must be [[south, west], [north, east]], got {value!r:.60}; e.g. [[48.8, 2.2], [48.9, 2.5]]"
+            f"{name} must be [[south, west], [north, east]], got {value!r:.60};"
+            " e.g. [[48.8, 2.2], [48.9, 2.5]]"
         )
     sw = check_latlon(f"{name} south-west", value[0])
     ne = check_latlon(f"{name} north-east", value[1])
     if sw[0] > ne[0]:
         raise InvalidInput(
             f"{name} south must be at most north, got south {sw[0]:g} and north {ne[0]:g};"
-            f" swap them: [[{ne[0]:g}, {sw[1]:g}], [{sw[0]:g}, {ne[1]:g}]] (south {sw[0]:g} is north of north)"
+            f" swap them: [[{ne[0]:g}, {sw[1]:g}], [{sw[0]:g}, {ne[1]:g}]]"
+            f" (south {sw[0]:g} is north of north)"
         )
     if sw[1] > ne[1]:
         raise InvalidInput(
@@ -242,129 +225,6 @@ def check_zoom(value: Any, limits: Limits) -> float:
             " use 2 for the world, 5 a country, 11 a city, 16 a street"
         )
     return zoom
-
-
-def check_number(name: str, value: Any, low: float, high: float) -> float:
-    number = _number(name, value)
-    if not low <= number <= high:
-        raise InvalidInput(f"{name} must be between {low:g} and {high:g}, got {number:g}; give a value in range")
-    return number
-
-
-def check_id(kind: str, value: Any) -> str:
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise InvalidInput(
-            f"{kind} id must be 1-64 characters of letters, digits and _.:-, got {value!r:.80};"
-            " e.g. 'stop-1' (leave a feature id out to get one generated)"
-        )
-    return value
-
-
-def check_text(name: str, value: Any, cap: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string, got {type(value).__name__} {value!r:.40}; quote it")
-    if len(value) > cap:
-        raise PayloadTooLarge(
-            f"{name} must be at most {cap} characters, got {len(value)}; shorten it"
-            + ("" if name == "popup" else " (longer text belongs in the popup)")
-        )
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(
-            f"{name} must be valid text, got a lone surrogate in {value!r:.40}; send UTF-8 text"
-        ) from None
-    return value
-
-
-_HEX_RE = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
-_DASH_RE = re.compile(r"[0-9]{1,3}(?: [0-9]{1,3}){0,7}")
-STYLE_KEYS = ("color", "weight", "opacity", "fill_color", "fill_opacity", "dash", "symbol")
-# The CSS named colours (CSS Color 4), so a name the page cannot draw is refused, not ignored.
-CSS_COLORS = frozenset(
-    """aliceblue antiquewhite aqua aquamarine azure beige bisque black blanchedalmond blue blueviolet
-    brown burlywood cadetblue chartreuse chocolate coral cornflowerblue cornsilk crimson cyan darkblue
-    darkcyan darkgoldenrod darkgray darkgreen darkgrey darkkhaki darkmagenta darkolivegreen darkorange
-    darkorchid darkred darksalmon darkseagreen darkslateblue darkslategray darkslategrey darkturquoise
-    darkviolet deeppink deepskyblue dimgray dimgrey dodgerblue firebrick floralwhite forestgreen fuchsia
-    gainsboro ghostwhite gold goldenrod gray green greenyellow grey honeydew hotpink indianred indigo
-    ivory khaki lavender lavenderblush lawngreen lemonchiffon lightblue lightcoral lightcyan
-    lightgoldenrodyellow lightgray lightgreen lightgrey lightpink lightsalmon lightseagreen lightskyblue
-    lightslategray lightslategrey lightsteelblue lightyellow lime limegreen linen magenta maroon
-    mediumaquamarine mediumblue mediumorchid mediumpurple mediumseagreen mediumslateblue
-    mediumspringgreen mediumturquoise mediumvioletred midnightblue mintcream mistyrose moccasin
-    navajowhite navy oldlace olive olivedrab orange orangered orchid palegoldenrod palegreen
-    paleturquoise palevioletred papayawhip peachpuff peru pink plum powderblue purple rebeccapurple red
-    rosybrown royalblue saddlebrown salmon sandybrown seagreen seashell sienna silver skyblue slateblue
-    slategray slategrey snow springgreen steelblue tan teal thistle tomato turquoise violet wheat white
-    whitesmoke yellow yellowgreen""".split()
-)
-COLOR_FORMS = "#rgb, #rrggbb or a CSS colour name (red, navy, teal, orange, ...)"
-MAX_SYMBOL = 8  # code points: one emoji with its modifiers and joiners
-
-
-def check_color(name: str, value: Any) -> str:
-    """A CSS colour the page can draw: ``#rgb``, ``#rrggbb`` or a CSS name (any case)."""
-    if isinstance(value, str) and (_HEX_RE.fullmatch(value) or value.lower() in CSS_COLORS):
-        return value
-    hint = "e.g. 'red' or '#cc0033'"
-    if isinstance(value, str):
-        close = difflib.get_close_matches(value.lower().replace(" ", ""), CSS_COLORS, n=1, cutoff=0.75)
-        if close:
-            hint = f"did you mean {close[0]!r}?"
-    raise InvalidInput(f"{name} must be {COLOR_FORMS}, got {value!r:.40}; {hint}")
-
-
-def check_symbol(value: Any) -> str:
-    """What a marker shows inside its dot: 1-3 letters or digits ("1", "A", "P2"), or one emoji."""
-    ok = (
-        isinstance(value, str)
-        and 0 < len(value) <= MAX_SYMBOL
-        and value.isprintable()
-        and not any(c.isspace() for c in value)
-        and ((value.isalnum() and len(value) <= 3) or not value.isascii())
-    )
-    if not ok:
-        raise InvalidInput(
-            f"style symbol must be 1-3 letters or digits, or one emoji, got {value!r:.40};"
-            " e.g. '1' for the first stop of a route, 'A', or '🏨'"
-        )
-    return str(value)
-
-
-def check_style(value: Any) -> tuple[tuple[str, Any], ...]:
-    """A style mapping, as sorted pairs so that equal styles compare equal."""
-    if value is None:
-        return ()
-    if not isinstance(value, Mapping):
-        raise InvalidInput(
-            f"style must be an object, got {type(value).__name__}; e.g. {{\"color\": \"red\"}}"
-        )
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if item is None:
-            continue
-        if key in ("color", "fill_color"):
-            item = check_color(f"style {key}", item)
-        elif key == "weight":
-            item = check_number("style weight", item, 0, 20)
-        elif key in ("opacity", "fill_opacity"):
-            item = check_number(f"style {key}", item, 0, 1)
-        elif key == "dash":
-            if not isinstance(item, str) or not _DASH_RE.fullmatch(item):
-                raise InvalidInput(
-                    f"style dash must be numbers separated by spaces, got {item!r:.40};"
-                    " e.g. '6 4' (6 px dash, 4 px gap)"
-                )
-        elif key == "symbol":
-            item = check_symbol(item)
-        else:
-            raise InvalidInput(
-                f"style key must be one of {', '.join(STYLE_KEYS)}, got {key!r:.40}"
-                f" (unknown style key); remove it or use one of those"
-            )
-        out[key] = item
-    return tuple(sorted(out.items()))
 
 
 def _check_points(name: str, value: Any, minimum: int, limits: Limits) -> tuple[LatLon, ...]:

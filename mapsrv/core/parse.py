@@ -67,7 +67,7 @@ OP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 def parse_ops(body: Any, limits: Limits) -> tuple[list[Op], int | None]:
     """A request body: ``{"ops": [...], "expected_version": n}`` or one op object."""
     if not isinstance(body, Mapping):
-        raise InvalidInput(f"body must be a JSON object, got {type(body).__name__}; send {{\"ops\": [...]}}")
+        raise InvalidInput(f'body must be a JSON object, got {type(body).__name__}; send {{"ops": [...]}}')
     expected = body.get("expected_version")
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
         raise InvalidInput(
@@ -84,7 +84,9 @@ def parse_ops(body: Any, limits: Limits) -> tuple[list[Op], int | None]:
             )
         raw_ops = body.get("ops")
     if not isinstance(raw_ops, list) or not raw_ops:
-        raise InvalidInput(f"ops must be a non-empty list of op objects, got {raw_ops!r:.40}; e.g. [{{\"op\": \"clear\"}}]")
+        raise InvalidInput(
+            f'ops must be a non-empty list of op objects, got {raw_ops!r:.40}; e.g. [{{"op": "clear"}}]'
+        )
     if len(raw_ops) > limits.max_ops:
         raise PayloadTooLarge(
             f"ops must be at most {limits.max_ops} in a batch, got {len(raw_ops)}; split the batch"
@@ -103,10 +105,14 @@ def parse_ops(body: Any, limits: Limits) -> tuple[list[Op], int | None]:
 
 def parse_op(raw: Any, limits: Limits) -> Op:
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"an op must be a JSON object, got {raw!r:.40}; e.g. {{\"op\": \"set_title\", \"title\": \"Trip\"}}")
+        raise InvalidInput(
+            f'an op must be a JSON object, got {raw!r:.40}; e.g. {{"op": "set_title", "title": "Trip"}}'
+        )
     name = raw.get("op")
     if not isinstance(name, str) or name not in OP_FIELDS:
-        raise InvalidInput(f"op must be one of {', '.join(OP_FIELDS)}, got {name!r:.40} (unknown op); use one of those")
+        raise InvalidInput(
+            f"op must be one of {', '.join(OP_FIELDS)}, got {name!r:.40} (unknown op); use one of those"
+        )
     required, optional = OP_FIELDS[name]
     fields = {k: v for k, v in raw.items() if k != "op"}
     for key in fields:
@@ -127,7 +133,7 @@ def _bool(name: str, value: Any) -> bool:
 
 def _ids(name: str, value: Any, kind: str = "feature") -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise InvalidInput(f"{name} must be a list of ids, got {value!r:.40}; e.g. [\"f1\", \"f2\"]")
+        raise InvalidInput(f'{name} must be a list of ids, got {value!r:.40}; e.g. ["f1", "f2"]')
     return tuple(check_id(kind, v) for v in value)
 
 

@@ -36,6 +36,16 @@ async def places_ready() -> None:
         _built = True
 
 
+def _named(missing: PlaceNotFound, field: str, also: str = "") -> PlaceNotFound:
+    """``missing`` naming the field it was given in, and saying what to do."""
+    found = PlaceNotFound(missing.query, missing.suggestions, missing.where, field)
+    found.message += (
+        "; use one of those names" if missing.suggestions else "; check the spelling or add a country"
+    ) + also
+    found.args = (found.message,)
+    return found
+
+
 class Resolver:
     """Points given as ``[lat, lon]`` or as a place name, resolved once per name per call; it
     remembers what each name meant, for the answer."""
@@ -57,14 +67,7 @@ class Resolver:
             try:
                 self.places[name] = resolve_place(name)
             except PlaceNotFound as missing:
-                found = PlaceNotFound(name, missing.suggestions, missing.where, field)
-                found.message += (
-                    "; use one of those names, or give [lat, lon]"
-                    if missing.suggestions
-                    else "; check the spelling, add a country ('Valencia, Spain'), or give [lat, lon]"
-                )
-                found.args = (found.message,)
-                raise found from None
+                raise _named(missing, field, "; or give [lat, lon]") from None
             except InvalidInput as bad:
                 raise InvalidInput(f"{field}: {bad.message}") from None
         return self.places[name]
@@ -96,7 +99,10 @@ async def find_places(
 ) -> CallToolResult:
     """Find cities (15,000+ people), countries and US states by name, offline, biggest first."""
     await places_ready()
-    found = search(query, country=country, near=near, limit=limit)
+    try:
+        found = search(query, country=country, near=near, limit=limit)
+    except PlaceNotFound as missing:
+        raise _named(missing, "query") from None
     return answer({"places": [p.to_json() for p in found]})
 
 

@@ -25,7 +25,7 @@ from mapsrv.tools.schema import MAX_READ, Bounds, MapId
 
 __all__ = ["SUMMARY_BUDGET", "read", "read_map", "summary"]
 
-SUMMARY_BUDGET = 2_400  # bytes of feature rows in a summary (the answer is ~2x: JSON + its text)
+SUMMARY_BUDGET = 1_700  # bytes of labelled-feature rows: a summary answer (JSON + its text) <= 6 KB
 PAGE_BUDGET = 12_000  # bytes of feature rows in a page
 _LATEST = 5
 _NAMES = {"polyline": "line"}

@@ -9,8 +9,8 @@ which remove or overwrite (worth a warning).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp import MCPError
@@ -61,6 +61,9 @@ class ToolSpec:
     function: ToolFunction
     title: str
     hints: ToolAnnotations
+    # JSON-schema keywords beyond the signature's: what a schema-only caller needs to form a
+    # valid call ("give one of these", which the tool itself also checks and explains)
+    schema: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -80,14 +83,14 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(create_map, "Create a map", _ADD),
     ToolSpec(draw, "Draw features", _ADD),
     ToolSpec(edit, "Change features", _OVERWRITE),
-    ToolSpec(remove, "Remove features or layers", _OVERWRITE),
+    ToolSpec(remove, "Remove features or layers", _OVERWRITE, {"minProperties": 2}),
     ToolSpec(read, "Read a map", _READ),
     ToolSpec(set_view, "Move the camera", _SET),
     ToolSpec(set_title, "Set the title", _SET),
     ToolSpec(set_layer, "Show or hide a layer", _SET),
     ToolSpec(find_places, "Find places by name", _READ),
     ToolSpec(nearest_place, "Nearest place to a point", _READ),
-    ToolSpec(measure, "Measure distance, area, bearing", _READ),
+    ToolSpec(measure, "Measure distance, area, bearing", _READ, {"minProperties": 1}),
 )
 
 
@@ -116,7 +119,7 @@ def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> To
         name=spec.name,
         title=spec.title,
         description=spec.description,
-        parameters=validator.schema,
+        parameters={**validator.schema, **spec.schema},
         fn_metadata=FuncMetadata(arg_model=_RawArguments),
         is_async=True,
         context_kwarg="ctx",

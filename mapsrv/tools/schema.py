@@ -90,6 +90,7 @@ ITEM_SCHEMA: dict[str, Any] = {
         **_STYLE,
         "id": {"type": "string", "description": "your id; generated when left out"},
     },
+    "anyOf": [{"required": ["at"]}, {"required": ["points"]}, {"required": ["bounds"]}],
     "additionalProperties": False,
 }
 ITEM_FIELDS = frozenset(ITEM_SCHEMA["properties"])
@@ -116,7 +117,7 @@ Changes = Annotated[
     list[dict[str, Any]], Field(min_length=1), _loose({"type": "array", "items": EDIT_SCHEMA})
 ]
 PlaceOrPoint = Annotated[Any, _loose({**_PLACE_OR_POINT, "description": "[lat, lon] or a place name"})]
-Points = Annotated[list[Any], _loose({"type": "array", "items": _PLACE_OR_POINT})]
+Points = Annotated[list[Any], _loose({"type": "array", "items": _PLACE_OR_POINT, "minItems": 2})]
 Bounds = Annotated[
     Any, _loose({**_GEOMETRY["bounds"], "description": "[[south, west], [north, east]] or a place name"})
 ]

@@ -64,7 +64,7 @@ def test_update_merges_style_and_revalidates_geometry() -> None:
         ({"op": "set_view", "center": [0, 0], "zoom": 23}, "zoom must be between 0 and 22, got 23"),
         ({"op": "set_view", "center": [0, True], "zoom": 2}, "must be a number"),
         ({"op": "add_feature", "type": "polyline", "coords": [[0, 0]]}, "needs at least 2 points"),
-        ({"op": "add_feature", "type": "circle", "coords": [0, 0]}, "radius must be a number of metres for a circle"),
+        ({"op": "add_feature", "type": "circle", "coords": [0, 0]}, "radius must be a number of metres"),
         ({"op": "add_feature", "type": "marker", "coords": [0, 0], "radius": 3}, "only to circles"),
         ({"op": "add_feature", "type": "hexagon", "coords": [0, 0]}, "feature type must be one of"),
         ({"op": "add_feature", "type": "marker", "coords": [0, 0], "id": "has space"}, "feature id must be"),
@@ -196,7 +196,7 @@ def test_geojson_import_of_foreign_data() -> None:
         MapState(id="m"), parse_op({"op": "import_geojson", "geojson": collection}, Limits())
     )
     assert len(state.features) == 3 and isinstance(event, FeaturesUpserted)
-    with pytest.raises(InvalidInput, match="geojson feature 0 geometry type must be Point, .*, got 'Circle'"):
+    with pytest.raises(InvalidInput, match=r"geojson feature 0 geometry type must be Point, .*, got 'Circle'"):
         features_from_geojson(
             {
                 "type": "FeatureCollection",
@@ -280,7 +280,7 @@ def test_zoom_at_either_end_of_its_range_is_accepted(zoom: int) -> None:
             {"op": "fit_bounds", "bounds": "ab"},
             "bounds must be \\[\\[south, west\\], \\[north, east\\]\\], got 'ab'",
         ),
-        ({"op": "fit_bounds", "bounds": [[0, 5], [1, 2]]}, "bounds west must be at most east, got west 5 and east 2"),
+        ({"op": "fit_bounds", "bounds": [[0, 5], [1, 2]]}, "bounds west must be at most east, got west 5"),
         ({"op": "fit_bounds", "feature_ids": ["nope"]}, "feature 'nope' not found on this map"),
         ({"op": "update_feature", "id": "nope"}, "feature 'nope' not found on this map"),
     ],

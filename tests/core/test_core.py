@@ -196,7 +196,7 @@ def test_geojson_import_of_foreign_data() -> None:
         MapState(id="m"), parse_op({"op": "import_geojson", "geojson": collection}, Limits())
     )
     assert len(state.features) == 3 and isinstance(event, FeaturesUpserted)
-    with pytest.raises(InvalidInput, match=r"geojson feature 0 geometry type must be Point, .*, got 'Circle'"):
+    with pytest.raises(InvalidInput, match=r"geojson feature 0 geometry type must be Point, .*'Circle'"):
         features_from_geojson(
             {
                 "type": "FeatureCollection",

@@ -7,7 +7,7 @@ coordinates and numbers are *documented* (``minimum``/``maximum``) but checked b
 errors teach (a swapped pair, the valid range, what to do), not by pydantic.
 
 ``lean`` strips what pydantic adds and no model needs: titles, ``null`` alternatives of optional
-arguments, ``"default": null``.
+arguments, ``"default": null``, ``"additionalProperties": true``.
 """
 
 from __future__ import annotations
@@ -146,7 +146,8 @@ Unit = Annotated[
 
 
 def lean(schema: Any) -> Any:
-    """``schema`` without pydantic's titles, ``null`` alternatives and ``"default": null``."""
+    """``schema`` without pydantic's titles, ``null`` alternatives, ``"default": null`` and
+    ``"additionalProperties": true`` (JSON Schema's default)."""
     if isinstance(schema, list):
         return [lean(item) for item in schema]
     if not isinstance(schema, dict):
@@ -155,7 +156,7 @@ def lean(schema: Any) -> Any:
     for key, value in schema.items():
         if key == "title" and isinstance(value, str):
             continue
-        if key == "default" and value is None:
+        if (key == "default" and value is None) or (key == "additionalProperties" and value is True):
             continue
         if key == "properties":
             out[key] = {name: lean(prop) for name, prop in value.items()}

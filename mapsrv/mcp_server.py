@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -30,7 +30,7 @@ from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.hub import MapHub
 from mapsrv.responses import send_error
 from mapsrv.routes import Family, lookup
-from mapsrv.tools import INSTRUCTIONS, register_tools
+from mapsrv.tools import INSTRUCTIONS, ToolContext, register_resources, sdk_tools
 
 __all__ = [
     "McpEndpoints",
@@ -47,8 +47,17 @@ log = logging.getLogger("mapsrv.mcp")
 def build_mcp(hub: MapHub, base_url: Callable[[], str], keys: ApiKeys) -> MCPServer:
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
     # call finds handlers in place and changes nothing.
-    mcp = MCPServer(name="mapsrv", title="mapsrv live map", instructions=INSTRUCTIONS, version=__version__)
-    register_tools(mcp, hub, base_url, keys)
+    def context_of(ctx: Context) -> ToolContext:
+        return ToolContext(hub, base_url(), keys.principal(ctx.headers))
+
+    mcp = MCPServer(
+        name="mapsrv",
+        title="mapsrv live map",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        tools=sdk_tools(context_of),
+    )
+    register_resources(mcp, context_of)
     return mcp
 
 

@@ -49,6 +49,9 @@ class GatewayConfig:
     config: str = field(default="", metadata=_help('a JSON file of servers by name ({"mcpServers": ...})'))
     shell: bool = field(default=False, metadata=_help("run the command through /bin/sh -c"))
     warm: int = field(default=1, metadata=_help("children kept spawned and waiting, per server"))
+    stateless_children: int = field(
+        default=2, metadata=_help("children shared by stateless 2026-07-28 requests, per server (0: none)")
+    )
     max_sessions: int = field(default=200, metadata=_help("most open sessions (more get 503)"))
     max_line: int = field(default=32 * MIB, metadata=_help("largest message relayed either way, in bytes"))
     max_body_size: int = field(default=32 * MIB, metadata=_help("largest request body in bytes"))
@@ -77,6 +80,7 @@ class GatewayConfig:
         checks: dict[str, tuple[float, float]] = {
             "port": (0, 65535),
             "warm": (0, 1000),
+            "stateless_children": (0, 1000),
             "max_sessions": (1, 1_000_000),
             "max_line": (1024, 1024 * MIB),
             "max_body_size": (1024, 1024 * MIB),

@@ -82,8 +82,7 @@ async def serve_gateway(
         sessions.draining = True
         await trio.sleep(config.drain_delay)
         with trio.move_on_after(config.graceful_timeout):  # calls in flight finish
-            for session in list(sessions.open.values()):
-                await session.wait_answered()
+            await sessions.wait_answered()
         sessions.close_all("gateway stopping")  # streams end, children get TERM then KILL
         with trio.move_on_after(config.kill_grace + 5):
             await sessions.wait_empty()

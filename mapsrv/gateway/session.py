@@ -40,10 +40,16 @@ class SessionStats:
     oversize: int = 0
     counters: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: SessionStats) -> None:
+        for name in ("messages_in", "messages_out", "bytes_in", "bytes_out", "dropped_lines", "oversize"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 class Session:
-    """``transport`` is "http" (answers return to the POST that asked) or "sse" (everything goes
-    to the one stream, in order, with backpressure down to the child)."""
+    """``transport`` is "http" (answers return to the POST that asked), "sse" (everything goes
+    to the one stream, in order, with backpressure down to the child) or "shared" (a child that
+    stateless-era requests share: answers return to the POST that asked, nothing else goes
+    anywhere)."""
 
     def __init__(self, server: str, child: Child, transport: str, max_line: int) -> None:
         self.id = secrets.token_urlsafe(24)
@@ -107,6 +113,12 @@ class Session:
                 self._answered.set()
             raise SessionEnded(self.id) from None
 
+    def forget(self, key: str) -> None:
+        """Owe no answer to ``key`` any more (its client went away); a late one is dropped."""
+        self._unanswered.discard(key)
+        if not self._unanswered:
+            self._answered.set()
+
     def close(self, reason: str) -> None:
         if self.end_reason is None:
             self.end_reason = reason
@@ -165,6 +177,9 @@ class Session:
     async def _deliver(self, data: bytes) -> None:
         """A message for the client's stream: in order for SSE; dropped when a Streamable HTTP
         client has no GET stream open and the buffer is full."""
+        if self.transport == "shared":  # no client to tell: a notification here names none
+            self.stats.dropped_outbound += 1
+            return
         if self.transport == "sse":
             try:
                 await self._out_send.send(data)

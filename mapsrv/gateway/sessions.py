@@ -12,6 +12,7 @@ from mapsrv.gateway.config import GatewayConfig, ServerSpec
 from mapsrv.gateway.pool import CrashBreaker, WarmPool
 from mapsrv.gateway.runner import Children
 from mapsrv.gateway.session import Session, SessionStats
+from mapsrv.gateway.stateless import SharedChildren
 
 __all__ = ["Refused", "Sessions"]
 
@@ -33,6 +34,15 @@ class Sessions:
         self.servers = {s.name: s for s in servers}
         self.breakers = {s.name: CrashBreaker(config.crash_limit, config.crash_window) for s in servers}
         self.pools = {s.name: WarmPool(children, s, config.warm, self.breakers[s.name]) for s in servers}
+        self.shared = {
+            s.name: SharedChildren(
+                self.pools[s.name],
+                config.stateless_children,
+                CrashBreaker(config.crash_limit, config.crash_window),
+                config.max_line,
+            )
+            for s in servers
+        }
         self.open: dict[str, Session] = {}
         self.ended = SessionStats()
         self.ended_by_reason: dict[str, int] = {}
@@ -47,6 +57,8 @@ class Sessions:
             self._nursery = nursery
             for pool in self.pools.values():
                 await nursery.start(pool.serve)
+            for shared in self.shared.values():
+                await nursery.start(shared.serve)
             nursery.start_soon(self._expire_idle)
             task_status.started()
             await trio.sleep_forever()
@@ -90,8 +102,7 @@ class Sessions:
                 self.breakers[session.server].record(session.child)
             reason = session.end_reason or "stopped"
             self.ended_by_reason[reason] = self.ended_by_reason.get(reason, 0) + 1
-            for name in ("messages_in", "messages_out", "bytes_in", "bytes_out", "dropped_lines", "oversize"):
-                setattr(self.ended, name, getattr(self.ended, name) + getattr(session.stats, name))
+            self.ended.add(session.stats)
             log.info(
                 "session ended",
                 extra={"session": session.ref, "server": session.server, "reason": reason},
@@ -111,14 +122,29 @@ class Sessions:
     async def wait_empty(self) -> None:
         if self.open:
             await self._empty.wait()
+        for shared in self.shared.values():
+            await shared.wait_gone()
+
+    async def wait_answered(self) -> None:
+        """Until no call is in flight, in sessions or on shared children."""
+        for session in list(self.open.values()):
+            await session.wait_answered()
+        for shared in self.shared.values():
+            await shared.wait_answered()
 
     def close_all(self, reason: str) -> None:
         for session in list(self.open.values()):
             session.close(reason)
+        for shared in self.shared.values():
+            shared.close(reason)
 
     def live_stats(self) -> SessionStats:
-        total = SessionStats(**{k: v for k, v in vars(self.ended).items() if k != "counters"})
+        total = SessionStats()
+        total.add(self.ended)
         for session in self.open.values():
-            for name in ("messages_in", "messages_out", "bytes_in", "bytes_out", "dropped_lines", "oversize"):
-                setattr(total, name, getattr(total, name) + getattr(session.stats, name))
+            total.add(session.stats)
+        for shared in self.shared.values():
+            total.add(shared.ended)
+            for session in shared.live:
+                total.add(session.stats)
         return total

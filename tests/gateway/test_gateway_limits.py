@@ -11,8 +11,9 @@ import httpx
 import pytest
 import trio
 from conftest import start_gateway
-from gateway_support import processes_in, wait_until
+from gateway_support import processes_in
 from mcp import Client, MCPError
+from support import wait_until
 
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 INIT = {

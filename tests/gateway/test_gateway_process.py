@@ -11,8 +11,9 @@ import sys
 
 import httpx
 import trio
-from gateway_support import MISBEHAVE, alive, wait_until
+from gateway_support import MISBEHAVE, alive
 from mcp import Client
+from support import wait_until
 
 from mapsrv.gateway.procs import set_child_subreaper
 

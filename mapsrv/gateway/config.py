@@ -50,7 +50,7 @@ class GatewayConfig:
     shell: bool = field(default=False, metadata=_help("run the command through /bin/sh -c"))
     warm: int = field(default=1, metadata=_help("children kept spawned and waiting, per server"))
     stateless_children: int = field(
-        default=2, metadata=_help("children shared by stateless 2026-07-28 requests, per server (0: none)")
+        default=1, metadata=_help("children shared by stateless 2026-07-28 requests, per server (0: none)")
     )
     max_sessions: int = field(default=200, metadata=_help("most open sessions (more get 503)"))
     max_line: int = field(default=32 * MIB, metadata=_help("largest message relayed either way, in bytes"))

@@ -10,7 +10,8 @@ that has only ever seen enveloped requests serves each on its own. So up to
 - each request goes down under an id of the gateway's own (128 random bits), and its answer
   comes back under the client's id, so two clients that both chose id 1 never get each other's
   answer; a line from a shared child that answers no request in flight is dropped;
-- a request is sent to the shared child with the fewest requests in flight;
+- a request is sent to the shared child with the fewest requests in flight (one child by default:
+  a server that keeps state between requests, as ``mapsrv stdio`` keeps maps, must see them all);
 - a client that goes away cancels its request (``notifications/cancelled`` to the child);
 - a shared child that exits fails its requests in flight at once and is replaced on demand;
   exits at start are counted by a breaker of its own (a server that cannot serve this era does

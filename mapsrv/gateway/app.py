@@ -112,6 +112,9 @@ class GatewayApp:
                 name: {
                     "warm": pool.ready,
                     "retry_after": round(self.sessions.breakers[name].retry_after(), 1),
+                    "shared_children": len(self.sessions.shared[name].live),
+                    "stateless_in_flight": sum(s.in_flight for s in self.sessions.shared[name].live),
+                    "stateless_requests": self.sessions.shared[name].requests,
                 }
                 for name, pool in self.sessions.pools.items()
             },
@@ -125,6 +128,7 @@ class GatewayApp:
                     "idle_s": round(now - s.last_active, 1),
                     "messages_in": s.stats.messages_in,
                     "messages_out": s.stats.messages_out,
+                    "in_flight": s.in_flight,
                 }
                 for s in self.sessions.open.values()
             ],

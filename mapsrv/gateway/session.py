@@ -76,6 +76,11 @@ class Session:
     def busy(self) -> bool:
         return bool(self._unanswered)
 
+    @property
+    def in_flight(self) -> int:
+        """Requests sent down whose answers are still owed."""
+        return len(self._unanswered)
+
     def touch(self) -> None:
         self.last_active = trio.current_time()
 

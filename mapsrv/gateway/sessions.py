@@ -48,7 +48,8 @@ class Sessions:
         self.ended_by_reason: dict[str, int] = {}
         self.opened = 0
         self.spawn_seconds: list[float] = []  # drained by the metrics collector
-        self.draining = False
+        self.draining = False  # no new sessions
+        self.closing = False  # no new stateless requests either: every child is being stopped
         self._nursery: trio.Nursery | None = None
         self._empty = trio.Event()
 
@@ -133,6 +134,7 @@ class Sessions:
             await shared.wait_answered()
 
     def close_all(self, reason: str) -> None:
+        self.closing = True
         for session in list(self.open.values()):
             session.close(reason)
         for shared in self.shared.values():

@@ -83,8 +83,8 @@ class SharedChildren:
         one has work."""
         async with self._spawning:
             live = [s for s in self.live if not s.ended.is_set()]
-            if live and (len(live) >= self.size or min(len(s._unanswered) for s in live) == 0):
-                return min(live, key=lambda s: len(s._unanswered))
+            if live and (len(live) >= self.size or min(s.in_flight for s in live) == 0):
+                return min(live, key=lambda s: s.in_flight)
             assert self._nursery is not None
             child = await self.pool.take("shared")
             session = Session(self.pool.server.name, child, "shared", self.max_line)

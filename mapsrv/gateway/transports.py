@@ -162,7 +162,7 @@ async def _sessionless(
         await _error(send, 400, INVALID_REQUEST, reason, envelope.key)
     elif envelope.key is None:
         await respond(send, 202, b"")  # no client notification means anything without a session
-    elif sessions.draining:
+    elif sessions.closing:  # while draining, before that, a stateless request is a call like any other
         await _refused(send, Refused("the gateway is shutting down", 1))
     else:
         await handle_stateless(scope, receive, send, sessions.shared[server], message, envelope.key)

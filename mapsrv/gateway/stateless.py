@@ -38,9 +38,17 @@ from mcp.shared.inbound import (
     classify_inbound_request,
     find_duplicated_routing_header,
 )
-from mcp_types import HEADER_MISMATCH, METHOD_NOT_FOUND, PROTOCOL_VERSION_META_KEY
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp_types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    HEADER_MISMATCH,
+    METHOD_NOT_FOUND,
+    PROTOCOL_VERSION_META_KEY,
+    UNSUPPORTED_PROTOCOL_VERSION,
+)
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 
+from mapsrv import __version__
 from mapsrv.gateway.asgi_io import Receive, Scope, Send, header, respond
 from mapsrv.gateway.jsonrpc import SERVER_GONE, error_body, error_code, restore_id, with_id
 from mapsrv.gateway.pool import CrashBreaker, WarmPool
@@ -51,6 +59,13 @@ __all__ = ["SharedChildren", "handle_stateless", "is_stateless"]
 log = logging.getLogger("mapsrv.gateway.stateless")
 
 GONE = "the MCP server process that took this request has exited"
+PROBE_TIMEOUT = 30.0  # seconds for a new server to answer server/discover (npx may fetch first)
+MODERN = "modern"
+SESSIONS_ONLY = "sessions only"
+
+
+class NotModern(Exception):
+    """The server behind this path speaks only the session era."""
 
 
 class SharedChildren:
@@ -68,6 +83,7 @@ class SharedChildren:
         self._nursery: trio.Nursery | None = None
         self._none_left = trio.Event()
         self._none_left.set()
+        self.era: str | None = None  # MODERN or SESSIONS_ONLY once the first child is asked
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -86,12 +102,48 @@ class SharedChildren:
             if live and (len(live) >= self.size or min(s.in_flight for s in live) == 0):
                 return min(live, key=lambda s: s.in_flight)
             assert self._nursery is not None
+            if self.era == SESSIONS_ONLY:
+                raise NotModern
             child = await self.pool.take("shared")
             session = Session(self.pool.server.name, child, "shared", self.max_line)
             self.live.append(session)
             self._none_left = trio.Event()
             await self._nursery.start(self._run, session)
+            if self.era is None:
+                await self._probe(session)
             return session
+
+    async def _probe(self, session: Session) -> None:
+        """Ask the first shared child ``server/discover``: a server that names no 2026-07-28
+        version in its answer (or answers with an error) serves sessions only, and every
+        stateless request is told so from then on. A child that exits or stays silent decides
+        nothing."""
+        meta = {
+            PROTOCOL_VERSION_META_KEY: LATEST_MODERN_VERSION,
+            CLIENT_CAPABILITIES_META_KEY: {},
+            CLIENT_INFO_META_KEY: {"name": "mapsrv-gateway", "version": __version__},
+        }
+        ours = secrets.token_urlsafe(16)
+        key = json.dumps(ours)
+        probe = {"jsonrpc": "2.0", "id": ours, "method": "server/discover", "params": {"_meta": meta}}
+        answer = None
+        with trio.move_on_after(PROBE_TIMEOUT):
+            try:
+                answer = await session.request(key, json.dumps(probe).encode())
+            except SessionEnded:
+                pass
+        if answer is None or session.ended.is_set():
+            session.forget(key)
+            session.close("no answer to server/discover")
+            raise SessionEnded(session.id)
+        versions = (json.loads(answer).get("result") or {}).get("supportedVersions") or []
+        if any(v in MODERN_PROTOCOL_VERSIONS for v in versions):
+            self.era = MODERN
+            return
+        self.era = SESSIONS_ONLY
+        log.info("the %s server serves sessions only", self.pool.server.name)
+        session.close("serves sessions only")
+        raise NotModern
 
     async def _run(self, session: Session, *, task_status: trio.TaskStatus[None]) -> None:
         try:
@@ -110,7 +162,10 @@ class SharedChildren:
     async def ask(self, message: dict[str, Any], theirs: str) -> bytes:
         """Send one request under an id of our own and return its answer under ``theirs``."""
         self.requests += 1
-        session = await self._pick()
+        try:
+            session = await self._pick()
+        except SessionEnded:
+            return error_body(theirs, SERVER_GONE, "the MCP server did not answer server/discover")
         ours = secrets.token_urlsafe(16)
         answered = False
         try:
@@ -187,9 +242,17 @@ async def handle_stateless(
         nursery.start_soon(until_disconnect)
         try:
             answer = await shared.ask(message, key)
+        except NotModern:
+            reason = "the MCP server behind this path serves sessions only: send initialize without a session"
+            data = {"supported": list(HANDSHAKE_PROTOCOL_VERSIONS), "requested": _version(message)}
+            answer = error_body(key, UNSUPPORTED_PROTOCOL_VERSION, reason, data)
         except OSError as exc:
             answer = error_body(key, SERVER_GONE, f"cannot start the server: {exc.strerror or exc}")
         nursery.cancel_scope.cancel()
     if answer is not None:
         code = error_code(answer)
         await respond(send, 200 if code is None else ERROR_CODE_HTTP_STATUS.get(code, 200), answer)
+
+
+def _version(message: dict[str, Any]) -> Any:
+    return ((message.get("params") or {}).get("_meta") or {}).get(PROTOCOL_VERSION_META_KEY)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import trio
 from conftest import start_gateway
-from gateway_support import TIME_SERVER, processes_in, text_of
+from gateway_support import MISBEHAVE, TIME_SERVER, processes_in, text_of
 from mcp import Client, MCPError
 from mcp_types import HEADER_MISMATCH, UNSUPPORTED_PROTOCOL_VERSION
 from support import require, wait_until
@@ -78,7 +78,8 @@ async def test_clients_that_share_a_child_and_reuse_ids_get_only_their_own_answe
     assert seen == {f"agent{n}": [f"agent{n}/{i}" for i in range(5)] for n in range(24)}
     shared = gateway.sessions.shared["default"]
     assert 1 <= len(shared.live) <= 2 and gateway.sessions.opened == 0
-    assert sum(s.stats.messages_out for s in shared.live) == 24 * (5 + 1)  # calls, and a tools/list each
+    answers = sum(s.stats.messages_out for s in shared.live)
+    assert answers == 24 * (5 + 1) + 1  # calls, a tools/list each, and the gateway's server/discover
 
 
 async def test_the_same_id_in_flight_from_two_clients(nursery: trio.Nursery) -> None:
@@ -159,3 +160,22 @@ async def test_without_shared_children_auto_clients_open_a_session(nursery: trio
     async with Client(gateway.url + "/mcp", mode=MODERN) as client:
         with pytest.raises(MCPError, match="serves MCP sessions only"):
             await client.list_tools()
+
+
+async def test_a_server_of_the_session_era_only_gets_auto_clients_a_session(nursery: trio.Nursery) -> None:
+    gateway = await start_gateway(nursery, (*MISBEHAVE, "--sessions-only"))
+    shared = gateway.sessions.shared["default"]
+    async with Client(gateway.url + "/mcp", mode=MODERN) as pinned:
+        with pytest.raises(MCPError, match="serves sessions only") as refused:
+            await pinned.call_tool("echo", {"text": "x"})
+        assert refused.value.error.code == UNSUPPORTED_PROTOCOL_VERSION
+        assert "2025-11-25" in refused.value.error.data["supported"]
+        await wait_until(lambda: gateway.sessions.pools["default"].ready == 1)  # the pool refilled
+        spawns = gateway.children.spawns
+        with pytest.raises(MCPError, match="serves sessions only"):  # decided once: no child asked again
+            await pinned.call_tool("echo", {"text": "x"})
+    assert gateway.children.spawns == spawns and shared.live == []
+    async with Client(gateway.url + "/mcp", mode="auto") as client:
+        assert client.protocol_version == "2025-11-25"
+        assert text_of(await client.call_tool("echo", {"text": "in a session"})) == "in a session"
+    assert zombies_of() == []

@@ -2,7 +2,8 @@
 
 Its own prefix, because ``mapsrv serve`` refuses unknown ``MAPSRV_*`` variables and the two
 commands share no setting by meaning (the gateway's sessions are children, not maps). Values are
-converted and errors worded by ``mapsrv.config``'s rules. Servers come from the command after
+converted and errors worded as ``mapsrv serve`` words them (durations such as ``30s`` or ``5m``; sizes
+such as ``32MiB`` too). Servers come from the command after
 ``--`` (one server, at ``/mcp`` and ``/sse``) or from ``--config FILE`` in the ``mcpServers``
 shape desktop clients use (each at ``/<name>/mcp`` and ``/<name>/sse``).
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from mapsrv.config import MIB, MINUTES, SECONDS, ConfigError, _convert
+from mapsrv.config import MIB, MINUTES, SECONDS, ConfigError
 from mapsrv.gateway.runner import ChildSpec
 
 __all__ = ["ENV_PREFIX", "GatewayConfig", "ServerSpec", "add_arguments", "load_servers"]
@@ -29,6 +30,27 @@ DEFAULT_CHILD_ENV = (
     "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "VIRTUAL_ENV",
 )  # fmt: skip
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|d)?\s*")
+_SECONDS_PER = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"\s*([0-9_]+)\s*(KiB|MiB|GiB)?\s*")
+_BYTES_PER = {None: 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+
+
+def _convert(name: str, type_: Any, raw: str) -> Any:
+    """A setting's text (from the environment or a flag) as its field's type."""
+    type_name = type_ if isinstance(type_, str) else getattr(type_, "__name__", str(type_))
+    if type_name == "int" and (size := _SIZE.fullmatch(raw)):
+        return int(size.group(1).replace("_", "")) * _BYTES_PER[size.group(2)]
+    if type_name == "float" and (duration := _DURATION.fullmatch(raw)):
+        return float(duration.group(1)) * _SECONDS_PER[duration.group(2)]
+    if type_name == "bool" and raw.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if type_name.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if type_name == "str":
+        return raw
+    kind = {"int": "a valid int or size", "float": "a valid number or duration", "bool": "true or false"}
+    raise ConfigError(f"Config {name!r} has value {raw!r}. Not {kind.get(type_name, type_name)}.")
 
 
 def _help(text: str) -> dict[str, str]:

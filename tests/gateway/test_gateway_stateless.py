@@ -174,7 +174,8 @@ async def test_a_server_of_the_session_era_only_gets_auto_clients_a_session(nurs
         spawns = gateway.children.spawns
         with pytest.raises(MCPError, match="serves sessions only"):  # decided once: no child asked again
             await pinned.call_tool("echo", {"text": "x"})
-    assert gateway.children.spawns == spawns and shared.live == []
+    assert gateway.children.spawns == spawns
+    await wait_until(lambda: shared.live == [])  # the child asked is stopped
     async with Client(gateway.url + "/mcp", mode="auto") as client:
         assert client.protocol_version == "2025-11-25"
         assert text_of(await client.call_tool("echo", {"text": "in a session"})) == "in a session"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -63,6 +64,7 @@ class Session:
         self.end_reason: str | None = None
         self.stats = SessionStats()
         self.streaming = False  # a GET stream is open (Streamable HTTP)
+        self.on_notification: Callable[[bytes], Awaitable[None]] | None = None  # "shared" only
         self._waiters: dict[str, trio.MemorySendChannel[bytes]] = {}
         self._unanswered: set[str] = set()
         self._answered = trio.Event()  # set while nothing is in flight
@@ -182,8 +184,9 @@ class Session:
     async def _deliver(self, data: bytes) -> None:
         """A message for the client's stream: in order for SSE; dropped when a Streamable HTTP
         client has no GET stream open and the buffer is full."""
-        if self.transport == "shared":  # no client to tell: a notification here names none
-            self.stats.dropped_outbound += 1
+        if self.transport == "shared":  # the owner knows which client a notification names, if any
+            if self.on_notification is not None:
+                await self.on_notification(data)
             return
         if self.transport == "sse":
             try:

@@ -12,7 +12,7 @@ from mapsrv.gateway.config import GatewayConfig, ServerSpec
 from mapsrv.gateway.pool import CrashBreaker, WarmPool
 from mapsrv.gateway.runner import Children
 from mapsrv.gateway.session import Session, SessionStats
-from mapsrv.gateway.stateless import SharedChildren
+from mapsrv.gateway.shared import SharedChildren
 
 __all__ = ["Refused", "Sessions"]
 

@@ -20,7 +20,7 @@ from mapsrv.gateway.asgi_io import Receive, Scope, Send, header, query_param, re
 from mapsrv.gateway.jsonrpc import INVALID_REQUEST, PARSE_ERROR, SERVER_GONE, Envelope, error_body, peek
 from mapsrv.gateway.session import Session, SessionEnded
 from mapsrv.gateway.sessions import Refused, Sessions
-from mapsrv.gateway.stateless import handle_stateless, is_stateless
+from mapsrv.gateway.stateless import handle_stateless, is_stateless, modern_header
 
 __all__ = ["handle_legacy_messages", "handle_legacy_sse", "handle_streamable"]
 
@@ -115,7 +115,8 @@ async def _post(
         return
     line, envelope = read
     if session_id is None:
-        if envelope.method != "initialize" or envelope.key is None:
+        modern = sessions.config.stateless_children > 0 and modern_header(scope)
+        if envelope.method != "initialize" or envelope.key is None or modern:
             await _sessionless(scope, receive, send, sessions, server, line, envelope)
             return
         try:
@@ -165,7 +166,9 @@ async def _sessionless(
     elif sessions.closing:  # while draining, before that, a stateless request is a call like any other
         await _refused(send, Refused("the gateway is shutting down", 1))
     else:
-        await handle_stateless(scope, receive, send, sessions.shared[server], message, envelope.key)
+        shared = sessions.shared[server]
+        heartbeat = sessions.config.heartbeat_interval
+        await handle_stateless(scope, receive, send, shared, message, envelope.key, heartbeat)
 
 
 async def _ask(session: Session, key: str, line: bytes) -> bytes:

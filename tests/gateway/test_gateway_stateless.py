@@ -139,8 +139,12 @@ async def test_stateless_requests_are_checked_as_the_sdk_checks_them(nursery: tr
         assert unsupported.status_code == 400
         assert unsupported.json()["error"]["code"] == UNSUPPORTED_PROTOCOL_VERSION
         listen = {**stateless_call(2, "x"), "method": "subscriptions/listen"}
-        refused = await http.post(url, json=listen, headers={**HEADERS, "mcp-method": "subscriptions/listen"})
-        assert refused.status_code == 404 and "not relayed" in refused.json()["error"]["message"]
+        json_only = {**HEADERS, "accept": "application/json", "mcp-method": "subscriptions/listen"}
+        assert (await http.post(url, json=listen, headers=json_only)).status_code == 406  # a stream, always
+        initialize = {**stateless_call(4, "x"), "method": "initialize"}
+        refused = await http.post(url, json=initialize, headers={**HEADERS, "mcp-method": "initialize"})
+        assert refused.status_code == 404 and refused.json()["error"]["code"] == -32601
+        assert gateway.sessions.opened == 0
         notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         assert (await http.post(url, json=notification, headers=HEADERS)).status_code == 202
         unknown = {**stateless_call(3, "x"), "method": "no/such"}
@@ -180,3 +184,61 @@ async def test_a_server_of_the_session_era_only_gets_auto_clients_a_session(nurs
         assert client.protocol_version == "2025-11-25"
         assert text_of(await client.call_tool("echo", {"text": "in a session"})) == "in a session"
     assert zombies_of() == []
+
+
+async def test_progress_reaches_only_the_client_that_asked_on_its_response_stream(
+    nursery: trio.Nursery,
+) -> None:
+    gateway = await start_gateway(nursery, stateless_children=1)
+    seen: dict[str, list[float]] = {}
+
+    async def agent(name: str) -> None:  # each client's first call has the same id and token
+        progress: list[float] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            progress.append(done)
+
+        async with Client(gateway.url + "/mcp", mode=MODERN) as client:
+            steps = 2 + len(name) % 4
+            result = await client.call_tool(
+                "progress", {"steps": steps, "text": name}, progress_callback=on_progress
+            )
+            assert text_of(result) == name
+            seen[name] = progress
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as agents:
+            for n in range(8):
+                agents.start_soon(agent, "a" * (n + 1))
+    assert seen == {"a" * (n + 1): [float(i) for i in range(1, 2 + (n + 1) % 4 + 1)] for n in range(8)}
+
+
+async def test_listen_streams_carry_each_clients_own_subscription_id(nursery: trio.Nursery) -> None:
+    gateway = await start_gateway(nursery, stateless_children=1)
+    shared = gateway.sessions.shared["default"]
+    headers = {**HEADERS, "mcp-method": "subscriptions/listen"}
+    events: dict[str, list[dict[str, Any]]] = {}
+
+    async def listen(who: str) -> None:
+        body = {**stateless_call(1, "x"), "method": "subscriptions/listen"}
+        body["params"] = {"_meta": body["params"]["_meta"], "who": who, "filter": {"toolsListChanged": True}}
+        async with httpx.AsyncClient(timeout=10) as http:
+            async with http.stream("POST", gateway.url + "/mcp", json=body, headers=headers) as stream:
+                assert stream.headers["content-type"] == "text/event-stream"
+                events[who] = []
+                async for line in stream.aiter_lines():
+                    if line.startswith("data: "):
+                        events[who].append(json.loads(line[len("data: ") :]))
+                        if len(events[who]) == 2:
+                            break  # the client goes away; the gateway cancels its listen
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as listeners:
+            for who in ("ann", "bob", "cid"):
+                listeners.start_soon(listen, who)
+    for who, (ack, changed) in events.items():
+        assert ack["method"] == "notifications/subscriptions/acknowledged"
+        assert changed["params"]["_meta"]["who"] == who  # never another listener's event
+        for event in (ack, changed):
+            assert event["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 1  # the client's id
+    await wait_until(lambda: not any(s.busy for s in shared.live))  # nothing owed to anyone gone

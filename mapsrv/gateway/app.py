@@ -106,8 +106,11 @@ class GatewayApp:
     def status(self) -> dict[str, Any]:
         """Sessions without their ids (capabilities) or payloads: a hash names each one."""
         now = trio.current_time()
+        forwarder = self.sessions.forwarder
         return {
             "draining": self.draining(),
+            "forwarded": forwarder.forwarded if forwarder else 0,
+            "owner_unreachable": forwarder.unreachable if forwarder else 0,
             "servers": {
                 name: {
                     "warm": pool.ready,

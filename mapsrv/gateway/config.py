@@ -94,6 +94,12 @@ class GatewayConfig:
     graceful_timeout: float = field(
         default=10 * SECONDS, metadata=_help("seconds to finish calls on SIGTERM")
     )
+    peer_url: str = field(
+        default="", metadata=_help("this process's URL as other gateway processes reach it (forwarding)")
+    )
+    peer_key: str = field(
+        default="", metadata=_help("secret all gateway processes share to sign session ids")
+    )
     log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
     log_format: str = field(default="text", metadata=_help("text or json"))
     metrics: bool = field(default=True, metadata=_help("serve Prometheus metrics at /metrics"))
@@ -124,6 +130,12 @@ class GatewayConfig:
             raise ConfigError(
                 f"Config 'log_level' has value {self.log_level!r}. Use debug, info, warning or error."
             )
+        if bool(self.peer_url) != bool(self.peer_key) or (self.peer_key and len(self.peer_key) < 16):
+            raise ConfigError(
+                "Config 'peer_url' and 'peer_key' go together; the key is at least 16 characters."
+            )
+        if self.peer_url and not re.fullmatch(r"https?://[^/?#\s]+", self.peer_url):
+            raise ConfigError(f"Config 'peer_url' has value {self.peer_url!r}. Use http://HOST:PORT.")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"Config 'log_format' has value {self.log_format!r}. Use text or json.")
 
@@ -199,7 +211,7 @@ def _server_from_entry(path: str, name: str, entry: Any) -> ServerSpec:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in fields(GatewayConfig):
         shown = ",".join(f.default) if isinstance(f.default, tuple) else f.default
-        if f.name == "api_keys":
+        if f.name in ("api_keys", "peer_key"):
             shown = "none (secrets never shown)"
         flag = {"dest": f.name, "default": None, "metavar": f.name.upper()}
         if f.type in (bool, "bool"):

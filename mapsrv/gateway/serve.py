@@ -13,6 +13,7 @@ import trio
 
 from mapsrv.gateway.app import GatewayApp
 from mapsrv.gateway.config import GatewayConfig, ServerSpec
+from mapsrv.gateway.forward import Forwarder, Owners
 from mapsrv.gateway.runner import Children
 from mapsrv.gateway.sessions import Sessions
 
@@ -53,6 +54,8 @@ async def serve_gateway(
 ) -> None:
     children = Children(allow_env=config.child_env, max_line=config.max_line, grace=config.kill_grace)
     sessions = Sessions(config, children, servers)
+    if config.peer_url:
+        sessions.forwarder = Forwarder(Owners(config.peer_url, config.peer_key), config.max_body_size)
     shutdown = trio.Event()
     app = GatewayApp(config, sessions, shutdown.is_set)
     async with trio.open_nursery() as outer:  # children outlive the sessions that use them
@@ -86,6 +89,9 @@ async def serve_gateway(
             log.info("stopped")
             nursery.cancel_scope.cancel()
         outer.cancel_scope.cancel()
+    if sessions.forwarder is not None:
+        with trio.CancelScope(shield=True):
+            await sessions.forwarder.aclose()
 
 
 async def _drain(config: GatewayConfig, sessions: Sessions) -> None:

@@ -52,8 +52,10 @@ class Session:
     stateless-era requests share: answers return to the POST that asked, nothing else goes
     anywhere)."""
 
-    def __init__(self, server: str, child: Child, transport: str, max_line: int) -> None:
-        self.id = secrets.token_urlsafe(24)
+    def __init__(
+        self, server: str, child: Child, transport: str, max_line: int, session_id: str | None = None
+    ) -> None:
+        self.id = session_id or secrets.token_urlsafe(24)
         self.server = server
         self.child = child
         self.transport = transport

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import trio
 
 from mapsrv.gateway.config import GatewayConfig, ServerSpec
+from mapsrv.gateway.forward import Forwarder
 from mapsrv.gateway.pool import CrashBreaker, WarmPool
 from mapsrv.gateway.runner import Children
 from mapsrv.gateway.session import Session, SessionStats
@@ -48,6 +49,7 @@ class Sessions:
         self.ended_by_reason: dict[str, int] = {}
         self.opened = 0
         self.spawn_seconds: list[float] = []  # drained by the metrics collector
+        self.forwarder: Forwarder | None = None  # set when several processes share the sessions
         self.draining = False  # no new sessions
         self.closing = False  # no new stateless requests either: every child is being stopped
         self._nursery: trio.Nursery | None = None
@@ -82,7 +84,8 @@ class Sessions:
         except OSError as exc:
             raise Refused(f"cannot start the {server!r} server: {exc.strerror or exc}", 5) from None
         self.spawn_seconds.append(trio.current_time() - started)
-        session = Session(server, child, transport, self.config.max_line)
+        session_id = self.forwarder.owners.new_id() if self.forwarder else None
+        session = Session(server, child, transport, self.config.max_line, session_id)
         self.open[session.id] = session
         self.opened += 1
         await self._nursery.start(self._run, session)

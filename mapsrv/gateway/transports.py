@@ -68,6 +68,8 @@ async def handle_streamable(
 ) -> None:
     method = scope["method"]
     session_id = header(scope, SESSION_HEADER)
+    if await _forwarded(scope, receive, send, sessions, session_id):
+        return
     if method == "POST":
         await _post(scope, receive, send, sessions, server, session_id)
         return
@@ -93,6 +95,19 @@ async def handle_streamable(
         await respond(send, 200, b"")
     else:
         await respond(send, 405, b"", [(b"allow", b"GET, POST, DELETE")])
+
+
+async def _forwarded(
+    scope: Scope, receive: Receive, send: Send, sessions: Sessions, session_id: str | None
+) -> bool:
+    """Forward a request for a session another gateway process owns; False when it is ours."""
+    if not session_id or sessions.forwarder is None or sessions.get(session_id) is not None:
+        return False
+    owner = sessions.forwarder.owner(scope, session_id)
+    if owner is None:
+        return False
+    await sessions.forwarder.forward(scope, receive, send, owner)
+    return True
 
 
 def _find(sessions: Sessions, server: str, session_id: str | None, transport: str) -> Session | None:
@@ -204,6 +219,8 @@ async def handle_legacy_messages(
 ) -> None:
     if scope["method"] != "POST":
         await respond(send, 405, b"", [(b"allow", b"POST")])
+        return
+    if await _forwarded(scope, receive, send, sessions, query_param(scope, "session_id")):
         return
     session = _find(sessions, server, query_param(scope, "session_id"), "sse")
     if session is None:

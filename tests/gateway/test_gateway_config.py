@@ -4,6 +4,7 @@ threads and processes a gateway instance leaves behind once it stops (none)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from pathlib import Path
@@ -15,6 +16,7 @@ from support.procfs import zombies_of
 
 from mapsrv.config import ConfigError
 from mapsrv.gateway.config import GatewayConfig, load_servers
+from mapsrv.gateway.forward import Owners
 
 
 def test_settings_convert_from_text_as_mapsrv_serve_words_them() -> None:
@@ -69,3 +71,20 @@ async def test_a_stopped_gateway_leaves_no_thread_and_no_watchdog() -> None:
     assert {t.ident for t in threading.enumerate()} - before == set()  # the spawner thread ended
     assert watchdog.process.returncode == 0
     assert gateway.children.groups == {} and zombies_of() == []  # a spawn cut short is killed too
+
+
+def test_a_session_id_names_its_owner_and_cannot_be_forged() -> None:
+    a = Owners("http://10.0.0.1:8080", "k" * 16)
+    b = Owners("http://10.0.0.2:8080/", "k" * 16)
+    session_id = a.new_id()
+    assert a.owner_of(session_id) is None  # ours: served here
+    assert b.owner_of(session_id) == "http://10.0.0.1:8080"
+    nonce, owner, mac = session_id.split(".")
+    evil = base64.urlsafe_b64encode(b"http://169.254.169.254").rstrip(b"=").decode()
+    for forged in (f"{nonce}.{evil}.{mac}", f"{nonce}x.{owner}.{mac}", "plain", None, "a.b.c"):
+        assert b.owner_of(forged) is None
+    assert Owners("http://10.0.0.1:8080", "another-key-16ch").owner_of(session_id) is None
+    with pytest.raises(ConfigError, match="go together"):
+        GatewayConfig(peer_url="http://10.0.0.1:8080")
+    with pytest.raises(ConfigError, match="Use http://HOST:PORT"):
+        GatewayConfig(peer_url="10.0.0.1", peer_key="k" * 16)

@@ -112,6 +112,7 @@ def test_every_setting_and_server_is_one_the_gateway_accepts(tmp_path: Path) -> 
     for server in servers:  # each command is installed in the image, not fetched at run time
         assert server.child.command[0] in image and server.child.command[0] not in ("npx", "uvx")
     assert "10.1.2.3" in config.allowed_hosts and "localhost" in config.allowed_hosts
+    assert config.peer_url == f"http://10.1.2.3:{config.port}" and config.peer_key  # forwarding between pods
     assert env["MAPSRV_GATEWAY_CONFIG"] == "/etc/mapsrv-gateway/servers.json"
     mount = next(m for m in container()["volumeMounts"] if m["name"] == "servers")
     assert mount["mountPath"] == str(Path(env["MAPSRV_GATEWAY_CONFIG"]).parent)
@@ -133,6 +134,9 @@ def test_ports_probes_and_drain_fit_the_gateway() -> None:
     drain = pre_stop + config.drain_delay + config.graceful_timeout + config.kill_grace
     assert drain < pod["terminationGracePeriodSeconds"]
     assert pod["securityContext"]["runAsNonRoot"] and gateway["securityContext"]["readOnlyRootFilesystem"]
+    deployment = one(load_all(rendered_text()), "Deployment")
+    budget = one(load_all(rendered_text()), "PodDisruptionBudget")
+    assert deployment["spec"]["replicas"] > budget["spec"]["minAvailable"]  # a drain can proceed
 
 
 def dockerfile_instructions() -> dict[str, list[str]]:
@@ -166,5 +170,5 @@ def test_image_runs_the_gateway_under_tini_as_the_deployment_expects() -> None:
 
 def test_the_committed_secret_is_a_placeholder() -> None:
     secret = one(load_all(rendered_text()), "Secret")
-    assert list(secret["stringData"]) == ["MAPSRV_GATEWAY_API_KEYS"]
-    assert "REPLACE-ME" in secret["stringData"]["MAPSRV_GATEWAY_API_KEYS"]
+    assert sorted(secret["stringData"]) == ["MAPSRV_GATEWAY_API_KEYS", "MAPSRV_GATEWAY_PEER_KEY"]
+    assert all("REPLACE-ME" in value for value in secret["stringData"].values())

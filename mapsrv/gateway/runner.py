@@ -193,12 +193,12 @@ class Children:
         own waiters)."""
         reap_adopted(self.groups.keys(), self.groups.keys())
 
-    def on_gone(self, child: Child, callback: Callable[[Child], None]) -> None:
-        """Call ``callback(child)`` once the child's group is gone."""
+    def on_exit(self, child: Child, callback: Callable[[Child], None]) -> None:
+        """Call ``callback(child)`` once the child's leader has exited (its reason is known)."""
         assert self._nursery is not None
 
         async def watch() -> None:
-            await child.gone.wait()
+            await child.exited.wait()
             callback(child)
 
         self._nursery.start_soon(watch)

@@ -99,11 +99,13 @@ class Sessions:
             if not self.open:
                 self._empty.set()
                 self._empty = trio.Event()
+            recorded = session.child.exited.is_set()  # an exit counts at once, not once reaped:
+            if recorded:  # a crash loop must open the breaker before more spawns slip through
+                self._record_exit(session)
             with trio.CancelScope(shield=True):
                 await session.child.gone.wait()
-            session.end_reason = session.end_reason or session.child.reason
-            if session.end_reason in ("crashed", "exited"):
-                self.breakers[session.server].record(session.child)
+            if not recorded:
+                self._record_exit(session)
             reason = session.end_reason or "stopped"
             self.ended_by_reason[reason] = self.ended_by_reason.get(reason, 0) + 1
             self.ended.add(session.stats)
@@ -111,6 +113,11 @@ class Sessions:
                 "session ended",
                 extra={"session": session.ref, "server": session.server, "reason": reason},
             )
+
+    def _record_exit(self, session: Session) -> None:
+        session.end_reason = session.end_reason or session.child.reason
+        if session.end_reason in ("crashed", "exited"):
+            self.breakers[session.server].record(session.child)
 
     async def _expire_idle(self) -> None:
         """A session idle longer than idle_timeout ends, even with a GET stream open; one with a

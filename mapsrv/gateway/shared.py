@@ -92,11 +92,11 @@ class SharedChildren:
         """The least busy live child; a new one while there are fewer than ``size`` and every
         one has work."""
         async with self._spawning:
-            live = [s for s in self.live if not s.ended.is_set()]
-            if live and (len(live) >= self.size or min(s.in_flight for s in live) == 0):
-                return min(live, key=lambda s: s.in_flight)
             if self.era == SESSIONS_ONLY:
                 raise NotModern
+            live = [s for s in self.live if not s.ended.is_set() and s.end_reason is None]  # not closing
+            if live and (len(live) >= self.size or min(s.in_flight for s in live) == 0):
+                return min(live, key=lambda s: s.in_flight)
             assert self._nursery is not None
             child = await self.pool.take("shared")
             session = Session(self.pool.server.name, child, "shared", self.max_line)

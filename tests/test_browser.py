@@ -418,7 +418,7 @@ async def test_an_agents_drawing_renders_its_style_vocabulary(live: Server, tmp_
     """A route of numbered stops, an emoji, named and hex colours and a dashed line, drawn by the
     draw tool on the map a user opened (the code pasted into the assistant): each rendered as
     asked, labels always shown. The screenshot is kept as agent-map.png beside browser-map.png."""
-    out = Path(os.environ.get("MAPSRV_TEST_ARTIFACTS") or tmp_path) / "agent-map.png"
+    out = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path) / "agent-map.png"
     stops = [[38.7223, -9.1393], [38.7139, -9.1334], [38.7071, -9.1355], [38.6979, -9.2063]]
     items = [
         {"type": "route", "points": stops, "color": "crimson", "dash": True, "id": "walk", "label": "Walk"},

@@ -47,12 +47,12 @@ async def test_a_config_file_serves_each_server_under_its_own_name(
     async with Client(url + "/map/mcp", mode="legacy") as session_client:  # a session: a child of its own
         created = await session_client.call_tool("create_map", {"title": "through the gateway"})
         map_id = created.structured_content["map_id"]  # type: ignore[index]
-        marker = {"map_id": map_id, "lat": 38.72, "lon": -9.14, "label": "Lisbon"}
-        assert not (await session_client.call_tool("add_marker", marker)).is_error
+        marker = {"map_id": map_id, "items": [{"at": [38.72, -9.14], "label": "Lisbon"}]}
+        assert not (await session_client.call_tool("draw", marker)).is_error
     async with Client(url + "/map/mcp", mode="2026-07-28") as stateless:  # the shared child keeps maps
         created = await stateless.call_tool("create_map", {"title": "stateless"})
         marker["map_id"] = created.structured_content["map_id"]  # type: ignore[index]
-        assert not (await stateless.call_tool("add_marker", marker)).is_error
+        assert not (await stateless.call_tool("draw", marker)).is_error
     assert gateway.sessions.shared["map"].live and not gateway.sessions.shared["echo"].live
     async with httpx.AsyncClient(timeout=10) as http:
         assert (await http.post(url + "/mcp", json={})).status_code == 404  # no server at the root

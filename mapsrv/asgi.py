@@ -14,13 +14,13 @@ from typing import Any
 from mapsrv.access import host_allowed, origin_allowed, resolve, user_from_cookies
 from mapsrv.config import Config
 from mapsrv.errors import Forbidden, HttpError, MapsrvError
+from mapsrv.event_stream import Receive, Send, serve_event_stream
 from mapsrv.hub import MapHub
 from mapsrv.mcp_server import McpEndpoints
 from mapsrv.metrics import CONTENT_TYPE, Metrics
 from mapsrv.observe import exchange_of
 from mapsrv.responses import send_error
 from mapsrv.routes import Family, Route, RouteMatch, lookup
-from mapsrv.sse_stream import Receive, Send, serve_event_stream
 from mapsrv.throttle import Kind, Throttle, kind_of
 from mapsrv.web import create_app, security_headers
 

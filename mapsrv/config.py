@@ -21,6 +21,7 @@ KIB = 1024
 MIB = 1024 * KIB
 
 ENV_PREFIX = "MAPSRV_"
+GATEWAY_ENV_PREFIX = "MAPSRV_GATEWAY_"
 
 
 class ConfigError(ValueError):
@@ -206,8 +207,8 @@ class Config:
         known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}
         for key, raw in (environ or {}).items():
-            if not key.startswith(ENV_PREFIX):
-                continue
+            if not key.startswith(ENV_PREFIX) or key.startswith(GATEWAY_ENV_PREFIX):
+                continue  # MAPSRV_GATEWAY_* belong to `mapsrv gateway`, which may share the environment
             name = key[len(ENV_PREFIX) :].lower()
             if (
                 raw.startswith("tcp://")

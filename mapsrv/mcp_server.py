@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import trio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -44,7 +44,7 @@ from mapsrv.mcp_sessions import (
 )
 from mapsrv.responses import send_error
 from mapsrv.routes import Family, lookup
-from mapsrv.tools import INSTRUCTIONS, register_tools
+from mapsrv.tools import INSTRUCTIONS, ToolContext, register_resources, sdk_tools
 
 __all__ = [
     "McpEndpoints",
@@ -72,8 +72,17 @@ logging.getLogger("mcp.server.streamable_http").addFilter(_QuietDisconnects())
 def build_mcp(hub: MapHub, base_url: Callable[[], str], keys: ApiKeys) -> MCPServer:
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
     # call finds handlers in place and changes nothing.
-    mcp = MCPServer(name="mapsrv", title="mapsrv live map", instructions=INSTRUCTIONS, version=__version__)
-    register_tools(mcp, hub, base_url, keys)
+    def context_of(ctx: Context) -> ToolContext:
+        return ToolContext(hub, base_url(), keys.principal(ctx.headers))
+
+    mcp = MCPServer(
+        name="mapsrv",
+        title="mapsrv live map",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        tools=sdk_tools(context_of),
+    )
+    register_resources(mcp, context_of)
     return mcp
 
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (npm package @modelcontextprotocol/conformance) against
-# a fresh `mapsrv serve`: every server scenario that applies to mapsrv, at each protocol revision
-# it applies to. The list, and the reason each other scenario does not apply, is
-# tests/conformance/scenarios.txt; single excused checks are tests/conformance/expected-failures.yml.
+# a fresh `mapsrv serve` (`scripts/conformance.sh`, or `serve`), or against `mapsrv gateway` in
+# front of `mapsrv stdio` (`scripts/conformance.sh gateway`: the gateway must not be what makes a
+# scenario fail): every server scenario that applies, at each protocol revision it applies to. The
+# list, and the reason each other scenario does not apply, is tests/conformance/scenarios.txt
+# (tests/gateway/conformance-scenarios.txt for the gateway); single excused checks are
+# expected-failures.yml beside it (conformance-expected-failures.yml for the gateway).
 #
 # The suite needs Node >= 22, so Node (the `node` package from the npm registry, which ships the
 # binary) and the suite are installed with npm into $CONFORMANCE_HOME (default
 # .tox/conformance-node, git-ignored), once, and reused while the pinned versions match.
-# Per-scenario output and the suite's checks.json land in artifacts/conformance/.
+# Per-scenario output and the suite's checks.json land in artifacts/conformance/ (or
+# artifacts/gateway-conformance/).
 #
 # Exit status: 0 when every applicable scenario passes, 1 otherwise.
 set -euo pipefail
@@ -22,9 +26,18 @@ home=$(cd "$home" && pwd)
 node="$home/node_modules/.bin/node"
 suite_pkg="$home/node_modules/@modelcontextprotocol/conformance"
 suite="$suite_pkg/dist/index.js"
-list_file=tests/conformance/scenarios.txt
-baseline=$PWD/tests/conformance/expected-failures.yml
-out=$PWD/artifacts/conformance
+target=${1:-serve}
+case "$target" in
+    serve)
+        list_file=tests/conformance/scenarios.txt
+        baseline=$PWD/tests/conformance/expected-failures.yml
+        out=$PWD/artifacts/conformance ;;
+    gateway)
+        list_file=tests/gateway/conformance-scenarios.txt
+        baseline=$PWD/tests/gateway/conformance-expected-failures.yml
+        out=$PWD/artifacts/gateway-conformance ;;
+    *) echo "usage: scripts/conformance.sh [serve|gateway]" >&2; exit 2 ;;
+esac
 python=${PYTHON:-python3}
 command -v "$python" >/dev/null || python=python
 
@@ -63,36 +76,45 @@ while read -r name; do
     [ $known -eq 1 ] || untriaged+=("$name")
 done < <("$node" "$suite" list --server | sed -n 's/^ *- \([^ ]*\).*/\1/p')
 
-# --- a mapsrv of our own, on a free port, with none of the caller's MAPSRV_* settings ---
+# --- the server under test, on a free port, with none of the caller's MAPSRV_* settings ---
 for v in $(compgen -e | grep '^MAPSRV_' || true); do unset "$v"; done
 rm -rf "$out"
 mkdir -p "$out"
-mapsrv serve --host 127.0.0.1 --port 0 --graceful-timeout 2 --log-level warning 2>"$out/mapsrv.log" &
+log="$out/server.log"
+if [ "$target" = serve ]; then
+    "$python" -m mapsrv serve --host 127.0.0.1 --port 0 --graceful-timeout 2 --log-level warning 2>"$log" &
+    started='s|.*open \(http://127\.0\.0\.1:[0-9]*\)/.*|\1|p'
+else
+    "$python" -m mapsrv gateway --port 0 --log-level warning --graceful-timeout 2 --kill-grace 2 \
+        --child-env "PATH,HOME,LANG,LC_*,TZ,TMPDIR,VIRTUAL_ENV,PYTHONPATH" \
+        -- "$python" -m mapsrv stdio --port 0 --log-level warning 2>"$log" &
+    started='s|.*gateway on \(http://[^ ]*\).*|\1|p'
+fi
 pid=$!
-stop_mapsrv() {
+stop_server() {
     if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
 }
-trap stop_mapsrv EXIT
+trap stop_server EXIT
 trap 'exit 130' INT TERM
 
-port=
+base=
 for _ in $(seq 300); do
-    port=$(sed -n 's|.*open http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$out/mapsrv.log" | head -n1)
-    [ -n "$port" ] && break
+    base=$(sed -n "$started" "$log" | head -n1)
+    [ -n "$base" ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
 done
-if [ -z "$port" ]; then
-    echo "conformance: mapsrv did not start:" >&2
-    cat "$out/mapsrv.log" >&2
+if [ -z "$base" ]; then
+    echo "conformance: the $target server did not start:" >&2
+    cat "$log" >&2
     exit 1
 fi
-"$python" - "http://127.0.0.1:$port/health" <<'EOF' || { cat "$out/mapsrv.log" >&2; exit 1; }
+"$python" - "$base/health" <<'EOF' || { cat "$log" >&2; exit 1; }
 import sys, time, urllib.request
 for _ in range(100):
     try:
@@ -102,10 +124,10 @@ for _ in range(100):
     except OSError:
         pass
     time.sleep(0.1)
-sys.exit("conformance: mapsrv never answered " + sys.argv[1])
+sys.exit("conformance: the server never answered " + sys.argv[1])
 EOF
-url="http://127.0.0.1:$port/mcp"
-echo "conformance: suite $SUITE_VERSION on node $("$node" --version), mapsrv at $url"
+url="$base/mcp"
+echo "conformance: suite $SUITE_VERSION on node $("$node" --version), $target at $url"
 
 # --- the applicable scenarios, each at its revision ---
 passed=0 failed=0 failures=()
@@ -150,7 +172,7 @@ fi
 if [ "$failed" -gt 0 ]; then
     status=1
     [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
-    echo "mapsrv log: $out/mapsrv.log; per-scenario output: $out/<revision>/<scenario>/"
+    echo "server log: $log; per-scenario output: $out/<revision>/<scenario>/"
 fi
-echo "conformance: $passed passed, $failed failed, ${#na[@]} skipped"
+echo "conformance ($target): $passed passed, $failed failed, ${#na[@]} skipped"
 exit $status

@@ -77,6 +77,25 @@
     rectangle: (f) => isPointList(f.coords, 2) && f.coords.length === 2,
   };
 
+  const SYMBOL_COLOR = '#2563eb';
+  const SYMBOL_SIZE = 26;
+
+  // A round badge with a short text (a stop number, a letter, an emoji), in the marker pane so it
+  // sits above lines. The text goes in through textContent and the colour through the CSSOM,
+  // which ignores a value it cannot parse: neither can become markup.
+  function symbolMarker(coords, style) {
+    const badge = textNode('span', 'mapsrv-symbol', String(style.symbol));
+    badge.style.backgroundColor = style.color || SYMBOL_COLOR;
+    if (Array.from(String(style.symbol)).length > 1) badge.classList.add('mapsrv-symbol-long');
+    const icon = L.divIcon({
+      html: badge,
+      className: 'mapsrv-symbol-icon',
+      iconSize: [SYMBOL_SIZE, SYMBOL_SIZE],
+      iconAnchor: [SYMBOL_SIZE / 2, SYMBOL_SIZE / 2],
+    });
+    return L.marker(coords, { icon: icon, keyboard: false });
+  }
+
   function buildLeafletLayer(f) {
     const check = GEOMETRY_OK[f.type];
     if (!check) throw new Error('unknown feature type: ' + f.type);
@@ -85,6 +104,7 @@
     const opts = pathOptions(style);
     switch (f.type) {
       case 'marker':
+        if (style.symbol) return symbolMarker(f.coords, style);
         if (style.color) {
           return L.circleMarker(f.coords, Object.assign({ radius: 8, weight: 2, fillOpacity: 0.7 }, opts));
         }
@@ -110,6 +130,9 @@
   }
 
   function tooltipPlacement(layer, f) {
+    if (layer instanceof L.Marker && f.style && f.style.symbol) {
+      return { direction: 'right', offset: [SYMBOL_SIZE / 2, 0] }; // beside the badge
+    }
     if (layer instanceof L.Marker) return { direction: 'right' }; // beside the pin's head
     if (layer instanceof L.CircleMarker && f.type === 'marker') return { direction: 'top', offset: [0, -8] };
     if (f.type === 'polyline') return { direction: 'top' };
@@ -199,16 +222,23 @@
     return bounds.isValid() ? bounds : null;
   }
 
+  // Fitted features stay clear of the panel floating over the map's top edge.
+  function fitOptions() {
+    const panel = byId('panel');
+    const top = panel ? panel.getBoundingClientRect().bottom : 0;
+    return { paddingTopLeft: [FIT_PADDING[0], Math.max(FIT_PADDING[1], top + 12)], paddingBottomRight: FIT_PADDING };
+  }
+
   function applyView(view) {
     if (!view) {
       const bounds = featureBounds();
-      if (bounds) map.fitBounds(bounds, { padding: FIT_PADDING, maxZoom: FIT_MAX_ZOOM, animate: false });
+      if (bounds) map.fitBounds(bounds, Object.assign(fitOptions(), { maxZoom: FIT_MAX_ZOOM, animate: false }));
       else map.setView(WORLD_CENTER, WORLD_ZOOM, { animate: false });
       return;
     }
     const opts = { animate: !!view.animate };
     if (view.bounds) {
-      map.fitBounds(view.bounds, Object.assign({ padding: FIT_PADDING }, opts));
+      map.fitBounds(view.bounds, Object.assign(fitOptions(), { maxZoom: FIT_MAX_ZOOM }, opts));
     } else if (view.center) {
       map.setView(view.center, typeof view.zoom === 'number' ? view.zoom : map.getZoom(), opts);
     }

@@ -24,7 +24,7 @@ from mapsrv.server import Server
 
 use_plain_asyncio()  # the browser tests run Playwright in the main thread
 
-if os.environ.get("MAPSRV_MUTATION"):  # tox -e mutation: a failing example is enough, unshrunk
+if os.environ.get("MUTATION_RUN"):  # tox -e mutation: a failing example is enough, unshrunk
     from hypothesis import Phase, settings
 
     settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import pytest
 import trio
 from support import require, start_server
+from support.aio import use_plain_asyncio
 from support.png import Image, read_png
 
 from mapsrv.server import Server
@@ -78,6 +79,7 @@ async def in_chromium(body: Callable[[Chromium], T]) -> T:
     require(sync_playwright is not None, "playwright")
 
     def run() -> T:
+        use_plain_asyncio()  # per thread: trio-asyncio would hand this worker thread its own loop
         with sync_playwright() as pw:
             chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:
@@ -363,9 +365,9 @@ def near(colour: tuple[int, int, int], hex_colour: str, tolerance: int = 24) -> 
 
 async def test_screenshot_shows_each_feature_where_the_page_placed_it(live: Server, tmp_path: Path) -> None:
     """The screenshot, decoded, has each coloured outline's colour inside the box the DOM gives
-    for that feature and (nearly) nowhere else. Kept as an artifact in $MAPSRV_TEST_ARTIFACTS
+    for that feature and (nearly) nowhere else. Kept as an artifact in $TEST_ARTIFACTS_DIR
     when set (tox passes it), else in the test's temporary directory."""
-    out = Path(os.environ.get("MAPSRV_TEST_ARTIFACTS") or tmp_path) / "browser-map.png"
+    out = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path) / "browser-map.png"
     outlined = {"route": "#7c3aed", "zone": "#f59e0b", "box": "#0ea5e9"}
 
     def body(chromium: Chromium) -> tuple[bytes, dict[str, dict[str, float]]]:
@@ -410,3 +412,58 @@ def colour_counts(image: Image, colours: dict[str, str], boxes: dict[str, Any]) 
                     )
                     counts[fid][0 if inside else 1] += 1
     return counts
+
+
+async def test_an_agents_drawing_renders_its_style_vocabulary(live: Server, tmp_path: Path) -> None:
+    """A route of numbered stops, an emoji, named and hex colours and a dashed line, drawn by the
+    draw tool on the map a user opened (the code pasted into the assistant): each rendered as
+    asked, labels always shown. The screenshot is kept as agent-map.png beside browser-map.png."""
+    out = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path) / "agent-map.png"
+    stops = [[38.7223, -9.1393], [38.7139, -9.1334], [38.7071, -9.1355], [38.6979, -9.2063]]
+    items = [
+        {"type": "route", "points": stops, "color": "crimson", "dash": True, "id": "walk", "label": "Walk"},
+        {"at": [38.7169, -9.1399], "symbol": "🏨", "color": "#0f766e", "label": "Hotel", "id": "hotel"},
+        {"at": [38.7253, -9.1500], "radius_m": 400, "color": "darkorange", "label": "Garden", "id": "garden"},
+    ]
+    opened: trio.Event = trio.Event()
+    ready: dict[str, str] = {}
+    drawn = trio.Event()
+
+    def body(chromium: Chromium, token: trio.lowlevel.TrioToken) -> tuple[bytes, list[str], list[str]]:
+        tab = Tab.open(new_context(chromium, live, viewport={"width": 1000, "height": 700}))
+        ready["map_id"] = tab.map_id
+        trio.from_thread.run_sync(opened.set, trio_token=token)
+        trio.from_thread.run(drawn.wait, trio_token=token)
+        for fid in ("walk", "walk.1", "walk.4", "hotel", "garden"):
+            tab.feature(fid)
+        badges = tab.page.locator(".mapsrv-symbol").all_inner_texts()
+        fills = tab.page.locator(".mapsrv-symbol").evaluate_all(
+            "(els) => els.map((e) => getComputedStyle(e).backgroundColor)"
+        )
+        assert tab.feature("walk").get_attribute("stroke") == "crimson"
+        assert tab.feature("walk").get_attribute("stroke-dasharray") == "6 6"
+        assert tab.feature("garden").get_attribute("stroke") == "darkorange"
+        for text in ("Walk", "Hotel", "Garden"):
+            assert tab.label(text).is_visible(), text
+        tab.page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim')")
+        png = tab.page.screenshot(animations="disabled")
+        tab.check_clean()
+        return png, badges, fills
+
+    async def agent() -> None:
+        from mapsrv.tools import ToolContext
+        from mapsrv.tools.drawing import draw
+
+        await opened.wait()
+        result = await draw(ToolContext(live.hub, live.url), items, map_id=ready["map_id"])
+        assert not result.is_error, result.content
+        drawn.set()
+
+    token = trio.lowlevel.current_trio_token()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(agent)
+        png, badges, fills = await in_chromium(lambda chromium: body(chromium, token))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(png)
+    assert sorted(badges) == ["1", "2", "3", "4", "🏨"]
+    assert fills.count("rgb(220, 20, 60)") == 4 and "rgb(15, 118, 110)" in fills  # crimson, #0f766e

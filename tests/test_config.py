@@ -56,3 +56,8 @@ def test_help_documents_every_setting(capsys: pytest.CaptureFixture[str]) -> Non
     for name in Config.__dataclass_fields__:
         assert "--" + name.replace("_", "-") in out
         assert "MAPSRV_" + name.upper() in out
+
+
+def test_the_gateways_variables_are_left_to_the_gateway() -> None:
+    config = Config.from_sources({"MAPSRV_GATEWAY_PORT": "9000", "MAPSRV_PORT": "8100"})
+    assert config.port == 8100

@@ -260,7 +260,7 @@ async def write_over_http(writer: Writer, client: httpx.AsyncClient, map_id: str
 async def write_over_mcp(
     writer: Writer, url: str, map_id: str, stop: trio.Event, upstreams: list[str]
 ) -> None:
-    """An agent calling add_marker with the SDK's client (stateless era) and no cookies, so its
+    """An agent calling draw with the SDK's client (stateless era) and no cookies, so its
     calls land on either process; after a failed call it starts a new client, as an agent's
     host would."""
     while not stop.is_set():
@@ -269,9 +269,10 @@ async def write_over_mcp(
             async with Client(streamable_http_client(url + "mcp", http_client=http)) as agent:
                 while not stop.is_set():
                     attempt = writer.new_attempt()
-                    arguments = {"map_id": map_id, "lat": 1.5, "lon": 2.5, "id": attempt.feature_id}
+                    item = {"at": [1.5, 2.5], "id": attempt.feature_id}
+                    arguments = {"map_id": map_id, "items": [item], "fit": False}
                     try:
-                        result = await agent.call_tool("add_marker", arguments)
+                        result = await agent.call_tool("draw", arguments)
                     except Exception as exc:
                         writer.done(attempt, error=repr(exc))
                         raise
@@ -409,10 +410,10 @@ async def draw(agent: Client, map_id: str | None = None, markers: int = 3) -> st
         assert not created.is_error, created.content
         map_id = created.structured_content["map_id"]
     for i in range(markers):
-        result = await agent.call_tool("add_marker", {"map_id": map_id, "lat": i, "lon": i})
+        result = await agent.call_tool("draw", {"map_id": map_id, "items": [{"at": [i, i]}], "fit": False})
         assert not result.is_error, result.content
-    summary = (await agent.call_tool("get_map", {"map_id": map_id})).structured_content
-    assert summary["feature_count"] >= markers
+    summary = (await agent.call_tool("read", {"map_id": map_id})).structured_content
+    assert summary["count"] >= markers
     return map_id
 
 

@@ -11,8 +11,8 @@ import trio.testing
 from mapsrv.core import Limits
 from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable, VersionConflict
+from mapsrv.event_stream import pump
 from mapsrv.hub import MapHub
-from mapsrv.sse_stream import pump
 from mapsrv.store.shared import SharedMemory
 
 MARKER = {"op": "add_feature", "type": "marker", "coords": [1, 2]}

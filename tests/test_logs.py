@@ -47,12 +47,12 @@ async def test_no_capability_reaches_the_logs_at_debug_level(nursery: trio.Nurse
             created = (await agent.call_tool("create_map", {"title": "agent's"})).structured_content
             assert created is not None
             secrets |= {created["map_id"], created["view_url"].rsplit("/", 1)[1]}
-            args = {"map_id": created["map_id"], "lat": 1, "lon": 2, "label": "here"}
-            assert not (await agent.call_tool("add_marker", args)).is_error
-            assert not (await agent.call_tool("get_map", {"map_id": created["map_id"]})).is_error
-            assert (await agent.call_tool("get_map", {"map_id": UNKNOWN})).is_error
+            args = {"map_id": created["map_id"], "items": [{"at": [1, 2], "label": "here"}]}
+            assert not (await agent.call_tool("draw", args)).is_error
+            assert not (await agent.call_tool("read", {"map_id": created["map_id"]})).is_error
+            assert (await agent.call_tool("read", {"map_id": UNKNOWN})).is_error
             # a map of the browser's, by the code its page shows
-            assert not (await agent.call_tool("get_map", {"map_id": map_id})).is_error
+            assert not (await agent.call_tool("read", {"map_id": map_id})).is_error
         await owner.aclose()
         with trio.fail_after(10):
             await stream.ended.wait()

@@ -52,47 +52,37 @@ async def watch(nursery: trio.Nursery, url: str) -> tuple[Browser, EventStream]:
 
 
 async def draw_trip(client: Client, nursery: trio.Nursery) -> None:
-    """ "Mark these five places and draw the route between them", as an agent would do it."""
+    """ "Mark these five places and draw the route between them", as an agent would do it: one
+    call, then the user watches."""
     tools = {tool.name for tool in (await client.list_tools()).tools}
-    assert {"create_map", "get_map", "add_marker", "add_line", "fit_bounds", "export_geojson"} <= tools
+    assert {"create_map", "draw", "read", "edit", "remove"} <= tools
     created = await client.call_tool("create_map", {"title": "Portugal by train"})
     assert not created.is_error, created.content
     ref = created.structured_content
     assert ref is not None and ref["url"].endswith("/m/" + ref["map_id"])
     browser, stream = await watch(nursery, ref["url"])
-    ids = []
-    for name, lat, lon in PLACES:
-        result = await client.call_tool(
-            "add_marker", {"map_id": ref["map_id"], "lat": lat, "lon": lon, "label": name, "layer": "stops"}
-        )
-        assert not result.is_error, result.content
-        ids += result.structured_content["feature_ids"]
-    route = await client.call_tool(
-        "add_line",
-        {
-            "map_id": ref["map_id"],
-            "points": [[lat, lon] for _, lat, lon in PLACES],
-            "color": "#c03",
-            "id": "route",
-        },
-    )
-    assert route.structured_content["feature_ids"] == ["route"]
-    fitted = await client.call_tool("fit_bounds", {"map_id": ref["map_id"]})
-    version = fitted.structured_content["version"]
-    summary = (await client.call_tool("get_map", {"map_id": ref["map_id"]})).structured_content
-    assert summary["feature_count"] == 6 and summary["version"] == version
-    assert [layer["id"] for layer in summary["layers"]] == ["default", "stops"]
+    stops = [{"at": [lat, lon], "label": name, "layer": "stops"} for name, lat, lon in PLACES]
+    route = {"points": [[lat, lon] for _, lat, lon in PLACES], "color": "#c03", "id": "route"}
+    drawn = await client.call_tool("draw", {"map_id": ref["map_id"], "items": [*stops, route]})
+    assert not drawn.is_error, drawn.content
+    ids, version = drawn.structured_content["ids"], drawn.structured_content["version"]
+    assert len(ids) == 6 and ids[-1] == "route"
+    summary = (await client.call_tool("read", {"map_id": ref["map_id"]})).structured_content
+    assert summary["count"] == 6 and summary["version"] == version
+    assert list(summary["layers"]) == ["default", "stops"] and summary["layers"]["stops"]["marker"] == 5
     assert summary["bbox"] == [[37.0194, -9.1393], [41.1579, -7.9135]]
     # every change reached the browser, in order, ending at the version the agent was told
     with trio.fail_after(5):
         await stream.wait_for(lambda ev: ev and int(ev[-1][1]) == version)
     seen = {f["id"] for _, _, data in stream.events for f in data.get("features", [])}
-    assert seen == {*ids, "route"}
+    assert seen == set(ids)
     assert [int(i) for _, i, _ in stream.events] == list(range(int(stream.events[0][1]), version + 1))
-    exported = await client.call_tool("export_geojson", {"map_id": ref["map_id"]})
+    upserts = [data for _, _, data in stream.events if data.get("kind") == "upsert"]
+    assert len(upserts) == 1, "the whole drawing is one change"
+    exported = await client.call_tool("read", {"map_id": ref["map_id"], "geojson": True})
     assert len(exported.structured_content["features"]) == 6
     resource = await client.read_resource(f"map://{ref['map_id']}")
-    assert '"feature_count":6' in resource.contents[0].text
+    assert '"count":6' in resource.contents[0].text
     await browser.aclose()
 
 
@@ -126,7 +116,9 @@ async def test_user_pastes_the_code_from_their_page(server: Server, nursery: tri
     map_id = await alice.new_map()
     stream = await open_stream(nursery, alice.client, f"/m/{map_id}/events")
     async with Client(server.url + "mcp") as client:
-        result = await client.call_tool("add_circle", {"map_id": map_id, "lat": 1, "lon": 2, "radius_m": 500})
+        result = await client.call_tool(
+            "draw", {"map_id": map_id, "items": [{"at": [1, 2], "radius_m": 500}]}
+        )
         assert not result.is_error
     with trio.fail_after(5):
         await stream.wait_for(lambda ev: any(e[2].get("kind") == "upsert" for e in ev))
@@ -141,26 +133,24 @@ def error_text(result: Any) -> str:
 async def test_bad_calls_get_clear_tool_errors(server: Server) -> None:
     async with Client(server.url + "mcp") as client:
         map_id = (await client.call_tool("create_map", {})).structured_content["map_id"]
+        m = {"map_id": map_id}
         assert "Unknown tool" in error_text(await client.call_tool("explode", {}))
-        assert "lat" in error_text(
-            await client.call_tool("add_marker", {"map_id": map_id, "lat": "x", "lon": 1})
+        typed = error_text(await client.call_tool("set_view", {**m, "zoom": "x"}))
+        assert typed.startswith("invalid: zoom must be a number, got 'x'")
+        far = error_text(await client.call_tool("draw", {**m, "items": [{"at": [123, 45]}]}))
+        assert far == (
+            "invalid: items[0].at latitude must be between -90 and 90, got 123;"
+            " this looks like [lon, lat]: swap them to [45, 123]"
         )
-        assert "90" in error_text(
-            await client.call_tool("add_marker", {"map_id": map_id, "lat": 123, "lon": 1})
-        )
-        unknown = error_text(await client.call_tool("get_map", {"map_id": "nope"}))
+        named = error_text(await client.call_tool("draw", {**m, "items": [{"at": [1, 2], "name": "x"}]}))
+        assert named.startswith("invalid: items[0] has no field 'name' (did you mean 'label'?); use one of:")
+        unknown = error_text(await client.call_tool("read", {"map_id": "nope"}))
         assert unknown.startswith("not_found: map 'nope' not found")
-        stale = error_text(
-            await client.call_tool("set_title", {"map_id": map_id, "title": "x", "expected_version": 5})
-        )
+        stale = error_text(await client.call_tool("set_title", {**m, "title": "x", "expected_version": 5}))
         assert "conflict: map is at version 0, not 5" in stale
-        boxed = error_text(await client.call_tool("fit_bounds", {"map_id": map_id, "south": 1}))
-        assert "give all of south, west, north and east" in boxed
-        missing = error_text(
-            await client.call_tool("remove_features", {"map_id": map_id, "feature_ids": ["f9"]})
-        )
+        missing = error_text(await client.call_tool("remove", {**m, "ids": ["f9"]}))
         assert "feature 'f9' not found" in missing
-        ok = await client.call_tool("set_title", {"map_id": map_id, "title": "fine", "expected_version": 0})
+        ok = await client.call_tool("set_title", {**m, "title": "fine", "expected_version": 0})
         assert ok.structured_content["version"] == 1
 
 
@@ -200,9 +190,9 @@ async def test_api_keys_and_per_key_maps(nursery: trio.Nursery) -> None:
         assert (await http.get(server.url + "sse")).status_code == 401
     async with client_with({"authorization": "Bearer alice-secret-1"}) as alice:
         map_id = (await alice.call_tool("create_map", {"title": "alice's"})).structured_content["map_id"]
-        assert not (await alice.call_tool("get_map", {"map_id": map_id})).is_error
+        assert not (await alice.call_tool("read", {"map_id": map_id})).is_error
     async with client_with({"x-api-key": "bob-secret-2"}) as bob:
-        hidden = error_text(await bob.call_tool("get_map", {"map_id": map_id}))
+        hidden = error_text(await bob.call_tool("read", {"map_id": map_id}))
         assert hidden.startswith("not_found")
         write = error_text(await bob.call_tool("set_title", {"map_id": map_id, "title": "mine now"}))
         assert write.startswith("not_found")
@@ -273,34 +263,27 @@ async def test_parallel_calls_drawing_on_a_new_layer_all_succeed(server: Server)
         results: list[Any] = []
 
         async def mark(i: int) -> None:
-            args = {"map_id": map_id, "lat": i, "lon": i, "layer": "stops"}
-            results.append(await client.call_tool("add_marker", args))
+            args = {"map_id": map_id, "items": [{"at": [i, i]}], "layer": "stops"}
+            results.append(await client.call_tool("draw", args))
 
         async with trio.open_nursery() as nursery:
             for i in range(6):
                 nursery.start_soon(mark, i)
         assert [r.is_error for r in results] == [False] * 6, [r.content for r in results if r.is_error]
+        point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [2, 1]}, "properties": {}}
         imported = await client.call_tool(
-            "import_geojson",
+            "draw",
             {
                 "map_id": map_id,
+                "items": [],
                 "layer": "imported",
-                "geojson": {
-                    "type": "FeatureCollection",
-                    "features": [
-                        {
-                            "type": "Feature",
-                            "geometry": {"type": "Point", "coordinates": [2, 1]},
-                            "properties": {},
-                        }
-                    ],
-                },
+                "geojson": {"type": "FeatureCollection", "features": [point]},
             },
         )
         assert not imported.is_error, imported.content
-        summary = (await client.call_tool("get_map", {"map_id": map_id})).structured_content
-        assert [layer["id"] for layer in summary["layers"]] == ["default", "stops", "imported"]
-        assert summary["feature_count"] == 7
+        summary = (await client.call_tool("read", {"map_id": map_id})).structured_content
+        assert list(summary["layers"]) == ["default", "stops", "imported"]
+        assert summary["count"] == 7
 
 
 async def test_reading_an_unknown_map_resource_is_a_clear_error(server: Server, caplog) -> None:
@@ -322,66 +305,60 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
             called.add(tool)
             return dict(result.structured_content)
 
-        async def read(map_id: str) -> dict[str, Any]:
-            return await call("get_map", map_id=map_id)
-
         async def write(tool: str, /, **args: Any) -> dict[str, Any]:
             """A write, then a fresh read: the map is at the version the write reported."""
             out = await call(tool, **args)
-            summary = await read(out["map_id"])
+            summary = await call("read", map_id=out["map_id"])
             assert summary["version"] == out["version"] == (await server.hub.get(out["map_id"])).state.version
             return summary
 
         map_id = (await call("create_map", title="every tool"))["map_id"]
         m = {"map_id": map_id}
         assert (await write("set_title", **m, title="renamed"))["title"] == "renamed"
-        view = (await write("set_view", **m, lat=38.7, lon=-9.1, zoom=12))["view"]
+        view = (await write("set_view", **m, at=[38.7, -9.1], zoom=12))["view"]
         assert view == {"center": [38.7, -9.1], "zoom": 12, "animate": True}
-        assert (await write("add_marker", **m, lat=1, lon=2, id="m"))["feature_count"] == 1
-        await write("add_line", **m, points=[[0, 0], [1, 1]], id="l")
-        polygon = await write("add_polygon", **m, points=[[0, 0], [0, 3], [3, 3]], id="p", fill_opacity=0.2)
-        assert {f["id"]: f["type"] for f in polygon["features"]}["p"] == "polygon"
-        await write("add_circle", **m, lat=5, lon=5, radius_m=100, id="c")
-        boxed = await write("add_rectangle", **m, south=-4, west=-5, north=-1, east=-2, id="r")
-        assert {f["id"]: f["coords"] for f in boxed["features"]}["r"] == [[-4, -5], [-1, -2]]
-        fitted = await write("fit_bounds", **m)
-        assert fitted["view"]["bounds"] == fitted["bbox"] == [[-4, -5], [5, 5]]
-        moved = await write("update_feature", **m, feature_id="m", lat=7, lon=8, label="moved")
-        assert {f["id"]: (f["coords"], f["label"]) for f in moved["features"]}["m"] == ([7, 8], "moved")
-        layered = await write("add_layer", **m, layer_id="extra", name="Extra", visible=False)
-        assert layered["layers"][-1] == {"id": "extra", "name": "Extra", "visible": False}
-        shown = await write("set_layer_visibility", **m, layer_id="extra", visible=True)
-        assert shown["layers"][-1]["visible"] is True
-        await write("update_feature", **m, feature_id="c", layer="extra")
-        removed = await write("remove_layer", **m, layer_id="extra")
-        assert [layer["id"] for layer in removed["layers"]] == ["default"]
-        assert sorted(f["id"] for f in removed["features"]) == ["l", "m", "p", "r"]
-        kept = await write("remove_features", **m, feature_ids=["l"])
-        assert [f["id"] for f in kept["features"]] == ["m", "p", "r"]
-        exported = await call("export_geojson", **m)
-        assert len(exported["features"]) == 3
-        assert (await write("clear_map", **m))["feature_count"] == 0
-        restored = await write("import_geojson", **m, geojson=exported, layer="back")
-        assert sorted(f["id"] for f in restored["features"]) == ["m", "p", "r"]
-        assert {f["layer"] for f in restored["features"]} == {"back"}
-        assert called == tools and len(tools) == 18
+        items = [
+            {"at": [1, 2], "id": "m", "label": "m"},
+            {"points": [[0, 0], [1, 1]], "id": "l"},
+            {"type": "polygon", "points": [[0, 0], [0, 3], [3, 3]], "id": "p", "fill_opacity": 0.2},
+            {"at": [5, 5], "radius_m": 100, "id": "c"},
+            {"bounds": [[-4, -5], [-1, -2]], "id": "r"},
+        ]
+        drawn = await write("draw", **m, items=items)
+        assert drawn["count"] == 5 and drawn["bbox"] == [[-4, -5], [5, 5]]
+        # the camera shows the whole circle, not just its centre
+        assert drawn["view"]["bounds"] == [[-4, -5], [pytest.approx(5.0009, abs=1e-4)] * 2]
+        moved = await write("edit", **m, changes=[{"id": "m", "at": [7, 8], "label": "moved"}])
+        assert {row["id"]: row["at"] for row in moved["latest"]}["m"] == [7, 8]
+        layered = await write("set_layer", **m, layer="extra", name="Extra", visible=False)
+        assert layered["layers"]["extra"] == {"name": "Extra", "visible": False}
+        await write("edit", **m, changes=[{"id": "c", "layer": "extra"}])
+        removed = await write("remove", **m, layer="extra")
+        assert list(removed["layers"]) == ["default"] and removed["count"] == 4
+        exported = await call("read", **m, geojson=True)
+        assert len(exported["features"]) == 4
+        assert (await write("remove", **m, everything=True))["count"] == 0
+        restored = await write("draw", **m, items=[], geojson=exported, layer="back")
+        assert restored["count"] == 4 and restored["layers"]["back"]["marker"] == 1
+        assert (await call("find_places", query="Lisboa"))["places"][0]["name"] == "Lisbon"
+        assert (await call("nearest_place", lat=38.72, lon=-9.14))["place"]["name"] == "Lisbon"
+        assert 270 < (await call("measure", points=["Lisbon", "Porto"]))["distance"] < 285
+        assert called == tools and len(tools) == 11
 
 
 async def test_tool_errors_name_what_is_wrong(server: Server) -> None:
     async with Client(server.url + "mcp") as client:
         map_id = (await client.call_tool("create_map", {})).structured_content["map_id"]
         m = {"map_id": map_id}
-        unknown = error_text(await client.call_tool("add_marker", {"map_id": "nope", "lat": 1, "lon": 1}))
+        unknown = error_text(await client.call_tool("draw", {"map_id": "nope", "items": [{"at": [1, 1]}]}))
         assert unknown.startswith("not_found: map 'nope' not found: check the map_id")
-        too_far = error_text(await client.call_tool("set_view", {**m, "lat": 123, "lon": 1, "zoom": 3}))
-        assert "lat" in too_far and "less than or equal to 90" in too_far
-        colour = error_text(await client.call_tool("add_marker", {**m, "lat": 1, "lon": 1, "color": "#12"}))
-        assert colour.startswith("invalid: style color must be #rgb, #rrggbb or a colour name, got '#12'")
-        ghost = error_text(
-            await client.call_tool("update_feature", {**m, "feature_id": "ghost", "label": "x"})
-        )
+        too_far = error_text(await client.call_tool("set_view", {**m, "at": [1, 200], "zoom": 3}))
+        assert too_far.startswith("invalid: at longitude must be between -180 and 180, got 200;")
+        colour = error_text(await client.call_tool("draw", {**m, "items": [{"at": [1, 1], "color": "#12"}]}))
+        assert colour.startswith("invalid: items[0].color must be #rgb, #rrggbb or a CSS colour name")
+        ghost = error_text(await client.call_tool("edit", {**m, "changes": [{"id": "ghost", "label": "x"}]}))
         assert ghost.startswith("not_found: feature 'ghost' not found")
-        layer = error_text(await client.call_tool("remove_layer", {**m, "layer_id": "nolayer"}))
+        layer = error_text(await client.call_tool("remove", {**m, "layer": "nolayer"}))
         assert layer.startswith("not_found: layer 'nolayer' not found")
         assert (await server.hub.get(map_id)).state.version == 0
 

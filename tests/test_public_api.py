@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 
 import mapsrv
 
@@ -46,3 +47,11 @@ def test_core_stays_sans_io() -> None:
                 and f"from {lib} " not in source
                 and f"from {lib}." not in source
             ), f"{name} imports {lib}"
+
+
+def test_every_folder_of_python_files_is_a_package_that_a_wheel_carries() -> None:
+    """setup.cfg's ``packages = find:`` skips folders without ``__init__.py`` (namespace
+    packages): their modules work in a checkout but are missing from every install."""
+    root = Path(mapsrv.__file__).parent
+    folders = {p.parent for p in root.rglob("*.py") if "__pycache__" not in p.parts}
+    assert sorted(str(f.relative_to(root)) for f in folders if not (f / "__init__.py").is_file()) == []

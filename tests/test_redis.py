@@ -73,11 +73,11 @@ async def test_agent_on_one_process_user_on_another(redis_server, nursery):
             ref = (await agent_a.call_tool("create_map", {"title": "shared"})).structured_content
             view_key = ref["view_url"].rsplit("/", 1)[1]
             watcher = await open_stream(nursery, b.client, f"/v/{view_key}/events")
-            result = await agent_b.call_tool("add_marker", {"map_id": ref["map_id"], "lat": 1, "lon": 2})
+            result = await agent_b.call_tool("draw", {"map_id": ref["map_id"], "items": [{"at": [1, 2]}]})
             assert not result.is_error, result.content
             version = result.structured_content["version"]
-            summary = (await agent_a.call_tool("get_map", {"map_id": ref["map_id"]})).structured_content
-            assert summary["version"] == version and summary["feature_count"] == 1
+            summary = (await agent_a.call_tool("read", {"map_id": ref["map_id"]})).structured_content
+            assert summary["version"] == version and summary["count"] == 1
         with trio.fail_after(10):
             await watcher.wait_for(lambda ev: ev and int(ev[-1][1]) == version)
 

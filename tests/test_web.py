@@ -289,10 +289,17 @@ async def test_disconnect_leaves_nothing_behind(browser_factory, server: Server,
     assert (await server.hub.get(map_id)).subscribers == set()
 
 
-def test_static_files_are_found_from_a_checkout():
+def test_static_files_are_found_beside_the_mapsrv_that_runs():
+    """From a checkout, the top-level static/ (their one source); from an install (tox tests the
+    built wheel), the copy inside the package."""
+    import mapsrv
     from mapsrv.web import find_static_dir
 
-    assert find_static_dir() == Path(__file__).resolve().parent.parent / "static"
+    package = Path(mapsrv.__file__).resolve().parent
+    checkout = Path(__file__).resolve().parent.parent
+    installed = package.parent != checkout
+    assert find_static_dir() == (package / "static" if installed else checkout / "static")
+    assert (find_static_dir() / "map.js").read_bytes() == (checkout / "static" / "map.js").read_bytes()
 
 
 def test_static_files_are_found_when_installed(tmp_path):
@@ -315,7 +322,9 @@ def test_static_files_are_found_when_installed(tmp_path):
     subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", source], check=True, env=env)
     (wheel,) = (tmp_path / "dist").glob("mapsrv-*.whl")
     prefix = tmp_path / "prefix"
-    subprocess.run([*pip, "install", "-q", "--no-deps", "--prefix", prefix, wheel], check=True, env=env)
+    # --ignore-installed: under tox this interpreter already has mapsrv, and pip would skip the prefix
+    install = [*pip, "install", "-q", "--no-deps", "--ignore-installed", "--prefix", prefix, wheel]
+    subprocess.run(install, check=True, env=env)
     (site,) = prefix.glob("lib/python*/site-packages")
     script = "import mapsrv.web; print(mapsrv.web.__file__); print(mapsrv.web.find_static_dir())"
     out = subprocess.run(

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mapsrv.core.model import _ID_RE, DEFAULT_LAYER, Feature, Limits, MapState, build_feature
+from mapsrv.core.model import DEFAULT_LAYER, Feature, Limits, MapState, build_feature
+from mapsrv.core.values import ID_RE as _ID_RE
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
 __all__ = ["features_from_geojson", "to_geojson"]
@@ -54,27 +55,43 @@ def to_geojson(state: MapState) -> dict[str, Any]:
     return {"type": "FeatureCollection", "name": state.title, "features": features}
 
 
+def _position(name: str, p: Any) -> list[Any]:
+    """A GeoJSON ``[lon, lat]`` position as mapsrv's ``[lat, lon]``, recognising the common
+    mistake of a position written in ``[lat, lon]`` order."""
+    if not isinstance(p, list) or len(p) < 2:
+        raise InvalidInput(
+            f"{name} must be a [lon, lat] position, got {p!r:.60}; e.g. [2.35, 48.85] for Paris"
+        )
+    lon, lat = p[0], p[1]
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lon, lat))
+    if numbers and not -90 <= lat <= 90 and -90 <= lon <= 90 and -180 <= lat <= 180:
+        raise InvalidInput(
+            f"{name} must be [lon, lat] (GeoJSON order), got {p!r:.60}: that looks like [lat, lon];"
+            f" write [{lat:g}, {lon:g}]"
+        )
+    return [lat, lon]
+
+
 def _latlon_list(name: str, coords: Any) -> list[Any]:
     if not isinstance(coords, list):
-        raise InvalidInput(f"{name} coordinates must be a list")
-    out = []
-    for i, p in enumerate(coords):
-        if not isinstance(p, list) or len(p) < 2:
-            raise InvalidInput(f"{name} coordinates[{i}] must be [lon, lat]")
-        out.append([p[1], p[0]])
-    return out
+        raise InvalidInput(
+            f"{name} coordinates must be a list of [lon, lat] positions, got {coords!r:.40};"
+            " e.g. [[2.35, 48.85], [-0.13, 51.51]]"
+        )
+    return [_position(f"{name} coordinates[{i}]", p) for i, p in enumerate(coords)]
 
 
 def _point(name: str, coords: Any) -> list[Any]:
-    if not isinstance(coords, list) or len(coords) < 2:
-        raise InvalidInput(f"{name} coordinates must be [lon, lat]")
-    return [coords[1], coords[0]]
+    return _position(f"{name} coordinates", coords)
 
 
 def _shapes(name: str, geometry: Any) -> list[tuple[str, Any]]:
     """(feature type, [lat, lon] coords) for each simple shape in a GeoJSON geometry."""
     if not isinstance(geometry, Mapping):
-        raise InvalidInput(f"{name} geometry must be an object")
+        raise InvalidInput(
+            f"{name} geometry must be an object, got {geometry!r:.40};"
+            ' e.g. {"type": "Point", "coordinates": [2.35, 48.85]}'
+        )
     gtype, coords = geometry.get("type"), geometry.get("coordinates")
     if gtype == "Point":
         return [("marker", _point(name, coords))]
@@ -82,22 +99,32 @@ def _shapes(name: str, geometry: Any) -> list[tuple[str, Any]]:
         return [("polyline", _latlon_list(name, coords))]
     if gtype == "Polygon":
         if not isinstance(coords, list) or not coords:
-            raise InvalidInput(f"{name} polygon needs at least one ring")
+            raise InvalidInput(
+                f"{name} polygon coordinates must be a list of rings, got {coords!r:.40};"
+                " give [[[lon, lat], ...]]"
+            )
         ring = _latlon_list(name, coords[0])
         if len(ring) > 3 and ring[0] == ring[-1]:
             ring.pop()
         return [("polygon", ring)]
     if gtype in ("MultiPoint", "MultiLineString", "MultiPolygon"):
         if not isinstance(coords, list):
-            raise InvalidInput(f"{name} coordinates must be a list")
+            raise InvalidInput(
+                f"{name} coordinates must be a list of parts, got {coords!r:.40}; see RFC 7946"
+            )
         simple = gtype[len("Multi") :]
         return [s for part in coords for s in _shapes(name, {"type": simple, "coordinates": part})]
     if gtype == "GeometryCollection":
         parts = geometry.get("geometries")
         if not isinstance(parts, list):
-            raise InvalidInput(f"{name} geometries must be a list")
+            raise InvalidInput(
+                f"{name} geometries must be a list of geometries, got {parts!r:.40}; see RFC 7946"
+            )
         return [s for part in parts for s in _shapes(name, part)]
-    raise InvalidInput(f"{name} has unsupported geometry type {gtype!r:.40}")
+    raise InvalidInput(
+        f"{name} geometry type must be Point, LineString, Polygon, a Multi- one or GeometryCollection,"
+        f" got {gtype!r:.40}; convert it to one of those"
+    )
 
 
 _SIMPLESTYLE = {
@@ -116,25 +143,34 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
     ``label``/``name``/``title``, popups from ``popup``/``description``, styles from ``style`` or
     the simplestyle properties."""
     if not isinstance(raw, Mapping):
-        raise InvalidInput("geojson must be a GeoJSON object")
+        raise InvalidInput(
+            f"geojson must be a GeoJSON object, got {type(raw).__name__};"
+            ' give {"type": "FeatureCollection", "features": [...]}'
+        )
     if raw.get("type") == "Feature":
         items: Any = [raw]
     elif raw.get("type") == "FeatureCollection":
         items = raw.get("features")
         if not isinstance(items, list):
-            raise InvalidInput("geojson features must be a list")
+            raise InvalidInput(
+                f"geojson features must be a list of Features, got {items!r:.40}; give [] for none"
+            )
     else:
         raise InvalidInput(
-            f"geojson must be a FeatureCollection or Feature, got type {raw.get('type')!r:.40}"
+            f"geojson must be a FeatureCollection or Feature, got type {raw.get('type')!r:.40};"
+            ' wrap a bare geometry as {"type": "Feature", "geometry": ..., "properties": {}}'
         )
     out: list[Feature] = []
     for index, item in enumerate(items):
         name = f"geojson feature {index}"
         if not isinstance(item, Mapping) or item.get("type") != "Feature":
-            raise InvalidInput(f"{name} must be a GeoJSON Feature")
+            raise InvalidInput(
+                f"{name} must be a GeoJSON Feature, got {item!r:.40};"
+                ' give {"type": "Feature", "geometry": ..., "properties": {}}'
+            )
         props = item.get("properties") or {}
         if not isinstance(props, Mapping):
-            raise InvalidInput(f"{name} properties must be an object")
+            raise InvalidInput(f"{name} properties must be an object, got {props!r:.40}; give {{}} for none")
         shapes = _shapes(name, item.get("geometry"))
         raw_id = item.get("id", props.get("id"))
         base_id = raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else ""
@@ -172,5 +208,7 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
             except InvalidInput as exc:
                 raise InvalidInput(f"{name}: {exc.message}") from None
             if len(out) > limits.max_features:
-                raise PayloadTooLarge(f"geojson has more than {limits.max_features} features")
+                raise PayloadTooLarge(
+                    f"geojson features must be at most {limits.max_features}, got more; split the import"
+                )
     return tuple(out)

@@ -81,7 +81,9 @@ def _unit(kind: str, unit: Any, table: dict[str, float]) -> str:
     key = unit.strip().lower() if isinstance(unit, str) else unit
     key = _ALIASES.get(key, key)
     if key not in table:
-        raise InvalidInput(f"{kind} unit must be one of {', '.join(table)}, got {unit!r:.40}")
+        raise InvalidInput(
+            f"{kind} unit must be one of {', '.join(table)}, got {unit!r:.40}; pick one of those"
+        )
     return str(key)
 
 
@@ -97,9 +99,12 @@ def check_area_unit(unit: Any) -> str:
 
 def _points(name: str, value: Any, minimum: int) -> list[LatLon]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise InvalidInput(f"{name} must be a list of [lat, lon] points, got {type(value).__name__}")
+        raise InvalidInput(
+            f"{name} must be a list of [lat, lon] points, got {type(value).__name__} {value!r:.30};"
+            " e.g. [[48.85, 2.35], [51.51, -0.13]]"
+        )
     if len(value) < minimum:
-        raise InvalidInput(f"{name} needs at least {minimum} points, got {len(value)}")
+        raise InvalidInput(f"{name} needs at least {minimum} points, got {len(value)}; add more")
     return [check_latlon(f"{name}[{i}]", p) for i, p in enumerate(value)]
 
 
@@ -135,7 +140,9 @@ def area(points: Any, unit: Any = "m2") -> float:
     per = AREA_UNITS[check_area_unit(unit)]
     ring = _points("points", points, 3)
     if len(set(ring)) < 3:
-        raise InvalidInput(f"points needs at least 3 distinct points, got {len(set(ring))}")
+        raise InvalidInput(
+            f"points needs at least 3 distinct points, got {len(set(ring))}; an area needs an outline"
+        )
     return _ring_area_m2(ring) / per
 
 
@@ -144,7 +151,9 @@ def bearing(start: Any, end: Any) -> Bearing:
     a = check_latlon("start", start)
     b = check_latlon("end", end)
     if a == b:
-        raise InvalidInput(f"start and end are the same point {list(a)}: a bearing needs two places")
+        raise InvalidInput(
+            f"end must differ from start, got the same point {list(a)} for both; a bearing needs two places"
+        )
     azimuth = float(_WGS84.Inverse(a[0], a[1], b[0], b[1], Geodesic.AZIMUTH)["azi1"])
     degrees = azimuth % 360.0
     compass = _COMPASS[round(degrees / 22.5) % 16]
@@ -182,7 +191,7 @@ def bbox(items: Iterable[Any]) -> Bounds:
             lats.append(lat)
             lons.append(max(-180.0, min(180.0, lon)))
     if not lats:
-        raise InvalidInput("items needs at least 1 point or feature, got 0")
+        raise InvalidInput("items needs at least 1 point or feature, got 0; give one")
     return ((min(lats), min(lons)), (max(lats), max(lons)))
 
 

@@ -6,12 +6,13 @@ A map is a title, a camera view, named layers and features. Coordinates are ``(l
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from mapsrv.core.style import COLOR_FORMS, CSS_COLORS, STYLE_KEYS, check_color, check_style, check_symbol
+from mapsrv.core.values import check_id, check_number, check_text
+from mapsrv.core.values import number as _number
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
 __all__ = [
@@ -24,11 +25,15 @@ __all__ = [
     "Limits",
     "LatLon",
     "MapState",
+    "COLOR_FORMS",
+    "CSS_COLORS",
     "STYLE_KEYS",
     "View",
     "bounds_of",
     "build_feature",
     "check_bounds",
+    "check_color",
+    "check_symbol",
     "check_geometry",
     "check_number",
     "check_style",
@@ -43,8 +48,6 @@ Bounds: TypeAlias = tuple[LatLon, LatLon]
 FeatureType: TypeAlias = Literal["marker", "polyline", "polygon", "circle", "rectangle"]
 FEATURE_TYPES: tuple[FeatureType, ...] = ("marker", "polyline", "polygon", "circle", "rectangle")
 DEFAULT_LAYER = "default"
-
-_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -170,43 +173,46 @@ def bounds_of(points: Any) -> Bounds | None:
     return ((min(lats), min(lons)), (max(lats), max(lons)))
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInput(f"{name} must be a number, got {value!r:.40}")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise InvalidInput(f"{name} must be a finite number, got a {len(str(value))}-digit integer") from None
-    if not math.isfinite(number):
-        raise InvalidInput(f"{name} must be a finite number, got {number}")
-    return number
-
-
 def check_latlon(name: str, value: Any) -> LatLon:
     """A ``[lat, lon]`` pair, in range."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise InvalidInput(f"{name} must be a [lat, lon] pair, got {value!r:.60}")
+        raise InvalidInput(
+            f"{name} must be a [lat, lon] pair, got {value!r:.60}; give two numbers, e.g. [48.85, 2.35]"
+        )
     lat = _number(f"{name} latitude", value[0])
     lon = _number(f"{name} longitude", value[1])
     if not -90.0 <= lat <= 90.0:
-        raise InvalidInput(f"{name} latitude must be between -90 and 90, got {lat:g}")
+        if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0:
+            hint = f"this looks like [lon, lat]: swap them to [{lon:g}, {lat:g}]"
+        else:
+            hint = "latitude is degrees north (+) or south (-) of the equator"
+        raise InvalidInput(f"{name} latitude must be between -90 and 90, got {lat:g}; {hint}")
     if not -180.0 <= lon <= 180.0:
-        raise InvalidInput(f"{name} longitude must be between -180 and 180, got {lon:g}")
+        fix = "subtract 360 east of 180" if lon > 180 else "add 360 west of -180"
+        raise InvalidInput(f"{name} longitude must be between -180 and 180, got {lon:g}; {fix}")
     return (lat, lon)
 
 
 def check_bounds(name: str, value: Any) -> Bounds:
     """``[[south, west], [north, east]]`` with south <= north and west <= east."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise InvalidInput(f"{name} must be [[south, west], [north, east]], got {value!r:.60}")
+        raise InvalidInput(
+            f"{name} must be [[south, west], [north, east]], got {value!r:.60};"
+            " e.g. [[48.8, 2.2], [48.9, 2.5]]"
+        )
     sw = check_latlon(f"{name} south-west", value[0])
     ne = check_latlon(f"{name} north-east", value[1])
     if sw[0] > ne[0]:
-        raise InvalidInput(f"{name} south {sw[0]:g} is north of north {ne[0]:g}")
+        raise InvalidInput(
+            f"{name} south must be at most north, got south {sw[0]:g} and north {ne[0]:g};"
+            f" swap them: [[{ne[0]:g}, {sw[1]:g}], [{sw[0]:g}, {ne[1]:g}]]"
+            f" (south {sw[0]:g} is north of north)"
+        )
     if sw[1] > ne[1]:
         raise InvalidInput(
-            f"{name} west {sw[1]:g} is east of east {ne[1]:g}"
-            " (boxes across the 180th meridian are not supported)"
+            f"{name} west must be at most east, got west {sw[1]:g} and east {ne[1]:g}"
+            f" (bounds west {sw[1]:g} is east of east {ne[1]:g}); swap them,"
+            " or split a box across the 180th meridian in two (wrapping boxes are not supported)"
         )
     return (sw, ne)
 
@@ -214,88 +220,46 @@ def check_bounds(name: str, value: Any) -> Bounds:
 def check_zoom(value: Any, limits: Limits) -> float:
     zoom = _number("zoom", value)
     if not 0 <= zoom <= limits.max_zoom:
-        raise InvalidInput(f"zoom must be between 0 and {limits.max_zoom}, got {zoom:g}")
-    return zoom
-
-
-def check_number(name: str, value: Any, low: float, high: float) -> float:
-    number = _number(name, value)
-    if not low <= number <= high:
-        raise InvalidInput(f"{name} must be between {low:g} and {high:g}, got {number:g}")
-    return number
-
-
-def check_id(kind: str, value: Any) -> str:
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
         raise InvalidInput(
-            f"{kind} id must be 1-64 characters of letters, digits and _.:-, got {value!r:.80}"
+            f"zoom must be between 0 and {limits.max_zoom}, got {zoom:g};"
+            " use 2 for the world, 5 a country, 11 a city, 16 a street"
         )
-    return value
-
-
-def check_text(name: str, value: Any, cap: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a string, got {type(value).__name__}")
-    if len(value) > cap:
-        raise PayloadTooLarge(f"{name} must be at most {cap} characters, got {len(value)}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{name} is not valid text (it holds a lone surrogate)") from None
-    return value
-
-
-_COLOR_RE = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})|[a-zA-Z]{1,20}")
-_DASH_RE = re.compile(r"[0-9]{1,3}(?: [0-9]{1,3}){0,7}")
-STYLE_KEYS = ("color", "weight", "opacity", "fill_color", "fill_opacity", "dash")
-
-
-def check_style(value: Any) -> tuple[tuple[str, Any], ...]:
-    """A style mapping, as sorted pairs so that equal styles compare equal."""
-    if value is None:
-        return ()
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"style must be an object, got {type(value).__name__}")
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if item is None:
-            continue
-        if key in ("color", "fill_color"):
-            if not isinstance(item, str) or not _COLOR_RE.fullmatch(item):
-                raise InvalidInput(f"style {key} must be #rgb, #rrggbb or a colour name, got {item!r:.40}")
-        elif key == "weight":
-            item = check_number("style weight", item, 0, 20)
-        elif key in ("opacity", "fill_opacity"):
-            item = check_number(f"style {key}", item, 0, 1)
-        elif key == "dash":
-            if not isinstance(item, str) or not _DASH_RE.fullmatch(item):
-                raise InvalidInput(f"style dash must be numbers separated by spaces, got {item!r:.40}")
-        else:
-            raise InvalidInput(f"unknown style key {key!r:.40}; use one of {', '.join(STYLE_KEYS)}")
-        out[key] = item
-    return tuple(sorted(out.items()))
+    return zoom
 
 
 def _check_points(name: str, value: Any, minimum: int, limits: Limits) -> tuple[LatLon, ...]:
     if not isinstance(value, (list, tuple)):
-        raise InvalidInput(f"{name} must be a list of [lat, lon] points, got {type(value).__name__}")
+        raise InvalidInput(
+            f"{name} must be a list of [lat, lon] points, got {type(value).__name__} {value!r:.40};"
+            " e.g. [[48.85, 2.35], [51.51, -0.13]]"
+        )
     if len(value) > limits.max_points:
-        raise PayloadTooLarge(f"{name} must have at most {limits.max_points} points, got {len(value)}")
+        raise PayloadTooLarge(
+            f"{name} must have at most {limits.max_points} points, got {len(value)}; simplify the shape"
+        )
     if len(value) < minimum:
-        raise InvalidInput(f"{name} needs at least {minimum} points, got {len(value)}")
+        raise InvalidInput(
+            f"{name} needs at least {minimum} points, got {len(value)}; add points"
+            + (" or draw a marker" if minimum == 2 else " or draw a line")
+        )
     return tuple(check_latlon(f"{name}[{i}]", p) for i, p in enumerate(value))
 
 
 def check_geometry(type_: Any, coords: Any, radius: Any, limits: Limits) -> tuple[Any, float | None]:
     """Validate ``coords`` (and ``radius``) for a feature type; returns them normalised."""
     if type_ not in FEATURE_TYPES:
-        raise InvalidInput(f"feature type must be one of {', '.join(FEATURE_TYPES)}, got {type_!r:.40}")
+        raise InvalidInput(
+            f"feature type must be one of {', '.join(FEATURE_TYPES)}, got {type_!r:.40}; pick one of those"
+        )
     if type_ == "circle":
         if radius is None:
-            raise InvalidInput("a circle needs a radius in metres")
+            raise InvalidInput("radius must be a number of metres for a circle, got none; e.g. 500")
         return check_latlon("center", coords), check_number("radius", radius, 0.01, limits.max_radius)
     if radius is not None:
-        raise InvalidInput(f"radius applies only to circles, not to a {type_}")
+        raise InvalidInput(
+            f"radius must be left out for a {type_}, got {radius!r:.20} (radius applies only to circles);"
+            " draw a circle instead"
+        )
     if type_ == "marker":
         return check_latlon("coords", coords), None
     if type_ == "polyline":

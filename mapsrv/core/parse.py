@@ -67,21 +67,30 @@ OP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 def parse_ops(body: Any, limits: Limits) -> tuple[list[Op], int | None]:
     """A request body: ``{"ops": [...], "expected_version": n}`` or one op object."""
     if not isinstance(body, Mapping):
-        raise InvalidInput(f"body must be a JSON object, got {type(body).__name__}")
+        raise InvalidInput(f'body must be a JSON object, got {type(body).__name__}; send {{"ops": [...]}}')
     expected = body.get("expected_version")
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
-        raise InvalidInput(f"expected_version must be an integer, got {expected!r:.40}")
+        raise InvalidInput(
+            f"expected_version must be an integer, got {expected!r:.40}; give the version a write returned"
+        )
     if "op" in body:
         raw_ops: Any = [{k: v for k, v in body.items() if k != "expected_version"}]
     else:
         extra = set(body) - {"ops", "expected_version"}
         if extra:
-            raise InvalidInput(f'unknown field {sorted(extra)[0]!r:.40}; send {{"ops": [...]}}')
+            raise InvalidInput(
+                f"body field must be ops or expected_version, got {sorted(extra)[0]!r:.40}"
+                f' (unknown field {sorted(extra)[0]!r:.40}); send {{"ops": [...]}}'
+            )
         raw_ops = body.get("ops")
     if not isinstance(raw_ops, list) or not raw_ops:
-        raise InvalidInput("ops must be a non-empty list of op objects")
+        raise InvalidInput(
+            f'ops must be a non-empty list of op objects, got {raw_ops!r:.40}; e.g. [{{"op": "clear"}}]'
+        )
     if len(raw_ops) > limits.max_ops:
-        raise PayloadTooLarge(f"a batch can have at most {limits.max_ops} ops, got {len(raw_ops)}")
+        raise PayloadTooLarge(
+            f"ops must be at most {limits.max_ops} in a batch, got {len(raw_ops)}; split the batch"
+        )
     ops = []
     for index, raw in enumerate(raw_ops):
         try:
@@ -96,30 +105,35 @@ def parse_ops(body: Any, limits: Limits) -> tuple[list[Op], int | None]:
 
 def parse_op(raw: Any, limits: Limits) -> Op:
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"an op must be a JSON object, got {type(raw).__name__}")
+        raise InvalidInput(
+            f'an op must be a JSON object, got {raw!r:.40}; e.g. {{"op": "set_title", "title": "Trip"}}'
+        )
     name = raw.get("op")
     if not isinstance(name, str) or name not in OP_FIELDS:
-        raise InvalidInput(f"unknown op {name!r:.40}; use one of {', '.join(OP_FIELDS)}")
+        raise InvalidInput(
+            f"op must be one of {', '.join(OP_FIELDS)}, got {name!r:.40} (unknown op); use one of those"
+        )
     required, optional = OP_FIELDS[name]
     fields = {k: v for k, v in raw.items() if k != "op"}
     for key in fields:
         if key not in required and key not in optional:
-            raise InvalidInput(f"{name} has no field {key!r:.40}")
+            known = ", ".join(sorted(required | optional))
+            raise InvalidInput(f"{name} has no field {key!r:.40}; its fields are {known}")
     for key in required:
         if key not in fields:
-            raise InvalidInput(f"{name} needs the field {key!r}")
+            raise InvalidInput(f"{name} needs the field {key!r}, got none; add it")
     return _PARSERS[name](fields, limits)
 
 
 def _bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise InvalidInput(f"{name} must be true or false, got {value!r:.40}")
+        raise InvalidInput(f"{name} must be true or false, got {value!r:.40}; use a JSON boolean")
     return value
 
 
 def _ids(name: str, value: Any, kind: str = "feature") -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise InvalidInput(f"{name} must be a list of ids, got {type(value).__name__}")
+        raise InvalidInput(f'{name} must be a list of ids, got {value!r:.40}; e.g. ["f1", "f2"]')
     return tuple(check_id(kind, v) for v in value)
 
 

@@ -106,12 +106,18 @@ class GatewayApp:
     def status(self) -> dict[str, Any]:
         """Sessions without their ids (capabilities) or payloads: a hash names each one."""
         now = trio.current_time()
+        forwarder = self.sessions.forwarder
         return {
             "draining": self.draining(),
+            "forwarded": forwarder.forwarded if forwarder else 0,
+            "owner_unreachable": forwarder.unreachable if forwarder else 0,
             "servers": {
                 name: {
                     "warm": pool.ready,
                     "retry_after": round(self.sessions.breakers[name].retry_after(), 1),
+                    "shared_children": len(self.sessions.shared[name].live),
+                    "stateless_in_flight": sum(s.in_flight for s in self.sessions.shared[name].live),
+                    "stateless_requests": self.sessions.shared[name].requests,
                 }
                 for name, pool in self.sessions.pools.items()
             },
@@ -125,6 +131,7 @@ class GatewayApp:
                     "idle_s": round(now - s.last_active, 1),
                     "messages_in": s.stats.messages_in,
                     "messages_out": s.stats.messages_out,
+                    "in_flight": s.in_flight,
                 }
                 for s in self.sessions.open.values()
             ],

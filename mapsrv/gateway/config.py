@@ -2,7 +2,8 @@
 
 Its own prefix, because ``mapsrv serve`` refuses unknown ``MAPSRV_*`` variables and the two
 commands share no setting by meaning (the gateway's sessions are children, not maps). Values are
-converted and errors worded by ``mapsrv.config``'s rules. Servers come from the command after
+converted and errors worded as ``mapsrv serve`` words them (durations such as ``30s`` or ``5m``; sizes
+such as ``32MiB`` too). Servers come from the command after
 ``--`` (one server, at ``/mcp`` and ``/sse``) or from ``--config FILE`` in the ``mcpServers``
 shape desktop clients use (each at ``/<name>/mcp`` and ``/<name>/sse``).
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from mapsrv.config import MIB, MINUTES, SECONDS, ConfigError, _convert
+from mapsrv.config import MIB, MINUTES, SECONDS, ConfigError
 from mapsrv.gateway.runner import ChildSpec
 
 __all__ = ["ENV_PREFIX", "GatewayConfig", "ServerSpec", "add_arguments", "load_servers"]
@@ -29,6 +30,27 @@ DEFAULT_CHILD_ENV = (
     "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "VIRTUAL_ENV",
 )  # fmt: skip
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|d)?\s*")
+_SECONDS_PER = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"\s*([0-9_]+)\s*(KiB|MiB|GiB)?\s*")
+_BYTES_PER = {None: 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+
+
+def _convert(name: str, type_: Any, raw: str) -> Any:
+    """A setting's text (from the environment or a flag) as its field's type."""
+    type_name = type_ if isinstance(type_, str) else getattr(type_, "__name__", str(type_))
+    if type_name == "int" and (size := _SIZE.fullmatch(raw)):
+        return int(size.group(1).replace("_", "")) * _BYTES_PER[size.group(2)]
+    if type_name == "float" and (duration := _DURATION.fullmatch(raw)):
+        return float(duration.group(1)) * _SECONDS_PER[duration.group(2)]
+    if type_name == "bool" and raw.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if type_name.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if type_name == "str":
+        return raw
+    kind = {"int": "a valid int or size", "float": "a valid number or duration", "bool": "true or false"}
+    raise ConfigError(f"Config {name!r} has value {raw!r}. Not {kind.get(type_name, type_name)}.")
 
 
 def _help(text: str) -> dict[str, str]:
@@ -49,6 +71,9 @@ class GatewayConfig:
     config: str = field(default="", metadata=_help('a JSON file of servers by name ({"mcpServers": ...})'))
     shell: bool = field(default=False, metadata=_help("run the command through /bin/sh -c"))
     warm: int = field(default=1, metadata=_help("children kept spawned and waiting, per server"))
+    stateless_children: int = field(
+        default=1, metadata=_help("children shared by stateless 2026-07-28 requests, per server (0: none)")
+    )
     max_sessions: int = field(default=200, metadata=_help("most open sessions (more get 503)"))
     max_line: int = field(default=32 * MIB, metadata=_help("largest message relayed either way, in bytes"))
     max_body_size: int = field(default=32 * MIB, metadata=_help("largest request body in bytes"))
@@ -69,6 +94,12 @@ class GatewayConfig:
     graceful_timeout: float = field(
         default=10 * SECONDS, metadata=_help("seconds to finish calls on SIGTERM")
     )
+    peer_url: str = field(
+        default="", metadata=_help("this process's URL as other gateway processes reach it (forwarding)")
+    )
+    peer_key: str = field(
+        default="", metadata=_help("secret all gateway processes share to sign session ids")
+    )
     log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
     log_format: str = field(default="text", metadata=_help("text or json"))
     metrics: bool = field(default=True, metadata=_help("serve Prometheus metrics at /metrics"))
@@ -77,6 +108,7 @@ class GatewayConfig:
         checks: dict[str, tuple[float, float]] = {
             "port": (0, 65535),
             "warm": (0, 1000),
+            "stateless_children": (0, 1000),
             "max_sessions": (1, 1_000_000),
             "max_line": (1024, 1024 * MIB),
             "max_body_size": (1024, 1024 * MIB),
@@ -98,6 +130,12 @@ class GatewayConfig:
             raise ConfigError(
                 f"Config 'log_level' has value {self.log_level!r}. Use debug, info, warning or error."
             )
+        if bool(self.peer_url) != bool(self.peer_key) or (self.peer_key and len(self.peer_key) < 16):
+            raise ConfigError(
+                "Config 'peer_url' and 'peer_key' go together; the key is at least 16 characters."
+            )
+        if self.peer_url and not re.fullmatch(r"https?://[^/?#\s]+", self.peer_url):
+            raise ConfigError(f"Config 'peer_url' has value {self.peer_url!r}. Use http://HOST:PORT.")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"Config 'log_format' has value {self.log_format!r}. Use text or json.")
 
@@ -173,7 +211,7 @@ def _server_from_entry(path: str, name: str, entry: Any) -> ServerSpec:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in fields(GatewayConfig):
         shown = ",".join(f.default) if isinstance(f.default, tuple) else f.default
-        if f.name == "api_keys":
+        if f.name in ("api_keys", "peer_key"):
             shown = "none (secrets never shown)"
         flag = {"dest": f.name, "default": None, "metavar": f.name.upper()}
         if f.type in (bool, "bool"):

@@ -12,14 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "Envelope",
     "INTERNAL_ERROR",
     "INVALID_REQUEST",
     "PARSE_ERROR",
     "SERVER_GONE",
-    "Envelope",
+    "envelope_of",
     "error_body",
+    "error_code",
     "id_from_prefix",
     "peek",
+    "restore_id",
+    "with_id",
 ]
 
 PARSE_ERROR = -32700
@@ -88,3 +92,41 @@ def error_body(key: str | None, code: int, message: str, data: Any = None) -> by
         error["data"] = data
     raw_id = "null" if key is None else key
     return b'{"jsonrpc":"2.0","id":%s,"error":%s}' % (raw_id.encode(), json.dumps(error).encode())
+
+
+def with_id(message: dict[str, Any], new_id: str) -> bytes:
+    """A request re-serialised under the gateway's own id (the stateless era's shared children
+    see ids that no client chose, so two clients' ids never collide)."""
+    return json.dumps({**message, "id": new_id}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def restore_id(answer: bytes, ours: str, theirs: str) -> bytes:
+    """The child's answer to ``ours`` under the client's id (``theirs``, as JSON text).
+
+    ``ours`` is an unguessable token that needs no escaping, so when its JSON text occurs once
+    in the line that occurrence is the top-level ``id`` (``peek`` already found it there) and
+    is spliced; otherwise (a server that echoes the request, or escapes plain ASCII) the answer
+    is re-serialised."""
+    token = json.dumps(ours).encode()
+    if answer.count(token) == 1:
+        return answer.replace(token, theirs.encode())
+    message = json.loads(answer)
+    message["id"] = json.loads(theirs)
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+SMALL = 64 * 1024
+
+
+def error_code(answer: bytes) -> int | None:
+    """The JSON-RPC error code of an answer, or None for a result. Errors are small: a large
+    answer is taken for a result without parsing it again."""
+    if len(answer) > SMALL:
+        return None
+    try:
+        message = json.loads(answer)
+    except ValueError:
+        return None
+    error = message.get("error") if isinstance(message, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None

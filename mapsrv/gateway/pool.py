@@ -89,7 +89,7 @@ class WarmPool:
                         log.error("cannot start %s: %s", self.server.name, exc)
                         break
                     self._ready.append(child)
-                    self.children.on_gone(child, self._on_warm_gone)
+                    self.children.on_exit(child, self._on_warm_exit)
                 wait = self.breaker.retry_after()
                 with trio.move_on_after(wait if wait else float("inf")):
                     await self._changed.wait()
@@ -97,7 +97,7 @@ class WarmPool:
             for child in self._ready:
                 child.stop()
 
-    def _on_warm_gone(self, child: Child) -> None:
+    def _on_warm_exit(self, child: Child) -> None:
         if child in self._ready:  # died while waiting: a crash, not a session's end
             self._ready.remove(child)
             self.breaker.record(child)

@@ -23,6 +23,7 @@ import trio
 __all__ = [
     "Spawner",
     "group_members",
+    "kill_group",
     "live_group_members",
     "reap_adopted",
     "set_child_subreaper",
@@ -116,18 +117,28 @@ def kill_group(pgid: int, signum: int) -> bool:
 
 
 class Spawner:
-    """Runs ``subprocess.Popen`` on one daemon thread that lives as long as the process."""
+    """Runs ``subprocess.Popen`` on one thread of its own, until ``close()``: only once every
+    child it started is gone, since its exit sends them their death signal."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="mapsrv-spawner", daemon=True)
         self._thread.start()
+        self._closed = False
 
     def _loop(self) -> None:
-        while True:
-            self._jobs.get()()
+        while (job := self._jobs.get()) is not None:
+            job()
+
+    def close(self) -> None:
+        """End the thread (it is idle or about to be: nothing waits on a job once we stop)."""
+        self._closed = True
+        self._jobs.put(None)
+        self._thread.join()
 
     async def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        if self._closed:
+            raise OSError(errno.ESHUTDOWN, "the gateway is stopping")
         token = trio.lowlevel.current_trio_token()
         done = trio.Event()
         box: list[Any] = []

@@ -8,6 +8,7 @@ to reap adopted orphans from, and the nursery their tasks run in.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import logging
 import os
@@ -175,7 +176,9 @@ class Children:
                 task_status.started()
                 await trio.sleep_forever()
         finally:  # every child's own task has ended its group by now
-            self._watchdog.close()
+            with trio.CancelScope(shield=True):
+                await self._watchdog.aclose()
+            self._spawner.close()
 
     async def _reap_periodically(self) -> None:
         """Grandchildren that die while their group lives are reaped here; groups that end are
@@ -190,12 +193,12 @@ class Children:
         own waiters)."""
         reap_adopted(self.groups.keys(), self.groups.keys())
 
-    def on_gone(self, child: Child, callback: Callable[[Child], None]) -> None:
-        """Call ``callback(child)`` once the child's group is gone."""
+    def on_exit(self, child: Child, callback: Callable[[Child], None]) -> None:
+        """Call ``callback(child)`` once the child's leader has exited (its reason is known)."""
         assert self._nursery is not None
 
         async def watch() -> None:
-            await child.gone.wait()
+            await child.exited.wait()
             callback(child)
 
         self._nursery.start_soon(watch)
@@ -219,8 +222,22 @@ class Children:
         child = Child(process, tag, self.max_line)
         self.groups[child.pid] = child
         self._watchdog.watch(child.pid)
-        await self._nursery.start(self._run, child)
+        try:
+            await self._nursery.start(self._run, child)
+        except RuntimeError:  # we are stopping (our nursery is closed): it never gets an owner
+            self._abandon(child)
+            raise OSError(errno.ESHUTDOWN, "the gateway is stopping") from None
         return child
+
+    def _abandon(self, child: Child) -> None:
+        """Kill a child that was spawned as we stopped, before it could start anything."""
+        kill_group(child.pid, signal.SIGKILL)
+        child.process.wait()
+        for stream in (child._stdin, child._stdout, child._stderr):
+            stream.close()
+        self.groups.pop(child.pid, None)
+        if self._watchdog is not None:
+            self._watchdog.forget(child.pid)
 
     async def _run(self, child: Child, *, task_status: trio.TaskStatus[None]) -> None:
         try:

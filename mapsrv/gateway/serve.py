@@ -13,6 +13,7 @@ import trio
 
 from mapsrv.gateway.app import GatewayApp
 from mapsrv.gateway.config import GatewayConfig, ServerSpec
+from mapsrv.gateway.forward import Forwarder, Owners
 from mapsrv.gateway.runner import Children
 from mapsrv.gateway.sessions import Sessions
 
@@ -53,42 +54,54 @@ async def serve_gateway(
 ) -> None:
     children = Children(allow_env=config.child_env, max_line=config.max_line, grace=config.kill_grace)
     sessions = Sessions(config, children, servers)
+    if config.peer_url:
+        sessions.forwarder = Forwarder(Owners(config.peer_url, config.peer_key), config.max_body_size)
     shutdown = trio.Event()
     app = GatewayApp(config, sessions, shutdown.is_set)
-    asgi_app: Any = app
-    async with trio.open_nursery() as nursery:
-        await nursery.start(children.serve)
-        await nursery.start(sessions.serve)
-        stopping = trio.Event()
-        http_done = trio.Event()
+    async with trio.open_nursery() as outer:  # children outlive the sessions that use them
+        await outer.start(children.serve)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sessions.serve)
+            stopping = trio.Event()
+            http_done = trio.Event()
 
-        async def serve_http(*, task_status: trio.TaskStatus[list[str]]) -> None:
-            try:
-                await hypercorn.trio.serve(
-                    asgi_app,
-                    _hypercorn_config(config),
-                    shutdown_trigger=stopping.wait,
-                    task_status=task_status,
-                )
-            finally:
-                http_done.set()
+            async def serve_http(*, task_status: trio.TaskStatus[list[str]]) -> None:
+                try:
+                    asgi_app: Any = app
+                    await hypercorn.trio.serve(
+                        asgi_app,
+                        _hypercorn_config(config),
+                        shutdown_trigger=stopping.wait,
+                        task_status=task_status,
+                    )
+                finally:
+                    http_done.set()
 
-        binds: list[str] = await nursery.start(serve_http)
-        gateway = Gateway(config, sessions, children, binds[0], shutdown)
-        log.info("mapsrv gateway listening on %s", binds[0], extra={"servers": [s.name for s in servers]})
-        task_status.started(gateway)
-        await shutdown.wait()
-        log.info("draining: not ready; stopping in %g s", config.drain_delay)
-        sessions.draining = True
-        await trio.sleep(config.drain_delay)
-        with trio.move_on_after(config.graceful_timeout):  # calls in flight finish
-            for session in list(sessions.open.values()):
-                await session.wait_answered()
-        sessions.close_all("gateway stopping")  # streams end, children get TERM then KILL
-        with trio.move_on_after(config.kill_grace + 5):
-            await sessions.wait_empty()
-        stopping.set()
-        with trio.move_on_after(1):
-            await http_done.wait()
-        log.info("stopped")
-        nursery.cancel_scope.cancel()
+            binds: list[str] = await nursery.start(serve_http)
+            gateway = Gateway(config, sessions, children, binds[0], shutdown)
+            log.info("mapsrv gateway listening on %s", binds[0], extra={"servers": [s.name for s in servers]})
+            task_status.started(gateway)
+            await shutdown.wait()
+            await _drain(config, sessions)
+            stopping.set()
+            with trio.move_on_after(1):
+                await http_done.wait()
+            log.info("stopped")
+            nursery.cancel_scope.cancel()
+        outer.cancel_scope.cancel()
+    if sessions.forwarder is not None:
+        with trio.CancelScope(shield=True):
+            await sessions.forwarder.aclose()
+
+
+async def _drain(config: GatewayConfig, sessions: Sessions) -> None:
+    """Not ready (new sessions refused), calls in flight finish, then every session ends and
+    every child's group is gone."""
+    log.info("draining: not ready; stopping in %g s", config.drain_delay)
+    sessions.draining = True
+    await trio.sleep(config.drain_delay)
+    with trio.move_on_after(config.graceful_timeout):
+        await sessions.wait_answered()
+    sessions.close_all("gateway stopping")  # streams end, children get TERM then KILL
+    with trio.move_on_after(config.kill_grace + 5):
+        await sessions.wait_empty()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -40,13 +41,21 @@ class SessionStats:
     oversize: int = 0
     counters: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: SessionStats) -> None:
+        for name in ("messages_in", "messages_out", "bytes_in", "bytes_out", "dropped_lines", "oversize"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 class Session:
-    """``transport`` is "http" (answers return to the POST that asked) or "sse" (everything goes
-    to the one stream, in order, with backpressure down to the child)."""
+    """``transport`` is "http" (answers return to the POST that asked), "sse" (everything goes
+    to the one stream, in order, with backpressure down to the child) or "shared" (a child that
+    stateless-era requests share: answers return to the POST that asked, nothing else goes
+    anywhere)."""
 
-    def __init__(self, server: str, child: Child, transport: str, max_line: int) -> None:
-        self.id = secrets.token_urlsafe(24)
+    def __init__(
+        self, server: str, child: Child, transport: str, max_line: int, session_id: str | None = None
+    ) -> None:
+        self.id = session_id or secrets.token_urlsafe(24)
         self.server = server
         self.child = child
         self.transport = transport
@@ -57,6 +66,7 @@ class Session:
         self.end_reason: str | None = None
         self.stats = SessionStats()
         self.streaming = False  # a GET stream is open (Streamable HTTP)
+        self.on_notification: Callable[[bytes], Awaitable[None]] | None = None  # "shared" only
         self._waiters: dict[str, trio.MemorySendChannel[bytes]] = {}
         self._unanswered: set[str] = set()
         self._answered = trio.Event()  # set while nothing is in flight
@@ -69,6 +79,11 @@ class Session:
     @property
     def busy(self) -> bool:
         return bool(self._unanswered)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent down whose answers are still owed."""
+        return len(self._unanswered)
 
     def touch(self) -> None:
         self.last_active = trio.current_time()
@@ -106,6 +121,12 @@ class Session:
             if not self._unanswered:
                 self._answered.set()
             raise SessionEnded(self.id) from None
+
+    def forget(self, key: str) -> None:
+        """Owe no answer to ``key`` any more (its client went away); a late one is dropped."""
+        self._unanswered.discard(key)
+        if not self._unanswered:
+            self._answered.set()
 
     def close(self, reason: str) -> None:
         if self.end_reason is None:
@@ -165,6 +186,10 @@ class Session:
     async def _deliver(self, data: bytes) -> None:
         """A message for the client's stream: in order for SSE; dropped when a Streamable HTTP
         client has no GET stream open and the buffer is full."""
+        if self.transport == "shared":  # the owner knows which client a notification names, if any
+            if self.on_notification is not None:
+                await self.on_notification(data)
+            return
         if self.transport == "sse":
             try:
                 await self._out_send.send(data)

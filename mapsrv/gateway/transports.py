@@ -1,15 +1,17 @@
 """The two HTTP transports of MCP, as raw ASGI handlers over ``Sessions``.
 
-Streamable HTTP (``/mcp``, the 2025-11-25 session era): ``initialize`` without a session opens
+Streamable HTTP (``/mcp``), the 2025-11-25 session era: ``initialize`` without a session opens
 one (a child of its own) and names it in ``Mcp-Session-Id``; each request's answer is the POST's
 JSON body (one message, so the SDK client's 1 MiB cap on SSE events never applies); server
 messages that answer nothing go to the session's GET stream; DELETE ends the session and its
-child. Legacy HTTP+SSE (``/sse`` then ``POST /messages?session_id=``): the stream's lifetime is
+child. Requests of the stateless 2026-07-28 era (no session, an envelope in ``_meta``) go to
+``stateless``. Legacy HTTP+SSE (``/sse`` then ``POST /messages?session_id=``): the stream's lifetime is
 the session's. Unknown and ended sessions get 404, so clients start a new one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 import trio
@@ -18,6 +20,7 @@ from mapsrv.gateway.asgi_io import Receive, Scope, Send, header, query_param, re
 from mapsrv.gateway.jsonrpc import INVALID_REQUEST, PARSE_ERROR, SERVER_GONE, Envelope, error_body, peek
 from mapsrv.gateway.session import Session, SessionEnded
 from mapsrv.gateway.sessions import Refused, Sessions
+from mapsrv.gateway.stateless import handle_stateless, is_stateless, modern_header
 
 __all__ = ["handle_legacy_messages", "handle_legacy_sse", "handle_streamable"]
 
@@ -65,6 +68,8 @@ async def handle_streamable(
 ) -> None:
     method = scope["method"]
     session_id = header(scope, SESSION_HEADER)
+    if await _forwarded(scope, receive, send, sessions, session_id):
+        return
     if method == "POST":
         await _post(scope, receive, send, sessions, server, session_id)
         return
@@ -92,6 +97,19 @@ async def handle_streamable(
         await respond(send, 405, b"", [(b"allow", b"GET, POST, DELETE")])
 
 
+async def _forwarded(
+    scope: Scope, receive: Receive, send: Send, sessions: Sessions, session_id: str | None
+) -> bool:
+    """Forward a request for a session another gateway process owns; False when it is ours."""
+    if not session_id or sessions.forwarder is None or sessions.get(session_id) is not None:
+        return False
+    owner = sessions.forwarder.owner(scope, session_id)
+    if owner is None:
+        return False
+    await sessions.forwarder.forward(scope, receive, send, owner)
+    return True
+
+
 def _find(sessions: Sessions, server: str, session_id: str | None, transport: str) -> Session | None:
     session = sessions.get(session_id)
     if (
@@ -112,14 +130,9 @@ async def _post(
         return
     line, envelope = read
     if session_id is None:
-        if envelope.method != "initialize" or envelope.key is None:
-            await _error(
-                send,
-                400,
-                INVALID_REQUEST,
-                "no Mcp-Session-Id: this gateway serves MCP sessions; send initialize first",
-                envelope.key,
-            )
+        modern = sessions.config.stateless_children > 0 and modern_header(scope)
+        if envelope.method != "initialize" or envelope.key is None or modern:
+            await _sessionless(scope, receive, send, sessions, server, line, envelope)
             return
         try:
             opened = await sessions.open_session(server, "http")
@@ -144,6 +157,33 @@ async def _post(
         await _error(send, 404, INVALID_REQUEST, "session ended; initialize a new one")
         return
     await respond(send, 202, b"")
+
+
+async def _sessionless(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    sessions: Sessions,
+    server: str,
+    line: bytes,
+    envelope: Envelope,
+) -> None:
+    """A message without a session: a stateless-era request for the shared children, a
+    notification to acknowledge, or a client that must initialise first."""
+    message = json.loads(line)
+    if not sessions.config.stateless_children or not is_stateless(scope, message):
+        reason = "no Mcp-Session-Id: send initialize first (or a 2026-07-28 request with its _meta envelope)"
+        if not sessions.config.stateless_children:
+            reason = "no Mcp-Session-Id: this gateway serves MCP sessions only; send initialize first"
+        await _error(send, 400, INVALID_REQUEST, reason, envelope.key)
+    elif envelope.key is None:
+        await respond(send, 202, b"")  # no client notification means anything without a session
+    elif sessions.closing:  # while draining, before that, a stateless request is a call like any other
+        await _refused(send, Refused("the gateway is shutting down", 1))
+    else:
+        shared = sessions.shared[server]
+        heartbeat = sessions.config.heartbeat_interval
+        await handle_stateless(scope, receive, send, shared, message, envelope.key, heartbeat)
 
 
 async def _ask(session: Session, key: str, line: bytes) -> bytes:
@@ -179,6 +219,8 @@ async def handle_legacy_messages(
 ) -> None:
     if scope["method"] != "POST":
         await respond(send, 405, b"", [(b"allow", b"POST")])
+        return
+    if await _forwarded(scope, receive, send, sessions, query_param(scope, "session_id")):
         return
     session = _find(sessions, server, query_param(scope, "session_id"), "sse")
     if session is None:

@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 
+import trio
+
 __all__ = ["Watchdog"]
 
 _SOURCE = """
@@ -66,9 +68,18 @@ class Watchdog:
         if self._write_end >= 0:
             os.write(self._write_end, line)  # a few bytes into a pipe: never blocks in practice
 
-    def close(self) -> None:
-        """The gateway stopped cleanly: the watchdog kills whatever is still listed and exits."""
+    async def aclose(self) -> None:
+        """The gateway stopped cleanly: the watchdog kills whatever is still listed and exits;
+        waited for without blocking the event loop."""
         if self._write_end >= 0:
             os.close(self._write_end)
             self._write_end = -1
+        fd = os.pidfd_open(self.process.pid)
+        try:
+            with trio.move_on_after(5):
+                await trio.lowlevel.wait_readable(fd)
+        finally:
+            os.close(fd)
+        if self.process.poll() is None:  # never happens unless it is stuck: do not leave it
+            self.process.kill()
         self.process.wait()

@@ -39,7 +39,9 @@ def resolve_country(country: Any) -> str:
     """The ISO 3166 alpha-2 code of a country given by code (``FR``, ``FRA``), English name
     (``France``) or a common alias (``UK``, ``Deutschland``)."""
     if not isinstance(country, str) or not country.strip():
-        raise InvalidInput(f"country must be an ISO code (FR, FRA) or a name (France), got {country!r:.40}")
+        raise InvalidInput(
+            f"country must be an ISO code (FR, FRA) or a name (France), got {country!r:.40}; or leave it out"
+        )
     index = gazetteer()
     iso = index.countries.get(fold(country))
     if iso is None:
@@ -60,12 +62,14 @@ def find_places(query: Any, *, country: Any = None, near: Any = None, limit: Any
     ``near`` (a ``[lat, lon]``) favours closer places. Raises :class:`PlaceNotFound`, with the
     closest names, when nothing matches."""
     if not isinstance(query, str) or not fold(query[: MAX_QUERY + 1]):
-        raise InvalidInput(f"query must be a place name, got {query!r:.40}")
+        raise InvalidInput(f"query must be a place name, got {query!r:.40}; e.g. 'Lisbon' or 'Paris, TX'")
     if len(query) > MAX_QUERY:
-        raise InvalidInput(f"query must be at most {MAX_QUERY} characters, got {len(query)}")
+        raise InvalidInput(
+            f"query must be at most {MAX_QUERY} characters, got {len(query)}; give just the name"
+        )
     count = check_number("limit", limit, 1, MAX_LIMIT)
     if count != int(count):
-        raise InvalidInput(f"limit must be a whole number, got {count:g}")
+        raise InvalidInput(f"limit must be a whole number, got {count:g}; e.g. 5")
     point = check_latlon("near", near) if near is not None else None
     index = gazetteer()
     iso = resolve_country(country) if country is not None else None
@@ -110,9 +114,11 @@ def resolve_places(
     """The place each name most likely means, in order: the stops of a route in one call. An
     error names the item (``places[2]: no place matches 'Pariss'; closest names: Paris (FR)``)."""
     if isinstance(names, str) or not isinstance(names, (list, tuple)):
-        raise InvalidInput(f"{field} must be a list of place names, got {type(names).__name__}")
+        raise InvalidInput(
+            f"{field} must be a list of place names, got {type(names).__name__}; e.g. ['Lisbon', 'Porto']"
+        )
     if not 1 <= len(names) <= MAX_PLACES:
-        raise InvalidInput(f"{field} must hold 1 to {MAX_PLACES} names, got {len(names)}")
+        raise InvalidInput(f"{field} must hold 1 to {MAX_PLACES} names, got {len(names)}; split the list")
     if country is not None:
         resolve_country(country)
     if near is not None:
@@ -120,7 +126,7 @@ def resolve_places(
     places = []
     for i, name in enumerate(names):
         if not isinstance(name, str) or not fold(name):
-            raise InvalidInput(f"{field}[{i}] must be a place name, got {name!r:.40}")
+            raise InvalidInput(f"{field}[{i}] must be a place name, got {name!r:.40}; e.g. 'Lisbon'")
         try:
             places.append(resolve_place(name, country=country, near=near))
         except PlaceNotFound as missing:

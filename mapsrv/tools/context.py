@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mapsrv.core import feature_ids
 from mapsrv.core.ops import Op
 from mapsrv.errors import NotFound
 from mapsrv.hub import MapEntry, MapHub
-from mapsrv.tools.results import WriteResult
 
 __all__ = ["ToolContext"]
 
@@ -37,7 +38,13 @@ class ToolContext:
         base = self.base_url.rstrip("/")
         return f"{base}/m/{entry.id}", f"{base}/v/{entry.view_key}"
 
-    async def write(self, map_id: str, op: Op, expected_version: int | None) -> WriteResult:
+    async def write(self, map_id: str, ops: Sequence[Op], expected_version: int | None) -> dict[str, Any]:
+        """Apply ``ops`` as one batch (all or none, one commit) and answer what a write answers:
+        the map, its version after the batch and the ids of the features added or changed."""
         entry = await self.entry(map_id)
-        events = await self.hub.apply(entry.id, [op], expected_version=expected_version)
-        return WriteResult(map_id=entry.id, version=events[-1].version, feature_ids=feature_ids(events))
+        events = await self.hub.apply(entry.id, ops, expected_version=expected_version)
+        out: dict[str, Any] = {"map_id": entry.id, "version": events[-1].version}
+        ids = feature_ids(events)
+        if ids:
+            out["ids"] = ids
+        return out

@@ -1,5 +1,11 @@
-"""Tools that draw on a map: add each kind of feature, change or remove features, import GeoJSON.
-Each returns the ids of the features it added or changed, to update or remove them later."""
+"""Tools that change what is drawn: ``draw`` (a whole drawing in one call), ``edit`` and ``remove``.
+
+A call is one batch: every item or none, committed once, seen by the page at once. Core gives each
+event of a batch its own version (a layer the drawing creates, the features, the camera), and the
+answer carries the version after the last: what ``expected_version`` compares against. No
+batch-level event is needed for "one version": versions order events; the unit an agent sees and
+retries is the call. The features of a drawing are one ``upsert`` change, drawn by the page at once.
+"""
 
 from __future__ import annotations
 
@@ -9,283 +15,126 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from mapsrv.core.geojson import features_from_geojson
-from mapsrv.core.model import DEFAULT_LAYER, FeatureType, build_feature, check_id, check_style, check_text
-from mapsrv.core.ops import AddFeature, ImportFeatures, RemoveFeatures, UpdateFeature
+from mapsrv.core.measure import bbox
+from mapsrv.core.model import DEFAULT_LAYER, Feature, check_id, check_text
+from mapsrv.core.ops import (
+    Clear,
+    FitBounds,
+    ImportFeatures,
+    Op,
+    RemoveFeatures,
+    RemoveLayer,
+    SetTitle,
+    SetView,
+)
 from mapsrv.errors import InvalidInput
 from mapsrv.tools.context import ToolContext
-from mapsrv.tools.results import WriteResult, answer
-from mapsrv.tools.schema import (
-    Color,
-    Expected,
-    FeatureId,
-    FeatureIds,
-    FillOpacity,
-    GeoJson,
-    Label,
-    Lat,
-    LayerId,
-    Lon,
-    MapId,
-    Point,
-    Popup,
-    Radius,
-    Weight,
-)
+from mapsrv.tools.items import read_change, read_item
+from mapsrv.tools.places import Resolver, places_ready
+from mapsrv.tools.results import answer
+from mapsrv.tools.schema import Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
 
-__all__ = [
-    "add_circle",
-    "add_line",
-    "add_marker",
-    "add_polygon",
-    "add_rectangle",
-    "import_geojson",
-    "remove_features",
-    "update_feature",
-]
+__all__ = ["draw", "edit", "remove"]
+
+_POINT_ZOOM = 12  # a drawing of one point is shown at city zoom, not fitted to a zero-size box
 
 
-def _style(**items: Any) -> dict[str, Any] | None:
-    style = {k: v for k, v in items.items() if v is not None}
-    return style or None
+async def _resolver(values: Any) -> Resolver:
+    if Resolver.needed(values):
+        await places_ready()
+    return Resolver()
 
 
-async def _add(
+def _geometries(raw: list[Any]) -> list[Any]:
+    return [item.get(key) for item in raw if isinstance(item, dict) for key in ("at", "points", "bounds")]
+
+
+def _unique(features: list[Feature]) -> None:
+    seen: set[str] = set()
+    for feature in features:
+        if feature.id and feature.id in seen:
+            raise InvalidInput(f"id must be unique in a drawing, got {feature.id!r} twice; rename one")
+        seen.add(feature.id)
+
+
+def _camera(features: list[Feature]) -> Op:
+    (south, west), (north, east) = bbox(features)
+    if (south, west) == (north, east):
+        return SetView((south, west), _POINT_ZOOM)
+    return FitBounds(bounds=((south, west), (north, east)))
+
+
+async def draw(
     tc: ToolContext,
-    map_id: str,
-    expected_version: int | None,
-    type: FeatureType,
-    coords: Any,
-    *,
-    id: str | None,
-    layer: str | None,
-    label: str,
-    popup: str,
-    style: dict[str, Any] | None,
-    radius: float | None = None,
+    items: Items,
+    map_id: OptionalMapId = None,
+    layer: Annotated[str | None, Field(description="default layer for the items")] = None,
+    title: Annotated[str | None, Field(description="also set the map's title")] = None,
+    geojson: GeoJson = None,
+    fit: Annotated[bool, Field(description="show what was drawn")] = True,
+    expected_version: Expected = None,
 ) -> CallToolResult:
-    feature = build_feature(
-        id=id or "",
-        type=type,
-        coords=coords,
-        radius=radius,
-        layer=layer or DEFAULT_LAYER,
-        label=label,
-        popup=popup,
-        style=style,
-        limits=tc.hub.limits,
-    )
-    written = await tc.write(map_id, AddFeature(feature), expected_version)
-    return answer(f"added {type} {written.feature_ids[0]} (map version {written.version})", written)
-
-
-async def add_marker(
-    tc: ToolContext,
-    map_id: MapId,
-    lat: Lat,
-    lon: Lon,
-    label: Label = "",
-    popup: Popup = "",
-    color: Color = None,
-    id: FeatureId = None,
-    layer: LayerId = None,
-    expected_version: Expected = None,
-) -> Annotated[CallToolResult, WriteResult]:
-    """Put a marker (a pin, or a coloured dot when color is given) at a point."""
-    style = _style(color=color)
-    return await _add(
-        tc,
-        map_id,
-        expected_version,
-        "marker",
-        (lat, lon),
-        id=id,
-        layer=layer,
-        label=label,
-        popup=popup,
-        style=style,
-    )
-
-
-async def add_line(
-    tc: ToolContext,
-    map_id: MapId,
-    points: Annotated[list[Point], Field(min_length=2, description="[[lat, lon], ...] in order")],
-    label: Label = "",
-    popup: Popup = "",
-    color: Color = None,
-    weight: Weight = None,
-    dash: Annotated[str | None, Field(description="dash pattern like '6 4'; omit for solid")] = None,
-    id: FeatureId = None,
-    layer: LayerId = None,
-    expected_version: Expected = None,
-) -> Annotated[CallToolResult, WriteResult]:
-    """Draw a line through points (a route, a track, a border)."""
-    style = _style(color=color, weight=weight, dash=dash)
-    return await _add(
-        tc,
-        map_id,
-        expected_version,
-        "polyline",
-        points,
-        id=id,
-        layer=layer,
-        label=label,
-        popup=popup,
-        style=style,
-    )
-
-
-async def add_polygon(
-    tc: ToolContext,
-    map_id: MapId,
-    points: Annotated[
-        list[Point], Field(min_length=3, description="the outline [[lat, lon], ...]; not closed")
-    ],
-    label: Label = "",
-    popup: Popup = "",
-    color: Color = None,
-    fill_color: Color = None,
-    fill_opacity: FillOpacity = None,
-    id: FeatureId = None,
-    layer: LayerId = None,
-    expected_version: Expected = None,
-) -> Annotated[CallToolResult, WriteResult]:
-    """Draw a filled area given by its outline."""
-    style = _style(color=color, fill_color=fill_color, fill_opacity=fill_opacity)
-    return await _add(
-        tc,
-        map_id,
-        expected_version,
-        "polygon",
-        points,
-        id=id,
-        layer=layer,
-        label=label,
-        popup=popup,
-        style=style,
-    )
-
-
-async def add_circle(
-    tc: ToolContext,
-    map_id: MapId,
-    lat: Lat,
-    lon: Lon,
-    radius_m: Annotated[Radius, Field(description="radius in metres")],
-    label: Label = "",
-    popup: Popup = "",
-    color: Color = None,
-    fill_opacity: FillOpacity = None,
-    id: FeatureId = None,
-    layer: LayerId = None,
-    expected_version: Expected = None,
-) -> Annotated[CallToolResult, WriteResult]:
-    """Draw a circle of a real-world radius around a point (an area of reach, a search zone)."""
-    style = _style(color=color, fill_opacity=fill_opacity)
-    return await _add(
-        tc,
-        map_id,
-        expected_version,
-        "circle",
-        (lat, lon),
-        radius=radius_m,
-        id=id,
-        layer=layer,
-        label=label,
-        popup=popup,
-        style=style,
-    )
-
-
-async def add_rectangle(
-    tc: ToolContext,
-    map_id: MapId,
-    south: Lat,
-    west: Lon,
-    north: Lat,
-    east: Lon,
-    label: Label = "",
-    popup: Popup = "",
-    color: Color = None,
-    id: FeatureId = None,
-    layer: LayerId = None,
-    expected_version: Expected = None,
-) -> Annotated[CallToolResult, WriteResult]:
-    """Draw a latitude/longitude box."""
-    box = ((south, west), (north, east))
-    style = _style(color=color)
-    return await _add(
-        tc,
-        map_id,
-        expected_version,
-        "rectangle",
-        box,
-        id=id,
-        layer=layer,
-        label=label,
-        popup=popup,
-        style=style,
-    )
-
-
-async def update_feature(
-    tc: ToolContext,
-    map_id: MapId,
-    feature_id: Annotated[str, Field(description="the id returned when the feature was added")],
-    label: Label | None = None,
-    popup: Popup | None = None,
-    color: Color = None,
-    points: Annotated[
-        list[Point] | None, Field(description="new geometry: [[lat, lon], ...] for lines and polygons")
-    ] = None,
-    lat: Lat | None = None,
-    lon: Lon | None = None,
-    radius_m: Radius | None = None,
-    layer: Annotated[str | None, Field(description="move the feature to this existing layer")] = None,
-    expected_version: Expected = None,
-) -> Annotated[CallToolResult, WriteResult]:
-    """Change a feature's text, colour, position or layer; fields left out stay as they are.
-    Use lat/lon to move a marker or circle, points for a line or polygon."""
-    if (lat is None) != (lon is None):
-        raise InvalidInput("give both lat and lon to move a feature")
+    """Draw any number of markers, lines, polygons, circles, rectangles and routes in one call,
+    all or none. Points are [lat, lon] or place names ('Lisbon', 'Paris, TX'). Answers the ids."""
     limits = tc.hub.limits
-    style = _style(color=color)
-    op = UpdateFeature(
-        id=check_id("feature", feature_id),
-        # the new geometry is checked against the feature's type when applied
-        coords=(lat, lon) if lat is not None else points,
-        radius=radius_m,
-        layer=None if layer is None else check_id("layer", layer),
-        label=None if label is None else check_text("label", label, limits.max_label),
-        popup=None if popup is None else check_text("popup", popup, limits.max_popup),
-        style=None if style is None else dict(check_style(style)),
-    )
-    written = await tc.write(map_id, op, expected_version)
-    return answer(f"updated {feature_id} (map version {written.version})", written)
+    if not items and geojson is None:
+        raise InvalidInput(
+            'items must hold at least one item, got []; e.g. [{"at": "Lisbon", "label": "Lisbon"}]'
+        )
+    places = await _resolver(_geometries(items))
+    features: list[Feature] = []
+    for index, raw in enumerate(items):
+        features += read_item(index, raw, places, layer, limits)
+    if geojson is not None:
+        features += features_from_geojson(geojson, limits, layer=check_id("layer", layer or DEFAULT_LAYER))
+    _unique(features)
+    ops: list[Op] = [] if title is None else [SetTitle(check_text("title", title, limits.max_title))]
+    if features:
+        ops.append(ImportFeatures(tuple(features)))
+        if fit:
+            ops.append(_camera(features))
+    url = None
+    if map_id is None:
+        entry = await tc.hub.create_map(principal=tc.principal)
+        map_id, url = entry.id, tc.links(entry)[0]
+    out = await tc.write(map_id, ops, expected_version)
+    if url is not None:
+        out["url"] = url
+    if places.places:
+        out["places"] = places.resolved()
+    return answer(out)
 
 
-async def remove_features(
-    tc: ToolContext, map_id: MapId, feature_ids: FeatureIds, expected_version: Expected = None
-) -> Annotated[CallToolResult, WriteResult]:
-    """Remove features by id."""
-    op = RemoveFeatures(tuple(check_id("feature", fid) for fid in feature_ids))
-    written = await tc.write(map_id, op, expected_version)
-    return answer(
-        f"removed {len(feature_ids)} features (map version {written.version})",
-        written.model_copy(update={"feature_ids": list(feature_ids)}),
-    )
+async def edit(
+    tc: ToolContext, map_id: MapId, changes: Changes, expected_version: Expected = None
+) -> CallToolResult:
+    """Change features by id, all or none; fields left out stay. dash: false makes a line solid."""
+    places = await _resolver(_geometries(changes))
+    ops = [read_change(index, raw, places, tc.hub.limits) for index, raw in enumerate(changes)]
+    return answer(await tc.write(map_id, ops, expected_version))
 
 
-async def import_geojson(
+async def remove(
     tc: ToolContext,
     map_id: MapId,
-    geojson: GeoJson,
-    layer: LayerId = None,
+    ids: FeatureIds = None,
+    layer: Annotated[str | None, Field(description="remove this layer and its features")] = None,
+    everything: Annotated[bool, Field(description="remove every feature; layers stay")] = False,
     expected_version: Expected = None,
-) -> Annotated[CallToolResult, WriteResult]:
-    """Add every feature of a GeoJSON FeatureCollection. Names become labels, descriptions
-    popups; simplestyle properties (stroke, fill, marker-color) become styles."""
-    target = check_id("layer", layer or DEFAULT_LAYER)
-    op = ImportFeatures(features_from_geojson(geojson, tc.hub.limits, layer=target))
-    written = await tc.write(map_id, op, expected_version)
-    return answer(f"imported {len(written.feature_ids)} features (map version {written.version})", written)
+) -> CallToolResult:
+    """Remove features by id, a whole layer, or everything. Give exactly one."""
+    given = [name for name, value in (("ids", ids), ("layer", layer), ("everything", everything)) if value]
+    if len(given) != 1:
+        raise InvalidInput(
+            f"remove must get exactly one of ids, layer, everything, got {', '.join(given) or 'none'};"
+            " give one per call"
+        )
+    if ids:
+        op: Op = RemoveFeatures(tuple(check_id("feature", fid) for fid in ids))
+    elif layer == DEFAULT_LAYER:
+        op = Clear(DEFAULT_LAYER)  # the default layer stays; its features go
+    elif layer:
+        op = RemoveLayer(check_id("layer", layer))
+    else:
+        op = Clear(None)
+    return answer(await tc.write(map_id, [op], expected_version))

@@ -1,4 +1,4 @@
-"""Tools for the map as a whole: make one, name it, move its camera."""
+"""Tools for the map as a whole: make one, name it, move its camera, show or hide its layers."""
 
 from __future__ import annotations
 
@@ -7,75 +7,97 @@ from typing import Annotated
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from mapsrv.core.model import check_bounds, check_id, check_latlon, check_text, check_zoom
-from mapsrv.core.ops import FitBounds, SetTitle, SetView
+from mapsrv.core.model import check_bounds, check_id, check_text, check_zoom
+from mapsrv.core.ops import AddLayer, FitBounds, Op, SetLayerVisibility, SetTitle, SetView
 from mapsrv.errors import InvalidInput
 from mapsrv.tools.context import ToolContext
-from mapsrv.tools.results import MapRef, WriteResult, answer
-from mapsrv.tools.schema import Animate, Expected, Lat, Lon, MapId, Title, Zoom
+from mapsrv.tools.places import Resolver, places_ready
+from mapsrv.tools.results import answer
+from mapsrv.tools.schema import Animate, Bounds, Expected, FeatureIds, MapId, PlaceOrPoint, Title, Zoom
 
-__all__ = ["create_map", "fit_bounds", "set_title", "set_view"]
+__all__ = ["create_map", "set_layer", "set_title", "set_view"]
+
+# The zoom a place is shown at when none is given.
+_ZOOM_OF = {"country": 5.0, "state": 6.0, "city": 11.0}
+_DEFAULT_ZOOM = 12.0
 
 
-async def create_map(
-    tc: ToolContext,
-    title: Annotated[Title, Field(description="title shown above the map")] = "",
-) -> Annotated[CallToolResult, MapRef]:
-    """Create a new, empty map and get its map_id and the url to give the user. The map becomes
-    the user's own when they open the url; it shows every change live."""
+async def create_map(tc: ToolContext, title: Title = "") -> CallToolResult:
+    """Make a new, empty map. Give the user its url; it shows every change live. (draw without
+    map_id also makes one.)"""
     title = check_text("title", title, tc.hub.limits.max_title)
     entry = await tc.hub.create_map(principal=tc.principal, title=title)
     url, view_url = tc.links(entry)
-    return answer(
-        f"created map {entry.id}; ask the user to open {url}",
-        MapRef(map_id=entry.id, url=url, view_url=view_url, title=title, version=entry.state.version),
-    )
+    return answer({"map_id": entry.id, "url": url, "view_url": view_url, "version": entry.state.version})
 
 
 async def set_title(
     tc: ToolContext, map_id: MapId, title: Title, expected_version: Expected = None
-) -> Annotated[CallToolResult, WriteResult]:
+) -> CallToolResult:
     """Set the title shown above the map."""
     op = SetTitle(check_text("title", title, tc.hub.limits.max_title))
-    written = await tc.write(map_id, op, expected_version)
-    return answer(f"title set (map version {written.version})", written)
+    return answer(await tc.write(map_id, [op], expected_version))
 
 
 async def set_view(
     tc: ToolContext,
     map_id: MapId,
-    lat: Lat,
-    lon: Lon,
-    zoom: Zoom,
+    at: PlaceOrPoint = None,
+    zoom: Zoom = None,
+    bounds: Bounds = None,
+    ids: FeatureIds = None,
     animate: Animate = True,
     expected_version: Expected = None,
-) -> Annotated[CallToolResult, WriteResult]:
-    """Center the user's map on a point at a zoom level."""
-    op = SetView(check_latlon("center", (lat, lon)), check_zoom(zoom, tc.hub.limits), animate)
-    written = await tc.write(map_id, op, expected_version)
-    return answer(f"view set (map version {written.version})", written)
+) -> CallToolResult:
+    """Move the camera: to a point or place (at, zoom), a box or country (bounds), some features
+    (ids), or with nothing given, to every feature."""
+    limits = tc.hub.limits
+    given = [name for name, value in (("at", at), ("bounds", bounds), ("ids", ids)) if value]
+    if len(given) > 1:
+        raise InvalidInput(
+            f"set_view must get at most one of at, bounds, ids, got {', '.join(given)}; give one"
+        )
+    places = Resolver()
+    if Resolver.needed([at, bounds]):
+        await places_ready()
+    op: Op
+    if at is not None:
+        center = places.point("at", at)
+        kind = places.places[at].kind if isinstance(at, str) else None
+        op = SetView(
+            center,
+            check_zoom(zoom if zoom is not None else _ZOOM_OF.get(kind or "", _DEFAULT_ZOOM), limits),
+            animate,
+        )
+    elif isinstance(bounds, str):
+        place = places.place("bounds", bounds)
+        if place.bounds is None:
+            op = SetView(place.latlon, _ZOOM_OF["city"], animate)
+        else:
+            op = FitBounds(bounds=place.bounds, animate=animate)
+    elif bounds is not None:
+        op = FitBounds(bounds=check_bounds("bounds", bounds), animate=animate)
+    else:
+        op = FitBounds(feature_ids=tuple(check_id("feature", fid) for fid in ids or ()), animate=animate)
+    out = await tc.write(map_id, [op], expected_version)
+    if places.places:
+        out["places"] = places.resolved()
+    return answer(out)
 
 
-async def fit_bounds(
+async def set_layer(
     tc: ToolContext,
     map_id: MapId,
-    feature_ids: Annotated[list[str] | None, Field(description="fit these features")] = None,
-    south: Lat | None = None,
-    west: Lon | None = None,
-    north: Lat | None = None,
-    east: Lon | None = None,
-    animate: bool = True,
+    layer: Annotated[str, Field(description="layer id (letters, digits, _.:-)")],
+    visible: bool = True,
+    name: Annotated[str, Field(max_length=200, description="shown to the user; for a new layer")] = "",
     expected_version: Expected = None,
-) -> Annotated[CallToolResult, WriteResult]:
-    """Zoom the map to show a box (south, west, north, east), or the given features, or with
-    no arguments every feature on the map."""
-    box = (south, west, north, east)
-    if any(v is not None for v in box):
-        if any(v is None for v in box):
-            raise InvalidInput("give all of south, west, north and east, or none of them")
-        op = FitBounds(bounds=check_bounds("bounds", ((south, west), (north, east))), animate=animate)
+) -> CallToolResult:
+    """Show or hide a layer (a group of features), creating it when missing."""
+    lid = check_id("layer", layer)
+    entry = await tc.entry(map_id)
+    if lid in entry.state.layers:
+        op: Op = SetLayerVisibility(lid, visible)
     else:
-        ids = tuple(check_id("feature", fid) for fid in feature_ids or ())
-        op = FitBounds(feature_ids=ids, animate=animate)
-    written = await tc.write(map_id, op, expected_version)
-    return answer(f"view fitted (map version {written.version})", written)
+        op = AddLayer(lid, check_text("name", name or lid, tc.hub.limits.max_label), visible)
+    return answer(await tc.write(map_id, [op], expected_version))

@@ -1,57 +1,69 @@
-"""The one table of tools, and how it is registered on an MCPServer with the SDK's public API
-(``MCPServer.add_tool`` and ``MCPServer.resource``)."""
+"""The one table of tools, and the SDK tools made from it.
+
+Each tool becomes an SDK ``Tool`` (the public type ``MCPServer(tools=...)`` takes) whose input
+schema is the lean schema of its signature and whose arguments mapsrv validates itself
+(``arguments.Arguments``): an unknown argument is refused with the known ones, and every error
+says how to fix the call. Annotations tell clients which tools only read (auto-approvable) and
+which remove or overwrite (worth a warning).
+"""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult
+from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import ConfigDict
 
-from mapsrv.access import ApiKeys
 from mapsrv.errors import MapsrvError
-from mapsrv.hub import MapHub
+from mapsrv.tools.arguments import Arguments
 from mapsrv.tools.context import ToolContext
-from mapsrv.tools.drawing import (
-    add_circle,
-    add_line,
-    add_marker,
-    add_polygon,
-    add_rectangle,
-    import_geojson,
-    remove_features,
-    update_feature,
-)
-from mapsrv.tools.layers import add_layer, clear_map, remove_layer, set_layer_visibility
-from mapsrv.tools.maps import create_map, fit_bounds, set_title, set_view
-from mapsrv.tools.reading import export_geojson, get_map, read_map
+from mapsrv.tools.drawing import draw, edit, remove
+from mapsrv.tools.maps import create_map, set_layer, set_title, set_view
+from mapsrv.tools.measuring import measure
+from mapsrv.tools.places import find_places, nearest_place
+from mapsrv.tools.reading import read, read_map
 from mapsrv.tools.results import tool_error
 
-__all__ = ["INSTRUCTIONS", "TOOLS", "ToolSpec", "register_tools", "sdk_tool"]
+__all__ = ["INSTRUCTIONS", "TOOLS", "ToolSpec", "register_resources", "sdk_tool", "sdk_tools"]
 
 INSTRUCTIONS = """\
-mapsrv shows a live map to the user in their browser; everything you draw appears there at once.
-Start with create_map (it returns a url: give it to the user to open) or, when the user pastes a
-map code from their map page, use that code as map_id. Coordinates are latitude then longitude in
-degrees (lat -90..90, lon -180..180). Add features with add_marker, add_line, add_polygon,
-add_circle and add_rectangle; each returns the feature id to update or remove it later. Call
-fit_bounds after drawing so the user sees everything. get_map shows what is on the map now.
-Pass expected_version (from any result) to make a write fail instead of overwriting changes
-made since you last looked."""
+mapsrv shows a live map in the user's browser; what you draw appears at once. draw puts many
+features on a map in one call (without map_id it makes a new map: give the user its url). Points
+are [lat, lon]; a place name works wherever a point does. Errors say how to fix the call."""
 
 ToolFunction = Callable[..., Awaitable[CallToolResult]]
+
+_READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+_ADD = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+_SET = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+_OVERWRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
 
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """A tool: its function (named as the tool, documented by its docstring) and its title."""
+    """A tool: its function (named as the tool, documented by its docstring), its title and its
+    hints. Every hint is explicit: the spec's defaults (destructive, open-world) are not ours."""
 
     function: ToolFunction
     title: str
+    hints: ToolAnnotations
+    # JSON-schema keywords beyond the signature's: what a schema-only caller needs to form a
+    # valid call ("give one of these", which the tool itself also checks and explains)
+    schema: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -61,73 +73,73 @@ class ToolSpec:
     def description(self) -> str:
         return " ".join((self.function.__doc__ or "").split())
 
+    @property
+    def annotations(self) -> ToolAnnotations:
+        return self.hints  # the title is the tool's own (a second copy here would cost bytes)
 
+
+# Open-world is false throughout: places come from the offline gazetteer, not the network.
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(create_map, "Create a map"),
-    ToolSpec(get_map, "Read a map"),
-    ToolSpec(set_title, "Set the title"),
-    ToolSpec(set_view, "Move the camera"),
-    ToolSpec(fit_bounds, "Fit the camera"),
-    ToolSpec(add_marker, "Add a marker"),
-    ToolSpec(add_line, "Draw a line"),
-    ToolSpec(add_polygon, "Draw a polygon"),
-    ToolSpec(add_circle, "Draw a circle"),
-    ToolSpec(add_rectangle, "Draw a rectangle"),
-    ToolSpec(update_feature, "Change a feature"),
-    ToolSpec(remove_features, "Remove features"),
-    ToolSpec(add_layer, "Add a layer"),
-    ToolSpec(set_layer_visibility, "Show or hide a layer"),
-    ToolSpec(remove_layer, "Remove a layer"),
-    ToolSpec(clear_map, "Clear the map"),
-    ToolSpec(import_geojson, "Import GeoJSON"),
-    ToolSpec(export_geojson, "Export GeoJSON"),
+    ToolSpec(create_map, "Create a map", _ADD),
+    ToolSpec(draw, "Draw features", _ADD),
+    ToolSpec(edit, "Change features", _OVERWRITE),
+    ToolSpec(remove, "Remove features or layers", _OVERWRITE, {"minProperties": 2}),
+    ToolSpec(read, "Read a map", _READ),
+    ToolSpec(set_view, "Move the camera", _SET),
+    ToolSpec(set_title, "Set the title", _SET),
+    ToolSpec(set_layer, "Show or hide a layer", _SET),
+    ToolSpec(find_places, "Find places by name", _READ),
+    ToolSpec(nearest_place, "Nearest place to a point", _READ),
+    ToolSpec(measure, "Measure distance, area, bearing", _READ, {"minProperties": 1}),
 )
 
 
-def sdk_tool(function: ToolFunction, context_of: Callable[[Context], ToolContext]) -> ToolFunction:
-    """``function(tc, **arguments)`` as the SDK calls a tool: ``(ctx, **arguments)``, advertising
-    the same arguments (the SDK derives the input and output schemas from this signature), with
-    mapsrv's errors answered as tool errors."""
-    signature = inspect.signature(function, eval_str=True)
-    _, *arguments = signature.parameters.values()
+class _RawArguments(ArgModelBase):
+    """Hands the tool every argument as sent; ``Arguments.validate`` checks them."""
 
-    async def call(ctx: Context, **kwargs: Any) -> CallToolResult:
+    model_config = ConfigDict(extra="allow")
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"arguments": dict(self.__pydantic_extra__ or {})}
+
+
+def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> Tool:
+    """``spec`` as the SDK's Tool: called with every argument as sent, validated here, and
+    mapsrv's errors answered as tool errors."""
+    validator = Arguments.of(spec.function)
+
+    async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
         try:
-            return await function(context_of(ctx), **kwargs)
+            return await spec.function(context_of(ctx), **validator.validate(arguments))
         except MapsrvError as exc:
             return tool_error(exc)
 
-    ctx = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Context)
-    call.__name__ = call.__qualname__ = function.__name__
-    call.__doc__ = function.__doc__
-    call.__annotations__ = {
-        "ctx": Context,
-        **{p.name: p.annotation for p in arguments},
-        "return": signature.return_annotation,
-    }
-    call.__signature__ = signature.replace(parameters=[ctx, *arguments])  # type: ignore[attr-defined]
-    return call
+    return Tool(
+        fn=call,
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        parameters={**validator.schema, **spec.schema},
+        fn_metadata=FuncMetadata(arg_model=_RawArguments),
+        is_async=True,
+        context_kwarg="ctx",
+        annotations=spec.annotations,
+    )
 
 
-def register_tools(mcp: MCPServer, hub: MapHub, base_url: Callable[[], str], keys: ApiKeys) -> None:
-    """Add every tool of ``TOOLS`` and the ``map://{map_id}`` resource to ``mcp``."""
+def sdk_tools(context_of: Callable[[Context], ToolContext]) -> list[Tool]:
+    """Every tool of ``TOOLS`` as the SDK's Tool, for ``MCPServer(tools=...)``."""
+    return [sdk_tool(spec, context_of) for spec in TOOLS]
 
-    def context_of(ctx: Context) -> ToolContext:
-        return ToolContext(hub, base_url(), keys.principal(ctx.headers))
 
-    for spec in TOOLS:
-        mcp.add_tool(
-            sdk_tool(spec.function, context_of),
-            name=spec.name,
-            title=spec.title,
-            description=spec.description,
-        )
+def register_resources(mcp: MCPServer, context_of: Callable[[Context], ToolContext]) -> None:
+    """Add the ``map://{map_id}`` resource to ``mcp``."""
 
     @mcp.resource(
         "map://{map_id}",
         mime_type="application/json",
         title="A live map",
-        description="A map's full state as JSON",
+        description="A map's summary as JSON",
     )
     async def map_resource(map_id: str, ctx: Context) -> str:
         try:

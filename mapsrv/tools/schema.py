@@ -1,72 +1,170 @@
-"""The tools' argument types as an LLM sees them: descriptions and ranges that become the tools'
-JSON schemas. Every range that core also enforces is read from ``Limits()`` here, once, so the
-schema and the rule cannot drift apart (the hub may lower ``max_features``, which no schema states).
+"""The tools' argument types as an LLM sees them: the JSON schemas of tools/list.
+
+Every byte here is read by the model before any work (the whole list is pinned at <= 15 KB by
+tests/tools), so descriptions say only what the names and types do not. Ranges that core also
+enforces are read from ``Limits()`` once, so the schema and the rule cannot drift apart; ranges on
+coordinates and numbers are *documented* (``minimum``/``maximum``) but checked by core, whose
+errors teach (a swapped pair, the valid range, what to do), not by pydantic.
+
+``lean`` strips what pydantic adds and no model needs: titles, ``null`` alternatives of optional
+arguments, ``"default": null``, ``"additionalProperties": true``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
-from mapsrv.core.model import Limits
+from mapsrv.core.model import COLOR_FORMS, Limits
 
 __all__ = [
+    "EDIT_SCHEMA",
+    "ITEM_FIELDS",
+    "ITEM_SCHEMA",
+    "ITEM_TYPES",
     "LIMITS",
-    "MAX_LISTED",
+    "MAX_ITEMS",
+    "MAX_READ",
     "Animate",
-    "Color",
+    "Bounds",
+    "Changes",
     "Expected",
-    "FeatureId",
     "FeatureIds",
-    "FillOpacity",
     "GeoJson",
-    "Label",
+    "Items",
     "Lat",
     "LayerId",
-    "LayerName",
     "Lon",
     "MapId",
-    "Point",
-    "Popup",
-    "Radius",
+    "OptionalMapId",
+    "PlaceOrPoint",
+    "Points",
     "Title",
-    "Weight",
+    "Unit",
     "Zoom",
+    "lean",
 ]
 
 LIMITS = Limits()
-MAX_LISTED = 1000  # get_map lists at most this many features; a reading cap, not a map rule
+MAX_ITEMS = 1_000  # items per draw call (a batch; core caps a map at Limits.max_features)
+MAX_READ = 200  # features per read page
 
-MapId = Annotated[str, Field(description="the map's id (from create_map, or the code the user pasted)")]
-Lat = Annotated[float, Field(ge=-90, le=90, description="latitude in degrees")]
-Lon = Annotated[float, Field(ge=-180, le=180, description="longitude in degrees")]
-Point = Annotated[list[float], Field(min_length=2, max_length=2, description="[lat, lon]")]
-Title = Annotated[str, Field(max_length=LIMITS.max_title)]
-Label = Annotated[str, Field(max_length=LIMITS.max_label, description="short text shown next to the feature")]
-Popup = Annotated[
-    str, Field(max_length=LIMITS.max_popup, description="longer text shown when the feature is clicked")
+ITEM_TYPES = ("marker", "line", "polygon", "circle", "rectangle", "route")
+
+_POINT: dict[str, Any] = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+_PLACE_OR_POINT: dict[str, Any] = {"anyOf": [_POINT, {"type": "string"}]}
+
+_STYLE: dict[str, Any] = {
+    "label": {"type": "string", "maxLength": LIMITS.max_label, "description": "always shown"},
+    "popup": {"type": "string", "maxLength": LIMITS.max_popup, "description": "shown on click"},
+    "color": {"type": "string", "description": COLOR_FORMS},
+    "fill_color": {"type": "string"},
+    "fill_opacity": {"type": "number", "minimum": 0, "maximum": 1},
+    "weight": {"type": "number", "minimum": 0, "maximum": 20, "description": "line px"},
+    "dash": {"type": ["boolean", "string"], "description": "true, or a pattern like '6 4'"},
+    "symbol": {"type": "string", "description": "marker text: 1-3 letters/digits or one emoji"},
+    "layer": {"type": "string", "description": "created when missing"},
+}
+_GEOMETRY: dict[str, Any] = {
+    "at": {**_PLACE_OR_POINT, "description": "marker/circle: [lat, lon] or a place name"},
+    "points": {
+        "type": "array",
+        "items": _PLACE_OR_POINT,
+        "description": "line/polygon/route: [lat, lon]s or place names",
+    },
+    "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": LIMITS.max_radius},
+    "bounds": {
+        "anyOf": [{"type": "array", "items": _POINT, "minItems": 2, "maxItems": 2}, {"type": "string"}],
+        "description": "rectangle: [[south, west], [north, east]] or a country/state name",
+    },
+}
+ITEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "type": {
+            "enum": list(ITEM_TYPES),
+            "description": "default: from the geometry given. route = a line with numbered stops",
+        },
+        **_GEOMETRY,
+        **_STYLE,
+        "id": {"type": "string", "description": "your id; generated when left out"},
+    },
+    "anyOf": [{"required": ["at"]}, {"required": ["points"]}, {"required": ["bounds"]}],
+    "additionalProperties": False,
+}
+ITEM_FIELDS = frozenset(ITEM_SCHEMA["properties"])
+EDIT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, **_GEOMETRY, **_STYLE},
+    "required": ["id"],
+    "additionalProperties": False,
+}
+
+
+def _loose(schema: dict[str, Any]) -> WithJsonSchema:
+    return WithJsonSchema(schema)
+
+
+MapId = Annotated[str, Field(description="from create_map, or the code the user pasted")]
+OptionalMapId = Annotated[str | None, Field(description="left out: draw on a new map (its url is returned)")]
+Items = Annotated[
+    list[dict[str, Any]],
+    Field(max_length=MAX_ITEMS),
+    _loose({"type": "array", "items": ITEM_SCHEMA, "maxItems": MAX_ITEMS}),
 ]
-LayerName = Annotated[str, Field(max_length=LIMITS.max_label, description="name shown to the user")]
+Changes = Annotated[
+    list[dict[str, Any]], Field(min_length=1), _loose({"type": "array", "items": EDIT_SCHEMA})
+]
+PlaceOrPoint = Annotated[Any, _loose({**_PLACE_OR_POINT, "description": "[lat, lon] or a place name"})]
+Points = Annotated[list[Any], _loose({"type": "array", "items": _PLACE_OR_POINT, "minItems": 2})]
+Bounds = Annotated[
+    Any, _loose({**_GEOMETRY["bounds"], "description": "[[south, west], [north, east]] or a place name"})
+]
+Lat = Annotated[float, _loose({"type": "number", "minimum": -90, "maximum": 90})]
+Lon = Annotated[float, _loose({"type": "number", "minimum": -180, "maximum": 180})]
 Zoom = Annotated[
-    float,
-    Field(ge=0, le=LIMITS.max_zoom, description="0 shows the world, 5 a country, 12 a city, 17 a street"),
+    float | None,
+    _loose(
+        {
+            "type": "number",
+            "minimum": 0,
+            "maximum": LIMITS.max_zoom,
+            "description": "2 world, 5 country, 11 city",
+        }
+    ),
 ]
-Radius = Annotated[float, Field(gt=0, le=LIMITS.max_radius)]
-Weight = Annotated[float | None, Field(ge=0, le=20, description="line width in pixels")]
-FillOpacity = Annotated[float | None, Field(ge=0, le=1)]
-Color = Annotated[str | None, Field(description="CSS colour: #rgb, #rrggbb or a name like 'red'")]
-FeatureId = Annotated[
-    str | None, Field(description="your own id (letters, digits, _.:-); generated when omitted")
-]
-FeatureIds = Annotated[list[str], Field(min_length=1, description="ids of the features to remove")]
-LayerId = Annotated[
-    str | None, Field(description="layer to draw on (default: 'default'); created when missing")
-]
-Expected = Annotated[
-    int | None, Field(description="fail with a conflict unless the map is still at this version")
-]
+Title = Annotated[str, Field(max_length=LIMITS.max_title)]
+FeatureIds = Annotated[list[str] | None, Field(description="feature ids")]
+LayerId = Annotated[str | None, Field(description="a layer id")]
+Expected = Annotated[int | None, Field(description="fail unless the map is still at this version")]
 Animate = Annotated[bool, Field(description="fly there smoothly")]
-GeoJson = Annotated[
-    dict[str, Any], Field(description="a GeoJSON FeatureCollection or Feature ([lon, lat] order)")
+GeoJson = Annotated[dict[str, Any] | None, Field(description="a FeatureCollection or Feature, [lon, lat]")]
+Unit = Annotated[
+    Literal["km", "m", "mi", "nmi", "ft"], Field(description="areas: km2, ha for m, mi2, acres for ft")
 ]
+
+
+def lean(schema: Any) -> Any:
+    """``schema`` without pydantic's titles, ``null`` alternatives, ``"default": null`` and
+    ``"additionalProperties": true`` (JSON Schema's default)."""
+    if isinstance(schema, list):
+        return [lean(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if (key == "default" and value is None) or (key == "additionalProperties" and value is True):
+            continue
+        if key == "properties":
+            out[key] = {name: lean(prop) for name, prop in value.items()}
+            continue
+        out[key] = lean(value)
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        del out["anyOf"]
+        out = {**rest[0], **out} if len(rest) == 1 else {"anyOf": rest, **out}
+    return out

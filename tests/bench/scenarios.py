@@ -337,7 +337,7 @@ async def _tool_latency(client: Client, host: str, port: int, calls: int) -> lis
     assert created is not None
 
     async def write(i: int) -> int:
-        args = {"map_id": created["map_id"], "lat": i % 80, "lon": i % 170, "zoom": 5}
+        args = {"map_id": created["map_id"], "at": [i % 80, i % 170], "zoom": 5}
         result = await client.call_tool("set_view", args)
         assert result.structured_content is not None, result.content
         return int(result.structured_content["version"])
@@ -360,7 +360,7 @@ async def _other_active_maps(url: str, host: str, port: int, count: int, rate: f
             for i in itertools.count():
                 ref = refs[i % count]
                 assert ref is not None
-                args = {"map_id": ref["map_id"], "lat": i % 80, "lon": 1, "zoom": 3}
+                args = {"map_id": ref["map_id"], "at": [i % 80, 1], "zoom": 3}
                 await client.call_tool("set_view", args)
                 await trio.sleep(1 / rate)
 
@@ -397,7 +397,7 @@ async def tool_to_stream(calls: int = 1000, active_maps: int = 100) -> dict[str,
         created = (await client.call_tool("create_map", {})).structured_content
         assert created is not None
         url = httpx.URL(created["url"])
-        await client.call_tool("get_map", {"map_id": created["map_id"]})
+        await client.call_tool("read", {"map_id": created["map_id"]})
         out["stdio"] = percentiles(await _tool_latency(client, url.host, url.port or 80, calls))
     return out
 
@@ -412,7 +412,7 @@ async def _throughput(url: str, pid: int, clients: int, seconds: float) -> dict[
         async with Client(url) as client:
             created = (await client.call_tool("create_map", {})).structured_content
             assert created is not None
-            args = {"map_id": created["map_id"], "lat": 1, "lon": 2, "zoom": 4}
+            args = {"map_id": created["map_id"], "at": [1, 2], "zoom": 4}
             await client.call_tool("set_view", args)  # warm: schemas fetched, connection open
             connected += 1
             if connected == clients:
@@ -526,22 +526,14 @@ async def soak(clients: int = 100, watchers: int = 1000, seconds: float = 300.0)
                 async with Client(server.url + "mcp", mode="legacy" if n % 2 else "auto") as client:
                     i = 0
                     while trio.current_time() < stop_at:
-                        args = {
-                            "map_id": ref["map_id"],
-                            "lat": (n + i) % 80,
-                            "lon": i % 170,
-                            "label": f"a{n}",
-                        }
-                        result = await client.call_tool("add_marker", {**args, "id": f"a{n}-{i % 50}"})
+                        at = [(n + i) % 80, i % 170]
+                        item = {"at": at, "label": f"a{n}", "id": f"a{n}-{i % 50}"}
+                        args = {"map_id": ref["map_id"], "items": [item], "fit": False}
+                        result = await client.call_tool("draw", args)
                         if result.is_error and "already exists" in str(result.content):
+                            change = {"id": item["id"], "at": at}
                             result = await client.call_tool(
-                                "update_feature",
-                                {
-                                    "map_id": ref["map_id"],
-                                    "feature_id": f"a{n}-{i % 50}",
-                                    "lat": args["lat"],
-                                    "lon": args["lon"],
-                                },
+                                "edit", {"map_id": ref["map_id"], "changes": [change]}
                             )
                         calls += 1
                         errors += bool(result.is_error)

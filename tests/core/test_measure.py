@@ -149,7 +149,7 @@ def test_units_accept_common_spellings() -> None:
         ),
         (lambda: distance([PARIS, (45,)]), "points\\[1\\] must be a \\[lat, lon\\] pair, got \\(45,\\)"),
         (lambda: bearing(PARIS, (91, 0)), "end latitude must be between -90 and 90, got 91"),
-        (lambda: bearing(PARIS, PARIS), "start and end are the same point"),
+        (lambda: bearing(PARIS, PARIS), "end must differ from start, got the same point"),
         (lambda: bbox([]), "items needs at least 1 point or feature, got 0"),
         (lambda: bbox([PARIS, "x"]), "items\\[1\\] must be a \\[lat, lon\\] pair, got 'x'"),
         (

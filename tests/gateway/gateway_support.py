@@ -1,11 +1,11 @@
-"""Helpers for the gateway's tests: the misbehaving fixture, process counting from /proc."""
+"""Helpers for the gateway's tests: the stdio servers they run, JSON-RPC messages, process
+counting from /proc (the zombie count is ``support.procfs``'s)."""
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,9 @@ from mapsrv.gateway.serve import Gateway, serve_gateway
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MISBEHAVE = (sys.executable, "-I", str(FIXTURES / "misbehave.py"))
+TIME_SERVER = shutil.which("mcp-server-time", path=str(Path(sys.executable).parent)) or shutil.which(
+    "mcp-server-time"
+)
 
 
 def request(request_id: int | str, method: str, params: dict[str, Any] | None = None) -> bytes:
@@ -44,28 +47,8 @@ def alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
-def zombies_of(pid: int = 0) -> list[int]:
-    """Zombie children of ``pid`` (default: this process)."""
-    parent = pid or os.getpid()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] == b"Z" and int(fields[1]) == parent:
-            found.append(int(name))
-    return found
-
-
-async def wait_until(predicate: Callable[[], object], timeout: float = 5) -> None:  # noqa: ASYNC109
-    """Poll a condition only /proc knows (no event says when another process is gone)."""
-    with trio.fail_after(timeout):
-        while not predicate():  # noqa: ASYNC110
-            await trio.sleep(0.02)
+def text_of(result: object) -> str:
+    return str(result.content[0].text)  # type: ignore[attr-defined]
 
 
 async def start_gateway(

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from gateway_support import processes_in, start_gateway, wait_until
+from gateway_support import processes_in, start_gateway
 from mcp import Client, MCPError
+from support import wait_until
 
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 INIT = {

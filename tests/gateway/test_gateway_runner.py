@@ -9,7 +9,8 @@ import shlex
 
 import pytest
 import trio
-from gateway_support import MISBEHAVE, alive, processes_in, request, tool_call, zombies_of
+from gateway_support import MISBEHAVE, alive, processes_in, request, tool_call
+from support.procfs import zombies_of
 
 from mapsrv.gateway.framing import Line, LineSplitter, Oversize
 from mapsrv.gateway.runner import Children, ChildSpec, ExitReason, child_environment

@@ -3,31 +3,19 @@ nobody here wrote (mcp-server-time) and our misbehaving fixture."""
 
 from __future__ import annotations
 
-import shutil
-import sys
-from pathlib import Path
-
 import pytest
 import trio
-from gateway_support import processes_in, start_gateway, zombies_of
+from gateway_support import TIME_SERVER, processes_in, start_gateway, text_of
 from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from support import require
-
-TIME_SERVER = shutil.which("mcp-server-time", path=str(Path(sys.executable).parent)) or shutil.which(
-    "mcp-server-time"
-)
+from support.procfs import zombies_of
 
 
-def text_of(result: object) -> str:
-    return str(result.content[0].text)  # type: ignore[attr-defined]
-
-
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_mcp_server_time_over_streamable_http(nursery: trio.Nursery, mode: str) -> None:
+async def test_mcp_server_time_over_streamable_http(nursery: trio.Nursery) -> None:
     require(TIME_SERVER is not None, "mcp-server-time (the test extras install it)")
     gateway = await start_gateway(nursery, (str(TIME_SERVER), "--local-timezone", "UTC"))
-    async with Client(gateway.url + "/mcp", mode=mode) as client:
+    async with Client(gateway.url + "/mcp", mode="legacy") as client:  # auto: test_gateway_stateless
         assert client.protocol_version == "2025-11-25"
         tools = {tool.name for tool in (await client.list_tools()).tools}
         assert "get_current_time" in tools

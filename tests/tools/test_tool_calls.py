@@ -1,29 +1,21 @@
 """Every tool called as a plain function against a real MapHub, its effect checked in the hub's
-state and, after each write, through get_map (so a stale read would be caught)."""
+state and, after each write, through read (so a stale read would be caught)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
 from typing import Any
 
 import pytest
 
-from mapsrv.errors import InvalidInput, MapsrvError, NotFound, VersionConflict
+from mapsrv.errors import InvalidInput, NotFound, VersionConflict
 from mapsrv.hub import MapHub
 from mapsrv.tools import ToolContext
-from mapsrv.tools.drawing import (
-    add_circle,
-    add_line,
-    add_marker,
-    add_polygon,
-    add_rectangle,
-    import_geojson,
-    remove_features,
-    update_feature,
-)
-from mapsrv.tools.layers import add_layer, clear_map, remove_layer, set_layer_visibility
-from mapsrv.tools.maps import create_map, fit_bounds, set_title, set_view
-from mapsrv.tools.reading import export_geojson, get_map, read_map
+from mapsrv.tools.drawing import draw, edit, remove
+from mapsrv.tools.maps import create_map, set_layer, set_title, set_view
+from mapsrv.tools.measuring import measure
+from mapsrv.tools.places import find_places, nearest_place
+from mapsrv.tools.reading import read, read_map
 
 BASE = "https://maps.example/"
 
@@ -35,20 +27,24 @@ def tc() -> ToolContext:
 
 def content(result: Any) -> dict[str, Any]:
     assert not result.is_error, result.content
-    assert result.content[0].text
+    assert json.loads(result.content[0].text) == result.structured_content, "the text is the same JSON"
     return dict(result.structured_content)
 
 
 async def written(tc: ToolContext, result: Any) -> dict[str, Any]:
-    """A write's result, checked against a fresh get_map: the map is at the version it reports."""
+    """A write's answer, checked against a fresh read: the map is at the version it reports."""
     out = content(result)
-    summary = content(await get_map(tc, out["map_id"]))
+    summary = content(await read(tc, out["map_id"]))
     assert summary["version"] == out["version"] == (await tc.hub.get(out["map_id"])).state.version
     return out
 
 
-async def features(tc: ToolContext, map_id: str) -> dict[str, dict[str, Any]]:
-    return {f["id"]: f for f in content(await get_map(tc, map_id))["features"]}
+async def state(tc: ToolContext, map_id: str) -> Any:
+    return (await tc.hub.get(map_id)).state
+
+
+async def new_map(tc: ToolContext, title: str = "") -> str:
+    return str(content(await create_map(tc, title))["map_id"])
 
 
 async def test_create_map_gives_links_and_an_empty_map(tc: ToolContext) -> None:
@@ -58,197 +54,190 @@ async def test_create_map_gives_links_and_an_empty_map(tc: ToolContext) -> None:
         "map_id": entry.id,
         "url": f"https://maps.example/m/{entry.id}",
         "view_url": f"https://maps.example/v/{entry.view_key}",
-        "title": "Trip",
         "version": 0,
     }
-    summary = content(await get_map(tc, entry.id))
-    assert (summary["title"], summary["feature_count"], summary["url"]) == ("Trip", 0, ref["url"])
+    summary = content(await read(tc, entry.id))
+    assert (summary["title"], summary["count"], summary["url"]) == ("Trip", 0, ref["url"])
 
 
-async def test_title_and_camera(tc: ToolContext) -> None:
-    map_id = content(await create_map(tc))["map_id"]
-    assert (await written(tc, await set_title(tc, map_id, "Lisbon")))["version"] == 1
-    assert content(await get_map(tc, map_id))["title"] == "Lisbon"
-    await written(tc, await set_view(tc, map_id, 38.7, -9.1, 12, animate=False))
-    view = {"center": [38.7, -9.1], "zoom": 12, "animate": False}
-    assert content(await get_map(tc, map_id))["view"] == view
-    await written(tc, await add_marker(tc, map_id, 1, 2, id="a"))
-    await written(tc, await add_marker(tc, map_id, 3, 5, id="b"))
-    await written(tc, await fit_bounds(tc, map_id))
-    assert content(await get_map(tc, map_id))["view"]["bounds"] == [[1, 2], [3, 5]]
-    await written(tc, await fit_bounds(tc, map_id, feature_ids=["a"]))
-    assert content(await get_map(tc, map_id))["view"]["bounds"] == [[1, 2], [1, 2]]
-    await written(tc, await fit_bounds(tc, map_id, south=-1, west=-2, north=1, east=2))
-    assert content(await get_map(tc, map_id))["view"]["bounds"] == [[-1, -2], [1, 2]]
-    with pytest.raises(InvalidInput, match="give all of south, west, north and east"):
-        await fit_bounds(tc, map_id, south=1)
-
-
-async def test_each_kind_of_feature(tc: ToolContext) -> None:
-    map_id = content(await create_map(tc))["map_id"]
-    marker = await written(tc, await add_marker(tc, map_id, 1, 2, label="m", popup="p", color="red"))
-    assert marker["feature_ids"] == ["f1"]
-    line = await written(tc, await add_line(tc, map_id, [[0, 0], [1, 1]], weight=3, dash="6 4", id="l"))
-    polygon = await written(
-        tc, await add_polygon(tc, map_id, [[0, 0], [0, 1], [1, 1]], fill_color="#0f0", fill_opacity=0.5)
-    )
-    circle = await written(tc, await add_circle(tc, map_id, 5, 6, 500, color="#123456"))
-    box = await written(tc, await add_rectangle(tc, map_id, -1, -2, 1, 2, label="box"))
-    assert [r["feature_ids"] for r in (line, polygon, circle, box)] == [["l"], ["f2"], ["f3"], ["f4"]]
-    drawn = await features(tc, map_id)
-    assert {i: (f["type"], f["coords"]) for i, f in drawn.items()} == {
-        "f1": ("marker", [1, 2]),
-        "l": ("polyline", [[0, 0], [1, 1]]),
-        "f2": ("polygon", [[0, 0], [0, 1], [1, 1]]),
-        "f3": ("circle", [5, 6]),
-        "f4": ("rectangle", [[-1, -2], [1, 2]]),
-    }
-    assert drawn["f3"]["radius"] == 500 and drawn["f4"]["label"] == "box"
-    styles = {i: dict(f.style) for i, f in (await tc.hub.get(map_id)).state.features.items()}
-    assert styles["f1"] == {"color": "red"} and styles["f3"] == {"color": "#123456"}
-    assert styles["l"] == {"weight": 3, "dash": "6 4"}
-    assert styles["f2"] == {"fill_color": "#0f0", "fill_opacity": 0.5}
-
-
-async def test_drawing_on_a_missing_layer_creates_it(tc: ToolContext) -> None:
-    map_id = content(await create_map(tc))["map_id"]
-    await written(tc, await add_marker(tc, map_id, 1, 2, layer="stops"))
-    await written(tc, await add_marker(tc, map_id, 3, 4, layer="stops"))
-    summary = content(await get_map(tc, map_id))
-    assert [layer["id"] for layer in summary["layers"]] == ["default", "stops"]
-    assert [f["layer"] for f in summary["features"]] == ["stops", "stops"]
-
-
-async def test_update_and_remove_features(tc: ToolContext) -> None:
-    map_id = content(await create_map(tc))["map_id"]
-    await written(tc, await add_marker(tc, map_id, 1, 2, id="m", label="old"))
-    await written(tc, await add_line(tc, map_id, [[0, 0], [1, 1]], id="l"))
-    await written(tc, await add_circle(tc, map_id, 0, 0, 10, id="c"))
-    await written(tc, await add_layer(tc, map_id, "other"))
-    moved = await written(tc, await update_feature(tc, map_id, "m", label="new", color="blue", lat=5, lon=6))
-    assert moved["feature_ids"] == ["m"]
-    drawn = await features(tc, map_id)
-    assert (drawn["m"]["label"], drawn["m"]["coords"]) == ("new", [5, 6])
-    assert dict((await tc.hub.get(map_id)).state.features["m"].style) == {"color": "blue"}
-    await written(tc, await update_feature(tc, map_id, "l", points=[[2, 2], [3, 3], [4, 4]], layer="other"))
-    await written(tc, await update_feature(tc, map_id, "c", radius_m=99, popup="here"))
-    drawn = await features(tc, map_id)
-    assert (drawn["l"]["coords"], drawn["l"]["layer"]) == ([[2, 2], [3, 3], [4, 4]], "other")
-    assert drawn["c"]["radius"] == 99 and (await tc.hub.get(map_id)).state.features["c"].popup == "here"
-    with pytest.raises(InvalidInput, match="give both lat and lon"):
-        await update_feature(tc, map_id, "m", lat=1)
-    removed = await written(tc, await remove_features(tc, map_id, ["m", "c"]))
-    assert removed["feature_ids"] == ["m", "c"]
-    assert list(await features(tc, map_id)) == ["l"]
-
-
-async def test_layers(tc: ToolContext) -> None:
-    map_id = content(await create_map(tc))["map_id"]
-    await written(tc, await add_layer(tc, map_id, "trips", name="My trips", visible=False))
-    await written(tc, await add_layer(tc, map_id, "bare"))
-    layers = {layer["id"]: layer for layer in content(await get_map(tc, map_id))["layers"]}
-    assert layers["trips"] == {"id": "trips", "name": "My trips", "visible": False}
-    assert layers["bare"]["name"] == "bare"
-    await written(tc, await set_layer_visibility(tc, map_id, "trips", True))
-    layers = {layer["id"]: layer for layer in content(await get_map(tc, map_id))["layers"]}
-    assert layers["trips"]["visible"] is True
-    await written(tc, await set_layer_visibility(tc, map_id, "trips", False))
-    layers = {layer["id"]: layer for layer in content(await get_map(tc, map_id))["layers"]}
-    assert layers["trips"]["visible"] is False
-    await written(tc, await add_marker(tc, map_id, 1, 1, id="t", layer="trips"))
-    await written(tc, await add_marker(tc, map_id, 2, 2, id="d"))
-    await written(tc, await remove_layer(tc, map_id, "trips"))
-    summary = content(await get_map(tc, map_id))
-    assert [layer["id"] for layer in summary["layers"]] == ["default", "bare"]
-    assert [f["id"] for f in summary["features"]] == ["d"]
-
-
-async def test_clear_one_layer_or_the_whole_map(tc: ToolContext) -> None:
-    map_id = content(await create_map(tc))["map_id"]
-    await written(tc, await add_marker(tc, map_id, 1, 1, id="a", layer="x"))
-    await written(tc, await add_marker(tc, map_id, 2, 2, id="b"))
-    await written(tc, await set_view(tc, map_id, 1, 1, 3))
-    await written(tc, await clear_map(tc, map_id, layer_id="x"))
-    assert list(await features(tc, map_id)) == ["b"]
-    await written(tc, await add_marker(tc, map_id, 1, 1, id="c", layer="x"))
-    await written(tc, await clear_map(tc, map_id))
-    summary = content(await get_map(tc, map_id))
-    assert summary["feature_count"] == 0
-    assert [layer["id"] for layer in summary["layers"]] == ["default", "x"] and summary["view"] is not None
-
-
-async def test_geojson_round_trip(tc: ToolContext) -> None:
-    source = content(await create_map(tc))["map_id"]
-    await written(tc, await add_marker(tc, source, 1, 2, id="m", label="here"))
-    await written(tc, await add_circle(tc, source, 3, 4, 50, id="c"))
-    await written(tc, await add_rectangle(tc, source, 0, 0, 1, 1, id="r"))
-    exported = content(await export_geojson(tc, source))
-    assert exported["type"] == "FeatureCollection"
-    assert [f["geometry"]["coordinates"] for f in exported["features"]][:2] == [[2, 1], [4, 3]]
-    target = content(await create_map(tc))["map_id"]
-    imported = await written(tc, await import_geojson(tc, target, exported, layer="copy"))
-    assert imported["feature_ids"] == ["m", "c", "r"]
-    copied = await features(tc, target)
-    original = await features(tc, source)
-    assert {i: (f["type"], f["coords"], f["layer"]) for i, f in copied.items()} == {
-        i: (f["type"], f["coords"], "copy") for i, f in original.items()
-    }
-    assert copied["m"]["label"] == "here" and copied["c"]["radius"] == 50
-
-
-async def test_the_resource_summarizes_every_feature(tc: ToolContext) -> None:
-    map_id = content(await create_map(tc))["map_id"]
-    for i in range(3):
-        await written(tc, await add_marker(tc, map_id, i, i))
-    assert '"feature_count":3' in await read_map(tc, map_id)
-    listed = content(await get_map(tc, map_id, max_features=2))
-    assert (len(listed["features"]), listed["truncated"]) == (2, True)
-
-
-async def test_errors_are_mapsrv_errors_with_clear_text(tc: ToolContext) -> None:
-    map_id = content(await create_map(tc))["map_id"]
-    cases: list[tuple[Callable[[], Awaitable[Any]], type[MapsrvError], str]] = [
-        (lambda: get_map(tc, "nope"), NotFound, "map 'nope' not found: check the map_id"),
-        (
-            lambda: add_marker(tc, map_id, 123, 1),
-            InvalidInput,
-            "coords latitude must be between -90 and 90, got 123",
-        ),
-        (
-            lambda: add_marker(tc, map_id, 1, 1, color="#12"),
-            InvalidInput,
-            "style color must be #rgb, #rrggbb",
-        ),
-        (lambda: update_feature(tc, map_id, "ghost", label="x"), NotFound, "feature 'ghost' not found"),
-        (lambda: remove_features(tc, map_id, ["f9"]), NotFound, "feature 'f9' not found"),
-        (lambda: set_layer_visibility(tc, map_id, "nolayer", True), NotFound, "layer 'nolayer' not found"),
-        (lambda: remove_layer(tc, map_id, "default"), InvalidInput, "the default layer cannot be removed"),
-        (lambda: set_view(tc, map_id, 1, 1, 40), InvalidInput, "zoom must be between 0 and 22, got 40"),
-        (
-            lambda: set_title(tc, map_id, "x", expected_version=5),
-            VersionConflict,
-            "map is at version 0, not 5",
-        ),
-        (lambda: add_layer(tc, map_id, "bad id!"), InvalidInput, "layer id must be 1-64 characters"),
+async def test_one_draw_call_puts_every_kind_on_the_map_as_one_batch(tc: ToolContext) -> None:
+    map_id = await new_map(tc)
+    items = [
+        {"at": [1, 2], "label": "m", "popup": "p", "color": "red", "symbol": "1"},
+        {"points": [[0, 0], [1, 1]], "weight": 3, "dash": True, "id": "l"},
+        {"type": "polygon", "points": [[0, 0], [0, 1], [1, 1]], "fill_color": "#0f0", "fill_opacity": 0.5},
+        {"at": [5, 6], "radius_m": 500, "color": "#123456", "layer": "zones"},
+        {"bounds": [[-1, -2], [1, 2]], "label": "box"},
     ]
-    for call, error, text in cases:
-        with pytest.raises(error) as caught:
-            await call()
-        assert text in caught.value.message
-    assert (await tc.hub.get(map_id)).state.version == 0, "a failed call changed the map"
+    out = await written(tc, await draw(tc, items, map_id=map_id, fit=False))
+    assert out["ids"] == ["f1", "l", "f2", "f3", "f4"]
+    drawn = (await state(tc, map_id)).features
+    assert {i: (f.type, f.layer) for i, f in drawn.items()} == {
+        "f1": ("marker", "default"),
+        "l": ("polyline", "default"),
+        "f2": ("polygon", "default"),
+        "f3": ("circle", "zones"),
+        "f4": ("rectangle", "default"),
+    }
+    assert dict(drawn["f1"].style) == {"color": "red", "symbol": "1"}
+    assert dict(drawn["l"].style) == {"weight": 3, "dash": "6 6"}
+    assert drawn["f3"].radius == 500 and drawn["f4"].label == "box"
+    # one layer created, then one upsert of all five: the answer's version is the last
+    assert out["version"] == 2
+
+
+async def test_draw_without_a_map_makes_one_and_answers_its_url(tc: ToolContext) -> None:
+    out = content(await draw(tc, [{"at": [38.72, -9.14], "label": "Lisbon"}], title="Trip"))
+    assert out["url"] == f"{BASE}m/{out['map_id']}"
+    drawn = await state(tc, out["map_id"])
+    assert drawn.title == "Trip" and drawn.view.center == (38.72, -9.14), "a lone point: city zoom"
+
+
+async def test_places_by_name_and_a_route_of_numbered_stops(tc: ToolContext) -> None:
+    stops = ["Lisbon", "Madrid", "Paris", "München", "Wien"]
+    out = content(await draw(tc, [{"type": "route", "points": stops, "color": "crimson", "id": "trip"}]))
+    assert out["ids"] == ["trip", "trip.1", "trip.2", "trip.3", "trip.4", "trip.5"]
+    assert out["places"]["München"][2] == "Munich, DE" and out["places"]["Wien"][2] == "Vienna, AT"
+    drawn = (await state(tc, out["map_id"])).features
+    assert [drawn[f"trip.{i}"].label for i in range(1, 6)] == [
+        "Lisbon",
+        "Madrid",
+        "Paris",
+        "Munich",
+        "Vienna",
+    ]
+    assert [dict(drawn[f"trip.{i}"].style)["symbol"] for i in range(1, 6)] == ["1", "2", "3", "4", "5"]
+    assert drawn["trip"].coords[0] == pytest.approx((38.72, -9.13), abs=0.05)
+    assert len(json.dumps(out)) < 700, "ids and places, never the state"
+
+
+async def test_edit_changes_several_features_and_leaves_the_rest(tc: ToolContext) -> None:
+    map_id = await new_map(tc)
+    items = [{"at": [1, 2], "id": "m", "label": "old"}, {"points": [[0, 0], [1, 1]], "id": "l", "dash": True}]
+    await written(tc, await draw(tc, items, map_id=map_id))
+    changes = [
+        {"id": "m", "label": "new", "color": "blue", "at": [5, 6]},
+        {"id": "l", "points": [[2, 2], [3, 3], [4, 4]], "layer": "other", "dash": False},
+    ]
+    await set_layer(tc, map_id, "other")
+    out = await written(tc, await edit(tc, map_id, changes))
+    assert out["ids"] == ["m", "l"]
+    drawn = (await state(tc, map_id)).features
+    assert (drawn["m"].label, drawn["m"].coords, dict(drawn["m"].style)) == ("new", (5, 6), {"color": "blue"})
+    assert (drawn["l"].layer, len(drawn["l"].coords), dict(drawn["l"].style)) == ("other", 3, {})
+    with pytest.raises(NotFound, match="feature 'ghost' not found"):
+        await edit(tc, map_id, [{"id": "m", "label": "x"}, {"id": "ghost", "label": "y"}])
+    assert (await state(tc, map_id)).features["m"].label == "new", "all or none"
+
+
+async def test_remove_features_a_layer_or_everything(tc: ToolContext) -> None:
+    map_id = await new_map(tc)
+    items = [{"at": [1, 1], "id": "a", "layer": "x"}, {"at": [2, 2], "id": "b"}, {"at": [3, 3], "id": "c"}]
+    await written(tc, await draw(tc, items, map_id=map_id))
+    await written(tc, await remove(tc, map_id, ids=["b"]))
+    await written(tc, await remove(tc, map_id, layer="x"))
+    assert list((await state(tc, map_id)).features) == ["c"] and "x" not in (await state(tc, map_id)).layers
+    await written(tc, await remove(tc, map_id, everything=True))
+    assert not (await state(tc, map_id)).features
+    with pytest.raises(InvalidInput, match="exactly one of ids, layer, everything, got none"):
+        await remove(tc, map_id)
+
+
+async def test_camera_title_and_layers(tc: ToolContext) -> None:
+    map_id = await new_map(tc)
+    await written(tc, await set_title(tc, map_id, "Lisbon"))
+    await written(tc, await set_view(tc, map_id, at=[38.7, -9.1], zoom=12, animate=False))
+    assert (await state(tc, map_id)).view.to_json() == {"center": [38.7, -9.1], "zoom": 12, "animate": False}
+    france = content(await set_view(tc, map_id, bounds="France"))
+    assert france["places"]["France"][2] == "France" and (await state(tc, map_id)).view.bounds is not None
+    await written(tc, await set_view(tc, map_id, at="Tokyo"))
+    assert (await state(tc, map_id)).view.zoom == 11
+    await draw(tc, [{"at": [1, 2], "id": "a"}, {"at": [3, 5], "id": "b"}], map_id=map_id, fit=False)
+    await written(tc, await set_view(tc, map_id))
+    assert (await state(tc, map_id)).view.bounds == ((1, 2), (3, 5))
+    await written(tc, await set_layer(tc, map_id, "trips", visible=False, name="My trips"))
+    await written(tc, await set_layer(tc, map_id, "trips", visible=True))
+    layer = (await state(tc, map_id)).layers["trips"]
+    assert (layer.name, layer.visible) == ("My trips", True)
+
+
+async def test_a_read_of_a_thousand_features_is_a_bounded_summary_with_pages(tc: ToolContext) -> None:
+    map_id = await new_map(tc, "big")
+    items = [{"at": [i / 20, i / 10], "label": f"stop {i}" if i % 3 == 0 else ""} for i in range(900)]
+    items += [{"points": [[0, i / 10], [1, i / 10]], "layer": "roads"} for i in range(100)]
+    await draw(tc, items, map_id=map_id)
+    result = await read(tc, map_id)
+    summary = content(result)
+    assert len(result.model_dump_json(by_alias=True, exclude_none=True)) <= 6_000
+    assert summary["count"] == 1000 and summary["layers"]["default"]["marker"] == 900
+    assert summary["layers"]["roads"]["line"] == 100 and summary["next"] == "0"
+    assert summary["named"] and all(row["label"] for row in summary["named"])
+    seen: list[str] = []
+    cursor: str | None = "0"
+    while cursor is not None:
+        page = content(await read(tc, map_id, cursor=cursor, limit=200))
+        seen += [row["id"] for row in page["features"]]
+        cursor = page.get("next")
+    assert len(seen) == len(set(seen)) == 1000
+    roads = content(await read(tc, map_id, layer="roads", limit=5))
+    assert roads["count"] == 100 and len(roads["features"]) == 5 and roads["features"][0]["type"] == "line"
+    named = content(await read(tc, map_id, text="STOP 99"))
+    assert [row["label"] for row in named["features"]] == ["stop 99"]
+    boxed = content(await read(tc, map_id, bbox=[[0, 0], [0.2, 0.3]], kind="marker"))
+    assert boxed["count"] == 4
+    exported = content(await read(tc, map_id, geojson=True))
+    assert exported["type"] == "FeatureCollection" and len(exported["features"]) == 1000
+    assert '"count":1000' in await read_map(tc, map_id)
+
+
+async def test_geojson_round_trip_through_draw(tc: ToolContext) -> None:
+    source = await new_map(tc)
+    items = [{"at": [1, 2], "id": "m", "label": "here"}, {"at": [3, 4], "radius_m": 50, "id": "c"}]
+    await draw(tc, [*items, {"bounds": [[0, 0], [1, 1]], "id": "r"}], map_id=source)
+    exported = content(await read(tc, source, geojson=True))
+    target = await new_map(tc)
+    imported = await written(tc, await draw(tc, [], map_id=target, geojson=exported, layer="copy"))
+    assert imported["ids"] == ["m", "c", "r"]
+    copied = (await state(tc, target)).features
+    assert {f.type for f in copied.values()} == {"marker", "circle", "rectangle"}
+    assert {f.layer for f in copied.values()} == {"copy"}
+
+
+async def test_places_and_measurements(tc: ToolContext) -> None:
+    found = content(await find_places(tc, "Cologne"))["places"]
+    assert found[0]["name"] == "Köln" and found[0]["country"] == "DE"
+    near = content(await nearest_place(tc, 48.8566, 2.3522))["place"]
+    assert near["name"] == "Paris"
+    route = content(await measure(tc, points=["Paris", "London"], unit="mi"))
+    assert 200 < route["distance"] < 220 and route["bearing"]["compass"] in ("NW", "NNW")
+    square = content(await measure(tc, points=[[0, 0], [0, 1], [1, 1], [1, 0]], closed=True))
+    assert square["area_unit"] == "km2" and 12_000 < square["area"] < 12_500
+    map_id = await new_map(tc)
+    await draw(tc, [{"at": [0, 0], "radius_m": 1000, "id": "c"}], map_id=map_id)
+    measured = content(await measure(tc, map_id=map_id, ids=["c"], unit="m"))["features"][0]
+    assert measured["area"] == pytest.approx(314.16, rel=1e-3) and measured["length"] == pytest.approx(
+        6283, rel=1e-3
+    )
+
+
+async def test_errors_are_mapsrv_errors_and_a_failed_call_changes_nothing(tc: ToolContext) -> None:
+    map_id = await new_map(tc)
+    with pytest.raises(NotFound, match="map 'nope' not found: check the map_id"):
+        await read(tc, "nope")
+    with pytest.raises(VersionConflict, match="map is at version 0, not 5"):
+        await set_title(tc, map_id, "x", expected_version=5)
+    with pytest.raises(InvalidInput, match=r"items\[1\]\.at latitude must be between -90 and 90, got 123"):
+        await draw(tc, [{"at": [1, 1]}, {"at": [123, 45]}], map_id=map_id)
+    with pytest.raises(NotFound, match=r"items\[0\]\.points\[1\]: no place matches 'Pariss'"):
+        await draw(tc, [{"type": "route", "points": ["Lisbon", "Pariss"]}], map_id=map_id)
+    assert (await state(tc, map_id)).version == 0, "a failed call changed the map"
 
 
 async def test_a_map_made_with_a_key_is_that_keys_alone(tc: ToolContext) -> None:
     alice = ToolContext(tc.hub, BASE, principal="alice")
     bob = ToolContext(tc.hub, BASE, principal="bob")
     map_id = content(await create_map(alice, "alice's"))["map_id"]
-    calls = (
-        lambda: get_map(bob, map_id),
-        lambda: set_title(bob, map_id, "mine"),
-        lambda: get_map(tc, map_id),
-    )
-    for call in calls:
+    for call in (lambda: read(bob, map_id), lambda: set_title(bob, map_id, "mine"), lambda: read(tc, map_id)):
         with pytest.raises(NotFound, match=f"map '{map_id}' not found"):
             await call()
     await written(alice, await set_title(alice, map_id, "still alice's"))
-    assert (await tc.hub.get(map_id)).state.title == "still alice's"

@@ -1,0 +1,314 @@
+"""Every validation error path an agent can reach teaches: its message names the field, the value
+given, the valid range or form, and (after the value) what to do.
+
+``CASES`` triggers each path once; ``test_every_raise_is_a_case`` reads the modules' source for
+every ``raise`` of a validation error and fails, by file and line, on one no case reaches. A new
+error path therefore needs a case here, with its three parts.
+"""
+
+from __future__ import annotations
+
+import ast
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mapsrv.core.geojson import features_from_geojson
+from mapsrv.core.measure import area, bbox, bearing, distance
+from mapsrv.core.model import Limits, check_bounds, check_geometry, check_latlon, check_zoom
+from mapsrv.core.parse import parse_op, parse_ops
+from mapsrv.core.style import check_color, check_style, check_symbol
+from mapsrv.core.values import check_id, check_number, check_text, number
+from mapsrv.errors import InvalidInput, MapsrvError, NotFound
+from mapsrv.hub import MapHub
+from mapsrv.places import find_places as search
+from mapsrv.places import resolve_places
+from mapsrv.tools import TOOLS, ToolContext
+from mapsrv.tools.arguments import Arguments
+from mapsrv.tools.drawing import draw, edit, remove
+from mapsrv.tools.maps import set_view
+from mapsrv.tools.measuring import measure
+from mapsrv.tools.places import find_places, nearest_place
+from mapsrv.tools.reading import read
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULES = [
+    "mapsrv/core/values.py",
+    "mapsrv/core/style.py",
+    "mapsrv/core/model.py",
+    "mapsrv/core/geojson.py",
+    "mapsrv/core/parse.py",
+    "mapsrv/core/measure.py",
+    "mapsrv/places/search.py",
+    *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "mapsrv" / "tools").glob("*.py"))),
+]
+ERRORS = {"InvalidInput", "PayloadTooLarge", "PlaceNotFound", "unknown"}
+L = Limits()
+PARIS, LONDON = (48.8566, 2.3522), (51.5074, -0.1278)
+MAP = "MAP"  # replaced by a real map id in the test
+
+
+def gj(geometry: Any, **feature: Any) -> Callable[[], Any]:
+    return lambda: features_from_geojson({"type": "Feature", "geometry": geometry, **feature}, L)
+
+
+def items(*raw: Any, **extra: Any) -> Callable[[ToolContext], Awaitable[Any]]:
+    return lambda tc: draw(tc, list(raw), map_id=MAP, **extra)
+
+
+def sdk(tool: str, /, **arguments: Any) -> Callable[[], Any]:
+    """The arguments of a call as the SDK hands them over, checked as a tool checks them."""
+    spec = next(spec for spec in TOOLS if spec.name == tool)
+    return lambda: Arguments.of(spec.function).validate(arguments)
+
+
+# (call, field, value as the message shows it, the valid range or form)
+CASES: list[tuple[Callable[..., Any], str, str, str]] = [
+    # core values
+    (lambda: check_number("weight", "x", 0, 20), "weight", "'x'", "a number"),
+    (lambda: number("lat", 10**400), "lat", "401-digit", "a finite number"),
+    (lambda: number("lat", float("nan")), "lat", "nan", "a finite number"),
+    (lambda: check_number("weight", 30, 0, 20), "weight", "30", "between 0 and 20"),
+    (lambda: check_id("layer", "bad id!"), "layer id", "'bad id!'", "1-64 characters"),
+    (lambda: check_text("label", 5, 200), "label", "5", "a string"),
+    (lambda: check_text("label", "x" * 201, 200), "label", "201", "at most 200 characters"),
+    (lambda: check_text("label", "\ud800", 200), "label", "'\\ud800'", "valid text"),
+    # core style
+    (lambda: check_color("color", "blurple"), "color", "'blurple'", "#rgb, #rrggbb or a CSS colour name"),
+    (lambda: check_symbol("four"), "symbol", "'four'", "1-3 letters or digits, or one emoji"),
+    (lambda: check_style(5), "style", "int", "an object"),
+    (lambda: check_style({"dash": "x"}), "style dash", "'x'", "numbers separated by spaces"),
+    (lambda: check_style({"glow": 1}), "style key", "'glow'", "one of color, weight"),
+    # core model
+    (lambda: check_latlon("at", "x"), "at", "'x'", "a [lat, lon] pair"),
+    (lambda: check_latlon("at", [123, 45]), "at latitude", "123", "between -90 and 90"),
+    (lambda: check_latlon("at", [10, 200]), "at longitude", "200", "between -180 and 180"),
+    (lambda: check_bounds("bounds", "ab"), "bounds", "'ab'", "[[south, west], [north, east]]"),
+    (lambda: check_bounds("bounds", [[10, 0], [0, 1]]), "bounds south", "10", "at most north"),
+    (lambda: check_bounds("bounds", [[0, 5], [1, 2]]), "bounds west", "5", "at most east"),
+    (lambda: check_zoom(40, L), "zoom", "40", "between 0 and 22"),
+    (lambda: check_geometry("polyline", "ab", None, L), "coords", "'ab'", "a list of [lat, lon] points"),
+    (lambda: check_geometry("polyline", [[0, 0]] * 10_001, None, L), "coords", "10001", "at most 10000"),
+    (lambda: check_geometry("polygon", [[0, 0], [1, 1]], None, L), "coords", "2", "at least 3 points"),
+    (lambda: check_geometry("hexagon", [0, 0], None, L), "feature type", "'hexagon'", "one of marker"),
+    (lambda: check_geometry("circle", [0, 0], None, L), "radius", "none", "a number of metres"),
+    (lambda: check_geometry("marker", [0, 0], 5, L), "radius", "5", "left out for a marker"),
+    # core geojson
+    (gj({"type": "Point", "coordinates": [1]}), "coordinates", "[1]", "a [lon, lat] position"),
+    (
+        gj({"type": "Point", "coordinates": [45, 123]}),
+        "coordinates",
+        "[45, 123]",
+        "[lon, lat] (GeoJSON order)",
+    ),
+    (gj({"type": "LineString", "coordinates": "x"}), "coordinates", "'x'", "a list of [lon, lat] positions"),
+    (gj("x"), "geometry", "'x'", "an object"),
+    (gj({"type": "Polygon", "coordinates": []}), "polygon coordinates", "[]", "a list of rings"),
+    (gj({"type": "MultiPoint", "coordinates": "x"}), "coordinates", "'x'", "a list of parts"),
+    (gj({"type": "GeometryCollection", "geometries": "x"}), "geometries", "'x'", "a list of geometries"),
+    (gj({"type": "Circle", "coordinates": [0, 0]}), "geometry type", "'Circle'", "Point, LineString"),
+    (gj({"type": "LineString", "coordinates": [[0, 0]]}), "coords", "got 1", "at least 2 points"),
+    (gj({"type": "Point", "coordinates": [0, 0]}, properties=5), "properties", "5", "an object"),
+    (lambda: features_from_geojson(5, L), "geojson", "int", "a GeoJSON object"),
+    (
+        lambda: features_from_geojson({"type": "FeatureCollection", "features": "x"}, L),
+        "features",
+        "'x'",
+        "a list",
+    ),
+    (
+        lambda: features_from_geojson({"type": "Blob"}, L),
+        "geojson",
+        "'Blob'",
+        "a FeatureCollection or Feature",
+    ),
+    (
+        lambda: features_from_geojson({"type": "FeatureCollection", "features": [5]}, L),
+        "feature 0",
+        "5",
+        "Feature",
+    ),
+    (
+        lambda: features_from_geojson(
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [0, 0]}}] * 2,
+            },
+            Limits(max_features=1),
+        ),
+        "geojson features",
+        "more",
+        "at most 1",
+    ),
+    # core parse (the ops endpoint)
+    (lambda: parse_ops(5, L), "body", "int", "a JSON object"),
+    (
+        lambda: parse_ops({"ops": [{"op": "clear"}], "expected_version": "x"}, L),
+        "expected_version",
+        "'x'",
+        "an integer",
+    ),
+    (
+        lambda: parse_ops({"ops": [{"op": "clear"}], "foo": 1}, L),
+        "body field",
+        "'foo'",
+        "ops or expected_version",
+    ),
+    (lambda: parse_ops({"ops": []}, L), "ops", "[]", "a non-empty list"),
+    (lambda: parse_ops({"ops": [{"op": "clear"}] * 1001}, L), "ops", "1001", "at most 1000"),
+    (lambda: parse_op(5, L), "op", "5", "a JSON object"),
+    (lambda: parse_op({"op": "explode"}, L), "op", "'explode'", "one of set_title"),
+    (
+        lambda: parse_op({"op": "set_title", "title": "x", "colour": 1}, L),
+        "set_title",
+        "'colour'",
+        "its fields are title",
+    ),
+    (lambda: parse_op({"op": "set_view", "zoom": 3}, L), "set_view", "'center'", "needs the field"),
+    (
+        lambda: parse_op({"op": "add_layer", "id": "x", "visible": "yes"}, L),
+        "visible",
+        "'yes'",
+        "true or false",
+    ),
+    (lambda: parse_op({"op": "remove_features", "ids": "f1"}, L), "ids", "'f1'", "a list of ids"),
+    # core measure
+    (lambda: distance([PARIS, LONDON], "furlongs"), "length unit", "'furlongs'", "one of m, km, mi"),
+    (lambda: distance("Paris"), "points", "'Paris'", "a list of [lat, lon] points"),
+    (lambda: distance([PARIS]), "points", "got 1", "at least 2 points"),
+    (lambda: area([PARIS, PARIS, LONDON]), "points", "got 2", "at least 3 distinct points"),
+    (lambda: bearing(PARIS, PARIS), "end", "48.8566", "differ from start"),
+    (lambda: bbox([]), "items", "got 0", "at least 1 point or feature"),
+    # places
+    (lambda: search("Paris", country=""), "country", "''", "an ISO code (FR, FRA) or a name"),
+    (
+        lambda: search("Paris", country="Narnia"),
+        "country",
+        "'Narnia'",
+        "an ISO code (FR, FRA) or an English name",
+    ),
+    (lambda: search(""), "query", "''", "a place name"),
+    (lambda: search("x" * 201), "query", "201", "at most 200 characters"),
+    (lambda: search("Paris", limit=2.5), "limit", "2.5", "a whole number"),
+    (lambda: resolve_places("Paris"), "places", "str", "a list of place names"),
+    (lambda: resolve_places([]), "places", "got 0", "1 to 100 names"),
+    (lambda: resolve_places(["Paris", ""]), "places[1]", "''", "a place name"),
+    (lambda: resolve_places(["Pariss"]), "places[0]", "'Pariss'", "closest names"),
+    # tools: arguments
+    (sdk("draw", items=[], name="x"), "draw", "'name'", "use one of: items, map_id"),
+    (sdk("set_view", map_id="x", zoom="far"), "zoom", "'far'", "a number"),
+    # tools: draw items
+    (items(5), "items[0]", "5", "an object"),
+    (items({"at": [1, 2], "name": "x"}), "items[0]", "'name'", "use one of: at, bounds"),
+    (items({"label": "x"}), "items[0]", "none", "at, points, bounds"),
+    (items({"type": "hexagon", "at": [1, 2]}), "items[0].type", "'hexagon'", "one of marker, line"),
+    (items({"at": [1, 2], "dash": 5}), "items[0].dash", "5", "true, false or a pattern"),
+    (items({"points": [[0, 0], [1, 1]], "dash": "x"}), "dash", "'x'", "numbers separated by spaces"),
+    (items({"at": [1, 2], "symbol": "four"}), "items[0].symbol", "'four'", "1-3 letters or digits"),
+    (items({"at": [1, 2], "color": "blurple"}), "items[0].color", "'blurple'", "#rgb, #rrggbb"),
+    (items({"at": [123, 45]}), "items[0].at latitude", "123", "between -90 and 90"),
+    (items({"type": "line", "at": [1, 2]}), "items[0].points", "none", "required for a line"),
+    (items({"type": "polygon", "points": [[0, 0], [1, 1]]}), "items[0].points", "got 2", "at least 3 points"),
+    (items({"bounds": "Paris"}), "items[0].bounds", "'Paris'", "[[south, west], [north, east]] or a country"),
+    (items({"type": "circle", "at": [1, 2]}), "items[0].radius_m", "none", "a number of metres"),
+    (
+        items({"type": "route", "points": "Lisbon"}),
+        "items[0].points",
+        "'Lisbon'",
+        "a list of [lat, lon] points",
+    ),
+    (items({"at": " ,. "}), "items[0].at", "' ,. '", "a place name"),
+    (items({"at": "Pariss"}), "items[0].at", "'Pariss'", "closest names"),
+    (items({"at": [1, 2], "id": "a"}, {"at": [1, 2], "id": "a"}), "id", "'a'", "unique in a drawing"),
+    (items(), "items", "[]", "at least one item"),
+    # tools: the others
+    (lambda tc: edit(tc, MAP, [{"label": "x"}]), "changes[0].id", "none", "required"),
+    (lambda tc: remove(tc, MAP), "remove", "none", "exactly one of ids, layer, everything"),
+    (
+        lambda tc: set_view(tc, MAP, at=[1, 2], bounds=[[0, 0], [1, 1]]),
+        "set_view",
+        "at, bounds",
+        "at most one of",
+    ),
+    (lambda tc: measure(tc), "measure", "neither", "points or ids"),
+    (lambda tc: measure(tc, points=["Paris"]), "points", "got 1", "at least 2 points"),
+    (lambda tc: measure(tc, ids=["a"]), "map_id", "none", "required with ids"),
+    (lambda tc: measure(tc, map_id=MAP, ids=["zz"]), "ids", "'zz'", "features on this map"),
+    (lambda tc: nearest_place(tc, 0, 0, min_population=10**10), "min_population", "10000000000", "at most"),
+    (lambda tc: find_places(tc, "Xyzzyqw"), "query", "'Xyzzyqw'", "no place matches"),
+    (lambda tc: read(tc, MAP, cursor="x"), "cursor", "'x'", "a 'next' value"),
+]
+
+
+def raise_sites() -> set[tuple[str, int]]:
+    sites = set()
+    for module in MODULES:
+        source = (ROOT / module).read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                func = node.exc.func
+                if (func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")) in ERRORS:
+                    sites.add((module, node.lineno))
+    return sites
+
+
+def sites_of(exc: BaseException) -> set[tuple[str, int]]:
+    """Where ``exc`` and the errors it replaced were raised."""
+    found = set()
+    seen: BaseException | None = exc
+    while seen is not None:
+        last = traceback.extract_tb(seen.__traceback__)[-1]
+        path = Path(last.filename).resolve()
+        if path.is_relative_to(ROOT):
+            found.add((str(path.relative_to(ROOT)), last.lineno or 0))
+        seen = seen.__context__
+    return found
+
+
+async def run_case(case: Callable[..., Any], tc: ToolContext) -> MapsrvError:
+    with pytest.raises((InvalidInput, NotFound)) as caught:
+        result = case(tc) if case.__code__.co_argcount else case()
+        if isinstance(result, Awaitable):
+            await result
+    return caught.value
+
+
+async def new_context() -> ToolContext:
+    global MAP
+    tc = ToolContext(MapHub(), "http://x/")
+    MAP = (await tc.hub.create_map()).id
+    return tc
+
+
+@pytest.mark.parametrize(
+    ("case", "field", "value", "form"), CASES, ids=lambda v: v if isinstance(v, str) else ""
+)
+async def test_the_error_names_field_value_and_form_and_says_what_to_do(
+    case: Callable[..., Any], field: str, value: str, form: str
+) -> None:
+    message = (await run_case(case, await new_context())).message
+    assert field in message, ("field", message)
+    assert value in message, ("value", message)
+    assert form in message, ("form", message)
+    after = message[message.index(value) + len(value) :]
+    assert "; " in after or ": " in after, ("what to do", message)
+
+
+async def test_every_raise_is_a_case() -> None:
+    reached: set[tuple[str, int]] = set()
+    for case, *_ in CASES:
+        reached |= sites_of(await run_case(case, await new_context()))
+    missing = sorted(raise_sites() - reached)
+    assert not missing, f"error paths without a case in CASES: {missing}"
+
+
+async def test_a_swapped_pair_and_a_geojson_position_in_lat_lon_order_are_explained() -> None:
+    swapped = (await run_case(items({"at": [123, 45]}), await new_context())).message
+    assert swapped.endswith("this looks like [lon, lat]: swap them to [45, 123]")
+    geojson = (await run_case(gj({"type": "Point", "coordinates": [45, 123]}), await new_context())).message
+    assert geojson.endswith("that looks like [lat, lon]; write [123, 45]")
+    colour = (await run_case(items({"at": [1, 2], "color": "blurple"}), await new_context())).message
+    assert "#rgb, #rrggbb or a CSS colour name" in colour and colour.endswith("did you mean 'purple'?")

@@ -236,7 +236,8 @@ mapsrv_ready() { http_status "$1" /ready; }
 start_mapsrv() {  # start_mapsrv NAME PORT
     local name=$1 p=$2
     "${mapsrv_cmd[@]}" serve --host 127.0.0.1 --port "$p" --store "$redis_url" \
-        --public-url "$public_url" --allowed-hosts "$allowed_hosts" "${extra[@]}" \
+        --public-url "$public_url" --allowed-hosts "$allowed_hosts" --trusted-proxies 127.0.0.1/32 \
+        "${extra[@]}" \
         >>"$dir/$name.log" 2>&1 &
     local pid=$!
     wait_for "$name" "$pid" mapsrv_ready "$p" || return 1

@@ -92,6 +92,26 @@ async def test_budgets_are_shared_by_processes_through_redis(nursery: trio.Nurse
         b.shutdown()
 
 
+async def test_writes_are_counted_by_each_process_even_with_redis(nursery: trio.Nursery) -> None:
+    """The hot path pays no Redis round trip for its limit: each process keeps its own budget."""
+    async with open_redis() as url:
+        limits = {"store": url, "rate_writes": 0.01, "burst_writes": 2, **PROXIED}
+        a = await start_server(nursery, **limits)
+        b = await start_server(nursery, **limits)
+        browser = Browser(a.url)
+        map_id = await browser.new_map()
+        body = {"ops": [{"op": "set_title", "title": "t"}]}
+        path = f"/m/{map_id}/ops"
+        on_a = [(await browser.client.post(path, json=body, headers=FLOODER)).status_code for _ in range(3)]
+        other = Browser(b.url, browser.client.cookies)
+        on_b = [(await other.client.post(path, json=body, headers=FLOODER)).status_code for _ in range(3)]
+        assert on_a == on_b == [200, 200, 429]
+        for each in (browser, other):
+            await each.aclose()
+        a.shutdown()
+        b.shutdown()
+
+
 async def test_open_streams_per_client_are_capped(nursery: trio.Nursery) -> None:
     server = await start_server(nursery, max_streams_per_client=2)
     browser = Browser(server.url)

@@ -25,8 +25,8 @@ Browser event streams (GETs without a body, the hot path) pass straight through.
 
 A third leak is hypercorn's alone and no ASGI app can see it: when a client closes a keep-alive
 connection between requests, hypercorn 0.18's trio server stops reading but keeps the socket
-until its keep-alive timer runs out (75 s here), in CLOSE-WAIT. ``close_idle_connections_on_eof``
-fixes that, in one place.
+until its keep-alive timer runs out (75 s here), in CLOSE-WAIT.
+``mapsrv.http_server.close_idle_connections_on_eof`` fixes that, in one place.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
-from hypercorn.trio.tcp_server import TCPServer
 
 from mapsrv.errors import HttpError
 from mapsrv.responses import send_error
@@ -45,7 +44,6 @@ from mapsrv.routes import Family, lookup
 __all__ = [
     "ConnectionCounts",
     "ConnectionHygiene",
-    "close_idle_connections_on_eof",
     "ConnectionStatistics",
     "has_body",
 ]
@@ -233,26 +231,3 @@ class ConnectionHygiene:
         finally:
             jsonrpc = lookup(scope["path"]).route.family.is_mcp
             await exchange.finish(self.max_body_size, _content_length(scope), jsonrpc)
-
-
-def close_idle_connections_on_eof() -> None:
-    """Make hypercorn close a connection as soon as its client has (idempotent).
-
-    hypercorn 0.18 (hypercorn/trio/tcp_server.py): ``TCPServer.run`` reads in ``_read_data`` inside
-    a task group that also holds the keep-alive timer (``idle_task``); at EOF ``_read_data``
-    returns, but the task group waits for the timer before ``_close`` runs. Stopping the timer
-    when reading ends lets it close at once. This touches hypercorn privates: tests/test_connections.py
-    fails when they change (and when the leak comes back)."""
-    read_data: Any = TCPServer._read_data
-    if getattr(read_data, "_mapsrv_patched", False):
-        return
-
-    async def read_then_stop_timer(self: Any) -> None:
-        try:
-            await read_data(self)
-        finally:
-            with trio.CancelScope(shield=True):
-                await self.idle_task.stop()
-
-    read_then_stop_timer._mapsrv_patched = True  # type: ignore[attr-defined]
-    TCPServer._read_data = read_then_stop_timer  # type: ignore[method-assign]

@@ -6,15 +6,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import hypercorn.config
 import hypercorn.trio
 import trio
 
 from mapsrv.asgi import Dispatcher
 from mapsrv.config import Config
 from mapsrv.core import Limits
+from mapsrv.http_server import hypercorn_config
 from mapsrv.hub import MapHub
-from mapsrv.hygiene import ConnectionCounts, ConnectionHygiene, close_idle_connections_on_eof
+from mapsrv.hygiene import ConnectionCounts, ConnectionHygiene
 from mapsrv.mcp_server import McpEndpoints
 from mapsrv.metrics import Metrics
 from mapsrv.observe import Observer
@@ -45,18 +45,6 @@ class Server:
         """Begin a graceful shutdown: end every event stream, stop accepting, finish in-flight
         requests, then return from ``serve``."""
         self._shutdown.set()
-
-
-def _hypercorn_config(config: Config) -> hypercorn.config.Config:
-    close_idle_connections_on_eof()
-    hc = hypercorn.config.Config()
-    host = f"[{config.host}]" if ":" in config.host and not config.host.startswith("[") else config.host
-    hc.bind = [f"{host}:{config.port}"]
-    hc.graceful_timeout = config.graceful_timeout
-    hc.accesslog = None
-    hc.errorlog = logging.getLogger("mapsrv.http")
-    hc.keep_alive_timeout = 75  # above common proxies' 60 s idle timeout
-    return hc
 
 
 async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
@@ -117,7 +105,9 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
             try:
                 await hypercorn.trio.serve(
                     asgi_app,
-                    _hypercorn_config(config),
+                    hypercorn_config(
+                        config.host, config.port, graceful_timeout=config.graceful_timeout, log="mapsrv.http"
+                    ),
                     shutdown_trigger=stopping.wait,
                     task_status=task_status,
                 )

@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import hypercorn.config
 import hypercorn.trio
 import trio
 
@@ -16,6 +15,7 @@ from mapsrv.gateway.config import GatewayConfig, ServerSpec
 from mapsrv.gateway.forward import Forwarder, Owners
 from mapsrv.gateway.runner import Children
 from mapsrv.gateway.sessions import Sessions
+from mapsrv.http_server import hypercorn_config
 
 __all__ = ["Gateway", "serve_gateway"]
 
@@ -32,18 +32,6 @@ class Gateway:
 
     def shutdown(self) -> None:
         self._shutdown.set()
-
-
-def _hypercorn_config(config: GatewayConfig) -> hypercorn.config.Config:
-    hc = hypercorn.config.Config()
-    host = f"[{config.host}]" if ":" in config.host and not config.host.startswith("[") else config.host
-    hc.bind = [f"{host}:{config.port}"]
-    hc.graceful_timeout = config.graceful_timeout
-    hc.accesslog = None
-    hc.errorlog = logging.getLogger("mapsrv.gateway.http")
-    hc.keep_alive_timeout = 75
-    hc.h11_max_incomplete_size = 64 * 1024
-    return hc
 
 
 async def serve_gateway(
@@ -70,7 +58,12 @@ async def serve_gateway(
                     asgi_app: Any = app
                     await hypercorn.trio.serve(
                         asgi_app,
-                        _hypercorn_config(config),
+                        hypercorn_config(
+                            config.host,
+                            config.port,
+                            graceful_timeout=config.graceful_timeout,
+                            log="mapsrv.gateway.http",
+                        ),
                         shutdown_trigger=stopping.wait,
                         task_status=task_status,
                     )

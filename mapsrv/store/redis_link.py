@@ -24,6 +24,8 @@ import redis.asyncio as aioredis
 import redis.exceptions
 import trio
 import trio_asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from trio_asyncio import aio_as_trio
 
 from mapsrv.store.contract import Reconnected, RemoteEvent, StoreMessage, StoreStatistics, StoreUnavailable
@@ -133,6 +135,10 @@ class RedisLink:
                 socket_timeout=self.socket_timeout,
                 socket_connect_timeout=self.socket_timeout,
                 health_check_interval=10,
+                # After Redis restarts, the pool's first call on each old connection fails ("closed
+                # by server"): try once more on a fresh one. Safe for every call (commits carry batch
+                # ids); not on timeouts, where a hung Redis must trip the breaker, not be waited twice.
+                retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
             )
             self._send = send
             try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import mapsrv
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.measure import area, bbox, bearing, distance
 from mapsrv.core.model import Limits, check_bounds, check_geometry, check_latlon, check_zoom
@@ -34,7 +35,8 @@ from mapsrv.tools.measuring import measure
 from mapsrv.tools.places import find_places, nearest_place
 from mapsrv.tools.reading import read
 
-ROOT = Path(__file__).resolve().parents[2]
+# Where the mapsrv that runs lives: the checkout, or site-packages when tox tests the wheel.
+ROOT = Path(mapsrv.__file__).resolve().parent.parent
 MODULES = [
     "mapsrv/core/values.py",
     "mapsrv/core/style.py",

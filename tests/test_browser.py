@@ -467,3 +467,26 @@ async def test_an_agents_drawing_renders_its_style_vocabulary(live: Server, tmp_
     out.write_bytes(png)
     assert sorted(badges) == ["1", "2", "3", "4", "🏨"]
     assert fills.count("rgb(220, 20, 60)") == 4 and "rgb(15, 118, 110)" in fills  # crimson, #0f766e
+
+
+async def test_a_person_claims_an_agents_map_with_the_button(live: Server) -> None:
+    """The claim page's form POSTs from a real browser: its Origin must pass our check (under
+    `Referrer-Policy: no-referrer` Chromium sends `Origin: null` and the claim was refused)."""
+    made = await live.hub.create_map(title="Made by an agent")
+
+    def body(chromium: Chromium) -> None:
+        context = new_context(chromium, live)
+        page = context.new_page()
+        page.goto(f"/m/{made.id}")
+        button = page.get_by_role("button", name="Open this map here")
+        button.click()
+        page.wait_for_url(f"**/m/{made.id}")
+        tab = Tab(page)
+        tab.wait_badge("live")
+        assert tab.map_id == made.id
+        assert page.locator("#map-title").inner_text() == "Made by an agent"
+        other = new_context(chromium, live).new_page()  # another browser: the map is not its
+        assert other.goto(f"/m/{made.id}").status == 404  # type: ignore[union-attr]
+
+    await in_chromium(body)
+    assert made.owner is not None

@@ -210,7 +210,7 @@ async def test_page_is_locked_down(browser_factory):
     response = await alice.client.get(f"/m/{map_id}")
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
     assert "<script>" not in response.text
     for path in (
         "/static/map.js",

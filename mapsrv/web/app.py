@@ -43,7 +43,10 @@ def security_headers(config: Config) -> list[tuple[str, str]]:
     return [
         ("Content-Security-Policy", csp),
         ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "no-referrer"),  # map URLs are capabilities
+        # Map URLs are capabilities: no other origin (a tile server) ever sees one. Not
+        # "no-referrer": under it a browser sends `Origin: null` with a form POST, and our own
+        # claim button would fail the Origin check.
+        ("Referrer-Policy", "same-origin"),
         ("X-Frame-Options", "DENY"),
     ]
 

@@ -202,11 +202,13 @@ async def test_one_busy_map_does_not_hold_up_the_events_of_another(nursery: trio
 async def test_concurrent_writers_through_faults_apply_each_acknowledged_write_once(
     nursery: trio.Nursery,
 ) -> None:
+    """Faults paced by the writers' progress (never by time), so that each lands mid-stream."""
     memory = SharedMemory()
     a, b, entry_a, _ = await two_hubs(memory)
     await follow(nursery, a)
     await follow(nursery, b)
     acked: list[str] = []
+    faults_at: list[int] = []
 
     async def writer(hub: MapHub, name: str) -> None:
         for i in range(40):
@@ -219,13 +221,22 @@ async def test_concurrent_writers_through_faults_apply_each_acknowledged_write_o
         for k in range(3):
             writers.start_soon(writer, a, f"a{k}")
             writers.start_soon(writer, b, f"b{k}")
+
+        async def after_writes(count: int) -> None:
+            target = len(acked) + count
+            with trio.fail_after(10):
+                while len(acked) < target:
+                    await trio.lowlevel.checkpoint()
+
         for _ in range(10):  # replies lost and outages, while everyone writes
-            await trio.sleep(0.002)
+            await after_writes(3)
             memory.lose_replies(2)
-            await trio.sleep(0.002)
+            await after_writes(3)
             memory.go_down()
-            await trio.sleep(0.002)
+            await after_writes(3)
             memory.come_back()
+            faults_at.append(len(acked))
     await wait_until(lambda: a.statistics().pending_writes == b.statistics().pending_writes == 0)
     stored = [f.label for f in memory.maps[entry_a.id].state.features.values()]
     assert sorted(stored) == sorted(acked) and len(acked) == 240, "every acknowledged write, once"
+    assert faults_at[-1] < 240, "the faults came while writes were still going on"

@@ -10,7 +10,7 @@ import shlex
 import pytest
 import trio
 from gateway_support import MISBEHAVE, alive, processes_in, request, tool_call
-from support.procfs import zombies_of
+from support.procfs import no_zombies
 
 from mapsrv.gateway.framing import Line, LineSplitter, Oversize
 from mapsrv.gateway.runner import Children, ChildSpec, ExitReason, child_environment
@@ -56,7 +56,8 @@ async def test_round_trip_and_a_clean_stop(children: Children) -> None:
     with trio.fail_after(5):
         await child.gone.wait()
     assert child.reason == ExitReason.STOPPED
-    assert processes_in(child.pid) == [] and zombies_of() == []
+    assert processes_in(child.pid) == []
+    await no_zombies()
 
 
 async def test_garbage_lines_reach_the_owner_as_lines(children: Children) -> None:
@@ -92,7 +93,8 @@ async def test_a_child_that_exits_mid_call_is_reported_crashed(children: Childre
     with trio.fail_after(5):
         await child.gone.wait()
     assert child.reason == ExitReason.CRASHED and child.returncode == 3
-    assert processes_in(child.pid) == [] and zombies_of() == []
+    assert processes_in(child.pid) == []
+    await no_zombies()
     with trio.fail_after(5):
         assert [frame async for frame in child.frames] == []  # stdout closed: the channel ends
 
@@ -105,7 +107,8 @@ async def test_ignoring_stdin_close_and_sigterm_ends_in_sigkill(children: Childr
     with trio.fail_after(5):
         await child.gone.wait()
     assert child.returncode == -9
-    assert processes_in(child.pid) == [] and zombies_of() == []
+    assert processes_in(child.pid) == []
+    await no_zombies()
 
 
 @pytest.mark.parametrize("shell", [False, True])
@@ -120,7 +123,8 @@ async def test_a_wrappers_background_children_die_with_it(children: Children, sh
     child.stop()
     with trio.fail_after(5):
         await child.gone.wait()
-    assert processes_in(child.pid) == [] and zombies_of() == []
+    assert processes_in(child.pid) == []
+    await no_zombies()
 
 
 async def test_grandchildren_orphaned_by_a_crash_are_killed_and_reaped(children: Children) -> None:
@@ -132,7 +136,8 @@ async def test_grandchildren_orphaned_by_a_crash_are_killed_and_reaped(children:
     with trio.fail_after(5):
         await child.gone.wait()
     assert not alive(sleeper)
-    assert processes_in(child.pid) == [] and zombies_of() == []
+    assert processes_in(child.pid) == []
+    await no_zombies()
 
 
 async def test_stderr_is_logged_with_the_session_and_bounded(

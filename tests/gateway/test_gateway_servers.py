@@ -16,7 +16,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp_types import ListRootsResult, Root
 from support import require
-from support.procfs import zombies_of
+from support.procfs import no_zombies
 
 MAPSRV_STDIO = [
     "-m", "mapsrv", "stdio", "--port", "0", "--log-level", "warning",
@@ -82,4 +82,4 @@ async def test_a_servers_request_to_its_client_rides_the_get_stream(nursery: tri
         assert session.stats.messages_in >= 4  # initialize, initialized, the call, the client's answer
     with trio.fail_after(5):
         await session.child.gone.wait()
-    assert zombies_of() == []
+    await no_zombies()

@@ -9,7 +9,7 @@ from gateway_support import TIME_SERVER, processes_in, start_gateway, text_of
 from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from support import require
-from support.procfs import zombies_of
+from support.procfs import no_zombies
 
 
 async def test_mcp_server_time_over_streamable_http(nursery: trio.Nursery) -> None:
@@ -41,7 +41,8 @@ async def test_mcp_server_time_over_legacy_sse(nursery: trio.Nursery) -> None:
         (session,) = gateway.sessions.open.values()
     with trio.fail_after(5):  # the stream closed: the session and its child end
         await session.child.gone.wait()
-    assert processes_in(session.child.pid) == [] and zombies_of() == []
+    assert processes_in(session.child.pid) == []
+    await no_zombies()
 
 
 async def test_many_concurrent_sessions_never_see_each_others_answers(nursery: trio.Nursery) -> None:
@@ -63,7 +64,7 @@ async def test_many_concurrent_sessions_never_see_each_others_answers(nursery: t
     assert seen == {f"agent{n}": [f"agent{n}/{i}" for i in range(5)] for n in range(24)}
     with trio.fail_after(10):
         await gateway.sessions.wait_empty()
-    assert zombies_of() == []
+    await no_zombies()
 
 
 async def test_a_crash_fails_the_pending_call_at_once_and_ends_only_that_session(

@@ -15,7 +15,7 @@ from gateway_support import MISBEHAVE, TIME_SERVER, processes_in, start_gateway,
 from mcp import Client, MCPError
 from mcp_types import HEADER_MISMATCH, UNSUPPORTED_PROTOCOL_VERSION
 from support import require, wait_until
-from support.procfs import zombies_of
+from support.procfs import no_zombies
 
 MODERN = "2026-07-28"
 HEADERS = {
@@ -121,7 +121,7 @@ async def test_a_client_gone_cancels_its_request_and_a_crash_fails_only_what_was
             assert processes_in(pid) == []
             assert text_of(await client.call_tool("echo", {"text": "again"})) == "again"  # a new child
     assert len(shared.live) == 1 and shared.live[0] is not child_session
-    assert zombies_of() == []
+    await no_zombies()
 
 
 async def test_stateless_requests_are_checked_as_the_sdk_checks_them(nursery: trio.Nursery) -> None:
@@ -182,7 +182,7 @@ async def test_a_server_of_the_session_era_only_gets_auto_clients_a_session(nurs
     async with Client(gateway.url + "/mcp", mode="auto") as client:
         assert client.protocol_version == "2025-11-25"
         assert text_of(await client.call_tool("echo", {"text": "in a session"})) == "in a session"
-    assert zombies_of() == []
+    await no_zombies()
 
 
 async def test_progress_reaches_only_the_client_that_asked_on_its_response_stream(

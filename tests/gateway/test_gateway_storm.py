@@ -12,7 +12,7 @@ import trio
 from gateway_support import processes_in, start_gateway, text_of
 from mcp import Client
 from support import wait_until
-from support.procfs import zombies_of
+from support.procfs import no_zombies
 from test_gateway_limits import HEADERS, INIT, call
 from test_gateway_stateless import call_headers, stateless_call
 
@@ -68,7 +68,7 @@ async def test_clients_that_vanish_mid_call_leave_nothing_behind(nursery: trio.N
     await wait_until(lambda: all(processes_in(pid) == [] for pid in pids), timeout=10)
     assert ended == {"client gone": CLIENTS, "idle": CLIENTS}, ended
     await wait_until(lambda: not any(s.busy for s in gateway.sessions.shared["default"].live), timeout=10)
-    assert zombies_of() == []
+    await no_zombies()
     async with Client(url + "/mcp", mode="legacy") as client:
         assert text_of(await client.call_tool("echo", {"text": "calm"})) == "calm"
     async with Client(url + "/mcp", mode="2026-07-28") as client:

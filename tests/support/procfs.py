@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["zombies_of"]
+__all__ = ["no_zombies", "zombies_of"]
 
 
 def zombies_of(pid: int = 0) -> list[int]:
@@ -22,3 +22,11 @@ def zombies_of(pid: int = 0) -> list[int]:
         if fields[0] == b"Z" and int(fields[1]) == parent:
             found.append(int(name))
     return found
+
+
+async def no_zombies(timeout: float = 5) -> None:  # noqa: ASYNC109
+    """Until this process has no zombie children: a child that just exited is reaped by the
+    gateway's reaper within its interval (1 s); one still there after ``timeout`` is a leak."""
+    from support.waiting import wait_until
+
+    await wait_until(lambda: zombies_of() == [], timeout=timeout)

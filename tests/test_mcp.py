@@ -15,20 +15,9 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from support import Browser, EventStream, open_stream, start_server, wait_until
+from support.mcp import INITIALIZE as LEGACY_INITIALIZE
 
 from mapsrv.server import Server
-
-# A raw 2025-11-25 initialize request: opens a stateful session.
-LEGACY_INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 
 PLACES = [
     ("Lisbon", 38.7223, -9.1393),

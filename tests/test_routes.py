@@ -10,6 +10,7 @@ import httpx
 import pytest
 import trio
 from support import Browser, start_server, wait_until
+from support.mcp import INITIALIZE, MCP_ACCEPT
 
 from mapsrv import mcp_server
 from mapsrv.access import host_allowed, origin_allowed, parse_host
@@ -20,18 +21,6 @@ from mapsrv.mcp_server import security_settings
 from mapsrv.responses import error_body, error_headers
 from mapsrv.routes import OTHER, ROUTES, Family, lookup, route_of
 from mapsrv.server import Server
-
-MCP_ACCEPT = {"accept": "application/json, text/event-stream"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 
 # Which Dispatcher method answers each family.
 HANDLERS = {

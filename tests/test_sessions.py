@@ -13,21 +13,12 @@ import trio
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from support import start_server, wait_until
+from support.mcp import INITIALIZE
+from support.mcp import MCP_ACCEPT as ACCEPT
 
 from mapsrv.mcp_sessions import SessionBook
 from mapsrv.server import Server
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-ACCEPT = {"accept": "application/json, text/event-stream"}
 KEYS = ("alice:alice-secret-1", "bob:bob-secret-2")
 ALICE = {"authorization": "Bearer alice-secret-1"}
 BOB = {"x-api-key": "bob-secret-2"}

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import trio
 from support import Browser, open_redis, open_stream, start_server, wait_until
+from support.mcp import INITIALIZE
 from support.raw_http import RawConnection
 
 from mapsrv.server import Server
@@ -17,16 +18,6 @@ from mapsrv.server import Server
 PROXIED = {"trusted_proxies": ("127.0.0.1/32",)}
 FLOODER = {"x-forwarded-for": "203.0.113.7"}
 POLITE = {"x-forwarded-for": "198.51.100.9"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
 
 
 def port_of(server: Server) -> int:

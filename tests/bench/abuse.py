@@ -27,20 +27,11 @@ import httpx2
 import trio
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from support.mcp import INITIALIZE
+from support.mcp import MCP_ACCEPT as ACCEPT
 
 from .harness import open_limited_server, percentiles
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "b", "version": "1"},
-    },
-}
-ACCEPT = {"accept": "application/json, text/event-stream"}
 CONNECTIONS = 8
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import trio
 from support import free_port, wait_for_port
+from support.procfs import descendants_of
 
 from mapsrv.gateway.procs import set_child_subreaper
 
@@ -133,24 +134,6 @@ def rss_kib(pids: list[int]) -> int:
     return total
 
 
-def tree(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    parents[int(name)] = int(f.read().rsplit(b")", 1)[1].split()[1])
-            except OSError:
-                pass
-    found, frontier = [], [root]
-    while frontier:
-        kids = [pid for pid, ppid in parents.items() if ppid == frontier[-1]]
-        frontier.pop()
-        found += kids
-        frontier += kids
-    return found
-
-
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -196,11 +179,11 @@ async def measure(name: str, quick: bool) -> dict[str, Any]:
         out["message_32mib_s"] = (
             round(time.perf_counter() - started, 2) if ok else f"failed: {str(answer)[:80]}"
         )
-        before = rss_kib([process.pid, *tree(process.pid)])
+        before = rss_kib([process.pid, *descendants_of(process.pid)])
         for _ in range(n):
             await open_session(http, url)
         out["memory_per_session_mib"] = round(
-            (rss_kib([process.pid, *tree(process.pid)]) - before) / n / 1024, 1
+            (rss_kib([process.pid, *descendants_of(process.pid)]) - before) / n / 1024, 1
         )
     out["left_after_kill_9"] = await leftovers(name, n)
     return out
@@ -212,7 +195,7 @@ async def leftovers(name: str, n: int) -> str:
     async with bridge(name, wrapper) as (url, process), httpx.AsyncClient(timeout=60) as http:
         for _ in range(n):
             await open_session(http, url)
-        before = [pid for pid in tree(process.pid) if alive(pid)]
+        before = [pid for pid in descendants_of(process.pid) if alive(pid)]
         process.send_signal(signal.SIGKILL)
         await process.wait()
         await trio.sleep(2)

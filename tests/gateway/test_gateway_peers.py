@@ -21,8 +21,9 @@ from gateway_support import MISBEHAVE, text_of
 from mcp import Client
 from mcp.client.sse import sse_client
 from support import free_port, require, wait_for_port, wait_until
+from support.procfs import descendants_of
 from test_gateway_limits import HEADERS, INIT, call
-from test_gateway_process import descendants_of, gone_and_reaped
+from test_gateway_process import gone_and_reaped
 
 from mapsrv.gateway.procs import set_child_subreaper
 

@@ -19,29 +19,11 @@ from gateway_support import MISBEHAVE, alive, text_of
 from mcp import Client
 from mcp.client.sse import sse_client
 from support import wait_until
+from support.procfs import descendants_of
 
 from mapsrv.gateway.procs import set_child_subreaper
 
 WRAPPER = f"sleep 1000 & exec {shlex.join(MISBEHAVE)}"  # as npx/uvx/sh -c wrappers do
-
-
-def descendants_of(root: int) -> list[int]:
-    """Processes whose ancestry reaches ``root`` (read once from /proc)."""
-    parents: dict[int, int] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    parents[int(name)] = int(f.read().rsplit(b")", 1)[1].split()[1])
-            except OSError:
-                pass
-    found, frontier = [], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
 
 
 def zombie(pid: int) -> bool:

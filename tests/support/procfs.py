@@ -1,26 +1,42 @@
-"""Processes as /proc sees them: the zombies a test process has not reaped."""
+"""Processes as /proc sees them: the zombies a test process has not reaped, and a process's
+descendants."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["no_zombies", "zombies_of"]
+__all__ = ["descendants_of", "no_zombies", "zombies_of"]
 
 
-def zombies_of(pid: int = 0) -> list[int]:
-    """Zombie children of ``pid`` (default: this process)."""
-    parent = pid or os.getpid()
-    found = []
+def _stats() -> dict[int, list[bytes]]:
+    """Every process's /proc stat fields after its name: state first, then the parent's pid."""
+    found = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
+                found[int(name)] = f.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if fields[0] == b"Z" and int(fields[1]) == parent:
-            found.append(int(name))
+    return found
+
+
+def zombies_of(pid: int = 0) -> list[int]:
+    """Zombie children of ``pid`` (default: this process)."""
+    parent = pid or os.getpid()
+    return [p for p, fields in _stats().items() if fields[0] == b"Z" and int(fields[1]) == parent]
+
+
+def descendants_of(root: int) -> list[int]:
+    """Processes whose ancestry reaches ``root`` (read once from /proc)."""
+    parents = {pid: int(fields[1]) for pid, fields in _stats().items()}
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
     return found
 
 

@@ -15,23 +15,25 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message, Receive, Scope, Send
 
 from mapsrv import __version__
 from mapsrv.access import ApiKeys, ClientIdentity
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
-from mapsrv.hub import MapHub
+from mapsrv.hub import MapEntry, MapHub
 from mapsrv.mcp_errors import json_rpc_errors
 from mapsrv.mcp_sessions import (
     McpSession,
@@ -42,6 +44,7 @@ from mapsrv.mcp_sessions import (
     is_real_request,
     json_rpc_failed,
 )
+from mapsrv.mcp_subscriptions import MapWatchers, SubscriptionStatistics
 from mapsrv.responses import send_error
 from mapsrv.routes import Family, lookup
 from mapsrv.tools import INSTRUCTIONS, ToolContext, register_resources, sdk_tools
@@ -111,6 +114,7 @@ class McpStatistics:
     http_sessions: int  # stateful (2025-11-25) Streamable HTTP sessions
     sse_sessions: int  # legacy HTTP+SSE connections
     sessions: SessionStatistics
+    subscriptions: SubscriptionStatistics
 
 
 _SSE_SESSION = re.compile(rb"session_id=([0-9a-fA-F]{32})")
@@ -137,6 +141,7 @@ class McpEndpoints:
 
     def __init__(self, config: Config, hub: MapHub, base_url: Callable[[], str]) -> None:
         self.config = config
+        self.hub, self.base_url = hub, base_url
         self.keys = ApiKeys(config.api_keys)
         self.mcp = build_mcp(hub, base_url, self.keys)
         security = security_settings(config)
@@ -156,6 +161,8 @@ class McpEndpoints:
         )
         self.sessions = self.mcp.session_manager
         self.lowlevel = self.sessions.app
+        self.watchers = MapWatchers(hub, self._entry_of)
+        self.watchers.install(self.lowlevel)
         self.sse = SseServerTransport(
             "/messages/", security_settings=security, max_request_body_size=config.max_body_size
         )
@@ -172,8 +179,13 @@ class McpEndpoints:
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with self.sessions.run(), trio.open_nursery() as nursery:
             nursery.start_soon(self._serve_reaper)
+            await nursery.start(self.watchers.serve)
             task_status.started()
             await trio.sleep_forever()
+
+    async def _entry_of(self, ctx: ServerRequestContext[Any, Any], map_id: str) -> MapEntry:
+        headers = ctx.request.headers if isinstance(ctx.request, Request) else None
+        return await ToolContext(self.hub, self.base_url(), self.keys.principal(headers)).entry(map_id)
 
     async def _serve_reaper(self) -> None:
         """Close Streamable HTTP sessions whose first request never came, and forget those the
@@ -192,6 +204,7 @@ class McpEndpoints:
             http_sessions=len(_live_http_sessions(self.sessions)),
             sse_sessions=self.sse_sessions,
             sessions=self.book.statistics(),
+            subscriptions=self.watchers.statistics(),
         )
 
     def handles(self, path: str) -> bool:

@@ -146,6 +146,10 @@ class Dispatcher:
             header(scope, b"last-event-id"),
             receive,
             send,
-            headers=self._headers,
+            # A view stream is read-only and carries no cookie: any origin holding the view key
+            # may read it, such as the MCP App in a host's sandboxed (opaque-origin) iframe.
+            headers=[*self._headers, ("Access-Control-Allow-Origin", "*")]
+            if match.kind == "v"
+            else self._headers,
             retry_ms=int(self.config.sse_retry * 1000),
         )

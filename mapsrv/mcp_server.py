@@ -34,6 +34,7 @@ from mapsrv.access import ApiKeys, ClientIdentity
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.hub import MapEntry, MapHub
+from mapsrv.mcp_apps import map_app
 from mapsrv.mcp_errors import json_rpc_errors
 from mapsrv.mcp_sessions import (
     McpSession,
@@ -72,7 +73,11 @@ class _QuietDisconnects(logging.Filter):
 logging.getLogger("mcp.server.streamable_http").addFilter(_QuietDisconnects())
 
 
-def build_mcp(hub: MapHub, base_url: Callable[[], str], keys: ApiKeys) -> MCPServer:
+def build_mcp(
+    hub: MapHub, base_url: Callable[[], str], keys: ApiKeys, config: Config | None = None
+) -> MCPServer:
+    config = config or Config()
+
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
     # call finds handlers in place and changes nothing.
     def context_of(ctx: Context) -> ToolContext:
@@ -84,6 +89,7 @@ def build_mcp(hub: MapHub, base_url: Callable[[], str], keys: ApiKeys) -> MCPSer
         instructions=INSTRUCTIONS,
         version=__version__,
         tools=sdk_tools(context_of),
+        extensions=[map_app(base_url, config.tile_url, config.tile_attribution)],
     )
     register_resources(mcp, context_of)
     return mcp
@@ -143,7 +149,7 @@ class McpEndpoints:
         self.config = config
         self.hub, self.base_url = hub, base_url
         self.keys = ApiKeys(config.api_keys)
-        self.mcp = build_mcp(hub, base_url, self.keys)
+        self.mcp = build_mcp(hub, base_url, self.keys, config)
         security = security_settings(config)
         # The SDK's public way to serve its Streamable HTTP transport from another ASGI app: let
         # streamable_http_app() build the session manager, then run the manager and hand it

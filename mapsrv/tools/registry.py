@@ -21,6 +21,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import ConfigDict
 
 from mapsrv.errors import MapsrvError
+from mapsrv.tools.apps import TOOL_META, with_view
 from mapsrv.tools.arguments import Arguments
 from mapsrv.tools.context import ToolContext
 from mapsrv.tools.drawing import draw, edit, remove
@@ -64,6 +65,7 @@ class ToolSpec:
     # JSON-schema keywords beyond the signature's: what a schema-only caller needs to form a
     # valid call ("give one of these", which the tool itself also checks and explains)
     schema: Mapping[str, Any] = field(default_factory=dict)
+    app: bool = False  # shows the live map in hosts that render MCP Apps (``tools.apps``)
 
     @property
     def name(self) -> str:
@@ -80,8 +82,8 @@ class ToolSpec:
 
 # Open-world is false throughout: places come from the offline gazetteer, not the network.
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(create_map, "Create a map", _ADD),
-    ToolSpec(draw, "Draw features", _ADD),
+    ToolSpec(create_map, "Create a map", _ADD, app=True),
+    ToolSpec(draw, "Draw features", _ADD, app=True),
     ToolSpec(edit, "Change features", _OVERWRITE),
     ToolSpec(remove, "Remove features or layers", _OVERWRITE, {"minProperties": 2}),
     ToolSpec(read, "Read a map", _READ),
@@ -109,10 +111,12 @@ def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> To
     validator = Arguments.of(spec.function)
 
     async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
+        tc = context_of(ctx)
         try:
-            return await spec.function(context_of(ctx), **validator.validate(arguments))
+            result = await spec.function(tc, **validator.validate(arguments))
         except MapsrvError as exc:
             return tool_error(exc)
+        return await with_view(tc, result) if spec.app else result
 
     return Tool(
         fn=call,
@@ -124,6 +128,7 @@ def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> To
         is_async=True,
         context_kwarg="ctx",
         annotations=spec.annotations,
+        meta=TOOL_META if spec.app else None,
     )
 
 

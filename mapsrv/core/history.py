@@ -40,6 +40,7 @@ __all__ = [
     "Inverse",
     "Record",
     "agent_actor",
+    "footprint_of",
     "inverse_ops",
     "person_actor",
     "record",
@@ -169,6 +170,17 @@ class History:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def copy(self) -> History:
+        other = History(self.version, max_changes=self.max_changes)
+        other.take(self)
+        return other
+
+    def take(self, other: History) -> None:
+        """Become a copy of ``other`` (its records are values: they are shared)."""
+        self.floor, self.version = other.floor, other.version
+        self._records = deque(other._records)
+        self._pending = list(other._pending)
 
     def reset(self, version: int) -> None:
         """Forget everything: the map was reloaded at ``version`` from a snapshot."""

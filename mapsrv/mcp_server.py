@@ -34,6 +34,7 @@ from mapsrv.access import ApiKeys, ClientIdentity
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.hub import MapEntry, MapHub
+from mapsrv.mcp_agents import agent_of
 from mapsrv.mcp_apps import map_app
 from mapsrv.mcp_errors import json_rpc_errors
 from mapsrv.mcp_sessions import (
@@ -80,8 +81,12 @@ def build_mcp(
 
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
     # call finds handlers in place and changes nothing.
+    clients = ClientIdentity(config.trusted_proxies)
+
     def context_of(ctx: Context) -> ToolContext:
-        return ToolContext(hub, base_url(), keys.principal(ctx.headers))
+        principal = keys.principal(ctx.headers)
+        actor = agent_of(ctx.request_context, principal, clients)
+        return ToolContext(hub, base_url(), principal, actor)
 
     mcp = MCPServer(
         name="mapsrv",

@@ -329,10 +329,14 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         assert (await write("remove", **m, everything=True))["count"] == 0
         restored = await write("draw", **m, items=[], geojson=exported, layer="back")
         assert restored["count"] == 4 and restored["layers"]["back"]["marker"] == 1
+        mine = (await call("changes", **m, since=restored["version"] - 1))["changes"]
+        assert [c["mine"] for c in mine] == [True] and len(mine[0]["added"]) == 4
+        assert (await write("undo", **m))["count"] == 0
+        assert (await write("undo", **m, redo=True))["count"] == 4
         assert (await call("find_places", query="Lisboa"))["places"][0]["name"] == "Lisbon"
         assert (await call("nearest_place", lat=38.72, lon=-9.14))["place"]["name"] == "Lisbon"
         assert 270 < (await call("measure", points=["Lisbon", "Porto"]))["distance"] < 285
-        assert called == tools and len(tools) == 11
+        assert called == tools and len(tools) == 13
 
 
 async def test_tool_errors_name_what_is_wrong(server: Server) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mapsrv.core import feature_ids
+from mapsrv.core.changes import SYSTEM, Actor
 from mapsrv.core.ops import Op
 from mapsrv.errors import NotFound
 from mapsrv.hub import MapEntry, MapHub
@@ -17,11 +18,13 @@ __all__ = ["ToolContext"]
 @dataclass(frozen=True)
 class ToolContext:
     """One tool call's view of the server. ``principal`` is the name of the caller's API key
-    (None without keys): a map made with a key is that key's alone."""
+    (None without keys): a map made with a key is that key's alone. ``actor`` is the agent the
+    caller's writes are attributed to (``mcp_agents``), whose own changes ``undo`` reverts."""
 
     hub: MapHub
     base_url: str
     principal: str | None = None
+    actor: Actor = SYSTEM
 
     async def entry(self, map_id: str) -> MapEntry:
         """The map, or the same NotFound for unknown, expired and foreign ids."""
@@ -38,11 +41,20 @@ class ToolContext:
         base = self.base_url.rstrip("/")
         return f"{base}/m/{entry.id}", f"{base}/v/{entry.view_key}"
 
-    async def write(self, map_id: str, ops: Sequence[Op], expected_version: int | None) -> dict[str, Any]:
-        """Apply ``ops`` as one batch (all or none, one commit) and answer what a write answers:
-        the map, its version after the batch and the ids of the features added or changed."""
+    async def write(
+        self,
+        map_id: str,
+        ops: Sequence[Op],
+        expected_version: int | None,
+        base_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Apply ``ops`` as one batch (all or none, one commit, one change by ``actor``) and
+        answer what a write answers: the map, its version after the batch and the ids of the
+        features added or changed."""
         entry = await self.entry(map_id)
-        events = await self.hub.apply(entry.id, ops, expected_version=expected_version)
+        events = await self.hub.apply(
+            entry.id, ops, expected_version=expected_version, base_version=base_version, actor=self.actor
+        )
         out: dict[str, Any] = {"map_id": entry.id, "version": events[-1].version}
         ids = feature_ids(events)
         if ids:

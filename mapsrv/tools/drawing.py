@@ -32,7 +32,7 @@ from mapsrv.tools.context import ToolContext
 from mapsrv.tools.items import read_change, read_item
 from mapsrv.tools.places import Resolver, places_ready
 from mapsrv.tools.results import answer
-from mapsrv.tools.schema import Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
+from mapsrv.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
 
 __all__ = ["draw", "edit", "remove"]
 
@@ -73,6 +73,7 @@ async def draw(
     geojson: GeoJson = None,
     fit: Annotated[bool, Field(description="show what was drawn")] = True,
     expected_version: Expected = None,
+    base_version: Base = None,
 ) -> CallToolResult:
     """Draw any number of markers, lines, polygons, circles, rectangles and routes in one call,
     all or none. Points are [lat, lon] or place names ('Lisbon', 'Paris, TX'). Answers the ids."""
@@ -97,7 +98,7 @@ async def draw(
     if map_id is None:
         entry = await tc.hub.create_map(principal=tc.principal)
         map_id, url = entry.id, tc.links(entry)[0]
-    out = await tc.write(map_id, ops, expected_version)
+    out = await tc.write(map_id, ops, expected_version, base_version)
     if url is not None:
         out["url"] = url
     if places.places:
@@ -106,12 +107,16 @@ async def draw(
 
 
 async def edit(
-    tc: ToolContext, map_id: MapId, changes: Changes, expected_version: Expected = None
+    tc: ToolContext,
+    map_id: MapId,
+    changes: Changes,
+    expected_version: Expected = None,
+    base_version: Base = None,
 ) -> CallToolResult:
     """Change features by id, all or none; fields left out stay. dash: false makes a line solid."""
     places = await _resolver(_geometries(changes))
     ops = [read_change(index, raw, places, tc.hub.limits) for index, raw in enumerate(changes)]
-    return answer(await tc.write(map_id, ops, expected_version))
+    return answer(await tc.write(map_id, ops, expected_version, base_version))
 
 
 async def remove(
@@ -121,6 +126,7 @@ async def remove(
     layer: Annotated[str | None, Field(description="remove this layer and its features")] = None,
     everything: Annotated[bool, Field(description="remove every feature; layers stay")] = False,
     expected_version: Expected = None,
+    base_version: Base = None,
 ) -> CallToolResult:
     """Remove features by id, a whole layer, or everything. Give exactly one."""
     given = [name for name, value in (("ids", ids), ("layer", layer), ("everything", everything)) if value]
@@ -137,4 +143,4 @@ async def remove(
         op = RemoveLayer(check_id("layer", layer))
     else:
         op = Clear(None)
-    return answer(await tc.write(map_id, [op], expected_version))
+    return answer(await tc.write(map_id, [op], expected_version, base_version))

@@ -25,6 +25,7 @@ from mapsrv.tools.apps import TOOL_META, with_view
 from mapsrv.tools.arguments import Arguments
 from mapsrv.tools.context import ToolContext
 from mapsrv.tools.drawing import draw, edit, remove
+from mapsrv.tools.history import changes, undo
 from mapsrv.tools.maps import create_map, set_layer, set_title, set_view
 from mapsrv.tools.measuring import measure
 from mapsrv.tools.places import find_places, nearest_place
@@ -51,6 +52,9 @@ _SET = ToolAnnotations(
 )
 _OVERWRITE = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+)
+_UNDO = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
 )
 
 
@@ -87,6 +91,8 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(edit, "Change features", _OVERWRITE),
     ToolSpec(remove, "Remove features or layers", _OVERWRITE, {"minProperties": 2}),
     ToolSpec(read, "Read a map", _READ),
+    ToolSpec(changes, "What changed, and who did it", _READ),
+    ToolSpec(undo, "Undo (or redo) your last change", _UNDO),
     ToolSpec(set_view, "Move the camera", _SET),
     ToolSpec(set_title, "Set the title", _SET),
     ToolSpec(set_layer, "Show or hide a layer", _SET),

@@ -30,7 +30,14 @@ def answer(content: dict[str, Any], text: str | None = None) -> CallToolResult:
 
 def tool_error(exc: MapsrvError) -> CallToolResult:
     """mapsrv's own errors reach the model as tool errors with their message, never as JSON-RPC
-    failures, so it can read them and fix its call."""
+    failures, so it can read them and fix its call. What an error carries besides its message
+    (an edit conflict's changes, a version, a retry delay: ``to_json``) follows as compact JSON,
+    in the text and as structured content."""
+    said = exc.to_json()
+    extra = {key: value for key, value in said.items() if key not in ("code", "message")}
+    text = f"{exc.code}: {exc.message}" + (f" {compact(extra)}" if extra else "")
     return CallToolResult(
-        is_error=True, content=[TextContent(type="text", text=f"{exc.code}: {exc.message}")]
+        is_error=True,
+        content=[TextContent(type="text", text=text)],
+        structured_content=said if extra else None,
     )

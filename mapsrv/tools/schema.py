@@ -27,6 +27,7 @@ __all__ = [
     "MAX_ITEMS",
     "MAX_READ",
     "Animate",
+    "Base",
     "Bounds",
     "Changes",
     "Expected",
@@ -138,6 +139,9 @@ Title = Annotated[str, Field(max_length=LIMITS.max_title)]
 FeatureIds = Annotated[list[str] | None, Field(description="feature ids")]
 LayerId = Annotated[str | None, Field(description="a layer id")]
 Expected = Annotated[int | None, Field(description="fail unless the map is still at this version")]
+Base = Annotated[
+    int | None, Field(description="the version you read: fail only if what you change changed since")
+]
 Animate = Annotated[bool, Field(description="fly there smoothly")]
 GeoJson = Annotated[dict[str, Any] | None, Field(description="a FeatureCollection or Feature, [lon, lat]")]
 Unit = Annotated[

@@ -39,7 +39,7 @@ def test_bounds_in_the_schemas_are_the_limits() -> None:
 
 def test_the_table_names_each_tool_once_with_a_title_and_every_hint() -> None:
     names = [spec.name for spec in TOOLS]
-    assert len(names) == len(set(names)) == 11 and "create_map" in names
+    assert len(names) == len(set(names)) == 13 and "create_map" in names
     for spec in TOOLS:
         assert spec.function.__name__ == spec.name and spec.title
         assert spec.description and "  " not in spec.description
@@ -51,9 +51,9 @@ def test_the_table_names_each_tool_once_with_a_title_and_every_hint() -> None:
             hints.open_world_hint,
         ), spec.name
     reads = {spec.name for spec in TOOLS if spec.annotations.read_only_hint}
-    assert reads == {"read", "find_places", "nearest_place", "measure"}
+    assert reads == {"read", "changes", "find_places", "nearest_place", "measure"}
     destructive = {spec.name for spec in TOOLS if spec.annotations.destructive_hint}
-    assert destructive == {"edit", "remove"}
+    assert destructive == {"edit", "remove", "undo"}
 
 
 async def surface(mcp: MCPServer) -> dict[str, Any]:
@@ -95,7 +95,7 @@ async def test_arguments_are_checked_by_mapsrv_and_errors_are_tool_errors() -> N
     assert named.is_error
     assert named.content[0].text == (
         "invalid: draw has no argument 'name'; use one of: items, map_id, layer, title, geojson, fit,"
-        " expected_version"
+        " expected_version, base_version"
     )
     colour = await call("draw", hub)(ctx=None, arguments={"map_id": map_id, "items": [], "colour": "red"})
     assert colour.content[0].text.startswith("invalid: draw has no argument 'colour'; use one of:")

@@ -172,7 +172,15 @@ class MapWatchers:
                             task_status.started(scope)
                             seen = None
                         async for data in sub.receive:
-                            if data is not HEARTBEAT:
+                            # One write publishes its events' frames together: take them all,
+                            # then owe one notification.
+                            frames = [data]
+                            while True:
+                                try:
+                                    frames.append(sub.receive.receive_nowait())
+                                except (trio.WouldBlock, trio.EndOfChannel):
+                                    break
+                            if any(frame is not HEARTBEAT for frame in frames):
                                 changed(uri)
                     # The stream ended: dropped for being slow, or the map's history here was
                     # rewritten. Watch again (the change is owed: ``seen`` is None).

@@ -70,7 +70,7 @@ async def test_each_session_is_an_agent_and_undoes_only_its_own_change(nursery: 
         assert [c["by"]["name"] for c in later["changes"]] == ["Chrome on Linux"]
 
         undone = await call(a, "undo", map_id=map_id)
-        assert undone["summary"] == "undid 'added marker \\'Hotel\\''" or "Hotel" in undone["summary"]
+        assert undone["summary"].startswith("undid ") and "Hotel" in undone["summary"]
         features = (await server.hub.get(map_id)).state.features
         assert "hotel" not in features and {"cafe", "note1"} <= set(features), "only a's change"
         text, _ = await failing(a, "undo", map_id=map_id)

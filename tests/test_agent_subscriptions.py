@@ -1,0 +1,173 @@
+"""Change notifications on ``map://<id>`` with the SDK's clients over real sockets, in both
+protocol eras: a person's edit (a write through the hub, as the page makes it) and another
+agent's both reach a subscribed agent, one notification per write; the watch ends with the
+session or the listen stream, leaving no viewer and no task behind."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+import trio
+from mcp import Client, MCPError
+from mcp.client.sse import sse_client
+from mcp.server.streamable_http import GET_STREAM_KEY
+from mcp.types import Implementation
+from support import start_server, wait_until
+from trio.testing import wait_all_tasks_blocked
+
+from mapsrv.core.changes import person_actor
+from mapsrv.core.ops import SetTitle, SetView
+from mapsrv.hub import MapHub
+from mapsrv.mcp_subscriptions import MAX_MAPS_PER_SESSION, MapWatchers
+from mapsrv.server import Server
+
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+UPDATED = "notifications/resources/updated"
+
+
+class Inbox:
+    """The resource-updated notifications a client got, and a wait for the next ones."""
+
+    def __init__(self) -> None:
+        self.uris: list[str] = []
+        self._changed = trio.Event()
+
+    async def __call__(self, message: Any) -> None:
+        if getattr(message, "method", None) == UPDATED:
+            self.uris.append(str(message.params.uri))
+            self._changed.set()
+            self._changed = trio.Event()
+
+    async def wait_for(self, count: int) -> list[str]:
+        with trio.fail_after(5):
+            while len(self.uris) < count:
+                await self._changed.wait()
+        return self.uris
+
+
+async def subscribe(client: Client, uri: str) -> None:
+    with warnings.catch_warnings():  # deprecated in the SDK for 2026-07-28; the 2025-11-25 way
+        warnings.simplefilter("ignore")
+        await client.subscribe_resource(uri)
+
+
+async def unsubscribe(client: Client, uri: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        await client.unsubscribe_resource(uri)
+
+
+def get_stream_open(server: Server) -> bool:
+    """Whether a Streamable HTTP session's client has its GET stream open (where the standalone
+    notifications go; the SDK drops them while it is not): read from the SDK's private tables,
+    as only the test needs it."""
+    transports = server.mcp.sessions._server_instances.values()
+    return any(GET_STREAM_KEY in t._request_streams for t in transports)  # type: ignore[attr-defined]
+
+
+async def person_renames(server: Server, map_id: str, title: str) -> None:
+    await server.hub.apply(map_id, [SetTitle(title)], actor=person_actor(CHROME, "alice-cookie"))
+
+
+async def no_watch_left(server: Server, map_id: str) -> None:
+    entry = await server.hub.get(map_id)
+    await wait_until(lambda: server.mcp.watchers.statistics().watching == 0 and not entry.subscribers)
+    assert server.mcp.watchers.statistics().listen_streams == 0
+
+
+async def test_subscribe_in_a_2025_session_notifies_each_write(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    inbox = Inbox()
+    info = Implementation(name="watcher", version="1")
+    async with (
+        Client(server.url + "mcp", mode="legacy", message_handler=inbox, client_info=info) as a,
+        Client(server.url + "mcp", mode="legacy") as b,
+    ):
+        assert a.server_capabilities.resources is not None and a.server_capabilities.resources.subscribe
+        map_id = (await a.call_tool("create_map", {})).structured_content["map_id"]
+        uri = f"map://{map_id}"
+        await subscribe(a, uri)
+        await subscribe(a, uri)  # twice is once
+        await wait_until(lambda: get_stream_open(server))
+        await person_renames(server, map_id, "from the page")
+        assert await inbox.wait_for(1) == [uri]
+        # another agent's drawing: a title, three markers and the camera, one write, one notification
+        items = [{"at": [1, i]} for i in range(3)]
+        assert not (await b.call_tool("draw", {"map_id": map_id, "items": items, "title": "t"})).is_error
+        await inbox.wait_for(2)
+        await person_renames(server, map_id, "again")
+        assert await inbox.wait_for(3) == [uri] * 3, "one notification per write"
+        assert (await a.read_resource(uri)).contents[0].text.count('"title":"again"') == 1
+        changes = (await a.call_tool("changes", {"map_id": map_id, "since": 0})).structured_content
+        assert [c["by"]["name"] for c in changes["changes"]] == ["Chrome on Linux", "mcp", "Chrome on Linux"]
+
+        await unsubscribe(a, uri)
+        await no_watch_left(server, map_id)
+        await subscribe(a, uri)
+        assert server.mcp.watchers.statistics().watching == 1
+    await no_watch_left(server, map_id)  # the session ended: its watch with it
+
+
+async def test_legacy_sse_session_is_notified_and_capped(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    inbox = Inbox()
+    maps = [(await server.hub.create_map()).id for _ in range(MAX_MAPS_PER_SESSION + 1)]
+    async with Client(sse_client(server.url + "sse"), mode="legacy", message_handler=inbox) as client:
+        for map_id in maps[:-1]:
+            await subscribe(client, f"map://{map_id}")
+        with pytest.raises(MCPError) as refused:
+            await subscribe(client, f"map://{maps[-1]}")
+        assert f"watches {MAX_MAPS_PER_SESSION} maps, its most" in refused.value.error.message
+        with pytest.raises(MCPError) as unknown:
+            await subscribe(client, "map://no-such-map")
+        assert "not found" in unknown.value.error.message
+        await person_renames(server, maps[3], "x")
+        assert await inbox.wait_for(1) == [f"map://{maps[3]}"]
+        assert server.mcp.watchers.statistics().watching == MAX_MAPS_PER_SESSION
+    await wait_until(lambda: server.mcp.watchers.statistics().watching == 0)
+
+
+async def test_listen_in_the_2026_era_notifies_until_the_stream_ends(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as a, Client(server.url + "mcp") as b:
+        assert a.protocol_version == "2026-07-28"
+        map_id = (await a.call_tool("create_map", {})).structured_content["map_id"]
+        uri = f"map://{map_id}"
+        async with a.listen(resource_subscriptions=[uri, "map://unknown-map"]) as sub:
+            assert sub.honored.resource_subscriptions == [uri, "map://unknown-map"]
+            events = aiter(sub)
+            await person_renames(server, map_id, "from the page")
+            with trio.fail_after(5):
+                assert (await anext(events)).uri == uri
+            items = [{"at": [1, i]} for i in range(3)]
+            assert not (await b.call_tool("draw", {"map_id": map_id, "items": items})).is_error
+            with trio.fail_after(5):
+                assert (await anext(events)).uri == uri
+            assert server.mcp.watchers.statistics().listen_streams == 1
+        await no_watch_left(server, map_id)
+
+
+async def test_a_write_of_many_events_is_one_notification() -> None:
+    """The watch itself, on a hub in memory: a write's frames arrive together and are owed once;
+    a viewer dropped for being slow is watched again, and the change it may have missed is owed."""
+    hub = MapHub()
+    entry = await hub.create_map()
+    watchers = MapWatchers(hub, lambda ctx, map_id: hub.get(map_id))
+    owed: list[str] = []
+    async with trio.open_nursery() as nursery:
+        scope = await nursery.start(watchers._watch, entry, "map://m", owed.append)
+        await hub.apply(entry.id, [SetTitle("a"), SetTitle("b"), SetView((1.0, 2.0), 5)])
+        await wait_all_tasks_blocked()
+        assert owed == ["map://m"]
+        await hub.apply(entry.id, [SetTitle("c")])
+        await wait_all_tasks_blocked()
+        assert owed == ["map://m"] * 2
+        (viewer,) = entry.subscribers
+        hub.fanout.remove(entry, viewer)  # as when a viewer falls behind
+        await wait_all_tasks_blocked()
+        assert owed == ["map://m"] * 3 and len(entry.subscribers) == 1
+        assert watchers.statistics().watching == 1
+        scope.cancel()
+    assert watchers.statistics().watching == 0 and not entry.subscribers

@@ -5,7 +5,12 @@ session or the listen stream, leaving no viewer and no task behind."""
 
 from __future__ import annotations
 
+import json
+import logging
+import statistics
+import time
 import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -14,7 +19,7 @@ from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from mcp.server.streamable_http import GET_STREAM_KEY
 from mcp.types import Implementation
-from support import start_server, wait_until
+from support import Browser, start_server, wait_until
 from trio.testing import wait_all_tasks_blocked
 
 from mapsrv.core.changes import person_actor
@@ -39,6 +44,9 @@ class Inbox:
             self.uris.append(str(message.params.uri))
             self._changed.set()
             self._changed = trio.Event()
+
+    async def wait_for_index(self, index: int) -> list[str]:
+        return await self.wait_for(index + 1)
 
     async def wait_for(self, count: int) -> list[str]:
         with trio.fail_after(5):
@@ -171,3 +179,60 @@ async def test_a_write_of_many_events_is_one_notification() -> None:
         assert watchers.statistics().watching == 1
         scope.cancel()
     assert watchers.statistics().watching == 0 and not entry.subscribers
+
+
+def _next_of(events: AsyncIterator[Any]) -> Callable[[int], Awaitable[object]]:
+    async def next_event(_: int) -> object:
+        return await anext(events)
+
+    return next_event
+
+
+async def notification_latency(changes: int = 200) -> dict[str, dict[str, float]]:
+    """Milliseconds from a person's edit (the page's POST /m/<id>/ops, timed from before the
+    request) to the subscribed agent's notification, per era, one process, sequential edits."""
+    out: dict[str, dict[str, float]] = {}
+    async with trio.open_nursery() as nursery:
+        server = await start_server(nursery, rate_writes=0, rate_mcp=0)  # as the benchmarks run
+        person = Browser(server.url)
+        for era in ("2025-11-25", "2026-07-28"):
+            map_id = await person.new_map()
+            uri = f"map://{map_id}"
+            times: list[float] = []
+            inbox = Inbox()
+
+            async def edits(
+                map_id: str, times: list[float], next_notification: Callable[[int], Awaitable[object]]
+            ) -> None:
+                for i in range(changes):
+                    started = time.perf_counter()
+                    response = await person.ops(map_id, {"op": "set_title", "title": f"t{i}"})
+                    assert response.status_code == 200, response.text
+                    await next_notification(i)
+                    times.append((time.perf_counter() - started) * 1000)
+
+            if era == "2025-11-25":
+                async with Client(server.url + "mcp", mode="legacy", message_handler=inbox) as client:
+                    await subscribe(client, uri)
+                    await wait_until(lambda: get_stream_open(server))
+                    await edits(map_id, times, inbox.wait_for_index)
+            else:
+                async with (
+                    Client(server.url + "mcp") as client,
+                    client.listen(resource_subscriptions=[uri]) as sub,
+                ):
+                    await edits(map_id, times, _next_of(aiter(sub)))
+            times.sort()
+            out[era] = {
+                "p50_ms": round(statistics.median(times), 2),
+                "p99_ms": round(times[int(len(times) * 0.99) - 1], 2),
+                "max_ms": round(times[-1], 2),
+            }
+        await person.aclose()
+        nursery.cancel_scope.cancel()
+    return out
+
+
+if __name__ == "__main__":  # PYTHONPATH=$PWD:$PWD/tests python tests/test_agent_subscriptions.py
+    logging.disable(logging.INFO)
+    print(json.dumps(trio.run(notification_latency), indent=1))

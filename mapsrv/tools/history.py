@@ -15,32 +15,12 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from mapsrv.tools.context import ToolContext
-from mapsrv.tools.results import answer
+from mapsrv.tools.results import answer, brief_change
 from mapsrv.tools.schema import MapId
 
-__all__ = ["MAX_CHANGES", "MAX_IDS", "changes", "undo"]
+__all__ = ["MAX_CHANGES", "changes", "undo"]
 
 MAX_CHANGES = 50  # changes per answer (``truncated`` says there are more: ask again from "version")
-MAX_IDS = 20  # ids listed per kind of effect in one change; a count says how many there were
-
-
-def _brief(change: dict[str, Any], me: str) -> dict[str, Any]:
-    """One ``changes_since`` entry, compact: no empty lists, whole seconds, at most ``MAX_IDS``
-    ids per list (and the count when there were more), and ``mine`` on the caller's own."""
-    out: dict[str, Any] = {"version": change["version"], "by": change["by"], "summary": change["summary"]}
-    if change["by"]["id"] == me:
-        out["mine"] = True
-    out["at"] = int(change["at"])
-    for key in ("added", "changed", "removed"):
-        ids = change.get(key) or []
-        if ids:
-            out[key] = ids[:MAX_IDS]
-            if len(ids) > MAX_IDS:
-                out[f"n_{key}"] = len(ids)
-    for key in ("undoes", "redoes", "notes"):
-        if change.get(key) is not None:
-            out[key] = change[key]
-    return out
 
 
 async def changes(
@@ -55,7 +35,7 @@ async def changes(
     out: dict[str, Any] = {
         "map_id": entry.id,
         "version": found["version"],
-        "changes": [_brief(change, tc.actor.id) for change in found["changes"]],
+        "changes": [brief_change(change, tc.actor.id) for change in found["changes"]],
     }
     if not found["complete"]:
         out["complete"] = False  # older changes are no longer kept: read the map itself

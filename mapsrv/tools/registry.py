@@ -121,7 +121,7 @@ def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> To
         try:
             result = await spec.function(tc, **validator.validate(arguments))
         except MapsrvError as exc:
-            return tool_error(exc)
+            return tool_error(exc, tc.actor.id)
         return await with_view(tc, result) if spec.app else result
 
     return Tool(

@@ -13,7 +13,9 @@ from mcp.types import CallToolResult, TextContent
 
 from mapsrv.errors import MapsrvError
 
-__all__ = ["answer", "compact", "tool_error"]
+__all__ = ["MAX_IDS", "answer", "brief_change", "compact", "tool_error"]
+
+MAX_IDS = 20  # ids listed per kind of effect in one change; a count says how many there were
 
 
 def compact(content: Any) -> str:
@@ -28,12 +30,34 @@ def answer(content: dict[str, Any], text: str | None = None) -> CallToolResult:
     )
 
 
-def tool_error(exc: MapsrvError) -> CallToolResult:
+def brief_change(change: dict[str, Any], me: str) -> dict[str, Any]:
+    """One ``changes_since`` entry, compact: no empty lists, whole seconds, at most ``MAX_IDS``
+    ids per list (and the count when there were more), and ``mine`` on the caller's own."""
+    out: dict[str, Any] = {"version": change["version"], "by": change["by"], "summary": change["summary"]}
+    if change["by"]["id"] == me:
+        out["mine"] = True
+    out["at"] = int(change["at"])
+    for key in ("added", "changed", "removed"):
+        ids = change.get(key) or []
+        if ids:
+            out[key] = ids[:MAX_IDS]
+            if len(ids) > MAX_IDS:
+                out[f"n_{key}"] = len(ids)
+    for key in ("undoes", "redoes", "notes"):
+        if change.get(key) is not None:
+            out[key] = change[key]
+    return out
+
+
+def tool_error(exc: MapsrvError, me: str = "") -> CallToolResult:
     """mapsrv's own errors reach the model as tool errors with their message, never as JSON-RPC
     failures, so it can read them and fix its call. What an error carries besides its message
     (an edit conflict's changes, a version, a retry delay: ``to_json``) follows as compact JSON,
-    in the text and as structured content."""
+    in the text and as structured content; the changes of an edit conflict as ``changes`` lists
+    them (``me``: the caller's actor id)."""
     said = exc.to_json()
+    if isinstance(said.get("changes"), list):
+        said["changes"] = [brief_change(change, me) for change in said["changes"]]
     extra = {key: value for key, value in said.items() if key not in ("code", "message")}
     text = f"{exc.code}: {exc.message}" + (f" {compact(extra)}" if extra else "")
     return CallToolResult(

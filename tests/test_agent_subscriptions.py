@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import statistics
+import sys
 import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 import trio
-from mcp import Client, MCPError
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.server.streamable_http import GET_STREAM_KEY
 from mcp.types import Implementation
@@ -236,3 +238,27 @@ async def notification_latency(changes: int = 200) -> dict[str, dict[str, float]
 if __name__ == "__main__":  # PYTHONPATH=$PWD:$PWD/tests python tests/test_agent_subscriptions.py
     logging.disable(logging.INFO)
     print(json.dumps(trio.run(notification_latency), indent=1))
+
+
+async def test_stdio_notifies_in_both_eras() -> None:
+    """``mapsrv stdio``: the one agent of the process is notified of its map's changes, by
+    listen (2026-07-28, what the SDK's client picks) and by subscribe (2025-11-25)."""
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mapsrv", "stdio", "--port", "0"], env={**os.environ}
+    )
+    async with Client(params) as client:
+        assert client.protocol_version == "2026-07-28"
+        map_id = (await client.call_tool("create_map", {})).structured_content["map_id"]
+        async with client.listen(resource_subscriptions=[f"map://{map_id}"]) as sub:
+            events = aiter(sub)
+            await client.call_tool("set_title", {"map_id": map_id, "title": "x"})
+            with trio.fail_after(5):
+                assert (await anext(events)).uri == f"map://{map_id}"
+        mine = (await client.call_tool("changes", {"map_id": map_id})).structured_content["changes"]
+        assert [c.get("mine") for c in mine] == [True]
+    inbox = Inbox()
+    async with Client(params, mode="legacy", message_handler=inbox) as client:
+        map_id = (await client.call_tool("create_map", {})).structured_content["map_id"]
+        await subscribe(client, f"map://{map_id}")
+        await client.call_tool("set_title", {"map_id": map_id, "title": "x"})
+        assert await inbox.wait_for(1) == [f"map://{map_id}"]

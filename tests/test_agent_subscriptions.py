@@ -21,7 +21,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.server.streamable_http import GET_STREAM_KEY
 from mcp.types import Implementation
-from support import Browser, start_server, wait_until
+from support import Browser, RedisServer, open_server, start_server, wait_until
 from trio.testing import wait_all_tasks_blocked
 
 from mapsrv.core.changes import person_actor
@@ -181,6 +181,39 @@ async def test_a_write_of_many_events_is_one_notification() -> None:
         assert watchers.statistics().watching == 1
         scope.cancel()
     assert watchers.statistics().watching == 0 and not entry.subscribers
+
+
+async def test_an_edit_on_another_process_notifies_the_agent(redis_server: RedisServer) -> None:
+    """Two processes on one Redis: the agent listens on one; a person's edit and another agent's
+    drawing go through the other, and each is notified and attributed where the agent is."""
+    store = ("--store", redis_server.url)
+    async with open_server(*store) as one, open_server(*store) as two:
+        person = Browser(one.url)
+        map_id = await person.new_map()
+        there = Browser(two.url, person.client.cookies)
+        # 2026-07-28 has no sessions: two agents from one address are told apart by their names
+        agent = Client(one.url + "mcp", client_info=Implementation(name="here", version="1"))
+        async with (
+            agent,
+            Client(two.url + "mcp", client_info=Implementation(name="there", version="1")) as other,
+        ):
+            async with agent.listen(resource_subscriptions=[f"map://{map_id}"]) as sub:
+                events = aiter(sub)
+                response = await there.ops(map_id, {"op": "set_title", "title": "from the other process"})
+                assert response.status_code == 200, response.text
+                with trio.fail_after(5):
+                    assert (await anext(events)).uri == f"map://{map_id}"
+                drawn = await other.call_tool(
+                    "draw", {"map_id": map_id, "items": [{"at": [1, 2], "id": "x"}]}
+                )
+                assert not drawn.is_error, drawn.content
+                with trio.fail_after(5):
+                    assert (await anext(events)).uri == f"map://{map_id}"
+            seen = (await agent.call_tool("changes", {"map_id": map_id})).structured_content["changes"]
+            assert seen[-1]["by"]["name"] == "there" and "mine" not in seen[-1]
+            assert seen[-1]["added"] == ["x"]
+        await person.aclose()
+        await there.aclose()
 
 
 def _next_of(events: AsyncIterator[Any]) -> Callable[[int], Awaitable[object]]:

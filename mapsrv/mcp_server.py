@@ -5,7 +5,9 @@ The SDK's own transports do the protocol work; this module mounts them as raw AS
 through ``MCPServer.run``, which would start asyncio and uvicorn) and adds what a shared service
 needs in front of them: API keys (sessions bound to the key that opened them), the session rules
 of ``mapsrv.mcp_sessions`` (quotas, fast expiry of unanswered sessions, SSE idle timeout), a cap on
-legacy SSE sessions, and a ``Retry-After`` on 503s.
+legacy SSE sessions, and a ``Retry-After`` on 503s. Each caller's writes are its agent's
+(``mcp_agents``); ``map://`` resources can be watched (``mcp_subscriptions``); the live map is an
+MCP App (``mcp_apps``).
 """
 
 from __future__ import annotations
@@ -78,9 +80,6 @@ def build_mcp(
     hub: MapHub, base_url: Callable[[], str], keys: ApiKeys, config: Config | None = None
 ) -> MCPServer:
     config = config or Config()
-
-    # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
-    # call finds handlers in place and changes nothing.
     clients = ClientIdentity(config.trusted_proxies)
 
     def context_of(ctx: Context) -> ToolContext:
@@ -88,6 +87,8 @@ def build_mcp(
         actor = agent_of(ctx.request_context, principal, clients)
         return ToolContext(hub, base_url(), principal, actor)
 
+    # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
+    # call finds handlers in place and changes nothing.
     mcp = MCPServer(
         name="mapsrv",
         title="mapsrv live map",

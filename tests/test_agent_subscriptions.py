@@ -16,10 +16,12 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx2
 import pytest
 import trio
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.server.streamable_http import GET_STREAM_KEY
 from mcp.types import Implementation
 from support import Browser, RedisServer, open_server, start_server, wait_until
@@ -336,3 +338,25 @@ async def test_stdio_notifies_in_both_eras() -> None:
         await subscribe(client, f"map://{map_id}")
         await client.call_tool("set_title", {"map_id": map_id, "title": "x"})
         assert await inbox.wait_for(1) == [f"map://{map_id}"]
+
+
+async def test_a_map_of_another_api_key_cannot_be_watched(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, api_keys=("alice:alice-secret-1", "bob:bob-secret-2"))
+
+    def client_with(key: str, mode: str = "auto") -> Client:
+        http = httpx2.AsyncClient(headers={"authorization": f"Bearer {key}"})
+        return Client(streamable_http_client(server.url + "mcp", http_client=http), mode=mode)  # type: ignore[arg-type]
+
+    async with client_with("alice-secret-1") as alice:
+        map_id = (await alice.call_tool("create_map", {})).structured_content["map_id"]
+    async with client_with("bob-secret-2", mode="legacy") as bob:
+        with pytest.raises(MCPError) as refused:
+            await subscribe(bob, f"map://{map_id}")
+        assert refused.value.error.code == -32002 and "not found" in refused.value.error.message
+    async with (
+        client_with("bob-secret-2") as bob,
+        bob.listen(resource_subscriptions=[f"map://{map_id}"]) as sub,
+    ):
+        # honored (the answer does not tell whether the map exists) but nothing is watched
+        assert sub.honored.resource_subscriptions == [f"map://{map_id}"]
+        assert server.mcp.watchers.statistics().watching == 0

@@ -37,7 +37,9 @@ __all__ = ["INSTRUCTIONS", "TOOLS", "ToolSpec", "register_resources", "sdk_tool"
 INSTRUCTIONS = """\
 mapsrv shows a live map in the user's browser; what you draw appears at once. draw puts many
 features on a map in one call (without map_id it makes a new map: give the user its url). Points
-are [lat, lon]; a place name works wherever a point does. Errors say how to fix the call."""
+are [lat, lon]; a place name works wherever a point does. Errors say how to fix the call.
+People edit the map too: changes tells you what they did since a version; undo takes back only
+your own last change."""
 
 ToolFunction = Callable[..., Awaitable[CallToolResult]]
 

@@ -168,3 +168,49 @@ async def test_writes_held_while_the_store_is_away_keep_their_actor() -> None:
     assert stored is not None and [e.change.by for e in stored if e.change] == [A, B]
     await hub.undo(entry.id, B)
     assert coords(hub, entry.id) == {"a": (1.0, 2.0)}
+
+
+async def test_undoing_a_new_layer_refuses_while_someone_else_draws_on_it() -> None:
+    hub = MapHub()
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker("a", layer="hotels")], actor=A)  # makes the layer
+    await hub.apply(entry.id, [marker("b", layer="hotels")], actor=B)
+    with pytest.raises(EditConflict, match="cannot undo"):
+        await hub.undo(entry.id, A)  # it would remove the layer, and B's marker with it
+    await hub.apply(entry.id, [marker("c")], actor=A)
+    await hub.undo(entry.id, A)  # A's later change, on another layer, undoes fine
+    assert set(coords(hub, entry.id)) == {"a", "b"}
+
+
+async def test_a_base_version_older_than_the_history_conflicts_with_any_change() -> None:
+    hub = MapHub()
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker("a"), marker("b")])
+    entry.history.reset(entry.state.version)  # as after a reload: nothing known before version 2
+    await hub.apply(entry.id, [move("a", 3)], actor=B)
+    with pytest.raises(EditConflict, match="does not reach back") as caught:
+        await hub.apply(entry.id, [move("b", 4)], base_version=1, actor=A)
+    assert [c["by"]["id"] for c in caught.value.changes] == [B.id]
+    await hub.apply(entry.id, [move("b", 4)], base_version=2, actor=A)  # reaches: another feature
+    assert (await hub.changes_since(entry.id, 0))["complete"] is False
+
+
+async def test_writes_held_on_two_processes_at_once_end_in_one_history() -> None:
+    memory = SharedMemory()
+    one, two = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+    entry = await one.create_map()
+    await one.apply(entry.id, [marker("a"), marker("b")])
+    other = await two.get(entry.id)
+    memory.go_down()
+    await one.apply(entry.id, [move("a", 5)], actor=A)
+    await two.apply(entry.id, [move("b", 6)], actor=B)  # both at version 3, held
+    memory.come_back()
+    await one.resync()
+    await two.resync()  # lands on top of one's: its history here is rebuilt from the store's log
+    await one.resync()
+    for e in (entry, other):
+        assert e.held is None and e.state == memory.maps[entry.id].state
+    assert [(r.version, r.change.by) for r in other.history.records()][-2:] == [(3, A), (4, B)]
+    await two.undo(entry.id, A)  # A's change, made on the other process while the store was away
+    await one.resync()
+    assert coords(one, entry.id) == {"a": (1.0, 2.0), "b": (6.0, 2.0)}

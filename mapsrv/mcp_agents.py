@@ -20,11 +20,11 @@ from typing import Any
 from mcp.server.context import ServerRequestContext
 from starlette.requests import Request
 
-from mapsrv.access import ClientIdentity
+from mapsrv.access import ApiKeys, ClientIdentity
 from mapsrv.core.changes import Actor, agent_actor
 from mapsrv.mcp_subscriptions import connection_of
 
-__all__ = ["agent_of"]
+__all__ = ["agent_of", "client_of"]
 
 _PROCESS_SECRET = secrets.token_hex(16)  # stdio: the one client of this process
 _SECRET_KEY = "mapsrv.agent"
@@ -43,3 +43,14 @@ def agent_of(ctx: ServerRequestContext[Any, Any], principal: str | None, clients
         return agent_actor(name, json.dumps(["request", principal, client, name]))
     secret = connection.state.setdefault(_SECRET_KEY, secrets.token_hex(16))
     return agent_actor(name, str(secret))
+
+
+def client_of(ctx: ServerRequestContext[Any, Any], *, keys: ApiKeys, clients: ClientIdentity) -> str:
+    """Whom a request counts against for a quota: its API key, else its address (stdio: the one
+    client of the process)."""
+    request = ctx.request
+    if not isinstance(request, Request):
+        return ""
+    key = keys.principal(request.headers)
+    peer = request.client.host if request.client else ""
+    return f"key:{key}" if key else clients.of(peer, request.headers.get("x-forwarded-for"))

@@ -17,6 +17,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import trio
@@ -36,7 +37,7 @@ from mapsrv.access import ApiKeys, ClientIdentity
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.hub import MapEntry, MapHub
-from mapsrv.mcp_agents import agent_of
+from mapsrv.mcp_agents import agent_of, client_of
 from mapsrv.mcp_apps import map_app
 from mapsrv.mcp_errors import json_rpc_errors
 from mapsrv.mcp_sessions import (
@@ -173,14 +174,16 @@ class McpEndpoints:
         )
         self.sessions = self.mcp.session_manager
         self.lowlevel = self.sessions.app
-        self.watchers = MapWatchers(hub, self._entry_of)
-        self.watchers.install(self.lowlevel)
         self.sse = SseServerTransport(
             "/messages/", security_settings=security, max_request_body_size=config.max_body_size
         )
         self.sse_sessions = 0
         self.openings = 0  # requests that may open a Streamable HTTP session, in flight
         self.clients = ClientIdentity(config.trusted_proxies)
+        self.watchers = MapWatchers(
+            hub, self._entry_of, partial(client_of, keys=self.keys, clients=self.clients)
+        )
+        self.watchers.install(self.lowlevel)
         self.book = SessionBook(
             handshake_timeout=config.mcp_handshake_timeout,
             idle_timeout=config.mcp_session_idle_timeout,

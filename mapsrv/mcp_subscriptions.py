@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,7 @@ from mapsrv.hub.fanout import HEARTBEAT
 
 __all__ = [
     "MAX_LISTEN_STREAMS",
+    "MAX_LISTEN_STREAMS_PER_CLIENT",
     "MAX_MAPS_PER_SESSION",
     "MapWatchers",
     "SubscriptionStatistics",
@@ -61,11 +63,14 @@ log = logging.getLogger("mapsrv.mcp")
 
 MAX_MAPS_PER_SESSION = 16  # maps one session (or one listen stream) may watch at once
 MAX_LISTEN_STREAMS = 1024  # open 2026-07-28 listen streams per process
+# ... and per client (its API key, else its address): 2026-07-28 has no sessions to cap
+MAX_LISTEN_STREAMS_PER_CLIENT = 16
 UPDATED = "notifications/resources/updated"
 _STATE_KEY = "mapsrv.watches"
 _MAP_URI = re.compile(r"map://([A-Za-z0-9_-]{1,64})")
 
 EntryOf = Callable[[ServerRequestContext[Any, Any], str], Awaitable[MapEntry]]
+ClientOf = Callable[[ServerRequestContext[Any, Any]], str]
 
 
 def map_id_of(uri: str) -> str | None:
@@ -126,9 +131,11 @@ class MapWatchers:
     puts the three request handlers on the SDK's low-level server (which makes it advertise
     ``resources.subscribe``)."""
 
-    def __init__(self, hub: MapHub, entry_of: EntryOf) -> None:
+    def __init__(self, hub: MapHub, entry_of: EntryOf, client_of: ClientOf = lambda ctx: "") -> None:
         self.hub = hub
         self._entry_of = entry_of
+        self._client_of = client_of
+        self._listening: Counter[str] = Counter()
         self._nursery: trio.Nursery | None = None
         self.watching = 0
         self.listen_streams = 0
@@ -266,6 +273,14 @@ class MapWatchers:
         if self.listen_streams >= MAX_LISTEN_STREAMS:
             self.refused += 1
             raise MCPError(Unavailable.jsonrpc_code, "too many listen streams; retry later")
+        client = self._client_of(ctx)
+        if self._listening[client] >= MAX_LISTEN_STREAMS_PER_CLIENT:
+            self.refused += 1
+            raise MCPError(
+                TooManyRequests.jsonrpc_code,
+                f"this client holds {MAX_LISTEN_STREAMS_PER_CLIENT} listen streams, its most;"
+                " close one, or listen to several maps on one stream",
+            )
         # Only map changes are ever published (the tool, prompt and resource lists never change),
         # so only resource subscriptions are honored. An unknown or foreign map is honored too and
         # never fires: the answer does not tell whether a map exists.
@@ -279,6 +294,7 @@ class MapWatchers:
         honored = SubscriptionFilter(resource_subscriptions=uris or None)
         owed = _Owed()
         self.listen_streams += 1
+        self._listening[client] += 1
         try:
             async with trio.open_nursery() as nursery:
                 for uri, entry in entries:
@@ -301,3 +317,6 @@ class MapWatchers:
                         )
         finally:
             self.listen_streams -= 1
+            self._listening[client] -= 1
+            if not self._listening[client]:
+                del self._listening[client]

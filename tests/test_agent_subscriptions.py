@@ -27,6 +27,7 @@ from mcp.types import Implementation
 from support import Browser, RedisServer, open_server, start_server, wait_until
 from trio.testing import wait_all_tasks_blocked
 
+from mapsrv import mcp_subscriptions
 from mapsrv.core.changes import person_actor
 from mapsrv.core.ops import SetTitle, SetView
 from mapsrv.hub import MapHub
@@ -367,3 +368,21 @@ async def test_a_map_of_another_api_key_cannot_be_watched(nursery: trio.Nursery)
         # honored (the answer does not tell whether the map exists) but nothing is watched
         assert sub.honored.resource_subscriptions == [f"map://{map_id}"]
         assert server.mcp.watchers.statistics().watching == 0
+
+
+async def test_listen_streams_are_capped_per_client(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mcp_subscriptions, "MAX_LISTEN_STREAMS_PER_CLIENT", 1)
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as client:
+        map_id = (await client.call_tool("create_map", {})).structured_content["map_id"]
+        uri = f"map://{map_id}"
+        async with client.listen(resource_subscriptions=[uri]):
+            with pytest.raises(MCPError) as refused:
+                async with client.listen(resource_subscriptions=[uri]):
+                    pass
+            assert "this client holds 1 listen streams, its most" in refused.value.error.message
+        await wait_until(lambda: server.mcp.watchers.statistics().listen_streams == 0)
+        async with client.listen(resource_subscriptions=[uri]):  # its place is free again
+            assert server.mcp.watchers.statistics().listen_streams == 1

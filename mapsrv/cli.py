@@ -13,10 +13,11 @@ from collections.abc import Sequence
 import trio
 
 from mapsrv import __version__
-from mapsrv.config import Config, ConfigError, add_arguments
+from mapsrv.config import STDIO_ONLY, Config, ConfigError, add_arguments
 from mapsrv.logs import setup_logging
 from mapsrv.mcp_stdio import open_stdio_streams
 from mapsrv.server import Server, serve
+from mapsrv.stdio_link import Upstream, local_url, probe, serve_link, server_url
 
 __all__ = ["main"]
 
@@ -37,7 +38,47 @@ async def _run(config: Config) -> None:
                 break
 
 
+async def _shared_server(config: Config) -> tuple[str, bool] | None:
+    """The mapsrv whose maps ``mapsrv stdio`` works on, and whether it answers now; None for maps
+    of its own. Without --server: the one at --host/--port if a mapsrv answers there (never with
+    --port 0, nor with a --store of its own, whose maps are shared already)."""
+    if config.server == "none":
+        return None
+    if config.server:
+        url = server_url(config.server)
+        return url, await probe(url)
+    if config.port == 0 or config.store != "memory://":
+        return None
+    url = local_url(config.host, config.port)
+    return (url, True) if await probe(url) else None
+
+
 async def _run_stdio(config: Config) -> None:
+    shared = await _shared_server(config)
+    if shared is None:
+        await _run_stdio_here(config)
+        return
+    url, answering = shared
+    note = "" if answering else " (not answering yet: each call fails until it does)"
+    print(
+        f"mapsrv {__version__}: MCP on stdio; maps shared with the server at {url}/{note}",
+        file=sys.stderr,
+        flush=True,
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
+        async with open_stdio_streams() as (read, write):
+            await serve_link(Upstream(url, config.server_key), read, write)
+        nursery.cancel_scope.cancel()
+
+
+async def _cancel_on_signal(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+
+
+async def _run_stdio_here(config: Config) -> None:
     """MCP on stdin/stdout for a desktop client, plus the web page on a local port so the user
     can watch the map the agent draws on. Ends when the client closes stdin."""
     async with trio.open_nursery() as nursery:
@@ -46,14 +87,10 @@ async def _run_stdio(config: Config) -> None:
         except* OSError:  # the port is taken (another client's mapsrv?): take any free one
             server = await nursery.start(serve, config.replace(port=0))
         _settle_gc()
-        print(f"mapsrv {__version__}: MCP on stdio; maps at {server.url}", file=sys.stderr, flush=True)
-
-        async def stop_on_signal() -> None:
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    nursery.cancel_scope.cancel()
-
-        nursery.start_soon(stop_on_signal)
+        private = config.store == "memory://"
+        where = "in-memory maps, private to this process" if private else "maps in the shared store"
+        print(f"mapsrv {__version__}: MCP on stdio; {where}, at {server.url}", file=sys.stderr, flush=True)
+        nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
         lowlevel = server.mcp.lowlevel
         async with open_stdio_streams() as (read, write):
             await lowlevel.run(read, write, lowlevel.create_initialization_options())
@@ -71,12 +108,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the map pages, the browser event streams and the JSON API on HTTP. "
         "Every flag can also be set as a MAPSRV_* environment variable; flags win.",
     )
-    add_arguments(serve_parser)
+    add_arguments(serve_parser, exclude=STDIO_ONLY)
     stdio_parser = commands.add_parser(
         "stdio",
         help="speak MCP on stdin/stdout (for desktop clients) and serve the map pages",
-        description="Speak MCP on stdin/stdout, as desktop MCP clients expect, while serving the map "
-        "pages on a local port (the given one, or any free one when it is taken). Logs go to stderr.",
+        description="Speak MCP on stdin/stdout, as desktop MCP clients expect. When a mapsrv answers "
+        "at --host/--port (a running `mapsrv serve`), or at --server, work on its maps: the codes its "
+        "pages show work here too. Otherwise keep maps in this process and serve their pages on a "
+        "local port (the given one, or any free one when it is taken). Logs go to stderr.",
     )
     add_arguments(stdio_parser)
     commands.add_parser(  # parsed by mapsrv.gateway.cli; listed here for --help

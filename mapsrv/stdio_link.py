@@ -399,7 +399,7 @@ async def serve_link(
     to_client: WriteStream[SessionMessage],
 ) -> None:
     """Relay until the client closes its end (stdin), then end the server's session."""
-    async with trio.open_nursery() as nursery:
+    async with to_client, trio.open_nursery() as nursery:  # closing to_client ends the stdout writer
         link = Link(upstream, to_client, nursery)
         async for item in from_client:
             if isinstance(item, Exception):

@@ -6,8 +6,10 @@ own stdio client, a browser-like HTTP client with its cookie, and redis-server."
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +22,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from support import Browser, RedisServer, free_port, open_server, wait_until
+from support.mcp import INITIALIZE
 from support.procfs import descendants_of
 
 from mapsrv.config import Config
@@ -182,6 +185,40 @@ async def test_the_api_key_goes_to_the_server_and_nowhere_else(tmp_path: Path) -
         assert len(refused) == 1 and "missing or wrong API key" in str(refused[0])
     written = every_log(tmp_path)
     assert "maps shared with the server" in written and secret not in written
+
+
+async def open_sessions(browser: Browser) -> int:
+    """The server's open Streamable HTTP sessions, from its metrics."""
+    text = (await browser.client.get("/metrics")).text
+    line = next(
+        x for x in text.splitlines() if x.startswith('mapsrv_mcp_sessions{transport="streamable_http"}')
+    )
+    return int(float(line.split()[-1]))
+
+
+async def test_stdio_ends_its_session_and_exits_when_the_client_closes_stdin() -> None:
+    """No SDK client here: it would terminate the process 2 s after closing stdin, hiding a relay
+    that never exits by itself."""
+    async with open_server() as server:
+        http = Browser(server.url)
+        command = [sys.executable, "-m", "mapsrv", "stdio", "--server", server.url]
+        relay = await trio.lowlevel.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert relay.stdin is not None and relay.stdout is not None
+            await relay.stdin.send_all(json.dumps(INITIALIZE).encode() + b"\n")
+            with trio.fail_after(30):
+                answer = b""
+                while not answer.endswith(b"\n"):
+                    answer += await relay.stdout.receive_some()
+            assert json.loads(answer)["result"]["serverInfo"]["name"] == "mapsrv"
+            assert await open_sessions(http) == 1
+            await relay.stdin.aclose()
+            with trio.fail_after(10):
+                assert await relay.wait() == 0
+            assert await open_sessions(http) == 0  # the relay ended its session (DELETE)
+        finally:
+            relay.kill()
+        await http.aclose()
 
 
 def leaves(error: BaseException) -> list[BaseException]:

@@ -36,6 +36,7 @@ from mcp.shared.inbound import (
     NAME_BEARING_METHODS,
     encode_header_value,
 )
+from mcp.shared.jsonrpc_dispatcher import cancelled_request_id_from_params
 from mcp.shared.message import ClientMessageMetadata, SessionMessage
 from mcp_types import (
     CONNECTION_CLOSED,
@@ -88,18 +89,20 @@ async def probe(url: str, *, timeout: float = PROBE_TIMEOUT) -> bool:  # noqa: A
     """Whether a mapsrv answers at ``url``: its ``/ready`` says ready, store and draining (a
     503 while it drains or while its Redis is away is still a mapsrv; the gateway's ``/ready``
     says only ready, and is no map server)."""
-    with trio.move_on_after(timeout):
-        try:
-            async with httpx2.AsyncClient(timeout=timeout) as client:
+    # Building a TLS context took 60-300 ms on a busy machine, as long as the whole probe may take:
+    # a plain http:// URL needs none, and the client is built before the clock starts.
+    async with httpx2.AsyncClient(timeout=timeout, verify=not url.startswith("http://")) as client:
+        with trio.move_on_after(timeout):
+            try:
                 response = await client.get(url + "/ready")
-            body = response.json()
-        except (httpx2.HTTPError, ValueError):
-            return False
-        return (
-            response.status_code in (200, 503)
-            and isinstance(body, dict)
-            and {"ready", "store", "draining"} <= body.keys()
-        )
+                body = response.json()
+            except (httpx2.HTTPError, ValueError):
+                return False
+            return (
+                response.status_code in (200, 503)
+                and isinstance(body, dict)
+                and {"ready", "store", "draining"} <= body.keys()
+            )
     return False
 
 
@@ -161,6 +164,7 @@ class Link:
         self._connections = 0
         self._lock = trio.Lock()
         self._lost: set[RequestId] = set()  # requests the server answered 404 (no such session)
+        self._sent_again: set[RequestId] = set()
         self._replays: dict[str, trio.Event] = {}
         self._replayed: dict[str, JSONRPCMessage | None] = {}
         self.reconnects = 0  # sessions opened again after the first (statistics, tests)
@@ -174,6 +178,8 @@ class Link:
                 self._initialize, self.version, self._initialized = message, None, False
         elif isinstance(message, JSONRPCNotification) and message.method == "notifications/initialized":
             self._initialized = True
+        elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
+            self.pending.pop(cancelled_request_id_from_params(message.params) or "", None)  # no answer due
         await self._send(message)
 
     async def _send(self, message: JSONRPCMessage) -> None:
@@ -263,10 +269,12 @@ class Link:
                 self._replays[message.id].set()
                 return
             sent = self.pending.pop(message.id, None)
-            if sent is not None and message.id in self._lost:
+            if message.id in self._lost:
                 self._lost.discard(message.id)
-                self._nursery.start_soon(self._send_again, sent)
-                return
+                if sent is not None and message.id not in self._sent_again:  # once: no loop
+                    self._sent_again.add(message.id)
+                    self._nursery.start_soon(self._send_again, sent)
+                    return
             if sent is not None and sent[0].method == "initialize" and isinstance(message, JSONRPCResponse):
                 self.version = str(message.result.get("protocolVersion", ""))
         await self._to_client.send(SessionMessage(message))

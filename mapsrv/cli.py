@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -16,13 +17,17 @@ from mapsrv import __version__
 from mapsrv.config import STDIO_ONLY, Config, ConfigError, add_arguments
 from mapsrv.logs import setup_logging
 from mapsrv.mcp_stdio import open_stdio_streams
-from mapsrv.server import Server, serve
 from mapsrv.stdio_link import Upstream, local_url, probe, serve_link, server_url
+
+if TYPE_CHECKING:
+    from mapsrv.server import Server
 
 __all__ = ["main"]
 
 
 async def _run(config: Config) -> None:
+    from mapsrv.server import serve  # here, not at the top: a relaying stdio never needs it
+
     async with trio.open_nursery() as nursery:
         server: Server = await nursery.start(serve, config)
         _settle_gc()
@@ -81,6 +86,8 @@ async def _cancel_on_signal(scope: trio.CancelScope) -> None:
 async def _run_stdio_here(config: Config) -> None:
     """MCP on stdin/stdout for a desktop client, plus the web page on a local port so the user
     can watch the map the agent draws on. Ends when the client closes stdin."""
+    from mapsrv.server import serve
+
     async with trio.open_nursery() as nursery:
         try:
             server: Server = await nursery.start(serve, config)

@@ -17,7 +17,8 @@ from mapsrv import __version__
 from mapsrv.config import STDIO_ONLY, Config, ConfigError, add_arguments
 from mapsrv.logs import setup_logging
 from mapsrv.mcp_stdio import open_stdio_streams
-from mapsrv.stdio_link import Upstream, local_url, probe, serve_link, server_url
+from mapsrv.stdio_link import Upstream, serve_link
+from mapsrv.stdio_maps import shared_server
 
 if TYPE_CHECKING:
     from mapsrv.server import Server
@@ -43,23 +44,8 @@ async def _run(config: Config) -> None:
                 break
 
 
-async def _shared_server(config: Config) -> tuple[str, bool] | None:
-    """The mapsrv whose maps ``mapsrv stdio`` works on, and whether it answers now; None for maps
-    of its own. Without --server: the one at --host/--port if a mapsrv answers there (never with
-    --port 0, nor with a --store of its own, whose maps are shared already)."""
-    if config.server == "none":
-        return None
-    if config.server:
-        url = server_url(config.server)
-        return url, await probe(url)
-    if config.port == 0 or config.store != "memory://":
-        return None
-    url = local_url(config.host, config.port)
-    return (url, True) if await probe(url) else None
-
-
 async def _run_stdio(config: Config) -> None:
-    shared = await _shared_server(config)
+    shared = await shared_server(config)
     if shared is None:
         await _run_stdio_here(config)
         return

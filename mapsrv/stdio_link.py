@@ -51,59 +51,16 @@ from mcp_types import (
 )
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
-__all__ = [
-    "PROBE_TIMEOUT",
-    "Link",
-    "Upstream",
-    "local_url",
-    "probe",
-    "serve_link",
-    "server_url",
-    "wire_headers",
-]
+__all__ = ["Link", "Upstream", "serve_link", "wire_headers"]
 
 log = logging.getLogger("mapsrv.stdio")
 
-PROBE_TIMEOUT = 0.3  # seconds: a local server answers in a few ms; a desktop client waits on us
 REPLAY_TIMEOUT = 10.0  # seconds for the server to answer a replayed initialize
 CLOSE_TIMEOUT = 2.0  # seconds to end the server's session (DELETE) when the client goes
 
 # The SDK's client transport logs a traceback for a server that went away; the relay says it in
 # one line of its own (below) instead.
 logging.getLogger("mcp.client.streamable_http").setLevel(logging.CRITICAL)
-
-
-def server_url(url: str) -> str:
-    """``http://host:port`` from what a person may write: a trailing ``/`` or ``/mcp`` is dropped."""
-    url = url.strip().rstrip("/")
-    return url[: -len("/mcp")] if url.endswith("/mcp") else url
-
-
-def local_url(host: str, port: int) -> str:
-    """Where ``mapsrv serve --host HOST --port PORT`` answers on this machine."""
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    return f"http://[{host}]:{port}" if ":" in host and not host.startswith("[") else f"http://{host}:{port}"
-
-
-async def probe(url: str, *, timeout: float = PROBE_TIMEOUT) -> bool:  # noqa: ASYNC109
-    """Whether a mapsrv answers at ``url``: its ``/ready`` says ready, store and draining (a
-    503 while it drains or while its Redis is away is still a mapsrv; the gateway's ``/ready``
-    says only ready, and is no map server)."""
-    # Building a TLS context took 60-300 ms on a busy machine, as long as the whole probe may take:
-    # a plain http:// URL needs none, and the client is built before the clock starts.
-    async with httpx2.AsyncClient(timeout=timeout, verify=not url.startswith("http://")) as client:
-        with trio.move_on_after(timeout):
-            try:
-                response = await client.get(url + "/ready")
-                body = response.json()
-            except (httpx2.HTTPError, ValueError):
-                return False
-            return (
-                response.status_code in (200, 503)
-                and isinstance(body, dict)
-                and {"ready", "store", "draining"} <= body.keys()
-            )
-    return False
 
 
 def wire_headers(message: JSONRPCMessage, version: str | None) -> dict[str, str]:

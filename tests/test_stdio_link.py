@@ -25,8 +25,9 @@ from support import Browser, RedisServer, free_port, open_server, wait_until
 from support.mcp import INITIALIZE
 from support.procfs import descendants_of
 
-from mapsrv.config import Config
-from mapsrv.stdio_link import local_url, probe, server_url, wire_headers
+from mapsrv.config import Config, ConfigError
+from mapsrv.stdio_link import wire_headers
+from mapsrv.stdio_maps import local_url, probe, server_url, shared_server
 
 LISBON = {"at": [38.72, -9.14], "label": "Lisbon"}
 _logs = itertools.count()
@@ -144,6 +145,22 @@ async def test_the_probe_tells_a_mapsrv_from_anything_else(nursery: trio.Nursery
         nursery.start_soon(serve_http, listeners[0], answer)
         with trio.fail_after(1):
             assert not await probe(f"http://127.0.0.1:{port}"), answer
+
+
+async def test_which_maps_stdio_works_on() -> None:
+    nobody = free_port()
+    assert await shared_server(Config(port=nobody)) is None  # nothing answers: maps of its own
+    assert await shared_server(Config(port=0)) is None  # no address to look at
+    explicit = Config(server=f"http://127.0.0.1:{nobody}/mcp")
+    assert await shared_server(explicit) == (f"http://127.0.0.1:{nobody}", False)  # named: used anyway
+    async with open_server() as server:
+        port = server.host_port[1]
+        assert await shared_server(Config(port=port)) == (f"http://127.0.0.1:{port}", True)
+        assert await shared_server(Config(port=port, server="none")) is None
+        assert await shared_server(Config(port=port, store="redis://127.0.0.1:1/0")) is None
+    with pytest.raises(ConfigError, match="'server'"):
+        Config(server="127.0.0.1:8000")
+    assert "secret" not in repr(Config(server_key="secret"))
 
 
 def test_headers_come_from_the_messages() -> None:

@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -96,6 +97,32 @@ async def test_without_a_flag_stdio_uses_the_mapsrv_at_its_address(tmp_path: Pat
             result = await agent.call_tool("draw", {"map_id": map_id, "items": [LISBON]})
             assert result.is_error and "not found" in str(result.content[0])
         assert "in-memory maps, private to this process" in log.read_text()
+        assert len(await features(person, map_id)) == 1
+        await person.aclose()
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+async def test_with_no_flags_at_all_stdio_finds_serve_on_its_default_port(tmp_path: Path) -> None:
+    """The setup the README describes, flag for flag: ``mapsrv serve`` and a desktop client's
+    ``mapsrv stdio``. Port 8000 may be in use on a shared machine: then the test above covers the
+    same probe on another port."""
+    default = Config().port
+    if not port_is_free(default):
+        pytest.skip(f"port {default} is in use here")
+    async with open_server("--port", str(default)) as server:
+        person = Browser(server.url)
+        map_id = await person.new_map()
+        async with stdio_agent(tmp_path) as (agent, log):
+            assert not (await agent.call_tool("draw", {"map_id": map_id, "items": [LISBON]})).is_error
+        assert f"maps shared with the server at http://127.0.0.1:{default}/" in log.read_text()
         assert len(await features(person, map_id)) == 1
         await person.aclose()
 

@@ -101,6 +101,23 @@ async def test_without_a_flag_stdio_uses_the_mapsrv_at_its_address(tmp_path: Pat
         await person.aclose()
 
 
+async def test_two_desktop_clients_share_the_first_ones_maps(tmp_path: Path) -> None:
+    """The first ``mapsrv stdio`` serves its pages on the port; the second finds it there and
+    works on its maps (they last as long as the first client: the README says so)."""
+    port = free_port()
+    async with stdio_agent(tmp_path, "--port", str(port)) as (first, first_log):
+        made = (await first.call_tool("create_map", {})).structured_content
+        assert made is not None
+        async with stdio_agent(tmp_path, "--port", str(port)) as (second, second_log):
+            assert not (
+                await second.call_tool("draw", {"map_id": made["map_id"], "items": [LISBON]})
+            ).is_error
+        read = (await first.call_tool("read", {"map_id": made["map_id"]})).structured_content
+        assert read is not None and "Lisbon" in json.dumps(read)
+    assert "in-memory maps, private to this process" in first_log.read_text()
+    assert f"maps shared with the server at http://127.0.0.1:{port}/" in second_log.read_text()
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         try:

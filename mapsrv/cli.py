@@ -9,19 +9,26 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import trio
 
 from mapsrv import __version__
-from mapsrv.config import Config, ConfigError, add_arguments
+from mapsrv.config import STDIO_ONLY, Config, ConfigError, add_arguments
 from mapsrv.logs import setup_logging
 from mapsrv.mcp_stdio import open_stdio_streams
-from mapsrv.server import Server, serve
+from mapsrv.stdio_link import Upstream, serve_link
+from mapsrv.stdio_maps import shared_server
+
+if TYPE_CHECKING:
+    from mapsrv.server import Server
 
 __all__ = ["main"]
 
 
 async def _run(config: Config) -> None:
+    from mapsrv.server import serve  # here, not at the top: a relaying stdio never needs it
+
     async with trio.open_nursery() as nursery:
         server: Server = await nursery.start(serve, config)
         _settle_gc()
@@ -38,22 +45,45 @@ async def _run(config: Config) -> None:
 
 
 async def _run_stdio(config: Config) -> None:
+    shared = await shared_server(config)
+    if shared is None:
+        await _run_stdio_here(config)
+        return
+    url, answering = shared
+    note = "" if answering else " (not answering yet: each call fails until it does)"
+    print(
+        f"mapsrv {__version__}: MCP on stdio; maps shared with the server at {url}/{note}",
+        file=sys.stderr,
+        flush=True,
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
+        async with open_stdio_streams() as (read, write):
+            await serve_link(Upstream(url, config.server_key), read, write)
+        nursery.cancel_scope.cancel()
+
+
+async def _cancel_on_signal(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+
+
+async def _run_stdio_here(config: Config) -> None:
     """MCP on stdin/stdout for a desktop client, plus the web page on a local port so the user
     can watch the map the agent draws on. Ends when the client closes stdin."""
+    from mapsrv.server import serve
+
     async with trio.open_nursery() as nursery:
         try:
             server: Server = await nursery.start(serve, config)
         except* OSError:  # the port is taken (another client's mapsrv?): take any free one
             server = await nursery.start(serve, config.replace(port=0))
         _settle_gc()
-        print(f"mapsrv {__version__}: MCP on stdio; maps at {server.url}", file=sys.stderr, flush=True)
-
-        async def stop_on_signal() -> None:
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    nursery.cancel_scope.cancel()
-
-        nursery.start_soon(stop_on_signal)
+        private = config.store == "memory://"
+        where = "in-memory maps, private to this process" if private else "maps in the shared store"
+        print(f"mapsrv {__version__}: MCP on stdio; {where}, at {server.url}", file=sys.stderr, flush=True)
+        nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
         lowlevel = server.mcp.lowlevel
         async with open_stdio_streams() as (read, write):
             await lowlevel.run(read, write, lowlevel.create_initialization_options())
@@ -71,12 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the map pages, the browser event streams and the JSON API on HTTP. "
         "Every flag can also be set as a MAPSRV_* environment variable; flags win.",
     )
-    add_arguments(serve_parser)
+    add_arguments(serve_parser, exclude=STDIO_ONLY)
     stdio_parser = commands.add_parser(
         "stdio",
         help="speak MCP on stdin/stdout (for desktop clients) and serve the map pages",
-        description="Speak MCP on stdin/stdout, as desktop MCP clients expect, while serving the map "
-        "pages on a local port (the given one, or any free one when it is taken). Logs go to stderr.",
+        description="Speak MCP on stdin/stdout, as desktop MCP clients expect. When a mapsrv answers "
+        "at --host/--port (a running `mapsrv serve`), or at --server, work on its maps: the codes its "
+        "pages show work here too. Otherwise keep maps in this process and serve their pages on a "
+        "local port (the given one, or any free one when it is taken). Logs go to stderr.",
     )
     add_arguments(stdio_parser)
     commands.add_parser(  # parsed by mapsrv.gateway.cli; listed here for --help

@@ -12,7 +12,17 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["HOURS", "KIB", "MIB", "MINUTES", "SECONDS", "Config", "ConfigError", "add_arguments"]
+__all__ = [
+    "HOURS",
+    "KIB",
+    "MIB",
+    "MINUTES",
+    "SECONDS",
+    "STDIO_ONLY",
+    "Config",
+    "ConfigError",
+    "add_arguments",
+]
 
 SECONDS = 1.0
 MINUTES = 60 * SECONDS
@@ -22,6 +32,8 @@ MIB = 1024 * KIB
 
 ENV_PREFIX = "MAPSRV_"
 GATEWAY_ENV_PREFIX = "MAPSRV_GATEWAY_"
+STDIO_ONLY = ("server", "server_key")  # settings only `mapsrv stdio` reads (no flags on serve)
+SECRETS = ("api_keys", "server_key")  # never shown, not even their defaults
 
 
 class ConfigError(ValueError):
@@ -142,6 +154,16 @@ class Config:
         default="text", metadata=_help("text (for a terminal) or json (one event per line)")
     )
     metrics: bool = field(default=True, metadata=_help("serve Prometheus metrics at /metrics"))
+    server: str = field(
+        default="",
+        metadata=_help(
+            "stdio only: the mapsrv whose maps to work on, as http://host:port; none keeps maps in"
+            " this process; empty uses the one at --host/--port when a mapsrv answers there"
+        ),
+    )
+    server_key: str = field(
+        default="", repr=False, metadata=_help("stdio only: the API key --server wants (the secret part)")
+    )
 
     def __post_init__(self) -> None:
         _check_range(self, "port", 0, 65535)
@@ -196,6 +218,10 @@ class Config:
                 raise ConfigError(
                     f"Config 'trusted_proxies' has value {network!r}. Not an address or CIDR network."
                 ) from None
+        if self.server not in ("", "none") and (
+            urlsplit(self.server).scheme not in ("http", "https") or not urlsplit(self.server).hostname
+        ):
+            raise ConfigError(f"Config 'server' has value {self.server!r}. Use http://host:port, or none.")
         if self.public_url and urlsplit(self.public_url).scheme not in ("http", "https"):
             raise ConfigError(f"Config 'public_url' has value {self.public_url!r}. Not an http(s) URL.")
 
@@ -274,14 +300,16 @@ def _convert(name: str, type_: Any, raw: str) -> Any:
         ) from None
 
 
-def add_arguments(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser, only: Sequence[str] | None = None, exclude: Sequence[str] = ()
+) -> None:
     """One ``--flag`` per setting, with its help text, environment name and default."""
     for f in fields(Config):
-        if only is not None and f.name not in only:
+        if (only is not None and f.name not in only) or f.name in exclude:
             continue
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else default
-        if f.name == "api_keys":
+        if f.name in SECRETS:
             shown = "none (secrets never shown)"
 
         parser.add_argument(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mapsrv.cli import main
-from mapsrv.config import HOURS, Config, ConfigError
+from mapsrv.config import HOURS, STDIO_ONLY, Config, ConfigError
 
 
 def test_layers_defaults_environment_then_flags() -> None:
@@ -50,12 +50,16 @@ def test_cli_reports_bad_config_without_a_traceback(capsys: pytest.CaptureFixtur
 
 
 def test_help_documents_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["serve", "--help"])
-    out = capsys.readouterr().out
+    helps = {}
+    for command in ("serve", "stdio"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helps[command] = capsys.readouterr().out
     for name in Config.__dataclass_fields__:
-        assert "--" + name.replace("_", "-") in out
-        assert "MAPSRV_" + name.upper() in out
+        for command in ("stdio",) if name in STDIO_ONLY else ("serve", "stdio"):
+            assert "--" + name.replace("_", "-") in helps[command]
+            assert "MAPSRV_" + name.upper() in helps[command]
+    assert "--server " not in helps["serve"]  # settings only stdio reads are not offered to serve
 
 
 def test_the_gateways_variables_are_left_to_the_gateway() -> None:

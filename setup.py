@@ -8,7 +8,6 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-STATIC = ("index.html", "claim.html", "map.js", "map.css")
 
 
 class build_py_with_static(build_py):
@@ -16,8 +15,9 @@ class build_py_with_static(build_py):
         super().run()
         target = Path(self.build_lib) / "mapsrv" / "static"
         target.mkdir(parents=True, exist_ok=True)
-        for name in STATIC:
-            self.copy_file(str(Path("static") / name), str(target / name))
+        for source in sorted(Path("static").iterdir()):
+            if source.is_file():
+                self.copy_file(str(source), str(target / source.name))
 
 
 setup(cmdclass={"build_py": build_py_with_static})

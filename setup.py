@@ -9,7 +9,6 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 
-
 class build_py_with_static(build_py):
     def run(self) -> None:
         super().run()

@@ -54,15 +54,18 @@ def _redirect_to(map_id: str) -> Response:
     return redirect(f"/m/{map_id}", 303)  # type: ignore[return-value]
 
 
-def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str) -> str:
-    """index.html with this map's values, each escaped (a title is an agent's untrusted text)."""
+def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str, actor: str = "") -> str:
+    """index.html with this map's values, each escaped (a title is an agent's untrusted text).
+    ``actor`` is the id the person's writes are attributed to (a hash, not a secret): the page
+    shows its own changes as "you"."""
     if mode == "edit":
         prefix = f"/m/{entry.id}"
-        values = {"map_id": entry.id, "view_url": f"{base_url}/v/{entry.view_key}"}
+        values = {"map_id": entry.id, "view_url": f"{base_url}/v/{entry.view_key}", "actor": actor}
     else:
         prefix = f"/v/{entry.view_key}"
-        values = {"map_id": "", "view_url": ""}
+        values = {"map_id": "", "view_url": "", "actor": ""}
     values.update(
+        mcp_url=f"{base_url}/mcp",
         events=f"{prefix}/events",
         geojson=f"{prefix}/geojson",
         mode=mode,

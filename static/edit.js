@@ -1,0 +1,308 @@
+/* mapsrv page: a person's edits (edit link only). Selecting a feature, its label and popup in
+ * the editor, dragging markers and vertices, deleting; every write goes to POST /m/<id>/ops with
+ * the version the page had when the edit began (`base_version`), so an edit that crosses someone
+ * else's change to the same feature comes back as a conflict the person decides on, never as a
+ * silent overwrite. Agent text still only ever reaches the DOM as text.
+ */
+(function () {
+  'use strict';
+
+  const page = window.mapsrvPage;
+  const { cfg, map, byId, textNode } = page;
+  const NUDGE_PX = 10;
+  const NUDGE_FAR_PX = 50;
+
+  page.replaying = false;
+  page.tool = null;
+
+  // ---------------------------------------------------------------- messages
+
+  const toastEl = byId('toast');
+  let toastTimer = null;
+
+  page.toast = function (text) {
+    toastEl.textContent = text;
+    toastEl.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { toastEl.hidden = true; }, 5000);
+  };
+
+  page.actorName = function (by) {
+    if (!by) return 'someone';
+    if (cfg.actor && by.id === cfg.actor) return 'you';
+    return String(by.name || by.id || 'someone');
+  };
+
+  function errorOf(body, status) {
+    // {"error": {"code", "message", ...}} (the house's shape); a bare {"error": "code", ...} too.
+    const err = body && body.error;
+    if (err && typeof err === 'object') return err;
+    if (typeof err === 'string') return Object.assign({ code: err }, body);
+    return { code: 'http', message: 'the server answered ' + status };
+  }
+
+  page.post = async function (path, body) {
+    let response;
+    try {
+      response = await fetch(cfg.prefix + path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: JSON.stringify(body || {}),
+      });
+    } catch (err) {
+      return { ok: false, status: 0, error: { code: 'network', message: 'the server cannot be reached' } };
+    }
+    let json = null;
+    try { json = await response.json(); } catch (err) { json = null; }
+    if (response.ok) return { ok: true, status: response.status, body: json };
+    if (response.status === 404) page.isGone().then((gone) => { if (gone) page.markGone(); });
+    return { ok: false, status: response.status, error: errorOf(json, response.status) };
+  };
+
+  // ---------------------------------------------------------------- writes and conflicts
+
+  const conflictEl = byId('conflict');
+  let pendingConflict = null; // {ops, current}
+
+  function showConflict(ops, error) {
+    pendingConflict = { ops: ops, current: error.current_version };
+    byId('conflict-text').textContent =
+      'Your change was not applied, because this changed since you started editing it:';
+    const list = byId('conflict-list');
+    list.replaceChildren();
+    for (const change of error.changes || []) {
+      list.appendChild(textNode('li', '', page.actorName(change.by) + ': ' + String(change.summary || 'a change')));
+    }
+    if (!list.children.length) list.appendChild(textNode('li', '', String(error.message || 'someone else changed it')));
+    conflictEl.hidden = false;
+    byId('conflict-mine').focus();
+  }
+
+  function closeConflict() {
+    conflictEl.hidden = true;
+    pendingConflict = null;
+  }
+
+  byId('conflict-mine').addEventListener('click', () => {
+    const pending = pendingConflict;
+    closeConflict();
+    if (pending) page.write(pending.ops, typeof pending.current === 'number' ? pending.current : page.version);
+  });
+  byId('conflict-theirs').addEventListener('click', () => {
+    closeConflict();
+    page.toast('Kept the other change; yours was not applied.');
+  });
+
+  /** Sends ops based on `base` (a version); true when they were applied. */
+  page.write = async function (ops, base) {
+    const body = { ops: ops };
+    if (typeof base === 'number' && base >= 0) body.base_version = base;
+    const result = await page.post('/ops', body);
+    if (result.ok) return true;
+    if (result.status === 409 && result.error.code === 'edit_conflict') showConflict(ops, result.error);
+    else page.toast('Not saved: ' + String(result.error.message || result.error.code));
+    return false;
+  };
+
+  page.newId = function (prefix) {
+    const bytes = new Uint8Array(6);
+    crypto.getRandomValues(bytes);
+    return prefix + '-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  };
+
+  // ---------------------------------------------------------------- selection and the editor
+
+  const editor = byId('editor');
+  const handles = L.layerGroup().addTo(map);
+  let selected = null; // {id, base}
+
+  function elementOf(id) {
+    const entry = page.features.get(id);
+    if (!entry) return null;
+    return entry.layer.getElement ? entry.layer.getElement() : entry.layer._icon;
+  }
+
+  function markSelected() {
+    document.querySelectorAll('.mapsrv-selected').forEach((el) => el.classList.remove('mapsrv-selected'));
+    const el = selected && elementOf(selected.id);
+    if (el) el.classList.add('mapsrv-selected');
+  }
+
+  page.select = function (id) {
+    const entry = page.features.get(id);
+    if (!entry || page.replaying) return;
+    selected = { id: id, base: page.version };
+    const f = entry.data;
+    const note = f.layer === 'notes';
+    byId('editor-title').textContent = note ? 'Note' : 'Edit ' + f.type;
+    byId('editor-popup-name').textContent = note ? 'Note for the assistant' : 'Popup text';
+    byId('editor-label').value = f.label || '';
+    byId('editor-popup').value = f.popup || '';
+    editor.hidden = false;
+    markSelected();
+    showHandles();
+  };
+
+  page.deselect = function () {
+    selected = null;
+    editor.hidden = true;
+    handles.clearLayers();
+    markSelected();
+  };
+
+  page.selectedId = () => (selected ? selected.id : null);
+
+  page.deleteSelected = async function () {
+    if (!selected) return;
+    const { id, base } = selected;
+    page.deselect();
+    await page.write([{ op: 'remove_features', ids: [id] }], base);
+  };
+
+  editor.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!selected) return;
+    const { id, base } = selected;
+    const entry = page.features.get(id);
+    const label = byId('editor-label').value;
+    const popup = byId('editor-popup').value;
+    const op = { op: 'update_feature', id: id, popup: popup };
+    op.label = entry && entry.data.layer === 'notes' && !label ? popup.slice(0, 40) : label;
+    if (await page.write([op], base)) {
+      page.deselect();
+      page.toast('Saved.');
+    }
+  });
+  byId('editor-delete').addEventListener('click', () => page.deleteSelected());
+  byId('editor-close').addEventListener('click', () => page.deselect());
+
+  // ---------------------------------------------------------------- moving points
+
+  function movedCoords(f, index, latlng) {
+    const p = [round(latlng.lat), round(latlng.lng)];
+    if (f.type === 'marker' || f.type === 'circle') return p;
+    const coords = f.coords.map((q) => q.slice());
+    coords[index] = p;
+    if (f.type === 'rectangle') {
+      const [a, b] = coords;
+      return [[Math.min(a[0], b[0]), Math.min(a[1], b[1])], [Math.max(a[0], b[0]), Math.max(a[1], b[1])]];
+    }
+    return coords;
+  }
+
+  function round(x) { return Math.round(x * 1e6) / 1e6; }
+
+  function points(f) {
+    return f.type === 'marker' || f.type === 'circle' ? [f.coords] : f.coords;
+  }
+
+  async function moveTo(id, index, latlng, base) {
+    const entry = page.features.get(id);
+    if (!entry) return;
+    await page.write([{ op: 'update_feature', id: id, coords: movedCoords(entry.data, index, latlng) }], base);
+  }
+
+  // Arrow keys move a focused marker or vertex (Shift: farther), for people without a mouse.
+  function nudgeKeys(marker, commit) {
+    const el = marker.getElement();
+    if (!el) return;
+    el.addEventListener('keydown', (event) => {
+      const step = event.shiftKey ? NUDGE_FAR_PX : NUDGE_PX;
+      const d = { ArrowUp: [0, -step], ArrowDown: [0, step], ArrowLeft: [-step, 0], ArrowRight: [step, 0] }[event.key];
+      if (!d || page.replaying) return;
+      event.preventDefault();
+      event.stopPropagation();
+      const point = map.latLngToContainerPoint(marker.getLatLng()).add(L.point(d[0], d[1]));
+      const latlng = map.containerPointToLatLng(point);
+      marker.setLatLng(latlng);
+      commit(latlng, page.version);
+    });
+  }
+
+  function showHandles() {
+    handles.clearLayers();
+    if (!selected) return;
+    const entry = page.features.get(selected.id);
+    if (!entry) return;
+    const f = entry.data;
+    if (entry.layer instanceof L.Marker) return; // the marker itself is draggable
+    points(f).forEach((p, index) => {
+      const handle = L.marker(p, {
+        draggable: true,
+        keyboard: true,
+        title: f.type === 'marker' ? 'Move this marker' : 'Point ' + (index + 1) + ' of ' + (f.label || f.type),
+        icon: L.divIcon({ className: 'mapsrv-handle', iconSize: [14, 14] }),
+      });
+      let base = page.version;
+      handle.on('dragstart', () => { base = page.version; });
+      handle.on('dragend', () => moveTo(f.id, index, handle.getLatLng(), base));
+      handle.on('add', () => nudgeKeys(handle, (latlng, b) => moveTo(f.id, index, latlng, b)));
+      handles.addLayer(handle);
+    });
+  }
+
+  // ---------------------------------------------------------------- every feature drawn
+
+  function describe(f) {
+    const kind = f.layer === 'notes' ? 'note' : { polyline: 'line', polygon: 'area' }[f.type] || f.type;
+    return kind + (f.label ? ': ' + f.label : '');
+  }
+
+  page.on('feature', (layer, f) => {
+    if (cfg.mode !== 'edit') return;
+    layer.on('click', (event) => {
+      if (page.tool || page.replaying) return;
+      L.DomEvent.stopPropagation(event);
+      page.select(f.id);
+    });
+    layer.on('add', () => {
+      const el = layer.getElement ? layer.getElement() : layer._icon;
+      if (!el) return;
+      // SVG paths are not focusable by themselves: Tab reaches every feature, Enter selects it.
+      if (!el.hasAttribute('tabindex')) el.setAttribute('tabindex', '0');
+      el.setAttribute('role', 'button');
+      el.setAttribute('aria-label', describe(f));
+      el.addEventListener('keydown', (event) => {
+        if ((event.key === 'Enter' || event.key === ' ') && !page.tool) {
+          event.preventDefault();
+          page.select(f.id);
+        }
+      });
+      if (selected && selected.id === f.id) el.classList.add('mapsrv-selected');
+      if (layer instanceof L.Marker && layer.dragging && !page.replaying) {
+        layer.dragging.enable();
+        nudgeKeys(layer, (latlng, base) => moveTo(f.id, 0, latlng, base));
+      }
+    });
+    if (layer instanceof L.Marker) {
+      let base = page.version;
+      layer.on('dragstart', () => { base = page.version; });
+      layer.on('dragend', () => moveTo(f.id, 0, layer.getLatLng(), base));
+    }
+  });
+
+  page.on('change', () => {
+    if (!selected) return;
+    if (!page.features.has(selected.id)) {
+      page.deselect();
+      page.toast('The feature you were editing was removed.');
+      return;
+    }
+    markSelected();
+    showHandles();
+  });
+  page.on('snapshot', () => {
+    if (selected && !page.features.has(selected.id)) page.deselect();
+    else if (selected) showHandles();
+  });
+
+  page.setEditable = function (on) {
+    for (const entry of page.features.values()) {
+      if (entry.layer instanceof L.Marker && entry.layer.dragging) {
+        if (on) entry.layer.dragging.enable();
+        else entry.layer.dragging.disable();
+      }
+    }
+    if (!on) page.deselect();
+  };
+})();

@@ -2,10 +2,14 @@
 
     MapsrvError                 500  -32603  internal
     ├── InvalidInput            400  -32602  invalid       a value breaks a rule; the message names it
+    │   ├── NothingToUndo       409  -32602  nothing_to_undo  an actor's undo (or redo) stack is empty
     │   ├── PayloadTooLarge     413  -32602  too_large     a body, string or collection past its cap
     │   └── ParseError          400  -32700  parse_error   a body that is not JSON(-RPC) at all
     ├── NotFound                404  -32002  not_found     unknown, expired or foreign map/feature
     ├── VersionConflict         409  -32010  conflict      expected_version is stale; carries current
+    ├── EditConflict            409  -32010  edit_conflict someone else changed the same features since
+    │                                                      base_version (or since the change to undo);
+    │                                                      carries current and those changes
     ├── Unauthorized            401  -32001  unauthorized  missing or wrong API key
     ├── Forbidden               403  -32003  forbidden     a write from a foreign Origin
     ├── Unavailable             503  -32011  unavailable   over capacity or draining; carries retry_after
@@ -26,11 +30,13 @@ import math
 from typing import Any
 
 __all__ = [
+    "EditConflict",
     "Forbidden",
     "HttpError",
     "InvalidInput",
     "MapsrvError",
     "NotFound",
+    "NothingToUndo",
     "ParseError",
     "PayloadTooLarge",
     "Unauthorized",
@@ -94,6 +100,28 @@ class VersionConflict(MapsrvError):
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "current_version": self.current}
+
+
+class EditConflict(MapsrvError):
+    """A write based on ``base_version`` (or an undo) touches features or layers that someone else
+    changed since. ``changes`` are those changes, each as ``hub.changes_since`` lists them."""
+
+    status = 409
+    jsonrpc_code = -32010
+    code = "edit_conflict"
+
+    def __init__(self, message: str, current: int, changes: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.current = current
+        self.changes = changes
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "current_version": self.current, "changes": self.changes}
+
+
+class NothingToUndo(InvalidInput):
+    status = 409
+    code = "nothing_to_undo"
 
 
 class Unauthorized(MapsrvError):

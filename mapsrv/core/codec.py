@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, assert_never
 
+from mapsrv.core.changes import Actor, Change, Inverse
 from mapsrv.core.events import (
     Cleared,
     Event,
@@ -26,6 +27,9 @@ from mapsrv.core.model import DEFAULT_LAYER, Feature, Layer, MapState, View
 from mapsrv.errors import InvalidInput
 
 __all__ = [
+    "actor_to_json",
+    "change_from_json",
+    "change_to_json",
     "dumps",
     "event_from_json",
     "event_from_wire",
@@ -63,29 +67,81 @@ def event_to_json(event: Event) -> dict[str, Any]:
             out["layer"] = layer_id
         case _:
             assert_never(event)
+    if event.change is not None:  # left out when None: events from before changes read the same
+        out["change"] = change_to_json(event.change)
     return out
 
 
 def event_from_json(raw: Mapping[str, Any]) -> Event:
     kind = raw["kind"]
     version = int(raw["version"])
+    change = None if raw.get("change") is None else change_from_json(raw["change"])
     match kind:
         case TitleSet.KIND:
-            return TitleSet(version, raw["title"])
+            return TitleSet(version, raw["title"], change)
         case ViewSet.KIND:
-            return ViewSet(version, _view_from_json(raw["view"]))
+            return ViewSet(version, _view_from_json(raw["view"]), change)
         case FeaturesUpserted.KIND:
             features = tuple(feature_from_json(f) for f in raw["features"])
-            return FeaturesUpserted(version, features, int(raw["seq"]))
+            return FeaturesUpserted(version, features, int(raw["seq"]), change)
         case FeaturesRemoved.KIND:
-            return FeaturesRemoved(version, tuple(raw["ids"]))
+            return FeaturesRemoved(version, tuple(raw["ids"]), change)
         case LayerSet.KIND:
-            return LayerSet(version, _layer_from_json(raw["layer"]))
+            return LayerSet(version, _layer_from_json(raw["layer"]), change)
         case LayerRemoved.KIND:
-            return LayerRemoved(version, raw["id"])
+            return LayerRemoved(version, raw["id"], change)
         case Cleared.KIND:
-            return Cleared(version, raw["layer"])
+            return Cleared(version, raw["layer"], change)
     raise InvalidInput(f"unknown event kind {kind!r:.40}")
+
+
+def actor_to_json(actor: Actor) -> dict[str, Any]:
+    return {"id": actor.id, "name": actor.name}
+
+
+def change_to_json(change: Change) -> dict[str, Any]:
+    inverse = change.undo
+    undo: dict[str, Any] = {
+        "features": {fid: None if f is None else f.to_json() for fid, f in inverse.features},
+        "layers": {lid: None if layer is None else layer.to_json() for lid, layer in inverse.layers},
+    }
+    if inverse.title is not None:
+        undo["title"] = inverse.title
+    out: dict[str, Any] = {
+        "by": actor_to_json(change.by),
+        "first": change.first,
+        "at": change.at,
+        "summary": change.summary,
+        "undo": undo,
+    }
+    if change.undoes is not None:
+        out["undoes"] = change.undoes
+    if change.redoes is not None:
+        out["redoes"] = change.redoes
+    return out
+
+
+def change_from_json(raw: Mapping[str, Any]) -> Change:
+    undo = raw["undo"]
+    inverse = Inverse(
+        features=tuple(
+            (fid, None if f is None else feature_from_json(f)) for fid, f in undo["features"].items()
+        ),
+        layers=tuple(
+            (lid, None if layer is None else _layer_from_json(layer)) for lid, layer in undo["layers"].items()
+        ),
+        title=undo.get("title"),
+    )
+    undoes, redoes = raw.get("undoes"), raw.get("redoes")
+    return Change(
+        by=Actor(raw["by"]["id"], raw["by"]["name"]),
+        first=int(raw["first"]),
+        at=float(raw["at"]),
+        summary=raw["summary"],
+        undo=inverse,
+        undoes=None if undoes is None else int(undoes),
+        redoes=None if redoes is None else int(redoes),
+    )
 
 
 def wire(event: Event) -> str:

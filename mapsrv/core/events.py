@@ -4,7 +4,9 @@ Events are resolved (generated ids filled in, "fit these features" turned into b
 replaying them never needs the op that made them. ``Event`` is the union of every kind; code
 that handles events matches on the classes and ends with ``assert_never``, so the type checker
 names any kind a handler forgets. The wire names (``KIND``) are the protocol's
-(docs/protocol.md); the codec turns events into JSON and back.
+(docs/protocol.md); the codec turns events into JSON and back. The last event of a write batch
+carries the batch's ``Change`` (who made it and how to revert it, ``mapsrv.core.changes``); every
+other event has None.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, TypeAlias
 
+from mapsrv.core.changes import Change
 from mapsrv.core.model import Feature, Layer, View
 
 __all__ = [
@@ -34,6 +37,7 @@ class TitleSet:
     KIND: ClassVar[str] = "title"
     version: int
     title: str
+    change: Change | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class ViewSet:
     KIND: ClassVar[str] = "view"
     version: int
     view: View
+    change: Change | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class FeaturesUpserted:
     version: int
     features: tuple[Feature, ...]
     seq: int
+    change: Change | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class FeaturesRemoved:
     KIND: ClassVar[str] = "remove"
     version: int
     ids: tuple[str, ...]
+    change: Change | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class LayerSet:
     KIND: ClassVar[str] = "layer"
     version: int
     layer: Layer
+    change: Change | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class LayerRemoved:
     KIND: ClassVar[str] = "layer_remove"
     version: int
     layer_id: str
+    change: Change | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,7 @@ class Cleared:
     KIND: ClassVar[str] = "clear"
     version: int
     layer_id: str | None
+    change: Change | None = None
 
 
 Event: TypeAlias = TitleSet | ViewSet | FeaturesUpserted | FeaturesRemoved | LayerSet | LayerRemoved | Cleared

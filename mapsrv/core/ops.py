@@ -46,6 +46,8 @@ __all__ = [
     "Op",
     "RemoveFeatures",
     "RemoveLayer",
+    "RestoreFeatures",
+    "RestoreLayer",
     "SetLayerVisibility",
     "SetTitle",
     "SetView",
@@ -131,6 +133,21 @@ class ImportFeatures:
     features: tuple[Feature, ...]
 
 
+@dataclass(frozen=True)
+class RestoreFeatures:
+    """Put features back exactly as they were (an undo): each replaces the feature with its id,
+    or comes back if it is gone."""
+
+    features: tuple[Feature, ...]
+
+
+@dataclass(frozen=True)
+class RestoreLayer:
+    """Put a layer back exactly as it was (an undo): added again, or its name and visibility."""
+
+    layer: Layer
+
+
 Op: TypeAlias = (
     SetTitle
     | SetView
@@ -143,6 +160,8 @@ Op: TypeAlias = (
     | SetLayerVisibility
     | Clear
     | ImportFeatures
+    | RestoreFeatures
+    | RestoreLayer
 )
 
 
@@ -194,6 +213,12 @@ def _resolve(state: MapState, op: Op, limits: Limits) -> Event:
             if layer is not None:
                 _layer(state, layer)
             return Cleared(version, layer)
+        case RestoreFeatures(features):
+            return _restored(state, features, limits)
+        case RestoreLayer(layer):
+            if layer.id not in state.layers and len(state.layers) >= limits.max_layers:
+                raise PayloadTooLarge(f"a map can have at most {limits.max_layers} layers")
+            return LayerSet(version, layer)
         case _:
             assert_never(op)
 
@@ -225,7 +250,7 @@ def _missing_layers(state: MapState, op: Op) -> list[str]:
     match op:
         case AddFeature(feature):
             drawn: Iterable[Feature] = (feature,)
-        case ImportFeatures(features):
+        case ImportFeatures(features) | RestoreFeatures(features):
             drawn = features
         case _:
             return []
@@ -317,6 +342,18 @@ def _upsert_new(state: MapState, features: Sequence[Feature], limits: Limits) ->
         taken.add(feature.id)
         out.append(feature)
     return FeaturesUpserted(state.version + 1, tuple(out), seq)
+
+
+def _restored(state: MapState, features: Sequence[Feature], limits: Limits) -> Event:
+    back = sum(1 for f in dict.fromkeys(f.id for f in features) if f not in state.features)
+    if len(state.features) + back > limits.max_features:
+        raise PayloadTooLarge(
+            f"a map can have at most {limits.max_features} features;"
+            f" it has {len(state.features)} and this brings back {back}"
+        )
+    for feature in features:
+        _layer(state, feature.layer)
+    return FeaturesUpserted(state.version + 1, tuple(features), state.seq)
 
 
 def _updated(state: MapState, op: UpdateFeature, limits: Limits) -> Feature:

@@ -8,11 +8,14 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
-from mapsrv.core import Event, Limits, Op
+from mapsrv.core import Event, Limits, MapState, Op
+from mapsrv.core.history import SYSTEM, Actor
 from mapsrv.errors import NotFound
+from mapsrv.hub.edits import changes_json, plan_redo, plan_undo, plan_write
 from mapsrv.hub.fanout import Fanout, Subscription, parse_version
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.replica import Replica
@@ -142,14 +145,47 @@ class MapHub:
     # --- writes -----------------------------------------------------------------------------
 
     async def apply(
-        self, map_id: str, ops: Sequence[Op], *, expected_version: int | None = None
+        self,
+        map_id: str,
+        ops: Sequence[Op],
+        *,
+        expected_version: int | None = None,
+        base_version: int | None = None,
+        actor: Actor = SYSTEM,
     ) -> list[Event]:
-        """Apply a batch of ops to a map, all or none, and publish the events. Returns once the
-        store has them (or, while the store is unreachable, once they are held here)."""
+        """Apply a batch of ops to a map, all or none, as one change by ``actor``, and publish the
+        events (the last carries the change). Returns once the store has them (or, while the store
+        is unreachable, once they are held here).
+
+        ``expected_version``: the whole map must be at this version (else ``VersionConflict``).
+        ``base_version``: the version the caller's edit is based on; the write fails with
+        ``EditConflict`` only when a change since touched a feature or layer these ops touch."""
         entry = await self.get(map_id)
-        events = await self.replica.write(entry, ops, expected_version)
+        events = await self.replica.write(entry, plan_write(ops, expected_version, base_version), actor)
         log.debug("map %s: %d ops applied, now version %d", map_ref(entry.id), len(ops), events[-1].version)
         return events
+
+    async def undo(self, map_id: str, actor: Actor) -> list[Event]:
+        """Revert ``actor``'s last change (not anyone else's) as a new change. ``NothingToUndo``
+        when there is none; ``EditConflict`` when someone else changed those features since."""
+        entry = await self.get(map_id)
+        return await self.replica.write(entry, plan_undo(actor), actor)
+
+    async def redo(self, map_id: str, actor: Actor) -> list[Event]:
+        """Revert ``actor``'s last undo, when the actor made no other change since."""
+        entry = await self.get(map_id)
+        return await self.replica.write(entry, plan_redo(actor), actor)
+
+    async def changes_since(self, map_id: str, version: int, *, limit: int = 100) -> dict[str, Any]:
+        """The changes after ``version``, oldest first, JSON-ready (docs/protocol.md)."""
+        entry = await self.get(map_id)
+        return changes_json(entry.id, entry.state, entry.history, version, limit)
+
+    async def state_at(self, map_id: str, version: int) -> MapState:
+        """The map's features, layers and title as they were at ``version`` (InvalidInput when
+        its history here does not reach back that far); the view is today's."""
+        entry = await self.get(map_id)
+        return entry.history.state_at(entry.state, version)
 
     async def resync(self) -> None:
         """Push held writes and catch up every held map (``serve_replication`` does this when

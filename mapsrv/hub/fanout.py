@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import trio
 
 from mapsrv.core import Event, MapState
 from mapsrv.core.codec import dumps, wire
+from mapsrv.core.history import History
 from mapsrv.core.sse import comment, frame
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Subscription",
     "Watched",
     "parse_version",
+    "snapshot_json",
 ]
 
 HEARTBEAT_SLICES = 10  # heartbeats go out in this many groups per interval, not all at once
@@ -60,15 +62,16 @@ class FrameLog:
     and the version at or below which a resuming viewer gets a snapshot, never a replay (the
     history before it was rewritten)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, history: History | None = None) -> None:
         self.recent: deque[tuple[int, bytes]] = deque(maxlen=size)
         self.floor = 0
+        self.history = history  # its recent activity goes into the snapshot
         self._snapshot: tuple[int, bytes] = (-1, b"")
 
     def snapshot_frame(self, state: MapState) -> bytes:
         version, data = self._snapshot
         if version != state.version:
-            data = frame(dumps(state.to_json()), event="snapshot", id=state.version)
+            data = frame(dumps(snapshot_json(state, self.history)), event="snapshot", id=state.version)
             self._snapshot = (state.version, data)
         return data
 
@@ -168,6 +171,16 @@ class Fanout:
                 for sub in list(watched.subscribers):
                     if sub.slot == tick:
                         sub.send_nowait(HEARTBEAT)
+
+
+def snapshot_json(state: MapState, history: History | None) -> dict[str, Any]:
+    """The state as a snapshot gives it: with the last changes' summaries under ``activity``
+    (left out while there are none, so a map with no recorded change reads as it always did)."""
+    out = state.to_json()
+    activity = history.activity() if history is not None else []
+    if activity:
+        out["activity"] = activity
+    return out
 
 
 def parse_version(value: str | None) -> int | None:

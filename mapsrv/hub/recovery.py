@@ -35,6 +35,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from mapsrv.core import Event, Limits, MapState, Op, apply_all
+from mapsrv.core.history import SYSTEM, Actor, History, record
 from mapsrv.errors import MapsrvError
 from mapsrv.store import AlreadyCommitted, CommitReply, Committed, Conflict, Missing
 
@@ -75,10 +76,17 @@ def new_batch_id() -> str:
 
 @dataclass(frozen=True)
 class HeldBatch:
-    """A write acknowledged while the store was unreachable."""
+    """A write acknowledged while the store was unreachable: pushed later as the same change
+    (same actor, time and summary when an undo), its base_version no longer checked."""
 
     id: str
     ops: tuple[Op, ...]  # applied again on whatever the store has when it is pushed
+    actor: Actor = SYSTEM
+    at: float = 0.0
+    base_version: int | None = None
+    undoes: int | None = None
+    redoes: int | None = None
+    summary: str | None = None
 
 
 @dataclass
@@ -88,6 +96,7 @@ class HeldWrites:
 
     base: MapState
     batches: list[HeldBatch] = field(default_factory=list)
+    history: History = field(default_factory=History)  # the history that goes with ``base``
     rewritten: bool = False  # a partial re-sync replayed batches on another base: restart viewers
 
     @property
@@ -124,6 +133,10 @@ def apply_held(state: MapState, batch: HeldBatch, limits: Limits) -> tuple[MapSt
     """A held batch applied again on top of ``state``; None when it no longer applies (another
     process removed what it drew on, or filled the map)."""
     try:
-        return apply_all(state, batch.ops, limits)
+        after, events = apply_all(state, batch.ops, limits)
     except MapsrvError:
         return None
+    marked = record(
+        state, events, batch.actor, batch.at, undoes=batch.undoes, redoes=batch.redoes, summary=batch.summary
+    )
+    return after, marked

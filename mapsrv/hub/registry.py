@@ -7,12 +7,14 @@ import secrets
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
 from mapsrv.core import Event, MapState
+from mapsrv.core.history import History
 from mapsrv.errors import Unavailable
-from mapsrv.hub.fanout import FrameLog, Subscription
+from mapsrv.hub.fanout import FrameLog, Subscription, snapshot_json
 from mapsrv.hub.recovery import HeldWrites
 from mapsrv.store import LoadedMap, MapMeta
 
@@ -43,6 +45,7 @@ class MapEntry:
     synced_version: int = 0  # the version the store has, as far as this copy knows
     inbox: deque[Event] = field(default_factory=deque)  # events from the feed waiting for the lock
     draining: bool = False  # a task is applying ``inbox``
+    history: History = field(default_factory=History)  # the map's changes, fed with every event
 
     @property
     def meta(self) -> MapMeta:
@@ -51,6 +54,10 @@ class MapEntry:
     def snapshot_frame(self) -> bytes:
         """The whole state as one SSE frame, built at most once per version."""
         return self.frames.snapshot_frame(self.state)
+
+    def state_json(self) -> dict[str, Any]:
+        """The state as the snapshot frame and ``/state`` give it: with recent activity."""
+        return snapshot_json(self.state, self.history)
 
 
 class Registry:
@@ -80,9 +87,11 @@ class Registry:
     def loaded_entry(self, loaded: LoadedMap) -> MapEntry:
         entry = self._entry(loaded.meta, loaded.state)
         entry.synced_version = loaded.state.version
+        entry.history.load(loaded.log, loaded.state.version)
         return entry
 
     def _entry(self, meta: MapMeta, state: MapState) -> MapEntry:
+        history = History(state.version)
         return MapEntry(
             id=meta.id,
             view_key=meta.view_key,
@@ -90,7 +99,8 @@ class Registry:
             principal=meta.principal,
             state=state,
             last_used=trio.current_time(),
-            frames=FrameLog(self.frame_log_size),
+            frames=FrameLog(self.frame_log_size, history),
+            history=history,
         )
 
     def hold(self, entry: MapEntry) -> MapEntry:

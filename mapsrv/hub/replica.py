@@ -10,14 +10,18 @@ handled per map: the reader never waits for a map's lock, so one slow map never 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 import trio
 
-from mapsrv.core import Event, Limits, MapState, Op, apply_all, apply_event
+from mapsrv.core import Event, Limits, MapState, apply_event
 from mapsrv.core.codec import event_from_wire
-from mapsrv.errors import MapsrvError, Unavailable, VersionConflict
+from mapsrv.core.history import Actor
+from mapsrv.errors import MapsrvError, Unavailable
+from mapsrv.hub.edits import Prepare, build
 from mapsrv.hub.fanout import Fanout
 from mapsrv.hub.recovery import (
     HeldBatch,
@@ -61,52 +65,56 @@ class Replica:
 
     # --- the write path ---------------------------------------------------------------------
 
-    async def write(self, entry: MapEntry, ops: Sequence[Op], expected_version: int | None) -> list[Event]:
+    async def write(self, entry: MapEntry, prepare: Prepare, actor: Actor) -> list[Event]:
+        """One batch, as one change by ``actor``: ``prepare`` decides its ops from the state it
+        will land on (again after each catch-up), and may refuse it."""
         async with entry.lock:
             batch_id = new_batch_id() if self.store.durable else ""
+            at = time.time()
             for _ in range(MAX_COMMIT_ATTEMPTS):
-                if expected_version is not None and expected_version != entry.state.version:
-                    raise VersionConflict(expected_version, entry.state.version)
-                state, events = apply_all(entry.state, ops, self.limits)
+                state, events, batch = build(entry.state, entry.history, prepare, actor, at, self.limits)
+                batch = dataclasses.replace(batch, id=batch_id or new_batch_id())
                 if entry.held is not None:
                     if self.store.available and await self._push_held_now(entry):
                         continue  # the state moved: apply again on top
-                    return self._hold(entry, batch_id, ops, state, events)
+                    return self._hold(entry, batch, state, events)
                 started = trio.current_time()
                 try:
                     reply = await self.store.commit(
                         entry.id, entry.state.version, events, state, snapshot=False, batch_id=batch_id
                     )
                 except StoreUnavailable:
-                    return self._hold(entry, batch_id, ops, state, events)
+                    return self._hold(entry, batch, state, events)
                 self.observe_commit(trio.current_time() - started)
                 step = after_commit(reply, expected=entry.state.version, landing=state.version)
                 if step is Next.DONE:
-                    entry.state = state
+                    self._advance(entry, state, events)
                     entry.synced_version = state.version
-                    self.fanout.publish(entry, events)
                     return events
                 self.conflicts += 1
                 try:
                     await self._recover(entry, step)
                 except StoreUnavailable:  # held on top of this copy; the re-sync replays it
-                    return self._hold(entry, batch_id, ops, state, events)
+                    return self._hold(entry, batch, state, events)
                 if step is Next.LANDED_ELSEWHERE:
                     return events  # in the store (found by its id) and now in the reloaded copy
         raise Unavailable("this map is changing too fast to write to; retry")
 
-    def _hold(
-        self, entry: MapEntry, batch_id: str, ops: Sequence[Op], state: MapState, events: list[Event]
-    ) -> list[Event]:
+    def _advance(self, entry: MapEntry, state: MapState, events: Sequence[Event]) -> None:
+        """The map moves on by ``events``: its state, its history, its viewers."""
+        entry.state = state
+        entry.history.extend(events)
+        self.fanout.publish(entry, events)
+
+    def _hold(self, entry: MapEntry, batch: HeldBatch, state: MapState, events: list[Event]) -> list[Event]:
         held = entry.held
         if held is None:
-            held = entry.held = HeldWrites(base=entry.state)
+            held = entry.held = HeldWrites(base=entry.state, history=entry.history.copy())
             self.holding.add(entry.id)
         elif held.count >= MAX_HELD_BATCHES:
             raise StoreUnavailable()
-        held.batches.append(HeldBatch(batch_id or new_batch_id(), tuple(ops)))
-        entry.state = state
-        self.fanout.publish(entry, events)
+        held.batches.append(batch)
+        self._advance(entry, state, events)
         return events
 
     async def _recover(self, entry: MapEntry, step: Next) -> None:
@@ -125,6 +133,7 @@ class Replica:
         loaded = await self.store.load(entry.id)
         if loaded is not None:
             entry.state = loaded.state
+            entry.history.load(loaded.log, loaded.state.version)
             entry.synced_version = loaded.state.version
             self.fanout.restart_viewers(entry)
 
@@ -134,9 +143,10 @@ class Replica:
         if events is None:  # the log no longer reaches back, or the store is behind this copy
             await self.reload(entry)
             return
+        state = entry.state
         for event in events:
-            entry.state = apply_event(entry.state, event)
-        self.fanout.publish(entry, events)
+            state = apply_event(state, event)
+        self._advance(entry, state, events)
         entry.synced_version = entry.state.version
 
     async def events_since(self, entry: MapEntry, version: int) -> list[Event] | None:
@@ -183,6 +193,7 @@ class Replica:
             step = after_commit(reply, expected=held.base.version, landing=state.version)
             if step is Next.DONE:
                 held.base = state
+                held.history.extend(events)
                 del held.batches[0]
                 continue
             self.conflicts += 1
@@ -191,11 +202,13 @@ class Replica:
                 final = self._replay(held)
                 if await self.store.create(entry.meta, final):
                     held.base = final
+                    held.history.reset(final.version)  # the store has a snapshot and no log now
                     held.batches.clear()
                     continue
             loaded = await self.store.load(entry.id)
             if loaded is not None:  # else the map is missing: the next commit says so
                 held.base = loaded.state
+                held.history.load(loaded.log, loaded.state.version)
                 held.rewritten = True
             if step is Next.LANDED_ELSEWHERE:
                 del held.batches[0]
@@ -203,6 +216,7 @@ class Replica:
             return False
         if held.rewritten or held.base.version != entry.state.version:
             entry.state = held.base
+            entry.history.take(held.history)
             self.fanout.restart_viewers(entry)
         entry.held = None
         entry.synced_version = entry.state.version
@@ -230,9 +244,8 @@ class Replica:
             await self.catch_up(entry)
 
     def _apply_remote(self, entry: MapEntry, event: Event) -> None:
-        entry.state = apply_event(entry.state, event)
+        self._advance(entry, apply_event(entry.state, event), (event,))
         entry.synced_version = event.version
-        self.fanout.publish(entry, (event,))
 
     def _deliver(self, nursery: trio.Nursery, entry: MapEntry, text: bytes | str) -> None:
         """Apply an event at once when its map is idle; else queue it for the map's own task."""

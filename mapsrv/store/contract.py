@@ -50,6 +50,9 @@ class MapMeta:
 class LoadedMap:
     meta: MapMeta
     state: MapState
+    # The newest events the store's log holds, ending at ``state.version`` (empty when it keeps
+    # none): the hub rebuilds the map's history of changes from them.
+    log: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)

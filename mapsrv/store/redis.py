@@ -159,10 +159,12 @@ class RedisStore:
             return None
         fields = {_text(k): v for k, v in raw.items()}
         state = state_from_json(json.loads(fields["state"]), map_id)
-        version = int(fields["version"])
+        version, held = await self._log(map_id)  # the whole log: the hub's history of changes
+        if version is None:
+            return None
         if version > state.version:
-            events = await self.events_after(map_id, state.version)
-            if events is None:
+            events = [e for e in held if e.version > state.version]
+            if len(events) != version - state.version or events[0].version != state.version + 1:
                 log.error("map %s: log does not reach back to its snapshot", map_ref(map_id))
                 return None
             for event in events:
@@ -173,7 +175,7 @@ class RedisStore:
             owner=_text(fields.get("owner")),
             principal=_text(fields.get("principal")),
         )
-        return LoadedMap(meta, state)
+        return LoadedMap(meta, state, tuple(held) if held and held[-1].version == state.version else ())
 
     async def map_for_view_key(self, view_key: str) -> str | None:
         return _text(await self._run(lambda c: c.get(f"mapsrv:view:{view_key}")))
@@ -232,18 +234,28 @@ class RedisStore:
 
     async def events_after(self, map_id: str, version: int) -> list[Event] | None:
         """Every event after ``version``, or None when the log no longer reaches back that far."""
+        current, events = await self._log(map_id, version)
+        if (
+            current is None
+            or len(events) != current - version
+            or (events and events[0].version != version + 1)
+        ):
+            return None
+        return events
+
+    async def _log(self, map_id: str, after: int = 0) -> tuple[int | None, list[Event]]:
+        """The map's version and the events its log holds after ``after`` (None: no such map,
+        or the map is behind ``after``)."""
         script = self._script(EVENTS_AFTER)
         keys = [_map_key(map_id), _log_key(map_id)]
-        reply: Any = await self._run(lambda c: script(keys=keys, args=[version], client=c))
+        reply: Any = await self._run(lambda c: script(keys=keys, args=[after], client=c))
         if not reply:
-            return None
+            return None, []
         current, entries = int(reply[0]), reply[1]
         events = [
             event_from_wire(dict(zip(fields[::2], fields[1::2], strict=True))[b"e"]) for _, fields in entries
         ]
-        if len(events) != current - version or (events and events[0].version != version + 1):
-            return None
-        return events
+        return current, events
 
     async def touch(self, entries: Sequence[tuple[str, str]]) -> None:
         """Keep the keys of maps that are still in use (watched, or recently used) alive."""

@@ -221,7 +221,10 @@ class SharedStore:
     async def load(self, map_id: str) -> LoadedMap | None:
         await self._call()
         m = self.memory.maps.get(map_id)
-        return None if m is None else LoadedMap(m.meta, m.state)
+        if m is None:
+            return None
+        log = [event_from_wire(text) for _, text in m.log]
+        return LoadedMap(m.meta, m.state, tuple(log) if log and log[-1].version == m.state.version else ())
 
     async def map_for_view_key(self, view_key: str) -> str | None:
         await self._call()

@@ -25,7 +25,7 @@ api = Blueprint("api", __name__)
 @api.get("/<any(m, v):kind>/<key>/state")
 async def state(kind: str, key: str) -> Response:
     entry = await resolve(web_context().hub, kind, key, current_user())
-    return Response(dumps(entry.state.to_json()), content_type="application/json")
+    return Response(dumps(entry.state_json()), content_type="application/json")
 
 
 @api.get("/<any(m, v):kind>/<key>/geojson")

@@ -1,0 +1,100 @@
+"""Who changed a map and how to take it back: the change record one write batch carries.
+
+A write batch (``hub.apply``) is one *change*. Its last event carries a ``Change``: the actor, the
+version of the batch's first event, when it was applied, a short summary, and the ``Inverse`` that
+reverts it (the features, layers and title as they were before). Views are not undone. These are
+plain values; ``mapsrv.core.history`` computes them and keeps them per map.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from mapsrv.core.model import Feature, Layer
+
+__all__ = ["SYSTEM", "Actor", "Change", "Inverse", "agent_actor", "person_actor"]
+
+MAX_ACTOR_NAME = 60
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str  # "agent:" + 8 hex, "person:" + 8 hex, or "system"; a hash, never a secret itself
+    name: str  # for display: an MCP client's name, or "Chrome on Linux"; at most 60 characters
+
+
+SYSTEM = Actor("system", "mapsrv")
+
+
+@dataclass(frozen=True)
+class Inverse:
+    """What reverts a change: each feature and layer it touched as it was before (None: it did
+    not exist), and the title before when the change set it."""
+
+    features: tuple[tuple[str, Feature | None], ...] = ()
+    layers: tuple[tuple[str, Layer | None], ...] = ()
+    title: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.features or self.layers or self.title is not None)
+
+
+@dataclass(frozen=True)
+class Change:
+    by: Actor
+    first: int  # the version of the batch's first event
+    at: float  # unix seconds when it was applied
+    summary: str  # "added 3 markers", "moved 'Hotel'", "undid 'added 3 markers'"
+    undo: Inverse
+    undoes: int | None = None  # ``first`` of the change this one reverts (an undo)
+    redoes: int | None = None  # ``first`` of the undo this one reverts (a redo)
+
+
+def _hashed(kind: str, secret: str) -> str:
+    # A fixed prefix per kind: the id of a session never equals the id of a cookie with the same bytes.
+    return hashlib.sha256(f"mapsrv-actor:{kind}:{secret}".encode()).hexdigest()[:8]
+
+
+def _display(text: str | None, fallback: str) -> str:
+    cleaned = " ".join((text or "").split())
+    cleaned = "".join(c for c in cleaned if c.isprintable())
+    return cleaned[:MAX_ACTOR_NAME] or fallback
+
+
+def agent_actor(client_name: str | None, session_secret: str) -> Actor:
+    """The agent behind one MCP session, named by its client (``clientInfo.name``)."""
+    return Actor(f"agent:{_hashed('agent', session_secret)}", _display(client_name, "an agent"))
+
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"))
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def _browser(user_agent: str) -> str | None:
+    for token, name in _BROWSERS:
+        if token in user_agent:
+            return name
+    if "Safari/" in user_agent:
+        return "Safari"
+    return None
+
+
+def person_actor(user_agent: str | None, user_cookie: str) -> Actor:
+    """A person in a browser, named by a simple reading of its User-Agent ("Chrome on Linux")."""
+    ua = user_agent or ""
+    browser = _browser(ua)
+    system = next((name for token, name in _SYSTEMS if token in ua), None)
+    if browser and system:
+        name = f"{browser} on {system}"
+    else:
+        name = browser or system or "a person"
+    return Actor(f"person:{_hashed('person', user_cookie)}", _display(name, "a person"))

@@ -1,0 +1,169 @@
+"""What a write, an undo or a redo asks of a map, decided from its state and history before the
+write path applies it (pure: ``replica`` calls these with the map's lock held, again after each
+catch-up, so every decision sees the state the batch will land on).
+
+    a plain write          the ops as given; ``expected_version`` must match the map's version
+    base_version given     after applying, a change since ``base_version`` that touched the same
+                           features or layers (by anyone) makes it an ``EditConflict``; when the
+                           history does not reach back that far, any change since does
+    undo                   the actor's last change not yet undone, reverted; ``NothingToUndo``
+                           when there is none, ``EditConflict`` when someone else touched what it
+                           touched since
+    redo                   the actor's last undo, reverted, likewise
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mapsrv.core import Event, Limits, MapState, Op, apply_all
+from mapsrv.core.history import Actor, History, Record, footprint_of, inverse_ops, record
+from mapsrv.errors import EditConflict, NothingToUndo, VersionConflict
+from mapsrv.hub.recovery import HeldBatch
+
+__all__ = [
+    "Plan",
+    "Prepare",
+    "build",
+    "changes_json",
+    "check_base",
+    "plan_redo",
+    "plan_undo",
+    "plan_write",
+]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One batch to apply: its ops, and what its change record says beyond the usual."""
+
+    ops: tuple[Op, ...]
+    base_version: int | None = None
+    undoes: int | None = None
+    redoes: int | None = None
+    summary: str | None = None
+
+
+Prepare = Callable[[MapState, History], Plan]
+
+
+def plan_write(ops: Sequence[Op], expected_version: int | None, base_version: int | None) -> Prepare:
+    def prepare(state: MapState, history: History) -> Plan:
+        if expected_version is not None and expected_version != state.version:
+            raise VersionConflict(expected_version, state.version)
+        return Plan(tuple(ops), base_version)
+
+    return prepare
+
+
+def build(
+    state: MapState, history: History, prepare: Prepare, by: Actor, at: float, limits: Limits
+) -> tuple[MapState, list[Event], HeldBatch]:
+    """Decide a batch and apply it to ``state``: the state after, its events (the last with its
+    change record) and the batch as it would be held while the store is away (no id yet)."""
+    plan = prepare(state, history)
+    after, events = apply_all(state, plan.ops, limits)
+    events = record(state, events, by, at, undoes=plan.undoes, redoes=plan.redoes, summary=plan.summary)
+    if plan.base_version is not None:
+        check_base(history, plan.base_version, state, events)
+    held = HeldBatch("", plan.ops, by, at, plan.base_version, plan.undoes, plan.redoes, plan.summary)
+    return after, events, held
+
+
+def check_base(history: History, base_version: int, state: MapState, events: Sequence[Event]) -> None:
+    """Refuse a batch (``events``, applied to ``state``) that touches what changed since
+    ``base_version``."""
+    change = events[-1].change if events else None
+    if change is None or base_version >= state.version:
+        return
+    if history.reaches(base_version):
+        found = history.changed_since(base_version, footprint_of(change.undo, events))
+        if not found:
+            return
+        said = f"since version {base_version}, {_listed(found)} touched what this write changes"
+    else:
+        found = history.since(base_version)
+        said = (
+            f"the map changed since version {base_version} (now {state.version}) and its history"
+            " does not reach back that far"
+        )
+    raise EditConflict(
+        f"edit conflict: {said}; read those changes, merge them into your edit, and retry with"
+        f" base_version={state.version}",
+        state.version,
+        [rec.to_json() for rec in found],
+    )
+
+
+def _listed(records: Sequence[Record]) -> str:
+    shown = [
+        f"{rec.change.by.name} {_quoted(rec.change.summary)} (version {rec.version})" for rec in records[-3:]
+    ]
+    more = len(records) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _quoted(text: str) -> str:
+    return f"'{text}'" if len(text) <= 80 else f"'{text[:79]}…'"
+
+
+def _undo_of(history: History, state: MapState, actor: Actor, target: Record, verb: str) -> tuple[Op, ...]:
+    others = history.changed_since(target.version, footprint_of(target.change.undo), by_others_than=actor)
+    if others:
+        raise EditConflict(
+            f"cannot {verb} {_quoted(target.change.summary)}: since then {_listed(others)} touched the"
+            " same features; change them by hand instead, basing the edit on"
+            f" base_version={state.version}",
+            state.version,
+            [rec.to_json() for rec in others],
+        )
+    ops = inverse_ops(state, target.change.undo)
+    if not ops:
+        raise NothingToUndo(f"nothing is left to {verb} of {_quoted(target.change.summary)}")
+    return tuple(ops)
+
+
+def plan_undo(actor: Actor) -> Prepare:
+    def prepare(state: MapState, history: History) -> Plan:
+        target = history.undo_target(actor)
+        if target is None:
+            raise NothingToUndo(_nothing("undo", history))
+        ops = _undo_of(history, state, actor, target, "undo")
+        return Plan(ops, undoes=target.change.first, summary=f"undid {_quoted(target.change.summary)}")
+
+    return prepare
+
+
+def plan_redo(actor: Actor) -> Prepare:
+    def prepare(state: MapState, history: History) -> Plan:
+        target = history.redo_target(actor)
+        if target is None:
+            raise NothingToUndo(_nothing("redo", history))
+        ops = _undo_of(history, state, actor, target, "redo")
+        undone = target.change.summary.removeprefix("undid ").strip("'")
+        return Plan(ops, redoes=target.change.first, summary=f"redid {_quoted(undone)}")
+
+    return prepare
+
+
+def _nothing(verb: str, history: History) -> str:
+    if verb == "redo":
+        return "nothing to redo: you have undone nothing since your last change on this map"
+    return (
+        "nothing to undo: you have no change on this map left to undo"
+        f" (its history here reaches back to version {history.floor})"
+    )
+
+
+def changes_json(map_id: str, state: MapState, history: History, version: int, limit: int) -> dict[str, Any]:
+    """``hub.changes_since``'s answer (docs/protocol.md)."""
+    found = history.since(version)
+    return {
+        "map_id": map_id,
+        "version": state.version,
+        "complete": history.reaches(version) or version >= state.version,
+        "changes": [rec.to_json() for rec in found[:limit]],
+        "truncated": len(found) > limit,
+    }

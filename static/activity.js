@@ -62,7 +62,9 @@
   page.on('snapshot', (state) => {
     changes = Array.isArray(state.activity) ? state.activity.slice(-KEPT) : [];
     changes.sort((a, b) => (a.first || 0) - (b.first || 0));
-    if (changes.length) oldest = Math.max(0, (changes[0].first || 1) - 1);
+    // Fewer than the snapshot's 50: the map's whole history is here (replay from version 0).
+    if (changes.length >= KEPT) oldest = Math.max(0, (changes[0].first || 1) - 1);
+    else oldest = 0;
     render();
   });
   page.on('change', (event) => { if (event.change) remember(event.change, event.version); });

@@ -71,7 +71,9 @@
     const list = byId('conflict-list');
     list.replaceChildren();
     for (const change of error.changes || []) {
-      list.appendChild(textNode('li', '', page.actorName(change.by) + ': ' + String(change.summary || 'a change')));
+      let who = page.actorName(change.by);
+      if (who === 'you') who = 'you, in another tab or window';
+      list.appendChild(textNode('li', '', who + ': ' + String(change.summary || 'a change')));
     }
     if (!list.children.length) list.appendChild(textNode('li', '', String(error.message || 'someone else changed it')));
     conflictEl.hidden = false;

@@ -16,6 +16,7 @@ import html
 from quart import Blueprint, Response, redirect, request
 
 from mapsrv.access import resolve, unclaimed, user_cookie_header
+from mapsrv.core.history import person_actor
 from mapsrv.errors import NotFound
 from mapsrv.hub import MapEntry, new_token
 from mapsrv.responses import error_body, error_headers
@@ -140,7 +141,8 @@ async def edit_page(map_id: str) -> Response:
         # An agent-made map nobody has opened: the person opens it with a button.
         page = render_claim(ctx, await unclaimed(ctx.hub, map_id))
     else:
-        page = render_page(ctx, entry, "edit", _base_url(ctx))
+        actor = person_actor(request.headers.get("User-Agent"), user).id
+        page = render_page(ctx, entry, "edit", _base_url(ctx), actor)
     return _with_cookie(Response(page, content_type="text/html"), user, fresh)
 
 

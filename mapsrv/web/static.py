@@ -1,9 +1,9 @@
 """Static files: the page's own (``mapsrv/static`` when installed, ``static/`` in a checkout) and
 Leaflet's (from the xstatic-leaflet package).
 
-``index.html``, ``claim.html`` and ``gone.html`` are templates, not files to serve: only the other files of the
-directory are, by exact name, so no spelling of a path (``./index.html``, ``../``) reaches
-anything else.
+``index.html``, ``claim.html`` and ``gone.html`` are templates, not files to serve: only the
+other files of the directory are, by exact name, so no spelling of a path (``./index.html``,
+``../``) reaches anything else.
 """
 
 from __future__ import annotations

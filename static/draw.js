@@ -52,6 +52,7 @@
     hint.hidden = !tool;
     hint.textContent = tool ? HINTS[tool] : '';
     document.body.classList.toggle('drawing', !!tool);
+    if (page.updateHelp) page.updateHelp();
     if (tool) {
       page.deselect();
       map.doubleClickZoom.disable();

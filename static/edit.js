@@ -62,10 +62,23 @@
   // ---------------------------------------------------------------- writes and conflicts
 
   const conflictEl = byId('conflict');
-  let pendingConflict = null; // {ops, current}
+  let decide = null; // resolves the open conflict: true when the person's change was applied
+
+  // What the person's ops would have done, in a few words.
+  function describeOps(ops) {
+    const parts = [];
+    for (const op of ops) {
+      if (op.op === 'remove_features') parts.push('delete it');
+      if (op.op !== 'update_feature') continue;
+      if (op.coords) parts.push('move it');
+      if (typeof op.label === 'string') parts.push('label it “' + op.label + '”');
+      if (typeof op.popup === 'string' && !op.coords) parts.push('set its text to “' + op.popup.slice(0, 80) + '”');
+    }
+    return parts.length ? 'Yours would ' + parts.join(', ') + '.' : '';
+  }
 
   function showConflict(ops, error) {
-    pendingConflict = { ops: ops, current: error.current_version };
+    editor.hidden = true;
     byId('conflict-text').textContent =
       'Your change was not applied, because this changed since you started editing it:';
     const list = byId('conflict-list');
@@ -76,33 +89,39 @@
       list.appendChild(textNode('li', '', who + ': ' + String(change.summary || 'a change')));
     }
     if (!list.children.length) list.appendChild(textNode('li', '', String(error.message || 'someone else changed it')));
+    const mine = describeOps(ops);
+    if (mine) list.appendChild(textNode('li', 'conflict-mine', mine));
     conflictEl.hidden = false;
     byId('conflict-mine').focus();
+    return new Promise((resolve) => { decide = resolve; }).then(async (applyMine) => {
+      if (!applyMine) {
+        page.toast('Kept the other change; yours was not applied.');
+        return false;
+      }
+      // Based on the version that refused it: a change after that one conflicts again.
+      return page.write(ops, typeof error.current_version === 'number' ? error.current_version : page.version);
+    });
   }
 
-  function closeConflict() {
+  function settle(applyMine) {
     conflictEl.hidden = true;
-    pendingConflict = null;
+    const resolve = decide;
+    decide = null;
+    if (resolve) resolve(applyMine);
   }
 
-  byId('conflict-mine').addEventListener('click', () => {
-    const pending = pendingConflict;
-    closeConflict();
-    if (pending) page.write(pending.ops, typeof pending.current === 'number' ? pending.current : page.version);
-  });
-  byId('conflict-theirs').addEventListener('click', () => {
-    closeConflict();
-    page.toast('Kept the other change; yours was not applied.');
-  });
+  byId('conflict-mine').addEventListener('click', () => settle(true));
+  byId('conflict-theirs').addEventListener('click', () => settle(false));
 
-  /** Sends ops based on `base` (a version); true when they were applied. */
+  /** Sends ops based on `base` (a version); resolves true once they were applied (after the
+   * person chose to apply theirs, when they conflicted). */
   page.write = async function (ops, base) {
     const body = { ops: ops };
     if (typeof base === 'number' && base >= 0) body.base_version = base;
     const result = await page.post('/ops', body);
     if (result.ok) return true;
-    if (result.status === 409 && result.error.code === 'edit_conflict') showConflict(ops, result.error);
-    else page.toast('Not saved: ' + String(result.error.message || result.error.code));
+    if (result.status === 409 && result.error.code === 'edit_conflict') return showConflict(ops, result.error);
+    page.toast('Not saved: ' + String(result.error.message || result.error.code));
     return false;
   };
 
@@ -133,8 +152,8 @@
   page.select = function (id) {
     const entry = page.features.get(id);
     if (!entry || page.replaying) return;
-    selected = { id: id, base: page.version };
     const f = entry.data;
+    selected = { id: id, base: page.version, label: f.label || '', popup: f.popup || '' };
     const note = f.layer === 'notes';
     byId('editor-title').textContent = note ? 'Note' : 'Edit ' + f.type;
     byId('editor-popup-name').textContent = note ? 'Note for the assistant' : 'Popup text';
@@ -166,14 +185,20 @@
     if (!selected) return;
     const { id, base } = selected;
     const entry = page.features.get(id);
-    const label = byId('editor-label').value;
     const popup = byId('editor-popup').value;
-    const op = { op: 'update_feature', id: id, popup: popup };
-    op.label = entry && entry.data.layer === 'notes' && !label ? popup.slice(0, 40) : label;
-    if (await page.write([op], base)) {
+    let label = byId('editor-label').value;
+    if (entry && entry.data.layer === 'notes' && !label) label = popup.slice(0, 40);
+    // Only what the person changed: an edit of the label does not carry a stale popup along.
+    const op = { op: 'update_feature', id: id };
+    if (label !== selected.label) op.label = label;
+    if (popup !== selected.popup) op.popup = popup;
+    if (op.label === undefined && op.popup === undefined) {
       page.deselect();
-      page.toast('Saved.');
+      return;
     }
+    const saved = await page.write([op], base);
+    if (selected && selected.id === id) page.deselect();
+    if (saved) page.toast('Saved.');
   });
   byId('editor-delete').addEventListener('click', () => page.deleteSelected());
   byId('editor-close').addEventListener('click', () => page.deselect());

@@ -59,7 +59,8 @@
 
   function update() {
     const empty = page.features.size === 0 && page.connState !== 'gone';
-    help.hidden = !empty || helpDismissed || page.replaying === true;
+    // Out of the way while the person draws (it would cover the map they click on).
+    help.hidden = !empty || helpDismissed || page.replaying === true || !!page.tool;
   }
 
   buildHelp();

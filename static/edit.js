@@ -113,13 +113,36 @@
   byId('conflict-mine').addEventListener('click', () => settle(true));
   byId('conflict-theirs').addEventListener('click', () => settle(false));
 
-  /** Sends ops based on `base` (a version); resolves true once they were applied (after the
-   * person chose to apply theirs, when they conflicted). */
+  // The version of this page's own last write of each feature. The answer to a write comes
+  // before its event does: without this, a second drag or arrow-key nudge of the same marker,
+  // based on what the page has drawn, would conflict with the page's own first one.
+  const writtenAt = new Map();
+
+  function touched(ops) {
+    const ids = [];
+    for (const op of ops) {
+      if (op.op === 'update_feature' || op.op === 'add_feature') ids.push(op.id);
+      if (op.op === 'remove_features') ids.push(...op.ids);
+    }
+    return ids;
+  }
+
+  /** Sends ops based on `base` (a version); resolves to the new version once they were applied
+   * (after the person chose to apply theirs, when they conflicted), else to false. */
   page.write = async function (ops, base) {
+    const ids = touched(ops);
+    // Nobody else touched these since our own write of them (it would have conflicted): a
+    // base of that write's version loses nothing.
+    const ours = ids.length ? Math.min(...ids.map((id) => writtenAt.get(id) ?? -1)) : -1;
+    if (typeof base === 'number' && ours > base) base = ours;
     const body = { ops: ops };
     if (typeof base === 'number' && base >= 0) body.base_version = base;
     const result = await page.post('/ops', body);
-    if (result.ok) return true;
+    if (result.ok) {
+      const version = result.body && result.body.version;
+      for (const id of ids) writtenAt.set(id, version);
+      return version || true;
+    }
     if (result.status === 409 && result.error.code === 'edit_conflict') return showConflict(ops, result.error);
     page.toast('Not saved: ' + String(result.error.message || result.error.code));
     return false;

@@ -314,3 +314,26 @@ async def test_history_replay_is_read_only_and_returns_to_live(live: Server) -> 
         tab.check_clean()
 
     await in_chromium(body)
+
+
+async def test_a_marker_by_touch(live: Server, tmp_path: Path) -> None:
+    shot = artifact("page-touch.png", tmp_path)
+
+    def body(chromium: Chromium) -> None:
+        context = new_context(chromium, live, viewport={"width": 420, "height": 760}, has_touch=True)
+        tab = Tab.open(context)
+        version = tab.ops(LISBON)
+        wait_version(tab, version)
+        page = tab.page
+        page.get_by_role("button", name="Marker").tap()
+        page.touchscreen.tap(200, 420)
+        [fid] = wait_features(tab, 1)
+        tab.feature(fid, "marker")
+        page.locator("#editor").wait_for()
+        page.screenshot(path=str(shot), animations="disabled")
+        page.get_by_role("button", name="Close").tap()
+        [marker] = state(tab)["features"]
+        assert marker["type"] == "marker"
+        tab.check_clean()
+
+    await in_chromium(body)

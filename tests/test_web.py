@@ -52,6 +52,7 @@ async def test_view_link_reads_but_never_writes(browser_factory, nursery):
     assert (await stranger.client.get(f"/v/{view_key}")).status_code == 200
     state = (await stranger.client.get(f"/v/{view_key}/state")).json()
     assert [f["label"] for f in state["features"]] == ["Paris"]
+    assert [(a["summary"], a["by"]["id"]) for a in state["activity"]] == [("added 'Paris'", "system")]
     geo = await stranger.client.get(f"/v/{view_key}/geojson")
     assert geo.headers["content-type"].startswith("application/geo+json")
     assert geo.json()["features"][0]["geometry"] == {"type": "Point", "coordinates": [2.3522, 48.8566]}
@@ -76,6 +77,7 @@ async def test_stream_snapshot_then_live_changes(browser_factory, nursery):
     kind, event_id, snapshot = stream.events[0]
     assert (kind, event_id) == ("snapshot", "2")
     assert snapshot["title"] == "Trip" and len(snapshot["features"]) == 1
+    assert [a["summary"] for a in snapshot["activity"]] == ["set the title to 'Trip', added 'Paris'"]
     assert stream.retry == 2000
     response = await alice.ops(
         map_id,

@@ -288,7 +288,8 @@ class History:
 
     def state_at(self, current: MapState, version: int) -> MapState:
         """The map's features, layers and title as they were at ``version`` (walking inverses back
-        from ``current``); the view and the id counter are ``current``'s."""
+        from ``current``); the view and the id counter are ``current``'s. A version inside a
+        batch (batches are atomic) gives the map as it was before that batch."""
         if current.version != self.version or not self.reaches(version):
             raise InvalidInput(
                 f"version {version} is not in this map's history, which reaches back to version"

@@ -134,8 +134,10 @@ def footprint_of(inverse: Inverse, events: Sequence[Event] = ()) -> Footprint:
     )
 
 
-def effect_of(inverse: Inverse, events: Sequence[Event]) -> Effect:
-    after = _after(inverse, events)
+def effect_of(
+    inverse: Inverse, events: Sequence[Event], after: dict[str, Feature | None] | None = None
+) -> Effect:
+    after = _after(inverse, events) if after is None else after
     added, changed, removed = [], [], []
     notes: list[tuple[str, str, LatLon]] = []
     for fid, old in inverse.features:
@@ -193,7 +195,7 @@ def _moved(old: Feature, new: Feature) -> bool:
 def _feature_parts(inverse: Inverse, events: Sequence[Event]) -> list[str]:
     after = _after(inverse, events)
     before = dict(inverse.features)
-    effect = effect_of(inverse, events)
+    effect = effect_of(inverse, events, after)
     explicit = {fid for e in events if isinstance(e, FeaturesRemoved) for fid in e.ids}
     parts = []
     new = [after[fid] for fid in effect.added]

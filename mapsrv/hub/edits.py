@@ -21,7 +21,7 @@ from typing import Any
 from mapsrv.core import Event, Limits, MapState, Op, apply_all
 from mapsrv.core.history import Actor, History, Record, footprint_of, inverse_ops, record
 from mapsrv.errors import EditConflict, NothingToUndo, VersionConflict
-from mapsrv.hub.recovery import HeldBatch
+from mapsrv.hub.recovery import HeldBatch, new_batch_id
 
 __all__ = [
     "Plan",
@@ -29,6 +29,7 @@ __all__ = [
     "build",
     "changes_json",
     "check_base",
+    "held_batch",
     "plan_redo",
     "plan_undo",
     "plan_write",
@@ -60,16 +61,29 @@ def plan_write(ops: Sequence[Op], expected_version: int | None, base_version: in
 
 def build(
     state: MapState, history: History, prepare: Prepare, by: Actor, at: float, limits: Limits
-) -> tuple[MapState, list[Event], HeldBatch]:
+) -> tuple[MapState, list[Event], Plan]:
     """Decide a batch and apply it to ``state``: the state after, its events (the last with its
-    change record) and the batch as it would be held while the store is away (no id yet)."""
+    change record), and the plan (``held_batch`` turns it into a batch to hold while the store is away)."""
     plan = prepare(state, history)
     after, events = apply_all(state, plan.ops, limits)
     events = record(state, events, by, at, undoes=plan.undoes, redoes=plan.redoes, summary=plan.summary)
     if plan.base_version is not None:
         check_base(history, plan.base_version, state, events)
-    held = HeldBatch("", plan.ops, by, at, plan.base_version, plan.undoes, plan.redoes, plan.summary)
-    return after, events, held
+    return after, events, plan
+
+
+def held_batch(batch_id: str, plan: Plan, by: Actor, at: float) -> HeldBatch:
+    """The batch to hold while the store is away (an id of its own when the store gave none)."""
+    return HeldBatch(
+        batch_id or new_batch_id(),
+        plan.ops,
+        by,
+        at,
+        plan.base_version,
+        plan.undoes,
+        plan.redoes,
+        plan.summary,
+    )
 
 
 def check_base(history: History, base_version: int, state: MapState, events: Sequence[Event]) -> None:

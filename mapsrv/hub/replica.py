@@ -10,10 +10,10 @@ handled per map: the reader never waits for a map's lock, so one slow map never 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 import trio
 
@@ -21,7 +21,7 @@ from mapsrv.core import Event, Limits, MapState, apply_event
 from mapsrv.core.codec import event_from_wire
 from mapsrv.core.history import Actor
 from mapsrv.errors import MapsrvError, Unavailable
-from mapsrv.hub.edits import Prepare, build
+from mapsrv.hub.edits import Prepare, build, held_batch
 from mapsrv.hub.fanout import Fanout
 from mapsrv.hub.recovery import (
     HeldBatch,
@@ -72,8 +72,8 @@ class Replica:
             batch_id = new_batch_id() if self.store.durable else ""
             at = time.time()
             for _ in range(MAX_COMMIT_ATTEMPTS):
-                state, events, batch = build(entry.state, entry.history, prepare, actor, at, self.limits)
-                batch = dataclasses.replace(batch, id=batch_id or new_batch_id())
+                state, events, plan = build(entry.state, entry.history, prepare, actor, at, self.limits)
+                batch = partial(held_batch, batch_id, plan, actor, at)
                 if entry.held is not None:
                     if self.store.available and await self._push_held_now(entry):
                         continue  # the state moved: apply again on top
@@ -106,14 +106,16 @@ class Replica:
         entry.history.extend(events)
         self.fanout.publish(entry, events)
 
-    def _hold(self, entry: MapEntry, batch: HeldBatch, state: MapState, events: list[Event]) -> list[Event]:
+    def _hold(
+        self, entry: MapEntry, batch: Callable[[], HeldBatch], state: MapState, events: list[Event]
+    ) -> list[Event]:
         held = entry.held
         if held is None:
             held = entry.held = HeldWrites(base=entry.state, history=entry.history.copy())
             self.holding.add(entry.id)
         elif held.count >= MAX_HELD_BATCHES:
             raise StoreUnavailable()
-        held.batches.append(batch)
+        held.batches.append(batch())
         self._advance(entry, state, events)
         return events
 

@@ -189,6 +189,7 @@ async def test_commit_compares_versions_and_the_log_replays_them(backend: Backen
     loaded = await store.load(state.id)
     assert loaded is not None and loaded.state.version == 3
     assert list(loaded.state.features) == ["f1", "f2", "f3"]
+    assert [e.version for e in loaded.log] == [1, 2, 3], "the log it holds, for the map's history"
     reply, _ = await write(store, MapState(id="x" * 22))
     assert reply == MISSING
     assert await store.events_after("x" * 22, 0) is None

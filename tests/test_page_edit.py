@@ -287,7 +287,9 @@ async def test_a_note_for_the_agent(live: Server) -> None:
     assert any(c.get("notes") for c in changes), changes
 
 
-async def test_history_replay_is_read_only_and_returns_to_live(live: Server) -> None:
+async def test_history_replay_is_read_only_and_returns_to_live(live: Server, tmp_path: Path) -> None:
+    shot = artifact("page-history.png", tmp_path)
+
     def body(chromium: Chromium) -> None:
         tab = open_tab(chromium, live)
         page = tab.page
@@ -301,6 +303,7 @@ async def test_history_replay_is_read_only_and_returns_to_live(live: Server) -> 
         page.locator("#replay-status", has_text=f"Version {first} of {last}").wait_for()
         page.wait_for_function("() => document.querySelectorAll('[data-feature-id]').length === 1")
         assert page.locator('[data-feature-id="one"]').count() == 1
+        page.screenshot(path=str(shot), animations="disabled")
         page.keyboard.press("Escape")  # focus on the slider: Escape is "back to live"
         page.locator("#replay").wait_for(state="hidden")
         tab.feature("two", "marker")

@@ -286,9 +286,35 @@
       let base = page.version;
       handle.on('dragstart', () => { base = page.version; });
       handle.on('dragend', () => moveTo(f.id, index, handle.getLatLng(), base));
-      handle.on('add', () => nudgeKeys(handle, (latlng, b) => moveTo(f.id, index, latlng, b)));
+      handle.on('add', () => {
+        const el = handle.getElement();
+        if (!el) return;
+        el.dataset.handle = f.id + ':' + index;
+        nudgeKeys(handle, (latlng, b) => moveTo(f.id, index, latlng, b));
+        refocus(el, 'handle:' + el.dataset.handle);
+      });
       handles.addLayer(handle);
     });
+  }
+
+  // ---------------------------------------------------------------- keeping the focus
+
+  // A change redraws a feature (and its handles) with new elements: the keyboard focus would
+  // fall back to the page after every arrow-key nudge. The last focused feature or handle gets
+  // it back when it is drawn again and nothing else took it meanwhile.
+  let focused = null; // 'feature:<id>' or 'handle:<id>:<index>'
+
+  document.addEventListener('focusin', (event) => {
+    const el = event.target;
+    if (!(el instanceof Element)) return;
+    if (el.dataset.featureId) focused = 'feature:' + el.dataset.featureId;
+    else if (el.dataset.handle) focused = 'handle:' + el.dataset.handle;
+    else focused = null;
+  });
+
+  function refocus(el, key) {
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (focused === key && lost) el.focus({ preventScroll: true });
   }
 
   // ---------------------------------------------------------------- every feature drawn
@@ -319,6 +345,7 @@
         }
       });
       if (selected && selected.id === f.id) el.classList.add('mapsrv-selected');
+      refocus(el, 'feature:' + f.id);
       if (layer instanceof L.Marker && layer.dragging && !page.replaying) {
         layer.dragging.enable();
         nudgeKeys(layer, (latlng, base) => moveTo(f.id, 0, latlng, base));

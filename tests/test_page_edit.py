@@ -116,6 +116,10 @@ async def test_a_marker_by_keyboard_alone(live: Server) -> None:
                 break
         else:
             raise AssertionError("the marker never got the keyboard focus")
+        before = page.evaluate("window.mapsrv.version")
+        page.keyboard.press("Shift+ArrowRight")  # moves the focused marker 50 px east
+        page.wait_for_function("(v) => window.mapsrv.version > v", arg=before)
+        assert state(tab)["features"][0]["coords"][1] > marker["coords"][1]
         page.keyboard.press("Enter")
         page.locator("#editor").wait_for()
         page.keyboard.press("Delete")

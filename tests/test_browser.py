@@ -259,6 +259,9 @@ async def test_view_link_watches_live_and_cannot_write(live: Server) -> None:
         assert status == 404, "the viewer's browser has no cookie for this map"
         direct = viewer.page.request.post(f"/m/{owner.map_id}/ops", data={"ops": [{"op": "clear"}]})
         assert direct.status == 404
+        for path in ("undo", "redo"):
+            assert viewer.page.request.post(f"/m/{owner.map_id}/{path}", data={}).status == 404, path
+            assert viewer.page.request.post(f"{view_url}/{path}", data={}).status in (404, 405), path
         owner.feature("seen", "rectangle")  # still there
         viewer.check_clean()
 

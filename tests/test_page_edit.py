@@ -65,6 +65,11 @@ async def test_a_person_draws_an_area_by_mouse_and_it_is_theirs(live: Server, tm
     def body(chromium: Chromium) -> str:
         tab = open_tab(chromium, live)
         page = tab.page
+        page.get_by_role("button", name="Line").click()
+        page.mouse.click(300, 300)
+        page.keyboard.press("Escape")  # cancels the line: nothing is written
+        assert page.evaluate("window.mapsrvPage.tool") is None
+        assert page.get_by_role("button", name="Line").get_attribute("aria-pressed") == "false"
         page.get_by_role("button", name="Area").click()
         page.mouse.click(420, 260)
         page.mouse.click(640, 280)

@@ -73,7 +73,8 @@ async def test_tiles_that_cannot_be_reached_get_a_banner_and_features_still_show
             {"op": "add_feature", "id": "walk", "type": "polyline",
              "coords": [[38.73, -9.17], [38.71, -9.15], [38.70, -9.12]], "label": "Walk",
              "style": {"color": "#7c3aed", "weight": 5}},
-            {"op": "add_feature", "id": "hotel", "type": "marker", "coords": [38.716, -9.14], "label": "Hotel"},
+            {"op": "add_feature", "id": "hotel", "type": "marker", "coords": [38.716, -9.14],
+             "label": "Hotel"},
             {"op": "set_view", "center": [38.715, -9.145], "zoom": 13, "animate": False},
         )  # fmt: skip
         banner = page.locator("#tiles-banner")
@@ -99,7 +100,14 @@ async def test_a_map_that_is_gone_says_so_in_the_tab_and_on_reload(live: Server,
         page = tab.page
         ids["map"] = tab.map_id
         held: list[Route] = []
-        page.route("**/events", lambda route: held.append(route) if not expired.is_set() else route.continue_())
+
+        def on_events(route: Route) -> None:
+            if expired.is_set():
+                route.continue_()
+            else:
+                held.append(route)
+
+        page.route("**/events", on_events)
         trio.from_thread.run_sync(opened.set, trio_token=token)
         trio.from_thread.run(expired.wait, trio_token=token)
         page.wait_for_function("() => document.getElementById('conn').textContent !== 'live'")

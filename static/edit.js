@@ -107,8 +107,26 @@
 
   async function moveTo(id, index, latlng, base) {
     const entry = page.features.get(id);
-    if (!entry) return;
-    await page.write([{ op: 'update_feature', id: id, coords: movedCoords(entry.data, index, latlng) }], base);
+    if (!entry) {
+      page.release(id, false); // removed meanwhile
+      return;
+    }
+    const coords = movedCoords(entry.data, index, latlng);
+    const moved = await page.write([{ op: 'update_feature', id: id, coords: coords }], base);
+    // Refused, or the person kept the other change: back to where the map has it. Moved: the
+    // write's own event redraws it.
+    page.release(id, !moved);
+    if (!moved) showHandles();
+  }
+
+  function dragging(target, id, index, getBase) {
+    target.on('dragstart', () => { page.hold(id); getBase.start(); });
+    target.on('dragend', () => moveTo(id, index, target.getLatLng(), getBase.value()));
+  }
+
+  function baseClock() {
+    let base = page.version;
+    return { start: () => { base = page.version; }, value: () => base };
   }
 
   // Arrow keys move a focused marker or vertex (Shift: farther), for people without a mouse.
@@ -142,9 +160,7 @@
         title: f.type === 'marker' ? 'Move this marker' : 'Point ' + (index + 1) + ' of ' + (f.label || f.type),
         icon: L.divIcon({ className: 'mapsrv-handle', iconSize: [14, 14] }),
       });
-      let base = page.version;
-      handle.on('dragstart', () => { base = page.version; });
-      handle.on('dragend', () => moveTo(f.id, index, handle.getLatLng(), base));
+      dragging(handle, f.id, index, baseClock());
       handle.on('add', () => {
         const el = handle.getElement();
         if (!el) return;
@@ -211,14 +227,12 @@
       }
     });
     if (layer instanceof L.Marker) {
-      let base = page.version;
-      layer.on('dragstart', () => { base = page.version; });
-      layer.on('dragend', () => moveTo(f.id, 0, layer.getLatLng(), base));
+      dragging(layer, f.id, 0, baseClock());
     }
   });
 
   page.on('change', () => {
-    if (!selected) return;
+    if (!selected || page.isHeld(selected.id)) return; // its handles are being dragged
     if (!page.features.has(selected.id)) {
       page.deselect();
       page.toast('The feature you were editing was removed.');

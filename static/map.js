@@ -194,9 +194,19 @@
     features.delete(id);
   }
 
+  // Features a person is dragging: a change that arrives meanwhile is kept, and drawn when the
+  // drag ends (redrawing would pull the marker out from under the pointer).
+  const held = new Map(); // feature id -> whether a change to it is waiting
+
   function upsertFeature(f) {
     if (!f || f.id == null) return;
     const id = String(f.id);
+    const current = features.get(id);
+    if (current && held.has(id) && String(f.layer != null ? f.layer : 'default') === current.layerId) {
+      current.data = f;
+      held.set(id, true);
+      return;
+    }
     removeFeature(id);
     let layer;
     try {
@@ -488,6 +498,16 @@
     decorate: decorate,
     tagElement: tagElement,
     markGone: markGone,
+    hold: (id) => { if (!held.has(id)) held.set(id, false); },
+    isHeld: (id) => held.has(id),
+    // Ends a hold; draws the feature again from the state the page holds when a change came
+    // during it, or when asked (after a refused drag).
+    release: (id, redraw) => {
+      const waiting = held.get(id) === true;
+      held.delete(id);
+      const entry = features.get(id);
+      if ((redraw || waiting) && entry) upsertFeature(entry.data);
+    },
     isGone: isGone,
   };
 

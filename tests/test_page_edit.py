@@ -349,3 +349,38 @@ async def test_a_marker_by_touch(live: Server, tmp_path: Path) -> None:
         tab.check_clean()
 
     await in_chromium(body)
+
+
+async def test_a_drag_that_crosses_another_tabs_move_asks_and_can_keep_theirs(live: Server) -> None:
+    def body(chromium: Chromium) -> None:
+        context = new_context(chromium, live, viewport=VIEWPORT)
+        first, second = Tab.open(context), Tab.open(context)
+        pin = {"op": "add_feature", "id": "m", "type": "marker", "coords": [38.72, -9.14]}
+        version = first.ops(LISBON, pin)
+        wait_version(second, version)
+        page = second.page
+        box = second.feature("m", "marker").bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 40, y, steps=4)  # the drag has begun: its base is `version`
+        theirs = [38.73, -9.12]
+        moved = first.ops({"op": "update_feature", "id": "m", "coords": theirs, "label": "Theirs"})
+        wait_version(second, moved)  # arrives mid-drag: held, not drawn under the pointer
+        page.mouse.move(x + 90, y + 30, steps=4)
+        page.mouse.up()
+        dialog = page.get_by_role("alertdialog")
+        dialog.wait_for()
+        assert "Yours would move it." in dialog.inner_text()
+        page.get_by_role("button", name="Keep theirs").click()
+        second.label("Theirs").wait_for()
+        [marker] = state(second)["features"]
+        assert marker["coords"] == theirs
+        tx, _ = at_point(second, *theirs)
+        box = second.feature("m", "marker").bounding_box()
+        assert box is not None and abs(box["x"] + box["width"] / 2 - tx) < 3, (box, tx)
+        first.check_clean()
+        second.check_clean()
+
+    await in_chromium(body)

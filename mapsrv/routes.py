@@ -87,6 +87,8 @@ ROUTES: tuple[Route, ...] = (
     _route("/v/{key}/events", "/" + _KEY.format(kind="v") + "/events", Family.BROWSER_STREAM),
     _route("/m/{id}/ops", "/" + _KEY.format(kind="m") + "/ops", Family.WEB, origin_checked=True),
     _route("/m/{id}/claim", "/" + _KEY.format(kind="m") + "/claim", Family.WEB, origin_checked=True),
+    _route("/m/{id}/undo", "/" + _KEY.format(kind="m") + "/undo", Family.WEB, origin_checked=True),
+    _route("/m/{id}/redo", "/" + _KEY.format(kind="m") + "/redo", Family.WEB, origin_checked=True),
     _route("/{m,v}/{id}/export", "/" + _KEY.format(kind="[mv]") + "/(state|geojson)", Family.WEB),
     _route("/m/{id}", "/" + _KEY.format(kind="m"), Family.WEB),
     _route("/v/{key}", "/" + _KEY.format(kind="v"), Family.WEB),

@@ -102,7 +102,7 @@ def kind_of(match: RouteMatch, scope: Scope) -> Kind | None:
         route.template == "/" and method == "GET" and user_from_cookies(_header(scope, b"cookie")) is None
     ):
         return Kind.MAPS
-    if route.template == "/m/{id}/ops" and method == "POST":
+    if route.template in ("/m/{id}/ops", "/m/{id}/undo", "/m/{id}/redo") and method == "POST":
         return Kind.WRITES
     if route.family in (Family.MCP_HTTP, Family.MCP_MESSAGES) and method == "POST":
         return Kind.MCP

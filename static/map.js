@@ -1,4 +1,7 @@
-/* mapsrv live map page. Wire contract: docs/protocol.md.
+/* mapsrv live map page: drawing the state and staying connected. Wire contract: docs/protocol.md.
+ *
+ * The other scripts (notice.js, draw.js, activity.js) build on the `page` object this one
+ * exposes as window.mapsrvPage: they run before DOMContentLoaded, when this one connects.
  *
  * Everything in the map state (titles, labels, popups, layer names) is untrusted text written by an
  * agent: it only ever reaches the DOM through textContent, and Leaflet only ever gets DOM nodes
@@ -23,7 +26,18 @@
     tileUrl: ds.tileUrl || '',
     tileAttribution: ds.tileAttribution || '',
     geojson: ds.geojson || '',
+    mcpUrl: ds.mcpUrl || '',
+    actor: ds.actor || '',
   };
+  // Every read of this map goes through its own prefix: /m/<id> (edit) or /v/<key> (view).
+  cfg.prefix = cfg.events.replace(/\/events$/, '');
+
+  const hooks = { snapshot: [], change: [], feature: [], gone: [], applied: [] };
+  function emit(name, ...args) {
+    for (const fn of hooks[name]) {
+      try { fn(...args); } catch (err) { console.error('mapsrv: ' + name + ' hook failed', err); }
+    }
+  }
 
   const byId = (id) => document.getElementById(id);
 
@@ -44,10 +58,11 @@
 
   L.Icon.Default.imagePath = '/static/leaflet/images/';
 
-  const map = L.map('map').setView(WORLD_CENTER, WORLD_ZOOM);
+  const map = L.map('map', { keyboard: true }).setView(WORLD_CENTER, WORLD_ZOOM);
+  let tiles = null;
   if (cfg.tileUrl) {
     // The attribution control renders HTML; the server hands us plain text.
-    L.tileLayer(cfg.tileUrl, { attribution: escapeHtml(cfg.tileAttribution) }).addTo(map);
+    tiles = L.tileLayer(cfg.tileUrl, { attribution: escapeHtml(cfg.tileAttribution) }).addTo(map);
   }
 
   // ---------------------------------------------------------------- drawn state
@@ -93,7 +108,7 @@
       iconSize: [SYMBOL_SIZE, SYMBOL_SIZE],
       iconAnchor: [SYMBOL_SIZE / 2, SYMBOL_SIZE / 2],
     });
-    return L.marker(coords, { icon: icon, keyboard: false });
+    return L.marker(coords, { icon: icon, keyboard: cfg.mode === 'edit' });
   }
 
   function buildLeafletLayer(f) {
@@ -179,9 +194,19 @@
     features.delete(id);
   }
 
+  // Features a person is dragging: a change that arrives meanwhile is kept, and drawn when the
+  // drag ends (redrawing would pull the marker out from under the pointer).
+  const held = new Map(); // feature id -> whether a change to it is waiting
+
   function upsertFeature(f) {
     if (!f || f.id == null) return;
     const id = String(f.id);
+    const current = features.get(id);
+    if (current && held.has(id) && String(f.layer != null ? f.layer : 'default') === current.layerId) {
+      current.data = f;
+      held.set(id, true);
+      return;
+    }
     removeFeature(id);
     let layer;
     try {
@@ -193,6 +218,7 @@
     decorate(layer, f);
     const owner = ensureLayer(f.layer != null ? String(f.layer) : 'default');
     features.set(id, { data: f, layer: layer, layerId: owner.id });
+    emit('feature', layer, f);
     owner.group.addLayer(layer);
   }
 
@@ -263,25 +289,28 @@
     sel.addRange(range);
   }
 
-  let copyResetTimer = null;
-
-  async function copyCode() {
-    const button = byId('copy-code');
+  // Copies `el`'s text; `button` says whether it worked.
+  async function copyText(button, el) {
+    const text = el.textContent;
     let copied = false;
     if (navigator.clipboard && navigator.clipboard.writeText) {
       try {
-        await navigator.clipboard.writeText(cfg.mapId);
+        await navigator.clipboard.writeText(text);
         copied = true;
-      } catch (err) { /* not allowed here: fall back to selecting the code */ }
+      } catch (err) { /* not allowed here: fall back to selecting the text */ }
     }
     if (!copied) {
-      selectText(byId('map-code'));
+      selectText(el);
       try { copied = document.execCommand('copy'); } catch (err) { copied = false; }
     }
-    // When nothing could be copied the code stays selected for the user to copy by hand.
+    // When nothing could be copied the text stays selected for the user to copy by hand.
     button.textContent = copied ? 'Copied' : 'Selected';
-    clearTimeout(copyResetTimer);
-    copyResetTimer = setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+    clearTimeout(button.mapsrvReset);
+    button.mapsrvReset = setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+  }
+
+  function copyCode() {
+    return copyText(byId('copy-code'), byId('map-code'));
   }
 
   function setupPanel() {
@@ -319,6 +348,7 @@
     (state.features || []).forEach(upsertFeature);
     setTitle(state.title);
     applyView(state.view);
+    emit('snapshot', state);
   }
 
   function applyChange(change) {
@@ -335,6 +365,7 @@
       case 'clear': clearFeatures(change.layer == null ? null : String(change.layer)); break;
       default: console.warn('mapsrv: unknown change kind', change.kind);
     }
+    emit('change', change);
   }
 
   function onChangeEvent(payload) {
@@ -362,6 +393,7 @@
       } catch (err) {
         console.error('mapsrv: failed to apply ' + event.type, err);
       }
+      emit('applied', version);
       // For embedders, tests and benchmarks: the page has drawn everything up to `version`.
       window.dispatchEvent(new CustomEvent('mapsrv:applied', { detail: { version: version } }));
     };
@@ -379,6 +411,27 @@
     connState = state;
     badge.textContent = state;
     badge.className = 'badge conn-' + state;
+  }
+
+  // EventSource never says why it failed. A map that is gone answers its own state URL with
+  // 404 (or 410): then the page says so and stops retrying. A server that does not answer at
+  // all is only "reconnecting".
+  async function isGone() {
+    try {
+      const response = await fetch(cfg.prefix + '/state', { headers: { Accept: 'application/json' } });
+      return response.status === 404 || response.status === 410;
+    } catch (err) {
+      return false;
+    }
+  }
+
+  function markGone() {
+    if (source) source.close();
+    source = null;
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    setConnState('gone');
+    emit('gone');
   }
 
   function scheduleReopen() {
@@ -408,7 +461,10 @@
       if (es.readyState === EventSource.CLOSED) {
         es.close();
         source = null;
-        scheduleReopen();
+        isGone().then((gone) => {
+          if (gone) markGone();
+          else scheduleReopen();
+        });
       }
     });
     es.addEventListener('snapshot', handler(applySnapshot));
@@ -425,7 +481,39 @@
     map: map,
   };
 
+  // For the page's other scripts (not a public API).
+  window.mapsrvPage = {
+    cfg: cfg,
+    map: map,
+    tiles: tiles,
+    features: features,
+    layers: layers,
+    get version() { return version; },
+    get connState() { return connState; },
+    on: (name, fn) => hooks[name].push(fn),
+    byId: byId,
+    textNode: textNode,
+    copyText: copyText,
+    buildLeafletLayer: buildLeafletLayer,
+    decorate: decorate,
+    tagElement: tagElement,
+    markGone: markGone,
+    hold: (id) => { if (!held.has(id)) held.set(id, false); },
+    isHeld: (id) => held.has(id),
+    // Ends a hold; draws the feature again from the state the page holds when a change came
+    // during it, or when asked (after a refused drag).
+    release: (id, redraw) => {
+      const waiting = held.get(id) === true;
+      held.delete(id);
+      const entry = features.get(id);
+      if ((redraw || waiting) && entry) upsertFeature(entry.data);
+    },
+    isGone: isGone,
+  };
+
   setupPanel();
-  if (cfg.events) connect();
-  else setConnState('reconnecting');
+  document.addEventListener('DOMContentLoaded', () => {
+    if (cfg.events) connect();
+    else setConnState('reconnecting');
+  });
 })();

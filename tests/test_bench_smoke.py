@@ -44,14 +44,21 @@ def check_latencies(result: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 async def test_scenario_runs(name: str) -> None:
-    if name == "change_to_page":
+    if name in ("change_to_page", "person_edit_to_other_tab"):
         require(HAVE_CHROMIUM, "chromium")
     if name == "redis_vs_memory":
         require(HAVE_REDIS, "redis-server")
     sizes = QUICK[name]
     with trio.fail_after(180):  # a delivery regression fails the run instead of hanging it
         result = await SCENARIOS[name](**sizes)
-    if name in ("change_to_page", "change_to_stream", "fan_out", "tool_to_stream", "redis_vs_memory"):
+    if name in (
+        "change_to_page",
+        "change_to_stream",
+        "fan_out",
+        "tool_to_stream",
+        "redis_vs_memory",
+        "person_edit_to_other_tab",
+    ):
         check_latencies(result)
     if name == "open_streams":
         for count in sizes["counts"]:

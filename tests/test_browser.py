@@ -9,41 +9,25 @@ Every wait is on a condition; nothing sleeps for a fixed time.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import trio
-from support import require, start_server
-from support.aio import use_plain_asyncio
+from support import start_server
+from support.chromium import TILES, Chromium, in_chromium, new_context
+from support.chromium import Tab as BaseTab
 from support.png import Image, read_png
 
 from mapsrv.server import Server
 
 try:
-    from playwright.sync_api import Browser as Chromium
-    from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
+    from playwright.sync_api import Route
 except ImportError:  # pragma: no cover - reported by require() in each test
-    sync_playwright = None
+    pass
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = os.path.exists(CHROMIUM)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # nothing answers there: tiles fail, nothing leaves the host
-WAIT_MS = 10_000
 XSS = "<img src=x onerror=alert(1)>"
-# Records CSP violations before any page script runs (init scripts are not subject to the CSP).
-CSP_SPY = (
-    "window.__csp = []; document.addEventListener('securitypolicyviolation',"
-    " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
-)
-
-T = TypeVar("T")
 
 
 def add(fid: str, ftype: str, coords: Any, **fields: Any) -> dict[str, Any]:
@@ -68,93 +52,13 @@ ALL_TYPES = [
 TYPES = {op["id"]: op["type"] for op in ALL_TYPES}
 
 
+class Tab(BaseTab):
+    known_types = TYPES
+
+
 @pytest.fixture
 async def live(nursery: trio.Nursery) -> Server:
     return await start_server(nursery, tile_url=TILES, sse_retry=0.2)
-
-
-async def in_chromium(body: Callable[[Chromium], T]) -> T:
-    """Run ``body(chromium)`` in one worker thread that owns the whole Playwright session."""
-    require(HAVE_CHROMIUM, "chromium")
-    require(sync_playwright is not None, "playwright")
-
-    def run() -> T:
-        use_plain_asyncio()  # per thread: trio-asyncio would hand this worker thread its own loop
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            try:
-                return body(chromium)
-            finally:
-                chromium.close()
-
-    return await trio.to_thread.run_sync(run)
-
-
-def new_context(chromium: Chromium, server: Server, **options: Any) -> BrowserContext:
-    context = chromium.new_context(base_url=server.url, **options)
-    context.set_default_timeout(WAIT_MS)
-    context.add_init_script(CSP_SPY)
-    return context
-
-
-@dataclass
-class Tab:
-    """One page of the map, with everything it did that it should not have."""
-
-    page: Page
-    dialogs: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @classmethod
-    def open(cls, context: BrowserContext, path: str = "/", badge: str = "live") -> Tab:
-        tab = cls(context.new_page())
-        tab.page.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
-        tab.page.on("pageerror", lambda e: tab.errors.append(str(e)))
-        tab.page.on(
-            "console", lambda m: tab.errors.append(m.text) if "Content Security Policy" in m.text else None
-        )
-        tab.page.goto(path)
-        tab.wait_badge(badge)
-        return tab
-
-    @property
-    def map_id(self) -> str:
-        return self.page.locator("#map-code").inner_text()
-
-    def ops(self, *ops: dict[str, Any]) -> int:
-        response = self.page.request.post(f"/m/{self.map_id}/ops", data={"ops": list(ops)})
-        assert response.status == 200, response.text()
-        return int(response.json()["version"])
-
-    def wait_badge(self, text: str) -> None:
-        self.page.wait_for_function("(t) => document.getElementById('conn').textContent === t", arg=text)
-
-    def feature(self, fid: str, ftype: str | None = None) -> Any:
-        """Wait until feature ``fid`` is drawn; returns its element's locator."""
-        element = self.page.locator(f'[data-feature-id="{fid}"]')
-        element.wait_for(state="attached")
-        expected = ftype or TYPES.get(fid)
-        if expected is not None:
-            assert element.get_attribute("data-feature-type") == expected
-        return element
-
-    def gone(self, fid: str) -> None:
-        self.page.locator(f'[data-feature-id="{fid}"]').wait_for(state="detached")
-
-    def mark(self, fid: str) -> None:
-        """Tag the element drawn for ``fid``; a snapshot redraws everything and loses the tag."""
-        self.feature(fid).evaluate("(e) => { e.dataset.probe = 'kept'; }")
-
-    def marked(self, fid: str) -> bool:
-        return self.feature(fid).get_attribute("data-probe") == "kept"
-
-    def label(self, text: str) -> Any:
-        return self.page.locator(".mapsrv-label-text", has_text=text)
-
-    def check_clean(self) -> None:
-        assert self.dialogs == [], "a dialog opened"
-        assert self.errors == [], "the page threw or broke its CSP"
-        assert self.page.evaluate("window.__csp") == [], "the CSP blocked something"
 
 
 async def test_every_feature_type_and_change_is_drawn_into_the_dom(live: Server) -> None:
@@ -339,7 +243,10 @@ async def test_view_link_watches_live_and_cannot_write(live: Server) -> None:
         assert "/v/" in view_url and owner.map_id not in view_url
         viewer = Tab.open(new_context(chromium, live), view_url, badge="view-only")
         assert viewer.page.locator("#map-code").count() == 0
-        assert viewer.page.locator("#panel button").count() == 0
+        assert viewer.page.locator("#panel button").all_inner_texts() == ["History"], "replay only: no undo"
+        assert not viewer.page.locator("#toolbar").is_visible(), "no drawing tools on the view link"
+        viewer.page.keyboard.press("m")
+        assert viewer.page.evaluate("window.mapsrvPage.tool") is None
         owner.ops(add("seen", "rectangle", [[1, 1], [2, 2]]), {"op": "set_title", "title": "Watched"})
         viewer.feature("seen", "rectangle")
         viewer.page.wait_for_function("() => document.title === 'Watched'")
@@ -352,6 +259,9 @@ async def test_view_link_watches_live_and_cannot_write(live: Server) -> None:
         assert status == 404, "the viewer's browser has no cookie for this map"
         direct = viewer.page.request.post(f"/m/{owner.map_id}/ops", data={"ops": [{"op": "clear"}]})
         assert direct.status == 404
+        for path in ("undo", "redo"):
+            assert viewer.page.request.post(f"/m/{owner.map_id}/{path}", data={}).status == 404, path
+            assert viewer.page.request.post(f"{view_url}/{path}", data={}).status in (404, 405), path
         owner.feature("seen", "rectangle")  # still there
         viewer.check_clean()
 

@@ -49,6 +49,8 @@ def examples(map_id: str, view_key: str) -> dict[str, tuple[str, str, dict[str, 
         "/v/{key}/events": ("GET", f"/v/{view_key}/events", {}),
         "/m/{id}/ops": ("POST", f"/m/{map_id}/ops", {"json": {"ops": [{"op": "set_title", "title": "t"}]}}),
         "/m/{id}/claim": ("POST", f"/m/{map_id}/claim", {}),
+        "/m/{id}/undo": ("POST", f"/m/{map_id}/undo", {}),  # undoes the set_title above
+        "/m/{id}/redo": ("POST", f"/m/{map_id}/redo", {}),
         "/{m,v}/{id}/export": ("GET", f"/v/{view_key}/geojson", {}),
         "/m/{id}": ("GET", f"/m/{map_id}", {}),
         "/v/{key}": ("GET", f"/v/{view_key}", {}),

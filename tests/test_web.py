@@ -8,6 +8,7 @@ import httpx
 import trio
 from support import Browser, open_stream, start_server, wait_until
 
+from mapsrv.core.history import person_actor
 from mapsrv.server import Server
 
 MARKER = {"op": "add_feature", "type": "marker", "coords": [48.8566, 2.3522], "label": "Paris"}
@@ -52,7 +53,8 @@ async def test_view_link_reads_but_never_writes(browser_factory, nursery):
     assert (await stranger.client.get(f"/v/{view_key}")).status_code == 200
     state = (await stranger.client.get(f"/v/{view_key}/state")).json()
     assert [f["label"] for f in state["features"]] == ["Paris"]
-    assert [(a["summary"], a["by"]["id"]) for a in state["activity"]] == [("added 'Paris'", "system")]
+    person = person_actor(alice.client.headers.get("User-Agent"), alice.client.cookies["mapsrv_user"])
+    assert [(a["summary"], a["by"]["id"]) for a in state["activity"]] == [("added 'Paris'", person.id)]
     geo = await stranger.client.get(f"/v/{view_key}/geojson")
     assert geo.headers["content-type"].startswith("application/geo+json")
     assert geo.json()["features"][0]["geometry"] == {"type": "Point", "coordinates": [2.3522, 48.8566]}

@@ -23,7 +23,14 @@ from mapsrv.web.api import api
 from mapsrv.web.context import WebContext
 from mapsrv.web.pages import pages
 from mapsrv.web.probes import probes
-from mapsrv.web.static import CLAIM_TEMPLATE, TEMPLATE, find_static_dir, served_files, static_files
+from mapsrv.web.static import (
+    CLAIM_TEMPLATE,
+    GONE_TEMPLATE,
+    TEMPLATE,
+    find_static_dir,
+    served_files,
+    static_files,
+)
 
 __all__ = ["create_app", "error_response", "security_headers"]
 
@@ -83,6 +90,7 @@ def create_app(config: Config, hub: MapHub, draining: Callable[[], bool] = lambd
         static_dir=static_dir,
         template=(static_dir / TEMPLATE).read_text(encoding="utf-8"),
         claim_template=(static_dir / CLAIM_TEMPLATE).read_text(encoding="utf-8"),
+        gone_template=(static_dir / GONE_TEMPLATE).read_text(encoding="utf-8"),
         served=served_files(static_dir),
     ).install(app.extensions)
     headers = security_headers(config)

@@ -26,6 +26,7 @@ class WebContext:
     static_dir: Path
     template: str  # index.html, read once
     claim_template: str  # claim.html, read once
+    gone_template: str  # gone.html, read once
     served: frozenset[str]  # the other files of static_dir, by name
 
     def install(self, extensions: dict[str, object]) -> None:

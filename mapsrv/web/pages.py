@@ -3,7 +3,11 @@
 
 An agent-made map belongs to nobody until a person opens it: its ``/m/<id>`` shows a button
 that POSTs to ``/m/<id>/claim`` (Origin-checked, like every cookie-bearing write), never a claim
-on GET, so a link preview or a prefetch cannot take the map from the person it was made for."""
+on GET, so a link preview or a prefetch cannot take the map from the person it was made for.
+
+A page for a map that does not exist (unknown, expired, another browser's: one answer) is a
+404 in either form: an HTML page with a "Start a new map" button for a browser (it asks for
+``text/html`` first), the usual JSON error for a program."""
 
 from __future__ import annotations
 
@@ -12,11 +16,24 @@ import html
 from quart import Blueprint, Response, redirect, request
 
 from mapsrv.access import resolve, unclaimed, user_cookie_header
+from mapsrv.core.history import person_actor
 from mapsrv.errors import NotFound
 from mapsrv.hub import MapEntry, new_token
+from mapsrv.responses import error_body, error_headers
 from mapsrv.web.context import WebContext, current_user, web_context
 
-__all__ = ["claim_map", "edit_page", "index", "new_map", "pages", "render_claim", "render_page", "view_page"]
+__all__ = [
+    "claim_map",
+    "edit_page",
+    "index",
+    "new_map",
+    "not_found",
+    "pages",
+    "render_claim",
+    "render_gone",
+    "render_page",
+    "view_page",
+]
 
 pages = Blueprint("pages", __name__)
 
@@ -38,15 +55,18 @@ def _redirect_to(map_id: str) -> Response:
     return redirect(f"/m/{map_id}", 303)  # type: ignore[return-value]
 
 
-def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str) -> str:
-    """index.html with this map's values, each escaped (a title is an agent's untrusted text)."""
+def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str, actor: str = "") -> str:
+    """index.html with this map's values, each escaped (a title is an agent's untrusted text).
+    ``actor`` is the id the person's writes are attributed to (a hash, not a secret): the page
+    shows its own changes as "you"."""
     if mode == "edit":
         prefix = f"/m/{entry.id}"
-        values = {"map_id": entry.id, "view_url": f"{base_url}/v/{entry.view_key}"}
+        values = {"map_id": entry.id, "view_url": f"{base_url}/v/{entry.view_key}", "actor": actor}
     else:
         prefix = f"/v/{entry.view_key}"
-        values = {"map_id": "", "view_url": ""}
+        values = {"map_id": "", "view_url": "", "actor": ""}
     values.update(
+        mcp_url=f"{base_url}/mcp",
         events=f"{prefix}/events",
         geojson=f"{prefix}/geojson",
         mode=mode,
@@ -66,6 +86,29 @@ def render_claim(ctx: WebContext, entry: MapEntry) -> str:
     for key, value in values.items():
         text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
     return text
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = round(seconds / size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{round(seconds)} seconds"
+
+
+def render_gone(ctx: WebContext) -> str:
+    return ctx.gone_template.replace("{{idle}}", html.escape(_duration(ctx.config.idle_timeout)))
+
+
+@pages.errorhandler(NotFound)
+async def not_found(exc: NotFound) -> Response:
+    """A browser gets a page that says what happened and how to go on; a program, JSON."""
+    if request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html":
+        return Response(render_gone(web_context()), status=404, content_type="text/html")
+    response = Response(error_body(exc), status=exc.status)
+    for name, value in error_headers(exc):
+        response.headers[name] = value
+    return response
 
 
 def _base_url(ctx: WebContext) -> str:
@@ -98,7 +141,8 @@ async def edit_page(map_id: str) -> Response:
         # An agent-made map nobody has opened: the person opens it with a button.
         page = render_claim(ctx, await unclaimed(ctx.hub, map_id))
     else:
-        page = render_page(ctx, entry, "edit", _base_url(ctx))
+        actor = person_actor(request.headers.get("User-Agent"), user).id
+        page = render_page(ctx, entry, "edit", _base_url(ctx), actor)
     return _with_cookie(Response(page, content_type="text/html"), user, fresh)
 
 

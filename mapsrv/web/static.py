@@ -1,9 +1,9 @@
 """Static files: the page's own (``mapsrv/static`` when installed, ``static/`` in a checkout) and
 Leaflet's (from the xstatic-leaflet package).
 
-``index.html`` and ``claim.html`` are templates, not files to serve: only the other files of the
-directory are, by exact name, so no spelling of a path (``./index.html``, ``../``) reaches
-anything else.
+``index.html``, ``claim.html`` and ``gone.html`` are templates, not files to serve: only the
+other files of the directory are, by exact name, so no spelling of a path (``./index.html``,
+``../``) reaches anything else.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mapsrv.web.context import web_context
 
 __all__ = [
     "CLAIM_TEMPLATE",
+    "GONE_TEMPLATE",
     "TEMPLATE",
     "TEMPLATES",
     "find_static_dir",
@@ -30,7 +31,8 @@ __all__ = [
 
 TEMPLATE = "index.html"
 CLAIM_TEMPLATE = "claim.html"  # an agent-made map nobody has opened yet
-TEMPLATES = frozenset({TEMPLATE, CLAIM_TEMPLATE})
+GONE_TEMPLATE = "gone.html"  # a map that does not exist (any more), for a browser
+TEMPLATES = frozenset({TEMPLATE, CLAIM_TEMPLATE, GONE_TEMPLATE})
 
 static_files = Blueprint("static_files", __name__)
 _LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)

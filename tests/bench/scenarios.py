@@ -32,6 +32,7 @@ from .harness import (
     percentiles,
     rss_kib,
 )
+from .page_edits import person_edit_to_other_tab
 
 __all__ = ["SCENARIOS"]
 
@@ -579,6 +580,7 @@ async def soak(clients: int = 100, watchers: int = 1000, seconds: float = 300.0)
 SCENARIOS = {
     "change_to_page": change_to_page,
     "change_to_stream": change_to_stream,
+    "person_edit_to_other_tab": person_edit_to_other_tab,
     "open_streams": open_streams,
     "fan_out": fan_out,
     "tool_to_stream": tool_to_stream,
@@ -591,6 +593,7 @@ SCENARIOS = {
 QUICK = {
     "change_to_page": {"changes": 5},
     "change_to_stream": {"changes": 5},
+    "person_edit_to_other_tab": {"edits": 5},
     "open_streams": {"counts": (5,)},
     "fan_out": {"watchers": 5, "events": 3, "gap": 0.01},
     "tool_to_stream": {"calls": 3, "active_maps": 3},

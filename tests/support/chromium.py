@@ -1,0 +1,147 @@
+"""Real headless Chromium for the page's tests: one Playwright session per test in a worker
+thread, a browser context on a server, and a ``Tab`` that waits on the page's own state.
+
+Playwright's sync API needs asyncio, so each test runs one sync body in one worker thread
+(``in_chromium``) while the server runs in the test's trio nursery."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import trio
+
+from mapsrv.server import Server
+
+from .aio import use_plain_asyncio
+from .waiting import require
+
+try:
+    from playwright.sync_api import Browser as Chromium
+    from playwright.sync_api import BrowserContext, Page, sync_playwright
+except ImportError:  # pragma: no cover - reported by require() in each test
+    sync_playwright = None
+    Chromium = BrowserContext = Page = Any  # type: ignore[misc,assignment]
+
+__all__ = [
+    "ARGS",
+    "CHROMIUM",
+    "CSP_SPY",
+    "Chromium",
+    "TILES",
+    "WAIT_MS",
+    "Tab",
+    "artifact",
+    "in_chromium",
+    "new_context",
+]
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # nothing answers there: tiles fail, nothing leaves the host
+WAIT_MS = 10_000
+# Records CSP violations before any page script runs (init scripts are not subject to the CSP).
+CSP_SPY = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+    " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
+
+T = TypeVar("T")
+
+
+async def in_chromium(body: Callable[[Chromium], T]) -> T:
+    """Run ``body(chromium)`` in one worker thread that owns the whole Playwright session."""
+    require(HAVE_CHROMIUM, "chromium")
+    require(sync_playwright is not None, "playwright")
+
+    def run() -> T:
+        use_plain_asyncio()  # per thread: trio-asyncio would hand this worker thread its own loop
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            try:
+                return body(chromium)
+            finally:
+                chromium.close()
+
+    return await trio.to_thread.run_sync(run)
+
+
+def new_context(chromium: Chromium, server: Server, **options: Any) -> BrowserContext:
+    context = chromium.new_context(base_url=server.url, **options)
+    context.set_default_timeout(WAIT_MS)
+    context.add_init_script(CSP_SPY)
+    return context
+
+
+@dataclass
+class Tab:
+    """One page of the map, with everything it did that it should not have."""
+
+    known_types: ClassVar[dict[str, str]] = {}  # feature id -> the type feature() expects
+
+    page: Page
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, context: BrowserContext, path: str = "/", badge: str = "live") -> Tab:
+        tab = cls(context.new_page())
+        tab.page.on("dialog", lambda d: (tab.dialogs.append(d.message), d.dismiss()))
+        tab.page.on("pageerror", lambda e: tab.errors.append(str(e)))
+        tab.page.on(
+            "console", lambda m: tab.errors.append(m.text) if "Content Security Policy" in m.text else None
+        )
+        tab.page.goto(path)
+        tab.wait_badge(badge)
+        return tab
+
+    @property
+    def map_id(self) -> str:
+        return self.page.locator("#map-code").inner_text()
+
+    def ops(self, *ops: dict[str, Any]) -> int:
+        response = self.page.request.post(f"/m/{self.map_id}/ops", data={"ops": list(ops)})
+        assert response.status == 200, response.text()
+        return int(response.json()["version"])
+
+    def wait_badge(self, text: str) -> None:
+        self.page.wait_for_function("(t) => document.getElementById('conn').textContent === t", arg=text)
+
+    def feature(self, fid: str, ftype: str | None = None) -> Any:
+        """Wait until feature ``fid`` is drawn; returns its element's locator."""
+        element = self.page.locator(f'[data-feature-id="{fid}"]')
+        element.wait_for(state="attached")
+        expected = ftype or self.known_types.get(fid)
+        if expected is not None:
+            assert element.get_attribute("data-feature-type") == expected
+        return element
+
+    def gone(self, fid: str) -> None:
+        self.page.locator(f'[data-feature-id="{fid}"]').wait_for(state="detached")
+
+    def mark(self, fid: str) -> None:
+        """Tag the element drawn for ``fid``; a snapshot redraws everything and loses the tag."""
+        self.feature(fid).evaluate("(e) => { e.dataset.probe = 'kept'; }")
+
+    def marked(self, fid: str) -> bool:
+        return self.feature(fid).get_attribute("data-probe") == "kept"
+
+    def label(self, text: str) -> Any:
+        return self.page.locator(".mapsrv-label-text", has_text=text)
+
+    def check_clean(self) -> None:
+        assert self.dialogs == [], "a dialog opened"
+        assert self.errors == [], "the page threw or broke its CSP"
+        assert self.page.evaluate("window.__csp") == [], "the CSP blocked something"
+
+
+def artifact(name: str, fallback: Path) -> Path:
+    """Where a screenshot is kept: $TEST_ARTIFACTS_DIR when set (tox passes it), else ``fallback``."""
+    out = Path(os.environ.get("TEST_ARTIFACTS_DIR") or fallback) / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out

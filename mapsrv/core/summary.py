@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import assert_never
+from typing import TypeGuard, assert_never
 
 from mapsrv.core.changes import Inverse
 from mapsrv.core.events import (
@@ -134,6 +134,10 @@ def footprint_of(inverse: Inverse, events: Sequence[Event] = ()) -> Footprint:
     )
 
 
+def _is_note(feature: Feature | None) -> TypeGuard[Feature]:
+    return feature is not None and feature.layer == NOTES_LAYER and feature.type == "marker"
+
+
 def effect_of(
     inverse: Inverse, events: Sequence[Event], after: dict[str, Feature | None] | None = None
 ) -> Effect:
@@ -144,12 +148,14 @@ def effect_of(
         new = after.get(fid)
         if old is None and new is not None:
             added.append(fid)
-            if new.layer == NOTES_LAYER and new.type == "marker":
-                notes.append((fid, new.popup, new.coords))
         elif old is not None and new is None:
             removed.append(fid)
         elif old != new:
             changed.append(fid)
+        # A note with new text: the page places a note first and writes its text when the person
+        # saves it, so the text usually arrives in a later change than the marker.
+        if _is_note(new) and new.popup and (old is None or not _is_note(old) or old.popup != new.popup):
+            notes.append((fid, new.popup, new.coords))
     return Effect(tuple(added), tuple(changed), tuple(removed), tuple(notes))
 
 

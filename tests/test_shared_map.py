@@ -1,0 +1,106 @@
+"""A person in the page and an agent over MCP on one map, with every part real: Chromium through
+Playwright, the SDK's clients on the server's socket. What the person draws reaches the agent,
+attributed, through ``changes`` and a notification in each protocol era; a note reaches it with its
+text; an agent's write based on an old version conflicts with the person's edit of the same marker
+and names it, and goes through on another one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+from support import start_server, wait_until
+from support.agents import Notified, TrioBridge, agent, call, get_stream_open, subscribe
+from support.chromium import TILES, Chromium, Tab, in_chromium, new_context
+
+from mapsrv.server import Server
+
+pytestmark = pytest.mark.browser
+LISBON = {"op": "set_view", "center": [38.72, -9.14], "zoom": 13, "animate": False}
+VIEWPORT = {"width": 1100, "height": 720}
+PERSON = "Chrome on Linux"
+
+
+@pytest.fixture
+async def live(nursery: trio.Nursery) -> Server:
+    return await start_server(nursery, tile_url=TILES, sse_retry=0.2)
+
+
+def open_tab(chromium: Chromium, live: Server) -> Tab:
+    tab = Tab.open(new_context(chromium, live, viewport=VIEWPORT))
+    version = tab.ops(LISBON)
+    tab.page.wait_for_function("(v) => window.mapsrv.version >= v", arg=version)
+    return tab
+
+
+def wait_features(tab: Tab, count: int) -> list[str]:
+    tab.page.wait_for_function("(n) => window.mapsrv.featureIds().length === n", arg=count)
+    return list(tab.page.evaluate("window.mapsrv.featureIds()"))
+
+
+def by(change: dict[str, Any]) -> tuple[str, str]:
+    return change["by"]["id"].split(":")[0], change["by"]["name"]
+
+
+async def test_what_a_person_draws_reaches_the_agent_in_each_era(live: Server) -> None:
+    old, new = Notified(), Notified()  # the 2025-11-25 session's, the 2026-07-28 listen's
+
+    async with (
+        agent(live.url + "mcp", "claude-ai", message_handler=old) as session,
+        agent(live.url + "mcp", "claude-code", mode="2026-07-28") as stateless,
+        trio.open_nursery() as nursery,
+    ):
+        assert session.protocol_version == "2025-11-25" and stateless.protocol_version == "2026-07-28"
+
+        async def watch(map_id: str) -> None:
+            await subscribe(session, f"map://{map_id}")
+            await wait_until(lambda: get_stream_open(live))
+            await nursery.start(new.serve_listen, stateless, f"map://{map_id}")
+
+        async def notified(count: int) -> None:
+            await old.wait_for(count)
+            await new.wait_for(count)
+
+        async def changes(client: Any, map_id: str, since: int) -> list[dict[str, Any]]:
+            return list((await call(client, "changes", map_id=map_id, since=since))["changes"])
+
+        def body(chromium: Chromium) -> None:
+            tab = open_tab(chromium, live)
+            page, map_id = tab.page, tab.map_id
+            trio_.run(watch, map_id)
+            since = page.evaluate("window.mapsrv.version")
+            page.get_by_role("button", name="Area").click()
+            page.mouse.click(420, 260)
+            page.mouse.click(640, 280)
+            page.mouse.dblclick(520, 460)
+            [area] = wait_features(tab, 1)
+            page.locator("#editor-label").fill("Park")
+            page.get_by_role("button", name="Save").click()
+            tab.label("Park").wait_for()
+            trio_.run(notified, 2)  # the area, then its label: one notification each, in each era
+            assert set(old.uris) == set(new.uris) == {f"map://{map_id}"}
+            for client in (session, stateless):
+                seen = trio_.run(changes, client, map_id, since)
+                assert [by(c) for c in seen] == [("person", PERSON)] * 2, seen
+                assert seen[0]["added"] == [area] and seen[1]["changed"] == [area]
+                assert "mine" not in seen[0]
+
+            since = page.evaluate("window.mapsrv.version")
+            page.get_by_role("button", name="Note").click()
+            page.mouse.click(560, 380)
+            page.wait_for_function("() => document.activeElement.id === 'editor-popup'")
+            page.keyboard.type("put the hotel here")
+            page.get_by_role("button", name="Save").click()
+            page.locator("#editor").wait_for(state="hidden")
+            trio_.run(notified, 3)
+            for client in (session, stateless):
+                seen = trio_.run(changes, client, map_id, since)
+                assert {by(c) for c in seen} == {("person", PERSON)}, seen
+                texts = [n["text"] for c in seen for n in c.get("notes", [])]
+                assert "put the hotel here" in texts, seen
+            tab.check_clean()
+
+        trio_ = TrioBridge()
+        await in_chromium(body)
+        nursery.cancel_scope.cancel()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import trio
 from support import start_server, wait_until
-from support.agents import Notified, TrioBridge, agent, call, get_stream_open, subscribe
+from support.agents import Notified, TrioBridge, agent, call, failing, get_stream_open, subscribe
 from support.chromium import TILES, Chromium, Tab, in_chromium, new_context
 
 from mapsrv.server import Server
@@ -104,3 +104,37 @@ async def test_what_a_person_draws_reaches_the_agent_in_each_era(live: Server) -
         trio_ = TrioBridge()
         await in_chromium(body)
         nursery.cancel_scope.cancel()
+
+
+async def test_an_agents_old_base_conflicts_with_the_persons_edit_of_that_marker(live: Server) -> None:
+    async with agent(live.url + "mcp", "claude-ai") as claude:
+        bridge = TrioBridge()
+
+        def body(chromium: Chromium) -> None:
+            tab = open_tab(chromium, live)
+            page, map_id = tab.page, tab.map_id
+            items = [{"at": [38.72, -9.14], "label": "Hotel", "id": "hotel"},
+                     {"at": [38.71, -9.15], "label": "Cafe", "id": "cafe"}]  # fmt: skip
+            base = bridge.run(lambda: call(claude, "draw", map_id=map_id, items=items))["version"]
+            tab.feature("hotel", "marker").click()  # the person relabels the agent's hotel
+            page.locator("#editor-label").fill("Hotel by the river")
+            page.get_by_role("button", name="Save").click()
+            tab.label("Hotel by the river").wait_for()
+            edited = page.evaluate("window.mapsrv.version")
+
+            recolour = [{"id": "hotel", "color": "red"}]
+            text, error = bridge.run(
+                lambda: failing(claude, "edit", map_id=map_id, changes=recolour, base_version=base)
+            )
+            assert text.startswith("edit_conflict: ") and PERSON in text, text
+            assert "Hotel by the river" in text and f"base_version={edited}" in text, text
+            assert [by(c) for c in error["changes"]] == [("person", PERSON)]
+            assert error["changes"][0]["changed"] == ["hotel"] and error["current_version"] == edited
+            other = [{"id": "cafe", "label": "Café"}]
+            done = bridge.run(lambda: call(claude, "edit", map_id=map_id, changes=other, base_version=base))
+            assert done["version"] == edited + 1, "another marker, same base: it goes through"
+            tab.label("Café").wait_for()
+            assert tab.label("Hotel by the river").count() == 1, "the person's edit stands"
+            tab.check_clean()
+
+        await in_chromium(body)

@@ -1,0 +1,75 @@
+"""Undo per actor across two ``mapsrv serve`` processes on one real redis-server: the person's page
+(real Chromium) on one process, the agent's MCP session (the SDK's client) on the other. Each undo
+takes back only its actor's own last change, on both processes and in the page."""
+
+from __future__ import annotations
+
+import pytest
+from support import Browser, RedisServer, open_server, wait_until
+from support.agents import TrioBridge, agent, call, cookies_of
+from support.chromium import TILES, Chromium, Tab, in_chromium, new_context
+
+pytestmark = pytest.mark.browser
+LISBON = {"op": "set_view", "center": [38.72, -9.14], "zoom": 13, "animate": False}
+
+
+async def test_agent_undo_and_person_undo_each_take_back_their_own(redis_server: RedisServer) -> None:
+    store = ("--store", redis_server.url, "--tile-url", TILES)
+    async with (
+        open_server(*store) as a,
+        open_server(*store) as b,
+        agent(b.url + "mcp", "claude-ai") as claude,
+    ):
+        bridge = TrioBridge()
+        browsers: list[Browser] = []
+
+        async def everywhere(map_id: str, ids: set[str]) -> None:
+            """Both processes, asked as the person, have exactly ``ids`` on the map."""
+
+            async def both() -> bool:
+                states = [await browser.state(map_id) for browser in browsers]
+                return all({f["id"] for f in s["features"]} == ids for s in states)
+
+            await wait_until(both)
+
+        def body(chromium: Chromium) -> None:
+            context = new_context(chromium, a, viewport={"width": 1100, "height": 720})  # type: ignore[arg-type]
+            tab = Tab.open(context)
+            page, map_id = tab.page, tab.map_id
+            tab.ops(LISBON)
+            jar = cookies_of(context)
+            browsers.extend([Browser(a.url, jar), Browser(b.url, jar)])
+            road = {"type": "route", "points": [[38.70, -9.20], [38.71, -9.10]], "id": "road"}
+            bridge.run(lambda: call(claude, "draw", map_id=map_id, items=[road]))
+            bridge.run(
+                lambda: call(claude, "draw", map_id=map_id, items=[{"at": [38.715, -9.13], "id": "cafe"}])
+            )
+            tab.feature("road")
+            tab.feature("cafe", "marker")
+            agents = set(page.evaluate("window.mapsrv.featureIds()"))
+            assert agents >= {"road", "cafe"}  # a route is a line and a marker at each end
+            page.keyboard.press("m")  # the person's marker, at the crosshair
+            page.keyboard.press("Enter")
+            page.wait_for_function("(n) => window.mapsrv.featureIds().length === n", arg=len(agents) + 1)
+            [mine] = set(page.evaluate("window.mapsrv.featureIds()")) - agents
+            roads = agents - {"cafe"}
+            page.keyboard.press("Escape")  # closes the editor
+            bridge.run(everywhere, map_id, agents | {mine})
+
+            undone = bridge.run(lambda: call(claude, "undo", map_id=map_id))
+            assert "undid" in undone["summary"], undone
+            tab.gone("cafe")
+            bridge.run(everywhere, map_id, roads | {mine})
+            page.locator(".activity-who", has_text="claude-ai").first.wait_for()
+
+            page.keyboard.press("Control+z")
+            tab.gone(mine)
+            bridge.run(everywhere, map_id, roads)
+            assert set(page.evaluate("window.mapsrv.featureIds()")) == roads
+            tab.check_clean()
+
+        try:
+            await in_chromium(body)
+        finally:
+            for browser in browsers:
+                await browser.aclose()

@@ -45,9 +45,21 @@
       list.appendChild(item);
     }
     if (!shown.length) list.appendChild(textNode('li', 'activity-empty', 'No changes yet.'));
-    const mine = changes.some((c) => page.actorName(c.by) === 'you');
-    undoButton.disabled = !mine || page.replaying;
-    redoButton.disabled = !mine || page.replaying;
+    const mine = changes.filter((c) => page.actorName(c.by) === 'you');
+    undoButton.disabled = !mine.length || page.replaying;
+    redoButton.disabled = redoable(mine) === 0 || page.replaying;
+  }
+
+  // The person's undos not redone since their last ordinary change (the server's redo stack, as
+  // far as the kept activity shows it; Ctrl+Shift+Z asks the server whatever this says).
+  function redoable(mine) {
+    let stack = 0;
+    for (const c of mine) {
+      if (c.undoes) stack += 1;
+      else if (c.redoes) stack = Math.max(0, stack - 1);
+      else stack = 0;
+    }
+    return stack;
   }
 
   function remember(change, version) {

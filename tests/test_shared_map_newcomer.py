@@ -23,6 +23,13 @@ VIEWPOINTS = [
 ]
 
 
+def readme_http_config(base: str) -> dict[str, Any]:
+    """The README's MCP configuration for clients over HTTP, for a server at ``base``."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```json\n(.*?)```", readme, re.S) if '"url"' in b]
+    return dict(json.loads(block.replace("http://127.0.0.1:8000/", base)))
+
+
 def graca_is(page: Any, label: str) -> None:
     """Until the one label of the Graça marker reads ``label`` (a replaced label fades out first)."""
     texts = "[...document.querySelectorAll('.mapsrv-label-text')].map((e) => e.textContent)"
@@ -56,6 +63,7 @@ async def test_the_quick_start_as_a_newcomer_follows_it(tmp_path: Path) -> None:
             config = json.loads(page.evaluate("navigator.clipboard.readText()"))
             url = config["mcpServers"]["mapsrv"]["url"]
             assert url == server.url + "mcp", config
+            assert config == readme_http_config(server.url), "the card and the README give one config"
             page.get_by_role("button", name="Copy the prompt").click()
             prompt = page.evaluate("navigator.clipboard.readText()")
             assert tab.map_id in prompt

@@ -60,12 +60,19 @@ async def test_agent_undo_and_person_undo_each_take_back_their_own(redis_server:
             assert "undid" in undone["summary"], undone
             tab.gone("cafe")
             bridge.run(everywhere, map_id, roads | {mine})
-            page.locator(".activity-who", has_text="claude-ai").first.wait_for()
+            page.locator(".activity-item", has_text="undid").filter(has_text="claude-ai").wait_for()
 
             page.keyboard.press("Control+z")
             tab.gone(mine)
             bridge.run(everywhere, map_id, roads)
             assert set(page.evaluate("window.mapsrv.featureIds()")) == roads
+            seen = bridge.run(lambda: call(claude, "changes", map_id=map_id, since=undone["version"]))
+            [theirs] = seen["changes"]  # what the agent on B reads of the person's undo on A
+            assert (
+                theirs["by"]["id"].startswith("person:")
+                and theirs.get("undoes")
+                and theirs["removed"] == [mine]
+            )
             tab.check_clean()
 
         try:

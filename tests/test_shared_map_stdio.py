@@ -70,3 +70,25 @@ async def test_a_listen_stream_through_the_relay_hears_the_persons_edits(
             assert await heard.wait_for(1) == [f"map://{map_id}"]
             nursery.cancel_scope.cancel()
     await person.aclose()
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_the_desktop_agent_undoes_its_own_change_through_the_relay(
+    live: Server, tmp_path: Path, mode: str
+) -> None:
+    person = Browser(live.url)
+    map_id = await person.new_map()
+    with (tmp_path / "stdio.log").open("w") as errlog:
+        transport = stdio_client(relay(live), errlog=errlog)
+        async with agent(transport, "claude-desktop", mode=mode) as desktop:  # type: ignore[arg-type]
+            await call(desktop, "draw", map_id=map_id, items=[{"at": [1, 1], "id": "a"}])
+            response = await person.ops(
+                map_id, {"op": "add_feature", "id": "p", "type": "marker", "coords": [2, 2]}
+            )
+            assert response.status_code == 200, response.text
+            seen = (await call(desktop, "changes", map_id=map_id))["changes"]
+            mine = [(c["by"]["id"].split(":")[0], c.get("mine", False)) for c in seen]
+            assert mine == [("agent", True), ("person", False)], seen
+            await call(desktop, "undo", map_id=map_id)
+            assert [f["id"] for f in (await person.state(map_id))["features"]] == ["p"]
+    await person.aclose()

@@ -80,3 +80,31 @@ async def test_agent_undo_and_person_undo_each_take_back_their_own(redis_server:
         finally:
             for browser in browsers:
                 await browser.aclose()
+
+
+async def test_a_persons_undo_on_the_other_process_takes_back_their_change(redis_server: RedisServer) -> None:
+    """One person, two processes behind a balancer: the edit lands on A, the undo on B."""
+    store = ("--store", redis_server.url)
+    async with (
+        open_server(*store) as a,
+        open_server(*store) as b,
+        agent(b.url + "mcp", "claude-ai") as claude,
+    ):
+        here = Browser(a.url)
+        map_id = await here.new_map()
+        there = Browser(b.url, here.client.cookies)
+        pin = {"op": "add_feature", "id": "pin", "type": "marker", "coords": [1, 2]}
+        first = (await here.ops(map_id, pin)).json()["version"]
+        await call(claude, "draw", map_id=map_id, items=[{"at": [3, 4], "id": "cafe"}])
+
+        async def b_knows_both() -> bool:
+            return {f["id"] for f in (await there.state(map_id))["features"]} == {"pin", "cafe"}
+
+        await wait_until(b_knows_both)
+        undone = await there.client.post(f"/m/{map_id}/undo", json={})
+        assert undone.status_code == 200, undone.text
+        assert [f["id"] for f in (await there.state(map_id))["features"]] == ["cafe"]
+        past = (await there.client.get(f"/m/{map_id}/state", params={"at": first})).json()
+        assert [f["id"] for f in past["features"]] == ["pin"], "B replays history written on A"
+        for browser in (here, there):
+            await browser.aclose()

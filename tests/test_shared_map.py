@@ -138,3 +138,27 @@ async def test_an_agents_old_base_conflicts_with_the_persons_edit_of_that_marker
             tab.check_clean()
 
         await in_chromium(body)
+
+
+async def test_a_map_the_agent_made_is_opened_by_its_button_and_edited_in_the_page(live: Server) -> None:
+    async with agent(live.url + "mcp", "claude-ai", mode="auto") as claude:
+        drawn = await call(claude, "draw", items=[{"at": [38.72, -9.14], "id": "hotel", "label": "Hotel"}])
+        bridge = TrioBridge()
+
+        def body(chromium: Chromium) -> None:
+            context = new_context(chromium, live, viewport=VIEWPORT)
+            page = context.new_page()
+            page.goto(drawn["url"])
+            page.get_by_role("button", name="Open this map here").click()
+            tab = Tab(page)
+            tab.wait_badge("live")
+            assert tab.map_id == drawn["map_id"]
+            tab.feature("hotel", "marker").click()
+            page.locator("#editor-label").fill("Hotel by the river")
+            page.get_by_role("button", name="Save").click()
+            tab.label("Hotel by the river").wait_for()
+            seen = bridge.run(lambda: call(claude, "changes", map_id=drawn["map_id"], since=drawn["version"]))
+            assert [by(c) for c in seen["changes"]] == [("person", PERSON)], seen
+            tab.check_clean()
+
+        await in_chromium(body)

@@ -162,3 +162,31 @@ async def test_a_map_the_agent_made_is_opened_by_its_button_and_edited_in_the_pa
             tab.check_clean()
 
         await in_chromium(body)
+
+
+async def test_the_persons_edit_on_an_old_base_asks_naming_the_agent(live: Server) -> None:
+    async with agent(live.url + "mcp", "claude-ai") as claude:
+        bridge = TrioBridge()
+
+        def body(chromium: Chromium) -> None:
+            tab = open_tab(chromium, live)
+            page, map_id = tab.page, tab.map_id
+            hotel = [{"at": [38.72, -9.14], "label": "Hotel", "id": "hotel"}]
+            bridge.run(lambda: call(claude, "draw", map_id=map_id, items=hotel))
+            tab.feature("hotel", "marker").click()
+            page.locator("#editor").wait_for()
+            renamed = [{"id": "hotel", "label": "Hotel Lisboa"}]
+            bridge.run(lambda: call(claude, "edit", map_id=map_id, changes=renamed))
+            tab.label("Hotel Lisboa").wait_for()  # live, while the person's editor is open
+            page.locator("#editor-label").fill("Hotel by the river")
+            page.get_by_role("button", name="Save").click()
+            dialog = page.get_by_role("alertdialog")
+            dialog.wait_for()
+            assert "claude-ai" in dialog.inner_text(), dialog.inner_text()
+            page.get_by_role("button", name="Keep theirs").click()
+            dialog.wait_for(state="hidden")
+            read = bridge.run(lambda: call(claude, "read", map_id=map_id))
+            assert [f["label"] for f in read["latest"]] == ["Hotel Lisboa"], "the agent's edit stands"
+            tab.check_clean()
+
+        await in_chromium(body)

@@ -190,3 +190,25 @@ async def test_the_persons_edit_on_an_old_base_asks_naming_the_agent(live: Serve
             tab.check_clean()
 
         await in_chromium(body)
+
+
+async def test_the_agents_undo_refuses_to_take_back_what_the_person_changed_since(live: Server) -> None:
+    async with agent(live.url + "mcp", "claude-ai") as claude:
+        bridge = TrioBridge()
+
+        def body(chromium: Chromium) -> None:
+            tab = open_tab(chromium, live)
+            page, map_id = tab.page, tab.map_id
+            hotel = [{"at": [38.72, -9.14], "label": "Hotel", "id": "hotel"}]
+            bridge.run(lambda: call(claude, "draw", map_id=map_id, items=hotel))
+            tab.feature("hotel", "marker").click()
+            page.locator("#editor-label").fill("Hotel by the river")
+            page.get_by_role("button", name="Save").click()
+            tab.label("Hotel by the river").wait_for()
+            text, error = bridge.run(lambda: failing(claude, "undo", map_id=map_id))
+            assert text.startswith("edit_conflict: ") and PERSON in text, text
+            assert [by(c) for c in error["changes"]] == [("person", PERSON)]
+            assert tab.label("Hotel by the river").count() == 1, "the person's edit stands"
+            tab.check_clean()
+
+        await in_chromium(body)

@@ -6,13 +6,14 @@ and names it, and goes through on another one."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 from support import start_server, wait_until
 from support.agents import Notified, TrioBridge, agent, call, failing, get_stream_open, subscribe
-from support.chromium import TILES, Chromium, Tab, in_chromium, new_context
+from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
 
 from mapsrv.server import Server
 
@@ -164,7 +165,8 @@ async def test_a_map_the_agent_made_is_opened_by_its_button_and_edited_in_the_pa
         await in_chromium(body)
 
 
-async def test_the_persons_edit_on_an_old_base_asks_naming_the_agent(live: Server) -> None:
+async def test_the_persons_edit_on_an_old_base_asks_naming_the_agent(live: Server, tmp_path: Path) -> None:
+    shot = artifact("shared-map-conflict-with-agent.png", tmp_path)
     async with agent(live.url + "mcp", "claude-ai") as claude:
         bridge = TrioBridge()
 
@@ -183,6 +185,7 @@ async def test_the_persons_edit_on_an_old_base_asks_naming_the_agent(live: Serve
             dialog = page.get_by_role("alertdialog")
             dialog.wait_for()
             assert "claude-ai" in dialog.inner_text(), dialog.inner_text()
+            page.screenshot(path=str(shot), animations="disabled")
             page.get_by_role("button", name="Keep theirs").click()
             dialog.wait_for(state="hidden")
             read = bridge.run(lambda: call(claude, "read", map_id=map_id))

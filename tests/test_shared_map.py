@@ -100,6 +100,14 @@ async def test_what_a_person_draws_reaches_the_agent_in_each_era(live: Server) -
                 assert {by(c) for c in seen} == {("person", PERSON)}, seen
                 texts = [n["text"] for c in seen for n in c.get("notes", [])]
                 assert "put the hotel here" in texts, seen
+            trio_.run(notified, 4)  # placed, then its text: two writes
+
+            since = page.evaluate("window.mapsrv.version")
+            page.keyboard.press("Control+z")  # the person takes back the note's text
+            trio_.run(notified, 5)
+            for client in (session, stateless):
+                [undone] = trio_.run(changes, client, map_id, since)
+                assert by(undone) == ("person", PERSON) and undone.get("undoes"), undone
             tab.check_clean()
 
         trio_ = TrioBridge()

@@ -92,3 +92,14 @@ async def test_the_desktop_agent_undoes_its_own_change_through_the_relay(
             await call(desktop, "undo", map_id=map_id)
             assert [f["id"] for f in (await person.state(map_id))["features"]] == ["p"]
     await person.aclose()
+
+
+async def test_the_map_app_through_the_relay_follows_the_server(live: Server) -> None:
+    """A host rendering MCP Apps behind ``mapsrv stdio``: the ``ui://`` page it reads through the
+    relay lets the map's event stream come from the running server, where the maps are."""
+    async with agent(stdio_client(relay(live)), "claude-desktop", mode="auto") as desktop:  # type: ignore[arg-type]
+        tools = {tool.name: tool for tool in (await desktop.list_tools()).tools}
+        assert tools["draw"].meta == {"ui": {"resourceUri": "ui://mapsrv/map"}}
+        (content,) = (await desktop.read_resource("ui://mapsrv/map")).contents
+        assert content.mime_type == "text/html;profile=mcp-app"
+        assert (content.meta or {})["ui"]["csp"]["connectDomains"] == [live.url.rstrip("/")]

@@ -154,7 +154,27 @@
     return { direction: 'center' };
   }
 
+  // A line's label goes on the middle of its longest segment, not at the middle of its length:
+  // that often falls on a vertex, where a route's stop marker and label already are.
+  function lineLabelPoint(layer) {
+    const points = layer.getLatLngs();
+    let best = null;
+    let longest = -1;
+    for (let i = 1; i < points.length; i += 1) {
+      const length = points[i - 1].distanceTo(points[i]);
+      if (length > longest) {
+        longest = length;
+        best = L.latLng((points[i - 1].lat + points[i].lat) / 2, (points[i - 1].lng + points[i].lng) / 2);
+      }
+    }
+    return best;
+  }
+
   function decorate(layer, f) {
+    if (f.label && f.type === 'polyline') {
+      const center = layer.getCenter.bind(layer);
+      layer.getCenter = () => lineLabelPoint(layer) || center();
+    }
     if (f.label) {
       layer.bindTooltip(textNode('span', 'mapsrv-label-text', f.label),
         Object.assign({ permanent: true, className: 'mapsrv-label' }, tooltipPlacement(layer, f)));

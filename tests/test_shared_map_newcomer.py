@@ -30,6 +30,15 @@ def readme_http_config(base: str) -> dict[str, Any]:
     return dict(json.loads(block.replace("http://127.0.0.1:8000/", base)))
 
 
+def overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
 def graca_is(page: Any, label: str) -> None:
     """Until the one label of the Graça marker reads ``label`` (a replaced label fades out first)."""
     texts = "[...document.querySelectorAll('.mapsrv-label-text')].map((e) => e.textContent)"
@@ -77,6 +86,8 @@ async def test_the_quick_start_as_a_newcomer_follows_it(tmp_path: Path) -> None:
             who = page.locator(".activity-who")
             who.filter(has_text="claude-ai").first.wait_for()
             assert who.first.inner_text() == "you"
+            walk, graca = tab.label("Walk").bounding_box(), tab.feature("graca").bounding_box()
+            assert walk and graca and not overlap(walk, graca), "the route's label hides no stop"
             redo = page.get_by_role("button", name="Redo")
             assert redo.is_disabled(), "nothing of the person's to redo yet"
             page.screenshot(path=str(shot), animations="disabled")

@@ -301,6 +301,7 @@ class Children:
         await child._stdin.aclose()
         if live_group_members(child.pid) or not child.exited.is_set():
             kill_group(child.pid, signal.SIGTERM)
+            kill_group(child.pid, signal.SIGCONT)  # a stopped member would hold TERM until KILL
             with trio.move_on_after(self.grace):
                 await _until_group_empty(child, self)
         kill_group(child.pid, signal.SIGKILL)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mapsrv.gateway.jsonrpc import LARGE, Envelope, envelope_of, peek
 
-BIG = "x\"{}[],:\\" * (LARGE // 8)  # escapes and brackets inside the big string: nothing to trip on
+BIG = 'x"{}[],:\\' * (LARGE // 8)  # escapes and brackets inside the big string: nothing to trip on
 
 ids = st.one_of(st.integers(-(2**53), 2**53), st.text(max_size=20), st.none(), st.floats(allow_nan=False))
 keys = st.sampled_from(["jsonrpc", "id", "method", "params", "result", "error", "x"])

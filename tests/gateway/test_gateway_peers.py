@@ -182,8 +182,7 @@ async def test_a_legacy_sse_session_works_when_its_posts_land_on_another_process
     set_child_subreaper()
     ports = [free_port() for _ in range(2)]
     async with AsyncExitStack() as stack:
-        for port in ports:
-            await stack.enter_async_context(gateway(port))
+        processes = [await stack.enter_async_context(gateway(port)) for port in ports]
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
         with trio.fail_after(30):
             async with http.stream("GET", f"http://127.0.0.1:{ports[0]}/sse") as stream:
@@ -199,6 +198,8 @@ async def test_a_legacy_sse_session_works_when_its_posts_land_on_another_process
                 assert "via the other process" in data
             status = (await http.get(f"http://127.0.0.1:{ports[1]}/status")).json()
             assert status["forwarded"] == 2
+        trees = [pid for process in processes for pid in descendants_of(process.pid)]
+    await wait_until(lambda: gone_and_reaped(trees), timeout=10)  # orphans come to us: reap them
 
 
 async def test_a_hung_owner_fails_forwarded_requests_fast() -> None:
@@ -208,7 +209,8 @@ async def test_a_hung_owner_fails_forwarded_requests_fast() -> None:
     set_child_subreaper()
     ports = [free_port() for _ in range(2)]
     async with AsyncExitStack() as stack:
-        owner, _ = [await stack.enter_async_context(gateway(port, "--peer-timeout", "1s")) for port in ports]
+        processes = [await stack.enter_async_context(gateway(port, "--peer-timeout", "1s")) for port in ports]
+        owner = processes[0]
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
         sid = (await http.post(f"http://127.0.0.1:{ports[0]}/mcp", json=INIT, headers=HEADERS)).headers[
             "mcp-session-id"
@@ -228,3 +230,5 @@ async def test_a_hung_owner_fails_forwarded_requests_fast() -> None:
         assert error["id"] == 7 and "does not answer" in error["error"]["message"], error
         status = (await http.get(f"http://127.0.0.1:{ports[1]}/status")).json()
         assert status["owner_unresponsive"] == 1
+        trees = [pid for process in processes for pid in descendants_of(process.pid)]
+    await wait_until(lambda: gone_and_reaped(trees), timeout=10)

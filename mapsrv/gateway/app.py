@@ -111,6 +111,7 @@ class GatewayApp:
             "draining": self.draining(),
             "forwarded": forwarder.forwarded if forwarder else 0,
             "owner_unreachable": forwarder.unreachable if forwarder else 0,
+            "owner_unresponsive": forwarder.unresponsive if forwarder else 0,
             "servers": {
                 name: {
                     "warm": pool.ready,

@@ -58,11 +58,14 @@ async def respond(
     headers: list[tuple[bytes, bytes]] | None = None,
     content_type: bytes = b"application/json",
 ) -> None:
+    # A length, not chunks: hypercorn writes each chunk and the last-chunk marker as sends of
+    # their own, and a 32 MiB chunk is copied once more to frame it
+    length = (b"content-length", str(len(body)).encode())
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", content_type), *(headers or [])],
+            "headers": [(b"content-type", content_type), length, *(headers or [])],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -80,6 +80,10 @@ class GatewayConfig:
     idle_timeout: float = field(default=30 * MINUTES, metadata=_help("end a session idle this long"))
     heartbeat_interval: float = field(default=15 * SECONDS, metadata=_help("seconds between SSE heartbeats"))
     kill_grace: float = field(default=5 * SECONDS, metadata=_help("SIGTERM to SIGKILL delay for a child"))
+    call_timeout: float = field(
+        default=5 * MINUTES,
+        metadata=_help("end a session whose server sends nothing this long while a request waits"),
+    )
     crash_limit: int = field(default=5, metadata=_help("early child exits within crash-window that mean 503"))
     crash_window: float = field(default=30 * SECONDS, metadata=_help("window for crash-limit"))
     child_env: tuple[str, ...] = field(
@@ -100,6 +104,10 @@ class GatewayConfig:
     peer_key: str = field(
         default="", metadata=_help("secret all gateway processes share to sign session ids")
     )
+    peer_timeout: float = field(
+        default=5 * SECONDS,
+        metadata=_help("a session's owner process that does not answer this long is down"),
+    )
     log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
     log_format: str = field(default="text", metadata=_help("text or json"))
     metrics: bool = field(default=True, metadata=_help("serve Prometheus metrics at /metrics"))
@@ -115,6 +123,8 @@ class GatewayConfig:
             "idle_timeout": (0.001, 365 * 86400),
             "heartbeat_interval": (0.001, 3600),
             "kill_grace": (0, 600),
+            "call_timeout": (0.001, 7 * 86400),
+            "peer_timeout": (0.001, 600),
             "crash_limit": (1, 1_000_000),
             "crash_window": (0.001, 86400),
             "drain_delay": (0, 3600),

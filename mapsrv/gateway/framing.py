@@ -31,7 +31,8 @@ class LineSplitter:
         if max_line < 1:
             raise ValueError(f"max_line must be positive, got {max_line}")
         self.max_line = max_line
-        self._buffer = bytearray()
+        self._pieces: list[bytes] = []  # of the unfinished line: joined once, at its newline
+        self._size = 0
         self._skipping: bytes | None = None  # prefix of the oversize line being skipped
         self._skipped = 0
 
@@ -43,30 +44,37 @@ class LineSplitter:
             piece = data[start:] if end < 0 else data[start:end]
             if self._skipping is not None:
                 self._skipped += len(piece)
-            elif len(self._buffer) + len(piece) > self.max_line:
-                self._skipping = (
-                    bytes(self._buffer[:PREFIX_KEPT]) + piece[: max(0, PREFIX_KEPT - len(self._buffer))]
-                )
-                self._skipped = len(self._buffer) + len(piece)
-                self._buffer.clear()
-            else:
-                self._buffer += piece
+            elif self._size + len(piece) > self.max_line:
+                self._skipping = self._prefix(piece)
+                self._skipped = self._size + len(piece)
+                self._pieces, self._size = [], 0
+            elif piece:
+                self._pieces.append(piece)
+                self._size += len(piece)
             if end < 0:
                 break
             out.append(self._finish())
             start = end + 1
         return out
 
+    def _prefix(self, piece: bytes) -> bytes:
+        kept = bytearray()
+        for held in (*self._pieces, piece):
+            kept += held[: PREFIX_KEPT - len(kept)]
+            if len(kept) >= PREFIX_KEPT:
+                break
+        return bytes(kept)
+
     def _finish(self) -> Line | Oversize:
         if self._skipping is not None:
             event = Oversize(self._skipping, self._skipped)
             self._skipping, self._skipped = None, 0
             return event
-        data = bytes(self._buffer)
-        self._buffer.clear()
+        data = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+        self._pieces, self._size = [], 0
         return Line(data[:-1] if data.endswith(b"\r") else data)
 
     @property
     def pending(self) -> int:
         """Bytes of an unfinished line held (0 while skipping an oversize one)."""
-        return len(self._buffer)
+        return self._size

@@ -43,7 +43,9 @@ async def serve_gateway(
     children = Children(allow_env=config.child_env, max_line=config.max_line, grace=config.kill_grace)
     sessions = Sessions(config, children, servers)
     if config.peer_url:
-        sessions.forwarder = Forwarder(Owners(config.peer_url, config.peer_key), config.max_body_size)
+        sessions.forwarder = Forwarder(
+            Owners(config.peer_url, config.peer_key), config.max_body_size, config.peer_timeout
+        )
     shutdown = trio.Event()
     app = GatewayApp(config, sessions, shutdown.is_set)
     async with trio.open_nursery() as outer:  # children outlive the sessions that use them

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -53,7 +54,14 @@ class Session:
     anywhere)."""
 
     def __init__(
-        self, server: str, child: Child, transport: str, max_line: int, session_id: str | None = None
+        self,
+        server: str,
+        child: Child,
+        transport: str,
+        max_line: int,
+        session_id: str | None = None,
+        *,
+        call_timeout: float = math.inf,
     ) -> None:
         self.id = session_id or secrets.token_urlsafe(24)
         self.server = server
@@ -62,6 +70,10 @@ class Session:
         self.max_line = max_line
         self.started = trio.current_time()
         self.last_active = self.started
+        self.call_timeout = call_timeout
+        self.last_heard = self.started  # the child's last line
+        self._owing_since = self.started  # when the oldest stretch of owing an answer began
+        self._owing = trio.Event()  # set while a request waits for its answer
         self.ended = trio.Event()
         self.end_reason: str | None = None
         self.stats = SessionStats()
@@ -111,6 +123,8 @@ class Session:
         if key is not None:
             if not self._unanswered:
                 self._answered = trio.Event()
+                self._owing_since = trio.current_time()
+                self._owing.set()
             self._unanswered.add(key)
         self.stats.messages_in += 1
         self.stats.bytes_in += len(line)
@@ -118,15 +132,19 @@ class Session:
             await self.child.send(line)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             self._unanswered.discard(key or "")
-            if not self._unanswered:
-                self._answered.set()
+            self._settle()
             raise SessionEnded(self.id) from None
 
     def forget(self, key: str) -> None:
         """Owe no answer to ``key`` any more (its client went away); a late one is dropped."""
         self._unanswered.discard(key)
+        self._settle()
+
+    def _settle(self) -> None:
         if not self._unanswered:
             self._answered.set()
+            if self._owing.is_set():
+                self._owing = trio.Event()
 
     def close(self, reason: str) -> None:
         if self.end_reason is None:
@@ -137,20 +155,53 @@ class Session:
         """Route the child's output until it ends; then fail what is still unanswered."""
         task_status.started()
         try:
-            async for frame in self.child.frames:
-                if isinstance(frame, Oversize):
-                    await self._oversize(frame)
-                else:
-                    await self._route(frame)
+            async with trio.open_nursery() as nursery:
+                if self.call_timeout < math.inf:
+                    nursery.start_soon(self._watch_silence)
+                async for frame in self.child.frames:
+                    self.last_heard = trio.current_time()
+                    if isinstance(frame, Oversize):
+                        await self._oversize(frame)
+                    else:
+                        await self._route(frame)
+                nursery.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
                 await self._fail_unanswered()
+                for waiter in self._waiters.values():
+                    waiter.close()
                 self.ended.set()
                 self._out_send.close()
                 if self.end_reason is None:  # its stdout ended: let its exit be seen as its own
                     with trio.move_on_after(1):
                         await self.child.exited.wait()
                 self.child.stop()
+
+    async def _watch_silence(self) -> None:
+        """A child that sends nothing for ``call_timeout`` while it owes an answer is hung
+        (stopped, deadlocked): what it owes fails with an error that says so, and the session
+        ends, which kills its group. Any line (progress, a log message) shows it is alive."""
+        while True:
+            await self._owing.wait()
+            deadline = max(self.last_heard, self._owing_since) + self.call_timeout
+            if trio.current_time() < deadline:
+                await trio.sleep_until(deadline)
+                continue
+            if not self._unanswered:
+                continue
+            log.warning(
+                "the server sent nothing for %g s with a request waiting",
+                self.call_timeout,
+                extra={"session": self.child.tag},
+            )
+            self.end_reason = self.end_reason or "unresponsive"
+            message = (
+                f"the MCP server sent nothing for {self.call_timeout:g} s while this request waited;"
+                " its session is ended"
+            )
+            await self._fail_unanswered(message)
+            self.close("unresponsive")
+            return
 
     async def _route(self, frame: Line) -> None:
         envelope = peek(frame.data)
@@ -174,8 +225,7 @@ class Session:
 
     async def _answer(self, key: str, data: bytes) -> None:
         self._unanswered.discard(key)
-        if not self._unanswered:
-            self._answered.set()
+        self._settle()
         self.touch()
         waiter = self._waiters.get(key)
         if waiter is not None:
@@ -220,11 +270,10 @@ class Session:
             )
             await self._answer(key, error_body(key, INTERNAL_ERROR, message))
 
-    async def _fail_unanswered(self) -> None:
+    async def _fail_unanswered(
+        self, reason: str = "the MCP server process of this session has exited"
+    ) -> None:
         """Every request still in flight gets an error at once, not a timeout."""
-        reason = "the MCP server process of this session has exited"
         with trio.move_on_after(1):  # a legacy SSE stream may be gone, or not reading
             for key in sorted(self._unanswered):
                 await self._answer(key, error_body(key, SERVER_GONE, reason))
-        for waiter in self._waiters.values():
-            waiter.close()

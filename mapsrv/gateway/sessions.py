@@ -41,6 +41,7 @@ class Sessions:
                 config.stateless_children,
                 CrashBreaker(config.crash_limit, config.crash_window),
                 config.max_line,
+                call_timeout=config.call_timeout,
             )
             for s in servers
         }
@@ -85,7 +86,9 @@ class Sessions:
             raise Refused(f"cannot start the {server!r} server: {exc.strerror or exc}", 5) from None
         self.spawn_seconds.append(trio.current_time() - started)
         session_id = self.forwarder.owners.new_id() if self.forwarder else None
-        session = Session(server, child, transport, self.config.max_line, session_id)
+        session = Session(
+            server, child, transport, self.config.max_line, session_id, call_timeout=self.config.call_timeout
+        )
         self.open[session.id] = session
         self.opened += 1
         await self._nursery.start(self._run, session)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +65,17 @@ class _Stream:
 class SharedChildren:
     """The children one server's stateless requests share, and the requests in flight on them."""
 
-    def __init__(self, pool: WarmPool, size: int, breaker: CrashBreaker, max_line: int) -> None:
+    def __init__(
+        self,
+        pool: WarmPool,
+        size: int,
+        breaker: CrashBreaker,
+        max_line: int,
+        *,
+        call_timeout: float = math.inf,
+    ) -> None:
         self.pool = pool
+        self.call_timeout = call_timeout
         self.size = size
         self.breaker = breaker
         self.max_line = max_line
@@ -99,7 +109,9 @@ class SharedChildren:
                 return min(live, key=lambda s: s.in_flight)
             assert self._nursery is not None
             child = await self.pool.take("shared")
-            session = Session(self.pool.server.name, child, "shared", self.max_line)
+            session = Session(
+                self.pool.server.name, child, "shared", self.max_line, call_timeout=self.call_timeout
+            )
             session.on_notification = self._route
             self.live.append(session)
             self._none_left = trio.Event()

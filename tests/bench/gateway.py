@@ -5,7 +5,10 @@ HTTP client in front (Streamable HTTP sessions: supergateway --stateful).
     python -m tests.bench.gateway [--quick]     # tox -e bench runs it after the map's benchmarks
 
 Measures session start (one at a time, and 20 at once), call latency against talking to the
-child over its pipes directly, a 32 MiB argument through, memory per session, and the processes
+child over its pipes directly (from httpx, the SDK's HTTP client, and from a raw keep-alive
+socket, whose own cost is near nothing; and the bridge's CPU per call, which the machine's other
+load does not inflate as much as latency), a 32 MiB argument through (and over the pipes
+directly: the floor the child and the client set), memory per session, and the processes
 left 2 s after ``kill -9`` of the bridge with sessions open (their servers are wrappers that
 start a background child, as npx/uvx do). Results: artifacts/bench/gateway.json and gateway.md.
 scripts/gateway-node.sh installs Node 22 and supergateway (GATEWAY_NODE_HOME).
@@ -30,6 +33,7 @@ import httpx
 import trio
 from support import free_port, wait_for_port
 from support.procfs import descendants_of
+from support.raw_http import RawConnection
 
 from mapsrv.gateway.procs import set_child_subreaper
 
@@ -106,21 +110,53 @@ def pct(values: list[float], q: float) -> float:
     return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-async def direct_call_ms(n: int) -> float:
-    """p50 of an echo call over the child's own pipes: the floor a bridge adds to."""
+async def direct_ms(n: int, text: str = "x") -> float:
+    """p50 of an echo call over the child's own pipes: the floor a bridge adds to. The client's
+    encoding and decoding are counted, as they are through a bridge."""
     process = await trio.lowlevel.open_process(FIXTURE, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert process.stdin is not None and process.stdout is not None
-    times, buffer = [], b""
+    times = []
     for i in range(n):
         started = time.perf_counter()
-        await process.stdin.send_all(json.dumps(call(i, "x")).encode() + b"\n")
-        while b"\n" not in buffer:
-            buffer += await process.stdout.receive_some()
-        buffer = buffer.split(b"\n", 1)[1]
+        await process.stdin.send_all(json.dumps(call(i, text)).encode() + b"\n")
+        pieces = [await process.stdout.receive_some()]
+        while not pieces[-1].endswith(b"\n"):
+            pieces.append(await process.stdout.receive_some())
+        json.loads(b"".join(pieces))
         times.append(time.perf_counter() - started)
     await process.stdin.aclose()
     await process.wait()
     return pct(times, 0.5)
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def raw_calls(url: str, sid: str, n: int, pid: int) -> tuple[float, float]:
+    """p50 of calls from a raw keep-alive socket (the client's own cost near nothing), and the
+    bridge's CPU milliseconds per call (its process only, not its child's)."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    connection = await RawConnection.open(host, int(port))
+    times = []
+    used = cpu_seconds(pid)
+    for i in range(n):
+        body = json.dumps(call(20_000 + i, "x")).encode()
+        head = (
+            f"POST /mcp HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
+            f"accept: application/json, text/event-stream\r\nmcp-session-id: {sid}\r\n"
+            f"mcp-protocol-version: 2025-11-25\r\ncontent-length: {len(body)}\r\n\r\n"
+        )
+        started = time.perf_counter()
+        await connection.send(head.encode() + body)
+        response = await connection.read_response()
+        times.append(time.perf_counter() - started)
+        assert response.status == 200 and b'"x"' in response.body, response
+    used = cpu_seconds(pid) - used
+    await connection.aclose()
+    return pct(times, 0.5), round(1000 * used / n, 2)
 
 
 def rss_kib(pids: list[int]) -> int:
@@ -172,6 +208,9 @@ async def measure(name: str, quick: bool) -> dict[str, Any]:
             await rpc(http, url, sid, call(i + 1, "x"))
             calls.append(time.perf_counter() - started)
         out["call_p50_ms"] = pct(calls, 0.5)
+        out["raw_call_p50_ms"], out["bridge_cpu_per_call_ms"] = await raw_calls(
+            url, sid, 10 if quick else 500, process.pid
+        )
         big = "x" * (32 * 1024 * 1024 - 200)
         started = time.perf_counter()
         answer, _ = await rpc(http, url, sid, call(10_000, big))
@@ -215,7 +254,10 @@ async def leftovers(name: str, n: int) -> str:
 
 async def main(quick: bool) -> dict[str, Any]:
     set_child_subreaper()
-    results: dict[str, Any] = {"direct_call_p50_ms": await direct_call_ms(10 if quick else 200)}
+    results: dict[str, Any] = {
+        "direct_call_p50_ms": await direct_ms(10 if quick else 200),
+        "direct_32mib_s": round(await direct_ms(3, "x" * (32 * 1024 * 1024 - 200)) / 1000, 2),
+    }
     for name in ("mapsrv", "supergateway"):
         results[name] = await measure(name, quick)
     return results
@@ -226,6 +268,7 @@ def markdown(results: dict[str, Any]) -> str:
     for key in results["mapsrv"]:
         rows.append(f"| {key} | {results['mapsrv'][key]} | {results['supergateway'][key]} |")
     rows.append(f"| direct call over pipes, p50 ms | {results['direct_call_p50_ms']} | |")
+    rows.append(f"| direct 32 MiB over pipes, s | {results['direct_32mib_s']} | |")
     return "\n".join(rows) + "\n"
 
 

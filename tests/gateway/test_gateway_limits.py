@@ -130,3 +130,25 @@ async def test_access_checks_and_operations_routes(nursery: trio.Nursery) -> Non
         metrics = (await http.get(url + "/metrics")).text
         assert 'mapsrv_gateway_sessions{server="default",transport="http"} 1.0' in metrics
         assert "mapsrv_gateway_spawns_total" in metrics and sid not in metrics
+
+
+async def test_an_answer_goes_out_in_one_write(nursery: trio.Nursery) -> None:
+    """Head and body in one write (mapsrv.http_server.send_head_with_body): the client wakes up
+    once per answer, so the first bytes it reads hold the whole answer."""
+    gateway = await start_gateway(nursery)
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = await open_session(http, gateway.url + "/mcp")
+    host, port = gateway.url.split("//")[1].split(":")
+    body = json.dumps(call(1, "echo", text="one write")).encode()
+    head = (
+        f"POST /mcp HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
+        f"accept: application/json, text/event-stream\r\nmcp-session-id: {sid}\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    ).encode()
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        for _ in range(3):
+            await stream.send_all(head + body)
+            with trio.fail_after(10):
+                first = await stream.receive_some(65536)
+            assert first.startswith(b"HTTP/1.1 200") and first.endswith(b'"one write"}]}}'), first

@@ -1,16 +1,19 @@
 """The reference TypeScript stdio server, ``@modelcontextprotocol/server-everything``, on Node 22
 through the gateway: sessions over both HTTP transports, progress on the GET stream, many
 sessions at once, a stateless client told clearly that this server serves sessions only, and no
-``node`` process left. scripts/gateway-node.sh installs both (tox's tests env runs it first)."""
+``node`` process left; and the TypeScript SDK's own client (Streamable HTTP and SSE transports)
+through the gateway in front of a Python server. scripts/gateway-node.sh installs them (tox's
+tests env runs it first)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 import trio
-from gateway_support import processes_in, start_gateway, text_of
+from gateway_support import FIXTURES, TIME_SERVER, processes_in, start_gateway, text_of
 from mcp import Client, MCPError
 from mcp.client.sse import sse_client
 from mcp_types import UNSUPPORTED_PROTOCOL_VERSION
@@ -21,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NODE_HOME = Path(os.environ.get("GATEWAY_NODE_HOME") or ROOT / ".tox" / "gateway-node")
 NODE = NODE_HOME / "node_modules" / ".bin" / "node"
 EVERYTHING = NODE_HOME / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+TS_SDK = NODE_HOME / "node_modules" / "@modelcontextprotocol" / "sdk" / "package.json"
 
 
 def everything() -> tuple[str, ...]:
@@ -78,3 +82,35 @@ async def test_a_client_pinned_to_2026_gets_a_clear_error(nursery: trio.Nursery)
             await client.list_tools()
     assert refused.value.error.code == UNSUPPORTED_PROTOCOL_VERSION
     await wait_until(lambda: gateway.sessions.shared["default"].live == [])  # the child asked is stopped
+
+
+@pytest.mark.parametrize("transport", ["streamable", "sse"])
+async def test_the_typescript_sdk_client_through_the_gateway(nursery: trio.Nursery, transport: str) -> None:
+    require(
+        NODE.exists() and TS_SDK.exists(), "Node 22 and @modelcontextprotocol/sdk (scripts/gateway-node.sh)"
+    )
+    require(TIME_SERVER is not None, "mcp-server-time (the test extras install it)")
+    gateway = await start_gateway(nursery, (str(TIME_SERVER), "--local-timezone", "UTC"), warm=1)
+    url = gateway.url + ("/sse" if transport == "sse" else "/mcp")
+    command = [
+        str(NODE),
+        str(FIXTURES / "ts_client.cjs"),
+        url,
+        transport,
+        "get_current_time",
+        '{"timezone": "UTC"}',
+    ]
+    env = {**os.environ, "NODE_PATH": str(NODE_HOME / "node_modules")}
+    with trio.fail_after(60):
+        done = await trio.run_process(command, env=env, capture_stdout=True, capture_stderr=True, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    out = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert {"get_current_time", "convert_time"} <= set(out["tools"])
+    assert out["server"]["name"] == "mcp-time"
+    content = out["result"]["content"][0]
+    assert out["result"].get("isError") is not True and json.loads(content["text"])["timezone"] == "UTC"
+    if transport == "streamable":
+        assert out["sessionId"] and out["sessionId"] not in gateway.sessions.open  # DELETE ended it
+    with trio.fail_after(10):
+        await gateway.sessions.wait_empty()  # the SSE session ends with its stream
+    await no_zombies()

@@ -6,6 +6,7 @@ process is killed, only the sessions it owned end (404: initialise again); nothi
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import signal
@@ -63,7 +64,7 @@ http {{
 
 
 @asynccontextmanager
-async def gateway(port: int) -> AsyncIterator[trio.Process]:
+async def gateway(port: int, *flags: str) -> AsyncIterator[trio.Process]:
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "MAPSRV_GATEWAY_PEER_KEY": KEY}
     command = [sys.executable, "-m", "mapsrv", "gateway", "--port", str(port), "--log-level", "warning"]
     command += [
@@ -73,6 +74,7 @@ async def gateway(port: int) -> AsyncIterator[trio.Process]:
         "1",
         "--peer-url",
         f"http://127.0.0.1:{port}",
+        *flags,
         "--",
         *MISBEHAVE,
     ]
@@ -82,6 +84,7 @@ async def gateway(port: int) -> AsyncIterator[trio.Process]:
         yield process
     finally:
         if process.returncode is None:
+            process.send_signal(signal.SIGCONT)  # a test may have stopped it
             process.terminate()
             with trio.CancelScope(shield=True), trio.move_on_after(10):
                 await process.wait()
@@ -163,3 +166,69 @@ async def test_round_robin_over_three_gateways_sessions_see_no_error(
                     expected = 404 if owner_port(sid) == ports[2] else 200
                     assert answer.status_code == expected, (owner_port(sid), ports, answer.text)
     await wait_until(lambda: gone_and_reaped(trees), timeout=10)  # the victim's too, by its watchdog
+
+
+async def next_data(lines: AsyncIterator[str]) -> str:
+    async for line in lines:
+        if line.startswith("data: "):
+            return line
+    raise EOFError("the stream ended")
+
+
+async def test_a_legacy_sse_session_works_when_its_posts_land_on_another_process() -> None:
+    """The stream (GET /sse) is where the session is: it opens one there, so there is nothing to
+    forward; each POST /messages for it that lands elsewhere is forwarded to it, and the
+    answers come back on the stream."""
+    set_child_subreaper()
+    ports = [free_port() for _ in range(2)]
+    async with AsyncExitStack() as stack:
+        processes = [await stack.enter_async_context(gateway(port)) for port in ports]
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+        with trio.fail_after(30):
+            async with http.stream("GET", f"http://127.0.0.1:{ports[0]}/sse") as stream:
+                lines = stream.aiter_lines()
+                endpoint = await next_data(lines)
+                assert owner_port(endpoint.split("session_id=")[1]) == ports[0]
+                other = f"http://127.0.0.1:{ports[1]}{endpoint[6:]}"
+                for message in (INIT, call(1, "echo", text="via the other process")):
+                    posted = await http.post(other, json=message, headers=HEADERS)
+                    assert posted.status_code == 202, posted.text
+                    data = await next_data(lines)
+                    assert json.loads(data[6:])["id"] == message["id"]
+                assert "via the other process" in data
+            status = (await http.get(f"http://127.0.0.1:{ports[1]}/status")).json()
+            assert status["forwarded"] == 2
+        trees = [pid for process in processes for pid in descendants_of(process.pid)]
+    await wait_until(lambda: gone_and_reaped(trees), timeout=10)  # orphans come to us: reap them
+
+
+async def test_a_hung_owner_fails_forwarded_requests_fast() -> None:
+    """SIGSTOP of the process that holds a session: its socket still accepts, so a forwarded
+    request would wait forever; instead it gets 502 and a JSON-RPC error within about two peer
+    timeouts (the request, then the owner's /health)."""
+    set_child_subreaper()
+    ports = [free_port() for _ in range(2)]
+    async with AsyncExitStack() as stack:
+        processes = [await stack.enter_async_context(gateway(port, "--peer-timeout", "1s")) for port in ports]
+        owner = processes[0]
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
+        sid = (await http.post(f"http://127.0.0.1:{ports[0]}/mcp", json=INIT, headers=HEADERS)).headers[
+            "mcp-session-id"
+        ]
+        owner.send_signal(signal.SIGSTOP)
+        try:
+            with trio.fail_after(10):
+                answer = await http.post(
+                    f"http://127.0.0.1:{ports[1]}/mcp",
+                    json=call(7, "echo", text="x"),
+                    headers={**HEADERS, "mcp-session-id": sid},
+                )
+        finally:
+            owner.send_signal(signal.SIGCONT)
+        assert answer.status_code == 502
+        error = answer.json()
+        assert error["id"] == 7 and "does not answer" in error["error"]["message"], error
+        status = (await http.get(f"http://127.0.0.1:{ports[1]}/status")).json()
+        assert status["owner_unresponsive"] == 1
+        trees = [pid for process in processes for pid in descendants_of(process.pid)]
+    await wait_until(lambda: gone_and_reaped(trees), timeout=10)

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shlex
+import signal
 
 import pytest
 import trio
@@ -13,6 +14,7 @@ from gateway_support import MISBEHAVE, alive, processes_in, request, tool_call
 from support.procfs import no_zombies
 
 from mapsrv.gateway.framing import Line, LineSplitter, Oversize
+from mapsrv.gateway.procs import Spawner, set_parent_death_signal
 from mapsrv.gateway.runner import Children, ChildSpec, ExitReason, child_environment
 
 
@@ -171,3 +173,18 @@ async def test_the_child_gets_only_allowed_variables(children: Children) -> None
     assert "GIVEN" in names and "MAPSRV_GATEWAY_TEST_SECRET" not in names
     assert set(names) <= {"PATH", "HOME", "LANG", "GIVEN", "LC_CTYPE"}
     child.stop()
+
+
+async def test_a_spawned_child_dies_with_the_threads_that_forked_it() -> None:
+    """The signal follows the forking thread, which is why the spawner keeps its own: closing
+    the spawner ends them, and that kills the child (set before exec, so there is no gap)."""
+    spawner = Spawner(threads=2)
+    process = await spawner.popen(
+        ["sleep", "1000"], preexec_fn=set_parent_death_signal, start_new_session=True
+    )
+    assert alive(process.pid)
+    spawner.close()
+    with trio.fail_after(10):
+        while process.poll() is None:  # noqa: ASYNC110 (a Popen has no awaitable exit)
+            await trio.sleep(0.01)
+    assert process.returncode == -signal.SIGKILL

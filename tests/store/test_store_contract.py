@@ -194,6 +194,28 @@ async def test_commit_compares_versions_and_the_log_replays_them(backend: Backen
     assert await store.events_after("x" * 22, 0) is None
 
 
+async def test_a_stale_commit_is_refused_and_changes_nothing(backend: Backend) -> None:
+    """The version check itself: a writer that missed version 1 commits events numbered after
+    it (which the log alone would accept) and gets a conflict; no event is logged, published or
+    snapshotted."""
+    writer, watcher = await backend.connect(), await backend.connect()
+    state = await new_map(writer.store)
+    reply, v1 = await write(writer.store, state)
+    assert reply == COMMITTED
+    ahead, events = apply_all(v1, [MARKER] * 3)  # versions 2-4, claimed to follow version 0
+    reply = await writer.store.commit(state.id, 0, events, ahead, snapshot=True, batch_id="stale")
+    assert reply == Conflict(1)
+    logged = await writer.store.events_after(state.id, 0)
+    assert logged is not None and [e.version for e in logged] == [1]
+    assert await writer.store.events_after(state.id, 1) == []
+    loaded = await writer.store.load(state.id)
+    assert loaded is not None and loaded.state == v1
+    reply, _ = await write(writer.store, v1, batch_id="stale")
+    assert reply == COMMITTED, "the batch id of the refused commit was not kept either"
+    heard = [await watcher.next_message(RemoteEvent) for _ in range(2)]
+    assert [json.loads(m.text)["version"] for m in heard] == [1, 2], "nothing published in between"
+
+
 async def test_a_batch_id_is_committed_once(backend: Backend) -> None:
     store = (await backend.connect()).store
     state = await new_map(store)

@@ -94,6 +94,11 @@ class SharedBackend(Backend):
             await call()
 
 
+# A call in flight for half of this counts as hung. 0.5 s tripped the breaker on a loaded machine
+# (two cores, other jobs, mutmut tracing every call); a lost reply costs this long to notice.
+SOCKET_TIMEOUT = 1.5
+
+
 class RedisBackend(Backend):
     name = "redis"
 
@@ -103,7 +108,9 @@ class RedisBackend(Backend):
 
     def new_store(self) -> Store:
         url = self.server.url
-        return RedisStore(url, ttl=600, log_size=self.log_size, snapshot_every=2, socket_timeout=0.5)
+        return RedisStore(
+            url, ttl=600, log_size=self.log_size, snapshot_every=2, socket_timeout=SOCKET_TIMEOUT
+        )
 
     async def go_down(self) -> None:
         await self.server.stop()

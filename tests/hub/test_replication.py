@@ -246,3 +246,40 @@ async def test_concurrent_writers_through_faults_apply_each_acknowledged_write_o
     stored = [f.label for f in memory.maps[entry_a.id].state.features.values()]
     assert sorted(stored) == sorted(acked) and len(acked) == 240, "every acknowledged write, once"
     assert faults_at[-1] < 240, "the faults came while writes were still going on"
+
+
+async def test_a_viewer_resuming_on_another_process_gets_what_it_missed_from_the_store_log() -> None:
+    memory = SharedMemory(log_size=2)
+    writer = MapHub(store=memory.connect())
+    entry = await writer.create_map()
+    for label in ("one", "two", "three", "four"):
+        await writer.apply(entry.id, [marker(label)])
+    written = dict(entry.frames.recent)
+    fresh = MapHub(store=memory.connect())  # loads the map: no frames of its own yet
+    copy = await fresh.get(entry.id)
+    async with fresh.subscribe(copy, last_event_id="2") as viewer:
+        assert viewer.initial == [written[3], written[4]], "the store's events, framed as the writer did"
+    async with fresh.subscribe(copy, last_event_id="1") as viewer:  # the log keeps 3 and 4: not event 2
+        assert viewer.initial == [copy.frames.snapshot_frame(copy.state)]
+    memory.go_down()
+    async with fresh.subscribe(copy, last_event_id="3") as viewer:  # no store to ask: a snapshot
+        assert len(viewer.initial) == 1 and b"event: snapshot" in viewer.initial[0]
+
+
+async def test_writes_held_while_the_store_lost_the_map_recreate_it_on_reconnection() -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker("one")])
+    store_of(hub).disconnect()
+    await hub.apply(entry.id, [marker("two"), marker("three")])
+    await hub.apply(entry.id, [parse_op({"op": "remove_features", "ids": ["f1"]}, Limits())])
+    memory.forget(entry.id)  # it expired in the store while this process held writes
+    async with hub.subscribe(entry) as viewer:
+        store_of(hub).reconnect()
+        await hub.resync()
+        assert hub.statistics().pending_writes == 0
+        with pytest.raises(trio.WouldBlock):  # still open: nothing it was shown was rewritten
+            viewer.receive.receive_nowait()
+    assert memory.maps[entry.id].state == entry.state and entry.state.version == 4
+    assert labels(memory, entry.id) == ["three", "two"]

@@ -5,6 +5,7 @@ drives (conflict, catch-up, recreate, reload, held writes, re-sync, a lost reply
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ from mapsrv.core import Limits
 from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable
 from mapsrv.hub import MapEntry, MapHub, Subscription
+from mapsrv.hub.replica import MAX_HELD_BATCHES
+from mapsrv.logs import map_ref
+from mapsrv.store import StoreUnavailable
 from mapsrv.store.shared import SharedMemory, SharedStore
 
 _labels = itertools.count()
@@ -81,7 +85,9 @@ async def test_a_map_the_store_lost_is_recreated_from_this_copy() -> None:
     assert labels(memory, entry.id) == ["one", "three", "two"]
 
 
-async def test_a_store_that_went_back_in_time_is_followed_and_viewers_restart() -> None:
+async def test_a_store_that_went_back_in_time_is_followed_and_viewers_restart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     memory = SharedMemory()
     hub = MapHub(store=memory.connect())
     entry = await hub.create_map()
@@ -94,6 +100,8 @@ async def test_a_store_that_went_back_in_time_is_followed_and_viewers_restart() 
         with pytest.raises(trio.EndOfChannel):  # its history was rewritten: it reconnects
             viewer.receive.receive_nowait()
     assert labels(memory, entry.id) == ["four", "one"] and entry.state == memory.maps[entry.id].state
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [f"map {map_ref(entry.id)}: the store is behind this process; reloading"]
     for seen in ("1", "3"):  # at or before the rewrite, or from the lost future: a snapshot
         async with hub.subscribe(entry, last_event_id=seen) as again:
             assert b"event: snapshot" in again.initial[0]
@@ -143,7 +151,9 @@ async def test_a_lost_reply_and_another_process_writing_meanwhile_apply_each_wri
     assert entry_a.state == entry_b.state == memory.maps[entry_a.id].state
 
 
-async def test_a_held_write_that_no_longer_applies_is_dropped(nursery: trio.Nursery) -> None:
+async def test_a_held_write_that_no_longer_applies_is_dropped(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
     memory = SharedMemory()
     a, b, entry_a, entry_b = await two_hubs(memory)
     await a.apply(entry_a.id, [marker("doomed")])
@@ -158,6 +168,8 @@ async def test_a_held_write_that_no_longer_applies_is_dropped(nursery: trio.Nurs
     assert a.statistics().pending_writes == 0
     assert entry_a.state == memory.maps[entry_a.id].state
     assert labels(memory, entry_a.id) == ["sync"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [f"map {map_ref(entry_a.id)}: a write held during the outage no longer applies"]
 
 
 async def test_a_write_while_writes_are_held_pushes_them_first_instead_of_failing() -> None:
@@ -283,3 +295,43 @@ async def test_writes_held_while_the_store_lost_the_map_recreate_it_on_reconnect
             viewer.receive.receive_nowait()
     assert memory.maps[entry.id].state == entry.state and entry.state.version == 4
     assert labels(memory, entry.id) == ["three", "two"]
+
+
+async def test_writes_are_held_up_to_the_cap_then_refused() -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    store_of(hub).disconnect()
+    for _ in range(MAX_HELD_BATCHES):
+        await hub.apply(entry.id, [parse_op({"op": "set_title", "title": "t"}, Limits())])
+    with pytest.raises(StoreUnavailable):
+        await hub.apply(entry.id, [marker()])
+    assert hub.statistics().pending_writes == MAX_HELD_BATCHES and entry.state.version == MAX_HELD_BATCHES
+
+
+async def test_a_map_rewritten_back_to_version_0_gets_a_fresh_snapshot_at_version_1() -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker("lost")])
+    await hub.apply(entry.id, [marker("lost too")])
+    memory.rewind(entry.id, 0)
+    await hub.apply(entry.id, [marker("kept")])  # reloaded at version 0, then written at 1
+    async with hub.subscribe(entry) as viewer:
+        (snapshot,) = viewer.initial
+        assert snapshot.startswith(b"id: 1\nevent: snapshot\n") and b"kept" in snapshot
+
+
+async def test_each_reconnection_pushes_the_writes_held_during_its_outage(nursery: trio.Nursery) -> None:
+    """Only the re-sync runs (nobody writes after the outage): one per reconnection."""
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await follow(nursery, hub)
+    for outage in range(3):
+        memory.go_down()
+        await hub.apply(entry.id, [marker(f"held {outage}")])
+        memory.come_back()
+        await wait_until(lambda: hub.statistics().pending_writes == 0)
+        assert memory.maps[entry.id].state == entry.state
+    assert labels(memory, entry.id) == ["held 0", "held 1", "held 2"]

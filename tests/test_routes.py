@@ -240,3 +240,14 @@ async def test_stream_errors_are_json_and_nosniff(browser_factory) -> None:
     wrong = await alice.client.post(f"/m/{map_id}/events")
     assert wrong.status_code == 405
     assert wrong.json() == {"error": {"code": "http", "message": "method not allowed"}}
+
+
+async def test_metrics_are_prometheus_text_or_a_404_when_turned_off(nursery: trio.Nursery) -> None:
+    on, off = await start_server(nursery), await start_server(nursery, metrics=False)
+    async with httpx.AsyncClient(base_url=on.url) as http:
+        scraped = await http.get("/metrics")
+        assert scraped.status_code == 200 and scraped.headers["x-content-type-options"] == "nosniff"
+        assert scraped.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    async with httpx.AsyncClient(base_url=off.url) as http:
+        missing = await http.get("/metrics")
+        assert missing.status_code == 404 and "mapsrv_" not in missing.text

@@ -91,6 +91,10 @@ def test_without_trusted_proxies_the_peer_is_the_client() -> None:
     assert ClientIdentity([]).of("10.0.0.1", "203.0.113.7") == "10.0.0.1"
 
 
+def test_a_trusted_network_may_be_written_with_host_bits() -> None:
+    assert ClientIdentity(["10.1.2.3/8"]).of("10.9.9.9", "203.0.113.7") == "203.0.113.7"
+
+
 def test_host_edges() -> None:
     assert parse_host("example.org:65535") == ("example.org", 65535)
     assert parse_host("example.org:65536") is None

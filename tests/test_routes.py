@@ -165,7 +165,10 @@ def test_origin_must_be_the_host_it_addressed_or_configured() -> None:
         assert not origin_allowed(config, origin, "localhost:8000", any_port=True), origin
 
 
-async def test_bad_hosts_are_refused_everywhere_but_the_probes(browser_factory, server: Server) -> None:
+async def test_bad_hosts_are_refused_everywhere_but_the_probes(
+    browser_factory, server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mapsrv.access")
     alice = browser_factory()
     map_id = await alice.new_map()
     hostile = {"host": "127.0.0.1:80@evil.example"}
@@ -180,6 +183,8 @@ async def test_bad_hosts_are_refused_everywhere_but_the_probes(browser_factory, 
         assert response.json()["error"]["code"] == -32600, "MCP paths answer in JSON-RPC"
     for path in ("/health", "/ready", "/metrics"):
         assert (await alice.client.get(path, headers=hostile)).status_code == 200, path
+    refused = [r for r in caplog.records if getattr(r, "status", None) == 421]
+    assert len(refused) == 8, "each refusal is logged with its status"
 
 
 async def test_foreign_origins_are_refused_on_mcp_paths_by_our_check(server: Server) -> None:
@@ -194,6 +199,12 @@ async def test_foreign_origins_are_refused_on_mcp_paths_by_our_check(server: Ser
         same = f"http://{httpx.URL(server.url).netloc.decode()}"
         accepted = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, "origin": same})
         assert accepted.status_code == 200
+        # a local tool on another port of an allowed host (the MCP Inspector), on MCP paths only
+        inspector = {"origin": f"http://{httpx.URL(server.url).host}:6274"}
+        accepted = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, **inspector})
+        assert accepted.status_code == 200
+        assert (await http.post("/new", headers=inspector)).status_code == 403
+        assert (await http.post("/new", headers={"origin": same})).status_code == 303, "its own origin"
 
 
 def test_the_error_writer_carries_retry_after_and_both_shapes() -> None:

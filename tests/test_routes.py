@@ -289,3 +289,11 @@ async def test_a_stream_resumes_from_its_last_event_id_with_the_configured_retry
         await resumed.wait_for(lambda events: len(events) >= 1)
     assert resumed.retry == 1500 and [(kind, id) for kind, id, _ in resumed.events] == [("change", "2")]
     await alice.aclose()
+
+
+async def test_the_app_starts_through_its_lifespan_without_a_warning(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await start_server(nursery)  # hypercorn sends the lifespan events; a failure is a WARNING
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

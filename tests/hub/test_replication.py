@@ -19,7 +19,7 @@ from mapsrv.errors import Unavailable
 from mapsrv.hub import MapEntry, MapHub, Subscription
 from mapsrv.hub.replica import MAX_HELD_BATCHES
 from mapsrv.logs import map_ref
-from mapsrv.store import StoreUnavailable
+from mapsrv.store import RemoteEvent, StoreUnavailable
 from mapsrv.store.shared import SharedMemory, SharedStore
 
 _labels = itertools.count()
@@ -161,13 +161,14 @@ async def test_a_held_write_that_no_longer_applies_is_dropped(
     await follow(nursery, b)
     store_of(a).disconnect()
     await a.apply(entry_a.id, [parse_op({"op": "update_feature", "id": "f1", "label": "renamed"}, Limits())])
+    await a.apply(entry_a.id, [marker("after")])  # still applies: pushed after the dropped one
     await b.apply(entry_b.id, [marker("sync")])  # b is at version 1 by catching up on conflict
     await b.apply(entry_b.id, [parse_op({"op": "remove_features", "ids": ["f1"]}, Limits())])
     store_of(a).reconnect()
     await a.resync()
     assert a.statistics().pending_writes == 0
     assert entry_a.state == memory.maps[entry_a.id].state
-    assert labels(memory, entry_a.id) == ["sync"]
+    assert labels(memory, entry_a.id) == ["after", "sync"]
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warned == [f"map {map_ref(entry_a.id)}: a write held during the outage no longer applies"]
 
@@ -261,7 +262,7 @@ async def test_concurrent_writers_through_faults_apply_each_acknowledged_write_o
 
 
 async def test_a_viewer_resuming_on_another_process_gets_what_it_missed_from_the_store_log() -> None:
-    memory = SharedMemory(log_size=2)
+    memory = SharedMemory(log_size=3)
     writer = MapHub(store=memory.connect())
     entry = await writer.create_map()
     for label in ("one", "two", "three", "four"):
@@ -269,9 +270,9 @@ async def test_a_viewer_resuming_on_another_process_gets_what_it_missed_from_the
     written = dict(entry.frames.recent)
     fresh = MapHub(store=memory.connect())  # loads the map: no frames of its own yet
     copy = await fresh.get(entry.id)
-    async with fresh.subscribe(copy, last_event_id="2") as viewer:
-        assert viewer.initial == [written[3], written[4]], "the store's events, framed as the writer did"
-    async with fresh.subscribe(copy, last_event_id="1") as viewer:  # the log keeps 3 and 4: not event 2
+    async with fresh.subscribe(copy, last_event_id="1") as viewer:
+        assert viewer.initial == [written[2], written[3], written[4]], "the store's events, as framed"
+    async with fresh.subscribe(copy, last_event_id="0") as viewer:  # the log keeps 2-4: not event 1
         assert viewer.initial == [copy.frames.snapshot_frame(copy.state)]
     memory.go_down()
     async with fresh.subscribe(copy, last_event_id="3") as viewer:  # no store to ask: a snapshot
@@ -335,3 +336,26 @@ async def test_each_reconnection_pushes_the_writes_held_during_its_outage(nurser
         await wait_until(lambda: hub.statistics().pending_writes == 0)
         assert memory.maps[entry.id].state == entry.state
     assert labels(memory, entry.id) == ["held 0", "held 1", "held 2"]
+
+
+async def test_an_event_after_a_gap_makes_a_process_catch_up_from_the_log(nursery: trio.Nursery) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await a.apply(entry_a.id, [marker("missed")])  # b does not follow yet: it never hears version 1
+    await follow(nursery, b)
+    await a.apply(entry_a.id, [marker("heard")])
+    await wait_until(lambda: entry_b.state.version == 2)
+    assert entry_b.state == entry_a.state
+
+
+async def test_an_unreadable_event_is_logged_and_the_map_still_followed(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await follow(nursery, b)
+    store_of(b).deliver(RemoteEvent(entry_a.id, "{not an event"))
+    await a.apply(entry_a.id, [marker("next")])
+    await wait_until(lambda: entry_b.state.version == 1)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [f"map {map_ref(entry_a.id)}: an event from the store could not be read"]

@@ -82,3 +82,19 @@ async def test_the_pump_writes_what_is_queued_at_once_then_a_retry_hint_when_the
     send.close()  # the hub ended this viewer with frames still queued: none is lost
     await pump(write, receive, retry_ms=1500)
     assert writes == [b"id: 1\n\nid: 2\n\nid: 3\n\n", b"retry: 1500\n\n"]
+
+
+async def test_a_stream_is_neither_cached_nor_buffered_and_carries_the_page_headers(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery)
+    alice = Browser(server.url)
+    map_id = await alice.new_map()
+    page = await alice.client.get(f"/m/{map_id}")
+    async with alice.client.stream("GET", f"/m/{map_id}/events") as stream:
+        headers = stream.headers
+        assert headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert headers["cache-control"] == "no-cache, no-store" and headers["x-accel-buffering"] == "no"
+        for name in ("x-content-type-options", "referrer-policy"):
+            assert headers[name] == page.headers[name], name
+    await alice.aclose()

@@ -27,6 +27,7 @@ from mapsrv.store import (
     RemoteEvent,
     Store,
     StoreMessage,
+    StoreStatistics,
     StoreUnavailable,
 )
 from mapsrv.store.redis import RedisStore
@@ -175,6 +176,9 @@ async def test_maps_are_created_once_found_by_view_key_and_claimed_once(backend:
     assert await store.load("x" * 22) is None
     assert await store.claim(state.id, "alice") == "alice"
     assert await store.claim(state.id, "bob") == "alice", "the first claim wins"
+    claimed = await store.load(state.id)
+    assert claimed is not None and claimed.meta == MapMeta(state.id, "v" * 22, "alice", "key")
+    assert await store.map_for_view_key("v" * 22) == state.id
     await store.remember_last_map("alice", state.id)
     assert await store.last_map_of("alice") == state.id
 
@@ -303,3 +307,25 @@ async def test_a_commit_whose_reply_was_lost_is_recognised_by_its_batch_id(backe
     assert await commit() == AlreadyCommitted(2), "the re-sync of a lost reply writes nothing"
     logged = await store.events_after(state.id, 0)
     assert logged is not None and [e.version for e in logged] == [1, 2]
+
+
+async def test_the_shared_store_counts_each_failed_call_and_each_outage_once(nursery: trio.Nursery) -> None:
+    memory = SharedMemory(log_size=LOG_SIZE)
+    store = memory.connect()
+    messages = await nursery.start(store.serve)
+    state = await new_map(store)
+    memory.go_down()
+    for _ in range(2):
+        with pytest.raises(StoreUnavailable):
+            await write(store, state)
+    store.disconnect()  # already broken: not a second trip
+    assert store.statistics() == StoreStatistics(
+        available=False, errors=2, remote_events=0, reconnections=0, breaker_trips=1
+    )
+    memory.come_back()
+    assert isinstance(await messages.receive(), Reconnected)
+    reply, _ = await write(store, state)
+    assert reply == COMMITTED and isinstance(await messages.receive(), RemoteEvent)
+    assert store.statistics() == StoreStatistics(
+        available=True, errors=2, remote_events=1, reconnections=1, breaker_trips=1
+    )

@@ -137,8 +137,12 @@ async def test_raw_reader_sees_ids_comments_and_retry_hints_through_chunked_fram
 
 async def test_raw_reader_waits_end_on_their_deadline(autojump_clock) -> None:
     quiet, _ = trio.testing.memory_stream_pair()
-    with pytest.raises(trio.TooSlowError):
-        await SseReader(quiet).wait_for(1, timeout=10)
+    start = trio.current_time()
+    with trio.move_on_after(60) as backstop:  # a wait without its own deadline ends here instead
+        with pytest.raises(trio.TooSlowError):
+            await SseReader(quiet).wait_for(1, timeout=10)
+    assert not backstop.cancelled_caught, "the wait had no deadline of its own"
+    assert trio.current_time() - start == pytest.approx(10)
 
 
 def test_line_chart_is_svg_with_a_line_per_series() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import pytest
@@ -13,6 +14,7 @@ from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable, VersionConflict
 from mapsrv.event_stream import pump
 from mapsrv.hub import MapHub
+from mapsrv.hub.fanout import HEARTBEAT_SLICES
 from mapsrv.store.shared import SharedMemory
 
 MARKER = {"op": "add_feature", "type": "marker", "coords": [1, 2]}
@@ -183,3 +185,22 @@ async def test_a_commit_whose_reply_was_lost_is_not_applied_twice() -> None:
     assert hub.statistics().pending_writes == 0
     assert [v for v, _ in memory.maps[entry.id].log] == [1], "committed once"
     assert list(entry.state.features) == ["f1"] and entry.state.version == 1
+
+
+async def test_viewers_are_spread_over_every_heartbeat_slot() -> None:
+    hub = MapHub()
+    entry = await hub.create_map()
+    async with contextlib.AsyncExitStack() as stack:
+        subs = [await stack.enter_async_context(hub.subscribe(entry)) for _ in range(2 * HEARTBEAT_SLICES)]
+        slots = [sub.slot for sub in subs]
+        assert sorted(slots) == sorted(list(range(HEARTBEAT_SLICES)) * 2), "each slot twice"
+
+
+async def test_the_first_snapshot_after_one_write_and_a_resume_from_version_0() -> None:
+    hub = MapHub()
+    entry = await hub.create_map()
+    await add(hub, entry.id)
+    async with hub.subscribe(entry) as first:  # no snapshot was made before this one
+        assert first.initial[0].startswith(b"id: 1\nevent: snapshot\n")
+    async with hub.subscribe(entry, last_event_id="0") as resumed:  # the log reaches back to 1
+        assert [f.split(b"\n", 2)[:2] for f in resumed.initial] == [[b"id: 1", b"event: change"]]

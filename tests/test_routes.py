@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from support import Browser, start_server, wait_until
+from support import Browser, open_stream, start_server, wait_until
 from support.mcp import INITIALIZE, MCP_ACCEPT
 
 from mapsrv import mcp_server
@@ -88,6 +88,7 @@ async def test_every_route_is_dispatched_labelled_and_logged_as_the_table_says(
         dispatched.clear()
         async with alice.client.stream(method, path, **options) as response:
             assert response.status_code < 500, (path, response.status_code)
+            status = response.status_code
         assert [name for _, name in dispatched] == [HANDLERS[route.family]], path
 
         def logged(template: str = template) -> list[logging.LogRecord]:
@@ -96,6 +97,7 @@ async def test_every_route_is_dispatched_labelled_and_logged_as_the_table_says(
         await wait_until(logged)  # a stream's line is written when it ends
         record = logged()[-1]
         assert record.transport == route.transport, path  # type: ignore[attr-defined]
+        assert record.status == status, path  # type: ignore[attr-defined]
         assert map_id not in record.getMessage() and view_key not in record.getMessage()
         caplog.clear()
     metrics = (await alice.client.get("/metrics")).text
@@ -165,7 +167,10 @@ def test_origin_must_be_the_host_it_addressed_or_configured() -> None:
         assert not origin_allowed(config, origin, "localhost:8000", any_port=True), origin
 
 
-async def test_bad_hosts_are_refused_everywhere_but_the_probes(browser_factory, server: Server) -> None:
+async def test_bad_hosts_are_refused_everywhere_but_the_probes(
+    browser_factory, server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mapsrv.access")
     alice = browser_factory()
     map_id = await alice.new_map()
     hostile = {"host": "127.0.0.1:80@evil.example"}
@@ -180,6 +185,8 @@ async def test_bad_hosts_are_refused_everywhere_but_the_probes(browser_factory, 
         assert response.json()["error"]["code"] == -32600, "MCP paths answer in JSON-RPC"
     for path in ("/health", "/ready", "/metrics"):
         assert (await alice.client.get(path, headers=hostile)).status_code == 200, path
+    refused = [r for r in caplog.records if getattr(r, "status", None) == 421]
+    assert len(refused) == 8, "each refusal is logged with its status"
 
 
 async def test_foreign_origins_are_refused_on_mcp_paths_by_our_check(server: Server) -> None:
@@ -194,6 +201,12 @@ async def test_foreign_origins_are_refused_on_mcp_paths_by_our_check(server: Ser
         same = f"http://{httpx.URL(server.url).netloc.decode()}"
         accepted = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, "origin": same})
         assert accepted.status_code == 200
+        # a local tool on another port of an allowed host (the MCP Inspector), on MCP paths only
+        inspector = {"origin": f"http://{httpx.URL(server.url).host}:6274"}
+        accepted = await http.post("/mcp", json=INITIALIZE, headers={**MCP_ACCEPT, **inspector})
+        assert accepted.status_code == 200
+        assert (await http.post("/new", headers=inspector)).status_code == 403
+        assert (await http.post("/new", headers={"origin": same})).status_code == 303, "its own origin"
 
 
 def test_the_error_writer_carries_retry_after_and_both_shapes() -> None:
@@ -232,7 +245,8 @@ async def test_session_caps_say_their_own_retry_after(
             assert second.json()["error"]["code"] == Unavailable.jsonrpc_code
 
 
-async def test_stream_errors_are_json_and_nosniff(browser_factory) -> None:
+async def test_stream_errors_are_json_and_nosniff(browser_factory, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="mapsrv.access")
     alice = browser_factory()
     map_id = await alice.new_map()
     missing = await alice.client.get("/m/" + "A" * 22 + "/events")
@@ -242,3 +256,46 @@ async def test_stream_errors_are_json_and_nosniff(browser_factory) -> None:
     wrong = await alice.client.post(f"/m/{map_id}/events")
     assert wrong.status_code == 405
     assert wrong.json() == {"error": {"code": "http", "message": "method not allowed"}}
+    async with httpx.AsyncClient(base_url=alice.base, cookies=alice.client.cookies) as own:
+        head = await own.head(f"/m/{map_id}/events")  # allowed, as for any GET
+        assert head.status_code == 200 and head.headers["content-type"].startswith("text/event-stream")
+
+    def logged() -> list[int]:
+        return [r.status for r in caplog.records if getattr(r, "route", None) == "/m/{id}/events"]  # type: ignore[attr-defined]
+
+    await wait_until(lambda: len(logged()) == 3)
+    assert logged() == [404, 405, 200], "a stream's access line says how it was answered"
+
+
+async def test_metrics_are_prometheus_text_or_a_404_when_turned_off(nursery: trio.Nursery) -> None:
+    on, off = await start_server(nursery), await start_server(nursery, metrics=False)
+    async with httpx.AsyncClient(base_url=on.url) as http:
+        scraped = await http.get("/metrics")
+        assert scraped.status_code == 200 and scraped.headers["x-content-type-options"] == "nosniff"
+        assert scraped.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    async with httpx.AsyncClient(base_url=off.url) as http:
+        missing = await http.get("/metrics")
+        assert missing.status_code == 404 and "mapsrv_" not in missing.text
+
+
+async def test_a_stream_resumes_from_its_last_event_id_with_the_configured_retry(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery, sse_retry=1.5)
+    alice = Browser(server.url)
+    map_id = await alice.new_map()
+    for title in ("a", "b"):
+        await alice.ops(map_id, {"op": "set_title", "title": title})
+    resumed = await open_stream(nursery, alice.client, f"/m/{map_id}/events", last_event_id="1")
+    with trio.fail_after(5):
+        await resumed.wait_for(lambda events: len(events) >= 1)
+    assert resumed.retry == 1500 and [(kind, id) for kind, id, _ in resumed.events] == [("change", "2")]
+    await alice.aclose()
+
+
+async def test_the_app_starts_through_its_lifespan_without_a_warning(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await start_server(nursery)  # hypercorn sends the lifespan events; a failure is a WARNING
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -10,6 +10,7 @@ import pytest
 import trio
 from support import Browser, SseReader, start_server
 
+from mapsrv.event_stream import pump
 from mapsrv.server import Server
 
 HEARTBEAT_SLOTS = 10  # mapsrv spreads heartbeats over this many ticks per interval
@@ -67,3 +68,33 @@ async def test_shutdown_ends_every_stream_with_a_retry_hint_after_its_last_event
             assert reader.retries[0] == retry_ms and len(reader.retries) >= 2, (i, reader.retries)
             assert reader.last_frame == f"retry: {retry_ms}".encode(), (i, reader.last_frame)
             assert reader.ids[-1] == version, i
+
+
+async def test_the_pump_writes_what_is_queued_at_once_then_a_retry_hint_when_the_channel_ends() -> None:
+    send, receive = trio.open_memory_channel[bytes](10)
+    writes: list[bytes] = []
+
+    async def write(data: bytes) -> None:
+        writes.append(data)
+
+    for data in (b"id: 1\n\n", b"id: 2\n\n", b"id: 3\n\n"):
+        send.send_nowait(data)
+    send.close()  # the hub ended this viewer with frames still queued: none is lost
+    await pump(write, receive, retry_ms=1500)
+    assert writes == [b"id: 1\n\nid: 2\n\nid: 3\n\n", b"retry: 1500\n\n"]
+
+
+async def test_a_stream_is_neither_cached_nor_buffered_and_carries_the_page_headers(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery)
+    alice = Browser(server.url)
+    map_id = await alice.new_map()
+    page = await alice.client.get(f"/m/{map_id}")
+    async with alice.client.stream("GET", f"/m/{map_id}/events") as stream:
+        headers = stream.headers
+        assert headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert headers["cache-control"] == "no-cache, no-store" and headers["x-accel-buffering"] == "no"
+        for name in ("x-content-type-options", "referrer-policy"):
+            assert headers[name] == page.headers[name], name
+    await alice.aclose()

@@ -5,6 +5,7 @@ drives (conflict, catch-up, recreate, reload, held writes, re-sync, a lost reply
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Any
 
 import pytest
@@ -14,7 +15,11 @@ from support import wait_until
 
 from mapsrv.core import Limits
 from mapsrv.core.parse import parse_op
+from mapsrv.errors import Unavailable
 from mapsrv.hub import MapEntry, MapHub, Subscription
+from mapsrv.hub.replica import MAX_HELD_BATCHES
+from mapsrv.logs import map_ref
+from mapsrv.store import RemoteEvent, StoreUnavailable
 from mapsrv.store.shared import SharedMemory, SharedStore
 
 _labels = itertools.count()
@@ -80,7 +85,9 @@ async def test_a_map_the_store_lost_is_recreated_from_this_copy() -> None:
     assert labels(memory, entry.id) == ["one", "three", "two"]
 
 
-async def test_a_store_that_went_back_in_time_is_followed_and_viewers_restart() -> None:
+async def test_a_store_that_went_back_in_time_is_followed_and_viewers_restart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     memory = SharedMemory()
     hub = MapHub(store=memory.connect())
     entry = await hub.create_map()
@@ -93,6 +100,8 @@ async def test_a_store_that_went_back_in_time_is_followed_and_viewers_restart() 
         with pytest.raises(trio.EndOfChannel):  # its history was rewritten: it reconnects
             viewer.receive.receive_nowait()
     assert labels(memory, entry.id) == ["four", "one"] and entry.state == memory.maps[entry.id].state
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [f"map {map_ref(entry.id)}: the store is behind this process; reloading"]
     for seen in ("1", "3"):  # at or before the rewrite, or from the lost future: a snapshot
         async with hub.subscribe(entry, last_event_id=seen) as again:
             assert b"event: snapshot" in again.initial[0]
@@ -142,7 +151,9 @@ async def test_a_lost_reply_and_another_process_writing_meanwhile_apply_each_wri
     assert entry_a.state == entry_b.state == memory.maps[entry_a.id].state
 
 
-async def test_a_held_write_that_no_longer_applies_is_dropped(nursery: trio.Nursery) -> None:
+async def test_a_held_write_that_no_longer_applies_is_dropped(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
     memory = SharedMemory()
     a, b, entry_a, entry_b = await two_hubs(memory)
     await a.apply(entry_a.id, [marker("doomed")])
@@ -150,13 +161,16 @@ async def test_a_held_write_that_no_longer_applies_is_dropped(nursery: trio.Nurs
     await follow(nursery, b)
     store_of(a).disconnect()
     await a.apply(entry_a.id, [parse_op({"op": "update_feature", "id": "f1", "label": "renamed"}, Limits())])
+    await a.apply(entry_a.id, [marker("after")])  # still applies: pushed after the dropped one
     await b.apply(entry_b.id, [marker("sync")])  # b is at version 1 by catching up on conflict
     await b.apply(entry_b.id, [parse_op({"op": "remove_features", "ids": ["f1"]}, Limits())])
     store_of(a).reconnect()
     await a.resync()
     assert a.statistics().pending_writes == 0
     assert entry_a.state == memory.maps[entry_a.id].state
-    assert labels(memory, entry_a.id) == ["sync"]
+    assert labels(memory, entry_a.id) == ["after", "sync"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [f"map {map_ref(entry_a.id)}: a write held during the outage no longer applies"]
 
 
 async def test_a_write_while_writes_are_held_pushes_them_first_instead_of_failing() -> None:
@@ -213,7 +227,12 @@ async def test_concurrent_writers_through_faults_apply_each_acknowledged_write_o
     async def writer(hub: MapHub, name: str) -> None:
         for i in range(40):
             label = f"{name}-{i}"
-            await hub.apply(entry_a.id, [marker(label)])
+            while True:
+                try:
+                    await hub.apply(entry_a.id, [marker(label)])
+                    break
+                except Unavailable:  # "changing too fast; retry": six writers on one map, not written
+                    await trio.lowlevel.checkpoint()
             acked.append(label)
             await trio.lowlevel.checkpoint()
 
@@ -240,3 +259,103 @@ async def test_concurrent_writers_through_faults_apply_each_acknowledged_write_o
     stored = [f.label for f in memory.maps[entry_a.id].state.features.values()]
     assert sorted(stored) == sorted(acked) and len(acked) == 240, "every acknowledged write, once"
     assert faults_at[-1] < 240, "the faults came while writes were still going on"
+
+
+async def test_a_viewer_resuming_on_another_process_gets_what_it_missed_from_the_store_log() -> None:
+    memory = SharedMemory(log_size=3)
+    writer = MapHub(store=memory.connect())
+    entry = await writer.create_map()
+    for label in ("one", "two", "three", "four"):
+        await writer.apply(entry.id, [marker(label)])
+    written = dict(entry.frames.recent)
+    fresh = MapHub(store=memory.connect())  # loads the map: no frames of its own yet
+    copy = await fresh.get(entry.id)
+    async with fresh.subscribe(copy, last_event_id="1") as viewer:
+        assert viewer.initial == [written[2], written[3], written[4]], "the store's events, as framed"
+    async with fresh.subscribe(copy, last_event_id="0") as viewer:  # the log keeps 2-4: not event 1
+        assert viewer.initial == [copy.frames.snapshot_frame(copy.state)]
+    memory.go_down()
+    async with fresh.subscribe(copy, last_event_id="3") as viewer:  # no store to ask: a snapshot
+        assert len(viewer.initial) == 1 and b"event: snapshot" in viewer.initial[0]
+
+
+async def test_writes_held_while_the_store_lost_the_map_recreate_it_on_reconnection() -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker("one")])
+    store_of(hub).disconnect()
+    await hub.apply(entry.id, [marker("two"), marker("three")])
+    await hub.apply(entry.id, [parse_op({"op": "remove_features", "ids": ["f1"]}, Limits())])
+    memory.forget(entry.id)  # it expired in the store while this process held writes
+    async with hub.subscribe(entry) as viewer:
+        store_of(hub).reconnect()
+        await hub.resync()
+        assert hub.statistics().pending_writes == 0
+        with pytest.raises(trio.WouldBlock):  # still open: nothing it was shown was rewritten
+            viewer.receive.receive_nowait()
+    assert memory.maps[entry.id].state == entry.state and entry.state.version == 4
+    assert labels(memory, entry.id) == ["three", "two"]
+
+
+async def test_writes_are_held_up_to_the_cap_then_refused() -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    store_of(hub).disconnect()
+    for _ in range(MAX_HELD_BATCHES):
+        await hub.apply(entry.id, [parse_op({"op": "set_title", "title": "t"}, Limits())])
+    with pytest.raises(StoreUnavailable):
+        await hub.apply(entry.id, [marker()])
+    assert hub.statistics().pending_writes == MAX_HELD_BATCHES and entry.state.version == MAX_HELD_BATCHES
+
+
+async def test_a_map_rewritten_back_to_version_0_gets_a_fresh_snapshot_at_version_1() -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker("lost")])
+    await hub.apply(entry.id, [marker("lost too")])
+    memory.rewind(entry.id, 0)
+    await hub.apply(entry.id, [marker("kept")])  # reloaded at version 0, then written at 1
+    async with hub.subscribe(entry) as viewer:
+        (snapshot,) = viewer.initial
+        assert snapshot.startswith(b"id: 1\nevent: snapshot\n") and b"kept" in snapshot
+
+
+async def test_each_reconnection_pushes_the_writes_held_during_its_outage(nursery: trio.Nursery) -> None:
+    """Only the re-sync runs (nobody writes after the outage): one per reconnection."""
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await follow(nursery, hub)
+    for outage in range(3):
+        memory.go_down()
+        await hub.apply(entry.id, [marker(f"held {outage}")])
+        memory.come_back()
+        await wait_until(lambda: hub.statistics().pending_writes == 0)
+        assert memory.maps[entry.id].state == entry.state
+    assert labels(memory, entry.id) == ["held 0", "held 1", "held 2"]
+
+
+async def test_an_event_after_a_gap_makes_a_process_catch_up_from_the_log(nursery: trio.Nursery) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await a.apply(entry_a.id, [marker("missed")])  # b does not follow yet: it never hears version 1
+    await follow(nursery, b)
+    await a.apply(entry_a.id, [marker("heard")])
+    await wait_until(lambda: entry_b.state.version == 2)
+    assert entry_b.state == entry_a.state
+
+
+async def test_an_unreadable_event_is_logged_and_the_map_still_followed(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await follow(nursery, b)
+    store_of(b).deliver(RemoteEvent(entry_a.id, "{not an event"))
+    await a.apply(entry_a.id, [marker("next")])
+    await wait_until(lambda: entry_b.state.version == 1)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [f"map {map_ref(entry_a.id)}: an event from the store could not be read"]

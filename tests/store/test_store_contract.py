@@ -27,6 +27,7 @@ from mapsrv.store import (
     RemoteEvent,
     Store,
     StoreMessage,
+    StoreStatistics,
     StoreUnavailable,
 )
 from mapsrv.store.redis import RedisStore
@@ -94,6 +95,11 @@ class SharedBackend(Backend):
             await call()
 
 
+# A call in flight for half of this counts as hung. 0.5 s tripped the breaker on a loaded machine
+# (two cores, other jobs, mutmut tracing every call); a lost reply costs this long to notice.
+SOCKET_TIMEOUT = 1.5
+
+
 class RedisBackend(Backend):
     name = "redis"
 
@@ -103,7 +109,9 @@ class RedisBackend(Backend):
 
     def new_store(self) -> Store:
         url = self.server.url
-        return RedisStore(url, ttl=600, log_size=self.log_size, snapshot_every=2, socket_timeout=0.5)
+        return RedisStore(
+            url, ttl=600, log_size=self.log_size, snapshot_every=2, socket_timeout=SOCKET_TIMEOUT
+        )
 
     async def go_down(self) -> None:
         await self.server.stop()
@@ -168,6 +176,9 @@ async def test_maps_are_created_once_found_by_view_key_and_claimed_once(backend:
     assert await store.load("x" * 22) is None
     assert await store.claim(state.id, "alice") == "alice"
     assert await store.claim(state.id, "bob") == "alice", "the first claim wins"
+    claimed = await store.load(state.id)
+    assert claimed is not None and claimed.meta == MapMeta(state.id, "v" * 22, "alice", "key")
+    assert await store.map_for_view_key("v" * 22) == state.id
     await store.remember_last_map("alice", state.id)
     assert await store.last_map_of("alice") == state.id
 
@@ -193,6 +204,28 @@ async def test_commit_compares_versions_and_the_log_replays_them(backend: Backen
     reply, _ = await write(store, MapState(id="x" * 22))
     assert reply == MISSING
     assert await store.events_after("x" * 22, 0) is None
+
+
+async def test_a_stale_commit_is_refused_and_changes_nothing(backend: Backend) -> None:
+    """The version check itself: a writer that missed version 1 commits events numbered after
+    it (which the log alone would accept) and gets a conflict; no event is logged, published or
+    snapshotted."""
+    writer, watcher = await backend.connect(), await backend.connect()
+    state = await new_map(writer.store)
+    reply, v1 = await write(writer.store, state)
+    assert reply == COMMITTED
+    ahead, events = apply_all(v1, [MARKER] * 3)  # versions 2-4, claimed to follow version 0
+    reply = await writer.store.commit(state.id, 0, events, ahead, snapshot=True, batch_id="stale")
+    assert reply == Conflict(1)
+    logged = await writer.store.events_after(state.id, 0)
+    assert logged is not None and [e.version for e in logged] == [1]
+    assert await writer.store.events_after(state.id, 1) == []
+    loaded = await writer.store.load(state.id)
+    assert loaded is not None and loaded.state == v1
+    reply, _ = await write(writer.store, v1, batch_id="stale")
+    assert reply == COMMITTED, "the batch id of the refused commit was not kept either"
+    heard = [await watcher.next_message(RemoteEvent) for _ in range(2)]
+    assert [json.loads(m.text)["version"] for m in heard] == [1, 2], "nothing published in between"
 
 
 async def test_a_batch_id_is_committed_once(backend: Backend) -> None:
@@ -275,3 +308,25 @@ async def test_a_commit_whose_reply_was_lost_is_recognised_by_its_batch_id(backe
     assert await commit() == AlreadyCommitted(2), "the re-sync of a lost reply writes nothing"
     logged = await store.events_after(state.id, 0)
     assert logged is not None and [e.version for e in logged] == [1, 2]
+
+
+async def test_the_shared_store_counts_each_failed_call_and_each_outage_once(nursery: trio.Nursery) -> None:
+    memory = SharedMemory(log_size=LOG_SIZE)
+    store = memory.connect()
+    messages = await nursery.start(store.serve)
+    state = await new_map(store)
+    memory.go_down()
+    for _ in range(2):
+        with pytest.raises(StoreUnavailable):
+            await write(store, state)
+    store.disconnect()  # already broken: not a second trip
+    assert store.statistics() == StoreStatistics(
+        available=False, errors=2, remote_events=0, reconnections=0, breaker_trips=1
+    )
+    memory.come_back()
+    assert isinstance(await messages.receive(), Reconnected)
+    reply, _ = await write(store, state)
+    assert reply == COMMITTED and isinstance(await messages.receive(), RemoteEvent)
+    assert store.statistics() == StoreStatistics(
+        available=True, errors=2, remote_events=1, reconnections=1, breaker_trips=1
+    )

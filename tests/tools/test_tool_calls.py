@@ -155,10 +155,13 @@ async def test_camera_title_and_layers(tc: ToolContext) -> None:
     await draw(tc, [{"at": [1, 2], "id": "a"}, {"at": [3, 5], "id": "b"}], map_id=map_id, fit=False)
     await written(tc, await set_view(tc, map_id))
     assert (await state(tc, map_id)).view.bounds == ((1, 2), (3, 5))
-    await written(tc, await set_layer(tc, map_id, "trips", visible=False, name="My trips"))
-    await written(tc, await set_layer(tc, map_id, "trips", visible=True))
+    for visible in (False, True, False):  # created hidden, then shown and hidden again
+        await written(tc, await set_layer(tc, map_id, "trips", visible=visible, name="My trips"))
+        layer = (await state(tc, map_id)).layers["trips"]
+        assert (layer.name, layer.visible) == ("My trips", visible)
+    await written(tc, await set_layer(tc, map_id, "trips", name="Renamed?"))
     layer = (await state(tc, map_id)).layers["trips"]
-    assert (layer.name, layer.visible) == ("My trips", True)
+    assert (layer.name, layer.visible) == ("My trips", True), "an existing layer keeps its name"
 
 
 async def test_a_read_of_a_thousand_features_is_a_bounded_summary_with_pages(tc: ToolContext) -> None:

@@ -1,0 +1,124 @@
+"""`tox -e mutation`: mutmut over each module group, against the tests that claim that group.
+
+mutmut reads one configuration per directory and runs, per mutant, every selected test that
+reaches the mutated function; one selection for every module would run the server tests for each
+mutant of the hub too. So each group gets a directory of its own under build/mutation/ (links to
+the checkout, and pyproject.toml with the group's [tool.mutmut]); its results stay cached there,
+so a stopped run resumes.
+
+    python scripts/mutation.py [GROUP ...] [-- MUTMUT RUN ARGS]    (default: every group)
+    python scripts/mutation.py --scores [--survivors]
+
+Scores and the survivors that are equivalent: docs/mutation.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutation"
+
+# group: (modules to mutate, the tests that claim them)
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "core": (
+        ["mapsrv/core/ops.py", "mapsrv/core/model.py", "mapsrv/core/sse.py"],
+        ["tests/core", "tests/test_hub.py"],
+    ),
+    "hub": (
+        ["mapsrv/hub/replica.py", "mapsrv/hub/recovery.py", "mapsrv/hub/fanout.py"],
+        [
+            "tests/hub/test_replication.py",
+            "tests/hub/test_recovery_decisions.py",
+            "tests/test_hub.py",
+            "tests/test_streams.py",
+        ],
+    ),
+    "store": (
+        ["mapsrv/store/memory.py", "mapsrv/store/shared.py", "mapsrv/store/redis.py"],
+        ["tests/store", "tests/hub/test_replication.py", "tests/test_hub.py"],
+    ),
+    "access": (
+        ["mapsrv/access.py", "mapsrv/routes.py", "mapsrv/asgi.py"],
+        ["tests/test_access.py", "tests/test_routes.py", "tests/test_guards.py"],
+    ),
+    "stream": (["mapsrv/event_stream.py"], ["tests/test_streams.py", "tests/test_web.py"]),
+}
+PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m", "not browser",
+               "--deselect", "tests/test_web.py::test_static_files_are_found_when_installed"]  # fmt: skip
+LINKED = ["mapsrv", "tests", "static", "docs"]
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
+STATUS.update({24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"})
+COLUMNS = ("killed", "survived", "no tests", "timeout", "not checked")
+
+
+def toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def prepare(group: str) -> Path:
+    modules, tests = GROUPS[group]
+    where = WORK / group
+    where.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        link = where / name
+        if not link.is_symlink():
+            link.symlink_to(ROOT / name)
+    base = (ROOT / "pyproject.toml").read_text()
+    base = re.sub(r"\n\[tool\.mutmut\].*?(?=\n\[|\Z)", "\n", base, flags=re.DOTALL)
+    config = (
+        f'\n[tool.mutmut]\nsource_paths = ["mapsrv"]\nonly_mutate = {toml_list(modules)}\n'
+        f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
+        f'pytest_add_cli_args = {toml_list(PYTEST_ARGS)}\nalso_copy = ["static", "docs"]\n'
+    )
+    (where / "pyproject.toml").write_text(base.rstrip() + "\n" + config)
+    return where
+
+
+def run(groups: list[str], mutmut_args: list[str]) -> None:
+    mutmut = str(Path(sys.executable).parent / "mutmut")
+    env = {**os.environ, "MUTATION_RUN": "1"}
+    env.pop("PYTHONPATH", None)  # the mutants, never the checkout, are what the tests import
+    for group in groups:
+        started = time.monotonic()
+        subprocess.run([mutmut, "run", *mutmut_args], cwd=prepare(group), env=env, check=False)
+        print(f"group {group}: {time.monotonic() - started:.0f} s", flush=True)
+
+
+def scores(survivors: bool) -> None:
+    print(f"{'module':28}" + "".join(f"{c:>12}" for c in COLUMNS) + "       score")
+    for group in GROUPS:
+        for meta in sorted((WORK / group / "mutants").rglob("*.py.meta")):
+            codes = json.loads(meta.read_text())["exit_code_by_key"]
+            counts = Counter(STATUS.get(code, "other") for code in codes.values())
+            checked = counts["killed"] + counts["survived"] + counts["timeout"]
+            score = f"{100 * (counts['killed'] + counts['timeout']) / checked:.0f} %" if checked else "-"
+            module = str(meta.relative_to(WORK / group / "mutants"))[: -len(".meta")]
+            print(f"{module:28}" + "".join(f"{counts[c]:>12}" for c in COLUMNS) + f"{score:>12}")
+            if survivors:
+                for name in sorted(k for k, c in codes.items() if c == 0):
+                    print("    " + name)
+
+
+def main(argv: list[str]) -> None:
+    if "--scores" in argv:
+        scores("--survivors" in argv)
+        return
+    mutmut_args = argv[argv.index("--") + 1 :] if "--" in argv else ["--max-children", "2"]
+    names = argv[: argv.index("--")] if "--" in argv else argv
+    unknown = [g for g in names if g not in GROUPS]
+    if unknown:
+        sys.exit(f"unknown group {unknown[0]!r}; the groups are {', '.join(GROUPS)}")
+    run(names or list(GROUPS), mutmut_args)
+    scores(survivors=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,70 @@
+"""What only the Redis store does, read back from a real redis-server with a plain client: key
+lifetimes (a touch keeps a map's every key alive), the last map of a user, and the shared rate
+limit's budget (the contract the in-memory store shares: tests/store/test_store_contract.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis
+import trio
+from support import RedisServer, wait_until
+
+from mapsrv.core import Limits, MapState, apply_all
+from mapsrv.core.parse import parse_op
+from mapsrv.store import MapMeta
+from mapsrv.store.redis import RedisStore, _batches_key, _log_key, _map_key
+
+TTL = 600.0
+MARKER = parse_op({"op": "add_feature", "type": "marker", "coords": [1, 2]}, Limits())
+
+
+@pytest.fixture
+async def store(tmp_path: Any, nursery: trio.Nursery) -> AsyncIterator[tuple[RedisStore, redis.Redis]]:
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    store = RedisStore(server.url, ttl=TTL, log_size=8, snapshot_every=2, socket_timeout=1.5)
+    await nursery.start(store.serve)
+    await wait_until(lambda: store.available, timeout=10)
+    plain = redis.Redis(port=server.port)
+    try:
+        yield store, plain
+    finally:
+        plain.close()
+        await server.stop()
+
+
+async def test_a_touch_renews_every_key_of_a_map(store: tuple[RedisStore, redis.Redis]) -> None:
+    rs, plain = store
+    state = MapState(id="m" * 22, title="t")
+    assert await rs.create(MapMeta(state.id, "v" * 22, None, None), state)
+    new, events = apply_all(state, [MARKER])
+    await rs.commit(state.id, 0, events, new, snapshot=False, batch_id="b1")
+    keys = [_map_key(state.id), _log_key(state.id), _batches_key(state.id), "mapsrv:view:" + "v" * 22]
+    for key in keys:
+        assert plain.pexpire(key, 1000), key
+    await rs.touch([(state.id, "v" * 22)])
+    for key in keys:
+        assert plain.pttl(key) > (TTL - 60) * 1000, key
+    await rs.touch([])  # nothing to do, no call
+
+
+async def test_the_last_map_of_a_user_expires_with_the_maps(store: tuple[RedisStore, redis.Redis]) -> None:
+    rs, plain = store
+    await rs.remember_last_map("alice", "m" * 22)
+    assert plain.get("mapsrv:user:alice") == b"m" * 22
+    assert (TTL - 60) * 1000 < plain.pttl("mapsrv:user:alice") <= TTL * 1000
+    assert await rs.last_map_of("alice") == "m" * 22 and await rs.last_map_of("bob") is None
+
+
+async def test_the_shared_rate_limit_allows_a_burst_then_says_how_long_to_wait(
+    store: tuple[RedisStore, redis.Redis],
+) -> None:
+    rs, _ = store
+    assert [await rs.take_rate("client", 10.0, 2) for _ in range(2)] == [0.0, 0.0]
+    wait = await rs.take_rate("client", 10.0, 2)
+    assert 9.0 < wait <= 10.0, wait
+    assert await rs.take_rate("other", 10.0, 2) == 0.0, "each key has its own budget"
+    assert 19.0 < await rs.take_rate("costly", 10.0, 1, cost=3) <= 20.0

@@ -45,7 +45,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import trio
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
 from mapsrv.core import Event, MapState, apply_event
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
@@ -69,7 +69,9 @@ __all__ = ["RedisStore"]
 
 log = logging.getLogger("mapsrv.redis")
 
-WAIT_TIMEOUT_MS = 500  # how long a commit waits for its replicas (``wait_replicas``)
+# How long a commit waits for its replicas (``wait_replicas``): well within ``hang_after``, so
+# that a slow replica never makes the link look hung.
+WAIT_TIMEOUT_MS = 500
 
 
 def _map_key(map_id: str) -> str:
@@ -114,6 +116,7 @@ class RedisStore:
         self.log_size = max(log_size, 4 * snapshot_every)
         self.batch_memory = batch_memory
         self.link = RedisLink(url, socket_timeout=socket_timeout, hang_after=hang_after)
+        self._wait_ms = min(WAIT_TIMEOUT_MS, int(self.link.hang_after * 1000 / 2))
         self._run = self.link.run
         self._scripts: dict[str, Any] = {}
 
@@ -263,18 +266,26 @@ class RedisStore:
     ) -> Any:
         """``COMMIT`` and ``WAIT n`` in one round trip; unavailable when fewer replicas confirm."""
         for _ in range(2):
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                pipe.execute_command("WAIT", n, WAIT_TIMEOUT_MS)
-                reply, confirmed = await pipe.execute(raise_on_error=False)
+            try:
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                    pipe.execute_command("WAIT", n, self._wait_ms)
+                    reply, confirmed = await pipe.execute(raise_on_error=False)
+            except ResponseError as exc:  # "WAIT cannot be used with replica instances": demoted
+                await client.connection_pool.disconnect()  # the next connection asks the Sentinels
+                raise ReadOnlyError(str(exc)) from exc
             if isinstance(reply, NoScriptError):
                 await client.script_load(script.script)
                 continue
-            if isinstance(reply, Exception):
-                raise reply
-            if isinstance(confirmed, Exception):
-                raise confirmed
-            if reply[0] == 1 and int(confirmed) < n:
+            for failed in (reply, confirmed):
+                if isinstance(failed, ResponseError) and (
+                    "replica" in str(failed) or "READONLY" in str(failed)
+                ):
+                    await client.connection_pool.disconnect()
+                    raise ReadOnlyError(str(failed)) from failed
+                if isinstance(failed, Exception):
+                    raise failed
+            if reply[0] in (1, 2) and int(confirmed) < n:  # committed, or found: replicas have it?
                 log.warning("a commit reached %d of %d replicas in time; held to push again", confirmed, n)
                 raise StoreUnavailable()
             return reply

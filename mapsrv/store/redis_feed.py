@@ -71,9 +71,10 @@ class _Subscriber:
         add = sorted(self.want - self.active - self.subscribing)
         drop = sorted((self.active | self.subscribing) - self.want - self.unsubscribing)
         on, off = ("SSUBSCRIBE", "SUNSUBSCRIBE") if self.feed.sharded else ("SUBSCRIBE", "UNSUBSCRIBE")
+        step = 1 if self.feed.sharded else _CHUNK  # one SSUBSCRIBE names channels of one slot only
         for command, channels, pending in ((on, add, self.subscribing), (off, drop, self.unsubscribing)):
-            for i in range(0, len(channels), _CHUNK):
-                chunk = channels[i : i + _CHUNK]
+            for i in range(0, len(channels), step):
+                chunk = channels[i : i + step]
                 pending.update(chunk)
                 await self.connection.send_command(command, *chunk, check_health=False)
 

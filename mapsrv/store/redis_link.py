@@ -90,7 +90,6 @@ def open_client(target: RedisTarget, *, socket_timeout: float) -> Any:
 
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
-        cluster_error_retry_attempts=1,
         **auth,
         **options,
     )
@@ -150,6 +149,17 @@ class RedisLink:
             del self._in_flight[token]
         return result
 
+    async def _probe(self, client: Any) -> None:
+        """Whether calls can go through: a PING, and under Sentinel a ``ROLE`` (a demoted primary
+        still answers PING, but cannot take writes: drop the connections, ask the Sentinels)."""
+        if self.target.kind != "sentinel":
+            await client.ping()
+            return
+        role = await client.execute_command("ROLE")
+        if role[0] not in (b"master", "master"):
+            await client.connection_pool.disconnect()
+            raise redis.exceptions.ReadOnlyError("connected to a replica: asking the sentinels again")
+
     def _hung(self) -> bool:
         """A call has waited for longer than ``hang_after``: Redis looks stopped (a hung host, a
         long fork). New calls fail at once rather than queue behind it for the socket timeout."""
@@ -184,7 +194,7 @@ class RedisLink:
             self._send = send
             try:
                 try:
-                    await self.run(lambda c: c.ping(), probe=True)
+                    await self.run(self._probe, probe=True)
                     self._broken = False
                 except StoreUnavailable:
                     pass
@@ -204,7 +214,7 @@ class RedisLink:
         while True:
             await trio.sleep(1.0 if self._broken else 5.0)
             try:
-                await self.run(lambda c: c.ping(), probe=True)
+                await self.run(self._probe, probe=True)
             except StoreUnavailable:
                 continue
             if self._broken:

@@ -10,7 +10,11 @@ __all__ = ["CLAIM", "COMMIT", "CREATE", "EVENTS_AFTER", "GCRA"]
 COMMIT = """
 if ARGV[7] ~= '' then
   local landed = redis.call('ZSCORE', KEYS[3], ARGV[7])
-  if landed then return {2, tonumber(landed)} end
+  if landed then
+    -- a write, so that a WAIT after this reply covers the batch wherever it was written from
+    redis.call('PEXPIRE', KEYS[3], ARGV[2])
+    return {2, tonumber(landed)}
+  end
 end
 local current = redis.call('HGET', KEYS[1], 'version')
 if not current then return {-1, -1} end

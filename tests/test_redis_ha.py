@@ -35,7 +35,7 @@ def marker(label: str) -> Any:
 @asynccontextmanager
 async def open_hub(url: str) -> AsyncIterator[MapHub]:
     """A hub on its own Redis store, following the store as ``mapsrv serve`` does."""
-    store = RedisStore(url, ttl=600, log_size=256, socket_timeout=1.0)
+    store = RedisStore(url, ttl=600, log_size=256)
     hub = MapHub(store=store)
     async with trio.open_nursery() as nursery:
         messages = await nursery.start(store.serve)

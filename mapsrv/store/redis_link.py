@@ -36,7 +36,7 @@ from mapsrv.store.contract import Reconnected, RemoteEvent, StoreMessage, StoreS
 from mapsrv.store.redis_feed import TAG_LENGTH, Feed, Resubscribed
 from mapsrv.store.redis_url import RedisTarget, parse_redis_url
 
-__all__ = ["RedisLink"]
+__all__ = ["RedisLink", "open_client"]
 
 log = logging.getLogger("mapsrv.redis")
 

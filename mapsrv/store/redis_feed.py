@@ -231,7 +231,9 @@ class Feed:
             self._failure = None
             self._waiting = None
             subscribers, self._subscribers, self._where = list(self._subscribers.values()), {}, {}
-            await asyncio.gather(*(s.close() for s in subscribers), return_exceptions=True)
+            if subscribers:  # bounded: a close that hangs must not hold up the next generation
+                closing = asyncio.gather(*(s.close() for s in subscribers), return_exceptions=True)
+                await asyncio.wait({closing}, timeout=2.0)
 
     async def _subscriber_for(self, channel: bytes) -> _Subscriber:
         node = self.client.get_node_from_key(channel) if self.sharded else None

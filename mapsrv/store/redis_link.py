@@ -18,6 +18,7 @@ reports ``Reconnected``) whenever its connections are re-established.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -93,6 +94,13 @@ def open_client(target: RedisTarget, *, socket_timeout: float) -> Any:
         **auth,
         **options,
     )
+
+
+async def _close_within(client: Any, seconds: float) -> None:
+    """Close the client, giving up after ``seconds``: this runs shielded from Trio's cancellation,
+    and an asyncio task that does not finish when cancelled must not hold the shutdown."""
+    closing = asyncio.ensure_future(client.aclose())
+    await asyncio.wait({closing}, timeout=seconds)
 
 
 class RedisLink:
@@ -208,7 +216,7 @@ class RedisLink:
                 send.close()
                 self.client = None
                 with trio.CancelScope(shield=True), trio.move_on_after(2):
-                    await aio_as_trio(client.aclose, loop=self._loop)()
+                    await aio_as_trio(_close_within, loop=self._loop)(client, 2.0)
 
     async def _watch_health(self) -> None:
         while True:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from mapsrv.store.redis_url import parse_redis_url
+
 __all__ = [
     "HOURS",
     "KIB",
@@ -50,7 +52,10 @@ class Config:
     port: int = field(default=8000, metadata=_help("port to listen on (0 picks a free one)"))
     store: str = field(
         default="memory://",
-        metadata=_help("where maps live: memory:// (this process only) or redis://host:port/db (shared)"),
+        metadata=_help(
+            "where maps live: memory:// (this process only), redis://host:port/db (shared), "
+            "redis+sentinel://host:port,.../service/db or redis+cluster://host:port,... (docs/redis.md)"
+        ),
     )
     public_url: str = field(
         default="",
@@ -197,10 +202,14 @@ class Config:
         _check_range(self, "drain_delay", 0, 3600)
         for name in ("rate_maps", "rate_maps_global", "rate_writes", "rate_mcp", "rate_streams"):
             _check_range(self, name, 0, 1_000_000)
-        if urlsplit(self.store).scheme not in ("memory", "redis", "rediss", "unix"):
-            raise ConfigError(
-                f"Config 'store' has value {self.store!r}. Use memory:// or redis://host:port/db."
-            )
+        if urlsplit(self.store).scheme != "memory":
+            try:
+                parse_redis_url(self.store)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"Config 'store' has value {self.store!r}. Use memory://, redis://host:port/db, "
+                    f"redis+sentinel://host:port,.../service/db or redis+cluster://host:port,... ({exc})"
+                ) from None
         if not all(part in self.tile_url for part in ("{z}", "{x}", "{y}")):
             raise ConfigError(
                 f"Config 'tile_url' has value {self.tile_url!r}. It needs {{z}}, {{x}} and {{y}}."

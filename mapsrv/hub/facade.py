@@ -53,7 +53,13 @@ class MapHub:
         self.store: Store = store if store is not None else MemoryStore()
         self.limits = limits
         self.idle_timeout = idle_timeout
-        self.registry = Registry(max_maps=max_maps, idle_timeout=idle_timeout, frame_log_size=event_log_size)
+        self.registry = Registry(
+            max_maps=max_maps,
+            idle_timeout=idle_timeout,
+            frame_log_size=event_log_size,
+            follow=self.store.follow,
+            unfollow=self.store.unfollow,
+        )
         self.fanout = Fanout(subscriber_buffer)
         self.replica = Replica(self.store, self.fanout, limits)
 

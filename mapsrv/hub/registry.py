@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +60,22 @@ class MapEntry:
         return snapshot_json(self.state, self.history)
 
 
+def _nothing(map_id: str) -> None:
+    pass
+
+
 class Registry:
-    def __init__(self, *, max_maps: int, idle_timeout: float, frame_log_size: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_maps: int,
+        idle_timeout: float,
+        frame_log_size: int,
+        follow: Callable[[str], None] = _nothing,
+        unfollow: Callable[[str], None] = _nothing,
+    ) -> None:
+        self.follow = follow  # told of every map held from now on (``Store.follow``)
+        self.unfollow = unfollow  # ... and of every map forgotten
         self.max_maps = max_maps
         self.idle_timeout = idle_timeout
         self.frame_log_size = frame_log_size
@@ -110,6 +124,7 @@ class Registry:
             return existing
         self._maps[entry.id] = entry
         self._by_view_key[entry.view_key] = entry.id
+        self.follow(entry.id)
         return entry
 
     def find(self, map_id: str) -> MapEntry | None:
@@ -151,6 +166,7 @@ class Registry:
         ]
         for entry in idle:
             del self._maps[entry.id]
+            self.unfollow(entry.id)
             self._by_view_key.pop(entry.view_key, None)
             if entry.owner is not None and self._last_map_of_user.get(entry.owner) == entry.id:
                 del self._last_map_of_user[entry.owner]

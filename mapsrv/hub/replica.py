@@ -35,7 +35,7 @@ from mapsrv.hub.recovery import (
 )
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.logs import map_ref
-from mapsrv.store import Reconnected, RemoteEvent, Store, StoreMessage, StoreUnavailable
+from mapsrv.store import Followed, Reconnected, RemoteEvent, Store, StoreMessage, StoreUnavailable
 
 __all__ = ["MAX_COMMIT_ATTEMPTS", "MAX_HELD_BATCHES", "Replica"]
 
@@ -282,6 +282,17 @@ class Replica:
         finally:
             entry.draining = False
 
+    async def _catch_up_followed(self, entry: MapEntry) -> None:
+        """The store follows this map now: fetch what was committed before it did."""
+        try:
+            async with entry.lock:
+                if entry.held is None:  # else the re-sync that pushes held writes catches up
+                    await self.catch_up(entry)
+        except StoreUnavailable:
+            pass  # the re-sync when the store is back catches up
+        except MapsrvError as exc:
+            log.warning("map %s: catch-up failed: %s", map_ref(entry.id), exc.message)
+
     async def resync(self, maps: Iterable[MapEntry]) -> None:
         """The store is reachable again: push held writes and catch up every held map."""
         for entry in list(maps):
@@ -336,6 +347,10 @@ class Replica:
                         entry = maps.find(map_id)
                         if entry is not None:
                             self._deliver(nursery, entry, text)
+                    case Followed(map_id=map_id):
+                        entry = maps.find(map_id)
+                        if entry is not None:
+                            nursery.start_soon(self._catch_up_followed, entry)
                     case Reconnected():
                         self._request_resync(nursery, maps)
             nursery.cancel_scope.cancel()

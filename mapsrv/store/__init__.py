@@ -1,6 +1,7 @@
 """Where maps are replicated, chosen by URL (as encode/broadcaster does): ``memory://`` keeps
-them in this process only; ``redis://`` (and ``rediss://``) makes Redis the source of truth so
-that any process can serve and recover any map.
+them in this process only; ``redis://`` (and ``rediss://``), ``redis+sentinel://`` and
+``redis+cluster://`` (``mapsrv.store.redis_url``) make Redis the source of truth so that any
+process can serve and recover any map.
 
 The hub talks to a store only through ``Store`` and never the other way round: what happens on the
 store's side (another process committed an event, the store came back after an outage) arrives as
@@ -25,6 +26,7 @@ from mapsrv.store.contract import (
     CommitReply,
     Committed,
     Conflict,
+    Followed,
     LoadedMap,
     MapMeta,
     Missing,
@@ -35,6 +37,7 @@ from mapsrv.store.contract import (
     StoreStatistics,
     StoreUnavailable,
 )
+from mapsrv.store.redis_url import SCHEMES
 
 __all__ = [
     "COMMITTED",
@@ -43,6 +46,7 @@ __all__ = [
     "CommitReply",
     "Committed",
     "Conflict",
+    "Followed",
     "LoadedMap",
     "MapMeta",
     "Missing",
@@ -62,8 +66,8 @@ def open_store_from_url(url: str, *, ttl: float, log_size: int) -> Store:
         from mapsrv.store.memory import MemoryStore
 
         return MemoryStore()
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in SCHEMES:
         from mapsrv.store.redis import RedisStore
 
         return RedisStore(url, ttl=ttl, log_size=log_size)
-    raise ValueError(f"unknown store {url!r}: use memory:// or redis://host:port/db")
+    raise ValueError(f"unknown store {url!r}: use memory://, redis://, redis+sentinel:// or redis+cluster://")

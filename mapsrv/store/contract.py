@@ -19,6 +19,7 @@ __all__ = [
     "CommitReply",
     "Committed",
     "Conflict",
+    "Followed",
     "LoadedMap",
     "MapMeta",
     "Missing",
@@ -100,7 +101,15 @@ class Reconnected:
     missed, and writes held during the outage can be pushed now."""
 
 
-StoreMessage = RemoteEvent | Reconnected
+@dataclass(frozen=True)
+class Followed:
+    """The store now reports ``map_id``'s events (``Store.follow``); ones committed before that
+    may have passed this process by: catch the map up."""
+
+    map_id: str
+
+
+StoreMessage = RemoteEvent | Reconnected | Followed
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,9 @@ class StoreStatistics:
     remote_events: int = 0  # events received from the store's feed
     reconnections: int = 0  # times the store came back or its feed was re-established
     breaker_trips: int = 0  # times a timeout opened the breaker (later calls fail at once)
+    followed_maps: int = 0  # maps whose events the store reports to this process now
+    echoes_skipped: int = 0  # this process's own events, back from the feed, dropped unread
+    feed_batches: int = 0  # hand-overs of what the feed had received (one or more messages each)
 
 
 class Store(Protocol):
@@ -119,6 +131,13 @@ class Store(Protocol):
     def available(self) -> bool: ...
 
     def statistics(self) -> StoreStatistics: ...
+
+    def follow(self, map_id: str) -> None:
+        """Report this map's events from now on (the hub holds it); ``Followed`` says when that
+        has taken effect. Never blocks."""
+
+    def unfollow(self, map_id: str) -> None:
+        """Stop reporting this map's events (the hub forgot it). Never blocks."""
 
     async def serve(
         self, *, task_status: trio.TaskStatus[trio.MemoryReceiveChannel[StoreMessage]] = ...

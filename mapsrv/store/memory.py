@@ -24,6 +24,12 @@ class MemoryStore:
     def statistics(self) -> StoreStatistics:
         return _STATISTICS
 
+    def follow(self, map_id: str) -> None:
+        pass  # no other process writes
+
+    def unfollow(self, map_id: str) -> None:
+        pass
+
     async def serve(
         self,
         *,

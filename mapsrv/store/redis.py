@@ -6,7 +6,10 @@ Keys share a hash tag per map (``mapsrv:{<id>}:...``) so one map lives in one Re
     mapsrv:{id}:log      stream of events, id ``<version>-0``, trimmed to about ``log_size``
     mapsrv:{id}:batches  sorted set: id of each committed write batch, scored by the version it
                          ended at; the newest ``batch_memory`` are kept
-    mapsrv:{id}:events   pub/sub channel: each committed event's JSON
+    mapsrv:{id}:events   pub/sub channel (sharded pub/sub on a Cluster): one message per
+                         committed event, ``<tag> <event JSON>``, where the tag is 12 hex digits
+                         naming the process that committed it (so that it drops its own echoes
+                         unread); the log holds the plain JSON
     mapsrv:view:{key}    view key -> map id          mapsrv:user:{id}   browser user -> last map
     mapsrv:rate:{kind}:{client}  a client's rate limit: its theoretical arrival time (GCRA), expiring
                          when its bucket is full again
@@ -21,8 +24,16 @@ written when a batch crosses a multiple of ``snapshot_every`` versions, and the 
 that, so snapshot + log always rebuild the map. ``EVENTS_AFTER`` reads the version and the log
 together, so a caller can tell a log that no longer reaches back from one that is complete.
 
-The connection (the asyncio loop, the breaker, hang detection, the feed of events) is
-``mapsrv.store.redis_link``; the Lua scripts are ``mapsrv.store.redis_scripts``.
+Every script touches the keys of one map only (one hash slot), so it runs on a Redis Cluster; the
+view, user and rate-limit keys are single-key calls of their own. Processes subscribe to the
+channels of the maps they hold (``follow``), not to every map. With ``wait_replicas`` (the default
+under Sentinel) a commit is pipelined with ``WAIT``: a commit its replicas did not confirm is
+reported unavailable, so the hub holds the batch and pushes it again by its id, and a failover to
+a replica can lose no acknowledged write.
+
+The connection (the asyncio loop, the breaker, hang detection) is ``mapsrv.store.redis_link``; the
+feed of events ``mapsrv.store.redis_feed``; the URL forms ``mapsrv.store.redis_url``; the Lua
+scripts ``mapsrv.store.redis_scripts``.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import trio
+from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
 from mapsrv.core import Event, MapState, apply_event
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
@@ -56,6 +68,10 @@ from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER, GCRA
 __all__ = ["RedisStore"]
 
 log = logging.getLogger("mapsrv.redis")
+
+# How long a commit waits for its replicas (``wait_replicas``): well within ``hang_after``, so
+# that a slow replica never makes the link look hung.
+WAIT_TIMEOUT_MS = 500
 
 
 def _map_key(map_id: str) -> str:
@@ -100,6 +116,7 @@ class RedisStore:
         self.log_size = max(log_size, 4 * snapshot_every)
         self.batch_memory = batch_memory
         self.link = RedisLink(url, socket_timeout=socket_timeout, hang_after=hang_after)
+        self._wait_ms = min(WAIT_TIMEOUT_MS, int(self.link.hang_after * 1000 / 2))
         self._run = self.link.run
         self._scripts: dict[str, Any] = {}
 
@@ -109,6 +126,12 @@ class RedisStore:
 
     def statistics(self) -> StoreStatistics:
         return self.link.statistics()
+
+    def follow(self, map_id: str) -> None:
+        self.link.feed.follow(map_id)
+
+    def unfollow(self, map_id: str) -> None:
+        self.link.feed.unfollow(map_id)
 
     async def serve(
         self,
@@ -218,12 +241,20 @@ class RedisStore:
             state.version,
             batch_id,
             self.batch_memory,
+            self.link.tag + " ",
+            "SPUBLISH" if self.link.target.kind == "cluster" else "PUBLISH",
         ]
         for event in events:
             args += [event.version, wire(event)]
         keys = [_map_key(map_id), _log_key(map_id), _batches_key(map_id)]
         script = self._script(COMMIT)
-        status, current = await self._run(lambda c: script(keys=keys, args=args, client=c))
+        replicas = self.link.target.wait_replicas
+        if replicas:
+            status, current = await self._run(
+                lambda c: self._commit_and_wait(c, script, keys, args, replicas)
+            )
+        else:
+            status, current = await self._run(lambda c: script(keys=keys, args=args, client=c))
         if status == 1:
             return COMMITTED
         if status == 2:
@@ -231,6 +262,36 @@ class RedisStore:
         if status == -1:
             return MISSING
         return Conflict(int(current))
+
+    async def _commit_and_wait(
+        self, client: Any, script: Any, keys: list[str], args: list[Any], n: int
+    ) -> Any:
+        """``COMMIT`` and ``WAIT n`` in one round trip; unavailable when fewer replicas confirm."""
+        for _ in range(2):
+            try:
+                async with client.pipeline(transaction=False) as pipe:
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                    pipe.execute_command("WAIT", n, self._wait_ms)
+                    reply, confirmed = await pipe.execute(raise_on_error=False)
+            except ResponseError as exc:  # "WAIT cannot be used with replica instances": demoted
+                await client.connection_pool.disconnect()  # the next connection asks the Sentinels
+                raise ReadOnlyError(str(exc)) from exc
+            if isinstance(reply, NoScriptError):
+                await client.script_load(script.script)
+                continue
+            for failed in (reply, confirmed):
+                if isinstance(failed, ResponseError) and (
+                    "replica" in str(failed) or "READONLY" in str(failed)
+                ):
+                    await client.connection_pool.disconnect()
+                    raise ReadOnlyError(str(failed)) from failed
+                if isinstance(failed, Exception):
+                    raise failed
+            if reply[0] in (1, 2) and int(confirmed) < n:  # committed, or found: replicas have it?
+                log.warning("a commit reached %d of %d replicas in time; held to push again", confirmed, n)
+                raise StoreUnavailable()
+            return reply
+        raise StoreUnavailable()
 
     async def events_after(self, map_id: str, version: int) -> list[Event] | None:
         """Every event after ``version``, or None when the log no longer reaches back that far."""

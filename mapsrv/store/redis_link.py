@@ -9,13 +9,18 @@ has waited past ``hang_after`` already makes the link unavailable (not ready, ne
 once): a stopped Redis is noticed before the first timeout.
 
 redis-py's client is asyncio-only; it runs here inside one long-lived ``trio_asyncio`` loop and is
-awaited from Trio with ``aio_as_trio`` (DESIGN.md). The feed pattern-subscribes to every map's
-channel and reports every event; the hub ignores maps it does not hold.
+awaited from Trio with ``aio_as_trio`` (DESIGN.md). Which client depends on the URL
+(``mapsrv.store.redis_url``): one server, Sentinel's primary, or a Cluster. The feed
+(``mapsrv.store.redis_feed``) reads pub/sub on the asyncio side and hands over what has arrived in
+one crossing; it follows only the maps the hub holds, and resubscribes to all of them (then
+reports ``Reconnected``) whenever its connections are re-established.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -29,8 +34,10 @@ from redis.backoff import NoBackoff
 from trio_asyncio import aio_as_trio
 
 from mapsrv.store.contract import Reconnected, RemoteEvent, StoreMessage, StoreStatistics, StoreUnavailable
+from mapsrv.store.redis_feed import TAG_LENGTH, Feed, Resubscribed
+from mapsrv.store.redis_url import RedisTarget, parse_redis_url
 
-__all__ = ["RedisLink"]
+__all__ = ["RedisLink", "open_client"]
 
 log = logging.getLogger("mapsrv.redis")
 
@@ -45,22 +52,66 @@ _ERRORS = (
     redis.exceptions.OutOfMemoryError,
     redis.exceptions.BusyLoadingError,
     redis.exceptions.MasterDownError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
     OSError,
 )
+# What ends a generation of the feed's connections (also a refused subscription, or one that
+# Redis ended: the next generation subscribes again, wherever the map's slot is now).
+_FEED_ERRORS = (*_ERRORS, redis.exceptions.RedisError)
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
+def open_client(target: RedisTarget, *, socket_timeout: float) -> Any:
+    """redis-py's asyncio client for this target. Call inside the asyncio loop."""
+    options: dict[str, Any] = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": socket_timeout,
+        "health_check_interval": 10,
+        # After Redis restarts, the pool's first call on each old connection fails ("closed by
+        # server"): try once more on a fresh one. Safe for every call (commits carry batch ids);
+        # not on timeouts, where a hung Redis must trip the breaker, not be waited twice.
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+    }
+    if target.kind == "single":
+        return aioredis.Redis.from_url(target.url, **options)
+    auth: dict[str, Any] = {"username": target.username, "password": target.password, "ssl": target.tls}
+    if target.kind == "sentinel":
+        from redis.asyncio.sentinel import Sentinel
+
+        sentinels = Sentinel(  # type: ignore[no-untyped-call]
+            list(target.nodes),
+            sentinel_kwargs={
+                "socket_timeout": socket_timeout,
+                "socket_connect_timeout": socket_timeout,
+                "password": target.sentinel_password,
+            },
+        )
+        return sentinels.master_for(target.service, db=target.db, **auth, **options)
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
+        **auth,
+        **options,
+    )
+
+
+async def _close_within(client: Any, seconds: float) -> None:
+    """Close the client, giving up after ``seconds``: this runs shielded from Trio's cancellation,
+    and an asyncio task that does not finish when cancelled must not hold the shutdown."""
+    closing = asyncio.ensure_future(client.aclose())
+    await asyncio.wait({closing}, timeout=seconds)
 
 
 class RedisLink:
     def __init__(self, url: str, *, socket_timeout: float = 2.0, hang_after: float | None = None) -> None:
         self.url = url
+        self.target = parse_redis_url(url)
+        self.tag = secrets.token_hex(TAG_LENGTH // 2)  # marks this process's events in pub/sub
+        self.feed = Feed(tag=self.tag, sharded=self.target.kind == "cluster", dead_after=socket_timeout + 1)
         self.socket_timeout = socket_timeout
         self.hang_after = hang_after if hang_after is not None else socket_timeout / 2
-        self.client: aioredis.Redis | None = None
+        self.client: Any = None  # aioredis.Redis, or RedisCluster
         self._calls = 0
         self._in_flight: dict[int, float] = {}  # call -> when it started, oldest first
         self._broken = True  # until the first ping gets through
@@ -70,6 +121,8 @@ class RedisLink:
         self._remote = 0
         self._reconnections = 0
         self._trips = 0
+        self._batches = 0
+        self._first = True  # no generation of the feed has subscribed yet
 
     @property
     def available(self) -> bool:
@@ -82,6 +135,9 @@ class RedisLink:
             remote_events=self._remote,
             reconnections=self._reconnections,
             breaker_trips=self._trips,
+            followed_maps=len(self.feed.wanted),
+            echoes_skipped=self.feed.echoes,
+            feed_batches=self._batches,
         )
 
     async def run(self, call: Callable[[aioredis.Redis], Awaitable[T]], *, probe: bool = False) -> T:
@@ -100,6 +156,17 @@ class RedisLink:
         finally:
             del self._in_flight[token]
         return result
+
+    async def _probe(self, client: Any) -> None:
+        """Whether calls can go through: a PING, and under Sentinel a ``ROLE`` (a demoted primary
+        still answers PING, but cannot take writes: drop the connections, ask the Sentinels)."""
+        if self.target.kind != "sentinel":
+            await client.ping()
+            return
+        role = await client.execute_command("ROLE")
+        if role[0] not in (b"master", "master"):
+            await client.connection_pool.disconnect()
+            raise redis.exceptions.ReadOnlyError("connected to a replica: asking the sentinels again")
 
     def _hung(self) -> bool:
         """A call has waited for longer than ``hang_after``: Redis looks stopped (a hung host, a
@@ -130,39 +197,32 @@ class RedisLink:
         async with trio_asyncio.open_loop() as loop:
             # Requests run in hypercorn's tasks, outside this context: name the loop explicitly.
             self._loop = loop
-            self.client = aioredis.Redis.from_url(
-                self.url,
-                socket_timeout=self.socket_timeout,
-                socket_connect_timeout=self.socket_timeout,
-                health_check_interval=10,
-                # After Redis restarts, the pool's first call on each old connection fails ("closed
-                # by server"): try once more on a fresh one. Safe for every call (commits carry batch
-                # ids); not on timeouts, where a hung Redis must trip the breaker, not be waited twice.
-                retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
-            )
+            self.client = client = open_client(self.target, socket_timeout=self.socket_timeout)
+            self.feed.attach(client)
             self._send = send
             try:
                 try:
-                    await self.run(lambda c: c.ping(), probe=True)
+                    await self.run(self._probe, probe=True)
                     self._broken = False
                 except StoreUnavailable:
                     pass
                 task_status.started(receive)
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._follow)
+                    nursery.start_soon(self._deliver)
                     nursery.start_soon(self._watch_health)
             finally:
                 self._send = None
                 send.close()
-                client, self.client = self.client, None
+                self.client = None
                 with trio.CancelScope(shield=True), trio.move_on_after(2):
-                    await aio_as_trio(client.aclose, loop=self._loop)()
+                    await aio_as_trio(_close_within, loop=self._loop)(client, 2.0)
 
     async def _watch_health(self) -> None:
         while True:
             await trio.sleep(1.0 if self._broken else 5.0)
             try:
-                await self.run(lambda c: c.ping(), probe=True)
+                await self.run(self._probe, probe=True)
             except StoreUnavailable:
                 continue
             if self._broken:
@@ -178,38 +238,30 @@ class RedisLink:
         await self._report(Reconnected())
 
     async def _follow(self) -> None:
-        """Events committed by any process, reported for every map."""
-        assert self.client is not None
+        """Keep a generation of the feed's connections running; start another when one fails."""
         backoff = 0.1
-        first = True
         while True:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            started = trio.current_time()
             try:
-                await aio_as_trio(pubsub.psubscribe, loop=self._loop)("mapsrv:{*}:events")
-                resubscribed = True
-                backoff = 0.1
-                while True:
-                    message = await aio_as_trio(pubsub.get_message, loop=self._loop)(timeout=1.0)
-                    if resubscribed:
-                        resubscribed = False
-                        if self._broken or not first:
-                            await self._reconnected()
-                        first = False
-                    if message is None or message.get("type") != "pmessage":
-                        continue
-                    channel = _text(message["channel"]) or ""
-                    self._remote += 1
-                    await self._report(
-                        RemoteEvent(channel[len("mapsrv:{") : -len("}:events")], message["data"])
-                    )
-            except _ERRORS as exc:
+                await aio_as_trio(self.feed.run, loop=self._loop)()
+            except _FEED_ERRORS as exc:
                 self._trip(exc)
                 log.warning("redis subscription lost: %s", exc)
-            finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(1):
-                    try:
-                        await aio_as_trio(pubsub.aclose, loop=self._loop)()
-                    except _ERRORS:
-                        pass
+            if trio.current_time() - started > 5:
+                backoff = 0.1
             await trio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
+
+    async def _deliver(self) -> None:
+        """Take what the feed has received, one bridge crossing per batch, and report it."""
+        while True:
+            batch = await aio_as_trio(self.feed.next_batch, loop=self._loop)()
+            self._batches += 1
+            for item in batch:
+                if isinstance(item, Resubscribed):
+                    if self._broken or not self._first:
+                        await self._reconnected()
+                    self._first = False
+                    continue
+                self._remote += isinstance(item, RemoteEvent)
+                await self._report(item)

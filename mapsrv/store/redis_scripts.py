@@ -4,19 +4,25 @@ guarantees are at the top of mapsrv/store/redis.py)."""
 __all__ = ["CLAIM", "COMMIT", "CREATE", "EVENTS_AFTER", "GCRA"]
 
 # KEYS: map, log, batches. ARGV: expected version, ttl ms, log size, channel, snapshot JSON or
-# '', snapshot version, batch id or '', batch memory, then (version, event JSON) pairs.
+# '', snapshot version, batch id or '', batch memory, the writer's tag and a space (prefixed to
+# what is published, never to the log), 'PUBLISH' or 'SPUBLISH' (a Cluster: the channel shares
+# the map's slot), then (version, event JSON) pairs.
 COMMIT = """
 if ARGV[7] ~= '' then
   local landed = redis.call('ZSCORE', KEYS[3], ARGV[7])
-  if landed then return {2, tonumber(landed)} end
+  if landed then
+    -- a write, so that a WAIT after this reply covers the batch wherever it was written from
+    redis.call('PEXPIRE', KEYS[3], ARGV[2])
+    return {2, tonumber(landed)}
+  end
 end
 local current = redis.call('HGET', KEYS[1], 'version')
 if not current then return {-1, -1} end
 if tonumber(current) ~= tonumber(ARGV[1]) then return {0, tonumber(current)} end
 local last = current
-for i = 9, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], ARGV[i] .. '-0', 'e', ARGV[i + 1])
-  redis.call('PUBLISH', ARGV[4], ARGV[i + 1])
+  redis.call(ARGV[10], ARGV[4], ARGV[9] .. ARGV[i + 1])
   last = ARGV[i]
 end
 redis.call('HSET', KEYS[1], 'version', last)

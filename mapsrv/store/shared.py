@@ -1,5 +1,6 @@
 """A durable store in this process's memory, shared by several hubs: the whole store contract
-(versions, compare-and-set commits with batch ids, a trimmed log, pub/sub to every hub) without
+(versions, compare-and-set commits with batch ids, a trimmed log, pub/sub of the maps each hub
+follows, never back to the writer) without
 Redis, and faults on demand (down, replies lost, back in time, a map lost). Tests run two hubs on
 one ``SharedMemory`` to exercise replication recovery; the contract tests in tests/store/ run the
 same cases against this and against a real redis-server.
@@ -28,6 +29,7 @@ from mapsrv.store.contract import (
     AlreadyCommitted,
     CommitReply,
     Conflict,
+    Followed,
     LoadedMap,
     MapMeta,
     Reconnected,
@@ -99,7 +101,13 @@ class SharedMemory:
     # --- the store's side of each call ---------------------------------------------------------
 
     def commit(
-        self, map_id: str, expected: int, events: Sequence[Event], state: MapState, batch_id: str
+        self,
+        map_id: str,
+        expected: int,
+        events: Sequence[Event],
+        state: MapState,
+        batch_id: str,
+        origin: SharedStore | None = None,
     ) -> CommitReply:
         m = self.maps.get(map_id)
         if batch_id and m is not None and batch_id in m.batches:
@@ -117,8 +125,9 @@ class SharedMemory:
             if len(m.batches) > self.batch_memory:
                 del m.batches[next(iter(m.batches))]
         for store in self.connections:
-            for event in events:
-                store.deliver(RemoteEvent(map_id, wire(event)))
+            if map_id in store.followed and store is not origin:  # as Redis: own echoes dropped
+                for event in events:
+                    store.deliver(RemoteEvent(map_id, wire(event)))
         return COMMITTED
 
     def events_after(self, map_id: str, version: int) -> list[Event] | None:
@@ -142,6 +151,7 @@ class SharedStore:
         self.memory = memory
         self.health_interval = health_interval
         self.heal = True  # whether serve's health check closes the breaker by itself
+        self.followed: set[str] = set()  # maps whose events this connection hears
         self._broken = False
         self._send: trio.MemorySendChannel[StoreMessage] | None = None
         self._errors = 0
@@ -160,7 +170,16 @@ class SharedStore:
             remote_events=self._remote,
             reconnections=self._reconnections,
             breaker_trips=self._trips,
+            followed_maps=len(self.followed),
         )
+
+    def follow(self, map_id: str) -> None:
+        if map_id not in self.followed:
+            self.followed.add(map_id)
+            self.deliver(Followed(map_id))
+
+    def unfollow(self, map_id: str) -> None:
+        self.followed.discard(map_id)
 
     async def serve(
         self,
@@ -258,7 +277,7 @@ class SharedStore:
         batch_id: str,
     ) -> CommitReply:
         await self._call()
-        reply = self.memory.commit(map_id, expected, events, state, batch_id)
+        reply = self.memory.commit(map_id, expected, events, state, batch_id, origin=self)
         if self.memory.replies_to_lose:
             self.memory.replies_to_lose -= 1
             self._fail()

@@ -22,6 +22,7 @@ from mapsrv.store import (
     MISSING,
     AlreadyCommitted,
     Conflict,
+    Followed,
     MapMeta,
     Reconnected,
     RemoteEvent,
@@ -256,16 +257,29 @@ async def test_the_log_is_trimmed_and_then_cannot_replay_from_the_start(backend:
     assert loaded is not None and loaded.state == state, "snapshot + log rebuild the map"
 
 
-async def test_every_connection_hears_every_event_in_order(backend: Backend) -> None:
-    a, b = await backend.connect(), await backend.connect()
+async def test_a_connection_hears_the_maps_it_follows_in_order_and_never_its_own_events(
+    backend: Backend,
+) -> None:
+    a, b, c = await backend.connect(), await backend.connect(), await backend.connect()
     state = await new_map(a.store)
+    other = await new_map(a.store, "o" * 22)
+    for connection in (a, b):
+        connection.store.follow(state.id)
+        assert (await connection.next_message(Followed)).map_id == state.id
+    c.store.follow(other.id)
+    assert (await c.next_message(Followed)).map_id == other.id
     for _ in range(3):
         reply, state = await write(a.store, state)
         assert reply == COMMITTED
-    for connection in (a, b):
-        heard = [await connection.next_message(RemoteEvent) for _ in range(3)]
-        assert [m.map_id for m in heard] == [state.id] * 3
-        assert [json.loads(m.text)["version"] for m in heard] == [1, 2, 3]
+    heard = [await b.next_message(RemoteEvent) for _ in range(3)]
+    assert [m.map_id for m in heard] == [state.id] * 3
+    assert [json.loads(m.text)["version"] for m in heard] == [1, 2, 3]
+    reply, _ = await write(b.store, other)  # c hears this one, and nothing of the first map
+    assert reply == COMMITTED
+    assert (await c.next_message(RemoteEvent)).map_id == other.id
+    assert c.store.statistics().remote_events == 1
+    assert a.store.statistics().remote_events == 0, "a writer never hears its own events back"
+    assert b.store.statistics().followed_maps == 1
 
 
 async def test_an_outage_fails_calls_then_reports_the_reconnection(backend: Backend) -> None:

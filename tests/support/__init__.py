@@ -5,7 +5,14 @@ Imported as ``support`` (pytest puts tests/ on ``sys.path``; tests/bench/__init_
 same for ``python -m tests.bench.run``)."""
 
 from .processes import ServerProcess, free_port, open_listener, open_server, wait_for_port
-from .redis_server import RedisServer, open_redis
+from .redis_server import (
+    RedisServer,
+    SentinelSetup,
+    open_redis,
+    open_redis_cluster,
+    open_redis_sentinel,
+    redis_cli,
+)
 from .servers import Browser, make_config, start_server
 from .sse import EventStream, SseReader, open_stream
 from .waiting import IN_CI, require, wait_until
@@ -17,13 +24,17 @@ __all__ = [
     "IN_CI",
     "EventStream",
     "RedisServer",
+    "SentinelSetup",
     "ServerProcess",
     "SseReader",
     "free_port",
     "open_listener",
     "open_redis",
+    "open_redis_cluster",
+    "open_redis_sentinel",
     "open_server",
     "open_stream",
+    "redis_cli",
     "require",
     "wait_for_port",
     "wait_until",

@@ -1,12 +1,18 @@
-"""A private ``redis-server`` per test or benchmark: foreground, free port, stopped by its PID."""
+"""Private ``redis-server`` processes per test or benchmark: foreground, free ports, no
+persistence unless asked, each stopped by its PID. One server (``RedisServer``, ``open_redis``), a
+3-primary Redis Cluster (``open_redis_cluster``), and a primary + 2 replicas watched by 3 Sentinels
+(``open_redis_sentinel``); ``redis_cli`` runs one command against any of them."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -14,19 +20,33 @@ import trio
 from .processes import free_port
 from .waiting import require, wait_until
 
-__all__ = ["RedisServer", "open_redis"]
+__all__ = [
+    "RedisServer",
+    "SentinelSetup",
+    "open_redis",
+    "open_redis_cluster",
+    "open_redis_sentinel",
+    "redis_cli",
+]
 
 
 class RedisServer:
     """A private ``redis-server`` in the foreground on a free port, stopped by its PID. ``start``
     again after ``stop`` comes back on the same port and data directory."""
 
-    def __init__(self, directory: str, *, persist: bool = False) -> None:
+    def __init__(
+        self, directory: str, *, persist: bool = False, args: Sequence[str] = (), config: str = ""
+    ) -> None:
         self.binary = shutil.which("redis-server")
         require(self.binary is not None, "redis-server")
         self.port = free_port()
         self.directory = directory
         self.persist = persist
+        self.args = list(args)  # more options, e.g. ["--replicaof", host, port]
+        self.config = config  # a config file's text (Sentinel rewrites its own file as it runs)
+        if config:
+            with open(os.path.join(directory, "redis.conf"), "w") as file:
+                file.write(config)
         self.process: Any = None
 
     @property
@@ -37,8 +57,11 @@ class RedisServer:
         persistence = (
             ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
         )
-        command = [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                   "--dir", self.directory, *persistence]  # fmt: skip
+        head = [str(self.binary)]
+        if self.config:
+            head.append(os.path.join(self.directory, "redis.conf"))
+        command = [*head, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                   "--dir", self.directory, *persistence, *self.args]  # fmt: skip
         self.process = await trio.lowlevel.open_process(command, stdout=subprocess.DEVNULL)
         await wait_until(self.answers_ping, timeout=10)
 
@@ -48,8 +71,11 @@ class RedisServer:
         except OSError:
             return False
         async with stream:
-            await stream.send_all(b"PING\r\n")
-            return (await stream.receive_some(64)).startswith(b"+PONG")
+            try:
+                await stream.send_all(b"PING\r\n")
+                return (await stream.receive_some(64)).startswith(b"+PONG")
+            except trio.BrokenResourceError:  # still starting
+                return False
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -71,3 +97,130 @@ async def open_redis() -> AsyncIterator[str]:
         finally:
             with trio.CancelScope(shield=True):
                 await server.stop()
+
+
+async def redis_cli(port: int, *command: str | int) -> str:
+    """One command through ``redis-cli`` (a real client, as an operator would type it)."""
+    binary = shutil.which("redis-cli")
+    require(binary is not None, "redis-cli")
+    args = [str(binary), "-h", "127.0.0.1", "-p", str(port), *map(str, command)]
+    with trio.fail_after(20):
+        done = await trio.run_process(args, capture_stdout=True, capture_stderr=True)
+    return str(done.stdout.decode())
+
+
+def _free_cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 < 65536:
+            with socket.socket() as bus:
+                try:
+                    bus.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+async def _servers(
+    stack: AsyncExitStack, directory: str, count: int, args: Sequence[str], *, cluster: bool = False
+) -> list[RedisServer]:
+    servers = []
+    for i in range(count):
+        path = os.path.join(directory, f"node{i}")
+        os.mkdir(path)
+        server = RedisServer(path, args=args)
+        if cluster:
+            server.port = _free_cluster_port()
+        await server.start()
+        stack.push_async_callback(_stop_shielded, server)
+        servers.append(server)
+    return servers
+
+
+async def _stop_shielded(server: RedisServer) -> None:
+    with trio.CancelScope(shield=True):
+        await server.stop()
+
+
+@asynccontextmanager
+async def open_redis_cluster(primaries: int = 3) -> AsyncIterator[list[RedisServer]]:
+    """A Redis Cluster of ``primaries`` nodes (no replicas), every slot covered; yields them."""
+    with tempfile.TemporaryDirectory() as directory:
+        async with AsyncExitStack() as stack:
+            args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+            nodes = await _servers(stack, directory, primaries, args, cluster=True)
+            await redis_cli(
+                nodes[0].port, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
+                "--cluster-replicas", "0", "--cluster-yes",
+            )  # fmt: skip
+
+            async def ready() -> bool:
+                infos = [await redis_cli(n.port, "CLUSTER", "INFO") for n in nodes]
+                return all("cluster_state:ok" in info for info in infos)
+
+            await wait_until(ready, timeout=20)
+            yield nodes
+
+
+@dataclass
+class SentinelSetup:
+    primary: RedisServer
+    replicas: list[RedisServer]
+    sentinels: list[RedisServer]
+    service: str = "mapsrv"
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.service}/0"
+
+    async def primary_port(self) -> int:
+        """The primary's port as the first Sentinel tells it now."""
+        reply = await redis_cli(self.sentinels[0].port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
+        return int(reply.split()[1])
+
+
+@asynccontextmanager
+async def open_redis_sentinel() -> AsyncIterator[SentinelSetup]:
+    """A primary, two replicas in sync with it, and 3 Sentinels (quorum 2) that know them all."""
+    with tempfile.TemporaryDirectory() as directory:
+        async with AsyncExitStack() as stack:
+            (primary,) = await _servers(stack, directory, 1, [])
+            replicas = []
+            for i in range(2):  # two, so that a promoted one still has a replica to confirm writes
+                path = os.path.join(directory, f"replica{i}")
+                os.mkdir(path)
+                replica = RedisServer(path, args=["--replicaof", "127.0.0.1", str(primary.port)])
+                await replica.start()
+                stack.push_async_callback(_stop_shielded, replica)
+                replicas.append(replica)
+            sentinels = []
+            for i in range(3):
+                path = os.path.join(directory, f"sentinel{i}")
+                os.mkdir(path)
+                config = (
+                    f"sentinel monitor mapsrv 127.0.0.1 {primary.port} 2\n"
+                    "sentinel down-after-milliseconds mapsrv 1000\n"
+                    "sentinel failover-timeout mapsrv 4000\n"
+                )
+                sentinel = RedisServer(path, args=["--sentinel"], config=config)
+                await sentinel.start()
+                stack.push_async_callback(_stop_shielded, sentinel)
+                sentinels.append(sentinel)
+            setup = SentinelSetup(primary, replicas, sentinels)
+
+            async def known() -> bool:
+                for replica in replicas:
+                    if "master_link_status:up" not in await redis_cli(replica.port, "INFO", "replication"):
+                        return False
+                for s in sentinels:
+                    known = await redis_cli(s.port, "SENTINEL", "REPLICAS", "mapsrv")
+                    others = await redis_cli(s.port, "SENTINEL", "SENTINELS", "mapsrv")
+                    if any(str(r.port) not in known for r in replicas) or others.count("runid") < 2:
+                        return False
+                return True
+
+            await wait_until(known, timeout=30)
+            yield setup

@@ -40,7 +40,7 @@ except ImportError:  # PyYAML comes with kubernetes-validate
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 K8S = ROOT / "deploy" / "k8s"
-OVERLAYS = ["base", "ingress-nginx", "gateway"]
+OVERLAYS = ["base", "ingress-nginx", "gateway", "redis-sentinel"]
 NAMESPACE = "mapsrv"
 # The oldest Kubernetes minor these manifests claim (deploy/README.md); the newest schemas that
 # kubernetes-validate ships are checked too.
@@ -259,6 +259,15 @@ def test_kustomize_renders(overlay: str) -> None:
         assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "mapsrv"
     app = one(docs, "Deployment", "mapsrv")["spec"]["template"]["spec"]["containers"][0]
     assert app["image"] == "mapsrv:latest"  # the kustomize `images:` entry applies
+    if overlay == "redis-sentinel":
+        # The single Redis of base/ is replaced by three pods with a Sentinel each.
+        assert not find(docs, "StatefulSet", "mapsrv-redis")
+        ha = one(docs, "StatefulSet", "mapsrv-redis-ha")["spec"]
+        assert ha["replicas"] == 3
+        assert {c["name"] for c in ha["template"]["spec"]["containers"]} >= {"redis", "sentinel"}
+        store = one(docs, "ConfigMap", "mapsrv-config")["data"]["MAPSRV_STORE"]
+        assert store.startswith("redis+sentinel://")
+        return
     redis = one(docs, "StatefulSet", "mapsrv-redis")["spec"]["template"]["spec"]["containers"][0]
     assert redis["image"] == "redis:7"
     # The overlay adds only routing objects to the base.

@@ -6,12 +6,10 @@ someone else changed the same features since."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import trio
-from mcp import Client
-from mcp.types import Implementation
 from support import start_server
+from support.agents import agent, call, failing
 
 from mapsrv.core.changes import person_actor
 from mapsrv.core.model import build_feature
@@ -19,22 +17,6 @@ from mapsrv.core.ops import ImportFeatures
 from mapsrv.server import Server
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
-
-
-def agent(server: Server, name: str, mode: str = "legacy") -> Client:
-    return Client(server.url + "mcp", mode=mode, client_info=Implementation(name=name, version="1"))  # type: ignore[arg-type]
-
-
-async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    return dict(result.structured_content or {})
-
-
-async def failing(client: Client, tool: str, **arguments: Any) -> tuple[str, dict[str, Any]]:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error, result.structured_content
-    return result.content[0].text, dict(result.structured_content or {})
 
 
 async def person_leaves_a_note(server: Server, map_id: str, text: str) -> None:
@@ -47,7 +29,7 @@ async def person_leaves_a_note(server: Server, map_id: str, text: str) -> None:
 
 async def test_each_session_is_an_agent_and_undoes_only_its_own_change(nursery: trio.Nursery) -> None:
     server = await start_server(nursery)
-    async with agent(server, "claude-ai") as a, agent(server, "claude-ai") as b:
+    async with agent(server.url + "mcp", "claude-ai") as a, agent(server.url + "mcp", "claude-ai") as b:
         map_id = (await call(a, "create_map", title="Lisbon"))["map_id"]
         await call(
             a, "draw", map_id=map_id, items=[{"at": [38.7169, -9.1399], "label": "Hotel", "id": "hotel"}]
@@ -91,7 +73,8 @@ async def test_each_session_is_an_agent_and_undoes_only_its_own_change(nursery: 
 
 async def test_base_version_conflicts_only_on_the_same_features(nursery: trio.Nursery) -> None:
     server = await start_server(nursery)
-    async with agent(server, "agent-a") as a, agent(server, "agent-b", mode="2026-07-28") as b:
+    url = server.url + "mcp"
+    async with agent(url, "agent-a") as a, agent(url, "agent-b", mode="2026-07-28") as b:
         items = [
             {"at": [38.7169, -9.1399], "label": "Hotel", "id": "hotel"},
             {"at": [38.71, -9.13], "id": "cafe"},

@@ -189,6 +189,10 @@ class Feed:
         waiting = self._waiting
         if waiting is not None and channel in waiting:
             waiting.discard(channel)
+            if wanted and self._generations == 1:
+                # The first generation reports no reconnection (nothing was missed before it), so
+                # a map followed while it was starting up still needs its own ``Followed``.
+                self._put(Followed(channel[len(_HEAD) : -len(_TAIL)].decode()))
             if not waiting:
                 self._waiting = None
                 self._put(Resubscribed())

@@ -213,6 +213,8 @@ async def test_a_stale_commit_is_refused_and_changes_nothing(backend: Backend) -
     snapshotted."""
     writer, watcher = await backend.connect(), await backend.connect()
     state = await new_map(writer.store)
+    watcher.store.follow(state.id)
+    assert (await watcher.next_message(Followed)).map_id == state.id
     reply, v1 = await write(writer.store, state)
     assert reply == COMMITTED
     ahead, events = apply_all(v1, [MARKER] * 3)  # versions 2-4, claimed to follow version 0
@@ -338,9 +340,10 @@ async def test_the_shared_store_counts_each_failed_call_and_each_outage_once(nur
         available=False, errors=2, remote_events=0, reconnections=0, breaker_trips=1
     )
     memory.come_back()
-    assert isinstance(await messages.receive(), Reconnected)
+    with trio.fail_after(10):
+        assert isinstance(await messages.receive(), Reconnected)
     reply, _ = await write(store, state)
-    assert reply == COMMITTED and isinstance(await messages.receive(), RemoteEvent)
+    assert reply == COMMITTED
     assert store.statistics() == StoreStatistics(
-        available=True, errors=2, remote_events=1, reconnections=1, breaker_trips=1
-    )
+        available=True, errors=2, remote_events=0, reconnections=1, breaker_trips=1
+    ), "counted once each, and its own event is not heard back"

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 import trio
 from support import (
     RedisServer,
@@ -159,6 +160,7 @@ class Writers:
         await wait_until(lambda: len(self.acked) >= target, timeout=30)
 
 
+@pytest.mark.failover
 async def test_a_sentinel_failover_during_writes_loses_no_acknowledged_write() -> None:
     """The primary is killed while two hubs write; each commit waits for one of the two replicas
     (``wait_replicas=1``, the Sentinel default), so the promoted replica has every write that was

@@ -53,7 +53,9 @@ async def test_agent_undo_and_person_undo_each_take_back_their_own(redis_server:
             page.wait_for_function("(n) => window.mapsrv.featureIds().length === n", arg=len(agents) + 1)
             [mine] = set(page.evaluate("window.mapsrv.featureIds()")) - agents
             roads = agents - {"cafe"}
-            page.keyboard.press("Escape")  # closes the editor
+            page.locator("#editor").wait_for()  # it opens once the marker is written
+            page.keyboard.press("Escape")  # closes the editor: Ctrl+Z in its fields is the field's own
+            page.locator("#editor").wait_for(state="hidden")
             bridge.run(everywhere, map_id, agents | {mine})
 
             undone = bridge.run(lambda: call(claude, "undo", map_id=map_id))

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from typing import Any
 from xml.etree import ElementTree
 
+import httpx
 import pytest
 import trio
 import trio.testing
+from bench.harness import open_server
+from bench.map_watchers import Latencies, Stream
 from bench.plot import line_chart
 from bench.scenarios import PEERS, QUICK, SCENARIOS, TARGETS, check_in_order
+from bench.soak10k import new_maps, open_map_watchers
 from bench.watchers import event_ids
 from support import SseReader, require
 
@@ -58,6 +63,7 @@ async def test_scenario_runs(name: str) -> None:
         "tool_to_stream",
         "redis_vs_memory",
         "person_edit_to_other_tab",
+        "soak10k",
     ):
         check_latencies(result)
     if name == "open_streams":
@@ -68,6 +74,12 @@ async def test_scenario_runs(name: str) -> None:
     if name == "soak":
         assert result["calls"] > 0 and result["errors"] == 0 and result["left_open"] == 0
         assert 10 < result["rss_warm_mib"] < 4096 and 10 < result["rss_end_mib"] < 4096
+    if name == "soak10k":
+        # every watcher had every event, in order, and none was dropped at this size
+        assert result["expected"] == sizes["watchers"] // sizes["maps"] * result["writes"]["done"] > 0, result
+        assert result["deliveries"] == result["latency"]["n"] == result["expected"], result
+        assert result["missed"] == result["out_of_order"] == result["drops"] == result["server_dropped"] == 0
+        assert result["writes"]["errors"] == 0 and 10 < result["server"]["rss_end_mib"] < 4096
     if name == "fan_out":
         for target in TARGETS:
             curve = result[target]["curve_ms"]
@@ -154,3 +166,48 @@ def test_line_chart_is_svg_with_a_line_per_series() -> None:
     first = [tuple(map(float, p.split(","))) for p in lines[0].attrib["points"].split()]
     assert first[0][0] < first[1][0] and first[1][1] < first[0][1]
     assert "t <&>" in "".join(root.itertext())
+
+
+async def test_soak_watchers_count_drops_and_get_every_event_again() -> None:
+    # A viewer's queue of 2 overflows on one write of 5 events, so the server drops every watcher;
+    # each reconnects with Last-Event-ID after the 0.1 s retry hint and gets the rest again.
+    watchers, events = 6, 5
+    async with (
+        open_server("--subscriber-buffer", "2", "--sse-retry", "0.1") as server,
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        ids, cookie = await new_maps(client, 2)
+        paths = [f"/m/{map_id}/events" for map_id in ids]
+        final = {}
+        async with open_map_watchers(*server.host_port, watchers, cookie, paths) as w:
+            for map_id, path in zip(ids, paths, strict=True):
+                ops = [{"op": "update_feature", "id": "probe", "label": f"@{time.monotonic():.6f}@"}] * events
+                final[path] = (await client.post(f"/m/{map_id}/ops", json={"ops": ops})).json()["version"]
+            report = await w.finish(final, grace=20)
+    assert report["drops"] == report["streams_dropped"] == report["reconnects"] == watchers, report
+    assert report["deliveries"] == report["expected"] == watchers * events, report
+    assert report["missed"] == report["out_of_order"] == report["connect_errors"] == 0, report
+    assert report["latency"]["max"] >= 100, "the events after the drop waited for the retry hint"
+
+
+def test_soak_watchers_decode_chunks_however_they_are_split() -> None:
+    body = b"d\r\nretry: 2000\n\n\r\n10\r\nid: 4\ndata: {}\n\n\r\n0\r\n\r\n"
+    for size in (1, 2, 3, 7, len(body)):
+        stream, text, ended = Stream("/"), b"", False
+        stream.chunked = True
+        for start in range(0, len(body), size):
+            piece, ended = stream.decode(body[start : start + size])
+            text += piece
+            if ended:  # the last chunk's size line: the watcher closes the connection
+                break
+        assert text == b"retry: 2000\n\nid: 4\ndata: {}\n\n" and ended, size
+
+
+def test_soak_latencies_are_counted_in_tenths_of_a_millisecond() -> None:
+    latencies = Latencies()
+    for ms in [1.05] * 989 + [6.95] * 10 + [250.0]:
+        latencies.add(ms / 1000)
+    summary = latencies.summary()  # the same ranks as harness.percentiles: the 991st of 1,000 is p99
+    assert summary["n"] == 1000 and summary["p50"] == summary["p90"] == pytest.approx(1.1)
+    assert summary["p99"] == pytest.approx(7.0) and summary["max"] == pytest.approx(250.0)
+    assert summary["mean"] == pytest.approx((989 * 1.05 + 69.5 + 250) / 1000, abs=0.001)

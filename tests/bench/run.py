@@ -4,6 +4,8 @@
     python -m tests.bench.run --quick         # tiny sizes: checks the benchmarks still run
     python -m tests.bench.run --only open_streams --repeat 3
     python -m tests.bench.run --only soak     # 5 minutes; not part of the default run
+    python -m tests.bench.run --only soak10k  # 10,000 watchers for 10 minutes; not in the default run
+    python -m tests.bench.run --only soak10k --size seconds=30 watchers=2000   # other sizes
 
 Results go to artifacts/bench/results.json and results.md, with the machine they came from, and
 the fan-out curves (medians over the runs) to fan_out.svg.
@@ -12,6 +14,7 @@ the fan-out curves (medians over the runs) to fan_out.svg.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import platform
@@ -22,7 +25,7 @@ from typing import Any
 import trio
 
 from .plot import fan_out_svg
-from .scenarios import QUICK, SCENARIOS
+from .scenarios import LONG, QUICK, SCENARIOS
 
 
 def machine() -> dict[str, Any]:
@@ -86,7 +89,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    names = args.only or [name for name in SCENARIOS if name != "soak" or args.quick]
+    names = args.only or [name for name in SCENARIOS if name not in LONG or args.quick]
     results: dict[str, Any] = {
         "machine": machine(),
         "repeat": args.repeat,
@@ -96,7 +99,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     for name in names:
         runs = []
         for _ in range(args.repeat):
-            runs.append(await SCENARIOS[name](**(QUICK[name] if args.quick else {})))
+            sizes = {**(QUICK[name] if args.quick else {}), **dict(args.size)}
+            runs.append(await SCENARIOS[name](**sizes))
             print(json.dumps({"bench": name, **runs[-1]}), flush=True)
         results["scenarios"][name] = {"what": runs[0]["what"], "runs": runs, "summary": summarize(runs)}
         write(results, Path(args.out))  # after each scenario: a later failure keeps what was measured
@@ -117,6 +121,12 @@ def write(results: dict[str, Any], out: Path) -> None:
         (out / "fan_out.svg").write_text(fan_out_svg(curves))
 
 
+def size(text: str) -> tuple[str, Any]:
+    """``seconds=30`` as ("seconds", 30): a keyword argument for the scenarios run."""
+    name, _, value = text.partition("=")
+    return name, ast.literal_eval(value)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -124,6 +134,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="tiny sizes")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="run just these")
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (the table shows medians)")
+    parser.add_argument(
+        "--size", nargs="*", default=[], type=size, metavar="NAME=VALUE", help="e.g. seconds=30"
+    )
     parser.add_argument("--out", default="artifacts/bench", help="folder for results.json and results.md")
     args = parser.parse_args()
     results = trio.run(main, args)

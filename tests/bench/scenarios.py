@@ -33,6 +33,7 @@ from .harness import (
     rss_kib,
 )
 from .page_edits import person_edit_to_other_tab
+from .soak10k import soak10k
 
 __all__ = ["SCENARIOS"]
 
@@ -588,7 +589,9 @@ SCENARIOS = {
     "redis_vs_memory": redis_vs_memory,
     "frames_per_second": frames_per_second,
     "soak": soak,
+    "soak10k": soak10k,
 }
+LONG = ("soak", "soak10k")  # minutes each: run with --only, not in the default run
 
 QUICK = {
     "change_to_page": {"changes": 5},
@@ -601,4 +604,5 @@ QUICK = {
     "redis_vs_memory": {"calls": 3},
     "frames_per_second": {"streams": 3, "events": 300},  # enough for the server CPU to be measurable
     "soak": {"clients": 4, "watchers": 20, "seconds": 2.0},
+    "soak10k": {"watchers": 200, "maps": 10, "rate": 20.0, "seconds": 5.0},
 }

@@ -10,6 +10,8 @@ unlike it, built for a long run against a server that may drop viewers:
   drop. The watcher does what a browser's EventSource does: it waits the ``retry:`` hint the
   server gave (2 s by default), reconnects with ``Last-Event-ID`` and counts the reconnect. The
   events it gets again after that are deliveries too, late by however long the drop took.
+- Each delivery is also timed from the moment the first watcher of its map had that event:
+  the fan-out's share, without the time the write itself took in the server.
 - Each stream's ids must follow each other one by one from its snapshot's: a gap is counted as
   missed events (so is a snapshot on resume that skips events), an id that is not above the
   last one as out of order.
@@ -37,6 +39,7 @@ import selectors
 import socket
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 BUCKET_S = 0.0001  # latencies are counted in 0.1 ms steps
@@ -174,6 +177,11 @@ class Watchers:
         self.ready = 0
         self.latency = Latencies()
         self.second = Latencies()  # this second's deliveries, for the status line
+        # Each delivery after the map's first watcher had that event: the fan-out's share of the
+        # latency, without the write's own time in the server.
+        self.after_first = Latencies()
+        self.watching = Counter(s.path for s in self.streams)
+        self.first_had: dict[tuple[str, int], list[float]] = {}  # (path, id) -> [when, how many]
         self.missed = 0  # ids skipped by a gap or by a snapshot on resume
         self.out_of_order = 0
         self.drops = 0
@@ -331,6 +339,14 @@ class Watchers:
         start += 10
         latency = max(0.0, now - float(data[start : data.index(b"@", start)]))
         self.latency.add(latency)
+        key = (stream.path, event_id)
+        first = self.first_had.get(key)
+        if first is None:
+            first = self.first_had[key] = [now, 0]
+        self.after_first.add(now - first[0])
+        first[1] += 1
+        if first[1] == self.watching[stream.path]:
+            del self.first_had[key]
         self.second.add(latency)
 
     # the end
@@ -347,6 +363,7 @@ class Watchers:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "latency": self.latency.summary(),
+            "after_first": self.after_first.summary(),
             "expected": expected,
             "deliveries": self.latency.n + self.unlabelled,
             "missed": self.missed + self.behind(),

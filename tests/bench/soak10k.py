@@ -217,13 +217,14 @@ async def soak10k(
                 with trio.fail_after(seconds + 120):
                     await writes.run()
                 nursery.cancel_scope.cancel()
-            wall = time.monotonic() - wall
-            cpu = cpu_seconds(server.pid) - cpu_start
-            watchers_cpu = cpu_seconds(w.process.pid) - watchers_cpu
             final = {}
             for map_id, path in zip(ids, paths, strict=True):
                 final[path] = int((await client.get(f"/m/{map_id}/state")).json()["version"])
             report = await w.finish(final, grace)
+            # from the first write until the watchers had the last event (or gave up)
+            wall = time.monotonic() - wall
+            cpu = cpu_seconds(server.pid) - cpu_start
+            watchers_cpu = report["cpu_s"] - watchers_cpu
             rss_end = rss_kib(server.pid)
         metrics = (await client.get("/metrics")).text
     dropped = [line for line in metrics.splitlines() if line.startswith("mapsrv_subscribers_dropped")]
@@ -231,6 +232,7 @@ async def soak10k(
     return {
         "what": f"{watchers} watchers over {maps} maps, {rate:g} events/s in all, {seconds:g} s",
         "latency": report["latency"],
+        "after_first_watcher": report["after_first"],
         "deliveries": report["deliveries"],
         "expected": report["expected"],
         "missed": report["missed"],
@@ -256,6 +258,7 @@ async def soak10k(
             "rss_peak_mib": round(max(sampler.rss_peak, rss_end) / 1024, 1),
             "cpu_s": round(cpu, 1),
             "cpu_pct": round(100 * cpu / wall, 1),
+            "cpu_us_per_delivery": round(1e6 * cpu / max(report["deliveries"], 1), 1),
         },
         "watchers_cpu_pct": round(100 * watchers_cpu / wall, 1),
         "open_all_s": round(open_all_s, 1),

@@ -14,7 +14,7 @@ from typing import Any
 from mapsrv.access import host_allowed, origin_allowed, resolve, user_from_cookies
 from mapsrv.config import Config
 from mapsrv.errors import Forbidden, HttpError, MapsrvError
-from mapsrv.event_stream import Receive, Send, serve_event_stream
+from mapsrv.event_stream import Receive, Send, StreamCounts, serve_event_stream
 from mapsrv.hub import MapHub
 from mapsrv.mcp_server import McpEndpoints
 from mapsrv.metrics import CONTENT_TYPE, Metrics
@@ -47,8 +47,10 @@ class Dispatcher:
         metrics: Metrics,
         throttle: Throttle,
         draining: Callable[[], bool] = lambda: False,
+        streams: StreamCounts | None = None,
     ) -> None:
         self.config = config
+        self.streams = streams if streams is not None else StreamCounts()
         self.throttle = throttle
         self.hub = hub
         self.mcp = mcp
@@ -144,6 +146,7 @@ class Dispatcher:
             self.hub,
             entry,
             header(scope, b"last-event-id"),
+            scope,
             receive,
             send,
             # A view stream is read-only and carries no cookie: any origin holding the view key
@@ -152,4 +155,5 @@ class Dispatcher:
             if match.kind == "v"
             else self._headers,
             retry_ms=int(self.config.sse_retry * 1000),
+            counts=self.streams,
         )

@@ -1,16 +1,17 @@
 """The browser's event stream, as a raw ASGI handler.
 
 It lives outside Quart on purpose (DESIGN.md): Quart's response timeout would cut the stream, and
-a nursery opened in Quart's async generator logs GeneratorExit groups on disconnect. Each
-connection gets one nursery.
+a nursery opened in Quart's async generator logs GeneratorExit groups on disconnect.
 
 Two ways to write the body. An HTTP/1.1 GET on a plain TCP socket (every browser stream that
 does not come through TLS terminated here, i.e. all of them in mapsrv's deployments) is written
-by the fan-out itself, straight to the socket (``mapsrv.sse_socket``): the connection's task waits
-for the client to leave and drains the socket only while it is full. Anything else (HEAD,
-HTTP/1.0, HTTP/2, TLS) gets the pump: a task that takes frames from the viewer's channel and sends
-them as ASGI messages. Heartbeats come from the hub's heartbeat task either way (one task for all
-streams: a task per stream for a comment every 15 s cost 3 KiB of RAM per stream).
+by the fan-out itself, straight to the socket (``mapsrv.sse_socket``): the stream's one task
+waits for the client to leave and drains the socket only while it is full; no nursery of its
+own (hypercorn's task group for the connection holds it). Anything else (HEAD, HTTP/1.0,
+HTTP/2, TLS) gets a nursery with the pump, a task that takes frames from the viewer's channel
+and sends them as ASGI messages, and a task that watches for the client leaving. Heartbeats
+come from the hub's heartbeat task either way (one task for all streams: a task per stream for
+a comment every 15 s cost 3 KiB of RAM per stream).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from mapsrv.http_server import connection_socket
 from mapsrv.hub import MapEntry, MapHub
 from mapsrv.sse_socket import SocketViewer
 
-__all__ = ["FINISH_TIMEOUT", "StreamCounts", "pump", "serve_event_stream"]
+__all__ = ["FINISH_TIMEOUT", "StreamCounts", "pump", "serve_event_stream", "stream_start"]
 
 FINISH_TIMEOUT = 5.0  # seconds a stream the hub ended gets to take its last frames and retry hint
 
@@ -72,19 +73,10 @@ async def pump(
     await write(retry(retry_ms))
 
 
-async def serve_event_stream(
-    hub: MapHub,
-    entry: MapEntry,
-    last_event_id: str | None,
-    scope: MutableMapping[str, Any],
-    receive: Receive,
-    send: Send,
-    *,
-    headers: Sequence[tuple[str, str]],
-    retry_ms: int,
-    counts: StreamCounts,
-) -> None:
-    start = {
+def stream_start(headers: Sequence[tuple[str, str]]) -> Message:
+    """The ASGI start of every event stream with these extra ``headers``: built once, shared by
+    every stream (hypercorn keeps it as long as the stream lives)."""
+    return {
         "type": "http.response.start",
         "status": 200,
         "headers": [
@@ -94,36 +86,35 @@ async def serve_event_stream(
             *((k.lower().encode(), v.encode()) for k, v in headers),
         ],
     }
-    sock = connection_socket() if scope["method"] == "GET" and scope.get("http_version") == "1.1" else None
-    if sock is not None:
-        counts.socket += 1
-        await _serve_direct(hub, entry, last_event_id, sock, receive, send, start, retry_ms)
-    else:
-        counts.asgi += 1
-        await _serve_pumped(hub, entry, last_event_id, receive, send, start, retry_ms)
 
 
-async def _serve_direct(
+async def serve_event_stream(
     hub: MapHub,
     entry: MapEntry,
     last_event_id: str | None,
-    sock: trio.socket.SocketType,
+    scope: MutableMapping[str, Any],
     receive: Receive,
     send: Send,
+    *,
     start: Message,
     retry_ms: int,
+    counts: StreamCounts,
 ) -> None:
-    async with hub.watch(entry, last_event_id, partial(SocketViewer, sock)) as viewer:
-        assert isinstance(viewer, SocketViewer)
+    """Stream ``entry`` to this request, with the head ``start`` (see ``stream_start``)."""
+    sock = connection_socket() if scope["method"] == "GET" and scope.get("http_version") == "1.1" else None
+    if sock is None:
+        counts.asgi += 1
+        await _serve_pumped(hub, entry, last_event_id, receive, send, start, retry_ms)
+        return
+    counts.socket += 1
+    viewer = await hub.join(entry, last_event_id, partial(SocketViewer, sock))
+    assert isinstance(viewer, SocketViewer)
+    try:
         await send(start)
-        async with trio.open_nursery() as nursery:
-            with trio.CancelScope() as waiting:
-                viewer.start(retry(retry_ms) + b"".join(viewer.initial), nursery, waiting)
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                viewer.ended = viewer.ended or "left"
-            nursery.cancel_scope.cancel()  # a drain still running: its bytes go out in finish
-    if viewer.ended == "closed":
+        await viewer.run(retry(retry_ms) + b"".join(viewer.initial), receive)
+    finally:
+        hub.leave(entry, viewer)
+    if viewer.ended == "closed":  # by the hub: the frames it took, a retry hint, the end
         with trio.move_on_after(FINISH_TIMEOUT):
             try:
                 await viewer.finish(retry(retry_ms))

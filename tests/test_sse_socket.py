@@ -8,6 +8,7 @@ internals ``mapsrv.http_server.expose_connections`` relies on) fails here, not s
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator
 
@@ -192,9 +193,6 @@ async def test_a_viewer_that_leaves_is_forgotten_without_counting_as_dropped(ser
 
 def pair() -> tuple[trio.socket.SocketType, socket.socket]:
     a, b = socket.socketpair()
-    for s in (a, b):
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     a.setblocking(False)
     return trio.socket.from_stdlib_socket(a), b
 
@@ -223,41 +221,61 @@ def read_all(peer: socket.socket) -> bytes:
         data += part
 
 
-async def test_socket_viewer_holds_until_started_then_writes_in_order() -> None:
+class Client:
+    """What ``SocketViewer.run`` waits on: the ASGI receive of a client that leaves when told."""
+
+    def __init__(self) -> None:
+        self.send, inbox = trio.open_memory_channel[dict[str, str]](1)
+        self.receive = inbox.receive
+
+    def leave(self) -> None:
+        self.send.send_nowait({"type": "http.disconnect"})
+
+
+async def test_socket_viewer_holds_until_it_runs_then_writes_in_order() -> None:
     sock, peer = pair()
     viewer = SocketViewer(sock, "m", [b"snap"], 4, 0)
     assert viewer.offer(b"e1", chunk(b"e1"))  # before the head is out: held
     assert read_all(peer) == b""
-    async with trio.open_nursery() as nursery:
-        scope = trio.CancelScope()  # what the stream's task would wait in
-        viewer.start(b"first", nursery, scope)
-        assert viewer.offer(b"e2", chunk(b"e2"))
-        assert dechunk(read_all(peer)) == b"firste1e2"
+    client = Client()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(viewer.run, b"first", client.receive)
+            await wait_until(lambda: viewer.initial == [])  # running: the snapshot let go
+            assert viewer.offer(b"e2", chunk(b"e2"))
+            assert dechunk(read_all(peer)) == b"firste1e2"
+            client.leave()
+    assert viewer.ended == "left"
+    assert not viewer.offer(b"e3", chunk(b"e3")), "a viewer that left takes nothing more"
     sock.close()
     peer.close()
 
 
 async def test_socket_viewer_backlog_drains_in_order_and_a_full_one_lags() -> None:
     sock, peer = pair()
-    viewer = SocketViewer(sock, "m", [], 8, 0)
-    big = frame("y" * 3000, id=1)
-    sent = b""
-    async with trio.open_nursery() as nursery:
-        viewer.start(b"x", nursery, trio.CancelScope())
-        sent += chunk(b"x")
-        offered = 0
-        while viewer.offer(big, chunk(big)):  # the socket fills, then 8 frames wait
-            sent += chunk(big)
-            offered += 1
-            assert offered < 1000
-        assert viewer.lagging
-        received = b""
-        with trio.fail_after(10):
-            while len(received) < len(sent):
+    viewer = SocketViewer(sock, "m", [b"snapshot"], 8, 0)
+    big = frame("y" * 300, id=1)
+    sent = chunk(b"x")
+    client = Client()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(viewer.run, b"x", client.receive)
+            await wait_until(lambda: viewer.initial == [])
+            offered = 0
+            while viewer.offer(big, chunk(big)):  # the socket fills, then 8 frames wait
+                sent += chunk(big)
+                offered += 1
+                assert offered < 10_000
+            assert viewer.lagging
+            assert offered > 8, "frames went straight to the socket until it was full"
+            received = b""
+            while len(received) < len(sent):  # as the client reads, the stream's task drains
                 await trio.lowlevel.wait_readable(peer)
                 received += peer.recv(65536)
-        nursery.cancel_scope.cancel()
-    assert received == sent, "the backlog went out whole and in order"
+            assert received == sent, "the backlog went out whole and in order"
+            assert viewer.offer(b"again", chunk(b"again")), "drained: it takes frames again"
+            client.leave()
+    assert dechunk(read_all(peer)) == b"again"
     sock.close()
     peer.close()
 
@@ -266,20 +284,24 @@ async def test_socket_viewer_never_writes_to_a_descriptor_it_no_longer_owns() ->
     """Once hypercorn closed the connection, its descriptor number may go to another one at
     once: the viewer must not write there (it would be another user's stream)."""
     sock, peer = pair()
-    viewer = SocketViewer(sock, "m", [], 8, 0)
-    async with trio.open_nursery() as nursery:
-        with trio.CancelScope() as scope:
-            viewer.start(b"hello", nursery, scope)
+    viewer = SocketViewer(sock, "m", [b"snapshot"], 8, 0)
+    client = Client()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(viewer.run, b"hello", client.receive)
+            await wait_until(lambda: viewer.initial == [])
             number = sock.fileno()
             sock.close()
-            other, other_peer = socket.socketpair()  # the lowest free descriptors: the old number
-            assert number in (other.fileno(), other_peer.fileno())
+            other, other_peer = socket.socketpair()
+            if number not in (other.fileno(), other_peer.fileno()):
+                os.dup2(other.fileno(), number)  # the old number now names another connection
             assert not viewer.offer(b"late", chunk(b"late"))
             assert viewer.ended == "failed"
             assert not viewer.lagging
-            await trio.lowlevel.checkpoint()
-        assert scope.cancelled_caught, "the stream's task was told"
+        # run returned by itself: the client never left
     assert read_all(other_peer) == b"" and read_all(other) == b""
     assert dechunk(read_all(peer)) == b"hello"
+    if number not in (other.fileno(), other_peer.fileno()):
+        os.close(number)
     for s in (other, other_peer, peer):
         s.close()

@@ -216,16 +216,16 @@ class MapHub:
         """Watch a map from now on, reading each frame from the subscription's channel. With
         ``last_event_id`` (a version the viewer has), the initial frames are just the events it
         missed, when this process's log or the store's still has them all."""
-        async with self.watch(entry, last_event_id, Subscription) as sub:
+        sub = await self.join(entry, last_event_id, Subscription)
+        try:
             assert isinstance(sub, Subscription)
             yield sub
+        finally:
+            self.leave(entry, sub)
 
-    @asynccontextmanager
-    async def watch(
-        self, entry: MapEntry, last_event_id: str | None, viewer: ViewerFactory
-    ) -> AsyncIterator[Viewer]:
+    async def join(self, entry: MapEntry, last_event_id: str | None, viewer: ViewerFactory) -> Viewer:
         """``subscribe`` with a viewer of the caller's kind (``viewer(map_id, initial, buffer,
-        slot)``), such as one that writes each frame to its socket itself."""
+        slot)``), such as one that writes each frame to its socket itself; ``leave`` ends it."""
         async with entry.lock:  # no event can be published between the catch-up and the add
             seen = parse_version(last_event_id)
             if seen is not None and seen > entry.state.version and self.store.durable and entry.held is None:
@@ -242,12 +242,12 @@ class MapHub:
                 initial = entry.frames.from_store(events, entry.state)
             sub = self.fanout.add(entry, entry.id, initial, viewer)
         log.debug("map %s: a viewer joined (%d now)", map_ref(entry.id), len(entry.subscribers))
-        try:
-            yield sub
-        finally:
-            self.fanout.remove(entry, sub)
-            entry.last_used = trio.current_time()
-            log.debug("map %s: a viewer left (%d now)", map_ref(entry.id), len(entry.subscribers))
+        return sub
+
+    def leave(self, entry: MapEntry, sub: Viewer) -> None:
+        self.fanout.remove(entry, sub)
+        entry.last_used = trio.current_time()
+        log.debug("map %s: a viewer left (%d now)", map_ref(entry.id), len(entry.subscribers))
 
     def close_all_subscribers(self) -> None:
         """End every stream (graceful shutdown): browsers reconnect elsewhere and resume."""

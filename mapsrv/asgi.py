@@ -14,7 +14,7 @@ from typing import Any
 from mapsrv.access import host_allowed, origin_allowed, resolve, user_from_cookies
 from mapsrv.config import Config
 from mapsrv.errors import Forbidden, HttpError, MapsrvError
-from mapsrv.event_stream import Receive, Send, serve_event_stream
+from mapsrv.event_stream import Receive, Send, StreamCounts, serve_event_stream, stream_start
 from mapsrv.hub import MapHub
 from mapsrv.mcp_server import McpEndpoints
 from mapsrv.metrics import CONTENT_TYPE, Metrics
@@ -47,8 +47,10 @@ class Dispatcher:
         metrics: Metrics,
         throttle: Throttle,
         draining: Callable[[], bool] = lambda: False,
+        streams: StreamCounts | None = None,
     ) -> None:
         self.config = config
+        self.streams = streams if streams is not None else StreamCounts()
         self.throttle = throttle
         self.hub = hub
         self.mcp = mcp
@@ -57,6 +59,12 @@ class Dispatcher:
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
         self._headers = security_headers(config)
+        # A view stream is read-only and carries no cookie: any origin holding the view key may
+        # read it, such as the MCP App in a host's sandboxed (opaque-origin) iframe.
+        self._stream_starts = {
+            "m": stream_start(self._headers),
+            "v": stream_start([*self._headers, ("Access-Control-Allow-Origin", "*")]),
+        }
         self._handlers: dict[Family, Handler] = {
             Family.BROWSER_STREAM: self._stream,
             Family.MCP_HTTP: self._mcp,
@@ -144,12 +152,10 @@ class Dispatcher:
             self.hub,
             entry,
             header(scope, b"last-event-id"),
+            scope,
             receive,
             send,
-            # A view stream is read-only and carries no cookie: any origin holding the view key
-            # may read it, such as the MCP App in a host's sandboxed (opaque-origin) iframe.
-            headers=[*self._headers, ("Access-Control-Allow-Origin", "*")]
-            if match.kind == "v"
-            else self._headers,
+            start=self._stream_starts["v" if match.kind == "v" else "m"],
             retry_ms=int(self.config.sse_retry * 1000),
+            counts=self.streams,
         )

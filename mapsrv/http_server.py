@@ -1,8 +1,10 @@
-"""How mapsrv and its gateway run hypercorn: one configuration, and two fixes to hypercorn itself."""
+"""How mapsrv and its gateway run hypercorn: one configuration, two fixes to hypercorn itself, and
+the way an event stream finds its connection's socket."""
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 import h11
@@ -12,7 +14,13 @@ from hypercorn.events import RawData
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.tcp_server import TCPServer
 
-__all__ = ["close_idle_connections_on_eof", "hypercorn_config", "send_head_with_body"]
+__all__ = [
+    "close_idle_connections_on_eof",
+    "connection_socket",
+    "expose_connections",
+    "hypercorn_config",
+    "send_head_with_body",
+]
 
 COALESCE_UP_TO = 64 * 1024  # a larger body goes in writes of its own rather than be copied
 
@@ -22,6 +30,7 @@ def hypercorn_config(host: str, port: int, *, graceful_timeout: float, log: str)
     keep-alive above common proxies' 60 s idle timeout; and close connections at the client's EOF."""
     close_idle_connections_on_eof()
     send_head_with_body()
+    expose_connections()
     hc = hypercorn.config.Config()
     bracketed = ":" in host and not host.startswith("[")
     hc.bind = [f"[{host}]:{port}" if bracketed else f"{host}:{port}"]
@@ -54,6 +63,38 @@ def close_idle_connections_on_eof() -> None:
 
     read_then_stop_timer._mapsrv_patched = True  # type: ignore[attr-defined]
     TCPServer._read_data = read_then_stop_timer  # type: ignore[method-assign]
+
+
+_CONNECTION: ContextVar[Any] = ContextVar("mapsrv_connection", default=None)
+
+
+def expose_connections() -> None:
+    """Let the ASGI app of a request find the socket its response goes out on (idempotent).
+
+    hypercorn 0.18 (hypercorn/trio/tcp_server.py) serves each connection in ``TCPServer.run``,
+    and the app's task is started from that task (``TaskGroup.spawn_app``), so it inherits the
+    context that ``run`` sets here. ``connection_socket`` reads it. tests/test_sse_socket.py fails
+    when an event stream no longer finds its socket."""
+    run: Any = TCPServer.run
+    if getattr(run, "_mapsrv_patched", False):
+        return
+
+    async def run_exposed(self: Any) -> None:
+        _CONNECTION.set(self)
+        await run(self)
+
+    run_exposed._mapsrv_patched = True  # type: ignore[attr-defined]
+    TCPServer.run = run_exposed  # type: ignore[method-assign]
+
+
+def connection_socket() -> trio.socket.SocketType | None:
+    """The socket of the connection whose request the calling task serves, when it is a plain
+    TCP socket (no TLS) that hypercorn writes HTTP/1.1 on; else None."""
+    server = _CONNECTION.get()
+    stream = getattr(server, "stream", None)
+    if not isinstance(stream, trio.SocketStream):
+        return None
+    return stream.socket
 
 
 def send_head_with_body() -> None:

@@ -36,6 +36,14 @@ class _Snapshot(Collector):
         yield CounterMetricFamily(
             "mapsrv_events_published", "Map events fanned out to local viewers", value=hub.events_published
         )
+        streams = CounterMetricFamily(
+            "mapsrv_sse_streams",
+            "Browser event streams opened, by writer: the fan-out on the socket, or a task through ASGI",
+            labels=["writer"],
+        )
+        streams.add_metric(["socket"], s.streams.socket)
+        streams.add_metric(["asgi"], s.streams.asgi)
+        yield streams
         yield CounterMetricFamily(
             "mapsrv_subscribers_dropped", "Viewers dropped for falling behind", value=hub.subscribers_dropped
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import hypercorn.trio
@@ -12,6 +12,7 @@ import trio
 from mapsrv.asgi import Dispatcher
 from mapsrv.config import Config
 from mapsrv.core import Limits
+from mapsrv.event_stream import StreamCounts
 from mapsrv.http_server import hypercorn_config
 from mapsrv.hub import MapHub
 from mapsrv.hygiene import ConnectionCounts, ConnectionHygiene
@@ -63,6 +64,8 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     connections = ConnectionCounts()
     throttle = Throttle(RateLimits.from_config(config), mcp.clients, mcp.keys, shared=store)
 
+    streams = StreamCounts()
+
     def statistics() -> ServerStatistics:
         return ServerStatistics(
             hub=hub.statistics(),
@@ -70,12 +73,13 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
             store=store.statistics(),
             connections=connections.statistics(),
             throttle=throttle.statistics(),
+            streams=replace(streams),
             ready=hub.ready and not shutdown.is_set(),
         )
 
     metrics = Metrics(statistics)
     hub.observe_commit = metrics.replication_latency.observe
-    dispatcher = Dispatcher(config, hub, mcp, metrics, throttle, shutdown.is_set)
+    dispatcher = Dispatcher(config, hub, mcp, metrics, throttle, shutdown.is_set, streams)
     hygienic = ConnectionHygiene(
         dispatcher, connections, max_body_size=config.max_body_size, body_timeout=config.body_timeout
     )

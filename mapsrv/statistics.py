@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mapsrv.event_stream import StreamCounts
 from mapsrv.hub import HubStatistics
 from mapsrv.hygiene import ConnectionStatistics
 from mapsrv.mcp_server import McpStatistics
@@ -21,4 +22,5 @@ class ServerStatistics:
     store: StoreStatistics
     connections: ConnectionStatistics
     throttle: ThrottleStatistics
+    streams: StreamCounts  # a copy
     ready: bool  # the store answers and the server is not draining

@@ -16,7 +16,7 @@ from mapsrv.core import Event, Limits, MapState, Op
 from mapsrv.core.history import SYSTEM, Actor
 from mapsrv.errors import NotFound
 from mapsrv.hub.edits import changes_json, plan_redo, plan_undo, plan_write
-from mapsrv.hub.fanout import Fanout, Subscription, parse_version
+from mapsrv.hub.fanout import Fanout, Subscription, Viewer, ViewerFactory, parse_version
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.replica import Replica
 from mapsrv.logs import map_ref
@@ -213,9 +213,19 @@ class MapHub:
     async def subscribe(
         self, entry: MapEntry, last_event_id: str | None = None
     ) -> AsyncIterator[Subscription]:
-        """Watch a map from now on. With ``last_event_id`` (a version the viewer has), the
-        initial frames are just the events it missed, when this process's log or the store's
-        still has them all."""
+        """Watch a map from now on, reading each frame from the subscription's channel. With
+        ``last_event_id`` (a version the viewer has), the initial frames are just the events it
+        missed, when this process's log or the store's still has them all."""
+        sub = await self.join(entry, last_event_id, Subscription)
+        try:
+            assert isinstance(sub, Subscription)
+            yield sub
+        finally:
+            self.leave(entry, sub)
+
+    async def join(self, entry: MapEntry, last_event_id: str | None, viewer: ViewerFactory) -> Viewer:
+        """``subscribe`` with a viewer of the caller's kind (``viewer(map_id, initial, buffer,
+        slot)``), such as one that writes each frame to its socket itself; ``leave`` ends it."""
         async with entry.lock:  # no event can be published between the catch-up and the add
             seen = parse_version(last_event_id)
             if seen is not None and seen > entry.state.version and self.store.durable and entry.held is None:
@@ -230,14 +240,14 @@ class MapHub:
                 assert seen is not None
                 events = await self.replica.events_since(entry, seen)
                 initial = entry.frames.from_store(events, entry.state)
-            sub = self.fanout.add(entry, entry.id, initial)
+            sub = self.fanout.add(entry, entry.id, initial, viewer)
         log.debug("map %s: a viewer joined (%d now)", map_ref(entry.id), len(entry.subscribers))
-        try:
-            yield sub
-        finally:
-            self.fanout.remove(entry, sub)
-            entry.last_used = trio.current_time()
-            log.debug("map %s: a viewer left (%d now)", map_ref(entry.id), len(entry.subscribers))
+        return sub
+
+    def leave(self, entry: MapEntry, sub: Viewer) -> None:
+        self.fanout.remove(entry, sub)
+        entry.last_used = trio.current_time()
+        log.debug("map %s: a viewer left (%d now)", map_ref(entry.id), len(entry.subscribers))
 
     def close_all_subscribers(self) -> None:
         """End every stream (graceful shutdown): browsers reconnect elsewhere and resume."""

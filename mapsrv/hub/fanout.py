@@ -1,16 +1,18 @@
 """Viewers of hot maps: subscriptions, each map's recent frames for ``Last-Event-ID`` resume, and
 heartbeats. The only hub module that knows SSE framing.
 
-Each event is framed once and the same bytes go to every subscriber with ``send_nowait`` on a
-bounded channel. A subscriber that cannot keep up is dropped rather than allowed to slow the
-writer: its channel is closed, its stream ends, and the browser reconnects with ``Last-Event-ID``
-and resumes from the frame log (or from a fresh snapshot when the log no longer reaches back).
+Each event is framed once (as an SSE frame, and as that frame in an HTTP/1.1 chunk) and the same
+bytes are offered to every viewer without waiting: a ``Subscription`` queues them on a bounded
+channel for its reader, a browser stream's ``mapsrv.sse_socket.SocketViewer`` writes them to its
+socket at once. A viewer that cannot keep up is dropped rather than allowed to slow the writer:
+its stream ends, and the browser reconnects with ``Last-Event-ID`` and resumes from the frame log
+(or from a fresh snapshot when the log no longer reaches back).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import trio
@@ -22,34 +24,75 @@ from mapsrv.core.sse import comment, frame
 
 __all__ = [
     "HEARTBEAT",
+    "HEARTBEAT_CHUNK",
     "HEARTBEAT_SLICES",
     "Fanout",
     "FrameLog",
     "Subscription",
+    "Viewer",
+    "ViewerFactory",
     "Watched",
+    "chunk",
     "parse_version",
     "snapshot_json",
 ]
 
 HEARTBEAT_SLICES = 10  # heartbeats go out in this many groups per interval, not all at once
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one chunk of an HTTP/1.1 chunked body (RFC 9112, section 7.1); nothing for no
+    data (an empty chunk would end the body)."""
+    return b"%x\r\n%b\r\n" % (len(data), data) if data else b""
+
+
 HEARTBEAT = comment("hb")
+HEARTBEAT_CHUNK = chunk(HEARTBEAT)
+
+
+class Viewer(Protocol):
+    """One viewer of one map, as fan-out sees it. ``initial`` holds the frames to send first (a
+    snapshot, or the missed events on resume); ``slot`` is which of the heartbeat task's ticks
+    serves it."""
+
+    map_id: str
+    initial: list[bytes]
+    slot: int
+
+    @property
+    def lagging(self) -> bool:
+        """True once the viewer was refused a frame for having too many queued."""
+
+    def offer(self, frame: bytes, chunked: bytes) -> bool:
+        """Take one frame (``chunked``: the same frame as an HTTP/1.1 chunk) without waiting;
+        False when this viewer is done: it fell behind (``lagging``), or its reader is gone."""
+
+    def close(self) -> None:
+        """End this viewer (idempotent): its stream ends after what it already took."""
+
+
+ViewerFactory = Callable[[str, list[bytes], int, int], Viewer]  # map id, initial, buffer, slot
 
 
 class Subscription:
-    """A viewer of one map. ``initial`` holds the frames to send first (a snapshot, or the
-    missed events on resume); ``receive`` then yields each later event's frame. The channel
-    ends when the subscriber is dropped for being slow or the hub closes."""
+    """A viewer whose reader takes each frame from a bounded channel (``receive``), such as an
+    agent's change notifications, or a browser stream that cannot be written from the loop.
+    The channel ends when the viewer is dropped for being slow or the hub closes."""
 
     def __init__(self, map_id: str, initial: list[bytes], buffer: int, slot: int = 0) -> None:
         self.map_id = map_id
         self.initial = initial
-        self.slot = slot  # which of the heartbeat task's ticks serves this viewer
+        self.slot = slot
+        self.lagging = False
         self._send, self.receive = trio.open_memory_channel[bytes](buffer)
 
-    def send_nowait(self, data: bytes) -> bool:
+    def offer(self, frame: bytes, chunked: bytes = b"") -> bool:
         try:
-            self._send.send_nowait(data)
-        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            self._send.send_nowait(frame)
+        except trio.WouldBlock:
+            self.lagging = True
+            return False
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
             return False
         return True
 
@@ -103,7 +146,7 @@ class Watched(Protocol):
     """What fan-out needs of a map (``MapEntry`` has it)."""
 
     state: MapState
-    subscribers: set[Subscription]
+    subscribers: set[Viewer]
     frames: FrameLog
 
 
@@ -115,18 +158,22 @@ class Fanout:
         self._next_slot = 0
 
     def publish(self, watched: Watched, events: Sequence[Event]) -> None:
-        """Frame each event once, log it, and hand the same bytes to every subscriber."""
+        """Frame each event once, log it, and offer the same bytes to every viewer."""
         recent = watched.frames.recent
         subscribers = watched.subscribers
         for event in events:
             data = frame(wire(event), event="change", id=event.version)
             recent.append((event.version, data))
             self.published += 1
-            for sub in list(subscribers):
-                if not sub.send_nowait(data):
-                    subscribers.discard(sub)
-                    sub.close()
-                    self.dropped += 1
+            if subscribers:
+                self._offer(subscribers, data, chunk(data))
+
+    def _offer(self, subscribers: set[Viewer], data: bytes, chunked: bytes) -> None:
+        for sub in list(subscribers):
+            if not sub.offer(data, chunked):
+                subscribers.discard(sub)
+                sub.close()
+                self.dropped += sub.lagging
 
     def restart_viewers(self, watched: Watched) -> None:
         """The map's history here was rewritten: viewers reconnect and get a fresh snapshot, and
@@ -136,13 +183,15 @@ class Fanout:
             sub.close()
         watched.subscribers.clear()
 
-    def add(self, watched: Watched, map_id: str, initial: list[bytes]) -> Subscription:
+    def add(
+        self, watched: Watched, map_id: str, initial: list[bytes], viewer: ViewerFactory = Subscription
+    ) -> Viewer:
         self._next_slot = (self._next_slot + 1) % HEARTBEAT_SLICES
-        sub = Subscription(map_id, initial, self.subscriber_buffer, self._next_slot)
+        sub = viewer(map_id, initial, self.subscriber_buffer, self._next_slot)
         watched.subscribers.add(sub)
         return sub
 
-    def remove(self, watched: Watched, sub: Subscription) -> None:
+    def remove(self, watched: Watched, sub: Viewer) -> None:
         watched.subscribers.discard(sub)
         sub.close()
 
@@ -160,8 +209,8 @@ class Fanout:
     ) -> None:
         """A comment to every viewer every ``interval`` seconds, so proxies and browsers see a
         live stream. Viewers are served in groups spread over the interval, so 10,000 streams do
-        not all wake at once. The comment goes through each viewer's own channel: its pump stays
-        the only writer (a full channel means the viewer is about to be dropped anyway)."""
+        not all wake at once. The comment is offered like a frame, so each viewer's writer stays
+        its only one (a viewer with no room for it is about to be dropped anyway)."""
         task_status.started()
         tick = 0
         while True:
@@ -170,7 +219,7 @@ class Fanout:
             for watched in list(maps):
                 for sub in list(watched.subscribers):
                     if sub.slot == tick:
-                        sub.send_nowait(HEARTBEAT)
+                        sub.offer(HEARTBEAT, HEARTBEAT_CHUNK)
 
 
 def snapshot_json(state: MapState, history: History | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import trio
 from mapsrv.core import Event, MapState
 from mapsrv.core.history import History
 from mapsrv.errors import Unavailable
-from mapsrv.hub.fanout import FrameLog, Subscription, snapshot_json
+from mapsrv.hub.fanout import FrameLog, Viewer, snapshot_json
 from mapsrv.hub.recovery import HeldWrites
 from mapsrv.store import LoadedMap, MapMeta
 
@@ -39,7 +39,7 @@ class MapEntry:
     state: MapState
     last_used: float
     frames: FrameLog
-    subscribers: set[Subscription] = field(default_factory=set)
+    subscribers: set[Viewer] = field(default_factory=set)
     lock: trio.Lock = field(default_factory=trio.Lock)  # one writer at a time; held across store calls
     held: HeldWrites | None = None  # writes the store has not got yet
     synced_version: int = 0  # the version the store has, as far as this copy knows

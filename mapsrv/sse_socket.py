@@ -1,0 +1,153 @@
+"""A browser's event stream written straight to its socket, from the loop that publishes.
+
+hypercorn sends each ASGI message through a lock, a shielded cancel scope and ``send_all``, and
+a stream needs a task woken per frame to call it: for one event to 1,000 viewers that is 1,000
+task switches and lock round trips before the last byte leaves (docs/benchmarks.md). Here
+hypercorn still parses the request and writes the response head and its end, and everything
+between is HTTP/1.1 chunks that the fan-out writes to the socket itself, without awaiting:
+``os.write`` on the non-blocking socket. What the socket does not take waits in a backlog that
+the connection's own task (the only one a stream has: it otherwise waits for the client to
+leave) writes as the socket drains; while a backlog is waiting, new frames join it, and a
+viewer whose backlog reaches the hub's ``subscriber_buffer`` frames is dropped (its browser
+resumes with ``Last-Event-ID``, as with any stream).
+
+Safety: the socket's file descriptor is looked up on every write (``fileno()`` is -1 once
+hypercorn has closed it), so a write can never reach a descriptor the kernel has given to
+another connection. Only one writer at a time: hypercorn writes the head before the first frame
+and the end after the last, with no frame in flight.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import trio
+
+from mapsrv.hub.fanout import chunk
+
+__all__ = ["SocketViewer"]
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+
+class SocketViewer:
+    """One event stream's viewer that writes to its socket (see the module's docstring).
+
+    Until ``run`` it holds what it is offered (the response head is not out yet). ``ended``
+    says why it stopped: "closed" (the hub ended it: shutdown, slow, history rewritten),
+    "failed" (the socket refused a write), "left" (the client went away), or "" while it runs."""
+
+    __slots__ = (
+        "_backlog",
+        "_limit",
+        "_queued",
+        "_sock",
+        "_wake",
+        "ended",
+        "initial",
+        "lagging",
+        "map_id",
+        "slot",
+    )
+
+    def __init__(
+        self, sock: trio.socket.SocketType, map_id: str, initial: list[bytes], limit: int, slot: int
+    ) -> None:
+        self.map_id = map_id
+        self.initial = initial
+        self.slot = slot
+        self.lagging = False
+        self.ended = ""
+        self._sock = sock
+        self._limit = max(1, limit)
+        self._backlog: bytearray | None = bytearray()  # None: nothing waits, frames go out at once
+        self._queued = 0  # frames offered since the backlog last emptied
+        self._wake: trio.CancelScope | None = None  # what the stream's task waits in
+
+    def offer(self, frame: bytes, chunked: bytes) -> bool:
+        if self.ended:
+            return False
+        backlog = self._backlog
+        if backlog is None:
+            return self._write(chunked)
+        if self._queued >= self._limit:
+            self.lagging = True
+            return False
+        backlog += chunked
+        self._queued += 1
+        return True
+
+    def close(self) -> None:
+        self._end("closed")
+
+    async def run(self, first: bytes, receive: Receive) -> None:
+        """The stream's task, once the head is out: write ``first`` (the retry hint and the
+        initial frames) and what was offered meanwhile, then wait for the client to leave,
+        writing the backlog whenever the socket did not take a frame whole. Returns when the
+        viewer has ended."""
+        held = self._backlog or b""
+        self._backlog = None
+        self._queued = 0
+        self.initial = []  # a snapshot of an old version is not kept alive by the stream
+        if self.ended != "failed":
+            self._write(chunk(first) + held)
+        while not self.ended:
+            with trio.CancelScope() as self._wake:
+                if self._backlog:
+                    await self._drain()
+                elif (await receive())["type"] == "http.disconnect":
+                    self._end("left")
+            self._wake = None
+
+    async def finish(self, last: bytes) -> None:
+        """After ``run``: write what is still waiting, then ``last``."""
+        backlog = self._backlog or bytearray()
+        self._backlog = None
+        view = memoryview(backlog + chunk(last))
+        while view:
+            view = view[self._write_some(view) :]
+            if view:
+                await trio.lowlevel.wait_writable(self._sock)
+
+    def _write(self, data: bytes) -> bool:
+        try:
+            written = self._write_some(data)
+        except (OSError, trio.ClosedResourceError):
+            self._end("failed")
+            return False
+        if written < len(data):
+            self._backlog = bytearray(memoryview(data)[written:])
+            self._queued = 1
+            if self._wake is not None:
+                self._wake.cancel()  # the stream's task stops waiting on the client and drains
+        return True
+
+    def _write_some(self, data: bytes | bytearray | memoryview) -> int:
+        fd = self._sock.fileno()
+        if fd < 0:
+            raise trio.ClosedResourceError("the connection is closed")
+        try:
+            return os.write(fd, data)
+        except BlockingIOError:
+            return 0
+
+    async def _drain(self) -> None:
+        backlog = self._backlog
+        assert backlog is not None
+        try:
+            while backlog:
+                await trio.lowlevel.wait_writable(self._sock)
+                del backlog[: self._write_some(backlog)]
+        except (OSError, trio.ClosedResourceError, trio.BusyResourceError):
+            self._end("failed")
+            return
+        self._backlog = None
+        self._queued = 0
+
+    def _end(self, why: str) -> None:
+        if not self.ended:
+            self.ended = why
+        if self._wake is not None:
+            self._wake.cancel()

@@ -1,0 +1,307 @@
+"""Event streams written by the fan-out straight to their sockets (``mapsrv.sse_socket``).
+
+Read here with h11, a strict HTTP/1.1 parser: a chunk the fan-out framed wrong, or a byte
+written out of turn with hypercorn's head or end, fails the parse. The metrics say which writer
+served each stream, so a hypercorn release that no longer lets a stream find its socket (the
+internals ``mapsrv.http_server.expose_connections`` relies on) fails here, not silently slower.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+
+import h11
+import pytest
+import trio
+from prometheus_client.parser import text_string_to_metric_families
+from support import Browser, start_server, wait_until
+
+from mapsrv.core.sse import frame
+from mapsrv.hub.fanout import chunk
+from mapsrv.server import Server
+from mapsrv.sse_socket import SocketViewer
+
+
+class Connection:
+    """One client connection, parsed by h11: bodies arrive de-chunked, bad framing raises."""
+
+    def __init__(self, stream: trio.SocketStream, host: str) -> None:
+        self.stream = stream
+        self.host = host
+        self.h11 = h11.Connection(h11.CLIENT)
+        self.body = b""
+
+    @classmethod
+    async def open(cls, server: Server, *, receive_buffer: int | None = None) -> Connection:
+        host, port = server.binds[0].removeprefix("http://").rsplit(":", 1)
+        sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_STREAM)
+        if receive_buffer is not None:  # before connecting, so the window starts small
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        await sock.connect((host, int(port)))
+        return cls(trio.SocketStream(sock), f"{host}:{port}")
+
+    async def request(self, method: str, path: str, *headers: tuple[str, str]) -> h11.Response:
+        fields = [("Host", self.host), *headers]
+        await self.stream.send_all(self.h11.send(h11.Request(method=method, target=path, headers=fields)))
+        await self.stream.send_all(self.h11.send(h11.EndOfMessage()))
+        event = await self.next_event()
+        assert isinstance(event, h11.Response), event
+        return event
+
+    async def next_event(self) -> h11.Event:
+        while True:
+            event = self.h11.next_event()
+            if event is h11.NEED_DATA:
+                self.h11.receive_data(await self.stream.receive_some(65536))
+                continue
+            if isinstance(event, h11.Data):
+                self.body += event.data
+            return event
+
+    async def read_until(self, wanted: bytes) -> None:
+        while wanted not in self.body:
+            event = await self.next_event()
+            assert isinstance(event, h11.Data), f"the stream ended before {wanted!r}: {event}"
+
+    async def read_to_end(self) -> None:
+        while not isinstance(await self.next_event(), h11.EndOfMessage):
+            pass
+
+
+def marker(fid: str, lat: float, lon: float, label: str | None = None) -> dict[str, object]:
+    return {"op": "add_feature", "type": "marker", "id": fid, "coords": [lat, lon], "label": label or fid}
+
+
+def stream_counts(text: str) -> dict[str, float]:
+    for family in text_string_to_metric_families(text):
+        if family.name == "mapsrv_sse_streams":
+            return {s.labels["writer"]: s.value for s in family.samples if s.name.endswith("_total")}
+    raise AssertionError("no mapsrv_sse_streams in the metrics")
+
+
+@pytest.fixture
+async def served(nursery: trio.Nursery) -> AsyncIterator[tuple[Server, Browser, str]]:
+    server = await start_server(nursery, heartbeat_interval=60, subscriber_buffer=8)
+    owner = Browser(server.url)
+    map_id = await owner.new_map()
+    yield server, owner, map_id
+    await owner.aclose()
+
+
+async def counts(owner: Browser) -> dict[str, float]:
+    return stream_counts((await owner.client.get("/metrics")).text)
+
+
+def cookie_of(owner: Browser) -> tuple[str, str]:
+    return ("Cookie", "; ".join(f"{k}={v}" for k, v in owner.client.cookies.items()))
+
+
+async def test_a_stream_after_a_page_on_one_connection_is_written_to_the_socket_framed_right(served) -> None:
+    """A browser reuses a keep-alive connection for its EventSource: the page first, then the
+    stream, then (after the stream ended) another request on the same connection."""
+    server, owner, map_id = served
+    conn = await Connection.open(server)
+    with trio.fail_after(10):
+        page = await conn.request("GET", f"/m/{map_id}", cookie_of(owner))
+        assert page.status_code == 200
+        await conn.read_to_end()
+        conn.h11.start_next_cycle()
+        conn.body = b""
+        head = await conn.request("GET", f"/m/{map_id}/events", cookie_of(owner))
+        assert head.status_code == 200
+        assert dict(head.headers)[b"transfer-encoding"] == b"chunked"
+        await conn.read_until(b"event: snapshot")
+        assert await counts(owner) == {"socket": 1, "asgi": 0}
+        for i in range(30):
+            response = await owner.ops(map_id, marker(f"m{i}", 1, i))
+            assert response.status_code == 200
+        await conn.read_until(b"id: 30\n")
+        ids = [int(line[4:]) for line in conn.body.split(b"\n") if line.startswith(b"id: ")]
+        assert ids == list(range(ids[0], 31)), "every event once, in order"
+        assert b'"m29"' in conn.body
+        server.hub.close_all_subscribers()  # as a shutdown does: a retry hint, then the end
+        await conn.read_to_end()
+        assert conn.body.endswith(b"retry: 2000\n\n")
+        conn.h11.start_next_cycle()
+        state = await conn.request("GET", f"/m/{map_id}/state", cookie_of(owner))
+        assert state.status_code == 200, "the connection is still good for the next request"
+
+
+async def test_head_and_http_1_0_streams_go_through_asgi(served) -> None:
+    server, owner, map_id = served
+    with trio.fail_after(10):
+        conn = await Connection.open(server)
+        head = await conn.request("HEAD", f"/m/{map_id}/events", cookie_of(owner))
+        assert head.status_code == 200
+        assert await counts(owner) == {"socket": 0, "asgi": 1}
+        await conn.stream.aclose()
+        host, port = server.binds[0].removeprefix("http://").rsplit(":", 1)
+        old = await trio.open_tcp_stream(host, int(port))
+        request = (
+            f"GET /m/{map_id}/events HTTP/1.0\r\nHost: {host}:{port}\r\nCookie: {cookie_of(owner)[1]}\r\n"
+        )
+        await old.send_all(request.encode() + b"\r\n")
+        received = b""
+        while b"event: snapshot" not in received:
+            received += await old.receive_some(65536)
+        assert b"transfer-encoding" not in received.lower(), "HTTP/1.0 has no chunks"
+        assert await counts(owner) == {"socket": 0, "asgi": 2}
+        await old.aclose()
+
+
+async def test_a_viewer_that_stops_reading_is_dropped_and_the_others_get_everything(served) -> None:
+    server, owner, map_id = served
+    stuck = await Connection.open(server, receive_buffer=4096)
+    healthy = await Connection.open(server)
+    with trio.fail_after(30):
+        for conn in (stuck, healthy):
+            assert (await conn.request("GET", f"/m/{map_id}/events", cookie_of(owner))).status_code == 200
+        await healthy.read_until(b"event: snapshot")
+        label = "x" * 200
+        markers = [marker(f"f{i}", 0, i / 10, label) for i in range(50)]  # fits a healthy socket
+        version = 0
+        while server.hub.statistics().subscribers_dropped == 0:
+            response = await owner.ops(map_id, *markers)
+            assert response.status_code == 200, response.text
+            version = response.json()["version"]
+            assert (await owner.ops(map_id, {"op": "clear"})).status_code == 200
+            version += 1
+            await healthy.read_until(b"id: %d\n" % version)  # it keeps up
+        assert server.hub.statistics().subscribers == 1, "only the stuck viewer went"
+        ids = [int(line[4:]) for line in healthy.body.split(b"\n") if line.startswith(b"id: ")]
+        assert ids == list(range(ids[0], version + 1))
+    await stuck.stream.aclose()
+    await healthy.stream.aclose()
+
+
+async def test_a_viewer_that_leaves_is_forgotten_without_counting_as_dropped(served) -> None:
+    server, owner, map_id = served
+    conn = await Connection.open(server)
+    with trio.fail_after(10):
+        await conn.request("GET", f"/m/{map_id}/events", cookie_of(owner))
+        await conn.read_until(b"event: snapshot")
+        await conn.stream.aclose()
+        await wait_until(lambda: server.hub.statistics().subscribers == 0)
+        assert (await owner.ops(map_id, {"op": "set_title", "title": "after"})).status_code == 200
+    assert server.hub.statistics().subscribers_dropped == 0
+
+
+# --- SocketViewer on a socket pair ------------------------------------------------------------
+
+
+def pair() -> tuple[trio.socket.SocketType, socket.socket]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    return trio.socket.from_stdlib_socket(a), b
+
+
+def dechunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size, data = data.split(b"\r\n", 1)
+        n = int(size, 16)
+        out += data[:n]
+        assert data[n : n + 2] == b"\r\n"
+        data = data[n + 2 :]
+    return out
+
+
+def read_all(peer: socket.socket) -> bytes:
+    peer.setblocking(False)
+    data = b""
+    while True:
+        try:
+            part = peer.recv(65536)
+        except BlockingIOError:
+            return data
+        if not part:
+            return data
+        data += part
+
+
+class Client:
+    """What ``SocketViewer.run`` waits on: the ASGI receive of a client that leaves when told."""
+
+    def __init__(self) -> None:
+        self.send, inbox = trio.open_memory_channel[dict[str, str]](1)
+        self.receive = inbox.receive
+
+    def leave(self) -> None:
+        self.send.send_nowait({"type": "http.disconnect"})
+
+
+async def test_socket_viewer_holds_until_it_runs_then_writes_in_order() -> None:
+    sock, peer = pair()
+    viewer = SocketViewer(sock, "m", [b"snap"], 4, 0)
+    assert viewer.offer(b"e1", chunk(b"e1"))  # before the head is out: held
+    assert read_all(peer) == b""
+    client = Client()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(viewer.run, b"first", client.receive)
+            await wait_until(lambda: viewer.initial == [])  # running: the snapshot let go
+            assert viewer.offer(b"e2", chunk(b"e2"))
+            assert dechunk(read_all(peer)) == b"firste1e2"
+            client.leave()
+    assert viewer.ended == "left"
+    assert not viewer.offer(b"e3", chunk(b"e3")), "a viewer that left takes nothing more"
+    sock.close()
+    peer.close()
+
+
+async def test_socket_viewer_backlog_drains_in_order_and_a_full_one_lags() -> None:
+    sock, peer = pair()
+    viewer = SocketViewer(sock, "m", [b"snapshot"], 8, 0)
+    big = frame("y" * 300, id=1)
+    sent = chunk(b"x")
+    client = Client()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(viewer.run, b"x", client.receive)
+            await wait_until(lambda: viewer.initial == [])
+            offered = 0
+            while viewer.offer(big, chunk(big)):  # the socket fills, then 8 frames wait
+                sent += chunk(big)
+                offered += 1
+                assert offered < 10_000
+            assert viewer.lagging
+            assert offered > 8, "frames went straight to the socket until it was full"
+            received = b""
+            while len(received) < len(sent):  # as the client reads, the stream's task drains
+                await trio.lowlevel.wait_readable(peer)
+                received += peer.recv(65536)
+            assert received == sent, "the backlog went out whole and in order"
+            assert viewer.offer(b"again", chunk(b"again")), "drained: it takes frames again"
+            client.leave()
+    assert dechunk(read_all(peer)) == b"again"
+    sock.close()
+    peer.close()
+
+
+async def test_socket_viewer_never_writes_to_a_descriptor_it_no_longer_owns() -> None:
+    """Once hypercorn closed the connection, its descriptor number may go to another one at
+    once: the viewer must not write there (it would be another user's stream)."""
+    sock, peer = pair()
+    viewer = SocketViewer(sock, "m", [b"snapshot"], 8, 0)
+    client = Client()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(viewer.run, b"hello", client.receive)
+            await wait_until(lambda: viewer.initial == [])
+            number = sock.fileno()
+            sock.close()
+            other, other_peer = socket.socketpair()
+            if number not in (other.fileno(), other_peer.fileno()):
+                os.dup2(other.fileno(), number)  # the old number now names another connection
+            assert not viewer.offer(b"late", chunk(b"late"))
+            assert viewer.ended == "failed"
+            assert not viewer.lagging
+        # run returned by itself: the client never left
+    assert read_all(other_peer) == b"" and read_all(other) == b""
+    assert dechunk(read_all(peer)) == b"hello"
+    if number not in (other.fileno(), other_peer.fileno()):
+        os.close(number)
+    for s in (other, other_peer, peer):
+        s.close()

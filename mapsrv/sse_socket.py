@@ -5,7 +5,8 @@ a stream needs a task woken per frame to call it: for one event to 1,000 viewers
 task switches and lock round trips before the last byte leaves (docs/benchmarks.md). Here
 hypercorn still parses the request and writes the response head and its end, and everything
 between is HTTP/1.1 chunks that the fan-out writes to the socket itself, without awaiting:
-``os.write`` on the non-blocking socket. What the socket does not take waits in a backlog that
+``os.write`` on the non-blocking socket. What the socket does not take waits in a backlog (the
+frames themselves, shared with every other viewer, not copies) that
 the connection's own task (the only one a stream has: it otherwise waits for the client to
 leave) writes as the socket drains; while a backlog is waiting, new frames join it, and a
 viewer whose backlog reaches the hub's ``subscriber_buffer`` frames is dropped (its browser
@@ -20,7 +21,9 @@ and the end after the last, with no frame in flight.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from itertools import islice
 from typing import Any
 
 import trio
@@ -30,6 +33,9 @@ from mapsrv.hub.fanout import chunk
 __all__ = ["SocketViewer"]
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Buffer = bytes | memoryview
+
+WRITEV_MAX = 64  # buffers per writev while draining (Linux allows 1024)
 
 
 class SocketViewer:
@@ -40,16 +46,8 @@ class SocketViewer:
     "failed" (the socket refused a write), "left" (the client went away), or "" while it runs."""
 
     __slots__ = (
-        "_backlog",
-        "_limit",
-        "_queued",
-        "_sock",
-        "_wake",
-        "ended",
-        "initial",
-        "lagging",
-        "map_id",
-        "slot",
+        *("_backlog", "_limit", "_sock", "_wake"),
+        *("ended", "initial", "lagging", "map_id", "slot"),
     )
 
     def __init__(
@@ -62,8 +60,7 @@ class SocketViewer:
         self.ended = ""
         self._sock = sock
         self._limit = max(1, limit)
-        self._backlog: bytearray | None = bytearray()  # None: nothing waits, frames go out at once
-        self._queued = 0  # frames offered since the backlog last emptied
+        self._backlog: deque[Buffer] | None = deque()  # None: nothing waits, frames go out at once
         self._wake: trio.CancelScope | None = None  # what the stream's task waits in
 
     def offer(self, frame: bytes, chunked: bytes) -> bool:
@@ -72,11 +69,10 @@ class SocketViewer:
         backlog = self._backlog
         if backlog is None:
             return self._write(chunked)
-        if self._queued >= self._limit:
+        if len(backlog) >= self._limit:
             self.lagging = True
             return False
-        backlog += chunked
-        self._queued += 1
+        backlog.append(chunked)
         return True
 
     def close(self) -> None:
@@ -87,29 +83,25 @@ class SocketViewer:
         initial frames) and what was offered meanwhile, then wait for the client to leave,
         writing the backlog whenever the socket did not take a frame whole. Returns when the
         viewer has ended."""
-        held = self._backlog or b""
+        held = self._backlog or ()
         self._backlog = None
-        self._queued = 0
         self.initial = []  # a snapshot of an old version is not kept alive by the stream
         if self.ended != "failed":
-            self._write(chunk(first) + held)
+            self._write(b"".join((chunk(first), *held)))
         while not self.ended:
             with trio.CancelScope() as self._wake:
                 if self._backlog:
-                    await self._drain()
+                    await self._drain(self._backlog)
                 elif (await receive())["type"] == "http.disconnect":
                     self._end("left")
             self._wake = None
 
     async def finish(self, last: bytes) -> None:
         """After ``run``: write what is still waiting, then ``last``."""
-        backlog = self._backlog or bytearray()
+        backlog = self._backlog or deque()
         self._backlog = None
-        view = memoryview(backlog + chunk(last))
-        while view:
-            view = view[self._write_some(view) :]
-            if view:
-                await trio.lowlevel.wait_writable(self._sock)
+        backlog.append(chunk(last))
+        await self._write_out(backlog)
 
     def _write(self, data: bytes) -> bool:
         try:
@@ -118,13 +110,12 @@ class SocketViewer:
             self._end("failed")
             return False
         if written < len(data):
-            self._backlog = bytearray(memoryview(data)[written:])
-            self._queued = 1
+            self._backlog = deque((memoryview(data)[written:],))
             if self._wake is not None:
                 self._wake.cancel()  # the stream's task stops waiting on the client and drains
         return True
 
-    def _write_some(self, data: bytes | bytearray | memoryview) -> int:
+    def _write_some(self, data: Buffer) -> int:
         fd = self._sock.fileno()
         if fd < 0:
             raise trio.ClosedResourceError("the connection is closed")
@@ -133,18 +124,32 @@ class SocketViewer:
         except BlockingIOError:
             return 0
 
-    async def _drain(self) -> None:
-        backlog = self._backlog
-        assert backlog is not None
+    async def _drain(self, backlog: deque[Buffer]) -> None:
         try:
-            while backlog:
-                await trio.lowlevel.wait_writable(self._sock)
-                del backlog[: self._write_some(backlog)]
+            await self._write_out(backlog)
         except (OSError, trio.ClosedResourceError, trio.BusyResourceError):
             self._end("failed")
             return
         self._backlog = None
-        self._queued = 0
+
+    async def _write_out(self, backlog: deque[Buffer]) -> None:
+        """Write ``backlog`` (it may grow meanwhile) until it is empty, as the socket drains."""
+        while backlog:
+            await trio.lowlevel.wait_writable(self._sock)
+            fd = self._sock.fileno()
+            if fd < 0:
+                raise trio.ClosedResourceError("the connection is closed")
+            try:
+                written = os.writev(fd, list(islice(backlog, WRITEV_MAX)))
+            except BlockingIOError:
+                continue
+            while written:
+                head = backlog[0]
+                if written < len(head):
+                    backlog[0] = memoryview(head)[written:]
+                    break
+                written -= len(head)
+                backlog.popleft()
 
     def _end(self, why: str) -> None:
         if not self.ended:

@@ -62,7 +62,7 @@ from mapsrv.store.contract import (
     StoreStatistics,
     StoreUnavailable,
 )
-from mapsrv.store.redis_link import RedisLink
+from mapsrv.store.redis_link import RedisLink, ReplicasBehind
 from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER, GCRA
 
 __all__ = ["RedisStore"]
@@ -288,8 +288,11 @@ class RedisStore:
                 if isinstance(failed, Exception):
                     raise failed
             if reply[0] in (1, 2) and int(confirmed) < n:  # committed, or found: replicas have it?
-                log.warning("a commit reached %d of %d replicas in time; held to push again", confirmed, n)
-                raise StoreUnavailable()
+                # Not acknowledged as committed: the hub holds the batch and pushes it again by its
+                # id. The breaker opens (``ReplicasBehind``), so that later writes are held at once
+                # rather than each waiting for replicas that are not there, until the health check
+                # sees enough replicas online again.
+                raise ReplicasBehind(f"a commit reached {confirmed} of {n} replicas in time; held")
             return reply
         raise StoreUnavailable()
 

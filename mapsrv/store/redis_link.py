@@ -8,8 +8,13 @@ timeout, until the health check's ping gets through and ``Reconnected`` is repor
 has waited past ``hang_after`` already makes the link unavailable (not ready, new calls fail at
 once): a stopped Redis is noticed before the first timeout.
 
-redis-py's client is asyncio-only; it runs here inside one long-lived ``trio_asyncio`` loop and is
-awaited from Trio with ``aio_as_trio`` (DESIGN.md). Which client depends on the URL
+redis-py's client is asyncio-only; it runs here inside one long-lived ``trio_asyncio`` loop
+(DESIGN.md), and each call crosses to it as one asyncio task that Trio waits for (``_cross``). Every
+call has a deadline, kept on the Trio side: a call still running ``socket_timeout`` + 0.5 s after it
+started is ended (its asyncio task cancelled, the breaker opened), and a Trio task that is
+cancelled stops waiting at once. Neither depends on the asyncio task taking its cancellation: on
+Python 3.11 ``asyncio.wait_for`` (which redis-py sends and connects with) can swallow one, and a
+Trio wait that relied on it stayed stuck for good. Which client depends on the URL
 (``mapsrv.store.redis_url``): one server, Sentinel's primary, or a Cluster. The feed
 (``mapsrv.store.redis_feed``) reads pub/sub on the asyncio side and hands over what has arrived in
 one crossing; it follows only the maps the hub holds, and resubscribes to all of them (then
@@ -25,27 +30,35 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import outcome
 import redis.asyncio as aioredis
 import redis.exceptions
 import trio
 import trio_asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from trio_asyncio import aio_as_trio
 
 from mapsrv.store.contract import Reconnected, RemoteEvent, StoreMessage, StoreStatistics, StoreUnavailable
 from mapsrv.store.redis_feed import TAG_LENGTH, Feed, Resubscribed
 from mapsrv.store.redis_url import RedisTarget, parse_redis_url
 
-__all__ = ["RedisLink", "open_client"]
+__all__ = ["RedisLink", "ReplicasBehind", "open_client"]
 
 log = logging.getLogger("mapsrv.redis")
 
 T = TypeVar("T")
 
+
+class ReplicasBehind(redis.exceptions.RedisError):
+    """Fewer replicas than ``wait_replicas`` confirmed a commit (or are attached to the primary):
+    the store is unavailable for writes until they are back, as when Redis is down."""
+
+
 # Redis cannot take writes now: unreachable, read-only (a replica after failover), out of
-# memory (noeviction), loading, or its primary is down. All mean "unavailable", never a 500.
+# memory (noeviction), loading, its primary is down, or its replicas are not confirming writes.
+# All mean "unavailable", never a 500.
 _ERRORS = (
+    ReplicasBehind,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.ReadOnlyError,
@@ -103,6 +116,51 @@ async def _close_within(client: Any, seconds: float) -> None:
     await asyncio.wait({closing}, timeout=seconds)
 
 
+async def _call_with(call: Callable[[Any], Awaitable[T]], client: Any) -> T:
+    return await call(client)  # made inside the asyncio task: redis-py may look for its loop
+
+
+class _Crossing:
+    """One asyncio task that a Trio task waits for. Whoever comes first wakes the Trio task: the
+    asyncio task finishing, the deadline (``expire``), or Trio's cancellation; the others find
+    it woken already."""
+
+    __slots__ = ("started", "task", "waiter", "woken")
+
+    def __init__(self, task: asyncio.Task[Any], started: float) -> None:
+        self.task = task
+        self.started = started
+        self.waiter = trio.lowlevel.current_task()
+        self.woken = False
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        result: outcome.Outcome[Any]
+        if task.cancelled():
+            result = outcome.Error(redis.exceptions.TimeoutError("redis call cancelled"))
+        else:
+            result = outcome.capture(task.result)  # also marks its exception as retrieved
+        self._wake(result)
+
+    def _wake(self, result: outcome.Outcome[Any]) -> None:
+        if not self.woken:
+            self.woken = True
+            trio.lowlevel.reschedule(self.waiter, result)
+
+    def expire(self, after: float) -> None:
+        """The deadline passed: end the wait now, whatever the asyncio task does."""
+        self.task.cancel()
+        self._wake(outcome.Error(redis.exceptions.TimeoutError(f"no reply from redis within {after:.1f} s")))
+
+    def _abort(self, raise_cancel: Any) -> trio.lowlevel.Abort:
+        self.woken = True
+        self.task.cancel()
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    async def wait(self) -> Any:
+        return await trio.lowlevel.wait_task_rescheduled(self._abort)
+
+
 class RedisLink:
     def __init__(self, url: str, *, socket_timeout: float = 2.0, hang_after: float | None = None) -> None:
         self.url = url
@@ -112,8 +170,8 @@ class RedisLink:
         self.socket_timeout = socket_timeout
         self.hang_after = hang_after if hang_after is not None else socket_timeout / 2
         self.client: Any = None  # aioredis.Redis, or RedisCluster
-        self._calls = 0
-        self._in_flight: dict[int, float] = {}  # call -> when it started, oldest first
+        self.deadline = socket_timeout + 0.5  # a call still running after this is ended
+        self._in_flight: dict[_Crossing, None] = {}  # calls, oldest first
         self._broken = True  # until the first ping gets through
         self._loop: Any = None
         self._send: trio.MemorySendChannel[StoreMessage] | None = None
@@ -145,35 +203,53 @@ class RedisLink:
         opens it."""
         if self.client is None or (not probe and not self.available):
             raise StoreUnavailable()
-        client = self.client
-        token = self._calls = self._calls + 1
-        self._in_flight[token] = time.monotonic()
+        crossing = _Crossing(self._loop.create_task(_call_with(call, self.client)), time.monotonic())
+        self._in_flight[crossing] = None
         try:
-            result: T = await aio_as_trio(lambda: call(client), loop=self._loop)()
+            result: T = await crossing.wait()
         except _ERRORS as exc:
             self._trip(exc)
             raise StoreUnavailable() from exc
         finally:
-            del self._in_flight[token]
+            del self._in_flight[crossing]
         return result
 
+    async def _cross(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Wait for a long-running asyncio job (the feed) without a deadline; cancelling the Trio
+        side returns at once."""
+        return await _Crossing(self._loop.create_task(call()), time.monotonic()).wait()  # type: ignore[no-any-return]
+
+    def _expire_late_calls(self) -> None:
+        now = time.monotonic()
+        for crossing in list(self._in_flight):
+            if now - crossing.started <= self.deadline:
+                break  # oldest first: the rest are younger
+            crossing.expire(self.deadline)
+
     async def _probe(self, client: Any) -> None:
-        """Whether calls can go through: a PING, and under Sentinel a ``ROLE`` (a demoted primary
-        still answers PING, but cannot take writes: drop the connections, ask the Sentinels)."""
-        if self.target.kind != "sentinel":
+        """Whether calls can go through: a PING, or (under Sentinel, or with ``wait_replicas``) a
+        ``ROLE``: a demoted primary still answers PING but cannot take writes, and a primary with
+        fewer replicas online than commits wait for cannot confirm them (a replica still syncing
+        after a failover; or, in a split brain, the primary that the Sentinels are about to
+        demote). Either way drop the connections, so that the next one asks the Sentinels again."""
+        wanted = self.target.wait_replicas
+        if self.target.kind == "cluster" or (self.target.kind == "single" and not wanted):
             await client.ping()
             return
         role = await client.execute_command("ROLE")
         if role[0] not in (b"master", "master"):
             await client.connection_pool.disconnect()
             raise redis.exceptions.ReadOnlyError("connected to a replica: asking the sentinels again")
+        if len(role[2]) < wanted:  # ROLE lists the replicas that are online
+            await client.connection_pool.disconnect()
+            raise ReplicasBehind(f"the primary has {len(role[2])} of {wanted} replicas online")
 
     def _hung(self) -> bool:
         """A call has waited for longer than ``hang_after``: Redis looks stopped (a hung host, a
         long fork). New calls fail at once rather than queue behind it for the socket timeout."""
         if not self._in_flight:
             return False
-        return time.monotonic() - next(iter(self._in_flight.values())) > self.hang_after
+        return time.monotonic() - next(iter(self._in_flight)).started > self.hang_after
 
     def _trip(self, exc: BaseException) -> None:
         self._errors += 1
@@ -211,16 +287,22 @@ class RedisLink:
                     nursery.start_soon(self._follow)
                     nursery.start_soon(self._deliver)
                     nursery.start_soon(self._watch_health)
+                    nursery.start_soon(self._watch_deadlines)
             finally:
                 self._send = None
                 send.close()
                 self.client = None
                 with trio.CancelScope(shield=True), trio.move_on_after(2):
-                    await aio_as_trio(_close_within, loop=self._loop)(client, 2.0)
+                    await self._cross(lambda: _close_within(client, 2.0))
+
+    async def _watch_deadlines(self) -> None:
+        while True:
+            await trio.sleep(0.1)
+            self._expire_late_calls()
 
     async def _watch_health(self) -> None:
         while True:
-            await trio.sleep(1.0 if self._broken else 5.0)
+            await trio.sleep(0.25 if self._broken else 5.0)  # while broken: notice the way back soon
             try:
                 await self.run(self._probe, probe=True)
             except StoreUnavailable:
@@ -243,7 +325,7 @@ class RedisLink:
         while True:
             started = trio.current_time()
             try:
-                await aio_as_trio(self.feed.run, loop=self._loop)()
+                await self._cross(self.feed.run)
             except _FEED_ERRORS as exc:
                 self._trip(exc)
                 log.warning("redis subscription lost: %s", exc)
@@ -255,7 +337,7 @@ class RedisLink:
     async def _deliver(self) -> None:
         """Take what the feed has received, one bridge crossing per batch, and report it."""
         while True:
-            batch = await aio_as_trio(self.feed.next_batch, loop=self._loop)()
+            batch = await self._cross(self.feed.next_batch)
             self._batches += 1
             for item in batch:
                 if isinstance(item, Resubscribed):

@@ -5,6 +5,7 @@ Redis store (its own asyncio loop and connections), as separate mapsrv processes
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -164,7 +165,13 @@ class Writers:
 async def test_a_sentinel_failover_during_writes_loses_no_acknowledged_write() -> None:
     """The primary is killed while two hubs write; each commit waits for one of the two replicas
     (``wait_replicas=1``, the Sentinel default), so the promoted replica has every write that was
-    acknowledged as committed, and writes held meanwhile are pushed to it by their batch ids."""
+    acknowledged as committed, and writes held meanwhile are pushed to it by their batch ids.
+
+    Timed from when the Sentinels name the new primary (what mapsrv can act on): the first commit
+    it and a replica confirm, and every gap between confirmed commits from then on (the held
+    backlog of both hubs drains meanwhile; it used to stall writers for 30 s and more). The time
+    from the kill to the promotion is the Sentinels' own (1.5 s to call the primary down, then a
+    vote; a split vote retries after twice the failover timeout), reported but not asserted."""
     async with open_redis_sentinel() as setup:
         async with open_hub(setup.url) as a, open_hub(setup.url) as b:
             entry = await a.create_map()
@@ -193,6 +200,8 @@ async def test_a_sentinel_failover_during_writes_loses_no_acknowledged_write() -
             held = lambda: a.statistics().pending_writes == b.statistics().pending_writes == 0  # noqa: E731
             await wait_until(held, timeout=20)
             gaps = [t2 - t1 for t1, t2 in zip(writers.commits, writers.commits[1:], strict=False)]
+            after = [promoted_at, *(t for t in writers.commits if t > promoted_at)]
+            gaps_after = [t2 - t1 for t1, t2 in itertools.pairwise(after)]
         async with open_hub(setup.url) as fresh:
             final = await fresh.get(entry.id)
             stored = [f.label for f in final.state.features.values()]
@@ -204,6 +213,8 @@ async def test_a_sentinel_failover_during_writes_loses_no_acknowledged_write() -
             "promoted_after_s": round(promoted_at - failover_at, 2),
             "first_commit_on_the_new_primary_after_s": round(resumed_at - failover_at, 2),
             "longest_gap_between_commits_s": round(max(gaps), 2),
+            "back_after_promotion_s": round(resumed_at - promoted_at, 2),
+            "longest_gap_after_promotion_s": round(max(gaps_after), 2),
         }
         print("sentinel failover:", json.dumps(report))
         artifacts = os.environ.get("TEST_ARTIFACTS_DIR")
@@ -211,4 +222,5 @@ async def test_a_sentinel_failover_during_writes_loses_no_acknowledged_write() -
             path = trio.Path(artifacts)
             await path.mkdir(parents=True, exist_ok=True)
             await (path / "redis_failover.json").write_text(json.dumps(report))
-        assert report["longest_gap_between_commits_s"] <= 5, report
+        assert report["back_after_promotion_s"] <= 2.5, report
+        assert report["longest_gap_after_promotion_s"] <= 5, report

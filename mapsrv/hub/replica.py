@@ -207,6 +207,17 @@ class Replica:
                     held.history.reset(final.version)  # the store has a snapshot and no log now
                     held.batches.clear()
                     continue
+            if step is Next.CATCH_UP:
+                # Another process wrote meanwhile (after a failover, all of them push held writes
+                # to the same maps at once): take just its new events, not the whole map, so that
+                # conflicts stay one short round trip each and the backlog drains in seconds.
+                newer = await self.store.events_after(entry.id, held.base.version)
+                if newer:
+                    for event in newer:
+                        held.base = apply_event(held.base, event)
+                    held.history.extend(newer)
+                    held.rewritten = True
+                    continue
             loaded = await self.store.load(entry.id)
             if loaded is not None:  # else the map is missing: the next commit says so
                 held.base = loaded.state

@@ -38,6 +38,7 @@ scripts ``mapsrv.store.redis_scripts``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -62,7 +63,7 @@ from mapsrv.store.contract import (
     StoreStatistics,
     StoreUnavailable,
 )
-from mapsrv.store.redis_link import RedisLink
+from mapsrv.store.redis_link import RedisLink, ReplicasBehind, pack
 from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER, GCRA
 
 __all__ = ["RedisStore"]
@@ -119,6 +120,7 @@ class RedisStore:
         self._wait_ms = min(WAIT_TIMEOUT_MS, int(self.link.hang_after * 1000 / 2))
         self._run = self.link.run
         self._scripts: dict[str, Any] = {}
+        self._commit_sha = hashlib.sha1(COMMIT.encode()).hexdigest()  # as Redis names the script
 
     @property
     def available(self) -> bool:
@@ -247,13 +249,16 @@ class RedisStore:
         for event in events:
             args += [event.version, wire(event)]
         keys = [_map_key(map_id), _log_key(map_id), _batches_key(map_id)]
-        script = self._script(COMMIT)
         replicas = self.link.target.wait_replicas
-        if replicas:
+        if self.link.writer is not None:
+            status, current = await self._commit_through_writer(keys, args, replicas)
+        elif replicas:
+            script = self._script(COMMIT)
             status, current = await self._run(
                 lambda c: self._commit_and_wait(c, script, keys, args, replicas)
             )
         else:
+            script = self._script(COMMIT)
             status, current = await self._run(lambda c: script(keys=keys, args=args, client=c))
         if status == 1:
             return COMMITTED
@@ -262,6 +267,33 @@ class RedisStore:
         if status == -1:
             return MISSING
         return Conflict(int(current))
+
+    async def _commit_through_writer(self, keys: list[str], args: list[Any], n: int) -> Any:
+        """``COMMIT`` (and ``WAIT n`` in the same write) through the link's writer: packed here,
+        one crossing, no redis-py command machinery. Pipelined with whatever other commits are
+        waiting to go."""
+        packed = pack(b"EVALSHA", self._commit_sha, len(keys), *keys, *args)
+        if n:
+            packed += pack(b"WAIT", n, self._wait_ms)
+        for _ in range(2):
+            replies = await self.link.send(packed, 2 if n else 1)
+            reply = replies[0]
+            if isinstance(reply, NoScriptError):  # Redis restarted, or a new primary: load it
+                await self._run(lambda c: c.script_load(COMMIT))
+                continue
+            for failed in replies:
+                if isinstance(failed, ResponseError):
+                    if "replica" in str(failed) or "READONLY" in str(failed):  # a demoted primary
+                        assert self.link.writer is not None
+                        self.link.writer.reset = True  # its next connection asks the Sentinels
+                        raise self.link.fail(ReadOnlyError(str(failed)))
+                    raise failed
+            if n and reply[0] in (1, 2) and int(replies[1]) < n:
+                raise self.link.fail(
+                    ReplicasBehind(f"a commit reached {replies[1]} of {n} replicas in time; held")
+                )
+            return reply
+        raise StoreUnavailable()
 
     async def _commit_and_wait(
         self, client: Any, script: Any, keys: list[str], args: list[Any], n: int
@@ -288,8 +320,11 @@ class RedisStore:
                 if isinstance(failed, Exception):
                     raise failed
             if reply[0] in (1, 2) and int(confirmed) < n:  # committed, or found: replicas have it?
-                log.warning("a commit reached %d of %d replicas in time; held to push again", confirmed, n)
-                raise StoreUnavailable()
+                # Not acknowledged as committed: the hub holds the batch and pushes it again by its
+                # id. The breaker opens (``ReplicasBehind``), so that later writes are held at once
+                # rather than each waiting for replicas that are not there, until the health check
+                # sees enough replicas online again.
+                raise ReplicasBehind(f"a commit reached {confirmed} of {n} replicas in time; held")
             return reply
         raise StoreUnavailable()
 

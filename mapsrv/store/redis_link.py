@@ -8,8 +8,13 @@ timeout, until the health check's ping gets through and ``Reconnected`` is repor
 has waited past ``hang_after`` already makes the link unavailable (not ready, new calls fail at
 once): a stopped Redis is noticed before the first timeout.
 
-redis-py's client is asyncio-only; it runs here inside one long-lived ``trio_asyncio`` loop and is
-awaited from Trio with ``aio_as_trio`` (DESIGN.md). Which client depends on the URL
+redis-py's client is asyncio-only; it runs here inside one long-lived ``trio_asyncio`` loop
+(DESIGN.md), and each call crosses to it as one asyncio task that Trio waits for (``_cross``). Every
+call has a deadline, kept on the Trio side: a call still running ``socket_timeout`` + 0.5 s after it
+started is ended (its asyncio task cancelled, the breaker opened), and a Trio task that is
+cancelled stops waiting at once. Neither depends on the asyncio task taking its cancellation: on
+Python 3.11 ``asyncio.wait_for`` (which redis-py sends and connects with) can swallow one, and a
+Trio wait that relied on it stayed stuck for good. Which client depends on the URL
 (``mapsrv.store.redis_url``): one server, Sentinel's primary, or a Cluster. The feed
 (``mapsrv.store.redis_feed``) reads pub/sub on the asyncio side and hands over what has arrived in
 one crossing; it follows only the maps the hub holds, and resubscribes to all of them (then
@@ -19,33 +24,42 @@ reports ``Reconnected``) whenever its connections are re-established.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import outcome
 import redis.asyncio as aioredis
 import redis.exceptions
 import trio
 import trio_asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from trio_asyncio import aio_as_trio
 
 from mapsrv.store.contract import Reconnected, RemoteEvent, StoreMessage, StoreStatistics, StoreUnavailable
 from mapsrv.store.redis_feed import TAG_LENGTH, Feed, Resubscribed
 from mapsrv.store.redis_url import RedisTarget, parse_redis_url
 
-__all__ = ["RedisLink", "open_client"]
+__all__ = ["RedisLink", "ReplicasBehind", "open_client"]
 
 log = logging.getLogger("mapsrv.redis")
 
 T = TypeVar("T")
 
+
+class ReplicasBehind(redis.exceptions.RedisError):
+    """Fewer replicas than ``wait_replicas`` confirmed a commit (or are attached to the primary):
+    the store is unavailable for writes until they are back, as when Redis is down."""
+
+
 # Redis cannot take writes now: unreachable, read-only (a replica after failover), out of
-# memory (noeviction), loading, or its primary is down. All mean "unavailable", never a 500.
+# memory (noeviction), loading, its primary is down, or its replicas are not confirming writes.
+# All mean "unavailable", never a 500.
 _ERRORS = (
+    ReplicasBehind,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.ReadOnlyError,
@@ -103,6 +117,181 @@ async def _close_within(client: Any, seconds: float) -> None:
     await asyncio.wait({closing}, timeout=seconds)
 
 
+async def _call_with(call: Callable[[Any], Awaitable[T]], client: Any) -> T:
+    return await call(client)  # made inside the asyncio task: redis-py may look for its loop
+
+
+def pack(*args: bytes | str | int) -> bytes:
+    """One command in Redis's protocol (RESP), packed here: cheaper than redis-py's packer."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class _Waiter:
+    """A Trio task waiting for work on the asyncio side. Whoever comes first wakes it: the work
+    finishing, the deadline (``expire``), or Trio's cancellation; the others find it woken."""
+
+    __slots__ = ("started", "waiter", "woken")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.waiter = trio.lowlevel.current_task()
+        self.woken = False
+
+    def _wake(self, result: outcome.Outcome[Any]) -> None:
+        if not self.woken:
+            self.woken = True
+            trio.lowlevel.reschedule(self.waiter, result)
+
+    def expire(self, after: float) -> None:
+        """The deadline passed: end the wait now, whatever the asyncio side does."""
+        self._wake(outcome.Error(redis.exceptions.TimeoutError(f"no reply from redis within {after:.1f} s")))
+
+    def _abort(self, raise_cancel: Any) -> trio.lowlevel.Abort:
+        self.woken = True
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    async def wait(self) -> Any:
+        return await trio.lowlevel.wait_task_rescheduled(self._abort)
+
+
+class _Crossing(_Waiter):
+    """One asyncio task that a Trio task waits for; it is cancelled when the wait ends first."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: asyncio.Task[Any], started: float) -> None:
+        super().__init__(started)
+        self.task = task
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        result: outcome.Outcome[Any]
+        if task.cancelled():
+            result = outcome.Error(redis.exceptions.TimeoutError("redis call cancelled"))
+        else:
+            result = outcome.capture(task.result)  # also marks its exception as retrieved
+        self._wake(result)
+
+    def expire(self, after: float) -> None:
+        self.task.cancel()
+        super().expire(after)
+
+    def _abort(self, raise_cancel: Any) -> trio.lowlevel.Abort:
+        self.task.cancel()
+        return super()._abort(raise_cancel)
+
+
+class _Job(_Waiter):
+    """Packed commands for the writer, and how many replies they get. The replies come back as a
+    list, a ``ResponseError`` in place of each error reply."""
+
+    __slots__ = ("count", "packed")
+
+    def __init__(self, packed: bytes, count: int, started: float) -> None:
+        super().__init__(started)
+        self.packed = packed
+        self.count = count
+
+    def finish(self, result: outcome.Outcome[Any]) -> None:
+        self._wake(result)
+
+
+async def _send(connection: Any, data: bytes) -> None:
+    """Write to a connected redis-py connection. Straight to its stream when it has one (redis-py's
+    ``send_packed_command`` wraps every write in ``asyncio.wait_for``, an asyncio task per write
+    on Python 3.11); waiting for the socket only when its buffer is full."""
+    stream = getattr(connection, "_writer", None)
+    if stream is None:
+        await connection.send_packed_command(data, check_health=False)
+        return
+    stream.write(data)
+    if stream.transport.get_write_buffer_size() > _HIGH_WATER:
+        try:
+            await asyncio.wait_for(stream.drain(), connection.socket_timeout)
+        except (TimeoutError, OSError) as exc:
+            raise redis.exceptions.ConnectionError(f"writing to redis failed: {exc!r}") from exc
+
+
+_HIGH_WATER = 1 << 16
+
+
+class _Writer:
+    """Commits' way to Redis: one asyncio task with a connection of its own. It takes every job
+    queued since its last write, sends them in one write, reads their replies in order and wakes
+    each job's Trio task directly. A commit costs one crossing and no asyncio task, pool or
+    redis-py command machinery of its own; under load, commits share round trips.
+
+    A connection that fails fails the jobs it was sending (the link opens its breaker); the next
+    job connects again (under Sentinel, by asking the Sentinels). A job whose connection had sat
+    idle, and failed before any reply, is sent once more on a fresh one (after Redis restarted,
+    an old connection's first write fails): safe, because commits carry batch ids."""
+
+    def __init__(self, make_connection: Callable[[], Any]) -> None:
+        self.make_connection = make_connection
+        self.queue: collections.deque[_Job] = collections.deque()
+        self.connection: Any = None
+        self.reset = False  # drop the connection before the next write (a demoted primary)
+        self._wakeup: asyncio.Event | None = None
+        self._idle = False  # until ``run`` starts, it looks at the queue first anyway
+
+    def submit(self, job: _Job) -> None:
+        self.queue.append(job)
+        if self._idle and self._wakeup is not None:
+            self._idle = False
+            self._wakeup.set()
+
+    async def run(self) -> None:
+        wakeup = self._wakeup = asyncio.Event()
+        try:
+            while True:
+                if not self.queue:
+                    self._idle = True
+                    wakeup.clear()
+                    await wakeup.wait()
+                jobs = list(self.queue)
+                self.queue.clear()
+                await self._write(jobs, retry=True)
+        finally:
+            if self.connection is not None:
+                await self.connection.disconnect(nowait=True)
+
+    async def _write(self, jobs: list[_Job], *, retry: bool) -> None:
+        done = 0
+        fresh = False
+        try:
+            connection = self.connection
+            if connection is None or self.reset:
+                if connection is not None:
+                    await connection.disconnect(nowait=True)
+                connection = self.connection = self.make_connection()
+                self.reset = False
+            if not connection.is_connected:
+                fresh = True
+                await connection.connect()
+            await _send(connection, b"".join(job.packed for job in jobs))
+            for job in jobs:
+                replies: list[Any] = []
+                for _ in range(job.count):
+                    try:
+                        replies.append(await connection.read_response())
+                    except redis.exceptions.ResponseError as exc:
+                        replies.append(exc)
+                job.finish(outcome.Value(replies))
+                done += 1
+        except Exception as exc:
+            if self.connection is not None:
+                await self.connection.disconnect(nowait=True)
+            if retry and not fresh and done == 0 and isinstance(exc, redis.exceptions.ConnectionError):
+                await self._write(jobs, retry=False)
+                return
+            for job in jobs[done:]:
+                job.finish(outcome.Error(exc))
+
+
 class RedisLink:
     def __init__(self, url: str, *, socket_timeout: float = 2.0, hang_after: float | None = None) -> None:
         self.url = url
@@ -112,8 +301,9 @@ class RedisLink:
         self.socket_timeout = socket_timeout
         self.hang_after = hang_after if hang_after is not None else socket_timeout / 2
         self.client: Any = None  # aioredis.Redis, or RedisCluster
-        self._calls = 0
-        self._in_flight: dict[int, float] = {}  # call -> when it started, oldest first
+        self.deadline = socket_timeout + 0.5  # a call still running after this is ended
+        self.writer: _Writer | None = None  # commits' own connection (not on a Cluster)
+        self._in_flight: dict[_Waiter, None] = {}  # calls, oldest first
         self._broken = True  # until the first ping gets through
         self._loop: Any = None
         self._send: trio.MemorySendChannel[StoreMessage] | None = None
@@ -145,35 +335,77 @@ class RedisLink:
         opens it."""
         if self.client is None or (not probe and not self.available):
             raise StoreUnavailable()
-        client = self.client
-        token = self._calls = self._calls + 1
-        self._in_flight[token] = time.monotonic()
+        crossing = _Crossing(self._loop.create_task(_call_with(call, self.client)), time.monotonic())
+        self._in_flight[crossing] = None
         try:
-            result: T = await aio_as_trio(lambda: call(client), loop=self._loop)()
+            result: T = await crossing.wait()
         except _ERRORS as exc:
             self._trip(exc)
             raise StoreUnavailable() from exc
         finally:
-            del self._in_flight[token]
+            del self._in_flight[crossing]
         return result
 
+    async def send(self, packed: bytes, count: int) -> list[Any]:
+        """Packed commands through the writer (``count`` replies; a ``ResponseError`` for each
+        error reply), under the same breaker and deadline as ``run``."""
+        writer = self.writer
+        if writer is None or not self.available:
+            raise StoreUnavailable()
+        job = _Job(packed, count, time.monotonic())
+        self._in_flight[job] = None
+        writer.submit(job)
+        try:
+            replies: list[Any] = await job.wait()
+        except _ERRORS as exc:
+            self._trip(exc)
+            raise StoreUnavailable() from exc
+        finally:
+            del self._in_flight[job]
+        return replies
+
+    def fail(self, exc: Exception) -> StoreUnavailable:
+        """A reply that means Redis cannot take writes now (a demoted primary, missing replicas):
+        open the breaker, as a failed call does. Raise what this returns."""
+        self._trip(exc)
+        return StoreUnavailable()
+
+    async def _cross(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Wait for a long-running asyncio job (the feed) without a deadline; cancelling the Trio
+        side returns at once."""
+        return await _Crossing(self._loop.create_task(call()), time.monotonic()).wait()  # type: ignore[no-any-return]
+
+    def _expire_late_calls(self) -> None:
+        now = time.monotonic()
+        for crossing in list(self._in_flight):
+            if now - crossing.started <= self.deadline:
+                break  # oldest first: the rest are younger
+            crossing.expire(self.deadline)
+
     async def _probe(self, client: Any) -> None:
-        """Whether calls can go through: a PING, and under Sentinel a ``ROLE`` (a demoted primary
-        still answers PING, but cannot take writes: drop the connections, ask the Sentinels)."""
-        if self.target.kind != "sentinel":
+        """Whether calls can go through: a PING, or (under Sentinel, or with ``wait_replicas``) a
+        ``ROLE``: a demoted primary still answers PING but cannot take writes, and a primary with
+        fewer replicas online than commits wait for cannot confirm them (a replica still syncing
+        after a failover; or, in a split brain, the primary that the Sentinels are about to
+        demote). Either way drop the connections, so that the next one asks the Sentinels again."""
+        wanted = self.target.wait_replicas
+        if self.target.kind == "cluster" or (self.target.kind == "single" and not wanted):
             await client.ping()
             return
         role = await client.execute_command("ROLE")
         if role[0] not in (b"master", "master"):
             await client.connection_pool.disconnect()
             raise redis.exceptions.ReadOnlyError("connected to a replica: asking the sentinels again")
+        if len(role[2]) < wanted:  # ROLE lists the replicas that are online
+            await client.connection_pool.disconnect()
+            raise ReplicasBehind(f"the primary has {len(role[2])} of {wanted} replicas online")
 
     def _hung(self) -> bool:
         """A call has waited for longer than ``hang_after``: Redis looks stopped (a hung host, a
         long fork). New calls fail at once rather than queue behind it for the socket timeout."""
         if not self._in_flight:
             return False
-        return time.monotonic() - next(iter(self._in_flight.values())) > self.hang_after
+        return time.monotonic() - next(iter(self._in_flight)).started > self.hang_after
 
     def _trip(self, exc: BaseException) -> None:
         self._errors += 1
@@ -199,6 +431,10 @@ class RedisLink:
             self._loop = loop
             self.client = client = open_client(self.target, socket_timeout=self.socket_timeout)
             self.feed.attach(client)
+            writing = None
+            if self.target.kind != "cluster":  # on a Cluster each map's slot has its own node
+                self.writer = _Writer(client.connection_pool.make_connection)
+                writing = loop.create_task(self.writer.run())
             self._send = send
             try:
                 try:
@@ -211,16 +447,25 @@ class RedisLink:
                     nursery.start_soon(self._follow)
                     nursery.start_soon(self._deliver)
                     nursery.start_soon(self._watch_health)
+                    nursery.start_soon(self._watch_deadlines)
             finally:
                 self._send = None
                 send.close()
                 self.client = None
+                self.writer = None
+                if writing is not None:
+                    writing.cancel()
                 with trio.CancelScope(shield=True), trio.move_on_after(2):
-                    await aio_as_trio(_close_within, loop=self._loop)(client, 2.0)
+                    await self._cross(lambda: _close_within(client, 2.0))
+
+    async def _watch_deadlines(self) -> None:
+        while True:
+            await trio.sleep(0.1)
+            self._expire_late_calls()
 
     async def _watch_health(self) -> None:
         while True:
-            await trio.sleep(1.0 if self._broken else 5.0)
+            await trio.sleep(0.25 if self._broken else 5.0)  # while broken: notice the way back soon
             try:
                 await self.run(self._probe, probe=True)
             except StoreUnavailable:
@@ -243,7 +488,7 @@ class RedisLink:
         while True:
             started = trio.current_time()
             try:
-                await aio_as_trio(self.feed.run, loop=self._loop)()
+                await self._cross(self.feed.run)
             except _FEED_ERRORS as exc:
                 self._trip(exc)
                 log.warning("redis subscription lost: %s", exc)
@@ -255,7 +500,7 @@ class RedisLink:
     async def _deliver(self) -> None:
         """Take what the feed has received, one bridge crossing per batch, and report it."""
         while True:
-            batch = await aio_as_trio(self.feed.next_batch, loop=self._loop)()
+            batch = await self._cross(self.feed.next_batch)
             self._batches += 1
             for item in batch:
                 if isinstance(item, Resubscribed):

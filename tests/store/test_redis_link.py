@@ -3,6 +3,7 @@ the socket timeout, later calls fail at once, and the way back is reported."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 
@@ -48,5 +49,48 @@ async def test_a_hung_redis_is_noticed_before_the_timeout_and_later_calls_fail_a
             while not isinstance(await messages.receive(), Reconnected):
                 pass
         assert store.available and (await store.load("m" * 22)) is not None
+    finally:
+        await server.stop()
+
+
+async def test_a_call_whose_asyncio_task_loses_its_cancellation_still_ends(
+    tmp_path: object, nursery: trio.Nursery
+) -> None:
+    """On Python 3.11 ``asyncio.wait_for`` (redis-py connects and sends with it) can swallow a
+    cancellation. A Trio caller that is cancelled stops waiting at once anyway, and a call that
+    outlives its deadline (socket timeout + 0.5 s) fails and opens the breaker, until a ping gets
+    through again."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        store = RedisStore(server.url, ttl=60, log_size=8, socket_timeout=0.5)
+        messages = await nursery.start(store.serve)
+        swallowed = 0
+
+        async def stubborn(client: object) -> None:
+            """Loses the first cancellation, as that race does; takes the next (the loop's own
+            when it closes)."""
+            nonlocal swallowed
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                swallowed += 1
+            await asyncio.sleep(30)
+
+        started = trio.current_time()
+        with trio.move_on_after(0.2):
+            await store.link.run(stubborn)
+        assert trio.current_time() - started < 0.5, "the cancelled caller stopped waiting"
+        await wait_until(lambda: swallowed == 1)
+
+        started = trio.current_time()
+        with pytest.raises(StoreUnavailable):
+            await store.link.run(stubborn)
+        assert 0.9 < trio.current_time() - started < 1.5, "ended at its deadline: 0.5 + 0.5 s"
+        assert store.statistics().breaker_trips == 1 and not store.available
+        with trio.fail_after(10):
+            while not isinstance(await messages.receive(), Reconnected):
+                pass
+        assert store.available and await store.map_for_view_key("nothing") is None
     finally:
         await server.stop()

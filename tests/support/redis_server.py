@@ -200,9 +200,13 @@ async def open_redis_sentinel() -> AsyncIterator[SentinelSetup]:
             for i in range(3):
                 path = os.path.join(directory, f"sentinel{i}")
                 os.mkdir(path)
+                # down-after 1.5 s: at 1 s, on a busy machine, a Sentinel now and then found the
+                # replica it had just promoted silent for a second and failed over again; the
+                # first new primary then had no replica online until the Sentinels demoted it
+                # (about 10 s later), so no commit could be confirmed meanwhile
                 config = (
                     f"sentinel monitor mapsrv 127.0.0.1 {primary.port} 2\n"
-                    "sentinel down-after-milliseconds mapsrv 1000\n"
+                    "sentinel down-after-milliseconds mapsrv 1500\n"
                     "sentinel failover-timeout mapsrv 4000\n"
                 )
                 sentinel = RedisServer(path, args=["--sentinel"], config=config)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 from typing import Any
 from xml.etree import ElementTree
@@ -169,21 +170,31 @@ def test_line_chart_is_svg_with_a_line_per_series() -> None:
 
 
 async def test_soak_watchers_count_drops_and_get_every_event_again() -> None:
-    # A viewer's queue of 2 overflows on one write of 5 events, so the server drops every watcher;
-    # each reconnects with Last-Event-ID after the 0.1 s retry hint and gets the rest again.
-    watchers, events = 6, 5
+    # The watcher process stops reading (SIGSTOP) while each map gets 4,000 events of ~350 bytes:
+    # far more than the sockets' buffers and a queue of 2 frames hold, so the server drops every
+    # watcher; once it reads again, each reconnects with Last-Event-ID after the 0.1 s retry hint
+    # and gets the rest from the server's event log (5,000 events: all of them).
+    watchers, batches, per_batch = 6, 4, 1000
+    events = batches * per_batch
     async with (
-        open_server("--subscriber-buffer", "2", "--sse-retry", "0.1") as server,
-        httpx.AsyncClient(base_url=server.url) as client,
+        open_server("--subscriber-buffer", "2", "--sse-retry", "0.1", "--event-log-size", "5000") as server,
+        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
     ):
         ids, cookie = await new_maps(client, 2)
         paths = [f"/m/{map_id}/events" for map_id in ids]
         final = {}
         async with open_map_watchers(*server.host_port, watchers, cookie, paths) as w:
-            for map_id, path in zip(ids, paths, strict=True):
-                ops = [{"op": "update_feature", "id": "probe", "label": f"@{time.monotonic():.6f}@"}] * events
-                final[path] = (await client.post(f"/m/{map_id}/ops", json={"ops": ops})).json()["version"]
-            report = await w.finish(final, grace=20)
+            os.kill(w.process.pid, signal.SIGSTOP)
+            try:
+                for map_id, path in zip(ids, paths, strict=True):
+                    for _ in range(batches):
+                        label = f"@{time.monotonic():.6f}@".ljust(200, "x")
+                        ops = [{"op": "update_feature", "id": "probe", "label": label}] * per_batch
+                        response = await client.post(f"/m/{map_id}/ops", json={"ops": ops})
+                        final[path] = response.json()["version"]
+            finally:
+                os.kill(w.process.pid, signal.SIGCONT)
+            report = await w.finish(final, grace=60)
     assert report["drops"] == report["streams_dropped"] == report["reconnects"] == watchers, report
     assert report["deliveries"] == report["expected"] == watchers * events, report
     assert report["missed"] == report["out_of_order"] == report["connect_errors"] == 0, report

@@ -19,7 +19,7 @@ import trio
 
 from mapsrv.core import Event, Limits, MapState, apply_event
 from mapsrv.core.codec import event_from_wire
-from mapsrv.core.history import Actor
+from mapsrv.core.history import Actor, Record
 from mapsrv.errors import MapsrvError, Unavailable
 from mapsrv.hub.edits import Prepare, build, held_batch
 from mapsrv.hub.fanout import Fanout
@@ -72,42 +72,51 @@ class Replica:
             batch_id = new_batch_id() if self.store.durable else ""
             at = time.time()
             for _ in range(MAX_COMMIT_ATTEMPTS):
-                state, events, plan = build(entry.state, entry.history, prepare, actor, at, self.limits)
-                batch = partial(held_batch, batch_id, plan, actor, at)
+                built = build(entry.state, entry.history, prepare, actor, at, self.limits)
+                state, events, rec = built.state, built.events, built.record
+                batch = partial(held_batch, batch_id, built.plan, actor, at)
                 if entry.held is not None:
                     if self.store.available and await self._push_held_now(entry):
                         continue  # the state moved: apply again on top
-                    return self._hold(entry, batch, state, events)
+                    return self._hold(entry, batch, state, events, rec)
                 started = trio.current_time()
                 try:
                     reply = await self.store.commit(
                         entry.id, entry.state.version, events, state, snapshot=False, batch_id=batch_id
                     )
                 except StoreUnavailable:
-                    return self._hold(entry, batch, state, events)
+                    return self._hold(entry, batch, state, events, rec)
                 self.observe_commit(trio.current_time() - started)
                 step = after_commit(reply, expected=entry.state.version, landing=state.version)
                 if step is Next.DONE:
-                    self._advance(entry, state, events)
+                    self._advance(entry, state, events, rec)
                     entry.synced_version = state.version
                     return events
                 self.conflicts += 1
                 try:
                     await self._recover(entry, step)
                 except StoreUnavailable:  # held on top of this copy; the re-sync replays it
-                    return self._hold(entry, batch, state, events)
+                    return self._hold(entry, batch, state, events, rec)
                 if step is Next.LANDED_ELSEWHERE:
                     return events  # in the store (found by its id) and now in the reloaded copy
         raise Unavailable("this map is changing too fast to write to; retry")
 
-    def _advance(self, entry: MapEntry, state: MapState, events: Sequence[Event]) -> None:
-        """The map moves on by ``events``: its state, its history, its viewers."""
+    def _advance(
+        self, entry: MapEntry, state: MapState, events: Sequence[Event], record: Record | None = None
+    ) -> None:
+        """The map moves on by ``events``: its state, its history, its viewers. ``record``: the
+        change record made for a batch written here (events from the store have theirs derived)."""
         entry.state = state
-        entry.history.extend(events)
+        entry.history.extend(events, record=record)
         self.fanout.publish(entry, events)
 
     def _hold(
-        self, entry: MapEntry, batch: Callable[[], HeldBatch], state: MapState, events: list[Event]
+        self,
+        entry: MapEntry,
+        batch: Callable[[], HeldBatch],
+        state: MapState,
+        events: list[Event],
+        record: Record | None,
     ) -> list[Event]:
         held = entry.held
         if held is None:
@@ -116,7 +125,7 @@ class Replica:
         elif held.count >= MAX_HELD_BATCHES:
             raise StoreUnavailable()
         held.batches.append(batch())
-        self._advance(entry, state, events)
+        self._advance(entry, state, events, record)
         return events
 
     async def _recover(self, entry: MapEntry, step: Next) -> None:

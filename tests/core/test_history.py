@@ -58,14 +58,18 @@ class Map:
     def __init__(self, state: MapState | None = None) -> None:
         self.state = state or MapState(id="m")
         self.history = History(self.state.version)
+        self.elsewhere = History(self.state.version)  # another process's: fed the events alone
         self.clock = 1000.0
 
     def write(self, ops: Sequence[Op], by: Actor = SYSTEM, **change: Any) -> list[Any]:
         after, events = apply_all(self.state, ops)
         self.clock += 1
-        events = record(self.state, events, by, self.clock, **change)
+        events, made = record(self.state, events, by, self.clock, **change)
         self.state = after
-        self.history.extend(events)
+        self.history.extend(events, record=made)
+        self.elsewhere.extend(events)
+        if made is not None:
+            assert self.history.records()[-1] is made, "the record made once, not derived again"
         return events
 
     def undo(self, by: Actor) -> list[Any]:
@@ -130,6 +134,7 @@ def test_the_inverse_of_every_kind_of_event_restores_what_it_touched(ops: list[O
     assert change is not None and all(e.change is None for e in events[:-1]), "only the last carries it"
     assert change.first == events[0].version == before.version + 1 and change.by == A
     assert same_content(revert(m.state, change.undo), before)
+    assert m.history.records() == m.elsewhere.records(), "the record made here is the one derived elsewhere"
     if change.undo:  # a change of the view alone is not undone
         m.undo(A)  # the same through ops, as the hub undoes
         assert same_content(m.state, before), change.summary
@@ -336,6 +341,7 @@ def test_undoing_an_actors_changes_restores_what_it_touched(steps: list[tuple[st
         m.undo(A)
     assert own(m.state, "a") == own(start, "a"), "A's features and layer as before A's changes"
     assert own(m.state, "b") == b_now, "B's untouched by A's undos"
+    assert m.history.records() == m.elsewhere.records()
     if not any(isinstance(r.change.undo.title, str) and r.change.by == B for r in m.history.records()):
         assert m.state.title == start.title
 

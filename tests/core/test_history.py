@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapsrv.core import Feature, Layer, Limits, MapState, Op, apply_all, apply_event
-from mapsrv.core.codec import event_from_wire, event_to_json, wire
+from mapsrv.core.codec import event_from_wire, event_to_json, viewer_wire, wire
 from mapsrv.core.events import FeaturesUpserted, TitleSet
 from mapsrv.core.history import (
     SYSTEM,
@@ -226,6 +226,28 @@ def test_the_change_rides_on_the_wire_and_events_without_one_read_as_before() ->
     again = event_from_wire(wire(last))
     assert again == last and wire(again) == wire(last)
     assert event_from_wire(wire(events[0])).change is None
+
+
+def test_viewers_get_the_change_without_its_undo_data() -> None:
+    m = base()
+    events = m.write([AddFeature(marker("n", label="Note")), SetTitle("T")], A)
+    m.write([UpdateFeature("n", coords=[3, 3])], A)
+    events += m.undo(A)
+    for event in events:
+        full = json.loads(wire(event))
+        viewed = json.loads(viewer_wire(event))
+        if event.change is None:
+            assert viewer_wire(event) is wire(event), "one form when there is no change"
+            continue
+        assert viewer_wire(event) is viewer_wire(event), "made once"
+        assert "undo" in full["change"] and "undo" not in viewed["change"]
+        del full["change"]["undo"]
+        assert viewed == full, "everything else as in the store's form"
+    undo = events[-1].change
+    assert undo is not None and json.loads(viewer_wire(events[-1]))["change"]["undoes"] == undo.undoes == 8
+    cleared = m.write([Clear()], A)[-1]
+    assert len(wire(cleared)) > 200 and len(viewer_wire(cleared)) < 200, "a clear's removed features stay out"
+    assert json.loads(viewer_wire(event_from_wire(wire(cleared)))) == json.loads(viewer_wire(cleared))
 
 
 def test_actors_are_hashes_with_display_names() -> None:

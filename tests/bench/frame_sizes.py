@@ -26,10 +26,10 @@ def marker(i: int) -> Feature:
 async def frame_sizes() -> dict[str, tuple[int, int]]:
     hub = MapHub()
     entry = await hub.create_map(title="sizes")
-    await hub.apply(entry.id, [ImportFeatures(tuple(marker(i) for i in range(MARKERS)))], actor=AGENT)
+    await hub.apply(entry.id, [ImportFeatures(tuple(marker(i) for i in range(MARKERS - 1)))], actor=AGENT)
     sizes = {}
     async with hub.subscribe(entry, str(entry.state.version)) as sub:
-        writes = [("one marker", AddFeature(marker(MARKERS))), (f"clear of {MARKERS + 1} markers", Clear())]
+        writes = [("one marker", AddFeature(marker(MARKERS))), (f"clear of {MARKERS:,} markers", Clear())]
         for name, op in writes:
             events = await hub.apply(entry.id, [op], actor=AGENT)
             frame = sub.receive.receive_nowait()

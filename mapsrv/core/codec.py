@@ -113,12 +113,12 @@ def change_to_json(change: Change, *, undo: bool = True) -> dict[str, Any]:
         "at": change.at,
         "summary": change.summary,
     }
-    if undo:
-        out["undo"] = _inverse_to_json(change.undo)
     if change.undoes is not None:
         out["undoes"] = change.undoes
     if change.redoes is not None:
         out["redoes"] = change.redoes
+    if undo:
+        out["undo"] = _inverse_to_json(change.undo)  # last: ``wire`` appends it to the viewer's form
     return out
 
 
@@ -156,11 +156,19 @@ def change_from_json(raw: Mapping[str, Any]) -> Change:
 
 
 def wire(event: Event) -> str:
-    """The event's JSON text, made once per event and shared by its SSE frame, the store's log
-    and pub/sub. Kept on the event itself (events are frozen values: the text never changes)."""
+    """The event's JSON text, made once per event and shared by the store's log and pub/sub
+    (and by its SSE frame when it has no change). Kept on the event itself (events are frozen
+    values: the text never changes)."""
     text: str | None = event.__dict__.get(_WIRE)
     if text is None:
-        text = dumps(event_to_json(event))
+        if event.change is None:
+            text = dumps(event_to_json(event))
+        else:
+            # The change is the event's last member and ``undo`` the change's last, so this is the
+            # viewer's form with ``undo`` added before its two closing braces: the rest of the
+            # event is encoded once for both forms.
+            undo = dumps(_inverse_to_json(event.change.undo))
+            text = viewer_wire(event)[:-2] + ',"undo":' + undo + "}}"
         event.__dict__[_WIRE] = text
     return text
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapsrv.core import Feature, Layer, Limits, MapState, Op, apply_all, apply_event
-from mapsrv.core.codec import event_from_wire, event_to_json, viewer_wire, wire
+from mapsrv.core.codec import dumps, event_from_wire, event_to_json, viewer_wire, wire
 from mapsrv.core.events import FeaturesUpserted, TitleSet
 from mapsrv.core.history import (
     SYSTEM,
@@ -226,6 +226,17 @@ def test_the_change_rides_on_the_wire_and_events_without_one_read_as_before() ->
     again = event_from_wire(wire(last))
     assert again == last and wire(again) == wire(last)
     assert event_from_wire(wire(events[0])).change is None
+
+
+@pytest.mark.parametrize("ops", list(EVERY_KIND.values()), ids=list(EVERY_KIND))
+def test_the_stores_form_is_the_whole_event_in_one_json_text(ops: list[Op]) -> None:
+    m = base()
+    events = m.write(ops, A)
+    m.write([SetTitle("again")], A)
+    events += m.undo(A) + m.redo(A)
+    for event in events:
+        assert wire(event) == dumps(event_to_json(event)), "the viewer's form with undo added is the event"
+        assert event_from_wire(wire(event)) == event
 
 
 def test_viewers_get_the_change_without_its_undo_data() -> None:

@@ -5,9 +5,10 @@ committed), so decoding trusts it and skips the validation that untrusted input 
 ``mapsrv.core.parse``: an event another process accepted must replay here even if this process
 runs with other limits. Each event kind is encoded and decoded in one place below.
 
-An event has two wire forms: ``wire`` (everything, for the store's log and pub/sub: a process
-undoes from it after a restart) and ``viewer_wire`` (for the event streams: its change without
-the ``undo`` data, which no viewer reads and which holds every feature a batch removed).
+An event has two wire forms: ``wire`` (everything, for the store's log and pub/sub, from which
+every process rebuilds a map's history and so what it can undo) and ``viewer_wire`` (for the
+event streams: its change without the ``undo`` data, which no viewer reads and which holds every
+feature a batch removed).
 """
 
 from __future__ import annotations

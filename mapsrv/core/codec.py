@@ -4,6 +4,11 @@ What is decoded here was written by mapsrv (a snapshot in Redis, an event anothe
 committed), so decoding trusts it and skips the validation that untrusted input gets in
 ``mapsrv.core.parse``: an event another process accepted must replay here even if this process
 runs with other limits. Each event kind is encoded and decoded in one place below.
+
+An event has two wire forms: ``wire`` (everything, for the store's log and pub/sub, from which
+every process rebuilds a map's history and so what it can undo) and ``viewer_wire`` (for the
+event streams: its change without the ``undo`` data, which no viewer reads and which holds every
+feature a batch removed).
 """
 
 from __future__ import annotations
@@ -36,18 +41,26 @@ __all__ = [
     "event_to_json",
     "feature_from_json",
     "state_from_json",
+    "viewer_wire",
     "wire",
 ]
 
 _WIRE = "_wire"  # where an event keeps its JSON text once made (see ``wire``)
+_VIEWER_WIRE = "_viewer_wire"  # likewise for ``viewer_wire``
+
+
+# One encoder for every call: ``json.dumps`` with options builds a new one each time (about 13 %
+# of encoding a small event).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def dumps(value: Any) -> str:
     """Compact JSON; NaN and infinities are refused (they are not JSON)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
-def event_to_json(event: Event) -> dict[str, Any]:
+def event_to_json(event: Event, *, undo: bool = True) -> dict[str, Any]:
+    """The event as JSON; ``undo=False`` leaves its change's undo data out (``viewer_wire``)."""
     out: dict[str, Any] = {"version": event.version, "kind": event.KIND}
     match event:
         case TitleSet(title=title):
@@ -68,7 +81,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
         case _:
             assert_never(event)
     if event.change is not None:  # left out when None: events from before changes read the same
-        out["change"] = change_to_json(event.change)
+        out["change"] = change_to_json(event.change, undo=undo)
     return out
 
 
@@ -99,25 +112,29 @@ def actor_to_json(actor: Actor) -> dict[str, Any]:
     return {"id": actor.id, "name": actor.name}
 
 
-def change_to_json(change: Change) -> dict[str, Any]:
-    inverse = change.undo
-    undo: dict[str, Any] = {
-        "features": {fid: None if f is None else f.to_json() for fid, f in inverse.features},
-        "layers": {lid: None if layer is None else layer.to_json() for lid, layer in inverse.layers},
-    }
-    if inverse.title is not None:
-        undo["title"] = inverse.title
+def change_to_json(change: Change, *, undo: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "by": actor_to_json(change.by),
         "first": change.first,
         "at": change.at,
         "summary": change.summary,
-        "undo": undo,
     }
     if change.undoes is not None:
         out["undoes"] = change.undoes
     if change.redoes is not None:
         out["redoes"] = change.redoes
+    if undo:
+        out["undo"] = _inverse_to_json(change.undo)  # last: ``wire`` appends it to the viewer's form
+    return out
+
+
+def _inverse_to_json(inverse: Inverse) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "features": {fid: None if f is None else f.to_json() for fid, f in inverse.features},
+        "layers": {lid: None if layer is None else layer.to_json() for lid, layer in inverse.layers},
+    }
+    if inverse.title is not None:
+        out["title"] = inverse.title
     return out
 
 
@@ -145,12 +162,33 @@ def change_from_json(raw: Mapping[str, Any]) -> Change:
 
 
 def wire(event: Event) -> str:
-    """The event's JSON text, made once per event and shared by its SSE frame, the store's log
-    and pub/sub. Kept on the event itself (events are frozen values: the text never changes)."""
+    """The event's JSON text, made once per event and shared by the store's log and pub/sub
+    (and by its SSE frame when it has no change). Kept on the event itself (events are frozen
+    values: the text never changes)."""
     text: str | None = event.__dict__.get(_WIRE)
     if text is None:
-        text = dumps(event_to_json(event))
+        if event.change is None:
+            text = dumps(event_to_json(event))
+        else:
+            # The change is the event's last member and ``undo`` the change's last, so this is the
+            # viewer's form with ``undo`` added before its two closing braces: the rest of the
+            # event is encoded once for both forms.
+            undo = dumps(_inverse_to_json(event.change.undo))
+            text = viewer_wire(event)[:-2] + ',"undo":' + undo + "}}"
         event.__dict__[_WIRE] = text
+    return text
+
+
+def viewer_wire(event: Event) -> str:
+    """The event's JSON text as viewers get it: as ``wire``, but its change (if any) without
+    ``undo`` (who, when and a summary are kept). Made once per event and kept, like ``wire``;
+    an event without a change has one form, ``wire``'s text."""
+    if event.change is None:
+        return wire(event)
+    text: str | None = event.__dict__.get(_VIEWER_WIRE)
+    if text is None:
+        text = dumps(event_to_json(event, undo=False))
+        event.__dict__[_VIEWER_WIRE] = text
     return text
 
 

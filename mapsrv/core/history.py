@@ -1,10 +1,13 @@
 """A map's history of changes: who changed what, how to revert it, and the map as it was.
 
 Every write batch is one change (``mapsrv.core.changes``); its last event carries the ``Change``.
-``record`` makes that record from the state before the batch and the batch's events: the
-``Inverse`` (each feature, layer and title the batch touched, as it was before) and a short summary.
+``record`` makes that change from the state before the batch and the batch's events: the
+``Inverse`` (each feature, layer and title the batch touched, as it was before) and a short summary,
+and with it the batch's ``Record`` (what it touched and did), reading the batch once.
 ``History`` keeps one map's records (bounded, newest last), fed with every event as it is applied
-here, whoever wrote it, so that each process derives the same history from the same events.
+here, whoever wrote it, so that each process derives the same history from the same events (a
+batch written here hands ``History.extend`` the ``Record`` made for it; one from another process
+has it derived from its events).
 
 Undo and redo are per actor, derived from the records: an actor's ordinary change goes on its undo
 stack (and empties its redo stack), an undo moves the change it reverts to the redo stack, a redo
@@ -26,7 +29,16 @@ from mapsrv.core.codec import actor_to_json
 from mapsrv.core.events import Event
 from mapsrv.core.model import DEFAULT_LAYER, MapState
 from mapsrv.core.ops import Op, RemoveFeatures, RemoveLayer, RestoreFeatures, RestoreLayer, SetTitle
-from mapsrv.core.summary import NOTES_LAYER, Effect, Footprint, effect_of, footprint_of, inverse_of, summarize
+from mapsrv.core.summary import (
+    NOTES_LAYER,
+    Effect,
+    Footprint,
+    after_of,
+    effect_of,
+    footprint_of,
+    inverse_of,
+    summarize,
+)
 from mapsrv.errors import InvalidInput
 
 __all__ = [
@@ -61,15 +73,19 @@ def record(
     undoes: int | None = None,
     redoes: int | None = None,
     summary: str | None = None,
-) -> list[Event]:
-    """``events`` (one batch applied to ``before``) with the batch's ``Change`` on the last."""
+) -> tuple[list[Event], Record | None]:
+    """``events`` (one batch applied to ``before``) with the batch's ``Change`` on the last, and
+    the batch's ``Record`` for ``History.extend`` (None for an empty batch)."""
     if not events:
-        return []
+        return [], None
     inverse = inverse_of(before, events)
+    after = after_of(inverse, events)
+    effect = effect_of(inverse, events, after)
     if summary is None:
-        summary = summarize(before, events, inverse)
+        summary = summarize(before, events, inverse, after, effect)
     change = Change(by, events[0].version, at, summary, inverse, undoes, redoes)
-    return [*events[:-1], dataclasses.replace(events[-1], change=change)]
+    last = dataclasses.replace(events[-1], change=change)
+    return [*events[:-1], last], Record(change, last.version, footprint_of(inverse, events), effect)
 
 
 def inverse_ops(state: MapState, inverse: Inverse) -> list[Op]:
@@ -193,12 +209,15 @@ class History:
         self.reset(events[0].version - 1 if events and events[-1].version == version else version)
         self.extend(events)
 
-    def extend(self, events: Iterable[Event]) -> None:
+    def extend(self, events: Iterable[Event], *, record: Record | None = None) -> None:
+        """The next events applied to the map. ``record``: the ``Record`` that ``record()`` made
+        for the batch they end with, when they were written here (else it is derived from them)."""
         for event in events:
-            self.add(event)
+            self.add(event, record=record)
 
-    def add(self, event: Event) -> None:
-        """The next event applied to the map (older ones, already seen, are ignored)."""
+    def add(self, event: Event, *, record: Record | None = None) -> None:
+        """The next event applied to the map (older ones, already seen, are ignored); ``record``
+        as for ``extend``, used when this event closes its batch."""
         if event.version <= self.version:
             return
         if event.version != self.version + 1:  # a gap: what came before cannot be walked back through
@@ -217,7 +236,9 @@ class History:
             self._forget_through(event.version if change.first <= self.floor else change.first - 1)
         self._pending.clear()
         if change.first > self.floor:
-            self._records.append(Record.of(change, [*batch, event]))
+            if record is None or record.change is not change:
+                record = Record.of(change, [*batch, event])
+            self._records.append(record)
             while len(self._records) > self.max_changes:
                 self.floor = self._records.popleft().version
 

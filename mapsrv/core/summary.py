@@ -21,7 +21,16 @@ from mapsrv.core.events import (
 )
 from mapsrv.core.model import Feature, LatLon, Layer, MapState
 
-__all__ = ["NOTES_LAYER", "Effect", "Footprint", "effect_of", "footprint_of", "inverse_of", "summarize"]
+__all__ = [
+    "NOTES_LAYER",
+    "Effect",
+    "Footprint",
+    "after_of",
+    "effect_of",
+    "footprint_of",
+    "inverse_of",
+    "summarize",
+]
 
 NOTES_LAYER = "notes"  # people's notes are markers on this layer (docs/protocol.md)
 MAX_SUMMARY = 200
@@ -103,7 +112,7 @@ def inverse_of(before: MapState, events: Sequence[Event]) -> Inverse:
     return Inverse(tuple(features.items()), tuple(layers.items()), title)
 
 
-def _after(inverse: Inverse, events: Sequence[Event]) -> dict[str, Feature | None]:
+def after_of(inverse: Inverse, events: Sequence[Event]) -> dict[str, Feature | None]:
     """The features a batch touched as they are after it (the inverse holds every one)."""
     after = dict(inverse.features)
     for event in events:
@@ -141,7 +150,7 @@ def _is_note(feature: Feature | None) -> TypeGuard[Feature]:
 def effect_of(
     inverse: Inverse, events: Sequence[Event], after: dict[str, Feature | None] | None = None
 ) -> Effect:
-    after = _after(inverse, events) if after is None else after
+    after = after_of(inverse, events) if after is None else after
     added, changed, removed = [], [], []
     notes: list[tuple[str, str, LatLon]] = []
     for fid, old in inverse.features:
@@ -198,10 +207,10 @@ def _moved(old: Feature, new: Feature) -> bool:
     )
 
 
-def _feature_parts(inverse: Inverse, events: Sequence[Event]) -> list[str]:
-    after = _after(inverse, events)
+def _feature_parts(
+    inverse: Inverse, events: Sequence[Event], after: dict[str, Feature | None], effect: Effect
+) -> list[str]:
     before = dict(inverse.features)
-    effect = effect_of(inverse, events, after)
     explicit = {fid for e in events if isinstance(e, FeaturesRemoved) for fid in e.ids}
     parts = []
     new = [after[fid] for fid in effect.added]
@@ -245,14 +254,23 @@ def _layer_parts(before: MapState, events: Sequence[Event]) -> list[str]:
     return parts
 
 
-def summarize(before: MapState, events: Sequence[Event], inverse: Inverse) -> str:
-    """A few words on what a batch did, for people and agents reading the history."""
+def summarize(
+    before: MapState,
+    events: Sequence[Event],
+    inverse: Inverse,
+    after: dict[str, Feature | None] | None = None,
+    effect: Effect | None = None,
+) -> str:
+    """A few words on what a batch did, for people and agents reading the history (``after`` and
+    ``effect``, when the caller has them, are not derived again)."""
+    after = after_of(inverse, events) if after is None else after
+    effect = effect_of(inverse, events, after) if effect is None else effect
     parts = []
     titles = [e.title for e in events if isinstance(e, TitleSet)]
     if titles:
         parts.append(f"set the title to {_quoted(titles[-1])}" if titles[-1] else "removed the title")
     parts += _layer_parts(before, events)
-    parts += _feature_parts(inverse, events)
+    parts += _feature_parts(inverse, events, after, effect)
     if not parts and any(isinstance(e, ViewSet) for e in events):
         parts.append("moved the view")
     text = ", ".join(dict.fromkeys(parts)) or "changed nothing"

@@ -3,7 +3,8 @@ recovery from its outages, and fan-out of each event, encoded once, to bounded p
 
     facade    MapHub: what the edges use
     registry  hot maps by id, view key and owner; tokens; expiry
-    replica   the write path against the store; held writes; events from other processes
+    replica   the write path against the store; held writes
+    remote    events from other processes, handed to their maps without waiting on a lock
     recovery  every replication-recovery decision, as pure functions
     fanout    subscriptions, frame logs, Last-Event-ID resume, heartbeats (the only SSE here)
 """

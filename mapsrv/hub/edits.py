@@ -24,6 +24,7 @@ from mapsrv.errors import EditConflict, NothingToUndo, VersionConflict
 from mapsrv.hub.recovery import HeldBatch, new_batch_id
 
 __all__ = [
+    "Built",
     "Plan",
     "Prepare",
     "build",
@@ -59,17 +60,26 @@ def plan_write(ops: Sequence[Op], expected_version: int | None, base_version: in
     return prepare
 
 
-def build(
-    state: MapState, history: History, prepare: Prepare, by: Actor, at: float, limits: Limits
-) -> tuple[MapState, list[Event], Plan]:
-    """Decide a batch and apply it to ``state``: the state after, its events (the last with its
-    change record), and the plan (``held_batch`` turns it into a batch to hold while the store is away)."""
+@dataclass(frozen=True)
+class Built:
+    """A batch decided and applied: the state after, its events (the last with its change), the
+    change's ``Record`` for the history, and the plan (``held_batch`` turns it into a batch to
+    hold while the store is away)."""
+
+    state: MapState
+    events: list[Event]
+    record: Record | None
+    plan: Plan
+
+
+def build(state: MapState, history: History, prepare: Prepare, by: Actor, at: float, limits: Limits) -> Built:
+    """Decide a batch and apply it to ``state``."""
     plan = prepare(state, history)
     after, events = apply_all(state, plan.ops, limits)
-    events = record(state, events, by, at, undoes=plan.undoes, redoes=plan.redoes, summary=plan.summary)
-    if plan.base_version is not None:
-        check_base(history, plan.base_version, state, events)
-    return after, events, plan
+    events, rec = record(state, events, by, at, undoes=plan.undoes, redoes=plan.redoes, summary=plan.summary)
+    if plan.base_version is not None and rec is not None:
+        check_base(history, plan.base_version, state, rec)
+    return Built(after, events, rec, plan)
 
 
 def held_batch(batch_id: str, plan: Plan, by: Actor, at: float) -> HeldBatch:
@@ -86,14 +96,13 @@ def held_batch(batch_id: str, plan: Plan, by: Actor, at: float) -> HeldBatch:
     )
 
 
-def check_base(history: History, base_version: int, state: MapState, events: Sequence[Event]) -> None:
-    """Refuse a batch (``events``, applied to ``state``) that touches what changed since
+def check_base(history: History, base_version: int, state: MapState, rec: Record) -> None:
+    """Refuse a batch (``rec``, applied to ``state``) that touches what changed since
     ``base_version``."""
-    change = events[-1].change if events else None
-    if change is None or base_version >= state.version:
+    if base_version >= state.version:
         return
     if history.reaches(base_version):
-        found = history.changed_since(base_version, footprint_of(change.undo, events))
+        found = history.changed_since(base_version, rec.footprint)
         if not found:
             return
         said = f"since version {base_version}, {_listed(found)} touched what this write changes"

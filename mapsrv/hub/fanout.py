@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import trio
 
 from mapsrv.core import Event, MapState
-from mapsrv.core.codec import dumps, wire
+from mapsrv.core.codec import dumps, viewer_wire
 from mapsrv.core.history import History
 from mapsrv.core.sse import comment, frame
 
@@ -138,7 +138,7 @@ class FrameLog:
     def from_store(self, events: Sequence[Event] | None, state: MapState) -> list[bytes]:
         """Frames for the events the store's log gave, if they reach the current version."""
         if events and events[-1].version == state.version:
-            return [frame(wire(e), event="change", id=e.version) for e in events]
+            return [frame(viewer_wire(e), event="change", id=e.version) for e in events]
         return [self.snapshot_frame(state)]
 
 
@@ -162,7 +162,7 @@ class Fanout:
         recent = watched.frames.recent
         subscribers = watched.subscribers
         for event in events:
-            data = frame(wire(event), event="change", id=event.version)
+            data = frame(viewer_wire(event), event="change", id=event.version)
             recent.append((event.version, data))
             self.published += 1
             if subscribers:

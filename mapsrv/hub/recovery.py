@@ -136,7 +136,7 @@ def apply_held(state: MapState, batch: HeldBatch, limits: Limits) -> tuple[MapSt
         after, events = apply_all(state, batch.ops, limits)
     except MapsrvError:
         return None
-    marked = record(
+    marked, _ = record(
         state, events, batch.actor, batch.at, undoes=batch.undoes, redoes=batch.redoes, summary=batch.summary
     )
     return after, marked

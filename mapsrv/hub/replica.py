@@ -5,7 +5,7 @@ acknowledged only once the store has committed it at the version the copy starte
 store is unreachable, writes to maps held here are applied in memory and kept (bounded) until a
 re-sync pushes them; each write batch carries an id so that the store never applies one twice,
 whichever replies were lost. Events other processes commit arrive on the store's channel and are
-handled per map: the reader never waits for a map's lock, so one slow map never stalls another.
+handed to their maps by ``remote.RemoteEvents``, which never waits for a map's lock.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from functools import partial
 import trio
 
 from mapsrv.core import Event, Limits, MapState, apply_event
-from mapsrv.core.codec import event_from_wire
-from mapsrv.core.history import Actor
+from mapsrv.core.history import Actor, Record
 from mapsrv.errors import MapsrvError, Unavailable
 from mapsrv.hub.edits import Prepare, build, held_batch
 from mapsrv.hub.fanout import Fanout
@@ -27,13 +26,12 @@ from mapsrv.hub.recovery import (
     HeldBatch,
     HeldWrites,
     Next,
-    OnRemote,
     after_commit,
     apply_held,
     new_batch_id,
-    on_remote,
 )
 from mapsrv.hub.registry import MapEntry, Registry
+from mapsrv.hub.remote import RemoteEvents
 from mapsrv.logs import map_ref
 from mapsrv.store import Followed, Reconnected, RemoteEvent, Store, StoreMessage, StoreUnavailable
 
@@ -62,6 +60,7 @@ class Replica:
         self.holding: set[str] = set()  # ids of maps with held writes
         self._resyncing = False
         self._resync_again = False
+        self.remote = RemoteEvents(self._apply_remote, self.catch_up)  # other processes' events
 
     # --- the write path ---------------------------------------------------------------------
 
@@ -72,42 +71,51 @@ class Replica:
             batch_id = new_batch_id() if self.store.durable else ""
             at = time.time()
             for _ in range(MAX_COMMIT_ATTEMPTS):
-                state, events, plan = build(entry.state, entry.history, prepare, actor, at, self.limits)
-                batch = partial(held_batch, batch_id, plan, actor, at)
+                built = build(entry.state, entry.history, prepare, actor, at, self.limits)
+                state, events, rec = built.state, built.events, built.record
+                batch = partial(held_batch, batch_id, built.plan, actor, at)
                 if entry.held is not None:
                     if self.store.available and await self._push_held_now(entry):
                         continue  # the state moved: apply again on top
-                    return self._hold(entry, batch, state, events)
+                    return self._hold(entry, batch, state, events, rec)
                 started = trio.current_time()
                 try:
                     reply = await self.store.commit(
                         entry.id, entry.state.version, events, state, snapshot=False, batch_id=batch_id
                     )
                 except StoreUnavailable:
-                    return self._hold(entry, batch, state, events)
+                    return self._hold(entry, batch, state, events, rec)
                 self.observe_commit(trio.current_time() - started)
                 step = after_commit(reply, expected=entry.state.version, landing=state.version)
                 if step is Next.DONE:
-                    self._advance(entry, state, events)
+                    self._advance(entry, state, events, rec)
                     entry.synced_version = state.version
                     return events
                 self.conflicts += 1
                 try:
                     await self._recover(entry, step)
                 except StoreUnavailable:  # held on top of this copy; the re-sync replays it
-                    return self._hold(entry, batch, state, events)
+                    return self._hold(entry, batch, state, events, rec)
                 if step is Next.LANDED_ELSEWHERE:
                     return events  # in the store (found by its id) and now in the reloaded copy
         raise Unavailable("this map is changing too fast to write to; retry")
 
-    def _advance(self, entry: MapEntry, state: MapState, events: Sequence[Event]) -> None:
-        """The map moves on by ``events``: its state, its history, its viewers."""
+    def _advance(
+        self, entry: MapEntry, state: MapState, events: Sequence[Event], record: Record | None = None
+    ) -> None:
+        """The map moves on by ``events``: its state, its history, its viewers. ``record``: the
+        change record made for a batch written here (events from the store have theirs derived)."""
         entry.state = state
-        entry.history.extend(events)
+        entry.history.extend(events, record=record)
         self.fanout.publish(entry, events)
 
     def _hold(
-        self, entry: MapEntry, batch: Callable[[], HeldBatch], state: MapState, events: list[Event]
+        self,
+        entry: MapEntry,
+        batch: Callable[[], HeldBatch],
+        state: MapState,
+        events: list[Event],
+        record: Record | None,
     ) -> list[Event]:
         held = entry.held
         if held is None:
@@ -116,7 +124,7 @@ class Replica:
         elif held.count >= MAX_HELD_BATCHES:
             raise StoreUnavailable()
         held.batches.append(batch())
-        self._advance(entry, state, events)
+        self._advance(entry, state, events, record)
         return events
 
     async def _recover(self, entry: MapEntry, step: Next) -> None:
@@ -250,59 +258,11 @@ class Replica:
 
     async def receive_remote(self, entry: MapEntry, event: Event) -> None:
         """An event another process committed (or our own, echoed back). Call with the lock held."""
-        step = on_remote(entry.state.version, holding=entry.held is not None, event_version=event.version)
-        if step is OnRemote.APPLY:
-            self._apply_remote(entry, event)
-        elif step is OnRemote.CATCH_UP:
-            await self.catch_up(entry)
+        await self.remote.receive(entry, event)
 
     def _apply_remote(self, entry: MapEntry, event: Event) -> None:
         self._advance(entry, apply_event(entry.state, event), (event,))
         entry.synced_version = event.version
-
-    def _deliver(self, nursery: trio.Nursery, entry: MapEntry, text: bytes | str) -> None:
-        """Apply an event at once when its map is idle; else queue it for the map's own task."""
-        try:
-            event = event_from_wire(text)
-        except Exception:
-            log.exception("map %s: an event from the store could not be read", map_ref(entry.id))
-            return
-        if not entry.inbox and not entry.lock.locked():
-            step = on_remote(entry.state.version, holding=entry.held is not None, event_version=event.version)
-            if step is OnRemote.IGNORE:
-                return
-            if step is OnRemote.APPLY:
-                self._apply_remote(entry, event)
-                return
-        entry.inbox.append(event)
-        if not entry.draining:
-            entry.draining = True
-            nursery.start_soon(self._drain, entry)
-
-    async def _drain(self, entry: MapEntry) -> None:
-        try:
-            async with entry.lock:
-                while entry.inbox:
-                    event = entry.inbox.popleft()
-                    try:
-                        await self.receive_remote(entry, event)
-                    except StoreUnavailable:
-                        entry.inbox.clear()  # the re-sync when the store is back catches up
-                    except Exception:  # one bad event must not stop following this map
-                        log.exception("map %s: could not apply an event from the store", map_ref(entry.id))
-        finally:
-            entry.draining = False
-
-    async def _catch_up_followed(self, entry: MapEntry) -> None:
-        """The store follows this map now: fetch what was committed before it did."""
-        try:
-            async with entry.lock:
-                if entry.held is None:  # else the re-sync that pushes held writes catches up
-                    await self.catch_up(entry)
-        except StoreUnavailable:
-            pass  # the re-sync when the store is back catches up
-        except MapsrvError as exc:
-            log.warning("map %s: catch-up failed: %s", map_ref(entry.id), exc.message)
 
     async def resync(self, maps: Iterable[MapEntry]) -> None:
         """The store is reachable again: push held writes and catch up every held map."""
@@ -357,11 +317,11 @@ class Replica:
                     case RemoteEvent(map_id=map_id, text=text):
                         entry = maps.find(map_id)
                         if entry is not None:
-                            self._deliver(nursery, entry, text)
+                            self.remote.deliver(nursery, entry, text)
                     case Followed(map_id=map_id):
                         entry = maps.find(map_id)
                         if entry is not None:
-                            nursery.start_soon(self._catch_up_followed, entry)
+                            nursery.start_soon(self.remote.catch_up_followed, entry)
                     case Reconnected():
                         self._request_resync(nursery, maps)
             nursery.cancel_scope.cancel()

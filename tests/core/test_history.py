@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapsrv.core import Feature, Layer, Limits, MapState, Op, apply_all, apply_event
-from mapsrv.core.codec import event_from_wire, event_to_json, wire
+from mapsrv.core.codec import dumps, event_from_wire, event_to_json, viewer_wire, wire
 from mapsrv.core.events import FeaturesUpserted, TitleSet
 from mapsrv.core.history import (
     SYSTEM,
@@ -58,14 +58,18 @@ class Map:
     def __init__(self, state: MapState | None = None) -> None:
         self.state = state or MapState(id="m")
         self.history = History(self.state.version)
+        self.elsewhere = History(self.state.version)  # another process's: fed the events alone
         self.clock = 1000.0
 
     def write(self, ops: Sequence[Op], by: Actor = SYSTEM, **change: Any) -> list[Any]:
         after, events = apply_all(self.state, ops)
         self.clock += 1
-        events = record(self.state, events, by, self.clock, **change)
+        events, made = record(self.state, events, by, self.clock, **change)
         self.state = after
-        self.history.extend(events)
+        self.history.extend(events, record=made)
+        self.elsewhere.extend(events)
+        if made is not None:
+            assert self.history.records()[-1] is made, "the record made once, not derived again"
         return events
 
     def undo(self, by: Actor) -> list[Any]:
@@ -130,6 +134,7 @@ def test_the_inverse_of_every_kind_of_event_restores_what_it_touched(ops: list[O
     assert change is not None and all(e.change is None for e in events[:-1]), "only the last carries it"
     assert change.first == events[0].version == before.version + 1 and change.by == A
     assert same_content(revert(m.state, change.undo), before)
+    assert m.history.records() == m.elsewhere.records(), "the record made here is the one derived elsewhere"
     if change.undo:  # a change of the view alone is not undone
         m.undo(A)  # the same through ops, as the hub undoes
         assert same_content(m.state, before), change.summary
@@ -221,6 +226,39 @@ def test_the_change_rides_on_the_wire_and_events_without_one_read_as_before() ->
     again = event_from_wire(wire(last))
     assert again == last and wire(again) == wire(last)
     assert event_from_wire(wire(events[0])).change is None
+
+
+@pytest.mark.parametrize("ops", list(EVERY_KIND.values()), ids=list(EVERY_KIND))
+def test_the_stores_form_is_the_whole_event_in_one_json_text(ops: list[Op]) -> None:
+    m = base()
+    events = m.write(ops, A)
+    m.write([SetTitle("again")], A)
+    events += m.undo(A) + m.redo(A)
+    for event in events:
+        assert wire(event) == dumps(event_to_json(event)), "the viewer's form with undo added is the event"
+        assert event_from_wire(wire(event)) == event
+
+
+def test_viewers_get_the_change_without_its_undo_data() -> None:
+    m = base()
+    events = m.write([AddFeature(marker("n", label="Note")), SetTitle("T")], A)
+    m.write([UpdateFeature("n", coords=[3, 3])], A)
+    events += m.undo(A)
+    for event in events:
+        full = json.loads(wire(event))
+        viewed = json.loads(viewer_wire(event))
+        if event.change is None:
+            assert viewer_wire(event) is wire(event), "one form when there is no change"
+            continue
+        assert viewer_wire(event) is viewer_wire(event), "made once"
+        assert "undo" in full["change"] and "undo" not in viewed["change"]
+        del full["change"]["undo"]
+        assert viewed == full, "everything else as in the store's form"
+    undo = events[-1].change
+    assert undo is not None and json.loads(viewer_wire(events[-1]))["change"]["undoes"] == undo.undoes == 8
+    cleared = m.write([Clear()], A)[-1]
+    assert len(wire(cleared)) > 200 and len(viewer_wire(cleared)) < 200, "a clear's removed features stay out"
+    assert json.loads(viewer_wire(event_from_wire(wire(cleared)))) == json.loads(viewer_wire(cleared))
 
 
 def test_actors_are_hashes_with_display_names() -> None:
@@ -336,6 +374,7 @@ def test_undoing_an_actors_changes_restores_what_it_touched(steps: list[tuple[st
         m.undo(A)
     assert own(m.state, "a") == own(start, "a"), "A's features and layer as before A's changes"
     assert own(m.state, "b") == b_now, "B's untouched by A's undos"
+    assert m.history.records() == m.elsewhere.records()
     if not any(isinstance(r.change.undo.title, str) and r.change.by == B for r in m.history.records()):
         assert m.state.title == start.title
 

@@ -3,26 +3,53 @@
 # machine): `mapsrv serve` under valgrind, N draws from tests/bench/draw_calls.py, for two N; the
 # difference divided by the difference in calls leaves start-up out. Run from a checkout:
 #   tests/bench/tool_call_instructions.sh [50] [250]
+# Environment:
+#   BENCH_HEALTH_WAIT  seconds to wait for the server under valgrind to answer /health (default
+#                      300); a server that does not answer in time fails the run (exit 1) rather
+#                      than being counted. Raise it on a loaded machine.
+#   (Not MAPSRV_*: the server refuses MAPSRV_* variables it does not know.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 few=${1:-50}; many=${2:-250}
+health_wait=${BENCH_HEALTH_WAIT:-300}
+[[ $health_wait =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_HEALTH_WAIT must be a whole number of seconds, got '$health_wait'" >&2; exit 2; }
 out=$(mktemp -d)
+fail() {  # runs inside count's subshell: the caller's `a=$(count ...)` then stops the script
+  echo "tool_call_instructions.sh: $1 (server log: $out/log.$2)" >&2
+  exit 1
+}
 count() {
-  local port
+  local port pid refs
   port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   PYTHONPATH=$PWD valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1" \
     python -m mapsrv serve --port "$port" --rate-mcp 0 >"$out/log.$1" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 600); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break
+  pid=$!
+  local deadline=$((SECONDS + health_wait))
+  until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" || true
+      fail "the server under valgrind exited before it answered /health" "$1"
+    fi
+    if ((SECONDS >= deadline)); then
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" || true
+      fail "the server under valgrind did not answer /health within ${health_wait} s (set BENCH_HEALTH_WAIT)" "$1"
+    fi
     sleep 0.5
   done
-  PYTHONPATH=$PWD python tests/bench/draw_calls.py "http://127.0.0.1:$port/mcp" "$1"
+  if ! PYTHONPATH=$PWD python tests/bench/draw_calls.py "http://127.0.0.1:$port/mcp" "$1" >&2; then
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    fail "draw_calls.py failed against the server" "$1"
+  fi
   kill -INT "$pid"
   wait "$pid" || true
-  sed -n 's/.*I *refs: *//p' "$out/log.$1" | tr -d ,
+  refs=$(sed -n 's/.*I *refs: *//p' "$out/log.$1" | tr -d ,)
+  [[ $refs =~ ^[0-9]+$ ]] || fail "no instruction count in callgrind's output" "$1"
+  echo "$refs"
 }
 a=$(count "$few")
 b=$(count "$many")
+((b > a)) || { echo "tool_call_instructions.sh: $many calls counted $b instructions, not more than $few calls' $a (logs: $out)" >&2; exit 1; }
 echo "instructions per tool call: $(( (b - a) / (many - few) ))"
 rm -r "$out"

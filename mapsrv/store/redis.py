@@ -32,8 +32,8 @@ reported unavailable, so the hub holds the batch and pushes it again by its id, 
 a replica can lose no acknowledged write.
 
 The connection (the asyncio loop, the breaker, hang detection) is ``mapsrv.store.redis_link``; the
-feed of events ``mapsrv.store.redis_feed``; the URL forms ``mapsrv.store.redis_url``; the Lua
-scripts ``mapsrv.store.redis_scripts``.
+commit writer ``mapsrv.store.redis_writer``; the feed of events ``mapsrv.store.redis_feed``; the
+URL forms ``mapsrv.store.redis_url``; the Lua scripts ``mapsrv.store.redis_scripts``.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ from mapsrv.store.contract import (
     StoreStatistics,
     StoreUnavailable,
 )
-from mapsrv.store.redis_link import RedisLink, ReplicasBehind, pack
+from mapsrv.store.redis_link import RedisLink, ReplicasBehind
 from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER, GCRA
+from mapsrv.store.redis_writer import pack
 
 __all__ = ["RedisStore"]
 

@@ -18,13 +18,14 @@ Trio wait that relied on it stayed stuck for good. Which client depends on the U
 (``mapsrv.store.redis_url``): one server, Sentinel's primary, or a Cluster. The feed
 (``mapsrv.store.redis_feed``) reads pub/sub on the asyncio side and hands over what has arrived in
 one crossing; it follows only the maps the hub holds, and resubscribes to all of them (then
-reports ``Reconnected``) whenever its connections are re-established.
+reports ``Reconnected``) whenever its connections are re-established. Commits skip the client:
+``send`` hands packed commands to the commit writer (``mapsrv.store.redis_writer``), under the
+same breaker and deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import secrets
 import time
@@ -42,6 +43,7 @@ from redis.backoff import NoBackoff
 from mapsrv.store.contract import Reconnected, RemoteEvent, StoreMessage, StoreStatistics, StoreUnavailable
 from mapsrv.store.redis_feed import TAG_LENGTH, Feed, Resubscribed
 from mapsrv.store.redis_url import RedisTarget, parse_redis_url
+from mapsrv.store.redis_writer import Job, Waiter, Writer
 
 __all__ = ["RedisLink", "ReplicasBehind", "open_client"]
 
@@ -121,44 +123,7 @@ async def _call_with(call: Callable[[Any], Awaitable[T]], client: Any) -> T:
     return await call(client)  # made inside the asyncio task: redis-py may look for its loop
 
 
-def pack(*args: bytes | str | int) -> bytes:
-    """One command in Redis's protocol (RESP), packed here: cheaper than redis-py's packer."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
-class _Waiter:
-    """A Trio task waiting for work on the asyncio side. Whoever comes first wakes it: the work
-    finishing, the deadline (``expire``), or Trio's cancellation; the others find it woken."""
-
-    __slots__ = ("started", "waiter", "woken")
-
-    def __init__(self, started: float) -> None:
-        self.started = started
-        self.waiter = trio.lowlevel.current_task()
-        self.woken = False
-
-    def _wake(self, result: outcome.Outcome[Any]) -> None:
-        if not self.woken:
-            self.woken = True
-            trio.lowlevel.reschedule(self.waiter, result)
-
-    def expire(self, after: float) -> None:
-        """The deadline passed: end the wait now, whatever the asyncio side does."""
-        self._wake(outcome.Error(redis.exceptions.TimeoutError(f"no reply from redis within {after:.1f} s")))
-
-    def _abort(self, raise_cancel: Any) -> trio.lowlevel.Abort:
-        self.woken = True
-        return trio.lowlevel.Abort.SUCCEEDED
-
-    async def wait(self) -> Any:
-        return await trio.lowlevel.wait_task_rescheduled(self._abort)
-
-
-class _Crossing(_Waiter):
+class _Crossing(Waiter):
     """One asyncio task that a Trio task waits for; it is cancelled when the wait ends first."""
 
     __slots__ = ("task",)
@@ -185,113 +150,6 @@ class _Crossing(_Waiter):
         return super()._abort(raise_cancel)
 
 
-class _Job(_Waiter):
-    """Packed commands for the writer, and how many replies they get. The replies come back as a
-    list, a ``ResponseError`` in place of each error reply."""
-
-    __slots__ = ("count", "packed")
-
-    def __init__(self, packed: bytes, count: int, started: float) -> None:
-        super().__init__(started)
-        self.packed = packed
-        self.count = count
-
-    def finish(self, result: outcome.Outcome[Any]) -> None:
-        self._wake(result)
-
-
-async def _send(connection: Any, data: bytes) -> None:
-    """Write to a connected redis-py connection. Straight to its stream when it has one (redis-py's
-    ``send_packed_command`` wraps every write in ``asyncio.wait_for``, an asyncio task per write
-    on Python 3.11); waiting for the socket only when its buffer is full."""
-    stream = getattr(connection, "_writer", None)
-    if stream is None:
-        await connection.send_packed_command(data, check_health=False)
-        return
-    stream.write(data)
-    if stream.transport.get_write_buffer_size() > _HIGH_WATER:
-        try:
-            await asyncio.wait_for(stream.drain(), connection.socket_timeout)
-        except (TimeoutError, OSError) as exc:
-            raise redis.exceptions.ConnectionError(f"writing to redis failed: {exc!r}") from exc
-
-
-_HIGH_WATER = 1 << 16
-
-
-class _Writer:
-    """Commits' way to Redis: one asyncio task with a connection of its own. It takes every job
-    queued since its last write, sends them in one write, reads their replies in order and wakes
-    each job's Trio task directly. A commit costs one crossing and no asyncio task, pool or
-    redis-py command machinery of its own; under load, commits share round trips.
-
-    A connection that fails fails the jobs it was sending (the link opens its breaker); the next
-    job connects again (under Sentinel, by asking the Sentinels). A job whose connection had sat
-    idle, and failed before any reply, is sent once more on a fresh one (after Redis restarted,
-    an old connection's first write fails): safe, because commits carry batch ids."""
-
-    def __init__(self, make_connection: Callable[[], Any]) -> None:
-        self.make_connection = make_connection
-        self.queue: collections.deque[_Job] = collections.deque()
-        self.connection: Any = None
-        self.reset = False  # drop the connection before the next write (a demoted primary)
-        self._wakeup: asyncio.Event | None = None
-        self._idle = False  # until ``run`` starts, it looks at the queue first anyway
-
-    def submit(self, job: _Job) -> None:
-        self.queue.append(job)
-        if self._idle and self._wakeup is not None:
-            self._idle = False
-            self._wakeup.set()
-
-    async def run(self) -> None:
-        wakeup = self._wakeup = asyncio.Event()
-        try:
-            while True:
-                if not self.queue:
-                    self._idle = True
-                    wakeup.clear()
-                    await wakeup.wait()
-                jobs = list(self.queue)
-                self.queue.clear()
-                await self._write(jobs, retry=True)
-        finally:
-            if self.connection is not None:
-                await self.connection.disconnect(nowait=True)
-
-    async def _write(self, jobs: list[_Job], *, retry: bool) -> None:
-        done = 0
-        fresh = False
-        try:
-            connection = self.connection
-            if connection is None or self.reset:
-                if connection is not None:
-                    await connection.disconnect(nowait=True)
-                connection = self.connection = self.make_connection()
-                self.reset = False
-            if not connection.is_connected:
-                fresh = True
-                await connection.connect()
-            await _send(connection, b"".join(job.packed for job in jobs))
-            for job in jobs:
-                replies: list[Any] = []
-                for _ in range(job.count):
-                    try:
-                        replies.append(await connection.read_response())
-                    except redis.exceptions.ResponseError as exc:
-                        replies.append(exc)
-                job.finish(outcome.Value(replies))
-                done += 1
-        except Exception as exc:
-            if self.connection is not None:
-                await self.connection.disconnect(nowait=True)
-            if retry and not fresh and done == 0 and isinstance(exc, redis.exceptions.ConnectionError):
-                await self._write(jobs, retry=False)
-                return
-            for job in jobs[done:]:
-                job.finish(outcome.Error(exc))
-
-
 class RedisLink:
     def __init__(self, url: str, *, socket_timeout: float = 2.0, hang_after: float | None = None) -> None:
         self.url = url
@@ -302,8 +160,8 @@ class RedisLink:
         self.hang_after = hang_after if hang_after is not None else socket_timeout / 2
         self.client: Any = None  # aioredis.Redis, or RedisCluster
         self.deadline = socket_timeout + 0.5  # a call still running after this is ended
-        self.writer: _Writer | None = None  # commits' own connection (not on a Cluster)
-        self._in_flight: dict[_Waiter, None] = {}  # calls, oldest first
+        self.writer: Writer | None = None  # commits' own connection (not on a Cluster)
+        self._in_flight: dict[Waiter, None] = {}  # calls, oldest first
         self._broken = True  # until the first ping gets through
         self._loop: Any = None
         self._send: trio.MemorySendChannel[StoreMessage] | None = None
@@ -352,7 +210,7 @@ class RedisLink:
         writer = self.writer
         if writer is None or not self.available:
             raise StoreUnavailable()
-        job = _Job(packed, count, time.monotonic())
+        job = Job(packed, count, time.monotonic())
         self._in_flight[job] = None
         writer.submit(job)
         try:
@@ -433,7 +291,7 @@ class RedisLink:
             self.feed.attach(client)
             writing = None
             if self.target.kind != "cluster":  # on a Cluster each map's slot has its own node
-                self.writer = _Writer(client.connection_pool.make_connection)
+                self.writer = Writer(client.connection_pool.make_connection)
                 writing = loop.create_task(self.writer.run())
             self._send = send
             try:

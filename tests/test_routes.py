@@ -4,6 +4,7 @@ matching), the one Host and Origin check, and the one error writer, over real so
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from mapsrv.config import Config
 from mapsrv.errors import NotFound, Unavailable, VersionConflict
 from mapsrv.mcp_server import security_settings
 from mapsrv.responses import error_body, error_headers
-from mapsrv.routes import OTHER, ROUTES, Family, lookup, route_of
+from mapsrv.routes import OTHER, ROUTES, Family, Route, _literal_paths, _route, lookup, route_of
 from mapsrv.server import Server
 
 # Which Dispatcher method answers each family.
@@ -126,6 +127,30 @@ def test_quart_serves_only_what_the_table_sends_it() -> None:
 )  # fmt: skip
 def test_mcp_paths_come_from_the_table(path: str, mcp: bool) -> None:
     assert lookup(path).route.family.is_mcp is mcp
+
+
+@pytest.mark.parametrize(
+    ("pattern", "paths"),
+    [("/health", ["/health"]), ("/mcp/?", ["/mcp", "/mcp/"]), ("/messages/.*", []), ("/a.b/?", []),
+     ("/mc?", []), ("/(?P<kind>m)/(?P<key>[^/]+)", [])],
+)  # fmt: skip
+def test_only_literal_patterns_are_looked_up_as_fixed_paths(pattern: str, paths: list[str]) -> None:
+    """The table's fixed paths (built at import, where mutation testing cannot reach)."""
+    assert _literal_paths(pattern) == paths
+    assert all(re.fullmatch(pattern, path) for path in paths)
+
+
+def test_a_route_keeps_what_the_table_gives_it() -> None:
+    made = _route("/x", r"/x/.*", Family.PROBE, host_checked=False, origin_checked=True)
+    assert made == Route("/x", re.compile(r"/x/.*"), Family.PROBE, host_checked=False, origin_checked=True)
+
+
+def test_paths_without_a_map_match_with_no_kind_and_no_key() -> None:
+    for path, template in (("/static/map.js", "/static/"), ("/messages/", "/messages/")):
+        found = lookup(path)
+        assert (found.route.template, found.kind, found.key) == (template, "", ""), path
+    key = "k" * 22
+    assert (lookup(f"/v/{key}/events").kind, lookup(f"/v/{key}/events").key) == ("v", key)
 
 
 @pytest.mark.parametrize(

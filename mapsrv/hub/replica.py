@@ -116,7 +116,7 @@ class Replica:
             self.holding.add(entry.id)
         elif held.count >= MAX_HELD_BATCHES:
             raise StoreUnavailable()
-        held.batches.append(dataclasses.replace(batch(), first=events[0].version if events else 0))
+        held.batches.append(dataclasses.replace(batch(), first=events[0].version))
         self._advance(entry, state, events)
         return events
 
@@ -195,8 +195,7 @@ class Replica:
             )
             step = after_commit(reply, expected=held.base.version, landing=state.version)
             if step is Next.DONE:
-                if events:
-                    held.renumbered[batch.first] = events[0].version
+                held.renumbered[batch.first] = events[0].version
                 held.base = state
                 held.history.extend(events)
                 del held.batches[0]

@@ -453,6 +453,7 @@ async def test_a_store_lost_while_catching_up_after_a_conflict_holds_the_write_o
     async with a.subscribe(entry_a) as viewer:
         events = await a.apply(entry_a.id, [marker("a")])
         assert [e.version for e in events] == [1], "held on this copy (the catch-up never came)"
+        assert entry_a.state.version == 1 and [f.label for f in entry_a.state.features.values()] == ["a"]
         assert a.statistics().pending_writes == 1 and labels(memory, entry_a.id) == ["b"]
         assert frame_ids(viewer) == [b"id: 1"], "its viewers see the held write at once"
         memory.come_back()
@@ -589,26 +590,29 @@ async def test_a_push_that_keeps_conflicting_stays_held_until_the_retry_loop_pus
     store.heal = False
     await follow(nursery, a)
     store.disconnect()
-    for i in range(3):
-        await a.apply(busy_a.id, [marker(f"held {i}")])
-    await a.apply(calm.id, [marker("calm")])
     conflicts = MAX_RESYNC_STEPS + 1
+    held = [f"held {i}" for i in range(conflicts)]  # as many as b writes: the versions line up
+    for label in held:
+        await a.apply(busy_a.id, [marker(label)])
+    await a.apply(calm.id, [marker("calm")])
     store.before["commit"] = [writes_by(b, busy_b, f"b{i}") for i in range(conflicts)]
     async with a.subscribe(busy_a) as viewer:
         store.reconnect()  # one re-sync: the busy map conflicts on each attempt, the calm one lands
-        await wait_until(lambda: a.statistics().pending_writes == 3)
+        await wait_until(lambda: a.statistics().pending_writes == conflicts)
         await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
         assert trio.current_time() - started < RETRY_HELD_INTERVAL, "in the reconnection's re-sync"
         assert a.statistics().commit_conflicts == conflicts and labels(memory, calm.id) == ["calm"]
-        assert busy_a.state.version == 3 and frame_ids(viewer) == [], "b's events ignored while held"
+        heard = store.statistics().remote_events
+        await b.apply(busy_b.id, [marker("late")])  # the store's next version is this copy's next
+        await wait_until(lambda: store.statistics().remote_events == heard + 1)
+        await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
+        assert busy_a.state.version == conflicts and frame_ids(viewer) == [], "ignored while held"
         async with a.subscribe(busy_a, last_event_id="0") as resumed:
             assert resumed.initial == [busy_a.frames.snapshot_frame(busy_a.state)], "this copy's own"
         await wait_until(lambda: a.statistics().pending_writes == 0)
         assert trio.current_time() - started >= RETRY_HELD_INTERVAL, "pushed by the retry loop"
-    assert labels(memory, busy_a.id) == sorted(
-        [f"b{i}" for i in range(conflicts)] + ["held 0", "held 1", "held 2"]
-    )
-    assert busy_a.state == memory.maps[busy_a.id].state and a.statistics().commit_conflicts == conflicts
+    assert labels(memory, busy_a.id) == sorted([f"b{i}" for i in range(conflicts)] + held + ["late"])
+    assert busy_a.state == memory.maps[busy_a.id].state and a.statistics().commit_conflicts == conflicts + 1
     calls = store.calls
     await trio.sleep(3 * RETRY_HELD_INTERVAL)  # virtual time: three more turns of the retry loop
     assert store.calls == calls, "nothing held: no more re-syncs"
@@ -707,3 +711,40 @@ async def test_a_re_sync_that_reloads_at_this_copys_own_version_still_takes_the_
             viewer.receive.receive_nowait()
     assert entry_a.state.version == 3 and entry_a.state == memory.maps[entry_a.id].state
     assert labels(memory, entry_a.id) == ["b's two", "held", "one"]
+
+
+async def test_a_held_redo_of_an_undo_made_before_the_outage_names_that_undo() -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    actor = Actor("agent:aaaaaaaa", "test")
+    await a.apply(entry_a.id, [marker("one")], actor=actor)
+    await a.undo(entry_a.id, actor)  # version 2
+    store_of(a).disconnect()
+    await a.redo(entry_a.id, actor)  # held at 3
+    await b.apply(entry_b.id, [parse_op({"op": "set_title", "title": "b"}, Limits())])  # at 3
+    store_of(a).reconnect()
+    await a.resync()
+    fresh = MapHub(store=memory.connect())
+    (redo,) = [c for c in (await fresh.changes_since(entry_a.id, 0))["changes"] if "redoes" in c]
+    assert (redo["version"], redo["redoes"]) == (4, 2)
+
+
+async def test_a_reconnection_during_a_re_sync_runs_another_one_after_it(nursery: trio.Nursery) -> None:
+    """Events lost in an outage that came and went while a re-sync was running are caught up by
+    a second re-sync, not left until the map's next event."""
+    memory = SharedMemory()
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+    first, second = await a.create_map(), await a.create_map()
+    first_b = await b.get(first.id)
+    store = store_of(a)
+    store.heal = False
+    await follow(nursery, a)
+    async with second.lock:  # the first re-sync waits here, after it has done the first map
+        store.disconnect()
+        store.reconnect()
+        await wait_until(lambda: second.lock.statistics().tasks_waiting == 1)
+        store.disconnect()  # a second outage: a hears nothing of what b writes now
+        await b.apply(first_b.id, [marker("missed")])
+        store.reconnect()
+    await wait_until(lambda: first.state.version == 1)
+    assert first.state == memory.maps[first.id].state

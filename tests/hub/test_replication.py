@@ -581,37 +581,54 @@ async def test_a_push_that_keeps_conflicting_stays_held_until_the_retry_loop_pus
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
     """A re-sync absorbs MAX_RESYNC_STEPS + 1 conflicts on a map, then leaves it (its writes
-    held, the feed's events for it ignored, a resuming viewer given this copy's snapshot) and
-    goes on with the next map; the retry loop pushes it later, and nothing runs after that."""
+    held, this copy as it was, the feed's events for it ignored, a resuming viewer given this
+    copy's snapshot) and goes on with the next map; the retry loop pushes it later, and nothing
+    runs after that. The versions are chosen so that each wrong step would show: b's events
+    come at this copy's next version."""
     started = trio.current_time()
     memory = SharedMemory()
     a, store, b, busy_a, busy_b = await interleaved_hubs(memory, event_log_size=2)
     calm = await a.create_map()
+    calm_b = await b.get(calm.id)
     store.heal = False
     await follow(nursery, a)
     store.disconnect()
     conflicts = MAX_RESYNC_STEPS + 1
-    held = [f"held {i}" for i in range(conflicts)]  # as many as b writes: the versions line up
+    held = [f"held {i}" for i in range(conflicts + 1)]  # at 18 here; the store will be at 17
     for label in held:
         await a.apply(busy_a.id, [marker(label)])
     await a.apply(calm.id, [marker("calm")])
     store.before["commit"] = [writes_by(b, busy_b, f"b{i}") for i in range(conflicts)]
+    heard = 0
+
+    async def b_writes(label: str) -> None:  # and a has heard it once it hears b's next on calm
+        nonlocal heard
+        heard += 1
+        await b.apply(busy_b.id, [marker(label)])
+        await b.apply(calm_b.id, [marker(f"calm {heard}")])
+        await wait_until(lambda: calm.state.version == 1 + heard)
+
     async with a.subscribe(busy_a) as viewer:
         store.reconnect()  # one re-sync: the busy map conflicts on each attempt, the calm one lands
-        await wait_until(lambda: a.statistics().pending_writes == conflicts)
+        await wait_until(lambda: a.statistics().pending_writes == len(held))
         await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
-        assert trio.current_time() - started < RETRY_HELD_INTERVAL, "in the reconnection's re-sync"
         assert a.statistics().commit_conflicts == conflicts and labels(memory, calm.id) == ["calm"]
-        heard = store.statistics().remote_events
-        await b.apply(busy_b.id, [marker("late")])  # the store's next version is this copy's next
-        await wait_until(lambda: store.statistics().remote_events == heard + 1)
+        assert busy_a.state.version == len(held) and frame_ids(viewer) == [], "as it was"
+        await b_writes("late")  # the store is at this copy's version now
         await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
-        assert busy_a.state.version == conflicts and frame_ids(viewer) == [], "ignored while held"
-        async with a.subscribe(busy_a, last_event_id="0") as resumed:
-            assert resumed.initial == [busy_a.frames.snapshot_frame(busy_a.state)], "this copy's own"
+        async with a.subscribe(busy_a, last_event_id="0") as resumed:  # not b's events: its own
+            assert resumed.initial == [busy_a.frames.snapshot_frame(busy_a.state)]
+        await b_writes("later")  # at this copy's next version
+        await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
+        async with busy_a.lock:  # a write of a's in flight: the next event waits in the inbox
+            await b_writes("latest")
+        await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
+        assert busy_a.state.version == len(held) and frame_ids(viewer) == [], "b's events ignored"
+        assert trio.current_time() - started < RETRY_HELD_INTERVAL, "all before the retry loop ran"
         await wait_until(lambda: a.statistics().pending_writes == 0)
         assert trio.current_time() - started >= RETRY_HELD_INTERVAL, "pushed by the retry loop"
-    assert labels(memory, busy_a.id) == sorted([f"b{i}" for i in range(conflicts)] + held + ["late"])
+    b_labels = [f"b{i}" for i in range(conflicts)] + ["late", "later", "latest"]
+    assert labels(memory, busy_a.id) == sorted(b_labels + held)
     assert busy_a.state == memory.maps[busy_a.id].state and a.statistics().commit_conflicts == conflicts + 1
     calls = store.calls
     await trio.sleep(3 * RETRY_HELD_INTERVAL)  # virtual time: three more turns of the retry loop

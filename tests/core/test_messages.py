@@ -9,8 +9,16 @@ from typing import Any
 import pytest
 
 from mapsrv.core import Limits, MapState, apply, apply_all
-from mapsrv.core.model import FEATURE_TYPES, View, build_feature, check_bounds, check_geometry, check_zoom
-from mapsrv.core.ops import ImportFeatures, RestoreFeatures, UpdateFeature
+from mapsrv.core.model import (
+    FEATURE_TYPES,
+    Layer,
+    View,
+    build_feature,
+    check_bounds,
+    check_geometry,
+    check_zoom,
+)
+from mapsrv.core.ops import ImportFeatures, RestoreFeatures, RestoreLayer, UpdateFeature
 from mapsrv.core.parse import parse_op
 from mapsrv.errors import InvalidInput, MapsrvError, NotFound, PayloadTooLarge
 
@@ -161,3 +169,111 @@ def test_the_error_types_are_the_ones_an_agent_is_told() -> None:
         check_geometry("polyline", [[1, 2]] * 4, None, LIMITS)
     with pytest.raises(InvalidInput):
         check_zoom(-1, Limits())
+
+
+LATITUDE = "coords latitude must be between -90 and 90, got"
+LONGITUDE = "coords longitude must be between -180 and 180, got"
+DEGREES = "latitude is degrees north (+) or south (-) of the equator"
+
+
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        ([100, 50], f"{LATITUDE} 100; this looks like [lon, lat]: swap them to [50, 100]"),
+        ([180, 90], f"{LATITUDE} 180; this looks like [lon, lat]: swap them to [90, 180]"),
+        ([-180, -90], f"{LATITUDE} -180; this looks like [lon, lat]: swap them to [-90, -180]"),
+        ([-90.5, 0], f"{LATITUDE} -90.5; this looks like [lon, lat]: swap them to [0, -90.5]"),
+        ([100, 120], f"{LATITUDE} 100; {DEGREES}"),
+        ([100, -90.5], f"{LATITUDE} 100; {DEGREES}"),
+        ([100, 90.5], f"{LATITUDE} 100; {DEGREES}"),
+        ([181, 0], f"{LATITUDE} 181; {DEGREES}"),
+        ([-180.5, 0], f"{LATITUDE} -180.5; {DEGREES}"),
+        ([0, 180.5], f"{LONGITUDE} 180.5; subtract 360 east of 180"),
+        ([0, -180.5], f"{LONGITUDE} -180.5; add 360 west of -180"),
+    ],
+)
+def test_a_point_out_of_range_says_which_way_to_fix_it(point: list[float], message: str) -> None:
+    assert refusal(lambda: check_geometry("marker", point, None, LIMITS)) == message
+
+
+def test_a_point_on_the_edges_is_allowed_and_a_bad_longitude_is_named() -> None:
+    for point in ([90, 180], [-90, -180]):
+        assert check_geometry("marker", point, None, LIMITS)[0] == tuple(float(v) for v in point)
+    assert refusal(lambda: check_geometry("marker", [0, "east"], None, LIMITS)).startswith("coords longitude")
+
+
+def op(raw: dict[str, Any]) -> Any:
+    return parse_op(raw, Limits())
+
+
+def test_the_total_points_limit_allows_reaching_it_and_edits_that_add_none() -> None:
+    limits = Limits(max_total_points=3)
+    polygon = op({"op": "add_feature", "type": "polygon", "coords": [[1, 2], [3, 4], [5, 6]]})
+    three, _ = apply(MapState(id="m"), polygon, limits)
+    assert three.points == 3
+    assert refusal(
+        lambda: apply(three, op({"op": "add_feature", "type": "marker", "coords": [1, 2]}), limits)
+    )
+    lowered = Limits(max_total_points=2)  # a map already past a lowered limit may still be edited
+    titled, _ = apply(three, op({"op": "set_title", "title": "t"}), lowered)
+    assert titled.points == 3
+
+
+def test_replacing_a_feature_counts_its_points_once() -> None:
+    state, _ = apply(MapState(id="m"), op({"op": "add_feature", "id": "p", "type": "polygon",
+                                           "coords": [[1, 2], [3, 4], [5, 6]]}))  # fmt: skip
+    state, _ = apply(state, UpdateFeature("p", coords=[[1, 2], [3, 4], [5, 6], [7, 8]]))
+    assert state.points == 4
+    state, _ = apply(state, op({"op": "add_feature", "type": "circle", "coords": [1, 2], "radius": 5}))
+    assert state.points == 5, "a circle is one point, its center"
+
+
+def test_ops_carry_every_field_they_were_given() -> None:
+    state, _ = apply(
+        MapState(id="m"), op({"op": "add_feature", "id": "a", "type": "marker", "coords": [1, 2]})
+    )
+    fitted, _ = apply(state, op({"op": "fit_bounds", "animate": False}))
+    assert fitted.view is not None and fitted.view.animate is False
+    hidden, _ = apply(state, op({"op": "add_layer", "id": "x", "name": "X", "visible": False}))
+    assert hidden.layers["x"].visible is False
+    updated, _ = apply(state, UpdateFeature("a", popup="new"))
+    assert updated.features["a"].popup == "new"
+    added, _ = apply(updated, op({"op": "add_feature", "type": "marker", "coords": [1, 2]}))
+    assert set(added.features) == {"a", f"f{updated.seq}"}, "the sequence goes on after an update"
+
+
+def test_ids_given_out_in_one_batch_follow_each_other_and_an_id_is_taken_once() -> None:
+    two = [op({"op": "add_feature", "type": "marker", "coords": [1, 2]}) for _ in range(2)]
+    state, _ = apply_all(MapState(id="m"), two)
+    assert sorted(state.features) == ["f1", "f2"] and state.seq == 3
+    assert refusal(lambda: apply(state, ImportFeatures((marker("a"), marker("a"))))) == (
+        "feature 'a' already exists; use update_feature to change it"
+    )
+
+
+def test_the_layer_and_fit_refusals_say_what_to_do_instead() -> None:
+    empty = MapState(id="m")
+    assert refusal(lambda: apply(empty, op({"op": "remove_layer", "id": "default"}))) == (
+        "the default layer cannot be removed; clear it instead"
+    )
+    assert (
+        refusal(lambda: apply(empty, op({"op": "fit_bounds"})))
+        == "the map has no features to fit; give bounds instead"
+    )
+    limits = Limits(max_layers=2)
+    two, _ = apply(empty, op({"op": "add_layer", "id": "a", "name": "A"}), limits)
+    assert refusal(lambda: apply(two, op({"op": "add_layer", "id": "b", "name": "B"}), limits)) == (
+        "a map can have at most 2 layers"
+    )
+    renamed, _ = apply(two, RestoreLayer(Layer("a", "B")), limits)  # at the limit: it replaces one
+    assert renamed.layers["a"].name == "B"
+    assert (
+        refusal(lambda: apply(two, RestoreLayer(Layer("b", "B")), limits))
+        == "a map can have at most 2 layers"
+    )
+
+
+def test_clearing_the_whole_map_removes_every_feature() -> None:
+    state = state_with("f1", "f2")
+    cleared, _ = apply(state, op({"op": "clear"}))
+    assert cleared.features == {} and cleared.points == 0

@@ -37,6 +37,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         [
             "tests/hub/test_replication.py",
             "tests/hub/test_recovery_decisions.py",
+            "tests/hub/test_undo.py",
             "tests/test_hub.py",
             "tests/test_streams.py",
         ],
@@ -47,7 +48,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "access": (
         ["mapsrv/access.py", "mapsrv/routes.py", "mapsrv/asgi.py"],
-        ["tests/test_access.py", "tests/test_routes.py", "tests/test_guards.py"],
+        ["tests/test_access.py", "tests/test_routes.py", "tests/test_guards.py", "tests/test_throttle.py"],
     ),
     "stream": (["mapsrv/event_stream.py"], ["tests/test_streams.py", "tests/test_web.py"]),
 }

@@ -4,6 +4,7 @@ matching), the one Host and Origin check, and the one error writer, over real so
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from mapsrv.config import Config
 from mapsrv.errors import NotFound, Unavailable, VersionConflict
 from mapsrv.mcp_server import security_settings
 from mapsrv.responses import error_body, error_headers
-from mapsrv.routes import OTHER, ROUTES, Family, lookup, route_of
+from mapsrv.routes import OTHER, ROUTES, Family, Route, _literal_paths, _route, lookup, route_of
 from mapsrv.server import Server
 
 # Which Dispatcher method answers each family.
@@ -126,6 +127,30 @@ def test_quart_serves_only_what_the_table_sends_it() -> None:
 )  # fmt: skip
 def test_mcp_paths_come_from_the_table(path: str, mcp: bool) -> None:
     assert lookup(path).route.family.is_mcp is mcp
+
+
+@pytest.mark.parametrize(
+    ("pattern", "paths"),
+    [("/health", ["/health"]), ("/mcp/?", ["/mcp", "/mcp/"]), ("/messages/.*", []), ("/a.b/?", []),
+     ("/mc?", []), ("/(?P<kind>m)/(?P<key>[^/]+)", [])],
+)  # fmt: skip
+def test_only_literal_patterns_are_looked_up_as_fixed_paths(pattern: str, paths: list[str]) -> None:
+    """The table's fixed paths (built at import, where mutation testing cannot reach)."""
+    assert _literal_paths(pattern) == paths
+    assert all(re.fullmatch(pattern, path) for path in paths)
+
+
+def test_a_route_keeps_what_the_table_gives_it() -> None:
+    made = _route("/x", r"/x/.*", Family.PROBE, host_checked=False, origin_checked=True)
+    assert made == Route("/x", re.compile(r"/x/.*"), Family.PROBE, host_checked=False, origin_checked=True)
+
+
+def test_paths_without_a_map_match_with_no_kind_and_no_key() -> None:
+    for path, template in (("/static/map.js", "/static/"), ("/messages/", "/messages/")):
+        found = lookup(path)
+        assert (found.route.template, found.kind, found.key) == (template, "", ""), path
+    key = "k" * 22
+    assert (lookup(f"/v/{key}/events").kind, lookup(f"/v/{key}/events").key) == ("v", key)
 
 
 @pytest.mark.parametrize(
@@ -290,7 +315,21 @@ async def test_a_stream_resumes_from_its_last_event_id_with_the_configured_retry
     with trio.fail_after(5):
         await resumed.wait_for(lambda events: len(events) >= 1)
     assert resumed.retry == 1500 and [(kind, id) for kind, id, _ in resumed.events] == [("change", "2")]
+    await alice.ops(map_id, {"op": "set_title", "title": "c"})  # the stream stays open for more
+    with trio.fail_after(5):
+        await resumed.wait_for(lambda events: len(events) >= 2)
+    assert [(kind, id) for kind, id, _ in resumed.events] == [("change", "2"), ("change", "3")]
     await alice.aclose()
+
+
+async def test_ready_answers_503_once_the_server_drains(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, drain_delay=60)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        assert (await http.get("/ready")).json() == {"ready": True, "store": "ok", "draining": False}
+        server.shutdown()  # draining: still serving, but no longer ready for new work
+        drained = await http.get("/ready")
+        assert drained.status_code == 503
+        assert drained.json() == {"ready": False, "store": "ok", "draining": True}
 
 
 async def test_the_app_starts_through_its_lifespan_without_a_warning(
@@ -299,3 +338,16 @@ async def test_the_app_starts_through_its_lifespan_without_a_warning(
     caplog.set_level(logging.INFO)
     await start_server(nursery)  # hypercorn sends the lifespan events; a failure is a WARNING
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_a_view_stream_may_be_read_from_any_origin_and_the_owners_stream_may_not(
+    browser_factory,
+) -> None:
+    alice = browser_factory()
+    map_id = await alice.new_map()
+    page = (await alice.client.get(f"/m/{map_id}")).text
+    view_key = page.split('data-view-url="', 1)[1].split('"', 1)[0].rsplit("/", 1)[1]
+    async with alice.client.stream("GET", f"/v/{view_key}/events") as view:
+        assert view.status_code == 200 and view.headers.get_list("access-control-allow-origin") == ["*"]
+    async with alice.client.stream("GET", f"/m/{map_id}/events") as own:
+        assert own.status_code == 200 and "access-control-allow-origin" not in own.headers

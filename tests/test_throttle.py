@@ -4,6 +4,7 @@ open-stream cap, and a slow request body cut off."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
@@ -112,6 +113,24 @@ async def test_open_streams_per_client_are_capped(nursery: trio.Nursery) -> None
     third = await browser.client.get(f"/m/{map_id}/events")
     assert third.status_code == 429
     assert server.throttle.statistics().refused["streams_open"] == 1
+    await browser.aclose()
+
+
+async def test_new_streams_past_their_rate_are_refused_even_under_the_open_stream_cap(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery, rate_streams=0.01, burst_streams=2, max_streams_per_client=10)
+    browser = Browser(server.url)
+    map_id = await browser.new_map()
+    statuses = []
+    for _ in range(3):  # each closed before the next: never more than one open
+        async with browser.client.stream("GET", f"/m/{map_id}/events") as response:
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                body = json.loads(await response.aread())
+    assert statuses == [200, 200, 429]
+    assert "new streams" in body["error"]["message"]
+    assert server.throttle.statistics().refused == {"streams": 1}
     await browser.aclose()
 
 

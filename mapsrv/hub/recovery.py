@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mapsrv.core import Event, Limits, MapState, Op, apply_all
@@ -87,6 +88,7 @@ class HeldBatch:
     undoes: int | None = None
     redoes: int | None = None
     summary: str | None = None
+    first: int = 0  # the version of its first event here; an undo or redo of it names that version
 
 
 @dataclass
@@ -98,6 +100,9 @@ class HeldWrites:
     batches: list[HeldBatch] = field(default_factory=list)
     history: History = field(default_factory=History)  # the history that goes with ``base``
     rewritten: bool = False  # a partial re-sync replayed batches on another base: restart viewers
+    # A pushed batch's first version here -> in the store (they differ when it moved on top of
+    # another process's writes): the held undos and redos that name it name it there.
+    renumbered: dict[int, int] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -129,14 +134,20 @@ def on_remote(version: int, *, holding: bool, event_version: int) -> OnRemote:
     return OnRemote.CATCH_UP
 
 
-def apply_held(state: MapState, batch: HeldBatch, limits: Limits) -> tuple[MapState, list[Event]] | None:
+def apply_held(
+    state: MapState, batch: HeldBatch, limits: Limits, renumbered: Mapping[int, int] | None = None
+) -> tuple[MapState, list[Event]] | None:
     """A held batch applied again on top of ``state``; None when it no longer applies (another
-    process removed what it drew on, or filled the map)."""
+    process removed what it drew on, or filled the map). An undo or redo names the change it
+    reverts by that change's version in the store (``renumbered``, when that change moved)."""
     try:
         after, events = apply_all(state, batch.ops, limits)
     except MapsrvError:
         return None
+    moved = renumbered or {}
+    undoes = moved.get(batch.undoes, batch.undoes) if batch.undoes is not None else None
+    redoes = moved.get(batch.redoes, batch.redoes) if batch.redoes is not None else None
     marked, _ = record(
-        state, events, batch.actor, batch.at, undoes=batch.undoes, redoes=batch.redoes, summary=batch.summary
+        state, events, batch.actor, batch.at, undoes=undoes, redoes=redoes, summary=batch.summary
     )
     return after, marked

@@ -10,6 +10,7 @@ handed to their maps by ``remote.RemoteEvents``, which never waits for a map's l
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -123,7 +124,7 @@ class Replica:
             self.holding.add(entry.id)
         elif held.count >= MAX_HELD_BATCHES:
             raise StoreUnavailable()
-        held.batches.append(batch())
+        held.batches.append(dataclasses.replace(batch(), first=events[0].version))
         self._advance(entry, state, events, record)
         return events
 
@@ -185,7 +186,7 @@ class Replica:
         steps = 0
         while held.batches and steps <= MAX_RESYNC_STEPS:
             batch = held.batches[0]
-            applied = apply_held(held.base, batch, self.limits)
+            applied = apply_held(held.base, batch, self.limits, held.renumbered)
             if applied is None:
                 log.warning("map %s: a write held during the outage no longer applies", map_ref(entry.id))
                 del held.batches[0]
@@ -202,6 +203,7 @@ class Replica:
             )
             step = after_commit(reply, expected=held.base.version, landing=state.version)
             if step is Next.DONE:
+                held.renumbered[batch.first] = events[0].version
                 held.base = state
                 held.history.extend(events)
                 del held.batches[0]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -14,10 +16,11 @@ import trio.lowlevel
 from support import wait_until
 
 from mapsrv.core import Limits
+from mapsrv.core.history import Actor
 from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable
 from mapsrv.hub import MapEntry, MapHub, Subscription
-from mapsrv.hub.replica import MAX_HELD_BATCHES
+from mapsrv.hub.replica import MAX_COMMIT_ATTEMPTS, MAX_HELD_BATCHES, MAX_RESYNC_STEPS, RETRY_HELD_INTERVAL
 from mapsrv.logs import map_ref
 from mapsrv.store import RemoteEvent, StoreUnavailable
 from mapsrv.store.shared import SharedMemory, SharedStore
@@ -359,3 +362,406 @@ async def test_an_unreadable_event_is_logged_and_the_map_still_followed(
     await wait_until(lambda: entry_b.state.version == 1)
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [f"map {map_ref(entry_a.id)}: an event from the store could not be read"]
+
+
+class Interleaved(SharedStore):
+    """A connection to the shared store on which other processes act just before this one's
+    calls, as they can on a busy store between two round trips: each action queued under a
+    call's name in ``before`` (``after``) runs before (after) the next such call. It counts the
+    calls it was asked to make."""
+
+    def __init__(self, memory: SharedMemory) -> None:
+        super().__init__(memory)
+        memory.connections.append(self)
+        self.before: dict[str, list[Callable[[], Awaitable[object]]]] = defaultdict(list)
+        self.after: dict[str, list[Callable[[], Awaitable[object]]]] = defaultdict(list)
+        self.calls = 0
+
+    async def _first(self, name: str) -> None:
+        self.calls += 1
+        if self.before[name]:
+            await self.before[name].pop(0)()
+
+    async def commit(self, map_id: str, expected: int, events: Any, state: Any, **kw: Any) -> Any:
+        await self._first("commit")
+        return await super().commit(map_id, expected, events, state, **kw)
+
+    async def load(self, map_id: str) -> Any:
+        await self._first("load")
+        loaded = await super().load(map_id)
+        if self.after["load"]:
+            await self.after["load"].pop(0)()
+        return loaded
+
+    async def create(self, meta: Any, state: Any) -> bool:
+        await self._first("create")
+        return await super().create(meta, state)
+
+    async def events_after(self, map_id: str, version: int) -> Any:
+        await self._first("events_after")
+        return await super().events_after(map_id, version)
+
+
+async def interleaved_hubs(
+    memory: SharedMemory, **hub: Any
+) -> tuple[MapHub, Interleaved, MapHub, MapEntry, MapEntry]:
+    """``a`` on an ``Interleaved`` connection, ``b`` the other process; one map, on both."""
+    store = Interleaved(memory)
+    a, b = MapHub(store=store, **hub), MapHub(store=memory.connect())
+    entry_a = await a.create_map()
+    return a, store, b, entry_a, await b.get(entry_a.id)
+
+
+def writes_by(hub: MapHub, entry: MapEntry, label: str) -> Callable[[], Awaitable[object]]:
+    return lambda: hub.apply(entry.id, [marker(label)])
+
+
+async def test_a_write_that_conflicts_every_time_gives_up_after_its_attempts_with_a_retry_hint() -> None:
+    memory = SharedMemory()
+    a, store, b, entry_a, entry_b = await interleaved_hubs(memory)
+    store.before["commit"] = [writes_by(b, entry_b, f"b{i}") for i in range(MAX_COMMIT_ATTEMPTS)]
+    with pytest.raises(Unavailable) as refused:
+        await a.apply(entry_a.id, [marker("a")])
+    assert refused.value.message == "this map is changing too fast to write to; retry"
+    assert a.statistics().commit_conflicts == MAX_COMMIT_ATTEMPTS
+    assert entry_a.state == memory.maps[entry_a.id].state, "caught up on each, written on none"
+    assert "a" not in labels(memory, entry_a.id)
+
+
+async def test_each_conflict_of_one_write_is_counted_and_the_write_lands_on_top() -> None:
+    memory = SharedMemory()
+    a, store, b, entry_a, entry_b = await interleaved_hubs(memory)
+    store.before["commit"] = [writes_by(b, entry_b, "b0"), writes_by(b, entry_b, "b1")]
+    events = await a.apply(entry_a.id, [marker("a")])
+    assert [e.version for e in events] == [3] and a.statistics().commit_conflicts == 2
+    assert labels(memory, entry_a.id) == ["a", "b0", "b1"] and entry_a.state == memory.maps[entry_a.id].state
+
+
+async def test_a_store_lost_while_catching_up_after_a_conflict_holds_the_write_on_top(
+    nursery: trio.Nursery,
+) -> None:
+    memory = SharedMemory()
+    a, store, b, entry_a, entry_b = await interleaved_hubs(memory)
+    store.heal = False
+    await follow(nursery, a)
+    store.before["commit"] = [writes_by(b, entry_b, "b")]
+
+    async def store_goes_down() -> None:
+        memory.go_down()
+
+    store.before["events_after"] = [store_goes_down]
+    async with a.subscribe(entry_a) as viewer:
+        events = await a.apply(entry_a.id, [marker("a")])
+        assert [e.version for e in events] == [1], "held on this copy (the catch-up never came)"
+        assert entry_a.state.version == 1 and [f.label for f in entry_a.state.features.values()] == ["a"]
+        assert a.statistics().pending_writes == 1 and labels(memory, entry_a.id) == ["b"]
+        assert frame_ids(viewer) == [b"id: 1"], "its viewers see the held write at once"
+        memory.come_back()
+        await wait_until(lambda: a.statistics().pending_writes == 0)
+    assert labels(memory, entry_a.id) == ["a", "b"] and entry_a.state == memory.maps[entry_a.id].state
+
+
+async def test_a_map_another_process_recreated_first_is_reloaded_from_the_store() -> None:
+    memory = SharedMemory()
+    a, store, b, entry_a, entry_b = await interleaved_hubs(memory)
+    memory.forget(entry_a.id)  # expired in the store
+    store.before["create"] = [writes_by(b, entry_b, "recreated by b")]  # b meets it first
+    async with a.subscribe(entry_a) as viewer:
+        events = await a.apply(entry_a.id, [marker("a")])
+        with pytest.raises(trio.EndOfChannel):  # a took the store's copy: a new history
+            viewer.receive.receive_nowait()
+    assert [e.version for e in events] == [2]
+    assert (
+        labels(memory, entry_a.id) == ["a", "recreated by b"]
+        and entry_a.state == memory.maps[entry_a.id].state
+    )
+
+
+async def test_a_map_recreated_from_this_copy_keeps_its_viewers() -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker("one")])
+    memory.forget(entry.id)
+    async with hub.subscribe(entry) as viewer:
+        await hub.apply(entry.id, [marker("two")])
+        assert frame_ids(viewer) == [b"id: 2"], "the same history, one event on"
+
+
+async def test_a_map_followed_after_another_process_wrote_catches_up_on_that_write(
+    nursery: trio.Nursery,
+) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await a.apply(entry_a.id, [marker("first")])
+    store = Interleaved(memory)  # a third process: it loads the map, b writes, then it follows
+    third = MapHub(store=store)
+    await follow(nursery, third)
+    store.after["load"] = [writes_by(b, entry_b, "between load and follow")]
+    copy = await third.get(entry_a.id)  # loaded before b's write: no event of it will come
+    await wait_until(lambda: copy.state.version == 2)  # the catch-up on Followed
+    assert copy.state == memory.maps[entry_a.id].state
+
+
+async def test_a_conflict_when_the_log_no_longer_reaches_back_reloads_the_map() -> None:
+    memory = SharedMemory(log_size=2)
+    a, b, entry_a, entry_b = await two_hubs(memory)  # b does not follow
+    for i in range(3):
+        await a.apply(entry_a.id, [marker(f"a{i}")])
+    async with b.subscribe(entry_b) as viewer:
+        events = await b.apply(entry_b.id, [marker("b")])
+        with pytest.raises(trio.EndOfChannel):  # reloaded from a snapshot: viewers start again
+            viewer.receive.receive_nowait()
+    assert [e.version for e in events] == [4] and entry_b.state == memory.maps[entry_a.id].state
+
+
+async def test_a_write_whose_reply_was_lost_is_found_by_its_id_on_re_sync_without_a_conflict(
+    nursery: trio.Nursery,
+) -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    store_of(hub).heal = False
+    await follow(nursery, hub)
+    async with hub.subscribe(entry) as viewer:
+        memory.lose_replies(1)
+        await hub.apply(entry.id, [marker("landed")])  # in the store; the process was told it failed
+        assert hub.statistics().pending_writes == 1
+        store_of(hub).reconnect()
+        await wait_until(lambda: hub.statistics().pending_writes == 0)
+        assert frame_ids(viewer) == [b"id: 1"], "the same history: the viewer is not restarted"
+    assert hub.statistics().commit_conflicts == 0 and labels(memory, entry.id) == ["landed"]
+
+
+async def test_a_held_write_past_the_hubs_feature_limit_on_top_of_another_processs_is_dropped() -> None:
+    memory = SharedMemory()
+    a = MapHub(store=memory.connect(), limits=Limits(max_features=2))
+    b = MapHub(store=memory.connect())
+    entry_a = await a.create_map()
+    entry_b = await b.get(entry_a.id)
+    await a.apply(entry_a.id, [marker("first")])
+    store_of(a).disconnect()
+    await a.apply(entry_a.id, [marker("held")])  # 2 features here: within a's limit
+    await b.apply(entry_b.id, [marker("b")])  # the store now has 2 too
+    store_of(a).reconnect()
+    await a.resync()
+    assert labels(memory, entry_a.id) == ["b", "first"] and entry_a.state == memory.maps[entry_a.id].state
+
+
+async def test_held_undos_and_redos_moved_on_top_of_another_processs_write_still_name_their_changes() -> None:
+    """Each held change is pushed as made (its summary, what it undoes or redoes), with the
+    versions it names moved along with the changes they name; undo goes on working after."""
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    actor = Actor("agent:aaaaaaaa", "test")
+    await a.apply(entry_a.id, [marker("kept")], actor=actor)
+    await a.apply(entry_a.id, [marker("undone")], actor=actor)
+    store_of(a).disconnect()
+    for step in (a.undo, a.redo, a.undo):  # held here at versions 3, 4, 5
+        await step(entry_a.id, actor)
+    await b.apply(entry_b.id, [parse_op({"op": "set_title", "title": "b"}, Limits())])  # at 3
+    store_of(a).reconnect()
+    await a.resync()
+    fresh = MapHub(store=memory.connect())  # what the store kept
+    changes = (await fresh.changes_since(entry_a.id, 2))["changes"]
+    assert [(c["version"], c["summary"], c.get("undoes"), c.get("redoes")) for c in changes] == [
+        (3, "set the title to 'b'", None, None),
+        (4, "undid 'added 'undone''", 2, None),
+        (5, "redid 'added 'undone'", None, 4),
+        (6, "undid 'redid 'added 'undone''", 5, None),
+    ]
+    await a.undo(entry_a.id, actor)  # the last change of a's not undone: "kept"
+    assert labels(memory, entry_a.id) == []
+    await a.redo(entry_a.id, actor)
+    await a.redo(entry_a.id, actor)
+    assert labels(memory, entry_a.id) == ["kept", "undone"]
+
+
+async def test_a_push_that_keeps_conflicting_stays_held_until_the_retry_loop_pushes_it(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A re-sync absorbs MAX_RESYNC_STEPS + 1 conflicts on a map, then leaves it (its writes
+    held, this copy as it was, the feed's events for it ignored, a resuming viewer given this
+    copy's snapshot) and goes on with the next map; the retry loop pushes it later, and nothing
+    runs after that. The versions are chosen so that each wrong step would show: b's events
+    come at this copy's next version."""
+    started = trio.current_time()
+    memory = SharedMemory()
+    a, store, b, busy_a, busy_b = await interleaved_hubs(memory, event_log_size=2)
+    calm = await a.create_map()
+    calm_b = await b.get(calm.id)
+    store.heal = False
+    await follow(nursery, a)
+    store.disconnect()
+    conflicts = MAX_RESYNC_STEPS + 1
+    held = [f"held {i}" for i in range(conflicts + 1)]  # at 18 here; the store will be at 17
+    for label in held:
+        await a.apply(busy_a.id, [marker(label)])
+    await a.apply(calm.id, [marker("calm")])
+    store.before["commit"] = [writes_by(b, busy_b, f"b{i}") for i in range(conflicts)]
+    heard = 0
+
+    async def b_writes(label: str) -> None:  # and a has heard it once it hears b's next on calm
+        nonlocal heard
+        heard += 1
+        await b.apply(busy_b.id, [marker(label)])
+        await b.apply(calm_b.id, [marker(f"calm {heard}")])
+        await wait_until(lambda: calm.state.version == 1 + heard)
+
+    async with a.subscribe(busy_a) as viewer:
+        store.reconnect()  # one re-sync: the busy map conflicts on each attempt, the calm one lands
+        await wait_until(lambda: a.statistics().pending_writes == len(held))
+        await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
+        assert a.statistics().commit_conflicts == conflicts and labels(memory, calm.id) == ["calm"]
+        assert busy_a.state.version == len(held) and frame_ids(viewer) == [], "as it was"
+        await b_writes("late")  # the store is at this copy's version now
+        await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
+        async with a.subscribe(busy_a, last_event_id="0") as resumed:  # not b's events: its own
+            assert resumed.initial == [busy_a.frames.snapshot_frame(busy_a.state)]
+        await b_writes("later")  # at this copy's next version
+        await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
+        async with busy_a.lock:  # a write of a's in flight: the next event waits in the inbox
+            await b_writes("latest")
+        await wait_until(lambda: not busy_a.inbox and not busy_a.draining)
+        assert busy_a.state.version == len(held) and frame_ids(viewer) == [], "b's events ignored"
+        assert trio.current_time() - started < RETRY_HELD_INTERVAL, "all before the retry loop ran"
+        await wait_until(lambda: a.statistics().pending_writes == 0)
+        assert trio.current_time() - started >= RETRY_HELD_INTERVAL, "pushed by the retry loop"
+    b_labels = [f"b{i}" for i in range(conflicts)] + ["late", "later", "latest"]
+    assert labels(memory, busy_a.id) == sorted(b_labels + held)
+    assert busy_a.state == memory.maps[busy_a.id].state and a.statistics().commit_conflicts == conflicts + 1
+    calls = store.calls
+    await trio.sleep(3 * RETRY_HELD_INTERVAL)  # virtual time: three more turns of the retry loop
+    assert store.calls == calls, "nothing held: no more re-syncs"
+
+
+async def test_a_store_that_is_down_is_not_asked_again_by_the_retry_loop(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await follow(nursery, hub)
+    memory.go_down()
+    await hub.apply(entry.id, [marker("held")])
+    assert store_of(hub).statistics().errors == 1
+    await trio.sleep(3 * RETRY_HELD_INTERVAL)  # virtual time: three turns of the retry loop
+    assert store_of(hub).statistics().errors == 1 and hub.statistics().pending_writes == 1
+    memory.come_back()
+    await wait_until(lambda: hub.statistics().pending_writes == 0)
+
+
+async def test_events_queued_behind_a_busy_map_are_applied_each_time_it_was_busy(
+    nursery: trio.Nursery,
+) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await follow(nursery, b)
+    for version in (1, 2):
+        async with entry_b.lock:  # a write of b's in flight: the event waits in the map's inbox
+            await a.apply(entry_a.id, [marker()])
+            await wait_until(lambda: len(entry_b.inbox) == 1)
+        await wait_until(lambda: entry_b.state.version == version)  # noqa: B023
+
+
+async def test_an_event_that_cannot_be_caught_up_on_is_logged_and_the_map_still_followed(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    await a.apply(entry_a.id, [marker("missed")])  # before b follows: b must catch up on it
+    readable = memory.maps[entry_a.id].log[0]
+    memory.maps[entry_a.id].log[0] = (1, "{not an event")  # as a corrupt entry in Redis would read
+    await follow(nursery, b)
+    await a.apply(entry_a.id, [marker("heard")])  # version 2: b catches up from the log, and fails
+    await wait_until(lambda: [r for r in caplog.records if r.levelno == logging.ERROR])
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.getMessage() == f"map {map_ref(entry_a.id)}: could not apply an event from the store"
+    assert error.exc_info is not None and entry_b.state.version == 0
+    memory.maps[entry_a.id].log[0] = readable
+    await a.apply(entry_a.id, [marker("next")])
+    await wait_until(lambda: entry_b.state.version == 3)
+    assert entry_b.state == entry_a.state
+
+
+async def test_the_commit_latency_observed_is_the_store_round_trip() -> None:
+    hub = MapHub(store=SharedMemory().connect())
+    seen: list[float] = []
+    hub.observe_commit = seen.append
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker()])
+    assert len(seen) == 1 and 0 <= seen[0] < 5
+
+
+async def test_a_map_lost_from_the_store_in_the_middle_of_a_re_sync_is_recreated_and_written_on() -> None:
+    memory = SharedMemory()
+    a, store, b, entry_a, entry_b = await interleaved_hubs(memory)
+    store.disconnect()
+    await a.apply(entry_a.id, [marker("held")])
+
+    async def expires() -> None:
+        memory.forget(entry_a.id)
+
+    store.before["commit"] = [writes_by(b, entry_b, "b"), expires]  # a conflict, then it is gone
+    store.reconnect()
+    await a.resync()
+    assert labels(memory, entry_a.id) == ["b", "held"] and entry_a.state == memory.maps[entry_a.id].state
+    await a.apply(entry_a.id, [marker("after")])  # its history goes on from the recreated version
+    assert labels(memory, entry_a.id) == ["after", "b", "held"] and entry_a.state.version == 3
+
+
+async def test_a_re_sync_that_reloads_at_this_copys_own_version_still_takes_the_stores_state() -> None:
+    """The store went back to version 1, and another process wrote a version 2 of its own
+    before this one reloaded: the version numbers end where this copy's did, the content not."""
+    memory = SharedMemory()
+    a, store, b, entry_a, entry_b = await interleaved_hubs(memory)
+    await a.apply(entry_a.id, [marker("one")])
+    await a.apply(entry_a.id, [marker("two")])
+    store.disconnect()
+    await a.apply(entry_a.id, [marker("held")])  # version 3 here
+    memory.rewind(entry_a.id, 1)
+    store.before["load"] = [writes_by(b, entry_b, "b's two")]
+    async with a.subscribe(entry_a) as viewer:
+        store.reconnect()
+        await a.resync()
+        with pytest.raises(trio.EndOfChannel):  # what it was shown as version 2 is gone
+            viewer.receive.receive_nowait()
+    assert entry_a.state.version == 3 and entry_a.state == memory.maps[entry_a.id].state
+    assert labels(memory, entry_a.id) == ["b's two", "held", "one"]
+
+
+async def test_a_held_redo_of_an_undo_made_before_the_outage_names_that_undo() -> None:
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    actor = Actor("agent:aaaaaaaa", "test")
+    await a.apply(entry_a.id, [marker("one")], actor=actor)
+    await a.undo(entry_a.id, actor)  # version 2
+    store_of(a).disconnect()
+    await a.redo(entry_a.id, actor)  # held at 3
+    await b.apply(entry_b.id, [parse_op({"op": "set_title", "title": "b"}, Limits())])  # at 3
+    store_of(a).reconnect()
+    await a.resync()
+    fresh = MapHub(store=memory.connect())
+    (redo,) = [c for c in (await fresh.changes_since(entry_a.id, 0))["changes"] if "redoes" in c]
+    assert (redo["version"], redo["redoes"]) == (4, 2)
+
+
+async def test_a_reconnection_during_a_re_sync_runs_another_one_after_it(nursery: trio.Nursery) -> None:
+    """Events lost in an outage that came and went while a re-sync was running are caught up by
+    a second re-sync, not left until the map's next event."""
+    memory = SharedMemory()
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+    first, second = await a.create_map(), await a.create_map()
+    first_b = await b.get(first.id)
+    store = store_of(a)
+    store.heal = False
+    await follow(nursery, a)
+    async with second.lock:  # the first re-sync waits here, after it has done the first map
+        store.disconnect()
+        store.reconnect()
+        await wait_until(lambda: second.lock.statistics().tasks_waiting == 1)
+        store.disconnect()  # a second outage: a hears nothing of what b writes now
+        await b.apply(first_b.id, [marker("missed")])
+        store.reconnect()
+    await wait_until(lambda: first.state.version == 1)
+    assert first.state == memory.maps[first.id].state

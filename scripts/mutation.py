@@ -33,9 +33,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/core", "tests/test_hub.py"],
     ),
     "hub": (
-        ["mapsrv/hub/replica.py", "mapsrv/hub/recovery.py", "mapsrv/hub/fanout.py"],
+        ["mapsrv/hub/replica.py", "mapsrv/hub/remote.py", "mapsrv/hub/recovery.py", "mapsrv/hub/fanout.py"],
         [
             "tests/hub/test_replication.py",
+            "tests/hub/test_remote_events.py",
             "tests/hub/test_recovery_decisions.py",
             "tests/hub/test_undo.py",
             "tests/test_hub.py",
@@ -50,7 +51,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["mapsrv/access.py", "mapsrv/routes.py", "mapsrv/asgi.py"],
         ["tests/test_access.py", "tests/test_routes.py", "tests/test_guards.py", "tests/test_throttle.py"],
     ),
-    "stream": (["mapsrv/event_stream.py"], ["tests/test_streams.py", "tests/test_web.py"]),
+    "stream": (
+        ["mapsrv/event_stream.py", "mapsrv/sse_socket.py"],
+        ["tests/test_sse_socket.py", "tests/test_streams.py", "tests/test_web.py"],
+    ),
 }
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m", "not browser",
                "--deselect", "tests/test_web.py::test_static_files_are_found_when_installed"]  # fmt: skip

@@ -12,7 +12,8 @@ behind. No Python runs between fork and exec, which lets ``subprocess`` use vfor
 and 100-300 ms each when 16 were spawned at once from spawner threads (every handoff of the GIL
 between them and the event loop waits for the switch interval).
 
-Without setpriv, children are forked with a ``preexec_fn`` that sets the signal, from the
+Without setpriv (or with one older than util-linux 2.33, which lacks ``--pdeathsig``), children
+are forked with a ``preexec_fn`` that sets the signal, from the
 ``Spawner``'s long-lived threads.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import queue
 import shutil
@@ -32,7 +34,6 @@ from typing import Any
 import trio
 
 __all__ = [
-    "SETPRIV",
     "Spawner",
     "group_members",
     "kill_group",
@@ -40,6 +41,7 @@ __all__ = [
     "reap_adopted",
     "set_child_subreaper",
     "set_parent_death_signal",
+    "setpriv",
     "with_parent_death_signal",
 ]
 
@@ -63,7 +65,26 @@ def set_parent_death_signal(signum: int = signal.SIGKILL) -> None:
     _prctl(PR_SET_PDEATHSIG, signum)
 
 
-SETPRIV = shutil.which("setpriv")
+@functools.cache
+def setpriv() -> str | None:
+    """util-linux's setpriv, if it is installed and knows ``--pdeathsig`` (2.33 and later)."""
+    path = shutil.which("setpriv")
+    if path is None:
+        return None
+    try:
+        check = subprocess.run(
+            [path, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", ":"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if check.returncode == 0 else None
+
+
 # $0 is the gateway's pid: a parent that died before the signal was set is not there any more
 _CHECK_PARENT = '[ "$PPID" = "$0" ] || exit 125; '
 _SHELL_VARIABLES = ("PWD", "OLDPWD", "SHLVL", "_")  # what sh adds to the environment it passes on
@@ -73,7 +94,8 @@ def with_parent_death_signal(argv: list[str], env: dict[str, str], cwd: str | No
     """``argv`` run so that it dies with SIGKILL when the thread that forks it exits, with no
     code run between fork and exec; None when setpriv is not installed. Raises as ``Popen``
     would for a command that cannot be run (the wrapper itself always can)."""
-    if SETPRIV is None:
+    wrapper = setpriv()
+    if wrapper is None:
         return None
     program = argv[0]
     if "/" in program:
@@ -86,7 +108,7 @@ def with_parent_death_signal(argv: list[str], env: dict[str, str], cwd: str | No
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
     added = " ".join(name for name in _SHELL_VARIABLES if name not in env)
     script = _CHECK_PARENT + (f"unset {added}; " if added else "") + 'exec "$@"'
-    return [SETPRIV, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", script, str(os.getpid()), *argv]
+    return [wrapper, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", script, str(os.getpid()), *argv]
 
 
 def set_child_subreaper() -> None:

@@ -18,7 +18,7 @@ from gateway_support import MISBEHAVE, alive, processes_in, request, tool_call
 from support.procfs import no_zombies
 
 from mapsrv.gateway.framing import Line, LineSplitter, Oversize
-from mapsrv.gateway.procs import SETPRIV, Spawner, set_parent_death_signal, with_parent_death_signal
+from mapsrv.gateway.procs import Spawner, set_parent_death_signal, setpriv, with_parent_death_signal
 from mapsrv.gateway.runner import Children, ChildSpec, ExitReason, Frames, child_environment
 
 
@@ -200,7 +200,7 @@ def comm(pid: int) -> str:
 
 
 def _wrapped(argv: list[str]) -> list[str]:
-    if SETPRIV is None:
+    if setpriv() is None:
         pytest.fail("setpriv (util-linux) is needed: children are vforked through it")
     wrapped = with_parent_death_signal(argv, dict(os.environ), None)
     assert wrapped is not None
@@ -254,3 +254,22 @@ def test_a_command_that_cannot_run_fails_the_spawn_as_popen_would(tmp_path: Path
     script.write_text("#!/bin/sh\n")
     with pytest.raises(PermissionError):
         _wrapped([str(script)])
+
+
+async def test_without_setpriv_children_are_forked_from_the_spawners_threads(
+    monkeypatch: pytest.MonkeyPatch, nursery: trio.Nursery
+) -> None:
+    """The fallback: a preexec_fn sets the signal, so the whole gateway is forked (no vfork)."""
+    monkeypatch.setattr("mapsrv.gateway.runner.setpriv", lambda: None)
+    monkeypatch.setattr("mapsrv.gateway.procs.setpriv", lambda: None)
+    children = Children(allow_env=["PATH", "HOME", "LANG"], max_line=1024 * 1024, grace=0.5)
+    await nursery.start(children.serve)
+    assert children._spawner is not None
+    child = await children.spawn(ChildSpec(MISBEHAVE), "t1")
+    assert comm(child.pid) != "setpriv"
+    await child.send(tool_call(1, "echo", text="hello"))
+    assert (await receive_message(child.frames))["id"] == 1
+    child.stop()
+    with trio.fail_after(5):
+        await child.gone.wait()
+    assert processes_in(child.pid) == []

@@ -9,8 +9,8 @@ long as the gateway, and set the signal themselves: ``with_parent_death_signal``
 the gateway is still the parent, so a gateway killed before the signal was set leaves nothing
 behind. No Python runs between fork and exec, which lets ``subprocess`` use vfork: a spawn is
 2-3 ms, where forking the whole gateway to run a ``preexec_fn`` took 13-16 ms with the GIL held,
-and 100-300 ms each when 16 were spawned at once from spawner threads (every handoff of the GIL
-between them and the event loop waits for the switch interval).
+and 100-300 ms each when 16 were spawned at once from spawner threads (which also handed the GIL
+back and forth with the event loop).
 
 Without setpriv (or with one older than util-linux 2.33, which lacks ``--pdeathsig``), children
 are forked with a ``preexec_fn`` that sets the signal, from the

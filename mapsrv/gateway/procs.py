@@ -1,21 +1,30 @@
 """Linux process hygiene: parent-death signals, the gateway as subreaper, process groups read
-from /proc, and a spawner thread that outlives every child it starts.
+from /proc, and how children are forked.
 
 ``PR_SET_PDEATHSIG`` fires when the *thread* that forked the child exits, not the process. Trio's
 ``open_process`` forks from its worker-thread cache, whose threads exit after idling, which would
-kill healthy children at random. So children are forked from long-lived threads of our own,
-several of them: a spawn is 25-50 ms here (``preexec_fn`` rules out vfork, so the whole gateway
-is forked), and threads overlap the waits for exec. 20 spawns at once: 0.36-0.41 s on 4
-threads against 0.48 s on one. (util-linux's ``setpriv --pdeathsig`` would allow vfork, but it
-sets the signal after exec: a gateway killed in that gap would leave the child behind.)
+kill healthy children at random. So children are forked from trio's own thread, which lives as
+long as the gateway, and set the signal themselves: ``with_parent_death_signal`` runs them as
+``setpriv --pdeathsig KILL -- sh -c CHECK`` (util-linux), where CHECK execs the command only if
+the gateway is still the parent, so a gateway killed before the signal was set leaves nothing
+behind. No Python runs between fork and exec, which lets ``subprocess`` use vfork: a spawn is
+2-3 ms, where forking the whole gateway to run a ``preexec_fn`` took 13-16 ms with the GIL held,
+and 100-300 ms each when 16 were spawned at once from spawner threads (which also handed the GIL
+back and forth with the event loop).
+
+Without setpriv (or with one older than util-linux 2.33, which lacks ``--pdeathsig``), children
+are forked with a ``preexec_fn`` that sets the signal, from the
+``Spawner``'s long-lived threads.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import threading
@@ -32,6 +41,8 @@ __all__ = [
     "reap_adopted",
     "set_child_subreaper",
     "set_parent_death_signal",
+    "setpriv",
+    "with_parent_death_signal",
 ]
 
 PR_SET_PDEATHSIG = 1
@@ -52,6 +63,52 @@ def _prctl(option: int, value: int) -> None:
 def set_parent_death_signal(signum: int = signal.SIGKILL) -> None:
     """In a forked child before exec: die with ``signum`` when the forking thread dies."""
     _prctl(PR_SET_PDEATHSIG, signum)
+
+
+@functools.cache
+def setpriv() -> str | None:
+    """util-linux's setpriv, if it is installed and knows ``--pdeathsig`` (2.33 and later)."""
+    path = shutil.which("setpriv")
+    if path is None:
+        return None
+    try:
+        check = subprocess.run(
+            [path, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", ":"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if check.returncode == 0 else None
+
+
+# $0 is the gateway's pid: a parent that died before the signal was set is not there any more
+_CHECK_PARENT = '[ "$PPID" = "$0" ] || exit 125; '
+_SHELL_VARIABLES = ("PWD", "OLDPWD", "SHLVL", "_")  # what sh adds to the environment it passes on
+
+
+def with_parent_death_signal(argv: list[str], env: dict[str, str], cwd: str | None) -> list[str] | None:
+    """``argv`` run so that it dies with SIGKILL when the thread that forks it exits, with no
+    code run between fork and exec; None when setpriv is not installed. Raises as ``Popen``
+    would for a command that cannot be run (the wrapper itself always can)."""
+    wrapper = setpriv()
+    if wrapper is None:
+        return None
+    program = argv[0]
+    if "/" in program:
+        path: str | None = os.path.join(cwd or "", program)
+    else:
+        path = shutil.which(program, mode=os.F_OK, path=os.pathsep.join(os.get_exec_path(env)))
+    if path is None or not os.path.isfile(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    if not os.access(path, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+    added = " ".join(name for name in _SHELL_VARIABLES if name not in env)
+    script = _CHECK_PARENT + (f"unset {added}; " if added else "") + 'exec "$@"'
+    return [wrapper, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", script, str(os.getpid()), *argv]
 
 
 def set_child_subreaper() -> None:

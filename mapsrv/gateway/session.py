@@ -47,6 +47,16 @@ class SessionStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+class _Waiter:
+    """Where one request's answer is left (an Event rather than a channel per call)."""
+
+    __slots__ = ("answer", "done")
+
+    def __init__(self) -> None:
+        self.answer: bytes | None = None
+        self.done = trio.Event()
+
+
 class Session:
     """``transport`` is "http" (answers return to the POST that asked), "sse" (everything goes
     to the one stream, in order, with backpressure down to the child) or "shared" (a child that
@@ -79,7 +89,7 @@ class Session:
         self.stats = SessionStats()
         self.streaming = False  # a GET stream is open (Streamable HTTP)
         self.on_notification: Callable[[bytes], Awaitable[None]] | None = None  # "shared" only
-        self._waiters: dict[str, trio.MemorySendChannel[bytes]] = {}
+        self._waiters: dict[str, _Waiter] = {}
         self._unanswered: set[str] = set()
         self._answered = trio.Event()  # set while nothing is in flight
         self._answered.set()
@@ -104,16 +114,16 @@ class Session:
         """Send a request and wait for its answer (Streamable HTTP)."""
         if key in self._unanswered:
             return error_body(key, -32600, f"request id {key} is already in flight in this session")
-        send, receive = trio.open_memory_channel[bytes](1)
-        self._waiters[key] = send
+        waiter = _Waiter()
+        self._waiters[key] = waiter
         try:
             await self.send(line, key)
-            with receive:
-                return await receive.receive()
-        except (trio.EndOfChannel, trio.BrokenResourceError, trio.ClosedResourceError):
-            return error_body(key, SERVER_GONE, "the MCP server process of this session has exited")
+            await waiter.done.wait()
         finally:
             self._waiters.pop(key, None)
+        if waiter.answer is None:
+            return error_body(key, SERVER_GONE, "the MCP server process of this session has exited")
+        return waiter.answer
 
     async def send(self, line: bytes, key: str | None = None) -> None:
         """Send one message; ``key`` marks a request whose answer we owe the client."""
@@ -169,7 +179,7 @@ class Session:
             with trio.CancelScope(shield=True):
                 await self._fail_unanswered()
                 for waiter in self._waiters.values():
-                    waiter.close()
+                    waiter.done.set()  # no answer: the child is gone
                 self.ended.set()
                 self._out_send.close()
                 if self.end_reason is None:  # its stdout ended: let its exit be seen as its own
@@ -228,8 +238,9 @@ class Session:
         self._settle()
         self.touch()
         waiter = self._waiters.get(key)
-        if waiter is not None:
-            waiter.send_nowait(data)  # capacity 1, one answer per request
+        if waiter is not None and not waiter.done.is_set():
+            waiter.answer = data
+            waiter.done.set()
         else:
             await self._deliver(data)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shlex
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import trio
@@ -14,8 +18,8 @@ from gateway_support import MISBEHAVE, alive, processes_in, request, tool_call
 from support.procfs import no_zombies
 
 from mapsrv.gateway.framing import Line, LineSplitter, Oversize
-from mapsrv.gateway.procs import Spawner, set_parent_death_signal
-from mapsrv.gateway.runner import Children, ChildSpec, ExitReason, child_environment
+from mapsrv.gateway.procs import Spawner, set_parent_death_signal, setpriv, with_parent_death_signal
+from mapsrv.gateway.runner import Children, ChildSpec, ExitReason, Frames, child_environment
 
 
 def test_splitter_frames_across_chunks_and_skips_oversize_lines() -> None:
@@ -41,7 +45,7 @@ def test_environment_allowlist_keeps_the_gateways_secrets() -> None:
     assert env == {"PATH": "/bin", "LC_ALL": "C", "TOKEN_FOR_CHILD": "1"}
 
 
-async def receive_message(child_frames: trio.MemoryReceiveChannel[Line | Oversize]) -> dict[str, object]:
+async def receive_message(child_frames: Frames) -> dict[str, object]:
     with trio.fail_after(10):
         while True:
             frame = await child_frames.receive()
@@ -188,3 +192,84 @@ async def test_a_spawned_child_dies_with_the_threads_that_forked_it() -> None:
         while process.poll() is None:  # noqa: ASYNC110 (a Popen has no awaitable exit)
             await trio.sleep(0.01)
     assert process.returncode == -signal.SIGKILL
+
+
+def comm(pid: int) -> str:
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().strip()
+
+
+def _wrapped(argv: list[str]) -> list[str]:
+    if setpriv() is None:
+        pytest.fail("setpriv (util-linux) is needed: children are vforked through it")
+    wrapped = with_parent_death_signal(argv, dict(os.environ), None)
+    assert wrapped is not None
+    return wrapped
+
+
+async def test_a_vforked_child_dies_with_the_process_that_forked_it() -> None:
+    """setpriv sets the signal in the child after exec; a parent killed with -9 takes it along."""
+    _wrapped(["true"])  # fails the test without setpriv
+    parent_code = (
+        "import os, subprocess, sys, time\n"
+        "from mapsrv.gateway.procs import with_parent_death_signal\n"
+        "argv = with_parent_death_signal(['sleep', '1000'], dict(os.environ), None)\n"
+        "p = subprocess.Popen(argv, start_new_session=True)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(1000)\n"
+    )
+    parent = await trio.lowlevel.open_process([sys.executable, "-c", parent_code], stdout=subprocess.PIPE)
+    assert parent.stdout is not None
+    with trio.fail_after(10):
+        pid = int(await parent.stdout.receive_some())
+        while comm(pid) != "sleep":  # noqa: ASYNC110 (until setpriv and sh have exec'd it: the signal is set)
+            await trio.sleep(0.01)
+        assert alive(pid)
+        parent.kill()
+        await parent.wait()
+        while alive(pid):  # noqa: ASYNC110 (only /proc knows; it may be re-parented to us)
+            await trio.sleep(0.01)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 (WNOHANG: never blocks)
+
+
+def test_a_child_whose_parent_died_before_the_signal_was_set_never_runs(tmp_path: Path) -> None:
+    """The gap between exec and setting the signal: the wrapper runs the command only while
+    the process that forked it is still its parent (here it names another one)."""
+    marker = tmp_path / "ran"
+    argv = _wrapped(["touch", str(marker)])
+    pid_at = argv.index(str(os.getpid()))
+    assert subprocess.run(argv, check=False).returncode == 0 and marker.exists()
+    marker.unlink()
+    argv[pid_at] = "1"
+    assert subprocess.run(argv, check=False).returncode == 125 and not marker.exists()
+
+
+def test_a_command_that_cannot_run_fails_the_spawn_as_popen_would(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        _wrapped(["mapsrv-no-such-command"])
+    with pytest.raises(FileNotFoundError):
+        _wrapped([str(tmp_path / "missing")])
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(PermissionError):
+        _wrapped([str(script)])
+
+
+async def test_without_setpriv_children_are_forked_from_the_spawners_threads(
+    monkeypatch: pytest.MonkeyPatch, nursery: trio.Nursery
+) -> None:
+    """The fallback: a preexec_fn sets the signal, so the whole gateway is forked (no vfork)."""
+    monkeypatch.setattr("mapsrv.gateway.runner.setpriv", lambda: None)
+    monkeypatch.setattr("mapsrv.gateway.procs.setpriv", lambda: None)
+    children = Children(allow_env=["PATH", "HOME", "LANG"], max_line=1024 * 1024, grace=0.5)
+    await nursery.start(children.serve)
+    assert children._spawner is not None
+    child = await children.spawn(ChildSpec(MISBEHAVE), "t1")
+    assert comm(child.pid) != "setpriv"
+    await child.send(tool_call(1, "echo", text="hello"))
+    assert (await receive_message(child.frames))["id"] == 1
+    child.stop()
+    with trio.fail_after(5):
+        await child.gone.wait()
+    assert processes_in(child.pid) == []

@@ -192,9 +192,27 @@ async def test_a_viewer_that_leaves_is_forgotten_without_counting_as_dropped(ser
 
 
 def pair() -> tuple[trio.socket.SocketType, socket.socket]:
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    return trio.socket.from_stdlib_socket(a), b
+    """A TCP connection on the loopback, as a stream has: the server's end for a viewer, and the
+    client's. Small buffers, so a few frames fill them and writes come back partial."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        client.connect(listener.getsockname())
+        server, _ = listener.accept()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+    server.setblocking(False)
+    return trio.socket.from_stdlib_socket(server), client
+
+
+async def receive(peer: socket.socket, size: int) -> bytes:
+    received = b""
+    peer.setblocking(False)
+    while len(received) < size:
+        await trio.lowlevel.wait_readable(peer)
+        part = peer.recv(65536)
+        assert part, "the connection ended early"
+        received += part
+    return received
 
 
 def dechunk(data: bytes) -> bytes:
@@ -268,16 +286,67 @@ async def test_socket_viewer_backlog_drains_in_order_and_a_full_one_lags() -> No
                 assert offered < 10_000
             assert viewer.lagging
             assert offered > 8, "frames went straight to the socket until it was full"
-            received = b""
-            while len(received) < len(sent):  # as the client reads, the stream's task drains
-                await trio.lowlevel.wait_readable(peer)
-                received += peer.recv(65536)
-            assert received == sent, "the backlog went out whole and in order"
-            assert viewer.offer(b"again", chunk(b"again")), "drained: it takes frames again"
+            # as the client reads, the stream's task drains (in partial writes: small buffers)
+            assert await receive(peer, len(sent)) == sent, "the backlog went out whole and in order"
+            await wait_until(
+                lambda: viewer.offer(b"again", chunk(b"again"))
+            )  # drained: it takes frames again
             client.leave()
-    assert dechunk(read_all(peer)) == b"again"
+    assert dechunk(await receive(peer, len(chunk(b"again")))) == b"again"
     sock.close()
     peer.close()
+
+
+async def test_socket_viewer_drains_a_backlog_of_more_frames_than_one_writev_takes() -> None:
+    """Thousands of frames waiting (more than a writev may name), written in pieces that end
+    inside a frame as often as not."""
+    sock, peer = pair()
+    viewer = SocketViewer(sock, "m", [b"snapshot"], 5000, 0)
+    small = frame("z" * 200, id=2)
+    sent = chunk(b"x")
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(viewer.run, b"x", Client().receive)
+            await wait_until(lambda: viewer.initial == [])
+            for _ in range(3000):  # ~650 KB: the small socket takes a few; thousands wait
+                assert viewer.offer(small, chunk(small))
+                sent += chunk(small)
+            assert await receive(peer, len(sent)) == sent
+            assert not viewer.ended
+            nursery.cancel_scope.cancel()
+    sock.close()
+    peer.close()
+
+
+async def test_socket_viewer_takes_exactly_its_limit_of_frames_while_held() -> None:
+    for limit in (1, 3):
+        sock, peer = pair()
+        viewer = SocketViewer(sock, "m", [b"snapshot"], limit, 0)
+        for _ in range(limit):
+            assert viewer.offer(b"f", chunk(b"f"))
+        assert not viewer.lagging
+        assert not viewer.offer(b"f", chunk(b"f")), f"frame {limit + 1} is one too many"
+        assert viewer.lagging
+        sock.close()
+        peer.close()
+
+
+async def test_socket_viewer_whose_client_resets_while_a_backlog_waits_ends_failed() -> None:
+    sock, peer = pair()
+    viewer = SocketViewer(sock, "m", [b"snapshot"], 10_000, 0)
+    big = frame("y" * 300, id=1)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(viewer.run, b"x", Client().receive)
+            await wait_until(lambda: viewer.initial == [])
+            for _ in range(500):  # more than the socket holds: the stream's task drains the rest
+                assert viewer.offer(big, chunk(big))
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            peer.close()  # with unread data and a zero linger: a reset
+            # run returns by itself (the client never sent a disconnect)
+    assert viewer.ended == "failed"
+    assert not viewer.offer(big, chunk(big))
+    sock.close()
 
 
 async def test_socket_viewer_never_writes_to_a_descriptor_it_no_longer_owns() -> None:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import trio
@@ -124,12 +124,26 @@ async def open_watchers(
     process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
     assert process.stdout is not None
     watchers = Watchers(process.stdout)
+    async with watcher_process(process, watchers, count):
+        yield watchers
+
+
+class WatcherLines(Protocol):
+    ready: trio.Event
+
+    async def run(self) -> None: ...
+
+
+@asynccontextmanager
+async def watcher_process(process: trio.Process, lines: WatcherLines, count: int) -> AsyncIterator[None]:
+    """Read a watcher process's lines (``lines.run``) until its ``count`` streams are open, and
+    stop the process by its PID at the end."""
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(watchers.run)
+            nursery.start_soon(lines.run)
             with trio.fail_after(60 + count / 50):
-                await watchers.ready.wait()
-            yield watchers
+                await lines.ready.wait()
+            yield
             nursery.cancel_scope.cancel()
     finally:
         process.terminate()

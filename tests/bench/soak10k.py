@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import trio
 
-from .harness import cpu_seconds, open_server, percentiles, rss_kib
+from .harness import cpu_seconds, open_server, percentiles, rss_kib, watcher_process
 from .map_watchers import raise_fd_limit
 
 __all__ = ["MapWatchers", "new_maps", "open_map_watchers", "soak10k"]
@@ -84,18 +84,8 @@ async def open_map_watchers(
     command = [sys.executable, "-m", "tests.bench.map_watchers", host, str(port), str(count), cookie, *paths]
     process = await trio.lowlevel.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     watchers = MapWatchers(process)
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watchers.run)
-            with trio.fail_after(60 + count / 50):
-                await watchers.ready.wait()
-            yield watchers
-            nursery.cancel_scope.cancel()
-    finally:
-        process.terminate()
-        with trio.CancelScope(shield=True), trio.move_on_after(10):
-            await process.wait()
-        process.kill()
+    async with watcher_process(process, watchers, count):
+        yield watchers
 
 
 async def new_maps(client: httpx.AsyncClient, count: int) -> tuple[list[str], str]:

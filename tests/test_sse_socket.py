@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import h11
 import pytest
@@ -239,6 +240,13 @@ def read_all(peer: socket.socket) -> bytes:
         data += part
 
 
+async def start(nursery: trio.Nursery, viewer: SocketViewer, first: bytes, receive: Any) -> None:
+    """Run the viewer as a stream's task would, once it has written ``first`` (it lets go of its
+    initial frames then)."""
+    nursery.start_soon(viewer.run, first, receive)
+    await wait_until(lambda: viewer.initial == [])
+
+
 class Client:
     """What ``SocketViewer.run`` waits on: the ASGI receive of a client that leaves when told."""
 
@@ -258,8 +266,7 @@ async def test_socket_viewer_holds_until_it_runs_then_writes_in_order() -> None:
     client = Client()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(viewer.run, b"first", client.receive)
-            await wait_until(lambda: viewer.initial == [])  # running: the snapshot let go
+            await start(nursery, viewer, b"first", client.receive)
             assert viewer.offer(b"e2", chunk(b"e2"))
             assert dechunk(read_all(peer)) == b"firste1e2"
             client.leave()
@@ -277,8 +284,7 @@ async def test_socket_viewer_backlog_drains_in_order_and_a_full_one_lags() -> No
     client = Client()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(viewer.run, b"x", client.receive)
-            await wait_until(lambda: viewer.initial == [])
+            await start(nursery, viewer, b"x", client.receive)
             offered = 0
             while viewer.offer(big, chunk(big)):  # the socket fills, then 8 frames wait
                 sent += chunk(big)
@@ -306,8 +312,7 @@ async def test_socket_viewer_drains_a_backlog_of_more_frames_than_one_writev_tak
     sent = chunk(b"x")
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(viewer.run, b"x", Client().receive)
-            await wait_until(lambda: viewer.initial == [])
+            await start(nursery, viewer, b"x", Client().receive)
             for _ in range(3000):  # ~650 KB: the small socket takes a few; thousands wait
                 assert viewer.offer(small, chunk(small))
                 sent += chunk(small)
@@ -328,8 +333,7 @@ async def test_socket_viewer_writes_a_snapshot_bigger_than_the_socket_holds() ->
     client = Client()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(viewer.run, snapshot, client.receive)
-            await wait_until(lambda: viewer.initial == [])
+            await start(nursery, viewer, snapshot, client.receive)
             assert viewer.offer(later, chunk(later))
             received = await receive(peer, len(chunk(snapshot)) + len(chunk(later)))
             assert dechunk(received) == snapshot + later
@@ -358,8 +362,7 @@ async def test_socket_viewer_whose_client_resets_while_a_backlog_waits_ends_fail
     big = frame("y" * 300, id=1)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(viewer.run, b"x", Client().receive)
-            await wait_until(lambda: viewer.initial == [])
+            await start(nursery, viewer, b"x", Client().receive)
             for _ in range(500):  # more than the socket holds: the stream's task drains the rest
                 assert viewer.offer(big, chunk(big))
             peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
@@ -378,8 +381,7 @@ async def test_socket_viewer_never_writes_to_a_descriptor_it_no_longer_owns() ->
     client = Client()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(viewer.run, b"hello", client.receive)
-            await wait_until(lambda: viewer.initial == [])
+            await start(nursery, viewer, b"hello", client.receive)
             number = sock.fileno()
             sock.close()
             other, other_peer = socket.socketpair()

@@ -193,15 +193,9 @@ class RedisLink:
         opens it."""
         if self.client is None or (not probe and not self.available):
             raise StoreUnavailable()
-        crossing = _Crossing(self._loop.create_task(_call_with(call, self.client)), time.monotonic())
-        self._in_flight[crossing] = None
-        try:
-            result: T = await crossing.wait()
-        except _ERRORS as exc:
-            self._trip(exc)
-            raise StoreUnavailable() from exc
-        finally:
-            del self._in_flight[crossing]
+        result: T = await self._wait(
+            _Crossing(self._loop.create_task(_call_with(call, self.client)), time.monotonic())
+        )
         return result
 
     async def send(self, packed: bytes, count: int) -> list[Any]:
@@ -211,16 +205,21 @@ class RedisLink:
         if writer is None or not self.available:
             raise StoreUnavailable()
         job = Job(packed, count, time.monotonic())
-        self._in_flight[job] = None
         writer.submit(job)
+        replies: list[Any] = await self._wait(job)
+        return replies
+
+    async def _wait(self, waiter: Waiter) -> Any:
+        """Wait for a call already under way, counted in flight (the deadline watches it); a
+        failure trips the breaker."""
+        self._in_flight[waiter] = None
         try:
-            replies: list[Any] = await job.wait()
+            return await waiter.wait()
         except _ERRORS as exc:
             self._trip(exc)
             raise StoreUnavailable() from exc
         finally:
-            del self._in_flight[job]
-        return replies
+            del self._in_flight[waiter]
 
     def fail(self, exc: Exception) -> StoreUnavailable:
         """A reply that means Redis cannot take writes now (a demoted primary, missing replicas):

@@ -14,18 +14,21 @@ from typing import Any
 import pytest
 import redis
 import trio
-from support import RedisServer, wait_until
+from support import RedisServer, open_redis_cluster, wait_until
 from support.processes import free_port
 
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.codec import dumps, wire
 from mapsrv.core.parse import parse_op
+from mapsrv.logs import map_ref
 from mapsrv.store import (
     COMMITTED,
     AlreadyCommitted,
     Conflict,
+    Followed,
     MapMeta,
     Reconnected,
+    RemoteEvent,
     StoreMessage,
     StoreUnavailable,
 )
@@ -290,3 +293,56 @@ async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id
     finally:
         await replica.stop()
         await primary.stop()
+
+
+async def test_a_log_that_does_not_reach_back_to_its_snapshot_loads_nothing_and_says_so(
+    server: RedisServer, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = (await open_store(nursery, server.url)).store
+    plain = redis.Redis(port=server.port)
+    map_id = "m" * 22
+    reply, v4, _ = await write(store, await new_map(store, map_id), 4)  # crosses 4: snapshot at 4
+    assert reply == COMMITTED
+    reply, v7, _ = await write(store, v4, 3)
+    assert reply == COMMITTED and snapshot_of(plain, map_id)[:2] == (7, 4)
+    loaded = await store.load(map_id)
+    assert loaded is not None and loaded.state == v7, "the snapshot and the three events after it"
+    assert [e.version for e in loaded.log] == list(range(1, 8))
+    plain.xdel(_log_key(map_id), "6-0")  # a hole after the snapshot
+    with caplog.at_level("ERROR", logger="mapsrv.redis"):
+        assert await store.load(map_id) is None
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "mapsrv.redis"] == [
+        ("ERROR", f"map {map_ref(map_id)}: log does not reach back to its snapshot")
+    ]
+    plain.close()
+
+
+async def test_on_a_cluster_commits_publish_to_the_maps_shard_and_touches_span_slots(
+    nursery: trio.Nursery,
+) -> None:
+    """On a Cluster a map's channel is sharded (SPUBLISH, in the map's slot), commits go through
+    the client (no writer: each slot has its node), and a touch renews keys in other slots."""
+    async with open_redis_cluster() as nodes:
+        url = "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in nodes)
+        writer, watcher = await open_store(nursery, url), await open_store(nursery, url)
+        assert writer.store.link.writer is None
+        map_id = "m" * 22
+        state = await new_map(writer.store, map_id)
+        watcher.store.follow(map_id)
+        with trio.fail_after(10):
+            while not isinstance(message := await watcher.messages.receive(), Followed):
+                pass
+        assert message.map_id == map_id
+        reply, v2, events = await write(writer.store, state, 2, batch_id="b1")
+        assert reply == COMMITTED
+        assert (await write(writer.store, state, batch_id="b1"))[0] == AlreadyCommitted(2)
+        heard = []
+        with trio.fail_after(10):
+            while len(heard) < 2:
+                message = await watcher.messages.receive()
+                if isinstance(message, RemoteEvent):
+                    heard.append(message.text)
+        assert heard == [wire(e).encode() for e in events]
+        await writer.store.touch([(map_id, "v" * 22), ("o" * 22, "w" * 22)])
+        loaded = await watcher.store.load(map_id)
+        assert loaded is not None and loaded.state == v2

@@ -346,3 +346,65 @@ async def test_on_a_cluster_commits_publish_to_the_maps_shard_and_touches_span_s
         await writer.store.touch([(map_id, "v" * 22), ("o" * 22, "w" * 22)])
         loaded = await watcher.store.load(map_id)
         assert loaded is not None and loaded.state == v2
+
+
+def _slot_nodes(port: int, key: str) -> tuple[int, int]:
+    """The ports of the primary that holds ``key``'s slot and of its replica."""
+    plain = redis.Redis(port=port)
+    slot = int(plain.execute_command("CLUSTER", "KEYSLOT", key))
+    lines = [line.split() for line in plain.execute_command("CLUSTER", "NODES").decode().splitlines()]
+    plain.close()
+    ports = {fields[0]: int(fields[1].split("@")[0].rsplit(":", 1)[1]) for fields in lines}
+    for fields in lines:
+        for held in fields[8:]:
+            low, _, high = held.partition("-")
+            if "master" in fields[2] and int(low) <= slot <= int(high or low):
+                replica = next(f[0] for f in lines if f[3] == fields[0])
+                return ports[fields[0]], ports[replica]
+    raise AssertionError(f"no node holds slot {slot}")
+
+
+async def test_on_a_cluster_a_commit_waits_for_the_replica_of_its_maps_slot(nursery: trio.Nursery) -> None:
+    """A Cluster's commits go through the client, pipelined with ``WAIT``: answered once the
+    slot's replica has the commit; unavailable (held) when that replica does not confirm, and
+    found by its batch id once it does. One map on each primary, so that the ``WAIT`` is seen to
+    go where its commit went, whichever node the client's default is."""
+    async with open_redis_cluster(replicas=1) as nodes:
+        for node in nodes:  # every primary's replica online
+            client = redis.Redis(port=node.port)
+
+            def settled(c: redis.Redis = client) -> bool:
+                role: Any = c.execute_command("ROLE")
+                return role[0] != b"master" or len(role[2]) == 1
+
+            await wait_until(settled, timeout=20)
+            client.close()
+        url = "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in nodes) + "?wait_replicas=1"
+        store = (await open_store(nursery, url)).store
+        placed: dict[int, tuple[str, int]] = {}  # primary port -> (map id, replica port)
+        for letter in "abcdefghijklmnopqrstuvwxyz":
+            primary_port, replica_port = _slot_nodes(nodes[0].port, _map_key(letter * 22))
+            placed.setdefault(primary_port, (letter * 22, replica_port))
+        assert len(placed) == 3
+        for primary_port, (map_id, replica_port) in placed.items():
+            copy = redis.Redis(port=replica_port, single_connection_client=True)
+            copy.execute_command("READONLY")  # read the replica's own copy, no redirection
+            state = await new_map(store, map_id)
+            reply, state, _ = await write(store, state, batch_id="b1")
+            assert reply == COMMITTED
+            assert copy.hget(_map_key(map_id), "version") == b"1", "answered once the replica had it"
+            replica = next(n for n in nodes if n.port == replica_port)
+            os.kill(replica.process.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(StoreUnavailable):
+                    await write(store, state, batch_id="b2")
+                primary = redis.Redis(port=primary_port)
+                assert primary.hget(_map_key(map_id), "version") == b"2", "it landed on the primary"
+                primary.close()
+            finally:
+                os.kill(replica.process.pid, signal.SIGCONT)
+            await wait_until(lambda: store.available, timeout=10)
+            assert (await write(store, state, batch_id="b2"))[0] == AlreadyCommitted(2)
+            assert copy.hget(_map_key(map_id), "version") == b"2"
+            copy.close()
+        assert store.statistics().breaker_trips == 3

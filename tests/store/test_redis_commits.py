@@ -408,3 +408,30 @@ async def test_on_a_cluster_a_commit_waits_for_the_replica_of_its_maps_slot(nurs
             assert copy.hget(_map_key(map_id), "version") == b"2"
             copy.close()
         assert store.statistics().breaker_trips == 3
+
+
+async def test_a_commit_to_a_hung_redis_fails_within_its_deadline_and_lands_once(
+    server: RedisServer, nursery: trio.Nursery
+) -> None:
+    """Stopped, Redis keeps the commit in its socket buffer: the caller is told "unavailable" when
+    the writer's connection times out (the socket timeout, within the call's deadline), once, and
+    the commit that lands later is found by its batch id."""
+    opened = await open_store(nursery, server.url)
+    store = opened.store
+    state = await new_map(store, "m" * 22)
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        started = trio.current_time()
+        with pytest.raises(StoreUnavailable):
+            await write(store, state, batch_id="late")
+        waited = trio.current_time() - started
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    assert 1.4 < waited < 2.1, waited
+    assert store.statistics().breaker_trips == 1 and store.statistics().errors == 1
+    await opened.reconnected()
+    # whether the stopped commit landed before this one or not, the batch lands once
+    assert (await write(store, state, batch_id="late"))[0] in (COMMITTED, AlreadyCommitted(1))
+    assert (await write(store, state, batch_id="late"))[0] == AlreadyCommitted(1)
+    events = await store.events_after(state.id, 0)
+    assert events is not None and [e.version for e in events] == [1]

@@ -231,7 +231,7 @@ async def test_a_commit_after_redis_restarted_or_lost_its_scripts_goes_through_a
 
 
 async def test_a_demoted_primary_is_an_outage_until_it_is_primary_again(
-    server: RedisServer, nursery: trio.Nursery
+    server: RedisServer, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
 ) -> None:
     opened = await open_store(nursery, server.url)
     store = opened.store
@@ -239,9 +239,11 @@ async def test_a_demoted_primary_is_an_outage_until_it_is_primary_again(
     assert reply == COMMITTED
     plain = redis.Redis(port=server.port)
     plain.replicaof("127.0.0.1", free_port())  # a primary nobody answers on: it keeps its data
-    with pytest.raises(StoreUnavailable):
+    with caplog.at_level("WARNING", logger="mapsrv.redis"), pytest.raises(StoreUnavailable):
         await write(store, state, batch_id="read-only")
     assert store.statistics().breaker_trips == 1
+    warning = next(r.getMessage() for r in caplog.records if r.name == "mapsrv.redis")
+    assert warning.startswith("redis unreachable: You can't write against a read only replica."), warning
     plain.replicaof("NO", "ONE")
     await opened.reconnected()
     reply, state, _ = await write(store, state, batch_id="read-only")
@@ -270,9 +272,9 @@ async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id
         store = opened.store
         copy = redis.Redis(port=replica.port)
         state = await new_map(store, "m" * 22)
-        reply, state, _ = await write(store, state, batch_id="b1")
+        reply, state, _ = await write(store, state, 3, batch_id="b1")  # versions past 2 from here
         assert reply == COMMITTED
-        assert copy.hget(_map_key(state.id), "version") == b"1", "answered once the replica had it"
+        assert copy.hget(_map_key(state.id), "version") == b"3", "answered once the replica had it"
 
         os.kill(replica.process.pid, signal.SIGSTOP)
         try:
@@ -281,13 +283,13 @@ async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id
                 await write(store, state, batch_id="b2")
             waited = trio.current_time() - started
             assert not store.available and store.statistics().breaker_trips == 1
-            assert plain.hget(_map_key(state.id), "version") == b"2", "it landed on the primary"
+            assert plain.hget(_map_key(state.id), "version") == b"4", "it landed on the primary"
         finally:
             os.kill(replica.process.pid, signal.SIGCONT)
         assert 0.3 < waited < 0.75, f"WAIT gives up at half the hang time: {waited:.2f} s"
         await opened.reconnected()
-        assert (await write(store, state, batch_id="b2"))[0] == AlreadyCommitted(2)
-        assert copy.hget(_map_key(state.id), "version") == b"2"
+        assert (await write(store, state, batch_id="b2"))[0] == AlreadyCommitted(4)
+        assert copy.hget(_map_key(state.id), "version") == b"4"
         plain.close()
         copy.close()
     finally:

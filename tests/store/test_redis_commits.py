@@ -254,7 +254,7 @@ async def test_a_demoted_primary_is_an_outage_until_it_is_primary_again(
 
 
 async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id(
-    tmp_path: Any, nursery: trio.Nursery
+    tmp_path: Any, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
 ) -> None:
     """``wait_replicas=1``: a commit answers only once a replica has it. With the replica stopped,
     the commit lands on the primary but is reported unavailable (the hub holds it); once the
@@ -279,15 +279,21 @@ async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id
         os.kill(replica.process.pid, signal.SIGSTOP)
         try:
             started = trio.current_time()
-            with pytest.raises(StoreUnavailable):
+            with caplog.at_level("WARNING", logger="mapsrv.redis"), pytest.raises(StoreUnavailable):
                 await write(store, state, batch_id="b2")
             waited = trio.current_time() - started
             assert not store.available and store.statistics().breaker_trips == 1
             assert plain.hget(_map_key(state.id), "version") == b"4", "it landed on the primary"
+            assert "redis unreachable: a commit reached 0 of 1 replicas in time; held" in [
+                r.getMessage() for r in caplog.records
+            ]
+            await wait_until(lambda: store.available, timeout=10)  # ROLE still lists the replica
+            with pytest.raises(StoreUnavailable):  # found by its id, but still not confirmed
+                await write(store, state, batch_id="b2")
         finally:
             os.kill(replica.process.pid, signal.SIGCONT)
         assert 0.3 < waited < 0.75, f"WAIT gives up at half the hang time: {waited:.2f} s"
-        await opened.reconnected()
+        await wait_until(lambda: store.available, timeout=10)
         assert (await write(store, state, batch_id="b2"))[0] == AlreadyCommitted(4)
         assert copy.hget(_map_key(state.id), "version") == b"4"
         plain.close()

@@ -299,12 +299,16 @@ class RedisStore:
     async def _commit_and_wait(
         self, client: Any, script: Any, keys: list[str], args: list[Any], n: int
     ) -> Any:
-        """``COMMIT`` and ``WAIT n`` in one round trip; unavailable when fewer replicas confirm."""
+        """``COMMIT`` and ``WAIT n`` in one round trip; unavailable when fewer replicas confirm.
+        Only a Cluster commits this way (elsewhere the writer does), and there ``WAIT``, which has
+        no key, would go to the client's default node: it goes to the node the commit went to,
+        on the same connection, so that it counts that node's replicas and covers that write."""
+        node = client.get_node_from_key(keys[0])
         for _ in range(2):
             try:
                 async with client.pipeline(transaction=False) as pipe:
                     pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                    pipe.execute_command("WAIT", n, self._wait_ms)
+                    pipe.execute_command("WAIT", n, self._wait_ms, target_nodes=node)
                     reply, confirmed = await pipe.execute(raise_on_error=False)
             except ResponseError as exc:  # "WAIT cannot be used with replica instances": demoted
                 await client.connection_pool.disconnect()  # the next connection asks the Sentinels

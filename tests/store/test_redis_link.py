@@ -54,7 +54,7 @@ async def test_a_hung_redis_is_noticed_before_the_timeout_and_later_calls_fail_a
 
 
 async def test_a_call_whose_asyncio_task_loses_its_cancellation_still_ends(
-    tmp_path: object, nursery: trio.Nursery
+    tmp_path: object, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
 ) -> None:
     """On Python 3.11 ``asyncio.wait_for`` (redis-py connects and sends with it) can swallow a
     cancellation. A Trio caller that is cancelled stops waiting at once anyway, and a call that
@@ -84,9 +84,12 @@ async def test_a_call_whose_asyncio_task_loses_its_cancellation_still_ends(
         await wait_until(lambda: swallowed == 1)
 
         started = trio.current_time()
-        with pytest.raises(StoreUnavailable):
+        with caplog.at_level("WARNING", logger="mapsrv.redis"), pytest.raises(StoreUnavailable):
             await store.link.run(stubborn)
         assert 0.9 < trio.current_time() - started < 1.5, "ended at its deadline: 0.5 + 0.5 s"
+        assert [r.getMessage() for r in caplog.records if r.name == "mapsrv.redis"] == [
+            "redis unreachable: no reply from redis within 1.0 s"
+        ], "the breaker says why"
         assert store.statistics().breaker_trips == 1 and not store.available
         with trio.fail_after(10):
             while not isinstance(await messages.receive(), Reconnected):

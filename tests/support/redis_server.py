@@ -145,15 +145,16 @@ async def _stop_shielded(server: RedisServer) -> None:
 
 
 @asynccontextmanager
-async def open_redis_cluster(primaries: int = 3) -> AsyncIterator[list[RedisServer]]:
-    """A Redis Cluster of ``primaries`` nodes (no replicas), every slot covered; yields them."""
+async def open_redis_cluster(primaries: int = 3, replicas: int = 0) -> AsyncIterator[list[RedisServer]]:
+    """A Redis Cluster of ``primaries`` nodes and ``replicas`` replicas of each, every slot
+    covered; yields every node (which is which: ``CLUSTER NODES``)."""
     with tempfile.TemporaryDirectory() as directory:
         async with AsyncExitStack() as stack:
             args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
-            nodes = await _servers(stack, directory, primaries, args, cluster=True)
+            nodes = await _servers(stack, directory, primaries * (1 + replicas), args, cluster=True)
             await redis_cli(
                 nodes[0].port, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
-                "--cluster-replicas", "0", "--cluster-yes",
+                "--cluster-replicas", str(replicas), "--cluster-yes",
             )  # fmt: skip
 
             async def ready() -> bool:

@@ -86,8 +86,7 @@ class SocketViewer:
         held = self._backlog or ()
         self._backlog = None
         self.initial = []  # a snapshot of an old version is not kept alive by the stream
-        if self.ended != "failed":
-            self._write(b"".join((chunk(first), *held)))
+        self._write(b"".join((chunk(first), *held)))  # a viewer already failed fails it again, harmlessly
         while not self.ended:
             with trio.CancelScope() as self._wake:
                 if self._backlog:
@@ -99,7 +98,6 @@ class SocketViewer:
     async def finish(self, last: bytes) -> None:
         """After ``run``: write what is still waiting, then ``last``."""
         backlog = self._backlog or deque()
-        self._backlog = None
         backlog.append(chunk(last))
         await self._write_out(backlog)
 

@@ -1,7 +1,8 @@
 """The ASGI dispatcher: each request's route comes from ``mapsrv.routes``; its Host and Origin are
 checked as the route says, then its client's budget (``mapsrv.throttle``); then the route's family
 answers it: a browser event stream, one of the
-MCP transports, the metrics, or the Quart app (pages, the JSON API, probes, static files).
+MCP transports, a page's write, the metrics, or the Quart app (pages, the rest of the JSON API,
+probes, static files).
 
 Logging and metrics are not here: ``mapsrv.observe`` wraps this app.
 """
@@ -19,6 +20,7 @@ from mapsrv.hub import MapHub
 from mapsrv.mcp_server import McpEndpoints
 from mapsrv.metrics import CONTENT_TYPE, Metrics
 from mapsrv.observe import exchange_of
+from mapsrv.page_writes import PageWrites
 from mapsrv.responses import send_error
 from mapsrv.routes import Family, Route, RouteMatch, lookup
 from mapsrv.throttle import Kind, Throttle, kind_of
@@ -59,6 +61,7 @@ class Dispatcher:
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
         self._headers = security_headers(config)
+        self._writes = PageWrites(hub, self._headers, config.max_body_size)
         # A view stream is read-only and carries no cookie: any origin holding the view key may
         # read it, such as the MCP App in a host's sandboxed (opaque-origin) iframe.
         self._stream_starts = {
@@ -70,6 +73,7 @@ class Dispatcher:
             Family.MCP_HTTP: self._mcp,
             Family.MCP_SSE: self._mcp,
             Family.MCP_MESSAGES: self._mcp,
+            Family.PAGE_WRITE: self._write,
             Family.METRICS: self._metrics,
             Family.PROBE: self._web,
             Family.WEB: self._web,
@@ -120,6 +124,9 @@ class Dispatcher:
 
     async def _web(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
         await self._app(scope, receive, send)
+
+    async def _write(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
+        await self._writes(scope, receive, send, match.key, scope["path"].rsplit("/", 1)[1])
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
         await self.mcp(scope, receive, send)

@@ -22,7 +22,8 @@ class Family(enum.Enum):
     MCP_HTTP = "mcp_http"  # MCP Streamable HTTP (the SDK's session manager)
     MCP_SSE = "mcp_sse"  # legacy MCP HTTP+SSE: the stream
     MCP_MESSAGES = "mcp_messages"  # legacy MCP HTTP+SSE: the client's POSTs
-    WEB = "web"  # the Quart app (pages, the JSON API, static files)
+    PAGE_WRITE = "page_write"  # a page's ops, undo and redo (a raw ASGI handler)
+    WEB = "web"  # the Quart app (pages, the rest of the JSON API, static files)
     METRICS = "metrics"  # Prometheus
     PROBE = "probe"  # /health and /ready (answered by the Quart app)
 
@@ -85,10 +86,10 @@ ROUTES: tuple[Route, ...] = (
     _route("/messages/", r"/messages/.*", Family.MCP_MESSAGES, origin_checked=True),
     _route("/m/{id}/events", "/" + _KEY.format(kind="m") + "/events", Family.BROWSER_STREAM),
     _route("/v/{key}/events", "/" + _KEY.format(kind="v") + "/events", Family.BROWSER_STREAM),
-    _route("/m/{id}/ops", "/" + _KEY.format(kind="m") + "/ops", Family.WEB, origin_checked=True),
+    _route("/m/{id}/ops", "/" + _KEY.format(kind="m") + "/ops", Family.PAGE_WRITE, origin_checked=True),
     _route("/m/{id}/claim", "/" + _KEY.format(kind="m") + "/claim", Family.WEB, origin_checked=True),
-    _route("/m/{id}/undo", "/" + _KEY.format(kind="m") + "/undo", Family.WEB, origin_checked=True),
-    _route("/m/{id}/redo", "/" + _KEY.format(kind="m") + "/redo", Family.WEB, origin_checked=True),
+    _route("/m/{id}/undo", "/" + _KEY.format(kind="m") + "/undo", Family.PAGE_WRITE, origin_checked=True),
+    _route("/m/{id}/redo", "/" + _KEY.format(kind="m") + "/redo", Family.PAGE_WRITE, origin_checked=True),
     _route("/{m,v}/{id}/export", "/" + _KEY.format(kind="[mv]") + "/(state|geojson)", Family.WEB),
     _route("/m/{id}", "/" + _KEY.format(kind="m"), Family.WEB),
     _route("/v/{key}", "/" + _KEY.format(kind="v"), Family.WEB),

@@ -46,7 +46,7 @@ class SocketViewer:
     "failed" (the socket refused a write), "left" (the client went away), or "" while it runs."""
 
     __slots__ = (
-        *("_backlog", "_limit", "_sock", "_wake"),
+        *("_backlog", "_fileno", "_limit", "_sock", "_wake"),
         *("ended", "initial", "lagging", "map_id", "slot"),
     )
 
@@ -59,16 +59,31 @@ class SocketViewer:
         self.lagging = False
         self.ended = ""
         self._sock = sock
+        self._fileno = sock.fileno  # -1 once closed: looked up on every write, never kept
         self._limit = max(1, limit)
         self._backlog: deque[Buffer] | None = deque()  # None: nothing waits, frames go out at once
         self._wake: trio.CancelScope | None = None  # what the stream's task waits in
 
     def offer(self, frame: bytes, chunked: bytes) -> bool:
+        # The hot path of fan-out (once per viewer per event): the write is inlined here.
         if self.ended:
             return False
         backlog = self._backlog
         if backlog is None:
-            return self._write(chunked)
+            fd = self._fileno()
+            if fd < 0:
+                self._end("failed")  # hypercorn closed the connection
+                return False
+            try:
+                written = os.write(fd, chunked)
+            except BlockingIOError:
+                written = 0
+            except OSError:
+                self._end("failed")
+                return False
+            if written < len(chunked):
+                self._hold(memoryview(chunked)[written:])
+            return True
         if len(backlog) >= self._limit:
             self.lagging = True
             return False
@@ -108,13 +123,18 @@ class SocketViewer:
             self._end("failed")
             return False
         if written < len(data):
-            self._backlog = deque((memoryview(data)[written:],))
-            if self._wake is not None:
-                self._wake.cancel()  # the stream's task stops waiting on the client and drains
+            self._hold(memoryview(data)[written:])
         return True
 
+    def _hold(self, rest: Buffer) -> None:
+        """What the socket did not take: the stream's task stops waiting on the client and
+        drains it (and what comes after it) as the socket takes more."""
+        self._backlog = deque((rest,))
+        if self._wake is not None:
+            self._wake.cancel()
+
     def _write_some(self, data: Buffer) -> int:
-        fd = self._sock.fileno()
+        fd = self._fileno()
         if fd < 0:
             raise trio.ClosedResourceError("the connection is closed")
         try:
@@ -134,7 +154,7 @@ class SocketViewer:
         """Write ``backlog`` (it may grow meanwhile) until it is empty, as the socket drains."""
         while backlog:
             await trio.lowlevel.wait_writable(self._sock)
-            fd = self._sock.fileno()
+            fd = self._fileno()
             if fd < 0:
                 raise trio.ClosedResourceError("the connection is closed")
             try:

@@ -49,8 +49,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/store", "tests/hub/test_replication.py", "tests/test_hub.py"],
     ),
     "access": (
-        ["mapsrv/access.py", "mapsrv/routes.py", "mapsrv/asgi.py"],
-        ["tests/test_access.py", "tests/test_routes.py", "tests/test_guards.py", "tests/test_throttle.py"],
+        ["mapsrv/access.py", "mapsrv/routes.py", "mapsrv/asgi.py", "mapsrv/page_writes.py"],
+        ["tests/test_access.py", "tests/test_routes.py", "tests/test_guards.py", "tests/test_throttle.py",
+         "tests/test_page_writes.py", "tests/test_page_api.py"],
     ),
     "stream": (
         ["mapsrv/event_stream.py", "mapsrv/sse_socket.py"],

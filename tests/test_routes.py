@@ -29,6 +29,7 @@ HANDLERS = {
     Family.MCP_HTTP: "_mcp",
     Family.MCP_SSE: "_mcp",
     Family.MCP_MESSAGES: "_mcp",
+    Family.PAGE_WRITE: "_write",
     Family.METRICS: "_metrics",
     Family.PROBE: "_web",
     Family.WEB: "_web",

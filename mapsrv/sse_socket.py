@@ -47,13 +47,10 @@ class SocketViewer:
 
     __slots__ = (
         *("_backlog", "_fileno", "_limit", "_sock", "_wake"),
-        *("ended", "initial", "lagging", "map_id", "slot"),
+        *("ended", "initial", "lagging", "slot"),
     )
 
-    def __init__(
-        self, sock: trio.socket.SocketType, map_id: str, initial: list[bytes], limit: int, slot: int
-    ) -> None:
-        self.map_id = map_id
+    def __init__(self, sock: trio.socket.SocketType, initial: list[bytes], limit: int, slot: int) -> None:
         self.initial = initial
         self.slot = slot
         self.lagging = False

@@ -260,7 +260,7 @@ class Client:
 
 async def test_socket_viewer_holds_until_it_runs_then_writes_in_order() -> None:
     sock, peer = pair()
-    viewer = SocketViewer(sock, "m", [b"snap"], 4, 0)
+    viewer = SocketViewer(sock, [b"snap"], 4, 0)
     assert viewer.offer(b"e1", chunk(b"e1"))  # before the head is out: held
     assert read_all(peer) == b""
     client = Client()
@@ -278,7 +278,7 @@ async def test_socket_viewer_holds_until_it_runs_then_writes_in_order() -> None:
 
 async def test_socket_viewer_backlog_drains_in_order_and_a_full_one_lags() -> None:
     sock, peer = pair()
-    viewer = SocketViewer(sock, "m", [b"snapshot"], 8, 0)
+    viewer = SocketViewer(sock, [b"snapshot"], 8, 0)
     big = frame("y" * 300, id=1)
     sent = chunk(b"x")
     client = Client()
@@ -307,7 +307,7 @@ async def test_socket_viewer_drains_a_backlog_of_more_frames_than_one_writev_tak
     """Thousands of frames waiting (more than a writev may name), written in pieces that end
     inside a frame as often as not."""
     sock, peer = pair()
-    viewer = SocketViewer(sock, "m", [b"snapshot"], 5000, 0)
+    viewer = SocketViewer(sock, [b"snapshot"], 5000, 0)
     small = frame("z" * 200, id=2)
     sent = chunk(b"x")
     with trio.fail_after(10):
@@ -327,7 +327,7 @@ async def test_socket_viewer_writes_a_snapshot_bigger_than_the_socket_holds() ->
     """A big map's snapshot does not fit the socket's buffers: the stream's task writes the
     rest as the client reads, and frames offered meanwhile come after it."""
     sock, peer = pair()
-    viewer = SocketViewer(sock, "m", [b"snapshot"], 8, 0)
+    viewer = SocketViewer(sock, [b"snapshot"], 8, 0)
     snapshot = frame("s" * 1_000_000, event="snapshot", id=1)
     later = frame("after", id=2)
     client = Client()
@@ -346,7 +346,7 @@ async def test_socket_viewer_writes_a_snapshot_bigger_than_the_socket_holds() ->
 async def test_socket_viewer_takes_exactly_its_limit_of_frames_while_held() -> None:
     for limit in (1, 3):
         sock, peer = pair()
-        viewer = SocketViewer(sock, "m", [b"snapshot"], limit, 0)
+        viewer = SocketViewer(sock, [b"snapshot"], limit, 0)
         for _ in range(limit):
             assert viewer.offer(b"f", chunk(b"f"))
         assert not viewer.lagging
@@ -358,7 +358,7 @@ async def test_socket_viewer_takes_exactly_its_limit_of_frames_while_held() -> N
 
 async def test_socket_viewer_whose_client_resets_while_a_backlog_waits_ends_failed() -> None:
     sock, peer = pair()
-    viewer = SocketViewer(sock, "m", [b"snapshot"], 10_000, 0)
+    viewer = SocketViewer(sock, [b"snapshot"], 10_000, 0)
     big = frame("y" * 300, id=1)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
@@ -377,7 +377,7 @@ async def test_socket_viewer_never_writes_to_a_descriptor_it_no_longer_owns() ->
     """Once hypercorn closed the connection, its descriptor number may go to another one at
     once: the viewer must not write there (it would be another user's stream)."""
     sock, peer = pair()
-    viewer = SocketViewer(sock, "m", [b"snapshot"], 8, 0)
+    viewer = SocketViewer(sock, [b"snapshot"], 8, 0)
     client = Client()
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:

@@ -240,7 +240,7 @@ class MapHub:
                 assert seen is not None
                 events = await self.replica.events_since(entry, seen)
                 initial = entry.frames.from_store(events, entry.state)
-            sub = self.fanout.add(entry, entry.id, initial, viewer)
+            sub = self.fanout.add(entry, initial, viewer)
         log.debug("map %s: a viewer joined (%d now)", map_ref(entry.id), len(entry.subscribers))
         return sub
 

@@ -55,7 +55,6 @@ class Viewer(Protocol):
     snapshot, or the missed events on resume); ``slot`` is which of the heartbeat task's ticks
     serves it."""
 
-    map_id: str
     initial: list[bytes]
     slot: int
 
@@ -71,7 +70,7 @@ class Viewer(Protocol):
         """End this viewer (idempotent): its stream ends after what it already took."""
 
 
-ViewerFactory = Callable[[str, list[bytes], int, int], Viewer]  # map id, initial, buffer, slot
+ViewerFactory = Callable[[list[bytes], int, int], Viewer]  # initial, buffer, slot
 
 
 class Subscription:
@@ -79,8 +78,7 @@ class Subscription:
     agent's change notifications, or a browser stream that cannot be written from the loop.
     The channel ends when the viewer is dropped for being slow or the hub closes."""
 
-    def __init__(self, map_id: str, initial: list[bytes], buffer: int, slot: int = 0) -> None:
-        self.map_id = map_id
+    def __init__(self, initial: list[bytes], buffer: int, slot: int = 0) -> None:
         self.initial = initial
         self.slot = slot
         self.lagging = False
@@ -183,11 +181,9 @@ class Fanout:
             sub.close()
         watched.subscribers.clear()
 
-    def add(
-        self, watched: Watched, map_id: str, initial: list[bytes], viewer: ViewerFactory = Subscription
-    ) -> Viewer:
+    def add(self, watched: Watched, initial: list[bytes], viewer: ViewerFactory = Subscription) -> Viewer:
         self._next_slot = (self._next_slot + 1) % HEARTBEAT_SLICES
-        sub = viewer(map_id, initial, self.subscriber_buffer, self._next_slot)
+        sub = viewer(initial, self.subscriber_buffer, self._next_slot)
         watched.subscribers.add(sub)
         return sub
 

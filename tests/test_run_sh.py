@@ -41,7 +41,7 @@ async def freeze(pid: int) -> None:
 
 
 async def kill_9(topology: Topology, name: str) -> None:
-    """``kill -9`` a mapsrv, until run.sh has seen it die."""
+    """``kill -9`` a mapsrv, until it has died (run.sh may not have reaped it yet)."""
     pid = topology.components[name].pid
     os.kill(pid, signal.SIGKILL)
     await wait_until(lambda: not running(pid), timeout=10)

@@ -29,6 +29,7 @@ from support import require, wait_until
 
 RUN_SH = Path(__file__).resolve().parent.parent / "deploy" / "local" / "run.sh"
 COMPONENT = re.compile(r"(?P<name>\S+) pid=(?P<pid>\d+) url=(?P<url>\S+)")
+DIRECTORY = re.compile(r"dir path=(?P<path>.+)")
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,22 @@ class Component:
 class Topology:
     """What run.sh printed: its components, by name (a restarted one replaces its line)."""
 
-    pid: int
+    process: trio.Process
     components: dict[str, Component] = field(default_factory=dict)
+    directory: str = ""
     ready: bool = False
     ended: bool = False  # run.sh closed its stdout
     changed: trio.Event = field(default_factory=trio.Event)
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def read(self, line: str) -> None:
         if match := COMPONENT.fullmatch(line):
             self.components[match["name"]] = Component(match["name"], int(match["pid"]), match["url"])
+        if match := DIRECTORY.fullmatch(line):
+            self.directory = match["path"]
         self.ready = self.ready or line == "ready"
         self.changed.set()
         self.changed = trio.Event()
@@ -84,6 +92,25 @@ class Topology:
                 await self.changed.wait()
         return self.components[name]
 
+    def processes(self) -> dict[int, str]:
+        """Every live process of this topology, by what its command line names: this run's
+        state directory (nginx) or its Redis address (redis-server, and each mapsrv's
+        ``--store``). So a child run.sh started but never printed is found too, and an orphan
+        still is once run.sh is gone."""
+        redis = re.escape(self.components["redis"].url.split("://", 1)[1].split("/", 1)[0])
+        mine = re.compile(rf"{redis}\b| {re.escape(self.directory)} ")
+        found = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit() and running(int(name)):
+                try:
+                    with open(f"/proc/{name}/cmdline", "rb") as cmdline:
+                        command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                if mine.search(command):
+                    found[int(name)] = command
+        return found
+
 
 def running(pid: int) -> bool:
     """Alive and not a zombie (an orphan may wait for a PID 1 that never reaps it)."""
@@ -97,12 +124,13 @@ def running(pid: int) -> bool:
 @asynccontextmanager
 async def open_topology(directory: Path) -> AsyncIterator[Topology]:
     """``deploy/local/run.sh`` in a child process until its ``ready`` line; at the end it is
-    stopped by its PID and must have stopped every component it started."""
+    stopped by its PID (unless the test stopped it) and must have stopped every component it
+    started, printed or not."""
     require(shutil.which("nginx") is not None or os.access("/usr/sbin/nginx", os.X_OK), "nginx")
     require(shutil.which("redis-server") is not None, "redis-server")
     env = {**os.environ, "MAPSRV_LOCAL_DIR": str(directory), "MAPSRV_LOCAL_PYTHON": sys.executable}
     process = await trio.lowlevel.open_process(["bash", str(RUN_SH)], stdout=subprocess.PIPE, env=env)
-    topology = Topology(process.pid)
+    topology = Topology(process)
     started: set[Component] = set()
     try:
         async with trio.open_nursery() as nursery:
@@ -135,9 +163,11 @@ async def open_topology(directory: Path) -> AsyncIterator[Topology]:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-            left = [c for c in started if running(c.pid)]
-            for component in left:
-                os.kill(component.pid, signal.SIGKILL)
+            left = {c.pid: c.name for c in started if running(c.pid)}
+            if topology.ready:
+                left |= topology.processes()
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
     assert not left, f"run.sh left these running: {left}"
     assert process.returncode == 128 + signal.SIGTERM, "run.sh stopped before it was told to"
 

@@ -131,8 +131,10 @@ names=()
 alive() {  # running, and not a zombie waiting to be reaped
     local pid=$1 stat
     kill -0 "$pid" 2>/dev/null || return 1
-    [ -r "/proc/$pid/stat" ] || return 0
-    stat=$(<"/proc/$pid/stat") || return 1
+    [ -d /proc/self ] || return 0  # no /proc: kill -0 is all we can know
+    # bash reaps an exited child whenever SIGCHLD comes, so its /proc entry can vanish between
+    # kill -0 and this read: that child is gone, not alive (and not worth an error message).
+    { read -r stat <"/proc/$pid/stat"; } 2>/dev/null || return 1
     stat=${stat##*) }
     [ "${stat%% *}" != Z ]
 }
@@ -151,9 +153,20 @@ stop_pids() {  # SIGTERM each, then SIGKILL whatever is left after 15 s
 }
 
 cleanup() {
-    trap - EXIT INT TERM HUP
+    # First, before anything can interrupt it: nothing may cut the stop short. Reset to their
+    # default action, a SIGHUP, SIGINT or second SIGTERM during the stop would kill this shell
+    # halfway and orphan every child not yet stopped (bash even re-sends itself a signal still
+    # pending when its trap is reset); so they stay caught, and only noted. Nor may a failing
+    # command end it early (set -e).
+    trap 'log "stopping: SIGHUP ignored"' HUP
+    trap 'log "stopping: SIGINT ignored"' INT
+    trap 'log "stopping: SIGTERM ignored"' TERM
+    trap - EXIT
+    set +e
+    stopping=1
     local group name todo
-    # The proxy first (clients move on), then both mapsrv, then the store they flush to.
+    # The proxy first (clients move on), then both mapsrv, then the store they flush to. A
+    # child is in pids[] from the moment it is started, ready or not (a restart in progress).
     for group in "nginx" "mapsrv-a mapsrv-b" "redis"; do
         todo=()
         for name in $group; do
@@ -161,13 +174,14 @@ cleanup() {
         done
         [ ${#todo[@]} -eq 0 ] || stop_pids "${todo[@]}"
     done
-    # A child started just as the signal came (a restart) has no name yet.
+    # A signal handled between "command &" and recording its $! leaves one child unnamed.
     mapfile -t todo < <(jobs -p)
     [ ${#todo[@]} -eq 0 ] || stop_pids "${todo[@]}"
     if [ -n "$created_dir" ] && [ -z "$keep" ]; then
         rm -rf "$dir"
     fi
 }
+stopping=
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -213,9 +227,14 @@ redis_pong() {
     [ "${reply%$'\r'}" = "+PONG" ]
 }
 
-started() {
+# spawned NAME PID: a child exists, ready or not; cleanup stops it from now on. A restart
+# replaces the dead process's PID, which has been reaped already.
+spawned() {
     [ -n "${pids[$1]:-}" ] || names+=("$1")
     pids[$1]=$2
+}
+
+started() {  # started NAME PID URL: it is ready
     urls[$1]=$3
     echo "$1 pid=$2 url=$3"
 }
@@ -227,6 +246,7 @@ start_redis() {
     "$redis_bin" --port "$redis_port" --bind 127.0.0.1 --save '' "${persistence[@]}" \
         --dir "$dir/redis" --logfile '' >"$dir/redis.log" 2>&1 &
     local pid=$!
+    spawned redis "$pid"
     wait_for redis "$pid" redis_pong
     started redis "$pid" "$redis_url"
 }
@@ -240,6 +260,7 @@ start_mapsrv() {  # start_mapsrv NAME PORT
         "${extra[@]}" \
         >>"$dir/$name.log" 2>&1 &
     local pid=$!
+    spawned "$name" "$pid"
     wait_for "$name" "$pid" mapsrv_ready "$p" || return 1
     started "$name" "$pid" "http://127.0.0.1:$p/"
 }
@@ -269,6 +290,7 @@ start_nginx() {
         { cat "$dir/nginx.log" >&2; die "nginx refused $dir/nginx.conf"; }
     "$nginx_bin" -p "$dir" -c nginx.conf -e stderr -g 'daemon off;' >>"$dir/nginx.log" 2>&1 &
     local pid=$!
+    spawned nginx "$pid"
     wait_for nginx "$pid" http_status "$port" /health
     started nginx "$pid" "$nginx_url"
 }
@@ -277,6 +299,8 @@ start_nginx() {
 # one to look again when it is done.
 restart_again=
 restart_dead_mapsrv() {
+    # After a SIGTERM or SIGINT, start nothing: cleanup may have listed its children already.
+    [ -z "$stopping" ] || return 0
     if [ -n "$restarting" ]; then
         restart_again=1
         return

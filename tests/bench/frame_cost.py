@@ -47,13 +47,16 @@ async def measure(
         await write()
     alone_user, alone_system = (a - b for a, b in zip(cpu(pid), (u0, s0), strict=True))
     async with open_watchers(host, port, path, streams, cookie) as watchers:
-        u1, s1 = cpu(pid)  # opening the streams is not a frame's cost: count once they are open
+        # Neither opening the streams nor closing them is a frame's cost: count from a moment
+        # after the last one opened (its server-side work done) until before they close.
+        await trio.sleep(0.3)
+        u1, s1 = cpu(pid)
         last = 0
         for _ in range(writes):
             last = await write()
         await watchers.wait_for(last)
         await trio.sleep(0.3)  # the server's work after its last send counts too
-    u2, s2 = cpu(pid)
+        u2, s2 = cpu(pid)
     frames = streams * writes
     user, system = u2 - u1 - alone_user, s2 - s1 - alone_system
     return {

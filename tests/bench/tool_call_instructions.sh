@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Instructions the server runs per MCP tool call, counted by callgrind (repeatable on a busy
 # machine): `mapsrv serve` under valgrind, N draws from tests/bench/draw_calls.py, for two N; the
-# difference divided by the difference in calls leaves start-up out. Run from a checkout:
-#   tests/bench/tool_call_instructions.sh [50] [250]
+# difference divided by the difference in calls leaves start-up out. With `page` as the third
+# argument, N page writes (POST /m/<id>/ops) from tests/bench/page_write_calls.py instead.
+# Run from a checkout:
+#   tests/bench/tool_call_instructions.sh [50] [250] [draw|page]
 # Environment:
 #   BENCH_HEALTH_WAIT  seconds to wait for the server under valgrind to answer /health (default
 #                      300); a server that does not answer in time fails the run (exit 1) rather
@@ -10,7 +12,12 @@
 #   (Not MAPSRV_*: the server refuses MAPSRV_* variables it does not know.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-few=${1:-50}; many=${2:-250}
+few=${1:-50}; many=${2:-250}; calls=${3:-draw}
+case $calls in
+  draw) driver=tests/bench/draw_calls.py ;;
+  page) driver=tests/bench/page_write_calls.py ;;
+  *) echo "the third argument is draw or page, got '$calls'" >&2; exit 2 ;;
+esac
 health_wait=${BENCH_HEALTH_WAIT:-300}
 [[ $health_wait =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_HEALTH_WAIT must be a whole number of seconds, got '$health_wait'" >&2; exit 2; }
 out=$(mktemp -d)
@@ -22,7 +29,7 @@ count() {
   local port pid refs
   port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   PYTHONPATH=$PWD valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1" \
-    python -m mapsrv serve --port "$port" --rate-mcp 0 >"$out/log.$1" 2>&1 &
+    python -m mapsrv serve --port "$port" --rate-mcp 0 --rate-writes 0 --rate-maps 0 >"$out/log.$1" 2>&1 &
   pid=$!
   local deadline=$((SECONDS + health_wait))
   until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do
@@ -37,10 +44,10 @@ count() {
     fi
     sleep 0.5
   done
-  if ! PYTHONPATH=$PWD python tests/bench/draw_calls.py "http://127.0.0.1:$port/mcp" "$1" >&2; then
+  if ! PYTHONPATH=$PWD python "$driver" "http://127.0.0.1:$port/mcp" "$1" >&2; then
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" || true
-    fail "draw_calls.py failed against the server" "$1"
+    fail "$driver failed against the server" "$1"
   fi
   kill -INT "$pid"
   wait "$pid" || true
@@ -51,5 +58,5 @@ count() {
 a=$(count "$few")
 b=$(count "$many")
 ((b > a)) || { echo "tool_call_instructions.sh: $many calls counted $b instructions, not more than $few calls' $a (logs: $out)" >&2; exit 1; }
-echo "instructions per tool call: $(( (b - a) / (many - few) ))"
+echo "instructions per ${calls/draw/tool} call: $(( (b - a) / (many - few) ))"
 rm -r "$out"

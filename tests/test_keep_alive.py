@@ -1,0 +1,159 @@
+"""The keep-alive timer that replaces hypercorn's (``mapsrv.http_server.KeepAliveTimer``), in a
+real hypercorn on real sockets: an idle connection closes after the keep-alive timeout and not
+before, a long request is never cut, requests closer together than the timeout keep a
+connection open, and a shutdown closes idle connections at once while requests in flight finish.
+Sleeps here are the scenario (a handler that takes its time, a client that pauses), never a wait
+for the server: every wait on the server is on a condition under ``trio.fail_after``."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypercorn.trio
+import trio
+from hypercorn.trio import tcp_server
+from support.raw_http import RawConnection
+
+from mapsrv.http_server import KeepAliveTimer, hypercorn_config
+
+TIMEOUT = 0.3
+
+
+@dataclass
+class App:
+    """A small ASGI app: ``/`` answers at once, ``/slow`` after ``slow`` seconds or, when it is
+    None, once ``release`` is set. It notes the timer of each request's connection."""
+
+    slow: float | None = None
+    release: trio.Event = field(default_factory=trio.Event)
+    slow_started: trio.Event = field(default_factory=trio.Event)
+    timers: list[object] = field(default_factory=list)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        from mapsrv.http_server import _CONNECTION
+
+        self.timers.append(_CONNECTION.get().idle_task)
+        if scope["path"] == "/slow":
+            self.slow_started.set()
+            if self.slow is None:
+                await self.release.wait()
+            else:
+                await trio.sleep(self.slow)
+        body = b"done"
+        headers = [(b"content-length", b"4"), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@dataclass
+class Running:
+    host: str
+    port: int
+    stop: trio.Event
+    stopped: trio.Event
+
+    async def connect(self) -> RawConnection:
+        return await RawConnection.open(self.host, self.port)
+
+    def get(self, path: str = "/") -> bytes:
+        return f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
+
+
+@asynccontextmanager
+async def serving(app: App, keep_alive: float = TIMEOUT) -> AsyncIterator[Running]:
+    config = hypercorn_config(
+        "127.0.0.1", 0, graceful_timeout=5, log="tests.keep_alive", keep_alive=keep_alive
+    )
+    stop, stopped = trio.Event(), trio.Event()
+    async with trio.open_nursery() as nursery:
+
+        async def serve(*, task_status: trio.TaskStatus[list[str]]) -> None:
+            try:
+                await hypercorn.trio.serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
+            finally:
+                stopped.set()
+
+        [bound] = await nursery.start(serve)
+        host, port = bound.split("://", 1)[1].rsplit(":", 1)
+        running = Running(host, int(port), stop, stopped)
+        yield running
+        stop.set()
+
+
+async def answered(connection: RawConnection, request: bytes) -> bytes:
+    await connection.send(request)
+    response = await connection.read_response()
+    assert response.status == 200
+    return response.body
+
+
+async def test_an_idle_connection_closes_after_the_timeout_and_not_before() -> None:
+    app = App()
+    async with serving(app) as server:
+        connection = await server.connect()
+        with trio.fail_after(10):
+            await answered(connection, server.get())
+            idle_from = trio.current_time()
+            assert await connection.closed_by_server()
+        assert trio.current_time() - idle_from >= TIMEOUT
+        assert all(isinstance(timer, KeepAliveTimer) for timer in app.timers) and app.timers
+
+
+async def test_requests_closer_together_than_the_timeout_keep_the_connection_open() -> None:
+    app = App()
+    async with serving(app) as server:
+        connection = await server.connect()
+        with trio.fail_after(10):
+            started = trio.current_time()
+            while trio.current_time() - started < 3 * TIMEOUT:
+                assert await answered(connection, server.get()) == b"done"
+                await trio.sleep(TIMEOUT / 3)  # the client's pause between requests
+            assert await connection.closed_by_server()  # and once it stops, it closes
+        assert len({id(timer) for timer in app.timers}) == 1, "one timer per connection"
+
+
+async def test_a_request_longer_than_the_timeout_is_not_cut() -> None:
+    app = App(slow=3 * TIMEOUT)
+    async with serving(app) as server:
+        connection = await server.connect()
+        with trio.fail_after(10):
+            assert await answered(connection, server.get("/slow")) == b"done"
+            assert await answered(connection, server.get()) == b"done"  # still open after it
+            assert await connection.closed_by_server()
+
+
+async def test_a_shutdown_closes_idle_connections_at_once_and_lets_requests_finish() -> None:
+    app = App(slow=None)
+    async with serving(app, keep_alive=75) as server:  # the timeout plays no part here
+        idle, busy = await server.connect(), await server.connect()
+        with trio.fail_after(10):
+            await answered(idle, server.get())
+            await busy.send(server.get("/slow"))
+            await app.slow_started.wait()
+            server.stop.set()
+            assert await idle.closed_by_server()  # at once: the slow request is still held
+            assert not app.release.is_set()
+            app.release.set()
+            response = await busy.read_response()
+            assert (response.status, response.body) == (200, b"done")
+            await server.stopped.wait()
+
+
+def test_hypercorn_still_has_what_the_timer_relies_on() -> None:
+    """The timer stands in for ``TCPServer.idle_task`` and closes as ``_idle_timeout`` did: when
+    hypercorn changes those, this fails rather than the timer silently not running."""
+    source = inspect.getsource(tcp_server)  # hypercorn's own, whatever mapsrv has patched
+    assert "self.idle_task = TrioSingleTask()" in source
+    assert "await self.idle_task.restart(self._task_group, self._idle_timeout)" in source
+    assert "await self.idle_task.stop()" in source
+    assert "await self.context.terminated.wait()" in source
+    assert callable(tcp_server.TCPServer._initiate_server_close)

@@ -171,25 +171,34 @@ class KeepAliveTimer:
     ``TrioSingleTask.restart`` cancels the timer's task and starts a new one with
     ``nursery.start``, under a lock, twice per request. Measured with callgrind on `mapsrv
     serve`, that is 450 k of the 3.15 M instructions a page write costs the server (14 %). Here
-    one task per connection waits, from the first ``restart`` until the connection's reading
-    ends (``close``); ``stop`` and ``restart`` only move the deadline of its wait. What it does
-    when the deadline passes, or when the server is shutting down while the connection is idle,
-    is what ``TCPServer._idle_timeout`` does: close the connection (``_initiate_server_close``,
-    shielded). A connection busy with a request is never closed by it, shutdown or not.
+    one task per connection waits, and ``stop`` and ``restart`` only move the deadline of its
+    wait. What it does when the deadline passes, or when the server is shutting down while the
+    connection is idle, is what ``TCPServer._idle_timeout`` does: close the connection
+    (``_initiate_server_close``, shielded). A connection busy with a request is never closed by
+    it, shutdown or not; one busy for longer than ``BUSY_GRACE`` (an event stream) lets its
+    task end, and the next ``restart`` starts another: a stream holds no timer task.
     tests/test_keep_alive.py runs it in a real hypercorn."""
 
-    __slots__ = ("_armed", "_closed", "_deadline", "_running", "_scope", "_server")
+    BUSY_GRACE = 1.0  # seconds a request may run before the timer's task ends until it is idle
+
+    __slots__ = ("_busy", "_closed", "_deadline", "_running", "_scope", "_server")
 
     def __init__(self, server: Any) -> None:
         self._server = server
-        self._deadline = math.inf  # when an idle connection closes; inf while a request runs
+        self._deadline = math.inf  # when the task's wait ends
+        self._busy = False  # a request is in progress: the deadline is when the task gives up
         self._scope: trio.CancelScope | None = None  # the task's wait, while it waits
-        self._armed: trio.Event | None = None  # what the task waits on while a request runs
         self._running = False
         self._closed = False
 
+    @property
+    def has_task(self) -> bool:
+        """Whether the timer's task is running (it is not while a long request runs)."""
+        return self._running
+
     async def restart(self, task_group: Any, action: Any) -> None:
         """The connection is idle from now (``action`` is hypercorn's own: replaced, see above)."""
+        self._busy = False
         self._move(trio.current_time() + self._server.config.keep_alive_timeout)
         if not self._running and not self._closed:
             self._running = True
@@ -197,44 +206,35 @@ class KeepAliveTimer:
 
     async def stop(self) -> None:
         """A request is in progress: no closing until the next ``restart``."""
-        self._move(math.inf)
+        self._busy = True
+        self._move(trio.current_time() + self.BUSY_GRACE)
 
     def close(self) -> None:
         """The connection is done reading: the task ends without closing anything itself."""
         self._closed = True
-        self._wake()
+        if self._scope is not None:
+            self._scope.cancel()
 
     def _move(self, deadline: float) -> None:
         self._deadline = deadline
         if self._scope is not None:
             self._scope.deadline = deadline
-        if deadline < math.inf:
-            self._wake()
-
-    def _wake(self) -> None:
-        if self._armed is not None:
-            self._armed.set()
-        if self._closed and self._scope is not None:
-            self._scope.cancel()
 
     async def _run(self) -> None:
         terminated = self._server.context.terminated
         try:
             while not self._closed:
-                if self._deadline == math.inf:  # busy: wait for the next restart (or the end)
-                    self._armed = trio.Event()
-                    await self._armed.wait()
-                    self._armed = None
-                    continue
                 with trio.CancelScope(deadline=self._deadline) as self._scope:
                     await terminated.wait()
                 self._scope = None
-                if self._closed or self._deadline == math.inf:
-                    continue  # the end, or a request came in meanwhile
-                if terminated.is_set() or trio.current_time() >= self._deadline:
-                    with trio.CancelScope(shield=True):
-                        await self._server._initiate_server_close()
-                    return
+                due = terminated.is_set() or trio.current_time() >= self._deadline
+                if self._closed or not due:
+                    continue  # the end, or the deadline moved while the wait was ending
+                if self._busy:
+                    return  # a long request: the next restart starts the timer again
+                with trio.CancelScope(shield=True):
+                    await self._server._initiate_server_close()
+                return
         finally:
-            self._scope = self._armed = None
+            self._scope = None
             self._running = False

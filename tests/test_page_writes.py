@@ -31,6 +31,11 @@ def request(method: str, path: str, server: Server, *headers: str, body: bytes =
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def ops_head(server: Server, map_id: str, cookie: str, *headers: str) -> bytes:
+    """The head of a page write on a raw connection: the map's ops route, its owner's cookie."""
+    return request("POST", f"/m/{map_id}/ops", server, f"Cookie: {cookie}", *headers)
+
+
 async def connect(server: Server) -> RawConnection:
     host, port = server.url.split("://", 1)[1].rstrip("/").rsplit(":", 1)
     return await RawConnection.open(host, int(port))
@@ -72,14 +77,7 @@ async def test_a_body_streamed_past_the_limit_is_refused_and_the_connection_clos
     server = await start_server(nursery, max_body_size=2048)
     alice, map_id, cookie = await owned_map(server)
     connection = await connect(server)
-    head = request(
-        "POST",
-        f"/m/{map_id}/ops",
-        server,
-        f"Cookie: {cookie}",
-        "Content-Type: application/json",
-        "Transfer-Encoding: chunked",
-    )
+    head = ops_head(server, map_id, cookie, "Content-Type: application/json", "Transfer-Encoding: chunked")
     with trio.fail_after(10):
         await connection.send(head)
         for _ in range(3):  # 3,000 bytes in three chunks: over the limit in the third
@@ -97,11 +95,10 @@ async def test_a_body_that_arrives_in_pieces_is_read_whole(server: Server) -> No
     alice, map_id, cookie = await owned_map(server)
     body = b'{"ops": [{"op": "set_title", "title": "in pieces"}]}'
     connection = await connect(server)
-    head = request(
-        "POST",
-        f"/m/{map_id}/ops",
+    head = ops_head(
         server,
-        f"Cookie: {cookie}",
+        map_id,
+        cookie,
         "Content-Type: application/json; charset=utf-8",
         f"Content-Length: {len(body)}",
     )
@@ -122,14 +119,7 @@ async def test_a_body_that_arrives_in_pieces_is_read_whole(server: Server) -> No
 async def test_a_client_that_leaves_before_its_body_arrives_changes_nothing(server: Server) -> None:
     alice, map_id, cookie = await owned_map(server)
     connection = await connect(server)
-    head = request(
-        "POST",
-        f"/m/{map_id}/ops",
-        server,
-        f"Cookie: {cookie}",
-        "Content-Type: application/json",
-        "Content-Length: 200",
-    )
+    head = ops_head(server, map_id, cookie, "Content-Type: application/json", "Content-Length: 200")
     with trio.fail_after(10):
         await connection.send(head + b'{"ops": [{"op": "set_title", "title": "never"')
         await connection.aclose()

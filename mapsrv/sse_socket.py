@@ -21,6 +21,7 @@ and the end after the last, with no frame in flight.
 from __future__ import annotations
 
 import os
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from itertools import islice
@@ -36,6 +37,15 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Buffer = bytes | memoryview
 
 WRITEV_MAX = 64  # buffers per writev while draining (Linux allows 1024)
+
+
+def _fileno_of(sock: trio.socket.SocketType) -> Callable[[], int]:
+    """How to ask for ``sock``'s descriptor on every write: the standard socket's own ``fileno``
+    when trio keeps one (trio 0.2x keeps it as ``_sock``; it returns -1 once trio closed it),
+    which saves a Python call per viewer per event (0.19 µs of 4-5 µs a frame, measured with
+    perf); trio's ``fileno`` otherwise. tests/test_sse_socket.py fails if trio stops keeping it."""
+    inner = getattr(sock, "_sock", None)
+    return inner.fileno if isinstance(inner, socket.socket) else sock.fileno
 
 
 class SocketViewer:
@@ -56,7 +66,7 @@ class SocketViewer:
         self.lagging = False
         self.ended = ""
         self._sock = sock
-        self._fileno = sock.fileno  # -1 once closed: looked up on every write, never kept
+        self._fileno = _fileno_of(sock)  # -1 once closed: looked up on every write, never kept
         self._limit = max(1, limit)
         self._backlog: deque[Buffer] | None = deque()  # None: nothing waits, frames go out at once
         self._wake: trio.CancelScope | None = None  # what the stream's task waits in

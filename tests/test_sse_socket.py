@@ -258,6 +258,21 @@ class Client:
         self.send.send_nowait({"type": "http.disconnect"})
 
 
+async def test_socket_viewer_asks_the_standard_socket_for_its_descriptor_and_gets_minus_one_once_closed() -> (
+    None
+):
+    """The fast path (no Python call of trio's per write) is taken; when trio stops keeping the
+    standard socket, this fails rather than the fan-out quietly taking the slower path."""
+    sock, peer = pair()
+    viewer = SocketViewer(sock, [], 4, 0)
+    fileno = viewer._fileno
+    assert isinstance(getattr(fileno, "__self__", None), socket.socket)
+    assert fileno() == sock.fileno() >= 0
+    sock.close()
+    assert fileno() == -1  # what every write checks first
+    peer.close()
+
+
 async def test_socket_viewer_holds_until_it_runs_then_writes_in_order() -> None:
     sock, peer = pair()
     viewer = SocketViewer(sock, [b"snap"], 4, 0)

@@ -44,8 +44,8 @@ class TcpProxy:
         self, marker: bytes, *, replies: int | None = None, cut: bool = False, reading: bool = True
     ) -> None:
         """The next connection whose client sends ``marker``: from then on, pass only ``replies``
-        bytes of replies (then hold the rest, or close it when ``cut``), and read its requests
-        only while ``reading``."""
+        bytes of replies (then hold the rest, or close it when ``cut``), and pass its requests
+        (from the one that holds the marker) and read more only while ``reading``."""
         self._fault = _Fault(marker, replies, cut, reading)
         self._faulty = None
         self._change()
@@ -107,6 +107,8 @@ class TcpProxy:
                     return
                 if self._fault is not None and self._faulty is None and self._fault.marker in data:
                     self._faulty = connection
+                while self._faulty is connection and self._fault is not None and not self._fault.reading:
+                    await self._changed.wait()
                 await server.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import redis
 import trio
-from support import RedisServer, wait_until
+from support import RedisServer, open_redis_sentinel, redis_cli, wait_until
 from support.tcp_proxy import TcpProxy
 from test_redis_commits import new_map, open_store, write
 
 from mapsrv.store import COMMITTED, AlreadyCommitted, StoreUnavailable
+from mapsrv.store.redis import _log_key
 from mapsrv.store.redis_writer import pack
 
 REPLY = len(b"*2\r\n:1\r\n:1\r\n")  # COMMIT's reply: committed, at version 1
@@ -141,3 +142,44 @@ async def test_a_write_to_a_redis_that_stops_reading_fails_at_the_socket_timeout
     events = await store.events_after(state.id, 0)
     assert events is not None and [e.version for e in events] == [1, 2]
     plain.close()
+
+
+async def test_under_sentinel_commits_after_a_failover_go_to_the_new_primary(nursery: trio.Nursery) -> None:
+    """``SENTINEL FAILOVER``: once the old primary is demoted (the Sentinels close its clients'
+    connections as they demote it), the writer's next connection asks the Sentinels and finds the
+    new primary; the commits refused meanwhile (unavailable) wrote nothing, and the one that goes
+    through lands once, after the first. (Committing before the old primary is demoted is
+    Redis's own window: it still takes writes, and its other replica confirms them.)"""
+    async with open_redis_sentinel() as setup:
+        opened = await open_store(nursery, setup.url)  # wait_replicas=1, the Sentinel default
+        store = opened.store
+        reply, state, _ = await write(store, await new_map(store, "m" * 22), batch_id="before")
+        assert reply == COMMITTED
+        old = setup.primary.port
+        await redis_cli(setup.sentinels[0].port, "SENTINEL", "FAILOVER", "mapsrv")
+
+        async def promoted() -> bool:
+            return await setup.primary_port() != old
+
+        await wait_until(promoted, timeout=20)
+
+        async def demoted() -> bool:
+            return (await redis_cli(old, "ROLE")).startswith("slave")
+
+        await wait_until(demoted, timeout=20)
+        replies: list[Any] = []
+
+        async def committed() -> bool:
+            try:
+                replies.append((await write(store, state, batch_id="after"))[0])
+            except StoreUnavailable as exc:
+                replies.append(exc)
+                return False
+            return True
+
+        await wait_until(committed, timeout=20)
+        assert replies[-1] == COMMITTED, replies
+        new = await setup.primary_port()
+        plain = redis.Redis(port=new)
+        assert [v for v, _ in plain.xrange(_log_key("m" * 22))] == [b"1-0", b"2-0"]
+        plain.close()

@@ -10,9 +10,10 @@ import signal
 import pytest
 import trio
 from support import RedisServer, wait_until
+from test_redis_commits import new_map, write
 
 from mapsrv.core import MapState
-from mapsrv.store import MapMeta, Reconnected, StoreUnavailable
+from mapsrv.store import Followed, MapMeta, Reconnected, RemoteEvent, StoreUnavailable
 from mapsrv.store.redis import RedisStore
 
 
@@ -95,5 +96,77 @@ async def test_a_call_whose_asyncio_task_loses_its_cancellation_still_ends(
             while not isinstance(await messages.receive(), Reconnected):
                 pass
         assert store.available and await store.map_for_view_key("nothing") is None
+    finally:
+        await server.stop()
+
+
+async def test_a_commit_while_redis_hangs_is_refused_at_once_and_never_sent(
+    tmp_path: object, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once a call has waited past ``hang_after``, a commit fails before it reaches the writer:
+    no cause (nothing failed on the way), and it never lands."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        store = RedisStore(server.url, ttl=60, log_size=8, socket_timeout=2.0)  # hang_after: 1 s
+        messages = await nursery.start(store.serve)
+        await wait_until(lambda: store.available, timeout=10)
+        hung, refused = [await new_map(store, name * 22) for name in "hr"]
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            async with trio.open_nursery() as waiting:
+
+                async def stuck() -> None:
+                    with pytest.raises(StoreUnavailable):
+                        await write(store, hung, batch_id="hung")
+
+                waiting.start_soon(stuck)
+                await wait_until(lambda: not store.available, timeout=1.8)
+                with pytest.raises(StoreUnavailable) as raised:
+                    await write(store, refused, batch_id="refused")
+                assert raised.value.__cause__ is None, repr(raised.value.__cause__)
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        with caplog.at_level("INFO", logger="mapsrv.redis"), trio.fail_after(10):
+            while not isinstance(await messages.receive(), Reconnected):
+                pass
+        assert "redis is back" in [r.getMessage() for r in caplog.records]
+        assert store.available and store.statistics().available is True
+        assert await store.events_after(refused.id, 0) == [], "never sent"
+    finally:
+        await server.stop()
+
+
+async def test_statistics_count_remote_events_echoes_and_feed_hand_overs(
+    tmp_path: object, nursery: trio.Nursery
+) -> None:
+    """Two processes follow one map; one commits. Its own event comes back on its feed and is
+    dropped unread (an echo); the other gets it as a remote event."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        writer, reader = (RedisStore(server.url, ttl=60, log_size=8) for _ in range(2))
+        state = MapState(id="m" * 22)
+        feeds = []
+        for store in (writer, reader):
+            messages = await nursery.start(store.serve)
+            await wait_until(lambda store=store: store.available, timeout=10)
+            if store is writer:
+                assert await writer.create(MapMeta(state.id, "v" * 22, None, None), state)
+            store.follow(state.id)
+            with trio.fail_after(10):
+                while not isinstance(await messages.receive(), Followed):
+                    pass
+            feeds.append(messages)
+        await write(writer, state, batch_id="one")
+        with trio.fail_after(5):
+            heard = await feeds[1].receive()
+        assert isinstance(heard, RemoteEvent) and heard.map_id == state.id
+        await wait_until(lambda: writer.statistics().echoes_skipped == 1)
+        for store, remote in ((writer, 0), (reader, 1)):
+            stats = store.statistics()
+            assert stats.available is True and stats.followed_maps == 1
+            assert stats.remote_events == remote and stats.feed_batches >= 1 + remote
+        assert reader.statistics().echoes_skipped == 0
     finally:
         await server.stop()

@@ -170,3 +170,32 @@ async def test_statistics_count_remote_events_echoes_and_feed_hand_overs(
         assert reader.statistics().echoes_skipped == 0
     finally:
         await server.stop()
+
+
+async def test_reconnections_count_every_way_back_that_was_reported(
+    tmp_path: object, nursery: trio.Nursery
+) -> None:
+    """Redis restarted twice: each way back (the health check's, the feed's new subscriptions) is
+    reported as ``Reconnected`` once and counted once."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        store = RedisStore(server.url, ttl=60, log_size=8)
+        messages = await nursery.start(store.serve)
+        await wait_until(lambda: store.available, timeout=10)
+        reported = 0
+
+        def counted(at_least: int) -> bool:
+            nonlocal reported
+            while True:
+                try:
+                    reported += isinstance(messages.receive_nowait(), Reconnected)
+                except trio.WouldBlock:
+                    return reported >= at_least and store.statistics().reconnections == reported
+
+        for restart in (1, 2):
+            await server.stop()
+            await server.start()
+            await wait_until(lambda restart=restart: counted(restart), timeout=10)
+    finally:
+        await server.stop()

@@ -18,7 +18,7 @@ from mapsrv.store.redis import RedisStore
 
 
 async def test_a_hung_redis_is_noticed_before_the_timeout_and_later_calls_fail_at_once(
-    tmp_path: object, nursery: trio.Nursery
+    tmp_path: object, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = RedisServer(str(tmp_path))
     await server.start()
@@ -46,6 +46,9 @@ async def test_a_hung_redis_is_noticed_before_the_timeout_and_later_calls_fail_a
             os.kill(server.process.pid, signal.SIGCONT)
         assert 0.9 < noticed < 1.8
         assert store.statistics().breaker_trips == 1
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        # the socket timeout, not tried again on another connection until the deadline
+        assert warnings[0] == f"redis unreachable: Timeout reading from 127.0.0.1:{server.port}", warnings
         with trio.fail_after(10):
             while not isinstance(await messages.receive(), Reconnected):
                 pass

@@ -148,10 +148,12 @@ async def test_under_sentinel_commits_after_a_failover_go_to_the_new_primary(nur
     """``SENTINEL FAILOVER``: once the old primary is demoted (the Sentinels close its clients'
     connections as they demote it), the writer's next connection asks the Sentinels and finds the
     new primary; the commits refused meanwhile (unavailable) wrote nothing, and the one that goes
-    through lands once, after the first. (Committing before the old primary is demoted is
-    Redis's own window: it still takes writes, and its other replica confirms them.)"""
+    through lands once, after the first, in the URL's database. (Committing before the old
+    primary is demoted is Redis's own window: it still takes writes, and its other replica
+    confirms them.)"""
     async with open_redis_sentinel() as setup:
-        opened = await open_store(nursery, setup.url)  # wait_replicas=1, the Sentinel default
+        url = setup.url.removesuffix("/0") + "/3"  # database 3; wait_replicas=1, the Sentinel default
+        opened = await open_store(nursery, url)
         store = opened.store
         reply, state, _ = await write(store, await new_map(store, "m" * 22), batch_id="before")
         assert reply == COMMITTED
@@ -180,6 +182,6 @@ async def test_under_sentinel_commits_after_a_failover_go_to_the_new_primary(nur
         await wait_until(committed, timeout=20)
         assert replies[-1] == COMMITTED, replies
         new = await setup.primary_port()
-        plain = redis.Redis(port=new)
+        plain = redis.Redis(port=new, db=3)
         assert [v for v, _ in plain.xrange(_log_key("m" * 22))] == [b"1-0", b"2-0"]
         plain.close()

@@ -9,11 +9,11 @@ import signal
 
 import pytest
 import trio
-from support import RedisServer, wait_until
+from support import RedisServer, open_redis_sentinel, redis_cli, wait_until
 from test_redis_commits import new_map, write
 
 from mapsrv.core import MapState
-from mapsrv.store import Followed, MapMeta, Reconnected, RemoteEvent, StoreUnavailable
+from mapsrv.store import COMMITTED, Followed, MapMeta, Reconnected, RemoteEvent, StoreUnavailable
 from mapsrv.store.redis import RedisStore
 
 
@@ -202,3 +202,31 @@ async def test_reconnections_count_every_way_back_that_was_reported(
             await wait_until(lambda restart=restart: counted(restart), timeout=10)
     finally:
         await server.stop()
+
+
+async def test_under_sentinel_the_urls_passwords_reach_the_servers_and_the_sentinels(
+    nursery: trio.Nursery,
+) -> None:
+    """The primary and its replicas require one password (the URL's), the Sentinels another
+    (``sentinel_password``): the store finds the primary through the Sentinels and commits."""
+    async with open_redis_sentinel() as setup:
+        for replica in setup.replicas:
+            await redis_cli(replica.port, "CONFIG", "SET", "masterauth", "data-secret")
+        for node in (setup.primary, *setup.replicas):
+            await redis_cli(node.port, "CONFIG", "SET", "requirepass", "data-secret")
+        for sentinel in setup.sentinels:
+            await redis_cli(sentinel.port, "SENTINEL", "SET", "mapsrv", "auth-pass", "data-secret")
+            await redis_cli(sentinel.port, "SENTINEL", "CONFIG", "SET", "sentinel-pass", "sentinel-secret")
+        for sentinel in setup.sentinels:
+            await redis_cli(sentinel.port, "ACL", "SETUSER", "default", "on", ">sentinel-secret")
+        assert (await redis_cli(setup.sentinels[0].port, "PING")).startswith("NOAUTH")
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in setup.sentinels)
+        store = RedisStore(
+            f"redis+sentinel://:data-secret@{hosts}/mapsrv/0?sentinel_password=sentinel-secret",
+            ttl=60,
+            log_size=8,
+        )
+        await nursery.start(store.serve)
+        await wait_until(lambda: store.available, timeout=10)
+        reply, _, _ = await write(store, await new_map(store, "m" * 22))
+        assert reply == COMMITTED

@@ -230,3 +230,23 @@ async def test_under_sentinel_the_urls_passwords_reach_the_servers_and_the_senti
         await wait_until(lambda: store.available, timeout=10)
         reply, _, _ = await write(store, await new_map(store, "m" * 22))
         assert reply == COMMITTED
+
+
+async def test_a_store_started_while_redis_is_down_is_unavailable_until_redis_answers(
+    tmp_path: object, nursery: trio.Nursery
+) -> None:
+    """The breaker starts open: not ready, and no trip counted, until the first ping answers."""
+    server = RedisServer(str(tmp_path))  # its port chosen, nothing listening yet
+    try:
+        store = RedisStore(server.url, ttl=60, log_size=8)
+        messages = await nursery.start(store.serve)
+        stats = store.statistics()
+        assert not store.available and stats.available is False
+        assert stats.breaker_trips == 0, "closed until the first ping: nothing tripped it"
+        await server.start()
+        with trio.fail_after(10):
+            while not isinstance(await messages.receive(), Reconnected):
+                pass
+        assert store.available and store.statistics().reconnections == 1
+    finally:
+        await server.stop()

@@ -44,8 +44,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "store": (
-        ["mapsrv/store/memory.py", "mapsrv/store/shared.py", "mapsrv/store/redis.py",
-         "mapsrv/store/redis_writer.py", "mapsrv/store/redis_link.py"],
+        [
+            "mapsrv/store/memory.py",
+            "mapsrv/store/shared.py",
+            "mapsrv/store/redis.py",
+            "mapsrv/store/redis_writer.py",
+            "mapsrv/store/redis_link.py",
+        ],
         ["tests/store", "tests/hub/test_replication.py", "tests/test_hub.py"],
     ),
     "access": (

@@ -95,7 +95,9 @@ async def _send(connection: Any, data: bytes) -> None:
     if stream.transport.get_write_buffer_size() > _HIGH_WATER:
         try:
             await asyncio.wait_for(stream.drain(), connection.socket_timeout)
-        except (TimeoutError, OSError) as exc:
+        except TimeoutError as exc:  # Redis stopped reading: a timeout, so the write is not sent again
+            raise redis.exceptions.TimeoutError(f"writing to redis timed out: {exc!r}") from exc
+        except OSError as exc:
             raise redis.exceptions.ConnectionError(f"writing to redis failed: {exc!r}") from exc
 
 

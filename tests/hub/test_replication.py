@@ -1,5 +1,6 @@
 """Replication recovery without Redis: hubs on one in-memory shared store (the same contract as
-Redis, see tests/store/), with the store's faults on demand. Each test names the recovery step it
+Redis, see tests/store/), with the store's faults on demand (one test, where only a real Redis
+has the timing, runs on a redis-server). Each test names the recovery step it
 drives (conflict, catch-up, recreate, reload, held writes, re-sync, a lost reply)."""
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 import pytest
 import trio
 import trio.lowlevel
-from support import wait_until
+from support import RedisServer, wait_until
+from support.tcp_proxy import TcpProxy
 
 from mapsrv.core import Limits
 from mapsrv.core.history import Actor
@@ -23,6 +25,8 @@ from mapsrv.hub import MapEntry, MapHub, Subscription
 from mapsrv.hub.replica import MAX_COMMIT_ATTEMPTS, MAX_HELD_BATCHES, MAX_RESYNC_STEPS, RETRY_HELD_INTERVAL
 from mapsrv.logs import map_ref
 from mapsrv.store import RemoteEvent, StoreUnavailable
+from mapsrv.store.redis import RedisStore
+from mapsrv.store.redis_feed import channel_of
 from mapsrv.store.shared import SharedMemory, SharedStore
 
 _labels = itertools.count()
@@ -501,6 +505,37 @@ async def test_a_map_followed_after_another_process_wrote_catches_up_on_that_wri
     copy = await third.get(entry_a.id)  # loaded before b's write: no event of it will come
     await wait_until(lambda: copy.state.version == 2)  # the catch-up on Followed
     assert copy.state == memory.maps[entry_a.id].state
+
+
+async def test_on_redis_a_write_between_the_subscribe_and_its_confirmation_is_caught_up_on_followed(
+    nursery: trio.Nursery, tmp_path: Any
+) -> None:
+    """As above, on a real redis-server, where a SUBSCRIBE takes effect when Redis reads it: the
+    reader's SUBSCRIBE is held in a proxy (``support.tcp_proxy``) while another process writes,
+    so pub/sub never brings that event and the reader's own catch-up in ``get`` ran before it.
+    Only the catch-up when Redis confirms the subscription (``Followed``) finds it."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        proxy = TcpProxy(server.port)
+        await nursery.start(proxy.serve)
+        writer = MapHub(store=RedisStore(server.url, ttl=600, log_size=64))
+        reader = MapHub(store=RedisStore(proxy.url, ttl=600, log_size=64))
+        for hub in (writer, reader):
+            await follow(nursery, hub)
+            await wait_until(lambda hub=hub: hub.store.available, timeout=10)
+        entry = await writer.create_map()
+        proxy.fault(channel_of(entry.id), reading=False)  # the reader's SUBSCRIBE waits in the proxy
+        copy = await reader.get(entry.id)  # loaded and caught up: at version 0
+        await wait_until(lambda: proxy.found)
+        await writer.apply(entry.id, [marker("before the subscription")])
+        assert copy.state.version == 0
+        proxy.resume()
+        await wait_until(lambda: copy.state.version == 1)
+        assert copy.state == entry.state
+        assert reader.store.statistics().breaker_trips == 0, "no reconnection (its re-sync) did it"
+    finally:
+        await server.stop()
 
 
 async def test_a_conflict_when_the_log_no_longer_reaches_back_reloads_the_map() -> None:

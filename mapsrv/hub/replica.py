@@ -42,7 +42,11 @@ log = logging.getLogger("mapsrv.hub")
 
 # Writes held in memory per map while the store is unreachable; past this, writes get 503.
 MAX_HELD_BATCHES = 1000
-MAX_COMMIT_ATTEMPTS = 8
+# Conflicts one write absorbs before a 503. A process catching up after a conflict needs two
+# round trips to its peer's one, so against a peer writing back to back it can lose several in
+# a row: with 8, one write in a few hundred lost them all on a loaded machine (CI). Each attempt
+# costs a round trip or two, and only under that contention.
+MAX_COMMIT_ATTEMPTS = 32
 MAX_RESYNC_STEPS = 16  # conflicts one re-sync of a map absorbs before leaving it for the next
 RETRY_HELD_INTERVAL = 2.0  # seconds between attempts to push held writes while the store is up
 

@@ -5,6 +5,7 @@ arrives in pieces or never, a failure nobody expected. Real sockets, an in-proce
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -147,4 +148,72 @@ async def test_a_failure_nobody_expected_is_a_500_logged_without_the_map_id(
     assert logged.getMessage() == "exception on POST /m/{id}/ops" and logged.exc_info is not None
     assert map_id not in logged.getMessage()
     assert (await alice.ops(map_id, PIN)).json() == {"version": 1}  # and serves on
+    await alice.aclose()
+
+
+async def test_each_refusal_says_what_to_fix(server: Server) -> None:
+    """Status, code and message of each refusal (the messages are an agent's and a page's only
+    guide); and what is accepted at the edges: a version 0 base, a content type with parameters."""
+    alice, map_id, _ = await owned_map(server)
+    url = f"/m/{map_id}/ops"
+    title = {"op": "set_title", "title": "ok"}
+
+    async def post(content: bytes, content_type: str = "application/json") -> tuple[int, dict[str, str]]:
+        answer = await alice.client.post(url, content=content, headers={"content-type": content_type})
+        return answer.status_code, answer.json().get("error", {})
+
+    status, error = await post(b"{}", "text/plain")
+    assert (status, error["message"]) == (400, "send the ops as application/json")
+    status, error = await post(b"[1, 2]")
+    assert (status, error["code"]) == (400, "invalid") and "must be a JSON object, got list" in error[
+        "message"
+    ]
+    status, error = await post(b'{"ops": [{"op": "set_view", "center": [NaN, 0], "zoom": 3}]}')
+    assert (status, error["message"]) == (400, "body is not valid JSON: NaN is not a JSON number")
+    status, error = await post(b'{"ops": [')
+    assert status == 400 and error["message"].startswith("body is not valid JSON: Expecting value")
+    for base in (-1, True, "3"):
+        status, error = await post(json.dumps({"ops": [title], "base_version": base}).encode())
+        assert status == 400, base
+        assert error["message"] == f"base_version must be a version (an integer >= 0), got {base!r}"
+    status, error = await post(json.dumps({"ops": [title], "expected_version": 7}).encode())
+    assert status == 409 and error["code"] == "conflict"
+    assert (await alice.state(map_id))["version"] == 0, "no refusal wrote anything"
+    assert await post(json.dumps({"ops": [title], "base_version": 0}).encode()) == (200, {})
+    assert await post(json.dumps({"ops": [title]}).encode(), "Application/JSON; charset=utf-8; x=y") == (
+        200,
+        {},
+    )
+    await alice.aclose()
+
+
+async def test_a_body_of_exactly_the_limit_is_taken_and_one_byte_more_is_not(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery, max_body_size=2048)
+    alice, map_id, _ = await owned_map(server)
+    bare = json.dumps({"ops": [{"op": "set_title", "title": "edge"}]}).encode()
+    exact = bare[:-1] + b" " * (2048 - len(bare)) + b"}"
+    assert len(exact) == 2048
+    for body, status in ((exact, 200), (exact + b" ", 413)):
+        answer = await alice.client.post(
+            f"/m/{map_id}/ops", content=body, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"] == "too_large"
+    assert (await alice.state(map_id))["title"] == "edge"
+    await alice.aclose()
+
+
+async def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(nursery: trio.Nursery) -> None:
+    """A client that waits to be told before sending 10 MB: told at once, not after the body
+    timeout (10 s) a server reading first would take."""
+    server = await start_server(nursery, max_body_size=2048)
+    alice, map_id, cookie = await owned_map(server)
+    connection = await connect(server)
+    head = ops_head(server, map_id, cookie, "Content-Type: application/json", "Content-Length: 10485760")
+    with trio.fail_after(5):
+        await connection.send(head)
+        answer = await connection.read_response()
+    assert answer.status == 413 and answer.headers["connection"] == "close"
+    assert json.loads(answer.body)["error"]["code"] == "too_large"
+    await connection.aclose()
     await alice.aclose()

@@ -16,6 +16,7 @@ from typing import Any
 import hypercorn.trio
 import pytest
 import trio
+import trio.testing
 from hypercorn.trio import tcp_server
 from support import wait_until
 from support.raw_http import RawConnection
@@ -123,6 +124,50 @@ async def test_requests_closer_together_than_the_timeout_keep_the_connection_ope
                 await trio.sleep(TIMEOUT / 3)  # the client's pause between requests
             assert await connection.closed_by_server()  # and once it stops, it closes
         assert len({id(timer) for timer in app.timers}) == 1, "one timer per connection"
+
+
+def task_count() -> int:
+    """Every task of this test's Trio run (the server's included)."""
+
+    def under(task: trio.lowlevel.Task) -> int:
+        return 1 + sum(under(child) for nursery in task.child_nurseries for child in nursery.child_tasks)
+
+    return under(trio.lowlevel.current_root_task())
+
+
+async def test_a_connection_starts_no_task_per_request_and_its_tasks_end_when_its_client_leaves() -> None:
+    app = App()
+    async with serving(app, keep_alive=75) as server:
+        await trio.testing.wait_all_tasks_blocked()
+        before = task_count()
+        connection = await server.connect()
+        with trio.fail_after(10):
+            await answered(connection, server.get())
+            await trio.testing.wait_all_tasks_blocked()
+            with_connection = task_count()
+            for _ in range(10):
+                await answered(connection, server.get())
+            await trio.testing.wait_all_tasks_blocked()
+            assert task_count() == with_connection, "a task more per request"
+            await connection.aclose()
+            await wait_until(lambda: task_count() == before)  # not 75 s later
+
+
+async def test_a_request_shorter_than_the_busy_grace_keeps_the_timers_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(KeepAliveTimer, "BUSY_GRACE", 60.0)
+    app = App(slow=None)
+    async with serving(app) as server:
+        connection = await server.connect()
+        with trio.fail_after(10):
+            await connection.send(server.get("/slow"))
+            await app.slow_started.wait()
+            await trio.testing.wait_all_tasks_blocked()
+            [timer] = app.timers
+            assert isinstance(timer, KeepAliveTimer) and timer.has_task
+            app.release.set()
+            assert (await connection.read_response()).body == b"done"
 
 
 async def test_a_request_longer_than_the_timeout_is_not_cut() -> None:

@@ -59,8 +59,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
          "tests/test_page_writes.py", "tests/test_page_api.py"],
     ),
     "stream": (
-        ["mapsrv/event_stream.py", "mapsrv/sse_socket.py"],
-        ["tests/test_sse_socket.py", "tests/test_streams.py", "tests/test_web.py"],
+        ["mapsrv/event_stream.py", "mapsrv/sse_socket.py", "mapsrv/http_server.py"],
+        ["tests/test_sse_socket.py", "tests/test_streams.py", "tests/test_web.py", "tests/test_keep_alive.py"],
     ),
 }
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m", "not browser",

@@ -153,23 +153,6 @@ async def test_a_connection_starts_no_task_per_request_and_its_tasks_end_when_it
             await wait_until(lambda: task_count() == before)  # not 75 s later
 
 
-async def test_a_request_shorter_than_the_busy_grace_keeps_the_timers_task(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(KeepAliveTimer, "BUSY_GRACE", 60.0)
-    app = App(slow=None)
-    async with serving(app) as server:
-        connection = await server.connect()
-        with trio.fail_after(10):
-            await connection.send(server.get("/slow"))
-            await app.slow_started.wait()
-            await trio.testing.wait_all_tasks_blocked()
-            [timer] = app.timers
-            assert isinstance(timer, KeepAliveTimer) and timer.has_task
-            app.release.set()
-            assert (await connection.read_response()).body == b"done"
-
-
 async def test_a_request_longer_than_the_timeout_is_not_cut() -> None:
     app = App(slow=3 * TIMEOUT)
     async with serving(app) as server:
@@ -180,11 +163,14 @@ async def test_a_request_longer_than_the_timeout_is_not_cut() -> None:
             assert await connection.closed_by_server()
 
 
-async def test_a_long_request_holds_no_timer_task_and_the_timer_comes_back_after_it(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("grace", [0.05, 60.0])
+async def test_a_busy_connection_keeps_its_timer_task_for_the_busy_grace_only(
+    monkeypatch: pytest.MonkeyPatch, grace: float
 ) -> None:
-    """An event stream is a request that lasts: its connection keeps no timer task meanwhile."""
-    monkeypatch.setattr(KeepAliveTimer, "BUSY_GRACE", 0.05)
+    """An event stream is a request that lasts: past the busy grace its connection keeps no
+    timer task; within it the task stays (not ended and started again for every request). Idle
+    again, the connection is timed again."""
+    monkeypatch.setattr(KeepAliveTimer, "BUSY_GRACE", grace)
     app = App(slow=None)
     async with serving(app) as server:
         connection = await server.connect()
@@ -193,11 +179,15 @@ async def test_a_long_request_holds_no_timer_task_and_the_timer_comes_back_after
             await app.slow_started.wait()
             [timer] = app.timers
             assert isinstance(timer, KeepAliveTimer)
-            await wait_until(lambda: not timer.has_task)  # no event marks a task's end
+            if grace < 1:
+                await wait_until(lambda: not timer.has_task)  # no event marks a task's end
+            else:
+                await trio.testing.wait_all_tasks_blocked()
+                assert timer.has_task
             app.release.set()
             assert (await connection.read_response()).body == b"done"
             idle_from = trio.current_time()
-            await wait_until(lambda: timer.has_task)  # idle again: timed again
+            await wait_until(lambda: timer.has_task)
             assert await connection.closed_by_server()
         # not closed at once (the timer starts as the response goes out, a moment before the
         # client has read it: hence the margin)

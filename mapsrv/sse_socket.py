@@ -72,25 +72,11 @@ class SocketViewer:
         self._wake: trio.CancelScope | None = None  # what the stream's task waits in
 
     def offer(self, frame: bytes, chunked: bytes) -> bool:
-        # The hot path of fan-out (once per viewer per event): the write is inlined here.
         if self.ended:
             return False
         backlog = self._backlog
         if backlog is None:
-            fd = self._fileno()
-            if fd < 0:
-                self._end("failed")  # hypercorn closed the connection
-                return False
-            try:
-                written = os.write(fd, chunked)
-            except BlockingIOError:
-                written = 0
-            except OSError:
-                self._end("failed")
-                return False
-            if written < len(chunked):
-                self._hold(memoryview(chunked)[written:])
-            return True
+            return self._send(chunked)
         if len(backlog) >= self._limit:
             self.lagging = True
             return False
@@ -108,7 +94,9 @@ class SocketViewer:
         held = self._backlog or ()
         self._backlog = None
         self.initial = []  # a snapshot of an old version is not kept alive by the stream
-        self._write(b"".join((chunk(first), *held)))  # a viewer already failed fails it again, harmlessly
+        # Written even to a viewer the hub closed meanwhile (its retry hint and snapshot go out
+        # before its end); a viewer already failed fails again, harmlessly.
+        self._send(b"".join((chunk(first), *held)))
         while not self.ended:
             with trio.CancelScope() as self._wake:
                 if self._backlog:
@@ -123,31 +111,25 @@ class SocketViewer:
         backlog.append(chunk(last))
         await self._write_out(backlog)
 
-    def _write(self, data: bytes) -> bool:
+    def _send(self, data: bytes) -> bool:
+        """Write ``data`` at once; what the socket does not take waits in the backlog, and the
+        stream's task stops waiting on the client to drain it. False when the socket failed."""
+        fd = self._fileno()
+        if fd < 0:
+            self._end("failed")  # hypercorn closed the connection
+            return False
         try:
-            written = self._write_some(data)
-        except (OSError, trio.ClosedResourceError):
+            written = os.write(fd, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:
             self._end("failed")
             return False
         if written < len(data):
-            self._hold(memoryview(data)[written:])
+            self._backlog = deque((memoryview(data)[written:],))
+            if self._wake is not None:
+                self._wake.cancel()
         return True
-
-    def _hold(self, rest: Buffer) -> None:
-        """What the socket did not take: the stream's task stops waiting on the client and
-        drains it (and what comes after it) as the socket takes more."""
-        self._backlog = deque((rest,))
-        if self._wake is not None:
-            self._wake.cancel()
-
-    def _write_some(self, data: Buffer) -> int:
-        fd = self._fileno()
-        if fd < 0:
-            raise trio.ClosedResourceError("the connection is closed")
-        try:
-            return os.write(fd, data)
-        except BlockingIOError:
-            return 0
 
     async def _drain(self, backlog: deque[Buffer]) -> None:
         try:

@@ -27,7 +27,7 @@ from mapsrv.event_stream import Receive, Send
 from mapsrv.hub import MapHub
 from mapsrv.responses import send_error
 
-__all__ = ["PageWrites", "parse_json"]
+__all__ = ["PageWrites"]
 
 log = logging.getLogger("mapsrv.web")
 
@@ -40,7 +40,7 @@ def _reject_constant(value: str) -> Any:
     raise InvalidInput(f"body is not valid JSON: {value} is not a JSON number")
 
 
-def parse_json(data: str | bytes) -> Any:
+def _parse_json(data: str | bytes) -> Any:
     try:
         return json.loads(data, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -78,8 +78,11 @@ class PageWrites:
         if scope["method"] != "POST":
             raise HttpError(405, "method not allowed", headers=(("Allow", "POST"),))
         cookie = user_agent = content_type = None
+        declared = 0  # the body's Content-Length, when it has one
         for name, value in scope["headers"]:
-            if name == b"cookie":
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == b"cookie":
                 cookie = cookie or value.decode("latin-1")
             elif name == b"user-agent":
                 user_agent = user_agent or value.decode("latin-1")
@@ -95,7 +98,7 @@ class PageWrites:
             return (await hub.redo(entry.id, actor))[-1].version
         if (content_type or "").split(";", 1)[0].strip().lower() != "application/json":
             raise InvalidInput("send the ops as application/json")
-        body = parse_json(await self._body(scope, receive))
+        body = _parse_json(await self._body(receive, declared))
         base = body.pop("base_version", None) if isinstance(body, dict) else None
         if base is not None and (isinstance(base, bool) or not isinstance(base, int) or base < 0):
             raise InvalidInput(f"base_version must be a version (an integer >= 0), got {base!r:.40}")
@@ -103,12 +106,12 @@ class PageWrites:
         events = await hub.apply(entry.id, parsed, expected_version=expected, base_version=base, actor=actor)
         return events[-1].version
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        """The whole request body, at most ``max_body_size`` bytes (a 413 past that)."""
+    async def _body(self, receive: Receive, declared: int) -> bytes:
+        """The whole request body, at most ``max_body_size`` bytes: a 413 past that, at once
+        when its Content-Length (``declared``) says so."""
         limit = self.max_body_size
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                raise self._too_large()
+        if declared > limit:
+            raise self._too_large()
         parts: list[bytes] = []
         size = 0
         while True:

@@ -33,9 +33,8 @@ def hypercorn_config(
 ) -> hypercorn.config.Config:
     """Bind ``host:port`` (IPv6 in brackets), no access log of hypercorn's own (ours is richer),
     keep-alive above common proxies' 60 s idle timeout; and close connections at the client's EOF."""
-    close_idle_connections_on_eof()
+    close_idle_connections_on_eof()  # and expose_connections, whose timer it ends at EOF
     send_head_with_body()
-    expose_connections()
     hc = hypercorn.config.Config()
     bracketed = ":" in host and not host.startswith("[")
     hc.bind = [f"[{host}]:{port}" if bracketed else f"{host}:{port}"]
@@ -52,9 +51,11 @@ def close_idle_connections_on_eof() -> None:
 
     hypercorn 0.18 (hypercorn/trio/tcp_server.py): ``TCPServer.run`` reads in ``_read_data`` inside
     a task group that also holds the keep-alive timer (``idle_task``); at EOF ``_read_data``
-    returns, but the task group waits for the timer before ``_close`` runs. Stopping the timer
-    when reading ends lets it close at once. This touches hypercorn privates: tests/test_connections.py
-    fails when they change (and when the leak comes back)."""
+    returns, but the task group waits for the timer before ``_close`` runs. Ending the timer (the
+    ``KeepAliveTimer`` that ``expose_connections`` gives each connection) when reading ends lets
+    it close at once. This touches hypercorn privates: tests/test_connections.py fails when they
+    change (and when the leak comes back)."""
+    expose_connections()  # the timer this ends
     read_data: Any = TCPServer._read_data
     if getattr(read_data, "_mapsrv_patched", False):
         return
@@ -63,11 +64,7 @@ def close_idle_connections_on_eof() -> None:
         try:
             await read_data(self)
         finally:
-            if isinstance(self.idle_task, KeepAliveTimer):
-                self.idle_task.close()
-            else:
-                with trio.CancelScope(shield=True):
-                    await self.idle_task.stop()
+            self.idle_task.close()
 
     read_then_stop_timer._mapsrv_patched = True  # type: ignore[attr-defined]
     TCPServer._read_data = read_then_stop_timer  # type: ignore[method-assign]

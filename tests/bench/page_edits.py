@@ -65,7 +65,7 @@ async def person_edit_to_other_tab(edits: int = 500) -> dict[str, Any]:
                     writer, watcher = context.new_page(), context.new_page()
                     for page in (writer, watcher):
                         page.goto("/")
-                        page.wait_for_function("window.mapsrv && window.mapsrv.state === 'live'")
+                        page.wait_for_function("() => window.mapsrv && window.mapsrv.state === 'live'")
                     map_id = writer.evaluate("document.body.dataset.mapId")
                     probe = {"op": "add_feature", "id": "probe", "type": "marker", "coords": [38.7, -9.1]}
                     version = writer.request.post(f"/m/{map_id}/ops", data={"ops": [probe]}).json()["version"]

@@ -94,7 +94,7 @@ async def change_to_page(changes: int = 1000) -> dict[str, Any]:
                     page = browser.new_page()
                     page.goto(server.url)
                     page.set_default_timeout(WAIT_S * 1000)
-                    page.wait_for_function("window.mapsrv && window.mapsrv.state === 'live'")
+                    page.wait_for_function("() => window.mapsrv && window.mapsrv.state === 'live'")
                     return list(page.evaluate(PAGE_LOOP, [changes, WAIT_S * 1000]))
                 finally:
                     browser.close()
@@ -358,16 +358,25 @@ async def _other_active_maps(url: str, host: str, port: int, count: int, rate: f
             reader = await SseReader.open(host, port, _view_events(ref))
             nursery.start_soon(reader.run)
 
+        stopping = trio.Event()
+
         async def write() -> None:
             for i in itertools.count():
                 ref = refs[i % count]
                 assert ref is not None
                 args = {"map_id": ref["map_id"], "at": [i % 80, 1], "zoom": 3}
                 await client.call_tool("set_view", args)
-                await trio.sleep(1 / rate)
+                with trio.move_on_after(1 / rate):
+                    await stopping.wait()
+                if stopping.is_set():
+                    return
 
-        nursery.start_soon(write)
-        yield
+        # The writer stops between calls: a call cancelled in flight leaves the SDK's client a
+        # reply to deliver after its streams are closed (BrokenResourceError as the client exits).
+        async with trio.open_nursery() as writing:
+            writing.start_soon(write)
+            yield
+            stopping.set()
         nursery.cancel_scope.cancel()
 
 

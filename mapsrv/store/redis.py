@@ -63,7 +63,7 @@ from mapsrv.store.contract import (
     StoreStatistics,
     StoreUnavailable,
 )
-from mapsrv.store.redis_link import RedisLink, ReplicasBehind
+from mapsrv.store.redis_link import UNAVAILABLE, RedisLink, ReplicasBehind
 from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER, GCRA
 from mapsrv.store.redis_writer import pack
 
@@ -110,14 +110,12 @@ class RedisStore:
         snapshot_every: int = 64,
         batch_memory: int = 4096,
         socket_timeout: float = 2.0,
-        hang_after: float | None = None,
     ) -> None:
-        self.url = url
         self.ttl_ms = max(1000, int(ttl * 1000))
         self.snapshot_every = snapshot_every
         self.log_size = max(log_size, 4 * snapshot_every)
         self.batch_memory = batch_memory
-        self.link = RedisLink(url, socket_timeout=socket_timeout, hang_after=hang_after)
+        self.link = RedisLink(url, socket_timeout=socket_timeout)
         self._wait_ms = min(WAIT_TIMEOUT_MS, int(self.link.hang_after * 1000 / 2))
         self._run = self.link.run
         self._scripts: dict[str, Any] = {}
@@ -284,10 +282,13 @@ class RedisStore:
                 continue
             for failed in replies:
                 if isinstance(failed, ResponseError):
-                    if "replica" in str(failed) or "READONLY" in str(failed):  # a demoted primary
+                    # a demoted primary: READONLY ("... a read only replica."), or WAIT refused
+                    if "replica" in str(failed):
                         assert self.link.writer is not None
                         self.link.writer.reset = True  # its next connection asks the Sentinels
                         raise self.link.fail(ReadOnlyError(str(failed)))
+                    if isinstance(failed, UNAVAILABLE):  # full, loading, its primary down
+                        raise self.link.fail(failed)
                     raise failed
             if n and reply[0] in (1, 2) and int(replies[1]) < n:
                 raise self.link.fail(
@@ -305,22 +306,18 @@ class RedisStore:
         on the same connection, so that it counts that node's replicas and covers that write."""
         node = client.get_node_from_key(keys[0])
         for _ in range(2):
-            try:
-                async with client.pipeline(transaction=False) as pipe:
-                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                    pipe.execute_command("WAIT", n, self._wait_ms, target_nodes=node)
-                    reply, confirmed = await pipe.execute(raise_on_error=False)
-            except ResponseError as exc:  # "WAIT cannot be used with replica instances": demoted
-                await client.connection_pool.disconnect()  # the next connection asks the Sentinels
-                raise ReadOnlyError(str(exc)) from exc
+            async with client.pipeline(transaction=False) as pipe:  # error replies are returned
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", n, self._wait_ms, target_nodes=node)
+                reply, confirmed = await pipe.execute(raise_on_error=False)
             if isinstance(reply, NoScriptError):
                 await client.script_load(script.script)
                 continue
             for failed in (reply, confirmed):
-                if isinstance(failed, ResponseError) and (
-                    "replica" in str(failed) or "READONLY" in str(failed)
-                ):
-                    await client.connection_pool.disconnect()
+                # demoted: "WAIT cannot be used with replica instances" (a replica answers the
+                # commit itself with MOVED, which redis-py follows)
+                if isinstance(failed, ResponseError) and "replica" in str(failed):
+                    await client.nodes_manager.initialize()  # the next call asks where the slot is
                     raise ReadOnlyError(str(failed)) from failed
                 if isinstance(failed, Exception):
                     raise failed

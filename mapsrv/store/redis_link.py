@@ -5,8 +5,8 @@ for the key layout and the scripts' guarantees).
 A call that fails (a timeout: Redis hangs; refused: Redis is down) opens the breaker: every later
 call fails at once, so writes go to the hub's held mode without each waiting for the socket
 timeout, until the health check's ping gets through and ``Reconnected`` is reported. A call that
-has waited past ``hang_after`` already makes the link unavailable (not ready, new calls fail at
-once): a stopped Redis is noticed before the first timeout.
+has waited past ``hang_after`` (half the socket timeout) already makes the link unavailable (not
+ready, new calls fail at once): a stopped Redis is noticed before the first timeout.
 
 redis-py's client is asyncio-only; it runs here inside one long-lived ``trio_asyncio`` loop
 (DESIGN.md), and each call crosses to it as one asyncio task that Trio waits for (``_cross``). Every
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -45,7 +46,7 @@ from mapsrv.store.redis_feed import TAG_LENGTH, Feed, Resubscribed
 from mapsrv.store.redis_url import RedisTarget, parse_redis_url
 from mapsrv.store.redis_writer import Job, Waiter, Writer
 
-__all__ = ["RedisLink", "ReplicasBehind", "open_client"]
+__all__ = ["UNAVAILABLE", "RedisLink", "ReplicasBehind", "open_client"]
 
 log = logging.getLogger("mapsrv.redis")
 
@@ -59,9 +60,11 @@ class ReplicasBehind(redis.exceptions.RedisError):
 
 # Redis cannot take writes now: unreachable, read-only (a replica after failover), out of
 # memory (noeviction), loading, its primary is down, or its replicas are not confirming writes.
-# All mean "unavailable", never a 500.
-_ERRORS = (
+# All mean "unavailable", never a 500. A Cluster none of whose nodes answers raises redis-py's
+# own RedisClusterException ("cannot be connected", or a slot no node covers), not a RedisError.
+UNAVAILABLE = (
     ReplicasBehind,
+    redis.exceptions.RedisClusterException,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.ReadOnlyError,
@@ -74,7 +77,7 @@ _ERRORS = (
 )
 # What ends a generation of the feed's connections (also a refused subscription, or one that
 # Redis ended: the next generation subscribes again, wherever the map's slot is now).
-_FEED_ERRORS = (*_ERRORS, redis.exceptions.RedisError)
+_FEED_ERRORS = (*UNAVAILABLE, redis.exceptions.RedisError)
 
 
 def open_client(target: RedisTarget, *, socket_timeout: float) -> Any:
@@ -151,18 +154,23 @@ class _Crossing(Waiter):
 
 
 class RedisLink:
-    def __init__(self, url: str, *, socket_timeout: float = 2.0, hang_after: float | None = None) -> None:
-        self.url = url
+    def __init__(self, url: str, *, socket_timeout: float = 2.0) -> None:
         self.target = parse_redis_url(url)
         self.tag = secrets.token_hex(TAG_LENGTH // 2)  # marks this process's events in pub/sub
         self.feed = Feed(tag=self.tag, sharded=self.target.kind == "cluster", dead_after=socket_timeout + 1)
         self.socket_timeout = socket_timeout
-        self.hang_after = hang_after if hang_after is not None else socket_timeout / 2
+        self.hang_after = socket_timeout / 2
         self.client: Any = None  # aioredis.Redis, or RedisCluster
         self.deadline = socket_timeout + 0.5  # a call still running after this is ended
         self.writer: Writer | None = None  # commits' own connection (not on a Cluster)
         self._in_flight: dict[Waiter, None] = {}  # calls, oldest first
         self._broken = True  # until the first ping gets through
+        self._tripped = trio.Event()  # set when the breaker opens: the health check asks at once
+        # How often the health check asks while the breaker is open: 0.25 s, doubled (up to 5 s)
+        # each time the breaker opens again within 5 s of closing. A refusal the check cannot see
+        # (a full Redis answers PING) then costs a re-sync every 5 s, not four a second.
+        self.check_every = 0.25
+        self._closed_at = -math.inf
         self._loop: Any = None
         self._send: trio.MemorySendChannel[StoreMessage] | None = None
         self._errors = 0
@@ -215,7 +223,7 @@ class RedisLink:
         self._in_flight[waiter] = None
         try:
             return await waiter.wait()
-        except _ERRORS as exc:
+        except UNAVAILABLE as exc:
             self._trip(exc)
             raise StoreUnavailable() from exc
         finally:
@@ -250,9 +258,9 @@ class RedisLink:
             await client.ping()
             return
         role = await client.execute_command("ROLE")
-        if role[0] not in (b"master", "master"):
+        if role[0] != b"master":  # the client does not decode replies
             await client.connection_pool.disconnect()
-            raise redis.exceptions.ReadOnlyError("connected to a replica: asking the sentinels again")
+            raise redis.exceptions.ReadOnlyError("connected to a replica, not the primary")
         if len(role[2]) < wanted:  # ROLE lists the replicas that are online
             await client.connection_pool.disconnect()
             raise ReplicasBehind(f"the primary has {len(role[2])} of {wanted} replicas online")
@@ -270,6 +278,9 @@ class RedisLink:
             log.warning("redis unreachable: %s", exc)
             self._trips += 1
             self._broken = True
+            self._tripped.set()
+            again = time.monotonic() - self._closed_at < 5.0
+            self.check_every = min(self.check_every * 2, 5.0) if again else 0.25
 
     async def _report(self, message: StoreMessage) -> None:
         if self._send is not None:
@@ -308,6 +319,7 @@ class RedisLink:
             finally:
                 self._send = None
                 send.close()
+                self._broken = True  # not available once it has stopped serving
                 self.client = None
                 self.writer = None
                 if writing is not None:
@@ -322,7 +334,11 @@ class RedisLink:
 
     async def _watch_health(self) -> None:
         while True:
-            await trio.sleep(0.25 if self._broken else 5.0)  # while broken: notice the way back soon
+            if not self._broken:  # a check every 5 s, or as soon as the breaker opens
+                with trio.move_on_after(5.0):
+                    await self._tripped.wait()
+            if self._broken:
+                await trio.sleep(self.check_every)  # ask often, to notice the way back soon
             try:
                 await self.run(self._probe, probe=True)
             except StoreUnavailable:
@@ -336,6 +352,8 @@ class RedisLink:
         if self._broken:
             log.info("redis is back")
             self._broken = False
+            self._tripped = trio.Event()
+            self._closed_at = time.monotonic()
         self._reconnections += 1
         await self._report(Reconnected())
 

@@ -84,13 +84,11 @@ class Job(Waiter):
 
 
 async def _send(connection: Any, data: bytes) -> None:
-    """Write to a connected redis-py connection. Straight to its stream when it has one (redis-py's
+    """Write to a connected redis-py connection, straight to its asyncio stream (redis-py's
     ``send_packed_command`` wraps every write in ``asyncio.wait_for``, an asyncio task per write
-    on Python 3.11); waiting for the socket only when its buffer is full."""
-    stream = getattr(connection, "_writer", None)
-    if stream is None:
-        await connection.send_packed_command(data, check_health=False)
-        return
+    on Python 3.11); waiting for the socket only when its buffer is full. A redis-py that no
+    longer keeps the stream as ``_writer`` fails every commit (and the store's tests) at once."""
+    stream = connection._writer
     stream.write(data)
     if stream.transport.get_write_buffer_size() > _HIGH_WATER:
         try:

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import redis
 import trio
-from support import RedisServer, open_redis_cluster, wait_until
+from support import RedisServer, open_primary_and_replica, open_redis_cluster, wait_until
 from support.processes import free_port
+from support.redis_server import slot_nodes
 
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.codec import dumps, wire
@@ -259,15 +260,8 @@ async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id
     """``wait_replicas=1``: a commit answers only once a replica has it. With the replica stopped,
     the commit lands on the primary but is reported unavailable (the hub holds it); once the
     replica is back, pushing it again by its id finds it, confirmed, and writes nothing twice."""
-    os.mkdir(primary_dir := os.path.join(str(tmp_path), "primary"))
-    os.mkdir(replica_dir := os.path.join(str(tmp_path), "replica"))
-    primary = RedisServer(primary_dir)
-    await primary.start()
-    replica = RedisServer(replica_dir, args=["--replicaof", "127.0.0.1", str(primary.port)])
-    await replica.start()
-    try:
+    async with open_primary_and_replica(str(tmp_path)) as (primary, replica):
         plain = redis.Redis(port=primary.port)
-        await wait_until(lambda: len(plain.execute_command("ROLE")[2]) == 1, timeout=10)  # online
         opened = await open_store(nursery, primary.url + "?wait_replicas=1")
         store = opened.store
         copy = redis.Redis(port=replica.port)
@@ -298,9 +292,6 @@ async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id
         assert copy.hget(_map_key(state.id), "version") == b"4"
         plain.close()
         copy.close()
-    finally:
-        await replica.stop()
-        await primary.stop()
 
 
 async def test_a_log_that_does_not_reach_back_to_its_snapshot_loads_nothing_and_says_so(
@@ -356,66 +347,51 @@ async def test_on_a_cluster_commits_publish_to_the_maps_shard_and_touches_span_s
         assert loaded is not None and loaded.state == v2
 
 
-def _slot_nodes(port: int, key: str) -> tuple[int, int]:
-    """The ports of the primary that holds ``key``'s slot and of its replica."""
-    plain = redis.Redis(port=port)
-    slot = int(plain.execute_command("CLUSTER", "KEYSLOT", key))
-    lines = [line.split() for line in plain.execute_command("CLUSTER", "NODES").decode().splitlines()]
-    plain.close()
-    ports = {fields[0]: int(fields[1].split("@")[0].rsplit(":", 1)[1]) for fields in lines}
-    for fields in lines:
-        for held in fields[8:]:
-            low, _, high = held.partition("-")
-            if "master" in fields[2] and int(low) <= slot <= int(high or low):
-                replica = next(f[0] for f in lines if f[3] == fields[0])
-                return ports[fields[0]], ports[replica]
-    raise AssertionError(f"no node holds slot {slot}")
-
-
-async def test_on_a_cluster_a_commit_waits_for_the_replica_of_its_maps_slot(nursery: trio.Nursery) -> None:
+async def test_on_a_cluster_a_commit_waits_for_the_replica_of_its_maps_slot(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
     """A Cluster's commits go through the client, pipelined with ``WAIT``: answered once the
-    slot's replica has the commit; unavailable (held) when that replica does not confirm, and
-    found by its batch id once it does. One map on each primary, so that the ``WAIT`` is seen to
-    go where its commit went, whichever node the client's default is."""
+    slot's replica has the commit; unavailable (held) when that replica does not confirm, also
+    when the batch is pushed again and found by its id while the replica is still away; found,
+    and confirmed, once it is back. One map on each primary, so that the ``WAIT`` is seen to go
+    where its commit went, whichever node the client's default is."""
     async with open_redis_cluster(replicas=1) as nodes:
-        for node in nodes:  # every primary's replica online
-            client = redis.Redis(port=node.port)
-
-            def settled(c: redis.Redis = client) -> bool:
-                role: Any = c.execute_command("ROLE")
-                return role[0] != b"master" or len(role[2]) == 1
-
-            await wait_until(settled, timeout=20)
-            client.close()
         url = "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in nodes) + "?wait_replicas=1"
         store = (await open_store(nursery, url)).store
         placed: dict[int, tuple[str, int]] = {}  # primary port -> (map id, replica port)
         for letter in "abcdefghijklmnopqrstuvwxyz":
-            primary_port, replica_port = _slot_nodes(nodes[0].port, _map_key(letter * 22))
+            primary_port, (replica_port,) = slot_nodes(nodes[0].port, _map_key(letter * 22))
             placed.setdefault(primary_port, (letter * 22, replica_port))
         assert len(placed) == 3
         for primary_port, (map_id, replica_port) in placed.items():
             copy = redis.Redis(port=replica_port, single_connection_client=True)
             copy.execute_command("READONLY")  # read the replica's own copy, no redirection
             state = await new_map(store, map_id)
-            reply, state, _ = await write(store, state, batch_id="b1")
+            reply, state, _ = await write(store, state, 3, batch_id="b1")  # versions past 2 from here
             assert reply == COMMITTED
-            assert copy.hget(_map_key(map_id), "version") == b"1", "answered once the replica had it"
+            assert copy.hget(_map_key(map_id), "version") == b"3", "answered once the replica had it"
             replica = next(n for n in nodes if n.port == replica_port)
+            caplog.clear()
             os.kill(replica.process.pid, signal.SIGSTOP)
             try:
-                with pytest.raises(StoreUnavailable):
+                with caplog.at_level("WARNING", logger="mapsrv.redis"), pytest.raises(StoreUnavailable):
                     await write(store, state, batch_id="b2")
                 primary = redis.Redis(port=primary_port)
-                assert primary.hget(_map_key(map_id), "version") == b"2", "it landed on the primary"
+                assert primary.hget(_map_key(map_id), "version") == b"4", "it landed on the primary"
                 primary.close()
+                assert "redis unreachable: a commit reached 0 of 1 replicas in time; held" in [
+                    r.getMessage() for r in caplog.records
+                ]
+                await wait_until(lambda: store.available, timeout=10)  # a Cluster's probe is a PING
+                with pytest.raises(StoreUnavailable):  # found by its id, but still not confirmed
+                    await write(store, state, batch_id="b2")
             finally:
                 os.kill(replica.process.pid, signal.SIGCONT)
             await wait_until(lambda: store.available, timeout=10)
-            assert (await write(store, state, batch_id="b2"))[0] == AlreadyCommitted(2)
-            assert copy.hget(_map_key(map_id), "version") == b"2"
+            assert (await write(store, state, batch_id="b2"))[0] == AlreadyCommitted(4)
+            assert copy.hget(_map_key(map_id), "version") == b"4"
             copy.close()
-        assert store.statistics().breaker_trips == 3
+        assert store.statistics().breaker_trips == 6
 
 
 async def test_a_commit_to_a_hung_redis_fails_within_its_deadline_and_lands_once(

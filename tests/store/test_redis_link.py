@@ -1,20 +1,40 @@
 """The Redis connection's breaker against a real redis-server that hangs (SIGSTOP): noticed before
-the socket timeout, later calls fail at once, and the way back is reported."""
+the socket timeout, later calls fail at once, and the way back is reported. What its health check
+asks (a PING, or ROLE when commits wait for replicas), a store that is not serving, and what its
+statistics count."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+from typing import Any
 
 import pytest
+import redis
 import trio
-from support import RedisServer, open_redis_sentinel, redis_cli, wait_until
-from test_redis_commits import new_map, write
+from support import (
+    RedisServer,
+    open_primary_and_replica,
+    open_redis_sentinel,
+    redis_cli,
+    replicas_online,
+    wait_until,
+)
+from test_redis_commits import new_map, open_store, write
 
 from mapsrv.core import MapState
-from mapsrv.store import COMMITTED, Followed, MapMeta, Reconnected, RemoteEvent, StoreUnavailable
-from mapsrv.store.redis import RedisStore
+from mapsrv.store import (
+    COMMITTED,
+    AlreadyCommitted,
+    Followed,
+    MapMeta,
+    Reconnected,
+    RemoteEvent,
+    StoreUnavailable,
+)
+from mapsrv.store.redis import RedisStore, _map_key
+from mapsrv.store.redis_feed import Resubscribed
 
 
 async def test_a_hung_redis_is_noticed_before_the_timeout_and_later_calls_fail_at_once(
@@ -143,8 +163,8 @@ async def test_a_commit_while_redis_hangs_is_refused_at_once_and_never_sent(
 async def test_statistics_count_remote_events_echoes_and_feed_hand_overs(
     tmp_path: object, nursery: trio.Nursery
 ) -> None:
-    """Two processes follow one map; one commits. Its own event comes back on its feed and is
-    dropped unread (an echo); the other gets it as a remote event."""
+    """Two processes follow one map; one commits twice. Its own events come back on its feed and
+    are dropped unread (echoes); the other gets them as remote events."""
     server = RedisServer(str(tmp_path))
     await server.start()
     try:
@@ -161,12 +181,13 @@ async def test_statistics_count_remote_events_echoes_and_feed_hand_overs(
                 while not isinstance(await messages.receive(), Followed):
                     pass
             feeds.append(messages)
-        await write(writer, state, batch_id="one")
-        with trio.fail_after(5):
-            heard = await feeds[1].receive()
-        assert isinstance(heard, RemoteEvent) and heard.map_id == state.id
-        await wait_until(lambda: writer.statistics().echoes_skipped == 1)
-        for store, remote in ((writer, 0), (reader, 1)):
+        for batch_id in ("one", "two"):
+            _, state, _ = await write(writer, state, batch_id=batch_id)
+            with trio.fail_after(5):
+                heard = await feeds[1].receive()
+            assert isinstance(heard, RemoteEvent) and heard.map_id == state.id
+        await wait_until(lambda: writer.statistics().echoes_skipped == 2)
+        for store, remote in ((writer, 0), (reader, 2)):
             stats = store.statistics()
             assert stats.available is True and stats.followed_maps == 1
             assert stats.remote_events == remote and stats.feed_batches >= 1 + remote
@@ -248,5 +269,313 @@ async def test_a_store_started_while_redis_is_down_is_unavailable_until_redis_an
             while not isinstance(await messages.receive(), Reconnected):
                 pass
         assert store.available and store.statistics().reconnections == 1
+    finally:
+        await server.stop()
+
+
+async def test_a_store_that_is_not_serving_refuses_every_call_as_unavailable(
+    tmp_path: object, nursery: trio.Nursery
+) -> None:
+    """Before ``serve`` has started, and after it has ended, there is no connection: loads, creates
+    and commits are refused as unavailable (never an error of the missing client), and the store
+    does not say it is available."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        store = RedisStore(server.url, ttl=60, log_size=8)
+        state = MapState(id="m" * 22, title="t")
+
+        async def refused() -> None:
+            assert not store.available and store.statistics().available is False
+            with pytest.raises(StoreUnavailable):
+                await store.load(state.id)
+            with pytest.raises(StoreUnavailable):
+                await store.create(MapMeta(state.id, "v" * 22, None, None), state)
+            with pytest.raises(StoreUnavailable):
+                await write(store, state, batch_id="b1")
+
+        with trio.fail_after(20):
+            await refused()
+            async with trio.open_nursery() as serving:
+                await serving.start(store.serve)
+                await wait_until(lambda: store.available, timeout=10)
+                assert (await write(store, await new_map(store, state.id), batch_id="b1"))[0] == COMMITTED
+                serving.cancel_scope.cancel()
+            await refused()
+    finally:
+        await server.stop()
+
+
+async def test_feed_batches_count_each_hand_over_from_the_first_subscriptions_on(
+    tmp_path: object, nursery: trio.Nursery
+) -> None:
+    """Nothing is handed over while the feed has no connection (Redis down at the start); then one
+    batch once its first connection is subscribed (``Resubscribed``, with nothing followed yet),
+    one when a map's subscription is confirmed, one when another process's event arrives."""
+    server = RedisServer(str(tmp_path))  # its port chosen, nothing listening yet
+    try:
+        reader = RedisStore(server.url, ttl=60, log_size=8)
+        messages = await nursery.start(reader.serve)
+        assert reader.statistics().feed_batches == 0
+        await server.start()
+        await wait_until(lambda: reader.statistics().feed_batches >= 1, timeout=10)
+        writer = (await open_store(nursery, server.url)).store
+        state = await new_map(writer, "m" * 22)
+        reader.follow(state.id)
+        with trio.fail_after(10):
+            while not isinstance(await messages.receive(), Followed):
+                pass
+        await write(writer, state, batch_id="b1")
+        with trio.fail_after(10):
+            while not isinstance(await messages.receive(), RemoteEvent):
+                pass
+        stats = reader.statistics()
+        assert (stats.feed_batches, stats.remote_events, stats.followed_maps) == (3, 1, 1)
+    finally:
+        await server.stop()
+
+
+async def test_with_wait_replicas_the_breaker_stays_open_until_a_replica_is_back(
+    tmp_path: Any, nursery: trio.Nursery
+) -> None:
+    """One server and ``wait_replicas=1``: the health check asks ``ROLE`` (a PING would answer with
+    no replica there to confirm commits). The replica stopped, a commit trips the breaker, and it
+    stays open, every check failing (each counted as an error), until the replica is back."""
+    async with open_primary_and_replica(str(tmp_path)) as (primary, replica):
+        opened = await open_store(nursery, primary.url + "?wait_replicas=1")
+        store = opened.store
+        state = await new_map(store, "m" * 22)
+        await replica.stop()
+        await wait_until(lambda: replicas_online(primary.port) == 0, timeout=10)
+        with pytest.raises(StoreUnavailable):
+            await write(store, state, batch_id="b1")
+        tripped = store.statistics().errors
+        await wait_until(lambda: store.statistics().errors >= tripped + 2, timeout=10)
+        assert not store.available and store.statistics().breaker_trips == 1
+        await replica.start()
+        await opened.reconnected()
+        assert (await write(store, state, batch_id="b1"))[0] == AlreadyCommitted(1)
+
+
+async def test_a_single_redis_made_a_replica_by_hand_serves_loads_and_refuses_commits(
+    tmp_path: Any, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No Sentinel, no ``wait_replicas``: the health check is a PING, which a replica answers. An
+    operator switches the server over to be a replica of another one (``REPLICAOF``): loads go
+    on, and each commit is refused as unavailable (read-only), which opens the breaker until the
+    next check; after ``REPLICAOF NO ONE`` commits go through again."""
+    os.mkdir(first_dir := os.path.join(str(tmp_path), "first"))
+    os.mkdir(second_dir := os.path.join(str(tmp_path), "second"))
+    first = RedisServer(first_dir)
+    await first.start()
+    second = RedisServer(second_dir, args=["--replicaof", "127.0.0.1", str(first.port)])
+    await second.start()
+    plain, copy = redis.Redis(port=first.port), redis.Redis(port=second.port)
+    try:
+        opened = await open_store(nursery, first.url)
+        store = opened.store
+        reply, state, _ = await write(store, await new_map(store, "m" * 22), batch_id="b1")
+        assert reply == COMMITTED
+        await wait_until(lambda: copy.hget(_map_key(state.id), "version") == b"1", timeout=10)
+        await redis_cli(second.port, "REPLICAOF", "NO", "ONE")
+        await redis_cli(first.port, "REPLICAOF", "127.0.0.1", second.port)
+        await wait_until(lambda: plain.info("replication")["master_link_status"] == "up", timeout=10)
+        for attempt in range(2):
+            await wait_until(lambda: store.available, timeout=10)
+            loaded = await store.load(state.id)
+            assert loaded is not None and loaded.state == state, attempt
+            with caplog.at_level("WARNING", logger="mapsrv.redis"), pytest.raises(StoreUnavailable):
+                await write(store, state, batch_id="b2")
+        warnings = [r.getMessage() for r in caplog.records if r.name == "mapsrv.redis"]
+        assert warnings[0].startswith("redis unreachable: You can't write against a read only replica.")
+        await redis_cli(first.port, "REPLICAOF", "NO", "ONE")
+        await wait_until(lambda: store.available, timeout=10)
+        reply, state, _ = await write(store, state, batch_id="b2")
+        assert reply == COMMITTED, "the refused commits wrote nothing"
+    finally:
+        plain.close()
+        copy.close()
+        await second.stop()
+        await first.stop()
+
+
+async def test_a_trip_while_healthy_is_checked_at_once_not_at_the_next_five_second_round(
+    tmp_path: object, nursery: trio.Nursery
+) -> None:
+    """The health check asks every 5 s while Redis is healthy; a trip (here a reply that says the
+    server cannot take writes, as ``fail`` reports it) wakes it, so that the store is back within
+    a few of its 0.25 s rounds rather than after whatever was left of the 5 s."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        store, messages = (opened := await open_store(nursery, server.url)).store, opened.messages
+        await wait_until(lambda: store.statistics().feed_batches > 0, timeout=10)
+        # (the feed's first subscriptions are in: they would report a way back of their own)
+        store.link.fail(redis.exceptions.ReadOnlyError("demoted by hand"))  # just after a round
+        assert not store.available
+        with trio.fail_after(2.5):  # the next round of the healthy check: 5 s after serve started
+            assert isinstance(await messages.receive(), Reconnected)
+        assert store.available
+        assert (store.statistics().breaker_trips, store.statistics().reconnections) == (1, 1)
+    finally:
+        await server.stop()
+
+
+async def test_a_refusal_the_health_check_cannot_see_is_retried_less_and_less_often(
+    tmp_path: object, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full Redis (``maxmemory`` with ``noeviction``) refuses every commit but answers PING, so
+    each refusal opens the breaker and the next check closes it. Each time it opens again soon
+    after closing, the check waits twice as long (up to 5 s): the hub's re-sync and its held
+    writes' retries then come ever less often, not four times a second."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        store, messages = (opened := await open_store(nursery, server.url)).store, opened.messages
+        state = await new_map(store, "m" * 22)
+        await redis_cli(server.port, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+        await redis_cli(server.port, "CONFIG", "SET", "maxmemory", "1")  # below what it holds: full
+        waits = []
+        for _ in range(6):
+            with caplog.at_level("WARNING", logger="mapsrv.redis"), pytest.raises(StoreUnavailable):
+                await write(store, state, batch_id="b1")  # as the hub does after each way back
+            waits.append(store.link.check_every)
+            with trio.fail_after(10):
+                assert isinstance(await messages.receive(), Reconnected)
+        assert waits == [0.25, 0.5, 1.0, 2.0, 4.0, 5.0]
+        assert store.statistics().breaker_trips == 6
+        warning = next(r.getMessage() for r in caplog.records if r.name == "mapsrv.redis")
+        assert warning.startswith("redis unreachable: command not allowed when used memory > 'maxmemory'")
+        await redis_cli(server.port, "CONFIG", "SET", "maxmemory", "0")
+        reply, _, _ = await write(store, state, batch_id="b1")
+        assert reply == COMMITTED
+    finally:
+        await server.stop()
+
+
+def client_count(port: int, kind: str = "normal") -> int:
+    """Connections of ``kind`` the server has, not counting the one that asks."""
+    plain = redis.Redis(port=port, single_connection_client=True)
+    try:
+        listed: Any = plain.client_list(_type=kind)
+        return len(listed) - (kind == "normal")
+    finally:
+        plain.close()
+
+
+async def test_with_wait_replicas_the_health_check_notices_and_names_what_is_wrong_before_any_write(
+    tmp_path: Any, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With ``wait_replicas`` the check every 5 s asks ``ROLE``: a replica gone, or the server made
+    a replica itself, makes the store unavailable without a write having to fail first, and the
+    breaker's warning says which."""
+    async with open_primary_and_replica(str(tmp_path)) as (primary, replica):
+        opened = await open_store(nursery, primary.url + "?wait_replicas=1")
+        store = opened.store
+        with caplog.at_level("WARNING", logger="mapsrv.redis"):
+            await replica.stop()
+            await wait_until(lambda: not store.available, timeout=10)  # the next 5 s round
+            await replica.start()
+            await opened.reconnected()
+            await redis_cli(replica.port, "REPLICAOF", "NO", "ONE")
+            await redis_cli(primary.port, "REPLICAOF", "127.0.0.1", replica.port)
+            await wait_until(lambda: not store.available, timeout=10)
+        warnings = [r.getMessage() for r in caplog.records if r.name == "mapsrv.redis"]
+        assert warnings == [
+            "redis unreachable: the primary has 0 of 1 replicas online",
+            "redis unreachable: connected to a replica, not the primary",
+        ]
+        assert store.statistics().breaker_trips == 2
+
+
+async def test_a_conflicting_commit_to_a_demoted_primary_is_unavailable_not_an_error(
+    tmp_path: Any, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A commit that conflicts writes nothing, so a demoted primary runs it; with ``wait_replicas``
+    its ``WAIT`` is then refused ("WAIT cannot be used with replica instances"): that is the store
+    unavailable (held, tried again), not an error for the caller."""
+    async with open_primary_and_replica(str(tmp_path)) as (primary, replica):
+        opened = await open_store(nursery, primary.url + "?wait_replicas=1")
+        store = opened.store
+        state = await new_map(store, "m" * 22)
+        reply, _, _ = await write(store, state, batch_id="b1")
+        assert reply == COMMITTED
+        await redis_cli(replica.port, "REPLICAOF", "NO", "ONE")
+        await redis_cli(primary.port, "REPLICAOF", "127.0.0.1", replica.port)
+        with caplog.at_level("WARNING", logger="mapsrv.redis"), pytest.raises(StoreUnavailable):
+            await write(store, state, batch_id="b2")  # at the old version: a conflict
+        warnings = [r.getMessage() for r in caplog.records if r.name == "mapsrv.redis"]
+        assert warnings[0].startswith("redis unreachable: WAIT cannot be used with replica instances")
+        assert not store.available
+
+
+async def test_a_lost_subscription_is_logged_with_its_cause_and_subscribed_again(
+    tmp_path: object, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis ends the feed's connection (``CLIENT KILL TYPE pubsub``): the breaker opens, both
+    warnings name the cause, and the feed subscribes again and reports the way back."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        opened = await open_store(nursery, server.url)
+        store = opened.store
+        store.follow("m" * 22)
+        with trio.fail_after(10):
+            while not isinstance(await opened.messages.receive(), Followed):
+                pass
+        with caplog.at_level("WARNING", logger="mapsrv.redis"):
+            await redis_cli(server.port, "CLIENT", "KILL", "TYPE", "pubsub")
+            await opened.reconnected()
+        warnings = [r.getMessage() for r in caplog.records if r.name == "mapsrv.redis"]
+        assert len(warnings) == 2, warnings
+        cause = warnings[1].removeprefix("redis subscription lost: ")
+        assert cause != warnings[1] and cause not in ("", "None"), warnings
+        assert warnings[0] == f"redis unreachable: {cause}"
+        assert store.statistics().followed_maps == 1
+        await wait_until(lambda: client_count(server.port, "pubsub") == 1, timeout=10)
+    finally:
+        await server.stop()
+
+
+async def test_a_store_that_stops_closes_every_connection_it_opened(tmp_path: object) -> None:
+    """Cancelling ``serve`` (the server shutting down) closes the client's pool, the writer's
+    connection and the feed's: Redis is left with none of them."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        async with trio.open_nursery() as nursery:
+            opened = await open_store(nursery, server.url)
+            store = opened.store
+            store.follow("m" * 22)
+            reply, _, _ = await write(store, await new_map(store, "m" * 22), batch_id="b1")
+            assert reply == COMMITTED
+            assert client_count(server.port) >= 2 and client_count(server.port, "pubsub") == 1
+            nursery.cancel_scope.cancel()
+        await wait_until(
+            lambda: client_count(server.port) + client_count(server.port, "pubsub") == 0, timeout=5
+        )
+    finally:
+        await server.stop()
+
+
+async def test_a_resubscription_while_the_breaker_is_closed_is_reported(
+    tmp_path: object, nursery: trio.Nursery
+) -> None:
+    """The feed subscribes again after the health check has already closed the breaker (its
+    back-off outlasted the check's wait): events published between the hub's re-sync for that
+    and the new subscription were missed, so the new subscription is reported too. The state is
+    placed directly (the feed hands over a ``Resubscribed`` while the store is healthy): a real
+    feed and health check cannot be made to land in that order on demand."""
+    server = RedisServer(str(tmp_path))
+    await server.start()
+    try:
+        opened = await open_store(nursery, server.url)
+        store = opened.store
+        await wait_until(lambda: store.statistics().feed_batches > 0, timeout=10)  # first subscribed
+        assert store.available
+        before = store.statistics().reconnections
+        store.link._loop.call_soon(store.link.feed._put, Resubscribed())
+        await opened.reconnected()
+        assert store.statistics().reconnections == before + 1
     finally:
         await server.stop()

@@ -2,7 +2,7 @@
 things, against a real redis-server behind a TCP proxy that makes the fault on the writer's
 connection only (``support.tcp_proxy``): a connection cut between two replies of one pipelined
 batch, one cut before any reply, and a Redis that stops reading a write that does not fit the
-socket buffers."""
+socket buffers, or closes the connection while such a write waits (on both tries)."""
 
 from __future__ import annotations
 
@@ -185,3 +185,37 @@ async def test_under_sentinel_commits_after_a_failover_go_to_the_new_primary(nur
         plain = redis.Redis(port=new, db=3)
         assert [v for v, _ in plain.xrange(_log_key("m" * 22))] == [b"1-0", b"2-0"]
         plain.close()
+
+
+async def test_a_write_whose_connection_fails_twice_while_it_waits_for_the_socket_says_why(
+    server: RedisServer, nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis closes the connection of a client that announces an argument longer than
+    ``proto-max-bulk-len``, the rest of its write unread. A 12 MB write through the proxy (its
+    receive buffer fixed at 4 KB, so that most of the write waits in the writer's own buffer) fails
+    while the writer waits for the socket (an OSError); it is sent once more on a fresh connection,
+    which fails the same way. The caller is told unavailable, the failure as its cause, and the
+    breaker's warning says why."""
+    await redis_cli(server.port, "CONFIG", "SET", "proto-max-bulk-len", "1mb")
+    proxy = await proxied(nursery, server, receive_buffer=4096)
+    opened = await open_store(nursery, proxy.url)
+    store = opened.store
+    reply, state, _ = await write(store, await new_map(store, "m" * 22))  # the writer connected
+    assert reply == COMMITTED
+    connections = proxy.connections
+    with caplog.at_level("WARNING", logger="mapsrv.redis"), pytest.raises(StoreUnavailable) as raised:
+        with trio.fail_after(5):
+            await store.link.send(pack(b"SET", b"big-value", b"x" * (12 << 20)), 1)
+    cause = raised.value.__cause__
+    assert isinstance(cause, redis.exceptions.ConnectionError), repr(cause)
+    assert isinstance(cause.__cause__, OSError), repr(cause.__cause__)
+    assert str(cause) == f"writing to redis failed: {cause.__cause__!r}"
+    warning = next(r.getMessage() for r in caplog.records if r.name == "mapsrv.redis")
+    assert warning == f"redis unreachable: {cause}", warning
+    assert proxy.connections == connections + 1, "sent once more, on a fresh connection"
+    await opened.reconnected()
+    reply, state, _ = await write(store, state, batch_id="after")
+    assert reply == COMMITTED, reply
+    plain = redis.Redis(port=server.port)
+    assert plain.exists("big-value") == 0
+    plain.close()

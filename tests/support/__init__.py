@@ -8,10 +8,12 @@ from .processes import ServerProcess, free_port, open_listener, open_server, wai
 from .redis_server import (
     RedisServer,
     SentinelSetup,
+    open_primary_and_replica,
     open_redis,
     open_redis_cluster,
     open_redis_sentinel,
     redis_cli,
+    replicas_online,
 )
 from .servers import Browser, make_config, start_server
 from .sse import EventStream, SseReader, open_stream
@@ -29,12 +31,14 @@ __all__ = [
     "SseReader",
     "free_port",
     "open_listener",
+    "open_primary_and_replica",
     "open_redis",
     "open_redis_cluster",
     "open_redis_sentinel",
     "open_server",
     "open_stream",
     "redis_cli",
+    "replicas_online",
     "require",
     "wait_for_port",
     "wait_until",

@@ -1,7 +1,8 @@
 """Private ``redis-server`` processes per test or benchmark: foreground, free ports, no
 persistence unless asked, each stopped by its PID. One server (``RedisServer``, ``open_redis``), a
-3-primary Redis Cluster (``open_redis_cluster``), and a primary + 2 replicas watched by 3 Sentinels
-(``open_redis_sentinel``); ``redis_cli`` runs one command against any of them."""
+3-primary Redis Cluster (``open_redis_cluster``; ``slot_nodes`` says which nodes serve a key), and a
+primary + 2 replicas watched by 3 Sentinels (``open_redis_sentinel``); ``redis_cli`` runs one
+command against any of them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import trio
 
 from .processes import free_port
@@ -27,6 +29,7 @@ __all__ = [
     "open_redis_cluster",
     "open_redis_sentinel",
     "redis_cli",
+    "slot_nodes",
 ]
 
 
@@ -73,7 +76,7 @@ class RedisServer:
         async with stream:
             try:
                 await stream.send_all(b"PING\r\n")
-                return (await stream.receive_some(64)).startswith(b"+PONG")
+                return (await stream.receive_some(64)).startswith((b"+PONG", b"-NOAUTH"))  # up
             except trio.BrokenResourceError:  # still starting
                 return False
 
@@ -99,11 +102,40 @@ async def open_redis() -> AsyncIterator[str]:
                 await server.stop()
 
 
-async def redis_cli(port: int, *command: str | int) -> str:
+def replicas_online(port: int) -> int:
+    """How many replicas the server's ``ROLE`` lists as online (-1: it is a replica itself)."""
+    plain = redis.Redis(port=port, single_connection_client=True)
+    try:
+        role: Any = plain.execute_command("ROLE")
+        return len(role[2]) if role[0] == b"master" else -1
+    finally:
+        plain.close()
+
+
+@asynccontextmanager
+async def open_primary_and_replica(directory: str) -> AsyncIterator[tuple[RedisServer, RedisServer]]:
+    """A redis-server and one replica of it (in ``directory``), once the replica is online."""
+    os.makedirs(primary_dir := os.path.join(directory, "primary"))
+    os.makedirs(replica_dir := os.path.join(directory, "replica"))
+    primary = RedisServer(primary_dir)
+    await primary.start()
+    replica = RedisServer(replica_dir, args=["--replicaof", "127.0.0.1", str(primary.port)])
+    try:
+        await replica.start()
+        await wait_until(lambda: replicas_online(primary.port) == 1, timeout=10)
+        yield primary, replica
+    finally:
+        with trio.CancelScope(shield=True):
+            await replica.stop()
+            await primary.stop()
+
+
+async def redis_cli(port: int, *command: str | int, password: str | None = None) -> str:
     """One command through ``redis-cli`` (a real client, as an operator would type it)."""
     binary = shutil.which("redis-cli")
     require(binary is not None, "redis-cli")
-    args = [str(binary), "-h", "127.0.0.1", "-p", str(port), *map(str, command)]
+    auth = ["-a", password, "--no-auth-warning"] if password else []
+    args = [str(binary), "-h", "127.0.0.1", "-p", str(port), *auth, *map(str, command)]
     with trio.fail_after(20):
         done = await trio.run_process(args, capture_stdout=True, capture_stderr=True)
     return str(done.stdout.decode())
@@ -145,24 +177,50 @@ async def _stop_shielded(server: RedisServer) -> None:
 
 
 @asynccontextmanager
-async def open_redis_cluster(primaries: int = 3, replicas: int = 0) -> AsyncIterator[list[RedisServer]]:
+async def open_redis_cluster(
+    primaries: int = 3, replicas: int = 0, *, password: str | None = None
+) -> AsyncIterator[list[RedisServer]]:
     """A Redis Cluster of ``primaries`` nodes and ``replicas`` replicas of each, every slot
-    covered; yields every node (which is which: ``CLUSTER NODES``)."""
+    covered and every replica online; yields every node (which is which: ``slot_nodes``, or
+    ``CLUSTER NODES``). With ``password``, every node asks for it, of clients and of each other."""
     with tempfile.TemporaryDirectory() as directory:
         async with AsyncExitStack() as stack:
             args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
+            if password:
+                args += ["--requirepass", password, "--masterauth", password]
             nodes = await _servers(stack, directory, primaries * (1 + replicas), args, cluster=True)
             await redis_cli(
                 nodes[0].port, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
-                "--cluster-replicas", str(replicas), "--cluster-yes",
+                "--cluster-replicas", str(replicas), "--cluster-yes", password=password,
             )  # fmt: skip
 
             async def ready() -> bool:
-                infos = [await redis_cli(n.port, "CLUSTER", "INFO") for n in nodes]
-                return all("cluster_state:ok" in info for info in infos)
+                for node in nodes:
+                    info = await redis_cli(node.port, "CLUSTER", "INFO", password=password)
+                    role = await redis_cli(node.port, "ROLE", password=password)
+                    if "cluster_state:ok" not in info:
+                        return False
+                    if role.startswith("master") and role.count("\n") < 2 + 3 * replicas:
+                        return False  # ROLE lists 3 lines per replica online
+                return True
 
             await wait_until(ready, timeout=20)
             yield nodes
+
+
+def slot_nodes(port: int, key: str, password: str | None = None) -> tuple[int, list[int]]:
+    """The ports of the Cluster primary that holds ``key``'s slot now and of its replicas."""
+    plain = redis.Redis(port=port, password=password)
+    slot = int(plain.execute_command("CLUSTER", "KEYSLOT", key))
+    lines = [line.split() for line in plain.execute_command("CLUSTER", "NODES").decode().splitlines()]
+    plain.close()
+    ports = {fields[0]: int(fields[1].split("@")[0].rsplit(":", 1)[1]) for fields in lines}
+    for fields in lines:
+        for held in fields[8:]:
+            low, _, high = held.partition("-")
+            if "master" in fields[2] and int(low) <= slot <= int(high or low):
+                return ports[fields[0]], [ports[f[0]] for f in lines if f[3] == fields[0]]
+    raise AssertionError(f"no node holds slot {slot}")
 
 
 @dataclass

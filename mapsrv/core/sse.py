@@ -27,7 +27,7 @@ def frame(data: str, *, event: str | None = None, id: str | int | None = None) -
     return "".join(parts).encode()
 
 
-def comment(text: str = "") -> bytes:
+def comment(text: str) -> bytes:
     """A comment line; clients ignore it, proxies see traffic (heartbeats)."""
     return "".join(f": {line}\n" for line in _LINE_BREAK.split(text)).encode() + b"\n"
 

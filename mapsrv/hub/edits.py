@@ -89,7 +89,6 @@ def held_batch(batch_id: str, plan: Plan, by: Actor, at: float) -> HeldBatch:
         plan.ops,
         by,
         at,
-        plan.base_version,
         plan.undoes,
         plan.redoes,
         plan.summary,
@@ -165,7 +164,7 @@ def plan_redo(actor: Actor) -> Prepare:
         if target is None:
             raise NothingToUndo(_nothing("redo", history))
         ops = _undo_of(history, state, actor, target, "redo")
-        undone = target.change.summary.removeprefix("undid ").strip("'")
+        undone = target.change.summary.removeprefix("undid '").removesuffix("'")  # one pair of quotes
         return Plan(ops, redoes=target.change.first, summary=f"redid {_quoted(undone)}")
 
     return prepare

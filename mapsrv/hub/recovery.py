@@ -78,13 +78,13 @@ def new_batch_id() -> str:
 @dataclass(frozen=True)
 class HeldBatch:
     """A write acknowledged while the store was unreachable: pushed later as the same change
-    (same actor, time and summary when an undo), its base_version no longer checked."""
+    (same actor, time and summary when an undo); the version its edit was based on is not
+    kept: a held write is not checked against changes made meanwhile."""
 
     id: str
     ops: tuple[Op, ...]  # applied again on whatever the store has when it is pushed
     actor: Actor = SYSTEM
     at: float = 0.0
-    base_version: int | None = None
     undoes: int | None = None
     redoes: int | None = None
     summary: str | None = None

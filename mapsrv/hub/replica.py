@@ -262,10 +262,6 @@ class Replica:
 
     # --- events from the store --------------------------------------------------------------
 
-    async def receive_remote(self, entry: MapEntry, event: Event) -> None:
-        """An event another process committed (or our own, echoed back). Call with the lock held."""
-        await self.remote.receive(entry, event)
-
     def _apply_remote(self, entry: MapEntry, event: Event) -> None:
         self._advance(entry, apply_event(entry.state, event), (event,))
         entry.synced_version = event.version

@@ -6,6 +6,7 @@ drives (conflict, catch-up, recreate, reload, held writes, re-sync, a lost reply
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from support import RedisServer, wait_until
 from support.tcp_proxy import TcpProxy
 
 from mapsrv.core import Limits
-from mapsrv.core.history import Actor
+from mapsrv.core.history import Actor, Change, Record
 from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable
 from mapsrv.hub import MapEntry, MapHub, Subscription
@@ -465,6 +466,47 @@ async def test_a_store_lost_while_catching_up_after_a_conflict_holds_the_write_o
     assert labels(memory, entry_a.id) == ["a", "b"] and entry_a.state == memory.maps[entry_a.id].state
 
 
+async def test_a_batch_written_here_is_read_once_its_record_kept_by_the_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``record()`` reads a batch written here once, and the history keeps the ``Record`` made
+    with it, whether the batch is committed or held (store down; held on top of held writes;
+    store lost while catching up after a conflict): only events from elsewhere have theirs
+    derived (``Record.of``) again."""
+    derived: list[Actor] = []
+    derive = Record.of.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Record], change: Change, events: Any) -> Record:
+        derived.append(change.by)
+        return derive(cls, change, events)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Record, "of", classmethod(counted))
+    actor = Actor("agent:aaaaaaaa", "test")
+    memory = SharedMemory()
+    a, store, b, entry_a, entry_b = await interleaved_hubs(memory)
+    await a.apply(entry_a.id, [marker("committed")], actor=actor)
+    memory.go_down()
+    await a.apply(entry_a.id, [marker("held")], actor=actor)
+    assert derived == [] and a.statistics().pending_writes == 1
+    memory.come_back()
+    await a.resync()  # the push derives the records of the batches it moved on: not this test's
+    await b.resync()  # b catches up on a's writes (derived there, rightly) before it writes
+    derived.clear()
+    store.before["commit"] = [writes_by(b, entry_b, "b")]
+
+    async def store_goes_down() -> None:
+        memory.go_down()
+
+    store.before["events_after"] = [store_goes_down]
+    await a.apply(entry_a.id, [marker("held after a conflict")], actor=actor)
+    await a.apply(entry_a.id, [marker("held on top")], actor=actor)
+    assert a.statistics().pending_writes == 2 and [r.change.by for r in entry_a.history.records()][-2:] == [
+        actor,
+        actor,
+    ]
+    assert derived == []
+
+
 async def test_a_map_another_process_recreated_first_is_reloaded_from_the_store() -> None:
     memory = SharedMemory()
     a, store, b, entry_a, entry_b = await interleaved_hubs(memory)
@@ -505,6 +547,55 @@ async def test_a_map_followed_after_another_process_wrote_catches_up_on_that_wri
     copy = await third.get(entry_a.id)  # loaded before b's write: no event of it will come
     await wait_until(lambda: copy.state.version == 2)  # the catch-up on Followed
     assert copy.state == memory.maps[entry_a.id].state
+
+
+def written_by_a_newer_process(memory: SharedMemory, map_id: str) -> None:
+    """The store's last event of this map becomes one of a kind this mapsrv does not know, as a
+    newer version's process writes during a rolling upgrade."""
+    m = memory.maps[map_id]
+    version, _ = m.log[-1]
+    m.log[-1] = (version, json.dumps({"kind": "pin_moved", "version": version}))
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+async def test_a_catch_up_on_followed_that_finds_an_event_it_cannot_read_logs_it_by_the_maps_ref(
+    nursery: trio.Nursery, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = SharedMemory()
+    _, b, entry_a, entry_b = await two_hubs(memory)
+    store = Interleaved(memory)
+    third = MapHub(store=store)
+    await follow(nursery, third)
+
+    async def nothing() -> None:
+        pass
+
+    async def a_newer_process_writes() -> None:
+        await b.apply(entry_b.id, [marker("newer")])
+        written_by_a_newer_process(memory, entry_a.id)
+
+    store.before["events_after"] = [nothing, a_newer_process_writes]  # get's catch-up, then Followed's
+    await third.get(entry_a.id)
+    await wait_until(lambda: warnings(caplog))
+    assert warnings(caplog) == [f"map {map_ref(entry_a.id)}: catch-up failed: unknown event kind 'pin_moved'"]
+
+
+async def test_a_re_sync_that_finds_an_event_it_cannot_read_logs_it_and_goes_on_to_the_next_map(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    memory = SharedMemory()
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+    first, second = await a.create_map(), await a.create_map()
+    on_b = [await b.get(first.id), await b.get(second.id)]  # b does not follow: only its re-sync
+    await a.apply(first.id, [marker("unreadable")])
+    written_by_a_newer_process(memory, first.id)
+    await a.apply(second.id, [marker("readable")])
+    await b.resync()
+    assert warnings(caplog) == [f"map {map_ref(first.id)}: re-sync failed: unknown event kind 'pin_moved'"]
+    assert on_b[0].state.version == 0 and on_b[1].state == memory.maps[second.id].state
 
 
 async def test_on_redis_a_write_between_the_subscribe_and_its_confirmation_is_caught_up_on_followed(
@@ -568,6 +659,43 @@ async def test_a_write_whose_reply_was_lost_is_found_by_its_id_on_re_sync_withou
     assert hub.statistics().commit_conflicts == 0 and labels(memory, entry.id) == ["landed"]
 
 
+async def test_a_held_write_pushed_after_another_processs_takes_its_events_alone_not_the_whole_map() -> None:
+    """The push's conflict is caught up with the store's newer events (one short round trip), so
+    that after a failover every process's held writes drain fast."""
+    memory = SharedMemory()
+    a, store, b, entry_a, entry_b = await interleaved_hubs(memory)
+    loads: list[str] = []
+
+    async def note_load() -> None:
+        loads.append("load")
+
+    store.before["load"] = [note_load]
+    store.disconnect()
+    await a.apply(entry_a.id, [marker("held")])
+    await b.apply(entry_b.id, [marker("b")])
+    store.reconnect()
+    await a.resync()
+    assert entry_a.held is None and a.statistics().commit_conflicts == 1
+    assert labels(memory, entry_a.id) == ["b", "held"] and entry_a.state == memory.maps[entry_a.id].state
+    assert loads == [], "no load of the whole map"
+
+
+async def test_a_held_write_landing_in_fewer_events_on_another_processs_leaves_the_stores_state() -> None:
+    """The held marker made its layer here (two events); pushed on top of another process's
+    write that made that layer (named otherwise), it is one event: the copy ends at the version
+    it had, with the store's layer, not its own."""
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    store_of(a).disconnect()
+    on_hotels = {"op": "add_feature", "type": "marker", "coords": [1, 2], "layer": "hotels", "label": "held"}
+    await a.apply(entry_a.id, [parse_op(on_hotels, Limits())])  # versions 1, 2 here
+    await b.apply(entry_b.id, [parse_op({"op": "add_layer", "id": "hotels", "name": "Hotels"}, Limits())])
+    store_of(a).reconnect()
+    await a.resync()
+    assert entry_a.held is None and memory.maps[entry_a.id].state.version == entry_a.state.version == 2
+    assert entry_a.state == memory.maps[entry_a.id].state and entry_a.state.layers["hotels"].name == "Hotels"
+
+
 async def test_a_held_write_past_the_hubs_feature_limit_on_top_of_another_processs_is_dropped() -> None:
     memory = SharedMemory()
     a = MapHub(store=memory.connect(), limits=Limits(max_features=2))
@@ -602,8 +730,8 @@ async def test_held_undos_and_redos_moved_on_top_of_another_processs_write_still
     assert [(c["version"], c["summary"], c.get("undoes"), c.get("redoes")) for c in changes] == [
         (3, "set the title to 'b'", None, None),
         (4, "undid 'added 'undone''", 2, None),
-        (5, "redid 'added 'undone'", None, 4),
-        (6, "undid 'redid 'added 'undone''", 5, None),
+        (5, "redid 'added 'undone''", None, 4),
+        (6, "undid 'redid 'added 'undone'''", 5, None),
     ]
     await a.undo(entry_a.id, actor)  # the last change of a's not undone: "kept"
     assert labels(memory, entry_a.id) == []

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast
 
 import trio
 
@@ -81,7 +81,6 @@ class ThrottleStatistics:
     open_streams_clients: int  # clients holding at least one stream here
 
 
-@runtime_checkable
 class SharedBuckets(Protocol):
     """What ``Throttle`` asks of a store that can share budgets (``RedisStore.take_rate``)."""
 
@@ -123,7 +122,10 @@ class Throttle:
         self.limits = limits
         self.clients = clients
         self.keys = keys
-        self.shared: SharedBuckets | None = shared if isinstance(shared, SharedBuckets) else None
+        # Not ``isinstance`` on a runtime-checkable Protocol: that compares every attribute of the
+        # class, and mutmut's trampolines add some (the access group then never shared a budget).
+        has_buckets = callable(getattr(shared, "take_rate", None))
+        self.shared: SharedBuckets | None = cast(SharedBuckets, shared) if has_buckets else None
         self.local = LocalLimiter()
         self._clock = clock
         self._open: Counter[str] = Counter()

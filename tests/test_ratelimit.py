@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapsrv.ratelimit import LocalLimiter, Rate, gcra
+from mapsrv.ratelimit import Decision, LocalLimiter, Rate, gcra
 
 rates = st.builds(
     Rate,
@@ -43,6 +43,7 @@ def test_retry_after_is_when_the_request_goes_through(rate: Rate, when: list[flo
             tat = decision.tat
             continue
         assert decision.retry_after > 0
+        assert decision.tat == pytest.approx(tat, rel=1e-12), "a refusal leaves the bucket as it was"
         later = t + decision.retry_after
         assert gcra(tat, later + 1e-9 * max(1.0, later), rate).allowed
         assert not gcra(tat, t + decision.retry_after * 0.5, rate).allowed or decision.retry_after < 1e-9
@@ -58,8 +59,52 @@ def test_pruning_forgets_only_what_no_longer_matters(rate: Rate, when: list[floa
 
 def test_a_zero_rate_is_no_limit_and_bad_rates_say_why() -> None:
     off = Rate(0, 1)
-    assert all(gcra(None, 0, off).allowed for _ in range(1000))
+    limiter = LocalLimiter()
+    assert [limiter.acquire("c", off, 5.0) for _ in range(1000)] == [Decision(True, 5.0, 0.0)] * 1000
+    assert len(limiter) == 0, "no bucket kept for a limit that is off"
     with pytest.raises(ValueError, match="burst must be >= 1, got 0"):
         Rate(1, 0)
     with pytest.raises(ValueError, match="per_second must be >= 0, got -1"):
         Rate(-1, 1)
+
+
+def test_a_refusal_leaves_the_bucket_as_it_was() -> None:
+    """The property above, on one case it always meets (its random times seldom refuse)."""
+    rate = Rate(1, 2)  # two at once, then one a second
+    assert gcra(2.0, 0.5, rate) == Decision(False, 2.0, 0.5)  # 1.5 s of backlog: 0.5 s early
+
+
+def test_a_request_costing_more_spends_more() -> None:
+    limiter, rate = LocalLimiter(), Rate(1, 3)
+    assert limiter.acquire("c", rate, 0, cost=2).allowed
+    refused = limiter.acquire("c", rate, 0, cost=2)
+    assert not refused.allowed and refused.retry_after == pytest.approx(1)
+    assert limiter.acquire("c", rate, 0).allowed
+
+
+def test_a_request_at_most_the_slack_early_is_allowed() -> None:
+    """The microsecond of slack is inclusive. At a million per second (the most the
+    configuration takes) it is one whole interval: the second request is exactly that early."""
+    rate = Rate(1_000_000, 1)
+    first = gcra(None, 0.0, rate)
+    assert first.tat == 1e-6
+    assert gcra(first.tat, 0.0, rate).allowed
+    assert not gcra(first.tat, 0.0, rate, cost=2).allowed
+
+
+def test_the_limiter_prunes_past_its_most_entries_and_forgets_full_buckets() -> None:
+    rate = Rate(1, 1)  # each bucket is full again a second after its request
+    limiter = LocalLimiter(max_entries=2)
+    limiter.acquire("a", rate, 0.0)
+    limiter.acquire("b", rate, 5.0)  # "a" is full again, but two entries are not too many
+    assert len(limiter) == 2
+    limiter.acquire("c", rate, 5.5)  # three are: "a" goes, "b" and "c" are still spent
+    assert len(limiter) == 2
+    limiter.prune(6.0)  # "b" is full again exactly now
+    assert len(limiter) == 1
+    default = LocalLimiter()
+    for n in range(100_000):
+        default.acquire(str(n), rate, 0.0)
+    assert len(default) == 100_000
+    default.acquire("later", rate, 2.0)
+    assert len(default) == 1, "by default, 100,001 entries are too many: every full bucket forgotten"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import trio
@@ -29,6 +32,29 @@ if os.environ.get("MUTATION_RUN"):  # tox -e mutation: a failing example is enou
 
     settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None)
     settings.load_profile("mutation")
+
+# Every test's own waits have deadlines; this one is the backstop for a wait that has none (or a
+# mutant that breaks one): a test still running after 300 s fails with TooSlowError, where it
+# would otherwise hang the run. Trio's own cancellation, so the tests after it run as usual.
+TEST_DEADLINE = 300
+
+
+def _with_deadline(test: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(test)  # pytest reads the fixtures the test asks for through __wrapped__
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        with trio.fail_after(TEST_DEADLINE):
+            return await test(*args, **kwargs)
+
+    return run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        test = getattr(item, "obj", None)
+        virtual_time = "autojump_clock" in getattr(item, "fixturenames", ())  # idle jumps to it
+        if inspect.iscoroutinefunction(test) and not virtual_time:
+            item.obj = _with_deadline(test)  # type: ignore[attr-defined]
+
 
 # Tests import these from here as well as from support.
 __all__ = [

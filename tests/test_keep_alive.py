@@ -220,3 +220,67 @@ def test_hypercorn_still_has_what_the_timer_relies_on() -> None:
     assert "await self.idle_task.stop()" in source
     assert "await self.context.terminated.wait()" in source
     assert callable(tcp_server.TCPServer._initiate_server_close)
+
+
+class _ServerEnding:
+    """hypercorn's server-wide "shutting down" event, never set here. Its wait, when the timer's
+    deadline cancels it, runs ``on_cancel`` first: a request's stop and restart landing in the
+    one scheduler tick between the wait's end and the timer's task running again."""
+
+    def __init__(self) -> None:
+        self.on_cancel: Any = None
+
+    def is_set(self) -> bool:
+        return False
+
+    async def wait(self) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            on_cancel, self.on_cancel = self.on_cancel, None
+            if on_cancel is not None:
+                await on_cancel()
+
+
+@dataclass
+class _Connection:
+    """What ``KeepAliveTimer`` asks of hypercorn's ``TCPServer``: its config's timeout, the
+    server's context, and a way to close the connection (noted here, with the time)."""
+
+    ending: _ServerEnding = field(default_factory=_ServerEnding)
+    closed_at: list[float] = field(default_factory=list)
+
+    @property
+    def config(self) -> Any:
+        return type("Config", (), {"keep_alive_timeout": 75.0})
+
+    @property
+    def context(self) -> Any:
+        return type("Context", (), {"terminated": self.ending})
+
+    async def _initiate_server_close(self) -> None:
+        self.closed_at.append(trio.current_time())
+
+
+async def test_a_request_in_the_tick_where_the_timeout_ends_moves_it_instead_of_ending_the_timer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The one race a real connection cannot place: the deadline passes, and before the timer's
+    task runs again a request comes and goes (``stop``, ``restart``). The connection is not closed
+    then (it was just used), and the timer goes on: closed one timeout after that request."""
+    connection = _Connection()
+    timer = KeepAliveTimer(connection)
+    async with trio.open_nursery() as nursery:
+        spawner = type("TaskGroup", (), {"spawn": staticmethod(nursery.start_soon)})
+        started = trio.current_time()
+
+        async def request() -> None:
+            await timer.stop()
+            await timer.restart(spawner, None)
+
+        connection.ending.on_cancel = request
+        await timer.restart(spawner, None)
+        with trio.fail_after(1000):
+            await wait_until(lambda: bool(connection.closed_at), timeout=1000)
+        assert connection.closed_at == [started + 150.0]
+        assert not timer.has_task

@@ -125,6 +125,28 @@ async def test_a_body_that_arrives_in_pieces_is_read_whole(server: Server) -> No
     await alice.aclose()
 
 
+async def test_only_the_content_length_header_declares_the_bodys_size(server: Server) -> None:
+    """Another header whose value is a number says nothing of the body's size."""
+    alice, map_id, cookie = await owned_map(server)
+    body = b'{"ops": [{"op": "set_title", "title": "numbers"}]}'
+    head = ops_head(
+        server,
+        map_id,
+        cookie,
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "X-Request-Id: 99999999999",  # after the Content-Length, so it would have the last word
+    )
+    connection = await connect(server)
+    with trio.fail_after(10):
+        await connection.send(head + body)
+        answer = await connection.read_response()
+    assert answer.status == 200, answer.body
+    assert (await alice.state(map_id))["title"] == "numbers"
+    await connection.aclose()
+    await alice.aclose()
+
+
 async def test_a_client_that_leaves_before_its_body_arrives_changes_nothing(server: Server) -> None:
     alice, map_id, cookie = await owned_map(server)
     connection = await connect(server)

@@ -33,12 +33,19 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/core", "tests/test_hub.py"],
     ),
     "hub": (
-        ["mapsrv/hub/replica.py", "mapsrv/hub/remote.py", "mapsrv/hub/recovery.py", "mapsrv/hub/fanout.py"],
+        [
+            "mapsrv/hub/replica.py",
+            "mapsrv/hub/remote.py",
+            "mapsrv/hub/recovery.py",
+            "mapsrv/hub/fanout.py",
+            "mapsrv/hub/edits.py",
+        ],
         [
             "tests/hub/test_replication.py",
             "tests/hub/test_remote_events.py",
             "tests/hub/test_recovery_decisions.py",
             "tests/hub/test_undo.py",
+            "tests/hub/test_edits.py",
             "tests/test_hub.py",
             "tests/test_streams.py",
         ],
@@ -54,13 +61,32 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/store", "tests/hub/test_replication.py", "tests/test_hub.py"],
     ),
     "access": (
-        ["mapsrv/access.py", "mapsrv/routes.py", "mapsrv/asgi.py", "mapsrv/page_writes.py"],
-        ["tests/test_access.py", "tests/test_routes.py", "tests/test_guards.py", "tests/test_throttle.py",
-         "tests/test_page_writes.py", "tests/test_page_api.py"],
+        [
+            "mapsrv/access.py",
+            "mapsrv/routes.py",
+            "mapsrv/asgi.py",
+            "mapsrv/page_writes.py",
+            "mapsrv/throttle.py",
+            "mapsrv/ratelimit.py",
+        ],
+        [
+            "tests/test_access.py",
+            "tests/test_routes.py",
+            "tests/test_guards.py",
+            "tests/test_throttle.py",
+            "tests/test_ratelimit.py",
+            "tests/test_page_writes.py",
+            "tests/test_page_api.py",
+        ],
     ),
     "stream": (
         ["mapsrv/event_stream.py", "mapsrv/sse_socket.py", "mapsrv/http_server.py"],
-        ["tests/test_sse_socket.py", "tests/test_streams.py", "tests/test_web.py", "tests/test_keep_alive.py"],
+        [
+            "tests/test_sse_socket.py",
+            "tests/test_streams.py",
+            "tests/test_web.py",
+            "tests/test_keep_alive.py",
+        ],
     ),
 }
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m", "not browser",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from mapsrv.ratelimit import MAX_RATE
 from mapsrv.store.redis_url import parse_redis_url
 
 __all__ = [
@@ -201,7 +202,7 @@ class Config:
         _check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
         _check_range(self, "drain_delay", 0, 3600)
         for name in ("rate_maps", "rate_maps_global", "rate_writes", "rate_mcp", "rate_streams"):
-            _check_range(self, name, 0, 1_000_000)
+            _check_range(self, name, 0, MAX_RATE)
         if urlsplit(self.store).scheme != "memory":
             try:
                 parse_redis_url(self.store)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapsrv.ratelimit import Decision, LocalLimiter, Rate, gcra
+from mapsrv.ratelimit import MAX_RATE, Decision, LocalLimiter, Rate, gcra
 
 rates = st.builds(
     Rate,
@@ -83,13 +83,26 @@ def test_a_request_costing_more_spends_more() -> None:
 
 
 def test_a_request_at_most_the_slack_early_is_allowed() -> None:
-    """The microsecond of slack is inclusive. At a million per second (the most the
-    configuration takes) it is one whole interval: the second request is exactly that early."""
+    """The microsecond of slack is inclusive: at a million per second it is one whole interval,
+    and the second request, exactly that early, passes (why ``MAX_RATE`` is far below that)."""
     rate = Rate(1_000_000, 1)
     first = gcra(None, 0.0, rate)
     assert first.tat == 1e-6
     assert gcra(first.tat, 0.0, rate).allowed
     assert not gcra(first.tat, 0.0, rate, cost=2).allowed
+
+
+def test_at_the_most_a_rate_can_be_configured_a_burst_is_exact() -> None:
+    """At ``MAX_RATE`` the slack is a hundredth of an interval: a burst of one is one request,
+    on a clock as large as a monotonic clock's after weeks of uptime, whatever the rounding."""
+    rate = Rate(MAX_RATE, 1)
+    limiter = LocalLimiter()
+    start = 3_000_000.123456
+    assert limiter.acquire("c", rate, start).allowed
+    assert not limiter.acquire("c", rate, start).allowed
+    early = limiter.acquire("c", rate, start + rate.interval * 0.98)
+    assert not early.allowed and early.retry_after == pytest.approx(rate.interval * 0.02, rel=1e-3)
+    assert limiter.acquire("c", rate, start + rate.interval).allowed
 
 
 def test_the_limiter_prunes_past_its_most_entries_and_forgets_full_buckets() -> None:

@@ -132,6 +132,14 @@ def _quoted(text: str) -> str:
 
 
 def _undo_of(history: History, state: MapState, actor: Actor, target: Record, verb: str) -> tuple[Op, ...]:
+    if not history.reaches(target.version):  # events with no change since: who touched what is unknown
+        raise EditConflict(
+            f"cannot {verb} {_quoted(target.change.summary)}: since then the map was changed by a"
+            " process that records no changes (an older mapsrv), so what it touched is unknown;"
+            f" change the map by hand instead, basing the edit on base_version={state.version}",
+            state.version,
+            [],
+        )
     others = history.changed_since(target.version, footprint_of(target.change.undo), by_others_than=actor)
     if others:
         raise EditConflict(

@@ -4,6 +4,7 @@ the same through the hub)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -217,10 +218,36 @@ def test_a_redo_of_an_undone_removal_removes_again() -> None:
     assert m.state.features == {} and built.plan.summary == "redid 'removed 'a''"
 
 
-def test_an_undo_of_a_change_that_is_already_gone_has_nothing_left_to_undo() -> None:
+def test_an_undo_of_a_change_that_left_nothing_behind_has_nothing_left_to_undo() -> None:
     m = Map()
-    m.write(marker("a"))
-    m.written_without_a_change(remove("a"))  # an older process: no change record for it
+    m.write(marker("a"), remove("a"), summary="tried 'a'")  # one batch: added and removed again
     with pytest.raises(NothingToUndo) as caught:
         m.run(plan_undo(A))
-    assert caught.value.message == "nothing is left to undo of 'added 'a''"
+    assert caught.value.message == "nothing is left to undo of 'tried 'a''"
+
+
+@pytest.mark.parametrize(
+    ("verb", "plan", "target"),
+    [("undo", plan_undo, "'moved 'a''"), ("redo", plan_redo, "'undid 'moved 'a'''")],
+)
+def test_an_undo_or_redo_after_changes_with_no_record_is_refused_not_applied_over_them(
+    verb: str, plan: Callable[[Actor], Prepare], target: str
+) -> None:
+    """An older process writes events with no change: what they touched is unknown, so an undo
+    could silently overwrite them. It is refused, and the map is left as it is."""
+    m = Map()
+    m.write(marker("a"))
+    m.write(move("a", 3))
+    if verb == "redo":
+        m.run(plan_undo(A))
+    m.written_without_a_change(move("a", 9))  # an older process: no change record for it
+    before = m.state
+    with pytest.raises(EditConflict) as caught:
+        m.run(plan(A))
+    assert caught.value.message == (
+        f"cannot {verb} {target}: since then the map was changed by a process that records no"
+        " changes (an older mapsrv), so what it touched is unknown; change the map by hand instead,"
+        f" basing the edit on base_version={before.version}"
+    )
+    assert caught.value.changes == [] and m.state == before
+    assert m.state.features["a"].coords == (9.0, 2.0)

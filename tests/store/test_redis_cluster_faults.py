@@ -1,6 +1,7 @@
 """A Redis Cluster under faults, read back from its nodes with plain clients: a failover that
 demotes the primary of a map's slot between commits, a script error, a password on every node,
-and a primary that hangs until its replica replaces it (and the same hang under Sentinel)."""
+a primary that hangs until its replica replaces it (and the same hang under Sentinel), every
+node down, and one primary down with no replica (a range of slots no node serves)."""
 
 from __future__ import annotations
 
@@ -242,3 +243,39 @@ async def test_a_store_started_before_any_cluster_node_answers_starts_unavailabl
     await wait_until(lambda: store.statistics().errors >= 3, timeout=10)  # its probes go on
     with pytest.raises(StoreUnavailable):
         await store.load(MAP_ID)
+
+
+async def test_a_cluster_that_lost_a_slot_range_stays_unavailable_until_every_slot_is_served(
+    nursery: trio.Nursery,
+) -> None:
+    """A primary with no replica stops: the other nodes still answer PING, but refuse every
+    command (CLUSTERDOWN) until it is back, the map's own node too. The store stays unavailable,
+    its breaker open once: the PING probe fails as well, since after CLUSTERDOWN redis-py
+    rebuilds its slot map first, and a slot map with a range no node serves is refused."""
+    async with open_redis_cluster() as nodes:
+        store = await open_store(nursery, cluster_url(nodes))
+        state = await new_map(store)
+        holder, _ = slot_nodes(nodes[0].port, _map_key(MAP_ID))
+        lost = next(n for n in nodes if n.port != holder)  # the map's own node stays up
+        live = [n for n in nodes if n is not lost]
+        await lost.stop()
+
+        async def cluster_down() -> bool:
+            infos = [await redis_cli(n.port, "CLUSTER", "INFO") for n in live]
+            return all("cluster_state:fail" in info for info in infos)
+
+        await wait_until(cluster_down, timeout=20)
+        with pytest.raises(StoreUnavailable):
+            await write(store, state, "b1")
+        errors = store.statistics().errors
+        await wait_until(lambda: store.statistics().errors >= errors + 3, timeout=15)  # probes fail
+        assert not store.available and store.statistics().breaker_trips == 1
+        await lost.start()
+
+        async def cluster_ok() -> bool:
+            infos = [await redis_cli(n.port, "CLUSTER", "INFO") for n in nodes]
+            return all("cluster_state:ok" in info for info in infos)
+
+        await wait_until(cluster_ok, timeout=20)
+        await wait_until(lambda: store.available, timeout=20)
+        assert (await write(store, state, "b1"))[0] == COMMITTED

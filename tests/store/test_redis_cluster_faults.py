@@ -64,6 +64,16 @@ def committing(store: RedisStore, state: MapState, batch_id: str) -> Callable[[]
     return committed
 
 
+async def cluster_state(nodes: list[RedisServer], state: str) -> None:
+    """Wait until every one of ``nodes`` says ``cluster_state:<state>``."""
+
+    async def reached() -> bool:
+        infos = [await redis_cli(n.port, "CLUSTER", "INFO") for n in nodes]
+        return all(f"cluster_state:{state}" in info for info in infos)
+
+    await wait_until(reached, timeout=20)
+
+
 def role(port: int) -> Any:
     plain = redis.Redis(port=port)
     try:
@@ -223,12 +233,7 @@ async def test_a_cluster_with_every_node_down_is_an_outage_until_it_is_back(
         assert not store.available
         for node in nodes:
             await node.start()
-
-        async def cluster_ok() -> bool:
-            infos = [await redis_cli(n.port, "CLUSTER", "INFO") for n in nodes]
-            return all("cluster_state:ok" in info for info in infos)
-
-        await wait_until(cluster_ok, timeout=20)
+        await cluster_state(nodes, "ok")
         await wait_until(lambda: store.available, timeout=20)
         assert (await write(store, await new_map(store), "b1"))[0] == COMMITTED
 
@@ -259,23 +264,13 @@ async def test_a_cluster_that_lost_a_slot_range_stays_unavailable_until_every_sl
         lost = next(n for n in nodes if n.port != holder)  # the map's own node stays up
         live = [n for n in nodes if n is not lost]
         await lost.stop()
-
-        async def cluster_down() -> bool:
-            infos = [await redis_cli(n.port, "CLUSTER", "INFO") for n in live]
-            return all("cluster_state:fail" in info for info in infos)
-
-        await wait_until(cluster_down, timeout=20)
+        await cluster_state(live, "fail")
         with pytest.raises(StoreUnavailable):
             await write(store, state, "b1")
         errors = store.statistics().errors
         await wait_until(lambda: store.statistics().errors >= errors + 3, timeout=15)  # probes fail
         assert not store.available and store.statistics().breaker_trips == 1
         await lost.start()
-
-        async def cluster_ok() -> bool:
-            infos = [await redis_cli(n.port, "CLUSTER", "INFO") for n in nodes]
-            return all("cluster_state:ok" in info for info in infos)
-
-        await wait_until(cluster_ok, timeout=20)
+        await cluster_state(nodes, "ok")
         await wait_until(lambda: store.available, timeout=20)
         assert (await write(store, state, "b1"))[0] == COMMITTED

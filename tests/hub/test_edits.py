@@ -249,5 +249,5 @@ def test_an_undo_or_redo_after_changes_with_no_record_is_refused_not_applied_ove
         " changes (an older mapsrv), so what it touched is unknown; change the map by hand instead,"
         f" basing the edit on base_version={before.version}"
     )
-    assert caught.value.changes == [] and m.state == before
+    assert caught.value.current == before.version and caught.value.changes == [] and m.state == before
     assert m.state.features["a"].coords == (9.0, 2.0)

@@ -12,11 +12,12 @@ import pytest
 import trio
 from support import wait_until
 
-from mapsrv.core import Limits, Op
+from mapsrv.core import Limits, Op, apply_all
 from mapsrv.core.history import Actor
 from mapsrv.core.parse import parse_op
 from mapsrv.errors import EditConflict, NothingToUndo, VersionConflict
 from mapsrv.hub import MapHub
+from mapsrv.store import COMMITTED
 from mapsrv.store.shared import SharedMemory
 
 A = Actor("agent:aaaaaaaa", "claude-ai")
@@ -214,3 +215,23 @@ async def test_writes_held_on_two_processes_at_once_end_in_one_history() -> None
     await two.undo(entry.id, A)  # A's change, made on the other process while the store was away
     await one.resync()
     assert coords(one, entry.id) == {"a": (1.0, 2.0), "b": (6.0, 2.0)}
+
+
+async def test_an_undo_after_an_older_process_edited_the_map_is_refused_not_written_over_it() -> None:
+    """A process from before changes were recorded commits events with no change. The hub learns
+    of them when its undo's commit conflicts and it catches up; what they touched is unknown, so
+    the undo is refused and the older process's edit stays, in the hub and in the store."""
+    memory = SharedMemory()
+    hub = MapHub(store=memory.connect())
+    entry = await hub.create_map()
+    await hub.apply(entry.id, [marker("a")], actor=A)
+    await hub.apply(entry.id, [move("a", 5)], actor=A)
+    state, events = apply_all(entry.state, [move("a", 9)])  # events with no change, as it wrote them
+    older = memory.connect()
+    reply = await older.commit(entry.id, entry.state.version, events, state, snapshot=False, batch_id="old")
+    assert reply == COMMITTED and entry.state.version == 2, "the hub has not heard of it yet"
+    with pytest.raises(EditConflict, match="changed by a process that records no changes") as caught:
+        await hub.undo(entry.id, A)
+    assert caught.value.current == 3 and caught.value.changes == []
+    assert coords(hub, entry.id) == {"a": (9.0, 2.0)}
+    assert memory.maps[entry.id].state == entry.state and entry.state.version == 3

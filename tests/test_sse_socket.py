@@ -388,6 +388,26 @@ async def test_socket_viewer_whose_client_resets_while_a_backlog_waits_ends_fail
     sock.close()
 
 
+async def test_socket_viewer_whose_client_reset_an_idle_stream_fails_at_its_next_frame() -> None:
+    """The client resets a stream with nothing waiting: the next frame's write fails at once, the
+    offer says so (the fan-out drops the viewer then, not one event later), and the stream's task
+    ends without waiting for a disconnect that never comes."""
+    sock, peer = pair()
+    viewer = SocketViewer(sock, [b"snapshot"], 8, 0)
+    late = frame("late", id=2)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await start(nursery, viewer, b"hello", Client().receive)
+            assert dechunk(await receive(peer, len(chunk(b"hello")))) == b"hello"
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            peer.close()  # a zero linger: a reset
+            await trio.lowlevel.wait_readable(sock)  # the reset has arrived
+            assert viewer.offer(late, chunk(late)) is False
+            assert viewer.ended == "failed" and viewer.lagging is False
+        # run returned by itself
+    sock.close()
+
+
 async def test_socket_viewer_never_writes_to_a_descriptor_it_no_longer_owns() -> None:
     """Once hypercorn closed the connection, its descriptor number may go to another one at
     once: the viewer must not write there (it would be another user's stream)."""

@@ -35,6 +35,7 @@ class App:
     release: trio.Event = field(default_factory=trio.Event)
     slow_started: trio.Event = field(default_factory=trio.Event)
     timers: list[object] = field(default_factory=list)
+    body: bytes = b"done"  # every answer's, sent in one message with its Content-Length
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -51,10 +52,9 @@ class App:
                 await self.release.wait()
             else:
                 await trio.sleep(self.slow)
-        body = b"done"
-        headers = [(b"content-length", b"4"), (b"content-type", b"text/plain")]
+        headers = [(b"content-length", str(len(self.body)).encode()), (b"content-type", b"text/plain")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 @dataclass

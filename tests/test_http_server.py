@@ -69,3 +69,29 @@ async def test_an_answer_of_any_length_arrives_whole_after_its_head(size: int) -
 
 def test_outside_a_connection_there_is_no_socket() -> None:
     assert connection_socket() is None
+
+
+async def read_until_closed(server: Any, request: bytes) -> bytes:
+    async with await trio.open_tcp_stream(server.host, server.port) as stream:
+        await stream.send_all(request)
+        data = b""
+        while part := await stream.receive_some(65536):
+            data += part
+        return data
+
+
+async def test_an_answer_longer_than_its_content_length_is_not_sent_at_all() -> None:
+    """The head is held for the body, and h11 refuses the body: nothing goes out, and the
+    connection closes, rather than a head whose body never comes."""
+    async with serving(App(body=b"too long", declared=4), keep_alive=30) as server:
+        with trio.fail_after(10):
+            assert await read_until_closed(server, server.get()) == b""
+
+
+async def test_an_answer_shorter_than_its_content_length_ends_its_connection() -> None:
+    """h11 refuses the end of a body shorter than declared: the connection closes at once, so
+    the client sees a short answer, not one it waits on until the keep-alive timeout."""
+    async with serving(App(body=b"short", declared=10), keep_alive=30) as server:
+        with trio.fail_after(10):
+            data = await read_until_closed(server, server.get())
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\nshort")

@@ -36,6 +36,7 @@ class App:
     slow_started: trio.Event = field(default_factory=trio.Event)
     timers: list[object] = field(default_factory=list)
     body: bytes = b"done"  # every answer's, sent in one message with its Content-Length
+    declared: int | None = None  # a Content-Length other than the body's (a broken app)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -52,7 +53,8 @@ class App:
                 await self.release.wait()
             else:
                 await trio.sleep(self.slow)
-        headers = [(b"content-length", str(len(self.body)).encode()), (b"content-type", b"text/plain")]
+        length = len(self.body) if self.declared is None else self.declared
+        headers = [(b"content-length", str(length).encode()), (b"content-type", b"text/plain")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
 

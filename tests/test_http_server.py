@@ -12,7 +12,7 @@ import pytest
 import trio
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.tcp_server import TCPServer
-from test_keep_alive import App, answered, serving
+from support.hypercorn_app import App, Running, answered, serving
 
 from mapsrv.http_server import COALESCE_UP_TO, connection_socket, hypercorn_config
 
@@ -60,7 +60,7 @@ async def test_an_answer_of_any_length_arrives_whole_after_its_head(size: int) -
     """A head is held to go out with its body; a body past ``COALESCE_UP_TO`` is written on its
     own after the head instead of copied onto it. Either way the client reads it all."""
     body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-    async with serving(App(body=body)) as server:
+    async with serving(App(body=body), keep_alive=30) as server:
         connection = await server.connect()
         with trio.fail_after(10):
             assert await answered(connection, server.get()) == body
@@ -71,7 +71,7 @@ def test_outside_a_connection_there_is_no_socket() -> None:
     assert connection_socket() is None
 
 
-async def read_until_closed(server: Any, request: bytes) -> bytes:
+async def read_until_closed(server: Running, request: bytes) -> bytes:
     async with await trio.open_tcp_stream(server.host, server.port) as stream:
         await stream.send_all(request)
         data = b""

@@ -8,102 +8,24 @@ for the server: every wait on the server is on a condition under ``trio.fail_aft
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import hypercorn.trio
 import pytest
 import trio
 import trio.testing
 from hypercorn.trio import tcp_server
 from support import wait_until
-from support.raw_http import RawConnection
+from support.hypercorn_app import App, answered, serving
 
-from mapsrv.http_server import KeepAliveTimer, hypercorn_config
+from mapsrv.http_server import KeepAliveTimer
 
 TIMEOUT = 0.3
 
 
-@dataclass
-class App:
-    """A small ASGI app: ``/`` answers at once, ``/slow`` after ``slow`` seconds or, when it is
-    None, once ``release`` is set. It notes the timer of each request's connection."""
-
-    slow: float | None = None
-    release: trio.Event = field(default_factory=trio.Event)
-    slow_started: trio.Event = field(default_factory=trio.Event)
-    timers: list[object] = field(default_factory=list)
-    body: bytes = b"done"  # every answer's, sent in one message with its Content-Length
-    declared: int | None = None  # a Content-Length other than the body's (a broken app)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        from mapsrv.http_server import _CONNECTION
-
-        self.timers.append(_CONNECTION.get().idle_task)
-        if scope["path"] == "/slow":
-            self.slow_started.set()
-            if self.slow is None:
-                await self.release.wait()
-            else:
-                await trio.sleep(self.slow)
-        length = len(self.body) if self.declared is None else self.declared
-        headers = [(b"content-length", str(length).encode()), (b"content-type", b"text/plain")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body})
-
-
-@dataclass
-class Running:
-    host: str
-    port: int
-    stop: trio.Event
-    stopped: trio.Event
-
-    async def connect(self) -> RawConnection:
-        return await RawConnection.open(self.host, self.port)
-
-    def get(self, path: str = "/") -> bytes:
-        return f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
-
-
-@asynccontextmanager
-async def serving(app: App, keep_alive: float = TIMEOUT) -> AsyncIterator[Running]:
-    config = hypercorn_config(
-        "127.0.0.1", 0, graceful_timeout=5, log="tests.keep_alive", keep_alive=keep_alive
-    )
-    stop, stopped = trio.Event(), trio.Event()
-    async with trio.open_nursery() as nursery:
-
-        async def serve(*, task_status: trio.TaskStatus[list[str]]) -> None:
-            try:
-                await hypercorn.trio.serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)
-            finally:
-                stopped.set()
-
-        [bound] = await nursery.start(serve)
-        host, port = bound.split("://", 1)[1].rsplit(":", 1)
-        running = Running(host, int(port), stop, stopped)
-        yield running
-        stop.set()
-
-
-async def answered(connection: RawConnection, request: bytes) -> bytes:
-    await connection.send(request)
-    response = await connection.read_response()
-    assert response.status == 200
-    return response.body
-
-
 async def test_an_idle_connection_closes_after_the_timeout_and_not_before() -> None:
     app = App()
-    async with serving(app) as server:
+    async with serving(app, keep_alive=TIMEOUT) as server:
         connection = await server.connect()
         with trio.fail_after(10):
             await answered(connection, server.get())
@@ -117,7 +39,7 @@ async def test_an_idle_connection_closes_after_the_timeout_and_not_before() -> N
 
 async def test_requests_closer_together_than_the_timeout_keep_the_connection_open() -> None:
     app = App()
-    async with serving(app) as server:
+    async with serving(app, keep_alive=TIMEOUT) as server:
         connection = await server.connect()
         with trio.fail_after(10):
             started = trio.current_time()
@@ -157,7 +79,7 @@ async def test_a_connection_starts_no_task_per_request_and_its_tasks_end_when_it
 
 async def test_a_request_longer_than_the_timeout_is_not_cut() -> None:
     app = App(slow=3 * TIMEOUT)
-    async with serving(app) as server:
+    async with serving(app, keep_alive=TIMEOUT) as server:
         connection = await server.connect()
         with trio.fail_after(10):
             assert await answered(connection, server.get("/slow")) == b"done"
@@ -174,7 +96,7 @@ async def test_a_busy_connection_keeps_its_timer_task_for_the_busy_grace_only(
     again, the connection is timed again."""
     monkeypatch.setattr(KeepAliveTimer, "BUSY_GRACE", grace)
     app = App(slow=None)
-    async with serving(app) as server:
+    async with serving(app, keep_alive=TIMEOUT) as server:
         connection = await server.connect()
         with trio.fail_after(10):
             await connection.send(server.get("/slow"))

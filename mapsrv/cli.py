@@ -15,10 +15,10 @@ import trio
 
 from mapsrv import __version__
 from mapsrv.config import STDIO_ONLY, Config, ConfigError, add_arguments
-from mapsrv.logs import setup_logging
-from mapsrv.mcp_stdio import open_stdio_streams
-from mapsrv.stdio_link import Upstream, serve_link
-from mapsrv.stdio_maps import shared_server
+from mapsrv.observability.logs import setup_logging
+from mapsrv.stdio.discovery import shared_server
+from mapsrv.stdio.pipes import open_stdio_streams
+from mapsrv.stdio.relay import Upstream, serve_link
 
 if TYPE_CHECKING:
     from mapsrv.server import Server

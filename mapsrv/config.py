@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from mapsrv.ratelimit import MAX_RATE
+from mapsrv.http.ratelimit import MAX_RATE
 from mapsrv.store.redis_url import parse_redis_url
 
 __all__ = [

@@ -20,7 +20,7 @@
 
 Every error knows its HTTP status, its JSON-RPC code and the response headers it needs
 (``Retry-After``, ``WWW-Authenticate``), so the web and MCP layers report the same failure the same
-way: ``mapsrv.responses`` is the one place that turns an error into a response. Messages are short,
+way: ``mapsrv.http.responses`` is the one place that turns an error into a response. Messages are short,
 lowercase, and name the bad value.
 """
 

@@ -9,19 +9,19 @@ from typing import Any
 import hypercorn.trio
 import trio
 
-from mapsrv.asgi import Dispatcher
 from mapsrv.config import Config
 from mapsrv.core import Limits
-from mapsrv.event_stream import StreamCounts
-from mapsrv.http_server import hypercorn_config
+from mapsrv.dispatch import Dispatcher
+from mapsrv.http.hygiene import ConnectionCounts, ConnectionHygiene
+from mapsrv.http.hypercorn import hypercorn_config
+from mapsrv.http.observe import Observer
+from mapsrv.http.throttle import RateLimits, Throttle
 from mapsrv.hub import MapHub
-from mapsrv.hygiene import ConnectionCounts, ConnectionHygiene
-from mapsrv.mcp_server import McpEndpoints
-from mapsrv.metrics import Metrics
-from mapsrv.observe import Observer
-from mapsrv.statistics import ServerStatistics
+from mapsrv.mcp.endpoints import McpEndpoints
+from mapsrv.observability.metrics import Metrics
+from mapsrv.observability.statistics import ServerStatistics
 from mapsrv.store import open_store_from_url
-from mapsrv.throttle import RateLimits, Throttle
+from mapsrv.web.stream import StreamCounts
 
 __all__ = ["Server", "serve"]
 

@@ -62,12 +62,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "access": (
         [
-            "mapsrv/access.py",
-            "mapsrv/routes.py",
-            "mapsrv/asgi.py",
-            "mapsrv/page_writes.py",
-            "mapsrv/throttle.py",
-            "mapsrv/ratelimit.py",
+            "mapsrv/http/identity.py",
+            "mapsrv/http/guards.py",
+            "mapsrv/hub/access.py",
+            "mapsrv/http/routes.py",
+            "mapsrv/dispatch.py",
+            "mapsrv/web/writes.py",
+            "mapsrv/http/throttle.py",
+            "mapsrv/http/ratelimit.py",
         ],
         [
             "tests/test_access.py",
@@ -80,7 +82,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "stream": (
-        ["mapsrv/event_stream.py", "mapsrv/sse_socket.py", "mapsrv/http_server.py"],
+        ["mapsrv/web/stream.py", "mapsrv/http/socket_writer.py", "mapsrv/http/hypercorn.py"],
         [
             "tests/test_sse_socket.py",
             "tests/test_streams.py",

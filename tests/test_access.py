@@ -1,25 +1,17 @@
-"""mapsrv.access without a server: the user cookie, API keys, who a client is behind a proxy, and
-the edges of the Host and Origin checks (the routes that apply them: tests/test_guards.py)."""
+"""mapsrv.http.identity, mapsrv.http.guards and mapsrv.hub.access without a server: the user
+cookie, API keys, who a client is behind a proxy, and the edges of the Host and Origin checks
+(the routes that apply them: tests/test_guards.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from mapsrv.access import (
-    USER_COOKIE,
-    ApiKeys,
-    ClientIdentity,
-    host_allowed,
-    origin_allowed,
-    parse_host,
-    resolve,
-    unclaimed,
-    user_cookie_header,
-    user_from_cookies,
-)
 from mapsrv.config import Config
 from mapsrv.errors import NotFound
+from mapsrv.http.guards import host_allowed, origin_allowed, parse_host
+from mapsrv.http.identity import USER_COOKIE, ApiKeys, ClientIdentity, user_cookie_header, user_from_cookies
 from mapsrv.hub import MapHub
+from mapsrv.hub.access import resolve, unclaimed
 
 USER = "u" * 22
 

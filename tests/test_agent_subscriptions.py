@@ -27,11 +27,11 @@ from mcp.types import Implementation
 from support import Browser, RedisServer, open_server, start_server, wait_until
 from trio.testing import wait_all_tasks_blocked
 
-from mapsrv import mcp_subscriptions
 from mapsrv.core.changes import person_actor
 from mapsrv.core.ops import SetTitle, SetView
 from mapsrv.hub import MapHub
-from mapsrv.mcp_subscriptions import MAX_MAPS_PER_SESSION, MapWatchers
+from mapsrv.mcp import subscriptions as mcp_subscriptions
+from mapsrv.mcp.subscriptions import MAX_MAPS_PER_SESSION, MapWatchers
 from mapsrv.server import Server
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"

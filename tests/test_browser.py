@@ -361,8 +361,8 @@ async def test_an_agents_drawing_renders_its_style_vocabulary(live: Server, tmp_
         return png, badges, fills
 
     async def agent() -> None:
-        from mapsrv.tools import ToolContext
-        from mapsrv.tools.drawing import draw
+        from mapsrv.mcp.tools import ToolContext
+        from mapsrv.mcp.tools.drawing import draw
 
         await opened.wait()
         result = await draw(ToolContext(live.hub, live.url), items, map_id=ready["map_id"])

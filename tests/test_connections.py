@@ -216,7 +216,7 @@ async def test_early_answers_through_nginx_keepalive_pool(
 
 async def test_a_client_closing_an_idle_connection_is_not_left_in_close_wait(nursery: trio.Nursery) -> None:
     """hypercorn 0.18 kept such a socket until its keep-alive timer ran out (75 s):
-    ``mapsrv.http_server.close_idle_connections_on_eof`` closes it at once."""
+    ``mapsrv.http.hypercorn.close_idle_connections_on_eof`` closes it at once."""
     server = await start_server(nursery)
     conns = []
     with trio.fail_after(10):

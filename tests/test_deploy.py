@@ -29,8 +29,8 @@ import pytest
 import trio
 from support import require, start_server
 
-from mapsrv.access import host_allowed
 from mapsrv.config import Config
+from mapsrv.http.guards import host_allowed
 
 try:
     import yaml

@@ -1,4 +1,4 @@
-"""``mapsrv.http_server`` beyond its keep-alive timer (tests/test_keep_alive.py): its fixes to
+"""``mapsrv.http.hypercorn`` beyond its keep-alive timer (tests/test_keep_alive.py): its fixes to
 hypercorn are installed once per process however many servers start, every server gets the same
 settings, an answer longer than one coalesced write still arrives whole, and a connection's
 socket is found only from inside that connection."""
@@ -14,7 +14,7 @@ from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.tcp_server import TCPServer
 from support.hypercorn_app import App, Running, answered, serving
 
-from mapsrv.http_server import COALESCE_UP_TO, connection_socket, hypercorn_config
+from mapsrv.http.hypercorn import COALESCE_UP_TO, connection_socket, hypercorn_config
 
 
 def installed() -> tuple[Any, ...]:
@@ -51,7 +51,7 @@ def test_every_server_gets_the_same_settings() -> None:
     assert config.keep_alive_timeout == 75  # above the 60 s idle timeout of common proxies
     assert config.graceful_timeout == 7
     assert config.h11_max_incomplete_size == 64 * 1024  # the request line and headers
-    assert config.log.access_logger is None  # mapsrv.access logs each request, with more
+    assert config.log.access_logger is None  # the "mapsrv.access" logger logs each request, with more
     assert config.log.error_logger is logging.getLogger("tests.http_server")
 
 

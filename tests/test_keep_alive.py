@@ -1,4 +1,4 @@
-"""The keep-alive timer that replaces hypercorn's (``mapsrv.http_server.KeepAliveTimer``), in a
+"""The keep-alive timer that replaces hypercorn's (``mapsrv.http.hypercorn.KeepAliveTimer``), in a
 real hypercorn on real sockets: an idle connection closes after the keep-alive timeout and not
 before, a long request is never cut, requests closer together than the timeout keep a
 connection open, and a shutdown closes idle connections at once while requests in flight finish.
@@ -18,7 +18,7 @@ from hypercorn.trio import tcp_server
 from support import wait_until
 from support.hypercorn_app import App, answered, serving
 
-from mapsrv.http_server import KeepAliveTimer
+from mapsrv.http.hypercorn import KeepAliveTimer
 
 TIMEOUT = 0.3
 

@@ -1,4 +1,4 @@
-"""The page's writes (ops, undo, redo) are answered below Quart (``mapsrv.page_writes``): what a
+"""The page's writes (ops, undo, redo) are answered below Quart (``mapsrv.web.writes``): what a
 client can tell of that answer is what Quart's pages say (headers, error shapes), and the edges
 Quart used to cover are covered here: other methods, a body streamed past the limit, a body that
 arrives in pieces or never, a failure nobody expected. Real sockets, an in-process server."""

@@ -20,8 +20,8 @@ def test_all_is_complete() -> None:
     assert "mapsrv.core.ops" in MODULES
     for name in MODULES:
         module = importlib.import_module(name)
-        declared = set(getattr(module, "__all__", ()))
-        assert declared, f"{name} has no __all__"
+        assert hasattr(module, "__all__"), f"{name} has no __all__"
+        declared = set(module.__all__)
         defined = {
             k
             for k, v in vars(module).items()

@@ -1,4 +1,4 @@
-"""GCRA, the rate-limit rule (``mapsrv.ratelimit``), as properties: a burst is allowed at once and
+"""GCRA, the rate-limit rule (``mapsrv.http.ratelimit``), as properties: a burst is allowed at once and
 no more, the sustained rate holds over any sequence of request times, and a refusal's
 ``retry_after`` is exactly when the same request would go through."""
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapsrv.ratelimit import MAX_RATE, Decision, LocalLimiter, Rate, gcra
+from mapsrv.http.ratelimit import MAX_RATE, Decision, LocalLimiter, Rate, gcra
 
 rates = st.builds(
     Rate,

@@ -13,14 +13,14 @@ import trio
 from support import Browser, open_stream, start_server, wait_until
 from support.mcp import INITIALIZE, MCP_ACCEPT
 
-from mapsrv import mcp_server
-from mapsrv.access import host_allowed, origin_allowed, parse_host
-from mapsrv.asgi import Dispatcher
 from mapsrv.config import Config
+from mapsrv.dispatch import Dispatcher
 from mapsrv.errors import NotFound, Unavailable, VersionConflict
-from mapsrv.mcp_server import security_settings
-from mapsrv.responses import error_body, error_headers
-from mapsrv.routes import OTHER, ROUTES, Family, Route, _literal_paths, _route, lookup, route_of
+from mapsrv.http.guards import host_allowed, origin_allowed, parse_host
+from mapsrv.http.responses import error_body, error_headers
+from mapsrv.http.routes import OTHER, ROUTES, Family, Route, _literal_paths, _route, lookup, route_of
+from mapsrv.mcp import endpoints as mcp_server
+from mapsrv.mcp.endpoints import security_settings
 from mapsrv.server import Server
 
 # Which Dispatcher method answers each family.

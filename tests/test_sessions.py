@@ -16,7 +16,7 @@ from support import start_server, wait_until
 from support.mcp import INITIALIZE
 from support.mcp import MCP_ACCEPT as ACCEPT
 
-from mapsrv.mcp_sessions import SessionBook
+from mapsrv.mcp.sessions import SessionBook
 from mapsrv.server import Server
 
 KEYS = ("alice:alice-secret-1", "bob:bob-secret-2")

@@ -1,9 +1,9 @@
-"""Event streams written by the fan-out straight to their sockets (``mapsrv.sse_socket``).
+"""Event streams written by the fan-out straight to their sockets (``mapsrv.http.socket_writer``).
 
 Read here with h11, a strict HTTP/1.1 parser: a chunk the fan-out framed wrong, or a byte
 written out of turn with hypercorn's head or end, fails the parse. The metrics say which writer
 served each stream, so a hypercorn release that no longer lets a stream find its socket (the
-internals ``mapsrv.http_server.expose_connections`` relies on) fails here, not silently slower.
+internals ``mapsrv.http.hypercorn.expose_connections`` relies on) fails here, not silently slower.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 from support import Browser, start_server, wait_until
 
-from mapsrv.core.sse import frame
-from mapsrv.hub.fanout import chunk
+from mapsrv.core.sse import chunk, frame
+from mapsrv.http.socket_writer import SocketViewer
 from mapsrv.server import Server
-from mapsrv.sse_socket import SocketViewer
 
 
 class Connection:

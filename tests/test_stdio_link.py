@@ -27,8 +27,8 @@ from support.mcp import INITIALIZE
 from support.procfs import descendants_of
 
 from mapsrv.config import Config, ConfigError
-from mapsrv.stdio_link import wire_headers
-from mapsrv.stdio_maps import local_url, probe, server_url, shared_server
+from mapsrv.stdio.discovery import local_url, probe, server_url, shared_server
+from mapsrv.stdio.relay import wire_headers
 
 LISBON = {"at": [38.72, -9.14], "label": "Lisbon"}
 _logs = itertools.count()

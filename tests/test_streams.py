@@ -15,10 +15,11 @@ from support import Browser, SseReader, require, start_server, wait_until
 
 from mapsrv.core import Limits, Op
 from mapsrv.core.parse import parse_op
-from mapsrv.event_stream import pump
+from mapsrv.core.sse import chunk
 from mapsrv.hub import MapHub
-from mapsrv.hub.fanout import FrameLog, chunk, snapshot_json
+from mapsrv.hub.fanout import FrameLog, snapshot_json
 from mapsrv.server import Server
+from mapsrv.web.stream import pump
 
 HEARTBEAT_SLOTS = 10  # mapsrv spreads heartbeats over this many ticks per interval
 STREAMS = 2 * HEARTBEAT_SLOTS + 3  # every slot served by at least two streams, of both kinds

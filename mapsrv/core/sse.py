@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["comment", "frame", "retry"]
+__all__ = ["chunk", "comment", "frame", "retry"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _UNSAFE_ID = re.compile(r"[\r\n\x00]")
@@ -35,3 +35,9 @@ def comment(text: str) -> bytes:
 def retry(milliseconds: int) -> bytes:
     """How long the client should wait before reconnecting."""
     return f"retry: {int(milliseconds)}\n\n".encode()
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one chunk of an HTTP/1.1 chunked body (RFC 9112, section 7.1); nothing for no
+    data (an empty chunk would end the body). A frame is framed so once, for every viewer."""
+    return b"%x\r\n%b\r\n" % (len(data), data) if data else b""

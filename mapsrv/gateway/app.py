@@ -1,5 +1,6 @@
 """The gateway's ASGI entry: operations routes, then Host/Origin checks and API keys (the same
-rules as ``mapsrv serve``, from ``mapsrv.access``), then each server's transports by path."""
+rules as ``mapsrv serve``, from ``mapsrv.http.guards`` and ``mapsrv.http.identity``), then each
+server's transports by path."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from typing import Any
 
 import trio
 
-from mapsrv.access import ApiKeys, host_allowed, origin_allowed
-from mapsrv.config import Config
-from mapsrv.gateway.asgi_io import Receive, Scope, Send, header, respond
+from mapsrv.gateway.asgi_io import respond
 from mapsrv.gateway.config import GatewayConfig, ServerSpec
 from mapsrv.gateway.jsonrpc import INVALID_REQUEST, error_body
 from mapsrv.gateway.metrics import GatewayMetrics
 from mapsrv.gateway.sessions import Sessions
 from mapsrv.gateway.transports import handle_legacy_messages, handle_legacy_sse, handle_streamable
+from mapsrv.http.guards import host_allowed, origin_allowed
+from mapsrv.http.identity import ApiKeys
+from mapsrv.http.types import Receive, Scope, Send, header
 
 __all__ = ["GatewayApp"]
 
@@ -28,8 +30,6 @@ class GatewayApp:
         self.sessions = sessions
         self.draining = draining
         self.metrics = GatewayMetrics(sessions)
-        # mapsrv.access reads only these two settings of mapsrv's Config
-        self._access = Config(allowed_hosts=config.allowed_hosts, allowed_origins=config.allowed_origins)
         self._keys = ApiKeys(config.api_keys)
         self._routes: dict[str, tuple[str, ServerSpec]] = {}
         for server in sessions.servers.values():
@@ -73,10 +73,10 @@ class GatewayApp:
             await respond(send, 200, self.metrics.render(), content_type=GatewayMetrics.CONTENT_TYPE)
             return
         host = header(scope, b"host")
-        if not host_allowed(self._access, host):
+        if not host_allowed(self.config, host):
             await respond(send, 421, error_body(None, INVALID_REQUEST, f"host {host!r} is not served here"))
             return
-        if not origin_allowed(self._access, header(scope, b"origin"), host, any_port=True):
+        if not origin_allowed(self.config, header(scope, b"origin"), host, any_port=True):
             await respond(send, 403, error_body(None, INVALID_REQUEST, "origin not allowed"))
             return
         if self._keys.enabled:

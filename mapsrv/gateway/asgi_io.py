@@ -3,30 +3,20 @@ and server-sent event streams that stay open behind proxies."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 from urllib.parse import parse_qs
 
 import trio
 
-__all__ = ["Receive", "Scope", "Send", "header", "query_param", "read_body", "respond", "serve_sse"]
+from mapsrv.http.types import Receive, Scope, Send
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+__all__ = ["SSE_HEADERS", "query_param", "read_body", "respond", "serve_sse"]
+
 
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream"),
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),  # nginx: pass each event on at once
 ]
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def query_param(scope: Scope, name: str) -> str | None:

@@ -14,7 +14,7 @@ from mapsrv import __version__
 from mapsrv.config import ConfigError
 from mapsrv.gateway.config import GatewayConfig, ServerSpec, add_arguments, load_servers
 from mapsrv.gateway.serve import Gateway, serve_gateway
-from mapsrv.logs import setup_logging
+from mapsrv.observability.logs import setup_logging
 
 __all__ = ["main", "parser"]
 

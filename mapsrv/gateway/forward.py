@@ -32,8 +32,9 @@ from dataclasses import dataclass
 import httpx
 import trio
 
-from mapsrv.gateway.asgi_io import Receive, Scope, Send, header, read_body, respond
+from mapsrv.gateway.asgi_io import read_body, respond
 from mapsrv.gateway.jsonrpc import INVALID_REQUEST, SERVER_GONE, error_body, peek
+from mapsrv.http.types import Receive, Scope, Send, header
 
 __all__ = ["FORWARDED", "Forwarder", "Owners"]
 

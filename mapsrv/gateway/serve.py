@@ -15,7 +15,7 @@ from mapsrv.gateway.config import GatewayConfig, ServerSpec
 from mapsrv.gateway.forward import Forwarder, Owners
 from mapsrv.gateway.runner import Children
 from mapsrv.gateway.sessions import Sessions
-from mapsrv.http_server import hypercorn_config
+from mapsrv.http.hypercorn import hypercorn_config
 
 __all__ = ["Gateway", "serve_gateway"]
 

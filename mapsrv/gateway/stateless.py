@@ -29,9 +29,10 @@ from mcp_types import (
 )
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
-from mapsrv.gateway.asgi_io import SSE_HEADERS, Receive, Scope, Send, header, respond
+from mapsrv.gateway.asgi_io import SSE_HEADERS, respond
 from mapsrv.gateway.jsonrpc import SERVER_GONE, error_body, error_code
 from mapsrv.gateway.shared import NotModern, SharedChildren
+from mapsrv.http.types import Receive, Scope, Send, header
 
 __all__ = ["handle_stateless", "is_stateless", "modern_header"]
 

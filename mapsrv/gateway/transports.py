@@ -16,11 +16,12 @@ import logging
 
 import trio
 
-from mapsrv.gateway.asgi_io import Receive, Scope, Send, header, query_param, read_body, respond, serve_sse
+from mapsrv.gateway.asgi_io import query_param, read_body, respond, serve_sse
 from mapsrv.gateway.jsonrpc import INVALID_REQUEST, PARSE_ERROR, SERVER_GONE, Envelope, error_body, peek
 from mapsrv.gateway.session import Session, SessionEnded
 from mapsrv.gateway.sessions import Refused, Sessions
 from mapsrv.gateway.stateless import handle_stateless, is_stateless, modern_header
+from mapsrv.http.types import Receive, Scope, Send, header
 
 __all__ = ["handle_legacy_messages", "handle_legacy_sse", "handle_streamable"]
 

@@ -14,12 +14,12 @@ import trio
 
 from mapsrv.core import Event, Limits, MapState, Op
 from mapsrv.core.history import SYSTEM, Actor
+from mapsrv.core.ids import map_ref
 from mapsrv.errors import NotFound
 from mapsrv.hub.edits import changes_json, plan_redo, plan_undo, plan_write
 from mapsrv.hub.fanout import Fanout, Subscription, Viewer, ViewerFactory, parse_version
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.replica import Replica
-from mapsrv.logs import map_ref
 from mapsrv.store import Store, StoreMessage, StoreUnavailable
 from mapsrv.store.memory import MemoryStore
 

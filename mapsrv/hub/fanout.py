@@ -3,7 +3,7 @@ heartbeats. The only hub module that knows SSE framing.
 
 Each event is framed once (as an SSE frame, and as that frame in an HTTP/1.1 chunk) and the same
 bytes are offered to every viewer without waiting: a ``Subscription`` queues them on a bounded
-channel for its reader, a browser stream's ``mapsrv.sse_socket.SocketViewer`` writes them to its
+channel for its reader, a browser stream's ``mapsrv.http.socket_writer.SocketViewer`` writes them to its
 socket at once. A viewer that cannot keep up is dropped rather than allowed to slow the writer:
 its stream ends, and the browser reconnects with ``Last-Event-ID`` and resumes from the frame log
 (or from a fresh snapshot when the log no longer reaches back).
@@ -20,7 +20,7 @@ import trio
 from mapsrv.core import Event, MapState
 from mapsrv.core.codec import dumps, viewer_wire
 from mapsrv.core.history import History
-from mapsrv.core.sse import comment, frame
+from mapsrv.core.sse import chunk, comment, frame
 
 __all__ = [
     "HEARTBEAT",
@@ -32,18 +32,11 @@ __all__ = [
     "Viewer",
     "ViewerFactory",
     "Watched",
-    "chunk",
     "parse_version",
     "snapshot_json",
 ]
 
 HEARTBEAT_SLICES = 10  # heartbeats go out in this many groups per interval, not all at once
-
-
-def chunk(data: bytes) -> bytes:
-    """``data`` as one chunk of an HTTP/1.1 chunked body (RFC 9112, section 7.1); nothing for no
-    data (an empty chunk would end the body)."""
-    return b"%x\r\n%b\r\n" % (len(data), data) if data else b""
 
 
 HEARTBEAT = comment("hb")

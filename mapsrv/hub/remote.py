@@ -17,10 +17,10 @@ import trio
 
 from mapsrv.core import Event
 from mapsrv.core.codec import event_from_wire
+from mapsrv.core.ids import map_ref
 from mapsrv.errors import MapsrvError
 from mapsrv.hub.recovery import OnRemote, on_remote
 from mapsrv.hub.registry import MapEntry
-from mapsrv.logs import map_ref
 from mapsrv.store import StoreUnavailable
 
 __all__ = ["RemoteEvents"]

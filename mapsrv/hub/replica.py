@@ -20,6 +20,7 @@ import trio
 
 from mapsrv.core import Event, Limits, MapState, apply_event
 from mapsrv.core.history import Actor, Record
+from mapsrv.core.ids import map_ref
 from mapsrv.errors import MapsrvError, Unavailable
 from mapsrv.hub.edits import Prepare, build, held_batch
 from mapsrv.hub.fanout import Fanout
@@ -33,7 +34,6 @@ from mapsrv.hub.recovery import (
 )
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.remote import RemoteEvents
-from mapsrv.logs import map_ref
 from mapsrv.store import Followed, Reconnected, RemoteEvent, Store, StoreMessage, StoreUnavailable
 
 __all__ = ["MAX_COMMIT_ATTEMPTS", "MAX_HELD_BATCHES", "Replica"]

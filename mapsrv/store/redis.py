@@ -50,7 +50,7 @@ from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
 from mapsrv.core import Event, MapState, apply_event
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
-from mapsrv.logs import map_ref
+from mapsrv.core.ids import map_ref
 from mapsrv.store.contract import (
     COMMITTED,
     MISSING,

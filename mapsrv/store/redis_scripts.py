@@ -57,7 +57,7 @@ redis.call('HSETNX', KEYS[1], 'owner', ARGV[1])
 return redis.call('HGET', KEYS[1], 'owner')
 """
 
-# One client's rate limit (mapsrv.ratelimit.gcra, the same rule), on Redis's clock so that every
+# One client's rate limit (mapsrv.http.ratelimit.gcra, the same rule), on Redis's clock so that every
 # process agrees. KEYS: the client's key. ARGV: interval s, burst, cost. Replies {1, "0"} when
 # allowed, else {0, seconds to wait} (as text: Lua numbers reach the client as integers).
 GCRA = """

@@ -1,15 +1,15 @@
 """The JSON API of one map that reads it: its state (now, or as it was at a version) and its
-GeoJSON export. The page's writes (ops, undo, redo) are ``mapsrv.page_writes``.
+GeoJSON export. The page's writes (ops, undo, redo) are ``mapsrv.web.writes``.
 """
 
 from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
-from mapsrv.access import resolve
 from mapsrv.core.codec import dumps
 from mapsrv.core.geojson import to_geojson
 from mapsrv.errors import InvalidInput
+from mapsrv.hub.access import resolve
 from mapsrv.web.context import current_user, web_context
 
 __all__ = ["api", "geojson", "state"]

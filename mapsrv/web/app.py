@@ -1,7 +1,7 @@
 """The Quart-Trio app: pages, the JSON API, probes and static files, one blueprint each.
 
 The event streams and MCP are not here: they are raw ASGI handlers (see DESIGN.md), and the
-Host and Origin checks run before any request reaches this app (``mapsrv.asgi``).
+Host and Origin checks run before any request reaches this app (``mapsrv.dispatch``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from werkzeug.exceptions import HTTPException
 
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError
+from mapsrv.http.responses import error_body, error_headers
+from mapsrv.http.routes import route_of
 from mapsrv.hub import MapHub
-from mapsrv.responses import error_body, error_headers
-from mapsrv.routes import route_of
 from mapsrv.web.api import api
 from mapsrv.web.context import WebContext
 from mapsrv.web.pages import pages
@@ -59,7 +59,7 @@ def security_headers(config: Config) -> list[tuple[str, str]]:
 
 
 def error_response(exc: MapsrvError) -> Response:
-    """The one error writer (``mapsrv.responses``), as a Quart response."""
+    """The one error writer (``mapsrv.http.responses``), as a Quart response."""
     response = Response(error_body(exc), status=exc.status)
     for name, value in error_headers(exc):
         response.headers[name] = value

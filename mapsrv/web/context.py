@@ -9,8 +9,8 @@ from typing import cast
 
 from quart import current_app, request
 
-from mapsrv.access import user_from_cookies
 from mapsrv.config import Config
+from mapsrv.http.identity import user_from_cookies
 from mapsrv.hub import MapHub
 
 __all__ = ["WebContext", "current_user", "web_context"]

@@ -15,11 +15,12 @@ import html
 
 from quart import Blueprint, Response, redirect, request
 
-from mapsrv.access import resolve, unclaimed, user_cookie_header
 from mapsrv.core.history import person_actor
 from mapsrv.errors import NotFound
+from mapsrv.http.identity import user_cookie_header
+from mapsrv.http.responses import error_body, error_headers
 from mapsrv.hub import MapEntry, new_token
-from mapsrv.responses import error_body, error_headers
+from mapsrv.hub.access import resolve, unclaimed
 from mapsrv.web.context import WebContext, current_user, web_context
 
 __all__ = [

@@ -11,11 +11,11 @@ from support import wait_until
 
 from mapsrv.core import Event, Feature, apply_all, apply_event
 from mapsrv.core.codec import wire
+from mapsrv.core.ids import map_ref
 from mapsrv.core.ops import AddFeature
 from mapsrv.hub.recovery import HeldWrites
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.remote import RemoteEvents
-from mapsrv.logs import map_ref
 
 
 def setup() -> tuple[MapEntry, list[Event], RemoteEvents, list[int], list[int]]:

@@ -20,11 +20,11 @@ from support.tcp_proxy import TcpProxy
 
 from mapsrv.core import Limits
 from mapsrv.core.history import Actor, Change, Record
+from mapsrv.core.ids import map_ref
 from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable
 from mapsrv.hub import MapEntry, MapHub, Subscription
 from mapsrv.hub.replica import MAX_COMMIT_ATTEMPTS, MAX_HELD_BATCHES, MAX_RESYNC_STEPS, RETRY_HELD_INTERVAL
-from mapsrv.logs import map_ref
 from mapsrv.store import RemoteEvent, StoreUnavailable
 from mapsrv.store.redis import RedisStore
 from mapsrv.store.redis_feed import channel_of

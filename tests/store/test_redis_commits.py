@@ -20,8 +20,8 @@ from support.redis_server import slot_nodes
 
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.codec import dumps, wire
+from mapsrv.core.ids import map_ref
 from mapsrv.core.parse import parse_op
-from mapsrv.logs import map_ref
 from mapsrv.store import (
     COMMITTED,
     AlreadyCommitted,

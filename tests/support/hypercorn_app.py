@@ -11,7 +11,7 @@ from typing import Any
 import hypercorn.trio
 import trio
 
-from mapsrv.http_server import _CONNECTION, hypercorn_config
+from mapsrv.http.hypercorn import _CONNECTION, hypercorn_config
 
 from .raw_http import RawConnection
 

@@ -25,15 +25,15 @@ from mapsrv.core.style import check_color, check_style, check_symbol
 from mapsrv.core.values import check_id, check_number, check_text, number
 from mapsrv.errors import InvalidInput, MapsrvError, NotFound
 from mapsrv.hub import MapHub
+from mapsrv.mcp.tools import TOOLS, ToolContext
+from mapsrv.mcp.tools.arguments import Arguments
+from mapsrv.mcp.tools.drawing import draw, edit, remove
+from mapsrv.mcp.tools.maps import set_view
+from mapsrv.mcp.tools.measuring import measure
+from mapsrv.mcp.tools.places import find_places, nearest_place
+from mapsrv.mcp.tools.reading import read
 from mapsrv.places import find_places as search
 from mapsrv.places import resolve_places
-from mapsrv.tools import TOOLS, ToolContext
-from mapsrv.tools.arguments import Arguments
-from mapsrv.tools.drawing import draw, edit, remove
-from mapsrv.tools.maps import set_view
-from mapsrv.tools.measuring import measure
-from mapsrv.tools.places import find_places, nearest_place
-from mapsrv.tools.reading import read
 
 # Where the mapsrv that runs lives: the checkout, or site-packages when tox tests the wheel.
 ROOT = Path(mapsrv.__file__).resolve().parent.parent

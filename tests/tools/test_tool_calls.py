@@ -10,12 +10,12 @@ import pytest
 
 from mapsrv.errors import InvalidInput, NotFound, VersionConflict
 from mapsrv.hub import MapHub
-from mapsrv.tools import ToolContext
-from mapsrv.tools.drawing import draw, edit, remove
-from mapsrv.tools.maps import create_map, set_layer, set_title, set_view
-from mapsrv.tools.measuring import measure
-from mapsrv.tools.places import find_places, nearest_place
-from mapsrv.tools.reading import read, read_map
+from mapsrv.mcp.tools import ToolContext
+from mapsrv.mcp.tools.drawing import draw, edit, remove
+from mapsrv.mcp.tools.maps import create_map, set_layer, set_title, set_view
+from mapsrv.mcp.tools.measuring import measure
+from mapsrv.mcp.tools.places import find_places, nearest_place
+from mapsrv.mcp.tools.reading import read, read_map
 
 BASE = "https://maps.example/"
 

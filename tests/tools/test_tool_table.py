@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from mcp.server.mcpserver import MCPServer
 
-from mapsrv.access import ApiKeys
 from mapsrv.core.model import Limits
+from mapsrv.http.identity import ApiKeys
 from mapsrv.hub import MapHub
-from mapsrv.mcp_server import build_mcp
-from mapsrv.tools import TOOLS, ToolContext, schema
-from mapsrv.tools.arguments import Arguments
-from mapsrv.tools.registry import sdk_tool
+from mapsrv.mcp.endpoints import build_mcp
+from mapsrv.mcp.tools import TOOLS, ToolContext, schema
+from mapsrv.mcp.tools.arguments import Arguments
+from mapsrv.mcp.tools.registry import sdk_tool
 
 SURFACE = Path(__file__).with_name("tool_surface.json")
 MAX_LIST_BYTES = 15_000

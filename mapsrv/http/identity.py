@@ -1,0 +1,93 @@
+"""Who is asking: the browser's user cookie, API keys, and the client's address behind trusted
+proxies (for quotas and rate limits). ``mapsrv serve`` and ``mapsrv gateway`` both use it."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from http.cookies import CookieError, SimpleCookie
+
+from mapsrv.core.ids import looks_like_token
+
+__all__ = ["USER_COOKIE", "ApiKeys", "ClientIdentity", "user_cookie_header", "user_from_cookies"]
+
+USER_COOKIE = "mapsrv_user"
+
+
+def user_from_cookies(cookie_header: str | None) -> str | None:
+    if not cookie_header:
+        return None
+    try:
+        morsel = SimpleCookie(cookie_header).get(USER_COOKIE)
+    except CookieError:
+        return None
+    if morsel is None or not looks_like_token(morsel.value):
+        return None
+    return morsel.value
+
+
+def user_cookie_header(user: str, *, secure: bool) -> str:
+    """HttpOnly (scripts never see it), SameSite=Lax (no cross-site writes), one year."""
+    flags = "; Secure" if secure else ""
+    return f"{USER_COOKIE}={user}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{flags}"
+
+
+class ApiKeys:
+    """``name:secret`` pairs from the configuration. A map made with a key is that key's alone."""
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        self._keys: list[tuple[str, bytes]] = []
+        for index, entry in enumerate(entries):
+            name, sep, secret = entry.partition(":")
+            if not sep:
+                name, secret = f"key{index + 1}", entry
+            self._keys.append((name, secret.encode()))
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def principal(self, headers: Mapping[str, str] | None) -> str | None:
+        """The key's name for ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, else None."""
+        if not headers or not self._keys:
+            return None
+        lowered = {k.lower(): v for k, v in headers.items()}
+        offered = lowered.get("x-api-key", "")
+        auth = lowered.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            offered = auth[7:].strip()
+        if not offered:
+            return None
+        found = None
+        for name, secret in self._keys:  # compare with every key: no timing hint of which matched
+            if hmac.compare_digest(secret, offered.encode()):
+                found = name
+        return found
+
+
+class ClientIdentity:
+    """Which client sent a request, for quotas and rate limits: the peer address, or, when the
+    peer is one of ``trusted_proxies``, the address X-Forwarded-For names: the rightmost one that
+    is not itself a trusted proxy (the entries left of it are whatever the client wrote)."""
+
+    def __init__(self, trusted_proxies: Iterable[str]) -> None:
+        self._trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted_proxies)
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 (one instance per server; few proxies)
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)
+
+    def of(self, peer: str, forwarded_for: str | None) -> str:
+        if not self._trusted or not forwarded_for or not self._is_trusted(peer):
+            return peer
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                return hop
+        return hops[0] if hops else peer

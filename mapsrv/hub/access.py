@@ -1,0 +1,38 @@
+"""Who may open a map: by its id, which is an edit capability and whose browser page also needs
+the owner's cookie; or by its view key, which can only ever read. Unknown, expired and foreign maps
+all get the same ``NotFound``, so a probe learns nothing."""
+
+from __future__ import annotations
+
+from mapsrv.core.ids import looks_like_token
+from mapsrv.errors import NotFound
+from mapsrv.hub.facade import MapHub
+from mapsrv.hub.registry import MapEntry
+
+__all__ = ["resolve", "unclaimed"]
+
+
+async def resolve(hub: MapHub, kind: str, key: str, user: str | None, *, claim: bool = False) -> MapEntry:
+    """The map behind ``/m/<id>`` (kind "m", owner only) or ``/v/<view key>`` (kind "v").
+    With ``claim`` (the owner's page), an agent-made map nobody owns yet becomes ``user``'s."""
+    if not looks_like_token(key):
+        raise NotFound("map not found")
+    if kind == "v":
+        return await hub.get_by_view_key(key)
+    entry = await hub.get(key)
+    if claim and user is not None:
+        await hub.claim(entry, user)
+    if entry.owner is None or entry.owner != user:
+        raise NotFound("map not found")
+    return entry
+
+
+async def unclaimed(hub: MapHub, key: str) -> MapEntry:
+    """The agent-made map behind ``/m/<id>`` that no browser has claimed yet; ``NotFound`` for
+    every other map (owned by someone, unknown or expired: the same answer)."""
+    if not looks_like_token(key):
+        raise NotFound("map not found")
+    entry = await hub.get(key)
+    if entry.owner is not None:
+        raise NotFound("map not found")
+    return entry

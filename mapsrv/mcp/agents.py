@@ -1,0 +1,56 @@
+"""Who an MCP caller is: the agent its writes are attributed to (``core.changes.agent_actor``),
+named by its client (``clientInfo.name``) and keyed by a secret of its session, which is hashed
+and never shown.
+
+- A 2025-11-25 session (stateful Streamable HTTP, legacy HTTP+SSE) gets a random secret the first
+  time it calls a tool, kept on the SDK's connection for the session's life: two sessions are two
+  agents even with the same client name.
+- stdio is one agent per process (one client talks to it).
+- The 2026-07-28 protocol has no sessions: each request stands alone, so the agent is what the
+  request presents: its API key, its client address and its client name. Two agents with the same
+  client name behind one key (or one address, without keys) are one agent to undo.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from mcp.server.context import ServerRequestContext
+from starlette.requests import Request
+
+from mapsrv.core.changes import Actor, agent_actor
+from mapsrv.http.identity import ApiKeys, ClientIdentity
+from mapsrv.mcp.subscriptions import connection_of
+
+__all__ = ["agent_of", "client_of"]
+
+_PROCESS_SECRET = secrets.token_hex(16)  # stdio: the one client of this process
+_SECRET_KEY = "mapsrv.agent"
+
+
+def agent_of(ctx: ServerRequestContext[Any, Any], principal: str | None, clients: ClientIdentity) -> Actor:
+    params = ctx.session.client_params
+    name = params.client_info.name if params is not None else None
+    request = ctx.request
+    if not isinstance(request, Request):
+        return agent_actor(name, _PROCESS_SECRET)
+    connection = connection_of(ctx)
+    if not connection.has_standalone_channel:  # a 2026-07-28 request: no session to key on
+        peer = request.client.host if request.client else ""
+        client = clients.of(peer, request.headers.get("x-forwarded-for"))
+        return agent_actor(name, json.dumps(["request", principal, client, name]))
+    secret = connection.state.setdefault(_SECRET_KEY, secrets.token_hex(16))
+    return agent_actor(name, str(secret))
+
+
+def client_of(ctx: ServerRequestContext[Any, Any], *, keys: ApiKeys, clients: ClientIdentity) -> str:
+    """Whom a request counts against for a quota: its API key, else its address (stdio: the one
+    client of the process)."""
+    request = ctx.request
+    if not isinstance(request, Request):
+        return ""
+    key = keys.principal(request.headers)
+    peer = request.client.host if request.client else ""
+    return f"key:{key}" if key else clients.of(peer, request.headers.get("x-forwarded-for"))

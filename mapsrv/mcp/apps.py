@@ -1,0 +1,86 @@
+"""The live map as an MCP App: the ``ui://mapsrv/map`` resource (``text/html;profile=mcp-app``).
+
+Hosts that render MCP Apps show it, in a sandboxed iframe, for the tools that hand out a map
+(``tools.apps``). The page (``static/app.html``) gets the tool result from the host over the MCP
+Apps postMessage protocol and follows the map it names through the map's read-only event stream,
+with Leaflet from this server. So its ``_meta.ui.csp`` declares this server's origin (scripts,
+styles and the event stream) and the tile server's (images); a host builds the iframe's
+Content-Security-Policy from them. Both are known only once the server runs (port 0, a proxy's
+public URL), so the page and its ``_meta`` are made when the resource is read.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcp.server.apps import APP_MIME_TYPE, Apps, ResourceCsp
+from mcp.server.mcpserver.resources import Resource
+from pydantic import Field
+
+from mapsrv import __version__
+from mapsrv.mcp.tools.apps import APP_URI
+from mapsrv.web.static import find_static_dir
+
+__all__ = ["APP_PAGE", "MapApp", "map_app", "origin_of"]
+
+APP_PAGE = "app.html"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL (a tile template's ``{s}`` is a CSP wildcard)."""
+    parts = urlsplit(url.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+
+
+class MapApp(Resource):
+    """The app page, rendered for this server's public URL on each read."""
+
+    base_url: Callable[[], str] = Field(exclude=True)
+    tile_url: str = Field(exclude=True)
+    tile_attribution: str = Field(exclude=True)
+
+    def csp(self) -> dict[str, Any]:
+        origin = origin_of(self.base_url())
+        domains = ResourceCsp(
+            connect_domains=[origin],
+            resource_domains=[d for d in (origin, origin_of(self.tile_url)) if d],
+        )
+        return {"ui": {"csp": domains.model_dump(by_alias=True, exclude_none=True), "prefersBorder": True}}
+
+    async def read(self) -> str:
+        origin = origin_of(self.base_url())
+        config = {
+            "origin": origin,
+            "tiles": self.tile_url,
+            "attribution": self.tile_attribution,
+            "version": __version__,
+        }
+        page = (find_static_dir() / APP_PAGE).read_text(encoding="utf-8")
+        # The SDK puts ``self.meta`` on the contents it returns after this read: the CSP of the
+        # origin this read was made for.
+        self.meta = self.csp()
+        return page.replace("{{origin}}", html.escape(origin, quote=True)).replace(
+            "{{config}}", json.dumps(config).replace("<", "\\u003c")
+        )
+
+
+def map_app(base_url: Callable[[], str], tile_url: str, tile_attribution: str) -> Apps:
+    """The MCP Apps extension with the map app: ``MCPServer(extensions=[...])`` advertises it and
+    serves the resource."""
+    apps = Apps()
+    app = MapApp(
+        uri=APP_URI,
+        name="map",
+        title="Live map",
+        description="The map a tool result names, live",
+        mime_type=APP_MIME_TYPE,
+        base_url=base_url,
+        tile_url=tile_url,
+        tile_attribution=tile_attribution,
+    )
+    apps.add_resource(app)
+    return apps

@@ -1,0 +1,408 @@
+"""The MCP transports, all in the one Trio process: Streamable HTTP at ``/mcp`` (both protocol
+eras), legacy HTTP+SSE at ``/sse`` + ``/messages/``, and stdio.
+
+The SDK's own transports do the protocol work; this module mounts them as raw ASGI handlers (never
+through ``MCPServer.run``, which would start asyncio and uvicorn) and adds what a shared service
+needs in front of them: API keys (sessions bound to the key that opened them), the session rules
+of ``mapsrv.mcp.sessions`` (quotas, fast expiry of unanswered sessions, SSE idle timeout), a cap on
+legacy SSE sessions, and a ``Retry-After`` on 503s. Each caller's writes are its agent's
+(``mcp_agents``); ``map://`` resources can be watched (``mcp_subscriptions``); the live map is an
+MCP App (``mcp_apps``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import trio
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.sse import SseServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.requests import ClientDisconnect, Request
+
+from mapsrv import __version__
+from mapsrv.config import Config
+from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
+from mapsrv.http.identity import ApiKeys, ClientIdentity
+from mapsrv.http.responses import send_error
+from mapsrv.http.routes import Family, lookup
+from mapsrv.http.types import Message, Receive, Scope, Send, header
+from mapsrv.hub import MapEntry, MapHub
+from mapsrv.mcp.agents import agent_of, client_of
+from mapsrv.mcp.apps import map_app
+from mapsrv.mcp.errors import json_rpc_errors
+from mapsrv.mcp.sessions import (
+    McpSession,
+    Peek,
+    SessionBook,
+    SessionStatistics,
+    close_http_session,
+    is_real_request,
+    json_rpc_failed,
+)
+from mapsrv.mcp.subscriptions import MapWatchers, SubscriptionStatistics
+from mapsrv.mcp.tools import INSTRUCTIONS, ToolContext, register_resources, sdk_tools
+
+__all__ = [
+    "McpEndpoints",
+    "McpStatistics",
+    "build_mcp",
+    "security_settings",
+    "sessions_full",
+]
+
+log = logging.getLogger("mapsrv.mcp")
+
+
+class _QuietDisconnects(logging.Filter):
+    """mcp 2.3 logs a traceback at ERROR for a POST whose client went away mid-body; mapsrv
+    reports a body that came too slowly as ``http.disconnect`` (``mapsrv.http.hygiene``), so a slow
+    client would write a traceback per attempt. Those records are dropped; others are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ClientDisconnect))
+
+
+logging.getLogger("mcp.server.streamable_http").addFilter(_QuietDisconnects())
+
+
+def build_mcp(
+    hub: MapHub, base_url: Callable[[], str], keys: ApiKeys, config: Config | None = None
+) -> MCPServer:
+    config = config or Config()
+    clients = ClientIdentity(config.trusted_proxies)
+
+    def context_of(ctx: Context) -> ToolContext:
+        principal = keys.principal(ctx.headers)
+        actor = agent_of(ctx.request_context, principal, clients)
+        return ToolContext(hub, base_url(), principal, actor)
+
+    # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
+    # call finds handlers in place and changes nothing.
+    mcp = MCPServer(
+        name="mapsrv",
+        title="mapsrv live map",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        tools=sdk_tools(context_of),
+        extensions=[map_app(base_url, config.tile_url, config.tile_attribution)],
+    )
+    register_resources(mcp, context_of)
+    return mcp
+
+
+def security_settings(config: Config) -> TransportSecuritySettings:
+    """The SDK's DNS-rebinding protection, off: ``mapsrv.dispatch`` checks Host and Origin for every
+    MCP path before the SDK sees the request (one check, the same as the web app's)."""
+    return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+# The SDK refuses a new session with a bare 503 when max_mcp_sessions are open; this is what that
+# refusal means, and where its Retry-After comes from.
+SESSION_RETRY_AFTER = 5
+
+
+def sessions_full() -> Unavailable:
+    return Unavailable("too many MCP sessions; retry later", retry_after=SESSION_RETRY_AFTER)
+
+
+async def _refuse(send: Send, exc: MapsrvError) -> None:
+    """A JSON-RPC error as the whole HTTP response, before the SDK sees the request."""
+    await send_error(send, exc, jsonrpc=True)
+
+
+@dataclass(frozen=True)
+class McpStatistics:
+    http_sessions: int  # stateful (2025-11-25) Streamable HTTP sessions
+    sse_sessions: int  # legacy HTTP+SSE connections
+    sessions: SessionStatistics
+    subscriptions: SubscriptionStatistics
+
+
+_SSE_SESSION = re.compile(rb"session_id=([0-9a-fA-F]{32})")
+
+
+def _opens_session(scope: Scope) -> bool:
+    """Whether a request could open a Streamable HTTP session: a POST with no session id, in the
+    era that has sessions (the SDK sends other protocol versions to its stateless handler)."""
+    if scope["method"] != "POST" or header(scope, b"mcp-session-id") is not None:
+        return False
+    version = header(scope, b"mcp-protocol-version")
+    return version is None or version in HANDSHAKE_PROTOCOL_VERSIONS
+
+
+class McpEndpoints:
+    """The ASGI side of MCP. ``serve`` runs the session manager; ``__call__`` takes requests."""
+
+    def __init__(self, config: Config, hub: MapHub, base_url: Callable[[], str]) -> None:
+        self.config = config
+        self.hub, self.base_url = hub, base_url
+        self.keys = ApiKeys(config.api_keys)
+        self.mcp = build_mcp(hub, base_url, self.keys, config)
+        security = security_settings(config)
+        # The SDK's public way to serve its Streamable HTTP transport from another ASGI app: let
+        # streamable_http_app() build the session manager, then run the manager and hand it
+        # requests ourselves (the Starlette app it returns is not used). The manager's `app` is
+        # the low-level server, which the legacy SSE transport and stdio run on their own streams.
+        self.mcp.streamable_http_app(
+            transport_security=security,
+            max_sessions=config.max_mcp_sessions,
+            session_idle_timeout=config.mcp_session_idle_timeout,
+            max_request_body_size=config.max_body_size,
+            # A tool call answers with one JSON body, not an SSE stream per POST: no tool sends
+            # progress or log notifications mid-call, and the stream cost a task group, a memory
+            # channel and a cancel scope per call (server CPU per call, see docs/benchmarks.md).
+            json_response=True,
+        )
+        self.sessions = self.mcp.session_manager
+        self.lowlevel = self.sessions.app
+        self.sse = SseServerTransport(
+            "/messages/", security_settings=security, max_request_body_size=config.max_body_size
+        )
+        self.sse_sessions = 0
+        self.openings = 0  # requests that may open a Streamable HTTP session, in flight
+        self.clients = ClientIdentity(config.trusted_proxies)
+        self.watchers = MapWatchers(
+            hub, self._entry_of, partial(client_of, keys=self.keys, clients=self.clients)
+        )
+        self.watchers.install(self.lowlevel)
+        self.book = SessionBook(
+            handshake_timeout=config.mcp_handshake_timeout,
+            idle_timeout=config.mcp_session_idle_timeout,
+            per_client=config.max_mcp_sessions_per_client,
+            per_key=config.max_mcp_sessions_per_key,
+        )
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with self.sessions.run(), trio.open_nursery() as nursery:
+            nursery.start_soon(self._serve_reaper)
+            await nursery.start(self.watchers.serve)
+            task_status.started()
+            await trio.sleep_forever()
+
+    async def _entry_of(self, ctx: ServerRequestContext[Any, Any], map_id: str) -> MapEntry:
+        headers = ctx.request.headers if isinstance(ctx.request, Request) else None
+        return await ToolContext(self.hub, self.base_url(), self.keys.principal(headers)).entry(map_id)
+
+    async def _serve_reaper(self) -> None:
+        """Close Streamable HTTP sessions whose first request never came, and forget those the
+        SDK ended itself."""
+        tick = min(1.0, self.config.mcp_handshake_timeout / 4)
+        while True:
+            await trio.sleep(tick)
+            self.book.keep_only(_live_http_sessions(self.sessions))
+            for session in self.book.overdue():
+                self.book.closed_unanswered += 1
+                self.book.ended(session.id)
+                await close_http_session(self.sessions.handle_request, session.user, session.id)
+
+    def statistics(self) -> McpStatistics:
+        return McpStatistics(
+            http_sessions=len(_live_http_sessions(self.sessions)),
+            sse_sessions=self.sse_sessions,
+            sessions=self.book.statistics(),
+            subscriptions=self.watchers.statistics(),
+        )
+
+    def handles(self, path: str) -> bool:
+        return lookup(path).route.family.is_mcp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = None
+        if self.keys.enabled:
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            key = self.keys.principal(headers)
+            if key is None:
+                await _refuse(
+                    send,
+                    Unauthorized(
+                        "missing or wrong API key: send Authorization: Bearer <key> or X-API-Key: <key>"
+                    ),
+                )
+                return
+            # The SDK binds each session to scope["user"] and answers another one's requests
+            # as for an unknown session (404): that is what binds a session to its key.
+            scope["user"] = AuthenticatedUser(AccessToken(token="", client_id=key, scopes=[]))
+        send = json_rpc_errors(send, self.config.max_body_size)
+        peer = (scope.get("client") or ("", 0))[0]
+        client = self.clients.of(peer, header(scope, b"x-forwarded-for"))
+        family = lookup(scope["path"]).route.family
+        if family is Family.MCP_SSE:
+            await self._sse(scope, receive, send, client, key)
+        elif family is Family.MCP_MESSAGES:
+            await self._message(scope, receive, send)
+        else:
+            await self._streamable(scope, receive, _with_retry_after(send), client, key)
+
+    async def _streamable(
+        self, scope: Scope, receive: Receive, send: Send, client: str, key: str | None
+    ) -> None:
+        session_id = header(scope, b"mcp-session-id")
+        opening = _opens_session(scope)
+        if opening:
+            refusal = self.book.refusal(client, key)
+            if refusal is not None:
+                await _refuse(send, refusal)
+                return
+            self.book.reserve(client, key)
+            self.openings += 1
+            await self._make_room()
+        peek = Peek(receive, send)
+        kept = False
+        try:
+            await self.sessions.handle_request(scope, peek.receive, peek.send)
+            if opening:
+                kept = await self._opened(scope, peek, client, key)
+        finally:
+            if opening:
+                self.openings -= 1
+                if not kept:
+                    self.book.released(client, key)
+        if session_id is None:
+            return
+        if peek.status == 404 or (scope["method"] == "DELETE" and peek.status < 300):
+            self.book.ended(session_id)
+        elif peek.status < 400:
+            self.book.used(session_id, real=is_real_request(bytes(peek.request)))
+
+    async def _make_room(self) -> None:
+        """At the session cap, close the oldest session still waiting for its first request
+        rather than refuse a newcomer (mcp_sessions explains why)."""
+        # Every opening request in flight (this one included) will want a place.
+        excess = len(_live_http_sessions(self.sessions)) + self.openings - self.config.max_mcp_sessions
+        for _ in range(excess):
+            oldest = self.book.oldest_unanswered()
+            if oldest is None:
+                return
+            self.book.closed_unanswered += 1
+            self.book.ended(oldest.id)
+            await close_http_session(self.sessions.handle_request, oldest.user, oldest.id)
+
+    async def _opened(self, scope: Scope, peek: Peek, client: str, key: str | None) -> bool:
+        """After a request that could open a session: whether one was opened, and kept."""
+        opened = peek.session_id
+        if opened is None or opened in self.book.sessions:
+            return False
+        if peek.status >= 400 or json_rpc_failed(bytes(peek.answer)):
+            # The SDK keeps a session whose initialize it answered with a JSON-RPC error
+            # (HTTP 200): nothing was established, so nothing is kept.
+            self.book.closed_failed_initialize += 1
+            await close_http_session(self.sessions.handle_request, scope.get("user"), opened)
+            return False
+        self.book.opened(opened, "http", client, key, scope.get("user"))
+        return True
+
+    async def _message(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A legacy SSE client's POST: a real request keeps its session from idling out."""
+        peek = Peek(receive, send)
+        await self.sse.handle_post_message(scope, peek.receive, peek.send)
+        found = re.search(r"session_id=([0-9a-fA-F-]{32,36})", scope["query_string"].decode("latin-1"))
+        if found and peek.status < 300:
+            try:
+                session_id = uuid.UUID(found.group(1)).hex
+            except ValueError:
+                return
+            self.book.used(session_id, real=is_real_request(bytes(peek.request)))
+
+    async def _sse(self, scope: Scope, receive: Receive, send: Send, client: str, key: str | None) -> None:
+        if scope["method"] != "GET":
+            await _refuse(send, HttpError(405, "use GET for /sse", headers=(("Allow", "GET"),)))
+            return
+        if self.sse_sessions >= self.config.max_mcp_sessions:
+            await _refuse(send, sessions_full())
+            return
+        refusal = self.book.refusal(client, key)
+        if refusal is not None:
+            await _refuse(send, refusal)
+            return
+        self.book.reserve(client, key)
+        self.sse_sessions += 1
+        session: McpSession | None = None
+        ended = [False, False]  # started, finished: a stream cut short is ended properly below
+        with trio.CancelScope() as stream_scope:
+
+            async def send_noting_session(message: Message) -> None:
+                # The stream's first event names the session: its id starts the session's clock.
+                nonlocal session
+                if session is None and message["type"] == "http.response.body":
+                    found = _SSE_SESSION.search(message.get("body", b""))
+                    if found:
+                        session = self.book.opened(found.group(1).decode().lower(), "sse", client, key)
+                        session.scope = stream_scope
+                        stream_scope.deadline = session.deadline
+                ended[0] = True
+                ended[1] = message["type"] == "http.response.body" and not message.get("more_body")
+                await send(message)
+
+            answer = _nosniff(send_noting_session)
+            try:
+                async with self.sse.connect_sse(scope, receive, answer) as (read, write):
+                    await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
+            except ValueError:
+                pass  # the SDK refused the request and has already answered
+            finally:
+                self.sse_sessions -= 1
+                if session is not None:
+                    self.book.ended(session.id)
+                else:
+                    self.book.released(client, key)
+        if stream_scope.cancelled_caught:
+            log.info("closed an idle legacy SSE session")
+            if ended[0] and not ended[1]:
+                with trio.CancelScope(shield=True):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _live_http_sessions(manager: StreamableHTTPSessionManager) -> Mapping[str, object]:
+    """The stateful Streamable HTTP sessions open now, by id.
+
+    mcp 2.3 has no public count of them and no public hook when one ends (an idle timeout ends a
+    session inside the manager), so this reads the manager's private table of live transports:
+    the one place mapsrv touches an SDK private. tests/test_mcp.py has a test that fails when the
+    table is gone or changes its type.
+    """
+    sessions: Mapping[str, object] = manager._server_instances
+    return sessions
+
+
+def _nosniff(send: Send) -> Send:
+    """``nosniff`` on a response the SDK writes (its legacy SSE stream has none)."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if all(k.lower() != b"x-content-type-options" for k, _ in headers):
+                headers.append((b"x-content-type-options", b"nosniff"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
+
+
+def _with_retry_after(send: Send) -> Send:
+    """The SDK answers 503 when the session cap is reached: add what ``sessions_full`` says about
+    when to come back, and ``nosniff`` on every SDK response."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            names = {k.lower() for k, _ in headers}
+            if b"x-content-type-options" not in names:
+                headers.append((b"x-content-type-options", b"nosniff"))
+            if message["status"] == 503 and b"retry-after" not in names:
+                headers.append((b"retry-after", str(sessions_full().retry_after).encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped

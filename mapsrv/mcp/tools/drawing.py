@@ -1,0 +1,146 @@
+"""Tools that change what is drawn: ``draw`` (a whole drawing in one call), ``edit`` and ``remove``.
+
+A call is one batch: every item or none, committed once, seen by the page at once. Core gives each
+event of a batch its own version (a layer the drawing creates, the features, the camera), and the
+answer carries the version after the last: what ``expected_version`` compares against. No
+batch-level event is needed for "one version": versions order events; the unit an agent sees and
+retries is the call. The features of a drawing are one ``upsert`` change, drawn by the page at once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from mapsrv.core.geojson import features_from_geojson
+from mapsrv.core.measure import bbox
+from mapsrv.core.model import DEFAULT_LAYER, Feature, check_id, check_text
+from mapsrv.core.ops import (
+    Clear,
+    FitBounds,
+    ImportFeatures,
+    Op,
+    RemoveFeatures,
+    RemoveLayer,
+    SetTitle,
+    SetView,
+)
+from mapsrv.errors import InvalidInput
+from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.items import read_change, read_item
+from mapsrv.mcp.tools.places import Resolver, places_ready
+from mapsrv.mcp.tools.results import answer
+from mapsrv.mcp.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
+
+__all__ = ["draw", "edit", "remove"]
+
+_POINT_ZOOM = 12  # a drawing of one point is shown at city zoom, not fitted to a zero-size box
+
+
+async def _resolver(values: Any) -> Resolver:
+    if Resolver.needed(values):
+        await places_ready()
+    return Resolver()
+
+
+def _geometries(raw: list[Any]) -> list[Any]:
+    return [item.get(key) for item in raw if isinstance(item, dict) for key in ("at", "points", "bounds")]
+
+
+def _unique(features: list[Feature]) -> None:
+    seen: set[str] = set()
+    for feature in features:
+        if feature.id and feature.id in seen:
+            raise InvalidInput(f"id must be unique in a drawing, got {feature.id!r} twice; rename one")
+        seen.add(feature.id)
+
+
+def _camera(features: list[Feature]) -> Op:
+    (south, west), (north, east) = bbox(features)
+    if (south, west) == (north, east):
+        return SetView((south, west), _POINT_ZOOM)
+    return FitBounds(bounds=((south, west), (north, east)))
+
+
+async def draw(
+    tc: ToolContext,
+    items: Items,
+    map_id: OptionalMapId = None,
+    layer: Annotated[str | None, Field(description="default layer for the items")] = None,
+    title: Annotated[str | None, Field(description="also set the map's title")] = None,
+    geojson: GeoJson = None,
+    fit: Annotated[bool, Field(description="show what was drawn")] = True,
+    expected_version: Expected = None,
+    base_version: Base = None,
+) -> CallToolResult:
+    """Draw any number of markers, lines, polygons, circles, rectangles and routes in one call,
+    all or none. Points are [lat, lon] or place names ('Lisbon', 'Paris, TX'). Answers the ids."""
+    limits = tc.hub.limits
+    if not items and geojson is None:
+        raise InvalidInput(
+            'items must hold at least one item, got []; e.g. [{"at": "Lisbon", "label": "Lisbon"}]'
+        )
+    places = await _resolver(_geometries(items))
+    features: list[Feature] = []
+    for index, raw in enumerate(items):
+        features += read_item(index, raw, places, layer, limits)
+    if geojson is not None:
+        features += features_from_geojson(geojson, limits, layer=check_id("layer", layer or DEFAULT_LAYER))
+    _unique(features)
+    ops: list[Op] = [] if title is None else [SetTitle(check_text("title", title, limits.max_title))]
+    if features:
+        ops.append(ImportFeatures(tuple(features)))
+        if fit:
+            ops.append(_camera(features))
+    url = None
+    if map_id is None:
+        entry = await tc.hub.create_map(principal=tc.principal)
+        map_id, url = entry.id, tc.links(entry)[0]
+    out = await tc.write(map_id, ops, expected_version, base_version)
+    if url is not None:
+        out["url"] = url
+    if places.places:
+        out["places"] = places.resolved()
+    return answer(out)
+
+
+async def edit(
+    tc: ToolContext,
+    map_id: MapId,
+    changes: Changes,
+    expected_version: Expected = None,
+    base_version: Base = None,
+) -> CallToolResult:
+    """Change features by id, all or none; fields left out stay. dash: false makes a line solid."""
+    places = await _resolver(_geometries(changes))
+    ops = [read_change(index, raw, places, tc.hub.limits) for index, raw in enumerate(changes)]
+    return answer(await tc.write(map_id, ops, expected_version, base_version))
+
+
+async def remove(
+    tc: ToolContext,
+    map_id: MapId,
+    ids: FeatureIds = None,
+    layer: Annotated[str | None, Field(description="remove this layer and its features")] = None,
+    everything: Annotated[bool, Field(description="remove every feature; layers stay")] = False,
+    expected_version: Expected = None,
+    base_version: Base = None,
+) -> CallToolResult:
+    """Remove features by id, a whole layer, or everything. Give exactly one."""
+    given = [name for name, value in (("ids", ids), ("layer", layer), ("everything", everything)) if value]
+    if len(given) != 1:
+        raise InvalidInput(
+            f"remove must get exactly one of ids, layer, everything, got {', '.join(given) or 'none'};"
+            " give one per call"
+        )
+    if ids:
+        op: Op = RemoveFeatures(tuple(check_id("feature", fid) for fid in ids))
+    elif layer == DEFAULT_LAYER:
+        op = Clear(DEFAULT_LAYER)  # the default layer stays; its features go
+    elif layer:
+        op = RemoveLayer(check_id("layer", layer))
+    else:
+        op = Clear(None)
+    return answer(await tc.write(map_id, [op], expected_version, base_version))

@@ -1,0 +1,216 @@
+"""The items of a ``draw`` call and the changes of an ``edit`` call, read into core's features and
+ops. Every error names the item by its index and the field (``items[2].at``), the value given, the
+form it must have and what to do.
+
+An item's ``type`` may be left out: ``at`` makes a marker (a circle with ``radius_m``), ``points``
+a line, ``bounds`` a rectangle. A ``route`` is a line through its points plus a numbered marker at
+each stop, labelled with the stop's place name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mapsrv.core.model import (
+    DEFAULT_LAYER,
+    Feature,
+    FeatureType,
+    Limits,
+    build_feature,
+    check_bounds,
+    check_color,
+    check_id,
+    check_number,
+    check_symbol,
+    check_text,
+)
+from mapsrv.core.ops import UpdateFeature
+from mapsrv.errors import InvalidInput
+from mapsrv.mcp.tools.arguments import suggest
+from mapsrv.mcp.tools.places import Resolver
+from mapsrv.mcp.tools.schema import EDIT_SCHEMA, ITEM_FIELDS, ITEM_TYPES
+
+__all__ = ["read_change", "read_item"]
+
+_TYPES: dict[str, FeatureType] = {
+    "marker": "marker",
+    "line": "polyline",
+    "polyline": "polyline",
+    "polygon": "polygon",
+    "circle": "circle",
+    "rectangle": "rectangle",
+}
+_DASH = "6 6"  # what ``dash: true`` draws
+_EDIT_FIELDS = frozenset(EDIT_SCHEMA["properties"])
+
+
+def _fields(name: str, raw: Any, known: frozenset[str]) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(
+            f'{name} must be an object, got {raw!r:.40}; e.g. {{"at": "Lisbon", "label": "Home"}}'
+        )
+    for key in raw:
+        if key not in known:
+            ordered = sorted(known)
+            raise InvalidInput(
+                f"{name} has no field {key!r:.40}{suggest(str(key), ordered)};"
+                f" use one of: {', '.join(ordered)}"
+            )
+    return raw
+
+
+def _type(name: str, item: Mapping[str, Any]) -> str:
+    given = item.get("type")
+    if given is None:
+        if "points" in item:
+            return "line"
+        if "bounds" in item:
+            return "rectangle"
+        if "at" in item:
+            return "circle" if "radius_m" in item else "marker"
+        raise InvalidInput(
+            f"{name} needs a geometry, got none of at, points, bounds;"
+            ' add "at": [lat, lon] or a place name (a marker), or "points" (a line)'
+        )
+    if given not in ITEM_TYPES and given != "polyline":
+        raise InvalidInput(f"{name}.type must be one of {', '.join(ITEM_TYPES)}, got {given!r:.40}; pick one")
+    return str(given)
+
+
+def _style(name: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    style: dict[str, Any] = {}
+    for key in ("color", "fill_color"):
+        if item.get(key) is not None:
+            style[key] = check_color(f"{name}.{key}", item[key])
+    if item.get("weight") is not None:
+        style["weight"] = check_number(f"{name}.weight", item["weight"], 0, 20)
+    if item.get("fill_opacity") is not None:
+        style["fill_opacity"] = check_number(f"{name}.fill_opacity", item["fill_opacity"], 0, 1)
+    dash = item.get("dash")
+    if dash is True:
+        style["dash"] = _DASH
+    elif isinstance(dash, str):
+        style["dash"] = dash
+    elif dash not in (None, False):
+        raise InvalidInput(
+            f"{name}.dash must be true, false or a pattern like '6 4', got {dash!r:.40}; use true"
+        )
+    if item.get("symbol") is not None:
+        try:
+            style["symbol"] = check_symbol(item["symbol"])
+        except InvalidInput as exc:
+            raise InvalidInput(f"{name}.{exc.message.removeprefix('style ')}") from None
+    return style
+
+
+def _geometry(name: str, kind: str, item: Mapping[str, Any], places: Resolver) -> tuple[Any, float | None]:
+    needs = {"marker": "at", "circle": "at", "line": "points", "polyline": "points", "polygon": "points"}
+    field = needs.get(kind, "bounds")
+    if field not in item:
+        raise InvalidInput(f"{name}.{field} is required for a {kind}, got none; add it")
+    value = item[field]
+    if field == "at":
+        coords: Any = places.point(f"{name}.at", value)
+    elif field == "points":
+        coords = places.points(f"{name}.points", value)
+        least = 3 if kind == "polygon" else 2
+        if len(coords) < least:
+            raise InvalidInput(
+                f"{name}.points needs at least {least} points for a {kind}, got {len(coords)}; add more"
+            )
+    elif isinstance(value, str):
+        bounds = places.place(f"{name}.bounds", value).bounds
+        if bounds is None:
+            raise InvalidInput(
+                f"{name}.bounds must be [[south, west], [north, east]] or a country or state, got the city"
+                f" {value!r:.40}; draw a circle at it instead"
+            )
+        coords = bounds
+    else:
+        coords = check_bounds(f"{name}.bounds", value)
+    radius = None
+    if kind == "circle":
+        if item.get("radius_m") is None:
+            raise InvalidInput(f"{name}.radius_m must be a number of metres for a circle, got none; e.g. 500")
+        radius = check_number(f"{name}.radius_m", item["radius_m"], 0.01, Limits().max_radius)
+    return coords, radius
+
+
+def read_item(index: int, raw: Any, places: Resolver, layer: str | None, limits: Limits) -> list[Feature]:
+    """One ``draw`` item as the features it draws (a route draws its line and a marker per stop)."""
+    name = f"items[{index}]"
+    item = _fields(name, raw, ITEM_FIELDS)
+    kind = _type(name, item)
+    style = _style(name, item)
+    fid = item.get("id") or ""
+    common = {
+        "layer": check_id("layer", item.get("layer") or layer or DEFAULT_LAYER),
+        "label": check_text(f"{name}.label", item.get("label", ""), limits.max_label),
+        "popup": check_text(f"{name}.popup", item.get("popup", ""), limits.max_popup),
+    }
+    if fid:
+        check_id(f"{name}.id: feature", fid)
+    if kind == "route":
+        coords, _ = _geometry(name, "line", item, places)
+        line = build_feature(id=fid, type="polyline", coords=coords, style=style, limits=limits, **common)
+        stops = []
+        for stop, (point, given) in enumerate(zip(coords, item["points"], strict=True), start=1):
+            label = places.places[given].name if isinstance(given, str) else ""
+            marker_style = {"symbol": str(stop), "color": style.get("color", "#2563eb")}
+            stops.append(
+                build_feature(
+                    id=f"{fid[:58]}.{stop}" if fid else "",
+                    type="marker",
+                    coords=point,
+                    layer=common["layer"],
+                    label=label,
+                    style=marker_style,
+                    limits=limits,
+                )
+            )
+        return [line, *stops]
+    coords, radius = _geometry(name, kind, item, places)
+    try:
+        return [
+            build_feature(
+                id=fid, type=_TYPES[kind], coords=coords, radius=radius, style=style, limits=limits, **common
+            )
+        ]
+    except InvalidInput as exc:
+        raise InvalidInput(f"{name}: {exc.message}") from None
+
+
+def read_change(index: int, raw: Any, places: Resolver, limits: Limits) -> UpdateFeature:
+    """One ``edit`` change as an UpdateFeature op; fields left out stay as they are."""
+    name = f"changes[{index}]"
+    change = _fields(name, raw, _EDIT_FIELDS)
+    if "id" not in change:
+        raise InvalidInput(f"{name}.id is required, got none; give the id draw returned")
+    coords: Any = None
+    if "at" in change:
+        coords = places.point(f"{name}.at", change["at"])
+    elif "points" in change:
+        coords = places.points(f"{name}.points", change["points"])
+    elif "bounds" in change:
+        coords = check_bounds(f"{name}.bounds", change["bounds"])
+    radius = change.get("radius_m")
+    if radius is not None:
+        radius = check_number(f"{name}.radius_m", radius, 0.01, limits.max_radius)
+    style = _style(name, change)
+    if change.get("dash") is False:
+        style["dash"] = None  # merged: None removes the key
+    layer = change.get("layer")
+    return UpdateFeature(
+        id=check_id(f"{name}.id: feature", change["id"]),
+        coords=coords,
+        radius=radius,
+        layer=None if layer is None else check_id("layer", layer),
+        label=None
+        if change.get("label") is None
+        else check_text(f"{name}.label", change["label"], limits.max_label),
+        popup=None
+        if change.get("popup") is None
+        else check_text(f"{name}.popup", change["popup"], limits.max_popup),
+        style=style or None,
+    )

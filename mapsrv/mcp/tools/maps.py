@@ -1,0 +1,103 @@
+"""Tools for the map as a whole: make one, name it, move its camera, show or hide its layers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from mapsrv.core.model import check_bounds, check_id, check_text, check_zoom
+from mapsrv.core.ops import AddLayer, FitBounds, Op, SetLayerVisibility, SetTitle, SetView
+from mapsrv.errors import InvalidInput
+from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.places import Resolver, places_ready
+from mapsrv.mcp.tools.results import answer
+from mapsrv.mcp.tools.schema import Animate, Bounds, Expected, FeatureIds, MapId, PlaceOrPoint, Title, Zoom
+
+__all__ = ["create_map", "set_layer", "set_title", "set_view"]
+
+# The zoom a place is shown at when none is given.
+_ZOOM_OF = {"country": 5.0, "state": 6.0, "city": 11.0}
+_DEFAULT_ZOOM = 12.0
+
+
+async def create_map(tc: ToolContext, title: Title = "") -> CallToolResult:
+    """Make a new, empty map. Give the user its url; it shows every change live. (draw without
+    map_id also makes one.)"""
+    title = check_text("title", title, tc.hub.limits.max_title)
+    entry = await tc.hub.create_map(principal=tc.principal, title=title)
+    url, view_url = tc.links(entry)
+    return answer({"map_id": entry.id, "url": url, "view_url": view_url, "version": entry.state.version})
+
+
+async def set_title(
+    tc: ToolContext, map_id: MapId, title: Title, expected_version: Expected = None
+) -> CallToolResult:
+    """Set the title shown above the map."""
+    op = SetTitle(check_text("title", title, tc.hub.limits.max_title))
+    return answer(await tc.write(map_id, [op], expected_version))
+
+
+async def set_view(
+    tc: ToolContext,
+    map_id: MapId,
+    at: PlaceOrPoint = None,
+    zoom: Zoom = None,
+    bounds: Bounds = None,
+    ids: FeatureIds = None,
+    animate: Animate = True,
+    expected_version: Expected = None,
+) -> CallToolResult:
+    """Move the camera: to a point or place (at, zoom), a box or country (bounds), some features
+    (ids), or with nothing given, to every feature."""
+    limits = tc.hub.limits
+    given = [name for name, value in (("at", at), ("bounds", bounds), ("ids", ids)) if value]
+    if len(given) > 1:
+        raise InvalidInput(
+            f"set_view must get at most one of at, bounds, ids, got {', '.join(given)}; give one"
+        )
+    places = Resolver()
+    if Resolver.needed([at, bounds]):
+        await places_ready()
+    op: Op
+    if at is not None:
+        center = places.point("at", at)
+        kind = places.places[at].kind if isinstance(at, str) else None
+        op = SetView(
+            center,
+            check_zoom(zoom if zoom is not None else _ZOOM_OF.get(kind or "", _DEFAULT_ZOOM), limits),
+            animate,
+        )
+    elif isinstance(bounds, str):
+        place = places.place("bounds", bounds)
+        if place.bounds is None:
+            op = SetView(place.latlon, _ZOOM_OF["city"], animate)
+        else:
+            op = FitBounds(bounds=place.bounds, animate=animate)
+    elif bounds is not None:
+        op = FitBounds(bounds=check_bounds("bounds", bounds), animate=animate)
+    else:
+        op = FitBounds(feature_ids=tuple(check_id("feature", fid) for fid in ids or ()), animate=animate)
+    out = await tc.write(map_id, [op], expected_version)
+    if places.places:
+        out["places"] = places.resolved()
+    return answer(out)
+
+
+async def set_layer(
+    tc: ToolContext,
+    map_id: MapId,
+    layer: Annotated[str, Field(description="layer id (letters, digits, _.:-)")],
+    visible: bool = True,
+    name: Annotated[str, Field(max_length=200, description="shown to the user; for a new layer")] = "",
+    expected_version: Expected = None,
+) -> CallToolResult:
+    """Show or hide a layer (a group of features), creating it when missing."""
+    lid = check_id("layer", layer)
+    entry = await tc.entry(map_id)
+    if lid in entry.state.layers:
+        op: Op = SetLayerVisibility(lid, visible)
+    else:
+        op = AddLayer(lid, check_text("name", name or lid, tc.hub.limits.max_label), visible)
+    return answer(await tc.write(map_id, [op], expected_version))

@@ -1,0 +1,86 @@
+"""The ``measure`` tool: distances, areas, bearings and boxes a model computes badly, on the WGS84
+ellipsoid (core.measure), for points, place names or features already on a map."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from mapsrv.core.measure import area, bbox, bearing, feature_area, feature_length, legs
+from mapsrv.core.model import check_id
+from mapsrv.errors import InvalidInput
+from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.places import Resolver, places_ready
+from mapsrv.mcp.tools.results import answer
+from mapsrv.mcp.tools.schema import FeatureIds, Points, Unit
+
+__all__ = ["measure"]
+
+_AREA_OF = {"m": "ha", "km": "km2", "mi": "mi2", "nmi": "km2", "ft": "acres"}
+_MAX_LEGS = 25  # legs listed one by one; longer routes give the total only
+
+
+def _r(value: float) -> float:
+    return float(f"{value:.4g}") if abs(value) < 1000 else round(value, 1)
+
+
+async def measure(
+    tc: ToolContext,
+    points: Points | None = None,
+    closed: Annotated[bool, Field(description="points outline an area: add its area")] = False,
+    map_id: Annotated[str | None, Field(description="with ids")] = None,
+    ids: FeatureIds = None,
+    unit: Unit = "km",
+) -> CallToolResult:
+    """Measure points or place names (distance along them, each leg, bearing first to last, bbox,
+    area if closed) or features on a map (length, area, bbox)."""
+    if (points is None) == (ids is None):
+        raise InvalidInput(
+            "measure must get points or ids (with map_id), got "
+            + ("both" if points else "neither")
+            + "; give one"
+        )
+    square = _AREA_OF[unit]
+    out: dict[str, Any] = {"unit": unit}
+    if points is not None:
+        if Resolver.needed(points):
+            await places_ready()
+        places = Resolver()
+        path = places.points("points", points)
+        if len(path) < 2:
+            raise InvalidInput(f"points needs at least 2 points, got {len(path)}; add another")
+        parts = legs(path, unit)
+        out["distance"] = _r(sum(parts))
+        if 1 < len(parts) <= _MAX_LEGS:
+            out["legs"] = [_r(part) for part in parts]
+        turn = bearing(path[0], path[-1]) if path[0] != path[-1] else None
+        if turn is not None:
+            out["bearing"] = {"degrees": round(turn.degrees, 1), "compass": turn.compass}
+        if closed:
+            out["area"], out["area_unit"] = _r(area(path, square)), square
+        (s, w), (n, e) = bbox(path)
+        out["bbox"] = [[s, w], [n, e]]
+        if places.places:
+            out["places"] = places.resolved()
+        return answer(out)
+    if map_id is None:
+        raise InvalidInput("map_id is required with ids, got none; give the map the features are on")
+    state = (await tc.entry(map_id)).state
+    found = []
+    for fid in ids or ():
+        feature = state.features.get(check_id("feature", fid))
+        if feature is None:
+            raise InvalidInput(
+                f"ids must name features on this map, got {fid!r:.40}; read the map for its ids"
+            )
+        found.append(feature)
+    out["area_unit"] = square
+    out["features"] = [
+        {"id": f.id, "length": _r(feature_length(f, unit)), "area": _r(feature_area(f, square))}
+        for f in found
+    ]
+    (s, w), (n, e) = bbox(found)
+    out["bbox"] = [[round(s, 5), round(w, 5)], [round(n, 5), round(e, 5)]]
+    return answer(out)

@@ -1,0 +1,200 @@
+"""Reading a map without changing it: the ``read`` tool and the ``map://{map_id}`` resource.
+
+By default ``read`` answers a summary within a byte budget whatever the map's size (counts per
+layer and kind, the bounding box, the latest and the labelled features, a cursor); filters and the
+cursor page through the features in detail, and ``geojson`` exports them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from mapsrv.core.geojson import to_geojson
+from mapsrv.core.model import Bounds as Box
+from mapsrv.core.model import Feature, MapState, check_bounds
+from mapsrv.errors import InvalidInput
+from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.places import Resolver, places_ready
+from mapsrv.mcp.tools.results import answer, compact
+from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
+
+__all__ = ["SUMMARY_BUDGET", "read", "read_map", "summary"]
+
+SUMMARY_BUDGET = 1_700  # bytes of labelled-feature rows: a summary answer (JSON + its text) <= 6 KB
+PAGE_BUDGET = 12_000  # bytes of feature rows in a page
+_LATEST = 5
+_NAMES = {"polyline": "line"}
+Kind = Literal["marker", "line", "polygon", "circle", "rectangle"]
+
+
+def _kind(feature: Feature) -> str:
+    return _NAMES.get(feature.type, feature.type)
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 5)
+    if isinstance(value, (list, tuple)):
+        return [_round(v) for v in value]
+    return value
+
+
+def _brief(feature: Feature) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": feature.id, "type": _kind(feature)}
+    if feature.label:
+        row["label"] = feature.label
+    points = feature.points()
+    row["at"] = _round(list(points[0]))
+    return row
+
+
+def _detail(feature: Feature) -> dict[str, Any]:
+    row = _brief(feature)
+    row["layer"] = feature.layer
+    if feature.popup:
+        row["popup"] = feature.popup[:80] + ("..." if len(feature.popup) > 80 else "")
+    points = feature.points()
+    if feature.type in ("polyline", "polygon", "rectangle"):
+        del row["at"]
+        if len(points) <= 20:
+            row["points"] = _round([list(p) for p in points])
+        else:
+            row["n_points"] = len(points)
+            row["points"] = _round([list(points[0]), list(points[-1])])
+    if feature.radius is not None:
+        row["radius_m"] = feature.radius
+    if feature.style:
+        row["style"] = dict(feature.style)
+    return row
+
+
+def _fill(rows: Iterable[dict[str, Any]], budget: int, cap: int) -> tuple[list[dict[str, Any]], int]:
+    """As many rows as fit in ``budget`` bytes (at most ``cap``, at least one, so that a cursor
+    always moves on); and how many were taken."""
+    out: list[dict[str, Any]] = []
+    used = 0
+    for row in rows:
+        size = len(compact(row)) + 1
+        if len(out) >= cap or (out and used + size > budget):
+            break
+        out.append(row)
+        used += size
+    return out, len(out)
+
+
+def summary(state: MapState, url: str) -> dict[str, Any]:
+    """The whole map in a bounded answer."""
+    features = list(state.features.values())
+    layers: dict[str, dict[str, Any]] = {
+        lid: {"name": layer.name, "visible": layer.visible}
+        if layer.name != lid
+        else {"visible": layer.visible}
+        for lid, layer in state.layers.items()
+    }
+    for feature in features:
+        counts = layers[feature.layer]
+        counts[_kind(feature)] = counts.get(_kind(feature), 0) + 1
+    box = state.bbox()
+    latest = [_brief(f) for f in features[-_LATEST:]]
+    latest_ids = {row["id"] for row in latest}
+    named, _ = _fill(
+        (_brief(f) for f in features if f.label and f.id not in latest_ids), SUMMARY_BUDGET, MAX_READ
+    )
+    out: dict[str, Any] = {
+        "map_id": state.id,
+        "title": state.title,
+        "version": state.version,
+        "url": url,
+        "count": len(features),
+        "bbox": _round([list(box[0]), list(box[1])]) if box else None,
+        "view": state.view.to_json() if state.view else None,
+        "layers": layers,
+        "latest": latest,
+        "named": named,
+    }
+    if len(features) > len(latest) + len(named):
+        out["next"] = "0"
+    return out
+
+
+def _matches(feature: Feature, layer: str | None, kind: str | None, text: str | None, box: Any) -> bool:
+    if layer is not None and feature.layer != layer:
+        return False
+    if kind is not None and _kind(feature) != kind:
+        return False
+    if text is not None:
+        needle = text.casefold()
+        if not any(needle in s.casefold() for s in (feature.id, feature.label, feature.popup)):
+            return False
+    if box is not None:
+        (s, w), (n, e) = box
+        return any(s <= lat <= n and w <= lon <= e for lat, lon in feature.points())
+    return True
+
+
+async def _box(bbox: Any) -> Box | None:
+    if not isinstance(bbox, str):
+        return None if bbox is None else check_bounds("bbox", bbox)
+    await places_ready()
+    place = Resolver().place("bbox", bbox)
+    if place.bounds is None:  # a city: 20 km around it
+        lat, lon = place.latlon
+        return ((lat - 0.2, lon - 0.3), (lat + 0.2, lon + 0.3))
+    return place.bounds
+
+
+def _offset(cursor: str | None, count: int) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or int(cursor) > count:
+        raise InvalidInput(
+            f"cursor must be a 'next' value from an earlier read, got {cursor!r:.40}; read again"
+        )
+    return int(cursor)
+
+
+async def read(
+    tc: ToolContext,
+    map_id: MapId,
+    layer: str | None = None,
+    kind: Kind | None = None,
+    text: Annotated[str | None, Field(description="in id, label or popup")] = None,
+    bbox: Bounds = None,
+    cursor: Annotated[str | None, Field(description="'next' from the last read")] = None,
+    limit: Annotated[int, Field(ge=1, le=MAX_READ)] = 50,
+    geojson: Annotated[bool, Field(description="the features as GeoJSON, [lon, lat]")] = False,
+) -> CallToolResult:
+    """What is on a map: a short summary, or with filters or a cursor a page of features in detail."""
+    entry = await tc.entry(map_id)
+    state = entry.state
+    box = await _box(bbox)
+    paged = any(v is not None for v in (layer, kind, text, box, cursor))
+    if not paged and not geojson:
+        return answer(summary(state, tc.links(entry)[0]))
+    matched = [f for f in state.features.values() if _matches(f, layer, kind, text, box)]
+    start = _offset(cursor, len(matched))
+    if geojson:
+        chosen = matched[start : start + limit] if paged else matched
+        collection = to_geojson(dataclasses.replace(state, features={f.id: f for f in chosen}))
+        return answer(collection)
+    rows, taken = _fill((_detail(f) for f in matched[start:]), PAGE_BUDGET, limit)
+    out: dict[str, Any] = {
+        "map_id": state.id,
+        "version": state.version,
+        "count": len(matched),
+        "features": rows,
+    }
+    if start + taken < len(matched):
+        out["next"] = str(start + taken)
+    return answer(out)
+
+
+async def read_map(tc: ToolContext, map_id: str) -> str:
+    """The ``map://{map_id}`` resource: the map's summary, as JSON text."""
+    entry = await tc.entry(map_id)
+    return compact(summary(entry.state, tc.links(entry)[0]))

@@ -1,0 +1,167 @@
+"""Prometheus metrics, one registry per server (no module globals), served at ``/metrics``.
+
+Counts that the hub, the store and the MCP layer already keep are read at scrape time by a
+collector, so the hot paths pay nothing for them; only request timing is observed per request.
+Every label has a small, fixed set of values (routes are the templates of ``mapsrv.http.routes``,
+never raw paths: a map's path holds its capability).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from mapsrv.observability.statistics import ServerStatistics
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Snapshot(Collector):
+    def __init__(self, read: Callable[[], ServerStatistics]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Any]:
+        s = self._read()
+        hub = s.hub
+        yield GaugeMetricFamily("mapsrv_maps_held", "Maps held in this process's memory", value=hub.maps)
+        yield GaugeMetricFamily(
+            "mapsrv_sse_connections_active", "Open browser event streams", value=hub.subscribers
+        )
+        yield CounterMetricFamily(
+            "mapsrv_events_published", "Map events fanned out to local viewers", value=hub.events_published
+        )
+        streams = CounterMetricFamily(
+            "mapsrv_sse_streams",
+            "Browser event streams opened, by writer: the fan-out on the socket, or a task through ASGI",
+            labels=["writer"],
+        )
+        streams.add_metric(["socket"], s.streams.socket)
+        streams.add_metric(["asgi"], s.streams.asgi)
+        yield streams
+        yield CounterMetricFamily(
+            "mapsrv_subscribers_dropped", "Viewers dropped for falling behind", value=hub.subscribers_dropped
+        )
+        yield CounterMetricFamily("mapsrv_maps_expired", "Idle maps forgotten", value=hub.maps_expired)
+        yield CounterMetricFamily(
+            "mapsrv_commit_conflicts",
+            "Writes that found a newer version in the store",
+            value=hub.commit_conflicts,
+        )
+        yield GaugeMetricFamily(
+            "mapsrv_pending_writes",
+            "Write batches held while the store is unreachable",
+            value=hub.pending_writes,
+        )
+        sessions = GaugeMetricFamily("mapsrv_mcp_sessions", "Open MCP sessions", labels=["transport"])
+        sessions.add_metric(["streamable_http"], s.mcp.http_sessions)
+        sessions.add_metric(["sse"], s.mcp.sse_sessions)
+        yield sessions
+        book = s.mcp.sessions
+        yield GaugeMetricFamily(
+            "mapsrv_mcp_sessions_unanswered",
+            "MCP sessions that have sent no request since their initialize",
+            value=book.unanswered,
+        )
+        closed = CounterMetricFamily(
+            "mapsrv_mcp_sessions_closed", "MCP sessions mapsrv closed, by reason", labels=["reason"]
+        )
+        closed.add_metric(["unanswered"], book.closed_unanswered)
+        closed.add_metric(["failed_initialize"], book.closed_failed_initialize)
+        yield closed
+        yield CounterMetricFamily(
+            "mapsrv_mcp_sessions_refused_quota",
+            "New MCP sessions refused (429) past a client's or an API key's quota",
+            value=book.refused_quota,
+        )
+        yield CounterMetricFamily("mapsrv_redis_errors", "Failed Redis calls", value=s.store.errors)
+        yield CounterMetricFamily(
+            "mapsrv_store_breaker_trips",
+            "Times the store was marked unavailable (a failed or hung call), so writes were held at once",
+            value=s.store.breaker_trips,
+        )
+        yield CounterMetricFamily(
+            "mapsrv_store_reconnections",
+            "Times the store came back after being unavailable",
+            value=s.store.reconnections,
+        )
+        yield CounterMetricFamily(
+            "mapsrv_remote_events",
+            "Events other processes committed, read from the store",
+            value=s.store.remote_events,
+        )
+        limited = CounterMetricFamily(
+            "mapsrv_rate_limited",
+            "Requests answered 429 by a rate limit, by kind (streams_open: past the open-stream cap)",
+            labels=["kind"],
+        )
+        for kind in ("maps", "maps_global", "writes", "mcp", "streams", "streams_open"):
+            limited.add_metric([kind], s.throttle.refused.get(kind, 0))
+        yield limited
+        early = CounterMetricFamily(
+            "mapsrv_early_responses",
+            "Responses ready before their request body was read, by what became of the connection",
+            labels=["outcome"],
+        )
+        early.add_metric(["drained"], s.connections.drained)
+        early.add_metric(["closed"], s.connections.closed)
+        yield early
+        yield GaugeMetricFamily(
+            "mapsrv_ready", "1 when this process is ready for traffic", value=int(s.ready)
+        )
+
+
+class Metrics:
+    def __init__(self, read_statistics: Callable[[], ServerStatistics]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.request_duration = Histogram(
+            "mapsrv_request_duration_seconds",
+            "HTTP requests by route, method and status (streams: until their headers are sent)",
+            ["route", "method", "status"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.messages_received = Counter(
+            "mapsrv_messages_received",
+            "Requests received, by transport",
+            ["transport"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "mapsrv_errors",
+            "Requests answered with an error, by status class",
+            ["status"],
+            registry=self.registry,
+        )
+        self.session_duration = Histogram(
+            "mapsrv_session_duration_seconds",
+            "How long streams and MCP SSE sessions stayed open",
+            ["kind"],
+            registry=self.registry,
+            buckets=(1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600),
+        )
+        self.replication_latency = Histogram(
+            "mapsrv_replication_latency_seconds",
+            "Time to commit a write batch to the store (memory: ~0)",
+            registry=self.registry,
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2),
+        )
+        self.registry.register(_Snapshot(read_statistics))
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.request_duration.labels(route, method if method in _METHODS else "other", str(status)).observe(
+            seconds
+        )
+        if status >= 400:
+            self.errors.labels(f"{status // 100}xx").inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+_METHODS = {"GET", "POST", "DELETE", "HEAD", "OPTIONS", "PUT"}

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
-from mapsrv.http.ratelimit import MAX_RATE
 from mapsrv.store.redis_url import parse_redis_url
 
 __all__ = [
     "HOURS",
     "KIB",
+    "MAX_RATE",
     "MIB",
     "MINUTES",
     "SECONDS",
@@ -37,6 +37,9 @@ ENV_PREFIX = "MAPSRV_"
 GATEWAY_ENV_PREFIX = "MAPSRV_GATEWAY_"
 STDIO_ONLY = ("server", "server_key")  # settings only `mapsrv stdio` reads (no flags on serve)
 SECRETS = ("api_keys", "server_key")  # never shown, not even their defaults
+# The most any rate_* may be, per second: the rate limiter's microsecond of slack must stay a
+# small part of one interval (mapsrv.http.ratelimit), or a burst of one lets two through.
+MAX_RATE = 10_000
 
 
 class ConfigError(ValueError):

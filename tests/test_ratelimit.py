@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapsrv.http.ratelimit import MAX_RATE, Decision, LocalLimiter, Rate, gcra
+from mapsrv.config import MAX_RATE
+from mapsrv.http.ratelimit import Decision, LocalLimiter, Rate, gcra
 
 rates = st.builds(
     Rate,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MAX_RATE", "Decision", "LocalLimiter", "Rate", "gcra"]
+__all__ = ["Decision", "LocalLimiter", "Rate", "gcra"]
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,9 @@ class Rate:
 # Worked in differences from ``now`` (clock values are large and their sums round); a microsecond
 # of slack keeps a burst at exactly ``burst`` requests whatever the rounding. The slack must stay
 # well under one interval, or a request that early would pass too: hence the most a rate can be
-# configured to (an interval of 100 us, a hundred slacks; Redis keeps times to the microsecond).
+# configured to, ``config.MAX_RATE`` (an interval of 100 us, a hundred slacks; Redis keeps times to
+# the microsecond).
 _SLACK = 1e-6
-MAX_RATE = 10_000
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,103 @@
-"""What the whole server reports about itself, as typed values: the hub's counts, the MCP
-sessions, the store's health, and readiness. The metrics collector reads these attributes."""
+"""What the whole server reports about itself, as typed values, and what the metrics read of them.
+
+The observer does not import what it observes: each shape below is a Protocol that the component's
+own ``statistics()`` value matches (``HubStatistics``, ``McpStatistics``, ``StoreStatistics``,
+``ConnectionStatistics``, ``ThrottleStatistics``, ``StreamCounts``), checked by mypy where the
+server registers them (``mapsrv.server``). A new component joins by a field here and a reading in
+``metrics``; nothing here reaches up into it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from mapsrv.http.hygiene import ConnectionStatistics
-from mapsrv.http.throttle import ThrottleStatistics
-from mapsrv.hub import HubStatistics
-from mapsrv.mcp.endpoints import McpStatistics
-from mapsrv.store import StoreStatistics
-from mapsrv.web.stream import StreamCounts
+__all__ = [
+    "ConnectionCounts",
+    "HubCounts",
+    "McpCounts",
+    "ServerStatistics",
+    "SessionCounts",
+    "StoreCounts",
+    "StreamWriters",
+    "ThrottleCounts",
+]
 
-__all__ = ["ServerStatistics"]
+
+class HubCounts(Protocol):
+    @property
+    def maps(self) -> int: ...
+    @property
+    def subscribers(self) -> int: ...
+    @property
+    def events_published(self) -> int: ...
+    @property
+    def subscribers_dropped(self) -> int: ...
+    @property
+    def maps_expired(self) -> int: ...
+    @property
+    def commit_conflicts(self) -> int: ...
+    @property
+    def pending_writes(self) -> int: ...
+
+
+class SessionCounts(Protocol):
+    @property
+    def unanswered(self) -> int: ...
+    @property
+    def closed_unanswered(self) -> int: ...
+    @property
+    def closed_failed_initialize(self) -> int: ...
+    @property
+    def refused_quota(self) -> int: ...
+
+
+class McpCounts(Protocol):
+    @property
+    def http_sessions(self) -> int: ...
+    @property
+    def sse_sessions(self) -> int: ...
+    @property
+    def sessions(self) -> SessionCounts: ...
+
+
+class StoreCounts(Protocol):
+    @property
+    def errors(self) -> int: ...
+    @property
+    def breaker_trips(self) -> int: ...
+    @property
+    def reconnections(self) -> int: ...
+    @property
+    def remote_events(self) -> int: ...
+
+
+class ConnectionCounts(Protocol):
+    @property
+    def drained(self) -> int: ...
+    @property
+    def closed(self) -> int: ...
+
+
+class ThrottleCounts(Protocol):
+    @property
+    def refused(self) -> Mapping[str, int]: ...
+
+
+class StreamWriters(Protocol):
+    @property
+    def socket(self) -> int: ...
+    @property
+    def asgi(self) -> int: ...
 
 
 @dataclass(frozen=True)
 class ServerStatistics:
-    hub: HubStatistics
-    mcp: McpStatistics
-    store: StoreStatistics
-    connections: ConnectionStatistics
-    throttle: ThrottleStatistics
-    streams: StreamCounts  # a copy
+    hub: HubCounts
+    mcp: McpCounts
+    store: StoreCounts
+    connections: ConnectionCounts
+    throttle: ThrottleCounts
+    streams: StreamWriters  # a copy
     ready: bool  # the store answers and the server is not draining

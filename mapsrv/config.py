@@ -25,6 +25,11 @@ __all__ = [
     "Config",
     "ConfigError",
     "add_arguments",
+    "add_setting_flags",
+    "check_logging",
+    "check_range",
+    "convert",
+    "settings_from_sources",
 ]
 
 SECONDS = 1.0
@@ -175,7 +180,7 @@ class Config:
     )
 
     def __post_init__(self) -> None:
-        _check_range(self, "port", 0, 65535)
+        check_range(self, "port", 0, 65535)
         for name in (
             "idle_timeout",
             "heartbeat_interval",
@@ -185,7 +190,7 @@ class Config:
             "body_timeout",
             "mcp_handshake_timeout",
         ):
-            _check_range(self, name, 0.001, 365 * 24 * HOURS)
+            check_range(self, name, 0.001, 365 * 24 * HOURS)
         for name in (
             "event_log_size",
             "subscriber_buffer",
@@ -201,11 +206,11 @@ class Config:
             "burst_streams",
             "max_streams_per_client",
         ):
-            _check_range(self, name, 1, 10_000_000)
-        _check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
-        _check_range(self, "drain_delay", 0, 3600)
+            check_range(self, name, 1, 10_000_000)
+        check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
+        check_range(self, "drain_delay", 0, 3600)
         for name in ("rate_maps", "rate_maps_global", "rate_writes", "rate_mcp", "rate_streams"):
-            _check_range(self, name, 0, MAX_RATE)
+            check_range(self, name, 0, MAX_RATE)
         if urlsplit(self.store).scheme != "memory":
             try:
                 parse_redis_url(self.store)
@@ -218,12 +223,7 @@ class Config:
             raise ConfigError(
                 f"Config 'tile_url' has value {self.tile_url!r}. It needs {{z}}, {{x}} and {{y}}."
             )
-        if self.log_level not in ("debug", "info", "warning", "error"):
-            raise ConfigError(
-                f"Config 'log_level' has value {self.log_level!r}. Use debug, info, warning or error."
-            )
-        if self.log_format not in ("text", "json"):
-            raise ConfigError(f"Config 'log_format' has value {self.log_format!r}. Use text or json.")
+        check_logging(self)
         for network in self.trusted_proxies:
             try:
                 ipaddress.ip_network(network, strict=False)
@@ -243,13 +243,11 @@ class Config:
         cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
     ) -> Config:
         """Defaults, then ``MAPSRV_*`` variables from ``environ``, then ``overrides`` (CLI)."""
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, raw in (environ or {}).items():
-            if not key.startswith(ENV_PREFIX) or key.startswith(GATEWAY_ENV_PREFIX):
-                continue  # MAPSRV_GATEWAY_* belong to `mapsrv gateway`, which may share the environment
+        # MAPSRV_GATEWAY_* belong to `mapsrv gateway`, which may share the environment
+        environ = {k: v for k, v in (environ or {}).items() if not k.startswith(GATEWAY_ENV_PREFIX)}
+        for key, raw in environ.items():
             name = key[len(ENV_PREFIX) :].lower()
-            if (
+            if key.startswith(ENV_PREFIX) and (
                 raw.startswith("tcp://")
                 or name.endswith(("_service_host", "_service_port"))
                 or "_port_" in name
@@ -258,77 +256,105 @@ class Config:
                     f"{key} looks like a Kubernetes service link, not a mapsrv setting; set"
                     " enableServiceLinks: false in the pod spec (deploy/k8s does)"
                 )
-            if name not in known:
-                raise ConfigError(f"Unknown setting {key}; known: {', '.join(_env_names())}")
-            values[name] = _convert(name, known[name].type, raw)
-        for name, value in (overrides or {}).items():
-            if name not in known:
-                raise ConfigError(f"Unknown setting {name!r}")
-            if value is not None:
-                values[name] = _convert(name, known[name].type, value) if isinstance(value, str) else value
-        return cls(**values)
+        return cls(**settings_from_sources(cls, ENV_PREFIX, environ, overrides))
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
 
 
-def _env_names() -> list[str]:
-    return [ENV_PREFIX + f.name.upper() for f in fields(Config)]
+def settings_from_sources(
+    cls: Any, prefix: str, environ: Mapping[str, str] | None, overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The values of a settings dataclass: ``prefix``-named variables from ``environ``, then
+    ``overrides`` (flags) over them. An unknown name is an error that lists the known ones."""
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, raw in (environ or {}).items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix) :].lower()
+        if name not in known:
+            raise ConfigError(f"Unknown setting {key}; known: {', '.join(prefix + n.upper() for n in known)}")
+        values[name] = convert(name, known[name].type, raw)
+    for name, value in (overrides or {}).items():
+        if name not in known:
+            raise ConfigError(f"Unknown setting {name!r}")
+        if value is not None:
+            values[name] = convert(name, known[name].type, value) if isinstance(value, str) else value
+    return values
 
 
-def _check_range(config: Config, name: str, low: float, high: float) -> None:
-    value = getattr(config, name)
+def check_range(settings: Any, name: str, low: float, high: float) -> None:
+    value = getattr(settings, name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise ConfigError(f"Config {name!r} has value {value!r}. It must be between {low:g} and {high:g}.")
 
 
+def check_logging(settings: Any) -> None:
+    """``log_level`` and ``log_format``, which ``serve`` and ``gateway`` both have."""
+    if settings.log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError(
+            f"Config 'log_level' has value {settings.log_level!r}. Use debug, info, warning or error."
+        )
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"Config 'log_format' has value {settings.log_format!r}. Use text or json.")
+
+
 _DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|d)?\s*")
 _UNITS = {"ms": 0.001, "s": SECONDS, "m": MINUTES, "h": HOURS, "d": 24 * HOURS, None: SECONDS}
+_SIZE = re.compile(r"\s*([0-9][0-9_]*)\s*(KiB|MiB|GiB)?\s*")
+_BYTES = {None: 1, "KiB": KIB, "MiB": MIB, "GiB": 1024 * MIB}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _convert(name: str, type_: Any, raw: str) -> Any:
+def convert(name: str, type_: Any, raw: str) -> Any:
+    """A setting's text (a variable or a flag) as its field's type: whole numbers (and sizes such
+    as ``32MiB``), durations (``90s``, ``15m``, ``1h``, plain seconds), booleans, comma lists."""
     type_name = type_ if isinstance(type_, str) else getattr(type_, "__name__", str(type_))
-    try:
-        if type_name == "int":
-            return int(raw.replace("_", ""))
-        if type_name == "float":
-            match = _DURATION.fullmatch(raw)
-            if not match:
-                raise ValueError(raw)
-            return float(match.group(1)) * _UNITS[match.group(2)]
-        if type_name == "bool":
-            lowered = raw.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if type_name.startswith("tuple"):
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if type_name == "int" and (size := _SIZE.fullmatch(raw)):
+        return int(size.group(1).replace("_", "")) * _BYTES[size.group(2)]
+    if type_name == "float" and (duration := _DURATION.fullmatch(raw)):
+        return float(duration.group(1)) * _UNITS[duration.group(2)]
+    if type_name == "bool" and raw.strip().lower() in _TRUE + _FALSE:
+        return raw.strip().lower() in _TRUE
+    if type_name.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if type_name == "str":
         return raw
-    except ValueError:
-        kind = {"int": "a valid int", "float": "a valid number or duration", "bool": "true or false"}
-        raise ConfigError(
-            f"Config {name!r} has value {raw!r}. Not {kind.get(type_name, type_name)}."
-        ) from None
+    kind = {"int": "a valid int or size", "float": "a valid number or duration", "bool": "true or false"}
+    raise ConfigError(f"Config {name!r} has value {raw!r}. Not {kind.get(type_name, type_name)}.")
+
+
+def add_setting_flags(
+    parser: argparse.ArgumentParser,
+    cls: Any,
+    prefix: str,
+    *,
+    secrets: Sequence[str],
+    only: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    switches: bool = False,
+) -> None:
+    """One ``--flag`` per setting of ``cls``, with its help text, environment name and default
+    (never a secret's). With ``switches``, a boolean's flag takes no value (``--shell``)."""
+    for f in fields(cls):
+        if (only is not None and f.name not in only) or f.name in exclude:
+            continue
+        shown = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+        if f.name in secrets:
+            shown = "none (secrets never shown)"
+        flag: dict[str, Any] = {"dest": f.name, "default": None, "metavar": f.name.upper()}
+        if switches and f.type in (bool, "bool"):
+            flag = {"dest": f.name, "default": None, "action": "store_const", "const": "true"}
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            help=f"{f.metadata['help']} (env {prefix}{f.name.upper()}; default {shown!s})",
+            **flag,
+        )
 
 
 def add_arguments(
     parser: argparse.ArgumentParser, only: Sequence[str] | None = None, exclude: Sequence[str] = ()
 ) -> None:
-    """One ``--flag`` per setting, with its help text, environment name and default."""
-    for f in fields(Config):
-        if (only is not None and f.name not in only) or f.name in exclude:
-            continue
-        default = f.default
-        shown = ",".join(default) if isinstance(default, tuple) else default
-        if f.name in SECRETS:
-            shown = "none (secrets never shown)"
-
-        parser.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            default=None,
-            metavar=f.name.upper(),
-            help=f"{f.metadata['help']} (env {ENV_PREFIX}{f.name.upper()}; default {shown!s})",
-        )
+    """``mapsrv serve``'s and ``mapsrv stdio``'s flags."""
+    add_setting_flags(parser, Config, ENV_PREFIX, secrets=SECRETS, only=only, exclude=exclude)

@@ -26,7 +26,7 @@ def test_layers_defaults_environment_then_flags() -> None:
     ("environ", "message"),
     [
         ({"MAPSRV_PROT": "1"}, "Unknown setting MAPSRV_PROT"),
-        ({"MAPSRV_PORT": "x"}, "Config 'port' has value 'x'. Not a valid int."),
+        ({"MAPSRV_PORT": "x"}, "Config 'port' has value 'x'. Not a valid int or size."),
         ({"MAPSRV_PORT": "70000"}, "Config 'port' has value 70000. It must be between 0 and 65535."),
         ({"MAPSRV_RATE_WRITES": "10001"}, "'rate_writes' has value 10001.0. It must be between 0 and 10000."),
         ({"MAPSRV_IDLE_TIMEOUT": "soon"}, "Config 'idle_timeout' has value 'soon'"),

@@ -15,11 +15,20 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mapsrv.config import MIB, MINUTES, SECONDS, ConfigError
+from mapsrv.config import (
+    MIB,
+    MINUTES,
+    SECONDS,
+    ConfigError,
+    add_setting_flags,
+    check_logging,
+    check_range,
+    settings_from_sources,
+)
 from mapsrv.gateway.runner import ChildSpec
 
 __all__ = ["ENV_PREFIX", "GatewayConfig", "ServerSpec", "add_arguments", "load_servers"]
@@ -30,27 +39,6 @@ DEFAULT_CHILD_ENV = (
     "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "VIRTUAL_ENV",
 )  # fmt: skip
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|d)?\s*")
-_SECONDS_PER = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_SIZE = re.compile(r"\s*([0-9_]+)\s*(KiB|MiB|GiB)?\s*")
-_BYTES_PER = {None: 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
-
-
-def _convert(name: str, type_: Any, raw: str) -> Any:
-    """A setting's text (from the environment or a flag) as its field's type."""
-    type_name = type_ if isinstance(type_, str) else getattr(type_, "__name__", str(type_))
-    if type_name == "int" and (size := _SIZE.fullmatch(raw)):
-        return int(size.group(1).replace("_", "")) * _BYTES_PER[size.group(2)]
-    if type_name == "float" and (duration := _DURATION.fullmatch(raw)):
-        return float(duration.group(1)) * _SECONDS_PER[duration.group(2)]
-    if type_name == "bool" and raw.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if type_name.startswith("tuple"):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if type_name == "str":
-        return raw
-    kind = {"int": "a valid int or size", "float": "a valid number or duration", "bool": "true or false"}
-    raise ConfigError(f"Config {name!r} has value {raw!r}. Not {kind.get(type_name, type_name)}.")
 
 
 def _help(text: str) -> dict[str, str]:
@@ -131,43 +119,20 @@ class GatewayConfig:
             "graceful_timeout": (0, 3600),
         }
         for name, (low, high) in checks.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                raise ConfigError(
-                    f"Config {name!r} has value {value!r}. It must be between {low:g} and {high:g}."
-                )
-        if self.log_level not in ("debug", "info", "warning", "error"):
-            raise ConfigError(
-                f"Config 'log_level' has value {self.log_level!r}. Use debug, info, warning or error."
-            )
+            check_range(self, name, low, high)
+        check_logging(self)
         if bool(self.peer_url) != bool(self.peer_key) or (self.peer_key and len(self.peer_key) < 16):
             raise ConfigError(
                 "Config 'peer_url' and 'peer_key' go together; the key is at least 16 characters."
             )
         if self.peer_url and not re.fullmatch(r"https?://[^/?#\s]+", self.peer_url):
             raise ConfigError(f"Config 'peer_url' has value {self.peer_url!r}. Use http://HOST:PORT.")
-        if self.log_format not in ("text", "json"):
-            raise ConfigError(f"Config 'log_format' has value {self.log_format!r}. Use text or json.")
 
     @classmethod
     def from_sources(
         cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
     ) -> GatewayConfig:
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, raw in (environ or {}).items():
-            if key.startswith(ENV_PREFIX):
-                name = key[len(ENV_PREFIX) :].lower()
-                if name not in known:
-                    names = ", ".join(ENV_PREFIX + n.upper() for n in known)
-                    raise ConfigError(f"Unknown setting {key}; known: {names}")
-                values[name] = _convert(name, known[name].type, raw)
-        for name, value in (overrides or {}).items():
-            if name not in known:
-                raise ConfigError(f"Unknown setting {name!r}")
-            if value is not None:
-                values[name] = _convert(name, known[name].type, value) if isinstance(value, str) else value
-        return cls(**values)
+        return cls(**settings_from_sources(cls, ENV_PREFIX, environ, overrides))
 
     def replace(self, **changes: Any) -> GatewayConfig:
         return dataclasses.replace(self, **changes)
@@ -219,15 +184,4 @@ def _server_from_entry(path: str, name: str, entry: Any) -> ServerSpec:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for f in fields(GatewayConfig):
-        shown = ",".join(f.default) if isinstance(f.default, tuple) else f.default
-        if f.name in ("api_keys", "peer_key"):
-            shown = "none (secrets never shown)"
-        flag = {"dest": f.name, "default": None, "metavar": f.name.upper()}
-        if f.type in (bool, "bool"):
-            flag = {"dest": f.name, "default": None, "action": "store_const", "const": "true"}
-        parser.add_argument(
-            "--" + f.name.replace("_", "-"),
-            help=f"{f.metadata['help']} (env {ENV_PREFIX}{f.name.upper()}; default {shown!s})",
-            **flag,  # type: ignore[arg-type]
-        )
+    add_setting_flags(parser, GatewayConfig, ENV_PREFIX, secrets=("api_keys", "peer_key"), switches=True)

@@ -4,6 +4,7 @@
     ├── InvalidInput            400  -32602  invalid       a value breaks a rule; the message names it
     │   ├── NothingToUndo       409  -32602  nothing_to_undo  an actor's undo (or redo) stack is empty
     │   ├── PayloadTooLarge     413  -32602  too_large     a body, string or collection past its cap
+    │   │   └── BodyTooLarge    413  -32602  too_large     a request body past --max-body-size (closes)
     │   └── ParseError          400  -32700  parse_error   a body that is not JSON(-RPC) at all
     ├── NotFound                404  -32002  not_found     unknown, expired or foreign map/feature
     ├── VersionConflict         409  -32010  conflict      expected_version is stale; carries current
@@ -30,6 +31,7 @@ import math
 from typing import Any
 
 __all__ = [
+    "BodyTooLarge",
     "EditConflict",
     "Forbidden",
     "HttpError",
@@ -72,6 +74,21 @@ class InvalidInput(MapsrvError):
 class PayloadTooLarge(InvalidInput):
     status = 413
     code = "too_large"
+
+
+class BodyTooLarge(PayloadTooLarge):
+    """The one answer to a request body past ``--max-body-size``, on every route. The unread rest
+    of the body is still on the wire, so the connection cannot carry another request."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"request body is larger than {limit} bytes, the most this server takes"
+            " (MAPSRV_MAX_BODY_SIZE): send less per call"
+        )
+        self.limit = limit
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [("Connection", "close")]
 
 
 class ParseError(InvalidInput):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mapsrv.errors import HttpError, MapsrvError, ParseError, PayloadTooLarge
+from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError, ParseError
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Message, Send
 
@@ -22,10 +22,7 @@ def as_json_rpc_error(status: int, text: str, max_body_size: int) -> MapsrvError
     """What a plain-text refusal of the SDK's means, as one of mapsrv's errors."""
     said = " ".join(text.split()).lower()[:200] or "error"
     if status == 413:
-        return PayloadTooLarge(
-            f"request body is larger than {max_body_size} bytes, the most this server takes"
-            " (MAPSRV_MAX_BODY_SIZE): send less per call"
-        )
+        return BodyTooLarge(max_body_size)
     if status == 400 and "parse" in said:
         return ParseError(f"body is not a JSON-RPC message: {said}")
     return HttpError(status, said)

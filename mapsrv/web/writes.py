@@ -20,7 +20,7 @@ from typing import Any
 
 from mapsrv.core.history import person_actor
 from mapsrv.core.parse import parse_ops
-from mapsrv.errors import HttpError, InvalidInput, MapsrvError
+from mapsrv.errors import BodyTooLarge, HttpError, InvalidInput, MapsrvError
 from mapsrv.http.identity import user_from_cookies
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send
@@ -110,7 +110,7 @@ class PageWrites:
         when its Content-Length (``declared``) says so."""
         limit = self.max_body_size
         if declared > limit:
-            raise self._too_large()
+            raise BodyTooLarge(limit)
         parts: list[bytes] = []
         size = 0
         while True:
@@ -120,16 +120,7 @@ class PageWrites:
             part = message.get("body", b"")
             size += len(part)
             if size > limit:
-                raise self._too_large()
+                raise BodyTooLarge(limit)
             parts.append(part)
             if not message.get("more_body", False):
                 return b"".join(parts)
-
-    def _too_large(self) -> HttpError:
-        # The unread body is still on the wire: the connection cannot carry another request.
-        return HttpError(
-            413,
-            f"request body is larger than {self.max_body_size} bytes",
-            code="too_large",
-            headers=(("Connection", "close"),),
-        )

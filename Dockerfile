@@ -16,8 +16,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
-# The build context is filtered by .dockerignore: the package, its static files and the metadata
-# files that setup.cfg reads; never build/ (stale setuptools output) or the tests.
+# The build context is filtered by .dockerignore: the package (its static files and templates are
+# package data) and the metadata files that setup.cfg reads; never build/ (stale setuptools
+# output) or the tests.
 COPY . /src
 
 # The project's wheel and a wheel of every dependency, then a virtualenv installed from those
@@ -28,7 +29,9 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
     && pip --python /opt/mapsrv/bin/python install --no-cache-dir --no-index --find-links /wheels \
         /wheels/mapsrv-*.whl \
     && /opt/mapsrv/bin/mapsrv --version \
-    && /opt/mapsrv/bin/python -I -c "import mapsrv.web; mapsrv.web.find_static_dir()"
+    && /opt/mapsrv/bin/python -I -c "import mapsrv.web; mapsrv.web.find_static_dir()" \
+    && /opt/mapsrv/bin/python -I -c "from mapsrv.http.templates import environment as e; \
+        e('mapsrv.web').get_template('index.html'); e('mapsrv.mcp').get_template('app.html')"
 
 
 FROM python:3.11-slim

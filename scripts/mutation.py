@@ -96,7 +96,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
 }
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m", "not browser",
                "--deselect", "tests/test_web.py::test_static_files_are_found_when_installed"]  # fmt: skip
-LINKED = ["mapsrv", "tests", "static", "docs", "deploy"]
+LINKED = ["mapsrv", "tests", "docs", "deploy"]  # the page's files are package data, inside mapsrv
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
 STATUS.update({24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"})
 COLUMNS = ("killed", "survived", "no tests", "timeout", "not checked")
@@ -119,7 +119,7 @@ def prepare(group: str) -> Path:
     config = (
         f'\n[tool.mutmut]\nsource_paths = ["mapsrv"]\nonly_mutate = {toml_list(modules)}\n'
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
-        f'pytest_add_cli_args = {toml_list(PYTEST_ARGS)}\nalso_copy = ["static", "docs", "deploy"]\n'
+        f'pytest_add_cli_args = {toml_list(PYTEST_ARGS)}\nalso_copy = ["docs", "deploy"]\n'
         # Each mutant's worker forked from a process that ran no test: under "fork" it would be
         # forked from the one that collected the stats, whose hypercorn the unmutated code had
         # already patched (http_server.py's fixes install once per process), so no mutant of

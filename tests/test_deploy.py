@@ -203,7 +203,10 @@ def test_dockerfile_final_stage_runs_mapsrv_as_the_deployment_expects() -> None:
     # The build context: what the wheel needs, never stale setuptools output or the tests.
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {"build", "dist", "tests", ".git", ".tox", "*.egg-info"} <= ignored
-    assert not {"mapsrv", "static", "setup.cfg", "pyproject.toml", "README.md"} & ignored
+    assert not {"mapsrv", "setup.cfg", "pyproject.toml", "README.md", "MANIFEST.in"} & ignored
+    rules = [line for line in ignored if line and not line.startswith("#")]
+    for part in ("static", "templates", ".html", ".js", ".css"):  # the page's files: package data
+        assert not [rule for rule in rules if part in rule], part
 
 
 @pytest.mark.parametrize(

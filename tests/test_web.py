@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
@@ -294,57 +296,193 @@ async def test_disconnect_leaves_nothing_behind(browser_factory, server: Server,
 
 
 def test_static_files_are_found_beside_the_mapsrv_that_runs():
-    """From a checkout, the top-level static/ (their one source); from an install (tox tests the
-    built wheel), the copy inside the package."""
-    import mapsrv
-    from mapsrv.web import find_static_dir
+    """Package data of the mapsrv that runs (a checkout, or under tox the installed wheel): the
+    served files in ``mapsrv/web/static``, the templates in ``templates/`` of web and mcp, never a
+    template among the served files, and no second copy at the top of the checkout."""
+    import importlib
 
-    package = Path(mapsrv.__file__).resolve().parent
-    checkout = Path(__file__).resolve().parent.parent
-    installed = package.parent != checkout
-    assert find_static_dir() == (package / "static" if installed else checkout / "static")
-    assert (find_static_dir() / "map.js").read_bytes() == (checkout / "static" / "map.js").read_bytes()
+    import mapsrv.web
+    from mapsrv.http.templates import environment
+    from mapsrv.web import find_static_dir
+    from mapsrv.web.static import TEMPLATES, served_files
+
+    web = Path(mapsrv.web.__file__).resolve().parent
+    assert find_static_dir() == web / "static"
+    served = served_files(find_static_dir())
+    assert {"map.js", "map.css", "page.css", "write.js"} <= served
+    assert not [name for name in served if name.endswith(".html")], "templates are not served files"
+    for package, names in (("mapsrv.web", TEMPLATES), ("mapsrv.mcp", {"app.html"})):
+        folder = Path(importlib.import_module(package).__file__).resolve().parent / "templates"
+        for name in names:
+            assert Path(environment(package).get_template(name).filename).resolve() == folder / name
+    assert not (Path(__file__).resolve().parent.parent / "static").exists(), "one place, in the package"
 
 
 def test_static_files_are_found_when_installed(tmp_path):
-    """Installed from the wheel into a prefix of its own (as ``pip install --user`` or ``--prefix``
-    do, where ``sys.prefix/share`` is somewhere else), the page's files come with the package."""
+    """Built into a wheel and installed into a prefix of its own (as ``pip install --user`` or
+    ``--prefix`` do), the page's files and templates come with the package (setup.cfg's
+    package_data): the wheel carries them, and ``mapsrv serve`` from that install serves pages."""
     import os
     import shutil
     import subprocess
     import sys
+    import time
+    import zipfile
 
     root = Path(__file__).resolve().parent.parent
     source = tmp_path / "src"  # a copy: building leaves build/ and *.egg-info behind
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("mapsrv", "static"):
-        shutil.copytree(root / name, source / name, ignore=ignore)
-    for name in ("setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in", "README.md", "CHANGELOG.md"):
+    shutil.copytree(
+        root / "mapsrv", source / "mapsrv", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    for name in ("setup.cfg", "pyproject.toml", "MANIFEST.in", "README.md", "CHANGELOG.md"):
         shutil.copy(root / name, source / name)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("MAPSRV_")}
     pip = [sys.executable, "-m", "pip"]
     subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", source], check=True, env=env)
     (wheel,) = (tmp_path / "dist").glob("mapsrv-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder, files in (
+        ("mapsrv/web/static", ("map.js", "map.css", "page.css")),
+        ("mapsrv/web/templates", ("index.html", "claim.html", "gone.html")),
+        ("mapsrv/mcp/templates", ("app.html",)),
+    ):
+        shipped = {n.rsplit("/", 1)[1] for n in names if n.rsplit("/", 1)[0] == folder}
+        assert set(files) <= shipped, folder
+        assert shipped == {p.name for p in (root / folder).iterdir()}, f"all of {folder}, and only it"
+    assert not [n for n in names if n.startswith("mapsrv/static/")], "no copy step any more"
     prefix = tmp_path / "prefix"
     # --ignore-installed: under tox this interpreter already has mapsrv, and pip would skip the prefix
     install = [*pip, "install", "-q", "--no-deps", "--ignore-installed", "--prefix", prefix, wheel]
     subprocess.run(install, check=True, env=env)
     (site,) = prefix.glob("lib/python*/site-packages")
-    script = "import mapsrv.web; print(mapsrv.web.__file__); print(mapsrv.web.find_static_dir())"
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(site)},
-        capture_output=True,
-        text=True,
-        check=True,
+    env["PYTHONPATH"] = str(site)
+    script = (
+        "import mapsrv.web, mapsrv.http.templates as t; print(mapsrv.web.__file__);"
+        " print(mapsrv.web.find_static_dir());"
+        " print(t.environment('mapsrv.mcp').get_template('app.html').filename)"
     )
-    module, static = out.stdout.split("\n")[:2]
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    module, static, app_page = out.stdout.split("\n")[:3]
     assert module.startswith(str(site)), "the installed copy, not the checkout"
-    assert static == str(site / "mapsrv" / "static")
-    for name in ("index.html", "map.js", "map.css"):
-        assert (Path(static) / name).is_file()
+    assert static == str(site / "mapsrv" / "web" / "static")
+    assert app_page == str(site / "mapsrv" / "mcp" / "templates" / "app.html")
     assert not (prefix / "share" / "mapsrv").exists()
+
+    log = tmp_path / "serve.log"
+    with log.open("wb") as stderr:
+        serve = [sys.executable, "-m", "mapsrv", "serve", "--port", "0"]
+        process = subprocess.Popen(serve, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 30
+        while "listening on " not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        url = log.read_text().split("listening on ", 1)[1].split()[0].rstrip("/")
+        with httpx.Client(base_url=url, follow_redirects=True, timeout=10) as browser:
+            page = browser.get("/")
+            map_id = page.url.path.rsplit("/", 1)[1]
+            assert page.status_code == 200 and page.url.path == f"/m/{map_id}"
+            assert f'data-map-id="{map_id}"' in page.text and "{{" not in page.text
+            assert browser.get("/static/map.js").status_code == 200
+            assert browser.get("/static/index.html").status_code in (400, 404)
+            gone = browser.get("/m/" + "A" * 22, headers={"Accept": "text/html"})
+            assert gone.status_code == 404 and "This map no longer exists" in gone.text
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+class _Page(HTMLParser):
+    """What a browser's tokenizer makes of a page: each start tag's attributes, and the text of
+    ``<title>`` and of each ``<script>`` by id."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: dict[str, str] = {}
+        self._in: str | None = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in = "title" if tag == "title" else dict(attrs).get("id") if tag == "script" else None
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            self.text[self._in] = self.text.get(self._in, "") + data
+
+    def attributes(self, tag: str) -> dict[str, str | None]:
+        (found,) = [attrs for name, attrs in self.tags if name == tag]
+        return found
+
+
+HOSTILE = """</title><script>alert("x")</script>' onload='alert(1)' & </script><!--"""
+
+
+async def test_a_hostile_title_and_attribution_stay_text_in_the_page(nursery):
+    """Autoescaped: the title and the attribution (from the configuration) come back as the same
+    text, in the title and in their data attributes, and nothing of them became markup."""
+    server = await start_server(nursery, tile_attribution=HOSTILE)
+    alice = Browser(server.url)
+    map_id = await alice.new_map()
+    await alice.ops(map_id, {"op": "set_title", "title": HOSTILE})
+    text = (await alice.client.get(f"/m/{map_id}")).text
+    page = _Page(text)
+    assert page.text["title"] == HOSTILE
+    body = page.attributes("body")
+    assert body["data-tile-attribution"] == HOSTILE and body["data-map-id"] == map_id
+    assert all(name.startswith("data-") for name in body), "no attribute of the title's making"
+    scripts = [attrs["src"] for tag, attrs in page.tags if tag == "script"]
+    assert len(scripts) == 7 and all(src and src.startswith("/static/") for src in scripts), scripts
+    assert "<script>alert" not in text
+    assert "&lt;/title&gt;&lt;script&gt;alert(&#34;x&#34;)" in text
+    await alice.aclose()
+
+
+async def test_the_app_config_stays_inside_its_script_and_parses_back(nursery):
+    """The MCP App page's config is JSON in a ``<script type="application/json">`` (``|tojson``,
+    not HTML escaping: a script's content is raw text): a ``</script>`` in the attribution
+    neither ends the element nor changes the value."""
+    from mcp import Client
+
+    server = await start_server(nursery, tile_attribution=HOSTILE)
+    async with Client(server.url + "mcp") as client:
+        (content,) = (await client.read_resource("ui://mapsrv/map")).contents
+    page = _Page(content.text)
+    config = json.loads(page.text["mapsrv-config"])
+    origin = server.url.rstrip("/")
+    assert config["attribution"] == HOSTILE and config["origin"] == origin
+    assert page.text["mapsrv-config"].count("<") == 0, "<, >, & and ' are JSON escapes"
+    scripts = [attrs for tag, attrs in page.tags if tag == "script"]
+    assert [s.get("id") or s.get("src") for s in scripts] == [
+        f"{origin}/static/leaflet/leaflet.js",
+        "mapsrv-config",
+        None,
+    ]
+
+
+def test_a_missing_template_value_fails_loudly():
+    """StrictUndefined: a value the caller forgot raises instead of rendering an empty attribute."""
+    import jinja2
+    import pytest
+
+    from mapsrv.http.templates import render
+
+    values = {"map_id": "m", "view_url": "", "actor": "", "mcp_url": "/mcp", "events": "/e", "geojson": "/g"}
+    values |= {"mode": "edit", "tile_url": "t", "tile_attribution": "a", "title": "t"}
+    assert 'data-map-id="m"' in render("mapsrv.web", "index.html", **values)
+    del values["tile_attribution"]
+    with pytest.raises(jinja2.UndefinedError, match="tile_attribution"):
+        render("mapsrv.web", "index.html", **values)
+    with pytest.raises(jinja2.UndefinedError, match="config"):
+        render("mapsrv.mcp", "app.html", origin="http://localhost")
 
 
 async def test_probes_answer_any_host(server: Server):

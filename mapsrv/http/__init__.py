@@ -7,10 +7,11 @@ endpoints, above the hub.
     routes         every route in one table: transport label, metric template, checks
     guards         which Host and Origin are ours
     identity       the browser's user cookie, API keys, the client address behind trusted proxies
-    responses      the one error writer (web JSON or JSON-RPC), the one 413
+    responses      the one error writer (web JSON or JSON-RPC)
     ratelimit      token buckets, pure; throttle: the rate limits and quotas as a middleware
     hygiene        request bodies in time and in size, connections closed after an early answer
     observe        the access log, request metrics and the in-flight count, as a middleware
+    templates      the Jinja2 environment of a package's templates/ (autoescape, StrictUndefined)
 """
 
 __all__: list[str] = []

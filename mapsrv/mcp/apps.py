@@ -1,18 +1,16 @@
 """The live map as an MCP App: the ``ui://mapsrv/map`` resource (``text/html;profile=mcp-app``).
 
 Hosts that render MCP Apps show it, in a sandboxed iframe, for the tools that hand out a map
-(``tools.apps``). The page (``static/app.html``) gets the tool result from the host over the MCP
-Apps postMessage protocol and follows the map it names through the map's read-only event stream,
-with Leaflet from this server. So its ``_meta.ui.csp`` declares this server's origin (scripts,
-styles and the event stream) and the tile server's (images); a host builds the iframe's
-Content-Security-Policy from them. Both are known only once the server runs (port 0, a proxy's
-public URL), so the page and its ``_meta`` are made when the resource is read.
+(``tools.apps``). The page (``templates/app.html``, a Jinja2 template) gets the tool result from
+the host over the MCP Apps postMessage protocol and follows the map it names through the map's
+read-only event stream, with Leaflet from this server. So its ``_meta.ui.csp`` declares this
+server's origin (scripts, styles and the event stream) and the tile server's (images); a host
+builds the iframe's Content-Security-Policy from them. Both are known only once the server runs
+(port 0, a proxy's public URL), so the page and its ``_meta`` are made when the resource is read.
 """
 
 from __future__ import annotations
 
-import html
-import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,11 +20,12 @@ from mcp.server.mcpserver.resources import Resource
 from pydantic import Field
 
 from mapsrv import __version__
+from mapsrv.http.templates import render
 from mapsrv.mcp.tools.apps import APP_URI
-from mapsrv.web.static import find_static_dir
 
-__all__ = ["APP_PAGE", "MapApp", "map_app", "origin_of"]
+__all__ = ["APP_PAGE", "PACKAGE", "MapApp", "map_app", "origin_of"]
 
+PACKAGE = "mapsrv.mcp"  # whose templates/ the page is
 APP_PAGE = "app.html"
 
 
@@ -59,13 +58,12 @@ class MapApp(Resource):
             "attribution": self.tile_attribution,
             "version": __version__,
         }
-        page = (find_static_dir() / APP_PAGE).read_text(encoding="utf-8")
         # The SDK puts ``self.meta`` on the contents it returns after this read: the CSP of the
         # origin this read was made for.
         self.meta = self.csp()
-        return page.replace("{{origin}}", html.escape(origin, quote=True)).replace(
-            "{{config}}", json.dumps(config).replace("<", "\\u003c")
-        )
+        # The template writes the config into its <script> with ``|tojson`` (``<``, ``>``, ``&``
+        # and ``'`` as JSON escapes): a ``</script>`` in an attribution cannot end the element.
+        return render(PACKAGE, APP_PAGE, origin=origin, config=config)
 
 
 def map_app(base_url: Callable[[], str], tile_url: str, tile_attribution: str) -> Apps:

@@ -15,22 +15,16 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from mapsrv.config import Config
-from mapsrv.errors import HttpError, MapsrvError
+from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError
 from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.routes import route_of
+from mapsrv.http.templates import environment
 from mapsrv.hub import MapHub
 from mapsrv.web.api import api
 from mapsrv.web.context import WebContext
-from mapsrv.web.pages import pages
+from mapsrv.web.pages import PACKAGE, pages
 from mapsrv.web.probes import probes
-from mapsrv.web.static import (
-    CLAIM_TEMPLATE,
-    GONE_TEMPLATE,
-    TEMPLATE,
-    find_static_dir,
-    served_files,
-    static_files,
-)
+from mapsrv.web.static import TEMPLATES, find_static_dir, served_files, static_files
 
 __all__ = ["create_app", "error_response", "security_headers"]
 
@@ -69,13 +63,7 @@ def error_response(exc: MapsrvError) -> Response:
 def _from_http(exc: HTTPException, config: Config) -> MapsrvError:
     status = exc.code or 500
     if status == 413:
-        # The unread body is still on the wire: the connection cannot carry another request.
-        return HttpError(
-            413,
-            f"request body is larger than {config.max_body_size} bytes",
-            code="too_large",
-            headers=(("Connection", "close"),),
-        )
+        return BodyTooLarge(config.max_body_size)
     return HttpError(status, (exc.name or "error").lower())
 
 
@@ -83,14 +71,13 @@ def create_app(config: Config, hub: MapHub, draining: Callable[[], bool] = lambd
     app = QuartTrio(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
     static_dir = find_static_dir()
+    for name in TEMPLATES:  # compiled now: a missing or broken template fails the start, not a page
+        environment(PACKAGE).get_template(name)
     WebContext(
         config=config,
         hub=hub,
         draining=draining,
         static_dir=static_dir,
-        template=(static_dir / TEMPLATE).read_text(encoding="utf-8"),
-        claim_template=(static_dir / CLAIM_TEMPLATE).read_text(encoding="utf-8"),
-        gone_template=(static_dir / GONE_TEMPLATE).read_text(encoding="utf-8"),
         served=served_files(static_dir),
     ).install(app.extensions)
     headers = security_headers(config)

@@ -1,4 +1,5 @@
-"""What the blueprints share: the configuration, the hub and the page template, kept on the app."""
+"""What the blueprints share: the configuration, the hub and the static files, kept on the app (the
+page templates are Jinja's, ``mapsrv.http.templates``)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,7 @@ class WebContext:
     hub: MapHub
     draining: Callable[[], bool]
     static_dir: Path
-    template: str  # index.html, read once
-    claim_template: str  # claim.html, read once
-    gone_template: str  # gone.html, read once
-    served: frozenset[str]  # the other files of static_dir, by name
+    served: frozenset[str]  # the files of static_dir, by name
 
     def install(self, extensions: dict[str, object]) -> None:
         extensions[_KEY] = self

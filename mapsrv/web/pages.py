@@ -7,11 +7,12 @@ on GET, so a link preview or a prefetch cannot take the map from the person it w
 
 A page for a map that does not exist (unknown, expired, another browser's: one answer) is a
 404 in either form: an HTML page with a "Start a new map" button for a browser (it asks for
-``text/html`` first), the usual JSON error for a program."""
+``text/html`` first), the usual JSON error for a program.
+
+The pages are Jinja2 templates in ``mapsrv/web/templates``, every value escaped
+(``mapsrv.http.templates``)."""
 
 from __future__ import annotations
-
-import html
 
 from quart import Blueprint, Response, redirect, request
 
@@ -19,11 +20,14 @@ from mapsrv.core.history import person_actor
 from mapsrv.errors import NotFound
 from mapsrv.http.identity import user_cookie_header
 from mapsrv.http.responses import error_body, error_headers
+from mapsrv.http.templates import render
 from mapsrv.hub import MapEntry, new_token
 from mapsrv.hub.access import resolve, unclaimed
 from mapsrv.web.context import WebContext, current_user, web_context
+from mapsrv.web.static import CLAIM_TEMPLATE, GONE_TEMPLATE, TEMPLATE
 
 __all__ = [
+    "PACKAGE",
     "claim_map",
     "edit_page",
     "index",
@@ -36,6 +40,7 @@ __all__ = [
     "view_page",
 ]
 
+PACKAGE = "mapsrv.web"  # whose templates/ the pages are
 pages = Blueprint("pages", __name__)
 
 
@@ -75,18 +80,12 @@ def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str, acto
         tile_attribution=ctx.config.tile_attribution,
         title=entry.state.title or "mapsrv",
     )
-    text = ctx.template
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
-    return text
+    return render(PACKAGE, TEMPLATE, **values)
 
 
-def render_claim(ctx: WebContext, entry: MapEntry) -> str:
-    values = {"title": entry.state.title or "mapsrv", "claim_url": f"/m/{entry.id}/claim"}
-    text = ctx.claim_template
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
-    return text
+def render_claim(entry: MapEntry) -> str:
+    title = entry.state.title or "mapsrv"
+    return render(PACKAGE, CLAIM_TEMPLATE, title=title, claim_url=f"/m/{entry.id}/claim")
 
 
 def _duration(seconds: float) -> str:
@@ -98,7 +97,7 @@ def _duration(seconds: float) -> str:
 
 
 def render_gone(ctx: WebContext) -> str:
-    return ctx.gone_template.replace("{{idle}}", html.escape(_duration(ctx.config.idle_timeout)))
+    return render(PACKAGE, GONE_TEMPLATE, idle=_duration(ctx.config.idle_timeout))
 
 
 @pages.errorhandler(NotFound)
@@ -140,7 +139,7 @@ async def edit_page(map_id: str) -> Response:
         entry = await resolve(ctx.hub, "m", map_id, user)
     except NotFound:
         # An agent-made map nobody has opened: the person opens it with a button.
-        page = render_claim(ctx, await unclaimed(ctx.hub, map_id))
+        page = render_claim(await unclaimed(ctx.hub, map_id))
     else:
         actor = person_actor(request.headers.get("User-Agent"), user).id
         page = render_page(ctx, entry, "edit", _base_url(ctx), actor)

@@ -1,9 +1,10 @@
-"""Static files: the page's own (``mapsrv/static`` when installed, ``static/`` in a checkout) and
-Leaflet's (from the xstatic-leaflet package).
+"""Static files: the page's own (``mapsrv/web/static``, package data) and Leaflet's (from the
+xstatic-leaflet package).
 
-``index.html``, ``claim.html`` and ``gone.html`` are templates, not files to serve: only the
-other files of the directory are, by exact name, so no spelling of a path (``./index.html``,
-``../``) reaches anything else.
+The page's templates (``index.html``, ``claim.html``, ``gone.html``) live apart, in
+``mapsrv/web/templates`` (rendered by ``mapsrv.http.templates``). Only the files of the static
+folder are served, by exact name, so no spelling of a path (``./index.html``, ``../``) reaches
+anything else; a template's name is refused outright.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mapsrv.web.context import web_context
 __all__ = [
     "CLAIM_TEMPLATE",
     "GONE_TEMPLATE",
+    "STATIC_DIR",
     "TEMPLATE",
     "TEMPLATES",
     "find_static_dir",
@@ -34,19 +36,18 @@ CLAIM_TEMPLATE = "claim.html"  # an agent-made map nobody has opened yet
 GONE_TEMPLATE = "gone.html"  # a map that does not exist (any more), for a browser
 TEMPLATES = frozenset({TEMPLATE, CLAIM_TEMPLATE, GONE_TEMPLATE})
 
+STATIC_DIR = Path(__file__).resolve().parent / "static"  # package data (setup.cfg)
+
 static_files = Blueprint("static_files", __name__)
 _LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
 
 
 def find_static_dir() -> Path:
-    """``mapsrv/static`` inside the installed package (setup.py copies ``static/`` there at build
-    time), else ``static/`` beside the package in a checkout."""
-    package = Path(__file__).resolve().parent.parent
-    candidates = [package / "static", package.parent / "static"]
-    for candidate in candidates:
-        if (candidate / TEMPLATE).is_file():
-            return candidate
-    raise RuntimeError(f"mapsrv's static files are missing; looked in {', '.join(map(str, candidates))}")
+    """The page's served files, inside the package wherever it is installed; raises when an
+    install lost them (the Dockerfile's build check calls this)."""
+    if not (STATIC_DIR / "map.js").is_file():
+        raise RuntimeError(f"mapsrv's static files are missing from {STATIC_DIR}")
+    return STATIC_DIR
 
 
 def served_files(static_dir: Path) -> frozenset[str]:

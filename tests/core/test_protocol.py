@@ -1,5 +1,5 @@
-"""Every event kind exists on all sides of the wire: the codec, the page (static/map.js) and the
-protocol document. A kind added on one side only fails here."""
+"""Every event kind exists on all sides of the wire: the codec, the page
+(mapsrv/web/static/map.js) and the protocol document. A kind added on one side only fails here."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ SAMPLES: list[Event] = [
 
 
 def _page_kinds() -> set[str]:
-    source = (ROOT / "static" / "map.js").read_text(encoding="utf-8")
+    source = (ROOT / "mapsrv" / "web" / "static" / "map.js").read_text(encoding="utf-8")
     body = source[source.index("function applyChange") : source.index("function onChangeEvent")]
     return set(re.findall(r"case '([a-z_]+)'", body))
 

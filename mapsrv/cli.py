@@ -16,9 +16,6 @@ import trio
 from mapsrv import __version__
 from mapsrv.config import STDIO_ONLY, Config, ConfigError, add_arguments
 from mapsrv.observability.logs import setup_logging
-from mapsrv.stdio.discovery import shared_server
-from mapsrv.stdio.pipes import open_stdio_streams
-from mapsrv.stdio.relay import Upstream, serve_link
 
 if TYPE_CHECKING:
     from mapsrv.server import Server
@@ -45,6 +42,12 @@ async def _run(config: Config) -> None:
 
 
 async def _run_stdio(config: Config) -> None:
+    # The stdio modules (and through them the SDK's client side) only when ``mapsrv stdio`` runs:
+    # ``mapsrv serve`` never loads them (tests/test_cli_imports.py).
+    from mapsrv.stdio.discovery import shared_server
+    from mapsrv.stdio.pipes import open_stdio_streams
+    from mapsrv.stdio.relay import Upstream, serve_link
+
     shared = await shared_server(config)
     if shared is None:
         await _run_stdio_here(config)
@@ -73,6 +76,7 @@ async def _run_stdio_here(config: Config) -> None:
     """MCP on stdin/stdout for a desktop client, plus the web page on a local port so the user
     can watch the map the agent draws on. Ends when the client closes stdin."""
     from mapsrv.server import serve
+    from mapsrv.stdio.pipes import open_stdio_streams
 
     async with trio.open_nursery() as nursery:
         try:

@@ -354,13 +354,3 @@ async def test_tool_errors_name_what_is_wrong(server: Server) -> None:
         layer = error_text(await client.call_tool("remove", {**m, "layer": "nolayer"}))
         assert layer.startswith("not_found: layer 'nolayer' not found")
         assert (await server.hub.get(map_id)).state.version == 0
-
-
-def test_the_sdk_still_keeps_its_session_table() -> None:
-    # McpEndpoints.statistics() reads mcp 2.3's private table of Streamable HTTP sessions (the SDK
-    # has no public count): fail here, by name, when an SDK upgrade removes or retypes it.
-    from mcp.server.lowlevel import Server as LowLevelServer
-    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-
-    manager = StreamableHTTPSessionManager(app=LowLevelServer("t"))
-    assert isinstance(manager._server_instances, dict) and not manager._server_instances

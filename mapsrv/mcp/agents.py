@@ -22,7 +22,7 @@ from starlette.requests import Request
 
 from mapsrv.core.changes import Actor, agent_actor
 from mapsrv.http.identity import ApiKeys, ClientIdentity
-from mapsrv.mcp.subscriptions import connection_of
+from mapsrv.mcp.sdk import connection_of
 
 __all__ = ["agent_of", "client_of"]
 

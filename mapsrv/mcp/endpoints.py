@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -26,7 +26,6 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.sse import SseServerTransport
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import ClientDisconnect, Request
@@ -42,6 +41,7 @@ from mapsrv.hub import MapEntry, MapHub
 from mapsrv.mcp.agents import agent_of, client_of
 from mapsrv.mcp.apps import map_app
 from mapsrv.mcp.errors import json_rpc_errors
+from mapsrv.mcp.sdk import live_http_sessions
 from mapsrv.mcp.sessions import (
     McpSession,
     Peek,
@@ -201,7 +201,7 @@ class McpEndpoints:
         tick = min(1.0, self.config.mcp_handshake_timeout / 4)
         while True:
             await trio.sleep(tick)
-            self.book.keep_only(_live_http_sessions(self.sessions))
+            self.book.keep_only(live_http_sessions(self.sessions))
             for session in self.book.overdue():
                 self.book.closed_unanswered += 1
                 self.book.ended(session.id)
@@ -209,7 +209,7 @@ class McpEndpoints:
 
     def statistics(self) -> McpStatistics:
         return McpStatistics(
-            http_sessions=len(_live_http_sessions(self.sessions)),
+            http_sessions=len(live_http_sessions(self.sessions)),
             sse_sessions=self.sse_sessions,
             sessions=self.book.statistics(),
             subscriptions=self.watchers.statistics(),
@@ -280,7 +280,7 @@ class McpEndpoints:
         """At the session cap, close the oldest session still waiting for its first request
         rather than refuse a newcomer (mcp_sessions explains why)."""
         # Every opening request in flight (this one included) will want a place.
-        excess = len(_live_http_sessions(self.sessions)) + self.openings - self.config.max_mcp_sessions
+        excess = len(live_http_sessions(self.sessions)) + self.openings - self.config.max_mcp_sessions
         for _ in range(excess):
             oldest = self.book.oldest_unanswered()
             if oldest is None:
@@ -362,18 +362,6 @@ class McpEndpoints:
             if ended[0] and not ended[1]:
                 with trio.CancelScope(shield=True):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def _live_http_sessions(manager: StreamableHTTPSessionManager) -> Mapping[str, object]:
-    """The stateful Streamable HTTP sessions open now, by id.
-
-    mcp 2.3 has no public count of them and no public hook when one ends (an idle timeout ends a
-    session inside the manager), so this reads the manager's private table of live transports:
-    the one place mapsrv touches an SDK private. tests/test_mcp.py has a test that fails when the
-    table is gone or changes its type.
-    """
-    sessions: Mapping[str, object] = manager._server_instances
-    return sessions
 
 
 def _nosniff(send: Send) -> Send:

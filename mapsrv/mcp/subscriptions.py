@@ -48,6 +48,7 @@ from mcp.types import (
 from mapsrv.errors import InvalidInput, MapsrvError, TooManyRequests, Unavailable
 from mapsrv.hub import MapEntry, MapHub
 from mapsrv.hub.fanout import HEARTBEAT
+from mapsrv.mcp.sdk import connection_of
 
 __all__ = [
     "MAX_LISTEN_STREAMS",
@@ -55,7 +56,6 @@ __all__ = [
     "MAX_MAPS_PER_SESSION",
     "MapWatchers",
     "SubscriptionStatistics",
-    "connection_of",
     "map_id_of",
 ]
 
@@ -77,17 +77,6 @@ def map_id_of(uri: str) -> str | None:
     """The map id of a ``map://<id>`` URI, or None for any other URI."""
     found = _MAP_URI.fullmatch(uri)
     return found.group(1) if found else None
-
-
-def connection_of(ctx: ServerRequestContext[Any, Any]) -> Connection:
-    """The SDK connection a request came on: its ``state`` and ``exit_stack`` (the SDK's own
-    place for per-connection cleanup) outlive the request.
-
-    mcp 2.3 hands lowlevel handlers the connection only inside ``ServerSession``: this is the
-    second place mapsrv reads an SDK private; tests/test_agent_subscriptions.py fails when it
-    goes."""
-    connection: Connection = ctx.session._connection
-    return connection
 
 
 @dataclass(frozen=True)

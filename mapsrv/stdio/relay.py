@@ -27,8 +27,6 @@ import anyio
 import httpx2
 import trio
 from mcp.client.streamable_http import MCP_SESSION_ID, streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.inbound import (
     MCP_METHOD_HEADER,
     MCP_NAME_HEADER,
@@ -50,6 +48,8 @@ from mcp_types import (
     RequestId,
 )
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+
+from mapsrv.mcp.sdk import ReadStream, WriteStream, http_client
 
 __all__ = ["Link", "Upstream", "serve_link", "wire_headers"]
 
@@ -196,7 +196,7 @@ class Link:
     async def _serve_connection(self, number: int, *, task_status: trio.TaskStatus[_Connection]) -> None:
         reason = "closed the connection"
         connection: _Connection | None = None
-        client = create_mcp_http_client(headers=self._auth())
+        client = http_client(self._auth())
         client.event_hooks["response"].append(self._note_lost_session)
         try:
             async with client, streamable_http_client(self.upstream.endpoint, http_client=client) as streams:

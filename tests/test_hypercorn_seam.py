@@ -1,0 +1,83 @@
+"""Guards for hypercorn's private names that ``mapsrv.http.hypercorn`` uses: one test per name,
+each checking hypercorn's own source (mapsrv patches the classes in place, so the classes in this
+process are no witness) for the method, its signature, and the call that makes the patch matter.
+The behaviour is tested in a real hypercorn by tests/test_connections.py, tests/test_keep_alive.py
+and tests/gateway/test_gateway_limits.py; these say by name which private moved."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+
+import pytest
+
+
+def _method(module: str, cls: str, name: str) -> tuple[ast.ClassDef, ast.AsyncFunctionDef]:
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin, f"hypercorn has no module {module} any more"
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read(), spec.origin)
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls]
+    assert classes, f"{module} has no class {cls} any more"
+    methods = [
+        n for n in classes[0].body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name
+    ]
+    if not methods:
+        pytest.fail(f"hypercorn's {cls} has no {name} any more: mapsrv/http/hypercorn.py relies on it")
+    method = methods[0]
+    assert isinstance(method, ast.AsyncFunctionDef), f"hypercorn's {cls}.{name} is no coroutine now"
+    return classes[0], method
+
+
+def _arguments(method: ast.AsyncFunctionDef) -> list[str]:
+    return [a.arg for a in method.args.posonlyargs + method.args.args]
+
+
+def _calls_self(node: ast.AST, name: str) -> bool:
+    return any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == name
+        and isinstance(n.func.value, ast.Name)
+        and n.func.value.id == "self"
+        for n in ast.walk(node)
+    )
+
+
+def _method_body(cls: ast.ClassDef, name: str) -> ast.AST:
+    found = [n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name]
+    assert found, f"hypercorn's {cls.name} has no {name} any more"
+    return found[0]
+
+
+def test_hypercorn_tcp_server_keeps_read_data() -> None:
+    """``TCPServer._read_data(self)``, which ``run`` awaits to read until EOF:
+    ``close_idle_connections_on_eof`` wraps it to end the keep-alive timer when it returns."""
+    cls, method = _method("hypercorn.trio.tcp_server", "TCPServer", "_read_data")
+    assert _arguments(method) == ["self"], f"TCPServer._read_data takes {_arguments(method)} now"
+    assert _calls_self(_method_body(cls, "run"), "_read_data"), (
+        "TCPServer.run no longer awaits self._read_data: closing idle connections at EOF does nothing"
+    )
+
+
+def test_hypercorn_tcp_server_keeps_initiate_server_close() -> None:
+    """``TCPServer._initiate_server_close(self)``, what hypercorn's own idle timeout calls:
+    ``KeepAliveTimer`` closes an idle connection with it."""
+    cls, method = _method("hypercorn.trio.tcp_server", "TCPServer", "_initiate_server_close")
+    assert _arguments(method) == ["self"], f"TCPServer._initiate_server_close takes {_arguments(method)} now"
+    assert _calls_self(_method_body(cls, "_idle_timeout"), "_initiate_server_close"), (
+        "hypercorn's own idle timeout no longer closes with _initiate_server_close: KeepAliveTimer,"
+        " which does what it does, must follow"
+    )
+
+
+def test_hypercorn_h11_protocol_keeps_send_h11_event() -> None:
+    """``H11Protocol._send_h11_event(self, event)``, through which every HTTP/1.1 event goes out:
+    ``send_head_with_body`` replaces it to write a response's head with its body."""
+    cls, method = _method("hypercorn.protocol.h11", "H11Protocol", "_send_h11_event")
+    assert _arguments(method) == ["self", "event"], (
+        f"H11Protocol._send_h11_event takes {_arguments(method)} now"
+    )
+    assert _calls_self(_method_body(cls, "stream_send"), "_send_h11_event"), (
+        "H11Protocol.stream_send no longer sends through _send_h11_event: heads go out alone again"
+    )

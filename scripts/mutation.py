@@ -30,7 +30,7 @@ WORK = ROOT / "build" / "mutation"
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "core": (
         ["mapsrv/core/ops.py", "mapsrv/core/model.py", "mapsrv/core/sse.py"],
-        ["tests/core", "tests/test_hub.py"],
+        ["tests/core", "tests/hub/test_hub.py"],
     ),
     "hub": (
         [
@@ -46,8 +46,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/hub/test_recovery_decisions.py",
             "tests/hub/test_undo.py",
             "tests/hub/test_edits.py",
-            "tests/test_hub.py",
-            "tests/test_streams.py",
+            "tests/hub/test_hub.py",
+            "tests/web/test_streams.py",
         ],
     ),
     "store": (
@@ -58,7 +58,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "mapsrv/store/redis_writer.py",
             "mapsrv/store/redis_link.py",
         ],
-        ["tests/store", "tests/hub/test_replication.py", "tests/test_hub.py"],
+        ["tests/store", "tests/hub/test_replication.py", "tests/hub/test_hub.py"],
     ),
     "access": (
         [
@@ -72,30 +72,30 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "mapsrv/http/ratelimit.py",
         ],
         [
-            "tests/test_access.py",
-            "tests/test_routes.py",
-            "tests/test_guards.py",
-            "tests/test_throttle.py",
-            "tests/test_ratelimit.py",
-            "tests/test_page_writes.py",
-            "tests/test_page_api.py",
+            "tests/http/test_access.py",
+            "tests/http/test_routes.py",
+            "tests/http/test_guards.py",
+            "tests/http/test_throttle.py",
+            "tests/http/test_ratelimit.py",
+            "tests/web/test_page_writes.py",
+            "tests/web/test_page_api.py",
         ],
     ),
     "stream": (
         ["mapsrv/web/stream.py", "mapsrv/http/socket_writer.py", "mapsrv/http/hypercorn.py"],
         [
-            "tests/test_sse_socket.py",
-            "tests/test_streams.py",
-            "tests/test_web.py",
-            "tests/test_keep_alive.py",
-            "tests/test_http_server.py",
-            "tests/test_connections.py",  # http_server.py's fixes to hypercorn
+            "tests/http/test_sse_socket.py",
+            "tests/web/test_streams.py",
+            "tests/web/test_web.py",
+            "tests/http/test_keep_alive.py",
+            "tests/http/test_http_server.py",
+            "tests/http/test_connections.py",  # http_server.py's fixes to hypercorn
             "tests/gateway/test_gateway_limits.py::test_an_answer_goes_out_in_one_write",
         ],
     ),
 }
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m", "not browser",
-               "--deselect", "tests/test_web.py::test_static_files_are_found_when_installed"]  # fmt: skip
+               "--deselect", "tests/web/test_web.py::test_static_files_are_found_when_installed"]  # fmt: skip
 LINKED = ["mapsrv", "tests", "docs", "deploy"]  # the page's files are package data, inside mapsrv
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
 STATUS.update({24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"})

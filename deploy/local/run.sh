@@ -2,7 +2,7 @@
 # mapsrv's Kubernetes topology on one machine, without Docker: a redis-server, two mapsrv
 # processes sharing it, and nginx in front of them hashing each browser to one process (the
 # ingress). Everything runs unprivileged from one state directory. For trying a failover by hand
-# (see README.md beside this file) and for tests/test_failover.py.
+# (see README.md beside this file) and for tests/system/test_failover.py.
 #
 # On stdout: one line per component, "NAME pid=PID url=URL", then "ready". Logs are in the state
 # directory. Stops every child by its PID on SIGTERM, SIGINT (Ctrl-C) or exit. SIGHUP restarts

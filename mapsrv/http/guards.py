@@ -7,8 +7,9 @@ import functools
 import re
 from collections.abc import Collection
 from typing import Protocol
+from urllib.parse import urlsplit
 
-__all__ = ["Origins", "host_allowed", "origin_allowed", "parse_host"]
+__all__ = ["Origins", "host_allowed", "origin_allowed", "origin_of", "parse_host"]
 
 
 class Origins(Protocol):
@@ -72,3 +73,10 @@ def origin_allowed(config: Origins, origin: str | None, host: str | None, *, any
     if any_port and host_allowed(config, rest):
         return True
     return parsed == parse_host(host)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, for a Content-Security-Policy source (a tile
+    template's ``{s}`` becomes the CSP wildcard ``*``); empty for a URL with no host."""
+    parts = urlsplit(url.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""

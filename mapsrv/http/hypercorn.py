@@ -53,7 +53,7 @@ def close_idle_connections_on_eof() -> None:
     a task group that also holds the keep-alive timer (``idle_task``); at EOF ``_read_data``
     returns, but the task group waits for the timer before ``_close`` runs. Ending the timer (the
     ``KeepAliveTimer`` that ``expose_connections`` gives each connection) when reading ends lets
-    it close at once. This touches hypercorn privates: tests/test_connections.py fails when they
+    it close at once. This touches hypercorn privates: tests/http/test_connections.py fails when they
     change (and when the leak comes back)."""
     expose_connections()  # the timer this ends
     read_data: Any = TCPServer._read_data
@@ -79,7 +79,7 @@ def expose_connections() -> None:
 
     hypercorn 0.18 (hypercorn/trio/tcp_server.py) serves each connection in ``TCPServer.run``,
     and the app's task is started from that task (``TaskGroup.spawn_app``), so it inherits the
-    context that ``run`` sets here. ``connection_socket`` reads it. tests/test_sse_socket.py fails
+    context that ``run`` sets here. ``connection_socket`` reads it. tests/http/test_sse_socket.py fails
     when an event stream no longer finds its socket."""
     run: Any = TCPServer.run
     if getattr(run, "_mapsrv_patched", False):
@@ -174,7 +174,7 @@ class KeepAliveTimer:
     (``_initiate_server_close``, shielded). A connection busy with a request is never closed by
     it, shutdown or not; one busy for longer than ``BUSY_GRACE`` (an event stream) lets its
     task end, and the next ``restart`` starts another: a stream holds no timer task.
-    tests/test_keep_alive.py runs it in a real hypercorn."""
+    tests/http/test_keep_alive.py runs it in a real hypercorn."""
 
     BUSY_GRACE = 1.0  # seconds a request may run before the timer's task ends until it is idle
 

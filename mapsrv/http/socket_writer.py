@@ -42,7 +42,7 @@ def _fileno_of(sock: trio.socket.SocketType) -> Callable[[], int]:
     """How to ask for ``sock``'s descriptor on every write: the standard socket's own ``fileno``
     when trio keeps one (trio 0.2x keeps it as ``_sock``; it returns -1 once trio closed it),
     which saves a Python call per viewer per event (0.19 µs of 4-5 µs a frame, measured with
-    perf); trio's ``fileno`` otherwise. tests/test_sse_socket.py fails if trio stops keeping it."""
+    perf); trio's ``fileno`` otherwise. tests/http/test_sse_socket.py fails if trio stops keeping it."""
     inner = getattr(sock, "_sock", None)
     return inner.fileno if isinstance(inner, socket.socket) else sock.fileno
 

@@ -13,26 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from mcp.server.apps import APP_MIME_TYPE, Apps, ResourceCsp
 from mcp.server.mcpserver.resources import Resource
 from pydantic import Field
 
 from mapsrv import __version__
+from mapsrv.http.guards import origin_of
 from mapsrv.http.templates import render
 from mapsrv.mcp.tools.apps import APP_URI
 
-__all__ = ["APP_PAGE", "PACKAGE", "MapApp", "map_app", "origin_of"]
+__all__ = ["APP_PAGE", "PACKAGE", "MapApp", "map_app"]
 
 PACKAGE = "mapsrv.mcp"  # whose templates/ the page is
 APP_PAGE = "app.html"
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of a URL (a tile template's ``{s}`` is a CSP wildcard)."""
-    parts = urlsplit(url.replace("{s}", "*"))
-    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
 
 
 class MapApp(Resource):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -16,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from mapsrv.config import Config
 from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError
+from mapsrv.http.guards import origin_of
 from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.routes import route_of
 from mapsrv.http.templates import environment
@@ -29,13 +29,8 @@ from mapsrv.web.static import TEMPLATES, find_static_dir, served_files, static_f
 __all__ = ["create_app", "error_response", "security_headers"]
 
 
-def _tile_source(tile_url: str) -> str:
-    parts = urlsplit(tile_url.replace("{s}", "*"))
-    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
-
-
 def security_headers(config: Config) -> list[tuple[str, str]]:
-    img = " ".join(filter(None, ["'self'", "data:", _tile_source(config.tile_url)]))
+    img = " ".join(filter(None, ["'self'", "data:", origin_of(config.tile_url)]))
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         f"img-src {img}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import trio
 
-from tests.bench.harness import new_browser_map, open_peer, open_server, open_watchers
+from .harness import new_browser_map, open_peer, open_server, open_watchers
 
 
 def cpu(pid: int) -> tuple[float, float]:

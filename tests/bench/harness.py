@@ -24,7 +24,7 @@ from support import open_server as open_limited_server
 # use them too) and are re-exported for the scenarios.
 
 # The benchmarks measure the stack, from one load-generating client: per-client rate limits and
-# the open-stream cap would measure the limits instead (tests/test_throttle.py covers those).
+# the open-stream cap would measure the limits instead (tests/http/test_throttle.py covers those).
 UNLIMITED = (
     "--rate-maps", "0", "--rate-maps-global", "0", "--rate-writes", "0", "--rate-mcp", "0",
     "--rate-streams", "0", "--max-streams-per-client", "10000000",

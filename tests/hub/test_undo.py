@@ -1,6 +1,6 @@
 """Changes through the hub: who made each, per-actor undo and redo, edits based on a version that
 fail cleanly when someone else changed the same features, the history's list of changes, and the
-history kept across processes (on the in-memory shared store; tests/test_history_redis.py does it
+history kept across processes (on the in-memory shared store; tests/store/test_history_redis.py does it
 on a real redis-server)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """mapsrv.http.identity, mapsrv.http.guards and mapsrv.hub.access without a server: the user
 cookie, API keys, who a client is behind a proxy, and the edges of the Host and Origin checks
-(the routes that apply them: tests/test_guards.py)."""
+(the routes that apply them: tests/http/test_guards.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from mapsrv.config import Config
 from mapsrv.errors import NotFound
-from mapsrv.http.guards import host_allowed, origin_allowed, parse_host
+from mapsrv.http.guards import host_allowed, origin_allowed, origin_of, parse_host
 from mapsrv.http.identity import USER_COOKIE, ApiKeys, ClientIdentity, user_cookie_header, user_from_cookies
 from mapsrv.hub import MapHub
 from mapsrv.hub.access import resolve, unclaimed
@@ -125,3 +125,16 @@ async def test_a_map_is_reached_by_its_owner_or_its_view_key_and_otherwise_not_f
     assert await resolve(hub, "m", agents.id, USER, claim=True) is agents and agents.owner == USER
     with pytest.raises(NotFound):
         await resolve(hub, "m", agents.id, "y" * 22, claim=True)  # the first claim wins
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", "https://*.tile.openstreetmap.org"),
+        ("http://127.0.0.1:8080/tiles/{z}/{x}/{y}.png", "http://127.0.0.1:8080"),
+        ("http://[::1]:8000/", "http://[::1]:8000"),
+        ("/tiles/{z}/{x}/{y}.png", ""),
+    ],
+)
+def test_origin_of_is_a_csp_source(url: str, origin: str) -> None:
+    assert origin_of(url) == origin

@@ -1,7 +1,7 @@
 """Guards for hypercorn's private names that ``mapsrv.http.hypercorn`` uses: one test per name,
 each checking hypercorn's own source (mapsrv patches the classes in place, so the classes in this
 process are no witness) for the method, its signature, and the call that makes the patch matter.
-The behaviour is tested in a real hypercorn by tests/test_connections.py, tests/test_keep_alive.py
+The behaviour is tested in a real hypercorn by tests/http/test_connections.py, tests/http/test_keep_alive.py
 and tests/gateway/test_gateway_limits.py; these say by name which private moved."""
 
 from __future__ import annotations

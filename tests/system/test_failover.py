@@ -27,7 +27,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from support import require, wait_until
 
-RUN_SH = Path(__file__).resolve().parent.parent / "deploy" / "local" / "run.sh"
+RUN_SH = Path(__file__).resolve().parents[2] / "deploy" / "local" / "run.sh"
 COMPONENT = re.compile(r"(?P<name>\S+) pid=(?P<pid>\d+) url=(?P<url>\S+)")
 DIRECTORY = re.compile(r"dir path=(?P<path>.+)")
 

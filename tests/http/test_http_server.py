@@ -1,4 +1,4 @@
-"""``mapsrv.http.hypercorn`` beyond its keep-alive timer (tests/test_keep_alive.py): its fixes to
+"""``mapsrv.http.hypercorn`` beyond its keep-alive timer (tests/http/test_keep_alive.py): its fixes to
 hypercorn are installed once per process however many servers start, every server gets the same
 settings, an answer longer than one coalesced write still arrives whole, and a connection's
 socket is found only from inside that connection."""

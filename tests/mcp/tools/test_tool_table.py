@@ -2,7 +2,7 @@
 a lean list (<= 15 KB), arguments validated by mapsrv (unknown ones refused with the known ones),
 and the names, descriptions and schemas pinned in tool_surface.json.
 
-To change the surface on purpose: ``MAPSRV_WRITE_SURFACE=1 pytest tests/tools/test_tool_table.py``
+To change the surface on purpose: ``MAPSRV_WRITE_SURFACE=1 pytest tests/mcp/tools/test_tool_table.py``
 rewrites tool_surface.json; review its diff like code."""
 
 from __future__ import annotations

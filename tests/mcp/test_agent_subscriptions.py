@@ -319,7 +319,7 @@ async def main() -> None:
     print(json.dumps(numbers, indent=1))
 
 
-if __name__ == "__main__":  # PYTHONPATH=$PWD:$PWD/tests python tests/test_agent_subscriptions.py
+if __name__ == "__main__":  # PYTHONPATH=$PWD:$PWD/tests python tests/mcp/test_agent_subscriptions.py
     logging.disable(logging.INFO)
     trio.run(main)
 

@@ -5,7 +5,7 @@ Bytes are those of each JSON-RPC result as the client received it (content text 
 content), so an agent that reads either pays at most this. Run as a script for the numbers in
 docs/benchmarks.md (timings included: the test only checks sizes and counts)::
 
-    PYTHONPATH=$PWD:$PWD/tests python tests/tools/test_agent_session.py
+    PYTHONPATH=$PWD:$PWD/tests python tests/mcp/tools/test_agent_session.py
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ SIGHUP, SIGINT or a second SIGTERM while it is stopping. Real redis-server, maps
 moments are held, not hoped for: a child frozen with SIGSTOP keeps run.sh waiting exactly where
 the test wants it, and the test lets it go once /proc shows the SIGTERM run.sh sent it.
 
-``open_topology`` (shared with tests/test_failover.py) checks at the end that no process of the
+``open_topology`` (shared with tests/system/test_failover.py) checks at the end that no process of the
 topology is left, printed or not, and that run.sh ended by the first SIGTERM."""
 
 from __future__ import annotations

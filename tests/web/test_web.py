@@ -315,7 +315,7 @@ def test_static_files_are_found_beside_the_mapsrv_that_runs():
         folder = Path(importlib.import_module(package).__file__).resolve().parent / "templates"
         for name in names:
             assert Path(environment(package).get_template(name).filename).resolve() == folder / name
-    assert not (Path(__file__).resolve().parent.parent / "static").exists(), "one place, in the package"
+    assert not (Path(__file__).resolve().parents[2] / "static").exists(), "one place, in the package"
 
 
 def test_static_files_are_found_when_installed(tmp_path):
@@ -329,7 +329,7 @@ def test_static_files_are_found_when_installed(tmp_path):
     import time
     import zipfile
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     source = tmp_path / "src"  # a copy: building leaves build/ and *.egg-info behind
     shutil.copytree(
         root / "mapsrv", source / "mapsrv", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")

@@ -13,10 +13,9 @@ import re
 import sys
 from pathlib import Path
 
-import mapsrv
-
-ROOT = Path(mapsrv.__file__).parent
-SETUP_CFG = ROOT.parent / "setup.cfg"
+CHECKOUT = Path(__file__).resolve().parents[1]  # the sources, also when tox installed a wheel
+ROOT = CHECKOUT / "mapsrv"
+SETUP_CFG = CHECKOUT / "setup.cfg"
 
 
 def _normalized(name: str) -> str:
@@ -26,7 +25,7 @@ def _normalized(name: str) -> str:
 def declared_distributions() -> set[str]:
     """The distribution names in setup.cfg's ``install_requires`` (comments and versions dropped)."""
     parser = configparser.ConfigParser()
-    parser.read(SETUP_CFG)
+    assert parser.read(SETUP_CFG), f"no {SETUP_CFG}"
     names = set()
     for line in parser["options"]["install_requires"].splitlines():
         requirement = line.split("#", 1)[0].strip()

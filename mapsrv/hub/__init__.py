@@ -12,5 +12,6 @@ recovery from its outages, and fan-out of each event, encoded once, to bounded p
 from mapsrv.hub.facade import HubStatistics, MapHub
 from mapsrv.hub.fanout import Subscription
 from mapsrv.hub.registry import MapEntry, new_token
+from mapsrv.hub.replica import Written
 
-__all__ = ["HubStatistics", "MapEntry", "MapHub", "Subscription", "new_token"]
+__all__ = ["HubStatistics", "MapEntry", "MapHub", "Subscription", "new_token", "Written"]

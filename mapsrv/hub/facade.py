@@ -12,14 +12,14 @@ from typing import Any
 
 import trio
 
-from mapsrv.core import Event, Limits, MapState, Op
+from mapsrv.core import Limits, MapState, Op
 from mapsrv.core.history import SYSTEM, Actor
 from mapsrv.core.ids import map_ref
 from mapsrv.errors import NotFound
 from mapsrv.hub.edits import changes_json, plan_redo, plan_undo, plan_write
 from mapsrv.hub.fanout import Fanout, Subscription, Viewer, ViewerFactory, parse_version
 from mapsrv.hub.registry import MapEntry, Registry
-from mapsrv.hub.replica import Replica
+from mapsrv.hub.replica import Replica, Written
 from mapsrv.store import Store, StoreMessage, StoreUnavailable
 from mapsrv.store.memory import MemoryStore
 
@@ -158,10 +158,10 @@ class MapHub:
         expected_version: int | None = None,
         base_version: int | None = None,
         actor: Actor = SYSTEM,
-    ) -> list[Event]:
+    ) -> Written:
         """Apply a batch of ops to a map, all or none, as one change by ``actor``, and publish the
-        events (the last carries the change). Returns once the store has them (or, while the store
-        is unreachable, once they are held here).
+        events (the last carries the change). Returns once the store has them, at the versions it
+        has them at (or, while the store is unreachable, once they are held here: ``provisional``).
 
         ``expected_version``: the whole map must be at this version (else ``VersionConflict``).
         ``base_version``: the version the caller's edit is based on; the write fails with
@@ -171,13 +171,13 @@ class MapHub:
         log.debug("map %s: %d ops applied, now version %d", map_ref(entry.id), len(ops), events[-1].version)
         return events
 
-    async def undo(self, map_id: str, actor: Actor) -> list[Event]:
+    async def undo(self, map_id: str, actor: Actor) -> Written:
         """Revert ``actor``'s last change (not anyone else's) as a new change. ``NothingToUndo``
         when there is none; ``EditConflict`` when someone else changed those features since."""
         entry = await self.get(map_id)
         return await self.replica.write(entry, plan_undo(actor), actor)
 
-    async def redo(self, map_id: str, actor: Actor) -> list[Event]:
+    async def redo(self, map_id: str, actor: Actor) -> Written:
         """Revert ``actor``'s last undo, when the actor made no other change since."""
         entry = await self.get(map_id)
         return await self.replica.write(entry, plan_redo(actor), actor)
@@ -266,7 +266,10 @@ class MapHub:
     async def serve_expiry(
         self, *, interval: float | None = None, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        interval = interval if interval is not None else max(1.0, min(60.0, self.idle_timeout / 10))
+        # A tenth of the idle timeout (1 s to 60 s), and never more than a third of it: the sweep
+        # refreshes the store's keys of watched maps, whose time to live is the idle timeout.
+        idle = self.idle_timeout
+        interval = interval if interval is not None else max(min(1.0, idle / 3), min(60.0, idle / 10))
         task_status.started()
         while True:
             await trio.sleep(interval)

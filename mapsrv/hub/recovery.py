@@ -10,8 +10,14 @@ A map's copy here follows the store's. What can go wrong, and what follows:
     Conflict, store ahead                       CATCH_UP: apply the store's newer events, retry on top
     Conflict, store behind                      RELOAD: the store went back in time; it stays the truth
     Missing                                     RECREATE: the map expired there; recreate it from this copy
-    StoreUnavailable (raised), also while       hold the batch here (``HeldWrites``) until the store is back
-    recovering from any of the above
+    StoreUnavailable (raised), also while       the store counts an outage (its breaker open): HOLD the batch
+    recovering from any of the above            here (``HeldWrites``) until the store is back, and answer
+                                                it as provisional; else (this process stalled while the call
+                                                waited): RETRY with the same batch id
+
+    A write's acknowledgement names the version where the store has its batch: the one it tried
+    (DONE), the one the store says it landed at (LANDED_ELSEWHERE), never one of this copy's alone
+    unless it is held (provisional).
 
     an event from the store's feed              next step
     at or below this copy's version             IGNORE (our own echo, or one we caught up on)
@@ -46,7 +52,9 @@ __all__ = [
     "Next",
     "OnRemote",
     "after_commit",
+    "after_unavailable",
     "apply_held",
+    "landed_at",
     "new_batch_id",
     "on_remote",
 ]
@@ -60,6 +68,8 @@ class Next(enum.Enum):
     CATCH_UP = "catch up"
     RELOAD = "reload"
     RECREATE = "recreate"
+    RETRY = "retry"
+    HOLD = "hold"
 
 
 class OnRemote(enum.Enum):
@@ -123,6 +133,22 @@ def after_commit(reply: CommitReply, *, expected: int, landing: int) -> Next:
             return Next.RELOAD
         case Conflict():
             return Next.CATCH_UP
+
+
+def after_unavailable(*, store_available: bool) -> Next:
+    """The next step after a store call that failed (``StoreUnavailable``) in a write: HOLD it
+    when the store counts an outage; RETRY when it does not (the call timed out while this process
+    was stopped: the store may have the batch, or not, and its id tells which)."""
+    return Next.RETRY if store_available else Next.HOLD
+
+
+def landed_at(reply: CommitReply, *, landing: int) -> int:
+    """The version a committed write's acknowledgement names: where the store has its batch."""
+    match reply:
+        case AlreadyCommitted(version=version):
+            return version
+        case _:
+            return landing
 
 
 def on_remote(version: int, *, holding: bool, event_version: int) -> OnRemote:

@@ -14,7 +14,9 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
+from typing import overload
 
 import trio
 
@@ -29,14 +31,23 @@ from mapsrv.hub.recovery import (
     HeldWrites,
     Next,
     after_commit,
+    after_unavailable,
     apply_held,
+    landed_at,
     new_batch_id,
 )
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.remote import RemoteEvents
-from mapsrv.store import Followed, Reconnected, RemoteEvent, Store, StoreMessage, StoreUnavailable
+from mapsrv.store import (
+    Followed,
+    Reconnected,
+    RemoteEvent,
+    Store,
+    StoreMessage,
+    StoreUnavailable,
+)
 
-__all__ = ["MAX_COMMIT_ATTEMPTS", "MAX_HELD_BATCHES", "Replica"]
+__all__ = ["MAX_COMMIT_ATTEMPTS", "MAX_HELD_BATCHES", "Replica", "Written"]
 
 log = logging.getLogger("mapsrv.hub")
 
@@ -55,6 +66,41 @@ def _ignore(seconds: float) -> None:
     pass
 
 
+@dataclass(frozen=True)
+class Written(Sequence[Event]):
+    """A write's events, as its acknowledgement reports them. ``provisional``: held here while
+    the store is unreachable; its versions are this copy's, and the re-sync may commit it at later
+    ones (after another process's writes). Otherwise the store has it at exactly these versions."""
+
+    events: tuple[Event, ...]
+    provisional: bool = False
+
+    def __init__(self, events: Iterable[Event], provisional: bool = False) -> None:
+        object.__setattr__(self, "events", tuple(events))
+        object.__setattr__(self, "provisional", provisional)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Event]: ...
+    def __getitem__(self, index: int | slice) -> Event | Sequence[Event]:
+        return self.events[index]
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @property
+    def version(self) -> int:
+        """The version the map is at after this write: its last event's."""
+        return self.events[-1].version
+
+
+def _ending_at(events: Sequence[Event], version: int) -> list[Event]:
+    """``events`` renumbered to end at ``version``: where the store says their batch landed."""
+    shift = version - events[-1].version
+    return [dataclasses.replace(event, version=event.version + shift) for event in events]
+
+
 class Replica:
     def __init__(self, store: Store, fanout: Fanout, limits: Limits) -> None:
         self.store = store
@@ -69,9 +115,11 @@ class Replica:
 
     # --- the write path ---------------------------------------------------------------------
 
-    async def write(self, entry: MapEntry, prepare: Prepare, actor: Actor) -> list[Event]:
+    async def write(self, entry: MapEntry, prepare: Prepare, actor: Actor) -> Written:
         """One batch, as one change by ``actor``: ``prepare`` decides its ops from the state it
-        will land on (again after each catch-up), and may refuse it."""
+        will land on (again after each catch-up), and may refuse it. Answered once the store has
+        it, at the versions it has there; or, while the store is unreachable, once it is held
+        here (``provisional``: the re-sync may move it to later versions)."""
         async with entry.lock:
             batch_id = new_batch_id() if self.store.durable else ""
             at = time.time()
@@ -89,20 +137,26 @@ class Replica:
                         entry.id, entry.state.version, events, state, snapshot=False, batch_id=batch_id
                     )
                 except StoreUnavailable:
+                    if after_unavailable(store_available=self.store.available) is Next.RETRY:
+                        continue  # the same batch id: the store tells a repeat from a new batch
                     return self._hold(entry, batch, state, events, rec)
                 self.observe_commit(trio.current_time() - started)
                 step = after_commit(reply, expected=entry.state.version, landing=state.version)
                 if step is Next.DONE:
                     self._advance(entry, state, events, rec)
                     entry.synced_version = state.version
-                    return events
+                    return Written(events)
                 self.conflicts += 1
                 try:
                     await self._recover(entry, step)
                 except StoreUnavailable:  # held on top of this copy; the re-sync replays it
+                    if after_unavailable(store_available=self.store.available) is Next.RETRY:
+                        continue
                     return self._hold(entry, batch, state, events, rec)
                 if step is Next.LANDED_ELSEWHERE:
-                    return events  # in the store (found by its id) and now in the reloaded copy
+                    # In the store (found by its id) and now in the reloaded copy: answered at
+                    # the version the store has it at, not the one tried here.
+                    return Written(_ending_at(events, landed_at(reply, landing=state.version)))
         raise Unavailable("this map is changing too fast to write to; retry")
 
     def _advance(
@@ -121,7 +175,7 @@ class Replica:
         state: MapState,
         events: list[Event],
         record: Record | None,
-    ) -> list[Event]:
+    ) -> Written:
         held = entry.held
         if held is None:
             held = entry.held = HeldWrites(base=entry.state, history=entry.history.copy())
@@ -130,7 +184,7 @@ class Replica:
             raise StoreUnavailable()
         held.batches.append(dataclasses.replace(batch(), first=events[0].version))
         self._advance(entry, state, events, record)
-        return events
+        return Written(events, provisional=True)
 
     async def _recover(self, entry: MapEntry, step: Next) -> None:
         if step is Next.CATCH_UP:

@@ -26,9 +26,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mapsrv.store.contract import Followed, RemoteEvent
 
-__all__ = ["TAG_LENGTH", "Feed", "Resubscribed", "channel_of"]
+__all__ = ["STALL", "TAG_LENGTH", "Feed", "Resubscribed", "channel_of"]
 
 TAG_LENGTH = 12  # hex digits of a process's tag; then one space, then the event's JSON
+# Seconds a timer may fire late before we say this process stalled (SIGSTOP, a blocked loop, a
+# suspended VM), rather than Redis: then a silence or a slow reply is not Redis's fault.
+STALL = 0.5
 _HEAD, _TAIL = b"mapsrv:{", b"}:events"
 _CHUNK = 1000  # channels per (S)SUBSCRIBE command
 
@@ -106,7 +109,12 @@ class _Subscriber:
         is dead (a hung or unreachable Redis), whatever its socket says."""
         loop = asyncio.get_running_loop()
         while True:
+            slept_from = loop.time()
             await asyncio.sleep(self.feed.ping_every)
+            if loop.time() - slept_from > self.feed.ping_every + STALL:
+                # This process did not run for a while (stopped, or its loop blocked): whatever
+                # Redis sent meanwhile is still waiting in the socket, unread. Not Redis's silence.
+                self.heard = max(self.heard, loop.time() - self.feed.ping_every)
             quiet = loop.time() - self.heard
             if quiet > self.feed.dead_after:
                 raise RedisTimeoutError(f"redis pub/sub silent for {quiet:.1f} s")

@@ -42,7 +42,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from mapsrv.store.contract import Reconnected, RemoteEvent, StoreMessage, StoreStatistics, StoreUnavailable
-from mapsrv.store.redis_feed import TAG_LENGTH, Feed, Resubscribed
+from mapsrv.store.redis_feed import STALL, TAG_LENGTH, Feed, Resubscribed
 from mapsrv.store.redis_url import RedisTarget, parse_redis_url
 from mapsrv.store.redis_writer import Job, Waiter, Writer
 
@@ -153,6 +153,10 @@ class _Crossing(Waiter):
         return super()._abort(raise_cancel)
 
 
+DEADLINE_TICK = 0.1  # seconds between looks at the calls in flight
+_TIMEOUTS = (redis.exceptions.TimeoutError, TimeoutError)  # no answer in time (a refusal is not one)
+
+
 class RedisLink:
     def __init__(self, url: str, *, socket_timeout: float = 2.0) -> None:
         self.target = parse_redis_url(url)
@@ -163,7 +167,7 @@ class RedisLink:
         self.client: Any = None  # aioredis.Redis, or RedisCluster
         self.deadline = socket_timeout + 0.5  # a call still running after this is ended
         self.writer: Writer | None = None  # commits' own connection (not on a Cluster)
-        self._in_flight: dict[Waiter, None] = {}  # calls, oldest first
+        self._in_flight: dict[Waiter, float] = {}  # calls, oldest first: ``_stalled`` when each began
         self._broken = True  # until the first ping gets through
         self._tripped = trio.Event()  # set when the breaker opens: the health check asks at once
         # How often the health check asks while the breaker is open: 0.25 s, doubled (up to 5 s)
@@ -179,6 +183,12 @@ class RedisLink:
         self._trips = 0
         self._batches = 0
         self._first = True  # no generation of the feed has subscribed yet
+        # When this process last ran its deadline tick, and for how long in all it did not run
+        # when it should have (each tick's lateness, added up: SIGSTOP, a blocked loop, a
+        # suspended VM). A call is judged by the time this process ran while it waited, so a
+        # process that was stopped does not blame Redis for the time it spent stopped.
+        self._ticked = time.monotonic()
+        self._stalled = 0.0
 
     @property
     def available(self) -> bool:
@@ -220,14 +230,29 @@ class RedisLink:
     async def _wait(self, waiter: Waiter) -> Any:
         """Wait for a call already under way, counted in flight (the deadline watches it); a
         failure trips the breaker."""
-        self._in_flight[waiter] = None
+        self._in_flight[waiter] = self._stalled
         try:
             return await waiter.wait()
         except UNAVAILABLE as exc:
+            if isinstance(exc, _TIMEOUTS) and self._waited(waiter) < self.hang_after:
+                # It timed out while this process was stopped: Redis had no fair chance to
+                # answer. The breaker stays closed; the caller may ask again at once (a repeated
+                # commit is safe: its batch id tells the store it has it).
+                raise StoreUnavailable("the map store did not answer while this process was stalled") from exc
             self._trip(exc)
             raise StoreUnavailable() from exc
         finally:
             del self._in_flight[waiter]
+
+    def _lost_since(self, mark: float) -> float:
+        """Seconds this process did not run, since ``_stalled`` read ``mark`` (the current tick's
+        lateness included: it may only now run again)."""
+        return self._stalled - mark + max(0.0, time.monotonic() - self._ticked - DEADLINE_TICK)
+
+    def _waited(self, waiter: Waiter) -> float:
+        """How long ``waiter`` has waited while this process ran (time it was stopped left out)."""
+        lost = self._lost_since(self._in_flight.get(waiter, self._stalled))
+        return time.monotonic() - waiter.started - lost
 
     def fail(self, exc: Exception) -> StoreUnavailable:
         """A reply that means Redis cannot take writes now (a demoted primary, missing replicas):
@@ -241,11 +266,9 @@ class RedisLink:
         return await _Crossing(self._loop.create_task(call()), time.monotonic()).wait()  # type: ignore[no-any-return]
 
     def _expire_late_calls(self) -> None:
-        now = time.monotonic()
         for crossing in list(self._in_flight):
-            if now - crossing.started <= self.deadline:
-                break  # oldest first: the rest are younger
-            crossing.expire(self.deadline)
+            if self._waited(crossing) > self.deadline:
+                crossing.expire(self.deadline)
 
     async def _probe(self, client: Any) -> None:
         """Whether calls can go through: a PING, or (under Sentinel, or with ``wait_replicas``) a
@@ -270,7 +293,7 @@ class RedisLink:
         long fork). New calls fail at once rather than queue behind it for the socket timeout."""
         if not self._in_flight:
             return False
-        return time.monotonic() - next(iter(self._in_flight)).started > self.hang_after
+        return self._waited(next(iter(self._in_flight))) > self.hang_after
 
     def _trip(self, exc: BaseException) -> None:
         self._errors += 1
@@ -304,6 +327,7 @@ class RedisLink:
                 self.writer = Writer(client.connection_pool.make_connection)
                 writing = loop.create_task(self.writer.run())
             self._send = send
+            self._ticked = time.monotonic()
             try:
                 try:
                     await self.run(self._probe, probe=True)
@@ -329,7 +353,10 @@ class RedisLink:
 
     async def _watch_deadlines(self) -> None:
         while True:
-            await trio.sleep(0.1)
+            await trio.sleep(DEADLINE_TICK)
+            now = time.monotonic()
+            self._stalled += max(0.0, now - self._ticked - DEADLINE_TICK)
+            self._ticked = now
             self._expire_late_calls()
 
     async def _watch_health(self) -> None:
@@ -361,12 +388,17 @@ class RedisLink:
         """Keep a generation of the feed's connections running; start another when one fails."""
         backoff = 0.1
         while True:
-            started = trio.current_time()
+            started, mark = trio.current_time(), self._stalled
             try:
                 await self._cross(self.feed.run)
             except _FEED_ERRORS as exc:
-                self._trip(exc)
-                log.warning("redis subscription lost: %s", exc)
+                if isinstance(exc, _TIMEOUTS) and self._lost_since(mark) > STALL:
+                    # It timed out while this process was stopped: Redis may be fine. A new
+                    # generation subscribes again, and its Resubscribed makes the hub catch up.
+                    log.info("redis subscription timed out while this process was stalled; again")
+                else:
+                    self._trip(exc)
+                    log.warning("redis subscription lost: %s", exc)
             if trio.current_time() - started > 5:
                 backoff = 0.1
             await trio.sleep(backoff)

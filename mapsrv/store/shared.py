@@ -1,9 +1,9 @@
 """A durable store in this process's memory, shared by several hubs: the whole store contract
 (versions, compare-and-set commits with batch ids, a trimmed log, pub/sub of the maps each hub
-follows, never back to the writer) without
-Redis, and faults on demand (down, replies lost, back in time, a map lost). Tests run two hubs on
-one ``SharedMemory`` to exercise replication recovery; the contract tests in tests/store/ run the
-same cases against this and against a real redis-server.
+follows, never back to the writer) without Redis, and faults on demand (down, replies lost, back
+in time, a map lost, a process stalled). Tests run two hubs on one ``SharedMemory`` to exercise
+replication recovery; the contract tests in tests/store/ run the same cases against this and
+against a real redis-server.
 
     memory = SharedMemory(log_size=64)
     a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
@@ -16,7 +16,7 @@ reports ``Reconnected``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -158,10 +158,19 @@ class SharedStore:
         self._remote = 0
         self._reconnections = 0
         self._trips = 0
+        self._stalls: list[tuple[Callable[[], Awaitable[None]], bool]] = []
 
     @property
     def available(self) -> bool:
         return not self._broken and self.memory.up
+
+    def stall(self, meanwhile: Callable[[], Awaitable[None]], *, lands: bool) -> None:
+        """This process stops while its next commit waits (SIGSTOP, a blocked loop): ``meanwhile``
+        runs (other processes write), then the commit fails with StoreUnavailable and the breaker
+        stays closed, as RedisLink answers a call that timed out while its own process was
+        stopped. ``lands``: the commit reached the store before the stop (its reply was lost),
+        else it never left."""
+        self._stalls.append((meanwhile, lands))
 
     def statistics(self) -> StoreStatistics:
         return StoreStatistics(
@@ -277,6 +286,12 @@ class SharedStore:
         batch_id: str,
     ) -> CommitReply:
         await self._call()
+        if self._stalls:
+            meanwhile, lands = self._stalls.pop(0)
+            if lands:
+                self.memory.commit(map_id, expected, events, state, batch_id, origin=self)
+            await meanwhile()
+            raise StoreUnavailable("the map store did not answer while this process was stalled")
         reply = self.memory.commit(map_id, expected, events, state, batch_id, origin=self)
         if self.memory.replies_to_lose:
             self.memory.replies_to_lose -= 1

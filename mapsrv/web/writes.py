@@ -24,7 +24,7 @@ from mapsrv.errors import BodyTooLarge, HttpError, InvalidInput, MapsrvError
 from mapsrv.http.identity import user_from_cookies
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send
-from mapsrv.hub import MapHub
+from mapsrv.hub import MapHub, Written
 from mapsrv.hub.access import resolve
 
 __all__ = ["PageWrites"]
@@ -60,7 +60,7 @@ class PageWrites:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, map_id: str, action: str) -> None:
         try:
-            version = await self._write(scope, receive, map_id, action)
+            written = await self._write(scope, receive, map_id, action)
         except MapsrvError as exc:
             await send_error(send, exc)
             return
@@ -68,12 +68,13 @@ class PageWrites:
             log.exception("exception on %s /m/{id}/%s", scope["method"], action)
             await send_error(send, HttpError(500, "internal server error"))
             return
-        body = b'{"version":%d}' % version
+        # A write held while the store is away says so: its version may still move (README).
+        body = b'{"version":%d%s}' % (written.version, b',"provisional":true' if written.provisional else b"")
         headers = [*self._headers, (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _write(self, scope: Scope, receive: Receive, map_id: str, action: str) -> int:
+    async def _write(self, scope: Scope, receive: Receive, map_id: str, action: str) -> Written:
         if scope["method"] != "POST":
             raise HttpError(405, "method not allowed", headers=(("Allow", "POST"),))
         cookie = user_agent = content_type = None
@@ -92,9 +93,9 @@ class PageWrites:
         entry = await resolve(hub, "m", map_id, user)
         actor = person_actor(user_agent, user or "")
         if action == "undo":
-            return (await hub.undo(entry.id, actor))[-1].version
+            return await hub.undo(entry.id, actor)
         if action == "redo":
-            return (await hub.redo(entry.id, actor))[-1].version
+            return await hub.redo(entry.id, actor)
         if (content_type or "").split(";", 1)[0].strip().lower() != "application/json":
             raise InvalidInput("send the ops as application/json")
         body = _parse_json(await self._body(receive, declared))
@@ -102,8 +103,7 @@ class PageWrites:
         if base is not None and (isinstance(base, bool) or not isinstance(base, int) or base < 0):
             raise InvalidInput(f"base_version must be a version (an integer >= 0), got {base!r:.40}")
         parsed, expected = parse_ops(body, hub.limits)
-        events = await hub.apply(entry.id, parsed, expected_version=expected, base_version=base, actor=actor)
-        return events[-1].version
+        return await hub.apply(entry.id, parsed, expected_version=expected, base_version=base, actor=actor)
 
     async def _body(self, receive: Receive, declared: int) -> bytes:
         """The whole request body, at most ``max_body_size`` bytes: a 413 past that, at once

@@ -7,7 +7,17 @@ import pytest
 
 from mapsrv.core import Limits, MapState
 from mapsrv.core.parse import parse_op
-from mapsrv.hub.recovery import HeldBatch, Next, OnRemote, after_commit, apply_held, new_batch_id, on_remote
+from mapsrv.hub.recovery import (
+    HeldBatch,
+    Next,
+    OnRemote,
+    after_commit,
+    after_unavailable,
+    apply_held,
+    landed_at,
+    new_batch_id,
+    on_remote,
+)
 from mapsrv.store import COMMITTED, MISSING, AlreadyCommitted, CommitReply, Conflict
 
 
@@ -53,3 +63,23 @@ def test_a_held_batch_applies_again_on_another_base_or_says_it_cannot() -> None:
 def test_batch_ids_are_64_random_bits() -> None:
     ids = {new_batch_id() for _ in range(100)}
     assert len(ids) == 100 and all(len(i) == 16 for i in ids)
+
+
+@pytest.mark.parametrize(("available", "expected"), [(True, Next.RETRY), (False, Next.HOLD)])
+def test_after_unavailable(available: bool, expected: Next) -> None:
+    """A failed store call holds the write (provisional) only when the store counts an outage;
+    one it does not count (its own process stalled while the call waited) is asked again, under
+    the same batch id."""
+    assert after_unavailable(store_available=available) is expected
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (COMMITTED, 6),  # where it was tried
+        (AlreadyCommitted(6), 6),  # an earlier attempt landed there; its reply was lost
+        (AlreadyCommitted(9), 9),  # an earlier attempt landed elsewhere: the store's version, not ours
+    ],
+)
+def test_landed_at(reply: CommitReply, expected: int) -> None:
+    assert landed_at(reply, landing=6) == expected

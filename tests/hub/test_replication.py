@@ -23,7 +23,7 @@ from mapsrv.core.history import Actor, Change, Record
 from mapsrv.core.ids import map_ref
 from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable
-from mapsrv.hub import MapEntry, MapHub, Subscription
+from mapsrv.hub import MapEntry, MapHub, Subscription, Written
 from mapsrv.hub.replica import MAX_COMMIT_ATTEMPTS, MAX_HELD_BATCHES, MAX_RESYNC_STEPS, RETRY_HELD_INTERVAL
 from mapsrv.store import RemoteEvent, StoreUnavailable
 from mapsrv.store.redis import RedisStore
@@ -928,3 +928,55 @@ async def test_a_reconnection_during_a_re_sync_runs_another_one_after_it(nursery
         store.reconnect()
     await wait_until(lambda: first.state.version == 1)
     assert first.state == memory.maps[first.id].state
+
+
+def log_labels(memory: SharedMemory, map_id: str) -> dict[int, list[str]]:
+    """The store's log: each version and the labels of the markers it added."""
+    events = memory.events_after(map_id, 0) or []
+    return {e.version: [f.label or "" for f in getattr(e, "features", ())] for e in events}
+
+
+@pytest.mark.parametrize("lands", [True, False], ids=["commit landed, reply lost", "commit never left"])
+async def test_a_write_whose_process_stalled_is_acknowledged_at_the_version_the_store_has_it(
+    lands: bool,
+) -> None:
+    """Process A stops while its commit waits; B writes meanwhile; A's call times out but A's
+    breaker stays closed (it was A that stopped, not the store). A asks again under the same
+    batch id: the store has it already (landed) or A conflicts, catches up and lands on top.
+    Either way the acknowledgement names the version where the write sits in the store's log,
+    is not provisional, and A's viewer sees every id once, in order."""
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    acks: dict[str, Written] = {}
+
+    async def b_writes() -> None:
+        for label in ("b1", "b2", "b3"):
+            acks[label] = await b.apply(entry_b.id, [marker(label)])
+
+    store_of(a).stall(b_writes, lands=lands)
+    async with a.subscribe(entry_a) as viewer:
+        acks["a1"] = await a.apply(entry_a.id, [marker("a1")])
+        acks["a2"] = await a.apply(entry_a.id, [marker("a2")])
+        ids = frame_ids(viewer)
+    log = log_labels(memory, entry_a.id)
+    assert sorted(log) == [1, 2, 3, 4, 5]
+    for label, written in acks.items():
+        assert not written.provisional
+        assert log[written.version] == [label], f"{label} acknowledged at v{written.version}: {log}"
+    assert ids == [b"id: %d" % v for v in range(1, entry_a.state.version + 1)], ids
+    assert store_of(a).statistics().breaker_trips == 0
+
+
+async def test_a_write_held_during_an_outage_is_acknowledged_as_provisional(nursery: trio.Nursery) -> None:
+    """Held while the store is down, a write is answered at this copy's version and says that it
+    is provisional; once pushed on top of another process's writes, it sits at a later one."""
+    memory = SharedMemory()
+    a, b, entry_a, entry_b = await two_hubs(memory)
+    store_of(a).disconnect()
+    held = await a.apply(entry_a.id, [marker("held")])
+    assert held.provisional and held.version == 1
+    committed = await b.apply(entry_b.id, [marker("meanwhile")])
+    assert not committed.provisional and committed.version == 1
+    await follow(nursery, a)  # its health check reconnects, and the re-sync pushes the write
+    await wait_until(lambda: not entry_a.held and entry_a.state.version == 2)
+    assert log_labels(memory, entry_a.id) == {1: ["meanwhile"], 2: ["held"]}

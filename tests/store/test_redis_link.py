@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from typing import Any
 
 import pytest
@@ -579,3 +580,45 @@ async def test_a_resubscription_while_the_breaker_is_closed_is_reported(
         assert store.statistics().reconnections == before + 1
     finally:
         await server.stop()
+
+
+STALL_SECONDS = 3.0  # longer than the socket timeout (2 s): every call waiting across it times out
+
+
+async def test_a_call_that_timed_out_while_this_process_was_stopped_leaves_the_breaker_closed(
+    redis_server: RedisServer, nursery: trio.Nursery
+) -> None:
+    """This process stops (here: its loop blocked, as under SIGSTOP or a suspended VM) while a
+    commit waits for Redis's reply: when it runs again the commit has timed out, but Redis had no
+    fair chance to answer (its own time ran out while we were not running). The caller is told
+    "unavailable" once, the breaker stays closed, and the same batch asked again lands once."""
+    opened = await open_store(nursery, redis_server.url)
+    store = opened.store
+    state = await new_map(store, "m" * 22)
+    failed: list[Exception] = []
+
+    async def commit() -> None:
+        try:
+            await write(store, state, batch_id="stalled")
+        except StoreUnavailable as exc:
+            failed.append(exc)
+
+    os.kill(redis_server.process.pid, signal.SIGSTOP)  # the reply cannot come before the stall
+    try:
+        async with trio.open_nursery() as inner:
+            inner.start_soon(commit)
+            await wait_until(lambda: store.link._in_flight, timeout=5)
+            time.sleep(STALL_SECONDS)  # noqa: ASYNC251 (the fault: this whole process stops)
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+    assert [str(exc) for exc in failed] in (
+        [],  # the reply was read before the timeout fired
+        ["the map store did not answer while this process was stalled"],
+    )
+    stats = store.statistics()
+    assert stats.breaker_trips == 0 and store.available, stats
+    again = (await write(store, state, batch_id="stalled"))[0]
+    assert again in (COMMITTED, AlreadyCommitted(1)), again
+    events = await store.events_after(state.id, 0)
+    assert events is not None and [e.version for e in events] == [1]

@@ -10,9 +10,9 @@ from mapsrv.core import feature_ids
 from mapsrv.core.changes import SYSTEM, Actor
 from mapsrv.core.ops import Op
 from mapsrv.errors import NotFound
-from mapsrv.hub import MapEntry, MapHub
+from mapsrv.hub import MapEntry, MapHub, Written
 
-__all__ = ["ToolContext"]
+__all__ = ["ToolContext", "acknowledgement"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,18 @@ class ToolContext:
         events = await self.hub.apply(
             entry.id, ops, expected_version=expected_version, base_version=base_version, actor=self.actor
         )
-        out: dict[str, Any] = {"map_id": entry.id, "version": events[-1].version}
+        out = acknowledgement(entry.id, events)
         ids = feature_ids(events)
         if ids:
             out["ids"] = ids
         return out
+
+
+def acknowledgement(map_id: str, written: Written) -> dict[str, Any]:
+    """What every write answers first: the map and the version it is at after the write. A write
+    held while the store is unreachable says ``provisional``: the re-sync may commit it at a later
+    version, so it is no ``base_version`` or ``expected_version`` to build on."""
+    out: dict[str, Any] = {"map_id": map_id, "version": written.version}
+    if written.provisional:
+        out["provisional"] = True
+    return out

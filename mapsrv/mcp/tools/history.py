@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.context import ToolContext, acknowledgement
 from mapsrv.mcp.tools.results import answer, brief_change
 from mapsrv.mcp.tools.schema import MapId
 
@@ -52,7 +52,7 @@ async def undo(
     """Undo your own last change on a map (never anyone else's)."""
     entry = await tc.entry(map_id)
     events = await (tc.hub.redo if redo else tc.hub.undo)(entry.id, tc.actor)
-    out: dict[str, Any] = {"map_id": entry.id, "version": events[-1].version}
+    out = acknowledgement(entry.id, events)
     change = events[-1].change
     if change is not None:
         out["summary"] = change.summary

@@ -3,6 +3,7 @@ HTTP+SSE and stdio, each driving a realistic session while a browser stream watc
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Any
@@ -354,3 +355,22 @@ async def test_tool_errors_name_what_is_wrong(server: Server) -> None:
         layer = error_text(await client.call_tool("remove", {**m, "layer": "nolayer"}))
         assert layer.startswith("not_found: layer 'nolayer' not found")
         assert (await server.hub.get(map_id)).state.version == 0
+
+
+async def test_the_map_resource_read_again_after_a_change_answers_the_new_state(server: Server) -> None:
+    """``map://<id>`` is read fresh on every read: never the state the first read saw."""
+    async with Client(server.url + "mcp") as client:
+        ref = (await client.call_tool("create_map", {"title": "before"})).structured_content
+        uri = f"map://{ref['map_id']}"
+        first = json.loads((await client.read_resource(uri)).contents[0].text)
+        drawn = await client.call_tool(
+            "draw", {"map_id": ref["map_id"], "title": "after", "items": [{"at": [1, 2], "label": "x"}]}
+        )
+        assert not drawn.is_error, drawn.content
+        again = json.loads((await client.read_resource(uri)).contents[0].text)
+    assert (first["title"], first["count"]) == ("before", 0)
+    assert (again["title"], again["count"], again["version"]) == (
+        "after",
+        1,
+        drawn.structured_content["version"],
+    )

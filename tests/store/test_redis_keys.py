@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 import trio
-from support import RedisServer, wait_until
+from support import Browser, RedisServer, open_stream, start_server, wait_until
 
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.parse import parse_op
@@ -68,3 +68,39 @@ async def test_the_shared_rate_limit_allows_a_burst_then_says_how_long_to_wait(
     assert 9.0 < wait <= 10.0, wait
     assert await rs.take_rate("other", 10.0, 2) == 0.0, "each key has its own budget"
     assert 19.0 < await rs.take_rate("costly", 10.0, 1, cost=3) <= 20.0
+
+
+IDLE = 1.0  # seconds: the server's --idle-timeout, and so its keys' time to live in Redis
+
+
+async def test_a_map_people_only_watch_keeps_its_keys_alive_in_redis(
+    redis_server: RedisServer, nursery: trio.Nursery
+) -> None:
+    """Nobody writes, someone watches: the map's keys outlive many times their time to live,
+    because the server refreshes them while the map is watched; once nobody watches, they
+    expire like any idle map's."""
+    server = await start_server(nursery, store=redis_server.url, idle_timeout=IDLE)
+    person = Browser(server.url)
+    plain = redis.Redis.from_url(redis_server.url)
+    try:
+        map_id = await person.new_map()
+        assert (await person.ops(map_id, {"op": "set_title", "title": "watched"})).status_code == 200
+        written = trio.current_time()
+        keys = [_map_key(map_id), _log_key(map_id)]
+        assert plain.exists(*keys) == 2
+        stream = await open_stream(nursery, person.client, f"/m/{map_id}/events")
+        # three times the keys' time to live with no write, checking all along that they stay
+        alive: list[int] = []
+
+        def still_there() -> bool:
+            alive.append(plain.exists(*keys))
+            return trio.current_time() - written > 3 * IDLE
+
+        await wait_until(still_there, timeout=10)
+        assert alive and min(alive) == 2, f"a watched map's keys expired: {alive}"
+        await person.client.aclose()  # the viewer leaves
+        await stream.ended.wait()
+        await wait_until(lambda: plain.exists(*keys) == 0, timeout=10)
+    finally:
+        plain.close()
+        await person.aclose()

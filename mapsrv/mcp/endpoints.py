@@ -41,7 +41,7 @@ from mapsrv.hub import MapEntry, MapHub
 from mapsrv.mcp.agents import agent_of, client_of
 from mapsrv.mcp.apps import map_app
 from mapsrv.mcp.errors import json_rpc_errors
-from mapsrv.mcp.sdk import live_http_sessions
+from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
 from mapsrv.mcp.sessions import (
     McpSession,
     Peek,
@@ -174,7 +174,10 @@ class McpEndpoints:
         self.openings = 0  # requests that may open a Streamable HTTP session, in flight
         self.clients = ClientIdentity(config.trusted_proxies)
         self.watchers = MapWatchers(
-            hub, self._entry_of, partial(client_of, keys=self.keys, clients=self.clients)
+            hub,
+            self._entry_of,
+            partial(client_of, keys=self.keys, clients=self.clients),
+            lambda session_id: standalone_stream_open(self.sessions, session_id),
         )
         self.watchers.install(self.lowlevel)
         self.book = SessionBook(

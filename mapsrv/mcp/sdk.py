@@ -9,6 +9,8 @@ SDK modules it reads (the rest under ``TYPE_CHECKING``).
 
 - ``StreamableHTTPSessionManager._server_instances`` (``live_http_sessions``): the open stateful
   Streamable HTTP sessions, by id.
+- ``StreamableHTTPServerTransport._request_streams`` (``standalone_stream_open``): whether a
+  session's GET stream is open, so that a notification is not sent before it can arrive.
 - ``ServerSession._connection`` (``connection_of``): the per-client ``Connection`` of a request
   handed to a low-level handler.
 - ``mcp.shared._httpx_utils.create_mcp_http_client`` (``http_client``): the HTTP client the SDK's
@@ -37,7 +39,14 @@ if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
-__all__ = ["ReadStream", "WriteStream", "connection_of", "http_client", "live_http_sessions"]
+__all__ = [
+    "ReadStream",
+    "WriteStream",
+    "connection_of",
+    "http_client",
+    "live_http_sessions",
+    "standalone_stream_open",
+]
 
 
 def live_http_sessions(manager: StreamableHTTPSessionManager) -> Mapping[str, object]:
@@ -53,6 +62,27 @@ def live_http_sessions(manager: StreamableHTTPSessionManager) -> Mapping[str, ob
     """
     sessions: Mapping[str, object] = manager._server_instances
     return sessions
+
+
+def standalone_stream_open(manager: StreamableHTTPSessionManager, session_id: str | None) -> bool:
+    """Whether a stateful Streamable HTTP session's client has its standalone GET stream open now:
+    the only way the SDK has to send it a notification that answers no request. True for a
+    session the manager does not hold (legacy SSE, stdio: their one stream is always open).
+
+    Uses ``_server_instances`` (above) and the transport's ``_request_streams``, keyed by
+    ``GET_STREAM_KEY`` for that stream: mcp 2.3 drops a notification for the GET stream while it
+    is not open (a client opens it only after ``initialize``), and tells nobody. mapsrv holds a
+    new session's first notification until the stream is open (``mapsrv.mcp.subscriptions``). If
+    the SDK renames either, this raises AttributeError and notifications wait their bound out; the
+    guard test opens a real GET stream and checks both.
+    """
+    from mcp.server.streamable_http import GET_STREAM_KEY  # here: the relay imports this module
+
+    transport = manager._server_instances.get(session_id) if session_id is not None else None
+    if transport is None:
+        return True
+    streams: Mapping[int | str, object] = transport._request_streams
+    return GET_STREAM_KEY in streams
 
 
 def connection_of(ctx: ServerRequestContext[Any, Any]) -> Connection:

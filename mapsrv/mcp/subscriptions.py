@@ -65,12 +65,18 @@ MAX_MAPS_PER_SESSION = 16  # maps one session (or one listen stream) may watch a
 MAX_LISTEN_STREAMS = 1024  # open 2026-07-28 listen streams per process
 # ... and per client (its API key, else its address): 2026-07-28 has no sessions to cap
 MAX_LISTEN_STREAMS_PER_CLIENT = 16
+# How long a new 2025-11-25 session's first notification waits for the client's GET stream (the
+# SDK's client opens it a few ms after initialize; one that never does gets notifications dropped
+# as before, from then on without waiting), and how often it looks.
+FIRST_NOTIFICATION_WAIT = 5.0
+STREAM_POLL = 0.01
 UPDATED = "notifications/resources/updated"
 _STATE_KEY = "mapsrv.watches"
 _MAP_URI = re.compile(r"map://([A-Za-z0-9_-]{1,64})")
 
 EntryOf = Callable[[ServerRequestContext[Any, Any], str], Awaitable[MapEntry]]
 ClientOf = Callable[[ServerRequestContext[Any, Any]], str]
+StreamOpen = Callable[[str | None], bool]  # whether a session's GET stream is open (sdk.py)
 
 
 def map_id_of(uri: str) -> str | None:
@@ -120,10 +126,17 @@ class MapWatchers:
     puts the three request handlers on the SDK's low-level server (which makes it advertise
     ``resources.subscribe``)."""
 
-    def __init__(self, hub: MapHub, entry_of: EntryOf, client_of: ClientOf = lambda ctx: "") -> None:
+    def __init__(
+        self,
+        hub: MapHub,
+        entry_of: EntryOf,
+        client_of: ClientOf = lambda ctx: "",
+        stream_open: StreamOpen = lambda session_id: True,
+    ) -> None:
         self.hub = hub
         self._entry_of = entry_of
         self._client_of = client_of
+        self._stream_open = stream_open
         self._listening: Counter[str] = Counter()
         self._nursery: trio.Nursery | None = None
         self.watching = 0
@@ -198,11 +211,20 @@ class MapWatchers:
             async with trio.open_nursery() as nursery:
                 session = _Session(scope, nursery, _Owed(), {})
                 task_status.started(session)
+                uris = await session.owed.take()
+                # A client opens its GET stream, the only way to a notification, after its
+                # initialize: until then the SDK would drop it. Hold the first one (bounded). The
+                # SDK signals nothing when the stream opens (sdk.standalone_stream_open): look.
+                for _ in range(round(FIRST_NOTIFICATION_WAIT / STREAM_POLL)):
+                    if self._stream_open(connection.session_id):
+                        break
+                    await trio.sleep(STREAM_POLL)
                 while True:
-                    for uri in await session.owed.take():
+                    for uri in uris:
                         self.notifications += 1
                         # never raises: a session whose stream has gone drops it
                         await connection.notify(UPDATED, {"uri": uri})
+                    uris = await session.owed.take()
 
     async def _subscribe(
         self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams

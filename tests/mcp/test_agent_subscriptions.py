@@ -16,21 +16,24 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
 import trio
+from httpx_sse import aconnect_sse
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.server.streamable_http import GET_STREAM_KEY
 from mcp.types import Implementation
 from support import Browser, RedisServer, open_server, start_server, wait_until
+from support.mcp import INITIALIZE, MCP_ACCEPT
 from trio.testing import wait_all_tasks_blocked
 
 from mapsrv.core.changes import person_actor
 from mapsrv.core.ops import SetTitle, SetView
 from mapsrv.hub import MapHub
 from mapsrv.mcp import subscriptions as mcp_subscriptions
+from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
 from mapsrv.mcp.subscriptions import MAX_MAPS_PER_SESSION, MapWatchers
 from mapsrv.server import Server
 
@@ -75,10 +78,9 @@ async def unsubscribe(client: Client, uri: str) -> None:
 
 def get_stream_open(server: Server) -> bool:
     """Whether a Streamable HTTP session's client has its GET stream open (where the standalone
-    notifications go; the SDK drops them while it is not): read from the SDK's private tables,
-    as only the test needs it."""
-    transports = server.mcp.sessions._server_instances.values()
-    return any(GET_STREAM_KEY in t._request_streams for t in transports)  # type: ignore[attr-defined]
+    notifications go), through the SDK seam that mapsrv itself uses."""
+    manager = server.mcp.sessions
+    return any(standalone_stream_open(manager, session_id) for session_id in live_http_sessions(manager))
 
 
 async def person_renames(server: Server, map_id: str, title: str) -> None:
@@ -122,6 +124,44 @@ async def test_subscribe_in_a_2025_session_notifies_each_write(nursery: trio.Nur
         await subscribe(a, uri)
         assert server.mcp.watchers.statistics().watching == 1
     await no_watch_left(server, map_id)  # the session ended: its watch with it
+
+
+async def test_a_change_before_the_clients_get_stream_opens_is_still_notified(nursery: trio.Nursery) -> None:
+    """A 2025-11-25 client opens its GET stream, the only way a notification reaches it, only
+    after initialize; a map it subscribed to may change before that. The notification waits for
+    the stream instead of being dropped by the SDK."""
+    server = await start_server(nursery)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        opened = await http.post("/mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+        headers = {**MCP_ACCEPT, "mcp-session-id": opened.headers["mcp-session-id"]}
+        headers["mcp-protocol-version"] = "2025-11-25"
+
+        async def rpc(method: str, params: dict[str, Any], id: int | None = None) -> dict[str, Any]:
+            body: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
+            if id is not None:
+                body["id"] = id
+            answer = await http.post("/mcp", json=body, headers=headers)
+            assert answer.status_code in (200, 202), answer.text
+            return dict(answer.json()) if id is not None else {}
+
+        await rpc("notifications/initialized", {})
+        made = await rpc("tools/call", {"name": "create_map", "arguments": {}}, id=2)
+        map_id = made["result"]["structuredContent"]["map_id"]
+        uri = f"map://{map_id}"
+        assert "error" not in await rpc("resources/subscribe", {"uri": uri}, id=3)
+        await person_renames(server, map_id, "before the stream opened")
+        assert not get_stream_open(server)
+        told: list[str] = []
+        async with aconnect_sse(
+            http, "GET", "/mcp", headers={**headers, "accept": "text/event-stream"}
+        ) as sse:
+            with trio.move_on_after(5):
+                async for event in sse.aiter_sse():
+                    message = json.loads(event.data)
+                    if message.get("method") == "notifications/resources/updated":
+                        told.append(message["params"]["uri"])
+                        break
+    assert told == [uri], "the change made before the client's GET stream opened was not notified"
 
 
 async def test_legacy_sse_session_is_notified_and_capped(nursery: trio.Nursery) -> None:

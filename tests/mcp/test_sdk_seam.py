@@ -155,3 +155,38 @@ def test_sdk_stream_protocols_keep_write_stream() -> None:
         f"WriteStream's members are {sorted(members)} now"
     )
     sdk.WriteStream[object]
+
+
+async def test_sdk_transport_keeps_its_get_stream_in_request_streams(nursery: trio.Nursery) -> None:
+    """``StreamableHTTPServerTransport._request_streams`` holds ``GET_STREAM_KEY`` exactly while
+    the session's client has its standalone GET stream open: a new session's first notification
+    waits on it (``mapsrv.mcp.subscriptions``)."""
+    from mcp.server.streamable_http import GET_STREAM_KEY
+
+    server = await start_server(nursery)
+    manager = server.mcp.sessions
+    async with httpx.AsyncClient(timeout=10) as http:
+        opened = await http.post(server.url + "mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+        session_id = opened.headers["mcp-session-id"]
+        transport = sdk.live_http_sessions(manager)[session_id]
+        assert isinstance(getattr(transport, "_request_streams", None), Mapping), (
+            "mcp's StreamableHTTPServerTransport no longer has a _request_streams Mapping: find how"
+            " the SDK now tells that a session's GET stream is open (mapsrv.mcp.sdk.standalone_stream_open)"
+        )
+        assert not sdk.standalone_stream_open(manager, session_id), "open before any GET"
+        headers = {
+            "accept": "text/event-stream",
+            "mcp-session-id": session_id,
+            "mcp-protocol-version": "2025-11-25",
+        }
+        async with http.stream("GET", server.url + "mcp", headers=headers) as stream:
+            assert stream.status_code == 200
+            try:
+                await wait_until(lambda: sdk.standalone_stream_open(manager, session_id), timeout=5)
+            except trio.TooSlowError:
+                raise AssertionError(
+                    f"an open GET stream is not in _request_streams under {GET_STREAM_KEY!r}:"
+                    f" it holds {list(transport._request_streams)}"  # type: ignore[attr-defined]
+                ) from None
+    await wait_until(lambda: not sdk.standalone_stream_open(manager, session_id), timeout=5)
+    assert sdk.standalone_stream_open(manager, "no-such-session"), "a session it does not hold has its stream"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import struct
 import zlib
+from typing import Any
 
 import pytest
 from support.png import read_png
@@ -53,3 +55,19 @@ def test_png_reader_undoes_every_filter(filter_type: int) -> None:
 def test_png_reader_refuses_what_it_cannot_read() -> None:
     with pytest.raises(ValueError, match="not a PNG"):
         read_png(b"GIF89a")
+
+
+async def test_a_chromium_session_leaves_no_chromium_process_behind() -> None:
+    """Every process a Chromium session started is gone when it ends, not even a zombie: the
+    session adopts them and reaps them (PID 1 reaps late or never in many containers)."""
+    from support.chromium import in_chromium
+    from support.procfs import descendants_of, proc_stats
+
+    def body(chromium: Any) -> list[int]:
+        chromium.new_page().goto("about:blank")
+        return descendants_of(os.getpid())
+
+    started = await in_chromium(body)
+    assert started, "the session started no process"
+    left = {pid: fields[0] for pid, fields in proc_stats().items() if pid in started}
+    assert not left, f"processes of the session still there (state by pid): {left}"

@@ -6,7 +6,12 @@ Playwright's sync API needs asyncio, so each test runs one sync body in one work
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +22,7 @@ import trio
 from mapsrv.server import Server
 
 from .aio import use_plain_asyncio
+from .procfs import proc_stats
 from .waiting import require
 
 try:
@@ -34,9 +40,12 @@ __all__ = [
     "TILES",
     "WAIT_MS",
     "Tab",
+    "adopting",
     "artifact",
+    "chromium_children",
     "in_chromium",
     "new_context",
+    "reap_chromium",
 ]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,14 +70,64 @@ async def in_chromium(body: Callable[[Chromium], T]) -> T:
 
     def run() -> T:
         use_plain_asyncio()  # per thread: trio-asyncio would hand this worker thread its own loop
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            try:
-                return body(chromium)
-            finally:
-                chromium.close()
+        adopting(True)
+        try:
+            with sync_playwright() as pw:
+                chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                try:
+                    return body(chromium)
+                finally:
+                    chromium.close()
+        finally:
+            reap_chromium()
+            adopting(False)
 
     return await trio.to_thread.run_sync(run)
+
+
+_PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+_CHROMIUM_NAMES = (b"chromium", b"chrome", b"chrome_crashpad")  # /proc comm, cut at 15 bytes
+
+
+def adopting(on: bool) -> None:
+    """While a Chromium session runs, this process adopts the processes orphaned under it (the
+    Playwright driver exits before Chromium's helpers: their zombies went to PID 1, which here and
+    in many containers reaps late or never). Linux's child subreaper, set and cleared again."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def chromium_children() -> dict[int, bytes]:
+    """This process's children that are Chromium's, by pid: their state (``Z`` for a zombie)."""
+    found = {}
+    for pid, fields in proc_stats().items():
+        if int(fields[1]) != os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if name.startswith(_CHROMIUM_NAMES):
+            found[pid] = fields[0]
+    return found
+
+
+def reap_chromium(timeout: float = 5.0) -> None:
+    """Wait for the Chromium processes this process adopted to exit, and reap them; any still
+    running after ``timeout`` is killed first. Only Chromium's: every other child of the test
+    process belongs to code that waits for it itself."""
+    deadline = time.monotonic() + timeout
+    while children := chromium_children():
+        for pid, state in children.items():
+            if state == b"Z" or time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    if state != b"Z":
+                        os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0 if state != b"Z" else os.WNOHANG)
+        threading.Event().wait(0.02)  # a worker thread: poll /proc until they have exited
 
 
 def new_context(chromium: Chromium, server: Server, **options: Any) -> BrowserContext:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["descendants_of", "no_zombies", "zombies_of"]
+__all__ = ["descendants_of", "no_zombies", "proc_stats", "zombies_of"]
 
 
-def _stats() -> dict[int, list[bytes]]:
+def proc_stats() -> dict[int, list[bytes]]:
     """Every process's /proc stat fields after its name: state first, then the parent's pid."""
     found = {}
     for name in os.listdir("/proc"):
@@ -25,12 +25,12 @@ def _stats() -> dict[int, list[bytes]]:
 def zombies_of(pid: int = 0) -> list[int]:
     """Zombie children of ``pid`` (default: this process)."""
     parent = pid or os.getpid()
-    return [p for p, fields in _stats().items() if fields[0] == b"Z" and int(fields[1]) == parent]
+    return [p for p, fields in proc_stats().items() if fields[0] == b"Z" and int(fields[1]) == parent]
 
 
 def descendants_of(root: int) -> list[int]:
     """Processes whose ancestry reaches ``root`` (read once from /proc)."""
-    parents = {pid: int(fields[1]) for pid, fields in _stats().items()}
+    parents = {pid: int(fields[1]) for pid, fields in proc_stats().items()}
     found, frontier = [], [root]
     while frontier:
         parent = frontier.pop()

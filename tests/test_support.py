@@ -71,3 +71,37 @@ async def test_a_chromium_session_leaves_no_chromium_process_behind() -> None:
     assert started, "the session started no process"
     left = {pid: fields[0] for pid, fields in proc_stats().items() if pid in started}
     assert not left, f"processes of the session still there (state by pid): {left}"
+
+
+HANGS = """
+import threading
+
+def test_hangs():
+    threading.Event().wait()
+
+def test_after_it():
+    assert True
+"""
+
+
+def test_a_hung_test_fails_alone_and_the_run_goes_on(tmp_path: Any) -> None:
+    """The suite's per-test timeout (pyproject.toml): a test that never returns is failed by name
+    and the tests after it run. Here with the suite's own settings and a 1 s timeout."""
+    import subprocess
+    import sys
+    import tomllib
+
+    from conftest import TEST_DEADLINE
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    settings = tomllib.loads(open(os.path.join(root, "pyproject.toml"), encoding="utf-8").read())
+    assert settings["tool"]["pytest"]["ini_options"]["timeout"] > TEST_DEADLINE, "trio's backstop first"
+    (tmp_path / "test_hangs.py").write_text(HANGS)
+    config = os.path.join(root, "pyproject.toml")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", config, "--rootdir", str(tmp_path), "-o", "timeout=1",
+         "-p", "no:cacheprovider", str(tmp_path / "test_hangs.py")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "1 failed, 1 passed" in run.stdout, run.stdout[-2000:]
+    assert "Timeout" in run.stdout and "test_hangs" in run.stdout

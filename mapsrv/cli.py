@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import signal
@@ -15,6 +14,7 @@ import trio
 
 from mapsrv import __version__
 from mapsrv.config import STDIO_ONLY, Config, ConfigError, add_arguments
+from mapsrv.observability.collector import PROCESS
 from mapsrv.observability.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ async def _run(config: Config) -> None:
 
     async with trio.open_nursery() as nursery:
         server: Server = await nursery.start(serve, config)
-        _settle_gc()
+        PROCESS.settle()  # what start-up built lives as long as the process
         print(
             f"mapsrv {__version__}: open {server.url} in your browser (Ctrl-C to stop)",
             file=sys.stderr,
@@ -83,7 +83,7 @@ async def _run_stdio_here(config: Config) -> None:
             server: Server = await nursery.start(serve, config)
         except* OSError:  # the port is taken (another client's mapsrv?): take any free one
             server = await nursery.start(serve, config.replace(port=0))
-        _settle_gc()
+        PROCESS.settle()  # what start-up built lives as long as the process
         private = config.store == "memory://"
         where = "in-memory maps, private to this process" if private else "maps in the shared store"
         print(f"mapsrv {__version__}: MCP on stdio; {where}, at {server.url}", file=sys.stderr, flush=True)
@@ -121,22 +121,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# The cyclic garbage collector's defaults (a young collection every 700 net allocations) made a
-# server with 1,000 open streams spend 3.6 s of CPU in the collector during a 40-event fan-out
-# benchmark, with full collections of up to 200 ms stalling every stream (the p99). With these
-# thresholds and the startup objects frozen: 0.85 s, the longest pause 60 ms. Higher thresholds
-# (50,000) saved a little more CPU but let the soak's RSS grow 6.9 % instead of 3.1 %: cycles
-# still get collected, just less often (almost all garbage goes by reference counting).
-GC_THRESHOLDS = (10_000, 10, 10)
-
-
-def _settle_gc() -> None:
-    """Called once the server is up: what was built while starting (modules, schemas, the app)
-    lives as long as the process, so the collector stops scanning it."""
-    gc.collect()
-    gc.freeze()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["gateway"]:
@@ -151,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mapsrv: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log_level, config.log_format)
-    gc.set_threshold(*GC_THRESHOLDS)
+    PROCESS.install()
     failed = False
     try:
         trio.run(_run_stdio if args.command == "stdio" else _run, config)

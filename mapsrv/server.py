@@ -18,6 +18,7 @@ from mapsrv.http.observe import Observer
 from mapsrv.http.throttle import RateLimits, Throttle
 from mapsrv.hub import MapHub
 from mapsrv.mcp.endpoints import McpEndpoints
+from mapsrv.observability import collector
 from mapsrv.observability.metrics import Metrics
 from mapsrv.observability.statistics import ServerStatistics
 from mapsrv.store import open_store_from_url
@@ -75,6 +76,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
             throttle=throttle.statistics(),
             streams=replace(streams),
             ready=hub.ready and not shutdown.is_set(),
+            collector=collector.PROCESS.statistics(),
         )
 
     metrics = Metrics(statistics)

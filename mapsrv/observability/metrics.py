@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from mapsrv.observability.collector import CollectorStatistics
 from mapsrv.observability.statistics import ServerStatistics
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -114,6 +115,28 @@ class _Snapshot(Collector):
         yield GaugeMetricFamily(
             "mapsrv_ready", "1 when this process is ready for traffic", value=int(s.ready)
         )
+        yield from _collector_families(s.collector)
+
+
+def _collector_families(c: CollectorStatistics) -> Iterator[Any]:
+    passes = CounterMetricFamily(
+        "mapsrv_gc_passes", "Garbage collector passes, by generation", labels=["generation"]
+    )
+    seconds = CounterMetricFamily(
+        "mapsrv_gc_seconds", "Time the process stood still in the garbage collector", labels=["generation"]
+    )
+    longest = GaugeMetricFamily(
+        "mapsrv_gc_longest_pause_seconds", "The longest garbage collector pause so far", labels=["generation"]
+    )
+    for generation in range(3):
+        label = [str(generation)]
+        passes.add_metric(label, c.passes[generation])
+        seconds.add_metric(label, c.seconds[generation])
+        longest.add_metric(label, c.longest[generation])
+    yield from (passes, seconds, longest)
+    yield GaugeMetricFamily(
+        "mapsrv_gc_frozen_objects", "Objects the garbage collector no longer visits (frozen)", value=c.frozen
+    )
 
 
 class Metrics:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from mapsrv.observability.collector import CollectorStatistics
+
 __all__ = [
     "ConnectionCounts",
     "HubCounts",
@@ -101,3 +103,4 @@ class ServerStatistics:
     throttle: ThrottleCounts
     streams: StreamWriters  # a copy
     ready: bool  # the store answers and the server is not draining
+    collector: CollectorStatistics

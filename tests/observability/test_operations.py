@@ -70,6 +70,10 @@ async def test_metrics_pass_promtool_and_count_what_happens(server: Server, nurs
     assert value(after, "mapsrv_messages_received_total", transport="browser_stream") >= 2
     assert value(after, "mapsrv_ready") == 1
     assert ("mapsrv_mcp_sessions", (("transport", "sse"),)) in after
+    for generation in "012":  # the collector's pauses, measured once `mapsrv serve` installs it
+        assert ("mapsrv_gc_longest_pause_seconds", (("generation", generation),)) in after
+        assert ("mapsrv_gc_passes_total", (("generation", generation),)) in after
+    assert value(after, "mapsrv_gc_frozen_objects") >= 0
     # no label carries a map id: they are capabilities
     assert map_id not in response.text
     await alice.aclose()

@@ -249,6 +249,7 @@ async def soak10k(
             "cpu_s": round(cpu, 1),
             "cpu_pct": round(100 * cpu / wall, 1),
             "cpu_us_per_delivery": round(1e6 * cpu / max(report["deliveries"], 1), 1),
+            "gc": _collector(metrics),
         },
         "watchers_cpu_pct": round(100 * watchers_cpu / wall, 1),
         "open_all_s": round(open_all_s, 1),
@@ -256,6 +257,21 @@ async def soak10k(
             "mean": round(sum(sampler.load) / max(len(sampler.load), 1), 2),
             "max": round(max(sampler.load, default=0.0), 2),
         },
+    }
+
+
+def _collector(metrics: str) -> dict[str, float]:
+    """The server's garbage collector, from /metrics: the longest pause and the time spent in
+    full passes (generation 2), and how many objects it no longer visits."""
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line.startswith("mapsrv_gc_"))
+    full = '{generation="2"}'
+    return {
+        "longest_full_pass_ms": round(
+            1000 * float(values.get(f"mapsrv_gc_longest_pause_seconds{full}", 0)), 1
+        ),
+        "full_passes": float(values.get(f"mapsrv_gc_passes_total{full}", 0)),
+        "full_pass_s": round(float(values.get(f"mapsrv_gc_seconds_total{full}", 0)), 2),
+        "frozen_objects": float(values.get("mapsrv_gc_frozen_objects", 0)),
     }
 
 

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import trio
 from gateway_support import MISBEHAVE, alive, processes_in, request, tool_call
+from support import wait_until
 from support.procfs import no_zombies
 
 from mapsrv.gateway.framing import Line, LineSplitter, Oversize
 from mapsrv.gateway.procs import Spawner, set_parent_death_signal, setpriv, with_parent_death_signal
-from mapsrv.gateway.runner import Children, ChildSpec, ExitReason, Frames, child_environment
+from mapsrv.gateway.runner import Child, Children, ChildSpec, ExitReason, Frames, child_environment
 
 
 def test_splitter_frames_across_chunks_and_skips_oversize_lines() -> None:
@@ -117,6 +118,27 @@ async def test_ignoring_stdin_close_and_sigterm_ends_in_sigkill(children: Childr
     await no_zombies()
 
 
+async def group_killed(child: Child, children: Children, after: str = "the session ended") -> None:
+    """The child's whole process group dies when it ends, not its leader alone: the runner TERMs the
+    group (a member that ignores TERM gets KILL after the grace). A member still alive past the grace
+    and a margin means the group was not killed: the test kills it then, so that neither the runner
+    (which waits 5 s more for the group) nor the leftover processes outlive the failure."""
+    members: list[int] = []
+
+    def empty() -> bool:
+        members[:] = [pid for pid, state in processes_in(child.pid) if state not in ("Z", "X")]
+        return not members
+
+    try:
+        await wait_until(empty, timeout=children.grace + 1.5)
+    except trio.TooSlowError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        raise AssertionError(
+            f"process group {child.pid} still has live members after {after}: pids {members}"
+        ) from None
+
+
 @pytest.mark.parametrize("shell", [False, True])
 async def test_a_wrappers_background_children_die_with_it(children: Children, shell: bool) -> None:
     inner = shlex.join(MISBEHAVE)
@@ -127,6 +149,7 @@ async def test_a_wrappers_background_children_die_with_it(children: Children, sh
     await receive_message(child.frames)
     assert len([p for p, state in processes_in(child.pid) if state != "Z"]) == 3
     child.stop()
+    await group_killed(child, children)
     with trio.fail_after(5):
         await child.gone.wait()
     assert processes_in(child.pid) == []
@@ -139,6 +162,7 @@ async def test_grandchildren_orphaned_by_a_crash_are_killed_and_reaped(children:
     sleeper = int((await receive_message(child.frames))["result"]["content"][0]["text"])  # type: ignore[index]
     assert alive(sleeper)
     await child.send(tool_call(2, "crash"))
+    await group_killed(child, children, after="its leader crashed")
     with trio.fail_after(5):
         await child.gone.wait()
     assert not alive(sleeper)

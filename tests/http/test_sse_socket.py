@@ -21,6 +21,7 @@ from support import Browser, start_server, wait_until
 
 from mapsrv.core.sse import chunk, frame
 from mapsrv.http.socket_writer import SocketViewer
+from mapsrv.hub.registry import MapEntry
 from mapsrv.server import Server
 
 
@@ -151,27 +152,65 @@ async def test_head_and_http_1_0_streams_go_through_asgi(served) -> None:
         await old.aclose()
 
 
+def waiting(viewer: object) -> int:
+    """How many frames a stream's viewer holds because its socket would not take them."""
+    assert isinstance(viewer, SocketViewer), viewer
+    return len(viewer._backlog or ())
+
+
+def check_backlog_cap(entry: MapEntry, limit: int, full_before: set[SocketViewer]) -> set[SocketViewer]:
+    """Right after an event went out: no viewer may hold more than ``limit`` frames waiting
+    (``--subscriber-buffer``), and one that held ``limit`` before this event had no room for it,
+    so it was refused it and must be gone. The viewers holding ``limit`` now, for the next check."""
+    full = set()
+    for viewer in entry.subscribers:
+        held = waiting(viewer)
+        assert held <= limit, (
+            f"the viewer with {held} frames waiting was not dropped (subscriber_buffer={limit})"
+        )
+        if held >= limit:
+            assert isinstance(viewer, SocketViewer)
+            assert not (viewer.lagging and viewer in full_before), (
+                f"the viewer with {held} frames waiting was refused an event but not dropped "
+                f"(subscriber_buffer={limit})"
+            )
+            full.add(viewer)
+    return full
+
+
 async def test_a_viewer_that_stops_reading_is_dropped_and_the_others_get_everything(served) -> None:
     server, owner, map_id = served
+    limit = server.hub.fanout.subscriber_buffer
+    entry = server.hub.find(map_id)
+    assert entry is not None
     stuck = await Connection.open(server, receive_buffer=4096)
     healthy = await Connection.open(server)
-    with trio.fail_after(30):
-        for conn in (stuck, healthy):
-            assert (await conn.request("GET", f"/m/{map_id}/events", cookie_of(owner))).status_code == 200
-        await healthy.read_until(b"event: snapshot")
-        label = "x" * 200
-        markers = [marker(f"f{i}", 0, i / 10, label) for i in range(50)]  # fits a healthy socket
-        version = 0
-        while server.hub.statistics().subscribers_dropped == 0:
-            response = await owner.ops(map_id, *markers)
-            assert response.status_code == 200, response.text
-            version = response.json()["version"]
-            assert (await owner.ops(map_id, {"op": "clear"})).status_code == 200
-            version += 1
-            await healthy.read_until(b"id: %d\n" % version)  # it keeps up
-        assert server.hub.statistics().subscribers == 1, "only the stuck viewer went"
-        ids = [int(line[4:]) for line in healthy.body.split(b"\n") if line.startswith(b"id: ")]
-        assert ids == list(range(ids[0], version + 1))
+    try:
+        with trio.fail_after(30):
+            for conn in (stuck, healthy):
+                assert (await conn.request("GET", f"/m/{map_id}/events", cookie_of(owner))).status_code == 200
+            await healthy.read_until(b"event: snapshot")
+            label = "x" * 200
+            markers = [marker(f"f{i}", 0, i / 10, label) for i in range(50)]  # fits a healthy socket
+            version = 0
+            full: set[SocketViewer] = set()
+            while server.hub.statistics().subscribers_dropped == 0:
+                response = await owner.ops(map_id, *markers)
+                assert response.status_code == 200, response.text
+                version = response.json()["version"]
+                full = check_backlog_cap(entry, limit, full)
+                assert (await owner.ops(map_id, {"op": "clear"})).status_code == 200
+                version += 1
+                full = check_backlog_cap(entry, limit, full)
+                await healthy.read_until(b"id: %d\n" % version)  # it keeps up
+    except trio.TooSlowError:
+        held = sorted(waiting(viewer) for viewer in entry.subscribers)
+        raise AssertionError(
+            f"no viewer was dropped in 30 s; frames waiting per viewer: {held} (subscriber_buffer={limit})"
+        ) from None
+    assert server.hub.statistics().subscribers == 1, "only the stuck viewer went"
+    ids = [int(line[4:]) for line in healthy.body.split(b"\n") if line.startswith(b"id: ")]
+    assert ids == list(range(ids[0], version + 1))
     await stuck.stream.aclose()
     await healthy.stream.aclose()
 
@@ -303,7 +342,10 @@ async def test_socket_viewer_backlog_drains_in_order_and_a_full_one_lags() -> No
             while viewer.offer(big, chunk(big)):  # the socket fills, then 8 frames wait
                 sent += chunk(big)
                 offered += 1
-                assert offered < 10_000
+                assert waiting(viewer) <= 8, (
+                    f"the viewer let {waiting(viewer)} frames wait, over its limit of 8"
+                )
+                assert offered < 10_000, "the socket never filled"
             assert viewer.lagging
             assert offered > 8, "frames went straight to the socket until it was full"
             # as the client reads, the stream's task drains (in partial writes: small buffers)

@@ -26,6 +26,7 @@ from mapsrv.gateway.procs import set_child_subreaper
 
 WRAPPER = f"sleep 1000 & exec {shlex.join(MISBEHAVE)}"  # as npx/uvx/sh -c wrappers do
 KILL_GRACE = 1.0  # MAPSRV_GATEWAY_KILL_GRACE: seconds from a group's TERM to its KILL
+LOOK_EVERY = 0.05  # seconds between the group watcher's looks at /proc (it samples; it waits for nothing)
 
 
 def zombie(pid: int) -> bool:
@@ -122,7 +123,7 @@ class GroupsEndWhole:
             if late:
                 kill_live(self.groups)
                 raise AssertionError("; ".join(late))
-            await trio.sleep(0.05)
+            await trio.sleep(LOOK_EVERY)
 
 
 def gone_and_reaped(tree: list[int]) -> bool:

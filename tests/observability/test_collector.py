@@ -32,7 +32,7 @@ class Node:
         self.me = self  # a cycle: only the collector frees it
 
 
-def test_a_full_pass_freezes_what_survives_it_and_is_measured(collector: Collector) -> None:
+def test_a_pass_freezes_what_survives_it_and_is_measured(collector: Collector) -> None:
     assert gc.get_threshold() == GC_THRESHOLDS
     collector.settle()
     frozen = gc.get_freeze_count()
@@ -82,3 +82,15 @@ async def test_mapsrv_serve_installs_the_collector_and_reports_it() -> None:
     assert float(lines["mapsrv_gc_frozen_objects"]) > 10_000, "start-up objects frozen"
     assert float(lines['mapsrv_gc_passes_total{generation="2"}']) >= 1, "the settle's full pass"
     assert float(lines['mapsrv_gc_longest_pause_seconds{generation="2"}']) > 0
+
+
+def test_a_middle_pass_freezes_its_survivors_too(collector: Collector) -> None:
+    """Objects that outlive a generation-1 pass are frozen then, so they never pile up in the
+    oldest generation for one long full pass to find."""
+    collector.settle()
+    frozen = gc.get_freeze_count()
+    kept = [Node() for _ in range(1000)]
+    gc.collect(1)
+    assert gc.get_freeze_count() >= frozen + 1000, "the survivors of the middle pass were frozen"
+    assert collector.statistics().passes[1] >= 1
+    del kept

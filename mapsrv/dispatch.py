@@ -1,8 +1,7 @@
-"""The ASGI dispatcher: each request's route comes from ``mapsrv.http.routes``; its Host and Origin are
-checked as the route says, then its client's budget (``mapsrv.http.throttle``); then the route's family
-answers it: a browser event stream, one of the
-MCP transports, a page's write, the metrics, or the Quart app (pages, the rest of the JSON API,
-probes, static files).
+"""The ASGI dispatcher: each request's route comes from ``mapsrv.http.routes``; its Host and Origin
+are checked as the route says, then its client's budget (``mapsrv.http.throttle``); then the
+route's family answers it: a browser event stream, one of the MCP transports, a page's write, the
+metrics, or the Quart app (pages, the rest of the JSON API, probes, static files).
 
 Logging and metrics are not here: ``mapsrv.http.observe`` wraps this app.
 """
@@ -104,7 +103,7 @@ class Dispatcher:
 
     def _check(self, route: Route, scope: Scope) -> MapsrvError | None:
         """The one Host check and the one Origin check, for the routes that need them. The MCP
-        SDK's own DNS-rebinding protection is off (``mcp_server.security_settings``): this runs
+        SDK's own DNS-rebinding protection is off (``mapsrv.mcp.endpoints``): this runs
         first for every MCP path."""
         host = header(scope, b"host")
         if route.host_checked and not host_allowed(self.config, host):

@@ -6,8 +6,8 @@ through ``MCPServer.run``, which would start asyncio and uvicorn) and adds what 
 needs in front of them: API keys (sessions bound to the key that opened them), the session rules
 of ``mapsrv.mcp.sessions`` (quotas, fast expiry of unanswered sessions, SSE idle timeout), a cap on
 legacy SSE sessions, and a ``Retry-After`` on 503s. Each caller's writes are its agent's
-(``mcp_agents``); ``map://`` resources can be watched (``mcp_subscriptions``); the live map is an
-MCP App (``mcp_apps``).
+(``agents``); ``map://`` resources can be watched (``subscriptions``); the live map is an
+MCP App (``apps``).
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ class McpEndpoints:
 
     async def _make_room(self) -> None:
         """At the session cap, close the oldest session still waiting for its first request
-        rather than refuse a newcomer (mcp_sessions explains why)."""
+        rather than refuse a newcomer (``sessions`` explains why)."""
         # Every opening request in flight (this one included) will want a place.
         excess = len(live_http_sessions(self.sessions)) + self.openings - self.config.max_mcp_sessions
         for _ in range(excess):

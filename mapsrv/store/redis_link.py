@@ -234,7 +234,7 @@ class RedisLink:
         try:
             return await waiter.wait()
         except UNAVAILABLE as exc:
-            if isinstance(exc, _TIMEOUTS) and self._waited(waiter) < self.hang_after:
+            if isinstance(exc, _TIMEOUTS) and self._waited(waiter, time.monotonic()) < self.hang_after:
                 # It timed out while this process was stopped: Redis had no fair chance to
                 # answer. The breaker stays closed; the caller may ask again at once (a repeated
                 # commit is safe: its batch id tells the store it has it).
@@ -244,15 +244,16 @@ class RedisLink:
         finally:
             del self._in_flight[waiter]
 
-    def _lost_since(self, mark: float) -> float:
+    def _lost_since(self, mark: float, now: float) -> float:
         """Seconds this process did not run, since ``_stalled`` read ``mark`` (the current tick's
         lateness included: it may only now run again)."""
-        return self._stalled - mark + max(0.0, time.monotonic() - self._ticked - DEADLINE_TICK)
+        return self._stalled - mark + max(0.0, now - self._ticked - DEADLINE_TICK)
 
-    def _waited(self, waiter: Waiter) -> float:
-        """How long ``waiter`` has waited while this process ran (time it was stopped left out)."""
-        lost = self._lost_since(self._in_flight.get(waiter, self._stalled))
-        return time.monotonic() - waiter.started - lost
+    def _waited(self, waiter: Waiter, now: float) -> float:
+        """How long ``waiter`` has waited while this process ran (time it was stopped left out).
+        Never more for a later call than for an earlier one: a stall counted after a call began
+        is no longer than the time since it began."""
+        return now - waiter.started - self._lost_since(self._in_flight.get(waiter, self._stalled), now)
 
     def fail(self, exc: Exception) -> StoreUnavailable:
         """A reply that means Redis cannot take writes now (a demoted primary, missing replicas):
@@ -266,9 +267,11 @@ class RedisLink:
         return await _Crossing(self._loop.create_task(call()), time.monotonic()).wait()  # type: ignore[no-any-return]
 
     def _expire_late_calls(self) -> None:
+        now = time.monotonic()
         for crossing in list(self._in_flight):
-            if self._waited(crossing) > self.deadline:
-                crossing.expire(self.deadline)
+            if self._waited(crossing, now) <= self.deadline:
+                break  # oldest first: the rest have waited no longer
+            crossing.expire(self.deadline)
 
     async def _probe(self, client: Any) -> None:
         """Whether calls can go through: a PING, or (under Sentinel, or with ``wait_replicas``) a
@@ -293,7 +296,7 @@ class RedisLink:
         long fork). New calls fail at once rather than queue behind it for the socket timeout."""
         if not self._in_flight:
             return False
-        return self._waited(next(iter(self._in_flight))) > self.hang_after
+        return self._waited(next(iter(self._in_flight)), time.monotonic()) > self.hang_after
 
     def _trip(self, exc: BaseException) -> None:
         self._errors += 1
@@ -392,7 +395,7 @@ class RedisLink:
             try:
                 await self._cross(self.feed.run)
             except _FEED_ERRORS as exc:
-                if isinstance(exc, _TIMEOUTS) and self._lost_since(mark) > STALL:
+                if isinstance(exc, _TIMEOUTS) and self._lost_since(mark, time.monotonic()) > STALL:
                     # It timed out while this process was stopped: Redis may be fine. A new
                     # generation subscribes again, and its Resubscribed makes the hub catch up.
                     log.info("redis subscription timed out while this process was stalled; again")

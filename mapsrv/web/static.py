@@ -51,7 +51,7 @@ def find_static_dir() -> Path:
 
 
 def served_files(static_dir: Path) -> frozenset[str]:
-    return frozenset(p.name for p in static_dir.iterdir() if p.is_file() and p.name not in TEMPLATES)
+    return frozenset(p.name for p in static_dir.iterdir() if p.is_file())  # templates live apart
 
 
 @static_files.get("/static/leaflet/<path:filename>")

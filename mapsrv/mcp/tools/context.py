@@ -19,7 +19,7 @@ __all__ = ["ToolContext", "acknowledgement"]
 class ToolContext:
     """One tool call's view of the server. ``principal`` is the name of the caller's API key
     (None without keys): a map made with a key is that key's alone. ``actor`` is the agent the
-    caller's writes are attributed to (``mcp_agents``), whose own changes ``undo`` reverts."""
+    caller's writes are attributed to (``mapsrv.mcp.agents``), whose own changes ``undo`` reverts."""
 
     hub: MapHub
     base_url: str

@@ -20,6 +20,7 @@ from mapsrv.hub import MapHub
 from mapsrv.mcp.endpoints import McpEndpoints
 from mapsrv.observability import collector
 from mapsrv.observability.metrics import Metrics
+from mapsrv.observability.stalls import LoopWatch
 from mapsrv.observability.statistics import ServerStatistics
 from mapsrv.store import open_store_from_url
 from mapsrv.web.stream import StreamCounts
@@ -41,6 +42,7 @@ class Server:
     connections: ConnectionHygiene
     observer: Observer  # requests in flight, among others
     throttle: Throttle
+    watch: LoopWatch  # the event loop's stalls
     _shutdown: trio.Event = field(default_factory=trio.Event)
 
     def shutdown(self) -> None:
@@ -66,6 +68,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     throttle = Throttle(RateLimits.from_config(config), mcp.clients, mcp.keys, shared=store)
 
     streams = StreamCounts()
+    watch = LoopWatch(collector.PROCESS.total_seconds)
 
     def statistics() -> ServerStatistics:
         return ServerStatistics(
@@ -77,6 +80,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
             streams=replace(streams),
             ready=hub.ready and not shutdown.is_set(),
             collector=collector.PROCESS.statistics(),
+            stalls=watch.statistics(),
         )
 
     metrics = Metrics(statistics)
@@ -88,6 +92,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
     app = Observer(hygienic, metrics)
     asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the app takes plain dicts
     async with trio.open_nursery() as nursery:
+        await nursery.start(watch.serve)
         store_messages = await nursery.start(store.serve)
         await nursery.start(hub.serve_replication, store_messages)
         await nursery.start(hub.serve_expiry)
@@ -102,6 +107,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
             connections=hygienic,
             observer=app,
             throttle=throttle,
+            watch=watch,
             _shutdown=shutdown,
         )
         http_done = trio.Event()

@@ -81,6 +81,10 @@ class Collector:
             # full passes froze).
             gc.freeze()
 
+    def total_seconds(self) -> float:
+        """Time spent in the collector so far, all generations."""
+        return sum(self._seconds)
+
     def statistics(self) -> CollectorStatistics:
         return CollectorStatistics(
             passes=(self._passes[0], self._passes[1], self._passes[2]),

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from mapsrv.observability.collector import CollectorStatistics
+from mapsrv.observability.stalls import StallStatistics
 from mapsrv.observability.statistics import ServerStatistics
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -116,6 +117,7 @@ class _Snapshot(Collector):
             "mapsrv_ready", "1 when this process is ready for traffic", value=int(s.ready)
         )
         yield from _collector_families(s.collector)
+        yield from _stall_families(s.stalls)
 
 
 def _collector_families(c: CollectorStatistics) -> Iterator[Any]:
@@ -136,6 +138,20 @@ def _collector_families(c: CollectorStatistics) -> Iterator[Any]:
     yield from (passes, seconds, longest)
     yield GaugeMetricFamily(
         "mapsrv_gc_frozen_objects", "Objects the garbage collector no longer visits (frozen)", value=c.frozen
+    )
+
+
+def _stall_families(w: StallStatistics) -> Iterator[Any]:
+    yield CounterMetricFamily(
+        "mapsrv_loop_stalls",
+        "Times the event loop went more than 50 ms without a turn (see the log for what it was doing)",
+        value=w.stalls,
+    )
+    yield CounterMetricFamily(
+        "mapsrv_loop_stall_seconds", "Time the event loop stood still in those stalls", value=w.seconds
+    )
+    yield GaugeMetricFamily(
+        "mapsrv_loop_longest_stall_seconds", "The longest event loop stall so far", value=w.longest
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mapsrv.observability.collector import CollectorStatistics
+from mapsrv.observability.stalls import StallStatistics
 
 __all__ = [
     "ConnectionCounts",
@@ -104,3 +105,4 @@ class ServerStatistics:
     streams: StreamWriters  # a copy
     ready: bool  # the store answers and the server is not draining
     collector: CollectorStatistics
+    stalls: StallStatistics

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -33,7 +33,10 @@ from .map_watchers import raise_fd_limit
 __all__ = ["MapWatchers", "new_maps", "open_map_watchers", "soak10k"]
 
 WRITERS = 100  # writes in flight at most, a connection each: the schedule sets the pace, not the answers
-LIMITS = httpx.Limits(max_connections=WRITERS, max_keepalive_connections=WRITERS)
+# One client (and pool) per writer: one pool of 100 connections scans them all on each request and
+# each answer (httpcore 1.0), which cost this process 88 % of a core once writes queued, on a
+# machine whose two cores the server and the watchers need.
+WRITER_LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 FILES_SPARE = 1000  # open files the server needs beyond its streams
 
 
@@ -123,30 +126,43 @@ class Writes:
         self.late: list[float] = []  # how long after its due time each write began
 
     async def run(self) -> None:
-        start = trio.current_time()
-        end = start + self.seconds
-        next_write = itertools.count()
+        async with AsyncExitStack() as stack:
+            # made before the schedule starts: each makes its own TLS context (~40 ms here)
+            clients = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=self.client.base_url,
+                        cookies=self.client.cookies,
+                        timeout=60,
+                        limits=WRITER_LIMITS,
+                    )
+                )
+                for _ in range(WRITERS)
+            ]
+            start = trio.current_time()
+            end = start + self.seconds
+            next_write = itertools.count()
 
-        async def writer() -> None:
-            while (k := next(next_write)) < self.planned:
-                due = start + k / self.rate
-                await trio.sleep_until(due)
-                if trio.current_time() >= end:
-                    return
-                self.late.append(trio.current_time() - due)
-                self.started += 1
-                await self.write(self.maps[k % len(self.maps)], k)
+            async def writer(client: httpx.AsyncClient) -> None:
+                while (k := next(next_write)) < self.planned:
+                    due = start + k / self.rate
+                    await trio.sleep_until(due)
+                    if trio.current_time() >= end:
+                        return
+                    self.late.append(trio.current_time() - due)
+                    self.started += 1
+                    await self.write(client, self.maps[k % len(self.maps)], k)
 
-        async with trio.open_nursery() as nursery:
-            for _ in range(WRITERS):
-                nursery.start_soon(writer)
+            async with trio.open_nursery() as nursery:
+                for client in clients:
+                    nursery.start_soon(writer, client)
 
-    async def write(self, map_id: str, k: int) -> None:
+    async def write(self, client: httpx.AsyncClient, map_id: str, k: int) -> None:
         began = time.monotonic()
         at = [k % 170 - 85, k % 350 - 175]
         op = {"op": "update_feature", "id": "probe", "coords": at, "label": f"@{began:.6f}@"}
         try:
-            response = await self.client.post(f"/m/{map_id}/ops", json=op)
+            response = await client.post(f"/m/{map_id}/ops", json=op)
             response.raise_for_status()
         except httpx.HTTPError:
             self.errors += 1
@@ -188,7 +204,7 @@ async def soak10k(
     raise_fd_limit(watchers + FILES_SPARE)  # the server inherits it
     async with (
         open_server() as server,
-        httpx.AsyncClient(base_url=server.url, timeout=60, limits=LIMITS) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
     ):
         ids, cookie = await new_maps(client, maps)
         paths = [f"/m/{map_id}/events" for map_id in ids]
@@ -250,6 +266,7 @@ async def soak10k(
             "cpu_pct": round(100 * cpu / wall, 1),
             "cpu_us_per_delivery": round(1e6 * cpu / max(report["deliveries"], 1), 1),
             "gc": _collector(metrics),
+            "stalls": _stalls(metrics, bytes(server.log)),
         },
         "watchers_cpu_pct": round(100 * watchers_cpu / wall, 1),
         "open_all_s": round(open_all_s, 1),
@@ -272,6 +289,20 @@ def _collector(metrics: str) -> dict[str, float]:
         "full_passes": float(values.get(f"mapsrv_gc_passes_total{full}", 0)),
         "full_pass_s": round(float(values.get(f"mapsrv_gc_seconds_total{full}", 0)), 2),
         "frozen_objects": float(values.get("mapsrv_gc_frozen_objects", 0)),
+    }
+
+
+def _stalls(metrics: str, log: bytes) -> dict[str, Any]:
+    """The server's event loop stalls (mapsrv.observability.stalls): how many, the longest, and
+    the log lines of the five longest (what the loop thread was doing)."""
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line.startswith("mapsrv_loop_"))
+    lines = [line for line in log.decode(errors="replace").splitlines() if "event loop stalled" in line]
+    lines.sort(key=lambda line: -int(line.split("stalled ")[1].split(" ms")[0]))
+    return {
+        "count": float(values.get("mapsrv_loop_stalls_total", 0)),
+        "total_s": round(float(values.get("mapsrv_loop_stall_seconds_total", 0)), 2),
+        "longest_ms": round(1000 * float(values.get("mapsrv_loop_longest_stall_seconds", 0)), 1),
+        "longest_logged": lines[:5],
     }
 
 

@@ -1,0 +1,116 @@
+"""The event loop watched for stalls: a step that keeps the loop from turning is counted, timed,
+logged with the stack that was running and told apart from a wait that used no CPU; and a real
+`mapsrv serve` reports stalls in /metrics and its log."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+import httpx
+import pytest
+import trio
+from support import open_server, wait_until
+
+from mapsrv.observability.stalls import REPORT, STALL, LoopWatch
+
+STALLED = 0.3  # how long each test keeps the loop from turning, seconds
+
+
+def spin_the_loop_thread(seconds: float) -> None:
+    """Keeps the CPU busy in Python, so the watching thread can sample this frame."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+async def watched_stall(block: object, watch: LoopWatch) -> None:
+    async with trio.open_nursery() as nursery:
+        await nursery.start(watch.serve)
+        await trio.sleep(0.05)
+        block()  # type: ignore[operator]
+        await wait_until(lambda: watch.last is not None)  # reported once the beats come back
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_busy_stall_is_counted_timed_and_logged_with_its_stack(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    watch = LoopWatch(lambda: 0.0)
+    with caplog.at_level(logging.WARNING, logger="mapsrv.stalls"):
+        await watched_stall(lambda: spin_the_loop_thread(STALLED), watch)
+    stall = watch.last
+    assert stall is not None
+    assert STALLED - 0.05 <= stall.seconds <= STALLED + 0.5
+    assert stall.cpu >= stall.seconds / 2, "the loop thread was on the CPU all along"
+    assert stall.samples >= 5
+    assert stall.stack[0].startswith(f"{__name__}:spin_the_loop_thread:"), stall.stack
+    stats = watch.statistics()
+    assert stats.stalls >= 1 and stats.longest == pytest.approx(max(stats.longest, stall.seconds))
+    assert stats.seconds >= stall.seconds
+    assert STALLED >= REPORT > STALL
+    [record] = [r for r in caplog.records if r.name == "mapsrv.stalls"]
+    assert "event loop stalled" in record.getMessage() and "spin_the_loop_thread" in record.getMessage()
+
+
+async def test_a_stall_that_waits_off_the_cpu_shows_little_loop_cpu() -> None:
+    """A blocking call (here time.sleep) stops the loop without using the CPU: what tells an
+    overloaded process from one that waited on something it should not."""
+    watch = LoopWatch(lambda: 0.0)
+    await watched_stall(lambda: time.sleep(STALLED), watch)
+    stall = watch.last
+    assert stall is not None and stall.seconds >= STALLED - 0.05
+    assert stall.cpu < stall.seconds / 3
+    assert any(":watched_stall:" in frame for frame in stall.stack), stall.stack
+
+
+async def test_the_collectors_share_of_a_stall_is_told() -> None:
+    spent = [0.0]
+
+    def collector_seconds() -> float:
+        return spent[0]
+
+    def stall_in_the_collector() -> None:
+        spin_the_loop_thread(0.2)
+        spent[0] += 0.15  # as Collector.total_seconds reads after a 150 ms pass
+
+    watch = LoopWatch(collector_seconds)
+    await watched_stall(stall_in_the_collector, watch)
+    assert watch.last is not None and watch.last.collector == pytest.approx(0.15)
+
+
+async def test_mapsrv_serve_reports_a_paused_process_as_a_stall() -> None:
+    """The real command, stopped whole (SIGSTOP, as a debugger or a frozen container does) and
+    resumed: the stall is in /metrics and in the log, with the loop thread's CPU near nothing."""
+    async with open_server() as process, httpx.AsyncClient(base_url=process.url) as http:
+        before = _loop_metrics((await http.get("/metrics")).text)
+        os.kill(process.pid, signal.SIGSTOP)
+        await trio.sleep(STALLED)  # how long the server stays stopped (the stall under test)
+        os.kill(process.pid, signal.SIGCONT)
+        await wait_until(lambda: _stalls_logged(process.log, at_least=STALLED - 0.05), timeout=10)
+        stalls = _stalls_logged(process.log, at_least=STALLED - 0.05)
+        after = _loop_metrics((await http.get("/metrics")).text)
+    assert after["mapsrv_loop_stalls_total"] >= before["mapsrv_loop_stalls_total"] + 1
+    assert after["mapsrv_loop_longest_stall_seconds"] >= STALLED - 0.05
+    assert after["mapsrv_loop_stall_seconds_total"] >= after["mapsrv_loop_longest_stall_seconds"]
+    [(_, cpu, line)] = stalls
+    assert cpu < 0.1, line
+
+
+def _stalls_logged(log: bytes, at_least: float) -> list[tuple[float, float, str]]:
+    """The stalls of ``at_least`` seconds in a server's log: (seconds, loop thread CPU, line)."""
+    found = []
+    for line in log.decode().splitlines():
+        if "event loop stalled" in line:
+            seconds = int(line.split("stalled ")[1].split(" ms")[0]) / 1000
+            cpu = int(line.split("loop thread CPU ")[1].split(" ms")[0]) / 1000
+            if seconds >= at_least:
+                found.append((seconds, cpu, line))
+    return found
+
+
+def _loop_metrics(text: str) -> dict[str, float]:
+    lines = (line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("mapsrv_loop_"))
+    return {name: float(value) for name, value in lines}

@@ -81,12 +81,15 @@ class Config:
     subscriber_buffer: int = field(
         default=256, metadata=_help("events queued per viewer before a slow viewer is dropped")
     )
-    max_body_size: int = field(default=1 * MIB, metadata=_help("largest request body in bytes"))
+    max_body_size: int = field(
+        default=4 * MIB,
+        metadata=_help("largest request body in bytes (a 10,000-point GeoJSON with names is about 1.2 MB)"),
+    )
     body_timeout: float = field(
         default=10 * SECONDS,
         metadata=_help("longest a client may take to send a request body (slower ones are cut off)"),
     )
-    max_features: int = field(default=10_000, metadata=_help("most features on one map"))
+    max_features: int = field(default=100_000, metadata=_help("most features on one map"))
     max_maps: int = field(default=100_000, metadata=_help("most maps held at once (new ones get 503)"))
     tile_url: str = field(
         default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",

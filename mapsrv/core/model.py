@@ -54,7 +54,7 @@ DEFAULT_LAYER = "default"
 class Limits:
     """Caps that keep one map (and one request) from eating the process."""
 
-    max_features: int = 10_000
+    max_features: int = 100_000
     max_layers: int = 100
     max_points: int = 10_000  # per geometry
     max_total_points: int = 1_000_000  # per map: bounds a map's memory whatever its shapes

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from mapsrv.config import Config
 from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError
+from mapsrv.http.compression import COMPRESSIBLE, MIN_SIZE, accepts_gzip, gzip_body
 from mapsrv.http.guards import origin_of
 from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.routes import route_of
@@ -89,7 +90,21 @@ def create_app(config: Config, hub: MapHub, draining: Callable[[], bool] = lambd
             response.headers.setdefault(name, value)
         if response.mimetype in ("text/html", "application/json", "application/geo+json"):
             response.headers.setdefault("Cache-Control", "no-store")
+        if response.mimetype in COMPRESSIBLE:
+            await _compress(response)
         return response
+
+    async def _compress(response: Response) -> None:
+        response.vary.add("Accept-Encoding")
+        if "Content-Encoding" in response.headers or not accepts_gzip(
+            request.headers.get("Accept-Encoding", "")
+        ):
+            return
+        body = await response.get_data(as_text=False)
+        if len(body) < MIN_SIZE:
+            return
+        response.set_data(await gzip_body(body))
+        response.headers["Content-Encoding"] = "gzip"
 
     @app.errorhandler(MapsrvError)
     async def on_map_error(exc: MapsrvError) -> Response:

@@ -9,14 +9,16 @@ retries is the call. The features of a drawing are one ``upsert`` change, drawn 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
+import trio
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.measure import bbox
-from mapsrv.core.model import DEFAULT_LAYER, Feature, check_id, check_text
+from mapsrv.core.model import DEFAULT_LAYER, Feature, Limits, check_id, check_text
 from mapsrv.core.ops import (
     Clear,
     FitBounds,
@@ -47,6 +49,19 @@ async def _resolver(values: Any) -> Resolver:
 
 def _geometries(raw: list[Any]) -> list[Any]:
     return [item.get(key) for item in raw if isinstance(item, dict) for key in ("at", "points", "bounds")]
+
+
+THREAD_FEATURES = 1_000  # GeoJSON features from which reading them moves off the event loop
+
+
+async def _read_geojson(geojson: Any, limits: Limits, layer: str) -> tuple[Feature, ...]:
+    """The GeoJSON's features; a big collection is read in a worker thread (the reading is pure:
+    10,000 points take ~150-250 ms here, which would stop every stream of the process)."""
+    listed = geojson.get("features") if isinstance(geojson, dict) else None
+    read = partial(features_from_geojson, geojson, limits, layer=layer)
+    if isinstance(listed, list) and len(listed) > THREAD_FEATURES:
+        return await trio.to_thread.run_sync(read)
+    return read()
 
 
 def _unique(features: list[Feature]) -> None:
@@ -87,7 +102,7 @@ async def draw(
     for index, raw in enumerate(items):
         features += read_item(index, raw, places, layer, limits)
     if geojson is not None:
-        features += features_from_geojson(geojson, limits, layer=check_id("layer", layer or DEFAULT_LAYER))
+        features += await _read_geojson(geojson, limits, check_id("layer", layer or DEFAULT_LAYER))
     _unique(features)
     ops: list[Op] = [] if title is None else [SetTitle(check_text("title", title, limits.max_title))]
     if features:

@@ -235,10 +235,14 @@ class MapHub:
                     await self.replica.catch_up(entry)
                 except StoreUnavailable:
                     log.info("map %s: resumed without catching up (store unavailable)", map_ref(entry.id))
+            if entry.frames.wants_snapshot(seen, entry.state):
+                await entry.frames.build_snapshot(entry.state)  # off the loop for a big map
             initial = entry.frames.since(seen, entry.state)
             if initial is None:
                 assert seen is not None
                 events = await self.replica.events_since(entry, seen)
+                if not (events and events[-1].version == entry.state.version):
+                    await entry.frames.build_snapshot(entry.state)
                 initial = entry.frames.from_store(events, entry.state)
             sub = self.fanout.add(entry, initial, viewer)
         log.debug("map %s: a viewer joined (%d now)", map_ref(entry.id), len(entry.subscribers))

@@ -26,6 +26,7 @@ __all__ = [
     "HEARTBEAT",
     "HEARTBEAT_CHUNK",
     "HEARTBEAT_SLICES",
+    "SNAPSHOT_THREAD",
     "Fanout",
     "FrameLog",
     "Subscription",
@@ -34,10 +35,13 @@ __all__ = [
     "Watched",
     "parse_version",
     "snapshot_json",
+    "with_activity",
 ]
 
 HEARTBEAT_SLICES = 10  # heartbeats go out in this many groups per interval, not all at once
 
+
+SNAPSHOT_THREAD = 2_000  # features from which a snapshot is built in a worker thread
 
 HEARTBEAT = comment("hb")
 HEARTBEAT_CHUNK = chunk(HEARTBEAT)
@@ -105,9 +109,30 @@ class FrameLog:
     def snapshot_frame(self, state: MapState) -> bytes:
         version, data = self._snapshot
         if version != state.version:
-            data = frame(dumps(snapshot_json(state, self.history)), event="snapshot", id=state.version)
+            data = _snapshot_frame(state, self._activity())
             self._snapshot = (state.version, data)
         return data
+
+    async def build_snapshot(self, state: MapState) -> None:
+        """Have the snapshot frame of ``state`` ready: a big map's is built in a worker thread
+        (the state is immutable; the activity is copied here first), so the 600 ms that a
+        100,000-feature snapshot takes never stop the other maps' streams. The caller holds
+        the map's lock, so the state cannot move meanwhile."""
+        if self._snapshot[0] == state.version:
+            return
+        if len(state.features) < SNAPSHOT_THREAD:
+            self.snapshot_frame(state)
+            return
+        activity = self._activity()
+        data = await trio.to_thread.run_sync(_snapshot_frame, state, activity)
+        self._snapshot = (state.version, data)
+
+    def wants_snapshot(self, seen: int | None, state: MapState) -> bool:
+        """Whether a viewer that has ``seen`` starts from a snapshot (when this log can tell)."""
+        return seen is None or seen > state.version or bool(self.floor and seen <= self.floor)
+
+    def _activity(self) -> list[dict[str, Any]]:
+        return self.history.activity() if self.history is not None else []
 
     def rewrite(self, version: int) -> None:
         self.recent.clear()
@@ -118,7 +143,7 @@ class FrameLog:
         """The frames a viewer that has ``seen`` needs; None when only the store's log could
         tell (this log does not reach back that far)."""
         current = state.version
-        if seen is None or seen > current or (self.floor and seen <= self.floor):
+        if seen is None or self.wants_snapshot(seen, state):
             return [self.snapshot_frame(state)]
         if seen == current:
             return []
@@ -214,11 +239,19 @@ class Fanout:
 def snapshot_json(state: MapState, history: History | None) -> dict[str, Any]:
     """The state as a snapshot gives it: with the last changes' summaries under ``activity``
     (left out while there are none, so a map with no recorded change reads as it always did)."""
+    return with_activity(state, history.activity() if history is not None else [])
+
+
+def with_activity(state: MapState, activity: list[dict[str, Any]]) -> dict[str, Any]:
+    """``snapshot_json`` from an activity list already taken (pure: safe in a worker thread)."""
     out = state.to_json()
-    activity = history.activity() if history is not None else []
     if activity:
         out["activity"] = activity
     return out
+
+
+def _snapshot_frame(state: MapState, activity: list[dict[str, Any]]) -> bytes:
+    return frame(dumps(with_activity(state, activity)), event="snapshot", id=state.version)
 
 
 def parse_version(value: str | None) -> int | None:

@@ -12,9 +12,10 @@ from typing import Any
 import trio
 
 from mapsrv.core import Event, MapState
+from mapsrv.core.codec import dumps
 from mapsrv.core.history import History
 from mapsrv.errors import Unavailable
-from mapsrv.hub.fanout import FrameLog, Viewer, snapshot_json
+from mapsrv.hub.fanout import SNAPSHOT_THREAD, FrameLog, Viewer, snapshot_json, with_activity
 from mapsrv.hub.recovery import HeldWrites
 from mapsrv.store import LoadedMap, MapMeta
 
@@ -58,6 +59,14 @@ class MapEntry:
     def state_json(self) -> dict[str, Any]:
         """The state as the snapshot frame and ``/state`` give it: with recent activity."""
         return snapshot_json(self.state, self.history)
+
+    async def state_body(self) -> str:
+        """``state_json`` as JSON text; a big map's encoded in a worker thread (its state is
+        immutable, its activity copied first), so it never stops the other maps' streams."""
+        if len(self.state.features) < SNAPSHOT_THREAD:
+            return dumps(self.state_json())
+        state, activity = self.state, self.history.activity()
+        return await trio.to_thread.run_sync(lambda: dumps(with_activity(state, activity)))
 
 
 def _nothing(map_id: str) -> None:

@@ -4,12 +4,14 @@ GeoJSON export. The page's writes (ops, undo, redo) are ``mapsrv.web.writes``.
 
 from __future__ import annotations
 
+import trio
 from quart import Blueprint, Response, request
 
 from mapsrv.core.codec import dumps
 from mapsrv.core.geojson import to_geojson
 from mapsrv.errors import InvalidInput
 from mapsrv.hub.access import resolve
+from mapsrv.hub.fanout import SNAPSHOT_THREAD
 from mapsrv.web.context import current_user, web_context
 
 __all__ = ["api", "geojson", "state"]
@@ -23,7 +25,7 @@ async def state(kind: str, key: str) -> Response:
     entry = await resolve(hub, kind, key, current_user())
     at = request.args.get("at")
     if at is None:
-        return Response(dumps(entry.state_json()), content_type="application/json")
+        return Response(await entry.state_body(), content_type="application/json")
     version = _version("at", at)
     past = (await hub.state_at(entry.id, version)).to_json()
     past.update(version=version, current_version=entry.state.version)
@@ -33,7 +35,12 @@ async def state(kind: str, key: str) -> Response:
 @api.get("/<any(m, v):kind>/<key>/geojson")
 async def geojson(kind: str, key: str) -> Response:
     entry = await resolve(web_context().hub, kind, key, current_user())
-    response = Response(dumps(to_geojson(entry.state)), content_type="application/geo+json")
+    state = entry.state
+    if len(state.features) < SNAPSHOT_THREAD:
+        body = dumps(to_geojson(state))
+    else:  # a big map's in a worker thread: the state is immutable
+        body = await trio.to_thread.run_sync(lambda: dumps(to_geojson(state)))
+    response = Response(body, content_type="application/geo+json")
     response.headers["Content-Disposition"] = 'attachment; filename="map.geojson"'
     return response
 

@@ -1,0 +1,60 @@
+"""A big map's snapshot, state and GeoJSON are encoded in a worker thread, so a viewer joining a
+100,000-feature map does not stop every other stream of the process while 13 MB of JSON is
+written; what comes out is what the loop would have built."""
+
+from __future__ import annotations
+
+import json
+
+import trio
+
+from mapsrv.core import Feature, Limits
+from mapsrv.core.codec import dumps
+from mapsrv.core.history import Actor
+from mapsrv.core.ops import ImportFeatures
+from mapsrv.hub import MapHub
+from mapsrv.hub.fanout import SNAPSHOT_THREAD, FrameLog
+
+AGENT = Actor("agent:0123abcd", "test")
+SIZE = SNAPSHOT_THREAD + 500
+
+
+async def big_map(hub: MapHub) -> str:
+    entry = await hub.create_map(title="big")
+    features = tuple(Feature("", "marker", (40 + i / 1000, i / 1000), label=f"p{i}") for i in range(SIZE))
+    await hub.apply(entry.id, [ImportFeatures(features)], actor=AGENT)
+    return entry.id
+
+
+async def test_a_big_snapshot_is_built_off_the_loop_and_equals_the_loops() -> None:
+    hub = MapHub(limits=Limits(max_features=SIZE))
+    entry = await hub.get(await big_map(hub))
+    expected = FrameLog(8, entry.history).snapshot_frame(entry.state)  # built on the loop
+    ran_meanwhile = trio.Event()
+
+    async def other_stream() -> None:
+        ran_meanwhile.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other_stream)
+        async with hub.subscribe(entry) as sub:  # the snapshot is built while the loop turns
+            assert ran_meanwhile.is_set(), "the loop ran another task while the snapshot was built"
+            assert sub.initial == [expected]
+    data = json.loads(expected.split(b"data: ", 1)[1])
+    assert len(data["features"]) == SIZE and data["version"] == entry.state.version
+
+
+async def test_a_big_state_body_equals_the_small_path() -> None:
+    hub = MapHub(limits=Limits(max_features=SIZE))
+    entry = await hub.get(await big_map(hub))
+    assert await entry.state_body() == dumps(entry.state_json())
+
+
+async def test_a_resuming_viewer_of_a_big_map_gets_only_what_it_missed() -> None:
+    hub = MapHub(limits=Limits(max_features=SIZE + 1))
+    entry = await hub.get(await big_map(hub))
+    seen = entry.state.version
+    await hub.apply(entry.id, [ImportFeatures((Feature("one", "marker", (1.0, 2.0)),))], actor=AGENT)
+    async with hub.subscribe(entry, str(seen)) as sub:
+        assert len(sub.initial) == 1 and b"\nevent: change\n" in sub.initial[0]
+        assert b"event: snapshot" not in sub.initial[0]

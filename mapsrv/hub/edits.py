@@ -20,6 +20,7 @@ from typing import Any
 
 from mapsrv.core import Event, Limits, MapState, Op, apply_all
 from mapsrv.core.history import Actor, History, Record, footprint_of, inverse_ops, record
+from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import EditConflict, NothingToUndo, VersionConflict
 from mapsrv.hub.recovery import HeldBatch, new_batch_id
 
@@ -27,6 +28,7 @@ __all__ = [
     "Built",
     "Plan",
     "Prepare",
+    "HEAVY_BATCH",
     "build",
     "changes_json",
     "check_base",
@@ -34,6 +36,7 @@ __all__ = [
     "plan_redo",
     "plan_undo",
     "plan_write",
+    "weight",
 ]
 
 
@@ -49,6 +52,14 @@ class Plan:
 
 
 Prepare = Callable[[MapState, History], Plan]
+
+
+HEAVY_BATCH = 2_000  # features (or ops) from which a batch is applied in a worker thread
+
+
+def weight(ops: Sequence[Op]) -> int:
+    """How many features and ops a batch writes: what applying it costs, roughly."""
+    return len(ops) + sum(len(op.features) for op in ops if isinstance(op, ImportFeatures))
 
 
 def plan_write(ops: Sequence[Op], expected_version: int | None, base_version: int | None) -> Prepare:

@@ -16,7 +16,7 @@ from mapsrv.core import Limits, MapState, Op
 from mapsrv.core.history import SYSTEM, Actor
 from mapsrv.core.ids import map_ref
 from mapsrv.errors import NotFound
-from mapsrv.hub.edits import changes_json, plan_redo, plan_undo, plan_write
+from mapsrv.hub.edits import HEAVY_BATCH, changes_json, plan_redo, plan_undo, plan_write, weight
 from mapsrv.hub.fanout import Fanout, Subscription, Viewer, ViewerFactory, parse_version
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.replica import Replica, Written
@@ -167,7 +167,8 @@ class MapHub:
         ``base_version``: the version the caller's edit is based on; the write fails with
         ``EditConflict`` only when a change since touched a feature or layer these ops touch."""
         entry = await self.get(map_id)
-        events = await self.replica.write(entry, plan_write(ops, expected_version, base_version), actor)
+        plan = plan_write(ops, expected_version, base_version)
+        events = await self.replica.write(entry, plan, actor, heavy=weight(ops) >= HEAVY_BATCH)
         log.debug("map %s: %d ops applied, now version %d", map_ref(entry.id), len(ops), events[-1].version)
         return events
 

@@ -33,6 +33,7 @@ __all__ = [
     "Viewer",
     "ViewerFactory",
     "Watched",
+    "change_frame",
     "parse_version",
     "snapshot_json",
     "with_activity",
@@ -154,7 +155,7 @@ class FrameLog:
     def from_store(self, events: Sequence[Event] | None, state: MapState) -> list[bytes]:
         """Frames for the events the store's log gave, if they reach the current version."""
         if events and events[-1].version == state.version:
-            return [frame(viewer_wire(e), event="change", id=e.version) for e in events]
+            return [change_frame(e) for e in events]
         return [self.snapshot_frame(state)]
 
 
@@ -173,12 +174,13 @@ class Fanout:
         self.dropped = 0
         self._next_slot = 0
 
-    def publish(self, watched: Watched, events: Sequence[Event]) -> None:
-        """Frame each event once, log it, and offer the same bytes to every viewer."""
+    def publish(self, watched: Watched, events: Sequence[Event], framed: Sequence[bytes] = ()) -> None:
+        """Frame each event once (``framed``: already framed, by ``change_frame``), log it, and
+        offer the same bytes to every viewer."""
         recent = watched.frames.recent
         subscribers = watched.subscribers
-        for event in events:
-            data = frame(viewer_wire(event), event="change", id=event.version)
+        for index, event in enumerate(events):
+            data = framed[index] if framed else change_frame(event)
             recent.append((event.version, data))
             self.published += 1
             if subscribers:
@@ -234,6 +236,11 @@ class Fanout:
                 for sub in list(watched.subscribers):
                     if sub.slot == tick:
                         sub.offer(HEARTBEAT, HEARTBEAT_CHUNK)
+
+
+def change_frame(event: Event) -> bytes:
+    """An event as its viewers get it (pure: a big batch's are framed in a worker thread)."""
+    return frame(viewer_wire(event), event="change", id=event.version)
 
 
 def snapshot_json(state: MapState, history: History | None) -> dict[str, Any]:

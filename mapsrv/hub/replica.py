@@ -21,11 +21,11 @@ from typing import overload
 import trio
 
 from mapsrv.core import Event, Limits, MapState, apply_event
-from mapsrv.core.history import Actor, Record
+from mapsrv.core.history import Actor, History, Record
 from mapsrv.core.ids import map_ref
 from mapsrv.errors import MapsrvError, Unavailable
-from mapsrv.hub.edits import Prepare, build, held_batch
-from mapsrv.hub.fanout import Fanout
+from mapsrv.hub.edits import Built, Prepare, build, held_batch
+from mapsrv.hub.fanout import Fanout, change_frame
 from mapsrv.hub.recovery import (
     HeldBatch,
     HeldWrites,
@@ -101,6 +101,14 @@ def _ending_at(events: Sequence[Event], version: int) -> list[Event]:
     return [dataclasses.replace(event, version=event.version + shift) for event in events]
 
 
+def _build_framed(
+    state: MapState, history: History, prepare: Prepare, by: Actor, at: float, limits: Limits
+) -> tuple[Built, list[bytes]]:
+    """``build`` and the events' frames, in one go (in a worker thread: all of it is pure)."""
+    built = build(state, history, prepare, by, at, limits)
+    return built, [change_frame(event) for event in built.events]
+
+
 class Replica:
     def __init__(self, store: Store, fanout: Fanout, limits: Limits) -> None:
         self.store = store
@@ -115,16 +123,26 @@ class Replica:
 
     # --- the write path ---------------------------------------------------------------------
 
-    async def write(self, entry: MapEntry, prepare: Prepare, actor: Actor) -> Written:
+    async def write(self, entry: MapEntry, prepare: Prepare, actor: Actor, *, heavy: bool = False) -> Written:
         """One batch, as one change by ``actor``: ``prepare`` decides its ops from the state it
         will land on (again after each catch-up), and may refuse it. Answered once the store has
         it, at the versions it has there; or, while the store is unreachable, once it is held
-        here (``provisional``: the re-sync may move it to later versions)."""
+        here (``provisional``: the re-sync may move it to later versions).
+
+        ``heavy`` (thousands of features; ``prepare`` must then be pure): the batch is applied
+        and its frames built in a worker thread, so the other maps' streams go on meanwhile.
+        The map's lock is held throughout: nothing else changes its state or history."""
         async with entry.lock:
             batch_id = new_batch_id() if self.store.durable else ""
             at = time.time()
             for _ in range(MAX_COMMIT_ATTEMPTS):
-                built = build(entry.state, entry.history, prepare, actor, at, self.limits)
+                framed: list[bytes] = []
+                if heavy:
+                    built, framed = await trio.to_thread.run_sync(
+                        _build_framed, entry.state, entry.history, prepare, actor, at, self.limits
+                    )
+                else:
+                    built = build(entry.state, entry.history, prepare, actor, at, self.limits)
                 state, events, rec = built.state, built.events, built.record
                 batch = partial(held_batch, batch_id, built.plan, actor, at)
                 if entry.held is not None:
@@ -143,7 +161,7 @@ class Replica:
                 self.observe_commit(trio.current_time() - started)
                 step = after_commit(reply, expected=entry.state.version, landing=state.version)
                 if step is Next.DONE:
-                    self._advance(entry, state, events, rec)
+                    self._advance(entry, state, events, rec, framed)
                     entry.synced_version = state.version
                     return Written(events)
                 self.conflicts += 1
@@ -160,13 +178,19 @@ class Replica:
         raise Unavailable("this map is changing too fast to write to; retry")
 
     def _advance(
-        self, entry: MapEntry, state: MapState, events: Sequence[Event], record: Record | None = None
+        self,
+        entry: MapEntry,
+        state: MapState,
+        events: Sequence[Event],
+        record: Record | None = None,
+        framed: Sequence[bytes] = (),
     ) -> None:
         """The map moves on by ``events``: its state, its history, its viewers. ``record``: the
-        change record made for a batch written here (events from the store have theirs derived)."""
+        change record made for a batch written here (events from the store have theirs derived);
+        ``framed``: the events' frames, when already built."""
         entry.state = state
         entry.history.extend(events, record=record)
-        self.fanout.publish(entry, events)
+        self.fanout.publish(entry, events, framed)
 
     def _hold(
         self,

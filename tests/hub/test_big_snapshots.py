@@ -13,6 +13,7 @@ from mapsrv.core.codec import dumps
 from mapsrv.core.history import Actor
 from mapsrv.core.ops import ImportFeatures
 from mapsrv.hub import MapHub
+from mapsrv.hub.edits import HEAVY_BATCH, weight
 from mapsrv.hub.fanout import SNAPSHOT_THREAD, FrameLog
 
 AGENT = Actor("agent:0123abcd", "test")
@@ -58,3 +59,30 @@ async def test_a_resuming_viewer_of_a_big_map_gets_only_what_it_missed() -> None
     async with hub.subscribe(entry, str(seen)) as sub:
         assert len(sub.initial) == 1 and b"\nevent: change\n" in sub.initial[0]
         assert b"event: snapshot" not in sub.initial[0]
+
+
+async def test_a_heavy_batch_is_applied_off_the_loop_and_lands_as_a_light_one_would() -> None:
+    """The same import through the worker thread (``weight >= HEAVY_BATCH``) and on the loop:
+    the same state, and the viewers get the same frame."""
+    features = tuple(Feature(f"p{i}", "marker", (40 + i / 1000, i / 1000)) for i in range(HEAVY_BATCH))
+    assert weight([ImportFeatures(features)]) >= HEAVY_BATCH > weight([ImportFeatures(features[:-2])])
+    hub = MapHub(limits=Limits(max_features=HEAVY_BATCH))
+    heavy, light = await hub.create_map(title="t"), await hub.create_map(title="t")
+    ran_meanwhile = trio.Event()
+
+    async def other_stream() -> None:
+        ran_meanwhile.set()
+
+    async with hub.subscribe(heavy) as heavy_viewer, hub.subscribe(light) as light_viewer:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(other_stream)
+            written = await hub.apply(heavy.id, [ImportFeatures(features)], actor=AGENT)
+            assert ran_meanwhile.is_set(), "the loop ran another task while the batch was applied"
+        await hub.apply(light.id, [ImportFeatures(features[:-2])], actor=AGENT)
+        await hub.apply(light.id, [ImportFeatures(features[-2:])], actor=AGENT)
+        heavy_frame = heavy_viewer.receive.receive_nowait()
+        light_viewer.receive.receive_nowait()
+        assert b'"id":"p0"' in heavy_frame and heavy_frame.count(b'"type":"marker"') == HEAVY_BATCH
+    assert written[-1].version == heavy.state.version == 1
+    assert heavy.state.features == light.state.features
+    assert heavy.frames.recent[-1] == (1, heavy_frame)

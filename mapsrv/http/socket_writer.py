@@ -29,6 +29,7 @@ from itertools import islice
 import trio
 
 from mapsrv.core.sse import chunk
+from mapsrv.http.compression import GZIP_HEADER, Deflated, deflated
 from mapsrv.http.types import Receive
 
 __all__ = ["SocketViewer"]
@@ -55,12 +56,23 @@ class SocketViewer:
     "failed" (the socket refused a write), "left" (the client went away), or "" while it runs."""
 
     __slots__ = (
-        *("_backlog", "_fileno", "_limit", "_sock", "_wake"),
+        *("_backlog", "_fileno", "_gzip", "_limit", "_sock", "_wake"),
         *("ended", "initial", "lagging", "slot"),
     )
 
-    def __init__(self, sock: trio.socket.SocketType, initial: list[bytes], limit: int, slot: int) -> None:
+    def __init__(
+        self,
+        sock: trio.socket.SocketType,
+        initial: list[bytes],
+        limit: int,
+        slot: int,
+        *,
+        gzip: Deflated | None = None,
+    ) -> None:
+        """``gzip``: the body is gzip (the head says so), each frame deflated once in the
+        process by this shared ``Deflated``."""
         self.initial = initial
+        self._gzip = gzip
         self.slot = slot
         self.lagging = False
         self.ended = ""
@@ -73,6 +85,8 @@ class SocketViewer:
     def offer(self, frame: bytes, chunked: bytes) -> bool:
         if self.ended:
             return False
+        if self._gzip is not None:
+            chunked = self._gzip.chunked(frame)
         backlog = self._backlog
         if backlog is None:
             return self._send(chunked)
@@ -85,17 +99,25 @@ class SocketViewer:
     def close(self) -> None:
         self._end("closed")
 
-    async def run(self, first: bytes, receive: Receive) -> None:
+    async def run(self, first: bytes | tuple[bytes, list[bytes]], receive: Receive) -> None:
         """The stream's task, once the head is out: write ``first`` (the retry hint and the
-        initial frames) and what was offered meanwhile, then wait for the client to leave,
+        initial frames; for a gzip stream apart, as ``(hint, frames)``) and what was offered
+        meanwhile, then wait for the client to leave,
         writing the backlog whenever the socket did not take a frame whole. Returns when the
         viewer has ended."""
+        if isinstance(first, bytes):
+            opening = chunk(first)
+        else:  # gzip: the header, then each initial frame deflated (a snapshot once per version)
+            assert self._gzip is not None
+            hint, frames = first
+            opening = chunk(GZIP_HEADER + deflated(hint))
+            opening += b"".join([await self._gzip.chunked_async(f) for f in frames])
         held = self._backlog or ()
         self._backlog = None
         self.initial = []  # a snapshot of an old version is not kept alive by the stream
         # Written even to a viewer the hub closed meanwhile (its retry hint and snapshot go out
         # before its end); a viewer already failed fails again, harmlessly.
-        self._send(b"".join((chunk(first), *held)))
+        self._send(b"".join((opening, *held)))
         while not self.ended:
             with trio.CancelScope() as self._wake:
                 if self._backlog:
@@ -107,7 +129,7 @@ class SocketViewer:
     async def finish(self, last: bytes) -> None:
         """After ``run``: write what is still waiting, then ``last``."""
         backlog = self._backlog or deque()
-        backlog.append(chunk(last))
+        backlog.append(chunk(last) if self._gzip is None else self._gzip.chunked(last))
         await self._write_out(backlog)
 
     def _send(self, data: bytes) -> bool:

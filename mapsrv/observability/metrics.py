@@ -47,6 +47,11 @@ class _Snapshot(Collector):
         streams.add_metric(["asgi"], s.streams.asgi)
         yield streams
         yield CounterMetricFamily(
+            "mapsrv_sse_streams_gzip",
+            "Browser event streams opened gzipped (the client accepted it), of the socket ones",
+            value=s.streams.gzip,
+        )
+        yield CounterMetricFamily(
             "mapsrv_subscribers_dropped", "Viewers dropped for falling behind", value=hub.subscribers_dropped
         )
         yield CounterMetricFamily("mapsrv_maps_expired", "Idle maps forgotten", value=hub.maps_expired)

@@ -9,7 +9,10 @@ by the fan-out itself, straight to the socket (``mapsrv.http.socket_writer``): t
 waits for the client to leave and drains the socket only while it is full; no nursery of its
 own (hypercorn's task group for the connection holds it). Anything else (HEAD, HTTP/1.0,
 HTTP/2, TLS) gets a nursery with the pump, a task that takes frames from the viewer's channel
-and sends them as ASGI messages, and a task that watches for the client leaving. Heartbeats
+and sends them as ASGI messages, and a task that watches for the client leaving. A socket
+stream whose client accepts gzip (every browser's EventSource does) is gzipped: each frame
+deflated once in the process and shared by every such stream (``mapsrv.http.compression``);
+the pumped ones stay plain. Heartbeats
 come from the hub's heartbeat task either way (one task for all streams: a task per stream for
 a comment every 15 s cost 3 KiB of RAM per stream).
 """
@@ -24,12 +27,16 @@ from typing import Any
 import trio
 
 from mapsrv.core.sse import retry
+from mapsrv.http.compression import Deflated, accepts_gzip
 from mapsrv.http.hypercorn import connection_socket
 from mapsrv.http.socket_writer import SocketViewer
-from mapsrv.http.types import Message, Receive, Send
+from mapsrv.http.types import Message, Receive, Send, header
 from mapsrv.hub import MapEntry, MapHub
 
 __all__ = ["FINISH_TIMEOUT", "StreamCounts", "pump", "serve_event_stream", "stream_start"]
+
+# Each frame deflated once for every gzip stream of the process (mapsrv.http.compression).
+DEFLATED = Deflated()
 
 FINISH_TIMEOUT = 5.0  # seconds a stream the hub ended gets to take its last frames and retry hint
 
@@ -40,6 +47,7 @@ class StreamCounts:
 
     socket: int = 0  # by the fan-out, straight to the socket
     asgi: int = 0  # by a pump task, as ASGI messages
+    gzip: int = 0  # of the socket ones, gzipped (the client accepts it: every browser)
 
 
 # The plain ASGI callables (the same shapes as starlette.types).
@@ -81,6 +89,7 @@ def stream_start(headers: Sequence[tuple[str, str]]) -> Message:
             (b"content-type", b"text/event-stream; charset=utf-8"),
             (b"cache-control", b"no-cache, no-store"),
             (b"x-accel-buffering", b"no"),  # nginx: do not buffer this response
+            (b"vary", b"accept-encoding"),  # gzip for clients that accept it (HTTP/1.1 GET)
             *((k.lower().encode(), v.encode()) for k, v in headers),
         ],
     }
@@ -105,11 +114,19 @@ async def serve_event_stream(
         await _serve_pumped(hub, entry, last_event_id, receive, send, start, retry_ms)
         return
     counts.socket += 1
-    viewer = await hub.join(entry, last_event_id, partial(SocketViewer, sock))
+    packed = accepts_gzip(header(scope, b"accept-encoding") or "")
+    counts.gzip += packed
+    viewer = await hub.join(
+        entry, last_event_id, partial(SocketViewer, sock, gzip=DEFLATED if packed else None)
+    )
     assert isinstance(viewer, SocketViewer)
     try:
-        await send(start)
-        await viewer.run(retry(retry_ms) + b"".join(viewer.initial), receive)
+        if packed:
+            await send({**start, "headers": [*start["headers"], (b"content-encoding", b"gzip")]})
+            await viewer.run((retry(retry_ms), viewer.initial), receive)
+        else:
+            await send(start)
+            await viewer.run(retry(retry_ms) + b"".join(viewer.initial), receive)
     finally:
         hub.leave(entry, viewer)
     if viewer.ended == "closed":  # by the hub: the frames it took, a retry hint, the end

@@ -9,6 +9,7 @@ Every wait is on a condition; nothing sleeps for a fixed time.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,11 @@ async def test_page_resumes_after_the_server_ends_its_stream(live: Server) -> No
         tab.feature("after", "polygon")
         assert sorted(tab.page.evaluate("window.mapsrv.featureIds()")) == ["after", "before", "during"]
         tab.check_clean()
+        # Chromium asks for gzip: the page's streams were gzipped, and a gzip stream that
+        # ended without a trailer (as every event stream ends) was resumed like any other
+        metrics = tab.page.evaluate("fetch('/metrics').then((r) => r.text())")
+        gzipped = re.findall(r"^mapsrv_sse_streams_gzip_total (\S+)$", metrics, re.M)
+        assert gzipped and float(gzipped[0]) >= 2, gzipped
 
     await in_chromium(body)
 

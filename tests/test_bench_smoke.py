@@ -52,7 +52,7 @@ def check_latencies(result: dict[str, Any]) -> None:
 async def test_scenario_runs(name: str) -> None:
     if name in ("change_to_page", "person_edit_to_other_tab"):
         require(HAVE_CHROMIUM, "chromium")
-    if name == "redis_vs_memory":
+    if name in ("redis_vs_memory", "map_size"):
         require(HAVE_REDIS, "redis-server")
     sizes = QUICK[name]
     with trio.fail_after(180):  # a delivery regression fails the run instead of hanging it

@@ -133,6 +133,14 @@ async def through_redis(n: int) -> dict[str, Any]:
     }
 
 
+async def map_size(sizes: tuple[int, ...] = (1000, 10_000, 100_000)) -> dict[str, Any]:
+    """Each size's costs (the scenario ``python -m tests.bench.run --only map_size`` runs)."""
+    return {
+        "what": f"maps of {', '.join(map(str, sizes))} labelled points",
+        **{str(n): {**await in_process(n), **await through_redis(n)} for n in sizes},
+    }
+
+
 async def main(sizes: list[int]) -> None:
     for n in sizes:
         result = {"features": n, **await in_process(n), **await through_redis(n)}

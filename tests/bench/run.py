@@ -6,6 +6,8 @@
     python -m tests.bench.run --only soak     # 5 minutes; not part of the default run
     python -m tests.bench.run --only soak10k  # 10,000 watchers for 10 minutes; not in the default run
     python -m tests.bench.run --only soak10k --size seconds=30 watchers=2000   # other sizes
+    python -m tests.bench.run --only map_size          # what 1,000 to 100,000 features cost (issue 25)
+    python -m tests.bench.run --only reconnect_storm   # 1,000 browsers back at once on a 100,000-feature map
 
 Results go to artifacts/bench/results.json and results.md, with the machine they came from, and
 the fan-out curves (medians over the runs) to fan_out.svg.

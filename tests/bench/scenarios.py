@@ -32,7 +32,9 @@ from .harness import (
     percentiles,
     rss_kib,
 )
+from .map_size import map_size
 from .page_edits import person_edit_to_other_tab
+from .reconnect_storm import reconnect_storm
 from .soak10k import soak10k
 
 __all__ = ["SCENARIOS"]
@@ -599,8 +601,15 @@ SCENARIOS = {
     "frames_per_second": frames_per_second,
     "soak": soak,
     "soak10k": soak10k,
+    "map_size": map_size,
+    "reconnect_storm": reconnect_storm,
 }
-LONG = ("soak", "soak10k")  # minutes each: run with --only, not in the default run
+LONG = (
+    "soak",
+    "soak10k",
+    "map_size",
+    "reconnect_storm",
+)  # minutes each: run with --only, not in the default run
 
 QUICK = {
     "change_to_page": {"changes": 5},
@@ -614,4 +623,6 @@ QUICK = {
     "frames_per_second": {"streams": 3, "events": 1000},  # every target's CPU measurable (one-loop peer)
     "soak": {"clients": 4, "watchers": 20, "seconds": 2.0},
     "soak10k": {"watchers": 200, "maps": 10, "rate": 20.0, "seconds": 5.0},
+    "map_size": {"sizes": (300,)},
+    "reconnect_storm": {"features": 3000, "browsers": 10},
 }

@@ -328,11 +328,12 @@ start_redis
 start_mapsrv mapsrv-a "$a_port"
 start_mapsrv mapsrv-b "$b_port"
 start_nginx
+# The restart trap before the ready line: a SIGHUP sent as soon as "ready" is read must restart,
+# not end the script (once the servers took a little longer to start, a test's did).
+trap restart_dead_mapsrv HUP
 echo "ready"
 log "open $public_url in a browser; kill -9 ${pids[mapsrv-a]} or ${pids[mapsrv-b]} to try a failover;" \
     "kill -HUP $$ restarts a dead mapsrv; Ctrl-C stops everything (logs: $dir)"
-
-trap restart_dead_mapsrv HUP
 while true; do
     status=0
     exited=

@@ -61,6 +61,9 @@ def _redirect_to(map_id: str) -> Response:
     return redirect(f"/m/{map_id}", 303)  # type: ignore[return-value]
 
 
+PREVIEW = (1200, 630)  # the size chat apps show link previews at
+
+
 def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str, actor: str = "") -> str:
     """index.html with this map's values, each escaped (a title is an agent's untrusted text).
     ``actor`` is the id the person's writes are attributed to (a hash, not a secret): the page
@@ -79,6 +82,8 @@ def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str, acto
         tile_url=ctx.config.tile_url,
         tile_attribution=ctx.config.tile_attribution,
         title=entry.state.title or "mapsrv",
+        # a link preview (og:image): the view key's image, so unfurling never reveals the edit id
+        image_url=f"{base_url}/v/{entry.view_key}/image.png?w={PREVIEW[0]}&h={PREVIEW[1]}",
     )
     return render(PACKAGE, TEMPLATE, **values)
 

@@ -25,10 +25,20 @@
     return entry.layer.getElement ? entry.layer.getElement() : entry.layer._icon;
   }
 
+  let lit = null; // a feature drawn on the canvas (no element to style) shown as selected: [layer, its style]
+
   function markSelected() {
     document.querySelectorAll('.mapsrv-selected').forEach((el) => el.classList.remove('mapsrv-selected'));
+    if (lit) lit[0].setStyle(lit[1]);
+    lit = null;
     const el = selected && elementOf(selected.id);
     if (el) el.classList.add('mapsrv-selected');
+    const entry = selected && !el ? page.features.get(selected.id) : null;
+    if (entry && entry.layer.setStyle) {
+      lit = [entry.layer, { color: entry.layer.options.color, weight: entry.layer.options.weight }];
+      entry.layer.setStyle({ color: '#f59e0b', weight: 3 });
+    }
+    if (page.placeLabels) page.placeLabels(); // the selected feature's label comes first
   }
 
   page.select = function (id) {
@@ -206,9 +216,9 @@
       L.DomEvent.stopPropagation(event);
       page.select(f.id);
     });
-    layer.on('add', () => {
+    if (!page.big) layer.on('add', () => {
       const el = layer.getElement ? layer.getElement() : layer._icon;
-      if (!el) return;
+      if (!el) return; // drawn on a canvas
       // SVG paths are not focusable by themselves: Tab reaches every feature, Enter selects it.
       if (!el.hasAttribute('tabindex')) el.setAttribute('tabindex', '0');
       el.setAttribute('role', 'button');

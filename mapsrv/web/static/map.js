@@ -32,7 +32,7 @@
   // Every read of this map goes through its own prefix: /m/<id> (edit) or /v/<key> (view).
   cfg.prefix = cfg.events.replace(/\/events$/, '');
 
-  const hooks = { snapshot: [], change: [], feature: [], gone: [], applied: [] };
+  const hooks = { snapshot: [], change: [], feature: [], unfeature: [], reset: [], gone: [], applied: [] };
   function emit(name, ...args) {
     for (const fn of hooks[name]) {
       try { fn(...args); } catch (err) { console.error('mapsrv: ' + name + ' hook failed', err); }
@@ -71,6 +71,20 @@
   const layers = new Map();   // layer id -> {id, name, visible, group: L.LayerGroup}
   const features = new Map(); // feature id -> {data, layer: Leaflet layer, layerId}
 
+  // A big map is drawn on one canvas (an element and a forced layout per feature made a
+  // 3,000-point map take over a minute), its points as circles, and its labels placed by
+  // labels.js where they fit instead of as permanent tooltips. Small maps keep one element per
+  // feature (focusable, styled by CSS). The two thresholds keep a map near one from flipping.
+  const BIG_AT = 400;
+  const SMALL_BELOW = 200;
+  let big = false;
+  let canvas = null;
+
+  function canvasRenderer() {
+    if (!canvas) canvas = L.canvas({ tolerance: 4 });
+    return canvas;
+  }
+
   function pathOptions(style) {
     const o = {};
     if (style.color) o.color = style.color;
@@ -94,6 +108,7 @@
 
   const SYMBOL_COLOR = '#2563eb';
   const SYMBOL_SIZE = 26;
+  const POINT_RADIUS = 6; // a big map's points
 
   // A round badge with a short text (a stop number, a letter, an emoji), in the marker pane so it
   // sits above lines. The text goes in through textContent and the colour through the CSSOM,
@@ -111,14 +126,24 @@
     return L.marker(coords, { icon: icon, keyboard: cfg.mode === 'edit' });
   }
 
+  // A white ring keeps a point visible on any background and apart from its neighbours.
+  function bigPoint(coords, style, opts) {
+    const own = style.color && !style.symbol ? opts : { renderer: opts.renderer };
+    return L.circleMarker(coords, Object.assign({
+      radius: POINT_RADIUS, weight: 1.5, color: '#ffffff', fillColor: style.color || SYMBOL_COLOR, fillOpacity: 0.9,
+    }, own));
+  }
+
   function buildLeafletLayer(f) {
     const check = GEOMETRY_OK[f.type];
     if (!check) throw new Error('unknown feature type: ' + f.type);
     if (!check(f)) throw new Error('bad geometry for ' + f.type);
     const style = f.style || {};
     const opts = pathOptions(style);
+    if (big) opts.renderer = canvasRenderer();
     switch (f.type) {
       case 'marker':
+        if (big) return bigPoint(f.coords, style, opts);
         if (style.symbol) return symbolMarker(f.coords, style);
         if (style.color) {
           return L.circleMarker(f.coords, Object.assign({ radius: 8, weight: 2, fillOpacity: 0.7 }, opts));
@@ -170,19 +195,26 @@
     return best;
   }
 
+  // Where a feature's label belongs, computed from its layer's coordinates (it may be off the map).
+  function labelAnchor(layer, f) {
+    if (f.type === 'marker' || f.type === 'circle') return L.latLng(f.coords);
+    if (f.type === 'polyline') return lineLabelPoint(layer) || L.latLng(f.coords[0]);
+    return layer.getBounds().getCenter();
+  }
+
   function decorate(layer, f) {
     if (f.label && f.type === 'polyline') {
       const center = layer.getCenter.bind(layer);
       layer.getCenter = () => lineLabelPoint(layer) || center();
     }
-    if (f.label) {
+    if (f.label && !big) {
       layer.bindTooltip(textNode('span', 'mapsrv-label-text', f.label),
         Object.assign({ permanent: true, className: 'mapsrv-label' }, tooltipPlacement(layer, f)));
     }
     if (f.popup) {
       layer.bindPopup(textNode('div', 'mapsrv-popup', f.popup), { maxWidth: 320 });
     }
-    layer.on('add', () => tagElement(layer, f));
+    if (!big) layer.on('add', () => tagElement(layer, f)); // a canvas-drawn layer has no element
   }
 
   // A feature may name a layer no snapshot or `layer` change announced: it gets a visible one.
@@ -212,6 +244,24 @@
     const owner = layers.get(entry.layerId);
     if (owner) owner.group.removeLayer(entry.layer);
     features.delete(id);
+    emit('unfeature', id);
+  }
+
+  // Draws every feature again when the map crosses into (or out of) being big.
+  function fitMode(count) {
+    const want = big ? count >= SMALL_BELOW : count >= BIG_AT;
+    if (want === big) return;
+    const all = Array.from(features.values(), (entry) => entry.data);
+    dropAll();
+    big = want;
+    all.forEach(upsertFeature);
+  }
+
+  // Forgets every feature at once: their layers leave with their groups' contents.
+  function dropAll() {
+    for (const entry of layers.values()) entry.group.clearLayers();
+    features.clear();
+    emit('reset');
   }
 
   // Features a person is dragging: a change that arrives meanwhile is kept, and drawn when the
@@ -256,14 +306,17 @@
     layers.delete(id);
   }
 
-  // Computed from the (already validated) feature data rather than from Leaflet layers: a circle
-  // cannot report its bounds while its layer is off the map.
-  function featureBounds() {
+  // Computed from the features' data rather than from Leaflet layers: a circle cannot report
+  // its bounds while its layer is off the map, and a snapshot's view is set before its features
+  // are drawn (drawing them first projected each twice).
+  function featureBounds(list) {
     const bounds = L.latLngBounds([]);
-    for (const { data: f } of features.values()) {
+    for (const f of list) {
+      const check = f && GEOMETRY_OK[f.type];
+      if (!check || !check(f)) continue;
       if (f.type === 'circle') bounds.extend(L.latLng(f.coords).toBounds(2 * f.radius));
-      else if (f.type === 'marker') bounds.extend(L.latLng(f.coords));
-      else f.coords.forEach((p) => bounds.extend(L.latLng(p)));
+      else if (f.type === 'marker') bounds.extend(f.coords);
+      else f.coords.forEach((p) => bounds.extend(p));
     }
     return bounds.isValid() ? bounds : null;
   }
@@ -275,9 +328,9 @@
     return { paddingTopLeft: [FIT_PADDING[0], Math.max(FIT_PADDING[1], top + 12)], paddingBottomRight: FIT_PADDING };
   }
 
-  function applyView(view) {
+  function applyView(view, list) {
     if (!view) {
-      const bounds = featureBounds();
+      const bounds = featureBounds(list || Array.from(features.values(), (entry) => entry.data));
       if (bounds) map.fitBounds(bounds, Object.assign(fitOptions(), { maxZoom: FIT_MAX_ZOOM, animate: false }));
       else map.setView(WORLD_CENTER, WORLD_ZOOM, { animate: false });
       return;
@@ -361,13 +414,16 @@
   // server restart.
   function applySnapshot(state) {
     version = typeof state.version === 'number' ? state.version : -1;
-    clearFeatures(null);
     for (const entry of layers.values()) map.removeLayer(entry.group);
     layers.clear();
+    features.clear();
+    emit('reset');
+    const all = state.features || [];
+    big = all.length >= BIG_AT;
+    setTitle(state.title); // first: the title's height moves the panel a fitted view keeps clear of
+    applyView(state.view, all);
     (state.layers || []).forEach(setLayer);
-    (state.features || []).forEach(upsertFeature);
-    setTitle(state.title);
-    applyView(state.view);
+    all.forEach(upsertFeature);
     emit('snapshot', state);
   }
 
@@ -378,13 +434,17 @@
     switch (change.kind) {
       case 'view': applyView(change.view); break;
       case 'title': setTitle(change.title); break;
-      case 'upsert': (change.features || []).forEach(upsertFeature); break;
+      case 'upsert':
+        fitMode(features.size + (change.features || []).length);
+        (change.features || []).forEach(upsertFeature);
+        break;
       case 'remove': (change.ids || []).forEach((id) => removeFeature(String(id))); break;
       case 'layer': setLayer(change.layer); break;
       case 'layer_remove': removeLayer(String(change.id)); break;
       case 'clear': clearFeatures(change.layer == null ? null : String(change.layer)); break;
       default: console.warn('mapsrv: unknown change kind', change.kind);
     }
+    if (change.kind === 'remove' || change.kind === 'clear' || change.kind === 'layer_remove') fitMode(features.size);
     emit('change', change);
   }
 
@@ -415,6 +475,7 @@
       }
       emit('applied', version);
       // For embedders, tests and benchmarks: the page has drawn everything up to `version`.
+      document.body.dataset.drawnVersion = String(version);
       window.dispatchEvent(new CustomEvent('mapsrv:applied', { detail: { version: version } }));
     };
   }
@@ -433,7 +494,7 @@
     badge.className = 'badge conn-' + state;
   }
 
-  // EventSource never says why it failed. A map that is gone answers its own state URL with
+  // The stream never says why it failed. A map that is gone answers its own state URL with
   // 404 (or 410): then the page says so and stops retrying. A server that does not answer at
   // all is only "reconnecting".
   async function isGone() {
@@ -464,11 +525,11 @@
     }, delay);
   }
 
-  // EventSource retries by itself (sending Last-Event-ID) while readyState is CONNECTING; it
-  // gives up for good (CLOSED) on e.g. an HTTP error status, and then a fresh one is opened,
-  // which the server answers with a snapshot.
+  // The stream (stream.js, EventSource's rules) retries by itself, sending Last-Event-ID, while
+  // readyState is CONNECTING; it gives up for good (CLOSED) on e.g. an HTTP error status, and
+  // then a fresh one is opened, which the server answers with a snapshot.
   function connect() {
-    const es = new EventSource(cfg.events);
+    const es = new window.mapsrvEventStream(cfg.events);
     source = es;
     es.addEventListener('open', () => {
       if (source !== es) return;
@@ -478,7 +539,7 @@
     es.addEventListener('error', () => {
       if (source !== es) return;
       setConnState('reconnecting');
-      if (es.readyState === EventSource.CLOSED) {
+      if (es.readyState === window.mapsrvEventStream.CLOSED) {
         es.close();
         source = null;
         isGone().then((gone) => {
@@ -510,6 +571,8 @@
     layers: layers,
     get version() { return version; },
     get connState() { return connState; },
+    get big() { return big; },
+    labelAnchor: labelAnchor,
     on: (name, fn) => hooks[name].push(fn),
     byId: byId,
     textNode: textNode,

@@ -50,7 +50,7 @@ class Dispatcher:
         self.hub = hub
         self.mcp = mcp
         self.metrics = metrics
-        self.app = create_app(config, hub, draining)
+        self.app = create_app(config, hub, draining, mcp.images)
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
         self._headers = security_headers(config)

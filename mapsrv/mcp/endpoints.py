@@ -38,6 +38,7 @@ from mapsrv.http.responses import send_error
 from mapsrv.http.routes import Family, lookup
 from mapsrv.http.types import Message, Receive, Scope, Send, header
 from mapsrv.hub import MapEntry, MapHub
+from mapsrv.image.service import MapImages
 from mapsrv.mcp.agents import agent_of, client_of
 from mapsrv.mcp.apps import map_app
 from mapsrv.mcp.errors import json_rpc_errors
@@ -78,7 +79,11 @@ logging.getLogger("mcp.server.streamable_http").addFilter(_QuietDisconnects())
 
 
 def build_mcp(
-    hub: MapHub, base_url: Callable[[], str], keys: ApiKeys, config: Config | None = None
+    hub: MapHub,
+    base_url: Callable[[], str],
+    keys: ApiKeys,
+    config: Config | None = None,
+    images: MapImages | None = None,
 ) -> MCPServer:
     config = config or Config()
     clients = ClientIdentity(config.trusted_proxies)
@@ -86,7 +91,7 @@ def build_mcp(
     def context_of(ctx: Context) -> ToolContext:
         principal = keys.principal(ctx.headers)
         actor = agent_of(ctx.request_context, principal, clients)
-        return ToolContext(hub, base_url(), principal, actor)
+        return ToolContext(hub, base_url(), principal, actor, images)
 
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
     # call finds handlers in place and changes nothing.
@@ -149,7 +154,8 @@ class McpEndpoints:
         self.config = config
         self.hub, self.base_url = hub, base_url
         self.keys = ApiKeys(config.api_keys)
-        self.mcp = build_mcp(hub, base_url, self.keys, config)
+        self.images = MapImages(config.tile_url)  # the map as an image: the tool's and the web's
+        self.mcp = build_mcp(hub, base_url, self.keys, config, self.images)
         security = security_settings(config)
         # The SDK's public way to serve its Streamable HTTP transport from another ASGI app: let
         # streamable_http_app() build the session manager, then run the manager and hand it

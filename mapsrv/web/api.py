@@ -12,9 +12,10 @@ from mapsrv.core.geojson import to_geojson
 from mapsrv.errors import InvalidInput
 from mapsrv.hub.access import resolve
 from mapsrv.hub.fanout import SNAPSHOT_THREAD
+from mapsrv.image.render import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, ImageRequest
 from mapsrv.web.context import current_user, web_context
 
-__all__ = ["api", "geojson", "state"]
+__all__ = ["api", "geojson", "image", "state"]
 
 api = Blueprint("api", __name__)
 
@@ -43,6 +44,32 @@ async def geojson(kind: str, key: str) -> Response:
     response = Response(body, content_type="application/geo+json")
     response.headers["Content-Disposition"] = 'attachment; filename="map.geojson"'
     return response
+
+
+@api.get("/<any(m, v):kind>/<key>/image.png")
+async def image(kind: str, key: str) -> Response:
+    """The map as the page shows it, drawn on the server (``mapsrv.image``): ``w`` and ``h`` in
+    pixels (800 x 600 by default, 64 to 1280 a side). The ETag is the version and the size: a
+    client that has this version's image gets a 304 without a drawing."""
+    ctx = web_context()
+    entry = await resolve(ctx.hub, kind, key, current_user())
+    width = _side("w", request.args.get("w"), DEFAULT_SIZE[0])
+    height = _side("h", request.args.get("h"), DEFAULT_SIZE[1])
+    state = entry.state
+    etag = f'"{state.version}-{width}x{height}"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if etag in request.headers.get("If-None-Match", ""):
+        return Response(b"", status=304, headers=headers)
+    rendered = await ctx.images.render(state, ImageRequest(width=width, height=height))
+    return Response(rendered.png, content_type="image/png", headers=headers)
+
+
+def _side(name: str, text: str | None, default: int) -> int:
+    if text is None:
+        return default
+    if not text.isdigit() or not MIN_SIDE <= int(text) <= MAX_SIDE:
+        raise InvalidInput(f"{name} must be a size in pixels from {MIN_SIDE} to {MAX_SIDE}, got {text!r:.20}")
+    return int(text)
 
 
 def _version(name: str, text: str) -> int:

@@ -21,6 +21,7 @@ from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.routes import route_of
 from mapsrv.http.templates import environment
 from mapsrv.hub import MapHub
+from mapsrv.image.service import MapImages
 from mapsrv.web.api import api
 from mapsrv.web.context import WebContext
 from mapsrv.web.pages import PACKAGE, pages
@@ -63,7 +64,12 @@ def _from_http(exc: HTTPException, config: Config) -> MapsrvError:
     return HttpError(status, (exc.name or "error").lower())
 
 
-def create_app(config: Config, hub: MapHub, draining: Callable[[], bool] = lambda: False) -> QuartTrio:
+def create_app(
+    config: Config,
+    hub: MapHub,
+    draining: Callable[[], bool] = lambda: False,
+    images: MapImages | None = None,
+) -> QuartTrio:
     app = QuartTrio(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
     static_dir = find_static_dir()
@@ -75,6 +81,7 @@ def create_app(config: Config, hub: MapHub, draining: Callable[[], bool] = lambd
         draining=draining,
         static_dir=static_dir,
         served=served_files(static_dir),
+        images=images if images is not None else MapImages(config.tile_url),
     ).install(app.extensions)
     headers = security_headers(config)
 

@@ -13,6 +13,7 @@ from quart import current_app, request
 from mapsrv.config import Config
 from mapsrv.http.identity import user_from_cookies
 from mapsrv.hub import MapHub
+from mapsrv.image.service import MapImages
 
 __all__ = ["WebContext", "current_user", "web_context"]
 
@@ -26,6 +27,7 @@ class WebContext:
     draining: Callable[[], bool]
     static_dir: Path
     served: frozenset[str]  # the files of static_dir, by name
+    images: MapImages  # the map as an image (/m/<id>/image.png)
 
     def install(self, extensions: dict[str, object]) -> None:
         extensions[_KEY] = self

@@ -11,6 +11,7 @@ from mapsrv.core.changes import SYSTEM, Actor
 from mapsrv.core.ops import Op
 from mapsrv.errors import NotFound
 from mapsrv.hub import MapEntry, MapHub, Written
+from mapsrv.image.service import MapImages
 
 __all__ = ["ToolContext", "acknowledgement"]
 
@@ -25,6 +26,7 @@ class ToolContext:
     base_url: str
     principal: str | None = None
     actor: Actor = SYSTEM
+    images: MapImages | None = None  # draws the map as an image (the map_image tool)
 
     async def entry(self, map_id: str) -> MapEntry:
         """The map, or the same NotFound for unknown, expired and foreign ids."""

@@ -23,7 +23,7 @@ from mapsrv.mcp.tools.places import Resolver, places_ready
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
 
-__all__ = ["SUMMARY_BUDGET", "read", "read_map", "summary"]
+__all__ = ["SUMMARY_BUDGET", "bbox_of", "read", "read_map", "summary"]
 
 SUMMARY_BUDGET = 1_700  # bytes of labelled-feature rows: a summary answer (JSON + its text) <= 6 KB
 PAGE_BUDGET = 12_000  # bytes of feature rows in a page
@@ -137,7 +137,8 @@ def _matches(feature: Feature, layer: str | None, kind: str | None, text: str | 
     return True
 
 
-async def _box(bbox: Any) -> Box | None:
+async def bbox_of(bbox: Any) -> Box | None:
+    """A bbox argument: [[south, west], [north, east]], or a place name (a city: 20 km around it)."""
     if not isinstance(bbox, str):
         return None if bbox is None else check_bounds("bbox", bbox)
     await places_ready()
@@ -172,7 +173,7 @@ async def read(
     """What is on a map: a short summary, or with filters or a cursor a page of features in detail."""
     entry = await tc.entry(map_id)
     state = entry.state
-    box = await _box(bbox)
+    box = await bbox_of(bbox)
     paged = any(v is not None for v in (layer, kind, text, box, cursor))
     if not paged and not geojson:
         return answer(summary(state, tc.links(entry)[0]))

@@ -26,6 +26,7 @@ from mapsrv.mcp.tools.arguments import Arguments
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.drawing import draw, edit, remove
 from mapsrv.mcp.tools.history import changes, undo
+from mapsrv.mcp.tools.images import map_image
 from mapsrv.mcp.tools.maps import create_map, set_layer, set_title, set_view
 from mapsrv.mcp.tools.measuring import measure
 from mapsrv.mcp.tools.places import find_places, nearest_place
@@ -93,6 +94,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(edit, "Change features", _OVERWRITE),
     ToolSpec(remove, "Remove features or layers", _OVERWRITE, {"minProperties": 2}),
     ToolSpec(read, "Read a map", _READ),
+    ToolSpec(map_image, "See the map as an image", _READ),
     ToolSpec(changes, "What changed, and who did it", _READ),
     ToolSpec(undo, "Undo (or redo) your last change", _UNDO),
     ToolSpec(set_view, "Move the camera", _SET),

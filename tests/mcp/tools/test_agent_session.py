@@ -146,7 +146,7 @@ async def session(server: Server) -> dict[str, Any]:
                 arguments["map_id"] = trip["map_id"]
             jsonschema.validate(arguments, tool["inputSchema"])
             result = await client.call_tool(name, arguments)
-            text = result.content[0].text
+            text = next(c.text for c in result.content if c.type == "text")
             assert not result.is_error or text.startswith(("not_found", "nothing_to_undo")), (name, text)
     return numbers
 

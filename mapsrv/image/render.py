@@ -1,0 +1,510 @@
+"""A map drawn as a PNG with Pillow, the way the page draws it: the same view (Web Mercator,
+``fitBounds`` / ``setView``), the same colours, symbols and label placement (a label only where
+it fits), on map tiles when they came or on the offline basemap (Natural Earth) otherwise.
+
+Pure and CPU-bound: ``mapsrv.image.service`` runs it in a worker thread. Shapes are drawn at
+twice the size and scaled down (Pillow draws no anti-aliased polygons); text is drawn at size.
+A map of more than ``CLUSTER_FROM`` points draws them as clusters with counts, and every line
+is thinned to one point per pixel; the caption says so.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+
+import xstatic.pkg.leaflet
+from PIL import Image, ImageColor, ImageDraw, ImageFont
+
+from mapsrv.core import Feature, MapState
+from mapsrv.image.projection import (
+    TILE,
+    WORLD_CENTER,
+    WORLD_ZOOM,
+    ImageView,
+    fit,
+    meters_per_pixel,
+    world_pixel,
+)
+from mapsrv.places.world import Scale, countries, scale_for_zoom
+
+Ring = tuple[tuple[float, float], ...]
+
+__all__ = [
+    "DEFAULT_SIZE",
+    "MAX_SIDE",
+    "ImageRequest",
+    "Rendered",
+    "choose_view",
+    "render",
+    "selected",
+    "tiles_for",
+]
+
+DEFAULT_SIZE = (800, 600)
+MAX_SIDE = 1280
+MIN_SIDE = 64
+SUPER = 2  # shapes drawn at this multiple, then scaled down
+CLUSTER_FROM = 5_000  # points on the map from which they are drawn as clusters
+CLUSTER_CELL = 48  # px
+LABEL_FONT = 12
+SEA = (214, 226, 235)
+LAND = (246, 244, 238)
+BORDER = (190, 184, 172)
+PATH = "#3388ff"  # Leaflet's default path colour, as the page
+SYMBOL_COLOR = "#2563eb"
+SYMBOL_SIZE = 26
+CIRCLE_MARKER = 8  # radius of a coloured marker
+# Leaflet's own marker, from the package that serves it to the page (not a copy of ours)
+_PIN = Path(xstatic.pkg.leaflet.BASE_DIR) / "images" / "marker-icon.png"
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    width: int = DEFAULT_SIZE[0]
+    height: int = DEFAULT_SIZE[1]
+    bbox: tuple[float, float, float, float] | None = None  # south, west, north, east
+    ids: Collection[str] | None = None  # only these features (and the view fits them)
+    layer: str | None = None  # only this layer's features
+
+
+@dataclass(frozen=True)
+class Rendered:
+    png: bytes
+    caption: str
+    view: ImageView
+    shown: int  # features drawn (clusters count their members)
+    clustered: bool
+    basemap: str  # "tiles" or "natural earth"
+    markers: dict[str, tuple[float, float]] = field(default_factory=dict)  # marker id -> pixel
+    labels: list[tuple[float, float, float, float]] = field(default_factory=list)  # boxes drawn
+
+
+def choose_view(state: MapState, request: ImageRequest, chosen: list[Feature]) -> ImageView:
+    """The view the page would show: the asked bbox, the asked features, the map's own view, all
+    its features, or the world."""
+    w, h = request.width, request.height
+    if request.bbox is not None:
+        s, west, n, e = request.bbox
+        return fit(s, west, n, e, w, h, padding=0, max_zoom=18)
+    if request.ids is not None or request.layer is not None or state.view is None:
+        box = _bounds(chosen)
+        if box is None:
+            return ImageView.centered(*WORLD_CENTER, WORLD_ZOOM, w, h)
+        return fit(*box, w, h)
+    view = state.view
+    if view.bounds is not None:
+        (s, west), (n, e) = view.bounds
+        return fit(s, west, n, e, w, h)
+    assert view.center is not None
+    zoom = round(view.zoom) if view.zoom is not None else WORLD_ZOOM
+    return ImageView.centered(view.center[0], view.center[1], zoom, w, h)
+
+
+def render(
+    state: MapState,
+    request: ImageRequest,
+    tiles: Mapping[tuple[int, int], Image.Image] | None = None,
+    view: ImageView | None = None,
+    chosen: list[Feature] | None = None,
+) -> Rendered:
+    """The image; ``tiles`` (tile x, y -> 256 px image at the view's zoom) when they came."""
+    if chosen is None:
+        chosen = selected(state, request)
+    if view is None:
+        view = choose_view(state, request, chosen)
+    base = _basemap(view, tiles)
+    overlay = Image.new("RGBA", (view.width * SUPER, view.height * SUPER), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    points = [f for f in chosen if f.type == "marker"]
+    clustered = len(points) > CLUSTER_FROM
+    for feature in chosen:
+        if feature.type != "marker":
+            _shape(draw, view, feature)
+    markers: dict[str, tuple[float, float]] = {}
+    clusters: list[tuple[float, float, int]] = []
+    if clustered:
+        clusters = _clusters(view, points)
+        for x, y, count in clusters:
+            _cluster_disc(draw, x, y, count)
+    else:
+        for feature in points:
+            x, y = view.pixel(*feature.coords)
+            markers[feature.id] = (x, y)
+            _marker_shape(draw, x, y, feature)
+    small = overlay.resize((view.width, view.height), Image.Resampling.BOX)
+    image = Image.alpha_composite(base.convert("RGBA"), small)
+    text = ImageDraw.Draw(image)
+    if clustered:
+        for x, y, count in clusters:
+            _centered_text(text, x, y, _count(count), _font(11), "#ffffff")
+    else:
+        pin = _pin()
+        for feature in points:
+            x, y = markers[feature.id]
+            style = dict(feature.style)
+            if style.get("symbol"):
+                _centered_text(text, x, y, str(style["symbol"])[:3], _font(12), "#ffffff")
+            elif not style.get("color"):
+                image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
+    boxes = _labels(text, view, chosen if not clustered else [f for f in chosen if f.type != "marker"])
+    basemap = "tiles" if tiles else "natural earth"
+    _attribution(text, view, "© OpenStreetMap contributors" if tiles else "Natural Earth")
+    out = io.BytesIO()
+    image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=False)
+    shown = sum(c for _, _, c in clusters) + (len(chosen) - len(points)) if clustered else len(chosen)
+    caption = _caption(state, view, len(chosen), len(boxes), clustered, basemap)
+    return Rendered(out.getvalue(), caption, view, shown, clustered, basemap, markers, boxes)
+
+
+# --- what is drawn -------------------------------------------------------------------------------
+
+
+def selected(state: MapState, request: ImageRequest) -> list[Feature]:
+    """The features the image shows: the asked ids or layer, of the visible layers."""
+    visible = {lid for lid, layer in state.layers.items() if layer.visible}
+    out = []
+    wanted = set(request.ids) if request.ids is not None else None
+    for feature in state.features.values():
+        if wanted is not None and feature.id not in wanted:
+            continue
+        if request.layer is not None and feature.layer != request.layer:
+            continue
+        if feature.layer in visible or feature.layer not in state.layers:
+            out.append(feature)
+    return out
+
+
+def _bounds(features: Iterable[Feature]) -> tuple[float, float, float, float] | None:
+    s = w = math.inf
+    n = e = -math.inf
+    for f in features:
+        if f.type == "circle":
+            lat, lon = f.coords
+            dlat = (f.radius or 0) / 111_320
+            dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+            pts: Iterable[tuple[float, float]] = ((lat - dlat, lon - dlon), (lat + dlat, lon + dlon))
+        else:
+            pts = f.points()
+        for lat, lon in pts:
+            s, n, w, e = min(s, lat), max(n, lat), min(w, lon), max(e, lon)
+    return None if s == math.inf else (s, w, n, e)
+
+
+# --- the basemap -----------------------------------------------------------------------------------
+
+
+def _basemap(view: ImageView, tiles: Mapping[tuple[int, int], Image.Image] | None) -> Image.Image:
+    """Natural Earth's countries under whatever tiles came (a missing tile shows the outline)."""
+    base = _outline(view.zoom, round(view.left), round(view.top), view.width, view.height).copy()
+    if tiles:
+        for (tx, ty), tile in tiles.items():
+            base.paste(tile.convert("RGB"), (round(tx * TILE - view.left), round(ty * TILE - view.top)))
+    return base
+
+
+@lru_cache(maxsize=8)
+def _outline(zoom: int, left: int, top: int, width: int, height: int) -> Image.Image:
+    """The countries drawn for one view (kept: a map drawn again at the same view, as after each
+    change, reuses it). Drawn at size: a quiet background needs no smoothing."""
+    image = Image.new("RGB", (width, height), SEA)
+    draw = ImageDraw.Draw(image)
+    world = TILE * 2**zoom
+    shifts = [0.0]
+    if left < 0:
+        shifts.append(-world)
+    if left + width > world:
+        shifts.append(world)
+    for bbox, rings in _projected(scale_for_zoom(zoom), zoom):
+        x0, y0, x1, y1 = bbox
+        for shift in shifts:
+            if x1 + shift < left or x0 + shift > left + width or y1 < top or y0 > top + height:
+                continue
+            dx, dy = left - shift, top
+            for index, ring in rings:
+                xy = [(x - dx, y - dy) for x, y in ring]
+                draw.polygon(xy, fill=LAND if index == 0 else SEA, outline=BORDER)
+    return image
+
+
+@lru_cache(maxsize=6)
+def _projected(
+    scale: Scale, zoom: int
+) -> list[tuple[tuple[float, float, float, float], list[tuple[int, Ring]]]]:
+    """Each country's rings in world pixels at ``zoom``, thinned to a point per pixel, with the
+    country's pixel box: projected once per zoom, translated per view."""
+    out = []
+    for country in countries(scale):
+        rings: list[tuple[int, Ring]] = []
+        for polygon in country.polygons:
+            for index, ring in enumerate(polygon):
+                xy: list[tuple[float, float]] = []
+                for lon, lat in ring:
+                    p = world_pixel(lat, lon, zoom)
+                    if not xy or abs(p[0] - xy[-1][0]) + abs(p[1] - xy[-1][1]) >= 1:
+                        xy.append(p)
+                if len(xy) >= 3:
+                    rings.append((index, tuple(xy)))
+        west, south, east, north = country.bbox
+        (x0, y0), (x1, y1) = world_pixel(north, west, zoom), world_pixel(south, east, zoom)
+        out.append(((x0, y0, x1, y1), rings))
+    return out
+
+
+def tiles_for(view: ImageView) -> list[tuple[int, int]]:
+    """The tiles (x, y at the view's zoom) the image covers, wrapped around the world in x."""
+    count = 2**view.zoom
+    xs = range(math.floor(view.left / TILE), math.floor((view.left + view.width - 1) / TILE) + 1)
+    ys = range(
+        max(0, math.floor(view.top / TILE)),
+        min(count - 1, math.floor((view.top + view.height - 1) / TILE)) + 1,
+    )
+    return [(x, y) for y in ys for x in xs]
+
+
+# --- features --------------------------------------------------------------------------------------
+
+
+def _rgb(value: object, default: str) -> tuple[int, int, int]:
+    try:
+        rgb = ImageColor.getrgb(str(value)) if value else ImageColor.getrgb(default)
+    except ValueError:
+        rgb = ImageColor.getrgb(default)
+    return rgb[0], rgb[1], rgb[2]
+
+
+def _alpha(value: object, default: float) -> int:
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else default
+    return round(255 * max(0.0, min(1.0, float(number))))
+
+
+def _shape(draw: ImageDraw.ImageDraw, view: ImageView, f: Feature) -> None:
+    style = dict(f.style)
+    color = _rgb(style.get("color"), PATH)
+    stroke = (*color, _alpha(style.get("opacity"), 1.0))
+    fill = (
+        *_rgb(style.get("fill_color") or style.get("color"), PATH),
+        _alpha(style.get("fill_opacity"), 0.2),
+    )
+    weight = style.get("weight")
+    width = max(1, round((float(weight) if isinstance(weight, int | float) else 3.0) * SUPER))
+    if f.type == "circle":
+        lat, lon = f.coords
+        x, y = view.pixel(lat, lon)
+        r = (f.radius or 0) / meters_per_pixel(lat, view.zoom)
+        box = [(x - r) * SUPER, (y - r) * SUPER, (x + r) * SUPER, (y + r) * SUPER]
+        draw.ellipse(box, fill=fill, outline=stroke, width=width)
+        return
+    if f.type == "rectangle":
+        (s, w), (n, e) = f.coords
+        points = [(s, w), (n, w), (n, e), (s, e)]
+    else:
+        points = list(f.coords)
+    xy = _thin([view.pixel(lat, lon) for lat, lon in points])
+    if f.type == "polyline":
+        if len(xy) >= 2:
+            draw.line(xy, fill=stroke, width=width, joint="curve")
+        return
+    if len(xy) >= 3:
+        draw.polygon(xy, fill=fill)
+        draw.line([*xy, xy[0]], fill=stroke, width=width, joint="curve")
+
+
+def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """At twice the size, one point per pixel: a 50,000-point track draws as what shows."""
+    out: list[tuple[float, float]] = []
+    for x, y in points:
+        p = (x * SUPER, y * SUPER)
+        if not out or abs(p[0] - out[-1][0]) + abs(p[1] - out[-1][1]) >= SUPER:
+            out.append(p)
+    if len(points) >= 2 and len(out) == 1:
+        out.append((points[-1][0] * SUPER, points[-1][1] * SUPER))
+    return out
+
+
+def _marker_shape(draw: ImageDraw.ImageDraw, x: float, y: float, f: Feature) -> None:
+    style = dict(f.style)
+    if style.get("symbol"):
+        r = SYMBOL_SIZE / 2 * SUPER
+        color = _rgb(style.get("color"), SYMBOL_COLOR)
+        draw.ellipse(
+            [x * SUPER - r, y * SUPER - r, x * SUPER + r, y * SUPER + r],
+            fill=(*color, 255),
+            outline=(255, 255, 255, 255),
+            width=2 * SUPER,
+        )
+    elif style.get("color"):
+        r = CIRCLE_MARKER * SUPER
+        color = _rgb(style.get("color"), PATH)
+        draw.ellipse(
+            [x * SUPER - r, y * SUPER - r, x * SUPER + r, y * SUPER + r],
+            fill=(*color, 178),
+            outline=(*color, 255),
+            width=2 * SUPER,
+        )
+
+
+def _clusters(view: ImageView, points: list[Feature]) -> list[tuple[float, float, int]]:
+    cells: dict[tuple[int, int], list[float]] = {}
+    for f in points:
+        x, y = view.pixel(*f.coords)
+        if (
+            -CLUSTER_CELL <= x <= view.width + CLUSTER_CELL
+            and -CLUSTER_CELL <= y <= view.height + CLUSTER_CELL
+        ):
+            cell = cells.setdefault((int(x // CLUSTER_CELL), int(y // CLUSTER_CELL)), [0.0, 0.0, 0.0])
+            cell[0] += x
+            cell[1] += y
+            cell[2] += 1
+    return [(sx / n, sy / n, int(n)) for sx, sy, n in cells.values()]
+
+
+def _cluster_disc(draw: ImageDraw.ImageDraw, x: float, y: float, count: int) -> None:
+    r = (10 + min(12, 3 * math.log10(max(count, 1)) * 2)) * SUPER
+    color = (37, 99, 235) if count < 100 else (234, 88, 12) if count >= 1000 else (124, 58, 237)
+    draw.ellipse(
+        [x * SUPER - r, y * SUPER - r, x * SUPER + r, y * SUPER + r],
+        fill=(*color, 210),
+        outline=(255, 255, 255, 255),
+        width=2 * SUPER,
+    )
+
+
+def _count(n: int) -> str:
+    return f"{n / 1000:.0f}k" if n >= 10_000 else str(n)
+
+
+# --- text ------------------------------------------------------------------------------------------
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size)
+
+
+@cache
+def _line_height(size: int) -> int:
+    _, top, _, bottom = _font(size).getbbox("Hgjy")
+    return int(bottom - top)
+
+
+@cache
+def _pin() -> Image.Image:
+    return Image.open(_PIN).convert("RGBA")
+
+
+def _centered_text(draw: ImageDraw.ImageDraw, x: float, y: float, text: str, font: object, fill: str) -> None:
+    draw.text((x, y), text, font=font, fill=fill, anchor="mm")  # type: ignore[arg-type]
+
+
+def _label_anchor(view: ImageView, f: Feature) -> tuple[float, float, str]:
+    """Where a feature's label goes, as the page places its tooltip: (x, y, side)."""
+    style = dict(f.style)
+    if f.type == "marker":
+        x, y = view.pixel(*f.coords)
+        if style.get("symbol"):
+            return x + SYMBOL_SIZE / 2 + 4, y, "right"
+        if style.get("color"):
+            return x, y - CIRCLE_MARKER - 4, "top"
+        return x + 14, y - 28, "right"  # beside the pin's head
+    if f.type == "polyline":
+        best, longest = None, -1.0
+        points = [view.pixel(lat, lon) for lat, lon in f.coords]
+        for a, b in itertools.pairwise(points):
+            length = math.dist(a, b)
+            if length > longest:
+                best, longest = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2), length
+        assert best is not None
+        return best[0], best[1] - 6, "top"
+    box = _bounds([f])
+    assert box is not None
+    s, w, n, e = box
+    x0, y0 = view.pixel(n, w)
+    x1, y1 = view.pixel(s, e)
+    return (x0 + x1) / 2, (y0 + y1) / 2, "center"
+
+
+def _labels(draw: ImageDraw.ImageDraw, view: ImageView, features: list[Feature]) -> list[Box]:
+    """Each label where it fits, newest first (a later feature is the one just drawn): a label
+    that would overlap one already placed is left out, as in the page. Returns their boxes."""
+    font = _font(LABEL_FONT)
+    height = _line_height(LABEL_FONT) + 8
+    placed: dict[tuple[int, int], list[Box]] = {}
+    drawn: list[Box] = []
+    for f in reversed(features):
+        if not f.label:
+            continue
+        x, y, side = _label_anchor(view, f)
+        text = f.label if len(f.label) <= 60 else f.label[:59] + "…"
+        # A box no label of this text can be narrower than: most labels of a crowded map are
+        # refused on it, before their text is measured (30 us a label).
+        narrow = _box(x, y, side, 3 * len(text) + 10, height)
+        if narrow[2] < 0 or narrow[3] < 0 or narrow[0] > view.width or narrow[1] > view.height:
+            continue
+        if _taken(placed, narrow):
+            continue
+        box = _box(x, y, side, font.getlength(text) + 10, height)
+        if _taken(placed, box):
+            continue
+        for cell in _cells(box):
+            placed.setdefault(cell, []).append(box)
+        draw.rounded_rectangle(box, radius=3, fill="#ffffff", outline="#9ca3af")
+        draw.text(
+            ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), text, font=font, fill="#111827", anchor="mm"
+        )
+        drawn.append(box)
+    return drawn
+
+
+Box = tuple[float, float, float, float]
+
+
+def _box(x: float, y: float, side: str, width: float, height: float) -> Box:
+    if side == "right":
+        return (x, y - height / 2, x + width, y + height / 2)
+    if side == "top":
+        return (x - width / 2, y - height, x + width / 2, y)
+    return (x - width / 2, y - height / 2, x + width / 2, y + height / 2)
+
+
+def _cells(box: Box) -> list[tuple[int, int]]:
+    xs = range(int(box[0] // 64), int(box[2] // 64) + 1)
+    return [(cx, cy) for cx in xs for cy in range(int(box[1] // 64), int(box[3] // 64) + 1)]
+
+
+def _taken(placed: dict[tuple[int, int], list[Box]], box: Box) -> bool:
+    return any(_overlaps(box, other) for cell in _cells(box) for other in placed.get(cell, ()))
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _attribution(draw: ImageDraw.ImageDraw, view: ImageView, text: str) -> None:
+    font = _font(10)
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    w, h = right - left + 8, bottom - top + 6
+    box = (view.width - w, view.height - h, view.width, view.height)
+    draw.rectangle(box, fill=(255, 255, 255, 200))
+    draw.text((box[0] + 4, box[1] + 3 - top), text, font=font, fill="#374151")
+
+
+def _caption(
+    state: MapState, view: ImageView, count: int, labelled: int, clustered: bool, basemap: str
+) -> str:
+    s, w, n, e = view.bounds()
+    title = f"{state.title!r}" if state.title else "untitled map"
+    what = (
+        f"{count} of {len(state.features)} features" if count != len(state.features) else f"{count} features"
+    )
+    clustering = f", points clustered (more than {CLUSTER_FROM:,})" if clustered else ""
+    return (
+        f"{title} at version {state.version}: {what}{clustering}, {labelled} labels shown; "
+        f"bbox [{s:.4f}, {w:.4f}, {n:.4f}, {e:.4f}] (south, west, north, east), zoom {view.zoom}, "
+        f"{view.width}x{view.height} px, basemap: {basemap}"
+    )

@@ -1,0 +1,87 @@
+"""The offline world basemap: the countries of Natural Earth (public domain) at two scales, as
+shipped in ``mapsrv/places/world`` (TopoJSON from world-atlas; ``scripts/natural-earth.sh``
+fetches and checks them, ``NOTICE`` says where they come from).
+
+``countries(scale)`` decodes one scale once per process (1:110m: 177 countries, ~30 ms; 1:50m:
+241, ~0.2 s) into polygons of (lon, lat) rings with their bounding boxes, for the map image.
+The page decodes the same files itself (``/static/world/...``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["DIRECTORY", "FILES", "Country", "Scale", "countries", "scale_for_zoom"]
+
+DIRECTORY = Path(__file__).resolve().parent / "world"  # package data (setup.cfg)
+Scale = Literal["110m", "50m"]
+FILES: dict[Scale, str] = {"110m": "countries-110m.json", "50m": "countries-50m.json"}
+DETAILED_FROM_ZOOM = 4  # the 1:50m outlines from this zoom on; 1:110m looks coarse closer in
+
+Ring = tuple[tuple[float, float], ...]  # (lon, lat) points, closed
+
+
+@dataclass(frozen=True)
+class Country:
+    name: str
+    polygons: tuple[tuple[Ring, ...], ...]  # each: its outer ring, then its holes
+    bbox: tuple[float, float, float, float]  # west, south, east, north
+
+
+def scale_for_zoom(zoom: float) -> Scale:
+    return "50m" if zoom >= DETAILED_FROM_ZOOM else "110m"
+
+
+@functools.cache
+def countries(scale: Scale = "110m") -> tuple[Country, ...]:
+    """Every country of that scale's file, decoded (cached for the process)."""
+    with open(DIRECTORY / FILES[scale], encoding="utf-8") as f:
+        topology = json.load(f)
+    arcs = _decode_arcs(topology)
+    out = []
+    for geometry in topology["objects"]["countries"]["geometries"]:
+        kind = geometry.get("type")
+        if kind == "Polygon":
+            shapes = [geometry["arcs"]]
+        elif kind == "MultiPolygon":
+            shapes = geometry["arcs"]
+        else:
+            continue  # a country without a shape in this cut
+        polygons = tuple(tuple(_ring(arcs, ring) for ring in shape) for shape in shapes)
+        points = [p for polygon in polygons for p in polygon[0]]
+        lons, lats = [p[0] for p in points], [p[1] for p in points]
+        name = str((geometry.get("properties") or {}).get("name", ""))
+        out.append(Country(name, polygons, (min(lons), min(lats), max(lons), max(lats))))
+    return tuple(out)
+
+
+def _decode_arcs(topology: dict[str, Any]) -> list[list[tuple[float, float]]]:
+    """TopoJSON arcs: quantized, each position a delta from the one before (TopoJSON spec 2.1.3)."""
+    transform = topology.get("transform")
+    if transform is None:
+        return [[(float(x), float(y)) for x, y, *_ in arc] for arc in topology["arcs"]]
+    (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
+    decoded = []
+    for arc in topology["arcs"]:
+        x = y = 0
+        points = []
+        for dx, dy, *_ in arc:
+            x += dx
+            y += dy
+            points.append((x * sx + tx, y * sy + ty))
+        decoded.append(points)
+    return decoded
+
+
+def _ring(arcs: list[list[tuple[float, float]]], indexes: list[int]) -> Ring:
+    """One ring from its arcs: a negative index ``~i`` is arc ``i`` reversed; each arc after the
+    first starts where the last one ended, so its first point is dropped."""
+    points: list[tuple[float, float]] = []
+    for index in indexes:
+        arc = arcs[index] if index >= 0 else arcs[~index][::-1]
+        points.extend(arc if not points else arc[1:])
+    return tuple(points)

@@ -17,7 +17,12 @@ from mapsrv.image.projection import ImageView, fit, world_pixel
 from mapsrv.image.render import CLUSTER_FROM, ImageRequest, render
 from mapsrv.places.world import countries
 
-CITIES = [("Lisbon", 38.72, -9.14), ("Madrid", 40.42, -3.70), ("Paris", 48.86, 2.35), ("Berlin", 52.52, 13.40)]
+CITIES = [
+    ("Lisbon", 38.72, -9.14),
+    ("Madrid", 40.42, -3.70),
+    ("Paris", 48.86, 2.35),
+    ("Berlin", 52.52, 13.40),
+]
 
 
 def decoded(png: bytes) -> Image.Image:
@@ -102,7 +107,9 @@ def test_no_shown_label_overlaps_another() -> None:
 def test_a_huge_map_still_renders_clustered_and_says_so() -> None:
     n = 100_000
     feats = {
-        f"p{i}": Feature(f"p{i}", "marker", (35 + (i * 7919 % 25000) / 1000, -10 + (i * 104729 % 40000) / 1000))
+        f"p{i}": Feature(
+            f"p{i}", "marker", (35 + (i * 7919 % 25000) / 1000, -10 + (i * 104729 % 40000) / 1000)
+        )
         for i in range(n)
     }
     rendered = render(MapState("m", 1, "big", None, features=feats), ImageRequest(width=640, height=480))

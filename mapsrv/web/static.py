@@ -16,6 +16,7 @@ import xstatic.pkg.leaflet
 from quart import Blueprint, Response, send_from_directory
 
 from mapsrv.errors import HttpError, InvalidInput
+from mapsrv.places.world import DIRECTORY, FILES
 from mapsrv.web.context import web_context
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "served_files",
     "static_file",
     "static_files",
+    "world",
 ]
 
 TEMPLATE = "index.html"
@@ -57,6 +59,16 @@ def served_files(static_dir: Path) -> frozenset[str]:
 @static_files.get("/static/leaflet/<path:filename>")
 async def leaflet(filename: str) -> Response:
     response = await send_from_directory(_LEAFLET_DIR, filename)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@static_files.get("/static/world/<name>")
+async def world(name: str) -> Response:
+    """The offline world map's outlines (``mapsrv.places.world``), by exact name."""
+    if name not in FILES.values():
+        raise HttpError(404, "not found")
+    response = await send_from_directory(DIRECTORY, name)
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 

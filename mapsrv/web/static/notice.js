@@ -1,6 +1,6 @@
 /* mapsrv page: what the page says about itself. An empty map explains how to get an assistant
  * drawing on it; a tile server that cannot be reached is named in a banner (the features stay,
- * on a plain background); a map that no longer exists says so and offers a new one.
+ * on the offline world map, basemap.js); a map that no longer exists says so and offers a new one.
  */
 (function () {
   'use strict';
@@ -87,9 +87,10 @@
       failed += 1;
       if (loaded === 0 && failed >= TILE_FAILURES && banner.hidden) {
         banner.textContent = 'The map background from ' + tileHost() +
-          ' cannot be reached, so the map is drawn on a plain background. Everything on the map is still shown and live.';
+          ' cannot be reached, so the map is drawn on the offline world map. Everything on the map is still shown and live.';
         banner.hidden = false;
         document.body.classList.add('tiles-down');
+        window.dispatchEvent(new CustomEvent('mapsrv:tiles', { detail: { down: true } }));
       }
     });
     page.tiles.on('tileload', () => {

@@ -34,8 +34,11 @@ IMPORT = 10_000  # points per import_geojson write
 WRITE_EVERY = 0.05  # the other map's write period, seconds
 
 
-async def opening_bytes(host: str, port: int, path: str, cookie: str) -> tuple[int, int]:
-    """What one browser reads until its snapshot is complete: (bytes on the wire, bytes decoded)."""
+async def open_gzip_stream(
+    host: str, port: int, path: str, cookie: str
+) -> tuple[trio.SocketStream, bytes, bytes]:
+    """A browser's request for the event stream (gzip accepted): the stream, the response head
+    and what came after it."""
     stream = await trio.open_tcp_stream(host, port)
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
@@ -46,6 +49,12 @@ async def opening_bytes(host: str, port: int, path: str, cookie: str) -> tuple[i
     while b"\r\n\r\n" not in raw:
         raw += await stream.receive_some(65536)
     head, body = raw.split(b"\r\n\r\n", 1)
+    return stream, head, body
+
+
+async def opening_bytes(host: str, port: int, path: str, cookie: str) -> tuple[int, int]:
+    """What one browser reads until its snapshot is complete: (bytes on the wire, bytes decoded)."""
+    stream, head, body = await open_gzip_stream(host, port, path, cookie)
     assert b"content-encoding: gzip" in head.lower(), head
     wire = len(body)
     unpack = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -71,16 +80,8 @@ async def opening_bytes(host: str, port: int, path: str, cookie: str) -> tuple[i
 async def browser(
     host: str, port: int, path: str, cookie: str, need: int, done: list[float], t0: float
 ) -> None:
-    stream = await trio.open_tcp_stream(host, port)
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
-        f"Accept-Encoding: gzip\r\nCookie: {cookie}\r\n\r\n"
-    )
-    await stream.send_all(request.encode())
-    got = b""
-    while b"\r\n\r\n" not in got:
-        got += await stream.receive_some(65536)
-    received = len(got.split(b"\r\n\r\n", 1)[1])
+    stream, _, body = await open_gzip_stream(host, port, path, cookie)
+    received = len(body)
     while received < need:
         received += len(await stream.receive_some(1 << 20))
     done.append(trio.current_time() - t0)

@@ -54,6 +54,7 @@ def examples(map_id: str, view_key: str) -> dict[str, tuple[str, str, dict[str, 
         "/m/{id}/undo": ("POST", f"/m/{map_id}/undo", {}),  # undoes the set_title above
         "/m/{id}/redo": ("POST", f"/m/{map_id}/redo", {}),
         "/{m,v}/{id}/export": ("GET", f"/v/{view_key}/geojson", {}),
+        "/{m,v}/{id}/image.png": ("GET", f"/v/{view_key}/image.png?w=64&h=64", {}),
         "/m/{id}": ("GET", f"/m/{map_id}", {}),
         "/v/{key}": ("GET", f"/v/{view_key}", {}),
         "/static/": ("GET", "/static/map.js", {}),

@@ -339,7 +339,11 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         assert (await call("find_places", query="Lisboa"))["places"][0]["name"] == "Lisbon"
         assert (await call("nearest_place", lat=38.72, lon=-9.14))["place"]["name"] == "Lisbon"
         assert 270 < (await call("measure", points=["Lisbon", "Porto"]))["distance"] < 285
-        assert called == tools and len(tools) == 13
+        pictured = await client.call_tool("map_image", {**m, "width": 200, "height": 150})
+        assert not pictured.is_error and [c.type for c in pictured.content] == ["image", "text"]
+        assert "4 features" in pictured.content[1].text, "the image shows the map after the redo"
+        called.add("map_image")
+        assert called == tools and len(tools) == 14
 
 
 async def test_tool_errors_name_what_is_wrong(server: Server) -> None:

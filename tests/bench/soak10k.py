@@ -14,6 +14,7 @@ which it began; each watcher times each delivery against it.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import os
@@ -153,9 +154,16 @@ class Writes:
                     self.started += 1
                     await self.write(client, self.maps[k % len(self.maps)], k)
 
-            async with trio.open_nursery() as nursery:
-                for client in clients:
-                    nursery.start_soon(writer, client)
+            # The driver measures (each write's start is the latency's start): its own collector
+            # must not pause it, so it is off while the writes run (they make no cycles to find).
+            gc.freeze()
+            gc.disable()
+            try:
+                async with trio.open_nursery() as nursery:
+                    for client in clients:
+                        nursery.start_soon(writer, client)
+            finally:
+                gc.enable()
 
     async def write(self, client: httpx.AsyncClient, map_id: str, k: int) -> None:
         began = time.monotonic()
@@ -217,12 +225,14 @@ async def soak10k(
             rss_start = rss_kib(server.pid)
             cpu_start, watchers_cpu = cpu_seconds(server.pid), cpu_seconds(w.process.pid)
             wall = time.monotonic()
+            logged_from = len(server.log)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(sampler.run)
                 nursery.start_soon(_progress, w, seconds)
                 with trio.fail_after(seconds + 120):
                     await writes.run()
                 nursery.cancel_scope.cancel()
+            logged_to = len(server.log)
             final = {}
             for map_id, path in zip(ids, paths, strict=True):
                 final[path] = int((await client.get(f"/m/{map_id}/state")).json()["version"])
@@ -266,7 +276,7 @@ async def soak10k(
             "cpu_pct": round(100 * cpu / wall, 1),
             "cpu_us_per_delivery": round(1e6 * cpu / max(report["deliveries"], 1), 1),
             "gc": _collector(metrics),
-            "stalls": _stalls(metrics, bytes(server.log)),
+            "stalls": _stalls(metrics, bytes(server.log[logged_from:logged_to])),
         },
         "watchers_cpu_pct": round(100 * watchers_cpu / wall, 1),
         "open_all_s": round(open_all_s, 1),
@@ -293,8 +303,9 @@ def _collector(metrics: str) -> dict[str, float]:
 
 
 def _stalls(metrics: str, log: bytes) -> dict[str, Any]:
-    """The server's event loop stalls (mapsrv.observability.stalls): how many, the longest, and
-    the log lines of the five longest (what the loop thread was doing)."""
+    """The server's event loop stalls (mapsrv.observability.stalls): how many since start (its
+    settling pass and the watchers' leaving included), and the log lines of the ten longest
+    while the writes ran (``log``: what the server logged meanwhile)."""
     values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line.startswith("mapsrv_loop_"))
     lines = [line for line in log.decode(errors="replace").splitlines() if "event loop stalled" in line]
     lines.sort(key=lambda line: -int(line.split("stalled ")[1].split(" ms")[0]))
@@ -302,7 +313,8 @@ def _stalls(metrics: str, log: bytes) -> dict[str, Any]:
         "count": float(values.get("mapsrv_loop_stalls_total", 0)),
         "total_s": round(float(values.get("mapsrv_loop_stall_seconds_total", 0)), 2),
         "longest_ms": round(1000 * float(values.get("mapsrv_loop_longest_stall_seconds", 0)), 1),
-        "longest_logged": lines[:5],
+        "logged_during_writes": len(lines),
+        "longest_logged": lines[:10],
     }
 
 

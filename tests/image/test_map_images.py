@@ -158,3 +158,37 @@ async def test_twenty_images_at_once_all_come(nursery: trio.Nursery) -> None:
             many.start_soon(one, i)
     assert sorted(sizes) == [(300 + i, 200) for i in range(20)]
     await owner.aclose()
+
+
+async def test_a_tile_server_stopped_mid_render(nursery: trio.Nursery) -> None:
+    """Two tiles come, then the server stops (its listener closed, the connections waiting cut):
+    the image comes at once with those two tiles and the offline basemap everywhere else."""
+    tile = magenta_tile()
+    served: list[bytes] = []
+    stop = trio.CancelScope()
+
+    async def then_stop(stream: trio.SocketStream) -> None:
+        request = await stream.receive_some(65536)
+        if len(served) < 2:
+            served.append(request.split(b" ")[1])
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {len(tile)}\r\n\r\n"
+            await stream.send_all(head.encode() + tile)
+            return
+        stop.cancel()  # the server goes away with this request unanswered
+
+    async def tile_server(*, task_status: trio.TaskStatus[str]) -> None:
+        with stop:
+            async with trio.open_nursery() as inner:
+                listeners = await inner.start(partial(trio.serve_tcp, then_stop, 0, host="127.0.0.1"))
+                port = listeners[0].socket.getsockname()[1]
+                task_status.started(f"http://127.0.0.1:{port}/{{z}}/{{x}}/{{y}}.png")
+
+    images = MapImages(await nursery.start(tile_server), deadline=5.0)
+    with trio.fail_after(5):
+        rendered = await images.render(MapState("m"), ImageRequest(width=800, height=600))
+    assert len(served) == 2 and rendered.basemap == "tiles"
+    image = png(rendered.png)
+    colours = {image.getpixel((x, y)) for x in range(0, 800, 50) for y in range(0, 600, 50)}
+    assert any(near(c, TILE_COLOR, 10) for c in colours), "the tiles that came are drawn"
+    assert any(near(c, (214, 226, 235), 12) for c in colours), "the offline basemap fills the rest"
+    assert images.statistics.tiles_failed > 0

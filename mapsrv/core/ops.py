@@ -328,18 +328,19 @@ def _upsert_new(state: MapState, features: Sequence[Feature], limits: Limits) ->
             f" it has {len(state.features)} and this adds {len(features)}"
         )
     seq = state.seq
-    taken = set(state.features)
+    existing = state.features  # looked up, never copied: an op on a big map stays cheap
+    taken: set[str] = set()  # the ids this op adds
     out = []
     for feature in features:
         _layer(state, feature.layer)
         if feature.id == "":
-            while f"f{seq}" in taken:
+            while f"f{seq}" in existing or f"f{seq}" in taken:
                 seq += 1
             # not dataclasses.replace: it reads every field by name (15 us a feature, most of
             # a 10,000-feature import); the fields' dict holds them all already
             feature = Feature(**{**vars(feature), "id": f"f{seq}"})
             seq += 1
-        elif feature.id in taken:
+        elif feature.id in existing or feature.id in taken:
             raise InvalidInput(f"feature {feature.id!r} already exists; use update_feature to change it")
         taken.add(feature.id)
         out.append(feature)

@@ -137,8 +137,8 @@ def render(
             x, y = view.pixel(*feature.coords)
             markers[feature.id] = (x, y)
             _marker_shape(draw, x, y, feature)
-    small = overlay.resize((view.width, view.height), Image.Resampling.BOX)
-    image = Image.alpha_composite(base.convert("RGBA"), small)
+    small = overlay.reduce(SUPER)  # a box filter, as resize(BOX) but in a fifth of the time
+    image = Image.alpha_composite(base, small)
     text = ImageDraw.Draw(image)
     if clustered:
         for x, y, count in clusters:
@@ -201,10 +201,11 @@ def _bounds(features: Iterable[Feature]) -> tuple[float, float, float, float] | 
 
 def _basemap(view: ImageView, tiles: Mapping[tuple[int, int], Image.Image] | None) -> Image.Image:
     """Natural Earth's countries under whatever tiles came (a missing tile shows the outline)."""
-    base = _outline(view.zoom, round(view.left), round(view.top), view.width, view.height).copy()
+    outline = _outline(view.zoom, round(view.left), round(view.top), view.width, view.height)
+    base = outline.convert("RGBA")  # a copy: the cached outline stays as it is
     if tiles:
         for (tx, ty), tile in tiles.items():
-            base.paste(tile.convert("RGB"), (round(tx * TILE - view.left), round(ty * TILE - view.top)))
+            base.paste(tile.convert("RGBA"), (round(tx * TILE - view.left), round(ty * TILE - view.top)))
     return base
 
 

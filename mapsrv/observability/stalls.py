@@ -10,7 +10,7 @@ it lasted ``REPORT`` or more, logged with the stack seen most often, the CPU the
 meanwhile (about the stall's length: the process was busy; far less: it was not given the CPU, or
 it waited in a call that blocks) and the time the collector took in it.
 
-Its cost: a hundred wake-ups a second on the loop and two hundred short looks from the thread
+Its cost: a hundred wake-ups a second on the loop and fifty short looks from the thread
 (each takes the interpreter lock for a few microseconds).
 """
 
@@ -34,7 +34,7 @@ __all__ = ["BEAT", "LOOK", "REPORT", "STALL", "LoopWatch", "Stall", "StallStatis
 log = logging.getLogger("mapsrv.stalls")
 
 BEAT = 0.01  # the loop's heartbeat, seconds
-LOOK = 0.005  # how often the watching thread looks (and samples the stack during a stall)
+LOOK = 0.02  # how often the watching thread looks (and samples the stack during a stall)
 STALL = 0.05  # a beat this late (beyond BEAT) is a stall: counted, its stack sampled
 REPORT = 0.1  # a stall this long is logged too
 FRAMES = 12  # the innermost frames kept of each sample

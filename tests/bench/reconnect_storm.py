@@ -23,12 +23,9 @@ from typing import Any
 import httpx
 import trio
 
-from .harness import cpu_seconds, open_server, percentiles
+from .harness import SseReader, cpu_seconds, open_server, percentiles
 from .map_size import points
 from .map_watchers import raise_fd_limit
-
-sys.path.insert(0, "tests")
-from support import SseReader
 
 IMPORT = 10_000  # points per import_geojson write
 WRITE_EVERY = 0.05  # the other map's write period, seconds

@@ -13,6 +13,7 @@ import trio
 
 from mapsrv.core import Event, MapState
 from mapsrv.core.codec import dumps
+from mapsrv.core.geojson import to_geojson
 from mapsrv.core.history import History
 from mapsrv.errors import Unavailable
 from mapsrv.hub.fanout import SNAPSHOT_THREAD, FrameLog, Viewer, snapshot_json, with_activity
@@ -59,6 +60,13 @@ class MapEntry:
     def state_json(self) -> dict[str, Any]:
         """The state as the snapshot frame and ``/state`` give it: with recent activity."""
         return snapshot_json(self.state, self.history)
+
+    async def geojson_body(self) -> str:
+        """The map as GeoJSON text; a big map's encoded in a worker thread, as ``state_body``."""
+        state = self.state
+        if len(state.features) < SNAPSHOT_THREAD:
+            return dumps(to_geojson(state))
+        return await trio.to_thread.run_sync(lambda: dumps(to_geojson(state)))
 
     async def state_body(self) -> str:
         """``state_json`` as JSON text; a big map's encoded in a worker thread (its state is

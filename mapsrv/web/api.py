@@ -4,14 +4,11 @@ GeoJSON export. The page's writes (ops, undo, redo) are ``mapsrv.web.writes``.
 
 from __future__ import annotations
 
-import trio
 from quart import Blueprint, Response, request
 
 from mapsrv.core.codec import dumps
-from mapsrv.core.geojson import to_geojson
 from mapsrv.errors import InvalidInput
 from mapsrv.hub.access import resolve
-from mapsrv.hub.fanout import SNAPSHOT_THREAD
 from mapsrv.image.render import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, ImageRequest
 from mapsrv.web.context import current_user, web_context
 
@@ -36,12 +33,7 @@ async def state(kind: str, key: str) -> Response:
 @api.get("/<any(m, v):kind>/<key>/geojson")
 async def geojson(kind: str, key: str) -> Response:
     entry = await resolve(web_context().hub, kind, key, current_user())
-    state = entry.state
-    if len(state.features) < SNAPSHOT_THREAD:
-        body = dumps(to_geojson(state))
-    else:  # a big map's in a worker thread: the state is immutable
-        body = await trio.to_thread.run_sync(lambda: dumps(to_geojson(state)))
-    response = Response(body, content_type="application/geo+json")
+    response = Response(await entry.geojson_body(), content_type="application/geo+json")
     response.headers["Content-Disposition"] = 'attachment; filename="map.geojson"'
     return response
 

@@ -15,25 +15,21 @@ import itertools
 import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import xstatic.pkg.leaflet
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from mapsrv.core import Feature, MapState
+from mapsrv.image.basemap import basemap
 from mapsrv.image.projection import (
-    TILE,
     WORLD_CENTER,
     WORLD_ZOOM,
     ImageView,
     fit,
     meters_per_pixel,
-    world_pixel,
 )
-from mapsrv.places.world import Scale, countries, scale_for_zoom
-
-Ring = tuple[tuple[float, float], ...]
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -43,7 +39,6 @@ __all__ = [
     "choose_view",
     "render",
     "selected",
-    "tiles_for",
 ]
 
 DEFAULT_SIZE = (800, 600)
@@ -53,9 +48,6 @@ SUPER = 2  # shapes drawn at this multiple, then scaled down
 CLUSTER_FROM = 5_000  # points on the map from which they are drawn as clusters
 CLUSTER_CELL = 48  # px
 LABEL_FONT = 12
-SEA = (214, 226, 235)
-LAND = (246, 244, 238)
-BORDER = (190, 184, 172)
 PATH = "#3388ff"  # Leaflet's default path colour, as the page
 SYMBOL_COLOR = "#2563eb"
 SYMBOL_SIZE = 26
@@ -118,7 +110,7 @@ def render(
         chosen = selected(state, request)
     if view is None:
         view = choose_view(state, request, chosen)
-    base = _basemap(view, tiles)
+    base = basemap(view, tiles)
     overlay = Image.new("RGBA", (view.width * SUPER, view.height * SUPER), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     points = [f for f in chosen if f.type == "marker"]
@@ -153,13 +145,13 @@ def render(
             elif not style.get("color"):
                 image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
     boxes = _labels(text, view, chosen if not clustered else [f for f in chosen if f.type != "marker"])
-    basemap = "tiles" if tiles else "natural earth"
+    background = "tiles" if tiles else "natural earth"
     _attribution(text, view, "© OpenStreetMap contributors" if tiles else "Natural Earth")
     out = io.BytesIO()
     image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=False)
     shown = sum(c for _, _, c in clusters) + (len(chosen) - len(points)) if clustered else len(chosen)
-    caption = _caption(state, view, len(chosen), len(boxes), clustered, basemap)
-    return Rendered(out.getvalue(), caption, view, shown, clustered, basemap, markers, boxes)
+    caption = _caption(state, view, len(chosen), len(boxes), clustered, background)
+    return Rendered(out.getvalue(), caption, view, shown, clustered, background, markers, boxes)
 
 
 # --- what is drawn -------------------------------------------------------------------------------
@@ -194,78 +186,6 @@ def _bounds(features: Iterable[Feature]) -> tuple[float, float, float, float] | 
         for lat, lon in pts:
             s, n, w, e = min(s, lat), max(n, lat), min(w, lon), max(e, lon)
     return None if s == math.inf else (s, w, n, e)
-
-
-# --- the basemap -----------------------------------------------------------------------------------
-
-
-def _basemap(view: ImageView, tiles: Mapping[tuple[int, int], Image.Image] | None) -> Image.Image:
-    """Natural Earth's countries under whatever tiles came (a missing tile shows the outline)."""
-    outline = _outline(view.zoom, round(view.left), round(view.top), view.width, view.height)
-    base = outline.convert("RGBA")  # a copy: the cached outline stays as it is
-    if tiles:
-        for (tx, ty), tile in tiles.items():
-            base.paste(tile.convert("RGBA"), (round(tx * TILE - view.left), round(ty * TILE - view.top)))
-    return base
-
-
-@lru_cache(maxsize=8)
-def _outline(zoom: int, left: int, top: int, width: int, height: int) -> Image.Image:
-    """The countries drawn for one view (kept: a map drawn again at the same view, as after each
-    change, reuses it). Drawn at size: a quiet background needs no smoothing."""
-    image = Image.new("RGB", (width, height), SEA)
-    draw = ImageDraw.Draw(image)
-    world = TILE * 2**zoom
-    shifts = [0.0]
-    if left < 0:
-        shifts.append(-world)
-    if left + width > world:
-        shifts.append(world)
-    for bbox, rings in _projected(scale_for_zoom(zoom), zoom):
-        x0, y0, x1, y1 = bbox
-        for shift in shifts:
-            if x1 + shift < left or x0 + shift > left + width or y1 < top or y0 > top + height:
-                continue
-            dx, dy = left - shift, top
-            for index, ring in rings:
-                xy = [(x - dx, y - dy) for x, y in ring]
-                draw.polygon(xy, fill=LAND if index == 0 else SEA, outline=BORDER)
-    return image
-
-
-@lru_cache(maxsize=6)
-def _projected(
-    scale: Scale, zoom: int
-) -> list[tuple[tuple[float, float, float, float], list[tuple[int, Ring]]]]:
-    """Each country's rings in world pixels at ``zoom``, thinned to a point per pixel, with the
-    country's pixel box: projected once per zoom, translated per view."""
-    out = []
-    for country in countries(scale):
-        rings: list[tuple[int, Ring]] = []
-        for polygon in country.polygons:
-            for index, ring in enumerate(polygon):
-                xy: list[tuple[float, float]] = []
-                for lon, lat in ring:
-                    p = world_pixel(lat, lon, zoom)
-                    if not xy or abs(p[0] - xy[-1][0]) + abs(p[1] - xy[-1][1]) >= 1:
-                        xy.append(p)
-                if len(xy) >= 3:
-                    rings.append((index, tuple(xy)))
-        west, south, east, north = country.bbox
-        (x0, y0), (x1, y1) = world_pixel(north, west, zoom), world_pixel(south, east, zoom)
-        out.append(((x0, y0, x1, y1), rings))
-    return out
-
-
-def tiles_for(view: ImageView) -> list[tuple[int, int]]:
-    """The tiles (x, y at the view's zoom) the image covers, wrapped around the world in x."""
-    count = 2**view.zoom
-    xs = range(math.floor(view.left / TILE), math.floor((view.left + view.width - 1) / TILE) + 1)
-    ys = range(
-        max(0, math.floor(view.top / TILE)),
-        min(count - 1, math.floor((view.top + view.height - 1) / TILE)) + 1,
-    )
-    return [(x, y) for y in ys for x in xs]
 
 
 # --- features --------------------------------------------------------------------------------------

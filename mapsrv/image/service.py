@@ -25,8 +25,9 @@ from PIL import Image
 
 from mapsrv import __version__
 from mapsrv.core import Feature, MapState
+from mapsrv.image.basemap import tiles_for
 from mapsrv.image.projection import ImageView
-from mapsrv.image.render import ImageRequest, Rendered, choose_view, render, selected, tiles_for
+from mapsrv.image.render import ImageRequest, Rendered, choose_view, render, selected
 
 __all__ = ["MAX_RENDERS", "RETRY_AFTER", "TILE_DEADLINE", "ImageStatistics", "MapImages"]
 

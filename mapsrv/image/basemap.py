@@ -1,0 +1,91 @@
+"""The image's background: Natural Earth's countries drawn for a view (kept per view: a map drawn
+again at the same view, as after each change, reuses it), under whatever map tiles came, and
+which tiles a view needs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from functools import lru_cache
+
+from PIL import Image, ImageDraw
+
+from mapsrv.image.projection import TILE, ImageView, world_pixel
+from mapsrv.places.world import Scale, countries, scale_for_zoom
+
+__all__ = ["BORDER", "LAND", "SEA", "basemap", "tiles_for"]
+
+SEA = (214, 226, 235)
+LAND = (246, 244, 238)
+BORDER = (190, 184, 172)
+
+Ring = tuple[tuple[float, float], ...]
+
+
+def basemap(view: ImageView, tiles: Mapping[tuple[int, int], Image.Image] | None) -> Image.Image:
+    """Natural Earth's countries under whatever tiles came (a missing tile shows the outline)."""
+    outline = _outline(view.zoom, round(view.left), round(view.top), view.width, view.height)
+    base = outline.convert("RGBA")  # a copy: the cached outline stays as it is
+    if tiles:
+        for (tx, ty), tile in tiles.items():
+            base.paste(tile.convert("RGBA"), (round(tx * TILE - view.left), round(ty * TILE - view.top)))
+    return base
+
+
+@lru_cache(maxsize=8)
+def _outline(zoom: int, left: int, top: int, width: int, height: int) -> Image.Image:
+    """The countries drawn for one view (kept: a map drawn again at the same view, as after each
+    change, reuses it). Drawn at size: a quiet background needs no smoothing."""
+    image = Image.new("RGB", (width, height), SEA)
+    draw = ImageDraw.Draw(image)
+    world = TILE * 2**zoom
+    shifts = [0.0]
+    if left < 0:
+        shifts.append(-world)
+    if left + width > world:
+        shifts.append(world)
+    for bbox, rings in _projected(scale_for_zoom(zoom), zoom):
+        x0, y0, x1, y1 = bbox
+        for shift in shifts:
+            if x1 + shift < left or x0 + shift > left + width or y1 < top or y0 > top + height:
+                continue
+            dx, dy = left - shift, top
+            for index, ring in rings:
+                xy = [(x - dx, y - dy) for x, y in ring]
+                draw.polygon(xy, fill=LAND if index == 0 else SEA, outline=BORDER)
+    return image
+
+
+@lru_cache(maxsize=6)
+def _projected(
+    scale: Scale, zoom: int
+) -> list[tuple[tuple[float, float, float, float], list[tuple[int, Ring]]]]:
+    """Each country's rings in world pixels at ``zoom``, thinned to a point per pixel, with the
+    country's pixel box: projected once per zoom, translated per view."""
+    out = []
+    for country in countries(scale):
+        rings: list[tuple[int, Ring]] = []
+        for polygon in country.polygons:
+            for index, ring in enumerate(polygon):
+                xy: list[tuple[float, float]] = []
+                for lon, lat in ring:
+                    p = world_pixel(lat, lon, zoom)
+                    if not xy or abs(p[0] - xy[-1][0]) + abs(p[1] - xy[-1][1]) >= 1:
+                        xy.append(p)
+                if len(xy) >= 3:
+                    rings.append((index, tuple(xy)))
+        west, south, east, north = country.bbox
+        (x0, y0), (x1, y1) = world_pixel(north, west, zoom), world_pixel(south, east, zoom)
+        out.append(((x0, y0, x1, y1), rings))
+    return out
+
+
+def tiles_for(view: ImageView) -> list[tuple[int, int]]:
+    """The tiles (x, y at the view's zoom) the image covers, wrapped around the world in x."""
+    count = 2**view.zoom
+    xs = range(math.floor(view.left / TILE), math.floor((view.left + view.width - 1) / TILE) + 1)
+    ys = range(
+        max(0, math.floor(view.top / TILE)),
+        min(count - 1, math.floor((view.top + view.height - 1) / TILE)) + 1,
+    )
+    return [(x, y) for y in ys for x in xs]

@@ -5,7 +5,7 @@ Nothing here imports trio, quart, redis, hypercorn or mcp; every function is pur
 
 from mapsrv.core.events import Event, feature_ids
 from mapsrv.core.model import Feature, Layer, Limits, MapState, View
-from mapsrv.core.ops import Op, apply, apply_all, apply_event
+from mapsrv.core.ops import Op, apply, apply_all, apply_event, apply_events
 
 __all__ = [
     "Event",
@@ -18,5 +18,6 @@ __all__ = [
     "apply",
     "apply_all",
     "apply_event",
+    "apply_events",
     "feature_ids",
 ]

@@ -215,7 +215,14 @@ def feature_from_json(raw: Mapping[str, Any]) -> Feature:
         popup=raw.get("popup", ""),
         style=tuple(sorted((raw.get("style") or {}).items())),
         radius=None if radius is None else float(radius),
+        properties=_properties(raw.get("properties")),
     )
+
+
+def _properties(raw: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    if not raw:
+        return ()
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in raw.items()))
 
 
 def _point(raw: Any) -> tuple[float, float]:

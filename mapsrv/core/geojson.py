@@ -7,10 +7,12 @@ Import reads untrusted input: every feature goes through ``build_feature`` and t
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
-from mapsrv.core.model import DEFAULT_LAYER, Feature, Limits, MapState, build_feature
+from mapsrv.core.model import DEFAULT_LAYER, MAX_PROPERTIES, Feature, Limits, MapState, build_feature
 from mapsrv.core.values import ID_RE as _ID_RE
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
@@ -49,6 +51,11 @@ def to_geojson(state: MapState) -> dict[str, Any]:
         }
         if feature.radius is not None:
             properties["radius"] = feature.radius
+        if feature.properties:
+            # The feature's own attributes first: mapsrv's keys above are what a re-import reads.
+            properties = {
+                k: list(v) if isinstance(v, tuple) else v for k, v in feature.properties
+            } | properties
         features.append(
             {"type": "Feature", "id": feature.id, "geometry": _geometry(feature), "properties": properties}
         )
@@ -127,6 +134,7 @@ def _shapes(name: str, geometry: Any) -> list[tuple[str, Any]]:
     )
 
 
+_SCALARS = (str, int, float, bool, type(None))
 _SIMPLESTYLE = {
     "stroke": "color",
     "stroke-width": "weight",
@@ -135,6 +143,33 @@ _SIMPLESTYLE = {
     "fill-opacity": "fill_opacity",
     "marker-color": "color",
 }
+
+
+# Properties that become the feature itself (its id, label, popup, style, type) rather than attributes.
+_CONSUMED = frozenset({"id", "mapsrv_type", "radius", "layer", "label", "popup", "style", *_SIMPLESTYLE})
+_MAX_KEY = 64
+
+
+def _attributes(props: Mapping[str, Any], points: int, max_text: int) -> dict[str, Any]:
+    """A dataset's other properties, kept as attributes. Real files nest objects and long lists;
+    those are kept as their JSON text rather than refusing the file, and keys past 64 are dropped."""
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        if len(out) == MAX_PROPERTIES:
+            break
+        if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY or not key.isprintable():
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        scalar_list = isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value)
+        if isinstance(value, (dict, list)) and not (scalar_list and len(value) <= points):
+            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        elif scalar_list and any(isinstance(v, str) and len(v) > 64 for v in value):
+            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        elif not isinstance(value, (*_SCALARS, list)):
+            value = str(value)
+        out[key] = value[:max_text] if isinstance(value, str) else value
+    return out
 
 
 def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYER) -> tuple[Feature, ...]:
@@ -182,6 +217,9 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
         label = next((props[k] for k in ("label", "name", "title") if isinstance(props.get(k), str)), "")
         popup = next((props[k] for k in ("popup", "description") if isinstance(props.get(k), str)), "")
         wanted = props.get("mapsrv_type")
+        used = {k for k in ("label", "name", "title") if props.get(k) == label and label}
+        used |= {k for k in ("popup", "description") if props.get(k) == popup and popup}
+        kept = {k: v for k, v in props.items() if k not in _CONSUMED and k not in used}
         for part, (ftype, coords) in enumerate(shapes):
             radius = None
             if wanted == "circle" and ftype == "marker":
@@ -202,6 +240,9 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
                         label=label[: limits.max_label],
                         popup=popup[: limits.max_popup],
                         style=style,
+                        properties=_attributes(
+                            kept, len(coords) if ftype in ("polyline", "polygon") else 1, limits.max_popup
+                        ),
                         limits=limits,
                     )
                 )

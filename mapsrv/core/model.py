@@ -6,6 +6,8 @@ A map is a title, a camera view, named layers and features. Coordinates are ``(l
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -36,6 +38,7 @@ __all__ = [
     "check_symbol",
     "check_geometry",
     "check_number",
+    "check_properties",
     "check_style",
     "check_id",
     "check_latlon",
@@ -56,7 +59,7 @@ class Limits:
 
     max_features: int = 100_000
     max_layers: int = 100
-    max_points: int = 10_000  # per geometry
+    max_points: int = 100_000  # per geometry: a day's GPS track at 1 Hz is one line
     max_total_points: int = 1_000_000  # per map: bounds a map's memory whatever its shapes
     max_title: int = 200
     max_label: int = 200
@@ -106,6 +109,9 @@ class Feature:
     popup: str = ""
     style: tuple[tuple[str, Any], ...] = ()
     radius: float | None = None
+    # The attributes a file or dataset brought (a CSV's other columns, a GPX track's per-point
+    # times and elevations), sorted by key; values are JSON scalars or tuples of them.
+    properties: tuple[tuple[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -122,6 +128,8 @@ class Feature:
             out["coords"] = [list(p) for p in self.coords]
         if self.radius is not None:
             out["radius"] = self.radius
+        if self.properties:
+            out["properties"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.properties}
         return out
 
     def points(self) -> tuple[LatLon, ...]:
@@ -279,6 +287,7 @@ def build_feature(
     label: Any = "",
     popup: Any = "",
     style: Any = None,
+    properties: Any = None,
     limits: Limits,
 ) -> Feature:
     """Every rule a feature obeys, in one place. An empty id is filled in by ``apply``."""
@@ -294,4 +303,60 @@ def build_feature(
         label=check_text("label", label, limits.max_label),
         popup=check_text("popup", popup, limits.max_popup),
         style=check_style(style),
+        properties=check_properties(
+            properties, limits, len(coords) if type in ("polyline", "polygon") else 1
+        ),
     )
+
+
+MAX_PROPERTIES = 64  # keys per feature
+_KEY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _scalar(name: str, value: Any, max_text: int) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"{name} must be a finite number, got {value!r}; give null for none")
+    if not isinstance(value, _SCALARS):
+        raise InvalidInput(
+            f"{name} must be a string, number, boolean or null, got {type(value).__name__} {value!r:.40};"
+            " give its text instead"
+        )
+    if isinstance(value, str) and len(value) > max_text:
+        raise PayloadTooLarge(f"{name} must be at most {max_text} characters, got {len(value)}; shorten it")
+    return value
+
+
+def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple[str, Any], ...]:
+    """A feature's attributes: an object of at most 64 keys whose values are strings, numbers,
+    booleans, null or lists of those (a list is per point, so at most one item per coordinate)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidInput(
+            f"properties must be an object, got {type(value).__name__} {value!r:.40};"
+            ' e.g. {"population": 2100000}'
+        )
+    if len(value) > MAX_PROPERTIES:
+        raise PayloadTooLarge(
+            f"properties must have at most {MAX_PROPERTIES} keys, got {len(value)}; keep the ones that matter"
+        )
+    out: list[tuple[str, Any]] = []
+    for key, item in value.items():
+        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+            raise InvalidInput(
+                f"properties key must be 1-64 printable characters, got {key!r:.70}; rename it"
+            )
+        name = f"properties.{key}"
+        if isinstance(item, (list, tuple)):
+            if len(item) > max(points, 1):
+                raise InvalidInput(
+                    f"{name} must have at most one value per point ({points}), got {len(item)};"
+                    " give one per point or its text"
+                )
+            item = tuple(_scalar(f"{name}[{i}]", v, 64) for i, v in enumerate(item))
+        else:
+            item = _scalar(name, item, limits.max_popup)
+        out.append((key, item))
+    out.sort(key=lambda pair: pair[0])
+    return tuple(out)

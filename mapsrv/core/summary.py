@@ -198,12 +198,13 @@ def _counted(kinds: list[str]) -> str:
 
 
 def _moved(old: Feature, new: Feature) -> bool:
-    return (old.type, old.layer, old.label, old.popup, old.style) == (
+    return (old.type, old.layer, old.label, old.popup, old.style, old.properties) == (
         new.type,
         new.layer,
         new.label,
         new.popup,
         new.style,
+        new.properties,
     )
 
 

@@ -20,7 +20,7 @@ from typing import overload
 
 import trio
 
-from mapsrv.core import Event, Limits, MapState, apply_event
+from mapsrv.core import Event, Limits, MapState, apply_event, apply_events
 from mapsrv.core.history import Actor, History, Record
 from mapsrv.core.ids import map_ref
 from mapsrv.errors import MapsrvError, Unavailable
@@ -236,10 +236,7 @@ class Replica:
         if events is None:  # the log no longer reaches back, or the store is behind this copy
             await self.reload(entry)
             return
-        state = entry.state
-        for event in events:
-            state = apply_event(state, event)
-        self._advance(entry, state, events)
+        self._advance(entry, apply_events(entry.state, events), events)
         entry.synced_version = entry.state.version
 
     async def events_since(self, entry: MapEntry, version: int) -> list[Event] | None:
@@ -305,8 +302,7 @@ class Replica:
                 # conflicts stay one short round trip each and the backlog drains in seconds.
                 newer = await self.store.events_after(entry.id, held.base.version)
                 if newer:
-                    for event in newer:
-                        held.base = apply_event(held.base, event)
+                    held.base = apply_events(held.base, newer)
                     held.history.extend(newer)
                     held.rewritten = True
                     continue

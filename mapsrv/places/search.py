@@ -18,6 +18,7 @@ __all__ = [
     "MAX_PLACES",
     "find_places",
     "nearest_place",
+    "point_of",
     "resolve_country",
     "resolve_place",
     "resolve_places",
@@ -106,6 +107,15 @@ def find_places(query: Any, *, country: Any = None, near: Any = None, limit: Any
 def resolve_place(name: Any, *, country: Any = None, near: Any = None) -> Place:
     """The one place a name most likely means: what a tool needs to draw "at Paris"."""
     return find_places(name, country=country, near=near, limit=1)[0]
+
+
+def point_of(name: str) -> LatLon | None:
+    """Where a name most likely is, or None when no place matches it (a spreadsheet's place
+    column: its rows that do not resolve are reported, not an error)."""
+    try:
+        return find_places(name, limit=1)[0].latlon
+    except (PlaceNotFound, InvalidInput):  # no such place, or a name that is no name (empty, too long)
+        return None
 
 
 def resolve_places(

@@ -48,7 +48,7 @@ import redis.asyncio as aioredis
 import trio
 from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
-from mapsrv.core import Event, MapState, apply_event
+from mapsrv.core import Event, MapState, apply_events
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
 from mapsrv.core.ids import map_ref
 from mapsrv.store.contract import (
@@ -191,8 +191,7 @@ class RedisStore:
             if len(events) != version - state.version or events[0].version != state.version + 1:
                 log.error("map %s: log does not reach back to its snapshot", map_ref(map_id))
                 return None
-            for event in events:
-                state = apply_event(state, event)
+            state = apply_events(state, events)
         meta = MapMeta(
             id=map_id,
             view_key=_text(fields["view_key"]) or "",

@@ -1,0 +1,78 @@
+"""A feature's attributes (``properties``): what a file or a dataset brought with it survives the
+model's rules, the codec (Redis, the history, the wire) and GeoJSON out and in, exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mapsrv.core.codec import feature_from_json
+from mapsrv.core.geojson import features_from_geojson, to_geojson
+from mapsrv.core.model import Limits, MapState, build_feature
+from mapsrv.core.ops import ImportFeatures, apply_all
+from mapsrv.errors import InvalidInput
+
+L = Limits()
+TRACK = [[46.0 + i / 100, 6.0 + i / 100] for i in range(5)]
+
+
+def track() -> object:
+    return build_feature(
+        id="t1",
+        type="polyline",
+        coords=TRACK,
+        label="Ride",
+        properties={
+            "times": ["2026-06-01T08:00:00Z", None, "2026-06-01T08:00:02Z", None, None],
+            "elevations": [372, 380.5, None, 375, 374],
+            "name": "Ride",
+            "moving": True,
+        },
+        limits=L,
+    )
+
+
+def test_properties_are_sorted_immutable_and_survive_the_codec() -> None:
+    feature = track()
+    keys = [k for k, _ in feature.properties]  # type: ignore[attr-defined]
+    assert keys == sorted(keys)
+    assert dict(feature.properties)["elevations"] == (372, 380.5, None, 375, 374)  # type: ignore[attr-defined]
+    wire = json.loads(json.dumps(feature.to_json()))  # type: ignore[attr-defined]
+    assert feature_from_json(wire) == feature
+    plain = build_feature(id="m", type="marker", coords=[1, 2], limits=L)
+    assert "properties" not in plain.to_json(), "no bytes for features without attributes"
+
+
+def test_a_per_point_list_cannot_outgrow_the_geometry() -> None:
+    with pytest.raises(InvalidInput, match="one value per point"):
+        build_feature(id="m", type="marker", coords=[1, 2], properties={"ele": [1, 2]}, limits=L)
+
+
+def test_geojson_keeps_what_it_does_not_read_and_gives_it_back() -> None:
+    raw = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": "s1",
+                "geometry": {"type": "Point", "coordinates": [6.63, 46.52]},
+                "properties": {
+                    "name": "Lausanne",
+                    "population": 140000,
+                    "tags": {"wiki": "Q807"},
+                    "score": float("nan"),
+                    "marker-color": "#ff0000",
+                },
+            }
+        ],
+    }
+    (feature,) = features_from_geojson(raw, L)
+    kept = dict(feature.properties)
+    assert kept == {"population": 140000, "tags": '{"wiki":"Q807"}', "score": None}
+    assert feature.label == "Lausanne" and dict(feature.style) == {"color": "#ff0000"}
+    state, _ = apply_all(MapState("m"), [ImportFeatures((feature,))])
+    out = to_geojson(state)["features"][0]["properties"]
+    assert out["population"] == 140000 and out["label"] == "Lausanne"
+    (again,) = features_from_geojson(to_geojson(state), L)
+    assert dict(again.properties) == kept

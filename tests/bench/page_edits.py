@@ -26,7 +26,7 @@ LOCAL_TILES = ("--tile-url", "http://127.0.0.1:9/{z}/{x}/{y}.png")
 WAIT_MS = 10_000
 
 SEEN = """
-window.__drawnAt = {};
+window.__drawnAt = {};  // version -> when drawn; one event may stand for a burst of versions
 window.addEventListener('mapsrv:applied',
   (e) => { window.__drawnAt[e.detail.version] = performance.timeOrigin + performance.now(); });
 """
@@ -46,6 +46,12 @@ async (n) => {
   return sentAt;
 }
 """
+
+
+def drawn_at(drawn: dict[str, float], version: int) -> float:
+    """When ``version`` was first drawn: the page settles once a burst of events, so one
+    ``mapsrv:applied`` may cover several versions (the first one at or after ``version``)."""
+    return min(t for v, t in drawn.items() if int(v) >= version)
 
 
 async def person_edit_to_other_tab(edits: int = 500) -> dict[str, Any]:
@@ -74,7 +80,7 @@ async def person_edit_to_other_tab(edits: int = 500) -> dict[str, Any]:
                     last = max(int(v) for v in sent)
                     watcher.wait_for_function("(v) => window.mapsrv.version >= v", arg=last)
                     drawn = watcher.evaluate("window.__drawnAt")
-                    return [(drawn[v] - t0) / 1000 for v, t0 in sent.items()]
+                    return [(drawn_at(drawn, int(v)) - t0) / 1000 for v, t0 in sent.items()]
                 finally:
                     browser.close()
 

@@ -31,6 +31,7 @@
   }
 
   function render() {
+    stale = false;
     list.replaceChildren();
     const shown = changes.slice(-SHOWN).reverse();
     for (const change of shown) {
@@ -68,8 +69,9 @@
     changes = changes.filter((c) => c.first !== entry.first);
     changes.push(entry);
     if (changes.length > KEPT) changes = changes.slice(-KEPT);
-    render();
+    stale = true;
   }
+  let stale = false; // changes remembered since the list was last drawn
 
   page.on('snapshot', (state) => {
     changes = Array.isArray(state.activity) ? state.activity.slice(-KEPT) : [];
@@ -80,6 +82,7 @@
     render();
   });
   page.on('change', (event) => { if (event.change) remember(event.change, event.version); });
+  page.on('applied', () => { if (stale) render(); }); // once a batch of changes, not once a change
   setInterval(render, 60 * 1000); // "just now" ages
   render();
 
@@ -133,6 +136,7 @@
     }
     if (seq !== fetchSeq || !page.replaying) return;
     replayGroup.clearLayers();
+    replayGroup.mapsrvPoints = null;
     if (!state) {
       status.textContent = 'Version ' + version + ': ' + message;
       return;
@@ -141,7 +145,7 @@
       try {
         const layer = page.buildLeafletLayer(f);
         page.decorate(layer, f);
-        replayGroup.addLayer(layer);
+        page.addToGroup(replayGroup, layer);
       } catch (err) {
         console.warn('mapsrv: cannot draw feature', f.id, err);
       }
@@ -175,6 +179,7 @@
     document.body.classList.remove('replaying');
     map.removeLayer(replayGroup);
     replayGroup.clearLayers();
+    replayGroup.mapsrvPoints = null;
     for (const entry of page.layers.values()) if (entry.visible) entry.group.addTo(map);
     if (page.setEditable) page.setEditable(cfg.mode === 'edit');
     bar.hidden = true;

@@ -241,7 +241,12 @@
     }
   });
 
-  page.on('change', () => {
+  // Once a batch of changes (each marks the selection and places the labels again).
+  let changed = false;
+  page.on('change', () => { changed = true; });
+  page.on('applied', () => {
+    if (!changed) return;
+    changed = false;
     if (!selected || page.isHeld(selected.id)) return; // its handles are being dragged
     if (!page.features.has(selected.id)) {
       page.deselect();

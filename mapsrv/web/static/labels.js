@@ -150,13 +150,22 @@
     const [left, top, right, bottom] = [topLeft.x, topLeft.y, topLeft.x + size.x, topLeft.y + size.y];
     const onMap = new Set();
     for (const [id, entry] of page.layers) if (map.hasLayer(entry.group)) onMap.add(id);
+    window.mapsrvPoints.preparePoints(map); // which points are in a cluster at this zoom
+    const scale = 256 * Math.pow(2, zoom);
     const candidates = [];
     for (const entry of entries.values()) {
       if (!onMap.has(entry.layerId)) continue;
+      const point = entry.point;
+      if (point && point.clustered) continue; // a cluster has no labels
       if (entry.zoom !== zoom) { // projected once per zoom level, not on every pan
-        const p = map.project(entry.latlng, zoom);
-        entry.px = Math.round(p.x);
-        entry.py = Math.round(p.y);
+        if (point) {
+          entry.px = Math.round(point.mx * scale);
+          entry.py = Math.round(point.my * scale);
+        } else {
+          const p = map.project(entry.latlng, zoom);
+          entry.px = Math.round(p.x);
+          entry.py = Math.round(p.y);
+        }
         entry.zoom = zoom;
       }
       const x = entry.px - origin.x;
@@ -178,6 +187,7 @@
       const y = r.top - corner.top + top;
       insert(grid, [Math.floor(x), Math.floor(y), Math.ceil(x + r.width), Math.ceil(y + r.height)]);
     }
+    for (const box of window.mapsrvPoints.clusterBoxes(map)) insert(grid, box);
     const next = [];
     for (const entry of candidates) {
       if (next.length >= MAX_SHOWN) break;
@@ -243,6 +253,7 @@
       latlng: page.labelAnchor(layer, f),
       layerId: f.layer != null ? String(f.layer) : 'default',
       radius: f.type === 'marker' ? (layer.options.radius || 0) : -1,
+      point: layer instanceof window.mapsrvPoints.PointRef ? layer : null,
       seq: (seq += 1),
       width: 0,
       zoom: null,

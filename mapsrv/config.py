@@ -85,6 +85,10 @@ class Config:
         default=4 * MIB,
         metadata=_help("largest request body in bytes (a 10,000-point GeoJSON with names is about 1.2 MB)"),
     )
+    max_file_size: int = field(
+        default=16 * MIB,
+        metadata=_help("largest file imported through the page (a 50,000-point GPX track is about 6 MB)"),
+    )
     body_timeout: float = field(
         default=10 * SECONDS,
         metadata=_help("longest a client may take to send a request body (slower ones are cut off)"),
@@ -211,6 +215,7 @@ class Config:
         ):
             check_range(self, name, 1, 10_000_000)
         check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
+        check_range(self, "max_file_size", 1 * KIB, 1024 * MIB)
         check_range(self, "drain_delay", 0, 3600)
         for name in ("rate_maps", "rate_maps_global", "rate_writes", "rate_mcp", "rate_streams"):
             check_range(self, name, 0, MAX_RATE)

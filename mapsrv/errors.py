@@ -80,11 +80,17 @@ class BodyTooLarge(PayloadTooLarge):
     """The one answer to a request body past ``--max-body-size``, on every route. The unread rest
     of the body is still on the wire, so the connection cannot carry another request."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"request body is larger than {limit} bytes, the most this server takes"
-            " (MAPSRV_MAX_BODY_SIZE): send less per call"
-        )
+    def __init__(self, limit: int, *, file: bool = False) -> None:
+        if file:  # an import's file, whose limit is its own
+            super().__init__(
+                f"file is larger than {limit} bytes ({limit / 2**20:.0f} MiB), the most this server"
+                " imports (MAPSRV_MAX_FILE_SIZE): split it, or export less from where it came"
+            )
+        else:
+            super().__init__(
+                f"request body is larger than {limit} bytes, the most this server takes"
+                " (MAPSRV_MAX_BODY_SIZE): send less per call"
+            )
         self.limit = limit
 
     def headers(self) -> list[tuple[str, str]]:

@@ -32,7 +32,15 @@ __all__ = [
 MIN_SIZE = 1024  # below this, the header and a round trip cost more than gzip saves
 THREAD_SIZE = 256 * 1024  # from this size on, compressed off the event loop
 LEVEL = 5
-COMPRESSIBLE = frozenset({"application/json", "application/geo+json"})
+COMPRESSIBLE = frozenset(
+    {
+        "application/json",
+        "application/geo+json",
+        "application/gpx+xml",
+        "application/vnd.google-earth.kml+xml",
+        "text/csv",
+    }
+)
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

@@ -90,7 +90,12 @@ ROUTES: tuple[Route, ...] = (
     _route("/m/{id}/claim", "/" + _KEY.format(kind="m") + "/claim", Family.WEB, origin_checked=True),
     _route("/m/{id}/undo", "/" + _KEY.format(kind="m") + "/undo", Family.PAGE_WRITE, origin_checked=True),
     _route("/m/{id}/redo", "/" + _KEY.format(kind="m") + "/redo", Family.PAGE_WRITE, origin_checked=True),
-    _route("/{m,v}/{id}/export", "/" + _KEY.format(kind="[mv]") + "/(state|geojson)", Family.WEB),
+    _route("/m/{id}/import", "/" + _KEY.format(kind="m") + "/import", Family.PAGE_WRITE, origin_checked=True),
+    _route(
+        "/{m,v}/{id}/export",
+        "/" + _KEY.format(kind="[mv]") + r"/(state|geojson|export\.(gpx|kml|kmz|csv|geojson))",
+        Family.WEB,
+    ),
     _route("/{m,v}/{id}/image.png", "/" + _KEY.format(kind="[mv]") + r"/image\.png", Family.WEB),
     _route("/m/{id}", "/" + _KEY.format(kind="m"), Family.WEB),
     _route("/v/{key}", "/" + _KEY.format(kind="v"), Family.WEB),

@@ -4,15 +4,19 @@ GeoJSON export. The page's writes (ops, undo, redo) are ``mapsrv.web.writes``.
 
 from __future__ import annotations
 
+import re
+
+import trio
 from quart import Blueprint, Response, request
 
 from mapsrv.core.codec import dumps
 from mapsrv.errors import InvalidInput
+from mapsrv.formats import write_file
 from mapsrv.hub.access import resolve
 from mapsrv.image.render import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, ImageRequest
 from mapsrv.web.context import current_user, web_context
 
-__all__ = ["api", "geojson", "image", "state"]
+__all__ = ["api", "export", "file_stem", "geojson", "image", "state"]
 
 api = Blueprint("api", __name__)
 
@@ -36,6 +40,30 @@ async def geojson(kind: str, key: str) -> Response:
     response = Response(await entry.geojson_body(), content_type="application/geo+json")
     response.headers["Content-Disposition"] = 'attachment; filename="map.geojson"'
     return response
+
+
+@api.get("/<any(m, v):kind>/<key>/export.<any(gpx, kml, kmz, csv, geojson):extension>")
+async def export(kind: str, key: str, extension: str) -> Response:
+    """The map as a file to download, for the owner's and the view link alike."""
+    entry = await resolve(web_context().hub, kind, key, current_user())
+    body: str | bytes
+    if extension == "geojson":
+        body, media = await entry.geojson_body(), "application/geo+json"
+    else:
+        body, media, extension = await trio.to_thread.run_sync(write_file, entry.state, extension)
+    response = Response(body, content_type=media)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{file_stem(entry.state.title)}.{extension}"'
+    )
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def file_stem(title: str) -> str:
+    """A download's name from the map's title: ASCII letters, digits and dashes ("map" when none
+    are left), so no header can be broken by what an agent or a person wrote."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-")[:60]
+    return stem or "map"
 
 
 @api.get("/<any(m, v):kind>/<key>/image.png")

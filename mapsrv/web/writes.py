@@ -1,4 +1,5 @@
-"""The page's writes (``POST /m/<id>/ops``, ``/undo``, ``/redo``), as a raw ASGI handler.
+"""The page's writes (``POST /m/<id>/ops``, ``/undo``, ``/redo``, ``/import``), as a raw ASGI
+handler.
 
 These are every person's edits and the one request a busy map gets for each event it fans out;
 through Quart each cost about 0.55 ms of CPU on top of hypercorn's (two tasks per request, the
@@ -17,26 +18,45 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import parse_qs
 
+from mapsrv.core.changes import Actor
+from mapsrv.core.codec import dumps
+from mapsrv.core.events import feature_ids
+from mapsrv.core.geojson import to_geojson
 from mapsrv.core.history import person_actor
+from mapsrv.core.measure import bbox
+from mapsrv.core.model import MapState, check_id, check_number
 from mapsrv.core.parse import parse_ops
 from mapsrv.errors import BodyTooLarge, HttpError, InvalidInput, MapsrvError
+from mapsrv.formats.batch import import_ops, report
 from mapsrv.http.identity import user_from_cookies
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send
-from mapsrv.hub import MapHub, Written
+from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.hub.access import resolve
+from mapsrv.hub.imports import read_upload
 
 __all__ = ["PageWrites"]
 
 log = logging.getLogger("mapsrv.web")
 
+_IMPORT_ARGS = frozenset({"format", "filename", "layer", "simplify", "preview"})
 
-ACTIONS = ("ops", "undo", "redo")
+
+ACTIONS = ("ops", "undo", "redo", "import")
+PREVIEW = 2_000  # features an import's preview draws; its counts and box cover the whole file
 
 
 def _reject_constant(value: str) -> Any:
     raise InvalidInput(f"body is not valid JSON: {value} is not a JSON number")
+
+
+def _float(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a number of metres, got {text!r:.40}; e.g. 5") from None
 
 
 def _parse_json(data: str | bytes) -> Any:
@@ -49,9 +69,12 @@ def _parse_json(data: str | bytes) -> Any:
 class PageWrites:
     """Answers the three write routes of one map's page (``action``: "ops", "undo" or "redo")."""
 
-    def __init__(self, hub: MapHub, headers: list[tuple[str, str]], max_body_size: int) -> None:
+    def __init__(
+        self, hub: MapHub, headers: list[tuple[str, str]], max_body_size: int, max_file_size: int = 0
+    ) -> None:
         self.hub = hub
         self.max_body_size = max_body_size
+        self.max_file_size = max_file_size or max_body_size
         self._headers = [
             (b"content-type", b"application/json"),
             (b"cache-control", b"no-store"),
@@ -60,7 +83,7 @@ class PageWrites:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, map_id: str, action: str) -> None:
         try:
-            written = await self._write(scope, receive, map_id, action)
+            result = await self._write(scope, receive, map_id, action)
         except MapsrvError as exc:
             await send_error(send, exc)
             return
@@ -68,13 +91,19 @@ class PageWrites:
             log.exception("exception on %s /m/{id}/%s", scope["method"], action)
             await send_error(send, HttpError(500, "internal server error"))
             return
-        # A write held while the store is away says so: its version may still move (README).
-        body = b'{"version":%d%s}' % (written.version, b',"provisional":true' if written.provisional else b"")
+        if isinstance(result, dict):
+            body = dumps(result).encode()
+        else:
+            # A write held while the store is away says so: its version may still move (README).
+            provisional = b',"provisional":true' if result.provisional else b""
+            body = b'{"version":%d%s}' % (result.version, provisional)
         headers = [*self._headers, (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _write(self, scope: Scope, receive: Receive, map_id: str, action: str) -> Written:
+    async def _write(
+        self, scope: Scope, receive: Receive, map_id: str, action: str
+    ) -> Written | dict[str, Any]:
         if scope["method"] != "POST":
             raise HttpError(405, "method not allowed", headers=(("Allow", "POST"),))
         cookie = user_agent = content_type = None
@@ -96,6 +125,9 @@ class PageWrites:
             return await hub.undo(entry.id, actor)
         if action == "redo":
             return await hub.redo(entry.id, actor)
+        if action == "import":
+            data = await self._body(receive, declared, self.max_file_size)
+            return await self._import(entry, actor, scope, data)
         if (content_type or "").split(";", 1)[0].strip().lower() != "application/json":
             raise InvalidInput("send the ops as application/json")
         body = _parse_json(await self._body(receive, declared))
@@ -105,12 +137,46 @@ class PageWrites:
         parsed, expected = parse_ops(body, hub.limits)
         return await hub.apply(entry.id, parsed, expected_version=expected, base_version=base, actor=actor)
 
-    async def _body(self, receive: Receive, declared: int) -> bytes:
-        """The whole request body, at most ``max_body_size`` bytes: a 413 past that, at once
-        when its Content-Length (``declared``) says so."""
-        limit = self.max_body_size
+    async def _import(self, entry: MapEntry, actor: Actor, scope: Scope, data: bytes) -> dict[str, Any]:
+        """A file sent as the body, read as the ``import`` tool reads it. ``?preview=1`` answers
+        what would be added (its first ``PREVIEW`` features as GeoJSON) and commits nothing;
+        otherwise it is committed as one batch. ``format``, ``filename``, ``layer`` and
+        ``simplify`` (metres) as the tool's arguments."""
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
+        args = {name: values[0] for name, values in query.items() if name in _IMPORT_ARGS}
+        layer = check_id("layer", args["layer"]) if args.get("layer") else None
+        simplify = None
+        if args.get("simplify"):
+            simplify = check_number("simplify", _float("simplify", args["simplify"]), 0.01, 10_000)
+        imported = await read_upload(
+            data,
+            args.get("format") or None,
+            self.hub.limits,
+            filename=args.get("filename"),
+            layer=layer,
+            simplify=simplify,
+        )
+        if args.get("preview") in ("1", "true"):
+            out = report(imported, [])
+            del out["ids"]
+            shown = imported.features[:PREVIEW]
+            out["bbox"] = [list(corner) for corner in bbox(list(imported.features))]
+            out["preview"] = to_geojson(MapState(entry.id, features={str(i): f for i, f in enumerate(shown)}))
+            return out
+        ops = import_ops(entry.state, imported, max_title=self.hub.limits.max_title)
+        written = await self.hub.apply(entry.id, ops, actor=actor)
+        out = {"version": written.version}
+        if written.provisional:
+            out["provisional"] = True
+        return out | report(imported, feature_ids(written))
+
+    async def _body(self, receive: Receive, declared: int, limit: int = 0) -> bytes:
+        """The whole request body, at most ``limit`` bytes (``max_body_size`` unless given): a
+        413 past that, at once when its Content-Length (``declared``) says so."""
+        file = bool(limit)
+        limit = limit or self.max_body_size
         if declared > limit:
-            raise BodyTooLarge(limit)
+            raise BodyTooLarge(limit, file=file)
         parts: list[bytes] = []
         size = 0
         while True:
@@ -120,7 +186,7 @@ class PageWrites:
             part = message.get("body", b"")
             size += len(part)
             if size > limit:
-                raise BodyTooLarge(limit)
+                raise BodyTooLarge(limit, file=file)
             parts.append(part)
             if not message.get("more_body", False):
                 return b"".join(parts)

@@ -70,7 +70,7 @@ async def draw_trip(client: Client, nursery: trio.Nursery) -> None:
     assert [int(i) for _, i, _ in stream.events] == list(range(int(stream.events[0][1]), version + 1))
     upserts = [data for _, _, data in stream.events if data.get("kind") == "upsert"]
     assert len(upserts) == 1, "the whole drawing is one change"
-    exported = await client.call_tool("read", {"map_id": ref["map_id"], "geojson": True})
+    exported = await client.call_tool("read", {"map_id": ref["map_id"], "format": "geojson"})
     assert len(exported.structured_content["features"]) == 6
     resource = await client.read_resource(f"map://{ref['map_id']}")
     assert '"count":6' in resource.contents[0].text
@@ -327,7 +327,7 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         await write("edit", **m, changes=[{"id": "c", "layer": "extra"}])
         removed = await write("remove", **m, layer="extra")
         assert list(removed["layers"]) == ["default"] and removed["count"] == 4
-        exported = await call("read", **m, geojson=True)
+        exported = await call("read", **m, format="geojson")
         assert len(exported["features"]) == 4
         assert (await write("remove", **m, everything=True))["count"] == 0
         restored = await write("draw", **m, items=[], geojson=exported, layer="back")
@@ -343,7 +343,13 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         assert not pictured.is_error and [c.type for c in pictured.content] == ["image", "text"]
         assert "4 features" in pictured.content[1].text, "the image shows the map after the redo"
         called.add("map_image")
-        assert called == tools and len(tools) == 14
+        sheet = "name,lat,lon\nAlfama,38.7118,-9.1300\nBelém,38.6916,-9.2160\n"
+        imported = await client.call_tool("import", {**m, "content": sheet, "fit": False})
+        assert not imported.is_error, imported.content
+        assert imported.structured_content is not None and imported.structured_content["added"] == 2
+        assert (await call("read", **m))["count"] == 6, "the import is seen by the next read"
+        called.add("import")
+        assert called == tools and len(tools) == 15
 
 
 async def test_tool_errors_name_what_is_wrong(server: Server) -> None:

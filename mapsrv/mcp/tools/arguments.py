@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +101,17 @@ def explain(error: Mapping[str, Any], schema: Mapping[str, Any]) -> str:
     return f"{field} must be {form}, got {error.get('input')!r:.60}{hint}"
 
 
+def _takes_text(annotation: Any) -> bool:
+    """Whether an argument is text (a file's content, a search string): JSON-looking text sent
+    for it is meant as text, not as a list or object sent as text."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation is str or (
+        typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        and str in typing.get_args(annotation)
+    )
+
+
 @dataclass(frozen=True)
 class Arguments:
     """The arguments of ``function(tc, ...)``: their model (unknown ones refused) and schema."""
@@ -109,7 +122,7 @@ class Arguments:
     types: dict[str, Any]
 
     @classmethod
-    def of(cls, function: Callable[..., Any]) -> Arguments:
+    def of(cls, function: Callable[..., Any], name: str = "") -> Arguments:
         signature = inspect.signature(function, eval_str=True)
         _, *parameters = signature.parameters.values()
         fields: dict[str, Any] = {
@@ -121,7 +134,7 @@ class Arguments:
         )
         schema = lean(model.model_json_schema())
         schema["additionalProperties"] = False
-        return cls(function.__name__, model, schema, {p.name: p.annotation for p in parameters})
+        return cls(name or function.__name__, model, schema, {p.name: p.annotation for p in parameters})
 
     @property
     def names(self) -> list[str]:
@@ -145,7 +158,7 @@ class Arguments:
         # SDK would.
         out = dict(raw)
         for name, value in raw.items():
-            if isinstance(value, str) and value[:1] in ("[", "{") and self.types[name] is not str:
+            if isinstance(value, str) and value[:1] in ("[", "{") and not _takes_text(self.types[name]):
                 try:
                     out[name] = json.loads(value)
                 except ValueError:

@@ -19,6 +19,7 @@ from mapsrv.core.model import Bounds as Box
 from mapsrv.core.model import Feature, MapState, check_bounds
 from mapsrv.errors import InvalidInput
 from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.files import export
 from mapsrv.mcp.tools.places import Resolver, places_ready
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
@@ -70,6 +71,12 @@ def _detail(feature: Feature) -> dict[str, Any]:
         row["radius_m"] = feature.radius
     if feature.style:
         row["style"] = dict(feature.style)
+    if feature.properties:
+        # Per-point lists (a track's times) would swamp a page: their length stands for them.
+        row["properties"] = {
+            k: f"{len(v)} values" if isinstance(v, tuple) else v[:80] if isinstance(v, str) else v
+            for k, v in feature.properties[:10]
+        }
     return row
 
 
@@ -169,20 +176,26 @@ async def read(
     cursor: Annotated[str | None, Field(description="'next' from the last read")] = None,
     limit: Annotated[int, Field(ge=1, le=MAX_READ)] = 50,
     geojson: Annotated[bool, Field(description="the features as GeoJSON, [lon, lat]")] = False,
+    format: Annotated[
+        Literal["geojson", "gpx", "kml", "csv"] | None, Field(description="the map as a file to save")
+    ] = None,
 ) -> CallToolResult:
     """What is on a map: a short summary, or with filters or a cursor a page of features in detail."""
     entry = await tc.entry(map_id)
     state = entry.state
     box = await bbox_of(bbox)
     paged = any(v is not None for v in (layer, kind, text, box, cursor))
-    if not paged and not geojson:
+    geojson = format == "geojson"
+    if not paged and not geojson and format is None:
         return answer(summary(state, tc.links(entry)[0]))
     matched = [f for f in state.features.values() if _matches(f, layer, kind, text, box)]
     start = _offset(cursor, len(matched))
-    if geojson:
+    if geojson or format is not None:
         chosen = matched[start : start + limit] if paged else matched
-        collection = to_geojson(dataclasses.replace(state, features={f.id: f for f in chosen}))
-        return answer(collection)
+        state = dataclasses.replace(state, features={f.id: f for f in chosen})
+        if not geojson:
+            return await export(tc, entry, state, format or "")
+        return answer(to_geojson(state))
     rows, taken = _fill((_detail(f) for f in matched[start:]), PAGE_BUDGET, limit)
     out: dict[str, Any] = {
         "map_id": state.id,

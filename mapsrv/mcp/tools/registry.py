@@ -25,6 +25,7 @@ from mapsrv.mcp.tools.apps import TOOL_META, with_view
 from mapsrv.mcp.tools.arguments import Arguments
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.drawing import draw, edit, remove
+from mapsrv.mcp.tools.files import import_file
 from mapsrv.mcp.tools.history import changes, undo
 from mapsrv.mcp.tools.images import map_image
 from mapsrv.mcp.tools.maps import create_map, set_layer, set_title, set_view
@@ -73,10 +74,11 @@ class ToolSpec:
     # valid call ("give one of these", which the tool itself also checks and explains)
     schema: Mapping[str, Any] = field(default_factory=dict)
     app: bool = False  # shows the live map in hosts that render MCP Apps (``tools.apps``)
+    called: str = ""  # the tool's name when it cannot be the function's (``import`` is a keyword)
 
     @property
     def name(self) -> str:
-        return self.function.__name__
+        return self.called or self.function.__name__
 
     @property
     def description(self) -> str:
@@ -93,6 +95,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(draw, "Draw features", _ADD, app=True),
     ToolSpec(edit, "Change features", _OVERWRITE),
     ToolSpec(remove, "Remove features or layers", _OVERWRITE, {"minProperties": 2}),
+    ToolSpec(import_file, "Import a file", _ADD, called="import"),
     ToolSpec(read, "Read a map", _READ),
     ToolSpec(map_image, "See the map as an image", _READ),
     ToolSpec(changes, "What changed, and who did it", _READ),
@@ -118,7 +121,7 @@ class _RawArguments(ArgModelBase):
 def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> Tool:
     """``spec`` as the SDK's Tool: called with every argument as sent, validated here, and
     mapsrv's errors answered as tool errors."""
-    validator = Arguments.of(spec.function)
+    validator = Arguments.of(spec.function, spec.name)
 
     async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
         tc = context_of(ctx)

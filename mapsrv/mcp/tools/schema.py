@@ -1,6 +1,6 @@
 """The tools' argument types as an LLM sees them: the JSON schemas of tools/list.
 
-Every byte here is read by the model before any work (the whole list is pinned at <= 15 KB by
+Every byte here is read by the model before any work (the whole list is pinned at <= 15.5 KB by
 tests/mcp/tools), so descriptions say only what the names and types do not. Ranges that core also
 enforces are read from ``Limits()`` once, so the schema and the rule cannot drift apart; ranges on
 coordinates and numbers are *documented* (``minimum``/``maximum``) but checked by core, whose

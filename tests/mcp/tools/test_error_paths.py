@@ -19,13 +19,20 @@ import pytest
 import mapsrv
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.measure import area, bbox, bearing, distance
-from mapsrv.core.model import Limits, check_bounds, check_geometry, check_latlon, check_zoom
+from mapsrv.core.model import (
+    Limits,
+    check_bounds,
+    check_geometry,
+    check_latlon,
+    check_properties,
+    check_zoom,
+)
 from mapsrv.core.parse import parse_op, parse_ops
 from mapsrv.core.style import check_color, check_style, check_symbol
 from mapsrv.core.values import check_id, check_number, check_text, number
 from mapsrv.errors import InvalidInput, MapsrvError, NotFound
 from mapsrv.hub import MapHub
-from mapsrv.mcp.tools import TOOLS, ToolContext
+from mapsrv.mcp.tools import TOOLS, ToolContext, files
 from mapsrv.mcp.tools.arguments import Arguments
 from mapsrv.mcp.tools.drawing import draw, edit, remove
 from mapsrv.mcp.tools.maps import set_view
@@ -45,7 +52,7 @@ MODULES = [
     "mapsrv/core/parse.py",
     "mapsrv/core/measure.py",
     "mapsrv/places/search.py",
-    *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "mapsrv" / "tools").glob("*.py"))),
+    *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "mapsrv" / "mcp" / "tools").glob("*.py"))),
 ]
 ERRORS = {"InvalidInput", "PayloadTooLarge", "PlaceNotFound", "unknown"}
 L = Limits()
@@ -93,11 +100,21 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: check_bounds("bounds", [[0, 5], [1, 2]]), "bounds west", "5", "at most east"),
     (lambda: check_zoom(40, L), "zoom", "40", "between 0 and 22"),
     (lambda: check_geometry("polyline", "ab", None, L), "coords", "'ab'", "a list of [lat, lon] points"),
-    (lambda: check_geometry("polyline", [[0, 0]] * 10_001, None, L), "coords", "10001", "at most 10000"),
+    (lambda: check_geometry("polyline", [[0, 0]] * 100_001, None, L), "coords", "100001", "at most 100000"),
     (lambda: check_geometry("polygon", [[0, 0], [1, 1]], None, L), "coords", "2", "at least 3 points"),
     (lambda: check_geometry("hexagon", [0, 0], None, L), "feature type", "'hexagon'", "one of marker"),
     (lambda: check_geometry("circle", [0, 0], None, L), "radius", "none", "a number of metres"),
     (lambda: check_geometry("marker", [0, 0], 5, L), "radius", "5", "left out for a marker"),
+    (lambda: check_properties([1], L), "properties", "[1]", "an object"),
+    # files
+    (lambda: files._decode("@@@@", "kmz"), "content", "'@@@@'", "base64 for a KMZ"),
+    (lambda: files._decode("x" * (files.MAX_FILE + 1), "gpx"), "file", "16.0 MiB", "at most 16 MiB"),
+    (lambda: check_properties({str(i): 0 for i in range(65)}, L), "properties", "65", "at most 64 keys"),
+    (lambda: check_properties({"a\nb": 0}, L), "properties key", "'a\\nb'", "printable characters"),
+    (lambda: check_properties({"ele": [1, 2]}, L, 1), "properties.ele", "2", "one value per point"),
+    (lambda: check_properties({"x": float("inf")}, L), "properties.x", "inf", "a finite number"),
+    (lambda: check_properties({"x": {"y": 1}}, L), "properties.x", "{'y': 1}", "a string, number"),
+    (lambda: check_properties({"x": "y" * 4001}, L), "properties.x", "4001", "at most 4000 characters"),
     # core geojson
     (gj({"type": "Point", "coordinates": [1]}), "coordinates", "[1]", "a [lon, lat] position"),
     (

@@ -188,7 +188,7 @@ async def test_a_read_of_a_thousand_features_is_a_bounded_summary_with_pages(tc:
     assert [row["label"] for row in named["features"]] == ["stop 99"]
     boxed = content(await read(tc, map_id, bbox=[[0, 0], [0.2, 0.3]], kind="marker"))
     assert boxed["count"] == 4
-    exported = content(await read(tc, map_id, geojson=True))
+    exported = content(await read(tc, map_id, format="geojson"))
     assert exported["type"] == "FeatureCollection" and len(exported["features"]) == 1000
     assert '"count":1000' in await read_map(tc, map_id)
 
@@ -197,7 +197,7 @@ async def test_geojson_round_trip_through_draw(tc: ToolContext) -> None:
     source = await new_map(tc)
     items = [{"at": [1, 2], "id": "m", "label": "here"}, {"at": [3, 4], "radius_m": 50, "id": "c"}]
     await draw(tc, [*items, {"bounds": [[0, 0], [1, 1]], "id": "r"}], map_id=source)
-    exported = content(await read(tc, source, geojson=True))
+    exported = content(await read(tc, source, format="geojson"))
     target = await new_map(tc)
     imported = await written(tc, await draw(tc, [], map_id=target, geojson=exported, layer="copy"))
     assert imported["ids"] == ["m", "c", "r"]

@@ -1,5 +1,5 @@
 """The tool table and the surface it shows an LLM: bounds read from Limits, every tool annotated,
-a lean list (<= 15 KB), arguments validated by mapsrv (unknown ones refused with the known ones),
+a lean list (<= 15.5 KB), arguments validated by mapsrv (unknown ones refused with the known ones),
 and the names, descriptions and schemas pinned in tool_surface.json.
 
 To change the surface on purpose: ``MAPSRV_WRITE_SURFACE=1 pytest tests/mcp/tools/test_tool_table.py``
@@ -24,7 +24,7 @@ from mapsrv.mcp.tools.arguments import Arguments
 from mapsrv.mcp.tools.registry import sdk_tool
 
 SURFACE = Path(__file__).with_name("tool_surface.json")
-MAX_LIST_BYTES = 15_000
+MAX_LIST_BYTES = 15_500  # 15 KB for 14 tools; the 15th (import, 922 B, trimmed to what it needs) moved it
 
 
 def test_bounds_in_the_schemas_are_the_limits() -> None:
@@ -39,9 +39,9 @@ def test_bounds_in_the_schemas_are_the_limits() -> None:
 
 def test_the_table_names_each_tool_once_with_a_title_and_every_hint() -> None:
     names = [spec.name for spec in TOOLS]
-    assert len(names) == len(set(names)) == 14 and "create_map" in names
+    assert len(names) == len(set(names)) == 15 and "create_map" in names
     for spec in TOOLS:
-        assert spec.function.__name__ == spec.name and spec.title
+        assert spec.function.__name__ in (spec.name, spec.name + "_file") and spec.title
         assert spec.description and "  " not in spec.description
         hints = spec.annotations
         assert None not in (

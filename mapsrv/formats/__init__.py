@@ -1,0 +1,97 @@
+"""The files people already have: GPX, KML, KMZ, CSV and GeoJSON, read into features and written
+from a map. Pure: bytes in, features out (and a map in, bytes out); no I/O, no trio.
+
+Reading is for untrusted files: XML without a DTD (no entity bombs, no external entities; see
+``safexml``), a KMZ's zip opened with caps on its members and unzipped size, a CSV with caps on
+columns and fields, and every feature built by core's ``build_feature`` and counted against
+``Limits`` as it is read, so an oversized file stops early with the cap it broke named. An error
+names the line, element or row; what was skipped or changed is in ``Imported.notes``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from mapsrv.core.codec import dumps
+from mapsrv.core.geojson import features_from_geojson, to_geojson
+from mapsrv.core.model import LatLon, Limits, MapState
+from mapsrv.errors import InvalidInput
+from mapsrv.formats.collect import Collector, Imported
+from mapsrv.formats.detect import FORMATS, detect_format
+from mapsrv.formats.gpx import read_gpx, write_gpx
+from mapsrv.formats.kml import read_kml, write_kml
+from mapsrv.formats.kmz import read_kmz, write_kmz
+from mapsrv.formats.table import read_csv, write_csv
+
+__all__ = ["FORMATS", "MEDIA_TYPES", "Imported", "detect_format", "read_file", "write_file"]
+
+MEDIA_TYPES = {
+    "geojson": "application/geo+json",
+    "gpx": "application/gpx+xml",
+    "kml": "application/vnd.google-earth.kml+xml",
+    "kmz": "application/vnd.google-earth.kmz",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+def read_file(
+    data: bytes,
+    fmt: str | None,
+    limits: Limits,
+    *,
+    filename: str | None = None,
+    layer: str | None = None,
+    lookup: Callable[[str], LatLon | None] | None = None,
+    simplify: float | None = None,
+) -> Imported:
+    """Read a file into features. ``fmt`` is detected when None (``filename`` helps); ``layer``
+    puts every feature in that layer (else KML folders become layers); ``lookup`` resolves a
+    CSV's place names; ``simplify`` thins lines and shapes to that tolerance in metres."""
+    fmt = detect_format(data, filename, given=fmt)
+    out = Collector(fmt, limits, layer=layer, tolerance=simplify)
+    if fmt == "gpx":
+        read_gpx(data, out)
+    elif fmt == "kml":
+        read_kml(data, out)
+    elif fmt == "kmz":
+        read_kmz(data, out)
+    elif fmt == "csv":
+        read_csv(data, out, lookup)
+    else:
+        _read_geojson(data, out)
+    return out.result()
+
+
+def _read_geojson(data: bytes, out: Collector) -> None:
+    try:
+        raw = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"geojson is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"geojson is not valid UTF-8 at byte {exc.start}: {exc.reason}") from None
+    except RecursionError:
+        raise InvalidInput("geojson is nested too deeply to read; no GeoJSON nests that far") from None
+    if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+        out.title = raw["name"]
+    for index, feature in enumerate(features_from_geojson(raw, out.limits, layer=out.default_layer)):
+        out.add_feature(f"geojson feature {index}", feature)
+
+
+def write_file(state: MapState, fmt: str) -> tuple[bytes, str, str]:
+    """The map as a file: ``(body, media type, file extension)``."""
+    if fmt == "geojson":
+        body = dumps(to_geojson(state)).encode()
+    elif fmt == "gpx":
+        body = write_gpx(state)
+    elif fmt == "kml":
+        body = write_kml(state)
+    elif fmt == "kmz":
+        body = write_kmz(write_kml(state))
+    elif fmt == "csv":
+        body = write_csv(state)
+    else:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, got {fmt!r:.40}")
+    return body, MEDIA_TYPES[fmt], fmt

@@ -1,0 +1,70 @@
+"""An imported file as one batch of ops: the layers it brings, its features, and the camera on
+them. Shared by the ``import`` tool and the page's import, so both commit the same thing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from mapsrv.core.measure import bbox
+from mapsrv.core.model import DEFAULT_LAYER, Feature, MapState, check_text
+from mapsrv.core.ops import AddLayer, FitBounds, ImportFeatures, Op, SetTitle, SetView
+
+if TYPE_CHECKING:
+    from mapsrv.formats import Imported
+
+__all__ = ["MAX_IDS", "POINT_ZOOM", "camera", "import_ops", "report"]
+
+MAX_IDS = 20  # ids and unresolved rows listed in an answer; a count says how many there were
+
+POINT_ZOOM = 12  # one point is shown at city zoom, not fitted to a zero-size box
+
+
+def camera(features: Iterable[Feature]) -> Op:
+    """The view that shows ``features``."""
+    (south, west), (north, east) = bbox(list(features))
+    if (south, west) == (north, east):
+        return SetView((south, west), POINT_ZOOM)
+    return FitBounds(bounds=((south, west), (north, east)))
+
+
+def import_ops(state: MapState, imported: Imported, *, fit: bool = True, max_title: int = 200) -> list[Op]:
+    """Ops that add a file's features to ``state``'s map: its title when the map has none yet
+    (a GPX's or a KML document's name), the named layers the map does not have yet (a layer a
+    feature names without one is created by core, named by its id), the features in one
+    ``ImportFeatures``, and the camera on them when ``fit``."""
+    ops: list[Op] = []
+    if imported.title.strip() and not state.title:
+        ops.append(SetTitle(check_text("title", imported.title.strip()[:max_title], max_title)))
+    features = imported.features
+    used = {f.layer for f in features}
+    ops += [
+        AddLayer(lay.id, lay.name) for lay in imported.layers if lay.id in used and lay.id not in state.layers
+    ]
+    if features:
+        ops.append(ImportFeatures(features))
+        if fit:
+            ops.append(camera(features))
+    return ops
+
+
+def report(imported: Imported, ids: list[str]) -> dict[str, Any]:
+    """What an import added, for its answer: counts by kind, the layers, the first ids, the
+    notes and the rows that did not resolve (the first ``MAX_IDS``, and how many)."""
+    out: dict[str, Any] = {"format": imported.format, "added": len(imported.features)}
+    kinds: dict[str, int] = {}
+    for feature in imported.features:
+        kinds[feature.type] = kinds.get(feature.type, 0) + 1
+    out["kinds"] = kinds
+    layers = sorted({f.layer for f in imported.features})
+    if layers != [DEFAULT_LAYER]:
+        out["layers"] = layers
+    out["ids"] = ids[:MAX_IDS]
+    if len(ids) > MAX_IDS:
+        out["n_ids"] = len(ids)
+    if imported.notes:
+        out["notes"] = list(imported.notes)
+    if imported.unresolved:
+        out["unresolved"] = [{"line": line, "text": text} for line, text in imported.unresolved[:MAX_IDS]]
+        out["n_unresolved"] = len(imported.unresolved)
+    return out

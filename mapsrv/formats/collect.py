@@ -1,0 +1,270 @@
+"""What reading a file produces, and the one place its features are built.
+
+Every reader hands each shape to a :class:`Collector`, which builds it through core's
+``build_feature`` (the rules every feature obeys), counts it against ``Limits`` as it goes (a
+file over a cap stops at once, naming the cap), thins it when asked, and keeps the notes a
+person must read: what was skipped, shortened or left out, counted rather than listed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mapsrv.core.model import (
+    DEFAULT_LAYER,
+    MAX_PROPERTIES,
+    Feature,
+    LatLon,
+    Layer,
+    Limits,
+    build_feature,
+)
+from mapsrv.core.values import ID_RE
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats.simplify import simplify
+
+__all__ = ["MAX_LISTED", "Collector", "Imported", "cell_value", "layer_id"]
+
+MAX_LISTED = 10  # rows or elements named in one note; a count says how many more
+_MAX_KEY = 64
+_MAX_ITEM = 64  # characters of one string in a per-point list (core's rule)
+_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]{0,14})")
+_FLOAT = re.compile(
+    r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?|[-+]?[0-9]+[eE][-+]?[0-9]{1,3}"
+)
+_SLUG = re.compile(r"[^A-Za-z0-9_.:-]+")
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One file, read: its features (ids left empty, generated when applied), the layers they
+    go in that a map must have first, and what a person must know about the reading."""
+
+    format: str
+    features: tuple[Feature, ...]
+    layers: tuple[Layer, ...] = ()
+    notes: tuple[str, ...] = ()
+    unresolved: tuple[tuple[int, str], ...] = ()  # a CSV's rows whose place did not resolve: (line, text)
+    title: str = ""  # the file's own name for itself (GPX metadata, KML Document), when it has one
+
+
+def cell_value(text: str) -> Any:
+    """A text field as the JSON scalar it spells: ``"42"`` is 42 and ``"2.5"`` is 2.5, but
+    ``"007"`` (a code, not a number) and ``"1,5"`` stay text."""
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    return text
+
+
+def layer_id(name: str) -> str:
+    """A layer id from a human name: ``"Day 1 / Lunch"`` gives ``day-1-lunch``."""
+    slug = _SLUG.sub("-", name.strip().lower()).strip("-.:")
+    return slug[:_MAX_KEY].rstrip("-") or "layer"
+
+
+class Collector:
+    """Builds one file's features as a reader finds them. ``where`` names the element or row a
+    shape came from, so an error or a note can point at it."""
+
+    def __init__(self, fmt: str, limits: Limits, *, layer: str | None = None, tolerance: float | None = None):
+        self.fmt = fmt
+        self.limits = limits
+        self.layer_given = layer is not None
+        self.default_layer = layer if layer is not None else DEFAULT_LAYER
+        self.tolerance = tolerance
+        self.title = ""
+        self.unresolved: list[tuple[int, str]] = []
+        self._features: list[Feature] = []
+        self._layers: dict[str, Layer] = {}
+        self._layer_by_name: dict[str, str] = {}
+        self._points = 0
+        self._notes: list[str] = []
+        self._skipped: dict[str, list[str]] = {}
+        self._reasons: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
+        self._thinned = [0, 0, 0]  # shapes, points before, points after
+
+    def layer(self, name: str) -> str:
+        """The id of the layer named ``name`` (made on first use); the given layer when the
+        caller chose one. Past the layer cap, the rest go to the default layer, with a note."""
+        if self.layer_given or not name.strip():
+            return self.default_layer
+        found = self._layer_by_name.get(name)
+        if found is not None:
+            return found
+        if len(self._layers) >= self.limits.max_layers - 1:
+            self._layer_by_name[name] = self.default_layer
+            self.count(
+                f"folders put in the default layer (a map holds at most {self.limits.max_layers} layers)"
+            )
+            return self.default_layer
+        base = layer_id(name)
+        if base == DEFAULT_LAYER:
+            return DEFAULT_LAYER
+        lid, n = base, 1
+        while lid in self._layers or lid == DEFAULT_LAYER:
+            n += 1
+            lid = f"{base[: _MAX_KEY - 4]}-{n}"
+        assert ID_RE.fullmatch(lid)
+        self._layers[lid] = Layer(lid, name.strip()[: self.limits.max_label])
+        self._layer_by_name[name] = lid
+        return lid
+
+    def add(
+        self,
+        where: str,
+        type_: str,
+        coords: Any,
+        *,
+        label: str = "",
+        popup: str = "",
+        style: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        radius: float | None = None,
+        layer: str | None = None,
+    ) -> None:
+        """Build one feature. Raises (naming ``where``) when it breaks a rule or a cap."""
+        props = dict(properties or {})
+        if type_ in ("polyline", "polygon"):
+            coords = self._thin(where, type_, coords, props)
+            self._check_points(where, len(coords))
+        else:
+            self._check_points(where, 1)
+        if len(self._features) >= self.limits.max_features:
+            raise PayloadTooLarge(
+                f"{self.fmt} must hold at most {self.limits.max_features} features (max_features),"
+                f" got more at {where}; split the file"
+            )
+        if len(label) > self.limits.max_label:
+            label = label[: self.limits.max_label]
+            self.count(f"labels shortened to {self.limits.max_label} characters")
+        if len(popup) > self.limits.max_popup:
+            popup = popup[: self.limits.max_popup]
+            self.count(f"descriptions shortened to {self.limits.max_popup} characters")
+        try:
+            feature = build_feature(
+                id="",
+                type=type_,
+                coords=coords,
+                radius=radius,
+                layer=self.default_layer if layer is None else layer,
+                label=label,
+                popup=popup,
+                style=style,
+                properties=self._properties(props, len(coords) if type_ in ("polyline", "polygon") else 1),
+                limits=self.limits,
+            )
+        except InvalidInput as exc:
+            raise type(exc)(f"{where}: {exc.message}") from None
+        self._features.append(feature)
+
+    def add_feature(self, where: str, feature: Feature) -> None:
+        """A feature core already built (GeoJSON), thinned when asked and counted."""
+        props = dict(feature.properties)
+        self.add(
+            where,
+            feature.type,
+            feature.coords,
+            label=feature.label,
+            popup=feature.popup,
+            style=dict(feature.style),
+            properties=props,
+            radius=feature.radius,
+            layer=feature.layer,
+        )
+
+    def skip(self, kind: str, where: str, reason: str = "") -> None:
+        """Note that ``where`` was left out, for the reason ``kind`` ("rows without a position");
+        ``reason`` says more (the first one is kept)."""
+        self._skipped.setdefault(kind, []).append(where)
+        self._reasons.setdefault(kind, reason)
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Count ``n`` more of something a person should know ("labels shortened to 200
+        characters"); the note is ``what`` and the count."""
+        self._counts[what] = self._counts.get(what, 0) + n
+
+    def note(self, text: str) -> None:
+        self._notes.append(text)
+
+    def result(self) -> Imported:
+        notes = list(self._notes)
+        for kind, wheres in self._skipped.items():
+            listed = ", ".join(wheres[:MAX_LISTED])
+            more = f" and {len(wheres) - MAX_LISTED} more" if len(wheres) > MAX_LISTED else ""
+            reason = f" (the first: {self._reasons[kind]})" if self._reasons[kind] else ""
+            notes.append(f"skipped {kind}: {listed}{more}{reason}")
+        notes += [f"{what}: {n}" for what, n in self._counts.items()]
+        shapes, before, after = self._thinned
+        if shapes:
+            notes.append(
+                f"simplified {shapes} line{'s' * (shapes > 1)} or shape{'s' * (shapes > 1)}"
+                f" from {before} to {after} points (tolerance {self.tolerance:g} m)"
+            )
+        used = {f.layer for f in self._features}
+        return Imported(
+            format=self.fmt,
+            features=tuple(self._features),
+            layers=tuple(layer for lid, layer in self._layers.items() if lid in used),
+            notes=tuple(notes),
+            unresolved=tuple(self.unresolved),
+            title=self.title[: self.limits.max_title],
+        )
+
+    def _check_points(self, where: str, n: int) -> None:
+        if n > self.limits.max_points:
+            raise PayloadTooLarge(
+                f"{where} must have at most {self.limits.max_points} points (max_points), got {n};"
+                " pass simplify (metres, e.g. 5) to thin it, or split it"
+            )
+        self._points += n
+        if self._points > self.limits.max_total_points:
+            raise PayloadTooLarge(
+                f"{self.fmt} must hold at most {self.limits.max_total_points} points in all"
+                f" (max_total_points), got more by {where}; pass simplify (metres, e.g. 5) or split the file"
+            )
+
+    def _thin(self, where: str, type_: str, coords: Sequence[LatLon], props: dict[str, Any]) -> Any:
+        if self.tolerance is None or len(coords) <= 3:
+            return coords
+        try:
+            kept = simplify(coords, self.tolerance, closed=type_ == "polygon")
+        except (TypeError, ValueError, IndexError):
+            return coords  # not points: build_feature names what is wrong
+        if len(kept) == len(coords):
+            return coords
+        for key, value in props.items():
+            if isinstance(value, (list, tuple)) and len(value) == len(coords):
+                props[key] = [value[i] for i in kept]
+        self._thinned[0] += 1
+        self._thinned[1] += len(coords)
+        self._thinned[2] += len(kept)
+        return [coords[i] for i in kept]
+
+    def _properties(self, props: dict[str, Any], points: int) -> dict[str, Any]:
+        """Attributes as core takes them: long text shortened, keys past the cap dropped, with a
+        note each time rather than refusing a whole file for one long cell."""
+        out: dict[str, Any] = {}
+        for key, value in props.items():
+            if value is None or value == "" or value == ():
+                continue
+            name = "".join(c for c in key if c.isprintable())[:_MAX_KEY] or "property"
+            if len(out) == MAX_PROPERTIES:
+                self.count(f"features with attributes past the first {MAX_PROPERTIES} left out")
+                break
+            if isinstance(value, (list, tuple)):
+                if len(value) > points:
+                    continue
+                if any(isinstance(v, str) and len(v) > _MAX_ITEM for v in value):
+                    value = [v[:_MAX_ITEM] if isinstance(v, str) else v for v in value]
+                    self.count(f"per-point texts shortened to {_MAX_ITEM} characters")
+            elif isinstance(value, str) and len(value) > self.limits.max_popup:
+                value = value[: self.limits.max_popup]
+                self.count(f"attribute values shortened to {self.limits.max_popup} characters")
+            out[name] = value
+        return out

@@ -1,0 +1,119 @@
+"""Which columns of a spreadsheet hold what: latitude and longitude by their common names (with
+units and brackets ignored: ``Latitude (deg)``, ``lat_dd``, ``GPS Longitude``), a WKT or GeoJSON
+geometry by name or by content, a place name to look up, a label, a description, a layer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Columns", "find_columns", "normalise"]
+
+_BRACKETS = re.compile(r"[(\[{].*?[)\]}]")
+_NON_WORD = re.compile(r"[^0-9a-zà-ÿ]+")
+_UNIT_WORDS = frozenset(
+    "deg degs degree degrees dd decimal wgs84 wgs 84 epsg4326 4326 gps coord coords coordinate wgs_84".split()
+)
+_LAT = ("lat", "latitude", "decimallatitude", "latitud", "latitudine", "breitengrad", "breite", "y")
+_LON = (
+    "lon", "lng", "long", "longitude", "decimallongitude", "longitud", "longitudine", "längengrad", "länge",
+    "laenge", "x",
+)  # fmt: skip
+_GEOMETRY = ("wkt", "geometry", "geom", "thegeom", "shape", "wktgeom", "geojson", "wktgeometry")
+_PLACE = (
+    "place", "placename", "location", "city", "town", "village", "locality", "municipality",
+    "destination", "stop", "ville", "ort", "stadt", "ciudad", "address", "fulladdress", "adresse",
+)  # fmt: skip
+_COUNTRY = ("country", "countrycode", "countryname", "land", "pays")
+_LABEL = ("label", "name", "title", "nom", "nombre", "station", "site")
+_POPUP = ("popup", "description", "desc", "notes", "note", "comment", "comments", "details")
+_WKT_START = re.compile(
+    r"\s*(?:SRID=[0-9]+;)?(?:POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|GEOMETRYCOLLECTION)\b",
+    re.I,
+)
+
+
+def normalise(header: str) -> str:
+    """A header as a key to compare: lower case, brackets and units dropped, words joined:
+    ``Latitude (deg)`` is ``latitude``, ``GPS Longitude`` is ``longitude``."""
+    words = _NON_WORD.split(_BRACKETS.sub(" ", header.lower()))
+    return "".join(w for w in words if w and w not in _UNIT_WORDS)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Column indexes (None where there is no such column)."""
+
+    lat: int | None = None
+    lon: int | None = None
+    geometry: int | None = None
+    place: int | None = None
+    country: int | None = None
+    label: int | None = None
+    popup: int | None = None
+    layer: int | None = None
+    kind: int | None = None  # mapsrv's own export: a ``type`` column (circle, rectangle)
+    radius: int | None = None
+
+    def used(self) -> set[int]:
+        return {i for i in vars(self).values() if i is not None}
+
+    def positioned(self) -> bool:
+        return (
+            (self.lat is not None and self.lon is not None)
+            or self.geometry is not None
+            or self.place is not None
+        )
+
+
+def _first(keys: list[str], names: Sequence[str], taken: Collection[int] = ()) -> int | None:
+    """The first column whose key is the first of ``names`` that any column has."""
+    for name in names:
+        for i, key in enumerate(keys):
+            if key == name and i not in taken:
+                return i
+    return None
+
+
+def _geometry_by_content(rows: Sequence[Sequence[str]]) -> int | None:
+    """A column whose first values are WKT or GeoJSON geometries, whatever its name."""
+    for row in rows[:5]:
+        for i, cell in enumerate(row):
+            if _WKT_START.match(cell) or (cell.lstrip().startswith("{") and '"coordinates"' in cell):
+                return i
+    return None
+
+
+def find_columns(header: Sequence[str], sample: Sequence[Sequence[str]]) -> Columns:
+    """The columns of a table with ``header``; ``sample`` (its first rows) finds a geometry
+    column by its content when no header names one."""
+    keys = [normalise(h) for h in header]
+    lat, lon = _first(keys, _LAT[:-1]), _first(keys, _LON[:-1])
+    if lat is None or lon is None:  # x and y only when no column says latitude or longitude
+        lat, lon = (
+            lat if lat is not None else _first(keys, _LAT),
+            lon if lon is not None else _first(keys, _LON),
+        )
+    geometry = _first(keys, _GEOMETRY)
+    if geometry is None:
+        geometry = _geometry_by_content(sample)
+    place = _first(keys, _PLACE)
+    label = _first(keys, _LABEL)
+    if place is None and not (lat is not None and lon is not None) and geometry is None:
+        place = label  # a list of names and nothing else: the names are places
+    taken = {i for i in (lat, lon, geometry, place) if i is not None}
+    if label is None:
+        label = place  # a row named by its place: "Lisbon"
+    return Columns(
+        lat=lat,
+        lon=lon,
+        geometry=geometry,
+        place=place,
+        country=_first(keys, _COUNTRY, taken) if place is not None else None,
+        label=label,
+        popup=_first(keys, _POPUP, taken),
+        layer=_first(keys, ("layer", "folder"), taken),
+        kind=_first(keys, ("type",), taken),
+        radius=_first(keys, ("radius", "radiusm"), taken),
+    )

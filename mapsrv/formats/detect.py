@@ -1,0 +1,108 @@
+"""Which format a file is: by its content first (a zip is a KMZ, ``<gpx`` GPX, ``<kml`` KML,
+``{`` GeoJSON), its file name's extension next, and plain text as CSV last. A format the caller
+names is checked against the content, so a KMZ sent as GPX says so instead of failing as XML."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+from mapsrv.errors import InvalidInput
+
+__all__ = ["EXTENSIONS", "FORMATS", "detect_format"]
+
+FORMATS = ("geojson", "gpx", "kml", "kmz", "csv")
+EXTENSIONS = {
+    "geojson": "geojson",
+    "json": "geojson",
+    "gpx": "gpx",
+    "kml": "kml",
+    "kmz": "kmz",
+    "csv": "csv",
+    "tsv": "csv",
+    "txt": "csv",
+}
+_ALIASES = {"json": "geojson", "tsv": "csv"}
+_HEAD = 4096  # bytes looked at
+_ROOT = re.compile(r"<(?:!DOCTYPE\s+)?(?:[A-Za-z_][\w.-]*:)?(gpx|kml)[\s>/\[]")
+_BINARY = (
+    (b"\x1f\x8b", "gzip-compressed", "; decompress it first"),
+    (b"%PDF", "a PDF document", ""),
+    (b"\x89PNG", "a PNG image", ""),
+    (b"\xff\xd8\xff", "a JPEG image", ""),
+    (b"SQLite format 3", "an SQLite database (a GeoPackage?)", "; export it as GeoJSON or CSV"),
+    (b"Rar!", "a RAR archive", ""),
+    (b"7z\xbc\xaf", "a 7-Zip archive", ""),
+)
+
+
+def _head_text(data: bytes) -> str:
+    head = data[:_HEAD]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return head.decode("utf-16", errors="replace").lstrip("\ufeff").lstrip()
+    return head.decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()
+
+
+def _by_content(data: bytes) -> str | None:
+    """The format the content itself shows, or None when it shows none for sure."""
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "kmz"
+    head = _head_text(data)
+    if head.startswith("<"):
+        found = _ROOT.search(head)
+        return found.group(1) if found else None
+    if head.startswith("{"):
+        return "geojson"
+    return None
+
+
+def _refuse_binary(data: bytes) -> None:
+    for magic, what, hint in _BINARY:
+        if data.startswith(magic):
+            raise InvalidInput(f"file is {what}, not one of {', '.join(FORMATS)}{hint}")
+    head = data[:_HEAD]
+    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InvalidInput(
+            f"file is binary, not text: it must be one of {', '.join(FORMATS)} (a KMZ is a zip);"
+            " check that it is the file you meant"
+        )
+
+
+def detect_format(data: bytes, filename: str | None = None, *, given: str | None = None) -> str:
+    """The format of ``data``: ``given`` when the caller named one (checked against the content),
+    else what the content shows, else the extension of ``filename``, else CSV for text."""
+    found = _by_content(data)
+    if given is not None:
+        fmt = _ALIASES.get(given.lower(), given.lower())
+        if fmt not in FORMATS:
+            raise InvalidInput(
+                f"format must be one of {', '.join(FORMATS)}, got {given!r:.40}; or leave it out"
+            )
+        if found is not None and found != fmt:
+            raise InvalidInput(
+                f"file is not {fmt}: its content is {found}; give format {found!r}, or leave format out"
+            )
+        if fmt != "kmz":
+            _refuse_binary(data)
+        return fmt
+    if found is not None:
+        return found
+    _refuse_binary(data)
+    extension = (filename or "").rpartition(".")[2].lower() if "." in (filename or "") else ""
+    if extension in EXTENSIONS:
+        return EXTENSIONS[extension]
+    head = _head_text(data)
+    if not head:
+        raise InvalidInput(f"file is empty: give one of {', '.join(FORMATS)}")
+    if head.startswith("<"):
+        if "<!DOCTYPE" in head:
+            raise InvalidInput(
+                "file must not have a DOCTYPE: a document type declaration can expand entities or read"
+                " other files, and GPX and KML need none; remove the <!DOCTYPE ...> part"
+            )
+        tag = re.search(r"<([A-Za-z_][\w:.-]{0,40})", head)
+        raise InvalidInput(
+            f"file is XML but neither GPX nor KML (it starts with <{tag.group(1) if tag else ''}...);"
+            f" give one of {', '.join(FORMATS)}"
+        )
+    return "csv"

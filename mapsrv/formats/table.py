@@ -1,0 +1,340 @@
+"""CSV in and out (spreadsheets: Excel, LibreOffice, Google Sheets, QGIS).
+
+In: the delimiter is the one of ``,`` ``;`` tab ``|`` that the header uses most (or the one an
+Excel ``sep=`` line names); the text is UTF-8 (with or without a byte order mark), else
+Windows-1252. A row's position comes from its latitude and longitude columns, else its WKT or
+GeoJSON geometry column, else its place name
+(with its country column, when there is one) looked up through ``lookup``; a row with none of
+those is skipped and listed, and a place that did not resolve is reported in
+``Imported.unresolved`` (at most ``MAX_LOOKUPS`` different names are looked up). With ``;`` or
+tab as the delimiter, ``48,85`` is a decimal comma. Other columns become properties (numbers when
+they read as numbers). A ``layer`` column puts rows in layers; mapsrv's own ``type`` and
+``radius`` columns bring circles and rectangles back.
+
+Out: one row per feature: id, type, layer, label, popup, lat and lon for a marker or a circle's
+centre, radius, WKT for lines and shapes, then one column per property (per-point lists, such as
+a track's times, are not written: a cell is no place for 50,000 values). Text that a spreadsheet
+would run as a formula (starting with ``=``, ``+``, ``-``, ``@``) is written with a leading
+``'``, which reading takes off again. The file starts with a byte order mark, which Excel needs
+to read UTF-8.
+
+Caps: at most ``MAX_COLUMNS`` columns (checked on the header before parsing, and on every row),
+fields of at most ``MAX_FIELD`` characters (a WKT line of 100,000 points fits), and at most
+``limits.max_features`` rows (plus a few blank ones).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from mapsrv.core.geojson import features_from_geojson
+from mapsrv.core.model import FEATURE_TYPES, LatLon, MapState
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats.collect import Collector, cell_value
+from mapsrv.formats.columns import Columns, find_columns
+from mapsrv.formats.geometry import parse_wkt, to_wkt
+
+__all__ = ["MAX_COLUMNS", "MAX_FIELD", "MAX_LOOKUPS", "read_csv", "write_csv"]
+
+MAX_COLUMNS = 1_000
+# Different place names looked up per file: the gazetteer takes ~0.1 ms for a name it knows and
+# ~2 ms for one it does not (it finds the closest names), so 1,000 misses cost ~2 s of CPU.
+MAX_LOOKUPS = 1_000
+MAX_FIELD = 8 << 20  # characters of one field
+_BLANK_ROWS = 10_000  # blank or skipped rows allowed beyond max_features
+_DELIMITERS = (",", ";", "\t", "|")
+_SEP_LINE = re.compile(r"sep=(.)")
+_DECIMAL_COMMA = re.compile(r"[-+]?[0-9]+,[0-9]+")
+_COORDINATE = re.compile(r"([-+]?[0-9]+(?:[.,][0-9]+)?)\s*°?\s*([NSEWnsew]?)")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_FIXED = ["id", "type", "layer", "label", "popup", "lat", "lon", "radius", "wkt"]
+_RENAMED = " (property)"  # a property named like one of mapsrv's columns, in a CSV written here
+
+
+def _decode(data: bytes, out: Collector) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    out.note("read as Windows-1252 text, not UTF-8: check accented letters")
+    return text
+
+
+def _delimiter(first_line: str) -> str:
+    counts = [(first_line.count(d), -n) for n, d in enumerate(_DELIMITERS)]
+    best, order = max(counts)
+    return _DELIMITERS[-order] if best else ","
+
+
+def _unescape(text: str) -> str:
+    """Text as written before a formula guard: ``'=1+1`` is ``=1+1``."""
+    return text[1:] if text[:1] == "'" and text[1:2] in _FORMULA else text
+
+
+def _coordinate(text: str, comma: bool, negative: str) -> float | None:
+    """A decimal degree, with a decimal comma when ``comma``, and an optional hemisphere letter
+    (``48.85 N``; ``negative`` holds the letters that make it negative)."""
+    found = _COORDINATE.fullmatch(text)
+    if found is None or ("," in found.group(1) and not comma):
+        return None
+    value = float(found.group(1).replace(",", "."))
+    hemisphere = found.group(2).upper()
+    return -abs(value) if hemisphere and hemisphere in negative else value
+
+
+def _value(text: str, comma: bool) -> Any:
+    text = _unescape(text)
+    if comma and _DECIMAL_COMMA.fullmatch(text):
+        return float(text.replace(",", "."))
+    value = cell_value(text)
+    return value if not isinstance(value, float) or math.isfinite(value) else text
+
+
+def _rows(
+    text: str, delimiter: str, limits_rows: int, skipped: int
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the rows that have a value, each with its line number (``skipped`` lines
+    came before ``text``)."""
+    if csv.field_size_limit() < MAX_FIELD:
+        csv.field_size_limit(MAX_FIELD)  # process-wide; raised once, to the same value by every caller
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    count = 0
+    try:
+        header = next(reader, [])
+        for row in reader:
+            count += 1
+            line = reader.line_num + skipped
+            if len(row) > MAX_COLUMNS:
+                raise PayloadTooLarge(
+                    f"csv must have at most {MAX_COLUMNS} columns, got {len(row)} on line {line}"
+                )
+            if count > limits_rows:
+                raise PayloadTooLarge(
+                    f"csv must have at most {limits_rows - _BLANK_ROWS} rows (max_features),"
+                    f" got more by line {line}; split the file"
+                )
+            if any(cell.strip() for cell in row):
+                rows.append((line, row))
+    except csv.Error as exc:
+        raise InvalidInput(f"csv line {reader.line_num + skipped} cannot be read: {exc}") from None
+    return [h.strip() for h in header], rows
+
+
+def _geometry(text: str, where: str, out: Collector) -> list[tuple[str, Any]]:
+    if text.startswith("{"):
+        try:
+            geometry = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            raise InvalidInput(f"{where} geometry is not valid GeoJSON") from None
+        wrapped = {"type": "Feature", "geometry": geometry, "properties": {}}
+        return [(f.type, f.coords) for f in features_from_geojson(wrapped, out.limits)]
+    return parse_wkt(text, where)
+
+
+def _headers(header: list[str], used: set[int]) -> list[str]:
+    """Property names: every column named, and named once among the columns kept as properties."""
+    names: list[str] = []
+    for i, raw in enumerate(header):
+        if raw.endswith(_RENAMED) and raw[: -len(_RENAMED)] in _FIXED:
+            raw = raw[: -len(_RENAMED)]  # a property written beside mapsrv's column of that name
+        name, n = raw or f"column {i + 1}", 1
+        while name in names:
+            n += 1
+            name = f"{raw or f'column {i + 1}'} ({n})"
+        names.append(name if i not in used else "")
+    return names
+
+
+def _no_position(header: list[str]) -> InvalidInput:
+    seen = ", ".join(repr(h[:30]) for h in header[:12]) + (", ..." if len(header) > 12 else "")
+    return InvalidInput(
+        f"csv has no position columns: saw {seen or 'no header'}; name them lat and lon (or latitude and"
+        " longitude, y and x), or give a WKT or GeoJSON geometry column (wkt, geometry), or a place"
+        " column (place, city, address, location) to look up"
+    )
+
+
+class _Table:
+    def __init__(self, out: Collector, header: list[str], cols: Columns, comma: bool, lookup: Any) -> None:
+        self.out, self.cols, self.comma, self.lookup = out, cols, comma, lookup
+        self.used = cols.used()
+        self.names = _headers(header, self.used)
+        for i in (cols.kind, cols.radius):  # mapsrv's own columns; in another table, properties
+            if i is not None:
+                self.names[i] = header[i]
+        self.places: dict[str, LatLon | None] = {}
+
+    def row(self, line: int, row: list[str]) -> None:
+        def cell(i: int | None) -> str:
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        cols, where = self.cols, f"csv line {line}"
+        shapes: list[tuple[str, Any]] | None = None
+        if cols.lat is not None and cols.lon is not None and (cell(cols.lat) or cell(cols.lon)):
+            lat = _coordinate(cell(cols.lat), self.comma, "S")
+            lon = _coordinate(cell(cols.lon), self.comma, "W")
+            if lat is None or lon is None:
+                self.out.skip("rows whose latitude or longitude is missing or not a number", f"line {line}")
+                return
+            shapes = [("marker", [lat, lon])]
+        if shapes is None and cols.geometry is not None and cell(cols.geometry):
+            try:
+                shapes = _geometry(cell(cols.geometry), where, self.out)
+            except PayloadTooLarge:
+                raise
+            except InvalidInput as exc:
+                reason = exc.message.removeprefix(where).lstrip(": ")
+                self.out.skip("rows whose geometry cannot be read", f"line {line}", reason)
+                return
+        if shapes is None and cols.place is not None and cell(cols.place):
+            point = self._look_up(line, cell(cols.place), cell(cols.country))
+            if point is None:
+                return
+            shapes = [("marker", list(point))]
+        if shapes is None:
+            self.out.skip("rows without a position", f"line {line}")
+            return
+        self._add(line, row, shapes, cell)
+
+    def _look_up(self, line: int, place: str, country: str) -> LatLon | None:
+        name = f"{place}, {country}" if country else place
+        if name not in self.places:
+            if len(self.places) >= MAX_LOOKUPS:
+                self.out.count(f"place names not looked up (past the first {MAX_LOOKUPS} different ones)")
+                self.out.unresolved.append((line, name))
+                return None
+            self.places[name] = self.lookup(name)
+        point = self.places[name]
+        if point is None:
+            self.out.unresolved.append((line, name))
+        return point
+
+    def _add(
+        self, line: int, row: list[str], shapes: list[tuple[str, Any]], cell: Callable[[int | None], str]
+    ) -> None:
+        cols = self.cols
+        kind = cell(cols.kind)
+        props = {
+            self.names[i]: _value(text.strip(), self.comma)
+            for i, text in enumerate(row[: len(self.names)])
+            if text.strip()
+            and (
+                i not in self.used
+                or (i == cols.kind and kind not in FEATURE_TYPES)
+                or (i == cols.radius and kind != "circle")
+            )
+        }
+        layer = self.out.layer(cell(cols.layer)) if cols.layer is not None else None
+        for type_, coords in shapes:
+            radius = None
+            if kind == "circle" and type_ == "marker":
+                radius = _value(cell(cols.radius), self.comma)
+                type_ = "circle" if isinstance(radius, (int, float)) else type_
+                radius = radius if type_ == "circle" else None
+            elif kind == "rectangle" and type_ == "polygon" and len(coords) == 4:
+                lats, lons = [p[0] for p in coords], [p[1] for p in coords]
+                type_, coords = "rectangle", [[min(lats), min(lons)], [max(lats), max(lons)]]
+            try:
+                self.out.add(
+                    f"csv line {line}",
+                    type_,
+                    coords,
+                    label=_unescape(cell(cols.label)),
+                    popup=_unescape(cell(cols.popup)),
+                    properties=props,
+                    radius=radius,
+                    layer=layer,
+                )
+            except PayloadTooLarge:
+                raise
+            except InvalidInput as exc:
+                reason = exc.message.removeprefix(f"csv line {line}").lstrip(": ")
+                self.out.skip("rows that break a rule", f"line {line}", reason)
+
+
+def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None] | None) -> None:
+    """Read a CSV table's rows into ``collector`` (see the module's docstring)."""
+    text = _decode(data, out)
+    first_line = text[: text.find("\n")] if "\n" in text else text
+    declared = _SEP_LINE.fullmatch(first_line.rstrip("\r"))
+    if declared:  # Excel's "sep=;" line names the delimiter and is no row
+        text = text[len(first_line) + 1 :]
+        first_line = text[: text.find("\n")] if "\n" in text else text
+    delimiter = declared.group(1) if declared else _delimiter(first_line)
+    if first_line.count(delimiter) >= MAX_COLUMNS:
+        raise PayloadTooLarge(
+            f"csv must have at most {MAX_COLUMNS} columns,"
+            f" got {first_line.count(delimiter) + 1} in its header; is this a table?"
+        )
+    header, rows = _rows(text, delimiter, out.limits.max_features + _BLANK_ROWS, 1 if declared else 0)
+    cols = find_columns(header, [row for _, row in rows[:5]])
+    if not cols.positioned():
+        raise _no_position(header)
+    only_places = cols.geometry is None and (cols.lat is None or cols.lon is None)
+    if only_places and lookup is None:
+        raise InvalidInput(
+            f"csv positions would come from the place names in column {header[cols.place or 0]!r:.40},"
+            " and no place lookup is available here; add lat and lon columns"
+        )
+    table = _Table(out, header, cols, delimiter != ",", lookup)
+    for line, row in rows:
+        table.row(line, row)
+
+
+# Writing ------------------------------------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA) else value
+
+
+def _cell(value: Any) -> str:
+    if value is None or isinstance(value, tuple):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    return _text(str(value))
+
+
+def write_csv(state: MapState) -> bytes:
+    """The map as a CSV table (see the module's docstring)."""
+    keys: dict[str, None] = {}
+    for feature in state.features.values():
+        keys.update((k, None) for k, v in feature.properties if not isinstance(v, tuple))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*_FIXED, *(_text(k + _RENAMED if k in _FIXED else k) for k in keys)])
+    for f in state.features.values():
+        props = dict(f.properties)
+        point = f.type in ("marker", "circle")
+        lat, lon = f.coords if point else ("", "")
+        writer.writerow(
+            [
+                f.id,
+                f.type,
+                f.layer,
+                _text(f.label),
+                _text(f.popup),
+                _cell(lat),
+                _cell(lon),
+                _cell(f.radius),
+                "" if point else to_wkt(f),
+                *(_cell(props.get(k)) for k in keys),
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode()

@@ -1,0 +1,42 @@
+"""Reading an uploaded file off the event loop: the ``import`` tool and the page's import share
+it. Parsing is pure CPU (a 50,000-point GPX track is a few hundred ms), so it runs in a worker
+thread, and so does the gazetteer a CSV's place names need (its index is built there the first
+time, ~2 s)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import trio
+
+from mapsrv.core.model import Limits
+from mapsrv.errors import InvalidInput
+from mapsrv.formats import Imported, read_file
+from mapsrv.places import point_of
+
+__all__ = ["read_upload"]
+
+# At most two files parsed at once: each holds its whole tree in memory while it is read.
+_PARSERS = trio.CapacityLimiter(2)
+
+
+async def read_upload(
+    data: bytes,
+    fmt: str | None,
+    limits: Limits,
+    *,
+    filename: str | None = None,
+    layer: str | None = None,
+    simplify: float | None = None,
+) -> Imported:
+    read = partial(
+        read_file, data, fmt, limits, filename=filename, layer=layer, lookup=point_of, simplify=simplify
+    )
+    imported = await trio.to_thread.run_sync(read, limiter=_PARSERS)
+    if not imported.features:
+        raise InvalidInput(
+            f"file must hold at least one feature, got none in this {imported.format}"
+            + (f" ({'; '.join(imported.notes)})" if imported.notes else "")
+            + "; check that it is the file you meant"
+        )
+    return imported

@@ -1,0 +1,114 @@
+"""Files in and out: the ``import`` tool (GPX, KML, KMZ, CSV, GeoJSON as one batch) and the
+exports ``read`` answers with ``format``.
+
+A file is read in a worker thread whatever its size: parsing a 50,000-point GPX track is pure
+CPU that would otherwise stop every stream of the process. A CSV's place names are resolved by
+the offline gazetteer in that same thread (its index is built there the first time).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Literal
+
+import trio
+from mcp.types import CallToolResult, EmbeddedResource, TextContent, TextResourceContents
+from pydantic import Field
+
+from mapsrv.core.model import MapState, check_id
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats import write_file
+from mapsrv.formats.batch import import_ops, report
+from mapsrv.hub import MapEntry
+from mapsrv.hub.imports import read_upload
+from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.results import answer, compact
+from mapsrv.mcp.tools.schema import OptionalMapId
+
+__all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file"]
+
+MAX_FILE = 16 * 2**20  # bytes of a decoded file; over HTTP the body limit (4 MiB) refuses first
+# An export inlined in a tool answer: hosts cap a tool result near 1 MB, and every byte is read
+# into the model's context; a bigger file is answered with its download link only.
+MAX_INLINE = 512 * 1024
+_ZIP_B64 = "UEsDB"  # "PK\x03\x04", the start of every zip (a KMZ), in base64
+
+Format = Literal["gpx", "kml", "kmz", "csv", "geojson"]
+
+
+def _decode(content: str, fmt: str | None) -> bytes:
+    """The file's bytes: a KMZ (a zip) comes base64-encoded, and is known by its first bytes."""
+    if fmt != "kmz" and not content.lstrip().startswith(_ZIP_B64):
+        data = content.encode()
+    else:
+        try:
+            data = base64.b64decode("".join(content.split()), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInput(
+                f"content must be base64 for a KMZ, got {content[:20]!r}...: {exc};"
+                " send a KMZ's bytes base64-encoded, or a text file as it is"
+            ) from None
+    if len(data) > MAX_FILE:
+        raise PayloadTooLarge(
+            f"file must be at most {MAX_FILE // 2**20} MiB, got {len(data) / 2**20:.1f} MiB;"
+            " split it, or import it in the page (which takes bigger files)"
+        )
+    return data
+
+
+async def import_file(
+    tc: ToolContext,
+    content: Annotated[str, Field(description="the file's text (a KMZ: base64)")],
+    map_id: OptionalMapId = None,
+    format: Annotated[Format | None, Field(description="detected if left out")] = None,
+    layer: Annotated[str | None, Field(description="put all in this layer")] = None,
+    simplify: Annotated[float | None, Field(gt=0, le=10_000, description="metres, thins long tracks")] = None,
+    fit: bool = True,
+) -> CallToolResult:
+    """Add a GPX, KML, KMZ, CSV or GeoJSON file to a map, all or none; an untitled map takes the
+    file's name. CSV: lat/lon, WKT or place-name columns."""
+    data = _decode(content, format)
+    if layer is not None:
+        check_id("layer", layer)
+    imported = await read_upload(data, format, tc.hub.limits, layer=layer, simplify=simplify)
+    url = None
+    if map_id is None:
+        entry = await tc.hub.create_map(principal=tc.principal)
+        map_id, url = entry.id, tc.links(entry)[0]
+    else:
+        entry = await tc.entry(map_id)
+    ops = import_ops(entry.state, imported, fit=fit, max_title=tc.hub.limits.max_title)
+    out = await tc.write(map_id, ops, None)  # an import adds: nothing of the map's to conflict with
+    ids = out.pop("ids", [])
+    out |= report(imported, ids)
+    if url is not None:
+        out["url"] = url
+    return answer(out)
+
+
+async def export(tc: ToolContext, entry: MapEntry, state: MapState, fmt: str) -> CallToolResult:
+    """``state``'s features as a GPX, KML or CSV file: an embedded resource (its text, its media
+    type) and one line saying what it holds and where people can download the whole map."""
+    body, media, extension = await trio.to_thread.run_sync(write_file, state, fmt)
+    link = tc.links(entry)[1] + f"/export.{extension}"  # the view link's: shareable, reveals no edit id
+    head = {"map_id": state.id, "version": state.version, "format": fmt, "features": len(state.features)}
+    head["bytes"] = len(body)
+    head["download"] = link
+    if len(body) > MAX_INLINE:
+        head["inline"] = False
+        head["note"] = (
+            f"the file is {len(body) // 1024} KB, more than a tool answer should carry"
+            f" ({MAX_INLINE // 1024} KB): give the user the download link, or read with filters"
+        )
+        return answer(head)
+    resource = TextResourceContents(
+        uri=f"map://{state.id}/export.{extension}", mime_type=media, text=body.decode()
+    )
+    return CallToolResult(
+        content=[
+            TextContent(type="text", text=compact(head)),
+            EmbeddedResource(type="resource", resource=resource),
+        ],
+        structured_content=head,
+    )

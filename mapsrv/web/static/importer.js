@@ -1,0 +1,229 @@
+/* mapsrv page: files in (edit link only) and out (every link).
+ *
+ * In: a GPX, KML, KMZ, CSV or GeoJSON file dropped on the page or chosen with the picker is sent
+ * as it is to POST /m/<id>/import?preview=1, which reads it exactly as the commit will and
+ * answers what would be added (counts, layers, notes, the rows that did not resolve, and the
+ * first features as GeoJSON). The preview is drawn over the map (the page listens for
+ * `mapsrv:import-preview`) until the person adds it (one batch, all or none) or cancels.
+ * Out: links to /export.<format> under this page's own prefix (the view link's for a viewer).
+ *
+ * Everything a file or the server says is put in the page as text, never as markup.
+ */
+const body = document.body;
+const byId = (id) => document.getElementById(id);
+const editing = body.dataset.mode === 'edit';
+const prefix = (body.dataset.events || '').replace(/\/events$/, '');
+const ACCEPT = '.gpx,.kml,.kmz,.csv,.tsv,.txt,.geojson,.json';
+const FORMATS = ['geojson', 'gpx', 'kml', 'csv'];
+
+function setExports() {
+  const list = byId('export-formats');
+  if (!list || !prefix) return;
+  list.replaceChildren();
+  for (const format of FORMATS.filter((f) => f !== 'geojson')) {  // GeoJSON: #export-link
+    const link = document.createElement('a');
+    link.className = 'btn btn-link';
+    link.href = prefix + '/export.' + format;
+    link.setAttribute('download', '');
+    link.textContent = format.toUpperCase();
+    link.dataset.format = format;
+    list.append(link);
+  }
+}
+
+// The preview: what the file would add, dashed over the map, never part of it. SVG, not the
+// big map's canvas: a preview is at most a few thousand features, and each keeps its element.
+let shown = null;
+
+function preview(geojson) {
+  const map = window.mapsrv && window.mapsrv.map;
+  if (shown) { shown.remove(); shown = null; }
+  if (!geojson || !map || !window.L) return;
+  const L = window.L;
+  const style = { color: '#ea580c', weight: 3, dashArray: '6 5', fillOpacity: 0.15, className: 'mapsrv-import-preview' };
+  shown = L.geoJSON(geojson, {
+    renderer: L.svg({ padding: 0.2 }),
+    style: () => style,
+    pointToLayer: (feature, latlng) => L.circleMarker(latlng, Object.assign({ radius: 7 }, style)),
+    interactive: false,
+  }).addTo(map);
+  // What the file covers, clear of the panel (top right) and this dialog (bottom right).
+  const help = byId('help');
+  if (help) help.hidden = true;
+  const bounds = shown.getBounds();
+  const wide = map.getSize().x > 900;
+  if (bounds.isValid()) {
+    map.fitBounds(bounds, {
+      paddingTopLeft: [60, 60],
+      paddingBottomRight: wide ? [420, 60] : [40, 260],
+      maxZoom: 15,
+    });
+  }
+}
+
+function errorText(json, status) {
+  const err = json && json.error;
+  if (err && typeof err === 'object' && err.message) return String(err.message);
+  if (typeof err === 'string') return err;
+  if (status === 413) return 'the file is larger than this server accepts';
+  return status ? 'the server answered ' + status : 'the server cannot be reached';
+}
+
+async function send(file, bytes, previewOnly) {
+  const query = new URLSearchParams({ filename: file.name });
+  if (previewOnly) query.set('preview', '1');
+  let response;
+  try {
+    response = await fetch(prefix + '/import?' + query, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream', Accept: 'application/json' },
+      body: bytes,
+    });
+  } catch (err) {
+    return { ok: false, message: errorText(null, 0) };
+  }
+  let json = null;
+  try { json = await response.json(); } catch (err) { json = null; }
+  if (!response.ok) return { ok: false, message: errorText(json, response.status) };
+  return { ok: true, body: json };
+}
+
+const KIND_NAMES = { marker: 'marker', polyline: 'line', polygon: 'area', circle: 'circle', rectangle: 'rectangle' };
+
+function describe(report) {
+  const parts = [];
+  for (const [kind, n] of Object.entries(report.kinds || {})) {
+    const name = KIND_NAMES[kind] || kind;
+    parts.push(n + ' ' + name + (n === 1 ? '' : 's'));
+  }
+  return parts.join(', ') || 'nothing';
+}
+
+function line(parent, text, className) {
+  const item = document.createElement('li');
+  item.textContent = text;
+  if (className) item.className = className;
+  parent.append(item);
+}
+
+const dialog = byId('import');
+let pending = null; // { file, bytes } while a preview is shown
+
+function close() {
+  pending = null;
+  if (dialog) dialog.hidden = true;
+  preview(null);
+}
+
+function show(file, report) {
+  byId('import-title').textContent = 'Add ' + file.name + '?';
+  byId('import-summary').textContent =
+    (report.format === 'geojson' ? 'GeoJSON' : report.format.toUpperCase()) + ': ' + describe(report) +
+    (report.layers ? ' in ' + report.layers.length + ' layer' + (report.layers.length === 1 ? '' : 's') : '') + '.';
+  const list = byId('import-notes');
+  list.replaceChildren();
+  for (const note of report.notes || []) line(list, note);
+  if (report.n_unresolved) {
+    line(list, report.n_unresolved + ' row' + (report.n_unresolved === 1 ? '' : 's') +
+      ' had a place name that was not found, and will not be added:', 'import-warning');
+    for (const row of report.unresolved || []) line(list, 'line ' + row.line + ': ' + row.text, 'import-row');
+  }
+  byId('import-error').hidden = true;
+  byId('import-add').disabled = false;
+  dialog.hidden = false;
+  byId('import-add').focus();
+  preview(report.preview || null);
+}
+
+function fail(message) {
+  const el = byId('import-error');
+  el.textContent = message;
+  el.hidden = false;
+  dialog.hidden = false;
+}
+
+async function take(file) {
+  if (!file || !dialog) return;
+  close();
+  byId('import-title').textContent = 'Reading ' + file.name + '…';
+  byId('import-summary').textContent = '';
+  byId('import-notes').replaceChildren();
+  byId('import-error').hidden = true;
+  byId('import-add').disabled = true;
+  dialog.hidden = false;
+  const bytes = await file.arrayBuffer();
+  const result = await send(file, bytes, true);
+  if (!result.ok) {
+    byId('import-title').textContent = 'Cannot add ' + file.name;
+    fail(result.message);
+    return;
+  }
+  pending = { file, bytes };
+  show(file, result.body);
+}
+
+async function commit() {
+  if (!pending) return;
+  const { file, bytes } = pending;
+  byId('import-add').disabled = true;
+  const result = await send(file, bytes, false);
+  if (!result.ok) {
+    fail('Not added: ' + result.message);
+    return;
+  }
+  close();
+  const status = byId('import-status');
+  status.textContent = 'Added ' + describe(result.body) + ' from ' + file.name + '.';
+  status.hidden = false;
+  body.dataset.importedVersion = String(result.body.version);
+}
+
+function wireImport() {
+  const picker = byId('import-file');
+  const open = byId('import-open');
+  if (!editing || !picker || !open || !dialog) {
+    if (open) open.remove();
+    return;
+  }
+  open.hidden = false;
+  picker.accept = ACCEPT;
+  open.addEventListener('click', () => picker.click());
+  picker.addEventListener('change', () => {
+    const file = picker.files && picker.files[0];
+    picker.value = '';
+    take(file);
+  });
+  byId('import-add').addEventListener('click', commit);
+  byId('import-cancel').addEventListener('click', close);
+  dialog.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') { event.stopPropagation(); close(); }
+  });
+
+  // Dropping a file anywhere on the page imports it; the page says so while one is dragged.
+  const zone = byId('drop-zone');
+  let depth = 0;
+  const hasFile = (event) => Array.from(event.dataTransfer?.types || []).includes('Files');
+  window.addEventListener('dragenter', (event) => {
+    if (!hasFile(event)) return;
+    depth += 1;
+    zone.hidden = false;
+  });
+  window.addEventListener('dragleave', (event) => {
+    if (!hasFile(event)) return;
+    depth = Math.max(0, depth - 1);
+    if (!depth) zone.hidden = true;
+  });
+  window.addEventListener('dragover', (event) => {
+    if (hasFile(event)) event.preventDefault();
+  });
+  window.addEventListener('drop', (event) => {
+    if (!hasFile(event)) return;
+    event.preventDefault();
+    depth = 0;
+    zone.hidden = true;
+    take(event.dataTransfer.files[0]);
+  });
+}
+
+setExports();
+wireImport();

@@ -1,0 +1,284 @@
+"""CSV in and out: spreadsheets as people save them (units in headers, semicolons and decimal
+commas from a German Excel, tabs and x/y, QGIS's WKT, GeoJSON cells, place names), and what
+mapsrv writes read back by the csv module and by mapsrv itself."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from formats_helpers import map_of, map_with, read_fixture
+
+from mapsrv.core.model import Feature, LatLon, Layer, Limits
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats import read_file, write_file
+
+LIMITS = Limits()
+PLACES = {
+    "Lisbon, Portugal": (38.72, -9.14),
+    "Porto": (41.15, -8.61),
+    "Paris, France": (48.85, 2.35),
+    "Sevilla, Spain": (37.39, -5.98),
+}
+
+
+def props(feature: Feature) -> dict[str, Any]:
+    return dict(feature.properties)
+
+
+def test_latitude_and_longitude_headers_with_units() -> None:
+    imported = read_file(read_fixture("stations.csv"), None, LIMITS)
+    assert imported.format == "csv"
+    top, gornergrat, pilatus = imported.features
+    assert (top.type, top.coords, top.label) == ("marker", (46.5475, 7.9853), "Jungfraujoch")
+    assert top.popup == 'Highest station in Europe, "Top of Europe"'
+    # numbers become numbers, but a code with a leading zero stays text
+    assert props(top) == {"Elevation m": 3571, "Operator": "Jungfraubahnen", "Code": "007"}
+    assert props(gornergrat)["Code"] == 0
+    assert pilatus.popup == "steepest cogwheel, 48%"
+    assert imported.notes == ("skipped rows whose latitude or longitude is missing or not a number: line 5",)
+
+
+def test_a_german_excel_file_semicolons_decimal_commas_and_windows_1252() -> None:
+    imported = read_file(read_fixture("staedte_excel.csv"), None, LIMITS)
+    berlin, munich, cologne = imported.features
+    assert (berlin.label, berlin.coords) == ("Berlin", (52.52, 13.405))
+    assert munich.label == "München" and cologne.label == "Köln"
+    assert props(berlin) == {"Einwohner": 3645000, "Fläche km2": 891.8}
+    assert imported.notes == ("read as Windows-1252 text, not UTF-8: check accented letters",)
+
+
+def test_tabs_with_x_and_y() -> None:
+    london, paris, madrid = read_file(read_fixture("capitals.tsv"), None, LIMITS).features
+    assert (london.coords, london.label) == ((51.5072, -0.1276), "London")
+    assert props(paris) == {"id": "B2", "kind": "capital"}
+    assert madrid.coords == (40.4168, -3.7038)
+
+
+def test_a_qgis_wkt_export() -> None:
+    imported = read_file(read_fixture("qgis_wkt.csv"), None, LIMITS)
+    kinds = [(f.type, f.label) for f in imported.features]
+    assert kinds == [
+        ("marker", "San Francisco"),
+        ("polyline", "Golden Gate Bridge"),
+        ("polygon", "Golden Gate Park"),
+        ("marker", "Piers"),
+        ("marker", "Piers"),
+        ("marker", "Strawberry Hill"),
+    ]
+    bridge, park = imported.features[1:3]
+    assert bridge.coords[0] == (37.8199, -122.4783)  # WKT is lon lat
+    assert props(bridge) == {"kind": "bridge", "length_km": 2.7}
+    assert len(park.coords) == 4  # the closing point is implied
+    assert imported.notes == (
+        "skipped rows whose geometry cannot be read: line 7 (the first: is not WKT, got 'NOT WKT';"
+        " write e.g. POINT (2.35 48.85) (longitude first))",
+    )
+
+
+def test_a_geojson_geometry_column() -> None:
+    tower, walk = read_file(read_fixture("geojson_column.csv"), None, LIMITS).features
+    assert (tower.type, tower.coords) == ("marker", (48.8584, 2.2945))
+    assert (walk.type, walk.coords) == ("polyline", ((48.8584, 2.2945), (48.8606, 2.3376)))
+
+
+def test_place_names_resolve_through_the_lookup_and_the_rest_are_reported() -> None:
+    asked: list[str] = []
+
+    def lookup(name: str) -> LatLon | None:
+        asked.append(name)
+        return PLACES.get(name)
+
+    imported = read_file(read_fixture("places.csv"), None, LIMITS, lookup=lookup)
+    assert asked == ["Lisbon, Portugal", "Porto", "Paris, France", "Atlantis", "Sevilla, Spain"]
+    assert [(f.label, f.coords) for f in imported.features] == [
+        ("Lisbon", (38.72, -9.14)),
+        ("Porto", (41.15, -8.61)),
+        ("Paris", (48.85, 2.35)),
+        ("Sevilla", (37.39, -5.98)),
+    ]
+    assert props(imported.features[0]) == {"Visitors": 4500000}
+    assert props(imported.features[2]) == {"Visitors": "19,100,000"}  # thousands separators stay text
+    assert imported.features[1].popup == "second city"
+    assert imported.unresolved == ((5, "Atlantis"),)
+
+
+def test_place_names_through_the_offline_gazetteer() -> None:
+    from mapsrv.places import point_of
+
+    body = b"city\nLisbon\nPorto\nNowhere-on-earth\n"
+    imported = read_file(body, "csv", LIMITS, lookup=point_of)
+    lisbon, porto = imported.features
+    assert lisbon.coords == pytest.approx((38.72, -9.13), abs=0.05)
+    assert porto.coords == pytest.approx((41.15, -8.61), abs=0.05)
+    assert imported.unresolved == ((4, "Nowhere-on-earth"),)
+
+
+def test_place_names_without_a_lookup_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="place names in column 'City'"):
+        read_file(read_fixture("places.csv"), None, LIMITS)
+
+
+def test_a_table_without_positions_says_what_it_saw_and_what_it_looks_for() -> None:
+    with pytest.raises(InvalidInput) as err:
+        read_file(b"Product,Price,Stock\nTea,3.5,12\n", "csv", LIMITS)
+    assert err.value.message == (
+        "csv has no position columns: saw 'Product', 'Price', 'Stock'; name them lat and lon (or latitude"
+        " and longitude, y and x), or give a WKT or GeoJSON geometry column (wkt, geometry), or a place"
+        " column (place, city, address, location) to look up"
+    )
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "expected"),
+    [
+        ("48.85 N", "2.35 W", (48.85, -2.35)),
+        ("33.87S", "151.21E", (-33.87, 151.21)),
+        ("-1", "+2", (-1.0, 2.0)),
+    ],
+)
+def test_hemisphere_letters(lat: str, lon: str, expected: tuple[float, float]) -> None:
+    (feature,) = read_file(f"lat,lon\n{lat},{lon}\n".encode(), "csv", LIMITS).features
+    assert feature.coords == expected
+
+
+def test_a_decimal_comma_is_not_read_in_a_comma_separated_file() -> None:
+    imported = read_file(b'lat,lon\n"48,85","2,35"\n1,2\n', "csv", LIMITS)
+    assert [f.coords for f in imported.features] == [(1.0, 2.0)]
+    assert imported.notes == ("skipped rows whose latitude or longitude is missing or not a number: line 2",)
+
+
+def test_out_of_range_rows_are_skipped_and_listed() -> None:
+    rows = "".join(f"{95 + i},10\n" for i in range(12))
+    imported = read_file(f"lat,lon\n1,2\n{rows}".encode(), "csv", LIMITS)
+    assert len(imported.features) == 1
+    (note,) = imported.notes
+    lines = ", ".join(f"line {n}" for n in range(3, 13))
+    assert note.startswith(
+        f"skipped rows that break a rule: {lines} and 2 more"
+        " (the first: coords latitude must be between -90 and 90, got 95;"
+    )
+
+
+def test_a_layer_column_makes_layers() -> None:
+    imported = read_file(
+        b"name,lat,lon,layer\nA,1,1,Hotels\nB,2,2,Food\nC,3,3,Hotels\nD,4,4,\n", "csv", LIMITS
+    )
+    assert imported.layers == (Layer("hotels", "Hotels"), Layer("food", "Food"))
+    assert [f.layer for f in imported.features] == ["hotels", "food", "hotels", "default"]
+
+
+def test_many_columns_keep_the_first_64_as_properties() -> None:
+    header = "lat,lon," + ",".join(f"c{i}" for i in range(100))
+    row = "1,2," + ",".join(str(i) for i in range(100))
+    imported = read_file(f"{header}\n{row}\n".encode(), "csv", LIMITS)
+    assert len(imported.features[0].properties) == 64
+    assert imported.notes == ("features with attributes past the first 64 left out: 1",)
+
+
+def test_csv_export_reads_back_with_the_csv_module() -> None:
+    attributes = {"stars": 4, "open": True, "note": "-not a number", "ratio": 0.5}
+    state = map_with(
+        {"type": "marker", "coords": [48.85, 2.35], "label": '=HYPERLINK("http://x")', "layer": "stops"}
+        | {"properties": attributes},
+        {"type": "polyline", "coords": [[1, 2], [3, 4]], "popup": "a, b"}
+        | {"properties": {"times": ["t1", "t2"]}},
+        {"type": "rectangle", "coords": [[10, 20], [11, 22]]},
+        {"type": "circle", "coords": [5, 6], "radius": 250.5},
+    )
+    body, media, extension = write_file(state, "csv")
+    assert (media, extension) == ("text/csv; charset=utf-8", "csv")
+    assert body.startswith(b"\xef\xbb\xbf")  # Excel needs the byte order mark to read UTF-8
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    fixed = ["id", "type", "layer", "label", "popup", "lat", "lon", "radius", "wkt"]
+    assert list(rows[0]) == [*fixed, "note", "open", "ratio", "stars"]
+    marker, line, rectangle, circle = rows
+    assert marker["label"] == '\'=HYPERLINK("http://x")'  # a spreadsheet would run it as a formula
+    assert (marker["lat"], marker["lon"], marker["wkt"], marker["layer"]) == ("48.85", "2.35", "", "stops")
+    assert (marker["stars"], marker["open"], marker["note"], marker["ratio"]) == (
+        "4",
+        "true",
+        "'-not a number",
+        "0.5",
+    )
+    assert (line["wkt"], line["popup"], line["lat"]) == ("LINESTRING (2.0 1.0, 4.0 3.0)", "a, b", "")
+    assert rectangle["wkt"] == "POLYGON ((20.0 10.0, 22.0 10.0, 22.0 11.0, 20.0 11.0, 20.0 10.0))"
+    assert (circle["type"], circle["lat"], circle["lon"], circle["radius"]) == (
+        "circle",
+        "5.0",
+        "6.0",
+        "250.5",
+    )
+
+
+def test_csv_to_mapsrv_to_csv_keeps_every_feature() -> None:
+    state = map_with(
+        {
+            "type": "marker",
+            "coords": [48.85, 2.35],
+            "label": "=1+1",
+            "layer": "stops",
+            "properties": {"type": "museum"},
+        },
+        {"type": "polyline", "coords": [[1, 2], [3, 4]], "popup": "-dash"},
+        {"type": "polygon", "coords": [[0, 0], [0, 1], [1, 1]]},
+        {"type": "rectangle", "coords": [[10, 20], [11, 22]]},
+        {"type": "circle", "coords": [5, 6], "radius": 250.5},
+    )
+    again = read_file(write_file(state, "csv")[0], None, LIMITS)
+    assert again.layers == (Layer("stops", "stops"),)
+    assert [(f.type, f.coords, f.radius, f.layer, f.label, f.popup) for f in again.features] == [
+        (f.type, f.coords, f.radius, f.layer, f.label, f.popup) for f in state.features.values()
+    ]
+    # mapsrv's own columns are not properties (but the id, which a file's own may be), and a
+    # property named like one of them is kept
+    assert [props(f) for f in again.features] == [
+        {"id": "f1", "type": "museum"},
+        *({"id": f"f{i}"} for i in range(2, 6)),
+    ]
+
+
+def test_a_gpx_track_as_csv_is_one_wkt_row() -> None:
+    imported = read_file(read_fixture("garmin_ride.gpx"), None, LIMITS)
+    rows = list(csv.reader(io.StringIO(write_file(map_of(imported), "csv")[0].decode("utf-8-sig"))))
+    header, lines = rows[0], [r for r in rows[1:] if r[1] == "polyline"]
+    assert "times" not in header and "elevations" not in header  # per-point lists stay out of cells
+    assert [line[header.index("label")] for line in lines] == ["Planned loop", "Morning Ride", "Morning Ride"]
+    assert lines[1][header.index("wkt")] == (
+        "LINESTRING (6.1294 45.8992, 6.13012 45.89871, 6.13103 45.8981, 6.13188 45.89744)"
+    )
+
+
+def test_row_and_field_caps_name_the_cap() -> None:
+    with pytest.raises(
+        PayloadTooLarge, match=r"^csv must have at most 5 rows \(max_features\), got more by line"
+    ):
+        read_file(b"lat,lon\n" + b"1,2\n" * 10_010, "csv", Limits(max_features=5))
+
+
+def test_lookups_stop_at_their_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mapsrv.formats.table.MAX_LOOKUPS", 2)
+    asked: list[str] = []
+
+    def lookup(name: str) -> LatLon | None:
+        asked.append(name)
+        return (1.0, 2.0)
+
+    imported = read_file(b"place\nA\nB\nA\nC\nD\n", "csv", LIMITS, lookup=lookup)
+    assert asked == ["A", "B"]
+    assert [f.label for f in imported.features] == ["A", "B", "A"]
+    assert imported.unresolved == ((5, "C"), (6, "D"))
+    assert imported.notes == ("place names not looked up (past the first 2 different ones): 2",)
+
+
+def test_a_radius_or_type_column_of_another_table_is_a_property() -> None:
+    (well,) = read_file(b"lat,lon,type,radius\n1,2,well,30\n", "csv", LIMITS).features
+    assert (well.type, well.radius, props(well)) == ("marker", None, {"type": "well", "radius": 30})
+
+
+def test_an_excel_sep_line_names_the_delimiter() -> None:
+    imported = read_file(b"sep=;\r\nname;lat;lon\r\nA, B;1,5;2,5\r\nC;north;2\r\n", "csv", LIMITS)
+    assert [(f.label, f.coords) for f in imported.features] == [("A, B", (1.5, 2.5))]
+    assert imported.notes == ("skipped rows whose latitude or longitude is missing or not a number: line 4",)

@@ -1,0 +1,139 @@
+"""The shapes other files write, as properties: WKT written by mapsrv reads back to the same
+feature, thinning never moves a line by more than its tolerance, layer ids made from any name
+are valid ids, and a cell's text is a number only when it spells one."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mapsrv.core.model import Limits, build_feature
+from mapsrv.core.values import ID_RE
+from mapsrv.errors import InvalidInput
+from mapsrv.formats.collect import cell_value, layer_id
+from mapsrv.formats.geometry import parse_wkt, to_wkt
+from mapsrv.formats.simplify import simplify
+
+lat = st.floats(min_value=-85, max_value=85, allow_nan=False)
+lon = st.floats(min_value=-179, max_value=179, allow_nan=False)
+point = st.tuples(lat, lon)
+
+
+@given(
+    st.one_of(
+        st.builds(lambda p: {"type": "marker", "coords": p}, point),
+        st.builds(lambda ps: {"type": "polyline", "coords": ps}, st.lists(point, min_size=2, max_size=20)),
+        st.builds(
+            lambda ps: {"type": "polygon", "coords": ps},
+            st.lists(point, min_size=3, max_size=20, unique=True),
+        ),
+    )
+)
+def test_wkt_reads_back_to_the_same_shape(shape: dict[str, object]) -> None:
+    feature = build_feature(id="", limits=Limits(), **shape)  # type: ignore[arg-type]
+    ((kind, coords),) = parse_wkt(to_wkt(feature), "wkt")
+    assert kind == feature.type
+    again = build_feature(id="", type=kind, coords=coords, limits=Limits())
+    assert again.coords == feature.coords
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("POINT(2 48)", [("marker", [48.0, 2.0])]),
+        ("srid=4326;point z (2 48 100)", [("marker", [48.0, 2.0])]),
+        ("POINTZ (2 48 100)", [("marker", [48.0, 2.0])]),
+        ("MULTIPOINT (1 2, 3 4)", [("marker", [2.0, 1.0]), ("marker", [4.0, 3.0])]),
+        ("MULTILINESTRING ((1 2, 3 4), (5 6, 7 8))",
+         [("polyline", [[2.0, 1.0], [4.0, 3.0]]), ("polyline", [[6.0, 5.0], [8.0, 7.0]])]),
+        ("MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))",
+         [("polygon", [[0.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),
+          ("polygon", [[5.0, 5.0], [5.0, 6.0], [6.0, 6.0]])]),
+        ("GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (1 2, 3 4))",
+         [("marker", [2.0, 1.0]), ("polyline", [[2.0, 1.0], [4.0, 3.0]])]),
+        ("POLYGON EMPTY", []),
+    ],
+)  # fmt: skip
+def test_wkt_forms(text: str, expected: list[tuple[str, object]]) -> None:
+    assert parse_wkt(text, "wkt") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "CIRCLE (1 2)",
+            "wkt WKT type must be POINT, LINESTRING, POLYGON, a MULTI one or GEOMETRYCOLLECTION",
+        ),
+        ("POINT (1)", "wkt WKT position must be two numbers (longitude latitude), got '1'"),
+        ("MULTILINESTRING ((1 2, 3 4)", "wkt WKT has unbalanced parentheses in '(1 2, 3 4'"),
+        ("MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0))))", "wkt WKT has unbalanced parentheses"),
+    ],
+)
+def test_bad_wkt_says_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        parse_wkt(text, "wkt")
+    assert err.value.message.startswith(message)
+
+
+def _deviation(points: list[tuple[float, float]], kept: list[int]) -> float:
+    """The farthest a point lies from the kept line, in metres on simplify's local plane."""
+    scale = 6_371_008.8 * math.pi / 180
+    cos = math.cos(math.radians(points[0][0]))
+    xs = [(p[1] - points[0][1]) * scale * cos for p in points]
+    ys = [(p[0] - points[0][0]) * scale for p in points]
+    worst = 0.0
+    for a, b in itertools.pairwise(kept):
+        dx, dy = xs[b] - xs[a], ys[b] - ys[a]
+        length2 = dx * dx + dy * dy
+        for i in range(a + 1, b):
+            t = (
+                0.0
+                if length2 == 0
+                else max(0.0, min(1.0, ((xs[i] - xs[a]) * dx + (ys[i] - ys[a]) * dy) / length2))
+            )
+            worst = max(worst, math.hypot(xs[i] - xs[a] - t * dx, ys[i] - ys[a] - t * dy))
+    return worst
+
+
+walk = st.lists(st.tuples(st.floats(-0.001, 0.001), st.floats(-0.001, 0.001)), min_size=3, max_size=80).map(
+    lambda steps: list(
+        itertools.accumulate(steps, lambda p, s: (p[0] + s[0], p[1] + s[1]), initial=(47.0, 8.0))
+    )
+)
+
+
+@given(walk, st.floats(min_value=0.5, max_value=200))
+def test_simplify_never_moves_a_line_more_than_its_tolerance(
+    points: list[tuple[float, float]], tolerance: float
+) -> None:
+    kept = simplify(points, tolerance)
+    assert kept[0] == 0 and kept[-1] == len(points) - 1
+    assert kept == sorted(set(kept))
+    assert _deviation(points, kept) <= tolerance * (1 + 1e-9) + 1e-9
+
+
+@given(walk, st.floats(min_value=0.5, max_value=200))
+def test_a_ring_keeps_at_least_three_points(points: list[tuple[float, float]], tolerance: float) -> None:
+    kept = simplify(points, tolerance, closed=True)
+    assert len(kept) >= 3 and kept[0] == 0
+    assert _deviation([*points, points[0]], [*kept, len(points)]) <= tolerance * (1 + 1e-9) + 1e-9
+
+
+@given(st.text(max_size=100))
+def test_a_layer_id_from_any_name_is_a_valid_id(name: str) -> None:
+    assert ID_RE.fullmatch(layer_id(name))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("42", 42), ("-7", -7), ("2.5", 2.5), ("1e3", 1000.0), (".5", 0.5), ("007", "007"), ("1,5", "1,5"),
+     ("12345678901234567890", "12345678901234567890"), ("nan", "nan"), ("inf", "inf"), ("", ""),
+     ("4 km", "4 km")],
+)  # fmt: skip
+def test_a_cell_is_a_number_only_when_it_spells_one(text: str, value: object) -> None:
+    assert cell_value(text) == value and type(cell_value(text)) is type(value)

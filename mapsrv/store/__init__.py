@@ -36,6 +36,7 @@ from mapsrv.store.contract import (
     StoreMessage,
     StoreStatistics,
     StoreUnavailable,
+    Touched,
 )
 from mapsrv.store.redis_url import SCHEMES
 
@@ -56,6 +57,7 @@ __all__ = [
     "StoreMessage",
     "StoreStatistics",
     "StoreUnavailable",
+    "Touched",
     "open_store_from_url",
 ]
 

@@ -3,6 +3,7 @@ mapsrv.store)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -29,6 +30,8 @@ __all__ = [
     "StoreMessage",
     "StoreStatistics",
     "StoreUnavailable",
+    "Touched",
+    "links_notice",
 ]
 
 
@@ -45,6 +48,9 @@ class MapMeta:
     view_key: str
     owner: str | None
     principal: str | None
+    # The editors' link: a capability apart from the id (which the owner and agents use), None
+    # while the owner has not made one or has turned it off.
+    edit_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,14 @@ class Followed:
 
 StoreMessage = RemoteEvent | Reconnected | Followed
 
+Touched = tuple[str, str, str | None]  # a map in use: its id, view key and edit key
+
+
+def links_notice(meta: MapMeta) -> str:
+    """The notice ``set_links`` publishes on the map's channel: its keys now (a process holding
+    the map updates its copy and ends the streams opened through old keys)."""
+    return json.dumps({"links": {"view_key": meta.view_key, "edit_key": meta.edit_key}})
+
 
 @dataclass(frozen=True)
 class StoreStatistics:
@@ -152,6 +166,21 @@ class Store(Protocol):
 
     async def map_for_view_key(self, view_key: str) -> str | None: ...
 
+    async def map_for_edit_key(self, edit_key: str) -> tuple[str, bool] | None:
+        """The map an edit key opens, and whether it still does (False: the owner turned it
+        off or made a new one); None for a key the store does not know."""
+
+    async def set_links(self, old: MapMeta, new: MapMeta) -> None:
+        """The map's view and edit keys become ``new``'s: the old edit key answers as turned
+        off, the old view key as unknown, and every process holding the map hears a notice."""
+
+    async def share_presence(self, map_id: str, sender: str, text: str, ttl: float) -> None:
+        """Publish who is on the map through this process (``text``, JSON), kept for ``ttl``
+        seconds unless shared again; every process holding the map hears a notice."""
+
+    async def presence_of(self, map_id: str) -> list[str]:
+        """What each process last shared of the map's presence (and has not expired)."""
+
     async def last_map_of(self, user: str) -> str | None: ...
 
     async def remember_last_map(self, user: str, map_id: str) -> None: ...
@@ -177,4 +206,5 @@ class Store(Protocol):
         cannot give all of them (its log no longer reaches back, the map is missing, or the store
         is behind ``version``)."""
 
-    async def touch(self, entries: Sequence[tuple[str, str]]) -> None: ...
+    async def touch(self, entries: Sequence[Touched]) -> None:
+        """Keep the keys of maps still in use alive: (map id, view key, edit key or None)."""

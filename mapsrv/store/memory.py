@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import trio
 
 from mapsrv.core import Event, MapState
-from mapsrv.store.contract import COMMITTED, CommitReply, LoadedMap, MapMeta, StoreMessage, StoreStatistics
+from mapsrv.store.contract import (
+    COMMITTED,
+    CommitReply,
+    LoadedMap,
+    MapMeta,
+    StoreMessage,
+    StoreStatistics,
+    Touched,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -49,6 +57,18 @@ class MemoryStore:
     async def map_for_view_key(self, view_key: str) -> str | None:
         return None
 
+    async def map_for_edit_key(self, edit_key: str) -> tuple[str, bool] | None:
+        return None  # the hub's registry knows every key
+
+    async def set_links(self, old: MapMeta, new: MapMeta) -> None:
+        pass
+
+    async def share_presence(self, map_id: str, sender: str, text: str, ttl: float) -> None:
+        pass  # nobody else to tell
+
+    async def presence_of(self, map_id: str) -> list[str]:
+        return []
+
     async def last_map_of(self, user: str) -> str | None:
         return None
 
@@ -73,5 +93,5 @@ class MemoryStore:
     async def events_after(self, map_id: str, version: int) -> list[Event] | None:
         return None
 
-    async def touch(self, entries: Sequence[tuple[str, str]]) -> None:
+    async def touch(self, entries: Sequence[Touched]) -> None:
         pass

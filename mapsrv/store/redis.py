@@ -2,15 +2,20 @@
 
 Keys share a hash tag per map (``mapsrv:{<id>}:...``) so one map lives in one Redis Cluster slot:
 
-    mapsrv:{id}:map      hash: version, state (snapshot JSON), snap_version, view_key, owner, principal
+    mapsrv:{id}:map      hash: version, state (snapshot JSON), snap_version, view_key, owner, principal,
+                         edit_key
     mapsrv:{id}:log      stream of events, id ``<version>-0``, trimmed to about ``log_size``
     mapsrv:{id}:batches  sorted set: id of each committed write batch, scored by the version it
                          ended at; the newest ``batch_memory`` are kept
     mapsrv:{id}:events   pub/sub channel (sharded pub/sub on a Cluster): one message per
                          committed event, ``<tag> <event JSON>``, where the tag is 12 hex digits
                          naming the process that committed it (so that it drops its own echoes
-                         unread); the log holds the plain JSON
+                         unread); the log holds the plain JSON. Also notices that are not events:
+                         ``{"presence": ...}`` (who is on the map) and ``{"links": 1}`` (its keys
+                         changed)
+    mapsrv:{id}:presence hash: process -> "<until ms> <JSON of who is on the map through it>"
     mapsrv:view:{key}    view key -> map id          mapsrv:user:{id}   browser user -> last map
+    mapsrv:edit:{key}    edit key -> map id, or "-<map id>" once the owner turned it off
     mapsrv:rate:{kind}:{client}  a client's rate limit: its theoretical arrival time (GCRA), expiring
                          when its bucket is full again
 
@@ -41,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,9 +68,11 @@ from mapsrv.store.contract import (
     StoreMessage,
     StoreStatistics,
     StoreUnavailable,
+    Touched,
+    links_notice,
 )
 from mapsrv.store.redis_link import UNAVAILABLE, RedisLink, ReplicasBehind
-from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER, GCRA
+from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER, GCRA, NOTICE, PRESENCE
 from mapsrv.store.redis_writer import pack
 
 __all__ = ["RedisStore"]
@@ -86,6 +94,10 @@ def _log_key(map_id: str) -> str:
 
 def _batches_key(map_id: str) -> str:
     return f"mapsrv:{{{map_id}}}:batches"
+
+
+def _presence_key(map_id: str) -> str:
+    return f"mapsrv:{{{map_id}}}:presence"
 
 
 def _channel(map_id: str) -> str:
@@ -166,6 +178,8 @@ class RedisStore:
             fields["owner"] = meta.owner
         if meta.principal is not None:
             fields["principal"] = meta.principal
+        if meta.edit_key is not None:
+            fields["edit_key"] = meta.edit_key
 
         args: list[Any] = [self.ttl_ms]
         for key, value in fields.items():
@@ -175,6 +189,8 @@ class RedisStore:
             lambda c: script(keys=[_map_key(meta.id), _log_key(meta.id)], args=args, client=c)
         )
         await self._run(lambda c: c.set(f"mapsrv:view:{meta.view_key}", meta.id, px=self.ttl_ms))
+        if meta.edit_key:
+            await self._run(lambda c: c.set(f"mapsrv:edit:{meta.edit_key}", meta.id, px=self.ttl_ms))
         return bool(created)
 
     async def load(self, map_id: str) -> LoadedMap | None:
@@ -197,11 +213,60 @@ class RedisStore:
             view_key=_text(fields["view_key"]) or "",
             owner=_text(fields.get("owner")),
             principal=_text(fields.get("principal")),
+            edit_key=_text(fields.get("edit_key")),
         )
         return LoadedMap(meta, state, tuple(held) if held and held[-1].version == state.version else ())
 
     async def map_for_view_key(self, view_key: str) -> str | None:
         return _text(await self._run(lambda c: c.get(f"mapsrv:view:{view_key}")))
+
+    async def map_for_edit_key(self, edit_key: str) -> tuple[str, bool] | None:
+        found = _text(await self._run(lambda c: c.get(f"mapsrv:edit:{edit_key}")))
+        if not found:
+            return None
+        return (found[1:], False) if found.startswith("-") else (found, True)
+
+    async def set_links(self, old: MapMeta, new: MapMeta) -> None:
+        """Single-key calls (the index keys live in other slots than the map's), in the order
+        that never lets a turned-off key open the map: the old keys go first."""
+        ttl, map_id = self.ttl_ms, new.id
+        if old.edit_key and old.edit_key != new.edit_key:
+            await self._run(lambda c: c.set(f"mapsrv:edit:{old.edit_key}", "-" + map_id, px=ttl))
+        if old.view_key != new.view_key:
+            await self._run(lambda c: c.delete(f"mapsrv:view:{old.view_key}"))
+        fields: dict[Any, Any] = {"view_key": new.view_key}
+        if new.edit_key:
+            fields["edit_key"] = new.edit_key
+            await self._run(lambda c: c.set(f"mapsrv:edit:{new.edit_key}", map_id, px=ttl))
+        await self._run(lambda c: c.hset(_map_key(map_id), mapping=fields))
+        if not new.edit_key:
+            await self._run(lambda c: c.hdel(_map_key(map_id), "edit_key"))
+        await self._run(lambda c: c.set(f"mapsrv:view:{new.view_key}", map_id, px=ttl))
+        script = self._script(NOTICE)
+        args = [self._publish, _channel(map_id), self.link.tag + " " + links_notice(new)]
+        await self._run(lambda c: script(keys=[_map_key(map_id)], args=args, client=c))
+
+    @property
+    def _publish(self) -> str:
+        return "SPUBLISH" if self.link.target.kind == "cluster" else "PUBLISH"
+
+    async def share_presence(self, map_id: str, sender: str, text: str, ttl: float) -> None:
+        now_ms = int(time.time() * 1000)
+        ttl_ms = max(1, int(ttl * 1000))
+        script = self._script(PRESENCE)
+        args = [sender, now_ms + ttl_ms, text, ttl_ms, now_ms, _channel(map_id)]
+        args += [self.link.tag + ' {"presence":' + text + "}", self._publish]
+        await self._run(lambda c: script(keys=[_presence_key(map_id)], args=args, client=c))
+
+    async def presence_of(self, map_id: str) -> list[str]:
+        raw = await self._run(lambda c: c.hvals(_presence_key(map_id)))
+        now_ms = int(time.time() * 1000)
+        shared = []
+        for value in raw:
+            until, _, text = (_text(value) or "").partition(" ")
+            if until.isdigit() and int(until) > now_ms:
+                shared.append(text)
+        return shared
 
     async def last_map_of(self, user: str) -> str | None:
         return _text(await self._run(lambda c: c.get(f"mapsrv:user:{user}")))
@@ -242,7 +307,7 @@ class RedisStore:
             batch_id,
             self.batch_memory,
             self.link.tag + " ",
-            "SPUBLISH" if self.link.target.kind == "cluster" else "PUBLISH",
+            self._publish,
         ]
         for event in events:
             args += [event.version, wire(event)]
@@ -354,18 +419,20 @@ class RedisStore:
         ]
         return current, events
 
-    async def touch(self, entries: Sequence[tuple[str, str]]) -> None:
+    async def touch(self, entries: Sequence[Touched]) -> None:
         """Keep the keys of maps that are still in use (watched, or recently used) alive."""
         if not entries:
             return
 
         async def touch(client: aioredis.Redis) -> Any:
             async with client.pipeline(transaction=False) as pipe:
-                for map_id, view_key in entries:
+                for map_id, view_key, edit_key in entries:
                     pipe.pexpire(_map_key(map_id), self.ttl_ms)
                     pipe.pexpire(_log_key(map_id), self.ttl_ms)
                     pipe.pexpire(_batches_key(map_id), self.ttl_ms)
                     pipe.pexpire(f"mapsrv:view:{view_key}", self.ttl_ms)
+                    if edit_key:
+                        pipe.pexpire(f"mapsrv:edit:{edit_key}", self.ttl_ms)
                 return await pipe.execute()
 
         await self._run(touch)

@@ -1,7 +1,7 @@
 """The Lua scripts of ``RedisStore``, one per atomic step (the key layout and what each step
 guarantees are at the top of mapsrv/store/redis.py)."""
 
-__all__ = ["CLAIM", "COMMIT", "CREATE", "EVENTS_AFTER", "GCRA"]
+__all__ = ["CLAIM", "COMMIT", "CREATE", "EVENTS_AFTER", "GCRA", "NOTICE", "PRESENCE"]
 
 # KEYS: map, log, batches. ARGV: expected version, ttl ms, log size, channel, snapshot JSON or
 # '', snapshot version, batch id or '', batch memory, the writer's tag and a space (prefixed to
@@ -48,6 +48,29 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+# A notice on a map's channel that is not an event. KEYS: the map (it routes the call to the map's
+# slot, where a Cluster's sharded channel lives). ARGV: 'PUBLISH' or 'SPUBLISH', channel, message.
+NOTICE = """
+return redis.call(ARGV[1], ARGV[2], ARGV[3])
+"""
+
+# Who is on a map through one process: KEYS: the map's presence hash. ARGV: the sender, until (unix
+# ms), the presence JSON, ttl ms, now (unix ms), the channel, the message (the sender's tag, a
+# space, {"presence": ...}), 'PUBLISH' or 'SPUBLISH'. Fields of processes that stopped sharing
+# (killed) are dropped once past their time; the hash itself expires when nobody shares.
+PRESENCE = """
+local now = tonumber(ARGV[5])
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local untilms = tonumber(string.match(fields[i + 1], '^%d+'))
+  if fields[i] ~= ARGV[1] and (not untilms or untilms < now) then redis.call('HDEL', KEYS[1], fields[i]) end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call(ARGV[8], ARGV[6], ARGV[7])
 return 1
 """
 

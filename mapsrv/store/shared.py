@@ -15,6 +15,7 @@ reports ``Reconnected``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from mapsrv.store.contract import (
     StoreMessage,
     StoreStatistics,
     StoreUnavailable,
+    Touched,
+    links_notice,
 )
 
 __all__ = ["SharedMemory", "SharedStore"]
@@ -59,6 +62,8 @@ class SharedMemory:
         self.batch_memory = batch_memory
         self.maps: dict[str, _Map] = {}
         self.views: dict[str, str] = {}
+        self.edits: dict[str, tuple[str, bool]] = {}  # edit key -> (map id, still opens it)
+        self.presence: dict[str, dict[str, tuple[str, float]]] = {}  # map -> sender -> (text, until)
         self.users: dict[str, str] = {}
         self.up = True
         self.replies_to_lose = 0
@@ -99,6 +104,12 @@ class SharedMemory:
         self.views.pop(m.meta.view_key, None)
 
     # --- the store's side of each call ---------------------------------------------------------
+
+    def notice(self, map_id: str, text: str, origin: SharedStore | None) -> None:
+        """A message on the map's channel that is not an event (presence, links)."""
+        for store in self.connections:
+            if map_id in store.followed and store is not origin:
+                store.deliver(RemoteEvent(map_id, text))
 
     def commit(
         self,
@@ -244,6 +255,8 @@ class SharedStore:
             return False
         self.memory.maps[meta.id] = _Map(meta, state, states={state.version: state})
         self.memory.views[meta.view_key] = meta.id
+        if meta.edit_key:
+            self.memory.edits[meta.edit_key] = (meta.id, True)
         return True
 
     async def load(self, map_id: str) -> LoadedMap | None:
@@ -257,6 +270,35 @@ class SharedStore:
     async def map_for_view_key(self, view_key: str) -> str | None:
         await self._call()
         return self.memory.views.get(view_key)
+
+    async def map_for_edit_key(self, edit_key: str) -> tuple[str, bool] | None:
+        await self._call()
+        return self.memory.edits.get(edit_key)
+
+    async def set_links(self, old: MapMeta, new: MapMeta) -> None:
+        await self._call()
+        memory = self.memory
+        m = memory.maps.get(new.id)
+        if m is not None:
+            m.meta = new
+        if old.edit_key and old.edit_key != new.edit_key:
+            memory.edits[old.edit_key] = (new.id, False)
+        if new.edit_key:
+            memory.edits[new.edit_key] = (new.id, True)
+        if old.view_key != new.view_key:
+            memory.views.pop(old.view_key, None)
+            memory.views[new.view_key] = new.id
+        memory.notice(new.id, links_notice(new), self)
+
+    async def share_presence(self, map_id: str, sender: str, text: str, ttl: float) -> None:
+        await self._call()
+        self.memory.presence.setdefault(map_id, {})[sender] = (text, trio.current_time() + ttl)
+        self.memory.notice(map_id, '{"presence":' + text + "}", self)
+
+    async def presence_of(self, map_id: str) -> list[str]:
+        await self._call()
+        now = trio.current_time()
+        return [text for text, until in self.memory.presence.get(map_id, {}).values() if until > now]
 
     async def last_map_of(self, user: str) -> str | None:
         await self._call()
@@ -272,7 +314,7 @@ class SharedStore:
         if m is None:
             return None
         if m.meta.owner is None:
-            m.meta = MapMeta(m.meta.id, m.meta.view_key, owner, m.meta.principal)
+            m.meta = dataclasses.replace(m.meta, owner=owner)
         return m.meta.owner
 
     async def commit(
@@ -302,5 +344,5 @@ class SharedStore:
         await self._call()
         return self.memory.events_after(map_id, version)
 
-    async def touch(self, entries: Sequence[tuple[str, str]]) -> None:
+    async def touch(self, entries: Sequence[Touched]) -> None:
         await self._call()

@@ -342,7 +342,7 @@ async def test_on_a_cluster_commits_publish_to_the_maps_shard_and_touches_span_s
                 if isinstance(message, RemoteEvent):
                     heard.append(message.text)
         assert heard == [wire(e).encode() for e in events]
-        await writer.store.touch([(map_id, "v" * 22), ("o" * 22, "w" * 22)])
+        await writer.store.touch([(map_id, "v" * 22, None), ("o" * 22, "w" * 22, "e" * 22)])
         loaded = await watcher.store.load(map_id)
         assert loaded is not None and loaded.state == v2
 

@@ -39,13 +39,14 @@ async def store(tmp_path: Any, nursery: trio.Nursery) -> AsyncIterator[tuple[Red
 async def test_a_touch_renews_every_key_of_a_map(store: tuple[RedisStore, redis.Redis]) -> None:
     rs, plain = store
     state = MapState(id="m" * 22, title="t")
-    assert await rs.create(MapMeta(state.id, "v" * 22, None, None), state)
+    assert await rs.create(MapMeta(state.id, "v" * 22, None, None, "e" * 22), state)
     new, events = apply_all(state, [MARKER])
     await rs.commit(state.id, 0, events, new, snapshot=False, batch_id="b1")
     keys = [_map_key(state.id), _log_key(state.id), _batches_key(state.id), "mapsrv:view:" + "v" * 22]
+    keys.append("mapsrv:edit:" + "e" * 22)
     for key in keys:
         assert plain.pexpire(key, 1000), key
-    await rs.touch([(state.id, "v" * 22)])
+    await rs.touch([(state.id, "v" * 22, "e" * 22)])
     for key in keys:
         assert plain.pttl(key) > (TTL - 60) * 1000, key
     await rs.touch([])  # nothing to do, no call

@@ -97,6 +97,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
         await nursery.start(hub.serve_replication, store_messages)
         await nursery.start(hub.serve_expiry)
         await nursery.start(hub.serve_heartbeats, config.heartbeat_interval)
+        await nursery.start(hub.serve_presence)
         await nursery.start(mcp.serve)
         server = Server(
             config=config,

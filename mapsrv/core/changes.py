@@ -12,8 +12,19 @@ import hashlib
 from dataclasses import dataclass
 
 from mapsrv.core.model import Feature, Layer
+from mapsrv.errors import InvalidInput
 
-__all__ = ["SYSTEM", "Actor", "Change", "Inverse", "agent_actor", "person_actor"]
+__all__ = [
+    "MAX_PERSON_NAME",
+    "SYSTEM",
+    "Actor",
+    "Change",
+    "Inverse",
+    "agent_actor",
+    "clean_name",
+    "person_actor",
+    "suggested_name",
+]
 
 MAX_ACTOR_NAME = 60
 
@@ -88,8 +99,43 @@ def _browser(user_agent: str) -> str | None:
     return None
 
 
-def person_actor(user_agent: str | None, user_cookie: str) -> Actor:
-    """A person in a browser, named by a simple reading of its User-Agent ("Chrome on Linux")."""
+MAX_PERSON_NAME = 40
+# A name a person has not chosen yet: the same for the same browser everywhere, friendly, never
+# derived in a way that shows the cookie (a hash of it picks the words).
+_ADJECTIVES = (
+    "Amber", "Brave", "Calm", "Coral", "Bright", "Swift", "Gentle", "Jolly", "Keen", "Lucky",
+    "Merry", "Quiet", "Rapid", "Sunny", "Teal", "Witty", "Bold", "Clever", "Golden", "Misty",
+)  # fmt: skip
+_ANIMALS = (
+    "Otter", "Heron", "Fox", "Badger", "Falcon", "Lynx", "Puffin", "Marten", "Ibex", "Gecko",
+    "Wren", "Orca", "Bison", "Koala", "Panda", "Robin", "Stoat", "Tapir", "Yak", "Zebra",
+)  # fmt: skip
+
+
+def suggested_name(user_cookie: str) -> str:
+    """A friendly default display name for a browser ("Teal Otter")."""
+    digest = hashlib.sha256(f"mapsrv-name:{user_cookie}".encode()).digest()
+    return f"{_ADJECTIVES[digest[0] % len(_ADJECTIVES)]} {_ANIMALS[digest[1] % len(_ANIMALS)]}"
+
+
+def clean_name(text: object) -> str:
+    """A display name a person chose, as it will be shown: whitespace folded, no control or
+    format characters, at most ``MAX_PERSON_NAME`` characters. InvalidInput names the problem."""
+    if not isinstance(text, str):
+        raise InvalidInput(f'name must be text, got {type(text).__name__}; e.g. "Ana"')
+    cleaned = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if not cleaned:
+        raise InvalidInput('name must have at least one visible character; e.g. "Ana"')
+    if len(cleaned) > MAX_PERSON_NAME:
+        raise InvalidInput(f"name must be at most {MAX_PERSON_NAME} characters, got {len(cleaned)}")
+    return cleaned
+
+
+def person_actor(user_agent: str | None, user_cookie: str, name: str | None = None) -> Actor:
+    """A person in a browser, by the display name they chose, else by a simple reading of its
+    User-Agent ("Chrome on Linux")."""
+    if name:
+        return Actor(f"person:{_hashed('person', user_cookie)}", _display(name, "a person"))
     ua = user_agent or ""
     browser = _browser(ua)
     system = next((name for token, name in _SYSTEMS if token in ua), None)

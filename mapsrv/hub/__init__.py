@@ -7,6 +7,9 @@ recovery from its outages, and fan-out of each event, encoded once, to bounded p
     remote    events from other processes, handed to their maps without waiting on a lock
     recovery  every replication-recovery decision, as pure functions
     fanout    subscriptions, frame logs, Last-Event-ID resume, heartbeats (the only SSE here)
+    presence  who is on a map now (people's pages, agents' watches), shared between processes
+    links     the edit and view keys, and the owner's new ones
+    access    which link opens which map, as whom
 """
 
 from mapsrv.hub.facade import HubStatistics, MapHub

@@ -5,6 +5,7 @@ decisions live in ``recovery``), and viewers (``fanout``)."""
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,9 +19,11 @@ from mapsrv.core.ids import map_ref
 from mapsrv.errors import NotFound
 from mapsrv.hub.edits import HEAVY_BATCH, changes_json, plan_redo, plan_undo, plan_write, weight
 from mapsrv.hub.fanout import Fanout, Subscription, Viewer, ViewerFactory, parse_version
+from mapsrv.hub.links import Links
+from mapsrv.hub.presence import Member, Presence
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.replica import Replica, Written
-from mapsrv.store import Store, StoreMessage, StoreUnavailable
+from mapsrv.store import MapMeta, Store, StoreMessage, StoreUnavailable
 from mapsrv.store.memory import MemoryStore
 
 __all__ = ["HubStatistics", "MapHub"]
@@ -62,6 +65,9 @@ class MapHub:
         )
         self.fanout = Fanout(subscriber_buffer)
         self.replica = Replica(self.store, self.fanout, limits)
+        self.replica.on_notice = self._on_notice
+        self.presence = Presence(self.store, secrets.token_hex(6), self._broadcast)
+        self.links = Links(self.store, self.registry, self.fanout, self.get)
 
     @property
     def ready(self) -> bool:
@@ -121,6 +127,33 @@ class MapHub:
         if entry.view_key != view_key:
             raise NotFound("map not found")
         return entry
+
+    async def get_by_edit_key(self, edit_key: str) -> MapEntry:
+        """The map an edit link opens (``links.Links.entry_for``)."""
+        return await self.links.entry_for(edit_key)
+
+    async def relink(self, entry: MapEntry, *, edit: str | None = None, view: bool = False) -> MapMeta:
+        """The owner's new links (``links.Links.relink``)."""
+        return await self.links.relink(entry, edit=edit, view=view)
+
+    def _on_notice(self, entry: MapEntry, text: bytes | str) -> None:
+        """A notice on the map's channel from another process: presence, or new links."""
+        if text[2:10] in (b"presence", "presence"):
+            self.presence.heard(entry.id, text)
+        else:
+            self.links.heard(entry, text)
+
+    def _broadcast(self, map_id: str, data: bytes) -> None:
+        entry = self.registry.find(map_id)
+        if entry is not None:
+            self.fanout.broadcast(entry, data)
+
+    def present(self, entry: MapEntry) -> tuple[list[dict[str, Any]], int]:
+        """Who is on the map now, on every process: the listed members and how many more."""
+        return self.presence.present(entry.id)
+
+    async def serve_presence(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self.presence.serve(task_status=task_status)
 
     async def last_map_of(self, owner: str) -> MapEntry | None:
         map_id = self.registry.last_map_of(owner)
@@ -212,21 +245,27 @@ class MapHub:
 
     @asynccontextmanager
     async def subscribe(
-        self, entry: MapEntry, last_event_id: str | None = None
+        self, entry: MapEntry, last_event_id: str | None = None, member: Member | None = None
     ) -> AsyncIterator[Subscription]:
         """Watch a map from now on, reading each frame from the subscription's channel. With
         ``last_event_id`` (a version the viewer has), the initial frames are just the events it
-        missed, when this process's log or the store's still has them all."""
-        sub = await self.join(entry, last_event_id, Subscription)
+        missed, when this process's log or the store's still has them all. ``member``: who is
+        watching, shown to everyone on the map while the watch lasts."""
+        sub = await self.join(entry, last_event_id, Subscription, member)
         try:
             assert isinstance(sub, Subscription)
             yield sub
         finally:
             self.leave(entry, sub)
 
-    async def join(self, entry: MapEntry, last_event_id: str | None, viewer: ViewerFactory) -> Viewer:
+    async def join(
+        self, entry: MapEntry, last_event_id: str | None, viewer: ViewerFactory, member: Member | None = None
+    ) -> Viewer:
         """``subscribe`` with a viewer of the caller's kind (``viewer(map_id, initial, buffer,
-        slot)``), such as one that writes each frame to its socket itself; ``leave`` ends it."""
+        slot)``), such as one that writes each frame to its socket itself; ``leave`` ends it.
+        A person's page (``member.kind`` "person") gets who is here among its first frames."""
+        if member is not None and not self.presence.knows(entry.id):
+            await self.presence.load(entry.id)  # who is here through other processes
         async with entry.lock:  # no event can be published between the catch-up and the add
             seen = parse_version(last_event_id)
             if seen is not None and seen > entry.state.version and self.store.durable and entry.held is None:
@@ -245,11 +284,20 @@ class MapHub:
                 if not (events and events[-1].version == entry.state.version):
                     await entry.frames.build_snapshot(entry.state)
                 initial = entry.frames.from_store(events, entry.state)
+            if member is not None:
+                self.presence.join(entry.id, member)  # told to the viewers already here
             sub = self.fanout.add(entry, initial, viewer)
+            if member is not None:
+                entry.members[sub] = member
+                if member.kind == "person":
+                    sub.initial.append(self.presence.frame(entry.id))
         log.debug("map %s: a viewer joined (%d now)", map_ref(entry.id), len(entry.subscribers))
         return sub
 
     def leave(self, entry: MapEntry, sub: Viewer) -> None:
+        member = entry.members.pop(sub, None)
+        if member is not None:
+            self.presence.leave(entry.id, member)
         self.fanout.remove(entry, sub)
         entry.last_used = trio.current_time()
         log.debug("map %s: a viewer left (%d now)", map_ref(entry.id), len(entry.subscribers))

@@ -186,6 +186,12 @@ class Fanout:
             if subscribers:
                 self._offer(subscribers, data, chunk(data))
 
+    def broadcast(self, watched: Watched, data: bytes) -> None:
+        """A frame that is not one of the map's versions (presence): offered to every viewer
+        now, never logged for resume."""
+        if watched.subscribers:
+            self._offer(watched.subscribers, data, chunk(data))
+
     def _offer(self, subscribers: set[Viewer], data: bytes, chunked: bytes) -> None:
         for sub in list(subscribers):
             if not sub.offer(data, chunked):

@@ -17,11 +17,13 @@ from mapsrv.core.geojson import to_geojson
 from mapsrv.core.history import History
 from mapsrv.errors import Unavailable
 from mapsrv.hub.fanout import SNAPSHOT_THREAD, FrameLog, Viewer, snapshot_json, with_activity
+from mapsrv.hub.presence import Member
 from mapsrv.hub.recovery import HeldWrites
-from mapsrv.store import LoadedMap, MapMeta
+from mapsrv.store import LoadedMap, MapMeta, Touched
 
 __all__ = ["UNUSED_MAP_TIMEOUT", "MapEntry", "Registry", "new_token"]
 
+RETIRED_EDIT_KEYS = 16  # turned-off edit keys a map remembers here, to answer "turned off"
 UNUSED_MAP_TIMEOUT = 600.0  # seconds before a never-written, unwatched map is forgotten
 
 
@@ -48,10 +50,13 @@ class MapEntry:
     inbox: deque[Event] = field(default_factory=deque)  # events from the feed waiting for the lock
     draining: bool = False  # a task is applying ``inbox``
     history: History = field(default_factory=History)  # the map's changes, fed with every event
+    edit_key: str | None = None  # the editors' link, None while there is none (MapMeta.edit_key)
+    members: dict[Viewer, Member] = field(default_factory=dict)  # who each viewer is (presence)
+    retired_edit_keys: deque[str] = field(default_factory=lambda: deque(maxlen=RETIRED_EDIT_KEYS))
 
     @property
     def meta(self) -> MapMeta:
-        return MapMeta(self.id, self.view_key, self.owner, self.principal)
+        return MapMeta(self.id, self.view_key, self.owner, self.principal, self.edit_key)
 
     def snapshot_frame(self) -> bytes:
         """The whole state as one SSE frame, built at most once per version."""
@@ -99,6 +104,9 @@ class Registry:
         self.expired = 0
         self._maps: dict[str, MapEntry] = {}
         self._by_view_key: dict[str, str] = {}
+        # edit key -> (map id, still opens it): a turned-off key is remembered, so that its
+        # holder hears "turned off" rather than "not found" (what the store says across processes)
+        self._by_edit_key: dict[str, tuple[str, bool]] = {}
         self._last_map_of_user: dict[str, str] = {}
 
     def __len__(self) -> int:
@@ -113,7 +121,8 @@ class Registry:
                 f"this server holds its limit of {self.max_maps} maps; retry later", retry_after=60
             )
         map_id = new_token()
-        return self._entry(MapMeta(map_id, new_token(), owner, principal), MapState(id=map_id, title=title))
+        meta = MapMeta(map_id, new_token(), owner, principal, edit_key=new_token())
+        return self._entry(meta, MapState(id=map_id, title=title))
 
     def loaded_entry(self, loaded: LoadedMap) -> MapEntry:
         entry = self._entry(loaded.meta, loaded.state)
@@ -128,6 +137,7 @@ class Registry:
             view_key=meta.view_key,
             owner=meta.owner,
             principal=meta.principal,
+            edit_key=meta.edit_key,
             state=state,
             last_used=trio.current_time(),
             frames=FrameLog(self.frame_log_size, history),
@@ -141,6 +151,8 @@ class Registry:
             return existing
         self._maps[entry.id] = entry
         self._by_view_key[entry.view_key] = entry.id
+        if entry.edit_key:
+            self._by_edit_key[entry.edit_key] = (entry.id, True)
         self.follow(entry.id)
         return entry
 
@@ -150,21 +162,38 @@ class Registry:
     def map_for_view_key(self, view_key: str) -> str | None:
         return self._by_view_key.get(view_key)
 
+    def map_for_edit_key(self, edit_key: str) -> tuple[str, bool] | None:
+        return self._by_edit_key.get(edit_key)
+
+    def relink(self, entry: MapEntry, meta: MapMeta) -> None:
+        """The map's keys are now ``meta``'s (the owner made new ones, here or elsewhere)."""
+        if entry.edit_key and entry.edit_key != meta.edit_key:
+            if len(entry.retired_edit_keys) == RETIRED_EDIT_KEYS:
+                self._by_edit_key.pop(entry.retired_edit_keys[0], None)
+            entry.retired_edit_keys.append(entry.edit_key)
+            self._by_edit_key[entry.edit_key] = (entry.id, False)
+        if meta.edit_key:
+            self._by_edit_key[meta.edit_key] = (entry.id, True)
+        if entry.view_key != meta.view_key:
+            self._by_view_key.pop(entry.view_key, None)
+            self._by_view_key[meta.view_key] = entry.id
+        entry.view_key, entry.edit_key = meta.view_key, meta.edit_key
+
     def last_map_of(self, owner: str) -> str | None:
         return self._last_map_of_user.get(owner)
 
     def remember_last_map(self, owner: str, map_id: str) -> None:
         self._last_map_of_user[owner] = map_id
 
-    def keep_watched(self, now: float, recently: float) -> list[tuple[str, str]]:
+    def keep_watched(self, now: float, recently: float) -> list[Touched]:
         """Maps with viewers stay hot (their clock restarts when the last viewer leaves); returns
-        the (id, view key) of every map used since ``recently``."""
+        the (id, view key, edit key) of every map used since ``recently``."""
         in_use = []
         for entry in self._maps.values():
             if entry.subscribers:
                 entry.last_used = now
             if entry.last_used > recently:
-                in_use.append((entry.id, entry.view_key))
+                in_use.append((entry.id, entry.view_key, entry.edit_key))
         return in_use
 
     def expire_idle(self, now: float) -> int:
@@ -185,6 +214,9 @@ class Registry:
             del self._maps[entry.id]
             self.unfollow(entry.id)
             self._by_view_key.pop(entry.view_key, None)
+            for key in (entry.edit_key, *entry.retired_edit_keys):
+                if key:
+                    self._by_edit_key.pop(key, None)
             if entry.owner is not None and self._last_map_of_user.get(entry.owner) == entry.id:
                 del self._last_map_of_user[entry.owner]
         self.expired += len(idle)

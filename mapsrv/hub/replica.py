@@ -62,6 +62,15 @@ MAX_RESYNC_STEPS = 16  # conflicts one re-sync of a map absorbs before leaving i
 RETRY_HELD_INTERVAL = 2.0  # seconds between attempts to push held writes while the store is up
 
 
+NOTICES = (b'{"presence":', b'{"links":', '{"presence":', '{"links":')
+
+
+def is_notice(text: bytes | str) -> bool:
+    """A message on a map's channel that is not one of its events (``Store.share_presence``,
+    ``Store.set_links``)."""
+    return text.startswith(NOTICES[:2]) if isinstance(text, bytes) else text.startswith(NOTICES[2:])
+
+
 def _ignore(seconds: float) -> None:
     pass
 
@@ -120,6 +129,8 @@ class Replica:
         self._resyncing = False
         self._resync_again = False
         self.remote = RemoteEvents(self._apply_remote, self.catch_up)  # other processes' events
+        # Messages on a map's channel that are not events (presence, new links): the hub's
+        self.on_notice: Callable[[MapEntry, bytes | str], None] = lambda entry, text: None
 
     # --- the write path ---------------------------------------------------------------------
 
@@ -392,7 +403,11 @@ class Replica:
                 match message:
                     case RemoteEvent(map_id=map_id, text=text):
                         entry = maps.find(map_id)
-                        if entry is not None:
+                        if entry is None:
+                            continue
+                        if is_notice(text):
+                            self.on_notice(entry, text)
+                        else:
                             self.remote.deliver(nursery, entry, text)
                     case Followed(map_id=map_id):
                         entry = maps.find(map_id)

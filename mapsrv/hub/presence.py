@@ -1,0 +1,270 @@
+"""Who is on a map right now: a person for each open page (one event stream each) and an agent for
+each ``map://`` watch, shown to every page as an SSE ``presence`` frame and to agents by ``read``.
+
+Presence is ephemeral: never in the history, the store's log or a snapshot. Each process knows its
+own members of a map; it shares them through the store (``Store.share_presence``) at once when they
+change and again every ``SHARE_INTERVAL`` seconds, and what it shared is good for ``TTL`` seconds.
+Other processes hear the share as a notice on the map's channel, so a tab closed anywhere is gone
+from every page within a round trip, and a killed process's people within ``TTL`` + ``SWEEP``.
+
+The frame lists at most ``LISTED`` members (owners and editors first), and says how many more
+there are; a process tracks at most ``MAX_LOCAL`` members per map (the rest are counted). A frame
+goes to the map's viewers only when it differs from the last one they were sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from mapsrv.core.codec import dumps
+from mapsrv.core.ids import map_ref
+from mapsrv.core.sse import frame
+from mapsrv.store import Store, StoreUnavailable
+
+__all__ = ["LISTED", "SHARE_INTERVAL", "TTL", "Member", "Presence", "colour_of"]
+
+log = logging.getLogger("mapsrv.hub")
+
+TTL = 8.0  # seconds a process's share of a map's presence holds unless shared again
+SHARE_INTERVAL = 2.5  # seconds between shares of an unchanged presence (a heartbeat)
+SWEEP = 1.0  # seconds between looks for shares past their time (a killed process)
+LISTED = 20  # members a presence frame lists; the rest are counted in "more"
+MAX_LOCAL = 200  # members one process tracks per map; past that a join is only counted
+ROLES = ("owner", "editor", "agent", "viewer")  # the order a frame lists them in
+
+# Twelve colours apart enough to tell avatars by, each dark enough for white initials.
+_COLOURS = (
+    "#1f78b4", "#33a02c", "#e31a1c", "#d9480f", "#6a3d9a", "#b15928",
+    "#0b7285", "#5f3dc4", "#c2255c", "#2b8a3e", "#e67700", "#495057",
+)  # fmt: skip
+
+
+def colour_of(seed: str) -> str:
+    """The same colour for the same person on every page and process."""
+    return _COLOURS[zlib.crc32(seed.encode()) % len(_COLOURS)]
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str  # random per stream or watch; not a capability
+    kind: str  # "person" or "agent"
+    name: str  # display name, person- or agent-written text: pages render it as text
+    role: str  # "owner", "editor", "viewer" or "agent"
+    actor: str | None = None  # "person:<hash>" or "agent:<hash>", the id changes are attributed to
+    key: str = ""  # the edit key a person's stream came through; never shared or shown
+
+    def to_json(self) -> dict[str, Any]:
+        seed = self.actor or self.id
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "role": self.role,
+            "actor": self.actor,
+            "colour": colour_of(seed),
+        }
+
+
+class _Map:
+    __slots__ = ("local", "overflow", "remote", "sent")
+
+    def __init__(self) -> None:
+        self.local: dict[str, Member] = {}
+        self.overflow = 0  # members past MAX_LOCAL, counted only
+        self.remote: dict[
+            str, tuple[list[dict[str, Any]], int, float]
+        ] = {}  # sender -> (listed, more, until)
+        self.sent = b""  # the last frame its viewers were sent
+
+
+class Presence:
+    """Presence for every map this process holds. ``broadcast(map_id, frame)`` offers a frame to
+    the map's viewers here; ``share`` runs in ``serve``."""
+
+    def __init__(self, store: Store, sender: str, broadcast: Callable[[str, bytes], None]) -> None:
+        self.store = store
+        self.sender = sender  # this process, in shares
+        self.broadcast = broadcast
+        self._maps: dict[str, _Map] = {}
+        self._due: set[str] = set()  # maps whose change is not shared yet
+        self._wake = trio.Event()
+        self.shares = 0  # shares sent (the metrics and tests read it)
+
+    # --- this process's members --------------------------------------------------------------
+
+    def join(self, map_id: str, member: Member) -> None:
+        m = self._maps.setdefault(map_id, _Map())
+        if len(m.local) >= MAX_LOCAL:
+            m.overflow += 1
+        else:
+            m.local[member.id] = member
+        self._changed(map_id)
+
+    def leave(self, map_id: str, member: Member) -> None:
+        m = self._maps.get(map_id)
+        if m is None:
+            return
+        if m.local.pop(member.id, None) is None:
+            m.overflow = max(0, m.overflow - 1)
+        self._changed(map_id)
+
+    def knows(self, map_id: str) -> bool:
+        return map_id in self._maps
+
+    def local(self, map_id: str) -> list[Member]:
+        m = self._maps.get(map_id)
+        return list(m.local.values()) if m else []
+
+    def forget(self, map_id: str) -> None:
+        """The map left this process (expired here): nothing of it is kept or shared."""
+        self._maps.pop(map_id, None)
+        self._due.discard(map_id)
+
+    # --- everyone ----------------------------------------------------------------------------
+
+    def present(self, map_id: str) -> tuple[list[dict[str, Any]], int]:
+        """Who is on the map, across processes: the listed members and how many more."""
+        m = self._maps.get(map_id)
+        if m is None:
+            return [], 0
+        now = trio.current_time()
+        members = [member.to_json() for member in m.local.values()]
+        more = m.overflow
+        for listed, extra, until in m.remote.values():
+            if until > now:
+                members.extend(listed)
+                more += extra
+        members.sort(key=_order)
+        return members[:LISTED], more + max(0, len(members) - LISTED)
+
+    def frame(self, map_id: str) -> bytes:
+        listed, more = self.present(map_id)
+        return frame(dumps({"present": listed, "more": more}), event="presence")
+
+    def _changed(self, map_id: str) -> None:
+        self._send(map_id)
+        if self.store.durable:
+            self._due.add(map_id)
+            self._wake.set()
+
+    def _send(self, map_id: str) -> None:
+        m = self._maps.get(map_id)
+        if m is None:
+            return
+        data = self.frame(map_id)
+        if data != m.sent:
+            m.sent = data
+            self.broadcast(map_id, data)
+
+    # --- other processes ---------------------------------------------------------------------
+
+    def heard(self, map_id: str, text: bytes | str) -> None:
+        """Another process's share of ``map_id`` (the notice's JSON: ``{"presence": {...}}``)."""
+        m = self._maps.get(map_id)
+        if m is None:
+            return
+        try:
+            shared = json.loads(text)["presence"]
+            self._take(m, shared)
+        except (ValueError, KeyError, TypeError):
+            log.warning("map %s: a presence notice could not be read", map_ref(map_id))
+            return
+        self._send(map_id)
+
+    async def load(self, map_id: str) -> None:
+        """What the other processes last shared of a map this process starts watching."""
+        if not self.store.durable:
+            return
+        try:
+            texts = await self.store.presence_of(map_id)
+        except StoreUnavailable:
+            return
+        m = self._maps.setdefault(map_id, _Map())
+        for text in texts:
+            try:
+                self._take(m, json.loads(text))
+            except (ValueError, KeyError, TypeError):
+                continue
+        self._send(map_id)
+
+    def _take(self, m: _Map, shared: dict[str, Any]) -> None:
+        sender = str(shared["from"])
+        if sender == self.sender:
+            return
+        listed = [member for member in shared["members"] if isinstance(member, dict)][:LISTED]
+        more = int(shared.get("more", 0)) + max(0, len(shared["members"]) - LISTED)
+        if listed or more:
+            m.remote[sender] = (listed, more, trio.current_time() + TTL)
+        else:
+            m.remote.pop(sender, None)
+
+    def sweep(self) -> None:
+        """Drop shares past their time (their process stopped sharing: killed, or cut off)."""
+        now = trio.current_time()
+        for map_id, m in list(self._maps.items()):
+            stale = [sender for sender, (_, _, until) in m.remote.items() if until <= now]
+            for sender in stale:
+                del m.remote[sender]
+            if stale:
+                self._send(map_id)
+            if not m.local and not m.remote and not m.overflow:
+                del self._maps[map_id]
+
+    # --- sharing -----------------------------------------------------------------------------
+
+    def _share_text(self, map_id: str) -> str:
+        m = self._maps.get(map_id)
+        members = [member.to_json() for member in m.local.values()] if m else []
+        return dumps({"from": self.sender, "members": members[:LISTED], "more": (m.overflow if m else 0)
+                      + max(0, len(members) - LISTED)})  # fmt: skip
+
+    async def _share(self, map_ids: Iterable[str]) -> None:
+        for map_id in map_ids:
+            try:
+                await self.store.share_presence(map_id, self.sender, self._share_text(map_id), TTL)
+                self.shares += 1
+            except StoreUnavailable:
+                pass  # shared again on the next heartbeat; meanwhile the others keep ours until TTL
+            except Exception:
+                log.exception("map %s: presence could not be shared", map_ref(map_id))
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Share changes at once, every map with members here each ``SHARE_INTERVAL``, and drop
+        other processes' shares past their time each ``SWEEP``."""
+        task_status.started()
+        next_beat = next_sweep = trio.current_time()
+        while True:
+            with trio.move_on_at(min(next_beat, next_sweep)):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            now = trio.current_time()
+            if now >= next_sweep:
+                self.sweep()
+                next_sweep = now + SWEEP
+            if not self.store.durable:
+                next_beat = now + SHARE_INTERVAL
+                continue
+            if now >= next_beat:
+                # Every map with members here; and one last (empty) share for maps just left.
+                due = self._due | {map_id for map_id, m in self._maps.items() if m.local or m.overflow}
+                next_beat = now + SHARE_INTERVAL
+            else:
+                due = set(self._due)
+            self._due.clear()
+            await self._share(sorted(due))
+
+
+def _order(member: dict[str, Any]) -> tuple[int, str, str]:
+    role = member.get("role")
+    return (
+        ROLES.index(role) if role in ROLES else len(ROLES),
+        str(member.get("name")),
+        str(member.get("id")),
+    )

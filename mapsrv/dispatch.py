@@ -25,7 +25,7 @@ from mapsrv.hub.access import resolve
 from mapsrv.mcp.endpoints import McpEndpoints
 from mapsrv.observability.metrics import CONTENT_TYPE, Metrics
 from mapsrv.web import create_app, security_headers
-from mapsrv.web.stream import StreamCounts, serve_event_stream, stream_start
+from mapsrv.web.stream import StreamCounts, person_member, serve_event_stream, stream_start
 from mapsrv.web.writes import PageWrites
 
 __all__ = ["Dispatcher"]
@@ -119,7 +119,7 @@ class Dispatcher:
         await self._app(scope, receive, send)
 
     async def _write(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
-        await self._writes(scope, receive, send, match.key, scope["path"].rsplit("/", 1)[1])
+        await self._writes(scope, receive, send, match.key, scope["path"].rsplit("/", 1)[1], match.kind)
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
         await self.mcp(scope, receive, send)
@@ -139,7 +139,8 @@ class Dispatcher:
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 raise HttpError(405, "method not allowed")
-            user = user_from_cookies(header(scope, b"cookie"))
+            cookie = header(scope, b"cookie")
+            user = user_from_cookies(cookie)
             entry = await resolve(self.hub, match.kind, match.key, user)
         except MapsrvError as exc:
             if exchange is not None:
@@ -155,7 +156,8 @@ class Dispatcher:
             scope,
             receive,
             send,
-            start=self._stream_starts["v" if match.kind == "v" else "m"],
+            start=self._stream_starts["v" if match.kind == "v" else "m"],  # "e": no cross-origin
             retry_ms=int(self.config.sse_retry * 1000),
             counts=self.streams,
+            member=person_member(match.kind, match.key, user, cookie, header(scope, b"user-agent")),
         )

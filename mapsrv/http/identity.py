@@ -8,12 +8,25 @@ import hmac
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote, unquote
 
+from mapsrv.core.changes import clean_name
 from mapsrv.core.ids import looks_like_token
+from mapsrv.errors import InvalidInput
 
-__all__ = ["USER_COOKIE", "ApiKeys", "ClientIdentity", "user_cookie_header", "user_from_cookies"]
+__all__ = [
+    "NAME_COOKIE",
+    "USER_COOKIE",
+    "ApiKeys",
+    "ClientIdentity",
+    "name_cookie_header",
+    "name_from_cookies",
+    "user_cookie_header",
+    "user_from_cookies",
+]
 
 USER_COOKIE = "mapsrv_user"
+NAME_COOKIE = "mapsrv_name"  # the display name a person chose (mapsrv.core.changes.clean_name)
 
 
 def user_from_cookies(cookie_header: str | None) -> str | None:
@@ -32,6 +45,29 @@ def user_cookie_header(user: str, *, secure: bool) -> str:
     """HttpOnly (scripts never see it), SameSite=Lax (no cross-site writes), one year."""
     flags = "; Secure" if secure else ""
     return f"{USER_COOKIE}={user}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{flags}"
+
+
+def name_from_cookies(cookie_header: str | None) -> str | None:
+    """The display name this browser chose, as it was cleaned when set (cleaned again: a cookie
+    is the client's to change)."""
+    if not cookie_header or NAME_COOKIE not in cookie_header:
+        return None
+    try:
+        morsel = SimpleCookie(cookie_header).get(NAME_COOKIE)
+    except CookieError:
+        return None
+    if morsel is None:
+        return None
+    try:
+        return clean_name(unquote(morsel.value))
+    except InvalidInput:
+        return None
+
+
+def name_cookie_header(name: str, *, secure: bool) -> str:
+    """The name, percent-encoded (any script, no cookie syntax), for as long as the user cookie."""
+    flags = "; Secure" if secure else ""
+    return f"{NAME_COOKIE}={quote(name, safe='')}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{flags}"
 
 
 class ApiKeys:

@@ -65,7 +65,7 @@ class Route:
 @dataclass(frozen=True)
 class RouteMatch:
     route: Route
-    kind: str  # "m" or "v" for a map's routes, else ""
+    kind: str  # "m" (the owner's), "e" (an editor's) or "v" (a viewer's) for a map's routes, else ""
     key: str  # the map id or view key in the path, else ""
 
 
@@ -84,20 +84,31 @@ ROUTES: tuple[Route, ...] = (
     _route("/mcp", r"/mcp/?", Family.MCP_HTTP, origin_checked=True),
     _route("/sse", r"/sse", Family.MCP_SSE, origin_checked=True),
     _route("/messages/", r"/messages/.*", Family.MCP_MESSAGES, origin_checked=True),
+    _route("/name", r"/name", Family.WEB, origin_checked=True),
     _route("/m/{id}/events", "/" + _KEY.format(kind="m") + "/events", Family.BROWSER_STREAM),
+    _route("/e/{key}/events", "/" + _KEY.format(kind="e") + "/events", Family.BROWSER_STREAM),
     _route("/v/{key}/events", "/" + _KEY.format(kind="v") + "/events", Family.BROWSER_STREAM),
     _route("/m/{id}/ops", "/" + _KEY.format(kind="m") + "/ops", Family.PAGE_WRITE, origin_checked=True),
     _route("/m/{id}/claim", "/" + _KEY.format(kind="m") + "/claim", Family.WEB, origin_checked=True),
     _route("/m/{id}/undo", "/" + _KEY.format(kind="m") + "/undo", Family.PAGE_WRITE, origin_checked=True),
     _route("/m/{id}/redo", "/" + _KEY.format(kind="m") + "/redo", Family.PAGE_WRITE, origin_checked=True),
     _route("/m/{id}/import", "/" + _KEY.format(kind="m") + "/import", Family.PAGE_WRITE, origin_checked=True),
+    _route("/m/{id}/links", "/" + _KEY.format(kind="m") + "/links", Family.WEB, origin_checked=True),
+    # An editor's writes (the edit link): the same handler, the same checks, a label of their own.
+    _route(
+        "/e/{key}/write",
+        "/" + _KEY.format(kind="e") + "/(ops|undo|redo|import)",
+        Family.PAGE_WRITE,
+        origin_checked=True,
+    ),
     _route(
         "/{m,v}/{id}/export",
-        "/" + _KEY.format(kind="[mv]") + r"/(state|geojson|export\.(gpx|kml|kmz|csv|geojson))",
+        "/" + _KEY.format(kind="[mev]") + r"/(state|geojson|export\.(gpx|kml|kmz|csv|geojson))",
         Family.WEB,
     ),
-    _route("/{m,v}/{id}/image.png", "/" + _KEY.format(kind="[mv]") + r"/image\.png", Family.WEB),
+    _route("/{m,v}/{id}/image.png", "/" + _KEY.format(kind="[mev]") + r"/image\.png", Family.WEB),
     _route("/m/{id}", "/" + _KEY.format(kind="m"), Family.WEB),
+    _route("/e/{key}", "/" + _KEY.format(kind="e"), Family.WEB),
     _route("/v/{key}", "/" + _KEY.format(kind="v"), Family.WEB),
     _route("/static/", r"/static/.*", Family.WEB),
 )

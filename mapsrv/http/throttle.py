@@ -86,6 +86,9 @@ class SharedBuckets(Protocol):
     async def take_rate(self, key: str, interval: float, burst: int, cost: int = 1) -> float: ...
 
 
+WRITE_ROUTES = frozenset({"/m/{id}/ops", "/m/{id}/undo", "/m/{id}/redo", "/e/{key}/write"})
+
+
 def kind_of(match: RouteMatch, scope: Scope) -> Kind | None:
     """Which budget a request spends, if any."""
     route, method = match.route, scope["method"]
@@ -93,7 +96,7 @@ def kind_of(match: RouteMatch, scope: Scope) -> Kind | None:
         route.template == "/" and method == "GET" and user_from_cookies(header(scope, b"cookie")) is None
     ):
         return Kind.MAPS
-    if route.template in ("/m/{id}/ops", "/m/{id}/undo", "/m/{id}/redo") and method == "POST":
+    if route.template in WRITE_ROUTES and method == "POST":
         return Kind.WRITES
     if route.family in (Family.MCP_HTTP, Family.MCP_MESSAGES) and method == "POST":
         return Kind.MCP

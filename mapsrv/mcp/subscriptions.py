@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,9 +46,11 @@ from mcp.types import (
     UnsubscribeRequestParams,
 )
 
+from mapsrv.core.changes import agent_actor
 from mapsrv.errors import InvalidInput, MapsrvError, TooManyRequests, Unavailable
 from mapsrv.hub import MapEntry, MapHub
 from mapsrv.hub.fanout import HEARTBEAT
+from mapsrv.hub.presence import Member
 from mapsrv.mcp.sdk import connection_of
 
 __all__ = [
@@ -56,6 +59,7 @@ __all__ = [
     "MAX_MAPS_PER_SESSION",
     "MapWatchers",
     "SubscriptionStatistics",
+    "agent_member",
     "map_id_of",
 ]
 
@@ -77,6 +81,17 @@ _MAP_URI = re.compile(r"map://([A-Za-z0-9_-]{1,64})")
 EntryOf = Callable[[ServerRequestContext[Any, Any], str], Awaitable[MapEntry]]
 ClientOf = Callable[[ServerRequestContext[Any, Any]], str]
 StreamOpen = Callable[[str | None], bool]  # whether a session's GET stream is open (sdk.py)
+
+
+def clean_agent_name(name: str | None) -> str:
+    return agent_actor(name, "").name  # the name as attribution shows it ("an agent" for none)
+
+
+def agent_member(ctx: ServerRequestContext[Any, Any]) -> Member:
+    """The agent behind a watch, as the people on the map see it: its client's name."""
+    params = ctx.session.client_params
+    name = params.client_info.name if params is not None else None
+    return Member(id=secrets.token_hex(4), kind="agent", name=clean_agent_name(name), role="agent")
 
 
 def map_id_of(uri: str) -> str | None:
@@ -165,16 +180,18 @@ class MapWatchers:
         entry: MapEntry,
         uri: str,
         changed: Callable[[str], None],
+        member: Member | None = None,
         *,
         task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Call ``changed(uri)`` after each change of the map, until cancelled."""
+        """Call ``changed(uri)`` after each change of the map (and each time someone comes or
+        goes), until cancelled. ``member``: the agent, shown on the map while it watches."""
         self.watching += 1
         try:
             with trio.CancelScope() as scope:
                 seen: str | None = str(entry.state.version)
                 while True:
-                    async with self.hub.subscribe(entry, seen) as sub:
+                    async with self.hub.subscribe(entry, seen, member) as sub:
                         if seen is None or sub.initial:
                             changed(uri)  # a change between the request and now, or a restart
                         if seen is not None:
@@ -251,7 +268,7 @@ class MapWatchers:
             connection.state[_STATE_KEY] = session
             connection.exit_stack.callback(session.scope.cancel)
         session.watches[params.uri] = await session.nursery.start(
-            self._watch, entry, params.uri, session.owed.changed
+            self._watch, entry, params.uri, session.owed.changed, agent_member(ctx)
         )
         return EmptyResult()
 
@@ -309,7 +326,7 @@ class MapWatchers:
         try:
             async with trio.open_nursery() as nursery:
                 for uri, entry in entries:
-                    await nursery.start(self._watch, entry, uri, owed.changed)
+                    await nursery.start(self._watch, entry, uri, owed.changed, agent_member(ctx))
                 # The ack is the stream's first frame; watches started before it miss nothing.
                 await ctx.session.send_notification(
                     SubscriptionsAcknowledgedNotification(

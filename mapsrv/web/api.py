@@ -15,26 +15,31 @@ from mapsrv.formats import write_file
 from mapsrv.hub.access import resolve
 from mapsrv.image.render import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, ImageRequest
 from mapsrv.web.context import current_user, web_context
+from mapsrv.web.pages import links_json
 
 __all__ = ["api", "export", "file_stem", "geojson", "image", "state"]
 
 api = Blueprint("api", __name__)
 
 
-@api.get("/<any(m, v):kind>/<key>/state")
+@api.get("/<any(m, e, v):kind>/<key>/state")
 async def state(kind: str, key: str) -> Response:
     hub = web_context().hub
     entry = await resolve(hub, kind, key, current_user())
     at = request.args.get("at")
     if at is None:
-        return Response(await entry.state_body(), content_type="application/json")
+        body = await entry.state_body()
+        if kind == "m":  # the owner's: with the map's links (an object's first members)
+            links = dumps(links_json(web_context(), entry.meta))
+            body = links[:-1] + "," + body[1:]
+        return Response(body, content_type="application/json")
     version = _version("at", at)
     past = (await hub.state_at(entry.id, version)).to_json()
     past.update(version=version, current_version=entry.state.version)
     return Response(dumps(past), content_type="application/json")
 
 
-@api.get("/<any(m, v):kind>/<key>/geojson")
+@api.get("/<any(m, e, v):kind>/<key>/geojson")
 async def geojson(kind: str, key: str) -> Response:
     entry = await resolve(web_context().hub, kind, key, current_user())
     response = Response(await entry.geojson_body(), content_type="application/geo+json")
@@ -42,7 +47,7 @@ async def geojson(kind: str, key: str) -> Response:
     return response
 
 
-@api.get("/<any(m, v):kind>/<key>/export.<any(gpx, kml, kmz, csv, geojson):extension>")
+@api.get("/<any(m, e, v):kind>/<key>/export.<any(gpx, kml, kmz, csv, geojson):extension>")
 async def export(kind: str, key: str, extension: str) -> Response:
     """The map as a file to download, for the owner's and the view link alike."""
     entry = await resolve(web_context().hub, kind, key, current_user())
@@ -66,7 +71,7 @@ def file_stem(title: str) -> str:
     return stem or "map"
 
 
-@api.get("/<any(m, v):kind>/<key>/image.png")
+@api.get("/<any(m, e, v):kind>/<key>/image.png")
 async def image(kind: str, key: str) -> Response:
     """The map as the page shows it, drawn on the server (``mapsrv.image``): ``w`` and ``h`` in
     pixels (800 x 600 by default, 64 to 1280 a side). The ETag is the version and the size: a

@@ -1,5 +1,6 @@
-"""The pages: ``/`` (this browser's last map, or a new one), ``/new``, a map's edit page
-``/m/<id>`` and its read-only page ``/v/<view key>``.
+"""The pages: ``/`` (this browser's last map, or a new one), ``/new``, a map's owner page
+``/m/<id>``, its editors' page ``/e/<edit key>`` and its read-only page ``/v/<view key>``; the
+owner's links (``POST /m/<id>/links``) and a person's display name (``POST /name``).
 
 An agent-made map belongs to nobody until a person opens it: its ``/m/<id>`` shows a button
 that POSTs to ``/m/<id>/claim`` (Origin-checked, like every cookie-bearing write), never a claim
@@ -14,15 +15,20 @@ The pages are Jinja2 templates in ``mapsrv/web/templates``, every value escaped
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, Response, redirect, request
 
+from mapsrv.core.changes import clean_name, suggested_name
+from mapsrv.core.codec import dumps
 from mapsrv.core.history import person_actor
-from mapsrv.errors import NotFound
-from mapsrv.http.identity import user_cookie_header
+from mapsrv.errors import Forbidden, InvalidInput, NotFound
+from mapsrv.http.identity import name_cookie_header, name_from_cookies, user_cookie_header
 from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.templates import render
 from mapsrv.hub import MapEntry, new_token
 from mapsrv.hub.access import resolve, unclaimed
+from mapsrv.store import MapMeta
 from mapsrv.web.context import WebContext, current_user, web_context
 from mapsrv.web.static import CLAIM_TEMPLATE, GONE_TEMPLATE, TEMPLATE
 
@@ -30,6 +36,10 @@ __all__ = [
     "PACKAGE",
     "claim_map",
     "edit_page",
+    "editor_page",
+    "links",
+    "links_json",
+    "set_name",
     "index",
     "new_map",
     "not_found",
@@ -64,17 +74,37 @@ def _redirect_to(map_id: str) -> Response:
 PREVIEW = (1200, 630)  # the size chat apps show link previews at
 
 
-def render_page(ctx: WebContext, entry: MapEntry, mode: str, base_url: str, actor: str = "") -> str:
+def render_page(
+    ctx: WebContext,
+    entry: MapEntry,
+    mode: str,
+    base_url: str,
+    actor: str = "",
+    *,
+    role: str = "",
+    name: str = "",
+    suggested: str = "",
+) -> str:
     """index.html with this map's values, each escaped (a title is an agent's untrusted text).
     ``actor`` is the id the person's writes are attributed to (a hash, not a secret): the page
-    shows its own changes as "you"."""
-    if mode == "edit":
+    shows its own changes as "you". ``role``: "owner" (``/m/<id>``, the default in edit mode),
+    "editor" (``/e/<edit key>``: the page never holds the map id) or "viewer"."""
+    role = role or ("owner" if mode == "edit" else "viewer")
+    values: dict[str, str] = {"map_id": "", "view_url": "", "edit_url": "", "actor": actor}
+    if role == "owner":
         prefix = f"/m/{entry.id}"
-        values = {"map_id": entry.id, "view_url": f"{base_url}/v/{entry.view_key}", "actor": actor}
+        values.update(map_id=entry.id, view_url=f"{base_url}/v/{entry.view_key}")
+        values.update(edit_url=f"{base_url}/e/{entry.edit_key}" if entry.edit_key else "")
+    elif role == "editor":
+        prefix = f"/e/{entry.edit_key}"
+        values.update(view_url=f"{base_url}/v/{entry.view_key}")
     else:
         prefix = f"/v/{entry.view_key}"
-        values = {"map_id": "", "view_url": "", "actor": ""}
+        values.update(actor="")
     values.update(
+        role=role,
+        name=name,
+        suggested_name=suggested,
         mcp_url=f"{base_url}/mcp",
         events=f"{prefix}/events",
         geojson=f"{prefix}/geojson",
@@ -101,15 +131,19 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds)} seconds"
 
 
-def render_gone(ctx: WebContext) -> str:
-    return render(PACKAGE, GONE_TEMPLATE, idle=_duration(ctx.config.idle_timeout))
+def render_gone(ctx: WebContext, reason: str = "") -> str:
+    """The page for a map that is not there, or (``reason``) a link its owner turned off."""
+    return render(PACKAGE, GONE_TEMPLATE, idle=_duration(ctx.config.idle_timeout), reason=reason)
 
 
 @pages.errorhandler(NotFound)
-async def not_found(exc: NotFound) -> Response:
+@pages.errorhandler(Forbidden)
+async def not_found(exc: NotFound | Forbidden) -> Response:
     """A browser gets a page that says what happened and how to go on; a program, JSON."""
     if request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html":
-        return Response(render_gone(web_context()), status=404, content_type="text/html")
+        reason = exc.message[:1].upper() + exc.message[1:] if isinstance(exc, Forbidden) else ""
+        page = render_gone(web_context(), reason)
+        return Response(page, status=exc.status, content_type="text/html")
     response = Response(error_body(exc), status=exc.status)
     for name, value in error_headers(exc):
         response.headers[name] = value
@@ -146,9 +180,76 @@ async def edit_page(map_id: str) -> Response:
         # An agent-made map nobody has opened: the person opens it with a button.
         page = render_claim(await unclaimed(ctx.hub, map_id))
     else:
-        actor = person_actor(request.headers.get("User-Agent"), user).id
-        page = render_page(ctx, entry, "edit", _base_url(ctx), actor)
+        page = _person_page(ctx, entry, "owner", user)
     return _with_cookie(Response(page, content_type="text/html"), user, fresh)
+
+
+def _person_page(ctx: WebContext, entry: MapEntry, role: str, user: str) -> str:
+    name = name_from_cookies(request.headers.get("Cookie"))
+    actor = person_actor(request.headers.get("User-Agent"), user, name).id
+    return render_page(
+        ctx, entry, "edit", _base_url(ctx), actor, role=role, name=name or "", suggested=suggested_name(user)
+    )
+
+
+@pages.get("/e/<edit_key>")
+async def editor_page(edit_key: str) -> Response:
+    """The edit link: a person edits the map as well as its owner, without its id (the owner's
+    capability, which agents use) and without managing its links."""
+    ctx = web_context()
+    user, fresh = _user()
+    entry = await resolve(ctx.hub, "e", edit_key, user)
+    return _with_cookie(
+        Response(_person_page(ctx, entry, "editor", user), content_type="text/html"), user, fresh
+    )
+
+
+async def _json_body() -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise InvalidInput("send a JSON object as application/json")
+    body = await request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    return body
+
+
+def links_json(ctx: WebContext, meta: MapMeta) -> dict[str, str | None]:
+    base = _base_url(ctx)
+    edit_url = f"{base}/e/{meta.edit_key}" if meta.edit_key else None
+    return {"edit_url": edit_url, "view_url": f"{base}/v/{meta.view_key}"}
+
+
+@pages.post("/m/<map_id>/links")
+async def links(map_id: str) -> Response:
+    """The owner's links: ``{"edit": "new"}`` makes a new edit link (the old one stops working),
+    ``{"edit": "off"}`` turns it off, ``{"view": "new"}`` makes a new view link. Pages opened
+    through an old link are told at once, on every process."""
+    ctx = web_context()
+    entry = await resolve(ctx.hub, "m", map_id, current_user())
+    body = await _json_body()
+    unknown = sorted(set(body) - {"edit", "view"})
+    if unknown or not body:
+        raise InvalidInput('send {"edit": "new"}, {"edit": "off"} or {"view": "new"}' + (
+            f"; unknown field {unknown[0]!r:.40}" if unknown else ""))  # fmt: skip
+    edit, view = body.get("edit"), body.get("view")
+    if edit not in (None, "new", "off"):
+        raise InvalidInput(f'edit must be "new" or "off", got {edit!r:.40}')
+    if view not in (None, "new"):
+        raise InvalidInput(f'view must be "new", got {view!r:.40}')
+    meta = await ctx.hub.relink(entry, edit=edit, view=view == "new")
+    return Response(dumps(links_json(ctx, meta)), content_type="application/json")
+
+
+@pages.post("/name")
+async def set_name() -> Response:
+    """The display name this browser's edits and presence show, kept in a cookie beside its
+    user id: ``{"name": "Ana"}``."""
+    user, fresh = _user()
+    name = clean_name((await _json_body()).get("name"))
+    response = Response(dumps({"name": name}), content_type="application/json")
+    secure = web_context().config.secure_cookies or request.scheme == "https"
+    response.headers.add("Set-Cookie", name_cookie_header(name, secure=secure))
+    return _with_cookie(response, user, fresh)
 
 
 @pages.post("/m/<map_id>/claim")

@@ -19,6 +19,7 @@ a comment every 15 s cost 3 KiB of RAM per stream).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -26,14 +27,18 @@ from typing import Any
 
 import trio
 
+from mapsrv.core.changes import person_actor
 from mapsrv.core.sse import retry
 from mapsrv.http.compression import Deflated, accepts_gzip
 from mapsrv.http.hypercorn import connection_socket
+from mapsrv.http.identity import name_from_cookies
 from mapsrv.http.socket_writer import SocketViewer
 from mapsrv.http.types import Message, Receive, Send, header
 from mapsrv.hub import MapEntry, MapHub
+from mapsrv.hub.access import ROLES
+from mapsrv.hub.presence import Member
 
-__all__ = ["FINISH_TIMEOUT", "StreamCounts", "pump", "serve_event_stream", "stream_start"]
+__all__ = ["FINISH_TIMEOUT", "StreamCounts", "person_member", "pump", "serve_event_stream", "stream_start"]
 
 # Each frame deflated once for every gzip stream of the process (mapsrv.http.compression).
 DEFLATED = Deflated()
@@ -95,6 +100,23 @@ def stream_start(headers: Sequence[tuple[str, str]]) -> Message:
     }
 
 
+def person_member(
+    kind: str, key: str, user: str | None, cookie: str | None, user_agent: str | None
+) -> Member:
+    """Who a page's stream shows on the map: as their changes are attributed (the name they
+    chose, else their browser: "Chrome on Linux"), or "Viewer" (a view link opened without our
+    cookie)."""
+    actor = person_actor(user_agent, user, name_from_cookies(cookie)) if user else None
+    return Member(
+        id=secrets.token_hex(4),
+        kind="person",
+        name=actor.name if actor else "Viewer",
+        role=ROLES.get(kind, "viewer"),
+        actor=actor.id if actor else None,
+        key=key if kind in ("e", "v") else "",
+    )
+
+
 async def serve_event_stream(
     hub: MapHub,
     entry: MapEntry,
@@ -106,18 +128,20 @@ async def serve_event_stream(
     start: Message,
     retry_ms: int,
     counts: StreamCounts,
+    member: Member | None = None,
 ) -> None:
-    """Stream ``entry`` to this request, with the head ``start`` (see ``stream_start``)."""
+    """Stream ``entry`` to this request, with the head ``start`` (see ``stream_start``);
+    ``member``: the person on the map while the stream lasts (presence)."""
     sock = connection_socket() if scope["method"] == "GET" and scope.get("http_version") == "1.1" else None
     if sock is None:
         counts.asgi += 1
-        await _serve_pumped(hub, entry, last_event_id, receive, send, start, retry_ms)
+        await _serve_pumped(hub, entry, last_event_id, receive, send, start, retry_ms, member)
         return
     counts.socket += 1
     packed = accepts_gzip(header(scope, b"accept-encoding") or "")
     counts.gzip += packed
     viewer = await hub.join(
-        entry, last_event_id, partial(SocketViewer, sock, gzip=DEFLATED if packed else None)
+        entry, last_event_id, partial(SocketViewer, sock, gzip=DEFLATED if packed else None), member
     )
     assert isinstance(viewer, SocketViewer)
     try:
@@ -146,11 +170,12 @@ async def _serve_pumped(
     send: Send,
     start: Message,
     retry_ms: int,
+    member: Member | None,
 ) -> None:
     async def write(data: bytes) -> None:
         await send({"type": "http.response.body", "body": data, "more_body": True})
 
-    async with hub.subscribe(entry, last_event_id) as sub:
+    async with hub.subscribe(entry, last_event_id, member) as sub:
         await send(start)
         await write(retry(retry_ms) + b"".join(sub.initial))
         disconnected = False

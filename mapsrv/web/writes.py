@@ -30,7 +30,7 @@ from mapsrv.core.model import MapState, check_id, check_number
 from mapsrv.core.parse import parse_ops
 from mapsrv.errors import BodyTooLarge, HttpError, InvalidInput, MapsrvError
 from mapsrv.formats.batch import import_ops, report
-from mapsrv.http.identity import user_from_cookies
+from mapsrv.http.identity import name_from_cookies, user_from_cookies
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send
 from mapsrv.hub import MapEntry, MapHub, Written
@@ -81,9 +81,12 @@ class PageWrites:
             *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers),
         ]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, map_id: str, action: str) -> None:
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, map_id: str, action: str, kind: str = "m"
+    ) -> None:
+        """``kind`` "m": ``map_id`` is the map's id (its owner's page); "e": an edit key."""
         try:
-            result = await self._write(scope, receive, map_id, action)
+            result = await self._write(scope, receive, map_id, action, kind)
         except MapsrvError as exc:
             await send_error(send, exc)
             return
@@ -102,7 +105,7 @@ class PageWrites:
         await send({"type": "http.response.body", "body": body})
 
     async def _write(
-        self, scope: Scope, receive: Receive, map_id: str, action: str
+        self, scope: Scope, receive: Receive, map_id: str, action: str, kind: str
     ) -> Written | dict[str, Any]:
         if scope["method"] != "POST":
             raise HttpError(405, "method not allowed", headers=(("Allow", "POST"),))
@@ -119,8 +122,10 @@ class PageWrites:
                 content_type = content_type or value.decode("latin-1")
         user = user_from_cookies(cookie)
         hub = self.hub
-        entry = await resolve(hub, "m", map_id, user)
-        actor = person_actor(user_agent, user or "")
+        entry = await resolve(hub, kind, map_id, user)
+        if kind == "e" and user is None:
+            raise InvalidInput("an edit needs this browser's cookie: open the edit link first")
+        actor = person_actor(user_agent, user or "", name_from_cookies(cookie))
         if action == "undo":
             return await hub.undo(entry.id, actor)
         if action == "redo":

@@ -36,10 +36,11 @@ HANDLERS = {
 }
 
 
-def examples(map_id: str, view_key: str) -> dict[str, tuple[str, str, dict[str, Any]]]:
+def examples(map_id: str, view_key: str, edit_key: str) -> dict[str, tuple[str, str, dict[str, Any]]]:
     """template -> (method, path, request options): one request per route in the table."""
     return {
         "/": ("GET", "/", {}),
+        "/name": ("POST", "/name", {"json": {"name": "Ana"}}),
         "/new": ("POST", "/new", {}),
         "/health": ("GET", "/health", {}),
         "/ready": ("GET", "/ready", {}),
@@ -48,15 +49,19 @@ def examples(map_id: str, view_key: str) -> dict[str, tuple[str, str, dict[str, 
         "/sse": ("GET", "/sse", {}),
         "/messages/": ("POST", "/messages/?session_id=00", {"json": {}}),
         "/m/{id}/events": ("GET", f"/m/{map_id}/events", {}),
+        "/e/{key}/events": ("GET", f"/e/{edit_key}/events", {}),
         "/v/{key}/events": ("GET", f"/v/{view_key}/events", {}),
         "/m/{id}/ops": ("POST", f"/m/{map_id}/ops", {"json": {"ops": [{"op": "set_title", "title": "t"}]}}),
         "/m/{id}/claim": ("POST", f"/m/{map_id}/claim", {}),
         "/m/{id}/undo": ("POST", f"/m/{map_id}/undo", {}),  # undoes the set_title above
         "/m/{id}/redo": ("POST", f"/m/{map_id}/redo", {}),
         "/m/{id}/import": ("POST", f"/m/{map_id}/import?format=csv", {"content": b"lat,lon\n1,2\n"}),
+        "/e/{key}/write": ("POST", f"/e/{edit_key}/undo", {}),  # undoes the import above
+        "/e/{key}": ("GET", f"/e/{edit_key}", {}),
         "/{m,v}/{id}/export": ("GET", f"/v/{view_key}/geojson", {}),
         "/{m,v}/{id}/image.png": ("GET", f"/v/{view_key}/image.png?w=64&h=64", {}),
         "/m/{id}": ("GET", f"/m/{map_id}", {}),
+        "/m/{id}/links": ("POST", f"/m/{map_id}/links", {"json": {"edit": "new"}}),
         "/v/{key}": ("GET", f"/v/{view_key}", {}),
         "/static/": ("GET", "/static/map.js", {}),
         "other": ("GET", "/no/such/page", {}),
@@ -83,12 +88,13 @@ async def test_every_route_is_dispatched_labelled_and_logged_as_the_table_says(
     map_id = await alice.new_map()
     page = (await alice.client.get(f"/m/{map_id}")).text
     view_key = page.split('data-view-url="', 1)[1].split('"', 1)[0].rsplit("/", 1)[1]
-    cases = examples(map_id, view_key)
+    edit_key = page.split('data-edit-url="', 1)[1].split('"', 1)[0].rsplit("/", 1)[1]
+    cases = examples(map_id, view_key, edit_key)
     assert set(cases) == {r.template for r in ROUTES} | {OTHER.template}, "an example for every route"
     for template, (method, path, options) in cases.items():
         route = lookup(path.split("?")[0]).route
         assert route.template == template == route_of(path.split("?")[0])
-        assert map_id not in template and view_key not in template
+        assert map_id not in template and view_key not in template and edit_key not in template
         dispatched.clear()
         async with alice.client.stream(method, path, **options) as response:
             assert response.status_code < 500, (path, response.status_code)
@@ -102,7 +108,7 @@ async def test_every_route_is_dispatched_labelled_and_logged_as_the_table_says(
         record = logged()[-1]
         assert record.transport == route.transport, path  # type: ignore[attr-defined]
         assert record.status == status, path  # type: ignore[attr-defined]
-        assert map_id not in record.getMessage() and view_key not in record.getMessage()
+        assert all(key not in record.getMessage() for key in (map_id, view_key, edit_key)), path
         caplog.clear()
     metrics = (await alice.client.get("/metrics")).text
     assert 'route="/m/{id}/events"' in metrics and 'transport="mcp_sse"' in metrics

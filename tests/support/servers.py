@@ -39,6 +39,13 @@ class Browser:
         return await self.client.post(f"/m/{map_id}/ops", json={"ops": list(ops), **extra})
 
     async def state(self, map_id: str) -> dict[str, Any]:
+        """The map's state, without the owner's links (their host is each server's own)."""
+        state = await self.owner_state(map_id)
+        state.pop("edit_url", None)
+        state.pop("view_url", None)
+        return state
+
+    async def owner_state(self, map_id: str) -> dict[str, Any]:
         response = await self.client.get(f"/m/{map_id}/state")
         response.raise_for_status()
         return dict(response.json())

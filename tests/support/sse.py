@@ -34,6 +34,13 @@ class EventStream:
         self.ended = trio.Event()
         self.error: Exception | None = None
         self.changed = trio.Event()
+        self.presence: list[dict[str, Any]] = []  # each "presence" frame: who is on the map
+        self.presence_bytes = 0  # the data of those frames (a benchmark's wire cost)
+        self.access: list[dict[str, Any]] = []  # each "access" frame: this stream's link changed
+
+    def present(self) -> list[tuple[str, str]]:
+        """Who the latest presence frame lists: (name, role) pairs."""
+        return [(m["name"], m["role"]) for m in self.presence[-1]["present"]] if self.presence else []
 
     async def wait_for(
         self,
@@ -66,6 +73,11 @@ async def open_stream(
                     if sse.event in ("snapshot", "change"):
                         stream.events.append((sse.event, sse.id, json.loads(sse.data)))
                         stream.last = sse.event
+                    elif sse.event == "presence":
+                        stream.presence.append(json.loads(sse.data))
+                        stream.presence_bytes += len(sse.data)
+                    elif sse.event == "access":
+                        stream.access.append(json.loads(sse.data))
                     stream.changed.set()
                     stream.changed = trio.Event()
         except httpx.TransportError as exc:  # the client was closed, or the server went away

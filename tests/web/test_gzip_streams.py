@@ -45,9 +45,13 @@ class GzipEvents:
 
     async def until(self, count: int) -> list[dict[str, str]]:
         with trio.fail_after(20):
-            while len([f for f in self.frames if "event" in f]) < count:
+            while len(self.events()) < count:
                 await self.new.wait()
-        return [f for f in self.frames if "event" in f]
+        return self.events()
+
+    def events(self) -> list[dict[str, str]]:
+        """The map's versions (a page's stream also says who is here: ``presence``)."""
+        return [f for f in self.frames if f.get("event") in ("snapshot", "change")]
 
 
 async def open_events(

@@ -28,7 +28,10 @@ async def create_map(tc: ToolContext, title: Title = "") -> CallToolResult:
     title = check_text("title", title, tc.hub.limits.max_title)
     entry = await tc.hub.create_map(principal=tc.principal, title=title)
     url, view_url = tc.links(entry)
-    return answer({"map_id": entry.id, "url": url, "view_url": view_url, "version": entry.state.version})
+    out = {"map_id": entry.id, "url": url, "view_url": view_url, "version": entry.state.version}
+    if entry.edit_key:  # for people who edit with the owner (the owner can turn it off)
+        out["edit_url"] = f"{tc.base_url.rstrip('/')}/e/{entry.edit_key}"
+    return answer(out)
 
 
 async def set_title(

@@ -18,6 +18,7 @@ from mapsrv.core.geojson import to_geojson
 from mapsrv.core.model import Bounds as Box
 from mapsrv.core.model import Feature, MapState, check_bounds
 from mapsrv.errors import InvalidInput
+from mapsrv.hub import MapEntry
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.files import export
 from mapsrv.mcp.tools.places import Resolver, places_ready
@@ -180,14 +181,15 @@ async def read(
         Literal["geojson", "gpx", "kml", "csv"] | None, Field(description="the map as a file to save")
     ] = None,
 ) -> CallToolResult:
-    """What is on a map: a short summary, or with filters or a cursor a page of features in detail."""
+    """What is on a map, and who has it open: a short summary, or with filters or a cursor a page
+    of features in detail."""
     entry = await tc.entry(map_id)
     state = entry.state
     box = await bbox_of(bbox)
     paged = any(v is not None for v in (layer, kind, text, box, cursor))
     geojson = format == "geojson"
     if not paged and not geojson and format is None:
-        return answer(summary(state, tc.links(entry)[0]))
+        return answer(with_present(summary(state, tc.links(entry)[0]), tc, entry))
     matched = [f for f in state.features.values() if _matches(f, layer, kind, text, box)]
     start = _offset(cursor, len(matched))
     if geojson or format is not None:
@@ -211,4 +213,14 @@ async def read(
 async def read_map(tc: ToolContext, map_id: str) -> str:
     """The ``map://{map_id}`` resource: the map's summary, as JSON text."""
     entry = await tc.entry(map_id)
-    return compact(summary(entry.state, tc.links(entry)[0]))
+    return compact(with_present(summary(entry.state, tc.links(entry)[0]), tc, entry))
+
+
+def with_present(out: dict[str, Any], tc: ToolContext, entry: MapEntry) -> dict[str, Any]:
+    """The summary with who is on the map now ("Ana (editor)"), when anyone is."""
+    listed, more = tc.hub.present(entry)
+    if listed:
+        out["present"] = [f"{member['name']} ({member['role']})" for member in listed]
+        if more:
+            out["present"].append(f"+{more} more")
+    return out

@@ -54,6 +54,7 @@ async def test_create_map_gives_links_and_an_empty_map(tc: ToolContext) -> None:
         "map_id": entry.id,
         "url": f"https://maps.example/m/{entry.id}",
         "view_url": f"https://maps.example/v/{entry.view_key}",
+        "edit_url": f"https://maps.example/e/{entry.edit_key}",
         "version": 0,
     }
     summary = content(await read(tc, entry.id))

@@ -28,11 +28,19 @@
     geojson: ds.geojson || '',
     mcpUrl: ds.mcpUrl || '',
     actor: ds.actor || '',
+    // owner (/m/<id>), editor (/e/<edit key>: never sees the map id) or viewer (/v/<view key>)
+    role: ds.role || (ds.mode === 'view' ? 'viewer' : 'owner'),
+    editUrl: ds.editUrl || '',
+    name: ds.name || '',
+    suggestedName: ds.suggestedName || '',
   };
   // Every read of this map goes through its own prefix: /m/<id> (edit) or /v/<key> (view).
   cfg.prefix = cfg.events.replace(/\/events$/, '');
 
-  const hooks = { snapshot: [], change: [], feature: [], unfeature: [], reset: [], gone: [], applied: [] };
+  const hooks = {
+    snapshot: [], change: [], feature: [], unfeature: [], reset: [], gone: [], applied: [],
+    presence: [], access: [], // who is on the map now; this page's role changed (a link turned off)
+  };
   function emit(name, ...args) {
     for (const fn of hooks[name]) {
       try { fn(...args); } catch (err) { console.error('mapsrv: ' + name + ' hook failed', err); }
@@ -431,8 +439,12 @@
     const editTools = byId('edit-tools');
     if (cfg.mode === 'edit') {
       editTools.hidden = false;
-      byId('map-code').textContent = cfg.mapId;
-      byId('copy-code').addEventListener('click', copyCode);
+      if (cfg.mapId) {
+        byId('map-code').textContent = cfg.mapId;
+        byId('copy-code').addEventListener('click', copyCode);
+      } else {
+        byId('map-code').parentElement.hidden = true; // an editor: the map id is the owner's
+      }
       const link = byId('view-link');
       if (cfg.viewUrl) {
         link.href = cfg.viewUrl;
@@ -605,6 +617,13 @@
     });
     es.addEventListener('snapshot', handler(applySnapshot));
     es.addEventListener('change', handler(onChangeEvent));
+    // Not versions of the map: who is here (presence.js), and this page losing its edit right.
+    es.addEventListener('presence', (event) => {
+      try { emit('presence', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad presence', err); }
+    });
+    es.addEventListener('access', (event) => {
+      try { emit('access', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad access', err); }
+    });
   }
 
   // ---------------------------------------------------------------- start

@@ -43,18 +43,27 @@
         'Nothing is drawn yet. This page updates by itself as soon as something is.'));
       return;
     }
-    help.appendChild(textNode('p', 'help-text',
-      'Ask an assistant to draw on it, or draw yourself with the tools on the left (M, L, P, N).'));
-    help.appendChild(copyRow('1. Connect your assistant (MCP, Streamable HTTP)', mcpConfig(), 'the MCP configuration'));
-    help.appendChild(textNode('p', 'help-text help-small',
-      'A desktop client that starts its servers itself can run "mapsrv stdio" instead.'));
-    help.appendChild(copyRow('2. Ask it', 'Draw on my map ' + cfg.mapId +
-      ': the three best viewpoints in Lisbon, with a walking route between them.', 'the prompt'));
+    if (!cfg.mapId) { // an editor: the map code (what an assistant needs) is the owner's
+      help.appendChild(textNode('p', 'help-text',
+        'Draw with the tools on the left (M, L, P, N); everyone on this map sees it at once.'));
+    } else {
+      help.appendChild(textNode('p', 'help-text',
+        'Ask an assistant to draw on it, or draw yourself with the tools on the left (M, L, P, N).'));
+      agentHelp();
+    }
     const close = textNode('button', 'btn help-close', 'Hide');
     close.type = 'button';
     close.setAttribute('aria-label', 'Hide these instructions');
     close.addEventListener('click', () => { helpDismissed = true; update(); });
     help.appendChild(close);
+  }
+
+  function agentHelp() {
+    help.appendChild(copyRow('1. Connect your assistant (MCP, Streamable HTTP)', mcpConfig(), 'the MCP configuration'));
+    help.appendChild(textNode('p', 'help-text help-small',
+      'A desktop client that starts its servers itself can run "mapsrv stdio" instead.'));
+    help.appendChild(copyRow('2. Ask it', 'Draw on my map ' + cfg.mapId +
+      ': the three best viewpoints in Lisbon, with a walking route between them.', 'the prompt'));
   }
 
   function update() {

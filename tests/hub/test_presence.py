@@ -123,3 +123,22 @@ async def test_an_unreadable_notice_is_ignored(
         )
         assert await latest_presence(ana, {("Ana", "owner"), ("Eve", "editor")})
     assert "could not be read" in caplog.text
+
+
+async def test_a_burst_of_arrivals_is_a_few_frames_not_one_each(nursery: trio.Nursery) -> None:
+    """1,000 people opening a map at once would otherwise send each viewer 1,000 lists."""
+    hub = MapHub()
+    await nursery.start(hub.serve_presence)
+    entry = await hub.create_map()
+    async with hub.subscribe(entry, "0", person("Ana", "owner")) as ana:
+        await latest_presence(ana, {("Ana", "owner")})
+        for i in range(200):
+            hub.presence.join(entry.id, person(f"v{i:03}", "viewer", i))
+        frames = 0
+        with trio.fail_after(10):
+            while True:
+                data = await ana.receive.receive()
+                frames += data.startswith(b"event: presence")
+                if b'"more":181' in data:  # 20 listed of the 201
+                    break
+        assert frames <= 3, frames

@@ -645,9 +645,9 @@ def public_paths() -> tuple[list[str], list[str]]:
     assert "/" in rules and "/m/<map_id>" in rules
     web: list[str] = []
     for rule in rules:
-        for kind in ("m", "v"):
-            web.append(re.sub(r"<[^>]+>", "x", rule.replace("<any(m, v):kind>", kind)))
-    web += ["/m/x/events", "/v/x/events", "/static/leaflet/leaflet.js"]
+        for kind in ("m", "e", "v"):
+            web.append(re.sub(r"<[^>]+>", "x", re.sub(r"<any\([a-z, ]+\):kind>", kind, rule)))
+    web += ["/m/x/events", "/e/x/events", "/v/x/events", "/e/x/ops", "/static/leaflet/leaflet.js"]
     mcp = ["/mcp", "/mcp/", "/sse", "/messages/?session_id=abc"]
     return sorted(set(web)), mcp
 

@@ -34,7 +34,15 @@ from mapsrv.http.routes import Family, RouteMatch
 from mapsrv.http.types import Scope, header
 from mapsrv.store import StoreUnavailable
 
-__all__ = ["Kind", "RateLimits", "SharedBuckets", "Throttle", "ThrottleStatistics", "kind_of"]
+__all__ = [
+    "WRITE_ROUTES",
+    "Kind",
+    "RateLimits",
+    "SharedBuckets",
+    "Throttle",
+    "ThrottleStatistics",
+    "kind_of",
+]
 
 
 class Kind(enum.Enum):

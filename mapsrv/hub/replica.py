@@ -47,7 +47,7 @@ from mapsrv.store import (
     StoreUnavailable,
 )
 
-__all__ = ["MAX_COMMIT_ATTEMPTS", "MAX_HELD_BATCHES", "Replica", "Written"]
+__all__ = ["MAX_COMMIT_ATTEMPTS", "MAX_HELD_BATCHES", "NOTICES", "Replica", "Written", "is_notice"]
 
 log = logging.getLogger("mapsrv.hub")
 

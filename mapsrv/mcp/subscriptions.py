@@ -60,6 +60,7 @@ __all__ = [
     "MapWatchers",
     "SubscriptionStatistics",
     "agent_member",
+    "clean_agent_name",
     "map_id_of",
 ]
 

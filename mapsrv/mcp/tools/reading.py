@@ -25,7 +25,7 @@ from mapsrv.mcp.tools.places import Resolver, places_ready
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
 
-__all__ = ["SUMMARY_BUDGET", "bbox_of", "read", "read_map", "summary"]
+__all__ = ["SUMMARY_BUDGET", "bbox_of", "read", "read_map", "summary", "with_present"]
 
 SUMMARY_BUDGET = 1_700  # bytes of labelled-feature rows: a summary answer (JSON + its text) <= 6 KB
 PAGE_BUDGET = 12_000  # bytes of feature rows in a page

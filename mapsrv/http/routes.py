@@ -94,6 +94,13 @@ ROUTES: tuple[Route, ...] = (
     _route("/m/{id}/redo", "/" + _KEY.format(kind="m") + "/redo", Family.PAGE_WRITE, origin_checked=True),
     _route("/m/{id}/import", "/" + _KEY.format(kind="m") + "/import", Family.PAGE_WRITE, origin_checked=True),
     _route("/m/{id}/links", "/" + _KEY.format(kind="m") + "/links", Family.WEB, origin_checked=True),
+    # Where a person points (twice a second at most): not a write, not a write's budget.
+    _route(
+        "/m/{id}/pointer", "/" + _KEY.format(kind="m") + "/pointer", Family.PAGE_WRITE, origin_checked=True
+    ),
+    _route(
+        "/e/{key}/pointer", "/" + _KEY.format(kind="e") + "/pointer", Family.PAGE_WRITE, origin_checked=True
+    ),
     # An editor's writes (the edit link): the same handler, the same checks, a label of their own.
     _route(
         "/e/{key}/write",

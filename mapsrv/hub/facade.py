@@ -20,6 +20,7 @@ from mapsrv.errors import NotFound
 from mapsrv.hub.edits import HEAVY_BATCH, changes_json, plan_redo, plan_undo, plan_write, weight
 from mapsrv.hub.fanout import Fanout, Subscription, Viewer, ViewerFactory, parse_version
 from mapsrv.hub.links import Links
+from mapsrv.hub.pointers import Pointers
 from mapsrv.hub.presence import Member, Presence
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.replica import Replica, Written
@@ -68,6 +69,7 @@ class MapHub:
         self.replica.on_notice = self._on_notice
         self.presence = Presence(self.store, secrets.token_hex(6), self._broadcast)
         self.links = Links(self.store, self.registry, self.fanout, self.get)
+        self.pointers = Pointers(self.store, self.presence.sender, self._broadcast)
 
     @property
     def ready(self) -> bool:
@@ -138,10 +140,17 @@ class MapHub:
 
     def _on_notice(self, entry: MapEntry, text: bytes | str) -> None:
         """A notice on the map's channel from another process: presence, or new links."""
-        if text[2:10] in (b"presence", "presence"):
+        kind = text[2:10]
+        if kind in (b"presence", "presence"):
             self.presence.heard(entry.id, text)
+        elif kind in (b"pointers", "pointers"):
+            self.pointers.heard(entry.id, text)
         else:
             self.links.heard(entry, text)
+
+    def point(self, entry: MapEntry, actor: str, at: tuple[float, float] | None, view: Any) -> bool:
+        """A person's pointer and view on the map, for the others' pages (``pointers``)."""
+        return self.pointers.point(entry.id, actor, at, view)
 
     def _broadcast(self, map_id: str, data: bytes) -> None:
         entry = self.registry.find(map_id)
@@ -153,7 +162,11 @@ class MapHub:
         return self.presence.present(entry.id)
 
     async def serve_presence(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await self.presence.serve(task_status=task_status)
+        """Presence's shares and sweeps, and the pointers' frames."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.presence.serve)
+            await nursery.start(self.pointers.serve)
+            task_status.started()
 
     async def last_map_of(self, owner: str) -> MapEntry | None:
         map_id = self.registry.last_map_of(owner)
@@ -291,6 +304,8 @@ class MapHub:
                 entry.members[sub] = member
                 if member.kind == "person":
                     sub.initial.append(self.presence.frame(entry.id))
+                    if self.pointers.tracks(entry.id):
+                        sub.initial.append(self.pointers.frame(entry.id))
         log.debug("map %s: a viewer joined (%d now)", map_ref(entry.id), len(entry.subscribers))
         return sub
 
@@ -298,6 +313,10 @@ class MapHub:
         member = entry.members.pop(sub, None)
         if member is not None:
             self.presence.leave(entry.id, member)
+            actor = member.actor
+            if actor and self.pointers.tracks(entry.id, actor):
+                if not any(m.actor == actor for m in entry.members.values()):  # their last page here
+                    self.pointers.drop(entry.id, actor)
         self.fanout.remove(entry, sub)
         entry.last_used = trio.current_time()
         log.debug("map %s: a viewer left (%d now)", map_ref(entry.id), len(entry.subscribers))

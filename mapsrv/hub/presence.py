@@ -47,7 +47,7 @@ log = logging.getLogger("mapsrv.hub")
 TTL = 8.0  # seconds a process's share of a map's presence holds unless shared again
 SHARE_INTERVAL = 2.5  # seconds between shares of an unchanged presence (a heartbeat)
 SWEEP = 1.0  # seconds between looks for shares past their time (a killed process)
-COALESCE = 0.05  # seconds within which changes of a map's presence go out as one frame and one share
+COALESCE = 0.02  # seconds within which changes of a map's presence go out as one frame and one share
 LISTED = 20  # members a presence frame lists; the rest are counted in "more"
 MAX_LOCAL = 200  # members one process tracks per map; past that a join is only counted
 ROLES = ("owner", "editor", "agent", "viewer")  # the order a frame lists them in
@@ -173,7 +173,7 @@ class Presence:
     def _send(self, map_id: str) -> None:
         """A frame to the map's viewers now, unless one went out less than ``COALESCE`` ago:
         then one when that much has passed, with whatever else changed meanwhile (1,000 people
-        opening a map in a second get 20 frames each, not 1,000)."""
+        opening a map in a second get at most 50 frames each, not 1,000)."""
         m = self._maps.get(map_id)
         if m is None:
             return

@@ -62,13 +62,14 @@ MAX_RESYNC_STEPS = 16  # conflicts one re-sync of a map absorbs before leaving i
 RETRY_HELD_INTERVAL = 2.0  # seconds between attempts to push held writes while the store is up
 
 
-NOTICES = (b'{"presence":', b'{"links":', '{"presence":', '{"links":')
+NOTICES = ('{"presence":', '{"links":', '{"pointers":')
+_NOTICES = tuple(n.encode() for n in NOTICES)
 
 
 def is_notice(text: bytes | str) -> bool:
     """A message on a map's channel that is not one of its events (``Store.share_presence``,
-    ``Store.set_links``)."""
-    return text.startswith(NOTICES[:2]) if isinstance(text, bytes) else text.startswith(NOTICES[2:])
+    ``Store.set_links``, ``Store.notify``)."""
+    return text.startswith(_NOTICES) if isinstance(text, bytes) else text.startswith(NOTICES)
 
 
 def _ignore(seconds: float) -> None:

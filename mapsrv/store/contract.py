@@ -178,6 +178,10 @@ class Store(Protocol):
         """Publish who is on the map through this process (``text``, JSON), kept for ``ttl``
         seconds unless shared again; every process holding the map hears a notice."""
 
+    async def notify(self, map_id: str, text: str) -> None:
+        """Tell every other process holding the map ``text`` (a JSON notice, not an event),
+        kept nowhere: those that hear it, hear it."""
+
     async def presence_of(self, map_id: str) -> list[str]:
         """What each process last shared of the map's presence (and has not expired)."""
 

@@ -66,6 +66,9 @@ class MemoryStore:
     async def share_presence(self, map_id: str, sender: str, text: str, ttl: float) -> None:
         pass  # nobody else to tell
 
+    async def notify(self, map_id: str, text: str) -> None:
+        pass
+
     async def presence_of(self, map_id: str) -> list[str]:
         return []
 

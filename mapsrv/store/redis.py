@@ -11,8 +11,8 @@ Keys share a hash tag per map (``mapsrv:{<id>}:...``) so one map lives in one Re
                          committed event, ``<tag> <event JSON>``, where the tag is 12 hex digits
                          naming the process that committed it (so that it drops its own echoes
                          unread); the log holds the plain JSON. Also notices that are not events:
-                         ``{"presence": ...}`` (who is on the map) and ``{"links": 1}`` (its keys
-                         changed)
+                         ``{"presence": ...}`` (who is on the map), ``{"pointers": ...}`` (where
+                         they point) and ``{"links": ...}`` (its keys changed)
     mapsrv:{id}:presence hash: process -> "<until ms> <JSON of who is on the map through it>"
     mapsrv:view:{key}    view key -> map id          mapsrv:user:{id}   browser user -> last map
     mapsrv:edit:{key}    edit key -> map id, or "-<map id>" once the owner turned it off
@@ -257,6 +257,11 @@ class RedisStore:
         args = [sender, now_ms + ttl_ms, text, ttl_ms, now_ms, _channel(map_id)]
         args += [self.link.tag + ' {"presence":' + text + "}", self._publish]
         await self._run(lambda c: script(keys=[_presence_key(map_id)], args=args, client=c))
+
+    async def notify(self, map_id: str, text: str) -> None:
+        script = self._script(NOTICE)
+        args = [self._publish, _channel(map_id), self.link.tag + " " + text]
+        await self._run(lambda c: script(keys=[_map_key(map_id)], args=args, client=c))
 
     async def presence_of(self, map_id: str) -> list[str]:
         raw = await self._run(lambda c: c.hvals(_presence_key(map_id)))

@@ -295,6 +295,10 @@ class SharedStore:
         self.memory.presence.setdefault(map_id, {})[sender] = (text, trio.current_time() + ttl)
         self.memory.notice(map_id, '{"presence":' + text + "}", self)
 
+    async def notify(self, map_id: str, text: str) -> None:
+        await self._call()
+        self.memory.notice(map_id, text, self)
+
     async def presence_of(self, map_id: str) -> list[str]:
         await self._call()
         now = trio.current_time()

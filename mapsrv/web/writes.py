@@ -36,6 +36,7 @@ from mapsrv.http.types import Receive, Scope, Send
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.hub.access import resolve
 from mapsrv.hub.imports import read_upload
+from mapsrv.hub.pointers import check_pointer
 
 __all__ = ["PageWrites"]
 
@@ -44,7 +45,8 @@ log = logging.getLogger("mapsrv.web")
 _IMPORT_ARGS = frozenset({"format", "filename", "layer", "simplify", "preview"})
 
 
-ACTIONS = ("ops", "undo", "redo", "import")
+ACTIONS = ("ops", "undo", "redo", "import", "pointer")
+POINTER_SHAPE = '{"at": [lat, lon] or null, "view": [[south, west], [north, east]] or null}'
 PREVIEW = 2_000  # features an import's preview draws; its counts and box cover the whole file
 
 
@@ -126,6 +128,8 @@ class PageWrites:
         if kind == "e" and user is None:
             raise InvalidInput("an edit needs this browser's cookie: open the edit link first")
         actor = person_actor(user_agent, user or "", name_from_cookies(cookie))
+        if action == "pointer":
+            return self._point(entry, actor.id, _parse_json(await self._body(receive, declared)))
         if action == "undo":
             return await hub.undo(entry.id, actor)
         if action == "redo":
@@ -141,6 +145,21 @@ class PageWrites:
             raise InvalidInput(f"base_version must be a version (an integer >= 0), got {base!r:.40}")
         parsed, expected = parse_ops(body, hub.limits)
         return await hub.apply(entry.id, parsed, expected_version=expected, base_version=base, actor=actor)
+
+    def _point(self, entry: MapEntry, actor: str, body: Any) -> dict[str, Any]:
+        """``{"at": [lat, lon] or null, "view": [[south, west], [north, east]] or null}``: where
+        the person points and what they have in view, shown on the others' pages."""
+        if not isinstance(body, dict) or set(body) - {"at", "view"}:
+            raise InvalidInput(
+                'send {"at": [lat, lon] or null, "view": [[south, west], [north, east]] or null}'
+            )
+        try:
+            at, view = check_pointer(body.get("at"), body.get("view"))
+        except ValueError:
+            raise InvalidInput(
+                "at must be [lat, lon] (lat -90..90, lon -180..180) and view [[south, west], [north, east]]"
+            ) from None
+        return {"shown": self.hub.point(entry, actor, at, view)}
 
     async def _import(self, entry: MapEntry, actor: Actor, scope: Scope, data: bytes) -> dict[str, Any]:
         """A file sent as the body, read as the ``import`` tool reads it. ``?preview=1`` answers

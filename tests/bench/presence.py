@@ -4,7 +4,9 @@ link on process B and closes it again, N times. Reported: from opening the strea
 A's stream lists them (a join), and from closing it until A's stream no longer does (a leave), as
 percentiles; the size of a presence frame with 10 people on the map, and what A's stream
 received of presence over 10 s while those 10 people stayed (the heartbeats go to Redis, not to
-the pages: a frame is sent only when who is here changes).
+the pages: a frame is sent only when who is here changes); then what it receives per second while
+10 people move their pointers, each sending an update twice a second as the page does (the SSE
+data lines, before gzip: the page's stream is gzipped on the wire, so this is an upper bound).
 
     python -m tests.bench.presence 200
 """
@@ -22,6 +24,7 @@ from support import Browser, EventStream, open_stream
 from .harness import open_redis, open_server, percentiles
 
 IDLE_S = 10.0
+POINTER_S = 10.0
 
 
 async def until(stream: EventStream, count: int) -> float:
@@ -59,7 +62,33 @@ async def measure(rounds: int) -> dict[str, Any]:
             before = mine.presence_bytes
             await trio.sleep(IDLE_S)  # a benchmark's interval, not a test's wait
             idle = (mine.presence_bytes - before) / IDLE_S
-            for person in people:
+
+            # The same 10 people (9 on B through the edit link, the owner on A) move their
+            # pointers, each sending twice a second as the page does.
+            edit = httpx.URL(state["edit_url"]).path
+            movers = [Browser(b.url) for _ in range(9)]
+            for mover in movers:
+                await mover.client.get(edit)
+                await open_stream(nursery, mover.client, f"{edit}/events")
+            await until(mine, 19)
+            before = mine.presence_bytes + mine.pointer_bytes
+            frames_before = len(mine.pointers)
+
+            async def move(client: httpx.AsyncClient, path: str, seed: int) -> None:
+                for step in range(int(POINTER_S * 2)):
+                    lat, lon = 38.7 + seed / 100 + step / 1e4, -9.1 - step / 1e4
+                    pan = step // 5 / 100  # the view moves every 2.5 s (a drag), the pointer always
+                    view = [[38.6 + pan, -9.3], [38.8 + pan, -9.0]]
+                    await client.post(f"{path}/pointer", json={"at": [lat, lon], "view": view})
+                    await trio.sleep(0.5)
+
+            async with trio.open_nursery() as moving:
+                moving.start_soon(move, owner.client, f"/m/{map_id}", 0)
+                for seed, mover in enumerate(movers, 1):
+                    moving.start_soon(move, mover.client, edit, seed)
+            moving_bytes = (mine.presence_bytes + mine.pointer_bytes - before) / POINTER_S
+            moving_frames = (len(mine.pointers) - frames_before) / POINTER_S
+            for person in people + movers:
                 await person.aclose()
             await owner.aclose()
             nursery.cancel_scope.cancel()
@@ -69,6 +98,11 @@ async def measure(rounds: int) -> dict[str, Any]:
         "leave_ms": percentiles(leaves),
         "frame_bytes_10_people": frame,
         "idle_presence_bytes_per_s_10_people": round(idle, 1),
+        "pointers_10_people_moving": {
+            "what": "what one page's stream receives while 10 people each move their pointer (2 updates/s)",
+            "data_bytes_per_s": round(moving_bytes, 1),
+            "frames_per_s": round(moving_frames, 2),
+        },
     }
 
 

@@ -7,6 +7,7 @@ ignored, never fatal; the history and the frame log never see presence."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import trio
@@ -142,3 +143,32 @@ async def test_a_burst_of_arrivals_is_a_few_frames_not_one_each(nursery: trio.Nu
                 if b'"more":181' in data:  # 20 listed of the 201
                     break
         assert frames <= 3, frames
+
+
+async def test_pointers_reach_the_other_hubs_viewers_as_changes_and_go_with_their_person(
+    nursery: trio.Nursery,
+) -> None:
+    memory = SharedMemory()
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+    for hub in (a, b):
+        await serve(nursery, hub)
+    entry_a = await a.create_map()
+    entry_b = await b.get(entry_a.id)
+
+    async def pointers(sub: Subscription, check: Any) -> dict[str, Any]:
+        with trio.fail_after(10):
+            while True:
+                data = await sub.receive.receive()
+                if data.startswith(b"event: pointers"):
+                    body = json.loads(data.split(b"data: ", 1)[1])
+                    if check(body):
+                        return dict(body)
+
+    async with a.subscribe(entry_a, "0", person("Ana", "owner")) as ana:
+        bob = await b.join(entry_b, "0", Subscription, person("Bob"))
+        assert b.point(entry_b, "person:Bob", (38.7, -9.1), (38.6, -9.3, 38.8, -9.0))
+        assert not b.point(entry_b, "person:Bob", (38.8, -9.1), None), "sooner than MIN_GAP: dropped"
+        told = await pointers(ana, lambda body: "p" in body)
+        assert told == {"p": [["person:Bob", 38.7, -9.1]], "v": [["person:Bob", 38.6, -9.3, 38.8, -9.0]]}
+        b.leave(entry_b, bob)  # Bob's last page closes: his pointer is gone everywhere
+        assert await pointers(ana, lambda body: "gone" in body) == {"gone": ["person:Bob"]}

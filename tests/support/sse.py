@@ -37,6 +37,8 @@ class EventStream:
         self.presence: list[dict[str, Any]] = []  # each "presence" frame: who is on the map
         self.presence_bytes = 0  # the data of those frames (a benchmark's wire cost)
         self.access: list[dict[str, Any]] = []  # each "access" frame: this stream's link changed
+        self.pointers: list[dict[str, Any]] = []  # each "pointers" frame: where people point
+        self.pointer_bytes = 0
 
     def present(self) -> list[tuple[str, str]]:
         """Who the latest presence frame lists: (name, role) pairs."""
@@ -76,6 +78,9 @@ async def open_stream(
                     elif sse.event == "presence":
                         stream.presence.append(json.loads(sse.data))
                         stream.presence_bytes += len(sse.data)
+                    elif sse.event == "pointers":
+                        stream.pointers.append(json.loads(sse.data))
+                        stream.pointer_bytes += len(sse.data)
                     elif sse.event == "access":
                         stream.access.append(json.loads(sse.data))
                     stream.changed.set()

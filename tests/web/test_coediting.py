@@ -189,3 +189,42 @@ async def test_presence_is_escaped_text_and_never_a_capability(nursery: trio.Nur
     assert hostile not in page and "&lt;img src=x" in page  # the template escapes it
     for client in (owner, bob):
         await client.aclose()
+
+
+async def test_where_people_point_reaches_the_others_and_bad_pointers_are_refused(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery)
+    owner, map_id, state = await owner_with_map(server)
+    bob, path = await editor_at(server, state["edit_url"], "Bob")
+    mine = await open_stream(nursery, owner.client, f"/m/{map_id}/events")
+    await mine.wait_for(lambda _: bool(mine.presence))
+    bobs = await open_stream(nursery, bob.client, f"{path}/events")
+    await mine.wait_for(lambda _: ("Bob", "editor") in mine.present())
+    [bob_actor] = [m["actor"] for m in mine.presence[-1]["present"] if m["name"] == "Bob"]
+
+    view = [[38.6, -9.3], [38.8, -9.0]]
+    moved = await bob.client.post(f"{path}/pointer", json={"at": [38.71234567, -9.1], "view": view})
+    assert moved.status_code == 200 and moved.json() == {"shown": True}
+    await mine.wait_for(lambda _: any(p.get("p") for p in mine.pointers))
+    told = next(p for p in mine.pointers if p.get("p"))
+    assert told["p"] == [[bob_actor, 38.71235, -9.1]] and told["v"] == [[bob_actor, 38.6, -9.3, 38.8, -9.0]]
+
+    for body, says in (
+        ({"at": [91, 0]}, "at must be [lat, lon]"),
+        ({"at": [1]}, "at must be"),
+        ({"at": ["1", 2]}, "at must be"),
+        ({"view": [[1, 2]]}, "view [[south, west], [north, east]]"),
+        ({"where": [1, 2]}, "send {"),
+        ([], "send {"),
+    ):
+        answer = await bob.client.post(f"{path}/pointer", json=body)
+        assert answer.status_code == 400 and says in answer.json()["error"]["message"], (body, answer.text)
+    view_key = httpx.URL(state["view_url"]).path.rsplit("/", 1)[1]
+    assert (await bob.client.post(f"/v/{view_key}/pointer", json={"at": [1, 2]})).status_code in (404, 405)
+
+    await bob.aclose()  # Bob's page closes: his pointer goes from the others' pages
+    with trio.fail_after(5):
+        await bobs.ended.wait()
+    await mine.wait_for(lambda _: any(bob_actor in p.get("gone", ()) for p in mine.pointers))
+    await owner.aclose()

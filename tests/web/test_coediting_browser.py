@@ -117,6 +117,14 @@ async def test_owner_editor_and_viewer_edit_and_see_each_other(redis_server: Red
             seen = bridge.run(lambda: call(claude, "changes", map_id=map_id, since=1))
             assert any(c["by"]["name"] == "Bob" for c in seen["changes"]), seen
 
+            # Where Bob points, and what he has in view, on the others' pages (the viewer's too).
+            editor.page.mouse.move(500, 400)
+            editor.page.mouse.move(520, 420)
+            for tab in (owner, viewer):
+                tab.page.locator(".mapsrv-pointer-name", has_text="Bob").wait_for()
+            assert owner.page.locator(".mapsrv-pointer-name").count() == 1, "not the owner's own"
+            owner.page.screenshot(path=artifact("coediting-pointer.png", ARTIFACTS))
+
             # The viewer cannot write, from the page or around it.
             status = viewer.page.evaluate(
                 "async (p) => (await fetch(p + '/ops', {method: 'POST', headers: {'content-type':"

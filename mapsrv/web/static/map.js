@@ -39,7 +39,8 @@
 
   const hooks = {
     snapshot: [], change: [], feature: [], unfeature: [], reset: [], gone: [], applied: [],
-    presence: [], access: [], // who is on the map now; this page's role changed (a link turned off)
+    // who is on the map now; where they point; this page's role changed (a link turned off)
+    presence: [], pointers: [], access: [],
   };
   function emit(name, ...args) {
     for (const fn of hooks[name]) {
@@ -620,6 +621,9 @@
     // Not versions of the map: who is here (presence.js), and this page losing its edit right.
     es.addEventListener('presence', (event) => {
       try { emit('presence', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad presence', err); }
+    });
+    es.addEventListener('pointers', (event) => {
+      try { emit('pointers', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad pointers', err); }
     });
     es.addEventListener('access', (event) => {
       try { emit('access', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad access', err); }

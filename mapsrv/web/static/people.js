@@ -60,8 +60,13 @@
     return item;
   }
 
+  const known = new Map(); // actor -> the member the last presence frame listed (name, colour)
+
   page.on('presence', (data) => {
     const present = grouped(Array.isArray(data && data.present) ? data.present : []);
+    known.clear();
+    for (const member of present) if (member.actor) known.set(member.actor, member);
+    redrawPointers();
     // The owner is asked for a name once someone else joins (alone, nobody needs it).
     if (cfg.role === 'owner' && present.some((m) => m.kind === 'person' && m.actor !== cfg.actor)) askOnce();
     const more = Math.max(0, Number(data && data.more) || 0) + Math.max(0, present.length - SHOWN);
@@ -177,6 +182,107 @@
   } else if (share) {
     share.remove();
   }
+
+  // ---------------------------------------------------------------- pointers and views
+
+  // Where each other person points (a dot with their name) and what they have in view (a dashed
+  // box): the stream's `pointers` events carry what changed (p: pointers, v: views, gone).
+  const { map } = page;
+  const SEND_MS = 500; // the server keeps at most one update per 100 ms; twice a second is plenty
+  const pointerLayer = L.layerGroup().addTo(map);
+  const pointers = new Map(); // actor -> {at, view, dot, box}
+
+  function colourOf(actor) {
+    const member = known.get(actor);
+    return member && /^#[0-9a-f]{6}$/i.test(member.colour) ? member.colour : '#495057';
+  }
+
+  function drawPointer(actor, entry) {
+    if (entry.dot) pointerLayer.removeLayer(entry.dot);
+    if (entry.box) pointerLayer.removeLayer(entry.box);
+    entry.dot = entry.box = null;
+    if (actor === cfg.actor || !known.has(actor)) return; // not yourself; not someone who left
+    const colour = colourOf(actor);
+    if (entry.at) {
+      entry.dot = L.circleMarker(entry.at, {
+        radius: 5, color: '#fff', weight: 2, fillColor: colour, fillOpacity: 1, interactive: false,
+      }).bindTooltip(String(known.get(actor).name || ''), {
+        permanent: true, direction: 'right', offset: [6, 0], className: 'mapsrv-pointer-name',
+      });
+      pointerLayer.addLayer(entry.dot);
+    }
+    if (entry.view) {
+      entry.box = L.rectangle([[entry.view[0], entry.view[1]], [entry.view[2], entry.view[3]]], {
+        color: colour, weight: 1.5, dashArray: '6 4', fill: false, interactive: false,
+      });
+      pointerLayer.addLayer(entry.box);
+    }
+  }
+
+  function redrawPointers() {
+    for (const [actor, entry] of pointers) drawPointer(actor, entry);
+  }
+
+  page.on('pointers', (data) => {
+    if (!data) return;
+    for (const [actor, lat, lon] of data.p || []) {
+      const entry = pointers.get(actor) || {};
+      entry.at = [lat, lon];
+      pointers.set(actor, entry);
+      drawPointer(actor, entry);
+    }
+    for (const [actor, south, west, north, east] of data.v || []) {
+      const entry = pointers.get(actor) || {};
+      entry.view = [south, west, north, east];
+      pointers.set(actor, entry);
+      drawPointer(actor, entry);
+    }
+    for (const actor of data.gone || []) {
+      const entry = pointers.get(actor);
+      if (entry) {
+        entry.at = entry.view = null;
+        drawPointer(actor, entry);
+        pointers.delete(actor);
+      }
+    }
+  });
+
+  // This person's, for the others: only a person who edits (a viewer has no name to show).
+  let sentAt = 0;
+  let pending = null;
+  let timer = null;
+  let sharing = true;
+
+  function round(n) { return Math.round(n * 1e5) / 1e5; }
+
+  function viewNow() {
+    const b = map.getBounds();
+    return [[round(b.getSouth()), round(b.getWest())], [round(b.getNorth()), round(b.getEast())]];
+  }
+
+  function send() {
+    timer = null;
+    if (!pending || !sharing || cfg.mode !== 'edit') return;
+    const body = pending;
+    pending = null;
+    sentAt = Date.now();
+    fetch(cfg.prefix + '/pointer', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    }).then((r) => { if (r.status === 403 || r.status === 404) sharing = false; }).catch(() => {});
+  }
+
+  let lastAt = null;
+
+  function queue(at) {
+    if (cfg.mode !== 'edit' || !cfg.actor) return;
+    lastAt = at;
+    pending = { at: at, view: viewNow() };
+    if (!timer) timer = setTimeout(send, Math.max(0, SEND_MS - (Date.now() - sentAt)));
+  }
+
+  map.on('mousemove', (e) => queue([round(e.latlng.lat), round(e.latlng.lng)]));
+  map.on('mouseout', () => queue(null));
+  map.on('moveend', () => queue(lastAt)); // the view moved (a drag, a zoom, the keyboard)
 
   // ---------------------------------------------------------------- losing the right to edit
 

@@ -136,8 +136,8 @@ class Pointers:
                     self._views.setdefault(map_id, set()).add(actor)
             for actor, lat, lon in told.get("p", ()):
                 old = pointers.get(str(actor))
-                view = views.get(str(actor), old.view if old else None)
-                pointers[str(actor)] = Pointer((float(lat), float(lon)), view, now)
+                box = views.get(str(actor), old.view if old else None)
+                pointers[str(actor)] = Pointer((float(lat), float(lon)), box, now)
                 self._changed.setdefault(map_id, set()).add(str(actor))
             for actor, view in views.items():
                 old = pointers.get(actor)

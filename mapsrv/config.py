@@ -150,6 +150,11 @@ class Config:
         default=20.0, metadata=_help("map writes (POST /m/<id>/ops) per second per client (0: no limit)")
     )
     burst_writes: int = field(default=200, metadata=_help("map writes one client may send at once"))
+    rate_writes_person: float = field(
+        default=10.0,
+        metadata=_help("map writes per second per person (a browser, by its cookie; 0: no limit)"),
+    )
+    burst_writes_person: int = field(default=100, metadata=_help("map writes one person may send at once"))
     rate_mcp: float = field(
         default=20.0, metadata=_help("MCP messages (tool calls and all) per second per client (0: no limit)")
     )
@@ -209,6 +214,7 @@ class Config:
             "burst_maps",
             "burst_maps_global",
             "burst_writes",
+            "burst_writes_person",
             "burst_mcp",
             "burst_streams",
             "max_streams_per_client",
@@ -217,7 +223,15 @@ class Config:
         check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
         check_range(self, "max_file_size", 1 * KIB, 1024 * MIB)
         check_range(self, "drain_delay", 0, 3600)
-        for name in ("rate_maps", "rate_maps_global", "rate_writes", "rate_mcp", "rate_streams"):
+        rates = (
+            "rate_maps",
+            "rate_maps_global",
+            "rate_writes",
+            "rate_writes_person",
+            "rate_mcp",
+            "rate_streams",
+        )
+        for name in rates:
             check_range(self, name, 0, MAX_RATE)
         if urlsplit(self.store).scheme != "memory":
             try:

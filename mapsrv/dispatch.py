@@ -54,7 +54,13 @@ class Dispatcher:
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
         self._headers = security_headers(config)
-        self._writes = PageWrites(hub, self._headers, config.max_body_size, config.max_file_size)
+        self._writes = PageWrites(
+            hub,
+            self._headers,
+            config.max_body_size,
+            config.max_file_size,
+            person_refusal=throttle.person_refusal,
+        )
         # A view stream is read-only and carries no cookie: any origin holding the view key may
         # read it, such as the MCP App in a host's sandboxed (opaque-origin) iframe.
         self._stream_starts = {

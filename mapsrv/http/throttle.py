@@ -67,6 +67,7 @@ class RateLimits:
     per_client: dict[Kind, Rate]
     maps_global: Rate
     streams_per_client: int
+    per_person: Rate  # map writes per person (their cookie), inside the client's budget
 
     @classmethod
     def from_config(cls, config: Config) -> RateLimits:
@@ -79,6 +80,7 @@ class RateLimits:
             },
             maps_global=Rate(config.rate_maps_global, config.burst_maps_global),
             streams_per_client=config.max_streams_per_client,
+            per_person=Rate(config.rate_writes_person, config.burst_writes_person),
         )
 
 
@@ -177,6 +179,23 @@ class Throttle:
                     retry_after=wait,
                 )
         return None
+
+    def person_refusal(self, person: str) -> TooManyRequests | None:
+        """Spend one of a person's map writes (``person``: the id their changes are attributed
+        to). Inside the client's budget, which bounds a client minting cookies; in this process
+        (the ingress keeps a browser on one)."""
+        rate = self.limits.per_person
+        if not rate.enabled:
+            return None
+        wait = self.local.acquire(f"writes:{person}", rate, self._clock()).retry_after
+        if wait <= 0:
+            return None
+        self._refused["writes_person"] += 1
+        return TooManyRequests(
+            f"too many changes from you: at most {rate.per_second:g}/s (bursts of {rate.burst});"
+            f" retry in {wait:.1f} s",
+            retry_after=wait,
+        )
 
     def stream_refusal(self, client: str) -> TooManyRequests | None:
         most = self.limits.streams_per_client

@@ -107,7 +107,7 @@ class _Snapshot(Collector):
             "Requests answered 429 by a rate limit, by kind (streams_open: past the open-stream cap)",
             labels=["kind"],
         )
-        for kind in ("maps", "maps_global", "writes", "mcp", "streams", "streams_open"):
+        for kind in ("maps", "maps_global", "writes", "writes_person", "mcp", "streams", "streams_open"):
             limited.add_metric([kind], s.throttle.refused.get(kind, 0))
         yield limited
         early = CounterMetricFamily(

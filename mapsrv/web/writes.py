@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -72,9 +73,15 @@ class PageWrites:
     """Answers the three write routes of one map's page (``action``: "ops", "undo" or "redo")."""
 
     def __init__(
-        self, hub: MapHub, headers: list[tuple[str, str]], max_body_size: int, max_file_size: int = 0
+        self,
+        hub: MapHub,
+        headers: list[tuple[str, str]],
+        max_body_size: int,
+        max_file_size: int = 0,
+        person_refusal: Callable[[str], MapsrvError | None] = lambda person: None,
     ) -> None:
         self.hub = hub
+        self.person_refusal = person_refusal  # each person's own write budget (Throttle's)
         self.max_body_size = max_body_size
         self.max_file_size = max_file_size or max_body_size
         self._headers = [
@@ -128,6 +135,8 @@ class PageWrites:
         if kind == "e" and user is None:
             raise InvalidInput("an edit needs this browser's cookie: open the edit link first")
         actor = person_actor(user_agent, user or "", name_from_cookies(cookie))
+        if action != "pointer" and (refusal := self.person_refusal(actor.id)) is not None:
+            raise refusal
         if action == "pointer":
             return self._point(entry, actor.id, _parse_json(await self._body(receive, declared)))
         if action == "undo":

@@ -26,7 +26,8 @@ from support import open_server as open_limited_server
 # The benchmarks measure the stack, from one load-generating client: per-client rate limits and
 # the open-stream cap would measure the limits instead (tests/http/test_throttle.py covers those).
 UNLIMITED = (
-    "--rate-maps", "0", "--rate-maps-global", "0", "--rate-writes", "0", "--rate-mcp", "0",
+    "--rate-maps", "0", "--rate-maps-global", "0", "--rate-writes", "0", "--rate-writes-person", "0",
+    "--rate-mcp", "0",
     "--rate-streams", "0", "--max-streams-per-client", "10000000",
     "--max-mcp-sessions-per-client", "10000000",
 )  # fmt: skip

@@ -228,3 +228,22 @@ async def test_where_people_point_reaches_the_others_and_bad_pointers_are_refuse
         await bobs.ended.wait()
     await mine.wait_for(lambda _: any(bob_actor in p.get("gone", ()) for p in mine.pointers))
     await owner.aclose()
+
+
+async def test_each_person_has_their_own_write_budget(nursery: trio.Nursery) -> None:
+    """Two people behind one address (one client): the one who writes too fast is refused, saying
+    so, and the other goes on."""
+    server = await start_server(nursery, rate_writes_person=0.01, burst_writes_person=3)
+    owner, map_id, state = await owner_with_map(server)
+    bob, path = await editor_at(server, state["edit_url"], "Bob")
+    for i in range(3):
+        step = {"op": "set_title", "title": f"t{i}"}
+        assert (await bob.client.post(f"{path}/ops", json={"ops": [step]})).status_code == 200
+    refused = await bob.client.post(f"{path}/ops", json={"ops": [MARKER]})
+    assert refused.status_code == 429 and "too many changes from you" in refused.json()["error"]["message"]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert (await owner.ops(map_id, MARKER)).status_code == 200  # the owner's budget is their own
+    assert (await bob.client.post(f"{path}/pointer", json={"at": [1, 2]})).status_code == 200  # not a write
+    assert server.throttle.statistics().refused == {"writes_person": 1}
+    for client in (owner, bob):
+        await client.aclose()

@@ -13,7 +13,7 @@ import pytest
 import trio
 from support.waiting import wait_until
 
-from mapsrv.hub import MapHub, Subscription
+from mapsrv.hub import MapEntry, MapHub, Subscription
 from mapsrv.hub import presence as presence_module
 from mapsrv.hub.presence import LISTED, Member
 from mapsrv.store.shared import SharedMemory
@@ -24,6 +24,16 @@ async def serve(nursery: trio.Nursery, hub: MapHub) -> None:
     messages = await nursery.start(hub.store.serve)
     await nursery.start(hub.serve_replication, messages)
     await nursery.start(hub.serve_presence)
+
+
+async def two_hubs(nursery: trio.Nursery) -> tuple[MapHub, MapHub, MapEntry, MapEntry]:
+    """Two hubs on one shared store (two processes on Redis), both served, holding one map."""
+    memory = SharedMemory()
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+    for hub in (a, b):
+        await serve(nursery, hub)
+    entry_a = await a.create_map()
+    return a, b, entry_a, await b.get(entry_a.id)
 
 
 def person(name: str, role: str = "editor", n: int = 0) -> Member:
@@ -49,12 +59,7 @@ async def latest_presence(
 async def test_who_joins_on_one_hub_is_listed_on_the_other_and_leaves_everywhere(
     nursery: trio.Nursery,
 ) -> None:
-    memory = SharedMemory()
-    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
-    for hub in (a, b):
-        await serve(nursery, hub)
-    entry_a = await a.create_map()
-    entry_b = await b.get(entry_a.id)
+    a, b, entry_a, entry_b = await two_hubs(nursery)
     version = entry_a.state.version
     async with a.subscribe(entry_a, str(version), person("Ana", "owner")) as ana:
         async with b.subscribe(entry_b, str(version), person("Bob")) as bob:
@@ -148,12 +153,7 @@ async def test_a_burst_of_arrivals_is_a_few_frames_not_one_each(nursery: trio.Nu
 async def test_pointers_reach_the_other_hubs_viewers_as_changes_and_go_with_their_person(
     nursery: trio.Nursery,
 ) -> None:
-    memory = SharedMemory()
-    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
-    for hub in (a, b):
-        await serve(nursery, hub)
-    entry_a = await a.create_map()
-    entry_b = await b.get(entry_a.id)
+    a, b, entry_a, entry_b = await two_hubs(nursery)
 
     async def pointers(sub: Subscription, check: Any) -> dict[str, Any]:
         with trio.fail_after(10):

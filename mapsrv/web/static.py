@@ -1,6 +1,10 @@
 """Static files: the page's own (``mapsrv/web/static``, package data) and Leaflet's (from the
 xstatic-leaflet package).
 
+Every static file is public and answers any origin (``Access-Control-Allow-Origin: *``): the MCP
+App runs in a host's sandboxed, opaque-origin iframe and loads its ES modules (fetched in CORS
+mode) from here.
+
 The page's templates (``index.html``, ``claim.html``, ``gone.html``) live apart, in
 ``mapsrv/web/templates`` (rendered by ``mapsrv.http.templates``). Only the files of the static
 folder are served, by exact name, so no spelling of a path (``./index.html``, ``../``) reaches
@@ -47,7 +51,7 @@ _LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
 def find_static_dir() -> Path:
     """The page's served files, inside the package wherever it is installed; raises when an
     install lost them (the Dockerfile's build check calls this)."""
-    if not (STATIC_DIR / "map.js").is_file():
+    if not (STATIC_DIR / "render.js").is_file():
         raise RuntimeError(f"mapsrv's static files are missing from {STATIC_DIR}")
     return STATIC_DIR
 
@@ -60,6 +64,7 @@ def served_files(static_dir: Path) -> frozenset[str]:
 async def leaflet(filename: str) -> Response:
     response = await send_from_directory(_LEAFLET_DIR, filename)
     response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
@@ -82,4 +87,5 @@ async def static_file(filename: str) -> Response:
         raise HttpError(404, "not found")
     response = await send_from_directory(ctx.static_dir, filename)
     response.headers["Cache-Control"] = "no-cache"
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response

@@ -1,6 +1,6 @@
 """A person's edit in one tab until another tab of the map has it drawn.
 
-Tab A writes through the page's own write path (``mapsrvPage.write``: POST /ops with a
+Tab A writes through the page's own write path (``page.write`` of map.js: POST /ops with a
 ``base_version``, as a person's drag or label edit does; Origin-checked, attributed to the
 person), one edit after another; tab B notes when each version is drawn. Both clocks are the wall clock
 (``performance.timeOrigin + performance.now()``) of one browser on one machine."""
@@ -33,7 +33,7 @@ window.addEventListener('mapsrv:applied',
 
 EDITS = """
 async (n) => {
-  const page = window.mapsrvPage;
+  const { page } = await import('/static/map.js'); // the page's own module
   const sentAt = {};
   for (let i = 0; i < n; i++) {
     const t0 = performance.timeOrigin + performance.now();

@@ -1,5 +1,5 @@
 """Every event kind exists on all sides of the wire: the codec, the page
-(mapsrv/web/static/map.js) and the protocol document. A kind added on one side only fails here."""
+(mapsrv/web/static/render.js, shared by the page and the MCP App) and the protocol document. A kind added on one side only fails here."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ SAMPLES: list[Event] = [
 
 
 def _page_kinds() -> set[str]:
-    source = (ROOT / "mapsrv" / "web" / "static" / "map.js").read_text(encoding="utf-8")
-    body = source[source.index("function applyChange") : source.index("function onChangeEvent")]
+    source = (ROOT / "mapsrv" / "web" / "static" / "render.js").read_text(encoding="utf-8")
+    body = source[source.index("function applyChange") : source.index("function changes")]
     return set(re.findall(r"case '([a-z_]+)'", body))
 
 

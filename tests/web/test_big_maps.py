@@ -98,7 +98,7 @@ async def test_a_big_labelled_map_loads_pans_zooms_and_edits(live: Server, tmp_p
         page = tab.page
         wait_drawn(tab, version)
         assert page.evaluate("window.mapsrv.featureIds().length") == COUNT
-        assert page.evaluate("window.mapsrvPage.big") is True
+        assert page.evaluate("window.mapsrv.big") is True
         settled(tab)
         before = shown_labels(tab)
         page.screenshot(path=str(shot), animations="disabled")
@@ -125,9 +125,8 @@ async def test_a_big_labelled_map_loads_pans_zooms_and_edits(live: Server, tmp_p
         # whose label is shown within reach of the pointer: the canvas picks the topmost).
         hidden = page.evaluate(
             """() => { const m = window.mapsrv.map; const size = m.getSize();
-            const shown = new Set(window.mapsrvPage.shownLabels());
-            const at = Array.from(window.mapsrvPage.features,
-              ([id, e]) => [id, m.latLngToContainerPoint(e.layer.getLatLng())]);
+            const shown = new Set(window.mapsrv.shownLabels());
+            const at = window.mapsrv.featureIds().map((id) => [id, L.point(window.mapsrv.featurePoint(id))]);
             for (const [id, p] of at) {
               const inside = p.x > 300 && p.x < size.x - 450 && p.y > 200 && p.y < size.y - 100;
               if (shown.has(id) || !inside) continue;
@@ -148,7 +147,7 @@ async def test_a_big_labelled_map_loads_pans_zooms_and_edits(live: Server, tmp_p
         first.focus()
         page.keyboard.press("Enter")
         page.locator("#editor").wait_for()
-        assert page.evaluate("window.mapsrvPage.selectedId()") == labelled
+        assert page.evaluate("window.mapsrv.selectedId()") == labelled
         page.keyboard.press("Escape")
         page.locator("#editor").wait_for(state="hidden")
 
@@ -157,25 +156,24 @@ async def test_a_big_labelled_map_loads_pans_zooms_and_edits(live: Server, tmp_p
         wait_drawn(other, version)
         fid = page.evaluate(
             """() => { const m = window.mapsrv.map; const size = m.getSize();
-            for (const [id, e] of window.mapsrvPage.features) {
-              const p = m.latLngToContainerPoint(e.layer.getLatLng());
+            for (const id of window.mapsrv.featureIds()) {
+              const p = L.point(window.mapsrv.featurePoint(id));
               if (p.x > 300 && p.x < size.x - 450 && p.y > 200 && p.y < size.y - 100) return id;
             } return null; }"""
         )
         assert fid is not None
         x, y = page.evaluate(
-            "(id) => { const p = window.mapsrv.map.latLngToContainerPoint("
-            "window.mapsrvPage.features.get(id).layer.getLatLng()); return [p.x, p.y]; }",
+            "(id) => window.mapsrv.featurePoint(id)",
             fid,
         )
         page.mouse.click(x, y)
         page.locator("#editor").wait_for()
-        assert page.evaluate("window.mapsrvPage.selectedId()") == fid
+        assert page.evaluate("window.mapsrv.selectedId()") == fid
         page.locator("#editor-label").fill("Renamed here")
         page.get_by_role("button", name="Save").click()
         page.locator("#toast", has_text="Saved").wait_for()
         other.label("Renamed here").wait_for()  # the newest change's label is placed first
-        label = other.page.evaluate("(id) => window.mapsrvPage.features.get(id).data.label", fid)
+        label = other.page.evaluate("(id) => window.mapsrv.feature(id).label", fid)
         assert label == "Renamed here"
         shown_labels(other)
         tab.check_clean()
@@ -196,26 +194,26 @@ async def test_a_map_that_grows_big_and_shrinks_switches_how_it_is_drawn(live: S
         ops = points(600)
         version = tab.ops({"op": "set_view", "center": [48, 10], "zoom": 5, "animate": False}, *ops[:300])
         wait_drawn(tab, version)
-        assert page.evaluate("window.mapsrvPage.big") is False
+        assert page.evaluate("window.mapsrv.big") is False
         tab.feature("p0", "marker")
         tab.label("Station 0").wait_for()
 
         version = tab.ops(*ops[300:])
         wait_drawn(tab, version)
-        assert page.evaluate("window.mapsrvPage.big") is True
+        assert page.evaluate("window.mapsrv.big") is True
         # Leaflet fades the tooltips out before it removes them.
         page.wait_for_function("() => !document.querySelector('[data-feature-id], .leaflet-tooltip')")
         settled(tab)
         shown_labels(tab)
         view = Tab.open(context, str(page.locator("#view-link").get_attribute("href")), badge="view-only")
         wait_drawn(view, version)
-        assert view.page.evaluate("window.mapsrvPage.big") is True
+        assert view.page.evaluate("window.mapsrv.big") is True
         settled(view)
         shown_labels(view)
 
         version = tab.ops({"op": "remove_features", "ids": [f"p{i}" for i in range(150, 600)]})
         wait_drawn(tab, version)
-        assert page.evaluate("window.mapsrvPage.big") is False
+        assert page.evaluate("window.mapsrv.big") is False
         assert page.locator(".mapsrv-placed").count() == 0
         tab.feature("p0", "marker")
         tab.label("Station 149").wait_for()

@@ -252,7 +252,7 @@ async def test_view_link_watches_live_and_cannot_write(live: Server) -> None:
         assert viewer.page.locator("#panel button").all_inner_texts() == ["History"], "replay only: no undo"
         assert not viewer.page.locator("#toolbar").is_visible(), "no drawing tools on the view link"
         viewer.page.keyboard.press("m")
-        assert viewer.page.evaluate("window.mapsrvPage.tool") is None
+        assert viewer.page.evaluate("window.mapsrv.tool") is None
         owner.ops(add("seen", "rectangle", [[1, 1], [2, 2]]), {"op": "set_title", "title": "Watched"})
         viewer.feature("seen", "rectangle")
         viewer.page.wait_for_function("() => document.title === 'Watched'")

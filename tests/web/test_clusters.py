@@ -23,7 +23,7 @@ SIDE = 100  # points a side: 10,000 in all
 
 # The points and clusters drawn inside the view: [x, y, count, id or null].
 DRAWN = """() => { const size = window.mapsrv.map.getSize();
-  return window.mapsrvPoints.drawnPoints(window.mapsrv.map)
+  return window.mapsrv.drawnPoints()
     .filter(([x, y]) => x > 20 && y > 20 && x < size.x - 20 && y < size.y - 20); }"""
 
 LABELS = """() => Array.from(document.querySelectorAll('.mapsrv-placed:not(.mapsrv-label-hover)'))
@@ -139,12 +139,12 @@ async def test_a_10k_map_clusters_and_unclusters(live: Server, tmp_path: Path) -
         x, y, _, fid = next(d for d in page.evaluate(DRAWN) if 300 < d[0] < 800 and 250 < d[1] < 700)
         page.mouse.click(x, y)
         page.locator("#editor").wait_for()
-        assert page.evaluate("window.mapsrvPage.selectedId()") == fid
+        assert page.evaluate("window.mapsrv.selectedId()") == fid
         page.locator("#editor-label").fill("Renamed here")
         page.get_by_role("button", name="Save").click()
         page.locator("#toast", has_text="Saved").wait_for()
         other.page.wait_for_function(
-            "(id) => window.mapsrvPage.features.get(id).data.label === 'Renamed here'", arg=fid
+            "(id) => window.mapsrv.feature(id).label === 'Renamed here'", arg=fid
         )
         tab.check_clean()
         other.check_clean()

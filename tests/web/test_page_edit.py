@@ -68,7 +68,7 @@ async def test_a_person_draws_an_area_by_mouse_and_it_is_theirs(live: Server, tm
         page.get_by_role("button", name="Line").click()
         page.mouse.click(300, 300)
         page.keyboard.press("Escape")  # cancels the line: nothing is written
-        assert page.evaluate("window.mapsrvPage.tool") is None
+        assert page.evaluate("window.mapsrv.tool") is None
         assert page.get_by_role("button", name="Line").get_attribute("aria-pressed") == "false"
         page.get_by_role("button", name="Area").click()
         page.mouse.click(420, 260)
@@ -319,7 +319,7 @@ async def test_history_replay_is_read_only_and_returns_to_live(live: Server, tmp
         page.keyboard.press("h")
         page.locator("#replay").wait_for()
         page.locator("body").press("m")  # drawing is off while replaying
-        assert page.evaluate("window.mapsrvPage.tool") is None
+        assert page.evaluate("window.mapsrv.tool") is None
         page.get_by_role("button", name="Back to live").click()
         page.locator("#replay").wait_for(state="hidden")
         assert sorted(page.evaluate("window.mapsrv.featureIds()")) == ["one", "two"]

@@ -237,7 +237,7 @@ async def test_a_viewer_sees_a_features_attributes_as_text(nursery: trio.Nursery
         page = tab.page
         page.wait_for_function("(v) => Number(document.body.dataset.drawnVersion) >= v", arg=version)
         office = page.evaluate(
-            "() => window.mapsrv.featureIds().find((id) => window.mapsrvPage.features.get(id).data.label"
+            "() => window.mapsrv.featureIds().find((id) => window.mapsrv.feature(id).label"
             " === 'Office')"
         )
         page.locator(f'[data-feature-id="{office}"]').click()
@@ -249,11 +249,12 @@ async def test_a_viewer_sees_a_features_attributes_as_text(nursery: trio.Nursery
         assert page.locator(".leaflet-popup b").count() == 0, "a file's text became markup"
         page.keyboard.press("Escape")
         track = page.evaluate(
-            "() => window.mapsrv.featureIds().find((id) => window.mapsrvPage.features.get(id).data.label"
+            "() => window.mapsrv.featureIds().find((id) => window.mapsrv.feature(id).label"
             " === 'Lakeside')"
         )
         text = page.evaluate(
-            "(id) => { const l = window.mapsrvPage.features.get(id).layer; l.openPopup();"
+            "async (id) => { const { page } = await import('/static/map.js');"
+            " const l = page.features.get(id).layer; l.openPopup();"
             " return Array.from(l.getPopup().getContent().querySelectorAll('dt, dd'),"
             " (e) => e.textContent).join(' '); }",
             track,

@@ -309,7 +309,7 @@ def test_static_files_are_found_beside_the_mapsrv_that_runs():
     web = Path(mapsrv.web.__file__).resolve().parent
     assert find_static_dir() == web / "static"
     served = served_files(find_static_dir())
-    assert {"map.js", "map.css", "page.css", "write.js"} <= served
+    assert {"map.js", "map.css", "page.css", "write.js", "render.js", "render.css", "app.js"} <= served
     assert not [name for name in served if name.endswith(".html")], "templates are not served files"
     for package, names in (("mapsrv.web", TEMPLATES), ("mapsrv.mcp", {"app.html"})):
         folder = Path(importlib.import_module(package).__file__).resolve().parent / "templates"
@@ -440,7 +440,7 @@ async def test_a_hostile_title_and_attribution_stay_text_in_the_page(nursery):
     assert body["data-tile-attribution"] == HOSTILE and body["data-map-id"] == map_id
     assert all(name.startswith("data-") for name in body), "no attribute of the title's making"
     scripts = [attrs["src"] for tag, attrs in page.tags if tag == "script"]
-    assert "/static/map.js" in scripts and all(src and src.startswith("/static/") for src in scripts), scripts
+    assert "/static/main.js" in scripts and all(src and src.startswith("/static/") for src in scripts), scripts
     assert "<script>alert" not in text
     assert "&lt;/title&gt;&lt;script&gt;alert(&#34;x&#34;)" in text
     await alice.aclose()
@@ -463,8 +463,8 @@ async def test_the_app_config_stays_inside_its_script_and_parses_back(nursery):
     scripts = [attrs for tag, attrs in page.tags if tag == "script"]
     assert [s.get("id") or s.get("src") for s in scripts] == [
         f"{origin}/static/leaflet/leaflet.js",
+        f"{origin}/static/app.js",  # the module that draws with the page's renderer
         "mapsrv-config",
-        None,
     ]
 
 

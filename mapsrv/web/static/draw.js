@@ -5,13 +5,12 @@
  * click adds a point (Space adds the centre); a double-click, Enter or the Finish button ends
  * the shape, Escape cancels it. A new feature opens in the editor for its label and popup.
  */
-(function () {
-  'use strict';
+import { page } from './map.js';
 
-  const page = window.mapsrvPage;
-  const { cfg, map, byId } = page;
-  if (cfg.mode !== 'edit') return;
+const { cfg, map, byId } = page;
+if (cfg.mode === 'edit') drawingTools();
 
+function drawingTools() {
   const NOTES = 'notes';
   const NOTE_STYLE = { symbol: '📝', color: '#f59e0b' };
   const MIN_POINTS = { polyline: 2, polygon: 3 };
@@ -202,4 +201,4 @@
       else addPoint(map.getCenter());
     }
   });
-})();
+}

@@ -1,5 +1,5 @@
-/* mapsrv page: a big map's labels (map.js draws a map of many features on one canvas, without
- * a tooltip per feature).
+/* mapsrv: a big map's labels (render.js draws a map of many features on one canvas, without a
+ * tooltip per feature), on the page and in the MCP App.
  *
  * A label is shown only where it fits: the labels whose place is on screen are taken by priority
  * (the selected feature's, then the most recently drawn), and each goes to the first of its spots
@@ -10,20 +10,23 @@
  * feature. Widths come from the canvas's text metrics, never from the layout, and the text only
  * ever goes in through textContent.
  */
-(function () {
-  'use strict';
 
-  const page = window.mapsrvPage;
-  const { map } = page;
-  const HEIGHT = 20; // px: .mapsrv-placed in map.css
-  const FRAME = 16; // px: its padding and borders, left and right
-  const MAX_WIDTH = 220; // px: a longer text ends in an ellipsis
-  const GAP = 3; // px between a point and its label
-  const CELL = 128; // px: the grid's cells
-  const MAX_SHOWN = 400; // more would not be read, and each costs an element
-  // What floats over the map: a label under it could not be read, so none goes there.
-  const COVERS = '#panel, #toolbar, #tiles-banner, #editor, #conflict, #replay, #help, .leaflet-control';
+import { PointRef, clusterBoxes, preparePoints } from './points.js';
+import { textNode } from './dom.js';
 
+const HEIGHT = 20; // px: .mapsrv-placed in render.css
+const FRAME = 16; // px: its padding and borders, left and right
+const MAX_WIDTH = 220; // px: a longer text ends in an ellipsis
+const GAP = 3; // px between a point and its label
+const CELL = 128; // px: the grid's cells
+const MAX_SHOWN = 400; // more would not be read, and each costs an element
+
+// The labels of `view` (render.js). Options: `covers`, a selector of what floats over the map (a
+// label under it could not be read, so none goes there); `activate(id)`, when given, makes each
+// shown label a button that calls it (on the edit page: how the keyboard reaches a feature the
+// canvas drew); `selectedId()`, whose label goes first.
+export function createLabels(view, options) {
+  const { map } = view;
   const pane = map.createPane('mapsrvLabels');
   const entries = new Map(); // feature id -> {id, text, latlng, layerId, radius, seq, width, ...}
   const pool = []; // label elements not in use
@@ -38,7 +41,7 @@
   function makeElement() {
     const el = document.createElement('div');
     el.className = 'mapsrv-label mapsrv-placed';
-    el.appendChild(page.textNode('span', 'mapsrv-label-text', ''));
+    el.appendChild(textNode('span', 'mapsrv-label-text', ''));
     return el;
   }
 
@@ -46,13 +49,13 @@
   // to it, Enter selects the feature (its handle then moves it with the arrow keys).
   function makeLabel() {
     const el = makeElement();
-    if (page.cfg.mode !== 'edit') return el;
+    if (!options.activate) return el;
     el.tabIndex = 0;
     el.setAttribute('role', 'button');
     el.addEventListener('keydown', (event) => {
-      if ((event.key === 'Enter' || event.key === ' ') && !page.tool && el.dataset.featureLabel) {
+      if ((event.key === 'Enter' || event.key === ' ') && el.dataset.featureLabel) {
         event.preventDefault();
-        page.select(el.dataset.featureLabel);
+        options.activate(el.dataset.featureLabel);
       }
     });
     return el;
@@ -138,7 +141,7 @@
   function place() {
     scheduled = false;
     dirty = false;
-    if (!page.big || zooming || entries.size === 0) {
+    if (!view.big || zooming || entries.size === 0) {
       shown.forEach(release);
       shown = [];
       return;
@@ -149,8 +152,8 @@
     const size = map.getSize();
     const [left, top, right, bottom] = [topLeft.x, topLeft.y, topLeft.x + size.x, topLeft.y + size.y];
     const onMap = new Set();
-    for (const [id, entry] of page.layers) if (map.hasLayer(entry.group)) onMap.add(id);
-    window.mapsrvPoints.preparePoints(map); // which points are in a cluster at this zoom
+    for (const [id, entry] of view.layers) if (map.hasLayer(entry.group)) onMap.add(id);
+    preparePoints(map); // which points are in a cluster at this zoom
     const scale = 256 * Math.pow(2, zoom);
     const candidates = [];
     for (const entry of entries.values()) {
@@ -175,11 +178,11 @@
       entry.y = y;
       candidates.push(entry);
     }
-    const selected = page.selectedId ? page.selectedId() : null;
+    const selected = options.selectedId ? options.selectedId() : null;
     candidates.sort((a, b) => (b.id === selected) - (a.id === selected) || b.seq - a.seq);
     const grid = new Map();
     const corner = map.getContainer().getBoundingClientRect();
-    for (const el of document.querySelectorAll(COVERS)) {
+    for (const el of document.querySelectorAll(options.covers)) {
       if (el.hidden) continue;
       const r = el.getBoundingClientRect();
       if (r.width === 0 || r.height === 0) continue;
@@ -187,7 +190,7 @@
       const y = r.top - corner.top + top;
       insert(grid, [Math.floor(x), Math.floor(y), Math.ceil(x + r.width), Math.ceil(y + r.height)]);
     }
-    for (const box of window.mapsrvPoints.clusterBoxes(map)) insert(grid, box);
+    for (const box of clusterBoxes(map)) insert(grid, box);
     const next = [];
     for (const entry of candidates) {
       if (next.length >= MAX_SHOWN) break;
@@ -244,16 +247,16 @@
     hoverEl.hidden = false;
   }
 
-  page.on('feature', (layer, f) => {
-    if (!page.big || !f.label) return;
+  view.on('feature', (layer, f) => {
+    if (!view.big || !f.label) return;
     const id = String(f.id);
     entries.set(id, {
       id: id,
       text: String(f.label),
-      latlng: page.labelAnchor(layer, f),
+      latlng: view.labelAnchor(layer, f),
       layerId: f.layer != null ? String(f.layer) : 'default',
       radius: f.type === 'marker' ? (layer.options.radius || 0) : -1,
-      point: layer instanceof window.mapsrvPoints.PointRef ? layer : null,
+      point: layer instanceof PointRef ? layer : null,
       seq: (seq += 1),
       width: 0,
       zoom: null,
@@ -263,7 +266,7 @@
     layer.on('mouseout', () => hover(null));
     dirty = true;
   });
-  page.on('unfeature', (id) => {
+  view.on('unfeature', (id) => {
     const entry = entries.get(id);
     if (!entry) return;
     release(entry);
@@ -271,7 +274,7 @@
     if (hoverEl) hoverEl.hidden = true;
     dirty = true;
   });
-  page.on('reset', () => {
+  view.on('reset', () => {
     shown.forEach(release);
     shown = [];
     entries.clear();
@@ -279,7 +282,7 @@
     dirty = true;
   });
   // Before the page says it has drawn the version: its labels are part of it.
-  page.on('applied', () => { if (dirty) place(); });
+  view.on('applied', () => { if (dirty) place(); });
 
   map.on('zoomstart', () => {
     zooming = true;
@@ -294,6 +297,5 @@
   // A layer shown or hidden (and the history replay taking the live layers off the map).
   map.on('layeradd layerremove', (event) => { if (event.layer instanceof L.LayerGroup) schedule(); });
 
-  page.placeLabels = place;
-  page.shownLabels = () => shown.map((entry) => entry.id);
-})();
+  return { place: place, shown: () => shown.map((entry) => entry.id) };
+}

@@ -1,681 +1,301 @@
-/* mapsrv live map page: drawing the state and staying connected. Wire contract: docs/protocol.md.
+/* mapsrv live map page: the map, its panel, and staying connected. Wire contract: docs/protocol.md.
  *
- * The other scripts (notice.js, draw.js, activity.js) build on the `page` object this one
- * exposes as window.mapsrvPage: they run before DOMContentLoaded, when this one connects.
- *
- * Everything in the map state (titles, labels, popups, layer names) is untrusted text written by an
- * agent: it only ever reaches the DOM through textContent, and Leaflet only ever gets DOM nodes
- * for tooltips and popups (it would treat strings as HTML).
+ * The map's state is drawn by render.js (shared with the MCP App). This module exports `page`,
+ * what the page's other modules (notice, basemap, write, edit, draw, activity, people) build on:
+ * the config, the map, the drawn features and layers, hooks, and the functions those modules add
+ * to it. They run before DOMContentLoaded, when this one connects.
  */
-(function () {
-  'use strict';
 
-  const WORLD_CENTER = [20, 0];
-  const WORLD_ZOOM = 2;
-  const FIT_PADDING = [40, 40];
-  const FIT_MAX_ZOOM = 16; // when fitting features, so a lone marker does not zoom to street level
-  const BACKOFF_MIN_MS = 1000;
-  const BACKOFF_MAX_MS = 15000;
+import { EventStream } from './stream.js';
+import { byId, escapeHtml, textNode } from './dom.js';
+import { createRenderer } from './render.js';
+import { drawnPoints } from './points.js';
 
-  const ds = document.body.dataset;
-  const cfg = {
-    events: ds.events || '',
-    mode: ds.mode === 'view' ? 'view' : 'edit',
-    mapId: ds.mapId || '',
-    viewUrl: ds.viewUrl || '',
-    tileUrl: ds.tileUrl || '',
-    tileAttribution: ds.tileAttribution || '',
-    geojson: ds.geojson || '',
-    mcpUrl: ds.mcpUrl || '',
-    actor: ds.actor || '',
-    // owner (/m/<id>), editor (/e/<edit key>: never sees the map id) or viewer (/v/<view key>)
-    role: ds.role || (ds.mode === 'view' ? 'viewer' : 'owner'),
-    editUrl: ds.editUrl || '',
-    name: ds.name || '',
-    suggestedName: ds.suggestedName || '',
-  };
-  // Every read of this map goes through its own prefix: /m/<id> (edit) or /v/<key> (view).
-  cfg.prefix = cfg.events.replace(/\/events$/, '');
+const FIT_PADDING = [40, 40];
+const BACKOFF_MIN_MS = 1000;
+const BACKOFF_MAX_MS = 15000;
 
-  const hooks = {
-    snapshot: [], change: [], feature: [], unfeature: [], reset: [], gone: [], applied: [],
-    // who is on the map now; where they point; this page's role changed (a link turned off)
-    presence: [], pointers: [], access: [],
-  };
-  function emit(name, ...args) {
-    for (const fn of hooks[name]) {
-      try { fn(...args); } catch (err) { console.error('mapsrv: ' + name + ' hook failed', err); }
-    }
+const ds = document.body.dataset;
+const cfg = {
+  events: ds.events || '',
+  mode: ds.mode === 'view' ? 'view' : 'edit',
+  mapId: ds.mapId || '',
+  viewUrl: ds.viewUrl || '',
+  tileUrl: ds.tileUrl || '',
+  tileAttribution: ds.tileAttribution || '',
+  geojson: ds.geojson || '',
+  mcpUrl: ds.mcpUrl || '',
+  actor: ds.actor || '',
+  // owner (/m/<id>), editor (/e/<edit key>: never sees the map id) or viewer (/v/<view key>)
+  role: ds.role || (ds.mode === 'view' ? 'viewer' : 'owner'),
+  editUrl: ds.editUrl || '',
+  name: ds.name || '',
+  suggestedName: ds.suggestedName || '',
+};
+// Every read of this map goes through its own prefix: /m/<id> (edit) or /v/<key> (view).
+cfg.prefix = cfg.events.replace(/\/events$/, '');
+
+// ---------------------------------------------------------------- map
+
+L.Icon.Default.imagePath = '/static/leaflet/images/';
+
+const map = L.map('map', { keyboard: true });
+let tiles = null;
+if (cfg.tileUrl) {
+  // The attribution control renders HTML; the server hands us plain text.
+  tiles = L.tileLayer(cfg.tileUrl, { attribution: escapeHtml(cfg.tileAttribution) }).addTo(map);
+}
+
+// Fitted features stay clear of the panel floating over the map's top edge.
+function fitOptions() {
+  const panel = byId('panel');
+  const top = panel ? panel.getBoundingClientRect().bottom : 0;
+  return { paddingTopLeft: [FIT_PADDING[0], Math.max(FIT_PADDING[1], top + 12)], paddingBottomRight: FIT_PADDING };
+}
+
+// The page's own hooks; the drawing ones (snapshot, change, feature, ...) are the renderer's.
+const pageHooks = { gone: [], presence: [], pointers: [], access: [] };
+function emit(name, ...args) {
+  for (const fn of pageHooks[name]) {
+    try { fn(...args); } catch (err) { console.error('mapsrv: ' + name + ' hook failed', err); }
   }
+}
 
-  const byId = (id) => document.getElementById(id);
+const view = createRenderer(map, {
+  editable: cfg.mode === 'edit',
+  fitOptions: fitOptions,
+  // What floats over the map: a label under it could not be read, so none goes there.
+  covers: '#panel, #toolbar, #tiles-banner, #editor, #conflict, #replay, #help, .leaflet-control',
+  // Enter on a shown label selects its feature (edit.js), unless a drawing tool is active.
+  activate: (id) => { if (!page.tool && page.select) page.select(id); },
+  selectedId: () => (page.selectedId ? page.selectedId() : null),
+});
+view.applyView(null, []);
 
-  function escapeHtml(text) {
-    return String(text).replace(/[&<>"']/g, (c) => ({
-      '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
-    })[c]);
-  }
+// ---------------------------------------------------------------- title & panel
 
-  function textNode(tag, className, text) {
-    const el = document.createElement(tag);
-    el.className = className;
-    el.textContent = text;
-    return el;
-  }
+const titleEl = byId('map-title');
 
-  // ---------------------------------------------------------------- map
+function setTitle(title) {
+  const text = typeof title === 'string' ? title : '';
+  document.title = text || 'mapsrv';
+  titleEl.textContent = text || 'Untitled map';
+  titleEl.classList.toggle('untitled', !text);
+}
 
-  L.Icon.Default.imagePath = '/static/leaflet/images/';
+function selectText(el) {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+}
 
-  const map = L.map('map', { keyboard: true }).setView(WORLD_CENTER, WORLD_ZOOM);
-  let tiles = null;
-  if (cfg.tileUrl) {
-    // The attribution control renders HTML; the server hands us plain text.
-    tiles = L.tileLayer(cfg.tileUrl, { attribution: escapeHtml(cfg.tileAttribution) }).addTo(map);
-  }
-
-  // ---------------------------------------------------------------- drawn state
-
-  let version = -1;
-  const layers = new Map();   // layer id -> {id, name, visible, group: L.LayerGroup}
-  const features = new Map(); // feature id -> {data, layer: Leaflet layer, layerId}
-
-  // A big map is drawn on one canvas (an element and a forced layout per feature made a
-  // 3,000-point map take over a minute), its points as circles, and its labels placed by
-  // labels.js where they fit instead of as permanent tooltips. Small maps keep one element per
-  // feature (focusable, styled by CSS). The two thresholds keep a map near one from flipping.
-  const BIG_AT = 400;
-  const SMALL_BELOW = 200;
-  let big = false;
-  let canvas = null;
-
-  function canvasRenderer() {
-    if (!canvas) canvas = L.canvas({ tolerance: 4 });
-    return canvas;
-  }
-
-  function pathOptions(style) {
-    const o = {};
-    if (style.color) o.color = style.color;
-    if (typeof style.weight === 'number') o.weight = style.weight;
-    if (typeof style.opacity === 'number') o.opacity = style.opacity;
-    if (style.fill_color) o.fillColor = style.fill_color;
-    if (typeof style.fill_opacity === 'number') o.fillOpacity = style.fill_opacity;
-    if (style.dash) o.dashArray = style.dash;
-    return o;
-  }
-
-  const isPoint = (p) => Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]);
-  const isPointList = (ps, min) => Array.isArray(ps) && ps.length >= min && ps.every(isPoint);
-  const GEOMETRY_OK = {
-    marker: (f) => isPoint(f.coords),
-    polyline: (f) => isPointList(f.coords, 2),
-    polygon: (f) => isPointList(f.coords, 3),
-    circle: (f) => isPoint(f.coords) && Number.isFinite(f.radius) && f.radius >= 0,
-    rectangle: (f) => isPointList(f.coords, 2) && f.coords.length === 2,
-  };
-
-  const SYMBOL_COLOR = '#2563eb';
-  const SYMBOL_SIZE = 26;
-  const { PointRef, PointsLayer } = window.mapsrvPoints;
-
-  // A round badge with a short text (a stop number, a letter, an emoji), in the marker pane so it
-  // sits above lines. The text goes in through textContent and the colour through the CSSOM,
-  // which ignores a value it cannot parse: neither can become markup.
-  function symbolMarker(coords, style) {
-    const badge = textNode('span', 'mapsrv-symbol', String(style.symbol));
-    badge.style.backgroundColor = style.color || SYMBOL_COLOR;
-    if (Array.from(String(style.symbol)).length > 1) badge.classList.add('mapsrv-symbol-long');
-    const icon = L.divIcon({
-      html: badge,
-      className: 'mapsrv-symbol-icon',
-      iconSize: [SYMBOL_SIZE, SYMBOL_SIZE],
-      iconAnchor: [SYMBOL_SIZE / 2, SYMBOL_SIZE / 2],
-    });
-    return L.marker(coords, { icon: icon, keyboard: cfg.mode === 'edit' });
-  }
-
-  function buildLeafletLayer(f) {
-    const check = GEOMETRY_OK[f.type];
-    if (!check) throw new Error('unknown feature type: ' + f.type);
-    if (!check(f)) throw new Error('bad geometry for ' + f.type);
-    const style = f.style || {};
-    const opts = pathOptions(style);
-    if (big) opts.renderer = canvasRenderer();
-    switch (f.type) {
-      case 'marker':
-        if (big) return new PointRef(String(f.id), f.coords, style); // points.js draws it
-        if (style.symbol) return symbolMarker(f.coords, style);
-        if (style.color) {
-          return L.circleMarker(f.coords, Object.assign({ radius: 8, weight: 2, fillOpacity: 0.7 }, opts));
-        }
-        return L.marker(f.coords);
-      case 'polyline':
-        return L.polyline(f.coords, opts);
-      case 'polygon':
-        return L.polygon(f.coords, opts);
-      case 'circle':
-        return L.circle(f.coords, Object.assign({ radius: f.radius }, opts));
-      default:
-        return L.rectangle(f.coords, opts);
-    }
-  }
-
-  // Leaflet (re)creates a layer's element each time it is added to the map, including when its
-  // map layer is hidden and shown again, so tag it on every 'add'.
-  function tagElement(layer, f) {
-    const el = layer.getElement ? layer.getElement() : layer._icon;
-    if (!el) return;
-    el.setAttribute('data-feature-id', f.id);
-    el.setAttribute('data-feature-type', f.type);
-  }
-
-  function tooltipPlacement(layer, f) {
-    if (layer instanceof L.Marker && f.style && f.style.symbol) {
-      return { direction: 'right', offset: [SYMBOL_SIZE / 2, 0] }; // beside the badge
-    }
-    if (layer instanceof L.Marker) return { direction: 'right' }; // beside the pin's head
-    if (layer instanceof L.CircleMarker && f.type === 'marker') return { direction: 'top', offset: [0, -8] };
-    if (f.type === 'polyline') return { direction: 'top' };
-    return { direction: 'center' };
-  }
-
-  // A line's label goes on the middle of its longest segment, not at the middle of its length:
-  // that often falls on a vertex, where a route's stop marker and label already are.
-  function lineLabelPoint(layer) {
-    const points = layer.getLatLngs();
-    let best = null;
-    let longest = -1;
-    for (let i = 1; i < points.length; i += 1) {
-      const length = points[i - 1].distanceTo(points[i]);
-      if (length > longest) {
-        longest = length;
-        best = L.latLng((points[i - 1].lat + points[i].lat) / 2, (points[i - 1].lng + points[i].lng) / 2);
-      }
-    }
-    return best;
-  }
-
-  // Where a feature's label belongs, computed from its layer's coordinates (it may be off the map).
-  function labelAnchor(layer, f) {
-    if (f.type === 'marker' || f.type === 'circle') return L.latLng(f.coords);
-    if (f.type === 'polyline') return lineLabelPoint(layer) || L.latLng(f.coords[0]);
-    return layer.getBounds().getCenter();
-  }
-
-  // A feature's popup: its text, then the attributes a file brought (a CSV's columns, a GPX
-  // point's time and elevation), as text. A per-point list (a track's times) shows its range.
-  const MAX_ATTRIBUTES = 20;
-
-  function attributeText(value) {
-    if (!Array.isArray(value)) return value === null ? '—' : String(value);
-    const known = value.filter((v) => v !== null && v !== '');
-    if (!known.length) return '—';
-    const numbers = known.every((v) => typeof v === 'number');
-    const low = numbers ? Math.min(...known) : known[0];
-    const high = numbers ? Math.max(...known) : known[known.length - 1];
-    return String(low) + ' – ' + String(high) + ' (' + value.length + ' points)';
-  }
-
-  function popupContent(f) {
-    const attributes = f.properties && typeof f.properties === 'object' ? Object.entries(f.properties) : [];
-    if (!f.popup && !attributes.length) return null;
-    const box = textNode('div', 'mapsrv-popup', f.popup || '');
-    if (!attributes.length) return box;
-    const list = document.createElement('dl');
-    list.className = 'mapsrv-attributes';
-    for (const [key, value] of attributes.slice(0, MAX_ATTRIBUTES)) {
-      list.append(textNode('dt', '', key), textNode('dd', '', attributeText(value)));
-    }
-    if (attributes.length > MAX_ATTRIBUTES) {
-      list.append(textNode('dt', '', '…'), textNode('dd', '', (attributes.length - MAX_ATTRIBUTES) + ' more'));
-    }
-    box.append(list);
-    return box;
-  }
-
-  function decorate(layer, f) {
-    if (f.label && f.type === 'polyline') {
-      const center = layer.getCenter.bind(layer);
-      layer.getCenter = () => lineLabelPoint(layer) || center();
-    }
-    if (f.label && !big) {
-      layer.bindTooltip(textNode('span', 'mapsrv-label-text', f.label),
-        Object.assign({ permanent: true, className: 'mapsrv-label' }, tooltipPlacement(layer, f)));
-    }
-    const popup = popupContent(f);
-    if (popup) layer.bindPopup(popup, { maxWidth: 320 });
-    if (!big) layer.on('add', () => tagElement(layer, f)); // a canvas-drawn layer has no element
-  }
-
-  // A feature may name a layer no snapshot or `layer` change announced: it gets a visible one.
-  function ensureLayer(id) {
-    let entry = layers.get(id);
-    if (!entry) {
-      entry = { id: id, name: id, visible: true, group: L.layerGroup() };
-      layers.set(id, entry);
-      entry.group.addTo(map);
-    }
-    return entry;
-  }
-
-  function setLayer(info) {
-    if (!info || info.id == null) return;
-    const entry = ensureLayer(String(info.id));
-    entry.name = typeof info.name === 'string' ? info.name : entry.id;
-    entry.visible = info.visible !== false;
-    const shown = map.hasLayer(entry.group);
-    if (entry.visible && !shown) entry.group.addTo(map);
-    if (!entry.visible && shown) map.removeLayer(entry.group);
-  }
-
-  function removeFeature(id) {
-    const entry = features.get(id);
-    if (!entry) return;
-    const owner = layers.get(entry.layerId);
-    if (entry.layer instanceof PointRef) {
-      if (entry.layer.owner) entry.layer.owner.remove(entry.layer);
-    } else if (owner) {
-      owner.group.removeLayer(entry.layer);
-    }
-    features.delete(id);
-    emit('unfeature', id);
-  }
-
-  // A big map's points go to their map layer's points layer, the rest to the group itself.
-  function addToGroup(group, layer) {
-    if (!(layer instanceof PointRef)) {
-      group.addLayer(layer);
-      return;
-    }
-    if (!group.mapsrvPoints) group.mapsrvPoints = new PointsLayer();
-    if (!group.hasLayer(group.mapsrvPoints)) group.addLayer(group.mapsrvPoints);
-    group.mapsrvPoints.add(layer);
-  }
-
-  // Draws every feature again when the map crosses into (or out of) being big.
-  function fitMode(count) {
-    const want = big ? count >= SMALL_BELOW : count >= BIG_AT;
-    if (want === big) return;
-    const all = Array.from(features.values(), (entry) => entry.data);
-    dropAll();
-    big = want;
-    all.forEach(upsertFeature);
-  }
-
-  // Forgets every feature at once: their layers leave with their groups' contents.
-  function dropAll() {
-    for (const entry of layers.values()) {
-      entry.group.clearLayers();
-      entry.group.mapsrvPoints = null;
-    }
-    features.clear();
-    emit('reset');
-  }
-
-  // Features a person is dragging: a change that arrives meanwhile is kept, and drawn when the
-  // drag ends (redrawing would pull the marker out from under the pointer).
-  const held = new Map(); // feature id -> whether a change to it is waiting
-
-  function upsertFeature(f) {
-    if (!f || f.id == null) return;
-    const id = String(f.id);
-    const current = features.get(id);
-    if (current && held.has(id) && String(f.layer != null ? f.layer : 'default') === current.layerId) {
-      current.data = f;
-      held.set(id, true);
-      return;
-    }
-    removeFeature(id);
-    let layer;
+// Copies `el`'s text; `button` says whether it worked.
+async function copyText(button, el) {
+  const text = el.textContent;
+  let copied = false;
+  if (navigator.clipboard && navigator.clipboard.writeText) {
     try {
-      layer = buildLeafletLayer(f);
-    } catch (err) {
-      console.warn('mapsrv: cannot draw feature', id, err);
-      return;
-    }
-    decorate(layer, f);
-    const owner = ensureLayer(f.layer != null ? String(f.layer) : 'default');
-    features.set(id, { data: f, layer: layer, layerId: owner.id });
-    emit('feature', layer, f);
-    addToGroup(owner.group, layer);
+      await navigator.clipboard.writeText(text);
+      copied = true;
+    } catch (err) { /* not allowed here: fall back to selecting the text */ }
   }
-
-  function clearFeatures(layerId) {
-    for (const [id, entry] of Array.from(features)) {
-      if (layerId == null || entry.layerId === layerId) removeFeature(id);
-    }
+  if (!copied) {
+    selectText(el);
+    try { copied = document.execCommand('copy'); } catch (err) { copied = false; }
   }
+  // When nothing could be copied the text stays selected for the user to copy by hand.
+  button.textContent = copied ? 'Copied' : 'Selected';
+  clearTimeout(button.mapsrvReset);
+  button.mapsrvReset = setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+}
 
-  function removeLayer(id) {
-    clearFeatures(id);
-    const entry = layers.get(id);
-    if (!entry) return;
-    map.removeLayer(entry.group);
-    layers.delete(id);
-  }
+function copyCode() {
+  return copyText(byId('copy-code'), byId('map-code'));
+}
 
-  // Computed from the features' data rather than from Leaflet layers: a circle cannot report
-  // its bounds while its layer is off the map, and a snapshot's view is set before its features
-  // are drawn (drawing them first projected each twice).
-  function featureBounds(list) {
-    const bounds = L.latLngBounds([]);
-    for (const f of list) {
-      const check = f && GEOMETRY_OK[f.type];
-      if (!check || !check(f)) continue;
-      if (f.type === 'circle') bounds.extend(L.latLng(f.coords).toBounds(2 * f.radius));
-      else if (f.type === 'marker') bounds.extend(f.coords);
-      else f.coords.forEach((p) => bounds.extend(p));
-    }
-    return bounds.isValid() ? bounds : null;
-  }
-
-  // Fitted features stay clear of the panel floating over the map's top edge.
-  function fitOptions() {
-    const panel = byId('panel');
-    const top = panel ? panel.getBoundingClientRect().bottom : 0;
-    return { paddingTopLeft: [FIT_PADDING[0], Math.max(FIT_PADDING[1], top + 12)], paddingBottomRight: FIT_PADDING };
-  }
-
-  function applyView(view, list) {
-    if (!view) {
-      const bounds = featureBounds(list || Array.from(features.values(), (entry) => entry.data));
-      if (bounds) map.fitBounds(bounds, Object.assign(fitOptions(), { maxZoom: FIT_MAX_ZOOM, animate: false }));
-      else map.setView(WORLD_CENTER, WORLD_ZOOM, { animate: false });
-      return;
-    }
-    const opts = { animate: !!view.animate };
-    if (view.bounds) {
-      map.fitBounds(view.bounds, Object.assign(fitOptions(), { maxZoom: FIT_MAX_ZOOM }, opts));
-    } else if (view.center) {
-      map.setView(view.center, typeof view.zoom === 'number' ? view.zoom : map.getZoom(), opts);
-    }
-  }
-
-  // ---------------------------------------------------------------- title & panel
-
-  const titleEl = byId('map-title');
-
-  function setTitle(title) {
-    const text = typeof title === 'string' ? title : '';
-    document.title = text || 'mapsrv';
-    titleEl.textContent = text || 'Untitled map';
-    titleEl.classList.toggle('untitled', !text);
-  }
-
-  function selectText(el) {
-    const range = document.createRange();
-    range.selectNodeContents(el);
-    const sel = window.getSelection();
-    sel.removeAllRanges();
-    sel.addRange(range);
-  }
-
-  // Copies `el`'s text; `button` says whether it worked.
-  async function copyText(button, el) {
-    const text = el.textContent;
-    let copied = false;
-    if (navigator.clipboard && navigator.clipboard.writeText) {
-      try {
-        await navigator.clipboard.writeText(text);
-        copied = true;
-      } catch (err) { /* not allowed here: fall back to selecting the text */ }
-    }
-    if (!copied) {
-      selectText(el);
-      try { copied = document.execCommand('copy'); } catch (err) { copied = false; }
-    }
-    // When nothing could be copied the text stays selected for the user to copy by hand.
-    button.textContent = copied ? 'Copied' : 'Selected';
-    clearTimeout(button.mapsrvReset);
-    button.mapsrvReset = setTimeout(() => { button.textContent = 'Copy'; }, 1500);
-  }
-
-  function copyCode() {
-    return copyText(byId('copy-code'), byId('map-code'));
-  }
-
-  function setupPanel() {
-    setTitle(document.title);
-    const editTools = byId('edit-tools');
-    if (cfg.mode === 'edit') {
-      editTools.hidden = false;
-      if (cfg.mapId) {
-        byId('map-code').textContent = cfg.mapId;
-        byId('copy-code').addEventListener('click', copyCode);
-      } else {
-        byId('map-code').parentElement.hidden = true; // an editor: the map id is the owner's
-      }
-      const link = byId('view-link');
-      if (cfg.viewUrl) {
-        link.href = cfg.viewUrl;
-        link.textContent = new URL(cfg.viewUrl, window.location.href).href;
-      } else {
-        byId('view-row').hidden = true;
-      }
+function setupPanel() {
+  setTitle(document.title);
+  const editTools = byId('edit-tools');
+  if (cfg.mode === 'edit') {
+    editTools.hidden = false;
+    if (cfg.mapId) {
+      byId('map-code').textContent = cfg.mapId;
+      byId('copy-code').addEventListener('click', copyCode);
     } else {
-      editTools.remove();
+      byId('map-code').parentElement.hidden = true; // an editor: the map id is the owner's
     }
-    const exportLink = byId('export-link');
-    if (cfg.geojson) exportLink.href = cfg.geojson;
-    else exportLink.hidden = true;
-  }
-
-  // ---------------------------------------------------------------- applying server messages
-
-  // A snapshot replaces everything, including the version: it may be lower than ours after a
-  // server restart.
-  function applySnapshot(state) {
-    version = typeof state.version === 'number' ? state.version : -1;
-    for (const entry of layers.values()) map.removeLayer(entry.group);
-    layers.clear();
-    features.clear();
-    emit('reset');
-    const all = state.features || [];
-    big = all.length >= BIG_AT;
-    setTitle(state.title); // first: the title's height moves the panel a fitted view keeps clear of
-    applyView(state.view, all);
-    (state.layers || []).forEach(setLayer);
-    all.forEach(upsertFeature);
-    emit('snapshot', state);
-  }
-
-  function applyChange(change) {
-    if (!change || typeof change.version !== 'number' || change.version <= version) return;
-    // The version counts as applied even if drawing fails, so a bad change is not retried forever.
-    version = change.version;
-    switch (change.kind) {
-      case 'view': applyView(change.view); break;
-      case 'title': setTitle(change.title); break;
-      case 'upsert':
-        fitMode(features.size + (change.features || []).length);
-        (change.features || []).forEach(upsertFeature);
-        break;
-      case 'remove': (change.ids || []).forEach((id) => removeFeature(String(id))); break;
-      case 'layer': setLayer(change.layer); break;
-      case 'layer_remove': removeLayer(String(change.id)); break;
-      case 'clear': clearFeatures(change.layer == null ? null : String(change.layer)); break;
-      default: console.warn('mapsrv: unknown change kind', change.kind);
+    const link = byId('view-link');
+    if (cfg.viewUrl) {
+      link.href = cfg.viewUrl;
+      link.textContent = new URL(cfg.viewUrl, window.location.href).href;
+    } else {
+      byId('view-row').hidden = true;
     }
-    if (change.kind === 'remove' || change.kind === 'clear' || change.kind === 'layer_remove') fitMode(features.size);
-    emit('change', change);
+  } else {
+    editTools.remove();
   }
+  const exportLink = byId('export-link');
+  if (cfg.geojson) exportLink.href = cfg.geojson;
+  else exportLink.hidden = true;
+}
 
-  function onChangeEvent(payload) {
-    const changes = [].concat(payload).sort((a, b) => a.version - b.version);
-    for (const change of changes) {
-      try {
-        applyChange(change);
-      } catch (err) {
-        console.error('mapsrv: failed to apply change', change, err);
-      }
-    }
-  }
+// ---------------------------------------------------------------- applying server messages
 
-  function handler(apply) {
-    return (event) => {
-      let payload;
-      try {
-        payload = JSON.parse(event.data);
-      } catch (err) {
-        console.error('mapsrv: bad event data', err);
-        return;
-      }
-      try {
-        apply(payload);
-      } catch (err) {
-        console.error('mapsrv: failed to apply ' + event.type, err);
-      }
-      settleSoon();
-    };
-  }
-
-  // A batch of N ops arrives as N events, often in one network read: what costs the whole map
-  // (placing labels, clusters) runs once after them, not once per event (a batch of 1,000 points
-  // on a 10,000-point map took 6.7 s of main thread that way).
-  let settling = false;
-  function settleSoon() {
-    if (settling) return;
-    settling = true;
-    setTimeout(settle, 0);
-  }
-
-  function settle() {
-    settling = false;
-    emit('applied', version);
-    // For embedders, tests and benchmarks: the page has drawn everything up to `version`.
-    document.body.dataset.drawnVersion = String(version);
-    window.dispatchEvent(new CustomEvent('mapsrv:applied', { detail: { version: version } }));
-  }
-
-  // ---------------------------------------------------------------- connection
-
-  const badge = byId('conn');
-  let connState = 'connecting';
-  let source = null;
-  let retryDelay = BACKOFF_MIN_MS;
-  let retryTimer = null;
-
-  function setConnState(state) {
-    connState = state;
-    badge.textContent = state;
-    badge.className = 'badge conn-' + state;
-  }
-
-  // The stream never says why it failed. A map that is gone answers its own state URL with
-  // 404 (or 410): then the page says so and stops retrying. A server that does not answer at
-  // all is only "reconnecting".
-  async function isGone() {
+function handler(apply) {
+  return (event) => {
+    let payload;
     try {
-      const response = await fetch(cfg.prefix + '/state', { headers: { Accept: 'application/json' } });
-      return response.status === 404 || response.status === 410;
+      payload = JSON.parse(event.data);
     } catch (err) {
-      return false;
+      console.error('mapsrv: bad event data', err);
+      return;
     }
-  }
+    try {
+      apply(payload);
+    } catch (err) {
+      console.error('mapsrv: failed to apply ' + event.type, err);
+    }
+  };
+}
 
-  function markGone() {
-    if (source) source.close();
-    source = null;
-    clearTimeout(retryTimer);
+view.on('title', setTitle);
+
+// ---------------------------------------------------------------- connection
+
+const badge = byId('conn');
+let connState = 'connecting';
+let source = null;
+let retryDelay = BACKOFF_MIN_MS;
+let retryTimer = null;
+
+function setConnState(state) {
+  connState = state;
+  badge.textContent = state;
+  badge.className = 'badge conn-' + state;
+}
+
+// The stream never says why it failed. A map that is gone answers its own state URL with
+// 404 (or 410): then the page says so and stops retrying. A server that does not answer at
+// all is only "reconnecting".
+async function isGone() {
+  try {
+    const response = await fetch(cfg.prefix + '/state', { headers: { Accept: 'application/json' } });
+    return response.status === 404 || response.status === 410;
+  } catch (err) {
+    return false;
+  }
+}
+
+function markGone() {
+  if (source) source.close();
+  source = null;
+  clearTimeout(retryTimer);
+  retryTimer = null;
+  setConnState('gone');
+  emit('gone');
+}
+
+function scheduleReopen() {
+  if (retryTimer) return;
+  const delay = retryDelay;
+  retryDelay = Math.min(retryDelay * 2, BACKOFF_MAX_MS);
+  retryTimer = setTimeout(() => {
     retryTimer = null;
-    setConnState('gone');
-    emit('gone');
-  }
+    connect();
+  }, delay);
+}
 
-  function scheduleReopen() {
-    if (retryTimer) return;
-    const delay = retryDelay;
-    retryDelay = Math.min(retryDelay * 2, BACKOFF_MAX_MS);
-    retryTimer = setTimeout(() => {
-      retryTimer = null;
-      connect();
-    }, delay);
-  }
-
-  // The stream (stream.js, EventSource's rules) retries by itself, sending Last-Event-ID, while
-  // readyState is CONNECTING; it gives up for good (CLOSED) on e.g. an HTTP error status, and
-  // then a fresh one is opened, which the server answers with a snapshot.
-  function connect() {
-    const es = new window.mapsrvEventStream(cfg.events);
-    source = es;
-    es.addEventListener('open', () => {
-      if (source !== es) return;
-      retryDelay = BACKOFF_MIN_MS;
-      setConnState(cfg.mode === 'view' ? 'view-only' : 'live');
-    });
-    es.addEventListener('error', () => {
-      if (source !== es) return;
-      setConnState('reconnecting');
-      if (es.readyState === window.mapsrvEventStream.CLOSED) {
-        es.close();
-        source = null;
-        isGone().then((gone) => {
-          if (gone) markGone();
-          else scheduleReopen();
-        });
-      }
-    });
-    es.addEventListener('snapshot', handler(applySnapshot));
-    es.addEventListener('change', handler(onChangeEvent));
-    // Not versions of the map: who is here (presence.js), and this page losing its edit right.
-    es.addEventListener('presence', (event) => {
-      try { emit('presence', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad presence', err); }
-    });
-    es.addEventListener('pointers', (event) => {
-      try { emit('pointers', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad pointers', err); }
-    });
-    es.addEventListener('access', (event) => {
-      try { emit('access', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad access', err); }
-    });
-  }
-
-  // ---------------------------------------------------------------- start
-
-  window.mapsrv = {
-    get version() { return version; },
-    get state() { return connState; },
-    featureIds: () => Array.from(features.keys()),
-    layerIds: () => Array.from(layers.keys()),
-    map: map,
-  };
-
-  // For the page's other scripts (not a public API).
-  window.mapsrvPage = {
-    cfg: cfg,
-    map: map,
-    tiles: tiles,
-    features: features,
-    layers: layers,
-    get version() { return version; },
-    get connState() { return connState; },
-    get big() { return big; },
-    labelAnchor: labelAnchor,
-    on: (name, fn) => hooks[name].push(fn),
-    byId: byId,
-    textNode: textNode,
-    copyText: copyText,
-    buildLeafletLayer: buildLeafletLayer,
-    addToGroup: addToGroup,
-    decorate: decorate,
-    tagElement: tagElement,
-    markGone: markGone,
-    hold: (id) => { if (!held.has(id)) held.set(id, false); },
-    isHeld: (id) => held.has(id),
-    // Ends a hold; draws the feature again from the state the page holds when a change came
-    // during it, or when asked (after a refused drag).
-    release: (id, redraw) => {
-      const waiting = held.get(id) === true;
-      held.delete(id);
-      const entry = features.get(id);
-      if ((redraw || waiting) && entry) upsertFeature(entry.data);
-    },
-    isGone: isGone,
-  };
-
-  setupPanel();
-  document.addEventListener('DOMContentLoaded', () => {
-    if (cfg.events) connect();
-    else setConnState('reconnecting');
+// The stream (stream.js, EventSource's rules) retries by itself, sending Last-Event-ID, while
+// readyState is CONNECTING; it gives up for good (CLOSED) on e.g. an HTTP error status, and
+// then a fresh one is opened, which the server answers with a snapshot.
+function connect() {
+  const es = new EventStream(cfg.events);
+  source = es;
+  es.addEventListener('open', () => {
+    if (source !== es) return;
+    retryDelay = BACKOFF_MIN_MS;
+    setConnState(cfg.mode === 'view' ? 'view-only' : 'live');
   });
-})();
+  es.addEventListener('error', () => {
+    if (source !== es) return;
+    setConnState('reconnecting');
+    if (es.readyState === EventStream.CLOSED) {
+      es.close();
+      source = null;
+      isGone().then((gone) => {
+        if (gone) markGone();
+        else scheduleReopen();
+      });
+    }
+  });
+  es.addEventListener('snapshot', handler(view.snapshot));
+  es.addEventListener('change', handler(view.changes));
+  // Not versions of the map: who is here (presence.js), and this page losing its edit right.
+  es.addEventListener('presence', (event) => {
+    try { emit('presence', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad presence', err); }
+  });
+  es.addEventListener('pointers', (event) => {
+    try { emit('pointers', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad pointers', err); }
+  });
+  es.addEventListener('access', (event) => {
+    try { emit('access', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad access', err); }
+  });
+}
+
+// ---------------------------------------------------------------- start
+
+// For embedders, tests and tools: what the page shows (read-only; not shared between modules).
+window.mapsrv = {
+  get version() { return view.version; },
+  get state() { return connState; },
+  get big() { return view.big; },
+  get tool() { return page.tool; },
+  featureIds: () => Array.from(view.features.keys()),
+  layerIds: () => Array.from(view.layers.keys()),
+  feature: (id) => { const entry = view.features.get(id); return entry ? entry.data : null; },
+  // where the feature's point is on screen (container pixels), or null
+  featurePoint: (id) => {
+    const entry = view.features.get(id);
+    if (!entry || !entry.layer.getLatLng) return null;
+    const p = map.latLngToContainerPoint(entry.layer.getLatLng());
+    return [p.x, p.y];
+  },
+  shownLabels: () => view.shownLabels(),
+  selectedId: () => (page.selectedId ? page.selectedId() : null),
+  drawnPoints: () => drawnPoints(map),
+  map: map,
+};
+
+export const page = {
+  cfg: cfg,
+  map: map,
+  tiles: tiles,
+  view: view,
+  features: view.features,
+  layers: view.layers,
+  get version() { return view.version; },
+  get connState() { return connState; },
+  get big() { return view.big; },
+  labelAnchor: view.labelAnchor,
+  on: (name, fn) => (pageHooks[name] ? pageHooks[name].push(fn) : view.on(name, fn)),
+  byId: byId,
+  textNode: textNode,
+  copyText: copyText,
+  buildLeafletLayer: view.buildLeafletLayer,
+  addToGroup: view.addToGroup,
+  decorate: view.decorate,
+  placeLabels: view.placeLabels,
+  markGone: markGone,
+  hold: view.hold,
+  isHeld: view.isHeld,
+  release: view.release,
+  isGone: isGone,
+};
+
+setupPanel();
+document.addEventListener('DOMContentLoaded', () => {
+  if (cfg.events) connect();
+  else setConnState('reconnecting');
+});

@@ -1,0 +1,451 @@
+/* mapsrv: drawing a map's state on a Leaflet map, the one renderer of the page (map.js) and the
+ * MCP App (app.js), so both draw every feature, label and cluster the same way. Wire contract:
+ * docs/protocol.md.
+ *
+ * `createRenderer(map, options)` answers a view: `snapshot(state)` replaces what is drawn,
+ * `changes(payload)` applies the changes of one event, and once a burst of events is drawn it
+ * sets `document.body.dataset.drawnVersion` and fires `mapsrv:applied` on window. Hooks
+ * (`view.on(name, fn)`): snapshot, change, feature (a layer was made for a feature), unfeature,
+ * reset, applied, title.
+ *
+ * Everything in the map state (titles, labels, popups, layer names) is untrusted text written by an
+ * agent: it only ever reaches the DOM through textContent, and Leaflet only ever gets DOM nodes
+ * for tooltips and popups (it would treat strings as HTML).
+ */
+
+import { createLabels } from './labels.js';
+import { PointRef, PointsLayer } from './points.js';
+import { textNode } from './dom.js';
+
+export const WORLD_CENTER = [20, 0];
+export const WORLD_ZOOM = 2;
+const FIT_MAX_ZOOM = 16; // when fitting features, so a lone marker does not zoom to street level
+
+// A big map is drawn on one canvas (an element and a forced layout per feature made a 3,000-point
+// map take over a minute), its points by points.js, and its labels placed by labels.js where they
+// fit instead of as permanent tooltips. Small maps keep one element per feature (focusable,
+// styled by CSS). The two thresholds keep a map near one from flipping.
+const BIG_AT = 400;
+const SMALL_BELOW = 200;
+
+export const SYMBOL_COLOR = '#2563eb';
+export const SYMBOL_SIZE = 26;
+const MAX_ATTRIBUTES = 20;
+
+const isPoint = (p) => Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]);
+const isPointList = (ps, min) => Array.isArray(ps) && ps.length >= min && ps.every(isPoint);
+const GEOMETRY_OK = {
+  marker: (f) => isPoint(f.coords),
+  polyline: (f) => isPointList(f.coords, 2),
+  polygon: (f) => isPointList(f.coords, 3),
+  circle: (f) => isPoint(f.coords) && Number.isFinite(f.radius) && f.radius >= 0,
+  rectangle: (f) => isPointList(f.coords, 2) && f.coords.length === 2,
+};
+
+function pathOptions(style) {
+  const o = {};
+  if (style.color) o.color = style.color;
+  if (typeof style.weight === 'number') o.weight = style.weight;
+  if (typeof style.opacity === 'number') o.opacity = style.opacity;
+  if (style.fill_color) o.fillColor = style.fill_color;
+  if (typeof style.fill_opacity === 'number') o.fillOpacity = style.fill_opacity;
+  if (style.dash) o.dashArray = style.dash;
+  return o;
+}
+
+// A round badge with a short text (a stop number, a letter, an emoji), in the marker pane so it
+// sits above lines. The text goes in through textContent and the colour through the CSSOM,
+// which ignores a value it cannot parse: neither can become markup.
+function symbolMarker(coords, style, keyboard) {
+  const badge = textNode('span', 'mapsrv-symbol', String(style.symbol));
+  badge.style.backgroundColor = style.color || SYMBOL_COLOR;
+  if (Array.from(String(style.symbol)).length > 1) badge.classList.add('mapsrv-symbol-long');
+  const icon = L.divIcon({
+    html: badge,
+    className: 'mapsrv-symbol-icon',
+    iconSize: [SYMBOL_SIZE, SYMBOL_SIZE],
+    iconAnchor: [SYMBOL_SIZE / 2, SYMBOL_SIZE / 2],
+  });
+  return L.marker(coords, { icon: icon, keyboard: keyboard });
+}
+
+// Leaflet (re)creates a layer's element each time it is added to the map, including when its
+// map layer is hidden and shown again, so tag it on every 'add'.
+export function tagElement(layer, f) {
+  const el = layer.getElement ? layer.getElement() : layer._icon;
+  if (!el) return;
+  el.setAttribute('data-feature-id', f.id);
+  el.setAttribute('data-feature-type', f.type);
+}
+
+function tooltipPlacement(layer, f) {
+  if (layer instanceof L.Marker && f.style && f.style.symbol) {
+    return { direction: 'right', offset: [SYMBOL_SIZE / 2, 0] }; // beside the badge
+  }
+  if (layer instanceof L.Marker) return { direction: 'right' }; // beside the pin's head
+  if (layer instanceof L.CircleMarker && f.type === 'marker') return { direction: 'top', offset: [0, -8] };
+  if (f.type === 'polyline') return { direction: 'top' };
+  return { direction: 'center' };
+}
+
+// A line's label goes on the middle of its longest segment, not at the middle of its length:
+// that often falls on a vertex, where a route's stop marker and label already are.
+function lineLabelPoint(layer) {
+  const points = layer.getLatLngs();
+  let best = null;
+  let longest = -1;
+  for (let i = 1; i < points.length; i += 1) {
+    const length = points[i - 1].distanceTo(points[i]);
+    if (length > longest) {
+      longest = length;
+      best = L.latLng((points[i - 1].lat + points[i].lat) / 2, (points[i - 1].lng + points[i].lng) / 2);
+    }
+  }
+  return best;
+}
+
+// Where a feature's label belongs, computed from its layer's coordinates (it may be off the map).
+function labelAnchor(layer, f) {
+  if (f.type === 'marker' || f.type === 'circle') return L.latLng(f.coords);
+  if (f.type === 'polyline') return lineLabelPoint(layer) || L.latLng(f.coords[0]);
+  return layer.getBounds().getCenter();
+}
+
+// A feature's popup: its text, then the attributes a file brought (a CSV's columns, a GPX
+// point's time and elevation), as text. A per-point list (a track's times) shows its range.
+function attributeText(value) {
+  if (!Array.isArray(value)) return value === null ? '—' : String(value);
+  const known = value.filter((v) => v !== null && v !== '');
+  if (!known.length) return '—';
+  const numbers = known.every((v) => typeof v === 'number');
+  const low = numbers ? Math.min(...known) : known[0];
+  const high = numbers ? Math.max(...known) : known[known.length - 1];
+  return String(low) + ' – ' + String(high) + ' (' + value.length + ' points)';
+}
+
+function popupContent(f) {
+  const attributes = f.properties && typeof f.properties === 'object' ? Object.entries(f.properties) : [];
+  if (!f.popup && !attributes.length) return null;
+  const box = textNode('div', 'mapsrv-popup', f.popup || '');
+  if (!attributes.length) return box;
+  const list = document.createElement('dl');
+  list.className = 'mapsrv-attributes';
+  for (const [key, value] of attributes.slice(0, MAX_ATTRIBUTES)) {
+    list.append(textNode('dt', '', key), textNode('dd', '', attributeText(value)));
+  }
+  if (attributes.length > MAX_ATTRIBUTES) {
+    list.append(textNode('dt', '', '…'), textNode('dd', '', (attributes.length - MAX_ATTRIBUTES) + ' more'));
+  }
+  box.append(list);
+  return box;
+}
+
+// Computed from the features' data rather than from Leaflet layers: a circle cannot report
+// its bounds while its layer is off the map, and a snapshot's view is set before its features
+// are drawn (drawing them first projected each twice).
+function featureBounds(list) {
+  const bounds = L.latLngBounds([]);
+  for (const f of list) {
+    const check = f && GEOMETRY_OK[f.type];
+    if (!check || !check(f)) continue;
+    if (f.type === 'circle') bounds.extend(L.latLng(f.coords).toBounds(2 * f.radius));
+    else if (f.type === 'marker') bounds.extend(f.coords);
+    else f.coords.forEach((p) => bounds.extend(p));
+  }
+  return bounds.isValid() ? bounds : null;
+}
+
+/* Options:
+ * - `editable`: markers take the keyboard and labels are buttons calling `activate(id)`;
+ * - `fitOptions()`: the padding a fitted view keeps (what floats over the map's edges);
+ * - `covers`: a selector of what floats over the map, where no label goes;
+ * - `selectedId()`: the feature whose label goes first.
+ */
+export function createRenderer(map, options) {
+  const opts = Object.assign({ editable: false, fitOptions: () => ({ padding: [40, 40] }), covers: '.leaflet-control' }, options);
+  const hooks = {
+    snapshot: [], change: [], feature: [], unfeature: [], reset: [], applied: [], title: [],
+  };
+  function emit(name, ...args) {
+    for (const fn of hooks[name]) {
+      try { fn(...args); } catch (err) { console.error('mapsrv: ' + name + ' hook failed', err); }
+    }
+  }
+
+  let version = -1;
+  const layers = new Map(); // layer id -> {id, name, visible, group: L.LayerGroup}
+  const features = new Map(); // feature id -> {data, layer: Leaflet layer or PointRef, layerId}
+  let big = false;
+  let canvas = null;
+
+  function canvasRenderer() {
+    if (!canvas) canvas = L.canvas({ tolerance: 4 });
+    return canvas;
+  }
+
+  function buildLeafletLayer(f) {
+    const check = GEOMETRY_OK[f.type];
+    if (!check) throw new Error('unknown feature type: ' + f.type);
+    if (!check(f)) throw new Error('bad geometry for ' + f.type);
+    const style = f.style || {};
+    const o = pathOptions(style);
+    if (big) o.renderer = canvasRenderer();
+    switch (f.type) {
+      case 'marker':
+        if (big) return new PointRef(String(f.id), f.coords, style); // points.js draws it
+        if (style.symbol) return symbolMarker(f.coords, style, opts.editable);
+        if (style.color) {
+          return L.circleMarker(f.coords, Object.assign({ radius: 8, weight: 2, fillOpacity: 0.7 }, o));
+        }
+        return L.marker(f.coords);
+      case 'polyline':
+        return L.polyline(f.coords, o);
+      case 'polygon':
+        return L.polygon(f.coords, o);
+      case 'circle':
+        return L.circle(f.coords, Object.assign({ radius: f.radius }, o));
+      default:
+        return L.rectangle(f.coords, o);
+    }
+  }
+
+  function decorate(layer, f) {
+    if (f.label && f.type === 'polyline') {
+      const center = layer.getCenter.bind(layer);
+      layer.getCenter = () => lineLabelPoint(layer) || center();
+    }
+    if (f.label && !big) {
+      layer.bindTooltip(textNode('span', 'mapsrv-label-text', f.label),
+        Object.assign({ permanent: true, className: 'mapsrv-label' }, tooltipPlacement(layer, f)));
+    }
+    const popup = popupContent(f);
+    if (popup) layer.bindPopup(popup, { maxWidth: 320 });
+    if (!big) layer.on('add', () => tagElement(layer, f)); // a canvas-drawn layer has no element
+  }
+
+  // A feature may name a layer no snapshot or `layer` change announced: it gets a visible one.
+  function ensureLayer(id) {
+    let entry = layers.get(id);
+    if (!entry) {
+      entry = { id: id, name: id, visible: true, group: L.layerGroup() };
+      layers.set(id, entry);
+      entry.group.addTo(map);
+    }
+    return entry;
+  }
+
+  function setLayer(info) {
+    if (!info || info.id == null) return;
+    const entry = ensureLayer(String(info.id));
+    entry.name = typeof info.name === 'string' ? info.name : entry.id;
+    entry.visible = info.visible !== false;
+    const shown = map.hasLayer(entry.group);
+    if (entry.visible && !shown) entry.group.addTo(map);
+    if (!entry.visible && shown) map.removeLayer(entry.group);
+  }
+
+  function removeFeature(id) {
+    const entry = features.get(id);
+    if (!entry) return;
+    const owner = layers.get(entry.layerId);
+    if (entry.layer instanceof PointRef) {
+      if (entry.layer.owner) entry.layer.owner.remove(entry.layer);
+    } else if (owner) {
+      owner.group.removeLayer(entry.layer);
+    }
+    features.delete(id);
+    emit('unfeature', id);
+  }
+
+  // A big map's points go to their map layer's points layer, the rest to the group itself.
+  function addToGroup(group, layer) {
+    if (!(layer instanceof PointRef)) {
+      group.addLayer(layer);
+      return;
+    }
+    if (!group.mapsrvPoints) group.mapsrvPoints = new PointsLayer();
+    if (!group.hasLayer(group.mapsrvPoints)) group.addLayer(group.mapsrvPoints);
+    group.mapsrvPoints.add(layer);
+  }
+
+  // Draws every feature again when the map crosses into (or out of) being big.
+  function fitMode(count) {
+    const want = big ? count >= SMALL_BELOW : count >= BIG_AT;
+    if (want === big) return;
+    const all = Array.from(features.values(), (entry) => entry.data);
+    dropAll();
+    big = want;
+    all.forEach(upsertFeature);
+  }
+
+  // Forgets every feature at once: their layers leave with their groups' contents.
+  function dropAll() {
+    for (const entry of layers.values()) {
+      entry.group.clearLayers();
+      entry.group.mapsrvPoints = null;
+    }
+    features.clear();
+    emit('reset');
+  }
+
+  // Features a person is dragging: a change that arrives meanwhile is kept, and drawn when the
+  // drag ends (redrawing would pull the marker out from under the pointer).
+  const held = new Map(); // feature id -> whether a change to it is waiting
+
+  function upsertFeature(f) {
+    if (!f || f.id == null) return;
+    const id = String(f.id);
+    const current = features.get(id);
+    if (current && held.has(id) && String(f.layer != null ? f.layer : 'default') === current.layerId) {
+      current.data = f;
+      held.set(id, true);
+      return;
+    }
+    removeFeature(id);
+    let layer;
+    try {
+      layer = buildLeafletLayer(f);
+    } catch (err) {
+      console.warn('mapsrv: cannot draw feature', id, err);
+      return;
+    }
+    decorate(layer, f);
+    const owner = ensureLayer(f.layer != null ? String(f.layer) : 'default');
+    features.set(id, { data: f, layer: layer, layerId: owner.id });
+    emit('feature', layer, f);
+    addToGroup(owner.group, layer);
+  }
+
+  function clearFeatures(layerId) {
+    for (const [id, entry] of Array.from(features)) {
+      if (layerId == null || entry.layerId === layerId) removeFeature(id);
+    }
+  }
+
+  function removeLayer(id) {
+    clearFeatures(id);
+    const entry = layers.get(id);
+    if (!entry) return;
+    map.removeLayer(entry.group);
+    layers.delete(id);
+  }
+
+  function applyView(view, list) {
+    if (!view) {
+      const bounds = featureBounds(list || Array.from(features.values(), (entry) => entry.data));
+      if (bounds) map.fitBounds(bounds, Object.assign(opts.fitOptions(), { maxZoom: FIT_MAX_ZOOM, animate: false }));
+      else map.setView(WORLD_CENTER, WORLD_ZOOM, { animate: false });
+      return;
+    }
+    const animate = { animate: !!view.animate };
+    if (view.bounds) {
+      map.fitBounds(view.bounds, Object.assign(opts.fitOptions(), { maxZoom: FIT_MAX_ZOOM }, animate));
+    } else if (view.center) {
+      map.setView(view.center, typeof view.zoom === 'number' ? view.zoom : map.getZoom(), animate);
+    }
+  }
+
+  // A snapshot replaces everything, including the version: it may be lower than ours after a
+  // server restart.
+  function snapshot(state) {
+    version = typeof state.version === 'number' ? state.version : -1;
+    for (const entry of layers.values()) map.removeLayer(entry.group);
+    layers.clear();
+    features.clear();
+    emit('reset');
+    const all = state.features || [];
+    big = all.length >= BIG_AT;
+    emit('title', state.title); // first: the title's height moves what a fitted view keeps clear of
+    applyView(state.view, all);
+    (state.layers || []).forEach(setLayer);
+    all.forEach(upsertFeature);
+    emit('snapshot', state);
+    settleSoon();
+  }
+
+  function applyChange(change) {
+    if (!change || typeof change.version !== 'number' || change.version <= version) return;
+    // The version counts as applied even if drawing fails, so a bad change is not retried forever.
+    version = change.version;
+    switch (change.kind) {
+      case 'view': applyView(change.view); break;
+      case 'title': emit('title', change.title); break;
+      case 'upsert':
+        fitMode(features.size + (change.features || []).length);
+        (change.features || []).forEach(upsertFeature);
+        break;
+      case 'remove': (change.ids || []).forEach((id) => removeFeature(String(id))); break;
+      case 'layer': setLayer(change.layer); break;
+      case 'layer_remove': removeLayer(String(change.id)); break;
+      case 'clear': clearFeatures(change.layer == null ? null : String(change.layer)); break;
+      default: console.warn('mapsrv: unknown change kind', change.kind);
+    }
+    if (change.kind === 'remove' || change.kind === 'clear' || change.kind === 'layer_remove') fitMode(features.size);
+    emit('change', change);
+  }
+
+  // The changes of one event: one, or a list (a batch), applied in version order.
+  function changes(payload) {
+    const list = [].concat(payload).sort((a, b) => a.version - b.version);
+    for (const change of list) {
+      try {
+        applyChange(change);
+      } catch (err) {
+        console.error('mapsrv: failed to apply change', change, err);
+      }
+    }
+    settleSoon();
+  }
+
+  // A batch of N ops arrives as N events, often in one network read: what costs the whole map
+  // (placing labels, clusters) runs once after them, not once per event (a batch of 1,000 points
+  // on a 10,000-point map took 6.7 s of main thread that way).
+  let settling = false;
+  function settleSoon() {
+    if (settling) return;
+    settling = true;
+    setTimeout(settle, 0);
+  }
+
+  function settle() {
+    settling = false;
+    emit('applied', version);
+    // For embedders, tests and benchmarks: everything up to `version` is drawn.
+    document.body.dataset.drawnVersion = String(version);
+    window.dispatchEvent(new CustomEvent('mapsrv:applied', { detail: { version: version } }));
+  }
+
+  const view = {
+    map: map,
+    layers: layers,
+    features: features,
+    get version() { return version; },
+    get big() { return big; },
+    on: (name, fn) => hooks[name].push(fn),
+    snapshot: snapshot,
+    changes: changes,
+    applyView: applyView,
+    labelAnchor: labelAnchor,
+    buildLeafletLayer: buildLeafletLayer,
+    decorate: decorate,
+    addToGroup: addToGroup,
+    hold: (id) => { if (!held.has(id)) held.set(id, false); },
+    isHeld: (id) => held.has(id),
+    // Ends a hold; draws the feature again from the state held when a change came during it,
+    // or when asked (after a refused drag).
+    release: (id, redraw) => {
+      const waiting = held.get(id) === true;
+      held.delete(id);
+      const entry = features.get(id);
+      if ((redraw || waiting) && entry) upsertFeature(entry.data);
+    },
+  };
+  const labels = createLabels(view, {
+    covers: opts.covers,
+    activate: opts.editable ? opts.activate : null,
+    selectedId: opts.selectedId,
+  });
+  view.placeLabels = labels.place;
+  view.shownLabels = labels.shown;
+  return view;
+}

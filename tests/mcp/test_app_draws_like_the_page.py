@@ -1,0 +1,203 @@
+"""The MCP App draws a map exactly as the map's own page does: both use the one renderer
+(static/render.js). The same small map (a symbol marker, a coloured circle marker, a labelled
+route with its numbered stops, an area), at the same explicit view, is opened in a tab of the
+view page (``/v/<view key>``) and in the app inside a host's sandboxed iframe of the same size
+(test_agent_app's host, in miniature); every drawn feature's element sits in the same box, has
+the same path and style, every symbol badge the same size and colour, and every label the same
+text in the same box. The app once drew its own way (24 px badges, circle markers of radius 7
+filled at 0.8, labels placed differently): this names those facts too. Screenshots of both are
+kept as app-like-page-page.png and app-like-page-app.png in $TEST_ARTIFACTS_DIR."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from mcp import Client
+from support import require, start_server
+from support.chromium import HAVE_CHROMIUM, TILES, Chromium, artifact, in_chromium, new_context
+from test_agent_app import host_page, serve_page
+
+from mapsrv.server import Server
+
+pytestmark = pytest.mark.browser
+
+SIZE = {"width": 900, "height": 560}  # the view page's tab, and the host's iframe
+CENTER, ZOOM = [38.7135, -9.1445], 14  # the explicit view: the same area in both, whatever the panels
+CALL = {
+    "items": [
+        {"at": [38.7169, -9.1399], "symbol": "H", "color": "#0f766e", "label": "Hotel", "id": "hotel"},
+        {"at": [38.7080, -9.1290], "color": "#7c3aed", "label": "Cafe", "id": "cafe"},
+        {
+            "type": "route",
+            "points": [[38.7223, -9.1393], [38.7139, -9.1334], [38.7060, -9.1560]],
+            "color": "crimson",
+            "label": "Walk",
+            "id": "walk",
+        },
+        {
+            "type": "polygon",
+            "points": [[38.7150, -9.1680], [38.7210, -9.1560], [38.7120, -9.1540]],
+            "color": "#ea580c",
+            "label": "Park",
+            "id": "park",
+        },
+    ],
+    "title": "Lisbon",
+    "fit": False,
+}
+DRAWN = {
+    "hotel": "marker",
+    "cafe": "marker",
+    "walk": "polyline",
+    "walk.1": "marker",
+    "walk.2": "marker",
+    "walk.3": "marker",
+    "park": "polygon",
+}
+LABELS = {"Hotel", "Cafe", "Walk", "Park"}
+SYMBOL_PX = 26  # render.js SYMBOL_SIZE and .mapsrv-symbol in render.css (the old app: 24)
+CIRCLE_RADIUS = 8  # a coloured marker without a symbol (the old app: 7)
+CIRCLE_FILL_OPACITY = "0.7"  # (the old app: 0.8)
+PATH_ATTRIBUTES = ["d", "fill", "fill-opacity", "stroke", "stroke-width", "stroke-opacity"]
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+# Everything drawn for a feature, relative to the map's container (#map), in the page or the app.
+COLLECT = """(attributes) => {
+  const map = document.getElementById('map').getBoundingClientRect();
+  const box = (el) => {
+    const r = el.getBoundingClientRect();
+    return [r.left - map.left, r.top - map.top, r.width, r.height];
+  };
+  const features = {};
+  for (const el of document.querySelectorAll('[data-feature-id]')) {
+    const drawn = { type: el.dataset.featureType, tag: el.tagName.toLowerCase(), box: box(el) };
+    if (drawn.tag === 'path') for (const name of attributes) drawn[name] = el.getAttribute(name);
+    const badge = el.querySelector('.mapsrv-symbol');
+    if (badge) {
+      drawn.symbol = { text: badge.textContent, box: box(badge),
+                       background: getComputedStyle(badge).backgroundColor };
+    }
+    features[el.dataset.featureId] = drawn;
+  }
+  const labels = Array.from(document.querySelectorAll('.leaflet-tooltip.mapsrv-label'),
+                            (el) => ({ text: el.textContent, box: box(el) }));
+  return { size: [map.width, map.height], features: features, labels: labels };
+}"""
+DRAWN_AT = "(v) => Number(document.body.dataset.drawnVersion) >= v"
+
+
+def close(a: list[float], b: list[float]) -> bool:
+    return len(a) == len(b) and all(abs(x - y) <= 1 for x, y in zip(a, b, strict=True))
+
+
+def same_path(a: str, b: str) -> bool:
+    """Two SVG path data alike: the same commands, every number within 1 px."""
+    numbers = [float(n) for n in NUMBER.findall(a)], [float(n) for n in NUMBER.findall(b)]
+    return NUMBER.sub("#", a) == NUMBER.sub("#", b) and close(*numbers)
+
+
+def circle_radius(d: str) -> float:
+    """The radius of Leaflet's circle path: ``M x,y a r,r 0 1,0 2r,0 a r,r 0 1,0 -2r,0``."""
+    found = re.search(r"a(\d+(?:\.\d+)?),(\d+(?:\.\d+)?) ", d)
+    assert found and found[1] == found[2], d
+    return float(found[1])
+
+
+def differences(page: dict[str, Any], app: dict[str, Any]) -> list[str]:
+    """Where the app's drawing differs from the page's (positions within 1 px)."""
+    found = []
+    if not close(page["size"], app["size"]):
+        found.append(f"map size: page {page['size']}, app {app['size']}")
+    for fid in sorted(page["features"].keys() | app["features"].keys()):
+        mine, theirs = page["features"].get(fid), app["features"].get(fid)
+        if mine is None or theirs is None:
+            found.append(f"{fid}: drawn only by the {'app' if mine is None else 'page'}")
+            continue
+        for key in sorted(mine.keys() | theirs.keys()):
+            a, b = mine.get(key), theirs.get(key)
+            if key == "box":
+                alike = close(a, b)
+            elif key == "d":
+                alike = a is not None and b is not None and same_path(a, b)
+            elif key == "symbol":
+                alike = (
+                    a is not None
+                    and b is not None
+                    and close(a["box"], b["box"])
+                    and (a["text"], a["background"]) == (b["text"], b["background"])
+                )
+            else:
+                alike = a == b
+            if not alike:
+                found.append(f"{fid}.{key}: page {a!r}, app {b!r}")
+    labels = {label["text"]: label["box"] for label in page["labels"]}
+    shown = {label["text"]: label["box"] for label in app["labels"]}
+    if len(labels) != len(page["labels"]) or len(shown) != len(app["labels"]):
+        found.append(f"a label shown twice: page {page['labels']}, app {app['labels']}")
+    for text in sorted(labels.keys() | shown.keys()):
+        a, b = labels.get(text), shown.get(text)
+        if a is None or b is None or not close(a, b):
+            found.append(f"label {text!r}: page {a}, app {b}")
+    return found
+
+
+async def test_the_app_draws_a_map_exactly_as_its_page_does(nursery: trio.Nursery, tmp_path: Path) -> None:
+    require(HAVE_CHROMIUM, "chromium")
+    server: Server = await start_server(nursery, tile_url=TILES)
+    async with Client(server.url + "mcp") as client:
+        (content,) = (await client.read_resource("ui://mapsrv/map")).contents
+        ui = (content.meta or {})["ui"]
+        drawn = await client.call_tool("draw", CALL)
+        assert not drawn.is_error, drawn.content
+        map_id = drawn.structured_content["map_id"]
+        result = drawn.model_dump(mode="json", by_alias=True, exclude_none=True)
+        view_url = result["_meta"]["mapsrv/view"]
+        assert view_url.startswith(server.url.rstrip("/") + "/v/")
+        moved = await client.call_tool(
+            "set_view", {"map_id": map_id, "at": CENTER, "zoom": ZOOM, "animate": False}
+        )
+        assert not moved.is_error, moved.content
+        version = moved.structured_content["version"]
+    host = await nursery.start(serve_page, [host_page(content.text, ui, CALL, result)])
+
+    def body(chromium: Chromium) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        context = new_context(chromium, server, viewport=SIZE)
+        problems: list[str] = []
+        tab = context.new_page()
+        tab.on("pageerror", lambda e: problems.append(f"page: {e}"))
+        tab.goto(view_url)
+        tab.wait_for_function(DRAWN_AT, arg=version)
+        page = tab.evaluate(COLLECT, PATH_ATTRIBUTES)
+        tab.screenshot(path=str(artifact("app-like-page-page.png", tmp_path)), animations="disabled")
+        problems += [f"page csp: {v}" for v in tab.evaluate("window.__csp")]
+
+        hosting = context.new_page()
+        hosting.on("pageerror", lambda e: problems.append(f"app: {e}"))
+        hosting.goto(host)
+        (frame,) = hosting.main_frame.child_frames  # the app, in the host's iframe
+        frame.wait_for_function(DRAWN_AT, arg=version)
+        app = frame.evaluate(COLLECT, PATH_ATTRIBUTES)
+        hosting.screenshot(path=str(artifact("app-like-page-app.png", tmp_path)), animations="disabled")
+        problems += [f"app csp: {v}" for v in frame.evaluate("window.__csp") + hosting.evaluate("window.__csp")]
+        return page, app, problems
+
+    page, app, problems = await in_chromium(body)
+    assert problems == []
+    assert page["size"] == [SIZE["width"], SIZE["height"]]
+    assert {fid: f["type"] for fid, f in page["features"].items()} == DRAWN
+    assert {label["text"] for label in page["labels"]} == LABELS
+    # the facts the old app drew otherwise, named: the badge, the circle marker's radius and fill
+    for drawing in (page, app):
+        badge = drawing["features"]["hotel"]["symbol"]
+        assert badge["box"][2:] == [SYMBOL_PX, SYMBOL_PX], badge
+        assert badge["background"] == "rgb(15, 118, 110)", badge
+        cafe = drawing["features"]["cafe"]
+        assert cafe["tag"] == "path"
+        assert circle_radius(cafe["d"]) == CIRCLE_RADIUS, cafe["d"]
+        assert cafe["fill-opacity"] == CIRCLE_FILL_OPACITY, cafe
+    unlike = differences(page, app)
+    assert not unlike, "the app drew otherwise than the page:\n" + "\n".join(unlike)

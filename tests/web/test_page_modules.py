@@ -1,0 +1,72 @@
+"""The page's JavaScript as ES modules: every module parses (Node's own parser, as a module), the
+two entry points (the page's main.js and the MCP App's app.js) reach the one renderer, each page
+preloads exactly the modules its entry reaches, and no module hands another anything through a
+global (``window.mapsrv`` is the one, read-only handle for embedders and tests)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from support import require
+
+import mapsrv.mcp
+import mapsrv.web
+
+STATIC = Path(mapsrv.web.__file__).resolve().parent / "static"
+PAGE = Path(mapsrv.web.__file__).resolve().parent / "templates" / "index.html"
+APP = Path(mapsrv.mcp.__file__).resolve().parent / "templates" / "app.html"
+IMPORT = re.compile(r"^import\s+(?:[^'\"]*?\s+from\s+)?'\./([\w-]+\.js)';", re.M)
+PRELOAD = re.compile(r'<link rel="modulepreload" href="(?:\{\{ origin \}\})?/static/([\w-]+\.js)"')
+
+
+def reached(entry: str) -> set[str]:
+    """The modules ``entry`` imports, directly or not (itself included)."""
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(IMPORT.findall((STATIC / name).read_text(encoding="utf-8")))
+    return seen
+
+
+def test_every_module_parses_as_a_module() -> None:
+    node = shutil.which("node")
+    require(node is not None, "node (Debian's nodejs, which npm brings)")
+    assert node is not None
+    for path in sorted(STATIC.glob("*.js")):
+        source = path.read_text(encoding="utf-8")
+        check = subprocess.run(
+            [node, "--check", "--input-type=module"], input=source, capture_output=True, text=True, check=False
+        )
+        assert check.returncode == 0, f"{path.name}: {check.stderr}"
+
+
+def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
+    page, app = reached("main.js"), reached("app.js")
+    shared = {"render.js", "labels.js", "points.js", "stream.js", "dom.js"}
+    assert shared <= page and shared <= app
+    # the app takes nothing of the page's own (panel, editing, presence)
+    assert app - shared == {"app.js"}, app
+    assert {p.name for p in STATIC.glob("*.js")} == page | app, "a module nothing imports"
+
+
+def test_each_page_preloads_exactly_the_modules_its_entry_reaches() -> None:
+    page = PRELOAD.findall(PAGE.read_text(encoding="utf-8"))
+    app = PRELOAD.findall(APP.read_text(encoding="utf-8"))
+    assert len(page) == len(set(page)) and len(app) == len(set(app))
+    assert set(page) == reached("main.js") - {"main.js"}
+    assert set(app) == reached("app.js") - {"app.js"}
+
+
+def test_no_module_shares_a_global() -> None:
+    assigned = {}
+    for path in STATIC.glob("*.js"):
+        for name in re.findall(r"\bwindow\.(\w+)\s*=[^=]", path.read_text(encoding="utf-8")):
+            assigned.setdefault(name, []).append(path.name)
+    assert assigned == {"mapsrv": ["map.js"]}

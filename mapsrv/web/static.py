@@ -75,6 +75,7 @@ async def world(name: str) -> Response:
         raise HttpError(404, "not found")
     response = await send_from_directory(DIRECTORY, name)
     response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

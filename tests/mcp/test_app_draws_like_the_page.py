@@ -3,10 +3,10 @@
 route with its numbered stops, an area), at the same explicit view, is opened in a tab of the
 view page (``/v/<view key>``) and in the app inside a host's sandboxed iframe of the same size
 (test_agent_app's host, in miniature); every drawn feature's element sits in the same box, has
-the same path and style, every symbol badge the same size and colour, and every label the same
-text in the same box. The app once drew its own way (24 px badges, circle markers of radius 7
-filled at 0.8, labels placed differently): this names those facts too. Screenshots of both are
-kept as app-like-page-page.png and app-like-page-app.png in $TEST_ARTIFACTS_DIR."""
+the same path and style, every symbol badge the same size, colour and font, and every label the
+same text in the same box and font. The app once drew its own way (24 px badges, circle markers
+of radius 7 filled at 0.8, labels placed differently): this names those facts too. Screenshots
+of both are kept as app-like-page-page.png and app-like-page-app.png in $TEST_ARTIFACTS_DIR."""
 
 from __future__ import annotations
 
@@ -78,13 +78,14 @@ COLLECT = """(attributes) => {
     if (drawn.tag === 'path') for (const name of attributes) drawn[name] = el.getAttribute(name);
     const badge = el.querySelector('.mapsrv-symbol');
     if (badge) {
-      drawn.symbol = { text: badge.textContent, box: box(badge),
-                       background: getComputedStyle(badge).backgroundColor };
+      const style = getComputedStyle(badge);
+      drawn.symbol = { text: badge.textContent, box: box(badge), background: style.backgroundColor,
+                       font: style.font };
     }
     features[el.dataset.featureId] = drawn;
   }
   const labels = Array.from(document.querySelectorAll('.leaflet-tooltip.mapsrv-label'),
-                            (el) => ({ text: el.textContent, box: box(el) }));
+    (el) => ({ text: el.textContent, box: box(el), font: getComputedStyle(el).font }));
   return { size: [map.width, map.height], features: features, labels: labels };
 }"""
 DRAWN_AT = "(v) => Number(document.body.dataset.drawnVersion) >= v"
@@ -128,19 +129,19 @@ def differences(page: dict[str, Any], app: dict[str, Any]) -> list[str]:
                     a is not None
                     and b is not None
                     and close(a["box"], b["box"])
-                    and (a["text"], a["background"]) == (b["text"], b["background"])
+                    and (a["text"], a["background"], a["font"]) == (b["text"], b["background"], b["font"])
                 )
             else:
                 alike = a == b
             if not alike:
                 found.append(f"{fid}.{key}: page {a!r}, app {b!r}")
-    labels = {label["text"]: label["box"] for label in page["labels"]}
-    shown = {label["text"]: label["box"] for label in app["labels"]}
+    labels = {label["text"]: label for label in page["labels"]}
+    shown = {label["text"]: label for label in app["labels"]}
     if len(labels) != len(page["labels"]) or len(shown) != len(app["labels"]):
         found.append(f"a label shown twice: page {page['labels']}, app {app['labels']}")
     for text in sorted(labels.keys() | shown.keys()):
         a, b = labels.get(text), shown.get(text)
-        if a is None or b is None or not close(a, b):
+        if a is None or b is None or not close(a["box"], b["box"]) or a["font"] != b["font"]:
             found.append(f"label {text!r}: page {a}, app {b}")
     return found
 
@@ -180,9 +181,13 @@ async def test_the_app_draws_a_map_exactly_as_its_page_does(nursery: trio.Nurser
         hosting.goto(host)
         (frame,) = hosting.main_frame.child_frames  # the app, in the host's iframe
         frame.wait_for_function(DRAWN_AT, arg=version)
+        # tiles never come: both lie on the offline world map (Natural Earth, from mapsrv's origin)
+        for drawn in (tab.main_frame, frame):
+            drawn.wait_for_function("() => (document.body.dataset.basemap || '').startsWith('offline-')")
         app = frame.evaluate(COLLECT, PATH_ATTRIBUTES)
         hosting.screenshot(path=str(artifact("app-like-page-app.png", tmp_path)), animations="disabled")
-        problems += [f"app csp: {v}" for v in frame.evaluate("window.__csp") + hosting.evaluate("window.__csp")]
+        blocked = frame.evaluate("window.__csp") + hosting.evaluate("window.__csp")
+        problems += [f"app csp: {v}" for v in blocked]
         return page, app, problems
 
     page, app, problems = await in_chromium(body)

@@ -12,6 +12,7 @@
 import { EventStream } from './stream.js';
 import { escapeHtml } from './dom.js';
 import { createRenderer } from './render.js';
+import { useOfflineWorld } from './basemap.js';
 
 const APPS_PROTOCOL = '2026-01-26';
 const INIT_ID = 1;
@@ -26,7 +27,9 @@ const bar = document.getElementById('bar');
 L.Icon.Default.imagePath = cfg.origin + '/static/leaflet/images/';
 const map = L.map('map', { worldCopyJump: true });
 // The attribution control renders HTML; the server hands us plain text.
-L.tileLayer(cfg.tiles, { maxZoom: 19, attribution: escapeHtml(cfg.attribution) }).addTo(map);
+const tiles = cfg.tiles ? L.tileLayer(cfg.tiles, { maxZoom: 19, attribution: escapeHtml(cfg.attribution) }).addTo(map) : null;
+// Natural Earth's countries (from mapsrv's origin) when the tile server cannot be reached.
+useOfflineWorld(map, tiles, { origin: cfg.origin });
 
 const view = createRenderer(map, {
   // Fitted features stay clear of the bar floating over the map's top edge.

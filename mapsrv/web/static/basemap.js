@@ -1,19 +1,13 @@
-/* mapsrv page: the offline world map (Natural Earth's countries, shipped with mapsrv and served
+/* mapsrv: the offline world map (Natural Earth's countries, shipped with mapsrv and served
  * from /static/world/), drawn when the tile server cannot be reached, or chosen in the layer
- * control. Countries come as TopoJSON; decoded here (quantized arcs, each point a delta from the
+ * control; on the page and in the MCP App. Countries come as TopoJSON; decoded here (quantized arcs, each point a delta from the
  * one before; a negative arc index is that arc reversed), drawn on a canvas in a pane under
  * everything else, never interactive. The 1:110m outlines below zoom 4, the 1:50m ones from it.
  */
-import { page } from './map.js';
-
-const { map } = page;
 const DETAILED_FROM_ZOOM = 4;
 const FILES = { coarse: '/static/world/countries-110m.json', detailed: '/static/world/countries-50m.json' };
+const TILE_FAILURES = 3; // failed tiles, none loaded, before the tile server counts as down
 const STYLE = { stroke: true, color: '#beb8ac', weight: 1, fill: true, fillColor: '#f6f4ee', fillOpacity: 1, interactive: false };
-
-map.createPane('mapsrvBasemap');
-map.getPane('mapsrvBasemap').style.zIndex = 150; // under the tiles (200) and the shapes (400)
-const renderer = L.canvas({ pane: 'mapsrvBasemap', padding: 0.2 });
 
 function decodeArcs(topology) {
   const t = topology.transform;
@@ -39,7 +33,7 @@ function ring(arcs, indexes) {
 }
 
 // One L.polygon per country: its polygons, each an outer ring and its holes.
-function countries(topology) {
+function countries(topology, renderer) {
   const arcs = decodeArcs(topology);
   const out = [];
   for (const g of topology.objects.countries.geometries) {
@@ -51,54 +45,77 @@ function countries(topology) {
   return out;
 }
 
-// The offline world map as one layer for the layer control, with its attribution.
-const OfflineWorld = L.Layer.extend({
-  options: { attribution: 'Natural Earth' },
-  onAdd(m) {
-    this._group = this._group || L.layerGroup();
-    this._group.addTo(m);
-    m.getContainer().classList.add('mapsrv-offline');
-    m.on('zoomend', this._choose, this);
-    this._choose();
-  },
-  onRemove(m) {
-    m.off('zoomend', this._choose, this);
-    m.getContainer().classList.remove('mapsrv-offline');
-    this._group.remove();
-  },
-  _choose() {
-    const which = map.getZoom() >= DETAILED_FROM_ZOOM ? 'detailed' : 'coarse';
-    if (which === this._showing) return;
-    this._showing = which;
-    load(which).then((shapes) => {
-      if (this._showing !== which || !this._map) return;
-      this._group.clearLayers();
-      for (const shape of shapes) this._group.addLayer(shape);
-      document.body.dataset.basemap = 'offline-' + which;
-    }).catch(() => { this._showing = null; });
-  },
-});
+/* The offline world map of `map`, under `tiles` (a tile layer, or null when none is configured:
+ * then it is the map). It comes on by itself once TILE_FAILURES tiles failed and none loaded, and
+ * is in the layer control. `origin`: where /static/world/ is (the MCP App's iframe has none of its
+ * own). Answers {layer, onTiles(fn)}: fn(down) when the tile server is found down, or back. */
+export function useOfflineWorld(map, tiles, { origin = '' } = {}) {
+  map.createPane('mapsrvBasemap');
+  map.getPane('mapsrvBasemap').style.zIndex = 150; // under the tiles (200) and the shapes (400)
+  const renderer = L.canvas({ pane: 'mapsrvBasemap', padding: 0.2 });
 
-const loaded = {};
-function load(which) {
-  if (!loaded[which]) {
-    loaded[which] = fetch(FILES[which], { cache: 'force-cache' })
-      .then((r) => { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
-      .then(countries);
-    loaded[which].catch(() => { delete loaded[which]; });
-  }
-  return loaded[which];
-}
-
-const offline = new OfflineWorld();
-page.offlineBasemap = offline;
-
-if (!page.tiles) {
-  offline.addTo(map); // no tile server configured: the offline map is the map
-} else {
-  // Under the tile pane: tiles that come cover it; where they fail, it shows.
-  L.control.layers(null, { 'Offline world map': offline }, { position: 'bottomleft' }).addTo(map);
-  window.addEventListener('mapsrv:tiles', (event) => {
-    if (event.detail.down && !map.hasLayer(offline)) offline.addTo(map);
+  // The offline world map as one layer for the layer control, with its attribution.
+  const OfflineWorld = L.Layer.extend({
+    options: { attribution: 'Natural Earth' },
+    onAdd(m) {
+      this._group = this._group || L.layerGroup();
+      this._group.addTo(m);
+      m.getContainer().classList.add('mapsrv-offline');
+      m.on('zoomend', this._choose, this);
+      this._choose();
+    },
+    onRemove(m) {
+      m.off('zoomend', this._choose, this);
+      m.getContainer().classList.remove('mapsrv-offline');
+      this._group.remove();
+    },
+    _choose() {
+      const which = this._map.getZoom() >= DETAILED_FROM_ZOOM ? 'detailed' : 'coarse';
+      if (which === this._showing) return;
+      this._showing = which;
+      load(which).then((shapes) => {
+        if (this._showing !== which || !this._map) return;
+        this._group.clearLayers();
+        for (const shape of shapes) this._group.addLayer(shape);
+        document.body.dataset.basemap = 'offline-' + which;
+      }).catch(() => { this._showing = null; });
+    },
   });
+
+  const loaded = {};
+  function load(which) {
+    if (!loaded[which]) {
+      loaded[which] = fetch(origin + FILES[which], { cache: 'force-cache' })
+        .then((r) => { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
+        .then((topology) => countries(topology, renderer));
+      loaded[which].catch(() => { delete loaded[which]; });
+    }
+    return loaded[which];
+  }
+
+  const offline = new OfflineWorld();
+  const listeners = [];
+  if (!tiles) {
+    offline.addTo(map); // no tile server configured: the offline map is the map
+  } else {
+    // Under the tile pane: tiles that come cover it; where they fail, it shows.
+    L.control.layers(null, { 'Offline world map': offline }, { position: 'bottomleft' }).addTo(map);
+    let failed = 0;
+    let loadedTiles = 0;
+    let down = false;
+    tiles.on('tileerror', () => {
+      failed += 1;
+      if (loadedTiles > 0 || failed < TILE_FAILURES || down) return;
+      down = true;
+      if (!map.hasLayer(offline)) offline.addTo(map);
+      listeners.forEach((fn) => fn(true));
+    });
+    tiles.on('tileload', () => {
+      loadedTiles += 1;
+      if (!down) return;
+      down = false;
+      listeners.forEach((fn) => fn(false));
+    });
+  }
+  return { layer: offline, onTiles: (fn) => listeners.push(fn) };
 }

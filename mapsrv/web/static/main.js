@@ -2,7 +2,6 @@
  * connects (with render.js, shared with the MCP App); the others add to the page it exports. */
 import './map.js';
 import './notice.js';
-import './basemap.js';
 import './write.js';
 import './edit.js';
 import './draw.js';

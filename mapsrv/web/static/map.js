@@ -1,15 +1,16 @@
 /* mapsrv live map page: the map, its panel, and staying connected. Wire contract: docs/protocol.md.
  *
  * The map's state is drawn by render.js (shared with the MCP App). This module exports `page`,
- * what the page's other modules (notice, basemap, write, edit, draw, activity, people) build on:
- * the config, the map, the drawn features and layers, hooks, and the functions those modules add
- * to it. They run before DOMContentLoaded, when this one connects.
+ * what the page's other modules (notice, write, edit, draw, activity, people) build on: the
+ * config, the map, the offline world map, the drawn features and layers, hooks, and the
+ * functions those modules add to it. They run before DOMContentLoaded, when this one connects.
  */
 
 import { EventStream } from './stream.js';
 import { byId, escapeHtml, textNode } from './dom.js';
 import { createRenderer } from './render.js';
 import { drawnPoints } from './points.js';
+import { useOfflineWorld } from './basemap.js';
 
 const FIT_PADDING = [40, 40];
 const BACKOFF_MIN_MS = 1000;
@@ -45,6 +46,8 @@ if (cfg.tileUrl) {
   // The attribution control renders HTML; the server hands us plain text.
   tiles = L.tileLayer(cfg.tileUrl, { attribution: escapeHtml(cfg.tileAttribution) }).addTo(map);
 }
+// Natural Earth's countries under the tiles: the map when there are none, or they do not come.
+const world = useOfflineWorld(map, tiles);
 
 // Fitted features stay clear of the panel floating over the map's top edge.
 function fitOptions() {
@@ -272,6 +275,7 @@ export const page = {
   cfg: cfg,
   map: map,
   tiles: tiles,
+  world: world,
   view: view,
   features: view.features,
   layers: view.layers,

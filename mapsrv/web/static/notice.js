@@ -5,7 +5,6 @@
 import { page } from './map.js';
 
 const { cfg, byId, textNode } = page;
-const TILE_FAILURES = 3; // failed tiles, none loaded, before the banner shows
 
 // ---------------------------------------------------------------- the empty map
 
@@ -78,8 +77,6 @@ page.updateHelp = update;
 // ---------------------------------------------------------------- tiles that do not come
 
 const banner = byId('tiles-banner');
-let failed = 0;
-let loaded = 0;
 
 function tileHost() {
   try {
@@ -89,23 +86,14 @@ function tileHost() {
   }
 }
 
-if (page.tiles) {
-  page.tiles.on('tileerror', () => {
-    failed += 1;
-    if (loaded === 0 && failed >= TILE_FAILURES && banner.hidden) {
-      banner.textContent = 'The map background from ' + tileHost() +
-        ' cannot be reached, so the map is drawn on the offline world map. Everything on the map is still shown and live.';
-      banner.hidden = false;
-      document.body.classList.add('tiles-down');
-      window.dispatchEvent(new CustomEvent('mapsrv:tiles', { detail: { down: true } }));
-    }
-  });
-  page.tiles.on('tileload', () => {
-    loaded += 1;
-    banner.hidden = true;
-    document.body.classList.remove('tiles-down');
-  });
-}
+page.world.onTiles((down) => {
+  if (down) {
+    banner.textContent = 'The map background from ' + tileHost() +
+      ' cannot be reached, so the map is drawn on the offline world map. Everything on the map is still shown and live.';
+  }
+  banner.hidden = !down;
+  document.body.classList.toggle('tiles-down', down);
+});
 
 // ---------------------------------------------------------------- a map that is gone
 

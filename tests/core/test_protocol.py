@@ -1,5 +1,6 @@
-"""Every event kind exists on all sides of the wire: the codec, the page
-(mapsrv/web/static/render.js, shared by the page and the MCP App) and the protocol document. A kind added on one side only fails here."""
+"""Every event kind exists on all sides of the wire: the codec, the renderer the page and the MCP
+App share (mapsrv/web/static/render.js) and the protocol document. A kind added on one side only
+fails here."""
 
 from __future__ import annotations
 

@@ -143,9 +143,7 @@ async def test_a_10k_map_clusters_and_unclusters(live: Server, tmp_path: Path) -
         page.locator("#editor-label").fill("Renamed here")
         page.get_by_role("button", name="Save").click()
         page.locator("#toast", has_text="Saved").wait_for()
-        other.page.wait_for_function(
-            "(id) => window.mapsrv.feature(id).label === 'Renamed here'", arg=fid
-        )
+        other.page.wait_for_function("(id) => window.mapsrv.feature(id).label === 'Renamed here'", arg=fid)
         tab.check_clean()
         other.check_clean()
 

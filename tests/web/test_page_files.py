@@ -237,8 +237,7 @@ async def test_a_viewer_sees_a_features_attributes_as_text(nursery: trio.Nursery
         page = tab.page
         page.wait_for_function("(v) => Number(document.body.dataset.drawnVersion) >= v", arg=version)
         office = page.evaluate(
-            "() => window.mapsrv.featureIds().find((id) => window.mapsrv.feature(id).label"
-            " === 'Office')"
+            "() => window.mapsrv.featureIds().find((id) => window.mapsrv.feature(id).label === 'Office')"
         )
         page.locator(f'[data-feature-id="{office}"]').click()
         attributes = page.locator(".leaflet-popup .mapsrv-attributes")
@@ -249,8 +248,7 @@ async def test_a_viewer_sees_a_features_attributes_as_text(nursery: trio.Nursery
         assert page.locator(".leaflet-popup b").count() == 0, "a file's text became markup"
         page.keyboard.press("Escape")
         track = page.evaluate(
-            "() => window.mapsrv.featureIds().find((id) => window.mapsrv.feature(id).label"
-            " === 'Lakeside')"
+            "() => window.mapsrv.featureIds().find((id) => window.mapsrv.feature(id).label === 'Lakeside')"
         )
         text = page.evaluate(
             "async (id) => { const { page } = await import('/static/map.js');"

@@ -41,9 +41,8 @@ def test_every_module_parses_as_a_module() -> None:
     assert node is not None
     for path in sorted(STATIC.glob("*.js")):
         source = path.read_text(encoding="utf-8")
-        check = subprocess.run(
-            [node, "--check", "--input-type=module"], input=source, capture_output=True, text=True, check=False
-        )
+        module = [node, "--check", "--input-type=module"]
+        check = subprocess.run(module, input=source, capture_output=True, text=True, check=False)
         assert check.returncode == 0, f"{path.name}: {check.stderr}"
 
 

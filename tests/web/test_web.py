@@ -440,7 +440,8 @@ async def test_a_hostile_title_and_attribution_stay_text_in_the_page(nursery):
     assert body["data-tile-attribution"] == HOSTILE and body["data-map-id"] == map_id
     assert all(name.startswith("data-") for name in body), "no attribute of the title's making"
     scripts = [attrs["src"] for tag, attrs in page.tags if tag == "script"]
-    assert "/static/main.js" in scripts and all(src and src.startswith("/static/") for src in scripts), scripts
+    assert "/static/main.js" in scripts, scripts
+    assert all(src and src.startswith("/static/") for src in scripts), scripts
     assert "<script>alert" not in text
     assert "&lt;/title&gt;&lt;script&gt;alert(&#34;x&#34;)" in text
     await alice.aclose()

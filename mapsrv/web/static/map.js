@@ -3,7 +3,8 @@
  * The map's state is drawn by render.js (shared with the MCP App). This module exports `page`,
  * what the page's other modules (notice, write, edit, draw, activity, people) build on: the
  * config, the map, the offline world map, the drawn features and layers, hooks, and the
- * functions those modules add to it. They run before DOMContentLoaded, when this one connects.
+ * functions those modules add to it. They are evaluated in the same task as this one, which
+ * opens the stream: its events are handled in later tasks, once every module has hooked in.
  */
 
 import { EventStream } from './stream.js';
@@ -299,7 +300,8 @@ export const page = {
 };
 
 setupPanel();
-document.addEventListener('DOMContentLoaded', () => {
-  if (cfg.events) connect();
-  else setConnState('reconnecting');
-});
+// Now, not at DOMContentLoaded: the page's modules are one graph, evaluated in this same task,
+// so every module has hooked in before the stream's first byte can be handled (waiting for
+// DOMContentLoaded held the stream back until the last module file had come).
+if (cfg.events) connect();
+else setConnState('reconnecting');

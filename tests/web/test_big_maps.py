@@ -175,7 +175,20 @@ async def test_a_big_labelled_map_loads_pans_zooms_and_edits(live: Server, tmp_p
         other.label("Renamed here").wait_for()  # the newest change's label is placed first
         label = other.page.evaluate("(id) => window.mapsrv.feature(id).label", fid)
         assert label == "Renamed here"
+        live_labels = {b[0] for b in shown_labels(other)}
+
+        # The history slider draws a past version as the live map is drawn: labels that fit,
+        # none over another (the replay once drew a big map's points with no labels at all).
+        latest = other.page.evaluate("window.mapsrv.version")
+        other.page.keyboard.press("h")
+        other.page.locator("#replay-status", has_text=f"Version {latest} of {latest}").wait_for()
+        settled(other)
         shown_labels(other)
+        other.page.screenshot(path=str(artifact("big-map-replay.png", tmp_path)))
+        other.page.keyboard.press("Escape")
+        other.page.locator("#replay").wait_for(state="hidden")
+        settled(other)
+        assert {b[0] for b in shown_labels(other)} == live_labels, "live again: the live map's labels"
         tab.check_clean()
         other.check_clean()
 

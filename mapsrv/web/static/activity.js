@@ -110,7 +110,6 @@ redoButton.addEventListener('click', () => step('redo'));
 const bar = byId('replay');
 const range = byId('replay-range');
 const status = byId('replay-status');
-const replayGroup = L.featureGroup();
 let fetchSeq = 0;
 let fetchTimer = null;
 
@@ -133,21 +132,12 @@ async function showVersion(version) {
     message = 'the server cannot be reached';
   }
   if (seq !== fetchSeq || !page.replaying) return;
-  replayGroup.clearLayers();
-  replayGroup.mapsrvPoints = null;
   if (!state) {
+    page.history.clear();
     status.textContent = 'Version ' + version + ': ' + message;
     return;
   }
-  for (const f of state.features || []) {
-    try {
-      const layer = page.buildLeafletLayer(f);
-      page.decorate(layer, f);
-      page.addToGroup(replayGroup, layer);
-    } catch (err) {
-      console.warn('mapsrv: cannot draw feature', f.id, err);
-    }
-  }
+  page.history.snapshot(state);
   const about = summaryAt(version);
   status.textContent = 'Version ' + version + ' of ' + page.version + ' (read-only)' + (about ? ' · ' + about : '');
 }
@@ -159,7 +149,6 @@ function openReplay() {
   page.replaying = true;
   document.body.classList.add('replaying');
   for (const entry of page.layers.values()) map.removeLayer(entry.group);
-  replayGroup.addTo(map);
   range.min = String(oldest == null ? 0 : oldest);
   range.max = String(page.version);
   range.value = String(page.version);
@@ -175,9 +164,7 @@ function closeReplay() {
   page.replaying = false;
   fetchSeq += 1;
   document.body.classList.remove('replaying');
-  map.removeLayer(replayGroup);
-  replayGroup.clearLayers();
-  replayGroup.mapsrvPoints = null;
+  page.history.clear();
   for (const entry of page.layers.values()) if (entry.visible) entry.group.addTo(map);
   if (page.setEditable) page.setEditable(cfg.mode === 'edit');
   bar.hidden = true;

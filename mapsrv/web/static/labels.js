@@ -281,8 +281,6 @@ export function createLabels(view, options) {
     if (hoverEl) hoverEl.hidden = true;
     dirty = true;
   });
-  // Before the page says it has drawn the version: its labels are part of it.
-  view.on('applied', () => { if (dirty) place(); });
 
   map.on('zoomstart', () => {
     zooming = true;
@@ -297,5 +295,11 @@ export function createLabels(view, options) {
   // A layer shown or hidden (and the history replay taking the live layers off the map).
   map.on('layeradd layerremove', (event) => { if (event.layer instanceof L.LayerGroup) schedule(); });
 
-  return { place: place, shown: () => shown.map((entry) => entry.id) };
+  return {
+    place: place,
+    // After the 'applied' hooks (the panels over the map may have grown) and before the page says
+    // it has drawn the version: its labels are part of it.
+    settle: () => { if (dirty) place(); },
+    shown: () => shown.map((entry) => entry.id),
+  };
 }

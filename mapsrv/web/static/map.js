@@ -65,15 +65,20 @@ function emit(name, ...args) {
   }
 }
 
-const view = createRenderer(map, {
-  editable: cfg.mode === 'edit',
+const drawing = {
   fitOptions: fitOptions,
   // What floats over the map: a label under it could not be read, so none goes there.
   covers: '#panel, #toolbar, #tiles-banner, #editor, #conflict, #replay, #help, .leaflet-control',
+};
+const view = createRenderer(map, Object.assign({
+  editable: cfg.mode === 'edit',
   // Enter on a shown label selects its feature (edit.js), unless a drawing tool is active.
   activate: (id) => { if (!page.tool && page.select) page.select(id); },
   selectedId: () => (page.selectedId ? page.selectedId() : null),
-});
+}, drawing));
+// The map as it was at a version (activity.js's history slider), drawn as the live map is, labels
+// and clusters included, while the live one is off the map.
+const history = createRenderer(map, Object.assign({ live: false }, drawing));
 view.applyView(null, []);
 
 // ---------------------------------------------------------------- title & panel
@@ -278,6 +283,7 @@ export const page = {
   tiles: tiles,
   world: world,
   view: view,
+  history: history,
   features: view.features,
   layers: view.layers,
   get version() { return view.version; },
@@ -288,9 +294,6 @@ export const page = {
   byId: byId,
   textNode: textNode,
   copyText: copyText,
-  buildLeafletLayer: view.buildLeafletLayer,
-  addToGroup: view.addToGroup,
-  decorate: view.decorate,
   placeLabels: view.placeLabels,
   markGone: markGone,
   hold: view.hold,

@@ -159,10 +159,12 @@ function featureBounds(list) {
  * - `editable`: markers take the keyboard and labels are buttons calling `activate(id)`;
  * - `fitOptions()`: the padding a fitted view keeps (what floats over the map's edges);
  * - `covers`: a selector of what floats over the map, where no label goes;
- * - `selectedId()`: the feature whose label goes first.
+ * - `selectedId()`: the feature whose label goes first;
+ * - `live` (default true): the map people are watching. A view that is not (the page's history
+ *   replay) leaves the map's view and title alone and reports no drawn version.
  */
 export function createRenderer(map, options) {
-  const opts = Object.assign({ editable: false, fitOptions: () => ({ padding: [40, 40] }), covers: '.leaflet-control' }, options);
+  const opts = Object.assign({ editable: false, fitOptions: () => ({ padding: [40, 40] }), covers: '.leaflet-control', live: true }, options);
   const hooks = {
     snapshot: [], change: [], feature: [], unfeature: [], reset: [], applied: [], title: [],
   };
@@ -355,8 +357,10 @@ export function createRenderer(map, options) {
     emit('reset');
     const all = state.features || [];
     big = all.length >= BIG_AT;
-    emit('title', state.title); // first: the title's height moves what a fitted view keeps clear of
-    applyView(state.view, all);
+    if (opts.live) {
+      emit('title', state.title); // first: the title's height moves what a fitted view keeps clear of
+      applyView(state.view, all);
+    }
     (state.layers || []).forEach(setLayer);
     all.forEach(upsertFeature);
     emit('snapshot', state);
@@ -401,6 +405,7 @@ export function createRenderer(map, options) {
   // (placing labels, clusters) runs once after them, not once per event (a batch of 1,000 points
   // on a 10,000-point map took 6.7 s of main thread that way).
   let settling = false;
+  let labels = null; // labels.js's, made once the view exists
   function settleSoon() {
     if (settling) return;
     settling = true;
@@ -410,6 +415,8 @@ export function createRenderer(map, options) {
   function settle() {
     settling = false;
     emit('applied', version);
+    labels.settle();
+    if (!opts.live) return;
     // For embedders, tests and benchmarks: everything up to `version` is drawn.
     document.body.dataset.drawnVersion = String(version);
     window.dispatchEvent(new CustomEvent('mapsrv:applied', { detail: { version: version } }));
@@ -424,6 +431,8 @@ export function createRenderer(map, options) {
     on: (name, fn) => hooks[name].push(fn),
     snapshot: snapshot,
     changes: changes,
+    // Takes everything off the map.
+    clear: () => snapshot({ version: -1, features: [] }),
     applyView: applyView,
     labelAnchor: labelAnchor,
     buildLeafletLayer: buildLeafletLayer,
@@ -440,7 +449,7 @@ export function createRenderer(map, options) {
       if ((redraw || waiting) && entry) upsertFeature(entry.data);
     },
   };
-  const labels = createLabels(view, {
+  labels = createLabels(view, {
     covers: opts.covers,
     activate: opts.editable ? opts.activate : null,
     selectedId: opts.selectedId,

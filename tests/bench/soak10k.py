@@ -10,6 +10,12 @@ which it began; each watcher times each delivery against it.
 
     python -m tests.bench.run --only soak10k                       # 10 minutes
     python -m tests.bench.run --only soak10k --size seconds=30     # a quick look
+    python -m tests.bench.run --only soak10k --size seconds=1800 pin=1 prefill=1   # issue 24's check
+
+``pin=1`` puts the server on core 0 and the harness (this process, the watchers) on core 1, so the
+server's latency is not the harness's turn on a shared core. ``prefill=1`` fills every map's
+history (the server's ``event_log_size`` events) before the watchers come, so the server's RSS is
+measured with full histories from the start (unfilled, they fill at 1 event/s a map: ~1,000 s).
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from typing import Any
 import httpx
 import trio
 
+from mapsrv.config import Config
+
 from .harness import cpu_seconds, open_server, percentiles, rss_kib, watcher_process
 from .map_watchers import raise_fd_limit
 
@@ -39,6 +47,8 @@ WRITERS = 100  # writes in flight at most, a connection each: the schedule sets 
 # machine whose two cores the server and the watchers need.
 WRITER_LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 FILES_SPARE = 1000  # open files the server needs beyond its streams
+RSS_EVERY = 30  # seconds between the RSS samples reported
+MAX_OPS = 1000  # ops in one POST (Limits.max_ops)
 
 
 class MapWatchers:
@@ -180,16 +190,20 @@ class Writes:
 
 
 class Sampler:
-    """The server's RSS and the machine's load average, once a second."""
+    """The server's RSS and the machine's load average, once a second; the RSS kept every 30 s."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.rss_peak = 0
         self.load: list[float] = []
+        self.rss: list[int] = []  # KiB, every RSS_EVERY seconds
 
     async def run(self) -> None:
-        while True:
-            self.rss_peak = max(self.rss_peak, rss_kib(self.pid))
+        for tick in itertools.count():
+            rss = rss_kib(self.pid)
+            self.rss_peak = max(self.rss_peak, rss)
+            if tick % RSS_EVERY == 0:
+                self.rss.append(rss)
             self.load.append(os.getloadavg()[0])
             await trio.sleep(1)
 
@@ -203,8 +217,22 @@ def _tenths(seconds: list[dict[str, Any]]) -> list[float]:
     return [max(p99s[int(i * size) : int((i + 1) * size)]) for i in range(10)]
 
 
+async def fill_histories(client: httpx.AsyncClient, maps: list[str], events: int) -> None:
+    """``events`` moves of each map's probe, in batches: the map's history as full as it gets."""
+    for map_id in maps:
+        ops = [{"op": "update_feature", "id": "probe", "coords": [0, (i % 90) / 10]} for i in range(events)]
+        for i in range(0, events, MAX_OPS):
+            (await client.post(f"/m/{map_id}/ops", json={"ops": ops[i : i + MAX_OPS]})).raise_for_status()
+
+
 async def soak10k(
-    watchers: int = 10_000, maps: int = 100, rate: float = 100.0, seconds: float = 600.0, grace: float = 30.0
+    watchers: int = 10_000,
+    maps: int = 100,
+    rate: float = 100.0,
+    seconds: float = 600.0,
+    grace: float = 30.0,
+    pin: int = 0,
+    prefill: int = 0,
 ) -> dict[str, Any]:
     """``watchers`` SSE streams over ``maps`` maps while ``rate`` events a second in all are
     written for ``seconds``: each delivery's latency from the start of its write, viewers the
@@ -215,6 +243,11 @@ async def soak10k(
         httpx.AsyncClient(base_url=server.url, timeout=60) as client,
     ):
         ids, cookie = await new_maps(client, maps)
+        if prefill:
+            await fill_histories(client, ids, Config.event_log_size)
+        if pin:
+            os.sched_setaffinity(server.pid, {0})
+            os.sched_setaffinity(0, {1})  # this process and the watchers it starts
         paths = [f"/m/{map_id}/events" for map_id in ids]
         host, port = server.host_port
         opened = trio.current_time()
@@ -272,6 +305,9 @@ async def soak10k(
             "rss_start_mib": round(rss_start / 1024, 1),
             "rss_end_mib": round(rss_end / 1024, 1),
             "rss_peak_mib": round(max(sampler.rss_peak, rss_end) / 1024, 1),
+            # every RSS_EVERY s while the writes ran; growth: the last sample over the first
+            "rss_mib_series": [round(kib / 1024, 1) for kib in sampler.rss],
+            "rss_growth_pct": round(100 * (sampler.rss[-1] / sampler.rss[0] - 1), 2) if sampler.rss else None,
             "cpu_s": round(cpu, 1),
             "cpu_pct": round(100 * cpu / wall, 1),
             "cpu_us_per_delivery": round(1e6 * cpu / max(report["deliveries"], 1), 1),
@@ -279,6 +315,8 @@ async def soak10k(
             "stalls": _stalls(metrics, bytes(server.log[logged_from:logged_to])),
         },
         "watchers_cpu_pct": round(100 * watchers_cpu / wall, 1),
+        "pinned": bool(pin),
+        "histories_prefilled": bool(prefill),
         "open_all_s": round(open_all_s, 1),
         "load_avg": {
             "mean": round(sum(sampler.load) / max(len(sampler.load), 1), 2),

@@ -14,8 +14,9 @@ which it began; each watcher times each delivery against it.
 
 ``pin=1`` puts the server on core 0 and the harness (this process, the watchers) on core 1, so the
 server's latency is not the harness's turn on a shared core. ``prefill=1`` fills every map's
-history (the server's ``event_log_size`` events) before the watchers come, so the server's RSS is
-measured with full histories from the start (unfilled, they fill at 1 event/s a map: ~1,000 s).
+event log and history (``event_log_size`` events, ``MAX_CHANGES`` writes: one write each) before
+the watchers come, so the server's RSS is measured with full histories from the start (unfilled,
+they fill at one write a second a map: ~1,000 s).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import httpx
 import trio
 
 from mapsrv.config import Config
+from mapsrv.core.history import MAX_CHANGES
 
 from .harness import cpu_seconds, open_server, percentiles, rss_kib, watcher_process
 from .map_watchers import raise_fd_limit
@@ -48,7 +50,7 @@ WRITERS = 100  # writes in flight at most, a connection each: the schedule sets 
 WRITER_LIMITS = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 FILES_SPARE = 1000  # open files the server needs beyond its streams
 RSS_EVERY = 30  # seconds between the RSS samples reported
-MAX_OPS = 1000  # ops in one POST (Limits.max_ops)
+FILLERS = 8  # maps filled at once by prefill=1
 
 
 class MapWatchers:
@@ -217,12 +219,19 @@ def _tenths(seconds: list[dict[str, Any]]) -> list[float]:
     return [max(p99s[int(i * size) : int((i + 1) * size)]) for i in range(10)]
 
 
-async def fill_histories(client: httpx.AsyncClient, maps: list[str], events: int) -> None:
-    """``events`` moves of each map's probe, in batches: the map's history as full as it gets."""
-    for map_id in maps:
-        ops = [{"op": "update_feature", "id": "probe", "coords": [0, (i % 90) / 10]} for i in range(events)]
-        for i in range(0, events, MAX_OPS):
-            (await client.post(f"/m/{map_id}/ops", json={"ops": ops[i : i + MAX_OPS]})).raise_for_status()
+async def fill_histories(client: httpx.AsyncClient, maps: list[str], writes: int) -> None:
+    """``writes`` moves of each map's probe, one write (one change in its history) each, a few
+    maps at a time: the map's event log and history as full as they get."""
+
+    async def fill(mine: list[str]) -> None:
+        for map_id in mine:
+            for i in range(writes):
+                op = {"op": "update_feature", "id": "probe", "coords": [0, (i % 90) / 10]}
+                (await client.post(f"/m/{map_id}/ops", json=op)).raise_for_status()
+
+    async with trio.open_nursery() as nursery:
+        for k in range(FILLERS):
+            nursery.start_soon(fill, maps[k::FILLERS])
 
 
 async def soak10k(
@@ -244,7 +253,8 @@ async def soak10k(
     ):
         ids, cookie = await new_maps(client, maps)
         if prefill:
-            await fill_histories(client, ids, Config.event_log_size)
+            # the event log (event_log_size events) and the history (MAX_CHANGES writes)
+            await fill_histories(client, ids, max(Config.event_log_size, MAX_CHANGES))
         if pin:
             os.sched_setaffinity(server.pid, {0})
             os.sched_setaffinity(0, {1})  # this process and the watchers it starts

@@ -47,16 +47,6 @@ let source = null;
 let following = null;
 let retryTimer = null;
 
-function handler(apply) {
-  return (event) => {
-    try {
-      apply(JSON.parse(event.data));
-    } catch (err) {
-      console.error('mapsrv app: bad ' + event.type, err);
-    }
-  };
-}
-
 function open(url) {
   const es = new EventStream(url + '/events', { resume: false });
   source = es;
@@ -68,8 +58,8 @@ function open(url) {
     // An HTTP error ends the stream for good (CLOSED): open a fresh one a little later.
     if (es.readyState === EventStream.CLOSED) retryTimer = setTimeout(() => { if (source === es) open(url); }, RETRY_MS);
   });
-  es.addEventListener('snapshot', handler(view.snapshot));
-  es.addEventListener('change', handler(view.changes));
+  es.addJsonListener('snapshot', view.snapshot);
+  es.addJsonListener('change', view.changes);
 }
 
 function follow(url) {

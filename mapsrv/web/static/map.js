@@ -152,23 +152,6 @@ function setupPanel() {
 
 // ---------------------------------------------------------------- applying server messages
 
-function handler(apply) {
-  return (event) => {
-    let payload;
-    try {
-      payload = JSON.parse(event.data);
-    } catch (err) {
-      console.error('mapsrv: bad event data', err);
-      return;
-    }
-    try {
-      apply(payload);
-    } catch (err) {
-      console.error('mapsrv: failed to apply ' + event.type, err);
-    }
-  };
-}
-
 view.on('title', setTitle);
 
 // ---------------------------------------------------------------- connection
@@ -239,18 +222,12 @@ function connect() {
       });
     }
   });
-  es.addEventListener('snapshot', handler(view.snapshot));
-  es.addEventListener('change', handler(view.changes));
+  es.addJsonListener('snapshot', view.snapshot);
+  es.addJsonListener('change', view.changes);
   // Not versions of the map: who is here (presence.js), and this page losing its edit right.
-  es.addEventListener('presence', (event) => {
-    try { emit('presence', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad presence', err); }
-  });
-  es.addEventListener('pointers', (event) => {
-    try { emit('pointers', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad pointers', err); }
-  });
-  es.addEventListener('access', (event) => {
-    try { emit('access', JSON.parse(event.data)); } catch (err) { console.error('mapsrv: bad access', err); }
-  });
+  es.addJsonListener('presence', (payload) => emit('presence', payload));
+  es.addJsonListener('pointers', (payload) => emit('pointers', payload));
+  es.addJsonListener('access', (payload) => emit('access', payload));
 }
 
 // ---------------------------------------------------------------- start

@@ -37,6 +37,24 @@ class EventStream {
     this._listeners.get(type).push(fn);
   }
 
+  // `fn(payload)` for each `type` event, its data parsed as JSON; a bad one is logged, never thrown.
+  addJsonListener(type, fn) {
+    this.addEventListener(type, (event) => {
+      let payload;
+      try {
+        payload = JSON.parse(event.data);
+      } catch (err) {
+        console.error('mapsrv: bad ' + type + ' data', err);
+        return;
+      }
+      try {
+        fn(payload);
+      } catch (err) {
+        console.error('mapsrv: failed to apply ' + type, err);
+      }
+    });
+  }
+
   close() {
     this.readyState = CLOSED;
     clearTimeout(this._timer);

@@ -16,6 +16,8 @@ from mapsrv import __version__
 from mapsrv.config import STDIO_ONLY, Config, ConfigError, add_arguments
 from mapsrv.observability.collector import PROCESS
 from mapsrv.observability.logs import setup_logging
+from mapsrv.store import describe_store
+from mapsrv.store.sqlite import StoreOpenError
 
 if TYPE_CHECKING:
     from mapsrv.server import Server
@@ -29,6 +31,7 @@ async def _run(config: Config) -> None:
     async with trio.open_nursery() as nursery:
         server: Server = await nursery.start(serve, config)
         PROCESS.settle()  # what start-up built lives as long as the process
+        print(f"mapsrv {__version__}: {describe_store(config.store_url)}", file=sys.stderr, flush=True)
         print(
             f"mapsrv {__version__}: open {server.url} in your browser (Ctrl-C to stop)",
             file=sys.stderr,
@@ -84,9 +87,8 @@ async def _run_stdio_here(config: Config) -> None:
         except* OSError:  # the port is taken (another client's mapsrv?): take any free one
             server = await nursery.start(serve, config.replace(port=0))
         PROCESS.settle()  # what start-up built lives as long as the process
-        private = config.store == "memory://"
-        where = "in-memory maps, private to this process" if private else "maps in the shared store"
-        print(f"mapsrv {__version__}: MCP on stdio; {where}, at {server.url}", file=sys.stderr, flush=True)
+        where = describe_store(config.store_url)
+        print(f"mapsrv {__version__}: MCP on stdio; {where}; pages at {server.url}", file=sys.stderr, flush=True)
         nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
         lowlevel = server.mcp.lowlevel
         async with open_stdio_streams() as (read, write):
@@ -139,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = False
     try:
         trio.run(_run_stdio if args.command == "stdio" else _run, config)
+    except* StoreOpenError as group:
+        for exc in group.exceptions:
+            print(f"mapsrv: {exc}", file=sys.stderr)
+        failed = True
     except* OSError as group:
         reason = "; ".join(str(getattr(e, "strerror", e)) for e in group.exceptions)
         print(f"mapsrv: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)

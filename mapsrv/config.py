@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mapsrv.store.redis_url import parse_redis_url
+from mapsrv.store.sqlite import sqlite_path
 
 __all__ = [
     "HOURS",
@@ -60,10 +61,17 @@ class Config:
     host: str = field(default="127.0.0.1", metadata=_help("address to listen on"))
     port: int = field(default=8000, metadata=_help("port to listen on (0 picks a free one)"))
     store: str = field(
-        default="memory://",
+        default="",
         metadata=_help(
-            "where maps live: memory:// (this process only), redis://host:port/db (shared), "
+            "where maps live: sqlite:///path/maps.db (on disk; the default is maps.db in the user's data "
+            "directory), memory:// (this process only, gone when it stops), redis://host:port/db (shared), "
             "redis+sentinel://host:port,.../service/db or redis+cluster://host:port,... (docs/redis.md)"
+        ),
+    )
+    retention: float = field(
+        default=0.0,
+        metadata=_help(
+            "forget maps nobody opened or changed for this long (90d, 12h); 0 keeps them until deleted"
         ),
     )
     public_url: str = field(
@@ -233,12 +241,22 @@ class Config:
         )
         for name in rates:
             check_range(self, name, 0, MAX_RATE)
-        if urlsplit(self.store).scheme != "memory":
+        check_range(self, "retention", 0, 100 * 365 * 24 * HOURS)
+        if 0 < self.retention < 1 * HOURS:
+            raise ConfigError(
+                f"Config 'retention' has value {self.retention:g}. Keep maps at least an hour (1h), or 0 for ever."
+            )
+        if self.store.startswith("sqlite:"):
+            try:
+                sqlite_path(self.store)
+            except ValueError as exc:
+                raise ConfigError(f"Config 'store' has value {self.store!r}. {exc}.") from None
+        elif self.store and urlsplit(self.store).scheme != "memory":
             try:
                 parse_redis_url(self.store)
             except ValueError as exc:
                 raise ConfigError(
-                    f"Config 'store' has value {self.store!r}. Use memory://, redis://host:port/db, "
+                    f"Config 'store' has value {self.store!r}. Use sqlite:///path/maps.db, memory://, redis://host:port/db, "
                     f"redis+sentinel://host:port,.../service/db or redis+cluster://host:port,... ({exc})"
                 ) from None
         if not all(part in self.tile_url for part in ("{z}", "{x}", "{y}")):
@@ -279,6 +297,11 @@ class Config:
                     " enableServiceLinks: false in the pod spec (deploy/k8s does)"
                 )
         return cls(**settings_from_sources(cls, ENV_PREFIX, environ, overrides))
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL, the default (the SQLite file in the user's data directory) spelt out."""
+        return self.store or "sqlite://"
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)

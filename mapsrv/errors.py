@@ -7,6 +7,7 @@
     │   │   └── BodyTooLarge    413  -32602  too_large     a request body past --max-body-size (closes)
     │   └── ParseError          400  -32700  parse_error   a body that is not JSON(-RPC) at all
     ├── NotFound                404  -32002  not_found     unknown, expired or foreign map/feature
+    │   └── Gone                410  -32002  gone          a map its owner deleted (its links say so)
     ├── VersionConflict         409  -32010  conflict      expected_version is stale; carries current
     ├── EditConflict            409  -32010  edit_conflict someone else changed the same features since
     │                                                      base_version (or since the change to undo);
@@ -34,6 +35,7 @@ __all__ = [
     "BodyTooLarge",
     "EditConflict",
     "Forbidden",
+    "Gone",
     "HttpError",
     "InvalidInput",
     "MapsrvError",
@@ -106,6 +108,14 @@ class NotFound(MapsrvError):
     status = 404
     jsonrpc_code = -32002
     code = "not_found"
+
+
+class Gone(NotFound):
+    status = 410
+    code = "gone"
+
+    def __init__(self, message: str = "this map was deleted by its owner") -> None:
+        super().__init__(message)
 
 
 class VersionConflict(MapsrvError):

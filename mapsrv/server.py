@@ -52,7 +52,7 @@ class Server:
 
 
 async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
-    store = open_store_from_url(config.store, ttl=config.idle_timeout, log_size=config.event_log_size)
+    store = open_store_from_url(config.store_url, ttl=config.idle_timeout, log_size=config.event_log_size)
     hub = MapHub(
         store=store,
         limits=Limits(max_features=config.max_features),
@@ -60,6 +60,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
         subscriber_buffer=config.subscriber_buffer,
         idle_timeout=config.idle_timeout,
         max_maps=config.max_maps,
+        retention=config.retention or None,
     )
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
     mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")

@@ -82,12 +82,14 @@ rm -rf "$out"
 mkdir -p "$out"
 log="$out/server.log"
 if [ "$target" = serve ]; then
-    "$python" -m mapsrv serve --host 127.0.0.1 --port 0 --graceful-timeout 2 --log-level warning 2>"$log" &
+    # the default store (SQLite), in a file of this run's own
+    "$python" -m mapsrv serve --host 127.0.0.1 --port 0 --graceful-timeout 2 --log-level warning \
+        --store "sqlite://$out/maps.db" 2>"$log" &
     started='s|.*open \(http://127\.0\.0\.1:[0-9]*\)/.*|\1|p'
 else
     "$python" -m mapsrv gateway --port 0 --log-level warning --graceful-timeout 2 --kill-grace 2 \
         --child-env "PATH,HOME,LANG,LC_*,TZ,TMPDIR,VIRTUAL_ENV,PYTHONPATH" \
-        -- "$python" -m mapsrv stdio --port 0 --log-level warning 2>"$log" &
+        -- "$python" -m mapsrv stdio --port 0 --log-level warning --store memory:// 2>"$log" &
     started='s|.*gateway on \(http://[^ ]*\).*|\1|p'
 fi
 pid=$!

@@ -56,6 +56,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.obj = _with_deadline(test)  # type: ignore[attr-defined]
 
 
+@pytest.fixture(autouse=True)
+def _data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's own data directory: a mapsrv it starts with the default store (the SQLite file
+    in $XDG_DATA_HOME/mapsrv) never touches the user's maps, nor another test's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+
+
 # Tests import these from here as well as from support.
 __all__ = [
     "IN_CI",

@@ -14,9 +14,12 @@ from typing import Any
 import trio
 
 from mapsrv.core import Limits, MapState, Op
+from mapsrv.core.model import DEFAULT_LAYER
+from mapsrv.core.ops import FitBounds, RestoreFeatures, RestoreLayer, SetTitle, SetView
 from mapsrv.core.history import SYSTEM, Actor
 from mapsrv.core.ids import map_ref
 from mapsrv.errors import NotFound
+from mapsrv.hub.catalog import Catalog
 from mapsrv.hub.edits import HEAVY_BATCH, changes_json, plan_redo, plan_undo, plan_write, weight
 from mapsrv.hub.fanout import Fanout, Subscription, Viewer, ViewerFactory, parse_version
 from mapsrv.hub.links import Links
@@ -24,12 +27,14 @@ from mapsrv.hub.pointers import Pointers
 from mapsrv.hub.presence import Member, Presence
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.replica import Replica, Written
-from mapsrv.store import MapMeta, Store, StoreMessage, StoreUnavailable
+from mapsrv.store import MapMeta, MapSummary, Store, StoreMessage, StoreUnavailable
 from mapsrv.store.memory import MemoryStore
 
 __all__ = ["HubStatistics", "MapHub"]
 
 log = logging.getLogger("mapsrv.hub")
+
+RETENTION_SWEEP = 60.0  # seconds between sweeps of the store for maps past their time
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class MapHub:
         subscriber_buffer: int = 256,
         idle_timeout: float = 3600.0,
         max_maps: int = 100_000,
+        retention: float | None = None,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.limits = limits
@@ -70,6 +76,7 @@ class MapHub:
         self.presence = Presence(self.store, secrets.token_hex(6), self._broadcast)
         self.links = Links(self.store, self.registry, self.fanout, self.get)
         self.pointers = Pointers(self.store, self.presence.sender, self._broadcast)
+        self.catalog = Catalog(self.store, self.registry, self.fanout, retention=retention)
 
     @property
     def ready(self) -> bool:
@@ -87,9 +94,16 @@ class MapHub:
     # --- maps -------------------------------------------------------------------------------
 
     async def create_map(
-        self, *, owner: str | None = None, principal: str | None = None, title: str = ""
+        self,
+        *,
+        owner: str | None = None,
+        principal: str | None = None,
+        title: str = "",
+        maker: str | None = None,
     ) -> MapEntry:
-        entry = self.registry.new_entry(owner=owner, principal=principal, title=title)
+        """A new map, empty (forgotten after ten minutes unless somebody draws on it). ``maker``:
+        the agent making it (its actor id), so that it finds the map in its list."""
+        entry = self.registry.new_entry(owner=owner, principal=principal, title=title, maker=maker)
         await self.store.create(entry.meta, entry.state)
         self.registry.hold(entry)
         log.debug("map %s: created (%s)", map_ref(entry.id), "by a browser" if owner else "by an agent")
@@ -115,6 +129,7 @@ class MapHub:
                     async with entry.lock:
                         await self.replica.catch_up(entry)
         if entry is None:
+            await self.catalog.check_gone(map_id)
             raise NotFound("map not found")
         entry.last_used = trio.current_time()
         return entry
@@ -124,6 +139,7 @@ class MapHub:
         if map_id is None and self.store.durable:
             map_id = await self.store.map_for_view_key(view_key)
         if map_id is None:
+            await self.catalog.check_gone(view_key)
             raise NotFound("map not found")
         entry = await self.get(map_id)
         if entry.view_key != view_key:
@@ -132,7 +148,11 @@ class MapHub:
 
     async def get_by_edit_key(self, edit_key: str) -> MapEntry:
         """The map an edit link opens (``links.Links.entry_for``)."""
-        return await self.links.entry_for(edit_key)
+        try:
+            return await self.links.entry_for(edit_key)
+        except NotFound:
+            await self.catalog.check_gone(edit_key)
+            raise
 
     async def relink(self, entry: MapEntry, *, edit: str | None = None, view: bool = False) -> MapMeta:
         """The owner's new links (``links.Links.relink``)."""
@@ -145,6 +165,8 @@ class MapHub:
             self.presence.heard(entry.id, text)
         elif kind in (b"pointers", "pointers"):
             self.pointers.heard(entry.id, text)
+        elif kind[:4] in (b"gone", "gone"):
+            self.catalog.deleted(entry)
         else:
             self.links.heard(entry, text)
 
@@ -193,6 +215,41 @@ class MapHub:
             await self.store.remember_last_map(owner, map_id)
         except StoreUnavailable:
             pass  # a convenience: the browser finds its map again once the store is back
+
+    # --- lists, deletion, copies (``catalog``) -------------------------------------------------
+
+    async def maps_of(
+        self, *, owner: str | None = None, principal: str | None = None, maker: str | None = None
+    ) -> list[MapSummary]:
+        """A person's or an agent's maps, newest change first (``catalog.Catalog.maps_of``)."""
+        return await self.catalog.maps_of(owner=owner, principal=principal, maker=maker)
+
+    async def remember_opened(self, user: str, entry: MapEntry) -> None:
+        """``user`` opened the map through its edit link: it joins their list."""
+        try:
+            await self.catalog.remember_opened(user, entry)
+        except StoreUnavailable:
+            pass  # a convenience: the next visit records it
+
+    async def delete_map(self, entry: MapEntry) -> None:
+        """Delete the map for good: its links answer 410 Gone and its streams end, everywhere."""
+        await self.catalog.delete(entry)
+
+    async def duplicate_map(self, entry: MapEntry, *, owner: str | None, actor: Actor = SYSTEM) -> MapEntry:
+        """A new map with the same features, layers, title and view: new links, no history."""
+        state = entry.state
+        copy = await self.create_map(owner=owner, principal=entry.principal, title=state.title)
+        ops: list[Op] = [SetTitle(f"{state.title or 'Untitled map'} (copy)"[:200])]
+        ops += [RestoreLayer(layer) for layer_id, layer in state.layers.items() if layer_id != DEFAULT_LAYER]
+        if state.features:
+            ops.append(RestoreFeatures(tuple(state.features.values())))
+        view = state.view
+        if view is not None and view.center is not None and view.zoom is not None:
+            ops.append(SetView(view.center, view.zoom, animate=False))
+        elif view is not None and view.bounds is not None:
+            ops.append(FitBounds(bounds=view.bounds, animate=False))
+        await self.apply(copy.id, ops, actor=actor)
+        return copy
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -342,6 +399,7 @@ class MapHub:
         # refreshes the store's keys of watched maps, whose time to live is the idle timeout.
         idle = self.idle_timeout
         interval = interval if interval is not None else max(min(1.0, idle / 3), min(60.0, idle / 10))
+        next_sweep = trio.current_time()
         task_status.started()
         while True:
             await trio.sleep(interval)
@@ -350,8 +408,11 @@ class MapHub:
             self.registry.expire_idle(now)
             try:
                 await self.store.touch(in_use)
+                if now >= next_sweep:
+                    next_sweep = now + RETENTION_SWEEP
+                    await self.catalog.sweep()
             except Exception:  # keys get refreshed on the next sweep or write
-                log.warning("could not refresh the store's expiry of held maps", exc_info=True)
+                log.warning("could not refresh or sweep the store's maps", exc_info=True)
 
     def statistics(self) -> HubStatistics:
         maps = self.registry

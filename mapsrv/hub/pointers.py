@@ -104,7 +104,7 @@ class Pointers:
                 self._views.setdefault(map_id, set()).add(actor)
         else:
             return True  # nothing moved: nothing to tell
-        if self.store.durable:
+        if self.store.shared:
             self._tell.setdefault(map_id, set()).add(actor)
         return True
 
@@ -118,7 +118,7 @@ class Pointers:
         pointers = self._now.get(map_id)
         if pointers is not None and pointers.pop(actor, None) is not None:
             self._changed.setdefault(map_id, set()).add(actor)
-            if self.store.durable:
+            if self.store.shared:
                 self._tell.setdefault(map_id, set()).add(actor)
 
     def heard(self, map_id: str, text: bytes | str) -> None:

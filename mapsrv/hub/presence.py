@@ -166,7 +166,7 @@ class Presence:
 
     def _changed(self, map_id: str) -> None:
         self._send(map_id)
-        if self.store.durable:
+        if self.store.shared:
             self._due.add(map_id)
             self._wake.set()
 
@@ -208,7 +208,7 @@ class Presence:
 
     async def load(self, map_id: str) -> None:
         """What the other processes last shared of a map this process starts watching."""
-        if not self.store.durable:
+        if not self.store.shared:
             return
         try:
             texts = await self.store.presence_of(map_id)
@@ -286,7 +286,7 @@ class Presence:
             if now >= next_sweep:
                 self.sweep()
                 next_sweep = now + SWEEP
-            if not self.store.durable:
+            if not self.store.shared:
                 self._due.clear()
                 next_beat = now + SHARE_INTERVAL
                 continue

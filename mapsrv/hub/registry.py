@@ -4,7 +4,8 @@ the tokens that name them, and which of them have gone idle."""
 from __future__ import annotations
 
 import secrets
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from mapsrv.store import LoadedMap, MapMeta, Touched
 __all__ = ["UNUSED_MAP_TIMEOUT", "MapEntry", "Registry", "new_token"]
 
 RETIRED_EDIT_KEYS = 16  # turned-off edit keys a map remembers here, to answer "turned off"
+GONE_KEYS = 100_000  # keys of deleted maps remembered here, to answer 410 (memory://: the only record)
 UNUSED_MAP_TIMEOUT = 600.0  # seconds before a never-written, unwatched map is forgotten
 
 
@@ -53,10 +55,12 @@ class MapEntry:
     edit_key: str | None = None  # the editors' link, None while there is none (MapMeta.edit_key)
     members: dict[Viewer, Member] = field(default_factory=dict)  # who each viewer is (presence)
     retired_edit_keys: deque[str] = field(default_factory=lambda: deque(maxlen=RETIRED_EDIT_KEYS))
+    maker: str | None = None  # the agent that made the map (MapMeta.maker)
+    created: float = field(default_factory=time.time)  # unix seconds (memory:// lists; stores keep theirs)
 
     @property
     def meta(self) -> MapMeta:
-        return MapMeta(self.id, self.view_key, self.owner, self.principal, self.edit_key)
+        return MapMeta(self.id, self.view_key, self.owner, self.principal, self.edit_key, self.maker)
 
     def snapshot_frame(self) -> bytes:
         """The whole state as one SSE frame, built at most once per version."""
@@ -108,6 +112,8 @@ class Registry:
         # holder hears "turned off" rather than "not found" (what the store says across processes)
         self._by_edit_key: dict[str, tuple[str, bool]] = {}
         self._last_map_of_user: dict[str, str] = {}
+        self._gone: OrderedDict[str, None] = OrderedDict()  # keys of maps deleted here
+        self.opened: dict[str, set[str]] = {}  # browser user -> maps opened through an edit link
 
     def __len__(self) -> int:
         return len(self._maps)
@@ -115,13 +121,15 @@ class Registry:
     def __iter__(self) -> Iterator[MapEntry]:
         return iter(self._maps.values())
 
-    def new_entry(self, *, owner: str | None, principal: str | None, title: str) -> MapEntry:
+    def new_entry(
+        self, *, owner: str | None, principal: str | None, title: str, maker: str | None = None
+    ) -> MapEntry:
         if len(self._maps) >= self.max_maps:
             raise Unavailable(
                 f"this server holds its limit of {self.max_maps} maps; retry later", retry_after=60
             )
         map_id = new_token()
-        meta = MapMeta(map_id, new_token(), owner, principal, edit_key=new_token())
+        meta = MapMeta(map_id, new_token(), owner, principal, edit_key=new_token(), maker=maker)
         return self._entry(meta, MapState(id=map_id, title=title))
 
     def loaded_entry(self, loaded: LoadedMap) -> MapEntry:
@@ -138,6 +146,7 @@ class Registry:
             owner=meta.owner,
             principal=meta.principal,
             edit_key=meta.edit_key,
+            maker=meta.maker,
             state=state,
             last_used=trio.current_time(),
             frames=FrameLog(self.frame_log_size, history),
@@ -211,13 +220,31 @@ class Registry:
             and (e.last_used <= deadline or (e.state.version == 0 and e.last_used <= unused_deadline))
         ]
         for entry in idle:
-            del self._maps[entry.id]
-            self.unfollow(entry.id)
-            self._by_view_key.pop(entry.view_key, None)
-            for key in (entry.edit_key, *entry.retired_edit_keys):
-                if key:
-                    self._by_edit_key.pop(key, None)
-            if entry.owner is not None and self._last_map_of_user.get(entry.owner) == entry.id:
-                del self._last_map_of_user[entry.owner]
+            self.drop(entry)
         self.expired += len(idle)
         return len(idle)
+
+    def drop(self, entry: MapEntry, *, gone: bool = False) -> None:
+        """Forget the map here; ``gone``: it was deleted, and its id and keys answer so."""
+        if self._maps.get(entry.id) is not entry:
+            return
+        del self._maps[entry.id]
+        self.unfollow(entry.id)
+        self._by_view_key.pop(entry.view_key, None)
+        for key in (entry.edit_key, *entry.retired_edit_keys):
+            if key:
+                self._by_edit_key.pop(key, None)
+        if entry.owner is not None and self._last_map_of_user.get(entry.owner) == entry.id:
+            del self._last_map_of_user[entry.owner]
+        if gone:
+            for key in (entry.id, entry.view_key, entry.edit_key, *entry.retired_edit_keys):
+                if key:
+                    self._gone[key] = None
+            while len(self._gone) > GONE_KEYS:
+                self._gone.popitem(last=False)
+            for maps in self.opened.values():
+                maps.discard(entry.id)
+
+    def gone(self, key: str) -> bool:
+        """Whether ``key`` belonged to a map deleted here."""
+        return key in self._gone

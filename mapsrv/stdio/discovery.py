@@ -22,7 +22,7 @@ async def shared_server(config: Config) -> tuple[str, bool] | None:
     if config.server:
         url = server_url(config.server)
         return url, await probe(url)
-    if config.port == 0 or config.store != "memory://":
+    if config.port == 0 or config.store:
         return None
     url = local_url(config.host, config.port)
     return (url, True) if await probe(url) else None

@@ -1,5 +1,6 @@
-"""Where maps are replicated, chosen by URL (as encode/broadcaster does): ``memory://`` keeps
-them in this process only; ``redis://`` (and ``rediss://``), ``redis+sentinel://`` and
+"""Where maps are kept, chosen by URL (as encode/broadcaster does): ``sqlite:///path/maps.db``
+(``mapsrv.store.sqlite``, the default) keeps them on disk for this process; ``memory://`` keeps
+them in this process only, until it stops; ``redis://`` (and ``rediss://``), ``redis+sentinel://`` and
 ``redis+cluster://`` (``mapsrv.store.redis_url``) make Redis the source of truth so that any
 process can serve and recover any map.
 
@@ -29,6 +30,8 @@ from mapsrv.store.contract import (
     Followed,
     LoadedMap,
     MapMeta,
+    MapRecord,
+    MapSummary,
     Missing,
     Reconnected,
     RemoteEvent,
@@ -50,6 +53,8 @@ __all__ = [
     "Followed",
     "LoadedMap",
     "MapMeta",
+    "MapRecord",
+    "MapSummary",
     "Missing",
     "Reconnected",
     "RemoteEvent",
@@ -58,8 +63,21 @@ __all__ = [
     "StoreStatistics",
     "StoreUnavailable",
     "Touched",
+    "describe_store",
     "open_store_from_url",
 ]
+
+
+def describe_store(url: str) -> str:
+    """Where a store keeps maps, for the startup line (never a password)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
+        return "maps in memory, gone when this process stops"
+    if scheme == "sqlite":
+        from mapsrv.store.sqlite import sqlite_path
+
+        return f"maps kept in {sqlite_path(url)[0]}"
+    return "maps kept in Redis, shared by every mapsrv that uses it"
 
 
 def open_store_from_url(url: str, *, ttl: float, log_size: int) -> Store:
@@ -68,8 +86,12 @@ def open_store_from_url(url: str, *, ttl: float, log_size: int) -> Store:
         from mapsrv.store.memory import MemoryStore
 
         return MemoryStore()
+    if scheme == "sqlite":
+        from mapsrv.store.sqlite import SqliteStore
+
+        return SqliteStore(url, log_size=log_size)
     if scheme in SCHEMES:
         from mapsrv.store.redis import RedisStore
 
         return RedisStore(url, ttl=ttl, log_size=log_size)
-    raise ValueError(f"unknown store {url!r}: use memory://, redis://, redis+sentinel:// or redis+cluster://")
+    raise ValueError(f"unknown store {url!r}: use sqlite:///path/maps.db, memory://, redis://, redis+sentinel:// or redis+cluster://")

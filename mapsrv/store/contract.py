@@ -23,6 +23,8 @@ __all__ = [
     "Followed",
     "LoadedMap",
     "MapMeta",
+    "MapRecord",
+    "MapSummary",
     "Missing",
     "Reconnected",
     "RemoteEvent",
@@ -51,6 +53,9 @@ class MapMeta:
     # The editors' link: a capability apart from the id (which the owner and agents use), None
     # while the owner has not made one or has turned it off.
     edit_key: str | None = None
+    # The agent that made the map (its actor id, "agent:<hash>"; never a secret), so that an
+    # anonymous agent can list the maps it made; None for a map a browser made.
+    maker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,37 @@ class LoadedMap:
     # The newest events the store's log holds, ending at ``state.version`` (empty when it keeps
     # none): the hub rebuilds the map's history of changes from them.
     log: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class MapSummary:
+    """One line of a list of maps (``Store.maps_of``): what a person or an agent needs to find a
+    map again, without loading it."""
+
+    meta: MapMeta
+    title: str
+    version: int
+    features: int
+    created: float  # unix seconds
+    updated: float  # unix seconds of its last change (its creation before any)
+    updated_by: str  # who made the last change, by display name ("" before any change)
+
+
+@dataclass(frozen=True)
+class MapRecord:
+    """Everything a store holds of one map, as a backup carries it (``Store.dump`` and
+    ``Store.restore``): its keys and owners, the state at its version, the newest events of its
+    log (ending at that version) and who opened it through its edit link."""
+
+    meta: MapMeta
+    state: MapState
+    log: tuple[Event, ...]
+    created: float
+    updated: float
+    updated_by: str
+    used: float  # unix seconds it was last opened or changed (retention counts from here)
+    retired_edit_keys: tuple[str, ...] = ()  # turned-off edit keys, still answering "turned off"
+    opened_by: tuple[str, ...] = ()  # browser users who opened it through its edit link
 
 
 @dataclass(frozen=True)
@@ -139,7 +175,8 @@ class StoreStatistics:
 
 
 class Store(Protocol):
-    durable: bool  # other processes share it: maps may exist here that this process has never seen
+    durable: bool  # maps outlive the process: some may be here that this process has never seen
+    shared: bool  # other processes use it at once (presence and pointers go through it)
 
     @property
     def available(self) -> bool: ...
@@ -212,3 +249,40 @@ class Store(Protocol):
 
     async def touch(self, entries: Sequence[Touched]) -> None:
         """Keep the keys of maps still in use alive: (map id, view key, edit key or None)."""
+
+    # --- finding, deleting and keeping maps (issue 34) -------------------------------------------
+
+    async def maps_of(
+        self, *, owner: str | None = None, principal: str | None = None, maker: str | None = None
+    ) -> list[MapSummary]:
+        """The maps of one person or agent, newest change first: ``owner`` (a browser user: the
+        maps it owns and those it opened through an edit link), ``principal`` (an API key's
+        name: the maps made with it) or ``maker`` (an anonymous agent: the maps it made); with
+        none of them, every map (a private, one-person store)."""
+
+    async def remember_opened(self, user: str, map_id: str) -> None:
+        """``user`` opened the map through its edit link: it is in their list from now on."""
+
+    async def delete(self, map_id: str) -> MapMeta | None:
+        """Forget the map, its log and its keys, in one step; its id and keys answer ``gone``
+        from then on. None when there was no such map."""
+
+    async def gone(self, key: str) -> bool:
+        """Whether ``key`` (a map id, view key or edit key) belonged to a deleted map."""
+
+    async def sweep(self, now: float, *, retention: float | None, unused: float) -> list[str]:
+        """Forget maps nobody drew on (version 0) unused for ``unused`` seconds and, with a
+        ``retention``, every map nobody opened or changed for that long; the ids forgotten.
+        A forgotten map leaves nothing behind (it was not deleted by anyone: it answers 404)."""
+
+    async def map_ids(self, cursor: str = "", count: int = 500) -> tuple[list[str], str]:
+        """A page of the store's map ids (about ``count``) and the cursor of the next page, ""
+        after the last: a backup reads them page by page, never all at once."""
+
+    async def dump(self, map_id: str) -> MapRecord | None:
+        """One map as a backup carries it; None when it went meanwhile."""
+
+    async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
+        """Store a map from a backup; False (nothing written) when one with its id is there
+        and ``replace`` is not set."""
+

@@ -24,6 +24,7 @@ _STATISTICS = StoreStatistics(available=True, errors=0)
 
 class MemoryStore:
     durable = False
+    shared = False
 
     @property
     def available(self) -> bool:

@@ -112,6 +112,7 @@ def _text(value: Any) -> str | None:
 
 class RedisStore:
     durable = True
+    shared = True
 
     def __init__(
         self,

@@ -157,6 +157,7 @@ class SharedStore:
     """One process's connection to a ``SharedMemory``."""
 
     durable = True
+    shared = True
 
     def __init__(self, memory: SharedMemory, *, health_interval: float = 0.05) -> None:
         self.memory = memory

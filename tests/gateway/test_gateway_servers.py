@@ -19,7 +19,7 @@ from support import require
 from support.procfs import no_zombies
 
 MAPSRV_STDIO = [
-    "-m", "mapsrv", "stdio", "--port", "0", "--log-level", "warning",
+    "-m", "mapsrv", "stdio", "--port", "0", "--log-level", "warning", "--store", "memory://",
 ]  # fmt: skip
 
 

@@ -93,10 +93,12 @@ async def test_without_a_flag_stdio_uses_the_mapsrv_at_its_address(tmp_path: Pat
         assert f"maps shared with the server at http://127.0.0.1:{port}/" in log.read_text()
         assert len(await features(person, map_id)) == 1
         # --server none: maps of its own, whatever answers there; the person's code means nothing.
-        async with stdio_agent(tmp_path, "--port", str(port), "--server", "none") as (agent, log):
+        # (The default file is the server's now: one process owns it, so a store of its own.)
+        own = ("--server", "none", "--store", "memory://")
+        async with stdio_agent(tmp_path, "--port", str(port), *own) as (agent, log):
             result = await agent.call_tool("draw", {"map_id": map_id, "items": [LISBON]})
             assert result.is_error and "not found" in str(result.content[0])
-        assert "in-memory maps, private to this process" in log.read_text()
+        assert "maps in memory, gone when this process stops" in log.read_text()
         assert len(await features(person, map_id)) == 1
         await person.aclose()
 
@@ -114,7 +116,7 @@ async def test_two_desktop_clients_share_the_first_ones_maps(tmp_path: Path) -> 
             ).is_error
         read = (await first.call_tool("read", {"map_id": made["map_id"]})).structured_content
         assert read is not None and "Lisbon" in json.dumps(read)
-    assert "in-memory maps, private to this process" in first_log.read_text()
+    assert "maps kept in " in first_log.read_text() and "maps.db" in first_log.read_text()
     assert f"maps shared with the server at http://127.0.0.1:{port}/" in second_log.read_text()
 
 
@@ -144,12 +146,12 @@ async def test_with_no_flags_at_all_stdio_finds_serve_on_its_default_port(tmp_pa
         await person.aclose()
 
 
-async def test_stdio_alone_keeps_its_maps_in_memory(tmp_path: Path) -> None:
+async def test_stdio_alone_keeps_its_maps_in_its_own_file(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there: stdio serves its own pages on it
     async with stdio_agent(tmp_path, "--port", str(port)) as (agent, log):
         made = (await agent.call_tool("create_map", {})).structured_content
         assert made is not None and made["url"].startswith(f"http://127.0.0.1:{port}/")
-    assert "in-memory maps, private to this process" in log.read_text()
+    assert "maps kept in " in log.read_text() and "maps.db" in log.read_text()
 
 
 async def serve_http(listener: trio.SocketListener, answer: bytes | None) -> None:
@@ -372,7 +374,7 @@ async def test_stdio_with_the_store_shares_maps_with_serve(tmp_path: Path) -> No
             map_id = await person.new_map()
             async with stdio_agent(tmp_path, "--store", redis.url, "--port", "0") as (agent, log):
                 assert not (await agent.call_tool("draw", {"map_id": map_id, "items": [LISBON]})).is_error
-            assert "maps in the shared store" in log.read_text()
+            assert "maps kept in Redis" in log.read_text()
             await wait_until(lambda: _has_features(person, map_id))
             await person.aclose()
     finally:

@@ -1,6 +1,8 @@
 """The store contract, the same cases against the in-memory shared store and a real redis-server
 (started here on a free port, stopped by its PID): versions, compare-and-set commits, batch ids,
-the trimmed log, pub/sub to several connections, and what an outage looks like from the hub."""
+the trimmed log, pub/sub to several connections, and what an outage looks like from the hub. The
+cases of one process's store run against SQLite too (a file in the test's directory); pub/sub
+and outages do not apply to it (one process owns its file)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from mapsrv.store import (
 )
 from mapsrv.store.redis import RedisStore
 from mapsrv.store.shared import SharedMemory
+from mapsrv.store.sqlite import SqliteStore
 
 
 class Connection:
@@ -132,7 +135,22 @@ class RedisBackend(Backend):
             os.kill(pid, signal.SIGCONT)
 
 
+class SqliteBackend(Backend):
+    name = "sqlite"
+
+    def __init__(self, path: str, log_size: int) -> None:
+        self.url = f"sqlite://{path}/maps.db"
+        self.log_size = log_size
+        self.store: SqliteStore | None = None
+
+    def new_store(self) -> Store:
+        assert self.store is None, "one process owns a SQLite file: one connection"
+        self.store = SqliteStore(self.url, log_size=self.log_size, snapshot_every=2)
+        return self.store
+
+
 LOG_SIZE = 8
+ONE_PROCESS = pytest.mark.parametrize("backend", ["shared", "redis", "sqlite"], indirect=True)
 
 
 @pytest.fixture(params=["shared", "redis"])
@@ -140,6 +158,8 @@ async def backend(request: Any, tmp_path: Any, nursery: trio.Nursery) -> AsyncIt
     chosen: Backend
     if request.param == "shared":
         chosen = SharedBackend(LOG_SIZE)
+    elif request.param == "sqlite":
+        chosen = SqliteBackend(str(tmp_path), LOG_SIZE)
     else:
         server = RedisServer(str(tmp_path), persist=True)
         await server.start()
@@ -167,6 +187,7 @@ async def write(store: Store, state: MapState, batch_id: str = "", n: int = 1) -
     return reply, new
 
 
+@ONE_PROCESS
 async def test_maps_are_created_once_found_by_view_key_and_claimed_once(backend: Backend) -> None:
     store = (await backend.connect()).store
     state = await new_map(store)
@@ -184,6 +205,7 @@ async def test_maps_are_created_once_found_by_view_key_and_claimed_once(backend:
     assert await store.last_map_of("alice") == state.id
 
 
+@ONE_PROCESS
 async def test_commit_compares_versions_and_the_log_replays_them(backend: Backend) -> None:
     store = (await backend.connect()).store
     state = await new_map(store)
@@ -231,6 +253,7 @@ async def test_a_stale_commit_is_refused_and_changes_nothing(backend: Backend) -
     assert [json.loads(m.text)["version"] for m in heard] == [1, 2], "nothing published in between"
 
 
+@ONE_PROCESS
 async def test_a_batch_id_is_committed_once(backend: Backend) -> None:
     store = (await backend.connect()).store
     state = await new_map(store)
@@ -246,6 +269,7 @@ async def test_a_batch_id_is_committed_once(backend: Backend) -> None:
     assert events is not None and len(events) == 2
 
 
+@ONE_PROCESS
 async def test_the_log_is_trimmed_and_then_cannot_replay_from_the_start(backend: Backend) -> None:
     store = (await backend.connect()).store
     state = await new_map(store)

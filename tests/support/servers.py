@@ -14,7 +14,9 @@ __all__ = ["Browser", "make_config", "start_server"]
 
 
 def make_config(**changes: Any) -> Config:
-    return Config(host="127.0.0.1", port=0, graceful_timeout=2.0).replace(**changes)
+    """A server's settings for a test: memory:// unless the test gives a store (several servers
+    run at once in one test, and one process owns a SQLite file)."""
+    return Config(host="127.0.0.1", port=0, graceful_timeout=2.0, store="memory://").replace(**changes)
 
 
 async def start_server(nursery: trio.Nursery, **changes: Any) -> Server:

@@ -91,7 +91,8 @@ def build_mcp(
     def context_of(ctx: Context) -> ToolContext:
         principal = keys.principal(ctx.headers)
         actor = agent_of(ctx.request_context, principal, clients)
-        return ToolContext(hub, base_url(), principal, actor, images)
+        local = not isinstance(ctx.request_context.request, Request)  # stdio: no HTTP request
+        return ToolContext(hub, base_url(), principal, actor, images, local)
 
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
     # call finds handlers in place and changes nothing.

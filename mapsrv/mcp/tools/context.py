@@ -27,6 +27,7 @@ class ToolContext:
     principal: str | None = None
     actor: Actor = SYSTEM
     images: MapImages | None = None  # draws the map as an image (the map_image tool)
+    local: bool = False  # a call over stdio: the person at this computer, whose process this is
 
     async def entry(self, map_id: str) -> MapEntry:
         """The map, or the same NotFound for unknown, expired and foreign ids."""

@@ -1,7 +1,9 @@
-"""Tools for the map as a whole: make one, name it, move its camera, show or hide its layers."""
+"""Tools for the map as a whole: make one, find one again, delete one, name it, move its camera,
+show or hide its layers."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from mcp.types import CallToolResult
@@ -9,13 +11,15 @@ from pydantic import Field
 
 from mapsrv.core.model import check_bounds, check_id, check_text, check_zoom
 from mapsrv.core.ops import AddLayer, FitBounds, Op, SetLayerVisibility, SetTitle, SetView
-from mapsrv.errors import InvalidInput
+from mapsrv.errors import Forbidden, InvalidInput
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.places import Resolver, places_ready
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Animate, Bounds, Expected, FeatureIds, MapId, PlaceOrPoint, Title, Zoom
 
-__all__ = ["create_map", "set_layer", "set_title", "set_view"]
+__all__ = ["create_map", "delete_map", "list_maps", "set_layer", "set_title", "set_view"]
+
+MAX_LISTED = 200
 
 # The zoom a place is shown at when none is given.
 _ZOOM_OF = {"country": 5.0, "state": 6.0, "city": 11.0}
@@ -26,12 +30,61 @@ async def create_map(tc: ToolContext, title: Title = "") -> CallToolResult:
     """Make a new, empty map. Give the user its url; it shows every change live. (draw without
     map_id also makes one.)"""
     title = check_text("title", title, tc.hub.limits.max_title)
-    entry = await tc.hub.create_map(principal=tc.principal, title=title)
+    entry = await tc.hub.create_map(principal=tc.principal, title=title, maker=tc.actor.id)
     url, view_url = tc.links(entry)
     out = {"map_id": entry.id, "url": url, "view_url": view_url, "version": entry.state.version}
     if entry.edit_key:  # for people who edit with the owner (the owner can turn it off)
         out["edit_url"] = f"{tc.base_url.rstrip('/')}/e/{entry.edit_key}"
     return answer(out)
+
+
+async def list_maps(
+    tc: ToolContext,
+    search: Annotated[str, Field(max_length=200, description="words in the title")] = "",
+    limit: Annotated[int, Field(ge=1, le=MAX_LISTED)] = 20,
+) -> CallToolResult:
+    """Your maps, newest change first: to find one the user made earlier (over stdio, the
+    person's maps; with an API key, the key's; otherwise this session's)."""
+    if isinstance(limit, bool) or not 1 <= limit <= MAX_LISTED:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LISTED}, got {limit!r:.20}")
+    hub = tc.hub
+    if tc.local and not hub.store.shared:
+        found = await hub.maps_of()  # a private process: every map is the person's
+    elif tc.principal is not None:
+        found = await hub.maps_of(principal=tc.principal)
+    else:
+        found = await hub.maps_of(maker=tc.actor.id)
+    words = search.casefold().split()
+    if words:
+        found = [m for m in found if all(w in m.title.casefold() for w in words)]
+    base = tc.base_url.rstrip("/")
+    maps = [
+        {
+            "map_id": m.meta.id,
+            "title": m.title,
+            "version": m.version,
+            "features": m.features,
+            "updated": datetime.fromtimestamp(m.updated, UTC).isoformat(timespec="seconds"),
+            "by": m.updated_by,
+            "url": f"{base}/m/{m.meta.id}",
+        }
+        for m in found[:limit]
+    ]
+    return answer({"maps": maps, "count": len(found)})
+
+
+async def delete_map(tc: ToolContext, map_id: MapId) -> CallToolResult:
+    """Delete a map for good, with its history and links (ask the user first)."""
+    entry = await tc.entry(map_id)
+    mine = (
+        (tc.local and not tc.hub.store.shared)
+        or (tc.principal is not None and entry.principal == tc.principal)
+        or (tc.principal is None and entry.maker == tc.actor.id and entry.owner is None)
+    )
+    if not mine:
+        raise Forbidden("only the map's owner can delete it: ask them to, from the map's page")
+    await tc.hub.delete_map(entry)
+    return answer({"map_id": entry.id, "deleted": True})
 
 
 async def set_title(

@@ -28,7 +28,7 @@ from mapsrv.mcp.tools.drawing import draw, edit, remove
 from mapsrv.mcp.tools.files import import_file
 from mapsrv.mcp.tools.history import changes, undo
 from mapsrv.mcp.tools.images import map_image
-from mapsrv.mcp.tools.maps import create_map, set_layer, set_title, set_view
+from mapsrv.mcp.tools.maps import create_map, delete_map, list_maps, set_layer, set_title, set_view
 from mapsrv.mcp.tools.measuring import measure
 from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read, read_map
@@ -92,6 +92,8 @@ class ToolSpec:
 # Open-world is false throughout: places come from the offline gazetteer, not the network.
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(create_map, "Create a map", _ADD, app=True),
+    ToolSpec(list_maps, "List your maps", _READ),
+    ToolSpec(delete_map, "Delete a map", _OVERWRITE),
     ToolSpec(draw, "Draw features", _ADD, app=True),
     ToolSpec(edit, "Change features", _OVERWRITE),
     ToolSpec(remove, "Remove features or layers", _OVERWRITE, {"minProperties": 2}),

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
@@ -82,10 +83,11 @@ async def _run_stdio_here(config: Config) -> None:
     from mapsrv.stdio.pipes import open_stdio_streams
 
     async with trio.open_nursery() as nursery:
+        private = partial(serve, private=True)
         try:
-            server: Server = await nursery.start(serve, config)
+            server: Server = await nursery.start(private, config)
         except* OSError:  # the port is taken (another client's mapsrv?): take any free one
-            server = await nursery.start(serve, config.replace(port=0))
+            server = await nursery.start(private, config.replace(port=0))
         PROCESS.settle()  # what start-up built lives as long as the process
         where = describe_store(config.store_url)
         print(f"mapsrv {__version__}: MCP on stdio; {where}; pages at {server.url}", file=sys.stderr, flush=True)

@@ -51,7 +51,11 @@ class Server:
         self._shutdown.set()
 
 
-async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
+async def serve(
+    config: Config, *, private: bool = False, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """``private``: one person's process (``mapsrv stdio`` on a store of its own): every map in
+    the store is theirs, in their browser's list and their agent's."""
     store = open_store_from_url(config.store_url, ttl=config.idle_timeout, log_size=config.event_log_size)
     hub = MapHub(
         store=store,
@@ -62,6 +66,7 @@ async def serve(config: Config, *, task_status: trio.TaskStatus[Server] = trio.T
         max_maps=config.max_maps,
         retention=config.retention or None,
     )
+    hub.private = private and not store.shared
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
     mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")
     shutdown = trio.Event()

@@ -77,6 +77,9 @@ class MapHub:
         self.links = Links(self.store, self.registry, self.fanout, self.get)
         self.pointers = Pointers(self.store, self.presence.sender, self._broadcast)
         self.catalog = Catalog(self.store, self.registry, self.fanout, retention=retention)
+        # One person's process (a private ``mapsrv stdio``): every map is theirs, listed for
+        # their browser and their agent alike.
+        self.private = False
 
     @property
     def ready(self) -> bool:

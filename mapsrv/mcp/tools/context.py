@@ -9,7 +9,7 @@ from typing import Any
 from mapsrv.core import feature_ids
 from mapsrv.core.changes import SYSTEM, Actor
 from mapsrv.core.ops import Op
-from mapsrv.errors import NotFound
+from mapsrv.errors import Gone, NotFound
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.image.service import MapImages
 
@@ -33,6 +33,8 @@ class ToolContext:
         """The map, or the same NotFound for unknown, expired and foreign ids."""
         try:
             entry = await self.hub.get(map_id) if len(map_id) <= 64 else None
+        except Gone:
+            raise  # its holder had the map's id: telling them it was deleted leaks nothing
         except NotFound:
             entry = None
         if entry is None or (entry.principal is not None and entry.principal != self.principal):

@@ -48,7 +48,7 @@ async def list_maps(
     if isinstance(limit, bool) or not 1 <= limit <= MAX_LISTED:
         raise InvalidInput(f"limit must be between 1 and {MAX_LISTED}, got {limit!r:.20}")
     hub = tc.hub
-    if tc.local and not hub.store.shared:
+    if tc.local and hub.private:
         found = await hub.maps_of()  # a private process: every map is the person's
     elif tc.principal is not None:
         found = await hub.maps_of(principal=tc.principal)
@@ -77,7 +77,7 @@ async def delete_map(tc: ToolContext, map_id: MapId) -> CallToolResult:
     """Delete a map for good, with its history and links (ask the user first)."""
     entry = await tc.entry(map_id)
     mine = (
-        (tc.local and not tc.hub.store.shared)
+        (tc.local and tc.hub.private)
         or (tc.principal is not None and entry.principal == tc.principal)
         or (tc.principal is None and entry.maker == tc.actor.id and entry.owner is None)
     )

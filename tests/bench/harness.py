@@ -34,8 +34,10 @@ UNLIMITED = (
 
 
 def open_server(*args: str, env: dict[str, str] | None = None) -> Any:
-    """``support.open_server`` without the per-client limits."""
-    return open_limited_server(*UNLIMITED, *args, env=env)
+    """``support.open_server`` without the per-client limits; memory:// unless a store is given,
+    so that the numbers compare with earlier runs (``sqlite_store`` measures the default store)."""
+    store = () if "--store" in args else ("--store", "memory://")
+    return open_limited_server(*UNLIMITED, *store, *args, env=env)
 
 
 __all__ = [

@@ -36,6 +36,7 @@ from .map_size import map_size
 from .page_edits import person_edit_to_other_tab
 from .reconnect_storm import reconnect_storm
 from .soak10k import soak10k
+from .sqlite_store import sqlite_store
 
 __all__ = ["SCENARIOS"]
 
@@ -601,6 +602,7 @@ SCENARIOS = {
     "tool_to_stream": tool_to_stream,
     "tool_calls_per_second": tool_calls_per_second,
     "redis_vs_memory": redis_vs_memory,
+    "sqlite_store": sqlite_store,
     "frames_per_second": frames_per_second,
     "soak": soak,
     "soak10k": soak10k,
@@ -623,6 +625,7 @@ QUICK = {
     "tool_to_stream": {"calls": 3, "active_maps": 3},
     "tool_calls_per_second": {"seconds": 0.3, "concurrency": (1, 2)},
     "redis_vs_memory": {"calls": 3},
+    "sqlite_store": {"calls": 3, "seconds": 0.3, "clients": 2, "stored": 20},
     "frames_per_second": {"streams": 3, "events": 1000},  # every target's CPU measurable (one-loop peer)
     "soak": {"clients": 4, "watchers": 20, "seconds": 2.0},
     "soak10k": {"watchers": 200, "maps": 10, "rate": 20.0, "seconds": 5.0},

@@ -99,7 +99,9 @@ def sqlite_path(url: str) -> tuple[Path, str]:
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
     else:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 5000")
@@ -227,7 +229,9 @@ class SqliteStore:
         return self._available
 
     def statistics(self) -> StoreStatistics:
-        return StoreStatistics(available=self._available, errors=self._errors, reconnections=self._reconnections)
+        return StoreStatistics(
+            available=self._available, errors=self._errors, reconnections=self._reconnections
+        )
 
     def follow(self, map_id: str) -> None:
         pass  # no other process writes

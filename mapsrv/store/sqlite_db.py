@@ -74,7 +74,9 @@ CREATE TABLE IF NOT EXISTS users (user TEXT PRIMARY KEY, last_map TEXT NOT NULL)
 CREATE TABLE IF NOT EXISTS gone (key TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 """
 
-_SUMMARY = "id, view_key, edit_key, owner, principal, maker, title, version, features, created, updated, updated_by"
+_SUMMARY = (
+    "id, view_key, edit_key, owner, principal, maker, title, version, features, created, updated, updated_by"
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,9 @@ class Db:
     """One connection and the steps on it. Not thread-safe: the store calls it from one thread at
     a time (its limiter)."""
 
-    def __init__(self, conn: sqlite3.Connection, *, log_size: int, snapshot_every: int, batch_memory: int) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, log_size: int, snapshot_every: int, batch_memory: int
+    ) -> None:
         self.conn = conn
         self.log_size = log_size
         self.snapshot_every = snapshot_every
@@ -128,7 +132,9 @@ class Db:
             self.conn.execute("DELETE FROM batches WHERE map_id = ?", (meta.id,))
             return True
 
-    def _insert(self, meta: MapMeta, state: MapState, created: float, updated: float, by: str, used: float) -> None:
+    def _insert(
+        self, meta: MapMeta, state: MapState, created: float, updated: float, by: str, used: float
+    ) -> None:
         self.conn.execute(
             "INSERT INTO maps (id, view_key, edit_key, owner, principal, maker, version, state, snap_version,"
             " title, features, created, updated, updated_by, used) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -185,14 +191,17 @@ class Db:
                 ).fetchone()
                 if landed:
                     return 2, landed[0]
-            row = self.conn.execute("SELECT version, snap_version FROM maps WHERE id = ?", (c.map_id,)).fetchone()
+            row = self.conn.execute(
+                "SELECT version, snap_version FROM maps WHERE id = ?", (c.map_id,)
+            ).fetchone()
             if row is None:
                 return -1, -1
             if row[0] != c.expected:
                 return 0, row[0]
             last = c.events[-1][0]
             self.conn.executemany(
-                "INSERT OR REPLACE INTO events VALUES (?, ?, ?)", [(c.map_id, v, text) for v, text in c.events]
+                "INSERT OR REPLACE INTO events VALUES (?, ?, ?)",
+                [(c.map_id, v, text) for v, text in c.events],
             )
             crosses = c.expected // self.snapshot_every != last // self.snapshot_every
             state = c.state
@@ -212,9 +221,13 @@ class Db:
             # The log keeps about log_size events, and always those after the snapshot.
             keep_from = min(last - self.log_size, snap_version)
             if keep_from > 0 and last % 16 == 0:
-                self.conn.execute("DELETE FROM events WHERE map_id = ? AND version <= ?", (c.map_id, keep_from))
+                self.conn.execute(
+                    "DELETE FROM events WHERE map_id = ? AND version <= ?", (c.map_id, keep_from)
+                )
             if c.batch_id:
-                self.conn.execute("INSERT OR REPLACE INTO batches VALUES (?, ?, ?)", (c.map_id, c.batch_id, last))
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO batches VALUES (?, ?, ?)", (c.map_id, c.batch_id, last)
+                )
                 if last % 64 == 0:
                     self.conn.execute(
                         "DELETE FROM batches WHERE map_id = ? AND version <= ?",
@@ -229,7 +242,8 @@ class Db:
         events = [
             event_from_wire(text)
             for (text,) in self.conn.execute(
-                "SELECT event FROM events WHERE map_id = ? AND version > ? ORDER BY version", (map_id, version)
+                "SELECT event FROM events WHERE map_id = ? AND version > ? ORDER BY version",
+                (map_id, version),
             )
         ]
         if len(events) != row[0] - version or (events and events[0].version != version + 1):
@@ -253,7 +267,8 @@ class Db:
             if new.edit_key:
                 self.conn.execute("INSERT OR REPLACE INTO edit_keys VALUES (?, ?, 1)", (new.edit_key, new.id))
             self.conn.execute(
-                "UPDATE maps SET view_key = ?, edit_key = ? WHERE id = ?", (new.view_key, new.edit_key, new.id)
+                "UPDATE maps SET view_key = ?, edit_key = ? WHERE id = ?",
+                (new.view_key, new.edit_key, new.id),
             )
 
     def claim(self, map_id: str, owner: str) -> str | None:
@@ -282,7 +297,9 @@ class Db:
 
     # --- lists, deletion, retention ---------------------------------------------------------------
 
-    def maps_of(self, owner: str | None, principal: str | None, maker: str | None, limit: int) -> list[MapSummary]:
+    def maps_of(
+        self, owner: str | None, principal: str | None, maker: str | None, limit: int
+    ) -> list[MapSummary]:
         order = " ORDER BY updated DESC LIMIT ?"
         if owner is not None:
             sql = (
@@ -291,7 +308,9 @@ class Db:
             )
             rows = self.conn.execute(sql + order, (owner, owner, limit))
         elif principal is not None:
-            rows = self.conn.execute(f"SELECT {_SUMMARY} FROM maps WHERE principal = ?" + order, (principal, limit))
+            rows = self.conn.execute(
+                f"SELECT {_SUMMARY} FROM maps WHERE principal = ?" + order, (principal, limit)
+            )
         elif maker is not None:
             rows = self.conn.execute(f"SELECT {_SUMMARY} FROM maps WHERE maker = ?" + order, (maker, limit))
         else:
@@ -344,7 +363,12 @@ class Db:
     # --- backup ---------------------------------------------------------------------------------
 
     def map_ids(self, cursor: str, count: int) -> tuple[list[str], str]:
-        ids = [i for (i,) in self.conn.execute("SELECT id FROM maps WHERE id > ? ORDER BY id LIMIT ?", (cursor, count))]
+        ids = [
+            i
+            for (i,) in self.conn.execute(
+                "SELECT id FROM maps WHERE id > ? ORDER BY id LIMIT ?", (cursor, count)
+            )
+        ]
         return ids, (ids[-1] if len(ids) == count else "")
 
     def dump(self, map_id: str) -> MapRecord | None:
@@ -358,9 +382,14 @@ class Db:
                 "SELECT created, updated, updated_by, used FROM maps WHERE id = ?", (map_id,)
             ).fetchone()
             retired = tuple(
-                k for (k,) in self.conn.execute("SELECT key FROM edit_keys WHERE map_id = ? AND live = 0", (map_id,))
+                k
+                for (k,) in self.conn.execute(
+                    "SELECT key FROM edit_keys WHERE map_id = ? AND live = 0", (map_id,)
+                )
             )
-            opened = tuple(u for (u,) in self.conn.execute("SELECT user FROM opened WHERE map_id = ?", (map_id,)))
+            opened = tuple(
+                u for (u,) in self.conn.execute("SELECT user FROM opened WHERE map_id = ?", (map_id,))
+            )
         finally:
             self.conn.execute("COMMIT")
         log = tuple(events) if events and events[-1].version == state.version else ()
@@ -377,13 +406,16 @@ class Db:
                 raise ValueError(f"map {r.meta.id[:4]}…: its view key is another map's")
             self._insert(r.meta, r.state, r.created, r.updated, r.updated_by, r.used)
             self.conn.executemany(
-                "INSERT OR REPLACE INTO events VALUES (?, ?, ?)", [(r.meta.id, e.version, wire(e)) for e in r.log]
+                "INSERT OR REPLACE INTO events VALUES (?, ?, ?)",
+                [(r.meta.id, e.version, wire(e)) for e in r.log],
             )
             self.conn.executemany(
-                "INSERT OR REPLACE INTO edit_keys VALUES (?, ?, 0)", [(k, r.meta.id) for k in r.retired_edit_keys]
+                "INSERT OR REPLACE INTO edit_keys VALUES (?, ?, 0)",
+                [(k, r.meta.id) for k in r.retired_edit_keys],
             )
             self.conn.executemany(
-                "INSERT OR REPLACE INTO opened VALUES (?, ?, ?)", [(u, r.meta.id, r.used) for u in r.opened_by]
+                "INSERT OR REPLACE INTO opened VALUES (?, ?, ?)",
+                [(u, r.meta.id, r.used) for u in r.opened_by],
             )
             self.conn.execute("DELETE FROM gone WHERE key IN (?, ?)", (r.meta.id, r.meta.view_key))
             return True

@@ -53,7 +53,10 @@ async def test_each_key_lists_its_own_maps_and_only_its_owner_deletes(
 
         text, _ = await failing(bob, "delete_map", map_id=trip["map_id"])
         assert text.startswith("not_found:"), "another key's map is not even found"
-        assert await call(alice, "delete_map", map_id=trip["map_id"]) == {"map_id": trip["map_id"], "deleted": True}
+        assert await call(alice, "delete_map", map_id=trip["map_id"]) == {
+            "map_id": trip["map_id"],
+            "deleted": True,
+        }
         assert titles(await call(alice, "list_maps")) == ["Porto weekend"]
         text, _ = await failing(alice, "read", map_id=trip["map_id"])
         assert text.startswith("gone:") and "deleted" in text
@@ -63,7 +66,10 @@ async def test_each_key_lists_its_own_maps_and_only_its_owner_deletes(
 
 async def test_anonymous_sessions_list_the_maps_they_made(nursery: trio.Nursery) -> None:
     server = await start_server(nursery)
-    async with Client(server.url + "mcp", mode="legacy") as one, Client(server.url + "mcp", mode="legacy") as two:
+    async with (
+        Client(server.url + "mcp", mode="legacy") as one,
+        Client(server.url + "mcp", mode="legacy") as two,
+    ):
         made = await call(one, "draw", items=[LISBON], title="One's map")
         await call(two, "create_map", title="Two's map")
         assert titles(await call(one, "list_maps")) == ["One's map"]

@@ -109,7 +109,9 @@ async def test_a_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_pa
                     seen[change["version"]] = change["summary"]
                 since = max(seen)
         for label, version in acked.items():
-            assert label in seen[version], f"{label!r} acknowledged at {version}, history says {seen[version]!r}"
+            assert label in seen[version], (
+                f"{label!r} acknowledged at {version}, history says {seen[version]!r}"
+            )
 
         view = await person.client.get(links[0])
         assert view.status_code == 200, "the view link opens the map"

@@ -90,7 +90,9 @@ async def _run_stdio_here(config: Config) -> None:
             server = await nursery.start(private, config.replace(port=0))
         PROCESS.settle()  # what start-up built lives as long as the process
         where = describe_store(config.store_url)
-        print(f"mapsrv {__version__}: MCP on stdio; {where}; pages at {server.url}", file=sys.stderr, flush=True)
+        print(
+            f"mapsrv {__version__}: MCP on stdio; {where}; pages at {server.url}", file=sys.stderr, flush=True
+        )
         nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
         lowlevel = server.mcp.lowlevel
         async with open_stdio_streams() as (read, write):

@@ -244,7 +244,8 @@ class Config:
         check_range(self, "retention", 0, 100 * 365 * 24 * HOURS)
         if 0 < self.retention < 1 * HOURS:
             raise ConfigError(
-                f"Config 'retention' has value {self.retention:g}. Keep maps at least an hour (1h), or 0 for ever."
+                f"Config 'retention' has value {self.retention:g}. Keep maps at least an hour (1h),"
+                " or 0 for ever."
             )
         if self.store.startswith("sqlite:"):
             try:
@@ -256,8 +257,9 @@ class Config:
                 parse_redis_url(self.store)
             except ValueError as exc:
                 raise ConfigError(
-                    f"Config 'store' has value {self.store!r}. Use sqlite:///path/maps.db, memory://, redis://host:port/db, "
-                    f"redis+sentinel://host:port,.../service/db or redis+cluster://host:port,... ({exc})"
+                    f"Config 'store' has value {self.store!r}. Use sqlite:///path/maps.db, memory://, "
+                    "redis://host:port/db, redis+sentinel://host:port,.../service/db or "
+                    f"redis+cluster://host:port,... ({exc})"
                 ) from None
         if not all(part in self.tile_url for part in ("{z}", "{x}", "{y}")):
             raise ConfigError(

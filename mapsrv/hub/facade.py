@@ -14,10 +14,10 @@ from typing import Any
 import trio
 
 from mapsrv.core import Limits, MapState, Op
-from mapsrv.core.model import DEFAULT_LAYER
-from mapsrv.core.ops import FitBounds, RestoreFeatures, RestoreLayer, SetTitle, SetView
 from mapsrv.core.history import SYSTEM, Actor
 from mapsrv.core.ids import map_ref
+from mapsrv.core.model import DEFAULT_LAYER
+from mapsrv.core.ops import FitBounds, RestoreFeatures, RestoreLayer, SetTitle, SetView
 from mapsrv.errors import NotFound
 from mapsrv.hub.catalog import Catalog
 from mapsrv.hub.edits import HEAVY_BATCH, changes_json, plan_redo, plan_undo, plan_write, weight

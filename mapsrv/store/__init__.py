@@ -94,4 +94,6 @@ def open_store_from_url(url: str, *, ttl: float, log_size: int) -> Store:
         from mapsrv.store.redis import RedisStore
 
         return RedisStore(url, ttl=ttl, log_size=log_size)
-    raise ValueError(f"unknown store {url!r}: use sqlite:///path/maps.db, memory://, redis://, redis+sentinel:// or redis+cluster://")
+    raise ValueError(
+        f"unknown store {url!r}: use sqlite:///path/maps.db, memory://, redis://, redis+sentinel:// or redis+cluster://"
+    )

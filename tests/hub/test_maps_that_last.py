@@ -96,6 +96,7 @@ async def test_a_map_nobody_drew_on_goes_after_ten_minutes(hub: MapHub, clock: C
     clock.now += 2
     assert await hub.catalog.sweep() == 1
     assert [m.meta.id for m in await hub.maps_of(owner="alice")] == [drawn.id]
+    assert await hub.store.load(empty.id) is None
 
 
 async def test_without_retention_a_drawn_map_is_kept_for_ever(

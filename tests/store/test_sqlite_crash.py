@@ -36,7 +36,13 @@ async def test_a_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_pa
     store = f"sqlite://{tmp_path}/maps.db"
     acked: dict[str, int] = {}  # label -> the version its write was acknowledged at
     in_flight: set[str] = set()  # sent, never answered (at most one per writer)
-    killed = trio.Event()
+    killed, enough = trio.Event(), trio.Event()
+
+    def acknowledged(label: str, version: int) -> None:
+        acked[label] = version
+        in_flight.discard(label)
+        if len(acked) >= KILL_AFTER:
+            enough.set()
 
     async with open_server("--store", store, *UNLIMITED) as first:
         person = Browser(first.url)
@@ -53,8 +59,7 @@ async def test_a_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_pa
                 except httpx.TransportError:
                     return  # the server died under this one: never acknowledged
                 assert response.status_code == 200, response.text
-                acked[label] = response.json()["version"]
-                in_flight.discard(label)
+                acknowledged(label, response.json()["version"])
 
         async def agent_writes() -> None:
             try:
@@ -66,16 +71,14 @@ async def test_a_kill_9_in_the_middle_of_writes_loses_no_acknowledged_one(tmp_pa
                         result = await agent.call_tool("draw", {"map_id": map_id, "items": [item]})
                         assert not result.is_error, result.content
                         assert result.structured_content is not None
-                        acked[label] = result.structured_content["version"]
-                        in_flight.discard(label)
+                        acknowledged(label, result.structured_content["version"])
             except Exception:
                 if not killed.is_set():
                     raise  # a failure before the kill is the test's to report
 
         async def kill() -> None:
             with trio.fail_after(120):
-                while len(acked) < KILL_AFTER:
-                    await trio.sleep(0.005)
+                await enough.wait()
             os.kill(first.pid, signal.SIGKILL)
             killed.set()
 

@@ -146,8 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         trio.run(_run_stdio if args.command == "stdio" else _run, config)
     except* StoreOpenError as group:
-        for exc in group.exceptions:
-            print(f"mapsrv: {exc}", file=sys.stderr)
+        for refused in group.exceptions:
+            print(f"mapsrv: {refused}", file=sys.stderr)
         failed = True
     except* OSError as group:
         reason = "; ".join(str(getattr(e, "strerror", e)) for e in group.exceptions)

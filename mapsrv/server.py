@@ -17,6 +17,7 @@ from mapsrv.http.hypercorn import hypercorn_config
 from mapsrv.http.observe import Observer
 from mapsrv.http.throttle import RateLimits, Throttle
 from mapsrv.hub import MapHub
+from mapsrv.hub.registry import UNUSED_MAP_TIMEOUT
 from mapsrv.mcp.endpoints import McpEndpoints
 from mapsrv.observability import collector
 from mapsrv.observability.metrics import Metrics
@@ -56,7 +57,9 @@ async def serve(
 ) -> None:
     """``private``: one person's process (``mapsrv stdio`` on a store of its own): every map in
     the store is theirs, in their browser's list and their agent's."""
-    store = open_store_from_url(config.store_url, ttl=config.idle_timeout, log_size=config.event_log_size)
+    # Redis keeps a map nobody drew on as long as the hub does (a map somebody drew on, for ever)
+    unused = min(config.idle_timeout, UNUSED_MAP_TIMEOUT)
+    store = open_store_from_url(config.store_url, ttl=unused, log_size=config.event_log_size)
     hub = MapHub(
         store=store,
         limits=Limits(max_features=config.max_features),

@@ -285,4 +285,3 @@ class Store(Protocol):
     async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
         """Store a map from a backup; False (nothing written) when one with its id is there
         and ``replace`` is not set."""
-

@@ -1,4 +1,5 @@
-"""The embedded store: the hub's own memory is the only copy, so there is nothing to do."""
+"""``memory://``: the hub's own memory is the only copy, so there is nothing to do. Maps last as
+long as the process, and its lists are what the hub holds (``hub.catalog``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from mapsrv.store.contract import (
     CommitReply,
     LoadedMap,
     MapMeta,
+    MapRecord,
+    MapSummary,
     StoreMessage,
     StoreStatistics,
     Touched,
@@ -99,3 +102,29 @@ class MemoryStore:
 
     async def touch(self, entries: Sequence[Touched]) -> None:
         pass
+
+    async def maps_of(
+        self, *, owner: str | None = None, principal: str | None = None, maker: str | None = None
+    ) -> list[MapSummary]:
+        return []  # the hub lists what it holds
+
+    async def remember_opened(self, user: str, map_id: str) -> None:
+        pass
+
+    async def delete(self, map_id: str) -> MapMeta | None:
+        return None  # the hub forgets it, and remembers its keys as gone
+
+    async def gone(self, key: str) -> bool:
+        return False
+
+    async def sweep(self, now: float, *, retention: float | None, unused: float) -> list[str]:
+        return []
+
+    async def map_ids(self, cursor: str = "", count: int = 500) -> tuple[list[str], str]:
+        return [], ""
+
+    async def dump(self, map_id: str) -> MapRecord | None:
+        return None
+
+    async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
+        return False  # nothing outlives the process: there is nothing to restore into

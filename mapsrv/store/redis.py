@@ -47,7 +47,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -65,19 +65,35 @@ from mapsrv.store.contract import (
     Conflict,
     LoadedMap,
     MapMeta,
+    MapRecord,
+    MapSummary,
     StoreMessage,
     StoreStatistics,
     StoreUnavailable,
     Touched,
     links_notice,
 )
+from mapsrv.store.redis_catalog import USED, RedisCatalog, edits_key
 from mapsrv.store.redis_link import UNAVAILABLE, RedisLink, ReplicasBehind
-from mapsrv.store.redis_scripts import CLAIM, COMMIT, CREATE, EVENTS_AFTER, GCRA, NOTICE, PRESENCE
+from mapsrv.store.redis_scripts import (
+    CLAIM,
+    COMMIT,
+    CREATE,
+    DELETE,
+    EVENTS_AFTER,
+    GCRA,
+    NOTICE,
+    PRESENCE,
+    RESTORE,
+)
 from mapsrv.store.redis_writer import pack
 
 __all__ = ["RedisStore"]
 
 log = logging.getLogger("mapsrv.redis")
+
+USER_TTL_MS = 400 * 24 * 3600 * 1000  # a browser user's last map, remembered for 400 days
+SCRIPTS = {"DELETE": DELETE, "RESTORE": RESTORE}
 
 # How long a commit waits for its replicas (``wait_replicas``): well within ``hang_after``, so
 # that a slow replica never makes the link look hung.
@@ -123,8 +139,13 @@ class RedisStore:
         snapshot_every: int = 64,
         batch_memory: int = 4096,
         socket_timeout: float = 2.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        # How long a map nobody drew on lasts unused (its keys' time to live, refreshed while it
+        # is watched); a map somebody drew on has no time to live.
         self.ttl_ms = max(1000, int(ttl * 1000))
+        self.clock = clock
+        self.catalog = RedisCatalog(self)
         self.snapshot_every = snapshot_every
         self.log_size = max(log_size, 4 * snapshot_every)
         self.batch_memory = batch_memory
@@ -155,6 +176,20 @@ class RedisStore:
         """Run the connection: its feed, health check and breaker (``RedisLink.serve``)."""
         await self.link.serve(task_status=task_status)
 
+    def script(self, name: str) -> Any:
+        """One of the catalog's scripts, by name (``SCRIPTS``)."""
+        return self._script(SCRIPTS[name])
+
+    map_key = staticmethod(_map_key)
+    log_key = staticmethod(_log_key)
+    batches_key = staticmethod(_batches_key)
+    presence_key = staticmethod(_presence_key)
+    channel = staticmethod(_channel)
+
+    @property
+    def publish_command(self) -> str:
+        return self._publish
+
     def _script(self, source: str) -> Any:
         client = self.link.client
         if client is None:
@@ -169,29 +204,34 @@ class RedisStore:
     async def create(self, meta: MapMeta, state: MapState) -> bool:
         """Store a map unless one with this id is there already (then False): a map that expired
         in Redis is recreated by exactly one of the processes that still hold it."""
+        now = self.clock()
         fields: dict[Any, Any] = {
             "version": state.version,
             "state": dumps(state.to_json()),
             "snap_version": state.version,
             "view_key": meta.view_key,
+            "title": state.title,
+            "features": len(state.features),
+            "created": repr(now),
+            "updated": repr(now),
+            "used": repr(now),
         }
-        if meta.owner is not None:
-            fields["owner"] = meta.owner
-        if meta.principal is not None:
-            fields["principal"] = meta.principal
-        if meta.edit_key is not None:
-            fields["edit_key"] = meta.edit_key
-
-        args: list[Any] = [self.ttl_ms]
+        for name in ("owner", "principal", "edit_key", "maker"):
+            value = getattr(meta, name)
+            if value is not None:
+                fields[name] = value
+        ttl = self.ttl_ms if state.version == 0 else None  # a recreated map somebody drew on: kept
+        args: list[Any] = [ttl or 0, meta.edit_key or ""]
         for key, value in fields.items():
             args += [key, value]
         script = self._script(CREATE)
-        created = await self._run(
-            lambda c: script(keys=[_map_key(meta.id), _log_key(meta.id)], args=args, client=c)
-        )
-        await self._run(lambda c: c.set(f"mapsrv:view:{meta.view_key}", meta.id, px=self.ttl_ms))
+        keys = [_map_key(meta.id), _log_key(meta.id), edits_key(meta.id)]
+        created = await self._run(lambda c: script(keys=keys, args=args, client=c))
+        await self._run(lambda c: c.set(f"mapsrv:view:{meta.view_key}", meta.id, px=ttl))
         if meta.edit_key:
-            await self._run(lambda c: c.set(f"mapsrv:edit:{meta.edit_key}", meta.id, px=self.ttl_ms))
+            await self._run(lambda c: c.set(f"mapsrv:edit:{meta.edit_key}", meta.id, px=ttl))
+        if created:
+            await self.catalog.indexed(meta, now)
         return bool(created)
 
     async def load(self, map_id: str) -> LoadedMap | None:
@@ -215,6 +255,7 @@ class RedisStore:
             owner=_text(fields.get("owner")),
             principal=_text(fields.get("principal")),
             edit_key=_text(fields.get("edit_key")),
+            maker=_text(fields.get("maker")),
         )
         return LoadedMap(meta, state, tuple(held) if held and held[-1].version == state.version else ())
 
@@ -230,7 +271,8 @@ class RedisStore:
     async def set_links(self, old: MapMeta, new: MapMeta) -> None:
         """Single-key calls (the index keys live in other slots than the map's), in the order
         that never lets a turned-off key open the map: the old keys go first."""
-        ttl, map_id = self.ttl_ms, new.id
+        map_id = new.id
+        ttl = None  # the links of a map that is kept last as long as it
         if old.edit_key and old.edit_key != new.edit_key:
             await self._run(lambda c: c.set(f"mapsrv:edit:{old.edit_key}", "-" + map_id, px=ttl))
         if old.view_key != new.view_key:
@@ -239,6 +281,8 @@ class RedisStore:
         if new.edit_key:
             fields["edit_key"] = new.edit_key
             await self._run(lambda c: c.set(f"mapsrv:edit:{new.edit_key}", map_id, px=ttl))
+            edit_key = new.edit_key
+            await self._run(lambda c: c.sadd(edits_key(map_id), edit_key))
         await self._run(lambda c: c.hset(_map_key(map_id), mapping=fields))
         if not new.edit_key:
             await self._run(lambda c: c.hdel(_map_key(map_id), "edit_key"))
@@ -278,11 +322,14 @@ class RedisStore:
         return _text(await self._run(lambda c: c.get(f"mapsrv:user:{user}")))
 
     async def remember_last_map(self, user: str, map_id: str) -> None:
-        await self._run(lambda c: c.set(f"mapsrv:user:{user}", map_id, px=self.ttl_ms))
+        await self._run(lambda c: c.set(f"mapsrv:user:{user}", map_id, px=USER_TTL_MS))
 
     async def claim(self, map_id: str, owner: str) -> str | None:
         script = self._script(CLAIM)
-        return _text(await self._run(lambda c: script(keys=[_map_key(map_id)], args=[owner], client=c)))
+        claimed = _text(await self._run(lambda c: script(keys=[_map_key(map_id)], args=[owner], client=c)))
+        if claimed == owner:
+            await self._run(lambda c: c.sadd(f"mapsrv:owner:{owner}", map_id))
+        return claimed
 
     async def take_rate(self, key: str, interval: float, burst: int, cost: int = 1) -> float:
         """One step of a shared rate limit (``GCRA``): 0 when allowed, else seconds to wait."""
@@ -303,9 +350,13 @@ class RedisStore:
         batch_id: str,
     ) -> CommitReply:
         crosses = expected // self.snapshot_every != state.version // self.snapshot_every
+        change = events[-1].change if events else None
+        summary = (
+            f"{state.title}\n{len(state.features)}\n{self.clock()!r}\n{change.by.name if change else ''}"
+        )
         args: list[Any] = [
             expected,
-            self.ttl_ms,
+            summary,
             self.log_size,
             _channel(map_id),
             dumps(state.to_json()) if snapshot or crosses else "",
@@ -317,7 +368,7 @@ class RedisStore:
         ]
         for event in events:
             args += [event.version, wire(event)]
-        keys = [_map_key(map_id), _log_key(map_id), _batches_key(map_id)]
+        keys = [_map_key(map_id), _log_key(map_id), _batches_key(map_id), edits_key(map_id)]
         replicas = self.link.target.wait_replicas
         if self.link.writer is not None:
             status, current = await self._commit_through_writer(keys, args, replicas)
@@ -330,12 +381,31 @@ class RedisStore:
             script = self._script(COMMIT)
             status, current = await self._run(lambda c: script(keys=keys, args=args, client=c))
         if status == 1:
+            if expected == 0:
+                try:
+                    await self._keep_links(map_id)
+                except StoreUnavailable:
+                    pass  # the commit stands; the next touch of the map keeps its links
             return COMMITTED
         if status == 2:
             return AlreadyCommitted(int(current))
         if status == -1:
             return MISSING
         return Conflict(int(current))
+
+    async def _keep_links(self, map_id: str) -> None:
+        """Somebody drew on the map: its view and edit keys lose their time to live, as its own
+        keys did in the commit."""
+        view_key, edit_key = await self._run(lambda c: c.hmget(_map_key(map_id), ("view_key", "edit_key")))
+        keys = [f"mapsrv:view:{_text(view_key)}"] + ([f"mapsrv:edit:{_text(edit_key)}"] if edit_key else [])
+
+        async def persist(client: aioredis.Redis) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.persist(key)
+                return await pipe.execute()
+
+        await self._run(persist)
 
     async def _commit_through_writer(self, keys: list[str], args: list[Any], n: int) -> Any:
         """``COMMIT`` (and ``WAIT n`` in the same write) through the link's writer: packed here,
@@ -426,19 +496,68 @@ class RedisStore:
         return current, events
 
     async def touch(self, entries: Sequence[Touched]) -> None:
-        """Keep the keys of maps that are still in use (watched, or recently used) alive."""
+        """Maps still in use (watched, or recently used): their last use is now (retention counts
+        from it); the keys of one nobody drew on yet stay alive (``XX``: only keys that have a
+        time to live), and a kept map's links lose theirs if the commit that kept the map could not
+        say so (``_keep_links``)."""
         if not entries:
             return
+        now = self.clock()
+
+        async def ttls(client: aioredis.Redis) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                for map_id, _, _ in entries:
+                    pipe.pttl(_map_key(map_id))
+                return await pipe.execute()
+
+        lives = await self._run(ttls)
 
         async def touch(client: aioredis.Redis) -> Any:
             async with client.pipeline(transaction=False) as pipe:
-                for map_id, view_key, edit_key in entries:
-                    pipe.pexpire(_map_key(map_id), self.ttl_ms)
-                    pipe.pexpire(_log_key(map_id), self.ttl_ms)
-                    pipe.pexpire(_batches_key(map_id), self.ttl_ms)
-                    pipe.pexpire(f"mapsrv:view:{view_key}", self.ttl_ms)
-                    if edit_key:
-                        pipe.pexpire(f"mapsrv:edit:{edit_key}", self.ttl_ms)
+                for (map_id, view_key, edit_key), life in zip(entries, lives, strict=True):
+                    links = [f"mapsrv:view:{view_key}"] + ([f"mapsrv:edit:{edit_key}"] if edit_key else [])
+                    if int(life) == -1:  # kept
+                        for key in links:
+                            pipe.persist(key)
+                    elif int(life) > 0:
+                        for key in (
+                            _map_key(map_id),
+                            _log_key(map_id),
+                            _batches_key(map_id),
+                            edits_key(map_id),
+                        ):
+                            pipe.pexpire(key, self.ttl_ms, xx=True)
+                        for key in links:
+                            pipe.pexpire(key, self.ttl_ms, xx=True)
+                    pipe.zadd(USED, {map_id: now}, xx=True)
                 return await pipe.execute()
 
         await self._run(touch)
+
+    # --- lists, deletion, retention, backup (``redis_catalog``) -----------------------------------
+
+    async def maps_of(
+        self, *, owner: str | None = None, principal: str | None = None, maker: str | None = None
+    ) -> list[MapSummary]:
+        return await self.catalog.maps_of(owner, principal, maker)
+
+    async def remember_opened(self, user: str, map_id: str) -> None:
+        await self.catalog.remember_opened(user, map_id)
+
+    async def delete(self, map_id: str) -> MapMeta | None:
+        return await self.catalog.delete(map_id, tombstone=True)
+
+    async def gone(self, key: str) -> bool:
+        return await self.catalog.gone(key)
+
+    async def sweep(self, now: float, *, retention: float | None, unused: float) -> list[str]:
+        return await self.catalog.sweep(now, retention, unused)
+
+    async def map_ids(self, cursor: str = "", count: int = 500) -> tuple[list[str], str]:
+        return await self.catalog.map_ids(cursor, count)
+
+    async def dump(self, map_id: str) -> MapRecord | None:
+        return await self.catalog.dump(map_id)
+
+    async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
+        return await self.catalog.restore(record, replace)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ from mapsrv.store.contract import (
     Followed,
     LoadedMap,
     MapMeta,
+    MapRecord,
+    MapSummary,
     Reconnected,
     RemoteEvent,
     StoreMessage,
@@ -52,6 +55,11 @@ class _Map:
     log: list[tuple[int, str]] = field(default_factory=list)  # (version, event wire)
     states: dict[int, MapState] = field(default_factory=dict)  # every version, for rewind()
     batches: dict[str, int] = field(default_factory=dict)  # batch id -> version it ended at
+    created: float = 0.0
+    updated: float = 0.0
+    updated_by: str = ""
+    used: float = 0.0
+    opened_by: set[str] = field(default_factory=set)
 
 
 class SharedMemory:
@@ -65,6 +73,8 @@ class SharedMemory:
         self.edits: dict[str, tuple[str, bool]] = {}  # edit key -> (map id, still opens it)
         self.presence: dict[str, dict[str, tuple[str, float]]] = {}  # map -> sender -> (text, until)
         self.users: dict[str, str] = {}
+        self.gone: set[str] = set()
+        self.clock: Callable[[], float] = time.time
         self.up = True
         self.replies_to_lose = 0
         self.connections: list[SharedStore] = []
@@ -131,6 +141,9 @@ class SharedMemory:
             m.log.append((event.version, wire(event)))
         del m.log[: max(0, len(m.log) - self.log_size)]
         m.state = m.states[state.version] = state
+        change = events[-1].change if events else None
+        m.updated = m.used = self.clock()
+        m.updated_by = change.by.name if change is not None else ""
         if batch_id:
             m.batches[batch_id] = state.version
             if len(m.batches) > self.batch_memory:
@@ -254,7 +267,10 @@ class SharedStore:
         await self._call()
         if meta.id in self.memory.maps:
             return False
-        self.memory.maps[meta.id] = _Map(meta, state, states={state.version: state})
+        now = self.memory.clock()
+        self.memory.maps[meta.id] = _Map(
+            meta, state, states={state.version: state}, created=now, updated=now, used=now
+        )
         self.memory.views[meta.view_key] = meta.id
         if meta.edit_key:
             self.memory.edits[meta.edit_key] = (meta.id, True)
@@ -351,3 +367,110 @@ class SharedStore:
 
     async def touch(self, entries: Sequence[Touched]) -> None:
         await self._call()
+        for map_id, _, _ in entries:
+            m = self.memory.maps.get(map_id)
+            if m is not None:
+                m.used = self.memory.clock()
+
+    # --- lists, deletion, retention, backup ------------------------------------------------------
+
+    def _summary(self, m: _Map) -> MapSummary:
+        return MapSummary(
+            m.meta, m.state.title, m.state.version, len(m.state.features), m.created, m.updated, m.updated_by
+        )
+
+    async def maps_of(
+        self, *, owner: str | None = None, principal: str | None = None, maker: str | None = None
+    ) -> list[MapSummary]:
+        await self._call()
+        found = [
+            self._summary(m)
+            for m in self.memory.maps.values()
+            if (owner is None and principal is None and maker is None)
+            or (owner is not None and (m.meta.owner == owner or owner in m.opened_by))
+            or (principal is not None and m.meta.principal == principal)
+            or (maker is not None and m.meta.maker == maker)
+        ]
+        return sorted(found, key=lambda s: s.updated, reverse=True)
+
+    async def remember_opened(self, user: str, map_id: str) -> None:
+        await self._call()
+        m = self.memory.maps.get(map_id)
+        if m is not None:
+            m.opened_by.add(user)
+
+    async def delete(self, map_id: str) -> MapMeta | None:
+        await self._call()
+        m = self.memory.maps.get(map_id)
+        if m is None:
+            return None
+        edits = [k for k, (i, _) in self.memory.edits.items() if i == map_id]
+        self.memory.forget(map_id)
+        for key in edits:
+            del self.memory.edits[key]
+        self.memory.gone.update((map_id, m.meta.view_key, *edits))
+        self.memory.notice(map_id, '{"gone":true}', self)
+        return m.meta
+
+    async def gone(self, key: str) -> bool:
+        await self._call()
+        return key in self.memory.gone
+
+    async def sweep(self, now: float, *, retention: float | None, unused: float) -> list[str]:
+        await self._call()
+        old = [
+            i
+            for i, m in self.memory.maps.items()
+            if (m.state.version == 0 and m.used <= now - unused)
+            or (retention is not None and m.used <= now - retention)
+        ]
+        for map_id in old:
+            self.memory.forget(map_id)
+        return old
+
+    async def map_ids(self, cursor: str = "", count: int = 500) -> tuple[list[str], str]:
+        await self._call()
+        ids = sorted(i for i in self.memory.maps if i > cursor)[:count]
+        return ids, (ids[-1] if len(ids) == count else "")
+
+    async def dump(self, map_id: str) -> MapRecord | None:
+        loaded = await self.load(map_id)
+        m = self.memory.maps.get(map_id)
+        if loaded is None or m is None:
+            return None
+        retired = tuple(sorted(k for k, (i, live) in self.memory.edits.items() if i == map_id and not live))
+        return MapRecord(
+            loaded.meta,
+            loaded.state,
+            loaded.log,
+            m.created,
+            m.updated,
+            m.updated_by,
+            m.used,
+            retired,
+            tuple(sorted(m.opened_by)),
+        )
+
+    async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
+        await self._call()
+        meta = record.meta
+        if meta.id in self.memory.maps:
+            if not replace:
+                return False
+            self.memory.forget(meta.id)
+        m = _Map(meta, record.state, states={record.state.version: record.state})
+        m.log = [(e.version, wire(e)) for e in record.log]
+        m.created, m.updated, m.updated_by, m.used = (
+            record.created,
+            record.updated,
+            record.updated_by,
+            record.used,
+        )
+        m.opened_by = set(record.opened_by)
+        self.memory.maps[meta.id] = m
+        self.memory.views[meta.view_key] = meta.id
+        if meta.edit_key:
+            self.memory.edits[meta.edit_key] = (meta.id, True)
+        for key in record.retired_edit_keys:
+            self.memory.edits[key] = (meta.id, False)
+        return True

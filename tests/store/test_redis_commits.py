@@ -87,20 +87,26 @@ def snapshot_of(plain: redis.Redis, map_id: str) -> tuple[int, int, Any]:
     return int(fields[b"version"]), int(fields[b"snap_version"]), json.loads(fields[b"state"])
 
 
-async def test_a_map_is_created_with_every_field_and_a_view_key_that_expires_with_it(
+async def test_a_new_map_is_created_with_every_field_and_expires_unless_drawn_on(
     server: RedisServer, nursery: trio.Nursery
 ) -> None:
     opened = await open_store(nursery, server.url)
     plain = redis.Redis(port=server.port)
     map_id = "m" * 22
     state = await new_map(opened.store, map_id, MapMeta(map_id, "v" * 22, "alice", "key"))
-    assert plain.hgetall(_map_key(map_id)) == {
+    stored = plain.hgetall(_map_key(map_id))
+    created = stored.pop(b"created")
+    assert stored == {
         b"version": b"0",
         b"state": dumps(state.to_json()).encode(),
         b"snap_version": b"0",
         b"view_key": b"v" * 22,
         b"owner": b"alice",
         b"principal": b"key",
+        b"title": state.title.encode(),
+        b"features": b"0",
+        b"updated": created,
+        b"used": created,
     }
     for key in (_map_key(map_id), "mapsrv:view:" + "v" * 22):
         assert (TTL - 60) * 1000 < plain.pttl(key) <= TTL * 1000, key
@@ -146,8 +152,8 @@ async def test_a_commit_logs_publishes_snapshots_and_remembers_exactly_its_batch
     assert heard == [f"{store.link.tag} {wire(e)}" for e in sent], "one message per event, tagged"
     assert listener.get_message(timeout=0.2) is None
     assert plain.zrange(_batches_key(map_id), 0, -1, withscores=True) == [(b"b2", 4.0), (b"b3", 5.0)]
-    for key in (_map_key(map_id), _log_key(map_id), _batches_key(map_id)):
-        assert (TTL - 60) * 1000 < plain.pttl(key) <= TTL * 1000, key
+    for key in (_map_key(map_id), _log_key(map_id), _batches_key(map_id), "mapsrv:view:v" + map_id[1:]):
+        assert plain.pttl(key) == -1, f"{key}: a map somebody drew on is kept, with no time to live"
     assert (await write(store, v6, batch_id="b2"))[0] == AlreadyCommitted(4)
     assert (await write(store, v6, batch_id="b1"))[0] == COMMITTED, "forgotten past batch_memory"
     loaded = await store.load(map_id)

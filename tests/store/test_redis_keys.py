@@ -1,6 +1,7 @@
 """What only the Redis store does, read back from a real redis-server with a plain client: key
-lifetimes (a touch keeps a map's every key alive), the last map of a user, and the shared rate
-limit's budget (the contract the in-memory store shares: tests/store/test_store_contract.py)."""
+lifetimes (a map nobody drew on lives while it is used, a map somebody drew on has no time to live
+at all), the last map of a user, and the shared rate limit's budget (the contract the in-memory
+store shares: tests/store/test_store_contract.py)."""
 
 from __future__ import annotations
 
@@ -36,27 +37,37 @@ async def store(tmp_path: Any, nursery: trio.Nursery) -> AsyncIterator[tuple[Red
         await server.stop()
 
 
-async def test_a_touch_renews_every_key_of_a_map(store: tuple[RedisStore, redis.Redis]) -> None:
+async def test_a_touch_renews_the_keys_of_a_map_nobody_drew_on_and_a_commit_keeps_them(
+    store: tuple[RedisStore, redis.Redis],
+) -> None:
     rs, plain = store
     state = MapState(id="m" * 22, title="t")
     assert await rs.create(MapMeta(state.id, "v" * 22, None, None, "e" * 22), state)
-    new, events = apply_all(state, [MARKER])
-    await rs.commit(state.id, 0, events, new, snapshot=False, batch_id="b1")
-    keys = [_map_key(state.id), _log_key(state.id), _batches_key(state.id), "mapsrv:view:" + "v" * 22]
-    keys.append("mapsrv:edit:" + "e" * 22)
+    keys = [_map_key(state.id), "mapsrv:view:" + "v" * 22, "mapsrv:edit:" + "e" * 22]
     for key in keys:
         assert plain.pexpire(key, 1000), key
     await rs.touch([(state.id, "v" * 22, "e" * 22)])
     for key in keys:
         assert plain.pttl(key) > (TTL - 60) * 1000, key
+    new, events = apply_all(state, [MARKER])
+    await rs.commit(state.id, 0, events, new, snapshot=False, batch_id="b1")
+    keys += [_log_key(state.id), _batches_key(state.id)]
+    for key in keys:
+        assert plain.pttl(key) == -1, f"{key}: drawn on, kept"
+    plain.pexpire("mapsrv:view:" + "v" * 22, 5000)  # as if the commit's follow-up was lost
+    await rs.touch([(state.id, "v" * 22, "e" * 22)])
+    for key in keys:
+        assert plain.pttl(key) == -1, f"{key}: a touch keeps a kept map's links"
     await rs.touch([])  # nothing to do, no call
 
 
-async def test_the_last_map_of_a_user_expires_with_the_maps(store: tuple[RedisStore, redis.Redis]) -> None:
+async def test_the_last_map_of_a_user_is_remembered_for_400_days(
+    store: tuple[RedisStore, redis.Redis],
+) -> None:
     rs, plain = store
     await rs.remember_last_map("alice", "m" * 22)
     assert plain.get("mapsrv:user:alice") == b"m" * 22
-    assert (TTL - 60) * 1000 < plain.pttl("mapsrv:user:alice") <= TTL * 1000
+    assert 399 * 86400_000 < plain.pttl("mapsrv:user:alice") <= 400 * 86400_000
     assert await rs.last_map_of("alice") == "m" * 22 and await rs.last_map_of("bob") is None
 
 
@@ -77,17 +88,16 @@ IDLE = 1.0  # seconds: the server's --idle-timeout, and so its keys' time to liv
 async def test_a_map_people_only_watch_keeps_its_keys_alive_in_redis(
     redis_server: RedisServer, nursery: trio.Nursery
 ) -> None:
-    """Nobody writes, someone watches: the map's keys outlive many times their time to live,
+    """Nobody draws, someone watches: the empty map's keys outlive many times their time to live,
     because the server refreshes them while the map is watched; once nobody watches, they
-    expire like any idle map's."""
+    expire like any unused empty map's."""
     server = await start_server(nursery, store=redis_server.url, idle_timeout=IDLE)
     person = Browser(server.url)
     plain = redis.Redis.from_url(redis_server.url)
     try:
         map_id = await person.new_map()
-        assert (await person.ops(map_id, {"op": "set_title", "title": "watched"})).status_code == 200
         written = trio.current_time()
-        keys = [_map_key(map_id), _log_key(map_id)]
+        keys = [_map_key(map_id), f"mapsrv:view:{plain.hget(_map_key(map_id), 'view_key').decode()}"]
         assert plain.exists(*keys) == 2
         stream = await open_stream(nursery, person.client, f"/m/{map_id}/events")
         # three times the keys' time to live with no write, checking all along that they stay

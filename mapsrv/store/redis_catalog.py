@@ -1,0 +1,320 @@
+"""``RedisStore``'s lists, deletion, retention sweeps and backup records (the store contract's
+"finding, deleting and keeping maps"), on the keys described at the top of mapsrv/store/redis.py.
+
+The indexes (a person's, a key's and an agent's maps, last use) are keys of their own, in other
+Cluster slots than the maps they name, so they are single-key calls beside each map's one atomic
+step: an index may for a moment name a map that is gone (it expired unused, or was deleted by a
+process that stopped half-way); lists skip such ids and drop them from the index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from mapsrv.core.codec import dumps, wire
+from mapsrv.store.contract import MapMeta, MapRecord, MapSummary
+
+if TYPE_CHECKING:
+    from mapsrv.store.redis import RedisStore
+
+__all__ = ["GONE_TTL_MS", "LIST_LIMIT", "RedisCatalog", "edits_key", "opened_key"]
+
+GONE_TTL_MS = 400 * 24 * 3600 * 1000  # a deleted map's links answer 410 for 400 days, then 404
+LIST_LIMIT = 1000
+SWEEP_STEP = 500
+USED = "mapsrv:used"  # sorted set: map id, scored by when it was last opened or changed (unix s)
+_SUMMARY_FIELDS = (
+    "view_key",
+    "edit_key",
+    "owner",
+    "principal",
+    "maker",
+    "title",
+    "version",
+    "features",
+    "created",
+    "updated",
+    "updated_by",
+)
+
+
+def edits_key(map_id: str) -> str:
+    return f"mapsrv:{{{map_id}}}:edits"  # every edit key the map has had (to answer 410 for each)
+
+
+def opened_key(map_id: str) -> str:
+    return f"mapsrv:{{{map_id}}}:opened"  # browser users who opened it through an edit link
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _number(value: Any, default: float = 0.0) -> float:
+    text = _text(value)
+    return float(text) if text else default
+
+
+async def _zrem(client: Any, ids: Sequence[str]) -> Any:
+    return await client.zrem(USED, *ids)
+
+
+def index_keys(meta: MapMeta) -> list[str]:
+    """The list indexes that name this map."""
+    keys = []
+    if meta.owner:
+        keys.append(f"mapsrv:owner:{meta.owner}")
+    if meta.principal:
+        keys.append(f"mapsrv:principal:{meta.principal}")
+    if meta.maker:
+        keys.append(f"mapsrv:maker:{meta.maker}")
+    return keys
+
+
+class RedisCatalog:
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+
+    @property
+    def _run(self) -> Callable[[Callable[[Any], Awaitable[Any]]], Awaitable[Any]]:
+        return self.store.link.run
+
+    async def indexed(self, meta: MapMeta, used: float) -> None:
+        """A new map joins its lists."""
+
+        async def add(client: Any) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                for key in index_keys(meta):
+                    pipe.sadd(key, meta.id)
+                pipe.zadd(USED, {meta.id: used})
+                return await pipe.execute()
+
+        await self._run(add)
+
+    async def maps_of(self, owner: str | None, principal: str | None, maker: str | None) -> list[MapSummary]:
+        if owner is not None:
+            sets = [f"mapsrv:owner:{owner}", f"mapsrv:opened:{owner}"]
+        elif principal is not None:
+            sets = [f"mapsrv:principal:{principal}"]
+        elif maker is not None:
+            sets = [f"mapsrv:maker:{maker}"]
+        else:
+            sets = []
+        if sets:
+            raw = await self._run(lambda c: c.sunion(sets))
+            ids = sorted(_text(i) or "" for i in raw)
+        else:
+            raw = await self._run(lambda c: c.zrevrange(USED, 0, 10 * LIST_LIMIT))
+            ids = [_text(i) or "" for i in raw]
+
+        async def read(client: Any) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                for map_id in ids:
+                    pipe.hmget(self.store.map_key(map_id), _SUMMARY_FIELDS)
+                return await pipe.execute()
+
+        rows = await self._run(read) if ids else []
+        found, missing = [], []
+        for map_id, row in zip(ids, rows, strict=True):
+            values = [_text(v) for v in row]
+            if values[0] is None:  # the map is gone: the index still named it
+                missing.append(map_id)
+                continue
+            view_key, edit_key, owner_, principal_, maker_, title, version, features = values[:8]
+            meta = MapMeta(map_id, view_key or "", owner_, principal_, edit_key=edit_key, maker=maker_)
+            created = _number(values[8])
+            found.append(
+                MapSummary(
+                    meta,
+                    title or "",
+                    int(version or 0),
+                    int(features or 0),
+                    created,
+                    _number(values[9], created),
+                    values[10] or "",
+                )
+            )
+        if missing and sets:
+            await self._run(lambda c: self._forget_ids(c, sets, missing))
+        found.sort(key=lambda s: s.updated, reverse=True)
+        return found[:LIST_LIMIT]
+
+    @staticmethod
+    async def _forget_ids(client: Any, sets: Sequence[str], ids: Sequence[str]) -> Any:
+        async with client.pipeline(transaction=False) as pipe:
+            for key in sets:
+                pipe.srem(key, *ids)
+            return await pipe.execute()
+
+    async def remember_opened(self, user: str, map_id: str) -> None:
+        async def add(client: Any) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.sadd(f"mapsrv:opened:{user}", map_id)
+                pipe.sadd(opened_key(map_id), user)
+                return await pipe.execute()
+
+        await self._run(add)
+
+    async def delete(self, map_id: str, *, tombstone: bool) -> MapMeta | None:
+        store = self.store
+        raw = await self._run(
+            lambda c: c.hmget(store.map_key(map_id), ("view_key", "owner", "principal", "maker"))
+        )
+        view_key, owner, principal, maker = (_text(v) for v in raw)
+        if view_key is None:
+            return None
+        script = store.script("DELETE")
+        keys = [
+            store.map_key(map_id),
+            store.log_key(map_id),
+            store.batches_key(map_id),
+            store.presence_key(map_id),
+            edits_key(map_id),
+            opened_key(map_id),
+        ]
+        args = [store.publish_command, store.channel(map_id), store.link.tag + ' {"gone":true}']
+        reply = await self._run(lambda c: script(keys=keys, args=args, client=c))
+        if not reply:
+            return None  # another process deleted it meanwhile
+        edits = [_text(k) or "" for k in reply[0]]
+        opened_by = [_text(u) or "" for u in reply[1]]
+        meta = MapMeta(map_id, view_key, owner, principal, maker=maker)
+
+        async def forget(client: Any) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.delete(f"mapsrv:view:{view_key}", *(f"mapsrv:edit:{k}" for k in edits))
+                for key in index_keys(meta):
+                    pipe.srem(key, map_id)
+                for user in opened_by:
+                    pipe.srem(f"mapsrv:opened:{user}", map_id)
+                pipe.zrem(USED, map_id)
+                if tombstone:
+                    for key in (map_id, view_key, *edits):
+                        pipe.set(f"mapsrv:gone:{key}", "1", px=GONE_TTL_MS)
+                return await pipe.execute()
+
+        await self._run(forget)
+        return meta
+
+    async def gone(self, key: str) -> bool:
+        return bool(await self._run(lambda c: c.exists(f"mapsrv:gone:{key}")))
+
+    async def sweep(self, now: float, retention: float | None, unused: float) -> list[str]:
+        """Maps unused past ``retention`` are deleted (no tombstone); maps nobody drew on expire
+        by their time to live, and their ids leave the last-use index here."""
+        forgotten: list[str] = []
+        if retention is not None:
+            while True:
+                raw = await self._run(lambda c: c.zrangebyscore(USED, "-inf", now - retention, 0, SWEEP_STEP))
+                ids = [_text(i) or "" for i in raw]
+                lost = []
+                for map_id in ids:
+                    if await self.delete(map_id, tombstone=False) is not None:
+                        forgotten.append(map_id)
+                    else:
+                        lost.append(map_id)
+                if lost:
+                    await self._run(partial(_zrem, ids=lost))
+                if len(ids) < SWEEP_STEP:
+                    break
+        stale = await self._run(lambda c: c.zrangebyscore(USED, "-inf", now - unused, 0, SWEEP_STEP))
+        stale_ids = [_text(i) or "" for i in stale]
+        if stale_ids:
+            exists = await self._run(lambda c: self._exist(c, stale_ids))
+            expired = [i for i, there in zip(stale_ids, exists, strict=True) if not there]
+            if expired:
+                await self._run(lambda c: c.zrem(USED, *expired))
+        return forgotten
+
+    async def _exist(self, client: Any, ids: Sequence[str]) -> Any:
+        async with client.pipeline(transaction=False) as pipe:
+            for map_id in ids:
+                pipe.exists(self.store.map_key(map_id))
+            return await pipe.execute()
+
+    async def map_ids(self, cursor: str, count: int) -> tuple[list[str], str]:
+        next_cursor, entries = await self._run(lambda c: c.zscan(USED, int(cursor or 0), count=count))
+        ids = [_text(member) or "" for member, _ in entries]
+        return ids, ("" if int(next_cursor) == 0 else str(next_cursor))
+
+    async def dump(self, map_id: str) -> MapRecord | None:
+        loaded = await self.store.load(map_id)
+        if loaded is None:
+            return None
+        store = self.store
+
+        async def extra(client: Any) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.hmget(store.map_key(map_id), ("created", "updated", "updated_by", "used"))
+                pipe.smembers(edits_key(map_id))
+                pipe.smembers(opened_key(map_id))
+                return await pipe.execute()
+
+        (created, updated, by, used), edits, opened = await self._run(extra)
+        retired = tuple(sorted(k for k in (_text(e) or "" for e in edits) if k != loaded.meta.edit_key))
+        created_s = _number(created)
+        return MapRecord(
+            loaded.meta,
+            loaded.state,
+            loaded.log,
+            created_s,
+            _number(updated, created_s),
+            _text(by) or "",
+            _number(used, created_s),
+            retired,
+            tuple(sorted(_text(u) or "" for u in opened)),
+        )
+
+    async def restore(self, r: MapRecord, replace: bool) -> bool:
+        store = self.store
+        meta, state = r.meta, r.state
+        fields: dict[str, Any] = {
+            "version": state.version,
+            "state": dumps(state.to_json()),
+            "snap_version": state.version,
+            "view_key": meta.view_key,
+            "title": state.title,
+            "features": len(state.features),
+            "created": repr(r.created),
+            "updated": repr(r.updated),
+            "updated_by": r.updated_by,
+            "used": repr(r.used),
+        }
+        for name in ("owner", "principal", "edit_key", "maker"):
+            value = getattr(meta, name)
+            if value is not None:
+                fields[name] = value
+        edits = [k for k in (meta.edit_key, *r.retired_edit_keys) if k]
+        args: list[Any] = ["1" if replace else "", len(fields)]
+        for name, value in fields.items():
+            args += [name, value]
+        args += [len(edits), *edits, len(r.opened_by), *r.opened_by]
+        for event in r.log:
+            args += [event.version, wire(event)]
+        keys = [store.map_key(meta.id), store.log_key(meta.id), store.batches_key(meta.id)]
+        keys += [edits_key(meta.id), opened_key(meta.id)]
+        script = store.script("RESTORE")
+        if not await self._run(lambda c: script(keys=keys, args=args, client=c)):
+            return False
+
+        async def links(client: Any) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.set(f"mapsrv:view:{meta.view_key}", meta.id)
+                if meta.edit_key:
+                    pipe.set(f"mapsrv:edit:{meta.edit_key}", meta.id)
+                for key in r.retired_edit_keys:
+                    pipe.set(f"mapsrv:edit:{key}", "-" + meta.id)
+                for user in r.opened_by:
+                    pipe.sadd(f"mapsrv:opened:{user}", meta.id)
+                for key in index_keys(meta):
+                    pipe.sadd(key, meta.id)
+                pipe.zadd(USED, {meta.id: r.used})
+                pipe.delete(f"mapsrv:gone:{meta.id}", f"mapsrv:gone:{meta.view_key}")
+                return await pipe.execute()
+
+        await self._run(links)
+        return True

@@ -62,7 +62,7 @@ MAX_RESYNC_STEPS = 16  # conflicts one re-sync of a map absorbs before leaving i
 RETRY_HELD_INTERVAL = 2.0  # seconds between attempts to push held writes while the store is up
 
 
-NOTICES = ('{"presence":', '{"links":', '{"pointers":')
+NOTICES = ('{"presence":', '{"links":', '{"pointers":', '{"gone":')
 _NOTICES = tuple(n.encode() for n in NOTICES)
 
 

@@ -18,6 +18,7 @@ from mapsrv.core.parse import parse_op
 from mapsrv.errors import Gone, NotFound
 from mapsrv.hub import MapHub
 from mapsrv.hub.registry import UNUSED_MAP_TIMEOUT
+from mapsrv.store.shared import SharedMemory
 from mapsrv.store.sqlite import SqliteStore
 
 DAY = 24 * 3600.0
@@ -136,3 +137,22 @@ async def test_a_copy_has_the_features_new_links_and_one_change(hub: MapHub) -> 
     assert copy.state.title == "Trip (copy)" and len(copy.state.features) == 3
     assert list(copy.state.features.values()) == list(entry.state.features.values())
     assert len(copy.history.records()) == 1
+
+
+async def test_a_map_deleted_on_one_process_ends_the_streams_on_another(nursery: trio.Nursery) -> None:
+    memory = SharedMemory()
+    a, b = MapHub(store=memory.connect()), MapHub(store=memory.connect())
+    for hub in (a, b):
+        messages = await nursery.start(hub.store.serve)
+        await nursery.start(hub.serve_replication, messages)
+    entry = await a.create_map(owner="alice")
+    await a.apply(entry.id, [MARKER])
+    held = await b.get(entry.id)
+    async with b.subscribe(held) as sub:
+        await a.delete_map(entry)
+        with trio.fail_after(5):
+            frames = [frame async for frame in sub.receive]
+    assert any(b'"gone":true' in f for f in frames), frames
+    assert b.find(entry.id) is None
+    with pytest.raises(Gone):
+        await b.get(entry.id)

@@ -24,6 +24,7 @@ from mapsrv.hub import MapHub
 from mapsrv.image.service import MapImages
 from mapsrv.web.api import api
 from mapsrv.web.context import WebContext
+from mapsrv.web.maps import maps
 from mapsrv.web.pages import PACKAGE, pages
 from mapsrv.web.probes import probes
 from mapsrv.web.static import TEMPLATES, find_static_dir, served_files, static_files
@@ -121,6 +122,6 @@ def create_app(
     async def on_http_error(exc: HTTPException) -> Response:
         return error_response(_from_http(exc, config))
 
-    for blueprint in (pages, api, probes, static_files):
+    for blueprint in (pages, maps, api, probes, static_files):
         app.register_blueprint(blueprint)
     return app

@@ -22,7 +22,7 @@ from quart import Blueprint, Response, redirect, request
 from mapsrv.core.changes import clean_name, suggested_name
 from mapsrv.core.codec import dumps
 from mapsrv.core.history import person_actor
-from mapsrv.errors import Forbidden, InvalidInput, NotFound
+from mapsrv.errors import Forbidden, Gone, InvalidInput, NotFound
 from mapsrv.http.identity import name_cookie_header, name_from_cookies, user_cookie_header
 from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.templates import render
@@ -131,9 +131,12 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds)} seconds"
 
 
-def render_gone(ctx: WebContext, reason: str = "") -> str:
-    """The page for a map that is not there, or (``reason``) a link its owner turned off."""
-    return render(PACKAGE, GONE_TEMPLATE, idle=_duration(ctx.config.idle_timeout), reason=reason)
+def render_gone(ctx: WebContext, reason: str = "", *, deleted: bool = False) -> str:
+    """The page for a map that is not there, was ``deleted`` by its owner, or (``reason``) a
+    link its owner turned off."""
+    retention = ctx.config.retention
+    kept = f" or nobody opens it for {_duration(retention)}" if retention else ""
+    return render(PACKAGE, GONE_TEMPLATE, retention=kept, reason=reason, deleted=deleted)
 
 
 @pages.errorhandler(NotFound)
@@ -142,7 +145,7 @@ async def not_found(exc: NotFound | Forbidden) -> Response:
     """A browser gets a page that says what happened and how to go on; a program, JSON."""
     if request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html":
         reason = exc.message[:1].upper() + exc.message[1:] if isinstance(exc, Forbidden) else ""
-        page = render_gone(web_context(), reason)
+        page = render_gone(web_context(), reason, deleted=isinstance(exc, Gone))
         return Response(page, status=exc.status, content_type="text/html")
     response = Response(error_body(exc), status=exc.status)
     for name, value in error_headers(exc):
@@ -199,6 +202,7 @@ async def editor_page(edit_key: str) -> Response:
     ctx = web_context()
     user, fresh = _user()
     entry = await resolve(ctx.hub, "e", edit_key, user)
+    await ctx.hub.remember_opened(user, entry)  # in their list of maps from now on
     return _with_cookie(
         Response(_person_page(ctx, entry, "editor", user), content_type="text/html"), user, fresh
     )

@@ -26,6 +26,7 @@ from mapsrv.web.context import web_context
 __all__ = [
     "CLAIM_TEMPLATE",
     "GONE_TEMPLATE",
+    "MAPS_TEMPLATE",
     "STATIC_DIR",
     "TEMPLATE",
     "TEMPLATES",
@@ -40,7 +41,8 @@ __all__ = [
 TEMPLATE = "index.html"
 CLAIM_TEMPLATE = "claim.html"  # an agent-made map nobody has opened yet
 GONE_TEMPLATE = "gone.html"  # a map that does not exist (any more), for a browser
-TEMPLATES = frozenset({TEMPLATE, CLAIM_TEMPLATE, GONE_TEMPLATE})
+MAPS_TEMPLATE = "maps.html"  # a person's maps (``mapsrv.web.maps``)
+TEMPLATES = frozenset({TEMPLATE, CLAIM_TEMPLATE, GONE_TEMPLATE, MAPS_TEMPLATE})
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"  # package data (setup.cfg)
 

@@ -289,6 +289,7 @@ page.on('access', (data) => {
   const message = String((data && data.message) || 'This link no longer opens the map.');
   note.textContent = message.charAt(0).toUpperCase() + message.slice(1) + '.';
   note.hidden = false;
+  if (data && data.gone === true) document.body.dataset.gone = 'true'; // deleted: it is not coming back
   page.toast(note.textContent);
   cfg.mode = 'view';
   if (page.setEditable) page.setEditable(false);

@@ -21,7 +21,12 @@ HOSTILE = '<img src=x onerror="window.__pwned=1">'
 @pytest.fixture
 async def live(nursery: trio.Nursery, tmp_path: Path) -> Server:
     return await start_server(
-        nursery, tile_url=TILES, store=f"sqlite://{tmp_path}/maps.db", rate_writes=0, rate_writes_person=0
+        nursery,
+        tile_url=TILES,
+        store=f"sqlite://{tmp_path}/maps.db",
+        rate_writes=0,
+        rate_writes_person=0,
+        sse_retry=0.2,
     )
 
 
@@ -96,6 +101,7 @@ async def test_a_person_finds_renames_copies_and_deletes_their_maps(live: Server
 
         watching.page.wait_for_function("() => document.body.dataset.gone === 'true'")
         assert "deleted" in watching.page.locator("#access-note").inner_text()
+        watching.wait_badge("gone")  # it tried again, heard 410, and stopped
         watching.page.screenshot(path=str(artifact("maps-deleted-open-page.png", tmp_path)))
 
         gone = context.new_page()

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
@@ -121,6 +122,17 @@ def _parser() -> argparse.ArgumentParser:
         "local port (the given one, or any free one when it is taken). Logs go to stderr.",
     )
     add_arguments(stdio_parser)
+    for name, text in (
+        ("backup", "write every map of the store (state, history, links, owners) to FILE, a gzip file"),
+        ("restore", "load the maps of a backup FILE into an empty store (--merge: into one with maps)"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text + ". Safe against a running server.")
+        sub.add_argument("file", metavar="FILE")
+        sub.add_argument("--store", help="the store (default: MAPSRV_STORE, else the default SQLite file)")
+        if name == "restore":
+            sub.add_argument(
+                "--merge", action="store_true", help="add to a store that has maps (skip those it has)"
+            )
     commands.add_parser(  # parsed by mapsrv.gateway.cli; listed here for --help
         "gateway", help="serve stdio MCP servers over HTTP, a child process per session", add_help=False
     )
@@ -134,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return gateway_main(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command in ("backup", "restore"):
+        return _backup_or_restore(args)
     overrides = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         config = Config.from_sources(os.environ, overrides)
@@ -154,3 +168,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mapsrv: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
         failed = True
     return 1 if failed else 0
+
+
+def _backup_or_restore(args: argparse.Namespace) -> int:
+    from mapsrv.backup import BackupError, backup, restore
+
+    try:
+        config = Config.from_sources(os.environ, {"store": args.store} if args.store else {})
+    except ConfigError as exc:
+        print(f"mapsrv: {exc}", file=sys.stderr)
+        return 2
+    setup_logging("warning", "text")
+    file = Path(args.file)
+    refused: list[BaseException] = []
+    try:
+        if args.command == "backup":
+            done = trio.run(backup, config.store_url, file)
+            what = f"backed up {done.maps} maps ({done.bytes / 1024:,.0f} KiB) to {file}"
+        else:
+            done = trio.run(partial(restore, merge=args.merge), config.store_url, file)
+            what = f"restored {done.maps} maps from {file}" + (
+                f"; {done.skipped} were there already and were left alone" if done.skipped else ""
+            )
+    except* BackupError as group:
+        refused += group.exceptions
+    if refused:
+        print(f"mapsrv: {refused[0]}", file=sys.stderr)
+        return 1
+    print(f"mapsrv: {what} in {done.seconds:.1f} s", file=sys.stderr)
+    return 0

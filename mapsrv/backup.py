@@ -201,7 +201,8 @@ async def backup(url: str, file: Path) -> Done:
     finally:
         if source.reader is not None:
             source.reader.close()
-    return Done(count, 0, file.stat().st_size, time.perf_counter() - started)
+    size = (await trio.Path(file).stat()).st_size
+    return Done(count, 0, size, time.perf_counter() - started)
 
 
 def _os_error(exc: BaseException) -> OSError | None:
@@ -254,7 +255,8 @@ def read_records(file: Path) -> Iterator[MapRecord]:
                 raise BackupError(f"{file} is not a mapsrv backup (its first line says no format {FORMAT!r})")
             if raw.get("version") != VERSION:
                 raise BackupError(
-                    f"{file} is a backup of version {raw.get('version')!r}; this mapsrv reads version {VERSION}"
+                    f"{file} is a backup of version {raw.get('version')!r};"
+                    f" this mapsrv reads version {VERSION}"
                 )
             continue
         if total is not None:
@@ -310,12 +312,16 @@ async def restore(url: str, file: Path, *, merge: bool = False) -> Done:
                 raise BackupError(f"{file}: {exc}") from None
         nursery.cancel_scope.cancel()
     assert written + skipped == checked
-    return Done(written, skipped, file.stat().st_size, time.perf_counter() - started)
+    size = (await trio.Path(file).stat()).st_size
+    return Done(written, skipped, size, time.perf_counter() - started)
 
 
-async def _reachable(store: Store, url: str, timeout: float = 10.0) -> None:
-    with trio.move_on_after(timeout):
-        while not store.available:
+REACH_TIMEOUT = 10.0  # seconds a store may take to connect
+
+
+async def _reachable(store: Store, url: str) -> None:
+    with trio.move_on_after(REACH_TIMEOUT):
+        while not store.available:  # noqa: ASYNC110 (the store's own state; no event to wait on)
             await trio.sleep(0.05)
         return
     raise BackupError(f"the store at {_safe(url)} cannot be reached")

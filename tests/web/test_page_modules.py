@@ -52,7 +52,9 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
     assert shared <= page and shared <= app
     # the app takes nothing of the page's own (panel, editing, presence)
     assert app - shared == {"app.js"}, app
-    assert {p.name for p in STATIC.glob("*.js")} == page | app, "a module nothing imports"
+    lists = reached("maps.js")  # the /maps page's one module: it shares nothing with the map
+    assert lists == {"maps.js"}
+    assert {p.name for p in STATIC.glob("*.js")} == page | app | lists, "a module nothing imports"
 
 
 def test_each_page_preloads_exactly_the_modules_its_entry_reaches() -> None:

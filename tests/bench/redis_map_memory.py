@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 import trio
+from support import wait_until
 
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.changes import Change, Inverse, person_actor
@@ -40,8 +41,7 @@ async def measure(features: int) -> dict[str, Any]:
         store = RedisStore(url, ttl=600, log_size=1024)
         async with trio.open_nursery() as nursery:
             await nursery.start(store.serve)
-            while not store.available:
-                await trio.sleep(0.01)
+            await wait_until(lambda: store.available, timeout=10)
 
             def cost(name: str) -> int:
                 """Every key of the map (its hash, log, batch ids, edit keys) and its links."""

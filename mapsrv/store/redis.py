@@ -73,7 +73,7 @@ from mapsrv.store.contract import (
     Touched,
     links_notice,
 )
-from mapsrv.store.redis_catalog import USED, RedisCatalog, edits_key
+from mapsrv.store.redis_catalog import USED, RedisCatalog, edits_key, map_fields
 from mapsrv.store.redis_link import UNAVAILABLE, RedisLink, ReplicasBehind
 from mapsrv.store.redis_scripts import (
     CLAIM,
@@ -205,21 +205,7 @@ class RedisStore:
         """Store a map unless one with this id is there already (then False): a map that expired
         in Redis is recreated by exactly one of the processes that still hold it."""
         now = self.clock()
-        fields: dict[Any, Any] = {
-            "version": state.version,
-            "state": dumps(state.to_json()),
-            "snap_version": state.version,
-            "view_key": meta.view_key,
-            "title": state.title,
-            "features": len(state.features),
-            "created": repr(now),
-            "updated": repr(now),
-            "used": repr(now),
-        }
-        for name in ("owner", "principal", "edit_key", "maker"):
-            value = getattr(meta, name)
-            if value is not None:
-                fields[name] = value
+        fields = map_fields(meta, state, now, updated=now, updated_by="", used=now)
         ttl = self.ttl_ms if state.version == 0 else None  # a recreated map somebody drew on: kept
         args: list[Any] = [ttl or 0, meta.edit_key or ""]
         for key, value in fields.items():

@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from mapsrv.core import MapState
 from mapsrv.core.codec import dumps, wire
 from mapsrv.store.contract import MapMeta, MapRecord, MapSummary
 
 if TYPE_CHECKING:
     from mapsrv.store.redis import RedisStore
 
-__all__ = ["GONE_TTL_MS", "LIST_LIMIT", "RedisCatalog", "edits_key", "opened_key"]
+__all__ = ["GONE_TTL_MS", "LIST_LIMIT", "RedisCatalog", "edits_key", "map_fields", "opened_key"]
 
 GONE_TTL_MS = 400 * 24 * 3600 * 1000  # a deleted map's links answer 410 for 400 days, then 404
 LIST_LIMIT = 1000
@@ -61,6 +62,30 @@ def _number(value: Any, default: float = 0.0) -> float:
 
 async def _zrem(client: Any, ids: Sequence[str]) -> Any:
     return await client.zrem(USED, *ids)
+
+
+def map_fields(
+    meta: MapMeta, state: MapState, created: float, *, updated: float, updated_by: str, used: float
+) -> dict[str, Any]:
+    """A map's hash as ``CREATE`` and ``RESTORE`` write it: its snapshot at its version, its keys
+    and owners, and what a list shows of it."""
+    fields: dict[str, Any] = {
+        "version": state.version,
+        "state": dumps(state.to_json()),
+        "snap_version": state.version,
+        "view_key": meta.view_key,
+        "title": state.title,
+        "features": len(state.features),
+        "created": repr(created),
+        "updated": repr(updated),
+        "updated_by": updated_by,
+        "used": repr(used),
+    }
+    for name in ("owner", "principal", "edit_key", "maker"):
+        value = getattr(meta, name)
+        if value is not None:
+            fields[name] = value
+    return fields
 
 
 def index_keys(meta: MapMeta) -> list[str]:
@@ -271,23 +296,8 @@ class RedisCatalog:
 
     async def restore(self, r: MapRecord, replace: bool) -> bool:
         store = self.store
-        meta, state = r.meta, r.state
-        fields: dict[str, Any] = {
-            "version": state.version,
-            "state": dumps(state.to_json()),
-            "snap_version": state.version,
-            "view_key": meta.view_key,
-            "title": state.title,
-            "features": len(state.features),
-            "created": repr(r.created),
-            "updated": repr(r.updated),
-            "updated_by": r.updated_by,
-            "used": repr(r.used),
-        }
-        for name in ("owner", "principal", "edit_key", "maker"):
-            value = getattr(meta, name)
-            if value is not None:
-                fields[name] = value
+        meta = r.meta
+        fields = map_fields(meta, r.state, r.created, updated=r.updated, updated_by=r.updated_by, used=r.used)
         edits = [k for k in (meta.edit_key, *r.retired_edit_keys) if k]
         args: list[Any] = ["1" if replace else "", len(fields)]
         for name, value in fields.items():

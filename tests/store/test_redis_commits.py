@@ -106,6 +106,7 @@ async def test_a_new_map_is_created_with_every_field_and_expires_unless_drawn_on
         b"title": state.title.encode(),
         b"features": b"0",
         b"updated": created,
+        b"updated_by": b"",
         b"used": created,
     }
     for key in (_map_key(map_id), "mapsrv:view:" + "v" * 22):

@@ -349,7 +349,11 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         assert imported.structured_content is not None and imported.structured_content["added"] == 2
         assert (await call("read", **m))["count"] == 6, "the import is seen by the next read"
         called.add("import")
-        assert called == tools and len(tools) == 15
+        listed = await call("list_maps")
+        assert [x["map_id"] for x in listed["maps"]] == [m["map_id"]] and listed["maps"][0]["features"] == 6
+        assert await call("delete_map", **m) == {"map_id": m["map_id"], "deleted": True}
+        assert (await call("list_maps"))["count"] == 0, "this session's only map is gone"
+        assert called == tools and len(tools) == 17
 
 
 async def test_tool_errors_name_what_is_wrong(server: Server) -> None:

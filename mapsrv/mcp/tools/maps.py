@@ -46,7 +46,9 @@ async def list_maps(
     """Your maps, newest change first: to find one the user made earlier (over stdio, the
     person's maps; with an API key, the key's; otherwise this session's)."""
     if isinstance(limit, bool) or not 1 <= limit <= MAX_LISTED:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LISTED}, got {limit!r:.20}")
+        raise InvalidInput(
+            f"limit must be between 1 and {MAX_LISTED}, got {limit!r:.20}; ask for fewer and search by title"
+        )
     hub = tc.hub
     if tc.local and hub.private:
         found = await hub.maps_of()  # a private process: every map is the person's

@@ -35,7 +35,7 @@ from mapsrv.hub import MapHub
 from mapsrv.mcp.tools import TOOLS, ToolContext, files
 from mapsrv.mcp.tools.arguments import Arguments
 from mapsrv.mcp.tools.drawing import draw, edit, remove
-from mapsrv.mcp.tools.maps import set_view
+from mapsrv.mcp.tools.maps import list_maps, set_view
 from mapsrv.mcp.tools.measuring import measure
 from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read
@@ -259,6 +259,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda tc: nearest_place(tc, 0, 0, min_population=10**10), "min_population", "10000000000", "at most"),
     (lambda tc: find_places(tc, "Xyzzyqw"), "query", "'Xyzzyqw'", "no place matches"),
     (lambda tc: read(tc, MAP, cursor="x"), "cursor", "'x'", "a 'next' value"),
+    (lambda tc: list_maps(tc, limit=0), "limit", "0", "between 1 and 200"),
 ]
 
 

@@ -39,7 +39,7 @@ def test_bounds_in_the_schemas_are_the_limits() -> None:
 
 def test_the_table_names_each_tool_once_with_a_title_and_every_hint() -> None:
     names = [spec.name for spec in TOOLS]
-    assert len(names) == len(set(names)) == 15 and "create_map" in names
+    assert len(names) == len(set(names)) == 17 and "create_map" in names
     for spec in TOOLS:
         assert spec.function.__name__ in (spec.name, spec.name + "_file") and spec.title
         assert spec.description and "  " not in spec.description
@@ -51,9 +51,9 @@ def test_the_table_names_each_tool_once_with_a_title_and_every_hint() -> None:
             hints.open_world_hint,
         ), spec.name
     reads = {spec.name for spec in TOOLS if spec.annotations.read_only_hint}
-    assert reads == {"read", "map_image", "changes", "find_places", "nearest_place", "measure"}
+    assert reads == {"read", "map_image", "changes", "find_places", "nearest_place", "measure", "list_maps"}
     destructive = {spec.name for spec in TOOLS if spec.annotations.destructive_hint}
-    assert destructive == {"edit", "remove", "undo"}
+    assert destructive == {"edit", "remove", "undo", "delete_map"}
 
 
 async def surface(mcp: MCPServer) -> dict[str, Any]:

@@ -79,7 +79,11 @@ class Config:
         metadata=_help("base URL people open, for links given to agents (default: the bind address)"),
     )
     idle_timeout: float = field(
-        default=1 * HOURS, metadata=_help("forget a map nobody used or watched for this long (90s, 15m, 1h)")
+        default=1 * HOURS,
+        metadata=_help(
+            "unload from memory a map nobody used or watched for this long (90s, 15m, 1h); a stored map comes"
+            " back on its next use, a memory:// one is forgotten"
+        ),
     )
     heartbeat_interval: float = field(
         default=15 * SECONDS, metadata=_help("seconds between SSE heartbeat comments")

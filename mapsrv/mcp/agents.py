@@ -24,7 +24,7 @@ from mapsrv.core.changes import Actor, agent_actor
 from mapsrv.http.identity import ApiKeys, ClientIdentity
 from mapsrv.mcp.sdk import connection_of
 
-__all__ = ["agent_of", "client_of"]
+__all__ = ["agent_of", "client_of", "in_session"]
 
 _PROCESS_SECRET = secrets.token_hex(16)  # stdio: the one client of this process
 _SECRET_KEY = "mapsrv.agent"
@@ -43,6 +43,13 @@ def agent_of(ctx: ServerRequestContext[Any, Any], principal: str | None, clients
         return agent_actor(name, json.dumps(["request", principal, client, name]))
     secret = connection.state.setdefault(_SECRET_KEY, secrets.token_hex(16))
     return agent_actor(name, str(secret))
+
+
+def in_session(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether the caller is one agent over time: stdio (one client a process) or a session of
+    its own. A 2026-07-28 request without a key is not: ``agent_of`` names it by its client's
+    name and address, which many people behind one host (a hosted assistant) share."""
+    return not isinstance(ctx.request, Request) or connection_of(ctx).has_standalone_channel
 
 
 def client_of(ctx: ServerRequestContext[Any, Any], *, keys: ApiKeys, clients: ClientIdentity) -> str:

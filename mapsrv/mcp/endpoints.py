@@ -39,7 +39,7 @@ from mapsrv.http.routes import Family, lookup
 from mapsrv.http.types import Message, Receive, Scope, Send, header
 from mapsrv.hub import MapEntry, MapHub
 from mapsrv.image.service import MapImages
-from mapsrv.mcp.agents import agent_of, client_of
+from mapsrv.mcp.agents import agent_of, client_of, in_session
 from mapsrv.mcp.apps import map_app
 from mapsrv.mcp.errors import json_rpc_errors
 from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
@@ -92,7 +92,7 @@ def build_mcp(
         principal = keys.principal(ctx.headers)
         actor = agent_of(ctx.request_context, principal, clients)
         local = not isinstance(ctx.request_context.request, Request)  # stdio: no HTTP request
-        return ToolContext(hub, base_url(), principal, actor, images, local)
+        return ToolContext(hub, base_url(), principal, actor, images, local, in_session(ctx.request_context))
 
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
     # call finds handlers in place and changes nothing.

@@ -26,6 +26,7 @@ from typing import Any
 
 from mapsrv.core import Event, MapState, apply_events
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
+from mapsrv.core.ids import map_ref
 from mapsrv.store.contract import MapMeta, MapRecord, MapSummary
 
 __all__ = ["SCHEMA_VERSION", "CommitRow", "Db"]
@@ -177,7 +178,7 @@ class Db:
         ]
         after = [e for e in events if e.version > state.version]
         if len(after) != row[8] - state.version or (after and after[0].version != state.version + 1):
-            raise sqlite3.DatabaseError(f"map {map_id[:4]}…: its log does not reach back to its snapshot")
+            raise sqlite3.DatabaseError(f"map {map_ref(map_id)}: its log does not reach back to its snapshot")
         state = apply_events(state, after)
         return _meta(row), state, events
 
@@ -403,7 +404,7 @@ class Db:
                 self._delete(r.meta.id, now, tombstone=False)
             clash = self.conn.execute("SELECT id FROM maps WHERE view_key = ?", (r.meta.view_key,)).fetchone()
             if clash:
-                raise ValueError(f"map {r.meta.id[:4]}…: its view key is another map's")
+                raise ValueError(f"map {map_ref(r.meta.id)}: its view key is another map's")
             self._insert(r.meta, r.state, r.created, r.updated, r.updated_by, r.used)
             self.conn.executemany(
                 "INSERT OR REPLACE INTO events VALUES (?, ?, ?)",

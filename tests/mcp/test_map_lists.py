@@ -15,7 +15,7 @@ import trio
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from support import start_server
-from support.agents import call, failing
+from support.agents import agent, call, failing
 
 KEYS = ("alice:alice-secret-1", "bob:bob-secret-2")
 LISBON = {"type": "marker", "at": [38.72, -9.14], "label": "Lisbon"}
@@ -107,3 +107,18 @@ async def test_a_private_stdio_lists_the_persons_maps_after_a_restart(tmp_path: 
         assert "Lisbon" in str(read)
         await call(second, "delete_map", map_id=made["map_id"])
         assert (await call(second, "list_maps"))["count"] == 0
+
+
+async def test_a_keyless_stateless_agent_is_nobody_in_particular(nursery: trio.Nursery) -> None:
+    """Without a key or a session, the agent is named by its client and address, which everyone
+    using one hosted assistant shares: it lists no maps and deletes none, rather than another
+    person's."""
+    server = await start_server(nursery)
+    async with agent(server.url + "mcp", "claude-ai", mode="2026-07-28") as one:
+        assert one.protocol_version == "2026-07-28"
+        made = await call(one, "create_map", title="Mine?")
+        listed = await call(one, "list_maps")
+        assert listed["maps"] == [] and listed["count"] == 0 and "API key" in listed["note"]
+        text, _ = await failing(one, "delete_map", map_id=made["map_id"])
+        assert text.startswith("forbidden:")
+        assert not (await one.call_tool("read", {"map_id": made["map_id"]})).is_error, "its link still works"

@@ -28,6 +28,9 @@ class ToolContext:
     actor: Actor = SYSTEM
     images: MapImages | None = None  # draws the map as an image (the map_image tool)
     local: bool = False  # a call over stdio: the person at this computer, whose process this is
+    # One agent over time (stdio, or a session of its own): its actor names the maps it made.
+    # A keyless 2026-07-28 request's actor is shared by everyone behind the same host and client.
+    in_session: bool = True
 
     async def entry(self, map_id: str) -> MapEntry:
         """The map, or the same NotFound for unknown, expired and foreign ids."""

@@ -20,6 +20,10 @@ from mapsrv.mcp.tools.schema import Animate, Bounds, Expected, FeatureIds, MapId
 __all__ = ["create_map", "delete_map", "list_maps", "set_layer", "set_title", "set_view"]
 
 MAX_LISTED = 200
+NO_IDENTITY = (
+    "without an API key or a session, mapsrv cannot tell your maps from other people's: give the"
+    " user the links you got, or connect with an API key or a 2025-11-25 session"
+)
 
 # The zoom a place is shown at when none is given.
 _ZOOM_OF = {"country": 5.0, "state": 6.0, "city": 11.0}
@@ -54,8 +58,10 @@ async def list_maps(
         found = await hub.maps_of()  # a private process: every map is the person's
     elif tc.principal is not None:
         found = await hub.maps_of(principal=tc.principal)
-    else:
+    elif tc.in_session:
         found = await hub.maps_of(maker=tc.actor.id)
+    else:
+        return answer({"maps": [], "count": 0, "note": NO_IDENTITY})
     words = search.casefold().split()
     if words:
         found = [m for m in found if all(w in m.title.casefold() for w in words)]
@@ -81,7 +87,7 @@ async def delete_map(tc: ToolContext, map_id: MapId) -> CallToolResult:
     mine = (
         (tc.local and tc.hub.private)
         or (tc.principal is not None and entry.principal == tc.principal)
-        or (tc.principal is None and entry.maker == tc.actor.id and entry.owner is None)
+        or (tc.principal is None and tc.in_session and entry.maker == tc.actor.id and entry.owner is None)
     )
     if not mine:
         raise Forbidden("only the map's owner can delete it: ask them to, from the map's page")

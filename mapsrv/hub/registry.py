@@ -177,6 +177,8 @@ class Registry:
     def relink(self, entry: MapEntry, meta: MapMeta) -> None:
         """The map's keys are now ``meta``'s (the owner made new ones, here or elsewhere)."""
         if entry.edit_key and entry.edit_key != meta.edit_key:
+            for maps in self.opened.values():  # who opened the old link loses the map
+                maps.discard(entry.id)
             if len(entry.retired_edit_keys) == RETIRED_EDIT_KEYS:
                 self._by_edit_key.pop(entry.retired_edit_keys[0], None)
             entry.retired_edit_keys.append(entry.edit_key)

@@ -261,6 +261,7 @@ class RedisStore:
         ttl = None  # the links of a map that is kept last as long as it
         if old.edit_key and old.edit_key != new.edit_key:
             await self._run(lambda c: c.set(f"mapsrv:edit:{old.edit_key}", "-" + map_id, px=ttl))
+            await self.catalog.forget_opened(map_id)  # who opened the old link loses the map
         if old.view_key != new.view_key:
             await self._run(lambda c: c.delete(f"mapsrv:view:{old.view_key}"))
         fields: dict[Any, Any] = {"view_key": new.view_key}

@@ -20,7 +20,7 @@ from mapsrv.store.contract import MapMeta, MapRecord, MapSummary
 if TYPE_CHECKING:
     from mapsrv.store.redis import RedisStore
 
-__all__ = ["GONE_TTL_MS", "LIST_LIMIT", "RedisCatalog", "edits_key", "map_fields", "opened_key"]
+__all__ = ["GONE_TTL_MS", "LIST_LIMIT", "RedisCatalog", "edits_key", "index_keys", "map_fields", "opened_key"]
 
 GONE_TTL_MS = 400 * 24 * 3600 * 1000  # a deleted map's links answer 410 for 400 days, then 404
 LIST_LIMIT = 1000
@@ -183,6 +183,20 @@ class RedisCatalog:
                 return await pipe.execute()
 
         await self._run(add)
+
+    async def forget_opened(self, map_id: str) -> None:
+        """The map leaves the lists of everyone who opened it through its edit link (that link
+        was turned off or replaced)."""
+        users = [_text(u) or "" for u in await self._run(lambda c: c.smembers(opened_key(map_id)))]
+
+        async def forget(client: Any) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                for user in users:
+                    pipe.srem(f"mapsrv:opened:{user}", map_id)
+                pipe.delete(opened_key(map_id))
+                return await pipe.execute()
+
+        await self._run(forget)
 
     async def delete(self, map_id: str, *, tombstone: bool) -> MapMeta | None:
         store = self.store

@@ -300,6 +300,8 @@ class SharedStore:
             m.meta = new
         if old.edit_key and old.edit_key != new.edit_key:
             memory.edits[old.edit_key] = (new.id, False)
+            if m is not None:
+                m.opened_by.clear()
         if new.edit_key:
             memory.edits[new.edit_key] = (new.id, True)
         if old.view_key != new.view_key:

@@ -265,6 +265,8 @@ class Db:
         with self.transaction():
             if old.edit_key and old.edit_key != new.edit_key:
                 self.conn.execute("UPDATE edit_keys SET live = 0 WHERE key = ?", (old.edit_key,))
+                # who opened the old link loses it, and the map leaves their list
+                self.conn.execute("DELETE FROM opened WHERE map_id = ?", (new.id,))
             if new.edit_key:
                 self.conn.execute("INSERT OR REPLACE INTO edit_keys VALUES (?, ?, 1)", (new.edit_key, new.id))
             self.conn.execute(

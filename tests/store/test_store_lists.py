@@ -130,3 +130,17 @@ async def test_a_record_moves_from_one_store_to_another(backend: Backend, tmp_pa
     assert await target.map_for_edit_key("edit1".ljust(22, "x")) == (state.id, False)
     assert [s.meta.id for s in await target.maps_of(owner="bob")] == [state.id]
     await target.aclose()  # type: ignore[attr-defined]
+
+
+@ONE_PROCESS
+async def test_a_new_edit_link_takes_the_map_off_the_lists_of_who_had_the_old(backend: Backend) -> None:
+    store = (await backend.connect()).store
+    state = await made(store, 1, owner="alice")
+    await store.remember_opened("bob", state.id)
+    assert [s.meta.id for s in await store.maps_of(owner="bob")] == [state.id]
+    meta = (await store.load(state.id)).meta  # type: ignore[union-attr]
+    await store.set_links(
+        meta, MapMeta(meta.id, meta.view_key, meta.owner, meta.principal, "new".ljust(22, "x"))
+    )
+    assert await store.maps_of(owner="bob") == [], "Bob was shut out: his list must not let him back in"
+    assert [s.meta.id for s in await store.maps_of(owner="alice")] == [state.id]

@@ -103,9 +103,23 @@ async def test_the_owner_renames_copies_and_deletes_and_nobody_else_can(
     for path in (f"/m/{trip}", httpx.URL(links["view_url"]).path, httpx.URL(links["edit_url"]).path):
         page = await bob.client.get(path, headers={"accept": "text/html"})
         assert page.status_code == 410 and "This map was deleted" in page.text, path
-        data = await bob.client.get(path + "/state")
-        assert data.status_code == 410 and data.json()["error"]["code"] == "gone", path
-    events = await ana.client.get(f"/m/{trip}/events")
-    assert events.status_code == 410
+        for tail in ("/state", "/events", "/image.png"):
+            data = await bob.client.get(path + tail)
+            assert data.status_code == 410 and data.json()["error"]["code"] == "gone", path + tail
+    for browser in (ana, bob):
+        await browser.aclose()
+
+
+async def test_a_new_edit_link_is_not_listed_for_who_had_the_old_one(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    server = await serve(nursery, tmp_path)
+    ana, bob = Browser(server.url), Browser(server.url)
+    trip = await ana.new_map()
+    old = httpx.URL((await state(ana, trip))["edit_url"]).path
+    assert (await bob.client.get(old)).status_code == 200
+    relinked = await ana.client.post(f"/m/{trip}/links", json={"edit": "new"})
+    new = httpx.URL(relinked.json()["edit_url"]).path
+    assert new != old and new not in str(await listed(bob)), "Bob was shut out: the list lets him back in"
     for browser in (ana, bob):
         await browser.aclose()

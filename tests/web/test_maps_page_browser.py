@@ -6,6 +6,7 @@ page raises no error and breaks no CSP rule. Screenshots in the test artifacts."
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import trio
@@ -13,6 +14,11 @@ from support import start_server
 from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
 
 from mapsrv.server import Server
+
+try:
+    from playwright.sync_api import Route
+except ImportError:  # pragma: no cover - reported by require() in each test
+    pass
 
 pytestmark = pytest.mark.browser
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
@@ -76,8 +82,14 @@ async def test_a_person_finds_renames_copies_and_deletes_their_maps(live: Server
         maps.wait_for_function("() => document.body.dataset.ready === 'true'")
         assert maps.locator(".map-card", has_text="Porto weekend (copy)").count() == 1
 
-        # The map's own page is open in another tab while it is deleted.
+        # The map's own page is open in another tab while it is deleted; its view page in a third,
+        # whose stream is held until after (it hears of the deletion only when it connects).
         watching = Tab.open(context, f"/m/{doomed_id}")
+        view_path = urlsplit(str(first.page.request.get(f"/m/{doomed_id}/state").json()["view_url"])).path
+        late = context.new_page()
+        held: list[Route] = []
+        late.route("**/events", lambda route: held.append(route))
+        late.goto(view_path)
         card = maps.locator(f'.map-card[data-id="{doomed_id}"]')
         card.get_by_role("button", name="Delete").click()
         dialog = maps.locator("#confirm-delete")
@@ -99,10 +111,17 @@ async def test_a_person_finds_renames_copies_and_deletes_their_maps(live: Server
         maps.reload()
         assert maps.locator(f'.map-card[data-id="{doomed_id}"]').count() == 0, "gone from the list for good"
 
-        watching.page.wait_for_function("() => document.body.dataset.gone === 'true'")
+        watching.page.wait_for_function("() => document.body.dataset.gone === 'deleted'")
+        watching.wait_badge("gone")  # told by its stream: it does not try again
         assert "deleted" in watching.page.locator("#access-note").inner_text()
-        watching.wait_badge("gone")  # it tried again, heard 410, and stopped
+        overlay = watching.page.locator("#gone")
+        assert overlay.is_visible() and "This map was deleted by its owner" in overlay.inner_text()
         watching.page.screenshot(path=str(artifact("maps-deleted-open-page.png", tmp_path)))
+        for route in held:
+            route.continue_()
+        late.wait_for_function("() => document.body.dataset.gone === 'deleted'")  # its stream heard 410
+        assert late.get_by_role("heading", name="This map was deleted by its owner").is_visible()
+        watching.check_clean()
 
         gone = context.new_page()
         response = gone.goto(f"/m/{doomed_id}")

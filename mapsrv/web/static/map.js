@@ -169,24 +169,26 @@ function setConnState(state) {
 }
 
 // The stream never says why it failed. A map that is gone answers its own state URL with
-// 404 (or 410): then the page says so and stops retrying. A server that does not answer at
-// all is only "reconnecting".
+// 404 ('expired') or, deleted by its owner, 410 ('deleted'): then the page says so and stops
+// retrying. A server that does not answer at all is only "reconnecting" (false).
 async function isGone() {
   try {
     const response = await fetch(cfg.prefix + '/state', { headers: { Accept: 'application/json' } });
-    return response.status === 404 || response.status === 410;
+    if (response.status === 410) return 'deleted';
+    return response.status === 404 ? 'expired' : false;
   } catch (err) {
     return false;
   }
 }
 
-function markGone() {
+function markGone(why) {
   if (source) source.close();
   source = null;
   clearTimeout(retryTimer);
   retryTimer = null;
+  if (connState === 'gone') return;
   setConnState('gone');
-  emit('gone');
+  emit('gone', why === 'deleted' ? 'deleted' : 'expired');
 }
 
 function scheduleReopen() {
@@ -217,7 +219,7 @@ function connect() {
       es.close();
       source = null;
       isGone().then((gone) => {
-        if (gone) markGone();
+        if (gone) markGone(gone);
         else scheduleReopen();
       });
     }

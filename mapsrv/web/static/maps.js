@@ -26,6 +26,7 @@ function titleOf(card) {
 }
 
 function rename(card) {
+  if (card.querySelector('.map-card-rename')) return; // already open
   const heading = card.querySelector('.map-card-title');
   const form = document.createElement('form');
   form.className = 'map-card-rename';

@@ -1,6 +1,7 @@
 /* mapsrv page: what the page says about itself. An empty map explains how to get an assistant
  * drawing on it; a tile server that cannot be reached is named in a banner (the features stay,
- * on the offline world map, basemap.js); a map that no longer exists says so and offers a new one.
+ * on the offline world map, basemap.js); a map that no longer exists (expired, or deleted by its
+ * owner) says which and offers a new one.
  */
 import { page } from './map.js';
 
@@ -97,10 +98,16 @@ page.world.onTiles((down) => {
 
 // ---------------------------------------------------------------- a map that is gone
 
-page.on('gone', () => {
+page.on('gone', (why) => {
+  if (why === 'deleted') {
+    byId('gone-title').textContent = 'This map was deleted by its owner';
+    byId('gone-why').textContent = 'Its owner deleted it, with its history and its links. '
+      + 'Ask them for a copy if you still need it.';
+  }
+  document.body.dataset.gone = why;
   byId('gone').hidden = false;
   help.hidden = true;
-  document.title = 'Map not found · mapsrv';
+  document.title = (why === 'deleted' ? 'Map deleted' : 'Map not found') + ' · mapsrv';
   const button = byId('gone').querySelector('button');
   if (button) button.focus();
 });

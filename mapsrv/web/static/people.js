@@ -289,7 +289,6 @@ page.on('access', (data) => {
   const message = String((data && data.message) || 'This link no longer opens the map.');
   note.textContent = message.charAt(0).toUpperCase() + message.slice(1) + '.';
   note.hidden = false;
-  if (data && data.gone === true) document.body.dataset.gone = 'true'; // deleted: it is not coming back
   page.toast(note.textContent);
   cfg.mode = 'view';
   if (page.setEditable) page.setEditable(false);
@@ -298,6 +297,10 @@ page.on('access', (data) => {
     if (el) el.hidden = true;
   }
   if (form) form.hidden = true;
+  if (data && data.gone === true) { // deleted by its owner: it is not coming back
+    page.markGone('deleted');
+    return;
+  }
   const view = data && typeof data.view_url === 'string' && data.view_url.startsWith('/v/') ? data.view_url : '';
   if (data && data.role === 'viewer' && view) {
     setTimeout(() => window.location.replace(view), 1500); // keep watching, read-only

@@ -48,7 +48,9 @@ page.post = async function (path, body) {
   let json = null;
   try { json = await response.json(); } catch (err) { json = null; }
   if (response.ok) return { ok: true, status: response.status, body: json };
-  if (response.status === 404) page.isGone().then((gone) => { if (gone) page.markGone(); });
+  if (response.status === 404 || response.status === 410) {
+    page.isGone().then((gone) => { if (gone) page.markGone(gone); });
+  }
   return { ok: false, status: response.status, error: errorOf(json, response.status) };
 };
 

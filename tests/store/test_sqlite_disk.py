@@ -1,7 +1,8 @@
 """The disk under the SQLite store misbehaving, for real: a full disk (a small tmpfs mounted here)
 holds the writes to open maps in memory, acknowledged as provisional, with /ready at 503, and
 writes them once there is room (the tmpfs grown); nothing acknowledged is lost. A file that is not
-a database and a second process on the same file stop mapsrv with a message naming the file."""
+a database, a read-only data directory and a second process on the same file stop mapsrv with a
+message naming the file."""
 
 from __future__ import annotations
 
@@ -116,3 +117,16 @@ async def test_a_second_process_on_the_same_file_is_refused_by_name(
     done = await trio.to_thread.run_sync(run_serve, "--store", store)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"keeps its maps in {tmp_path}/maps.db" in done.stderr
+
+
+async def test_a_read_only_data_directory_is_refused_by_name(tmp_path: Path) -> None:
+    where = tmp_path / "ro"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(where)], check=False)
+    require(mounted.returncode == 0, "mounting a tmpfs (root in the test machine)")
+    try:
+        done = await trio.to_thread.run_sync(run_serve, "--store", f"sqlite://{where}/maps.db")
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"cannot keep maps in {where}/maps.db: Read-only file system" in done.stderr, done.stderr

@@ -119,13 +119,13 @@ async def test_a_second_process_on_the_same_file_is_refused_by_name(
     assert f"keeps its maps in {tmp_path}/maps.db" in done.stderr
 
 
-async def test_a_read_only_data_directory_is_refused_by_name(tmp_path: Path) -> None:
+def test_a_read_only_data_directory_is_refused_by_name(tmp_path: Path) -> None:
     where = tmp_path / "ro"
     where.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(where)], check=False)
     require(mounted.returncode == 0, "mounting a tmpfs (root in the test machine)")
     try:
-        done = await trio.to_thread.run_sync(run_serve, "--store", f"sqlite://{where}/maps.db")
+        done = run_serve("--store", f"sqlite://{where}/maps.db")
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
     assert done.returncode == 1 and "Traceback" not in done.stderr

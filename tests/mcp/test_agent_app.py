@@ -17,6 +17,7 @@ import trio
 from mcp import Client
 from support import require, start_server
 from support.aio import use_plain_asyncio
+from support.apps_host import serve_page
 
 from mapsrv.server import Server
 
@@ -79,26 +80,6 @@ window.addEventListener('message', (event) => {{
 }});
 frame.srcdoc = data.html;
 </script></body></html>"""
-
-
-async def serve_page(
-    page: list[str], *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """The host's own origin: a loopback server of one page (Chromium lets an iframe of a page
-    load from loopback only when that page came from loopback too, as mapsrv does)."""
-
-    async def answer(stream: trio.SocketStream) -> None:
-        async with stream:
-            request = b""
-            while b"\r\n\r\n" not in request and (chunk := await stream.receive_some(4096)):
-                request += chunk
-            body = page[0].encode()
-            head = f"HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {len(body)}"
-            await stream.send_all(head.encode() + b"\r\nconnection: close\r\n\r\n" + body)
-
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    task_status.started(f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}/")
-    await trio.serve_listeners(answer, listeners)
 
 
 async def test_the_app_shows_the_map_the_tool_result_names_live(
@@ -181,7 +162,8 @@ async def test_the_app_shows_the_map_the_tool_result_names_live(
                     chromium.close()
 
         png, log, problems = await trio.to_thread.run_sync(body)
-    assert log[:2] == ["ui/initialize", "ui/notifications/initialized"]
+    # the app reports the height it chose once initialized (this host gives no dimensions)
+    assert log[:3] == ["ui/initialize", "ui/notifications/initialized", "ui/notifications/size-changed"]
     assert problems == []
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(png)

@@ -2,11 +2,12 @@
 (static/render.js). The same small map (a symbol marker, a coloured circle marker, a labelled
 route with its numbered stops, an area), at the same explicit view, is opened in a tab of the
 view page (``/v/<view key>``) and in the app inside a host's sandboxed iframe of the same size
-(test_agent_app's host, in miniature); every drawn feature's element sits in the same box, has
-the same path and style, every symbol badge the same size, colour and font, and every label the
-same text in the same box and font. The app once drew its own way (24 px badges, circle markers
-of radius 7 filled at 0.8, labels placed differently): this names those facts too. Screenshots
-of both are kept as app-like-page-page.png and app-like-page-app.png in $TEST_ARTIFACTS_DIR."""
+(the AppBridge host of support.apps_host, with a fixed height the app fills); every drawn
+feature's element sits in the same box, has the same path and style, every symbol badge the
+same size, colour and font, and every label the same text in the same box and font. The app
+once drew its own way (24 px badges, circle markers of radius 7 filled at 0.8, labels placed
+differently): this names those facts too. Screenshots of both are kept as
+app-like-page-page.png and app-like-page-app.png in $TEST_ARTIFACTS_DIR."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import pytest
 import trio
 from mcp import Client
 from support import require, start_server
+from support.apps_host import host_bundle, host_page, serve_page
 from support.chromium import HAVE_CHROMIUM, TILES, Chromium, artifact, in_chromium, new_context
-from test_agent_app import host_page, serve_page
 
 from mapsrv.server import Server
 
@@ -148,6 +149,7 @@ def differences(page: dict[str, Any], app: dict[str, Any]) -> list[str]:
 
 async def test_the_app_draws_a_map_exactly_as_its_page_does(nursery: trio.Nursery, tmp_path: Path) -> None:
     require(HAVE_CHROMIUM, "chromium")
+    host_bundle()
     server: Server = await start_server(nursery, tile_url=TILES)
     async with Client(server.url + "mcp") as client:
         (content,) = (await client.read_resource("ui://mapsrv/map")).contents
@@ -163,7 +165,10 @@ async def test_the_app_draws_a_map_exactly_as_its_page_does(nursery: trio.Nurser
         )
         assert not moved.is_error, moved.content
         version = moved.structured_content["version"]
-    host = await nursery.start(serve_page, [host_page(content.text, ui, CALL, result)])
+    page = host_page(
+        "fixed", content.text, ui, call=CALL, result=result, width=SIZE["width"], height=SIZE["height"]
+    )
+    host = await nursery.start(serve_page, [page])
 
     def body(chromium: Chromium) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         context = new_context(chromium, server, viewport=SIZE)

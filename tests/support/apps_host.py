@@ -1,0 +1,111 @@
+"""An MCP Apps host for tests, built around the official ``AppBridge``
+(``@modelcontextprotocol/ext-apps``, installed with Node by scripts/gateway-node.sh): esbuild
+bundles ``tests/mcp/apps_host/host.js`` once per test session, and ``host_page`` makes one page of
+it that renders an app's HTML in an iframe the way real hosts do (``kind``: ``grow``, ``fixed`` or
+``dom``; see host.js). The page is served from loopback by ``serve_page``; the test reads what the
+app asked of the host from ``window.host``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from .waiting import require
+
+__all__ = ["HOST_JS", "NODE_HOME", "host_bundle", "host_page", "serve_page"]
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_HOME = Path(os.environ.get("GATEWAY_NODE_HOME") or ROOT / ".tox" / "gateway-node")
+MODULES = NODE_HOME / "node_modules"
+ESBUILD = MODULES / ".bin" / "esbuild"
+HOST_JS = ROOT / "tests" / "mcp" / "apps_host" / "host.js"
+
+
+@functools.cache
+def _bundle() -> str:
+    env = {
+        **os.environ,
+        "NODE_PATH": str(MODULES),
+        "PATH": f"{MODULES / '.bin'}:{os.environ.get('PATH', '')}",
+    }
+    done = subprocess.run(
+        [str(ESBUILD), str(HOST_JS), "--bundle", "--format=esm", "--minify", "--log-level=warning"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"esbuild could not bundle the test host: {done.stderr}")
+    return done.stdout
+
+
+def host_bundle() -> str:
+    """The test host and AppBridge as one ES module (built once per session)."""
+    require(
+        ESBUILD.exists() and (MODULES / "@modelcontextprotocol" / "ext-apps").exists(),
+        "@modelcontextprotocol/ext-apps and esbuild (scripts/gateway-node.sh)",
+    )
+    return _bundle()
+
+
+def host_page(
+    kind: str,
+    html: str,
+    ui: dict[str, Any],
+    *,
+    call: dict[str, Any] | None = None,
+    result: dict[str, Any] | None = None,
+    width: int = 720,
+    height: int = 500,
+    max_height: int = 900,
+) -> str:
+    """A host page that renders ``html`` (an app's resource text, with ``ui`` its ``_meta.ui``) as
+    ``kind``, and once the app is initialized sends it ``call`` as the tool input and ``result``
+    (a ``CallToolResult`` as JSON) as the tool result."""
+    assert kind in ("grow", "fixed", "dom"), kind
+    setup = {
+        "kind": kind,
+        "html": html,
+        "csp": ui.get("csp", {}),
+        "call": call,
+        "result": result,
+        "width": width,
+        "height": height,
+        "maxHeight": max_height,
+    }
+    data = json.dumps(setup).replace("<", "\\u003c")
+    script = host_bundle().replace("</script", "<\\/script")
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>test host ({kind})</title>
+<style>body{{margin:0;font:14px sans-serif}} iframe{{border:0;display:block;width:100%}}</style>
+</head><body><div id="box"><iframe id="app" title="mapsrv app"></iframe></div>
+<script id="setup" type="application/json">{data}</script>
+<script type="module">{script}</script></body></html>"""
+
+
+async def serve_page(
+    page: list[str], *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """The host's own origin: a loopback server answering every request with ``page[0]``
+    (Chromium lets an iframe of a page load from loopback only when that page came from loopback
+    too, as mapsrv does)."""
+
+    async def answer(stream: trio.SocketStream) -> None:
+        async with stream:
+            request = b""
+            while b"\r\n\r\n" not in request and (chunk := await stream.receive_some(4096)):
+                request += chunk
+            body = page[0].encode()
+            head = f"HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {len(body)}"
+            await stream.send_all(head.encode() + b"\r\nconnection: close\r\n\r\n" + body)
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}/")
+    await trio.serve_listeners(answer, listeners)

@@ -58,7 +58,7 @@ const bridge = new AppBridge(
 host.bridge = bridge;
 
 bridge.onsizechange = ({ width, height }) => {
-  host.sizes.push({ width, height });
+  host.sizes.push({ width, height, at: performance.now() });
   if (typeof height === 'number') host.lastHeight = height;
   if (setup.kind === 'grow' && context.displayMode === 'inline' && typeof height === 'number') {
     frame.style.height = height + 'px';

@@ -42,7 +42,7 @@ MIB = 1024 * KIB
 ENV_PREFIX = "MAPSRV_"
 GATEWAY_ENV_PREFIX = "MAPSRV_GATEWAY_"
 STDIO_ONLY = ("server", "server_key")  # settings only `mapsrv stdio` reads (no flags on serve)
-SECRETS = ("api_keys", "server_key")  # never shown, not even their defaults
+SECRETS = ("api_keys", "server_key", "oidc_client_secret")  # never shown, not even their defaults
 # The most any rate_* may be, per second: the rate limiter's microsecond of slack must stay a
 # small part of one interval (mapsrv.http.ratelimit), or a burst of one lets two through.
 MAX_RATE = 10_000
@@ -127,6 +127,23 @@ class Config:
     api_keys: tuple[str, ...] = field(
         default=(),
         metadata=_help("API keys for the MCP endpoints, as name:secret (comma-separated); none = open"),
+    )
+    oidc_issuer: str = field(
+        default="",
+        metadata=_help(
+            "an OpenID Connect issuer URL: MCP clients then need its access tokens for this server (MCP"
+            " authorization; API keys still work); none = API keys or open"
+        ),
+    )
+    oidc_client_id: str = field(
+        default="",
+        metadata=_help(
+            "this server's client id at the OpenID Connect issuer: people then sign in at /login (the"
+            " issuer needs <public URL>/auth/callback as a redirect URI)"
+        ),
+    )
+    oidc_client_secret: str = field(
+        default="", metadata=_help("this server's client secret at the issuer (none: a public client)")
     )
     max_mcp_sessions: int = field(
         default=1000, metadata=_help("most open MCP sessions (Streamable HTTP and SSE each)")
@@ -283,6 +300,19 @@ class Config:
             raise ConfigError(f"Config 'server' has value {self.server!r}. Use http://host:port, or none.")
         if self.public_url and urlsplit(self.public_url).scheme not in ("http", "https"):
             raise ConfigError(f"Config 'public_url' has value {self.public_url!r}. Not an http(s) URL.")
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ConfigError(
+                f"Config 'oidc_client_id' has value {self.oidc_client_id!r} but no oidc_issuer: give the"
+                " issuer's URL too."
+            )
+        issuer = urlsplit(self.oidc_issuer)
+        if self.oidc_issuer and (
+            issuer.scheme not in ("http", "https") or not issuer.hostname or issuer.query
+        ):
+            raise ConfigError(
+                f"Config 'oidc_issuer' has value {self.oidc_issuer!r}. Use the issuer's https:// URL, as its"
+                " tokens name it (iss)."
+            )
 
     @classmethod
     def from_sources(

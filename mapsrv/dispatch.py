@@ -50,7 +50,7 @@ class Dispatcher:
         self.hub = hub
         self.mcp = mcp
         self.metrics = metrics
-        self.app = create_app(config, hub, draining, mcp.images)
+        self.app = create_app(config, hub, draining, mcp.images, mcp.issuer)
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
         self._headers = security_headers(config)
@@ -72,6 +72,7 @@ class Dispatcher:
             Family.MCP_HTTP: self._mcp,
             Family.MCP_SSE: self._mcp,
             Family.MCP_MESSAGES: self._mcp,
+            Family.OAUTH_METADATA: self._oauth_metadata,
             Family.PAGE_WRITE: self._write,
             Family.METRICS: self._metrics,
             Family.PROBE: self._web,
@@ -129,6 +130,12 @@ class Dispatcher:
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
         await self.mcp(scope, receive, send)
+
+    async def _oauth_metadata(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
+        if not self.config.oidc_issuer:
+            await self._app(scope, receive, send)  # a 404 like any unknown path
+            return
+        await self.mcp.resource_metadata(scope, send)
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
         if not self.config.metrics:

@@ -73,9 +73,14 @@ def _display(text: str | None, fallback: str) -> str:
     return cleaned[:MAX_ACTOR_NAME] or fallback
 
 
-def agent_actor(client_name: str | None, session_secret: str) -> Actor:
-    """The agent behind one MCP session, named by its client (``clientInfo.name``)."""
-    return Actor(f"agent:{_hashed('agent', session_secret)}", _display(client_name, "an agent"))
+def agent_actor(client_name: str | None, session_secret: str, for_whom: str | None = None) -> Actor:
+    """The agent behind one MCP session, named by its client (``clientInfo.name``), and by the
+    person it acts for when its access token names them ("Claude for Ana")."""
+    name = _display(client_name, "an agent")
+    person = _display(for_whom, "")
+    if person:
+        name = f"{name[: MAX_ACTOR_NAME - len(person) - 5]} for {person}"[:MAX_ACTOR_NAME]
+    return Actor(f"agent:{_hashed('agent', session_secret)}", name)
 
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"))

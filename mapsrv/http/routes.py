@@ -26,6 +26,7 @@ class Family(enum.Enum):
     WEB = "web"  # the Quart app (pages, the rest of the JSON API, static files)
     METRICS = "metrics"  # Prometheus
     PROBE = "probe"  # /health and /ready (answered by the Quart app)
+    OAUTH_METADATA = "oauth_metadata"  # RFC 9728 metadata of the MCP endpoint (mapsrv.mcp.endpoints)
 
     @property
     def transport(self) -> str:
@@ -84,7 +85,18 @@ ROUTES: tuple[Route, ...] = (
     _route("/mcp", r"/mcp/?", Family.MCP_HTTP, origin_checked=True),
     _route("/sse", r"/sse", Family.MCP_SSE, origin_checked=True),
     _route("/messages/", r"/messages/.*", Family.MCP_MESSAGES, origin_checked=True),
+    # Public metadata for MCP clients (any origin may read it): where to get an access token
+    _route(
+        "/.well-known/oauth-protected-resource",
+        r"/\.well-known/oauth-protected-resource(/mcp)?",
+        Family.OAUTH_METADATA,
+    ),
     _route("/name", r"/name", Family.WEB, origin_checked=True),
+    # people signing in (mapsrv.web.signin): the issuer sends the browser back to /auth/callback
+    _route("/login", r"/login", Family.WEB),
+    _route("/auth/callback", r"/auth/callback", Family.WEB),
+    _route("/logout", r"/logout", Family.WEB, origin_checked=True),
+    _route("/me", r"/me", Family.WEB),
     _route("/maps", r"/maps", Family.WEB),
     _route("/maps.json", r"/maps\.json", Family.WEB),
     _route(

@@ -28,7 +28,7 @@ async def resolve(hub: MapHub, kind: str, key: str, user: str | None, *, claim: 
     entry = await hub.get(key)
     if claim and user is not None:
         await hub.claim(entry, user)
-    if entry.owner is None or entry.owner != user:
+    if not await hub.people.owns(entry, user):
         raise NotFound("map not found")
     return entry
 

@@ -23,6 +23,7 @@ from mapsrv.hub.catalog import Catalog
 from mapsrv.hub.edits import HEAVY_BATCH, changes_json, plan_redo, plan_undo, plan_write, weight
 from mapsrv.hub.fanout import Fanout, Subscription, Viewer, ViewerFactory, parse_version
 from mapsrv.hub.links import Links
+from mapsrv.hub.people import People
 from mapsrv.hub.pointers import Pointers
 from mapsrv.hub.presence import Member, Presence
 from mapsrv.hub.registry import MapEntry, Registry
@@ -77,6 +78,7 @@ class MapHub:
         self.links = Links(self.store, self.registry, self.fanout, self.get)
         self.pointers = Pointers(self.store, self.presence.sender, self._broadcast)
         self.catalog = Catalog(self.store, self.registry, self.fanout, retention=retention)
+        self.people = People(self.store)  # who signed in (``people``)
         # One person's process (a private ``mapsrv stdio``): every map is theirs, listed for
         # their browser and their agent alike.
         self.private = False
@@ -226,6 +228,28 @@ class MapHub:
     ) -> list[MapSummary]:
         """A person's or an agent's maps, newest change first (``catalog.Catalog.maps_of``)."""
         return await self.catalog.maps_of(owner=owner, principal=principal, maker=maker)
+
+    async def maps_of_user(self, user: str) -> list[MapSummary]:
+        """A browser user's maps: its own and, signed in, the person's (every browser they signed
+        in with, and what agents acting for them made), newest change first."""
+        return await self._maps_of_owners(
+            await self.people.owners_of(user), await self.people.person_of(user)
+        )
+
+    async def maps_of_person(self, person: str) -> list[MapSummary]:
+        """A person's maps, for an agent acting for them: what they made in any browser they
+        signed in with, and what agents made for them."""
+        return await self._maps_of_owners(await self.people.owners_of_person(person), person)
+
+    async def _maps_of_owners(self, owners: list[str], person: str | None) -> list[MapSummary]:
+        found: dict[str, MapSummary] = {}
+        for owner in owners:
+            for summary in await self.maps_of(owner=owner):
+                found.setdefault(summary.meta.id, summary)
+        if person is not None:
+            for summary in await self.maps_of(principal=person):
+                found.setdefault(summary.meta.id, summary)
+        return sorted(found.values(), key=lambda s: s.updated, reverse=True)
 
     async def remember_opened(self, user: str, entry: MapEntry) -> None:
         """``user`` opened the map through its edit link: it joins their list."""

@@ -24,7 +24,7 @@ from mapsrv.core.changes import Actor, agent_actor
 from mapsrv.http.identity import ApiKeys, ClientIdentity
 from mapsrv.mcp.sdk import connection_of
 
-__all__ = ["agent_of", "client_of", "in_session"]
+__all__ = ["GRANT", "agent_of", "client_of", "in_session", "request_principal"]
 
 _PROCESS_SECRET = secrets.token_hex(16)  # stdio: the one client of this process
 _SECRET_KEY = "mapsrv.agent"
@@ -36,13 +36,15 @@ def agent_of(ctx: ServerRequestContext[Any, Any], principal: str | None, clients
     request = ctx.request
     if not isinstance(request, Request):
         return agent_actor(name, _PROCESS_SECRET)
+    grant = request.scope.get(GRANT)
+    person = grant.name if grant is not None else None  # the person its access token acts for
     connection = connection_of(ctx)
     if not connection.has_standalone_channel:  # a 2026-07-28 request: no session to key on
         peer = request.client.host if request.client else ""
         client = clients.of(peer, request.headers.get("x-forwarded-for"))
-        return agent_actor(name, json.dumps(["request", principal, client, name]))
+        return agent_actor(name, json.dumps(["request", principal, client, name]), person)
     secret = connection.state.setdefault(_SECRET_KEY, secrets.token_hex(16))
-    return agent_actor(name, str(secret))
+    return agent_actor(name, str(secret), person)
 
 
 def in_session(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -52,12 +54,26 @@ def in_session(ctx: ServerRequestContext[Any, Any]) -> bool:
     return not isinstance(ctx.request, Request) or connection_of(ctx).has_standalone_channel
 
 
+GRANT = "mapsrv.grant"  # the ASGI scope key of a request's checked access token (tokens.Grant)
+
+
+def request_principal(request: Any, keys: ApiKeys) -> str | None:
+    """Who a request acts for: the person of its access token (``oidc:<sub>``), else its API
+    key's name, else nobody. Stdio has no HTTP request: nobody."""
+    if not isinstance(request, Request):
+        return None
+    grant = request.scope.get(GRANT)
+    if grant is not None:
+        return str(grant.principal)
+    return keys.principal(request.headers)
+
+
 def client_of(ctx: ServerRequestContext[Any, Any], *, keys: ApiKeys, clients: ClientIdentity) -> str:
     """Whom a request counts against for a quota: its API key, else its address (stdio: the one
     client of the process)."""
     request = ctx.request
     if not isinstance(request, Request):
         return ""
-    key = keys.principal(request.headers)
+    key = request_principal(request, keys)
     peer = request.client.host if request.client else ""
     return f"key:{key}" if key else clients.of(peer, request.headers.get("x-forwarded-for"))

@@ -12,6 +12,7 @@ MCP App (``apps``).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -36,10 +37,11 @@ from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.http.identity import ApiKeys, ClientIdentity
 from mapsrv.http.responses import send_error
 from mapsrv.http.routes import Family, lookup
+from mapsrv.http.tokens import AccessTokens, Issuer, IssuerUnreachable, TokenRefused, resource_metadata
 from mapsrv.http.types import Message, Receive, Scope, Send, header
 from mapsrv.hub import MapEntry, MapHub
 from mapsrv.image.service import MapImages
-from mapsrv.mcp.agents import agent_of, client_of, in_session
+from mapsrv.mcp.agents import GRANT, agent_of, client_of, in_session, request_principal
 from mapsrv.mcp.apps import map_app
 from mapsrv.mcp.errors import json_rpc_errors
 from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
@@ -53,7 +55,7 @@ from mapsrv.mcp.sessions import (
     json_rpc_failed,
 )
 from mapsrv.mcp.subscriptions import MapWatchers, SubscriptionStatistics
-from mapsrv.mcp.tools import INSTRUCTIONS, ToolContext, register_resources, sdk_tools
+from mapsrv.mcp.tools import INSTRUCTIONS, WRITE_TOOLS, ToolContext, register_resources, sdk_tools
 
 __all__ = [
     "McpEndpoints",
@@ -89,7 +91,7 @@ def build_mcp(
     clients = ClientIdentity(config.trusted_proxies)
 
     def context_of(ctx: Context) -> ToolContext:
-        principal = keys.principal(ctx.headers)
+        principal = request_principal(ctx.request_context.request, keys)
         actor = agent_of(ctx.request_context, principal, clients)
         local = not isinstance(ctx.request_context.request, Request)  # stdio: no HTTP request
         return ToolContext(hub, base_url(), principal, actor, images, local, in_session(ctx.request_context))
@@ -155,6 +157,9 @@ class McpEndpoints:
         self.config = config
         self.hub, self.base_url = hub, base_url
         self.keys = ApiKeys(config.api_keys)
+        self._tokens: AccessTokens | None = None
+        # the OpenID provider: MCP's access tokens and the people's sign-in (mapsrv.web.signin)
+        self.issuer = Issuer(config.oidc_issuer) if config.oidc_issuer else None
         self.images = MapImages(config.tile_url)  # the map as an image: the tool's and the web's
         self.mcp = build_mcp(hub, base_url, self.keys, config, self.images)
         security = security_settings(config)
@@ -202,8 +207,8 @@ class McpEndpoints:
             await trio.sleep_forever()
 
     async def _entry_of(self, ctx: ServerRequestContext[Any, Any], map_id: str) -> MapEntry:
-        headers = ctx.request.headers if isinstance(ctx.request, Request) else None
-        return await ToolContext(self.hub, self.base_url(), self.keys.principal(headers)).entry(map_id)
+        principal = request_principal(ctx.request, self.keys)
+        return await ToolContext(self.hub, self.base_url(), principal).entry(map_id)
 
     async def _serve_reaper(self) -> None:
         """Close Streamable HTTP sessions whose first request never came, and forget those the
@@ -228,9 +233,75 @@ class McpEndpoints:
     def handles(self, path: str) -> bool:
         return lookup(path).route.family.is_mcp
 
+    def resource_url(self) -> str:
+        """This server's MCP endpoint: the resource its access tokens must name (``aud``)."""
+        return self.base_url().rstrip("/") + "/mcp"
+
+    def resource_metadata_url(self) -> str:
+        """Where RFC 9728 metadata for the resource is (``mapsrv.web`` serves it)."""
+        return self.base_url().rstrip("/") + "/.well-known/oauth-protected-resource/mcp"
+
+    @property
+    def tokens(self) -> AccessTokens | None:
+        """The access token checks, with an issuer configured (made on first use: the resource's
+        URL is known once the server listens)."""
+        if self.issuer is None:
+            return None
+        if self._tokens is None:
+            self._tokens = AccessTokens(self.issuer, self.resource_url(), self.resource_metadata_url())
+        return self._tokens
+
+    async def resource_metadata(self, scope: Scope, send: Send) -> None:
+        """``GET /.well-known/oauth-protected-resource[/mcp]`` (RFC 9728): the resource and the
+        issuer that makes its tokens. Public, and readable from any origin (browser MCP clients)."""
+        if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            await send_error(send, HttpError(405, "use GET", headers=(("Allow", "GET, HEAD"),)))
+            return
+        body = json.dumps(resource_metadata(self.resource_url(), self.config.oidc_issuer)).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"access-control-allow-origin", b"*"),
+            (b"access-control-allow-headers", b"mcp-protocol-version"),
+            (b"cache-control", b"public, max-age=3600"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] != "GET" else body})
+
+    async def _authorize(self, scope: Scope, receive: Receive) -> tuple[str, Receive]:
+        """With an issuer: the principal of the request's API key or access token (refused with
+        401 or 403 saying why), and its body replayed when it had to be read (a token that may
+        only read: a call of a tool that writes is refused with 403 ``insufficient_scope``)."""
+        tokens = self.tokens
+        assert tokens is not None
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        key = self.keys.principal(headers)  # an API key (scripts) still works beside tokens
+        if key is not None:
+            return key, receive
+        grant = await tokens.check(_bearer(headers))
+        scope[GRANT] = grant
+        if not grant.can_write and scope["method"] == "POST":
+            body, receive = await _buffered(receive, self.config.max_body_size)
+            tool = _write_tool_called(body)
+            if tool is not None:
+                raise tokens.refuse(
+                    f"the tool {tool!r} changes maps: it needs the scope maps:write, this token has only"
+                    " maps:read",
+                    "insufficient_scope",
+                )
+        return grant.principal, receive
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = None
-        if self.keys.enabled:
+        if self.tokens is not None:
+            try:
+                key, receive = await self._authorize(scope, receive)
+            except (TokenRefused, IssuerUnreachable, HttpError) as exc:
+                await _refuse(send, exc)
+                return
+            scope["user"] = AuthenticatedUser(AccessToken(token="", client_id=key, scopes=[]))
+        elif self.keys.enabled:
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             key = self.keys.principal(headers)
             if key is None:
@@ -372,6 +443,50 @@ class McpEndpoints:
             if ended[0] and not ended[1]:
                 with trio.CancelScope(shield=True):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _bearer(headers: dict[str, str]) -> str | None:
+    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    return auth[7:].strip() or None if auth[:7].lower() == "bearer " else None
+
+
+async def _buffered(receive: Receive, limit: int) -> tuple[bytes, Receive]:
+    """The request's whole body (at most ``limit`` bytes), and a ``receive`` that hands it on."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise HttpError(400, "the request ended before its body")
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise HttpError(413, f"the request body is larger than {limit} bytes", code="too_large")
+        if not message.get("more_body"):
+            break
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+        return await receive()
+
+    return bytes(body), replay
+
+
+def _write_tool_called(body: bytes) -> str | None:
+    """The name of a tool that writes which a JSON-RPC message (or batch) calls, if any."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None  # the SDK answers a broken body with its own parse error
+    for message in parsed if isinstance(parsed, list) else [parsed]:
+        if isinstance(message, dict) and message.get("method") == "tools/call":
+            params = message.get("params")
+            name = params.get("name") if isinstance(params, dict) else None
+            if name in WRITE_TOOLS:
+                return str(name)
+    return None
 
 
 def _nosniff(send: Send) -> Send:

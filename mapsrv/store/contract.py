@@ -285,3 +285,19 @@ class Store(Protocol):
     async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
         """Store a map from a backup; False (nothing written) when one with its id is there
         and ``replace`` is not set."""
+
+    # --- people who sign in (issue 36) ----------------------------------------------------------
+
+    async def sign_in(self, user: str, person: str) -> None:
+        """The browser user ``user`` signed in as ``person`` (``oidc:<sub>``): it stands for the
+        person until it signs out, and the maps it owns are the person's for good."""
+
+    async def sign_out(self, user: str) -> None:
+        """The browser user ``user`` signed out: it no longer stands for anybody (the maps it made
+        stay the person's)."""
+
+    async def person_of(self, user: str) -> str | None:
+        """The person a signed-in browser user stands for, else None."""
+
+    async def identities_of(self, person: str) -> list[str]:
+        """Every browser user that ever signed in as ``person``: the maps they own are theirs."""

@@ -128,3 +128,15 @@ class MemoryStore:
 
     async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
         return False  # nothing outlives the process: there is nothing to restore into
+
+    async def sign_in(self, user: str, person: str) -> None:
+        pass  # the hub keeps who signed in (``catalog``)
+
+    async def sign_out(self, user: str) -> None:
+        pass
+
+    async def person_of(self, user: str) -> str | None:
+        return None
+
+    async def identities_of(self, person: str) -> list[str]:
+        return []

@@ -311,6 +311,31 @@ class RedisStore:
     async def remember_last_map(self, user: str, map_id: str) -> None:
         await self._run(lambda c: c.set(f"mapsrv:user:{user}", map_id, px=USER_TTL_MS))
 
+    # people who sign in: mapsrv:person:<user> = "1 <person>" (signed in) or "0 <person>", and
+    # mapsrv:identities:<person>, the set of users that ever signed in as the person; no TTL
+    async def sign_in(self, user: str, person: str) -> None:
+        await self._run(lambda c: c.set(f"mapsrv:person:{user}", f"1 {person}"))
+        await self._run(lambda c: c.sadd(f"mapsrv:identities:{person}", user))
+
+    async def sign_out(self, user: str) -> None:
+        person = await self._person(user)
+        if person is not None:
+            await self._run(lambda c: c.set(f"mapsrv:person:{user}", f"0 {person[1]}"))
+
+    async def _person(self, user: str) -> tuple[bool, str] | None:
+        found = _text(await self._run(lambda c: c.get(f"mapsrv:person:{user}")))
+        if not found or found[1:2] != " ":
+            return None
+        return found[0] == "1", found[2:]
+
+    async def person_of(self, user: str) -> str | None:
+        person = await self._person(user)
+        return person[1] if person is not None and person[0] else None
+
+    async def identities_of(self, person: str) -> list[str]:
+        users = await self._run(lambda c: c.smembers(f"mapsrv:identities:{person}"))
+        return sorted(u for u in (_text(v) for v in users) if u)
+
     async def claim(self, map_id: str, owner: str) -> str | None:
         script = self._script(CLAIM)
         claimed = _text(await self._run(lambda c: script(keys=[_map_key(map_id)], args=[owner], client=c)))

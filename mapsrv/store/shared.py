@@ -73,6 +73,7 @@ class SharedMemory:
         self.edits: dict[str, tuple[str, bool]] = {}  # edit key -> (map id, still opens it)
         self.presence: dict[str, dict[str, tuple[str, float]]] = {}  # map -> sender -> (text, until)
         self.users: dict[str, str] = {}
+        self.people: dict[str, tuple[str, bool]] = {}  # browser user -> (person, signed in)
         self.gone: set[str] = set()
         self.clock: Callable[[], float] = time.time
         self.up = True
@@ -330,6 +331,24 @@ class SharedStore:
     async def remember_last_map(self, user: str, map_id: str) -> None:
         await self._call()
         self.memory.users[user] = map_id
+
+    async def sign_in(self, user: str, person: str) -> None:
+        await self._call()
+        self.memory.people[user] = (person, True)
+
+    async def sign_out(self, user: str) -> None:
+        await self._call()
+        if user in self.memory.people:
+            self.memory.people[user] = (self.memory.people[user][0], False)
+
+    async def person_of(self, user: str) -> str | None:
+        await self._call()
+        person, signed_in = self.memory.people.get(user, ("", False))
+        return person if signed_in else None
+
+    async def identities_of(self, person: str) -> list[str]:
+        await self._call()
+        return sorted(u for u, (p, _) in self.memory.people.items() if p == person)
 
     async def claim(self, map_id: str, owner: str) -> str | None:
         await self._call()

@@ -350,6 +350,18 @@ class SqliteStore:
     async def claim(self, map_id: str, owner: str) -> str | None:
         return await self._call(self.db.claim, map_id, owner)
 
+    async def sign_in(self, user: str, person: str) -> None:
+        await self._call(self.db.sign_in, user, person)
+
+    async def sign_out(self, user: str) -> None:
+        await self._call(self.db.sign_out, user)
+
+    async def person_of(self, user: str) -> str | None:
+        return await self._call(self.db.person_of, user)
+
+    async def identities_of(self, person: str) -> list[str]:
+        return await self._call(self.db.identities_of, person)
+
     async def touch(self, entries: Sequence[Touched]) -> None:
         if entries:
             await self._call(self.db.touch, [map_id for map_id, _, _ in entries], self.clock())

@@ -10,6 +10,7 @@ store's worker thread (``mapsrv.store.sqlite``) on its one connection, each step
                twice, whatever became of a reply
     edit_keys  key -> map id and whether it still opens the map (a turned-off key answers so)
     opened     (user, map_id): maps a browser user opened through an edit link (their list)
+    people     (user, person, signed_in): the person (oidc:<sub>) a browser user signed in as
     users      browser user -> the map "/" opens for them
     gone       the ids and keys of deleted maps (they answer 410 Gone)
 
@@ -73,6 +74,10 @@ CREATE TABLE IF NOT EXISTS opened (
 CREATE INDEX IF NOT EXISTS opened_map ON opened (map_id);
 CREATE TABLE IF NOT EXISTS users (user TEXT PRIMARY KEY, last_map TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gone (key TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS people (
+    user TEXT PRIMARY KEY, person TEXT NOT NULL, signed_in INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS people_person ON people (person);
 """
 
 _SUMMARY = (
@@ -287,6 +292,22 @@ class Db:
     def remember_last_map(self, user: str, map_id: str) -> None:
         with self.transaction():
             self.conn.execute("INSERT OR REPLACE INTO users VALUES (?, ?)", (user, map_id))
+
+    def sign_in(self, user: str, person: str) -> None:
+        with self.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO people VALUES (?, ?, 1)", (user, person))
+
+    def sign_out(self, user: str) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE people SET signed_in = 0 WHERE user = ?", (user,))
+
+    def person_of(self, user: str) -> str | None:
+        row = self.conn.execute("SELECT person FROM people WHERE user = ? AND signed_in", (user,)).fetchone()
+        return row[0] if row else None
+
+    def identities_of(self, person: str) -> list[str]:
+        rows = self.conn.execute("SELECT user FROM people WHERE person = ? ORDER BY user", (person,))
+        return [user for (user,) in rows]
 
     def remember_opened(self, user: str, map_id: str, now: float) -> None:
         with self.transaction():

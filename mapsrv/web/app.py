@@ -20,6 +20,7 @@ from mapsrv.http.guards import origin_of
 from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.routes import route_of
 from mapsrv.http.templates import environment
+from mapsrv.http.tokens import Issuer
 from mapsrv.hub import MapHub
 from mapsrv.image.service import MapImages
 from mapsrv.web.api import api
@@ -27,6 +28,7 @@ from mapsrv.web.context import WebContext
 from mapsrv.web.maps import maps
 from mapsrv.web.pages import PACKAGE, pages
 from mapsrv.web.probes import probes
+from mapsrv.web.signin import signin
 from mapsrv.web.static import TEMPLATES, find_static_dir, served_files, static_files
 
 __all__ = ["create_app", "error_response", "security_headers"]
@@ -70,6 +72,7 @@ def create_app(
     hub: MapHub,
     draining: Callable[[], bool] = lambda: False,
     images: MapImages | None = None,
+    issuer: Issuer | None = None,
 ) -> QuartTrio:
     app = QuartTrio(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
@@ -83,6 +86,7 @@ def create_app(
         static_dir=static_dir,
         served=served_files(static_dir),
         images=images if images is not None else MapImages(config.tile_url),
+        issuer=issuer,
     ).install(app.extensions)
     headers = security_headers(config)
 
@@ -122,6 +126,6 @@ def create_app(
     async def on_http_error(exc: HTTPException) -> Response:
         return error_response(_from_http(exc, config))
 
-    for blueprint in (pages, maps, api, probes, static_files):
+    for blueprint in (pages, maps, api, probes, static_files, signin):
         app.register_blueprint(blueprint)
     return app

@@ -12,6 +12,7 @@ from quart import current_app, request
 
 from mapsrv.config import Config
 from mapsrv.http.identity import user_from_cookies
+from mapsrv.http.tokens import Issuer
 from mapsrv.hub import MapHub
 from mapsrv.image.service import MapImages
 
@@ -28,6 +29,7 @@ class WebContext:
     static_dir: Path
     served: frozenset[str]  # the files of static_dir, by name
     images: MapImages  # the map as an image (/m/<id>/image.png)
+    issuer: Issuer | None = None  # the OpenID provider people sign in with (``signin``)
 
     def install(self, extensions: dict[str, object]) -> None:
         extensions[_KEY] = self

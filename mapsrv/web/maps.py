@@ -52,12 +52,12 @@ async def _listed(ctx: WebContext) -> list[MapSummary]:
         return await ctx.hub.maps_of()
     if user is None:
         return []
-    return await ctx.hub.maps_of(owner=user)
+    return await ctx.hub.maps_of_user(user)
 
 
-def _line(ctx: WebContext, summary: MapSummary, user: str | None, now: float) -> dict[str, Any]:
+def _line(ctx: WebContext, summary: MapSummary, owners: list[str], now: float) -> dict[str, Any]:
     meta = summary.meta
-    mine = ctx.hub.private or (user is not None and meta.owner == user)
+    mine = ctx.hub.private or meta.owner in owners
     url = f"/m/{meta.id}" if mine else f"/e/{meta.edit_key}"
     line: dict[str, Any] = {
         "title": summary.title,
@@ -80,18 +80,29 @@ def _line(ctx: WebContext, summary: MapSummary, user: str | None, now: float) ->
 async def _lines(ctx: WebContext) -> list[dict[str, Any]]:
     user = current_user()
     now = datetime.now(UTC).timestamp()
+    owners = await ctx.hub.people.owners_of(user)
     # A map opened through a link that is turned off since no longer opens: leave it out.
     return [
-        _line(ctx, s, user, now)
+        _line(ctx, s, owners, now)
         for s in await _listed(ctx)
-        if ctx.hub.private or s.meta.owner == user or s.meta.edit_key
+        if ctx.hub.private or s.meta.owner in owners or s.meta.edit_key
     ]
+
+
+async def _account(ctx: WebContext) -> dict[str, Any]:
+    """Who this browser is, for the page's header: sign in, or who is signed in and sign out."""
+    person = await ctx.hub.people.person_of(current_user())
+    return {
+        "sign_in": ctx.issuer is not None and bool(ctx.config.oidc_client_id),
+        "signed_in": person is not None,
+        "name": name_from_cookies(request.headers.get("Cookie")) or "",
+    }
 
 
 @maps.get("/maps")
 async def list_page() -> Response:
     ctx = web_context()
-    page = render("mapsrv.web", MAPS_TEMPLATE, maps=await _lines(ctx))
+    page = render("mapsrv.web", MAPS_TEMPLATE, maps=await _lines(ctx), account=await _account(ctx))
     return Response(page, content_type="text/html")
 
 
@@ -107,7 +118,7 @@ async def _owned(map_id: str) -> tuple[WebContext, MapEntry]:
         raise NotFound("map not found")
     user = current_user()
     entry = await ctx.hub.get(map_id)
-    if not ctx.hub.private and (user is None or entry.owner != user):
+    if not ctx.hub.private and not await ctx.hub.people.owns(entry, user):
         raise NotFound("map not found")
     return ctx, entry
 

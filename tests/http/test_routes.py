@@ -33,6 +33,7 @@ HANDLERS = {
     Family.METRICS: "_metrics",
     Family.PROBE: "_web",
     Family.WEB: "_web",
+    Family.OAUTH_METADATA: "_oauth_metadata",
 }
 
 
@@ -69,6 +70,13 @@ def examples(map_id: str, view_key: str, edit_key: str) -> dict[str, tuple[str, 
         "/maps.json": ("GET", "/maps.json", {}),
         "/maps/{id}/action": ("POST", f"/maps/{map_id}/rename", {"json": {"title": "Trip"}}),
         "/static/": ("GET", "/static/map.js", {}),
+        # with no issuer configured, a 404 (tests/mcp/test_authorization.py serves it)
+        # sign-in: 404 with no issuer configured (tests/web/test_signin.py signs people in)
+        "/login": ("GET", "/login", {}),
+        "/auth/callback": ("GET", "/auth/callback?code=c&state=s", {}),
+        "/me": ("GET", "/me", {}),
+        "/logout": ("POST", "/logout", {}),
+        "/.well-known/oauth-protected-resource": ("GET", "/.well-known/oauth-protected-resource/mcp", {}),
         "other": ("GET", "/no/such/page", {}),
     }
 

@@ -9,6 +9,21 @@ tool errors (``isError``) whose text says how to fix the call.
 """
 
 from mapsrv.mcp.tools.context import ToolContext
-from mapsrv.mcp.tools.registry import INSTRUCTIONS, TOOLS, ToolSpec, register_resources, sdk_tools
+from mapsrv.mcp.tools.registry import (
+    INSTRUCTIONS,
+    TOOLS,
+    WRITE_TOOLS,
+    ToolSpec,
+    register_resources,
+    sdk_tools,
+)
 
-__all__ = ["INSTRUCTIONS", "TOOLS", "ToolContext", "ToolSpec", "register_resources", "sdk_tools"]
+__all__ = [
+    "INSTRUCTIONS",
+    "TOOLS",
+    "WRITE_TOOLS",
+    "ToolContext",
+    "ToolSpec",
+    "register_resources",
+    "sdk_tools",
+]

@@ -10,6 +10,7 @@ from mapsrv.core import feature_ids
 from mapsrv.core.changes import SYSTEM, Actor
 from mapsrv.core.ops import Op
 from mapsrv.errors import Gone, NotFound
+from mapsrv.http.tokens import is_person
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.image.service import MapImages
 
@@ -18,8 +19,9 @@ __all__ = ["ToolContext", "acknowledgement"]
 
 @dataclass(frozen=True)
 class ToolContext:
-    """One tool call's view of the server. ``principal`` is the name of the caller's API key
-    (None without keys): a map made with a key is that key's alone. ``actor`` is the agent the
+    """One tool call's view of the server. ``principal`` is the name of the caller's API key, or
+    the person its access token acts for (``oidc:<sub>``), or None: a map made with either is
+    theirs alone. ``actor`` is the agent the
     caller's writes are attributed to (``mapsrv.mcp.agents``), whose own changes ``undo`` reverts."""
 
     hub: MapHub
@@ -31,6 +33,11 @@ class ToolContext:
     # One agent over time (stdio, or a session of its own): its actor names the maps it made.
     # A keyless 2026-07-28 request's actor is shared by everyone behind the same host and client.
     in_session: bool = True
+
+    @property
+    def person(self) -> str | None:
+        """The person an agent with an access token acts for: the maps it makes are theirs."""
+        return self.principal if is_person(self.principal) else None
 
     async def entry(self, map_id: str) -> MapEntry:
         """The map, or the same NotFound for unknown, expired and foreign ids."""

@@ -111,7 +111,7 @@ async def draw(
             ops.append(_camera(features))
     url = None
     if map_id is None:
-        entry = await tc.hub.create_map(principal=tc.principal, maker=tc.actor.id)
+        entry = await tc.hub.create_map(owner=tc.person, principal=tc.principal, maker=tc.actor.id)
         map_id, url = entry.id, tc.links(entry)[0]
     out = await tc.write(map_id, ops, expected_version, base_version)
     if url is not None:

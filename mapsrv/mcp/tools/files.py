@@ -74,7 +74,7 @@ async def import_file(
     imported = await read_upload(data, format, tc.hub.limits, layer=layer, simplify=simplify)
     url = None
     if map_id is None:
-        entry = await tc.hub.create_map(principal=tc.principal, maker=tc.actor.id)
+        entry = await tc.hub.create_map(owner=tc.person, principal=tc.principal, maker=tc.actor.id)
         map_id, url = entry.id, tc.links(entry)[0]
     else:
         entry = await tc.entry(map_id)

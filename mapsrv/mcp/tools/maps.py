@@ -12,6 +12,7 @@ from pydantic import Field
 from mapsrv.core.model import check_bounds, check_id, check_text, check_zoom
 from mapsrv.core.ops import AddLayer, FitBounds, Op, SetLayerVisibility, SetTitle, SetView
 from mapsrv.errors import Forbidden, InvalidInput
+from mapsrv.http.tokens import is_person
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.places import Resolver, places_ready
 from mapsrv.mcp.tools.results import answer
@@ -34,7 +35,7 @@ async def create_map(tc: ToolContext, title: Title = "") -> CallToolResult:
     """Make a new, empty map. Give the user its url; it shows every change live. (draw without
     map_id also makes one.)"""
     title = check_text("title", title, tc.hub.limits.max_title)
-    entry = await tc.hub.create_map(principal=tc.principal, title=title, maker=tc.actor.id)
+    entry = await tc.hub.create_map(owner=tc.person, principal=tc.principal, title=title, maker=tc.actor.id)
     url, view_url = tc.links(entry)
     out = {"map_id": entry.id, "url": url, "view_url": view_url, "version": entry.state.version}
     if entry.edit_key:  # for people who edit with the owner (the owner can turn it off)
@@ -56,6 +57,8 @@ async def list_maps(
     hub = tc.hub
     if tc.local and hub.private:
         found = await hub.maps_of()  # a private process: every map is the person's
+    elif is_person(tc.principal):
+        found = await hub.maps_of_person(str(tc.principal))  # an agent acting for a person
     elif tc.principal is not None:
         found = await hub.maps_of(principal=tc.principal)
     elif tc.in_session:
@@ -88,6 +91,9 @@ async def delete_map(tc: ToolContext, map_id: MapId) -> CallToolResult:
         (tc.local and tc.hub.private)
         or (tc.principal is not None and entry.principal == tc.principal)
         or (tc.principal is None and tc.in_session and entry.maker == tc.actor.id and entry.owner is None)
+        or (
+            is_person(tc.principal) and entry.owner in await tc.hub.people.owners_of_person(str(tc.principal))
+        )
     )
     if not mine:
         raise Forbidden("only the map's owner can delete it: ask them to, from the map's page")

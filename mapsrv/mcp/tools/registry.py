@@ -34,7 +34,7 @@ from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read, read_map
 from mapsrv.mcp.tools.results import tool_error
 
-__all__ = ["INSTRUCTIONS", "TOOLS", "ToolSpec", "register_resources", "sdk_tool", "sdk_tools"]
+__all__ = ["INSTRUCTIONS", "TOOLS", "WRITE_TOOLS", "ToolSpec", "register_resources", "sdk_tool", "sdk_tools"]
 
 INSTRUCTIONS = """\
 mapsrv shows a live map in the user's browser; what you draw appears at once. draw puts many
@@ -109,6 +109,8 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(nearest_place, "Nearest place to a point", _READ),
     ToolSpec(measure, "Measure distance, area, bearing", _READ, {"minProperties": 1}),
 )
+# The tools a token with only maps:read may not call (MCP authorization, ``mapsrv.http.tokens``).
+WRITE_TOOLS = frozenset(spec.name for spec in TOOLS if not spec.hints.read_only_hint)
 
 
 class _RawArguments(ArgModelBase):

@@ -1,0 +1,332 @@
+"""MCP authorization: mapsrv as an OAuth 2.1 resource server for its MCP endpoints.
+
+With an OpenID Connect issuer configured, an MCP client presents an access token the issuer
+made for this server (RFC 8707: its ``aud`` is mapsrv's MCP URL, the *resource*). A token is a
+JWT checked here for its signature (the issuer's published keys, JWKS), issuer, audience, expiry
+and scopes (``maps:read`` to use the maps, ``maps:write`` to change them); it is never passed on.
+The token's subject is the person the agent acts for: ``oidc:<sub>`` is the principal that owns
+what the agent makes.
+
+The issuer's metadata (OpenID discovery, else RFC 8414) and keys are fetched on first use and
+kept: a token signed with a key id not seen yet refetches the keys (the issuer rotated them), at
+most once per ``REFETCH_S``, so a stream of made-up key ids cannot make mapsrv hammer the issuer;
+the keys are refetched anyway after ``KEYS_TTL_S``. A token already checked is remembered until it
+expires (at most ``CACHE_SIZE`` of them), so a session's every request costs a dictionary lookup.
+``/.well-known/oauth-protected-resource/mcp`` (RFC 9728) tells clients where to get tokens; a
+request without a valid one gets 401 with ``WWW-Authenticate: Bearer resource_metadata=...``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+import trio
+
+from mapsrv.errors import MapsrvError
+
+__all__ = [
+    "ALGORITHMS",
+    "PERSON_PREFIX",
+    "READ",
+    "SCOPES",
+    "WRITE",
+    "AccessTokens",
+    "Grant",
+    "Issuer",
+    "IssuerUnreachable",
+    "TokenRefused",
+    "bearer_challenge",
+    "is_person",
+    "principal_of",
+    "resource_metadata",
+]
+
+READ, WRITE = "maps:read", "maps:write"
+SCOPES = (READ, WRITE)
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+LEEWAY_S = 30  # clocks differ
+REFETCH_S = 30.0  # at most one key refetch per this long for an unknown key id
+KEYS_TTL_S = 3600.0  # the keys are fetched again after this long, rotation or not
+FETCH_TIMEOUT_S = 5.0
+CACHE_SIZE = 4096  # tokens already checked, kept until they expire
+MAX_TOKEN = 16 * 1024  # longer is not a token
+
+
+class TokenRefused(MapsrvError):
+    """No usable token: 401 (``invalid_token``) or 403 (``insufficient_scope``), each with the
+    ``WWW-Authenticate`` challenge that tells the client what to do."""
+
+    status = 401
+    jsonrpc_code = -32001
+    code = "unauthorized"
+
+    def __init__(self, message: str, *, metadata_url: str, error: str = "invalid_token") -> None:
+        super().__init__(message)
+        self.error = error
+        self.metadata_url = metadata_url
+        if error == "insufficient_scope":
+            self.status, self.code, self.jsonrpc_code = 403, "forbidden", -32003
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [("WWW-Authenticate", bearer_challenge(self.metadata_url, self.error, str(self)))]
+
+
+class IssuerUnreachable(MapsrvError):
+    """The issuer's metadata or keys could not be fetched: 503, try again."""
+
+    status = 503
+    jsonrpc_code = -32011
+    code = "unavailable"
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [("Retry-After", "5")]
+
+
+def bearer_challenge(metadata_url: str, error: str | None = None, description: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value (RFC 6750 and RFC 9728): where the resource's metadata is,
+    and why this request was refused."""
+    parts = [f'resource_metadata="{metadata_url}"']
+    if error:
+        parts.append(f'error="{error}"')
+        if error == "insufficient_scope":
+            parts.append(f'scope="{" ".join(SCOPES)}"')
+    if description:
+        parts.append('error_description="' + description.replace("\\", "").replace('"', "'")[:200] + '"')
+    return "Bearer " + ", ".join(parts)
+
+
+def resource_metadata(resource: str, issuer: str) -> dict[str, Any]:
+    """RFC 9728 protected resource metadata for mapsrv's MCP endpoint."""
+    return {
+        "resource": resource,
+        "authorization_servers": [issuer],
+        "scopes_supported": list(SCOPES),
+        "bearer_methods_supported": ["header"],
+        "resource_name": "mapsrv",
+    }
+
+
+PERSON_PREFIX = "oidc:"
+
+
+def principal_of(subject: str) -> str:
+    """The principal a person is to the store: never an API key's name (those have no ``:``)."""
+    return PERSON_PREFIX + subject
+
+
+def is_person(principal: str | None) -> bool:
+    """Whether a principal is a person (signed in, or acted for with an access token)."""
+    return principal is not None and principal.startswith(PERSON_PREFIX)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a checked token lets its bearer do, and for whom."""
+
+    principal: str  # oidc:<sub>
+    subject: str
+    scopes: frozenset[str]
+    client_id: str  # the OAuth client the person authorized (azp or client_id), if the token says
+    name: str  # the person's name if the token carries one
+    expires_at: float
+
+    @property
+    def can_write(self) -> bool:
+        return WRITE in self.scopes
+
+
+def _scopes(claims: dict[str, Any]) -> frozenset[str]:
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        return frozenset(scope.split())
+    scp = claims.get("scp")
+    if isinstance(scp, list):
+        return frozenset(s for s in scp if isinstance(s, str))
+    if isinstance(scp, str):
+        return frozenset(scp.split())
+    return frozenset()
+
+
+class Issuer:
+    """One OpenID Connect issuer: its metadata (OpenID discovery, else RFC 8414) and its signing
+    keys, fetched on first use and kept (see the module's docstring). MCP's token checks and the
+    people's sign-in (``mapsrv.web.signin``) share one."""
+
+    def __init__(self, url: str, *, http: httpx.AsyncClient | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._http = http
+        self._metadata: dict[str, Any] | None = None
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._keys_at = float("-inf")
+        self._refetched_at = float("-inf")
+        self._fetching = trio.Lock()
+        self.refetches = 0  # key fetches, for tests and metrics
+
+    async def metadata(self) -> dict[str, Any]:
+        """The issuer's metadata (``authorization_endpoint``, ``token_endpoint``, ``jwks_uri``...)."""
+        if self._metadata is None:
+            self._metadata = await self._discover()
+        return self._metadata
+
+    async def key(self, kid: Any) -> jwt.PyJWK | None:
+        """The issuer's signing key ``kid``, or None when it publishes no such key."""
+        now = time.monotonic()
+        if now - self._keys_at > KEYS_TTL_S:
+            await self._fetch_keys(now)
+        key = self._find(kid)
+        if key is None and now - self._refetched_at > REFETCH_S:
+            self._refetched_at = now
+            await self._fetch_keys(now)  # the issuer may have rotated its keys
+            key = self._find(kid)
+        return key
+
+    def _find(self, kid: Any) -> jwt.PyJWK | None:
+        if isinstance(kid, str):
+            return self._keys.get(kid)
+        return next(iter(self._keys.values())) if len(self._keys) == 1 else None
+
+    async def _fetch_keys(self, now: float) -> None:
+        async with self._fetching:
+            if self._keys_at >= now:  # fetched while this task waited
+                return
+            uri = (await self.metadata()).get("jwks_uri")
+            if not isinstance(uri, str) or not uri:
+                raise IssuerUnreachable(f"the issuer {self.url} publishes no keys (jwks_uri)")
+            jwks = await self._get_json(uri)
+            keys: dict[str, jwt.PyJWK] = {}
+            for index, entry in enumerate(jwks.get("keys") or []):
+                if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+                    continue
+                try:
+                    key = jwt.PyJWK(entry)
+                except jwt.PyJWTError:
+                    continue  # a key type this library cannot use: not one tokens are signed with
+                keys[str(entry.get("kid", index))] = key
+            self._keys, self._keys_at = keys, time.monotonic()
+            self.refetches += 1
+
+    async def _discover(self) -> dict[str, Any]:
+        for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
+            try:
+                found = await self._get_json(self.url + path)
+            except IssuerUnreachable:
+                continue
+            if str(found.get("issuer", "")).rstrip("/") != self.url:
+                raise IssuerUnreachable(
+                    f"the issuer's metadata names another issuer: {found.get('issuer')!r}"
+                )
+            return found
+        raise IssuerUnreachable(f"cannot read the metadata of the issuer {self.url}: try again later")
+
+    async def _get_json(self, url: str) -> dict[str, Any]:
+        http = self._http or httpx.AsyncClient(timeout=FETCH_TIMEOUT_S)
+        try:
+            with trio.fail_after(FETCH_TIMEOUT_S):
+                response = await http.get(url, headers={"accept": "application/json"})
+            response.raise_for_status()
+            body = json.loads(response.content)
+        except (trio.TooSlowError, httpx.HTTPError, ValueError) as exc:
+            raise IssuerUnreachable(
+                f"cannot reach the issuer {self.url} ({type(exc).__name__}): try again later"
+            ) from None
+        finally:
+            if self._http is None:
+                await http.aclose()
+        if not isinstance(body, dict):
+            raise IssuerUnreachable(f"the issuer's {url} is not a JSON object")
+        return body
+
+
+class AccessTokens:
+    """Checks access tokens for ``resource`` from ``issuer`` (see the module's docstring)."""
+
+    def __init__(self, issuer: Issuer, resource: str, metadata_url: str) -> None:
+        self.issuer = issuer
+        self.resource = resource
+        self.metadata_url = metadata_url
+        self._checked: OrderedDict[bytes, Grant] = OrderedDict()
+
+    def refuse(self, message: str, error: str = "invalid_token") -> TokenRefused:
+        return TokenRefused(message, metadata_url=self.metadata_url, error=error)
+
+    async def check(self, token: str | None) -> Grant:
+        """The grant of a valid token for this resource, else ``TokenRefused`` saying why."""
+        if not token:
+            raise self.refuse("this server needs an access token: send Authorization: Bearer <token>")
+        if len(token) > MAX_TOKEN:
+            raise self.refuse("the access token is too long to be one")
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._checked.get(digest)
+        now = time.time()
+        if known is not None:
+            if known.expires_at + LEEWAY_S > now:
+                self._checked.move_to_end(digest)
+                return known
+            del self._checked[digest]
+            raise self.refuse("the access token expired: get a new one")
+        grant = await self._verify(token)
+        self._checked[digest] = grant
+        while len(self._checked) > CACHE_SIZE:
+            self._checked.popitem(last=False)
+        return grant
+
+    async def _verify(self, token: str) -> Grant:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise self.refuse("the access token is not a JWT") from None
+        alg = header.get("alg")
+        if alg not in ALGORITHMS:
+            raise self.refuse(f"the access token's algorithm {alg!r} is not accepted") from None
+        key = await self.issuer.key(header.get("kid"))
+        if key is None:
+            raise self.refuse("the access token is signed by a key the issuer does not publish")
+        try:
+            claims = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[alg],
+                audience=self.resource,
+                issuer=self.issuer.url,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise self.refuse("the access token expired: get a new one") from None
+        except jwt.InvalidAudienceError:
+            raise self.refuse(
+                f"the access token is for another resource: its audience must be {self.resource}"
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise self.refuse(
+                f"the access token comes from another issuer: this server trusts {self.issuer.url}"
+            ) from None
+        except jwt.InvalidSignatureError:
+            raise self.refuse("the access token's signature does not verify with the issuer's keys") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise self.refuse(f"the access token has no {exc.claim!r} claim") from None
+        except jwt.PyJWTError as exc:
+            raise self.refuse(f"the access token is not valid: {exc}") from None
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject:
+            raise self.refuse("the access token names nobody (sub)")
+        scopes = _scopes(claims)
+        if READ not in scopes and WRITE not in scopes:
+            raise self.refuse(f"the access token grants neither {READ} nor {WRITE}", "insufficient_scope")
+        client = claims.get("azp") or claims.get("client_id") or ""
+        name = claims.get("name") or claims.get("preferred_username") or ""
+        return Grant(
+            principal=principal_of(subject),
+            subject=subject,
+            scopes=scopes,
+            client_id=client if isinstance(client, str) else "",
+            name=name if isinstance(name, str) else "",
+            expires_at=float(claims["exp"]),
+        )

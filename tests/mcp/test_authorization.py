@@ -8,6 +8,7 @@ person: the maps it makes are theirs, listed for them, and never for another per
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -29,6 +30,7 @@ from support import start_server
 from support.mcp import INITIALIZE, MCP_ACCEPT
 from support.openid import new_key, open_provider, sign_in
 from support.processes import free_port
+from support.redis_server import open_redis
 
 from mapsrv.server import Server
 
@@ -46,9 +48,10 @@ async def authorized_server(nursery: trio.Nursery) -> tuple[Server, int]:
 
 
 def agent(server: Server, token: str, name: str = "claude") -> Client:
+    """An MCP client with ``token``, talking to this process (whatever its public URL)."""
     http = httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=10)
     return Client(
-        streamable_http_client(server.url + "mcp", http_client=http),
+        streamable_http_client(server.binds[0].rstrip("/") + "/mcp", http_client=http),
         client_info=Implementation(name=name, version="1"),
     )
 
@@ -239,3 +242,70 @@ async def test_the_sdk_oauth_client_finds_the_issuer_registers_signs_in_and_call
         assert [m["map_id"] for m in listed["maps"]] == [drawn.structured_content["map_id"]]
         entry = await server.hub.get(drawn.structured_content["map_id"])
         assert entry.principal == "oidc:ana"
+
+
+async def test_two_processes_sharing_redis_never_mix_two_peoples_maps(nursery: trio.Nursery) -> None:
+    """Two processes behind one public URL, one Redis: Ana's agent draws on A, Ben's on B; each
+    person's list, asked of either process, holds their maps and never the other's; Ana signs in
+    with her browser on B and finds the map her agent made on A."""
+    port = free_port()
+    public = f"http://127.0.0.1:{free_port()}/"  # what the ingress would answer to; nobody listens
+    async with open_redis() as redis_url, httpx.AsyncClient(timeout=10) as http:
+        common: dict[str, Any] = {
+            "store": redis_url,
+            "public_url": public,
+            "oidc_issuer": f"http://127.0.0.1:{port}",
+            "oidc_client_id": "mapsrv-web",
+            "oidc_client_secret": "web-secret-0123456789",
+        }
+        a = await start_server(nursery, **common)
+        b = await start_server(nursery, **common)
+        web = {
+            "client_id": "mapsrv-web",
+            "client_secret": "web-secret-0123456789",
+            "redirect_uris": [public + "auth/callback"],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+        }
+        async with open_provider(port, public + "mcp", clients=[web]) as provider:
+            ana = provider.mint({"sub": "ana", "scope": "maps:read maps:write", "name": "Ana Lima"})
+            ben = provider.mint({"sub": "ben", "scope": "maps:read maps:write", "name": "Ben Okafor"})
+            async with agent(a, ana) as on_a:
+                anas = (await on_a.call_tool("draw", DRAW)).structured_content["map_id"]
+            async with agent(b, ben) as on_b:
+                bens = (await on_b.call_tool("draw", DRAW)).structured_content["map_id"]
+            for server in (a, b):
+                for token, mine in ((ana, anas), (ben, bens)):
+                    async with agent(server, token) as client:
+                        listed = (await client.call_tool("list_maps", {})).structured_content
+                    assert [m["map_id"] for m in listed["maps"]] == [mine]
+
+            # Ana's browser signs in on B (the callback comes back through the public URL)
+            browser = httpx.AsyncClient(base_url=b.binds[0], timeout=10)
+            started = await browser.get("/login")
+            back = await sign_in(started.headers["location"], "ana")
+            returned = urlsplit(back)
+            finished = await browser.get(f"/auth/callback?{returned.query}")
+            assert finished.status_code == 303, finished.text
+            listed = (await browser.get("/maps.json")).json()["maps"]
+            assert [m["id"] for m in listed] == [anas]
+            assert (await browser.get(f"/m/{bens}/state")).status_code == 404
+            await browser.aclose()
+            assert (await http.get(b.binds[0] + "/me")).json()["signed_in"] is False, "another browser: nobody"
+
+
+async def test_the_issuers_new_keys_are_followed(nursery: trio.Nursery) -> None:
+    """The issuer rotates its signing key (here: the provider comes back with a new one): a token
+    signed with the new key is accepted at once (mapsrv fetches the keys again for a key id it
+    has not seen), one signed with the withdrawn key no longer is."""
+    server, port = await authorized_server(nursery)
+    async with open_provider(port, server.url + "mcp") as before:
+        old = before.mint({"scope": "maps:read maps:write"})
+        assert (await initialize(server, old)).status_code == 200
+    async with open_provider(port, server.url + "mcp") as after:
+        assert after.kid != before.kid
+        new = after.mint({"scope": "maps:read maps:write"})
+        assert (await initialize(server, new)).status_code == 200
+        fresh_old = before.mint({"scope": "maps:read maps:write", "jti": "another"})  # not cached
+        refused = await initialize(server, fresh_old)
+        assert refused.status_code == 401 and "does not publish" in refused.json()["error"]["message"]

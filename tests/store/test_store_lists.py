@@ -144,3 +144,24 @@ async def test_a_new_edit_link_takes_the_map_off_the_lists_of_who_had_the_old(ba
     )
     assert await store.maps_of(owner="bob") == [], "Bob was shut out: his list must not let him back in"
     assert [s.meta.id for s in await store.maps_of(owner="alice")] == [state.id]
+
+
+@ONE_PROCESS
+async def test_people_who_sign_in_and_the_browsers_they_signed_in_with(backend: Backend) -> None:
+    """Issue 36: a browser user signed in as a person stands for them until it signs out; every
+    browser that ever signed in as the person stays theirs (its maps are the person's)."""
+    store = (await backend.connect()).store
+    assert await store.person_of("laptop") is None and await store.identities_of("oidc:ana") == []
+    await store.sign_in("laptop", "oidc:ana")
+    await store.sign_in("phone", "oidc:ana")
+    await store.sign_in("work", "oidc:ben")
+    assert await store.person_of("laptop") == "oidc:ana" and await store.person_of("work") == "oidc:ben"
+    assert await store.identities_of("oidc:ana") == ["laptop", "phone"]
+    await store.sign_out("phone")
+    assert await store.person_of("phone") is None, "signed out: it stands for nobody"
+    assert await store.identities_of("oidc:ana") == ["laptop", "phone"], "its maps stay hers"
+    await store.sign_out("nobody")  # never signed in: nothing happens
+    assert await store.person_of("nobody") is None
+    await store.sign_in("phone", "oidc:ana")
+    assert await store.person_of("phone") == "oidc:ana"
+    assert await store.identities_of("oidc:ben") == ["work"]

@@ -648,6 +648,7 @@ def public_paths() -> tuple[list[str], list[str]]:
         for kind in ("m", "e", "v"):
             web.append(re.sub(r"<[^>]+>", "x", re.sub(r"<any\([a-z, ]+\):kind>", kind, rule)))
     web += ["/m/x/events", "/e/x/events", "/v/x/events", "/e/x/ops", "/static/leaflet/leaflet.js"]
+    web += ["/.well-known/oauth-protected-resource/mcp"]  # answered in front of the Quart app
     mcp = ["/mcp", "/mcp/", "/sse", "/messages/?session_id=abc"]
     return sorted(set(web)), mcp
 

@@ -169,6 +169,10 @@ class Issuer:
         self._fetching = trio.Lock()
         self.refetches = 0  # key fetches, for tests and metrics
 
+    async def identifier(self) -> str:
+        """The issuer exactly as its metadata and tokens name it (``iss``; some end in ``/``)."""
+        return str((await self.metadata())["issuer"])
+
     async def metadata(self) -> dict[str, Any]:
         """The issuer's metadata (``authorization_endpoint``, ``token_endpoint``, ``jwks_uri``...)."""
         if self._metadata is None:
@@ -294,7 +298,7 @@ class AccessTokens:
                 key=key.key,
                 algorithms=[alg],
                 audience=self.resource,
-                issuer=self.issuer.url,
+                issuer=await self.issuer.identifier(),
                 leeway=LEEWAY_S,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )

@@ -182,7 +182,7 @@ async def _id_token_claims(ctx: WebContext, issuer: Issuer, id_token: Any, nonce
             key=key.key,
             algorithms=[alg],
             audience=ctx.config.oidc_client_id,
-            issuer=issuer.url,
+            issuer=await issuer.identifier(),
             leeway=LEEWAY_S,
             options={"require": ["exp", "iat", "iss", "aud", "sub"]},
         )

@@ -291,7 +291,9 @@ async def test_two_processes_sharing_redis_never_mix_two_peoples_maps(nursery: t
             assert [m["id"] for m in listed] == [anas]
             assert (await browser.get(f"/m/{bens}/state")).status_code == 404
             await browser.aclose()
-            assert (await http.get(b.binds[0] + "/me")).json()["signed_in"] is False, "another browser: nobody"
+            assert (await http.get(b.binds[0] + "/me")).json()["signed_in"] is False, (
+                "another browser: nobody"
+            )
 
 
 async def test_the_issuers_new_keys_are_followed(nursery: trio.Nursery) -> None:

@@ -1,13 +1,17 @@
 """``mapsrv backup FILE`` and ``mapsrv restore FILE``: every map of a store in one gzip file.
 
 The file is JSON lines: a header, one line per map (``MapRecord``: its keys and owners, its state
-at its version, the newest events of its log, who opened it through an edit link), and a trailer
-that counts the maps, so that a file cut short is known as such::
+at its version, the newest events of its log, who opened it through an edit link), one line per
+browser that signed in as a person (``PersonLink``; version 2), and a trailer that counts them, so
+that a file cut short is known as such::
 
-    {"format": "mapsrv-backup", "version": 1, "created": 1795570000.0, "store": "sqlite"}
+    {"format": "mapsrv-backup", "version": 2, "created": 1795570000.0, "store": "sqlite"}
     {"map": {...}}
     ...
-    {"end": true, "maps": 123}
+    {"person": {"user": "...", "person": "oidc:...", "signed_in": true}}
+    {"end": true, "maps": 123, "people": 4}
+
+Version 1 files (no people) are read as before.
 
 A backup streams: a page of map ids at a time, one map at a time, written to ``FILE.partial`` and
 renamed into place once complete and flushed to disk; it never holds the store still. Against a
@@ -36,14 +40,25 @@ from urllib.parse import urlsplit
 import trio
 
 from mapsrv.core.codec import event_from_wire, state_from_json, wire
-from mapsrv.store import MapMeta, MapRecord, Store, open_store_from_url
+from mapsrv.store import MapMeta, MapRecord, PersonLink, Store, open_store_from_url
 from mapsrv.store.sqlite import StoreOpenError, open_reader, sqlite_path
 from mapsrv.store.sqlite_db import Db
 
-__all__ = ["FORMAT", "VERSION", "BackupError", "Done", "backup", "read_records", "restore"]
+__all__ = [
+    "FORMAT",
+    "READS",
+    "VERSION",
+    "BackupError",
+    "Done",
+    "backup",
+    "read_backup",
+    "read_records",
+    "restore",
+]
 
 FORMAT = "mapsrv-backup"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)  # the versions this mapsrv restores
 PAGE = 200  # map ids read at a time
 
 
@@ -144,6 +159,12 @@ class _Source:
         assert self.store is not None
         return await self.store.dump(map_id)
 
+    async def people(self) -> list[PersonLink]:
+        if self.reader is not None:
+            return await trio.to_thread.run_sync(self.reader.people)
+        assert self.store is not None
+        return await self.store.people()
+
 
 async def backup(url: str, file: Path) -> Done:
     """Every map of the store at ``url`` into ``file`` (see the module's docstring)."""
@@ -186,7 +207,11 @@ async def backup(url: str, file: Path) -> Done:
                     count += 1
                 if not cursor:
                     break
-            out.write(json.dumps({"end": True, "maps": count}) + "\n")
+            people = await source.people()
+            for link in people:
+                person = {"user": link.user, "person": link.person, "signed_in": link.signed_in}
+                out.write(json.dumps({"person": person}, separators=(",", ":")) + "\n")
+            out.write(json.dumps({"end": True, "maps": count, "people": len(people)}) + "\n")
             nursery.cancel_scope.cancel()
         out.close()
         await trio.to_thread.run_sync(_fsync_rename, partial, file)
@@ -243,8 +268,25 @@ def _lines(file: Path) -> Iterator[tuple[int, str]]:
 
 def read_records(file: Path) -> Iterator[MapRecord]:
     """Every map in a backup, each checked; ``BackupError`` names the first thing wrong."""
-    total = None
-    count = 0
+    for item in read_backup(file):
+        if isinstance(item, MapRecord):
+            yield item
+
+
+def _person(raw: Any) -> PersonLink:
+    if not isinstance(raw, dict):
+        raise ValueError("not an object")
+    user, person, signed_in = raw.get("user"), raw.get("person"), raw.get("signed_in")
+    if not isinstance(user, str) or not isinstance(person, str) or not isinstance(signed_in, bool):
+        raise ValueError("user, person and signed_in are text, text and true or false")
+    return PersonLink(user, person, signed_in)
+
+
+def read_backup(file: Path) -> Iterator[MapRecord | PersonLink]:
+    """Every map and every sign-in link in a backup, each checked; ``BackupError`` names the
+    first thing wrong."""
+    total: dict[str, Any] | None = None
+    maps = people = 0
     for number, line in _lines(file):
         try:
             raw = json.loads(line)
@@ -253,16 +295,24 @@ def read_records(file: Path) -> Iterator[MapRecord]:
         if number == 1:
             if not isinstance(raw, dict) or raw.get("format") != FORMAT:
                 raise BackupError(f"{file} is not a mapsrv backup (its first line says no format {FORMAT!r})")
-            if raw.get("version") != VERSION:
+            if raw.get("version") not in READS:
                 raise BackupError(
                     f"{file} is a backup of version {raw.get('version')!r};"
-                    f" this mapsrv reads version {VERSION}"
+                    f" this mapsrv reads versions {', '.join(map(str, READS))}"
                 )
             continue
         if total is not None:
             raise BackupError(f"{file}: line {number} follows the end of the backup")
         if isinstance(raw, dict) and raw.get("end") is True:
-            total = raw.get("maps")
+            total = raw
+            continue
+        if isinstance(raw, dict) and "person" in raw:
+            try:
+                link = _person(raw["person"])
+            except ValueError as exc:
+                raise BackupError(f"{file}: line {number} is not a valid sign-in ({exc})") from None
+            people += 1
+            yield link
             continue
         try:
             if not isinstance(raw, dict) or "map" not in raw:
@@ -270,12 +320,14 @@ def read_records(file: Path) -> Iterator[MapRecord]:
             record = _from_json(raw["map"])
         except (ValueError, KeyError, TypeError) as exc:
             raise BackupError(f"{file}: line {number} is not a valid map ({exc})") from None
-        count += 1
+        maps += 1
         yield record
     if total is None:
         raise BackupError(f"{file} is cut short: it has no end line (a backup that did not finish?)")
-    if total != count:
-        raise BackupError(f"{file} says it holds {total} maps but holds {count}")
+    if total.get("maps") != maps:
+        raise BackupError(f"{file} says it holds {total.get('maps')} maps but holds {maps}")
+    if total.get("people", 0) != people:
+        raise BackupError(f"{file} says it holds {total.get('people')} sign-ins but holds {people}")
 
 
 async def restore(url: str, file: Path, *, merge: bool = False) -> Done:
@@ -283,7 +335,7 @@ async def restore(url: str, file: Path, *, merge: bool = False) -> Done:
     started = time.perf_counter()
     if urlsplit(url).scheme == "memory":
         raise BackupError("memory:// keeps nothing after the process: restore into sqlite:// or redis://")
-    checked = await trio.to_thread.run_sync(lambda: sum(1 for _ in read_records(file)))
+    checked = await trio.to_thread.run_sync(lambda: sum(1 for _ in read_records(file)))  # whole file
     try:
         store = open_store_from_url(url, ttl=600, log_size=1024)
     except StoreOpenError as exc:
@@ -298,11 +350,14 @@ async def restore(url: str, file: Path, *, merge: bool = False) -> Done:
                 f"the store at {_safe(url)} has maps already: restore into an empty store, or add --merge"
                 " to add the backup's maps beside them (maps it has already are left alone)"
             )
-        records = read_records(file)
+        records = read_backup(file)
         while True:
             record = await trio.to_thread.run_sync(next, records, None)
             if record is None:
                 break
+            if isinstance(record, PersonLink):
+                await store.restore_person(record)
+                continue
             try:
                 if await store.restore(record):
                     written += 1

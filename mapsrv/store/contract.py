@@ -26,6 +26,7 @@ __all__ = [
     "MapRecord",
     "MapSummary",
     "Missing",
+    "PersonLink",
     "Reconnected",
     "RemoteEvent",
     "Store",
@@ -96,6 +97,15 @@ class MapRecord:
     used: float  # unix seconds it was last opened or changed (retention counts from here)
     retired_edit_keys: tuple[str, ...] = ()  # turned-off edit keys, still answering "turned off"
     opened_by: tuple[str, ...] = ()  # browser users who opened it through its edit link
+
+
+@dataclass(frozen=True, order=True)
+class PersonLink:
+    """A browser user that signed in as a person (``oidc:<sub>``), and whether it still is."""
+
+    user: str
+    person: str
+    signed_in: bool
 
 
 @dataclass(frozen=True)
@@ -301,3 +311,9 @@ class Store(Protocol):
 
     async def identities_of(self, person: str) -> list[str]:
         """Every browser user that ever signed in as ``person``: the maps they own are theirs."""
+
+    async def people(self) -> list[PersonLink]:
+        """Every browser user that ever signed in, and as whom (for a backup)."""
+
+    async def restore_person(self, link: PersonLink) -> None:
+        """Put back a link from a backup."""

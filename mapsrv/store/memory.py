@@ -15,6 +15,7 @@ from mapsrv.store.contract import (
     MapMeta,
     MapRecord,
     MapSummary,
+    PersonLink,
     StoreMessage,
     StoreStatistics,
     Touched,
@@ -140,3 +141,9 @@ class MemoryStore:
 
     async def identities_of(self, person: str) -> list[str]:
         return []
+
+    async def people(self) -> list[PersonLink]:
+        return []
+
+    async def restore_person(self, link: PersonLink) -> None:
+        pass

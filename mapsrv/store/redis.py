@@ -67,6 +67,7 @@ from mapsrv.store.contract import (
     MapMeta,
     MapRecord,
     MapSummary,
+    PersonLink,
     StoreMessage,
     StoreStatistics,
     StoreUnavailable,
@@ -311,22 +312,19 @@ class RedisStore:
     async def remember_last_map(self, user: str, map_id: str) -> None:
         await self._run(lambda c: c.set(f"mapsrv:user:{user}", map_id, px=USER_TTL_MS))
 
-    # people who sign in: mapsrv:person:<user> = "1 <person>" (signed in) or "0 <person>", and
-    # mapsrv:identities:<person>, the set of users that ever signed in as the person; no TTL
+    # people who sign in: the hash mapsrv:people, user -> "1 <person>" (signed in) or "0 <person>",
+    # and mapsrv:identities:<person>, the users that ever signed in as the person; no TTL
     async def sign_in(self, user: str, person: str) -> None:
-        await self._run(lambda c: c.set(f"mapsrv:person:{user}", f"1 {person}"))
+        await self._run(lambda c: c.hset(PEOPLE, user, f"1 {person}"))
         await self._run(lambda c: c.sadd(f"mapsrv:identities:{person}", user))
 
     async def sign_out(self, user: str) -> None:
         person = await self._person(user)
         if person is not None:
-            await self._run(lambda c: c.set(f"mapsrv:person:{user}", f"0 {person[1]}"))
+            await self._run(lambda c: c.hset(PEOPLE, user, f"0 {person[1]}"))
 
     async def _person(self, user: str) -> tuple[bool, str] | None:
-        found = _text(await self._run(lambda c: c.get(f"mapsrv:person:{user}")))
-        if not found or found[1:2] != " ":
-            return None
-        return found[0] == "1", found[2:]
+        return _person_link(await self._run(lambda c: c.hget(PEOPLE, user)))
 
     async def person_of(self, user: str) -> str | None:
         person = await self._person(user)
@@ -335,6 +333,19 @@ class RedisStore:
     async def identities_of(self, person: str) -> list[str]:
         users = await self._run(lambda c: c.smembers(f"mapsrv:identities:{person}"))
         return sorted(u for u in (_text(v) for v in users) if u)
+
+    async def people(self) -> list[PersonLink]:
+        links = await self._run(lambda c: c.hgetall(PEOPLE))
+        out = []
+        for user, value in links.items():
+            found = _person_link(value)
+            if found is not None:
+                out.append(PersonLink(_text(user) or "", found[1], found[0]))
+        return sorted(out)
+
+    async def restore_person(self, link: PersonLink) -> None:
+        await self._run(lambda c: c.hset(PEOPLE, link.user, f"{int(link.signed_in)} {link.person}"))
+        await self._run(lambda c: c.sadd(f"mapsrv:identities:{link.person}", link.user))
 
     async def claim(self, map_id: str, owner: str) -> str | None:
         script = self._script(CLAIM)
@@ -573,3 +584,13 @@ class RedisStore:
 
     async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
         return await self.catalog.restore(record, replace)
+
+
+PEOPLE = "mapsrv:people"
+
+
+def _person_link(value: Any) -> tuple[bool, str] | None:
+    found = _text(value)
+    if not found or found[1:2] != " ":
+        return None
+    return found[0] == "1", found[2:]

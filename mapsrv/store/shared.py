@@ -36,6 +36,7 @@ from mapsrv.store.contract import (
     MapMeta,
     MapRecord,
     MapSummary,
+    PersonLink,
     Reconnected,
     RemoteEvent,
     StoreMessage,
@@ -349,6 +350,14 @@ class SharedStore:
     async def identities_of(self, person: str) -> list[str]:
         await self._call()
         return sorted(u for u, (p, _) in self.memory.people.items() if p == person)
+
+    async def people(self) -> list[PersonLink]:
+        await self._call()
+        return sorted(PersonLink(u, p, signed_in) for u, (p, signed_in) in self.memory.people.items())
+
+    async def restore_person(self, link: PersonLink) -> None:
+        await self._call()
+        self.memory.people[link.user] = (link.person, link.signed_in)
 
     async def claim(self, map_id: str, owner: str) -> str | None:
         await self._call()

@@ -43,6 +43,7 @@ from mapsrv.store.contract import (
     MapMeta,
     MapRecord,
     MapSummary,
+    PersonLink,
     Reconnected,
     StoreMessage,
     StoreStatistics,
@@ -361,6 +362,12 @@ class SqliteStore:
 
     async def identities_of(self, person: str) -> list[str]:
         return await self._call(self.db.identities_of, person)
+
+    async def people(self) -> list[PersonLink]:
+        return await self._call(self.db.people)
+
+    async def restore_person(self, link: PersonLink) -> None:
+        await self._call(self.db.restore_person, link)
 
     async def touch(self, entries: Sequence[Touched]) -> None:
         if entries:

@@ -28,7 +28,7 @@ from typing import Any
 from mapsrv.core import Event, MapState, apply_events
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
 from mapsrv.core.ids import map_ref
-from mapsrv.store.contract import MapMeta, MapRecord, MapSummary
+from mapsrv.store.contract import MapMeta, MapRecord, MapSummary, PersonLink
 
 __all__ = ["SCHEMA_VERSION", "CommitRow", "Db"]
 
@@ -308,6 +308,17 @@ class Db:
     def identities_of(self, person: str) -> list[str]:
         rows = self.conn.execute("SELECT user FROM people WHERE person = ? ORDER BY user", (person,))
         return [user for (user,) in rows]
+
+    def people(self) -> list[PersonLink]:
+        rows = self.conn.execute("SELECT user, person, signed_in FROM people ORDER BY user")
+        return [PersonLink(user, person, bool(signed_in)) for user, person, signed_in in rows]
+
+    def restore_person(self, link: PersonLink) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO people VALUES (?, ?, ?)",
+                (link.user, link.person, int(link.signed_in)),
+            )
 
     def remember_opened(self, user: str, map_id: str, now: float) -> None:
         with self.transaction():

@@ -143,6 +143,10 @@ def backup_file(tmp_path: Path) -> Iterator[Path]:
                 await store.create(MapMeta(state.id, f"view{n}".ljust(22, "x"), "alice", None), state)
                 new, events = apply_all(state, [marker])
                 await store.commit(state.id, 0, events, new, snapshot=False, batch_id="")
+            # alice signed in as Ana; so did a phone, which signed out since
+            await store.sign_in("alice", "oidc:ana")
+            await store.sign_in("phone", "oidc:ana")
+            await store.sign_out("phone")
             nursery.cancel_scope.cancel()
 
     trio.run(fill)
@@ -150,6 +154,40 @@ def backup_file(tmp_path: Path) -> Iterator[Path]:
     done = mapsrv("backup", str(file), "--store", f"sqlite://{source}")
     assert done.returncode == 0, done.stderr
     yield file
+
+
+async def test_sign_ins_travel_with_a_backup_into_redis(backup_file: Path) -> None:
+    """A person's browsers stay theirs across a move from SQLite to Redis (issue 36); a version 1
+    backup, which has no sign-ins, still restores."""
+    good = lines_of(backup_file)
+    assert json.loads(good[0])["version"] == 2 and json.loads(good[-1]) == {
+        "end": True,
+        "maps": 2,
+        "people": 2,
+    }
+    old = backup_file.with_name("v1.gz")
+    with gzip.open(old, "wt") as f:
+        header = {**json.loads(good[0]), "version": 1}
+        maps = [line for line in good[1:-1] if line.startswith('{"map"')]
+        f.writelines([json.dumps(header) + "\n", *maps, json.dumps({"end": True, "maps": 2}) + "\n"])
+    async with open_redis() as url, open_redis() as other:
+        assert (await run("restore", str(backup_file), "--store", url)).returncode == 0
+        assert (await run("restore", str(old), "--store", other)).returncode == 0
+        for target, people in ((url, 2), (other, 0)):
+            redis = RedisStore(target, ttl=600, log_size=1024)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(redis.serve)
+                await wait_until(lambda redis=redis: redis.available)
+                links = await redis.people()
+                assert len(links) == people
+                if people:
+                    assert (
+                        await redis.person_of("alice") == "oidc:ana"
+                        and await redis.person_of("phone") is None
+                    )
+                    assert await redis.identities_of("oidc:ana") == ["alice", "phone"]
+                assert len(await redis.maps_of(owner="alice")) == 2
+                nursery.cancel_scope.cancel()
 
 
 def lines_of(file: Path) -> list[str]:

@@ -15,7 +15,7 @@ from test_store_contract import ONE_PROCESS, Backend, SqliteBackend
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.changes import Change, Inverse, person_actor
 from mapsrv.core.parse import parse_op
-from mapsrv.store import COMMITTED, MapMeta, Store
+from mapsrv.store import COMMITTED, MapMeta, PersonLink, Store
 
 DAY = 86400.0
 MARKER = parse_op({"op": "add_feature", "type": "marker", "coords": [1, 2]}, Limits())
@@ -165,3 +165,14 @@ async def test_people_who_sign_in_and_the_browsers_they_signed_in_with(backend: 
     await store.sign_in("phone", "oidc:ana")
     assert await store.person_of("phone") == "oidc:ana"
     assert await store.identities_of("oidc:ben") == ["work"]
+    await store.sign_out("work")
+    assert await store.people() == [
+        PersonLink("laptop", "oidc:ana", True),
+        PersonLink("phone", "oidc:ana", True),
+        PersonLink("work", "oidc:ben", False),
+    ]
+    await store.restore_person(PersonLink("tablet", "oidc:ben", True))  # from a backup
+    assert await store.person_of("tablet") == "oidc:ben" and await store.identities_of("oidc:ben") == [
+        "tablet",
+        "work",
+    ]

@@ -18,6 +18,8 @@ Keys share a hash tag per map (``mapsrv:{<id>}:...``) so one map lives in one Re
     mapsrv:edit:{key}    edit key -> map id, or "-<map id>" once the owner turned it off
     mapsrv:rate:{kind}:{client}  a client's rate limit: its theoretical arrival time (GCRA), expiring
                          when its bucket is full again
+    mapsrv:people        hash: browser user -> "1 <person>" signed in, "0 <person>" signed out (no TTL)
+    mapsrv:identities:{person}  set: every browser user that signed in as the person (no TTL)
 
 One Lua script per atomic step. A write is ``COMMIT``: if the batch's id is already in
 ``batches`` it answers "already committed" and writes nothing (a commit whose reply was lost, or

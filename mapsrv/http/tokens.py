@@ -20,16 +20,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import jwt
 import trio
 
 from mapsrv.errors import MapsrvError
+
+log = logging.getLogger("mapsrv.auth")
+T = TypeVar("T")
 
 __all__ = [
     "ALGORITHMS",
@@ -54,7 +59,8 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 LEEWAY_S = 30  # clocks differ
 REFETCH_S = 30.0  # at most one key refetch per this long for an unknown key id
 KEYS_TTL_S = 3600.0  # the keys are fetched again after this long, rotation or not
-FETCH_TIMEOUT_S = 5.0
+FETCH_TIMEOUT_S = 5.0  # for the issuer's metadata or keys, in all
+RETRY_S = 5.0  # after a failed fetch, the issuer counts as down for this long
 CACHE_SIZE = 4096  # tokens already checked, kept until they expire
 MAX_TOKEN = 16 * 1024  # longer is not a token
 
@@ -167,6 +173,8 @@ class Issuer:
         self._keys_at = float("-inf")
         self._refetched_at = float("-inf")
         self._fetching = trio.Lock()
+        self._down_until = float("-inf")  # after a failed fetch, answer at once until then
+        self._down_reason = ""
         self.refetches = 0  # key fetches, for tests and metrics
 
     async def identifier(self) -> str:
@@ -176,14 +184,39 @@ class Issuer:
     async def metadata(self) -> dict[str, Any]:
         """The issuer's metadata (``authorization_endpoint``, ``token_endpoint``, ``jwks_uri``...)."""
         if self._metadata is None:
-            self._metadata = await self._discover()
+            self._metadata = await self._fetching_bounded(self._discover)
         return self._metadata
 
+    async def _fetching_bounded(self, fetch: Callable[[], Awaitable[T]]) -> T:
+        """``fetch()`` within ``FETCH_TIMEOUT_S`` in all; a failure is remembered for
+        ``RETRY_S``, so that while the issuer is down or hung every request is answered at once
+        rather than each waiting out the timeout."""
+        if time.monotonic() < self._down_until:
+            raise IssuerUnreachable(self._down_reason)
+        try:
+            with trio.fail_after(FETCH_TIMEOUT_S):
+                return await fetch()
+        except (IssuerUnreachable, trio.TooSlowError) as exc:
+            reason = (
+                str(exc)
+                if isinstance(exc, IssuerUnreachable)
+                else f"the issuer {self.url} did not answer within {FETCH_TIMEOUT_S:g} s: try again later"
+            )
+            self._down_until, self._down_reason = time.monotonic() + RETRY_S, reason
+            raise IssuerUnreachable(reason) from None
+
     async def key(self, kid: Any) -> jwt.PyJWK | None:
-        """The issuer's signing key ``kid``, or None when it publishes no such key."""
+        """The issuer's signing key ``kid``, or None when it publishes no such key. Keys older
+        than ``KEYS_TTL_S`` are fetched again; while the issuer cannot be reached the ones known
+        stay in use."""
         now = time.monotonic()
         if now - self._keys_at > KEYS_TTL_S:
-            await self._fetch_keys(now)
+            try:
+                await self._fetch_keys(now)
+            except IssuerUnreachable:
+                if not self._keys:
+                    raise
+                log.warning("the issuer %s cannot be reached: its keys known so far stay in use", self.url)
         key = self._find(kid)
         if key is None and now - self._refetched_at > REFETCH_S:
             self._refetched_at = now
@@ -203,7 +236,7 @@ class Issuer:
             uri = (await self.metadata()).get("jwks_uri")
             if not isinstance(uri, str) or not uri:
                 raise IssuerUnreachable(f"the issuer {self.url} publishes no keys (jwks_uri)")
-            jwks = await self._get_json(uri)
+            jwks = await self._fetching_bounded(lambda: self._get_json(uri))
             keys: dict[str, jwt.PyJWK] = {}
             for index, entry in enumerate(jwks.get("keys") or []):
                 if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
@@ -232,11 +265,10 @@ class Issuer:
     async def _get_json(self, url: str) -> dict[str, Any]:
         http = self._http or httpx.AsyncClient(timeout=FETCH_TIMEOUT_S)
         try:
-            with trio.fail_after(FETCH_TIMEOUT_S):
-                response = await http.get(url, headers={"accept": "application/json"})
+            response = await http.get(url, headers={"accept": "application/json"})
             response.raise_for_status()
             body = json.loads(response.content)
-        except (trio.TooSlowError, httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError) as exc:
             raise IssuerUnreachable(
                 f"cannot reach the issuer {self.url} ({type(exc).__name__}): try again later"
             ) from None

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import httpx2
+import jwt
 import pytest
 import trio
 from mcp import Client
@@ -26,7 +27,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 from mcp.types import Implementation
-from support import start_server
+from support import start_server, wait_until
 from support.mcp import INITIALIZE, MCP_ACCEPT
 from support.openid import new_key, open_provider, sign_in
 from support.processes import free_port
@@ -311,3 +312,44 @@ async def test_the_issuers_new_keys_are_followed(nursery: trio.Nursery) -> None:
         fresh_old = before.mint({"scope": "maps:read maps:write", "jti": "another"})  # not cached
         refused = await initialize(server, fresh_old)
         assert refused.status_code == 401 and "does not publish" in refused.json()["error"]["message"]
+
+
+async def test_an_issuer_that_is_down_or_hangs_gets_a_503_that_says_so(nursery: trio.Nursery) -> None:
+    """Tokens cannot be checked while the issuer's keys cannot be fetched: 503 with Retry-After
+    and the reason, whether the issuer refuses connections or accepts them and never answers
+    (then mapsrv gives up after 5 s, and answers at once for the next 5 s rather than make
+    every request wait); once the issuer is back, tokens work again."""
+    server, port = await authorized_server(nursery)
+    token = jwt.encode({"sub": "ana"}, new_key(), algorithm="RS256", headers={"kid": "k"})
+    refused = await initialize(server, token)  # nothing listens on the issuer's port
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+    assert "cannot read the metadata of the issuer" in refused.json()["error"]["message"]
+
+    hung: list[trio.SocketStream] = []
+
+    async def never_answer(stream: trio.SocketStream) -> None:
+        hung.append(stream)
+        await trio.sleep_forever()
+
+    listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
+    async with trio.open_nursery() as hanging:
+        hanging.start_soon(trio.serve_listeners, never_answer, listeners)
+        answers: list[httpx.Response] = []
+
+        async def asked_the_hung_issuer() -> bool:
+            answers.append(await initialize(server, token))
+            return bool(hung)
+
+        await wait_until(asked_the_hung_issuer, timeout=30)
+        assert all(a.status_code == 503 for a in answers)
+        assert "did not answer within 5 s" in answers[-1].json()["error"]["message"]
+        hanging.cancel_scope.cancel()
+    for stream in hung:
+        await stream.aclose()
+    async with open_provider(port, server.url + "mcp") as provider:
+        good = provider.mint({"scope": "maps:read maps:write"})
+
+        async def back() -> bool:
+            return (await initialize(server, good)).status_code == 200
+
+        await wait_until(back, timeout=30)

@@ -156,3 +156,31 @@ async def test_a_map_deleted_on_one_process_ends_the_streams_on_another(nursery:
     assert b.find(entry.id) is None
     with pytest.raises(Gone):
         await b.get(entry.id)
+
+
+async def test_people_on_memory_own_what_their_browsers_and_agents_made() -> None:
+    """memory:// keeps sign-ins in the hub (``hub.people``): a person signed in owns what every
+    browser they signed in with made and what agents made for them; signed out, a browser owns
+    only its own; another person owns none of it."""
+    hub = MapHub()
+    laptop = await hub.create_map(owner="laptop")
+    phone = await hub.create_map(owner="phone")
+    agents = await hub.create_map(owner="oidc:ana", principal="oidc:ana")
+    strangers = await hub.create_map(owner="stranger")
+    await hub.people.sign_in("laptop", "oidc:ana")
+    await hub.people.sign_in("phone", "oidc:ana")
+    for entry in (laptop, phone, agents):
+        assert await hub.people.owns(entry, "laptop")
+    assert not await hub.people.owns(strangers, "laptop")
+    listed = {s.meta.id for s in await hub.maps_of_user("laptop")}
+    assert listed == {laptop.id, phone.id, agents.id}
+    assert {s.meta.id for s in await hub.maps_of_person("oidc:ana")} == listed
+    await hub.people.sign_out("phone")
+    assert await hub.people.owns(phone, "phone"), "a browser always owns what it made"
+    assert not await hub.people.owns(laptop, "phone"), "signed out: not the person's other maps"
+    assert await hub.people.owns(phone, "laptop"), "what it made stays the person's"
+    await hub.people.sign_in("work", "oidc:ben")
+    assert (
+        not await hub.people.owns(laptop, "work")
+        and {s.meta.id for s in await hub.maps_of_user("work")} == set()
+    )

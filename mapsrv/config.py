@@ -126,6 +126,7 @@ class Config:
     )
     api_keys: tuple[str, ...] = field(
         default=(),
+        repr=False,
         metadata=_help("API keys for the MCP endpoints, as name:secret (comma-separated); none = open"),
     )
     oidc_issuer: str = field(
@@ -143,7 +144,9 @@ class Config:
         ),
     )
     oidc_client_secret: str = field(
-        default="", metadata=_help("this server's client secret at the issuer (none: a public client)")
+        default="",
+        repr=False,
+        metadata=_help("this server's client secret at the issuer (none: a public client)"),
     )
     max_mcp_sessions: int = field(
         default=1000, metadata=_help("most open MCP sessions (Streamable HTTP and SSE each)")

@@ -21,11 +21,15 @@ __all__ = [
     "close_idle_connections_on_eof",
     "connection_socket",
     "expose_connections",
+    "BACKLOG",
     "hypercorn_config",
     "send_head_with_body",
 ]
 
 COALESCE_UP_TO = 64 * 1024  # a larger body goes in writes of its own rather than be copied
+
+
+BACKLOG = 4096  # connections the kernel queues for accept()
 
 
 def hypercorn_config(
@@ -43,6 +47,10 @@ def hypercorn_config(
     hc.errorlog = logging.getLogger(log)
     hc.keep_alive_timeout = keep_alive
     hc.h11_max_incomplete_size = 64 * 1024  # request line and headers
+    # A deploy moves thousands of viewers at once: hypercorn's 100-deep accept queue overflowed,
+    # and the kernel's SYN retries (1, 3, 7, 15, 31 s) spread 2,000 arrivals over 57 s. The kernel
+    # caps this at net.core.somaxconn (4096 on current Linux). docs/benchmarks.md, "Storms".
+    hc.backlog = BACKLOG
     return hc
 
 

@@ -387,7 +387,7 @@ class MapHub:
             if member is not None:
                 entry.members[sub] = member
                 if member.kind == "person":
-                    sub.initial.append(self.presence.frame(entry.id))
+                    sub.initial.append(self.presence.first_frame(entry.id))
                     if self.pointers.tracks(entry.id):
                         sub.initial.append(self.pointers.frame(entry.id))
         log.debug("map %s: a viewer joined (%d now)", map_ref(entry.id), len(entry.subscribers))

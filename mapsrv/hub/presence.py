@@ -31,6 +31,8 @@ from mapsrv.store import Store, StoreUnavailable
 
 __all__ = [
     "COALESCE",
+    "CROWD",
+    "FRAMES_PER_SECOND",
     "LISTED",
     "MAX_LOCAL",
     "ROLES",
@@ -48,6 +50,12 @@ TTL = 8.0  # seconds a process's share of a map's presence holds unless shared a
 SHARE_INTERVAL = 2.5  # seconds between shares of an unchanged presence (a heartbeat)
 SWEEP = 1.0  # seconds between looks for shares past their time (a killed process)
 COALESCE = 0.02  # seconds within which changes of a map's presence go out as one frame and one share
+# A crowd's frames go out less often: at most this many presence frames a second to a map's
+# viewers here, in all (10,000 viewers: one frame each 0.4 s). Each frame is one write per
+# viewer; a deploy that brought 10,000 viewers at once sent each of them a frame every 20 ms
+# (the loop stalled: issue 37).
+FRAMES_PER_SECOND = 25_000
+CROWD = 100  # members here past which a newcomer's first frame is the last one sent, not a new one
 LISTED = 20  # members a presence frame lists; the rest are counted in "more"
 MAX_LOCAL = 200  # members one process tracks per map; past that a join is only counted
 ROLES = ("owner", "editor", "agent", "viewer")  # the order a frame lists them in
@@ -164,6 +172,15 @@ class Presence:
         listed, more = self.present(map_id)
         return frame(dumps({"present": listed, "more": more}), event="presence")
 
+    def first_frame(self, map_id: str) -> bytes:
+        """A newcomer's first presence frame: on a crowded map the one its viewers were last sent
+        (the next, due within the window, lists the newcomer too), so that a thousand arrivals do
+        not each build one."""
+        m = self._maps.get(map_id)
+        if m is not None and m.sent and len(m.local) + m.overflow > CROWD:
+            return m.sent
+        return self.frame(map_id)
+
     def _changed(self, map_id: str) -> None:
         self._send(map_id)
         if self.store.shared:
@@ -171,17 +188,19 @@ class Presence:
             self._wake.set()
 
     def _send(self, map_id: str) -> None:
-        """A frame to the map's viewers now, unless one went out less than ``COALESCE`` ago:
-        then one when that much has passed, with whatever else changed meanwhile (1,000 people
-        opening a map in a second get at most 50 frames each, not 1,000)."""
+        """A frame to the map's viewers now, unless one went out less than a window ago: then
+        one when the window has passed, with whatever else changed meanwhile (1,000 people
+        opening a map in a second get at most 25 frames each, not 1,000). The window is
+        ``COALESCE``, longer for a crowd (``FRAMES_PER_SECOND``)."""
         m = self._maps.get(map_id)
         if m is None:
             return
         now = trio.current_time()
-        if now - m.sent_at >= COALESCE:
+        window = max(COALESCE, (len(m.local) + m.overflow) / FRAMES_PER_SECOND)
+        if now - m.sent_at >= window:
             self._flush(map_id, m, now)
         elif map_id not in self._later:
-            self._later[map_id] = m.sent_at + COALESCE
+            self._later[map_id] = m.sent_at + window
             self._wake.set()
 
     def _flush(self, map_id: str, m: _Map, now: float) -> None:

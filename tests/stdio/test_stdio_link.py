@@ -207,6 +207,7 @@ async def test_which_maps_stdio_works_on() -> None:
     with pytest.raises(ConfigError, match="'server'"):
         Config(server="127.0.0.1:8000")
     assert "secret" not in repr(Config(server_key="secret"))
+    assert "s3cr3t" not in repr(Config(oidc_issuer="https://id.example", oidc_client_secret="s3cr3t"))
 
 
 def test_headers_come_from_the_messages() -> None:

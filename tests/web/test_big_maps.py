@@ -71,6 +71,9 @@ def settled(tab: Tab) -> None:
 
 
 def shown_labels(tab: Tab) -> list[list[Any]]:
+    # Labels are placed after the map settles, in a later frame (the replay's renderer too): wait
+    # for them on a busy machine rather than read the page a frame early (it failed so in CI).
+    tab.page.wait_for_function(f"() => ({SHOWN})().length >= 20", polling=50)
     boxes: list[list[Any]] = tab.page.evaluate(SHOWN)
     assert 20 <= len(boxes) < COUNT, f"{len(boxes)} labels shown"
     for i, (a, *box_a) in enumerate(boxes):

@@ -1,0 +1,150 @@
+"""A deploy's storm (issue 37): COUNT browsers arrive on one map's view stream at once, hold, then
+all leave at once, while an agent-like writer changes another map 20 times a second and a
+watcher follows it. Reported: how long the arrivals and the departures took, the slowest write
+and the slowest write -> watcher delivery during each, and the server's own event loop stalls
+(its /metrics and its "event loop stalled" log lines, with where it stood).
+
+    python -m tests.bench.storm 10000
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from functools import partial
+import sys
+from typing import Any
+
+import httpx
+import trio
+
+from .harness import SseReader, open_server, percentiles
+
+WRITE_EVERY = 0.05
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def measure(count: int) -> dict[str, Any]:
+    async with open_server("--max-streams-per-client", "1000000") as server:
+        host, port = server.host_port
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            made = await http.get("/", follow_redirects=False)
+            crowd_id = made.headers["location"].rsplit("/", 1)[1]
+            crowd = (await http.get(f"/m/{crowd_id}/state")).json()["view_url"]
+            made = await http.post("/new", headers={"origin": server.url.rstrip("/")}, follow_redirects=False)
+            busy_id = made.headers["location"].rsplit("/", 1)[1]
+            busy_view = (await http.get(f"/m/{busy_id}/state")).json()["view_url"]
+            path = "/" + crowd.split("://", 1)[1].split("/", 1)[1] + "/events"
+            watch_path = "/" + busy_view.split("://", 1)[1].split("/", 1)[1] + "/events"
+            command = [sys.executable, "-m", "tests.bench.storm_client", host, str(port), path, str(count)]
+            client = await trio.lowlevel.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            assert client.stdin is not None and client.stdout is not None
+            phases: dict[str, dict[str, Any]] = {}
+            writes: list[tuple[float, float]] = []  # (started, seconds)
+            sent: dict[int, float] = {}  # version -> when its write began (trio's clock)
+            async with trio.open_nursery() as nursery:
+                watcher = await SseReader.open(host, port, watch_path)
+
+                async def watch() -> None:
+                    await watcher.run()
+
+                async def write() -> None:
+                    n = 0
+                    while True:
+                        n += 1
+                        op = {"op": "add_feature", "type": "marker", "coords": [n % 80, n % 170]}
+                        if n % 100 == 0:
+                            op = {"op": "clear"}
+                        start = trio.current_time()
+                        answer = await http.post(
+                            f"/m/{busy_id}/ops",
+                            json={"ops": [op]},
+                            headers={"origin": server.url.rstrip("/")},
+                        )
+                        took = trio.current_time() - start
+                        writes.append((start, took))
+                        sent[answer.json()["version"]] = start
+                        await trio.sleep(max(0.0, WRITE_EVERY - took))
+
+                nursery.start_soon(watch)
+                nursery.start_soon(write)
+                await trio.sleep(1)
+                lines = client.stdout
+                for phase in ("open", "close"):
+                    profile = os.environ.get("STORM_PROFILE")  # py-spy's collapsed stacks of the phase
+                    if profile:
+                        spy = [
+                            "py-spy",
+                            "record",
+                            "-p",
+                            str(server.pid),
+                            "-r",
+                            "200",
+                            "-d",
+                            "4",
+                            "-f",
+                            "raw",
+                            "--nonblocking",
+                        ]
+                        nursery.start_soon(
+                            partial(
+                                trio.run_process,
+                                [*spy, "-o", f"{profile}-{phase}.txt"],
+                                capture_stdout=True,
+                                capture_stderr=True,
+                                check=False,
+                            )
+                        )
+                        await trio.sleep(0.5)
+                    before = (await http.get("/metrics")).text
+                    logged = len(server.log)
+                    began = trio.current_time()
+                    await client.stdin.send_all(f"{phase}\n".encode())
+                    answer = b""
+                    while b"\n" not in answer:
+                        answer += await lines.receive_some()
+                    ended = trio.current_time()
+                    await trio.sleep(1)  # what the storm left behind, too
+                    after = (await http.get("/metrics")).text
+                    stalls = [
+                        line
+                        for line in server.log[logged:].decode(errors="replace").splitlines()
+                        if "stalled" in line
+                    ]
+                    during = [t for s, t in writes if began <= s <= ended + 1]
+                    lag = [
+                        watcher.arrived[v] - s
+                        for v, s in sent.items()
+                        if began <= s <= ended + 1 and v in watcher.arrived
+                    ]
+                    phases["arrivals" if phase == "open" else "departures"] = {
+                        "seconds": round(ended - began, 3),
+                        "client_says": json.loads(answer.split(b"\n")[0]),
+                        "writes": len(during),
+                        "slowest_write_ms": round(max(during, default=0) * 1000, 1),
+                        "write_p99_ms": percentiles(during)["p99"] if during else None,
+                        "slowest_delivery_ms": round(max(lag, default=0) * 1000, 1),
+                        "loop_stalls": metric(after, "mapsrv_loop_stalls_total")
+                        - metric(before, "mapsrv_loop_stalls_total"),
+                        "longest_stall_ms_ever": round(
+                            metric(after, "mapsrv_loop_longest_stall_seconds") * 1000, 1
+                        ),
+                        "stalls_logged": [line.split("stalled", 1)[1][:300] for line in stalls][:6],
+                    }
+                await client.stdin.send_all(b"quit\n")
+                nursery.cancel_scope.cancel()
+            client.kill()
+    return {"streams": count, **phases}
+
+
+if __name__ == "__main__":
+    # STORM_PROFILE=/tmp/storm: py-spy's collapsed stacks of each phase in /tmp/storm-open.txt
+    # and /tmp/storm-close.txt (py-spy installed, and allowed to attach)
+    print(json.dumps(trio.run(measure, int(sys.argv[1]) if len(sys.argv) > 1 else 10000), indent=1))

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from functools import partial
 import sys
+from functools import partial
 from typing import Any
 
 import httpx
@@ -111,7 +111,9 @@ async def measure(count: int) -> dict[str, Any]:
                     while b"\n" not in answer:
                         answer += await lines.receive_some()
                     ended = trio.current_time()
-                    await trio.sleep(1)  # what the storm left behind, too
+                    await trio.sleep(
+                        4 if profile else 1
+                    )  # what the storm left behind, too (and py-spy's file)
                     after = (await http.get("/metrics")).text
                     stalls = [
                         line

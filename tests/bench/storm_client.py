@@ -27,7 +27,7 @@ def main(host: str, port: int, path: str, count: int) -> None:
     opened = False
     first = 0  # streams that had their first bytes
     while True:
-        for key, events in selector.select(timeout=1.0):
+        for key, _events in selector.select(timeout=1.0):
             if key.data == "stdin":
                 command = sys.stdin.readline().strip()
                 if command == "open":

@@ -38,6 +38,7 @@ from typing import Any
 import trio
 
 from mapsrv.errors import HttpError
+from mapsrv.http.pacing import Pacer
 from mapsrv.http.responses import send_error
 from mapsrv.http.routes import Family, lookup
 from mapsrv.http.types import App, Message, Receive, Send
@@ -84,6 +85,7 @@ class ConnectionStatistics:
     early_responses: int  # responses ready before their request's body was read
     drained: int  # ... whose body was then read and dropped (the connection stayed open)
     closed: int  # ... whose body was too large or too slow (the connection was closed)
+    paced_ends: int = 0  # connection ends that waited their turn in a storm (mapsrv.http.pacing)
 
 
 class _Exchange:
@@ -186,13 +188,15 @@ async def _send_last_shielded(send: Send, message: Message) -> None:
 class ConnectionCounts:
     """What the middleware counts, apart from it (the metrics read it before the app exists)."""
 
-    def __init__(self) -> None:
+    def __init__(self, departures: Pacer | None = None) -> None:
         self.early_responses = 0
         self.drained = 0
         self.closed = 0
+        self._departures = departures
 
     def statistics(self) -> ConnectionStatistics:
-        return ConnectionStatistics(self.early_responses, self.drained, self.closed)
+        paced = self._departures.parked if self._departures is not None else 0
+        return ConnectionStatistics(self.early_responses, self.drained, self.closed, paced)
 
 
 class ConnectionHygiene:

@@ -16,6 +16,8 @@ from hypercorn.events import RawData
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.tcp_server import TCPServer
 
+from mapsrv.http.pacing import Pacer, departures
+
 __all__ = [
     "KeepAliveTimer",
     "close_idle_connections_on_eof",
@@ -81,6 +83,30 @@ def close_idle_connections_on_eof() -> None:
 _CONNECTION: ContextVar[Any] = ContextVar("mapsrv_connection", default=None)
 
 
+class _PacedEnd:
+    """A connection's stream as hypercorn reads it, whose end (EOF, or a reset) waits its turn in
+    a storm of ends (``mapsrv.http.pacing``): what hypercorn and the app do about it follows in
+    that turn. Everything else goes to the stream itself."""
+
+    def __init__(self, stream: Any, pacer: Pacer) -> None:
+        self.inner = stream  # the connection's own stream (a trio.SocketStream on plain TCP)
+        self._stream = stream
+        self._pacer = pacer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        try:
+            data: bytes = await self._stream.receive_some(max_bytes)
+        except trio.BrokenResourceError:
+            await self._pacer.turn()
+            raise
+        if not data:
+            await self._pacer.turn()
+        return data
+
+
 def expose_connections() -> None:
     """Let the ASGI app of a request find the socket its response goes out on, and give each
     connection a ``KeepAliveTimer`` (idempotent).
@@ -96,6 +122,7 @@ def expose_connections() -> None:
     async def run_exposed(self: Any) -> None:
         _CONNECTION.set(self)
         self.idle_task = KeepAliveTimer(self)
+        self.stream = _PacedEnd(self.stream, departures())
         try:
             await run(self)
         finally:
@@ -114,6 +141,7 @@ def connection_socket() -> trio.socket.SocketType | None:
     TCP socket (no TLS) that hypercorn writes HTTP/1.1 on; else None."""
     server = _CONNECTION.get()
     stream = getattr(server, "stream", None)
+    stream = stream.inner if isinstance(stream, _PacedEnd) else stream
     if not isinstance(stream, trio.SocketStream):
         return None
     return stream.socket

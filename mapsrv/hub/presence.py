@@ -196,11 +196,17 @@ class Presence:
         if m is None:
             return
         now = trio.current_time()
-        window = max(COALESCE, (len(m.local) + m.overflow) / FRAMES_PER_SECOND)
-        if now - m.sent_at >= window:
+        crowd = len(m.local) + m.overflow
+        window = max(COALESCE, crowd / FRAMES_PER_SECOND)
+        if now - m.sent_at >= window and crowd <= CROWD:
             self._flush(map_id, m, now)
         elif map_id not in self._later:
-            self._later[map_id] = m.sent_at + window
+            # A crowd's frame waits a window even after a quiet spell: when a crowd leaves at
+            # once, its streams' ends are seen meanwhile, and the frame goes to who stayed rather
+            # than to thousands of sockets already closed.
+            self._later[map_id] = (
+                max(m.sent_at + window, now + COALESCE) if crowd > CROWD else m.sent_at + window
+            )
             self._wake.set()
 
     def _flush(self, map_id: str, m: _Map, now: float) -> None:

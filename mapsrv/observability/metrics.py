@@ -118,6 +118,11 @@ class _Snapshot(Collector):
         early.add_metric(["drained"], s.connections.drained)
         early.add_metric(["closed"], s.connections.closed)
         yield early
+        yield CounterMetricFamily(
+            "mapsrv_connection_ends_paced",
+            "Connection ends that waited their turn in a storm of departures (a few dozen per loop turn)",
+            value=s.connections.paced_ends,
+        )
         yield GaugeMetricFamily(
             "mapsrv_ready", "1 when this process is ready for traffic", value=int(s.ready)
         )
@@ -142,7 +147,9 @@ def _collector_families(c: CollectorStatistics) -> Iterator[Any]:
         longest.add_metric(label, c.longest[generation])
     yield from (passes, seconds, longest)
     yield GaugeMetricFamily(
-        "mapsrv_gc_frozen_objects", "Objects the garbage collector no longer visits (frozen)", value=c.frozen
+        "mapsrv_gc_frozen_objects",
+        "Objects frozen so far: the garbage collector no longer visits them (some may have been freed since)",
+        value=c.frozen,
     )
 
 

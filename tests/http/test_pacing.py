@@ -1,0 +1,97 @@
+"""``mapsrv.http.pacing``: in a storm of connection ends, a few dozen go on per loop turn and
+whatever else is ready runs between the batches; outside a storm nothing waits."""
+
+from __future__ import annotations
+
+import trio
+import trio.testing
+
+from mapsrv.http.pacing import Pacer
+
+
+async def test_a_few_ends_go_straight_on() -> None:
+    pacer = Pacer(per_turn=8)
+    done: list[int] = []
+
+    async def end(n: int) -> None:
+        await pacer.turn()
+        done.append(n)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(8):
+            nursery.start_soon(end, n)
+    assert sorted(done) == list(range(8))
+    assert pacer.parked == 0
+
+
+async def test_a_storm_goes_on_a_batch_per_turn_with_other_work_between() -> None:
+    pacer = Pacer(per_turn=10)
+    order: list[str] = []
+
+    async def end(n: int) -> None:
+        await pacer.turn()
+        order.append("end")
+
+    async def other_work() -> None:
+        # something else that is ready every turn: a write, a heartbeat
+        for _ in range(30):
+            order.append("other")
+            await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        for n in range(100):
+            nursery.start_soon(end, n)
+        nursery.start_soon(other_work)
+    assert order.count("end") == 100
+    assert pacer.parked == 90, "the first batch went straight on, the other 90 waited their turn"
+    runs: list[int] = []  # lengths of the runs of ends with no other work between them
+    current = 0
+    for item in order:
+        if item == "end":
+            current += 1
+        elif current:
+            runs.append(current)
+            current = 0
+    runs += [current] if current else []
+    # trio runs a turn's tasks in random order, so two batches may fall between two turns of the
+    # other work, never more
+    assert max(runs) <= 20, f"at most a batch of ends per turn of other work: {runs}"
+    assert len(runs) >= 5, runs
+
+
+async def test_after_a_storm_ends_go_straight_on_again() -> None:
+    pacer = Pacer(per_turn=4)
+
+    async def end() -> None:
+        await pacer.turn()
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(20):
+            nursery.start_soon(end)
+    parked = pacer.parked
+    assert parked == 16
+    await trio.testing.wait_all_tasks_blocked()
+    async with trio.open_nursery() as nursery:
+        for _ in range(4):
+            nursery.start_soon(end)
+    assert pacer.parked == parked, "a quiet spell: the next few went straight on"
+
+
+async def test_an_end_cancelled_while_it_waits_leaves_the_others_to_go_on() -> None:
+    pacer = Pacer(per_turn=2)
+    done = 0
+
+    async def end() -> None:
+        nonlocal done
+        await pacer.turn()
+        done += 1
+
+    async with trio.open_nursery() as nursery:
+        with trio.CancelScope() as cancelled:
+            async with trio.open_nursery() as doomed:
+                for _ in range(5):
+                    doomed.start_soon(end)
+                cancelled.cancel()
+        for _ in range(6):
+            nursery.start_soon(end)
+    assert done >= 6

@@ -204,6 +204,13 @@ class Config:
     drain_delay: float = field(
         default=0.0, metadata=_help("on SIGTERM, answer /ready with 503 this long before closing anything")
     )
+    drain_spread: float = field(
+        default=0.0,
+        metadata=_help(
+            "on SIGTERM, end the event streams in batches over this many seconds, so their browsers"
+            " reconnect to the other processes a few at a time (0: all at once)"
+        ),
+    )
     graceful_timeout: float = field(
         default=10 * SECONDS, metadata=_help("seconds to finish in-flight work on SIGTERM")
     )
@@ -255,6 +262,7 @@ class Config:
         check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
         check_range(self, "max_file_size", 1 * KIB, 1024 * MIB)
         check_range(self, "drain_delay", 0, 3600)
+        check_range(self, "drain_spread", 0, 3600)
         rates = (
             "rate_maps",
             "rate_maps_global",

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mapsrv.config import Config
-from mapsrv.errors import Forbidden, HttpError, MapsrvError
+from mapsrv.errors import Forbidden, HttpError, MapsrvError, Unavailable
 from mapsrv.http.guards import host_allowed, origin_allowed
 from mapsrv.http.identity import user_from_cookies
 from mapsrv.http.observe import exchange_of
@@ -50,6 +50,7 @@ class Dispatcher:
         self.hub = hub
         self.mcp = mcp
         self.metrics = metrics
+        self.draining = draining
         self.app = create_app(config, hub, draining, mcp.images, mcp.issuer)
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
@@ -152,6 +153,10 @@ class Dispatcher:
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 raise HttpError(405, "method not allowed")
+            if self.draining():
+                # This process is leaving: a proxy that retries a 503 (deploy/local's nginx) takes
+                # the stream to another process now, rather than here until the drain ends it.
+                raise Unavailable("this server is stopping: reconnect", retry_after=1)
             cookie = header(scope, b"cookie")
             user = user_from_cookies(cookie)
             entry = await resolve(self.hub, match.kind, match.key, user)

@@ -147,9 +147,13 @@ async def serve(
         log.info("draining: not ready; stopping in %g s", config.drain_delay)
         await trio.sleep(config.drain_delay)
         # ... then every browser stream ends with a retry hint (browsers reconnect elsewhere and
-        # resume by Last-Event-ID), hypercorn stops accepting, and requests in flight get up to
-        # graceful_timeout to finish.
-        hub.close_all_subscribers()
+        # resume by Last-Event-ID), in batches over drain_spread so that the other processes are
+        # not hit by all of them at once; hypercorn stops accepting, and requests in flight get up
+        # to graceful_timeout to finish.
+        if config.drain_spread:
+            log.info("draining: ending the event streams over %g s", config.drain_spread)
+        ended = await hub.end_streams(over=config.drain_spread)
+        log.info("draining: %d event streams ended", ended)
         stopping.set()
         with trio.move_on_after(config.graceful_timeout):
             await app.wait_quiet()

@@ -409,6 +409,11 @@ class MapHub:
         """End every stream (graceful shutdown): browsers reconnect elsewhere and resume."""
         self.fanout.close_all(self.registry)
 
+    async def end_streams(self, over: float) -> int:
+        """End every stream within ``over`` seconds, a batch at a time (a drain: see
+        ``Fanout.close_all_over``); how many there were."""
+        return await self.fanout.close_all_over(self.registry, over)
+
     async def serve_heartbeats(
         self, interval: float, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:

@@ -25,6 +25,7 @@ from mapsrv.core.sse import chunk, comment, frame
 __all__ = [
     "HEARTBEAT",
     "HEARTBEAT_CHUNK",
+    "DRAIN_TICK",
     "HEARTBEAT_SLICES",
     "SNAPSHOT_THREAD",
     "Fanout",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 HEARTBEAT_SLICES = 10  # heartbeats go out in this many groups per interval, not all at once
+DRAIN_TICK = 0.05  # seconds between the batches of viewers ended over a drain's window
 
 
 SNAPSHOT_THREAD = 2_000  # features from which a snapshot is built in a worker thread
@@ -221,6 +223,22 @@ class Fanout:
         for watched in maps:
             for sub in watched.subscribers:
                 sub.close()
+
+    async def close_all_over(self, maps: Iterable[Watched], seconds: float) -> int:
+        """End every viewer within ``seconds``, in even batches every ``DRAIN_TICK``: on a
+        rolling deploy their browsers come back on the other processes a batch at a time rather
+        than all at once, and each stays live here until its turn. Viewers that joined meanwhile
+        end with the last batch. Returns how many were ended in batches."""
+        viewers = [sub for watched in list(maps) for sub in list(watched.subscribers)]
+        ticks = max(1, int(seconds / DRAIN_TICK))
+        per_tick = max(1, -(-len(viewers) // ticks))
+        for start in range(0, len(viewers), per_tick):
+            if start:
+                await trio.sleep(DRAIN_TICK)
+            for sub in viewers[start : start + per_tick]:
+                sub.close()
+        self.close_all(maps)
+        return len(viewers)
 
     async def serve_heartbeats(
         self,

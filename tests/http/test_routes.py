@@ -371,6 +371,12 @@ async def test_ready_answers_503_once_the_server_drains(nursery: trio.Nursery) -
         drained = await http.get("/ready")
         assert drained.status_code == 503
         assert drained.json() == {"ready": False, "store": "ok", "draining": True}
+        # a new event stream goes elsewhere (a proxy retries a 503 on the next process); the page still works
+        map_id = (await http.get("/", follow_redirects=False)).headers["location"].rsplit("/", 1)[1]
+        refused = await http.get(f"/m/{map_id}/events")
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert "stopping" in refused.json()["error"]["message"]
+        assert (await http.get(f"/m/{map_id}")).status_code == 200
 
 
 async def test_the_app_starts_through_its_lifespan_without_a_warning(

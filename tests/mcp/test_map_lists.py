@@ -45,6 +45,9 @@ async def test_each_key_lists_its_own_maps_and_only_its_owner_deletes(
         lisbon = mine["maps"][1]
         assert lisbon["map_id"] == trip["map_id"] and lisbon["features"] == 1 and lisbon["version"] >= 1
         assert lisbon["url"] == f"{server.url}m/{trip['map_id']}" and lisbon["updated"].endswith("+00:00")
+        assert lisbon["view_url"] == trip["view_url"], "the read-only link to share"
+        shared = await httpx2.AsyncClient().get(lisbon["view_url"])
+        assert shared.status_code == 200 and "Lisbon trip" in shared.text
         assert titles(await call(bob, "list_maps")) == ["Bob's run"], "never another key's maps"
         assert titles(await call(alice, "list_maps", search="LISBON")) == ["Lisbon trip"]
         assert (await call(alice, "list_maps", limit=1))["count"] == 2

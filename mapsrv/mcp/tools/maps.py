@@ -78,6 +78,7 @@ async def list_maps(
             "updated": datetime.fromtimestamp(m.updated, UTC).isoformat(timespec="seconds"),
             "by": m.updated_by,
             "url": f"{base}/m/{m.meta.id}",
+            "view_url": f"{base}/v/{m.meta.view_key}",  # read-only: the link to share
         }
         for m in found[:limit]
     ]

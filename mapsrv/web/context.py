@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from quart import current_app, request
 
 from mapsrv.config import Config
-from mapsrv.http.identity import user_from_cookies
+from mapsrv.http.identity import name_from_cookies, user_from_cookies
 from mapsrv.http.tokens import Issuer
 from mapsrv.hub import MapHub
 from mapsrv.image.service import MapImages
 
-__all__ = ["WebContext", "current_user", "web_context"]
+__all__ = ["WebContext", "account", "current_user", "web_context"]
 
 _KEY = "mapsrv"
 
@@ -42,3 +42,14 @@ def web_context() -> WebContext:
 def current_user() -> str | None:
     """The browser's user id from its cookie, if it has one."""
     return user_from_cookies(request.headers.get("Cookie"))
+
+
+async def account(ctx: WebContext, user: str | None) -> dict[str, Any]:
+    """Who this browser is, for a page's header: whether it may sign in, or who is signed in (the
+    name from their ID token, or the one they chose) so that they can sign out."""
+    person = await ctx.hub.people.person_of(user)
+    return {
+        "sign_in": ctx.issuer is not None and bool(ctx.config.oidc_client_id),
+        "signed_in": person is not None,
+        "name": name_from_cookies(request.headers.get("Cookie")) or "",
+    }

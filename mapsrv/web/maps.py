@@ -29,7 +29,7 @@ from mapsrv.http.identity import name_from_cookies
 from mapsrv.http.templates import render
 from mapsrv.hub import MapEntry
 from mapsrv.store import MapSummary
-from mapsrv.web.context import WebContext, current_user, web_context
+from mapsrv.web.context import WebContext, account, current_user, web_context
 from mapsrv.web.static import MAPS_TEMPLATE
 
 __all__ = ["delete", "duplicate", "list_json", "list_page", "maps", "rename"]
@@ -89,20 +89,12 @@ async def _lines(ctx: WebContext) -> list[dict[str, Any]]:
     ]
 
 
-async def _account(ctx: WebContext) -> dict[str, Any]:
-    """Who this browser is, for the page's header: sign in, or who is signed in and sign out."""
-    person = await ctx.hub.people.person_of(current_user())
-    return {
-        "sign_in": ctx.issuer is not None and bool(ctx.config.oidc_client_id),
-        "signed_in": person is not None,
-        "name": name_from_cookies(request.headers.get("Cookie")) or "",
-    }
-
-
 @maps.get("/maps")
 async def list_page() -> Response:
     ctx = web_context()
-    page = render("mapsrv.web", MAPS_TEMPLATE, maps=await _lines(ctx), account=await _account(ctx))
+    page = render(
+        "mapsrv.web", MAPS_TEMPLATE, maps=await _lines(ctx), account=await account(ctx, current_user())
+    )
     return Response(page, content_type="text/html")
 
 

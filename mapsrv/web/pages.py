@@ -29,7 +29,7 @@ from mapsrv.http.templates import render
 from mapsrv.hub import MapEntry, new_token
 from mapsrv.hub.access import resolve, unclaimed
 from mapsrv.store import MapMeta
-from mapsrv.web.context import WebContext, current_user, web_context
+from mapsrv.web.context import WebContext, account, current_user, web_context
 from mapsrv.web.static import CLAIM_TEMPLATE, GONE_TEMPLATE, TEMPLATE
 
 __all__ = [
@@ -84,6 +84,7 @@ def render_page(
     role: str = "",
     name: str = "",
     suggested: str = "",
+    signed: dict[str, Any] | None = None,
 ) -> str:
     """index.html with this map's values, each escaped (a title is an agent's untrusted text).
     ``actor`` is the id the person's writes are attributed to (a hash, not a secret): the page
@@ -115,7 +116,8 @@ def render_page(
         # a link preview (og:image): the view key's image, so unfurling never reveals the edit id
         image_url=f"{base_url}/v/{entry.view_key}/image.png?w={PREVIEW[0]}&h={PREVIEW[1]}",
     )
-    return render(PACKAGE, TEMPLATE, **values)
+    signed = signed or {"sign_in": False, "signed_in": False, "name": ""}  # a view link: nobody
+    return render(PACKAGE, TEMPLATE, account=signed, here=request.path, **values)
 
 
 def render_claim(entry: MapEntry) -> str:
@@ -183,15 +185,23 @@ async def edit_page(map_id: str) -> Response:
         # An agent-made map nobody has opened: the person opens it with a button.
         page = render_claim(await unclaimed(ctx.hub, map_id))
     else:
-        page = _person_page(ctx, entry, "owner", user)
+        page = await _person_page(ctx, entry, "owner", user)
     return _with_cookie(Response(page, content_type="text/html"), user, fresh)
 
 
-def _person_page(ctx: WebContext, entry: MapEntry, role: str, user: str) -> str:
+async def _person_page(ctx: WebContext, entry: MapEntry, role: str, user: str) -> str:
     name = name_from_cookies(request.headers.get("Cookie"))
     actor = person_actor(request.headers.get("User-Agent"), user, name).id
     return render_page(
-        ctx, entry, "edit", _base_url(ctx), actor, role=role, name=name or "", suggested=suggested_name(user)
+        ctx,
+        entry,
+        "edit",
+        _base_url(ctx),
+        actor,
+        role=role,
+        name=name or "",
+        suggested=suggested_name(user),
+        signed=await account(ctx, user),
     )
 
 
@@ -204,7 +214,7 @@ async def editor_page(edit_key: str) -> Response:
     entry = await resolve(ctx.hub, "e", edit_key, user)
     await ctx.hub.remember_opened(user, entry)  # in their list of maps from now on
     return _with_cookie(
-        Response(_person_page(ctx, entry, "editor", user), content_type="text/html"), user, fresh
+        Response(await _person_page(ctx, entry, "editor", user), content_type="text/html"), user, fresh
     )
 
 

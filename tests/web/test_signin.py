@@ -95,6 +95,8 @@ async def test_people_sign_in_and_find_their_maps_in_every_browser(
             page = first.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"/m/{before}")  # the map's own page offers to sign in, and comes back
+            seen["page_sign_in"] = page.locator("#sign-in").get_attribute("href")
             page.goto("/maps")
             seen["anonymous_account"] = page.locator("#account").get_attribute("data-signed-in")
             sign_in(page, "ana")
@@ -109,6 +111,12 @@ async def test_people_sign_in_and_find_their_maps_in_every_browser(
             owner_page = first.new_page()
             owner_page.goto(f"/m/{agent_map}")
             seen["agent_map_page"] = owner_page.locator("body").get_attribute("data-role")
+            seen["page_account"] = (
+                owner_page.locator("#account").inner_text(),
+                owner_page.locator("#sign-out").count(),
+                owner_page.locator("#sign-in").count(),
+            )
+            owner_page.screenshot(path=str(artifact("signin-map-page.png", tmp_path)))
             seen["me"] = first.request.get("/me").json()
 
             second = new_context(chromium, server, viewport={"width": 1100, "height": 800})
@@ -141,6 +149,8 @@ async def test_people_sign_in_and_find_their_maps_in_every_browser(
 
         seen = await in_chromium(body)
     assert seen["anonymous_account"] == "false"
+    assert seen["page_sign_in"] == f"/login?next=/m/{seen['before']}"
+    assert seen["page_account"] == ("Ana Lima", 1, 0), "the map page shows who you are and signs you out"
     assert seen["name"] == "Ana Lima", "the name comes from the ID token"
     assert seen["first_cards"] == [seen["before"]], "the map drawn before signing in is the person's"
     assert seen["after_agent"] == [seen["agent_map"], seen["before"]], (

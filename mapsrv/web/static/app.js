@@ -182,6 +182,9 @@ function applyContext() {
   const height = chosenHeight();
   root.style.height = height === null ? '100%' : height + 'px';
   map.invalidateSize({ animate: false }); // the centre stays where it was
+  // Full screen: the host sizes the frame. Back inline, the height is told again even when it is
+  // the one told before, since the host may have left the frame at its full-screen size.
+  if (height === null) reported = null;
   if (ready && height !== null && height !== reported) {
     reported = height;
     notify('ui/notifications/size-changed', { height });

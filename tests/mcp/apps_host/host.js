@@ -77,7 +77,10 @@ bridge.onrequestdisplaymode = async ({ mode }) => {
     update({ displayMode: 'fullscreen', containerDimensions: { height: window.innerHeight, width: window.innerWidth } });
   } else {
     box.style.cssText = 'width:' + setup.width + 'px';
-    frame.style.height = setup.kind === 'fixed' ? setup.height + 'px' : (host.lastHeight || 150) + 'px';
+    // A host that sizes the frame only from size-changed leaves it at its full-screen height
+    // until the app tells it the inline height again.
+    if (setup.kind === 'fixed') frame.style.height = setup.height + 'px';
+    else if (setup.kind !== 'grow') frame.style.height = (host.lastHeight || 150) + 'px';
     update({ displayMode: 'inline', containerDimensions: inlineDimensions() });
   }
   return { mode: granted };

@@ -1,23 +1,25 @@
-"""Storms of departures, paced: at most so many connections go on with their end per event loop
-turn.
+"""Storms of arrivals and departures, paced: at most so many connections go on with their first
+read, or with their end, per event loop turn.
 
-A rolling deploy, an ingress reload or a network blip ends thousands of streams at once. Each end
-costs the loop a little (hypercorn's reading of the EOF and its close, the stream's own end
-through every middleware and the hub), and trio runs every task that is ready in one turn: 10,000
-ends at once stood the loop still for over half a second, and a write waited a second behind
-them. A ``Pacer`` parks the tasks of a storm and lets ``per_turn`` of them go on each turn, so
-that whatever else is ready (a tool call, a write, a heartbeat) runs between batches. Outside a
-storm a task goes straight on.
+A rolling deploy, an ingress reload or a network blip ends thousands of streams at once. Each
+end costs the loop a little (hypercorn's reading of the EOF and its close, the stream's own end
+through every middleware and the hub), and trio runs every task that is ready in one turn:
+10,000 ends at once stood the loop still for over half a second, and a write waited a second
+behind them. The same holds for arrivals, every viewer of a moved pod at once: each new
+connection's first read, its request and its stream's start. A ``Pacer`` parks the tasks of a
+storm and lets ``per_turn`` of them go on each turn, so that whatever else is ready (a tool
+call, a write, a heartbeat) runs between batches. Outside a storm a task goes straight on.
 """
 
 from __future__ import annotations
 
 import trio
 
-__all__ = ["PER_TURN", "Pacer", "departures"]
+__all__ = ["PER_TURN", "Pacer", "arrivals", "departures"]
 
 PER_TURN = 64  # connections that end per loop turn in a storm (tests/bench/storm.py)
 _DEPARTURES: trio.lowlevel.RunVar[Pacer] = trio.lowlevel.RunVar("mapsrv_departures")
+_ARRIVALS: trio.lowlevel.RunVar[Pacer] = trio.lowlevel.RunVar("mapsrv_arrivals")
 
 
 class Pacer:
@@ -59,9 +61,18 @@ class Pacer:
 
 def departures() -> Pacer:
     """This trio run's pacer of connection ends."""
+    return _pacer(_DEPARTURES)
+
+
+def arrivals() -> Pacer:
+    """This trio run's pacer of new connections."""
+    return _pacer(_ARRIVALS)
+
+
+def _pacer(var: trio.lowlevel.RunVar[Pacer]) -> Pacer:
     try:
-        return _DEPARTURES.get()
+        return var.get()
     except LookupError:
         pacer = Pacer()
-        _DEPARTURES.set(pacer)
+        var.set(pacer)
         return pacer

@@ -74,7 +74,7 @@ class MapHub:
         self.fanout = Fanout(subscriber_buffer)
         self.replica = Replica(self.store, self.fanout, limits)
         self.replica.on_notice = self._on_notice
-        self.presence = Presence(self.store, secrets.token_hex(6), self._broadcast)
+        self.presence = Presence(self.store, secrets.token_hex(6), self._broadcast, self._broadcast_paced)
         self.links = Links(self.store, self.registry, self.fanout, self.get)
         self.pointers = Pointers(self.store, self.presence.sender, self._broadcast)
         self.catalog = Catalog(self.store, self.registry, self.fanout, retention=retention)
@@ -183,6 +183,11 @@ class MapHub:
         entry = self.registry.find(map_id)
         if entry is not None:
             self.fanout.broadcast(entry, data)
+
+    async def _broadcast_paced(self, map_id: str, data: bytes) -> None:
+        entry = self.registry.find(map_id)
+        if entry is not None:
+            await self.fanout.broadcast_paced(entry, data)
 
     def present(self, entry: MapEntry) -> tuple[list[dict[str, Any]], int]:
         """Who is on the map now, on every process: the listed members and how many more."""

@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,10 +111,18 @@ class Presence:
     """Presence for every map this process holds. ``broadcast(map_id, frame)`` offers a frame to
     the map's viewers here; ``share`` runs in ``serve``."""
 
-    def __init__(self, store: Store, sender: str, broadcast: Callable[[str, bytes], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sender: str,
+        broadcast: Callable[[str, bytes], None],
+        broadcast_paced: Callable[[str, bytes], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
         self.sender = sender  # this process, in shares
         self.broadcast = broadcast
+        # a crowd's frame, from ``serve``: a slice of its viewers per loop turn
+        self.broadcast_paced = broadcast_paced
         self._maps: dict[str, _Map] = {}
         self._due: set[str] = set()  # maps whose change is not shared yet
         self._later: dict[str, float] = {}  # maps whose viewers get a frame at this time
@@ -210,11 +218,17 @@ class Presence:
             self._wake.set()
 
     def _flush(self, map_id: str, m: _Map, now: float) -> None:
+        if (data := self._next_frame(map_id, m, now)) is not None:
+            self.broadcast(map_id, data)
+
+    def _next_frame(self, map_id: str, m: _Map, now: float) -> bytes | None:
+        """The frame the map's viewers get now; None when it is the one they had."""
         m.sent_at = now
         data = self.frame(map_id)
-        if data != m.sent:
-            m.sent = data
-            self.broadcast(map_id, data)
+        if data == m.sent:
+            return None
+        m.sent = data
+        return data
 
     # --- other processes ---------------------------------------------------------------------
 
@@ -306,8 +320,12 @@ class Presence:
                 if at <= now:
                     del self._later[map_id]
                     m = self._maps.get(map_id)
-                    if m is not None:
-                        self._flush(map_id, m, now)
+                    if m is None or (data := self._next_frame(map_id, m, now)) is None:
+                        continue
+                    if self.broadcast_paced is not None:
+                        await self.broadcast_paced(map_id, data)
+                    else:
+                        self.broadcast(map_id, data)
             if now >= next_sweep:
                 self.sweep()
                 next_sweep = now + SWEEP

@@ -246,7 +246,26 @@ class RedisStore:
             edit_key=_text(fields.get("edit_key")),
             maker=_text(fields.get("maker")),
         )
+        if "used" not in fields:
+            await self._list_unlisted(meta, state)
         return LoadedMap(meta, state, tuple(held) if held and held[-1].version == state.version else ())
+
+    async def _list_unlisted(self, meta: MapMeta, state: MapState) -> None:
+        """A map written before mapsrv kept lists (its hash has no ``used``) joins its owner's
+        list, and the index that lists, sweeps and backups read, the first time a process loads
+        it: a map from before the upgrade is kept once somebody draws on it again, so it must be
+        findable by then. Its creation time is not known: now stands for it."""
+        now = time.time()
+        summary = {
+            "title": state.title,
+            "features": len(state.features),
+            "created": repr(now),
+            "updated": repr(now),
+            "used": repr(now),
+        }
+        await self._run(lambda c: c.hset(_map_key(meta.id), mapping=summary))
+        await self.catalog.indexed(meta, now)
+        log.info("map %s: listed (it was made before maps were listed)", map_ref(meta.id))
 
     async def map_for_view_key(self, view_key: str) -> str | None:
         return _text(await self._run(lambda c: c.get(f"mapsrv:view:{view_key}")))

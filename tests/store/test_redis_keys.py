@@ -115,3 +115,25 @@ async def test_a_map_people_only_watch_keeps_its_keys_alive_in_redis(
     finally:
         plain.close()
         await person.aclose()
+
+
+async def test_a_map_from_before_lists_joins_its_owners_list_when_a_process_loads_it(
+    store: tuple[RedisStore, redis.Redis],
+) -> None:
+    rs, plain = store
+    state = MapState(id="o" * 22, title="Old trip")
+    drawn, events = apply_all(state, [MARKER])
+    assert await rs.create(MapMeta(state.id, "w" * 22, "ana", None, "f" * 22), state)
+    await rs.commit(state.id, 0, events, drawn, snapshot=False, batch_id="b1")
+    # as an older mapsrv left it: no summary fields, in no list
+    plain.hdel(_map_key(state.id), "title", "features", "created", "updated", "updated_by", "used")
+    plain.srem("mapsrv:owner:ana", state.id)
+    plain.zrem("mapsrv:used", state.id)
+    assert await rs.maps_of(owner="ana") == []
+    loaded = await rs.load(state.id)
+    assert loaded is not None and loaded.state.version == 1
+    (listed,) = await rs.maps_of(owner="ana")
+    assert (listed.meta.id, listed.title, listed.features, listed.version) == (state.id, "Old trip", 1, 1)
+    assert plain.zscore("mapsrv:used", state.id) is not None, "sweeps and backups see it too"
+    ids, _ = await rs.map_ids("", 100)
+    assert ids == [state.id]

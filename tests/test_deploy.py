@@ -552,7 +552,7 @@ def test_termination_grace_outlasts_the_drain() -> None:
         assert command[0] == "sleep", "a preStop that only waits (coreutils sleep is in the image)"
         sleep = float(command[1])
     assert sleep >= 3, "time for endpoints to drop the pod before SIGTERM"
-    drain = sleep + getattr(config, "drain_delay", 0.0) + config.graceful_timeout
+    drain = sleep + config.drain_delay + config.drain_spread + config.graceful_timeout
     grace = pod["terminationGracePeriodSeconds"]
     assert grace >= drain + 2, f"SIGKILL at {grace} s would cut a drain of {drain} s (+2 s to exit)"
 

@@ -5,6 +5,7 @@ the frame once."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import trio
 
@@ -48,4 +49,4 @@ async def test_a_crowds_frame_goes_out_a_slice_per_turn() -> None:
     )
     partial = [n for n in turns if 0 < n < len(viewers) - 1]
     assert len(partial) >= 2, f"other work ran between the slices: {turns}"
-    assert all(b - a <= 2 * BROADCAST_SLICE for a, b in zip(turns, turns[1:], strict=False)), turns
+    assert all(b - a <= 2 * BROADCAST_SLICE for a, b in pairwise(turns)), turns

@@ -127,7 +127,10 @@ class Config:
     api_keys: tuple[str, ...] = field(
         default=(),
         repr=False,
-        metadata=_help("API keys for the MCP endpoints, as name:secret (comma-separated); none = open"),
+        metadata=_help(
+            "API keys for the MCP endpoints, as name:secret (comma-separated); name@sub:secret acts for the"
+            " person whose OpenID subject is sub (their maps, their lists); none = open"
+        ),
     )
     oidc_issuer: str = field(
         default="",

@@ -13,6 +13,7 @@ from urllib.parse import quote, unquote
 from mapsrv.core.changes import clean_name
 from mapsrv.core.ids import looks_like_token
 from mapsrv.errors import InvalidInput
+from mapsrv.http.tokens import PERSON_PREFIX
 
 __all__ = [
     "NAME_COOKIE",
@@ -71,7 +72,9 @@ def name_cookie_header(name: str, *, secure: bool) -> str:
 
 
 class ApiKeys:
-    """``name:secret`` pairs from the configuration. A map made with a key is that key's alone."""
+    """``name:secret`` pairs from the configuration. A map made with a key is that key's alone.
+    ``name@subject:secret`` is a key that belongs to a person (their OpenID ``sub``): it acts
+    for them as their access token would, its maps in their lists (principal ``oidc:<sub>``)."""
 
     def __init__(self, entries: Sequence[str]) -> None:
         self._keys: list[tuple[str, bytes]] = []
@@ -79,14 +82,16 @@ class ApiKeys:
             name, sep, secret = entry.partition(":")
             if not sep:
                 name, secret = f"key{index + 1}", entry
-            self._keys.append((name, secret.encode()))
+            name, at, subject = name.partition("@")
+            self._keys.append((PERSON_PREFIX + subject if at and subject else name, secret.encode()))
 
     @property
     def enabled(self) -> bool:
         return bool(self._keys)
 
     def principal(self, headers: Mapping[str, str] | None) -> str | None:
-        """The key's name for ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, else None."""
+        """Whom ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` acts for (the key's name,
+        or its person's ``oidc:<sub>``), else None."""
         if not headers or not self._keys:
             return None
         lowered = {k.lower(): v for k, v in headers.items()}

@@ -30,6 +30,27 @@ def titles(listed: dict[str, Any]) -> list[str]:
     return [m["title"] for m in listed["maps"]]
 
 
+async def test_a_key_that_belongs_to_a_person_shares_their_maps_with_their_other_keys(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    keys = ("laptop@ana-sub:ana-laptop-1", "phone@ana-sub:ana-phone-2", "bob:bob-secret-2")
+    server = await start_server(nursery, api_keys=keys, store=f"sqlite://{tmp_path}/maps.db")
+    async with (
+        keyed(server.url, "ana-laptop-1") as laptop,
+        keyed(server.url, "ana-phone-2") as phone,
+        keyed(server.url, "bob-secret-2") as bob,
+    ):
+        trip = await call(laptop, "create_map", title="Lisbon trip")
+        await call(laptop, "draw", map_id=trip["map_id"], items=[LISBON])
+        assert titles(await call(phone, "list_maps")) == ["Lisbon trip"], "the person's maps, from any key"
+        assert titles(await call(bob, "list_maps")) == []
+        text, _ = await failing(bob, "read", map_id=trip["map_id"])
+        assert text.startswith("not_found:")
+        assert (await call(phone, "read", map_id=trip["map_id"]))["version"] >= 1
+        assert (await call(phone, "delete_map", map_id=trip["map_id"]))["deleted"] is True
+        assert titles(await call(laptop, "list_maps")) == []
+
+
 async def test_each_key_lists_its_own_maps_and_only_its_owner_deletes(
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:

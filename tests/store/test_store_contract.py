@@ -229,6 +229,24 @@ async def test_commit_compares_versions_and_the_log_replays_them(backend: Backen
     assert await store.events_after("x" * 22, 0) is None
 
 
+@ONE_PROCESS
+async def test_a_stale_commit_is_refused_on_every_store(backend: Backend) -> None:
+    """The version check on one connection (SQLite has one per file): a writer that missed
+    version 1 gets a conflict carrying the current version, and nothing of its batch is kept."""
+    store = (await backend.connect()).store
+    state = await new_map(store)
+    reply, v1 = await write(store, state)
+    assert reply == COMMITTED
+    ahead, events = apply_all(v1, [MARKER] * 3)  # versions 2-4, claimed to follow version 0
+    assert await store.commit(state.id, 0, events, ahead, snapshot=True, batch_id="stale") == Conflict(1)
+    logged = await store.events_after(state.id, 0)
+    assert logged is not None and [e.version for e in logged] == [1]
+    loaded = await store.load(state.id)
+    assert loaded is not None and loaded.state == v1
+    reply, _ = await write(store, v1, batch_id="stale")
+    assert reply == COMMITTED, "the batch id of the refused commit was not kept either"
+
+
 async def test_a_stale_commit_is_refused_and_changes_nothing(backend: Backend) -> None:
     """The version check itself: a writer that missed version 1 commits events numbered after
     it (which the log alone would accept) and gets a conflict; no event is logged, published or

@@ -16,7 +16,7 @@ from hypercorn.events import RawData
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.tcp_server import TCPServer
 
-from mapsrv.http.pacing import Pacer, arrivals, departures
+from mapsrv.http.pacing import Pacer, departures
 
 __all__ = [
     "KeepAliveTimer",
@@ -83,25 +83,20 @@ def close_idle_connections_on_eof() -> None:
 _CONNECTION: ContextVar[Any] = ContextVar("mapsrv_connection", default=None)
 
 
-class _Paced:
-    """A connection's stream as hypercorn reads it, whose first read and whose end (EOF, or a
-    reset) wait their turn in a storm of arrivals or of ends (``mapsrv.http.pacing``): what
-    hypercorn and the app do about them follows in that turn. Everything else goes to the stream
-    itself."""
+class _PacedEnd:
+    """A connection's stream as hypercorn reads it, whose end (EOF, or a reset) waits its turn in
+    a storm of ends (``mapsrv.http.pacing``): what hypercorn and the app do about it follows in
+    that turn. Everything else goes to the stream itself."""
 
-    def __init__(self, stream: Any, arriving: Pacer, leaving: Pacer) -> None:
+    def __init__(self, stream: Any, pacer: Pacer) -> None:
         self.inner = stream  # the connection's own stream (a trio.SocketStream on plain TCP)
         self._stream = stream
-        self._arriving: Pacer | None = arriving
-        self._pacer = leaving
+        self._pacer = pacer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self._arriving is not None:
-            arriving, self._arriving = self._arriving, None
-            await arriving.turn()
         try:
             data: bytes = await self._stream.receive_some(max_bytes)
         except trio.BrokenResourceError:
@@ -127,7 +122,7 @@ def expose_connections() -> None:
     async def run_exposed(self: Any) -> None:
         _CONNECTION.set(self)
         self.idle_task = KeepAliveTimer(self)
-        self.stream = _Paced(self.stream, arrivals(), departures())
+        self.stream = _PacedEnd(self.stream, departures())
         try:
             await run(self)
         finally:
@@ -146,7 +141,7 @@ def connection_socket() -> trio.socket.SocketType | None:
     TCP socket (no TLS) that hypercorn writes HTTP/1.1 on; else None."""
     server = _CONNECTION.get()
     stream = getattr(server, "stream", None)
-    stream = stream.inner if isinstance(stream, _Paced) else stream
+    stream = stream.inner if isinstance(stream, _PacedEnd) else stream
     if not isinstance(stream, trio.SocketStream):
         return None
     return stream.socket

@@ -1,25 +1,29 @@
-"""Storms of arrivals and departures, paced: at most so many connections go on with their first
-read, or with their end, per event loop turn.
+"""Storms of departures, paced: at most so many connections go on with their end per event loop
+turn.
 
 A rolling deploy, an ingress reload or a network blip ends thousands of streams at once. Each
 end costs the loop a little (hypercorn's reading of the EOF and its close, the stream's own end
 through every middleware and the hub), and trio runs every task that is ready in one turn:
 10,000 ends at once stood the loop still for over half a second, and a write waited a second
-behind them. The same holds for arrivals, every viewer of a moved pod at once: each new
-connection's first read, its request and its stream's start. A ``Pacer`` parks the tasks of a
-storm and lets ``per_turn`` of them go on each turn, so that whatever else is ready (a tool
-call, a write, a heartbeat) runs between batches. Outside a storm a task goes straight on.
+behind them. A ``Pacer`` parks the tasks of a storm and lets ``per_turn`` of them go on each
+turn, so that whatever else is ready (a tool call, a write, a heartbeat) runs between batches.
+Outside a storm a task goes straight on.
+
+Arrivals need no pacer: trio's listener accepts one connection per loop turn (measured: a
+pacer on each new connection's first read never had a connection wait in a storm of 10,000).
 """
 
 from __future__ import annotations
 
 import trio
 
-__all__ = ["PER_TURN", "Pacer", "arrivals", "departures"]
+__all__ = ["PER_TURN", "Pacer", "departures"]
 
-PER_TURN = 64  # connections that end per loop turn in a storm (tests/bench/storm.py)
+# Connections that end per loop turn in a storm. A write takes several turns (its request, the
+# commit, its answer): at 64 a turn each turn took ~25 ms and a write waited 255 ms behind a
+# storm of 10,000; at 16, 120-140 ms (tests/bench/storm.py).
+PER_TURN = 16
 _DEPARTURES: trio.lowlevel.RunVar[Pacer] = trio.lowlevel.RunVar("mapsrv_departures")
-_ARRIVALS: trio.lowlevel.RunVar[Pacer] = trio.lowlevel.RunVar("mapsrv_arrivals")
 
 
 class Pacer:
@@ -61,18 +65,9 @@ class Pacer:
 
 def departures() -> Pacer:
     """This trio run's pacer of connection ends."""
-    return _pacer(_DEPARTURES)
-
-
-def arrivals() -> Pacer:
-    """This trio run's pacer of new connections."""
-    return _pacer(_ARRIVALS)
-
-
-def _pacer(var: trio.lowlevel.RunVar[Pacer]) -> Pacer:
     try:
-        return var.get()
+        return _DEPARTURES.get()
     except LookupError:
         pacer = Pacer()
-        var.set(pacer)
+        _DEPARTURES.set(pacer)
         return pacer

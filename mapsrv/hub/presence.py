@@ -51,10 +51,11 @@ SHARE_INTERVAL = 2.5  # seconds between shares of an unchanged presence (a heart
 SWEEP = 1.0  # seconds between looks for shares past their time (a killed process)
 COALESCE = 0.02  # seconds within which changes of a map's presence go out as one frame and one share
 # A crowd's frames go out less often: at most this many presence frames a second to a map's
-# viewers here, in all (10,000 viewers: one frame each 0.4 s). Each frame is one write per
-# viewer; a deploy that brought 10,000 viewers at once sent each of them a frame every 20 ms
-# (the loop stalled: issue 37).
-FRAMES_PER_SECOND = 25_000
+# viewers here, in all (10,000 viewers: one frame each 2 s; 500: each 0.1 s). Each frame is one
+# write per viewer, ~10 us: this keeps presence under 5 % of a core however big the crowd. A
+# deploy that brought 10,000 viewers at once sent each of them a frame every 20 ms (the loop
+# stalled: issue 37); at 25,000 a second, presence still took 40 % of the loop's time then.
+FRAMES_PER_SECOND = 5_000
 CROWD = 100  # members here past which a newcomer's first frame is the last one sent, not a new one
 LISTED = 20  # members a presence frame lists; the rest are counted in "more"
 MAX_LOCAL = 200  # members one process tracks per map; past that a join is only counted

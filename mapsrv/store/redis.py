@@ -256,7 +256,7 @@ class RedisStore:
         it: a map from before the upgrade is kept once somebody draws on it again, so it must be
         findable by then. Its creation time is not known: now stands for it."""
         now = time.time()
-        summary = {
+        summary: dict[Any, Any] = {
             "title": state.title,
             "features": len(state.features),
             "created": repr(now),

@@ -15,7 +15,7 @@ from mapsrv.dispatch import Dispatcher
 from mapsrv.http.hygiene import ConnectionCounts, ConnectionHygiene
 from mapsrv.http.hypercorn import hypercorn_config
 from mapsrv.http.observe import Observer
-from mapsrv.http.pacing import departures
+from mapsrv.http.pacing import connections as storms
 from mapsrv.http.throttle import RateLimits, Throttle
 from mapsrv.hub import MapHub
 from mapsrv.hub.registry import UNUSED_MAP_TIMEOUT
@@ -74,7 +74,7 @@ async def serve(
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
     mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")
     shutdown = trio.Event()
-    connections = ConnectionCounts(departures())
+    connections = ConnectionCounts(storms())
     throttle = Throttle(RateLimits.from_config(config), mcp.clients, mcp.keys, shared=store)
 
     streams = StreamCounts()

@@ -85,7 +85,7 @@ class ConnectionStatistics:
     early_responses: int  # responses ready before their request's body was read
     drained: int  # ... whose body was then read and dropped (the connection stayed open)
     closed: int  # ... whose body was too large or too slow (the connection was closed)
-    paced_ends: int = 0  # connection ends that waited their turn in a storm (mapsrv.http.pacing)
+    paced: int = 0  # connections' first requests and ends that waited their turn in a storm
 
 
 class _Exchange:
@@ -188,14 +188,14 @@ async def _send_last_shielded(send: Send, message: Message) -> None:
 class ConnectionCounts:
     """What the middleware counts, apart from it (the metrics read it before the app exists)."""
 
-    def __init__(self, departures: Pacer | None = None) -> None:
+    def __init__(self, pacer: Pacer | None = None) -> None:
         self.early_responses = 0
         self.drained = 0
         self.closed = 0
-        self._departures = departures
+        self._pacer = pacer
 
     def statistics(self) -> ConnectionStatistics:
-        paced = self._departures.parked if self._departures is not None else 0
+        paced = self._pacer.parked if self._pacer is not None else 0
         return ConnectionStatistics(self.early_responses, self.drained, self.closed, paced)
 
 

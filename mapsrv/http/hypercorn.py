@@ -16,7 +16,7 @@ from hypercorn.events import RawData
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.tcp_server import TCPServer
 
-from mapsrv.http.pacing import Pacer, departures
+from mapsrv.http.pacing import Pacer, connections
 
 __all__ = [
     "KeepAliveTimer",
@@ -83,15 +83,16 @@ def close_idle_connections_on_eof() -> None:
 _CONNECTION: ContextVar[Any] = ContextVar("mapsrv_connection", default=None)
 
 
-class _PacedEnd:
-    """A connection's stream as hypercorn reads it, whose end (EOF, or a reset) waits its turn in
-    a storm of ends (``mapsrv.http.pacing``): what hypercorn and the app do about it follows in
-    that turn. Everything else goes to the stream itself."""
+class _Paced:
+    """A connection's stream as hypercorn reads it, whose first bytes and whose end (EOF, or a
+    reset) wait their turn in a storm (``mapsrv.http.pacing``): what hypercorn and the app do
+    about them follows in that turn. Everything else goes to the stream itself."""
 
     def __init__(self, stream: Any, pacer: Pacer) -> None:
         self.inner = stream  # the connection's own stream (a trio.SocketStream on plain TCP)
         self._stream = stream
         self._pacer = pacer
+        self._started = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -102,7 +103,8 @@ class _PacedEnd:
         except trio.BrokenResourceError:
             await self._pacer.turn()
             raise
-        if not data:
+        if not data or not self._started:
+            self._started = True  # after the read: a burst of requests wakes their tasks at once
             await self._pacer.turn()
         return data
 
@@ -122,7 +124,7 @@ def expose_connections() -> None:
     async def run_exposed(self: Any) -> None:
         _CONNECTION.set(self)
         self.idle_task = KeepAliveTimer(self)
-        self.stream = _PacedEnd(self.stream, departures())
+        self.stream = _Paced(self.stream, connections())
         try:
             await run(self)
         finally:
@@ -141,7 +143,7 @@ def connection_socket() -> trio.socket.SocketType | None:
     TCP socket (no TLS) that hypercorn writes HTTP/1.1 on; else None."""
     server = _CONNECTION.get()
     stream = getattr(server, "stream", None)
-    stream = stream.inner if isinstance(stream, _PacedEnd) else stream
+    stream = stream.inner if isinstance(stream, _Paced) else stream
     if not isinstance(stream, trio.SocketStream):
         return None
     return stream.socket

@@ -1,29 +1,28 @@
-"""Storms of departures, paced: at most so many connections go on with their end per event loop
-turn.
+"""Storms of connections, paced: at most so many connections go on with their first request, or
+with their end, per event loop turn.
 
-A rolling deploy, an ingress reload or a network blip ends thousands of streams at once. Each
-end costs the loop a little (hypercorn's reading of the EOF and its close, the stream's own end
-through every middleware and the hub), and trio runs every task that is ready in one turn:
-10,000 ends at once stood the loop still for over half a second, and a write waited a second
-behind them. A ``Pacer`` parks the tasks of a storm and lets ``per_turn`` of them go on each
-turn, so that whatever else is ready (a tool call, a write, a heartbeat) runs between batches.
-Outside a storm a task goes straight on.
-
-Arrivals need no pacer: trio's listener accepts one connection per loop turn (measured: a
-pacer on each new connection's first read never had a connection wait in a storm of 10,000).
+A rolling deploy, an ingress reload or a network blip starts or ends thousands of streams at
+once, and trio runs every task that is ready in one turn. 10,000 ends at once (hypercorn's
+reading of the EOF and its close, the stream's end through every middleware and the hub) stood
+the loop still for over half a second and a write waited a second behind them. Arrivals bunch
+the same way: trio accepts one connection per turn, but a connection accepted before its request
+came in waits for it, and a load balancer or a crowd of browsers sends thousands of requests in
+one burst; they all woke in one turn (stalls of 100-300 ms). A ``Pacer`` parks the tasks of a
+storm and lets ``per_turn`` of them go on each turn, so that whatever else is ready (a tool call,
+a write, a heartbeat) runs between batches. Outside a storm a task goes straight on.
 """
 
 from __future__ import annotations
 
 import trio
 
-__all__ = ["PER_TURN", "Pacer", "departures"]
+__all__ = ["PER_TURN", "Pacer", "connections"]
 
-# Connections that end per loop turn in a storm. A write takes several turns (its request, the
+# Connections that start or end per loop turn in a storm. A write takes several turns (its request, the
 # commit, its answer): at 64 a turn each turn took ~25 ms and a write waited 255 ms behind a
 # storm of 10,000; at 16, 120-140 ms (tests/bench/storm.py).
 PER_TURN = 16
-_DEPARTURES: trio.lowlevel.RunVar[Pacer] = trio.lowlevel.RunVar("mapsrv_departures")
+_CONNECTIONS: trio.lowlevel.RunVar[Pacer] = trio.lowlevel.RunVar("mapsrv_connections")
 
 
 class Pacer:
@@ -63,11 +62,11 @@ class Pacer:
         self._this_turn = 0
 
 
-def departures() -> Pacer:
-    """This trio run's pacer of connection ends."""
+def connections() -> Pacer:
+    """This trio run's pacer of connections starting and ending."""
     try:
-        return _DEPARTURES.get()
+        return _CONNECTIONS.get()
     except LookupError:
         pacer = Pacer()
-        _DEPARTURES.set(pacer)
+        _CONNECTIONS.set(pacer)
         return pacer

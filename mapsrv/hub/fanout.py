@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import trio
-import trio.lowlevel
 
 from mapsrv.core import Event, MapState
 from mapsrv.core.codec import dumps, viewer_wire
@@ -24,10 +23,10 @@ from mapsrv.core.history import History
 from mapsrv.core.sse import chunk, comment, frame
 
 __all__ = [
-    "HEARTBEAT",
-    "HEARTBEAT_CHUNK",
     "BROADCAST_SLICE",
     "DRAIN_TICK",
+    "HEARTBEAT",
+    "HEARTBEAT_CHUNK",
     "HEARTBEAT_SLICES",
     "SNAPSHOT_THREAD",
     "Fanout",

@@ -119,9 +119,9 @@ class _Snapshot(Collector):
         early.add_metric(["closed"], s.connections.closed)
         yield early
         yield CounterMetricFamily(
-            "mapsrv_connection_ends_paced",
-            "Connection ends that waited their turn in a storm of departures (a few dozen per loop turn)",
-            value=s.connections.paced_ends,
+            "mapsrv_connections_paced",
+            "Connections whose first request or end waited its turn in a storm (16 go on per loop turn)",
+            value=s.connections.paced,
         )
         yield GaugeMetricFamily(
             "mapsrv_ready", "1 when this process is ready for traffic", value=int(s.ready)

@@ -133,8 +133,8 @@ async def measure(count: int) -> dict[str, Any]:
                         "slowest_write_ms": round(max(during, default=0) * 1000, 1),
                         "write_p99_ms": percentiles(during)["p99"] if during else None,
                         "slowest_delivery_ms": round(max(lag, default=0) * 1000, 1),
-                        "paced_ends": metric(after, "mapsrv_connection_ends_paced_total")
-                        - metric(before, "mapsrv_connection_ends_paced_total"),
+                        "paced": metric(after, "mapsrv_connections_paced_total")
+                        - metric(before, "mapsrv_connections_paced_total"),
                         "loop_stalls": metric(after, "mapsrv_loop_stalls_total")
                         - metric(before, "mapsrv_loop_stalls_total"),
                         "longest_stall_ms_ever": round(

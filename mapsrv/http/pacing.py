@@ -18,10 +18,11 @@ import trio
 
 __all__ = ["PER_TURN", "Pacer", "connections"]
 
-# Connections that start or end per loop turn in a storm. A write takes several turns (its request, the
-# commit, its answer): at 64 a turn each turn took ~25 ms and a write waited 255 ms behind a
-# storm of 10,000; at 16, 120-140 ms (tests/bench/storm.py).
-PER_TURN = 16
+# Connections that start or end per loop turn in a storm. A write takes several turns (its
+# request, the commit, its answer), so a long turn costs it several times over: with 10,000
+# streams leaving, 64 a turn let a write wait 255-318 ms, 16 a turn 128-237 ms; with 10,000
+# arriving, 16 a turn 82-158 ms and 8 a turn 83-104 ms (tests/bench/storm.py).
+PER_TURN = 8
 _CONNECTIONS: trio.lowlevel.RunVar[Pacer] = trio.lowlevel.RunVar("mapsrv_connections")
 
 

@@ -72,6 +72,10 @@ class MapHub:
             unfollow=self.store.unfollow,
         )
         self.fanout = Fanout(subscriber_buffer)
+        # Maps being loaded from the store, each by one request: a crowd that arrives on a map
+        # this process does not hold yet (a rolling deploy moves its viewers here) waits for that
+        # one load. 1,000 loads at once of one map timed out the Redis link and answered 503.
+        self._loading: dict[str, trio.Event] = {}
         self.replica = Replica(self.store, self.fanout, limits)
         self.replica.on_notice = self._on_notice
         self.presence = Presence(self.store, secrets.token_hex(6), self._broadcast, self._broadcast_paced)
@@ -125,19 +129,35 @@ class MapHub:
         expired ids are the same NotFound."""
         entry = self.registry.find(map_id)
         if entry is None and self.store.durable:
-            loaded = await self.store.load(map_id)
-            if loaded is not None:
-                fresh = self.registry.loaded_entry(loaded)
-                entry = self.registry.hold(fresh)
-                if entry is fresh:
-                    # Events published while we were loading passed us by: fetch them now.
-                    async with entry.lock:
-                        await self.replica.catch_up(entry)
+            loading = self._loading.get(map_id)
+            if loading is not None:
+                await loading.wait()
+                entry = self.registry.find(map_id)
+            if entry is None:  # nobody was loading it, or that load failed: this request tries
+                entry = await self._load(map_id)
         if entry is None:
             await self.catalog.check_gone(map_id)
             raise NotFound("map not found")
         entry.last_used = trio.current_time()
         return entry
+
+    async def _load(self, map_id: str) -> MapEntry | None:
+        self._loading[map_id] = loading = trio.Event()
+        try:
+            loaded = await self.store.load(map_id)
+            if loaded is None:
+                return None
+            fresh = self.registry.loaded_entry(loaded)
+            entry = self.registry.hold(fresh)
+            if entry is fresh:
+                # Events published while we were loading passed us by: fetch them now.
+                async with entry.lock:
+                    await self.replica.catch_up(entry)
+            return entry
+        finally:
+            if self._loading.get(map_id) is loading:
+                del self._loading[map_id]
+            loading.set()
 
     async def get_by_view_key(self, view_key: str) -> MapEntry:
         map_id = self.registry.map_for_view_key(view_key)

@@ -240,3 +240,41 @@ async def test_a_rolling_deploy_moves_every_viewer_to_the_other_process_missing_
     # the leaving process ended its streams over the window, not all at once
     ends = sorted(v.ended[0] for v in on_a)
     assert ends[-1] - ends[0] >= spread / 2, f"streams ended over {ends[-1] - ends[0]:.2f} s"
+
+
+async def test_a_thousand_viewers_arriving_at_once_on_a_map_another_process_holds(redis_server) -> None:
+    """A deploy moves a crowd onto a process that does not hold their map yet: each viewer's
+    stream needs the store (the view key, the map, who is here), all at once. Every one is
+    served: none gets the 503 that redis-py's 100-connection pool, refusing the 101st call, once
+    caused by looking like Redis was down."""
+    count = 1000
+    async with (
+        open_server(*ROOM, "--store", redis_server.url) as a,
+        open_server(*ROOM, "--store", redis_server.url) as b,
+    ):
+        async with httpx.AsyncClient(base_url=b.url, timeout=30) as http:
+            _, path = await new_map(http, b.url.rstrip("/"))
+        host, port = a.host_port
+        statuses: list[bytes] = []
+
+        async def arrive() -> None:
+            stream = await trio.open_tcp_stream(host, port)
+            try:
+                await stream.send_all(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = await stream.receive_some(65536)
+                    assert chunk, "closed before its head"
+                    head += chunk
+                statuses.append(head.split(b"\r\n", 1)[0])
+            finally:
+                await stream.aclose()
+
+        with trio.fail_after(120):
+            async with trio.open_nursery() as nursery:
+                for _ in range(count):
+                    nursery.start_soon(arrive)
+        async with httpx.AsyncClient(base_url=a.url) as http:
+            ready = await http.get("/ready")
+    assert statuses.count(b"HTTP/1.1 200 ") == count, sorted(set(statuses))
+    assert ready.status_code == 200, "the store never looked down"

@@ -27,9 +27,7 @@ import trio
 from support.nginx import nginx_binary, render_nginx_conf
 from support.processes import free_port, wait_for_port
 
-from .harness import SseReader, open_redis, open_server, percentiles
-
-WRITE_EVERY = 0.05
+from .harness import SseReader, open_redis, open_server, percentiles, write_steadily
 
 
 def metric(text: str, name: str) -> float:
@@ -118,24 +116,9 @@ async def _run(port: int, a: Any, b: Any, count: int, spread: float) -> dict[str
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(watcher.run)
 
-                async def write() -> None:
-                    n = 0
-                    while True:
-                        n += 1
-                        op = {"op": "add_feature", "type": "marker", "coords": [n % 80, n % 170]}
-                        if n % 100 == 0:
-                            op = {"op": "clear"}
-                        start = trio.current_time()
-                        answer = await http.post(
-                            f"/m/{map_id}/ops", json={"ops": [op]}, headers={"origin": origin}
-                        )
-                        writes.append((start, trio.current_time() - start))
-                        sent[answer.json()["version"]] = start
-                        await trio.sleep(max(0.0, WRITE_EVERY - writes[-1][1]))
-
                 opened = await ask("open")
                 before = await ask("report")
-                nursery.start_soon(write)
+                nursery.start_soon(write_steadily, http, map_id, origin, writes, sent)
                 await trio.sleep(2)
                 b_before = (await http.get("/metrics")).text
                 term_at = time.monotonic()

@@ -53,6 +53,7 @@ __all__ = [
     "open_server",
     "percentiles",
     "rss_kib",
+    "write_steadily",
 ]
 
 
@@ -161,6 +162,31 @@ async def new_browser_map(client: httpx.AsyncClient) -> tuple[str, str]:
     map_id = response.headers["location"].rsplit("/", 1)[1]
     cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
     return map_id, cookie
+
+
+async def write_steadily(
+    http: httpx.AsyncClient,
+    map_id: str,
+    origin: str,
+    writes: list[tuple[float, float]],
+    sent: dict[int, float],
+    every: float = 0.05,
+) -> None:
+    """An agent writing to one map at a steady pace (a marker each ``every`` seconds, a clear each
+    hundredth write) until cancelled; each write's (start, seconds) goes in ``writes`` and the
+    version it made in ``sent`` (version -> start, trio's clock)."""
+    n = 0
+    while True:
+        n += 1
+        op: dict[str, Any] = {"op": "add_feature", "type": "marker", "coords": [n % 80, n % 170]}
+        if n % 100 == 0:
+            op = {"op": "clear"}
+        start = trio.current_time()
+        answer = await http.post(f"/m/{map_id}/ops", json={"ops": [op]}, headers={"origin": origin})
+        took = trio.current_time() - start
+        writes.append((start, took))
+        sent[answer.json()["version"]] = start
+        await trio.sleep(max(0.0, every - took))
 
 
 def percentiles(samples: Sequence[float], scale: float = 1000.0) -> dict[str, Any]:

@@ -19,9 +19,7 @@ from typing import Any
 import httpx
 import trio
 
-from .harness import SseReader, open_server, percentiles
-
-WRITE_EVERY = 0.05
+from .harness import SseReader, open_server, percentiles, write_steadily
 
 
 def metric(text: str, name: str) -> float:
@@ -55,26 +53,8 @@ async def measure(count: int) -> dict[str, Any]:
                 async def watch() -> None:
                     await watcher.run()
 
-                async def write() -> None:
-                    n = 0
-                    while True:
-                        n += 1
-                        op = {"op": "add_feature", "type": "marker", "coords": [n % 80, n % 170]}
-                        if n % 100 == 0:
-                            op = {"op": "clear"}
-                        start = trio.current_time()
-                        answer = await http.post(
-                            f"/m/{busy_id}/ops",
-                            json={"ops": [op]},
-                            headers={"origin": server.url.rstrip("/")},
-                        )
-                        took = trio.current_time() - start
-                        writes.append((start, took))
-                        sent[answer.json()["version"]] = start
-                        await trio.sleep(max(0.0, WRITE_EVERY - took))
-
                 nursery.start_soon(watch)
-                nursery.start_soon(write)
+                nursery.start_soon(write_steadily, http, busy_id, server.url.rstrip("/"), writes, sent)
                 await trio.sleep(1)
                 lines = client.stdout
                 for phase in ("open", "close"):

@@ -143,21 +143,27 @@ async def serve(
         log.info("mapsrv listening on %s", server.url)
         task_status.started(server)
         await shutdown.wait()
-        # Draining: /ready answers 503 so load balancers send new work elsewhere ...
-        log.info("draining: not ready; stopping in %g s", config.drain_delay)
-        await trio.sleep(config.drain_delay)
-        # ... then every browser stream ends with a retry hint (browsers reconnect elsewhere and
-        # resume by Last-Event-ID), in batches over drain_spread so that the other processes are
-        # not hit by all of them at once; hypercorn stops accepting, and requests in flight get up
-        # to graceful_timeout to finish.
-        if config.drain_spread:
-            log.info("draining: ending the event streams over %g s", config.drain_spread)
-        ended = await hub.end_streams(over=config.drain_spread)
-        log.info("draining: %d event streams ended", ended)
-        stopping.set()
-        with trio.move_on_after(config.graceful_timeout):
-            await app.wait_quiet()
-        with trio.move_on_after(0.5):
-            await http_done.wait()
+        await _drain(config, hub, app, stopping, http_done)
         log.info("stopped")
         nursery.cancel_scope.cancel()
+
+
+async def _drain(
+    config: Config, hub: MapHub, app: Observer, stopping: trio.Event, http_done: trio.Event
+) -> None:
+    """SIGTERM. /ready answers 503 so load balancers send new work elsewhere; after drain_delay
+    every browser stream ends with a retry hint (browsers reconnect elsewhere and resume by
+    Last-Event-ID), in batches over drain_spread so that the other processes are not hit by all
+    of them at once; then hypercorn stops accepting, and requests in flight get up to
+    graceful_timeout to finish."""
+    log.info("draining: not ready; stopping in %g s", config.drain_delay)
+    await trio.sleep(config.drain_delay)
+    if config.drain_spread:
+        log.info("draining: ending the event streams over %g s", config.drain_spread)
+    ended = await hub.end_streams(over=config.drain_spread)
+    log.info("draining: %d event streams ended", ended)
+    stopping.set()
+    with trio.move_on_after(config.graceful_timeout):
+        await app.wait_quiet()
+    with trio.move_on_after(0.5):
+        await http_done.wait()

@@ -31,7 +31,7 @@ import httpx
 import jwt
 import trio
 
-from mapsrv.errors import MapsrvError
+from mapsrv.errors import MapsrvError, Unavailable
 
 log = logging.getLogger("mapsrv.auth")
 T = TypeVar("T")
@@ -84,15 +84,11 @@ class TokenRefused(MapsrvError):
         return [("WWW-Authenticate", bearer_challenge(self.metadata_url, self.error, str(self)))]
 
 
-class IssuerUnreachable(MapsrvError):
-    """The issuer's metadata or keys could not be fetched: 503, try again."""
+class IssuerUnreachable(Unavailable):
+    """The issuer's metadata or keys could not be fetched: 503, try again in 5 s."""
 
-    status = 503
-    jsonrpc_code = -32011
-    code = "unavailable"
-
-    def headers(self) -> list[tuple[str, str]]:
-        return [("Retry-After", "5")]
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=5)
 
 
 def bearer_challenge(metadata_url: str, error: str | None = None, description: str | None = None) -> str:

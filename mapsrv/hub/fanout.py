@@ -214,8 +214,9 @@ class Fanout:
     def _offer(
         self, subscribers: set[Viewer], data: bytes, chunked: bytes, only: Sequence[Viewer] | None = None
     ) -> None:
+        # ``only``: a slice taken earlier (broadcast_paced), whose viewers may have left since
         for sub in list(subscribers) if only is None else only:
-            if sub in subscribers and not sub.offer(data, chunked):
+            if (only is None or sub in subscribers) and not sub.offer(data, chunked):
                 subscribers.discard(sub)
                 sub.close()
                 self.dropped += sub.lagging

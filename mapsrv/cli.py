@@ -34,6 +34,12 @@ async def _run(config: Config) -> None:
         server: Server = await nursery.start(serve, config)
         PROCESS.settle()  # what start-up built lives as long as the process
         print(f"mapsrv {__version__}: {describe_store(config.store_url)}", file=sys.stderr, flush=True)
+        routes = f"routes follow the roads ({config.router})" if config.router not in ("", "none") else None
+        print(
+            f"mapsrv {__version__}: {routes or 'routes are straight lines (no --router)'}",
+            file=sys.stderr,
+            flush=True,
+        )
         print(
             f"mapsrv {__version__}: open {server.url} in your browser (Ctrl-C to stop)",
             file=sys.stderr,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from mapsrv.routing import check_router_url
 from mapsrv.store.redis_url import parse_redis_url
 from mapsrv.store.sqlite import sqlite_path
 
@@ -130,6 +131,13 @@ class Config:
         metadata=_help(
             "API keys for the MCP endpoints, as name:secret (comma-separated); name@sub:secret acts for the"
             " person whose OpenID subject is sub (their maps, their lists); none = open"
+        ),
+    )
+    router: str = field(
+        default="",
+        metadata=_help(
+            "a routing engine, valhalla+http://HOST:PORT: routes then follow the roads, with distance,"
+            " time and directions, and the reachable and travel_times tools appear; none = straight lines"
         ),
     )
     oidc_issuer: str = field(
@@ -300,6 +308,11 @@ class Config:
             raise ConfigError(
                 f"Config 'tile_url' has value {self.tile_url!r}. It needs {{z}}, {{x}} and {{y}}."
             )
+        if self.router not in ("", "none"):
+            try:
+                check_router_url(self.router)
+            except ValueError as exc:
+                raise ConfigError(f"Config 'router' has value {self.router!r}. {exc}.") from None
         check_logging(self)
         for network in self.trusted_proxies:
             try:

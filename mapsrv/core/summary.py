@@ -20,6 +20,7 @@ from mapsrv.core.events import (
     ViewSet,
 )
 from mapsrv.core.model import Feature, LatLon, Layer, MapState
+from mapsrv.core.routes import route_facts
 
 __all__ = [
     "NOTES_LAYER",
@@ -215,10 +216,13 @@ def _feature_parts(
     explicit = {fid for e in events if isinstance(e, FeaturesRemoved) for fid in e.ids}
     parts = []
     new = [after[fid] for fid in effect.added]
+    routed = [facts for f in new if f is not None and (facts := route_facts(f)) is not None]
+    along = f" ({routed[0].words()})" if len(routed) == 1 else ""
     if len(new) == 1 and new[0] is not None and new[0].label:
-        parts.append(f"added {_quoted(new[0].label)}")
+        parts.append(f"added {_quoted(new[0].label)}{along}")
     elif new:
-        parts.append("added " + _counted([_KINDS[f.type] for f in new if f is not None]))
+        kinds = ["route" if route_facts(f) else _KINDS[f.type] for f in new if f is not None]
+        parts.append("added " + _counted(kinds) + along)
     pairs = [(before[fid], after[fid]) for fid in effect.changed]
     verb = "moved" if all(o is not None and n is not None and _moved(o, n) for o, n in pairs) else "edited"
     if len(pairs) == 1 and pairs[0][1] is not None:

@@ -6,11 +6,12 @@ text, as the file has it) and ``elevations`` (and a route's point ``names``) are
 aligned with its points. A segment keeps its ``track`` and ``segment`` numbers, so export
 writes a track's segments back as one ``<trk>``. Extensions (heart rate, cadence) are not read.
 
-Out: markers as waypoints, lines as tracks (routes when they came from one), and polygons,
-rectangles and circles as closed tracks (first point repeated; a circle as a 64-point ring):
-GPX has no areas, and a track is what every device draws as a line, where a route is a list
-of points to navigate through. Reading it back (gpxpy, Garmin BaseCamp) gives every point with
-its time and elevation exactly: numbers are written as Python's shortest round-trip form.
+Out: markers as waypoints, lines as tracks (routes when they came from one, or when a router drew
+them along the roads: their ``type`` is car, bike or foot), and polygons, rectangles and circles as
+closed tracks (first point repeated; a circle as a 64-point ring): GPX has no areas, and a track is
+what every device draws as a line, where a route is a list of points to navigate through. Reading it
+back (gpxpy, Garmin BaseCamp) gives every point with its time and elevation exactly: numbers are
+written as Python's shortest round-trip form.
 
 Not gpxpy: its parser takes 1.2 s of CPU for a 50,000-point track, 2.2-2.8 s with a Garmin
 watch's extensions (tests/formats/formats_benchmark.py), before any mapsrv work, where the
@@ -28,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mapsrv.core.model import Feature, MapState
+from mapsrv.core.routes import route_facts
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector
 from mapsrv.formats.geometry import outline
@@ -272,7 +274,9 @@ def _head(feature: Feature) -> str:
     out = element("name", feature.label)
     out += element("cmt", props["cmt"]) if isinstance(props.get("cmt"), str) else ""
     out += element("desc", feature.popup)
-    return out + (element("type", props["type"]) if isinstance(props.get("type"), str) else "")
+    facts = route_facts(feature)
+    kind = props.get("type") if isinstance(props.get("type"), str) else facts.by if facts else None
+    return out + (element("type", kind) if kind else "")
 
 
 def _points(tag: str, feature: Feature) -> Iterable[str]:
@@ -315,7 +319,10 @@ def write_gpx(state: MapState) -> bytes:
         parts.append(f"<metadata>{element('name', state.title)}</metadata>\n")
     parts += [_waypoint(f) for f in features if f.type == "marker"]
     routes = [
-        f for f in features if f.type == "polyline" and isinstance(dict(f.properties).get("route"), int)
+        f
+        for f in features
+        if f.type == "polyline"
+        and (isinstance(dict(f.properties).get("route"), int) or route_facts(f) is not None)
     ]
     for feature in routes:
         parts.append(f"<rte>{_head(feature)}\n")

@@ -56,6 +56,7 @@ from mapsrv.mcp.sessions import (
 )
 from mapsrv.mcp.subscriptions import MapWatchers, SubscriptionStatistics
 from mapsrv.mcp.tools import INSTRUCTIONS, WRITE_TOOLS, ToolContext, register_resources, sdk_tools
+from mapsrv.routing import Router, router_for
 
 __all__ = [
     "McpEndpoints",
@@ -86,6 +87,7 @@ def build_mcp(
     keys: ApiKeys,
     config: Config | None = None,
     images: MapImages | None = None,
+    router: Router | None = None,
 ) -> MCPServer:
     config = config or Config()
     clients = ClientIdentity(config.trusted_proxies)
@@ -94,7 +96,9 @@ def build_mcp(
         principal = request_principal(ctx.request_context.request, keys)
         actor = agent_of(ctx.request_context, principal, clients)
         local = not isinstance(ctx.request_context.request, Request)  # stdio: no HTTP request
-        return ToolContext(hub, base_url(), principal, actor, images, local, in_session(ctx.request_context))
+        return ToolContext(
+            hub, base_url(), principal, actor, images, local, in_session(ctx.request_context), router
+        )
 
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
     # call finds handlers in place and changes nothing.
@@ -103,7 +107,7 @@ def build_mcp(
         title="mapsrv live map",
         instructions=INSTRUCTIONS,
         version=__version__,
-        tools=sdk_tools(context_of),
+        tools=sdk_tools(context_of, routing=router is not None),
         extensions=[map_app(base_url, config.tile_url, config.tile_attribution)],
     )
     register_resources(mcp, context_of)
@@ -161,7 +165,8 @@ class McpEndpoints:
         # the OpenID provider: MCP's access tokens and the people's sign-in (mapsrv.web.signin)
         self.issuer = Issuer(config.oidc_issuer) if config.oidc_issuer else None
         self.images = MapImages(config.tile_url)  # the map as an image: the tool's and the web's
-        self.mcp = build_mcp(hub, base_url, self.keys, config, self.images)
+        self.router = router_for(config.router)  # routes along the roads, when there is one
+        self.mcp = build_mcp(hub, base_url, self.keys, config, self.images, self.router)
         security = security_settings(config)
         # The SDK's public way to serve its Streamable HTTP transport from another ASGI app: let
         # streamable_http_app() build the session manager, then run the manager and hand it
@@ -200,11 +205,16 @@ class McpEndpoints:
         )
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with self.sessions.run(), trio.open_nursery() as nursery:
-            nursery.start_soon(self._serve_reaper)
-            await nursery.start(self.watchers.serve)
-            task_status.started()
-            await trio.sleep_forever()
+        try:
+            async with self.sessions.run(), trio.open_nursery() as nursery:
+                nursery.start_soon(self._serve_reaper)
+                await nursery.start(self.watchers.serve)
+                task_status.started()
+                await trio.sleep_forever()
+        finally:
+            if self.router is not None:
+                with trio.CancelScope(shield=True), trio.move_on_after(1):
+                    await self.router.aclose()
 
     async def _entry_of(self, ctx: ServerRequestContext[Any, Any], map_id: str) -> MapEntry:
         principal = request_principal(ctx.request, self.keys)

@@ -13,6 +13,7 @@ from mapsrv.errors import Gone, NotFound
 from mapsrv.http.tokens import is_person
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.image.service import MapImages
+from mapsrv.routing import Router
 
 __all__ = ["ToolContext", "acknowledgement"]
 
@@ -33,6 +34,7 @@ class ToolContext:
     # One agent over time (stdio, or a session of its own): its actor names the maps it made.
     # A keyless 2026-07-28 request's actor is shared by everyone behind the same host and client.
     in_session: bool = True
+    router: Router | None = None  # routes along the roads (``--router``); None: straight lines
 
     @property
     def person(self) -> str | None:

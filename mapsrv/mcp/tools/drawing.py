@@ -34,6 +34,7 @@ from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.items import read_change, read_item
 from mapsrv.mcp.tools.places import Resolver, places_ready
 from mapsrv.mcp.tools.results import answer
+from mapsrv.mcp.tools.routing import RouteDrawing, plan_routes, reuse_stops, route_answer
 from mapsrv.mcp.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
 
 __all__ = ["draw", "edit", "remove"]
@@ -98,9 +99,17 @@ async def draw(
             'items must hold at least one item, got []; e.g. [{"at": "Lisbon", "label": "Lisbon"}]'
         )
     places = await _resolver(_geometries(items))
+    routed = await plan_routes(tc.router, items, places)
+    markers = await _markers(tc, map_id) if _has_routes(items) else []
     features: list[Feature] = []
+    drawings: list[RouteDrawing] = []
     for index, raw in enumerate(items):
-        features += read_item(index, raw, places, layer, limits)
+        drawn = read_item(index, raw, places, layer, limits, routed.get(index))
+        if raw.get("type") == "route":
+            drawn, stops = reuse_stops(drawn, markers)
+            drawings.append(RouteDrawing(index, len(features), routed.get(index), stops))
+        markers += [f for f in drawn if f.type == "marker"]
+        features += drawn
     if geojson is not None:
         features += await _read_geojson(geojson, limits, check_id("layer", layer or DEFAULT_LAYER))
     _unique(features)
@@ -116,9 +125,23 @@ async def draw(
     out = await tc.write(map_id, ops, expected_version, base_version)
     if url is not None:
         out["url"] = url
+    if drawings:
+        out["routes"] = [route_answer(drawing, out.get("ids", []), 0) for drawing in drawings]
     if places.places:
         out["places"] = places.resolved()
     return answer(out)
+
+
+def _has_routes(items: list[Any]) -> bool:
+    return any(isinstance(raw, dict) and raw.get("type") == "route" for raw in items)
+
+
+async def _markers(tc: ToolContext, map_id: str | None) -> list[Feature]:
+    """The markers already on the map, which a route's stops at the same places reuse."""
+    if map_id is None:
+        return []
+    entry = await tc.entry(map_id)
+    return [f for f in entry.state.features.values() if f.type == "marker"]
 
 
 async def edit(

@@ -3,8 +3,9 @@ ops. Every error names the item by its index and the field (``items[2].at``), th
 form it must have and what to do.
 
 An item's ``type`` may be left out: ``at`` makes a marker (a circle with ``radius_m``), ``points``
-a line, ``bounds`` a rectangle. A ``route`` is a line through its points plus a numbered marker at
-each stop, labelled with the stop's place name.
+a line, ``bounds`` a rectangle. A ``route`` is a line through its points (along the roads ``by``
+car, bike or foot when the server has a router: ``tools.routing``) plus a numbered marker at each
+stop, labelled with the stop's place name.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mapsrv.errors import InvalidInput
 from mapsrv.mcp.tools.arguments import suggest
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.schema import EDIT_SCHEMA, ITEM_FIELDS, ITEM_TYPES
+from mapsrv.routing import Route
 
 __all__ = ["read_change", "read_item"]
 
@@ -137,11 +139,18 @@ def _geometry(name: str, kind: str, item: Mapping[str, Any], places: Resolver) -
     return coords, radius
 
 
-def read_item(index: int, raw: Any, places: Resolver, layer: str | None, limits: Limits) -> list[Feature]:
-    """One ``draw`` item as the features it draws (a route draws its line and a marker per stop)."""
+def read_item(
+    index: int, raw: Any, places: Resolver, layer: str | None, limits: Limits, route: Route | None = None
+) -> list[Feature]:
+    """One ``draw`` item as the features it draws (a route draws its line and a marker per stop;
+    ``route``, when a router found one, is the road it follows)."""
     name = f"items[{index}]"
     item = _fields(name, raw, ITEM_FIELDS)
     kind = _type(name, item)
+    if "by" in item and kind != "route":
+        raise InvalidInput(
+            f'{name}.by is only for a route, got it on a {kind}; add "type": "route" or leave by out'
+        )
     style = _style(name, item)
     fid = item.get("id") or ""
     common = {
@@ -153,7 +162,15 @@ def read_item(index: int, raw: Any, places: Resolver, layer: str | None, limits:
         check_id(f"{name}.id: feature", fid)
     if kind == "route":
         coords, _ = _geometry(name, "line", item, places)
-        line = build_feature(id=fid, type="polyline", coords=coords, style=style, limits=limits, **common)
+        line = build_feature(
+            id=fid,
+            type="polyline",
+            coords=coords if route is None else route.coords,
+            style=style,
+            properties=None if route is None else dict(route.facts.properties()),
+            limits=limits,
+            **common,
+        )
         stops = []
         for stop, (point, given) in enumerate(zip(coords, item["points"], strict=True), start=1):
             label = places.places[given].name if isinstance(given, str) else ""

@@ -17,6 +17,7 @@ from pydantic import Field
 from mapsrv.core.geojson import to_geojson
 from mapsrv.core.model import Bounds as Box
 from mapsrv.core.model import Feature, MapState, check_bounds
+from mapsrv.core.routes import route_facts
 from mapsrv.errors import InvalidInput
 from mapsrv.hub import MapEntry
 from mapsrv.mcp.tools.context import ToolContext
@@ -52,6 +53,9 @@ def _brief(feature: Feature) -> dict[str, Any]:
         row["label"] = feature.label
     points = feature.points()
     row["at"] = _round(list(points[0]))
+    facts = route_facts(feature)
+    if facts is not None:
+        row["route"] = facts.words()
     return row
 
 

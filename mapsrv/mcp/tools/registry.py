@@ -33,8 +33,18 @@ from mapsrv.mcp.tools.measuring import measure
 from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read, read_map
 from mapsrv.mcp.tools.results import tool_error
+from mapsrv.mcp.tools.routing import reachable, travel_times
 
-__all__ = ["INSTRUCTIONS", "TOOLS", "WRITE_TOOLS", "ToolSpec", "register_resources", "sdk_tool", "sdk_tools"]
+__all__ = [
+    "INSTRUCTIONS",
+    "ROUTING_TOOLS",
+    "TOOLS",
+    "WRITE_TOOLS",
+    "ToolSpec",
+    "register_resources",
+    "sdk_tool",
+    "sdk_tools",
+]
 
 INSTRUCTIONS = """\
 mapsrv shows a live map in the user's browser; what you draw appears at once. draw puts many
@@ -109,8 +119,19 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(nearest_place, "Nearest place to a point", _READ),
     ToolSpec(measure, "Measure distance, area, bearing", _READ, {"minProperties": 1}),
 )
+# Listed only when the server has a router (``--router``): a tool that could only fail is noise.
+# Their open-world hint is true: they ask another service, which may be down.
+ROUTING_TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        reachable,
+        "Areas reachable within minutes",
+        _ADD.model_copy(update={"open_world_hint": True}),
+        app=True,
+    ),
+    ToolSpec(travel_times, "Travel times between places", _READ.model_copy(update={"open_world_hint": True})),
+)
 # The tools a token with only maps:read may not call (MCP authorization, ``mapsrv.http.tokens``).
-WRITE_TOOLS = frozenset(spec.name for spec in TOOLS if not spec.hints.read_only_hint)
+WRITE_TOOLS = frozenset(spec.name for spec in (*TOOLS, *ROUTING_TOOLS) if not spec.hints.read_only_hint)
 
 
 class _RawArguments(ArgModelBase):
@@ -149,9 +170,10 @@ def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> To
     )
 
 
-def sdk_tools(context_of: Callable[[Context], ToolContext]) -> list[Tool]:
-    """Every tool of ``TOOLS`` as the SDK's Tool, for ``MCPServer(tools=...)``."""
-    return [sdk_tool(spec, context_of) for spec in TOOLS]
+def sdk_tools(context_of: Callable[[Context], ToolContext], *, routing: bool = False) -> list[Tool]:
+    """Every tool of ``TOOLS`` (and of ``ROUTING_TOOLS`` with a router) as the SDK's Tool, for
+    ``MCPServer(tools=...)``."""
+    return [sdk_tool(spec, context_of) for spec in (*TOOLS, *(ROUTING_TOOLS if routing else ()))]
 
 
 def register_resources(mcp: MCPServer, context_of: Callable[[Context], ToolContext]) -> None:

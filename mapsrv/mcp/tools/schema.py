@@ -89,6 +89,7 @@ ITEM_SCHEMA: dict[str, Any] = {
         },
         **_GEOMETRY,
         **_STYLE,
+        "by": {"enum": ["car", "bike", "foot"], "description": "route: along the roads by (default car)"},
         "id": {"type": "string", "description": "your id; generated when left out"},
     },
     "anyOf": [{"required": ["at"]}, {"required": ["points"]}, {"required": ["bounds"]}],

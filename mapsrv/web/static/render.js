@@ -123,10 +123,44 @@ function attributeText(value) {
   return String(low) + ' – ' + String(high) + ' (' + value.length + ' points)';
 }
 
+// A line a router drew along the roads keeps how it was travelled, its length and its time
+// (mapsrv/core/routes.py, whose words these are): "313 km, 3 h 5 min by car".
+const ROUTE_KEYS = ['by', 'distance_m', 'duration_s'];
+const MODES = ['car', 'bike', 'foot'];
+
+function lengthWords(metres) {
+  if (metres < 1000) return Math.round(metres) + ' m';
+  const km = metres / 1000;
+  return km < 100 ? km.toFixed(1) + ' km' : Math.round(km).toLocaleString('en-US') + ' km';
+}
+
+function durationWords(seconds) {
+  let minutes = Math.round(seconds / 60);
+  if (minutes < 1) return 'under a minute';
+  if (minutes < 60) return minutes + ' min';
+  let hours = Math.floor(minutes / 60);
+  minutes %= 60;
+  if (hours < 48) return minutes ? hours + ' h ' + minutes + ' min' : hours + ' h';
+  const days = Math.floor(hours / 24);
+  hours %= 24;
+  return hours ? days + ' d ' + hours + ' h' : days + ' d';
+}
+
+function routeWords(f) {
+  const p = f && f.type === 'polyline' && f.properties;
+  if (!p || !MODES.includes(p.by)) return null;
+  const { distance_m: metres, duration_s: seconds } = p;
+  if (typeof metres !== 'number' || typeof seconds !== 'number' || metres < 0 || seconds < 0) return null;
+  return lengthWords(metres) + ', ' + durationWords(seconds) + ' by ' + p.by;
+}
+
 function popupContent(f) {
-  const attributes = f.properties && typeof f.properties === 'object' ? Object.entries(f.properties) : [];
-  if (!f.popup && !attributes.length) return null;
+  const route = routeWords(f);
+  const attributes = f.properties && typeof f.properties === 'object'
+    ? Object.entries(f.properties).filter(([key]) => !route || !ROUTE_KEYS.includes(key)) : [];
+  if (!f.popup && !attributes.length && !route) return null;
   const box = textNode('div', 'mapsrv-popup', f.popup || '');
+  if (route) box.prepend(textNode('div', 'mapsrv-route', route));
   if (!attributes.length) return box;
   const list = document.createElement('dl');
   list.className = 'mapsrv-attributes';

@@ -9,6 +9,7 @@ error path therefore needs a case here, with its three parts.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,8 +40,10 @@ from mapsrv.mcp.tools.maps import list_maps, set_view
 from mapsrv.mcp.tools.measuring import measure
 from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read
+from mapsrv.mcp.tools.routing import reachable, travel_times
 from mapsrv.places import find_places as search
 from mapsrv.places import resolve_places
+from mapsrv.routing import ValhallaRouter
 
 # Where the mapsrv that runs lives: the checkout, or site-packages when tox tests the wheel.
 ROOT = Path(mapsrv.__file__).resolve().parent.parent
@@ -260,7 +263,30 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda tc: find_places(tc, "Xyzzyqw"), "query", "'Xyzzyqw'", "no place matches"),
     (lambda tc: read(tc, MAP, cursor="x"), "cursor", "'x'", "a 'next' value"),
     (lambda tc: list_maps(tc, limit=0), "limit", "0", "between 1 and 200"),
+    # tools: routing (a router that is never asked: every one of these fails before it would be)
+    (items({"at": [1, 2], "by": "car"}), "items[0].by", "marker", "only for a route"),
+    (
+        items({"type": "route", "points": [[1, 2], [1, 3]], "by": "boat"}),
+        "items[0].by",
+        "'boat'",
+        "car, bike",
+    ),
+    (
+        lambda tc: draw(routed(tc), [{"type": "route", "points": [[1, 2 + i / 100] for i in range(21)]}]),
+        "items[0].points",
+        "21",
+        "20 a route may have",
+    ),
+    (lambda tc: reachable(tc, [1, 2], [10]), "reachable", "none", "a routing engine"),
+    (lambda tc: reachable(routed(tc), [1, 2], []), "minutes", "[]", "1 to 4 numbers"),
+    (lambda tc: reachable(routed(tc), [1, 2], [10, 500]), "minutes[1]", "500", "from 1 to 120"),
+    (lambda tc: travel_times(routed(tc), [], ["Paris"]), "origins", "[]", "1 to 25 points or place names"),
 ]
+
+
+def routed(tc: ToolContext) -> ToolContext:
+    """``tc`` with a router that nothing here reaches (port 9, discard, is never listened on)."""
+    return dataclasses.replace(tc, router=ValhallaRouter("http://127.0.0.1:9"))
 
 
 def raise_sites() -> set[tuple[str, int]]:

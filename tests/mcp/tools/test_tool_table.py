@@ -21,7 +21,8 @@ from mapsrv.hub import MapHub
 from mapsrv.mcp.endpoints import build_mcp
 from mapsrv.mcp.tools import TOOLS, ToolContext, schema
 from mapsrv.mcp.tools.arguments import Arguments
-from mapsrv.mcp.tools.registry import sdk_tool
+from mapsrv.mcp.tools.registry import ROUTING_TOOLS, WRITE_TOOLS, sdk_tool
+from mapsrv.routing import ValhallaRouter
 
 SURFACE = Path(__file__).with_name("tool_surface.json")
 MAX_LIST_BYTES = 17 * 1_100  # issue 34: at most 1,100 bytes per tool on average (17 tools: 16,141 B)
@@ -115,3 +116,20 @@ async def test_arguments_are_checked_by_mapsrv_and_errors_are_tool_errors() -> N
 @pytest.mark.parametrize("spec", TOOLS, ids=lambda spec: spec.name)
 def test_every_schema_refuses_unknown_arguments(spec: Any) -> None:
     assert Arguments.of(spec.function).schema["additionalProperties"] is False
+
+
+async def test_a_router_adds_the_routing_tools_and_the_list_stays_lean() -> None:
+    router = ValhallaRouter("http://127.0.0.1:9")  # listed, never asked
+    tools = await build_mcp(MapHub(), lambda: "http://x/", ApiKeys([]), router=router).list_tools()
+    await router.aclose()
+    listed = {t.name: t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools}
+    assert len(listed) == len(TOOLS) + len(ROUTING_TOOLS) == 19
+    assert listed["reachable"]["annotations"]["openWorldHint"] is True, "it asks another service"
+    assert listed["travel_times"]["annotations"]["readOnlyHint"] is True
+    assert "reachable" in WRITE_TOOLS and "travel_times" not in WRITE_TOOLS
+    assert listed["draw"]["inputSchema"]["properties"]["items"]["items"]["properties"]["by"]["enum"] == [
+        "car",
+        "bike",
+        "foot",
+    ]
+    assert len(json.dumps({"tools": list(listed.values())}, separators=(",", ":"))) <= 19 * 1_100

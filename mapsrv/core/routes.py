@@ -1,0 +1,85 @@
+"""A routed line's facts and their words: how it was travelled, how long it is and how long it
+takes ("313 km, 3 h 5 min by car").
+
+A line drawn along the roads by a routing engine (``mapsrv.routing``) keeps three properties,
+which every file and every reader sees: ``by`` (car, bike or foot), ``distance_m`` and
+``duration_s``. The activity list, ``read``, the page's popup and the GPX export read them here,
+so a route reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from mapsrv.core.model import Feature
+
+__all__ = ["MODES", "Mode", "RouteFacts", "describe", "duration_words", "length_words", "route_facts"]
+
+Mode = Literal["car", "bike", "foot"]
+MODES: tuple[Mode, ...] = ("car", "bike", "foot")
+
+
+@dataclass(frozen=True)
+class RouteFacts:
+    by: Mode
+    distance_m: float
+    duration_s: float
+
+    def properties(self) -> tuple[tuple[str, str | int], ...]:
+        """As a feature's properties (whole metres and seconds: finer is noise)."""
+        return (
+            ("by", self.by),
+            ("distance_m", round(self.distance_m)),
+            ("duration_s", round(self.duration_s)),
+        )
+
+    def words(self) -> str:
+        return describe(self.distance_m, self.duration_s, self.by)
+
+
+def route_facts(feature: Feature) -> RouteFacts | None:
+    """The facts of a line a router drew, or None for any other feature."""
+    if feature.type != "polyline" or not feature.properties:
+        return None
+    props = dict(feature.properties)
+    by, distance, duration = props.get("by"), props.get("distance_m"), props.get("duration_s")
+    if by not in MODES or not _number(distance) or not _number(duration):
+        return None
+    return RouteFacts(by, float(distance), float(duration))  # type: ignore[arg-type]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def _rounded(value: float) -> int:
+    """Halves up, as the page's ``Math.round`` does (Python's ``round`` goes to even)."""
+    return math.floor(value + 0.5)
+
+
+def length_words(metres: float) -> str:
+    """``850 m``, ``4.2 km``, ``313 km``: what a person reads off a route sign."""
+    if metres < 1000:
+        return f"{_rounded(metres)} m"
+    km = metres / 1000
+    return f"{km:.1f} km" if km < 100 else f"{_rounded(km):,} km"
+
+
+def duration_words(seconds: float) -> str:
+    """``under a minute``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``."""
+    minutes = _rounded(seconds / 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def describe(distance_m: float, duration_s: float, by: str) -> str:
+    return f"{length_words(distance_m)}, {duration_words(duration_s)} by {by}"

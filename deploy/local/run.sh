@@ -4,6 +4,10 @@
 # ingress). Everything runs unprivileged from one state directory. For trying a failover by hand
 # (see README.md beside this file) and for tests/system/test_failover.py.
 #
+# With --router-extract, routes follow real roads: Valhalla's tiles are built from that OSM
+# extract into the state directory and a valhalla_service (PyPI's pyvalhalla, in the Python 3.12
+# venv scripts/valhalla-env.sh makes) runs beside Redis; both mapsrv get --router.
+#
 # On stdout: one line per component, "NAME pid=PID url=URL", then "ready". Logs are in the state
 # directory. Stops every child by its PID on SIGTERM, SIGINT (Ctrl-C) or exit. SIGHUP restarts
 # whichever mapsrv process has died (e.g. after your kill -9), on its old port.
@@ -25,11 +29,19 @@ usage: deploy/local/run.sh [options] [-- extra mapsrv serve flags]
   --allowed-hosts LIST Host names mapsrv accepts (default: localhost,127.0.0.1,[::1])
   --python PYTHON      run "PYTHON -m mapsrv" (default: mapsrv on PATH, else python3 -m mapsrv)
   --keep               keep the temp state directory at exit
+  --router-extract FILE
+                       route along the roads of this OpenStreetMap extract (.osm.pbf): build
+                       Valhalla's tiles from it (reused with --dir while FILE is unchanged), run
+                       valhalla_service, and pass --router to both mapsrv (default: no router,
+                       routes are straight lines)
+  --router-port PORT   valhalla_service's port (default: a free one)
 
 Environment: MAPSRV_LOCAL_DIR, MAPSRV_LOCAL_PORT, MAPSRV_LOCAL_LISTEN, MAPSRV_LOCAL_A_PORT,
 MAPSRV_LOCAL_B_PORT, MAPSRV_LOCAL_REDIS_PORT, MAPSRV_LOCAL_REDIS_PERSIST=1,
-MAPSRV_LOCAL_PUBLIC_URL, MAPSRV_LOCAL_ALLOWED_HOSTS, MAPSRV_LOCAL_PYTHON, MAPSRV_LOCAL_KEEP=1
-(flags win). Other MAPSRV_* variables reach both mapsrv processes as their settings.
+MAPSRV_LOCAL_PUBLIC_URL, MAPSRV_LOCAL_ALLOWED_HOSTS, MAPSRV_LOCAL_PYTHON, MAPSRV_LOCAL_KEEP=1,
+MAPSRV_LOCAL_ROUTER_EXTRACT, MAPSRV_LOCAL_ROUTER_PORT (flags win). Other MAPSRV_* variables
+reach both mapsrv processes as their settings. VALHALLA_HOME: the venv with pyvalhalla (default
+.tox/valhalla in the repository; made by scripts/valhalla-env.sh when it has no Valhalla).
 EOF
 }
 
@@ -45,6 +57,8 @@ public_url=${MAPSRV_LOCAL_PUBLIC_URL:-}
 allowed_hosts=${MAPSRV_LOCAL_ALLOWED_HOSTS:-localhost,127.0.0.1,[::1]}
 python=${MAPSRV_LOCAL_PYTHON:-}
 keep=${MAPSRV_LOCAL_KEEP:-}
+router_extract=${MAPSRV_LOCAL_ROUTER_EXTRACT:-}
+router_port=${MAPSRV_LOCAL_ROUTER_PORT:-}
 extra=()
 
 while [ $# -gt 0 ]; do
@@ -60,6 +74,8 @@ while [ $# -gt 0 ]; do
         --allowed-hosts) allowed_hosts=$2; shift 2 ;;
         --python) python=$2; shift 2 ;;
         --keep) keep=1; shift ;;
+        --router-extract) router_extract=$2; shift 2 ;;
+        --router-port) router_port=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -88,6 +104,23 @@ nginx_bin=$(command -v nginx || true)
 redis_bin=$(command -v redis-server || true)
 [ -n "$redis_bin" ] || { [ -x /usr/sbin/redis-server ] && redis_bin=/usr/sbin/redis-server; } ||
     die "redis-server not found (Debian: apt-get install redis-server)"
+valhalla_bin=
+if [ -n "$router_extract" ]; then
+    [ -f "$router_extract" ] || die "--router-extract: no such file: $router_extract"
+    router_extract="$(cd "$(dirname "$router_extract")" && pwd)/$(basename "$router_extract")"
+    repo=$(cd "$here/../.." && pwd)
+    valhalla_home=${VALHALLA_HOME:-.tox/valhalla}
+    case $valhalla_home in /*) ;; *) valhalla_home="$repo/$valhalla_home" ;; esac  # as valhalla-env.sh
+    valhalla_bin=$("$valhalla_home/bin/python" -m valhalla print_bin_path 2>/dev/null || true)
+    if [ -z "$valhalla_bin" ] || [ ! -x "$valhalla_bin/valhalla_build_tiles" ] ||
+        [ ! -x "$valhalla_bin/valhalla_service" ]; then
+        log "no Valhalla in $valhalla_home: scripts/valhalla-env.sh installs it (once)"
+        VALHALLA_HOME=$valhalla_home "$repo/scripts/valhalla-env.sh" >&2 ||
+            die "scripts/valhalla-env.sh could not install Valhalla"
+        valhalla_bin=$("$valhalla_home/bin/python" -m valhalla print_bin_path) ||
+            die "no Valhalla in $valhalla_home after scripts/valhalla-env.sh"
+    fi
+fi
 
 # --- state directory and ports ------------------------------------------------------------------
 
@@ -99,8 +132,10 @@ fi
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
+wanted=("$port" "$a_port" "$b_port" "$redis_port")
+[ -z "$router_extract" ] || wanted+=("$router_port")
 missing=0
-for p in "$port" "$a_port" "$b_port" "$redis_port"; do [ -n "$p" ] || missing=$((missing + 1)); done
+for p in "${wanted[@]}"; do [ -n "$p" ] || missing=$((missing + 1)); done
 if [ "$missing" -gt 0 ]; then
     # Bound all at once, so they differ; another program could still take one before we do.
     read -r -a free < <("$python" -c '
@@ -115,13 +150,16 @@ print(" ".join(str(s.getsockname()[1]) for s in held))
     [ -n "$port" ] || { port=${free[0]}; free=("${free[@]:1}"); }
     [ -n "$a_port" ] || { a_port=${free[0]}; free=("${free[@]:1}"); }
     [ -n "$b_port" ] || { b_port=${free[0]}; free=("${free[@]:1}"); }
-    [ -n "$redis_port" ] || redis_port=${free[0]}
+    [ -n "$redis_port" ] || { redis_port=${free[0]}; free=("${free[@]:1}"); }
+    [ -z "$router_extract" ] || [ -n "$router_port" ] || router_port=${free[0]}
 fi
 url_host=$listen
 case $url_host in 0.0.0.0 | "") url_host=127.0.0.1 ;; *:*) url_host="[$url_host]" ;; esac
 nginx_url="http://$url_host:$port/"
 [ -n "$public_url" ] || public_url=$nginx_url
 redis_url="redis://127.0.0.1:$redis_port/0"
+router_args=()
+[ -z "$router_extract" ] || router_args=(--router "valhalla+http://127.0.0.1:$router_port")
 
 # --- children -----------------------------------------------------------------------------------
 
@@ -165,9 +203,10 @@ cleanup() {
     set +e
     stopping=1
     local group name todo
-    # The proxy first (clients move on), then both mapsrv, then the store they flush to. A
-    # child is in pids[] from the moment it is started, ready or not (a restart in progress).
-    for group in "nginx" "mapsrv-a mapsrv-b" "redis"; do
+    # The proxy first (clients move on), then both mapsrv, then the store they flush to and the
+    # router they ask. A child is in pids[] from the moment it is started, ready or not (a
+    # restart in progress); a tile build only while it runs.
+    for group in "valhalla-build nginx" "mapsrv-a mapsrv-b" "redis valhalla"; do
         todo=()
         for name in $group; do
             [ -n "${pids[$name]:-}" ] && todo+=("${pids[$name]}")
@@ -251,13 +290,57 @@ start_redis() {
     started redis "$pid" "$redis_url"
 }
 
+build_valhalla_tiles() {
+    # The configuration every start (the port may be new); the tiles only when the extract is not
+    # the file they were built from (path, size, modification time).
+    local conf="$dir/valhalla/valhalla.json" stamp built="" pid
+    mkdir -p "$dir/valhalla"
+    "$valhalla_home/bin/valhalla_build_config" --mjolnir-tile-dir "$dir/valhalla/tiles" \
+        --mjolnir-tile-extract "" --mjolnir-traffic-extract "" --mjolnir-admin "" \
+        --mjolnir-timezone "" --httpd-service-listen "tcp://127.0.0.1:$router_port" \
+        --httpd-service-drain-seconds 0 --httpd-service-shutdown-seconds 1 >"$conf" ||
+        die "valhalla_build_config failed"
+    stamp=$(stat -c '%n %s %Y' "$router_extract")
+    [ ! -f "$dir/valhalla/built-from" ] || built=$(cat "$dir/valhalla/built-from")
+    if [ "$built" = "$stamp" ] && [ -d "$dir/valhalla/tiles" ]; then
+        log "valhalla: the tiles in $dir/valhalla/tiles are from $router_extract already"
+        return
+    fi
+    rm -rf "$dir/valhalla/tiles" "$dir/valhalla/built-from"
+    mkdir -p "$dir/valhalla/tiles"
+    log "valhalla: building tiles from $router_extract (a city: seconds; a country: minutes" \
+        "to hours; log: $dir/valhalla-build.log)"
+    # In the background, so that a signal stops it like any child (a foreground command would
+    # delay the trap until it ends).
+    "$valhalla_bin/valhalla_build_tiles" --config "$conf" "$router_extract" \
+        >"$dir/valhalla-build.log" 2>&1 &
+    pid=$!
+    pids[valhalla-build]=$pid
+    if ! wait "$pid"; then
+        pids[valhalla-build]=
+        log "valhalla_build_tiles failed; the end of $dir/valhalla-build.log:"
+        tail -n 20 "$dir/valhalla-build.log" >&2 || true
+        exit 1
+    fi
+    pids[valhalla-build]=
+    echo "$stamp" >"$dir/valhalla/built-from"
+}
+
+start_valhalla() {
+    "$valhalla_bin/valhalla_service" "$dir/valhalla/valhalla.json" 2 >"$dir/valhalla.log" 2>&1 &
+    local pid=$!
+    spawned valhalla "$pid"
+    wait_for valhalla "$pid" http_status "$router_port" /status
+    started valhalla "$pid" "http://127.0.0.1:$router_port/"
+}
+
 mapsrv_ready() { http_status "$1" /ready; }
 
 start_mapsrv() {  # start_mapsrv NAME PORT
     local name=$1 p=$2
     "${mapsrv_cmd[@]}" serve --host 127.0.0.1 --port "$p" --store "$redis_url" \
         --public-url "$public_url" --allowed-hosts "$allowed_hosts" --trusted-proxies 127.0.0.1/32 \
-        "${extra[@]}" \
+        "${router_args[@]}" "${extra[@]}" \
         >>"$dir/$name.log" 2>&1 &
     local pid=$!
     spawned "$name" "$pid"
@@ -324,7 +407,9 @@ restart_dead_mapsrv() {
 }
 
 echo "dir path=$dir"
+[ -z "$router_extract" ] || build_valhalla_tiles
 start_redis
+[ -z "$router_extract" ] || start_valhalla
 start_mapsrv mapsrv-a "$a_port"
 start_mapsrv mapsrv-b "$b_port"
 start_nginx

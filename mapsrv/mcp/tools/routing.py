@@ -10,6 +10,7 @@ stands for the stop instead of a second one with the same name.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -136,13 +137,27 @@ def reuse_stops(drawn: list[Feature], markers: list[Feature]) -> tuple[list[Feat
     kept: list[Feature] = [line]
     where: list[int | str] = []
     for stop in stops:
-        twin = next((m for m in markers if distance([m.coords, stop.coords]) <= SAME_PLACE_M), None)
+        twin = next((m for m in markers if _near(m.coords, stop.coords)), None)
         if twin is not None and twin.id:
             where.append(twin.id)
         else:
             where.append(len(kept))
             kept.append(stop)
     return kept, where
+
+
+_NEAR_DEGREES = SAME_PLACE_M / 111_000 * 1.5  # a box a little larger than SAME_PLACE_M, in latitude
+
+
+def _near(a: LatLon, b: LatLon) -> bool:
+    """Within ``SAME_PLACE_M``: a box test first (a map's many markers cost a subtraction each),
+    the geodesic for the few inside it."""
+    if abs(a[0] - b[0]) > _NEAR_DEGREES:
+        return False
+    stretch = max(math.cos(math.radians(max(abs(a[0]), abs(b[0])))), 1e-6)
+    if abs(a[1] - b[1]) * stretch > _NEAR_DEGREES and abs(abs(a[1] - b[1]) - 360) * stretch > _NEAR_DEGREES:
+        return False
+    return distance([a, b]) <= SAME_PLACE_M
 
 
 def _steps(route: Route) -> list[str]:

@@ -15,10 +15,20 @@ from typing import Literal
 
 from mapsrv.core.model import Feature
 
-__all__ = ["MODES", "Mode", "RouteFacts", "describe", "duration_words", "length_words", "route_facts"]
+__all__ = [
+    "MODES",
+    "ROUTE_KEYS",
+    "Mode",
+    "RouteFacts",
+    "describe",
+    "duration_words",
+    "length_words",
+    "route_facts",
+]
 
 Mode = Literal["car", "bike", "foot"]
 MODES: tuple[Mode, ...] = ("car", "bike", "foot")
+ROUTE_KEYS = ("by", "distance_m", "duration_s")  # a routed line's properties
 
 
 @dataclass(frozen=True)

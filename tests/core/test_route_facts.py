@@ -9,6 +9,8 @@ import pytest
 from mapsrv.core import Feature, MapState
 from mapsrv.core.changes import Inverse
 from mapsrv.core.events import FeaturesUpserted
+from mapsrv.core.model import Limits, build_feature
+from mapsrv.core.ops import ImportFeatures, UpdateFeature, apply
 from mapsrv.core.routes import RouteFacts, describe, duration_words, length_words, route_facts
 from mapsrv.core.summary import summarize
 from mapsrv.formats.gpx import write_gpx
@@ -90,3 +92,24 @@ def test_gpx_writes_a_routed_line_as_a_route_with_its_mode() -> None:
         ROAD
     )
     assert len(root.findall("g:trk", ns)) == 1, "the plain line stays a track"
+
+
+def test_an_edit_keeps_a_features_properties_and_a_reshaped_route_loses_its_facts() -> None:
+    limits = Limits()
+    track = build_feature(
+        id="t",
+        type="polyline",
+        coords=ROAD,
+        properties={"times": ["a", "b", "c"], "name": "ride"},
+        limits=limits,
+    )
+    state, _ = apply(MapState(id="m"), ImportFeatures((routed(), track)), limits)
+    relabelled, _ = apply(state, UpdateFeature(id="r1", label="Lisbon to Porto"), limits)
+    assert route_facts(relabelled.features["r1"]) == route_facts(routed()), "a new label keeps the facts"
+    restyled, _ = apply(state, UpdateFeature(id="t", style={"color": "#ff0000"}), limits)
+    assert dict(restyled.features["t"].properties) == {"times": ("a", "b", "c"), "name": "ride"}
+    moved = ((38.71, -9.15), (38.72, -9.14))
+    reshaped, _ = apply(state, UpdateFeature(id="r1", coords=moved), limits)
+    assert route_facts(reshaped.features["r1"]) is None, "a reshaped line no longer follows the road"
+    retraced, _ = apply(state, UpdateFeature(id="t", coords=moved), limits)
+    assert dict(retraced.features["t"].properties) == {"name": "ride"}, "per-point times fit the old points"

@@ -140,6 +140,13 @@ class Config:
             " time and directions, and the reachable and travel_times tools appear; none = straight lines"
         ),
     )
+    router_timeout: float = field(
+        default=20 * SECONDS,
+        metadata=_help(
+            "longest wait for the router's answer (a continental route takes a few seconds); past it the"
+            " call fails, nothing drawn"
+        ),
+    )
     oidc_issuer: str = field(
         default="",
         metadata=_help(
@@ -307,6 +314,10 @@ class Config:
         if not all(part in self.tile_url for part in ("{z}", "{x}", "{y}")):
             raise ConfigError(
                 f"Config 'tile_url' has value {self.tile_url!r}. It needs {{z}}, {{x}} and {{y}}."
+            )
+        if self.router_timeout <= 0:
+            raise ConfigError(
+                f"Config 'router_timeout' has value {self.router_timeout:g}. Give a time, e.g. 20s."
             )
         if self.router not in ("", "none"):
             try:

@@ -165,7 +165,9 @@ class McpEndpoints:
         # the OpenID provider: MCP's access tokens and the people's sign-in (mapsrv.web.signin)
         self.issuer = Issuer(config.oidc_issuer) if config.oidc_issuer else None
         self.images = MapImages(config.tile_url)  # the map as an image: the tool's and the web's
-        self.router = router_for(config.router)  # routes along the roads, when there is one
+        self.router = router_for(
+            config.router, config.router_timeout
+        )  # routes along the roads, when there is one
         self.mcp = build_mcp(hub, base_url, self.keys, config, self.images, self.router)
         security = security_settings(config)
         # The SDK's public way to serve its Streamable HTTP transport from another ASGI app: let

@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from mapsrv.routing.model import Contour, Matrix, Route, Router, RouteRefused, RouterUnavailable, Step
-from mapsrv.routing.valhalla import ValhallaRouter
+from mapsrv.routing.valhalla import ANSWER_TIMEOUT, ValhallaRouter
 
 __all__ = [
     "ROUTER_SCHEMES",
@@ -42,8 +42,9 @@ def check_router_url(url: str) -> str:
     return url.removeprefix("valhalla+").rstrip("/")
 
 
-def router_for(url: str) -> Router | None:
-    """The router a ``--router`` URL names, or None for none ("" or "none")."""
+def router_for(url: str, timeout: float = ANSWER_TIMEOUT) -> Router | None:
+    """The router a ``--router`` URL names, or None for none ("" or "none"); ``timeout``: the
+    longest wait for an answer."""
     if url in ("", "none"):
         return None
-    return ValhallaRouter(check_router_url(url))
+    return ValhallaRouter(check_router_url(url), timeout=timeout)

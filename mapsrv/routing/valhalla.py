@@ -48,9 +48,10 @@ class ValhallaRouter:
     def __init__(self, url: str, *, timeout: float = ANSWER_TIMEOUT) -> None:
         self.url = url.rstrip("/")
         self.name = "valhalla+" + self.url
+        self.timeout = timeout
         self._client = httpx.AsyncClient(
             base_url=self.url,
-            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
+            timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
             headers={"Content-Type": "application/json"},
             trust_env=False,  # a router on the cluster's network, never through a proxy from the env
         )
@@ -62,7 +63,7 @@ class ValhallaRouter:
         try:
             response = await self._client.post(path, json=body)
         except httpx.TimeoutException:
-            raise RouterUnavailable(f"{self.name} did not answer {path} in time") from None
+            raise RouterUnavailable(f"{self.name} did not answer {path} within {self.timeout:g} s") from None
         except httpx.HTTPError as exc:
             raise RouterUnavailable(f"{self.name}: {type(exc).__name__}") from None
         try:

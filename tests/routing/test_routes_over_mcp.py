@@ -10,6 +10,7 @@ killed mid-session each give a tool error that says what to do, and the map is l
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,47 @@ async def test_without_a_router_a_route_is_a_straight_line_and_says_so(nursery: 
         assert route["along"].startswith("straight lines: this server has no router")
         line = next(f for f in await features(client, drawn["map_id"]) if f["id"] == route["id"])
         assert len(line["geometry"]["coordinates"]) == 2
+
+
+async def test_a_hung_router_fails_the_call_within_its_timeout(nursery: trio.Nursery) -> None:
+    """A router that takes the connection and never answers (a stuck process, a black-holed
+    service): the call fails after --router-timeout, saying so, and nothing is drawn."""
+    held: list[trio.SocketStream] = []
+
+    async def hold(stream: trio.SocketStream) -> None:
+        held.append(stream)  # read nothing, answer nothing
+        await trio.sleep_forever()
+
+    [listener] = await nursery.start(partial(trio.serve_tcp, hold, 0, host="127.0.0.1"))
+    port = listener.socket.getsockname()[1]
+    server = await start_server(nursery, router=f"valhalla+http://127.0.0.1:{port}", router_timeout=0.5)
+    async with agent(server.url + "mcp", "planner") as client:
+        made = await call(client, "draw", items=[{"at": list(SW), "label": "Start"}])
+        with trio.fail_after(10):
+            text, said = await failing(
+                client,
+                "draw",
+                map_id=made["map_id"],
+                items=[{"type": "route", "points": [list(SW), list(NE)]}],
+            )
+        assert "did not answer /route within 0.5 s" in text and said["retry_after"] >= 1, text
+        assert held, "the router was asked"
+        assert (await call(client, "read", map_id=made["map_id"]))["version"] == made["version"]
+
+
+async def test_a_route_past_the_routers_limit_says_to_split_it(
+    nursery: trio.Nursery, valhalla_config: Path
+) -> None:
+    limits = {"service_limits": {"auto": {"max_distance": 500.0}}}
+    async with open_valhalla(valhalla_config, overrides=limits) as engine:
+        server = await start_server(nursery, router=f"valhalla+{engine.url}")
+        async with agent(server.url + "mcp", "planner") as client:
+            text, _ = await failing(client, "draw", items=[{"type": "route", "points": [list(SW), list(NE)]}])
+            assert text.startswith("invalid: items[0]: the route is longer than this router allows by car"), (
+                text
+            )
+            assert "500 meters" in text and "several shorter routes" in text
+            short = await call(
+                client, "draw", items=[{"type": "route", "points": [list(SW), list(intersection(0, 1))]}]
+            )
+            assert short["routes"][0]["distance_km"] == pytest.approx(0.175, abs=0.005)

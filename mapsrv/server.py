@@ -15,6 +15,7 @@ from mapsrv.dispatch import Dispatcher
 from mapsrv.http.hygiene import ConnectionCounts, ConnectionHygiene
 from mapsrv.http.hypercorn import hypercorn_config
 from mapsrv.http.observe import Observer
+from mapsrv.http.pacing import cap_ready_sockets
 from mapsrv.http.pacing import connections as storms
 from mapsrv.http.throttle import RateLimits, Throttle
 from mapsrv.hub import MapHub
@@ -58,6 +59,7 @@ async def serve(
 ) -> None:
     """``private``: one person's process (``mapsrv stdio`` on a store of its own): every map in
     the store is theirs, in their browser's list and their agent's."""
+    cap_ready_sockets()  # a storm of sockets closing at once wakes its tasks a few hundred a turn
     # Redis keeps a map nobody drew on as long as the hub does (a map somebody drew on, for ever)
     unused = min(config.idle_timeout, UNUSED_MAP_TIMEOUT)
     store = open_store_from_url(config.store_url, ttl=unused, log_size=config.event_log_size)

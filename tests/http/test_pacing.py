@@ -3,10 +3,14 @@ whatever else is ready runs between the batches; outside a storm nothing waits."
 
 from __future__ import annotations
 
+import socket
+from collections import Counter
+
 import trio
 import trio.testing
+from support import wait_until
 
-from mapsrv.http.pacing import Pacer
+from mapsrv.http.pacing import READY_PER_TURN, Pacer, cap_ready_sockets
 
 
 async def test_a_few_ends_go_straight_on() -> None:
@@ -95,3 +99,41 @@ async def test_an_end_cancelled_while_it_waits_leaves_the_others_to_go_on() -> N
         for _ in range(6):
             nursery.start_soon(end)
     assert done >= 6
+
+
+async def test_sockets_ready_at_once_wake_their_tasks_a_capped_number_a_turn() -> None:
+    """600 peers closing at once: with the cap, their readers wake at most 100 a turn across
+    several turns, and every one wakes; trio's epoll manager (private) takes the cap."""
+    assert cap_ready_sockets(100), "trio's I/O manager is no longer the EpollIOManager mapsrv caps"
+    try:
+        pairs = [socket.socketpair() for _ in range(600)]
+        woke: list[int] = []
+        turn = 0
+
+        async def count_turns() -> None:
+            nonlocal turn
+            while True:
+                await trio.lowlevel.checkpoint()
+                turn += 1
+
+        async def read(sock: socket.socket) -> None:
+            await trio.lowlevel.wait_readable(sock)
+            woke.append(turn)
+
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(count_turns)
+                for mine, _ in pairs:
+                    nursery.start_soon(read, mine)
+                await wait_until(lambda: turn > 10)  # every reader is waiting
+                for _, peer in pairs:
+                    peer.shutdown(socket.SHUT_RDWR)
+                    peer.close()
+                await wait_until(lambda: len(woke) == len(pairs))
+                nursery.cancel_scope.cancel()
+        per_turn = Counter(woke)
+        assert len(per_turn) >= 3 and max(per_turn.values()) <= 2 * 100, per_turn
+    finally:
+        assert cap_ready_sockets(READY_PER_TURN)
+        for mine, _ in pairs:
+            mine.close()

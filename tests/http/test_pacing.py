@@ -10,6 +10,7 @@ import trio
 import trio.testing
 from support import wait_until
 
+from mapsrv.http.hypercorn import ACCEPT_PER_TURN, accept_in_batches
 from mapsrv.http.pacing import READY_PER_TURN, Pacer, cap_ready_sockets
 
 
@@ -137,3 +138,34 @@ async def test_sockets_ready_at_once_wake_their_tasks_a_capped_number_a_turn() -
         assert cap_ready_sockets(READY_PER_TURN)
         for mine, _ in pairs:
             mine.close()
+
+
+async def test_a_burst_of_connections_is_accepted_in_batches(nursery: trio.Nursery) -> None:
+    """300 connections already waiting in the kernel's queue: hypercorn's serve loop (wrapped
+    by ``accept_in_batches``) starts their handlers 64 a turn, not one a turn."""
+    accept_in_batches()
+    [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listener.socket.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]  # queued, not accepted
+    started: list[int] = []
+    turn = 0
+
+    async def count_turns() -> None:
+        nonlocal turn
+        while True:
+            await trio.lowlevel.checkpoint()
+            turn += 1
+
+    async def handle(stream: trio.SocketStream) -> None:
+        started.append(turn)
+        await stream.aclose()
+
+    try:
+        nursery.start_soon(count_turns)
+        nursery.start_soon(trio.serve_listeners, handle, [listener])
+        await wait_until(lambda: len(started) == len(clients))
+        turns = max(started) - min(started) + 1
+        assert turns <= 2 * len(clients) // ACCEPT_PER_TURN, f"{len(clients)} accepted over {turns} turns"
+    finally:
+        for client in clients:
+            client.close()

@@ -409,22 +409,21 @@ def _updated(state: MapState, op: UpdateFeature, limits: Limits) -> Feature:
         label=old.label if op.label is None else op.label,
         popup=old.popup if op.popup is None else op.popup,
         style=style,
-        properties=_kept_properties(old, op),
         limits=limits,
     )
     _layer(state, new.layer)
-    return new
+    return dataclasses.replace(new, properties=kept_properties(old, new))
 
 
-def _kept_properties(old: Feature, op: UpdateFeature) -> dict[str, Any]:
-    """A feature's properties after an update: all of them, unless its points moved. Then what
-    described the old points goes (a track's per-point times and elevations, a routed line's
-    distance and time: a line a person reshaped no longer follows the router's road)."""
-    props = dict(old.properties)
-    if op.coords is None or op.coords == old.coords:
-        return props
+def kept_properties(old: Feature, new: Feature) -> tuple[tuple[str, Any], ...]:
+    """A feature's properties after an update (checked already, with ``old``): all of them,
+    unless its points moved. Then what described the old points goes: a track's per-point times
+    and elevations, and a routed line's distance and time (a reshaped line no longer follows the
+    router's road)."""
+    if new.coords == old.coords:
+        return old.properties
     stale = set(ROUTE_KEYS) if route_facts(old) is not None else set()
-    return {k: v for k, v in props.items() if not isinstance(v, tuple) and k not in stale}
+    return tuple((k, v) for k, v in old.properties if not isinstance(v, tuple) and k not in stale)
 
 
 def _fit(state: MapState, op: FitBounds) -> Bounds:

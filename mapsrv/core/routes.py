@@ -70,11 +70,14 @@ def _rounded(value: float) -> int:
 
 
 def length_words(metres: float) -> str:
-    """``850 m``, ``4.2 km``, ``313 km``: what a person reads off a route sign."""
-    if metres < 1000:
+    """``850 m``, ``4.2 km``, ``313 km``: what a person reads off a route sign. The unit follows
+    the rounded value (999.6 m is ``1.0 km``), halves round up, as in the page."""
+    if _rounded(metres) < 1000:
         return f"{_rounded(metres)} m"
-    km = metres / 1000
-    return f"{km:.1f} km" if km < 100 else f"{_rounded(km):,} km"
+    tenths = _rounded(metres / 100)
+    if tenths < 1000:
+        return f"{tenths // 10}.{tenths % 10} km"
+    return f"{_rounded(metres / 1000):,} km"
 
 
 def duration_words(seconds: float) -> str:

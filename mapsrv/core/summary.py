@@ -20,6 +20,7 @@ from mapsrv.core.events import (
     ViewSet,
 )
 from mapsrv.core.model import Feature, LatLon, Layer, MapState
+from mapsrv.core.ops import kept_properties
 from mapsrv.core.routes import route_facts
 
 __all__ = [
@@ -199,14 +200,15 @@ def _counted(kinds: list[str]) -> str:
 
 
 def _moved(old: Feature, new: Feature) -> bool:
-    return (old.type, old.layer, old.label, old.popup, old.style, old.properties) == (
+    """Only its points changed (and, with them, the properties that described the old points)."""
+    same = (old.type, old.layer, old.label, old.popup, old.style) == (
         new.type,
         new.layer,
         new.label,
         new.popup,
         new.style,
-        new.properties,
     )
+    return same and new.properties == kept_properties(old, new)
 
 
 def _feature_parts(

@@ -82,6 +82,8 @@ def cap_ready_sockets(limit: int = READY_PER_TURN) -> bool:
     except ImportError:
         return False
     io = GLOBAL_RUN_CONTEXT.runner.io_manager
+    if not (hasattr(io, "_epoll") and hasattr(io, "_registered")):  # what get_events reads
+        return False
     if type(io) is EpollIOManager:
         io.__class__ = _capped(EpollIOManager)
     capped: Any = type(io)

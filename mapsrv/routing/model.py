@@ -75,14 +75,16 @@ class Matrix:
 
 
 class RouterUnavailable(Unavailable):
-    """The router did not answer, or answered with an error of its own: nothing was drawn."""
+    """The router did not answer, or answered with an error of its own: nothing was drawn.
+    ``asked``: the tool's request (route, reachable, travel_times), for advice that fits it. The
+    router's address is not in the message (agents need not know it; the server's log has it)."""
 
-    def __init__(self, why: str) -> None:
-        super().__init__(
-            f"the router is unavailable ({why}); nothing was drawn. Retry in a minute, or draw the"
-            " stops as a straight line (type: line) meanwhile",
-            retry_after=5,
-        )
+    def __init__(self, why: str, asked: str = "route") -> None:
+        advice = {
+            "route": "nothing was drawn. Retry shortly, or draw the stops as a straight line (type: line)",
+            "reachable": "nothing was drawn. Retry shortly",
+        }.get(asked, "retry shortly")
+        super().__init__(f"the router is unavailable ({why}); {advice}", retry_after=5)
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "retry_after": self.retry_after}  # an agent's tool error says when
@@ -94,10 +96,11 @@ class RouteRefused(InvalidInput):
 
 
 class Router(Protocol):
-    """A routing engine reached over HTTP. ``name`` is how messages and the startup line call it
-    (its URL, with nothing secret in it)."""
+    """A routing engine reached over HTTP. ``name`` is how the server's log and startup line call
+    it (its URL, with nothing secret in it); ``timeout`` the longest wait for one answer."""
 
     name: str
+    timeout: float
 
     async def route(self, stops: Sequence[LatLon], by: Mode) -> Route: ...
 

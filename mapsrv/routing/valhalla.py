@@ -10,6 +10,7 @@ not what Valhalla sends) is ``RouterUnavailable``: nothing is drawn.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +24,8 @@ from mapsrv.routing.polyline import decode
 
 __all__ = ["COSTING", "ValhallaRouter"]
 
+log = logging.getLogger("mapsrv.routing")
+
 COSTING: dict[Mode, str] = {"car": "auto", "bike": "bicycle", "foot": "pedestrian"}
 CONNECT_TIMEOUT = 2.0  # a router that does not accept within this is down
 ANSWER_TIMEOUT = 20.0  # a continental route takes Valhalla a few seconds; past this it is hung
@@ -34,8 +37,20 @@ _TOO_FAR = frozenset({154})  # "Path distance exceeds the max distance limit"
 _TOO_MANY = frozenset({150, 151, 157, 158, 167})  # locations, time, contours or distance of a request
 
 
+# How far from a given point Valhalla looks for a road (its own default: 35 km). A point further
+# than this from every road is refused ("no road near") rather than quietly moved to a road far
+# away, while its marker stays where it was given (a point at sea, swapped coordinates).
+SEARCH_CUTOFF_M = 5_000
+_ASKED = {
+    "/route": "route",
+    "/isochrone": "reachable",
+    "/locate": "reachable",
+    "/sources_to_targets": "travel_times",
+}
+
+
 def _location(point: LatLon) -> dict[str, float]:
-    return {"lat": point[0], "lon": point[1]}
+    return {"lat": point[0], "lon": point[1], "search_cutoff": SEARCH_CUTOFF_M}
 
 
 def _at(point: LatLon) -> str:
@@ -59,37 +74,47 @@ class ValhallaRouter:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _ask(self, path: str, body: dict[str, Any], points: Sequence[LatLon], by: Mode) -> Any:
+    async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """The status and JSON of Valhalla's answer; RouterUnavailable when none came."""
         try:
             response = await self._client.post(path, json=body)
         except httpx.TimeoutException:
-            raise RouterUnavailable(f"{self.name} did not answer {path} within {self.timeout:g} s") from None
+            log.warning("router %s: no answer to %s within %g s", self.name, path, self.timeout)
+            raise RouterUnavailable(f"no answer within {self.timeout:g} s", _ASKED[path]) from None
         except httpx.HTTPError as exc:
-            raise RouterUnavailable(f"{self.name}: {type(exc).__name__}") from None
+            log.warning("router %s: %s on %s", self.name, type(exc).__name__, path)
+            raise RouterUnavailable(f"it could not be reached: {type(exc).__name__}", _ASKED[path]) from None
         try:
-            answer = response.json()
+            return response.status_code, response.json()
         except ValueError:
-            answer = None
-        if response.status_code == 200 and isinstance(answer, dict):
+            return response.status_code, None
+
+    def _broken(self, path: str, status: int) -> RouterUnavailable:
+        log.warning("router %s answered %s with HTTP %d", self.name, path, status)
+        return RouterUnavailable(f"it answered HTTP {status}", _ASKED[path])
+
+    def _unreadable(self, path: str) -> RouterUnavailable:
+        log.warning("router %s sent an answer to %s mapsrv cannot read", self.name, path)
+        return RouterUnavailable("its answer could not be read", _ASKED[path])
+
+    async def _ask(self, path: str, body: dict[str, Any], points: Sequence[LatLon], by: Mode) -> Any:
+        status, answer = await self._post(path, body)
+        if status == 200 and isinstance(answer, dict):
             return answer
-        if response.status_code == 400 and isinstance(answer, dict) and "error_code" in answer:
-            raise self._refused(answer, points, by)
-        raise RouterUnavailable(f"{self.name} answered {path} with HTTP {response.status_code}")
+        if status == 400 and isinstance(answer, dict) and "error_code" in answer:
+            raise self._refused(answer, points, by, _ASKED[path])
+        raise self._broken(path, status)
 
     async def _ask_list(self, path: str, body: dict[str, Any]) -> list[Any]:
         """A request Valhalla answers with a JSON list (``/locate``)."""
-        try:
-            response = await self._client.post(path, json=body)
-            answer = response.json()
-        except httpx.TimeoutException:
-            raise RouterUnavailable(f"{self.name} did not answer {path} in time") from None
-        except (httpx.HTTPError, ValueError) as exc:
-            raise RouterUnavailable(f"{self.name}: {type(exc).__name__}") from None
-        if response.status_code != 200 or not isinstance(answer, list):
-            raise RouterUnavailable(f"{self.name} answered {path} with HTTP {response.status_code}")
+        status, answer = await self._post(path, body)
+        if status != 200 or not isinstance(answer, list):
+            raise self._broken(path, status)
         return answer
 
-    def _refused(self, answer: dict[str, Any], points: Sequence[LatLon], by: Mode) -> RouteRefused:
+    def _refused(
+        self, answer: dict[str, Any], points: Sequence[LatLon], by: Mode, asked: str
+    ) -> RouteRefused:
         code, said = answer.get("error_code"), str(answer.get("error", ""))[:120]
         if code in _NO_ROAD:
             return RouteRefused(
@@ -102,10 +127,11 @@ class ValhallaRouter:
                 " connect (an island, a closed area): try by foot, or other points"
             )
         if code in _TOO_FAR:
-            return RouteRefused(
-                f"the route is longer than this router allows by {by} (the router said: {said});"
-                " draw it as several shorter routes"
-            )
+            what, fix = {
+                "route": ("the route is longer", "draw it as several shorter routes"),
+                "reachable": ("the area is larger", "ask for fewer minutes"),
+            }.get(asked, ("the places are further apart", "ask for places nearer each other"))
+            return RouteRefused(f"{what} than this router allows by {by} (the router said: {said}); {fix}")
         if code in _TOO_MANY:
             return RouteRefused(
                 f"the request is past this router's limits (the router said: {said}); ask for less"
@@ -140,8 +166,8 @@ class ValhallaRouter:
                 )
             summary = trip["summary"]
             distance, duration = float(summary["length"]) * 1000, float(summary["time"])
-        except (KeyError, TypeError, ValueError):
-            raise RouterUnavailable(f"{self.name} sent a route mapsrv cannot read") from None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self._unreadable("/route") from None
         if len(coords) < 2:
             coords = [stops[0], stops[-1]] if len(coords) < 1 else [coords[0], coords[0]]
         return Route(tuple(coords), by, distance, duration, tuple(steps), took)
@@ -175,8 +201,8 @@ class ValhallaRouter:
                     ring = tuple((float(lat), float(lon)) for lon, lat, *_ in rings[0])
                     if len(ring) >= 4:
                         contours.append(Contour(float(props.get("contour", 0)), ring))
-        except (KeyError, TypeError, ValueError):
-            raise RouterUnavailable(f"{self.name} sent reachable areas mapsrv cannot read") from None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self._unreadable("/isochrone") from None
         if not contours:
             raise RouteRefused(
                 f"nothing is reachable by {by} from {_at(at)} within {', '.join(f'{m:g}' for m in minutes)}"
@@ -197,9 +223,9 @@ class ValhallaRouter:
             distances = tuple(tuple(_km(cell.get("distance")) for cell in row) for row in rows)
             durations = tuple(tuple(_seconds(cell.get("time")) for cell in row) for row in rows)
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise RouterUnavailable(f"{self.name} sent a matrix mapsrv cannot read") from None
+            raise self._unreadable("/sources_to_targets") from None
         if len(distances) != len(sources) or any(len(row) != len(targets) for row in distances):
-            raise RouterUnavailable(f"{self.name} sent a matrix of the wrong shape")
+            raise self._unreadable("/sources_to_targets")
         return Matrix(distances, durations)
 
     def __repr__(self) -> str:

@@ -31,6 +31,10 @@ def routed(fid: str = "r1", label: str = "", **props: object) -> Feature:
         (1000, "1.0 km"),
         (4_240, "4.2 km"),
         (99_940, "99.9 km"),
+        (1_250, "1.3 km"),
+        (2_250, "2.3 km"),
+        (999.6, "1.0 km"),
+        (99_960, "100 km"),
         (313_412, "313 km"),
         (2_741_000, "2,741 km"),
     ],
@@ -111,5 +115,8 @@ def test_an_edit_keeps_a_features_properties_and_a_reshaped_route_loses_its_fact
     moved = ((38.71, -9.15), (38.72, -9.14))
     reshaped, _ = apply(state, UpdateFeature(id="r1", coords=moved), limits)
     assert route_facts(reshaped.features["r1"]) is None, "a reshaped line no longer follows the road"
+    same = [list(point) for point in ROAD]  # the same points, as a page's JSON sends them
+    unmoved, _ = apply(state, UpdateFeature(id="t", coords=same, label="ride"), limits)
+    assert dict(unmoved.features["t"].properties)["times"] == ("a", "b", "c"), "not moved: kept"
     retraced, _ = apply(state, UpdateFeature(id="t", coords=moved), limits)
     assert dict(retraced.features["t"].properties) == {"name": "ride"}, "per-point times fit the old points"

@@ -138,8 +138,10 @@ async def test_what_cannot_be_routed_is_a_tool_error_and_nothing_is_drawn(
         made = await call(client, "draw", items=[{"at": list(SW), "label": "Start"}])
         map_id, version = made["map_id"], made["version"]
         far = [SW[0] + 0.5, SW[1] - 0.5]  # 60 km off, in the sea: no road of these tiles near it
+        off = [SW[0], SW[1] - 0.09]  # 7.8 km west of the grid: a road is there, too far to be this stop's
         for points, said in (
             ([list(SW), far], "no road for car near"),
+            ([list(SW), off], "no road for car near"),
             ([list(SW), list(ISLAND_ENDS[0])], "no way by car between"),
         ):
             text, _ = await failing(
@@ -172,12 +174,13 @@ async def test_reachable_areas_and_travel_times_are_the_engines(
         )
         [row] = times["rows"]
         nearest = intersection(0, 1)
-        assert row["nearest"] == f"[{nearest[0]}, {nearest[1]}]"
-        to_ne, to_next, to_island = row["to"]
+        assert times["destinations"][1] == row["nearest"] == f"[{nearest[0]}, {nearest[1]}]"
+        to_ne, to_next, to_island = row["km"]
         trip = await engine_route(valhalla, [SW, NE], "auto")
-        assert to_ne["km"] == pytest.approx(trip["summary"]["length"], abs=0.01)
-        assert to_next["km"] < to_ne["km"]
-        assert "none" in to_island, to_island
+        assert to_ne == pytest.approx(trip["summary"]["length"], abs=0.01)
+        assert row["min"][0] == pytest.approx(trip["summary"]["time"] / 60, abs=0.6)
+        assert to_next < to_ne
+        assert to_island is None and row["min"][2] is None and "no way by car" in times["null"]
 
 
 async def test_a_router_killed_mid_session_fails_clearly_and_works_again_when_back(
@@ -214,7 +217,8 @@ async def test_without_a_router_a_route_is_a_straight_line_and_says_so(nursery: 
             client, "draw", items=[{"type": "route", "points": [list(SW), list(NE)], "by": "foot"}]
         )
         [route] = drawn["routes"]
-        assert route["along"].startswith("straight lines: this server has no router")
+        assert drawn["routes_along"].startswith("straight lines: this server has no router")
+        assert "distance_km" not in route and len(route["stops"]) == 2
         line = next(f for f in await features(client, drawn["map_id"]) if f["id"] == route["id"])
         assert len(line["geometry"]["coordinates"]) == 2
 
@@ -240,7 +244,8 @@ async def test_a_hung_router_fails_the_call_within_its_timeout(nursery: trio.Nur
                 map_id=made["map_id"],
                 items=[{"type": "route", "points": [list(SW), list(NE)]}],
             )
-        assert "did not answer /route within 0.5 s" in text and said["retry_after"] >= 1, text
+        assert "(no answer within 0.5 s); nothing was drawn" in text and said["retry_after"] >= 1, text
+        assert str(port) not in text, "the router's address is the operator's, not the agent's"
         assert held, "the router was asked"
         assert (await call(client, "read", map_id=made["map_id"]))["version"] == made["version"]
 
@@ -261,3 +266,25 @@ async def test_a_route_past_the_routers_limit_says_to_split_it(
                 client, "draw", items=[{"type": "route", "points": [list(SW), list(intersection(0, 1))]}]
             )
             assert short["routes"][0]["distance_km"] == pytest.approx(0.175, abs=0.005)
+
+
+async def test_stops_reuse_markers_drawn_earlier_in_the_same_call(
+    nursery: trio.Nursery, valhalla: Valhalla
+) -> None:
+    server = await start_server(nursery, router=f"valhalla+{valhalla.url}")
+    middle = intersection(3, 3)
+    async with agent(server.url + "mcp", "planner") as client:
+        drawn = await call(
+            client,
+            "draw",
+            items=[
+                {"at": list(SW), "label": "Home"},
+                {"type": "route", "points": [list(SW), list(middle)]},
+                {"type": "route", "points": [list(middle), list(NE)]},
+            ],
+        )
+        home, first, second = drawn["ids"][0], *drawn["routes"]
+        assert first["stops"][0] == home, "the marker drawn just before stands for the first stop"
+        assert second["stops"][0] == first["stops"][1], "the second route starts on the first's end"
+        points = [f for f in await features(client, drawn["map_id"]) if f["geometry"]["type"] == "Point"]
+        assert len(points) == 3, [p["properties"] for p in points]

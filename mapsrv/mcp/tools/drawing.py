@@ -34,7 +34,7 @@ from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.items import read_change, read_item
 from mapsrv.mcp.tools.places import Resolver, places_ready
 from mapsrv.mcp.tools.results import answer
-from mapsrv.mcp.tools.routing import RouteDrawing, plan_routes, reuse_stops, route_answer
+from mapsrv.mcp.tools.routing import NO_ROUTER, Markers, RouteDrawing, along, plan_routes, route_answer
 from mapsrv.mcp.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
 
 __all__ = ["draw", "edit", "remove"]
@@ -99,20 +99,18 @@ async def draw(
             'items must hold at least one item, got []; e.g. [{"at": "Lisbon", "label": "Lisbon"}]'
         )
     places = await _resolver(_geometries(items))
-    routed = await plan_routes(tc.router, items, places)
-    markers = await _markers(tc, map_id) if _has_routes(items) else []
-    features: list[Feature] = []
-    drawings: list[RouteDrawing] = []
-    for index, raw in enumerate(items):
-        drawn = read_item(index, raw, places, layer, limits, routed.get(index))
-        if raw.get("type") == "route":
-            drawn, stops = reuse_stops(drawn, markers)
-            drawings.append(RouteDrawing(index, len(features), routed.get(index), stops))
-        markers += [f for f in drawn if f.type == "marker"]
-        features += drawn
+    # Everything is checked before the router is asked: a call it cannot take costs it nothing.
+    features, drawings = await _read_items(tc, items, places, layer, map_id)
     if geojson is not None:
         features += await _read_geojson(geojson, limits, check_id("layer", layer or DEFAULT_LAYER))
     _unique(features)
+    routed = await plan_routes(tc.router, items, places)
+    for drawing in drawings:
+        drawing.route = routed.get(drawing.item)
+        if drawing.route is not None:
+            features[drawing.line_at] = along(
+                features[drawing.line_at], drawing.route, limits, f"items[{drawing.item}]"
+            )
     ops: list[Op] = [] if title is None else [SetTitle(check_text("title", title, limits.max_title))]
     if features:
         ops.append(ImportFeatures(tuple(features)))
@@ -126,22 +124,47 @@ async def draw(
     if url is not None:
         out["url"] = url
     if drawings:
-        out["routes"] = [route_answer(drawing, out.get("ids", []), 0) for drawing in drawings]
+        out["routes"] = [route_answer(drawing, out.get("ids", [])) for drawing in drawings]
+        if tc.router is None:
+            out["routes_along"] = NO_ROUTER
     if places.places:
         out["places"] = places.resolved()
     return answer(out)
 
 
-def _has_routes(items: list[Any]) -> bool:
-    return any(isinstance(raw, dict) and raw.get("type") == "route" for raw in items)
-
-
-async def _markers(tc: ToolContext, map_id: str | None) -> list[Feature]:
-    """The markers already on the map, which a route's stops at the same places reuse."""
-    if map_id is None:
-        return []
-    entry = await tc.entry(map_id)
-    return [f for f in entry.state.features.values() if f.type == "marker"]
+async def _read_items(
+    tc: ToolContext, items: list[Any], places: Resolver, layer: str | None, map_id: str | None
+) -> tuple[list[Feature], list[RouteDrawing]]:
+    """The items' features, routes as straight lines for now; a route's stop that a marker
+    already stands on (on the map, or drawn earlier in this call) is that marker."""
+    features: list[Feature] = []
+    drawings: list[RouteDrawing] = []
+    markers: Markers | None = None
+    if any(isinstance(raw, dict) and raw.get("type") == "route" for raw in items):
+        on_map = (await tc.entry(map_id)).state.features.values() if map_id is not None else ()
+        markers = Markers(f for f in on_map if f.type == "marker")
+    for index, raw in enumerate(items):
+        drawn = read_item(index, raw, places, layer, tc.hub.limits)
+        if markers is None:
+            features += drawn
+            continue
+        if raw.get("type") != "route":
+            for feature in drawn:
+                if feature.type == "marker":
+                    markers.add(feature.coords, len(features))
+                features.append(feature)
+            continue
+        drawing = RouteDrawing(index, len(features))
+        features.append(drawn[0])
+        for stop in drawn[1:]:
+            twin = markers.find(stop.coords)
+            if twin is None:
+                twin = len(features)
+                markers.add(stop.coords, twin)
+                features.append(stop)
+            drawing.stops.append(twin)
+        drawings.append(drawing)
+    return features, drawings
 
 
 async def edit(

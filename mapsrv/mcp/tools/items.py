@@ -31,7 +31,6 @@ from mapsrv.errors import InvalidInput
 from mapsrv.mcp.tools.arguments import suggest
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.schema import EDIT_SCHEMA, ITEM_FIELDS, ITEM_TYPES
-from mapsrv.routing import Route
 
 __all__ = ["read_change", "read_item"]
 
@@ -139,11 +138,9 @@ def _geometry(name: str, kind: str, item: Mapping[str, Any], places: Resolver) -
     return coords, radius
 
 
-def read_item(
-    index: int, raw: Any, places: Resolver, layer: str | None, limits: Limits, route: Route | None = None
-) -> list[Feature]:
-    """One ``draw`` item as the features it draws (a route draws its line and a marker per stop;
-    ``route``, when a router found one, is the road it follows)."""
+def read_item(index: int, raw: Any, places: Resolver, layer: str | None, limits: Limits) -> list[Feature]:
+    """One ``draw`` item as the features it draws (a route draws its line, straight through its
+    stops, and a marker per stop; ``tools.routing.along`` puts the line on the road)."""
     name = f"items[{index}]"
     item = _fields(name, raw, ITEM_FIELDS)
     kind = _type(name, item)
@@ -162,15 +159,7 @@ def read_item(
         check_id(f"{name}.id: feature", fid)
     if kind == "route":
         coords, _ = _geometry(name, "line", item, places)
-        line = build_feature(
-            id=fid,
-            type="polyline",
-            coords=coords if route is None else route.coords,
-            style=style,
-            properties=None if route is None else dict(route.facts.properties()),
-            limits=limits,
-            **common,
-        )
+        line = build_feature(id=fid, type="polyline", coords=coords, style=style, limits=limits, **common)
         stops = []
         for stop, (point, given) in enumerate(zip(coords, item["points"], strict=True), start=1):
             label = places.places[given].name if isinstance(given, str) else ""

@@ -10,8 +10,9 @@ stands for the stop instead of a second one with the same name.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -20,27 +21,31 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from mapsrv.core.measure import distance
-from mapsrv.core.model import Feature, LatLon, build_feature, check_color, check_id
+from mapsrv.core.model import Feature, LatLon, Limits, build_feature, check_color, check_id
 from mapsrv.core.ops import FitBounds, ImportFeatures, Op
 from mapsrv.core.routes import MODES, Mode, describe, duration_words, length_words
 from mapsrv.errors import InvalidInput, MapsrvError
+from mapsrv.formats.simplify import simplify
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.places import Resolver, places_ready
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Expected, OptionalMapId, PlaceOrPoint
-from mapsrv.routing import Route, Router, RouteRefused
+from mapsrv.routing import Route, Router, RouteRefused, RouterUnavailable
 
 __all__ = [
     "MAX_STOPS",
     "NO_ROUTER",
+    "Markers",
     "RouteDrawing",
+    "along",
     "check_mode",
     "plan_routes",
     "reachable",
-    "reuse_stops",
     "route_answer",
     "travel_times",
 ]
+
+log = logging.getLogger("mapsrv.routing")
 
 MAX_STOPS = 20  # stops per route: Valhalla's default limit, and more than a trip plan needs
 ROUTES_AT_ONCE = 8  # a drawing's routes asked for at once: one call does not take the whole engine
@@ -49,9 +54,11 @@ MAX_CONTOURS = 4  # Valhalla's default limit
 MAX_MINUTES = 120  # Valhalla's default isochrone limit for a car
 MAX_PLACES = 25  # per side of travel_times
 SAME_PLACE_M = 30.0  # a stop this close to a drawn marker is that marker
+THIN_FROM = 5_000  # road points from which a route's line is thinned
+THIN_TO_M = 2.0  # ... to this tolerance: still on the road at any zoom a street is drawn at
 NO_ROUTER = (
-    "straight lines: this server has no router (start it with --router valhalla+http://HOST:PORT"
-    " for routes along the roads)"
+    "straight lines: this server has no router (its operator starts it with --router"
+    " valhalla+http://HOST:PORT for routes along the roads)"
 )
 _CONTOUR_COLORS = ("#16a34a", "#ca8a04", "#ea580c", "#dc2626")  # nearest first: green to red
 
@@ -110,10 +117,17 @@ async def plan_routes(router: Router | None, items: Sequence[Any], places: Resol
             failed[index] = RouteRefused(f"items[{index}]: {refused.message}")
         except MapsrvError as exc:  # raised after the others finish: a nursery would group them
             failed[index] = exc
+        except Exception:  # a router's answer nobody foresaw: logged here, a clear error there
+            log.exception("the router's answer to items[%d] could not be read", index)
+            failed[index] = RouterUnavailable("its answer could not be read", "route")
 
-    async with trio.open_nursery() as nursery:
-        for index, (stops, by) in asked.items():
-            nursery.start_soon(one, index, stops, by)
+    # The router's timeout bounds each request; this bounds the drawing's routes together.
+    with trio.move_on_after(router.timeout) as waited:
+        async with trio.open_nursery() as nursery:
+            for index, (stops, by) in asked.items():
+                nursery.start_soon(one, index, stops, by)
+    if waited.cancelled_caught:
+        raise RouterUnavailable(f"no answer within {router.timeout:g} s", "route")
     if failed:
         raise failed[min(failed)]
     return routes
@@ -122,42 +136,67 @@ async def plan_routes(router: Router | None, items: Sequence[Any], places: Resol
 @dataclass
 class RouteDrawing:
     """A route item as drawn: its line's place in the drawing, its stops (a feature's place in
-    the drawing, or the id of the marker already there) and the road route, if routed."""
+    the drawing, or the id of a marker already on the map) and the road route, once routed."""
 
     item: int
     line_at: int
-    route: Route | None
     stops: list[int | str] = field(default_factory=list)
+    route: Route | None = None
 
 
-def reuse_stops(drawn: list[Feature], markers: list[Feature]) -> tuple[list[Feature], list[int | str]]:
-    """The route's features without the stop markers a drawn marker stands for (within
-    ``SAME_PLACE_M``); and each stop as its position in what is kept or the drawn marker's id."""
-    line, stops = drawn[0], drawn[1:]
-    kept: list[Feature] = [line]
-    where: list[int | str] = []
-    for stop in stops:
-        twin = next((m for m in markers if _near(m.coords, stop.coords)), None)
-        if twin is not None and twin.id:
-            where.append(twin.id)
-        else:
-            where.append(len(kept))
-            kept.append(stop)
-    return kept, where
+class Markers:
+    """The markers a route's stops may stand on: the map's and the drawing's so far, by place
+    (cells of ``CELL`` degrees: a stop looks at its own cell and the next ones, never at every
+    marker of a big map)."""
+
+    CELL = 0.001  # degrees: ~111 m of latitude, more than SAME_PLACE_M
+
+    def __init__(self, markers: Iterable[Feature] = ()) -> None:
+        self._cells: dict[tuple[int, int], list[tuple[LatLon, int | str]]] = {}
+        for marker in markers:
+            self.add(marker.coords, marker.id)
+
+    def _cell(self, point: LatLon) -> tuple[int, int]:
+        return math.floor(point[0] / self.CELL), math.floor(point[1] / self.CELL)
+
+    def add(self, point: LatLon, ref: int | str) -> None:
+        self._cells.setdefault(self._cell(point), []).append((point, ref))
+
+    def find(self, point: LatLon) -> int | str | None:
+        """The first marker within ``SAME_PLACE_M`` of ``point``, or None."""
+        row, column = self._cell(point)
+        metres_per_cell = max(self.CELL * 111_320 * math.cos(math.radians(min(abs(point[0]), 89.9))), 1e-3)
+        wide = min(math.ceil(SAME_PLACE_M / metres_per_cell), 360)  # cells east and west to look at
+        for r in (row - 1, row, row + 1):
+            for c in range(column - wide, column + wide + 1):
+                for where, ref in self._cells.get((r, c), ()):
+                    if distance([where, point]) <= SAME_PLACE_M:
+                        return ref
+        return None
 
 
-_NEAR_DEGREES = SAME_PLACE_M / 111_000 * 1.5  # a box a little larger than SAME_PLACE_M, in latitude
-
-
-def _near(a: LatLon, b: LatLon) -> bool:
-    """Within ``SAME_PLACE_M``: a box test first (a map's many markers cost a subtraction each),
-    the geodesic for the few inside it."""
-    if abs(a[0] - b[0]) > _NEAR_DEGREES:
-        return False
-    stretch = max(math.cos(math.radians(max(abs(a[0]), abs(b[0])))), 1e-6)
-    if abs(a[1] - b[1]) * stretch > _NEAR_DEGREES and abs(abs(a[1] - b[1]) - 360) * stretch > _NEAR_DEGREES:
-        return False
-    return distance([a, b]) <= SAME_PLACE_M
+def along(line: Feature, route: Route, limits: Limits, name: str) -> Feature:
+    """``line`` along ``route``'s road, with its facts; a road of more than ``THIN_FROM`` points
+    thinned to ``THIN_TO_M`` (what every viewer, the log and a GPX carry)."""
+    coords = route.coords
+    if len(coords) > THIN_FROM:
+        coords = tuple(coords[i] for i in simplify(coords, THIN_TO_M))
+    if len(coords) > limits.max_points:
+        raise InvalidInput(
+            f"{name}: the road has {len(coords)} points, more than the {limits.max_points} a line may"
+            " have; draw the route in shorter pieces"
+        )
+    return build_feature(
+        id=line.id,
+        type="polyline",
+        coords=coords,
+        layer=line.layer,
+        label=line.label,
+        popup=line.popup,
+        style=dict(line.style),
+        properties=dict(route.facts.properties()),
+        limits=limits,
+    )
 
 
 def _steps(route: Route) -> list[str]:
@@ -171,23 +210,22 @@ def _steps(route: Route) -> list[str]:
     return lines
 
 
-def route_answer(drawing: RouteDrawing, ids: Sequence[str], first: int) -> dict[str, Any]:
+def route_answer(drawing: RouteDrawing, ids: Sequence[str]) -> dict[str, Any]:
     """What ``draw`` answers about one route: its line's id, distance, time, directions and stop
-    ids (``ids``: the drawing's feature ids, the first at ``first``)."""
-    out: dict[str, Any] = {"id": ids[first + drawing.line_at] if first + drawing.line_at < len(ids) else ""}
-    stops = [s if isinstance(s, str) else ids[first + drawing.line_at + s] for s in drawing.stops]
-    out["stops"] = stops
+    ids (``ids``: the drawing's feature ids, in order)."""
+    out: dict[str, Any] = {
+        "id": ids[drawing.line_at],
+        "stops": [s if isinstance(s, str) else ids[s] for s in drawing.stops],
+    }
     route = drawing.route
-    if route is None:
-        out["along"] = NO_ROUTER
-        return out
-    out.update(
-        by=route.by,
-        distance_km=round(route.distance_m / 1000, 3),
-        duration_min=round(route.duration_s / 60, 1),
-        summary=describe(route.distance_m, route.duration_s, route.by),
-        directions=_steps(route),
-    )
+    if route is not None:
+        out.update(
+            by=route.by,
+            distance_km=round(route.distance_m / 1000, 3),
+            duration_min=round(route.duration_s / 60, 1),
+            summary=describe(route.distance_m, route.duration_s, route.by),
+            directions=_steps(route),
+        )
     return out
 
 
@@ -295,23 +333,16 @@ async def travel_times(
     names = [_label(v) for v in destinations]
     rows = []
     for i, origin in enumerate(origins):
-        cells = []
-        for j, _target in enumerate(destinations):
-            metres, seconds = matrix.distances_m[i][j], matrix.durations_s[i][j]
-            cell: dict[str, Any] = {"to": names[j]}
-            if metres is None or seconds is None:
-                cell["none"] = f"no way by {mode}"
-            else:
-                cell.update(
-                    km=round(metres / 1000, 2), min=round(seconds / 60, 1), text=_short(metres, seconds)
-                )
-            cells.append(cell)
-        reached = [c for c in cells if "min" in c]
-        row: dict[str, Any] = {"from": _label(origin), "to": cells}
+        km = [None if d is None else round(d / 1000, 2) for d in matrix.distances_m[i]]
+        minutes = [None if t is None else round(t / 60, 1) for t in matrix.durations_s[i]]
+        row: dict[str, Any] = {"from": _label(origin), "km": km, "min": minutes}
+        reached = [j for j, m in enumerate(minutes) if m is not None and km[j] is not None]
         if reached:
-            row["nearest"] = min(reached, key=lambda c: c["min"])["to"]
+            row["nearest"] = names[min(reached, key=lambda j: minutes[j])]  # type: ignore[arg-type,return-value]
         rows.append(row)
-    out: dict[str, Any] = {"by": mode, "rows": rows}
+    out: dict[str, Any] = {"by": mode, "destinations": names, "rows": rows}
+    if any(None in row["min"] for row in rows):
+        out["null"] = f"no way by {mode} between those places"
     if places.places:
         out["places"] = places.resolved()
     return answer(out)

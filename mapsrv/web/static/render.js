@@ -129,9 +129,10 @@ const ROUTE_KEYS = ['by', 'distance_m', 'duration_s'];
 const MODES = ['car', 'bike', 'foot'];
 
 function lengthWords(metres) {
-  if (metres < 1000) return Math.round(metres) + ' m';
-  const km = metres / 1000;
-  return km < 100 ? km.toFixed(1) + ' km' : Math.round(km).toLocaleString('en-US') + ' km';
+  if (Math.round(metres) < 1000) return Math.round(metres) + ' m';
+  const tenths = Math.round(metres / 100);
+  if (tenths < 1000) return Math.floor(tenths / 10) + '.' + (tenths % 10) + ' km';
+  return Math.round(metres / 1000).toLocaleString('en-US') + ' km';
 }
 
 function durationWords(seconds) {

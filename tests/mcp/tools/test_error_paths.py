@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import mapsrv
+from mapsrv.core import Feature
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.measure import area, bbox, bearing, distance
 from mapsrv.core.model import (
@@ -40,10 +41,10 @@ from mapsrv.mcp.tools.maps import list_maps, set_view
 from mapsrv.mcp.tools.measuring import measure
 from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read
-from mapsrv.mcp.tools.routing import reachable, travel_times
+from mapsrv.mcp.tools.routing import along, reachable, travel_times
 from mapsrv.places import find_places as search
 from mapsrv.places import resolve_places
-from mapsrv.routing import ValhallaRouter
+from mapsrv.routing import Route, ValhallaRouter
 
 # Where the mapsrv that runs lives: the checkout, or site-packages when tox tests the wheel.
 ROOT = Path(mapsrv.__file__).resolve().parent.parent
@@ -281,6 +282,17 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda tc: reachable(routed(tc), [1, 2], []), "minutes", "[]", "1 to 4 numbers"),
     (lambda tc: reachable(routed(tc), [1, 2], [10, 500]), "minutes[1]", "500", "from 1 to 120"),
     (lambda tc: travel_times(routed(tc), [], ["Paris"]), "origins", "[]", "1 to 25 points or place names"),
+    (
+        lambda: along(
+            Feature("", "polyline", ((0.0, 0.0), (0.0, 1.0))),
+            Route(tuple((0.001 * (i % 2), 0.001 * i) for i in range(12)), "car", 1.0, 1.0, ()),
+            Limits(max_points=10),
+            "items[0]",
+        ),
+        "items[0]",
+        "12",
+        "more than the 10 a line may have",
+    ),
 ]
 
 

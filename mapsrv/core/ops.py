@@ -57,6 +57,7 @@ __all__ = [
     "apply_all",
     "apply_event",
     "apply_events",
+    "kept_properties",
 ]
 
 

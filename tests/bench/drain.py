@@ -7,7 +7,7 @@ resume with ``Last-Event-ID``. Reported: how long until every browser was connec
 where, versions missed (none), the writes' and the watcher's delivery times during the move, and
 B's loop stalls.
 
-    python -m tests.bench.drain 10000 [SPREAD_SECONDS]
+    python -m tests.bench.drain 10000 [SPREAD_SECONDS] [--all-on-a]
 """
 
 from __future__ import annotations
@@ -37,18 +37,22 @@ def metric(text: str, name: str) -> float:
     return 0.0
 
 
-async def measure(count: int, spread: float) -> dict[str, Any]:
+async def measure(count: int, spread: float, all_on_a: bool = False) -> dict[str, Any]:
     async with open_redis() as redis_url:
         common = ("--store", redis_url, "--sse-retry", "0.5")
         async with (
-            open_server(*common, "--drain-spread", str(spread), "--graceful-timeout", "10") as a,
+            open_server(
+                *common, "--drain-spread", str(spread), "--graceful-timeout", "10", "--log-level", "info"
+            ) as a,
             open_server(*common) as b,
         ):
             with tempfile.TemporaryDirectory() as directory:
-                return await _with_proxy(Path(directory), a, b, count, spread)
+                return await _with_proxy(Path(directory), a, b, count, spread, all_on_a)
 
 
-async def _with_proxy(directory: Path, a: Any, b: Any, count: int, spread: float) -> dict[str, Any]:
+async def _with_proxy(
+    directory: Path, a: Any, b: Any, count: int, spread: float, all_on_a: bool
+) -> dict[str, Any]:
     binary = nginx_binary()
     port = free_port()
     (directory / "nginx-temp").mkdir()
@@ -75,7 +79,7 @@ async def _with_proxy(directory: Path, a: Any, b: Any, count: int, spread: float
     )
     try:
         await wait_for_port(port)
-        return await _run(port, a, b, count, spread)
+        return await _run(port, a, b, count, spread, all_on_a)
     finally:
         proxy.terminate()
         with trio.CancelScope(shield=True), trio.move_on_after(10):
@@ -86,7 +90,7 @@ async def _with_proxy(directory: Path, a: Any, b: Any, count: int, spread: float
                 (Path(tempfile.gettempdir()) / f"drain-{name}").write_bytes(kept.read_bytes())
 
 
-async def _run(port: int, a: Any, b: Any, count: int, spread: float) -> dict[str, Any]:
+async def _run(port: int, a: Any, b: Any, count: int, spread: float, all_on_a: bool) -> dict[str, Any]:
     a_address, b_address = (f"127.0.0.1:{s.host_port[1]}" for s in (a, b))
     async with httpx.AsyncClient(base_url=b.url, timeout=30) as http:
         origin = b.url.rstrip("/")
@@ -116,7 +120,9 @@ async def _run(port: int, a: Any, b: Any, count: int, spread: float) -> dict[str
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(watcher.run)
 
-                opened = await ask("open")
+                # --all-on-a: each browser takes new affinity cookies until the proxy's hash sends
+                # it to A (a pod holding every viewer of a map); else the hash spreads them
+                opened = await ask(f"open {a_address}" if all_on_a else "open")
                 before = await ask("report")
                 nursery.start_soon(write_steadily, http, map_id, origin, writes, sent)
                 await trio.sleep(2)
@@ -158,6 +164,11 @@ async def _run(port: int, a: Any, b: Any, count: int, spread: float) -> dict[str
         "a": a_address,
         "b": b_address,
         "a_exited_after_s": round(a_exited, 2),
+        "a_said": [  # A's own account of its drain, from its log
+            line
+            for line in a.log.decode(errors="replace").splitlines()
+            if any(word in line for word in ("draining", "stopped", "shutting down"))
+        ],
         "all_back_on_b_after_s": round(report["all_back_at"] - term_at, 2) if report["all_back_at"] else None,
         "moves": report["moves"],
         "refused_then_retried": report["refused"],
@@ -174,6 +185,7 @@ async def _run(port: int, a: Any, b: Any, count: int, spread: float) -> dict[str
 
 
 if __name__ == "__main__":
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
-    window = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
-    print(json.dumps(trio.run(measure, size, window), indent=1))
+    args = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    size = int(args[0]) if args else 10000
+    window = float(args[1]) if len(args) > 1 else 10.0
+    print(json.dumps(trio.run(measure, size, window, "--all-on-a" in sys.argv), indent=1))

@@ -50,6 +50,7 @@ def main(host: str, port: int, path: str, count: int) -> None:
     selector.register(sys.stdin, selectors.EVENT_READ, None)
     streams = [Stream(secrets.token_hex(8)) for _ in range(count)]
     waiting_open: float | None = None
+    pinned: str | None = None  # while opening with "open ADDR": every stream ends up on ADDR
     all_back_at: float | None = None
     heads = 0  # streams connected with their head back
     first = 0  # streams that had their first event
@@ -106,8 +107,9 @@ def main(host: str, port: int, path: str, count: int) -> None:
             s = key.data
             if s is None:
                 command = sys.stdin.readline().strip()
-                if command == "open":
+                if command.split(" ")[0] == "open":
                     waiting_open = time.monotonic()
+                    pinned = command.partition(" ")[2] or None
                     for stream in streams:
                         connect(stream)
                 elif command == "report":
@@ -162,11 +164,17 @@ def main(host: str, port: int, path: str, count: int) -> None:
                     s.refused += 1
                     ended(s)
                     continue
-                s.head = True
-                heads += 1
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"x-mapsrv-upstream:"):
                         s.upstream = line.split(b":", 1)[1].decode().split(",")[-1].strip()
+                if pinned is not None and s.upstream != pinned:  # another cookie, another hash
+                    selector.unregister(sock)
+                    sock.close()
+                    s.key, s.connections = secrets.token_hex(8), s.connections - 1
+                    connect(s)
+                    continue
+                s.head = True
+                heads += 1
                 s.upstreams.append(s.upstream)
                 if heads == count:
                     all_back_at = all_back_at or time.monotonic()
@@ -175,7 +183,7 @@ def main(host: str, port: int, path: str, count: int) -> None:
             parse(s)
             if waiting_open is not None and first == count:
                 print(json.dumps({"open": time.monotonic() - waiting_open}), flush=True)
-                waiting_open = None
+                waiting_open = pinned = None
 
 
 if __name__ == "__main__":

@@ -245,18 +245,25 @@ class Fanout:
                 sub.close()
 
     async def close_all_over(self, maps: Iterable[Watched], seconds: float) -> int:
-        """End every viewer within ``seconds``, in even batches every ``DRAIN_TICK``: on a
-        rolling deploy their browsers come back on the other processes a batch at a time rather
-        than all at once, and each stays live here until its turn. Viewers that joined meanwhile
-        end with the last batch. Returns how many were ended in batches."""
+        """End every viewer within ``seconds``, in batches every ``DRAIN_TICK``: on a rolling
+        deploy their browsers come back on the other processes a batch at a time rather than all
+        at once, and each stays live here until its turn. The batches keep to a schedule (by now,
+        this many ended), so a busy loop whose ticks come late ends more a tick rather than
+        stretching the window: 10,000 viewers in fixed batches of 50 took 37 s of a 10 s window.
+        Viewers that joined meanwhile end with the last batch. Returns how many were ended in
+        batches."""
         viewers = [sub for watched in list(maps) for sub in list(watched.subscribers)]
-        ticks = max(1, int(seconds / DRAIN_TICK))
-        per_tick = max(1, -(-len(viewers) // ticks))
-        for start in range(0, len(viewers), per_tick):
-            if start:
+        began, ended = trio.current_time(), 0
+        while ended < len(viewers):
+            if ended:
                 await trio.sleep(DRAIN_TICK)
-            for sub in viewers[start : start + per_tick]:
+            elapsed = trio.current_time() - began + DRAIN_TICK
+            due = (
+                len(viewers) if elapsed >= seconds else max(ended + 1, int(len(viewers) * elapsed / seconds))
+            )
+            for sub in viewers[ended:due]:
                 sub.close()
+            ended = due
         self.close_all(maps)
         return len(viewers)
 

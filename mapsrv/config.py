@@ -315,15 +315,7 @@ class Config:
             raise ConfigError(
                 f"Config 'tile_url' has value {self.tile_url!r}. It needs {{z}}, {{x}} and {{y}}."
             )
-        if self.router_timeout <= 0:
-            raise ConfigError(
-                f"Config 'router_timeout' has value {self.router_timeout:g}. Give a time, e.g. 20s."
-            )
-        if self.router not in ("", "none"):
-            try:
-                check_router_url(self.router)
-            except ValueError as exc:
-                raise ConfigError(f"Config 'router' has value {self.router!r}. {exc}.") from None
+        self._check_router()
         check_logging(self)
         for network in self.trusted_proxies:
             try:
@@ -351,6 +343,17 @@ class Config:
                 f"Config 'oidc_issuer' has value {self.oidc_issuer!r}. Use the issuer's https:// URL, as its"
                 " tokens name it (iss)."
             )
+
+    def _check_router(self) -> None:
+        if self.router_timeout <= 0:
+            raise ConfigError(
+                f"Config 'router_timeout' has value {self.router_timeout:g}. Give a time, e.g. 20s."
+            )
+        if self.router not in ("", "none"):
+            try:
+                check_router_url(self.router)
+            except ValueError as exc:
+                raise ConfigError(f"Config 'router' has value {self.router!r}. {exc}.") from None
 
     @classmethod
     def from_sources(

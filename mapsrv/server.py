@@ -25,6 +25,7 @@ from mapsrv.observability import collector
 from mapsrv.observability.metrics import Metrics
 from mapsrv.observability.stalls import LoopWatch
 from mapsrv.observability.statistics import ServerStatistics
+from mapsrv.routing import router_for, serve_router
 from mapsrv.store import open_store_from_url
 from mapsrv.web.stream import StreamCounts
 
@@ -74,7 +75,8 @@ async def serve(
     )
     hub.private = private and not store.shared
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
-    mcp = McpEndpoints(config, hub, lambda: public[0] if public else "")
+    router = router_for(config.router, config.router_timeout)  # routes along the roads, if set
+    mcp = McpEndpoints(config, hub, lambda: public[0] if public else "", router)
     shutdown = trio.Event()
     connections = ConnectionCounts(storms())
     throttle = Throttle(RateLimits.from_config(config), mcp.clients, mcp.keys, shared=store)
@@ -104,6 +106,7 @@ async def serve(
     app = Observer(hygienic, metrics)
     asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the app takes plain dicts
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve_router, router)
         await nursery.start(watch.serve)
         store_messages = await nursery.start(store.serve)
         await nursery.start(hub.serve_replication, store_messages)

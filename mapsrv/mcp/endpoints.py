@@ -56,7 +56,7 @@ from mapsrv.mcp.sessions import (
 )
 from mapsrv.mcp.subscriptions import MapWatchers, SubscriptionStatistics
 from mapsrv.mcp.tools import INSTRUCTIONS, WRITE_TOOLS, ToolContext, register_resources, sdk_tools
-from mapsrv.routing import Router, router_for
+from mapsrv.routing import Router
 
 __all__ = [
     "McpEndpoints",
@@ -157,7 +157,9 @@ def _opens_session(scope: Scope) -> bool:
 class McpEndpoints:
     """The ASGI side of MCP. ``serve`` runs the session manager; ``__call__`` takes requests."""
 
-    def __init__(self, config: Config, hub: MapHub, base_url: Callable[[], str]) -> None:
+    def __init__(
+        self, config: Config, hub: MapHub, base_url: Callable[[], str], router: Router | None = None
+    ) -> None:
         self.config = config
         self.hub, self.base_url = hub, base_url
         self.keys = ApiKeys(config.api_keys)
@@ -165,9 +167,7 @@ class McpEndpoints:
         # the OpenID provider: MCP's access tokens and the people's sign-in (mapsrv.web.signin)
         self.issuer = Issuer(config.oidc_issuer) if config.oidc_issuer else None
         self.images = MapImages(config.tile_url)  # the map as an image: the tool's and the web's
-        self.router = router_for(
-            config.router, config.router_timeout
-        )  # routes along the roads, when there is one
+        self.router = router  # routes along the roads (``--router``), when there is one
         self.mcp = build_mcp(hub, base_url, self.keys, config, self.images, self.router)
         security = security_settings(config)
         # The SDK's public way to serve its Streamable HTTP transport from another ASGI app: let
@@ -207,16 +207,11 @@ class McpEndpoints:
         )
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            async with self.sessions.run(), trio.open_nursery() as nursery:
-                nursery.start_soon(self._serve_reaper)
-                await nursery.start(self.watchers.serve)
-                task_status.started()
-                await trio.sleep_forever()
-        finally:
-            if self.router is not None:
-                with trio.CancelScope(shield=True), trio.move_on_after(1):
-                    await self.router.aclose()
+        async with self.sessions.run(), trio.open_nursery() as nursery:
+            nursery.start_soon(self._serve_reaper)
+            await nursery.start(self.watchers.serve)
+            task_status.started()
+            await trio.sleep_forever()
 
     async def _entry_of(self, ctx: ServerRequestContext[Any, Any], map_id: str) -> MapEntry:
         principal = request_principal(ctx.request, self.keys)

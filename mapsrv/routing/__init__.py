@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import trio
+
 from mapsrv.routing.model import Contour, Matrix, Route, Router, RouteRefused, RouterUnavailable, Step
 from mapsrv.routing.valhalla import ANSWER_TIMEOUT, ValhallaRouter
 
@@ -25,6 +27,7 @@ __all__ = [
     "ValhallaRouter",
     "check_router_url",
     "router_for",
+    "serve_router",
 ]
 
 ROUTER_SCHEMES = ("valhalla+http", "valhalla+https")
@@ -40,6 +43,17 @@ def check_router_url(url: str) -> str:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("Give only the scheme, host, port and path")
     return url.removeprefix("valhalla+").rstrip("/")
+
+
+async def serve_router(router: Router | None) -> None:
+    """Hold ``router``'s connections for as long as this task runs (the server's nursery), and
+    close them when it is cancelled."""
+    try:
+        await trio.sleep_forever()
+    finally:
+        if router is not None:
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await router.aclose()
 
 
 def router_for(url: str, timeout: float = ANSWER_TIMEOUT) -> Router | None:

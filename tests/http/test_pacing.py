@@ -102,6 +102,18 @@ async def test_an_end_cancelled_while_it_waits_leaves_the_others_to_go_on() -> N
     assert done >= 6
 
 
+class Turns:
+    """Counts the loop's turns: a task that checkpoints and counts, forever."""
+
+    def __init__(self) -> None:
+        self.now = 0
+
+    async def count(self) -> None:
+        while True:
+            await trio.lowlevel.checkpoint()
+            self.now += 1
+
+
 async def test_sockets_ready_at_once_wake_their_tasks_a_capped_number_a_turn() -> None:
     """600 peers closing at once: with the cap, their readers wake at most 100 a turn across
     several turns, and every one wakes; trio's epoll manager (private) takes the cap."""
@@ -109,24 +121,18 @@ async def test_sockets_ready_at_once_wake_their_tasks_a_capped_number_a_turn() -
     try:
         pairs = [socket.socketpair() for _ in range(600)]
         woke: list[int] = []
-        turn = 0
-
-        async def count_turns() -> None:
-            nonlocal turn
-            while True:
-                await trio.lowlevel.checkpoint()
-                turn += 1
+        turns = Turns()
 
         async def read(sock: socket.socket) -> None:
             await trio.lowlevel.wait_readable(sock)
-            woke.append(turn)
+            woke.append(turns.now)
 
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(count_turns)
+                nursery.start_soon(turns.count)
                 for mine, _ in pairs:
                     nursery.start_soon(read, mine)
-                await wait_until(lambda: turn > 10)  # every reader is waiting
+                await wait_until(lambda: turns.now > 10)  # every reader is waiting
                 for _, peer in pairs:
                     peer.shutdown(socket.SHUT_RDWR)
                     peer.close()
@@ -148,20 +154,14 @@ async def test_a_burst_of_connections_is_accepted_in_batches(nursery: trio.Nurse
     port = listener.socket.getsockname()[1]
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]  # queued, not accepted
     started: list[int] = []
-    turn = 0
-
-    async def count_turns() -> None:
-        nonlocal turn
-        while True:
-            await trio.lowlevel.checkpoint()
-            turn += 1
+    turns = Turns()
 
     async def handle(stream: trio.SocketStream) -> None:
-        started.append(turn)
+        started.append(turns.now)
         await stream.aclose()
 
     try:
-        nursery.start_soon(count_turns)
+        nursery.start_soon(turns.count)
         nursery.start_soon(trio.serve_listeners, handle, [listener])
         await wait_until(lambda: len(started) == len(clients))
         turns = max(started) - min(started) + 1

@@ -106,10 +106,10 @@ class _BatchedListener(trio.abc.Listener[trio.SocketStream]):
         if self._ready:
             return self._ready.popleft()  # the accept that took it from the kernel checkpointed
         stream = await self.inner.accept()
-        raw: Any = self.socket
-        for _ in range(ACCEPT_PER_TURN - 1):
+        raw: Any = getattr(self.socket, "_sock", None)  # trio's stdlib socket (private: guarded)
+        for _ in range(ACCEPT_PER_TURN - 1 if raw is not None else 0):
             try:
-                sock, _ = raw._sock.accept()  # trio's stdlib socket, non-blocking: what is queued
+                sock, _ = raw.accept()  # non-blocking: only what is queued already
             except OSError:  # EAGAIN (nothing more), an aborted connection, out of descriptors
                 break
             self._ready.append(trio.SocketStream(trio.socket.from_stdlib_socket(sock)))

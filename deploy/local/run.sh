@@ -248,10 +248,12 @@ wait_for() {
     done
 }
 
+# The probes write in a subshell: a peer that resets the connection (a mapsrv killed or stopping)
+# makes the write raise SIGPIPE, which would end run.sh itself if a builtin wrote in it.
 http_status() {  # http_status PORT PATH: the status code of a GET, in pure bash
     local status
     { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3 || { exec 3>&-; return 1; }
+    (printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3) 2>/dev/null || { exec 3>&-; return 1; }
     IFS=' ' read -r -t 5 _ status _ <&3 2>/dev/null || status=
     exec 3>&-
     [ "$status" = "${3:-200}" ]
@@ -260,7 +262,7 @@ http_status() {  # http_status PORT PATH: the status code of a GET, in pure bash
 redis_pong() {
     local reply
     { exec 3<>"/dev/tcp/127.0.0.1/$redis_port"; } 2>/dev/null || return 1
-    printf 'PING\r\n' >&3 || { exec 3>&-; return 1; }
+    (printf 'PING\r\n' >&3) 2>/dev/null || { exec 3>&-; return 1; }
     IFS= read -r -t 5 reply <&3 2>/dev/null || reply=
     exec 3>&-
     [ "${reply%$'\r'}" = "+PONG" ]

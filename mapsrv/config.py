@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from mapsrv.places.urls import check_geocoder_url
 from mapsrv.routing import check_router_url
 from mapsrv.store.redis_url import parse_redis_url
 from mapsrv.store.sqlite import sqlite_path
@@ -145,6 +146,24 @@ class Config:
         metadata=_help(
             "longest wait for the router's answer (a continental route takes a few seconds); past it the"
             " call fails, nothing drawn"
+        ),
+    )
+    geocoder: str = field(
+        default="",
+        metadata=_help(
+            "a geocoder speaking Nominatim's API, nominatim+https://HOST[:PORT][/PATH]: addresses, streets"
+            " and shops anywhere it knows, beside the offline index (mapsrv places import); none = offline only"
+        ),
+    )
+    geocoder_timeout: float = field(
+        default=10 * SECONDS,
+        metadata=_help("longest wait for the geocoder's answer; past it the call fails, nothing drawn"),
+    )
+    places_dir: str = field(
+        default="",
+        metadata=_help(
+            "where `mapsrv places import` keeps the offline index of extracts, which serve and stdio use"
+            " (default: places/ beside maps.db in the user's data directory)"
         ),
     )
     oidc_issuer: str = field(
@@ -316,6 +335,7 @@ class Config:
                 f"Config 'tile_url' has value {self.tile_url!r}. It needs {{z}}, {{x}} and {{y}}."
             )
         self._check_router()
+        self._check_places()
         check_logging(self)
         for network in self.trusted_proxies:
             try:
@@ -343,6 +363,17 @@ class Config:
                 f"Config 'oidc_issuer' has value {self.oidc_issuer!r}. Use the issuer's https:// URL, as its"
                 " tokens name it (iss)."
             )
+
+    def _check_places(self) -> None:
+        if self.geocoder_timeout <= 0:
+            raise ConfigError(
+                f"Config 'geocoder_timeout' has value {self.geocoder_timeout:g}. Give a time, e.g. 10s."
+            )
+        if self.geocoder not in ("", "none"):
+            try:
+                check_geocoder_url(self.geocoder)
+            except ValueError as exc:
+                raise ConfigError(f"Config 'geocoder' has value {self.geocoder!r}. {exc}.") from None
 
     def _check_router(self) -> None:
         if self.router_timeout <= 0:

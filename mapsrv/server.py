@@ -25,11 +25,12 @@ from mapsrv.observability import collector
 from mapsrv.observability.metrics import Metrics
 from mapsrv.observability.stalls import LoopWatch
 from mapsrv.observability.statistics import ServerStatistics
+from mapsrv.places.service import PlaceService
 from mapsrv.routing import router_for, serve_router
 from mapsrv.store import open_store_from_url
 from mapsrv.web.stream import StreamCounts
 
-__all__ = ["Server", "serve"]
+__all__ = ["Server", "places_for", "serve", "serve_places"]
 
 log = logging.getLogger("mapsrv")
 
@@ -76,7 +77,8 @@ async def serve(
     hub.private = private and not store.shared
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
     router = router_for(config.router, config.router_timeout)  # routes along the roads, if set
-    mcp = McpEndpoints(config, hub, lambda: public[0] if public else "", router)
+    places = places_for(config)  # names, addresses and shops: the index, the geocoder, the city list
+    mcp = McpEndpoints(config, hub, lambda: public[0] if public else "", router, places)
     shutdown = trio.Event()
     connections = ConnectionCounts(storms())
     throttle = Throttle(RateLimits.from_config(config), mcp.clients, mcp.keys, shared=store)
@@ -107,6 +109,7 @@ async def serve(
     asgi_app: Any = app  # hypercorn types scopes as TypedDicts; the app takes plain dicts
     async with trio.open_nursery() as nursery:
         nursery.start_soon(serve_router, router)
+        nursery.start_soon(serve_places, places)
         await nursery.start(watch.serve)
         store_messages = await nursery.start(store.serve)
         await nursery.start(hub.serve_replication, store_messages)
@@ -172,3 +175,17 @@ async def _drain(
         await app.wait_quiet()
     with trio.move_on_after(0.5):
         await http_done.wait()
+
+
+def places_for(config: Config) -> PlaceService:
+    """The place sources ``config`` names: the offline index of imported extracts (when any) and a
+    geocoder (``--geocoder``), before the built-in city list."""
+    return PlaceService()
+
+
+async def serve_places(places: PlaceService) -> None:
+    """Hold the place sources' connections and files for as long as this task runs."""
+    try:
+        await trio.sleep_forever()
+    finally:
+        await places.aclose()

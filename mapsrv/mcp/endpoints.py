@@ -56,6 +56,7 @@ from mapsrv.mcp.sessions import (
 )
 from mapsrv.mcp.subscriptions import MapWatchers, SubscriptionStatistics
 from mapsrv.mcp.tools import INSTRUCTIONS, WRITE_TOOLS, ToolContext, register_resources, sdk_tools
+from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
 
 __all__ = [
@@ -88,8 +89,10 @@ def build_mcp(
     config: Config | None = None,
     images: MapImages | None = None,
     router: Router | None = None,
+    places: PlaceService | None = None,
 ) -> MCPServer:
     config = config or Config()
+    places = places or PlaceService()
     clients = ClientIdentity(config.trusted_proxies)
 
     def context_of(ctx: Context) -> ToolContext:
@@ -97,7 +100,7 @@ def build_mcp(
         actor = agent_of(ctx.request_context, principal, clients)
         local = not isinstance(ctx.request_context.request, Request)  # stdio: no HTTP request
         return ToolContext(
-            hub, base_url(), principal, actor, images, local, in_session(ctx.request_context), router
+            hub, base_url(), principal, actor, images, local, in_session(ctx.request_context), router, places
         )
 
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
@@ -158,7 +161,12 @@ class McpEndpoints:
     """The ASGI side of MCP. ``serve`` runs the session manager; ``__call__`` takes requests."""
 
     def __init__(
-        self, config: Config, hub: MapHub, base_url: Callable[[], str], router: Router | None = None
+        self,
+        config: Config,
+        hub: MapHub,
+        base_url: Callable[[], str],
+        router: Router | None = None,
+        places: PlaceService | None = None,
     ) -> None:
         self.config = config
         self.hub, self.base_url = hub, base_url
@@ -168,7 +176,8 @@ class McpEndpoints:
         self.issuer = Issuer(config.oidc_issuer) if config.oidc_issuer else None
         self.images = MapImages(config.tile_url)  # the map as an image: the tool's and the web's
         self.router = router  # routes along the roads (``--router``), when there is one
-        self.mcp = build_mcp(hub, base_url, self.keys, config, self.images, self.router)
+        self.places = places or PlaceService()  # the one resolver of names (the tools', the page's)
+        self.mcp = build_mcp(hub, base_url, self.keys, config, self.images, self.router, self.places)
         security = security_settings(config)
         # The SDK's public way to serve its Streamable HTTP transport from another ASGI app: let
         # streamable_http_app() build the session manager, then run the manager and hand it

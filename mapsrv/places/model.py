@@ -10,8 +10,14 @@ from mapsrv.errors import NotFound
 
 __all__ = ["Match", "Place", "PlaceKind", "PlaceNotFound"]
 
-PlaceKind: TypeAlias = Literal["city", "country", "state"]
-Match: TypeAlias = Literal["name", "alternate name", "name prefix", "alternate prefix", "nearest"]
+# city, country, state: the built-in list; place (a town, village, suburb...), poi (a shop, a museum,
+# a viewpoint...), street and address: the offline index of an extract, or a geocoder
+PlaceKind: TypeAlias = Literal["city", "country", "state", "place", "poi", "street", "address"]
+Match: TypeAlias = Literal[
+    "name", "alternate name", "name prefix", "alternate prefix", "nearest", "address", "words"
+]
+# which source placed a name: the built-in city list, the offline index, the geocoder
+Source: TypeAlias = Literal["builtin", "index", "geocoder"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,9 @@ class Place:
     score: float
     distance_m: float | None = None
     bounds: Bounds | None = None
+    category: str = ""  # an OSM key=value for points of interest: "amenity=pharmacy", "tourism=museum"
+    address: str = ""  # "Rua Augusta 24, 1100-053 Lisboa": an address, or where a poi or street is
+    source: Source = "builtin"
 
     @property
     def latlon(self) -> LatLon:
@@ -54,6 +63,9 @@ class Place:
             return self.name
         if self.kind == "state":
             return f"{self.name}, US"
+        if self.kind in ("poi", "street", "address", "place") and self.source != "builtin":
+            where = self.address or self.country_code
+            return f"{self.name}, {where}" if where and where != self.name else self.name
         if self.country_code == "US" and self.admin1:
             return f"{self.name}, {self.admin1}, US"
         return f"{self.name}, {self.country_code}"
@@ -66,10 +78,17 @@ class Place:
             "country": self.country_code,
             "lat": round(self.lat, 5),
             "lon": round(self.lon, 5),
-            "population": self.population,
         }
+        if self.population:
+            out["population"] = self.population
         if self.state:
             out["state"] = self.state
+        if self.category:
+            out["category"] = self.category
+        if self.address and self.address != self.name:
+            out["address"] = self.address
+        if self.source != "builtin":
+            out["source"] = self.source
         if self.match != "name":
             out["match"] = self.match
         if self.distance_m is not None:

@@ -17,6 +17,7 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_PLACES",
     "find_places",
+    "haversine",
     "nearest_place",
     "point_of",
     "resolve_country",
@@ -90,7 +91,7 @@ def find_places(query: Any, *, country: Any = None, near: Any = None, limit: Any
         score = bonus + math.log10(_population(record) + 1)
         metres = None
         if point is not None:
-            metres = _haversine(point, (record.lat, record.lon))
+            metres = haversine(point, (record.lat, record.lon))
             score -= 2 * math.log10(1 + metres / 100_000)
         ranked.append((score, i, match, matched, metres))
     if not ranked:
@@ -154,7 +155,7 @@ def nearest_place(lat: Any, lon: Any, *, min_population: Any = 0) -> Place | Non
     radius = 25_000.0
     while True:
         found = [
-            (_haversine(point, (index.records[i].lat, index.records[i].lon)), i)
+            (haversine(point, (index.records[i].lat, index.records[i].lon)), i)
             for i in _within(index, point, radius)
             if index.records[i].population >= floor
         ]
@@ -251,7 +252,7 @@ def _within(index: Gazetteer, point: LatLon, metres: float) -> Iterator[int]:
             yield from index.cells.get(row * 360 + col, ())
 
 
-def _haversine(a: LatLon, b: LatLon) -> float:
+def haversine(a: LatLon, b: LatLon) -> float:
     # ranking only: the sphere is within 0.5 % of the ellipsoid and ~50x cheaper than a geodesic
     lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2

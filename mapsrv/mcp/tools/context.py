@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mapsrv.core import feature_ids
@@ -13,6 +13,7 @@ from mapsrv.errors import Gone, NotFound
 from mapsrv.http.tokens import is_person
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.image.service import MapImages
+from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
 
 __all__ = ["ToolContext", "acknowledgement"]
@@ -35,6 +36,7 @@ class ToolContext:
     # A keyless 2026-07-28 request's actor is shared by everyone behind the same host and client.
     in_session: bool = True
     router: Router | None = None  # routes along the roads (``--router``); None: straight lines
+    places: PlaceService = field(default_factory=PlaceService)  # names, addresses, shops: all sources
 
     @property
     def person(self) -> str | None:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--merge", action="store_true", help="add to a store that has maps (skip those it has)"
             )
+    _add_places(commands)
     commands.add_parser(  # parsed by mapsrv.gateway.cli; listed here for --help
         "gateway", help="serve stdio MCP servers over HTTP, a child process per session", add_help=False
     )
@@ -154,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("backup", "restore"):
         return _backup_or_restore(args)
+    if args.command == "places":
+        return _places(args)
     overrides = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         config = Config.from_sources(os.environ, overrides)
@@ -202,4 +205,62 @@ def _backup_or_restore(args: argparse.Namespace) -> int:
         print(f"mapsrv: {refused[0]}", file=sys.stderr)
         return 1
     print(f"mapsrv: {what} in {done.seconds:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _add_places(commands: Any) -> None:
+    places = commands.add_parser(
+        "places",
+        help="the offline index of places: import an OpenStreetMap extract, list or remove regions",
+        description="Keep an offline index of named places, points of interest, streets and addresses "
+        "from OpenStreetMap extracts (.osm.pbf, e.g. from download.geofabrik.de), which serve and stdio "
+        "search before the built-in city list.",
+    )
+    actions = places.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("import", "read FILE (.osm.pbf) into the index as a region, replacing one of that name"),
+        ("list", "list the imported regions: counts, file size, when imported"),
+        ("remove", "remove the region NAME from the index"),
+    ):
+        sub = actions.add_parser(name, help=text, description=text + ".")
+        if name == "import":
+            sub.add_argument("file", metavar="FILE")
+            sub.add_argument(
+                "--region", help="the region's name (default: from FILE's, e.g. portugal-latest)"
+            )
+        elif name == "remove":
+            sub.add_argument("region", metavar="NAME")
+        where = "the index's directory (default: MAPSRV_PLACES_DIR, else places/ beside maps.db)"
+        sub.add_argument("--places-dir", help=where)
+
+
+def _places(args: argparse.Namespace) -> int:
+    from mapsrv.places.offline_files import RegionNotFound, list_regions, region_from_file, remove_region
+    from mapsrv.places.offline_import import ExtractError, import_extract
+
+    try:
+        config = Config.from_sources(os.environ, {"places_dir": args.places_dir} if args.places_dir else {})
+    except ConfigError as exc:
+        print(f"mapsrv: {exc}", file=sys.stderr)
+        return 2
+    directory = config.places_path()
+    try:
+        if args.action == "import":
+            file = Path(args.file)
+            region = args.region if args.region is not None else region_from_file(file)
+            print(f"mapsrv: {import_extract(file, directory, region).describe()}", file=sys.stderr)
+        elif args.action == "remove":
+            print(f"mapsrv: removed {args.region} ({remove_region(directory, args.region)})", file=sys.stderr)
+        else:
+            regions = list_regions(directory)
+            for info in regions:
+                print(info.describe())
+            if not regions:
+                print(
+                    f"mapsrv: no regions in {directory}; add one with mapsrv places import FILE.osm.pbf",
+                    file=sys.stderr,
+                )
+    except (ExtractError, RegionNotFound, ValueError, OSError) as exc:
+        print(f"mapsrv: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -9,13 +9,14 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from mapsrv.places.urls import check_geocoder_url
 from mapsrv.routing import check_router_url
 from mapsrv.store.redis_url import parse_redis_url
-from mapsrv.store.sqlite import sqlite_path
+from mapsrv.store.sqlite import default_path, sqlite_path
 
 __all__ = [
     "HOURS",
@@ -152,7 +153,7 @@ class Config:
         default="",
         metadata=_help(
             "a geocoder speaking Nominatim's API, nominatim+https://HOST[:PORT][/PATH]: addresses, streets"
-            " and shops anywhere it knows, beside the offline index (mapsrv places import); none = offline only"
+            " and shops it knows, beside the offline index (mapsrv places import); none = offline only"
         ),
     )
     geocoder_timeout: float = field(
@@ -413,6 +414,13 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
+
+    def places_path(self) -> Path:
+        """Where the offline index of imported extracts lives: ``places_dir``, else ``places/``
+        beside the default maps.db (in the user's data directory)."""
+        if self.places_dir:
+            return Path(self.places_dir).expanduser()
+        return default_path().parent / "places"
 
 
 def settings_from_sources(

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_PLACES",
     "find_places",
     "haversine",
+    "nearby_cities",
     "nearest_place",
     "point_of",
     "resolve_country",
@@ -168,6 +169,18 @@ def nearest_place(lat: Any, lon: Any, *, min_population: Any = 0) -> Place | Non
         if whole_earth:
             return None
         radius *= 2
+
+
+def nearby_cities(index: Gazetteer, point: LatLon, metres: float, min_population: int = 0) -> list[Place]:
+    """The cities of at least ``min_population`` people within ``metres`` of ``point``."""
+    out = []
+    for i in _within(index, point, metres):
+        record = index.records[i]
+        if record.kind == "city" and record.population >= min_population:
+            away = haversine(point, (record.lat, record.lon))
+            if away <= metres:
+                out.append(_place(index, i, "nearest", "", 0.0, away))
+    return out
 
 
 def _qualifier(index: Gazetteer, query: str, iso: str | None) -> tuple[str, str | None, str | None]:

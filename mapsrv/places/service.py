@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import trio
 
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
-from mapsrv.places.index import gazetteer
+from mapsrv.places.context import Candidate, Choice, Context, choose
+from mapsrv.places.hints import builtin_candidates, district_of, prior, read_name, region_label
+from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
-from mapsrv.places.search import find_places, nearest_place
+from mapsrv.places.search import MAX_QUERY, find_places, nearest_place
 from mapsrv.places.sources import PlaceSource, Query
+from mapsrv.places.text import fold
 
-__all__ = ["PlaceService", "check_limit"]
+__all__ = ["PlaceService", "Resolution", "check_limit"]
+
+_EXACT = ("name", "alternate name", "address")  # matches that are the name, not a part of it
+_ARTICLES = ("the ",)  # "the Prado": a name people write with an article its data has not
 
 log = logging.getLogger("mapsrv.places")
 
@@ -59,6 +66,76 @@ class PlaceService:
             found = [p for p in found if p.distance_m is None or p.distance_m <= query.within_m]
         return _distinct(found)[: query.limit]
 
+    async def resolve(
+        self,
+        names: Sequence[str],
+        context: Context = Context(),
+        *,
+        near: LatLon | None = None,
+        country: str | None = None,
+    ) -> Resolution:
+        """The place each of ``names`` most likely means, chosen together: the other names, the
+        map's points (``context``), each name's hint and ``near`` rank its candidates
+        (``mapsrv.places.context``). A name nothing matches is in ``missing``, not raised: the
+        caller names the field it came from."""
+        await self.ready()
+        index = gazetteer()
+        named: dict[str, list[Candidate]] = {}
+        missing: dict[str, InvalidInput | PlaceNotFound] = {}
+        for name in dict.fromkeys(names):
+            try:
+                named[name] = await self._candidates(index, name, near, country)
+            except (InvalidInput, PlaceNotFound) as exc:
+                missing[name] = exc
+        return Resolution(choose(named, context), missing)
+
+    async def _candidates(
+        self, index: Gazetteer, name: str, near: LatLon | None, country: str | None
+    ) -> list[Candidate]:
+        if not fold(name[: MAX_QUERY + 1]):
+            raise InvalidInput(f"a place name must have letters, got {name!r:.40}; e.g. 'Lisbon'")
+        if len(name) > MAX_QUERY:
+            raise InvalidInput(f"a place name must be at most {MAX_QUERY} characters, got {len(name)}")
+        text = name.strip()
+        landmark = text.casefold().startswith(_ARTICLES)  # "the Prado": a landmark, never a town
+        if landmark:
+            text = text[4:]
+        fuzzy: list[Candidate] = []
+        for reading in read_name(index, text, country):
+            hint = reading.near.latlon if reading.near is not None else near
+            places, exact = builtin_candidates(index, reading) if not landmark else ([], False)
+            found = [_candidate(index, p, hint) for p in places]
+            if not exact:
+                fuzzy += found
+                found = []
+            asked = Query(reading.text, near=hint, country=reading.country, limit=8)
+            for source in self.sources:
+                if source.name == "geocoder" and found:
+                    continue  # the network only for what the local sources do not know exactly
+                answers = [p for p in await source.search(asked) if reading.admits_any(p)]
+                found += [_candidate(index, p, hint) for p in answers if p.match in _EXACT]
+                fuzzy += [_candidate(index, p, hint) for p in answers if p.match not in _EXACT]
+            if found:
+                return _best_first(found)
+        if fuzzy:
+            return _best_first(fuzzy)
+        if not landmark:
+            find_places(text, country=country)  # raises PlaceNotFound with the closest names
+        raise PlaceNotFound(name, [], self._unknown_kinds())
+
+    def _unknown_kinds(self) -> str:
+        if self.sources:
+            return ""
+        return (
+            " (this server knows cities, countries and US states; addresses, streets and landmarks"
+            " need an imported region, `mapsrv places import`, or --geocoder)"
+        )
+
+    def label(self, place: Place) -> str:
+        """A label that tells namesakes apart and reads back as the same place:
+        ``"Cambridge, Ontario, CA"``, ``"Salamanca, Madrid, ES"``."""
+        return region_label(gazetteer(), place)
+
     async def reverse(self, at: LatLon, *, within_m: float = 200.0, min_population: int = 0) -> Place | None:
         """The address or place at ``at`` from the first source that knows one, else the nearest
         city of the built-in list."""
@@ -74,6 +151,28 @@ class PlaceService:
         for source in self.sources:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await source.aclose()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a call's names were taken to mean (``choices``) and the names nothing matches."""
+
+    choices: dict[str, Choice] = field(default_factory=dict)
+    missing: dict[str, InvalidInput | PlaceNotFound] = field(default_factory=dict)
+
+
+def _candidate(index: Gazetteer, place: Place, hint: LatLon | None) -> Candidate:
+    return Candidate(place, prior(place), district_of(index, place) is not None, hint)
+
+
+def _best_first(found: list[Candidate]) -> list[Candidate]:
+    """One candidate per place (two sources of one city: the likelier), likeliest first."""
+    found.sort(key=lambda c: -c.prior)
+    kept: list[Candidate] = []
+    for candidate in found:
+        if not any(_same(candidate.place, k.place) for k in kept):
+            kept.append(candidate)
+    return kept[:8]
 
 
 def _distinct(places: list[Place]) -> list[Place]:

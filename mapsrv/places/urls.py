@@ -20,7 +20,7 @@ def check_geocoder_url(url: str) -> str:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("Give only the scheme, host, port and path")
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when it is read
     except ValueError:
         raise ValueError("Its port is not a number from 1 to 65535") from None
     return url.removeprefix("nominatim+").rstrip("/")

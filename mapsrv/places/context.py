@@ -1,0 +1,175 @@
+"""Choosing, for every name of one call, the place it means, in the context of the others.
+
+Each name has candidates (every place it may name, from every source) with a prior: how likely
+it is before anything else is known (log10 of the population, +1 for a place's own name, for the
+built-in list). A candidate then loses
+
+- ``log10(1 + d / 200 km)``, with ``d`` its distance to the nearest other point of the call: the
+  place chosen for each other name, the map's features and view. A trip's stops lie near each
+  other; Salamanca beside Lisbon, Porto and Madrid is Spain's, not Mexico's;
+- ``3 log10(1 + d / 50 km)`` from the place its hint names ("Salamanca, Madrid"), or ``near``;
+- 1 when it is a district of a much bigger city (a city beats a district of another city that
+  shares its name).
+
+Names with one candidate are fixed and anchor the others; each other name takes its best
+candidate, then every name is chosen again against the others' choices until none changes (at
+most five rounds: an itinerary settles in two). Population still speaks: 1 in log10 is a factor of
+10 in people against a factor of ~10 in distance, so London beside New York is still England's.
+The weights were set on the itineraries of tests/places/test_context.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from mapsrv.core.model import LatLon
+from mapsrv.places.model import Place
+
+__all__ = ["ALTERNATIVES", "CLOSE", "FAR", "RIVAL", "Candidate", "Choice", "Context", "choose"]
+
+REACH_KM = 200.0  # distances to the call's other places are counted in these
+HINT_KM = 50.0  # ... and to a hint's place in these
+HINT_WEIGHT = 3.0
+DISTRICT = 1.0
+CLOSE = 0.3  # priors closer than this (a factor of 2 in people) and nothing else to go by: ask
+ALTERNATIVES = 3  # other places listed for a shared name
+RIVAL = 1.5  # ... at most this far below the chosen one's prior (a factor of ~30 in people)
+FAR = 2.0  # ... and its score, context counted: Madrid, Colombia beside Lisbon is no rival
+_ROUNDS = 5
+_EARTH_KM = 6_371.0088
+_SAME_KM = 1.0  # two candidates closer than this are one place (two sources of the same city)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    place: Place
+    prior: float
+    district: bool = False  # a district of a much bigger city
+    hint: LatLon | None = None  # the point its name's hint (or ``near``) names
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a call already knows of where it is: points of the map (its features, its view)."""
+
+    anchors: tuple[LatLon, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.anchors)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The place a name was taken to mean, and why: ``"only"`` (the one place of that name),
+    ``"hint"`` (its hint or ``near``), ``"context"`` (the call's other places or the map changed
+    the choice the prior alone would make), ``"largest"`` (the prior alone). ``close``: nothing
+    decided between candidates whose priors are close (the client may be asked)."""
+
+    place: Place
+    why: str
+    close: bool = False
+    alternatives: tuple[tuple[Place, float], ...] = field(default=())  # other places, km from this
+    candidates: tuple[Place, ...] = ()  # every candidate, best first
+
+
+def choose(named: Mapping[str, Sequence[Candidate]], context: Context = Context()) -> dict[str, Choice]:
+    """The place each name most likely means, chosen jointly (the module's docstring)."""
+    names = [n for n in named if named[n]]
+    units = {n: [_unit(c.place) for c in named[n]] for n in names}
+    base = {n: [_base(c, u) for c, u in zip(named[n], units[n], strict=True)] for n in names}
+    anchors = [_unit_of(p) for p in context.anchors]
+    picked = {n: max(range(len(base[n])), key=base[n].__getitem__) for n in names}
+    open_names = [n for n in names if len(named[n]) > 1]
+    scores = {n: list(base[n]) for n in names}
+    for _ in range(_ROUNDS):
+        changed = False
+        for n in open_names:
+            others = anchors + [units[m][picked[m]] for m in names if m != n]
+            if not others:
+                continue
+            scores[n] = [
+                b - math.log10(1 + _nearest_km(u, others) / REACH_KM)
+                for b, u in zip(base[n], units[n], strict=True)
+            ]
+            best = max(range(len(scores[n])), key=scores[n].__getitem__)
+            changed |= best != picked[n]
+            picked[n] = best
+        if not changed:
+            break
+    return {
+        n: _choice(named[n], base[n], scores[n], picked[n], units[n], bool(anchors) or len(names) > 1)
+        for n in names
+    }
+
+
+def _choice(
+    candidates: Sequence[Candidate],
+    base: list[float],
+    scores: list[float],
+    picked: int,
+    units: list[tuple[float, float, float]],
+    had_context: bool,
+) -> Choice:
+    place = candidates[picked].place
+    order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+    ranked = tuple(candidates[i].place for i in order)
+    if len(candidates) == 1:
+        return Choice(place, "only", candidates=ranked)
+    alternatives: list[tuple[Place, float]] = []
+    own = place.match == "name"  # then places that only have the name as an alternate are no rivals
+    for i in order:
+        km = _km(units[i], units[picked])
+        other = candidates[i].place
+        if i == picked or km < _SAME_KM or len(alternatives) == ALTERNATIVES:
+            continue
+        unlikely = candidates[i].prior < candidates[picked].prior - RIVAL or scores[i] < scores[picked] - FAR
+        if unlikely or (own and other.match == "alternate name"):
+            continue  # Paris, Texas (25,000 people) is no rival to Paris (2.1 million)
+        alternatives.append((other, km))
+    by_prior = max(range(len(candidates)), key=lambda i: candidates[i].prior)
+    if candidates[picked].hint is not None:
+        why = "hint"
+    elif picked != by_prior:
+        why = "context"
+    else:
+        why = "largest"
+    rivals = [
+        c.prior for i, c in enumerate(candidates) if i != picked and _km(units[i], units[picked]) >= _SAME_KM
+    ]
+    close = (
+        not had_context
+        and candidates[picked].hint is None
+        and bool(rivals)
+        and candidates[picked].prior - max(rivals) < CLOSE
+    )
+    return Choice(place, why, close, tuple(alternatives), ranked)
+
+
+def _base(candidate: Candidate, unit: tuple[float, float, float]) -> float:
+    score = candidate.prior - (DISTRICT if candidate.district else 0.0)
+    if candidate.hint is not None:
+        score -= HINT_WEIGHT * math.log10(1 + _km(unit, _unit_of(candidate.hint)) / HINT_KM)
+    return score
+
+
+def _unit(place: Place) -> tuple[float, float, float]:
+    return _unit_of(place.latlon)
+
+
+def _unit_of(point: LatLon) -> tuple[float, float, float]:
+    lat, lon = math.radians(point[0]), math.radians(point[1])
+    return (math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat))
+
+
+def _km(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    # the chord between two unit vectors, as the arc on the sphere (ranking only: within 0.5 %)
+    chord = math.sqrt((a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2)
+    return 2 * _EARTH_KM * math.asin(min(1.0, chord / 2))
+
+
+def _nearest_km(unit: tuple[float, float, float], others: list[tuple[float, float, float]]) -> float:
+    # the nearest by the largest dot product: one multiply-add per point, then one arc
+    best = max(others, key=lambda o: unit[0] * o[0] + unit[1] * o[1] + unit[2] * o[2])
+    return _km(unit, best)

@@ -1,0 +1,266 @@
+"""The offline index as a place source: the regions ``mapsrv places import`` wrote, searched with
+SQLite (FTS5 for words, R*Tree for where) in worker threads, each with read-only connections.
+
+Search: every word must match, the last as a prefix (search as you type); an address only when a
+word holds a digit (people write its number: "Augusta" is the street, "Augusta 24" the address).
+The FTS5 match is read in row order, which is best-first (``offline_files``), so its first
+``CANDIDATES`` rows are the ones to rank; with ``near`` and more matches than that, the rows around
+the point are asked instead, in growing boxes. A category alone reads its poi rows (or, with ``near``
+and many of them, the boxes). ``country`` keeps rows of that country and rows of unknown country.
+
+Score, comparable to the built-in list's: the row's base (``offline_import``: log10(population + 1)
+of a place, else city 5, town 4, village 3, suburb 3, hamlet 2; poi 3, street 2.5, address 3.5),
++1 when the text is the whole name (or an alternate name, or the address), and with ``near``
+minus 2 log10(1 + km): among equals the nearest first, and a city 10 km off still ahead of a café
+called like it next door.
+
+The files are read-only while serving; an import renames a new file over a region's, and each
+thread notices (the directory's listing changes) and reopens it.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from mapsrv.core.model import LatLon
+from mapsrv.errors import InvalidInput
+from mapsrv.places.model import Match, Place
+from mapsrv.places.offline_files import SUFFIX, list_regions
+from mapsrv.places.offline_words import fts_query, query_words
+from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, haversine
+from mapsrv.places.sources import Query, SourceUnavailable
+from mapsrv.places.text import fold, to_ascii
+
+__all__ = ["CANDIDATES", "OfflineIndex", "open_offline_index"]
+
+CANDIDATES = 400  # FTS rows ranked per region and search
+CATEGORY_SCAN = 5_000  # up to this many pois of a category are ranked by distance directly
+RADII_M = (1_000.0, 5_000.0, 25_000.0, 125_000.0, 625_000.0)  # boxes tried around ``near``
+REVERSE_RADII_M = (50.0, 200.0, 1_000.0, 5_000.0)
+_COLUMNS = "e.id, e.kind, e.name, e.alt, e.category, e.address, e.country, e.population, e.lat, e.lon, e.base"
+_BOX = "s.max_lat >= ? AND s.min_lat <= ? AND s.max_lon >= ? AND s.min_lon <= ?"
+
+
+def open_offline_index(directory: Path) -> OfflineIndex | None:
+    """The index of the regions imported into ``directory``; None when there are none."""
+    return OfflineIndex(directory) if list_regions(directory) else None
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """A query made ready: its words, FTS text, categories asked for and where."""
+
+    words: list[str]
+    key: str  # the folded text, for an exact match
+    category: str | None
+    near: LatLon | None
+    within_m: float | None
+    country: str | None
+    limit: int
+
+
+class _Region:
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        self.categories = [c for (c,) in self.db.execute("SELECT category FROM categories")]
+
+    def categories_for(self, asked: str) -> list[str]:
+        asked = asked.strip().lower()
+        if "=" in asked:
+            return [asked] if asked in self.categories else []
+        value = asked.replace(" ", "_")
+        return [c for c in self.categories if c.partition("=")[2] == value]
+
+
+class OfflineIndex:
+    name = "index"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[sqlite3.Connection] = []
+
+    def describe(self) -> str:
+        return f"the offline index ({', '.join(r.region for r in list_regions(self.directory)) or 'empty'})"
+
+    async def search(self, query: Query) -> list[Place]:
+        ask = _prepare(query)
+        if not ask.words and ask.category is None:
+            return []
+        return await trio.to_thread.run_sync(self._search, ask)
+
+    async def reverse(self, at: LatLon, *, within_m: float = 200.0) -> Place | None:
+        return await trio.to_thread.run_sync(self._reverse, at, within_m)
+
+    async def aclose(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for db in opened:
+            db.close()
+
+    def _regions(self) -> list[_Region]:
+        """This thread's connections, reopened when the directory's regions changed."""
+        try:
+            state = tuple(
+                sorted(
+                    (p.name, p.stat().st_ino, p.stat().st_mtime_ns) for p in self.directory.glob(f"*{SUFFIX}")
+                )
+            )
+        except OSError as exc:
+            raise SourceUnavailable("offline index", f"cannot read its directory: {exc.strerror}") from None
+        if getattr(self._local, "state", None) != state:
+            for region in getattr(self._local, "regions", []):
+                region.db.close()
+            regions = [_Region(info.path) for info in list_regions(self.directory)]
+            with self._lock:
+                self._opened += [r.db for r in regions]
+            self._local.state, self._local.regions = state, regions
+        regions_now: list[_Region] = self._local.regions
+        return regions_now
+
+    def _search(self, ask: _Ask) -> list[Place]:
+        found: list[Place] = []
+        try:
+            for region in self._regions():
+                found += (_place(row, ask) for row in _rows(region, ask))
+        except sqlite3.Error as exc:
+            raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
+        if ask.near is not None and ask.within_m is not None:
+            found = [p for p in found if p.distance_m is not None and p.distance_m <= ask.within_m]
+        found.sort(key=lambda p: (-p.score, p.distance_m or 0.0))
+        return found[: ask.limit]
+
+    def _reverse(self, at: LatLon, within_m: float) -> Place | None:
+        ask = _Ask([], "", None, at, within_m, None, 1)
+        try:
+            regions = self._regions()
+            for radius in (*(r for r in REVERSE_RADII_M if r < within_m), within_m):
+                rows = [row for region in regions for row in _box_rows(region.db, at, radius, "", ())]
+                near = sorted((haversine(at, (row[8], row[9])), row[1] != "address", row) for row in rows)
+                near = [n for n in near if n[0] <= radius]
+                addresses = [n for n in near if not n[1]]
+                best = addresses[0] if addresses else near[0] if near and radius >= within_m else None
+                if best is not None:
+                    return _place(best[2], ask)
+        except sqlite3.Error as exc:
+            raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
+        return None
+
+
+def _prepare(query: Query) -> _Ask:
+    if len(query.text) > MAX_QUERY:
+        raise InvalidInput(
+            f"query must be at most {MAX_QUERY} characters, got {len(query.text)}; give just the name"
+        )
+    limit = max(1, min(int(query.limit), MAX_LIMIT))
+    category = query.category.strip() if query.category and query.category.strip() else None
+    country = query.country.upper() if query.country else None
+    return _Ask(
+        query_words(query.text), fold(query.text), category, query.near, query.within_m, country, limit
+    )
+
+
+def _rows(region: _Region, ask: _Ask) -> Iterable[tuple[Any, ...]]:
+    categories: tuple[str, ...] = ()
+    if ask.category is not None:
+        categories = tuple(region.categories_for(ask.category))
+        if not categories:
+            return []
+    where, args = _filters(ask, categories)
+    if ask.words:
+        match = fts_query(ask.words)
+        sql = f"SELECT {_COLUMNS} FROM names JOIN entries e ON e.id = names.rowid WHERE names MATCH ?{where}"
+        rows = region.db.execute(f"{sql} ORDER BY names.rowid LIMIT ?", (match, *args, CANDIDATES)).fetchall()
+        if ask.near is None or len(rows) < CANDIDATES:
+            return rows
+        found = f" AND EXISTS (SELECT 1 FROM names WHERE names MATCH ? AND names.rowid = e.id){where}"
+        return _around(region.db, ask, found, (match, *args))
+    if ask.near is None:
+        sql = f"SELECT {_COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
+        return region.db.execute(sql, (*args, ask.limit)).fetchall()
+    marks = ", ".join("?" * len(categories))
+    (count,) = region.db.execute(
+        f"SELECT sum(n) FROM categories WHERE category IN ({marks})", categories
+    ).fetchone()
+    if count <= CATEGORY_SCAN:
+        return region.db.execute(f"SELECT {_COLUMNS} FROM entries e WHERE 1{where}", args).fetchall()
+    return _around(region.db, ask, where, args)
+
+
+def _filters(ask: _Ask, categories: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
+    where, args = "", ()  # type: tuple[str, tuple[Any, ...]]
+    if categories:
+        where += f" AND e.kind = 'poi' AND e.category IN ({', '.join('?' * len(categories))})"
+        args += categories
+    if ask.country:
+        where += " AND e.country IN ('', ?)"
+        args += (ask.country,)
+    if not any(c.isdigit() for w in ask.words for c in w):
+        where += " AND e.kind != 'address'"
+    return where, args
+
+
+def _around(db: sqlite3.Connection, ask: _Ask, where: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The rows in growing boxes around ``near`` until there are enough (or ``within_m`` is reached)."""
+    assert ask.near is not None
+    rows: list[tuple[Any, ...]] = []
+    for radius in RADII_M:
+        last = ask.within_m is not None and radius >= ask.within_m
+        rows = _box_rows(db, ask.near, ask.within_m if last and ask.within_m else radius, where, args)
+        if len(rows) >= ask.limit or last:
+            break
+    return rows
+
+
+def _box_rows(
+    db: sqlite3.Connection, at: LatLon, radius_m: float, where: str, args: tuple[Any, ...]
+) -> list[tuple[Any, ...]]:
+    dlat = radius_m / 111_195.0
+    dlon = min(180.0, dlat / max(0.01, math.cos(math.radians(at[0]))))
+    box = (at[0] - dlat, at[0] + dlat, at[1] - dlon, at[1] + dlon)
+    sql = f"SELECT {_COLUMNS} FROM spots s JOIN entries e ON e.id = s.id WHERE {_BOX}{where}"
+    return db.execute(sql, (*box, *args)).fetchall()
+
+
+def _place(row: tuple[Any, ...], ask: _Ask) -> Place:
+    _, kind, name, alt, category, address, country, population, lat, lon, base = row
+    match: Match = "words"
+    if ask.key and ask.key == fold(name):
+        match, base = "name", base + 1
+    elif ask.key and any(ask.key == fold(a) for a in alt.split("\n") if a):
+        match, base = "alternate name", base + 1
+    elif ask.key and address and ask.key == fold(address):
+        match, base = "address", base + 1
+    elif not ask.words:
+        match = "nearest"
+    distance = haversine(ask.near, (lat, lon)) if ask.near is not None else None
+    score = base - 2 * math.log10(1 + distance / 1000) if distance is not None else base
+    return Place(
+        name=name,
+        ascii_name=to_ascii(name),
+        kind="place" if kind == "place" else kind,
+        country_code=country,
+        country="",
+        admin1="",
+        state="",
+        lat=lat,
+        lon=lon,
+        population=population,
+        geonameid=0,
+        match=match,
+        matched=ask.key or (ask.category or ""),
+        score=round(score, 3),
+        distance_m=distance,
+        category=category,
+        address=address,
+        source="index",
+    )

@@ -1,0 +1,152 @@
+"""The offline index's files: one SQLite file per imported region, in the places directory.
+
+One file per region rather than one database with a region column: re-importing a region is
+writing a new file beside the old and renaming it over (atomic, and readers holding the old file
+keep reading it), removing one is an unlink, and one region's import never locks another's readers.
+A search asks each region's file in turn; there are a handful of regions, not hundreds.
+
+Layout of ``REGION.places.sqlite`` (written by :mod:`mapsrv.places.offline_import`, read by
+:mod:`mapsrv.places.offline`)::
+
+    meta(key, value)        region, source file, imported_at (ISO 8601), counts by kind
+    categories(category, n) every poi key=value and how many there are
+    entries(id, kind, name, alt, category, address, country, population, lat, lon, base)
+                            ids in descending ``base`` score order, so that the first rows of an
+                            FTS match (rowid order) are the best ones
+    names                   FTS5, contentless, rowid = entries.id: folded name and alternate
+                            names, then the address and the category's words
+    spots                   R*Tree, id = entries.id: each entry's box (a point's box is the point)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "SCHEMA",
+    "SUFFIX",
+    "RegionInfo",
+    "RegionNotFound",
+    "check_region",
+    "describe_counts",
+    "describe_size",
+    "list_regions",
+    "region_from_file",
+    "region_path",
+    "remove_region",
+]
+
+SUFFIX = ".places.sqlite"
+_REGION = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE categories(category TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE entries(
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    alt TEXT NOT NULL,
+    category TEXT NOT NULL,
+    address TEXT NOT NULL,
+    country TEXT NOT NULL,
+    population INTEGER NOT NULL,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL,
+    base REAL NOT NULL
+);
+CREATE VIRTUAL TABLE names USING fts5(
+    name, extra, content='', columnsize=0, detail=none, prefix='1 2 3',
+    tokenize="unicode61 remove_diacritics 2"
+);
+CREATE VIRTUAL TABLE spots USING rtree(id, min_lat, max_lat, min_lon, max_lon);
+"""
+
+
+class RegionNotFound(LookupError):
+    """No region of that name has been imported (the message lists those that have)."""
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    region: str
+    path: Path
+    size: int  # bytes
+    imported_at: str  # ISO 8601, UTC
+    counts: dict[str, int]  # by kind: place, poi, street, address
+
+    def describe(self) -> str:
+        """One line for ``mapsrv places list``."""
+        counts, size = describe_counts(self.counts), describe_size(self.size)
+        return f"{self.region}: {counts}; {size}; imported {self.imported_at}"
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """``"3 places, 12 pois, 4 streets, 1 address"``."""
+    plural = {"place": "places", "poi": "pois", "street": "streets", "address": "addresses"}
+    return ", ".join(f"{counts.get(k, 0):,} {k if counts.get(k) == 1 else p}" for k, p in plural.items())
+
+
+def describe_size(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e3:,.0f} kB"
+
+
+def check_region(name: str) -> str:
+    if not _REGION.fullmatch(name):
+        raise ValueError(
+            f"region must be 1 to 64 lowercase letters, digits, '-' or '_', got {name!r:.80}; e.g. 'portugal'"
+        )
+    return name
+
+
+def region_from_file(file: Path) -> str:
+    """``portugal-latest.osm.pbf`` gives ``portugal-latest``."""
+    stem = file.name.lower()
+    for ending in (".osm.pbf", ".pbf"):
+        stem = stem.removesuffix(ending)
+    stem = re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-_")[:64]
+    return check_region(stem or "region")
+
+
+def region_path(directory: Path, region: str) -> Path:
+    return directory / f"{check_region(region)}{SUFFIX}"
+
+
+def list_regions(directory: Path) -> list[RegionInfo]:
+    """The regions imported into ``directory``, by name; [] when there is none (or no directory)."""
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob(f"*{SUFFIX}")):
+        region = path.name.removesuffix(SUFFIX)
+        if not _REGION.fullmatch(region):
+            continue  # an import's temporary file, or not ours
+        try:
+            found.append(_info(region, path))
+        except sqlite3.Error:
+            continue  # removed while listing, or not an index
+    return found
+
+
+def _info(region: str, path: Path) -> RegionInfo:
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        db.close()
+    counts = {k.removeprefix("count:"): int(v) for k, v in meta.items() if k.startswith("count:")}
+    return RegionInfo(region, path, path.stat().st_size, meta.get("imported_at", "?"), counts)
+
+
+def remove_region(directory: Path, region: str) -> Path:
+    path = region_path(directory, region)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        names = ", ".join(r.region for r in list_regions(directory)) or "none"
+        raise RegionNotFound(f"no region {region!r} in {directory}; imported: {names}") from None
+    return path

@@ -1,0 +1,299 @@
+"""``mapsrv places import``: an OpenStreetMap extract (.osm.pbf) into a region's index file.
+
+What is kept (everything else is skipped in osmium's C++ filters, never reaching Python):
+named places (``place=city`` ... ``neighbourhood``, with their population and names in other
+languages), points of interest (a name or not, by the keys in ``POI_KEYS``, as key=value), streets
+(named ``highway`` ways: one row per name per ~5 km cell, at the node of its ways nearest its
+middle) and addresses (``addr:housenumber`` with ``addr:street`` or ``addr:place``, on nodes, and
+on ways at their nodes' centroid). Ways get their nodes' locations from osmium's node cache.
+
+Base scores (comparable to the built-in list's log10(population + 1), +1 for an exact name, added
+at search time): a place's log10(population + 1) when tagged, else ``PLACE_BASE`` by kind (city 5,
+town 4, village 3, suburb 3, hamlet 2); a poi 3, a street 2.5, an address 3.5.
+
+The file is written beside the region's (``.REGION.importing.sqlite``), without a journal, then
+renamed over it: a reader sees the old index or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mapsrv.places.offline_files import SCHEMA, describe_counts, describe_size, region_path
+from mapsrv.places.offline_words import address_text, category_words, index_words, population
+from mapsrv.places.text import fold
+
+__all__ = ["POI_KEYS", "ExtractError", "ImportResult", "check_extract", "import_extract"]
+
+POI_KEYS = ("amenity", "shop", "tourism", "leisure", "historic", "office", "craft", "healthcare", "emergency")
+# keys whose every value is not a point of interest: only these values are
+POI_VALUES = {
+    "railway": {"station", "halt", "tram_stop", "subway_entrance"},
+    "aeroway": {"aerodrome", "terminal", "helipad"},
+    "natural": {"peak", "beach", "cave_entrance", "spring", "volcano", "bay", "cape"},
+    "man_made": {"lighthouse", "tower", "windmill", "pier"},
+    "public_transport": {"station"},
+}
+PLACE_BASE = {
+    "city": 5.0, "town": 4.0, "village": 3.0, "suburb": 3.0, "borough": 3.0, "quarter": 2.5, "hamlet": 2.0,
+    "neighbourhood": 2.0, "island": 2.0, "locality": 1.5, "isolated_dwelling": 1.5, "islet": 1.0,
+}  # fmt: skip
+POI_BASE, STREET_BASE, ADDRESS_BASE = 3.0, 2.5, 3.5
+STREET_CELL = 0.05  # degrees: a street's name is one row per cell this big (~5 km), as a town is
+BATCH = 50_000  # rows per executemany
+_ALT_KEYS = ("name:en", "int_name", "alt_name", "official_name", "short_name", "old_name", "loc_name")
+_PBF_START = b"\n\tOSMHeader"  # a PBF's first BlobHeader: field 1, 9 bytes, the header blob's type
+
+
+class ExtractError(ValueError):
+    """The file is missing or not an OpenStreetMap PBF extract (the message names it)."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    region: str
+    path: Path
+    counts: dict[str, int]
+    size: int
+    seconds: float
+
+    def describe(self) -> str:
+        counts, size = describe_counts(self.counts), describe_size(self.size)
+        return f"imported {self.region}: {counts}; {size} in {self.seconds:.1f} s ({self.path})"
+
+
+def check_extract(file: Path) -> None:
+    try:
+        with open(file, "rb") as f:
+            start = f.read(4 + len(_PBF_START))
+    except FileNotFoundError:
+        raise ExtractError(f"no such file: {file}") from None
+    except OSError as exc:
+        raise ExtractError(f"cannot read {file}: {exc.strerror}") from None
+    if start[4:] != _PBF_START:
+        raise ExtractError(
+            f"{file} is not an OpenStreetMap PBF extract (.osm.pbf); e.g. one from download.geofabrik.de"
+        )
+
+
+def import_extract(file: Path, directory: Path, region: str) -> ImportResult:
+    """Reads ``file`` into ``directory``'s index of ``region``, replacing it whole."""
+    started = time.perf_counter()
+    check_extract(file)
+    final = region_path(directory, region)
+    directory.mkdir(parents=True, exist_ok=True)
+    temporary = directory / f".{region}.importing-{os.getpid()}.sqlite"
+    temporary.unlink(missing_ok=True)
+    try:
+        counts = _write(file, temporary, region)
+        os.replace(temporary, final)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return ImportResult(region, final, counts, final.stat().st_size, time.perf_counter() - started)
+
+
+def _write(file: Path, target: Path, region: str) -> dict[str, int]:
+    db = sqlite3.connect(target, isolation_level=None)
+    try:
+        # the file is not the region's until renamed: a crash leaves only a temporary file to drop
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE;")
+        db.executescript(SCHEMA)
+        db.execute(
+            "CREATE TEMP TABLE staged(kind, name, alt, category, address, country, population, lat, lon,"
+            " min_lat, max_lat, min_lon, max_lon, base, words, extra)"
+        )
+        db.execute("BEGIN")
+        rows = _Rows()
+        for batch in _batches(rows.read(file)):
+            db.executemany(f"INSERT INTO staged VALUES ({', '.join('?' * 16)})", batch)
+        db.executemany(f"INSERT INTO staged VALUES ({', '.join('?' * 16)})", rows.streets())
+        _build(db)
+        counts = dict(db.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall())
+        meta = {"region": region, "source": file.name, "imported_at": _now()}
+        meta |= {f"count:{kind}": str(n) for kind, n in counts.items()}
+        db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        db.execute("COMMIT")
+        db.execute("PRAGMA optimize")
+        return counts
+    except RuntimeError as exc:  # osmium's reader: a damaged or truncated file
+        raise ExtractError(f"{file} cannot be read as an OpenStreetMap PBF extract: {exc}") from None
+    finally:
+        db.close()
+
+
+def _build(db: sqlite3.Connection) -> None:
+    """Numbers the rows best first, then fills the FTS and R*Tree indexes from them in one pass each."""
+    _fill_country(db)
+    order = "row_number() OVER (ORDER BY base DESC, rowid)"
+    db.execute(
+        f"INSERT INTO entries SELECT {order}, kind, name, alt, category, address, country, population, lat,"
+        " lon, base FROM staged"
+    )
+    db.execute(f"INSERT INTO names(rowid, name, extra) SELECT {order}, words, extra FROM staged")
+    db.execute(f"INSERT INTO spots SELECT {order}, min_lat, max_lat, min_lon, max_lon FROM staged")
+    db.execute(
+        "INSERT INTO categories SELECT category, count(*) FROM entries WHERE kind = 'poi' GROUP BY category"
+    )
+    db.execute("CREATE INDEX entries_category ON entries(category) WHERE kind = 'poi'")
+    db.execute("INSERT INTO names(names) VALUES ('optimize')")
+    db.execute("DROP TABLE staged")
+
+
+def _fill_country(db: sqlite3.Connection) -> None:
+    """Rows without addr:country take the region's, when nearly all its addresses name one (95 %):
+    a country's extract. A continent's keeps them unknown, and a country filter keeps them."""
+    known = db.execute(
+        "SELECT country, count(*) FROM staged WHERE country != '' GROUP BY country ORDER BY 2 DESC"
+    ).fetchall()
+    if known and known[0][1] >= 0.95 * sum(n for _, n in known):
+        db.execute("UPDATE staged SET country = ? WHERE country = ''", (known[0][0],))
+
+
+def _batches(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    yield batch
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class _Street:
+    name: str
+    box: list[float]  # min_lat, max_lat, min_lon, max_lon
+    middles: list[tuple[float, float]] = field(default_factory=list)  # each way's middle node
+    country: str = ""
+
+
+class _Rows:
+    """The rows to stage, object by object; streets are gathered and given at the end."""
+
+    def __init__(self) -> None:
+        self.gathered: dict[tuple[str, int, int], _Street] = {}
+
+    def read(self, file: Path) -> Iterator[tuple[Any, ...]]:
+        import osmium  # here: only the import command needs it
+
+        keys = ("name", "addr:housenumber", *POI_KEYS, *POI_VALUES)
+        reader = osmium.FileProcessor(osmium.io.File(str(file), "pbf"), osmium.osm.NODE | osmium.osm.WAY)
+        for obj in reader.with_locations().with_filter(osmium.filter.KeyFilter(*keys)):
+            if isinstance(obj, osmium.osm.Node):
+                if not obj.location.valid():
+                    continue
+                box = _point_box(obj.location.lat, obj.location.lon)
+            elif isinstance(obj, osmium.osm.Way):
+                points = [(n.location.lat, n.location.lon) for n in obj.nodes if n.location.valid()]
+                if not points:
+                    continue
+                if "highway" in obj.tags and "name" in obj.tags and "addr:housenumber" not in obj.tags:
+                    self._gather_street(obj.tags, points)
+                    continue
+                box = _centroid_box(points)
+            else:
+                continue
+            row = _row(obj.tags, box)
+            if row is not None:
+                yield row
+
+    def _gather_street(self, tags: Any, points: list[tuple[float, float]]) -> None:
+        name = tags["name"]
+        middle = points[len(points) // 2]
+        key = (fold(name), round(middle[0] / STREET_CELL), round(middle[1] / STREET_CELL))
+        street = self.gathered.get(key)
+        if street is None:
+            street = self.gathered[key] = _Street(name, [90.0, -90.0, 180.0, -180.0])
+        box = street.box
+        for lat, lon in points:
+            box[0], box[1], box[2], box[3] = (
+                min(box[0], lat),
+                max(box[1], lat),
+                min(box[2], lon),
+                max(box[3], lon),
+            )
+        street.middles.append(middle)
+        street.country = street.country or tags.get("addr:country", "")
+
+    def streets(self) -> Iterator[tuple[Any, ...]]:
+        for street in self.gathered.values():
+            s, n, w, e = street.box
+            centre = ((s + n) / 2, (w + e) / 2)
+            lat, lon = min(street.middles, key=lambda p: (p[0] - centre[0]) ** 2 + (p[1] - centre[1]) ** 2)
+            words = index_words(street.name)
+            yield ("street", street.name, "", "", "", _country(street.country), 0, lat, lon, s, n, w, e,
+                   STREET_BASE, words, "street")  # fmt: skip
+
+
+def _point_box(lat: float, lon: float) -> tuple[float, float, float, float, float, float]:
+    return (lat, lon, lat, lat, lon, lon)
+
+
+def _centroid_box(points: list[tuple[float, float]]) -> tuple[float, float, float, float, float, float]:
+    if len(points) > 1 and points[0] == points[-1]:
+        points = points[:-1]  # a closed way: its first node would count twice
+    lat = sum(p[0] for p in points) / len(points)
+    lon = sum(p[1] for p in points) / len(points)
+    return (lat, lon, lat, lat, lon, lon)
+
+
+def _country(raw: str) -> str:
+    return raw.upper() if len(raw) == 2 and raw.isalpha() else ""
+
+
+def _category(tags: Any) -> str:
+    for key in POI_KEYS:
+        value = tags.get(key)
+        if value and value not in ("yes", "no"):
+            return f"{key}={value}"
+    for key, values in POI_VALUES.items():
+        value = tags.get(key)
+        if value in values:
+            return f"{key}={value}"
+    return ""
+
+
+def _alternates(tags: Any, name: str, every_language: bool) -> list[str]:
+    found: list[str] = []
+    for tag in tags:
+        k = tag.k
+        if k in _ALT_KEYS or (every_language and k.startswith("name:")):
+            found += [v.strip() for v in tag.v.split(";") if v.strip() and v.strip() != name]
+    return list(dict.fromkeys(found))
+
+
+def _row(tags: Any, box: tuple[float, ...]) -> tuple[Any, ...] | None:
+    name = tags.get("name", "")
+    place = tags.get("place")
+    address = address_text(tags)
+    country = _country(tags.get("addr:country", ""))
+    if place and name and place in PLACE_BASE:
+        people = population(tags.get("population", ""))
+        base = math.log10(people + 1) if people else PLACE_BASE[place]
+        alt = _alternates(tags, name, every_language=True)
+        return ("place", name, "\n".join(alt), f"place={place}", address, country, people, *box, base,
+                index_words(name, *alt), place)  # fmt: skip
+    category = _category(tags)
+    if category:
+        alt = _alternates(tags, name, every_language=False)
+        address = address or tags.get("addr:city", "")
+        extra = " ".join((index_words(address), category_words(category)))
+        return ("poi", name or category_words(category, english=True), "\n".join(alt), category, address,
+                country, 0, *box, POI_BASE, index_words(name, *alt), extra)  # fmt: skip
+    if address:
+        street_and_number = address.partition(",")[0]
+        return ("address", street_and_number, "", "", address, country, 0, *box, ADDRESS_BASE,
+                index_words(street_and_number), index_words(address))  # fmt: skip
+    return None

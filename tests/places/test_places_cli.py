@@ -1,0 +1,82 @@
+"""`mapsrv places import | list | remove`, through the CLI's own entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.place_extract import write_place_extract, write_porto_extract
+
+from mapsrv.cli import main
+
+
+@pytest.fixture(scope="module")
+def lisbon(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("extract") / "lisbon-latest.osm.pbf"
+    write_place_extract(path)
+    return path
+
+
+def test_import_list_remove(tmp_path: Path, lisbon: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    places = ["--places-dir", str(tmp_path)]
+    assert main(["places", "import", str(lisbon), *places]) == 0
+    imported = capsys.readouterr().err
+    assert imported.startswith("mapsrv: imported lisbon-latest: 5 places, 12 pois, 4 streets, 4 addresses;")
+    porto = tmp_path / "porto.osm.pbf"
+    write_porto_extract(porto)
+    assert main(["places", "import", str(porto), "--region", "north", *places]) == 0
+    capsys.readouterr()
+    assert main(["places", "list", *places]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["lisbon-latest", "north"]
+    assert "1 place, 1 poi, 0 streets, 1 address;" in lines[1] and "kB; imported 20" in lines[1]
+    assert main(["places", "remove", "north", *places]) == 0
+    assert "removed north" in capsys.readouterr().err
+    assert main(["places", "remove", "north", *places]) == 1
+    assert (
+        capsys.readouterr().err.strip() == f"mapsrv: no region 'north' in {tmp_path}; imported: lisbon-latest"
+    )
+
+
+def test_list_of_none_says_how_to_add(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["places", "list", "--places-dir", str(tmp_path / "empty")]) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and "no regions in" in out.err and "mapsrv places import FILE.osm.pbf" in out.err
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"<?xml version='1.0'?><osm/>", b"\x00\x00\x00\x0d\n\tOSMHeader garbage"]
+)
+def test_a_file_that_is_no_extract_fails_clearly(tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "bad.osm.pbf"
+    bad.write_bytes(content)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mapsrv",
+            "places",
+            "import",
+            str(bad),
+            "--places-dir",
+            str(tmp_path / "index"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"mapsrv: {bad}") and "OpenStreetMap PBF" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not list((tmp_path / "index").glob("*")) if (tmp_path / "index").exists() else True
+
+
+def test_a_missing_file_and_a_bad_region_fail_clearly(
+    tmp_path: Path, lisbon: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["places", "import", str(tmp_path / "nope.osm.pbf"), "--places-dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == f"mapsrv: no such file: {tmp_path / 'nope.osm.pbf'}"
+    assert main(["places", "import", str(lisbon), "--region", "../x", "--places-dir", str(tmp_path)]) == 1
+    assert "region must be 1 to 64 lowercase letters" in capsys.readouterr().err

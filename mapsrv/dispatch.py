@@ -51,7 +51,7 @@ class Dispatcher:
         self.mcp = mcp
         self.metrics = metrics
         self.draining = draining
-        self.app = create_app(config, hub, draining, mcp.images, mcp.issuer)
+        self.app = create_app(config, hub, draining, mcp.images, mcp.issuer, mcp.places)
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
         self._headers = security_headers(config)

@@ -134,6 +134,8 @@ ROUTES: tuple[Route, ...] = (
         Family.WEB,
     ),
     _route("/{m,v}/{id}/image.png", "/" + _KEY.format(kind="[mev]") + r"/image\.png", Family.WEB),
+    # the page's search box (mapsrv.web.places): reads no map, so the view link searches too
+    _route("/{m,v}/{id}/places", "/" + _KEY.format(kind="[mev]") + "/places", Family.WEB),
     _route("/m/{id}", "/" + _KEY.format(kind="m"), Family.WEB),
     _route("/e/{key}", "/" + _KEY.format(kind="e"), Family.WEB),
     _route("/v/{key}", "/" + _KEY.format(kind="v"), Family.WEB),

@@ -23,10 +23,12 @@ from mapsrv.http.templates import environment
 from mapsrv.http.tokens import Issuer
 from mapsrv.hub import MapHub
 from mapsrv.image.service import MapImages
+from mapsrv.places.service import PlaceService
 from mapsrv.web.api import api
 from mapsrv.web.context import WebContext
 from mapsrv.web.maps import maps
 from mapsrv.web.pages import PACKAGE, pages
+from mapsrv.web.places import places as place_search
 from mapsrv.web.probes import probes
 from mapsrv.web.signin import signin
 from mapsrv.web.static import TEMPLATES, find_static_dir, served_files, static_files
@@ -73,6 +75,7 @@ def create_app(
     draining: Callable[[], bool] = lambda: False,
     images: MapImages | None = None,
     issuer: Issuer | None = None,
+    places: PlaceService | None = None,
 ) -> QuartTrio:
     app = QuartTrio(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
@@ -87,6 +90,7 @@ def create_app(
         served=served_files(static_dir),
         images=images if images is not None else MapImages(config.tile_url),
         issuer=issuer,
+        places=places if places is not None else PlaceService(),
     ).install(app.extensions)
     headers = security_headers(config)
 
@@ -126,6 +130,6 @@ def create_app(
     async def on_http_error(exc: HTTPException) -> Response:
         return error_response(_from_http(exc, config))
 
-    for blueprint in (pages, maps, api, probes, static_files, signin):
+    for blueprint in (pages, maps, api, place_search, probes, static_files, signin):
         app.register_blueprint(blueprint)
     return app

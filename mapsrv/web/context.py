@@ -1,10 +1,10 @@
-"""What the blueprints share: the configuration, the hub and the static files, kept on the app (the
-page templates are Jinja's, ``mapsrv.http.templates``)."""
+"""What the blueprints share: the configuration, the hub, the place resolver and the static files,
+kept on the app (the page templates are Jinja's, ``mapsrv.http.templates``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,6 +15,7 @@ from mapsrv.http.identity import name_from_cookies, user_from_cookies
 from mapsrv.http.tokens import Issuer
 from mapsrv.hub import MapHub
 from mapsrv.image.service import MapImages
+from mapsrv.places.service import PlaceService
 
 __all__ = ["WebContext", "account", "current_user", "web_context"]
 
@@ -30,6 +31,7 @@ class WebContext:
     served: frozenset[str]  # the files of static_dir, by name
     images: MapImages  # the map as an image (/m/<id>/image.png)
     issuer: Issuer | None = None  # the OpenID provider people sign in with (``signin``)
+    places: PlaceService = field(default_factory=PlaceService)  # the one resolver (``places``)
 
     def install(self, extensions: dict[str, object]) -> None:
         extensions[_KEY] = self

@@ -32,7 +32,7 @@ from mapsrv.core.ops import (
 from mapsrv.errors import InvalidInput
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.items import read_change, read_item
-from mapsrv.mcp.tools.places import Resolver, places_ready
+from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.routing import NO_ROUTER, Markers, RouteDrawing, along, plan_routes, route_answer
 from mapsrv.mcp.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
@@ -40,12 +40,6 @@ from mapsrv.mcp.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson
 __all__ = ["draw", "edit", "remove"]
 
 _POINT_ZOOM = 12  # a drawing of one point is shown at city zoom, not fitted to a zero-size box
-
-
-async def _resolver(values: Any) -> Resolver:
-    if Resolver.needed(values):
-        await places_ready()
-    return Resolver()
 
 
 def _geometries(raw: list[Any]) -> list[Any]:
@@ -98,7 +92,7 @@ async def draw(
         raise InvalidInput(
             'items must hold at least one item, got []; e.g. [{"at": "Lisbon", "label": "Lisbon"}]'
         )
-    places = await _resolver(_geometries(items))
+    places = await Resolver.open(tc, _geometries(items), map_id)
     # Everything is checked before the router is asked: a call it cannot take costs it nothing.
     features, drawings = await _read_items(tc, items, places, layer, map_id)
     if geojson is not None:
@@ -128,7 +122,7 @@ async def draw(
         if tc.router is None:
             out["routes_along"] = NO_ROUTER
     if places.places:
-        out["places"] = places.resolved()
+        out.update(places.resolved())
     return answer(out)
 
 
@@ -175,7 +169,7 @@ async def edit(
     base_version: Base = None,
 ) -> CallToolResult:
     """Change features by id, all or none; fields left out stay. dash: false makes a line solid."""
-    places = await _resolver(_geometries(changes))
+    places = await Resolver.open(tc, _geometries(changes), map_id)
     ops = [read_change(index, raw, places, tc.hub.limits) for index, raw in enumerate(changes)]
     return answer(await tc.write(map_id, ops, expected_version, base_version))
 

@@ -35,7 +35,7 @@ async def map_image(
     entry = await tc.entry(map_id)
     if tc.images is None:
         raise Unavailable("map images are not available on this server")
-    box = await bbox_of(bbox)
+    box = await bbox_of(tc, bbox, entry.id)
     if ids is not None:
         unknown = [i for i in ids if i not in entry.state.features]
         if unknown:

@@ -14,7 +14,7 @@ from mapsrv.core.ops import AddLayer, FitBounds, Op, SetLayerVisibility, SetTitl
 from mapsrv.errors import Forbidden, InvalidInput
 from mapsrv.http.tokens import is_person
 from mapsrv.mcp.tools.context import ToolContext
-from mapsrv.mcp.tools.places import Resolver, places_ready
+from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Animate, Bounds, Expected, FeatureIds, MapId, PlaceOrPoint, Title, Zoom
 
@@ -128,9 +128,7 @@ async def set_view(
         raise InvalidInput(
             f"set_view must get at most one of at, bounds, ids, got {', '.join(given)}; give one"
         )
-    places = Resolver()
-    if Resolver.needed([at, bounds]):
-        await places_ready()
+    places = await Resolver.open(tc, [at, bounds], map_id)
     op: Op
     if at is not None:
         center = places.point("at", at)
@@ -152,7 +150,7 @@ async def set_view(
         op = FitBounds(feature_ids=tuple(check_id("feature", fid) for fid in ids or ()), animate=animate)
     out = await tc.write(map_id, [op], expected_version)
     if places.places:
-        out["places"] = places.resolved()
+        out.update(places.resolved())
     return answer(out)
 
 

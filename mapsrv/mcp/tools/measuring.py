@@ -12,7 +12,7 @@ from mapsrv.core.measure import area, bbox, bearing, feature_area, feature_lengt
 from mapsrv.core.model import check_id
 from mapsrv.errors import InvalidInput
 from mapsrv.mcp.tools.context import ToolContext
-from mapsrv.mcp.tools.places import Resolver, places_ready
+from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import FeatureIds, Points, Unit
 
@@ -45,9 +45,7 @@ async def measure(
     square = _AREA_OF[unit]
     out: dict[str, Any] = {"unit": unit}
     if points is not None:
-        if Resolver.needed(points):
-            await places_ready()
-        places = Resolver()
+        places = await Resolver.open(tc, points, map_id)
         path = places.points("points", points)
         if len(path) < 2:
             raise InvalidInput(f"points needs at least 2 points, got {len(path)}; add another")
@@ -63,7 +61,7 @@ async def measure(
         (s, w), (n, e) = bbox(path)
         out["bbox"] = [[s, w], [n, e]]
         if places.places:
-            out["places"] = places.resolved()
+            out.update(places.resolved())
         return answer(out)
     if map_id is None:
         raise InvalidInput("map_id is required with ids, got none; give the map the features are on")

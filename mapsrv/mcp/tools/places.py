@@ -1,39 +1,32 @@
-"""Places by name, offline: the tools ``find_places`` and ``nearest_place``, and the place names
-that ``draw``, ``set_view`` and ``measure`` accept wherever a point goes.
+"""Places by name: the tools ``find_places`` and ``nearest_place``, and the place names, addresses
+and landmarks that ``draw``, ``set_view`` and ``measure`` accept wherever a point goes, all through
+the server's one resolver (``mapsrv.places.service``): the offline index of imported regions, a
+geocoder, the built-in city list.
 
-The gazetteer's index costs ~2 s of CPU and ~100 MB of RSS to build. It is built at the first
+The built-in list's index costs ~2 s of CPU and ~100 MB of RSS to build. It is built at the first
 place lookup, in a worker thread (never at import, never on the event loop); lookups after that
 take ~20 us and run inline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-import trio
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from mapsrv.core.model import LatLon, check_latlon
+from mapsrv.core.model import LatLon, MapState, check_latlon
 from mapsrv.errors import InvalidInput
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
-from mapsrv.mcp.tools.schema import Lat, Lon
-from mapsrv.places import MAX_LIMIT, Place, PlaceNotFound, gazetteer, resolve_place
-from mapsrv.places import find_places as search
-from mapsrv.places import nearest_place as nearest
+from mapsrv.mcp.tools.schema import Lat, Lon, PlaceOrPoint
+from mapsrv.places import MAX_LIMIT, Place, PlaceNotFound, resolve_country, resolve_place
+from mapsrv.places.context import Context
+from mapsrv.places.service import PlaceService, Resolution
+from mapsrv.places.sources import Query
 
-__all__ = ["Resolver", "find_places", "nearest_place", "places_ready"]
-
-_built = False
-
-
-async def places_ready() -> None:
-    """Build the gazetteer's index in a worker thread the first time a place is looked up."""
-    global _built
-    if not _built:
-        await trio.to_thread.run_sync(gazetteer)
-        _built = True
+__all__ = ["MAX_WITHIN_KM", "Resolver", "find_places", "map_anchors", "nearest_place"]
 
 
 def _named(missing: PlaceNotFound, field: str, also: str = "") -> PlaceNotFound:
@@ -46,30 +39,83 @@ def _named(missing: PlaceNotFound, field: str, also: str = "") -> PlaceNotFound:
     return found
 
 
-class Resolver:
-    """Points given as ``[lat, lon]`` or as a place name, resolved once per name per call; it
-    remembers what each name meant, for the answer."""
+_ANCHORS = 200  # points of a map a call's names are ranked near, at most (a sample of a big map)
 
-    def __init__(self) -> None:
+
+def map_anchors(state: MapState) -> Context:
+    """Where a map already is: its view's centre and a sample of its features' points."""
+    points: list[LatLon] = []
+    view = state.view
+    if view is not None and view.center is not None:
+        points.append(view.center)
+    elif view is not None and view.bounds is not None:
+        (south, west), (north, east) = view.bounds
+        points.append(((south + north) / 2, (west + east) / 2))
+    features = list(state.features.values())
+    step = max(1, len(features) // _ANCHORS)
+    for feature in features[::step]:
+        coords = feature.points()
+        if coords:
+            points.append(coords[len(coords) // 2])
+    return Context(tuple(points))
+
+
+class Resolver:
+    """Points given as ``[lat, lon]`` or as a place name. :meth:`open` resolves every name of a
+    call at once, in context (the call's other names, the map); ``place`` then answers from that,
+    and remembers what each name meant, for the answer."""
+
+    def __init__(self, service: PlaceService | None = None, resolution: Resolution | None = None) -> None:
+        self.service = service or PlaceService()
+        self.resolution = resolution or Resolution()
         self.places: dict[str, Place] = {}
+
+    @classmethod
+    async def open(
+        cls,
+        tc: ToolContext,
+        values: Any,
+        map_id: str | None = None,
+        *,
+        near: Any = None,
+        country: Any = None,
+    ) -> Resolver:
+        """Every place name in ``values`` (nested lists too) resolved together, ranked near the
+        map ``map_id`` when given, ``near`` (a point or a place) and within ``country``."""
+        names = list(_names(values))
+        if not names and near is None:
+            return cls(tc.places)
+        await tc.places.ready()
+        point = None
+        if near is not None:
+            point = (await cls.open(tc, near)).point("near", near)
+        iso = resolve_country(country) if country is not None else None
+        context = Context()
+        if map_id is not None and names:
+            context = map_anchors((await tc.entry(map_id)).state)
+        resolution = await tc.places.resolve(names, context, near=point, country=iso)
+        return cls(tc.places, resolution)
 
     @staticmethod
     def needed(values: Any) -> bool:
         """Whether any of ``values`` (or their nested lists) is a place name."""
-        if isinstance(values, str):
-            return True
-        if isinstance(values, (list, tuple)):
-            return any(Resolver.needed(v) for v in values)
-        return False
+        return next(_names(values), None) is not None
 
     def place(self, field: str, name: str) -> Place:
         if name not in self.places:
-            try:
-                self.places[name] = resolve_place(name)
-            except PlaceNotFound as missing:
-                raise _named(missing, field, "; or give [lat, lon]") from None
-            except InvalidInput as bad:
-                raise InvalidInput(f"{field}: {bad.message}") from None
+            missing = self.resolution.missing.get(name)
+            if isinstance(missing, PlaceNotFound):
+                raise _named(missing, field, "; or give [lat, lon]")
+            if missing is not None:
+                raise InvalidInput(f"{field}: {missing.message}")
+            choice = self.resolution.choices.get(name)
+            if choice is not None:
+                self.places[name] = choice.place
+            else:  # a name the call did not give to open(): the built-in list alone
+                try:
+                    self.places[name] = resolve_place(name)
+                except PlaceNotFound as not_found:
+                    raise _named(not_found, field, "; or give [lat, lon]") from None
         return self.places[name]
 
     def point(self, field: str, value: Any) -> LatLon:
@@ -85,35 +131,112 @@ class Resolver:
             )
         return [self.point(f"{field}[{i}]", value) for i, value in enumerate(values)]
 
-    def resolved(self) -> dict[str, list[Any]]:
-        """What each name meant: ``{"Paris": [48.85341, 2.3488, "Paris, FR"]}``."""
-        return {name: [round(p.lat, 4), round(p.lon, 4), p.label] for name, p in self.places.items()}
+    def resolved(self) -> dict[str, Any]:
+        """What each name meant, for the answer: ``{"places": {"Paris": [48.85341, 2.3488, "Paris,
+        FR"]}}``, with the source when not the built-in list (``..., "index"]``), the other
+        places that share a name (``alternatives``: label and km from the one taken) and a
+        ``note`` when nothing decided between close ones."""
+        out: dict[str, Any] = {}
+        placed: dict[str, list[Any]] = {}
+        alternatives: dict[str, list[list[Any]]] = {}
+        unsure: list[str] = []
+        for name, place in self.places.items():
+            choice = self.resolution.choices.get(name)
+            shared = choice is not None and bool(choice.alternatives)
+            # a shared name's label tells it from its namesakes: "Cambridge, Ontario, CA"
+            label = self.service.label(place) if shared else place.label
+            entry: list[Any] = [round(place.lat, 5), round(place.lon, 5), label]
+            if place.source != "builtin":
+                entry.append(place.source)
+            placed[name] = entry
+            if choice is None or not shared:
+                continue
+            alternatives[name] = [[self.service.label(p), round(km)] for p, km in choice.alternatives]
+            if choice.close:
+                unsure.append(name)
+        out["places"] = placed
+        if alternatives:
+            out["alternatives"] = alternatives
+        if unsure:
+            out["note"] = (
+                f"{', '.join(unsure)}: several places have that name and nothing in the call or on the map"
+                " decided; took the likeliest. To change it, draw again with a label from alternatives"
+                " (or [lat, lon])"
+            )
+        return out
+
+
+def _names(values: Any) -> Iterator[str]:
+    if isinstance(values, str):
+        yield values
+    elif isinstance(values, (list, tuple)):
+        for value in values:
+            yield from _names(value)
+
+
+MAX_WITHIN_KM = 500.0  # a search around a point reaches at most this far
 
 
 async def find_places(
     tc: ToolContext,
-    query: Annotated[str, Field(description="a name in any common spelling; 'Paris, TX' narrows")],
+    query: Annotated[
+        str, Field(description="a name, address or kind: 'Paris, TX', 'Rua Augusta 24', 'cafe'")
+    ],
+    category: Annotated[str | None, Field(description="only this kind: 'pharmacy', 'amenity=cafe'")] = None,
+    near: Annotated[PlaceOrPoint | None, Field(description="closest to it first, with distances")] = None,
+    within_km: Annotated[
+        float | None, Field(gt=0, le=MAX_WITHIN_KM, description="only so close to near")
+    ] = None,
     country: Annotated[str | None, Field(description="ISO code or name")] = None,
-    near: Annotated[list[float] | None, Field(description="[lat, lon]: prefer places near it")] = None,
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 5,
 ) -> CallToolResult:
-    """Find cities (15,000+ people), countries and US states by name, offline, biggest first."""
-    await places_ready()
+    """Find places, addresses, streets and points of interest by name or kind, best first; with
+    near, the closest first and their distances."""
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput(
+            f"query must be a name, address or kind of place, got {query!r:.40}; e.g. 'Lisbon'"
+        )
+    if (category or within_km is not None) and near is None:
+        raise InvalidInput(
+            "near is required with category or within_km, got none; give a place or [lat, lon]"
+            " (e.g. near: 'Rua Augusta 24, Lisbon')"
+        )
+    if category and not tc.places.sources:
+        raise InvalidInput(
+            f"category {category!r:.40} needs points of interest and this server has none: its operator"
+            " imports a region (mapsrv places import) or sets --geocoder"
+        )
+    at = (await Resolver.open(tc, near)).point("near", near) if near is not None else None
+    iso = resolve_country(country) if country is not None else None
+    asked = Query(
+        text=query,
+        near=at,
+        within_m=None if within_km is None else within_km * 1000,
+        category=category,
+        country=iso,
+        limit=limit,
+    )
     try:
-        found = search(query, country=country, near=near, limit=limit)
+        found = await tc.places.search(asked)
     except PlaceNotFound as missing:
         raise _named(missing, "query") from None
-    return answer({"places": [p.to_json() for p in found]})
+    out: dict[str, Any] = {"places": [{**p.to_json(), "label": tc.places.label(p)} for p in found]}
+    if not found:
+        out["note"] = (
+            "nothing found" + (f" within {within_km:g} km" if within_km else "") + "; widen the search"
+        )
+    return answer(out)
 
 
 async def nearest_place(
     tc: ToolContext, lat: Lat, lon: Lon, min_population: Annotated[int, Field(ge=0)] = 0
 ) -> CallToolResult:
-    """The city nearest to a point, with its distance."""
-    await places_ready()
-    place = nearest(lat, lon, min_population=min_population)
+    """The address or place at a point (the nearest city when nothing closer is known, or with
+    min_population), with its distance."""
+    point = check_latlon("point", [lat, lon])
+    place = await tc.places.reverse(point, min_population=min_population)
     if place is None:
         raise InvalidInput(
             f"min_population must be at most the biggest city's, got {min_population}; lower it"
         )
-    return answer({"place": place.to_json()})
+    return answer({"place": {**place.to_json(), "label": tc.places.label(place)}})

@@ -22,7 +22,7 @@ from mapsrv.errors import InvalidInput
 from mapsrv.hub import MapEntry
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.files import export
-from mapsrv.mcp.tools.places import Resolver, places_ready
+from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
 
@@ -149,12 +149,11 @@ def _matches(feature: Feature, layer: str | None, kind: str | None, text: str | 
     return True
 
 
-async def bbox_of(bbox: Any) -> Box | None:
+async def bbox_of(tc: ToolContext, bbox: Any, map_id: str | None = None) -> Box | None:
     """A bbox argument: [[south, west], [north, east]], or a place name (a city: 20 km around it)."""
     if not isinstance(bbox, str):
         return None if bbox is None else check_bounds("bbox", bbox)
-    await places_ready()
-    place = Resolver().place("bbox", bbox)
+    place = (await Resolver.open(tc, bbox, map_id)).place("bbox", bbox)
     if place.bounds is None:  # a city: 20 km around it
         lat, lon = place.latlon
         return ((lat - 0.2, lon - 0.3), (lat + 0.2, lon + 0.3))
@@ -189,7 +188,7 @@ async def read(
     of features in detail."""
     entry = await tc.entry(map_id)
     state = entry.state
-    box = await bbox_of(bbox)
+    box = await bbox_of(tc, bbox, entry.id)
     paged = any(v is not None for v in (layer, kind, text, box, cursor))
     geojson = format == "geojson"
     if not paged and not geojson and format is None:

@@ -27,7 +27,7 @@ from mapsrv.core.routes import MODES, Mode, describe, duration_words, length_wor
 from mapsrv.errors import InvalidInput, MapsrvError
 from mapsrv.formats.simplify import simplify
 from mapsrv.mcp.tools.context import ToolContext
-from mapsrv.mcp.tools.places import Resolver, places_ready
+from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Expected, OptionalMapId, PlaceOrPoint
 from mapsrv.routing import Route, Router, RouteRefused, RouterUnavailable
@@ -254,9 +254,7 @@ async def reachable(
         if isinstance(m, bool) or not isinstance(m, (int, float)) or not 1 <= m <= MAX_MINUTES:
             raise InvalidInput(f"minutes[{i}] must be from 1 to {MAX_MINUTES}, got {m!r:.40}; e.g. 15")
     times = sorted(set(float(m) for m in minutes))
-    if Resolver.needed(at):
-        await places_ready()
-    places = Resolver()
+    places = await Resolver.open(tc, at, map_id)
     point = places.point("at", at)
     fill = None if color is None else check_color("color", color)
     lid = check_id("layer", layer or "reachable")
@@ -300,7 +298,7 @@ async def reachable(
     ]
     out["by"] = mode
     if places.places:
-        out["places"] = places.resolved()
+        out.update(places.resolved())
     return answer(out)
 
 
@@ -324,9 +322,7 @@ async def travel_times(
                 f"{name} must be a list of 1 to {MAX_PLACES} points or place names, got {values!r:.60};"
                 ' e.g. ["Lisbon", [41.15, -8.61]]'
             )
-    if Resolver.needed([origins, destinations]):
-        await places_ready()
-    places = Resolver()
+    places = await Resolver.open(tc, [origins, destinations])
     sources = places.points("origins", origins)
     targets = places.points("destinations", destinations)
     matrix = await router.matrix(sources, targets, mode)
@@ -344,7 +340,7 @@ async def travel_times(
     if any(None in row["min"] for row in rows):
         out["null"] = f"no way by {mode} between those places"
     if places.places:
-        out["places"] = places.resolved()
+        out.update(places.resolved())
     return answer(out)
 
 

@@ -88,6 +88,21 @@ function follow(url) {
   openEl.href = url;
   openEl.hidden = false;
   open(url);
+  offerSearch();
+}
+
+// The search box for places (search.js), fetched once there is a map to search from: it asks the
+// view link's /places (read-only, any origin may read it). Only flying: the app never writes.
+let search = null;
+function offerSearch() {
+  if (search) return;
+  search = import('./search.js').then(({ createPlaceSearch }) => {
+    const box = createPlaceSearch(map, { where: () => following, padding: [30, 30] });
+    titleEl.after(box.element);
+  }, (err) => {
+    search = null;
+    console.error('mapsrv: the search box did not load', err);
+  });
 }
 
 /** A message over the map (text only), or none. */

@@ -8,3 +8,4 @@ import './draw.js';
 import './activity.js';
 import './people.js';
 import './importer.js';
+import './places.js';

@@ -262,6 +262,19 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda tc: measure(tc, map_id=MAP, ids=["zz"]), "ids", "'zz'", "features on this map"),
     (lambda tc: nearest_place(tc, 0, 0, min_population=10**10), "min_population", "10000000000", "at most"),
     (lambda tc: find_places(tc, "Xyzzyqw"), "query", "'Xyzzyqw'", "no place matches"),
+    (lambda tc: find_places(tc, " "), "query", "' '", "a name, address or kind of place"),
+    (
+        lambda tc: find_places(tc, "cafe", category="cafe"),
+        "near is required",
+        "none",
+        "a place or [lat, lon]",
+    ),
+    (
+        lambda tc: find_places(tc, "cafe", category="cafe", near=[38.7, -9.1]),
+        "category",
+        "'cafe'",
+        "mapsrv places import",
+    ),
     (lambda tc: read(tc, MAP, cursor="x"), "cursor", "'x'", "a 'next' value"),
     (lambda tc: list_maps(tc, limit=0), "limit", "0", "between 1 and 200"),
     # tools: routing (a router that is never asked: every one of these fails before it would be)

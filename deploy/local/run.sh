@@ -8,6 +8,11 @@
 # extract into the state directory and a valhalla_service (PyPI's pyvalhalla, in the Python 3.12
 # venv scripts/valhalla-env.sh makes) runs beside Redis; both mapsrv get --router.
 #
+# With --geocoder-extract, places are looked up in Nominatim: that OSM extract is imported into a
+# database of a local PostgreSQL with PostGIS (--geocoder-dsn) by the `nominatim` of the venv
+# scripts/nominatim-env.sh makes, and `nominatim serve` runs beside Redis; both mapsrv get
+# --geocoder. (On a laptop, `mapsrv places import` needs no service at all: README.md here.)
+#
 # On stdout: one line per component, "NAME pid=PID url=URL", then "ready". Logs are in the state
 # directory. Stops every child by its PID on SIGTERM, SIGINT (Ctrl-C) or exit. SIGHUP restarts
 # whichever mapsrv process has died (e.g. after your kill -9), on its old port.
@@ -35,13 +40,25 @@ usage: deploy/local/run.sh [options] [-- extra mapsrv serve flags]
                        valhalla_service, and pass --router to both mapsrv (default: no router,
                        routes are straight lines)
   --router-port PORT   valhalla_service's port (default: a free one)
+  --geocoder-extract FILE
+                       look places up in this OpenStreetMap extract (.osm.pbf): import it into
+                       Nominatim (a database of its own on the --geocoder-dsn server, reused
+                       with --dir while FILE is unchanged, dropped at exit without --dir), run
+                       `nominatim serve`, and pass --geocoder to both mapsrv (default: none)
+  --geocoder-dsn DSN   the PostgreSQL server with PostGIS, in Nominatim's form, as a role that
+                       may create databases and extensions (default:
+                       "pgsql:host=/var/run/postgresql;user=postgres", the local socket)
+  --geocoder-port PORT `nominatim serve`'s port (default: a free one)
 
 Environment: MAPSRV_LOCAL_DIR, MAPSRV_LOCAL_PORT, MAPSRV_LOCAL_LISTEN, MAPSRV_LOCAL_A_PORT,
 MAPSRV_LOCAL_B_PORT, MAPSRV_LOCAL_REDIS_PORT, MAPSRV_LOCAL_REDIS_PERSIST=1,
 MAPSRV_LOCAL_PUBLIC_URL, MAPSRV_LOCAL_ALLOWED_HOSTS, MAPSRV_LOCAL_PYTHON, MAPSRV_LOCAL_KEEP=1,
-MAPSRV_LOCAL_ROUTER_EXTRACT, MAPSRV_LOCAL_ROUTER_PORT (flags win). Other MAPSRV_* variables
+MAPSRV_LOCAL_ROUTER_EXTRACT, MAPSRV_LOCAL_ROUTER_PORT, MAPSRV_LOCAL_GEOCODER_EXTRACT,
+MAPSRV_LOCAL_GEOCODER_DSN, MAPSRV_LOCAL_GEOCODER_PORT (flags win). Other MAPSRV_* variables
 reach both mapsrv processes as their settings. VALHALLA_HOME: the venv with pyvalhalla (default
 .tox/valhalla in the repository; made by scripts/valhalla-env.sh when it has no Valhalla).
+NOMINATIM_HOME: the venv with Nominatim (default .tox/nominatim in the repository; made by
+scripts/nominatim-env.sh when it has no nominatim).
 EOF
 }
 
@@ -59,6 +76,9 @@ python=${MAPSRV_LOCAL_PYTHON:-}
 keep=${MAPSRV_LOCAL_KEEP:-}
 router_extract=${MAPSRV_LOCAL_ROUTER_EXTRACT:-}
 router_port=${MAPSRV_LOCAL_ROUTER_PORT:-}
+geocoder_extract=${MAPSRV_LOCAL_GEOCODER_EXTRACT:-}
+geocoder_dsn=${MAPSRV_LOCAL_GEOCODER_DSN:-pgsql:host=/var/run/postgresql;user=postgres}
+geocoder_port=${MAPSRV_LOCAL_GEOCODER_PORT:-}
 extra=()
 
 while [ $# -gt 0 ]; do
@@ -76,6 +96,9 @@ while [ $# -gt 0 ]; do
         --keep) keep=1; shift ;;
         --router-extract) router_extract=$2; shift 2 ;;
         --router-port) router_port=$2; shift 2 ;;
+        --geocoder-extract) geocoder_extract=$2; shift 2 ;;
+        --geocoder-dsn) geocoder_dsn=$2; shift 2 ;;
+        --geocoder-port) geocoder_port=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
         *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -121,6 +144,27 @@ if [ -n "$router_extract" ]; then
             die "no Valhalla in $valhalla_home after scripts/valhalla-env.sh"
     fi
 fi
+if [ -n "$geocoder_extract" ]; then
+    [ -f "$geocoder_extract" ] || die "--geocoder-extract: no such file: $geocoder_extract"
+    geocoder_extract="$(cd "$(dirname "$geocoder_extract")" && pwd)/$(basename "$geocoder_extract")"
+    case $geocoder_dsn in
+        pgsql:*) ;;
+        *) die "--geocoder-dsn: give it in Nominatim's form, pgsql:host=...;user=..., got $geocoder_dsn" ;;
+    esac
+    case ";${geocoder_dsn#pgsql:};" in
+        *";dbname="*) die "--geocoder-dsn names a database: run.sh makes its own, leave dbname out" ;;
+    esac
+    repo=$(cd "$here/../.." && pwd)
+    nominatim_home=${NOMINATIM_HOME:-.tox/nominatim}
+    case $nominatim_home in /*) ;; *) nominatim_home="$repo/$nominatim_home" ;; esac  # as nominatim-env.sh
+    if [ ! -x "$nominatim_home/bin/nominatim" ]; then
+        log "no Nominatim in $nominatim_home: scripts/nominatim-env.sh installs it (once)"
+        NOMINATIM_HOME=$nominatim_home "$repo/scripts/nominatim-env.sh" >&2 ||
+            die "scripts/nominatim-env.sh could not install Nominatim"
+        [ -x "$nominatim_home/bin/nominatim" ] ||
+            die "no Nominatim in $nominatim_home after scripts/nominatim-env.sh"
+    fi
+fi
 
 # --- state directory and ports ------------------------------------------------------------------
 
@@ -134,6 +178,7 @@ dir=$(cd "$dir" && pwd)
 
 wanted=("$port" "$a_port" "$b_port" "$redis_port")
 [ -z "$router_extract" ] || wanted+=("$router_port")
+[ -z "$geocoder_extract" ] || wanted+=("$geocoder_port")
 missing=0
 for p in "${wanted[@]}"; do [ -n "$p" ] || missing=$((missing + 1)); done
 if [ "$missing" -gt 0 ]; then
@@ -151,7 +196,11 @@ print(" ".join(str(s.getsockname()[1]) for s in held))
     [ -n "$a_port" ] || { a_port=${free[0]}; free=("${free[@]:1}"); }
     [ -n "$b_port" ] || { b_port=${free[0]}; free=("${free[@]:1}"); }
     [ -n "$redis_port" ] || { redis_port=${free[0]}; free=("${free[@]:1}"); }
-    [ -z "$router_extract" ] || [ -n "$router_port" ] || router_port=${free[0]}
+    if [ -n "$router_extract" ] && [ -z "$router_port" ]; then
+        router_port=${free[0]}
+        free=("${free[@]:1}")
+    fi
+    [ -z "$geocoder_extract" ] || [ -n "$geocoder_port" ] || geocoder_port=${free[0]}
 fi
 url_host=$listen
 case $url_host in 0.0.0.0 | "") url_host=127.0.0.1 ;; *:*) url_host="[$url_host]" ;; esac
@@ -160,6 +209,18 @@ nginx_url="http://$url_host:$port/"
 redis_url="redis://127.0.0.1:$redis_port/0"
 router_args=()
 [ -z "$router_extract" ] || router_args=(--router "valhalla+http://127.0.0.1:$router_port")
+geocoder_args=()
+[ -z "$geocoder_extract" ] || geocoder_args=(--geocoder "nominatim+http://127.0.0.1:$geocoder_port")
+# One database per state directory, so that two run.sh on one server keep theirs apart. The
+# API reads it as the role that imported it (Nominatim's default, www-data, need not exist).
+geocoder_db="mapsrv_local_$(printf '%s' "$dir" | cksum | cut -d' ' -f1)"
+geocoder_db_made=
+if [ -n "$geocoder_extract" ]; then
+    geocoder_user=$(printf '%s' ";${geocoder_dsn#pgsql:};" | sed -n 's/.*;user=\([^;]*\);.*/\1/p')
+    [ -n "$geocoder_user" ] || geocoder_user=$(id -un)
+    export NOMINATIM_DATABASE_DSN="$geocoder_dsn;dbname=$geocoder_db"
+    export NOMINATIM_DATABASE_WEBUSER=$geocoder_user
+fi
 
 # --- children -----------------------------------------------------------------------------------
 
@@ -204,9 +265,13 @@ cleanup() {
     stopping=1
     local group name todo
     # The proxy first (clients move on), then both mapsrv, then the store they flush to and the
-    # router they ask. A child is in pids[] from the moment it is started, ready or not (a
-    # restart in progress); a tile build only while it runs.
-    for group in "valhalla-build nginx" "mapsrv-a mapsrv-b" "redis valhalla"; do
+    # router and geocoder they ask. A child is in pids[] from the moment it is started, ready or
+    # not (a restart in progress); a tile build or an import only while it runs. The import runs
+    # in a process group of its own: osm2pgsql, its child, stops with it.
+    if [ -n "${pids[nominatim-import]:-}" ]; then
+        kill -TERM -- "-${pids[nominatim-import]}" 2>/dev/null || true
+    fi
+    for group in "valhalla-build nominatim-import nginx" "mapsrv-a mapsrv-b" "redis valhalla nominatim"; do
         todo=()
         for name in $group; do
             [ -n "${pids[$name]:-}" ] && todo+=("${pids[$name]}")
@@ -217,6 +282,8 @@ cleanup() {
     mapfile -t todo < <(jobs -p)
     [ ${#todo[@]} -eq 0 ] || stop_pids "${todo[@]}"
     if [ -n "$created_dir" ] && [ -z "$keep" ]; then
+        # Nothing would ever use the database again: it goes with the directory.
+        [ -z "$geocoder_db_made" ] || drop_geocoder_db
         rm -rf "$dir"
     fi
 }
@@ -336,13 +403,76 @@ start_valhalla() {
     started valhalla "$pid" "http://127.0.0.1:$router_port/"
 }
 
+# geocoder_sql SQL: run one statement on the --geocoder-dsn server (its maintenance database),
+# with the psycopg of Nominatim's venv: no psql needed. Prints the first column of the first row.
+geocoder_sql() {
+    "$nominatim_home/bin/python" - "$geocoder_dsn" "$1" <<'EOF'
+import sys
+import psycopg
+params = dict(p.split("=", 1) for p in sys.argv[1].removeprefix("pgsql:").split(";") if p)
+with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+    cur = conn.execute(sys.argv[2])
+    row = cur.fetchone() if cur.description else None
+    print("" if row is None else row[0])
+EOF
+}
+
+drop_geocoder_db() {
+    geocoder_sql "DROP DATABASE IF EXISTS \"$geocoder_db\" WITH (FORCE)" >/dev/null 2>&1 ||
+        log "could not drop the database $geocoder_db (drop it by hand)"
+}
+
+import_nominatim() {
+    # The database only when the extract is not the file it was imported from (path, size,
+    # modification time) or is gone; the project directory (just settings) every start.
+    local stamp built="" pid exists
+    mkdir -p "$dir/nominatim"
+    stamp="$(stat -c '%n %s %Y' "$geocoder_extract") $geocoder_dsn"
+    [ ! -f "$dir/nominatim/imported-from" ] || built=$(cat "$dir/nominatim/imported-from")
+    exists=$(geocoder_sql "SELECT count(*) FROM pg_database WHERE datname = '$geocoder_db'") ||
+        die "cannot reach PostgreSQL at --geocoder-dsn $geocoder_dsn (as a role that may create databases)"
+    if [ "$built" = "$stamp" ] && [ "$exists" = 1 ]; then
+        log "nominatim: the database $geocoder_db is from $geocoder_extract already"
+        return
+    fi
+    rm -f "$dir/nominatim/imported-from"
+    geocoder_db_made=1
+    geocoder_sql "DROP DATABASE IF EXISTS \"$geocoder_db\" WITH (FORCE)" >/dev/null ||
+        die "cannot drop the old database $geocoder_db"
+    log "nominatim: importing $geocoder_extract into $geocoder_db (a city: a minute or two; a" \
+        "country: hours; log: $dir/nominatim-import.log)"
+    # In the background, so that a signal stops it like any child, and in a process group of its
+    # own (setsid), so that cleanup stops osm2pgsql with it.
+    (cd "$dir/nominatim" && exec setsid "$nominatim_home/bin/nominatim" import \
+        --osm-file "$geocoder_extract" --no-updates) >"$dir/nominatim-import.log" 2>&1 &
+    pid=$!
+    pids[nominatim-import]=$pid
+    if ! wait "$pid"; then
+        pids[nominatim-import]=
+        log "nominatim import failed; the end of $dir/nominatim-import.log:"
+        tail -n 20 "$dir/nominatim-import.log" >&2 || true
+        exit 1
+    fi
+    pids[nominatim-import]=
+    echo "$stamp" >"$dir/nominatim/imported-from"
+}
+
+start_nominatim() {
+    (cd "$dir/nominatim" && exec "$nominatim_home/bin/nominatim" serve \
+        --server "127.0.0.1:$geocoder_port") >"$dir/nominatim.log" 2>&1 &
+    local pid=$!
+    spawned nominatim "$pid"
+    wait_for nominatim "$pid" http_status "$geocoder_port" /status
+    started nominatim "$pid" "http://127.0.0.1:$geocoder_port/"
+}
+
 mapsrv_ready() { http_status "$1" /ready; }
 
 start_mapsrv() {  # start_mapsrv NAME PORT
     local name=$1 p=$2
     "${mapsrv_cmd[@]}" serve --host 127.0.0.1 --port "$p" --store "$redis_url" \
         --public-url "$public_url" --allowed-hosts "$allowed_hosts" --trusted-proxies 127.0.0.1/32 \
-        "${router_args[@]}" "${extra[@]}" \
+        "${router_args[@]}" "${geocoder_args[@]}" "${extra[@]}" \
         >>"$dir/$name.log" 2>&1 &
     local pid=$!
     spawned "$name" "$pid"
@@ -410,8 +540,10 @@ restart_dead_mapsrv() {
 
 echo "dir path=$dir"
 [ -z "$router_extract" ] || build_valhalla_tiles
+[ -z "$geocoder_extract" ] || import_nominatim
 start_redis
 [ -z "$router_extract" ] || start_valhalla
+[ -z "$geocoder_extract" ] || start_nominatim
 start_mapsrv mapsrv-a "$a_port"
 start_mapsrv mapsrv-b "$b_port"
 start_nginx

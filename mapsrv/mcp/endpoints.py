@@ -56,6 +56,7 @@ from mapsrv.mcp.sessions import (
 )
 from mapsrv.mcp.subscriptions import MapWatchers, SubscriptionStatistics
 from mapsrv.mcp.tools import INSTRUCTIONS, WRITE_TOOLS, ToolContext, register_resources, sdk_tools
+from mapsrv.mcp.tools.asking import asker_of
 from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
 
@@ -100,7 +101,16 @@ def build_mcp(
         actor = agent_of(ctx.request_context, principal, clients)
         local = not isinstance(ctx.request_context.request, Request)  # stdio: no HTTP request
         return ToolContext(
-            hub, base_url(), principal, actor, images, local, in_session(ctx.request_context), router, places
+            hub,
+            base_url(),
+            principal,
+            actor,
+            images,
+            local,
+            in_session(ctx.request_context),
+            router,
+            places,
+            asker_of(ctx),
         )
 
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that

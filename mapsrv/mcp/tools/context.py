@@ -13,6 +13,7 @@ from mapsrv.errors import Gone, NotFound
 from mapsrv.http.tokens import is_person
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.image.service import MapImages
+from mapsrv.mcp.tools.asking import Asker
 from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
 
@@ -37,6 +38,7 @@ class ToolContext:
     in_session: bool = True
     router: Router | None = None  # routes along the roads (``--router``); None: straight lines
     places: PlaceService = field(default_factory=PlaceService)  # names, addresses, shops: all sources
+    asker: Asker | None = None  # asks the caller's person which place a name means (None: cannot)
 
     @property
     def person(self) -> str | None:

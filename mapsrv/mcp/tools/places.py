@@ -18,6 +18,7 @@ from pydantic import Field
 
 from mapsrv.core.model import LatLon, MapState, check_latlon
 from mapsrv.errors import InvalidInput
+from mapsrv.mcp.tools.asking import ask_unsure
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Lat, Lon, PlaceOrPoint
@@ -94,7 +95,7 @@ class Resolver:
         if map_id is not None and names:
             context = map_anchors((await tc.entry(map_id)).state)
         resolution = await tc.places.resolve(names, context, near=point, country=iso)
-        return cls(tc.places, resolution)
+        return cls(tc.places, await ask_unsure(tc.asker, tc.places, resolution))
 
     @staticmethod
     def needed(values: Any) -> bool:

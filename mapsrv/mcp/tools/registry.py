@@ -17,12 +17,19 @@ from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    InputRequiredResult,
+    ToolAnnotations,
+)
 from pydantic import ConfigDict
 
 from mapsrv.errors import MapsrvError
 from mapsrv.mcp.tools.apps import TOOL_META, with_view
 from mapsrv.mcp.tools.arguments import Arguments
+from mapsrv.mcp.tools.asking import FORM, InputNeeded
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.drawing import draw, edit, remove
 from mapsrv.mcp.tools.files import import_file
@@ -148,12 +155,15 @@ def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> To
     mapsrv's errors answered as tool errors."""
     validator = Arguments.of(spec.function, spec.name)
 
-    async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
+    async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult | InputRequiredResult:
         tc = context_of(ctx)
         try:
             result = await spec.function(tc, **validator.validate(arguments))
         except MapsrvError as exc:
             return tool_error(exc, tc.actor.id)
+        except InputNeeded as needed:  # 2026-07-28: the client asks its person, then calls again
+            form = ElicitRequestFormParams(message=needed.message, requested_schema=needed.schema)
+            return InputRequiredResult(input_requests={FORM: ElicitRequest(params=form)})
         return await with_view(tc, result) if spec.app else result
 
     return Tool(

@@ -1,0 +1,153 @@
+"""Asking the person which place a name means, when nothing in the call or on the map decides.
+
+"Salamanca" alone on an empty map is Mexico's (160,000 people), Spain's (145,000) or a district of
+Madrid: the priors are close and no other name or feature tells them apart. When the client says
+it can show a form (its ``elicitation`` capability), the call asks, with the candidates as a choice,
+and draws what the person picked; otherwise it takes the likeliest and the answer says so
+(``mcp.tools.places.Resolver.resolved``).
+
+How a call asks depends on the protocol era:
+
+- 2025-11-25 sessions (and stdio): ``elicitation/create`` on the session's back channel, awaited
+  within the call (``ASK_TIMEOUT``; past it, or on decline, the likeliest is taken);
+- 2026-07-28 (stateless): the call answers ``resultType: "input_required"`` with the same form, and
+  the client calls again with the person's answer (multi round-trip requests). The retry carries
+  the same arguments, so the call resolves the same names again and reads the answer for each by
+  its key; an answer that is not one of the candidates offered is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import trio
+from mcp.server.mcpserver import Context
+from mcp.types import ElicitResult
+
+from mapsrv.places.context import ALTERNATIVES, Choice
+from mapsrv.places.model import Place
+from mapsrv.places.search import haversine
+from mapsrv.places.service import PlaceService, Resolution
+
+__all__ = ["ASK_TIMEOUT", "FORM", "STATELESS", "Asker", "InputNeeded", "ask_unsure", "asker_of", "question"]
+
+ASK_TIMEOUT = 120.0  # seconds a person has to pick a place before the likeliest is taken
+FORM = "places"  # the key of the one input request a call makes
+STATELESS = "2026-07-28"  # the protocol version from which a call asks by input_required
+
+# what a client answers a form with: the action ("accept", "decline", "cancel") and the content
+Answer = tuple[str, Mapping[str, Any] | None]
+
+
+class InputNeeded(Exception):
+    """A 2026-07-28 call that needs the person's answer first: the registry answers it as an
+    ``input_required`` result carrying this form."""
+
+    def __init__(self, message: str, schema: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.schema = schema
+
+
+@dataclass(frozen=True)
+class Asker:
+    """How this call can ask its client's person: ``send`` a form and await the answer (a session
+    with a back channel), or read ``answers`` a retried call carries (2026-07-28; None on the
+    first round, when asking raises InputNeeded)."""
+
+    send: Callable[[str, dict[str, Any]], Awaitable[Answer]] | None = None
+    answers: Mapping[str, Answer] | None = None
+
+    async def ask(self, message: str, schema: dict[str, Any]) -> Mapping[str, Any] | None:
+        """The content the person accepted, or None (declined, cancelled, no answer in time)."""
+        if self.send is not None:
+            with trio.move_on_after(ASK_TIMEOUT):
+                action, content = await self.send(message, schema)
+                return content if action == "accept" else None
+            return None
+        if self.answers is None:
+            raise InputNeeded(message, schema)
+        action, content = self.answers.get(FORM, ("cancel", None))
+        return content if action == "accept" else None
+
+
+def _key(name: str) -> str:
+    # stable across the rounds of one call (the same name gives the same key), and a plain
+    # identifier whatever the name holds
+    return "place_" + hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+def question(service: PlaceService, unsure: Mapping[str, Choice]) -> tuple[str, dict[str, Any]]:
+    """The form that asks which place each of ``unsure``'s names means: one choice per name, of
+    its likeliest candidates' labels, the likeliest first (also the default)."""
+    properties: dict[str, Any] = {}
+    for name, choice in unsure.items():
+        labels = list(dict.fromkeys(service.label(p) for p in _offered(choice)))
+        properties[_key(name)] = {
+            "type": "string",
+            "title": f"Which {name}?"[:120],
+            "enum": labels,
+            "default": labels[0],
+        }
+    names = ", ".join(unsure)
+    message = f"Several places are called {names}. Which do you mean?"
+    schema = {"type": "object", "properties": properties, "required": list(properties)}
+    return message, schema
+
+
+def _offered(choice: Choice) -> list[Place]:
+    return [choice.place, *(p for p, _ in choice.alternatives)][: ALTERNATIVES + 1]
+
+
+async def ask_unsure(asker: Asker | None, service: PlaceService, resolution: Resolution) -> Resolution:
+    """``resolution`` with each unsure name (``Choice.close``) settled by the person when the
+    client can ask; unchanged when it cannot, or nothing is unsure."""
+    unsure = {name: c for name, c in resolution.choices.items() if c.close and c.alternatives}
+    if asker is None or not unsure:
+        return resolution
+    message, schema = question(service, unsure)
+    content = await asker.ask(message, schema)
+    choices = dict(resolution.choices)
+    for name, choice in unsure.items():
+        picked = (content or {}).get(_key(name))
+        offered = {service.label(p): p for p in _offered(choice)}
+        if isinstance(picked, str) and picked in offered:
+            place = offered[picked]
+            # the others, and how far each is from the one picked
+            others = tuple(
+                (p, haversine(p.latlon, place.latlon) / 1000) for p in offered.values() if p is not place
+            )
+            choices[name] = replace(choice, place=place, why="asked", close=False, alternatives=others)
+        else:  # no answer: the likeliest, and the answer says nothing decided
+            choices[name] = replace(choice, why="unanswered")
+    return replace(resolution, choices=choices)
+
+
+def asker_of(ctx: Context[Any, Any]) -> Asker | None:
+    """How the call ``ctx`` can ask its person: None when its client declared no form
+    elicitation (then the likeliest place is taken, and the answer says so)."""
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    if elicitation is None or (elicitation.url is not None and elicitation.form is None):
+        return None  # an empty elicitation capability means form (2025-06-18 clients declare {})
+    if (ctx.protocol_version or "") >= STATELESS:
+        responses = ctx.input_responses
+        if responses is None:
+            return Asker()
+        answers: dict[str, Answer] = {}
+        for key, response in responses.items():
+            if isinstance(response, ElicitResult):
+                answers[key] = (response.action, response.content)
+        return Asker(answers=answers)
+    session, request_id = ctx.request_context.session, ctx.request_id
+    if not session.can_send_request:
+        return None  # a Streamable HTTP session answers each call as one JSON body: no back channel
+
+    async def send(message: str, schema: dict[str, Any]) -> Answer:
+        result = await session.elicit_form(message, schema, request_id)
+        return result.action, result.content
+
+    return Asker(send=send)

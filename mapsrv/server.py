@@ -25,7 +25,7 @@ from mapsrv.observability import collector
 from mapsrv.observability.metrics import Metrics
 from mapsrv.observability.stalls import LoopWatch
 from mapsrv.observability.statistics import ServerStatistics
-from mapsrv.places.service import PlaceService
+from mapsrv.places.service import PlaceService, place_service_for
 from mapsrv.routing import router_for, serve_router
 from mapsrv.store import open_store_from_url
 from mapsrv.web.stream import StreamCounts
@@ -180,7 +180,9 @@ async def _drain(
 def places_for(config: Config) -> PlaceService:
     """The place sources ``config`` names: the offline index of imported extracts (when any) and a
     geocoder (``--geocoder``), before the built-in city list."""
-    return PlaceService()
+    return place_service_for(
+        config.places_path(), config.geocoder, config.geocoder_timeout, config.public_url
+    )
 
 
 async def serve_places(places: PlaceService) -> None:

@@ -65,7 +65,9 @@ class Place:
             return f"{self.name}, US"
         if self.kind in ("poi", "street", "address", "place") and self.source != "builtin":
             where = self.address or self.country_code
-            return f"{self.name}, {where}" if where and where != self.name else self.name
+            if where == self.name or where.startswith(self.name + ","):  # an address's own text
+                return where
+            return f"{self.name}, {where}" if where else self.name
         if self.country_code == "US" and self.admin1:
             return f"{self.name}, {self.admin1}, US"
         return f"{self.name}, {self.country_code}"

@@ -181,6 +181,10 @@ class NominatimGeocoder:
             follow_redirects=False,
         )
 
+    def describe(self) -> str:
+        """For the start-up line (the operator's; agents are never told the address)."""
+        return f"the geocoder at {self._host}"
+
     def statistics(self) -> Statistics:
         cached = len(self._searches) + len(self._reversals)
         return Statistics(self._requests, self._hits, cached, self._failures)

@@ -39,7 +39,7 @@ from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, haversine
 from mapsrv.places.sources import Query, SourceUnavailable
 from mapsrv.places.text import fold, to_ascii
 
-__all__ = ["CANDIDATES", "OfflineIndex", "open_offline_index"]
+__all__ = ["CANDIDATES", "OfflineIndex", "offline_index", "open_offline_index"]
 
 CANDIDATES = 400  # FTS rows ranked per region and search
 CATEGORY_SCAN = 5_000  # up to this many pois of a category are ranked by distance directly
@@ -52,6 +52,12 @@ _BOX = "s.max_lat >= ? AND s.min_lat <= ? AND s.max_lon >= ? AND s.min_lon <= ?"
 def open_offline_index(directory: Path) -> OfflineIndex | None:
     """The index of the regions imported into ``directory``; None when there are none."""
     return OfflineIndex(directory) if list_regions(directory) else None
+
+
+def offline_index(directory: Path) -> OfflineIndex:
+    """The index of ``directory``, with or without regions yet: a server that holds it sees the
+    regions ``mapsrv places import`` adds (and removes) while it runs."""
+    return OfflineIndex(directory)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,13 @@ class OfflineIndex:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._opened: list[sqlite3.Connection] = []
+
+    def has_regions(self) -> bool:
+        """Whether any region is imported now (a directory listing; imports while serving count)."""
+        try:
+            return any(self.directory.glob(f"*{SUFFIX}"))
+        except OSError:
+            return False
 
     def describe(self) -> str:
         return f"the offline index ({', '.join(r.region for r in list_regions(self.directory)) or 'empty'})"

@@ -10,20 +10,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import trio
 
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.places.context import Candidate, Choice, Context, choose
-from mapsrv.places.hints import builtin_candidates, district_of, prior, read_name, region_label
+from mapsrv.places.hints import Reading, builtin_candidates, district_of, prior, read_name, region_label
 from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
+from mapsrv.places.nominatim import NominatimGeocoder, identify
+from mapsrv.places.offline import OfflineIndex, offline_index
 from mapsrv.places.search import MAX_QUERY, find_places, nearest_place
-from mapsrv.places.sources import PlaceSource, Query
+from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
+from mapsrv.places.urls import check_geocoder_url
 
-__all__ = ["PlaceService", "Resolution", "check_limit"]
+__all__ = ["Found", "Located", "PlaceService", "Resolution", "check_limit", "place_service_for"]
 
 _EXACT = ("name", "alternate name", "address")  # matches that are the name, not a part of it
 _ARTICLES = ("the ",)  # "the Prado": a name people write with an article its data has not
@@ -40,8 +44,13 @@ class PlaceService:
 
     def describe(self) -> str:
         """For the start-up line: where names are looked up."""
-        names = [s.name for s in self.sources] + ["the built-in city list"]
-        return "places from " + ", ".join(names)
+        names = [s.describe() if hasattr(s, "describe") else s.name for s in self.sources]
+        return "places from " + ", ".join([*names, "the built-in city list"])
+
+    def knows_more(self) -> bool:
+        """Whether a source beyond the built-in list can answer now: a region imported (while
+        serving too), or a geocoder."""
+        return any(not isinstance(s, OfflineIndex) or s.has_regions() for s in self.sources)
 
     async def ready(self) -> None:
         """Build the built-in list's index in a worker thread, once (~2 s of CPU)."""
@@ -50,21 +59,35 @@ class PlaceService:
             self._built = True
 
     async def search(self, query: Query) -> list[Place]:
+        """Every source's candidates for ``query``, best first (``lookup``); SourceUnavailable
+        when a source failed and the others found nothing."""
+        found = await self.lookup(query)
+        if not found.places and found.unavailable:
+            raise found.unavailable[0]
+        return found.places
+
+    async def lookup(self, query: Query) -> Found:
         """Every source's candidates for ``query``, best first: the index's and the geocoder's,
-        then the built-in list's cities (for a name; a category alone is the sources' only)."""
+        then the built-in list's cities (for a name; a category alone is the sources' only). A
+        source that cannot answer is skipped and named in ``unavailable``: a geocoder down does
+        not take the offline sources' answers with it."""
         await self.ready()
         found: list[Place] = []
+        unavailable: list[SourceUnavailable] = []
         for source in self.sources:
-            found += await source.search(query)
+            try:
+                found += await source.search(query)
+            except SourceUnavailable as exc:
+                unavailable.append(exc)
         if query.text and query.category is None:
             try:
                 found += find_places(query.text, country=query.country, near=query.near, limit=query.limit)
             except PlaceNotFound:
-                if not found:
+                if not found and not unavailable:
                     raise
         if query.within_m is not None and query.near is not None:
             found = [p for p in found if p.distance_m is None or p.distance_m <= query.within_m]
-        return _distinct(found)[: query.limit]
+        return Found(_distinct(found)[: query.limit], tuple(unavailable))
 
     async def resolve(
         self,
@@ -112,7 +135,7 @@ class PlaceService:
             for source in self.sources:
                 if source.name == "geocoder" and found:
                     continue  # the network only for what the local sources do not know exactly
-                answers = [p for p in await source.search(asked) if reading.admits_any(p)]
+                answers = [p for p in await source.search(asked) if _admitted(reading, p)]
                 found += [_candidate(index, p, hint) for p in answers if p.match in _EXACT]
                 fuzzy += [_candidate(index, p, hint) for p in answers if p.match not in _EXACT]
             if found:
@@ -124,7 +147,7 @@ class PlaceService:
         raise PlaceNotFound(name, [], self._unknown_kinds())
 
     def _unknown_kinds(self) -> str:
-        if self.sources:
+        if self.knows_more():
             return ""
         return (
             " (this server knows cities, countries and US states; addresses, streets and landmarks"
@@ -138,19 +161,59 @@ class PlaceService:
 
     async def reverse(self, at: LatLon, *, within_m: float = 200.0, min_population: int = 0) -> Place | None:
         """The address or place at ``at`` from the first source that knows one, else the nearest
-        city of the built-in list."""
+        city of the built-in list (``locate``, whose note on a source down this drops)."""
+        return (await self.locate(at, within_m=within_m, min_population=min_population)).place
+
+    async def locate(self, at: LatLon, *, within_m: float = 200.0, min_population: int = 0) -> Located:
+        """``reverse``, saying which sources could not answer: a geocoder down still gives the
+        offline index's address, else the nearest city, and ``unavailable`` says why."""
         await self.ready()
+        unavailable: list[SourceUnavailable] = []
         if min_population == 0:
             for source in self.sources:
-                place = await source.reverse(at, within_m=within_m)
+                try:
+                    place = await source.reverse(at, within_m=within_m)
+                except SourceUnavailable as exc:
+                    unavailable.append(exc)
+                    continue
                 if place is not None:
-                    return place
-        return nearest_place(at[0], at[1], min_population=min_population)
+                    return Located(place, tuple(unavailable))
+        return Located(nearest_place(at[0], at[1], min_population=min_population), tuple(unavailable))
 
     async def aclose(self) -> None:
         for source in self.sources:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await source.aclose()
+
+
+def place_service_for(
+    places_dir: Path, geocoder: str = "", geocoder_timeout: float = 10.0, public_url: str = ""
+) -> PlaceService:
+    """The resolver a server's settings name: the offline index of the regions imported into
+    ``places_dir`` (now or while it serves), then the geocoder at ``geocoder`` ("" or "none": none),
+    asked as ``public_url``'s mapsrv."""
+    sources: list[PlaceSource] = [offline_index(places_dir)]
+    if geocoder not in ("", "none"):
+        url = check_geocoder_url(geocoder)
+        sources.append(NominatimGeocoder(url, geocoder_timeout, user_agent=identify(public_url)))
+    return PlaceService(sources)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a search found, best first, and the sources that could not answer it."""
+
+    places: list[Place]
+    unavailable: tuple[SourceUnavailable, ...] = ()
+
+
+@dataclass(frozen=True)
+class Located:
+    """What is at a point (None: nothing with ``min_population`` that big), and the sources that
+    could not answer."""
+
+    place: Place | None
+    unavailable: tuple[SourceUnavailable, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +222,15 @@ class Resolution:
 
     choices: dict[str, Choice] = field(default_factory=dict)
     missing: dict[str, InvalidInput | PlaceNotFound] = field(default_factory=dict)
+
+
+def _admitted(reading: Reading, place: Place) -> bool:
+    """Whether another source's ``place`` may be what ``reading`` names: in the country it (or its
+    region) gives, or anywhere when it gives none. ``Reading.admits_any`` in hints.py means this,
+    but its ``{country} | regions - {None}`` keeps None (``-`` binds first), so a name with no
+    country admitted only places of no country: every address and poi of an extract was dropped."""
+    countries = {iso for iso in (reading.country, *(iso for iso, _ in reading.regions)) if iso}
+    return not countries or not place.country_code or place.country_code in countries
 
 
 def _candidate(index: Gazetteer, place: Place, hint: LatLon | None) -> Candidate:

@@ -54,11 +54,15 @@ async def _search(kind: str, key: str) -> Response:
     query = parse_query(request.args)
     body: dict[str, Any] = {"places": []}
     try:
-        found = await ctx.places.search(query)
+        found = await ctx.places.lookup(query)
     except PlaceNotFound as exc:  # no match is an answer here, not a missing resource
         body["suggestions"] = exc.suggestions
     else:
-        body["places"] = [place.to_json() | {"label": place.label} for place in found]
+        if not found.places and found.unavailable:
+            raise found.unavailable[0]
+        body["places"] = [place.to_json() | {"label": ctx.places.label(place)} for place in found.places]
+        if found.unavailable:  # what the other sources found, and why it may not be all
+            body["unavailable"] = found.unavailable[0].message.split(";")[0]
     return Response(dumps(body), content_type="application/json")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -15,15 +15,7 @@ from functools import partial
 import pytest
 import trio
 from support import free_port
-from support.nominatim import (
-    Nominatim,
-    NominatimDatabase,
-    drop_database,
-    import_extract,
-    open_nominatim,
-    require_nominatim,
-)
-from support.place_extract import PlaceFacts, write_place_extract
+from support.nominatim import Imported, Nominatim, open_nominatim
 
 from mapsrv.errors import InvalidInput
 from mapsrv.places.nominatim import NominatimGeocoder, Statistics, _Cache, identify
@@ -31,32 +23,6 @@ from mapsrv.places.search import haversine
 from mapsrv.places.sources import Query, SourceUnavailable
 
 TIMEOUT = 5.0
-
-
-@dataclass(frozen=True)
-class Imported:
-    database: NominatimDatabase
-    facts: PlaceFacts
-
-
-@pytest.fixture(scope="session")
-def lisbon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Imported]:
-    """The Lisbon extract in a Nominatim database of its own, imported once a session (~8 s) and
-    dropped at its end."""
-    require_nominatim()
-    workdir = tmp_path_factory.mktemp("nominatim")
-    facts = write_place_extract(workdir / "lisbon.osm.pbf")
-    database = import_extract(workdir / "lisbon.osm.pbf", workdir)
-    try:
-        yield Imported(database, facts)
-    finally:
-        drop_database(database.name)
-
-
-@pytest.fixture
-async def nominatim(lisbon: Imported) -> AsyncIterator[Nominatim]:
-    async with open_nominatim(lisbon.database) as service:
-        yield service
 
 
 @pytest.fixture

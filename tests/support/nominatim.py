@@ -25,11 +25,13 @@ from pathlib import Path
 import httpx
 import trio
 
+from .place_extract import PlaceFacts
 from .processes import free_port
 from .waiting import require
 
 __all__ = [
     "NOMINATIM_HOME",
+    "Imported",
     "Nominatim",
     "NominatimDatabase",
     "drop_database",
@@ -53,6 +55,15 @@ class NominatimDatabase:
     project: Path  # the project directory `nominatim import` ran in
     import_s: float  # how long the import took
     log: Path  # the import's output
+
+
+@dataclass(frozen=True)
+class Imported:
+    """An extract in a Nominatim database, and what the extract holds (tests/places/conftest.py's
+    ``lisbon``)."""
+
+    database: NominatimDatabase
+    facts: PlaceFacts
 
 
 @dataclass

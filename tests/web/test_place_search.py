@@ -214,7 +214,7 @@ async def test_the_endpoint_checks_what_it_is_asked(live: Server) -> None:
     await browser.aclose()
 
 
-async def test_a_source_that_is_down_is_a_503_with_retry_after(
+async def test_a_source_that_is_down_is_a_503_unless_another_answers(
     nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(mapsrv.server, "places_for", lambda config: PlaceService([Hostile(down=True)]))
@@ -222,9 +222,18 @@ async def test_a_source_that_is_down_is_a_503_with_retry_after(
     browser = Browser(server.url)
     map_id = await browser.new_map()
     caplog.set_level("INFO")
-    response = await browser.client.get(f"/m/{map_id}/places", params={"q": "Lisbon"})
+    # nothing else knows an address: the search cannot be answered, and says when to retry
+    response = await browser.client.get(f"/m/{map_id}/places", params={"q": "Rua Augusta 24"})
     assert response.status_code == 503 and response.headers["retry-after"] == "7"
     assert "the geocoder is unavailable" in response.json()["error"]["message"]
+    # a city the built-in list knows is still found, and the answer says what it may lack
+    response = await browser.client.get(f"/m/{map_id}/places", params={"q": "Lisbon"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (
+        body["places"][0]["name"] == "Lisbon"
+        and body["unavailable"] == "the geocoder is unavailable (timed out)"
+    )
     await wait_until(lambda: any(getattr(r, "route", None) == "/{m,v}/{id}/places" for r in caplog.records))
     ours = [r for r in caplog.records if r.name.startswith("mapsrv")]  # httpx logs its own URLs
     assert all(map_id not in record.getMessage() for record in ours), "a capability in a log"

@@ -10,14 +10,14 @@ take ~20 us and run inline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from mapsrv.core.model import LatLon, MapState, check_latlon
-from mapsrv.errors import InvalidInput
+from mapsrv.errors import InvalidInput, MapsrvError
 from mapsrv.mcp.tools.asking import ask_unsure
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
@@ -202,7 +202,7 @@ async def find_places(
             "near is required with category or within_km, got none; give a place or [lat, lon]"
             " (e.g. near: 'Rua Augusta 24, Lisbon')"
         )
-    if category and not tc.places.sources:
+    if category and not tc.places.knows_more():
         raise InvalidInput(
             f"category {category!r:.40} needs points of interest and this server has none: its operator"
             " imports a region (mapsrv places import) or sets --geocoder"
@@ -218,15 +218,26 @@ async def find_places(
         limit=limit,
     )
     try:
-        found = await tc.places.search(asked)
+        found = await tc.places.lookup(asked)
     except PlaceNotFound as missing:
         raise _named(missing, "query") from None
-    out: dict[str, Any] = {"places": [{**p.to_json(), "label": tc.places.label(p)} for p in found]}
-    if not found:
+    if not found.places and found.unavailable:
+        raise found.unavailable[0]
+    places = found.places
+    out: dict[str, Any] = {"places": [{**p.to_json(), "label": tc.places.label(p)} for p in places]}
+    if not places:
         out["note"] = (
             "nothing found" + (f" within {within_km:g} km" if within_km else "") + "; widen the search"
         )
+    if found.unavailable:
+        out["unavailable"] = _unavailable(found.unavailable)
     return answer(out)
+
+
+def _unavailable(failed: Sequence[MapsrvError]) -> str:
+    """What the answer lacks when a source could not answer (its message names no address)."""
+    said = failed[0].message.split(";")[0]  # "the geocoder is unavailable (no answer within 10 s)"
+    return f"{said}; this answer is from the other sources only, retry shortly for the rest"
 
 
 async def nearest_place(
@@ -235,9 +246,13 @@ async def nearest_place(
     """The address or place at a point (the nearest city when nothing closer is known, or with
     min_population), with its distance."""
     point = check_latlon("point", [lat, lon])
-    place = await tc.places.reverse(point, min_population=min_population)
+    located = await tc.places.locate(point, min_population=min_population)
+    place = located.place
     if place is None:
         raise InvalidInput(
             f"min_population must be at most the biggest city's, got {min_population}; lower it"
         )
-    return answer({"place": {**place.to_json(), "label": tc.places.label(place)}})
+    out: dict[str, Any] = {"place": {**place.to_json(), "label": tc.places.label(place)}}
+    if located.unavailable:
+        out["unavailable"] = _unavailable(located.unavailable)
+    return answer(out)

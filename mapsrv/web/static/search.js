@@ -121,8 +121,9 @@ export function createPlaceSearch(map, options) {
     const places = answer.body && Array.isArray(answer.body.places) ? answer.body.places : [];
     show(places, text);
     const closest = answer.body && Array.isArray(answer.body.suggestions) ? answer.body.suggestions.slice(0, 3) : [];
-    say(places.length ? places.length + (places.length === 1 ? ' place' : ' places') + ' found'
-      : 'No place matches “' + text + '”' + (closest.length ? '. Closest names: ' + closest.join(', ') : ''));
+    const partial = answer.body && typeof answer.body.unavailable === 'string' ? ' (Search: ' + answer.body.unavailable + ')' : '';
+    say((places.length ? places.length + (places.length === 1 ? ' place' : ' places') + ' found'
+      : 'No place matches “' + text + '”' + (closest.length ? '. Closest names: ' + closest.join(', ') : '')) + partial);
     if (places.length && pickWhenShown) pick(0);
     pickWhenShown = false;
   }

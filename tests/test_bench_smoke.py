@@ -16,6 +16,7 @@ import httpx
 import pytest
 import trio
 import trio.testing
+from bench import geocoder_cache, place_context, place_index
 from bench.harness import open_server
 from bench.map_watchers import Latencies, Stream
 from bench.plot import line_chart
@@ -116,6 +117,35 @@ async def test_scenario_runs(name: str) -> None:
             assert run["calls"] > 0 and 0 < run["calls_per_s"] < 100_000, (server, run)
             assert 0 < run["server_cpu_ms_per_call"] < 1000, (server, run)
         assert result["ratio_clients_1"] > 0 and result["ratio_vs_sdk_on_hypercorn_clients_1"] > 0
+
+
+def test_place_index_bench_runs(tmp_path: Any) -> None:
+    # a small extract through the whole bench: import, every kind of search, draws of 20 addresses
+    # (the bench itself fails a draw that does not place every address from the index)
+    out = place_index.run(3000, searches=5, draws=2, keep=tmp_path)
+    check_latencies(out)
+    assert out["built"]["counts"]["address"] == 1800 and out["built"]["index_mb"] > 0, out["built"]
+    assert set(out["index"]) == set(out["tool"]) and len(out["index"]) == 8
+    assert all(t["not_found"] == 0 for t in out["tool"].values()), out["tool"]  # every query has answers
+    assert out["draws"]["draw_addresses"]["n"] == 2
+    again = place_index.run(0, searches=0, draws=1, reuse=tmp_path)  # --index: the kept one again
+    assert again["built"] == out["built"] and again["draws"]["draw_addresses"]["n"] == 1
+
+
+async def test_place_context_bench_runs() -> None:
+    out = await place_context.measure(rounds=2, features=30)
+    check_latencies(out)
+    assert out["names"] == 20 and out["candidates"] > 40 and out["anchors"] > 20, out
+    for where in ("new map", "map of 30 features"):
+        assert set(out[where]) == {"choose", "resolve", "draw"}
+        assert all(isinstance(entry["added_ms"], float) for entry in out[where].values())
+
+
+async def test_geocoder_cache_bench_runs() -> None:
+    # the bench fails a run where a timed lookup was not a cache hit
+    out = await geocoder_cache.measure(cached=12, hits=30)
+    check_latencies(out)
+    assert out["cached"] == 24 and out["search_hit_us"]["n"] == out["reverse_hit_us"]["n"] == 30
 
 
 def test_watchers_read_ids_through_chunked_framing() -> None:

@@ -13,9 +13,18 @@ built-in list). A candidate then loses
 
 Names with one candidate are fixed and anchor the others; each other name takes its best
 candidate, then every name is chosen again against the others' choices until none changes (at
-most five rounds: an itinerary settles in two). Population still speaks: 1 in log10 is a factor of
-10 in people against a factor of ~10 in distance, so London beside New York is still England's.
-The weights were set on the itineraries of tests/places/test_context.py.
+most five rounds: an itinerary settles in two). Where that ends depends on where it starts:
+"Barcelona, Valencia" from the priors alone (Barcelona, Spain; Valencia, Venezuela) settled in
+Venezuela, and with the names the other way round in Spain. So a call of two to eight such names
+also starts from each of a few other regions (up to four, each a rival candidate of a name, none
+within 200 km of another; all names gathered around it) and keeps the ending whose names' scores
+sum highest, whatever their order: Barcelona and Valencia in Spain (13.34 against 13.22), Portland
+and Bangor in Maine. A call of more such names starts from the priors alone (its cost grows with
+the square of the names; tests/bench/place_context.py). Population still speaks: 1 in log10 is
+a factor of 10 in people against a factor of ~10 in distance, so London beside New York is still
+England's, and Santiago beside Vigo is still Chile's (Santiago de Compostela, 100,000 people, is
+"Santiago" only by an alternate name). The weights were set on the itineraries of
+tests/places/test_context.py.
 """
 
 from __future__ import annotations
@@ -33,11 +42,13 @@ REACH_KM = 200.0  # distances to the call's other places are counted in these
 HINT_KM = 50.0  # ... and to a hint's place in these
 HINT_WEIGHT = 3.0
 DISTRICT = 1.0
-CLOSE = 0.3  # priors closer than this (a factor of 2 in people) and nothing else to go by: ask
+CLOSE = 0.3  # priors closer than this (a factor of 2; a district's less 1), nothing else to go by: ask
 ALTERNATIVES = 3  # other places listed for a shared name
 RIVAL = 1.5  # ... at most this far below the chosen one's prior (a factor of ~30 in people)
 FAR = 2.0  # ... and its score, context counted: Madrid, Colombia beside Lisbon is no rival
 _ROUNDS = 5
+_SEEDS = 4  # regions a call's names are also gathered around, at most (besides the priors' own)
+_SEEDED = 8  # ... in calls of at most this many open names (tests/bench/place_context.py: 20 names)
 _EARTH_KM = 6_371.0088
 _SAME_KM = 1.0  # two candidates closer than this are one place (two sources of the same city)
 
@@ -63,9 +74,11 @@ class Context:
 @dataclass(frozen=True)
 class Choice:
     """The place a name was taken to mean, and why: ``"only"`` (the one place of that name),
-    ``"hint"`` (its hint or ``near``), ``"context"`` (the call's other places or the map changed
-    the choice the prior alone would make), ``"largest"`` (the prior alone). ``close``: nothing
-    decided between candidates whose priors are close (the client may be asked)."""
+    ``"hint"`` (the place its hint names, "Salamanca, Madrid", or ``near``), ``"context"`` (the
+    call's other places or the map changed the choice the prior alone would make), ``"largest"``
+    (the prior alone; a hint that names a state, region or country only kept its places out of the
+    candidates). ``close``: nothing decided between candidates whose priors are close (the client
+    may be asked)."""
 
     place: Place
     why: str
@@ -80,28 +93,90 @@ def choose(named: Mapping[str, Sequence[Candidate]], context: Context = Context(
     units = {n: [_unit(c.place) for c in named[n]] for n in names}
     base = {n: [_base(c, u) for c, u in zip(named[n], units[n], strict=True)] for n in names}
     anchors = [_unit_of(p) for p in context.anchors]
-    picked = {n: max(range(len(base[n])), key=base[n].__getitem__) for n in names}
     open_names = [n for n in names if len(named[n]) > 1]
-    scores = {n: list(base[n]) for n in names}
-    for _ in range(_ROUNDS):
-        changed = False
-        for n in open_names:
-            others = anchors + [units[m][picked[m]] for m in names if m != n]
-            if not others:
-                continue
-            scores[n] = [
-                b - math.log10(1 + _nearest_km(u, others) / REACH_KM)
-                for b, u in zip(base[n], units[n], strict=True)
-            ]
-            best = max(range(len(scores[n])), key=scores[n].__getitem__)
-            changed |= best != picked[n]
-            picked[n] = best
-        if not changed:
-            break
+    fixed = anchors + [units[n][0] for n in names if len(named[n]) == 1]
+    # each candidate's distance to the nearest point no choice moves: the same in every round
+    settled = {n: [_nearest_km(u, fixed) if fixed else math.inf for u in units[n]] for n in open_names}
+    game = _Game(open_names, units, base, settled)
+    best: tuple[float, dict[str, int], dict[str, list[float]]] | None = None
+    for start in game.starts():
+        picked, scores = game.settle(start)
+        total = sum(scores[n][picked[n]] for n in open_names)
+        if best is None or total > best[0] + 1e-9:  # a tie keeps the earlier: the priors' own start
+            best = (total, picked, scores)
+    picked, scores = (best[1], best[2]) if best is not None else ({}, {})
+    picked.update({n: 0 for n in names if n not in picked})
+    scores.update({n: list(base[n]) for n in names if n not in scores})
     return {
         n: _choice(named[n], base[n], scores[n], picked[n], units[n], bool(anchors) or len(names) > 1)
         for n in names
     }
+
+
+_Unit = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class _Game:
+    """The open names (more than one candidate each), their candidates' points and base scores, and
+    each candidate's distance to the nearest fixed point (inf: none)."""
+
+    names: list[str]
+    units: dict[str, list[_Unit]]
+    base: dict[str, list[float]]
+    settled: dict[str, list[float]]
+
+    def starts(self) -> list[dict[str, int]]:
+        """The priors' own choice, then the call's names gathered around each of a few other
+        regions: a candidate of an open name, rival to its name's best, not near an earlier one's."""
+        first = {n: _argmax(self.base[n]) for n in self.names}
+        starts = [first]
+        if not 2 <= len(self.names) <= _SEEDED:
+            # one open name: a pass against the fixed points is its best; many: the cost (docstring)
+            return starts
+        seeds: list[tuple[float, _Unit]] = []
+        for n in self.names:
+            top = max(self.base[n])
+            seeds += [(b, u) for b, u in zip(self.base[n], self.units[n], strict=True) if b >= top - RIVAL]
+        seeds.sort(key=lambda s: -s[0])
+        points: list[_Unit] = []
+        for _, seed in seeds:
+            if len(points) == _SEEDS:
+                break
+            if points and _nearest_km(seed, points) < REACH_KM:
+                continue
+            points.append(seed)
+            start = {n: _argmax(self._scores(n, [seed])) for n in self.names}
+            if start not in starts:
+                starts.append(start)
+        return starts
+
+    def settle(self, picked: dict[str, int]) -> tuple[dict[str, int], dict[str, list[float]]]:
+        """Every open name chosen again against the others' choices until none changes."""
+        picked = dict(picked)
+        scores = {n: list(self.base[n]) for n in self.names}
+        for _ in range(_ROUNDS):
+            changed = False
+            for n in self.names:
+                others = [self.units[m][picked[m]] for m in self.names if m != n]
+                scores[n] = self._scores(n, others)
+                best = _argmax(scores[n])
+                changed |= best != picked[n]
+                picked[n] = best
+            if not changed:
+                break
+        return picked, scores
+
+    def _scores(self, n: str, others: list[_Unit]) -> list[float]:
+        out = []
+        for b, u, near in zip(self.base[n], self.units[n], self.settled[n], strict=True):
+            km = min(near, _nearest_km(u, others)) if others else near
+            out.append(b if math.isinf(km) else b - math.log10(1 + km / REACH_KM))
+        return out
+
+
+def _argmax(values: list[float]) -> int:
+    return max(range(len(values)), key=values.__getitem__)
 
 
 def _choice(
@@ -135,14 +210,15 @@ def _choice(
         why = "context"
     else:
         why = "largest"
+    # a district marked down is no close rival: "Salamanca, Spain" is the city, not a question
     rivals = [
-        c.prior for i, c in enumerate(candidates) if i != picked and _km(units[i], units[picked]) >= _SAME_KM
+        base[i] for i in range(len(candidates)) if i != picked and _km(units[i], units[picked]) >= _SAME_KM
     ]
     close = (
         not had_context
         and candidates[picked].hint is None
         and bool(rivals)
-        and candidates[picked].prior - max(rivals) < CLOSE
+        and base[picked] - max(rivals) < CLOSE
     )
     return Choice(place, why, close, tuple(alternatives), ranked)
 

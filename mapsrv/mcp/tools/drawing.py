@@ -130,10 +130,12 @@ async def _read_items(
     tc: ToolContext, items: list[Any], places: Resolver, layer: str | None, map_id: str | None
 ) -> tuple[list[Feature], list[RouteDrawing]]:
     """The items' features, routes as straight lines for now; a route's stop that a marker
-    already stands on (on the map, or drawn earlier in this call) is that marker."""
+    already stands on (on the map, or anywhere in this call, before or after the route) is that
+    marker."""
     features: list[Feature] = []
     drawings: list[RouteDrawing] = []
     markers: Markers | None = None
+    stops: set[int] = set()  # stop markers this call made, which a marker item later stands for
     if any(isinstance(raw, dict) and raw.get("type") == "route" for raw in items):
         on_map = (await tc.entry(map_id)).state.features.values() if map_id is not None else ()
         markers = Markers(f for f in on_map if f.type == "marker")
@@ -144,6 +146,11 @@ async def _read_items(
             continue
         if raw.get("type") != "route":
             for feature in drawn:
+                twin = markers.find(feature.coords) if feature.type == "marker" else None
+                if isinstance(twin, int) and twin in stops:
+                    features[twin] = feature  # a route's stop drawn earlier in this call: this is it
+                    stops.discard(twin)
+                    continue
                 if feature.type == "marker":
                     markers.add(feature.coords, len(features))
                 features.append(feature)
@@ -155,6 +162,7 @@ async def _read_items(
             if twin is None:
                 twin = len(features)
                 markers.add(stop.coords, twin)
+                stops.add(twin)
                 features.append(stop)
             drawing.stops.append(twin)
         drawings.append(drawing)

@@ -40,7 +40,7 @@ def _named(missing: PlaceNotFound, field: str, also: str = "") -> PlaceNotFound:
     return found
 
 
-_ANCHORS = 200  # points of a map a call's names are ranked near, at most (a sample of a big map)
+_ANCHORS = 100  # points of a map a call's names are ranked near, at most (a sample of a big map)
 
 
 def map_anchors(state: MapState) -> Context:
@@ -54,10 +54,16 @@ def map_anchors(state: MapState) -> Context:
         points.append(((south + north) / 2, (west + east) / 2))
     features = list(state.features.values())
     step = max(1, len(features) // _ANCHORS)
+    cells: set[tuple[int, int]] = set()
     for feature in features[::step]:
         coords = feature.points()
         if coords:
-            points.append(coords[len(coords) // 2])
+            point = coords[len(coords) // 2]
+            # one point per ~10 km cell: a city's many features rank a name as one point does
+            cell = (round(point[0] * 10), round(point[1] * 10))
+            if cell not in cells:
+                cells.add(cell)
+                points.append(point)
     return Context(tuple(points))
 
 

@@ -52,7 +52,7 @@ class Reading:
 
     def admits_any(self, place: Place) -> bool:
         """For another source's places, whose regions are not GeoNames' codes: the country only."""
-        countries = {self.country} | {iso for iso, _ in self.regions} - {None}
+        countries = {iso for iso in (self.country, *(iso for iso, _ in self.regions)) if iso}
         return not countries or not place.country_code or place.country_code in countries
 
 

@@ -17,7 +17,7 @@ import trio
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.places.context import Candidate, Choice, Context, choose
-from mapsrv.places.hints import Reading, builtin_candidates, district_of, prior, read_name, region_label
+from mapsrv.places.hints import builtin_candidates, district_of, prior, read_name, region_label
 from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
 from mapsrv.places.nominatim import NominatimGeocoder, identify
@@ -135,7 +135,7 @@ class PlaceService:
             for source in self.sources:
                 if source.name == "geocoder" and found:
                     continue  # the network only for what the local sources do not know exactly
-                answers = [p for p in await source.search(asked) if _admitted(reading, p)]
+                answers = [p for p in await source.search(asked) if reading.admits_any(p)]
                 found += [_candidate(index, p, hint) for p in answers if p.match in _EXACT]
                 fuzzy += [_candidate(index, p, hint) for p in answers if p.match not in _EXACT]
             if found:
@@ -222,15 +222,6 @@ class Resolution:
 
     choices: dict[str, Choice] = field(default_factory=dict)
     missing: dict[str, InvalidInput | PlaceNotFound] = field(default_factory=dict)
-
-
-def _admitted(reading: Reading, place: Place) -> bool:
-    """Whether another source's ``place`` may be what ``reading`` names: in the country it (or its
-    region) gives, or anywhere when it gives none. ``Reading.admits_any`` in hints.py means this,
-    but its ``{country} | regions - {None}`` keeps None (``-`` binds first), so a name with no
-    country admitted only places of no country: every address and poi of an extract was dropped."""
-    countries = {iso for iso in (reading.country, *(iso for iso, _ in reading.regions)) if iso}
-    return not countries or not place.country_code or place.country_code in countries
 
 
 def _candidate(index: Gazetteer, place: Place, hint: LatLon | None) -> Candidate:

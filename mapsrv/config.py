@@ -186,6 +186,13 @@ class Config:
         repr=False,
         metadata=_help("this server's client secret at the issuer (none: a public client)"),
     )
+    oidc_leeway: float = field(
+        default=30 * SECONDS,
+        metadata=_help(
+            "how far the issuer's clock may be from this server's when checking a token's exp, iat and"
+            " nbf (0 to 600 seconds)"
+        ),
+    )
     max_mcp_sessions: int = field(
         default=1000, metadata=_help("most open MCP sessions (Streamable HTTP and SSE each)")
     )
@@ -301,6 +308,7 @@ class Config:
         check_range(self, "max_file_size", 1 * KIB, 1024 * MIB)
         check_range(self, "drain_delay", 0, 3600)
         check_range(self, "drain_spread", 0, 3600)
+        check_range(self, "oidc_leeway", 0, 10 * MINUTES)
         rates = (
             "rate_maps",
             "rate_maps_global",

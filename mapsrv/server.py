@@ -117,6 +117,8 @@ async def serve(
         await nursery.start(hub.serve_heartbeats, config.heartbeat_interval)
         await nursery.start(hub.serve_presence)
         await nursery.start(mcp.serve)
+        if mcp.issuer is not None:  # a typo in --oidc-issuer, or an issuer down, is logged now
+            nursery.start_soon(mcp.issuer.discover)
         server = Server(
             config=config,
             hub=hub,

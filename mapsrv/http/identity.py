@@ -16,10 +16,15 @@ from mapsrv.errors import InvalidInput
 from mapsrv.http.tokens import PERSON_PREFIX
 
 __all__ = [
+    "EMAIL_COOKIE",
     "NAME_COOKIE",
     "USER_COOKIE",
     "ApiKeys",
     "ClientIdentity",
+    "clean_email",
+    "cleared_cookie_header",
+    "email_cookie_header",
+    "email_from_cookies",
     "name_cookie_header",
     "name_from_cookies",
     "user_cookie_header",
@@ -28,6 +33,8 @@ __all__ = [
 
 USER_COOKIE = "mapsrv_user"
 NAME_COOKIE = "mapsrv_name"  # the display name a person chose (mapsrv.core.changes.clean_name)
+EMAIL_COOKIE = "mapsrv_email"  # a signed-in person's email, from their provider (the header says it)
+MAX_EMAIL = 254  # RFC 5321's longest path
 
 
 def user_from_cookies(cookie_header: str | None) -> str | None:
@@ -48,21 +55,48 @@ def user_cookie_header(user: str, *, secure: bool) -> str:
     return f"{USER_COOKIE}={user}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{flags}"
 
 
+def _cookie(cookie_header: str | None, name: str) -> str | None:
+    if not cookie_header or name not in cookie_header:
+        return None
+    try:
+        morsel = SimpleCookie(cookie_header).get(name)
+    except CookieError:
+        return None
+    return None if morsel is None else unquote(morsel.value)
+
+
 def name_from_cookies(cookie_header: str | None) -> str | None:
     """The display name this browser chose, as it was cleaned when set (cleaned again: a cookie
     is the client's to change)."""
-    if not cookie_header or NAME_COOKIE not in cookie_header:
+    value = _cookie(cookie_header, NAME_COOKIE)
+    if value is None:
         return None
     try:
-        morsel = SimpleCookie(cookie_header).get(NAME_COOKIE)
-    except CookieError:
-        return None
-    if morsel is None:
-        return None
-    try:
-        return clean_name(unquote(morsel.value))
+        return clean_name(value)
     except InvalidInput:
         return None
+
+
+def clean_email(text: object) -> str | None:
+    """An address as a provider gave it, if it looks like one: printable, no spaces, one ``@``."""
+    if not isinstance(text, str) or not 3 <= len(text) <= MAX_EMAIL or text.count("@") != 1:
+        return None
+    return text if text.isprintable() and not any(c.isspace() for c in text) else None
+
+
+def email_from_cookies(cookie_header: str | None) -> str | None:
+    return clean_email(_cookie(cookie_header, EMAIL_COOKIE))
+
+
+def email_cookie_header(email: str, *, secure: bool) -> str:
+    flags = "; Secure" if secure else ""
+    return f"{EMAIL_COOKIE}={quote(email, safe='@')}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{flags}"
+
+
+def cleared_cookie_header(name: str, *, secure: bool, path: str = "/") -> str:
+    """The header that makes a browser forget cookie ``name`` (set at ``path``)."""
+    flags = "; Secure" if secure else ""
+    return f"{name}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Lax{flags}"
 
 
 def name_cookie_header(name: str, *, secure: bool) -> str:

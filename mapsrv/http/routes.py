@@ -96,6 +96,7 @@ ROUTES: tuple[Route, ...] = (
     _route("/login", r"/login", Family.WEB),
     _route("/auth/callback", r"/auth/callback", Family.WEB),
     _route("/logout", r"/logout", Family.WEB, origin_checked=True),
+    _route("/signed-out", r"/signed-out", Family.WEB),  # where the issuer sends them after sign-out
     _route("/me", r"/me", Family.WEB),
     _route("/maps", r"/maps", Family.WEB),
     _route("/maps.json", r"/maps\.json", Family.WEB),

@@ -11,9 +11,16 @@ The issuer's metadata (OpenID discovery, else RFC 8414) and keys are fetched on 
 kept: a token signed with a key id not seen yet refetches the keys (the issuer rotated them), at
 most once per ``REFETCH_S``, so a stream of made-up key ids cannot make mapsrv hammer the issuer;
 the keys are refetched anyway after ``KEYS_TTL_S``. A token already checked is remembered until it
-expires (at most ``CACHE_SIZE`` of them), so a session's every request costs a dictionary lookup.
+expires (at most ``CACHE_SIZE`` of them, each for the one resource it was checked for), so a
+session's every request costs a dictionary lookup; past its ``exp`` (and the leeway) it is refused.
 ``/.well-known/oauth-protected-resource/mcp`` (RFC 9728) tells clients where to get tokens; a
-request without a valid one gets 401 with ``WWW-Authenticate: Bearer resource_metadata=...``.
+request without a token gets 401 with ``WWW-Authenticate: Bearer resource_metadata=...`` and no
+error code (RFC 6750 section 3.1), one with a bad token ``error="invalid_token"``, one with too
+few scopes 403 ``error="insufficient_scope"`` and the ``scope`` it needs.
+
+The resource is a ``Resource``: which of mapsrv's names it is (the host the client used, or the
+public URL) is decided by ``mapsrv.mcp.authorization``; a token is accepted only for the resource
+its ``aud`` names (RFC 8707), never for another name of the same server.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ __all__ = [
     "Grant",
     "Issuer",
     "IssuerUnreachable",
+    "Resource",
     "TokenRefused",
     "bearer_challenge",
     "is_person",
@@ -61,19 +69,21 @@ REFETCH_S = 30.0  # at most one key refetch per this long for an unknown key id
 KEYS_TTL_S = 3600.0  # the keys are fetched again after this long, rotation or not
 FETCH_TIMEOUT_S = 5.0  # for the issuer's metadata or keys, in all
 RETRY_S = 5.0  # after a failed fetch, the issuer counts as down for this long
+DISCOVERY_MAX_DELAY_S = 300.0  # the longest wait between tries of the discovery at start
 CACHE_SIZE = 4096  # tokens already checked, kept until they expire
 MAX_TOKEN = 16 * 1024  # longer is not a token
 
 
 class TokenRefused(MapsrvError):
-    """No usable token: 401 (``invalid_token``) or 403 (``insufficient_scope``), each with the
-    ``WWW-Authenticate`` challenge that tells the client what to do."""
+    """No usable token: 401 (no token: no error code; a bad one: ``invalid_token``) or 403
+    (``insufficient_scope``), each with the ``WWW-Authenticate`` challenge that tells the client
+    what to do."""
 
     status = 401
     jsonrpc_code = -32001
     code = "unauthorized"
 
-    def __init__(self, message: str, *, metadata_url: str, error: str = "invalid_token") -> None:
+    def __init__(self, message: str, *, metadata_url: str, error: str | None = "invalid_token") -> None:
         super().__init__(message)
         self.error = error
         self.metadata_url = metadata_url
@@ -93,13 +103,14 @@ class IssuerUnreachable(Unavailable):
 
 def bearer_challenge(metadata_url: str, error: str | None = None, description: str | None = None) -> str:
     """The ``WWW-Authenticate`` value (RFC 6750 and RFC 9728): where the resource's metadata is,
-    and why this request was refused."""
+    the scopes it takes, and why this request was refused. Without ``error`` (the request sent no
+    token) there is no error information at all (RFC 6750 section 3.1), only the scope hint the MCP
+    spec asks for."""
     parts = [f'resource_metadata="{metadata_url}"']
     if error:
         parts.append(f'error="{error}"')
-        if error == "insufficient_scope":
-            parts.append(f'scope="{" ".join(SCOPES)}"')
-    if description:
+    parts.append(f'scope="{" ".join(SCOPES)}"')  # what a token needs here: both, to read and write
+    if error and description:
         parts.append('error_description="' + description.replace("\\", "").replace('"', "'")[:200] + '"')
     return "Bearer " + ", ".join(parts)
 
@@ -113,6 +124,18 @@ def resource_metadata(resource: str, issuer: str) -> dict[str, Any]:
         "bearer_methods_supported": ["header"],
         "resource_name": "mapsrv",
     }
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One name of mapsrv's MCP endpoint as a protected resource: its URL (what a token's ``aud``
+    must be) and where its RFC 9728 metadata is (what a challenge points to)."""
+
+    url: str
+    metadata_url: str
+
+    def refuse(self, message: str, error: str | None = "invalid_token") -> TokenRefused:
+        return TokenRefused(message, metadata_url=self.metadata_url, error=error)
 
 
 PERSON_PREFIX = "oidc:"
@@ -138,6 +161,7 @@ class Grant:
     client_id: str  # the OAuth client the person authorized (azp or client_id), if the token says
     name: str  # the person's name if the token carries one
     expires_at: float
+    client_name: str = ""  # the client's name as the person approved it (``client_name``), if any
 
     @property
     def can_write(self) -> bool:
@@ -158,11 +182,12 @@ def _scopes(claims: dict[str, Any]) -> frozenset[str]:
 
 class Issuer:
     """One OpenID Connect issuer: its metadata (OpenID discovery, else RFC 8414) and its signing
-    keys, fetched on first use and kept (see the module's docstring). MCP's token checks and the
-    people's sign-in (``mapsrv.web.signin``) share one."""
+    keys, fetched on first use and kept (see the module's docstring), or at start by ``discover``.
+    MCP's token checks and the people's sign-in (``mapsrv.web.signin``) share one."""
 
-    def __init__(self, url: str, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, url: str, *, http: httpx.AsyncClient | None = None, leeway: float = LEEWAY_S) -> None:
         self.url = url.rstrip("/")
+        self.leeway = leeway  # seconds of clock difference allowed on exp, iat, nbf (--oidc-leeway)
         self._http = http
         self._metadata: dict[str, Any] | None = None
         self._keys: dict[str, jwt.PyJWK] = {}
@@ -275,90 +300,123 @@ class Issuer:
             raise IssuerUnreachable(f"the issuer's {url} is not a JSON object")
         return body
 
+    async def discover(
+        self, *, first_delay: float = RETRY_S, max_delay: float = DISCOVERY_MAX_DELAY_S
+    ) -> None:
+        """Fetch the metadata and keys now (``mapsrv serve`` runs this at start), so that a typo in
+        ``--oidc-issuer`` or an issuer that is down shows in the log at once, not as a 503 at the
+        first sign-in. Each failure logs a warning and is tried again, the wait doubling from
+        ``first_delay`` to ``max_delay``; returns once both are had."""
+        delay = first_delay
+        while True:
+            try:
+                with trio.fail_after(FETCH_TIMEOUT_S):
+                    metadata = await self._discover()
+                self._metadata, self._down_until = metadata, float("-inf")
+                await self._fetch_keys(time.monotonic())
+            except (IssuerUnreachable, trio.TooSlowError) as exc:
+                reason = str(exc) or f"the issuer {self.url} did not answer within {FETCH_TIMEOUT_S:g} s"
+                log.warning(
+                    "OpenID issuer %s cannot be used (%s): sign-in and MCP tokens fail until it can;"
+                    " trying again in %g s",
+                    self.url,
+                    reason,
+                    delay,
+                )
+            else:
+                log.info("OpenID issuer %s: metadata and %d signing keys fetched", self.url, len(self._keys))
+                return
+            await trio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
 
 class AccessTokens:
-    """Checks access tokens for ``resource`` from ``issuer`` (see the module's docstring)."""
+    """Checks access tokens from ``issuer``, each for the ``Resource`` it is presented to (see the
+    module's docstring). ``clock`` is the wall clock tokens' ``exp`` is read against."""
 
-    def __init__(self, issuer: Issuer, resource: str, metadata_url: str) -> None:
+    def __init__(self, issuer: Issuer, *, clock: Callable[[], float] = time.time) -> None:
         self.issuer = issuer
-        self.resource = resource
-        self.metadata_url = metadata_url
+        self._clock = clock
         self._checked: OrderedDict[bytes, Grant] = OrderedDict()
 
-    def refuse(self, message: str, error: str = "invalid_token") -> TokenRefused:
-        return TokenRefused(message, metadata_url=self.metadata_url, error=error)
-
-    async def check(self, token: str | None) -> Grant:
-        """The grant of a valid token for this resource, else ``TokenRefused`` saying why."""
+    async def check(self, token: str | None, resource: Resource) -> Grant:
+        """The grant of a valid token for ``resource``, else ``TokenRefused`` saying why."""
         if not token:
-            raise self.refuse("this server needs an access token: send Authorization: Bearer <token>")
+            raise resource.refuse(
+                "this server needs an access token: send Authorization: Bearer <token>", error=None
+            )
         if len(token) > MAX_TOKEN:
-            raise self.refuse("the access token is too long to be one")
-        digest = hashlib.sha256(token.encode()).digest()
+            raise resource.refuse("the access token is too long to be one")
+        # A grant is remembered for the resource it was checked for: the same token presented to
+        # another name of this server is checked again (and refused: its audience is the other).
+        digest = hashlib.sha256(resource.url.encode() + b"\0" + token.encode()).digest()
         known = self._checked.get(digest)
-        now = time.time()
         if known is not None:
-            if known.expires_at + LEEWAY_S > now:
+            if known.expires_at + self.issuer.leeway > self._clock():
                 self._checked.move_to_end(digest)
                 return known
             del self._checked[digest]
-            raise self.refuse("the access token expired: get a new one")
-        grant = await self._verify(token)
+            raise resource.refuse("the access token expired: get a new one")
+        grant = await self._verify(token, resource)
         self._checked[digest] = grant
         while len(self._checked) > CACHE_SIZE:
             self._checked.popitem(last=False)
         return grant
 
-    async def _verify(self, token: str) -> Grant:
+    async def _verify(self, token: str, resource: Resource) -> Grant:
+        refuse = resource.refuse
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise self.refuse("the access token is not a JWT") from None
+            raise refuse("the access token is not a JWT") from None
         alg = header.get("alg")
         if alg not in ALGORITHMS:
-            raise self.refuse(f"the access token's algorithm {alg!r} is not accepted") from None
+            raise refuse(f"the access token's algorithm {alg!r} is not accepted") from None
         key = await self.issuer.key(header.get("kid"))
         if key is None:
-            raise self.refuse("the access token is signed by a key the issuer does not publish")
+            raise refuse("the access token is signed by a key the issuer does not publish")
         try:
             claims = jwt.decode(
                 token,
                 key=key.key,
                 algorithms=[alg],
-                audience=self.resource,
+                audience=resource.url,
                 issuer=await self.issuer.identifier(),
-                leeway=LEEWAY_S,
+                leeway=self.issuer.leeway,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
         except jwt.ExpiredSignatureError:
-            raise self.refuse("the access token expired: get a new one") from None
+            raise refuse("the access token expired: get a new one") from None
         except jwt.InvalidAudienceError:
-            raise self.refuse(
-                f"the access token is for another resource: its audience must be {self.resource}"
+            raise refuse(
+                f"the access token is for another resource: its audience must be {resource.url}"
             ) from None
         except jwt.InvalidIssuerError:
-            raise self.refuse(
+            raise refuse(
                 f"the access token comes from another issuer: this server trusts {self.issuer.url}"
             ) from None
         except jwt.InvalidSignatureError:
-            raise self.refuse("the access token's signature does not verify with the issuer's keys") from None
+            raise refuse("the access token's signature does not verify with the issuer's keys") from None
         except jwt.MissingRequiredClaimError as exc:
-            raise self.refuse(f"the access token has no {exc.claim!r} claim") from None
+            raise refuse(f"the access token has no {exc.claim!r} claim") from None
         except jwt.PyJWTError as exc:
-            raise self.refuse(f"the access token is not valid: {exc}") from None
+            raise refuse(f"the access token is not valid: {exc}") from None
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
-            raise self.refuse("the access token names nobody (sub)")
+            raise refuse("the access token names nobody (sub)")
         scopes = _scopes(claims)
         if READ not in scopes and WRITE not in scopes:
-            raise self.refuse(f"the access token grants neither {READ} nor {WRITE}", "insufficient_scope")
-        client = claims.get("azp") or claims.get("client_id") or ""
-        name = claims.get("name") or claims.get("preferred_username") or ""
+            raise refuse(f"the access token grants neither {READ} nor {WRITE}", "insufficient_scope")
         return Grant(
             principal=principal_of(subject),
             subject=subject,
             scopes=scopes,
-            client_id=client if isinstance(client, str) else "",
-            name=name if isinstance(name, str) else "",
+            client_id=_text(claims.get("azp") or claims.get("client_id")),
+            name=_text(claims.get("name") or claims.get("preferred_username")),
+            client_name=_text(claims.get("client_name")),
             expires_at=float(claims["exp"]),
         )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -9,6 +9,13 @@ and never shown.
 - The 2026-07-28 protocol has no sessions: each request stands alone, so the agent is what the
   request presents: its API key, its client address and its client name. Two agents with the same
   client name behind one key (or one address, without keys) are one agent to undo.
+
+**The name.** ``clientInfo.name`` is whatever the client says it is. An access token says which
+client the person approved (``client_name`` where the issuer adds it, else ``azp``/``client_id``),
+and that name is always shown: "Claude (via Claude Desktop) for Ana Lima", "my-script (via client
+3f2a9c1e0b7d…) for Ana Lima". When the two agree it is said once; without a token (an API key,
+stdio, no issuer) the self-reported name stands alone, as before. The self-reported part is what is
+cut when the whole is too long, so a long made-up name can never push the approved one out.
 """
 
 from __future__ import annotations
@@ -16,15 +23,17 @@ from __future__ import annotations
 import json
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.server.context import ServerRequestContext
 from starlette.requests import Request
 
-from mapsrv.core.changes import Actor, agent_actor
+from mapsrv.core.changes import MAX_ACTOR_NAME, Actor, agent_actor
 from mapsrv.http.identity import ApiKeys, ClientIdentity
+from mapsrv.http.tokens import Grant
 from mapsrv.mcp.sdk import connection_of
 
-__all__ = ["GRANT", "agent_of", "client_of", "in_session", "request_principal"]
+__all__ = ["GRANT", "agent_name", "agent_of", "client_of", "in_session", "request_principal"]
 
 _PROCESS_SECRET = secrets.token_hex(16)  # stdio: the one client of this process
 _SECRET_KEY = "mapsrv.agent"
@@ -38,6 +47,7 @@ def agent_of(ctx: ServerRequestContext[Any, Any], principal: str | None, clients
         return agent_actor(name, _PROCESS_SECRET)
     grant = request.scope.get(GRANT)
     person = grant.name if grant is not None else None  # the person its access token acts for
+    name = agent_name(name, grant, person)
     connection = connection_of(ctx)
     if not connection.has_standalone_channel:  # a 2026-07-28 request: no session to key on
         peer = request.client.host if request.client else ""
@@ -45,6 +55,34 @@ def agent_of(ctx: ServerRequestContext[Any, Any], principal: str | None, clients
         return agent_actor(name, json.dumps(["request", principal, client, name]), person)
     secret = connection.state.setdefault(_SECRET_KEY, secrets.token_hex(16))
     return agent_actor(name, str(secret), person)
+
+
+def agent_name(reported: str | None, grant: Grant | None, person: str | None = None) -> str | None:
+    """The agent's name: what the client calls itself, and the client the person approved when
+    its token names one (see the module's docstring). ``person`` is how much of the room the
+    person's name takes ("... for Ana Lima")."""
+    approved = (grant.client_name or _short_client_id(grant.client_id)) if grant is not None else ""
+    approved = " ".join(approved.split())
+    said = " ".join((reported or "").split())
+    if not approved:
+        return reported
+    if not said or said.casefold() == approved.casefold():
+        return approved
+    via = f" (via {approved})"
+    room = MAX_ACTOR_NAME - len(via) - (len(" for " + person) if person else 0)
+    return said[: max(room, 0)] + via if room >= 8 else approved
+
+
+def _short_client_id(client_id: str) -> str:
+    """A client id as a person can read it: a URL id (a client ID metadata document) by its host;
+    an opaque one (dynamic registration's are 40 characters and more) by its start."""
+    if not client_id:
+        return ""
+    if client_id.startswith(("https://", "http://")):
+        host = urlsplit(client_id).hostname
+        if host:
+            return host
+    return f"client {client_id[:12]}…" if len(client_id) > 16 else f"client {client_id}"
 
 
 def in_session(ctx: ServerRequestContext[Any, Any]) -> bool:

@@ -3,16 +3,15 @@ eras), legacy HTTP+SSE at ``/sse`` + ``/messages/``, and stdio.
 
 The SDK's own transports do the protocol work; this module mounts them as raw ASGI handlers (never
 through ``MCPServer.run``, which would start asyncio and uvicorn) and adds what a shared service
-needs in front of them: API keys (sessions bound to the key that opened them), the session rules
-of ``mapsrv.mcp.sessions`` (quotas, fast expiry of unanswered sessions, SSE idle timeout), a cap on
-legacy SSE sessions, and a ``Retry-After`` on 503s. Each caller's writes are its agent's
-(``agents``); ``map://`` resources can be watched (``subscriptions``); the live map is an
-MCP App (``apps``).
+needs in front of them: API keys and access tokens (``authorization``; sessions bound to whoever
+opened them), the session rules of ``mapsrv.mcp.sessions`` (quotas, fast expiry of unanswered
+sessions, SSE idle timeout), a cap on legacy SSE sessions, and a ``Retry-After`` on 503s. Each
+caller's writes are its agent's (``agents``); ``map://`` resources can be watched
+(``subscriptions``); the live map is an MCP App (``apps``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -37,12 +36,13 @@ from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.http.identity import ApiKeys, ClientIdentity
 from mapsrv.http.responses import send_error
 from mapsrv.http.routes import Family, lookup
-from mapsrv.http.tokens import AccessTokens, Issuer, IssuerUnreachable, TokenRefused, resource_metadata
+from mapsrv.http.tokens import Issuer, IssuerUnreachable, TokenRefused
 from mapsrv.http.types import Message, Receive, Scope, Send, header
 from mapsrv.hub import MapEntry, MapHub
 from mapsrv.image.service import MapImages
-from mapsrv.mcp.agents import GRANT, agent_of, client_of, in_session, request_principal
+from mapsrv.mcp.agents import agent_of, client_of, in_session, request_principal
 from mapsrv.mcp.apps import map_app
+from mapsrv.mcp.authorization import McpAuthorization
 from mapsrv.mcp.errors import json_rpc_errors
 from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
 from mapsrv.mcp.sessions import (
@@ -55,7 +55,7 @@ from mapsrv.mcp.sessions import (
     json_rpc_failed,
 )
 from mapsrv.mcp.subscriptions import MapWatchers, SubscriptionStatistics
-from mapsrv.mcp.tools import INSTRUCTIONS, WRITE_TOOLS, ToolContext, register_resources, sdk_tools
+from mapsrv.mcp.tools import INSTRUCTIONS, ToolContext, register_resources, sdk_tools
 from mapsrv.mcp.tools.asking import asker_of
 from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
@@ -181,9 +181,11 @@ class McpEndpoints:
         self.config = config
         self.hub, self.base_url = hub, base_url
         self.keys = ApiKeys(config.api_keys)
-        self._tokens: AccessTokens | None = None
         # the OpenID provider: MCP's access tokens and the people's sign-in (mapsrv.web.signin)
-        self.issuer = Issuer(config.oidc_issuer) if config.oidc_issuer else None
+        self.issuer = Issuer(config.oidc_issuer, leeway=config.oidc_leeway) if config.oidc_issuer else None
+        self.authorization = (
+            McpAuthorization(config, self.issuer, self.keys, base_url) if self.issuer is not None else None
+        )
         self.images = MapImages(config.tile_url)  # the map as an image: the tool's and the web's
         self.router = router  # routes along the roads (``--router``), when there is one
         self.places = places or PlaceService()  # the one resolver of names (the tools', the page's)
@@ -259,70 +261,18 @@ class McpEndpoints:
     def handles(self, path: str) -> bool:
         return lookup(path).route.family.is_mcp
 
-    def resource_url(self) -> str:
-        """This server's MCP endpoint: the resource its access tokens must name (``aud``)."""
-        return self.base_url().rstrip("/") + "/mcp"
-
-    def resource_metadata_url(self) -> str:
-        """Where RFC 9728 metadata for the resource is (``mapsrv.web`` serves it)."""
-        return self.base_url().rstrip("/") + "/.well-known/oauth-protected-resource/mcp"
-
-    @property
-    def tokens(self) -> AccessTokens | None:
-        """The access token checks, with an issuer configured (made on first use: the resource's
-        URL is known once the server listens)."""
-        if self.issuer is None:
-            return None
-        if self._tokens is None:
-            self._tokens = AccessTokens(self.issuer, self.resource_url(), self.resource_metadata_url())
-        return self._tokens
-
     async def resource_metadata(self, scope: Scope, send: Send) -> None:
-        """``GET /.well-known/oauth-protected-resource[/mcp]`` (RFC 9728): the resource and the
-        issuer that makes its tokens. Public, and readable from any origin (browser MCP clients)."""
-        if scope["method"] not in ("GET", "HEAD", "OPTIONS"):
-            await send_error(send, HttpError(405, "use GET", headers=(("Allow", "GET, HEAD"),)))
+        """RFC 9728 metadata of the resource this request addressed (``authorization``)."""
+        if self.authorization is None:
+            await send_error(send, HttpError(404, "no issuer: this server takes no access tokens"))
             return
-        body = json.dumps(resource_metadata(self.resource_url(), self.config.oidc_issuer)).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"access-control-allow-origin", b"*"),
-            (b"access-control-allow-headers", b"mcp-protocol-version"),
-            (b"cache-control", b"public, max-age=3600"),
-            (b"x-content-type-options", b"nosniff"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] != "GET" else body})
-
-    async def _authorize(self, scope: Scope, receive: Receive) -> tuple[str, Receive]:
-        """With an issuer: the principal of the request's API key or access token (refused with
-        401 or 403 saying why), and its body replayed when it had to be read (a token that may
-        only read: a call of a tool that writes is refused with 403 ``insufficient_scope``)."""
-        tokens = self.tokens
-        assert tokens is not None
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        key = self.keys.principal(headers)  # an API key (scripts) still works beside tokens
-        if key is not None:
-            return key, receive
-        grant = await tokens.check(_bearer(headers))
-        scope[GRANT] = grant
-        if not grant.can_write and scope["method"] == "POST":
-            body, receive = await _buffered(receive, self.config.max_body_size)
-            tool = _write_tool_called(body)
-            if tool is not None:
-                raise tokens.refuse(
-                    f"the tool {tool!r} changes maps: it needs the scope maps:write, this token has only"
-                    " maps:read",
-                    "insufficient_scope",
-                )
-        return grant.principal, receive
+        await self.authorization.serve_metadata(scope, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = None
-        if self.tokens is not None:
+        if self.authorization is not None:
             try:
-                key, receive = await self._authorize(scope, receive)
+                key, receive = await self.authorization.authorize(scope, receive)
             except (TokenRefused, IssuerUnreachable, HttpError) as exc:
                 await _refuse(send, exc)
                 return
@@ -469,50 +419,6 @@ class McpEndpoints:
             if ended[0] and not ended[1]:
                 with trio.CancelScope(shield=True):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def _bearer(headers: dict[str, str]) -> str | None:
-    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-    return auth[7:].strip() or None if auth[:7].lower() == "bearer " else None
-
-
-async def _buffered(receive: Receive, limit: int) -> tuple[bytes, Receive]:
-    """The request's whole body (at most ``limit`` bytes), and a ``receive`` that hands it on."""
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise HttpError(400, "the request ended before its body")
-        body += message.get("body", b"")
-        if len(body) > limit:
-            raise HttpError(413, f"the request body is larger than {limit} bytes", code="too_large")
-        if not message.get("more_body"):
-            break
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": bytes(body), "more_body": False}
-        return await receive()
-
-    return bytes(body), replay
-
-
-def _write_tool_called(body: bytes) -> str | None:
-    """The name of a tool that writes which a JSON-RPC message (or batch) calls, if any."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None  # the SDK answers a broken body with its own parse error
-    for message in parsed if isinstance(parsed, list) else [parsed]:
-        if isinstance(message, dict) and message.get("method") == "tools/call":
-            params = message.get("params")
-            name = params.get("name") if isinstance(params, dict) else None
-            if name in WRITE_TOOLS:
-                return str(name)
-    return None
 
 
 def _nosniff(send: Send) -> Send:

@@ -26,11 +26,13 @@ from mapsrv.image.service import MapImages
 from mapsrv.places.service import PlaceService
 from mapsrv.web.api import api
 from mapsrv.web.context import WebContext
+from mapsrv.web.hosts import to_public_name
 from mapsrv.web.maps import maps
 from mapsrv.web.pages import PACKAGE, pages
 from mapsrv.web.places import places as place_search
 from mapsrv.web.probes import probes
 from mapsrv.web.signin import signin
+from mapsrv.web.signout import signout
 from mapsrv.web.static import TEMPLATES, find_static_dir, served_files, static_files
 
 __all__ = ["create_app", "error_response", "security_headers"]
@@ -99,6 +101,7 @@ def create_app(
         app.logger.error("exception on %s %s", request.method, route_of(request.path), exc_info=exc_info)
 
     app.log_exception = log_exception  # type: ignore[method-assign,assignment]
+    app.before_request(to_public_name)  # a page under another name: to --public-url, to sign in
 
     @app.after_request
     async def add_headers(response: Response) -> Response:
@@ -130,6 +133,6 @@ def create_app(
     async def on_http_error(exc: HTTPException) -> Response:
         return error_response(_from_http(exc, config))
 
-    for blueprint in (pages, maps, api, place_search, probes, static_files, signin):
+    for blueprint in (pages, maps, api, place_search, probes, static_files, signin, signout):
         app.register_blueprint(blueprint)
     return app

@@ -11,7 +11,7 @@ from typing import Any, cast
 from quart import current_app, request
 
 from mapsrv.config import Config
-from mapsrv.http.identity import name_from_cookies, user_from_cookies
+from mapsrv.http.identity import email_from_cookies, name_from_cookies, user_from_cookies
 from mapsrv.http.tokens import Issuer
 from mapsrv.hub import MapHub
 from mapsrv.image.service import MapImages
@@ -48,10 +48,12 @@ def current_user() -> str | None:
 
 async def account(ctx: WebContext, user: str | None) -> dict[str, Any]:
     """Who this browser is, for a page's header: whether it may sign in, or who is signed in (the
-    name from their ID token, or the one they chose) so that they can sign out."""
+    name from their provider, or the one they chose, and their email) so that they can sign out."""
     person = await ctx.hub.people.person_of(user)
+    cookies = request.headers.get("Cookie")
     return {
         "sign_in": ctx.issuer is not None and bool(ctx.config.oidc_client_id),
         "signed_in": person is not None,
-        "name": name_from_cookies(request.headers.get("Cookie")) or "",
+        "name": name_from_cookies(cookies) or "",
+        "email": (email_from_cookies(cookies) or "") if person is not None else "",
     }

@@ -116,7 +116,7 @@ def render_page(
         # a link preview (og:image): the view key's image, so unfurling never reveals the edit id
         image_url=f"{base_url}/v/{entry.view_key}/image.png?w={PREVIEW[0]}&h={PREVIEW[1]}",
     )
-    signed = signed or {"sign_in": False, "signed_in": False, "name": ""}  # a view link: nobody
+    signed = signed or {"sign_in": False, "signed_in": False, "name": "", "email": ""}  # a view link: nobody
     return render(PACKAGE, TEMPLATE, account=signed, here=request.path, **values)
 
 

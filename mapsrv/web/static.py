@@ -27,6 +27,8 @@ __all__ = [
     "CLAIM_TEMPLATE",
     "GONE_TEMPLATE",
     "MAPS_TEMPLATE",
+    "SIGNED_OUT_TEMPLATE",
+    "SIGNIN_FAILED_TEMPLATE",
     "STATIC_DIR",
     "TEMPLATE",
     "TEMPLATES",
@@ -42,7 +44,11 @@ TEMPLATE = "index.html"
 CLAIM_TEMPLATE = "claim.html"  # an agent-made map nobody has opened yet
 GONE_TEMPLATE = "gone.html"  # a map that does not exist (any more), for a browser
 MAPS_TEMPLATE = "maps.html"  # a person's maps (``mapsrv.web.maps``)
-TEMPLATES = frozenset({TEMPLATE, CLAIM_TEMPLATE, GONE_TEMPLATE, MAPS_TEMPLATE})
+SIGNIN_FAILED_TEMPLATE = "signin_failed.html"  # a sign-in that did not work (``mapsrv.web.signin_pages``)
+SIGNED_OUT_TEMPLATE = "signed_out.html"  # after sign-out (``mapsrv.web.signout``)
+TEMPLATES = frozenset(
+    {TEMPLATE, CLAIM_TEMPLATE, GONE_TEMPLATE, MAPS_TEMPLATE, SIGNIN_FAILED_TEMPLATE, SIGNED_OUT_TEMPLATE}
+)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"  # package data (setup.cfg)
 

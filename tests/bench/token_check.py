@@ -19,7 +19,7 @@ import trio
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from mapsrv.http.tokens import AccessTokens, Issuer
+from mapsrv.http.tokens import AccessTokens, Issuer, Resource
 from tests.support.openid import open_provider
 
 from .harness import free_port, open_server, percentiles
@@ -44,16 +44,16 @@ async def calls(url: str, bearer: str, n: int) -> dict[str, Any]:
 
 
 async def checks(issuer: str, resource: str, token: str, n: int) -> dict[str, Any]:
-    tokens = AccessTokens(Issuer(issuer), resource, resource + "/meta")
-    await tokens.check(token)  # discovery and keys
+    tokens, at = AccessTokens(Issuer(issuer)), Resource(resource, resource + "/meta")
+    await tokens.check(token, at)  # discovery and keys
     first, cached = [], []
     for _ in range(n):
         tokens._checked.clear()
         start = time.perf_counter()
-        await tokens.check(token)
+        await tokens.check(token, at)
         first.append(time.perf_counter() - start)
         start = time.perf_counter()
-        await tokens.check(token)
+        await tokens.check(token, at)
         cached.append(time.perf_counter() - start)
     return {"first_check": percentiles(first), "cached_check": percentiles(cached)}
 

@@ -77,6 +77,7 @@ def examples(map_id: str, view_key: str, edit_key: str) -> dict[str, tuple[str, 
         "/auth/callback": ("GET", "/auth/callback?code=c&state=s", {}),
         "/me": ("GET", "/me", {}),
         "/logout": ("POST", "/logout", {}),
+        "/signed-out": ("GET", "/signed-out", {}),
         "/.well-known/oauth-protected-resource": ("GET", "/.well-known/oauth-protected-resource/mcp", {}),
         "other": ("GET", "/no/such/page", {}),
     }

@@ -52,6 +52,7 @@ def new_key() -> rsa.RSAPrivateKey:
 
 def private_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
+    jwk.pop("key_ops", None)  # PyJWT says ["sign"]: the provider could not verify its own ID tokens
     return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
 
 
@@ -77,9 +78,21 @@ class Provider:
 
 @asynccontextmanager
 async def open_provider(
-    port: int, resource: str, *, clients: list[dict[str, Any]] | None = None
+    port: int,
+    resource: str,
+    *,
+    clients: list[dict[str, Any]] | None = None,
+    also: tuple[str, ...] = (),
+    client_name_claim: bool = False,
+    name_at: str = "id_token",
+    end_session: bool = False,
+    users: dict[str, dict[str, str]] | None = None,
 ) -> AsyncIterator[Provider]:
-    """The provider on ``port`` for ``resource`` (mapsrv's MCP URL), stopped by its PID at the end."""
+    """The provider on ``port`` for ``resource`` (mapsrv's MCP URL) and the resources ``also``
+    (the same server's other names), stopped by its PID at the end. With ``client_name_claim``,
+    its access tokens name the registered client (``client_name``). ``name_at="userinfo"``: the
+    person's name and email at userinfo only, none in the ID token; ``end_session``: RP-initiated
+    logout (``end_session_endpoint``); ``users``: its people (``USERS`` by default)."""
     require(NODE.exists() and OIDC_PROVIDER.exists(), "Node 22 and oidc-provider (scripts/gateway-node.sh)")
     issuer = f"http://127.0.0.1:{port}"
     key, kid = new_key(), "test-" + secrets.token_hex(4)
@@ -87,9 +100,13 @@ async def open_provider(
         "port": port,
         "issuer": issuer,
         "resource": resource,
+        "resources": [resource, *also],
+        "clientNameClaim": client_name_claim,
         "jwks": {"keys": [private_jwk(key, kid)]},
         "clients": clients or [],
-        "users": USERS,
+        "users": USERS if users is None else users,
+        "nameAt": name_at,
+        "endSession": end_session,
     }
     env = {
         **os.environ,

@@ -132,7 +132,8 @@ async def test_people_sign_in_and_find_their_maps_in_every_browser(
             )
             # signing out: anonymous again, no maps, and the map's owner page is out of reach
             other.locator("#sign-out").click()
-            other.wait_for_url("**/maps")
+            other.wait_for_url("**/signed-out?*")
+            other.goto("/maps")
             seen["signed_out"] = (
                 other.locator("#account").get_attribute("data-signed-in"),
                 other.evaluate(CARDS),
@@ -157,7 +158,7 @@ async def test_people_sign_in_and_find_their_maps_in_every_browser(
         "an agent's map for her is hers at once"
     )
     assert seen["agent_map_page"] == "owner"
-    assert seen["me"] == {"signed_in": True, "name": "Ana Lima", "sign_in": True}
+    assert seen["me"] == {"signed_in": True, "name": "Ana Lima", "email": "ana@example.org", "sign_in": True}
     assert sorted(seen["second_cards"]) == sorted([seen["agent_map"], seen["before"]])
     assert seen["second_opens"] == (200, "owner")
     assert seen["signed_out"] == ("false", [])
@@ -193,5 +194,10 @@ async def test_without_an_issuer_sign_in_is_not_offered(nursery: trio.Nursery) -
     server = await start_server(nursery)
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         assert (await http.get("/login")).status_code == 404
-        assert (await http.get("/me")).json() == {"signed_in": False, "name": None, "sign_in": False}
+        assert (await http.get("/me")).json() == {
+            "signed_in": False,
+            "name": None,
+            "email": None,
+            "sign_in": False,
+        }
         assert 'id="sign-in"' not in (await http.get("/maps")).text

@@ -1,10 +1,17 @@
 // A real OpenID provider for mapsrv's tests: oidc-provider (OpenID-certified; installed with Node
 // by scripts/gateway-node.sh), configured from OIDC_TEST_CONFIG (JSON, see tests/support/openid.py):
-//   {port, issuer, jwks: {keys: [private JWKs]}, resource, clients: [...], users: {id: {password, name, email}}}
+//   {port, issuer, jwks: {keys: [private JWKs]}, resource, resources: [...], clientNameClaim,
+//    clients: [...], users: {id: {password, name, email}}, nameAt: 'id_token' | 'userinfo', endSession}
+// nameAt 'userinfo': a sign-in that names no resource gets an opaque access token and an ID token
+// with no profile claims (only sub), so that the person's name and email are at userinfo alone, as
+// with many providers. endSession: RP-initiated logout (end_session_endpoint in the metadata), with
+// a confirmation page of its own ("Sign out of the test provider?", #logout-yes).
 // It signs with the given keys (so the test can mint tokens with them too), lets any client
-// register itself (as MCP clients do), issues JWT access tokens for the one resource (RFC 8707)
-// with the scopes maps:read and maps:write, and signs people in with a login form of its own
-// that checks the configured users' passwords. Consent is given on the person's behalf.
+// register itself (as MCP clients do), issues JWT access tokens for the resources (RFC 8707:
+// `resource`, or each of `resources`, the first the default) with the scopes maps:read and
+// maps:write, and signs people in with a login form of its own that checks the configured users'
+// passwords. Consent is given on the person's behalf. With `clientNameClaim`, access tokens carry
+// the registered client's name as `client_name` (as some issuers do); `client_id` they always do.
 // Prints "READY <issuer>" once listening.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +23,8 @@ const { default: Provider, errors } = await import(
 
 const cfg = JSON.parse(process.env.OIDC_TEST_CONFIG);
 const users = cfg.users || {};
+const nameAtUserinfo = cfg.nameAt === 'userinfo';
+const resources = cfg.resources || [cfg.resource];
 const OIDC_SCOPES = 'openid profile email offline_access';
 const RESOURCE_SCOPES = 'maps:read maps:write';
 
@@ -53,13 +62,22 @@ const configuration = {
   features: {
     devInteractions: { enabled: false },
     registration: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: Boolean(cfg.endSession),
+      async logoutSource(ctx, form) {
+        ctx.body = page('Sign out of the test provider?', `${form}
+<button id="logout-yes" type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button id="logout-no" type="submit" form="op.logoutForm">No, stay signed in</button>`);
+      },
+    },
     revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
-      defaultResource: () => cfg.resource,
+      // with nameAt 'userinfo', a sign-in that names no resource gets an opaque token for userinfo
+      defaultResource: (ctx) => (nameAtUserinfo && !ctx.oidc.params.resource ? undefined : resources[0]),
       useGrantedResource: () => true,
       getResourceServerInfo(ctx, indicator) {
-        if (indicator !== cfg.resource) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
+        if (!resources.includes(indicator)) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
         return {
           scope: RESOURCE_SCOPES,
           audience: indicator,
@@ -83,7 +101,12 @@ const configuration = {
   // the person's name in access tokens too, so that mapsrv can say whom an agent acts for
   async extraTokenClaims(ctx, token) {
     const user = users[token.accountId];
-    return user ? { name: user.name } : undefined;
+    const claims = user ? { name: user.name } : {};
+    if (cfg.clientNameClaim && token.clientId) {
+      const client = await ctx.oidc.provider.Client.find(token.clientId);
+      if (client?.clientName) claims.client_name = client.clientName;
+    }
+    return claims;
   },
   // consent on the person's behalf: everything the client asks for that exists
   async loadExistingGrant(ctx) {
@@ -92,8 +115,8 @@ const configuration = {
     let grant = grantId ? await provider.Grant.find(grantId) : undefined;
     if (!grant) grant = new provider.Grant({ clientId: client.clientId, accountId: session.accountId });
     grant.addOIDCScope(OIDC_SCOPES);
-    grant.addOIDCClaims(['name', 'email', 'preferred_username']);
-    grant.addResourceScope(cfg.resource, RESOURCE_SCOPES);
+    if (!nameAtUserinfo) grant.addOIDCClaims(['name', 'email', 'preferred_username']);
+    for (const resource of resources) grant.addResourceScope(resource, RESOURCE_SCOPES);
     await grant.save();
     return grant;
   },

@@ -2,11 +2,15 @@
 SQLite (FTS5 for words, R*Tree for where) in worker threads, each with read-only connections.
 
 Search: every word must match, the last as a prefix (search as you type); an address only when a
-word holds a digit (people write its number: "Augusta" is the street, "Augusta 24" the address).
-The FTS5 match is read in row order, which is best-first (``offline_files``), so its first
-``CANDIDATES`` rows are the ones to rank; with ``near`` and more matches than that, the rows around
-the point are asked instead, in growing boxes. A category alone reads its poi rows (or, with ``near``
-and many of them, the boxes). ``country`` keeps rows of that country and rows of unknown country.
+word holds a digit (people write its number: "Augusta" is the street, "Augusta 24" the address), so
+the addresses' FTS5 table is read only then. A match is read in row order, which is best-first
+(``offline_files``), so its first ``CANDIDATES`` rows are the ones to rank; with ``near`` and more
+matches than that, the rows around the point are asked instead, in growing boxes. An address's
+commonest words ("rua", the town: the region's ``common``) are left out of its match when rarer
+words remain, and checked on the rows found (fewer than ``CANDIDATES``, else it is matched whole):
+the same rows, without reading the long lists of those words. A category alone reads its poi rows
+(or, with ``near`` and many of them, its pois by latitude in the boxes). ``country`` keeps rows of
+that country and rows of unknown country.
 
 Score, comparable to the built-in list's: the row's base (``offline_import``: log10(population + 1)
 of a place, else city 5, town 4, village 3, suburb 3, hamlet 2; poi 3, street 2.5, address 3.5),
@@ -33,8 +37,8 @@ import trio
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.places.model import Match, Place
-from mapsrv.places.offline_files import SUFFIX, list_regions
-from mapsrv.places.offline_words import fts_query, query_words
+from mapsrv.places.offline_files import SUFFIX, OldRegion, check_schema, list_regions
+from mapsrv.places.offline_words import category_words, fts_query, query_words
 from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, haversine
 from mapsrv.places.sources import Query, SourceUnavailable
 from mapsrv.places.text import fold, to_ascii
@@ -42,11 +46,14 @@ from mapsrv.places.text import fold, to_ascii
 __all__ = ["CANDIDATES", "OfflineIndex", "offline_index", "open_offline_index"]
 
 CANDIDATES = 400  # FTS rows ranked per region and search
+_PREFIXED = 3  # the FTS tables' longest prefix index (offline_files: prefix='1 2 3')
+MATCHED_ONCE = 20_000  # with ``near``, up to about this many matches are read whole, once
 CATEGORY_SCAN = 5_000  # up to this many pois of a category are ranked by distance directly
 RADII_M = (1_000.0, 5_000.0, 25_000.0, 125_000.0, 625_000.0)  # boxes tried around ``near``
 REVERSE_RADII_M = (50.0, 200.0, 1_000.0, 5_000.0)
 _COLUMNS = "e.id, e.kind, e.name, e.alt, e.category, e.address, e.country, e.population, e.lat, e.lon, e.base"
 _BOX = "s.max_lat >= ? AND s.min_lat <= ? AND s.max_lon >= ? AND s.min_lon <= ?"
+_LATLON = "e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?"
 
 
 def open_offline_index(directory: Path) -> OfflineIndex | None:
@@ -74,9 +81,21 @@ class _Ask:
 
 
 class _Region:
-    def __init__(self, path: Path) -> None:
-        self.db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        self.categories = [c for (c,) in self.db.execute("SELECT category FROM categories")]
+    def __init__(self, path: Path, region: str) -> None:
+        self.db = sqlite3.connect(
+            f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+        try:
+            check_schema(self.db, region)
+            self.categories = [c for (c,) in self.db.execute("SELECT category FROM categories")]
+            self.common = frozenset(w for (w,) in self.db.execute("SELECT word FROM common"))
+            (self.last_id,) = self.db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
+            # the rows a search near a point matched, read once for its growing boxes (``_matches``)
+            self.db.execute("PRAGMA temp_store = MEMORY")
+            self.db.execute("CREATE TEMP TABLE matched(id INTEGER PRIMARY KEY)")
+        except BaseException:
+            self.db.close()
+            raise
 
     def categories_for(self, asked: str) -> list[str]:
         asked = asked.strip().lower()
@@ -133,7 +152,15 @@ class OfflineIndex:
         if getattr(self._local, "state", None) != state:
             for region in getattr(self._local, "regions", []):
                 region.db.close()
-            regions = [_Region(info.path) for info in list_regions(self.directory)]
+            self._local.state, self._local.regions = None, []
+            regions: list[_Region] = []
+            try:
+                for info in list_regions(self.directory):
+                    regions.append(_Region(info.path, info.region))
+            except (OldRegion, sqlite3.Error) as exc:
+                for region in regions:
+                    region.db.close()
+                raise SourceUnavailable("offline index", str(exc)) from None
             with self._lock:
                 self._opened += [r.db for r in regions]
             self._local.state, self._local.regions = state, regions
@@ -141,16 +168,20 @@ class OfflineIndex:
         return regions_now
 
     def _search(self, ask: _Ask) -> list[Place]:
-        found: list[Place] = []
+        """The best ``limit`` rows, best first (in the order found among equals); only those
+        become Places."""
+        found: list[tuple[float, float, int, Match, tuple[Any, ...]]] = []
         try:
             for region in self._regions():
-                found += (_place(row, ask) for row in _rows(region, ask))
+                for row in _rows(region, ask):
+                    score, distance, match = _score(row, ask)
+                    found.append((-score, -1.0 if distance is None else distance, len(found), match, row))
         except sqlite3.Error as exc:
             raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
         if ask.near is not None and ask.within_m is not None:
-            found = [p for p in found if p.distance_m is not None and p.distance_m <= ask.within_m]
-        found.sort(key=lambda p: (-p.score, p.distance_m or 0.0))
-        return found[: ask.limit]
+            found = [f for f in found if 0 <= f[1] <= ask.within_m]
+        found.sort(key=lambda f: (f[0], max(0.0, f[1]), f[2]))
+        return [_make(row, ask, -s, None if d < 0 else d, m) for s, d, _, m, row in found[: ask.limit]]
 
     def _reverse(self, at: LatLon, within_m: float) -> Place | None:
         ask = _Ask([], "", None, at, within_m, None, 1)
@@ -190,13 +221,7 @@ def _rows(region: _Region, ask: _Ask) -> Iterable[tuple[Any, ...]]:
             return []
     where, args = _filters(ask, categories)
     if ask.words:
-        match = fts_query(ask.words)
-        sql = f"SELECT {_COLUMNS} FROM names JOIN entries e ON e.id = names.rowid WHERE names MATCH ?{where}"
-        rows = region.db.execute(f"{sql} ORDER BY names.rowid LIMIT ?", (match, *args, CANDIDATES)).fetchall()
-        if ask.near is None or len(rows) < CANDIDATES:
-            return rows
-        found = f" AND EXISTS (SELECT 1 FROM names WHERE names MATCH ? AND names.rowid = e.id){where}"
-        return _around(region.db, ask, found, (match, *args))
+        return _matches(region, ask, categories, where, args)
     if ask.near is None:
         sql = f"SELECT {_COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
         return region.db.execute(sql, (*args, ask.limit)).fetchall()
@@ -206,7 +231,79 @@ def _rows(region: _Region, ask: _Ask) -> Iterable[tuple[Any, ...]]:
     ).fetchone()
     if count <= CATEGORY_SCAN:
         return region.db.execute(f"SELECT {_COLUMNS} FROM entries e WHERE 1{where}", args).fetchall()
-    return _around(region.db, ask, where, args)
+    return _around(region.db, ask, where, args, by_category=True)
+
+
+def _matches(
+    region: _Region, ask: _Ask, categories: tuple[str, ...], where: str, args: tuple[Any, ...]
+) -> list[tuple[Any, ...]]:
+    """The best ``CANDIDATES`` rows matching the words (or, with ``near`` and that many, those
+    around it): of ``names``, and of ``addresses`` too when a word holds a digit."""
+    if categories and all(_implied(ask.words, c) for c in categories):  # "pharmacy", amenity=pharmacy
+        sql = f"SELECT {_COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
+        rows = region.db.execute(sql, (*args, CANDIDATES)).fetchall()
+        if ask.near is None or len(rows) < CANDIDATES:
+            return rows
+        return _around(region.db, ask, where, args, by_category=True)
+    addresses = not categories and any(c.isdigit() for w in ask.words for c in w)
+    rows = _match(region, "names", ask.words, where, args)
+    if addresses:
+        rows = sorted(rows + _match(region, "addresses", ask.words, where, args))[:CANDIDATES]
+    if ask.near is None or len(rows) < CANDIDATES:
+        return rows
+    match = fts_query(ask.words)
+    # the matches' count, estimated from how far in (best first) the last of the first rows is
+    many = CANDIDATES * region.last_id / max(1, rows[-1][0]) > MATCHED_ONCE
+    tables = ("names", "addresses") if addresses else ("names",)
+    kind = "" if addresses else " AND e.kind != 'address'"
+    if len(ask.words[-1]) > _PREFIXED or not many:  # matched once, not again on every row near
+        region.db.execute("DELETE FROM temp.matched")
+        for table in tables:
+            sql = f"INSERT INTO temp.matched SELECT rowid FROM {table} WHERE {table} MATCH ?"
+            region.db.execute(sql, (match,))
+        return _around(region.db, ask, f"{kind}{where} AND e.id IN temp.matched", args, bool(categories))
+    # a short prefix in many rows: each row near the point is checked (its prefix index)
+    found = "EXISTS (SELECT 1 FROM {0} WHERE {0} MATCH ? AND {0}.rowid = e.id)"
+    if addresses:
+        test = (
+            f"CASE WHEN e.kind = 'address' THEN {found.format('addresses')} ELSE {found.format('names')} END"
+        )
+        return _around(region.db, ask, f"{where} AND {test}", (*args, match, match), bool(categories))
+    return _around(
+        region.db, ask, f"{kind}{where} AND {found.format('names')}", (*args, match), bool(categories)
+    )
+
+
+def _match(
+    region: _Region, table: str, words: list[str], where: str, args: tuple[Any, ...]
+) -> list[tuple[Any, ...]]:
+    """The first ``CANDIDATES`` rows of ``table`` matching ``words`` (best first). An address's
+    common words are matched only when the rarer ones give ``CANDIDATES`` rows or more; else they
+    are checked on the rows found (both sides are folded words, as ``index_words`` wrote them)."""
+    sql = (
+        f"SELECT {_COLUMNS} FROM {table} JOIN entries e ON e.id = {table}.rowid WHERE {table} MATCH ?{where}"
+        f" ORDER BY {table}.rowid LIMIT ?"
+    )
+    common = [w for w in words[:-1] if w in region.common] if table == "addresses" else []
+    rarer = [w for w in words[:-1] if w not in region.common]
+    if common and rarer:
+        rows = region.db.execute(sql, (fts_query([*rarer, words[-1]]), *args, CANDIDATES)).fetchall()
+        if len(rows) < CANDIDATES:
+            return [row for row in rows if _has_words(row, common)]
+    return region.db.execute(sql, (fts_query(words), *args, CANDIDATES)).fetchall()
+
+
+def _implied(words: list[str], category: str) -> bool:
+    """Whether every poi of ``category`` matches ``words``: they are words of the category's, which
+    each of its pois has indexed (``offline_import``), the last as a prefix."""
+    held = query_words(category_words(category))
+    return all(w in held for w in words[:-1]) and any(h.startswith(words[-1]) for h in held)
+
+
+def _has_words(row: tuple[Any, ...], words: list[str]) -> bool:
+    """Whether an address row's indexed words (its name's and its address's) hold all ``words``."""
+    held = {*query_words(row[2]), *query_words(row[5])}
+    return all(w in held for w in words)
 
 
 def _filters(ask: _Ask, categories: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
@@ -217,35 +314,46 @@ def _filters(ask: _Ask, categories: tuple[str, ...]) -> tuple[str, tuple[Any, ..
     if ask.country:
         where += " AND e.country IN ('', ?)"
         args += (ask.country,)
-    if not any(c.isdigit() for w in ask.words for c in w):
-        where += " AND e.kind != 'address'"
     return where, args
 
 
-def _around(db: sqlite3.Connection, ask: _Ask, where: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """The rows in growing boxes around ``near`` until there are enough (or ``within_m`` is reached)."""
+def _around(
+    db: sqlite3.Connection, ask: _Ask, where: str, args: tuple[Any, ...], by_category: bool = False
+) -> list[tuple[Any, ...]]:
+    """The rows in growing boxes around ``near`` until there are enough (or ``within_m`` is reached);
+    ``by_category``: ``where`` keeps pois of some categories, read from their index by latitude."""
     assert ask.near is not None
     rows: list[tuple[Any, ...]] = []
     for radius in RADII_M:
         last = ask.within_m is not None and radius >= ask.within_m
-        rows = _box_rows(db, ask.near, ask.within_m if last and ask.within_m else radius, where, args)
+        at = ask.within_m if last and ask.within_m else radius
+        rows = _box_rows(db, ask.near, at, where, args, by_category)
         if len(rows) >= ask.limit or last:
             break
     return rows
 
 
 def _box_rows(
-    db: sqlite3.Connection, at: LatLon, radius_m: float, where: str, args: tuple[Any, ...]
+    db: sqlite3.Connection,
+    at: LatLon,
+    radius_m: float,
+    where: str,
+    args: tuple[Any, ...],
+    by_category: bool = False,
 ) -> list[tuple[Any, ...]]:
     dlat = radius_m / 111_195.0
     dlon = min(180.0, dlat / max(0.01, math.cos(math.radians(at[0]))))
     box = (at[0] - dlat, at[0] + dlat, at[1] - dlon, at[1] + dlon)
-    sql = f"SELECT {_COLUMNS} FROM spots s JOIN entries e ON e.id = s.id WHERE {_BOX}{where}"
+    if by_category:
+        sql = f"SELECT {_COLUMNS} FROM entries e INDEXED BY entries_category_lat WHERE {_LATLON}{where}"
+    else:
+        sql = f"SELECT {_COLUMNS} FROM spots s JOIN entries e ON e.id = s.id WHERE {_BOX}{where}"
     return db.execute(sql, (*box, *args)).fetchall()
 
 
-def _place(row: tuple[Any, ...], ask: _Ask) -> Place:
-    _, kind, name, alt, category, address, country, population, lat, lon, base = row
+def _score(row: tuple[Any, ...], ask: _Ask) -> tuple[float, float | None, Match]:
+    """A row's score (rounded, as a Place gives it), distance from ``near`` and what matched."""
+    name, alt, address, lat, lon, base = row[2], row[3], row[5], row[8], row[9], row[10]
     match: Match = "words"
     if ask.key and ask.key == fold(name):
         match, base = "name", base + 1
@@ -257,6 +365,15 @@ def _place(row: tuple[Any, ...], ask: _Ask) -> Place:
         match = "nearest"
     distance = haversine(ask.near, (lat, lon)) if ask.near is not None else None
     score = base - 2 * math.log10(1 + distance / 1000) if distance is not None else base
+    return round(score, 3), distance, match
+
+
+def _place(row: tuple[Any, ...], ask: _Ask) -> Place:
+    return _make(row, ask, *_score(row, ask))
+
+
+def _make(row: tuple[Any, ...], ask: _Ask, score: float, distance: float | None, match: Match) -> Place:
+    _, kind, name, _, category, address, country, population, lat, lon, _ = row
     return Place(
         name=name,
         ascii_name=to_ascii(name),
@@ -271,7 +388,7 @@ def _place(row: tuple[Any, ...], ask: _Ask) -> Place:
         geonameid=0,
         match=match,
         matched=ask.key or (ask.category or ""),
-        score=round(score, 3),
+        score=score,
         distance_m=distance,
         category=category,
         address=address,

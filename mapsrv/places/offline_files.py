@@ -12,10 +12,18 @@ Layout of ``REGION.places.sqlite`` (written by :mod:`mapsrv.places.offline_impor
     categories(category, n) every poi key=value and how many there are
     entries(id, kind, name, alt, category, address, country, population, lat, lon, base)
                             ids in descending ``base`` score order, so that the first rows of an
-                            FTS match (rowid order) are the best ones
-    names                   FTS5, contentless, rowid = entries.id: folded name and alternate
-                            names, then the address and the category's words
+                            FTS match (rowid order) are the best ones; indexed by category (pois),
+                            and by category and lat (pois near a point)
+    names                   FTS5, contentless, rowid = entries.id: every entry but addresses,
+                            folded name and alternate names, then the address and category words
+    addresses               FTS5 as ``names``, of the addresses alone: a text without a digit
+                            never reads them
+    common(word)            the commonest words of the addresses ("rua", the town): a search
+                            matches the rarer words and checks these on the few rows found
     spots                   R*Tree, id = entries.id: each entry's box (a point's box is the point)
+
+``PRAGMA user_version`` is ``SCHEMA_VERSION``; a file of another version is refused (``check_schema``)
+with the command that imports its region again.
 """
 
 from __future__ import annotations
@@ -28,10 +36,13 @@ from pathlib import Path
 
 __all__ = [
     "SCHEMA",
+    "SCHEMA_VERSION",
     "SUFFIX",
+    "OldRegion",
     "RegionInfo",
     "RegionNotFound",
     "check_region",
+    "check_schema",
     "describe_counts",
     "describe_size",
     "list_regions",
@@ -43,6 +54,7 @@ __all__ = [
 SUFFIX = ".places.sqlite"
 _REGION = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
+SCHEMA_VERSION = 2  # 1 (no user_version): one FTS table for every entry, no common words
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE categories(category TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
@@ -59,7 +71,12 @@ CREATE TABLE entries(
     lon REAL NOT NULL,
     base REAL NOT NULL
 );
+CREATE TABLE common(word TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE VIRTUAL TABLE names USING fts5(
+    name, extra, content='', columnsize=0, detail=none, prefix='1 2 3',
+    tokenize="unicode61 remove_diacritics 2"
+);
+CREATE VIRTUAL TABLE addresses USING fts5(
     name, extra, content='', columnsize=0, detail=none, prefix='1 2 3',
     tokenize="unicode61 remove_diacritics 2"
 );
@@ -71,6 +88,10 @@ class RegionNotFound(LookupError):
     """No region of that name has been imported (the message lists those that have)."""
 
 
+class OldRegion(ValueError):
+    """A region's file was written by a mapsrv with another layout (the message says to re-import)."""
+
+
 @dataclass(frozen=True)
 class RegionInfo:
     region: str
@@ -78,11 +99,18 @@ class RegionInfo:
     size: int  # bytes
     imported_at: str  # ISO 8601, UTC
     counts: dict[str, int]  # by kind: place, poi, street, address
+    schema: int = SCHEMA_VERSION  # the file's; another is not searched
 
     def describe(self) -> str:
         """One line for ``mapsrv places list``."""
         counts, size = describe_counts(self.counts), describe_size(self.size)
-        return f"{self.region}: {counts}; {size}; imported {self.imported_at}"
+        line = f"{self.region}: {counts}; {size}; imported {self.imported_at}"
+        if self.schema != SCHEMA_VERSION:
+            line += (
+                f"; not searched, index format {self.schema} (this mapsrv reads {SCHEMA_VERSION}):"
+                f" import it again with mapsrv places import FILE.osm.pbf --region {self.region}"
+            )
+        return line
 
 
 def describe_counts(counts: dict[str, int]) -> str:
@@ -101,6 +129,21 @@ def check_region(name: str) -> str:
             f"region must be 1 to 64 lowercase letters, digits, '-' or '_', got {name!r:.80}; e.g. 'portugal'"
         )
     return name
+
+
+def check_schema(db: sqlite3.Connection, region: str) -> None:
+    """Raises OldRegion unless ``db`` (the file of ``region``) has this mapsrv's layout."""
+    version = _version(db)
+    if version != SCHEMA_VERSION:
+        raise OldRegion(
+            f"the index of region {region!r} is in format {version}, this mapsrv reads format"
+            f" {SCHEMA_VERSION}: import it again with mapsrv places import FILE.osm.pbf --region {region}"
+        )
+
+
+def _version(db: sqlite3.Connection) -> int:
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    return int(version) or 1  # the first files set none
 
 
 def region_from_file(file: Path) -> str:
@@ -136,10 +179,11 @@ def _info(region: str, path: Path) -> RegionInfo:
     db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
     try:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        schema = _version(db)
     finally:
         db.close()
     counts = {k.removeprefix("count:"): int(v) for k, v in meta.items() if k.startswith("count:")}
-    return RegionInfo(region, path, path.stat().st_size, meta.get("imported_at", "?"), counts)
+    return RegionInfo(region, path, path.stat().st_size, meta.get("imported_at", "?"), counts, schema)
 
 
 def remove_region(directory: Path, region: str) -> Path:

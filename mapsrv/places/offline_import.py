@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mapsrv.places.offline_files import SCHEMA, describe_counts, describe_size, region_path
+from mapsrv.places.offline_files import SCHEMA, SCHEMA_VERSION, describe_counts, describe_size, region_path
 from mapsrv.places.offline_words import address_text, category_words, index_words, population
 from mapsrv.places.text import fold
 
@@ -47,6 +47,7 @@ PLACE_BASE = {
     "neighbourhood": 2.0, "island": 2.0, "locality": 1.5, "isolated_dwelling": 1.5, "islet": 1.0,
 }  # fmt: skip
 POI_BASE, STREET_BASE, ADDRESS_BASE = 3.0, 2.5, 3.5
+COMMON_WORDS, COMMON_MIN = 64, 2_000  # an address word is common in that many addresses or more
 STREET_CELL = 0.05  # degrees: a street's name is one row per cell this big (~5 km), as a town is
 BATCH = 50_000  # rows per executemany
 _ALT_KEYS = ("name:en", "int_name", "alt_name", "official_name", "short_name", "old_name", "loc_name")
@@ -106,6 +107,7 @@ def _write(file: Path, target: Path, region: str) -> dict[str, int]:
         # the file is not the region's until renamed: a crash leaves only a temporary file to drop
         db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE;")
         db.executescript(SCHEMA)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute(
             "CREATE TEMP TABLE staged(kind, name, alt, category, address, country, population, lat, lon,"
             " min_lat, max_lat, min_lon, max_lon, base, words, extra)"
@@ -130,20 +132,33 @@ def _write(file: Path, target: Path, region: str) -> dict[str, int]:
 
 
 def _build(db: sqlite3.Connection) -> None:
-    """Numbers the rows best first, then fills the FTS and R*Tree indexes from them in one pass each."""
+    """Numbers the rows best first, then fills the FTS tables (addresses apart) and the R*Tree from
+    them in one pass each, and keeps the addresses' commonest words (``offline_files``)."""
     _fill_country(db)
     order = "row_number() OVER (ORDER BY base DESC, rowid)"
     db.execute(
         f"INSERT INTO entries SELECT {order}, kind, name, alt, category, address, country, population, lat,"
         " lon, base FROM staged"
     )
-    db.execute(f"INSERT INTO names(rowid, name, extra) SELECT {order}, words, extra FROM staged")
+    numbered = f"(SELECT {order} AS id, kind, words, extra FROM staged)"
+    for table, which in (("names", "kind != 'address'"), ("addresses", "kind = 'address'")):
+        db.execute(
+            f"INSERT INTO {table}(rowid, name, extra) SELECT id, words, extra FROM {numbered} WHERE {which}"
+        )
     db.execute(f"INSERT INTO spots SELECT {order}, min_lat, max_lat, min_lon, max_lon FROM staged")
     db.execute(
         "INSERT INTO categories SELECT category, count(*) FROM entries WHERE kind = 'poi' GROUP BY category"
     )
     db.execute("CREATE INDEX entries_category ON entries(category) WHERE kind = 'poi'")
-    db.execute("INSERT INTO names(names) VALUES ('optimize')")
+    db.execute("CREATE INDEX entries_category_lat ON entries(category, lat) WHERE kind = 'poi'")
+    for table in ("names", "addresses"):
+        db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+    db.execute("CREATE VIRTUAL TABLE temp.address_words USING fts5vocab(main, addresses, row)")
+    db.execute(
+        "INSERT INTO common SELECT term FROM temp.address_words WHERE doc >= ? ORDER BY doc DESC LIMIT ?",
+        (COMMON_MIN, COMMON_WORDS),
+    )
+    db.execute("DROP TABLE temp.address_words")
     db.execute("DROP TABLE staged")
 
 

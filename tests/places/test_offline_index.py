@@ -13,11 +13,12 @@ from support.place_extract import PlaceFacts, PortoFacts, write_place_extract, w
 
 from mapsrv.cli import main
 from mapsrv.errors import InvalidInput
+from mapsrv.places import offline_import
 from mapsrv.places.offline import OfflineIndex, open_offline_index
-from mapsrv.places.offline_files import list_regions
+from mapsrv.places.offline_files import SCHEMA_VERSION, list_regions
 from mapsrv.places.offline_import import import_extract
 from mapsrv.places.search import haversine
-from mapsrv.places.sources import Query
+from mapsrv.places.sources import Query, SourceUnavailable
 
 BAIXA = (38.71000, -9.13760)  # mid Rua Augusta
 
@@ -217,4 +218,77 @@ def test_the_index_file_is_sqlite_with_fts5_and_rtree(places_dir: Path) -> None:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         db.close()
-    assert {"entries", "names", "spots", "meta"} <= tables
+    assert {"entries", "names", "addresses", "common", "spots", "meta"} <= tables
+
+
+def test_addresses_have_their_own_fts_table(places_dir: Path, facts: PlaceFacts) -> None:
+    db = sqlite3.connect(places_dir / "lisbon.places.sqlite")
+    try:
+        kinds = dict(db.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall())
+        (names,) = db.execute("SELECT count(*) FROM names WHERE names MATCH 'augusta'").fetchone()
+        (addresses,) = db.execute("SELECT count(*) FROM addresses WHERE addresses MATCH 'augusta'").fetchone()
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+    finally:
+        db.close()
+    assert addresses == kinds["address"] == len(facts.addresses) + 1  # and the building
+    assert 0 < names < addresses  # the street, a poi on it: no address
+    assert version == SCHEMA_VERSION
+
+
+async def test_common_words_are_checked_on_the_rows_found(
+    tmp_path: Path, extracts: tuple[Path, PlaceFacts, Path, PortoFacts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lisbon, facts = extracts[0], extracts[1]
+    import_extract(lisbon, tmp_path / "plain", "lisbon")
+    monkeypatch.setattr(offline_import, "COMMON_MIN", 2)  # "rua", "augusta", "lisboa"...: common
+    import_extract(lisbon, tmp_path / "common", "lisbon")
+    db = sqlite3.connect(tmp_path / "common" / "lisbon.places.sqlite")
+    try:
+        common = {w for (w,) in db.execute("SELECT word FROM common")}
+        db.execute("INSERT INTO common VALUES ('24')")  # a common word some rows found lack
+        db.commit()
+    finally:
+        db.close()
+    assert {"rua", "augusta"} <= common
+    address, other = facts.address("24"), facts.address("150")
+    texts = [
+        *(address.text, f"Rua Augusta {address.housenumber}", "rua augusta 2", "augusta rua 1"),
+        *("rua nowhere 24", f"{address.postcode} rua 24", "augusta lisboa 1", "150 rua augusta"),
+        *("150 24 1", "Rua Augusta"),
+    ]
+    plain, with_common = OfflineIndex(tmp_path / "plain"), OfflineIndex(tmp_path / "common")
+    try:
+        for text in texts:
+            for near in (None, BAIXA):
+                query = Query(text, near=near, limit=20)
+                assert await with_common.search(query) == await plain.search(query), text
+        assert [p.address for p in await with_common.search(Query("rua augusta 24"))][:1] == [address.text]
+        assert await with_common.search(Query("rua nowhere 24")) == []
+        assert [p.address for p in await with_common.search(Query("150 rua augusta"))][:1] == [other.text]
+        assert await with_common.search(Query("150 24 1")) == []  # 150's row found by "150", "1": no "24"
+    finally:
+        await plain.aclose()
+        await with_common.aclose()
+
+
+async def test_an_index_of_another_format_is_refused_with_how_to_reimport(
+    places_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = sqlite3.connect(places_dir / "lisbon.places.sqlite")
+    try:
+        db.execute("PRAGMA user_version = 0")  # as the files of format 1 are
+    finally:
+        db.close()
+    index = OfflineIndex(places_dir)
+    try:
+        with pytest.raises(
+            SourceUnavailable, match=r"region 'lisbon' is in format 1, this mapsrv reads"
+        ) as err:
+            await index.search(Query("Lisboa"))
+        assert "mapsrv places import FILE.osm.pbf --region lisbon" in str(err.value)
+        with pytest.raises(SourceUnavailable, match="import it again"):
+            await index.reverse(BAIXA)
+    finally:
+        await index.aclose()
+    assert main(["places", "list", "--places-dir", str(places_dir)]) == 0
+    assert "not searched, index format 1" in capsys.readouterr().out

@@ -20,11 +20,22 @@ from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector, Imported
 from mapsrv.formats.detect import FORMATS, detect_format
 from mapsrv.formats.gpx import read_gpx, write_gpx
+from mapsrv.formats.join import JOINS, Find, Join, read_joined
 from mapsrv.formats.kml import read_kml, write_kml
 from mapsrv.formats.kmz import read_kmz, write_kmz
 from mapsrv.formats.table import read_csv, write_csv
 
-__all__ = ["FORMATS", "MEDIA_TYPES", "Imported", "detect_format", "read_file", "write_file"]
+__all__ = [
+    "FORMATS",
+    "JOINS",
+    "MEDIA_TYPES",
+    "Find",
+    "Imported",
+    "Join",
+    "detect_format",
+    "read_file",
+    "write_file",
+]
 
 MEDIA_TYPES = {
     "geojson": "application/geo+json",
@@ -44,13 +55,23 @@ def read_file(
     layer: str | None = None,
     lookup: Callable[[str], LatLon | None] | None = None,
     simplify: float | None = None,
+    join: Join | None = None,
+    find: Find | None = None,
+    key: str | None = None,
+    country: str = "",
 ) -> Imported:
     """Read a file into features. ``fmt`` is detected when None (``filename`` helps); ``layer``
     puts every feature in that layer (else KML folders become layers); ``lookup`` resolves a
-    CSV's place names; ``simplify`` thins lines and shapes to that tolerance in metres."""
+    CSV's place names; ``simplify`` thins lines and shapes to that tolerance in metres. ``join``
+    reads a CSV's rows as the countries or regions they name, outlined by ``find``, by column
+    ``key`` (else found), within ``country`` (see ``join``)."""
     fmt = detect_format(data, filename, given=fmt)
     out = Collector(fmt, limits, layer=layer, tolerance=simplify)
-    if fmt == "gpx":
+    if join is not None:
+        if fmt != "csv" or find is None:
+            raise InvalidInput(f"join takes a CSV table, got a {fmt} file; send the table as CSV")
+        read_joined(data, out, join, find, key=key, country=country)
+    elif fmt == "gpx":
         read_gpx(data, out)
     elif fmt == "kml":
         read_kml(data, out)

@@ -40,7 +40,16 @@ from mapsrv.formats.collect import Collector, cell_value
 from mapsrv.formats.columns import Columns, find_columns
 from mapsrv.formats.geometry import parse_wkt, to_wkt
 
-__all__ = ["MAX_COLUMNS", "MAX_FIELD", "MAX_LOOKUPS", "read_csv", "write_csv"]
+__all__ = [
+    "MAX_COLUMNS",
+    "MAX_FIELD",
+    "MAX_LOOKUPS",
+    "property_names",
+    "property_value",
+    "read_csv",
+    "read_rows",
+    "write_csv",
+]
 
 MAX_COLUMNS = 1_000
 # Different place names looked up per file: the gazetteer takes ~0.1 ms for a name it knows and
@@ -263,8 +272,9 @@ class _Table:
                 self.out.skip("rows that break a rule", f"line {line}", reason)
 
 
-def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None] | None) -> None:
-    """Read a CSV table's rows into ``collector`` (see the module's docstring)."""
+def read_rows(data: bytes, out: Collector) -> tuple[list[str], list[tuple[int, list[str]]], bool]:
+    """A CSV's header, its rows that have a value (each with its line number), and whether its
+    numbers may have a decimal comma (``;`` or tab as the delimiter)."""
     text = _decode(data, out)
     first_line = text[: text.find("\n")] if "\n" in text else text
     declared = _SEP_LINE.fullmatch(first_line.rstrip("\r"))
@@ -278,6 +288,23 @@ def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None]
             f" got {first_line.count(delimiter) + 1} in its header; is this a table?"
         )
     header, rows = _rows(text, delimiter, out.limits.max_features + _BLANK_ROWS, 1 if declared else 0)
+    return header, rows, delimiter != ","
+
+
+def property_names(header: list[str]) -> list[str]:
+    """Every column's property name: named, and named once."""
+    return _headers(header, set())
+
+
+def property_value(text: str, comma: bool) -> Any:
+    """A cell as a property: a number when it reads as one, else its text (a spreadsheet's
+    formula guard taken off)."""
+    return _value(text, comma)
+
+
+def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None] | None) -> None:
+    """Read a CSV table's rows into ``collector`` (see the module's docstring)."""
+    header, rows, comma = read_rows(data, out)
     cols = find_columns(header, [row for _, row in rows[:5]])
     if not cols.positioned():
         raise _no_position(header)
@@ -287,7 +314,7 @@ def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None]
             f"csv positions would come from the place names in column {header[cols.place or 0]!r:.40},"
             " and no place lookup is available here; add lat and lon columns"
         )
-    table = _Table(out, header, cols, delimiter != ",", lookup)
+    table = _Table(out, header, cols, comma, lookup)
     for line, row in rows:
         table.row(line, row)
 

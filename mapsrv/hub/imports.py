@@ -1,7 +1,7 @@
 """Reading an uploaded file off the event loop: the ``import`` tool and the page's import share
 it. Parsing is pure CPU (a 50,000-point GPX track is a few hundred ms), so it runs in a worker
 thread, and so does the gazetteer a CSV's place names need (its index is built there the first
-time, ~2 s)."""
+time, ~2 s), and the outlines a joined table needs (decoded there the first time, ~1 s)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import trio
 
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
-from mapsrv.formats import Imported, read_file
+from mapsrv.formats import Imported, Join, read_file
 from mapsrv.places import point_of
+from mapsrv.places.boundaries import find_boundary
 
 __all__ = ["read_upload"]
 
@@ -28,9 +29,23 @@ async def read_upload(
     filename: str | None = None,
     layer: str | None = None,
     simplify: float | None = None,
+    join: Join | None = None,
+    key: str | None = None,
+    country: str = "",
 ) -> Imported:
     read = partial(
-        read_file, data, fmt, limits, filename=filename, layer=layer, lookup=point_of, simplify=simplify
+        read_file,
+        data,
+        fmt,
+        limits,
+        filename=filename,
+        layer=layer,
+        lookup=point_of,
+        simplify=simplify,
+        join=join,
+        find=find_boundary,
+        key=key,
+        country=country,
     )
     imported = await trio.to_thread.run_sync(read, limiter=_PARSERS)
     if not imported.features:

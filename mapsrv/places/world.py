@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["DIRECTORY", "FILES", "Country", "Scale", "countries", "scale_for_zoom"]
+__all__ = [
+    "DIRECTORY",
+    "FILES",
+    "Country",
+    "Ring",
+    "Scale",
+    "countries",
+    "decode_arcs",
+    "ring",
+    "scale_for_zoom",
+]
 
 DIRECTORY = Path(__file__).resolve().parent / "world"  # package data (setup.cfg)
 Scale = Literal["110m", "50m"]
@@ -30,6 +40,7 @@ class Country:
     name: str
     polygons: tuple[tuple[Ring, ...], ...]  # each: its outer ring, then its holes
     bbox: tuple[float, float, float, float]  # west, south, east, north
+    code: str = ""  # ISO 3166-1 numeric as world-atlas gives it ("250"); "" for Kosovo, Somaliland...
 
 
 def scale_for_zoom(zoom: float) -> Scale:
@@ -41,7 +52,7 @@ def countries(scale: Scale = "110m") -> tuple[Country, ...]:
     """Every country of that scale's file, decoded (cached for the process)."""
     with open(DIRECTORY / FILES[scale], encoding="utf-8") as f:
         topology = json.load(f)
-    arcs = _decode_arcs(topology)
+    arcs = decode_arcs(topology)
     out = []
     for geometry in topology["objects"]["countries"]["geometries"]:
         kind = geometry.get("type")
@@ -51,15 +62,16 @@ def countries(scale: Scale = "110m") -> tuple[Country, ...]:
             shapes = geometry["arcs"]
         else:
             continue  # a country without a shape in this cut
-        polygons = tuple(tuple(_ring(arcs, ring) for ring in shape) for shape in shapes)
+        polygons = tuple(tuple(ring(arcs, indexes) for indexes in shape) for shape in shapes)
         points = [p for polygon in polygons for p in polygon[0]]
         lons, lats = [p[0] for p in points], [p[1] for p in points]
         name = str((geometry.get("properties") or {}).get("name", ""))
-        out.append(Country(name, polygons, (min(lons), min(lats), max(lons), max(lats))))
+        code = str(geometry.get("id", ""))
+        out.append(Country(name, polygons, (min(lons), min(lats), max(lons), max(lats)), code))
     return tuple(out)
 
 
-def _decode_arcs(topology: dict[str, Any]) -> list[list[tuple[float, float]]]:
+def decode_arcs(topology: dict[str, Any]) -> list[list[tuple[float, float]]]:
     """TopoJSON arcs: quantized, each position a delta from the one before (TopoJSON spec 2.1.3)."""
     transform = topology.get("transform")
     if transform is None:
@@ -77,7 +89,7 @@ def _decode_arcs(topology: dict[str, Any]) -> list[list[tuple[float, float]]]:
     return decoded
 
 
-def _ring(arcs: list[list[tuple[float, float]]], indexes: list[int]) -> Ring:
+def ring(arcs: list[list[tuple[float, float]]], indexes: list[int]) -> Ring:
     """One ring from its arcs: a negative index ``~i`` is arc ``i`` reversed; each arc after the
     first starts where the last one ended, so its first point is dropped."""
     points: list[tuple[float, float]] = []

@@ -18,13 +18,14 @@ from pydantic import Field
 
 from mapsrv.core.model import MapState, check_id
 from mapsrv.errors import InvalidInput, PayloadTooLarge
-from mapsrv.formats import write_file
+from mapsrv.formats import Join, write_file
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.hub import MapEntry
 from mapsrv.hub.imports import read_upload
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import OptionalMapId
+from mapsrv.places import resolve_country
 
 __all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file"]
 
@@ -65,13 +66,23 @@ async def import_file(
     layer: Annotated[str | None, Field(description="put all in this layer")] = None,
     simplify: Annotated[float | None, Field(gt=0, le=10_000, description="metres, thins long tracks")] = None,
     fit: bool = True,
+    join: Annotated[Join | None, Field(description="CSV rows to country or region outlines")] = None,
+    key: Annotated[str | None, Field(description="join column; detected if left out")] = None,
+    country: Annotated[str | None, Field(description="regions of this country")] = None,
 ) -> CallToolResult:
     """Add a GPX, KML, KMZ, CSV or GeoJSON file to a map, all or none; an untitled map takes the
-    file's name. CSV: lat/lon, WKT or place-name columns."""
+    file's name. CSV: lat/lon, WKT or place-name columns; or join: rows naming countries (codes,
+    names) or states/provinces become their outlines, unmatched rows listed."""
     data = _decode(content, format)
     if layer is not None:
         check_id("layer", layer)
-    imported = await read_upload(data, format, tc.hub.limits, layer=layer, simplify=simplify)
+    if join is None and (key is not None or country is not None):
+        raise InvalidInput("key and country go with join; pass join (countries or regions) or leave them out")
+    if country is not None:
+        await trio.to_thread.run_sync(resolve_country, country)  # unknown: the caller's mistake, with a hint
+    imported = await read_upload(
+        data, format, tc.hub.limits, layer=layer, simplify=simplify, join=join, key=key, country=country or ""
+    )
     url = None
     if map_id is None:
         entry = await tc.hub.create_map(owner=tc.person, principal=tc.principal, maker=tc.actor.id)

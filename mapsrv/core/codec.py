@@ -25,6 +25,7 @@ from mapsrv.core.events import (
     FeaturesUpserted,
     LayerRemoved,
     LayerSet,
+    LayerStyled,
     TitleSet,
     ViewSet,
 )
@@ -74,6 +75,9 @@ def event_to_json(event: Event, *, undo: bool = True) -> dict[str, Any]:
             out["ids"] = list(ids)
         case LayerSet(layer=layer):
             out["layer"] = layer.to_json()
+        case LayerStyled(layer_id=layer_id, style=style):
+            out["layer"] = layer_id
+            out["style"] = style
         case LayerRemoved(layer_id=layer_id):
             out["id"] = layer_id
         case Cleared(layer_id=layer_id):
@@ -101,6 +105,8 @@ def event_from_json(raw: Mapping[str, Any]) -> Event:
             return FeaturesRemoved(version, tuple(raw["ids"]), change)
         case LayerSet.KIND:
             return LayerSet(version, _layer_from_json(raw["layer"]), change)
+        case LayerStyled.KIND:
+            return LayerStyled(version, raw["layer"], raw.get("style"), change)
         case LayerRemoved.KIND:
             return LayerRemoved(version, raw["id"], change)
         case Cleared.KIND:
@@ -238,7 +244,7 @@ def _view_from_json(raw: Mapping[str, Any]) -> View:
 
 
 def _layer_from_json(raw: Mapping[str, Any]) -> Layer:
-    return Layer(raw["id"], raw["name"], bool(raw["visible"]))
+    return Layer(raw["id"], raw["name"], bool(raw["visible"]), raw.get("style"))
 
 
 def state_from_json(raw: Mapping[str, Any], map_id: str) -> MapState:

@@ -11,9 +11,9 @@ other event has None.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import ClassVar, TypeAlias
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeAlias
 
 from mapsrv.core.changes import Change
 from mapsrv.core.model import Feature, Layer, View
@@ -26,6 +26,7 @@ __all__ = [
     "FeaturesUpserted",
     "LayerRemoved",
     "LayerSet",
+    "LayerStyled",
     "TitleSet",
     "ViewSet",
     "feature_ids",
@@ -79,6 +80,17 @@ class LayerSet:
 
 
 @dataclass(frozen=True)
+class LayerStyled:
+    """A layer's style by value set (its JSON, as ``Layer.style``) or removed (None)."""
+
+    KIND: ClassVar[str] = "layer_style"
+    version: int
+    layer_id: str
+    style: Mapping[str, Any] | None = field(default=None, hash=False)
+    change: Change | None = None
+
+
+@dataclass(frozen=True)
 class LayerRemoved:
     """A layer and every feature on it removed."""
 
@@ -98,7 +110,9 @@ class Cleared:
     change: Change | None = None
 
 
-Event: TypeAlias = TitleSet | ViewSet | FeaturesUpserted | FeaturesRemoved | LayerSet | LayerRemoved | Cleared
+Event: TypeAlias = (
+    TitleSet | ViewSet | FeaturesUpserted | FeaturesRemoved | LayerSet | LayerStyled | LayerRemoved | Cleared
+)
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     TitleSet,
@@ -106,6 +120,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     FeaturesUpserted,
     FeaturesRemoved,
     LayerSet,
+    LayerStyled,
     LayerRemoved,
     Cleared,
 )

@@ -74,9 +74,14 @@ class Layer:
     id: str
     name: str
     visible: bool = True
+    # A style by value (``mapsrv.core.layer_style``), as its JSON; None: each feature's own style.
+    style: Mapping[str, Any] | None = field(default=None, hash=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "visible": self.visible}
+        out = {"id": self.id, "name": self.name, "visible": self.visible}
+        if self.style is not None:
+            out["style"] = self.style
+        return out
 
 
 @dataclass(frozen=True)

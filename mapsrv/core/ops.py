@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias, assert_never
 
 from mapsrv.core.events import (
@@ -20,9 +20,11 @@ from mapsrv.core.events import (
     FeaturesUpserted,
     LayerRemoved,
     LayerSet,
+    LayerStyled,
     TitleSet,
     ViewSet,
 )
+from mapsrv.core.layer_style import check_layer_style
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     Bounds,
@@ -49,6 +51,7 @@ __all__ = [
     "RemoveLayer",
     "RestoreFeatures",
     "RestoreLayer",
+    "SetLayerStyle",
     "SetLayerVisibility",
     "SetTitle",
     "SetView",
@@ -125,6 +128,15 @@ class SetLayerVisibility:
 
 
 @dataclass(frozen=True)
+class SetLayerStyle:
+    """Style a layer by value (``style`` as a caller asked: checked, and its breaks or categories
+    computed from the layer's features, when applied), or remove its style (None)."""
+
+    layer: str
+    style: Mapping[str, Any] | None = field(default=None, hash=False)
+
+
+@dataclass(frozen=True)
 class Clear:
     layer: str | None = None
 
@@ -161,6 +173,7 @@ Op: TypeAlias = (
     | AddLayer
     | RemoveLayer
     | SetLayerVisibility
+    | SetLayerStyle
     | Clear
     | ImportFeatures
     | RestoreFeatures
@@ -210,6 +223,12 @@ def _resolve(state: MapState, op: Op, limits: Limits) -> Event:
             return LayerSet(version, Layer(lid, name, visible))
         case SetLayerVisibility(lid, visible):
             return LayerSet(version, dataclasses.replace(_layer(state, lid), visible=visible))
+        case SetLayerStyle(lid, style):
+            _layer(state, lid)
+            if style is None:
+                return LayerStyled(version, lid, None)
+            mine = [f for f in state.features.values() if f.layer == lid]
+            return LayerStyled(version, lid, check_layer_style(style, mine, lid))
         case RemoveLayer(lid):
             if lid == DEFAULT_LAYER:
                 raise InvalidInput("the default layer cannot be removed; clear it instead")
@@ -306,6 +325,12 @@ def apply_event(state: MapState, event: Event, *, owned: Mapping[str, Feature] |
             return dataclasses.replace(state, version=version, features=features, points=points)
         case LayerSet(version, layer):
             return dataclasses.replace(state, version=version, layers={**state.layers, layer.id: layer})
+        case LayerStyled(version, layer_id, style):
+            styling = state.layers.get(layer_id)
+            if styling is None:
+                return dataclasses.replace(state, version=version)
+            styled = dataclasses.replace(styling, style=style)
+            return dataclasses.replace(state, version=version, layers={**state.layers, layer_id: styled})
         case LayerRemoved(version, layer_id):
             layers = {k: v for k, v in state.layers.items() if k != layer_id}
             return _with_features(state, version, _without_layer(state.features.values(), layer_id), layers)

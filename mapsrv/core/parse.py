@@ -31,6 +31,7 @@ from mapsrv.core.ops import (
     Op,
     RemoveFeatures,
     RemoveLayer,
+    SetLayerStyle,
     SetLayerVisibility,
     SetTitle,
     SetView,
@@ -60,6 +61,8 @@ OP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "show_layer": (frozenset({"id"}), frozenset()),
     "hide_layer": (frozenset({"id"}), frozenset()),
     "clear": (frozenset(), frozenset({"layer"})),
+    # checked when applied: its breaks and categories come from the layer's features
+    "set_layer_style": (frozenset({"layer", "style"}), frozenset()),
     "import_geojson": (frozenset({"geojson"}), frozenset({"layer"})),
 }
 
@@ -189,6 +192,15 @@ def _add_layer(f: Mapping[str, Any], limits: Limits) -> Op:
     return AddLayer(lid, name, _bool("visible", f.get("visible", True)))
 
 
+def _set_layer_style(f: Mapping[str, Any], limits: Limits) -> Op:
+    style = f["style"]
+    if style is not None and not isinstance(style, Mapping):
+        raise InvalidInput(
+            f'style must be an object or null, got {type(style).__name__}; e.g. {{"by": "population"}}'
+        )
+    return SetLayerStyle(check_id("layer", f["layer"]), style)
+
+
 def _import_geojson(f: Mapping[str, Any], limits: Limits) -> Op:
     layer = check_id("layer", f.get("layer") or DEFAULT_LAYER)
     return ImportFeatures(features_from_geojson(f["geojson"], limits, layer=layer))
@@ -211,4 +223,5 @@ _PARSERS: dict[str, Callable[[Mapping[str, Any], Limits], Op]] = {
     "hide_layer": lambda f, lim: SetLayerVisibility(check_id("layer", f["id"]), False),
     "clear": lambda f, lim: Clear(_opt(f, "layer", lambda v: check_id("layer", v))),
     "import_geojson": _import_geojson,
+    "set_layer_style": _set_layer_style,
 }

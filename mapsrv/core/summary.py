@@ -16,6 +16,7 @@ from mapsrv.core.events import (
     FeaturesUpserted,
     LayerRemoved,
     LayerSet,
+    LayerStyled,
     TitleSet,
     ViewSet,
 )
@@ -103,6 +104,8 @@ def inverse_of(before: MapState, events: Sequence[Event]) -> Inverse:
                         features[fid] = before.features.get(fid)
             case LayerSet(layer=layer):
                 touch_layer(layer.id, with_features=False)
+            case LayerStyled(layer_id=lid):
+                touch_layer(lid, with_features=False)
             case LayerRemoved(layer_id=lid):
                 touch_layer(lid, with_features=True)
             case Cleared(layer_id=lid):
@@ -251,6 +254,15 @@ def _layer_parts(before: MapState, events: Sequence[Event]) -> list[str]:
                     parts.append(f"{'showed' if new.visible else 'hid'} layer {_quoted(new.name)}")
                 elif old.name != new.name:
                     parts.append(f"renamed layer {_quoted(old.name)} to {_quoted(new.name)}")
+                elif old.style != new.style:
+                    parts.append(f"restyled layer {_quoted(new.name)}")
+            case LayerStyled(layer_id=lid, style=style):
+                named = _quoted(before.layers[lid].name if lid in before.layers else lid)
+                if style is None:
+                    parts.append(f"removed the style of layer {named}")
+                else:
+                    by = f" by {_quoted(str(style['by']))}" if style.get("by") else ""
+                    parts.append(f"styled layer {named}{by}")
             case LayerRemoved(layer_id=lid):
                 gone = before.layers.get(lid)
                 parts.append(f"removed layer {_quoted(gone.name if gone else lid)}")

@@ -23,6 +23,9 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from mapsrv.core import Feature, MapState
 from mapsrv.image.basemap import basemap
+from mapsrv.image.legend import draw_legend
+from mapsrv.image.paths import extent, world_path
+from mapsrv.image.placement import Box, box_at, cells, taken
 from mapsrv.image.projection import (
     WORLD_CENTER,
     WORLD_ZOOM,
@@ -30,6 +33,7 @@ from mapsrv.image.projection import (
     fit,
     meters_per_pixel,
 )
+from mapsrv.image.styling import heat_image, paint
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -75,6 +79,7 @@ class Rendered:
     basemap: str  # "tiles" or "natural earth"
     markers: dict[str, tuple[float, float]] = field(default_factory=dict)  # marker id -> pixel
     labels: list[tuple[float, float, float, float]] = field(default_factory=list)  # boxes drawn
+    legend: tuple[float, float, float, float] | None = None  # the legend's box, when drawn
 
 
 def choose_view(state: MapState, request: ImageRequest, chosen: list[Feature]) -> ImageView:
@@ -111,6 +116,7 @@ def render(
     if view is None:
         view = choose_view(state, request, chosen)
     base = basemap(view, tiles)
+    chosen, heat = paint(state, chosen)  # styles by value: colours, sizes, labels, what shows
     overlay = Image.new("RGBA", (view.width * SUPER, view.height * SUPER), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     points = [f for f in chosen if f.type == "marker"]
@@ -131,6 +137,9 @@ def render(
             _marker_shape(draw, x, y, feature)
     small = overlay.reduce(SUPER)  # a box filter, as resize(BOX) but in a fifth of the time
     image = Image.alpha_composite(base, small)
+    hot = heat_image(view, heat)
+    if hot is not None:
+        image.alpha_composite(hot)
     text = ImageDraw.Draw(image)
     if clustered:
         for x, y, count in clusters:
@@ -145,13 +154,14 @@ def render(
             elif not style.get("color"):
                 image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
     boxes = _labels(text, view, chosen if not clustered else [f for f in chosen if f.type != "marker"])
+    legend = draw_legend(image, state, request.layer)
     background = "tiles" if tiles else "natural earth"
     _attribution(text, view, "© OpenStreetMap contributors" if tiles else "Natural Earth")
     out = io.BytesIO()
     image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=False)
     shown = sum(c for _, _, c in clusters) + (len(chosen) - len(points)) if clustered else len(chosen)
     caption = _caption(state, view, len(chosen), len(boxes), clustered, background)
-    return Rendered(out.getvalue(), caption, view, shown, clustered, background, markers, boxes)
+    return Rendered(out.getvalue(), caption, view, shown, clustered, background, markers, boxes, legend)
 
 
 # --- what is drawn -------------------------------------------------------------------------------
@@ -181,6 +191,9 @@ def _bounds(features: Iterable[Feature]) -> tuple[float, float, float, float] | 
             dlat = (f.radius or 0) / 111_320
             dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
             pts: Iterable[tuple[float, float]] = ((lat - dlat, lon - dlon), (lat + dlat, lon + dlon))
+        elif f.type in ("polyline", "polygon"):
+            s0, w0, n0, e0 = extent(f.coords)
+            pts = ((s0, w0), (n0, e0))
         else:
             pts = f.points()
         for lat, lon in pts:
@@ -223,10 +236,10 @@ def _shape(draw: ImageDraw.ImageDraw, view: ImageView, f: Feature) -> None:
         return
     if f.type == "rectangle":
         (s, w), (n, e) = f.coords
-        points = [(s, w), (n, w), (n, e), (s, e)]
-    else:
-        points = list(f.coords)
-    xy = _thin([view.pixel(lat, lon) for lat, lon in points])
+        xy = _thin([view.pixel(lat, lon) for lat, lon in ((s, w), (n, w), (n, e), (s, e))])
+    else:  # projected and thinned once per feature and zoom (``paths``), moved to the view
+        dx, dy = view.left * SUPER, view.top * SUPER
+        xy = [(x - dx, y - dy) for x, y in world_path(f.coords, view.zoom, SUPER)]
     if f.type == "polyline":
         if len(xy) >= 2:
             draw.line(xy, fill=stroke, width=width, joint="curve")
@@ -260,7 +273,7 @@ def _marker_shape(draw: ImageDraw.ImageDraw, x: float, y: float, f: Feature) -> 
             width=2 * SUPER,
         )
     elif style.get("color"):
-        r = CIRCLE_MARKER * SUPER
+        r = float(style.get("size", CIRCLE_MARKER)) * SUPER  # a proportional symbol's radius
         color = _rgb(style.get("color"), PATH)
         draw.ellipse(
             [x * SUPER - r, y * SUPER - r, x * SUPER + r, y * SUPER + r],
@@ -271,18 +284,18 @@ def _marker_shape(draw: ImageDraw.ImageDraw, x: float, y: float, f: Feature) -> 
 
 
 def _clusters(view: ImageView, points: list[Feature]) -> list[tuple[float, float, int]]:
-    cells: dict[tuple[int, int], list[float]] = {}
+    grid: dict[tuple[int, int], list[float]] = {}
     for f in points:
         x, y = view.pixel(*f.coords)
         if (
             -CLUSTER_CELL <= x <= view.width + CLUSTER_CELL
             and -CLUSTER_CELL <= y <= view.height + CLUSTER_CELL
         ):
-            cell = cells.setdefault((int(x // CLUSTER_CELL), int(y // CLUSTER_CELL)), [0.0, 0.0, 0.0])
+            cell = grid.setdefault((int(x // CLUSTER_CELL), int(y // CLUSTER_CELL)), [0.0, 0.0, 0.0])
             cell[0] += x
             cell[1] += y
             cell[2] += 1
-    return [(sx / n, sy / n, int(n)) for sx, sy, n in cells.values()]
+    return [(sx / n, sy / n, int(n)) for sx, sy, n in grid.values()]
 
 
 def _cluster_disc(draw: ImageDraw.ImageDraw, x: float, y: float, count: int) -> None:
@@ -364,15 +377,15 @@ def _labels(draw: ImageDraw.ImageDraw, view: ImageView, features: list[Feature])
         text = f.label if len(f.label) <= 60 else f.label[:59] + "…"
         # A box no label of this text can be narrower than: most labels of a crowded map are
         # refused on it, before their text is measured (30 us a label).
-        narrow = _box(x, y, side, 3 * len(text) + 10, height)
+        narrow = box_at(x, y, side, 3 * len(text) + 10, height)
         if narrow[2] < 0 or narrow[3] < 0 or narrow[0] > view.width or narrow[1] > view.height:
             continue
-        if _taken(placed, narrow):
+        if taken(placed, narrow):
             continue
-        box = _box(x, y, side, font.getlength(text) + 10, height)
-        if _taken(placed, box):
+        box = box_at(x, y, side, font.getlength(text) + 10, height)
+        if taken(placed, box):
             continue
-        for cell in _cells(box):
+        for cell in cells(box):
             placed.setdefault(cell, []).append(box)
         draw.rounded_rectangle(box, radius=3, fill="#ffffff", outline="#9ca3af")
         draw.text(
@@ -380,30 +393,6 @@ def _labels(draw: ImageDraw.ImageDraw, view: ImageView, features: list[Feature])
         )
         drawn.append(box)
     return drawn
-
-
-Box = tuple[float, float, float, float]
-
-
-def _box(x: float, y: float, side: str, width: float, height: float) -> Box:
-    if side == "right":
-        return (x, y - height / 2, x + width, y + height / 2)
-    if side == "top":
-        return (x - width / 2, y - height, x + width / 2, y)
-    return (x - width / 2, y - height / 2, x + width / 2, y + height / 2)
-
-
-def _cells(box: Box) -> list[tuple[int, int]]:
-    xs = range(int(box[0] // 64), int(box[2] // 64) + 1)
-    return [(cx, cy) for cx in xs for cy in range(int(box[1] // 64), int(box[3] // 64) + 1)]
-
-
-def _taken(placed: dict[tuple[int, int], list[Box]], box: Box) -> bool:
-    return any(_overlaps(box, other) for cell in _cells(box) for other in placed.get(cell, ()))
-
-
-def _overlaps(a: Box, b: Box) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _attribution(draw: ImageDraw.ImageDraw, view: ImageView, text: str) -> None:

@@ -37,6 +37,7 @@ from mapsrv.core.ops import (
     RemoveLayer,
     RestoreFeatures,
     RestoreLayer,
+    SetLayerStyle,
     SetLayerVisibility,
     SetTitle,
     SetView,
@@ -332,12 +333,22 @@ def test_changes_list_added_changed_removed_and_notes() -> None:
 LIMITS = Limits(max_features=40, max_layers=8)
 
 
+LAYER_STYLES = st.sampled_from(
+    [
+        None,
+        {"kind": "heatmap", "radius": 10},
+        {"by": "pop", "breaks": [0, 10, 20], "colors": ["red", "blue"]},
+        {"kind": "categorical", "by": "t", "categories": {"a": "red"}, "label": "{t}"},
+    ]
+)
+
+
 @st.composite
 def own_ops(draw: st.DrawFn, who: str) -> list[Op]:
     """A batch by one actor, on its own features (``who`` + n) and its own layer."""
     fid = f"{who}{draw(st.integers(1, 4))}"
     layer = draw(st.sampled_from([f"{who}-layer", "default"]))
-    kind = draw(st.sampled_from(["add", "move", "edit", "remove", "clear", "hide", "title", "view"]))
+    kind = draw(st.sampled_from(["add", "move", "edit", "remove", "clear", "hide", "title", "view", "style"]))
     lat = draw(st.floats(-80, 80, allow_nan=False))
     ops: dict[str, list[Op]] = {
         "add": [AddFeature(marker(fid, lat, layer))],
@@ -348,6 +359,7 @@ def own_ops(draw: st.DrawFn, who: str) -> list[Op]:
         "hide": [SetLayerVisibility(f"{who}-layer", draw(st.booleans()))],
         "title": [SetTitle(f"{who} {lat:.0f}")],
         "view": [SetView((lat, 0.0), 3)],
+        "style": [SetLayerStyle(f"{who}-layer", draw(LAYER_STYLES))],
     }
     return ops[kind]
 

@@ -38,6 +38,40 @@ styles = st.one_of(
         },
     ),
 )
+layer_styles = st.one_of(
+    st.none(),
+    st.just([1]),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "kind": st.sampled_from(["graduated", "categorical", "proportional", "heatmap", "pie"]),
+            "by": st.sampled_from(["name", "pop", "missing", 3]),
+            "method": st.sampled_from(["quantiles", "equal", "jenks", "median"]),
+            "classes": st.integers(1, 12),
+            "breaks": st.lists(numbers, max_size=6),
+            "ramp": st.sampled_from(["YlOrRd", "RdBu", "Set2", "Nope"]),
+            "categories": st.dictionaries(st.text(max_size=3), st.sampled_from(["red", "#123456", "x"])),
+            "min_size": numbers,
+            "max_value": numbers,
+            "radius": numbers,
+            "label": st.sampled_from(["{name} ({pop})", "", 5]),
+            "filter": st.fixed_dictionaries(
+                {
+                    "property": st.sampled_from(["name", "pop"]),
+                    "value": st.one_of(numbers, st.text(max_size=3)),
+                },
+                optional={"op": st.sampled_from(["==", "<", "contains", "in", "~"])},
+            ),
+            "time": st.fixed_dictionaries(
+                {"property": st.just("time")},
+                optional={
+                    "from": st.sampled_from(["2024-05-01T08:00:00Z", "soon"]),
+                    "to": st.just("2024-06-01"),
+                },
+            ),
+        },
+    ),
+)
 geometry = st.one_of(
     st.fixed_dictionaries({"type": st.just("marker"), "coords": latlon}),
     st.fixed_dictionaries(
@@ -106,6 +140,8 @@ def raw_ops(draw: st.DrawFn, names: tuple[str, ...] = tuple(sorted(OP_FIELDS))) 
         op = {"id": draw(ids)}
     elif name == "clear":
         op = draw(st.fixed_dictionaries({}, optional={"layer": ids}))
+    elif name == "set_layer_style":
+        op = {"layer": draw(ids), "style": draw(layer_styles)}
     else:  # import_geojson
         features = draw(
             st.lists(
@@ -123,7 +159,9 @@ def raw_ops(draw: st.DrawFn, names: tuple[str, ...] = tuple(sorted(OP_FIELDS))) 
                                 ),
                             }
                         ),
-                        "properties": st.fixed_dictionaries({}, optional={"name": st.text(max_size=5)}),
+                        "properties": st.fixed_dictionaries(
+                            {}, optional={"name": st.text(max_size=5), "pop": numbers}
+                        ),
                     }
                 ),
                 max_size=3,

@@ -18,6 +18,7 @@ from mapsrv.core.events import (
     FeaturesUpserted,
     LayerRemoved,
     LayerSet,
+    LayerStyled,
     TitleSet,
     ViewSet,
 )
@@ -33,6 +34,11 @@ SAMPLES: list[Event] = [
     FeaturesUpserted(5, (Feature("c", "circle", (0.0, 0.0), radius=5.0),), 2),
     FeaturesRemoved(6, ("f1", "c")),
     LayerSet(7, Layer("roads", "Roads", False)),
+    LayerStyled(8, "roads", {"kind": "heatmap", "radius": 25.0}),
+    LayerSet(
+        8, Layer("roads", "Roads", True, {"kind": "categorical", "by": "t", "categories": {"a": "red"}})
+    ),
+    LayerStyled(8, "roads", None),
     LayerRemoved(8, "roads"),
     Cleared(9, None),
     Cleared(10, "default"),

@@ -127,6 +127,7 @@ async def test_one_keys_map_is_not_found_by_another_key_for_any_tool(nursery: tr
             "set_title": {"map_id": map_id, "title": "Bob's now"},
             "set_view": {"map_id": map_id, "at": [41.15, -8.61], "zoom": 9},
             "set_layer": {"map_id": map_id, "layer": "bob", "visible": False},
+            "style_layer": {"map_id": map_id, "layer": "default", "kind": "heatmap"},
             "delete_map": {"map_id": map_id},
         }
         for tool, arguments in attempts.items():

@@ -336,6 +336,8 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         assert [c["mine"] for c in mine] == [True] and len(mine[0]["added"]) == 4
         assert (await write("undo", **m))["count"] == 0
         assert (await write("undo", **m, redo=True))["count"] == 4
+        styled = (await write("style_layer", **m, layer="back", kind="heatmap"))["layers"]["back"]
+        assert styled["style"] == {"kind": "heatmap", "radius": 25} and styled["shown"] == 4
         assert (await call("find_places", query="Lisboa"))["places"][0]["name"] == "Lisbon"
         assert (await call("nearest_place", lat=38.72, lon=-9.14))["place"]["name"] == "Lisbon"
         assert 270 < (await call("measure", points=["Lisbon", "Porto"]))["distance"] < 285
@@ -354,7 +356,7 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         refused = await client.call_tool("delete_map", m)
         assert refused.is_error and refused.content[0].text.startswith("forbidden:")  # type: ignore[union-attr]
         called.add("delete_map")
-        assert called == tools and len(tools) == 17
+        assert called == tools and len(tools) == 18
 
 
 async def test_tool_errors_name_what_is_wrong(server: Server) -> None:

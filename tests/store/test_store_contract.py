@@ -18,6 +18,7 @@ from support import RedisServer, wait_until
 
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.codec import wire
+from mapsrv.core.layer_style import style_counts
 from mapsrv.core.parse import parse_op
 from mapsrv.store import (
     COMMITTED,
@@ -389,3 +390,51 @@ async def test_the_shared_store_counts_each_failed_call_and_each_outage_once(nur
     assert store.statistics() == StoreStatistics(
         available=True, errors=2, remote_events=0, reconnections=1, breaker_trips=1
     ), "counted once each, and its own event is not heard back"
+
+
+@ONE_PROCESS
+async def test_a_styled_layer_survives_the_snapshot_and_the_log(backend: Backend) -> None:
+    """A layer's style by value is part of the map: kept in the snapshot (written with the
+    style's event) and in the log; a feature drawn after it is still classified by its breaks."""
+    store = (await backend.connect()).store
+    state = await new_map(store)
+    points = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [i, i]},
+            "properties": {"pop": i * 10},
+        }
+        for i in range(6)
+    ]
+    geojson = {"type": "FeatureCollection", "features": points}
+    ops = [
+        parse_op({"op": "import_geojson", "layer": "c", "geojson": geojson}, Limits()),
+        parse_op({"op": "set_layer_style", "layer": "c", "style": {"by": "pop", "classes": 3}}, Limits()),
+    ]
+    styled, events = apply_all(state, ops)
+    assert await store.commit(state.id, 0, events, styled, snapshot=True, batch_id="s") == COMMITTED
+    late = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [9, 9]},
+        "properties": {"pop": 99},
+    }
+    more_geojson = {"type": "FeatureCollection", "features": [late]}
+    after, more = apply_all(
+        styled, [parse_op({"op": "import_geojson", "layer": "c", "geojson": more_geojson}, Limits())]
+    )
+    assert (
+        await store.commit(state.id, styled.version, more, after, snapshot=False, batch_id="t") == COMMITTED
+    )
+    loaded = await store.load(state.id)
+    assert loaded is not None and loaded.state == after
+    style = loaded.state.layers["c"].style
+    assert style is not None and style["kind"] == "graduated"
+    assert style["breaks"] == pytest.approx([0, 50 / 3, 100 / 3, 50]) and len(style["colors"]) == 3
+    assert (
+        style_counts(style, [f for f in loaded.state.features.values() if f.layer == "c"])["classes"][2][
+            "count"
+        ]
+        == 3
+    )
+    logged = await store.events_after(state.id, 0)
+    assert logged is not None and [wire(e) for e in logged] == [wire(e) for e in [*events, *more]]

@@ -25,6 +25,7 @@ from mapsrv.mcp.tools.files import export
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
+from mapsrv.mcp.tools.styling import styled_layer
 
 __all__ = ["SUMMARY_BUDGET", "bbox_of", "read", "read_map", "summary", "with_present"]
 
@@ -111,6 +112,9 @@ def summary(state: MapState, url: str) -> dict[str, Any]:
     for feature in features:
         counts = layers[feature.layer]
         counts[_kind(feature)] = counts.get(_kind(feature), 0) + 1
+    for lid, layer in state.layers.items():
+        if layer.style is not None:
+            layers[lid].update(styled_layer(state, lid))
     box = state.bbox()
     latest = [_brief(f) for f in features[-_LATEST:]]
     latest_ids = {row["id"] for row in latest}

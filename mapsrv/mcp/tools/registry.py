@@ -41,6 +41,7 @@ from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read, read_map
 from mapsrv.mcp.tools.results import tool_error
 from mapsrv.mcp.tools.routing import reachable, travel_times
+from mapsrv.mcp.tools.styling import style_layer
 
 __all__ = [
     "INSTRUCTIONS",
@@ -122,6 +123,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(set_view, "Move the camera", _SET),
     ToolSpec(set_title, "Set the title", _SET),
     ToolSpec(set_layer, "Show or hide a layer", _SET),
+    ToolSpec(style_layer, "Style a layer by value", _SET),
     ToolSpec(find_places, "Find places by name", _READ),
     ToolSpec(nearest_place, "Nearest place to a point", _READ),
     ToolSpec(measure, "Measure distance, area, bearing", _READ, {"minProperties": 1}),

@@ -19,7 +19,9 @@ import pytest
 
 import mapsrv
 from mapsrv.core import Feature
+from mapsrv.core.classify import breaks, palette
 from mapsrv.core.geojson import features_from_geojson
+from mapsrv.core.layer_style import check_layer_style
 from mapsrv.core.measure import area, bbox, bearing, distance
 from mapsrv.core.model import (
     Limits,
@@ -55,6 +57,8 @@ MODULES = [
     "mapsrv/core/geojson.py",
     "mapsrv/core/parse.py",
     "mapsrv/core/measure.py",
+    "mapsrv/core/layer_style.py",
+    "mapsrv/core/classify.py",
     "mapsrv/places/search.py",
     *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "mapsrv" / "mcp" / "tools").glob("*.py"))),
 ]
@@ -62,6 +66,16 @@ ERRORS = {"InvalidInput", "PayloadTooLarge", "PlaceNotFound", "unknown"}
 L = Limits()
 PARIS, LONDON = (48.8566, 2.3522), (51.5074, -0.1278)
 MAP = "MAP"  # replaced by a real map id in the test
+
+
+STYLED = [
+    Feature("t1", "marker", (1.0, 2.0), properties=(("kind", "town"), ("pop", 10))),
+    Feature("t2", "marker", (1.0, 3.0), properties=(("kind", "city"), ("pop", 99))),
+]
+
+
+def style(raw: Any) -> Any:
+    return check_layer_style(raw, STYLED, "towns")
 
 
 def gj(geometry: Any, **feature: Any) -> Callable[[], Any]:
@@ -113,6 +127,12 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     # files
     (lambda: files._decode("@@@@", "kmz"), "content", "'@@@@'", "base64 for a KMZ"),
     (lambda: files._decode("x" * (files.MAX_FILE + 1), "gpx"), "file", "16.0 MiB", "at most 16 MiB"),
+    (
+        lambda tc: files.import_file(tc, "country,n\nPT,1\n", key="country"),
+        "key and country",
+        "join",
+        "leave them out",
+    ),
     (lambda: check_properties({str(i): 0 for i in range(65)}, L), "properties", "65", "at most 64 keys"),
     (lambda: check_properties({"a\nb": 0}, L), "properties key", "'a\\nb'", "printable characters"),
     (lambda: check_properties({"ele": [1, 2]}, L, 1), "properties.ele", "2", "one value per point"),
@@ -305,6 +325,77 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "items[0]",
         "12",
         "more than the 10 a line may have",
+    ),
+    # styles by value (core.layer_style, core.classify) and the page's op for them
+    (lambda: style({"by": "pop", "time": {"from": "soon"}}), "time from", "'soon'", "an ISO 8601 time"),
+    (lambda: style({"by": 5}), "by", "5", "a property name"),
+    (lambda: style({"by": "pop", "classes": 2.5}), "classes", "2.5", "a whole number from 3 to 9"),
+    (lambda: style({"by": "pop", "classes": 12}), "classes", "12", "from 3 to 9"),
+    (lambda: style({"by": "pop", "filter": "x"}), "filter", "'x'", '{"property", "op", "value"}'),
+    (lambda: style({"by": "pop", "filter": {"property": "pop", "op": "~"}}), "filter op", "'~'", "one of =="),
+    (
+        lambda: style({"by": "pop", "filter": {"property": "p", "op": "in", "value": 3}}),
+        "filter value",
+        "3",
+        "a list",
+    ),
+    (
+        lambda: style({"by": "pop", "filter": {"property": "p", "op": "in", "value": [[1]]}}),
+        "filter value",
+        "[[1]]",
+        "list strings or numbers",
+    ),
+    (
+        lambda: style({"by": "pop", "filter": {"property": "p", "value": {"a": 1}}}),
+        "filter value",
+        "{'a': 1}",
+        "a string or number",
+    ),
+    (lambda: style({"by": "pop", "time": "x"}), "time", "'x'", '{"property", "from", "to"}'),
+    (
+        lambda: style({"by": "pop", "time": {"from": "2024-06-01", "to": "2024-05-01"}}),
+        "time from",
+        "2024-06-01",
+        "at most time to",
+    ),
+    (lambda: style({"by": "kind", "kind": "graduated"}), "by", "'kind'", "a numeric property"),
+    (lambda: style("pop"), "style", "str", "an object"),
+    (lambda: style({"by": "pop", "kind": "pie"}), "kind", "'pie'", "one of graduated"),
+    (lambda: style({"by": "pop", "radius": 3}), "style key", "'radius'", "apply to a graduated style"),
+    (lambda: style({"kind": "graduated"}), "by", "none", "the property a graduated style reads"),
+    (lambda: style({"by": "pop", "label": 5}), "label", "5", "a template of 1-200 characters"),
+    (lambda: style({"by": "pop", "ramp": "Set2"}), "ramp", "'Set2'", "sequential or diverging"),
+    (lambda: style({"by": "pop", "breaks": "x"}), "breaks", "'x'", "2 to 10 ascending numbers"),
+    (lambda: style({"by": "pop", "breaks": [5, 1]}), "breaks", "[5.0, 1.0]", "ascending"),
+    (
+        lambda: style({"by": "pop", "classes": 4, "colors": ["red"]}),
+        "colors",
+        "['red']",
+        "one colour per class",
+    ),
+    (lambda: style({"by": "kind", "categories": "x"}), "categories", "'x'", "map 1-50 values to colours"),
+    (
+        lambda: style({"by": "gone", "kind": "categorical"}),
+        "by",
+        "'gone'",
+        "a property the layer's features have",
+    ),
+    (
+        lambda: style({"by": "pop", "kind": "proportional", "min_size": 50, "max_size": 10}),
+        "min_size",
+        "50",
+        "at most max_size",
+    ),
+    (lambda: palette("Rainbow", 5), "ramp", "'Rainbow'", "one of YlOrRd"),
+    (lambda: palette("Set2", 9), "ramp Set2", "9", "3 to 8 classes"),
+    (lambda: breaks([], "equal", 3), "values", "none", "at least one number"),
+    (lambda: breaks([1], "equal", 12), "classes", "12", "from 3 to 9"),
+    (lambda: breaks([1], "median", 3), "method", "'median'", "one of quantiles"),
+    (
+        lambda: parse_op({"op": "set_layer_style", "layer": "a", "style": "red"}, L),
+        "style",
+        "str",
+        "an object or null",
     ),
 ]
 

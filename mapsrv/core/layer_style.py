@@ -1,0 +1,288 @@
+"""Styles by value: a layer's features coloured, sized or labelled from their properties.
+
+A layer's ``style`` is a JSON object (the layer JSON in docs/protocol.md): ``kind`` graduated
+(a number in classes), categorical (a value to a colour), proportional (circles sized by a
+number) or heatmap, with an optional label template, filter and time window. ``check_layer_style``
+validates what a caller asked for and computes what follows from the layer's features when the
+style is set (breaks, colours, categories, ``max_value``); features added later are classified by
+what is stored, by the rules of ``mapsrv.core.style_rules`` (re-exported here), which the page
+(static/style.js) and the image (``mapsrv.image.styling``) apply too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mapsrv.core.classify import MAX_CLASSES, MIN_CLASSES, QUALITATIVE, breaks, palette
+from mapsrv.core.model import Feature
+from mapsrv.core.style import check_color
+from mapsrv.core.style_rules import (
+    OTHER,
+    color_of,
+    in_time,
+    label_of,
+    match_filter,
+    number,
+    parse_time,
+    shown,
+    size_of,
+    style_counts,
+    text_of,
+)
+from mapsrv.core.values import check_number
+from mapsrv.errors import InvalidInput
+
+__all__ = [
+    "FILTER_OPS",
+    "KINDS",
+    "check_layer_style",
+    "color_of",
+    "in_time",
+    "label_of",
+    "match_filter",
+    "number",
+    "shown",
+    "size_of",
+    "style_counts",
+    "text_of",
+]
+
+KINDS = ("graduated", "categorical", "proportional", "heatmap")
+FILTER_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "contains")
+MAX_CATEGORIES = 50
+MAX_TEMPLATE = 200
+_COMMON = {"kind", "by", "label", "filter", "time"}
+_KEYS: dict[str, set[str]] = {
+    "graduated": _COMMON | {"method", "classes", "ramp", "colors", "breaks", "other"},
+    "categorical": _COMMON | {"categories", "ramp", "other"},
+    "proportional": _COMMON | {"min_size", "max_size", "max_value", "color"},
+    "heatmap": _COMMON | {"radius", "weight"},
+}
+_ALL_KEYS = sorted(set().union(*_KEYS.values()))
+_PROPERTY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+
+
+def _instant(name: str, value: Any) -> float:
+    moment = parse_time(value) if isinstance(value, str) else None
+    if moment is None:
+        raise InvalidInput(f"{name} must be an ISO 8601 time, got {value!r:.40}; e.g. '2024-05-01T08:00:00Z'")
+    return moment
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def _property(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not _PROPERTY_RE.fullmatch(value):
+        raise InvalidInput(
+            f"{name} must be a property name (1-64 characters), got {value!r:.40}; read lists the properties"
+        )
+    return value
+
+
+def _classes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+        raise InvalidInput(
+            f"classes must be a whole number from {MIN_CLASSES} to {MAX_CLASSES}, got {value!r:.20}; e.g. 5"
+        )
+    if not MIN_CLASSES <= value <= MAX_CLASSES:
+        raise InvalidInput(
+            f"classes must be from {MIN_CLASSES} to {MAX_CLASSES}, got {value:g}; pick a number in that range"
+        )
+    return int(value)
+
+
+def _check_filter(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or set(value) - {"property", "op", "value"} or "property" not in value:
+        raise InvalidInput(
+            f'filter must be {{"property", "op", "value"}}, got {value!r:.60};'
+            ' e.g. {"property": "type", "op": "==", "value": "cafe"}'
+        )
+    op = value.get("op", "==")
+    if op not in FILTER_OPS:
+        raise InvalidInput(
+            f"filter op must be one of {' '.join(FILTER_OPS)}, got {op!r:.20}; pick one of those"
+        )
+    wanted = value.get("value")
+    scalar = (str, int, float, bool)
+    if op == "in":
+        if not isinstance(wanted, list | tuple) or not 0 < len(wanted) <= 100:
+            raise InvalidInput(
+                f"filter value must be a list of 1-100 values for 'in', got {wanted!r:.40};"
+                " e.g. ['cafe', 'bar']"
+            )
+        if not all(isinstance(w, scalar) for w in wanted):
+            raise InvalidInput(
+                f"filter value must list strings or numbers, got {wanted!r:.40}; e.g. ['cafe', 'bar']"
+            )
+        wanted = list(wanted)
+    elif not isinstance(wanted, scalar) or (isinstance(wanted, str) and len(wanted) > 200):
+        raise InvalidInput(
+            f"filter value must be a string or number (at most 200 characters) for {op!r},"
+            f" got {wanted!r:.40}; e.g. 'cafe' or 1000"
+        )
+    return {"property": _property("filter property", value["property"]), "op": op, "value": wanted}
+
+
+def _check_time(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or set(value) - {"property", "from", "to"}:
+        raise InvalidInput(
+            f'time must be {{"property", "from", "to"}}, got {value!r:.60};'
+            ' e.g. {"property": "time", "from": "2024-05-01T08:00:00Z"}'
+        )
+    out: dict[str, Any] = {"property": _property("time property", value.get("property", "time"))}
+    for key in ("from", "to"):
+        if value.get(key) is not None:
+            _instant(f"time {key}", value[key])
+            out[key] = value[key]
+    if "from" in out and "to" in out and _instant("time from", out["from"]) > _instant("time to", out["to"]):
+        raise InvalidInput(
+            f"time from must be at most time to, got from {out['from']} after to {out['to']}; swap them"
+        )
+    return out
+
+
+def _values(features: Sequence[Feature], by: str) -> list[Any]:
+    return [p[1] for f in features for p in f.properties if p[0] == by and p[1] is not None]
+
+
+def _numbers(features: Sequence[Feature], by: str, layer: str) -> list[float]:
+    found = [n for v in _values(features, by) if (n := number(v)) is not None]
+    if not found:
+        raise InvalidInput(
+            f"by must name a numeric property, got {by!r:.64} (no numbers on layer {layer!r:.64},"
+            f" {len(features)} features); pick another property, or kind 'categorical'"
+        )
+    return found
+
+
+def _guess_kind(raw: Mapping[str, Any], features: Sequence[Feature]) -> str:
+    if "by" not in raw:
+        return "heatmap" if "weight" in raw or "radius" in raw else "graduated"
+    values = _values(features, str(raw["by"]))
+    if "categories" in raw or (values and any(number(v) is None for v in values)):
+        return "categorical"
+    return "proportional" if {"min_size", "max_size", "max_value"} & set(raw) else "graduated"
+
+
+def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") -> dict[str, Any]:
+    """A style as it is stored, from what a caller asked (``raw``) and the layer's features now."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f'style must be an object, got {type(raw).__name__}; e.g. {{"by": "population"}}')
+    kind = raw.get("kind") or _guess_kind(raw, features)
+    if kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, got {kind!r:.40}; pick one of those")
+    unknown = [k for k in raw if k not in _KEYS[kind] and raw[k] is not None]
+    if unknown:
+        known = [k for k in _ALL_KEYS if k in _KEYS[kind]]
+        raise InvalidInput(
+            f"style key must apply to a {kind} style ({', '.join(known)}), got {unknown[0]!r:.40};"
+            " leave it out or pick another kind"
+        )
+    out: dict[str, Any] = {"kind": kind}
+    if kind != "heatmap" or raw.get("by") is not None:
+        if raw.get("by") is None:
+            raise InvalidInput(f"by must name the property a {kind} style reads, got none; e.g. 'population'")
+        out["by"] = _property("by", raw["by"])
+    if kind == "graduated":
+        _graduated(raw, features, layer, out)
+    elif kind == "categorical":
+        _categorical(raw, features, out)
+    elif kind == "proportional":
+        _proportional(raw, features, layer, out)
+    else:
+        out["radius"] = check_number("radius", raw.get("radius", 25), 1, 200)
+        weight = raw.get("weight", out.get("by"))
+        if weight is not None:
+            out["weight"] = out["by"] = _property("weight", weight)
+    if raw.get("label") is not None:
+        template = raw["label"]
+        if not isinstance(template, str) or not 0 < len(template) <= MAX_TEMPLATE:
+            raise InvalidInput(
+                f"label must be a template of 1-{MAX_TEMPLATE} characters, got {template!r:.40};"
+                " e.g. '{name} ({population})'"
+            )
+        out["label"] = template
+    if raw.get("filter") is not None:
+        out["filter"] = _check_filter(raw["filter"])
+    if raw.get("time") is not None:
+        out["time"] = _check_time(raw["time"])
+    return out
+
+
+def _graduated(raw: Mapping[str, Any], features: Sequence[Feature], layer: str, out: dict[str, Any]) -> None:
+    method = raw.get("method", "quantiles")
+    ramp = raw.get("ramp", "YlOrRd")
+    if ramp in QUALITATIVE:
+        raise InvalidInput(
+            f"ramp must be sequential or diverging for classes, got {ramp!r} (for categories); e.g. YlOrRd"
+        )
+    colors = raw.get("colors")
+    if raw.get("breaks") is not None:
+        edges = raw["breaks"]
+        if not isinstance(edges, list | tuple) or not 2 <= len(edges) <= MAX_CLASSES + 1:
+            raise InvalidInput(
+                f"breaks must be 2 to {MAX_CLASSES + 1} ascending numbers, got {edges!r:.60};"
+                " e.g. [0, 10, 100]"
+            )
+        edges = [check_number(f"breaks[{i}]", e, -math.inf, math.inf) for i, e in enumerate(edges)]
+        if any(b < a for a, b in itertools.pairwise(edges)):
+            raise InvalidInput(f"breaks must be ascending, got {edges!r:.60}; sort them")
+    else:
+        classes = _classes(raw.get("classes", len(colors) if isinstance(colors, list | tuple) else 5))
+        edges = breaks(_numbers(features, out["by"], layer), str(method), classes)
+    n = len(edges) - 1
+    if colors is not None:
+        if not isinstance(colors, list | tuple) or len(colors) != n:
+            raise InvalidInput(
+                f"colors must list one colour per class ({n}), got {colors!r:.60}; give {n} colours or a ramp"
+            )
+        colors = [check_color(f"colors[{i}]", c) for i, c in enumerate(colors)]
+    else:
+        colors = palette(ramp, max(n, MIN_CLASSES))[-n:] if n < MIN_CLASSES else palette(ramp, n)
+    out.update(method=method, breaks=edges, colors=colors, ramp=ramp)
+    out["other"] = check_color("other", raw.get("other", OTHER))
+
+
+def _categorical(raw: Mapping[str, Any], features: Sequence[Feature], out: dict[str, Any]) -> None:
+    ramp = raw.get("ramp", "Set2")
+    given = raw.get("categories")
+    if given is not None:
+        if not isinstance(given, Mapping) or not 0 < len(given) <= MAX_CATEGORIES:
+            raise InvalidInput(
+                f"categories must map 1-{MAX_CATEGORIES} values to colours, got {given!r:.60};"
+                ' e.g. {"cafe": "#1b9e77", "bar": "orange"}'
+            )
+        categories = {str(k)[:200]: check_color(f"categories[{k!r:.30}]", c) for k, c in given.items()}
+    else:
+        counts = Counter(text_of(v) for v in _values(features, out["by"]))
+        top = sorted(counts, key=lambda v: (-counts[v], v))[:MAX_CLASSES]
+        if not top:
+            raise InvalidInput(
+                f"by must name a property the layer's features have, got {out['by']!r:.64} (no values);"
+                " read lists the properties, or give categories"
+            )
+        colors = palette(ramp, max(len(top), MIN_CLASSES))
+        categories = dict(zip(top, colors, strict=False))
+    out.update(categories=categories, ramp=ramp)
+    out["other"] = check_color("other", raw.get("other", OTHER))
+
+
+def _proportional(
+    raw: Mapping[str, Any], features: Sequence[Feature], layer: str, out: dict[str, Any]
+) -> None:
+    low = check_number("min_size", raw.get("min_size", 4), 1, 100)
+    high = check_number("max_size", raw.get("max_size", 40), 1, 100)
+    if low > high:
+        raise InvalidInput(f"min_size must be at most max_size, got {low:g} (max_size {high:g}); swap them")
+    if raw.get("max_value") is not None:
+        top = check_number("max_value", raw["max_value"], 0, math.inf)
+    else:
+        top = max(abs(v) for v in _numbers(features, out["by"], layer))
+    out.update(min_size=low, max_size=high, max_value=top)
+    out["color"] = check_color("color", raw.get("color", "#3182bd"))

@@ -1,0 +1,71 @@
+"""Styling a layer by value: the ``style_layer`` tool (a choropleth, categories, proportional
+circles or a heatmap, with labels, a filter and a time window). Core checks the style and
+computes its breaks from the layer's features (``mapsrv.core.layer_style``); the answer is the
+style as stored and how many features fall in each class now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from mapsrv.core.layer_style import style_counts
+from mapsrv.core.model import MapState, check_id
+from mapsrv.core.ops import SetLayerStyle
+from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.results import answer
+from mapsrv.mcp.tools.schema import MapId
+
+__all__ = ["style_layer", "styled_layer"]
+
+
+def styled_layer(state: MapState, layer: str) -> dict[str, Any]:
+    """A styled layer's style and its counts per class now (what ``read`` reports too)."""
+    style = state.layers[layer].style
+    if style is None:
+        return {}
+    return {"style": style, **style_counts(style, [f for f in state.features.values() if f.layer == layer])}
+
+
+async def style_layer(
+    tc: ToolContext,
+    map_id: MapId,
+    layer: str,
+    by: str | None = None,
+    kind: Literal["graduated", "categorical", "proportional", "heatmap"] | None = None,
+    method: Literal["quantiles", "equal", "jenks"] | None = None,
+    classes: Annotated[int | None, Field(description="3-9")] = None,
+    ramp: Annotated[str | None, Field(description="ColorBrewer: YlOrRd, Blues, RdBu, Set2...")] = None,
+    colors: list[str] | None = None,
+    categories: dict[str, str] | None = None,
+    label: Annotated[str | None, Field(description="'{name} ({pop})'")] = None,
+    filter: Annotated[dict[str, Any] | None, Field(description="{property, op, value}")] = None,
+    time: Annotated[dict[str, str] | None, Field(description="{property, from, to} ISO 8601")] = None,
+    min_size: float | None = None,
+    max_size: float | None = None,
+    none: Annotated[bool, Field(description="remove the style")] = False,
+) -> CallToolResult:
+    """Colour, size or label a layer's features by a property: classes (choropleth), categories,
+    sized circles or a heatmap, with a legend; new features follow. Answers breaks and counts."""
+    lid = check_id("layer", layer)
+    asked = {
+        "by": by,
+        "kind": kind,
+        "method": method,
+        "classes": classes,
+        "ramp": ramp,
+        "colors": colors,
+        "categories": categories,
+        "label": label,
+        "filter": filter,
+        "time": time,
+        "min_size": min_size,
+        "max_size": max_size,
+    }
+    style = None if none else {k: v for k, v in asked.items() if v is not None}
+    out = await tc.write(map_id, [SetLayerStyle(lid, style)], None)
+    state = (await tc.entry(map_id)).state
+    if lid in state.layers:
+        out.update(styled_layer(state, lid))
+    return answer(out)

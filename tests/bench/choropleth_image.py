@@ -1,0 +1,70 @@
+"""A choropleth of every country in ``map_image`` (issue 45: <= 150 ms at 800 x 600): the
+Natural Earth countries (1:110m, and 1:50m as ``import`` with ``join`` makes them) as polygons
+with a number each, styled in 7 Jenks classes, drawn offline (first at a view, then again at
+it, as after each change), with the legend.
+
+    python -m tests.bench.choropleth_image
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from typing import Any
+
+from mapsrv.core import Feature, Limits, MapState, apply_all
+from mapsrv.core.ops import AddLayer, ImportFeatures, SetLayerStyle
+from mapsrv.image.render import ImageRequest, render
+from mapsrv.places.world import countries
+
+
+def choropleth(scale: str = "110m") -> MapState:
+    """Each country's polygons (outer rings) on layer "countries", with a made-up GDP per head."""
+    features = []
+    for i, country in enumerate(countries(scale)):  # type: ignore[arg-type]
+        for j, polygon in enumerate(country.polygons):
+            ring = tuple((lat, lon) for lon, lat in polygon[0][:-1])
+            if len(ring) < 3:
+                continue
+            value = (i * 7919) % 90_000 + 500
+            props = (("gdp", value), ("name", country.name))
+            features.append(Feature(f"c{i}-{j}", "polygon", ring, layer="countries", properties=props))
+    style = {"by": "gdp", "method": "jenks", "classes": 7, "ramp": "YlOrRd"}
+    ops = [
+        AddLayer("countries", "GDP per head"),
+        ImportFeatures(tuple(features)),
+        SetLayerStyle("countries", style),
+    ]
+    state, _ = apply_all(MapState("m", title="GDP per head"), ops, Limits())
+    return state
+
+
+def timed(state: MapState, repeat: int = 10) -> dict[str, Any]:
+    request = ImageRequest()
+    started = time.perf_counter()
+    first = render(state, request)
+    first_ms = (time.perf_counter() - started) * 1000
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        render(state, request)
+        times.append((time.perf_counter() - started) * 1000)
+    return {
+        "features": len(state.features),
+        "first_ms": round(first_ms, 1),
+        "median_ms": round(statistics.median(times), 1),
+        "max_ms": round(max(times), 1),
+        "png_kb": round(len(first.png) / 1024, 1),
+        "legend": first.legend is not None,
+    }
+
+
+def main() -> None:
+    print(
+        json.dumps({f"choropleth_{scale}": timed(choropleth(scale)) for scale in ("110m", "50m")}, indent=1)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Styles by value in core: checked with errors that name the field and the value, breaks and
+colours computed from the layer's features when set, features added later classified by what is
+stored, undone like any change, and the filter, time window and label rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mapsrv.core import Feature, Limits, MapState, apply_all, apply_event
+from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
+from mapsrv.core.events import LayerStyled
+from mapsrv.core.history import SYSTEM, History, inverse_ops, record
+from mapsrv.core.layer_style import (
+    check_layer_style,
+    color_of,
+    in_time,
+    label_of,
+    match_filter,
+    size_of,
+    style_counts,
+)
+from mapsrv.core.ops import AddLayer, ImportFeatures, Op, SetLayerStyle
+from mapsrv.core.parse import parse_op
+from mapsrv.errors import InvalidInput, NotFound
+
+
+def place(fid: str, **props: Any) -> Feature:
+    return Feature(fid, "marker", (1.0, 2.0), layer="towns", properties=tuple(sorted(props.items())))
+
+
+TOWNS = [
+    place(f"t{i}", pop=pop, kind=kind)
+    for i, (pop, kind) in enumerate(
+        [
+            (100, "village"),
+            (900, "village"),
+            (2_000, "town"),
+            (5_500, "town"),
+            (12_000, "city"),
+            (80_000, "city"),
+        ]
+    )
+]
+
+
+def towns_map() -> MapState:
+    state, _ = apply_all(MapState(id="m"), [AddLayer("towns", "Towns"), ImportFeatures(tuple(TOWNS))])
+    return state
+
+
+def styled(state: MapState, style: dict[str, Any] | None) -> tuple[MapState, list[Any]]:
+    return apply_all(state, [SetLayerStyle("towns", style)])
+
+
+def test_a_graduated_style_gets_its_breaks_and_colours_from_the_features() -> None:
+    state, events = styled(towns_map(), {"by": "pop", "method": "equal", "classes": 4, "ramp": "Blues"})
+    style = state.layers["towns"].style
+    assert style == {
+        "kind": "graduated",
+        "by": "pop",
+        "method": "equal",
+        "breaks": [100.0, 20_075.0, 40_050.0, 60_025.0, 80_000.0],
+        "colors": ["#eff3ff", "#bdd7e7", "#6baed6", "#2171b5"],
+        "ramp": "Blues",
+        "other": "#999999",
+    }
+    assert isinstance(events[-1], LayerStyled) and events[-1].style == style
+    assert json.loads(wire(events[-1]))["kind"] == "layer_style"
+    assert state.to_json()["layers"][1]["style"] == style
+    counts = style_counts(style, state.features.values())
+    assert [c["count"] for c in counts["classes"]] == [5, 0, 0, 1]
+
+
+def test_defaults_quantiles_in_five_ylorrd_classes_and_a_guessed_kind() -> None:
+    state, _ = styled(towns_map(), {"by": "pop"})
+    style = state.layers["towns"].style
+    assert style is not None and style["kind"] == "graduated" and style["method"] == "quantiles"
+    assert len(style["breaks"]) == 6 and style["colors"][0] == "#ffffb2"
+    state, _ = styled(towns_map(), {"by": "kind"})
+    style = state.layers["towns"].style
+    assert style is not None and style["kind"] == "categorical"
+    assert list(style["categories"]) == ["city", "town", "village"]  # most common first, then by name
+    assert style["categories"]["city"] == "#66c2a5"  # Set2's first
+
+
+def test_a_feature_added_later_is_classified_by_the_stored_breaks() -> None:
+    state, _ = styled(towns_map(), {"by": "pop", "method": "equal", "classes": 4})
+    before = state.layers["towns"].style
+    state, _ = apply_all(state, [ImportFeatures((place("late", pop=70_000), place("huge", pop=10**7)))])
+    style = state.layers["towns"].style
+    assert style == before, "nothing recomputed"
+    assert style is not None
+    counts = style_counts(style, state.features.values())
+    assert [c["count"] for c in counts["classes"]] == [5, 0, 0, 3], "above the last break: the last class"
+    assert color_of(style, {"pop": 70_000}) == style["colors"][3]
+    assert color_of(style, {"pop": "n/a"}) == "#999999" and color_of(style, {}) == "#999999"
+
+
+@pytest.mark.parametrize(
+    ("style", "message"),
+    [
+        ({"by": "pop", "classes": 12}, "classes must be from 3 to 9, got 12"),
+        ({"by": "pop", "classes": 2.5}, "classes must be a whole number from 3 to 9, got 2.5"),
+        ({"by": "pop", "method": "median"}, "method must be one of quantiles, equal, jenks, got 'median'"),
+        ({"by": "pop", "ramp": "Rainbow"}, "ramp must be one of YlOrRd"),
+        ({"by": "pop", "ramp": "Set2"}, "ramp must be sequential or diverging for classes, got 'Set2'"),
+        ({"by": "pop", "classes": 4, "colors": ["red"]}, r"colors must list one colour per class \(4\)"),
+        ({"by": "pop", "classes": 3, "colors": ["red", "blue", "nope"]}, "colors\\[2\\] must be #rgb"),
+        ({"by": "height"}, "by must name a numeric property, got 'height'"),
+        ({"kind": "graduated"}, "by must name the property a graduated style reads"),
+        ({"kind": "pie", "by": "pop"}, "kind must be one of graduated, categorical, proportional, heatmap"),
+        ({"by": "pop", "radius": 3}, "style key must apply to a graduated style"),
+        ({"by": "pop", "breaks": [5, 1]}, "breaks must be ascending"),
+        ({"by": "kind", "categories": {"city": "blu"}}, "categories\\['city'\\] must be #rgb"),
+        ({"by": "pop", "filter": {"property": "pop", "op": "~", "value": 1}}, "filter op must be one of"),
+        ({"by": "pop", "filter": {"property": "pop", "op": "in", "value": 3}}, "filter value must be a list"),
+        ({"by": "pop", "time": {"property": "t", "from": "soon"}}, "time from must be an ISO 8601 time"),
+        ({"by": "pop", "label": 5}, "label must be a template"),
+        ({"kind": "proportional", "by": "pop", "min_size": 50, "max_size": 10}, "min_size must be at most"),
+        ("pop", "style must be an object, got str"),
+    ],
+)
+def test_a_bad_style_is_refused_naming_the_field_and_value(style: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        check_layer_style(style, TOWNS, "towns")
+
+
+def test_a_style_on_a_missing_layer_is_not_found() -> None:
+    with pytest.raises(NotFound, match="layer 'roads' not found"):
+        apply_all(towns_map(), [SetLayerStyle("roads", {"kind": "heatmap"})])
+
+
+def test_undo_restores_the_previous_style_and_then_none() -> None:
+    state = towns_map()
+    history = History(state.version)
+    steps: list[list[Op]] = [
+        [SetLayerStyle("towns", {"by": "pop", "classes": 3})],
+        [SetLayerStyle("towns", {"by": "kind", "label": "{kind}"})],
+    ]
+    for ops in steps:
+        after, events = apply_all(state, ops)
+        events, made = record(state, events, SYSTEM, 1.0)
+        history.extend(events, record=made)
+        state = after
+    first, second = history.records()
+    assert second.change.summary == "styled layer 'Towns' by 'kind'"
+    graduated = apply_all(towns_map(), steps[0])[0].layers["towns"].style
+    state, _ = apply_all(state, inverse_ops(state, second.change.undo))
+    assert state.layers["towns"].style == graduated
+    state, _ = apply_all(state, inverse_ops(state, first.change.undo))
+    assert state.layers["towns"].style is None
+
+
+def test_removing_a_style_and_replaying_through_the_wire() -> None:
+    state, events = styled(towns_map(), {"by": "pop", "classes": 3, "label": "{pop}"})
+    state, more = styled(state, None)
+    assert state.layers["towns"].style is None and "style" not in state.to_json()["layers"][1]
+    replayed = towns_map()
+    for event in [*events, *more]:
+        decoded = event_from_wire(wire(event))
+        assert decoded == event
+        replayed = apply_event(replayed, decoded)
+    assert replayed == state
+    restyled, _ = styled(towns_map(), {"kind": "heatmap", "by": "pop"})
+    assert state_from_json(json.loads(dumps(restyled.to_json())), "m") == restyled
+
+
+def test_the_page_op_is_parsed_and_checked_when_applied() -> None:
+    op = parse_op(
+        {"op": "set_layer_style", "layer": "towns", "style": {"by": "pop", "classes": 12}}, Limits()
+    )
+    assert op == SetLayerStyle("towns", {"by": "pop", "classes": 12})
+    with pytest.raises(InvalidInput, match="classes must be from 3 to 9, got 12"):
+        apply_all(towns_map(), [op])
+    with pytest.raises(InvalidInput, match="style must be an object or null"):
+        parse_op({"op": "set_layer_style", "layer": "towns", "style": "red"}, Limits())
+    assert parse_op({"op": "set_layer_style", "layer": "towns", "style": None}, Limits()) == SetLayerStyle(
+        "towns"
+    )
+
+
+def test_proportional_sizes_and_heatmaps() -> None:
+    state, _ = styled(towns_map(), {"kind": "proportional", "by": "pop", "min_size": 2, "max_size": 42})
+    style = state.layers["towns"].style
+    assert style is not None and style["max_value"] == 80_000 and style["color"] == "#3182bd"
+    assert size_of(style, {"pop": 80_000}) == 42 and size_of(style, {"pop": 20_000}) == 22
+    assert size_of(style, {"pop": 0}) == 2 and size_of(style, {}) is None
+    assert style_counts(style, state.features.values()) == {"shown": 6}
+    state, _ = styled(towns_map(), {"kind": "heatmap", "weight": "pop"})
+    assert state.layers["towns"].style == {"kind": "heatmap", "radius": 25.0, "weight": "pop", "by": "pop"}
+
+
+def test_filters_time_windows_and_labels() -> None:
+    props = {"name": "Porto", "pop": "231962", "type": "city", "open": True}
+    assert match_filter({"property": "pop", "op": ">", "value": 100_000}, props), "numbers as numbers"
+    assert not match_filter({"property": "pop", "op": "<", "value": 9}, props)
+    assert match_filter({"property": "type", "op": "in", "value": ["town", "city"]}, props)
+    assert match_filter({"property": "name", "op": "contains", "value": "ort"}, props)
+    assert match_filter({"property": "open", "op": "==", "value": True}, props)
+    assert match_filter({"property": "gone", "op": "!=", "value": "x"}, props)
+    assert not match_filter({"property": "gone", "op": "==", "value": "x"}, props)
+    window = {"property": "time", "from": "2024-05-01T08:00:00Z", "to": "2024-05-01T12:00:00Z"}
+    assert in_time(window, {"time": "2024-05-01T09:30:00+00:00"})
+    assert not in_time(window, {"time": "2024-05-01T13:00:00Z"})
+    assert not in_time(window, {}), "no time: outside the window"
+    assert in_time(
+        {**window, "property": "times"}, {"times": ("2024-04-30T00:00:00Z", "2024-05-01T10:00:00Z")}
+    )
+    assert label_of("{name} ({pop})", props) == "Porto (231962)"
+    assert label_of("{name}: {missing}", props) == "Porto: "
+    assert label_of("{n}", {"n": 3.0}) == "3"
+    state, _ = styled(towns_map(), {"by": "kind", "filter": {"property": "pop", "op": ">=", "value": 2000}})
+    style = state.layers["towns"].style
+    assert style is not None
+    counts = style_counts(style, state.features.values())
+    assert counts["hidden"] == 2 and [c["count"] for c in counts["classes"]] == [2, 2, 0]

@@ -48,7 +48,16 @@ def test_every_module_parses_as_a_module() -> None:
 
 def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
     page, app = reached("main.js"), reached("app.js")
-    shared = {"render.js", "labels.js", "points.js", "stream.js", "dom.js", "basemap.js"}
+    shared = {
+        "render.js",
+        "labels.js",
+        "points.js",
+        "style.js",
+        "legend.js",
+        "stream.js",
+        "dom.js",
+        "basemap.js",
+    }
     assert shared <= page and shared <= app
     # the app takes nothing of the page's own (panel, editing, presence)
     assert app - shared == {"app.js"}, app

@@ -78,6 +78,79 @@ class PointRef {
   }
 }
 
+const DENSE_FROM = 20000; // points in view
+const denseLooks = new Map();
+// A dense point's look: opaque (its pixels are copied, not blended), and a dot unless its size
+// is a proportional layer's value.
+function denseLook(o) {
+  const radius = o.sized ? Math.round(o.radius * 2) / 2 : 2.5;
+  const key = o.fillColor + ' ' + radius;
+  let look = denseLooks.get(key);
+  if (!look) {
+    look = o.sized
+      ? { radius: radius, fillColor: o.fillColor, color: '#ffffff', weight: 1, sized: true }
+      : { radius: radius, fillColor: o.fillColor, color: 'rgba(255,255,255,0.6)', weight: 0.5 };
+    if (denseLooks.size > 1024) denseLooks.clear();
+    denseLooks.set(key, look);
+  }
+  return look;
+}
+
+// Dense dots copied pixel by pixel (source over, straight alpha) into the canvas's pixels, which
+// are read once and written once per redraw: 100,000 drawImage calls took 0.3 s and more.
+function blit(ctx, dots, ratio, alone) {
+  const width = ctx.canvas.width;
+  const height = ctx.canvas.height;
+  // alone: nothing drawn yet (the canvas was cleared), so nothing to read back
+  const image = alone ? ctx.createImageData(width, height) : ctx.getImageData(0, 0, width, height);
+  const out = new Uint32Array(image.data.buffer);
+  const bytes = image.data;
+  for (const [sprite, xy] of dots) {
+    if (!sprite.pixels) {
+      const c = sprite.canvas;
+      sprite.pixels = new Uint32Array(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.buffer);
+    }
+    blitOne(out, bytes, width, height, sprite, xy, ratio);
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+function blitOne(out, bytes, width, height, sprite, xy, ratio) {
+  const src = sprite.pixels;
+  const side = sprite.canvas.width;
+  const half = Math.round(sprite.half * ratio);
+  for (let i = 0; i < xy.length; i += 2) {
+    const x0 = Math.round(xy[i] * ratio) - half;
+    const y0 = Math.round(xy[i + 1] * ratio) - half;
+    const sx = x0 < 0 ? -x0 : 0;
+    const sy = y0 < 0 ? -y0 : 0;
+    const ex = Math.min(side, width - x0);
+    const ey = Math.min(side, height - y0);
+    for (let y = sy; y < ey; y += 1) {
+      let d = (y0 + y) * width + x0 + sx;
+      let k = y * side + sx;
+      for (let x = sx; x < ex; x += 1, d += 1, k += 1) {
+        const c = src[k];
+        const a = c >>> 24;
+        if (a === 0) continue;
+        const under = out[d] >>> 24;
+        if (a === 255 || under === 0) {
+          out[d] = c;
+          continue;
+        }
+        const j = d << 2;
+        const sa = a / 255;
+        const da = (under / 255) * (1 - sa);
+        const oa = sa + da;
+        bytes[j] = ((c & 255) * sa + bytes[j] * da) / oa;
+        bytes[j + 1] = (((c >>> 8) & 255) * sa + bytes[j + 1] * da) / oa;
+        bytes[j + 2] = (((c >>> 16) & 255) * sa + bytes[j + 2] * da) / oa;
+        bytes[j + 3] = oa * 255;
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- the points of one map layer
 
 const PointsLayer = L.Layer.extend({
@@ -89,6 +162,13 @@ const PointsLayer = L.Layer.extend({
     this._items = null; // [wx, wy, ref] points alone, [wx, wy, n, minx, miny, maxx, maxy] clusters
     this._drawn = []; // what the last redraw drew, in layer pixels: [x, y, r, item]
     this._frame = 0;
+    this.cluster = true; // false: a layer styled by value, whose points must show their classes
+  },
+
+  setCluster(on) {
+    if (this.cluster === !!on) return;
+    this.cluster = !!on;
+    this._changed();
   },
 
   add(ref) {
@@ -147,7 +227,7 @@ const PointsLayer = L.Layer.extend({
     const map = this._map;
     if (!map) return null;
     const zoom = map.getZoom();
-    const cluster = zoom < UNCLUSTER_ZOOM && total(map) >= CLUSTER_FROM;
+    const cluster = this.cluster && zoom < UNCLUSTER_ZOOM && total(map) >= CLUSTER_FROM;
     const key = zoom + (cluster ? 'c' : 'p');
     if (key === this._key) return this._items;
     const scale = TILE * Math.pow(2, zoom);
@@ -218,24 +298,56 @@ const PointsLayer = L.Layer.extend({
     const dy = origin.y + topLeft.y;
     const drawn = [];
     const clusters = [];
+    // Each look (colour, size, opacity) is drawn once on a sprite, and each point is a copy of
+    // it: 100,000 arcs filled and stroked took seconds on a software canvas. Bigger ones first, so
+    // a small proportional circle is not hidden under a big one.
+    // Dense (more points in view than pixels can tell apart): small dots without a rim, a tenth
+    // of the pixels each; a proportional layer's sizes are its data and stay.
+    let inView = 0;
+    if (items.length >= DENSE_FROM) {
+      for (const item of items) {
+        const x = item[0] - dx;
+        const y = item[1] - dy;
+        if (x >= 0 && y >= 0 && x <= width && y <= height) inView += 1;
+      }
+    }
+    const dense = inView >= DENSE_FROM;
+    const looks = new Map();
     for (const item of items) {
       const x = item[0] - dx;
       const y = item[1] - dy;
-      if (x < -30 || y < -30 || x > width + 30 || y > height + 30) continue;
+      if (x < -50 || y < -50 || x > width + 50 || y > height + 50) continue;
       if (typeof item[2] === 'number') {
         clusters.push([x, y, item]);
         continue;
       }
-      const o = item[2].options;
-      ctx.beginPath();
-      ctx.arc(x, y, o.radius, 0, 2 * Math.PI);
-      ctx.fillStyle = o.fillColor;
-      ctx.fill();
-      ctx.lineWidth = o.weight;
-      ctx.strokeStyle = o.color;
-      ctx.stroke();
+      let o = item[2].options;
+      if (dense) o = denseLook(o);
+      // sizes to the half pixel: a proportional layer's sizes are as many as its values
+      const key = o.fillColor + ' ' + Math.round(o.radius * 2) / 2 + ' ' + o.fillOpacity + ' ' + o.color + ' ' + o.weight;
+      let look = looks.get(key);
+      if (!look) {
+        look = { o: o, xy: [] };
+        looks.set(key, look);
+      }
+      look.xy.push(x, y);
       drawn.push([x + topLeft.x, y + topLeft.y, o.radius + HIT_SLOP, item]);
     }
+    const ordered = Array.from(looks.entries());
+    if (ordered.length > 1) ordered.sort((a, b) => b[1].o.radius - a[1].o.radius);
+    const dots = []; // [sprite, xy]: a drawImage each costs more than copying the dot's few pixels
+    for (const [key, { o, xy }] of ordered) {
+      const sprite = this._sprite(key, o, ratio);
+      if (dense) {
+        dots.push([sprite, xy]);
+        continue;
+      }
+      const half = sprite.half;
+      for (let i = 0; i < xy.length; i += 2) {
+        ctx.drawImage(sprite.canvas, Math.round(xy[i] - half), Math.round(xy[i + 1] - half), sprite.size, sprite.size);
+      }
+    }
+    if (dots.length) blit(ctx, dots, ratio, dots.length === ordered.length);
     // Clusters over single points, their counts as canvas text (never markup).
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
@@ -258,6 +370,32 @@ const PointsLayer = L.Layer.extend({
     this._drawn = drawn;
     this._origin = map.getPixelOrigin();
     this._layerZoom = map.getZoom();
+  },
+
+  // A point's look drawn once, at the screen's pixel ratio (kept per layer, a few hundred at most).
+  _sprite(key, o, ratio) {
+    if (!this._sprites || this._sprites.size > 512) this._sprites = new Map();
+    let sprite = this._sprites.get(key + ' ' + ratio);
+    if (sprite) return sprite;
+    const radius = Math.round(o.radius * 2) / 2;
+    const half = Math.ceil(radius + o.weight / 2 + 1);
+    const size = 2 * half;
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = Math.ceil(size * ratio);
+    const ctx = canvas.getContext('2d');
+    ctx.scale(ratio, ratio);
+    ctx.beginPath();
+    ctx.arc(half, half, radius, 0, 2 * Math.PI);
+    ctx.fillStyle = o.fillColor;
+    ctx.globalAlpha = typeof o.fillOpacity === 'number' ? o.fillOpacity : 1;
+    ctx.fill();
+    ctx.globalAlpha = 1;
+    ctx.lineWidth = o.weight;
+    ctx.strokeStyle = o.color;
+    ctx.stroke();
+    sprite = { canvas: canvas, half: half, size: size, pixels: null };
+    this._sprites.set(key + ' ' + ratio, sprite);
+    return sprite;
   },
 
   // What was drawn at layer point p (topmost first), or null.
@@ -398,4 +536,4 @@ function drawnPoints(map) {
   return out;
 }
 
-export { CLUSTER_FROM, PointRef, PointsLayer, clusterBoxes, drawnPoints, preparePoints };
+export { CLUSTER_FROM, RADIUS, PointRef, mercator, PointsLayer, clusterBoxes, drawnPoints, preparePoints };

@@ -8,14 +8,21 @@
  * (`view.on(name, fn)`): snapshot, change, feature (a layer was made for a feature), unfeature,
  * reset, applied, title.
  *
+ * A layer's style by value (issue 45: its `style`, set by a `layer_style` change) colours, sizes,
+ * labels and hides its features as style.js computes them, a heatmap's points go to a heat layer,
+ * and legend.js shows the styles of the visible layers (with a time slider for a layer whose style
+ * has a time window). A restyle of a big map's points only changes what they are drawn with.
+ *
  * Everything in the map state (titles, labels, popups, layer names) is untrusted text written by an
  * agent: it only ever reaches the DOM through textContent, and Leaflet only ever gets DOM nodes
  * for tooltips and popups (it would treat strings as HTML).
  */
 
 import { createLabels } from './labels.js';
-import { PointRef, PointsLayer } from './points.js';
+import { PointRef, PointsLayer, RADIUS as POINT_RADIUS, mercator } from './points.js';
 import { textNode } from './dom.js';
+import { HeatLayer, compileStyle, labelOf } from './style.js';
+import { createLegend } from './legend.js';
 
 export const WORLD_CENTER = [20, 0];
 export const WORLD_ZOOM = 2;
@@ -220,16 +227,60 @@ export function createRenderer(map, options) {
     return canvas;
   }
 
-  function buildLeafletLayer(f) {
+  // What a layer's style by value (style.js) makes of one feature: null when the layer has
+  // none; else {hidden, heat, color, radius, opacity, label}, `color` null keeping the feature's
+  // own and `label` undefined keeping its own label.
+  function lookOf(f, owner) {
+    const s = owner && owner.style;
+    if (!s) return null;
+    const p = f.properties && typeof f.properties === 'object' ? f.properties : {};
+    return {
+      hidden: !s.shows(f, owner.win),
+      heat: s.heat && f.type === 'marker',
+      color: s.colorOf(p),
+      radius: s.radiusOf(p),
+      sized: s.kind === 'proportional',
+      opacity: s.opacity,
+      label: s.label ? labelOf(s.label, f) : undefined,
+    };
+  }
+
+  const layerIdOf = (f) => (f.layer != null ? String(f.layer) : 'default');
+
+  // A big map's point takes its look straight into the options points.js draws with.
+  function paintPoint(ref, look, f) {
+    const classed = look && look.color;
+    ref.options.fillColor = classed ? look.color : (f.style && f.style.color) || SYMBOL_COLOR;
+    ref.options.radius = classed ? look.radius : POINT_RADIUS;
+    ref.options.fillOpacity = classed ? look.opacity : undefined;
+    ref.options.sized = !!(classed && look.sized); // a proportional size: kept however dense
+  }
+
+  function buildLeafletLayer(f, look) {
     const check = GEOMETRY_OK[f.type];
     if (!check) throw new Error('unknown feature type: ' + f.type);
     if (!check(f)) throw new Error('bad geometry for ' + f.type);
-    const style = f.style || {};
+    if (look === undefined) look = lookOf(f, layers.get(layerIdOf(f)));
+    const classed = look && look.color;
+    const style = classed ? Object.assign({}, f.style, { color: look.color, fill_color: look.color }) : f.style || {};
     const o = pathOptions(style);
+    if (classed && (f.type === 'polygon' || f.type === 'rectangle' || f.type === 'circle')) {
+      o.fillOpacity = 0.8; // as the map image's: the class reads through, the basemap barely
+      o.weight = typeof style.weight === 'number' ? style.weight : 1.5;
+    }
     if (big) o.renderer = canvasRenderer();
     switch (f.type) {
       case 'marker':
-        if (big) return new PointRef(String(f.id), f.coords, style); // points.js draws it
+        if (big) { // points.js draws it
+          const ref = new PointRef(String(f.id), f.coords, style);
+          if (look) paintPoint(ref, look, f);
+          return ref;
+        }
+        if (classed && !style.symbol) {
+          return L.circleMarker(f.coords, {
+            radius: look.radius, color: '#ffffff', weight: 1.5, fillColor: look.color, fillOpacity: look.opacity,
+          });
+        }
         if (style.symbol) return symbolMarker(f.coords, style, opts.editable);
         if (style.color) {
           return L.circleMarker(f.coords, Object.assign({ radius: 8, weight: 2, fillOpacity: 0.7 }, o));
@@ -264,9 +315,11 @@ export function createRenderer(map, options) {
   function ensureLayer(id) {
     let entry = layers.get(id);
     if (!entry) {
-      entry = { id: id, name: id, visible: true, group: L.layerGroup() };
+      // style: compiled (style.js) or null; win: this viewer's time window [from, to] in ms
+      entry = { id: id, name: id, visible: true, group: L.layerGroup(), style: null, styleKey: '', win: null, heat: null };
       layers.set(id, entry);
       entry.group.addTo(map);
+      legendDirty = true;
     }
     return entry;
   }
@@ -279,6 +332,95 @@ export function createRenderer(map, options) {
     const shown = map.hasLayer(entry.group);
     if (entry.visible && !shown) entry.group.addTo(map);
     if (!entry.visible && shown) map.removeLayer(entry.group);
+    // A layer's JSON is all of it: no style there is no style.
+    setStyle(entry, info.style || null);
+    legendDirty = true;
+  }
+
+  // The heat layer's points: the layer's shown markers, weighted by the style's weight property.
+  function heatPoints(entry) {
+    const weight = entry.style && typeof entry.style.raw.weight === 'string' ? entry.style.raw.weight : null;
+    const out = [];
+    for (const fe of features.values()) {
+      if (fe.layerId !== entry.id || fe.data.type !== 'marker') continue;
+      const f = fe.data;
+      if (!entry.style.shows(f, entry.win)) continue;
+      let w = 1;
+      if (weight) {
+        const v = f.properties ? Number(f.properties[weight]) : NaN;
+        w = Number.isFinite(v) ? Math.abs(v) : 0;
+      }
+      const ref = fe.layer;
+      out.push(ref instanceof PointRef ? [ref.mx, ref.my, w] : mercator(f.coords[0], f.coords[1]).concat(w));
+    }
+    return out;
+  }
+
+  // A layer's style by value: every one of its features drawn again with it, at once.
+  function setStyle(entry, raw) {
+    const key = raw ? JSON.stringify(raw) : '';
+    if (key === entry.styleKey) return;
+    entry.styleKey = key;
+    entry.style = compileStyle(raw);
+    entry.win = entry.style && entry.style.window ? entry.style.window.slice() : null;
+    const heat = !!(entry.style && entry.style.heat);
+    entry.group.mapsrvStyled = !!entry.style && !heat;
+    if (entry.group.mapsrvPoints) entry.group.mapsrvPoints.setCluster(!entry.group.mapsrvStyled);
+    if (heat) {
+      const radius = Number(entry.style.raw.radius);
+      if (!entry.heat) {
+        entry.heat = new HeatLayer(() => heatPoints(entry), { radius: radius });
+        entry.group.addLayer(entry.heat);
+      } else {
+        entry.heat.setRadius(radius);
+      }
+    } else if (entry.heat) {
+      entry.group.removeLayer(entry.heat);
+      entry.heat = null;
+    }
+    restyle(entry);
+    legendDirty = true;
+  }
+
+  // Draws a layer's features again after its style or time window changed. A big map's point whose
+  // label stays the same only takes its new colour, size and visibility (100,000 points in one
+  // pass); anything else is drawn again.
+  function restyle(entry) {
+    const again = [];
+    for (const [id, fe] of features) {
+      if (fe.layerId !== entry.id) continue;
+      const f = fe.data;
+      const ref = fe.layer;
+      if (!(ref instanceof PointRef) || held.has(id)) {
+        again.push(f);
+        continue;
+      }
+      const look = lookOf(f, entry);
+      const hidden = !!(look && (look.hidden || look.heat));
+      const label = hidden ? null : (look && look.label !== undefined ? look.label : f.label) || null;
+      if (label !== fe.labelText) {
+        again.push(f);
+        continue;
+      }
+      paintPoint(ref, look, f);
+      if (hidden !== fe.hidden) {
+        fe.hidden = hidden;
+        if (hidden && ref.owner) ref.owner.remove(ref);
+        else if (!hidden) addToGroup(entry.group, ref);
+      }
+    }
+    if (entry.group.mapsrvPoints) entry.group.mapsrvPoints.redrawSoon();
+    again.forEach(upsertFeature);
+    if (entry.heat) entry.heat.changed();
+  }
+
+  // This viewer's time window for a layer whose style has `time` (legend.js's slider).
+  function setTimeWindow(id, from, to) {
+    const entry = layers.get(id);
+    if (!entry || !entry.style || !entry.style.time) return;
+    entry.win = [from, to];
+    restyle(entry);
+    settleSoon();
   }
 
   function removeFeature(id) {
@@ -291,6 +433,7 @@ export function createRenderer(map, options) {
       owner.group.removeLayer(entry.layer);
     }
     features.delete(id);
+    if (owner && owner.heat) owner.heat.changed();
     emit('unfeature', id);
   }
 
@@ -300,7 +443,10 @@ export function createRenderer(map, options) {
       group.addLayer(layer);
       return;
     }
-    if (!group.mapsrvPoints) group.mapsrvPoints = new PointsLayer();
+    if (!group.mapsrvPoints) {
+      group.mapsrvPoints = new PointsLayer();
+      group.mapsrvPoints.setCluster(!group.mapsrvStyled);
+    }
     if (!group.hasLayer(group.mapsrvPoints)) group.addLayer(group.mapsrvPoints);
     group.mapsrvPoints.add(layer);
   }
@@ -320,6 +466,7 @@ export function createRenderer(map, options) {
     for (const entry of layers.values()) {
       entry.group.clearLayers();
       entry.group.mapsrvPoints = null;
+      if (entry.heat) entry.group.addLayer(entry.heat);
     }
     features.clear();
     emit('reset');
@@ -339,18 +486,24 @@ export function createRenderer(map, options) {
       return;
     }
     removeFeature(id);
+    const owner = ensureLayer(layerIdOf(f));
+    const look = lookOf(f, owner);
+    const hidden = !!(look && (look.hidden || look.heat));
+    // what is drawn: the feature with its label as the style makes it (none when hidden)
+    let shown = f;
+    if (look && (hidden || look.label !== undefined)) shown = Object.assign({}, f, { label: hidden ? null : look.label });
     let layer;
     try {
-      layer = buildLeafletLayer(f);
+      layer = buildLeafletLayer(shown, look);
     } catch (err) {
       console.warn('mapsrv: cannot draw feature', id, err);
       return;
     }
-    decorate(layer, f);
-    const owner = ensureLayer(f.layer != null ? String(f.layer) : 'default');
-    features.set(id, { data: f, layer: layer, layerId: owner.id });
-    emit('feature', layer, f);
-    addToGroup(owner.group, layer);
+    decorate(layer, shown);
+    features.set(id, { data: f, layer: layer, layerId: owner.id, hidden: hidden, labelText: shown.label || null });
+    emit('feature', layer, shown);
+    if (!hidden) addToGroup(owner.group, layer);
+    if (owner.heat && f.type === 'marker') owner.heat.changed();
   }
 
   function clearFeatures(layerId) {
@@ -388,6 +541,7 @@ export function createRenderer(map, options) {
     version = typeof state.version === 'number' ? state.version : -1;
     for (const entry of layers.values()) map.removeLayer(entry.group);
     layers.clear();
+    legendDirty = true;
     features.clear();
     emit('reset');
     const all = state.features || [];
@@ -415,7 +569,10 @@ export function createRenderer(map, options) {
         break;
       case 'remove': (change.ids || []).forEach((id) => removeFeature(String(id))); break;
       case 'layer': setLayer(change.layer); break;
-      case 'layer_remove': removeLayer(String(change.id)); break;
+      case 'layer_remove': removeLayer(String(change.id)); legendDirty = true; break;
+      case 'layer_style':
+        if (change.layer != null) setStyle(ensureLayer(String(change.layer)), change.style || null);
+        break;
       case 'clear': clearFeatures(change.layer == null ? null : String(change.layer)); break;
       default: console.warn('mapsrv: unknown change kind', change.kind);
     }
@@ -441,6 +598,8 @@ export function createRenderer(map, options) {
   // on a 10,000-point map took 6.7 s of main thread that way).
   let settling = false;
   let labels = null; // labels.js's, made once the view exists
+  let legend = null; // legend.js's, on a live view
+  let legendDirty = false; // a layer's style, name or visibility changed: the legend is drawn again
   function settleSoon() {
     if (settling) return;
     settling = true;
@@ -452,6 +611,8 @@ export function createRenderer(map, options) {
     emit('applied', version);
     labels.settle();
     if (!opts.live) return;
+    if (legend) legend.update(legendDirty);
+    legendDirty = false;
     // For embedders, tests and benchmarks: everything up to `version` is drawn.
     document.body.dataset.drawnVersion = String(version);
     window.dispatchEvent(new CustomEvent('mapsrv:applied', { detail: { version: version } }));
@@ -470,7 +631,8 @@ export function createRenderer(map, options) {
     clear: () => snapshot({ version: -1, features: [] }),
     applyView: applyView,
     labelAnchor: labelAnchor,
-    buildLeafletLayer: buildLeafletLayer,
+    buildLeafletLayer: (f) => buildLeafletLayer(f),
+    setTimeWindow: setTimeWindow,
     decorate: decorate,
     addToGroup: addToGroup,
     hold: (id) => { if (!held.has(id)) held.set(id, false); },
@@ -491,5 +653,6 @@ export function createRenderer(map, options) {
   });
   view.placeLabels = labels.place;
   view.shownLabels = labels.shown;
+  if (opts.live && opts.legend !== false) legend = createLegend(view);
   return view;
 }

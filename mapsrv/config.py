@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mapsrv.core.layer_source import check_allowed_source
 from mapsrv.places.urls import check_geocoder_url
 from mapsrv.routing import check_router_url
 from mapsrv.store.redis_url import parse_redis_url
@@ -116,6 +117,13 @@ class Config:
     )
     tile_attribution: str = field(
         default="© OpenStreetMap contributors", metadata=_help("attribution shown for the tiles")
+    )
+    allowed_sources: tuple[str, ...] = field(
+        default=(),
+        metadata=_help(
+            "hosts and CIDRs layers from elsewhere may come from (add_layer): the page's CSP allows tiles"
+            " from these hosts only; loopback and private addresses only when listed"
+        ),
     )
     allowed_hosts: tuple[str, ...] = field(
         default=("localhost", "127.0.0.1", "[::1]"),
@@ -345,6 +353,11 @@ class Config:
             )
         self._check_router()
         self._check_places()
+        for source in self.allowed_sources:
+            if not check_allowed_source(source):
+                raise ConfigError(
+                    f"Config 'allowed_sources' has value {source!r}. Not a host name, address or CIDR."
+                )
         check_logging(self)
         for network in self.trusted_proxies:
             try:

@@ -244,7 +244,7 @@ def _view_from_json(raw: Mapping[str, Any]) -> View:
 
 
 def _layer_from_json(raw: Mapping[str, Any]) -> Layer:
-    return Layer(raw["id"], raw["name"], bool(raw["visible"]), raw.get("style"))
+    return Layer(raw["id"], raw["name"], bool(raw["visible"]), raw.get("style"), raw.get("source"))
 
 
 def state_from_json(raw: Mapping[str, Any], map_id: str) -> MapState:

@@ -76,11 +76,16 @@ class Layer:
     visible: bool = True
     # A style by value (``mapsrv.core.layer_style``), as its JSON; None: each feature's own style.
     style: Mapping[str, Any] | None = field(default=None, hash=False)
+    # Where the layer comes from (``mapsrv.core.layer_source``): raster tiles the page loads
+    # itself (xyz, wms), or the URL a GeoJSON or CSV was fetched from; None: drawn here.
+    source: Mapping[str, Any] | None = field(default=None, hash=False)
 
     def to_json(self) -> dict[str, Any]:
         out = {"id": self.id, "name": self.name, "visible": self.visible}
         if self.style is not None:
             out["style"] = self.style
+        if self.source is not None:
+            out["source"] = self.source
         return out
 
 

@@ -24,6 +24,7 @@ from mapsrv.core.events import (
     TitleSet,
     ViewSet,
 )
+from mapsrv.core.layer_source import check_layer_source
 from mapsrv.core.layer_style import check_layer_style
 from mapsrv.core.model import (
     DEFAULT_LAYER,
@@ -51,6 +52,7 @@ __all__ = [
     "RemoveLayer",
     "RestoreFeatures",
     "RestoreLayer",
+    "SetLayerSource",
     "SetLayerStyle",
     "SetLayerVisibility",
     "SetTitle",
@@ -137,6 +139,15 @@ class SetLayerStyle:
 
 
 @dataclass(frozen=True)
+class SetLayerSource:
+    """Give a layer a source from elsewhere (``mapsrv.core.layer_source``: checked when applied),
+    or take it away (None). The layer is made first when the map has none by that id."""
+
+    layer: str
+    source: Mapping[str, Any] | None = field(default=None, hash=False)
+
+
+@dataclass(frozen=True)
 class Clear:
     layer: str | None = None
 
@@ -174,6 +185,7 @@ Op: TypeAlias = (
     | RemoveLayer
     | SetLayerVisibility
     | SetLayerStyle
+    | SetLayerSource
     | Clear
     | ImportFeatures
     | RestoreFeatures
@@ -229,6 +241,9 @@ def _resolve(state: MapState, op: Op, limits: Limits) -> Event:
                 return LayerStyled(version, lid, None)
             mine = [f for f in state.features.values() if f.layer == lid]
             return LayerStyled(version, lid, check_layer_style(style, mine, lid))
+        case SetLayerSource(lid, source):
+            checked = None if source is None else check_layer_source(source)
+            return LayerSet(version, dataclasses.replace(_layer(state, lid), source=checked))
         case RemoveLayer(lid):
             if lid == DEFAULT_LAYER:
                 raise InvalidInput("the default layer cannot be removed; clear it instead")
@@ -282,6 +297,8 @@ def _missing_layers(state: MapState, op: Op) -> list[str]:
             drawn: Iterable[Feature] = (feature,)
         case ImportFeatures(features) | RestoreFeatures(features):
             drawn = features
+        case SetLayerSource(layer):
+            return [] if layer in state.layers else [layer]
         case _:
             return []
     return list(dict.fromkeys(f.layer for f in drawn if f.layer not in state.layers))

@@ -256,6 +256,9 @@ def _layer_parts(before: MapState, events: Sequence[Event]) -> list[str]:
                     parts.append(f"renamed layer {_quoted(old.name)} to {_quoted(new.name)}")
                 elif old.style != new.style:
                     parts.append(f"restyled layer {_quoted(new.name)}")
+                elif old.source != new.source:
+                    verb = "removed the source of" if new.source is None else "set the source of"
+                    parts.append(f"{verb} layer {_quoted(new.name)}")
             case LayerStyled(layer_id=lid, style=style):
                 named = _quoted(before.layers[lid].name if lid in before.layers else lid)
                 if style is None:

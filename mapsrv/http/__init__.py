@@ -12,6 +12,7 @@ endpoints, above the hub.
     hygiene        request bodies in time and in size, connections closed after an early answer
     observe        the access log, request metrics and the in-flight count, as a middleware
     templates      the Jinja2 environment of a package's templates/ (autoescape, StrictUndefined)
+    fetch          the one guarded fetcher of sources from elsewhere (add_layer), and what the CSP allows
 """
 
 __all__: list[str] = []

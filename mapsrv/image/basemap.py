@@ -5,7 +5,7 @@ which tiles a view needs."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from PIL import Image, ImageDraw
@@ -13,7 +13,10 @@ from PIL import Image, ImageDraw
 from mapsrv.image.projection import TILE, ImageView, world_pixel
 from mapsrv.places.world import Scale, countries, scale_for_zoom
 
-__all__ = ["BORDER", "LAND", "SEA", "basemap", "tiles_for"]
+__all__ = ["BORDER", "LAND", "SEA", "Raster", "basemap", "tiles_for"]
+
+# A raster layer from elsewhere (xyz, wms): its opacity and the tiles that came (x, y -> image)
+Raster = tuple[float, Mapping[tuple[int, int], Image.Image]]
 
 SEA = (214, 226, 235)
 LAND = (246, 244, 238)
@@ -22,13 +25,23 @@ BORDER = (190, 184, 172)
 Ring = tuple[tuple[float, float], ...]
 
 
-def basemap(view: ImageView, tiles: Mapping[tuple[int, int], Image.Image] | None) -> Image.Image:
-    """Natural Earth's countries under whatever tiles came (a missing tile shows the outline)."""
+def basemap(
+    view: ImageView, tiles: Mapping[tuple[int, int], Image.Image] | None, rasters: Sequence[Raster] = ()
+) -> Image.Image:
+    """Natural Earth's countries under whatever tiles came (a missing tile shows the outline),
+    and the map's raster layers over them, in order."""
     outline = _outline(view.zoom, round(view.left), round(view.top), view.width, view.height)
     base = outline.convert("RGBA")  # a copy: the cached outline stays as it is
     if tiles:
         for (tx, ty), tile in tiles.items():
             base.paste(tile.convert("RGBA"), (round(tx * TILE - view.left), round(ty * TILE - view.top)))
+    for opacity, layer in rasters:
+        sheet = Image.new("RGBA", base.size, (0, 0, 0, 0))
+        for (tx, ty), tile in layer.items():
+            sheet.paste(tile.convert("RGBA"), (round(tx * TILE - view.left), round(ty * TILE - view.top)))
+        if opacity < 1:
+            sheet.putalpha(sheet.getchannel("A").point([round(a * opacity) for a in range(256)]))
+        base = Image.alpha_composite(base, sheet)
     return base
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,7 +22,7 @@ import xstatic.pkg.leaflet
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from mapsrv.core import Feature, MapState
-from mapsrv.image.basemap import basemap
+from mapsrv.image.basemap import Raster, basemap
 from mapsrv.image.legend import draw_legend
 from mapsrv.image.paths import extent, world_path
 from mapsrv.image.placement import Box, box_at, cells, taken
@@ -109,13 +109,15 @@ def render(
     tiles: Mapping[tuple[int, int], Image.Image] | None = None,
     view: ImageView | None = None,
     chosen: list[Feature] | None = None,
+    rasters: Sequence[Raster] = (),
 ) -> Rendered:
-    """The image; ``tiles`` (tile x, y -> 256 px image at the view's zoom) when they came."""
+    """The image; ``tiles`` (tile x, y -> 256 px image at the view's zoom) when they came, and
+    the map's raster layers' tiles (``rasters``)."""
     if chosen is None:
         chosen = selected(state, request)
     if view is None:
         view = choose_view(state, request, chosen)
-    base = basemap(view, tiles)
+    base = basemap(view, tiles, rasters)
     chosen, heat = paint(state, chosen)  # styles by value: colours, sizes, labels, what shows
     overlay = Image.new("RGBA", (view.width * SUPER, view.height * SUPER), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)

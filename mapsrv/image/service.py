@@ -17,6 +17,7 @@ import io
 import logging
 import ssl
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -25,7 +26,9 @@ from PIL import Image
 
 from mapsrv import __version__
 from mapsrv.core import Feature, MapState
-from mapsrv.image.basemap import tiles_for
+from mapsrv.core.layer_source import RASTER, tile_url
+from mapsrv.errors import MapsrvError
+from mapsrv.image.basemap import Raster, tiles_for
 from mapsrv.image.projection import ImageView
 from mapsrv.image.render import ImageRequest, Rendered, choose_view, render, selected
 
@@ -50,9 +53,17 @@ class ImageStatistics:
 
 class MapImages:
     def __init__(
-        self, tile_url: str, *, max_renders: int = MAX_RENDERS, deadline: float = TILE_DEADLINE
+        self,
+        tile_url: str,
+        *,
+        max_renders: int = MAX_RENDERS,
+        deadline: float = TILE_DEADLINE,
+        fetch: Callable[[str], Awaitable[bytes]] | None = None,
     ) -> None:
         self.tile_url = tile_url
+        # the guarded fetcher (``mapsrv.http.fetch``) for raster layers' tiles; None: not drawn
+        self.fetch = fetch
+        self._rasters: OrderedDict[str, bytes] = OrderedDict()
         self.deadline = deadline
         self.statistics = ImageStatistics()
         self._limiter = trio.CapacityLimiter(max_renders)
@@ -65,7 +76,10 @@ class MapImages:
             chosen = await trio.to_thread.run_sync(selected, state, request)
             view = await trio.to_thread.run_sync(choose_view, state, request, chosen)
             tiles = await self._fetch(view) if self.tile_url else {}
-            rendered = await trio.to_thread.run_sync(_render_with_tiles, state, request, tiles, view, chosen)
+            rasters = await self._fetch_rasters(state, view)
+            rendered = await trio.to_thread.run_sync(
+                _render_with_tiles, state, request, tiles, view, chosen, rasters
+            )
         self.statistics.rendered += 1
         return rendered
 
@@ -121,6 +135,45 @@ class MapImages:
             )
         return got
 
+    async def _fetch_rasters(
+        self, state: MapState, view: ImageView
+    ) -> list[tuple[float, dict[tuple[int, int], bytes]]]:
+        """The tiles of the map's shown raster layers (xyz, wms) that came within the deadline,
+        each through the guarded fetcher: a source refused, failing or slow leaves tiles out."""
+        sources = [
+            layer.source
+            for layer in state.layers.values()
+            if layer.visible and layer.source is not None and layer.source.get("type") in RASTER
+        ]
+        if not sources or self.fetch is None:
+            return []
+        fetch, count = self.fetch, 2**view.zoom
+        out: list[tuple[float, dict[tuple[int, int], bytes]]] = [
+            (float(s.get("opacity", 1.0)), {}) for s in sources
+        ]
+
+        async def one(index: int, url: str, x: int, y: int) -> None:
+            try:
+                data = await fetch(url)
+            except MapsrvError:
+                self.statistics.tiles_failed += 1
+                return
+            out[index][1][(x, y)] = self._rasters[url] = data
+            while len(self._rasters) > TILE_CACHE:
+                self._rasters.popitem(last=False)
+
+        with trio.move_on_after(self.deadline):
+            async with trio.open_nursery() as nursery:
+                for index, source in enumerate(sources):
+                    for x, y in tiles_for(view):
+                        url = tile_url(source, view.zoom, x % count, y)
+                        if url in self._rasters:
+                            self._rasters.move_to_end(url)
+                            out[index][1][(x, y)] = self._rasters[url]
+                        else:
+                            nursery.start_soon(one, index, url, x, y)
+        return out
+
     def _http(self) -> httpx.AsyncClient:
         """A client for one image's tiles (its connections end with them), on the process's one
         TLS context (making one costs ~40 ms)."""
@@ -150,13 +203,20 @@ def _render_with_tiles(
     tiles: dict[tuple[int, int], bytes],
     view: ImageView,
     chosen: list[Feature],
+    rasters: list[tuple[float, dict[tuple[int, int], bytes]]],
 ) -> Rendered:
+    decoded = _decoded(tiles, "RGB")
+    layers: list[Raster] = [(opacity, _decoded(got, "RGBA")) for opacity, got in rasters]
+    return render(state, request, decoded, view, chosen, layers)
+
+
+def _decoded(tiles: dict[tuple[int, int], bytes], mode: str) -> dict[tuple[int, int], Image.Image]:
     decoded: dict[tuple[int, int], Image.Image] = {}
     for key, data in tiles.items():
         try:
             with Image.open(io.BytesIO(data)) as tile:
                 if tile.size == (256, 256):
-                    decoded[key] = tile.convert("RGB")
+                    decoded[key] = tile.convert(mode)
         except (OSError, ValueError, Image.DecompressionBombError):
-            continue  # not an image: that tile shows the offline basemap
-    return render(state, request, decoded, view, chosen)
+            continue  # not an image (an HTML page, say): that tile is left out
+    return decoded

@@ -35,12 +35,16 @@ class MapApp(Resource):
     base_url: Callable[[], str] = Field(exclude=True)
     tile_url: str = Field(exclude=True)
     tile_attribution: str = Field(exclude=True)
+    # the hosts raster layers' tiles may come from (``--allowed-sources``, ``mapsrv.http.fetch``)
+    sources: tuple[str, ...] = Field(default=(), exclude=True)
 
     def csp(self) -> dict[str, Any]:
         origin = origin_of(self.base_url())
         domains = ResourceCsp(
             connect_domains=[origin],
-            resource_domains=[d for d in (origin, origin_of(self.tile_url)) if d],
+            resource_domains=list(
+                dict.fromkeys(d for d in (origin, origin_of(self.tile_url), *self.sources) if d)
+            ),
         )
         return {"ui": {"csp": domains.model_dump(by_alias=True, exclude_none=True), "prefersBorder": True}}
 
@@ -60,7 +64,9 @@ class MapApp(Resource):
         return render(PACKAGE, APP_PAGE, origin=origin, config=config)
 
 
-def map_app(base_url: Callable[[], str], tile_url: str, tile_attribution: str) -> Apps:
+def map_app(
+    base_url: Callable[[], str], tile_url: str, tile_attribution: str, sources: tuple[str, ...] = ()
+) -> Apps:
     """The MCP Apps extension with the map app: ``MCPServer(extensions=[...])`` advertises it and
     serves the resource."""
     apps = Apps()
@@ -73,6 +79,7 @@ def map_app(base_url: Callable[[], str], tile_url: str, tile_attribution: str) -
         base_url=base_url,
         tile_url=tile_url,
         tile_attribution=tile_attribution,
+        sources=sources,
     )
     apps.add_resource(app)
     return apps

@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect, Request
 from mapsrv import __version__
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
+from mapsrv.http.fetch import SourcePolicy, tile_fetcher
 from mapsrv.http.identity import ApiKeys, ClientIdentity
 from mapsrv.http.responses import send_error
 from mapsrv.http.routes import Family, lookup
@@ -95,6 +96,7 @@ def build_mcp(
     config = config or Config()
     places = places or PlaceService()
     clients = ClientIdentity(config.trusted_proxies)
+    sources = SourcePolicy.from_config(config)
 
     def context_of(ctx: Context) -> ToolContext:
         principal = request_principal(ctx.request_context.request, keys)
@@ -111,6 +113,7 @@ def build_mcp(
             router,
             places,
             asker_of(ctx),
+            sources,
         )
 
     # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
@@ -121,7 +124,9 @@ def build_mcp(
         instructions=INSTRUCTIONS,
         version=__version__,
         tools=sdk_tools(context_of, routing=router is not None),
-        extensions=[map_app(base_url, config.tile_url, config.tile_attribution)],
+        extensions=[
+            map_app(base_url, config.tile_url, config.tile_attribution, tuple(sources.page_sources()))
+        ],
     )
     register_resources(mcp, context_of)
     return mcp
@@ -186,7 +191,8 @@ class McpEndpoints:
         self.authorization = (
             McpAuthorization(config, self.issuer, self.keys, base_url) if self.issuer is not None else None
         )
-        self.images = MapImages(config.tile_url)  # the map as an image: the tool's and the web's
+        # the map as an image: the tool's and the web's
+        self.images = MapImages(config.tile_url, fetch=tile_fetcher(SourcePolicy.from_config(config)))
         self.router = router  # routes along the roads (``--router``), when there is one
         self.places = places or PlaceService()  # the one resolver of names (the tools', the page's)
         self.mcp = build_mcp(hub, base_url, self.keys, config, self.images, self.router, self.places)

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from mapsrv.config import Config
 from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError
 from mapsrv.http.compression import COMPRESSIBLE, MIN_SIZE, accepts_gzip, gzip_body
+from mapsrv.http.fetch import SourcePolicy, tile_fetcher
 from mapsrv.http.guards import origin_of
 from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.routes import route_of
@@ -39,7 +40,10 @@ __all__ = ["create_app", "error_response", "security_headers"]
 
 
 def security_headers(config: Config) -> list[tuple[str, str]]:
-    img = " ".join(filter(None, ["'self'", "data:", origin_of(config.tile_url)]))
+    # The tile server and the hosts --allowed-sources lists, no wider: each image source the page
+    # may load from learns every viewer's address.
+    listed = SourcePolicy.from_config(config).page_sources()
+    img = " ".join(dict.fromkeys(filter(None, ["'self'", "data:", origin_of(config.tile_url), *listed])))
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
         f"img-src {img}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -90,7 +94,9 @@ def create_app(
         draining=draining,
         static_dir=static_dir,
         served=served_files(static_dir),
-        images=images if images is not None else MapImages(config.tile_url),
+        images=images
+        if images is not None
+        else MapImages(config.tile_url, fetch=tile_fetcher(SourcePolicy.from_config(config))),
         issuer=issuer,
         places=places if places is not None else PlaceService(),
     ).install(app.extensions)

@@ -57,6 +57,7 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
         "stream.js",
         "dom.js",
         "basemap.js",
+        "sources.js",
     }
     assert shared <= page and shared <= app
     # the app takes nothing of the page's own (panel, editing, presence)

@@ -10,6 +10,7 @@ from mapsrv.core import feature_ids
 from mapsrv.core.changes import SYSTEM, Actor
 from mapsrv.core.ops import Op
 from mapsrv.errors import Gone, NotFound
+from mapsrv.http.fetch import SourcePolicy
 from mapsrv.http.tokens import is_person
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.image.service import MapImages
@@ -39,6 +40,7 @@ class ToolContext:
     router: Router | None = None  # routes along the roads (``--router``); None: straight lines
     places: PlaceService = field(default_factory=PlaceService)  # names, addresses, shops: all sources
     asker: Asker | None = None  # asks the caller's person which place a name means (None: cannot)
+    sources: SourcePolicy = field(default_factory=SourcePolicy)  # layers from elsewhere (add_layer)
 
     @property
     def person(self) -> str | None:

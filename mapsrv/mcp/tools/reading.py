@@ -115,6 +115,8 @@ def summary(state: MapState, url: str) -> dict[str, Any]:
     for lid, layer in state.layers.items():
         if layer.style is not None:
             layers[lid].update(styled_layer(state, lid))
+        if layer.source is not None:
+            layers[lid]["source"] = layer.source
     box = state.bbox()
     latest = [_brief(f) for f in features[-_LATEST:]]
     latest_ids = {row["id"] for row in latest}

@@ -41,6 +41,7 @@ from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read, read_map
 from mapsrv.mcp.tools.results import tool_error
 from mapsrv.mcp.tools.routing import reachable, travel_times
+from mapsrv.mcp.tools.sources import add_layer
 from mapsrv.mcp.tools.styling import style_layer
 
 __all__ = [
@@ -124,6 +125,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(set_title, "Set the title", _SET),
     ToolSpec(set_layer, "Show or hide a layer", _SET),
     ToolSpec(style_layer, "Style a layer by value", _SET),
+    ToolSpec(add_layer, "Add a layer from elsewhere", _ADD.model_copy(update={"open_world_hint": True})),
     ToolSpec(find_places, "Find places by name", _READ),
     ToolSpec(nearest_place, "Nearest place to a point", _READ),
     ToolSpec(measure, "Measure distance, area, bearing", _READ, {"minProperties": 1}),

@@ -23,6 +23,7 @@ import { PointRef, PointsLayer, RADIUS as POINT_RADIUS, mercator } from './point
 import { textNode } from './dom.js';
 import { HeatLayer, compileStyle, labelOf } from './style.js';
 import { createLegend } from './legend.js';
+import { createSources } from './sources.js';
 
 export const WORLD_CENTER = [20, 0];
 export const WORLD_ZOOM = 2;
@@ -219,6 +220,7 @@ export function createRenderer(map, options) {
   let version = -1;
   const layers = new Map(); // layer id -> {id, name, visible, group: L.LayerGroup}
   const features = new Map(); // feature id -> {data, layer: Leaflet layer or PointRef, layerId}
+  const sources = createSources(map); // layers whose source is raster tiles (sources.js)
   let big = false;
   let canvas = null;
 
@@ -332,8 +334,9 @@ export function createRenderer(map, options) {
     const shown = map.hasLayer(entry.group);
     if (entry.visible && !shown) entry.group.addTo(map);
     if (!entry.visible && shown) map.removeLayer(entry.group);
-    // A layer's JSON is all of it: no style there is no style.
+    // A layer's JSON is all of it: no style there is no style, no source no source.
     setStyle(entry, info.style || null);
+    sources.set(entry, info.source || null);
     legendDirty = true;
   }
 
@@ -516,6 +519,7 @@ export function createRenderer(map, options) {
     clearFeatures(id);
     const entry = layers.get(id);
     if (!entry) return;
+    sources.drop(id);
     map.removeLayer(entry.group);
     layers.delete(id);
   }

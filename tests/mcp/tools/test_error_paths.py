@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
+import http.server
+import threading
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +24,7 @@ import mapsrv
 from mapsrv.core import Feature
 from mapsrv.core.classify import breaks, palette
 from mapsrv.core.geojson import features_from_geojson
+from mapsrv.core.layer_source import check_layer_source
 from mapsrv.core.layer_style import check_layer_style
 from mapsrv.core.measure import area, bbox, bearing, distance
 from mapsrv.core.model import (
@@ -35,6 +39,7 @@ from mapsrv.core.parse import parse_op, parse_ops
 from mapsrv.core.style import check_color, check_style, check_symbol
 from mapsrv.core.values import check_id, check_number, check_text, number
 from mapsrv.errors import InvalidInput, MapsrvError, NotFound
+from mapsrv.http.fetch import SourcePolicy
 from mapsrv.hub import MapHub
 from mapsrv.mcp.tools import TOOLS, ToolContext, files
 from mapsrv.mcp.tools.arguments import Arguments
@@ -44,6 +49,7 @@ from mapsrv.mcp.tools.measuring import measure
 from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read
 from mapsrv.mcp.tools.routing import along, reachable, travel_times
+from mapsrv.mcp.tools.sources import add_layer
 from mapsrv.places import find_places as search
 from mapsrv.places import resolve_places
 from mapsrv.routing import Route, ValhallaRouter
@@ -58,6 +64,7 @@ MODULES = [
     "mapsrv/core/parse.py",
     "mapsrv/core/measure.py",
     "mapsrv/core/layer_style.py",
+    "mapsrv/core/layer_source.py",
     "mapsrv/core/classify.py",
     "mapsrv/places/search.py",
     *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "mapsrv" / "mcp" / "tools").glob("*.py"))),
@@ -76,6 +83,34 @@ STYLED = [
 
 def style(raw: Any) -> Any:
     return check_layer_style(raw, STYLED, "towns")
+
+
+def source(**raw: Any) -> Any:
+    return check_layer_source({"type": "xyz", "url": "https://t.example/{z}/{x}/{y}.png", **raw})
+
+
+@functools.cache
+def html_page() -> str:
+    """A local page that answers HTML where a GeoJSON was asked for (a thread, started once)."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "22")
+            self.end_headers()
+            self.wfile.write(b"<html>not a map</html>")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    page = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=page.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{page.server_address[1]}/layer.geojson"
+
+
+def allowing_local(tc: ToolContext) -> ToolContext:
+    return dataclasses.replace(tc, sources=SourcePolicy.of(("127.0.0.1",), deadline=5.0))
 
 
 def gj(geometry: Any, **feature: Any) -> Callable[[], Any]:
@@ -396,6 +431,45 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "style",
         "str",
         "an object or null",
+    ),
+    # layers from elsewhere (core.layer_source, the add_layer tool)
+    (lambda: source(url=7), "url", "7", "http(s) URL"),
+    (lambda: source(url="https://t.example/" + "a" * 2000), "url", "2018", "at most 2000"),
+    (lambda: source(url="http://[::1/{z}/{x}/{y}"), "url", "'http://[::1", "http(s) URL"),
+    (lambda: source(url="ftp://t.example/{z}/{x}/{y}"), "url", "'ftp'", "http or https"),
+    (lambda: source(url="http:///{z}/{x}/{y}"), "url", "'http:///", "name a host"),
+    (lambda: source(url="http://me:pw@t.example/{z}/{x}/{y}"), "url", "'me'", "not carry a user name"),
+    (lambda: source(attribution=["x"]), "attribution", "['x']", "text of at most 200"),
+    (lambda: check_layer_source("xyz"), "source", "str", "an object"),  # type: ignore[arg-type]
+    (lambda: check_layer_source({"type": "pmtiles"}), "type", "'pmtiles'", "one of xyz, wms"),
+    (lambda: source(layers="a"), "source", "'layers'", "give only"),
+    (lambda: source(url="https://t.example/tiles"), "url", "'https://t.example/tiles'", "{z}, {x} and {y}"),
+    (lambda: source(opacity=2), "opacity", "2", "between 0 and 1"),
+    (
+        lambda: check_layer_source({"type": "wms", "url": "https://w.example/wms"}),
+        "layers",
+        "''",
+        "must be given",
+    ),
+    (
+        lambda: check_layer_source(
+            {"type": "wms", "url": "https://w/", "layers": "a", "format": "image/gif"}
+        ),
+        "format",
+        "'image/gif'",
+        "one of image/png",
+    ),
+    (
+        lambda: check_layer_source({"type": "wms", "url": "https://w/", "layers": "a", "transparent": "yes"}),
+        "transparent",
+        "'yes'",
+        "true or false",
+    ),
+    (
+        lambda tc: add_layer(allowing_local(tc), MAP, "g", "geojson", html_page()),
+        "url",
+        "'text/html'",
+        "not geojson",
     ),
 ]
 

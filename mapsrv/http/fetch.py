@@ -1,0 +1,199 @@
+"""The one guarded fetcher: what the server fetches from elsewhere (a GeoJSON or CSV by URL, a
+raster layer's tiles for ``map_image``) comes through here, and the page's CSP names the same
+hosts.
+
+A URL is fetched only if it is http(s) and its host resolves to a public address, or the operator
+listed the host, or a network holding the address, in ``--allowed-sources``. The address checked
+is the address connected to (the host is resolved once and the connection pinned to it, with the
+name kept for the Host header and TLS), so a name that resolves elsewhere the second time
+(DNS rebinding) reaches nothing new. Redirects are followed here, at most ``MAX_REDIRECTS``, each
+hop checked again; the body is cut at ``max_size`` while it streams, and the whole fetch, hops
+included, has one deadline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+import trio
+
+from mapsrv import __version__
+from mapsrv.core.layer_source import check_source_url
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from mapsrv.config import Config
+
+__all__ = ["MAX_REDIRECTS", "SOURCE_DEADLINE", "Fetched", "SourcePolicy", "fetch_source", "tile_fetcher"]
+
+MAX_REDIRECTS = 3
+SOURCE_DEADLINE = 20.0  # seconds for one fetch, redirects included
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+SETTING = "--allowed-sources (MAPSRV_ALLOWED_SOURCES)"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # after redirects
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    """Which sources the operator allowed: host names and networks (``--allowed-sources``), the
+    configured tile server's origin (which the page loads anyway), the size cap and the deadline."""
+
+    hosts: frozenset[str] = frozenset()
+    networks: tuple[Network, ...] = ()
+    tile_origin: str = ""
+    max_size: int = 16 * 2**20
+    deadline: float = SOURCE_DEADLINE
+
+    @classmethod
+    def of(cls, allowed: tuple[str, ...] = (), tile_url: str = "", **kwargs: float) -> SourcePolicy:
+        hosts, networks = set(), []
+        for entry in allowed:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+            except ValueError:
+                hosts.add(entry.lower().rstrip("."))
+        parts = urlsplit(tile_url) if tile_url else None
+        origin = f"{parts.scheme}://{parts.netloc}" if parts and parts.hostname else ""
+        return cls(frozenset(hosts), tuple(networks), origin, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_config(cls, config: Config) -> SourcePolicy:
+        return cls.of(config.allowed_sources, config.tile_url, max_size=config.max_file_size)
+
+    def page_sources(self) -> list[str]:
+        """The CSP sources of the tiles the page may load: the tile server and the listed hosts
+        and single addresses, any port (a CSP cannot name a network)."""
+        names = sorted(self.hosts) + [
+            f"[{n.network_address}]" if n.version == 6 else str(n.network_address)
+            for n in self.networks
+            if n.num_addresses == 1
+        ]
+        listed = [f"{scheme}://{name}:*" for name in names for scheme in ("http", "https")]
+        return ([self.tile_origin] if self.tile_origin else []) + listed
+
+    def check_page_url(self, url: str) -> str:
+        """A raster layer's URL, if the page's CSP lets the browser load it."""
+        check_source_url(url)
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        if self.tile_origin and f"{parts.scheme}://{parts.netloc}".lower() == self.tile_origin.lower():
+            return url
+        if host in self.hosts or _address_in(host, tuple(n for n in self.networks if n.num_addresses == 1)):
+            return url
+        raise InvalidInput(
+            f"url host {host!r} is not among the allowed sources; the page may load tiles only from"
+            f" hosts the operator lists in {SETTING}"
+        )
+
+    def allows(self, host: str, address: Address) -> bool:
+        if host.lower().rstrip(".") in self.hosts or any(address in n for n in self.networks):
+            return True
+        return address.is_global and not address.is_multicast
+
+
+def _address_in(host: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return any(address in n for n in networks)
+
+
+async def _resolve(policy: SourcePolicy, url: str) -> tuple[str, str]:
+    """The URL pinned to the host's checked address, and the host name."""
+    check_source_url(url)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await trio.socket.getaddrinfo(host, port, type=trio.socket.SOCK_STREAM)
+    except OSError as exc:
+        raise InvalidInput(f"url host {host!r} does not resolve ({exc.strerror}); check the URL") from None
+    address = ipaddress.ip_address(str(infos[0][4][0]).split("%")[0])
+    if not policy.allows(host, address):
+        raise InvalidInput(
+            f"url host {host!r} is at {address}, a loopback, private or reserved address; the operator"
+            f" must list it in {SETTING}"
+        )
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
+    return pinned, host
+
+
+async def _get(client: httpx.AsyncClient, policy: SourcePolicy, url: str) -> Fetched | str:
+    """One hop: the body, or the next URL to go to."""
+    pinned, host = await _resolve(policy, url)
+    parts = urlsplit(url)
+    headers = {"Host": parts.netloc.rsplit("@", 1)[-1]}
+    request = client.build_request("GET", pinned, headers=headers, extensions={"sni_hostname": host})
+    response = await client.send(request, stream=True)
+    try:
+        if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
+            return urljoin(url, response.headers["location"])
+        if response.status_code != 200:
+            raise InvalidInput(f"url answered HTTP {response.status_code}; check the URL: {url!r:.80}")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > policy.max_size:
+            raise _too_large(policy, int(declared))
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > policy.max_size:
+                raise _too_large(policy, size)
+            chunks.append(chunk)
+        return Fetched(url, response.headers.get("content-type", ""), b"".join(chunks))
+    finally:
+        await response.aclose()
+
+
+def _too_large(policy: SourcePolicy, size: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"source must be at most {policy.max_size // 2**20} MiB, got more than {size / 2**20:.1f} MiB;"
+        " use a smaller file"
+    )
+
+
+async def fetch_source(policy: SourcePolicy, url: str) -> Fetched:
+    """The body at ``url`` (redirects followed and checked), or InvalidInput saying why not."""
+    with trio.move_on_after(policy.deadline):
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(policy.deadline),
+            headers={"User-Agent": f"mapsrv/{__version__} (layers)", "Accept-Encoding": "identity"},
+            follow_redirects=False,
+            trust_env=False,
+        ) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                try:
+                    got = await _get(client, policy, url)
+                except httpx.HTTPError as exc:
+                    raise InvalidInput(
+                        f"url could not be fetched ({type(exc).__name__}); check the URL"
+                    ) from None
+                if isinstance(got, Fetched):
+                    return got
+                url = got
+            raise InvalidInput(f"url redirected more than {MAX_REDIRECTS} times; give the final URL")
+    raise InvalidInput(f"url did not answer within {policy.deadline:g} s; check the source is up")
+
+
+def tile_fetcher(policy: SourcePolicy, max_size: int = 2**20) -> Callable[[str], Awaitable[bytes]]:
+    """A raster layer's tile for ``map_image``, through the same guards (a tile is at most 1 MiB)."""
+    tiles = dataclasses.replace(policy, max_size=max_size)
+
+    async def fetch(url: str) -> bytes:
+        return (await fetch_source(tiles, url)).body
+
+    return fetch

@@ -1,0 +1,146 @@
+"""The guarded fetcher (``mapsrv.http.fetch``) against real sockets: a GeoJSON fetched from an
+allowed 127.0.0.1, and hostile sources refused or cut with a clear error: loopback and private
+addresses not allowed, a redirect to 127.0.0.1, too many redirects, a body past the cap (declared
+or streamed without end), a hang, and URLs that are not http(s). The page's CSP names only the
+tile server and the listed hosts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import trio
+from support.sources import http_answer, serve_source
+
+from mapsrv.config import Config, ConfigError
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.http.fetch import SourcePolicy, fetch_source
+from mapsrv.web.app import security_headers
+
+GEOJSON = json.dumps({"type": "FeatureCollection", "features": []}).encode()
+LOCAL = SourcePolicy.of(("127.0.0.1",), deadline=5.0)
+
+
+async def answer(target: str, stream: trio.SocketStream) -> None:
+    port = stream.socket.getsockname()[1]
+    if target == "/data.geojson":
+        await stream.send_all(http_answer("200 OK", GEOJSON, "application/geo+json"))
+    elif target == "/to-loopback":
+        where = f"http://127.0.0.1:{port}/data.geojson"
+        await stream.send_all(http_answer("302 Found", b"", "text/plain", Location=where))
+    elif target.startswith("/loop"):
+        await stream.send_all(http_answer("302 Found", b"", "text/plain", Location=target + "x"))
+    elif target == "/huge":  # declares 2 GB
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2147483648\r\n\r\n" + b"x" * 1024)
+        await trio.sleep_forever()
+    elif target == "/endless":  # 2 GB if nobody stops it, no length given
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        for _ in range(2048):
+            await stream.send_all(b"x" * 2**20)
+    elif target == "/hang":
+        await trio.sleep_forever()
+    else:
+        await stream.send_all(http_answer("404 Not Found", b"", "text/plain"))
+
+
+async def test_an_allowed_local_source_is_fetched(nursery: trio.Nursery) -> None:
+    port = await serve_source(nursery, answer)
+    fetched = await fetch_source(LOCAL, f"http://127.0.0.1:{port}/data.geojson")
+    assert fetched.body == GEOJSON and fetched.content_type == "application/geo+json"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:{port}/data.geojson", "http://10.1.2.3/x", "http://[::1]/x"]
+)
+async def test_loopback_and_private_addresses_are_refused_unless_listed(
+    nursery: trio.Nursery, url: str
+) -> None:
+    port = await serve_source(nursery, answer)
+    with pytest.raises(InvalidInput, match=r"loopback, private or reserved address.*--allowed-sources"):
+        await fetch_source(SourcePolicy.of(deadline=5.0), url.format(port=port))
+
+
+async def test_a_link_local_address_is_refused() -> None:
+    with pytest.raises(InvalidInput, match=re.escape("169.254.169.254")):
+        await fetch_source(SourcePolicy.of(("127.0.0.1",)), "http://169.254.169.254/latest/meta-data/")
+
+
+async def test_a_redirect_to_a_place_not_allowed_is_refused(nursery: trio.Nursery) -> None:
+    port = await serve_source(nursery, answer, host="127.0.0.2")  # on loopback, listed by itself
+    only_that_one = SourcePolicy.of(("127.0.0.2/32",), deadline=5.0)
+    assert (await fetch_source(only_that_one, f"http://127.0.0.2:{port}/data.geojson")).body == GEOJSON
+    with pytest.raises(InvalidInput, match=re.escape("'127.0.0.1' is at 127.0.0.1")):
+        await fetch_source(only_that_one, f"http://127.0.0.2:{port}/to-loopback")
+
+
+async def test_redirects_stop_after_three(nursery: trio.Nursery) -> None:
+    port = await serve_source(nursery, answer)
+    with pytest.raises(InvalidInput, match="redirected more than 3 times"):
+        await fetch_source(LOCAL, f"http://127.0.0.1:{port}/loop")
+
+
+async def test_a_body_past_the_cap_is_cut_declared_or_streamed(nursery: trio.Nursery) -> None:
+    port = await serve_source(nursery, answer)
+    small = SourcePolicy.of(("127.0.0.1",), max_size=2**20, deadline=10.0)
+    with (
+        trio.fail_after(5),
+        pytest.raises(PayloadTooLarge, match=re.escape("at most 1 MiB, got more than 2048.0 MiB")),
+    ):
+        await fetch_source(small, f"http://127.0.0.1:{port}/huge")
+    with trio.fail_after(5), pytest.raises(PayloadTooLarge, match="at most 1 MiB"):
+        await fetch_source(small, f"http://127.0.0.1:{port}/endless")
+
+
+async def test_a_hanging_source_is_cut_at_the_deadline(nursery: trio.Nursery) -> None:
+    port = await serve_source(nursery, answer)
+    with trio.fail_after(5), pytest.raises(InvalidInput, match=re.escape("did not answer within 0.5 s")):
+        await fetch_source(SourcePolicy.of(("127.0.0.1",), deadline=0.5), f"http://127.0.0.1:{port}/hang")
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org/a.geojson", "file:///etc/passwd", "javascript:alert(1)", "//example.org/x"]
+)
+async def test_only_http_urls_are_fetched(url: str) -> None:
+    with pytest.raises(InvalidInput, match="url must be http or https"):
+        await fetch_source(LOCAL, url)
+
+
+def test_the_page_may_load_tiles_only_from_listed_hosts() -> None:
+    policy = SourcePolicy.of(
+        ("tiles.example.org", "127.0.0.1", "10.0.0.0/8"), "https://tile.osm.org/{z}/{x}/{y}.png"
+    )
+    assert policy.check_page_url("https://tiles.example.org/{z}/{x}/{y}.png")
+    assert policy.check_page_url("http://127.0.0.1:8080/wms?")
+    assert policy.check_page_url("https://tile.osm.org/{z}/{x}/{y}.png")
+    for refused in ("https://elsewhere.example.com/{z}/{x}/{y}.png", "http://10.1.2.3/wms"):
+        with pytest.raises(InvalidInput, match=r"not among the allowed sources.*--allowed-sources"):
+            policy.check_page_url(refused)
+
+
+def test_the_csp_names_the_tile_server_and_the_listed_hosts_only() -> None:
+    config = Config(allowed_sources=("tiles.example.org", "192.168.1.0/24", "127.0.0.1"))
+    csp = dict(security_headers(config))["Content-Security-Policy"]
+    img = next(part for part in csp.split("; ") if part.startswith("img-src"))
+    assert img.split() == [
+        "img-src",
+        "'self'",
+        "data:",
+        "https://tile.openstreetmap.org",
+        "http://tiles.example.org:*",
+        "https://tiles.example.org:*",
+        "http://127.0.0.1:*",
+        "https://127.0.0.1:*",
+    ]
+    assert "https:" not in img.split()
+    default = dict(security_headers(Config()))["Content-Security-Policy"]
+    assert "img-src 'self' data: https://tile.openstreetmap.org;" in default
+
+
+def test_allowed_sources_must_be_hosts_or_networks() -> None:
+    assert Config.from_sources({"MAPSRV_ALLOWED_SOURCES": "a.example.org, 10.0.0.0/8"}).allowed_sources == (
+        "a.example.org",
+        "10.0.0.0/8",
+    )
+    with pytest.raises(ConfigError, match="Config 'allowed_sources' has value 'http://x/'"):
+        Config(allowed_sources=("http://x/",))

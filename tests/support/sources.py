@@ -1,0 +1,52 @@
+"""Sources from elsewhere for the add_layer tests: a small HTTP server on 127.0.0.1 that answers
+each path as a test says (tiles, a GeoJSON file, a WMS GetMap, a redirect, an endless body, a
+hang, an HTML page), and PNG tiles made with Pillow."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import trio
+from PIL import Image
+
+__all__ = ["Answer", "http_answer", "png_tile", "serve_source"]
+
+# path and query -> the stream to answer on
+Answer = Callable[[str, trio.SocketStream], Awaitable[None]]
+
+
+def png_tile(color: tuple[int, int, int], size: int = 256) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(out, "PNG")
+    return out.getvalue()
+
+
+def http_answer(status: str, body: bytes, content_type: str, **headers: str) -> bytes:
+    head = [f"HTTP/1.1 {status}", f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    head += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
+    head += ["Connection: close", "", ""]
+    return "\r\n".join(head).encode() + body
+
+
+async def serve_source(nursery: trio.Nursery, answer: Answer, host: str = "127.0.0.1") -> int:
+    """Serves ``answer`` for each request on ``host``; the port."""
+
+    async def one(stream: trio.SocketStream) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            got = await stream.receive_some(65536)
+            if not got:
+                return
+            data += got
+        target = data.split(b" ", 2)[1].decode()
+        try:
+            await answer(target, stream)
+        except trio.BrokenResourceError:
+            pass  # the client cut it off (a body past the cap)
+        finally:
+            await stream.aclose()
+
+    listeners = await nursery.start(partial(trio.serve_tcp, one, 0, host=host))
+    return int(listeners[0].socket.getsockname()[1])

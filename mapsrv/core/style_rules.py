@@ -71,9 +71,18 @@ def _props(feature: Feature) -> dict[str, Any]:
     return dict(feature.properties)
 
 
-def label_of(template: str, props: Mapping[str, Any]) -> str:
-    """``template`` with each ``{name}`` replaced by that property's text ("" when missing)."""
-    return _FIELD_RE.sub(lambda m: text_of(props.get(m.group(1))), template)
+def label_of(template: str, props: Mapping[str, Any], label: str = "") -> str:
+    """``template`` with each ``{prop}`` replaced by that property's text ("" when missing).
+    ``{name}`` and ``{label}`` without such a property are the feature's own label: an import
+    moves a GeoJSON ``name`` (a KML ``<name>``, a GPX ``<name>``) into the label."""
+
+    def field(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in props and key in ("name", "label"):
+            return label
+        return text_of(props.get(key))
+
+    return _FIELD_RE.sub(field, template)
 
 
 def match_filter(flt: Mapping[str, Any], props: Mapping[str, Any]) -> bool:

@@ -71,7 +71,9 @@ def _restyled(feature: Feature, style: Mapping[str, Any], props: dict[str, Any])
             own.update(color=style.get("other", "#999999"), size=float(style["min_size"]))
         else:
             own["size"] = size
-    label = feature.label if style.get("label") is None else label_of(str(style["label"]), props)
+    label = (
+        feature.label if style.get("label") is None else label_of(str(style["label"]), props, feature.label)
+    )
     return Feature(**{**vars(feature), "style": tuple(sorted(own.items())), "label": label})
 
 

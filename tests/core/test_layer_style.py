@@ -212,6 +212,10 @@ def test_filters_time_windows_and_labels() -> None:
     assert label_of("{name} ({pop})", props) == "Porto (231962)"
     assert label_of("{name}: {missing}", props) == "Porto: "
     assert label_of("{n}", {"n": 3.0}) == "3"
+    # an imported feature's name is its label: {name} and {label} fall back to it, other keys do not
+    assert label_of("{name} ({pop})", {"pop": 5}, "Braga") == "Braga (5)"
+    assert label_of("{label}|{missing}", {}, "Braga") == "Braga|"
+    assert label_of("{name}", {"name": "Porto"}, "Braga") == "Porto"
     state, _ = styled(towns_map(), {"by": "kind", "filter": {"property": "pop", "op": ">=", "value": 2000}})
     style = state.layers["towns"].style
     assert style is not None

@@ -37,7 +37,8 @@ export function labelOf(template, f) {
   const p = props(f);
   return String(template).replace(TEMPLATE, (_, key) => {
     if (Object.prototype.hasOwnProperty.call(p, key)) return textOf(p[key]);
-    if (key === 'label') return textOf(f.label);
+    // an import moves a file's name into the label (as mapsrv/core/style_rules.py label_of)
+    if (key === 'label' || key === 'name') return textOf(f.label);
     return '';
   });
 }
@@ -97,7 +98,9 @@ function filterOf(filter) {
 function timeMs(value) {
   if (typeof value === 'number') return Number.isFinite(value) ? (value < 1e11 ? value * 1000 : value) : null;
   if (typeof value !== 'string' || !value) return null;
-  const t = Date.parse(value);
+  // a date and time with no zone is UTC, as the server reads it (Date.parse would take local time)
+  const text = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value.trim()) ? value.trim() + 'Z' : value;
+  const t = Date.parse(text);
   return Number.isNaN(t) ? null : t;
 }
 

@@ -338,6 +338,11 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         assert (await write("undo", **m, redo=True))["count"] == 4
         styled = (await write("style_layer", **m, layer="back", kind="heatmap"))["layers"]["back"]
         assert styled["style"] == {"kind": "heatmap", "radius": 25} and styled["shown"] == 4
+        # tiles from the server's own tile server (its host is the one the page's CSP allows)
+        tiles = (await write("add_layer", **m, layer="tiles", type="xyz", url=server.config.tile_url))[
+            "layers"
+        ]
+        assert tiles["tiles"]["source"]["url"] == server.config.tile_url
         assert (await call("find_places", query="Lisboa"))["places"][0]["name"] == "Lisbon"
         assert (await call("nearest_place", lat=38.72, lon=-9.14))["place"]["name"] == "Lisbon"
         assert 270 < (await call("measure", points=["Lisbon", "Porto"]))["distance"] < 285
@@ -356,7 +361,7 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         refused = await client.call_tool("delete_map", m)
         assert refused.is_error and refused.content[0].text.startswith("forbidden:")  # type: ignore[union-attr]
         called.add("delete_map")
-        assert called == tools and len(tools) == 18
+        assert called == tools and len(tools) == 19
 
 
 async def test_tool_errors_name_what_is_wrong(server: Server) -> None:

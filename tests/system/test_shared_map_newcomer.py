@@ -26,7 +26,8 @@ VIEWPOINTS = [
 def readme_http_config(base: str) -> dict[str, Any]:
     """The README's MCP configuration for clients over HTTP, for a server at ``base``."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    [block] = [b for b in re.findall(r"```json\n(.*?)```", readme, re.S) if '"url"' in b]
+    blocks = re.findall(r"```json\n(.*?)```", readme, re.S)
+    [block] = [b for b in blocks if '"mcpServers"' in b and '"url"' in b]  # not add_layer's examples
     return dict(json.loads(block.replace("http://127.0.0.1:8000/", base)))
 
 

@@ -377,7 +377,7 @@ def _make(row: tuple[Any, ...], ask: _Ask, score: float, distance: float | None,
     return Place(
         name=name,
         ascii_name=to_ascii(name),
-        kind="place" if kind == "place" else kind,
+        kind=kind,
         country_code=country,
         country="",
         admin1="",

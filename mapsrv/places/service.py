@@ -22,7 +22,7 @@ from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
 from mapsrv.places.nominatim import NominatimGeocoder, identify
 from mapsrv.places.offline import OfflineIndex, offline_index
-from mapsrv.places.search import MAX_QUERY, find_places, nearest_place
+from mapsrv.places.search import MAX_QUERY, find_places, haversine, nearest_place
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
 from mapsrv.places.urls import check_geocoder_url
@@ -248,8 +248,6 @@ def _distinct(places: list[Place]) -> list[Place]:
 
 
 def _same(a: Place, b: Place) -> bool:
-    from mapsrv.places.search import haversine
-
     if a.kind in ("address", "poi") or b.kind in ("address", "poi"):
         return a.name == b.name and haversine(a.latlon, b.latlon) < 100
     return a.name.casefold() == b.name.casefold() and haversine(a.latlon, b.latlon) < 1_000

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import trio
 from mcp import Client
 from PIL import Image
@@ -22,6 +21,7 @@ from support import start_server
 from support.chromium import TILES
 from support.mapserver import GREEN, MAPSERV, wms_answer
 from support.sources import http_answer, png_tile, serve_source
+from support.waiting import require
 
 MAGENTA = (230, 0, 200)
 GEOJSON = {
@@ -104,8 +104,8 @@ async def test_xyz_tiles_are_drawn_read_and_undone(nursery: trio.Nursery) -> Non
         assert share(await picture(agent, map_id, [[-30, -40], [30, 40]]), MAGENTA) < 0.01
 
 
-@pytest.mark.skipif(not MAPSERV.exists(), reason="needs Debian's cgi-mapserver (scripts/test.sh installs it)")
 async def test_a_real_wms_is_drawn(nursery: trio.Nursery, tmp_path: Path) -> None:
+    require(MAPSERV.exists(), "Debian's cgi-mapserver (scripts/test.sh installs it)")
     answer = wms_answer(tmp_path)
     port = await serve_source(nursery, answer)
     server = await start_server(nursery, tile_url=TILES, allowed_sources=("127.0.0.1",))

@@ -112,7 +112,7 @@ def build_mcp(
             in_session(ctx.request_context),
             router,
             places,
-            asker_of(ctx),
+            partial(asker_of, ctx),
             sources,
         )
 

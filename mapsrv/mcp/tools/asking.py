@@ -102,11 +102,17 @@ def _offered(choice: Choice) -> list[Place]:
     return [choice.place, *(p for p, _ in choice.alternatives)][: ALTERNATIVES + 1]
 
 
-async def ask_unsure(asker: Asker | None, service: PlaceService, resolution: Resolution) -> Resolution:
+async def ask_unsure(
+    asker_for: Callable[[], Asker | None], service: PlaceService, resolution: Resolution
+) -> Resolution:
     """``resolution`` with each unsure name (``Choice.close``) settled by the person when the
-    client can ask; unchanged when it cannot, or nothing is unsure."""
+    client can ask (``asker_for``, called only then); unchanged when it cannot, or nothing is
+    unsure."""
     unsure = {name: c for name, c in resolution.choices.items() if c.close and c.alternatives}
-    if asker is None or not unsure:
+    if not unsure:
+        return resolution
+    asker = asker_for()
+    if asker is None:
         return resolution
     message, schema = question(service, unsure)
     content = await asker.ask(message, schema)

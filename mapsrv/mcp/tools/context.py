@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,9 @@ class ToolContext:
     in_session: bool = True
     router: Router | None = None  # routes along the roads (``--router``); None: straight lines
     places: PlaceService = field(default_factory=PlaceService)  # names, addresses, shops: all sources
-    asker: Asker | None = None  # asks the caller's person which place a name means (None: cannot)
+    # how to ask the caller's person which place a name means (None: cannot); made only when a
+    # call has a name nothing decides, so the other calls pay nothing for it
+    asker: Callable[[], Asker | None] = lambda: None
     sources: SourcePolicy = field(default_factory=SourcePolicy)  # layers from elsewhere (add_layer)
 
     @property

@@ -43,7 +43,7 @@ from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, haversine
 from mapsrv.places.sources import Query, SourceUnavailable
 from mapsrv.places.text import fold, to_ascii
 
-__all__ = ["CANDIDATES", "OfflineIndex", "offline_index", "open_offline_index"]
+__all__ = ["CANDIDATES", "OfflineIndex", "open_offline_index"]
 
 CANDIDATES = 400  # FTS rows ranked per region and search
 _PREFIXED = 3  # the FTS tables' longest prefix index (offline_files: prefix='1 2 3')
@@ -59,12 +59,6 @@ _LATLON = "e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?"
 def open_offline_index(directory: Path) -> OfflineIndex | None:
     """The index of the regions imported into ``directory``; None when there are none."""
     return OfflineIndex(directory) if list_regions(directory) else None
-
-
-def offline_index(directory: Path) -> OfflineIndex:
-    """The index of ``directory``, with or without regions yet: a server that holds it sees the
-    regions ``mapsrv places import`` adds (and removes) while it runs."""
-    return OfflineIndex(directory)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from mapsrv.places.hints import builtin_candidates, district_of, prior, read_nam
 from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
 from mapsrv.places.nominatim import NominatimGeocoder, identify
-from mapsrv.places.offline import OfflineIndex, offline_index
+from mapsrv.places.offline import OfflineIndex
 from mapsrv.places.search import MAX_QUERY, find_places, haversine, nearest_place
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
@@ -58,19 +58,12 @@ class PlaceService:
             await trio.to_thread.run_sync(gazetteer)
             self._built = True
 
-    async def search(self, query: Query) -> list[Place]:
-        """Every source's candidates for ``query``, best first (``lookup``); SourceUnavailable
-        when a source failed and the others found nothing."""
-        found = await self.lookup(query)
-        if not found.places and found.unavailable:
-            raise found.unavailable[0]
-        return found.places
-
     async def lookup(self, query: Query) -> Found:
         """Every source's candidates for ``query``, best first: the index's and the geocoder's,
         then the built-in list's cities (for a name; a category alone is the sources' only). A
         source that cannot answer is skipped and named in ``unavailable``: a geocoder down does
-        not take the offline sources' answers with it."""
+        not take the offline sources' answers with it. When it leaves nothing, its
+        SourceUnavailable is raised: the search could not be answered."""
         await self.ready()
         found: list[Place] = []
         unavailable: list[SourceUnavailable] = []
@@ -87,6 +80,8 @@ class PlaceService:
                     raise
         if query.within_m is not None and query.near is not None:
             found = [p for p in found if p.distance_m is None or p.distance_m <= query.within_m]
+        if not found and unavailable:
+            raise unavailable[0]
         return Found(_distinct(found)[: query.limit], tuple(unavailable))
 
     async def resolve(
@@ -159,14 +154,10 @@ class PlaceService:
         ``"Cambridge, Ontario, CA"``, ``"Salamanca, Madrid, ES"``."""
         return region_label(gazetteer(), place)
 
-    async def reverse(self, at: LatLon, *, within_m: float = 200.0, min_population: int = 0) -> Place | None:
-        """The address or place at ``at`` from the first source that knows one, else the nearest
-        city of the built-in list (``locate``, whose note on a source down this drops)."""
-        return (await self.locate(at, within_m=within_m, min_population=min_population)).place
-
     async def locate(self, at: LatLon, *, within_m: float = 200.0, min_population: int = 0) -> Located:
-        """``reverse``, saying which sources could not answer: a geocoder down still gives the
-        offline index's address, else the nearest city, and ``unavailable`` says why."""
+        """The address or place at ``at`` from the first source that knows one, else the nearest
+        city of the built-in list (None: none has ``min_population``), and the sources that could
+        not answer: a geocoder down still gives the offline index's address."""
         await self.ready()
         unavailable: list[SourceUnavailable] = []
         if min_population == 0:
@@ -192,7 +183,7 @@ def place_service_for(
     """The resolver a server's settings name: the offline index of the regions imported into
     ``places_dir`` (now or while it serves), then the geocoder at ``geocoder`` ("" or "none": none),
     asked as ``public_url``'s mapsrv."""
-    sources: list[PlaceSource] = [offline_index(places_dir)]
+    sources: list[PlaceSource] = [OfflineIndex(places_dir)]  # regions imported while serving too
     if geocoder not in ("", "none"):
         url = check_geocoder_url(geocoder)
         sources.append(NominatimGeocoder(url, geocoder_timeout, user_agent=identify(public_url)))

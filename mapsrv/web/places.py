@@ -58,8 +58,6 @@ async def _search(kind: str, key: str) -> Response:
     except PlaceNotFound as exc:  # no match is an answer here, not a missing resource
         body["suggestions"] = exc.suggestions
     else:
-        if not found.places and found.unavailable:
-            raise found.unavailable[0]
         body["places"] = [place.to_json() | {"label": ctx.places.label(place)} for place in found.places]
         if found.unavailable:  # what the other sources found, and why it may not be all
             body["unavailable"] = found.unavailable[0].message.split(";")[0]

@@ -103,11 +103,6 @@ class Resolver:
         resolution = await tc.places.resolve(names, context, near=point, country=iso)
         return cls(tc.places, await ask_unsure(tc.asker, tc.places, resolution))
 
-    @staticmethod
-    def needed(values: Any) -> bool:
-        """Whether any of ``values`` (or their nested lists) is a place name."""
-        return next(_names(values), None) is not None
-
     def place(self, field: str, name: str) -> Place:
         if name not in self.places:
             missing = self.resolution.missing.get(name)
@@ -227,8 +222,6 @@ async def find_places(
         found = await tc.places.lookup(asked)
     except PlaceNotFound as missing:
         raise _named(missing, "query") from None
-    if not found.places and found.unavailable:
-        raise found.unavailable[0]
     places = found.places
     out: dict[str, Any] = {"places": [{**p.to_json(), "label": tc.places.label(p)} for p in places]}
     if not places:

@@ -22,11 +22,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import trio
 
 from .place_extract import PlaceFacts
-from .processes import free_port
+from .processes import free_port, wait_for_status
 from .waiting import require
 
 __all__ = [
@@ -172,7 +171,7 @@ async def open_nominatim(database: NominatimDatabase, port: int | None = None) -
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        await _wait_for_status(url, process, log)
+        await wait_for_status(url, process, log, "nominatim serve", timeout=30)
         yield Nominatim(url=url, port=port, pid=process.pid, process=process, log=log)
     finally:
         with trio.CancelScope(shield=True):
@@ -181,18 +180,3 @@ async def open_nominatim(database: NominatimDatabase, port: int | None = None) -
                 await process.wait()
             process.kill()
             await process.wait()
-
-
-async def _wait_for_status(url: str, process: trio.Process, log: Path) -> None:
-    async with httpx.AsyncClient(timeout=2, trust_env=False) as http:
-        with trio.fail_after(30):
-            while True:
-                if process.returncode is not None:
-                    tail = (await trio.Path(log).read_text(errors="replace"))[-2000:]
-                    raise RuntimeError(f"nominatim serve exited with {process.returncode}: {tail}")
-                try:
-                    if (await http.get(f"{url}/status")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await trio.sleep(0.05)

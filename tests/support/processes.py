@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import trio
 
-__all__ = ["ServerProcess", "free_port", "open_listener", "open_server", "wait_for_port"]
+__all__ = ["ServerProcess", "free_port", "open_listener", "open_server", "wait_for_port", "wait_for_status"]
 
 
 def free_port() -> int:
@@ -100,3 +102,26 @@ async def open_server(*args: str, env: dict[str, str] | None = None) -> AsyncIte
                 await process.wait()
             process.kill()
             nursery.cancel_scope.cancel()
+
+
+async def wait_for_status(
+    url: str,
+    process: trio.Process,
+    log: Path,
+    name: str,
+    *,
+    timeout: float = 20,  # noqa: ASYNC109
+) -> None:
+    """Until ``url``/status answers 200; a ``process`` that exits first fails with its log's tail."""
+    async with httpx.AsyncClient(timeout=2, trust_env=False) as http:
+        with trio.fail_after(timeout):
+            while True:
+                if process.returncode is not None:
+                    tail = (await trio.Path(log).read_text(errors="replace"))[-2000:]
+                    raise RuntimeError(f"{name} exited with {process.returncode}: {tail}")
+                try:
+                    if (await http.get(f"{url}/status")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await trio.sleep(0.02)

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import trio
 
-from .processes import free_port
+from .processes import free_port, wait_for_status
 from .waiting import require
 
 __all__ = [
@@ -143,7 +142,7 @@ async def open_valhalla(
             stderr=output,
         )
     try:
-        await _wait_for_status(url, process, log)
+        await wait_for_status(url, process, log, "valhalla_service", timeout=20)
         yield Valhalla(url=url, port=port, pid=process.pid, process=process, config=started, log=log)
     finally:
         with trio.CancelScope(shield=True):
@@ -153,21 +152,6 @@ async def open_valhalla(
             process.kill()
             await process.wait()
             await trio.Path(started).unlink(missing_ok=True)
-
-
-async def _wait_for_status(url: str, process: trio.Process, log: Path) -> None:
-    async with httpx.AsyncClient(timeout=2) as http:
-        with trio.fail_after(20):
-            while True:
-                if process.returncode is not None:
-                    tail = (await trio.Path(log).read_text(errors="replace"))[-2000:]
-                    raise RuntimeError(f"valhalla_service exited with {process.returncode}: {tail}")
-                try:
-                    if (await http.get(f"{url}/status")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await trio.sleep(0.02)
 
 
 def decode_polyline6(encoded: str) -> list[tuple[float, float]]:

@@ -4,7 +4,7 @@ it fits), on map tiles when they came or on the offline basemap (Natural Earth) 
 
 Pure and CPU-bound: ``mapsrv.image.service`` runs it in a worker thread. Shapes are drawn at
 twice the size and scaled down (Pillow draws no anti-aliased polygons); text is drawn at size.
-A map of more than ``CLUSTER_FROM`` points draws them as clusters with counts, and every line
+A map of ``CLUSTER_FROM`` points or more draws them as clusters with counts, and every line
 is thinned to one point per pixel; the caption says so.
 """
 
@@ -122,7 +122,7 @@ def render(
     overlay = Image.new("RGBA", (view.width * SUPER, view.height * SUPER), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     points = [f for f in chosen if f.type == "marker"]
-    clustered = len(points) > CLUSTER_FROM
+    clustered = len(points) >= CLUSTER_FROM  # the page's rule too (points.js: total >= CLUSTER_FROM)
     for feature in chosen:
         if feature.type != "marker":
             _shape(draw, view, feature)
@@ -414,7 +414,7 @@ def _caption(
     what = (
         f"{count} of {len(state.features)} features" if count != len(state.features) else f"{count} features"
     )
-    clustering = f", points clustered (more than {CLUSTER_FROM:,})" if clustered else ""
+    clustering = f", points clustered ({CLUSTER_FROM:,} or more)" if clustered else ""
     return (
         f"{title} at version {state.version}: {what}{clustering}, {labelled} labels shown; "
         f"bbox [{s:.4f}, {w:.4f}, {n:.4f}, {e:.4f}] (south, west, north, east), zoom {view.zoom}, "

@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _backup_or_restore(args: argparse.Namespace) -> int:
-    from mapsrv.backup import BackupError, backup, restore
+    from mapsrv.store.backup import BackupError, backup, restore
 
     try:
         config = Config.from_sources(os.environ, {"store": args.store} if args.store else {})

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from mapsrv.core.layer_source import check_allowed_source
 from mapsrv.places.urls import check_geocoder_url
 from mapsrv.routing import check_router_url
-from mapsrv.store.redis_url import parse_redis_url
+from mapsrv.store.redis.url import parse_redis_url
 from mapsrv.store.sqlite import default_path, sqlite_path
 
 __all__ = [

@@ -52,11 +52,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "store": (
         [
-            "mapsrv/store/memory.py",
-            "mapsrv/store/shared.py",
-            "mapsrv/store/redis.py",
-            "mapsrv/store/redis_writer.py",
-            "mapsrv/store/redis_link.py",
+            "mapsrv/store/memory/store.py",
+            "mapsrv/store/memory/shared.py",
+            "mapsrv/store/redis/store.py",
+            "mapsrv/store/redis/writer.py",
+            "mapsrv/store/redis/link.py",
         ],
         ["tests/store", "tests/hub/test_replication.py", "tests/hub/test_hub.py"],
     ),

@@ -1,7 +1,7 @@
 """Where maps are kept, chosen by URL (as encode/broadcaster does): ``sqlite:///path/maps.db``
 (``mapsrv.store.sqlite``, the default) keeps them on disk for this process; ``memory://`` keeps
 them in this process only, until it stops; ``redis://`` (and ``rediss://``), ``redis+sentinel://`` and
-``redis+cluster://`` (``mapsrv.store.redis_url``) make Redis the source of truth so that any
+``redis+cluster://`` (``mapsrv.store.redis.url``) make Redis the source of truth so that any
 process can serve and recover any map.
 
 The hub talks to a store only through ``Store`` and never the other way round: what happens on the
@@ -42,7 +42,7 @@ from mapsrv.store.contract import (
     StoreUnavailable,
     Touched,
 )
-from mapsrv.store.redis_url import SCHEMES
+from mapsrv.store.redis.url import SCHEMES
 
 __all__ = [
     "COMMITTED",

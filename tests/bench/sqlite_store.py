@@ -71,8 +71,8 @@ def _fill(path: Path, stored: int) -> str:
     from mapsrv.core import Limits, MapState, apply_all
     from mapsrv.core.parse import parse_op
     from mapsrv.store import MapMeta
-    from mapsrv.store.sqlite import _open_db  # the schema, without a running store
-    from mapsrv.store.sqlite_db import CommitRow
+    from mapsrv.store.sqlite.db import CommitRow
+    from mapsrv.store.sqlite.store import _open_db  # the schema, without a running store
 
     db = _open_db(path, "normal", log_size=1024, snapshot_every=64, batch_memory=4096)
     ops = [

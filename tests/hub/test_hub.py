@@ -14,7 +14,7 @@ from mapsrv.core.parse import parse_op
 from mapsrv.errors import Unavailable, VersionConflict
 from mapsrv.hub import MapHub
 from mapsrv.hub.fanout import HEARTBEAT_SLICES
-from mapsrv.store.shared import SharedMemory
+from mapsrv.store.memory.shared import SharedMemory
 from mapsrv.web.stream import pump
 
 MARKER = {"op": "add_feature", "type": "marker", "coords": [1, 2]}

@@ -18,7 +18,7 @@ from mapsrv.core.parse import parse_op
 from mapsrv.errors import Gone, NotFound
 from mapsrv.hub import MapHub
 from mapsrv.hub.registry import UNUSED_MAP_TIMEOUT
-from mapsrv.store.shared import SharedMemory
+from mapsrv.store.memory.shared import SharedMemory
 from mapsrv.store.sqlite import SqliteStore
 
 DAY = 24 * 3600.0

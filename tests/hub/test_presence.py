@@ -16,7 +16,7 @@ from support.waiting import wait_until
 from mapsrv.hub import MapEntry, MapHub, Subscription
 from mapsrv.hub import presence as presence_module
 from mapsrv.hub.presence import LISTED, Member
-from mapsrv.store.shared import SharedMemory
+from mapsrv.store.memory.shared import SharedMemory
 
 
 async def serve(nursery: trio.Nursery, hub: MapHub) -> None:

@@ -26,9 +26,9 @@ from mapsrv.errors import Unavailable
 from mapsrv.hub import MapEntry, MapHub, Subscription, Written
 from mapsrv.hub.replica import MAX_COMMIT_ATTEMPTS, MAX_HELD_BATCHES, MAX_RESYNC_STEPS, RETRY_HELD_INTERVAL
 from mapsrv.store import RemoteEvent, StoreUnavailable
+from mapsrv.store.memory.shared import SharedMemory, SharedStore
 from mapsrv.store.redis import RedisStore
-from mapsrv.store.redis_feed import channel_of
-from mapsrv.store.shared import SharedMemory, SharedStore
+from mapsrv.store.redis.feed import channel_of
 
 _labels = itertools.count()
 

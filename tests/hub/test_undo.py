@@ -18,7 +18,7 @@ from mapsrv.core.parse import parse_op
 from mapsrv.errors import EditConflict, NothingToUndo, VersionConflict
 from mapsrv.hub import MapHub
 from mapsrv.store import COMMITTED
-from mapsrv.store.shared import SharedMemory
+from mapsrv.store.memory.shared import SharedMemory
 
 A = Actor("agent:aaaaaaaa", "claude-ai")
 B = Actor("person:bbbbbbbb", "Chrome on Linux")

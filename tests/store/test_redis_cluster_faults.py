@@ -20,7 +20,8 @@ from support.redis_server import RedisServer, slot_nodes
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.parse import parse_op
 from mapsrv.store import COMMITTED, AlreadyCommitted, MapMeta, StoreUnavailable
-from mapsrv.store.redis import RedisStore, _log_key, _map_key
+from mapsrv.store.redis import RedisStore
+from mapsrv.store.redis.keys import log_key, map_key
 
 MAP_ID = "m" * 22
 MARKER = parse_op({"op": "add_feature", "type": "marker", "coords": [1, 2]}, Limits())
@@ -87,7 +88,7 @@ def logged_versions(port: int, *, cluster_replica: bool = False) -> list[bytes]:
     try:
         if cluster_replica:
             plain.execute_command("READONLY")  # a Cluster replica answers reads with MOVED otherwise
-        entries: Any = plain.xrange(_log_key(MAP_ID))
+        entries: Any = plain.xrange(log_key(MAP_ID))
         return [entry_id for entry_id, _ in entries]
     finally:
         plain.close()
@@ -104,7 +105,7 @@ async def test_a_commit_across_a_cluster_failover_is_held_then_found_once_on_the
     confirmed by its replica, written once."""
     async with open_redis_cluster(replicas=1) as nodes:
         store = await open_store(nursery, cluster_url(nodes, query="?wait_replicas=1"))
-        old, (new,) = slot_nodes(nodes[0].port, _map_key(MAP_ID))
+        old, (new,) = slot_nodes(nodes[0].port, map_key(MAP_ID))
         reply, state = await write(store, await new_map(store), "b1")
         assert reply == COMMITTED
 
@@ -134,10 +135,10 @@ async def test_a_script_error_in_a_cluster_commit_is_its_callers_own_not_an_outa
     async with open_redis_cluster() as nodes:
         store = await open_store(nursery, cluster_url(nodes, query="?wait_replicas=1"))
         state = await new_map(store)
-        primary, _ = slot_nodes(nodes[0].port, _map_key(MAP_ID))
+        primary, _ = slot_nodes(nodes[0].port, map_key(MAP_ID))
         plain = redis.Redis(port=primary)
-        plain.delete(_log_key(MAP_ID))
-        plain.set(_log_key(MAP_ID), "not a stream")
+        plain.delete(log_key(MAP_ID))
+        plain.set(log_key(MAP_ID), "not a stream")
         plain.close()
         with pytest.raises(redis.exceptions.ResponseError) as raised:
             await write(store, state, "b1")
@@ -167,7 +168,7 @@ async def test_a_hung_cluster_primary_is_unavailable_until_its_promoted_replica_
         store = await open_store(nursery, cluster_url(nodes), socket_timeout=0.5)
         reply, state = await write(store, await new_map(store), "b1")
         assert reply == COMMITTED
-        old, (new,) = slot_nodes(nodes[0].port, _map_key(MAP_ID))
+        old, (new,) = slot_nodes(nodes[0].port, map_key(MAP_ID))
         hung = next(n for n in nodes if n.port == old)
         # replication is asynchronous: the map must be on the replica before its primary stops
         await wait_until(lambda: logged_versions(new, cluster_replica=True) == [b"1-0"], timeout=10)
@@ -260,7 +261,7 @@ async def test_a_cluster_that_lost_a_slot_range_stays_unavailable_until_every_sl
     async with open_redis_cluster() as nodes:
         store = await open_store(nursery, cluster_url(nodes))
         state = await new_map(store)
-        holder, _ = slot_nodes(nodes[0].port, _map_key(MAP_ID))
+        holder, _ = slot_nodes(nodes[0].port, map_key(MAP_ID))
         lost = next(n for n in nodes if n.port != holder)  # the map's own node stays up
         live = [n for n in nodes if n is not lost]
         await lost.stop()

@@ -33,7 +33,8 @@ from mapsrv.store import (
     StoreMessage,
     StoreUnavailable,
 )
-from mapsrv.store.redis import RedisStore, _batches_key, _channel, _log_key, _map_key
+from mapsrv.store.redis import RedisStore
+from mapsrv.store.redis.keys import batches_key, channel, log_key, map_key
 
 TTL = 600.0
 MARKER = parse_op({"op": "add_feature", "type": "marker", "coords": [1, 2]}, Limits())
@@ -83,7 +84,7 @@ async def write(
 
 
 def snapshot_of(plain: redis.Redis, map_id: str) -> tuple[int, int, Any]:
-    fields: Any = plain.hgetall(_map_key(map_id))
+    fields: Any = plain.hgetall(map_key(map_id))
     return int(fields[b"version"]), int(fields[b"snap_version"]), json.loads(fields[b"state"])
 
 
@@ -94,7 +95,7 @@ async def test_a_new_map_is_created_with_every_field_and_expires_unless_drawn_on
     plain = redis.Redis(port=server.port)
     map_id = "m" * 22
     state = await new_map(opened.store, map_id, MapMeta(map_id, "v" * 22, "alice", "key"))
-    stored = plain.hgetall(_map_key(map_id))
+    stored = plain.hgetall(map_key(map_id))
     created = stored.pop(b"created")
     assert stored == {
         b"version": b"0",
@@ -109,7 +110,7 @@ async def test_a_new_map_is_created_with_every_field_and_expires_unless_drawn_on
         b"updated_by": b"",
         b"used": created,
     }
-    for key in (_map_key(map_id), "mapsrv:view:" + "v" * 22):
+    for key in (map_key(map_id), "mapsrv:view:" + "v" * 22):
         assert (TTL - 60) * 1000 < plain.pttl(key) <= TTL * 1000, key
     loaded = await opened.store.load(map_id)
     assert loaded is not None and loaded.meta == MapMeta(map_id, "v" * 22, "alice", "key")
@@ -124,7 +125,7 @@ async def test_a_commit_logs_publishes_snapshots_and_remembers_exactly_its_batch
     plain = redis.Redis(port=server.port)
     listener = plain.pubsub()
     map_id = "m" * 22
-    listener.subscribe(_channel(map_id))
+    listener.subscribe(channel(map_id))
     assert listener.get_message(timeout=5)["type"] == "subscribe"  # type: ignore[index]
     state = await new_map(store, map_id)
 
@@ -143,7 +144,7 @@ async def test_a_commit_logs_publishes_snapshots_and_remembers_exactly_its_batch
     sent += events
     assert reply == COMMITTED and snapshot_of(plain, map_id) == (6, 5, v5.to_json())
 
-    logged: Any = plain.xrange(_log_key(map_id))
+    logged: Any = plain.xrange(log_key(map_id))
     assert logged == [(f"{e.version}-0".encode(), {b"e": wire(e).encode()}) for e in sent]
     heard = []
     while len(heard) < len(sent):
@@ -152,8 +153,8 @@ async def test_a_commit_logs_publishes_snapshots_and_remembers_exactly_its_batch
         heard.append(message["data"].decode())
     assert heard == [f"{store.link.tag} {wire(e)}" for e in sent], "one message per event, tagged"
     assert listener.get_message(timeout=0.2) is None
-    assert plain.zrange(_batches_key(map_id), 0, -1, withscores=True) == [(b"b2", 4.0), (b"b3", 5.0)]
-    for key in (_map_key(map_id), _log_key(map_id), _batches_key(map_id), "mapsrv:view:v" + map_id[1:]):
+    assert plain.zrange(batches_key(map_id), 0, -1, withscores=True) == [(b"b2", 4.0), (b"b3", 5.0)]
+    for key in (map_key(map_id), log_key(map_id), batches_key(map_id), "mapsrv:view:v" + map_id[1:]):
         assert plain.pttl(key) == -1, f"{key}: a map somebody drew on is kept, with no time to live"
     assert (await write(store, v6, batch_id="b2"))[0] == AlreadyCommitted(4)
     assert (await write(store, v6, batch_id="b1"))[0] == COMMITTED, "forgotten past batch_memory"
@@ -179,8 +180,8 @@ async def test_pipelined_commits_each_answer_their_own_caller(
         maps.append(state)
     broken = "b" * 22
     await new_map(store, broken)
-    plain.delete(_log_key(broken))
-    plain.set(_log_key(broken), "not a stream")  # its commit fails inside Redis
+    plain.delete(log_key(broken))
+    plain.set(log_key(broken), "not a stream")  # its commit fails inside Redis
 
     answers: dict[int, Any] = {}
 
@@ -275,7 +276,7 @@ async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id
         state = await new_map(store, "m" * 22)
         reply, state, _ = await write(store, state, 3, batch_id="b1")  # versions past 2 from here
         assert reply == COMMITTED
-        assert copy.hget(_map_key(state.id), "version") == b"3", "answered once the replica had it"
+        assert copy.hget(map_key(state.id), "version") == b"3", "answered once the replica had it"
 
         os.kill(replica.process.pid, signal.SIGSTOP)
         try:
@@ -284,7 +285,7 @@ async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id
                 await write(store, state, batch_id="b2")
             waited = trio.current_time() - started
             assert not store.available and store.statistics().breaker_trips == 1
-            assert plain.hget(_map_key(state.id), "version") == b"4", "it landed on the primary"
+            assert plain.hget(map_key(state.id), "version") == b"4", "it landed on the primary"
             assert "redis unreachable: a commit reached 0 of 1 replicas in time; held" in [
                 r.getMessage() for r in caplog.records
             ]
@@ -296,7 +297,7 @@ async def test_a_commit_its_replica_did_not_confirm_is_held_then_found_by_its_id
         assert 0.3 < waited < 0.75, f"WAIT gives up at half the hang time: {waited:.2f} s"
         await wait_until(lambda: store.available, timeout=10)
         assert (await write(store, state, batch_id="b2"))[0] == AlreadyCommitted(4)
-        assert copy.hget(_map_key(state.id), "version") == b"4"
+        assert copy.hget(map_key(state.id), "version") == b"4"
         plain.close()
         copy.close()
 
@@ -314,7 +315,7 @@ async def test_a_log_that_does_not_reach_back_to_its_snapshot_loads_nothing_and_
     loaded = await store.load(map_id)
     assert loaded is not None and loaded.state == v7, "the snapshot and the three events after it"
     assert [e.version for e in loaded.log] == list(range(1, 8))
-    plain.xdel(_log_key(map_id), "6-0")  # a hole after the snapshot
+    plain.xdel(log_key(map_id), "6-0")  # a hole after the snapshot
     with caplog.at_level("ERROR", logger="mapsrv.redis"):
         assert await store.load(map_id) is None
     assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "mapsrv.redis"] == [
@@ -367,7 +368,7 @@ async def test_on_a_cluster_a_commit_waits_for_the_replica_of_its_maps_slot(
         store = (await open_store(nursery, url)).store
         placed: dict[int, tuple[str, int]] = {}  # primary port -> (map id, replica port)
         for letter in "abcdefghijklmnopqrstuvwxyz":
-            primary_port, (replica_port,) = slot_nodes(nodes[0].port, _map_key(letter * 22))
+            primary_port, (replica_port,) = slot_nodes(nodes[0].port, map_key(letter * 22))
             placed.setdefault(primary_port, (letter * 22, replica_port))
         assert len(placed) == 3
         for primary_port, (map_id, replica_port) in placed.items():
@@ -376,7 +377,7 @@ async def test_on_a_cluster_a_commit_waits_for_the_replica_of_its_maps_slot(
             state = await new_map(store, map_id)
             reply, state, _ = await write(store, state, 3, batch_id="b1")  # versions past 2 from here
             assert reply == COMMITTED
-            assert copy.hget(_map_key(map_id), "version") == b"3", "answered once the replica had it"
+            assert copy.hget(map_key(map_id), "version") == b"3", "answered once the replica had it"
             replica = next(n for n in nodes if n.port == replica_port)
             caplog.clear()
             os.kill(replica.process.pid, signal.SIGSTOP)
@@ -384,7 +385,7 @@ async def test_on_a_cluster_a_commit_waits_for_the_replica_of_its_maps_slot(
                 with caplog.at_level("WARNING", logger="mapsrv.redis"), pytest.raises(StoreUnavailable):
                     await write(store, state, batch_id="b2")
                 primary = redis.Redis(port=primary_port)
-                assert primary.hget(_map_key(map_id), "version") == b"4", "it landed on the primary"
+                assert primary.hget(map_key(map_id), "version") == b"4", "it landed on the primary"
                 primary.close()
                 assert "redis unreachable: a commit reached 0 of 1 replicas in time; held" in [
                     r.getMessage() for r in caplog.records
@@ -396,7 +397,7 @@ async def test_on_a_cluster_a_commit_waits_for_the_replica_of_its_maps_slot(
                 os.kill(replica.process.pid, signal.SIGCONT)
             await wait_until(lambda: store.available, timeout=10)
             assert (await write(store, state, batch_id="b2"))[0] == AlreadyCommitted(4)
-            assert copy.hget(_map_key(map_id), "version") == b"4"
+            assert copy.hget(map_key(map_id), "version") == b"4"
             copy.close()
         assert store.statistics().breaker_trips == 6
 

@@ -16,7 +16,8 @@ from support import Browser, RedisServer, open_stream, start_server, wait_until
 from mapsrv.core import Limits, MapState, apply_all
 from mapsrv.core.parse import parse_op
 from mapsrv.store import MapMeta
-from mapsrv.store.redis import RedisStore, _batches_key, _log_key, _map_key
+from mapsrv.store.redis import RedisStore
+from mapsrv.store.redis.keys import batches_key, log_key, map_key
 
 TTL = 600.0
 MARKER = parse_op({"op": "add_feature", "type": "marker", "coords": [1, 2]}, Limits())
@@ -43,7 +44,7 @@ async def test_a_touch_renews_the_keys_of_a_map_nobody_drew_on_and_a_commit_keep
     rs, plain = store
     state = MapState(id="m" * 22, title="t")
     assert await rs.create(MapMeta(state.id, "v" * 22, None, None, "e" * 22), state)
-    keys = [_map_key(state.id), "mapsrv:view:" + "v" * 22, "mapsrv:edit:" + "e" * 22]
+    keys = [map_key(state.id), "mapsrv:view:" + "v" * 22, "mapsrv:edit:" + "e" * 22]
     for key in keys:
         assert plain.pexpire(key, 1000), key
     await rs.touch([(state.id, "v" * 22, "e" * 22)])
@@ -51,7 +52,7 @@ async def test_a_touch_renews_the_keys_of_a_map_nobody_drew_on_and_a_commit_keep
         assert plain.pttl(key) > (TTL - 60) * 1000, key
     new, events = apply_all(state, [MARKER])
     await rs.commit(state.id, 0, events, new, snapshot=False, batch_id="b1")
-    keys += [_log_key(state.id), _batches_key(state.id)]
+    keys += [log_key(state.id), batches_key(state.id)]
     for key in keys:
         assert plain.pttl(key) == -1, f"{key}: drawn on, kept"
     plain.pexpire("mapsrv:view:" + "v" * 22, 5000)  # as if the commit's follow-up was lost
@@ -97,7 +98,7 @@ async def test_a_map_people_only_watch_keeps_its_keys_alive_in_redis(
     try:
         map_id = await person.new_map()
         written = trio.current_time()
-        keys = [_map_key(map_id), f"mapsrv:view:{plain.hget(_map_key(map_id), 'view_key').decode()}"]
+        keys = [map_key(map_id), f"mapsrv:view:{plain.hget(map_key(map_id), 'view_key').decode()}"]
         assert plain.exists(*keys) == 2
         stream = await open_stream(nursery, person.client, f"/m/{map_id}/events")
         # three times the keys' time to live with no write, checking all along that they stay
@@ -126,7 +127,7 @@ async def test_a_map_from_before_lists_joins_its_owners_list_when_a_process_load
     assert await rs.create(MapMeta(state.id, "w" * 22, "ana", None, "f" * 22), state)
     await rs.commit(state.id, 0, events, drawn, snapshot=False, batch_id="b1")
     # as an older mapsrv left it: no summary fields, in no list
-    plain.hdel(_map_key(state.id), "title", "features", "created", "updated", "updated_by", "used")
+    plain.hdel(map_key(state.id), "title", "features", "created", "updated", "updated_by", "used")
     plain.srem("mapsrv:owner:ana", state.id)
     plain.zrem("mapsrv:used", state.id)
     assert await rs.maps_of(owner="ana") == []

@@ -34,8 +34,9 @@ from mapsrv.store import (
     RemoteEvent,
     StoreUnavailable,
 )
-from mapsrv.store.redis import RedisStore, _map_key
-from mapsrv.store.redis_feed import Resubscribed
+from mapsrv.store.redis import RedisStore
+from mapsrv.store.redis.feed import Resubscribed
+from mapsrv.store.redis.keys import map_key
 
 
 async def test_a_hung_redis_is_noticed_before_the_timeout_and_later_calls_fail_at_once(
@@ -377,7 +378,7 @@ async def test_a_single_redis_made_a_replica_by_hand_serves_loads_and_refuses_co
         store = opened.store
         reply, state, _ = await write(store, await new_map(store, "m" * 22), batch_id="b1")
         assert reply == COMMITTED
-        await wait_until(lambda: copy.hget(_map_key(state.id), "version") == b"1", timeout=10)
+        await wait_until(lambda: copy.hget(map_key(state.id), "version") == b"1", timeout=10)
         await redis_cli(second.port, "REPLICAOF", "NO", "ONE")
         await redis_cli(first.port, "REPLICAOF", "127.0.0.1", second.port)
         await wait_until(lambda: plain.info("replication")["master_link_status"] == "up", timeout=10)

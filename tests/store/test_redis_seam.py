@@ -1,5 +1,5 @@
 """Guard for the one private name of redis-py that mapsrv uses: an asyncio connection's stream,
-``_writer``, which the commit writer (``mapsrv.store.redis_writer._send``) writes packed commands
+``_writer``, which the commit writer (``mapsrv.store.redis.writer._send``) writes packed commands
 to, skipping redis-py's per-write ``asyncio.wait_for``. Checked on a connection made the way the
 writer makes its own (the store's client's pool), against a real redis-server."""
 
@@ -11,9 +11,9 @@ from typing import Any
 import trio_asyncio
 from support import RedisServer
 
-from mapsrv.store.redis_link import open_client
-from mapsrv.store.redis_url import parse_redis_url
-from mapsrv.store.redis_writer import _send, pack
+from mapsrv.store.redis.link import open_client
+from mapsrv.store.redis.url import parse_redis_url
+from mapsrv.store.redis.writer import _send, pack
 
 
 async def _check_connection(url: str) -> None:
@@ -24,7 +24,7 @@ async def _check_connection(url: str) -> None:
         stream = getattr(connection, "_writer", None)
         assert isinstance(stream, asyncio.StreamWriter), (
             f"a connected redis-py connection's _writer is {type(stream).__name__} now, not an"
-            " asyncio.StreamWriter: the commit writer (mapsrv.store.redis_writer._send) cannot write"
+            " asyncio.StreamWriter: the commit writer (mapsrv.store.redis.writer._send) cannot write"
         )
         assert isinstance(stream.transport.get_write_buffer_size(), int)  # how _send knows to drain
         assert isinstance(connection.socket_timeout, float)  # how long _send waits for a drain

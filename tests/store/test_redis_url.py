@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mapsrv.config import Config, ConfigError
-from mapsrv.store.redis_url import RedisTarget, parse_redis_url
+from mapsrv.store.redis.url import RedisTarget, parse_redis_url
 
 
 @pytest.mark.parametrize(

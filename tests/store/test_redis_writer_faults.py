@@ -1,4 +1,4 @@
-"""The commit writer (``mapsrv.store.redis_writer``) when its connection fails in the middle of
+"""The commit writer (``mapsrv.store.redis.writer``) when its connection fails in the middle of
 things, against a real redis-server behind a TCP proxy that makes the fault on the writer's
 connection only (``support.tcp_proxy``): a connection cut between two replies of one pipelined
 batch, one cut before any reply, and a Redis that stops reading a write that does not fit the
@@ -17,8 +17,8 @@ from support.tcp_proxy import TcpProxy
 from test_redis_commits import new_map, open_store, write
 
 from mapsrv.store import COMMITTED, AlreadyCommitted, StoreUnavailable
-from mapsrv.store.redis import _log_key
-from mapsrv.store.redis_writer import pack
+from mapsrv.store.redis.keys import log_key
+from mapsrv.store.redis.writer import pack
 
 REPLY = len(b"*2\r\n:1\r\n:1\r\n")  # COMMIT's reply: committed, at version 1
 
@@ -183,7 +183,7 @@ async def test_under_sentinel_commits_after_a_failover_go_to_the_new_primary(nur
         assert replies[-1] == COMMITTED, replies
         new = await setup.primary_port()
         plain = redis.Redis(port=new, db=3)
-        assert [v for v, _ in plain.xrange(_log_key("m" * 22))] == [b"1-0", b"2-0"]
+        assert [v for v, _ in plain.xrange(log_key("m" * 22))] == [b"1-0", b"2-0"]
         plain.close()
 
 

@@ -21,8 +21,8 @@ from mapsrv.store import (
     StoreStatistics,
     StoreUnavailable,
 )
+from mapsrv.store.memory.shared import SharedMemory, SharedStore
 from mapsrv.store.redis import RedisStore
-from mapsrv.store.shared import SharedMemory, SharedStore
 
 MARKER = parse_op({"op": "add_feature", "type": "marker", "coords": [1, 2]}, Limits())
 MAP_ID = "m" * 22

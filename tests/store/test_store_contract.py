@@ -34,8 +34,8 @@ from mapsrv.store import (
     StoreStatistics,
     StoreUnavailable,
 )
+from mapsrv.store.memory.shared import SharedMemory
 from mapsrv.store.redis import RedisStore
-from mapsrv.store.shared import SharedMemory
 from mapsrv.store.sqlite import SqliteStore
 
 

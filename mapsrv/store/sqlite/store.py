@@ -13,7 +13,7 @@ naming the file. Every call runs in one worker thread at a time (a limiter of on
 never waits on the disk, and calls reach SQLite in the order they were made. Backups read the file
 with a connection of their own (``open_reader``), which WAL lets run beside the server.
 
-The schema and each step's SQL are ``mapsrv.store.sqlite_db``.
+The schema and each step's SQL are ``mapsrv.store.sqlite.db``.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from mapsrv.store.contract import (
     StoreUnavailable,
     Touched,
 )
-from mapsrv.store.sqlite_db import SCHEMA, SCHEMA_VERSION, CommitRow, Db
+from mapsrv.store.sqlite.db import SCHEMA, SCHEMA_VERSION, CommitRow, Db
 
 __all__ = ["SYNC_LEVELS", "SqliteStore", "StoreOpenError", "default_path", "open_reader", "sqlite_path"]
 

@@ -15,11 +15,11 @@ started is ended (its asyncio task cancelled, the breaker opened), and a Trio ta
 cancelled stops waiting at once. Neither depends on the asyncio task taking its cancellation: on
 Python 3.11 ``asyncio.wait_for`` (which redis-py sends and connects with) can swallow one, and a
 Trio wait that relied on it stayed stuck for good. Which client depends on the URL
-(``mapsrv.store.redis_url``): one server, Sentinel's primary, or a Cluster. The feed
-(``mapsrv.store.redis_feed``) reads pub/sub on the asyncio side and hands over what has arrived in
+(``mapsrv.store.redis.url``): one server, Sentinel's primary, or a Cluster. The feed
+(``mapsrv.store.redis.feed``) reads pub/sub on the asyncio side and hands over what has arrived in
 one crossing; it follows only the maps the hub holds, and resubscribes to all of them (then
 reports ``Reconnected``) whenever its connections are re-established. Commits skip the client:
-``send`` hands packed commands to the commit writer (``mapsrv.store.redis_writer``), under the
+``send`` hands packed commands to the commit writer (``mapsrv.store.redis.writer``), under the
 same breaker and deadline.
 """
 
@@ -42,9 +42,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from mapsrv.store.contract import Reconnected, RemoteEvent, StoreMessage, StoreStatistics, StoreUnavailable
-from mapsrv.store.redis_feed import STALL, TAG_LENGTH, Feed, Resubscribed
-from mapsrv.store.redis_url import RedisTarget, parse_redis_url
-from mapsrv.store.redis_writer import Job, Waiter, Writer
+from mapsrv.store.redis.feed import STALL, TAG_LENGTH, Feed, Resubscribed
+from mapsrv.store.redis.url import RedisTarget, parse_redis_url
+from mapsrv.store.redis.writer import Job, Waiter, Writer
 
 __all__ = ["UNAVAILABLE", "RedisLink", "ReplicasBehind", "open_client"]
 

@@ -1,5 +1,5 @@
 """``RedisStore``'s lists, deletion, retention sweeps and backup records (the store contract's
-"finding, deleting and keeping maps"), on the keys described at the top of mapsrv/store/redis.py.
+"finding, deleting and keeping maps"), on the keys named in ``mapsrv.store.redis.keys``.
 
 The indexes (a person's, a key's and an agent's maps, last use) are keys of their own, in other
 Cluster slots than the maps they name, so they are single-key calls beside each map's one atomic
@@ -11,21 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mapsrv.core import MapState
 from mapsrv.core.codec import dumps, wire
-from mapsrv.store.contract import MapMeta, MapRecord, MapSummary
+from mapsrv.store.contract import LoadedMap, MapMeta, MapRecord, MapSummary
+from mapsrv.store.redis.keys import (
+    USED,
+    batches_key,
+    channel,
+    edits_key,
+    log_key,
+    map_key,
+    opened_key,
+    presence_key,
+)
+from mapsrv.store.redis.link import RedisLink
 
-if TYPE_CHECKING:
-    from mapsrv.store.redis import RedisStore
-
-__all__ = ["GONE_TTL_MS", "LIST_LIMIT", "RedisCatalog", "edits_key", "index_keys", "map_fields", "opened_key"]
+__all__ = ["GONE_TTL_MS", "LIST_LIMIT", "CatalogStore", "RedisCatalog", "index_keys", "map_fields"]
 
 GONE_TTL_MS = 400 * 24 * 3600 * 1000  # a deleted map's links answer 410 for 400 days, then 404
 LIST_LIMIT = 1000
 SWEEP_STEP = 500
-USED = "mapsrv:used"  # sorted set: map id, scored by when it was last opened or changed (unix s)
 _SUMMARY_FIELDS = (
     "view_key",
     "edit_key",
@@ -39,14 +46,6 @@ _SUMMARY_FIELDS = (
     "updated",
     "updated_by",
 )
-
-
-def edits_key(map_id: str) -> str:
-    return f"mapsrv:{{{map_id}}}:edits"  # every edit key the map has had (to answer 410 for each)
-
-
-def opened_key(map_id: str) -> str:
-    return f"mapsrv:{{{map_id}}}:opened"  # browser users who opened it through an edit link
 
 
 def _text(value: Any) -> str | None:
@@ -100,8 +99,22 @@ def index_keys(meta: MapMeta) -> list[str]:
     return keys
 
 
+class CatalogStore(Protocol):
+    """What the catalog uses of the store it serves (``RedisStore``), so neither imports the other
+    back: the connection, the catalog's own scripts, the publish command and a map's load."""
+
+    link: RedisLink
+
+    def script(self, name: str) -> Any: ...
+
+    @property
+    def publish_command(self) -> str: ...
+
+    async def load(self, map_id: str) -> LoadedMap | None: ...
+
+
 class RedisCatalog:
-    def __init__(self, store: RedisStore) -> None:
+    def __init__(self, store: CatalogStore) -> None:
         self.store = store
 
     @property
@@ -139,7 +152,7 @@ class RedisCatalog:
         async def read(client: Any) -> Any:
             async with client.pipeline(transaction=False) as pipe:
                 for map_id in ids:
-                    pipe.hmget(self.store.map_key(map_id), _SUMMARY_FIELDS)
+                    pipe.hmget(map_key(map_id), _SUMMARY_FIELDS)
                 return await pipe.execute()
 
         rows = await self._run(read) if ids else []
@@ -200,22 +213,20 @@ class RedisCatalog:
 
     async def delete(self, map_id: str, *, tombstone: bool) -> MapMeta | None:
         store = self.store
-        raw = await self._run(
-            lambda c: c.hmget(store.map_key(map_id), ("view_key", "owner", "principal", "maker"))
-        )
+        raw = await self._run(lambda c: c.hmget(map_key(map_id), ("view_key", "owner", "principal", "maker")))
         view_key, owner, principal, maker = (_text(v) for v in raw)
         if view_key is None:
             return None
         script = store.script("DELETE")
         keys = [
-            store.map_key(map_id),
-            store.log_key(map_id),
-            store.batches_key(map_id),
-            store.presence_key(map_id),
+            map_key(map_id),
+            log_key(map_id),
+            batches_key(map_id),
+            presence_key(map_id),
             edits_key(map_id),
             opened_key(map_id),
         ]
-        args = [store.publish_command, store.channel(map_id), store.link.tag + ' {"gone":true}']
+        args = [store.publish_command, channel(map_id), store.link.tag + ' {"gone":true}']
         reply = await self._run(lambda c: script(keys=keys, args=args, client=c))
         if not reply:
             return None  # another process deleted it meanwhile
@@ -272,7 +283,7 @@ class RedisCatalog:
     async def _exist(self, client: Any, ids: Sequence[str]) -> Any:
         async with client.pipeline(transaction=False) as pipe:
             for map_id in ids:
-                pipe.exists(self.store.map_key(map_id))
+                pipe.exists(map_key(map_id))
             return await pipe.execute()
 
     async def map_ids(self, cursor: str, count: int) -> tuple[list[str], str]:
@@ -284,11 +295,10 @@ class RedisCatalog:
         loaded = await self.store.load(map_id)
         if loaded is None:
             return None
-        store = self.store
 
         async def extra(client: Any) -> Any:
             async with client.pipeline(transaction=False) as pipe:
-                pipe.hmget(store.map_key(map_id), ("created", "updated", "updated_by", "used"))
+                pipe.hmget(map_key(map_id), ("created", "updated", "updated_by", "used"))
                 pipe.smembers(edits_key(map_id))
                 pipe.smembers(opened_key(map_id))
                 return await pipe.execute()
@@ -319,7 +329,7 @@ class RedisCatalog:
         args += [len(edits), *edits, len(r.opened_by), *r.opened_by]
         for event in r.log:
             args += [event.version, wire(event)]
-        keys = [store.map_key(meta.id), store.log_key(meta.id), store.batches_key(meta.id)]
+        keys = [map_key(meta.id), log_key(meta.id), batches_key(meta.id)]
         keys += [edits_key(meta.id), opened_key(meta.id)]
         script = store.script("RESTORE")
         if not await self._run(lambda c: script(keys=keys, args=args, client=c)):

@@ -42,7 +42,7 @@ import trio
 from mapsrv.core.codec import event_from_wire, state_from_json, wire
 from mapsrv.store import MapMeta, MapRecord, PersonLink, Store, open_store_from_url
 from mapsrv.store.sqlite import StoreOpenError, open_reader, sqlite_path
-from mapsrv.store.sqlite_db import Db
+from mapsrv.store.sqlite.db import Db
 
 __all__ = [
     "FORMAT",

@@ -13,7 +13,7 @@ none of redis-py's command machinery, and under load commits share round trips
 (docs/benchmarks.md, "The commit writer": a third less CPU per write).
 
 ``Waiter`` is what a Trio task waiting on the asyncio side has in common, here and in the link's
-own calls (``mapsrv.store.redis_link``): whoever comes first wakes it (the work finishing, the
+own calls (``mapsrv.store.redis.link``): whoever comes first wakes it (the work finishing, the
 link's deadline, or Trio's cancellation). The breaker and the deadlines stay with the link.
 """
 

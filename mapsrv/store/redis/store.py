@@ -1,25 +1,6 @@
 """Redis as the source of truth, so that any process can serve and recover any map.
 
-Keys share a hash tag per map (``mapsrv:{<id>}:...``) so one map lives in one Redis Cluster slot:
-
-    mapsrv:{id}:map      hash: version, state (snapshot JSON), snap_version, view_key, owner, principal,
-                         edit_key
-    mapsrv:{id}:log      stream of events, id ``<version>-0``, trimmed to about ``log_size``
-    mapsrv:{id}:batches  sorted set: id of each committed write batch, scored by the version it
-                         ended at; the newest ``batch_memory`` are kept
-    mapsrv:{id}:events   pub/sub channel (sharded pub/sub on a Cluster): one message per
-                         committed event, ``<tag> <event JSON>``, where the tag is 12 hex digits
-                         naming the process that committed it (so that it drops its own echoes
-                         unread); the log holds the plain JSON. Also notices that are not events:
-                         ``{"presence": ...}`` (who is on the map), ``{"pointers": ...}`` (where
-                         they point) and ``{"links": ...}`` (its keys changed)
-    mapsrv:{id}:presence hash: process -> "<until ms> <JSON of who is on the map through it>"
-    mapsrv:view:{key}    view key -> map id          mapsrv:user:{id}   browser user -> last map
-    mapsrv:edit:{key}    edit key -> map id, or "-<map id>" once the owner turned it off
-    mapsrv:rate:{kind}:{client}  a client's rate limit: its theoretical arrival time (GCRA), expiring
-                         when its bucket is full again
-    mapsrv:people        hash: browser user -> "1 <person>" signed in, "0 <person>" signed out (no TTL)
-    mapsrv:identities:{person}  set: every browser user that signed in as the person (no TTL)
+Its keys are named in ``mapsrv.store.redis.keys``.
 
 One Lua script per atomic step. A write is ``COMMIT``: if the batch's id is already in
 ``batches`` it answers "already committed" and writes nothing (a commit whose reply was lost, or
@@ -38,9 +19,9 @@ under Sentinel) a commit is pipelined with ``WAIT``: a commit its replicas did n
 reported unavailable, so the hub holds the batch and pushes it again by its id, and a failover to
 a replica can lose no acknowledged write.
 
-The connection (the asyncio loop, the breaker, hang detection) is ``mapsrv.store.redis_link``; the
-commit writer ``mapsrv.store.redis_writer``; the feed of events ``mapsrv.store.redis_feed``; the
-URL forms ``mapsrv.store.redis_url``; the Lua scripts ``mapsrv.store.redis_scripts``.
+The connection (the asyncio loop, the breaker, hang detection) is ``mapsrv.store.redis.link``; the
+commit writer ``mapsrv.store.redis.writer``; the feed of events ``mapsrv.store.redis.feed``; the
+URL forms ``mapsrv.store.redis.url``; the Lua scripts ``mapsrv.store.redis.scripts``.
 """
 
 from __future__ import annotations
@@ -76,9 +57,10 @@ from mapsrv.store.contract import (
     Touched,
     links_notice,
 )
-from mapsrv.store.redis_catalog import USED, RedisCatalog, edits_key, map_fields
-from mapsrv.store.redis_link import UNAVAILABLE, RedisLink, ReplicasBehind
-from mapsrv.store.redis_scripts import (
+from mapsrv.store.redis.catalog import RedisCatalog, map_fields
+from mapsrv.store.redis.keys import USED, batches_key, channel, edits_key, log_key, map_key, presence_key
+from mapsrv.store.redis.link import UNAVAILABLE, RedisLink, ReplicasBehind
+from mapsrv.store.redis.scripts import (
     CLAIM,
     COMMIT,
     CREATE,
@@ -89,7 +71,7 @@ from mapsrv.store.redis_scripts import (
     PRESENCE,
     RESTORE,
 )
-from mapsrv.store.redis_writer import pack
+from mapsrv.store.redis.writer import pack
 
 __all__ = ["RedisStore"]
 
@@ -101,26 +83,6 @@ SCRIPTS = {"DELETE": DELETE, "RESTORE": RESTORE}
 # How long a commit waits for its replicas (``wait_replicas``): well within ``hang_after``, so
 # that a slow replica never makes the link look hung.
 WAIT_TIMEOUT_MS = 500
-
-
-def _map_key(map_id: str) -> str:
-    return f"mapsrv:{{{map_id}}}:map"
-
-
-def _log_key(map_id: str) -> str:
-    return f"mapsrv:{{{map_id}}}:log"
-
-
-def _batches_key(map_id: str) -> str:
-    return f"mapsrv:{{{map_id}}}:batches"
-
-
-def _presence_key(map_id: str) -> str:
-    return f"mapsrv:{{{map_id}}}:presence"
-
-
-def _channel(map_id: str) -> str:
-    return f"mapsrv:{{{map_id}}}:events"
 
 
 def _text(value: Any) -> str | None:
@@ -183,12 +145,6 @@ class RedisStore:
         """One of the catalog's scripts, by name (``SCRIPTS``)."""
         return self._script(SCRIPTS[name])
 
-    map_key = staticmethod(_map_key)
-    log_key = staticmethod(_log_key)
-    batches_key = staticmethod(_batches_key)
-    presence_key = staticmethod(_presence_key)
-    channel = staticmethod(_channel)
-
     @property
     def publish_command(self) -> str:
         return self._publish
@@ -214,7 +170,7 @@ class RedisStore:
         for key, value in fields.items():
             args += [key, value]
         script = self._script(CREATE)
-        keys = [_map_key(meta.id), _log_key(meta.id), edits_key(meta.id)]
+        keys = [map_key(meta.id), log_key(meta.id), edits_key(meta.id)]
         created = await self._run(lambda c: script(keys=keys, args=args, client=c))
         await self._run(lambda c: c.set(f"mapsrv:view:{meta.view_key}", meta.id, px=ttl))
         if meta.edit_key:
@@ -224,7 +180,7 @@ class RedisStore:
         return bool(created)
 
     async def load(self, map_id: str) -> LoadedMap | None:
-        raw = await self._run(lambda c: c.hgetall(_map_key(map_id)))
+        raw = await self._run(lambda c: c.hgetall(map_key(map_id)))
         if not raw:
             return None
         fields = {_text(k): v for k, v in raw.items()}
@@ -263,7 +219,7 @@ class RedisStore:
             "updated": repr(now),
             "used": repr(now),
         }
-        await self._run(lambda c: c.hset(_map_key(meta.id), mapping=summary))
+        await self._run(lambda c: c.hset(map_key(meta.id), mapping=summary))
         await self.catalog.indexed(meta, now)
         log.info("map %s: listed (it was made before maps were listed)", map_ref(meta.id))
 
@@ -292,13 +248,13 @@ class RedisStore:
             await self._run(lambda c: c.set(f"mapsrv:edit:{new.edit_key}", map_id, px=ttl))
             edit_key = new.edit_key
             await self._run(lambda c: c.sadd(edits_key(map_id), edit_key))
-        await self._run(lambda c: c.hset(_map_key(map_id), mapping=fields))
+        await self._run(lambda c: c.hset(map_key(map_id), mapping=fields))
         if not new.edit_key:
-            await self._run(lambda c: c.hdel(_map_key(map_id), "edit_key"))
+            await self._run(lambda c: c.hdel(map_key(map_id), "edit_key"))
         await self._run(lambda c: c.set(f"mapsrv:view:{new.view_key}", map_id, px=ttl))
         script = self._script(NOTICE)
-        args = [self._publish, _channel(map_id), self.link.tag + " " + links_notice(new)]
-        await self._run(lambda c: script(keys=[_map_key(map_id)], args=args, client=c))
+        args = [self._publish, channel(map_id), self.link.tag + " " + links_notice(new)]
+        await self._run(lambda c: script(keys=[map_key(map_id)], args=args, client=c))
 
     @property
     def _publish(self) -> str:
@@ -308,17 +264,17 @@ class RedisStore:
         now_ms = int(time.time() * 1000)
         ttl_ms = max(1, int(ttl * 1000))
         script = self._script(PRESENCE)
-        args = [sender, now_ms + ttl_ms, text, ttl_ms, now_ms, _channel(map_id)]
+        args = [sender, now_ms + ttl_ms, text, ttl_ms, now_ms, channel(map_id)]
         args += [self.link.tag + ' {"presence":' + text + "}", self._publish]
-        await self._run(lambda c: script(keys=[_presence_key(map_id)], args=args, client=c))
+        await self._run(lambda c: script(keys=[presence_key(map_id)], args=args, client=c))
 
     async def notify(self, map_id: str, text: str) -> None:
         script = self._script(NOTICE)
-        args = [self._publish, _channel(map_id), self.link.tag + " " + text]
-        await self._run(lambda c: script(keys=[_map_key(map_id)], args=args, client=c))
+        args = [self._publish, channel(map_id), self.link.tag + " " + text]
+        await self._run(lambda c: script(keys=[map_key(map_id)], args=args, client=c))
 
     async def presence_of(self, map_id: str) -> list[str]:
-        raw = await self._run(lambda c: c.hvals(_presence_key(map_id)))
+        raw = await self._run(lambda c: c.hvals(presence_key(map_id)))
         now_ms = int(time.time() * 1000)
         shared = []
         for value in raw:
@@ -370,7 +326,7 @@ class RedisStore:
 
     async def claim(self, map_id: str, owner: str) -> str | None:
         script = self._script(CLAIM)
-        claimed = _text(await self._run(lambda c: script(keys=[_map_key(map_id)], args=[owner], client=c)))
+        claimed = _text(await self._run(lambda c: script(keys=[map_key(map_id)], args=[owner], client=c)))
         if claimed == owner:
             await self._run(lambda c: c.sadd(f"mapsrv:owner:{owner}", map_id))
         return claimed
@@ -402,7 +358,7 @@ class RedisStore:
             expected,
             summary,
             self.log_size,
-            _channel(map_id),
+            channel(map_id),
             dumps(state.to_json()) if snapshot or crosses else "",
             state.version,
             batch_id,
@@ -412,7 +368,7 @@ class RedisStore:
         ]
         for event in events:
             args += [event.version, wire(event)]
-        keys = [_map_key(map_id), _log_key(map_id), _batches_key(map_id), edits_key(map_id)]
+        keys = [map_key(map_id), log_key(map_id), batches_key(map_id), edits_key(map_id)]
         replicas = self.link.target.wait_replicas
         if self.link.writer is not None:
             status, current = await self._commit_through_writer(keys, args, replicas)
@@ -440,7 +396,7 @@ class RedisStore:
     async def _keep_links(self, map_id: str) -> None:
         """Somebody drew on the map: its view and edit keys lose their time to live, as its own
         keys did in the commit."""
-        view_key, edit_key = await self._run(lambda c: c.hmget(_map_key(map_id), ("view_key", "edit_key")))
+        view_key, edit_key = await self._run(lambda c: c.hmget(map_key(map_id), ("view_key", "edit_key")))
         keys = [f"mapsrv:view:{_text(view_key)}"] + ([f"mapsrv:edit:{_text(edit_key)}"] if edit_key else [])
 
         async def persist(client: aioredis.Redis) -> Any:
@@ -529,7 +485,7 @@ class RedisStore:
         """The map's version and the events its log holds after ``after`` (None: no such map,
         or the map is behind ``after``)."""
         script = self._script(EVENTS_AFTER)
-        keys = [_map_key(map_id), _log_key(map_id)]
+        keys = [map_key(map_id), log_key(map_id)]
         reply: Any = await self._run(lambda c: script(keys=keys, args=[after], client=c))
         if not reply:
             return None, []
@@ -551,7 +507,7 @@ class RedisStore:
         async def ttls(client: aioredis.Redis) -> Any:
             async with client.pipeline(transaction=False) as pipe:
                 for map_id, _, _ in entries:
-                    pipe.pttl(_map_key(map_id))
+                    pipe.pttl(map_key(map_id))
                 return await pipe.execute()
 
         lives = await self._run(ttls)
@@ -565,9 +521,9 @@ class RedisStore:
                             pipe.persist(key)
                     elif int(life) > 0:
                         for key in (
-                            _map_key(map_id),
-                            _log_key(map_id),
-                            _batches_key(map_id),
+                            map_key(map_id),
+                            log_key(map_id),
+                            batches_key(map_id),
                             edits_key(map_id),
                         ):
                             pipe.pexpire(key, self.ttl_ms, xx=True)

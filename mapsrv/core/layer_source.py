@@ -1,9 +1,12 @@
 """Layers from elsewhere: a layer's ``source``, as its JSON (the layer JSON in docs/protocol.md).
 
 ``xyz`` and ``wms`` are raster tiles the page loads itself, straight from the source, and
-``map_image`` draws; ``geojson`` and ``csv`` name the URL the server fetched a layer's features
-from, once. Only the shape is checked here (sans-IO): which hosts may be used is the operator's
-choice (``--allowed-sources``), checked at the edge (``mapsrv.http.fetch``).
+``map_image`` draws; ``pmtiles`` is an archive of raster or vector tiles the page reads itself with
+range requests, stored with what the server found in its header (``tiles``, ``format``, the zooms
+and bounds), and ``map_image`` draws its raster tiles; ``geojson`` and ``csv`` name the URL the
+server fetched a layer's features from, once. Only the shape is checked here (sans-IO): which
+hosts may be used is the operator's choice (``--allowed-sources``), checked at the edge
+(``mapsrv.http.fetch``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 from mapsrv.errors import InvalidInput
 
 __all__ = [
+    "ARCHIVE_FORMATS",
     "RASTER",
     "SOURCE_TYPES",
     "check_allowed_source",
@@ -26,7 +30,9 @@ __all__ = [
 ]
 
 RASTER = ("xyz", "wms")
-SOURCE_TYPES = (*RASTER, "geojson", "csv")
+SOURCE_TYPES = (*RASTER, "pmtiles", "geojson", "csv")
+ARCHIVE_FORMATS = {"mvt": "vector", "png": "raster", "jpeg": "raster", "webp": "raster"}
+MAX_ZOOM = 30
 MAX_URL = 2000
 MAX_TEXT = 200
 WMS_FORMATS = ("image/png", "image/jpeg")
@@ -36,6 +42,7 @@ _HOST = re.compile(
 _KEYS = {
     "xyz": {"type", "url", "attribution", "opacity"},
     "wms": {"type", "url", "attribution", "opacity", "layers", "styles", "format", "transparent"},
+    "pmtiles": {"type", "url", "attribution", "opacity", "tiles", "format", "minzoom", "maxzoom", "bounds"},
     "geojson": {"type", "url"},
     "csv": {"type", "url"},
 }
@@ -100,7 +107,7 @@ def check_layer_source(source: Mapping[str, Any]) -> dict[str, Any]:
         )
     url = check_source_url(source.get("url"))
     out: dict[str, Any] = {"type": kind, "url": url}
-    if kind not in RASTER:
+    if kind not in (*RASTER, "pmtiles"):
         return out
     if kind == "xyz" and not all(part in url for part in ("{z}", "{x}", "{y}")):
         raise InvalidInput(f"url of an xyz source needs {{z}}, {{x}} and {{y}}, got {url!r:.80}; add them")
@@ -109,6 +116,8 @@ def check_layer_source(source: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(opacity, bool) or not isinstance(opacity, int | float) or not 0 <= opacity <= 1:
         raise InvalidInput(f"opacity must be between 0 and 1, got {opacity!r:.20}; 1 is opaque")
     out["opacity"] = float(opacity)
+    if kind == "pmtiles":
+        out |= _archive(source)
     if kind == "wms":
         out["layers"] = _text(source, "layers")
         if not out["layers"]:
@@ -127,6 +136,36 @@ def check_layer_source(source: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"transparent must be true or false, got {transparent!r:.20}; give a boolean")
         out["transparent"] = transparent
     return out
+
+
+def _archive(source: Mapping[str, Any]) -> dict[str, Any]:
+    """A PMTiles source's facts from its header, as add_layer found them."""
+    form = source.get("format")
+    if form not in ARCHIVE_FORMATS or source.get("tiles") != ARCHIVE_FORMATS[form]:
+        raise InvalidInput(
+            f"format and tiles must be one of {', '.join(f'{f}/{t}' for f, t in ARCHIVE_FORMATS.items())},"
+            f" got {form!r:.20}/{source.get('tiles')!r:.20}; add_layer reads them from the archive"
+        )
+    low, high = source.get("minzoom"), source.get("maxzoom")
+    if type(low) is not int or type(high) is not int or not 0 <= low <= high <= MAX_ZOOM:
+        raise InvalidInput(
+            f"minzoom and maxzoom must be whole numbers 0 <= minzoom <= maxzoom <= {MAX_ZOOM},"
+            f" got {low!r:.20} and {high!r:.20}; add_layer reads them from the archive"
+        )
+    bounds = source.get("bounds")
+    if (
+        not isinstance(bounds, list | tuple)
+        or len(bounds) != 4
+        or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+        or not (-180 <= bounds[0] <= 180 and -180 <= bounds[2] <= 180)
+        or not -90 <= bounds[1] <= bounds[3] <= 90
+    ):
+        raise InvalidInput(
+            f"bounds must be [west, south, east, north] in degrees, got {bounds!r:.60};"
+            " add_layer reads them from the archive"
+        )
+    out = {"tiles": source["tiles"], "format": form, "minzoom": low, "maxzoom": high}
+    return out | {"bounds": [float(b) for b in bounds]}
 
 
 def tile_url(source: Mapping[str, Any], z: int, x: int, y: int) -> str:

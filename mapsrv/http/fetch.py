@@ -8,13 +8,16 @@ is the address connected to (the host is resolved once and the connection pinned
 name kept for the Host header and TLS), so a name that resolves elsewhere the second time
 (DNS rebinding) reaches nothing new. Redirects are followed here, at most ``MAX_REDIRECTS``, each
 hop checked again; the body is cut at ``max_size`` while it streams, and the whole fetch, hops
-included, has one deadline.
+included, has one deadline. A byte range (``Range: bytes=a-b``, how a PMTiles archive is read)
+must be answered with 206 and those bytes, and is cut at its own length.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -133,51 +136,84 @@ async def _resolve(policy: SourcePolicy, url: str) -> tuple[str, str]:
     return pinned, host
 
 
-async def _get(client: httpx.AsyncClient, policy: SourcePolicy, url: str) -> Fetched | str:
+async def _get(
+    client: httpx.AsyncClient, policy: SourcePolicy, url: str, byte_range: tuple[int, int] | None
+) -> Fetched | str:
     """One hop: the body, or the next URL to go to."""
     pinned, host = await _resolve(policy, url)
     parts = urlsplit(url)
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1]}
+    cap = policy.max_size
+    if byte_range is not None:
+        headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
+        cap = min(cap, byte_range[1] - byte_range[0] + 1)
     request = client.build_request("GET", pinned, headers=headers, extensions={"sni_hostname": host})
     response = await client.send(request, stream=True)
     try:
         if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
             return urljoin(url, response.headers["location"])
-        if response.status_code != 200:
+        if byte_range is not None:
+            _check_partial(response, byte_range, url)
+        elif response.status_code != 200:
             raise InvalidInput(f"url answered HTTP {response.status_code}; check the URL: {url!r:.80}")
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > policy.max_size:
-            raise _too_large(policy, int(declared))
+        if declared.isdigit() and int(declared) > cap:
+            raise _too_large(policy, int(declared), cap)
         chunks, size = [], 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
-            if size > policy.max_size:
-                raise _too_large(policy, size)
+            if size > cap:
+                raise _too_large(policy, size, cap)
             chunks.append(chunk)
         return Fetched(url, response.headers.get("content-type", ""), b"".join(chunks))
     finally:
         await response.aclose()
 
 
-def _too_large(policy: SourcePolicy, size: int) -> PayloadTooLarge:
+def _check_partial(response: httpx.Response, byte_range: tuple[int, int], url: str) -> None:
+    """A range request's answer: 206 with the bytes from the start asked for."""
+    if response.status_code == 200:
+        answered = response.headers.get("content-type", "")
+        raise InvalidInput(
+            f"url answered a range request with the whole file (HTTP 200, {answered!r:.40}), got no"
+            f" byte range from {url!r:.80}; the host must answer HTTP range requests (206 Partial Content)"
+        )
+    if response.status_code != 206:
+        raise InvalidInput(f"url answered HTTP {response.status_code}; check the URL: {url!r:.80}")
+    answered = response.headers.get("content-range", "")
+    if not answered.startswith(f"bytes {byte_range[0]}-"):
+        raise InvalidInput(
+            f"url answered bytes {answered[6:]!r:.40} to a request for {byte_range[0]}-{byte_range[1]};"
+            " the host must answer HTTP range requests as asked"
+        )
+
+
+def _too_large(policy: SourcePolicy, size: int, cap: int) -> PayloadTooLarge:
+    if cap < policy.max_size:
+        return PayloadTooLarge(
+            f"a range must be answered with at most the {cap} bytes asked for, got {size};"
+            " the host must answer HTTP range requests as asked"
+        )
     return PayloadTooLarge(
         f"source must be at most {policy.max_size // 2**20} MiB, got more than {size / 2**20:.1f} MiB;"
         " use a smaller file"
     )
 
 
-async def fetch_source(policy: SourcePolicy, url: str) -> Fetched:
-    """The body at ``url`` (redirects followed and checked), or InvalidInput saying why not."""
+async def fetch_source(policy: SourcePolicy, url: str, byte_range: tuple[int, int] | None = None) -> Fetched:
+    """The body at ``url`` (redirects followed and checked), or InvalidInput saying why not;
+    with ``byte_range`` (first and last byte, inclusive), those bytes of it."""
     with trio.move_on_after(policy.deadline):
         async with httpx.AsyncClient(
             timeout=httpx.Timeout(policy.deadline),
             headers={"User-Agent": f"mapsrv/{__version__} (layers)", "Accept-Encoding": "identity"},
             follow_redirects=False,
             trust_env=False,
+            verify=_tls(),
         ) as client:
             for _ in range(MAX_REDIRECTS + 1):
                 try:
-                    got = await _get(client, policy, url)
+                    got = await _get(client, policy, url, byte_range)
                 except httpx.HTTPError as exc:
                     raise InvalidInput(
                         f"url could not be fetched ({type(exc).__name__}); check the URL"
@@ -187,6 +223,14 @@ async def fetch_source(policy: SourcePolicy, url: str) -> Fetched:
                 url = got
             raise InvalidInput(f"url redirected more than {MAX_REDIRECTS} times; give the final URL")
     raise InvalidInput(f"url did not answer within {policy.deadline:g} s; check the source is up")
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The process's one TLS context for fetches: making one per fetch stalled the event loop
+    for 40-240 ms each (a PMTiles archive is many small range fetches). httpx's own, as before:
+    certifi's roots, the environment not read."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def tile_fetcher(policy: SourcePolicy, max_size: int = 2**20) -> Callable[[str], Awaitable[bytes]]:

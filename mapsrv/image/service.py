@@ -17,8 +17,9 @@ import io
 import logging
 import ssl
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import trio
@@ -31,8 +32,9 @@ from mapsrv.errors import MapsrvError
 from mapsrv.image.basemap import Raster, tiles_for
 from mapsrv.image.projection import ImageView
 from mapsrv.image.render import ImageRequest, Rendered, choose_view, render, selected
+from mapsrv.image.vector_tiles import draw_vector_tile
 
-__all__ = ["MAX_RENDERS", "RETRY_AFTER", "TILE_DEADLINE", "ImageStatistics", "MapImages"]
+__all__ = ["MAX_RENDERS", "RETRY_AFTER", "TILE_DEADLINE", "ImageStatistics", "MapImages", "Sheet"]
 
 log = logging.getLogger("mapsrv.image")
 
@@ -41,6 +43,22 @@ RETRY_AFTER = 60.0  # seconds the offline basemap is used after the tiles failed
 MAX_RENDERS = 2  # images drawn at once (one per core here); the rest wait their turn
 TILE_CACHE = 512  # tiles kept (about 10 MB of PNG)
 MAX_TILE_BYTES = 1 << 20
+TILE_SIZE = 256
+
+
+Tile = tuple[int, int]  # x, y at the image's zoom
+
+
+@dataclass
+class Sheet:
+    """One layer from elsewhere's tiles for an image: raster images, or vector tiles (MVT) drawn
+    as the page draws them; ``deeper`` zooms past the archive's max zoom, each tile then the
+    part of its max-zoom tile under it."""
+
+    opacity: float
+    vector: bool = False
+    deeper: int = 0
+    tiles: dict[Tile, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,10 +77,13 @@ class MapImages:
         max_renders: int = MAX_RENDERS,
         deadline: float = TILE_DEADLINE,
         fetch: Callable[[str], Awaitable[bytes]] | None = None,
+        archive: Callable[[str, int, int, int], Awaitable[bytes | None]] | None = None,
     ) -> None:
         self.tile_url = tile_url
         # the guarded fetcher (``mapsrv.http.fetch``) for raster layers' tiles; None: not drawn
         self.fetch = fetch
+        # a raster PMTiles archive's tile by URL and z/x/y (``mapsrv.http.pmtiles``); None: not drawn
+        self.archive = archive
         self._rasters: OrderedDict[str, bytes] = OrderedDict()
         self.deadline = deadline
         self.statistics = ImageStatistics()
@@ -135,44 +156,74 @@ class MapImages:
             )
         return got
 
-    async def _fetch_rasters(
-        self, state: MapState, view: ImageView
-    ) -> list[tuple[float, dict[tuple[int, int], bytes]]]:
-        """The tiles of the map's shown raster layers (xyz, wms) that came within the deadline,
-        each through the guarded fetcher: a source refused, failing or slow leaves tiles out."""
+    async def _fetch_rasters(self, state: MapState, view: ImageView) -> list[Sheet]:
+        """The tiles of the map's shown layers from elsewhere (xyz, wms, pmtiles) that came within
+        the deadline, each through the guarded fetcher: a source refused, failing or slow leaves
+        tiles out. Past an archive's max zoom, its max-zoom tile under each is taken."""
         sources = [
             layer.source
             for layer in state.layers.values()
-            if layer.visible and layer.source is not None and layer.source.get("type") in RASTER
+            if layer.visible and layer.source is not None and self._draws(layer.source)
         ]
-        if not sources or self.fetch is None:
+        if not sources:
             return []
-        fetch, count = self.fetch, 2**view.zoom
-        out: list[tuple[float, dict[tuple[int, int], bytes]]] = [
-            (float(s.get("opacity", 1.0)), {}) for s in sources
-        ]
+        count = 2**view.zoom
+        out = [Sheet(float(s.get("opacity", 1.0)), s.get("tiles") == "vector") for s in sources]
 
-        async def one(index: int, url: str, x: int, y: int) -> None:
+        async def one(
+            sheet: Sheet, key: str, get: Callable[[], Awaitable[bytes | None]], at: list[Tile]
+        ) -> None:
             try:
-                data = await fetch(url)
+                data = await get()
             except MapsrvError:
                 self.statistics.tiles_failed += 1
                 return
-            out[index][1][(x, y)] = self._rasters[url] = data
+            if data is None:
+                return  # an archive without this tile
+            self._rasters[key] = data
+            sheet.tiles |= {xy: data for xy in at}
             while len(self._rasters) > TILE_CACHE:
                 self._rasters.popitem(last=False)
 
         with trio.move_on_after(self.deadline):
             async with trio.open_nursery() as nursery:
-                for index, source in enumerate(sources):
+                for sheet, source in zip(out, sources, strict=True):
+                    if view.zoom < source.get("minzoom", 0):
+                        continue
+                    sheet.deeper = max(0, view.zoom - source.get("maxzoom", view.zoom))
+                    wanted: dict[tuple[int, int, int], list[Tile]] = {}
                     for x, y in tiles_for(view):
-                        url = tile_url(source, view.zoom, x % count, y)
-                        if url in self._rasters:
-                            self._rasters.move_to_end(url)
-                            out[index][1][(x, y)] = self._rasters[url]
+                        at = (view.zoom - sheet.deeper, (x % count) >> sheet.deeper, y >> sheet.deeper)
+                        wanted.setdefault(at, []).append((x, y))
+                    for (z, tx, ty), places in wanted.items():
+                        key = self._key(source, z, tx, ty)
+                        if key in self._rasters:
+                            self._rasters.move_to_end(key)
+                            sheet.tiles |= {xy: self._rasters[key] for xy in places}
                         else:
-                            nursery.start_soon(one, index, url, x, y)
+                            nursery.start_soon(one, sheet, key, self._get(source, key, z, tx, ty), places)
         return out
+
+    def _draws(self, source: Mapping[str, Any]) -> bool:
+        if source.get("type") == "pmtiles":
+            return self.archive is not None
+        return self.fetch is not None and source.get("type") in RASTER
+
+    @staticmethod
+    def _key(source: Mapping[str, Any], z: int, x: int, y: int) -> str:
+        if source["type"] == "pmtiles":
+            return f"{source['url']}#{z}/{x}/{y}"
+        return tile_url(source, z, x, y)
+
+    def _get(
+        self, source: Mapping[str, Any], key: str, z: int, x: int, y: int
+    ) -> Callable[[], Awaitable[bytes | None]]:
+        """How to fetch one tile: by URL, or from an archive by z/x/y."""
+        if source["type"] == "pmtiles":
+            assert self.archive is not None
+            return functools.partial(self.archive, str(source["url"]), z, x, y)
+        assert self.fetch is not None
+        return functools.partial(self.fetch, key)
 
     def _http(self) -> httpx.AsyncClient:
         """A client for one image's tiles (its connections end with them), on the process's one
@@ -203,11 +254,33 @@ def _render_with_tiles(
     tiles: dict[tuple[int, int], bytes],
     view: ImageView,
     chosen: list[Feature],
-    rasters: list[tuple[float, dict[tuple[int, int], bytes]]],
+    sheets: list[Sheet],
 ) -> Rendered:
     decoded = _decoded(tiles, "RGB")
-    layers: list[Raster] = [(opacity, _decoded(got, "RGBA")) for opacity, got in rasters]
+    layers: list[Raster] = [(sheet.opacity, _sheet(sheet, 2**view.zoom)) for sheet in sheets]
     return render(state, request, decoded, view, chosen, layers)
+
+
+def _sheet(sheet: Sheet, count: int) -> dict[Tile, Image.Image]:
+    """A sheet's tiles as 256-pixel RGBA images; one that does not decode is left out."""
+    if not sheet.vector and not sheet.deeper:
+        return _decoded(sheet.tiles, "RGBA")
+    scale = 2**sheet.deeper
+    out: dict[Tile, Image.Image] = {}
+    for (x, y), data in sheet.tiles.items():
+        dx, dy = ((x % count) % scale) * TILE_SIZE, (y % scale) * TILE_SIZE
+        try:
+            if sheet.vector:
+                out[(x, y)] = draw_vector_tile(data, scale, (dx, dy))
+                continue
+            with Image.open(io.BytesIO(data)) as tile:
+                if tile.size == (TILE_SIZE, TILE_SIZE):
+                    part = (dx / scale, dy / scale, (dx + TILE_SIZE) / scale, (dy + TILE_SIZE) / scale)
+                    box = tuple(round(v) for v in part)
+                    out[(x, y)] = tile.convert("RGBA").crop(box).resize((TILE_SIZE, TILE_SIZE))
+        except (OSError, ValueError, OverflowError, Image.DecompressionBombError):
+            continue  # not an image or not a vector tile: left out
+    return out
 
 
 def _decoded(tiles: dict[tuple[int, int], bytes], mode: str) -> dict[tuple[int, int], Image.Image]:

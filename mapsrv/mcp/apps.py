@@ -39,12 +39,11 @@ class MapApp(Resource):
     sources: tuple[str, ...] = Field(default=(), exclude=True)
 
     def csp(self) -> dict[str, Any]:
-        origin = origin_of(self.base_url())
+        origin, tiles = origin_of(self.base_url()), origin_of(self.tile_url)
         domains = ResourceCsp(
-            connect_domains=[origin],
-            resource_domains=list(
-                dict.fromkeys(d for d in (origin, origin_of(self.tile_url), *self.sources) if d)
-            ),
+            # PMTiles archives are read with fetch() from the listed hosts (the tile server: images)
+            connect_domains=list(dict.fromkeys(d for d in (origin, *self.sources) if d and d != tiles)),
+            resource_domains=list(dict.fromkeys(d for d in (origin, tiles, *self.sources) if d)),
         )
         return {"ui": {"csp": domains.model_dump(by_alias=True, exclude_none=True), "prefersBorder": True}}
 

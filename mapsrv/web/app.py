@@ -18,6 +18,7 @@ from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError
 from mapsrv.http.compression import COMPRESSIBLE, MIN_SIZE, accepts_gzip, gzip_body
 from mapsrv.http.fetch import SourcePolicy, tile_fetcher
 from mapsrv.http.guards import origin_of
+from mapsrv.http.pmtiles import ArchiveReaders
 from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.routes import route_of
 from mapsrv.http.templates import environment
@@ -41,12 +42,14 @@ __all__ = ["create_app", "error_response", "security_headers"]
 
 def security_headers(config: Config) -> list[tuple[str, str]]:
     # The tile server and the hosts --allowed-sources lists, no wider: each image source the page
-    # may load from learns every viewer's address.
+    # may load from learns every viewer's address. The page fetch()es PMTiles archives from the
+    # same hosts (range requests), so connect-src names them too.
     listed = SourcePolicy.from_config(config).page_sources()
     img = " ".join(dict.fromkeys(filter(None, ["'self'", "data:", origin_of(config.tile_url), *listed])))
+    connect = " ".join(dict.fromkeys(["'self'", *listed]))
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src {img}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        f"img-src {img}; connect-src {connect}; frame-ancestors 'none'; base-uri 'none'; "
         "form-action 'self'; object-src 'none'"
     )
     return [
@@ -86,6 +89,7 @@ def create_app(
     app = QuartTrio(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
     static_dir = find_static_dir()
+    policy = SourcePolicy.from_config(config)  # what map images fetch from elsewhere
     for name in TEMPLATES:  # compiled now: a missing or broken template fails the start, not a page
         environment(PACKAGE).get_template(name)
     WebContext(
@@ -96,7 +100,7 @@ def create_app(
         served=served_files(static_dir),
         images=images
         if images is not None
-        else MapImages(config.tile_url, fetch=tile_fetcher(SourcePolicy.from_config(config))),
+        else MapImages(config.tile_url, fetch=tile_fetcher(policy), archive=ArchiveReaders(policy).tile),
         issuer=issuer,
         places=places if places is not None else PlaceService(),
     ).install(app.extensions)

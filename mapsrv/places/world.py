@@ -3,7 +3,8 @@ shipped in ``mapsrv/places/world`` (TopoJSON from world-atlas; ``scripts/natural
 fetches and checks them, ``NOTICE`` says where they come from).
 
 ``countries(scale)`` decodes one scale once per process (1:110m: 177 countries, ~30 ms; 1:50m:
-241, ~0.2 s) into polygons of (lon, lat) rings with their bounding boxes, for the map image.
+241, ~0.2 s) into polygons of (lon, lat) rings with their bounding boxes, for the map image; a
+ring across the 180th meridian comes as its pieces on either side (``across_date_line``).
 The page decodes the same files itself (``/static/world/...``).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +23,7 @@ __all__ = [
     "Country",
     "Ring",
     "Scale",
+    "across_date_line",
     "countries",
     "decode_arcs",
     "ring",
@@ -62,12 +65,16 @@ def countries(scale: Scale = "110m") -> tuple[Country, ...]:
             shapes = geometry["arcs"]
         else:
             continue  # a country without a shape in this cut
-        polygons = tuple(tuple(ring(arcs, indexes) for indexes in shape) for shape in shapes)
+        polygons: list[tuple[Ring, ...]] = []
+        for shape in shapes:
+            outer, *holes = (ring(arcs, indexes) for indexes in shape)
+            for index, piece in enumerate(across_date_line(outer)):  # its holes with the first
+                polygons.append((piece, *holes) if index == 0 else (piece,))
         points = [p for polygon in polygons for p in polygon[0]]
         lons, lats = [p[0] for p in points], [p[1] for p in points]
         name = str((geometry.get("properties") or {}).get("name", ""))
         code = str(geometry.get("id", ""))
-        out.append(Country(name, polygons, (min(lons), min(lats), max(lons), max(lats)), code))
+        out.append(Country(name, tuple(polygons), (min(lons), min(lats), max(lons), max(lats)), code))
     return tuple(out)
 
 
@@ -97,3 +104,38 @@ def ring(arcs: list[list[tuple[float, float]]], indexes: list[int]) -> Ring:
         arc = arcs[index] if index >= 0 else arcs[~index][::-1]
         points.extend(arc if not points else arc[1:])
     return tuple(points)
+
+
+def _clip_at_180(points: list[tuple[float, float]], east: bool) -> Ring:
+    """Sutherland-Hodgman against the meridian 180 (unwrapped longitudes): the part east of it,
+    moved back by 360, or the part west of it."""
+    out: list[tuple[float, float]] = []
+    for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True):
+        in0, in1 = (x0 >= 180) == east or x0 == 180, (x1 >= 180) == east or x1 == 180
+        if in0:
+            out.append((x0 - 360 if east else x0, y0))
+        if in0 != in1:
+            y = y0 + (180 - x0) * (y1 - y0) / (x1 - x0)
+            out.append((-180.0 if east else 180.0, y))
+    return tuple(out)
+
+
+def across_date_line(points: Ring) -> list[Ring]:
+    """A ring that crosses the antimeridian (Russia's Chukotka, Fiji) as two, one on each side,
+    so a flat map (Leaflet, the map image) draws no band across the world. A ring around a pole
+    (Antarctica's: it crosses once) stays as it is."""
+    jumps = sum(abs(b[0] - a[0]) > 180 for a, b in pairwise(points))
+    if jumps == 0 or jumps % 2:
+        return [points]
+    unwrapped, shift = [points[0]], 0.0
+    for (x0, _), (x1, y1) in pairwise(points):
+        if x1 - x0 > 180:
+            shift -= 360
+        elif x0 - x1 > 180:
+            shift += 360
+        unwrapped.append((x1 + shift, y1))
+    if min(x for x, _ in unwrapped) < -180:  # went west of -180: the same, seen from the other side
+        unwrapped = [(x + 360, y) for x, y in unwrapped]
+    return [
+        part for part in (_clip_at_180(unwrapped, False), _clip_at_180(unwrapped, True)) if len(part) >= 3
+    ]

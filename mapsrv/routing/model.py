@@ -19,6 +19,7 @@ from mapsrv.errors import InvalidInput, Unavailable
 
 __all__ = [
     "Contour",
+    "Matched",
     "Matrix",
     "Route",
     "RouteRefused",
@@ -51,6 +52,8 @@ class Route:
     duration_s: float
     steps: tuple[Step, ...]
     took_s: float = 0.0
+    order: tuple[int, ...] = ()  # the stops' given indexes in the order taken ("order": "best")
+    elevations: tuple[float | None, ...] = ()  # metres at each point of ``coords``, when known
 
     @property
     def facts(self) -> RouteFacts:
@@ -83,6 +86,7 @@ class RouterUnavailable(Unavailable):
         advice = {
             "route": "nothing was drawn. Retry shortly, or draw the stops as a straight line (type: line)",
             "reachable": "nothing was drawn. Retry shortly",
+            "snap": "nothing was imported. Retry shortly, or import without snap",
         }.get(asked, "retry shortly")
         super().__init__(f"the router is unavailable ({why}); {advice}", retry_after=5)
 
@@ -95,6 +99,15 @@ class RouteRefused(InvalidInput):
     between two stops, a limit)."""
 
 
+@dataclass(frozen=True)
+class Matched:
+    """A track put on the roads: the road's line, and where along it (metres from its start) each
+    point of the track was matched (None: left unmatched)."""
+
+    coords: tuple[LatLon, ...]
+    at_m: tuple[float | None, ...]
+
+
 class Router(Protocol):
     """A routing engine reached over HTTP. ``name`` is how the server's log and startup line call
     it (its URL, with nothing secret in it); ``timeout`` the longest wait for one answer."""
@@ -102,7 +115,13 @@ class Router(Protocol):
     name: str
     timeout: float
 
-    async def route(self, stops: Sequence[LatLon], by: Mode) -> Route: ...
+    async def route(
+        self, stops: Sequence[LatLon], by: Mode, avoid: Sequence[str] = (), best: bool = False
+    ) -> Route: ...
+
+    async def match(self, track: Sequence[LatLon], by: Mode) -> Matched: ...
+
+    async def heights(self, points: Sequence[LatLon]) -> tuple[float | None, ...]: ...
 
     async def reachable(self, at: LatLon, minutes: Sequence[float], by: Mode) -> list[Contour]: ...
 

@@ -1,5 +1,7 @@
-"""Valhalla (an open routing engine, MIT) over its HTTP service: ``/route``, ``/isochrone`` and
-``/sources_to_targets``, asked and answered in JSON.
+"""Valhalla (an open routing engine, MIT) over its HTTP service: ``/route`` (and
+``/optimized_route``), ``/isochrone``, ``/sources_to_targets``, ``/trace_attributes`` (a track
+put on the roads) and ``/height`` (elevation, from the SRTM tiles its operator gives it), asked
+and answered in JSON.
 
 Production runs Valhalla's own service (its container image, deploy/); the tests run the same
 ``valhalla_service`` from PyPI's ``pyvalhalla``. Valhalla answers a request it cannot route with
@@ -16,23 +18,29 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import trio
 
 from mapsrv.core.model import LatLon
 from mapsrv.core.routes import Mode
-from mapsrv.routing.model import Contour, Matrix, Route, RouteRefused, RouterUnavailable, Step
+from mapsrv.routing.model import Contour, Matched, Matrix, Route, RouteRefused, RouterUnavailable, Step
 from mapsrv.routing.polyline import decode
+from mapsrv.routing.tracks import positions
 
-__all__ = ["COSTING", "ValhallaRouter"]
+__all__ = ["AVOID", "COSTING", "ValhallaRouter"]
 
 log = logging.getLogger("mapsrv.routing")
 
 COSTING: dict[Mode, str] = {"car": "auto", "bike": "bicycle", "foot": "pedestrian"}
+# What a route may avoid, as Valhalla's costing options (0: avoid where any other way exists; its
+# hard exclusions are off unless the operator allows them). A mode without the option ignores it.
+AVOID = {"tolls": "use_tolls", "highways": "use_highways", "ferries": "use_ferry"}
 CONNECT_TIMEOUT = 2.0  # a router that does not accept within this is down
 ANSWER_TIMEOUT = 20.0  # a continental route takes Valhalla a few seconds; past this it is hung
 
 # Valhalla's error codes (its docs, "API reference: HTTP status and error codes")
 _NO_ROAD = frozenset({171})  # "No suitable edges near location"
 _NO_PATH = frozenset({170, 442, 443})  # "Locations are in unconnected regions", "No path could be found"
+_NO_MATCH = frozenset({444})  # "Map Match algorithm failed to find path"
 _TOO_FAR = frozenset({154})  # "Path distance exceeds the max distance limit"
 _TOO_MANY = frozenset({150, 151, 157, 158, 167})  # locations, time, contours or distance of a request
 
@@ -43,6 +51,9 @@ _TOO_MANY = frozenset({150, 151, 157, 158, 167})  # locations, time, contours or
 SEARCH_CUTOFF_M = 5_000
 _ASKED = {
     "/route": "route",
+    "/optimized_route": "route",
+    "/trace_attributes": "snap",
+    "/height": "elevation",
     "/isochrone": "reachable",
     "/locate": "reachable",
     "/sources_to_targets": "travel_times",
@@ -77,8 +88,11 @@ class ValhallaRouter:
     async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         """The status and JSON of Valhalla's answer; RouterUnavailable when none came."""
         try:
-            response = await self._client.post(path, json=body)
-        except httpx.TimeoutException:
+            # httpx's timeout bounds each read; this bounds the whole answer (a router that sends
+            # a byte now and then would otherwise hold the call for ever)
+            with trio.fail_after(self.timeout):
+                response = await self._client.post(path, json=body)
+        except (httpx.TimeoutException, trio.TooSlowError):
             log.warning("router %s: no answer to %s within %g s", self.name, path, self.timeout)
             raise RouterUnavailable(f"no answer within {self.timeout:g} s", _ASKED[path]) from None
         except httpx.HTTPError as exc:
@@ -126,6 +140,11 @@ class ValhallaRouter:
                 f"no way by {by} between the points (the router said: {said}); the roads may not"
                 " connect (an island, a closed area): try by foot, or other points"
             )
+        if code in _NO_MATCH or (asked == "snap" and code in _NO_PATH):
+            return RouteRefused(
+                f"no roads for {by} along the track (the router said: {said}); it may be off the roads"
+                " this router knows, or taken another way: try another snap mode, or import without snap"
+            )
         if code in _TOO_FAR:
             what, fix = {
                 "route": ("the route is longer", "draw it as several shorter routes"),
@@ -138,18 +157,28 @@ class ValhallaRouter:
             )
         return RouteRefused(f"the router refused the request: {said} (Valhalla error {code})")
 
-    async def route(self, stops: Sequence[LatLon], by: Mode) -> Route:
-        body = {
+    async def route(
+        self, stops: Sequence[LatLon], by: Mode, avoid: Sequence[str] = (), best: bool = False
+    ) -> Route:
+        """The route through ``stops`` in order, or (``best``) through the first, the others in
+        the quickest order, and the last; ``avoid``: keys of ``AVOID``."""
+        body: dict[str, Any] = {
             "locations": [_location(p) for p in stops],
             "costing": COSTING[by],
             "units": "kilometers",
             "directions_options": {"units": "kilometers", "language": "en-US"},
         }
+        if avoid:
+            body["costing_options"] = {COSTING[by]: {AVOID[a]: 0 for a in avoid}}
+        path = "/optimized_route" if best else "/route"
         started = time.perf_counter()
-        answer = await self._ask("/route", body, stops, by)
+        answer = await self._ask(path, body, stops, by)
         took = time.perf_counter() - started
         try:
             trip = answer["trip"]
+            order = tuple(int(loc["original_index"]) for loc in trip["locations"]) if best else ()
+            if best and sorted(order) != list(range(len(stops))):
+                raise ValueError(order)
             coords: list[LatLon] = []
             steps: list[Step] = []
             for leg in trip["legs"]:
@@ -167,10 +196,56 @@ class ValhallaRouter:
             summary = trip["summary"]
             distance, duration = float(summary["length"]) * 1000, float(summary["time"])
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise self._unreadable("/route") from None
+            raise self._unreadable(path) from None
         if len(coords) < 2:
             coords = [stops[0], stops[-1]] if len(coords) < 1 else [coords[0], coords[0]]
-        return Route(tuple(coords), by, distance, duration, tuple(steps), took)
+        return Route(tuple(coords), by, distance, duration, tuple(steps), took, order)
+
+    async def match(self, track: Sequence[LatLon], by: Mode) -> Matched:
+        body = {
+            "shape": [{"lat": lat, "lon": lon} for lat, lon in track],
+            "costing": COSTING[by],
+            "shape_match": "map_snap",
+            "trace_options": {"search_radius": 50},
+            "filters": {
+                "attributes": [
+                    "shape",
+                    "edge.begin_shape_index",
+                    "edge.end_shape_index",
+                    "matched.point",
+                    "matched.type",
+                    "matched.edge_index",
+                ],
+                "action": "include",
+            },
+        }
+        answer = await self._ask("/trace_attributes", body, track[:1], by)
+        try:
+            shape = tuple(decode(answer["shape"]))
+            edges = [(int(e["begin_shape_index"]), int(e["end_shape_index"])) for e in answer["edges"]]
+            matched = [
+                None
+                if m.get("type") == "unmatched" or "edge_index" not in m
+                else (int(m["edge_index"]), (float(m["lat"]), float(m["lon"])))
+                for m in answer["matched_points"]
+            ]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self._unreadable("/trace_attributes") from None
+        if len(shape) < 2 or len(matched) != len(track):
+            raise self._unreadable("/trace_attributes")
+        return Matched(shape, positions(shape, edges, matched))
+
+    async def heights(self, points: Sequence[LatLon]) -> tuple[float | None, ...]:
+        """The ground's height (m) at each point; None where the router has no elevation data."""
+        body = {"shape": [{"lat": lat, "lon": lon} for lat, lon in points], "range": False}
+        answer = await self._ask("/height", body, points[:1], "car")
+        try:
+            found = tuple(None if h is None else float(h) for h in answer["height"])
+        except (KeyError, TypeError, ValueError):
+            raise self._unreadable("/height") from None
+        if len(found) != len(points):
+            raise self._unreadable("/height")
+        return found
 
     async def reachable(self, at: LatLon, minutes: Sequence[float], by: Mode) -> list[Contour]:
         body = {

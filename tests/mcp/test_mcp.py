@@ -356,12 +356,17 @@ async def test_every_tool_over_http_each_write_seen_by_the_next_read(server: Ser
         assert imported.structured_content is not None and imported.structured_content["added"] == 2
         assert (await call("read", **m))["count"] == 6, "the import is seen by the next read"
         called.add("import")
+        chosen = await call("select", **m, within=[[38.6, -9.3], [38.8, -9.0]])
+        assert chosen["count"] == 2 and {f["label"] for f in chosen["features"]} == {"Alfama", "Belém"}
+        belem = next(f["id"] for f in chosen["features"] if f["label"] == "Belém")
+        ringed = await write("derive", **m, op="buffer", ids=[belem], km=1)
+        assert ringed["count"] == 7, "the buffer is a new feature, seen by the next read"
         # A keyless 2026-07-28 client is nobody in particular: no list, no deleting (test_map_lists)
         assert "API key" in (await call("list_maps"))["note"]
         refused = await client.call_tool("delete_map", m)
         assert refused.is_error and refused.content[0].text.startswith("forbidden:")  # type: ignore[union-attr]
         called.add("delete_map")
-        assert called == tools and len(tools) == 19
+        assert called == tools and len(tools) == 21
 
 
 async def test_tool_errors_name_what_is_wrong(server: Server) -> None:

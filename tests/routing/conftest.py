@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import trio
-from support.valhalla import Valhalla, build_tiles, open_valhalla, require_valhalla
+from support.street_grid import ORIGIN
+from support.valhalla import Valhalla, build_tiles, open_valhalla, require_valhalla, write_slope_tile
 
 
 @pytest.fixture(scope="session")
@@ -21,4 +22,20 @@ def valhalla_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 async def valhalla(valhalla_config: Path) -> AsyncIterator[Valhalla]:
     async with open_valhalla(valhalla_config) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def elevation_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of SRTM tiles for Valhalla: one tile of a known slope under the street grid."""
+    directory = tmp_path_factory.mktemp("elevation")
+    write_slope_tile(directory, *ORIGIN)
+    return directory
+
+
+@pytest.fixture
+async def valhalla_with_heights(valhalla_config: Path, elevation_dir: Path) -> AsyncIterator[Valhalla]:
+    """The test network's Valhalla with elevation data (``additional_data.elevation``)."""
+    overrides = {"additional_data": {"elevation": str(elevation_dir)}}
+    async with open_valhalla(valhalla_config, overrides=overrides) as service:
         yield service

@@ -9,10 +9,14 @@ east) in Lisbon's Alcântara, every ~175 m; all ``highway=residential``, two-way
 (``FOOTWAY``) runs diagonally from the south-west corner to the north-east one through the
 intersections (i, i): a pedestrian takes it, a car may not, so their routes differ. ``ISLAND`` is a
 street of its own east of the grid, joined to nothing: no path reaches it from the grid.
+``MOTORWAY`` (``highway=motorway``, one way, 120 km/h) leaves the north-east corner, runs one block
+north of the grid westwards and rejoins it at the north-west corner: from the first to the second
+a car takes it (three times Rua 6's speed), unless told to avoid highways.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 
@@ -22,6 +26,8 @@ __all__ = [
     "ISLAND",
     "ISLAND_ENDS",
     "LAT_STEP",
+    "MOTORWAY",
+    "MOTORWAY_NODES",
     "LON_STEP",
     "NORTH_EAST",
     "ORIGIN",
@@ -37,6 +43,7 @@ ROWS = ("Rua 1", "Rua 2", "Rua 3", "Rua 4", "Rua 5", "Rua 6")  # east-west, sout
 COLUMNS = ("Avenida A", "Avenida B", "Avenida C", "Avenida D", "Avenida E", "Avenida F")  # west to east
 FOOTWAY = "Caminho do Parque"
 ISLAND = "Rua Isolada"
+MOTORWAY = "Autoestrada Norte"
 
 ORIGIN = (38.7, -9.17)  # (lat, lon) of the south-west intersection: Rua 1 and Avenida A
 EARTH_RADIUS_M = 6_371_008.8  # the mean radius, as Valhalla's midgard uses
@@ -55,6 +62,13 @@ SOUTH_WEST = intersection(0, 0)
 NORTH_EAST = intersection(len(ROWS) - 1, len(COLUMNS) - 1)
 # ISLAND runs north from the first to the last of these: two blocks east of the grid's east edge
 ISLAND_ENDS = (intersection(1, len(COLUMNS) + 1), intersection(len(ROWS) - 2, len(COLUMNS) + 1))
+# MOTORWAY, in its one direction: NORTH_EAST, a block north, west to above the north-west corner, down
+MOTORWAY_NODES = (
+    NORTH_EAST,
+    intersection(len(ROWS), len(COLUMNS) - 1),
+    intersection(len(ROWS), 0),
+    intersection(len(ROWS) - 1, 0),
+)
 
 
 def _xy(point: tuple[float, float]) -> tuple[float, float]:
@@ -85,6 +99,7 @@ def nearest_street(point: tuple[float, float], among: Iterable[str] | None = Non
     streets = [(name, intersection(r, 0), intersection(r, last_column)) for r, name in enumerate(ROWS)]
     streets += [(name, intersection(0, c), intersection(last_row, c)) for c, name in enumerate(COLUMNS)]
     streets += [(FOOTWAY, SOUTH_WEST, NORTH_EAST), (ISLAND, *ISLAND_ENDS)]
+    streets += [(MOTORWAY, a, b) for a, b in itertools.pairwise(MOTORWAY_NODES)]
     wanted = set(among) if among is not None else {name for name, _, _ in streets}
     distances = [(name, _to_segment(point, a, b)) for name, a, b in streets if name in wanted]
     return min(distances, key=lambda pair: pair[1])

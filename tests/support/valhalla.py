@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
+import struct
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -34,6 +36,8 @@ __all__ = [
     "decode_polyline6",
     "open_valhalla",
     "require_valhalla",
+    "slope_height",
+    "write_slope_tile",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,3 +178,28 @@ def decode_polyline6(encoded: str) -> list[tuple[float, float]]:
         lat, lon = lat + deltas[0], lon + deltas[1]
         points.append((lat / 1e6, lon / 1e6))
     return points
+
+
+HGT_SIZE = 3601  # samples a side of a 1 arc-second SRTM tile (Valhalla reads no other size)
+SLOPE_M_PER_ROW = 2  # the test tile rises this much a sample row northwards (~30.9 m)
+
+
+def slope_height(lat: float) -> float:
+    """The height (m) of the test tile (``write_slope_tile``) at a latitude: 0 on its south edge,
+    rising ``SLOPE_M_PER_ROW`` a sample row northwards, the same all along a parallel."""
+    return (lat - math.floor(lat)) * (HGT_SIZE - 1) * SLOPE_M_PER_ROW
+
+
+def write_slope_tile(directory: Path, lat: float, lon: float) -> Path:
+    """An SRTM tile (1 arc-second ``.hgt``: 3601 x 3601 big-endian int16, rows north to south)
+    covering ``(lat, lon)``, of the slope ``slope_height`` gives, in ``directory/N38/N38W010.hgt``
+    form (the layout Valhalla's ``additional_data.elevation`` reads)."""
+    south, west = math.floor(lat), math.floor(lon)
+    name = f"{'N' if south >= 0 else 'S'}{abs(south):02d}{'E' if west >= 0 else 'W'}{abs(west):03d}"
+    rows = b"".join(
+        struct.pack(">h", (HGT_SIZE - 1 - r) * SLOPE_M_PER_ROW) * HGT_SIZE for r in range(HGT_SIZE)
+    )
+    path = directory / name[:3] / f"{name}.hgt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(rows)
+    return path

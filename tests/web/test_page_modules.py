@@ -58,6 +58,9 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
         "dom.js",
         "basemap.js",
         "sources.js",
+        "archives.js",
+        "pmtiles.js",
+        "mvt.js",
     }
     assert shared <= page and shared <= app
     # the app takes nothing of the page's own (panel, editing, presence)

@@ -13,6 +13,7 @@ from mapsrv.mcp.tools.registry import (
     INSTRUCTIONS,
     TOOLS,
     WRITE_TOOLS,
+    WRITES_WITH,
     ToolSpec,
     register_resources,
     sdk_tools,
@@ -21,6 +22,7 @@ from mapsrv.mcp.tools.registry import (
 __all__ = [
     "INSTRUCTIONS",
     "TOOLS",
+    "WRITES_WITH",
     "WRITE_TOOLS",
     "ToolContext",
     "ToolSpec",

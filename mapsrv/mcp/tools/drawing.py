@@ -34,6 +34,7 @@ from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.items import read_change, read_item
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
+from mapsrv.mcp.tools.route_plans import renumber
 from mapsrv.mcp.tools.routing import NO_ROUTER, Markers, RouteDrawing, along, plan_routes, route_answer
 from mapsrv.mcp.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
 
@@ -105,6 +106,7 @@ async def draw(
             features[drawing.line_at] = along(
                 features[drawing.line_at], drawing.route, limits, f"items[{drawing.item}]"
             )
+            renumber(features, drawing)
     ops: list[Op] = [] if title is None else [SetTitle(check_text("title", title, limits.max_title))]
     if features:
         ops.append(ImportFeatures(tuple(features)))
@@ -155,7 +157,7 @@ async def _read_items(
                     markers.add(feature.coords, len(features))
                 features.append(feature)
             continue
-        drawing = RouteDrawing(index, len(features))
+        drawing = RouteDrawing(index, len(features), names=[stop.label for stop in drawn[1:]])
         features.append(drawn[0])
         for stop in drawn[1:]:
             twin = markers.find(stop.coords)

@@ -24,7 +24,9 @@ from mapsrv.hub import MapEntry
 from mapsrv.hub.imports import read_upload
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer, compact
+from mapsrv.mcp.tools.route_plans import check_mode
 from mapsrv.mcp.tools.schema import OptionalMapId
+from mapsrv.mcp.tools.snapping import TIMES_SAID, check_snap, climbs, points_as_track, snap_tracks
 from mapsrv.places import resolve_country
 
 __all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file"]
@@ -36,6 +38,7 @@ MAX_INLINE = 512 * 1024
 _ZIP_B64 = "UEsDB"  # "PK\x03\x04", the start of every zip (a KMZ), in base64
 
 Format = Literal["gpx", "kml", "kmz", "csv", "geojson"]
+By = Literal["car", "bike", "foot"]
 
 
 def _decode(content: str, fmt: str | None) -> bytes:
@@ -69,6 +72,7 @@ async def import_file(
     join: Annotated[Join | None, Field(description="CSV rows to country or region outlines")] = None,
     key: Annotated[str | None, Field(description="join column; detected if left out")] = None,
     country: Annotated[str | None, Field(description="regions of this country")] = None,
+    snap: Annotated[By | None, Field(description="GPS tracks onto the roads (router)")] = None,
 ) -> CallToolResult:
     """Add a GPX, KML, KMZ, CSV or GeoJSON file to a map, all or none; an untitled map takes the
     file's name. CSV: lat/lon, WKT or place-name columns; or join: rows naming countries (codes,
@@ -83,6 +87,11 @@ async def import_file(
     imported = await read_upload(
         data, format, tc.hub.limits, layer=layer, simplify=simplify, join=join, key=key, country=country or ""
     )
+    if snap is not None:
+        mode = check_mode("snap", snap)
+        imported = points_as_track(imported, tc.hub.limits)
+        router = check_snap(tc.router, imported, mode)
+        imported = await snap_tracks(router, imported, mode, tc.hub.limits)
     url = None
     if map_id is None:
         entry = await tc.hub.create_map(owner=tc.person, principal=tc.principal, maker=tc.actor.id)
@@ -93,6 +102,11 @@ async def import_file(
     out = await tc.write(map_id, ops, None)  # an import adds: nothing of the map's to conflict with
     ids = out.pop("ids", [])
     out |= report(imported, ids)
+    climbed = climbs(imported, ids)
+    if climbed:
+        out["climbs"] = climbed
+    if snap is not None:
+        out["times"] = TIMES_SAID
     if url is not None:
         out["url"] = url
     return answer(out)

@@ -144,10 +144,12 @@ def read_item(index: int, raw: Any, places: Resolver, layer: str | None, limits:
     name = f"items[{index}]"
     item = _fields(name, raw, ITEM_FIELDS)
     kind = _type(name, item)
-    if "by" in item and kind != "route":
-        raise InvalidInput(
-            f'{name}.by is only for a route, got it on a {kind}; add "type": "route" or leave by out'
-        )
+    for key in ("by", "order", "avoid"):
+        if key in item and kind != "route":
+            raise InvalidInput(
+                f"{name}.{key} is only for a route, got it on a {kind};"
+                f' add "type": "route" or leave {key} out'
+            )
     style = _style(name, item)
     fid = item.get("id") or ""
     common = {

@@ -42,12 +42,14 @@ from mapsrv.mcp.tools.reading import read, read_map
 from mapsrv.mcp.tools.results import tool_error
 from mapsrv.mcp.tools.routing import reachable, travel_times
 from mapsrv.mcp.tools.sources import add_layer
+from mapsrv.mcp.tools.spatial import derive, select
 from mapsrv.mcp.tools.styling import style_layer
 
 __all__ = [
     "INSTRUCTIONS",
     "ROUTING_TOOLS",
     "TOOLS",
+    "WRITES_WITH",
     "WRITE_TOOLS",
     "ToolSpec",
     "register_resources",
@@ -94,6 +96,9 @@ class ToolSpec:
     schema: Mapping[str, Any] = field(default_factory=dict)
     app: bool = False  # shows the live map in hosts that render MCP Apps (``tools.apps``)
     called: str = ""  # the tool's name when it cannot be the function's (``import`` is a keyword)
+    # a tool that reads unless this argument is given (select's ``mark``): its hints say it may
+    # write, and a token that may only read may still call it without the argument
+    writes_with: str = ""
 
     @property
     def name(self) -> str:
@@ -129,6 +134,15 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(find_places, "Find places by name", _READ),
     ToolSpec(nearest_place, "Nearest place to a point", _READ),
     ToolSpec(measure, "Measure distance, area, bearing", _READ, {"minProperties": 1}),
+    # select writes only to mark (``tools.marking``): one change, undoable, replaced by the next
+    ToolSpec(
+        select,
+        "Select (and mark) features by place or distance",
+        _SET,
+        {"minProperties": 2},
+        writes_with="mark",
+    ),
+    ToolSpec(derive, "Buffer, overlay, hull or centroid", _ADD),
 )
 # Listed only when the server has a router (``--router``): a tool that could only fail is noise.
 # Their open-world hint is true: they ask another service, which may be down.
@@ -141,8 +155,12 @@ ROUTING_TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(travel_times, "Travel times between places", _READ.model_copy(update={"open_world_hint": True})),
 )
-# The tools a token with only maps:read may not call (MCP authorization, ``mapsrv.http.tokens``).
-WRITE_TOOLS = frozenset(spec.name for spec in (*TOOLS, *ROUTING_TOOLS) if not spec.hints.read_only_hint)
+# The tools a token with only maps:read may not call (MCP authorization, ``mapsrv.http.tokens``),
+# and those it may call without the argument that makes them write.
+WRITE_TOOLS = frozenset(
+    spec.name for spec in (*TOOLS, *ROUTING_TOOLS) if not spec.hints.read_only_hint and not spec.writes_with
+)
+WRITES_WITH = {spec.name: spec.writes_with for spec in (*TOOLS, *ROUTING_TOOLS) if spec.writes_with}
 
 
 class _RawArguments(ArgModelBase):

@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-import trio
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from mapsrv.core.measure import distance
-from mapsrv.core.model import Feature, LatLon, Limits, build_feature, check_color, check_id
+from mapsrv.core.model import Feature, LatLon, build_feature, check_color, check_id
 from mapsrv.core.ops import FitBounds, ImportFeatures, Op
-from mapsrv.core.routes import MODES, Mode, describe, duration_words, length_words
-from mapsrv.errors import InvalidInput, MapsrvError
-from mapsrv.formats.simplify import simplify
+from mapsrv.core.routes import duration_words, length_words
+from mapsrv.errors import InvalidInput
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
+from mapsrv.mcp.tools.route_plans import MAX_STOPS, RouteDrawing, along, check_mode, plan_routes, route_answer
 from mapsrv.mcp.tools.schema import Expected, OptionalMapId, PlaceOrPoint
-from mapsrv.routing import Route, Router, RouteRefused, RouterUnavailable
+from mapsrv.routing import Router
 
 __all__ = [
     "MAX_STOPS",
@@ -47,15 +45,10 @@ __all__ = [
 
 log = logging.getLogger("mapsrv.routing")
 
-MAX_STOPS = 20  # stops per route: Valhalla's default limit, and more than a trip plan needs
-ROUTES_AT_ONCE = 8  # a drawing's routes asked for at once: one call does not take the whole engine
-MAX_STEPS = 20  # directions listed per route; the rest are counted
 MAX_CONTOURS = 4  # Valhalla's default limit
 MAX_MINUTES = 120  # Valhalla's default isochrone limit for a car
 MAX_PLACES = 25  # per side of travel_times
 SAME_PLACE_M = 30.0  # a stop this close to a drawn marker is that marker
-THIN_FROM = 5_000  # road points from which a route's line is thinned
-THIN_TO_M = 2.0  # ... to this tolerance: still on the road at any zoom a street is drawn at
 NO_ROUTER = (
     "straight lines: this server has no router (its operator starts it with --router"
     " valhalla+http://HOST:PORT for routes along the roads)"
@@ -65,14 +58,6 @@ _CONTOUR_COLORS = ("#16a34a", "#ca8a04", "#ea580c", "#dc2626")  # nearest first:
 By = Annotated[Literal["car", "bike", "foot"], Field(description="how: car (default), bike or foot")]
 
 
-def check_mode(name: str, value: Any) -> Mode:
-    if value is None:
-        return "car"
-    if value not in MODES:
-        raise InvalidInput(f"{name} must be one of {', '.join(MODES)}, got {value!r:.40}; pick one")
-    return value  # type: ignore[no-any-return]
-
-
 def _router(tc: ToolContext, what: str) -> Router:
     if tc.router is None:
         raise InvalidInput(
@@ -80,68 +65,6 @@ def _router(tc: ToolContext, what: str) -> Router:
             " --router valhalla+http://HOST:PORT (README: routing)"
         )
     return tc.router
-
-
-async def plan_routes(router: Router | None, items: Sequence[Any], places: Resolver) -> dict[int, Route]:
-    """The road route of each route item, by item index (none without a router). Every route is
-    asked for before anything is drawn, all at once, so a failure draws nothing."""
-    asked: dict[int, tuple[list[LatLon], Mode]] = {}
-    for index, raw in enumerate(items):
-        if not (isinstance(raw, Mapping) and raw.get("type") == "route"):
-            continue
-        name = f"items[{index}]"
-        by = check_mode(f"{name}.by", raw.get("by"))
-        if router is None or "points" not in raw:
-            continue  # read_item explains a missing points field
-        stops = places.points(f"{name}.points", raw["points"])
-        if len(stops) < 2:
-            continue  # read_item asks for another stop
-        if len(stops) > MAX_STOPS:
-            raise InvalidInput(
-                f"{name}.points has {len(stops)} stops, more than the {MAX_STOPS} a route may have;"
-                " draw it as several routes"
-            )
-        asked[index] = (stops, by)
-    routes: dict[int, Route] = {}
-    if router is None or not asked:
-        return routes
-
-    failed: dict[int, MapsrvError] = {}
-    limiter = trio.CapacityLimiter(ROUTES_AT_ONCE)
-
-    async def one(index: int, stops: list[LatLon], by: Mode) -> None:
-        try:
-            async with limiter:
-                routes[index] = await router.route(stops, by)
-        except RouteRefused as refused:
-            failed[index] = RouteRefused(f"items[{index}]: {refused.message}")
-        except MapsrvError as exc:  # raised after the others finish: a nursery would group them
-            failed[index] = exc
-        except Exception:  # a router's answer nobody foresaw: logged here, a clear error there
-            log.exception("the router's answer to items[%d] could not be read", index)
-            failed[index] = RouterUnavailable("its answer could not be read", "route")
-
-    # The router's timeout bounds each request; this bounds the drawing's routes together.
-    with trio.move_on_after(router.timeout) as waited:
-        async with trio.open_nursery() as nursery:
-            for index, (stops, by) in asked.items():
-                nursery.start_soon(one, index, stops, by)
-    if waited.cancelled_caught:
-        raise RouterUnavailable(f"no answer within {router.timeout:g} s", "route")
-    if failed:
-        raise failed[min(failed)]
-    return routes
-
-
-@dataclass
-class RouteDrawing:
-    """A route item as drawn: its line's place in the drawing, its stops (a feature's place in
-    the drawing, or the id of a marker already on the map) and the road route, once routed."""
-
-    item: int
-    line_at: int
-    stops: list[int | str] = field(default_factory=list)
-    route: Route | None = None
 
 
 class Markers:
@@ -173,60 +96,6 @@ class Markers:
                     if distance([where, point]) <= SAME_PLACE_M:
                         return ref
         return None
-
-
-def along(line: Feature, route: Route, limits: Limits, name: str) -> Feature:
-    """``line`` along ``route``'s road, with its facts; a road of more than ``THIN_FROM`` points
-    thinned to ``THIN_TO_M`` (what every viewer, the log and a GPX carry)."""
-    coords = route.coords
-    if len(coords) > THIN_FROM:
-        coords = tuple(coords[i] for i in simplify(coords, THIN_TO_M))
-    if len(coords) > limits.max_points:
-        raise InvalidInput(
-            f"{name}: the road has {len(coords)} points, more than the {limits.max_points} a line may"
-            " have; draw the route in shorter pieces"
-        )
-    return build_feature(
-        id=line.id,
-        type="polyline",
-        coords=coords,
-        layer=line.layer,
-        label=line.label,
-        popup=line.popup,
-        style=dict(line.style),
-        properties=dict(route.facts.properties()),
-        limits=limits,
-    )
-
-
-def _steps(route: Route) -> list[str]:
-    lines = [
-        step.instruction + (f" ({length_words(step.distance_m)})" if step.distance_m >= 1 else "")
-        for step in route.steps
-        if step.instruction
-    ]
-    if len(lines) > MAX_STEPS:
-        lines = [*lines[: MAX_STEPS - 1], f"... {len(lines) - MAX_STEPS + 1} more steps, then arrive"]
-    return lines
-
-
-def route_answer(drawing: RouteDrawing, ids: Sequence[str]) -> dict[str, Any]:
-    """What ``draw`` answers about one route: its line's id, distance, time, directions and stop
-    ids (``ids``: the drawing's feature ids, in order)."""
-    out: dict[str, Any] = {
-        "id": ids[drawing.line_at],
-        "stops": [s if isinstance(s, str) else ids[s] for s in drawing.stops],
-    }
-    route = drawing.route
-    if route is not None:
-        out.update(
-            by=route.by,
-            distance_km=round(route.distance_m / 1000, 3),
-            duration_min=round(route.duration_s / 60, 1),
-            summary=describe(route.distance_m, route.duration_s, route.by),
-            directions=_steps(route),
-        )
-    return out
 
 
 async def reachable(

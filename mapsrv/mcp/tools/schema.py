@@ -90,6 +90,8 @@ ITEM_SCHEMA: dict[str, Any] = {
         **_GEOMETRY,
         **_STYLE,
         "by": {"enum": ["car", "bike", "foot"], "description": "route: along the roads by (default car)"},
+        "order": {"enum": ["given", "best"], "description": "route: best = quickest, first/last kept"},
+        "avoid": {"type": "array", "items": {"enum": ["tolls", "highways", "ferries"]}},
         "id": {"type": "string", "description": "your id; generated when left out"},
     },
     "anyOf": [{"required": ["at"]}, {"required": ["points"]}, {"required": ["bounds"]}],

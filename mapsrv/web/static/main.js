@@ -9,3 +9,4 @@ import './activity.js';
 import './people.js';
 import './importer.js';
 import './places.js';
+import './profile.js';

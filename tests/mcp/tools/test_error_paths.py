@@ -50,9 +50,11 @@ from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read
 from mapsrv.mcp.tools.routing import along, reachable, travel_times
 from mapsrv.mcp.tools.sources import add_layer
+from mapsrv.mcp.tools.spatial import derive, select
 from mapsrv.places import find_places as search
 from mapsrv.places import resolve_places
 from mapsrv.routing import Route, ValhallaRouter
+from mapsrv.spatial import derive as derive_shapes
 
 # Where the mapsrv that runs lives: the checkout, or site-packages when tox tests the wheel.
 ROOT = Path(mapsrv.__file__).resolve().parent.parent
@@ -67,6 +69,7 @@ MODULES = [
     "mapsrv/core/layer_source.py",
     "mapsrv/core/classify.py",
     "mapsrv/places/search.py",
+    "mapsrv/spatial/derive.py",
     *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "mapsrv" / "mcp" / "tools").glob("*.py"))),
 ]
 ERRORS = {"InvalidInput", "PayloadTooLarge", "PlaceNotFound", "unknown"}
@@ -87,6 +90,12 @@ def style(raw: Any) -> Any:
 
 def source(**raw: Any) -> Any:
     return check_layer_source({"type": "xyz", "url": "https://t.example/{z}/{x}/{y}.png", **raw})
+
+
+def archive(**raw: Any) -> Any:
+    """A PMTiles source as add_layer keeps it, with ``raw`` in place of what its header said."""
+    facts = {"tiles": "raster", "format": "png", "minzoom": 0, "maxzoom": 4, "bounds": [-180, -85, 180, 85]}
+    return check_layer_source({"type": "pmtiles", "url": "https://a.example/o.pmtiles", **facts, **raw})
 
 
 @functools.cache
@@ -119,6 +128,20 @@ def gj(geometry: Any, **feature: Any) -> Callable[[], Any]:
 
 def items(*raw: Any, **extra: Any) -> Callable[[ToolContext], Awaitable[Any]]:
     return lambda tc: draw(tc, list(raw), map_id=MAP, **extra)
+
+
+def drawn(tool: Callable[..., Awaitable[Any]], **arguments: Any) -> Callable[[ToolContext], Awaitable[Any]]:
+    """``tool`` on MAP once it holds a marker ``p`` and a rectangle ``r``."""
+
+    async def run(tc: ToolContext) -> Any:
+        await draw(tc, [{"at": [1, 1], "id": "p"}, {"bounds": [[0, 0], [2, 2]], "id": "r"}], map_id=MAP)
+        return await tool(tc, MAP, **arguments)
+
+    return run
+
+
+POINT = Feature("p", "marker", (1.0, 1.0))
+AREA = Feature("a", "rectangle", ((0.0, 0.0), (1.0, 1.0)))
 
 
 def sdk(tool: str, /, **arguments: Any) -> Callable[[], Any]:
@@ -280,7 +303,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (sdk("set_view", map_id="x", zoom="far"), "zoom", "'far'", "a number"),
     # tools: draw items
     (items(5), "items[0]", "5", "an object"),
-    (items({"at": [1, 2], "name": "x"}), "items[0]", "'name'", "use one of: at, bounds"),
+    (items({"at": [1, 2], "name": "x"}), "items[0]", "'name'", "use one of: at, avoid, bounds"),
     (items({"label": "x"}), "items[0]", "none", "at, points, bounds"),
     (items({"type": "hexagon", "at": [1, 2]}), "items[0].type", "'hexagon'", "one of marker, line"),
     (items({"at": [1, 2], "dash": 5}), "items[0].dash", "5", "true, false or a pattern"),
@@ -315,6 +338,35 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda tc: measure(tc, points=["Paris"]), "points", "got 1", "at least 2 points"),
     (lambda tc: measure(tc, ids=["a"]), "map_id", "none", "required with ids"),
     (lambda tc: measure(tc, map_id=MAP, ids=["zz"]), "ids", "'zz'", "features on this map"),
+    # spatial questions (issue 46)
+    (lambda tc: select(tc, MAP), "select", "none", "exactly one of within, intersects, near"),
+    (lambda tc: select(tc, MAP, within="r", km=3), "near", "within", "go with near"),
+    (lambda tc: select(tc, MAP, near=[1, 1], km=1, layer="zz"), "layer", "'zz'", "a layer of this map"),
+    (lambda tc: select(tc, MAP, intersects="zz"), "intersects", "'zz'", "a feature on this map"),
+    (drawn(select, within="p"), "within", "marker 'p'", "an area (polygon, rectangle, circle)"),
+    (lambda tc: select(tc, MAP, within="Lisbon"), "within", "'Lisbon'", "a country or state"),
+    (lambda tc: select(tc, MAP, near=[1, 1]), "near", "neither", "km or nearest"),
+    (lambda tc: select(tc, MAP, near=[1, 1], km=0), "km", "got 0", "more than 0 and at most 20004"),
+    (lambda tc: select(tc, MAP, near=[1, 1], nearest=500), "nearest", "500", "between 1 and 200"),
+    (lambda tc: derive(tc, MAP, "hull", ["zz"]), "ids[0]", "'zz'", "a feature on this map"),
+    (lambda: derive_shapes("spin", [POINT]), "op", "'spin'", "one of buffer, union"),
+    (lambda: derive_shapes("hull", []), "ids", "none", "at least 1 feature"),
+    (lambda: derive_shapes("buffer", [POINT], 0), "km", "got 0", "more than 0 and at most 2000"),
+    (lambda: derive_shapes("hull", [POINT], 3), "km", "km=3", "buffer only"),
+    (lambda: derive_shapes("difference", [AREA]), "ids", "got 1", "at least 2 areas"),
+    (lambda: derive_shapes("union", [AREA, POINT]), "ids", "marker 'p'", "areas (polygon, rectangle"),
+    (
+        lambda: derive_shapes("hull", [POINT, Feature("q", "marker", (2.0, 2.0))]),
+        "ids",
+        "one line",
+        "span an area",
+    ),
+    (
+        lambda: derive_shapes("buffer", [Feature("n", "marker", (90.0, 0.0))], 5),
+        "pole",
+        "north pole",
+        "must not contain",
+    ),
     (lambda tc: nearest_place(tc, 0, 0, min_population=10**10), "min_population", "10000000000", "at most"),
     (lambda tc: find_places(tc, "Xyzzyqw"), "query", "'Xyzzyqw'", "no place matches"),
     (lambda tc: find_places(tc, " "), "query", "' '", "a name, address or kind of place"),
@@ -345,6 +397,64 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "items[0].points",
         "21",
         "20 a route may have",
+    ),
+    (
+        items({"type": "route", "points": [[1, 2], [1, 3]], "avoid": ["hills"]}),
+        "items[0].avoid",
+        "['hills']",
+        "tolls, highways, ferries",
+    ),
+    (
+        items({"type": "route", "points": [[1, 2], [1, 3]], "avoid": [{"tolls": 1}]}),
+        "items[0].avoid",
+        "[{'tolls': 1}]",
+        "tolls, highways, ferries",
+    ),
+    (
+        items({"type": "route", "points": [[1, 2], [1, 3]], "order": "fast"}),
+        "items[0].order",
+        "'fast'",
+        '"best"',
+    ),
+    (
+        items({"type": "route", "points": [[1, 2], [1, 3]], "order": "best"}),
+        "items[0].order",
+        "'best'",
+        "a routing",
+    ),
+    (
+        items({"type": "route", "points": [[1, 2], [1, 3]], "avoid": ["tolls"]}),
+        "items[0].avoid",
+        "['tolls']",
+        "a routing",
+    ),
+    (items({"at": [1, 2], "order": "best"}), "items[0].order", "marker", "only for a route"),
+    (
+        lambda tc: draw(
+            routed(tc), [{"type": "route", "points": [[1, 2 + i / 100] for i in range(13)], "order": "best"}]
+        ),
+        "items[0].points",
+        "13",
+        'more than the 12 "order": "best" puts in order',
+    ),
+    (lambda tc: files.import_file(tc, GPX_TRACKS(1, 2), snap="car"), "snap", "'car'", "a routing engine"),
+    (
+        lambda tc: files.import_file(routed(tc), GPX_TRACKS(0, 2), snap="car"),
+        "snap",
+        "0 tracks",
+        "on the roads",
+    ),
+    (
+        lambda tc: files.import_file(routed(tc), GPX_TRACKS(21, 2), snap="car"),
+        "snap",
+        "21",
+        "at most 20 tracks",
+    ),
+    (
+        lambda tc: files.import_file(routed(tc), GPX_TRACKS(1, 16_001), snap="car"),
+        "snap",
+        "16001",
+        "at most 16000 points",
     ),
     (lambda tc: reachable(tc, [1, 2], [10]), "reachable", "none", "a routing engine"),
     (lambda tc: reachable(routed(tc), [1, 2], []), "minutes", "[]", "1 to 4 numbers"),
@@ -441,7 +551,12 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: source(url="http://me:pw@t.example/{z}/{x}/{y}"), "url", "'me'", "not carry a user name"),
     (lambda: source(attribution=["x"]), "attribution", "['x']", "text of at most 200"),
     (lambda: check_layer_source("xyz"), "source", "str", "an object"),  # type: ignore[arg-type]
-    (lambda: check_layer_source({"type": "pmtiles"}), "type", "'pmtiles'", "one of xyz, wms"),
+    (lambda: check_layer_source({"type": "mbtiles"}), "type", "'mbtiles'", "one of xyz, wms, pmtiles"),
+    (lambda: archive(format="mlt"), "format and tiles", "'mlt'", "one of mvt/vector"),
+    (lambda: archive(format="png", tiles="vector"), "format and tiles", "'png'/'vector'", "png/raster"),
+    (lambda: archive(minzoom=5, maxzoom=2), "minzoom and maxzoom", "5 and 2", "0 <= minzoom <= maxzoom"),
+    (lambda: archive(maxzoom=True), "minzoom and maxzoom", "True", "whole numbers"),
+    (lambda: archive(bounds=[0, 10, 5, -10]), "bounds", "[0, 10, 5, -10]", "[west, south, east, north]"),
     (lambda: source(layers="a"), "source", "'layers'", "give only"),
     (lambda: source(url="https://t.example/tiles"), "url", "'https://t.example/tiles'", "{z}, {x} and {y}"),
     (lambda: source(opacity=2), "opacity", "2", "between 0 and 1"),
@@ -472,6 +587,13 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "not geojson",
     ),
 ]
+
+
+def GPX_TRACKS(tracks: int, points: int) -> str:
+    """A GPX file of ``tracks`` tracks of ``points`` points each, and one waypoint."""
+    segment = "".join(f'<trkpt lat="1" lon="{2 + i / 1e5:.5f}"/>' for i in range(points))
+    body = f"<trk><trkseg>{segment}</trkseg></trk>" * tracks
+    return f'<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><wpt lat="1" lon="2"/>{body}</gpx>'
 
 
 def routed(tc: ToolContext) -> ToolContext:

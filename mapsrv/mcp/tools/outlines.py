@@ -1,0 +1,56 @@
+"""A country's or a state's area for ``select``'s ``within``: its Natural Earth outline (1:50m
+countries, 1:10m regions, the outlines ``import``'s join draws), reaching about 10 km out to sea
+so that a port or a coastal capital a coarse coastline leaves in the water still counts, but never
+into a neighbour (Badajoz stays in Spain, Reno in Nevada)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import shapely
+
+from mapsrv.places.boundaries import Boundary, country_outlines, find_country, find_region, region_outlines
+from mapsrv.places.model import Place
+
+__all__ = ["COAST_DEGREES", "outline_of"]
+
+COAST_DEGREES = 0.1  # how far out to sea the area reaches (about 11 km of latitude)
+
+
+def outline_of(place: Place) -> Any:
+    """The area of a country or state ``place``, or None when it has no outline here."""
+    if place.kind == "country" and place.country_code:
+        found = find_country(place.country_code)
+        if isinstance(found, Boundary):
+            return _area(found, "")
+    elif place.kind == "state":
+        found = find_region(place.name, place.country_code)
+        if isinstance(found, Boundary):
+            return _area(found, place.country_code.upper())
+    return None
+
+
+def _shape(boundary: Boundary) -> Any:
+    return shapely.make_valid(shapely.MultiPolygon([shapely.Polygon(ring) for ring in boundary.rings]))
+
+
+@functools.lru_cache(maxsize=32)
+def _area(boundary: Boundary, country: str) -> Any:
+    """``boundary`` grown by ``COAST_DEGREES`` less every neighbour: the other countries, and for
+    a region (``country`` set) the other regions of its country too."""
+    own = _shape(boundary)
+    reach = own.buffer(COAST_DEGREES)
+    west, south, east, north = reach.bounds
+    others = [b for b in country_outlines() if b.code != (country or boundary.code)]
+    if country:
+        others += [b for b in region_outlines(country) if b is not boundary]
+    near = []
+    for other in others:
+        shape = _shape(other)
+        w, s, e, n = shape.bounds
+        if w <= east and e >= west and s <= north and n >= south:
+            near.append(shape)
+    if near:
+        reach = reach.difference(shapely.union_all(near))
+    return shapely.union(reach, own)

@@ -1,0 +1,231 @@
+"""The spatial tools: ``select`` (which features are in an area, touch a feature, are near a
+place, or are nearest) and ``derive`` (buffers, unions, overlaps, hulls and centroids drawn as
+new features). The geometry is ``mapsrv.spatial``'s; here are the arguments and the answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import shapely
+import trio
+from mcp.types import CallToolResult
+from pydantic import Field, WithJsonSchema
+from shapely.geometry.base import BaseGeometry
+
+from mapsrv.core.model import Feature, LatLon, MapState, build_feature, check_bounds, check_id
+from mapsrv.core.ops import ImportFeatures
+from mapsrv.errors import InvalidInput, NotFound
+from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.marking import mark_ops
+from mapsrv.mcp.tools.outlines import outline_of
+from mapsrv.mcp.tools.places import Resolver
+from mapsrv.mcp.tools.results import answer
+from mapsrv.mcp.tools.schema import Expected, MapId
+from mapsrv.spatial import OPERATIONS, index_of
+from mapsrv.spatial import derive as derived_from
+from mapsrv.spatial.derive import AREAS, MAX_VERTICES
+from mapsrv.spatial.index import FeatureIndex, cached
+from mapsrv.spatial.select import HALF_EARTH_M, Selection, select_near, select_touching, select_within
+from mapsrv.spatial.shapes import feature_geometry
+
+__all__ = ["MAX_SELECTED", "derive", "select"]
+
+MAX_SELECTED = 200  # features listed in an answer; ``count`` says how many there were
+THREAD_FEATURES = 1_000  # maps from which the index is built in a worker thread (100,000: ~0.5 s)
+_LABEL = 40  # characters of a label in an answer
+
+_POINT: dict[str, Any] = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+_PLACE_OR_ID: dict[str, Any] = {"anyOf": [_POINT, {"type": "string"}]}
+_BOX: dict[str, Any] = {"type": "array", "items": _POINT, "minItems": 2, "maxItems": 2}
+Within = Annotated[
+    Any,
+    WithJsonSchema({"anyOf": [_BOX, {"type": "string"}], "description": "area id, place or [[s,w],[n,e]]"}),
+]
+Near = Annotated[Any, WithJsonSchema({**_PLACE_OR_ID, "description": "[lat, lon], place or feature id"})]
+
+
+async def select(
+    tc: ToolContext,
+    map_id: MapId,
+    within: Within = None,
+    intersects: Annotated[str | None, Field(description="a feature id")] = None,
+    near: Near = None,
+    km: Annotated[float | None, Field(description="with near: at most this far")] = None,
+    nearest: Annotated[int | None, Field(description="with near: this many nearest")] = None,
+    layer: Annotated[str | None, Field(description="only this layer")] = None,
+    mark: Annotated[bool | None, Field(description="outline them on the map; false: clear")] = None,
+) -> CallToolResult:
+    """Find a map's features within an area, intersecting a feature, or near a point (within km,
+    or the N closest). Answers ids, labels and geodesic km, closest first."""
+    given = [
+        name
+        for name, value in (("within", within), ("intersects", intersects), ("near", near))
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise InvalidInput(
+            f"select must get exactly one of within, intersects, near, got {', '.join(given) or 'none'};"
+            " give one per call"
+        )
+    if near is None and (km is not None or nearest is not None):
+        raise InvalidInput(f"km and nearest go with near, got them with {given[0]}; give near too")
+    state = (await tc.entry(map_id)).state
+    if layer is not None and check_id("layer", layer) not in state.layers:
+        raise InvalidInput(
+            f"layer must be a layer of this map, got {layer!r:.40}; it has {', '.join(state.layers)}"
+        )
+    index = await _index(state)
+    places: Resolver | None = None
+    if within is not None:
+        shape, skip, places = await _area(tc, state, map_id, within)
+        chosen = select_within(index, shape, layer, skip)
+    elif intersects is not None:
+        chosen = select_touching(
+            index, feature_geometry(_feature(state, "intersects", intersects)), intersects, layer
+        )
+    else:
+        chosen, places = await _near(tc, state, index, map_id, near, km, nearest, layer)
+    out: dict[str, Any] = {"map_id": map_id, "version": state.version, "count": chosen.count}
+    listed = chosen.top(MAX_SELECTED)
+    out["features"] = [_brief(found.feature, found.metres) for found in listed]
+    ops = [] if mark is None else mark_ops(state, [found.feature for found in listed] if mark else [])
+    if ops:
+        out["version"] = (await tc.write(map_id, ops, None))["version"]
+        out["marked"] = len(listed) if mark else 0
+    if places is not None and places.places:
+        out.update(places.resolved())
+    return answer(out)
+
+
+async def _index(state: MapState) -> FeatureIndex:
+    if len(state.features) > THREAD_FEATURES and not cached(state):
+        return await trio.to_thread.run_sync(index_of, state)
+    return index_of(state)
+
+
+def _brief(feature: Feature, metres: float | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": feature.id, "type": feature.type}
+    if feature.label:
+        out["label"] = feature.label[:_LABEL]
+    if metres is not None:
+        out["km"] = round(metres / 1000, 3)
+    return out
+
+
+def _feature(state: MapState, name: str, fid: Any) -> Feature:
+    feature = state.features.get(fid) if isinstance(fid, str) else None
+    if feature is None:
+        raise NotFound(f"{name} must name a feature on this map, got {fid!r:.40}; read the map for its ids")
+    return feature
+
+
+async def _area(
+    tc: ToolContext, state: MapState, map_id: str, within: Any
+) -> tuple[BaseGeometry | tuple[LatLon, float], str | None, Resolver | None]:
+    if isinstance(within, str) and within in state.features:
+        feature = state.features[within]
+        if feature.type not in AREAS:
+            raise InvalidInput(
+                f"within must name an area (polygon, rectangle, circle), got {feature.type} {within!r};"
+                " use intersects, or near with km"
+            )
+        if feature.type == "circle":
+            return (feature.coords, float(feature.radius or 0.0)), within, None
+        return shapely.make_valid(feature_geometry(feature)), within, None
+    if isinstance(within, str):
+        places = await Resolver.open(tc, [within], map_id)
+        place = places.place("within", within)
+        if place.bounds is None:
+            raise InvalidInput(
+                f"within must be an area: a feature id, a country or state, or [[s,w],[n,e]], got"
+                f" {within!r:.40}, a {place.kind} with no area here; use near with km around it"
+            )
+        outline = outline_of(place)
+        if outline is not None:
+            return outline, None, places
+        (s, w), (n, e) = place.bounds
+        return shapely.box(w, s, e, n), None, places
+    (s, w), (n, e) = check_bounds("within", within)
+    return shapely.box(w, s, e, n), None, None
+
+
+async def _near(
+    tc: ToolContext,
+    state: MapState,
+    index: FeatureIndex,
+    map_id: str,
+    near: Any,
+    km: float | None,
+    nearest: int | None,
+    layer: str | None,
+) -> tuple[Selection, Resolver | None]:
+    if km is None and nearest is None:
+        raise InvalidInput("near needs km or nearest, got neither; e.g. km: 10, or nearest: 3")
+    if km is not None and not 0 < km <= HALF_EARTH_M / 1000:
+        raise InvalidInput(
+            f"km must be more than 0 and at most {HALF_EARTH_M / 1000:.0f}, got {km}; give a distance"
+        )
+    if nearest is not None and not 1 <= nearest <= MAX_SELECTED:
+        raise InvalidInput(f"nearest must be between 1 and {MAX_SELECTED}, got {nearest}; ask for fewer")
+    within_m = None if km is None else km * 1000
+    if isinstance(near, str) and near in state.features:
+        shape = feature_geometry(state.features[near])
+        return select_near(index, shape, within_m, nearest, layer, skip=near), None
+    places = await Resolver.open(tc, [near], map_id)
+    point = places.point("near", near)
+    return select_near(index, point, within_m, nearest, layer), places
+
+
+Operation = Annotated[Literal[OPERATIONS], Field(description="difference: the first minus the rest")]  # type: ignore[valid-type]
+
+
+async def derive(
+    tc: ToolContext,
+    map_id: MapId,
+    op: Operation,
+    ids: Annotated[list[str], Field(min_length=1, description="feature ids")],
+    km: Annotated[float | None, Field(description="buffer distance")] = None,
+    layer: Annotated[str | None, Field(description="draw here; default: the first feature's")] = None,
+    expected_version: Expected = None,
+) -> CallToolResult:
+    """Draw new features made from features: buffer (km), union, intersection, difference of
+    areas, convex hull (polygons), centroid (a marker). One undoable change."""
+    state = (await tc.entry(map_id)).state
+    features = [_feature(state, f"ids[{i}]", fid) for i, fid in enumerate(ids)]
+    made = derived_from(op, features, km)
+    if made.empty:
+        return answer(
+            {
+                "map_id": map_id,
+                "version": state.version,
+                "empty": True,
+                "note": f"the {op} is empty: nothing drawn",
+            }
+        )
+    into = check_id("layer", layer or features[0].layer)
+    popup = f"{op}{f' {km:g} km' if km is not None else ''} of {', '.join(ids)}"[:200]
+    limits = tc.hub.limits
+    if made.point is not None:
+        drawn = [
+            build_feature(id="", type="marker", coords=made.point, layer=into, popup=popup, limits=limits)
+        ]
+    else:
+        drawn = [
+            build_feature(id="", type="polygon", coords=part, layer=into, popup=popup, limits=limits)
+            for part in made.parts
+        ]
+    out = await tc.write(map_id, [ImportFeatures(tuple(drawn))], expected_version)
+    if made.parts:
+        out["area_km2"] = round(made.area_m2 / 1e6, 4)
+    notes = []
+    if len(made.parts) > 1:
+        notes.append(f"drawn as {len(made.parts)} polygons")
+    if made.split_at_180:
+        notes.append("cut at the 180th meridian")
+    if made.holes_cut:
+        notes.append(f"{made.holes_cut} hole(s) kept open by cutting through them")
+    if made.simplified_m is not None:
+        notes.append(f"simplified by {made.simplified_m:.0f} m to {MAX_VERTICES} corners at most")
+    if notes:
+        out["note"] = "; ".join(notes)
+    return answer(out)

@@ -1,0 +1,88 @@
+"""The spatial index behind ``select``: an STRtree over a map's features in degrees.
+
+Built on the first question about a map at a version and kept for the next ones, per
+``(map id, version)``: a map changes by new versions, never in place, so an index is valid for
+exactly the state it was built from. The cache holds few indexes (``CACHED``) and each holds its
+state only weakly: a state the hub has let go of takes its index with it.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from mapsrv.core.model import Feature, MapState
+from mapsrv.spatial.shapes import geometries
+
+__all__ = ["CACHED", "MARK_LAYER", "FeatureIndex", "cached", "index_of"]
+
+CACHED = 8  # indexes kept: a 100,000-feature map's is ~30 MB
+MARK_LAYER = "selection"  # where select's marks are drawn: outlines of features, never selected
+
+
+class FeatureIndex:
+    """``features`` (in map order), their geometries in degrees and an STRtree over them."""
+
+    def __init__(self, features: Iterable[Feature]) -> None:
+        self.features: list[Feature] = list(features)
+        self.geoms: NDArray[np.object_] = geometries(self.features)
+        self.layers: NDArray[np.str_] = np.array([f.layer for f in self.features], dtype=str)
+        self.rows = {f.id: row for row, f in enumerate(self.features)}
+        self.tree = shapely.STRtree(self.geoms)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def in_box(self, south: float, west: float, north: float, east: float) -> NDArray[np.intp]:
+        """The features whose box meets ``[[south, west], [north, east]]``; ``west > east``
+        crosses the 180th meridian (two boxes)."""
+        if west <= east:
+            boxes = [shapely.box(west, south, east, north)]
+        else:
+            boxes = [shapely.box(west, south, 180.0, north), shapely.box(-180.0, south, east, north)]
+        found = [np.asarray(self.tree.query(box), dtype=np.intp) for box in boxes]
+        return np.unique(np.concatenate(found)) if len(found) > 1 else np.sort(found[0])
+
+    def meeting(self, geometry: shapely.Geometry) -> NDArray[np.intp]:
+        """The features whose box meets ``geometry``'s (degrees)."""
+        return np.sort(np.asarray(self.tree.query(geometry), dtype=np.intp))
+
+
+_cache: OrderedDict[tuple[str, int], tuple[weakref.ref[MapState], FeatureIndex]] = OrderedDict()
+# re-entrant: a state collected while the lock is held runs _forget in the same thread
+_lock = threading.RLock()  # indexes of big maps are built in worker threads
+
+
+def index_of(state: MapState) -> FeatureIndex:
+    """The index of ``state``'s features (but its marks), built once per map version."""
+    key = (state.id, state.version)
+    with _lock:
+        held = _cache.get(key)
+        if held is not None and held[0]() is state:
+            _cache.move_to_end(key)
+            return held[1]
+    index = FeatureIndex(f for f in state.features.values() if f.layer != MARK_LAYER)
+    with _lock:
+        _cache[key] = (weakref.ref(state, lambda _, key=key: _forget(key)), index)  # type: ignore[misc]
+        while len(_cache) > CACHED:
+            _cache.popitem(last=False)
+    return index
+
+
+def cached(state: MapState) -> bool:
+    """Whether ``state``'s index is built (a caller moves a big build off its event loop)."""
+    held = _cache.get((state.id, state.version))
+    return held is not None and held[0]() is state
+
+
+def _forget(key: tuple[str, int]) -> None:
+    with _lock:
+        held = _cache.get(key)
+        if held is not None and held[0]() is None:
+            del _cache[key]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 import hmac
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from http.cookies import CookieError, SimpleCookie
+from typing import Any
 from urllib.parse import quote, unquote
 
 from mapsrv.core.changes import clean_name
@@ -35,6 +36,7 @@ USER_COOKIE = "mapsrv_user"
 NAME_COOKIE = "mapsrv_name"  # the display name a person chose (mapsrv.core.changes.clean_name)
 EMAIL_COOKIE = "mapsrv_email"  # a signed-in person's email, from their provider (the header says it)
 MAX_EMAIL = 254  # RFC 5321's longest path
+_PRINCIPAL = "mapsrv.principal"  # the ASGI scope key where ApiKeys.principal_of keeps its answer
 
 
 def user_from_cookies(cookie_header: str | None) -> str | None:
@@ -129,8 +131,29 @@ class ApiKeys:
         if not headers or not self._keys:
             return None
         lowered = {k.lower(): v for k, v in headers.items()}
-        offered = lowered.get("x-api-key", "")
-        auth = lowered.get("authorization", "")
+        return self._holder(lowered.get("x-api-key", ""), lowered.get("authorization", ""))
+
+    def principal_of(self, scope: MutableMapping[str, Any]) -> str | None:
+        """``principal`` of an ASGI request, read from its raw headers (whose names ASGI gives in
+        lower case) once and remembered in its scope: the throttle, the MCP endpoint and every
+        tool call of the request ask it, and the headers do not change."""
+        if _PRINCIPAL in scope:
+            remembered: str | None = scope[_PRINCIPAL]
+            return remembered
+        found = None
+        if self._keys:
+            offered = auth = b""
+            for name, value in scope["headers"]:
+                if name == b"x-api-key":
+                    offered = value
+                elif name == b"authorization":
+                    auth = value
+            found = self._holder(offered.decode("latin-1"), auth.decode("latin-1"))
+        scope[_PRINCIPAL] = found
+        return found
+
+    def _holder(self, offered: str, auth: str) -> str | None:
+        """The principal of the key offered (``X-API-Key``), or of ``Authorization``'s bearer."""
         if auth[:7].lower() == "bearer ":
             offered = auth[7:].strip()
         if not offered:

@@ -70,7 +70,7 @@ class Observer:
         route = match.route
         exchange = Exchange(match, scope["method"], trio.current_time(), self.metrics)
         scope[_SCOPE_KEY] = exchange
-        self.metrics.messages_received.labels(route.transport).inc()
+        self.metrics.received(route.transport)
 
         async def send_noting_status(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -95,6 +95,8 @@ class Observer:
         transport = exchange.match.route.transport
         if transport in _SESSIONS and exchange.status == 200:
             self.metrics.session_duration.labels(transport).observe(duration)
+        if not access.isEnabledFor(logging.INFO):
+            return  # --log-level warning: not even the line's fields are made
         client = scope.get("client") or ("", 0)
         template = exchange.match.route.template
         access.info(

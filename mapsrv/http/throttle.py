@@ -137,11 +137,9 @@ class Throttle:
         self._refused: Counter[str] = Counter()
 
     def client_of(self, scope: Scope) -> str:
-        if self.keys.enabled:
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            key = self.keys.principal(headers)
-            if key is not None:
-                return "key:" + key
+        key = self.keys.principal_of(scope)
+        if key is not None:
+            return "key:" + key
         peer = (scope.get("client") or ("", 0))[0]
         return "ip:" + self.clients.of(peer, header(scope, b"x-forwarded-for"))
 

@@ -103,7 +103,7 @@ def request_principal(request: Any, keys: ApiKeys) -> str | None:
     grant = request.scope.get(GRANT)
     if grant is not None:
         return str(grant.principal)
-    return keys.principal(request.headers)
+    return keys.principal_of(request.scope)
 
 
 def client_of(ctx: ServerRequestContext[Any, Any], *, keys: ApiKeys, clients: ClientIdentity) -> str:

@@ -24,27 +24,27 @@ import trio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.sse import SseServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 
-from mapsrv import __version__
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
 from mapsrv.http.fetch import SourcePolicy, tile_fetcher
 from mapsrv.http.identity import ApiKeys, ClientIdentity
+from mapsrv.http.pmtiles import ArchiveReaders
 from mapsrv.http.responses import send_error
 from mapsrv.http.routes import Family, lookup
 from mapsrv.http.tokens import Issuer, IssuerUnreachable, TokenRefused
 from mapsrv.http.types import Message, Receive, Scope, Send, header
 from mapsrv.hub import MapEntry, MapHub
 from mapsrv.image.service import MapImages
-from mapsrv.mcp.agents import agent_of, client_of, in_session, request_principal
-from mapsrv.mcp.apps import map_app
+from mapsrv.mcp.agents import client_of, request_principal
 from mapsrv.mcp.authorization import McpAuthorization
+from mapsrv.mcp.building import build_mcp
 from mapsrv.mcp.errors import json_rpc_errors
+from mapsrv.mcp.param_headers import annotated_only
 from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
 from mapsrv.mcp.sessions import (
     McpSession,
@@ -56,8 +56,7 @@ from mapsrv.mcp.sessions import (
     json_rpc_failed,
 )
 from mapsrv.mcp.subscriptions import MapWatchers, SubscriptionStatistics
-from mapsrv.mcp.tools import INSTRUCTIONS, ToolContext, register_resources, sdk_tools
-from mapsrv.mcp.tools.asking import asker_of
+from mapsrv.mcp.tools import ToolContext
 from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
 
@@ -82,54 +81,6 @@ class _QuietDisconnects(logging.Filter):
 
 
 logging.getLogger("mcp.server.streamable_http").addFilter(_QuietDisconnects())
-
-
-def build_mcp(
-    hub: MapHub,
-    base_url: Callable[[], str],
-    keys: ApiKeys,
-    config: Config | None = None,
-    images: MapImages | None = None,
-    router: Router | None = None,
-    places: PlaceService | None = None,
-) -> MCPServer:
-    config = config or Config()
-    places = places or PlaceService()
-    clients = ClientIdentity(config.trusted_proxies)
-    sources = SourcePolicy.from_config(config)
-
-    def context_of(ctx: Context) -> ToolContext:
-        principal = request_principal(ctx.request_context.request, keys)
-        actor = agent_of(ctx.request_context, principal, clients)
-        local = not isinstance(ctx.request_context.request, Request)  # stdio: no HTTP request
-        return ToolContext(
-            hub,
-            base_url(),
-            principal,
-            actor,
-            images,
-            local,
-            in_session(ctx.request_context),
-            router,
-            places,
-            partial(asker_of, ctx),
-            sources,
-        )
-
-    # MCPServer() calls logging.basicConfig; mapsrv configures logging before this runs, so that
-    # call finds handlers in place and changes nothing.
-    mcp = MCPServer(
-        name="mapsrv",
-        title="mapsrv live map",
-        instructions=INSTRUCTIONS,
-        version=__version__,
-        tools=sdk_tools(context_of, routing=router is not None),
-        extensions=[
-            map_app(base_url, config.tile_url, config.tile_attribution, tuple(sources.page_sources()))
-        ],
-    )
-    register_resources(mcp, context_of)
-    return mcp
 
 
 def security_settings(config: Config) -> TransportSecuritySettings:
@@ -192,7 +143,10 @@ class McpEndpoints:
             McpAuthorization(config, self.issuer, self.keys, base_url) if self.issuer is not None else None
         )
         # the map as an image: the tool's and the web's
-        self.images = MapImages(config.tile_url, fetch=tile_fetcher(SourcePolicy.from_config(config)))
+        policy = SourcePolicy.from_config(config)
+        self.images = MapImages(
+            config.tile_url, fetch=tile_fetcher(policy), archive=ArchiveReaders(policy).tile
+        )
         self.router = router  # routes along the roads (``--router``), when there is one
         self.places = places or PlaceService()  # the one resolver of names (the tools', the page's)
         self.mcp = build_mcp(hub, base_url, self.keys, config, self.images, self.router, self.places)
@@ -213,6 +167,7 @@ class McpEndpoints:
         )
         self.sessions = self.mcp.session_manager
         self.lowlevel = self.sessions.app
+        self.lowlevel.get_tool_input_schema = annotated_only(self.lowlevel.get_tool_input_schema)
         self.sse = SseServerTransport(
             "/messages/", security_settings=security, max_request_body_size=config.max_body_size
         )
@@ -284,8 +239,7 @@ class McpEndpoints:
                 return
             scope["user"] = AuthenticatedUser(AccessToken(token="", client_id=key, scopes=[]))
         elif self.keys.enabled:
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            key = self.keys.principal(headers)
+            key = self.keys.principal_of(scope)
             if key is None:
                 await _refuse(
                     send,
@@ -321,6 +275,9 @@ class McpEndpoints:
             self.book.reserve(client, key)
             self.openings += 1
             await self._make_room()
+        if session_id is None and not opening:  # 2026-07-28, or refused by the SDK: no session to book
+            await self.sessions.handle_request(scope, receive, send)
+            return
         peek = Peek(receive, send)
         kept = False
         try:
@@ -337,7 +294,10 @@ class McpEndpoints:
         if peek.status == 404 or (scope["method"] == "DELETE" and peek.status < 300):
             self.book.ended(session_id)
         elif peek.status < 400:
-            self.book.used(session_id, real=is_real_request(bytes(peek.request)))
+            # Once answered, a session's every message counts the same: its body is not read again.
+            session = self.book.sessions.get(session_id)
+            answered = session is not None and session.answered
+            self.book.used(session_id, real=answered or is_real_request(bytes(peek.request)))
 
     async def _make_room(self) -> None:
         """At the session cap, close the oldest session still waiting for its first request

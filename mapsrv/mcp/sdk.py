@@ -17,6 +17,8 @@ SDK modules it reads (the rest under ``TYPE_CHECKING``).
   own client transports use.
 - ``mcp.shared._stream_protocols.ReadStream`` and ``WriteStream`` (re-exported): the types of the
   streams the SDK's transports hand over, for the relay's annotations only.
+- ``mcp.server._otel.OpenTelemetryMiddleware`` (``without_idle_tracing``): the SDK's tracing
+  middleware, taken off a server when the process has no tracer to record its spans.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "http_client",
     "live_http_sessions",
     "standalone_stream_open",
+    "without_idle_tracing",
 ]
 
 
@@ -115,3 +118,24 @@ def http_client(headers: dict[str, str]) -> httpx2.AsyncClient:
     or stops taking ``headers``, the guard test says so.
     """
     return create_mcp_http_client(headers=headers)
+
+
+def without_idle_tracing(middleware: list[Any], *, tracing: bool | None = None) -> None:
+    """Take the SDK's OpenTelemetry middleware out of a server's ``middleware`` (the public list
+    of ``MCPServer.middleware``) when nothing would record its spans: ``tracing`` says whether a
+    tracer provider is set, by default whether the process has one now (set it before the server
+    is built, as ``opentelemetry-instrument`` does, and the spans stay).
+
+    Without a provider every span is a no-op, yet opening one, its attributes and the trace
+    context read from ``_meta`` cost each tool call about 4 % of mapsrv's CPU (profiled,
+    docs/benchmarks.md "Issue 47"). Uses ``mcp.server._otel.OpenTelemetryMiddleware`` (a private
+    module of mcp 2.3, which puts one on every server): if the SDK moves it, this import fails at
+    once; if it renames the class, the guard test says the middleware was not found.
+    """
+    from mcp.server._otel import OpenTelemetryMiddleware  # here: the relay imports this module
+    from opentelemetry import trace
+
+    if tracing is None:
+        tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    if not tracing:
+        middleware[:] = [m for m in middleware if not isinstance(m, OpenTelemetryMiddleware)]

@@ -203,11 +203,24 @@ class Metrics:
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2),
         )
         self.registry.register(_Snapshot(read_statistics))
+        # Each request's labelled series, found once: ``labels`` takes a lock and builds its key on
+        # every call. Routes are templates and methods and statuses few, so these stay small.
+        self._durations: dict[tuple[str, str, int], Any] = {}
+        self._received: dict[str, Any] = {}
+
+    def received(self, transport: str) -> None:
+        """A request arrived on ``transport``."""
+        series = self._received.get(transport)
+        if series is None:
+            series = self._received[transport] = self.messages_received.labels(transport)
+        series.inc()
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.request_duration.labels(route, method if method in _METHODS else "other", str(status)).observe(
-            seconds
-        )
+        key = (route, method if method in _METHODS else "other", status)
+        series = self._durations.get(key)
+        if series is None:
+            series = self._durations[key] = self.request_duration.labels(key[0], key[1], str(status))
+        series.observe(seconds)
         if status >= 400:
             self.errors.labels(f"{status // 100}xx").inc()
 

@@ -1,7 +1,8 @@
-"""The peers for the tool-call throughput benchmark: the MCP Python SDK's ``MCPServer`` with the
-same ``create_map`` / ``set_view`` tools as mapsrv, keeping maps in a dict, served either as the
-SDK deploys it (``MCPServer.run("streamable-http")``: uvicorn on asyncio) or by hypercorn's trio
-worker, the HTTP stack mapsrv runs on (which tells the stack's share from mapsrv's own).
+"""The peers for the tool-call throughput benchmarks: the MCP Python SDK's ``MCPServer`` with the
+same ``create_map`` / ``set_view`` / ``draw`` (markers) / ``read`` tools as mapsrv, keeping maps in
+a dict, served either as the SDK deploys it (``MCPServer.run("streamable-http")``: uvicorn on
+asyncio) or by hypercorn's trio worker, the HTTP stack mapsrv runs on (which tells the stack's
+share from mapsrv's own).
 
     python -m tests.bench.peer_server PORT            # uvicorn (the SDK's default deployment)
     python -m tests.bench.peer_server PORT hypercorn  # hypercorn + Trio
@@ -9,6 +10,7 @@ worker, the HTTP stack mapsrv runs on (which tells the stack's share from mapsrv
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 from typing import Annotated, Any
@@ -53,6 +55,50 @@ async def set_view(
     result = WriteResult(map_id=map_id, version=state["version"])
     return CallToolResult(
         content=[TextContent(type="text", text="view set")], structured_content=result.model_dump()
+    )
+
+
+class Marker(BaseModel):
+    at: tuple[float, float]
+    label: str = ""
+
+
+@peer.tool()
+async def draw(items: list[Marker], title: str = "") -> Annotated[CallToolResult, WriteResult]:
+    """Draw markers on a new map."""
+    map_id = secrets.token_urlsafe(16)
+    features = [{"id": f"f{i + 1}", "type": "marker", **item.model_dump()} for i, item in enumerate(items)]
+    MAPS[map_id] = {"title": title, "version": len(items), "view": None, "features": features}
+    result = WriteResult(map_id=map_id, version=len(items), feature_ids=[f["id"] for f in features])
+    return CallToolResult(
+        content=[TextContent(type="text", text="drawn")], structured_content=result.model_dump()
+    )
+
+
+@peer.tool()
+async def read(map_id: str) -> CallToolResult:
+    """A map's summary: its features, bounds and layers (what mapsrv's ``read`` answers)."""
+    state = MAPS[map_id]
+    features = state.get("features", [])
+    lats = [f["at"][0] for f in features] or [0.0]
+    lons = [f["at"][1] for f in features] or [0.0]
+    bbox = [[min(lats), min(lons)], [max(lats), max(lons)]]
+    summary = {
+        "map_id": map_id,
+        "title": state["title"],
+        "version": state["version"],
+        "count": len(features),
+        "bbox": bbox,
+        "view": {"bounds": bbox, "animate": True},
+        "layers": {"default": {"visible": True, "marker": len(features)}},
+        "latest": [
+            {"id": f["id"], "type": "marker", "label": f["label"], "at": list(f["at"])} for f in features
+        ],
+        "named": [],
+    }
+    return CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(summary, separators=(",", ":")))],
+        structured_content=summary,
     )
 
 

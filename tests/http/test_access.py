@@ -4,6 +4,8 @@ cookie, API keys, who a client is behind a proxy, and the edges of the Host and 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mapsrv.config import Config
@@ -56,6 +58,27 @@ def test_api_keys_name_their_principal() -> None:
     for headers in (None, {}, *refused):
         assert keys.principal(headers) is None, headers
     assert ApiKeys([]).principal({"X-API-Key": "s3cret-a"}) is None
+
+
+def test_api_keys_name_a_requests_principal_once() -> None:
+    """``principal_of`` reads an ASGI request's raw headers as ``principal`` reads a mapping, and
+    remembers the answer in the request's scope (the throttle, the endpoint and the tools ask)."""
+    keys = ApiKeys(["alice:s3cret-a", "unnamed-secret", "bob:with:colon"])
+
+    def scope(*headers: tuple[bytes, bytes]) -> dict[str, Any]:
+        return {"type": "http", "headers": [(b"host", b"x"), *headers]}
+
+    assert keys.principal_of(scope((b"x-api-key", b"s3cret-a"))) == "alice"
+    assert keys.principal_of(scope((b"authorization", b"bEARER with:colon "))) == "bob"
+    both = scope((b"authorization", b"Bearer s3cret-a"), (b"x-api-key", b"wrong"))
+    assert keys.principal_of(both) == "alice"
+    for refused in [(b"x-api-key", b"wrong"), (b"authorization", b"Basic s3cret-a"), (b"x-api-key", b"")]:
+        assert keys.principal_of(scope(refused)) is None, refused
+    assert ApiKeys([]).principal_of(scope((b"x-api-key", b"s3cret-a"))) is None
+    asked = scope((b"x-api-key", b"unnamed-secret"))
+    assert keys.principal_of(asked) == "key2"
+    asked["headers"] = [(b"x-api-key", b"s3cret-a")]  # a request's headers never change: not read again
+    assert keys.principal_of(asked) == "key2"
 
 
 @pytest.mark.parametrize(

@@ -190,3 +190,25 @@ async def test_sdk_transport_keeps_its_get_stream_in_request_streams(nursery: tr
                 ) from None
     await wait_until(lambda: not sdk.standalone_stream_open(manager, session_id), timeout=5)
     assert sdk.standalone_stream_open(manager, "no-such-session"), "a session it does not hold has its stream"
+
+
+def test_sdk_otel_keeps_open_telemetry_middleware() -> None:
+    """``mcp.server._otel.OpenTelemetryMiddleware``: the SDK puts one on every server's
+    ``middleware``; ``without_idle_tracing`` takes it off when nothing records spans, keeps it
+    when something does, and leaves every other middleware where it was."""
+    from mcp.server import _otel
+    from mcp.server.mcpserver import MCPServer
+
+    middleware_class = getattr(_otel, "OpenTelemetryMiddleware", None)
+    assert middleware_class is not None, "mcp.server._otel has no OpenTelemetryMiddleware any more"
+    built = MCPServer(name="guard").middleware
+    assert any(isinstance(m, middleware_class) for m in built), (
+        "MCPServer no longer puts an OpenTelemetryMiddleware on its middleware: find where the SDK"
+        " traces calls now for mapsrv.mcp.sdk.without_idle_tracing"
+    )
+    others = [m for m in built if not isinstance(m, middleware_class)]
+    kept = list(built)
+    sdk.without_idle_tracing(kept, tracing=True)
+    assert kept == built, "a process with a tracer provider lost the SDK's spans"
+    sdk.without_idle_tracing(built, tracing=False)
+    assert built == others, "the tracing middleware is still there, or another one went with it"

@@ -4,6 +4,7 @@ modules (the rest of the code lives in one package per layer)."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -61,3 +62,57 @@ def test_the_architecture_page_names_every_package(doc: str) -> None:
 def test_mapsrv_keeps_a_handful_of_loose_modules() -> None:
     loose = _loose_modules()
     assert len(loose) <= MOST_LOOSE_MODULES, f"{len(loose)} loose modules in mapsrv/: {loose}"
+
+
+DOC_PATH = re.compile(
+    r"(?<![\w./~\"-])((?:mapsrv|tests|deploy|docs|scripts)/[a-z0-9_./*-]*[a-z0-9_/*])(?![A-Za-z])"
+)
+
+
+@pytest.mark.parametrize("doc", ["README.md", *sorted(p.name for p in (ROOT / "docs").glob("*.md"))])
+def test_the_docs_name_only_files_that_exist(doc: str) -> None:
+    """Every mapsrv/, tests/, deploy/, docs/ or scripts/ path a document names is in the tree (a
+    glob matches something). CHANGELOG.md is history: it names files as they were."""
+    path = ROOT / doc if doc == "README.md" else ROOT / "docs" / doc
+    named = set(DOC_PATH.findall(path.read_text(encoding="utf-8")))
+    missing = sorted(p for p in named if not (any(ROOT.glob(p)) if "*" in p else (ROOT / p).exists()))
+    assert missing == [], f"{doc} names paths that do not exist: {missing}"
+
+
+MOST_LINES = {"module": 420, "class": 300, "function": 100}
+# Past the limits still, each no longer than this (none since issue 48); the list only shrinks.
+OVER: dict[str, int] = {}
+
+
+def _sizes() -> dict[str, tuple[str, int]]:
+    """Each module's, class's and function's length in lines, by its place."""
+    found: dict[str, tuple[str, int]] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                kind = "class" if isinstance(child, ast.ClassDef) else "function"
+                place = f"{prefix}{child.name}"
+                found[place] = (kind, (child.end_lineno or child.lineno) - child.lineno + 1)
+                visit(child, place + ".")
+
+    for file in sorted(PACKAGE.rglob("*.py")):
+        source = file.read_text(encoding="utf-8")
+        name = file.relative_to(ROOT).as_posix()
+        found[name] = ("module", len(source.splitlines()))
+        visit(ast.parse(source), name + ":")
+    return found
+
+
+def test_no_module_class_or_function_grows_past_its_limit() -> None:
+    sizes = _sizes()
+    over = {
+        place: lines for place, (kind, lines) in sizes.items() if lines > OVER.get(place, MOST_LINES[kind])
+    }
+    assert over == {}, f"past the limits (module 420, class 300, function 100 lines): {over}"
+    shrunk = [
+        place
+        for place in OVER
+        if sizes.get(place, ("", 0))[1] <= MOST_LINES[sizes.get(place, ("module", 0))[0]]
+    ]
+    assert shrunk == [], f"{shrunk} are within the limits now: take them off OVER"

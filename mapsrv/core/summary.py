@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeGuard, assert_never
 
+from mapsrv.core.apply import kept_properties
 from mapsrv.core.changes import Inverse
 from mapsrv.core.events import (
     Cleared,
@@ -21,7 +22,6 @@ from mapsrv.core.events import (
     ViewSet,
 )
 from mapsrv.core.model import Feature, LatLon, Layer, MapState
-from mapsrv.core.ops import kept_properties
 from mapsrv.core.routes import route_facts
 
 __all__ = [

@@ -29,6 +29,7 @@ from mapsrv.config import (
     check_range,
     settings_from_sources,
 )
+from mapsrv.config.sources import about
 from mapsrv.gateway.runner import ChildSpec
 
 __all__ = ["ENV_PREFIX", "GatewayConfig", "ServerSpec", "add_arguments", "load_servers"]
@@ -41,10 +42,6 @@ DEFAULT_CHILD_ENV = (
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @dataclass(frozen=True)
 class ServerSpec:
     name: str
@@ -54,51 +51,51 @@ class ServerSpec:
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    host: str = field(default="127.0.0.1", metadata=_help("address to listen on"))
-    port: int = field(default=8000, metadata=_help("port to listen on (0 picks a free one)"))
-    config: str = field(default="", metadata=_help('a JSON file of servers by name ({"mcpServers": ...})'))
-    shell: bool = field(default=False, metadata=_help("run the command through /bin/sh -c"))
-    warm: int = field(default=1, metadata=_help("children kept spawned and waiting, per server"))
+    host: str = field(default="127.0.0.1", metadata=about("address to listen on"))
+    port: int = field(default=8000, metadata=about("port to listen on (0 picks a free one)"))
+    config: str = field(default="", metadata=about('a JSON file of servers by name ({"mcpServers": ...})'))
+    shell: bool = field(default=False, metadata=about("run the command through /bin/sh -c"))
+    warm: int = field(default=1, metadata=about("children kept spawned and waiting, per server"))
     stateless_children: int = field(
-        default=1, metadata=_help("children shared by stateless 2026-07-28 requests, per server (0: none)")
+        default=1, metadata=about("children shared by stateless 2026-07-28 requests, per server (0: none)")
     )
-    max_sessions: int = field(default=200, metadata=_help("most open sessions (more get 503)"))
-    max_line: int = field(default=32 * MIB, metadata=_help("largest message relayed either way, in bytes"))
-    max_body_size: int = field(default=32 * MIB, metadata=_help("largest request body in bytes"))
-    idle_timeout: float = field(default=30 * MINUTES, metadata=_help("end a session idle this long"))
-    heartbeat_interval: float = field(default=15 * SECONDS, metadata=_help("seconds between SSE heartbeats"))
-    kill_grace: float = field(default=5 * SECONDS, metadata=_help("SIGTERM to SIGKILL delay for a child"))
+    max_sessions: int = field(default=200, metadata=about("most open sessions (more get 503)"))
+    max_line: int = field(default=32 * MIB, metadata=about("largest message relayed either way, in bytes"))
+    max_body_size: int = field(default=32 * MIB, metadata=about("largest request body in bytes"))
+    idle_timeout: float = field(default=30 * MINUTES, metadata=about("end a session idle this long"))
+    heartbeat_interval: float = field(default=15 * SECONDS, metadata=about("seconds between SSE heartbeats"))
+    kill_grace: float = field(default=5 * SECONDS, metadata=about("SIGTERM to SIGKILL delay for a child"))
     call_timeout: float = field(
         default=5 * MINUTES,
-        metadata=_help("end a session whose server sends nothing this long while a request waits"),
+        metadata=about("end a session whose server sends nothing this long while a request waits"),
     )
-    crash_limit: int = field(default=5, metadata=_help("early child exits within crash-window that mean 503"))
-    crash_window: float = field(default=30 * SECONDS, metadata=_help("window for crash-limit"))
+    crash_limit: int = field(default=5, metadata=about("early child exits within crash-window that mean 503"))
+    crash_window: float = field(default=30 * SECONDS, metadata=about("window for crash-limit"))
     child_env: tuple[str, ...] = field(
-        default=DEFAULT_CHILD_ENV, metadata=_help("gateway variables children see (comma-separated patterns)")
+        default=DEFAULT_CHILD_ENV, metadata=about("gateway variables children see (comma-separated patterns)")
     )
     allowed_hosts: tuple[str, ...] = field(
-        default=("localhost", "127.0.0.1", "[::1]"), metadata=_help("Host header names accepted (* any)")
+        default=("localhost", "127.0.0.1", "[::1]"), metadata=about("Host header names accepted (* any)")
     )
-    allowed_origins: tuple[str, ...] = field(default=(), metadata=_help("extra Origins allowed"))
-    api_keys: tuple[str, ...] = field(default=(), metadata=_help("API keys as name:secret; none = open"))
-    drain_delay: float = field(default=0.0, metadata=_help("on SIGTERM, answer /ready 503 this long first"))
+    allowed_origins: tuple[str, ...] = field(default=(), metadata=about("extra Origins allowed"))
+    api_keys: tuple[str, ...] = field(default=(), metadata=about("API keys as name:secret; none = open"))
+    drain_delay: float = field(default=0.0, metadata=about("on SIGTERM, answer /ready 503 this long first"))
     graceful_timeout: float = field(
-        default=10 * SECONDS, metadata=_help("seconds to finish calls on SIGTERM")
+        default=10 * SECONDS, metadata=about("seconds to finish calls on SIGTERM")
     )
     peer_url: str = field(
-        default="", metadata=_help("this process's URL as other gateway processes reach it (forwarding)")
+        default="", metadata=about("this process's URL as other gateway processes reach it (forwarding)")
     )
     peer_key: str = field(
-        default="", metadata=_help("secret all gateway processes share to sign session ids")
+        default="", metadata=about("secret all gateway processes share to sign session ids")
     )
     peer_timeout: float = field(
         default=5 * SECONDS,
-        metadata=_help("a session's owner process that does not answer this long is down"),
+        metadata=about("a session's owner process that does not answer this long is down"),
     )
-    log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
-    log_format: str = field(default="text", metadata=_help("text or json"))
-    metrics: bool = field(default=True, metadata=_help("serve Prometheus metrics at /metrics"))
+    log_level: str = field(default="info", metadata=about("debug, info, warning or error"))
+    log_format: str = field(default="text", metadata=about("text or json"))
+    metrics: bool = field(default=True, metadata=about("serve Prometheus metrics at /metrics"))
 
     def __post_init__(self) -> None:
         checks: dict[str, tuple[float, float]] = {

@@ -78,6 +78,17 @@ class Catalog:
         ]
         return sorted(mine, key=lambda s: s.updated, reverse=True)
 
+    async def maps_of_owners(self, owners: list[str], person: str | None) -> list[MapSummary]:
+        """The maps of these browser users and, with ``person``, what agents made for them."""
+        found: dict[str, MapSummary] = {}
+        for owner in owners:
+            for summary in await self.maps_of(owner=owner):
+                found.setdefault(summary.meta.id, summary)
+        if person is not None:
+            for summary in await self.maps_of(principal=person):
+                found.setdefault(summary.meta.id, summary)
+        return sorted(found.values(), key=lambda s: s.updated, reverse=True)
+
     async def remember_opened(self, user: str, entry: MapEntry) -> None:
         """``user`` opened the map through its edit link: it is in their list from now on."""
         if entry.owner == user:

@@ -20,7 +20,8 @@ from typing import Any
 
 from mapsrv.core import Event, Limits, MapState, Op, apply_all
 from mapsrv.core.history import Actor, History, Record, footprint_of, inverse_ops, record
-from mapsrv.core.ops import ImportFeatures
+from mapsrv.core.model import DEFAULT_LAYER
+from mapsrv.core.ops import FitBounds, ImportFeatures, RestoreFeatures, RestoreLayer, SetTitle, SetView
 from mapsrv.errors import EditConflict, NothingToUndo, VersionConflict
 from mapsrv.hub.recovery import HeldBatch, new_batch_id
 
@@ -32,6 +33,7 @@ __all__ = [
     "build",
     "changes_json",
     "check_base",
+    "duplicate_ops",
     "held_batch",
     "plan_redo",
     "plan_undo",
@@ -208,3 +210,18 @@ def changes_json(map_id: str, state: MapState, history: History, version: int, l
         "changes": [rec.to_json() for rec in found[:limit]],
         "truncated": len(found) > limit,
     }
+
+
+def duplicate_ops(state: MapState) -> list[Op]:
+    """The ops that make a new map a copy of ``state``: its title (marked a copy), layers,
+    features and view."""
+    ops: list[Op] = [SetTitle(f"{state.title or 'Untitled map'} (copy)"[:200])]
+    ops += [RestoreLayer(layer) for layer_id, layer in state.layers.items() if layer_id != DEFAULT_LAYER]
+    if state.features:
+        ops.append(RestoreFeatures(tuple(state.features.values())))
+    view = state.view
+    if view is not None and view.center is not None and view.zoom is not None:
+        ops.append(SetView(view.center, view.zoom, animate=False))
+    elif view is not None and view.bounds is not None:
+        ops.append(FitBounds(bounds=view.bounds, animate=False))
+    return ops

@@ -7,12 +7,15 @@ pixels: the thinning stays the same)."""
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Iterable
 from typing import Any
 
+from mapsrv.core import Feature
 from mapsrv.image.projection import world_pixel
 
-__all__ = ["extent", "world_path"]
+__all__ = ["extent", "feature_bounds", "world_path"]
 
 MAX_KEPT = 50_000  # paths kept (a map's features at two zooms); all forgotten past it
 _lock = threading.Lock()  # images are drawn in worker threads
@@ -61,3 +64,23 @@ def extent(coords: Any) -> tuple[float, float, float, float]:
             _extents.clear()
         _extents[key] = (coords, box)
     return box
+
+
+def feature_bounds(features: Iterable[Feature]) -> tuple[float, float, float, float] | None:
+    """South, west, north, east around ``features`` (a circle's radius included), or None."""
+    s = w = math.inf
+    n = e = -math.inf
+    for f in features:
+        if f.type == "circle":
+            lat, lon = f.coords
+            dlat = (f.radius or 0) / 111_320
+            dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+            pts: Iterable[tuple[float, float]] = ((lat - dlat, lon - dlon), (lat + dlat, lon + dlon))
+        elif f.type in ("polyline", "polygon"):
+            s0, w0, n0, e0 = extent(f.coords)
+            pts = ((s0, w0), (n0, e0))
+        else:
+            pts = f.points()
+        for lat, lon in pts:
+            s, n, w, e = min(s, lat), max(n, lat), min(w, lon), max(e, lon)
+    return None if s == math.inf else (s, w, n, e)

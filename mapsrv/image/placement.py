@@ -1,11 +1,34 @@
-"""Where labels go: boxes beside their anchor, and a grid of 64 px cells that finds the boxes
-already placed near a new one (a crowded map places thousands)."""
+"""Where labels go: beside their feature as the page puts its tooltips, each only where it fits:
+boxes beside their anchor, and a grid of 64 px cells that finds the boxes already placed near a
+new one (a crowded map places thousands)."""
 
 from __future__ import annotations
 
-__all__ = ["Box", "box_at", "cells", "overlaps", "taken"]
+import itertools
+import math
+
+from PIL import ImageDraw
+
+from mapsrv.core import Feature
+from mapsrv.image.paths import feature_bounds
+from mapsrv.image.projection import ImageView
+from mapsrv.image.text import LABEL_FONT, font, line_height
+
+__all__ = [
+    "CIRCLE_MARKER",
+    "SYMBOL_SIZE",
+    "Box",
+    "box_at",
+    "cells",
+    "label_anchor",
+    "overlaps",
+    "place_labels",
+    "taken",
+]
 
 Box = tuple[float, float, float, float]
+SYMBOL_SIZE = 26  # px, a marker's symbol
+CIRCLE_MARKER = 8  # px, the radius of a coloured marker
 
 
 def box_at(x: float, y: float, side: str, width: float, height: float) -> Box:
@@ -27,3 +50,62 @@ def taken(placed: dict[tuple[int, int], list[Box]], box: Box) -> bool:
 
 def overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def label_anchor(view: ImageView, f: Feature) -> tuple[float, float, str]:
+    """Where a feature's label goes, as the page places its tooltip: (x, y, side)."""
+    style = dict(f.style)
+    if f.type == "marker":
+        x, y = view.pixel(*f.coords)
+        if style.get("symbol"):
+            return x + SYMBOL_SIZE / 2 + 4, y, "right"
+        if style.get("color"):
+            return x, y - CIRCLE_MARKER - 4, "top"
+        return x + 14, y - 28, "right"  # beside the pin's head
+    if f.type == "polyline":
+        best, longest = None, -1.0
+        points = [view.pixel(lat, lon) for lat, lon in f.coords]
+        for a, b in itertools.pairwise(points):
+            length = math.dist(a, b)
+            if length > longest:
+                best, longest = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2), length
+        assert best is not None
+        return best[0], best[1] - 6, "top"
+    box = feature_bounds([f])
+    assert box is not None
+    s, w, n, e = box
+    x0, y0 = view.pixel(n, w)
+    x1, y1 = view.pixel(s, e)
+    return (x0 + x1) / 2, (y0 + y1) / 2, "center"
+
+
+def place_labels(draw: ImageDraw.ImageDraw, view: ImageView, features: list[Feature]) -> list[Box]:
+    """Each label where it fits, newest first (a later feature is the one just drawn): a label
+    that would overlap one already placed is left out, as in the page. Returns their boxes."""
+    face = font(LABEL_FONT)
+    height = line_height(LABEL_FONT) + 8
+    placed: dict[tuple[int, int], list[Box]] = {}
+    drawn: list[Box] = []
+    for f in reversed(features):
+        if not f.label:
+            continue
+        x, y, side = label_anchor(view, f)
+        text = f.label if len(f.label) <= 60 else f.label[:59] + "…"
+        # A box no label of this text can be narrower than: most labels of a crowded map are
+        # refused on it, before their text is measured (30 us a label).
+        narrow = box_at(x, y, side, 3 * len(text) + 10, height)
+        if narrow[2] < 0 or narrow[3] < 0 or narrow[0] > view.width or narrow[1] > view.height:
+            continue
+        if taken(placed, narrow):
+            continue
+        box = box_at(x, y, side, face.getlength(text) + 10, height)
+        if taken(placed, box):
+            continue
+        for cell in cells(box):
+            placed.setdefault(cell, []).append(box)
+        draw.rounded_rectangle(box, radius=3, fill="#ffffff", outline="#9ca3af")
+        draw.text(
+            ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), text, font=face, fill="#111827", anchor="mm"
+        )
+        drawn.append(box)
+    return drawn

@@ -11,21 +11,20 @@ is thinned to one point per pixel; the caption says so.
 from __future__ import annotations
 
 import io
-import itertools
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import xstatic.pkg.leaflet
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw
 
 from mapsrv.core import Feature, MapState
 from mapsrv.image.basemap import Raster, basemap
 from mapsrv.image.legend import draw_legend
-from mapsrv.image.paths import extent, world_path
-from mapsrv.image.placement import Box, box_at, cells, taken
+from mapsrv.image.paths import feature_bounds, world_path
+from mapsrv.image.placement import CIRCLE_MARKER, SYMBOL_SIZE, place_labels
 from mapsrv.image.projection import (
     WORLD_CENTER,
     WORLD_ZOOM,
@@ -34,6 +33,7 @@ from mapsrv.image.projection import (
     meters_per_pixel,
 )
 from mapsrv.image.styling import heat_image, paint
+from mapsrv.image.text import centered_text, draw_attribution, font
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -51,11 +51,8 @@ MIN_SIDE = 64
 SUPER = 2  # shapes drawn at this multiple, then scaled down
 CLUSTER_FROM = 5_000  # points on the map from which they are drawn as clusters
 CLUSTER_CELL = 48  # px
-LABEL_FONT = 12
 PATH = "#3388ff"  # Leaflet's default path colour, as the page
 SYMBOL_COLOR = "#2563eb"
-SYMBOL_SIZE = 26
-CIRCLE_MARKER = 8  # radius of a coloured marker
 # Leaflet's own marker, from the package that serves it to the page (not a copy of ours)
 _PIN = Path(xstatic.pkg.leaflet.BASE_DIR) / "images" / "marker-icon.png"
 
@@ -90,7 +87,7 @@ def choose_view(state: MapState, request: ImageRequest, chosen: list[Feature]) -
         s, west, n, e = request.bbox
         return fit(s, west, n, e, w, h, padding=0, max_zoom=18)
     if request.ids is not None or request.layer is not None or state.view is None:
-        box = _bounds(chosen)
+        box = feature_bounds(chosen)
         if box is None:
             return ImageView.centered(*WORLD_CENTER, WORLD_ZOOM, w, h)
         return fit(*box, w, h)
@@ -145,20 +142,20 @@ def render(
     text = ImageDraw.Draw(image)
     if clustered:
         for x, y, count in clusters:
-            _centered_text(text, x, y, _count(count), _font(11), "#ffffff")
+            centered_text(text, x, y, _count(count), font(11), "#ffffff")
     else:
         pin = _pin()
         for feature in points:
             x, y = markers[feature.id]
             style = dict(feature.style)
             if style.get("symbol"):
-                _centered_text(text, x, y, str(style["symbol"])[:3], _font(12), "#ffffff")
+                centered_text(text, x, y, str(style["symbol"])[:3], font(12), "#ffffff")
             elif not style.get("color"):
                 image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
-    boxes = _labels(text, view, chosen if not clustered else [f for f in chosen if f.type != "marker"])
+    boxes = place_labels(text, view, chosen if not clustered else [f for f in chosen if f.type != "marker"])
     legend = draw_legend(image, state, request.layer)
     background = "tiles" if tiles else "natural earth"
-    _attribution(text, view, "© OpenStreetMap contributors" if tiles else "Natural Earth")
+    draw_attribution(text, view, "© OpenStreetMap contributors" if tiles else "Natural Earth")
     out = io.BytesIO()
     image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=False)
     shown = sum(c for _, _, c in clusters) + (len(chosen) - len(points)) if clustered else len(chosen)
@@ -182,25 +179,6 @@ def selected(state: MapState, request: ImageRequest) -> list[Feature]:
         if feature.layer in visible or feature.layer not in state.layers:
             out.append(feature)
     return out
-
-
-def _bounds(features: Iterable[Feature]) -> tuple[float, float, float, float] | None:
-    s = w = math.inf
-    n = e = -math.inf
-    for f in features:
-        if f.type == "circle":
-            lat, lon = f.coords
-            dlat = (f.radius or 0) / 111_320
-            dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
-            pts: Iterable[tuple[float, float]] = ((lat - dlat, lon - dlon), (lat + dlat, lon + dlon))
-        elif f.type in ("polyline", "polygon"):
-            s0, w0, n0, e0 = extent(f.coords)
-            pts = ((s0, w0), (n0, e0))
-        else:
-            pts = f.points()
-        for lat, lon in pts:
-            s, n, w, e = min(s, lat), max(n, lat), min(w, lon), max(e, lon)
-    return None if s == math.inf else (s, w, n, e)
 
 
 # --- features --------------------------------------------------------------------------------------
@@ -319,91 +297,8 @@ def _count(n: int) -> str:
 
 
 @cache
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size)
-
-
-@cache
-def _line_height(size: int) -> int:
-    _, top, _, bottom = _font(size).getbbox("Hgjy")
-    return int(bottom - top)
-
-
-@cache
 def _pin() -> Image.Image:
     return Image.open(_PIN).convert("RGBA")
-
-
-def _centered_text(draw: ImageDraw.ImageDraw, x: float, y: float, text: str, font: object, fill: str) -> None:
-    draw.text((x, y), text, font=font, fill=fill, anchor="mm")  # type: ignore[arg-type]
-
-
-def _label_anchor(view: ImageView, f: Feature) -> tuple[float, float, str]:
-    """Where a feature's label goes, as the page places its tooltip: (x, y, side)."""
-    style = dict(f.style)
-    if f.type == "marker":
-        x, y = view.pixel(*f.coords)
-        if style.get("symbol"):
-            return x + SYMBOL_SIZE / 2 + 4, y, "right"
-        if style.get("color"):
-            return x, y - CIRCLE_MARKER - 4, "top"
-        return x + 14, y - 28, "right"  # beside the pin's head
-    if f.type == "polyline":
-        best, longest = None, -1.0
-        points = [view.pixel(lat, lon) for lat, lon in f.coords]
-        for a, b in itertools.pairwise(points):
-            length = math.dist(a, b)
-            if length > longest:
-                best, longest = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2), length
-        assert best is not None
-        return best[0], best[1] - 6, "top"
-    box = _bounds([f])
-    assert box is not None
-    s, w, n, e = box
-    x0, y0 = view.pixel(n, w)
-    x1, y1 = view.pixel(s, e)
-    return (x0 + x1) / 2, (y0 + y1) / 2, "center"
-
-
-def _labels(draw: ImageDraw.ImageDraw, view: ImageView, features: list[Feature]) -> list[Box]:
-    """Each label where it fits, newest first (a later feature is the one just drawn): a label
-    that would overlap one already placed is left out, as in the page. Returns their boxes."""
-    font = _font(LABEL_FONT)
-    height = _line_height(LABEL_FONT) + 8
-    placed: dict[tuple[int, int], list[Box]] = {}
-    drawn: list[Box] = []
-    for f in reversed(features):
-        if not f.label:
-            continue
-        x, y, side = _label_anchor(view, f)
-        text = f.label if len(f.label) <= 60 else f.label[:59] + "…"
-        # A box no label of this text can be narrower than: most labels of a crowded map are
-        # refused on it, before their text is measured (30 us a label).
-        narrow = box_at(x, y, side, 3 * len(text) + 10, height)
-        if narrow[2] < 0 or narrow[3] < 0 or narrow[0] > view.width or narrow[1] > view.height:
-            continue
-        if taken(placed, narrow):
-            continue
-        box = box_at(x, y, side, font.getlength(text) + 10, height)
-        if taken(placed, box):
-            continue
-        for cell in cells(box):
-            placed.setdefault(cell, []).append(box)
-        draw.rounded_rectangle(box, radius=3, fill="#ffffff", outline="#9ca3af")
-        draw.text(
-            ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), text, font=font, fill="#111827", anchor="mm"
-        )
-        drawn.append(box)
-    return drawn
-
-
-def _attribution(draw: ImageDraw.ImageDraw, view: ImageView, text: str) -> None:
-    font = _font(10)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    w, h = right - left + 8, bottom - top + 6
-    box = (view.width - w, view.height - h, view.width, view.height)
-    draw.rectangle(box, fill=(255, 255, 255, 200))
-    draw.text((box[0] + 4, box[1] + 3 - top), text, font=font, fill="#374151")
 
 
 def _caption(

@@ -36,10 +36,9 @@ import trio
 from mapsrv import __version__
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
-from mapsrv.places.model import Match, Place, PlaceKind
-from mapsrv.places.search import haversine
+from mapsrv.places.model import Place
+from mapsrv.places.nominatim_answers import kept, place_of
 from mapsrv.places.sources import Query, SourceUnavailable
-from mapsrv.places.text import fold, to_ascii
 
 __all__ = ["MAX_TEXT", "PUBLIC_HOSTS", "NominatimGeocoder", "Statistics", "identify"]
 
@@ -78,9 +77,6 @@ _KEYS = {
     **dict.fromkeys("bakery books butcher clothes convenience mall supermarket".split(), "shop"),
     **dict.fromkeys("beach_resort garden park playground sports_centre stadium".split(), "leisure"),
 }
-# where a house number comes before the street ("24 Main Street"); elsewhere after it
-_NUMBER_FIRST = frozenset("AU CA FR GB IE IL LU NZ US ZA".split())
-_LOCALITY = ("city", "town", "village", "hamlet", "municipality", "county")
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -203,10 +199,10 @@ class NominatimGeocoder:
         answer = await self._get("/search", _search_params(query))
         if not isinstance(answer, list):
             raise self._unreadable("/search")
-        places = [_place(item, query.near) for item in answer]
+        places = [place_of(item, query.near) for item in answer]
         if any(p is None for p in places):
             raise self._unreadable("/search")
-        found = _kept([p for p in places if p is not None], query)
+        found = kept([p for p in places if p is not None], query)
         self._searches.put(key, found)
         return list(found)
 
@@ -220,7 +216,7 @@ class NominatimGeocoder:
             answer = await self._get("/reverse", {"format": "jsonv2", "addressdetails": "1", **params})
             if isinstance(answer, dict) and "error" in answer and "lat" not in answer:
                 place = None  # "Unable to geocode": nothing there
-            elif isinstance(answer, dict) and (place := _place(answer, at, "nearest")) is not None:
+            elif isinstance(answer, dict) and (place := place_of(answer, at, "nearest")) is not None:
                 pass
             else:
                 raise self._unreadable("/reverse")
@@ -309,7 +305,7 @@ def _search_params(query: Query) -> dict[str, str]:
     if query.category:
         key, _, value = query.category.rpartition("=")
         key = key or _KEYS.get(value, "")
-        # a value of an unknown key is asked as a word (a special phrase) and checked in _kept
+        # a value of an unknown key is asked as a word (a special phrase) and checked in ``kept``
         asked = f"[{key}={value}]" if key else value
         text = f"{asked} {text}".strip()
         if query.near is not None and not query.text:
@@ -324,118 +320,3 @@ def _search_params(query: Query) -> dict[str, str]:
     if query.country:
         params["countrycodes"] = query.country.lower()
     return params
-
-
-def _kept(places: list[Place], query: Query) -> list[Place]:
-    """Nominatim's answer without duplicates, outside places and other categories, best first."""
-    if query.near is not None and query.within_m is not None:
-        places = [p for p in places if p.distance_m is not None and p.distance_m <= query.within_m]
-    if query.category:
-        want = query.category
-        places = [p for p in places if p.category == want or p.category.endswith("=" + want)]
-        if query.near is not None:
-            places.sort(key=lambda p: p.distance_m or 0.0)
-    out: list[Place] = []
-    for place in places:
-        if not any(_duplicate(place, kept) for kept in out):
-            out.append(place)
-    return out[: query.limit]
-
-
-def _duplicate(a: Place, b: Place) -> bool:
-    """One street split into several ways, or one place mapped twice; two towns of one name far
-    apart are two places (Nominatim's own ``dedupe`` merges them when their addresses read alike)."""
-    if (a.name, a.kind, a.category, a.address) != (b.name, b.kind, b.category, b.address):
-        return False
-    return a.kind == "street" or haversine(a.latlon, b.latlon) < 1_000
-
-
-def _place(item: Any, near: LatLon | None, match: Match | None = None) -> Place | None:
-    """A Place from one of Nominatim's jsonv2 results; None when it is not one."""
-    try:
-        lat, lon = float(item["lat"]), float(item["lon"])
-        cls, typ = str(item["category"]), str(item["type"])
-        address = item.get("address") or {}
-        display = str(item.get("display_name") or "")
-        importance = float(item.get("importance") or 0.0)
-        if not (isinstance(address, dict) and -90 <= lat <= 90 and -180 <= lon <= 180):
-            return None
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-    address = {str(k): str(v) for k, v in address.items()}
-    country = address.get("country_code", "").upper()
-    name = str(item.get("name") or "")
-    number, road = address.get("house_number", ""), address.get("road", "")
-    kind = _kind(cls, typ, name, number)
-    if kind == "address":
-        name = f"{number} {road}" if country in _NUMBER_FIRST else f"{road} {number}"
-    name = name.strip() or display.split(",")[0].strip()
-    if not name:
-        return None
-    bounds = None
-    if kind == "place" and item.get("osm_type") != "node":
-        try:
-            south, north, west, east = map(float, item["boundingbox"])
-            bounds = ((south, west), (north, east))
-        except (KeyError, TypeError, ValueError):
-            pass
-    return Place(
-        name=name,
-        ascii_name=to_ascii(name),
-        kind=kind,
-        country_code=country,
-        country=address.get("country", ""),
-        admin1="",
-        state="",
-        lat=lat,
-        lon=lon,
-        population=0,
-        geonameid=0,
-        match=match or ("address" if kind == "address" else "name"),
-        matched=fold(name),
-        # Nominatim's importance is 0..1 (a capital ~0.6-0.9, a street ~0.05, a shop ~0); 2 + 5x
-        # puts a capital among the built-in list's big cities (log10 of population) and a shop
-        # or an address below any of its towns
-        score=2 + 5 * min(1.0, max(0.0, importance)),
-        distance_m=None if near is None else haversine(near, (lat, lon)),
-        bounds=bounds,
-        category=f"{cls}={typ}" if kind == "poi" else "",
-        address=_short_address(kind, name, address, display),
-        source="geocoder",
-    )
-
-
-def _kind(cls: str, typ: str, name: str, number: str) -> PlaceKind:
-    if cls == "highway":
-        return "street"
-    if number and (not name or (cls, typ) in (("place", "house"), ("building", typ))):
-        return "address"
-    if cls == "place" or (cls, typ) == ("boundary", "administrative"):
-        return "place"
-    return "poi"
-
-
-def _short_address(kind: PlaceKind, name: str, address: dict[str, str], display: str) -> str:
-    """Where it is, in a few words: "Rua Augusta 24, 1100-053 Lisboa" for an address, the street
-    and town for a poi, the town for a street, the region and country for a place."""
-    locality = next((address[k] for k in _LOCALITY if address.get(k)), "")
-    postcode = address.get("postcode", "")
-    if kind == "address":
-        parts = [name, f"{postcode} {locality}".strip()]
-    elif kind == "poi":
-        street = address.get("road", "")
-        if street and address.get("house_number"):
-            street = f"{street} {address['house_number']}"
-        parts = [street, locality]
-    elif kind == "street":
-        parts = [address.get("suburb", ""), locality]
-    else:
-        region = address.get("state") or address.get("county") or address.get("region", "")
-        parts = [locality, region, address.get("country", "")]
-    kept: list[str] = []
-    for part in parts:
-        if part and part != name and part not in kept:
-            kept.append(part)
-    if not kept:  # an answer without address details: what the service wrote, less the name
-        kept = [p.strip() for p in display.split(",")[1:4] if p.strip()]
-    return ", ".join(kept)[:120]

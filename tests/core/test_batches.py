@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from mapsrv.core.apply import apply, apply_all, apply_events
 from mapsrv.core.model import Feature, Limits, MapState
-from mapsrv.core.ops import AddFeature, ImportFeatures, RemoveFeatures, apply, apply_all, apply_events
+from mapsrv.core.ops import AddFeature, ImportFeatures, RemoveFeatures
 from mapsrv.errors import NotFound
 
 LIMITS = Limits()

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
+from mapsrv.core.apply import apply_all
 from mapsrv.core.codec import feature_from_json
 from mapsrv.core.geojson import features_from_geojson, to_geojson
 from mapsrv.core.model import Limits, MapState, build_feature
-from mapsrv.core.ops import ImportFeatures, apply_all
+from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import InvalidInput
 
 L = Limits()

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from mapsrv.core import MapState
+from mapsrv.core.apply import apply_all, apply_events
 from mapsrv.core.codec import event_from_json, event_to_json
 from mapsrv.core.history import inverse_ops
 from mapsrv.core.layer_source import check_layer_source, tile_url
-from mapsrv.core.ops import AddLayer, SetLayerSource, apply_all, apply_events
+from mapsrv.core.ops import AddLayer, SetLayerSource
 from mapsrv.core.summary import inverse_of
 from mapsrv.errors import InvalidInput
 
@@ -60,3 +61,42 @@ def test_a_wms_tile_is_a_getmap_in_web_mercator() -> None:
     assert "LAYERS=roads%2Crivers" in url and "SRS=EPSG%3A3857" in url and "TRANSPARENT=TRUE" in url
     assert "BBOX=-20037508.342789%2C0.000000%2C0.000000%2C20037508.342789" in url
     assert tile_url(check_layer_source(XYZ), 3, 4, 5) == "https://tiles.example.org/3/4/5.png"
+
+
+PMTILES = {
+    "type": "pmtiles",
+    "url": "https://data.example.org/roads.pmtiles",
+    "tiles": "vector",
+    "format": "mvt",
+    "minzoom": 0,
+    "maxzoom": 14,
+    "bounds": [-10, 35, 5, 44],
+}
+
+
+def test_an_archive_keeps_what_its_header_said_and_is_replayed_alike() -> None:
+    state, events = apply_all(MapState("m"), [SetLayerSource("roads", PMTILES)])
+    kept = state.layers["roads"].source
+    assert kept == {**PMTILES, "attribution": "", "opacity": 1.0, "bounds": [-10.0, 35.0, 5.0, 44.0]}
+    decoded = [event_from_json(event_to_json(e)) for e in events]
+    assert apply_events(MapState("m"), decoded).layers == state.layers
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"tiles": "raster"},  # mvt tiles are vector
+        {"format": "avif", "tiles": "raster"},
+        {"minzoom": 15},
+        {"maxzoom": 31},
+        {"minzoom": 1.5},
+        {"bounds": [-10, 35, 5]},
+        {"bounds": [-10, 35, 5, 95]},
+        {"bounds": [-10, 35, 5, float("nan")]},
+        {"bounds": None},
+        {"layers": "roads"},
+    ],
+)
+def test_an_archive_without_its_header_facts_is_refused(wrong: dict[str, object]) -> None:
+    with pytest.raises(InvalidInput):
+        check_layer_source({**PMTILES, **wrong})

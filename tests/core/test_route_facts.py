@@ -7,10 +7,11 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from mapsrv.core import Feature, MapState
+from mapsrv.core.apply import apply
 from mapsrv.core.changes import Inverse
 from mapsrv.core.events import FeaturesUpserted
 from mapsrv.core.model import Limits, build_feature
-from mapsrv.core.ops import ImportFeatures, UpdateFeature, apply
+from mapsrv.core.ops import ImportFeatures, UpdateFeature
 from mapsrv.core.routes import RouteFacts, describe, duration_words, length_words, route_facts
 from mapsrv.core.summary import summarize
 from mapsrv.formats.gpx import write_gpx

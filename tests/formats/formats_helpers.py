@@ -7,8 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from mapsrv.core.apply import apply_all
 from mapsrv.core.model import Limits, MapState, build_feature
-from mapsrv.core.ops import AddLayer, ImportFeatures, SetLayerVisibility, apply_all
+from mapsrv.core.ops import AddLayer, ImportFeatures, SetLayerVisibility
 from mapsrv.formats import Imported
 
 FIXTURES = Path(__file__).parent / "fixtures"

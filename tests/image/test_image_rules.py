@@ -1,6 +1,7 @@
 """What map_image promises and nothing else pinned (issue 48's held-out breaks): a label's text is
 drawn, not only its box; an asked bbox is the view; the image clusters from the same number of
-points as the page (one rule: from ``CLUSTER_FROM``)."""
+points as the page (one rule: from ``CLUSTER_FROM``); the world drawn without bands from rings
+across the 180th meridian."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PIL import Image
 
 from mapsrv.core import Feature, MapState
 from mapsrv.core.model import View
+from mapsrv.image.basemap import LAND, SEA
 from mapsrv.image.projection import fit
 from mapsrv.image.render import CLUSTER_FROM, ImageRequest, render
 
@@ -74,3 +76,33 @@ def test_the_image_clusters_from_the_same_count_as_the_page() -> None:
     request = ImageRequest(width=320, height=240)
     assert render(points(CLUSTER_FROM), request).clustered, f"{CLUSTER_FROM} points: the page clusters them"
     assert not render(points(CLUSTER_FROM - 1), request).clustered, "fewer points: neither clusters"
+
+
+def test_rings_across_the_date_line_are_drawn_on_either_side_of_it() -> None:
+    """Russia's and Fiji's outlines cross the 180th meridian: drawn as they come, their edges from
+    180 to -180 ran across the world and filled a band of land around it."""
+    rendered = render(
+        MapState("m", 1, "", View(center=(20.0, 0.0), zoom=2)), ImageRequest(width=1000, height=700)
+    )
+    image = rgb(rendered.png)
+
+    def at(lat: float, lon: float) -> tuple[int, ...]:
+        x, y = rendered.view.pixel(lat, lon)
+        return tuple(image.getpixel((round(x), round(y))))
+
+    for lat, lon, where in (
+        (67.5, -25.0, "Denmark Strait"),
+        (68.0, 2.0, "the Norwegian Sea"),
+        (-16.3, -30.0, "the South Atlantic"),
+    ):
+        assert at(lat, lon) == SEA, (
+            f"{where} is drawn {at(lat, lon)}: a band from a ring across the date line"
+        )
+    assert at(65.0, 100.0) == LAND, "Siberia is missing"
+    bering = render(
+        MapState("m", 1, "", View(center=(64.0, -175.0), zoom=4)), ImageRequest(width=600, height=400)
+    )
+    x, y = bering.view.pixel(67.0, -174.0)
+    assert rgb(bering.png).getpixel((round(x), round(y))) == LAND, (
+        "Chukotka, east of the date line, is missing"
+    )

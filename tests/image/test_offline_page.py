@@ -1,6 +1,7 @@
 """The page without a reachable tile server shows the world: Natural Earth's countries drawn
 under the map's features (land where land is, sea where sea is), said in the attribution, and
-chosen from the layer control too. A screenshot is kept as offline-page.png."""
+chosen from the layer control too; rings across the 180th meridian drawn on either side of it, not
+as bands around the world. Screenshots: offline-page.png, offline-world.png."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ def near(color: tuple[int, ...], expected: tuple[int, int, int], tolerance: int 
 async def test_the_page_draws_the_world_when_tiles_fail(nursery: trio.Nursery) -> None:
     server = await start_server(nursery, tile_url=TILES)  # nothing answers there
     shot = artifact("offline-page.png", Path("/tmp"))
+    world = artifact("offline-world.png", Path("/tmp"))
 
-    def body(chromium: Chromium) -> tuple[list[list[float]], str]:
+    def body(chromium: Chromium) -> tuple[list[list[float]], list[list[float]], str]:
         tab = Tab.open(new_context(chromium, server, viewport={"width": 1000, "height": 700}))
         route = {"op": "add_feature", "id": "trip", "type": "polyline", "coords": ROUTE, "label": "Trip"}
         tab.ops(route, {"op": "set_view", "center": [46, 3], "zoom": 5, "animate": False})
@@ -37,13 +39,27 @@ async def test_the_page_draws_the_world_when_tiles_fail(nursery: trio.Nursery) -
             [[39.5, -5.5], [45.5, -4.5], [44.0, 21.0]],
         )
         tab.page.screenshot(path=str(shot))
+        # the whole world: the seas at the latitudes of Russia's and Fiji's rings across the 180th
+        # meridian stay sea (drawn as they come, those rings filled a band around the world)
+        tab.page.evaluate("() => { window.mapsrv.map.setView([20, 0], 2, { animate: false }); }")
+        tab.page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        seas = tab.page.evaluate(
+            "(ps) => ps.map((p) => window.mapsrv.map.latLngToContainerPoint(p)).map((c) => [c.x, c.y])",
+            # Denmark Strait, the Norwegian Sea (64.9-71.5 N), the Atlantic off Brazil (16.3 S)
+            [[67.5, -25.0], [68.0, 2.0], [-16.3, -30.0]],
+        )
+        tab.page.screenshot(path=str(world))
         attribution = tab.page.locator(".leaflet-control-attribution").inner_text()
         tab.check_clean()
-        return places, attribution
+        return places, seas, attribution
 
-    places, attribution = await in_chromium(body)
+    places, seas, attribution = await in_chromium(body)
     image = Image.open(shot).convert("RGB")
     spain, biscay, serbia = (image.getpixel((round(x), round(y))) for x, y in places)
     assert near(spain, LAND) and near(serbia, LAND), (spain, serbia)
     assert near(biscay, SEA), biscay
+    whole = Image.open(world).convert("RGB")
+    for (x, y), where in zip(seas, ("Denmark Strait", "the Norwegian Sea", "off Brazil"), strict=True):
+        color = whole.getpixel((round(x), round(y)))
+        assert near(color, SEA), f"{where} is drawn as land {color}: a ring across the 180th meridian"
     assert "Natural Earth" in attribution

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import trio
 from mcp import Client
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from support import start_server
 from support.apps_host import host_bundle, host_page, serve_page
 from support.chromium import TILES, Chromium, artifact, in_chromium, new_context
@@ -54,6 +55,11 @@ SHAPES_COVER_MAP = """() => {
   const map = document.getElementById('map').getBoundingClientRect();
   return svg && svg.getBoundingClientRect().height >= map.height;
 }"""
+FRAME_IS = "(h) => Math.round(host.frameHeight()) === h"
+MODE = "() => document.documentElement.dataset.displayMode"
+MODE_IS = "(m) => document.documentElement.dataset.displayMode === m"
+ROUND_MAP_HEIGHT = "() => Math.round(document.getElementById('map').getBoundingClientRect().height)"
+MAP_IS = "(h) => Math.round(document.getElementById('map').getBoundingClientRect().height) === h"
 TILE_SERVER = TILES.split("{", 1)[0]  # nothing answers there: its failures are expected
 
 
@@ -69,6 +75,20 @@ async def draw(client: Client, call: dict[str, Any]) -> tuple[str, dict[str, Any
     drawn = await client.call_tool("draw", call)
     assert not drawn.is_error, drawn.content
     return drawn.structured_content["map_id"], drawn.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+SETTLE_MS = 5_000  # how long a step may take before what it shows is asserted
+
+
+def settled(where: Any, done: str, shown: str, arg: Any = None) -> Any:
+    """What ``shown`` evaluates to once ``done`` holds, or after ``SETTLE_MS`` if it never does:
+    the caller asserts the value, so a broken step fails by naming what it left, not by a wait
+    running out."""
+    try:
+        where.wait_for_function(done, arg=arg, timeout=SETTLE_MS)
+    except PlaywrightTimeout:
+        pass
+    return where.evaluate(shown)
 
 
 def luminance(css_rgb: str) -> float:
@@ -110,8 +130,7 @@ async def test_the_app_in_a_host(kind: str, nursery: trio.Nursery, tmp_path: Pat
             seen: dict[str, Any] = {}
             # the iframe is as high as the app chose: at least 300 px, never the 150 px default
             expected = FIXED if kind == "fixed" else HEIGHT
-            tab.wait_for_function("(h) => Math.round(host.frameHeight()) === h", arg=expected)
-            seen["frame"] = tab.evaluate("host.frameHeight()")
+            seen["frame"] = settled(tab, FRAME_IS, "() => Math.round(host.frameHeight())", expected)
             seen["map"] = frame.evaluate(MAP_HEIGHT)
             seen["root"] = frame.evaluate("() => document.documentElement.getBoundingClientRect().height")
             seen["sizes"] = tab.evaluate("host.sizes")
@@ -128,31 +147,30 @@ async def test_the_app_in_a_host(kind: str, nursery: trio.Nursery, tmp_path: Pat
 
             # the link opens through the host
             frame.locator("#open").click()
-            tab.wait_for_function("() => host.links.length === 1")
-            seen["links"] = tab.evaluate("host.links")
+            seen["links"] = settled(tab, "() => host.links.length >= 1", "() => host.links")
 
             # full screen, and back
             frame.locator("#fullscreen").click()
-            frame.wait_for_function("() => document.documentElement.dataset.displayMode === 'fullscreen'")
-            frame.wait_for_function(
-                "(h) => Math.round(document.getElementById('map').getBoundingClientRect().height) === h",
-                arg=VIEWPORT["height"],
-            )
-            frame.wait_for_function(SHAPES_COVER_MAP)
-            seen["fullscreen_map"] = frame.evaluate(MAP_HEIGHT)
+            seen["fullscreen_mode"] = settled(frame, MODE_IS, MODE, "fullscreen")
+            seen["fullscreen_map"] = settled(frame, MAP_IS, ROUND_MAP_HEIGHT, VIEWPORT["height"])
+            seen["fullscreen_shapes"] = settled(frame, SHAPES_COVER_MAP, SHAPES_COVER_MAP)
             seen["fullscreen_button"] = frame.locator("#fullscreen").inner_text()
             tab.screenshot(
                 path=str(artifact(f"app-host-{kind}-fullscreen.png", tmp_path)), animations="disabled"
             )
             frame.locator("#fullscreen").click()
-            frame.wait_for_function("() => document.documentElement.dataset.displayMode === 'inline'")
-            tab.wait_for_function("(h) => Math.round(host.frameHeight()) === h", arg=expected)
+            seen["inline_mode"] = settled(frame, MODE_IS, MODE, "inline")
+            seen["inline_frame"] = settled(tab, FRAME_IS, "() => Math.round(host.frameHeight())", expected)
             seen["inline_map"] = frame.evaluate(MAP_HEIGHT)
             seen["modes"] = tab.evaluate("host.modes")
 
             # the host's dark theme
             tab.evaluate("host.setTheme('dark')")
-            frame.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
+            seen["theme"] = settled(
+                frame,
+                "() => document.documentElement.dataset.theme === 'dark'",
+                "() => document.documentElement.dataset.theme",
+            )
             seen["bar"] = frame.evaluate(
                 "() => getComputedStyle(document.getElementById('bar')).backgroundColor"
             )
@@ -172,7 +190,16 @@ async def test_the_app_in_a_host(kind: str, nursery: trio.Nursery, tmp_path: Pat
 
         seen = await in_chromium(body)
     expected = FIXED if kind == "fixed" else HEIGHT
-    assert seen["frame"] == expected >= 300
+    assert seen["frame"] == expected >= 300, f"the iframe is {seen['frame']} px: the app's size report"
+    assert seen["links"] == [view_url], f"the app's link did not open through the host: {seen['links']}"
+    assert seen["fullscreen_mode"] == "fullscreen", "the app did not go full screen through the host"
+    assert seen["fullscreen_map"] == VIEWPORT["height"], "full screen, the map does not fill the host"
+    assert seen["fullscreen_shapes"], "full screen, the shapes were not redrawn for the map's new size"
+    assert seen["inline_mode"] == "inline", "the app did not come back inline"
+    assert seen["inline_frame"] == expected, (
+        f"back inline, the iframe is {seen['inline_frame']} px: the app did not report its height again"
+    )
+    assert seen["theme"] == "dark", "the app did not take the host's theme"
     assert seen["map"] == expected, "the map fills the app"
     assert seen["root"] == expected, "the document element says the height the app chose"
     # the app reported the height it chose, never the viewport's, once (a host applying each
@@ -242,3 +269,33 @@ async def test_the_app_finds_the_map_without_meta_and_says_when_there_is_none(
     assert told["cancelled"] == "The tool call was cancelled (user action): no map to show.", told[
         "cancelled"
     ]
+
+
+async def test_the_app_keeps_within_the_hosts_max_height(nursery: trio.Nursery) -> None:
+    """A host whose container may be at most 360 px high (``containerDimensions.maxHeight``) gets
+    an app of 360 px, not the 420 it would choose."""
+    capped = 360
+    server: Server = await start_server(nursery, tile_url=TILES)
+    async with Client(server.url + "mcp") as client:
+        (content,) = (await client.read_resource("ui://mapsrv/map")).contents
+        _, result = await draw(client, CALL)
+        version = result["structuredContent"]["version"]
+        page = [
+            host_page(
+                "grow", content.text, (content.meta or {})["ui"], call=CALL, result=result, max_height=capped
+            )
+        ]
+        host = await nursery.start(serve_page, page)
+
+        def body(chromium: Chromium) -> dict[str, Any]:
+            tab = new_context(chromium, server, viewport=VIEWPORT).new_page()
+            tab.goto(host)
+            tab.wait_for_function("() => window.host && window.host.initialized")
+            (frame,) = tab.main_frame.child_frames
+            frame.wait_for_function(DRAWN_AT, arg=version)
+            height = settled(tab, FRAME_IS, "() => Math.round(host.frameHeight())", capped)
+            return {"frame": height, "sizes": tab.evaluate("host.sizes")}
+
+        seen = await in_chromium(body)
+    assert seen["frame"] == capped, f"the app is {seen['frame']} px in a host that allows {capped}"
+    assert {s["height"] for s in seen["sizes"]} == {capped}, seen["sizes"]

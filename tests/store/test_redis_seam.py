@@ -11,7 +11,7 @@ from typing import Any
 import trio_asyncio
 from support import RedisServer
 
-from mapsrv.store.redis.link import open_client
+from mapsrv.store.redis.client import open_client
 from mapsrv.store.redis.url import parse_redis_url
 from mapsrv.store.redis.writer import _send, pack
 

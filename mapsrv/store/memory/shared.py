@@ -17,20 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 
 import trio
 
 from mapsrv.core import Event, MapState
-from mapsrv.core.codec import event_from_wire, wire
+from mapsrv.core.codec import event_from_wire
 from mapsrv.store.contract import (
-    COMMITTED,
-    MISSING,
-    AlreadyCommitted,
     CommitReply,
-    Conflict,
     Followed,
     LoadedMap,
     MapMeta,
@@ -43,129 +37,19 @@ from mapsrv.store.contract import (
     StoreStatistics,
     StoreUnavailable,
     Touched,
-    links_notice,
 )
+from mapsrv.store.memory.shared_data import SharedData, SharedMap, map_of, record_of, summaries
 
 __all__ = ["SharedMemory", "SharedStore"]
 
 
-@dataclass
-class _Map:
-    meta: MapMeta
-    state: MapState
-    log: list[tuple[int, str]] = field(default_factory=list)  # (version, event wire)
-    states: dict[int, MapState] = field(default_factory=dict)  # every version, for rewind()
-    batches: dict[str, int] = field(default_factory=dict)  # batch id -> version it ended at
-    created: float = 0.0
-    updated: float = 0.0
-    updated_by: str = ""
-    used: float = 0.0
-    opened_by: set[str] = field(default_factory=set)
-
-
-class SharedMemory:
-    """The shared data, as a redis-server would hold it."""
-
-    def __init__(self, *, log_size: int = 1024, batch_memory: int = 4096) -> None:
-        self.log_size = log_size
-        self.batch_memory = batch_memory
-        self.maps: dict[str, _Map] = {}
-        self.views: dict[str, str] = {}
-        self.edits: dict[str, tuple[str, bool]] = {}  # edit key -> (map id, still opens it)
-        self.presence: dict[str, dict[str, tuple[str, float]]] = {}  # map -> sender -> (text, until)
-        self.users: dict[str, str] = {}
-        self.people: dict[str, tuple[str, bool]] = {}  # browser user -> (person, signed in)
-        self.gone: set[str] = set()
-        self.clock: Callable[[], float] = time.time
-        self.up = True
-        self.replies_to_lose = 0
-        self.connections: list[SharedStore] = []
+class SharedMemory(SharedData):
+    """The shared data, and the processes connected to it (``connect``)."""
 
     def connect(self) -> SharedStore:
         store = SharedStore(self)
         self.connections.append(store)
         return store
-
-    # --- faults -------------------------------------------------------------------------------
-
-    def go_down(self) -> None:
-        """Every call fails with StoreUnavailable until ``come_back``."""
-        self.up = False
-
-    def come_back(self) -> None:
-        """Up again: every connection's breaker closes and reports ``Reconnected``."""
-        self.up = True
-        for store in self.connections:
-            store.reconnect()
-
-    def lose_replies(self, count: int = 1) -> None:
-        """The next ``count`` commits are applied, but their callers get StoreUnavailable."""
-        self.replies_to_lose += count
-
-    def rewind(self, map_id: str, version: int) -> None:
-        """The store lost every write after ``version`` (a restart from an older copy)."""
-        m = self.maps[map_id]
-        m.state = m.states[version]
-        m.log = [(v, text) for v, text in m.log if v <= version]
-        m.states = {v: s for v, s in m.states.items() if v <= version}
-        m.batches = {b: v for b, v in m.batches.items() if v <= version}
-
-    def forget(self, map_id: str) -> None:
-        """The map expired in the store."""
-        m = self.maps.pop(map_id)
-        self.views.pop(m.meta.view_key, None)
-
-    # --- the store's side of each call ---------------------------------------------------------
-
-    def notice(self, map_id: str, text: str, origin: SharedStore | None) -> None:
-        """A message on the map's channel that is not an event (presence, links)."""
-        for store in self.connections:
-            if map_id in store.followed and store is not origin:
-                store.deliver(RemoteEvent(map_id, text))
-
-    def commit(
-        self,
-        map_id: str,
-        expected: int,
-        events: Sequence[Event],
-        state: MapState,
-        batch_id: str,
-        origin: SharedStore | None = None,
-    ) -> CommitReply:
-        m = self.maps.get(map_id)
-        if batch_id and m is not None and batch_id in m.batches:
-            return AlreadyCommitted(m.batches[batch_id])
-        if m is None:
-            return MISSING
-        if m.state.version != expected:
-            return Conflict(m.state.version)
-        for event in events:
-            m.log.append((event.version, wire(event)))
-        del m.log[: max(0, len(m.log) - self.log_size)]
-        m.state = m.states[state.version] = state
-        change = events[-1].change if events else None
-        m.updated = m.used = self.clock()
-        m.updated_by = change.by.name if change is not None else ""
-        if batch_id:
-            m.batches[batch_id] = state.version
-            if len(m.batches) > self.batch_memory:
-                del m.batches[next(iter(m.batches))]
-        for store in self.connections:
-            if map_id in store.followed and store is not origin:  # as Redis: own echoes dropped
-                for event in events:
-                    store.deliver(RemoteEvent(map_id, wire(event)))
-        return COMMITTED
-
-    def events_after(self, map_id: str, version: int) -> list[Event] | None:
-        m = self.maps.get(map_id)
-        if m is None or version > m.state.version:
-            return None
-        if version == m.state.version:
-            return []
-        entries = [text for v, text in m.log if v > version]
-        if not m.log or m.log[0][0] > version + 1 or len(entries) != m.state.version - version:
-            return None
-        return [event_from_wire(text) for text in entries]
 
 
 class SharedStore:
@@ -270,7 +154,7 @@ class SharedStore:
         if meta.id in self.memory.maps:
             return False
         now = self.memory.clock()
-        self.memory.maps[meta.id] = _Map(
+        self.memory.maps[meta.id] = SharedMap(
             meta, state, states={state.version: state}, created=now, updated=now, used=now
         )
         self.memory.views[meta.view_key] = meta.id
@@ -296,20 +180,7 @@ class SharedStore:
 
     async def set_links(self, old: MapMeta, new: MapMeta) -> None:
         await self._call()
-        memory = self.memory
-        m = memory.maps.get(new.id)
-        if m is not None:
-            m.meta = new
-        if old.edit_key and old.edit_key != new.edit_key:
-            memory.edits[old.edit_key] = (new.id, False)
-            if m is not None:
-                m.opened_by.clear()
-        if new.edit_key:
-            memory.edits[new.edit_key] = (new.id, True)
-        if old.view_key != new.view_key:
-            memory.views.pop(old.view_key, None)
-            memory.views[new.view_key] = new.id
-        memory.notice(new.id, links_notice(new), self)
+        self.memory.relink(old, new, self)
 
     async def share_presence(self, map_id: str, sender: str, text: str, ttl: float) -> None:
         await self._call()
@@ -404,24 +275,11 @@ class SharedStore:
 
     # --- lists, deletion, retention, backup ------------------------------------------------------
 
-    def _summary(self, m: _Map) -> MapSummary:
-        return MapSummary(
-            m.meta, m.state.title, m.state.version, len(m.state.features), m.created, m.updated, m.updated_by
-        )
-
     async def maps_of(
         self, *, owner: str | None = None, principal: str | None = None, maker: str | None = None
     ) -> list[MapSummary]:
         await self._call()
-        found = [
-            self._summary(m)
-            for m in self.memory.maps.values()
-            if (owner is None and principal is None and maker is None)
-            or (owner is not None and (m.meta.owner == owner or owner in m.opened_by))
-            or (principal is not None and m.meta.principal == principal)
-            or (maker is not None and m.meta.maker == maker)
-        ]
-        return sorted(found, key=lambda s: s.updated, reverse=True)
+        return summaries(self.memory.maps.values(), owner, principal, maker)
 
     async def remember_opened(self, user: str, map_id: str) -> None:
         await self._call()
@@ -469,17 +327,7 @@ class SharedStore:
         if loaded is None or m is None:
             return None
         retired = tuple(sorted(k for k, (i, live) in self.memory.edits.items() if i == map_id and not live))
-        return MapRecord(
-            loaded.meta,
-            loaded.state,
-            loaded.log,
-            m.created,
-            m.updated,
-            m.updated_by,
-            m.used,
-            retired,
-            tuple(sorted(m.opened_by)),
-        )
+        return record_of(m, loaded, retired)
 
     async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
         await self._call()
@@ -488,15 +336,7 @@ class SharedStore:
             if not replace:
                 return False
             self.memory.forget(meta.id)
-        m = _Map(meta, record.state, states={record.state.version: record.state})
-        m.log = [(e.version, wire(e)) for e in record.log]
-        m.created, m.updated, m.updated_by, m.used = (
-            record.created,
-            record.updated,
-            record.updated_by,
-            record.used,
-        )
-        m.opened_by = set(record.opened_by)
+        m = map_of(record)
         self.memory.maps[meta.id] = m
         self.memory.views[meta.view_key] = meta.id
         if meta.edit_key:

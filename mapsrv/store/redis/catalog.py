@@ -9,26 +9,34 @@ process that stopped half-way); lists skip such ids and drop them from the index
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
 from mapsrv.core import MapState
-from mapsrv.core.codec import dumps, wire
-from mapsrv.store.contract import LoadedMap, MapMeta, MapRecord, MapSummary
+from mapsrv.core.codec import wire
+from mapsrv.core.ids import map_ref
+from mapsrv.store.contract import LoadedMap, MapMeta, MapRecord, MapSummary, Touched
 from mapsrv.store.redis.keys import (
     USED,
+    as_text,
     batches_key,
     channel,
     edits_key,
+    index_keys,
     log_key,
+    map_fields,
     map_key,
     opened_key,
     presence_key,
 )
 from mapsrv.store.redis.link import RedisLink
 
-__all__ = ["GONE_TTL_MS", "LIST_LIMIT", "CatalogStore", "RedisCatalog", "index_keys", "map_fields"]
+__all__ = ["GONE_TTL_MS", "LIST_LIMIT", "CatalogStore", "RedisCatalog"]
+
+log = logging.getLogger("mapsrv.redis")
 
 GONE_TTL_MS = 400 * 24 * 3600 * 1000  # a deleted map's links answer 410 for 400 days, then 404
 LIST_LIMIT = 1000
@@ -48,14 +56,8 @@ _SUMMARY_FIELDS = (
 )
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _number(value: Any, default: float = 0.0) -> float:
-    text = _text(value)
+    text = as_text(value)
     return float(text) if text else default
 
 
@@ -63,47 +65,13 @@ async def _zrem(client: Any, ids: Sequence[str]) -> Any:
     return await client.zrem(USED, *ids)
 
 
-def map_fields(
-    meta: MapMeta, state: MapState, created: float, *, updated: float, updated_by: str, used: float
-) -> dict[str, Any]:
-    """A map's hash as ``CREATE`` and ``RESTORE`` write it: its snapshot at its version, its keys
-    and owners, and what a list shows of it."""
-    fields: dict[str, Any] = {
-        "version": state.version,
-        "state": dumps(state.to_json()),
-        "snap_version": state.version,
-        "view_key": meta.view_key,
-        "title": state.title,
-        "features": len(state.features),
-        "created": repr(created),
-        "updated": repr(updated),
-        "updated_by": updated_by,
-        "used": repr(used),
-    }
-    for name in ("owner", "principal", "edit_key", "maker"):
-        value = getattr(meta, name)
-        if value is not None:
-            fields[name] = value
-    return fields
-
-
-def index_keys(meta: MapMeta) -> list[str]:
-    """The list indexes that name this map."""
-    keys = []
-    if meta.owner:
-        keys.append(f"mapsrv:owner:{meta.owner}")
-    if meta.principal:
-        keys.append(f"mapsrv:principal:{meta.principal}")
-    if meta.maker:
-        keys.append(f"mapsrv:maker:{meta.maker}")
-    return keys
-
-
 class CatalogStore(Protocol):
     """What the catalog uses of the store it serves (``RedisStore``), so neither imports the other
     back: the connection, the catalog's own scripts, the publish command and a map's load."""
 
     link: RedisLink
+    ttl_ms: int  # how long the keys of a map nobody drew on live unused
+    clock: Callable[[], float]
 
     def script(self, name: str) -> Any: ...
 
@@ -144,10 +112,10 @@ class RedisCatalog:
             sets = []
         if sets:
             raw = await self._run(lambda c: c.sunion(sets))
-            ids = sorted(_text(i) or "" for i in raw)
+            ids = sorted(as_text(i) or "" for i in raw)
         else:
             raw = await self._run(lambda c: c.zrevrange(USED, 0, 10 * LIST_LIMIT))
-            ids = [_text(i) or "" for i in raw]
+            ids = [as_text(i) or "" for i in raw]
 
         async def read(client: Any) -> Any:
             async with client.pipeline(transaction=False) as pipe:
@@ -158,7 +126,7 @@ class RedisCatalog:
         rows = await self._run(read) if ids else []
         found, missing = [], []
         for map_id, row in zip(ids, rows, strict=True):
-            values = [_text(v) for v in row]
+            values = [as_text(v) for v in row]
             if values[0] is None:  # the map is gone: the index still named it
                 missing.append(map_id)
                 continue
@@ -200,7 +168,7 @@ class RedisCatalog:
     async def forget_opened(self, map_id: str) -> None:
         """The map leaves the lists of everyone who opened it through its edit link (that link
         was turned off or replaced)."""
-        users = [_text(u) or "" for u in await self._run(lambda c: c.smembers(opened_key(map_id)))]
+        users = [as_text(u) or "" for u in await self._run(lambda c: c.smembers(opened_key(map_id)))]
 
         async def forget(client: Any) -> Any:
             async with client.pipeline(transaction=False) as pipe:
@@ -214,7 +182,7 @@ class RedisCatalog:
     async def delete(self, map_id: str, *, tombstone: bool) -> MapMeta | None:
         store = self.store
         raw = await self._run(lambda c: c.hmget(map_key(map_id), ("view_key", "owner", "principal", "maker")))
-        view_key, owner, principal, maker = (_text(v) for v in raw)
+        view_key, owner, principal, maker = (as_text(v) for v in raw)
         if view_key is None:
             return None
         script = store.script("DELETE")
@@ -230,8 +198,8 @@ class RedisCatalog:
         reply = await self._run(lambda c: script(keys=keys, args=args, client=c))
         if not reply:
             return None  # another process deleted it meanwhile
-        edits = [_text(k) or "" for k in reply[0]]
-        opened_by = [_text(u) or "" for u in reply[1]]
+        edits = [as_text(k) or "" for k in reply[0]]
+        opened_by = [as_text(u) or "" for u in reply[1]]
         meta = MapMeta(map_id, view_key, owner, principal, maker=maker)
 
         async def forget(client: Any) -> Any:
@@ -260,7 +228,7 @@ class RedisCatalog:
         if retention is not None:
             while True:
                 raw = await self._run(lambda c: c.zrangebyscore(USED, "-inf", now - retention, 0, SWEEP_STEP))
-                ids = [_text(i) or "" for i in raw]
+                ids = [as_text(i) or "" for i in raw]
                 lost = []
                 for map_id in ids:
                     if await self.delete(map_id, tombstone=False) is not None:
@@ -272,7 +240,7 @@ class RedisCatalog:
                 if len(ids) < SWEEP_STEP:
                     break
         stale = await self._run(lambda c: c.zrangebyscore(USED, "-inf", now - unused, 0, SWEEP_STEP))
-        stale_ids = [_text(i) or "" for i in stale]
+        stale_ids = [as_text(i) or "" for i in stale]
         if stale_ids:
             exists = await self._run(lambda c: self._exist(c, stale_ids))
             expired = [i for i, there in zip(stale_ids, exists, strict=True) if not there]
@@ -288,7 +256,7 @@ class RedisCatalog:
 
     async def map_ids(self, cursor: str, count: int) -> tuple[list[str], str]:
         next_cursor, entries = await self._run(lambda c: c.zscan(USED, int(cursor or 0), count=count))
-        ids = [_text(member) or "" for member, _ in entries]
+        ids = [as_text(member) or "" for member, _ in entries]
         return ids, ("" if int(next_cursor) == 0 else str(next_cursor))
 
     async def dump(self, map_id: str) -> MapRecord | None:
@@ -304,7 +272,7 @@ class RedisCatalog:
                 return await pipe.execute()
 
         (created, updated, by, used), edits, opened = await self._run(extra)
-        retired = tuple(sorted(k for k in (_text(e) or "" for e in edits) if k != loaded.meta.edit_key))
+        retired = tuple(sorted(k for k in (as_text(e) or "" for e in edits) if k != loaded.meta.edit_key))
         created_s = _number(created)
         return MapRecord(
             loaded.meta,
@@ -312,10 +280,10 @@ class RedisCatalog:
             loaded.log,
             created_s,
             _number(updated, created_s),
-            _text(by) or "",
+            as_text(by) or "",
             _number(used, created_s),
             retired,
-            tuple(sorted(_text(u) or "" for u in opened)),
+            tuple(sorted(as_text(u) or "" for u in opened)),
         )
 
     async def restore(self, r: MapRecord, replace: bool) -> bool:
@@ -352,3 +320,62 @@ class RedisCatalog:
 
         await self._run(links)
         return True
+
+    async def touch(self, entries: Sequence[Touched]) -> None:
+        """Maps still in use (watched, or recently used): their last use is now (retention counts
+        from it); the keys of one nobody drew on yet stay alive (``XX``: only keys that have a
+        time to live), and a kept map's links lose theirs if the commit that kept the map could not
+        say so (``_keep_links``)."""
+        if not entries:
+            return
+        now = self.store.clock()
+
+        async def ttls(client: Any) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                for map_id, _, _ in entries:
+                    pipe.pttl(map_key(map_id))
+                return await pipe.execute()
+
+        lives = await self._run(ttls)
+
+        async def touch(client: Any) -> Any:
+            async with client.pipeline(transaction=False) as pipe:
+                for (map_id, view_key, edit_key), life in zip(entries, lives, strict=True):
+                    links = [f"mapsrv:view:{view_key}"] + ([f"mapsrv:edit:{edit_key}"] if edit_key else [])
+                    if int(life) == -1:  # kept
+                        for key in links:
+                            pipe.persist(key)
+                    elif int(life) > 0:
+                        for key in (
+                            map_key(map_id),
+                            log_key(map_id),
+                            batches_key(map_id),
+                            edits_key(map_id),
+                        ):
+                            pipe.pexpire(key, self.store.ttl_ms, xx=True)
+                        for key in links:
+                            pipe.pexpire(key, self.store.ttl_ms, xx=True)
+                    pipe.zadd(USED, {map_id: now}, xx=True)
+                return await pipe.execute()
+
+        await self._run(touch)
+
+    async def list_unlisted(self, meta: MapMeta, state: MapState) -> None:
+        """A map written before mapsrv kept lists (its hash has no ``used``) joins its owner's
+        list, and the index that lists, sweeps and backups read, the first time a process loads
+        it: a map from before the upgrade is kept once somebody draws on it again, so it must be
+        findable by then. Its creation time is not known: now stands for it."""
+        now = time.time()
+        summary: dict[Any, Any] = {
+            "title": state.title,
+            "features": len(state.features),
+            "created": repr(now),
+            "updated": repr(now),
+            "used": repr(now),
+        }
+        await self._run(lambda c: c.hset(map_key(meta.id), mapping=summary))
+        await self.indexed(meta, now)
+        log.info("map %s: listed (it was made before maps were listed)", map_ref(meta.id))
+
+
+# END

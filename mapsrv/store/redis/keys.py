@@ -26,15 +26,24 @@ mapsrv:used          sorted set: map id, scored by when it was last opened or ch
 
 from __future__ import annotations
 
+from typing import Any
+
+from mapsrv.core import MapState
+from mapsrv.core.codec import dumps
+from mapsrv.store.contract import MapMeta
+
 __all__ = [
     "USED",
     "batches_key",
     "channel",
     "edits_key",
+    "index_keys",
     "log_key",
+    "map_fields",
     "map_key",
     "opened_key",
     "presence_key",
+    "as_text",
 ]
 
 USED = "mapsrv:used"
@@ -66,3 +75,46 @@ def edits_key(map_id: str) -> str:
 
 def opened_key(map_id: str) -> str:
     return f"mapsrv:{{{map_id}}}:opened"
+
+
+def map_fields(
+    meta: MapMeta, state: MapState, created: float, *, updated: float, updated_by: str, used: float
+) -> dict[str, Any]:
+    """A map's hash as ``CREATE`` and ``RESTORE`` write it: its snapshot at its version, its keys
+    and owners, and what a list shows of it."""
+    fields: dict[str, Any] = {
+        "version": state.version,
+        "state": dumps(state.to_json()),
+        "snap_version": state.version,
+        "view_key": meta.view_key,
+        "title": state.title,
+        "features": len(state.features),
+        "created": repr(created),
+        "updated": repr(updated),
+        "updated_by": updated_by,
+        "used": repr(used),
+    }
+    for name in ("owner", "principal", "edit_key", "maker"):
+        value = getattr(meta, name)
+        if value is not None:
+            fields[name] = value
+    return fields
+
+
+def index_keys(meta: MapMeta) -> list[str]:
+    """The list indexes that name this map."""
+    keys = []
+    if meta.owner:
+        keys.append(f"mapsrv:owner:{meta.owner}")
+    if meta.principal:
+        keys.append(f"mapsrv:principal:{meta.principal}")
+    if meta.maker:
+        keys.append(f"mapsrv:maker:{meta.maker}")
+    return keys
+
+
+def as_text(value: Any) -> str | None:
+    """A reply's value as text (None stays None)."""
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,6 +1,6 @@
 """The connection to Redis that ``RedisStore`` runs its calls over: the asyncio loop and client,
-the breaker, hang detection, and the feed of events and reconnections (see mapsrv/store/redis.py
-for the key layout and the scripts' guarantees).
+the breaker, hang detection, and the feed of events and reconnections (see
+``mapsrv.store.redis.store`` for the scripts' guarantees; the client is ``client.open_client``).
 
 A call that fails (a timeout: Redis hangs; refused: Redis is down) opens the breaker: every later
 call fails at once, so writes go to the hub's held mode without each waiting for the socket
@@ -38,15 +38,14 @@ import redis.asyncio as aioredis
 import redis.exceptions
 import trio
 import trio_asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from mapsrv.store.contract import Reconnected, RemoteEvent, StoreMessage, StoreStatistics, StoreUnavailable
+from mapsrv.store.redis.client import open_client
 from mapsrv.store.redis.feed import STALL, TAG_LENGTH, Feed, Resubscribed
-from mapsrv.store.redis.url import RedisTarget, parse_redis_url
+from mapsrv.store.redis.url import parse_redis_url
 from mapsrv.store.redis.writer import Job, Waiter, Writer
 
-__all__ = ["UNAVAILABLE", "RedisLink", "ReplicasBehind", "open_client"]
+__all__ = ["UNAVAILABLE", "RedisLink", "ReplicasBehind"]
 
 log = logging.getLogger("mapsrv.redis")
 
@@ -78,41 +77,6 @@ UNAVAILABLE = (
 # What ends a generation of the feed's connections (also a refused subscription, or one that
 # Redis ended: the next generation subscribes again, wherever the map's slot is now).
 _FEED_ERRORS = (*UNAVAILABLE, redis.exceptions.RedisError)
-
-
-def open_client(target: RedisTarget, *, socket_timeout: float) -> Any:
-    """redis-py's asyncio client for this target. Call inside the asyncio loop."""
-    options: dict[str, Any] = {
-        "socket_timeout": socket_timeout,
-        "socket_connect_timeout": socket_timeout,
-        "health_check_interval": 10,
-        # After Redis restarts, the pool's first call on each old connection fails ("closed by
-        # server"): try once more on a fresh one. Safe for every call (commits carry batch ids);
-        # not on timeouts, where a hung Redis must trip the breaker, not be waited twice.
-        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
-    }
-    if target.kind == "single":
-        return aioredis.Redis.from_url(target.url, **options)
-    auth: dict[str, Any] = {"username": target.username, "password": target.password, "ssl": target.tls}
-    if target.kind == "sentinel":
-        from redis.asyncio.sentinel import Sentinel
-
-        sentinels = Sentinel(  # type: ignore[no-untyped-call]
-            list(target.nodes),
-            sentinel_kwargs={
-                "socket_timeout": socket_timeout,
-                "socket_connect_timeout": socket_timeout,
-                "password": target.sentinel_password,
-            },
-        )
-        return sentinels.master_for(target.service, db=target.db, **auth, **options)
-    from redis.asyncio.cluster import ClusterNode, RedisCluster
-
-    return RedisCluster(
-        startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
-        **auth,
-        **options,
-    )
 
 
 async def _close_within(client: Any, seconds: float) -> None:

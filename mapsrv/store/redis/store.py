@@ -1,16 +1,14 @@
-"""Redis as the source of truth, so that any process can serve and recover any map.
-
-Its keys are named in ``mapsrv.store.redis.keys``.
-
-One Lua script per atomic step. A write is ``COMMIT``: if the batch's id is already in
-``batches`` it answers "already committed" and writes nothing (a commit whose reply was lost, or
-that sat in Redis's socket buffer while Redis was stopped, is never applied twice); otherwise it
-compares the map's version with the one the writer started from, then appends the events, publishes
-them, records the batch id and moves the version. A stale process can therefore never overwrite a
-newer map: it gets the current version back, catches up from the log and retries. A snapshot is
-written when a batch crosses a multiple of ``snapshot_every`` versions, and the log keeps more than
-that, so snapshot + log always rebuild the map. ``EVENTS_AFTER`` reads the version and the log
-together, so a caller can tell a log that no longer reaches back from one that is complete.
+"""Redis as the source of truth, so that any process can serve and recover any map. Its keys are named
+in ``mapsrv.store.redis.keys``. One Lua script per atomic step. A write is ``COMMIT``: if the
+batch's id is already in ``batches`` it answers "already committed" and writes nothing (a commit
+whose reply was lost, or that sat in Redis's socket buffer while Redis was stopped, is never applied
+twice); otherwise it compares the map's version with the one the writer started from, then appends
+the events, publishes them, records the batch id and moves the version. A stale process can
+therefore never overwrite a newer map: it gets the current version back, catches up from the log and
+retries. A snapshot is written when a batch crosses a multiple of ``snapshot_every`` versions, and
+the log keeps more than that, so snapshot + log always rebuild the map. ``EVENTS_AFTER`` reads the
+version and the log together, so a caller can tell a log that no longer reaches back from one that
+is complete.
 
 Every script touches the keys of one map only (one hash slot), so it runs on a Redis Cluster; the
 view, user and rate-limit keys are single-key calls of their own. Processes subscribe to the
@@ -19,9 +17,8 @@ under Sentinel) a commit is pipelined with ``WAIT``: a commit its replicas did n
 reported unavailable, so the hub holds the batch and pushes it again by its id, and a failover to
 a replica can lose no acknowledged write.
 
-The connection (the asyncio loop, the breaker, hang detection) is ``mapsrv.store.redis.link``; the
-commit writer ``mapsrv.store.redis.writer``; the feed of events ``mapsrv.store.redis.feed``; the
-URL forms ``mapsrv.store.redis.url``; the Lua scripts ``mapsrv.store.redis.scripts``.
+The package's other modules (its ``__init__`` lists them) hold the connection, the commit
+writer, the feed of events, the lists, the people, the URL forms and the Lua scripts.
 """
 
 from __future__ import annotations
@@ -33,9 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
 import trio
-from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
 from mapsrv.core import Event, MapState, apply_events
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
@@ -55,11 +50,21 @@ from mapsrv.store.contract import (
     StoreStatistics,
     StoreUnavailable,
     Touched,
-    links_notice,
 )
-from mapsrv.store.redis.catalog import RedisCatalog, map_fields
-from mapsrv.store.redis.keys import USED, batches_key, channel, edits_key, log_key, map_key, presence_key
-from mapsrv.store.redis.link import UNAVAILABLE, RedisLink, ReplicasBehind
+from mapsrv.store.redis.catalog import RedisCatalog
+from mapsrv.store.redis.commits import commit_and_wait, commit_through_writer
+from mapsrv.store.redis.keys import (
+    as_text,
+    batches_key,
+    channel,
+    edits_key,
+    log_key,
+    map_fields,
+    map_key,
+)
+from mapsrv.store.redis.link import RedisLink
+from mapsrv.store.redis.links import RedisLinks
+from mapsrv.store.redis.people import RedisPeople
 from mapsrv.store.redis.scripts import (
     CLAIM,
     COMMIT,
@@ -71,24 +76,16 @@ from mapsrv.store.redis.scripts import (
     PRESENCE,
     RESTORE,
 )
-from mapsrv.store.redis.writer import pack
 
 __all__ = ["RedisStore"]
 
 log = logging.getLogger("mapsrv.redis")
 
-USER_TTL_MS = 400 * 24 * 3600 * 1000  # a browser user's last map, remembered for 400 days
-SCRIPTS = {"DELETE": DELETE, "RESTORE": RESTORE}
+SCRIPTS = {"DELETE": DELETE, "RESTORE": RESTORE, "NOTICE": NOTICE, "CLAIM": CLAIM, "PRESENCE": PRESENCE}
 
 # How long a commit waits for its replicas (``wait_replicas``): well within ``hang_after``, so
 # that a slow replica never makes the link look hung.
 WAIT_TIMEOUT_MS = 500
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisStore:
@@ -117,6 +114,8 @@ class RedisStore:
         self.link = RedisLink(url, socket_timeout=socket_timeout)
         self._wait_ms = min(WAIT_TIMEOUT_MS, int(self.link.hang_after * 1000 / 2))
         self._run = self.link.run
+        self.people_ = RedisPeople(self._run)
+        self.links = RedisLinks(self, self.catalog)
         self._scripts: dict[str, Any] = {}
         self._commit_sha = hashlib.sha1(COMMIT.encode()).hexdigest()  # as Redis names the script
 
@@ -142,7 +141,7 @@ class RedisStore:
         await self.link.serve(task_status=task_status)
 
     def script(self, name: str) -> Any:
-        """One of the catalog's scripts, by name (``SCRIPTS``)."""
+        """One of the scripts the catalog and the links run, by name (``SCRIPTS``)."""
         return self._script(SCRIPTS[name])
 
     @property
@@ -183,7 +182,7 @@ class RedisStore:
         raw = await self._run(lambda c: c.hgetall(map_key(map_id)))
         if not raw:
             return None
-        fields = {_text(k): v for k, v in raw.items()}
+        fields = {as_text(k): v for k, v in raw.items()}
         state = state_from_json(json.loads(fields["state"]), map_id)
         version, held = await self._log(map_id)  # the whole log: the hub's history of changes
         if version is None:
@@ -196,140 +195,68 @@ class RedisStore:
             state = apply_events(state, events)
         meta = MapMeta(
             id=map_id,
-            view_key=_text(fields["view_key"]) or "",
-            owner=_text(fields.get("owner")),
-            principal=_text(fields.get("principal")),
-            edit_key=_text(fields.get("edit_key")),
-            maker=_text(fields.get("maker")),
+            view_key=as_text(fields["view_key"]) or "",
+            owner=as_text(fields.get("owner")),
+            principal=as_text(fields.get("principal")),
+            edit_key=as_text(fields.get("edit_key")),
+            maker=as_text(fields.get("maker")),
         )
         if "used" not in fields:
-            await self._list_unlisted(meta, state)
+            await self.catalog.list_unlisted(meta, state)
         return LoadedMap(meta, state, tuple(held) if held and held[-1].version == state.version else ())
 
-    async def _list_unlisted(self, meta: MapMeta, state: MapState) -> None:
-        """A map written before mapsrv kept lists (its hash has no ``used``) joins its owner's
-        list, and the index that lists, sweeps and backups read, the first time a process loads
-        it: a map from before the upgrade is kept once somebody draws on it again, so it must be
-        findable by then. Its creation time is not known: now stands for it."""
-        now = time.time()
-        summary: dict[Any, Any] = {
-            "title": state.title,
-            "features": len(state.features),
-            "created": repr(now),
-            "updated": repr(now),
-            "used": repr(now),
-        }
-        await self._run(lambda c: c.hset(map_key(meta.id), mapping=summary))
-        await self.catalog.indexed(meta, now)
-        log.info("map %s: listed (it was made before maps were listed)", map_ref(meta.id))
+    # --- links, claims, presence and notices on the map's channel (``links``) --------------------
 
     async def map_for_view_key(self, view_key: str) -> str | None:
-        return _text(await self._run(lambda c: c.get(f"mapsrv:view:{view_key}")))
+        return await self.links.map_for_view_key(view_key)
 
     async def map_for_edit_key(self, edit_key: str) -> tuple[str, bool] | None:
-        found = _text(await self._run(lambda c: c.get(f"mapsrv:edit:{edit_key}")))
-        if not found:
-            return None
-        return (found[1:], False) if found.startswith("-") else (found, True)
+        return await self.links.map_for_edit_key(edit_key)
 
     async def set_links(self, old: MapMeta, new: MapMeta) -> None:
-        """Single-key calls (the index keys live in other slots than the map's), in the order
-        that never lets a turned-off key open the map: the old keys go first."""
-        map_id = new.id
-        ttl = None  # the links of a map that is kept last as long as it
-        if old.edit_key and old.edit_key != new.edit_key:
-            await self._run(lambda c: c.set(f"mapsrv:edit:{old.edit_key}", "-" + map_id, px=ttl))
-            await self.catalog.forget_opened(map_id)  # who opened the old link loses the map
-        if old.view_key != new.view_key:
-            await self._run(lambda c: c.delete(f"mapsrv:view:{old.view_key}"))
-        fields: dict[Any, Any] = {"view_key": new.view_key}
-        if new.edit_key:
-            fields["edit_key"] = new.edit_key
-            await self._run(lambda c: c.set(f"mapsrv:edit:{new.edit_key}", map_id, px=ttl))
-            edit_key = new.edit_key
-            await self._run(lambda c: c.sadd(edits_key(map_id), edit_key))
-        await self._run(lambda c: c.hset(map_key(map_id), mapping=fields))
-        if not new.edit_key:
-            await self._run(lambda c: c.hdel(map_key(map_id), "edit_key"))
-        await self._run(lambda c: c.set(f"mapsrv:view:{new.view_key}", map_id, px=ttl))
-        script = self._script(NOTICE)
-        args = [self._publish, channel(map_id), self.link.tag + " " + links_notice(new)]
-        await self._run(lambda c: script(keys=[map_key(map_id)], args=args, client=c))
+        await self.links.set_links(old, new)
+
+    async def claim(self, map_id: str, owner: str) -> str | None:
+        return await self.links.claim(map_id, owner)
 
     @property
     def _publish(self) -> str:
         return "SPUBLISH" if self.link.target.kind == "cluster" else "PUBLISH"
 
     async def share_presence(self, map_id: str, sender: str, text: str, ttl: float) -> None:
-        now_ms = int(time.time() * 1000)
-        ttl_ms = max(1, int(ttl * 1000))
-        script = self._script(PRESENCE)
-        args = [sender, now_ms + ttl_ms, text, ttl_ms, now_ms, channel(map_id)]
-        args += [self.link.tag + ' {"presence":' + text + "}", self._publish]
-        await self._run(lambda c: script(keys=[presence_key(map_id)], args=args, client=c))
+        await self.links.share_presence(map_id, sender, text, ttl)
 
     async def notify(self, map_id: str, text: str) -> None:
-        script = self._script(NOTICE)
-        args = [self._publish, channel(map_id), self.link.tag + " " + text]
-        await self._run(lambda c: script(keys=[map_key(map_id)], args=args, client=c))
+        await self.links.notify(map_id, text)
 
     async def presence_of(self, map_id: str) -> list[str]:
-        raw = await self._run(lambda c: c.hvals(presence_key(map_id)))
-        now_ms = int(time.time() * 1000)
-        shared = []
-        for value in raw:
-            until, _, text = (_text(value) or "").partition(" ")
-            if until.isdigit() and int(until) > now_ms:
-                shared.append(text)
-        return shared
+        return await self.links.presence_of(map_id)
+
+    # --- people who sign in, and a browser user's last map (``people``) --------------------------
 
     async def last_map_of(self, user: str) -> str | None:
-        return _text(await self._run(lambda c: c.get(f"mapsrv:user:{user}")))
+        return await self.people_.last_map_of(user)
 
     async def remember_last_map(self, user: str, map_id: str) -> None:
-        await self._run(lambda c: c.set(f"mapsrv:user:{user}", map_id, px=USER_TTL_MS))
+        await self.people_.remember_last_map(user, map_id)
 
-    # people who sign in: the hash mapsrv:people, user -> "1 <person>" (signed in) or "0 <person>",
-    # and mapsrv:identities:<person>, the users that ever signed in as the person; no TTL
     async def sign_in(self, user: str, person: str) -> None:
-        await self._run(lambda c: c.hset(PEOPLE, user, f"1 {person}"))
-        await self._run(lambda c: c.sadd(f"mapsrv:identities:{person}", user))
+        await self.people_.sign_in(user, person)
 
     async def sign_out(self, user: str) -> None:
-        person = await self._person(user)
-        if person is not None:
-            await self._run(lambda c: c.hset(PEOPLE, user, f"0 {person[1]}"))
-
-    async def _person(self, user: str) -> tuple[bool, str] | None:
-        return _person_link(await self._run(lambda c: c.hget(PEOPLE, user)))
+        await self.people_.sign_out(user)
 
     async def person_of(self, user: str) -> str | None:
-        person = await self._person(user)
-        return person[1] if person is not None and person[0] else None
+        return await self.people_.person_of(user)
 
     async def identities_of(self, person: str) -> list[str]:
-        users = await self._run(lambda c: c.smembers(f"mapsrv:identities:{person}"))
-        return sorted(u for u in (_text(v) for v in users) if u)
+        return await self.people_.identities_of(person)
 
     async def people(self) -> list[PersonLink]:
-        links = await self._run(lambda c: c.hgetall(PEOPLE))
-        out = []
-        for user, value in links.items():
-            found = _person_link(value)
-            if found is not None:
-                out.append(PersonLink(_text(user) or "", found[1], found[0]))
-        return sorted(out)
+        return await self.people_.people()
 
     async def restore_person(self, link: PersonLink) -> None:
-        await self._run(lambda c: c.hset(PEOPLE, link.user, f"{int(link.signed_in)} {link.person}"))
-        await self._run(lambda c: c.sadd(f"mapsrv:identities:{link.person}", link.user))
-
-    async def claim(self, map_id: str, owner: str) -> str | None:
-        script = self._script(CLAIM)
-        claimed = _text(await self._run(lambda c: script(keys=[map_key(map_id)], args=[owner], client=c)))
-        if claimed == owner:
-            await self._run(lambda c: c.sadd(f"mapsrv:owner:{owner}", map_id))
-        return claimed
+        await self.people_.restore_person(link)
 
     async def take_rate(self, key: str, interval: float, burst: int, cost: int = 1) -> float:
         """One step of a shared rate limit (``GCRA``): 0 when allowed, else seconds to wait."""
@@ -337,7 +264,7 @@ class RedisStore:
         allowed, wait = await self._run(
             lambda c: script(keys=[f"mapsrv:rate:{key}"], args=[repr(interval), burst, cost], client=c)
         )
-        return 0.0 if int(allowed) else float(_text(wait) or 0)
+        return 0.0 if int(allowed) else float(as_text(wait) or 0)
 
     async def commit(
         self,
@@ -371,11 +298,13 @@ class RedisStore:
         keys = [map_key(map_id), log_key(map_id), batches_key(map_id), edits_key(map_id)]
         replicas = self.link.target.wait_replicas
         if self.link.writer is not None:
-            status, current = await self._commit_through_writer(keys, args, replicas)
+            status, current = await commit_through_writer(
+                self.link, self._commit_sha, self._wait_ms, keys, args, replicas
+            )
         elif replicas:
             script = self._script(COMMIT)
             status, current = await self._run(
-                lambda c: self._commit_and_wait(c, script, keys, args, replicas)
+                lambda c: commit_and_wait(c, script, keys, args, replicas, self._wait_ms)
             )
         else:
             script = self._script(COMMIT)
@@ -383,7 +312,7 @@ class RedisStore:
         if status == 1:
             if expected == 0:
                 try:
-                    await self._keep_links(map_id)
+                    await self.links.keep_links(map_id)
                 except StoreUnavailable:
                     pass  # the commit stands; the next touch of the map keeps its links
             return COMMITTED
@@ -392,83 +321,6 @@ class RedisStore:
         if status == -1:
             return MISSING
         return Conflict(int(current))
-
-    async def _keep_links(self, map_id: str) -> None:
-        """Somebody drew on the map: its view and edit keys lose their time to live, as its own
-        keys did in the commit."""
-        view_key, edit_key = await self._run(lambda c: c.hmget(map_key(map_id), ("view_key", "edit_key")))
-        keys = [f"mapsrv:view:{_text(view_key)}"] + ([f"mapsrv:edit:{_text(edit_key)}"] if edit_key else [])
-
-        async def persist(client: aioredis.Redis) -> Any:
-            async with client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.persist(key)
-                return await pipe.execute()
-
-        await self._run(persist)
-
-    async def _commit_through_writer(self, keys: list[str], args: list[Any], n: int) -> Any:
-        """``COMMIT`` (and ``WAIT n`` in the same write) through the link's writer: packed here,
-        one crossing, no redis-py command machinery. Pipelined with whatever other commits are
-        waiting to go."""
-        packed = pack(b"EVALSHA", self._commit_sha, len(keys), *keys, *args)
-        if n:
-            packed += pack(b"WAIT", n, self._wait_ms)
-        for _ in range(2):
-            replies = await self.link.send(packed, 2 if n else 1)
-            reply = replies[0]
-            if isinstance(reply, NoScriptError):  # Redis restarted, or a new primary: load it
-                await self._run(lambda c: c.script_load(COMMIT))
-                continue
-            for failed in replies:
-                if isinstance(failed, ResponseError):
-                    # a demoted primary: READONLY ("... a read only replica."), or WAIT refused
-                    if "replica" in str(failed):
-                        assert self.link.writer is not None
-                        self.link.writer.reset = True  # its next connection asks the Sentinels
-                        raise self.link.fail(ReadOnlyError(str(failed)))
-                    if isinstance(failed, UNAVAILABLE):  # full, loading, its primary down
-                        raise self.link.fail(failed)
-                    raise failed
-            if n and reply[0] in (1, 2) and int(replies[1]) < n:
-                raise self.link.fail(
-                    ReplicasBehind(f"a commit reached {replies[1]} of {n} replicas in time; held")
-                )
-            return reply
-        raise StoreUnavailable()
-
-    async def _commit_and_wait(
-        self, client: Any, script: Any, keys: list[str], args: list[Any], n: int
-    ) -> Any:
-        """``COMMIT`` and ``WAIT n`` in one round trip; unavailable when fewer replicas confirm.
-        Only a Cluster commits this way (elsewhere the writer does), and there ``WAIT``, which has
-        no key, would go to the client's default node: it goes to the node the commit went to,
-        on the same connection, so that it counts that node's replicas and covers that write."""
-        node = client.get_node_from_key(keys[0])
-        for _ in range(2):
-            async with client.pipeline(transaction=False) as pipe:  # error replies are returned
-                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                pipe.execute_command("WAIT", n, self._wait_ms, target_nodes=node)
-                reply, confirmed = await pipe.execute(raise_on_error=False)
-            if isinstance(reply, NoScriptError):
-                await client.script_load(script.script)
-                continue
-            for failed in (reply, confirmed):
-                # demoted: "WAIT cannot be used with replica instances" (a replica answers the
-                # commit itself with MOVED, which redis-py follows)
-                if isinstance(failed, ResponseError) and "replica" in str(failed):
-                    await client.nodes_manager.initialize()  # the next call asks where the slot is
-                    raise ReadOnlyError(str(failed)) from failed
-                if isinstance(failed, Exception):
-                    raise failed
-            if reply[0] in (1, 2) and int(confirmed) < n:  # committed, or found: replicas have it?
-                # Not acknowledged as committed: the hub holds the batch and pushes it again by its
-                # id. The breaker opens (``ReplicasBehind``), so that later writes are held at once
-                # rather than each waiting for replicas that are not there, until the health check
-                # sees enough replicas online again.
-                raise ReplicasBehind(f"a commit reached {confirmed} of {n} replicas in time; held")
-            return reply
-        raise StoreUnavailable()
 
     async def events_after(self, map_id: str, version: int) -> list[Event] | None:
         """Every event after ``version``, or None when the log no longer reaches back that far."""
@@ -495,46 +347,10 @@ class RedisStore:
         ]
         return current, events
 
+    # --- lists, deletion, retention, backup (``catalog``) -------------------------------------------
+
     async def touch(self, entries: Sequence[Touched]) -> None:
-        """Maps still in use (watched, or recently used): their last use is now (retention counts
-        from it); the keys of one nobody drew on yet stay alive (``XX``: only keys that have a
-        time to live), and a kept map's links lose theirs if the commit that kept the map could not
-        say so (``_keep_links``)."""
-        if not entries:
-            return
-        now = self.clock()
-
-        async def ttls(client: aioredis.Redis) -> Any:
-            async with client.pipeline(transaction=False) as pipe:
-                for map_id, _, _ in entries:
-                    pipe.pttl(map_key(map_id))
-                return await pipe.execute()
-
-        lives = await self._run(ttls)
-
-        async def touch(client: aioredis.Redis) -> Any:
-            async with client.pipeline(transaction=False) as pipe:
-                for (map_id, view_key, edit_key), life in zip(entries, lives, strict=True):
-                    links = [f"mapsrv:view:{view_key}"] + ([f"mapsrv:edit:{edit_key}"] if edit_key else [])
-                    if int(life) == -1:  # kept
-                        for key in links:
-                            pipe.persist(key)
-                    elif int(life) > 0:
-                        for key in (
-                            map_key(map_id),
-                            log_key(map_id),
-                            batches_key(map_id),
-                            edits_key(map_id),
-                        ):
-                            pipe.pexpire(key, self.ttl_ms, xx=True)
-                        for key in links:
-                            pipe.pexpire(key, self.ttl_ms, xx=True)
-                    pipe.zadd(USED, {map_id: now}, xx=True)
-                return await pipe.execute()
-
-        await self._run(touch)
-
-    # --- lists, deletion, retention, backup (``redis_catalog``) -----------------------------------
+        await self.catalog.touch(entries)
 
     async def maps_of(
         self, *, owner: str | None = None, principal: str | None = None, maker: str | None = None
@@ -561,13 +377,3 @@ class RedisStore:
 
     async def restore(self, record: MapRecord, *, replace: bool = False) -> bool:
         return await self.catalog.restore(record, replace)
-
-
-PEOPLE = "mapsrv:people"
-
-
-def _person_link(value: Any) -> tuple[bool, str] | None:
-    found = _text(value)
-    if not found or found[1:2] != " ":
-        return None
-    return found[0] == "1", found[2:]

@@ -32,14 +32,61 @@ function ring(arcs, indexes) {
   return points;
 }
 
-// One L.polygon per country: its polygons, each an outer ring and its holes.
+// The part of `points` (a ring, [lat, lon]) on one side of the meridian `edge`: west of it when
+// `west`, else east (Sutherland-Hodgman against one half-plane).
+function clipAt(points, edge, west) {
+  const inside = (p) => (west ? p[1] <= edge : p[1] >= edge);
+  const cross = (a, b) => [a[0] + ((edge - a[1]) / (b[1] - a[1])) * (b[0] - a[0]), edge];
+  const out = [];
+  points.forEach((cur, i) => {
+    const prev = points[(i + points.length - 1) % points.length];
+    if (inside(cur)) {
+      if (!inside(prev)) out.push(cross(prev, cur));
+      out.push(cur);
+    } else if (inside(prev)) {
+      out.push(cross(prev, cur));
+    }
+  });
+  return out;
+}
+
+// A ring that crosses the 180th meridian (Russia's Chukotka, Fiji) as its pieces on either side,
+// each within -180..180: drawn as it comes, its edges that jump from 180 to -180 would run across
+// the whole world and fill a band around it. A ring around a pole (crossing once: Antarctica) is
+// left whole; its closing edge runs along the map's bottom.
+function acrossDateLine(points) {
+  let crossings = 0;
+  for (let i = 1; i < points.length; i += 1) if (Math.abs(points[i][1] - points[i - 1][1]) > 180) crossings += 1;
+  if (crossings === 0 || crossings % 2) return [points];
+  let shift = 0;
+  const unwrapped = points.map((p, i) => {
+    if (i) {
+      const step = p[1] - points[i - 1][1];
+      if (step > 180) shift -= 360;
+      else if (step < -180) shift += 360;
+    }
+    return [p[0], p[1] + shift];
+  });
+  const east = unwrapped.some((p) => p[1] > 180);
+  const edge = east ? 180 : -180;
+  const near = clipAt(unwrapped, edge, east);
+  const far = clipAt(unwrapped, edge, !east).map((p) => [p[0], p[1] + (east ? -360 : 360)]);
+  return [near, far].filter((piece) => piece.length >= 3);
+}
+
+// One L.polygon per country: its polygons, each an outer ring and its holes (an outer ring across
+// the 180th meridian becomes a polygon on each side, its holes with the first).
 function countries(topology, renderer) {
   const arcs = decodeArcs(topology);
   const out = [];
   for (const g of topology.objects.countries.geometries) {
     const shapes = g.type === 'Polygon' ? [g.arcs] : g.type === 'MultiPolygon' ? g.arcs : [];
     if (!shapes.length) continue;
-    const latlngs = shapes.map((shape) => shape.map((r) => ring(arcs, r)));
+    const latlngs = [];
+    for (const shape of shapes) {
+      const [outer, ...holes] = shape.map((r) => ring(arcs, r));
+      acrossDateLine(outer).forEach((piece, i) => latlngs.push(i ? [piece] : [piece, ...holes]));
+    }
     out.push(L.polygon(latlngs, Object.assign({ renderer: renderer, pane: 'mapsrvBasemap' }, STYLE)));
   }
   return out;

@@ -252,3 +252,16 @@ def test_soak_latencies_are_counted_in_tenths_of_a_millisecond() -> None:
     assert summary["n"] == 1000 and summary["p50"] == summary["p90"] == pytest.approx(1.1)
     assert summary["p99"] == pytest.approx(7.0) and summary["max"] == pytest.approx(250.0)
     assert summary["mean"] == pytest.approx((989 * 1.05 + 69.5 + 250) / 1000, abs=0.001)
+
+
+async def test_the_crowd_fanout_and_the_storm_on_a_drawn_crowd_run() -> None:
+    """``crowd_fanout`` and ``storm --draw-crowd`` (issue 47) at a tiny size."""
+    from bench import crowd_fanout, storm
+
+    with trio.fail_after(120):
+        result = await crowd_fanout.measure(20, events=3, gap=0.05)
+        stormed = await storm.measure(20, draw_crowd=True)
+    check_latencies(result)
+    assert result["last_receiver"]["n"] == 3
+    assert {"arrivals", "held", "departures"} <= stormed.keys()
+    assert all(stormed[phase]["crowd_writes"] >= 1 for phase in ("held",)), stormed

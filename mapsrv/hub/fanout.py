@@ -6,13 +6,16 @@ bytes are offered to every viewer without waiting: a ``Subscription`` queues the
 channel for its reader, a browser stream's ``mapsrv.http.socket_writer.SocketViewer`` writes them to its
 socket at once. A viewer that cannot keep up is dropped rather than allowed to slow the writer:
 its stream ends, and the browser reconnects with ``Last-Event-ID`` and resumes from the frame log
-(or from a fresh snapshot when the log no longer reaches back).
+(or from a fresh snapshot when the log no longer reaches back). A frame to a crowd goes out a
+slice of viewers per loop turn (``mapsrv.hub.broadcast``), to a few viewers at once.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 import trio
@@ -21,13 +24,14 @@ from mapsrv.core import Event, MapState
 from mapsrv.core.codec import dumps, viewer_wire
 from mapsrv.core.history import History
 from mapsrv.core.sse import chunk, comment, frame
+from mapsrv.hub.broadcast import SLICE_SECONDS, Outbox
 
 __all__ = [
-    "BROADCAST_SLICE",
     "DRAIN_TICK",
     "HEARTBEAT",
     "HEARTBEAT_CHUNK",
     "HEARTBEAT_SLICES",
+    "SLICE_SECONDS",
     "SNAPSHOT_THREAD",
     "Fanout",
     "FrameLog",
@@ -43,9 +47,6 @@ __all__ = [
 
 HEARTBEAT_SLICES = 10  # heartbeats go out in this many groups per interval, not all at once
 DRAIN_TICK = 0.05  # seconds between the batches of viewers ended over a drain's window
-# Viewers offered a frame per loop turn by ``broadcast_paced``: about 2.5 ms of socket writes
-# (10 us each), 25 ms when their sockets are already closed (a crowd that left at once).
-BROADCAST_SLICE = 256
 
 
 SNAPSHOT_THREAD = 2_000  # features from which a snapshot is built in a worker thread
@@ -70,8 +71,15 @@ class Viewer(Protocol):
         """Take one frame (``chunked``: the same frame as an HTTP/1.1 chunk) without waiting;
         False when this viewer is done: it fell behind (``lagging``), or its reader is gone."""
 
+    def offer_many(self, frames: Sequence[tuple[bytes, bytes]], chunked: bytes) -> bool:
+        """Take several frames, in order, as ``offer`` takes one (each as ``(frame, chunked)``;
+        ``chunked``: all of their chunks joined, so a socket takes them in one write)."""
+
     def close(self) -> None:
-        """End this viewer (idempotent): its stream ends after what it already took."""
+        """End this viewer (idempotent): its stream ends after what it already took. It stops
+        taking frames at once; a stream's task may be woken to end in a later loop turn (a
+        socket stream's are, a few per turn: ``mapsrv.http.pacing.Pacer.soon``), so that
+        thousands closed together do not all end in one turn."""
 
 
 ViewerFactory = Callable[[list[bytes], int, int], Viewer]  # initial, buffer, slot
@@ -98,17 +106,21 @@ class Subscription:
             return False
         return True
 
+    def offer_many(self, frames: Sequence[tuple[bytes, bytes]], chunked: bytes = b"") -> bool:
+        return all(self.offer(frame) for frame, _ in frames)
+
     def close(self) -> None:
         self._send.close()
 
 
 class FrameLog:
     """One map's most recent change frames, its snapshot frame (built at most once per version),
-    and the version at or below which a resuming viewer gets a snapshot, never a replay (the
-    history before it was rewritten)."""
+    the version at or below which a resuming viewer gets a snapshot, never a replay (the
+    history before it was rewritten), and the frames still going out to its crowd (``outbox``)."""
 
     def __init__(self, size: int, history: History | None = None) -> None:
         self.recent: deque[tuple[int, bytes]] = deque(maxlen=size)
+        self.outbox = Outbox()
         self.floor = 0
         self.history = history  # its recent activity goes into the snapshot
         self._snapshot: tuple[int, bytes] = (-1, b"")
@@ -158,6 +170,16 @@ class FrameLog:
             return [data for version, data in self.recent if version > seen]
         return None
 
+    def at_hand(self, seen: int | None, state: MapState) -> list[bytes] | None:
+        """``since``, when it needs nothing more than this log: None when only a catch-up, the
+        store's log or a snapshot built in a worker thread could tell (see ``MapHub.join``)."""
+        if seen is not None and seen > state.version:
+            return None  # from a process ahead of this copy: it may catch up first
+        if self.wants_snapshot(seen, state):
+            if self._snapshot[0] != state.version and len(state.features) >= SNAPSHOT_THREAD:
+                return None
+        return self.since(seen, state)
+
     def from_store(self, events: Sequence[Event] | None, state: MapState) -> list[bytes]:
         """Frames for the events the store's log gave, if they reach the current version."""
         if events and events[-1].version == state.version:
@@ -178,11 +200,12 @@ class Fanout:
         self.subscriber_buffer = subscriber_buffer
         self.published = 0
         self.dropped = 0
+        self.clock: Callable[[], float] = time.perf_counter  # times the heartbeats' slices
         self._next_slot = 0
 
     def publish(self, watched: Watched, events: Sequence[Event], framed: Sequence[bytes] = ()) -> None:
         """Frame each event once (``framed``: already framed, by ``change_frame``), log it, and
-        offer the same bytes to every viewer."""
+        offer the same bytes to every viewer (to a crowd, a slice per loop turn: ``send``)."""
         recent = watched.frames.recent
         subscribers = watched.subscribers
         for index, event in enumerate(events):
@@ -190,56 +213,67 @@ class Fanout:
             recent.append((event.version, data))
             self.published += 1
             if subscribers:
-                self._offer(subscribers, data, chunk(data))
+                self.send(watched, data)
 
     def broadcast(self, watched: Watched, data: bytes) -> None:
         """A frame that is not one of the map's versions (presence): offered to every viewer
-        now, never logged for resume."""
+        like a change (after the changes before it), never logged for resume."""
         if watched.subscribers:
-            self._offer(watched.subscribers, data, chunk(data))
+            self.send(watched, data)
 
     async def broadcast_paced(self, watched: Watched, data: bytes) -> None:
-        """``broadcast``, ``BROADCAST_SLICE`` viewers per loop turn: a crowd's presence frame to
-        10,000 streams stood the loop still for 100 ms, and a second when they had just closed.
-        A viewer that left meanwhile is skipped; one that joined meanwhile has the map's
-        presence in its first frames."""
-        subscribers = watched.subscribers
-        viewers = list(subscribers)
-        chunked = chunk(data)
-        for start in range(0, len(viewers), BROADCAST_SLICE):
-            if start:
-                await trio.lowlevel.checkpoint()
-            self._offer(subscribers, data, chunked, viewers[start : start + BROADCAST_SLICE])
+        """``broadcast``, then wait until the map's crowd has had it (a slice of viewers per
+        loop turn): its caller sends no more than the crowd takes."""
+        self.broadcast(watched, data)
+        await watched.frames.outbox.drained()
 
-    def _offer(
-        self, subscribers: set[Viewer], data: bytes, chunked: bytes, only: Sequence[Viewer] | None = None
-    ) -> None:
-        # ``only``: a slice taken earlier (broadcast_paced), whose viewers may have left since
-        for sub in list(subscribers) if only is None else only:
-            if (only is None or sub in subscribers) and not sub.offer(data, chunked):
-                subscribers.discard(sub)
-                sub.close()
-                self.dropped += sub.lagging
+    def send(self, watched: Watched, data: bytes) -> None:
+        """Offer ``data`` to every viewer of the map: at once to a few, when nothing waits; to a
+        crowd, or behind frames that wait, ``SLICE_SECONDS`` of offers per loop turn by the
+        map's pump (``mapsrv.hub.broadcast``)."""
+        subscribers = watched.subscribers
+        outbox = watched.frames.outbox
+        if outbox.inline(len(subscribers)):
+            self._offer(subscribers, data, chunk(data))
+        elif outbox.put(data):
+            pump = partial(outbox.pump, subscribers, partial(self._drop, subscribers))
+            trio.lowlevel.spawn_system_task(pump, name="mapsrv broadcast")
+
+    def _offer(self, subscribers: set[Viewer], data: bytes, chunked: bytes) -> None:
+        for sub in list(subscribers):
+            if not sub.offer(data, chunked):
+                self._drop(subscribers, sub)
+
+    def _drop(self, subscribers: set[Viewer], sub: Viewer) -> None:
+        subscribers.discard(sub)
+        sub.close()
+        self.dropped += sub.lagging
 
     def restart_viewers(self, watched: Watched) -> None:
-        """The map's history here was rewritten: viewers reconnect and get a fresh snapshot, and
-        so does anyone resuming from a version at or before the rewrite."""
+        """The map's history here was rewritten: what waits for its crowd is thrown away, its
+        viewers reconnect and get a fresh snapshot, and so does anyone resuming from a version
+        at or before the rewrite. (Each viewer's end waits its turn: ``Viewer.close``.)"""
         watched.frames.rewrite(watched.state.version)
+        watched.frames.outbox.restart()
         for sub in watched.subscribers:
             sub.close()
         watched.subscribers.clear()
 
     def add(self, watched: Watched, initial: list[bytes], viewer: ViewerFactory = Subscription) -> Viewer:
+        """A viewer whose first frames, ``initial``, bring it up to the map's version now."""
         self._next_slot = (self._next_slot + 1) % HEARTBEAT_SLICES
         sub = viewer(initial, self.subscriber_buffer, self._next_slot)
         watched.subscribers.add(sub)
+        watched.frames.outbox.joining(sub)
         return sub
 
     def remove(self, watched: Watched, sub: Viewer) -> None:
         watched.subscribers.discard(sub)
+        watched.frames.outbox.left(sub)
         sub.close()
 
     def close_all(self, maps: Iterable[Watched]) -> None:
+        """End every viewer (shutdown): each stream's end waits its turn (``Viewer.close``)."""
         for watched in maps:
             for sub in watched.subscribers:
                 sub.close()
@@ -276,17 +310,24 @@ class Fanout:
     ) -> None:
         """A comment to every viewer every ``interval`` seconds, so proxies and browsers see a
         live stream. Viewers are served in groups spread over the interval, so 10,000 streams do
-        not all wake at once. The comment is offered like a frame, so each viewer's writer stays
-        its only one (a viewer with no room for it is about to be dropped anyway)."""
+        not all wake at once, and a group goes out ``SLICE_SECONDS`` a loop turn, as a crowd's
+        frame does (a tenth of 10,000 sockets is 10 ms of writes). The comment is offered like a
+        frame, so each viewer's writer stays its only one (a viewer with no room for it is about
+        to be dropped anyway; one that ended meanwhile refuses it)."""
         task_status.started()
         tick = 0
         while True:
             await trio.sleep(interval / HEARTBEAT_SLICES)
             tick = (tick + 1) % HEARTBEAT_SLICES
+            clock = self.clock
+            deadline = clock() + SLICE_SECONDS
             for watched in list(maps):
                 for sub in list(watched.subscribers):
                     if sub.slot == tick:
                         sub.offer(HEARTBEAT, HEARTBEAT_CHUNK)
+                        if clock() >= deadline:
+                            await trio.lowlevel.checkpoint()
+                            deadline = clock() + SLICE_SECONDS
 
 
 def change_frame(event: Event) -> bytes:

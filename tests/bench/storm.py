@@ -4,7 +4,11 @@ watcher follows it. Reported: how long the arrivals and the departures took, the
 and the slowest write -> watcher delivery during each, and the server's own event loop stalls
 (its /metrics and its "event loop stalled" log lines, with where it stood).
 
-    python -m tests.bench.storm 10000
+With ``--draw-crowd`` (issue 47) an agent also draws on the crowd's own map once a second, so
+its events go out to the crowd while it arrives and leaves; reported apart ("crowd_writes"),
+with a phase of holding steady between the arrivals and the departures.
+
+    python -m tests.bench.storm 10000 [--draw-crowd]
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def metric(text: str, name: str) -> float:
     return 0.0
 
 
-async def measure(count: int) -> dict[str, Any]:
+async def measure(count: int, draw_crowd: bool = False) -> dict[str, Any]:
     async with open_server("--max-streams-per-client", "1000000") as server:
         host, port = server.host_port
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
@@ -47,6 +51,7 @@ async def measure(count: int) -> dict[str, Any]:
             phases: dict[str, dict[str, Any]] = {}
             writes: list[tuple[float, float]] = []  # (started, seconds)
             sent: dict[int, float] = {}  # version -> when its write began (trio's clock)
+            crowd_writes: list[tuple[float, float]] = []  # the agent drawing on the crowd's map
             async with trio.open_nursery() as nursery:
                 watcher = await SseReader.open(host, port, watch_path)
 
@@ -55,9 +60,12 @@ async def measure(count: int) -> dict[str, Any]:
 
                 nursery.start_soon(watch)
                 nursery.start_soon(write_steadily, http, busy_id, server.url.rstrip("/"), writes, sent)
+                if draw_crowd:
+                    origin = server.url.rstrip("/")
+                    nursery.start_soon(write_steadily, http, crowd_id, origin, crowd_writes, {}, 1.0)
                 await trio.sleep(1)
                 lines = client.stdout
-                for phase in ("open", "close"):
+                for phase in ("open", "hold", "close") if draw_crowd else ("open", "close"):
                     profile = os.environ.get("STORM_PROFILE")  # py-spy's collapsed stacks of the phase
                     if profile:
                         spy = [
@@ -86,8 +94,12 @@ async def measure(count: int) -> dict[str, Any]:
                     before = (await http.get("/metrics")).text
                     logged = len(server.log)
                     began = trio.current_time()
-                    await client.stdin.send_all(f"{phase}\n".encode())
-                    answer = b""
+                    answer = b'{"held": 5}\n'
+                    if phase == "hold":
+                        await trio.sleep(5)
+                    else:
+                        await client.stdin.send_all(f"{phase}\n".encode())
+                        answer = b""
                     while b"\n" not in answer:
                         answer += await lines.receive_some()
                     ended = trio.current_time()
@@ -106,13 +118,23 @@ async def measure(count: int) -> dict[str, Any]:
                         for v, s in sent.items()
                         if began <= s <= ended + 1 and v in watcher.arrived
                     ]
-                    phases["arrivals" if phase == "open" else "departures"] = {
+                    on_crowd = [t for s, t in crowd_writes if began <= s <= ended + 1]
+                    name = {"open": "arrivals", "hold": "held", "close": "departures"}[phase]
+                    phases[name] = {
                         "seconds": round(ended - began, 3),
                         "client_says": json.loads(answer.split(b"\n")[0]),
                         "writes": len(during),
                         "slowest_write_ms": round(max(during, default=0) * 1000, 1),
                         "write_p99_ms": percentiles(during)["p99"] if during else None,
                         "slowest_delivery_ms": round(max(lag, default=0) * 1000, 1),
+                        **(
+                            {
+                                "crowd_writes": len(on_crowd),
+                                "slowest_crowd_write_ms": round(max(on_crowd) * 1000, 1),
+                            }
+                            if on_crowd
+                            else {}
+                        ),
                         "paced": metric(after, "mapsrv_connections_paced_total")
                         - metric(before, "mapsrv_connections_paced_total"),
                         "loop_stalls": metric(after, "mapsrv_loop_stalls_total")
@@ -131,4 +153,6 @@ async def measure(count: int) -> dict[str, Any]:
 if __name__ == "__main__":
     # STORM_PROFILE=/tmp/storm: py-spy's collapsed stacks of each phase in /tmp/storm-open.txt
     # and /tmp/storm-close.txt (py-spy installed, and allowed to attach)
-    print(json.dumps(trio.run(measure, int(sys.argv[1]) if len(sys.argv) > 1 else 10000), indent=1))
+    args = [a for a in sys.argv[1:] if a != "--draw-crowd"]
+    result = trio.run(measure, int(args[0]) if args else 10000, "--draw-crowd" in sys.argv)
+    print(json.dumps(result, indent=1))

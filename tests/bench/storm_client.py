@@ -51,6 +51,8 @@ def main(host: str, port: int, path: str, count: int) -> None:
                 continue
             s = key.fileobj
             assert isinstance(s, socket.socket)
+            if s.fileno() < 0:
+                continue  # closed by a "close" read earlier in this batch of events
             if key.data == "connecting":
                 if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                     raise SystemExit(

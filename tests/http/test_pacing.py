@@ -11,7 +11,7 @@ import trio.testing
 from support import wait_until
 
 from mapsrv.http.hypercorn import ACCEPT_PER_TURN, accept_in_batches
-from mapsrv.http.pacing import READY_PER_TURN, Pacer, cap_ready_sockets
+from mapsrv.http.pacing import PER_TURN, READY_PER_TURN, Pacer, cap_ready_sockets, connections
 
 
 async def test_a_few_ends_go_straight_on() -> None:
@@ -169,3 +169,43 @@ async def test_a_burst_of_connections_is_accepted_in_batches(nursery: trio.Nurse
     finally:
         for client in clients:
             client.close()
+
+
+async def test_the_default_pacer_lets_per_turn_go_on_a_turn() -> None:
+    """``connections()``, what hypercorn's connections use: PER_TURN starts or ends a turn in a
+    storm (measured in tests/bench/storm.py: docs/benchmarks.md), the first batch at once."""
+    assert PER_TURN == 8
+    pacer = connections()
+    assert pacer is connections() and pacer.per_turn == PER_TURN
+    order: list[str] = []
+
+    async def ticker() -> None:
+        for _ in range(20):
+            order.append("tick")
+            await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        await trio.lowlevel.checkpoint()
+        for _ in range(5 * PER_TURN + 3):
+            pacer.soon(lambda: order.append("end"))
+    assert order.count("end") == 5 * PER_TURN + 3
+    assert pacer.parked == 4 * PER_TURN + 3, "one batch at once, the rest waited their turn"
+    runs = [len(run) for run in "".join("e" if i == "end" else " " for i in order).split()]
+    # each turn's calls run together in the pacer's task: a run is one turn's batch, or two when
+    # trio ran the ticker first in one turn and last in the next
+    assert all(run % PER_TURN == 0 for run in runs[:-1]) and max(runs) <= 2 * PER_TURN, runs
+    assert runs[-1] % PER_TURN in (0, 3), runs
+
+
+async def test_calls_made_in_a_storm_go_on_in_later_turns() -> None:
+    """``soon`` calls at once while the turn has room, the rest in the next turns, never lost."""
+    pacer = Pacer(per_turn=4)
+    went: list[str] = []
+    for _ in range(6):
+        pacer.soon(lambda: went.append("call"))
+    assert len(went) == 4 and pacer.parked == 2
+    await trio.testing.wait_all_tasks_blocked()
+    assert len(went) == 6
+    pacer.soon(lambda: went.append("call"))
+    assert len(went) == 7, "after the storm, a call goes straight on"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import Browser, start_server, wait_until
 
 from mapsrv.core.sse import chunk, frame
+from mapsrv.http.compression import Deflated
 from mapsrv.http.socket_writer import SocketViewer
 from mapsrv.hub.registry import MapEntry
 from mapsrv.server import Server
@@ -410,6 +412,40 @@ async def test_socket_viewer_takes_exactly_its_limit_of_frames_while_held() -> N
         assert viewer.lagging
         sock.close()
         peer.close()
+
+
+async def test_socket_viewer_takes_several_frames_at_once_in_order_each_counted_while_held() -> None:
+    """``offer_many`` (a crowd's pump, frames queued behind each other): written together when
+    nothing waits, gzip ones deflated frame by frame, and each frame counted against the limit
+    when they must wait."""
+    frames = [(f, chunk(f)) for f in (frame("a", id=1), frame("b", id=2), frame("c", id=3))]
+    joined = b"".join(c for _, c in frames)
+    for gzip in (None, Deflated()):
+        sock, peer = pair()
+        viewer = SocketViewer(sock, [b"snapshot"], 4, 0, gzip=gzip)
+        client = Client()
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                await start(nursery, viewer, b"x" if gzip is None else (b"x", []), client.receive)
+                assert viewer.offer_many(frames, joined)
+                raw, body = b"", b""
+                while not body.endswith(b"data: c\n\n"):  # the opening, then the three frames
+                    raw += await receive(peer, 1)
+                    if raw.endswith(b"\r\n"):  # whole chunks so far
+                        body = dechunk(raw)
+                        if gzip is not None:
+                            body = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body)
+                assert body == b"x" + b"".join(f for f, _ in frames), body
+                client.leave()
+        sock.close()
+        peer.close()
+    sock, peer = pair()
+    held = SocketViewer(sock, [b"snapshot"], 4, 0)  # before its head is out, every frame waits
+    assert held.offer_many(frames, joined) and waiting(held) == 3, "three frames, three places"
+    assert not held.offer_many(frames[:2], b""), "two more would be five, over the limit of 4"
+    assert held.lagging
+    sock.close()
+    peer.close()
 
 
 async def test_socket_viewer_whose_client_resets_while_a_backlog_waits_ends_failed() -> None:

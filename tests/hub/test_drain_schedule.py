@@ -3,6 +3,7 @@ schedule, even when the loop is too busy for the ticks to come on time."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,3 +68,22 @@ async def test_late_ticks_end_bigger_batches_not_a_longer_window(
     took, ended = await drain(autojump_clock, 10_000, 10.0, busy=slow)
     assert len(ended) == 10_000
     assert took <= 10.0 + DRAIN_TICK + 2 * slow, took
+
+
+async def test_each_batch_keeps_to_the_windows_schedule_not_one_lump(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """By any time ``t`` into the window, about ``count * t / window`` viewers have ended: never
+    far behind (fixed batches, with the rest in one lump at the end, still end in time) and
+    never ahead."""
+    count, window, slow = 10_000, 10.0, 0.1
+    _took, ended = await drain(autojump_clock, count, window, busy=slow)
+    batches = sorted(Counter(ended).items())
+    done = 0
+    for at, size in batches:
+        done += size
+        due = count * min(1.0, (at + DRAIN_TICK) / window)
+        assert done <= due + 1, f"{done} ended by {at:.2f} s, ahead of the schedule ({due:.0f})"
+        assert done >= count * at / window - 1, f"{done} ended by {at:.2f} s of {window} s: behind"
+    largest = max(size for _at, size in batches)
+    assert largest <= count * (DRAIN_TICK + 2 * slow + 0.05) / window, f"a lump of {largest}"

@@ -118,10 +118,24 @@ function show(profile) {
   });
 }
 
+// The line clear of the profile: moved up when its bottom is under the panel, never so far
+// that its top leaves the map.
+function clearOfPanel(layer) {
+  if (!panel || !layer.getBounds) return;
+  const bounds = layer.getBounds();
+  const top = page.map.latLngToContainerPoint(bounds.getNorthWest()).y;
+  const bottom = page.map.latLngToContainerPoint(bounds.getSouthEast()).y;
+  const limit = page.map.getSize().y - panel.offsetHeight - 40;
+  const shift = Math.min(bottom - limit, top - 16);
+  if (shift > 0) page.map.panBy([0, shift], { animate: false });
+}
+
 page.map.on('popupopen', (event) => {
   const profile = profileOf(event.popup._source);
-  if (profile) show(profile);
-  else close();
+  if (profile) {
+    show(profile);
+    clearOfPanel(event.popup._source);
+  } else close();
 });
 page.map.on('popupclose', (event) => {
   if (panel && event.popup._source && profileOf(event.popup._source)) close();

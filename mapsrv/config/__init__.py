@@ -95,10 +95,10 @@ class Config(
     hence the bases in the reverse of ``GROUPS``)."""
 
     def __post_init__(self) -> None:
-        for group in GROUPS:
-            group.check(self)
+        self.check()
 
     def check(self) -> None:
+        """Every group's own checks, in ``GROUPS``' order."""
         for group in GROUPS:
             group.check(self)
 

@@ -84,8 +84,7 @@ class MapHub:
         self.links = Links(self.store, self.registry, self.fanout, self.get)
         self.pointers = Pointers(self.store, self.presence.sender, self._broadcast)
         self.catalog = Catalog(self.store, self.registry, self.fanout, retention=retention)
-        self.lookup = Lookup(self.registry, self.store, self.replica, self.catalog)
-        self.lookup.links = self.links
+        self.lookup = Lookup(self.registry, self.store, self.replica, self.catalog, self.links)
         self.people = People(self.store)  # who signed in (``people``)
         self.viewers = Viewers(self.registry, self.fanout, self.replica, self.presence, self.pointers)
         # One person's process (a private ``mapsrv stdio``): every map is theirs, listed for

@@ -17,12 +17,14 @@ __all__ = ["Lookup"]
 
 
 class Lookup:
-    def __init__(self, registry: Registry, store: Store, replica: Replica, catalog: Catalog) -> None:
+    def __init__(
+        self, registry: Registry, store: Store, replica: Replica, catalog: Catalog, links: Links
+    ) -> None:
         self.registry = registry
         self.store = store
         self.replica = replica
         self.catalog = catalog
-        self.links: Links | None = None  # set once the links exist (they look maps up here)
+        self.links = links
         # Maps being loaded from the store, each by one request: a crowd that arrives on a map
         # this process does not hold yet (a rolling deploy moves its viewers here) waits for that
         # one load. 1,000 loads at once of one map timed out the Redis link and answered 503.
@@ -78,7 +80,6 @@ class Lookup:
     async def get_by_edit_key(self, edit_key: str) -> MapEntry:
         """The map an edit link opens (``links.Links.entry_for``)."""
         try:
-            assert self.links is not None
             return await self.links.entry_for(edit_key)
         except NotFound:
             await self.catalog.check_gone(edit_key)

@@ -21,13 +21,9 @@ COAST_DEGREES = 0.1  # how far out to sea the area reaches (about 11 km of latit
 def outline_of(place: Place) -> Any:
     """The area of a country or state ``place``, or None when it has no outline here."""
     if place.kind == "country" and place.country_code:
-        found = find_country(place.country_code)
-        if isinstance(found, Boundary):
-            return _area(found, "")
-    elif place.kind == "state":
-        found = find_region(place.name, place.country_code)
-        if isinstance(found, Boundary):
-            return _area(found, place.country_code.upper())
+        return _area("country", place.country_code, "")
+    if place.kind == "state":
+        return _area("state", place.name, place.country_code.upper())
     return None
 
 
@@ -36,9 +32,13 @@ def _shape(boundary: Boundary) -> Any:
 
 
 @functools.lru_cache(maxsize=32)
-def _area(boundary: Boundary, country: str) -> Any:
-    """``boundary`` grown by ``COAST_DEGREES`` less every neighbour: the other countries, and for
-    a region (``country`` set) the other regions of its country too."""
+def _area(kind: str, name: str, country: str) -> Any:
+    """The ``kind`` (country or state) ``name`` grown by ``COAST_DEGREES`` less every neighbour:
+    the other countries, and for a state the other regions of its ``country`` too. Cached by name:
+    a boundary's rings are thousands of points, too many to hash on every question."""
+    boundary = find_country(name) if kind == "country" else find_region(name, country)
+    if not isinstance(boundary, Boundary):
+        return None
     own = _shape(boundary)
     reach = own.buffer(COAST_DEGREES)
     west, south, east, north = reach.bounds

@@ -31,6 +31,7 @@ __all__ = [
     "check_mode",
     "elevations",
     "plan_routes",
+    "redrawn",
     "renumber",
     "route_answer",
 ]
@@ -183,10 +184,22 @@ def along(line: Feature, route: Route, limits: Limits, name: str) -> Feature:
             f"{name}: the road has {len(coords)} points, more than the {limits.max_points} a line may"
             " have; draw the route in shorter pieces"
         )
-    properties: dict[str, Any] = dict(route.facts.properties())
-    if len(route.elevations) == len(coords):
-        properties["elevations"] = list(route.elevations)
-        climbed = climb(route.elevations)
+    heights = route.elevations if len(route.elevations) == len(coords) else ()
+    return redrawn(line, coords, dict(route.facts.properties()), heights, limits)
+
+
+def redrawn(
+    line: Feature,
+    coords: Sequence[tuple[float, float]],
+    properties: dict[str, Any],
+    heights: Sequence[float | None],
+    limits: Limits,
+) -> Feature:
+    """``line`` (its id, layer, label, popup and style) on new ``coords`` with ``properties``,
+    and, when there are ``heights`` (one per point), those heights and their climb."""
+    if heights:
+        properties["elevations"] = list(heights)
+        climbed = climb(heights)
         properties |= climbed.properties() if climbed else {}
     return build_feature(
         id=line.id,

@@ -18,7 +18,7 @@ from mapsrv.core.model import Feature, Limits, build_feature
 from mapsrv.core.routes import Mode, climb
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import Imported
-from mapsrv.mcp.tools.route_plans import elevations
+from mapsrv.mcp.tools.route_plans import elevations, redrawn
 from mapsrv.routing import Router, RouteRefused
 from mapsrv.routing.tracks import retime, seconds
 
@@ -112,23 +112,8 @@ async def _snapped(
         retimed = retime(times, at_m, coords)
         if retimed is not None:
             properties["times"] = retimed
-    heights = await elevations(router, coords)
-    if heights:
-        properties["elevations"] = list(heights)
-        climbed = climb(heights)
-        properties |= climbed.properties() if climbed else {}
     properties["snapped"] = by
-    return build_feature(
-        id=track.id,
-        type="polyline",
-        coords=coords,
-        layer=track.layer,
-        label=track.label,
-        popup=track.popup,
-        style=dict(track.style),
-        properties=properties,
-        limits=limits,
-    )
+    return redrawn(track, coords, properties, await elevations(router, coords), limits)
 
 
 def climbs(imported: Imported, ids: Sequence[str]) -> list[dict[str, Any]]:

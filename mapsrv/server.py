@@ -73,6 +73,7 @@ async def serve(
         idle_timeout=config.idle_timeout,
         max_maps=config.max_maps,
         retention=config.retention or None,
+        end_soon=storms().soon,  # channel streams (agents', TLS browsers') end a few per loop turn
     )
     hub.private = private and not store.shared
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket

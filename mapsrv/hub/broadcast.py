@@ -28,15 +28,16 @@ Each viewer gets every frame once and in order:
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import trio
 
 from mapsrv.core.sse import chunk
 
-__all__ = ["CROWD_FROM", "SLICE_SECONDS", "Outbox", "Pending"]
+__all__ = ["CROWD_FROM", "SLICE_SECONDS", "Outbox", "Pending", "say_in_slices", "say_last"]
 
 log = logging.getLogger(__name__)
 
@@ -198,3 +199,34 @@ def _offer_after(viewer: Any, frames: list[Pending], seen: int, drop: Callable[[
         if number > seen and not viewer.offer(data, chunked):
             drop(viewer)
             return  # dropped: it gets nothing more
+
+
+def say_last(
+    told: Sequence[tuple[Any, bytes]], start: int = 0, clock: Callable[[], float] | None = None
+) -> int:
+    """Offer each viewer of ``told[start:]`` its last frame and end it: all of them, or with a
+    ``clock`` until a slice's time is up (at least one viewer); the index to go on from."""
+    deadline = clock() + SLICE_SECONDS if clock is not None else math.inf
+    now = clock or (lambda: 0.0)
+    index = start
+    for index in range(start, len(told)):
+        viewer, data = told[index]
+        viewer.offer(data, chunk(data))
+        viewer.close()  # its stream ends after this frame (a stream's end waits its turn too)
+        if now() >= deadline:
+            break
+    return index + 1
+
+
+async def say_in_slices(told: Sequence[tuple[Any, bytes]], clock: Callable[[], float]) -> None:
+    """``say_last`` to a crowd, ``SLICE_SECONDS`` of it per loop turn: one frame to each of
+    10,000 viewers in one turn would stand the loop still as a broadcast's did."""
+    try:
+        done = say_last(told, 0, clock)
+        while done < len(told):
+            await trio.lowlevel.checkpoint()
+            done = say_last(told, done, clock)
+    except trio.Cancelled:
+        raise  # the process is ending
+    except Exception:  # a system task's error would end the process
+        log.exception("ending a map's viewers failed")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from mapsrv.core.codec import dumps
 from mapsrv.core.ids import map_ref
-from mapsrv.core.sse import chunk, frame
+from mapsrv.core.sse import frame
 from mapsrv.errors import Gone
 from mapsrv.hub.fanout import Fanout
 from mapsrv.hub.registry import UNUSED_MAP_TIMEOUT, MapEntry, Registry
@@ -112,9 +112,7 @@ class Catalog:
         """The map was deleted (here, or by another process): end its streams, telling each
         page why, and forget it."""
         data = frame(dumps({"role": "none", "gone": True, "message": DELETED}), event="access")
-        for viewer in list(entry.subscribers):
-            viewer.offer(data, chunk(data))
-            self.fanout.remove(entry, viewer)
+        self.fanout.last_words(entry, [(viewer, data) for viewer in entry.subscribers])
         entry.members.clear()
         self.registry.drop(entry, gone=True)
 

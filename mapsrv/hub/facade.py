@@ -27,7 +27,7 @@ from mapsrv.hub.edits import (
     weight,
 )
 from mapsrv.hub.expiry import serve_expiry
-from mapsrv.hub.fanout import Fanout, Subscription, Viewer, ViewerFactory
+from mapsrv.hub.fanout import EndSoon, Fanout, Subscription, Viewer, ViewerFactory
 from mapsrv.hub.joins import Viewers
 from mapsrv.hub.links import Links
 from mapsrv.hub.lookup import Lookup
@@ -66,7 +66,10 @@ class MapHub:
         idle_timeout: float = 3600.0,
         max_maps: int = 100_000,
         retention: float | None = None,
+        end_soon: EndSoon | None = None,
     ) -> None:
+        """``end_soon``: how the end of a stream read from a channel runs (``Fanout``); the
+        server gives its pacer's, so that thousands ended together end a few per loop turn."""
         self.store: Store = store if store is not None else MemoryStore()
         self.limits = limits
         self.idle_timeout = idle_timeout
@@ -77,7 +80,7 @@ class MapHub:
             follow=self.store.follow,
             unfollow=self.store.unfollow,
         )
-        self.fanout = Fanout(subscriber_buffer)
+        self.fanout = Fanout(subscriber_buffer, end_soon)
         self.replica = Replica(self.store, self.fanout, limits)
         self.replica.on_notice = self._on_notice
         self.presence = Presence(self.store, secrets.token_hex(6), self._broadcast, self._broadcast_paced)

@@ -24,10 +24,11 @@ from mapsrv.core import Event, MapState
 from mapsrv.core.codec import dumps, viewer_wire
 from mapsrv.core.history import History
 from mapsrv.core.sse import chunk, comment, frame
-from mapsrv.hub.broadcast import SLICE_SECONDS, Outbox
+from mapsrv.hub.broadcast import CROWD_FROM, SLICE_SECONDS, Outbox, say_in_slices, say_last
 
 __all__ = [
     "DRAIN_TICK",
+    "EndSoon",
     "HEARTBEAT",
     "HEARTBEAT_CHUNK",
     "HEARTBEAT_SLICES",
@@ -85,18 +86,38 @@ class Viewer(Protocol):
 ViewerFactory = Callable[[list[bytes], int, int], Viewer]  # initial, buffer, slot
 
 
+EndSoon = Callable[[Callable[[], object]], None]  # runs an end now, or in a later loop turn
+
+
+def _now(call: Callable[[], object]) -> None:
+    call()
+
+
 class Subscription:
     """A viewer whose reader takes each frame from a bounded channel (``receive``), such as an
     agent's change notifications, or a browser stream that cannot be written from the loop.
-    The channel ends when the viewer is dropped for being slow or the hub closes."""
+    The channel ends when the viewer is dropped for being slow or the hub closes.
 
-    def __init__(self, initial: list[bytes], buffer: int, slot: int = 0) -> None:
+    ``end_soon`` is how its end is run (``Fanout.end_soon``): closing the channel wakes the
+    reader's task, and 10,000 closed at once (a shutdown, a drain, a deleted map watched by a
+    crowd behind TLS) woke 10,000 tasks in one loop turn; a pacer runs a few per turn. It stops
+    taking frames at once either way."""
+
+    __slots__ = ("_end_soon", "_send", "ended", "initial", "lagging", "receive", "slot")
+
+    def __init__(
+        self, initial: list[bytes], buffer: int, slot: int = 0, end_soon: EndSoon | None = None
+    ) -> None:
         self.initial = initial
         self.slot = slot
         self.lagging = False
+        self.ended = False
+        self._end_soon = end_soon or _now
         self._send, self.receive = trio.open_memory_channel[bytes](buffer)
 
     def offer(self, frame: bytes, chunked: bytes = b"") -> bool:
+        if self.ended:
+            return False
         try:
             self._send.send_nowait(frame)
         except trio.WouldBlock:
@@ -110,7 +131,9 @@ class Subscription:
         return all(self.offer(frame) for frame, _ in frames)
 
     def close(self) -> None:
-        self._send.close()
+        if not self.ended:
+            self.ended = True
+            self._end_soon(self._send.close)
 
 
 class FrameLog:
@@ -196,8 +219,12 @@ class Watched(Protocol):
 
 
 class Fanout:
-    def __init__(self, subscriber_buffer: int) -> None:
+    """``end_soon``: how a ``Subscription``'s end runs (a pacer's ``soon``, given by the server:
+    a few per loop turn in a storm); by default at once."""
+
+    def __init__(self, subscriber_buffer: int, end_soon: EndSoon | None = None) -> None:
         self.subscriber_buffer = subscriber_buffer
+        self.end_soon: EndSoon = end_soon or _now
         self.published = 0
         self.dropped = 0
         self.clock: Callable[[], float] = time.perf_counter  # times the heartbeats' slices
@@ -259,10 +286,14 @@ class Fanout:
             sub.close()
         watched.subscribers.clear()
 
-    def add(self, watched: Watched, initial: list[bytes], viewer: ViewerFactory = Subscription) -> Viewer:
-        """A viewer whose first frames, ``initial``, bring it up to the map's version now."""
+    def add(self, watched: Watched, initial: list[bytes], viewer: ViewerFactory | None = None) -> Viewer:
+        """A viewer whose first frames, ``initial``, bring it up to the map's version now (a
+        ``Subscription`` unless ``viewer`` makes another kind)."""
         self._next_slot = (self._next_slot + 1) % HEARTBEAT_SLICES
-        sub = viewer(initial, self.subscriber_buffer, self._next_slot)
+        if viewer is None:
+            sub: Viewer = Subscription(initial, self.subscriber_buffer, self._next_slot, self.end_soon)
+        else:
+            sub = viewer(initial, self.subscriber_buffer, self._next_slot)
         watched.subscribers.add(sub)
         watched.frames.outbox.joining(sub)
         return sub
@@ -271,6 +302,19 @@ class Fanout:
         watched.subscribers.discard(sub)
         watched.frames.outbox.left(sub)
         sub.close()
+
+    def last_words(self, watched: Watched, told: Sequence[tuple[Viewer, bytes]]) -> None:
+        """End these viewers of the map, each after one last frame of its own (an ``access``
+        frame: the map was deleted, or the link it was opened with changed). They take no other
+        frame from now on; the last frames go out at once to a few, and to a crowd
+        ``SLICE_SECONDS`` of offers per loop turn (``mapsrv.hub.broadcast.say_last``)."""
+        for viewer, _ in told:
+            watched.subscribers.discard(viewer)
+            watched.frames.outbox.left(viewer)
+        if len(told) < CROWD_FROM:
+            say_last(told)
+        else:
+            trio.lowlevel.spawn_system_task(say_in_slices, list(told), self.clock, name="mapsrv last words")
 
     def close_all(self, maps: Iterable[Watched]) -> None:
         """End every viewer (shutdown): each stream's end waits its turn (``Viewer.close``)."""

@@ -67,7 +67,7 @@ class Viewers:
         ``last_event_id`` (a version the viewer has), the initial frames are just the events it
         missed, when this process's log or the store's still has them all. ``member``: who is
         watching, shown to everyone on the map while the watch lasts."""
-        sub = await self.join(entry, last_event_id, Subscription, member)
+        sub = await self.join(entry, last_event_id, None, member)
         try:
             assert isinstance(sub, Subscription)
             yield sub
@@ -75,11 +75,16 @@ class Viewers:
             self.leave(entry, sub)
 
     async def join(
-        self, entry: MapEntry, last_event_id: str | None, viewer: ViewerFactory, member: Member | None = None
+        self,
+        entry: MapEntry,
+        last_event_id: str | None,
+        viewer: ViewerFactory | None,
+        member: Member | None = None,
     ) -> Viewer:
         """``subscribe`` with a viewer of the caller's kind (``viewer(map_id, initial, buffer,
         slot)``), such as one that writes each frame to its socket itself; ``leave`` ends it.
-        A person's page (``member.kind`` "person") gets who is here among its first frames."""
+        A person's page (``member.kind`` "person") gets who is here among its first frames.
+        ``viewer`` None: a ``Subscription``."""
         if member is not None and not self.presence.knows(entry.id):
             await self.presence.load(entry.id)  # who is here through other processes
         seen = parse_version(last_event_id)
@@ -94,7 +99,7 @@ class Viewers:
         return self._add_viewer(entry, initial, viewer, member)
 
     def _add_viewer(
-        self, entry: MapEntry, initial: list[bytes], viewer: ViewerFactory, member: Member | None
+        self, entry: MapEntry, initial: list[bytes], viewer: ViewerFactory | None, member: Member | None
     ) -> Viewer:
         if member is not None:
             self.presence.join(entry.id, member)  # told to the viewers already here

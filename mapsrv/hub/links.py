@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from mapsrv.core.codec import dumps
 from mapsrv.core.ids import map_ref
-from mapsrv.core.sse import chunk, frame
+from mapsrv.core.sse import frame
 from mapsrv.errors import Forbidden, NotFound
 from mapsrv.hub.fanout import Fanout
 from mapsrv.hub.registry import MapEntry, Registry, new_token
@@ -70,18 +70,18 @@ class Links:
         frame (an editor's: it may still watch, through the view link) and end."""
         old = entry.meta
         self.registry.relink(entry, new)
+        told = []
         for viewer, member in list(entry.members.items()):
             if not member.key or member.key in (new.edit_key, new.view_key):
                 continue
             if member.role == "editor" and member.key == old.edit_key:
-                told = {"role": "viewer", "view_url": f"/v/{new.view_key}", "message": EDIT_LINK_OFF}
+                said = {"role": "viewer", "view_url": f"/v/{new.view_key}", "message": EDIT_LINK_OFF}
             elif member.role == "viewer" and member.key == old.view_key:
-                told = {"role": "none", "message": VIEW_LINK_NEW}
+                said = {"role": "none", "message": VIEW_LINK_NEW}
             else:
                 continue
-            data = frame(dumps(told), event="access")
-            viewer.offer(data, chunk(data))
-            self.fanout.remove(entry, viewer)  # its stream ends after this frame; it leaves then
+            told.append((viewer, frame(dumps(said), event="access")))
+        self.fanout.last_words(entry, told)  # each stream ends after its frame; it leaves then
 
     def heard(self, entry: MapEntry, text: bytes | str) -> None:
         """Another process's ``{"links": {...}}`` notice."""

@@ -122,7 +122,8 @@ async def test_channel_streams_closed_together_end_a_few_per_turn() -> None:
     with trio.fail_after(10):
         while not all(ended for _, ended in now):
             await trio.lowlevel.checkpoint()
-            now = [(frames, ended or heard(viewer)[1]) for viewer, (frames, ended) in zip(viewers, now, strict=True)]
+            pairs = zip(viewers, now, strict=True)
+            now = [(frames, ended or heard(viewer)[1]) for viewer, (frames, ended) in pairs]
     assert pacer.parked >= 40 - pacer.per_turn
 
 

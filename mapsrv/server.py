@@ -62,8 +62,7 @@ async def serve(
     """``private``: one person's process (``mapsrv stdio`` on a store of its own): every map in
     the store is theirs, in their browser's list and their agent's."""
     cap_ready_sockets()  # a storm of sockets closing at once wakes its tasks a few hundred a turn
-    # Redis keeps a map nobody drew on as long as the hub does (a map somebody drew on, for ever)
-    unused = min(config.idle_timeout, UNUSED_MAP_TIMEOUT)
+    unused = min(config.idle_timeout, UNUSED_MAP_TIMEOUT)  # how long Redis keeps a map nobody drew on
     store = open_store_from_url(config.store_url, ttl=unused, log_size=config.event_log_size)
     hub = MapHub(
         store=store,
@@ -73,7 +72,7 @@ async def serve(
         idle_timeout=config.idle_timeout,
         max_maps=config.max_maps,
         retention=config.retention or None,
-        end_soon=storms().soon,  # channel streams (agents', TLS browsers') end a few per loop turn
+        end_soon=storms().soon,  # streams read from a channel end a few per loop turn in a storm
     )
     hub.private = private and not store.shared
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket

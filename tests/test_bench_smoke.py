@@ -201,13 +201,13 @@ def test_line_chart_is_svg_with_a_line_per_series() -> None:
 
 async def test_soak_watchers_count_drops_and_get_every_event_again() -> None:
     # The watcher process stops reading (SIGSTOP) while each map gets 4,000 events of ~350 bytes:
-    # far more than the sockets' buffers and a queue of 2 frames hold, so the server drops every
+    # far more than the sockets' buffers and a queue of 16 frames hold, so the server drops every
     # watcher; once it reads again, each reconnects with Last-Event-ID after the 0.1 s retry hint
     # and gets the rest from the server's event log (5,000 events: all of them).
     watchers, batches, per_batch = 6, 4, 1000
     events = batches * per_batch
     async with (
-        open_server("--subscriber-buffer", "2", "--sse-retry", "0.1", "--event-log-size", "5000") as server,
+        open_server("--subscriber-buffer", "16", "--sse-retry", "0.1", "--event-log-size", "5000") as server,
         httpx.AsyncClient(base_url=server.url, timeout=60) as client,
     ):
         ids, cookie = await new_maps(client, 2)

@@ -1,7 +1,7 @@
 """What mapsrv imports is what it declares: every third-party package imported anywhere under
 mapsrv/ (at the top of a module, inside a function or under ``TYPE_CHECKING``) names a
 distribution that setup.cfg's ``install_requires`` lists. A package that only comes along with
-another one (``pydantic`` with ``mcp``, ``h11`` with ``hypercorn``) is a dependency of ours once we
+another one (``pydantic`` with ``mcp``, ``anyio`` with ``mcp``) is a dependency of ours once we
 import it: an upgrade of the other may drop it or move its range."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How mapsrv and its gateway run hypercorn: one configuration, fixes to hypercorn itself (idle
-connections closed at EOF, a response's head written with its body, a keep-alive timer without a
-task per request), and the way an event stream finds its connection's socket."""
+connections closed at EOF, a keep-alive timer without a task per request, HTTP/1.1 parsed by
+httptools: ``mapsrv.http.h1``), and the way an event stream finds its connection's socket."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from collections import deque
 from contextvars import ContextVar
 from typing import Any
 
-import h11
 import hypercorn.config
 import trio
-from hypercorn.events import RawData
-from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.trio.tcp_server import TCPServer
 
+from mapsrv.http import h1
 from mapsrv.http.pacing import Pacer, connections
 
 __all__ = [
@@ -28,11 +26,7 @@ __all__ = [
     "expose_connections",
     "BACKLOG",
     "hypercorn_config",
-    "send_head_with_body",
 ]
-
-COALESCE_UP_TO = 64 * 1024  # a larger body goes in writes of its own rather than be copied
-
 
 BACKLOG = 4096  # connections the kernel queues for accept()
 
@@ -43,7 +37,7 @@ def hypercorn_config(
     """Bind ``host:port`` (IPv6 in brackets), no access log of hypercorn's own (ours is richer),
     keep-alive above common proxies' 60 s idle timeout; and close connections at the client's EOF."""
     close_idle_connections_on_eof()  # and expose_connections, whose timer it ends at EOF
-    send_head_with_body()
+    h1.install()  # HTTP/1.1 parsed by httptools, a response's head written with its body
     accept_in_batches()
     hc = hypercorn.config.Config()
     bracketed = ":" in host and not host.startswith("[")
@@ -208,63 +202,6 @@ def connection_socket() -> trio.socket.SocketType | None:
     if not isinstance(stream, trio.SocketStream):
         return None
     return stream.socket
-
-
-def send_head_with_body() -> None:
-    """Make hypercorn write a response's head together with its body when the head names a
-    Content-Length (idempotent).
-
-    hypercorn 0.18 (hypercorn/protocol/h11.py ``_send_h11_event``) writes the head, the body and
-    the end of the message as three socket writes, so the client wakes up for each. Measured on
-    a bare hypercorn app answering a small JSON body over one keep-alive connection: 0.96 ms of
-    server CPU and 1.45 ms p50 per request, against 0.74 ms and 0.96 ms with one write. Only a
-    head with a Content-Length is held (the body follows at once); an event stream's head goes
-    out alone, as before. The end of a Content-Length body is no bytes: it is not sent as an empty
-    write (a lock and a pass of trio's scheduler). tests/gateway/test_gateway_limits.py checks it."""
-    original: Any = H11Protocol._send_h11_event
-    if getattr(original, "_mapsrv_patched", False):
-        return
-
-    async def send_event(self: Any, event: Any) -> None:
-        held = self.__dict__.pop("_mapsrv_head", None)
-        if held is None and isinstance(event, h11.Response) and _has_length(event):
-            try:
-                self._mapsrv_head = self.connection.send(event)
-            except h11.LocalProtocolError:
-                if self.connection.their_state != h11.ERROR:
-                    raise
-            return
-        if held is None and isinstance(event, h11.EndOfMessage):
-            try:
-                end = self.connection.send(event)
-            except h11.LocalProtocolError:
-                if self.connection.their_state != h11.ERROR:
-                    raise
-                return
-            if end:  # a Content-Length body ends with no bytes: no empty write, lock and wake-up
-                await self.send(RawData(data=end))
-            return
-        if held is None:
-            await original(self, event)
-            return
-        try:
-            data = self.connection.send(event)
-        except h11.LocalProtocolError:
-            if self.connection.their_state != h11.ERROR:
-                raise
-            data = b""
-        if len(data) > COALESCE_UP_TO:
-            await self.send(RawData(data=held))
-            await self.send(RawData(data=data))
-        else:
-            await self.send(RawData(data=held + data))
-
-    send_event._mapsrv_patched = True  # type: ignore[attr-defined]
-    H11Protocol._send_h11_event = send_event  # type: ignore[method-assign]
-
-
-def _has_length(response: h11.Response) -> bool:
-    return any(name == b"content-length" for name, _ in response.headers)
 
 
 class KeepAliveTimer:

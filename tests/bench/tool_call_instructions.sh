@@ -29,7 +29,7 @@ count() {
   local port pid refs
   port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   PYTHONPATH=$PWD valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1" \
-    python -m mapsrv serve --port "$port" --rate-mcp 0 --rate-writes 0 --rate-maps 0 >"$out/log.$1" 2>&1 &
+    python -m mapsrv serve --port "$port" --rate-mcp 0 --rate-writes 0 --rate-writes-person 0 --rate-maps 0 >"$out/log.$1" 2>&1 &
   pid=$!
   local deadline=$((SECONDS + health_wait))
   until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do

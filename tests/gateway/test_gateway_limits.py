@@ -133,7 +133,7 @@ async def test_access_checks_and_operations_routes(nursery: trio.Nursery) -> Non
 
 
 async def test_an_answer_goes_out_in_one_write(nursery: trio.Nursery) -> None:
-    """Head and body in one write (mapsrv.http.hypercorn.send_head_with_body): the client wakes up
+    """Head and body in one write (mapsrv.http.h1): the client wakes up
     once per answer, so the first bytes it reads hold the whole answer."""
     gateway = await start_gateway(nursery)
     async with httpx.AsyncClient(timeout=10) as http:

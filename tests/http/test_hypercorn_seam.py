@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -71,13 +72,17 @@ def test_hypercorn_tcp_server_keeps_initiate_server_close() -> None:
     )
 
 
-def test_hypercorn_h11_protocol_keeps_send_h11_event() -> None:
-    """``H11Protocol._send_h11_event(self, event)``, through which every HTTP/1.1 event goes out:
-    ``send_head_with_body`` replaces it to write a response's head with its body."""
-    cls, method = _method("hypercorn.protocol.h11", "H11Protocol", "_send_h11_event")
-    assert _arguments(method) == ["self", "event"], (
-        f"H11Protocol._send_h11_event takes {_arguments(method)} now"
-    )
-    assert _calls_self(_method_body(cls, "stream_send"), "_send_h11_event"), (
-        "H11Protocol.stream_send no longer sends through _send_h11_event: heads go out alone again"
-    )
+def test_hypercorn_makes_each_connections_protocol_by_the_name_h11protocol() -> None:
+    """``ProtocolWrapper.__init__`` makes an HTTP/1.1 connection's protocol by the module name
+    ``H11Protocol`` in hypercorn/protocol/__init__.py: ``mapsrv.http.h1.install`` replaces that
+    name with ``H1Protocol``, and every connection would be parsed by h11 again if it changed."""
+    spec = importlib.util.find_spec("hypercorn.protocol")
+    assert spec is not None and spec.origin
+    tree = ast.parse(Path(spec.origin).read_text())
+    [wrapper] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ProtocolWrapper"]
+    calls = [
+        node.func.id
+        for node in ast.walk(wrapper)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    ]
+    assert "H11Protocol" in calls, "ProtocolWrapper no longer makes H11Protocol by its module name"

@@ -9,7 +9,7 @@ import socket
 
 import trio
 
-from mapsrv.http.socket_writer import _fileno_of
+from mapsrv.http.socket_writer import fileno_of
 
 
 async def test_trio_socket_keeps_its_standard_socket_as_sock() -> None:
@@ -22,7 +22,7 @@ async def test_trio_socket_keeps_its_standard_socket_as_sock() -> None:
             " drop the shortcut"
         )
         assert inner.fileno() == sock.fileno() >= 0
-        assert _fileno_of(sock) == inner.fileno  # the shortcut is taken
+        assert fileno_of(sock) == inner.fileno  # the shortcut is taken
     finally:
         sock.close()
     # The writer's safety: a closed socket's descriptor reads as -1, never a reused number.

@@ -1,0 +1,389 @@
+"""HTTP/1.1 for hypercorn's trio worker, parsed by httptools (llhttp, in C) instead of h11.
+
+hypercorn serves each HTTP/1.1 connection with ``H11Protocol``: h11, a pure-Python state
+machine, parses every request and frames every response, and with hypercorn's wrapping of it
+that was about a fifth of the server's CPU for a small tool call (profiled, docs/benchmarks.md
+"Issue 47"). ``H1Protocol`` takes its place (``install``) with the same duties towards the rest
+of hypercorn: it turns bytes into hypercorn's stream events for the same ``HTTPStream`` (which
+makes the ASGI scope and runs the app, so the app sees the same requests) and frames what the
+stream sends back. What it keeps of h11's behaviour, each checked in tests/http/test_h1.py:
+
+- one request at a time: a pipelined request waits (and the connection is not read further)
+  until the answer before it is out;
+- a request line and headers over ``h11_max_incomplete_size`` are answered 431, a request the
+  parser refuses 400, and either closes the connection;
+- ``Expect: 100-continue`` is answered before the body is read;
+- a response without a Content-Length is chunked to an HTTP/1.1 client and delimited by the
+  connection's end to an HTTP/1.0 one; HEAD, 204 and 304 answers have no body;
+- a body longer than its Content-Length is not sent at all and one shorter ends the
+  connection (neither can be framed right);
+- the connection stays open after an answer only if both sides allow it (the client's
+  ``Connection``, HTTP/1.0's default, the app's ``Connection: close``, hypercorn's
+  ``keep_alive_max_requests``) and the request was read whole;
+- HTTP/2 with prior knowledge (``PRI *``) goes to hypercorn's HTTP/2 protocol.
+
+A head with a Content-Length goes out in one write with its body (hypercorn's h11 protocol wrote
+the head, the body and the end in three writes and the client woke for each: 0.96 ms of server
+CPU and 1.45 ms p50 per small JSON answer on one keep-alive connection, against 0.74 ms and 0.96
+ms in one write),
+an event stream's head alone and at once (its frames follow straight from the fan-out, as
+chunks of this response: ``mapsrv.http.socket_writer``). ``Upgrade`` (WebSocket, h2c) is not
+offered: mapsrv serves neither, and such a request is answered as a plain HTTP/1.1 one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from wsgiref.handlers import format_date_time
+
+import httptools
+import trio
+from hypercorn.events import Closed, Event, RawData, Updated
+from hypercorn.protocol.events import Body, EndBody, InformationalResponse, Request, Response, StreamClosed
+from hypercorn.protocol.h11 import H2ProtocolAssumedError
+from hypercorn.protocol.http_stream import HTTPStream
+
+from mapsrv.http.h1_parser import RequestEvents
+from mapsrv.http.socket_writer import fileno_of
+
+__all__ = ["COALESCE_UP_TO", "H1Protocol", "install"]
+
+STREAM_ID = 1
+COALESCE_UP_TO = 64 * 1024  # a larger body goes in a write of its own rather than be copied
+PREFACE = b"PRI * HTTP/2.0\r\n\r\n"  # how an HTTP/2 client with prior knowledge begins
+_NO_BODY = frozenset({204, 304})
+
+
+def _socket_of(send: Callable[[Event], Awaitable[None]]) -> Callable[[], int] | None:
+    """How to find the descriptor of the plain TCP socket a connection's ``send`` (hypercorn's
+    ``TCPServer.protocol_send``) writes to (``-1`` once closed), or None for TLS."""
+    stream = getattr(getattr(send, "__self__", None), "stream", None)
+    stream = getattr(stream, "inner", stream)  # mapsrv.http.hypercorn's pacing wrapper
+    if not isinstance(stream, trio.SocketStream):
+        return None
+    return fileno_of(stream.socket)
+
+
+def install() -> None:
+    """Serve HTTP/1.1 with ``H1Protocol`` (idempotent): hypercorn 0.18's ``ProtocolWrapper``
+    (hypercorn/protocol/__init__.py) makes each connection's protocol by the module name
+    ``H11Protocol``. tests/http/test_hypercorn_seam.py fails if it stops doing so."""
+    import hypercorn.protocol
+
+    hypercorn.protocol.H11Protocol = H1Protocol  # type: ignore[attr-defined,assignment]
+
+
+class _Dates:
+    """The ``date`` header, formatted once a second."""
+
+    second = -1
+    value = b""
+
+    @classmethod
+    def now(cls) -> bytes:
+        second = int(time.time())
+        if second != cls.second:
+            cls.second, cls.value = second, format_date_time(second).encode("ascii")
+        return cls.value
+
+
+class H1Protocol:
+    """One HTTP/1.1 connection (see the module's docstring); hypercorn's ``H11Protocol``'s
+    constructor and the methods ``ProtocolWrapper`` and ``HTTPStream`` call."""
+
+    def __init__(
+        self,
+        app: Any,
+        config: Any,
+        context: Any,
+        task_group: Any,
+        connection_state: Any,
+        ssl: bool,
+        client: tuple[str, int] | None,
+        server: tuple[str, int] | None,
+        send: Callable[[Event], Awaitable[None]],
+    ) -> None:
+        self.app, self.config, self.context = app, config, context
+        self.task_group, self.connection_state = task_group, connection_state
+        self.ssl, self.client, self.server, self.send = ssl, client, server, send
+        self.can_read = context.event_class()
+        self.keep_alive_requests = 0
+        self.stream: HTTPStream | None = None
+        self._parsed = RequestEvents(config.h11_max_incomplete_size)
+        self._parser = self._parsed.parser = httptools.HttpRequestParser(self._parsed)
+        self._started = False  # bytes have come: the HTTP/2 preface can no longer begin
+        self._early = b""  # the first bytes, while they might still be the HTTP/2 preface
+        self._fileno = _socket_of(send)  # a plain TCP socket's descriptor, to write to at once
+        self._waiting_writes = 0  # writes hypercorn is still sending (the socket was full)
+        self._closed = False  # nothing more is read or handed on
+        self._ended = False  # hypercorn was told to close the connection
+        self._upgraded = False
+        self._new_exchange()
+
+    def _new_exchange(self) -> None:
+        self._version = "1.1"
+        self._method = "GET"
+        self._request_done = False  # the request was read whole
+        self._keep_alive = False
+        self._answering = False  # a response began
+        self._answered = False  # ... and ended
+        self._framing = ""  # "length", "chunked", "close" or "none"
+        self._declared = 0  # a "length" body's Content-Length, and what is left of it
+        self._held = b""  # a head with a Content-Length, waiting to go out with its body
+        self._busy = False  # an exchange is under way: the next request waits
+
+    async def initiate(self) -> None:
+        pass
+
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, RawData):
+            await self._received(event.data)
+        elif isinstance(event, Closed):
+            self._closed = self._ended = True  # hypercorn closes it (the client's end, a timeout)
+            self._parsed.parser = None  # they refer to each other: freed without the collector
+            await self._close_stream()
+            await self.can_read.set()
+
+    async def _received(self, data: bytes) -> None:
+        if self._closed or not data:
+            return
+        if not self._started:
+            data = self._early + data
+            if PREFACE.startswith(data[: len(PREFACE)]):
+                if len(data) < len(PREFACE):
+                    self._early = data  # too few bytes to tell yet
+                    return
+                self._parsed.parser = None
+                raise H2ProtocolAssumedError(data)
+            self._started, self._early = True, b""
+        if self._upgraded:
+            return  # the rest of an Upgrade request's connection: it closes after the answer
+        parsed = self._parsed
+        parsed.fed(len(data))
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # Served as plain HTTP/1.1 (the parser stops here): the connection ends after it.
+            self._upgraded = True
+            if not parsed.events or parsed.events[-1][0] != "end":
+                parsed.events.append(("end", None))
+        except httptools.HttpParserError:
+            await self._refuse(400)
+            return
+        if parsed.over:
+            await self._refuse(431)
+            return
+        await self._hand_on()
+
+    async def _hand_on(self) -> None:
+        """Give the stream what was parsed, in order; a pipelined request waits (and so does the
+        reading of the connection) until the exchange before it has ended."""
+        events = self._parsed.events
+        while events and not self._closed:
+            kind, value = events[0]
+            if kind == "request":
+                if self._busy:
+                    await self.can_read.clear()
+                    await self.can_read.wait()
+                    continue
+                events.popleft()
+                await self._begin(*value)
+            elif self.stream is not None:
+                await self._hand_body(self.stream)
+            else:
+                events.popleft()  # the rest of a request answered and closed already
+
+    async def _hand_body(self, stream: HTTPStream) -> None:
+        """The request's body parsed so far, as one ASGI message (``HTTPStream`` would send a
+        message per piece, and one more for the end: a channel send and an app receive each)."""
+        events = self._parsed.events
+        parts = []
+        while events and events[0][0] == "body":
+            parts.append(events.popleft()[1])
+        ended = bool(events) and events[0][0] == "end"
+        if ended:
+            events.popleft()
+            self._request_done = True
+        if not stream.closed:  # as HTTPStream.handle: nothing more once the stream has closed
+            body = parts[0] if len(parts) == 1 else b"".join(parts)
+            await stream.app_put({"type": "http.request", "body": body, "more_body": not ended})
+
+    async def _begin(
+        self, url: bytes, headers: list[tuple[bytes, bytes]], method: str, version: str, keep_alive: bool
+    ) -> None:
+        await self.send(Updated(idle=False))
+        self._busy = True
+        self._version, self._method = version, method
+        # HTTP/1.0 connections end after one answer, as with h11
+        self._keep_alive = version == "1.1" and keep_alive and not self._upgraded
+        self.stream = HTTPStream(
+            self.app,
+            self.config,
+            self.context,
+            self.task_group,
+            self.ssl,
+            self.client,
+            self.server,
+            self.stream_send,
+            STREAM_ID,
+        )
+        body_coming = all(kind != "end" for kind, _ in self._parsed.events)
+        if self._version == "1.1" and (b"expect", b"100-continue") in headers and body_coming:
+            await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request = Request(
+            stream_id=STREAM_ID,
+            headers=headers,
+            http_version=self._version,
+            method=self._method,
+            raw_path=url,
+            state=self.connection_state,
+        )
+        await self.stream.handle(request)
+        self.keep_alive_requests += 1
+        await self.context.mark_request()
+
+    async def stream_send(self, event: Any) -> None:
+        if isinstance(event, Response):
+            await self._respond(event.status_code, event.headers)
+        elif isinstance(event, Body):
+            await self._body(event.data)
+        elif isinstance(event, EndBody):
+            await self._end()
+        elif isinstance(event, StreamClosed):
+            await self._recycle()
+        elif isinstance(event, InformationalResponse):
+            pass  # early hints: not for HTTP/1.1 (as hypercorn)
+
+    async def _respond(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        if status < 200:
+            await self._write(self._head(status, headers))
+            return
+        self._answering = True
+        length = te = None
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                length = value
+            elif lowered == b"transfer-encoding":
+                te = value
+            elif lowered == b"connection" and b"close" in value.lower():
+                self._keep_alive = False
+        extra = []
+        if self._method == "HEAD" or status in _NO_BODY:
+            self._framing = "none"
+        elif length is not None and te is None and length.isdigit():
+            self._framing, self._declared = "length", int(length)
+        elif self._version == "1.1":
+            self._framing = "chunked"
+            if te is None:
+                extra.append((b"transfer-encoding", b"chunked"))
+        else:
+            self._framing, self._keep_alive = "close", False
+        if self.keep_alive_requests >= self.config.keep_alive_max_requests or not self._request_done:
+            self._keep_alive = False  # an answer before the whole body: the rest cannot be told apart
+        if not self._keep_alive and all(name.lower() != b"connection" for name, _ in headers):
+            extra.append((b"connection", b"close"))
+        head = self._head(status, headers, extra)
+        if self._framing == "length":
+            self._held = head  # out with the body
+        else:
+            await self._write(head)
+
+    def _head(
+        self, status: int, headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]] | None = None
+    ) -> bytes:
+        lines = [b"HTTP/1.1 %d \r\n" % status]  # no reason phrase, as h11: clients read the code
+        lines += [b"%s: %s\r\n" % pair for pair in headers]
+        if self.config.include_date_header:
+            lines.append(b"date: %s\r\n" % _Dates.now())
+        if self.config.include_server_header:
+            lines.append(b"server: hypercorn-h11\r\n")
+        lines += [b"%s: %s\r\n" % pair for pair in extra or ()]
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+    async def _body(self, data: bytes) -> None:
+        framing = self._framing
+        if framing == "none" or not data or self._ended:
+            return
+        if framing == "chunked":
+            data = b"%x\r\n%b\r\n" % (len(data), data)
+        elif framing == "length":
+            self._declared -= len(data)
+            if self._declared < 0:  # more than declared: nothing can frame it; nothing goes out
+                self._framing, self._held = "none", b""
+                await self._close_connection()
+                return
+        if self._held:
+            head, self._held = self._held, b""
+            if len(data) <= COALESCE_UP_TO:
+                data = head + data
+            else:  # a large body goes on its own rather than be copied onto the head
+                await self._write(head)
+        await self._write(data)
+
+    async def _end(self) -> None:
+        if self._ended:
+            return
+        end = b"0\r\n\r\n" if self._framing == "chunked" else b""
+        if self._held:
+            end, self._held = self._held + end, b""
+        if end:
+            await self._write(end)
+        self._answered = True
+        if self._framing == "length" and self._declared:  # shorter than declared: end here
+            self._keep_alive = False
+
+    async def _recycle(self) -> None:
+        reusable = self._keep_alive and self._answered and self._request_done
+        await self._close_stream()
+        if reusable and not self._closed and not self.context.terminated.is_set():
+            self._new_exchange()  # and the next request may begin
+            await self.can_read.set()
+            await self.send(Updated(idle=True))
+        else:
+            await self._close_connection()
+
+    async def _write(self, data: bytes) -> None:
+        """``data`` to the client: straight to a plain TCP socket when it takes it all and no
+        earlier write waits, else (TLS, a full socket, an error) through hypercorn, whose
+        ``protocol_send`` takes a lock, a shielded scope and two passes of trio's scheduler for
+        every write. Either way in order: a write waits behind one that waits."""
+        if self._fileno is not None and not self._waiting_writes:
+            fd = self._fileno()
+            if fd >= 0:
+                try:
+                    written = os.write(fd, data)
+                except OSError:  # BlockingIOError (full), or a failed socket: hypercorn's way
+                    written = 0
+                if written == len(data):
+                    return
+                data = data[written:]
+        self._waiting_writes += 1
+        try:
+            await self.send(RawData(data=data))
+        finally:
+            self._waiting_writes -= 1
+
+    async def _refuse(self, status: int) -> None:
+        """A request that cannot be read: its answer (unless one began) and the end."""
+        if not self._answering:
+            headers = [(b"content-length", b"0"), (b"connection", b"close")]
+            await self._write(self._head(status, headers))
+        await self._close_stream()
+        await self._close_connection()
+
+    async def _close_connection(self) -> None:
+        self._closed = True
+        await self.can_read.set()
+        if not self._ended:
+            self._ended = True
+            await self.send(Closed())
+
+    async def _close_stream(self) -> None:
+        if self.stream is not None:
+            stream, self.stream = self.stream, None
+            await stream.handle(StreamClosed(stream_id=STREAM_ID))

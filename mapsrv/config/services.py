@@ -114,6 +114,13 @@ class SigninSettings:
     max_mcp_sessions_per_key: int = field(
         default=256, metadata=about("most open MCP sessions one API key may hold (429 past it)")
     )
+    mcp_direct_calls: bool = field(
+        default=True,
+        metadata=about(
+            "answer 2026-07-28 tool calls in mapsrv's own path, with the SDK's checks (false: every"
+            " call through the SDK's pipeline, slower per call)"
+        ),
+    )
 
     def check(self) -> None:
         for name in ("mcp_session_idle_timeout", "mcp_handshake_timeout"):

@@ -31,9 +31,19 @@ from starlette.requests import Request
 from mapsrv.core.changes import MAX_ACTOR_NAME, Actor, agent_actor
 from mapsrv.http.identity import ApiKeys, ClientIdentity
 from mapsrv.http.tokens import Grant
+from mapsrv.http.types import Scope
 from mapsrv.mcp.sdk import connection_of
 
-__all__ = ["GRANT", "agent_name", "agent_of", "client_of", "in_session", "request_principal"]
+__all__ = [
+    "GRANT",
+    "agent_name",
+    "agent_of",
+    "client_of",
+    "in_session",
+    "request_agent",
+    "request_principal",
+    "scope_principal",
+]
 
 _PROCESS_SECRET = secrets.token_hex(16)  # stdio: the one client of this process
 _SECRET_KEY = "mapsrv.agent"
@@ -46,15 +56,22 @@ def agent_of(ctx: ServerRequestContext[Any, Any], principal: str | None, clients
     if not isinstance(request, Request):
         return agent_actor(name, _PROCESS_SECRET)
     grant = request.scope.get(GRANT)
-    person = grant.name if grant is not None else None  # the person its access token acts for
-    name = agent_name(name, grant, person)
     connection = connection_of(ctx)
     if not connection.has_standalone_channel:  # a 2026-07-28 request: no session to key on
         peer = request.client.host if request.client else ""
-        client = clients.of(peer, request.headers.get("x-forwarded-for"))
-        return agent_actor(name, json.dumps(["request", principal, client, name]), person)
+        return request_agent(name, grant, principal, clients.of(peer, request.headers.get("x-forwarded-for")))
+    person = grant.name if grant is not None else None  # the person its access token acts for
+    name = agent_name(name, grant, person)
     secret = connection.state.setdefault(_SECRET_KEY, secrets.token_hex(16))
     return agent_actor(name, str(secret), person)
+
+
+def request_agent(reported: str | None, grant: Grant | None, principal: str | None, client: str) -> Actor:
+    """The agent of a 2026-07-28 request, which has no session: what it presents (its key or
+    person, its client's address as ``ClientIdentity`` reads it, its client's name)."""
+    person = grant.name if grant is not None else None
+    name = agent_name(reported, grant, person)
+    return agent_actor(name, json.dumps(["request", principal, client, name]), person)
 
 
 def agent_name(reported: str | None, grant: Grant | None, person: str | None = None) -> str | None:
@@ -100,10 +117,15 @@ def request_principal(request: Any, keys: ApiKeys) -> str | None:
     key's name, else nobody. Stdio has no HTTP request: nobody."""
     if not isinstance(request, Request):
         return None
-    grant = request.scope.get(GRANT)
+    return scope_principal(request.scope, keys)
+
+
+def scope_principal(scope: Scope, keys: ApiKeys) -> str | None:
+    """Who an HTTP request (its ASGI ``scope``) acts for, as ``request_principal`` says."""
+    grant = scope.get(GRANT)
     if grant is not None:
         return str(grant.principal)
-    return keys.principal_of(request.scope)
+    return keys.principal_of(scope)
 
 
 def client_of(ctx: ServerRequestContext[Any, Any], *, keys: ApiKeys, clients: ClientIdentity) -> str:

@@ -42,7 +42,8 @@ from mapsrv.hub import MapEntry, MapHub
 from mapsrv.image.service import MapImages
 from mapsrv.mcp.agents import client_of, request_principal
 from mapsrv.mcp.authorization import McpAuthorization
-from mapsrv.mcp.building import build_mcp
+from mapsrv.mcp.building import ToolContexts, build_mcp, serve_tools
+from mapsrv.mcp.direct import DirectCalls
 from mapsrv.mcp.errors import json_rpc_errors
 from mapsrv.mcp.param_headers import annotated_only
 from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
@@ -56,7 +57,7 @@ from mapsrv.mcp.sessions import (
     json_rpc_failed,
 )
 from mapsrv.mcp.subscriptions import MapWatchers, SubscriptionStatistics
-from mapsrv.mcp.tools import ToolContext
+from mapsrv.mcp.tools import ToolContext, tool_runners
 from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
 
@@ -149,7 +150,9 @@ class McpEndpoints:
         )
         self.router = router  # routes along the roads (``--router``), when there is one
         self.places = places or PlaceService()  # the one resolver of names (the tools', the page's)
-        self.mcp = build_mcp(hub, base_url, self.keys, config, self.images, self.router, self.places)
+        contexts = ToolContexts(hub, base_url, self.keys, config, self.images, self.router, self.places)
+        runners = tool_runners(routing=router is not None)
+        self.mcp = serve_tools(contexts, runners)
         security = security_settings(config)
         # The SDK's public way to serve its Streamable HTTP transport from another ASGI app: let
         # streamable_http_app() build the session manager, then run the manager and hand it
@@ -168,6 +171,12 @@ class McpEndpoints:
         self.sessions = self.mcp.session_manager
         self.lowlevel = self.sessions.app
         self.lowlevel.get_tool_input_schema = annotated_only(self.lowlevel.get_tool_input_schema)
+        # 2026-07-28 tool calls answered without the SDK's per-request pipeline (``direct``)
+        self.direct = (
+            DirectCalls(self.lowlevel, runners, contexts, config.max_body_size)
+            if config.mcp_direct_calls
+            else None
+        )
         self.sse = SseServerTransport(
             "/messages/", security_settings=security, max_request_body_size=config.max_body_size
         )
@@ -276,7 +285,10 @@ class McpEndpoints:
             self.openings += 1
             await self._make_room()
         if session_id is None and not opening:  # 2026-07-28, or refused by the SDK: no session to book
-            await self.sessions.handle_request(scope, receive, send)
+            if self.direct is not None:
+                await self.direct(scope, receive, send, client, self.sessions.handle_request)
+            else:
+                await self.sessions.handle_request(scope, receive, send)
             return
         peek = Peek(receive, send)
         kept = False

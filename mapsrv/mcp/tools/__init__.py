@@ -14,9 +14,11 @@ from mapsrv.mcp.tools.registry import (
     TOOLS,
     WRITE_TOOLS,
     WRITES_WITH,
+    ToolRunner,
     ToolSpec,
     register_resources,
     sdk_tools,
+    tool_runners,
 )
 
 __all__ = [
@@ -25,7 +27,9 @@ __all__ = [
     "WRITES_WITH",
     "WRITE_TOOLS",
     "ToolContext",
+    "ToolRunner",
     "ToolSpec",
     "register_resources",
     "sdk_tools",
+    "tool_runners",
 ]

@@ -25,14 +25,25 @@ from typing import Any
 
 import trio
 from mcp.server.mcpserver import Context
-from mcp.types import ElicitResult
+from mcp.types import ClientCapabilities, ElicitResult
 
 from mapsrv.places.context import ALTERNATIVES, Choice
 from mapsrv.places.model import Place
 from mapsrv.places.search import haversine
 from mapsrv.places.service import PlaceService, Resolution
 
-__all__ = ["ASK_TIMEOUT", "FORM", "STATELESS", "Asker", "InputNeeded", "ask_unsure", "asker_of", "question"]
+__all__ = [
+    "ASK_TIMEOUT",
+    "FORM",
+    "STATELESS",
+    "Asker",
+    "InputNeeded",
+    "ask_unsure",
+    "asker_of",
+    "can_ask",
+    "first_round_asker",
+    "question",
+]
 
 ASK_TIMEOUT = 120.0  # seconds a person has to pick a place before the likeliest is taken
 FORM = "places"  # the key of the one input request a call makes
@@ -132,13 +143,23 @@ async def ask_unsure(
     return replace(resolution, choices=choices)
 
 
+def can_ask(capabilities: ClientCapabilities | None) -> bool:
+    """Whether a client that declared ``capabilities`` takes form elicitation."""
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    # an empty elicitation capability means form (2025-06-18 clients declare {})
+    return elicitation is not None and not (elicitation.url is not None and elicitation.form is None)
+
+
+def first_round_asker(capabilities: ClientCapabilities | None) -> Asker | None:
+    """How a 2026-07-28 call with no answers yet asks its person: by ``input_required``."""
+    return Asker() if can_ask(capabilities) else None
+
+
 def asker_of(ctx: Context[Any, Any]) -> Asker | None:
     """How the call ``ctx`` can ask its person: None when its client declared no form
     elicitation (then the likeliest place is taken, and the answer says so)."""
-    capabilities = ctx.client_capabilities
-    elicitation = capabilities.elicitation if capabilities is not None else None
-    if elicitation is None or (elicitation.url is not None and elicitation.form is None):
-        return None  # an empty elicitation capability means form (2025-06-18 clients declare {})
+    if not can_ask(ctx.client_capabilities):
+        return None
     if (ctx.protocol_version or "") >= STATELESS:
         responses = ctx.input_responses
         if responses is None:

@@ -51,10 +51,12 @@ __all__ = [
     "TOOLS",
     "WRITES_WITH",
     "WRITE_TOOLS",
+    "ToolRunner",
     "ToolSpec",
     "register_resources",
     "sdk_tool",
     "sdk_tools",
+    "tool_runners",
 ]
 
 INSTRUCTIONS = """\
@@ -172,15 +174,24 @@ class _RawArguments(ArgModelBase):
         return {"arguments": dict(self.__pydantic_extra__ or {})}
 
 
-def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> Tool:
-    """``spec`` as the SDK's Tool: called with every argument as sent, validated here, and
-    mapsrv's errors answered as tool errors."""
-    validator = Arguments.of(spec.function, spec.name)
+@dataclass(frozen=True)
+class ToolRunner:
+    """A tool as both paths call it (the SDK's ``Tool`` and ``mapsrv.mcp.direct``): every
+    argument as sent, validated here, and mapsrv's errors answered as tool errors."""
 
-    async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult | InputRequiredResult:
-        tc = context_of(ctx)
+    spec: ToolSpec
+    validator: Arguments
+
+    @classmethod
+    def of(cls, spec: ToolSpec) -> ToolRunner:
+        return cls(spec, Arguments.of(spec.function, spec.name))
+
+    async def __call__(
+        self, tc: ToolContext, arguments: dict[str, Any]
+    ) -> CallToolResult | InputRequiredResult:
+        spec = self.spec
         try:
-            result = await spec.function(tc, **validator.validate(arguments))
+            result = await spec.function(tc, **self.validator.validate(arguments))
         except MapsrvError as exc:
             return tool_error(exc, tc.actor.id)
         except InputNeeded as needed:  # 2026-07-28: the client asks its person, then calls again
@@ -188,12 +199,25 @@ def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> To
             return InputRequiredResult(input_requests={FORM: ElicitRequest(params=form)})
         return await with_view(tc, result) if spec.app else result
 
+
+def tool_runners(*, routing: bool = False) -> dict[str, ToolRunner]:
+    """Every tool of ``TOOLS`` (and of ``ROUTING_TOOLS`` with a router) by name."""
+    return {spec.name: ToolRunner.of(spec) for spec in (*TOOLS, *(ROUTING_TOOLS if routing else ()))}
+
+
+def sdk_tool(runner: ToolRunner, context_of: Callable[[Context], ToolContext]) -> Tool:
+    """``runner``'s tool as the SDK's Tool, with the schema and hints of its spec."""
+    spec = runner.spec
+
+    async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult | InputRequiredResult:
+        return await runner(context_of(ctx), arguments)
+
     return Tool(
         fn=call,
         name=spec.name,
         title=spec.title,
         description=spec.description,
-        parameters={**validator.schema, **spec.schema},
+        parameters={**runner.validator.schema, **spec.schema},
         fn_metadata=FuncMetadata(arg_model=_RawArguments),
         is_async=True,
         context_kwarg="ctx",
@@ -202,10 +226,9 @@ def sdk_tool(spec: ToolSpec, context_of: Callable[[Context], ToolContext]) -> To
     )
 
 
-def sdk_tools(context_of: Callable[[Context], ToolContext], *, routing: bool = False) -> list[Tool]:
-    """Every tool of ``TOOLS`` (and of ``ROUTING_TOOLS`` with a router) as the SDK's Tool, for
-    ``MCPServer(tools=...)``."""
-    return [sdk_tool(spec, context_of) for spec in (*TOOLS, *(ROUTING_TOOLS if routing else ()))]
+def sdk_tools(context_of: Callable[[Context], ToolContext], runners: Mapping[str, ToolRunner]) -> list[Tool]:
+    """Each of ``runners`` as the SDK's Tool, for ``MCPServer(tools=...)``."""
+    return [sdk_tool(runner, context_of) for runner in runners.values()]
 
 
 def register_resources(mcp: MCPServer, context_of: Callable[[Context], ToolContext]) -> None:

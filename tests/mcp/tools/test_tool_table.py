@@ -21,7 +21,7 @@ from mapsrv.hub import MapHub
 from mapsrv.mcp.endpoints import build_mcp
 from mapsrv.mcp.tools import TOOLS, ToolContext, schema
 from mapsrv.mcp.tools.arguments import Arguments
-from mapsrv.mcp.tools.registry import ROUTING_TOOLS, WRITE_TOOLS, sdk_tool
+from mapsrv.mcp.tools.registry import ROUTING_TOOLS, WRITE_TOOLS, ToolRunner, sdk_tool
 from mapsrv.routing import ValhallaRouter
 
 SURFACE = Path(__file__).with_name("tool_surface.json")
@@ -84,7 +84,7 @@ async def test_the_tool_list_is_lean() -> None:
 
 def call(name: str, hub: MapHub) -> Any:
     spec = next(spec for spec in TOOLS if spec.name == name)
-    return sdk_tool(spec, lambda ctx: ToolContext(hub, "http://x/")).fn
+    return sdk_tool(ToolRunner.of(spec), lambda ctx: ToolContext(hub, "http://x/")).fn
 
 
 async def test_arguments_are_checked_by_mapsrv_and_errors_are_tool_errors() -> None:

@@ -1,0 +1,229 @@
+"""2026-07-28 ``tools/call`` answered by mapsrv itself, beside the SDK (issue 47).
+
+A stateless request is one POST, one tool call, one JSON answer, and it is what agents send most.
+The SDK's entry (mcp 2.3, ``handle_modern_request`` and ``serve_one``) builds for each a Starlette
+request, validates the JSON-RPC envelope and the tool's parameters with pydantic twice, runs a
+``ServerRunner`` and its middleware, a ``Context``, the tool manager and its argument model, then
+validates and dumps the result twice more: about half of a small call's server CPU (profiled,
+docs/benchmarks.md "Round three"). ``DirectCalls`` answers the common case with the same tools
+(``ToolRunner``), the same ``ToolContext`` (``ToolContexts.of_request``) and the SDK's own public
+checks, in order:
+
+- the request's own checks, as ``handle_modern_request`` makes them: a JSON ``Content-Type``, an
+  ``Accept`` that takes JSON, no routing header twice (``find_duplicated_routing_header``), the
+  envelope ladder (``classify_inbound_request``: version, method and name headers against the
+  body, the ``_meta`` envelope), the tool's parameters for the version
+  (``validate_client_request``);
+- the client's identity as ``Connection.from_envelope`` reads it (the agent's name, whether it
+  can be asked);
+- the result through the version's sieve (``serialize_server_result``), ``resultType`` and the
+  ``serverInfo`` stamp, as ``ServerRunner`` shapes it.
+
+Anything else goes to the SDK untouched, its body replayed: another method, a request that fails
+a check (the SDK answers it, with the error it always gave), an unknown tool, a second round of a
+call that asked its person (``inputResponses``, ``requestState``: sealed by the SDK), a tool whose
+schema annotates ``Mcp-Param-*`` headers, a body over the limit. Authentication, scopes, rate
+limits and Host and Origin checks all run before either path. tests/mcp/test_direct.py holds both
+paths to the same bytes for every tool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any
+
+from mcp import MCPError
+from mcp.server.connection import Connection
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http import check_accept_headers
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    MCP_PARAM_HEADER_PREFIX,
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+)
+from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from mcp_types import CORE_RESULT_TYPES, INTERNAL_ERROR, SERVER_INFO_META_KEY
+from mcp_types import methods as _methods
+from pydantic import ValidationError
+from starlette.requests import Request
+
+from mapsrv.http.types import Message, Receive, Scope, Send
+from mapsrv.mcp.building import ToolContexts
+from mapsrv.mcp.tools.asking import first_round_asker
+from mapsrv.mcp.tools.registry import ToolRunner
+
+__all__ = ["DirectCalls"]
+
+log = logging.getLogger("mapsrv.mcp")
+
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
+_PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
+# a later round of a call that asked its person: the SDK unseals and checks its state
+_LATER_ROUND = ("inputResponses", "requestState")
+
+
+class _Call:
+    __slots__ = ("arguments", "id", "params", "runner", "verdict_capabilities", "verdict_info", "version")
+
+    def __init__(self, runner: ToolRunner, request_id: int | str, params: dict[str, Any], version: str,
+                 info: Any, capabilities: Any) -> None:  # fmt: skip
+        self.runner, self.id, self.params, self.version = runner, request_id, params, version
+        self.verdict_info, self.verdict_capabilities = info, capabilities
+        arguments = params.get("arguments")
+        self.arguments: dict[str, Any] = arguments if arguments is not None else {}
+
+
+class DirectCalls:
+    """Answers a 2026-07-28 ``tools/call`` POST, or hands it to ``fallback`` (the SDK)."""
+
+    def __init__(
+        self, lowlevel: Server[Any], runners: Mapping[str, ToolRunner], contexts: ToolContexts, max_body: int
+    ) -> None:
+        self.lowlevel, self.runners, self.contexts, self.max_body = lowlevel, runners, contexts, max_body
+        # fixed when the server is built; serialized into each answer, never handed out
+        self.stamp = lowlevel.server_info_stamp
+        self.answered = 0  # calls this path answered (the rest went to the SDK)
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, client: str, fallback: ASGIApp
+    ) -> None:
+        read: list[Message] = []
+        body = await self._body(receive, read) if scope["method"] == "POST" else None
+        call = self._call(scope, body) if body is not None else None
+        if call is None:
+            await fallback(scope, _replaying(read, receive), send)
+            return
+        self.answered += 1
+        await self._answer(send, call.id, *await self._run(call, scope, client))
+
+    async def _body(self, receive: Receive, read: list[Message]) -> bytes | None:
+        """The request's body, or None (too large, or the client left): the SDK then answers."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            read.append(message)
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _call(self, scope: Scope, body: bytes) -> _Call | None:
+        """The tool call this request makes, if this path answers it exactly as the SDK would."""
+        request = Request(scope)
+        headers = request.headers
+        if not headers.get("content-type", "").lower().startswith("application/json"):
+            return None
+        if not check_accept_headers(request)[0]:
+            return None
+        try:
+            decoded = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(decoded, dict) or decoded.keys() != _ENVELOPE or decoded["jsonrpc"] != "2.0":
+            return None
+        request_id, params = decoded["id"], decoded["params"]
+        if (
+            decoded["method"] != "tools/call"
+            or type(request_id) not in (int, str)
+            or not isinstance(params, dict)
+        ):
+            return None
+        runner = self.runners.get(params.get("name"))  # type: ignore[arg-type]
+        if runner is None or any(key in params for key in _LATER_ROUND):
+            return None
+        if find_duplicated_routing_header(headers.items()) is not None:
+            return None
+        verdict = classify_inbound_request(decoded, headers=dict(headers))
+        if isinstance(verdict, InboundLadderRejection):
+            return None
+        if self._checks_param_headers(runner.spec.name, scope):
+            return None
+        try:
+            _methods.validate_client_request("tools/call", verdict.protocol_version, params)
+        except (KeyError, ValidationError):
+            return None
+        return _Call(runner, request_id, params, verdict.protocol_version, verdict.client_info,
+                     verdict.client_capabilities)  # fmt: skip
+
+    def _checks_param_headers(self, name: str, scope: Scope) -> bool:
+        """Whether the SDK would compare ``Mcp-Param-*`` headers with this call's arguments: a
+        schema that annotates some (``mapsrv.mcp.param_headers``), or headers that name one."""
+        lookup = self.lowlevel.get_tool_input_schema
+        if lookup is None or lookup(name) is not None:
+            return True
+        return any(key.startswith(_PARAM_HEADER) for key, _ in scope["headers"])
+
+    async def _run(self, call: _Call, scope: Scope, client: str) -> tuple[int, dict[str, Any]]:
+        """The call's HTTP status and its JSON-RPC ``result`` or ``error`` member."""
+        connection = Connection.from_envelope(call.version, call.verdict_info, call.verdict_capabilities)
+        params = connection.client_params
+        reported = params.client_info.name if params is not None else None
+        asker = partial(first_round_asker, connection.client_capabilities)
+        tc = self.contexts.of_request(scope, client, reported, asker)
+        name = call.runner.spec.name
+        try:
+            result: CallToolResult | InputRequiredResult = await call.runner(tc, call.arguments)
+        except MCPError as exc:
+            return _error(exc.error.code, exc.error.model_dump(mode="json", by_alias=True, exclude_none=True))
+        except Exception:
+            # as the SDK answers a crash: logged here, and nothing of it reaches the client
+            log.exception("Tool %r raised an unexpected exception", name)
+            text = TextContent(type="text", text=f"Error executing tool {name}")
+            result = CallToolResult(content=[text], is_error=True)
+        return self._shaped(call.version, result)
+
+    def _shaped(
+        self, version: str, result: CallToolResult | InputRequiredResult
+    ) -> tuple[int, dict[str, Any]]:
+        """``result`` on the wire as ``ServerRunner._serialize`` shapes a modern answer."""
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        kind = dumped.get("resultType")
+        if not isinstance(kind, str) or kind in CORE_RESULT_TYPES:
+            try:
+                dumped = _methods.serialize_server_result("tools/call", version, dumped)
+            except ValidationError:
+                log.exception("handler for 'tools/call' returned an invalid result")
+                return _error(
+                    INTERNAL_ERROR, {"code": INTERNAL_ERROR, "message": "Handler returned an invalid result"}
+                )
+        if dumped.get("resultType") is None:
+            dumped["resultType"] = "complete"
+        meta = dumped.get("_meta")
+        if meta is None:
+            dumped["_meta"] = {SERVER_INFO_META_KEY: self.stamp}
+        elif isinstance(meta, dict) and meta.get(SERVER_INFO_META_KEY) is None:
+            dumped["_meta"] = {**meta, SERVER_INFO_META_KEY: self.stamp}
+        return 200, {"result": dumped}
+
+    async def _answer(self, send: Send, request_id: int | str, status: int, member: dict[str, Any]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", "id": request_id, **member}, separators=(",", ":")).encode()
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _error(code: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return ERROR_CODE_HTTP_STATUS.get(code, 200), {"error": error}
+
+
+def _replaying(read: list[Message], receive: Receive) -> Receive:
+    """``receive`` as if nothing had been read from it: ``read`` first, then the rest."""
+    pending = list(reversed(read))
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay

@@ -1,0 +1,287 @@
+"""2026-07-28 tool calls that mapsrv answers itself (``mapsrv.mcp.direct``) get the answer the
+SDK's pipeline gives, to the byte: every tool, its tool errors and an unknown map, through a real
+server and real sockets, the same request sent once on each path. Every request the direct path
+hands on (another method, a check it fails, a later round, an unknown tool) is answered by the SDK
+exactly as before; the direct path really answers the common ones, and a call's agent is the same
+on both (one path's change is undone through the other)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from support import start_server
+from support.mcp import MCP_ACCEPT
+
+from mapsrv.mcp.tools import TOOLS
+
+VERSION = "2026-07-28"
+ENVELOPE = {
+    "io.modelcontextprotocol/protocolVersion": VERSION,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "differ", "version": "1"},
+}
+KEY = "k-direct-47"
+
+
+def request(name: str, arguments: Any, *, request_id: Any = 7, **params: Any) -> dict[str, Any]:
+    body = {"name": name, "arguments": arguments, "_meta": ENVELOPE, **params}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": body}
+
+
+def headers(name: str = "", **more: str) -> dict[str, str]:
+    found = {**MCP_ACCEPT, "content-type": "application/json", "mcp-protocol-version": VERSION}
+    found |= {"mcp-method": "tools/call", "authorization": f"Bearer {KEY}"}
+    if name:
+        found["mcp-name"] = name
+    return found | more
+
+
+class Paths:
+    """One server, and a way to send one request through either path."""
+
+    def __init__(self, server: Any, http: httpx.AsyncClient) -> None:
+        self.server, self.http, self.url = server, http, server.url + "mcp"
+        self.direct = server.mcp.direct
+        assert self.direct is not None, "mcp_direct_calls is on by default"
+
+    async def send(
+        self, body: bytes, sent: Mapping[str, str], *, direct: bool
+    ) -> tuple[httpx.Response, bool]:
+        """The answer, and whether the direct path gave it."""
+        before = self.direct.answered
+        self.server.mcp.direct = self.direct if direct else None
+        try:
+            answer = await self.http.post(self.url, content=body, headers=dict(sent))
+        finally:
+            self.server.mcp.direct = self.direct
+        return answer, self.direct.answered > before
+
+    async def both(self, body: Any, sent: Mapping[str, str]) -> tuple[httpx.Response, bool]:
+        """The same request on both paths: the same status, type and bytes. The direct answer,
+        and whether the direct path gave it."""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        mine, answered = await self.send(raw, sent, direct=True)
+        sdks, _ = await self.send(raw, sent, direct=False)
+        assert (mine.status_code, mine.headers.get("content-type")) == (
+            sdks.status_code,
+            sdks.headers.get("content-type"),
+        ), (mine.text, sdks.text)
+        assert mine.content == sdks.content
+        return mine, answered
+
+    async def call(self, name: str, arguments: Any, *, direct: bool = True) -> dict[str, Any]:
+        answer, answered = await self.send(
+            json.dumps(request(name, arguments)).encode(), headers(name), direct=direct
+        )
+        assert answer.status_code == 200 and answered == direct, answer.text
+        result: dict[str, Any] = answer.json()["result"]
+        return result
+
+    async def made(self, name: str, arguments: Any, *, direct: bool = True) -> str:
+        """The id of the map a call made (or drew on)."""
+        result = await self.call(name, arguments, direct=direct)
+        assert not result.get("isError"), result
+        return str(result["structuredContent"]["map_id"])
+
+
+async def open_paths(nursery: trio.Nursery, http: httpx.AsyncClient) -> Paths:
+    server = await start_server(nursery, api_keys=[f"differ:{KEY}"])
+    return Paths(server, http)
+
+
+MARKERS = [
+    {"at": [38.72, -9.14], "label": "Lisbon"},
+    {"at": [41.15, -8.61], "label": "Porto"},
+    {"at": [40.42, -3.7], "label": "Madrid"},
+]
+CITIES = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [marker["at"][1], marker["at"][0]]},
+            "properties": {"name": marker["label"], "pop": pop, "note": None},
+        }
+        for marker, pop in zip(MARKERS, (545_000, 232_000, 3_300_000), strict=True)
+    ],
+}
+AREA = {
+    "type": "polygon",
+    "points": [[38.0, -10.0], [42.0, -10.0], [42.0, -8.0], [38.0, -8.0]],
+    "label": "west",
+}
+
+
+def reads(map_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Calls that change nothing, and tool errors: the same map answers both paths alike."""
+    return [
+        ("read", {"map_id": map_id}),
+        ("read", {"map_id": map_id, "geojson": True}),
+        ("read", {"map_id": map_id, "kind": "marker", "limit": 1}),
+        ("list_maps", {}),
+        ("changes", {"map_id": map_id}),
+        ("find_places", {"query": "Lisbon"}),
+        ("nearest_place", {"lat": 38.7, "lon": -9.1}),
+        ("measure", {"points": [[38.72, -9.14], [40.42, -3.7]]}),
+        ("measure", {"map_id": map_id, "ids": ["f1", "f2"]}),
+        ("select", {"map_id": map_id, "near": [38.7, -9.1], "km": 400}),
+        ("map_image", {"map_id": map_id, "width": 64, "height": 48}),
+        # tool errors: an unknown argument, a wrong type, a missing one, an unknown map, a bad point
+        ("read", {"map_id": map_id, "colour": "red"}),
+        ("read", {"map_id": 12}),
+        ("edit", {"map_id": map_id}),
+        ("read", {"map_id": "nosuchmap"}),
+        ("draw", {"map_id": map_id, "items": [{"at": [95, 0]}]}),
+    ]
+
+
+async def test_reading_tools_answer_to_the_byte(nursery: trio.Nursery) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        map_id = await paths.made("draw", {"title": "Iberia", "items": [AREA], "geojson": CITIES})
+        calls = reads(map_id)
+        for name, arguments in calls:
+            answer, answered = await paths.both(request(name, arguments), headers(name))
+            assert answered, f"{name} went to the SDK"
+            assert answer.json()["result"]["resultType"] == "complete"
+        errors = [await paths.call("read", {"map_id": map_id, "colour": "red"})]
+        assert errors[0]["isError"] is True and "colour" in errors[0]["content"][0]["text"]
+
+
+async def test_writing_tools_answer_alike_on_twin_maps(nursery: trio.Nursery) -> None:
+    """A write changes what the next one sees, so each path writes its own twin map: the
+    answers are the same but for the map's id."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        twins = []
+        for direct in (True, False):
+            twins.append(await paths.made("create_map", {"title": "twin"}, direct=direct))
+
+        for (name, mine), (_, theirs) in zip(steps(twins[0]), steps(twins[1]), strict=True):
+            answered = await paths.call(name, mine, direct=True)
+            expected = await paths.call(name, theirs, direct=False)
+            assert same_but_ids(answered, twins[0]) == same_but_ids(expected, twins[1]), name
+
+
+def steps(map_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Writes (and the errors of writes) on one map, in order."""
+    return [
+        ("draw", {"map_id": map_id, "items": [], "geojson": CITIES, "layer": "cities"}),
+        ("draw", {"map_id": map_id, "items": [AREA]}),
+        ("edit", {"map_id": map_id, "changes": [{"id": "f1", "label": "Lisboa"}]}),
+        ("set_title", {"map_id": map_id, "title": "Iberian cities"}),
+        ("set_view", {"map_id": map_id, "at": [40, -5], "zoom": 5}),
+        ("set_layer", {"map_id": map_id, "layer": "cities", "visible": False}),
+        ("style_layer", {"map_id": map_id, "layer": "cities", "by": "pop"}),
+        ("select", {"map_id": map_id, "within": "f4", "mark": True}),
+        ("derive", {"map_id": map_id, "op": "hull", "ids": ["f1", "f2", "f3"]}),
+        ("import", {"map_id": map_id, "content": "lat,lon,name\n38.5,-9.0,Setubal\n"}),
+        (
+            "add_layer",
+            {"map_id": map_id, "layer": "sea", "type": "tiles", "url": "http://127.0.0.1:9/{z}/{x}/{y}.png"},
+        ),
+        ("undo", {"map_id": map_id}),
+        ("remove", {"map_id": map_id, "ids": ["f2"]}),
+        ("edit", {"map_id": map_id, "changes": [], "expected_version": 1}),
+        ("delete_map", {"map_id": map_id}),
+    ]
+
+
+def same_but_ids(result: dict[str, Any], map_id: str) -> str:
+    """``result`` as JSON with its map's id and view link's token (each map's own) named alike."""
+    text = json.dumps(result).replace(map_id, "MAP")
+    return re.sub(r"/v/[A-Za-z0-9_-]+", "/v/VIEW", text)
+
+
+async def test_a_change_made_on_one_path_is_undone_on_the_other(nursery: trio.Nursery) -> None:
+    """The agent a request is (its key, address and client name) is the same on both paths."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        map_id = await paths.made("draw", {"title": "agents", "items": MARKERS[:1]})
+        await paths.call("draw", {"map_id": map_id, "items": MARKERS[1:2]}, direct=True)
+        undone = await paths.call("undo", {"map_id": map_id}, direct=False)
+        assert not undone.get("isError"), undone
+        left = await paths.call("read", {"map_id": map_id}, direct=False)
+        assert [f["label"] for f in left["structuredContent"]["latest"]] == ["Lisbon"]
+        await paths.call("draw", {"map_id": map_id, "items": MARKERS[2:]}, direct=False)
+        undone = await paths.call("undo", {"map_id": map_id}, direct=True)
+        assert not undone.get("isError"), undone
+        authors = await paths.call("changes", {"map_id": map_id}, direct=True)
+        assert "differ" in json.dumps(authors)
+
+
+def _handed_on() -> list[tuple[str, Any, dict[str, str]]]:
+    call = request("read", {"map_id": "x"})
+    return [
+        ("another method", {**call, "method": "tools/list", "params": {"_meta": ENVELOPE}},
+         headers() | {"mcp-method": "tools/list"}),
+        ("an unknown tool", request("paint", {}), headers("paint")),
+        ("arguments not an object", request("read", ["x"]), headers("read")),
+        ("no _meta", {**call, "params": {"name": "read", "arguments": {}}}, headers("read")),
+        ("a name header that disagrees", call, headers("draw")),
+        ("no method header", call, {k: v for k, v in headers("read").items() if k != "mcp-method"}),
+        ("an unknown version", call, headers("read", **{"mcp-protocol-version": "2099-01-01"})),
+        ("a later round", request("read", {"map_id": "x"}, inputResponses={}), headers("read")),
+        ("sealed state", request("read", {"map_id": "x"}, requestState="abc"), headers("read")),
+        ("a param header", call, headers("read", **{"mcp-param-map-id": "x"})),
+        ("a float id", request("read", {"map_id": "x"}, request_id=1.5), headers("read")),
+        ("a true id", request("read", {"map_id": "x"}, request_id=True), headers("read")),
+        ("a null id", request("read", {"map_id": "x"}, request_id=None), headers("read")),
+        ("another jsonrpc", {**call, "jsonrpc": "1.0"}, headers("read")),
+        ("a member too many", {**call, "extra": 1}, headers("read")),
+        ("a notification", {k: v for k, v in call.items() if k != "id"}, headers("read")),
+        ("a batch", [call, call], headers("read")),
+        ("not JSON", b'{"jsonrpc": "2.0", "id": 1, "method"', headers("read")),
+        ("deep JSON", b"[" * 100_000, headers("read")),
+        ("not JSON by type", call, headers("read", **{"content-type": "text/plain"})),
+        ("no JSON accepted", call, headers("read", accept="text/event-stream")),
+        ("params not an object", {**call, "params": ["read"]}, headers("read")),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "body", "sent"), _handed_on(), ids=[case[0] for case in _handed_on()])
+async def test_what_the_direct_path_hands_on_the_sdk_answers_as_before(
+    nursery: trio.Nursery, what: str, body: Any, sent: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        _, answered = await paths.both(body, sent)
+        assert not answered, f"the direct path answered {what}"
+
+
+async def test_a_duplicated_routing_header_goes_to_the_sdk(nursery: trio.Nursery) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        sent = httpx.Headers(headers("read"))
+        sent.setdefault("mcp-name", "read")
+        sent = httpx.Headers([*sent.multi_items(), ("mcp-name", "read")])
+        body = json.dumps(request("read", {"map_id": "x"})).encode()
+        for direct in (True, False):
+            before = paths.direct.answered
+            paths.server.mcp.direct = paths.direct if direct else None
+            try:
+                answer = await http.post(paths.url, content=body, headers=sent)
+            finally:
+                paths.server.mcp.direct = paths.direct
+            assert answer.status_code == 400 and "more than once" in answer.text, answer.text
+            assert paths.direct.answered == before
+
+
+async def test_a_body_over_the_limit_is_refused_as_before(nursery: trio.Nursery) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        server = await start_server(nursery, api_keys=[f"differ:{KEY}"], max_body_size=4096)
+        paths = Paths(server, http)
+        big = request("draw", {"items": [{"at": [1, 2], "label": "x" * 5000}]})
+        answer, answered = await paths.both(big, headers("draw"))
+        assert answer.status_code == 413 and not answered, answer.text
+
+
+def test_every_tool_is_compared() -> None:
+    compared = {name for name, _ in (*reads("m"), *steps("m"))} | {"create_map"}
+    assert compared == {spec.name for spec in TOOLS}

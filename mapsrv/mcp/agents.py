@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,12 +61,17 @@ def agent_of(ctx: ServerRequestContext[Any, Any], principal: str | None, clients
     if not connection.has_standalone_channel:  # a 2026-07-28 request: no session to key on
         peer = request.client.host if request.client else ""
         return request_agent(name, grant, principal, clients.of(peer, request.headers.get("x-forwarded-for")))
-    person = grant.name if grant is not None else None  # the person its access token acts for
-    name = agent_name(name, grant, person)
     secret = connection.state.setdefault(_SECRET_KEY, secrets.token_hex(16))
-    return agent_actor(name, str(secret), person)
+    return _session_agent(name, grant, str(secret))
 
 
+@lru_cache(maxsize=4096)  # a session sends many calls: its agent's name and hash are made once
+def _session_agent(reported: str | None, grant: Grant | None, secret: str) -> Actor:
+    person = grant.name if grant is not None else None  # the person its access token acts for
+    return agent_actor(agent_name(reported, grant, person), secret, person)
+
+
+@lru_cache(maxsize=4096)  # one agent sends many calls: its name and hash are worked out once
 def request_agent(reported: str | None, grant: Grant | None, principal: str | None, client: str) -> Actor:
     """The agent of a 2026-07-28 request, which has no session: what it presents (its key or
     person, its client's address as ``ClientIdentity`` reads it, its client's name)."""

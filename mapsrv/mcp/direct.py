@@ -61,7 +61,8 @@ __all__ = ["DirectCalls"]
 
 log = logging.getLogger("mapsrv.mcp")
 
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# the SDK's entry, given the request and its body to read again: it writes its own answer
+Fallback = Callable[[Scope, Receive], Awaitable[None]]
 
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
@@ -92,13 +93,13 @@ class DirectCalls:
         self.answered = 0  # calls this path answered (the rest went to the SDK)
 
     async def __call__(
-        self, scope: Scope, receive: Receive, send: Send, client: str, fallback: ASGIApp
+        self, scope: Scope, receive: Receive, send: Send, client: str, fallback: Fallback
     ) -> None:
         read: list[Message] = []
         body = await self._body(receive, read) if scope["method"] == "POST" else None
         call = self._call(scope, body) if body is not None else None
         if call is None:
-            await fallback(scope, _replaying(read, receive), send)
+            await fallback(scope, _replaying(read, receive))
             return
         self.answered += 1
         await self._answer(send, call.id, *await self._run(call, scope, client))
@@ -210,7 +211,11 @@ class DirectCalls:
 
     async def _answer(self, send: Send, request_id: int | str, status: int, member: dict[str, Any]) -> None:
         body = json.dumps({"jsonrpc": "2.0", "id": request_id, **member}, separators=(",", ":")).encode()
-        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+            (b"x-content-type-options", b"nosniff"),
+        ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 

@@ -260,7 +260,7 @@ class McpEndpoints:
             # The SDK binds each session to scope["user"] and answers another one's requests
             # as for an unknown session (404): that is what binds a session to its key.
             scope["user"] = AuthenticatedUser(AccessToken(token="", client_id=key, scopes=[]))
-        send = json_rpc_errors(send, self.config.max_body_size)
+        raw, send = send, json_rpc_errors(send, self.config.max_body_size)
         peer = (scope.get("client") or ("", 0))[0]
         client = self.clients.of(peer, header(scope, b"x-forwarded-for"))
         family = lookup(scope["path"]).route.family
@@ -268,6 +268,15 @@ class McpEndpoints:
             await self._sse(scope, receive, send, client, key)
         elif family is Family.MCP_MESSAGES:
             await self._message(scope, receive, send)
+        elif (
+            self.direct is not None and header(scope, b"mcp-session-id") is None and not _opens_session(scope)
+        ):
+            # 2026-07-28: no session to book; the direct path writes whole JSON answers itself
+            # (never a bare 4xx or a 503), and hands the rest to the SDK with its wrappers
+            sdk_send = _with_retry_after(send)
+            await self.direct(
+                scope, receive, raw, client, partial(self.sessions.handle_request, send=sdk_send)
+            )
         else:
             await self._streamable(scope, receive, _with_retry_after(send), client, key)
 
@@ -285,10 +294,7 @@ class McpEndpoints:
             self.openings += 1
             await self._make_room()
         if session_id is None and not opening:  # 2026-07-28, or refused by the SDK: no session to book
-            if self.direct is not None:
-                await self.direct(scope, receive, send, client, self.sessions.handle_request)
-            else:
-                await self.sessions.handle_request(scope, receive, send)
+            await self.sessions.handle_request(scope, receive, send)
             return
         peek = Peek(receive, send)
         kept = False

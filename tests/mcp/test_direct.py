@@ -193,6 +193,20 @@ def steps(map_id: str) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+async def test_a_question_for_the_person_is_asked_to_the_byte(nursery: trio.Nursery) -> None:
+    """A client that can show a form, and a lone name that could be three places: both paths
+    answer ``input_required`` with the same question (the second round is the SDK's)."""
+    asking = {**ENVELOPE, "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        body = request("draw", {"title": "trip", "items": [{"at": "Salamanca"}]})
+        body["params"]["_meta"] = asking
+        asked, answered = await paths.both(body, headers("draw"))
+        assert answered, asked.text
+        result = asked.json()["result"]
+        assert result["resultType"] == "input_required" and "Salamanca" in asked.text, result
+
+
 def same_but_ids(result: dict[str, Any], map_id: str) -> str:
     """``result`` as JSON with its map's id and view link's token (each map's own) named alike."""
     text = json.dumps(result).replace(map_id, "MAP")
@@ -214,6 +228,29 @@ async def test_a_change_made_on_one_path_is_undone_on_the_other(nursery: trio.Nu
         assert not undone.get("isError"), undone
         authors = await paths.call("changes", {"map_id": map_id}, direct=True)
         assert "differ" in json.dumps(authors)
+
+
+async def test_one_keys_map_is_not_found_by_another_key_on_the_direct_path(nursery: trio.Nursery) -> None:
+    """The direct path acts for the request's key: a map made with one key is the same unknown
+    map to another, for reading, writing and deleting alike, and still the first key's."""
+    other = "k-direct-other"
+    async with httpx.AsyncClient(timeout=30) as http:
+        server = await start_server(nursery, api_keys=[f"differ:{KEY}", f"stranger:{other}"])
+        paths = Paths(server, http)
+        map_id = await paths.made("draw", {"title": "mine", "items": MARKERS})
+        for name, arguments in (
+            ("read", {"map_id": map_id}),
+            ("draw", {"map_id": map_id, "items": MARKERS[:1]}),
+            ("delete_map", {"map_id": map_id}),
+        ):
+            body = json.dumps(request(name, arguments)).encode()
+            sent = headers(name, authorization=f"Bearer {other}")
+            refused, answered = await paths.send(body, sent, direct=True)
+            assert answered and refused.status_code == 200, refused.text
+            result = refused.json()["result"]
+            assert result["isError"] is True and result["content"][0]["text"].startswith("not_found:"), result
+        kept = await paths.call("read", {"map_id": map_id})
+        assert kept["structuredContent"]["count"] == len(MARKERS)
 
 
 def _handed_on() -> list[tuple[str, Any, dict[str, str]]]:

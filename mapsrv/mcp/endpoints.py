@@ -44,7 +44,7 @@ from mapsrv.mcp.agents import client_of, request_principal
 from mapsrv.mcp.authorization import McpAuthorization
 from mapsrv.mcp.building import ToolContexts, build_mcp, serve_tools
 from mapsrv.mcp.direct import DirectCalls
-from mapsrv.mcp.errors import json_rpc_errors
+from mapsrv.mcp.errors import json_rpc_errors, sdk_answers
 from mapsrv.mcp.param_headers import annotated_only
 from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
 from mapsrv.mcp.sessions import (
@@ -268,17 +268,19 @@ class McpEndpoints:
             await self._sse(scope, receive, send, client, key)
         elif family is Family.MCP_MESSAGES:
             await self._message(scope, receive, send)
-        elif (
-            self.direct is not None and header(scope, b"mcp-session-id") is None and not _opens_session(scope)
-        ):
-            # 2026-07-28: no session to book; the direct path writes whole JSON answers itself
-            # (never a bare 4xx or a 503), and hands the rest to the SDK with its wrappers
-            sdk_send = _with_retry_after(send)
-            await self.direct(
-                scope, receive, raw, client, partial(self.sessions.handle_request, send=sdk_send)
-            )
         else:
-            await self._streamable(scope, receive, _with_retry_after(send), client, key)
+            sdk_send = sdk_answers(send, retry_after=sessions_full().retry_after)
+            if (
+                self.direct is not None
+                and header(scope, b"mcp-session-id") is None
+                and not _opens_session(scope)
+            ):
+                # 2026-07-28: no session to book; the direct path writes whole JSON answers
+                # itself (never a bare 4xx or a 503), and hands the rest to the SDK
+                handed_on = partial(self.sessions.handle_request, send=sdk_send)
+                await self.direct(scope, receive, raw, client, handed_on)
+            else:
+                await self._streamable(scope, receive, sdk_send, client, key)
 
     async def _streamable(
         self, scope: Scope, receive: Receive, send: Send, client: str, key: str | None
@@ -386,7 +388,7 @@ class McpEndpoints:
                 ended[1] = message["type"] == "http.response.body" and not message.get("more_body")
                 await send(message)
 
-            answer = _nosniff(send_noting_session)
+            answer = sdk_answers(send_noting_session)
             try:
                 async with self.sse.connect_sse(scope, receive, answer) as (read, write):
                     await self.lowlevel.run(read, write, self.lowlevel.create_initialization_options())
@@ -403,35 +405,3 @@ class McpEndpoints:
             if ended[0] and not ended[1]:
                 with trio.CancelScope(shield=True):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def _nosniff(send: Send) -> Send:
-    """``nosniff`` on a response the SDK writes (its legacy SSE stream has none)."""
-
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = list(message.get("headers", []))
-            if all(k.lower() != b"x-content-type-options" for k, _ in headers):
-                headers.append((b"x-content-type-options", b"nosniff"))
-            message = {**message, "headers": headers}
-        await send(message)
-
-    return wrapped
-
-
-def _with_retry_after(send: Send) -> Send:
-    """The SDK answers 503 when the session cap is reached: add what ``sessions_full`` says about
-    when to come back, and ``nosniff`` on every SDK response."""
-
-    async def wrapped(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = list(message.get("headers", []))
-            names = {k.lower() for k, _ in headers}
-            if b"x-content-type-options" not in names:
-                headers.append((b"x-content-type-options", b"nosniff"))
-            if message["status"] == 503 and b"retry-after" not in names:
-                headers.append((b"retry-after", str(sessions_full().retry_after).encode()))
-            message = {**message, "headers": headers}
-        await send(message)
-
-    return wrapped

@@ -15,7 +15,7 @@ from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError, ParseError
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Message, Send
 
-__all__ = ["as_json_rpc_error", "json_rpc_errors"]
+__all__ = ["as_json_rpc_error", "json_rpc_errors", "sdk_answers"]
 
 
 def as_json_rpc_error(status: int, text: str, max_body_size: int) -> MapsrvError:
@@ -45,6 +45,24 @@ def json_rpc_errors(send: Send, max_body_size: int) -> Send:
                 error = as_json_rpc_error(state["start"]["status"], text, max_body_size)
                 await send_error(send, error, jsonrpc=True)
             return
+        await send(message)
+
+    return wrapped
+
+
+def sdk_answers(send: Send, *, retry_after: int | None = None) -> Send:
+    """``nosniff`` on every response the SDK writes (its legacy SSE stream and its refusals have
+    none), and on its bare 503 at the session cap the ``Retry-After`` mapsrv means by it."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            names = {k.lower() for k, _ in headers}
+            if b"x-content-type-options" not in names:
+                headers.append((b"x-content-type-options", b"nosniff"))
+            if retry_after is not None and message["status"] == 503 and b"retry-after" not in names:
+                headers.append((b"retry-after", str(retry_after).encode()))
+            message = {**message, "headers": headers}
         await send(message)
 
     return wrapped

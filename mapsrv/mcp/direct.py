@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -70,15 +71,17 @@ _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 _LATER_ROUND = ("inputResponses", "requestState")
 
 
+@dataclass(slots=True)
 class _Call:
-    __slots__ = ("arguments", "id", "params", "runner", "verdict_capabilities", "verdict_info", "version")
+    """A tool call the direct path answers: its tool, id, arguments, and its envelope as the
+    SDK's ladder passed it (``InboundModernRoute``)."""
 
-    def __init__(self, runner: ToolRunner, request_id: int | str, params: dict[str, Any], version: str,
-                 info: Any, capabilities: Any) -> None:  # fmt: skip
-        self.runner, self.id, self.params, self.version = runner, request_id, params, version
-        self.verdict_info, self.verdict_capabilities = info, capabilities
-        arguments = params.get("arguments")
-        self.arguments: dict[str, Any] = arguments if arguments is not None else {}
+    runner: ToolRunner
+    id: int | str
+    arguments: dict[str, Any]
+    version: str
+    client_info: Any
+    client_capabilities: Any
 
 
 class DirectCalls:
@@ -156,8 +159,15 @@ class DirectCalls:
             _methods.validate_client_request("tools/call", verdict.protocol_version, params)
         except (KeyError, ValidationError):
             return None
-        return _Call(runner, request_id, params, verdict.protocol_version, verdict.client_info,
-                     verdict.client_capabilities)  # fmt: skip
+        arguments = params.get("arguments")
+        return _Call(
+            runner,
+            request_id,
+            arguments if arguments is not None else {},
+            verdict.protocol_version,
+            verdict.client_info,
+            verdict.client_capabilities,
+        )
 
     def _checks_param_headers(self, name: str, scope: Scope) -> bool:
         """Whether the SDK would compare ``Mcp-Param-*`` headers with this call's arguments: a
@@ -169,7 +179,7 @@ class DirectCalls:
 
     async def _run(self, call: _Call, scope: Scope, client: str) -> tuple[int, dict[str, Any]]:
         """The call's HTTP status and its JSON-RPC ``result`` or ``error`` member."""
-        connection = Connection.from_envelope(call.version, call.verdict_info, call.verdict_capabilities)
+        connection = Connection.from_envelope(call.version, call.client_info, call.client_capabilities)
         params = connection.client_params
         reported = params.client_info.name if params is not None else None
         asker = partial(first_round_asker, connection.client_capabilities)

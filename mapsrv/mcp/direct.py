@@ -93,7 +93,8 @@ class DirectCalls:
         self.lowlevel, self.runners, self.contexts, self.max_body = lowlevel, runners, contexts, max_body
         # fixed when the server is built; serialized into each answer, never handed out
         self.stamp = lowlevel.server_info_stamp
-        self.answered = 0  # calls this path answered (the rest went to the SDK)
+        self.answered = 0  # 2026-07-28 requests this path answered
+        self.handed_on = 0  # ... and those it handed to the SDK
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, client: str, fallback: Fallback
@@ -102,6 +103,7 @@ class DirectCalls:
         body = await self._body(receive, read) if scope["method"] == "POST" else None
         call = self._call(scope, body) if body is not None else None
         if call is None:
+            self.handed_on += 1
             await fallback(scope, _replaying(read, receive))
             return
         self.answered += 1

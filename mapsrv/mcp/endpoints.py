@@ -110,6 +110,8 @@ class McpStatistics:
     sse_sessions: int  # legacy HTTP+SSE connections
     sessions: SessionStatistics
     subscriptions: SubscriptionStatistics
+    direct_calls: int = 0  # 2026-07-28 requests answered by mapsrv's own path (``direct``)
+    handed_on: int = 0  # ... and those it handed to the SDK
 
 
 _SSE_SESSION = re.compile(rb"session_id=([0-9a-fA-F]{32})")
@@ -226,6 +228,8 @@ class McpEndpoints:
             sse_sessions=self.sse_sessions,
             sessions=self.book.statistics(),
             subscriptions=self.watchers.statistics(),
+            direct_calls=self.direct.answered if self.direct else 0,
+            handed_on=self.direct.handed_on if self.direct else 0,
         )
 
     def handles(self, path: str) -> bool:

@@ -69,6 +69,14 @@ class _Snapshot(Collector):
         sessions.add_metric(["streamable_http"], s.mcp.http_sessions)
         sessions.add_metric(["sse"], s.mcp.sse_sessions)
         yield sessions
+        stateless = CounterMetricFamily(
+            "mapsrv_mcp_stateless_requests",
+            "2026-07-28 MCP requests, by who answered: mapsrv's own path (tool calls) or the SDK",
+            labels=["path"],
+        )
+        stateless.add_metric(["direct"], s.mcp.direct_calls)
+        stateless.add_metric(["sdk"], s.mcp.handed_on)
+        yield stateless
         book = s.mcp.sessions
         yield GaugeMetricFamily(
             "mapsrv_mcp_sessions_unanswered",

@@ -152,6 +152,11 @@ async def test_reading_tools_answer_to_the_byte(nursery: trio.Nursery) -> None:
             assert answer.json()["result"]["resultType"] == "complete"
         errors = [await paths.call("read", {"map_id": map_id, "colour": "red"})]
         assert errors[0]["isError"] is True and "colour" in errors[0]["content"][0]["text"]
+        # operators see which path answered (each SDK half of a comparison, by the direct path
+        # turned off, counts as neither)
+        metrics = (await http.get(paths.server.url + "metrics")).text
+        direct = f'mapsrv_mcp_stateless_requests_total{{path="direct"}} {float(paths.direct.answered)}'
+        assert direct in metrics and paths.direct.answered == len(calls) + 2, metrics
 
 
 async def test_writing_tools_answer_alike_on_twin_maps(nursery: trio.Nursery) -> None:

@@ -44,8 +44,10 @@ def check_latencies(result: dict[str, Any]) -> None:
     tables = latency_tables(result)
     assert tables, "the scenario reported no latencies"
     for where, t in tables:
+        # the same 10 s whatever the unit: a ceiling for what is broken, not a timing goal
+        ceiling = CEILING_MS * 1000 if where.endswith("_us") else CEILING_MS
         assert t["n"] > 0, where
-        assert 0 < t["p50"] <= t["p90"] <= t["p99"] <= t["max"] < CEILING_MS, (where, t)
+        assert 0 < t["p50"] <= t["p90"] <= t["p99"] <= t["max"] < ceiling, (where, t)
         assert 0 < t["mean"] <= t["max"], (where, t)
 
 

@@ -15,6 +15,7 @@ import h11
 import hypercorn.trio
 import pytest
 import trio
+from support.hypercorn_app import lifespan, read_body
 from support.raw_http import RawConnection
 
 from mapsrv.http.h1 import H1Protocol
@@ -32,20 +33,11 @@ class Echo:
     protocols: list[str] = field(default_factory=list)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         self.seen.append(scope["path"])
         self.protocols.append(type(_CONNECTION.get().protocol.protocol).__name__)
-        body = b""
-        if scope["path"] != "/early":
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
-                    break
+        body = await read_body(receive) if scope["path"] != "/early" else b""
         if scope["path"] == "/hold":
             await self.release.wait()
         if scope["path"] == "/empty":

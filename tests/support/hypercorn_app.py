@@ -15,7 +15,28 @@ from mapsrv.http.hypercorn import _CONNECTION, hypercorn_config
 
 from .raw_http import RawConnection
 
-__all__ = ["App", "Running", "answered", "serving"]
+__all__ = ["App", "Running", "answered", "lifespan", "read_body", "serving"]
+
+
+async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+    """Answer hypercorn's lifespan messages for a test app: True when ``scope`` was the lifespan
+    (then it has been served), False for a request."""
+    if scope["type"] != "lifespan":
+        return False
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+    return True
+
+
+async def read_body(receive: Any) -> bytes:
+    """A request's whole body, however many messages it came in."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 @dataclass
@@ -31,10 +52,7 @@ class App:
     declared: int | None = None  # a Content-Length other than the body's (a broken app)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         self.timers.append(_CONNECTION.get().idle_task)
         if scope["path"] == "/slow":

@@ -24,6 +24,7 @@ import hypercorn.trio
 import jwt
 import trio
 
+from .hypercorn_app import lifespan, read_body
 from .openid import NODE, NODE_HOME, OIDC_PROVIDER, SCRIPT, USERS, Provider, new_key, private_jwk
 from .processes import free_port, wait_for_port
 from .waiting import require
@@ -48,18 +49,10 @@ class IssuerProxy:
     paths: list[str] = field(default_factory=list)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if await lifespan(scope, receive, send):
             return
         self.paths.append(scope["path"])
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         if self.failing:
             await self._answer(send, 500, [(b"content-type", b"text/plain")], b"down")
             return

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from mapsrv.observability.collector import CollectorStatistics
 from mapsrv.observability.stalls import StallStatistics
-from mapsrv.observability.statistics import ServerStatistics
+from mapsrv.observability.statistics import McpCounts, ServerStatistics
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -65,35 +65,7 @@ class _Snapshot(Collector):
             "Write batches held while the store is unreachable",
             value=hub.pending_writes,
         )
-        sessions = GaugeMetricFamily("mapsrv_mcp_sessions", "Open MCP sessions", labels=["transport"])
-        sessions.add_metric(["streamable_http"], s.mcp.http_sessions)
-        sessions.add_metric(["sse"], s.mcp.sse_sessions)
-        yield sessions
-        stateless = CounterMetricFamily(
-            "mapsrv_mcp_stateless_requests",
-            "2026-07-28 MCP requests, by who answered: mapsrv's own path (tool calls) or the SDK",
-            labels=["path"],
-        )
-        stateless.add_metric(["direct"], s.mcp.direct_calls)
-        stateless.add_metric(["sdk"], s.mcp.handed_on)
-        yield stateless
-        book = s.mcp.sessions
-        yield GaugeMetricFamily(
-            "mapsrv_mcp_sessions_unanswered",
-            "MCP sessions that have sent no request since their initialize",
-            value=book.unanswered,
-        )
-        closed = CounterMetricFamily(
-            "mapsrv_mcp_sessions_closed", "MCP sessions mapsrv closed, by reason", labels=["reason"]
-        )
-        closed.add_metric(["unanswered"], book.closed_unanswered)
-        closed.add_metric(["failed_initialize"], book.closed_failed_initialize)
-        yield closed
-        yield CounterMetricFamily(
-            "mapsrv_mcp_sessions_refused_quota",
-            "New MCP sessions refused (429) past a client's or an API key's quota",
-            value=book.refused_quota,
-        )
+        yield from _mcp_families(s.mcp)
         yield CounterMetricFamily("mapsrv_redis_errors", "Failed Redis calls", value=s.store.errors)
         yield CounterMetricFamily(
             "mapsrv_store_breaker_trips",
@@ -136,6 +108,38 @@ class _Snapshot(Collector):
         )
         yield from _collector_families(s.collector)
         yield from _stall_families(s.stalls)
+
+
+def _mcp_families(mcp: McpCounts) -> Iterator[Any]:
+    sessions = GaugeMetricFamily("mapsrv_mcp_sessions", "Open MCP sessions", labels=["transport"])
+    sessions.add_metric(["streamable_http"], mcp.http_sessions)
+    sessions.add_metric(["sse"], mcp.sse_sessions)
+    yield sessions
+    stateless = CounterMetricFamily(
+        "mapsrv_mcp_stateless_requests",
+        "2026-07-28 MCP requests, by who answered: mapsrv's own path (tool calls) or the SDK",
+        labels=["path"],
+    )
+    stateless.add_metric(["direct"], mcp.direct_calls)
+    stateless.add_metric(["sdk"], mcp.handed_on)
+    yield stateless
+    book = mcp.sessions
+    yield GaugeMetricFamily(
+        "mapsrv_mcp_sessions_unanswered",
+        "MCP sessions that have sent no request since their initialize",
+        value=book.unanswered,
+    )
+    closed = CounterMetricFamily(
+        "mapsrv_mcp_sessions_closed", "MCP sessions mapsrv closed, by reason", labels=["reason"]
+    )
+    closed.add_metric(["unanswered"], book.closed_unanswered)
+    closed.add_metric(["failed_initialize"], book.closed_failed_initialize)
+    yield closed
+    yield CounterMetricFamily(
+        "mapsrv_mcp_sessions_refused_quota",
+        "New MCP sessions refused (429) past a client's or an API key's quota",
+        value=book.refused_quota,
+    )
 
 
 def _collector_families(c: CollectorStatistics) -> Iterator[Any]:

@@ -1,7 +1,7 @@
 """One map's frames on their way to a crowd: ``SLICE_SECONDS`` of offers per loop turn.
 
 A frame to fewer than ``CROWD_FROM`` viewers goes out at once, in the turn that made it (no task
-switch, as fast as ever). A frame to a crowd waits in the map's ``Outbox`` and a pump offers it
+switch, as fast as ever). A frame to more waits in the map's ``Outbox`` and a pump offers it
 to a slice of viewers per turn, with whatever else is ready (a write to another map, a heartbeat)
 running between the slices: one event offered to 10,000 sockets in one turn stood the loop still
 for 100 ms or more (a second when those sockets had just closed), and a write to another map
@@ -41,9 +41,13 @@ __all__ = ["CROWD_FROM", "SLICE_SECONDS", "Outbox", "Pending", "say_in_slices", 
 
 log = logging.getLogger(__name__)
 
-# Viewers from which a frame goes through the pump: fewer take at most 2.5 ms of socket writes
-# (10 us each) in one turn, 25 ms when their sockets are already closed.
-CROWD_FROM = 256
+# Viewers from which a frame goes through the pump: fewer take at most 0.6 ms of socket writes
+# (10 us each) in one turn, 6 ms when their sockets are already closed. From here on the pump's
+# cost (a task, a turn later) is small beside the writes it can save: frames that writers send
+# meanwhile go to each viewer in one write. With 256, 500 events to 200 viewers from 4 writers took
+# 0.59 of the one-loop peer's CPU rate; with 64, 0.83 (0.82-0.96), and from 1 writer 0.59 and
+# 0.55 (the ranges overlap) (docs/benchmarks.md, "Round three").
+CROWD_FROM = 64
 # Time a pump offers frames in one loop turn: 50-80 socket writes on a quiet machine. A write to
 # another map needs several turns and waits a slice in each, so this bounds what a crowd adds to
 # it: with 0.5 ms those writes waited (p99, while an event went out to 10,000) 13-19 ms, with 1 ms

@@ -263,14 +263,17 @@ class H1Protocol:
             return
         self._answering = True
         length = te = None
+        says_connection = False  # the app named the connection itself: nothing is added
         for name, value in headers:
             lowered = name.lower()
             if lowered == b"content-length":
                 length = value
             elif lowered == b"transfer-encoding":
                 te = value
-            elif lowered == b"connection" and b"close" in value.lower():
-                self._keep_alive = False
+            elif lowered == b"connection":
+                says_connection = True
+                if b"close" in value.lower():
+                    self._keep_alive = False
         extra = []
         if self._method == "HEAD" or status in _NO_BODY:
             self._framing = "none"
@@ -284,7 +287,7 @@ class H1Protocol:
             self._framing, self._keep_alive = "close", False
         if self.keep_alive_requests >= self.config.keep_alive_max_requests or not self._request_done:
             self._keep_alive = False  # an answer before the whole body: the rest cannot be told apart
-        if not self._keep_alive and all(name.lower() != b"connection" for name, _ in headers):
+        if not self._keep_alive and not says_connection:
             extra.append((b"connection", b"close"))
         head = self._head(status, headers, extra)
         if self._framing == "length":

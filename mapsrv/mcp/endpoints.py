@@ -273,7 +273,7 @@ class McpEndpoints:
         elif family is Family.MCP_MESSAGES:
             await self._message(scope, receive, send)
         else:
-            sdk_send = sdk_answers(send, retry_after=sessions_full().retry_after)
+            sdk_send = sdk_answers(send, retry_after=SESSION_RETRY_AFTER)
             if (
                 self.direct is not None
                 and header(scope, b"mcp-session-id") is None

@@ -2,9 +2,10 @@
 named by its client (``clientInfo.name``) and keyed by a secret of its session, which is hashed
 and never shown.
 
-- A 2025-11-25 session (stateful Streamable HTTP, legacy HTTP+SSE) gets a random secret the first
-  time it calls a tool, kept on the SDK's connection for the session's life: two sessions are two
-  agents even with the same client name.
+- A 2025-11-25 session (stateful Streamable HTTP, legacy HTTP+SSE) is keyed by its session id,
+  through an HMAC with a secret of this process (``session_secret``): two sessions are two agents
+  even with the same client name, and a session's calls are one agent whichever path answers them
+  (the SDK's, or ``mapsrv.mcp.direct``'s, which sees the session id and not the SDK's connection).
 - stdio is one agent per process (one client talks to it).
 - The 2026-07-28 protocol has no sessions: each request stands alone, so the agent is what the
   request presents: its API key, its client address and its client name. Two agents with the same
@@ -20,6 +21,8 @@ cut when the whole is too long, so a long made-up name can never push the approv
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from functools import lru_cache
@@ -44,9 +47,11 @@ __all__ = [
     "request_agent",
     "request_principal",
     "scope_principal",
+    "session_agent",
+    "session_secret",
 ]
 
-_PROCESS_SECRET = secrets.token_hex(16)  # stdio: the one client of this process
+_PROCESS_SECRET = secrets.token_hex(16)  # stdio: the one client of this process; sessions' HMAC key
 _SECRET_KEY = "mapsrv.agent"
 
 
@@ -61,12 +66,26 @@ def agent_of(ctx: ServerRequestContext[Any, Any], principal: str | None, clients
     if not connection.has_standalone_channel:  # a 2026-07-28 request: no session to key on
         peer = request.client.host if request.client else ""
         return request_agent(name, grant, principal, clients.of(peer, request.headers.get("x-forwarded-for")))
-    secret = connection.state.setdefault(_SECRET_KEY, secrets.token_hex(16))
-    return _session_agent(name, grant, str(secret))
+    if connection.session_id is not None:
+        return session_agent(name, grant, connection.session_id)
+    secret = connection.state.setdefault(_SECRET_KEY, secrets.token_hex(16))  # a session without an id
+    return _agent_of_secret(name, grant, str(secret))
+
+
+def session_secret(session_id: str) -> str:
+    """The secret an agent in session ``session_id`` is keyed by: unguessable without this
+    process's secret, though the session id is the client's to see."""
+    return hmac.new(_PROCESS_SECRET.encode(), session_id.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=4096)  # ... and its HMAC once
+def session_agent(reported: str | None, grant: Grant | None, session_id: str) -> Actor:
+    """The agent of a call in session ``session_id`` whose client calls itself ``reported``."""
+    return _agent_of_secret(reported, grant, session_secret(session_id))
 
 
 @lru_cache(maxsize=4096)  # a session sends many calls: its agent's name and hash are made once
-def _session_agent(reported: str | None, grant: Grant | None, secret: str) -> Actor:
+def _agent_of_secret(reported: str | None, grant: Grant | None, secret: str) -> Actor:
     person = grant.name if grant is not None else None  # the person its access token acts for
     return agent_actor(agent_name(reported, grant, person), secret, person)
 

@@ -19,7 +19,15 @@ from mapsrv.http.identity import ApiKeys, ClientIdentity
 from mapsrv.http.types import Scope
 from mapsrv.hub import MapHub
 from mapsrv.image.service import MapImages
-from mapsrv.mcp.agents import GRANT, agent_of, in_session, request_agent, request_principal, scope_principal
+from mapsrv.mcp.agents import (
+    GRANT,
+    agent_of,
+    in_session,
+    request_agent,
+    request_principal,
+    scope_principal,
+    session_agent,
+)
 from mapsrv.mcp.apps import map_app
 from mapsrv.mcp.sdk import without_idle_tracing
 from mapsrv.mcp.tools import INSTRUCTIONS, ToolContext, register_resources, sdk_tools
@@ -66,6 +74,14 @@ class ToolContexts:
         actor = request_agent(reported, scope.get(GRANT), principal, client)
         return self._context(principal, actor, False, False, asker)
 
+    def of_session(self, scope: Scope, session_id: str, reported: str | None) -> ToolContext:
+        """A call in Streamable HTTP session ``session_id`` that mapsrv answers itself: the
+        session's agent (``reported`` is its client's name), as ``of_sdk`` makes it. It cannot ask
+        its person: a session's call is answered as one JSON body, with no back channel."""
+        principal = scope_principal(scope, self.keys)
+        actor = session_agent(reported, scope.get(GRANT), session_id)
+        return self._context(principal, actor, False, True, _cannot_ask)
+
     def _context(
         self,
         principal: str | None,
@@ -87,6 +103,10 @@ class ToolContexts:
             asker,
             self.sources,
         )
+
+
+def _cannot_ask() -> Asker | None:
+    return None
 
 
 def build_mcp(

@@ -1,13 +1,17 @@
-"""2026-07-28 ``tools/call`` answered by mapsrv itself, beside the SDK (issue 47).
+"""Tool calls answered by mapsrv itself, beside the SDK (issue 47): a 2026-07-28 ``tools/call``,
+and one in a 2025-11-25 Streamable HTTP session.
 
-A stateless request is one POST, one tool call, one JSON answer, and it is what agents send most.
-The SDK's entry (mcp 2.3, ``handle_modern_request`` and ``serve_one``) builds for each a Starlette
-request, validates the JSON-RPC envelope and the tool's parameters with pydantic twice, runs a
-``ServerRunner`` and its middleware, a ``Context``, the tool manager and its argument model, then
-validates and dumps the result twice more: about half of a small call's server CPU (profiled,
-docs/benchmarks.md "Round three"). ``DirectCalls`` answers the common case with the same tools
-(``ToolRunner``), the same ``ToolContext`` (``ToolContexts.of_request``) and the SDK's own public
-checks, in order:
+A tool call is one POST and one JSON answer, and it is what agents send most. The SDK's entry
+(mcp 2.3) builds for each a Starlette request and validates the JSON-RPC envelope and the tool's
+parameters with pydantic; a modern call then runs a ``ServerRunner`` and its middleware, a session's
+call goes through the session's memory streams to its message loop, a dispatcher task and the
+runner; then a ``Context``, the tool manager and its argument model, and the result is validated
+and dumped twice more: about half of a small call's server CPU (profiled, docs/benchmarks.md
+"Round three" and "Round four"). ``DirectCalls`` answers the common case with the same tools
+(``ToolRunner``), the same ``ToolContext`` (``ToolContexts.of_request``, ``of_session``) and the
+SDK's own public checks, in its order.
+
+A 2026-07-28 call (``__call__``):
 
 - the request's own checks, as ``handle_modern_request`` makes them: a JSON ``Content-Type``, an
   ``Accept`` that takes JSON, no routing header twice (``find_duplicated_routing_header``), the
@@ -19,12 +23,25 @@ checks, in order:
 - the result through the version's sieve (``serialize_server_result``), ``resultType`` and the
   ``serverInfo`` stamp, as ``ServerRunner`` shapes it.
 
+A call in a session (``in_session``), once ``McpEndpoints`` has found the session live, bound to
+the request's credential, and its ``initialize`` read (``InSession``):
+
+- the transport's checks, as ``StreamableHTTPServerTransport`` makes them in JSON-response mode:
+  ``Content-Type`` exactly ``application/json``, an ``Accept`` that takes JSON; a version header,
+  if any, of the handshake era (another goes to the SDK's modern entry); the parameters for the
+  session's version (``validate_client_request``);
+- the session's agent (``session_agent``: its client's name, keyed by the session), and no asking
+  (a JSON answer has no back channel: the SDK's path cannot ask either);
+- the result through the version's sieve, as one JSON-RPC response with the session's id, as the
+  transport writes it.
+
 Anything else goes to the SDK untouched, its body replayed: another method, a request that fails
 a check (the SDK answers it, with the error it always gave), an unknown tool, a second round of a
 call that asked its person (``inputResponses``, ``requestState``: sealed by the SDK), a tool whose
-schema annotates ``Mcp-Param-*`` headers, a body over the limit. Authentication, scopes, rate
-limits and Host and Origin checks all run before either path. tests/mcp/test_direct.py holds both
-paths to the same bytes for every tool.
+schema annotates ``Mcp-Param-*`` headers, a modern envelope inside a session, a body over the
+limit. Authentication, scopes, rate limits and Host and Origin checks all run before either path.
+tests/mcp/test_direct.py and test_direct_sessions.py hold both paths to the same bytes for every
+tool.
 """
 
 from __future__ import annotations
@@ -50,15 +67,18 @@ from mcp.shared.inbound import (
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 from mcp_types import CORE_RESULT_TYPES, INTERNAL_ERROR, SERVER_INFO_META_KEY
 from mcp_types import methods as _methods
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
+from pydantic_core import to_json
 from starlette.requests import Request
 
 from mapsrv.http.types import Message, Receive, Scope, Send
 from mapsrv.mcp.building import ToolContexts
+from mapsrv.mcp.tools import ToolContext
 from mapsrv.mcp.tools.asking import first_round_asker
 from mapsrv.mcp.tools.registry import ToolRunner
 
-__all__ = ["DirectCalls"]
+__all__ = ["DirectCalls", "InSession"]
 
 log = logging.getLogger("mapsrv.mcp")
 
@@ -69,6 +89,17 @@ _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 # a later round of a call that asked its person: the SDK unseals and checks its state
 _LATER_ROUND = ("inputResponses", "requestState")
+_RESERVED_META = "io.modelcontextprotocol/"  # a modern envelope's keys in ``_meta``
+
+
+@dataclass(frozen=True, slots=True)
+class InSession:
+    """The Streamable HTTP session a call arrives in: its id, and what its ``initialize``
+    settled (``mapsrv.mcp.sessions.handshake``)."""
+
+    id: str
+    version: str
+    client_name: str
 
 
 @dataclass(slots=True)
@@ -80,8 +111,8 @@ class _Call:
     id: int | str
     arguments: dict[str, Any]
     version: str
-    client_info: Any
-    client_capabilities: Any
+    client_info: Any = None  # a modern call's envelope; a session's call has its handshake
+    client_capabilities: Any = None
 
 
 class DirectCalls:
@@ -107,7 +138,29 @@ class DirectCalls:
             await fallback(scope, _replaying(read, receive))
             return
         self.answered += 1
-        await self._answer(send, call.id, *await self._run(call, scope, client))
+        connection = Connection.from_envelope(call.version, call.client_info, call.client_capabilities)
+        params = connection.client_params
+        reported = params.client_info.name if params is not None else None
+        asker = partial(first_round_asker, connection.client_capabilities)
+        tc = self.contexts.of_request(scope, client, reported, asker)
+        status, member = await self._run(call, tc)
+        await self._answer(send, call.id, status, member)
+
+    async def in_session(
+        self, scope: Scope, receive: Receive, send: Send, session: InSession, fallback: Fallback
+    ) -> bool:
+        """Answer a POST in ``session``, or hand it to ``fallback``: whether this path answered."""
+        read: list[Message] = []
+        body = await self._body(receive, read)
+        call = self._session_call(scope, body, session.version) if body is not None else None
+        if call is None:
+            await fallback(scope, _replaying(read, receive))
+            return False
+        tc = self.contexts.of_session(scope, session.id, session.client_name)
+        _, member = await self._run(call, tc)  # the transport answers an error with 200 too
+        message = to_json({"jsonrpc": "2.0", "id": call.id, **member})
+        await self._write(send, 200, message, (b"mcp-session-id", session.id.encode("latin-1")))
+        return True
 
     async def _body(self, receive: Receive, read: list[Message]) -> bytes | None:
         """The request's body, or None (too large, or the client left): the SDK then answers."""
@@ -127,29 +180,18 @@ class DirectCalls:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _call(self, scope: Scope, body: bytes) -> _Call | None:
-        """The tool call this request makes, if this path answers it exactly as the SDK would."""
+        """The 2026-07-28 tool call this request makes, if this path answers it exactly as the
+        SDK would."""
         request = Request(scope)
         headers = request.headers
         if not headers.get("content-type", "").lower().startswith("application/json"):
             return None
         if not check_accept_headers(request)[0]:
             return None
-        try:
-            decoded = json.loads(body)
-        except (ValueError, RecursionError):
+        found = self._envelope(body)
+        if found is None:
             return None
-        if not isinstance(decoded, dict) or decoded.keys() != _ENVELOPE or decoded["jsonrpc"] != "2.0":
-            return None
-        request_id, params = decoded["id"], decoded["params"]
-        if (
-            decoded["method"] != "tools/call"
-            or type(request_id) not in (int, str)
-            or not isinstance(params, dict)
-        ):
-            return None
-        runner = self.runners.get(params.get("name"))  # type: ignore[arg-type]
-        if runner is None or any(key in params for key in _LATER_ROUND):
-            return None
+        decoded, runner = found
         if find_duplicated_routing_header(headers.items()) is not None:
             return None
         verdict = classify_inbound_request(decoded, headers=dict(headers))
@@ -157,19 +199,51 @@ class DirectCalls:
             return None
         if self._checks_param_headers(runner.spec.name, scope):
             return None
-        try:
-            _methods.validate_client_request("tools/call", verdict.protocol_version, params)
-        except (KeyError, ValidationError):
+        envelope = verdict.client_info, verdict.client_capabilities
+        return _valid(runner, decoded, verdict.protocol_version, *envelope)
+
+    def _session_call(self, scope: Scope, body: bytes, version: str) -> _Call | None:
+        """The tool call this POST makes in a session of ``version``, if this path answers it
+        exactly as the SDK's transport and the session's runner would."""
+        request = Request(scope)
+        headers = request.headers
+        types = headers.get("content-type", "").split(";")[0].split(",")
+        if not any(part.strip() == "application/json" for part in types):
             return None
-        arguments = params.get("arguments")
-        return _Call(
-            runner,
-            request_id,
-            arguments if arguments is not None else {},
-            verdict.protocol_version,
-            verdict.client_info,
-            verdict.client_capabilities,
-        )
+        if not check_accept_headers(request)[0]:
+            return None
+        asked = headers.get("mcp-protocol-version")
+        if asked is not None and asked not in HANDSHAKE_PROTOCOL_VERSIONS:
+            return None  # the SDK's modern entry answers it
+        found = self._envelope(body)
+        if found is None:
+            return None
+        decoded, runner = found
+        meta = decoded["params"].get("_meta")
+        if isinstance(meta, dict) and any(str(key).startswith(_RESERVED_META) for key in meta):
+            return None
+        return _valid(runner, decoded, version)
+
+    def _envelope(self, body: bytes) -> tuple[dict[str, Any], ToolRunner] | None:
+        """``body`` as one JSON-RPC ``tools/call`` request of a tool this path runs (a first
+        round), and that tool's runner."""
+        try:
+            decoded = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(decoded, dict) or decoded.keys() != _ENVELOPE or decoded["jsonrpc"] != "2.0":
+            return None
+        params = decoded["params"]
+        if (
+            decoded["method"] != "tools/call"
+            or type(decoded["id"]) not in (int, str)
+            or not isinstance(params, dict)
+        ):
+            return None
+        runner = self.runners.get(params.get("name"))  # type: ignore[arg-type]
+        if runner is None or any(key in params for key in _LATER_ROUND):
+            return None
+        return decoded, runner
 
     def _checks_param_headers(self, name: str, scope: Scope) -> bool:
         """Whether the SDK would compare ``Mcp-Param-*`` headers with this call's arguments: a
@@ -179,13 +253,8 @@ class DirectCalls:
             return True
         return any(key.startswith(_PARAM_HEADER) for key, _ in scope["headers"])
 
-    async def _run(self, call: _Call, scope: Scope, client: str) -> tuple[int, dict[str, Any]]:
+    async def _run(self, call: _Call, tc: ToolContext) -> tuple[int, dict[str, Any]]:
         """The call's HTTP status and its JSON-RPC ``result`` or ``error`` member."""
-        connection = Connection.from_envelope(call.version, call.client_info, call.client_capabilities)
-        params = connection.client_params
-        reported = params.client_info.name if params is not None else None
-        asker = partial(first_round_asker, connection.client_capabilities)
-        tc = self.contexts.of_request(scope, client, reported, asker)
         name = call.runner.spec.name
         try:
             result: CallToolResult | InputRequiredResult = await call.runner(tc, call.arguments)
@@ -201,10 +270,13 @@ class DirectCalls:
     def _shaped(
         self, version: str, result: CallToolResult | InputRequiredResult
     ) -> tuple[int, dict[str, Any]]:
-        """``result`` on the wire as ``ServerRunner._serialize`` shapes a modern answer."""
+        """``result`` on the wire as ``ServerRunner._serialize`` shapes it for ``version``: a
+        modern answer's claimed ``resultType`` passes the sieve, and it gets ``resultType`` and
+        the ``serverInfo`` stamp."""
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         kind = dumped.get("resultType")
-        if not isinstance(kind, str) or kind in CORE_RESULT_TYPES:
+        modern = version in MODERN_PROTOCOL_VERSIONS
+        if not modern or not isinstance(kind, str) or kind in CORE_RESULT_TYPES:
             try:
                 dumped = _methods.serialize_server_result("tools/call", version, dumped)
             except ValidationError:
@@ -212,6 +284,8 @@ class DirectCalls:
                 return _error(
                     INTERNAL_ERROR, {"code": INTERNAL_ERROR, "message": "Handler returned an invalid result"}
                 )
+        if not modern:
+            return 200, {"result": dumped}
         if dumped.get("resultType") is None:
             dumped["resultType"] = "complete"
         meta = dumped.get("_meta")
@@ -223,13 +297,28 @@ class DirectCalls:
 
     async def _answer(self, send: Send, request_id: int | str, status: int, member: dict[str, Any]) -> None:
         body = json.dumps({"jsonrpc": "2.0", "id": request_id, **member}, separators=(",", ":")).encode()
+        await self._write(send, status, body)
+
+    async def _write(self, send: Send, status: int, body: bytes, *more: tuple[bytes, bytes]) -> None:
         headers = [
             (b"content-length", str(len(body)).encode()),
             (b"content-type", b"application/json"),
+            *more,
             (b"x-content-type-options", b"nosniff"),
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str, *envelope: Any) -> _Call | None:
+    """The call, if its parameters are valid for ``version`` as the SDK checks them."""
+    params = decoded["params"]
+    try:
+        _methods.validate_client_request("tools/call", version, params)
+    except (KeyError, ValidationError):
+        return None
+    arguments = params.get("arguments")
+    return _Call(runner, decoded["id"], arguments if arguments is not None else {}, version, *envelope)
 
 
 def _error(code: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]:

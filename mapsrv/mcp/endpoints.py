@@ -47,12 +47,14 @@ from mapsrv.mcp.direct import DirectCalls
 from mapsrv.mcp.errors import json_rpc_errors, sdk_answers
 from mapsrv.mcp.param_headers import annotated_only
 from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
+from mapsrv.mcp.session_requests import SessionRequests
 from mapsrv.mcp.sessions import (
     McpSession,
     Peek,
     SessionBook,
     SessionStatistics,
     close_http_session,
+    handshake,
     is_real_request,
     json_rpc_failed,
 )
@@ -112,6 +114,8 @@ class McpStatistics:
     subscriptions: SubscriptionStatistics
     direct_calls: int = 0  # 2026-07-28 requests answered by mapsrv's own path (``direct``)
     handed_on: int = 0  # ... and those it handed to the SDK
+    session_posts_direct: int = 0  # POSTs in 2025-11-25 sessions answered by mapsrv's own path
+    session_posts_sdk: int = 0  # ... and by the SDK
 
 
 _SSE_SESSION = re.compile(rb"session_id=([0-9a-fA-F]{32})")
@@ -198,6 +202,7 @@ class McpEndpoints:
             per_client=config.max_mcp_sessions_per_client,
             per_key=config.max_mcp_sessions_per_key,
         )
+        self.in_sessions = SessionRequests(self.sessions, self.book, config.mcp_session_idle_timeout)
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with self.sessions.run(), trio.open_nursery() as nursery:
@@ -230,6 +235,8 @@ class McpEndpoints:
             subscriptions=self.watchers.statistics(),
             direct_calls=self.direct.answered if self.direct else 0,
             handed_on=self.direct.handed_on if self.direct else 0,
+            session_posts_direct=self.in_sessions.answered,
+            session_posts_sdk=self.in_sessions.handed_on,
         )
 
     def handles(self, path: str) -> bool:
@@ -290,38 +297,28 @@ class McpEndpoints:
         self, scope: Scope, receive: Receive, send: Send, client: str, key: str | None
     ) -> None:
         session_id = header(scope, b"mcp-session-id")
-        opening = _opens_session(scope)
-        if opening:
-            refusal = self.book.refusal(client, key)
-            if refusal is not None:
-                await _refuse(send, refusal)
-                return
-            self.book.reserve(client, key)
-            self.openings += 1
-            await self._make_room()
-        if session_id is None and not opening:  # 2026-07-28, or refused by the SDK: no session to book
+        if session_id is not None:
+            await self.in_sessions(scope, receive, send, session_id, self.direct)
+            return
+        if not _opens_session(scope):  # 2026-07-28, or refused by the SDK: no session to book
             await self.sessions.handle_request(scope, receive, send)
             return
+        refusal = self.book.refusal(client, key)
+        if refusal is not None:
+            await _refuse(send, refusal)
+            return
+        self.book.reserve(client, key)
+        self.openings += 1
+        await self._make_room()
         peek = Peek(receive, send)
         kept = False
         try:
             await self.sessions.handle_request(scope, peek.receive, peek.send)
-            if opening:
-                kept = await self._opened(scope, peek, client, key)
+            kept = await self._opened(scope, peek, client, key)
         finally:
-            if opening:
-                self.openings -= 1
-                if not kept:
-                    self.book.released(client, key)
-        if session_id is None:
-            return
-        if peek.status == 404 or (scope["method"] == "DELETE" and peek.status < 300):
-            self.book.ended(session_id)
-        elif peek.status < 400:
-            # Once answered, a session's every message counts the same: its body is not read again.
-            session = self.book.sessions.get(session_id)
-            answered = session is not None and session.answered
-            self.book.used(session_id, real=answered or is_real_request(bytes(peek.request)))
+            self.openings -= 1
+            if not kept:
+                self.book.released(client, key)
 
     async def _make_room(self) -> None:
         """At the session cap, close the oldest session still waiting for its first request
@@ -347,7 +344,8 @@ class McpEndpoints:
             self.book.closed_failed_initialize += 1
             await close_http_session(self.sessions.handle_request, scope.get("user"), opened)
             return False
-        self.book.opened(opened, "http", client, key, scope.get("user"))
+        settled = handshake(bytes(peek.request), bytes(peek.answer))
+        self.book.opened(opened, "http", client, key, scope.get("user"), settled)
         return True
 
     async def _message(self, scope: Scope, receive: Receive, send: Send) -> None:

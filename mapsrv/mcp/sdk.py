@@ -9,6 +9,7 @@ SDK modules it reads (the rest under ``TYPE_CHECKING``).
 
 - ``StreamableHTTPSessionManager._server_instances`` (``live_http_sessions``): the open stateful
   Streamable HTTP sessions, by id.
+  ``http_session_transport`` reads one session's transport from it.
 - ``StreamableHTTPServerTransport._request_streams`` (``standalone_stream_open``): whether a
   session's GET stream is open, so that a notification is not sent before it can arrive.
 - ``ServerSession._connection`` (``connection_of``): the per-client ``Connection`` of a request
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     import httpx2
     from mcp.server.connection import Connection
     from mcp.server.context import ServerRequestContext
+    from mcp.server.streamable_http import StreamableHTTPServerTransport
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "WriteStream",
     "connection_of",
     "http_client",
+    "http_session_transport",
     "live_http_sessions",
     "standalone_stream_open",
     "without_idle_tracing",
@@ -65,6 +68,22 @@ def live_http_sessions(manager: StreamableHTTPSessionManager) -> Mapping[str, ob
     """
     sessions: Mapping[str, object] = manager._server_instances
     return sessions
+
+
+def http_session_transport(
+    manager: StreamableHTTPSessionManager, session_id: str
+) -> StreamableHTTPServerTransport | None:
+    """The transport of stateful session ``session_id``, while the manager holds it.
+
+    Uses ``_server_instances`` (above): mcp 2.3 has no public lookup of a session. mapsrv answers
+    a tool call in a session itself (``mapsrv.mcp.session_requests``) only while the session's
+    transport is live, and then restarts its idle countdown through the transport's public
+    ``idle_scope``. If the SDK renames the dict, every call in a session raises AttributeError;
+    if it keys it otherwise, calls in sessions go to the SDK's own path: the guard test opens a
+    real session and finds its transport.
+    """
+    transport: StreamableHTTPServerTransport | None = manager._server_instances.get(session_id)
+    return transport
 
 
 def standalone_stream_open(manager: StreamableHTTPSessionManager, session_id: str | None) -> bool:

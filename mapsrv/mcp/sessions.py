@@ -41,6 +41,7 @@ __all__ = [
     "SessionBook",
     "SessionStatistics",
     "close_http_session",
+    "handshake",
     "is_real_request",
     "json_rpc_failed",
 ]
@@ -61,6 +62,9 @@ class McpSession:
     user: Any = field(default=None, repr=False)  # the credential that opened it (scope["user"])
     answered: bool = False  # a real request came after initialize
     scope: trio.CancelScope | None = field(default=None, repr=False)  # an SSE session's stream
+    # what its initialize settled (``handshake``): None when the exchange could not be read
+    version: str | None = None  # the protocol version
+    client_name: str | None = None  # its client's clientInfo.name
 
 
 @dataclass(frozen=True)
@@ -129,11 +133,19 @@ class SessionBook:
                     del counter[who]
 
     def opened(
-        self, session_id: str, transport: str, client: str, key: str | None, user: Any = None
+        self,
+        session_id: str,
+        transport: str,
+        client: str,
+        key: str | None,
+        user: Any = None,
+        settled: tuple[str, str] | None = None,
     ) -> McpSession:
-        """A reserved session now exists."""
+        """A reserved session now exists; ``settled`` is its ``handshake``, when read."""
         deadline = self._clock() + self.handshake_timeout
         session = McpSession(session_id, transport, client, key, deadline, user)
+        if settled is not None:
+            session.version, session.client_name = settled
         self.sessions[session_id] = session
         return session
 
@@ -190,6 +202,24 @@ def _messages(body: bytes) -> list[Any]:
     except ValueError:
         return []
     return parsed if isinstance(parsed, list) else [parsed]
+
+
+def handshake(request: bytes, answer: bytes) -> tuple[str, str] | None:
+    """The protocol version an ``initialize`` answer settled and the name its client gave, as
+    the SDK keeps them on the session's connection; None unless both are plainly there."""
+    asked, answered = _messages(request), _messages(answer)
+    if len(asked) != 1 or len(answered) != 1:
+        return None
+    params = _member(asked[0], "params") if _member(asked[0], "method") == "initialize" else None
+    name = _member(_member(params, "clientInfo"), "name")
+    version = _member(_member(answered[0], "result"), "protocolVersion")
+    if isinstance(name, str) and isinstance(version, str):
+        return version, name
+    return None
+
+
+def _member(message: Any, name: str) -> Any:
+    return message.get(name) if isinstance(message, dict) else None
 
 
 def is_real_request(body: bytes) -> bool:

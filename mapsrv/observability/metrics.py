@@ -123,6 +123,15 @@ def _mcp_families(mcp: McpCounts) -> Iterator[Any]:
     stateless.add_metric(["direct"], mcp.direct_calls)
     stateless.add_metric(["sdk"], mcp.handed_on)
     yield stateless
+    in_sessions = CounterMetricFamily(
+        "mapsrv_mcp_session_posts",
+        "POSTs in 2025-11-25 Streamable HTTP sessions, by who answered: mapsrv's own path (tool"
+        " calls) or the SDK",
+        labels=["path"],
+    )
+    in_sessions.add_metric(["direct"], mcp.session_posts_direct)
+    in_sessions.add_metric(["sdk"], mcp.session_posts_sdk)
+    yield in_sessions
     book = mcp.sessions
     yield GaugeMetricFamily(
         "mapsrv_mcp_sessions_unanswered",

@@ -1,13 +1,15 @@
-"""2026-07-28 tool calls that mapsrv answers itself (``mapsrv.mcp.direct``) get the answer the
-SDK's pipeline gives, to the byte: every tool, its tool errors and an unknown map, through a real
-server and real sockets, the same request sent once on each path. Every request the direct path
-hands on (another method, a check it fails, a later round, an unknown tool) is answered by the SDK
-exactly as before; the direct path really answers the common ones, and a call's agent is the same
-on both (one path's change is undone through the other)."""
+"""Tool calls that mapsrv answers itself (``mapsrv.mcp.direct``), 2026-07-28 ones and those in a
+2025-11-25 Streamable HTTP session (``mapsrv.mcp.session_requests``), get the answer the SDK's
+pipeline gives, to the byte: every tool, its tool errors and an unknown map, through a real server
+and real sockets, the same request sent once on each path. Every request the direct path hands on
+(another method, a check it fails, a later round, an unknown tool, another key's session) is
+answered by the SDK exactly as before; the direct path really answers the common ones, and a
+call's agent is the same on both (one path's change is undone through the other)."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from support import start_server
+from support import start_server, wait_until
 from support.mcp import MCP_ACCEPT
 
 from mapsrv.mcp.tools import TOOLS
@@ -50,17 +52,20 @@ class Paths:
         self.direct = server.mcp.direct
         assert self.direct is not None, "mcp_direct_calls is on by default"
 
+    def _answered(self) -> int:
+        return int(self.direct.answered + self.server.mcp.in_sessions.answered)
+
     async def send(
         self, body: bytes, sent: Mapping[str, str], *, direct: bool
     ) -> tuple[httpx.Response, bool]:
         """The answer, and whether the direct path gave it."""
-        before = self.direct.answered
+        before = self._answered()
         self.server.mcp.direct = self.direct if direct else None
         try:
             answer = await self.http.post(self.url, content=body, headers=dict(sent))
         finally:
             self.server.mcp.direct = self.direct
-        return answer, self.direct.answered > before
+        return answer, self._answered() > before
 
     async def both(self, body: Any, sent: Mapping[str, str]) -> tuple[httpx.Response, bool]:
         """The same request on both paths: the same status, type and bytes. The direct answer,
@@ -68,10 +73,7 @@ class Paths:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         mine, answered = await self.send(raw, sent, direct=True)
         sdks, _ = await self.send(raw, sent, direct=False)
-        assert (mine.status_code, mine.headers.get("content-type")) == (
-            sdks.status_code,
-            sdks.headers.get("content-type"),
-        ), (mine.text, sdks.text)
+        assert (mine.status_code, _head(mine)) == (sdks.status_code, _head(sdks)), (mine.text, sdks.text)
         assert mine.content == sdks.content
         return mine, answered
 
@@ -88,6 +90,12 @@ class Paths:
         result = await self.call(name, arguments, direct=direct)
         assert not result.get("isError"), result
         return str(result["structuredContent"]["map_id"])
+
+
+def _head(answer: httpx.Response) -> tuple[str | None, ...]:
+    return tuple(
+        answer.headers.get(name) for name in ("content-type", "mcp-session-id", "x-content-type-options")
+    )
 
 
 async def open_paths(nursery: trio.Nursery, http: httpx.AsyncClient) -> Paths:
@@ -327,3 +335,188 @@ async def test_a_body_over_the_limit_is_refused_as_before(nursery: trio.Nursery)
 def test_every_tool_is_compared() -> None:
     compared = {name for name, _ in (*reads("m"), *steps("m"))} | {"create_map"}
     assert compared == {spec.name for spec in TOOLS}
+
+
+# --- 2025-11-25 sessions ---------------------------------------------------------------------
+
+SESSION_ERA = "2025-11-25"
+
+
+async def open_session(
+    paths: Paths, *, name: str = "differ", key: str = KEY, capabilities: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """A session opened and initialized as a client does: the headers of a call in it."""
+    sent = {**MCP_ACCEPT, "content-type": "application/json", "authorization": f"Bearer {key}"}
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": SESSION_ERA,
+            "capabilities": capabilities or {},
+            "clientInfo": {"name": name, "version": "1"},
+        },
+    }
+    opened = await paths.http.post(paths.url, json=hello, headers=sent)
+    assert opened.status_code == 200, opened.text
+    sent |= {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": SESSION_ERA}
+    done = await paths.http.post(
+        paths.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=sent
+    )
+    assert done.status_code == 202, done.text
+    return sent
+
+
+def in_session(name: str, arguments: Any, *, request_id: Any = 7, **params: Any) -> dict[str, Any]:
+    body = {"name": name, "arguments": arguments, **params}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": body}
+
+
+async def session_call(
+    paths: Paths, sent: Mapping[str, str], name: str, arguments: Any, *, direct: bool = True
+) -> dict[str, Any]:
+    answer, answered = await paths.send(json.dumps(in_session(name, arguments)).encode(), sent, direct=direct)
+    assert answer.status_code == 200 and answered == direct, answer.text
+    result: dict[str, Any] = answer.json()["result"]
+    return result
+
+
+async def test_calls_in_a_session_answer_to_the_byte(nursery: trio.Nursery) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        sent = await open_session(paths)
+        drawn = await session_call(
+            paths, sent, "draw", {"title": "Iberia", "items": [AREA], "geojson": CITIES}
+        )
+        map_id = drawn["structuredContent"]["map_id"]
+        for name, arguments in reads(map_id):
+            answer, answered = await paths.both(in_session(name, arguments), sent)
+            assert answered, f"{name} in a session went to the SDK"
+            assert answer.headers["mcp-session-id"] == sent["mcp-session-id"]
+            assert "resultType" not in answer.json()["result"], "a 2025-11-25 answer has no resultType"
+        # a string id, and a JSON content type with a charset, are answered too
+        for body, more in (
+            (in_session("read", {"map_id": map_id}, request_id="r-1"), {}),
+            (in_session("read", {"map_id": map_id}), {"content-type": "application/json; charset=utf-8"}),
+        ):
+            _, answered = await paths.both(body, {**sent, **more})
+            assert answered, body
+        metrics = (await http.get(paths.server.url + "metrics")).text
+        posts = paths.server.mcp.in_sessions.answered
+        assert f'mapsrv_mcp_session_posts_total{{path="direct"}} {float(posts)}' in metrics, metrics
+        assert posts == len(reads(map_id)) + 3
+
+
+async def test_writes_in_a_session_answer_alike_on_twin_maps(nursery: trio.Nursery) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        sent = await open_session(paths)
+        twins = []
+        for direct in (True, False):
+            made = await session_call(paths, sent, "create_map", {"title": "twin"}, direct=direct)
+            twins.append(made["structuredContent"]["map_id"])
+        for (name, mine), (_, theirs) in zip(steps(twins[0]), steps(twins[1]), strict=True):
+            answered = await session_call(paths, sent, name, mine, direct=True)
+            expected = await session_call(paths, sent, name, theirs, direct=False)
+            assert same_but_ids(answered, twins[0]) == same_but_ids(expected, twins[1]), name
+
+
+async def test_a_session_is_one_agent_on_both_paths_and_another_session_is_another(
+    nursery: trio.Nursery,
+) -> None:
+    """A change made through one path is undone through the other in the same session; a second
+    session with the same key and client name is another agent, with nothing of the first's to
+    undo."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        first, second = await open_session(paths), await open_session(paths)
+        made = await session_call(paths, first, "draw", {"title": "agents", "items": MARKERS[:1]})
+        map_id = made["structuredContent"]["map_id"]
+        await session_call(paths, first, "draw", {"map_id": map_id, "items": MARKERS[1:2]}, direct=True)
+        for direct in (True, False):
+            refused = await session_call(paths, second, "undo", {"map_id": map_id}, direct=direct)
+            assert refused.get("isError") is True, refused
+        undone = await session_call(paths, first, "undo", {"map_id": map_id}, direct=False)
+        assert not undone.get("isError"), undone
+        await session_call(paths, first, "draw", {"map_id": map_id, "items": MARKERS[2:]}, direct=False)
+        undone = await session_call(paths, first, "undo", {"map_id": map_id}, direct=True)
+        assert not undone.get("isError"), undone
+        left = await session_call(paths, first, "read", {"map_id": map_id})
+        assert [f["label"] for f in left["structuredContent"]["latest"]] == ["Lisbon"]
+
+
+async def test_another_keys_session_is_not_found_on_the_direct_path(nursery: trio.Nursery) -> None:
+    """A session is its opener's: a call in it with another API key gets the SDK's 404, as an
+    unknown session, and runs nothing."""
+    other = "k-direct-other"
+    async with httpx.AsyncClient(timeout=30) as http:
+        server = await start_server(nursery, api_keys=[f"differ:{KEY}", f"stranger:{other}"])
+        paths = Paths(server, http)
+        sent = await open_session(paths)
+        made = await session_call(paths, sent, "draw", {"title": "mine", "items": MARKERS})
+        map_id = made["structuredContent"]["map_id"]
+        stolen = {**sent, "authorization": f"Bearer {other}"}
+        body = json.dumps(in_session("delete_map", {"map_id": map_id})).encode()
+        refused, answered = await paths.send(body, stolen, direct=True)
+        assert refused.status_code == 404 and not answered, refused.text
+        kept = await session_call(paths, sent, "read", {"map_id": map_id})
+        assert kept["structuredContent"]["count"] == len(MARKERS)
+
+
+def _handed_on_in_session() -> list[tuple[str, Any, dict[str, str]]]:
+    call = in_session("read", {"map_id": "x"})
+    return [
+        ("another method", {**call, "method": "tools/list", "params": {}}, {}),
+        ("an unknown tool", in_session("paint", {}), {}),
+        ("arguments not an object", in_session("read", ["x"]), {}),
+        ("a modern envelope", in_session("read", {"map_id": "x"}, _meta=ENVELOPE), {}),
+        ("a modern version header", call, {"mcp-protocol-version": VERSION}),
+        ("a later round", in_session("read", {"map_id": "x"}, inputResponses={}), {}),
+        ("a float id", in_session("read", {"map_id": "x"}, request_id=1.5), {}),
+        ("a null id", in_session("read", {"map_id": "x"}, request_id=None), {}),
+        ("a member too many", {**call, "extra": 1}, {}),
+        ("a notification", {k: v for k, v in call.items() if k != "id"}, {}),
+        ("a batch", [call, call], {}),
+        ("not JSON", b'{"jsonrpc": "2.0", "id": 1, "method"', {}),
+        ("a content type in capitals", call, {"content-type": "Application/JSON"}),
+        ("not JSON by type", call, {"content-type": "text/plain"}),
+        ("no JSON accepted", call, {"accept": "text/event-stream"}),
+        ("an unknown session", call, {"mcp-session-id": "0" * 32}),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("what", "body", "more"), _handed_on_in_session(), ids=[case[0] for case in _handed_on_in_session()]
+)
+async def test_what_a_session_hands_on_the_sdk_answers_as_before(
+    nursery: trio.Nursery, what: str, body: Any, more: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        sent = await open_session(paths)
+        _, answered = await paths.both(body, {**sent, **more})
+        assert not answered, f"the direct path answered {what}"
+
+
+async def test_a_call_in_a_session_keeps_it_alive_as_the_sdk_does(nursery: trio.Nursery) -> None:
+    """A directly answered call restarts the session's idle countdown from its answer (the SDK's
+    transport would have, serving it), and leaves it stopped while a GET stream holds it."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        sent = await open_session(paths)
+        session = paths.server.mcp.book.sessions[sent["mcp-session-id"]]
+        transport = paths.server.mcp.sessions._server_instances[sent["mcp-session-id"]]
+        idle = paths.server.mcp.config.mcp_session_idle_timeout
+        # the SDK answers initialized (202) before it is done with it: then its countdown runs
+        await wait_until(lambda: transport.idle_scope.deadline != math.inf, timeout=5)
+        before, started = transport.idle_scope.deadline, trio.current_time()
+        assert not session.answered
+        await session_call(paths, sent, "list_maps", {})
+        assert session.answered and session.deadline >= started + idle
+        assert transport.idle_scope.deadline > before and transport.idle_scope.deadline >= started + idle
+        get = {k: v for k, v in sent.items() if k != "content-type"} | {"accept": "text/event-stream"}
+        async with http.stream("GET", paths.url, headers=get) as stream:
+            assert stream.status_code == 200
+            await wait_until(lambda: transport.idle_scope.deadline == math.inf, timeout=5)
+            await session_call(paths, sent, "list_maps", {})
+            assert transport.idle_scope.deadline == math.inf, "a call ended the GET stream's hold"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
+import anyio
 import httpx
 import httpx2
 import trio
@@ -58,6 +59,36 @@ async def test_sdk_session_manager_keeps_server_instances(nursery: trio.Nursery)
             "a session ended by DELETE is still in _server_instances: the SDK keeps ended sessions"
             " there now, so it no longer counts the open ones"
         ) from None
+
+
+async def test_sdk_session_manager_keeps_server_instances_by_session(nursery: trio.Nursery) -> None:
+    """``http_session_transport`` (``_server_instances`` again): one session's transport by its id,
+    with the public ``is_terminated`` and ``idle_scope`` that ``mapsrv.mcp.session_requests``
+    reads and moves, and nothing for an id the manager does not hold."""
+    from mcp.server.streamable_http import StreamableHTTPServerTransport
+
+    server = await start_server(nursery)
+    manager = server.mcp.sessions
+    async with httpx.AsyncClient(timeout=10) as http:
+        opened = await http.post(server.url + "mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+        session_id = opened.headers["mcp-session-id"]
+        transport = sdk.http_session_transport(manager, session_id)
+        assert isinstance(transport, StreamableHTTPServerTransport), (
+            f"_server_instances holds a {type(transport).__name__} for a session now, not its transport"
+        )
+        assert transport.mcp_session_id == session_id and not transport.is_terminated
+        assert isinstance(transport.idle_scope, anyio.CancelScope), (
+            "a session's transport has no idle_scope (mapsrv sets mcp_session_idle_timeout): find how"
+            " the SDK now times a session out, for mapsrv.mcp.session_requests"
+        )
+        assert sdk.http_session_transport(manager, "no-such-session") is None
+        closed = await http.delete(
+            server.url + "mcp",
+            headers={**MCP_ACCEPT, "mcp-session-id": session_id, "mcp-protocol-version": "2025-11-25"},
+        )
+        assert closed.status_code == 200, closed.text
+    await wait_until(lambda: sdk.http_session_transport(manager, session_id) is None, timeout=5)
+    assert transport.is_terminated
 
 
 async def test_sdk_server_session_keeps_its_connection() -> None:

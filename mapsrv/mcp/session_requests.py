@@ -1,0 +1,103 @@
+"""Requests in a Streamable HTTP session, after the one that opened it: a tool call mapsrv answers
+itself (``DirectCalls.in_session``) where it can, everything else the SDK's transport answers, and
+the session book (``mapsrv.mcp.sessions``) kept up either way.
+
+A call is answered by mapsrv only in a session that is
+
+- in the book, with its ``initialize`` read (the version it settled, its client's name);
+- live in the SDK's manager, its transport neither terminated nor past its idle time;
+- bound to the credential this request presents, compared as the SDK compares it
+  (``authorization_context``): another credential is handed to the SDK, which answers 404 as for
+  an unknown session.
+
+An answered call keeps its session alive as a request the SDK serves does: in the book (``used``),
+and on the transport's idle countdown (``idle_scope``), which restarts from the answer; never
+made sooner than it stood, and left alone while another request (a GET stream) holds it, as the
+transport leaves it while one is in flight.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import trio
+from mcp.server.auth.middleware.bearer_auth import (
+    AuthenticatedUser,
+    AuthorizationContext,
+    authorization_context,
+)
+
+from mapsrv.http.types import Receive, Scope, Send
+from mapsrv.mcp.direct import DirectCalls, InSession
+from mapsrv.mcp.sdk import http_session_transport
+from mapsrv.mcp.sessions import Peek, SessionBook, is_real_request
+
+if TYPE_CHECKING:
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+__all__ = ["SessionRequests"]
+
+
+class SessionRequests:
+    """Answers requests that carry an ``Mcp-Session-Id``."""
+
+    def __init__(self, manager: StreamableHTTPSessionManager, book: SessionBook, idle_timeout: float) -> None:
+        self.manager, self.book, self.idle_timeout = manager, book, idle_timeout
+        self.answered = 0  # POSTs in a session that mapsrv answered itself
+        self.handed_on = 0  # ... and those the SDK answered
+
+    async def __call__(
+        self, scope: Scope, receive: Receive, send: Send, session_id: str, direct: DirectCalls | None
+    ) -> None:
+        found = self._answerable(scope, session_id) if direct is not None else None
+        if found is None or direct is None:
+            self.handed_on += scope["method"] == "POST"
+            await self._by_sdk(scope, receive, send, session_id)
+            return
+        handed_on = partial(self._by_sdk, send=send, session_id=session_id)
+        if await direct.in_session(scope, receive, send, found, handed_on):
+            self.answered += 1
+            self.book.used(session_id, real=True)
+            self._idle_from_now(session_id)
+        else:
+            self.handed_on += 1
+
+    def _answerable(self, scope: Scope, session_id: str) -> InSession | None:
+        """The session, if a POST in it may be answered by mapsrv (see the module's docstring)."""
+        session = self.book.sessions.get(session_id)
+        if scope["method"] != "POST" or session is None or session.version is None:
+            return None
+        transport = http_session_transport(self.manager, session_id)
+        if transport is None or transport.is_terminated:
+            return None
+        if transport.idle_scope is not None and transport.idle_scope.cancel_called:
+            return None
+        if _requestor(scope.get("user")) != _requestor(session.user):
+            return None
+        return InSession(session_id, session.version, session.client_name or "")
+
+    def _idle_from_now(self, session_id: str) -> None:
+        transport = http_session_transport(self.manager, session_id)
+        idle = transport.idle_scope if transport is not None else None
+        if idle is not None and idle.deadline != math.inf:  # inf: a request in flight holds it
+            idle.deadline = max(idle.deadline, trio.current_time() + self.idle_timeout)
+
+    async def _by_sdk(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
+        peek = Peek(receive, send)
+        await self.manager.handle_request(scope, peek.receive, peek.send)
+        ended = peek.status == 404 and http_session_transport(self.manager, session_id) is None
+        if ended or (scope["method"] == "DELETE" and peek.status < 300):
+            # (a 404 for a live session is another credential's: the session is still its owner's)
+            self.book.ended(session_id)
+        elif peek.status < 400:
+            # Once answered, a session's every message counts the same: its body is not read again.
+            session = self.book.sessions.get(session_id)
+            answered = session is not None and session.answered
+            self.book.used(session_id, real=answered or is_real_request(bytes(peek.request)))
+
+
+def _requestor(user: Any) -> AuthorizationContext | None:
+    """Who ``user`` is to the SDK's session binding (``StreamableHTTPSessionManager``)."""
+    return authorization_context(user) if isinstance(user, AuthenticatedUser) else None

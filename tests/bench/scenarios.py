@@ -564,6 +564,10 @@ async def soak(clients: int = 100, watchers: int = 1000, seconds: float = 300.0)
                     agents.start_soon(agent, n)
                 await trio.sleep(min(30.0, seconds / 4))
                 rss_warm = rss_kib(server.pid)
+                # by half-time each map's history and frame log are at their bounds (1,000 changes,
+                # 1,024 frames): what grows after that is not them
+                await trio.sleep(max(0.0, start + seconds / 2 - trio.current_time()))
+                rss_half = rss_kib(server.pid)
             rss_end = rss_kib(server.pid)
             for reader in readers:
                 await reader.aclose()
@@ -589,6 +593,8 @@ async def soak(clients: int = 100, watchers: int = 1000, seconds: float = 300.0)
         "rss_warm_mib": round(rss_warm / 1024, 1),
         "rss_end_mib": round(rss_end / 1024, 1),
         "rss_growth_pct": round(100 * (rss_end - rss_warm) / rss_warm, 2),
+        "rss_half_mib": round(rss_half / 1024, 1),
+        "rss_growth_second_half_pct": round(100 * (rss_end - rss_half) / rss_half, 2),
         "left_open": sum(remaining.values()),
     }
 

@@ -303,11 +303,8 @@ class McpEndpoints:
         if not _opens_session(scope):  # 2026-07-28, or refused by the SDK: no session to book
             await self.sessions.handle_request(scope, receive, send)
             return
-        refusal = self.book.refusal(client, key)
-        if refusal is not None:
-            await _refuse(send, refusal)
+        if not await self._reserved(send, client, key):
             return
-        self.book.reserve(client, key)
         self.openings += 1
         await self._make_room()
         peek = Peek(receive, send)
@@ -319,6 +316,16 @@ class McpEndpoints:
             self.openings -= 1
             if not kept:
                 self.book.released(client, key)
+
+    async def _reserved(self, send: Send, client: str, key: str | None) -> bool:
+        """Whether ``client`` (with ``key``) may open another session: counted against its quotas
+        if so, refused (429, ``SessionBook.refusal``) if not."""
+        refusal = self.book.refusal(client, key)
+        if refusal is not None:
+            await _refuse(send, refusal)
+            return False
+        self.book.reserve(client, key)
+        return True
 
     async def _make_room(self) -> None:
         """At the session cap, close the oldest session still waiting for its first request
@@ -367,11 +374,8 @@ class McpEndpoints:
         if self.sse_sessions >= self.config.max_mcp_sessions:
             await _refuse(send, sessions_full())
             return
-        refusal = self.book.refusal(client, key)
-        if refusal is not None:
-            await _refuse(send, refusal)
+        if not await self._reserved(send, client, key):
             return
-        self.book.reserve(client, key)
         self.sse_sessions += 1
         session: McpSession | None = None
         ended = [False, False]  # started, finished: a stream cut short is ended properly below

@@ -212,9 +212,7 @@ async def test_a_spawned_child_dies_with_the_threads_that_forked_it() -> None:
     )
     assert alive(process.pid)
     spawner.close()
-    with trio.fail_after(10):
-        while process.poll() is None:  # noqa: ASYNC110 (a Popen has no awaitable exit)
-            await trio.sleep(0.01)
+    await wait_until(lambda: process.poll() is not None, timeout=10)  # a Popen has no awaitable exit
     assert process.returncode == -signal.SIGKILL
 
 
@@ -246,13 +244,13 @@ async def test_a_vforked_child_dies_with_the_process_that_forked_it() -> None:
     assert parent.stdout is not None
     with trio.fail_after(10):
         pid = int(await parent.stdout.receive_some())
-        while comm(pid) != "sleep":  # noqa: ASYNC110 (until setpriv and sh have exec'd it: the signal is set)
-            await trio.sleep(0.01)
-        assert alive(pid)
-        parent.kill()
+    # until setpriv and sh have exec'd it: the signal is set
+    await wait_until(lambda: comm(pid) == "sleep", timeout=10)
+    assert alive(pid)
+    parent.kill()
+    with trio.fail_after(10):
         await parent.wait()
-        while alive(pid):  # noqa: ASYNC110 (only /proc knows; it may be re-parented to us)
-            await trio.sleep(0.01)
+    await wait_until(lambda: not alive(pid), timeout=10)  # only /proc knows; it may be re-parented to us
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 (WNOHANG: never blocks)
 

@@ -93,6 +93,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/gateway/test_gateway_limits.py::test_an_answer_goes_out_in_one_write",
         ],
     ),
+    "mcp": (
+        ["mapsrv/mcp/direct.py", "mapsrv/mcp/session_requests.py", "mapsrv/mcp/sessions.py"],
+        ["tests/mcp/test_direct.py", "tests/mcp/test_sessions.py", "tests/mcp/test_agent_names.py"],
+    ),
 }
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m", "not browser",
                "--deselect", "tests/web/test_web.py::test_static_files_are_found_when_installed"]  # fmt: skip

@@ -167,6 +167,10 @@ async def test_owner_editor_and_viewer_edit_and_see_each_other(redis_server: Red
                 gone = Tab.open(new_context(other, a), view_path, badge="view-only")  # type: ignore[arg-type]
                 wait_people(owner, count("viewer", 2))
                 del gone
+                # its streams end once its processes have (the network service's after the
+                # browser's, slower on a loaded machine), or at the latest when its presence times
+                # out: the same bound as for process B below
+                owner.page.set_default_timeout((TTL + SWEEP + 10) * 1000)
                 os.kill(browser_pid(tag), signal.SIGKILL)
                 wait_people(owner, count("viewer", 1))
             finally:

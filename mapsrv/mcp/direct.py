@@ -147,20 +147,27 @@ class DirectCalls:
         await self._answer(send, call.id, status, member)
 
     async def in_session(
-        self, scope: Scope, receive: Receive, send: Send, session: InSession, fallback: Fallback
-    ) -> bool:
-        """Answer a POST in ``session``, or hand it to ``fallback``: whether this path answered."""
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        session: InSession,
+        fallback: Fallback,
+        answering: Callable[[], None],
+    ) -> None:
+        """Answer a POST in ``session`` (``answering`` is called once the answer is ready, before
+        it is written), or hand it to ``fallback``."""
         read: list[Message] = []
         body = await self._body(receive, read)
         call = self._session_call(scope, body, session.version) if body is not None else None
         if call is None:
             await fallback(scope, _replaying(read, receive))
-            return False
+            return
         tc = self.contexts.of_session(scope, session.id, session.client_name)
         _, member = await self._run(call, tc)  # the transport answers an error with 200 too
         message = to_json({"jsonrpc": "2.0", "id": call.id, **member})
+        answering()
         await self._write(send, 200, message, (b"mcp-session-id", session.id.encode("latin-1")))
-        return True
 
     async def _body(self, receive: Receive, read: list[Message]) -> bytes | None:
         """The request's body, or None (too large, or the client left): the SDK then answers."""

@@ -53,16 +53,17 @@ class SessionRequests:
     ) -> None:
         found = self._answerable(scope, session_id) if direct is not None else None
         if found is None or direct is None:
-            self.handed_on += scope["method"] == "POST"
             await self._by_sdk(scope, receive, send, session_id)
             return
         handed_on = partial(self._by_sdk, send=send, session_id=session_id)
-        if await direct.in_session(scope, receive, send, found, handed_on):
-            self.answered += 1
-            self.book.used(session_id, real=True)
-            self._idle_from_now(session_id)
-        else:
-            self.handed_on += 1
+        await direct.in_session(scope, receive, send, found, handed_on, partial(self._answering, session_id))
+
+    def _answering(self, session_id: str) -> None:
+        """A call in the session is answered by mapsrv: counted, and the session kept alive
+        (before the answer is written, so that its client sees a session already kept)."""
+        self.answered += 1
+        self.book.used(session_id, real=True)
+        self._idle_from_now(session_id)
 
     def _answerable(self, scope: Scope, session_id: str) -> InSession | None:
         """The session, if a POST in it may be answered by mapsrv (see the module's docstring)."""
@@ -85,6 +86,7 @@ class SessionRequests:
             idle.deadline = max(idle.deadline, trio.current_time() + self.idle_timeout)
 
     async def _by_sdk(self, scope: Scope, receive: Receive, send: Send, session_id: str) -> None:
+        self.handed_on += scope["method"] == "POST"
         peek = Peek(receive, send)
         await self.manager.handle_request(scope, peek.receive, peek.send)
         ended = peek.status == 404 and http_session_transport(self.manager, session_id) is None

@@ -443,6 +443,9 @@ async def test_a_session_is_one_agent_on_both_paths_and_another_session_is_anoth
         assert not undone.get("isError"), undone
         left = await session_call(paths, first, "read", {"map_id": map_id})
         assert [f["label"] for f in left["structuredContent"]["latest"]] == ["Lisbon"]
+        # the direct path names the session's agent by its client's name, as the SDK's does
+        history = await session_call(paths, first, "changes", {"map_id": map_id})
+        assert {c["by"].get("name") for c in history["structuredContent"]["changes"]} == {"differ"}
 
 
 async def test_another_keys_session_is_not_found_on_the_direct_path(nursery: trio.Nursery) -> None:
@@ -480,6 +483,7 @@ def _handed_on_in_session() -> list[tuple[str, Any, dict[str, str]]]:
         ("not JSON", b'{"jsonrpc": "2.0", "id": 1, "method"', {}),
         ("a content type in capitals", call, {"content-type": "Application/JSON"}),
         ("not JSON by type", call, {"content-type": "text/plain"}),
+        ("no content type", call, {"content-type": ""}),
         ("no JSON accepted", call, {"accept": "text/event-stream"}),
         ("an unknown session", call, {"mcp-session-id": "0" * 32}),
     ]  # fmt: skip
@@ -520,3 +524,39 @@ async def test_a_call_in_a_session_keeps_it_alive_as_the_sdk_does(nursery: trio.
             await wait_until(lambda: transport.idle_scope.deadline == math.inf, timeout=5)
             await session_call(paths, sent, "list_maps", {})
             assert transport.idle_scope.deadline == math.inf, "a call ended the GET stream's hold"
+
+
+async def test_a_body_over_the_limit_in_a_session_is_refused_as_before(nursery: trio.Nursery) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        server = await start_server(nursery, api_keys=[f"differ:{KEY}"], max_body_size=4096)
+        paths = Paths(server, http)
+        sent = await open_session(paths)
+        big = in_session("draw", {"items": [{"at": [1, 2], "label": "x" * 5000}]})
+        answer, answered = await paths.both(big, sent)
+        assert answer.status_code == 413 and not answered, answer.text
+
+
+async def test_the_session_book_follows_what_the_sdk_answers_in_a_session(nursery: trio.Nursery) -> None:
+    """With the direct path on or off, a request the SDK answers in a session is its first real
+    request (the book keeps it past its handshake deadline), and each POST is counted once by who
+    answered it."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        server = await start_server(nursery, api_keys=[f"differ:{KEY}"])
+        paths = Paths(server, http)
+        counts = server.mcp.in_sessions
+        for direct in (True, False):
+            sent = await open_session(paths)
+            session = server.mcp.book.sessions[sent["mcp-session-id"]]
+            assert not session.answered, "a notification alone answers nothing"
+            before = (counts.answered, counts.handed_on)
+            listed = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}).encode()
+            answer, answered = await paths.send(listed, sent, direct=direct)
+            assert answer.status_code == 200 and not answered, answer.text
+            # (the book hears of it once the SDK is done with the request)
+            await wait_until(lambda s=session: s.answered, timeout=5)
+            assert (counts.answered, counts.handed_on) == (before[0], before[1] + 1)
+            metrics = (await http.get(server.url + "metrics")).text
+            assert f'mapsrv_mcp_session_posts_total{{path="sdk"}} {float(counts.handed_on)}' in metrics
+            closed = await http.delete(paths.url, headers=sent)
+            assert closed.status_code == 200, closed.text
+            assert (counts.answered, counts.handed_on) == (before[0], before[1] + 1), "a DELETE is no POST"

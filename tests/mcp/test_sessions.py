@@ -4,6 +4,7 @@ or key can hold every session, and a session answers only the key that opened it
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -16,7 +17,7 @@ from support import start_server, wait_until
 from support.mcp import INITIALIZE
 from support.mcp import MCP_ACCEPT as ACCEPT
 
-from mapsrv.mcp.sessions import SessionBook
+from mapsrv.mcp.sessions import SessionBook, handshake
 from mapsrv.server import Server
 
 KEYS = ("alice:alice-secret-1", "bob:bob-secret-2")
@@ -221,3 +222,25 @@ async def test_a_full_server_gives_a_newcomer_the_place_of_a_silent_session(nurs
         ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
         assert (await call(http, server, silent[0], ping)).status_code == 404
         assert (await call(http, server, silent[2], ping)).status_code == 200
+
+
+def test_a_handshake_is_read_only_from_one_plain_initialize_and_its_answer() -> None:
+    """``handshake`` (pure): the version an initialize answer settled and the client's name, or
+    nothing when either is missing or the exchange is anything else."""
+    asked = json.dumps(INITIALIZE).encode()
+    settled = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"protocolVersion": "2025-06-18"}}).encode()
+    assert handshake(asked, settled) == ("2025-06-18", "t")
+    nameless = {**INITIALIZE, "params": {**INITIALIZE["params"], "clientInfo": {"version": "1"}}}
+    refused = json.dumps({"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "no"}}).encode()
+    for request, answer in (
+        (json.dumps(nameless).encode(), settled),
+        (asked, refused),
+        (json.dumps({**INITIALIZE, "method": "ping"}).encode(), settled),
+        (json.dumps([INITIALIZE, INITIALIZE]).encode(), settled),
+        (asked, json.dumps([json.loads(settled), json.loads(settled)]).encode()),
+        (json.dumps(["initialize"]).encode(), settled),
+        (asked, json.dumps(["result"]).encode()),
+        (json.dumps({**INITIALIZE, "params": ["t"]}).encode(), settled),
+        (b"not json", settled),
+    ):
+        assert handshake(request, answer) is None, (request, answer)

@@ -40,8 +40,7 @@ a check (the SDK answers it, with the error it always gave), an unknown tool, a 
 call that asked its person (``inputResponses``, ``requestState``: sealed by the SDK), a tool whose
 schema annotates ``Mcp-Param-*`` headers, a modern envelope inside a session, a body over the
 limit. Authentication, scopes, rate limits and Host and Origin checks all run before either path.
-tests/mcp/test_direct.py and test_direct_sessions.py hold both paths to the same bytes for every
-tool.
+tests/mcp/test_direct.py holds both paths to the same bytes for every tool, in both eras.
 """
 
 from __future__ import annotations
@@ -227,7 +226,7 @@ class DirectCalls:
             return None
         decoded, runner = found
         meta = decoded["params"].get("_meta")
-        if isinstance(meta, dict) and any(str(key).startswith(_RESERVED_META) for key in meta):
+        if isinstance(meta, dict) and any(key.startswith(_RESERVED_META) for key in meta):
             return None
         return _valid(runner, decoded, version)
 

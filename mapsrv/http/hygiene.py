@@ -9,7 +9,10 @@ Two things broke that (hypercorn 0.18 + quart-trio 0.12, measured with raw socke
   either recycled or closed the connection. When the connection had to close (a client's
   ``Connection: close``, a request body not read) it stayed open forever: the next request on it
   was never answered and, once the client gave up, the socket sat in CLOSE-WAIT. So the last
-  message of every response is sent under a shield (hypercorn already shields its socket writes).
+  message of every response is sent under a shield (hypercorn already shields its socket writes),
+  except an MCP POST's: one JSON body written by the request's own task (mapsrv's direct path, or
+  the SDK's JSON responses, never a streaming one: ``json_response=True``), which nothing but a
+  shutdown cancels.
 - A response sent before the request body was read (a 404 for an unknown map, a 403 for a foreign
   Origin, a 405) leaves the body on the wire. Here such a response is held until the app returns,
   then the body is read and dropped (at most ``max_body_size`` bytes, until ``body_timeout``
@@ -91,8 +94,11 @@ class ConnectionStatistics:
 class _Exchange:
     """One request with a body: what has been read of it, and a response held back meanwhile."""
 
-    def __init__(self, owner: ConnectionCounts, receive: Receive, send: Send, body_timeout: float) -> None:
+    def __init__(
+        self, owner: ConnectionCounts, receive: Receive, send: Send, body_timeout: float, shield: bool
+    ) -> None:
         self._owner = owner
+        self._shield = shield  # the last message of the response is sent under a shield
         self._receive = receive
         self._send = send
         self.body_timeout = body_timeout
@@ -104,23 +110,35 @@ class _Exchange:
         self.read = 0
         self.held: list[Message] = []
         self.held_bytes = 0
+        # hypercorn hands the app a trio memory channel's receive (``TaskGroup.spawn_app``): a
+        # message already there is taken at once, without a cancel scope for the deadline (about
+        # 7 µs, a fiftieth of a small tool call; tests/http/test_hypercorn_seam.py)
+        channel = getattr(receive, "__self__", None)
+        self._ready = channel.receive_nowait if isinstance(channel, trio.MemoryReceiveChannel) else None
 
     async def receive(self) -> Message:
         if self.body_done or self.gone:
             return await self._receive()  # after the body: waiting for a disconnect is normal
+        if self._ready is not None and trio.current_time() < self.deadline:
+            try:
+                return self._noted(self._ready())
+            except trio.WouldBlock:
+                pass
         with trio.move_on_at(self.deadline):
-            message = await self._receive()
-            if message["type"] == "http.request":
-                self.read += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    self.body_done = True
-            elif message["type"] == "http.disconnect":
-                self.gone = True
-            return message
+            return self._noted(await self._receive())
         # A body still arriving at the deadline (a slow or stalled client): to the app the
         # client is gone; the connection closes after whatever answer it gets.
         self.timed_out = self.gone = True
         return {"type": "http.disconnect"}
+
+    def _noted(self, message: Message) -> Message:
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.body_done = True
+        elif message["type"] == "http.disconnect":
+            self.gone = True
+        return message
 
     async def send(self, message: Message) -> None:
         if self.held:
@@ -140,7 +158,10 @@ class _Exchange:
                 self._owner.early_responses += 1
                 self.held.append(message)  # the response, held until the app returns
                 return
-        await _send_last_shielded(self._send, message)
+        if self._shield:
+            await _send_last_shielded(self._send, message)
+        else:
+            await self._send(message)
 
     async def finish(self, max_body: int, declared: int | None, jsonrpc: bool) -> None:
         """After the app returned: drain the unread body if it is small and quick enough, then
@@ -225,9 +246,13 @@ class ConnectionHygiene:
 
                 await self.app(scope, receive, send_last_shielded)
             return
-        exchange = _Exchange(self.counts, receive, send, self.body_timeout)
+        family = lookup(scope["path"]).route.family
+        # An MCP POST is answered in the request's own task, as one JSON body (mapsrv's direct
+        # path, or the SDK's JSON responses), and nothing but a shutdown cancels that task: no
+        # shield (a fifth of the cost of this middleware for a small tool call).
+        shield = family is not Family.MCP_HTTP or scope["method"] != "POST"
+        exchange = _Exchange(self.counts, receive, send, self.body_timeout, shield)
         try:
             await self.app(scope, exchange.receive, exchange.send)
         finally:
-            jsonrpc = lookup(scope["path"]).route.family.is_mcp
-            await exchange.finish(self.max_body_size, _content_length(scope), jsonrpc)
+            await exchange.finish(self.max_body_size, _content_length(scope), family.is_mcp)

@@ -18,10 +18,11 @@ A 2026-07-28 call (``__call__``):
   envelope ladder (``classify_inbound_request``: version, method and name headers against the
   body, the ``_meta`` envelope), the tool's parameters for the version
   (``validate_client_request``);
-- the client's identity as ``Connection.from_envelope`` reads it (the agent's name, whether it
-  can be asked);
+- the client's identity as ``Connection.from_envelope`` reads it (``envelope_identity``: the
+  agent's name, whether it can be asked);
 - the result through the version's sieve (``serialize_server_result``), ``resultType`` and the
-  ``serverInfo`` stamp, as ``ServerRunner`` shapes it.
+  ``serverInfo`` stamp, as ``ServerRunner`` shapes it (``mapsrv.mcp.result_layout``);
+- the answer as ``json.dumps`` writes it (``mapsrv.core.json_bytes``).
 
 A call in a session (``in_session``), once ``McpEndpoints`` has found the session live, bound to
 the request's credential, and its ``initialize`` read (``InSession``):
@@ -50,34 +51,33 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from mcp import MCPError
-from mcp.server.connection import Connection
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http import check_accept_headers
 from mcp.shared.inbound import (
-    ERROR_CODE_HTTP_STATUS,
     MCP_PARAM_HEADER_PREFIX,
     InboundLadderRejection,
     classify_inbound_request,
     find_duplicated_routing_header,
 )
-from mcp.types import CallToolResult, InputRequiredResult, TextContent
-from mcp_types import CORE_RESULT_TYPES, INTERNAL_ERROR, SERVER_INFO_META_KEY
+from mcp.types import CallToolResult, ClientCapabilities, Implementation, InputRequiredResult, TextContent
 from mcp_types import methods as _methods
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
-from pydantic import ValidationError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 from starlette.requests import Request
 
+from mapsrv.core import json_bytes
 from mapsrv.http.types import Message, Receive, Scope, Send
 from mapsrv.mcp.building import ToolContexts
+from mapsrv.mcp.result_layout import ResultShapes, error_member
 from mapsrv.mcp.tools import ToolContext
 from mapsrv.mcp.tools.asking import first_round_asker
 from mapsrv.mcp.tools.registry import ToolRunner
 
-__all__ = ["DirectCalls", "InSession"]
+__all__ = ["DirectCalls", "InSession", "envelope_identity"]
 
 log = logging.getLogger("mapsrv.mcp")
 
@@ -89,6 +89,7 @@ _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 # a later round of a call that asked its person: the SDK unseals and checks its state
 _LATER_ROUND = ("inputResponses", "requestState")
 _RESERVED_META = "io.modelcontextprotocol/"  # a modern envelope's keys in ``_meta``
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +122,8 @@ class DirectCalls:
         self, lowlevel: Server[Any], runners: Mapping[str, ToolRunner], contexts: ToolContexts, max_body: int
     ) -> None:
         self.lowlevel, self.runners, self.contexts, self.max_body = lowlevel, runners, contexts, max_body
-        # fixed when the server is built; serialized into each answer, never handed out
-        self.stamp = lowlevel.server_info_stamp
+        # the stamp is fixed when the server is built; serialized into each answer, never handed out
+        self.shapes = ResultShapes(lowlevel.server_info_stamp)
         self.answered = 0  # 2026-07-28 requests this path answered
         self.handed_on = 0  # ... and those it handed to the SDK
 
@@ -137,10 +138,8 @@ class DirectCalls:
             await fallback(scope, _replaying(read, receive))
             return
         self.answered += 1
-        connection = Connection.from_envelope(call.version, call.client_info, call.client_capabilities)
-        params = connection.client_params
-        reported = params.client_info.name if params is not None else None
-        asker = partial(first_round_asker, connection.client_capabilities)
+        reported, capabilities = envelope_identity(call.client_info, call.client_capabilities)
+        asker = partial(first_round_asker, capabilities)
         tc = self.contexts.of_request(scope, client, reported, asker)
         status, member = await self._run(call, tc)
         await self._answer(send, call.id, status, member)
@@ -188,19 +187,21 @@ class DirectCalls:
     def _call(self, scope: Scope, body: bytes) -> _Call | None:
         """The 2026-07-28 tool call this request makes, if this path answers it exactly as the
         SDK would."""
-        request = Request(scope)
-        headers = request.headers
+        items = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+        headers: dict[str, str] = {}
+        for name, value in items:
+            headers.setdefault(name, value)  # the first of a repeated header, as Starlette reads it
         if not headers.get("content-type", "").lower().startswith("application/json"):
             return None
-        if not check_accept_headers(request)[0]:
+        if not check_accept_headers(Request(scope))[0]:
             return None
         found = self._envelope(body)
         if found is None:
             return None
         decoded, runner = found
-        if find_duplicated_routing_header(headers.items()) is not None:
+        if find_duplicated_routing_header(items) is not None:
             return None
-        verdict = classify_inbound_request(decoded, headers=dict(headers))
+        verdict = classify_inbound_request(decoded, headers=headers)
         if isinstance(verdict, InboundLadderRejection):
             return None
         if self._checks_param_headers(runner.spec.name, scope):
@@ -265,44 +266,18 @@ class DirectCalls:
         try:
             result: CallToolResult | InputRequiredResult = await call.runner(tc, call.arguments)
         except MCPError as exc:
-            return _error(exc.error.code, exc.error.model_dump(mode="json", by_alias=True, exclude_none=True))
+            return error_member(
+                exc.error.code, exc.error.model_dump(mode="json", by_alias=True, exclude_none=True)
+            )
         except Exception:
             # as the SDK answers a crash: logged here, and nothing of it reaches the client
             log.exception("Tool %r raised an unexpected exception", name)
             text = TextContent(type="text", text=f"Error executing tool {name}")
             result = CallToolResult(content=[text], is_error=True)
-        return self._shaped(call.version, result)
-
-    def _shaped(
-        self, version: str, result: CallToolResult | InputRequiredResult
-    ) -> tuple[int, dict[str, Any]]:
-        """``result`` on the wire as ``ServerRunner._serialize`` shapes it for ``version``: a
-        modern answer's claimed ``resultType`` passes the sieve, and it gets ``resultType`` and
-        the ``serverInfo`` stamp."""
-        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-        kind = dumped.get("resultType")
-        modern = version in MODERN_PROTOCOL_VERSIONS
-        if not modern or not isinstance(kind, str) or kind in CORE_RESULT_TYPES:
-            try:
-                dumped = _methods.serialize_server_result("tools/call", version, dumped)
-            except ValidationError:
-                log.exception("handler for 'tools/call' returned an invalid result")
-                return _error(
-                    INTERNAL_ERROR, {"code": INTERNAL_ERROR, "message": "Handler returned an invalid result"}
-                )
-        if not modern:
-            return 200, {"result": dumped}
-        if dumped.get("resultType") is None:
-            dumped["resultType"] = "complete"
-        meta = dumped.get("_meta")
-        if meta is None:
-            dumped["_meta"] = {SERVER_INFO_META_KEY: self.stamp}
-        elif isinstance(meta, dict) and meta.get(SERVER_INFO_META_KEY) is None:
-            dumped["_meta"] = {**meta, SERVER_INFO_META_KEY: self.stamp}
-        return 200, {"result": dumped}
+        return self.shapes(call.version, result)
 
     async def _answer(self, send: Send, request_id: int | str, status: int, member: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", "id": request_id, **member}, separators=(",", ":")).encode()
+        body = json_bytes.dumps({"jsonrpc": "2.0", "id": request_id, **member})
         await self._write(send, status, body)
 
     async def _write(self, send: Send, status: int, body: bytes, *more: tuple[bytes, bytes]) -> None:
@@ -327,8 +302,23 @@ def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str, *envelope:
     return _Call(runner, decoded["id"], arguments if arguments is not None else {}, version, *envelope)
 
 
-def _error(code: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    return ERROR_CODE_HTTP_STATUS.get(code, 200), {"error": error}
+def envelope_identity(
+    client_info: Any, client_capabilities: Any
+) -> tuple[str | None, ClientCapabilities | None]:
+    """What ``Connection.from_envelope`` makes of a modern call's ``_meta`` envelope that a tool
+    uses, without making the connection (9 µs): the client's name (given only when its info and
+    its capabilities are both well-formed) and its capabilities. A mis-shaped value counts as not
+    given, as there."""
+    info = _typed(Implementation, client_info)
+    capabilities = _typed(ClientCapabilities, client_capabilities)
+    return (info.name if info is not None and capabilities is not None else None), capabilities
+
+
+def _typed(model: type[_Model], raw: Any) -> _Model | None:
+    try:
+        return model.model_validate(raw, by_name=False)
+    except ValidationError:
+        return None
 
 
 def _replaying(read: list[Message], receive: Receive) -> Receive:

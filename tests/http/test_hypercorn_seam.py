@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +87,28 @@ def test_hypercorn_makes_each_connections_protocol_by_the_name_h11protocol() -> 
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     ]
     assert "H11Protocol" in calls, "ProtocolWrapper no longer makes H11Protocol by its module name"
+
+
+async def test_hypercorn_hands_the_app_a_trio_memory_channels_receive() -> None:
+    """``TaskGroup.spawn_app`` gives the app a trio memory channel's ``receive``: the connection
+    hygiene takes a body already there with the channel's ``receive_nowait``
+    (``mapsrv.http.hygiene``), and would take every body the slow way if hypercorn gave another."""
+    import trio
+    from hypercorn.app_wrappers import ASGIWrapper
+    from hypercorn.config import Config
+    from hypercorn.trio.task_group import TaskGroup
+
+    given: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        given.append(receive)
+        await receive()
+
+    async def app_send(message: Any) -> None:
+        pass
+
+    async with TaskGroup() as group:
+        put = await group.spawn_app(ASGIWrapper(app), Config(), {"type": "http"}, app_send)
+        await put({"type": "http.request", "body": b"", "more_body": False})
+    [receive] = given
+    assert isinstance(getattr(receive, "__self__", None), trio.MemoryReceiveChannel), receive

@@ -6,11 +6,11 @@ the same JSON as text (compact: no spaces). Writes answer ids and the version, n
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mcp.types import CallToolResult, TextContent
 
+from mapsrv.core.json_bytes import dumps_text
 from mapsrv.errors import MapsrvError
 
 __all__ = ["MAX_IDS", "answer", "brief_change", "compact", "tool_error"]
@@ -19,7 +19,7 @@ MAX_IDS = 20  # ids listed per kind of effect in one change; a count says how ma
 
 
 def compact(content: Any) -> str:
-    return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+    return dumps_text(content)
 
 
 def answer(content: dict[str, Any], text: str | None = None) -> CallToolResult:

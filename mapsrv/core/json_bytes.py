@@ -1,0 +1,67 @@
+"""Compact JSON exactly as ``json.dumps`` writes it, at the speed of pydantic-core's encoder.
+
+The SDK writes a 2026-07-28 answer with ``json.dumps(body, separators=(",", ":"))``, and mapsrv's
+direct path writes the same bytes (tests/mcp/test_direct.py). ``json.dumps`` was a tenth of a
+small tool call's server CPU (docs/benchmarks.md "Round five"); pydantic-core's ``to_json`` takes
+about a third of its time and writes the same text for the JSON types, with these exceptions
+(found by the property test in tests/core/test_json_bytes.py):
+
+- a float below 1e-4 in magnitude: ``repr`` writes ``1e-05`` and ``1.5e-07``, pydantic-core
+  ``0.00001`` and ``1.5e-7``;
+- DEL (0x7f), which ``json.dumps`` escapes as ``\\u007f`` under ``ensure_ascii`` and pydantic-core
+  writes as it is;
+- a ``None`` key (``"null"`` against ``"None"``);
+- a lone surrogate, which pydantic-core refuses.
+
+``dumps`` takes pydantic-core's bytes unless they hold something that may be one of these (or only
+looks like one, inside a string: then ``json.dumps`` writes it, a little slower, never different).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic_core import PydanticSerializationError, to_json
+
+__all__ = ["dumps", "dumps_text", "maybe_other"]
+
+_DIGITS = frozenset(b"0123456789")
+_ASCII = json.JSONEncoder(separators=(",", ":"))
+_UNICODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps(value: Any) -> bytes:
+    """``json.dumps(value, separators=(",", ":")).encode()``: the same bytes, non-ASCII escaped."""
+    try:
+        out = to_json(value, ensure_ascii=True)
+    except PydanticSerializationError:
+        out = None
+    if out is None or maybe_other(out):
+        return _ASCII.encode(value).encode()
+    return out
+
+
+def dumps_text(value: Any) -> str:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``: the same text."""
+    try:
+        out = to_json(value)
+    except PydanticSerializationError:
+        out = None
+    if out is None or maybe_other(out):
+        return _UNICODE.encode(value)
+    return out.decode()
+
+
+def maybe_other(out: bytes) -> bool:
+    """Whether ``out`` may differ from ``json.dumps``'s text: it holds the decimal form of a float
+    below 1e-4, DEL, a None key or a negative exponent (a digit, then ``e-``). Substring searches,
+    not a regular expression: one with these alternatives took 13 µs on a 1 kB answer, these 3."""
+    if b"0.0000" in out or b"\x7f" in out or b'"None":' in out:
+        return True
+    at = out.find(b"e-")
+    while at >= 0:
+        if at and out[at - 1] in _DIGITS:
+            return True
+        at = out.find(b"e-", at + 2)
+    return False

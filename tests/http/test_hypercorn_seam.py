@@ -112,3 +112,23 @@ async def test_hypercorn_hands_the_app_a_trio_memory_channels_receive() -> None:
         await put({"type": "http.request", "body": b"", "more_body": False})
     [receive] = given
     assert isinstance(getattr(receive, "__self__", None), trio.MemoryReceiveChannel), receive
+
+
+def test_hypercorn_read_loop_is_what_mapsrv_reads_without_a_timeout() -> None:
+    """``mapsrv.http.hypercorn._read_until_eof`` stands in for ``TCPServer._read_data`` when no
+    read timeout is set: hypercorn's loop must still read ``MAX_RECV`` bytes under its timeout,
+    hand each read on as ``RawData``, stop at EOF or a closed or broken stream, and hand on
+    ``Closed``; and nothing more, or mapsrv's loop would miss it."""
+    _, method = _method("hypercorn.trio.tcp_server", "TCPServer", "_read_data")
+    source = ast.unparse(method)
+    for part in (
+        "with trio.fail_after(self.config.read_timeout or inf):",
+        "data = await self.stream.receive_some(MAX_RECV)",
+        "except (trio.ClosedResourceError, trio.BrokenResourceError, trio.TooSlowError):",
+        "await self.protocol.handle(RawData(bytes(data)))",
+        "if data == b'':",
+        "await self.protocol.handle(Closed())",
+    ):
+        assert part in source, f"hypercorn's TCPServer._read_data changed: {part!r} is gone\n{source}"
+    awaited = [n for n in ast.walk(method) if isinstance(n, ast.Await)]
+    assert len(awaited) == 3, f"hypercorn's TCPServer._read_data awaits something more now:\n{source}"

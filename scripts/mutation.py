@@ -94,8 +94,20 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "mcp": (
-        ["mapsrv/mcp/direct.py", "mapsrv/mcp/session_requests.py", "mapsrv/mcp/sessions.py"],
-        ["tests/mcp/test_direct.py", "tests/mcp/test_sessions.py", "tests/mcp/test_agent_names.py"],
+        [
+            "mapsrv/mcp/direct.py",
+            "mapsrv/mcp/session_requests.py",
+            "mapsrv/mcp/sessions.py",
+            "mapsrv/mcp/result_layout.py",
+            "mapsrv/core/json_bytes.py",
+        ],
+        [
+            "tests/mcp/test_direct.py",
+            "tests/mcp/test_sessions.py",
+            "tests/mcp/test_agent_names.py",
+            "tests/mcp/test_result_layout.py",
+            "tests/core/test_json_bytes.py",
+        ],
     ),
 }
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-q", "-m", "not browser",

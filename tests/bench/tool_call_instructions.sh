@@ -2,9 +2,10 @@
 # Instructions the server runs per MCP tool call, counted by callgrind (repeatable on a busy
 # machine): `mapsrv serve` under valgrind, N draws from tests/bench/draw_calls.py, for two N; the
 # difference divided by the difference in calls leaves start-up out. With `page` as the third
-# argument, N page writes (POST /m/<id>/ops) from tests/bench/page_write_calls.py instead.
+# argument, N page writes (POST /m/<id>/ops) from tests/bench/page_write_calls.py instead; with
+# `read`, N stateless (2026-07-28) reads of a small map from tests/bench/read_calls.py.
 # Run from a checkout:
-#   tests/bench/tool_call_instructions.sh [50] [250] [draw|page]
+#   tests/bench/tool_call_instructions.sh [50] [250] [draw|page|read]
 # Environment:
 #   BENCH_HEALTH_WAIT  seconds to wait for the server under valgrind to answer /health (default
 #                      300); a server that does not answer in time fails the run (exit 1) rather
@@ -16,7 +17,8 @@ few=${1:-50}; many=${2:-250}; calls=${3:-draw}
 case $calls in
   draw) driver=tests/bench/draw_calls.py ;;
   page) driver=tests/bench/page_write_calls.py ;;
-  *) echo "the third argument is draw or page, got '$calls'" >&2; exit 2 ;;
+  read) driver=tests/bench/read_calls.py ;;
+  *) echo "the third argument is draw, page or read, got '$calls'" >&2; exit 2 ;;
 esac
 health_wait=${BENCH_HEALTH_WAIT:-300}
 [[ $health_wait =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_HEALTH_WAIT must be a whole number of seconds, got '$health_wait'" >&2; exit 2; }
@@ -58,5 +60,6 @@ count() {
 a=$(count "$few")
 b=$(count "$many")
 ((b > a)) || { echo "tool_call_instructions.sh: $many calls counted $b instructions, not more than $few calls' $a (logs: $out)" >&2; exit 1; }
-echo "instructions per ${calls/draw/tool} call: $(( (b - a) / (many - few) ))"
+case $calls in draw) what=tool ;; read) what="stateless read" ;; *) what=$calls ;; esac
+echo "instructions per $what call: $(( (b - a) / (many - few) ))"
 rm -r "$out"

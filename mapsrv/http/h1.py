@@ -4,9 +4,11 @@ hypercorn serves each HTTP/1.1 connection with ``H11Protocol``: h11, a pure-Pyth
 machine, parses every request and frames every response, and with hypercorn's wrapping of it
 that was about a fifth of the server's CPU for a small tool call (profiled, docs/benchmarks.md
 "Issue 47"). ``H1Protocol`` takes its place (``install``) with the same duties towards the rest
-of hypercorn: it turns bytes into hypercorn's stream events for the same ``HTTPStream`` (which
-makes the ASGI scope and runs the app, so the app sees the same requests) and frames what the
-stream sends back. What it keeps of h11's behaviour, each checked in tests/http/test_h1.py:
+of hypercorn. Each request's app runs in an ``H1Exchange`` (``mapsrv.http.h1_exchange``: what
+hypercorn's ``HTTPStream`` does, the same scope and the same answers, without a memory channel
+and an event object per message; tests/http/test_h1_exchange.py serves every case both ways), and
+this frames what the exchange sends back. What it keeps of h11's behaviour, each checked in
+tests/http/test_h1.py:
 
 - one request at a time: a pipelined request waits (and the connection is not read further)
   until the answer before it is out;
@@ -42,16 +44,14 @@ from wsgiref.handlers import format_date_time
 import httptools
 import trio
 from hypercorn.events import Closed, Event, RawData, Updated
-from hypercorn.protocol.events import Body, EndBody, InformationalResponse, Request, Response, StreamClosed
 from hypercorn.protocol.h11 import H2ProtocolAssumedError
-from hypercorn.protocol.http_stream import HTTPStream
 
+from mapsrv.http.h1_exchange import H1Exchange
 from mapsrv.http.h1_parser import RequestEvents
 from mapsrv.http.socket_writer import fileno_of
 
 __all__ = ["COALESCE_UP_TO", "H1Protocol", "install"]
 
-STREAM_ID = 1
 COALESCE_UP_TO = 64 * 1024  # a larger body goes in a write of its own rather than be copied
 PREFACE = b"PRI * HTTP/2.0\r\n\r\n"  # how an HTTP/2 client with prior knowledge begins
 _NO_BODY = frozenset({204, 304})
@@ -111,7 +111,7 @@ class H1Protocol:
         self.ssl, self.client, self.server, self.send = ssl, client, server, send
         self.can_read = context.event_class()
         self.keep_alive_requests = 0
-        self.stream: HTTPStream | None = None
+        self.stream: H1Exchange | None = None
         self._parsed = RequestEvents(config.h11_max_incomplete_size)
         self._parser = self._parsed.parser = httptools.HttpRequestParser(self._parsed)
         self._started = False  # bytes have come: the HTTP/2 preface can no longer begin
@@ -196,9 +196,9 @@ class H1Protocol:
             else:
                 events.popleft()  # the rest of a request answered and closed already
 
-    async def _hand_body(self, stream: HTTPStream) -> None:
-        """The request's body parsed so far, as one ASGI message (``HTTPStream`` would send a
-        message per piece, and one more for the end: a channel send and an app receive each)."""
+    async def _hand_body(self, stream: H1Exchange) -> None:
+        """The request's body parsed so far, as one ASGI message (``HTTPStream`` sent a message
+        per piece, and one more for the end: a channel send and an app receive each)."""
         events = self._parsed.events
         parts = []
         while events and events[0][0] == "body":
@@ -209,7 +209,7 @@ class H1Protocol:
             self._request_done = True
         if not stream.closed:  # as HTTPStream.handle: nothing more once the stream has closed
             body = parts[0] if len(parts) == 1 else b"".join(parts)
-            await stream.app_put({"type": "http.request", "body": body, "more_body": not ended})
+            stream.put({"type": "http.request", "body": body, "more_body": not ended})
 
     async def _begin(
         self, url: bytes, headers: list[tuple[bytes, bytes]], method: str, version: str, keep_alive: bool
@@ -219,45 +219,26 @@ class H1Protocol:
         self._version, self._method = version, method
         # HTTP/1.0 connections end after one answer, as with h11
         self._keep_alive = version == "1.1" and keep_alive and not self._upgraded
-        self.stream = HTTPStream(
-            self.app,
-            self.config,
-            self.context,
-            self.task_group,
-            self.ssl,
-            self.client,
-            self.server,
-            self.stream_send,
-            STREAM_ID,
+        scope = H1Exchange.scope_of(
+            method=method,
+            url=url,
+            headers=headers,
+            version=version,
+            ssl=self.ssl,
+            client=self.client,
+            server=self.server,
+            state=self.connection_state,
+            root_path=self.config.root_path,
         )
+        self.stream = H1Exchange(self, self.config, scope)
         body_coming = all(kind != "end" for kind, _ in self._parsed.events)
         if self._version == "1.1" and (b"expect", b"100-continue") in headers and body_coming:
             await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request = Request(
-            stream_id=STREAM_ID,
-            headers=headers,
-            http_version=self._version,
-            method=self._method,
-            raw_path=url,
-            state=self.connection_state,
-        )
-        await self.stream.handle(request)
+        await self.stream.start(self.app, self.task_group.spawn)
         self.keep_alive_requests += 1
         await self.context.mark_request()
 
-    async def stream_send(self, event: Any) -> None:
-        if isinstance(event, Response):
-            await self._respond(event.status_code, event.headers)
-        elif isinstance(event, Body):
-            await self._body(event.data)
-        elif isinstance(event, EndBody):
-            await self._end()
-        elif isinstance(event, StreamClosed):
-            await self._recycle()
-        elif isinstance(event, InformationalResponse):
-            pass  # early hints: not for HTTP/1.1 (as hypercorn)
-
-    async def _respond(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    async def respond(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         if status < 200:
             await self._write(self._head(status, headers))
             return
@@ -308,7 +289,7 @@ class H1Protocol:
         lines.append(b"\r\n")
         return b"".join(lines)
 
-    async def _body(self, data: bytes) -> None:
+    async def body(self, data: bytes) -> None:
         framing = self._framing
         if framing == "none" or not data or self._ended:
             return
@@ -328,7 +309,7 @@ class H1Protocol:
                 await self._write(head)
         await self._write(data)
 
-    async def _end(self) -> None:
+    async def end(self) -> None:
         if self._ended:
             return
         end = b"0\r\n\r\n" if self._framing == "chunked" else b""
@@ -340,7 +321,7 @@ class H1Protocol:
         if self._framing == "length" and self._declared:  # shorter than declared: end here
             self._keep_alive = False
 
-    async def _recycle(self) -> None:
+    async def recycle(self) -> None:
         reusable = self._keep_alive and self._answered and self._request_done
         await self._close_stream()
         if reusable and not self._closed and not self.context.terminated.is_set():
@@ -389,4 +370,4 @@ class H1Protocol:
     async def _close_stream(self) -> None:
         if self.stream is not None:
             stream, self.stream = self.stream, None
-            await stream.handle(StreamClosed(stream_id=STREAM_ID))
+            await stream.close()

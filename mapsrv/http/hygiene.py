@@ -110,11 +110,11 @@ class _Exchange:
         self.read = 0
         self.held: list[Message] = []
         self.held_bytes = 0
-        # hypercorn hands the app a trio memory channel's receive (``TaskGroup.spawn_app``): a
-        # message already there is taken at once, without a cancel scope for the deadline (about
-        # 7 µs, a fiftieth of a small tool call; tests/http/test_hypercorn_seam.py)
-        channel = getattr(receive, "__self__", None)
-        self._ready = channel.receive_nowait if isinstance(channel, trio.MemoryReceiveChannel) else None
+        # The server's receive is a bound method of something that also offers ``receive_nowait``
+        # (``mapsrv.http.h1_exchange`` for HTTP/1.1, a trio memory channel from hypercorn's
+        # ``TaskGroup.spawn_app`` for HTTP/2): a message already there is taken at once, without
+        # a cancel scope for the deadline (about 7 µs, a fiftieth of a small tool call)
+        self._ready = getattr(getattr(receive, "__self__", None), "receive_nowait", None)
 
     async def receive(self) -> Message:
         if self.body_done or self.gone:

@@ -146,9 +146,10 @@ class H1Exchange:
 
     async def receive(self) -> Message:
         await trio.lowlevel.checkpoint_if_cancelled()
-        while not self._inbox:
-            self._arrival = arrival = trio.Event()
-            await arrival.wait()
+        while not self._inbox:  # several tasks may wait (as on a channel): each message goes to one
+            if self._arrival is None:
+                self._arrival = trio.Event()
+            await self._arrival.wait()
         return self._inbox.popleft()
 
     async def send(self, message: Message | None) -> None:

@@ -19,10 +19,12 @@ import hypercorn.protocol.h11
 import hypercorn.trio
 import pytest
 import trio
+import trio.testing
 from support.hypercorn_app import lifespan, read_body
 from support.raw_http import RawConnection, RawResponse
 
 from mapsrv.http.h1 import H1Protocol
+from mapsrv.http.h1_exchange import H1Exchange
 from mapsrv.http.hypercorn import hypercorn_config
 
 PROTOCOLS = {"mapsrv": H1Protocol, "hypercorn": hypercorn.protocol.h11.H11Protocol}
@@ -189,3 +191,31 @@ async def test_a_client_gone_mid_request_is_a_disconnect_to_the_app() -> None:
             await gone.wait()
         stop.set()
     assert heard == ["http.disconnect"]
+
+
+async def test_two_tasks_waiting_on_receive_get_one_message_each() -> None:
+    """As on hypercorn's channel: a message goes to one of the tasks waiting, the next to the
+    other, and neither waits for ever."""
+
+    class Connection:
+        async def respond(self, status: int, headers: list[tuple[bytes, bytes]]) -> None: ...
+        async def body(self, data: bytes) -> None: ...
+        async def end(self) -> None: ...
+        async def recycle(self) -> None: ...
+
+    exchange = H1Exchange(Connection(), hypercorn_config("127.0.0.1", 0, graceful_timeout=5, log="t"), {})
+    got: list[str] = []
+
+    async def waiter() -> None:
+        got.append((await exchange.receive())["type"])
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiter)
+            nursery.start_soon(waiter)
+            await trio.testing.wait_all_tasks_blocked()
+            exchange.put({"type": "http.request", "body": b"", "more_body": False})
+            await trio.testing.wait_all_tasks_blocked()
+            assert got == ["http.request"]
+            await exchange.close()
+    assert got == ["http.request", "http.disconnect"]

@@ -54,10 +54,22 @@ def test_what_pydantic_core_writes_otherwise_is_written_by_json_dumps(value: Any
     assert json_bytes.dumps(value) == json.dumps(value, separators=SEPARATORS).encode()
 
 
-def test_a_plain_answer_takes_pydantic_core() -> None:
+def test_a_plain_answer_takes_pydantic_core(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast way is taken for an answer as a tool gives it (labels in any script, coordinates,
     ids with ``-``): only a number written as ``...e-`` or ``0.0000...`` turns it away."""
     answer = {"map_id": "a-b_c", "label": "S\u00e3o Paulo e-bike", "at": [-23.55, -46.63], "n": 3}
+    expected = (
+        json.dumps(answer, separators=SEPARATORS).encode(),
+        json.dumps(answer, separators=SEPARATORS, ensure_ascii=False),
+    )
+
+    class Refusing(json.JSONEncoder):
+        def encode(self, o: Any) -> str:
+            raise AssertionError("json.dumps's way was taken for a plain answer")
+
+    monkeypatch.setattr(json_bytes, "_ASCII", Refusing())
+    monkeypatch.setattr(json_bytes, "_UNICODE", Refusing())
+    assert (json_bytes.dumps(answer), json_bytes.dumps_text(answer)) == expected
     assert not json_bytes.maybe_other(to_json(answer, ensure_ascii=True))
     assert json_bytes.maybe_other(to_json({**answer, "tiny": 1e-7}))
     assert json_bytes.maybe_other(to_json({**answer, "small": 2e-5}))

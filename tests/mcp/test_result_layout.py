@@ -28,6 +28,7 @@ A_FILE = TextResourceContents(uri="file:///a.txt", text="a", mime_type="text/pla
 PLAIN = [
     CallToolResult(content=[text('{"map_id":"m1","n":2}')], structured_content={"map_id": "m1", "n": 2}),
     CallToolResult(content=[text("E_NOT_FOUND: no map m9")], is_error=True),
+    CallToolResult(content=[text('{"a":1}')], structured_content={"a": 1}, is_error=False),
     CallToolResult(content=[text("a"), text("b"), text("")], structured_content={}),
     CallToolResult(content=[], structured_content={"at": [38.7, -9.1], "deep": {"k": [None, True]}}),
 ]
@@ -108,3 +109,26 @@ def test_envelope_identity_is_what_the_sdk_connection_makes_of_it(info: Any, cap
     name, caps = envelope_identity(info, capabilities)
     assert name == (params.client_info.name if params is not None else None)
     assert caps == connection.client_capabilities
+
+
+def test_a_plain_result_is_laid_out_without_the_exact_path_once_learned() -> None:
+    """The point of the layout: after learning it (the probes, once per version), a plain result
+    never goes through the sieve again; any other result always does."""
+    calls: list[str] = []
+
+    class Counted(ResultShapes):
+        def exact(self, version: str, result: Any) -> Shaped:
+            calls.append(version)
+            return super().exact(version, result)
+
+    shapes = Counted(STAMP)
+    for version in VERSIONS:
+        shapes(version, PLAIN[0])
+    learned = len(calls)
+    assert learned >= len(VERSIONS)  # the probes
+    for version in VERSIONS:
+        for result in PLAIN:
+            shapes(version, result)
+    assert len(calls) == learned
+    shapes(VERSIONS[-1], OTHER[0])
+    assert len(calls) == learned + 1

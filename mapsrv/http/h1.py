@@ -207,9 +207,8 @@ class H1Protocol:
         if ended:
             events.popleft()
             self._request_done = True
-        if not stream.closed:  # as HTTPStream.handle: nothing more once the stream has closed
-            body = parts[0] if len(parts) == 1 else b"".join(parts)
-            stream.put({"type": "http.request", "body": body, "more_body": not ended})
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+        await stream.deliver({"type": "http.request", "body": body, "more_body": not ended})
 
     async def _begin(
         self, url: bytes, headers: list[tuple[bytes, bytes]], method: str, version: str, keep_alive: bool

@@ -22,6 +22,8 @@ tests/http/test_h1.py:
   one that raises is logged ("Error in ASGI Framework", hypercorn's error log);
 - after the answer, or once the connection closes, ``receive`` gives ``http.disconnect`` (once:
   a later ``receive`` waits, as on hypercorn's channel);
+- at most ``max_app_queue_size`` parts of a body wait for the app (``deliver``): the connection
+  is not read further until it takes one, so a client sending faster than the app reads waits;
 - hypercorn's access log (off in mapsrv: ``mapsrv.http.observe`` logs), at the answer's end.
 
 ``receive_nowait`` takes a message already there (``mapsrv.http.hygiene`` reads bodies so).
@@ -61,6 +63,7 @@ class H1Exchange:
         "_arrival",
         "_inbox",
         "_response",
+        "_room",
         "_status",
         "_trailers",
         "closed",
@@ -78,6 +81,7 @@ class H1Exchange:
         self.started = time()
         self._inbox: deque[Message] = deque()
         self._arrival: trio.Event | None = None  # set when a message arrives for a waiting app
+        self._room: trio.Event | None = None  # set when the app takes one, for a waiting body
         self._status = 0
         self._response: Message = {}
         self._trailers = False
@@ -126,15 +130,28 @@ class H1Exchange:
         spawn(self._run, app)
 
     def put(self, message: Message) -> None:
-        """A message for the app (its body, or the disconnect), without waiting."""
+        """A message for the app (the disconnect), without waiting."""
         self._inbox.append(message)
         if self._arrival is not None:
             self._arrival.set()
             self._arrival = None
 
+    async def deliver(self, message: Message) -> None:
+        """A part of the request's body for the app, once it has read enough of what came before:
+        at most ``max_app_queue_size`` messages wait, as in hypercorn's channel, so that a client
+        sending faster than the app reads is held back by TCP, not kept in memory. Nothing once
+        the exchange is over."""
+        while len(self._inbox) >= self.config.max_app_queue_size and not self.closed:
+            if self._room is None:
+                self._room = trio.Event()
+            await self._room.wait()
+        if not self.closed:
+            self.put(message)
+
     async def close(self) -> None:
         """The connection is done with this request (answered, or gone): the app is told."""
         self.closed = True
+        self._made_room()
         if self.state != _CLOSED:
             await self.config.log.access(self.scope, None, time() - self.started)
         self.put({"type": "http.disconnect"})
@@ -142,6 +159,7 @@ class H1Exchange:
     def receive_nowait(self) -> Message:
         if not self._inbox:
             raise trio.WouldBlock
+        self._made_room()
         return self._inbox.popleft()
 
     async def receive(self) -> Message:
@@ -150,7 +168,13 @@ class H1Exchange:
             if self._arrival is None:
                 self._arrival = trio.Event()
             await self._arrival.wait()
+        self._made_room()
         return self._inbox.popleft()
+
+    def _made_room(self) -> None:
+        if self._room is not None:
+            self._room.set()
+            self._room = None
 
     async def send(self, message: Message | None) -> None:
         """What the app sends (None once it has returned), as ``HTTPStream.app_send``."""

@@ -219,3 +219,49 @@ async def test_two_tasks_waiting_on_receive_get_one_message_each() -> None:
             assert got == ["http.request"]
             await exchange.close()
     assert got == ["http.request", "http.disconnect"]
+
+
+async def test_a_body_faster_than_the_app_reads_waits_in_tcp_not_in_memory() -> None:
+    """A client sending 16 MB to an app that does not read yet: at most ``max_app_queue_size``
+    parts wait for the app (the connection is not read further meanwhile); once the app reads,
+    the whole body arrives."""
+    release, holding = trio.Event(), []
+    size = 16 * 1024 * 1024
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if await lifespan(scope, receive, send):
+            return
+        holding.append(receive.__self__)
+        await release.wait()
+        said = str(len(await read_body(receive))).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % len(said))],
+            }
+        )
+        await send({"type": "http.response.body", "body": said})
+
+    config = hypercorn_config("127.0.0.1", 0, graceful_timeout=5, log="tests.h1_exchange", keep_alive=30)
+    stop, sent = trio.Event(), trio.Event()
+    async with trio.open_nursery() as nursery:
+        run = partial(hypercorn.trio.serve, app, config, shutdown_trigger=stop.wait)
+        [bound] = await nursery.start(lambda task_status: run(task_status=task_status))
+        conn = await RawConnection.open("127.0.0.1", int(bound.rsplit(":", 1)[1]))
+
+        async def send_body() -> None:
+            await conn.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+            await conn.send(b"x" * size)
+            sent.set()
+
+        with trio.fail_after(30):
+            nursery.start_soon(send_body)
+            await trio.testing.wait_all_tasks_blocked()
+            [exchange] = holding
+            assert len(exchange._inbox) <= config.max_app_queue_size
+            assert not sent.is_set()  # held back: the server stopped reading
+            release.set()
+            answer = await conn.read_response()
+            assert (answer.status, answer.body) == (200, str(size).encode())
+        stop.set()

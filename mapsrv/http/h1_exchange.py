@@ -40,9 +40,10 @@ from urllib.parse import unquote
 import trio
 from hypercorn.utils import UnexpectedMessageError, build_and_validate_headers, suppress_body
 
+from mapsrv.http.types import Message, header
+
 __all__ = ["H1Exchange", "Responder"]
 
-Message = dict[str, Any]
 _REQUEST, _RESPONSE, _TRAILERS, _CLOSED = "request", "response", "trailers", "closed"
 _ERROR_HEADERS = [(b"content-length", b"0"), (b"connection", b"close")]
 
@@ -123,7 +124,7 @@ class H1Exchange:
         """Run ``app`` (hypercorn's wrapped app) with ``spawn`` (the connection's task group's);
         a host not among ``server_names`` gets a 404 instead, as from ``HTTPStream``."""
         names = self.config.server_names
-        if names and _host(self.scope["headers"]) not in names:
+        if names and (header(self.scope, b"host") or "") not in names:
             await self._error(404)
             self.closed = True
             return
@@ -228,15 +229,8 @@ class H1Exchange:
         self.state = _CLOSED
         await self.config.log.access(self.scope, {"status": status, "headers": []}, time() - self.started)
 
-    async def _end(self, response: dict[str, Any]) -> None:
+    async def _end(self, response: Message) -> None:
         await self.responder.end()
         self.state = _CLOSED
         await self.config.log.access(self.scope, response, time() - self.started)
         await self.responder.recycle()
-
-
-def _host(headers: list[tuple[bytes, bytes]]) -> str:
-    for name, value in headers:
-        if name.lower() == b"host":
-            return value.decode()
-    return ""

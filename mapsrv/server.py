@@ -139,7 +139,12 @@ async def serve(
                 await hypercorn.trio.serve(
                     asgi_app,
                     hypercorn_config(
-                        config.host, config.port, graceful_timeout=config.graceful_timeout, log="mapsrv.http"
+                        config.host,
+                        config.port,
+                        graceful_timeout=config.graceful_timeout,
+                        log="mapsrv.http",
+                        keep_alive=config.keep_alive_timeout,
+                        header_timeout=config.header_timeout,
                     ),
                     shutdown_trigger=stopping.wait,
                     task_status=task_status,

@@ -72,10 +72,22 @@ class NetworkSettings:
         default=10 * SECONDS,
         metadata=about("longest a client may take to send a request body (slower ones are cut off)"),
     )
+    header_timeout: float = field(
+        default=10 * SECONDS,
+        metadata=about(
+            "longest a client may take to send a request head once begun (the connection is then closed)"
+        ),
+    )
+    keep_alive_timeout: float = field(
+        default=75 * SECONDS,
+        metadata=about("close a client's connection after this long with no request (above proxies' 60 s)"),
+    )
 
     def check(self) -> None:
         check_range(self, "port", 0, 65535)
         check_range(self, "body_timeout", 0.001, YEAR)
+        check_range(self, "header_timeout", 0.001, YEAR)
+        check_range(self, "keep_alive_timeout", 0.001, YEAR)
         check_range(self, "max_body_size", 1 * KIB, 1024 * MIB)
         for network in self.trusted_proxies:
             try:

@@ -35,6 +35,7 @@ offered: mapsrv serves neither, and such a request is answered as a plain HTTP/1
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -50,8 +51,9 @@ from mapsrv.http.h1_exchange import H1Exchange
 from mapsrv.http.h1_parser import RequestEvents
 from mapsrv.http.socket_writer import fileno_of
 
-__all__ = ["COALESCE_UP_TO", "H1Protocol", "install"]
+__all__ = ["COALESCE_UP_TO", "DEFAULT_HEADER_TIMEOUT", "H1Protocol", "install"]
 
+DEFAULT_HEADER_TIMEOUT = 10.0  # seconds for a request head that comes in more than one read
 COALESCE_UP_TO = 64 * 1024  # a larger body goes in a write of its own rather than be copied
 PREFACE = b"PRI * HTTP/2.0\r\n\r\n"  # how an HTTP/2 client with prior knowledge begins
 _NO_BODY = frozenset({204, 304})
@@ -121,6 +123,8 @@ class H1Protocol:
         self._closed = False  # nothing more is read or handed on
         self._ended = False  # hypercorn was told to close the connection
         self._upgraded = False
+        self._header_timeout: float = getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT)
+        self._head_deadline = math.inf  # when the head being read must be whole
         self._new_exchange()
 
     def _new_exchange(self) -> None:
@@ -162,6 +166,8 @@ class H1Protocol:
         if self._upgraded:
             return  # the rest of an Upgrade request's connection: it closes after the answer
         parsed = self._parsed
+        if parsed.failed:
+            return  # an error is queued: what follows it cannot be read
         parsed.fed(len(data))
         try:
             self._parser.feed_data(data)
@@ -171,12 +177,27 @@ class H1Protocol:
             if not parsed.events or parsed.events[-1][0] != "end":
                 parsed.events.append(("end", None))
         except httptools.HttpParserError:
-            await self._refuse(400)
-            return
-        if parsed.over:
-            await self._refuse(431)
-            return
+            parsed.fail(400)
+        parsed.check_size()
+        if not (parsed.head and parsed.head_size):
+            self._head_deadline = math.inf  # no head is unfinished
+        elif self._head_deadline == math.inf:
+            self._head_began()
         await self._hand_on()
+
+    def _head_began(self) -> None:
+        """A request head is coming in more than one read: it must be whole within
+        ``header_timeout`` of now, or the connection's timer closes it (a client sending its head
+        a byte a second held a connection until the keep-alive timeout, 75 s)."""
+        self._head_deadline = trio.current_time() + self._header_timeout
+        self._expire_by()
+
+    def _expire_by(self) -> None:
+        """The connection's timer (``mapsrv.http.hypercorn.KeepAliveTimer``) closes it by the
+        unfinished head's deadline, if it comes first."""
+        timer: Any = getattr(getattr(self.send, "__self__", None), "idle_task", None)
+        if self._head_deadline < math.inf and hasattr(timer, "expire_by"):
+            timer.expire_by(self._head_deadline)
 
     async def _hand_on(self) -> None:
         """Give the stream what was parsed, in order; a pipelined request waits (and so does the
@@ -184,10 +205,15 @@ class H1Protocol:
         events = self._parsed.events
         while events and not self._closed:
             kind, value = events[0]
-            if kind == "request":
+            if kind == "error":
+                if self._busy and self._request_done:  # the next request's: after this answer
+                    await self._await_turn()
+                    continue
+                events.clear()  # the request being read cannot be read, nor anything after it
+                await self._refuse(value)
+            elif kind == "request":
                 if self._busy:
-                    await self.can_read.clear()
-                    await self.can_read.wait()
+                    await self._await_turn()
                     continue
                 events.popleft()
                 await self._begin(*value)
@@ -195,6 +221,11 @@ class H1Protocol:
                 await self._hand_body(self.stream)
             else:
                 events.popleft()  # the rest of a request answered and closed already
+
+    async def _await_turn(self) -> None:
+        """Until the exchange under way has ended (the connection is not read meanwhile)."""
+        await self.can_read.clear()
+        await self.can_read.wait()
 
     async def _hand_body(self, stream: H1Exchange) -> None:
         """The request's body parsed so far, as one ASGI message (``HTTPStream`` sent a message
@@ -327,6 +358,7 @@ class H1Protocol:
             self._new_exchange()  # and the next request may begin
             await self.can_read.set()
             await self.send(Updated(idle=True))
+            self._expire_by()  # a pipelined head under way keeps its own deadline
         else:
             await self._close_connection()
 

@@ -1,5 +1,13 @@
 """What httptools parses of an HTTP/1.1 connection, as the stream events ``mapsrv.http.h1``
-hands on: its callbacks, queued, and the size of the head being read."""
+hands on: its callbacks, queued, and the size of the head being read.
+
+A chunked body may end with trailer fields. llhttp (httptools) reports them through the same
+``on_header`` callback as the head's, after the head is complete; they are counted against the
+head's limit (head and trailers together, as h11 bounds its trailer section) and never reach the
+request's headers: what a front proxy checks, strips or sets (``Origin``, ``Authorization``,
+``X-Forwarded-For``) cannot be overridden from behind the body. mapsrv has no use for them, so
+they are dropped.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +21,25 @@ class RequestEvents:
     """httptools' callbacks, queued as the stream events they make (``H1Protocol`` hands them on
     one at a time, so a pipelined request waits for the answer before it), and the size of the
     request line and headers being read (``head``: httptools keeps an unfinished header itself,
-    so the bytes fed while a head is unfinished are counted too)."""
+    so the bytes fed while a head is unfinished are counted too).
 
-    __slots__ = ("events", "head", "head_size", "headers", "limit", "parser", "too_big", "url")
+    A request whose head (with its trailers) is past the limit becomes an ``("error", 431)``
+    event in its place in the queue, and nothing after it is queued: its answer, like a parse
+    error's, comes after the answers to the requests before it."""
+
+    __slots__ = (
+        "chunk_open",
+        "events",
+        "failed",
+        "head",
+        "head_size",
+        "headers",
+        "limit",
+        "parser",
+        "trailer_size",
+        "unframed",
+        "url",
+    )
 
     def __init__(self, limit: int) -> None:
         self.events: deque[tuple[str, Any]] = deque()
@@ -24,12 +48,26 @@ class RequestEvents:
         self.headers: list[tuple[bytes, bytes]] = []
         self.head = True  # between requests, or reading a request line and headers
         self.head_size = 0  # bytes fed while a head was unfinished
-        self.too_big = False
+        self.trailer_size = 0  # the request's head, then its trailer fields as they come
+        # Bytes fed since a chunk's size line that were not that chunk's data: while it grows
+        # past the limit the client is sending an endless chunk line or trailer field, which
+        # httptools would keep whole until it ends.
+        self.chunk_open = False
+        self.unframed = 0
+        self.failed = False  # an error is queued: nothing more is parsed or queued
         self.parser: Any = None  # the parser calling back: what it says of a request is read as it ends
 
     def fed(self, size: int) -> None:
         if self.head:
             self.head_size += size
+        elif self.chunk_open:
+            self.unframed += size  # less what the feed brings of the chunk's data (``on_body``)
+
+    def fail(self, status: int) -> None:
+        """The connection cannot be read further: ``status`` is its last answer."""
+        if not self.failed:
+            self.failed = True
+            self.events.append(("error", status))
 
     def on_message_begin(self) -> None:
         self.url, self.headers = b"", []
@@ -38,25 +76,47 @@ class RequestEvents:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value.strip(b" \t")))
+        if self.head:
+            self.headers.append((name.lower(), value.strip(b" \t")))
+            return
+        self.trailer_size += len(name) + len(value) + 4  # a trailer field: counted, not kept
+        if self.trailer_size > self.limit:
+            self.fail(431)
 
     def on_headers_complete(self) -> None:
         size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        self.too_big = self.too_big or size > self.limit
-        self.head, self.head_size = False, 0
+        self.head, self.head_size, self.trailer_size, self.unframed = False, 0, size, 0
+        if size > self.limit:
+            self.fail(431)
+            return
+        if self.failed:
+            return
         parser = self.parser  # asked now: once the message is over it describes the next one
         method = parser.get_method().decode("ascii").upper()
         request = (self.url, self.headers, method, parser.get_http_version(), parser.should_keep_alive())
         self.events.append(("request", request))
 
+    def on_chunk_header(self) -> None:
+        self.chunk_open, self.unframed = True, 0
+
+    def on_chunk_complete(self) -> None:
+        self.chunk_open, self.unframed = False, 0
+
     def on_body(self, body: bytes) -> None:
-        self.events.append(("body", body))
+        self.chunk_open, self.unframed = False, 0
+        if not self.failed:
+            self.events.append(("body", body))
 
     def on_message_complete(self) -> None:
         self.head = True
-        self.events.append(("end", None))
+        self.chunk_open = False
+        if not self.failed:
+            self.events.append(("end", None))
 
-    @property
-    def over(self) -> bool:
-        """Whether the request line and headers read are past the limit."""
-        return self.too_big or (self.head and self.head_size > self.limit)
+    def check_size(self) -> None:
+        """After a feed: a request line and headers, or a chunk line or trailer field, still
+        unfinished past the limit fail."""
+        if self.head and self.head_size > self.limit:
+            self.fail(431)
+        elif self.chunk_open and self.trailer_size + self.unframed > self.limit:
+            self.fail(431)

@@ -33,10 +33,17 @@ BACKLOG = 4096  # connections the kernel queues for accept()
 
 
 def hypercorn_config(
-    host: str, port: int, *, graceful_timeout: float, log: str, keep_alive: float = 75
+    host: str,
+    port: int,
+    *,
+    graceful_timeout: float,
+    log: str,
+    keep_alive: float = 75,
+    header_timeout: float = h1.DEFAULT_HEADER_TIMEOUT,
 ) -> hypercorn.config.Config:
     """Bind ``host:port`` (IPv6 in brackets), no access log of hypercorn's own (ours is richer),
-    keep-alive above common proxies' 60 s idle timeout; and close connections at the client's EOF."""
+    keep-alive above common proxies' 60 s idle timeout, a request head begun must be whole within
+    ``header_timeout``; and close connections at the client's EOF."""
     close_idle_connections_on_eof()  # and expose_connections, whose timer it ends at EOF
     h1.install()  # HTTP/1.1 parsed by httptools, a response's head written with its body
     accept_in_batches()
@@ -47,6 +54,7 @@ def hypercorn_config(
     hc.accesslog = None
     hc.errorlog = logging.getLogger(log)
     hc.keep_alive_timeout = keep_alive
+    hc.header_timeout = header_timeout  # type: ignore[attr-defined]  # read by mapsrv.http.h1 (hypercorn has no such setting)
     hc.h11_max_incomplete_size = 64 * 1024  # request line and headers
     # A deploy moves thousands of viewers at once: hypercorn's 100-deep accept queue overflowed,
     # and the kernel's SYN retries (1, 3, 7, 15, 31 s) spread 2,000 arrivals over 57 s. The kernel
@@ -268,6 +276,13 @@ class KeepAliveTimer:
         """A request is in progress: no closing until the next ``restart``."""
         self._busy = True
         self._move(trio.current_time() + self.BUSY_GRACE)
+
+    def expire_by(self, deadline: float) -> None:
+        """Close the connection by ``deadline`` (``trio.current_time()``'s clock) unless it is
+        busy then or its timer moves on first: an unfinished request head's timeout
+        (``mapsrv.http.h1``)."""
+        if deadline < self._deadline:
+            self._move(deadline)
 
     def close(self) -> None:
         """The connection is done reading: the task ends without closing anything itself."""

@@ -30,12 +30,14 @@ class Echo:
 
     release: trio.Event = field(default_factory=trio.Event)
     seen: list[str] = field(default_factory=list)
+    heads: list[list[tuple[bytes, bytes]]] = field(default_factory=list)  # each request's headers
     protocols: list[str] = field(default_factory=list)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if await lifespan(scope, receive, send):
             return
         self.seen.append(scope["path"])
+        self.heads.append(scope["headers"])
         self.protocols.append(type(_CONNECTION.get().protocol.protocol).__name__)
         body = await read_body(receive) if scope["path"] != "/early" else b""
         if scope["path"] == "/hold":
@@ -66,8 +68,10 @@ class Served:
 
 
 @asynccontextmanager
-async def served(max_requests: int | None = None) -> AsyncIterator[Served]:
-    config = hypercorn_config("127.0.0.1", 0, graceful_timeout=5, log="tests.h1", keep_alive=30)
+async def served(max_requests: int | None = None, **timeouts: float) -> AsyncIterator[Served]:
+    config = hypercorn_config(
+        "127.0.0.1", 0, graceful_timeout=5, log="tests.h1", **({"keep_alive": 30} | timeouts)
+    )
     if max_requests is not None:
         config.keep_alive_max_requests = max_requests
     app, stop = Echo(), trio.Event()

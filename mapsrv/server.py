@@ -138,14 +138,7 @@ async def serve(
             try:
                 await hypercorn.trio.serve(
                     asgi_app,
-                    hypercorn_config(
-                        config.host,
-                        config.port,
-                        graceful_timeout=config.graceful_timeout,
-                        log="mapsrv.http",
-                        keep_alive=config.keep_alive_timeout,
-                        header_timeout=config.header_timeout,
-                    ),
+                    _http_config(config),
                     shutdown_trigger=stopping.wait,
                     task_status=task_status,
                 )
@@ -161,6 +154,17 @@ async def serve(
         await _drain(config, hub, app, stopping, http_done)
         log.info("stopped")
         nursery.cancel_scope.cancel()
+
+
+def _http_config(config: Config) -> Any:
+    return hypercorn_config(
+        config.host,
+        config.port,
+        graceful_timeout=config.graceful_timeout,
+        log="mapsrv.http",
+        keep_alive=config.keep_alive_timeout,
+        header_timeout=config.header_timeout,
+    )
 
 
 async def _drain(

@@ -13,7 +13,10 @@ tests/http/test_h1.py:
 - one request at a time: a pipelined request waits (and the connection is not read further)
   until the answer before it is out;
 - a request line and headers over ``h11_max_incomplete_size`` are answered 431, a request the
-  parser refuses 400, and either closes the connection;
+  parser refuses 400, and either closes the connection; either answer waits, like a request,
+  for the answers before it (tests/http/test_h1_edge.py);
+- trailer fields are dropped, and counted with the head against its limit
+  (``mapsrv.http.h1_parser``); a head begun must be whole within ``header_timeout``;
 - ``Expect: 100-continue`` is answered before the body is read;
 - a response without a Content-Length is chunked to an HTTP/1.1 client and delimited by the
   connection's end to an HTTP/1.0 one; HEAD, 204 and 304 answers have no body;
@@ -90,6 +93,23 @@ class _Dates:
         if second != cls.second:
             cls.second, cls.value = second, format_date_time(second).encode("ascii")
         return cls.value
+
+
+def _head(
+    config: Any,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> bytes:
+    lines = [b"HTTP/1.1 %d \r\n" % status]  # no reason phrase, as h11: clients read the code
+    lines += [b"%s: %s\r\n" % pair for pair in headers]
+    if config.include_date_header:
+        lines.append(b"date: %s\r\n" % _Dates.now())
+    if config.include_server_header:
+        lines.append(b"server: hypercorn-h11\r\n")
+    lines += [b"%s: %s\r\n" % pair for pair in extra or ()]
+    lines.append(b"\r\n")
+    return b"".join(lines)
 
 
 class H1Protocol:
@@ -270,7 +290,7 @@ class H1Protocol:
 
     async def respond(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         if status < 200:
-            await self._write(self._head(status, headers))
+            await self._write(_head(self.config, status, headers))
             return
         self._answering = True
         length = te = None
@@ -300,24 +320,11 @@ class H1Protocol:
             self._keep_alive = False  # an answer before the whole body: the rest cannot be told apart
         if not self._keep_alive and not says_connection:
             extra.append((b"connection", b"close"))
-        head = self._head(status, headers, extra)
+        head = _head(self.config, status, headers, extra)
         if self._framing == "length":
             self._held = head  # out with the body
         else:
             await self._write(head)
-
-    def _head(
-        self, status: int, headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]] | None = None
-    ) -> bytes:
-        lines = [b"HTTP/1.1 %d \r\n" % status]  # no reason phrase, as h11: clients read the code
-        lines += [b"%s: %s\r\n" % pair for pair in headers]
-        if self.config.include_date_header:
-            lines.append(b"date: %s\r\n" % _Dates.now())
-        if self.config.include_server_header:
-            lines.append(b"server: hypercorn-h11\r\n")
-        lines += [b"%s: %s\r\n" % pair for pair in extra or ()]
-        lines.append(b"\r\n")
-        return b"".join(lines)
 
     async def body(self, data: bytes) -> None:
         framing = self._framing
@@ -387,7 +394,7 @@ class H1Protocol:
         """A request that cannot be read: its answer (unless one began) and the end."""
         if not self._answering:
             headers = [(b"content-length", b"0"), (b"connection", b"close")]
-            await self._write(self._head(status, headers))
+            await self._write(_head(self.config, status, headers))
         await self._close_stream()
         await self._close_connection()
 

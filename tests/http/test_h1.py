@@ -42,6 +42,12 @@ class Echo:
         body = await read_body(receive) if scope["path"] != "/early" else b""
         if scope["path"] == "/hold":
             await self.release.wait()
+        if scope["path"] == "/short":  # declares 10 bytes, sends 5: the connection must end
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"10")]}
+            )
+            await send({"type": "http.response.body", "body": b"short"})
+            return
         if scope["path"] == "/empty":
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
@@ -219,6 +225,27 @@ async def test_an_answer_without_a_length_is_chunked_to_http_1_1_and_the_connect
             assert (await conn.read_response()).body == b"GET /again 1.1 0"
 
 
+async def test_http_1_0_keep_alive_is_not_kept_unless_the_server_chose_to() -> None:
+    """HTTP/1.0's ``Connection: keep-alive`` asks; h11 and mapsrv answer and close all the same."""
+    async with served() as server:
+        conn = await server.connect()
+        with trio.fail_after(10):
+            await conn.send(get("/", "Connection: keep-alive", version="1.0"))
+            answer = await conn.read_response()
+            assert answer.body == b"GET / 1.0 0"
+            assert answer.headers.get("connection") == "close", answer.headers
+            assert await ended(conn) == b""
+
+
+async def test_an_answer_shorter_than_its_length_ends_the_connection() -> None:
+    async with served() as server:
+        conn, answer = await server.connect(), b""
+        with trio.move_on_after(10):
+            await conn.send(get("/short"))
+            answer = await until_closed(conn)
+        assert answer.endswith(b"\r\n\r\nshort"), "the short answer is sent and the connection ends"
+
+
 async def test_http_1_0_gets_an_answer_ended_by_the_connection() -> None:
     async with served() as server:
         conn = await server.connect()
@@ -278,6 +305,7 @@ async def test_an_answer_before_the_whole_body_ends_the_connection() -> None:
             await conn.send(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf!")
             answer = await conn.read_response()
             assert answer.body == b"POST /early 1.1 0"
+            assert answer.headers.get("connection") == "close", answer.headers
             assert await ended(conn) == b""
 
 

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mapsrv.core.classify import MAX_CLASSES, MIN_CLASSES, QUALITATIVE, breaks, palette
+from mapsrv.core.classify import MAX_CLASSES, MIN_CLASSES, QUALITATIVE, RAMPS, breaks, palette
 from mapsrv.core.model import Feature
 from mapsrv.core.style import check_color
 from mapsrv.core.style_rules import (
@@ -261,7 +261,9 @@ def _categorical(raw: Mapping[str, Any], features: Sequence[Feature], out: dict[
         categories = {str(k)[:200]: check_color(f"categories[{k!r:.30}]", c) for k, c in given.items()}
     else:
         counts = Counter(text_of(v) for v in _values(features, out["by"]))
-        top = sorted(counts, key=lambda v: (-counts[v], v))[:MAX_CLASSES]
+        # the commonest values, as many as the ramp has colours; the rest are drawn as "other"
+        colours = max(RAMPS[ramp]) if isinstance(ramp, str) and ramp in RAMPS else MAX_CLASSES
+        top = sorted(counts, key=lambda v: (-counts[v], v))[: min(MAX_CLASSES, colours)]
         if not top:
             raise InvalidInput(
                 f"by must name a property the layer's features have, got {out['by']!r:.64} (no values);"

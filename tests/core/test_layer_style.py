@@ -221,3 +221,21 @@ def test_filters_time_windows_and_labels() -> None:
     assert style is not None
     counts = style_counts(style, state.features.values())
     assert counts["hidden"] == 2 and [c["count"] for c in counts["classes"]] == [2, 2, 0]
+
+
+def test_nine_categories_on_an_eight_colour_ramp_send_the_rarest_to_other() -> None:
+    """Set2 (the default) has 8 colours: a property with 9 values is styled, not refused; its 8
+    commonest values get colours (not the first 8 alphabetically) and the 9th is drawn as
+    "other" and counted there."""
+    kinds = [f"k{i}" for i in range(9)]
+    features = [
+        place(f"f{i}", kind=kind)
+        for i, kind in enumerate(k for n, k in enumerate(kinds) for _ in range(n + 1))
+    ]
+    style = check_layer_style({"by": "kind"}, features, "towns")
+    assert style["kind"] == "categorical" and len(style["categories"]) == 8
+    assert "k0" not in style["categories"], "the rarest value (k0, once) goes to other"
+    assert set(style["categories"]) == set(kinds[1:])
+    assert color_of(style, dict(features[0].properties)) == style["other"]
+    counts = style_counts(style, features)
+    assert counts["other"] == 1, counts

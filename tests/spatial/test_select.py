@@ -157,3 +157,37 @@ def test_near_a_pole_and_a_self_crossing_polygon() -> None:
     inside_bowtie = select_near(index, (0.5, 0.2), nearest=1).top(1)  # in its left triangle
     assert inside_bowtie[0].feature.id == "bow" and inside_bowtie[0].metres == 0.0
     assert [f.feature.id for f in select_within(index, shapely.box(-1, -1, 2, 2)).top(9)] == ["bow"]
+
+
+def test_within_a_polygon_leaves_out_lines_that_only_cross_its_edge() -> None:
+    area = shapely.box(0.0, 0.0, 2.0, 2.0)  # lon 0-2, lat 0-2
+    crossing = Feature("crossing", "polyline", ((1.0, 1.0), (1.0, 3.0)))
+    inner = Feature("inner", "polyline", ((0.5, 0.5), (1.5, 1.5)))
+    chosen = select_within(FeatureIndex([crossing, inner]), area)
+    assert [f.feature.id for f in chosen.top(9)] == ["inner"]
+
+
+def test_near_a_long_shape_features_by_its_far_end_are_found() -> None:
+    """The search box must reach as far as the shape does, not only around its middle."""
+    line = shapely.LineString([(0.0, 0.0), (8.0, 0.0)])  # ~890 km along the equator
+    by_far_end = Feature("far-end", "marker", (0.005, 8.0))  # ~550 m north of its east end
+    found = select_near(FeatureIndex([by_far_end]), line, within_m=1_000).top(9)
+    assert [f.feature.id for f in found] == ["far-end"]
+    assert found[0].metres == pytest.approx(metres((0.0, 8.0), (0.005, 8.0)), rel=1e-3)
+
+
+def test_the_search_box_wraps_past_minus_180() -> None:
+    over = Feature("over", "marker", (0.0, 179.95))  # ~11 km west of the place, across 180
+    found = select_near(FeatureIndex([over]), (0.0, -179.95), within_m=20_000).top(9)
+    assert [f.feature.id for f in found] == ["over"]
+    assert found[0].metres == pytest.approx(metres((0.0, -179.95), (0.0, 179.95)), rel=1e-6)
+
+
+def test_nearest_is_found_even_when_a_farther_one_sits_in_the_first_box_corner() -> None:
+    """The first look is a 10 km circle in its box: a feature in the box's corner (~14 km) is
+    farther than one just outside the box to the east (~12 km), which must be the answer."""
+    corner = Feature("corner", "marker", (0.0899, 0.0899))
+    east = Feature("east", "marker", (0.0, 0.108))
+    found = select_near(FeatureIndex([corner, east]), (0.0, 0.0), nearest=1).top(1)
+    assert metres((0, 0), corner.coords) > metres((0, 0), east.coords) > 10_000
+    assert [f.feature.id for f in found] == ["east"]

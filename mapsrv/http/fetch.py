@@ -10,6 +10,11 @@ name kept for the Host header and TLS), so a name that resolves elsewhere the se
 hop checked again; the body is cut at ``max_size`` while it streams, and the whole fetch, hops
 included, has one deadline. A byte range (``Range: bytes=a-b``, how a PMTiles archive is read)
 must be answered with 206 and those bytes, and is cut at its own length.
+
+The body is read as it came off the wire and its content codings undone here, every layer within
+the same cap, a bounded step at a time (``mapsrv.core.content_coding``): httpx's own decoding
+inflates each read whole, so a 1 KB answer coded ``gzip, gzip`` took 946 MB and held the event
+loop 1.1 s before the cap was checked (issue 56).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import httpx
 import trio
 
 from mapsrv import __version__
+from mapsrv.core.content_coding import Decoding
 from mapsrv.core.layer_source import check_source_url
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
@@ -159,12 +165,14 @@ async def _get(
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise _too_large(policy, int(declared), cap)
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise _too_large(policy, size, cap)
-            chunks.append(chunk)
+        coding = response.headers.get("content-encoding", "")
+        decoding = Decoding(coding, cap, lambda size: _too_large(policy, size, cap))
+        chunks = []
+        async for raw in response.aiter_raw():
+            for piece in decoding.feed(raw):
+                chunks.append(piece)
+                await trio.lowlevel.checkpoint()
+        decoding.end()
         return Fetched(url, response.headers.get("content-type", ""), b"".join(chunks))
     finally:
         await response.aclose()

@@ -7,7 +7,9 @@ listed the host, or a network holding the address, in ``--allowed-sources``. The
 is the address connected to (the host is resolved once and the connection pinned to it, with the
 name kept for the Host header and TLS), so a name that resolves elsewhere the second time
 (DNS rebinding) reaches nothing new. Redirects are followed here, at most ``MAX_REDIRECTS``, each
-hop checked again; the body is cut at ``max_size`` while it streams, and the whole fetch, hops
+hop checked again. A refusal names only what the agent gave: never the address a name resolved
+to, nor where a redirect went (both go to the log), which would map the server's network for
+whoever asks. The body is cut at ``max_size`` while it streams, and the whole fetch, hops
 included, has one deadline. A byte range (``Range: bytes=a-b``, how a PMTiles archive is read)
 must be answered with 206 and those bytes, and is cut at its own length.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ipaddress
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
     from mapsrv.config import Config
 
 __all__ = ["MAX_REDIRECTS", "SOURCE_DEADLINE", "Fetched", "SourcePolicy", "fetch_source", "tile_fetcher"]
+
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 3
 SOURCE_DEADLINE = 20.0  # seconds for one fetch, redirects included
@@ -121,32 +126,52 @@ def _address_in(host: str, networks: tuple[Network, ...]) -> bool:
     return any(address in n for n in networks)
 
 
-async def _resolve(policy: SourcePolicy, url: str) -> tuple[str, str]:
-    """The URL pinned to the host's checked address, and the host name."""
-    check_source_url(url)
+async def _resolve(policy: SourcePolicy, url: str, given: str) -> tuple[str, str]:
+    """The URL pinned to the host's checked address, and the host name. A refusal names only
+    what the agent gave (``given``), never an address a name resolved to, nor where a redirect
+    went: those would map the server's network for whoever asks. The log has them."""
+    try:
+        check_source_url(url)
+    except InvalidInput as exc:
+        if url != given:
+            raise _redirect_refused(given, url, exc.message) from None
+        raise
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = await trio.socket.getaddrinfo(host, port, type=trio.socket.SOCK_STREAM)
     except OSError as exc:
+        if url != given:
+            raise _redirect_refused(given, url, f"its host does not resolve ({exc.strerror})") from None
         raise InvalidInput(f"url host {host!r} does not resolve ({exc.strerror}); check the URL") from None
     address = ipaddress.ip_address(str(infos[0][4][0]).split("%")[0])
     if not policy.allows(host, address):
+        if url != given:
+            raise _redirect_refused(given, url, f"its host is at {address}")
+        log.info("fetch refused: url host %r is at %s", host, address)
         raise InvalidInput(
-            f"url host {host!r} is at {address}, a loopback, private or reserved address; the operator"
-            f" must list it in {SETTING}"
+            f"url host {host!r} is or resolves to a loopback, private or reserved address; the"
+            f" operator must list it in {SETTING}"
         )
     literal = f"[{address}]" if address.version == 6 else str(address)
     pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
     return pinned, host
 
 
+def _redirect_refused(given: str, target: str, why: str) -> InvalidInput:
+    log.warning("fetch of %.200s refused: it redirected to %.200s, and %s", given, target, why)
+    return InvalidInput(
+        f"url {given!r:.80} redirected to a host that is not allowed; give a URL on an allowed host"
+        f" (the operator lists hosts in {SETTING})"
+    )
+
+
 async def _get(
-    client: httpx.AsyncClient, policy: SourcePolicy, url: str, byte_range: tuple[int, int] | None
+    client: httpx.AsyncClient, policy: SourcePolicy, url: str, given: str, byte_range: tuple[int, int] | None
 ) -> Fetched | str:
-    """One hop: the body, or the next URL to go to."""
-    pinned, host = await _resolve(policy, url)
+    """One hop to ``url`` of the fetch of ``given``: the body, or the next URL to go to."""
+    pinned, host = await _resolve(policy, url, given)
     parts = urlsplit(url)
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1]}
     cap = policy.max_size
@@ -159,9 +184,9 @@ async def _get(
         if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
             return urljoin(url, response.headers["location"])
         if byte_range is not None:
-            _check_partial(response, byte_range, url)
+            _check_partial(response, byte_range, given)
         elif response.status_code != 200:
-            raise InvalidInput(f"url answered HTTP {response.status_code}; check the URL: {url!r:.80}")
+            raise InvalidInput(f"url answered HTTP {response.status_code}; check the URL: {given!r:.80}")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise _too_large(policy, int(declared), cap)
@@ -219,16 +244,17 @@ async def fetch_source(policy: SourcePolicy, url: str, byte_range: tuple[int, in
             trust_env=False,
             verify=_tls(),
         ) as client:
+            hop = url
             for _ in range(MAX_REDIRECTS + 1):
                 try:
-                    got = await _get(client, policy, url, byte_range)
+                    got = await _get(client, policy, hop, url, byte_range)
                 except httpx.HTTPError as exc:
                     raise InvalidInput(
                         f"url could not be fetched ({type(exc).__name__}); check the URL"
                     ) from None
                 if isinstance(got, Fetched):
                     return got
-                url = got
+                hop = got
             raise InvalidInput(f"url redirected more than {MAX_REDIRECTS} times; give the final URL")
     raise InvalidInput(f"url did not answer within {policy.deadline:g} s; check the source is up")
 

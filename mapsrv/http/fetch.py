@@ -3,15 +3,17 @@ raster layer's tiles for ``map_image``) comes through here, and the page's CSP n
 hosts.
 
 A URL is fetched only if it is http(s) and its host resolves to a public address, or the operator
-listed the host, or a network holding the address, in ``--allowed-sources``. The address checked
-is the address connected to (the host is resolved once and the connection pinned to it, with the
-name kept for the Host header and TLS), so a name that resolves elsewhere the second time
-(DNS rebinding) reaches nothing new. Redirects are followed here, at most ``MAX_REDIRECTS``, each
-hop checked again. A refusal names only what the agent gave: never the address a name resolved
-to, nor where a redirect went (both go to the log), which would map the server's network for
-whoever asks. The body is cut at ``max_size`` while it streams, and the whole fetch, hops
-included, has one deadline. A byte range (``Range: bytes=a-b``, how a PMTiles archive is read)
-must be answered with 206 and those bytes, and is cut at its own length.
+listed the host, or a network holding the address, in ``--allowed-sources``; an IPv6 address
+that carries an IPv4 one (mapped, compatible, NAT64, 6to4, Teredo) is judged by that IPv4
+address, where the connection would lead. The address checked is the address connected to (the
+host is resolved once and the connection pinned to it, with the name kept for the Host header
+and TLS), so a name that resolves elsewhere the second time (DNS rebinding) reaches nothing new.
+Redirects are followed here, at most ``MAX_REDIRECTS``, each hop checked again. A refusal names
+only what the agent gave: never the address a name resolved to, nor where a redirect went (both
+go to the log), which would map the server's network for whoever asks. The body is cut at
+``max_size`` while it streams, and the whole fetch, hops included, has one deadline. A byte
+range (``Range: bytes=a-b``, how a PMTiles archive is read) must be answered with 206 and those
+bytes, and is cut at its own length.
 
 The body is read as it came off the wire and its content codings undone here, every layer within
 the same cap, a bounded step at a time (``mapsrv.core.content_coding``): httpx's own decoding
@@ -51,6 +53,20 @@ SOURCE_DEADLINE = 20.0  # seconds for one fetch, redirects included
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 SETTING = "--allowed-sources (MAPSRV_ALLOWED_SOURCES)"
+# IPv6 networks whose last 32 bits are an IPv4 address, where a connection goes; 6to4
+# (2002::/16) and Teredo (2001::/32) carry theirs elsewhere in the address.
+CARRYING = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "::/96",  # IPv4-compatible (RFC 4291 2.5.5.1, deprecated; ::1 is 0.0.0.1, refused as well)
+        "::ffff:0:0/96",  # IPv4-mapped (RFC 4291 2.5.5.2)
+        "::ffff:0:0:0/96",  # IPv4-translated (RFC 2765)
+        "64:ff9b::/96",  # NAT64's well-known prefix (RFC 6052)
+    )
+)
+# NAT64 for local use (RFC 8215): where the IPv4 address sits depends on the prefix length the
+# network chose, and none of it is public, so it is fetched only when listed.
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 @dataclass(frozen=True)
@@ -113,9 +129,29 @@ class SourcePolicy:
         )
 
     def allows(self, host: str, address: Address) -> bool:
-        if host.lower().rstrip(".") in self.hosts or any(address in n for n in self.networks):
+        """Whether ``address`` may be fetched from: its host or a network holding it listed, or
+        public. An IPv6 address that carries an IPv4 one leads to that IPv4 address, so it is
+        judged by it, and a listed IPv4 network allows it too."""
+        carried = _carried_ipv4(address)
+        judged = address if carried is None else carried
+        listed = any(a in n for a in (address, judged) for n in self.networks)
+        if listed or host.lower().rstrip(".") in self.hosts:
             return True
-        return address.is_global and not address.is_multicast
+        if address in LOCAL_NAT64:
+            return False
+        return judged.is_global and not judged.is_multicast
+
+
+def _carried_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one maps, embeds or tunnels to, if any."""
+    if address.version == 4:
+        return None
+    assert isinstance(address, ipaddress.IPv6Address)
+    if any(address in n for n in CARRYING):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.teredo:
+        return address.teredo[1]  # the client, de-obfuscated: where a relay sends the packets
+    return address.sixtofour
 
 
 def _address_in(host: str, networks: tuple[Network, ...]) -> bool:

@@ -1,13 +1,15 @@
 """The guarded fetcher (``mapsrv.http.fetch``) against real sockets: a GeoJSON fetched from an
 allowed 127.0.0.1, and hostile sources refused or cut with a clear error: loopback and private
-addresses not allowed, a redirect to 127.0.0.1, too many redirects, a body past the cap (declared
-or streamed without end), a hang, and URLs that are not http(s). A refusal names what the agent
-gave, never an address a name resolved to nor where a redirect went. The page's CSP names only
-the tile server and the listed hosts. Names are resolved by a resolver of the test's own
-(``trio.socket.set_custom_hostname_resolver``), so a name can answer what a test needs."""
+addresses not allowed (IPv4 ones inside IPv6 addresses too), a redirect to 127.0.0.1, too many
+redirects, a body past the cap (declared or streamed without end), a hang, and URLs that are not
+http(s). A refusal names what the agent gave, never an address a name resolved to nor where a
+redirect went. The page's CSP names only the tile server and the listed hosts. Names are resolved
+by a resolver of the test's own (``trio.socket.set_custom_hostname_resolver``), so a name can
+answer what a test needs."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -112,6 +114,10 @@ async def test_an_allowed_local_source_is_fetched(nursery: trio.Nursery) -> None
         "http://127.0.0.1:{port}/data.geojson",
         "http://10.1.2.3/x",
         "http://[::1]/x",
+        "http://[::ffff:127.0.0.1]:{port}/data.geojson",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "http://[2002:a9fe:a9fe::]/latest/meta-data/",
+        "http://[::7f00:1]:{port}/data.geojson",
     ],
 )
 async def test_loopback_and_private_addresses_are_refused_unless_listed(
@@ -170,6 +176,59 @@ async def test_redirects_stop_after_three(nursery: trio.Nursery) -> None:
     port = await serve_source(nursery, answer)
     with pytest.raises(InvalidInput, match="redirected more than 3 times"):
         await fetch_source(LOCAL, f"http://127.0.0.1:{port}/loop")
+
+
+def carrying(form: str, ipv4: str) -> ipaddress.IPv6Address:
+    """``ipv4`` inside an IPv6 address of the given form."""
+    v4 = int(ipaddress.IPv4Address(ipv4))
+    teredo_server = int(ipaddress.IPv4Address("65.54.227.120"))
+    return ipaddress.IPv6Address(
+        {
+            "compatible": v4,
+            "mapped": 0xFFFF << 32 | v4,
+            "translated": 0xFFFF << 48 | v4,
+            "nat64": 0x64FF9B << 96 | v4,
+            "6to4": 0x2002 << 112 | v4 << 80,
+            "teredo": 0x20010000 << 96 | teredo_server << 64 | 0xC3A9 << 32 | v4 ^ 0xFFFFFFFF,
+        }[form]
+    )
+
+
+FORMS = ["compatible", "mapped", "translated", "nat64", "6to4", "teredo"]
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize(
+    ("ipv4", "allowed"),
+    [("127.0.0.1", False), ("10.1.2.3", False), ("169.254.169.254", False), ("8.8.8.8", True)],
+)
+def test_an_ipv4_address_inside_an_ipv6_one_is_judged_by_it(form: str, ipv4: str, allowed: bool) -> None:
+    address = carrying(form, ipv4)
+    if form == "teredo":
+        assert address.teredo is not None and str(address.teredo[1]) == ipv4
+    assert SourcePolicy.of().allows("", address) is allowed, address
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_listed_ipv4_network_allows_the_ipv6_addresses_that_carry_it(form: str) -> None:
+    policy = SourcePolicy.of(("10.0.0.0/8",))
+    assert policy.allows("", carrying(form, "10.1.2.3"))
+    assert not policy.allows("", carrying(form, "192.168.1.2"))
+
+
+def test_local_use_nat64_is_fetched_only_when_listed() -> None:
+    for address in ("64:ff9b:1::808:808", "64:ff9b:1:7f00:1::"):
+        assert not SourcePolicy.of().allows("", ipaddress.IPv6Address(address))
+        assert SourcePolicy.of(("64:ff9b:1::/48",)).allows("", ipaddress.IPv6Address(address))
+    assert SourcePolicy.of(("2002::/16",)).allows("", carrying("6to4", "127.0.0.1")), (
+        "the IPv6 network listed"
+    )
+
+
+async def test_a_listed_ipv4_address_is_fetched_through_its_mapped_form(nursery: trio.Nursery) -> None:
+    port = await serve_source(nursery, answer)
+    fetched = await fetch_source(LOCAL, f"http://[::ffff:127.0.0.1]:{port}/data.geojson")
+    assert fetched.body == GEOJSON
 
 
 async def test_a_body_past_the_cap_is_cut_declared_or_streamed(nursery: trio.Nursery) -> None:

@@ -1,11 +1,11 @@
 """The guarded fetcher (``mapsrv.http.fetch``) against real sockets: a GeoJSON fetched from an
 allowed 127.0.0.1, and hostile sources refused or cut with a clear error: loopback and private
-addresses not allowed (IPv4 ones inside IPv6 addresses too), a redirect to 127.0.0.1, too many
+addresses not allowed (IPv4 ones inside IPv6 addresses too), a redirect to 127.0.0.1, more than 3
 redirects, a body past the cap (declared or streamed without end), a hang, and URLs that are not
 http(s). A refusal names what the agent gave, never an address a name resolved to nor where a
-redirect went. The page's CSP names only the tile server and the listed hosts. Names are resolved
-by a resolver of the test's own (``trio.socket.set_custom_hostname_resolver``), so a name can
-answer what a test needs."""
+redirect went; the connection goes to the address checked (DNS rebinding). The page's CSP names
+only the tile server and the listed hosts. Names are resolved by a resolver of the test's own
+(``trio.socket.set_custom_hostname_resolver``), so a name can answer what a test needs."""
 
 from __future__ import annotations
 
@@ -82,6 +82,12 @@ async def answer(target: str, stream: trio.SocketStream) -> None:
     elif target == "/to-loopback":
         where = f"http://127.0.0.1:{port}/data.geojson"
         await stream.send_all(http_answer("302 Found", b"", "text/plain", Location=where))
+    elif target.startswith("/hops/"):  # /hops/3: three redirects, then the file
+        left = int(target.rsplit("/", 1)[1])
+        if left == 0:
+            await stream.send_all(http_answer("200 OK", GEOJSON, "application/geo+json"))
+        else:
+            await stream.send_all(http_answer("302 Found", b"", "text/plain", Location=f"/hops/{left - 1}"))
     elif target == "/to-missing":
         await stream.send_all(http_answer("302 Found", b"", "text/plain", Location="/private/missing"))
     elif target == "/to-metadata":
@@ -172,10 +178,31 @@ async def test_a_name_of_a_private_address_is_refused_without_the_address(
     assert "'intranet.example' is at 10.20.30.40" in caplog.records[-1].getMessage()
 
 
-async def test_redirects_stop_after_three(nursery: trio.Nursery) -> None:
+async def test_three_redirects_are_followed_and_a_fourth_is_refused(nursery: trio.Nursery) -> None:
     port = await serve_source(nursery, answer)
+    assert (await fetch_source(LOCAL, f"http://127.0.0.1:{port}/hops/3")).body == GEOJSON
+    with pytest.raises(InvalidInput, match="redirected more than 3 times"):
+        await fetch_source(LOCAL, f"http://127.0.0.1:{port}/hops/4")
     with pytest.raises(InvalidInput, match="redirected more than 3 times"):
         await fetch_source(LOCAL, f"http://127.0.0.1:{port}/loop")
+
+
+async def test_the_connection_goes_to_the_address_checked(nursery: trio.Nursery, names: Names) -> None:
+    """DNS rebinding: a name answers an allowed address to the check and 127.0.0.1 to any later
+    lookup, where a server waits that must not be reached."""
+    port = await serve_source(nursery, answer, host="127.0.0.2")
+    reached: list[str] = []
+
+    async def inside(target: str, stream: trio.SocketStream) -> None:
+        reached.append(target)
+        await stream.send_all(http_answer("200 OK", b"inside", "text/plain"))
+
+    await serve_source(nursery, inside, host="127.0.0.1", port=port)
+    names.answers["rebind.example"] = ["127.0.0.2", "127.0.0.1"]
+    only_that_one = SourcePolicy.of(("127.0.0.2/32",), deadline=5.0)
+    fetched = await fetch_source(only_that_one, f"http://rebind.example:{port}/data.geojson")
+    assert fetched.body == GEOJSON and reached == []
+    assert names.asked == ["rebind.example"], "the name was looked up once, for the check"
 
 
 def carrying(form: str, ipv4: str) -> ipaddress.IPv6Address:

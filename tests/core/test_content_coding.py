@@ -72,6 +72,17 @@ def test_every_layer_is_held_to_the_cap_a_step_at_a_time(coding: str) -> None:
     assert made <= 2**20
 
 
+def test_a_layer_that_decodes_to_nothing_is_held_to_the_cap_too() -> None:
+    """20 MB of empty deflate blocks (5 bytes each, RFC 1951 section 3.2.4) decode to no byte of
+    the body, but undoing them costs the CPU of 20 MB: the layer is cut at the cap all the same."""
+    empty_blocks = b"\x00\x00\x00\xff\xff" * 4_000_000 + b"\x03\x00"
+    inner = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + empty_blocks + bytes(8)  # crc 0, size 0
+    assert gzip.decompress(inner) == b""
+    body = gzip.compress(inner)
+    with pytest.raises(PayloadTooLarge, match="at most 1048576 bytes"):
+        decoded(Decoding("gzip, gzip", 2**20), body, [])
+
+
 def test_the_wire_is_held_to_the_cap_too() -> None:
     decoding = Decoding("gzip", 100, lambda size: PayloadTooLarge(f"at most 100, got {size}"))
     with pytest.raises(PayloadTooLarge, match="at most 100, got 101"):

@@ -19,7 +19,7 @@ import pytest
 import trio
 from support.bombs import bomb
 from support.procfs import peak_rss, reset_peak_rss, rss
-from support.sources import http_answer, serve_source
+from support.sources import http_answer, png_tile, serve_source
 
 from mapsrv.core import MapState
 from mapsrv.errors import InvalidInput, MapsrvError, PayloadTooLarge
@@ -86,7 +86,9 @@ def coded(body: bytes, coding: str, content_type: str = "application/geo+json") 
 async def test_a_bomb_is_refused_within_the_cap_and_the_loop_keeps_turning(
     nursery: trio.Nursery, coding: str
 ) -> None:
-    port = await serve_source(nursery, served({"/bomb.geojson": coded(bomb(coding), coding)}))
+    answers = {"/bomb.geojson": coded(bomb(coding), coding), "/data.geojson": coded(GEOJSON, "identity")}
+    port = await serve_source(nursery, served(answers))
+    await fetch_source(LOCAL, f"http://127.0.0.1:{port}/data.geojson")  # the process's TLS context made
     with trio.fail_after(10):
         got = await measured(partial(fetch_source, LOCAL, f"http://127.0.0.1:{port}/bomb.geojson"))
     assert got.growth < MOST_GROWTH, f"peak memory rose {got.growth / 2**20:.0f} MiB"
@@ -133,10 +135,16 @@ async def test_a_bomb_from_the_basemap_leaves_its_tiles_out(nursery: trio.Nurser
         asked.append(target)
         await stream.send_all(coded(bomb(coding), coding, "image/png"))
 
+    async def plain(target: str, stream: trio.SocketStream) -> None:
+        await stream.send_all(http_answer("200 OK", png_tile((255, 0, 255)), "image/png"))
+
+    request = ImageRequest(width=64, height=64)
+    fine = MapImages(f"http://127.0.0.1:{await serve_source(nursery, plain)}/{{z}}/{{x}}/{{y}}.png")
+    assert (await fine.render(MapState("m"), request)).basemap == "tiles"  # the TLS context made
     port = await serve_source(nursery, tiles)
     images = MapImages(f"http://127.0.0.1:{port}/{{z}}/{{x}}/{{y}}.png", deadline=5.0)
     with trio.fail_after(30):
-        got = await measured(partial(images.render, MapState("m"), ImageRequest(width=64, height=64)))
+        got = await measured(partial(images.render, MapState("m"), request))
     assert got.error is None and asked, "the tiles were asked for"
     assert images.statistics.tiles_failed == len(asked) and images.statistics.tiles_fetched == 0
     assert got.growth < MOST_GROWTH, f"peak memory rose {got.growth / 2**20:.0f} MiB"

@@ -90,6 +90,11 @@ async def answer(target: str, stream: trio.SocketStream) -> None:
             await stream.send_all(http_answer("302 Found", b"", "text/plain", Location=f"/hops/{left - 1}"))
     elif target == "/to-missing":
         await stream.send_all(http_answer("302 Found", b"", "text/plain", Location="/private/missing"))
+    elif target == "/to-nowhere":
+        where = f"http://nowhere.internal:{port}/x"
+        await stream.send_all(http_answer("302 Found", b"", "text/plain", Location=where))
+    elif target == "/to-ftp":
+        await stream.send_all(http_answer("302 Found", b"", "text/plain", Location="ftp://files.internal/x"))
     elif target == "/to-metadata":
         where = f"http://metadata.internal:{port}/latest/meta-data/"
         await stream.send_all(http_answer("302 Found", b"", "text/plain", Location=where))
@@ -147,18 +152,21 @@ async def test_a_redirect_to_a_place_not_allowed_is_refused_naming_only_the_url_
     port = await serve_source(nursery, answer, host="127.0.0.2")  # on loopback, listed by itself
     only_that_one = SourcePolicy.of(("127.0.0.2/32",), deadline=5.0)
     assert (await fetch_source(only_that_one, f"http://127.0.0.2:{port}/data.geojson")).body == GEOJSON
-    for path, target, address in [
-        ("/to-loopback", "127.0.0.1", "127.0.0.1"),
-        ("/to-metadata", "metadata.internal", "169.254.169.254"),
+    for path, host, why in [  # where it went and why it was refused: in the log, not the message
+        ("/to-loopback", "127.0.0.1", "its host is at 127.0.0.1"),
+        ("/to-metadata", "metadata.internal", "its host is at 169.254.169.254"),
+        ("/to-nowhere", "nowhere.internal", "its host does not resolve"),
+        ("/to-ftp", "files.internal", "must be http or https, got 'ftp'"),
     ]:
         given = f"http://127.0.0.2:{port}{path}"
         with pytest.raises(InvalidInput) as refused:
             await fetch_source(only_that_one, given)
-        assert refused.value.message.startswith(f"url {given!r} redirected to a host that is not allowed")
-        assert target not in refused.value.message and address not in refused.value.message
+        message = refused.value.message
+        assert message.startswith(f"url {given!r} redirected to a host that is not allowed")
+        assert host not in message and "169.254" not in message and why not in message
         logged = caplog.records[-1].getMessage()
         assert caplog.records[-1].levelno == logging.WARNING
-        assert given in logged and f"{target}:{port}" in logged and address in logged
+        assert given in logged and f"://{host}" in logged and why in logged
     given = f"http://127.0.0.2:{port}/to-missing"
     with pytest.raises(InvalidInput, match=re.escape(f"url answered HTTP 404; check the URL: {given!r}")):
         await fetch_source(only_that_one, given)

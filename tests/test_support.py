@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import os
 import struct
@@ -9,6 +10,7 @@ import zlib
 from typing import Any
 
 import pytest
+from support.bombs import bomb
 from support.png import read_png
 
 PIXELS = [[(10, 20, 30), (200, 100, 50), (255, 0, 128)], [(1, 2, 3), (40, 50, 60), (7, 8, 9)]]
@@ -110,3 +112,18 @@ def test_a_hung_test_fails_alone_and_the_run_goes_on(tmp_path: Any) -> None:
     )  # fmt: skip
     assert "1 failed, 1 passed" in run.stdout, run.stdout[-2000:]
     assert "Timeout" in run.stdout and "test_hangs" in run.stdout
+
+
+@pytest.mark.parametrize("coding", ["gzip", "gzip, gzip", "gzip, gzip, gzip", "deflate, deflate"])
+def test_a_bomb_is_valid_and_decodes_to_the_zeros_it_stands_for(coding: str) -> None:
+    """Decoded by the standard library, which checks every layer's checksum and length (the
+    builder is the same at 1 GiB; 64 MiB keeps it quick)."""
+    size = 64 * 2**20
+    body = bomb(coding, size)
+    layers = [c.strip() for c in coding.split(",")]
+    for i in reversed(range(len(layers))):
+        if layers[i] == "gzip":
+            body = gzip.decompress(body)
+        else:  # the first deflate zlib-wrapped, a later one raw
+            body = zlib.decompress(body, zlib.MAX_WBITS if i == 0 else -zlib.MAX_WBITS)
+    assert body == bytes(size)

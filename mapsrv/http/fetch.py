@@ -3,13 +3,22 @@ raster layer's tiles for ``map_image``) comes through here, and the page's CSP n
 hosts.
 
 A URL is fetched only if it is http(s) and its host resolves to a public address, or the operator
-listed the host, or a network holding the address, in ``--allowed-sources``. The address checked
-is the address connected to (the host is resolved once and the connection pinned to it, with the
-name kept for the Host header and TLS), so a name that resolves elsewhere the second time
-(DNS rebinding) reaches nothing new. Redirects are followed here, at most ``MAX_REDIRECTS``, each
-hop checked again; the body is cut at ``max_size`` while it streams, and the whole fetch, hops
-included, has one deadline. A byte range (``Range: bytes=a-b``, how a PMTiles archive is read)
-must be answered with 206 and those bytes, and is cut at its own length.
+listed the host, or a network holding the address, in ``--allowed-sources``; an IPv6 address
+that carries an IPv4 one (mapped, compatible, NAT64, 6to4, Teredo) is judged by that IPv4
+address, where the connection would lead. The address checked is the address connected to (the
+host is resolved once and the connection pinned to it, with the name kept for the Host header
+and TLS), so a name that resolves elsewhere the second time (DNS rebinding) reaches nothing new.
+Redirects are followed here, at most ``MAX_REDIRECTS``, each hop checked again. A refusal names
+only what the agent gave: never the address a name resolved to, nor where a redirect went (both
+go to the log), which would map the server's network for whoever asks. The body is cut at
+``max_size`` while it streams, and the whole fetch, hops included, has one deadline. A byte
+range (``Range: bytes=a-b``, how a PMTiles archive is read) must be answered with 206 and those
+bytes, and is cut at its own length.
+
+The body is read as it came off the wire and its content codings undone here, every layer within
+the same cap, a bounded step at a time (``mapsrv.core.content_coding``): httpx's own decoding
+inflates each read whole, so a 1 KB answer coded ``gzip, gzip`` took 946 MB and held the event
+loop 1.1 s before the cap was checked (issue 56).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ipaddress
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +37,7 @@ import httpx
 import trio
 
 from mapsrv import __version__
+from mapsrv.core.content_coding import Decoding
 from mapsrv.core.layer_source import check_source_url
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
@@ -35,11 +46,27 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_REDIRECTS", "SOURCE_DEADLINE", "Fetched", "SourcePolicy", "fetch_source", "tile_fetcher"]
 
+log = logging.getLogger(__name__)
+
 MAX_REDIRECTS = 3
 SOURCE_DEADLINE = 20.0  # seconds for one fetch, redirects included
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 SETTING = "--allowed-sources (MAPSRV_ALLOWED_SOURCES)"
+# IPv6 networks whose last 32 bits are an IPv4 address, where a connection goes; 6to4
+# (2002::/16) and Teredo (2001::/32) carry theirs elsewhere in the address.
+CARRYING = tuple(
+    ipaddress.IPv6Network(n)
+    for n in (
+        "::/96",  # IPv4-compatible (RFC 4291 2.5.5.1, deprecated; ::1 is 0.0.0.1, refused as well)
+        "::ffff:0:0/96",  # IPv4-mapped (RFC 4291 2.5.5.2)
+        "::ffff:0:0:0/96",  # IPv4-translated (RFC 2765)
+        "64:ff9b::/96",  # NAT64's well-known prefix (RFC 6052)
+    )
+)
+# NAT64 for local use (RFC 8215): where the IPv4 address sits depends on the prefix length the
+# network chose, and none of it is public, so it is fetched only when listed.
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 @dataclass(frozen=True)
@@ -102,9 +129,29 @@ class SourcePolicy:
         )
 
     def allows(self, host: str, address: Address) -> bool:
-        if host.lower().rstrip(".") in self.hosts or any(address in n for n in self.networks):
+        """Whether ``address`` may be fetched from: its host or a network holding it listed, or
+        public. An IPv6 address that carries an IPv4 one leads to that IPv4 address, so it is
+        judged by it, and a listed IPv4 network allows it too."""
+        carried = _carried_ipv4(address)
+        judged = address if carried is None else carried
+        listed = any(a in n for a in (address, judged) for n in self.networks)
+        if listed or host.lower().rstrip(".") in self.hosts:
             return True
-        return address.is_global and not address.is_multicast
+        if address in LOCAL_NAT64:
+            return False
+        return judged.is_global and not judged.is_multicast
+
+
+def _carried_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one maps, embeds or tunnels to, if any."""
+    if address.version == 4:
+        return None
+    assert isinstance(address, ipaddress.IPv6Address)
+    if any(address in n for n in CARRYING):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.teredo:
+        return address.teredo[1]  # the client, de-obfuscated: where a relay sends the packets
+    return address.sixtofour
 
 
 def _address_in(host: str, networks: tuple[Network, ...]) -> bool:
@@ -115,32 +162,52 @@ def _address_in(host: str, networks: tuple[Network, ...]) -> bool:
     return any(address in n for n in networks)
 
 
-async def _resolve(policy: SourcePolicy, url: str) -> tuple[str, str]:
-    """The URL pinned to the host's checked address, and the host name."""
-    check_source_url(url)
+async def _resolve(policy: SourcePolicy, url: str, given: str) -> tuple[str, str]:
+    """The URL pinned to the host's checked address, and the host name. A refusal names only
+    what the agent gave (``given``), never an address a name resolved to, nor where a redirect
+    went: those would map the server's network for whoever asks. The log has them."""
+    try:
+        check_source_url(url)
+    except InvalidInput as exc:
+        if url != given:
+            raise _redirect_refused(given, url, exc.message) from None
+        raise
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = await trio.socket.getaddrinfo(host, port, type=trio.socket.SOCK_STREAM)
     except OSError as exc:
+        if url != given:
+            raise _redirect_refused(given, url, f"its host does not resolve ({exc.strerror})") from None
         raise InvalidInput(f"url host {host!r} does not resolve ({exc.strerror}); check the URL") from None
     address = ipaddress.ip_address(str(infos[0][4][0]).split("%")[0])
     if not policy.allows(host, address):
+        if url != given:
+            raise _redirect_refused(given, url, f"its host is at {address}")
+        log.info("fetch refused: url host %r is at %s", host, address)
         raise InvalidInput(
-            f"url host {host!r} is at {address}, a loopback, private or reserved address; the operator"
-            f" must list it in {SETTING}"
+            f"url host {host!r} is or resolves to a loopback, private or reserved address; the"
+            f" operator must list it in {SETTING}"
         )
     literal = f"[{address}]" if address.version == 6 else str(address)
     pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
     return pinned, host
 
 
+def _redirect_refused(given: str, target: str, why: str) -> InvalidInput:
+    log.warning("fetch of %.200s refused: it redirected to %.200s, and %s", given, target, why)
+    return InvalidInput(
+        f"url {given!r:.80} redirected to a host that is not allowed; give a URL on an allowed host"
+        f" (the operator lists hosts in {SETTING})"
+    )
+
+
 async def _get(
-    client: httpx.AsyncClient, policy: SourcePolicy, url: str, byte_range: tuple[int, int] | None
+    client: httpx.AsyncClient, policy: SourcePolicy, url: str, given: str, byte_range: tuple[int, int] | None
 ) -> Fetched | str:
-    """One hop: the body, or the next URL to go to."""
-    pinned, host = await _resolve(policy, url)
+    """One hop to ``url`` of the fetch of ``given``: the body, or the next URL to go to."""
+    pinned, host = await _resolve(policy, url, given)
     parts = urlsplit(url)
     headers = {"Host": parts.netloc.rsplit("@", 1)[-1]}
     cap = policy.max_size
@@ -153,18 +220,20 @@ async def _get(
         if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
             return urljoin(url, response.headers["location"])
         if byte_range is not None:
-            _check_partial(response, byte_range, url)
+            _check_partial(response, byte_range, given)
         elif response.status_code != 200:
-            raise InvalidInput(f"url answered HTTP {response.status_code}; check the URL: {url!r:.80}")
+            raise InvalidInput(f"url answered HTTP {response.status_code}; check the URL: {given!r:.80}")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise _too_large(policy, int(declared), cap)
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise _too_large(policy, size, cap)
-            chunks.append(chunk)
+        coding = response.headers.get("content-encoding", "")
+        decoding = Decoding(coding, cap, lambda size: _too_large(policy, size, cap))
+        chunks = []
+        async for raw in response.aiter_raw():
+            for piece in decoding.feed(raw):
+                chunks.append(piece)
+                await trio.lowlevel.checkpoint()
+        decoding.end()
         return Fetched(url, response.headers.get("content-type", ""), b"".join(chunks))
     finally:
         await response.aclose()
@@ -211,16 +280,17 @@ async def fetch_source(policy: SourcePolicy, url: str, byte_range: tuple[int, in
             trust_env=False,
             verify=_tls(),
         ) as client:
+            hop = url
             for _ in range(MAX_REDIRECTS + 1):
                 try:
-                    got = await _get(client, policy, url, byte_range)
+                    got = await _get(client, policy, hop, url, byte_range)
                 except httpx.HTTPError as exc:
                     raise InvalidInput(
                         f"url could not be fetched ({type(exc).__name__}); check the URL"
                     ) from None
                 if isinstance(got, Fetched):
                     return got
-                url = got
+                hop = got
             raise InvalidInput(f"url redirected more than {MAX_REDIRECTS} times; give the final URL")
     raise InvalidInput(f"url did not answer within {policy.deadline:g} s; check the source is up")
 

@@ -27,6 +27,7 @@ from PIL import Image
 
 from mapsrv import __version__
 from mapsrv.core import Feature, MapState
+from mapsrv.core.content_coding import Decoding
 from mapsrv.core.layer_source import RASTER, tile_url
 from mapsrv.errors import MapsrvError
 from mapsrv.image.basemap import Raster, tiles_for
@@ -131,13 +132,13 @@ class MapImages:
             url = url.replace("{s}", "abc"[(x + y) % 3]).replace("{r}", "")
             assert self._client is not None
             try:
-                response = await self._client.get(url)
-            except httpx.HTTPError:
+                tile = await _tile(self._client, url)
+            except (httpx.HTTPError, MapsrvError):  # unreachable, too large, not as coded
                 return
-            if response.status_code != 200 or len(response.content) > MAX_TILE_BYTES:
+            if tile is None:
                 return
-            got[(x, y)] = response.content
-            self._keep(key, response.content)
+            got[(x, y)] = tile
+            self._keep(key, tile)
             self.statistics.tiles_fetched += 1
 
         with trio.move_on_after(self.deadline) as scope:
@@ -231,7 +232,7 @@ class MapImages:
         return httpx.AsyncClient(
             verify=_tls(),
             timeout=httpx.Timeout(self.deadline),
-            headers={"User-Agent": f"mapsrv/{__version__} (map images)"},
+            headers={"User-Agent": f"mapsrv/{__version__} (map images)", "Accept-Encoding": "identity"},
             follow_redirects=False,
             limits=httpx.Limits(max_connections=8),
         )
@@ -246,6 +247,23 @@ class MapImages:
 @functools.cache
 def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
+
+
+async def _tile(client: httpx.AsyncClient, url: str) -> bytes | None:
+    """A basemap tile, or None if the server answers otherwise than 200. Read as it came off the
+    wire and decoded here within MAX_TILE_BYTES, a bounded step at a time, as the guarded fetcher
+    reads (httpx's own decoding would inflate a small coded answer to gigabytes first)."""
+    async with client.stream("GET", url) as response:
+        if response.status_code != 200:
+            return None
+        decoding = Decoding(response.headers.get("content-encoding", ""), MAX_TILE_BYTES)
+        pieces = []
+        async for raw in response.aiter_raw():
+            for piece in decoding.feed(raw):
+                pieces.append(piece)
+                await trio.lowlevel.checkpoint()
+        decoding.end()
+    return b"".join(pieces)
 
 
 def _render_with_tiles(

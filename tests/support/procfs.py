@@ -1,11 +1,11 @@
-"""Processes as /proc sees them: the zombies a test process has not reaped, and a process's
-descendants."""
+"""Processes as /proc sees them: the zombies a test process has not reaped, a process's
+descendants, and this process's resident memory and its peak."""
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["descendants_of", "no_zombies", "proc_stats", "zombies_of"]
+__all__ = ["descendants_of", "no_zombies", "peak_rss", "proc_stats", "reset_peak_rss", "rss", "zombies_of"]
 
 
 def proc_stats() -> dict[int, list[bytes]]:
@@ -46,3 +46,25 @@ async def no_zombies(timeout: float = 5) -> None:  # noqa: ASYNC109
     from support.waiting import wait_until
 
     await wait_until(lambda: zombies_of() == [], timeout=timeout)
+
+
+def rss() -> int:
+    """This process's resident memory now, in bytes."""
+    return _status_kib("VmRSS:") * 1024
+
+
+def peak_rss() -> int:
+    """This process's most resident memory since it started or ``reset_peak_rss``, in bytes: a
+    spike a sampler would miss (one call that inflates a gigabyte, then lets it go) shows here."""
+    return _status_kib("VmHWM:") * 1024
+
+
+def reset_peak_rss() -> None:
+    """The peak starts again from now (Linux 4.0+: "5" to clear_refs, proc(5))."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field))

@@ -30,8 +30,9 @@ def http_answer(status: str, body: bytes, content_type: str, **headers: str) -> 
     return "\r\n".join(head).encode() + body
 
 
-async def serve_source(nursery: trio.Nursery, answer: Answer, host: str = "127.0.0.1") -> int:
-    """Serves ``answer`` for each request on ``host``; the port."""
+async def serve_source(nursery: trio.Nursery, answer: Answer, host: str = "127.0.0.1", port: int = 0) -> int:
+    """Serves ``answer`` for each request on ``host`` (and ``port``, by default a free one); the
+    port."""
 
     async def one(stream: trio.SocketStream) -> None:
         data = b""
@@ -48,5 +49,5 @@ async def serve_source(nursery: trio.Nursery, answer: Answer, host: str = "127.0
         finally:
             await stream.aclose()
 
-    listeners = await nursery.start(partial(trio.serve_tcp, one, 0, host=host))
+    listeners = await nursery.start(partial(trio.serve_tcp, one, port, host=host))
     return int(listeners[0].socket.getsockname()[1])

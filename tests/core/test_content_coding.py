@@ -40,7 +40,7 @@ def decoded(decoding: Decoding, body: bytes, cuts: list[int]) -> list[bytes]:
     return pieces
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)  # 300 KB through 3 codings can pass 200 ms on a busy machine
 @given(
     st.binary(max_size=3000) | st.integers(0, 300_000).map(bytes),
     st.lists(st.sampled_from(sorted(PACK)), max_size=3),

@@ -175,6 +175,21 @@ async def test_a_route_through_addresses(indexed: Server, facts: PlaceFacts) -> 
     assert {drawn["places"][s][3] for s in stops} == {"index"}
 
 
+async def test_within_km_keeps_out_the_builtin_cities_beyond_it(nursery: trio.Nursery) -> None:
+    """The built-in list's cities, like an index's places, only within ``within_km`` of ``near``:
+    Paris near Paris, Texas is that Paris alone, not France's 7,800 km off."""
+    server = await start_server(nursery)  # the built-in list alone
+    texas = [33.6609, -95.5555]
+    async with open_agent(server) as agent:
+        within = await call(
+            agent, "find_places", {"query": "Paris", "near": texas, "within_km": 50, "limit": 10}
+        )
+        anywhere = await call(agent, "find_places", {"query": "Paris", "near": texas, "limit": 10})
+    assert any(p["country"] == "FR" for p in anywhere["places"]), anywhere  # the search finds it
+    assert [p["label"] for p in within["places"]] == ["Paris, TX, US"], within
+    assert all(p["distance_km"] <= 50 for p in within["places"])
+
+
 # a geocoder
 
 

@@ -353,9 +353,21 @@ def _solve(
 
 def _jenks(ordered: list[float], k: int) -> list[float]:
     """Edges from the natural groups: each group starts at its smallest value (so each value is
-    in its own group's class), the last edge is the largest value."""
+    in its own group's class), the last edge is the largest value. Groups found in a sample leave
+    the values between one group's last and the next one's first unplaced: that edge goes in the
+    widest gap among them (else a cluster's values below its first sampled one fell in the class
+    below)."""
     groups = jenks(_sample(ordered, JENKS_SAMPLE), k)
-    return [g[0] for g in groups] + [ordered[-1]]
+    edges = [ordered[0]]
+    for before, after in itertools.pairwise(groups):
+        last = bisect.bisect_right(ordered, before[-1]) - 1
+        first = bisect.bisect_left(ordered, after[0])
+        if first <= last:  # equal values on both sides
+            edges.append(after[0])
+            continue
+        start = max(range(last + 1, first + 1), key=lambda i: ordered[i] - ordered[i - 1])
+        edges.append(ordered[start])
+    return [*edges, ordered[-1]]
 
 
 _METHODS: dict[str, Callable[[list[float], int], list[float]]] = {

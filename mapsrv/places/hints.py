@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from mapsrv.places.index import Gazetteer
 from mapsrv.places.model import Place
 from mapsrv.places.regions import Region, region_names, regions_named
-from mapsrv.places.search import MAX_QUERY, find_places, nearby_cities
+from mapsrv.places.search import MAX_QUERY, find_places, nearby_cities, nearest_place
 from mapsrv.places.text import fold
 
 __all__ = [
@@ -51,9 +51,16 @@ class Reading:
         return not self.regions or (place.country_code, place.admin1) in self.regions
 
     def admits_any(self, place: Place) -> bool:
-        """For another source's places, whose regions are not GeoNames' codes: the country only."""
+        """For another source's places, whose regions are not GeoNames' codes: the country only.
+        A place that names no country (an extract's seldom do, and a continent's are given none)
+        is in the country of the built-in list's city nearest to it."""
         countries = {iso for iso in (self.country, *(iso for iso, _ in self.regions)) if iso}
-        return not countries or not place.country_code or place.country_code in countries
+        if not countries:
+            return True
+        if place.country_code:
+            return place.country_code in countries
+        nearest = nearest_place(place.lat, place.lon)
+        return nearest is None or nearest.country_code in countries
 
 
 def read_name(index: Gazetteer, text: str, country: str | None = None) -> list[Reading]:

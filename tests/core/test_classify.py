@@ -9,6 +9,7 @@ import random
 import statistics
 import time
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,3 +118,82 @@ def test_the_colorbrewer_schemes_are_the_published_ones() -> None:
         palette("Rainbow", 5)
     with pytest.raises(InvalidInput, match="ramp Set2 must have 3 to 8 classes, got 9"):
         palette("Set2", 9)
+
+
+# natural breaks: every value, or the documented sample of JENKS_SAMPLE
+
+
+def _textbook_jenks(ordered: list[float], k: int) -> list[list[float]]:
+    """Fisher's grouping by the textbook O(k n^2) programme (every start of every run, with numpy),
+    independent of classify's divide and conquer."""
+    x = np.asarray(ordered, dtype=float)
+    n = len(x)
+    s1 = np.concatenate(([0.0], np.cumsum(x)))
+    s2 = np.concatenate(([0.0], np.cumsum(x * x)))
+
+    def costs(j: int, starts: np.ndarray) -> np.ndarray:  # values starts..j-1, for each start
+        total = s1[j] - s1[starts]
+        return np.maximum(0.0, s2[j] - s2[starts] - total * total / (j - starts))
+
+    best = np.array([0.0] + [float(costs(j, np.array([0]))[0]) for j in range(1, n + 1)])
+    splits = []
+    for runs in range(2, k + 1):
+        current = np.full(n + 1, np.inf)
+        split = np.zeros(n + 1, dtype=int)
+        for j in range(runs, n + 1):
+            starts = np.arange(runs - 1, j)
+            total = best[starts] + costs(j, starts)
+            split[j] = starts[int(np.argmin(total))]
+            current[j] = total.min()
+        best = current
+        splits.append(split)
+    ends = [n]
+    for split in reversed(splits):
+        ends.append(int(split[ends[-1]]))
+    ends = [0, *reversed(ends)]
+    return [ordered[a:b] for a, b in itertools.pairwise(ends) if b > a]
+
+
+def _grouped(values: list[float], edges: list[float]) -> list[list[float]]:
+    """The values as the edges class them."""
+    out: list[list[float]] = [[] for _ in range(len(edges) - 1)]
+    for v in sorted(values):
+        index = class_of(v, edges)
+        assert index is not None
+        out[index].append(v)
+    return [g for g in out if g]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(-20, 20) | st.floats(-100, 100), min_size=3, max_size=11), st.integers(3, 5))
+def test_natural_breaks_class_every_value_as_the_optimal_grouping_does(values: list[float], k: int) -> None:
+    edges = breaks(values, "jenks", k)
+    assert _sse(_grouped(values, edges)) == pytest.approx(_brute_force(sorted(values), min(k, len(values))))
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+def test_natural_breaks_use_every_value_up_to_the_sample_size(k: int) -> None:
+    rng = random.Random(k)
+    values = [rng.lognormvariate(0, 1.5) for _ in range(1_000)]  # the README's "up to 1,000"
+    groups = _textbook_jenks(sorted(values), k)
+    assert breaks(values, "jenks", k) == [g[0] for g in groups] + [max(values)]
+
+
+def test_past_the_sample_size_the_breaks_are_the_even_samples_and_keep_each_cluster_whole() -> None:
+    """Past JENKS_SAMPLE values the groups are those of JENKS_SAMPLE values evenly spaced through
+    the sorted ones (the first and the last among them), and every value, sampled or not, is in
+    its cluster's class: a cluster's smallest values are not left in the class below."""
+    rng = random.Random(11)
+    clusters = [(0, 10, 3_001), (100, 110, 5_003), (1_000, 1_010, 2_999), (5_000, 5_010, 1_234)]
+    values = [rng.uniform(low, high) for low, high, n in clusters for _ in range(n)]
+    rng.shuffle(values)
+    ordered = sorted(values)
+    n = len(ordered)
+    sample = [ordered[round(i * (n - 1) / (JENKS_SAMPLE - 1))] for i in range(JENKS_SAMPLE)]
+    edges = breaks(values, "jenks", 4)
+    assert edges[0] == ordered[0] and edges[-1] == ordered[-1]
+    for index, group in enumerate(_textbook_jenks(sample, 4)):
+        assert {class_of(v, edges) for v in group} == {index}, "the sample's groups"
+    for value in values:
+        cluster = next(i for i, (low, high, _) in enumerate(clusters) if low <= value <= high)
+        assert class_of(value, edges) == cluster, (value, edges)

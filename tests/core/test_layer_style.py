@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mapsrv.core import Feature, Limits, MapState, apply_all, apply_event
+from mapsrv.core.classify import palette
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
 from mapsrv.core.events import LayerStyled
 from mapsrv.core.history import SYSTEM, History, inverse_ops, record
@@ -19,11 +20,13 @@ from mapsrv.core.layer_style import (
     in_time,
     label_of,
     match_filter,
+    shown,
     size_of,
     style_counts,
 )
 from mapsrv.core.ops import AddLayer, ImportFeatures, Op, SetLayerStyle
 from mapsrv.core.parse import parse_op
+from mapsrv.core.style_rules import OTHER
 from mapsrv.errors import InvalidInput, NotFound
 
 
@@ -239,3 +242,73 @@ def test_nine_categories_on_an_eight_colour_ramp_send_the_rarest_to_other() -> N
     assert color_of(style, dict(features[0].properties)) == style["other"]
     counts = style_counts(style, features)
     assert counts["other"] == 1, counts
+
+
+def test_categories_are_the_commonest_values_commonest_first_whatever_their_names_or_order() -> None:
+    """Ten values on Set2's eight colours: the eight commonest get the colours in that order (ties
+    by name), neither the first nor the last eight by name nor the first eight met; the two
+    rarest are "other", counted as such."""
+    counts = {"oak": 7, "ash": 5, "elm": 9, "yew": 1, "fir": 5, "birch": 3, "pine": 8, "beech": 2,
+              "maple": 4, "willow": 6}  # fmt: skip
+    # met last name first: neither in count order nor, among equal counts (ash, fir), by name
+    kinds = [kind for kind in sorted(counts, reverse=True) for _ in range(counts[kind])]
+    features = [place(f"f{i}", kind=kind) for i, kind in enumerate(kinds)]
+    style = check_layer_style({"by": "kind"}, features, "towns")
+    commonest = ["elm", "pine", "oak", "willow", "ash", "fir", "maple", "birch"]
+    assert list(style["categories"]) == commonest
+    assert list(style["categories"].values()) == palette("Set2", 8)
+    assert style_counts(style, features) == {
+        "classes": [{"value": v, "color": c, "count": counts[v]} for v, c in style["categories"].items()],
+        "other": counts["beech"] + counts["yew"],
+    }
+
+
+def test_the_other_count_is_every_shown_feature_drawn_in_the_other_colour() -> None:
+    """A feature without a number (text, nothing, no property) or outside the categories is
+    "other"; one the filter hides is "hidden" and not "other"; every feature is counted once."""
+    values: list[Any] = [5, 15, 25, "n/a", None, "", 7, "x", 27, 12]
+    features = [place(f"v{i}", pop=v, keep=i < 8) for i, v in enumerate(values)]
+    features.append(Feature("bare", "marker", (1.0, 2.0), layer="towns", properties=(("keep", True),)))
+    flt = {"property": "keep", "op": "==", "value": True}
+    for raw, classes in (
+        (
+            {
+                "kind": "graduated",
+                "by": "pop",
+                "breaks": [0, 10, 20, 30],
+                "colors": ["#111111", "#222222", "#333333"],
+            },
+            [2, 1, 1],
+        ),
+        ({"by": "pop", "kind": "categorical", "categories": {"5": "#111111", "25": "#222222"}}, [1, 1]),
+    ):
+        style = check_layer_style({**raw, "filter": flt}, features, "towns")
+        counts = style_counts(style, features)
+        drawn_other = [
+            f.id
+            for f in features
+            if shown(style, dict(f.properties)) and color_of(style, dict(f.properties)) == OTHER
+        ]
+        assert [c["count"] for c in counts["classes"]] == classes, raw
+        assert counts["other"] == len(drawn_other) == 9 - sum(classes), (raw, counts, drawn_other)
+        assert counts["hidden"] == 2
+        assert sum(classes) + counts["other"] + counts["hidden"] == len(features)
+
+
+def test_a_time_at_either_end_of_the_window_is_inside_however_it_is_written() -> None:
+    window = {"property": "time", "from": "2024-05-01T02:00:00Z", "to": "2024-05-01T05:00:00Z"}
+    end = 1714539600  # 2024-05-01T05:00:00Z
+    for at_end in ("2024-05-01T05:00:00Z", "2024-05-01T07:00:00+02:00", "2024-05-01T05:00:00",
+                   "2024-05-01T05:00:00.000Z", end, end * 1000, float(end)):  # fmt: skip
+        assert in_time(window, {"time": at_end}), at_end
+    for at_start in ("2024-05-01T02:00:00Z", "2024-05-01T01:00:00-01:00", end - 3 * 3600):
+        assert in_time(window, {"time": at_start}), at_start
+    for outside in (
+        "2024-05-01T05:00:00.001Z",
+        "2024-05-01T01:59:59.999Z",
+        end + 1,
+        (end - 3 * 3600 - 1) * 1000,
+    ):
+        assert not in_time(window, {"time": outside}), outside
+    assert in_time({"property": "time", "to": "2024-05-01T05:00:00Z"}, {"time": end}), "open start"
+    assert in_time({"property": "time", "from": "2024-05-01T05:00:00Z"}, {"time": end}), "open end"

@@ -1,18 +1,28 @@
 """A name nothing decides ("Salamanca" alone on an empty map) is asked of the person, when the
 client can show a form: by ``input_required`` in the 2026-07-28 era and by ``elicitation/create``
-in a 2025-11-25 session, with the SDK's own client over real HTTP. Without the capability, or when
-the person declines, the likeliest is taken and the answer says so."""
+in a 2025-11-25 session, with the SDK's own client over real HTTP. Without the capability (a
+client that takes URL elicitation only has none for forms), or when the person declines, the
+likeliest is taken and the answer says so. A name with a hint is never asked about."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+import mcp.client.client
 import pytest
-from mcp import Client
+from mcp import Client, ClientSession
 from mcp.client.sse import sse_client
-from mcp.types import ElicitRequestFormParams, ElicitRequestParams, ElicitResult
+from mcp.types import (
+    ClientCapabilities,
+    ElicitationCapability,
+    ElicitRequestFormParams,
+    ElicitRequestParams,
+    ElicitResult,
+    UrlElicitationCapability,
+)
 
+from mapsrv.mcp.tools.asking import STATELESS
 from mapsrv.places.search import haversine
 from mapsrv.server import Server
 
@@ -131,3 +141,42 @@ async def test_a_client_that_cannot_ask_gets_the_likeliest_and_a_note(server: Se
     assert [label for label, _ in answer["alternatives"]["Salamanca"]][:1] != [
         answer["places"]["Salamanca"][2]
     ]
+
+
+@pytest.mark.parametrize("era", ["2026-07-28", "sse"])
+async def test_a_name_with_a_hint_is_never_asked_about(server: Server, era: str) -> None:
+    """A hint after the comma decides, even where the name alone would be asked: no form, and
+    no note that nothing decided."""
+    person = Person(pick=lambda options: options[-1])
+    async with connect(server, era, person) as client:
+        answer, points = await draw(client, "Salamanca, Madrid", "Cambridge, MA", "Salamanca, Spain")
+    assert person.forms == []
+    assert "note" not in answer
+    madrid, cambridge, spain = points
+    assert haversine(madrid, (40.4168, -3.7038)) < 10_000, "the district of Madrid"
+    assert haversine(cambridge, (42.3736, -71.1097)) < 5_000, "Cambridge, Massachusetts"
+    assert near(spain, SPAIN)
+
+
+class UrlOnlySession(ClientSession):
+    """A client that takes URL elicitation only: it can send its person to a page, not show a form."""
+
+    def _build_capabilities(self, version: str) -> ClientCapabilities:
+        declared = super()._build_capabilities(version)
+        return declared.model_copy(
+            update={"elicitation": ElicitationCapability(url=UrlElicitationCapability())}
+        )
+
+
+@pytest.mark.parametrize("era", ["2026-07-28", "sse"])
+async def test_a_client_that_takes_url_elicitation_only_is_never_sent_a_form(
+    server: Server, era: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mcp.client.client, "ClientSession", UrlOnlySession)
+    person = Person(pick=spanish)
+    async with connect(server, era, person) as client:
+        declared = client.session._build_capabilities(STATELESS).elicitation
+        assert declared is not None and declared.form is None and declared.url is not None
+        answer, points = await draw(client, "Salamanca")
+    assert person.forms == []
+    assert near(points[0], MEXICO) and "Salamanca" in answer["note"]

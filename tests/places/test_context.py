@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 from mapsrv.core.model import LatLon
 from mapsrv.places import find_places
-from mapsrv.places.context import ALTERNATIVES, Candidate, Choice, Context, choose
+from mapsrv.places.context import ALTERNATIVES, CLOSE, Candidate, Choice, Context, choose
 from mapsrv.places.hints import district_of, prior, read_name
 from mapsrv.places.index import gazetteer
 from mapsrv.places.model import Place
@@ -412,3 +413,73 @@ def test_choose_a_hint_is_a_pull_towards_its_point() -> None:
     choice = choose({"Springfield": hinted})["Springfield"]
     assert choice.place == ma and choice.why == "hint" and not choice.close
     assert math.isclose(haversine(ma.latlon, boston) / 1000, 125, rel_tol=0.1)
+
+
+def _midway(a: LatLon, b: LatLon) -> LatLon:
+    """The point on the great circle through ``a`` and ``b`` as far from one as from the other."""
+    xs = [
+        (math.cos(math.radians(lat)) * math.cos(math.radians(lon)),
+         math.cos(math.radians(lat)) * math.sin(math.radians(lon)),
+         math.sin(math.radians(lat)))
+        for lat, lon in (a, b)
+    ]  # fmt: skip
+    x, y, z = (xs[0][i] + xs[1][i] for i in range(3))
+    return (math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x)))
+
+
+async def test_a_name_near_a_point_is_never_close_even_midway_between_its_namesakes() -> None:
+    """``near`` (as a hint's place) decides even when it favours no namesake: Salamanca midway
+    between Spain's and Mexico's is taken, not asked about."""
+    alone = (await resolved(["Salamanca"]))["Salamanca"]
+    spain, mexico = (
+        next(p for p in alone.candidates if p.country_code == iso and not district_of(gazetteer(), p))
+        for iso in ("ES", "MX")
+    )
+    midway = _midway(spain.latlon, mexico.latlon)
+    assert abs(haversine(midway, spain.latlon) - haversine(midway, mexico.latlon)) < 1_000
+    assert abs(prior(spain) - prior(mexico)) < CLOSE and alone.close  # nothing else tells them apart
+    choice = (await resolved(["Salamanca"], near=midway))["Salamanca"]
+    assert choice.why == "hint" and not choice.close
+    hinted = choose({"Salamanca": [Candidate(p, prior(p), hint=midway) for p in (spain, mexico)]})
+    assert not hinted["Salamanca"].close
+
+
+def _icosahedron() -> list[LatLon]:
+    """Twelve points of the globe, each at least 7,000 km from every other."""
+    phi = (1 + 5**0.5) / 2
+    corners = [(0, 1, phi), (0, -1, phi), (0, 1, -phi), (0, -1, -phi), (1, phi, 0), (-1, phi, 0),
+               (1, -phi, 0), (-1, -phi, 0), (phi, 0, 1), (-phi, 0, 1), (phi, 0, -1),
+               (-phi, 0, -1)]  # fmt: skip
+    return [
+        (math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x))) for x, y, z in corners
+    ]
+
+
+@pytest.mark.parametrize("order", ["against the chain", "along the chain"])
+def test_choose_settles_a_chain_of_names_however_many_rounds_it_takes(order: str) -> None:
+    """Six names, each a big place far from everything (W) or a smaller one 200 km along a chain
+    (E) that ends at a point of the map. Alone, each name's W wins; beside its E neighbour, E wins.
+    Chosen against the chain's order, one name moves to E a round: the first only in the fifth
+    round. However many rounds it takes, every name ends on the chain, as it does in one round in
+    the chain's own order. (Nine open names: too many to start from other regions, so the rounds
+    alone settle them; three stand far off.)"""
+    corners = _icosahedron()
+    lat, lon = corners[11]
+    chain = [(lat, lon + 200 * i / (111.32 * math.cos(math.radians(lat)))) for i in range(6)]
+    lisbon = city("Lisbon", "PT")
+
+    def place(name: str, at: LatLon) -> Place:
+        return replace(lisbon, name=name, lat=at[0], lon=at[1])
+
+    steps = range(6) if order == "against the chain" else range(5, -1, -1)
+    named = {f"n{i}": [Candidate(place(f"W{i}", corners[i]), 5.0), Candidate(place(f"E{i}", chain[i]), 3.86)]
+             for i in steps}  # fmt: skip
+    for j in range(6, 9):
+        far = corners[j]
+        named[f"x{j}"] = [
+            Candidate(place(f"X{j}", far), 5.0),
+            Candidate(place(f"Y{j}", (far[0] + 0.02, far[1])), 4.0),
+        ]
+    chosen = choose(named, Context(anchors=(chain[-1],)))
+    assert [chosen[f"n{i}"].place.name for i in range(6)] == [f"E{i}" for i in range(6)]
+    assert [chosen[f"x{j}"].place.name for j in range(6, 9)] == ["X6", "X7", "X8"]

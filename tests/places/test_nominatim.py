@@ -1,25 +1,31 @@
 """The geocoder source (``--geocoder nominatim+http://...``) against a real Nominatim 5 that has
 imported support/place_extract.py's Lisbon, and against local listeners that fail as services
 do: refused, hung, HTML, 500, JSON of the wrong shape. Every failure is SourceUnavailable, and
-none names the service's address."""
+none names the service's address. A stand-in on a real socket (support/geocoder.py) checks what is
+sent: the public service paced by default, brackets as text, no redirect followed, and what is
+kept: no reverse answer beyond its radius."""
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import pytest
 import trio
 from support import free_port
+from support.geocoder import Asked, Reply, answer, open_fake_geocoder, result
 from support.nominatim import Imported, Nominatim, open_nominatim
 
 from mapsrv.errors import InvalidInput
 from mapsrv.places.nominatim import NominatimGeocoder, Statistics, _Cache, identify
 from mapsrv.places.search import haversine
+from mapsrv.places.service import place_service_for
 from mapsrv.places.sources import Query, SourceUnavailable
 
 TIMEOUT = 5.0
@@ -321,3 +327,90 @@ async def test_a_self_hosted_service_is_not_paced() -> None:
 def test_the_import_is_timed(lisbon: Imported, record_property: pytest.RecordProperty) -> None:
     record_property("nominatim_import_s", round(lisbon.database.import_s, 1))
     assert lisbon.database.import_s < 120
+
+
+# what mapsrv sends a geocoder, and what it keeps of an answer: a stand-in on a real socket
+
+
+async def test_the_public_nominatim_is_asked_at_most_once_a_second_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's geocoder for nominatim.openstreetmap.org, made as ``--geocoder`` makes it (no
+    ``polite`` given), paces itself: reached here through an HTTP proxy that answers for it."""
+    async with open_fake_geocoder(lambda asked: answer([])) as proxy:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        service = place_service_for(tmp_path, geocoder="nominatim+http://nominatim.openstreetmap.org")
+        (geocoder,) = (s for s in service.sources if isinstance(s, NominatimGeocoder))
+        try:
+            with trio.fail_after(10):
+                async with trio.open_nursery() as nursery:
+                    for name in ("Lisboa", "Porto", "Faro"):
+                        nursery.start_soon(geocoder.search, Query(name))
+        finally:
+            await service.aclose()
+    assert [a.host for a in proxy.asked] == ["nominatim.openstreetmap.org"] * 3
+    arrivals = [a.at for a in proxy.asked]
+    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(arrivals)), arrivals
+
+
+async def test_brackets_in_a_name_reach_nominatim_as_text_not_as_a_category() -> None:
+    """``[amenity=pharmacy]`` is Nominatim's category syntax; in a name it is only text (a
+    category is asked with ``category``, checked, and its answers kept by it)."""
+    async with open_fake_geocoder(lambda asked: answer([])) as fake:
+        geocoder = NominatimGeocoder(fake.url, TIMEOUT)
+        try:
+            await geocoder.search(Query("[amenity=pharmacy] Rua Augusta"))
+            await geocoder.search(Query("Rua [shop=bakery]Augusta]", near=(38.7, -9.1)))
+            await geocoder.search(Query(category="amenity=pharmacy", near=(38.7, -9.1)))
+        finally:
+            await geocoder.aclose()
+    typed, inside, category = (a.params["q"] for a in fake.asked)
+    assert typed == "amenity=pharmacy Rua Augusta"
+    assert inside == "Rua shop=bakery Augusta"
+    assert category == "[amenity=pharmacy] 38.70000,-9.10000"  # the category's own syntax, as meant
+
+
+async def test_a_redirect_to_another_host_is_not_followed() -> None:
+    async with (
+        open_fake_geocoder(lambda asked: answer([]), host="127.0.0.2") as elsewhere,
+        open_fake_geocoder(lambda asked: answer([], 302, Location=f"{elsewhere.url}{asked.path}")) as fake,
+    ):
+        geocoder = NominatimGeocoder(fake.url, TIMEOUT)
+        said = []
+        try:
+            for ask in (geocoder.search(Query("Rua Augusta 24")), geocoder.reverse((38.7, -9.1))):
+                try:
+                    await ask
+                except SourceUnavailable as exc:
+                    said.append(str(exc))
+        finally:
+            await geocoder.aclose()
+    assert elsewhere.asked == [], "the redirect was followed"
+    assert len(fake.asked) == 2 and len(said) == 2 and all("it answered HTTP 302" in s for s in said), said
+
+
+async def test_a_reverse_answer_is_never_farther_than_its_radius() -> None:
+    """Nominatim names the nearest thing however far it is: 700 m off is nothing within 200 m,
+    from the service or from the cache; 150 m off is within."""
+    here, there = (38.70, -9.10), (38.70, -9.10 + 0.7 / (111.32 * math.cos(math.radians(38.70))))
+    other, close_by = (38.71, -9.10), (38.71 + 0.15 / 111.2, -9.10)
+
+    def reply(asked: Asked) -> Reply:
+        at = close_by if float(asked.params["lat"]) > 38.705 else there
+        return answer(result("Rua Augusta 24", *at, country_code="pt", category="place", kind="house",
+                             house_number="24", road="Rua Augusta"))  # fmt: skip
+
+    async with open_fake_geocoder(reply) as fake:
+        geocoder = NominatimGeocoder(fake.url, TIMEOUT)
+        try:
+            assert await geocoder.reverse(here, within_m=200) is None
+            assert await geocoder.reverse(here, within_m=200) is None  # from the cache
+            far = await geocoder.reverse(here, within_m=1_000)
+            near = await geocoder.reverse(other, within_m=200)
+        finally:
+            await geocoder.aclose()
+    assert far is not None and far.distance_m is not None and 650 < far.distance_m < 750
+    assert near is not None and near.distance_m is not None and near.distance_m <= 200
+    assert len(fake.asked) == 2, "one request per point"

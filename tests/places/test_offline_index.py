@@ -9,12 +9,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from support.place_extract import PlaceFacts, PortoFacts, write_place_extract, write_porto_extract
+from support.place_extract import (
+    Named,
+    PlaceFacts,
+    PortoFacts,
+    write_place_extract,
+    write_places,
+    write_porto_extract,
+)
 
 from mapsrv.cli import main
 from mapsrv.errors import InvalidInput
 from mapsrv.places import offline_import
-from mapsrv.places.offline import OfflineIndex, open_offline_index
+from mapsrv.places.offline import CANDIDATES, OfflineIndex, open_offline_index
 from mapsrv.places.offline_files import SCHEMA_VERSION, list_regions
 from mapsrv.places.offline_import import import_extract
 from mapsrv.places.search import haversine
@@ -153,6 +160,36 @@ async def test_reverse_gives_the_address_there_and_nothing_at_sea(
     assert await index.reverse(facts.sea, within_m=200) is None
     far = await index.reverse(facts.sea, within_m=5_000)
     assert far is not None and far.distance_m is not None and 200 < far.distance_m <= 5_000
+
+
+async def test_reverse_is_never_farther_than_its_radius(index: OfflineIndex, facts: PlaceFacts) -> None:
+    """A place in the corner of the box around a point (inside the box, outside the circle) is
+    not within the radius: the town of Santa Cruz, ~212 m north-east, is nothing within 200 m."""
+    town = facts.santa_cruz[0]  # alone: the other is ~100 km off, Lisbon ~50 km
+    north_east = (town.lat + 150 / 111_195, town.lon + 150 / (111_195 * math.cos(math.radians(town.lat))))
+    metres = haversine(north_east, town.latlon)
+    assert 205 < metres < 220
+    assert await index.reverse(north_east, within_m=200) is None
+    found = await index.reverse(north_east, within_m=250)
+    assert found is not None and found.name == town.name and found.distance_m == pytest.approx(metres)
+
+
+async def test_the_best_of_a_common_word_is_among_the_rows_ranked(tmp_path: Path) -> None:
+    """Rows are stored best first, so a word in more rows than are ranked (CANDIDATES) still finds
+    its best: a city written after twice as many hamlets that share its words."""
+    hamlets = [(Named(f"Vila Nova {i}", 41.0 + i / 1_000, -8.0), "hamlet") for i in range(2 * CANDIDATES)]
+    city = Named("Vila Nova de Gaia", 41.1239, -8.6118, tags=(("population", "303824"),))
+    write_places(tmp_path / "north.osm.pbf", [*hamlets, (city, "city")])
+    import_extract(tmp_path / "north.osm.pbf", tmp_path / "places", "north")
+    index = OfflineIndex(tmp_path / "places")
+    try:
+        found = await index.search(Query("Vila Nova", limit=3))
+        typed = await index.search(Query("vila no", limit=3))  # the last word as a prefix
+    finally:
+        await index.aclose()
+    assert [p.name for p in found][:1] == [city.name], found
+    assert [p.name for p in typed][:1] == [city.name], typed
+    assert found[0].population == 303824
 
 
 @pytest.mark.parametrize(

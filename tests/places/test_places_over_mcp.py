@@ -23,8 +23,9 @@ import trio
 from geographiclib.geodesic import Geodesic
 from mcp import Client
 from support import free_port, start_server
+from support.geocoder import Asked, Reply, answer, open_fake_geocoder, result
 from support.nominatim import Imported, Nominatim
-from support.place_extract import PlaceFacts, write_place_extract
+from support.place_extract import Named, PlaceFacts, write_place_extract, write_places
 
 from mapsrv.cli import main
 from mapsrv.server import Server
@@ -173,6 +174,72 @@ async def test_a_route_through_addresses(indexed: Server, facts: PlaceFacts) -> 
         lon, lat = features[stop]["geometry"]["coordinates"]
         assert metres((lat, lon), facts.address(number).latlon) < 30, number
     assert {drawn["places"][s][3] for s in stops} == {"index"}
+
+
+async def test_within_km_keeps_out_the_builtin_cities_beyond_it(nursery: trio.Nursery) -> None:
+    """The built-in list's cities, like an index's places, only within ``within_km`` of ``near``:
+    Paris near Paris, Texas is that Paris alone, not France's 7,800 km off."""
+    server = await start_server(nursery)  # the built-in list alone
+    texas = [33.6609, -95.5555]
+    async with open_agent(server) as agent:
+        within = await call(
+            agent, "find_places", {"query": "Paris", "near": texas, "within_km": 50, "limit": 10}
+        )
+        anywhere = await call(agent, "find_places", {"query": "Paris", "near": texas, "limit": 10})
+    assert any(p["country"] == "FR" for p in anywhere["places"]), anywhere  # the search finds it
+    assert [p["label"] for p in within["places"]] == ["Paris, TX, US"], within
+    assert all(p["distance_km"] <= 50 for p in within["places"])
+
+
+LONDON_ONTARIO = (42.9834, -81.2330)
+
+
+async def test_a_region_hint_keeps_out_another_countrys_place_from_every_source(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """ "London, Ontario" is Ontario's London whatever else knows a London: an imported region
+    whose London names its country, or names none (an extract's places seldom do, and a
+    continent's are given none), or a geocoder. A name only the geocoder knows, in two countries,
+    is the hinted one's."""
+    london = (51.5074, -0.1278)
+    people = ("population", "8900000")
+    write_places(
+        tmp_path / "england.osm.pbf",
+        [(Named("London", *london, tags=(people, ("addr:country", "GB"))), "city")],
+    )
+    paris = Named("Paris", 48.8566, 2.3522, tags=(people,))
+    write_places(
+        tmp_path / "europe.osm.pbf", [(Named("London", *london, tags=(people,)), "city"), (paris, "city")]
+    )
+    directory = tmp_path / "places"
+    for region in ("england", "europe"):
+        extract = str(tmp_path / f"{region}.osm.pbf")
+        assert main(["places", "import", extract, "--places-dir", str(directory)]) == 0
+    ontario, england = (44.30, -79.90), (52.20, -1.50)
+
+    def reply(asked: Asked) -> Reply:
+        if asked.params.get("q") != "Hollowmere":
+            return answer([])
+        found = [("gb", england, 0.6), ("ca", ontario, 0.2)]
+        return answer([result("Hollowmere", *at, country_code=iso, kind="village", importance=weight)
+                       for iso, at, weight in found])  # fmt: skip
+
+    placed: dict[str, tuple[float, float]] = {}
+    said: dict[str, list[Any]] = {}
+    async with open_fake_geocoder(reply) as geocoder:
+        server = await start_server(nursery, places_dir=str(directory), geocoder=f"nominatim+{geocoder.url}")
+        async with open_agent(server) as agent:
+            known = await call(agent, "find_places", {"query": "London", "limit": 10})
+            for name in ("London, Ontario", "London, ON", "Hollowmere, Ontario"):
+                drawn = await call(agent, "draw", {"items": [{"at": name, "label": name}]})
+                placed[name] = (await points(agent, drawn["map_id"]))[name]
+                said[name] = drawn["places"][name]
+    assert sum(p["source"] == "index" for p in known["places"] if p.get("source")) >= 1, known  # it knows one
+    assert any(a.params.get("q") == "Hollowmere" for a in geocoder.asked)
+    for name in ("London, Ontario", "London, ON"):
+        assert metres(placed[name], LONDON_ONTARIO) < 10_000, (name, said[name])
+    assert metres(placed["Hollowmere, Ontario"], ontario) < 100, said["Hollowmere, Ontario"]
+    assert said["Hollowmere, Ontario"][3] == "geocoder"
 
 
 # a geocoder

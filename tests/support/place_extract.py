@@ -14,6 +14,7 @@ monument, and two towns called "Santa Cruz" ~100 km apart.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "PortoFacts",
     "Street",
     "write_place_extract",
+    "write_places",
     "write_porto_extract",
 ]
 
@@ -281,3 +283,12 @@ def write_porto_extract(path: Path) -> PortoFacts:
     objects.node(facts.address.latlon, facts.address.tags())
     objects.write(path)
     return facts
+
+
+def write_places(path: Path, places: Iterable[tuple[Named, str]]) -> None:
+    """An extract of named places alone, written in the order given: each a node, its ``place=``
+    the kind given ("city", "hamlet"), with its further tags (population, addr:country)."""
+    objects = _Objects()
+    for named, kind in places:
+        _named(objects, named, {"place": kind})
+    objects.write(path)

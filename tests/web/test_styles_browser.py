@@ -2,7 +2,9 @@
 counted in the page's pixels and named in the legend, a feature added after styling drawn in its
 class, a categorical layer restyled with a filter by one `layer_style` event, proportional circles
 sized by their values, a heatmap's canvas, the time slider hiding and showing features from the
-keyboard, and hostile text in labels and the legend shown as text.
+keyboard, and hostile text in labels and the legend shown as text. The features of a time window,
+at its ends however their times are written, are the same on the page (in a browser behind UTC),
+in map_image and in style_layer's counts.
 
 The map's stream is the test's (Playwright answers the page's /events with the snapshot and changes
 the test queues, one response per connection), so the page is tested against the wire contract
@@ -11,16 +13,22 @@ $TEST_ARTIFACTS_DIR (else the test's tmp dir)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
+from mcp import Client
 from PIL import Image
 from support import start_server
 from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
 
+from mapsrv.image.basemap import SEA
+from mapsrv.image.projection import fit
+from mapsrv.image.styling import FILL_OPACITY
 from mapsrv.server import Server
 
 pytestmark = pytest.mark.browser
@@ -391,7 +399,6 @@ async def test_the_servers_set_layer_style_reaches_the_page(live: Server, tmp_pa
 async def test_the_mcp_app_shows_the_legend(nursery: trio.Nursery, tmp_path: Path) -> None:
     """The MCP App (one renderer with the page) draws the style and its legend: in a host's
     sandboxed iframe, a layer styled through the tools shows its categories, colours and labels."""
-    from mcp import Client
     from support.apps_host import host_bundle, host_page, serve_page
 
     host_bundle()
@@ -437,3 +444,98 @@ async def test_the_mcp_app_shows_the_legend(nursery: trio.Nursery, tmp_path: Pat
         assert frame.evaluate("window.__csp") == []
 
     await in_chromium(body)
+
+
+# (id, its time, inside the window 02:00 - 05:00 UTC): at either end, written as people and files
+# write times (a CSV's "2024-05-01 05:00:00" has no zone: UTC, as the server reads it), and just
+# outside
+WINDOW = {"property": "time", "from": "2024-05-01T02:00:00Z", "to": "2024-05-01 05:00:00"}
+END = 1714539600  # 2024-05-01T05:00:00Z
+AT_THE_ENDS: list[tuple[str, Any, bool]] = [
+    ("start", "2024-05-01T02:00:00Z", True),
+    ("start-offset", "2024-05-01T01:00:00-01:00", True),
+    ("end", "2024-05-01T05:00:00Z", True),
+    ("end-offset", "2024-05-01T07:00:00+02:00", True),
+    ("end-no-zone", "2024-05-01T05:00:00", True),
+    ("end-csv", "2024-05-01 05:00:00", True),
+    ("end-ms-text", "2024-05-01T05:00:00.000Z", True),
+    ("end-seconds", END, True),
+    ("end-ms", END * 1000, True),
+    ("after", "2024-05-01T05:00:00.001Z", False),
+    ("after-csv", "2024-05-01 05:00:01", False),
+    ("before", "2024-05-01T01:59:59.999Z", False),
+]
+
+
+async def test_a_feature_at_the_windows_end_is_shown_alike_by_the_page_the_image_and_the_counts(
+    live: Server, tmp_path: Path
+) -> None:
+    """The page (in a browser three hours behind UTC), map_image and style_layer's counts show the
+    same features of a time window: those at either end, however written, and none just outside."""
+    columns = {fid: -172.0 + 5 * i for i, (fid, _, _) in enumerate(AT_THE_ENDS)}  # each square's west
+    squares = [
+        {"type": "Feature", "id": fid, "properties": {"kind": "a", "time": when},
+         "geometry": {"type": "Polygon", "coordinates": [[[columns[fid], -2], [columns[fid] + 3, -2],
+                      [columns[fid] + 3, 2], [columns[fid], 2], [columns[fid], -2]]]}}
+        for fid, when, _ in AT_THE_ENDS
+    ]  # fmt: skip
+    inside = {fid for fid, _, shown in AT_THE_ENDS if shown}
+    box, size = (-6.0, -174.0, 6.0, -110.0), (1000, 300)
+    async with Client(live.url + "mcp") as agent:
+        drawn = await agent.call_tool(
+            "draw",
+            {"items": [], "geojson": {"type": "FeatureCollection", "features": squares}, "layer": "timed"},
+        )
+        assert not drawn.is_error, drawn.content
+        map_id = drawn.structured_content["map_id"]  # type: ignore[index]
+        viewer = drawn.structured_content["view_url"].removeprefix(live.url.rstrip("/"))  # type: ignore[index]
+        styled = await agent.call_tool(
+            "style_layer",
+            {"map_id": map_id, "layer": "timed", "by": "kind", "categories": {"a": RED}, "time": WINDOW},
+        )
+        assert not styled.is_error, styled.content
+        answer = styled.structured_content
+        assert answer is not None
+        image = await agent.call_tool(
+            "map_image",
+            {
+                "map_id": map_id,
+                "bbox": [[box[0], box[1]], [box[2], box[3]]],
+                "width": size[0],
+                "height": size[1],
+            },
+        )
+        assert not image.is_error, image.content
+    counted = (answer["classes"][0]["count"], answer.get("hidden", 0))
+    picture = Image.open(io.BytesIO(base64.b64decode(image.content[0].data))).convert("RGB")  # type: ignore[union-attr]
+    picture.save(artifact("styles-time-ends-image.png", tmp_path))
+    view = fit(*box, *size, padding=0, max_zoom=18)
+    red = tuple(
+        round(c * FILL_OPACITY + s * (1 - FILL_OPACITY)) for c, s in zip((255, 0, 0), SEA, strict=True)
+    )
+    in_image = set()
+    for fid, west in columns.items():
+        x, y = view.pixel(0.0, west + 1.5)
+        seen = picture.getpixel((round(x), round(y)))
+        if all(abs(a - b) <= 16 for a, b in zip(seen, red, strict=True)):
+            in_image.add(fid)
+        else:
+            assert all(abs(a - b) <= 16 for a, b in zip(seen, SEA, strict=True)), (fid, seen)
+
+    def body(chromium: Chromium) -> set[str]:
+        context = new_context(chromium, live, viewport=VIEWPORT, timezone_id="America/Sao_Paulo")
+        tab = Tab.open(context, viewer, badge="view-only")
+        page = tab.page
+        assert page.evaluate("new Date(Date.UTC(2024, 4, 1)).getTimezoneOffset()") == 180  # UTC-3
+        wait_drawn(tab, answer["version"])
+        page.screenshot(path=str(artifact("styles-time-ends-page.png", tmp_path)), animations="disabled")
+        ids = page.eval_on_selector_all(
+            "path[data-feature-id]", "(els) => els.map((e) => e.dataset.featureId)"
+        )
+        tab.check_clean()
+        return set(ids)
+
+    on_page = await in_chromium(body)
+    assert on_page == inside, ("page", sorted(on_page ^ inside))
+    assert in_image == inside, ("image", sorted(in_image ^ inside))
+    assert counted == (len(inside), len(AT_THE_ENDS) - len(inside)), ("counts", answer)

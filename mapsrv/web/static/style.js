@@ -98,8 +98,9 @@ function filterOf(filter) {
 function timeMs(value) {
   if (typeof value === 'number') return Number.isFinite(value) ? (value < 1e11 ? value * 1000 : value) : null;
   if (typeof value !== 'string' || !value) return null;
-  // a date and time with no zone is UTC, as the server reads it (Date.parse would take local time)
-  const text = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value.trim()) ? value.trim() + 'Z' : value;
+  // a date and time with no zone is UTC, as the server reads it (Date.parse would take local time),
+  // with a T or, as CSV files write it, a space between them
+  const text = /\d[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value.trim()) ? value.trim() + 'Z' : value;
   const t = Date.parse(text);
   return Number.isNaN(t) ? null : t;
 }

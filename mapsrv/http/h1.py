@@ -145,6 +145,7 @@ class H1Protocol:
         self._upgraded = False
         self._header_timeout: float = getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT)
         self._head_deadline = math.inf  # when the head being read must be whole
+        self._eof = False  # the client has ended its side
         self._new_exchange()
 
     def _new_exchange(self) -> None:
@@ -166,12 +167,26 @@ class H1Protocol:
         if isinstance(event, RawData):
             await self._received(event.data)
         elif isinstance(event, Closed):
+            if self._eof and self._busy and self._request_done and not self._answered:
+                await self._half_closed()
+                return
             self._closed = self._ended = True  # hypercorn closes it (the client's end, a timeout)
             self._parsed.parser = None  # they refer to each other: freed without the collector
             await self._close_stream()
             await self.can_read.set()
 
+    async def _half_closed(self) -> None:
+        """The client ended its side after a whole request: as hypercorn's h11 protocol, the app
+        is told (``http.disconnect``) but its answer still goes out, and then the connection
+        ends (``printf 'GET / ...' | nc``, a pipelining client that sends all and shuts down)."""
+        self._closed, self._keep_alive = True, False
+        self._parsed.parser = None
+        await self._close_stream()
+        await self.can_read.set()
+
     async def _received(self, data: bytes) -> None:
+        if not data:
+            self._eof = True  # the client's end; hypercorn says Closed next
         if self._closed or not data:
             return
         if not self._started:

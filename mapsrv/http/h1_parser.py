@@ -49,9 +49,9 @@ class RequestEvents:
         self.head = True  # between requests, or reading a request line and headers
         self.head_size = 0  # bytes fed while a head was unfinished
         self.trailer_size = 0  # the request's head, then its trailer fields as they come
-        # Bytes fed since a chunk's size line that were not that chunk's data: while it grows
-        # past the limit the client is sending an endless chunk line or trailer field, which
-        # httptools would keep whole until it ends.
+        # Bytes fed while a body's framing is read (a chunk's size line, a trailer field), not
+        # its data: while it grows past the limit the client is sending an endless chunk line or
+        # trailer field, which httptools would keep whole until it ends.
         self.chunk_open = False
         self.unframed = 0
         self.failed = False  # an error is queued: nothing more is parsed or queued
@@ -86,21 +86,24 @@ class RequestEvents:
     def on_headers_complete(self) -> None:
         size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
         self.head, self.head_size, self.trailer_size, self.unframed = False, 0, size, 0
+        self.chunk_open = True  # a body's first chunk line, if chunked
+        parser = self.parser  # asked now: once the message is over it describes the next one
+        version = parser.get_http_version()
         if size > self.limit:
             self.fail(431)
-            return
+        elif (refused := _refusal(self.headers, version)) is not None:
+            self.fail(refused)
         if self.failed:
             return
-        parser = self.parser  # asked now: once the message is over it describes the next one
         method = parser.get_method().decode("ascii").upper()
-        request = (self.url, self.headers, method, parser.get_http_version(), parser.should_keep_alive())
+        request = (self.url, self.headers, method, version, parser.should_keep_alive())
         self.events.append(("request", request))
 
     def on_chunk_header(self) -> None:
         self.chunk_open, self.unframed = True, 0
 
     def on_chunk_complete(self) -> None:
-        self.chunk_open, self.unframed = False, 0
+        self.chunk_open, self.unframed = True, 0  # the next chunk's size line
 
     def on_body(self, body: bytes) -> None:
         self.chunk_open, self.unframed = False, 0
@@ -108,7 +111,7 @@ class RequestEvents:
             self.events.append(("body", body))
 
     def on_message_complete(self) -> None:
-        self.head = True
+        self.head, self.head_size = True, 0
         self.chunk_open = False
         if not self.failed:
             self.events.append(("end", None))
@@ -120,3 +123,23 @@ class RequestEvents:
             self.fail(431)
         elif self.chunk_open and self.trailer_size + self.unframed > self.limit:
             self.fail(431)
+
+
+def _refusal(headers: list[tuple[bytes, bytes]], version: str) -> int | None:
+    """What h11 refuses of a parsed head that llhttp lets through: an HTTP/1.1 request without
+    exactly one Host (RFC 9112 section 3.2: 400), and a transfer coding other than chunked alone
+    (section 6.1: 501; llhttp would hand on a gzipped body undecoded, or read none)."""
+    hosts = codings = 0
+    chunked_only = True
+    for name, value in headers:
+        if name == b"host":
+            hosts += 1
+        elif name == b"transfer-encoding":
+            for coding in value.split(b","):
+                codings += 1
+                chunked_only = chunked_only and coding.strip(b" \t").lower() == b"chunked"
+    if hosts > 1 or (hosts == 0 and version == "1.1"):
+        return 400
+    if codings and not (codings == 1 and chunked_only):
+        return 501
+    return None

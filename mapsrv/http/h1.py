@@ -38,12 +38,9 @@ offered: mapsrv serves neither, and such a request is answered as a plain HTTP/1
 
 from __future__ import annotations
 
-import math
 import os
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from wsgiref.handlers import format_date_time
 
 import httptools
 import trio
@@ -51,12 +48,12 @@ from hypercorn.events import Closed, Event, RawData, Updated
 from hypercorn.protocol.h11 import H2ProtocolAssumedError
 
 from mapsrv.http.h1_exchange import H1Exchange
+from mapsrv.http.h1_head import DEFAULT_HEADER_TIMEOUT, HeadDeadline, response_head
 from mapsrv.http.h1_parser import RequestEvents
 from mapsrv.http.socket_writer import fileno_of
 
 __all__ = ["COALESCE_UP_TO", "DEFAULT_HEADER_TIMEOUT", "H1Protocol", "install"]
 
-DEFAULT_HEADER_TIMEOUT = 10.0  # seconds for a request head that comes in more than one read
 COALESCE_UP_TO = 64 * 1024  # a larger body goes in a write of its own rather than be copied
 PREFACE = b"PRI * HTTP/2.0\r\n\r\n"  # how an HTTP/2 client with prior knowledge begins
 _NO_BODY = frozenset({204, 304})
@@ -79,37 +76,6 @@ def install() -> None:
     import hypercorn.protocol
 
     hypercorn.protocol.H11Protocol = H1Protocol  # type: ignore[attr-defined,assignment]
-
-
-class _Dates:
-    """The ``date`` header, formatted once a second."""
-
-    second = -1
-    value = b""
-
-    @classmethod
-    def now(cls) -> bytes:
-        second = int(time.time())
-        if second != cls.second:
-            cls.second, cls.value = second, format_date_time(second).encode("ascii")
-        return cls.value
-
-
-def _head(
-    config: Any,
-    status: int,
-    headers: list[tuple[bytes, bytes]],
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> bytes:
-    lines = [b"HTTP/1.1 %d \r\n" % status]  # no reason phrase, as h11: clients read the code
-    lines += [b"%s: %s\r\n" % pair for pair in headers]
-    if config.include_date_header:
-        lines.append(b"date: %s\r\n" % _Dates.now())
-    if config.include_server_header:
-        lines.append(b"server: hypercorn-h11\r\n")
-    lines += [b"%s: %s\r\n" % pair for pair in extra or ()]
-    lines.append(b"\r\n")
-    return b"".join(lines)
 
 
 class H1Protocol:
@@ -143,8 +109,7 @@ class H1Protocol:
         self._closed = False  # nothing more is read or handed on
         self._ended = False  # hypercorn was told to close the connection
         self._upgraded = False
-        self._header_timeout: float = getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT)
-        self._head_deadline = math.inf  # when the head being read must be whole
+        self._head_deadline = HeadDeadline(getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT), send)
         self._eof = False  # the client has ended its side
         self._new_exchange()
 
@@ -214,25 +179,8 @@ class H1Protocol:
         except httptools.HttpParserError:
             parsed.fail(400)
         parsed.check_size()
-        if not (parsed.head and parsed.head_size):
-            self._head_deadline = math.inf  # no head is unfinished
-        elif self._head_deadline == math.inf:
-            self._head_began()
+        self._head_deadline.after_read(parsed.head and parsed.head_size > 0)
         await self._hand_on()
-
-    def _head_began(self) -> None:
-        """A request head is coming in more than one read: it must be whole within
-        ``header_timeout`` of now, or the connection's timer closes it (a client sending its head
-        a byte a second held a connection until the keep-alive timeout, 75 s)."""
-        self._head_deadline = trio.current_time() + self._header_timeout
-        self._expire_by()
-
-    def _expire_by(self) -> None:
-        """The connection's timer (``mapsrv.http.hypercorn.KeepAliveTimer``) closes it by the
-        unfinished head's deadline, if it comes first."""
-        timer: Any = getattr(getattr(self.send, "__self__", None), "idle_task", None)
-        if self._head_deadline < math.inf and hasattr(timer, "expire_by"):
-            timer.expire_by(self._head_deadline)
 
     async def _hand_on(self) -> None:
         """Give the stream what was parsed, in order; a pipelined request waits (and so does the
@@ -305,7 +253,7 @@ class H1Protocol:
 
     async def respond(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         if status < 200:
-            await self._write(_head(self.config, status, headers))
+            await self._write(response_head(self.config, status, headers))
             return
         self._answering = True
         length = te = None
@@ -335,7 +283,7 @@ class H1Protocol:
             self._keep_alive = False  # an answer before the whole body: the rest cannot be told apart
         if not self._keep_alive and not says_connection:
             extra.append((b"connection", b"close"))
-        head = _head(self.config, status, headers, extra)
+        head = response_head(self.config, status, headers, extra)
         if self._framing == "length":
             self._held = head  # out with the body
         else:
@@ -380,7 +328,7 @@ class H1Protocol:
             self._new_exchange()  # and the next request may begin
             await self.can_read.set()
             await self.send(Updated(idle=True))
-            self._expire_by()  # a pipelined head under way keeps its own deadline
+            self._head_deadline.apply()
         else:
             await self._close_connection()
 
@@ -409,7 +357,7 @@ class H1Protocol:
         """A request that cannot be read: its answer (unless one began) and the end."""
         if not self._answering:
             headers = [(b"content-length", b"0"), (b"connection", b"close")]
-            await self._write(_head(self.config, status, headers))
+            await self._write(response_head(self.config, status, headers))
         await self._close_stream()
         await self._close_connection()
 

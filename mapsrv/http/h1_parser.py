@@ -14,7 +14,12 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-__all__ = ["RequestEvents"]
+__all__ = ["MAX_FIELDS", "RequestEvents"]
+
+# Header fields in a head (Apache's LimitRequestFields is 100; room here for what proxies add):
+# a head is parsed as it comes, each field a tuple of two bytes objects, so 64 KiB of short fields
+# would be ~8,000 tuples (1.2 MB) where the bytes were 64 KiB.
+MAX_FIELDS = 200
 
 
 class RequestEvents:
@@ -76,8 +81,12 @@ class RequestEvents:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.failed:
+            return  # nothing after an error is kept
         if self.head:
             self.headers.append((name.lower(), value.strip(b" \t")))
+            if len(self.headers) > MAX_FIELDS:
+                self.fail(431)
             return
         self.trailer_size += len(name) + len(value) + 4  # a trailer field: counted, not kept
         if self.trailer_size > self.limit:

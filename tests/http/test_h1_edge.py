@@ -15,7 +15,7 @@ from support.raw_http import RawConnection
 from support.servers import start_server
 from test_h1 import get, served, until_closed
 
-from mapsrv.http.h1_parser import RequestEvents
+from mapsrv.http.h1_parser import MAX_FIELDS, RequestEvents
 
 LIMIT = 64 * 1024  # hypercorn_config's h11_max_incomplete_size
 
@@ -222,6 +222,9 @@ async def test_floods_on_twenty_connections_stay_within_the_bound(nursery: trio.
     start = b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     start += b"Transfer-Encoding: chunked\r\n\r\n0\r\n" if flood == "trailers" else b""
     lines = b"X-T: 1\r\n" * 8192  # 64 KiB a send
+    async with httpx.AsyncClient() as client:  # the server's first answers cost memory of their own
+        for _ in range(3):
+            assert (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200
     before, peak, refused = rss(), 0, []
     slowest = 0.0
     flooding = 20
@@ -256,3 +259,19 @@ async def test_floods_on_twenty_connections_stay_within_the_bound(nursery: trio.
     print(f"{flood}: peak growth {peak / 2**20:.1f} MiB, slowest /health {slowest * 1000:.0f} ms")
     assert len(refused) == 20, "every flooding connection is ended by the server"
     assert peak < 20 * PER_CONNECTION, f"grew {peak / 2**20:.1f} MiB"
+
+
+async def test_a_head_of_more_than_max_fields_is_refused_431() -> None:
+    """200 short fields are served; one more is refused, though the head is far under 64 KiB
+    (each field parsed is a tuple: 64 KiB of them would hold ~1.2 MB)."""
+    async with served() as server:
+        conn = await server.connect()
+        with trio.fail_after(10):
+            await conn.send(get("/", *(f"X-{i}: v" for i in range(MAX_FIELDS - 1))))
+            assert (await conn.read_response()).body == b"GET / 1.1 0"
+        conn = await server.connect()
+        with trio.fail_after(10):
+            await conn.send(get("/many", *(f"X-{i}: v" for i in range(MAX_FIELDS))))
+            answer = await until_closed(conn)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+    assert server.app.seen == ["/"]

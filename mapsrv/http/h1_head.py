@@ -1,0 +1,75 @@
+"""Heads for ``mapsrv.http.h1``: a response's head as bytes (with its ``date``, formatted once a
+second), and the deadline of a request head that comes in more than one read."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from wsgiref.handlers import format_date_time
+
+import trio
+
+__all__ = ["DEFAULT_HEADER_TIMEOUT", "HeadDeadline", "response_head"]
+
+DEFAULT_HEADER_TIMEOUT = 10.0  # seconds for a request head that comes in more than one read
+
+
+class _Dates:
+    """The ``date`` header, formatted once a second."""
+
+    second = -1
+    value = b""
+
+    @classmethod
+    def now(cls) -> bytes:
+        second = int(time.time())
+        if second != cls.second:
+            cls.second, cls.value = second, format_date_time(second).encode("ascii")
+        return cls.value
+
+
+def response_head(
+    config: Any,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> bytes:
+    lines = [b"HTTP/1.1 %d \r\n" % status]  # no reason phrase, as h11: clients read the code
+    lines += [b"%s: %s\r\n" % pair for pair in headers]
+    if config.include_date_header:
+        lines.append(b"date: %s\r\n" % _Dates.now())
+    if config.include_server_header:
+        lines.append(b"server: hypercorn-h11\r\n")
+    lines += [b"%s: %s\r\n" % pair for pair in extra or ()]
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+class HeadDeadline:
+    """A request head begun must be whole within ``timeout`` of its first read, or the
+    connection's timer (``mapsrv.http.hypercorn.KeepAliveTimer``, found through hypercorn's
+    ``send``) closes the connection: a client sending its head a byte a second held one until the
+    keep-alive timeout, 75 s. A head that comes whole in one read costs nothing."""
+
+    __slots__ = ("deadline", "send", "timeout")
+
+    def __init__(self, timeout: float, send: Callable[[Any], Awaitable[None]]) -> None:
+        self.timeout, self.send = timeout, send
+        self.deadline = math.inf  # when the head being read must be whole
+
+    def after_read(self, unfinished: bool) -> None:
+        """Whether a head is unfinished after a read: its deadline is set at its first."""
+        if not unfinished:
+            self.deadline = math.inf
+        elif self.deadline == math.inf:
+            self.deadline = trio.current_time() + self.timeout
+            self.apply()
+
+    def apply(self) -> None:
+        """Move the connection's timer to the deadline, if it comes first (again after an answer,
+        which restarts the timer: a pipelined head under way keeps its deadline)."""
+        timer: Any = getattr(getattr(self.send, "__self__", None), "idle_task", None)
+        if self.deadline < math.inf and hasattr(timer, "expire_by"):
+            timer.expire_by(self.deadline)

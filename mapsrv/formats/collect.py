@@ -163,21 +163,6 @@ class Collector:
             raise type(exc)(f"{where}: {exc.message}") from None
         self._features.append(feature)
 
-    def add_feature(self, where: str, feature: Feature) -> None:
-        """A feature core already built (GeoJSON), thinned when asked and counted."""
-        props = dict(feature.properties)
-        self.add(
-            where,
-            feature.type,
-            feature.coords,
-            label=feature.label,
-            popup=feature.popup,
-            style=dict(feature.style),
-            properties=props,
-            radius=feature.radius,
-            layer=feature.layer,
-        )
-
     def skip(self, kind: str, where: str, reason: str = "") -> None:
         """Note that ``where`` was left out, for the reason ``kind`` ("rows without a position");
         ``reason`` says more (the first one is kept)."""

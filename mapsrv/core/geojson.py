@@ -14,8 +14,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mapsrv.core.model import DEFAULT_LAYER, MAX_PROPERTIES, Feature, Limits, MapState, build_feature
+from mapsrv.core.model import (
+    DEFAULT_LAYER,
+    MAX_PROPERTIES,
+    NOISE,
+    Feature,
+    Limits,
+    MapState,
+    build_feature,
+)
 from mapsrv.core.values import ID_RE as _ID_RE
+from mapsrv.core.values import shown
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
 __all__ = ["Part", "features_from_geojson", "geojson_parts", "to_geojson"]
@@ -73,10 +82,10 @@ def _position(name: str, p: Any) -> list[Any]:
         )
     lon, lat = p[0], p[1]
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lon, lat))
-    if numbers and not -90 <= lat <= 90 and -90 <= lon <= 90 and -180 <= lat <= 180:
+    if numbers and not -90 - NOISE <= lat <= 90 + NOISE and -90 <= lon <= 90 and -180 <= lat <= 180:
         raise InvalidInput(
             f"{name} must be [lon, lat] (GeoJSON order), got {p!r:.60}: that looks like [lat, lon];"
-            f" write [{lat:g}, {lon:g}]"
+            f" write [{shown(lat)}, {shown(lon)}]"
         )
     return [lat, lon]
 

@@ -8,14 +8,17 @@ person must read: what was skipped, shortened or left out, counted rather than l
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     MAX_PROPERTIES,
+    NOISE,
     Feature,
     LatLon,
     Layer,
@@ -61,6 +64,32 @@ def cell_value(text: str) -> Any:
     return text
 
 
+def _near_limit(value: Any, limit: float) -> Any:
+    """``±limit`` for a float less than ``NOISE`` past it, else ``value`` itself."""
+    if isinstance(value, float) and limit < abs(value) <= limit + NOISE:
+        return math.copysign(limit, value)
+    return value
+
+
+def _clamp_noise(coords: Any, *, single: bool) -> tuple[Any, int]:
+    """``coords`` (one point when ``single``) with each coordinate within ``NOISE`` past its
+    limit set to the limit, and how many were; what is no point is left for core to judge."""
+    points = [coords] if single else coords
+    if not isinstance(points, (list, tuple)):
+        return coords, 0
+    out: list[Any] = []
+    n = 0
+    for point in points:
+        if isinstance(point, (list, tuple)) and len(point) == 2:
+            lat, lon = _near_limit(point[0], 90.0), _near_limit(point[1], 180.0)
+            changed = (lat is not point[0]) + (lon is not point[1])
+            if changed:
+                n += changed
+                point = (lat, lon)
+        out.append(point)
+    return (out[0] if single else out), n
+
+
 def layer_id(name: str) -> str:
     """A layer id from a human name: ``"Day 1 / Lunch"`` gives ``day-1-lunch``."""
     slug = _SLUG.sub("-", name.strip().lower()).strip("-.:")
@@ -88,6 +117,7 @@ class Collector:
         self._reasons: dict[str, str] = {}
         self._counts: dict[str, int] = {}
         self._thinned = [0, 0, 0]  # shapes, points before, points after
+        self._clamped = 0  # coordinates within NOISE past a limit, set to it
 
     def layer(self, name: str) -> str:
         """The id of the layer named ``name`` (made on first use); the given layer when the
@@ -146,21 +176,32 @@ class Collector:
         if len(popup) > self.limits.max_popup:
             popup = popup[: self.limits.max_popup]
             self.count(f"descriptions shortened to {self.limits.max_popup} characters")
+        properties = self._properties(props, len(coords) if type_ in ("polyline", "polygon") else 1)
+        build = partial(
+            build_feature,
+            id="",
+            type=type_,
+            radius=radius,
+            layer=self.default_layer if layer is None else layer,
+            label=label,
+            popup=popup,
+            style=style,
+            properties=properties,
+            limits=self.limits,
+        )
         try:
-            feature = build_feature(
-                id="",
-                type=type_,
-                coords=coords,
-                radius=radius,
-                layer=self.default_layer if layer is None else layer,
-                label=label,
-                popup=popup,
-                style=style,
-                properties=self._properties(props, len(coords) if type_ in ("polyline", "polygon") else 1),
-                limits=self.limits,
-            )
-        except InvalidInput as exc:
-            raise type(exc)(f"{where}: {exc.message}") from None
+            feature = build(coords=coords)
+        except InvalidInput as first:
+            # Noise is looked for only in a refused shape: a pass over every point of every
+            # file would cost each import what only a few files need.
+            clamped, n = _clamp_noise(coords, single=type_ in ("marker", "circle"))
+            if not n:
+                raise type(first)(f"{where}: {first.message}") from None
+            try:
+                feature = build(coords=clamped)
+            except InvalidInput as exc:
+                raise type(exc)(f"{where}: {exc.message}") from None
+            self._clamped += n
         self._features.append(feature)
 
     def skip(self, kind: str, where: str, reason: str = "") -> None:
@@ -191,6 +232,10 @@ class Collector:
                 f"simplified {shapes} line{'s' * (shapes > 1)} or shape{'s' * (shapes > 1)}"
                 f" from {before} to {after} points (tolerance {self.tolerance:g} m)"
             )
+        if self._clamped:
+            n = self._clamped
+            noun, verb = ("coordinates", "were") if n > 1 else ("coordinate", "was")
+            notes.append(f"{n} {noun} within 1e-9° of ±90 or ±180 (float noise) {verb} clamped to the limit")
         used = {f.layer for f in self._features}
         return Imported(
             format=self.fmt,

@@ -29,15 +29,11 @@ from mapsrv.core.values import ID_RE
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.simplify import simplify
 
-__all__ = ["MAX_LISTED", "Collector", "Imported", "cell_value", "layer_id"]
+__all__ = ["MAX_LISTED", "Collector", "Imported", "layer_id"]
 
 MAX_LISTED = 10  # rows or elements named in one note; a count says how many more
 _MAX_KEY = 64
 _MAX_ITEM = 64  # characters of one string in a per-point list (core's rule)
-_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]{0,14})")
-_FLOAT = re.compile(
-    r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?|[-+]?[0-9]+[eE][-+]?[0-9]{1,3}"
-)
 _SLUG = re.compile(r"[^A-Za-z0-9_.:-]+")
 
 
@@ -52,16 +48,6 @@ class Imported:
     notes: tuple[str, ...] = ()
     unresolved: tuple[tuple[int, str], ...] = ()  # a CSV's rows whose place did not resolve: (line, text)
     title: str = ""  # the file's own name for itself (GPX metadata, KML Document), when it has one
-
-
-def cell_value(text: str) -> Any:
-    """A text field as the JSON scalar it spells: ``"42"`` is 42 and ``"2.5"`` is 2.5, but
-    ``"007"`` (a code, not a number) and ``"1,5"`` stay text."""
-    if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT.fullmatch(text):
-        return float(text)
-    return text
 
 
 def _near_limit(value: Any, limit: float) -> Any:

@@ -7,16 +7,18 @@ GeoJSON geometry column, else its place name
 (with its country column, when there is one) looked up through ``lookup``; a row with none of
 those is skipped and listed, and a place that did not resolve is reported in
 ``Imported.unresolved`` (at most ``MAX_LOOKUPS`` different names are looked up). With ``;`` or
-tab as the delimiter, ``48,85`` is a decimal comma. Other columns become properties (numbers when
-they read as numbers). A ``layer`` column puts rows in layers; mapsrv's own ``type`` and
-``radius`` columns bring circles and rectangles back.
+tab as the delimiter, ``48,85`` is a decimal comma. Other columns become properties: a column is
+numbers when every cell of it is a plain decimal, else text as written (``formats.cells``). A
+``layer`` column puts rows in layers; mapsrv's own ``type`` and ``radius`` columns bring circles
+and rectangles back.
 
 Out: one row per feature: id, type, layer, label, popup, lat and lon for a marker or a circle's
 centre, radius, WKT for lines and shapes, then one column per property (per-point lists, such as
 a track's times, are not written: a cell is no place for 50,000 values). Text that a spreadsheet
 would run as a formula (starting with ``=``, ``+``, ``-``, ``@``) is written with a leading
-``'``, which reading takes off again. The file starts with a byte order mark, which Excel needs
-to read UTF-8.
+``'``, which reading takes off again; a cell so guarded is text (``'-99`` reads as "-99"), as it
+is in a spreadsheet. Numbers are plain decimals (``0.00001``, not ``1e-05``). The file starts
+with a byte order mark, which Excel needs to read UTF-8.
 
 Caps: at most ``MAX_COLUMNS`` columns (checked on the header before parsing, and on every row),
 fields of at most ``MAX_FIELD`` characters (a WKT line of 100,000 points fits), and at most
@@ -28,7 +30,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +37,8 @@ from typing import Any
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.model import FEATURE_TYPES, LatLon, MapState
 from mapsrv.errors import InvalidInput, PayloadTooLarge
-from mapsrv.formats.collect import Collector, cell_value
+from mapsrv.formats.cells import cell_text, is_numeric, number, typed
+from mapsrv.formats.collect import Collector
 from mapsrv.formats.columns import Columns, find_columns
 from mapsrv.formats.geometry import parse_wkt, to_wkt
 
@@ -44,6 +46,7 @@ __all__ = [
     "MAX_COLUMNS",
     "MAX_FIELD",
     "MAX_LOOKUPS",
+    "numeric_columns",
     "property_names",
     "property_value",
     "read_csv",
@@ -59,7 +62,6 @@ MAX_FIELD = 8 << 20  # characters of one field
 _BLANK_ROWS = 10_000  # blank or skipped rows allowed beyond max_features
 _DELIMITERS = (",", ";", "\t", "|")
 _SEP_LINE = re.compile(r"sep=(.)")
-_DECIMAL_COMMA = re.compile(r"[-+]?[0-9]+,[0-9]+")
 _COORDINATE = re.compile(r"([-+]?[0-9]+(?:[.,][0-9]+)?)\s*°?\s*([NSEWnsew]?)")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _FIXED = ["id", "type", "layer", "label", "popup", "lat", "lon", "radius", "wkt"]
@@ -99,14 +101,6 @@ def _coordinate(text: str, comma: bool, negative: str) -> float | None:
     value = float(found.group(1).replace(",", "."))
     hemisphere = found.group(2).upper()
     return -abs(value) if hemisphere and hemisphere in negative else value
-
-
-def _value(text: str, comma: bool) -> Any:
-    text = _unescape(text)
-    if comma and _DECIMAL_COMMA.fullmatch(text):
-        return float(text.replace(",", "."))
-    value = cell_value(text)
-    return value if not isinstance(value, float) or math.isfinite(value) else text
 
 
 def _rows(
@@ -175,8 +169,17 @@ def _no_position(header: list[str]) -> InvalidInput:
 
 
 class _Table:
-    def __init__(self, out: Collector, header: list[str], cols: Columns, comma: bool, lookup: Any) -> None:
+    def __init__(
+        self,
+        out: Collector,
+        header: list[str],
+        rows: list[tuple[int, list[str]]],
+        cols: Columns,
+        comma: bool,
+        lookup: Any,
+    ) -> None:
         self.out, self.cols, self.comma, self.lookup = out, cols, comma, lookup
+        self.numeric = numeric_columns(rows, len(header), comma)
         self.used = cols.used()
         self.names = _headers(header, self.used)
         for i in (cols.kind, cols.radius):  # mapsrv's own columns; in another table, properties
@@ -235,7 +238,7 @@ class _Table:
         cols = self.cols
         kind = cell(cols.kind)
         props = {
-            self.names[i]: _value(text.strip(), self.comma)
+            self.names[i]: property_value(text.strip(), self.numeric[i], self.comma)
             for i, text in enumerate(row[: len(self.names)])
             if text.strip()
             and (
@@ -248,7 +251,7 @@ class _Table:
         for type_, coords in shapes:
             radius = None
             if kind == "circle" and type_ == "marker":
-                radius = _value(cell(cols.radius), self.comma)
+                radius = number(cell(cols.radius), self.comma)
                 type_ = "circle" if isinstance(radius, (int, float)) else type_
                 radius = radius if type_ == "circle" else None
             elif kind == "rectangle" and type_ == "polygon" and len(coords) == 4:
@@ -296,10 +299,16 @@ def property_names(header: list[str]) -> list[str]:
     return _headers(header, set())
 
 
-def property_value(text: str, comma: bool) -> Any:
-    """A cell as a property: a number when it reads as one, else its text (a spreadsheet's
-    formula guard taken off)."""
-    return _value(text, comma)
+def numeric_columns(rows: list[tuple[int, list[str]]], width: int, comma: bool) -> list[bool]:
+    """Whether each of the first ``width`` columns is numbers: every cell of it, in all the
+    rows, a plain decimal (a cell with a formula guard, ``'-99``, is text)."""
+    return [is_numeric((row[i].strip() for _, row in rows if i < len(row)), comma) for i in range(width)]
+
+
+def property_value(text: str, numeric: bool, comma: bool) -> Any:
+    """A cell as a property: its number in a column of numbers (``numeric_columns``), else its
+    text as written (a spreadsheet's formula guard taken off)."""
+    return typed(text, numeric, comma) if numeric else _unescape(text)
 
 
 def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None] | None) -> None:
@@ -314,7 +323,7 @@ def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None]
             f"csv positions would come from the place names in column {header[cols.place or 0]!r:.40},"
             " and no place lookup is available here; add lat and lon columns"
         )
-    table = _Table(out, header, cols, comma, lookup)
+    table = _Table(out, header, rows, cols, comma, lookup)
     for line, row in rows:
         table.row(line, row)
 
@@ -327,15 +336,9 @@ def _text(value: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None or isinstance(value, tuple):
+    if isinstance(value, tuple):
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    return _text(str(value))
+    return _text(value) if isinstance(value, str) else cell_text(value)
 
 
 def write_csv(state: MapState) -> bytes:

@@ -34,9 +34,9 @@ def test_latitude_and_longitude_headers_with_units() -> None:
     top, gornergrat, pilatus = imported.features
     assert (top.type, top.coords, top.label) == ("marker", (46.5475, 7.9853), "Jungfraujoch")
     assert top.popup == 'Highest station in Europe, "Top of Europe"'
-    # numbers become numbers, but a code with a leading zero stays text
+    # a column of numbers is numbers; a code with a leading zero makes its whole column codes
     assert props(top) == {"Elevation m": 3571, "Operator": "Jungfraubahnen", "Code": "007"}
-    assert props(gornergrat)["Code"] == 0
+    assert props(gornergrat)["Code"] == "0" and props(pilatus)["Code"] == "42"
     assert pilatus.popup == "steepest cogwheel, 48%"
     assert imported.notes == ("skipped rows whose latitude or longitude is missing or not a number: line 5",)
 
@@ -99,8 +99,9 @@ def test_place_names_resolve_through_the_lookup_and_the_rest_are_reported() -> N
         ("Paris", (48.85, 2.35)),
         ("Sevilla", (37.39, -5.98)),
     ]
-    assert props(imported.features[0]) == {"Visitors": 4500000}
-    assert props(imported.features[2]) == {"Visitors": "19,100,000"}  # thousands separators stay text
+    # thousands separators are text, and so is the column they are in: each as it was written
+    assert props(imported.features[0]) == {"Visitors": "4500000"}
+    assert props(imported.features[2]) == {"Visitors": "19,100,000"}
     assert imported.features[1].popup == "second city"
     assert imported.unresolved == ((5, "Atlantis"),)
 

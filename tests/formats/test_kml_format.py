@@ -118,8 +118,12 @@ def test_kml_export_is_kml_2_2_with_a_folder_per_layer() -> None:
     styles = {s.get("id"): s for s in document.findall(f"{KML}Style")}
     icon = styles[(tower.findtext(f"{KML}styleUrl") or "").lstrip("#")]
     assert icon.findtext(f"{KML}IconStyle/{KML}color") == "ffd18802"
-    data = {d.get("name"): d.findtext(f"{KML}value") for d in tower.iter(f"{KML}Data")}
+    data = {d.get("name"): d.text for d in tower.iter(f"{KML}SimpleData")}
     assert data == {"booked": "no", "rating": "4.6"}
+    (schema,) = document.findall(f"{KML}Schema")  # the types, for GDAL, QGIS and a re-import
+    (group,) = tower.iter(f"{KML}SchemaData")
+    assert group.get("schemaUrl") == f"#{schema.get('id')}"
+    assert {f.get("name"): f.get("type") for f in schema} == {"booked": "string", "rating": "double"}
     park = folders[1].find(f"{KML}Placemark")
     assert park is not None
     look = styles[(park.findtext(f"{KML}styleUrl") or "").lstrip("#")]

@@ -7,10 +7,13 @@ GeoJSON geometry column, else its place name
 (with its country column, when there is one) looked up through ``lookup``; a row with none of
 those is skipped and listed, and a place that did not resolve is reported in
 ``Imported.unresolved`` (at most ``MAX_LOOKUPS`` different names are looked up). With ``;`` or
-tab as the delimiter, ``48,85`` is a decimal comma. Other columns become properties: a column is
-numbers when every cell of it is a plain decimal, else text as written (``formats.cells``). A
-``layer`` column puts rows in layers; mapsrv's own ``type`` and ``radius`` columns bring circles
-and rectangles back.
+tab as the delimiter, ``48,85`` is a decimal comma. A ``layer`` column puts rows in layers. Every
+column is a property as well, whatever it was read for (a user's ``lat``, ``name`` or ``city``
+are theirs): numbers when every cell of the column is a plain decimal, else text as written
+(``formats.cells``). Only a CSV that mapsrv wrote (its header starts with mapsrv's nine columns,
+``id`` to ``wkt``, in order) has columns that are mapsrv's rather than the data's: those nine are
+the feature itself (``type`` and ``radius`` bring circles and rectangles back), and a property
+written beside one of them as ``lat (property)`` is ``lat`` again.
 
 Out: one row per feature: id, type, layer, label, popup, lat and lon for a marker or a circle's
 centre, radius, WKT for lines and shapes, then one column per property (per-point lists, such as
@@ -35,7 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mapsrv.core.geojson import features_from_geojson
-from mapsrv.core.model import FEATURE_TYPES, LatLon, MapState
+from mapsrv.core.model import LatLon, MapState
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.cells import cell_text, is_numeric, number, typed
 from mapsrv.formats.collect import Collector
@@ -66,6 +69,7 @@ _COORDINATE = re.compile(r"([-+]?[0-9]+(?:[.,][0-9]+)?)\s*°?\s*([NSEWnsew]?)")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _FIXED = ["id", "type", "layer", "label", "popup", "lat", "lon", "radius", "wkt"]
 _RENAMED = " (property)"  # a property named like one of mapsrv's columns, in a CSV written here
+_OWN = Columns(kind=1, layer=2, label=3, popup=4, lat=5, lon=6, radius=7, geometry=8)  # of _FIXED
 
 
 def _decode(data: bytes, out: Collector) -> str:
@@ -145,11 +149,11 @@ def _geometry(text: str, where: str, out: Collector) -> list[tuple[str, Any]]:
     return parse_wkt(text, where)
 
 
-def _headers(header: list[str], used: set[int]) -> list[str]:
+def _headers(header: list[str], used: set[int], own: bool = False) -> list[str]:
     """Property names: every column named, and named once among the columns kept as properties."""
     names: list[str] = []
     for i, raw in enumerate(header):
-        if raw.endswith(_RENAMED) and raw[: -len(_RENAMED)] in _FIXED:
+        if own and raw.endswith(_RENAMED) and raw[: -len(_RENAMED)] in _FIXED:
             raw = raw[: -len(_RENAMED)]  # a property written beside mapsrv's column of that name
         name, n = raw or f"column {i + 1}", 1
         while name in names:
@@ -180,11 +184,9 @@ class _Table:
     ) -> None:
         self.out, self.cols, self.comma, self.lookup = out, cols, comma, lookup
         self.numeric = numeric_columns(rows, len(header), comma)
-        self.used = cols.used()
-        self.names = _headers(header, self.used)
-        for i in (cols.kind, cols.radius):  # mapsrv's own columns; in another table, properties
-            if i is not None:
-                self.names[i] = header[i]
+        own = cols.kind is not None
+        self.used = set(range(len(_FIXED))) if own else set()  # a CSV mapsrv wrote: its columns
+        self.names = _headers(header, self.used, own)
         self.places: dict[str, LatLon | None] = {}
 
     def row(self, line: int, row: list[str]) -> None:
@@ -240,13 +242,15 @@ class _Table:
         props = {
             self.names[i]: property_value(text.strip(), self.numeric[i], self.comma)
             for i, text in enumerate(row[: len(self.names)])
-            if text.strip()
-            and (
-                i not in self.used
-                or (i == cols.kind and kind not in FEATURE_TYPES)
-                or (i == cols.radius and kind != "circle")
-            )
+            if text.strip() and i not in self.used
         }
+        shape = self.names[cols.geometry] if cols.geometry is not None else ""
+        if isinstance(props.get(shape), str) and len(props[shape]) > self.out.limits.max_popup:
+            del props[shape]  # cut short, it would be no geometry at all
+            self.out.count(
+                f"geometry texts longer than {self.out.limits.max_popup} characters not kept as a property"
+                " (the shape is drawn)"
+            )
         layer = self.out.layer(cell(cols.layer)) if cols.layer is not None else None
         for type_, coords in shapes:
             radius = None
@@ -314,7 +318,8 @@ def property_value(text: str, numeric: bool, comma: bool) -> Any:
 def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None] | None) -> None:
     """Read a CSV table's rows into ``collector`` (see the module's docstring)."""
     header, rows, comma = read_rows(data, out)
-    cols = find_columns(header, [row for _, row in rows[:5]])
+    own = [h.strip() for h in header[: len(_FIXED)]] == _FIXED
+    cols = _OWN if own else find_columns(header, [row for _, row in rows[:5]])
     if not cols.positioned():
         raise _no_position(header)
     only_places = cols.geometry is None and (cols.lat is None or cols.lon is None)

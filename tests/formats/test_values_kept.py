@@ -15,24 +15,68 @@ from mapsrv.core.model import Limits
 from mapsrv.formats import read_file, write_file
 
 LIMITS = Limits()
-AIRPORTS = [  # ident, name, elevation (ft), region: as in OurAirports' airports.csv
-    ("00R", "Livingston Municipal Airport", "151", "US-TX", "30.6858", "-95.0179"),
-    ("0E0", "Moriarty Municipal Airport", "6199", "US-NM", "34.9782", "-106.0000"),
-    ("1E2", "Lee Gilmer Memorial Airport", "-7", "-99", "29.3167", "-81.9000"),
-    ("007", "Capitola Farm Strip", "4.5", "US-CA", "36.9846", "-121.9522"),
+HEADER = ["ident", "type", "name", "elevation_ft", "city", "country", "iso_region", "lat", "lon"]
+AIRPORTS = [  # as in OurAirports' airports.csv: idents that read like numbers, and aren't
+    [
+        "00R",
+        "small_airport",
+        "Livingston Municipal Airport",
+        "151",
+        "Livingston",
+        "US",
+        "US-TX",
+        "30.6858",
+        "-95.0179",
+    ],
+    [
+        "0E0",
+        "small_airport",
+        "Moriarty Municipal Airport",
+        "6199",
+        "Moriarty",
+        "US",
+        "US-NM",
+        "34.9782",
+        "-106",
+    ],
+    ["1E2", "heliport", "Lee Gilmer Memorial Heliport", "-7", "Leesburg", "US", "-99", "29.3167", "-81.9"],
+    ["007", "closed", "Capitola Farm Strip", "4.5", "Capitola", "US", "US-CA", "36.9846", "-121.9522"],
 ]
 
 
 def airports_csv() -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["ident", "name", "elevation_ft", "iso_region", "latitude_deg", "longitude_deg"])
+    writer.writerow(HEADER)
     writer.writerows(AIRPORTS)
     return out.getvalue().encode()
 
 
 def kept(features: Any, *keys: str) -> list[list[tuple[Any, type]]]:
     return [[(dict(f.properties)[k], type(dict(f.properties)[k])) for k in keys] for f in features]
+
+
+def test_every_column_is_kept_typed_as_a_column() -> None:
+    imported = read_file(airports_csv(), None, LIMITS)
+    # the columns read for the position, the label and the place are the data's as well
+    assert [list(dict(f.properties)) for f in imported.features] == [sorted(HEADER)] * 4
+    livingston = dict(imported.features[0].properties)
+    assert livingston == {
+        "ident": "00R",
+        "type": "small_airport",  # a type column of another table is no feature type
+        "name": "Livingston Municipal Airport",
+        "elevation_ft": 151,
+        "city": "Livingston",
+        "country": "US",
+        "iso_region": "US-TX",
+        "lat": 30.6858,
+        "lon": -95.0179,
+    }
+    assert [f.label for f in imported.features][:2] == [
+        "Livingston Municipal Airport",
+        "Moriarty Municipal Airport",
+    ]
+    assert [dict(f.properties)["lon"] for f in imported.features] == [-95.0179, -106, -81.9, -121.9522]
 
 
 def test_codes_and_numbers_come_back_as_they_came_from_every_export() -> None:
@@ -47,6 +91,19 @@ def test_codes_and_numbers_come_back_as_they_came_from_every_export() -> None:
     for fmt in ("csv", "kml", "geojson"):
         again = read_file(write_file(map_of(first), fmt)[0], fmt, LIMITS)
         assert kept(again.features, "ident", "elevation_ft", "iso_region") == expected, fmt
+
+
+def test_a_csv_mapsrv_wrote_reads_back_with_the_datas_own_lat_and_lon() -> None:
+    first = read_file(airports_csv(), None, LIMITS)
+    body = write_file(map_of(first), "csv")[0]
+    header = next(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert header[:9] == ["id", "type", "layer", "label", "popup", "lat", "lon", "radius", "wkt"]
+    assert {"type (property)", "lat (property)", "lon (property)", "name", "city"} <= set(header)
+    again = read_file(body, "csv", LIMITS)
+    assert [f.properties for f in again.features] == [f.properties for f in first.features]
+    assert [(f.type, f.coords, f.label) for f in again.features] == [
+        (f.type, f.coords, f.label) for f in first.features
+    ]
 
 
 def test_text_of_digits_comes_back_as_text_and_numbers_as_numbers() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from mapsrv.core.model import (
     DEFAULT_LAYER,
+    FEATURE_TYPES,
     MAX_PROPERTIES,
     NOISE,
     Feature,
@@ -49,24 +50,24 @@ def _geometry(feature: Feature) -> dict[str, Any]:
 
 
 def to_geojson(state: MapState) -> dict[str, Any]:
-    """An RFC 7946 FeatureCollection. ``mapsrv_type`` and ``radius`` let a re-import restore
-    circles and rectangles exactly."""
+    """An RFC 7946 FeatureCollection. Each feature's properties are its own, under their names,
+    then mapsrv's (``mapsrv_type``, ``layer``, ``label``, ``popup``, ``style``, ``radius``) that let
+    a re-import restore it exactly; one of mapsrv's whose name a property of the data has is
+    written as ``mapsrv_`` and its name (``mapsrv_layer``), so that neither hides the other."""
     features = []
     for feature in state.features.values():
-        properties: dict[str, Any] = {
-            "mapsrv_type": feature.type,
+        own: dict[str, Any] = {
             "layer": feature.layer,
             "label": feature.label,
             "popup": feature.popup,
             "style": dict(feature.style),
         }
         if feature.radius is not None:
-            properties["radius"] = feature.radius
-        if feature.properties:
-            # The feature's own attributes first: mapsrv's keys above are what a re-import reads.
-            properties = {
-                k: list(v) if isinstance(v, tuple) else v for k, v in feature.properties
-            } | properties
+            own["radius"] = feature.radius
+        properties = {k: list(v) if isinstance(v, tuple) else v for k, v in feature.properties}
+        properties["mapsrv_type"] = feature.type
+        for key, value in own.items():
+            properties[f"mapsrv_{key}" if key in properties else key] = value
         features.append(
             {"type": "Feature", "id": feature.id, "geometry": _geometry(feature), "properties": properties}
         )
@@ -156,8 +157,7 @@ _SIMPLESTYLE = {
 }
 
 
-# Properties that become the feature itself (its id, label, popup, style, type) rather than attributes.
-_CONSUMED = frozenset({"id", "mapsrv_type", "radius", "layer", "label", "popup", "style", *_SIMPLESTYLE})
+_OWN = ("layer", "label", "popup", "style", "radius")  # mapsrv's keys in its export, beside mapsrv_type
 _MAX_KEY = 64
 
 
@@ -223,11 +223,41 @@ def _items(raw: Any) -> list[Any]:
     )
 
 
+def _fields(props: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any], dict[str, Any]]:
+    """A feature's label, popup and style from its properties, and the properties it keeps: all
+    but the ones mapsrv takes as its own fields. Those are ``label``, ``popup`` and a ``style``
+    object when used, and in mapsrv's own export (``mapsrv_type``) its keys (``to_geojson``); a
+    ``name``, ``title`` or ``description`` read for the label or popup is the data's, and kept."""
+    if props.get("mapsrv_type") in FEATURE_TYPES:
+        mine = {k: props[f"mapsrv_{k}"] if f"mapsrv_{k}" in props else props.get(k) for k in _OWN}
+        taken = {"mapsrv_type", *(f"mapsrv_{k}" if f"mapsrv_{k}" in props else k for k in _OWN)}
+        label = mine["label"] if isinstance(mine["label"], str) else ""
+        popup = mine["popup"] if isinstance(mine["popup"], str) else ""
+        style = mine["style"] if isinstance(mine["style"], Mapping) else {}
+        return label, popup, style, {k: v for k, v in props.items() if k not in taken}
+    label_key = next((k for k in ("label", "name", "title") if isinstance(props.get(k), str)), None)
+    popup_key = next((k for k in ("popup", "description") if isinstance(props.get(k), str)), None)
+    given = props.get("style")
+    if isinstance(given, Mapping):
+        style = given
+    else:
+        style = {_SIMPLESTYLE[k]: v for k, v in props.items() if k in _SIMPLESTYLE}
+    taken = {k for k in (label_key, popup_key) if k in ("label", "popup")}
+    taken |= {"style"} if isinstance(given, Mapping) else set()
+    return (
+        props[label_key] if label_key else "",
+        props[popup_key] if popup_key else "",
+        style,
+        {k: v for k, v in props.items() if k not in taken},
+    )
+
+
 def geojson_parts(raw: Any, *, max_text: int | None = None, max_keys: int | None = None) -> Iterator[Part]:
     """The parts of a FeatureCollection's (or one Feature's) features, in order. Labels come from
     ``label``/``name``/``title``, popups from ``popup``/``description``, styles from ``style`` or
-    the simplestyle properties. Text properties past ``max_text`` characters are cut and keys
-    past ``max_keys`` left out, when given (a file's reader notes these itself)."""
+    the simplestyle properties; every property is kept but mapsrv's own (``_fields``). Text
+    properties past ``max_text`` characters are cut and keys past ``max_keys`` left out, when
+    given (a file's reader notes these itself)."""
     for index, item in enumerate(_items(raw)):
         name = f"geojson feature {index}"
         if not isinstance(item, Mapping) or item.get("type") != "Feature":
@@ -241,22 +271,12 @@ def geojson_parts(raw: Any, *, max_text: int | None = None, max_keys: int | None
         shapes = _shapes(name, item.get("geometry"))
         raw_id = item.get("id", props.get("id"))
         base_id = raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else ""
-        given = props.get("style")
-        style = (
-            given
-            if isinstance(given, Mapping)
-            else {_SIMPLESTYLE[k]: v for k, v in props.items() if k in _SIMPLESTYLE}
-        )
-        label = next((props[k] for k in ("label", "name", "title") if isinstance(props.get(k), str)), "")
-        popup = next((props[k] for k in ("popup", "description") if isinstance(props.get(k), str)), "")
-        wanted = props.get("mapsrv_type")
-        used = {k for k in ("label", "name", "title") if props.get(k) == label and label}
-        used |= {k for k in ("popup", "description") if props.get(k) == popup and popup}
-        kept = {k: v for k, v in props.items() if k not in _CONSUMED and k not in used}
+        label, popup, style, kept = _fields(props)
+        wanted = props.get("mapsrv_type")  # circle or rectangle: mapsrv's own export
         for part, (ftype, coords) in enumerate(shapes):
             radius = None
             if wanted == "circle" and ftype == "marker":
-                ftype, radius = "circle", props.get("radius")
+                ftype, radius = "circle", props.get("mapsrv_radius", props.get("radius"))
             elif wanted == "rectangle" and ftype == "polygon" and len(coords) == 4:
                 lats = [p[0] for p in coords]
                 lons = [p[1] for p in coords]

@@ -354,7 +354,8 @@ def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple
         )
     if len(value) > MAX_PROPERTIES:
         raise PayloadTooLarge(
-            f"properties must have at most {MAX_PROPERTIES} keys, got {len(value)}; keep the ones that matter"
+            f"properties must have at most {MAX_PROPERTIES} keys (MAX_PROPERTIES, a feature's cap),"
+            f" got {len(value)}; keep the ones that matter"
         )
     out: list[tuple[str, Any]] = []
     for key, item in value.items():

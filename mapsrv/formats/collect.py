@@ -266,12 +266,12 @@ class Collector:
         """Attributes as core takes them: long text shortened, keys past the cap dropped, with a
         note each time rather than refusing a whole file for one long cell."""
         out: dict[str, Any] = {}
-        for key, value in props.items():
-            if value is None or value == "" or value == ():
-                continue
+        for key, value in props.items():  # null and "" are values a file gave: kept
             name = "".join(c for c in key if c.isprintable())[:_MAX_KEY] or "property"
             if len(out) == MAX_PROPERTIES:
-                self.count(f"features with attributes past the first {MAX_PROPERTIES} left out")
+                self.count(
+                    f"features with properties past the first {MAX_PROPERTIES} (MAX_PROPERTIES) left out"
+                )
                 break
             if isinstance(value, (list, tuple)):
                 if len(value) > points:

@@ -2,16 +2,16 @@
 
 In: each Placemark's Point, LineString, LinearRing and Polygon (its outer ring; holes are left
 out, with a note), each part of a MultiGeometry, and gx:Track (a line whose per-point ``times``
-and ``elevations`` are properties) become features; its name is the label, its description the
-popup, its ExtendedData (Data and SchemaData, typed as ``kmldata`` says) its properties, and its
-shared or own Style the feature's style (see ``kmlstyle``). Folders become layers (nested ones
-named by their path) unless the caller gives a layer. Overlays, 3D models and network links are
-counted and left out.
+and ``elevations`` are properties) become features; its name is the label (and the ``name``
+property, unless its ExtendedData has one), its description the popup, its ExtendedData (Data
+and SchemaData, typed as ``kmldata`` says) its properties, and its shared or own Style the
+feature's style (see ``kmlstyle``). Folders become layers (nested ones named by their path)
+unless the caller gives a layer. Overlays, 3D models and network links are counted and left out.
 
 Out: one Folder per layer (hidden layers hidden), one shared Style per distinct style, each
-feature a Placemark with its properties as ExtendedData of one typed Schema; a rectangle or a
-circle is a Polygon (a circle as a 64-point ring), a line's elevations its coordinates'
-altitudes.
+feature a Placemark with its properties as ExtendedData of one typed Schema (a ``name`` equal
+to the label is the <name> already); a rectangle or a circle is a Polygon (a circle as a
+64-point ring), a line's elevations its coordinates' altitudes.
 
 Not fastkml 1.4 or kml2geojson 6.0: on a 3.9 MiB My Maps-like file (3,000 placemarks and a
 50,000-point line; tests/formats/formats_benchmark.py) they take 1.3 s and 0.9 s of CPU just to
@@ -138,6 +138,8 @@ class _Reader:
         if not shapes:
             self.out.skip("placemarks without a point, line or polygon", where)
             return
+        if label:
+            props.setdefault("name", label)  # the placemark's name is the data's too, as in GDAL
         shared = self._style(url)
         style = shared.merged(own) if shared and own else own or shared
         if style is not None and style.icon_image and any(kind == "marker" for kind, _, _ in shapes):
@@ -303,7 +305,7 @@ def write_kml(state: MapState) -> bytes:
             + element("name", feature.label)
             + element("description", feature.popup)
             + (f"<styleUrl>#{style_id}</styleUrl>" if style_id else "")
-            + extended_xml(feature.properties)
+            + extended_xml(feature)
             + _geometry_xml(feature)
             + "</Placemark>\n"
         )

@@ -108,13 +108,22 @@ def _kind(value: Any) -> str:
     return "double" if isinstance(value, float) else "string"
 
 
+def _written(feature: Feature) -> list[tuple[str, Any]]:
+    """The properties a placemark's ExtendedData holds: its scalars (per-point lists are in the
+    geometry or left out), but a ``name`` equal to its label, which its <name> says already."""
+    return [
+        (key, value)
+        for key, value in feature.properties
+        if value is not None and not isinstance(value, tuple) and (key, value) != ("name", feature.label)
+    ]
+
+
 def field_types(features: Iterable[Feature]) -> dict[str, str]:
     """Each written property's KML type: the one every feature's value has, else ``string``."""
     kinds: dict[str, set[str]] = {}
     for feature in features:
-        for key, value in feature.properties:
-            if value is not None and not isinstance(value, tuple):
-                kinds.setdefault(key, set()).add(_kind(value))
+        for key, value in _written(feature):
+            kinds.setdefault(key, set()).add(_kind(value))
     out = {}
     for key, seen in kinds.items():
         if len(seen) == 1:
@@ -134,12 +143,11 @@ def schema_xml(types: dict[str, str]) -> str:
     return f'<Schema name="{SCHEMA_ID}" id="{SCHEMA_ID}">{fields}</Schema>\n'
 
 
-def extended_xml(properties: tuple[tuple[str, Any], ...]) -> str:
-    """Scalar properties as ExtendedData (per-point lists are in the geometry or left out)."""
+def extended_xml(feature: Feature) -> str:
+    """A placemark's ExtendedData: its properties, as the document's Schema types them."""
     items = [
         f"<SimpleData{attribute('name', key)}>{escape(cell_text(value))}</SimpleData>"
-        for key, value in properties
-        if value is not None and not isinstance(value, tuple)
+        for key, value in _written(feature)
     ]
     if not items:
         return ""

@@ -196,7 +196,7 @@ def test_many_columns_keep_the_first_64_as_properties() -> None:
     row = "1,2," + ",".join(str(i) for i in range(100))
     imported = read_file(f"{header}\n{row}\n".encode(), "csv", LIMITS)
     assert len(imported.features[0].properties) == 64
-    assert imported.notes == ("features with attributes past the first 64 left out: 1",)
+    assert imported.notes == ("features with properties past the first 64 (MAX_PROPERTIES) left out: 1",)
 
 
 def test_csv_export_reads_back_with_the_csv_module() -> None:

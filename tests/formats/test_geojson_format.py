@@ -12,11 +12,12 @@ import math
 from typing import Any
 
 import pytest
+from formats_helpers import map_of
 
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
-from mapsrv.formats import read_file
+from mapsrv.formats import read_file, write_file
 
 LIMITS = Limits()
 CLAMPED = "coordinates within 1e-9° of ±90 or ±180 (float noise) were clamped to the limit"
@@ -42,7 +43,7 @@ def test_attributes_past_the_cap_are_left_out_with_a_note() -> None:
     wide = {f"c{i:02}": i for i in range(70)}
     imported = read_file(collection(feature({"type": "Point", "coordinates": [1, 2]}, **wide)), None, LIMITS)
     assert dict(imported.features[0].properties) == {f"c{i:02}": i for i in range(64)}
-    assert imported.notes == ("features with attributes past the first 64 left out: 1",)
+    assert imported.notes == ("features with properties past the first 64 (MAX_PROPERTIES) left out: 1",)
 
 
 def polar_stereographic_round_trip(geometry: Any) -> Any:
@@ -165,3 +166,78 @@ def test_noise_past_a_pole_is_clamped_and_not_taken_for_a_swapped_pair() -> None
     assert imported.notes == (
         "1 coordinate within 1e-9° of ±90 or ±180 (float noise) was clamped to the limit",
     )
+
+
+def json_type(value: Any) -> str:
+    """A value's JSON type: a bool is no number, and an int and a float are both numbers."""
+    kinds = {bool: "boolean", int: "number", float: "number", str: "string", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def test_a_geojson_round_trip_keeps_every_property_its_name_value_and_type() -> None:
+    import shapely
+    from shapely.geometry import LineString, Point
+
+    given = [
+        (
+            Point(-9.1393, 38.7223),
+            {
+                "name": "Lisboa",  # the label, and still the data's name
+                "name_en": "Lisbon",
+                "capital": True,
+                "coastal": False,
+                "population": 545796,
+                "density": 5445.7,
+                "iso_n3": "-99",  # text of digits stays text
+                "code": "007",
+                "note": None,
+                "alias": "",
+                "id": 17,  # a property of the data, not the feature's id
+                "layer": "capitals",  # one of the names mapsrv's export uses itself
+                "description": "on the Tagus",
+                "marker-color": "#0288d1",
+            },
+        ),
+        (
+            LineString([(-9.1393, 38.7223), (-8.6291, 41.1579)]),
+            {"name": "A1", "toll": True, "lanes": None, "label": 1, "style": "dashed"},
+        ),
+    ]
+    body = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)), "properties": p}
+                for g, p in given
+            ],
+        }
+    ).encode()
+    imported = read_file(body, None, LIMITS)
+    lisbon, road = imported.features
+    assert (lisbon.label, lisbon.popup, dict(lisbon.style)) == (
+        "Lisboa",
+        "on the Tagus",
+        {"color": "#0288d1"},
+    )
+    assert road.label == "A1"  # its label property is no text: name gives the label
+    out = json.loads(write_file(map_of(imported), "geojson")[0])["features"]
+    for (_, properties), written in zip(given, out, strict=True):
+        back = written["properties"]
+        for key, value in properties.items():
+            assert key in back, key
+            assert (back[key], json_type(back[key])) == (value, json_type(value)), key
+    assert out[0]["properties"]["mapsrv_layer"] == "default"  # mapsrv's own, beside the data's
+    assert (out[1]["properties"]["label"], out[1]["properties"]["mapsrv_label"]) == (1, "A1")
+    again = read_file(write_file(map_of(imported), "geojson")[0], None, LIMITS)
+    assert [(f.label, f.popup, f.style, f.properties) for f in again.features] == [
+        (f.label, f.popup, f.style, f.properties) for f in imported.features
+    ]
+
+
+def test_nested_members_are_kept_as_their_json_text() -> None:
+    nested = {"wikidata": "Q597", "names": {"pt": "Lisboa", "en": "Lisbon"}, "tags": ["city", "port"]}
+    point = {"type": "Point", "coordinates": [-9.1393, 38.7223]}
+    imported = read_file(collection(feature(point, name="Lisboa", **nested)), None, LIMITS)
+    back = json.loads(write_file(map_of(imported), "geojson")[0])["features"][0]["properties"]
+    assert back["wikidata"] == "Q597" and back["name"] == "Lisboa"
+    assert json.loads(back["names"]) == nested["names"] and json.loads(back["tags"]) == nested["tags"]

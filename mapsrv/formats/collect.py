@@ -34,6 +34,7 @@ __all__ = ["MAX_LISTED", "Collector", "Imported", "layer_id"]
 MAX_LISTED = 10  # rows or elements named in one note; a count says how many more
 _MAX_KEY = 64
 _MAX_ITEM = 64  # characters of one string in a per-point list (core's rule)
+_MAX_NAMES = 4_096  # property names remembered per file (a hostile one may make each row's new)
 _SLUG = re.compile(r"[^A-Za-z0-9_.:-]+")
 
 
@@ -104,6 +105,7 @@ class Collector:
         self._counts: dict[str, int] = {}
         self._thinned = [0, 0, 0]  # shapes, points before, points after
         self._clamped = 0  # coordinates within NOISE past a limit, set to it
+        self._keys: dict[str, str] = {}  # property names as core takes them
 
     def layer(self, name: str) -> str:
         """The id of the layer named ``name`` (made on first use); the given layer when the
@@ -267,7 +269,11 @@ class Collector:
         note each time rather than refusing a whole file for one long cell."""
         out: dict[str, Any] = {}
         for key, value in props.items():  # null and "" are values a file gave: kept
-            name = "".join(c for c in key if c.isprintable())[:_MAX_KEY] or "property"
+            name = self._keys.get(key)
+            if name is None:  # a file names the same few keys on every row: each is made once
+                name = "".join(c for c in key if c.isprintable())[:_MAX_KEY] or "property"
+                if len(self._keys) < _MAX_NAMES:
+                    self._keys[key] = name
             if len(out) == MAX_PROPERTIES:
                 self.count(
                     f"features with properties past the first {MAX_PROPERTIES} (MAX_PROPERTIES) left out"

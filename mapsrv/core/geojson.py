@@ -1,33 +1,39 @@
 """GeoJSON (RFC 7946) out and in. GeoJSON positions are ``[lon, lat]``; everywhere else in
 mapsrv a point is ``(lat, lon)``, so the swap happens here and nowhere else.
 
-Import reads untrusted input: every feature goes through ``build_feature`` and the caps in
-``Limits``; an error names the feature by its index.
+Import reads untrusted input: ``geojson_parts`` reads each feature's shapes and properties, and
+``build_feature`` (here for ``draw``, in ``mapsrv.formats`` for a file) checks them against the
+caps in ``Limits``; an error names the feature by its index in the collection.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from mapsrv.core.geometry import parts
+from mapsrv.core.geometry import count, parts
 from mapsrv.core.model import (
     DEFAULT_LAYER,
+    FEATURE_TYPES,
     MAX_PROPERTIES,
+    NOISE,
     Feature,
     Limits,
     MapState,
     build_feature,
-    check_properties,
 )
 from mapsrv.core.values import ID_RE as _ID_RE
+from mapsrv.core.values import shown
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
 __all__ = [
     "MAX_NESTING",
+    "Part",
     "features_from_geojson",
+    "geojson_parts",
     "geometry_from_geojson",
     "geometry_to_geojson",
     "to_geojson",
@@ -65,24 +71,24 @@ def geometry_to_geojson(type_: str, coords: Any) -> dict[str, Any]:
 
 def to_geojson(state: MapState) -> dict[str, Any]:
     """An RFC 7946 FeatureCollection, a Feature for each feature with its geometry whole (holes,
-    parts, members). ``mapsrv_type`` and ``radius`` let a re-import restore circles and
-    rectangles exactly."""
+    parts, members). Each feature's properties are its own, under their names,
+    then mapsrv's (``mapsrv_type``, ``layer``, ``label``, ``popup``, ``style``, ``radius``) that let
+    a re-import restore it exactly; one of mapsrv's whose name a property of the data has is
+    written as ``mapsrv_`` and its name (``mapsrv_layer``), so that neither hides the other."""
     features = []
     for feature in state.features.values():
-        properties: dict[str, Any] = {
-            "mapsrv_type": feature.type,
+        own: dict[str, Any] = {
             "layer": feature.layer,
             "label": feature.label,
             "popup": feature.popup,
             "style": dict(feature.style),
         }
         if feature.radius is not None:
-            properties["radius"] = feature.radius
-        if feature.properties:
-            # The feature's own attributes first: mapsrv's keys above are what a re-import reads.
-            properties = {
-                k: list(v) if isinstance(v, tuple) else v for k, v in feature.properties
-            } | properties
+            own["radius"] = feature.radius
+        properties = {k: list(v) if isinstance(v, tuple) else v for k, v in feature.properties}
+        properties["mapsrv_type"] = feature.type
+        for key, value in own.items():
+            properties[f"mapsrv_{key}" if key in properties else key] = value
         features.append(
             {
                 "type": "Feature",
@@ -103,10 +109,10 @@ def _position(name: str, p: Any) -> list[Any]:
         )
     lon, lat = p[0], p[1]
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lon, lat))
-    if numbers and not -90 <= lat <= 90 and -90 <= lon <= 90 and -180 <= lat <= 180:
+    if numbers and not -90 - NOISE <= lat <= 90 + NOISE and -90 <= lon <= 90 and -180 <= lat <= 180:
         raise InvalidInput(
             f"{name} must be [lon, lat] (GeoJSON order), got {p!r:.60}: that looks like [lat, lon];"
-            f" write [{lat:g}, {lon:g}]"
+            f" write [{shown(lat)}, {shown(lon)}]"
         )
     return [lat, lon]
 
@@ -237,17 +243,18 @@ _SIMPLESTYLE = {
 }
 
 
-# Properties that become the feature itself (its id, label, popup, style, type) rather than attributes.
-_CONSUMED = frozenset({"id", "mapsrv_type", "radius", "layer", "label", "popup", "style", *_SIMPLESTYLE})
+_OWN = ("layer", "label", "popup", "style", "radius")  # mapsrv's keys in its export, beside mapsrv_type
 _MAX_KEY = 64
 
 
-def _attributes(props: Mapping[str, Any], points: int, max_text: int) -> dict[str, Any]:
+def _attributes(
+    props: Mapping[str, Any], points: int, max_text: int | None, max_keys: int | None
+) -> dict[str, Any]:
     """A dataset's other properties, kept as attributes. Real files nest objects and long lists;
-    those are kept as their JSON text rather than refusing the file, and keys past 64 are dropped."""
+    those are kept as their JSON text rather than refusing the file."""
     out: dict[str, Any] = {}
     for key, value in props.items():
-        if len(out) == MAX_PROPERTIES:
+        if len(out) == max_keys:
             break
         if not isinstance(key, str) or not 0 < len(key) <= _MAX_KEY or not key.isprintable():
             continue
@@ -260,84 +267,158 @@ def _attributes(props: Mapping[str, Any], points: int, max_text: int) -> dict[st
             value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         elif not isinstance(value, (*_SCALARS, list)):
             value = str(value)
-        out[key] = value[:max_text] if isinstance(value, str) else value
+        out[key] = value[:max_text] if isinstance(value, str) and max_text is not None else value
     return out
 
 
-def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYER) -> tuple[Feature, ...]:
-    """Features from a FeatureCollection (or one Feature). Ids come from the GeoJSON feature's
-    ``id`` when it is a valid mapsrv id, else they are generated when applied. Labels come from
-    ``label``/``name``/``title``, popups from ``popup``/``description``, styles from ``style`` or
-    the simplestyle properties."""
+@dataclass(frozen=True)
+class Part:
+    """One GeoJSON feature, read but not checked: ``index`` is its place in the collection,
+    ``type`` and ``coords`` its whole geometry (``geometry_from_geojson``, ``[lat, lon]``), ``id``
+    its id when it is a valid mapsrv id."""
+
+    index: int
+    type: str
+    coords: Any
+    id: str
+    radius: Any
+    label: str
+    popup: str
+    style: Mapping[str, Any]
+    properties: Mapping[str, Any]
+
+
+def _items(raw: Any) -> list[Any]:
     if not isinstance(raw, Mapping):
         raise InvalidInput(
             f"geojson must be a GeoJSON object, got {type(raw).__name__};"
             ' give {"type": "FeatureCollection", "features": [...]}'
         )
     if raw.get("type") == "Feature":
-        items: Any = [raw]
-    elif raw.get("type") == "FeatureCollection":
+        return [raw]
+    if raw.get("type") == "FeatureCollection":
         items = raw.get("features")
         if not isinstance(items, list):
             raise InvalidInput(
                 f"geojson features must be a list of Features, got {items!r:.40}; give [] for none"
             )
+        return items
+    raise InvalidInput(
+        f"geojson must be a FeatureCollection or Feature, got type {raw.get('type')!r:.40};"
+        ' wrap a bare geometry as {"type": "Feature", "geometry": ..., "properties": {}}'
+    )
+
+
+def _fields(props: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any], dict[str, Any]]:
+    """A feature's label, popup and style from its properties, and the properties it keeps: all
+    but the ones mapsrv takes as its own fields. Those are ``label``, ``popup`` and a ``style``
+    object when used, and in mapsrv's own export (``mapsrv_type``) its keys (``to_geojson``); a
+    ``name``, ``title`` or ``description`` read for the label or popup is the data's, and kept."""
+    if props.get("mapsrv_type") in FEATURE_TYPES:
+        mine = {k: props[f"mapsrv_{k}"] if f"mapsrv_{k}" in props else props.get(k) for k in _OWN}
+        taken = {"mapsrv_type", *(f"mapsrv_{k}" if f"mapsrv_{k}" in props else k for k in _OWN)}
+        label = mine["label"] if isinstance(mine["label"], str) else ""
+        popup = mine["popup"] if isinstance(mine["popup"], str) else ""
+        style = mine["style"] if isinstance(mine["style"], Mapping) else {}
+        return label, popup, style, {k: v for k, v in props.items() if k not in taken}
+    label_key = next((k for k in ("label", "name", "title") if isinstance(props.get(k), str)), None)
+    popup_key = next((k for k in ("popup", "description") if isinstance(props.get(k), str)), None)
+    given = props.get("style")
+    if isinstance(given, Mapping):
+        style = given
     else:
-        raise InvalidInput(
-            f"geojson must be a FeatureCollection or Feature, got type {raw.get('type')!r:.40};"
-            ' wrap a bare geometry as {"type": "Feature", "geometry": ..., "properties": {}}'
+        style = {_SIMPLESTYLE[k]: v for k, v in props.items() if k in _SIMPLESTYLE}
+    taken = {k for k in (label_key, popup_key) if k in ("label", "popup")}
+    taken |= {"style"} if isinstance(given, Mapping) else set()
+    return (
+        props[label_key] if label_key else "",
+        props[popup_key] if popup_key else "",
+        style,
+        {k: v for k, v in props.items() if k not in taken},
+    )
+
+
+def _positions(type_: str, coords: Any) -> int:
+    """Positions in a geometry as ``geometry_from_geojson`` gives it (members as objects)."""
+    if type_ == "collection":
+        return sum(count(m["type"], m["coords"]) for m in coords)
+    return count(type_, coords)
+
+
+def geojson_parts(
+    raw: Any,
+    *,
+    max_text: int | None = None,
+    max_keys: int | None = None,
+    max_points: int = Limits.max_points,
+) -> Iterator[Part]:
+    """The features of a FeatureCollection (or one Feature), in order, each whole (its geometry
+    by ``geometry_from_geojson``, holes, parts and members kept). Labels come from
+    ``label``/``name``/``title``, popups from ``popup``/``description``, styles from ``style`` or
+    the simplestyle properties; every property is kept but mapsrv's own (``_fields``). Text
+    properties past ``max_text`` characters are cut and keys past ``max_keys`` left out, when
+    given (a file's reader notes these itself)."""
+    for index, item in enumerate(_items(raw)):
+        name = f"geojson feature {index}"
+        if not isinstance(item, Mapping) or item.get("type") != "Feature":
+            raise InvalidInput(
+                f"{name} must be a GeoJSON Feature, got {item!r:.40};"
+                ' give {"type": "Feature", "geometry": ..., "properties": {}}'
+            )
+        props = item.get("properties") or {}
+        if not isinstance(props, Mapping):
+            raise InvalidInput(f"{name} properties must be an object, got {props!r:.40}; give {{}} for none")
+        ftype, coords = geometry_from_geojson(name, item.get("geometry"), max_points)
+        raw_id = item.get("id", props.get("id"))
+        label, popup, style, kept = _fields(props)
+        wanted = props.get("mapsrv_type")  # circle or rectangle: mapsrv's own export
+        radius = None
+        if wanted == "circle" and ftype == "marker":
+            ftype, radius = "circle", props.get("mapsrv_radius", props.get("radius"))
+        elif wanted == "rectangle" and ftype == "polygon" and (corners := _rectangle(coords)) is not None:
+            ftype, coords = "rectangle", corners
+        yield Part(
+            index=index,
+            type=ftype,
+            coords=coords,
+            id=raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else "",
+            radius=radius,
+            label=label,
+            popup=popup,
+            style=style,
+            properties=_attributes(kept, _positions(ftype, coords), max_text, max_keys),
         )
+
+
+def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYER) -> tuple[Feature, ...]:
+    """Features from a FeatureCollection (or one Feature), as ``draw`` takes them: one feature per
+    GeoJSON feature, whole, checked by ``build_feature``, its id kept (else generated when
+    applied), text cut to the caps and attributes past ``MAX_PROPERTIES`` left out."""
+    items = _items(raw)
     if len(items) > limits.max_features:
         raise PayloadTooLarge(
             f"geojson features must be at most {limits.max_features}, got {len(items)}; split the import"
         )
-    return tuple(
-        _feature(f"geojson feature {index}", item, limits, layer) for index, item in enumerate(items)
+    out: list[Feature] = []
+    parts = geojson_parts(
+        raw, max_text=limits.max_popup, max_keys=MAX_PROPERTIES, max_points=limits.max_points
     )
-
-
-def _feature(name: str, item: Any, limits: Limits, layer: str) -> Feature:
-    """One GeoJSON Feature as one feature, its geometry whole and its id kept."""
-    if not isinstance(item, Mapping) or item.get("type") != "Feature":
-        raise InvalidInput(
-            f"{name} must be a GeoJSON Feature, got {item!r:.40};"
-            ' give {"type": "Feature", "geometry": ..., "properties": {}}'
-        )
-    props = item.get("properties") or {}
-    if not isinstance(props, Mapping):
-        raise InvalidInput(f"{name} properties must be an object, got {props!r:.40}; give {{}} for none")
-    ftype, coords = geometry_from_geojson(name, item.get("geometry"), limits.max_points)
-    raw_id = item.get("id", props.get("id"))
-    style = (
-        props.get("style")
-        if isinstance(props.get("style"), Mapping)
-        else {_SIMPLESTYLE[k]: v for k, v in props.items() if k in _SIMPLESTYLE}
-    )
-    label = next((props[k] for k in ("label", "name", "title") if isinstance(props.get(k), str)), "")
-    popup = next((props[k] for k in ("popup", "description") if isinstance(props.get(k), str)), "")
-    wanted = props.get("mapsrv_type")
-    used = {k for k in ("label", "name", "title") if props.get(k) == label and label}
-    used |= {k for k in ("popup", "description") if props.get(k) == popup and popup}
-    kept = {k: v for k, v in props.items() if k not in _CONSUMED and k not in used}
-    radius = None
-    if wanted == "circle" and ftype == "marker":
-        ftype, radius = "circle", props.get("radius")
-    elif wanted == "rectangle" and ftype == "polygon" and (corners := _rectangle(coords)) is not None:
-        ftype, coords = "rectangle", corners
-    try:
-        feature = build_feature(
-            id=raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else "",
-            type=ftype,
-            coords=coords,
-            radius=radius,
-            layer=layer,
-            label=label[: limits.max_label],
-            popup=popup[: limits.max_popup],
-            style=style,
-            limits=limits,
-        )
-        points = feature.point_count()
-        properties = check_properties(_attributes(kept, points, limits.max_popup), limits, points)
-    except InvalidInput as exc:  # PayloadTooLarge too, kept as it is
-        raise type(exc)(f"{name}: {exc.message}") from None
-    return Feature(**{**vars(feature), "properties": properties})
+    for part in parts:
+        try:
+            out.append(
+                build_feature(
+                    id=part.id,
+                    type=part.type,
+                    coords=part.coords,
+                    radius=part.radius,
+                    layer=layer,
+                    label=part.label[: limits.max_label],
+                    popup=part.popup[: limits.max_popup],
+                    style=part.style,
+                    properties=part.properties,
+                    limits=limits,
+                )
+            )
+        except InvalidInput as exc:  # PayloadTooLarge too, kept as it is
+            raise type(exc)(f"geojson feature {part.index}: {exc.message}") from None
+    return tuple(out)

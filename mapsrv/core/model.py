@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 from mapsrv.core import geometry as _geometry
 from mapsrv.core.geometry import GEOMETRY_TYPES, GeometryType
 from mapsrv.core.style import COLOR_FORMS, CSS_COLORS, STYLE_KEYS, check_color, check_style, check_symbol
-from mapsrv.core.values import check_id, check_number, check_text
+from mapsrv.core.values import check_id, check_number, check_text, shown
 from mapsrv.core.values import number as _number
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
@@ -29,6 +29,7 @@ __all__ = [
     "Limits",
     "LatLon",
     "MapState",
+    "NOISE",
     "COLOR_FORMS",
     "CSS_COLORS",
     "STYLE_KEYS",
@@ -53,6 +54,9 @@ Bounds: TypeAlias = tuple[LatLon, LatLon]
 FeatureType: TypeAlias = GeometryType
 FEATURE_TYPES: tuple[FeatureType, ...] = GEOMETRY_TYPES
 DEFAULT_LAYER = "default"
+# Degrees past a limit (±90, ±180) that float noise in files reaches: GDAL writes Russia's
+# eastern edge as 180.00000000000006. check_latlon stays exact; the readers of files clamp.
+NOISE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,8 @@ def bounds_of(points: Any) -> Bounds | None:
 
 
 def check_latlon(name: str, value: Any) -> LatLon:
-    """A ``[lat, lon]`` pair, in range."""
+    """A ``[lat, lon]`` pair, in range (exactly: a file's reader clamps ``NOISE`` itself). An
+    error shows the value with all its digits: 180.0000001 must not read as 180."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise InvalidInput(
             f"{name} must be a [lat, lon] pair, got {value!r:.60}; give two numbers, e.g. [48.85, 2.35]"
@@ -203,13 +208,13 @@ def check_latlon(name: str, value: Any) -> LatLon:
     lon = _number(f"{name} longitude", value[1])
     if not -90.0 <= lat <= 90.0:
         if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0:
-            hint = f"this looks like [lon, lat]: swap them to [{lon:g}, {lat:g}]"
+            hint = f"this looks like [lon, lat]: swap them to [{shown(lon)}, {shown(lat)}]"
         else:
             hint = "latitude is degrees north (+) or south (-) of the equator"
-        raise InvalidInput(f"{name} latitude must be between -90 and 90, got {lat:g}; {hint}")
+        raise InvalidInput(f"{name} latitude must be between -90 and 90, got {shown(lat)}; {hint}")
     if not -180.0 <= lon <= 180.0:
         fix = "subtract 360 east of 180" if lon > 180 else "add 360 west of -180"
-        raise InvalidInput(f"{name} longitude must be between -180 and 180, got {lon:g}; {fix}")
+        raise InvalidInput(f"{name} longitude must be between -180 and 180, got {shown(lon)}; {fix}")
     return (lat, lon)
 
 
@@ -224,14 +229,14 @@ def check_bounds(name: str, value: Any) -> Bounds:
     ne = check_latlon(f"{name} north-east", value[1])
     if sw[0] > ne[0]:
         raise InvalidInput(
-            f"{name} south must be at most north, got south {sw[0]:g} and north {ne[0]:g};"
-            f" swap them: [[{ne[0]:g}, {sw[1]:g}], [{sw[0]:g}, {ne[1]:g}]]"
-            f" (south {sw[0]:g} is north of north)"
+            f"{name} south must be at most north, got south {shown(sw[0])} and north {shown(ne[0])};"
+            f" swap them: [[{shown(ne[0])}, {shown(sw[1])}], [{shown(sw[0])}, {shown(ne[1])}]]"
+            f" (south {shown(sw[0])} is north of north)"
         )
     if sw[1] > ne[1]:
         raise InvalidInput(
-            f"{name} west must be at most east, got west {sw[1]:g} and east {ne[1]:g}"
-            f" (bounds west {sw[1]:g} is east of east {ne[1]:g}); swap them,"
+            f"{name} west must be at most east, got west {shown(sw[1])} and east {shown(ne[1])}"
+            f" (bounds west {shown(sw[1])} is east of east {shown(ne[1])}); swap them,"
             " or split a box across the 180th meridian in two (wrapping boxes are not supported)"
         )
     return (sw, ne)
@@ -328,7 +333,8 @@ def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple
         )
     if len(value) > MAX_PROPERTIES:
         raise PayloadTooLarge(
-            f"properties must have at most {MAX_PROPERTIES} keys, got {len(value)}; keep the ones that matter"
+            f"properties must have at most {MAX_PROPERTIES} keys (MAX_PROPERTIES, a feature's cap),"
+            f" got {len(value)}; keep the ones that matter"
         )
     out: list[tuple[str, Any]] = []
     for key, item in value.items():

@@ -9,9 +9,16 @@ from typing import Any
 
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
-__all__ = ["ID_RE", "check_id", "check_number", "check_text", "number"]
+__all__ = ["ID_RE", "check_id", "check_number", "check_text", "number", "shown"]
 
 ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+
+
+def shown(value: float) -> str:
+    """A number as a message shows it: with every digit it has (``180.00000000000006``, where
+    ``:g`` would print 180), and a whole one without ``.0``."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def number(name: str, value: Any) -> float:
@@ -33,7 +40,7 @@ def check_number(name: str, value: Any, low: float, high: float) -> float:
     checked = number(name, value)
     if not low <= checked <= high:
         raise InvalidInput(
-            f"{name} must be between {low:g} and {high:g}, got {checked:g}; give a value in range"
+            f"{name} must be between {low:g} and {high:g}, got {shown(checked)}; give a value in range"
         )
     return checked
 

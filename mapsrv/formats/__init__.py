@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 
 from mapsrv.core.codec import dumps
-from mapsrv.core.geojson import features_from_geojson, to_geojson
+from mapsrv.core.geojson import geojson_parts, to_geojson
 from mapsrv.core.model import LatLon, Limits, MapState
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector, Imported
@@ -97,8 +97,19 @@ def _read_geojson(data: bytes, out: Collector) -> None:
         raise InvalidInput("geojson is nested too deeply to read; no GeoJSON nests that far") from None
     if isinstance(raw, dict) and isinstance(raw.get("name"), str):
         out.title = raw["name"]
-    for index, feature in enumerate(features_from_geojson(raw, out.limits, layer=out.default_layer)):
-        out.add_feature(f"geojson feature {index}", feature)
+    # a geometry past the map's whole cap is refused before it is read; under it, the collector
+    # thins a long line when asked to (``simplify``) or names the cap
+    for part in geojson_parts(raw, max_points=out.limits.max_total_points):
+        out.add(
+            f"geojson feature {part.index}",
+            part.type,
+            part.coords,
+            label=part.label,
+            popup=part.popup,
+            style=part.style,
+            properties=part.properties,
+            radius=part.radius,
+        )
 
 
 def write_file(state: MapState, fmt: str) -> tuple[bytes, str, str]:

@@ -8,15 +8,18 @@ person must read: what was skipped, shortened or left out, counted rather than l
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mapsrv.core.geometry import count
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     MAX_PROPERTIES,
+    NOISE,
     Feature,
     LatLon,
     Layer,
@@ -27,15 +30,12 @@ from mapsrv.core.values import ID_RE
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.simplify import simplify
 
-__all__ = ["MAX_LISTED", "Collector", "Imported", "cell_value", "layer_id"]
+__all__ = ["MAX_LISTED", "Collector", "Imported", "layer_id"]
 
 MAX_LISTED = 10  # rows or elements named in one note; a count says how many more
 _MAX_KEY = 64
 _MAX_ITEM = 64  # characters of one string in a per-point list (core's rule)
-_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]{0,14})")
-_FLOAT = re.compile(
-    r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?|[-+]?[0-9]+[eE][-+]?[0-9]{1,3}"
-)
+_MAX_NAMES = 4_096  # property names remembered per file (a hostile one may make each row's new)
 _SLUG = re.compile(r"[^A-Za-z0-9_.:-]+")
 
 
@@ -52,14 +52,33 @@ class Imported:
     title: str = ""  # the file's own name for itself (GPX metadata, KML Document), when it has one
 
 
-def cell_value(text: str) -> Any:
-    """A text field as the JSON scalar it spells: ``"42"`` is 42 and ``"2.5"`` is 2.5, but
-    ``"007"`` (a code, not a number) and ``"1,5"`` stay text."""
-    if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT.fullmatch(text):
-        return float(text)
-    return text
+def _near_limit(value: Any, limit: float) -> Any:
+    """``±limit`` for a float less than ``NOISE`` past it, else ``value`` itself."""
+    if isinstance(value, float) and limit < abs(value) <= limit + NOISE:
+        return math.copysign(limit, value)
+    return value
+
+
+def _clamp_noise(coords: Any, *, single: bool = False) -> tuple[Any, int]:
+    """``coords`` (any geometry's, nested as deep as it is: rings, parts, a collection's members)
+    with each coordinate within ``NOISE`` past its limit set to the limit, and how many were;
+    what is no point is left for core to judge."""
+    if isinstance(coords, Mapping) and "coords" in coords:  # a collection's member
+        inner, n = _clamp_noise(coords["coords"])
+        return {**coords, "coords": inner}, n
+    if not isinstance(coords, (list, tuple)):
+        return coords, 0
+    if len(coords) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in coords):
+        lat, lon = _near_limit(coords[0], 90.0), _near_limit(coords[1], 180.0)
+        changed = (lat is not coords[0]) + (lon is not coords[1])
+        return ((lat, lon), changed) if changed else (coords, 0)
+    out: list[Any] = []
+    n = 0
+    for item in coords:
+        kept, k = _clamp_noise(item)
+        out.append(kept)
+        n += k
+    return out, n
 
 
 def layer_id(name: str) -> str:
@@ -89,6 +108,8 @@ class Collector:
         self._reasons: dict[str, str] = {}
         self._counts: dict[str, int] = {}
         self._thinned = [0, 0, 0]  # shapes, points before, points after
+        self._clamped = 0  # coordinates within NOISE past a limit, set to it
+        self._keys: dict[str, str] = {}  # property names as core takes them
 
     def layer(self, name: str) -> str:
         """The id of the layer named ``name`` (made on first use); the given layer when the
@@ -146,37 +167,33 @@ class Collector:
         if len(popup) > self.limits.max_popup:
             popup = popup[: self.limits.max_popup]
             self.count(f"descriptions shortened to {self.limits.max_popup} characters")
-        try:
-            feature = build_feature(
-                id="",
-                type=type_,
-                coords=coords,
-                radius=radius,
-                layer=self.default_layer if layer is None else layer,
-                label=label,
-                popup=popup,
-                style=style,
-                properties=self._properties(props, points),
-                limits=self.limits,
-            )
-        except InvalidInput as exc:
-            raise type(exc)(f"{where}: {exc.message}") from None
-        self._features.append(feature)
-
-    def add_feature(self, where: str, feature: Feature) -> None:
-        """A feature core already built (GeoJSON), thinned when asked and counted."""
-        props = dict(feature.properties)
-        self.add(
-            where,
-            feature.type,
-            feature.coords,
-            label=feature.label,
-            popup=feature.popup,
-            style=dict(feature.style),
-            properties=props,
-            radius=feature.radius,
-            layer=feature.layer,
+        properties = self._properties(props, points)
+        build = partial(
+            build_feature,
+            id="",
+            type=type_,
+            radius=radius,
+            layer=self.default_layer if layer is None else layer,
+            label=label,
+            popup=popup,
+            style=style,
+            properties=properties,
+            limits=self.limits,
         )
+        try:
+            feature = build(coords=coords)
+        except InvalidInput as first:
+            # Noise is looked for only in a refused shape: a pass over every point of every
+            # file would cost each import what only a few files need.
+            clamped, n = _clamp_noise(coords, single=type_ in ("marker", "circle"))
+            if not n:
+                raise type(first)(f"{where}: {first.message}") from None
+            try:
+                feature = build(coords=clamped)
+            except InvalidInput as exc:
+                raise type(exc)(f"{where}: {exc.message}") from None
+            self._clamped += n
+        self._features.append(feature)
 
     def skip(self, kind: str, where: str, reason: str = "") -> None:
         """Note that ``where`` was left out, for the reason ``kind`` ("rows without a position");
@@ -206,6 +223,10 @@ class Collector:
                 f"simplified {shapes} line{'s' * (shapes > 1)} or shape{'s' * (shapes > 1)}"
                 f" from {before} to {after} points (tolerance {self.tolerance:g} m)"
             )
+        if self._clamped:
+            n = self._clamped
+            noun, verb = ("coordinates", "were") if n > 1 else ("coordinate", "was")
+            notes.append(f"{n} {noun} within 1e-9° of ±90 or ±180 (float noise) {verb} clamped to the limit")
         used = {f.layer for f in self._features}
         return Imported(
             format=self.fmt,
@@ -250,12 +271,16 @@ class Collector:
         """Attributes as core takes them: long text shortened, keys past the cap dropped, with a
         note each time rather than refusing a whole file for one long cell."""
         out: dict[str, Any] = {}
-        for key, value in props.items():
-            if value is None or value == "" or value == ():
-                continue
-            name = "".join(c for c in key if c.isprintable())[:_MAX_KEY] or "property"
+        for key, value in props.items():  # null and "" are values a file gave: kept
+            name = self._keys.get(key)
+            if name is None:  # a file names the same few keys on every row: each is made once
+                name = "".join(c for c in key if c.isprintable())[:_MAX_KEY] or "property"
+                if len(self._keys) < _MAX_NAMES:
+                    self._keys[key] = name
             if len(out) == MAX_PROPERTIES:
-                self.count(f"features with attributes past the first {MAX_PROPERTIES} left out")
+                self.count(
+                    f"features with properties past the first {MAX_PROPERTIES} (MAX_PROPERTIES) left out"
+                )
                 break
             if isinstance(value, (list, tuple)):
                 if len(value) > points:
@@ -281,6 +306,8 @@ def _flat(coords: Any) -> bool:
 def _count(type_: str, coords: Any) -> int:
     """The points a geometry holds, for the caps; 1 when it is not one (build_feature says why)."""
     try:
+        if type_ == "collection":  # members as geojson reads them ({"type", "coords"}) or pairs
+            return sum(count(*(m["type"], m["coords"]) if isinstance(m, Mapping) else m) for m in coords)
         return count(type_, coords)
     except (TypeError, IndexError, KeyError, ValueError):
         return 1

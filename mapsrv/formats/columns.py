@@ -53,7 +53,7 @@ class Columns:
     label: int | None = None
     popup: int | None = None
     layer: int | None = None
-    kind: int | None = None  # mapsrv's own export: a ``type`` column (circle, rectangle)
+    kind: int | None = None  # only in a CSV mapsrv wrote: its ``type`` column (circle, rectangle)
     radius: int | None = None
 
     def used(self) -> set[int]:
@@ -114,6 +114,4 @@ def find_columns(header: Sequence[str], sample: Sequence[Sequence[str]]) -> Colu
         label=label,
         popup=_first(keys, _POPUP, taken),
         layer=_first(keys, ("layer", "folder"), taken),
-        kind=_first(keys, ("type",), taken),
-        radius=_first(keys, ("radius", "radiusm"), taken),
     )

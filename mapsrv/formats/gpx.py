@@ -187,10 +187,12 @@ class _Reader:
         except (KeyError, ValueError):
             raise _bad_point(el, where) from None
         props: dict[str, Any] = {k: fields[k] for k in ("sym", "type") if fields.get(k)}
-        if "ele" in fields:
-            props["ele"] = self._elevation(fields["ele"])
-        if "time" in fields:
-            props["time"] = self._time(fields["time"])
+        elevation = self._elevation(fields["ele"]) if "ele" in fields else None
+        if elevation is not None:
+            props["ele"] = elevation
+        time = self._time(fields["time"]) if "time" in fields else None
+        if time is not None:
+            props["time"] = time
         popup = fields.get("desc") or fields.get("cmt", "")
         if fields.get("desc") and fields.get("cmt"):
             props["cmt"] = fields["cmt"]

@@ -24,7 +24,7 @@ from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import Collector
 from mapsrv.formats.columns import normalise
 from mapsrv.formats.simplify import simplify
-from mapsrv.formats.table import property_names, property_value, read_rows
+from mapsrv.formats.table import numeric_columns, property_names, property_value, read_rows
 
 __all__ = ["COARSE_PARTS", "JOINS", "THINNED", "Find", "Join", "Outline", "read_joined"]
 
@@ -154,6 +154,7 @@ def read_joined(
             (keys.index(n) for n in _COUNTRY if n in keys and keys.index(n) != column), None
         )
     names = property_names(header)
+    numeric = numeric_columns(rows, len(names), comma)
     found: dict[tuple[str, str], Outline | str] = {}
     matched: list[tuple[int, Outline, dict[str, object]]] = []
     for line, row in rows:
@@ -174,7 +175,10 @@ def read_joined(
             shown = f"{value}, {where}" if where and where != country else value
             out.unresolved.append((line, f"{shown} ({outline})"))
             continue
-        props = {names[i]: property_value(cell.strip(), comma) for i, cell in enumerate(row[: len(names)])}
+        props = {
+            names[i]: property_value(cell.strip(), numeric[i], comma)
+            for i, cell in enumerate(row[: len(names)])
+        }
         matched.append((line, outline, props))
     shapes = _fit(matched, out)
     for line, outline, props in matched:

@@ -2,14 +2,16 @@
 
 In: each Placemark's Point, LineString, LinearRing and Polygon (its outer ring; holes are left
 out, with a note), each part of a MultiGeometry, and gx:Track (a line whose per-point ``times``
-and ``elevations`` are properties) become features; its name is the label, its description the
-popup, its ExtendedData (Data and SchemaData) its properties, and its shared or own Style the
+and ``elevations`` are properties) become features; its name is the label (and the ``name``
+property, unless its ExtendedData has one), its description the popup, its ExtendedData (Data
+and SchemaData, typed as ``kmldata`` says) its properties, and its shared or own Style the
 feature's style (see ``kmlstyle``). Folders become layers (nested ones named by their path)
 unless the caller gives a layer. Overlays, 3D models and network links are counted and left out.
 
 Out: one Folder per layer (hidden layers hidden), one shared Style per distinct style, each
-feature a Placemark with its properties as ExtendedData; a rectangle or a circle is a Polygon
-(a circle as a 64-point ring), a line's elevations its coordinates' altitudes.
+feature a Placemark with its properties as ExtendedData of one typed Schema (a ``name`` equal
+to the label is the <name> already); a rectangle or a circle is a Polygon (a circle as a
+64-point ring), a line's elevations its coordinates' altitudes.
 
 Not fastkml 1.4 or kml2geojson 6.0: on a 3.9 MiB My Maps-like file (3,000 placemarks and a
 50,000-point line; tests/formats/formats_benchmark.py) they take 1.3 s and 0.9 s of CPU just to
@@ -30,15 +32,14 @@ from typing import Any
 
 from mapsrv.core.model import MapState
 from mapsrv.errors import InvalidInput
-from mapsrv.formats.collect import Collector, cell_value
+from mapsrv.formats.collect import Collector
 from mapsrv.formats.geometry import outline
+from mapsrv.formats.kmldata import DataTypes, extended_xml, field_types, read_extended, schema_xml
 from mapsrv.formats.kmlstyle import KmlStyle, read_style, style_for, style_xml
 from mapsrv.formats.safexml import (
-    attribute,
     check_root,
     decode_xml,
     element,
-    escape,
     local_name,
     parse,
     text_of,
@@ -75,6 +76,7 @@ class _Reader:
 
     def read(self, root: ET.Element) -> None:
         namespace = root.tag[: -len("kml")]
+        self.types = DataTypes(root)
         for el in root.iter(namespace + "Style"):
             if el.get("id"):
                 self.styles[str(el.get("id"))] = read_style(el)
@@ -128,7 +130,7 @@ class _Reader:
             elif name == "Style":
                 own = read_style(child)
             elif name == "ExtendedData":
-                props.update(_extended(child))
+                props.update(read_extended(child, self.types))
             elif name == "TimeStamp" and text_of(_child(child, "when")):
                 props["time"] = text_of(_child(child, "when"))
             else:
@@ -136,6 +138,8 @@ class _Reader:
         if not shapes:
             self.out.skip("placemarks without a point, line or polygon", where)
             return
+        if label:
+            props.setdefault("name", label)  # the placemark's name is the data's too, as in GDAL
         shared = self._style(url)
         style = shared.merged(own) if shared and own else own or shared
         if style is not None and style.icon_image and any(kind == "marker" for kind, _, _ in shapes):
@@ -250,18 +254,6 @@ def _height(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _extended(el: ET.Element) -> dict[str, Any]:
-    """ExtendedData's ``<Data name><value>`` and ``<SchemaData><SimpleData name>`` pairs."""
-    out: dict[str, Any] = {}
-    for item in el.iter():
-        name = local_name(item.tag)
-        if name == "Data" and item.get("name"):
-            out[str(item.get("name"))] = cell_value(text_of(_child(item, "value")))
-        elif name == "SimpleData" and item.get("name"):
-            out[str(item.get("name"))] = cell_value(text_of(item))
-    return out
-
-
 def read_kml(data: bytes, collector: Collector) -> None:
     """Read a KML document's placemarks, folders and styles into ``collector``."""
     text = decode_xml(data, "kml")
@@ -301,22 +293,6 @@ def _geometry_xml(feature: Any) -> str:
     return f"<Polygon><outerBoundaryIs>{ring}</outerBoundaryIs></Polygon>"
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def _extended_xml(properties: tuple[tuple[str, Any], ...]) -> str:
-    """Scalar properties as ExtendedData (per-point lists are in the geometry or left out)."""
-    items = [
-        f"<Data{attribute('name', key)}><value>{escape(_scalar(value))}</value></Data>"
-        for key, value in properties
-        if value is not None and not isinstance(value, tuple)
-    ]
-    return f"<ExtendedData>{''.join(items)}</ExtendedData>" if items else ""
-
-
 def write_kml(state: MapState) -> bytes:
     """The map as a KML 2.2 document (see the module's docstring)."""
     styles: dict[str, str] = {}
@@ -329,12 +305,12 @@ def write_kml(state: MapState) -> bytes:
             + element("name", feature.label)
             + element("description", feature.popup)
             + (f"<styleUrl>#{style_id}</styleUrl>" if style_id else "")
-            + _extended_xml(feature.properties)
+            + extended_xml(feature)
             + _geometry_xml(feature)
             + "</Placemark>\n"
         )
         folders.setdefault(feature.layer, []).append(placemark)
-    parts = [_HEAD, element("name", state.title), "\n"]
+    parts = [_HEAD, element("name", state.title), "\n", schema_xml(field_types(state.features.values()))]
     parts += [f'<Style id="{style_id}">{look}</Style>\n' for look, style_id in styles.items()]
     for layer_id, placemarks in folders.items():
         if not placemarks:

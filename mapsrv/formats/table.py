@@ -7,16 +7,21 @@ GeoJSON geometry column, else its place name
 (with its country column, when there is one) looked up through ``lookup``; a row with none of
 those is skipped and listed, and a place that did not resolve is reported in
 ``Imported.unresolved`` (at most ``MAX_LOOKUPS`` different names are looked up). With ``;`` or
-tab as the delimiter, ``48,85`` is a decimal comma. Other columns become properties (numbers when
-they read as numbers). A ``layer`` column puts rows in layers; mapsrv's own ``type`` and
-``radius`` columns bring circles and rectangles back.
+tab as the delimiter, ``48,85`` is a decimal comma. A ``layer`` column puts rows in layers. Every
+column is a property as well, whatever it was read for (a user's ``lat``, ``name`` or ``city``
+are theirs): numbers when every cell of the column is a plain decimal, else text as written
+(``formats.cells``). Only a CSV that mapsrv wrote (its header starts with mapsrv's nine columns,
+``id`` to ``wkt``, in order) has columns that are mapsrv's rather than the data's: those nine are
+the feature itself (``type`` and ``radius`` bring circles and rectangles back), and a property
+written beside one of them as ``lat (property)`` is ``lat`` again.
 
 Out: one row per feature: id, type, layer, label, popup, lat and lon for a marker or a circle's
 centre, radius, WKT for lines and shapes, then one column per property (per-point lists, such as
 a track's times, are not written: a cell is no place for 50,000 values). Text that a spreadsheet
 would run as a formula (starting with ``=``, ``+``, ``-``, ``@``) is written with a leading
-``'``, which reading takes off again. The file starts with a byte order mark, which Excel needs
-to read UTF-8.
+``'``, which reading takes off again; a cell so guarded is text (``'-99`` reads as "-99"), as it
+is in a spreadsheet. Numbers are plain decimals (``0.00001``, not ``1e-05``). The file starts
+with a byte order mark, which Excel needs to read UTF-8.
 
 Caps: at most ``MAX_COLUMNS`` columns (checked on the header before parsing, and on every row),
 fields of at most ``MAX_FIELD`` characters (a WKT line of 100,000 points fits), and at most
@@ -28,15 +33,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 from mapsrv.core.geojson import features_from_geojson
-from mapsrv.core.model import FEATURE_TYPES, LatLon, MapState
+from mapsrv.core.model import LatLon, MapState
 from mapsrv.errors import InvalidInput, PayloadTooLarge
-from mapsrv.formats.collect import Collector, cell_value
+from mapsrv.formats.cells import cell_text, is_numeric, number, typed
+from mapsrv.formats.collect import Collector
 from mapsrv.formats.columns import Columns, find_columns
 from mapsrv.formats.geometry import parse_wkt, to_wkt
 
@@ -44,6 +49,7 @@ __all__ = [
     "MAX_COLUMNS",
     "MAX_FIELD",
     "MAX_LOOKUPS",
+    "numeric_columns",
     "property_names",
     "property_value",
     "read_csv",
@@ -59,11 +65,11 @@ MAX_FIELD = 8 << 20  # characters of one field
 _BLANK_ROWS = 10_000  # blank or skipped rows allowed beyond max_features
 _DELIMITERS = (",", ";", "\t", "|")
 _SEP_LINE = re.compile(r"sep=(.)")
-_DECIMAL_COMMA = re.compile(r"[-+]?[0-9]+,[0-9]+")
 _COORDINATE = re.compile(r"([-+]?[0-9]+(?:[.,][0-9]+)?)\s*°?\s*([NSEWnsew]?)")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _FIXED = ["id", "type", "layer", "label", "popup", "lat", "lon", "radius", "wkt"]
 _RENAMED = " (property)"  # a property named like one of mapsrv's columns, in a CSV written here
+_OWN = Columns(kind=1, layer=2, label=3, popup=4, lat=5, lon=6, radius=7, geometry=8)  # of _FIXED
 
 
 def _decode(data: bytes, out: Collector) -> str:
@@ -99,14 +105,6 @@ def _coordinate(text: str, comma: bool, negative: str) -> float | None:
     value = float(found.group(1).replace(",", "."))
     hemisphere = found.group(2).upper()
     return -abs(value) if hemisphere and hemisphere in negative else value
-
-
-def _value(text: str, comma: bool) -> Any:
-    text = _unescape(text)
-    if comma and _DECIMAL_COMMA.fullmatch(text):
-        return float(text.replace(",", "."))
-    value = cell_value(text)
-    return value if not isinstance(value, float) or math.isfinite(value) else text
 
 
 def _rows(
@@ -151,11 +149,11 @@ def _geometry(text: str, where: str, out: Collector) -> list[tuple[str, Any]]:
     return parse_wkt(text, where)
 
 
-def _headers(header: list[str], used: set[int]) -> list[str]:
+def _headers(header: list[str], used: set[int], own: bool = False) -> list[str]:
     """Property names: every column named, and named once among the columns kept as properties."""
     names: list[str] = []
     for i, raw in enumerate(header):
-        if raw.endswith(_RENAMED) and raw[: -len(_RENAMED)] in _FIXED:
+        if own and raw.endswith(_RENAMED) and raw[: -len(_RENAMED)] in _FIXED:
             raw = raw[: -len(_RENAMED)]  # a property written beside mapsrv's column of that name
         name, n = raw or f"column {i + 1}", 1
         while name in names:
@@ -175,13 +173,20 @@ def _no_position(header: list[str]) -> InvalidInput:
 
 
 class _Table:
-    def __init__(self, out: Collector, header: list[str], cols: Columns, comma: bool, lookup: Any) -> None:
+    def __init__(
+        self,
+        out: Collector,
+        header: list[str],
+        rows: list[tuple[int, list[str]]],
+        cols: Columns,
+        comma: bool,
+        lookup: Any,
+    ) -> None:
         self.out, self.cols, self.comma, self.lookup = out, cols, comma, lookup
-        self.used = cols.used()
-        self.names = _headers(header, self.used)
-        for i in (cols.kind, cols.radius):  # mapsrv's own columns; in another table, properties
-            if i is not None:
-                self.names[i] = header[i]
+        self.numeric = numeric_columns(rows, len(header), comma)
+        own = cols.kind is not None
+        self.used = set(range(len(_FIXED))) if own else set()  # a CSV mapsrv wrote: its columns
+        self.names = _headers(header, self.used, own)
         self.places: dict[str, LatLon | None] = {}
 
     def row(self, line: int, row: list[str]) -> None:
@@ -235,20 +240,22 @@ class _Table:
         cols = self.cols
         kind = cell(cols.kind)
         props = {
-            self.names[i]: _value(text.strip(), self.comma)
+            self.names[i]: property_value(text.strip(), self.numeric[i], self.comma)
             for i, text in enumerate(row[: len(self.names)])
-            if text.strip()
-            and (
-                i not in self.used
-                or (i == cols.kind and kind not in FEATURE_TYPES)
-                or (i == cols.radius and kind != "circle")
-            )
+            if text.strip() and i not in self.used
         }
+        shape = self.names[cols.geometry] if cols.geometry is not None else ""
+        if isinstance(props.get(shape), str) and len(props[shape]) > self.out.limits.max_popup:
+            del props[shape]  # cut short, it would be no geometry at all
+            self.out.count(
+                f"geometry texts longer than {self.out.limits.max_popup} characters not kept as a property"
+                " (the shape is drawn)"
+            )
         layer = self.out.layer(cell(cols.layer)) if cols.layer is not None else None
         for type_, coords in shapes:
             radius = None
             if kind == "circle" and type_ == "marker":
-                radius = _value(cell(cols.radius), self.comma)
+                radius = number(cell(cols.radius), self.comma)
                 type_ = "circle" if isinstance(radius, (int, float)) else type_
                 radius = radius if type_ == "circle" else None
             elif kind == "rectangle" and type_ == "polygon" and len(coords) == 4:
@@ -296,16 +303,23 @@ def property_names(header: list[str]) -> list[str]:
     return _headers(header, set())
 
 
-def property_value(text: str, comma: bool) -> Any:
-    """A cell as a property: a number when it reads as one, else its text (a spreadsheet's
-    formula guard taken off)."""
-    return _value(text, comma)
+def numeric_columns(rows: list[tuple[int, list[str]]], width: int, comma: bool) -> list[bool]:
+    """Whether each of the first ``width`` columns is numbers: every cell of it, in all the
+    rows, a plain decimal (a cell with a formula guard, ``'-99``, is text)."""
+    return [is_numeric((row[i].strip() for _, row in rows if i < len(row)), comma) for i in range(width)]
+
+
+def property_value(text: str, numeric: bool, comma: bool) -> Any:
+    """A cell as a property: its number in a column of numbers (``numeric_columns``), else its
+    text as written (a spreadsheet's formula guard taken off)."""
+    return typed(text, numeric, comma) if numeric else _unescape(text)
 
 
 def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None] | None) -> None:
     """Read a CSV table's rows into ``collector`` (see the module's docstring)."""
     header, rows, comma = read_rows(data, out)
-    cols = find_columns(header, [row for _, row in rows[:5]])
+    own = [h.strip() for h in header[: len(_FIXED)]] == _FIXED
+    cols = _OWN if own else find_columns(header, [row for _, row in rows[:5]])
     if not cols.positioned():
         raise _no_position(header)
     only_places = cols.geometry is None and (cols.lat is None or cols.lon is None)
@@ -314,7 +328,7 @@ def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None]
             f"csv positions would come from the place names in column {header[cols.place or 0]!r:.40},"
             " and no place lookup is available here; add lat and lon columns"
         )
-    table = _Table(out, header, cols, comma, lookup)
+    table = _Table(out, header, rows, cols, comma, lookup)
     for line, row in rows:
         table.row(line, row)
 
@@ -327,15 +341,9 @@ def _text(value: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    if value is None or isinstance(value, tuple):
+    if isinstance(value, tuple):
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    return _text(str(value))
+    return _text(value) if isinstance(value, str) else cell_text(value)
 
 
 def write_csv(state: MapState) -> bytes:

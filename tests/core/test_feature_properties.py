@@ -70,7 +70,14 @@ def test_geojson_keeps_what_it_does_not_read_and_gives_it_back() -> None:
     }
     (feature,) = features_from_geojson(raw, L)
     kept = dict(feature.properties)
-    assert kept == {"population": 140000, "tags": '{"wiki":"Q807"}', "score": None}
+    # the name is the label and still the data's name; the colour is the style and still its own
+    assert kept == {
+        "name": "Lausanne",
+        "population": 140000,
+        "tags": '{"wiki":"Q807"}',
+        "score": None,
+        "marker-color": "#ff0000",
+    }
     assert feature.label == "Lausanne" and dict(feature.style) == {"color": "#ff0000"}
     state, _ = apply_all(MapState("m"), [ImportFeatures((feature,))])
     out = to_geojson(state)["features"][0]["properties"]

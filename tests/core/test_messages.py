@@ -190,6 +190,9 @@ DEGREES = "latitude is degrees north (+) or south (-) of the equator"
         ([-180.5, 0], f"{LATITUDE} -180.5; {DEGREES}"),
         ([0, 180.5], f"{LONGITUDE} 180.5; subtract 360 east of 180"),
         ([0, -180.5], f"{LONGITUDE} -180.5; add 360 west of -180"),
+        # every digit, where :g printed 180 and 90: what is typed is checked exactly
+        ([0, 180.00000000000006], f"{LONGITUDE} 180.00000000000006; subtract 360 east of 180"),
+        ([90.0000001, 0], f"{LATITUDE} 90.0000001; this looks like [lon, lat]: swap them to [0, 90.0000001]"),
     ],
 )
 def test_a_point_out_of_range_says_which_way_to_fix_it(point: list[float], message: str) -> None:

@@ -34,9 +34,18 @@ def test_latitude_and_longitude_headers_with_units() -> None:
     top, gornergrat, pilatus = imported.features
     assert (top.type, top.coords, top.label) == ("marker", (46.5475, 7.9853), "Jungfraujoch")
     assert top.popup == 'Highest station in Europe, "Top of Europe"'
-    # numbers become numbers, but a code with a leading zero stays text
-    assert props(top) == {"Elevation m": 3571, "Operator": "Jungfraubahnen", "Code": "007"}
-    assert props(gornergrat)["Code"] == 0
+    # every column is kept, those read for the position and the label too; a column of numbers
+    # is numbers, and a code with a leading zero makes its whole column codes
+    assert props(top) == {
+        "Station": "Jungfraujoch",
+        "Latitude (deg)": 46.5475,
+        "Longitude (deg)": 7.9853,
+        "Elevation m": 3571,
+        "Operator": "Jungfraubahnen",
+        "Code": "007",
+        "Notes": 'Highest station in Europe, "Top of Europe"',
+    }
+    assert props(gornergrat)["Code"] == "0" and props(pilatus)["Code"] == "42"
     assert pilatus.popup == "steepest cogwheel, 48%"
     assert imported.notes == ("skipped rows whose latitude or longitude is missing or not a number: line 5",)
 
@@ -46,14 +55,20 @@ def test_a_german_excel_file_semicolons_decimal_commas_and_windows_1252() -> Non
     berlin, munich, cologne = imported.features
     assert (berlin.label, berlin.coords) == ("Berlin", (52.52, 13.405))
     assert munich.label == "München" and cologne.label == "Köln"
-    assert props(berlin) == {"Einwohner": 3645000, "Fläche km2": 891.8}
+    assert props(berlin) == {
+        "Stadt": "Berlin",
+        "Breite": 52.52,
+        "Länge": 13.405,
+        "Einwohner": 3645000,
+        "Fläche km2": 891.8,
+    }
     assert imported.notes == ("read as Windows-1252 text, not UTF-8: check accented letters",)
 
 
 def test_tabs_with_x_and_y() -> None:
     london, paris, madrid = read_file(read_fixture("capitals.tsv"), None, LIMITS).features
     assert (london.coords, london.label) == ((51.5072, -0.1276), "London")
-    assert props(paris) == {"id": "B2", "kind": "capital"}
+    assert props(paris) == {"id": "B2", "X": 2.3522, "Y": 48.8566, "label": "Paris", "kind": "capital"}
     assert madrid.coords == (40.4168, -3.7038)
 
 
@@ -70,7 +85,12 @@ def test_a_qgis_wkt_export() -> None:
     ]
     bridge, park = imported.features[1:3]
     assert bridge.coords[0] == (37.8199, -122.4783)  # WKT is lon lat
-    assert props(bridge) == {"kind": "bridge", "length_km": 2.7}
+    assert props(bridge) == {
+        "WKT": "LINESTRING (-122.4783 37.8199, -122.4781 37.8080, -122.4777 37.8001)",
+        "name": "Golden Gate Bridge",
+        "kind": "bridge",
+        "length_km": 2.7,
+    }
     assert len(park.coords) == 4  # the closing point is implied
     assert imported.notes == (
         "skipped rows whose geometry cannot be read: line 7 (the first: is not WKT, got 'NOT WKT';"
@@ -99,8 +119,9 @@ def test_place_names_resolve_through_the_lookup_and_the_rest_are_reported() -> N
         ("Paris", (48.85, 2.35)),
         ("Sevilla", (37.39, -5.98)),
     ]
-    assert props(imported.features[0]) == {"Visitors": 4500000}
-    assert props(imported.features[2]) == {"Visitors": "19,100,000"}  # thousands separators stay text
+    # thousands separators are text, and so is the column they are in: each as it was written
+    assert props(imported.features[0]) == {"City": "Lisbon", "Country": "Portugal", "Visitors": "4500000"}
+    assert props(imported.features[2]) == {"City": "Paris", "Country": "France", "Visitors": "19,100,000"}
     assert imported.features[1].popup == "second city"
     assert imported.unresolved == ((5, "Atlantis"),)
 
@@ -175,7 +196,7 @@ def test_many_columns_keep_the_first_64_as_properties() -> None:
     row = "1,2," + ",".join(str(i) for i in range(100))
     imported = read_file(f"{header}\n{row}\n".encode(), "csv", LIMITS)
     assert len(imported.features[0].properties) == 64
-    assert imported.notes == ("features with attributes past the first 64 left out: 1",)
+    assert imported.notes == ("features with properties past the first 64 (MAX_PROPERTIES) left out: 1",)
 
 
 def test_csv_export_reads_back_with_the_csv_module() -> None:
@@ -232,12 +253,9 @@ def test_csv_to_mapsrv_to_csv_keeps_every_feature() -> None:
     assert [(f.type, f.coords, f.radius, f.layer, f.label, f.popup) for f in again.features] == [
         (f.type, f.coords, f.radius, f.layer, f.label, f.popup) for f in state.features.values()
     ]
-    # mapsrv's own columns are not properties (but the id, which a file's own may be), and a
-    # property named like one of them is kept
-    assert [props(f) for f in again.features] == [
-        {"id": "f1", "type": "museum"},
-        *({"id": f"f{i}"} for i in range(2, 6)),
-    ]
+    # in a CSV mapsrv wrote, its own columns are the feature, not properties, and a property
+    # named like one of them is kept under its name
+    assert [props(f) for f in again.features] == [{"type": "museum"}, {}, {}, {}, {}]
 
 
 def test_a_gpx_track_as_csv_is_one_wkt_row() -> None:
@@ -274,11 +292,26 @@ def test_lookups_stop_at_their_cap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_radius_or_type_column_of_another_table_is_a_property() -> None:
-    (well,) = read_file(b"lat,lon,type,radius\n1,2,well,30\n", "csv", LIMITS).features
-    assert (well.type, well.radius, props(well)) == ("marker", None, {"type": "well", "radius": 30})
+    well, pond = read_file(b"lat,lon,type,radius\n1,2,well,30\n3,4,circle,50\n", "csv", LIMITS).features
+    assert (well.type, well.radius, props(well)) == (
+        "marker",
+        None,
+        {"lat": 1, "lon": 2, "type": "well", "radius": 30},
+    )
+    assert (pond.type, pond.radius, props(pond)["type"]) == ("marker", None, "circle")
 
 
 def test_an_excel_sep_line_names_the_delimiter() -> None:
     imported = read_file(b"sep=;\r\nname;lat;lon\r\nA, B;1,5;2,5\r\nC;north;2\r\n", "csv", LIMITS)
     assert [(f.label, f.coords) for f in imported.features] == [("A, B", (1.5, 2.5))]
     assert imported.notes == ("skipped rows whose latitude or longitude is missing or not a number: line 4",)
+
+
+def test_a_geometry_too_long_for_a_property_is_drawn_and_not_kept_cut_short() -> None:
+    line = ", ".join(f"{6 + i / 1000} {45 + i / 1000}" for i in range(400))
+    imported = read_file(f'wkt,name\n"LINESTRING ({line})",ride\n'.encode(), "csv", LIMITS)
+    (ride,) = imported.features
+    assert len(ride.coords) == 400 and props(ride) == {"name": "ride"}
+    assert imported.notes == (
+        "geometry texts longer than 4000 characters not kept as a property (the shape is drawn): 1",
+    )

@@ -100,7 +100,7 @@ def test_geojson_reads_through_core_with_its_title() -> None:
         "",
         "Paris",
         (48.85, 2.35),
-        {"pop": 2},
+        {"name": "Paris", "pop": 2},  # the label read from name, and name kept
     )
     with pytest.raises(InvalidInput, match=r"^geojson is not valid JSON at line 1, column 2: Expecting"):
         read_file(b"{,}", "geojson", Limits())

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from mapsrv.core.model import Limits, build_feature
 from mapsrv.core.values import ID_RE
 from mapsrv.errors import InvalidInput
-from mapsrv.formats.collect import cell_value, layer_id
+from mapsrv.formats.collect import layer_id
 from mapsrv.formats.geometry import parse_wkt, to_wkt
 from mapsrv.formats.simplify import simplify
 
@@ -127,13 +127,3 @@ def test_a_ring_keeps_at_least_three_points(points: list[tuple[float, float]], t
 @given(st.text(max_size=100))
 def test_a_layer_id_from_any_name_is_a_valid_id(name: str) -> None:
     assert ID_RE.fullmatch(layer_id(name))
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [("42", 42), ("-7", -7), ("2.5", 2.5), ("1e3", 1000.0), (".5", 0.5), ("007", "007"), ("1,5", "1,5"),
-     ("12345678901234567890", "12345678901234567890"), ("nan", "nan"), ("inf", "inf"), ("", ""),
-     ("4 km", "4 km")],
-)  # fmt: skip
-def test_a_cell_is_a_number_only_when_it_spells_one(text: str, value: object) -> None:
-    assert cell_value(text) == value and type(cell_value(text)) is type(value)

@@ -43,7 +43,7 @@ def test_a_my_maps_export_reads_into_layers_with_its_styles() -> None:
     assert tower.coords == (38.6915837, -9.2159767)
     assert tower.popup == "Open 10:00-18:30<br>Tickets: 8 €"  # CDATA, as written
     assert dict(tower.style) == {"color": "#0288d1"}  # ffd18802 is aabbggrr, through the StyleMap
-    assert props(tower) == {"rating": 4.6, "booked": "no"}
+    assert props(tower) == {"name": "Torre de Belém", "rating": 4.6, "booked": "no"}  # the name is data too
     assert tram.type == "polyline" and len(tram.coords) == 4
     assert dict(tram.style) == {"color": "#e65100", "weight": 5.0}
     assert park.type == "polygon" and park.layer == "day-2"
@@ -74,9 +74,15 @@ def test_a_google_earth_file_with_nested_folders_tracks_and_overlays() -> None:
     assert imported.layers == (Layer("huts-booked", "Huts / Booked"),)
     hut, log, glacier = imported.features
     assert hut.layer == "huts-booked" and dict(hut.style) == {"color": "#ff0000"}
-    assert props(hut) == {"beds": 120, "phone": "0033450544093", "ele": 3835.0}  # a phone number stays text
+    assert props(hut) == {  # a phone number stays text
+        "name": "Refuge du Goûter",
+        "beds": 120,
+        "phone": "0033450544093",
+        "ele": 3835.0,
+    }
     assert log.layer == "default" and log.coords == ((45.9237, 6.864), (45.9229, 6.8651), (45.922, 6.8662))
     assert props(log) == {
+        "name": "GPS log",
         "times": ("2023-07-02T05:00:00Z", "2023-07-02T05:01:00Z", "2023-07-02T05:02:00Z"),
         "elevations": (1035.0, 1041.5, 1050.0),
     }
@@ -118,8 +124,12 @@ def test_kml_export_is_kml_2_2_with_a_folder_per_layer() -> None:
     styles = {s.get("id"): s for s in document.findall(f"{KML}Style")}
     icon = styles[(tower.findtext(f"{KML}styleUrl") or "").lstrip("#")]
     assert icon.findtext(f"{KML}IconStyle/{KML}color") == "ffd18802"
-    data = {d.get("name"): d.findtext(f"{KML}value") for d in tower.iter(f"{KML}Data")}
+    data = {d.get("name"): d.text for d in tower.iter(f"{KML}SimpleData")}
     assert data == {"booked": "no", "rating": "4.6"}
+    (schema,) = document.findall(f"{KML}Schema")  # the types, for GDAL, QGIS and a re-import
+    (group,) = tower.iter(f"{KML}SchemaData")
+    assert group.get("schemaUrl") == f"#{schema.get('id')}"
+    assert {f.get("name"): f.get("type") for f in schema} == {"booked": "string", "rating": "double"}
     park = folders[1].find(f"{KML}Placemark")
     assert park is not None
     look = styles[(park.findtext(f"{KML}styleUrl") or "").lstrip("#")]

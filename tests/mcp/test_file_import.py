@@ -1,13 +1,15 @@
 """Files through MCP (issue 28), with the SDK's client on a real socket: the ``import`` tool takes a
 GPX, a KMZ (base64), a CSV of place names and a GeoJSON, each as one batch; ``read`` gives the
 map back as GPX, KML and CSV, which the libraries other tools use read back with every point,
-name, time and elevation; hostile files are refused with the server and the map intact."""
+name, time and elevation; a table's columns all come back from every export with their values
+and types (issue 57); hostile files are refused with the server and the map intact."""
 
 from __future__ import annotations
 
 import base64
 import csv
 import io
+import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -209,3 +211,69 @@ async def test_a_big_export_is_a_link_not_an_answer_full_of_points(nursery: trio
         async with httpx.AsyncClient() as http:
             fetched = await http.get(said["download"])
         assert fetched.status_code == 200 and len(gpxpy.parse(fetched.text).tracks[0].segments) == 2
+
+
+AIRPORTS = [  # as in OurAirports' airports.csv: idents that read like numbers, and are not
+    ["ident", "type", "name", "elevation_ft", "city", "country", "iso_region", "lat", "lon"],
+    ["00R", "small_airport", "Livingston Muni", "151", "Livingston", "US", "US-TX", "30.6858", "-95.0179"],
+    ["0E0", "small_airport", "Moriarty Municipal", "6199", "Moriarty", "US", "US-NM", "34.9782", "-106.0"],
+    ["1E2", "heliport", "Lee Gilmer Memorial", "-7", "Leesburg", "US", "-99", "29.3167", "-81.9"],
+    ["007", "closed", "Capitola Farm Strip", "4.5", "Capitola", "US", "US-CA", "36.9846", "-121.9522"],
+]  # fmt: skip
+
+
+def typed(properties: Any) -> dict[str, tuple[Any, str]]:
+    return {k: (v, type(v).__name__) for k, v in properties}
+
+
+async def test_an_airports_table_keeps_every_column_through_every_export(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    sheet = io.StringIO()
+    csv.writer(sheet).writerows(AIRPORTS)
+    async with Client(server.url + "mcp") as agent:
+        first = structured(await agent.call_tool("import", {"content": sheet.getvalue(), "format": "csv"}))
+        entry = await server.hub.get(first["map_id"])
+        kept = [typed(f.properties) for f in entry.state.features.values()]
+        assert kept[0] == {
+            "ident": ("00R", "str"),
+            "type": ("small_airport", "str"),
+            "name": ("Livingston Muni", "str"),
+            "elevation_ft": (151, "int"),
+            "city": ("Livingston", "str"),
+            "country": ("US", "str"),
+            "iso_region": ("US-TX", "str"),
+            "lat": (30.6858, "float"),
+            "lon": (-95.0179, "float"),
+        }
+        assert [k["ident"] for k in kept] == [("00R", "str"), ("0E0", "str"), ("1E2", "str"), ("007", "str")]
+        assert kept[2]["iso_region"] == ("-99", "str") and kept[3]["elevation_ft"] == (4.5, "float")
+        files = {}
+        for fmt in ("csv", "kml", "geojson"):
+            read = await agent.call_tool("read", {"map_id": first["map_id"], "format": fmt})
+            files[fmt] = resource_text(read).text if fmt != "geojson" else read.content[0].text  # type: ignore[union-attr]
+            again = structured(await agent.call_tool("import", {"content": files[fmt], "format": fmt}))
+            back = await server.hub.get(again["map_id"])
+            assert [typed(f.properties) for f in back.state.features.values()] == kept, fmt
+            assert [f.label for f in back.state.features.values()] == [row[2] for row in AIRPORTS[1:]], fmt
+    # and as other tools read the files: the text as it was, the formula guard aside
+    rows = list(csv.DictReader(io.StringIO(files["csv"])))
+    assert [(r["ident"], r["iso_region"], r["elevation_ft"]) for r in rows][2:] == [
+        ("1E2", "'-99", "-7"),
+        ("007", "US-CA", "4.5"),
+    ]
+    features = json.loads(files["geojson"])["features"]
+    assert [(f["properties"]["ident"], f["properties"]["iso_region"]) for f in features][1:3] == [
+        ("0E0", "US-NM"),
+        ("1E2", "-99"),
+    ]
+    root = ElementTree.fromstring(files["kml"])
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    types = {f.get("name"): f.get("type") for f in root.iterfind(".//k:Schema/k:SimpleField", ns)}
+    assert (types["ident"], types["iso_region"], types["elevation_ft"], types["lat"]) == (
+        "string",
+        "string",
+        "double",
+        "double",
+    )
+    regions = [e.text for e in root.iterfind(".//k:SimpleData[@name='iso_region']", ns)]
+    assert regions == ["US-TX", "US-NM", "-99", "US-CA"]

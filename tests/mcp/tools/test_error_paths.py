@@ -229,7 +229,12 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "join",
         "leave them out",
     ),
-    (lambda: check_properties({str(i): 0 for i in range(65)}, L), "properties", "65", "at most 64 keys"),
+    (
+        lambda: check_properties({str(i): 0 for i in range(65)}, L),
+        "properties",
+        "65",
+        "at most 64 keys (MAX_PROPERTIES",
+    ),
     (lambda: check_properties({"a\nb": 0}, L), "properties key", "'a\\nb'", "printable characters"),
     (lambda: check_properties({"ele": [1, 2]}, L, 1), "properties.ele", "2", "one value per point"),
     (lambda: check_properties({"x": float("inf")}, L), "properties.x", "inf", "a finite number"),

@@ -15,10 +15,12 @@ from pyproj import CRS, Geod, Transformer
 from shapely.geometry import shape
 from support.natural_earth import countries_geojson
 
+from mapsrv.core import measure as core_measure
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.measure import feature_area
 from mapsrv.core.model import Feature, Limits
 from mapsrv.spatial import derive, select_within
+from mapsrv.spatial import measure as spatial_measure
 from mapsrv.spatial.index import FeatureIndex
 from mapsrv.spatial.shapes import feature_geometry, geometries
 
@@ -131,3 +133,22 @@ def test_every_country_is_indexed_whole_as_shapely_reads_its_geojson() -> None:
     for feature, geometry, item in zip(features, built, raw["features"], strict=True):
         assert feature.id == item["id"]
         assert geometry.normalize().equals_exact(shape(item["geometry"]).normalize(), 1e-9), feature.id
+
+
+def test_fast_lengths_and_areas_are_core_measures_on_every_country() -> None:
+    """PROJ's geodesics (spatial.measure) against geographiclib's (core.measure), every part and
+    hole of every 1:110m country, and the kinds with closed forms."""
+    features = list(features_from_geojson(countries_geojson("110m"), Limits()))
+    features += [
+        Feature("c", "circle", (45.0, 7.0), radius=1_000.0),
+        Feature("r", "rectangle", ((40.0, 10.0), (42.0, 12.0))),
+        Feature("l", "multipolyline", (((0.0, 0.0), (1.0, 1.0)), ((2.0, 2.0), (2.0, 3.0)))),
+        Feature("m", "multipoint", ((0.0, 0.0), (1.0, 1.0))),
+    ]
+    for f in features:
+        assert spatial_measure.feature_area(f, "km2") == pytest.approx(
+            core_measure.feature_area(f, "km2"), rel=1e-9
+        )
+        assert spatial_measure.feature_length(f, "km") == pytest.approx(
+            core_measure.feature_length(f, "km"), rel=1e-9
+        )

@@ -408,7 +408,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: derive_shapes("buffer", [POINT], 0), "km", "got 0", "more than 0 and at most 2000"),
     (lambda: derive_shapes("hull", [POINT], 3), "km", "km=3", "buffer only"),
     (lambda: derive_shapes("difference", [AREA]), "ids", "got 1", "at least 2 areas"),
-    (lambda: derive_shapes("union", [AREA, POINT]), "ids", "marker 'p'", "areas (polygon, multipolygon, rectangle"),
+    (lambda: derive_shapes("union", [AREA, POINT]), "ids", "marker 'p'", "areas (polygon, multipolygon"),
     (
         lambda: derive_shapes("hull", [POINT, Feature("q", "marker", (2.0, 2.0))]),
         "ids",

@@ -10,8 +10,8 @@ gazetteer knows (``Ivory Coast``, ``UK``, ``Czech Republic``), by Natural Earth'
 name or postal code (``California``, ``Calif.``, ``CA``) within its country, given or (when the
 name is the only one of its kind in the world) found.
 
-Outlines keep outer rings only (mapsrv's polygons have no holes) and drop islets: a part stays
-when it is the biggest of its country or at least ``min(250 km², a tenth of the biggest)``.
+Outlines keep their holes (South Africa's Lesotho, Italy's San Marino) and drop islets: a part
+stays when it is the biggest of its country or at least ``min(250 km², a tenth of the biggest)``.
 Decoding takes ~0.3 s for the countries and ~1 s for the regions, once per process, in the
 caller's thread.
 """
@@ -63,11 +63,13 @@ _ALIASES = {
 @dataclass(frozen=True)
 class Boundary:
     """One country or region: its code (ISO 3166-1 alpha-2 or 3166-2; "" for those without),
-    its name, and its outer rings as (lon, lat) points."""
+    its name, its outer rings as (lon, lat) points and each one's holes (``holes[i]``:
+    ``rings[i]``'s)."""
 
     code: str
     name: str
     rings: tuple[Ring, ...]
+    holes: tuple[tuple[Ring, ...], ...] = ()
 
 
 def _km2(points: Ring) -> float:
@@ -83,12 +85,18 @@ def _size(points: Ring) -> float:
     return math.inf if max(lons) - min(lons) >= 180 else _km2(points)
 
 
-def _outline(code: str, name: str, rings: Iterable[Ring]) -> Boundary:
-    parts = [part for r in rings for part in across_date_line(r)]
-    sized = sorted(((_size(r), r) for r in parts if len(r) >= 3), key=lambda pair: -pair[0])
+def _outline(code: str, name: str, polygons: Iterable[tuple[Ring, ...]]) -> Boundary:
+    """Each polygon (outer ring, then holes) cut at the 180th meridian (its holes go with the
+    first piece, as ``world.countries`` does), its islets dropped."""
+    parts = [
+        (piece, holes if i == 0 else ())
+        for outer, *holes in polygons
+        for i, piece in enumerate(across_date_line(outer))
+    ]
+    sized = sorted(((_size(r), r, h) for r, h in parts if len(r) >= 3), key=lambda kept: -kept[0])
     floor = min(_MIN_KM2, sized[0][0] / 10) if sized else 0
-    kept = tuple(r for n, (km2, r) in enumerate(sized) if n == 0 or km2 >= floor)
-    return Boundary(code, name, kept)
+    kept = [(r, tuple(h)) for n, (km2, r, h) in enumerate(sized) if n == 0 or km2 >= floor]
+    return Boundary(code, name, tuple(r for r, _ in kept), tuple(h for _, h in kept))
 
 
 @functools.cache
@@ -107,7 +115,7 @@ def _countries() -> tuple[dict[str, Boundary], dict[str, str]]:
             iso = "XK"
         key = iso or fold(country.name)
         name = index.country_names.get(iso, country.name) if iso else country.name
-        outlines[key] = _outline(iso, name, (polygon[0] for polygon in country.polygons))
+        outlines[key] = _outline(iso, name, country.polygons)
         keys[fold(country.name)] = key
         if country.code:
             keys[country.code.lstrip("0") or "0"] = key
@@ -161,7 +169,7 @@ def _regions() -> _Regions:
         props = geometry["properties"]
         code, country = str(props.get("iso_3166_2", "")), str(props.get("iso_a2", ""))
         name = str(props.get("name") or props.get("name_en") or code)
-        found = _outline(code, name, (ring(arcs, shape[0]) for shape in geometry["arcs"]))
+        found = _outline(code, name, (tuple(ring(arcs, r) for r in shape) for shape in geometry["arcs"]))
         if code:
             regions.by_code.setdefault(code.upper(), found)
         names = [name, props.get("name_en", ""), *str(props.get("name_alt", "")).split("|")]

@@ -71,3 +71,12 @@ def test_an_ambiguous_or_unknown_region_says_why() -> None:
     assert find_boundary("regions", "Ontario", "Narnia") == "country 'Narnia' not known"
     found = find_boundary("regions", "Punjab", "Pakistan")
     assert isinstance(found, Boundary) and found.code.startswith("PK-")
+
+
+def test_an_outline_keeps_its_holes() -> None:
+    """South Africa's outline has Lesotho as its hole (the outline of a country inside it)."""
+    south_africa, lesotho = find_country("South Africa"), find_country("Lesotho")
+    assert isinstance(south_africa, Boundary) and isinstance(lesotho, Boundary)
+    assert len(south_africa.holes) == len(south_africa.rings)
+    (hole,) = [h for holes in south_africa.holes for h in holes]
+    assert sorted(hole) == sorted(lesotho.rings[0])

@@ -1,7 +1,8 @@
 """A country's or a state's area for ``select``'s ``within``: its Natural Earth outline (1:50m
 countries, 1:10m regions, the outlines ``import``'s join draws), reaching about 10 km out to sea
 so that a port or a coastal capital a coarse coastline leaves in the water still counts, but never
-into a neighbour (Badajoz stays in Spain, Reno in Nevada)."""
+into a neighbour nor into its holes (Badajoz stays in Spain, Reno in Nevada, Maseru in Lesotho, the
+hole in South Africa)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def outline_of(place: Place) -> Any:
 
 
 def _shape(boundary: Boundary) -> Any:
-    return shapely.make_valid(shapely.MultiPolygon([shapely.Polygon(ring) for ring in boundary.rings]))
+    holes = boundary.holes or ((),) * len(boundary.rings)
+    polygons = [shapely.Polygon(ring, inner) for ring, inner in zip(boundary.rings, holes, strict=True)]
+    return shapely.make_valid(shapely.MultiPolygon(polygons))
 
 
 @functools.lru_cache(maxsize=32)
@@ -53,4 +56,4 @@ def _area(kind: str, name: str, country: str) -> Any:
             near.append(shape)
     if near:
         reach = reach.difference(shapely.union_all(near))
-    return shapely.union(reach, own)
+    return shapely.union(reach, own)  # a hole in ``own`` (Lesotho in South Africa) is a neighbour

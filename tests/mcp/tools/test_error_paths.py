@@ -402,7 +402,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda tc: select(tc, MAP, within="r", km=3), "near", "within", "go with near"),
     (lambda tc: select(tc, MAP, near=[1, 1], km=1, layer="zz"), "layer", "'zz'", "a layer of this map"),
     (lambda tc: select(tc, MAP, intersects="zz"), "intersects", "'zz'", "a feature on this map"),
-    (drawn(select, within="p"), "within", "marker 'p'", "an area (polygon, rectangle, circle)"),
+    (drawn(select, within="p"), "within", "marker 'p'", "an area (polygon, multipolygon, rectangle, circle)"),
     (lambda tc: select(tc, MAP, within="Lisbon"), "within", "'Lisbon'", "a country or state"),
     (lambda tc: select(tc, MAP, near=[1, 1]), "near", "neither", "km or nearest"),
     (lambda tc: select(tc, MAP, near=[1, 1], km=0), "km", "got 0", "more than 0 and at most 20004"),
@@ -413,7 +413,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: derive_shapes("buffer", [POINT], 0), "km", "got 0", "more than 0 and at most 2000"),
     (lambda: derive_shapes("hull", [POINT], 3), "km", "km=3", "buffer only"),
     (lambda: derive_shapes("difference", [AREA]), "ids", "got 1", "at least 2 areas"),
-    (lambda: derive_shapes("union", [AREA, POINT]), "ids", "marker 'p'", "areas (polygon, rectangle"),
+    (lambda: derive_shapes("union", [AREA, POINT]), "ids", "marker 'p'", "areas (polygon, multipolygon"),
     (
         lambda: derive_shapes("hull", [POINT, Feature("q", "marker", (2.0, 2.0))]),
         "ids",

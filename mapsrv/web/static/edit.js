@@ -6,7 +6,7 @@
  */
 import { page } from './map.js';
 import { elementsOf } from './render.js';
-import { movedCoords, partCount, shiftedCoords, vertexPaths } from './shapes.js';
+import { flatPoints, movedCoords, partCount, shiftedCoords, vertexPaths } from './shapes.js';
 
 const { cfg, map, byId } = page;
 const NUDGE_PX = 10;
@@ -191,9 +191,11 @@ function showHandles() {
 }
 
 // The handle that moves a whole shape, every part and hole by the same [dLat, dLon], on its
-// label's place. While it is dragged, an outline of the shape follows it.
+// label's place (a line's or an area's), or amid its points (not on one: its own handle is
+// there). While it is dragged, an outline of the shape follows it.
 function moveHandle(entry, f) {
-  const start = page.view.labelPlace(entry.layer, f).latlng;
+  const place = page.view.labelPlace(entry.layer, f);
+  const start = place.radius < 0 ? place.latlng : L.latLngBounds(flatPoints(f)).getCenter();
   const handle = L.marker(start, {
     draggable: true,
     keyboard: true,

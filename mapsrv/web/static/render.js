@@ -24,7 +24,7 @@ import { textNode } from './dom.js';
 import { HeatLayer, compileStyle, labelOf } from './style.js';
 import { createLegend } from './legend.js';
 import { createSources } from './sources.js';
-import { eachPoint, isValid, largestIndex, parts } from './shapes.js';
+import { eachPoint, isValid, largestIndex, parts, ringCenter } from './shapes.js';
 
 export const WORLD_CENTER = [20, 0];
 export const WORLD_ZOOM = 2;
@@ -114,12 +114,12 @@ function lineLabelPoint(points) {
 }
 
 // Where a feature's label belongs, from its data (it may be off the map): on its largest part
-// (shapes.js), a point's own place, a line's longest segment, an area's centre (as Leaflet's).
-function labelPoint(part, crs) {
+// (shapes.js), a point's own place, a line's longest segment, an area's centroid.
+function labelPoint(part) {
   const [kind, c] = part;
   if (kind === 'point') return L.latLng(c);
   if (kind === 'line') return lineLabelPoint(c) || L.latLng(c[0]);
-  return L.PolyUtil.polygonCenter(c[0], crs);
+  return L.latLng(ringCenter(c[0]));
 }
 
 // A feature's popup: its text, then the attributes a file brought (a CSV's columns, a GPX
@@ -328,7 +328,7 @@ export function createRenderer(map, options) {
     const index = largestIndex(all);
     const part = layer instanceof L.FeatureGroup ? layer.getLayers()[index] : layer;
     const dot = f.type === 'marker' || (part !== layer && all[index][0] === 'point');
-    return { latlng: labelPoint(all[index], map.options.crs), radius: dot ? part.options.radius || 0 : -1 };
+    return { latlng: labelPoint(all[index]), radius: dot ? part.options.radius || 0 : -1 };
   }
 
   // The label goes on the largest part: a group's tooltip is its part's (Leaflet would put it on
@@ -341,7 +341,7 @@ export function createRenderer(map, options) {
       const kind = all[index][0];
       if (kind !== 'point') {
         let anchor = null;
-        target.getCenter = () => anchor || (anchor = labelPoint(all[index], map.options.crs));
+        target.getCenter = () => anchor || (anchor = labelPoint(all[index]));
       }
       if (!big) {
         target.bindTooltip(textNode('span', 'mapsrv-label-text', f.label),

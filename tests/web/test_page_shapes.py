@@ -1,6 +1,6 @@
 """The page's geometry module (static/shapes.js) run in Node as the ES module it is, against its
 Python twin (mapsrv.core.geometry): the same label part for every Natural Earth country at both
-scales (so a label sits on the same part of a country on the page and in the map image), the
+scales (the part ``largest_part`` names for everything computed in Python), the
 same parts and points in the same order for every type, the same shapes accepted and refused,
 and a drag that moves one vertex, or every part and hole, without touching the rest."""
 

@@ -12,34 +12,61 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mapsrv.core.model import DEFAULT_LAYER, MAX_PROPERTIES, Feature, Limits, MapState, build_feature
+from mapsrv.core.geometry import parts
+from mapsrv.core.model import (
+    DEFAULT_LAYER,
+    MAX_PROPERTIES,
+    Feature,
+    Limits,
+    MapState,
+    build_feature,
+    check_properties,
+)
 from mapsrv.core.values import ID_RE as _ID_RE
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
-__all__ = ["features_from_geojson", "to_geojson"]
+__all__ = [
+    "MAX_NESTING",
+    "features_from_geojson",
+    "geometry_from_geojson",
+    "geometry_to_geojson",
+    "to_geojson",
+]
 
 
 def _lonlat(point: tuple[float, float]) -> list[float]:
     return [point[1], point[0]]
 
 
-def _geometry(feature: Feature) -> dict[str, Any]:
-    if feature.type in ("marker", "circle"):
-        return {"type": "Point", "coordinates": _lonlat(feature.coords)}
-    if feature.type == "polyline":
-        return {"type": "LineString", "coordinates": [_lonlat(p) for p in feature.coords]}
-    if feature.type == "polygon":
-        ring = [_lonlat(p) for p in feature.coords]
-        if ring[0] != ring[-1]:
-            ring.append(ring[0])
-        return {"type": "Polygon", "coordinates": [ring]}
-    (s, w), (n, e) = feature.coords
-    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+def _ring(ring: Any) -> list[list[float]]:
+    out = [_lonlat(p) for p in ring]
+    if out[0] != out[-1]:  # RFC 7946 3.1.6: a ring's last position is its first
+        out.append(out[0])
+    return out
+
+
+def geometry_to_geojson(type_: str, coords: Any) -> dict[str, Any]:
+    """A geometry (``mapsrv.core.geometry``) as an RFC 7946 geometry: rings closed, holes and
+    parts kept, a circle as its centre, a rectangle as its ring."""
+    if type_ in ("marker", "circle"):
+        return {"type": "Point", "coordinates": _lonlat(coords)}
+    if type_ in ("polyline", "multipoint"):
+        gtype = "LineString" if type_ == "polyline" else "MultiPoint"
+        return {"type": gtype, "coordinates": [_lonlat(p) for p in coords]}
+    if type_ == "multipolyline":
+        return {"type": "MultiLineString", "coordinates": [[_lonlat(p) for p in line] for line in coords]}
+    if type_ in ("polygon", "rectangle"):
+        ((_, rings),) = parts(type_, coords)
+        return {"type": "Polygon", "coordinates": [_ring(r) for r in rings]}
+    if type_ == "multipolygon":
+        return {"type": "MultiPolygon", "coordinates": [[_ring(r) for r in polygon] for polygon in coords]}
+    return {"type": "GeometryCollection", "geometries": [geometry_to_geojson(t, c) for t, c in coords]}
 
 
 def to_geojson(state: MapState) -> dict[str, Any]:
-    """An RFC 7946 FeatureCollection. ``mapsrv_type`` and ``radius`` let a re-import restore
-    circles and rectangles exactly."""
+    """An RFC 7946 FeatureCollection, a Feature for each feature with its geometry whole (holes,
+    parts, members). ``mapsrv_type`` and ``radius`` let a re-import restore circles and
+    rectangles exactly."""
     features = []
     for feature in state.features.values():
         properties: dict[str, Any] = {
@@ -57,7 +84,12 @@ def to_geojson(state: MapState) -> dict[str, Any]:
                 k: list(v) if isinstance(v, tuple) else v for k, v in feature.properties
             } | properties
         features.append(
-            {"type": "Feature", "id": feature.id, "geometry": _geometry(feature), "properties": properties}
+            {
+                "type": "Feature",
+                "id": feature.id,
+                "geometry": geometry_to_geojson(feature.type, feature.coords),
+                "properties": properties,
+            }
         )
     return {"type": "FeatureCollection", "name": state.title, "features": features}
 
@@ -79,59 +111,115 @@ def _position(name: str, p: Any) -> list[Any]:
     return [lat, lon]
 
 
-def _latlon_list(name: str, coords: Any) -> list[Any]:
+_SIMPLE = {
+    "Point": "marker",
+    "LineString": "polyline",
+    "MultiPoint": "multipoint",
+    "Polygon": "polygon",
+    "MultiLineString": "multipolyline",
+    "MultiPolygon": "multipolygon",
+}
+# How deep a type's coordinates nest down to the positions, and what each level holds.
+_DEPTH = {"marker": 0, "polyline": 1, "multipoint": 1, "polygon": 2, "multipolyline": 2, "multipolygon": 3}
+_LEVEL = {1: "[lon, lat] positions", 2: "rings or lines of positions", 3: "polygons (lists of rings)"}
+MAX_NESTING = 32  # GeometryCollections inside GeometryCollections (flattened into one)
+
+
+class _Count:
+    """Positions read so far, against the cap, so a huge geometry is refused before it is read."""
+
+    def __init__(self, name: str, most: int) -> None:
+        self.name, self.most, self.seen = name, most, 0
+
+    def add(self, n: int) -> None:
+        self.seen += n
+        if self.seen > self.most:
+            raise PayloadTooLarge(
+                f"{self.name} must have at most {self.most} points, got at least {self.seen}; simplify it"
+            )
+
+
+def _swapped(name: str, coords: Any, depth: int, seen: _Count) -> Any:
+    """GeoJSON coordinates nested ``depth`` levels deep, each position as ``[lat, lon]``."""
+    if depth == 0:
+        return _position(name, coords)
     if not isinstance(coords, list):
         raise InvalidInput(
-            f"{name} coordinates must be a list of [lon, lat] positions, got {coords!r:.40};"
-            " e.g. [[2.35, 48.85], [-0.13, 51.51]]"
+            f"{name} must be a list of {_LEVEL[depth]}, got {coords!r:.40}; see RFC 7946 section 3.1"
         )
-    return [_position(f"{name} coordinates[{i}]", p) for i, p in enumerate(coords)]
+    if depth == 1:
+        seen.add(len(coords))
+    return [_swapped(f"{name}[{i}]", c, depth - 1, seen) for i, c in enumerate(coords)]
 
 
-def _point(name: str, coords: Any) -> list[Any]:
-    return _position(f"{name} coordinates", coords)
-
-
-def _shapes(name: str, geometry: Any) -> list[tuple[str, Any]]:
-    """(feature type, [lat, lon] coords) for each simple shape in a GeoJSON geometry."""
+def _object(name: str, geometry: Any) -> Mapping[str, Any]:
     if not isinstance(geometry, Mapping):
         raise InvalidInput(
-            f"{name} geometry must be an object, got {geometry!r:.40};"
+            f"{name} must be an object, got {geometry!r:.40};"
             ' e.g. {"type": "Point", "coordinates": [2.35, 48.85]}'
         )
-    gtype, coords = geometry.get("type"), geometry.get("coordinates")
-    if gtype == "Point":
-        return [("marker", _point(name, coords))]
-    if gtype == "LineString":
-        return [("polyline", _latlon_list(name, coords))]
-    if gtype == "Polygon":
-        if not isinstance(coords, list) or not coords:
+    return geometry
+
+
+def _simple(name: str, geometry: Mapping[str, Any], seen: _Count) -> tuple[str, Any]:
+    gtype = geometry.get("type")
+    if gtype not in _SIMPLE:
+        raise InvalidInput(
+            f"{name} type must be Point, LineString, Polygon, a Multi- one or GeometryCollection,"
+            f" got {gtype!r:.40}; convert it to one of those"
+        )
+    type_ = _SIMPLE[gtype]
+    return type_, _swapped(f"{name} coordinates", geometry.get("coordinates"), _DEPTH[type_], seen)
+
+
+def geometry_from_geojson(name: str, g: Any, max_points: int = Limits.max_points) -> tuple[str, Any]:
+    """One RFC 7946 geometry as one mapsrv geometry ``(type, coords)`` with ``[lat, lon]``
+    points, holes and parts kept: a Polygon a polygon, a MultiPolygon a multipolygon, a
+    GeometryCollection a collection, with collections inside it flattened into it (at most
+    ``MAX_NESTING`` deep). Rings come as written (``geometry.check`` unclosed them); past
+    ``max_points`` positions it stops reading."""
+    seen = _Count(name, max_points)
+    top = _object(f"{name} geometry", g)
+    if top.get("type") != "GeometryCollection":
+        return _simple(f"{name} geometry", top, seen)
+    members: list[dict[str, Any]] = []
+    stack: list[tuple[str, Any, int]] = [(f"{name} geometry", top, 0)]
+    while stack:  # depth first, in order, without recursion on the input's depth
+        where, item, depth = stack.pop()
+        item = _object(where, item)
+        if item.get("type") != "GeometryCollection":
+            mtype, coords = _simple(where, item, seen)
+            members.append({"type": mtype, "coords": coords})
+            continue
+        if depth == MAX_NESTING:
             raise InvalidInput(
-                f"{name} polygon coordinates must be a list of rings, got {coords!r:.40};"
-                " give [[[lon, lat], ...]]"
+                f"{name} geometry nests GeometryCollections more than {MAX_NESTING} deep; flatten it"
             )
-        ring = _latlon_list(name, coords[0])
-        if len(ring) > 3 and ring[0] == ring[-1]:
-            ring.pop()
-        return [("polygon", ring)]
-    if gtype in ("MultiPoint", "MultiLineString", "MultiPolygon"):
-        if not isinstance(coords, list):
+        inner = item.get("geometries")
+        if not isinstance(inner, list):
             raise InvalidInput(
-                f"{name} coordinates must be a list of parts, got {coords!r:.40}; see RFC 7946"
+                f"{where} geometries must be a list of geometries, got {inner!r:.40}; see RFC 7946"
             )
-        simple = gtype[len("Multi") :]
-        return [s for part in coords for s in _shapes(name, {"type": simple, "coordinates": part})]
-    if gtype == "GeometryCollection":
-        parts = geometry.get("geometries")
-        if not isinstance(parts, list):
-            raise InvalidInput(
-                f"{name} geometries must be a list of geometries, got {parts!r:.40}; see RFC 7946"
-            )
-        return [s for part in parts for s in _shapes(name, part)]
-    raise InvalidInput(
-        f"{name} geometry type must be Point, LineString, Polygon, a Multi- one or GeometryCollection,"
-        f" got {gtype!r:.40}; convert it to one of those"
-    )
+        stack.extend(
+            (f"{where}.geometries[{i}]", sub, depth + 1) for i, sub in reversed(list(enumerate(inner)))
+        )
+    if not members:
+        raise InvalidInput(f"{name} geometry is an empty GeometryCollection; give at least one geometry")
+    return "collection", members
+
+
+def _rectangle(coords: Any) -> Any:
+    """A polygon's coords as a rectangle's, when it is one ring of 4 corners, else None."""
+    if len(coords) != 1:
+        return None
+    ring = coords[0]
+    if len(ring) == 5 and ring[0] == ring[-1]:
+        ring = ring[:-1]
+    if len(ring) != 4:
+        return None
+    lats = [p[0] for p in ring]
+    lons = [p[1] for p in ring]
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -195,61 +283,57 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
             f"geojson must be a FeatureCollection or Feature, got type {raw.get('type')!r:.40};"
             ' wrap a bare geometry as {"type": "Feature", "geometry": ..., "properties": {}}'
         )
-    out: list[Feature] = []
-    for index, item in enumerate(items):
-        name = f"geojson feature {index}"
-        if not isinstance(item, Mapping) or item.get("type") != "Feature":
-            raise InvalidInput(
-                f"{name} must be a GeoJSON Feature, got {item!r:.40};"
-                ' give {"type": "Feature", "geometry": ..., "properties": {}}'
-            )
-        props = item.get("properties") or {}
-        if not isinstance(props, Mapping):
-            raise InvalidInput(f"{name} properties must be an object, got {props!r:.40}; give {{}} for none")
-        shapes = _shapes(name, item.get("geometry"))
-        raw_id = item.get("id", props.get("id"))
-        base_id = raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else ""
-        style = (
-            props.get("style")
-            if isinstance(props.get("style"), Mapping)
-            else {_SIMPLESTYLE[k]: v for k, v in props.items() if k in _SIMPLESTYLE}
+    if len(items) > limits.max_features:
+        raise PayloadTooLarge(
+            f"geojson features must be at most {limits.max_features}, got {len(items)}; split the import"
         )
-        label = next((props[k] for k in ("label", "name", "title") if isinstance(props.get(k), str)), "")
-        popup = next((props[k] for k in ("popup", "description") if isinstance(props.get(k), str)), "")
-        wanted = props.get("mapsrv_type")
-        used = {k for k in ("label", "name", "title") if props.get(k) == label and label}
-        used |= {k for k in ("popup", "description") if props.get(k) == popup and popup}
-        kept = {k: v for k, v in props.items() if k not in _CONSUMED and k not in used}
-        for part, (ftype, coords) in enumerate(shapes):
-            radius = None
-            if wanted == "circle" and ftype == "marker":
-                ftype, radius = "circle", props.get("radius")
-            elif wanted == "rectangle" and ftype == "polygon" and len(coords) == 4:
-                lats = [p[0] for p in coords]
-                lons = [p[1] for p in coords]
-                ftype, coords = "rectangle", [[min(lats), min(lons)], [max(lats), max(lons)]]
-            fid = base_id if len(shapes) == 1 or not base_id else f"{base_id[:58]}.{part}"
-            try:
-                out.append(
-                    build_feature(
-                        id=fid,
-                        type=ftype,
-                        coords=coords,
-                        radius=radius,
-                        layer=layer,
-                        label=label[: limits.max_label],
-                        popup=popup[: limits.max_popup],
-                        style=style,
-                        properties=_attributes(
-                            kept, len(coords) if ftype in ("polyline", "polygon") else 1, limits.max_popup
-                        ),
-                        limits=limits,
-                    )
-                )
-            except InvalidInput as exc:
-                raise InvalidInput(f"{name}: {exc.message}") from None
-            if len(out) > limits.max_features:
-                raise PayloadTooLarge(
-                    f"geojson features must be at most {limits.max_features}, got more; split the import"
-                )
-    return tuple(out)
+    return tuple(
+        _feature(f"geojson feature {index}", item, limits, layer) for index, item in enumerate(items)
+    )
+
+
+def _feature(name: str, item: Any, limits: Limits, layer: str) -> Feature:
+    """One GeoJSON Feature as one feature, its geometry whole and its id kept."""
+    if not isinstance(item, Mapping) or item.get("type") != "Feature":
+        raise InvalidInput(
+            f"{name} must be a GeoJSON Feature, got {item!r:.40};"
+            ' give {"type": "Feature", "geometry": ..., "properties": {}}'
+        )
+    props = item.get("properties") or {}
+    if not isinstance(props, Mapping):
+        raise InvalidInput(f"{name} properties must be an object, got {props!r:.40}; give {{}} for none")
+    ftype, coords = geometry_from_geojson(name, item.get("geometry"), limits.max_points)
+    raw_id = item.get("id", props.get("id"))
+    style = (
+        props.get("style")
+        if isinstance(props.get("style"), Mapping)
+        else {_SIMPLESTYLE[k]: v for k, v in props.items() if k in _SIMPLESTYLE}
+    )
+    label = next((props[k] for k in ("label", "name", "title") if isinstance(props.get(k), str)), "")
+    popup = next((props[k] for k in ("popup", "description") if isinstance(props.get(k), str)), "")
+    wanted = props.get("mapsrv_type")
+    used = {k for k in ("label", "name", "title") if props.get(k) == label and label}
+    used |= {k for k in ("popup", "description") if props.get(k) == popup and popup}
+    kept = {k: v for k, v in props.items() if k not in _CONSUMED and k not in used}
+    radius = None
+    if wanted == "circle" and ftype == "marker":
+        ftype, radius = "circle", props.get("radius")
+    elif wanted == "rectangle" and ftype == "polygon" and (corners := _rectangle(coords)) is not None:
+        ftype, coords = "rectangle", corners
+    try:
+        feature = build_feature(
+            id=raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else "",
+            type=ftype,
+            coords=coords,
+            radius=radius,
+            layer=layer,
+            label=label[: limits.max_label],
+            popup=popup[: limits.max_popup],
+            style=style,
+            limits=limits,
+        )
+        points = feature.point_count()
+        properties = check_properties(_attributes(kept, points, limits.max_popup), limits, points)
+    except InvalidInput as exc:  # PayloadTooLarge too, kept as it is
+        raise type(exc)(f"{name}: {exc.message}") from None
+    return Feature(**{**vars(feature), "properties": properties})

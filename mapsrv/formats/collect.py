@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mapsrv.core.geometry import count
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     MAX_PROPERTIES,
@@ -130,11 +131,10 @@ class Collector:
     ) -> None:
         """Build one feature. Raises (naming ``where``) when it breaks a rule or a cap."""
         props = dict(properties or {})
-        if type_ in ("polyline", "polygon"):
+        if type_ == "polyline" or (type_ == "polygon" and _flat(coords)):
             coords = self._thin(where, type_, coords, props)
-            self._check_points(where, len(coords))
-        else:
-            self._check_points(where, 1)
+        points = _count(type_, coords)
+        self._check_points(where, points)
         if len(self._features) >= self.limits.max_features:
             raise PayloadTooLarge(
                 f"{self.fmt} must hold at most {self.limits.max_features} features (max_features),"
@@ -156,7 +156,7 @@ class Collector:
                 label=label,
                 popup=popup,
                 style=style,
-                properties=self._properties(props, len(coords) if type_ in ("polyline", "polygon") else 1),
+                properties=self._properties(props, points),
                 limits=self.limits,
             )
         except InvalidInput as exc:
@@ -268,3 +268,19 @@ class Collector:
                 self.count(f"attribute values shortened to {self.limits.max_popup} characters")
             out[name] = value
         return out
+
+
+def _flat(coords: Any) -> bool:
+    """Whether polygon coords are one ring of points (thinned here) rather than rings."""
+    try:
+        return not isinstance(coords[0][0], (list, tuple))
+    except (TypeError, IndexError, KeyError):
+        return True  # not points: build_feature names what is wrong
+
+
+def _count(type_: str, coords: Any) -> int:
+    """The points a geometry holds, for the caps; 1 when it is not one (build_feature says why)."""
+    try:
+        return count(type_, coords)
+    except (TypeError, IndexError, KeyError, ValueError):
+        return 1

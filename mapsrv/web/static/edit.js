@@ -190,17 +190,24 @@ function showHandles() {
   });
 }
 
-// The handle that moves a whole shape, every part and hole by the same [dLat, dLon], on its
-// label's place (a line's or an area's), or amid its points (not on one: its own handle is
-// there). While it is dragged, an outline of the shape follows it.
+// The handle that moves a whole shape, every part and hole by the same [dLat, dLon]: just under
+// its label's place (a line's or an area's; on it, the label would cover it), or up and right of
+// the middle of its points (a point may be there, with its own handle). While it is dragged, an
+// outline of the shape follows it.
 function moveHandle(entry, f) {
   const place = page.view.labelPlace(entry.layer, f);
-  const start = place.radius < 0 ? place.latlng : L.latLngBounds(flatPoints(f)).getCenter();
+  const points = place.radius >= 0;
+  const start = points ? L.latLngBounds(flatPoints(f)).getCenter() : place.latlng;
   const handle = L.marker(start, {
     draggable: true,
     keyboard: true,
     title: 'Move ' + (f.label || 'this ' + f.type) + ' whole',
-    icon: L.divIcon({ className: 'mapsrv-move', html: page.textNode('span', '', '✥'), iconSize: [22, 22] }),
+    icon: L.divIcon({
+      className: 'mapsrv-move',
+      html: page.textNode('span', '', '✥'),
+      iconSize: [22, 22],
+      iconAnchor: points ? [-9, 31] : [11, -16],
+    }),
   });
   const delta = () => [handle.getLatLng().lat - start.lat, handle.getLatLng().lng - start.lng];
   let ghost = null;

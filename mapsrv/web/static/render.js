@@ -33,7 +33,9 @@ const FIT_MAX_ZOOM = 16; // when fitting features, so a lone marker does not zoo
 // A big map is drawn on one canvas (an element and a forced layout per feature made a 3,000-point
 // map take over a minute), its points by points.js, and its labels placed by labels.js where they
 // fit instead of as permanent tooltips. Small maps keep one element per feature (focusable,
-// styled by CSS). The two thresholds keep a map near one from flipping.
+// styled by CSS). The two thresholds keep a map near one from flipping. They count shapes: a
+// feature of several parts counts each (the world's 241 countries are 1,619 polygons; as 241 SVG
+// paths with a permanent label each their names covered one another and a pan cost a third more).
 const BIG_AT = 400;
 const SMALL_BELOW = 200;
 
@@ -41,6 +43,18 @@ export const SYMBOL_COLOR = '#2563eb';
 export const SYMBOL_SIZE = 26;
 const MAX_ATTRIBUTES = 20;
 const AREAS = ['polygon', 'multipolygon', 'rectangle', 'circle'];
+const MULTI = ['multipoint', 'multipolyline', 'multipolygon'];
+
+// How many shapes a feature counts for towards a big map: its parts (shapes.js's parts, counted
+// without making them).
+function shapeCount(f) {
+  if (!f || !Array.isArray(f.coords)) return 1;
+  if (MULTI.includes(f.type)) return f.coords.length;
+  if (f.type !== 'collection') return 1;
+  let n = 0;
+  for (const m of f.coords) n += m && MULTI.includes(m.type) && Array.isArray(m.coords) ? m.coords.length : 1;
+  return n;
+}
 
 function pathOptions(style) {
   const o = {};
@@ -231,6 +245,7 @@ export function createRenderer(map, options) {
   const features = new Map(); // feature id -> {data, layer: Leaflet layer or PointRef, layerId}
   const sources = createSources(map); // layers whose source is raster tiles (sources.js)
   let big = false;
+  let shapes = 0; // what the drawn features count for towards a big map (shapeCount)
   let canvas = null;
 
   function canvasRenderer() {
@@ -477,6 +492,7 @@ export function createRenderer(map, options) {
       owner.group.removeLayer(entry.layer);
     }
     features.delete(id);
+    shapes -= entry.shapes;
     if (owner && owner.heat) owner.heat.changed();
     emit('unfeature', id);
   }
@@ -513,6 +529,7 @@ export function createRenderer(map, options) {
       if (entry.heat) entry.group.addLayer(entry.heat);
     }
     features.clear();
+    shapes = 0;
     emit('reset');
   }
 
@@ -544,7 +561,9 @@ export function createRenderer(map, options) {
       return;
     }
     decorate(layer, shown);
-    features.set(id, { data: f, layer: layer, layerId: owner.id, hidden: hidden, labelText: shown.label || null });
+    const counts = shapeCount(f);
+    features.set(id, { data: f, layer: layer, layerId: owner.id, hidden: hidden, labelText: shown.label || null, shapes: counts });
+    shapes += counts;
     emit('feature', layer, shown);
     if (!hidden) addToGroup(owner.group, layer);
     if (owner.heat && (f.type === 'marker' || f.type === 'multipoint')) owner.heat.changed();
@@ -588,9 +607,10 @@ export function createRenderer(map, options) {
     layers.clear();
     legendDirty = true;
     features.clear();
+    shapes = 0;
     emit('reset');
     const all = state.features || [];
-    big = all.length >= BIG_AT;
+    big = all.reduce((n, f) => n + shapeCount(f), 0) >= BIG_AT;
     if (opts.live) {
       emit('title', state.title); // first: the title's height moves what a fitted view keeps clear of
       applyView(state.view, all);
@@ -609,7 +629,7 @@ export function createRenderer(map, options) {
       case 'view': applyView(change.view); break;
       case 'title': emit('title', change.title); break;
       case 'upsert':
-        fitMode(features.size + (change.features || []).length);
+        fitMode((change.features || []).reduce((n, f) => n + shapeCount(f), shapes));
         (change.features || []).forEach(upsertFeature);
         break;
       case 'remove': (change.ids || []).forEach((id) => removeFeature(String(id))); break;
@@ -621,7 +641,7 @@ export function createRenderer(map, options) {
       case 'clear': clearFeatures(change.layer == null ? null : String(change.layer)); break;
       default: console.warn('mapsrv: unknown change kind', change.kind);
     }
-    if (change.kind === 'remove' || change.kind === 'clear' || change.kind === 'layer_remove') fitMode(features.size);
+    if (change.kind === 'remove' || change.kind === 'clear' || change.kind === 'layer_remove') fitMode(shapes);
     emit('change', change);
   }
 

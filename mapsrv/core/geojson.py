@@ -193,7 +193,8 @@ def geometry_from_geojson(name: str, g: Any, max_points: int = Limits.max_points
             continue
         if depth == MAX_NESTING:
             raise InvalidInput(
-                f"{name} geometry nests GeometryCollections more than {MAX_NESTING} deep; flatten it"
+                f"{name} geometry must nest GeometryCollections at most {MAX_NESTING} deep, got deeper;"
+                " flatten it"
             )
         inner = item.get("geometries")
         if not isinstance(inner, list):
@@ -204,7 +205,10 @@ def geometry_from_geojson(name: str, g: Any, max_points: int = Limits.max_points
             (f"{where}.geometries[{i}]", sub, depth + 1) for i, sub in reversed(list(enumerate(inner)))
         )
     if not members:
-        raise InvalidInput(f"{name} geometry is an empty GeometryCollection; give at least one geometry")
+        raise InvalidInput(
+            f"{name} geometry must hold at least 1 geometry, got an empty GeometryCollection;"
+            " give one or leave the feature out"
+        )
     return "collection", members
 
 

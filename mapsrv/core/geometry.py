@@ -143,7 +143,7 @@ def _points(name: str, value: Any, minimum: int, budget: _Budget, point: Callabl
         )
     if len(value) < minimum:
         raise InvalidInput(
-            f"{name} needs at least {minimum} points, got {len(value)}; add points"
+            f"{name} needs at least {minimum} point{'s' * (minimum > 1)}, got {len(value)}; add points"
             + (" or draw a marker" if minimum == 2 else " or draw a line" if minimum == 3 else "")
         )
     return tuple(point(f"{name}[{i}]", p) for i, p in enumerate(value))
@@ -199,7 +199,10 @@ def _member(name: str, raw: Any) -> tuple[str, Any]:
             ' e.g. {"type": "marker", "coords": [48.85, 2.35]}'
         )
     if mtype == "collection":
-        raise InvalidInput(f"{name} is a collection inside a collection; flatten it: give its members here")
+        raise InvalidInput(
+            f"{name} type must be one of {', '.join(MEMBER_TYPES)}, got 'collection' (a collection"
+            " inside a collection); flatten it: give its members here"
+        )
     if mtype not in MEMBER_TYPES:
         raise InvalidInput(
             f"{name} type must be one of {', '.join(MEMBER_TYPES)}, got {mtype!r:.40};"
@@ -229,7 +232,9 @@ def check(type_: str, coords: Any, max_points: int, name: str = "coords") -> Any
             )
         return tuple(checked)
     if type_ not in GEOMETRY_TYPES:
-        raise InvalidInput(f"geometry type must be one of {', '.join(GEOMETRY_TYPES)}, got {type_!r:.40}")
+        raise InvalidInput(
+            f"geometry type must be one of {', '.join(GEOMETRY_TYPES)}, got {type_!r:.40}; pick one of those"
+        )
     return _check_simple(type_, coords, name, budget, check_latlon)
 
 
@@ -276,7 +281,7 @@ def decode(type_: str, raw: Any) -> Any:
         return tuple(tuple(_pts(r) for r in polygon) for polygon in raw)
     if type_ == "collection":
         return tuple((m["type"], decode(m["type"], m["coords"])) for m in raw)
-    raise InvalidInput(f"geometry type must be one of {', '.join(GEOMETRY_TYPES)}, got {type_!r:.40}")
+    raise ValueError(f"stored geometry type must be one of {', '.join(GEOMETRY_TYPES)}, got {type_!r:.40}")
 
 
 def encode(type_: str, coords: Any) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import mapsrv
-from mapsrv.core import Feature
+from mapsrv.core import Feature, geometry
 from mapsrv.core.classify import breaks, palette
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.layer_source import check_layer_source
@@ -62,6 +62,7 @@ MODULES = [
     "mapsrv/core/values.py",
     "mapsrv/core/style.py",
     "mapsrv/core/model.py",
+    "mapsrv/core/geometry.py",
     "mapsrv/core/geojson.py",
     "mapsrv/core/parse.py",
     "mapsrv/core/measure.py",
@@ -122,6 +123,13 @@ def html_page() -> str:
 
 def allowing_local(tc: ToolContext) -> ToolContext:
     return dataclasses.replace(tc, sources=SourcePolicy.of(("127.0.0.1",), deadline=5.0))
+
+
+def nested_collections(depth: int) -> dict[str, Any]:
+    nested: dict[str, Any] = {"type": "Point", "coordinates": [0, 0]}
+    for _ in range(depth):
+        nested = {"type": "GeometryCollection", "geometries": [nested]}
+    return nested
 
 
 def gj(geometry: Any, **feature: Any) -> Callable[[], Any]:
@@ -190,6 +198,36 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: check_geometry("circle", [0, 0], None, L), "radius", "none", "a number of metres"),
     (lambda: check_geometry("marker", [0, 0], 5, L), "radius", "5", "left out for a marker"),
     (lambda: check_properties([1], L), "properties", "[1]", "an object"),
+    # core geometry
+    (lambda: check_geometry("polyline", [[[0, 0]]], None, L), "coords[0]", "[[0, 0]]", "a [lat, lon] pair"),
+    (lambda: check_geometry("multipolygon", [[]], None, L), "coords[0]", "none", "at least 1 ring"),
+    (
+        lambda: check_geometry("multipolygon", [[[0, 0], [0, 1], [1, 1]]], None, L),
+        "coords[0]",
+        "[[0, 0], [0, 1], [1, 1]]",
+        "a list of rings",
+    ),
+    (lambda: check_geometry("multipolyline", [], None, L), "coords", "none", "at least 1 part"),
+    (lambda: check_geometry("collection", [5], None, L), "coords[0]", "5", "an object"),
+    (
+        lambda: check_geometry("collection", [{"type": "collection", "coords": []}], None, L),
+        "coords[0] type",
+        "'collection'",
+        "one of marker",
+    ),
+    (
+        lambda: check_geometry("collection", [{"type": "circle", "coords": [0, 0]}], None, L),
+        "coords[0] type",
+        "'circle'",
+        "one of marker",
+    ),
+    (lambda: geometry.check("hexagon", [0, 0], 10), "geometry type", "'hexagon'", "one of marker"),
+    (
+        lambda: parse_op({"op": "update_feature", "id": "p", "type": "hexagon"}, L),
+        "feature type",
+        "'hexagon'",
+        "one of marker",
+    ),
     # files
     (lambda: files._decode("@@@@", "kmz"), "content", "'@@@@'", "base64 for a KMZ"),
     (lambda: files._decode("x" * (files.MAX_FILE + 1), "gpx"), "file", "16.0 MiB", "at most 16 MiB"),
@@ -215,8 +253,24 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     ),
     (gj({"type": "LineString", "coordinates": "x"}), "coordinates", "'x'", "a list of [lon, lat] positions"),
     (gj("x"), "geometry", "'x'", "an object"),
-    (gj({"type": "Polygon", "coordinates": []}), "polygon coordinates", "[]", "a list of rings"),
-    (gj({"type": "MultiPoint", "coordinates": "x"}), "coordinates", "'x'", "a list of parts"),
+    (gj({"type": "Polygon", "coordinates": "x"}), "coordinates", "'x'", "a list of rings or lines"),
+    (gj({"type": "MultiPolygon", "coordinates": "x"}), "coordinates", "'x'", "a list of polygons"),
+    (
+        lambda: features_from_geojson(
+            {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0]] * 3}},
+            Limits(max_points=2),
+        ),
+        "geojson feature 0",
+        "at least 3",
+        "at most 2 points",
+    ),
+    (gj(nested_collections(40)), "geometry", "deeper", "at most 32 deep"),
+    (
+        gj({"type": "GeometryCollection", "geometries": []}),
+        "geometry",
+        "an empty GeometryCollection",
+        "at least 1 geometry",
+    ),
     (gj({"type": "GeometryCollection", "geometries": "x"}), "geometries", "'x'", "a list of geometries"),
     (gj({"type": "Circle", "coordinates": [0, 0]}), "geometry type", "'Circle'", "Point, LineString"),
     (gj({"type": "LineString", "coordinates": [[0, 0]]}), "coords", "got 1", "at least 2 points"),
@@ -249,7 +303,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
             Limits(max_features=1),
         ),
         "geojson features",
-        "more",
+        "2",
         "at most 1",
     ),
     # core parse (the ops endpoint)

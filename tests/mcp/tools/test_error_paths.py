@@ -77,6 +77,8 @@ ERRORS = {"InvalidInput", "PayloadTooLarge", "PlaceNotFound", "unknown"}
 L = Limits()
 PARIS, LONDON = (48.8566, 2.3522), (51.5074, -0.1278)
 MAP = "MAP"  # replaced by a real map id in the test
+POINT = {"type": "Point", "coordinates": [2, 1]}
+SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
 
 
 STYLED = [
@@ -136,6 +138,12 @@ def gj(geometry: Any, **feature: Any) -> Callable[[], Any]:
 
 def items(*raw: Any, **extra: Any) -> Callable[[ToolContext], Awaitable[Any]]:
     return lambda tc: draw(tc, list(raw), map_id=MAP, **extra)
+
+
+async def reshaped_by_points(tc: ToolContext) -> None:
+    pair = {"type": "MultiPoint", "coordinates": [[2, 1], [3, 1]]}
+    await draw(tc, [{"geometry": pair, "id": "pair"}], map_id=MAP)
+    await edit(tc, MAP, [{"id": "pair", "points": [[1, 2], [1, 3]]}])
 
 
 def drawn(tool: Callable[..., Awaitable[Any]], **arguments: Any) -> Callable[[ToolContext], Awaitable[Any]]:
@@ -384,8 +392,12 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (items({"at": "Pariss"}), "items[0].at", "'Pariss'", "closest names"),
     (items({"at": [1, 2], "id": "a"}, {"at": [1, 2], "id": "a"}), "id", "'a'", "unique in a drawing"),
     (items(), "items", "[]", "at least one item"),
+    (items({"at": [1, 2], "geometry": POINT}), "items[0]", "at and geometry", "one geometry"),
+    (items({"geometry": SQUARE, "radius_m": 500}), "items[0].radius_m", "500", "only for a circle"),
+    (items({"type": "line", "geometry": SQUARE}), "items[0].type", "'line'", "its geometry's kind, polygon"),
     # tools: the others
     (lambda tc: edit(tc, MAP, [{"label": "x"}]), "changes[0].id", "none", "required"),
+    (reshaped_by_points, "changes[0].points", "'pair'", "a multipoint of several parts"),
     (lambda tc: remove(tc, MAP), "remove", "none", "exactly one of ids, layer, everything"),
     (
         lambda tc: set_view(tc, MAP, at=[1, 2], bounds=[[0, 0], [1, 1]]),

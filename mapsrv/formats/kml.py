@@ -28,10 +28,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
-from mapsrv.core.model import MapState
+from mapsrv.core.model import Feature, MapState
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector, cell_value
-from mapsrv.formats.geometry import outline
+from mapsrv.formats.geometry import closed, shapes
 from mapsrv.formats.kmlstyle import KmlStyle, read_style, style_for, style_xml
 from mapsrv.formats.safexml import (
     attribute,
@@ -290,15 +290,32 @@ def _coords(points: Any, heights: Any = None) -> str:
     return " ".join(f"{lon!r},{lat!r}" for lat, lon in points)
 
 
-def _geometry_xml(feature: Any) -> str:
-    props = dict(feature.properties)
-    if feature.type == "marker":
-        return f"<Point><coordinates>{_coords([feature.coords])}</coordinates></Point>"
-    if feature.type == "polyline":
-        line = _coords(feature.coords, props.get("elevations"))
-        return f"<LineString><coordinates>{line}</coordinates></LineString>"
-    ring = f"<LinearRing><coordinates>{_coords(outline(feature))}</coordinates></LinearRing>"
-    return f"<Polygon><outerBoundaryIs>{ring}</outerBoundaryIs></Polygon>"
+def _part_xml(kind: str, value: Any, heights: Any) -> str:
+    if kind == "point":
+        return f"<Point><coordinates>{_coords([value])}</coordinates></Point>"
+    if kind == "line":
+        return f"<LineString><coordinates>{_coords(value, heights)}</coordinates></LineString>"
+    outer, *holes = (f"<LinearRing><coordinates>{_coords(closed(r))}</coordinates></LinearRing>" for r in value)
+    inner = "".join(f"<innerBoundaryIs>{ring}</innerBoundaryIs>" for ring in holes)
+    return f"<Polygon><outerBoundaryIs>{outer}</outerBoundaryIs>{inner}</Polygon>"
+
+
+def _geometry_xml(feature: Feature) -> str:
+    """The feature's geometry, whole: a Point, LineString (its elevations its altitudes) or
+    Polygon (its holes inner boundaries), or a MultiGeometry of them for a multi type or a
+    collection."""
+    elevations = dict(feature.properties).get("elevations")
+    found = [
+        _part_xml(kind, value, _slice(elevations, start, len(value)) if kind == "line" else None)
+        for kind, value, start in shapes(feature)
+    ]
+    if len(found) == 1 and feature.type not in ("multipoint", "multipolyline", "multipolygon", "collection"):
+        return found[0]
+    return f"<MultiGeometry>{''.join(found)}</MultiGeometry>"
+
+
+def _slice(values: Any, start: int, n: int) -> Any:
+    return values[start : start + n] if isinstance(values, (list, tuple)) else None
 
 
 def _scalar(value: Any) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from PIL import ImageColor
 
-from mapsrv.core.geometry import is_area
+from mapsrv.core.geometry import is_area, parts
 from mapsrv.core.model import Feature
 from mapsrv.formats.safexml import local_name, text_of
 
@@ -134,19 +134,21 @@ def _abgr(color: Any, opacity: Any) -> str:
 
 def style_xml(feature: Feature) -> str:
     """The inside of a ``<Style>`` for ``feature``: what its style says, the page's defaults
-    for the rest."""
+    for the rest; an icon colour for its points, a line style for its lines and outlines, a
+    fill for its areas (a collection may have all three)."""
     style: Mapping[str, Any] = dict(feature.style)
     color = style.get("color") or _DEFAULT_COLOR
-    if feature.type in ("marker", "multipoint"):
-        return f"<IconStyle><color>{_abgr(color, 1)}</color></IconStyle>" if style.get("color") else ""
+    kinds = {kind for kind, _ in parts(feature.type, feature.coords)}
+    icon = f"<IconStyle><color>{_abgr(color, 1)}</color></IconStyle>" if style.get("color") else ""
+    if kinds == {"point"} and feature.type != "circle":
+        return icon
     weight = style.get("weight", _DEFAULT_WEIGHT)
-    line = (
+    out = icon if "point" in kinds and feature.type == "collection" else ""
+    out += (
         f"<LineStyle><color>{_abgr(color, style.get('opacity'))}</color><width>{weight:g}</width></LineStyle>"
     )
-    if feature.type in ("polyline", "multipolyline"):
-        return line
-    if feature.type == "collection" and style.get("color"):  # its points' colour too
-        line = f"<IconStyle><color>{_abgr(color, 1)}</color></IconStyle>" + line
+    if not is_area(feature.type) and "polygon" not in kinds:
+        return out
     fill = style.get("fill_color") or color
     opacity = style.get("fill_opacity", _DEFAULT_FILL_OPACITY)
-    return line + f"<PolyStyle><color>{_abgr(fill, opacity)}</color></PolyStyle>"
+    return out + f"<PolyStyle><color>{_abgr(fill, opacity)}</color></PolyStyle>"

@@ -4,8 +4,8 @@ In: the delimiter is the one of ``,`` ``;`` tab ``|`` that the header uses most 
 Excel ``sep=`` line names); the text is UTF-8 (with or without a byte order mark), else
 Windows-1252. Each row is one feature, whose geometry comes from its latitude and longitude
 columns, else its WKT or GeoJSON geometry column (whole: a MULTIPOLYGON is one multipolygon),
-else its place name (with its country column, when there is one) looked up through ``lookup``; a row with none of
-those is skipped and listed, and a place that did not resolve is reported in
+else its place name (with its country column, when there is one) looked up through ``lookup``;
+a row with none of those is skipped and listed, and a place that did not resolve is reported in
 ``Imported.unresolved`` (at most ``MAX_LOOKUPS`` different names are looked up). With ``;`` or
 tab as the delimiter, ``48,85`` is a decimal comma. Other columns become properties (numbers when
 they read as numbers). A ``layer`` column puts rows in layers; mapsrv's own ``type`` and
@@ -230,7 +230,9 @@ class _Table:
             self.out.unresolved.append((line, name))
         return point
 
-    def _add(self, line: int, row: list[str], shape: tuple[str, Any], cell: Callable[[int | None], str]) -> None:
+    def _add(
+        self, line: int, row: list[str], shape: tuple[str, Any], cell: Callable[[int | None], str]
+    ) -> None:
         """The row as one feature: its geometry whole, a circle or a rectangle again when
         mapsrv's ``type`` column says it was one."""
         cols = self.cols

@@ -1,6 +1,7 @@
 """The shapes other files write, as properties: WKT written by mapsrv reads back to the same
-geometry, whole (holes, parts and members), thinning never moves a line by more than its tolerance, layer ids made from any name
-are valid ids, and a cell's text is a number only when it spells one."""
+geometry, whole (holes, parts and members), thinning never moves a line by more than its
+tolerance, layer ids made from any name are valid ids, and a cell's text is a number only when
+it spells one."""
 
 from __future__ import annotations
 

@@ -238,6 +238,21 @@ def test_simplify_keeps_times_and_elevations_with_their_points() -> None:
     )
 
 
+def test_simplify_thins_each_segment_and_keeps_the_times_with_their_points() -> None:
+    rows = ride(4_000).decode().split("\n")  # the head and the first point, then a point a line
+    rows[2_001] = "</trkseg><trkseg>" + rows[2_001]
+    body = "\n".join(rows).encode()
+    full = read_file(body, None, LIMITS).features[0]
+    (track,) = read_file(body, None, LIMITS, simplify=5).features
+    assert track.type == full.type == "multipolyline"
+    assert [len(line) for line in full.coords] == [2_000, 2_000]
+    assert all(2 <= len(line) < 200 for line in track.coords)
+    where = {p: i for i, p in enumerate(p for line in full.coords for p in line)}
+    kept = [where[p] for line in track.coords for p in line]
+    assert props(track)["times"] == tuple(props(full)["times"][i] for i in kept)
+    assert props(track)["elevations"] == tuple(props(full)["elevations"][i] for i in kept)
+
+
 def test_a_track_over_the_point_cap_is_refused_naming_the_cap_unless_simplified() -> None:
     limits = Limits(max_points=1_000)
     body = ride(3_000)

@@ -2,7 +2,8 @@
 matching), keeping their times, with the ground's heights along them when the router has
 elevation data. A file of timed points and no line (a CSV of fixes) is one track through them.
 
-Each track's line becomes the road's line. Its ``times`` are carried onto it: each road point
+Each track's line becomes the road's line (a track of several segments: each of its lines, in
+one request each). Its ``times`` are carried onto it: each road point
 gets the time of constant speed between the two recorded points matched before and after it
 (``mapsrv.routing.tracks.retime``). Other per-point lists (the recorded elevations, names) no
 longer fit the new points and are left out; the router's heights take the elevations' place.
@@ -30,7 +31,12 @@ TIMES_SAID = "each road point's time: constant speed between the recorded points
 
 
 def _lines(imported: Imported) -> list[int]:
-    return [i for i, f in enumerate(imported.features) if f.type == "polyline" and len(f.coords) >= 2]
+    return [i for i, f in enumerate(imported.features) if f.type in ("polyline", "multipolyline")]
+
+
+def _parts(feature: Feature) -> list[Sequence[tuple[float, float]]]:
+    """A track's lines: a line's one, a multi-line's each (a track of several segments)."""
+    return [feature.coords] if feature.type == "polyline" else list(feature.coords)
 
 
 def _timed(feature: Feature) -> str | None:
@@ -64,7 +70,7 @@ def check_snap(router: Router | None, imported: Imported, snap: str) -> Router:
             f"snap {snap!r:.20} needs a routing engine and this server has none; import without snap"
             " (its operator starts mapsrv with --router valhalla+http://HOST:PORT)"
         )
-    lines = _lines(imported)
+    lines = [line for i in _lines(imported) for line in _parts(imported.features[i])]
     if not lines:
         raise InvalidInput(
             f"snap puts tracks on the roads, and the {imported.format} file has {len(lines)} tracks"
@@ -72,10 +78,11 @@ def check_snap(router: Router | None, imported: Imported, snap: str) -> Router:
         )
     if len(lines) > MAX_TRACKS:
         raise InvalidInput(
-            f"snap takes at most {MAX_TRACKS} tracks, the file has {len(lines)}; split the file"
+            f"snap takes at most {MAX_TRACKS} tracks (or track segments), the file has {len(lines)};"
+            " split the file"
         )
-    for i in lines:
-        points = len(imported.features[i].coords)
+    for line in lines:
+        points = len(line)
         if points > MAX_TRACK:
             raise InvalidInput(
                 f"snap takes tracks of at most {MAX_TRACK} points, got {points}; pass simplify"
@@ -89,12 +96,58 @@ async def snap_tracks(router: Router, imported: Imported, by: Mode, limits: Limi
     features = list(imported.features)
     for number, i in enumerate(_lines(imported), start=1):
         track = features[i]
+        if track.type == "multipolyline":
+            features[i] = await _snapped_segments(router, track, number, by, limits)
+            continue
         try:
             matched = await router.match(track.coords, by)
         except RouteRefused as refused:
             raise RouteRefused(f"track {number} ({track.label or 'unnamed'}): {refused.message}") from None
         features[i] = await _snapped(router, track, matched.coords, matched.at_m, by, limits)
     return replace(imported, features=tuple(features))
+
+
+async def _snapped_segments(router: Router, track: Feature, number: int, by: Mode, limits: Limits) -> Feature:
+    """A track of several segments with each on the roads, one multi-line still, its times
+    carried segment by segment and the router's heights along every one."""
+    given = dict(track.properties)
+    properties: dict[str, Any] = {k: v for k, v in given.items() if not isinstance(v, tuple)}
+    times = given.get("times")
+    lines: list[Sequence[tuple[float, float]]] = []
+    new_times: list[str] | None = [] if isinstance(times, tuple) else None
+    heights: list[float | None] = []
+    start = 0
+    for segment, line in enumerate(track.coords, start=1):
+        try:
+            matched = await router.match(line, by)
+        except RouteRefused as refused:
+            where = f"track {number} ({track.label or 'unnamed'}) segment {segment}"
+            raise RouteRefused(f"{where}: {refused.message}") from None
+        lines.append(matched.coords)
+        if isinstance(times, tuple) and new_times is not None:  # each segment's own times
+            retimed = retime(times[start : start + len(line)], matched.at_m, matched.coords)
+            new_times = None if retimed is None else [*new_times, *retimed]
+        start += len(line)
+        found = await elevations(router, matched.coords)
+        heights += found or [None] * len(matched.coords)
+    if new_times is not None:
+        properties["times"] = new_times
+    properties["snapped"] = by
+    if any(h is not None for h in heights):
+        properties["elevations"] = heights
+        climbed = climb(heights)
+        properties |= climbed.properties() if climbed else {}
+    return build_feature(
+        id=track.id,
+        type="multipolyline",
+        coords=lines,
+        layer=track.layer,
+        label=track.label,
+        popup=track.popup,
+        style=dict(track.style),
+        properties=properties,
+        limits=limits,
+    )
 
 
 async def _snapped(
@@ -121,7 +174,7 @@ def climbs(imported: Imported, ids: Sequence[str]) -> list[dict[str, Any]]:
     out = []
     for fid, feature in zip(ids, imported.features, strict=False):
         heights = dict(feature.properties).get("elevations")
-        if feature.type != "polyline" or not isinstance(heights, tuple):
+        if feature.type not in ("polyline", "multipolyline") or not isinstance(heights, tuple):
             continue
         climbed = climb([h if isinstance(h, (int, float)) else None for h in heights])
         if climbed is not None:

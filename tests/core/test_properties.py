@@ -319,7 +319,11 @@ def _first(raw_op: st.SearchStrategy[dict], wanted: Callable[[dict], bool]) -> d
         raw_op,
         lambda raw: wanted(raw) and _applies(raw),
         settings=settings(
-            max_examples=1000, suppress_health_check=list(HealthCheck), database=None, derandomize=True
+            max_examples=3000,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+            deadline=None,  # a slow example on a busy machine is still an example
         ),
     )
     return found

@@ -117,14 +117,8 @@ def _position(name: str, p: Any) -> list[Any]:
     return [lat, lon]
 
 
-_SIMPLE = {
-    "Point": "marker",
-    "LineString": "polyline",
-    "MultiPoint": "multipoint",
-    "Polygon": "polygon",
-    "MultiLineString": "multipolyline",
-    "MultiPolygon": "multipolygon",
-}
+_SIMPLE = {"Point": "marker", "LineString": "polyline", "MultiPoint": "multipoint", "Polygon": "polygon"}
+_SIMPLE |= {"MultiLineString": "multipolyline", "MultiPolygon": "multipolygon"}
 # How deep a type's coordinates nest down to the positions, and what each level holds.
 _DEPTH = {"marker": 0, "polyline": 1, "multipoint": 1, "polygon": 2, "multipolyline": 2, "multipolygon": 3}
 _LEVEL = {1: "[lon, lat] positions", 2: "rings or lines of positions", 3: "polygons (lists of rings)"}

@@ -194,12 +194,12 @@ def apply_event(state: MapState, event: Event, *, owned: Mapping[str, Feature] |
             points = state.points
             for feature in upserted:
                 old = features.get(feature.id)
-                points += len(feature.points()) - (len(old.points()) if old is not None else 0)
+                points += feature.point_count() - (old.point_count() if old is not None else 0)
                 features[feature.id] = feature
             return dataclasses.replace(state, version=version, features=features, seq=seq, points=points)
         case FeaturesRemoved(version, ids):
             gone = set(ids)
-            points = state.points - sum(len(state.features[k].points()) for k in gone if k in state.features)
+            points = state.points - sum(state.features[k].point_count() for k in gone if k in state.features)
             if state.features is owned or len(gone) * 8 < len(state.features):
                 features = _own(state, owned)
                 for k in gone:
@@ -235,7 +235,7 @@ def _own(state: MapState, owned: Mapping[str, Feature] | None) -> dict[str, Feat
 def _with_features(
     state: MapState, version: int, features: dict[str, Feature], layers: Mapping[str, Layer]
 ) -> MapState:
-    points = sum(len(f.points()) for f in features.values())
+    points = sum(f.point_count() for f in features.values())
     return dataclasses.replace(state, version=version, features=features, layers=layers, points=points)
 
 
@@ -310,11 +310,12 @@ def _updated(state: MapState, op: UpdateFeature, limits: Limits) -> Feature:
             style.pop(key, None)
         else:
             style[key] = value
+    type_ = old.type if op.type is None else op.type
     new = build_feature(
         id=old.id,
-        type=old.type,
+        type=type_,
         coords=old.coords if op.coords is None else op.coords,
-        radius=old.radius if op.radius is None else op.radius,
+        radius=op.radius if op.radius is not None or type_ != old.type else old.radius,
         layer=old.layer if op.layer is None else op.layer,
         label=old.label if op.label is None else op.label,
         popup=old.popup if op.popup is None else op.popup,

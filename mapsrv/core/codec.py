@@ -29,6 +29,7 @@ from mapsrv.core.events import (
     TitleSet,
     ViewSet,
 )
+from mapsrv.core.geometry import decode
 from mapsrv.core.model import DEFAULT_LAYER, Feature, Layer, MapState, View
 from mapsrv.errors import InvalidInput
 
@@ -206,16 +207,11 @@ def event_from_wire(text: str | bytes) -> Event:
 
 
 def feature_from_json(raw: Mapping[str, Any]) -> Feature:
-    coords = raw["coords"]
-    if raw["type"] in ("marker", "circle"):
-        coords = (float(coords[0]), float(coords[1]))
-    else:
-        coords = tuple((float(p[0]), float(p[1])) for p in coords)
     radius = raw.get("radius")
     return Feature(
         id=raw["id"],
         type=raw["type"],
-        coords=coords,
+        coords=decode(raw["type"], raw["coords"]),
         layer=raw.get("layer", DEFAULT_LAYER),
         label=raw.get("label", ""),
         popup=raw.get("popup", ""),
@@ -258,5 +254,5 @@ def state_from_json(raw: Mapping[str, Any], map_id: str) -> MapState:
         layers={layer["id"]: _layer_from_json(layer) for layer in raw["layers"]},
         features={f.id: f for f in features},
         seq=int(raw["seq"]),
-        points=sum(len(f.points()) for f in features),
+        points=sum(f.point_count() for f in features),
     )

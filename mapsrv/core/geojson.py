@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mapsrv.core.geometry import count, parts
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     FEATURE_TYPES,
@@ -28,29 +29,49 @@ from mapsrv.core.values import ID_RE as _ID_RE
 from mapsrv.core.values import shown
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
-__all__ = ["Part", "features_from_geojson", "geojson_parts", "to_geojson"]
+__all__ = [
+    "MAX_NESTING",
+    "Part",
+    "features_from_geojson",
+    "geojson_parts",
+    "geometry_from_geojson",
+    "geometry_to_geojson",
+    "to_geojson",
+]
 
 
 def _lonlat(point: tuple[float, float]) -> list[float]:
     return [point[1], point[0]]
 
 
-def _geometry(feature: Feature) -> dict[str, Any]:
-    if feature.type in ("marker", "circle"):
-        return {"type": "Point", "coordinates": _lonlat(feature.coords)}
-    if feature.type == "polyline":
-        return {"type": "LineString", "coordinates": [_lonlat(p) for p in feature.coords]}
-    if feature.type == "polygon":
-        ring = [_lonlat(p) for p in feature.coords]
-        if ring[0] != ring[-1]:
-            ring.append(ring[0])
-        return {"type": "Polygon", "coordinates": [ring]}
-    (s, w), (n, e) = feature.coords
-    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+def _ring(ring: Any) -> list[list[float]]:
+    out = [_lonlat(p) for p in ring]
+    if out[0] != out[-1]:  # RFC 7946 3.1.6: a ring's last position is its first
+        out.append(out[0])
+    return out
+
+
+def geometry_to_geojson(type_: str, coords: Any) -> dict[str, Any]:
+    """A geometry (``mapsrv.core.geometry``) as an RFC 7946 geometry: rings closed, holes and
+    parts kept, a circle as its centre, a rectangle as its ring."""
+    if type_ in ("marker", "circle"):
+        return {"type": "Point", "coordinates": _lonlat(coords)}
+    if type_ in ("polyline", "multipoint"):
+        gtype = "LineString" if type_ == "polyline" else "MultiPoint"
+        return {"type": gtype, "coordinates": [_lonlat(p) for p in coords]}
+    if type_ == "multipolyline":
+        return {"type": "MultiLineString", "coordinates": [[_lonlat(p) for p in line] for line in coords]}
+    if type_ in ("polygon", "rectangle"):
+        ((_, rings),) = parts(type_, coords)
+        return {"type": "Polygon", "coordinates": [_ring(r) for r in rings]}
+    if type_ == "multipolygon":
+        return {"type": "MultiPolygon", "coordinates": [[_ring(r) for r in polygon] for polygon in coords]}
+    return {"type": "GeometryCollection", "geometries": [geometry_to_geojson(t, c) for t, c in coords]}
 
 
 def to_geojson(state: MapState) -> dict[str, Any]:
-    """An RFC 7946 FeatureCollection. Each feature's properties are its own, under their names,
+    """An RFC 7946 FeatureCollection, a Feature for each feature with its geometry whole (holes,
+    parts, members). Each feature's properties are its own, under their names,
     then mapsrv's (``mapsrv_type``, ``layer``, ``label``, ``popup``, ``style``, ``radius``) that let
     a re-import restore it exactly; one of mapsrv's whose name a property of the data has is
     written as ``mapsrv_`` and its name (``mapsrv_layer``), so that neither hides the other."""
@@ -69,7 +90,12 @@ def to_geojson(state: MapState) -> dict[str, Any]:
         for key, value in own.items():
             properties[f"mapsrv_{key}" if key in properties else key] = value
         features.append(
-            {"type": "Feature", "id": feature.id, "geometry": _geometry(feature), "properties": properties}
+            {
+                "type": "Feature",
+                "id": feature.id,
+                "geometry": geometry_to_geojson(feature.type, feature.coords),
+                "properties": properties,
+            }
         )
     return {"type": "FeatureCollection", "name": state.title, "features": features}
 
@@ -91,59 +117,113 @@ def _position(name: str, p: Any) -> list[Any]:
     return [lat, lon]
 
 
-def _latlon_list(name: str, coords: Any) -> list[Any]:
+_SIMPLE = {"Point": "marker", "LineString": "polyline", "MultiPoint": "multipoint", "Polygon": "polygon"}
+_SIMPLE |= {"MultiLineString": "multipolyline", "MultiPolygon": "multipolygon"}
+# How deep a type's coordinates nest down to the positions, and what each level holds.
+_DEPTH = {"marker": 0, "polyline": 1, "multipoint": 1, "polygon": 2, "multipolyline": 2, "multipolygon": 3}
+_LEVEL = {1: "[lon, lat] positions", 2: "rings or lines of positions", 3: "polygons (lists of rings)"}
+MAX_NESTING = 32  # GeometryCollections inside GeometryCollections (flattened into one)
+
+
+class _Count:
+    """Positions read so far, against the cap, so a huge geometry is refused before it is read."""
+
+    def __init__(self, name: str, most: int) -> None:
+        self.name, self.most, self.seen = name, most, 0
+
+    def add(self, n: int) -> None:
+        self.seen += n
+        if self.seen > self.most:
+            raise PayloadTooLarge(
+                f"{self.name} must have at most {self.most} points, got at least {self.seen}; simplify it"
+            )
+
+
+def _swapped(name: str, coords: Any, depth: int, seen: _Count) -> Any:
+    """GeoJSON coordinates nested ``depth`` levels deep, each position as ``[lat, lon]``."""
+    if depth == 0:
+        return _position(name, coords)
     if not isinstance(coords, list):
         raise InvalidInput(
-            f"{name} coordinates must be a list of [lon, lat] positions, got {coords!r:.40};"
-            " e.g. [[2.35, 48.85], [-0.13, 51.51]]"
+            f"{name} must be a list of {_LEVEL[depth]}, got {coords!r:.40}; see RFC 7946 section 3.1"
         )
-    return [_position(f"{name} coordinates[{i}]", p) for i, p in enumerate(coords)]
+    if depth == 1:
+        seen.add(len(coords))
+    return [_swapped(f"{name}[{i}]", c, depth - 1, seen) for i, c in enumerate(coords)]
 
 
-def _point(name: str, coords: Any) -> list[Any]:
-    return _position(f"{name} coordinates", coords)
-
-
-def _shapes(name: str, geometry: Any) -> list[tuple[str, Any]]:
-    """(feature type, [lat, lon] coords) for each simple shape in a GeoJSON geometry."""
+def _object(name: str, geometry: Any) -> Mapping[str, Any]:
     if not isinstance(geometry, Mapping):
         raise InvalidInput(
-            f"{name} geometry must be an object, got {geometry!r:.40};"
+            f"{name} must be an object, got {geometry!r:.40};"
             ' e.g. {"type": "Point", "coordinates": [2.35, 48.85]}'
         )
-    gtype, coords = geometry.get("type"), geometry.get("coordinates")
-    if gtype == "Point":
-        return [("marker", _point(name, coords))]
-    if gtype == "LineString":
-        return [("polyline", _latlon_list(name, coords))]
-    if gtype == "Polygon":
-        if not isinstance(coords, list) or not coords:
+    return geometry
+
+
+def _simple(name: str, geometry: Mapping[str, Any], seen: _Count) -> tuple[str, Any]:
+    gtype = geometry.get("type")
+    if gtype not in _SIMPLE:
+        raise InvalidInput(
+            f"{name} type must be Point, LineString, Polygon, a Multi- one or GeometryCollection,"
+            f" got {gtype!r:.40}; convert it to one of those"
+        )
+    type_ = _SIMPLE[gtype]
+    return type_, _swapped(f"{name} coordinates", geometry.get("coordinates"), _DEPTH[type_], seen)
+
+
+def geometry_from_geojson(name: str, g: Any, max_points: int = Limits.max_points) -> tuple[str, Any]:
+    """One RFC 7946 geometry as one mapsrv geometry ``(type, coords)`` with ``[lat, lon]``
+    points, holes and parts kept: a Polygon a polygon, a MultiPolygon a multipolygon, a
+    GeometryCollection a collection, with collections inside it flattened into it (at most
+    ``MAX_NESTING`` deep). Rings come as written (``geometry.check`` unclosed them); past
+    ``max_points`` positions it stops reading."""
+    seen = _Count(name, max_points)
+    top = _object(f"{name} geometry", g)
+    if top.get("type") != "GeometryCollection":
+        return _simple(f"{name} geometry", top, seen)
+    members: list[dict[str, Any]] = []
+    stack: list[tuple[str, Any, int]] = [(f"{name} geometry", top, 0)]
+    while stack:  # depth first, in order, without recursion on the input's depth
+        where, item, depth = stack.pop()
+        item = _object(where, item)
+        if item.get("type") != "GeometryCollection":
+            mtype, coords = _simple(where, item, seen)
+            members.append({"type": mtype, "coords": coords})
+            continue
+        if depth == MAX_NESTING:
             raise InvalidInput(
-                f"{name} polygon coordinates must be a list of rings, got {coords!r:.40};"
-                " give [[[lon, lat], ...]]"
+                f"{name} geometry must nest GeometryCollections at most {MAX_NESTING} deep, got deeper;"
+                " flatten it"
             )
-        ring = _latlon_list(name, coords[0])
-        if len(ring) > 3 and ring[0] == ring[-1]:
-            ring.pop()
-        return [("polygon", ring)]
-    if gtype in ("MultiPoint", "MultiLineString", "MultiPolygon"):
-        if not isinstance(coords, list):
+        inner = item.get("geometries")
+        if not isinstance(inner, list):
             raise InvalidInput(
-                f"{name} coordinates must be a list of parts, got {coords!r:.40}; see RFC 7946"
+                f"{where} geometries must be a list of geometries, got {inner!r:.40}; see RFC 7946"
             )
-        simple = gtype[len("Multi") :]
-        return [s for part in coords for s in _shapes(name, {"type": simple, "coordinates": part})]
-    if gtype == "GeometryCollection":
-        parts = geometry.get("geometries")
-        if not isinstance(parts, list):
-            raise InvalidInput(
-                f"{name} geometries must be a list of geometries, got {parts!r:.40}; see RFC 7946"
-            )
-        return [s for part in parts for s in _shapes(name, part)]
-    raise InvalidInput(
-        f"{name} geometry type must be Point, LineString, Polygon, a Multi- one or GeometryCollection,"
-        f" got {gtype!r:.40}; convert it to one of those"
-    )
+        stack.extend(
+            (f"{where}.geometries[{i}]", sub, depth + 1) for i, sub in reversed(list(enumerate(inner)))
+        )
+    if not members:
+        raise InvalidInput(
+            f"{name} geometry must hold at least 1 geometry, got an empty GeometryCollection;"
+            " give one or leave the feature out"
+        )
+    return "collection", members
+
+
+def _rectangle(coords: Any) -> Any:
+    """A polygon's coords as a rectangle's, when it is one ring of 4 corners, else None."""
+    if len(coords) != 1:
+        return None
+    ring = coords[0]
+    if len(ring) == 5 and ring[0] == ring[-1]:
+        ring = ring[:-1]
+    if len(ring) != 4:
+        return None
+    lats = [p[0] for p in ring]
+    lons = [p[1] for p in ring]
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -187,9 +267,9 @@ def _attributes(
 
 @dataclass(frozen=True)
 class Part:
-    """One simple shape of a GeoJSON feature, read but not checked: ``index`` is its feature's
-    place in the collection, ``coords`` are ``[lat, lon]`` as the file gives them, ``id`` the
-    feature's id when it is a valid mapsrv id (numbered ``.0``, ``.1`` for a Multi- one's parts)."""
+    """One GeoJSON feature, read but not checked: ``index`` is its place in the collection,
+    ``type`` and ``coords`` its whole geometry (``geometry_from_geojson``, ``[lat, lon]``), ``id``
+    its id when it is a valid mapsrv id."""
 
     index: int
     type: str
@@ -252,8 +332,22 @@ def _fields(props: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any], dict
     )
 
 
-def geojson_parts(raw: Any, *, max_text: int | None = None, max_keys: int | None = None) -> Iterator[Part]:
-    """The parts of a FeatureCollection's (or one Feature's) features, in order. Labels come from
+def _positions(type_: str, coords: Any) -> int:
+    """Positions in a geometry as ``geometry_from_geojson`` gives it (members as objects)."""
+    if type_ == "collection":
+        return sum(count(m["type"], m["coords"]) for m in coords)
+    return count(type_, coords)
+
+
+def geojson_parts(
+    raw: Any,
+    *,
+    max_text: int | None = None,
+    max_keys: int | None = None,
+    max_points: int = Limits.max_points,
+) -> Iterator[Part]:
+    """The features of a FeatureCollection (or one Feature), in order, each whole (its geometry
+    by ``geometry_from_geojson``, holes, parts and members kept). Labels come from
     ``label``/``name``/``title``, popups from ``popup``/``description``, styles from ``style`` or
     the simplestyle properties; every property is kept but mapsrv's own (``_fields``). Text
     properties past ``max_text`` characters are cut and keys past ``max_keys`` left out, when
@@ -268,39 +362,42 @@ def geojson_parts(raw: Any, *, max_text: int | None = None, max_keys: int | None
         props = item.get("properties") or {}
         if not isinstance(props, Mapping):
             raise InvalidInput(f"{name} properties must be an object, got {props!r:.40}; give {{}} for none")
-        shapes = _shapes(name, item.get("geometry"))
+        ftype, coords = geometry_from_geojson(name, item.get("geometry"), max_points)
         raw_id = item.get("id", props.get("id"))
-        base_id = raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else ""
         label, popup, style, kept = _fields(props)
         wanted = props.get("mapsrv_type")  # circle or rectangle: mapsrv's own export
-        for part, (ftype, coords) in enumerate(shapes):
-            radius = None
-            if wanted == "circle" and ftype == "marker":
-                ftype, radius = "circle", props.get("mapsrv_radius", props.get("radius"))
-            elif wanted == "rectangle" and ftype == "polygon" and len(coords) == 4:
-                lats = [p[0] for p in coords]
-                lons = [p[1] for p in coords]
-                ftype, coords = "rectangle", [[min(lats), min(lons)], [max(lats), max(lons)]]
-            points = len(coords) if ftype in ("polyline", "polygon") else 1
-            yield Part(
-                index=index,
-                type=ftype,
-                coords=coords,
-                id=base_id if len(shapes) == 1 or not base_id else f"{base_id[:58]}.{part}",
-                radius=radius,
-                label=label,
-                popup=popup,
-                style=style,
-                properties=_attributes(kept, points, max_text, max_keys),
-            )
+        radius = None
+        if wanted == "circle" and ftype == "marker":
+            ftype, radius = "circle", props.get("mapsrv_radius", props.get("radius"))
+        elif wanted == "rectangle" and ftype == "polygon" and (corners := _rectangle(coords)) is not None:
+            ftype, coords = "rectangle", corners
+        yield Part(
+            index=index,
+            type=ftype,
+            coords=coords,
+            id=raw_id if isinstance(raw_id, str) and _ID_RE.fullmatch(raw_id) else "",
+            radius=radius,
+            label=label,
+            popup=popup,
+            style=style,
+            properties=_attributes(kept, _positions(ftype, coords), max_text, max_keys),
+        )
 
 
 def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYER) -> tuple[Feature, ...]:
-    """Features from a FeatureCollection (or one Feature), as ``draw`` takes them: each part of
-    ``geojson_parts`` checked by ``build_feature``, its id kept (else generated when applied),
-    text cut to the caps and attributes past ``MAX_PROPERTIES`` left out."""
+    """Features from a FeatureCollection (or one Feature), as ``draw`` takes them: one feature per
+    GeoJSON feature, whole, checked by ``build_feature``, its id kept (else generated when
+    applied), text cut to the caps and attributes past ``MAX_PROPERTIES`` left out."""
+    items = _items(raw)
+    if len(items) > limits.max_features:
+        raise PayloadTooLarge(
+            f"geojson features must be at most {limits.max_features}, got {len(items)}; split the import"
+        )
     out: list[Feature] = []
-    for part in geojson_parts(raw, max_text=limits.max_popup, max_keys=MAX_PROPERTIES):
+    parts = geojson_parts(
+        raw, max_text=limits.max_popup, max_keys=MAX_PROPERTIES, max_points=limits.max_points
+    )
+    for part in parts:
         try:
             out.append(
                 build_feature(
@@ -316,10 +413,6 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
                     limits=limits,
                 )
             )
-        except InvalidInput as exc:
-            raise InvalidInput(f"geojson feature {part.index}: {exc.message}") from None
-        if len(out) > limits.max_features:
-            raise PayloadTooLarge(
-                f"geojson features must be at most {limits.max_features}, got more; split the import"
-            )
+        except InvalidInput as exc:  # PayloadTooLarge too, kept as it is
+            raise type(exc)(f"geojson feature {part.index}: {exc.message}") from None
     return tuple(out)

@@ -126,7 +126,7 @@ def revert(state: MapState, inverse: Inverse) -> MapState:
         features=features,
         layers=layers,
         title=state.title if inverse.title is None else inverse.title,
-        points=sum(len(f.points()) for f in features.values()),
+        points=sum(f.point_count() for f in features.values()),
     )
 
 

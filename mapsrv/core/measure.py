@@ -18,6 +18,7 @@ from typing import Any
 
 from geographiclib.geodesic import Geodesic
 
+from mapsrv.core.geometry import parts
 from mapsrv.core.model import Bounds, Feature, LatLon, check_latlon
 from mapsrv.errors import InvalidInput
 
@@ -196,44 +197,42 @@ def bbox(items: Iterable[Any]) -> Bounds:
 
 
 def feature_length(feature: Feature, unit: Any = "m") -> float:
-    """A line's length, a polygon's or rectangle's perimeter, a circle's circumference; a marker
-    has none (0)."""
+    """A line's length (every part's), a polygon's or rectangle's perimeter (its holes' too), a
+    circle's circumference; a marker has none (0)."""
     per = LENGTH_UNITS[check_length_unit(unit)]
     if feature.type == "circle":
         return 2 * math.pi * float(feature.radius or 0.0) / per
-    if feature.type == "marker":
-        return 0.0
-    ring = list(_ring(feature))
-    if feature.type != "polyline":
-        ring.append(ring[0])
-    return math.fsum(_leg_metres(a, b) for a, b in itertools.pairwise(ring)) / per
+    paths: list[Sequence[LatLon]] = []
+    for kind, value in parts(feature.type, feature.coords):
+        if kind == "line":
+            paths.append(value)
+        elif kind == "polygon":
+            paths.extend((*ring, ring[0]) for ring in value)
+    return math.fsum(_leg_metres(a, b) for path in paths for a, b in itertools.pairwise(path)) / per
 
 
 def feature_area(feature: Feature, unit: Any = "m2") -> float:
-    """A polygon's, rectangle's or circle's area; markers and lines have none (0)."""
+    """A polygon's (less its holes), every part's of a multipolygon, a rectangle's or a circle's
+    area; markers and lines have none (0)."""
     per = AREA_UNITS[check_area_unit(unit)]
     if feature.type == "circle":
         # a spherical cap of geodesic radius r on the authalic sphere
         r = _AUTHALIC_RADIUS
         cap = 2 * math.pi * r * r * (1 - math.cos(float(feature.radius or 0.0) / r))
         return cap / per
-    if feature.type in ("marker", "polyline"):
-        return 0.0
     if feature.type == "rectangle":
         # its edges follow parallels, not geodesics: the exact area of an ellipsoidal zone
         (s, w), (n, e) = feature.coords
         b = _A * (1 - _F)
         return math.radians(e - w) * b * b / 2 * (_q(n) - _q(s)) / per
-    return _ring_area_m2(list(_ring(feature))) / per
+    total = 0.0
+    for kind, rings in parts(feature.type, feature.coords):
+        if kind == "polygon":
+            outer, *holes = (_ring_area_m2(list(ring)) for ring in rings)
+            total += max(0.0, outer - sum(holes))
+    return total / per
 
 
 def _q(lat: float) -> float:
     sin = math.sin(math.radians(lat))
     return sin / (1 - (_E * sin) ** 2) + math.atanh(_E * sin) / _E
-
-
-def _ring(feature: Feature) -> tuple[LatLon, ...]:
-    if feature.type == "rectangle":
-        (s, w), (n, e) = feature.coords
-        return ((s, w), (s, e), (n, e), (n, w))
-    return tuple(feature.coords)

@@ -10,8 +10,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
+from mapsrv.core import geometry as _geometry
+from mapsrv.core.geometry import GEOMETRY_TYPES, GeometryType
 from mapsrv.core.style import COLOR_FORMS, CSS_COLORS, STYLE_KEYS, check_color, check_style, check_symbol
 from mapsrv.core.values import check_id, check_number, check_text, shown
 from mapsrv.core.values import number as _number
@@ -49,8 +51,8 @@ __all__ = [
 
 LatLon: TypeAlias = tuple[float, float]
 Bounds: TypeAlias = tuple[LatLon, LatLon]
-FeatureType: TypeAlias = Literal["marker", "polyline", "polygon", "circle", "rectangle"]
-FEATURE_TYPES: tuple[FeatureType, ...] = ("marker", "polyline", "polygon", "circle", "rectangle")
+FeatureType: TypeAlias = GeometryType
+FEATURE_TYPES: tuple[FeatureType, ...] = GEOMETRY_TYPES
 DEFAULT_LAYER = "default"
 # Degrees past a limit (±90, ±180) that float noise in files reaches: GDAL writes Russia's
 # eastern edge as 180.00000000000006. check_latlon stays exact; the readers of files clamp.
@@ -112,12 +114,13 @@ class View:
 
 @dataclass(frozen=True)
 class Feature:
-    """One drawn thing. ``coords`` is a point for marker and circle, a list of points for
-    polyline and polygon, and ``(south-west, north-east)`` for rectangle."""
+    """One drawn thing. ``type`` and ``coords`` are its geometry (``mapsrv.core.geometry`` says
+    each type's shape): a point for marker and circle, ``(south-west, north-east)`` for
+    rectangle, points for polyline, rings, parts or members for the others."""
 
     id: str
     type: FeatureType
-    coords: Any  # LatLon | tuple[LatLon, ...]; its shape follows ``type``
+    coords: Any  # its shape follows ``type`` (``mapsrv.core.geometry``)
     layer: str = DEFAULT_LAYER
     label: str = ""
     popup: str = ""
@@ -136,10 +139,7 @@ class Feature:
             "popup": self.popup,
             "style": dict(self.style),
         }
-        if self.type in ("marker", "circle"):
-            out["coords"] = list(self.coords)
-        else:
-            out["coords"] = [list(p) for p in self.coords]
+        out["coords"] = _geometry.encode(self.type, self.coords)
         if self.radius is not None:
             out["radius"] = self.radius
         if self.properties:
@@ -147,9 +147,11 @@ class Feature:
         return out
 
     def points(self) -> tuple[LatLon, ...]:
-        if self.type in ("marker", "circle"):
-            return (self.coords,)
-        return tuple(self.coords)
+        """Every position, part by part and ring by ring (``mapsrv.core.geometry.points``)."""
+        return _geometry.points(self.type, self.coords)
+
+    def point_count(self) -> int:
+        return _geometry.count(self.type, self.coords)
 
 
 @dataclass(frozen=True)
@@ -250,26 +252,9 @@ def check_zoom(value: Any, limits: Limits) -> float:
     return zoom
 
 
-def _check_points(name: str, value: Any, minimum: int, limits: Limits) -> tuple[LatLon, ...]:
-    if not isinstance(value, (list, tuple)):
-        raise InvalidInput(
-            f"{name} must be a list of [lat, lon] points, got {type(value).__name__} {value!r:.40};"
-            " e.g. [[48.85, 2.35], [51.51, -0.13]]"
-        )
-    if len(value) > limits.max_points:
-        raise PayloadTooLarge(
-            f"{name} must have at most {limits.max_points} points, got {len(value)}; simplify the shape"
-        )
-    if len(value) < minimum:
-        raise InvalidInput(
-            f"{name} needs at least {minimum} points, got {len(value)}; add points"
-            + (" or draw a marker" if minimum == 2 else " or draw a line")
-        )
-    return tuple(check_latlon(f"{name}[{i}]", p) for i, p in enumerate(value))
-
-
 def check_geometry(type_: Any, coords: Any, radius: Any, limits: Limits) -> tuple[Any, float | None]:
-    """Validate ``coords`` (and ``radius``) for a feature type; returns them normalised."""
+    """Validate ``coords`` (and ``radius``) for a feature type; returns them normalised
+    (``mapsrv.core.geometry.check``: rings unclosed, a polygon of one ring in its flat form)."""
     if type_ not in FEATURE_TYPES:
         raise InvalidInput(
             f"feature type must be one of {', '.join(FEATURE_TYPES)}, got {type_!r:.40}; pick one of those"
@@ -283,13 +268,9 @@ def check_geometry(type_: Any, coords: Any, radius: Any, limits: Limits) -> tupl
             f"radius must be left out for a {type_}, got {radius!r:.20} (radius applies only to circles);"
             " draw a circle instead"
         )
-    if type_ == "marker":
-        return check_latlon("coords", coords), None
-    if type_ == "polyline":
-        return _check_points("coords", coords, 2, limits), None
-    if type_ == "polygon":
-        return _check_points("coords", coords, 3, limits), None
-    return check_bounds("bounds", coords), None
+    return _geometry.check(
+        type_, coords, limits.max_points, "bounds" if type_ == "rectangle" else "coords"
+    ), None
 
 
 def build_feature(
@@ -318,9 +299,7 @@ def build_feature(
         label=check_text("label", label, limits.max_label),
         popup=check_text("popup", popup, limits.max_popup),
         style=check_style(style),
-        properties=check_properties(
-            properties, limits, len(coords) if type in ("polyline", "polygon") else 1
-        ),
+        properties=check_properties(properties, limits, _geometry.count(type, coords)),
     )
 
 

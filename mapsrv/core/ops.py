@@ -63,7 +63,8 @@ class AddFeature:
 @dataclass(frozen=True)
 class UpdateFeature:
     """Change some fields of a feature; ``None`` leaves a field as it is. ``style`` is merged
-    (a key set to None is removed)."""
+    (a key set to None is removed). ``type`` reshapes it (a polygon into a multipolygon): its
+    coords, given or kept, are checked for the new type, and a radius goes unless it is a circle."""
 
     id: str
     coords: Any = None
@@ -72,6 +73,7 @@ class UpdateFeature:
     label: str | None = None
     popup: str | None = None
     style: dict[str, Any] | None = None
+    type: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.model import (
     DEFAULT_LAYER,
+    FEATURE_TYPES,
     Limits,
     build_feature,
     check_bounds,
@@ -53,7 +54,7 @@ OP_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "update_feature": (
         frozenset({"id"}),
-        frozenset({"coords", "radius", "layer", "label", "popup", "style"}),
+        frozenset({"type", "coords", "radius", "layer", "label", "popup", "style"}),
     ),
     "remove_features": (frozenset({"ids"}), frozenset()),
     "add_layer": (frozenset({"id"}), frozenset({"name", "visible"})),
@@ -169,13 +170,22 @@ def _update_feature(f: Mapping[str, Any], limits: Limits) -> Op:
         )
     return UpdateFeature(
         id=check_id("feature", f["id"]),
-        coords=f.get("coords"),  # validated against the feature's type when applied
+        coords=f.get("coords"),  # validated against the feature's (new) type when applied
         radius=f.get("radius"),
         layer=_opt(f, "layer", lambda v: check_id("layer", v)),
         label=_opt(f, "label", lambda v: check_text("label", v, limits.max_label)),
         popup=_opt(f, "popup", lambda v: check_text("popup", v, limits.max_popup)),
         style=dict(style) if style is not None else None,
+        type=_opt(f, "type", _feature_type),
     )
+
+
+def _feature_type(value: Any) -> str:
+    if value not in FEATURE_TYPES:
+        raise InvalidInput(
+            f"feature type must be one of {', '.join(FEATURE_TYPES)}, got {value!r:.40}; pick one of those"
+        )
+    return str(value)
 
 
 def _fit_bounds(f: Mapping[str, Any], limits: Limits) -> Op:

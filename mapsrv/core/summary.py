@@ -21,6 +21,7 @@ from mapsrv.core.events import (
     TitleSet,
     ViewSet,
 )
+from mapsrv.core.geometry import kind_name
 from mapsrv.core.model import Feature, LatLon, Layer, MapState
 from mapsrv.core.routes import route_facts
 
@@ -178,17 +179,8 @@ def _quoted(text: str) -> str:
     return "'" + (text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 1] + "…") + "'"
 
 
-_KINDS = {
-    "marker": "marker",
-    "polyline": "line",
-    "polygon": "polygon",
-    "circle": "circle",
-    "rectangle": "rectangle",
-}
-
-
 def _name(f: Feature) -> str:
-    return _quoted(f.label) if f.label else f"{_KINDS[f.type]} {f.id}"
+    return _quoted(f.label) if f.label else f"{kind_name(f.type)} {f.id}"
 
 
 def _counted(kinds: list[str]) -> str:
@@ -226,7 +218,7 @@ def _feature_parts(
     if len(new) == 1 and new[0] is not None and new[0].label:
         parts.append(f"added {_quoted(new[0].label)}{along}")
     elif new:
-        kinds = ["route" if route_facts(f) else _KINDS[f.type] for f in new if f is not None]
+        kinds = ["route" if route_facts(f) else kind_name(f.type) for f in new if f is not None]
         parts.append("added " + _counted(kinds) + along)
     pairs = [(before[fid], after[fid]) for fid in effect.changed]
     verb = "moved" if all(o is not None and n is not None and _moved(o, n) for o, n in pairs) else "edited"

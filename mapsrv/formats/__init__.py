@@ -19,7 +19,7 @@ from mapsrv.core.model import LatLon, Limits, MapState
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector, Imported
 from mapsrv.formats.detect import FORMATS, detect_format
-from mapsrv.formats.gpx import read_gpx, write_gpx
+from mapsrv.formats.gpx import gpx_notes, read_gpx, write_gpx
 from mapsrv.formats.join import JOINS, Find, Join, read_joined
 from mapsrv.formats.kml import read_kml, write_kml
 from mapsrv.formats.kmz import read_kmz, write_kmz
@@ -33,6 +33,7 @@ __all__ = [
     "Imported",
     "Join",
     "detect_format",
+    "export_notes",
     "read_file",
     "write_file",
 ]
@@ -97,7 +98,9 @@ def _read_geojson(data: bytes, out: Collector) -> None:
         raise InvalidInput("geojson is nested too deeply to read; no GeoJSON nests that far") from None
     if isinstance(raw, dict) and isinstance(raw.get("name"), str):
         out.title = raw["name"]
-    for part in geojson_parts(raw):
+    # a geometry past the map's whole cap is refused before it is read; under it, the collector
+    # thins a long line when asked to (``simplify``) or names the cap
+    for part in geojson_parts(raw, max_points=out.limits.max_total_points):
         out.add(
             f"geojson feature {part.index}",
             part.type,
@@ -108,6 +111,12 @@ def _read_geojson(data: bytes, out: Collector) -> None:
             properties=part.properties,
             radius=part.radius,
         )
+
+
+def export_notes(state: MapState, fmt: str) -> list[str]:
+    """What a file of ``fmt`` cannot hold of the map as it is (GPX has no areas): for the
+    export's answer, so that nothing is changed without a word."""
+    return gpx_notes(state) if fmt == "gpx" else []
 
 
 def write_file(state: MapState, fmt: str) -> tuple[bytes, str, str]:

@@ -1,8 +1,9 @@
 """What reading a file produces, and the one place its features are built.
 
-Every reader hands each shape to a :class:`Collector`, which builds it through core's
-``build_feature`` (the rules every feature obeys), counts it against ``Limits`` as it goes (a
-file over a cap stops at once, naming the cap), thins it when asked, and keeps the notes a
+Every reader hands each feature's geometry, whole, to a :class:`Collector`, which builds it
+through core's ``build_feature`` (the rules every feature obeys), counts it against ``Limits`` as
+it goes (a file over a cap stops at once, naming the cap), thins it when asked (each line and
+ring of it, its per-point values kept with their points), and keeps the notes a
 person must read: what was skipped, shortened or left out, counted rather than listed.
 """
 
@@ -15,12 +16,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from mapsrv.core.geometry import count
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     MAX_PROPERTIES,
     NOISE,
     Feature,
-    LatLon,
     Layer,
     Limits,
     build_feature,
@@ -58,23 +59,26 @@ def _near_limit(value: Any, limit: float) -> Any:
     return value
 
 
-def _clamp_noise(coords: Any, *, single: bool) -> tuple[Any, int]:
-    """``coords`` (one point when ``single``) with each coordinate within ``NOISE`` past its
-    limit set to the limit, and how many were; what is no point is left for core to judge."""
-    points = [coords] if single else coords
-    if not isinstance(points, (list, tuple)):
+def _clamp_noise(coords: Any, *, single: bool = False) -> tuple[Any, int]:
+    """``coords`` (any geometry's, nested as deep as it is: rings, parts, a collection's members)
+    with each coordinate within ``NOISE`` past its limit set to the limit, and how many were;
+    what is no point is left for core to judge."""
+    if isinstance(coords, Mapping) and "coords" in coords:  # a collection's member
+        inner, n = _clamp_noise(coords["coords"])
+        return {**coords, "coords": inner}, n
+    if not isinstance(coords, (list, tuple)):
         return coords, 0
+    if len(coords) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in coords):
+        lat, lon = _near_limit(coords[0], 90.0), _near_limit(coords[1], 180.0)
+        changed = (lat is not coords[0]) + (lon is not coords[1])
+        return ((lat, lon), changed) if changed else (coords, 0)
     out: list[Any] = []
     n = 0
-    for point in points:
-        if isinstance(point, (list, tuple)) and len(point) == 2:
-            lat, lon = _near_limit(point[0], 90.0), _near_limit(point[1], 180.0)
-            changed = (lat is not point[0]) + (lon is not point[1])
-            if changed:
-                n += changed
-                point = (lat, lon)
-        out.append(point)
-    return (out[0] if single else out), n
+    for item in coords:
+        kept, k = _clamp_noise(item)
+        out.append(kept)
+        n += k
+    return out, n
 
 
 def layer_id(name: str) -> str:
@@ -148,11 +152,9 @@ class Collector:
     ) -> None:
         """Build one feature. Raises (naming ``where``) when it breaks a rule or a cap."""
         props = dict(properties or {})
-        if type_ in ("polyline", "polygon"):
-            coords = self._thin(where, type_, coords, props)
-            self._check_points(where, len(coords))
-        else:
-            self._check_points(where, 1)
+        coords = self._thin(type_, coords, props)
+        points = _count(type_, coords)
+        self._check_points(where, points)
         if len(self._features) >= self.limits.max_features:
             raise PayloadTooLarge(
                 f"{self.fmt} must hold at most {self.limits.max_features} features (max_features),"
@@ -164,7 +166,7 @@ class Collector:
         if len(popup) > self.limits.max_popup:
             popup = popup[: self.limits.max_popup]
             self.count(f"descriptions shortened to {self.limits.max_popup} characters")
-        properties = self._properties(props, len(coords) if type_ in ("polyline", "polygon") else 1)
+        properties = self._properties(props, points)
         build = partial(
             build_feature,
             id="",
@@ -247,22 +249,25 @@ class Collector:
                 f" (max_total_points), got more by {where}; pass simplify (metres, e.g. 5) or split the file"
             )
 
-    def _thin(self, where: str, type_: str, coords: Sequence[LatLon], props: dict[str, Any]) -> Any:
-        if self.tolerance is None or len(coords) <= 3:
+    def _thin(self, type_: str, coords: Any, props: dict[str, Any]) -> Any:
+        """``coords`` thinned to the tolerance, line by line and ring by ring (every part of a
+        multi type or a collection), and each per-point list kept aligned with its points."""
+        if self.tolerance is None or type_ in ("marker", "circle", "rectangle", "multipoint"):
             return coords
+        thinner = _Thinner(self.tolerance)
         try:
-            kept = simplify(coords, self.tolerance, closed=type_ == "polygon")
-        except (TypeError, ValueError, IndexError):
+            thinned = thinner.geometry(type_, coords)
+        except (TypeError, ValueError, IndexError, KeyError):
             return coords  # not points: build_feature names what is wrong
-        if len(kept) == len(coords):
+        if len(thinner.kept) == thinner.seen:
             return coords
         for key, value in props.items():
-            if isinstance(value, (list, tuple)) and len(value) == len(coords):
-                props[key] = [value[i] for i in kept]
+            if isinstance(value, (list, tuple)) and len(value) == thinner.seen:
+                props[key] = [value[i] for i in thinner.kept]
         self._thinned[0] += 1
-        self._thinned[1] += len(coords)
-        self._thinned[2] += len(kept)
-        return [coords[i] for i in kept]
+        self._thinned[1] += thinner.seen
+        self._thinned[2] += len(thinner.kept)
+        return thinned
 
     def _properties(self, props: dict[str, Any], points: int) -> dict[str, Any]:
         """Attributes as core takes them: long text shortened, keys past the cap dropped, with a
@@ -290,3 +295,57 @@ class Collector:
                 self.count(f"attribute values shortened to {self.limits.max_popup} characters")
             out[name] = value
         return out
+
+
+class _Thinner:
+    """Thins a geometry's lines and rings in the order of its points, keeping the index (among
+    all its points) of every point it keeps, for the per-point lists."""
+
+    def __init__(self, tolerance: float) -> None:
+        self.tolerance = tolerance
+        self.kept: list[int] = []
+        self.seen = 0
+
+    def points(self, points: Sequence[Any], closed: bool) -> list[Any]:
+        start, n = self.seen, len(points)
+        self.seen += n
+        kept = range(n) if n <= 3 else simplify(points, self.tolerance, closed=closed)
+        self.kept += [start + i for i in kept]
+        return [points[i] for i in kept]
+
+    def geometry(self, type_: str, coords: Any) -> Any:
+        if type_ == "marker":
+            self.kept.append(self.seen)
+            self.seen += 1
+            return coords
+        if type_ == "multipoint":
+            return self._all(coords)
+        if type_ == "polyline":
+            return self.points(coords, closed=False)
+        if type_ == "polygon":
+            flat = not isinstance(coords[0][0], (list, tuple))
+            return self.points(coords, closed=True) if flat else [self.points(r, closed=True) for r in coords]
+        if type_ == "multipolyline":
+            return [self.points(line, closed=False) for line in coords]
+        if type_ == "multipolygon":
+            return [[self.points(r, closed=True) for r in polygon] for polygon in coords]
+        if type_ == "collection":
+            members = [(m["type"], m["coords"]) if isinstance(m, Mapping) else m for m in coords]
+            return [{"type": t, "coords": self.geometry(t, c)} for t, c in members]
+        raise TypeError(type_)
+
+    def _all(self, points: Sequence[Any]) -> list[Any]:
+        """Every point (a multipoint's are not a line to thin)."""
+        self.kept += range(self.seen, self.seen + len(points))
+        self.seen += len(points)
+        return list(points)
+
+
+def _count(type_: str, coords: Any) -> int:
+    """The points a geometry holds, for the caps; 1 when it is not one (build_feature says why)."""
+    try:
+        if type_ == "collection":  # members as geojson reads them ({"type", "coords"}) or pairs
+            return sum(count(*(m["type"], m["coords"]) if isinstance(m, Mapping) else m) for m in coords)
+        return count(type_, coords)
+    except (TypeError, IndexError, KeyError, ValueError):
+        return 1

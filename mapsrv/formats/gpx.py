@@ -1,17 +1,21 @@
 """GPX 1.0 and 1.1 in, GPX 1.1 out.
 
 In: each waypoint is a marker (name, desc or cmt, and its time, elevation, symbol and type as
-properties); each track segment and each route is a line, whose per-point ``times`` (ISO 8601
-text, as the file has it) and ``elevations`` (and a route's point ``names``) are properties
-aligned with its points. A segment keeps its ``track`` and ``segment`` numbers, so export
-writes a track's segments back as one ``<trk>``. Extensions (heart rate, cadence) are not read.
+properties); each route is a line and each track one feature, a line for one segment and a
+multi-line for several, whose per-point ``times`` (ISO 8601 text, as the file has it) and
+``elevations`` (and a route's point ``names``) are properties aligned with its points, across
+its segments in order. A track keeps its ``track`` number. Extensions (heart rate, cadence) are
+not read.
 
-Out: markers as waypoints, lines as tracks (routes when they came from one, or when a router drew
-them along the roads: their ``type`` is car, bike or foot), and polygons, rectangles and circles as
-closed tracks (first point repeated; a circle as a 64-point ring): GPX has no areas, and a track is
-what every device draws as a line, where a route is a list of points to navigate through. Reading it
-back (gpxpy, Garmin BaseCamp) gives every point with its time and elevation exactly: numbers are
-written as Python's shortest round-trip form.
+Out: markers as waypoints, and a multipoint's points as waypoints of its name (each with its
+time and elevation); lines as tracks (routes when they came from one, or when a router drew them
+along the roads: their ``type`` is car, bike or foot), a multi-line as one track of several
+segments; and polygons, rectangles and circles as tracks whose segments are their rings, closed
+(first point repeated; a circle as a 64-point ring): GPX has no areas, and a track is what every
+device draws as a line, where a route is a list of points to navigate through. A collection is
+its points as waypoints and its lines and rings as one track. Reading it back (gpxpy, Garmin
+BaseCamp) gives every point with its time and elevation exactly: numbers are written as
+Python's shortest round-trip form.
 
 Not gpxpy: its parser takes 1.2 s of CPU for a 50,000-point track, 2.2-2.8 s with a Garmin
 watch's extensions (tests/formats/formats_benchmark.py), before any mapsrv work, where the
@@ -25,17 +29,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from mapsrv.core.geometry import parts
 from mapsrv.core.model import Feature, MapState
 from mapsrv.core.routes import route_facts
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector
-from mapsrv.formats.geometry import outline
+from mapsrv.formats.geometry import shapes
 from mapsrv.formats.safexml import check_root, decode_xml, element, local_name, parse, text_of
 
-__all__ = ["read_gpx", "write_gpx"]
+__all__ = ["gpx_notes", "read_gpx", "write_gpx"]
 
 _MAX_TIME = 64  # characters: a per-point value's cap in core
 _FIELD_NAMES = ("ele", "time", "name", "cmt", "desc", "sym", "type")
@@ -132,18 +137,28 @@ class _Reader:
         return value
 
     def _trk(self, el: ET.Element, number: int) -> None:
+        """One track, one feature: a line for one segment, a multi-line for several, whose
+        per-point times and elevations run across its segments in order."""
         fields = self._fields(el)
         label = fields.get("name", "")
+        where = f"gpx track {number}" + (f" ({label!r:.40})" if label else "")
+        lines: list[list[tuple[float, float]]] = []
+        times: list[str | None] = []
+        elevations: list[float | None] = []
         segments = [s for s in el if s.tag == self.ns + "trkseg"]
         for segment, part in enumerate(segments, 1):
-            where = f"gpx track {number}" + (f" ({label!r:.40})" if label else "") + f" segment {segment}"
-            points, times, elevations, _ = self._points(part, "trkpt", where)
+            points, part_times, part_elevations, _ = self._points(part, "trkpt", f"{where} segment {segment}")
             if len(points) < 2:
                 if points:
-                    self.out.skip("track segments with a single point", where)
+                    self.out.skip("track segments with a single point", f"{where} segment {segment}")
                 continue
-            props: dict[str, Any] = {"track": number, "segment": segment}
-            self._line(where, points, label, fields, props, times, elevations)
+            lines.append(points)
+            times += part_times
+            elevations += part_elevations
+        if not lines:
+            return
+        props: dict[str, Any] = {"track": number}
+        self._line(where, lines[0] if len(lines) == 1 else lines, label, fields, props, times, elevations)
 
     def _rte(self, el: ET.Element, number: int) -> None:
         fields = self._fields(el)
@@ -162,7 +177,7 @@ class _Reader:
     def _line(
         self,
         where: str,
-        points: list[tuple[float, float]],
+        points: list[tuple[float, float]] | list[list[tuple[float, float]]],
         label: str,
         fields: dict[str, str],
         props: dict[str, Any],
@@ -176,7 +191,8 @@ class _Reader:
         for key in ("cmt", "type"):
             if fields.get(key):
                 props[key] = fields[key]
-        self.out.add(where, "polyline", points, label=label, popup=fields.get("desc", ""), properties=props)
+        kind = "multipolyline" if isinstance(points[0], list) else "polyline"
+        self.out.add(where, kind, points, label=label, popup=fields.get("desc", ""), properties=props)
 
     def _wpt(self, el: ET.Element, number: int) -> None:
         fields = self._fields(el)
@@ -257,11 +273,16 @@ def _point(tag: str, lat: float, lon: float, ele: Any, time: Any, name: Any = No
     return f'<{tag} lat="{lat!r}" lon="{lon!r}">{inner}</{tag}>\n'
 
 
-def _waypoint(feature: Feature) -> str:
+def _waypoint(feature: Feature, point: tuple[float, float], i: int) -> str:
+    """A marker, or one point of a multipoint or a collection (``i`` its index among the
+    feature's points, where its time and elevation are)."""
     props = dict(feature.properties)
-    lat, lon = feature.coords
-    inner = element("ele", _number(props.get("ele")))
-    inner += element("time", _time(props.get("time")))
+    lat, lon = point
+    ele, time = props.get("ele"), props.get("time")
+    if feature.type != "marker":
+        ele, time = _item(props.get("elevations"), i), _item(props.get("times"), i)
+    inner = element("ele", _number(ele))
+    inner += element("time", _time(time))
     inner += element("name", feature.label)
     inner += element("cmt", props["cmt"]) if isinstance(props.get("cmt"), str) else ""
     inner += element("desc", feature.popup)
@@ -281,20 +302,31 @@ def _head(feature: Feature) -> str:
     return out + (element("type", kind) if kind else "")
 
 
-def _points(tag: str, feature: Feature) -> Iterable[str]:
+def _points(tag: str, feature: Feature, line: Sequence[tuple[float, float]], start: int) -> Iterable[str]:
+    """A line's points, each with its time, elevation and name (the feature's per-point lists
+    from index ``start``)."""
     props = dict(feature.properties)
-    if feature.type != "polyline":
-        for lat, lon in outline(feature):
-            yield _point(tag, lat, lon, None, None)
-        return
     times, elevations, names = props.get("times"), props.get("elevations"), props.get("names")
-    for i, (lat, lon) in enumerate(feature.coords):
+    for i, (lat, lon) in enumerate(line, start):
         yield _point(tag, lat, lon, _item(elevations, i), _item(times, i), _item(names, i))
 
 
+def _segments(feature: Feature) -> Iterable[list[str]]:
+    """A feature's lines, and each ring of its polygons closed, as track segments."""
+    for kind, value, start in shapes(feature):
+        if kind == "line":
+            yield list(_points("trkpt", feature, value, start))
+        elif kind == "polygon":
+            for ring in value:
+                points = list(_points("trkpt", feature, ring, start))
+                start += len(ring)
+                yield [*points, points[0]] if ring[0] != ring[-1] else points
+
+
 def _tracks(features: list[Feature]) -> Iterable[list[Feature]]:
-    """Lines grouped into tracks: the segments a track was read from, one after the other,
-    go back into one ``<trk>``; every other line or shape is a track of its own."""
+    """Features grouped into tracks: one track each, except the lines that a map made before a
+    track was kept whole holds for the segments of one track (numbered ``track`` and
+    ``segment``), which go back into one ``<trk>``, one after the other."""
     group: list[Feature] = []
     last: tuple[Any, ...] | None = None
     for feature in features:
@@ -313,31 +345,52 @@ def _tracks(features: list[Feature]) -> Iterable[list[Feature]]:
         yield group
 
 
+def _is_route(feature: Feature) -> bool:
+    return feature.type == "polyline" and (
+        isinstance(dict(feature.properties).get("route"), int) or route_facts(feature) is not None
+    )
+
+
+def gpx_notes(state: MapState) -> list[str]:
+    """What GPX cannot hold of the map as it is, said in the export's answer."""
+    areas = multipoints = collections = 0
+    for feature in state.features.values():
+        found = {kind for kind, _ in parts(feature.type, feature.coords)}
+        areas += "polygon" in found or feature.type == "circle"
+        multipoints += feature.type == "multipoint"
+        collections += feature.type == "collection" and "point" in found and len(found) > 1
+    notes = []
+    if areas:
+        notes.append(f"{areas} areas written as tracks, each ring a closed segment: GPX has no areas")
+    if multipoints:
+        notes.append(f"{multipoints} multipoints written as waypoints, one per point: GPX has no groups")
+    if collections:
+        notes.append(f"{collections} collections written as waypoints and a track: GPX has no collections")
+    return notes
+
+
 def write_gpx(state: MapState) -> bytes:
     """The map as a GPX 1.1 document (see the module's docstring for what becomes what)."""
     features = list(state.features.values())
-    parts = [_HEAD]
+    out = [_HEAD]
     if state.title:
-        parts.append(f"<metadata>{element('name', state.title)}</metadata>\n")
-    parts += [_waypoint(f) for f in features if f.type == "marker"]
-    routes = [
-        f
-        for f in features
-        if f.type == "polyline"
-        and (isinstance(dict(f.properties).get("route"), int) or route_facts(f) is not None)
-    ]
+        out.append(f"<metadata>{element('name', state.title)}</metadata>\n")
+    for feature in features:
+        out += [_waypoint(feature, p, i) for kind, p, i in shapes(feature) if kind == "point"]
+    routes = [f for f in features if _is_route(f)]
     for feature in routes:
-        parts.append(f"<rte>{_head(feature)}\n")
-        parts += _points("rtept", feature)
-        parts.append("</rte>\n")
+        out.append(f"<rte>{_head(feature)}\n")
+        out += _points("rtept", feature, feature.coords, 0)
+        out.append("</rte>\n")
     taken = {id(f) for f in routes}
-    lines = [f for f in features if f.type != "marker" and id(f) not in taken]
-    for group in _tracks(lines):
-        parts.append(f"<trk>{_head(group[0])}\n")
+    drawn = [f for f in features if id(f) not in taken and any(k != "point" for k, _, _ in shapes(f))]
+    for group in _tracks(drawn):
+        out.append(f"<trk>{_head(group[0])}\n")
         for feature in group:
-            parts.append("<trkseg>\n")
-            parts += _points("trkpt", feature)
-            parts.append("</trkseg>\n")
-        parts.append("</trk>\n")
-    parts.append("</gpx>\n")
-    return "".join(parts).encode()
+            for segment in _segments(feature):
+                out.append("<trkseg>\n")
+                out += segment
+                out.append("</trkseg>\n")
+        out.append("</trk>\n")
+    out.append("</gpx>\n")
+    return "".join(out).encode()

@@ -5,8 +5,9 @@ they can be styled by value) and the place's name as label.
 The outlines come from ``find`` (the offline Natural Earth data in ``mapsrv.places``; formats
 does not import it). A region's country comes from the ``country`` argument, else from the
 row's country column when the table has one. A row whose value matches nothing is listed in
-``Imported.unresolved`` with the reason, and left out whole; the rest are imported. An outline
-of several parts (islands) is one polygon per part, each with the row's properties.
+``Imported.unresolved`` with the reason, and left out whole; the rest are imported. Each row is
+one feature, its outline whole: a polygon (with its holes: South Africa's Lesotho), or a
+multipolygon when it has several parts (islands).
 
 The key column is ``key`` when given, else the first column named like one
 (``country``, ``iso_a3``, ``state``, ``province``...), else the column whose first values match
@@ -50,15 +51,15 @@ _COUNTRY = ("country", "countrycode", "countryname", "iso", "isoa2", "isoa3", "i
 
 
 class Outline(Protocol):
-    """A country's or region's outline: its code, its name, its outer rings as (lon, lat),
-    biggest first."""
+    """A country's or region's outline: its code, its name, its polygons (each its outer ring,
+    then its holes) as (lon, lat), biggest first."""
 
     @property
     def code(self) -> str: ...
     @property
     def name(self) -> str: ...
     @property
-    def rings(self) -> Sequence[Sequence[tuple[float, float]]]: ...
+    def polygons(self) -> Sequence[Sequence[Sequence[tuple[float, float]]]]: ...
 
 
 # (join, value, country) -> the outline, or why none ("not a country")
@@ -98,24 +99,30 @@ def _key_column(
     return scores.index(max(scores))
 
 
-def _shapes(outline: Outline, tolerance: float) -> list[list[list[float]]]:
-    """The outline's rings as [lat, lon] points, unclosed; thinned to ``tolerance`` metres (and
-    its ``COARSE_PARTS`` biggest parts) when it is not 0."""
+_Polygons = list[list[list[list[float]]]]  # polygons, each its rings of [lat, lon] points
+
+
+def _ring(ring: Sequence[tuple[float, float]], tolerance: float) -> list[list[float]]:
+    points = [(lat, lon) for lon, lat in ring]
+    if len(points) > 3 and points[0] == points[-1]:
+        points.pop()
+    if tolerance and len(points) > 3:
+        points = [points[i] for i in simplify(points, tolerance, closed=True)]
+    return [[lat, lon] for lat, lon in points]
+
+
+def _shapes(outline: Outline, tolerance: float) -> _Polygons:
+    """The outline's polygons as rings of [lat, lon] points, unclosed; thinned to ``tolerance``
+    metres (and its ``COARSE_PARTS`` biggest parts) when it is not 0."""
     out = []
-    for ring in outline.rings[:COARSE_PARTS] if tolerance else outline.rings:
-        points = [(lat, lon) for lon, lat in ring]
-        if len(points) > 3 and points[0] == points[-1]:
-            points.pop()
-        if tolerance and len(points) > 3:
-            points = [points[i] for i in simplify(points, tolerance, closed=True)]
-        if len(points) >= 3:
-            out.append([[lat, lon] for lat, lon in points])
+    for polygon in outline.polygons[:COARSE_PARTS] if tolerance else outline.polygons:
+        rings = [_ring(ring, tolerance) for ring in polygon]
+        if len(rings[0]) >= 3:
+            out.append([rings[0], *(hole for hole in rings[1:] if len(hole) >= 3)])
     return out
 
 
-def _fit(
-    matched: list[tuple[int, Outline, dict[str, object]]], out: Collector
-) -> dict[int, list[list[list[float]]]]:
+def _fit(matched: list[tuple[int, Outline, dict[str, object]]], out: Collector) -> dict[int, _Polygons]:
     """Each outline's shapes, by ``id``: as they are, or thinned as little as keeps all the
     rows within three quarters of ``max_total_points`` (a long table with repeats)."""
     budget = out.limits.max_total_points * 3 // 4
@@ -125,7 +132,7 @@ def _fit(
         uses[id(outline)] = uses.get(id(outline), 0) + 1
     for tolerance in (0, *THINNED):
         shapes = {key: _shapes(outline, tolerance) for key, outline in distinct.items()}
-        points = sum(uses[key] * sum(map(len, rings)) for key, rings in shapes.items())
+        points = sum(uses[key] * sum(len(r) for p in polygons for r in p) for key, polygons in shapes.items())
         if points <= budget:
             if tolerance:
                 out.note(
@@ -182,11 +189,15 @@ def read_joined(
         matched.append((line, outline, props))
     shapes = _fit(matched, out)
     for line, outline, props in matched:
-        for coords in shapes[id(outline)]:
-            try:
-                out.add(f"csv line {line}", "polygon", coords, label=outline.name, properties=props)
-            except PayloadTooLarge:
-                raise
-            except InvalidInput:
-                out.count("islets left out (too small once thinned)")
+        polygons = shapes[id(outline)]
+        if not polygons:
+            out.unresolved.append((line, f"{outline.name} (no outline)"))
+            continue
+        kind, coords = ("polygon", polygons[0]) if len(polygons) == 1 else ("multipolygon", polygons)
+        try:
+            out.add(f"csv line {line}", kind, coords, label=outline.name, properties=props)
+        except PayloadTooLarge:
+            raise
+        except InvalidInput as exc:
+            out.unresolved.append((line, f"{outline.name} (its outline: {exc.message})"))
     out.note(f"joined {len(matched)} of {len(rows)} rows to {join} by column {header[column]!r:.40}")

@@ -1,17 +1,20 @@
 """KML in and out (Google My Maps, Google Earth).
 
-In: each Placemark's Point, LineString, LinearRing and Polygon (its outer ring; holes are left
-out, with a note), each part of a MultiGeometry, and gx:Track (a line whose per-point ``times``
-and ``elevations`` are properties) become features; its name is the label (and the ``name``
-property, unless its ExtendedData has one), its description the popup, its ExtendedData (Data
-and SchemaData, typed as ``kmldata`` says) its properties, and its shared or own Style the
+In: each Placemark is one feature, its geometry whole: a Point, LineString, LinearRing or
+Polygon (its holes kept), gx:Track (a line whose per-point ``times`` and ``elevations`` are
+properties), or a MultiGeometry (or gx:MultiTrack): a multipoint, multi-line or multipolygon
+when its parts are all of a kind, a collection when they are mixed, the part itself when it has
+one; its name is the label (and the ``name`` property, unless its ExtendedData has one), its
+description the popup, its ExtendedData (Data and SchemaData, typed as ``kmldata`` says) its
+properties, and its shared or own Style the
 feature's style (see ``kmlstyle``). Folders become layers (nested ones named by their path)
 unless the caller gives a layer. Overlays, 3D models and network links are counted and left out.
 
 Out: one Folder per layer (hidden layers hidden), one shared Style per distinct style, each
 feature a Placemark with its properties as ExtendedData of one typed Schema (a ``name`` equal
-to the label is the <name> already); a rectangle or a circle is a Polygon (a circle as a
-64-point ring), a line's elevations its coordinates' altitudes.
+to the label is the <name> already) and its geometry whole: a polygon's holes as
+innerBoundaryIs, a multi type or a collection as a MultiGeometry; a rectangle or a circle is a
+Polygon (a circle as a 64-point ring), a line's elevations its coordinates' altitudes.
 
 Not fastkml 1.4 or kml2geojson 6.0: on a 3.9 MiB My Maps-like file (3,000 placemarks and a
 50,000-point line; tests/formats/formats_benchmark.py) they take 1.3 s and 0.9 s of CPU just to
@@ -30,10 +33,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
-from mapsrv.core.model import MapState
+from mapsrv.core.model import Feature, MapState
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector
-from mapsrv.formats.geometry import outline
+from mapsrv.formats.geometry import closed, shapes
 from mapsrv.formats.kmldata import DataTypes, extended_xml, field_types, read_extended, schema_xml
 from mapsrv.formats.kmlstyle import KmlStyle, read_style, style_for, style_xml
 from mapsrv.formats.safexml import (
@@ -144,39 +147,44 @@ class _Reader:
         style = shared.merged(own) if shared and own else own or shared
         if style is not None and style.icon_image and any(kind == "marker" for kind, _, _ in shapes):
             self.out.count("marker icons drawn as coloured dots (icon images are not imported)")
-        layer = self.out.layer(" / ".join(path)) if path else None
-        for kind, coords, extra in shapes:
-            self.out.add(
-                where,
-                kind,
-                coords,
-                label=label,
-                popup=popup,
-                style=style_for(kind, style) if style else None,
-                properties={**props, **extra},
-                layer=layer,
-            )
+        kind, coords, extra = _whole(shapes)
+        self.out.add(
+            where,
+            kind,
+            coords,
+            label=label,
+            popup=popup,
+            style=style_for(kind, style) if style else None,
+            properties={**props, **extra},
+            layer=self.out.layer(" / ".join(path)) if path else None,
+        )
 
     def _geometry(self, el: ET.Element, where: str, depth: int = 0) -> list[_Shape]:
+        """The simple shapes of a geometry element, in order: a MultiGeometry's (or a
+        gx:MultiTrack's) parts, each a marker, a line or a polygon (its rings: outer, holes)."""
         name = local_name(el.tag)
         if name == "Point":
             points, heights = _coordinates(_child(el, "coordinates"), where)
-            if not points:
-                return []
-            return [("marker", points[0], {"ele": heights[0]} if heights and heights[0] else {})]
-        if name in ("LineString", "LinearRing"):
+            return [("marker", points[0], _heights(heights[:1]))] if points else []
+        if name == "LineString":
             points, heights = _coordinates(_child(el, "coordinates"), where)
-            kind = "polyline" if name == "LineString" else "polygon"
-            if kind == "polygon" and len(points) > 3 and points[0] == points[-1]:
-                points.pop()
-                heights = heights[:-1]
-            return [(kind, points, {"elevations": heights} if any(heights) else {})]
+            return [("polyline", points, _heights(heights))]
+        if name == "LinearRing":
+            ring, heights = _ring(el, where)
+            return [("polygon", [ring], _heights(heights))]
         if name == "Polygon":
-            if _child(el, "innerBoundaryIs") is not None:
-                self.out.count("polygon holes left out (only outer rings are drawn)")
-            outer = _child(el, "outerBoundaryIs")
-            ring = _child(outer, "LinearRing") if outer is not None else None
-            return self._geometry(ring, where) if ring is not None else []
+            rings: list[list[tuple[float, float]]] = []
+            heights = []
+            for boundary in el:  # the outer ring, then every inner one (a hole), as written
+                inner = local_name(boundary.tag) == "innerBoundaryIs"
+                if inner and not rings:
+                    continue
+                if inner or local_name(boundary.tag) == "outerBoundaryIs":
+                    for linear in (c for c in boundary if local_name(c.tag) == "LinearRing"):
+                        ring, ring_heights = _ring(linear, where)
+                        rings.append(ring)
+                        heights += ring_heights
+            return [("polygon", rings, _heights(heights))] if rings else []
         if name in ("MultiGeometry", "MultiTrack"):
             if depth >= _MAX_PARTS_DEPTH:
                 raise InvalidInput(
@@ -245,6 +253,49 @@ def _track(el: ET.Element, where: str) -> list[_Shape]:
     return [("polyline", points, extra)]
 
 
+def _ring(el: ET.Element, where: str) -> tuple[list[tuple[float, float]], list[float | None]]:
+    """A LinearRing's points and heights, unclosed."""
+    points, heights = _coordinates(_child(el, "coordinates"), where)
+    if len(points) > 3 and points[0] == points[-1]:
+        return points[:-1], heights[:-1]
+    return points, heights
+
+
+def _heights(heights: list[float | None]) -> dict[str, Any]:
+    """A shape's altitudes as its ``elevations``, unless they are all 0 or missing (as My Maps
+    writes every point: ``lon,lat,0``)."""
+    return {"elevations": heights} if any(heights) else {}
+
+
+_MULTI = {"marker": "multipoint", "polyline": "multipolyline", "polygon": "multipolygon"}
+
+
+def _whole(shapes: list[_Shape]) -> tuple[str, Any, dict[str, Any]]:
+    """A placemark's shapes as its one geometry: the shape itself when there is one, a
+    multipoint, multi-line or multipolygon when they are all of a kind, else a collection; with
+    their per-point values (heights, a track's times) run together, in the order of the points."""
+    kinds = {kind for kind, _, _ in shapes}
+    if len(shapes) == 1:
+        kind, coords, _ = shapes[0]
+        if kind == "polygon":
+            coords = coords[0] if len(coords) == 1 else coords
+    elif len(kinds) == 1:
+        kind, coords = _MULTI[shapes[0][0]], [coords for _, coords, _ in shapes]
+    else:
+        kind, coords = "collection", [{"type": k, "coords": c} for k, c, _ in shapes]
+    extra: dict[str, Any] = {}
+    for key in ("times", "elevations"):
+        if any(key in e for _, _, e in shapes):
+            extra[key] = [v for k, c, e in shapes for v in e.get(key) or [None] * _size(k, c)]
+    if kind == "marker":
+        extra = {"ele": extra["elevations"][0]} if extra.get("elevations") else {}
+    return kind, coords, extra
+
+
+def _size(kind: str, coords: Any) -> int:
+    return 1 if kind == "marker" else len(coords) if kind == "polyline" else sum(map(len, coords))
+
+
 def _height(text: str) -> float | None:
     """An altitude, or None for one that is not a finite number."""
     try:
@@ -282,15 +333,34 @@ def _coords(points: Any, heights: Any = None) -> str:
     return " ".join(f"{lon!r},{lat!r}" for lat, lon in points)
 
 
-def _geometry_xml(feature: Any) -> str:
-    props = dict(feature.properties)
-    if feature.type == "marker":
-        return f"<Point><coordinates>{_coords([feature.coords])}</coordinates></Point>"
-    if feature.type == "polyline":
-        line = _coords(feature.coords, props.get("elevations"))
-        return f"<LineString><coordinates>{line}</coordinates></LineString>"
-    ring = f"<LinearRing><coordinates>{_coords(outline(feature))}</coordinates></LinearRing>"
-    return f"<Polygon><outerBoundaryIs>{ring}</outerBoundaryIs></Polygon>"
+def _part_xml(kind: str, value: Any, heights: Any) -> str:
+    if kind == "point":
+        return f"<Point><coordinates>{_coords([value])}</coordinates></Point>"
+    if kind == "line":
+        return f"<LineString><coordinates>{_coords(value, heights)}</coordinates></LineString>"
+    outer, *holes = (
+        f"<LinearRing><coordinates>{_coords(closed(r))}</coordinates></LinearRing>" for r in value
+    )
+    inner = "".join(f"<innerBoundaryIs>{ring}</innerBoundaryIs>" for ring in holes)
+    return f"<Polygon><outerBoundaryIs>{outer}</outerBoundaryIs>{inner}</Polygon>"
+
+
+def _geometry_xml(feature: Feature) -> str:
+    """The feature's geometry, whole: a Point, LineString (its elevations its altitudes) or
+    Polygon (its holes inner boundaries), or a MultiGeometry of them for a multi type or a
+    collection."""
+    elevations = dict(feature.properties).get("elevations")
+    found = [
+        _part_xml(kind, value, _slice(elevations, start, len(value)) if kind == "line" else None)
+        for kind, value, start in shapes(feature)
+    ]
+    if len(found) == 1 and feature.type not in ("multipoint", "multipolyline", "multipolygon", "collection"):
+        return found[0]
+    return f"<MultiGeometry>{''.join(found)}</MultiGeometry>"
+
+
+def _slice(values: Any, start: int, n: int) -> Any:
+    return values[start : start + n] if isinstance(values, (list, tuple)) else None
 
 
 def write_kml(state: MapState) -> bytes:

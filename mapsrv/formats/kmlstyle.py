@@ -20,6 +20,7 @@ from typing import Any
 
 from PIL import ImageColor
 
+from mapsrv.core.geometry import is_area, parts
 from mapsrv.core.model import Feature
 from mapsrv.formats.safexml import local_name, text_of
 
@@ -99,9 +100,11 @@ def read_style(el: ET.Element) -> KmlStyle:
 
 
 def style_for(kind: str, style: KmlStyle) -> dict[str, Any]:
-    """mapsrv style keys for a feature of type ``kind`` drawn with ``style``."""
+    """mapsrv style keys for a feature of type ``kind`` drawn with ``style``: a marker's or a
+    multipoint's its icon colour, a line's its line style, an area's its line and fill style (a
+    collection takes both: it may hold points, lines and areas)."""
     out: dict[str, Any] = {}
-    if kind == "marker":
+    if kind in ("marker", "multipoint"):
         if style.icon_color:
             out["color"] = style.icon_color[0]
         return out
@@ -111,7 +114,7 @@ def style_for(kind: str, style: KmlStyle) -> dict[str, Any]:
             out["opacity"] = style.line_color[1]
     if style.width is not None:
         out["weight"] = style.width
-    if kind == "polygon":
+    if is_area(kind) or kind == "collection":
         if not style.outline:
             out["weight"] = 0
         if style.poly_color:
@@ -131,17 +134,21 @@ def _abgr(color: Any, opacity: Any) -> str:
 
 def style_xml(feature: Feature) -> str:
     """The inside of a ``<Style>`` for ``feature``: what its style says, the page's defaults
-    for the rest."""
+    for the rest; an icon colour for its points, a line style for its lines and outlines, a
+    fill for its areas (a collection may have all three)."""
     style: Mapping[str, Any] = dict(feature.style)
     color = style.get("color") or _DEFAULT_COLOR
-    if feature.type == "marker":
-        return f"<IconStyle><color>{_abgr(color, 1)}</color></IconStyle>" if style.get("color") else ""
+    kinds = {kind for kind, _ in parts(feature.type, feature.coords)}
+    icon = f"<IconStyle><color>{_abgr(color, 1)}</color></IconStyle>" if style.get("color") else ""
+    if kinds == {"point"} and feature.type != "circle":
+        return icon
     weight = style.get("weight", _DEFAULT_WEIGHT)
-    line = (
+    out = icon if "point" in kinds and feature.type == "collection" else ""
+    out += (
         f"<LineStyle><color>{_abgr(color, style.get('opacity'))}</color><width>{weight:g}</width></LineStyle>"
     )
-    if feature.type == "polyline":
-        return line
+    if not is_area(feature.type) and "polygon" not in kinds:
+        return out
     fill = style.get("fill_color") or color
     opacity = style.get("fill_opacity", _DEFAULT_FILL_OPACITY)
-    return line + f"<PolyStyle><color>{_abgr(fill, opacity)}</color></PolyStyle>"
+    return out + f"<PolyStyle><color>{_abgr(fill, opacity)}</color></PolyStyle>"

@@ -2,10 +2,10 @@
 
 In: the delimiter is the one of ``,`` ``;`` tab ``|`` that the header uses most (or the one an
 Excel ``sep=`` line names); the text is UTF-8 (with or without a byte order mark), else
-Windows-1252. A row's position comes from its latitude and longitude columns, else its WKT or
-GeoJSON geometry column, else its place name
-(with its country column, when there is one) looked up through ``lookup``; a row with none of
-those is skipped and listed, and a place that did not resolve is reported in
+Windows-1252. Each row is one feature, whose geometry comes from its latitude and longitude
+columns, else its WKT or GeoJSON geometry column (whole: a MULTIPOLYGON is one multipolygon),
+else its place name (with its country column, when there is one) looked up through ``lookup``;
+a row with none of those is skipped and listed, and a place that did not resolve is reported in
 ``Imported.unresolved`` (at most ``MAX_LOOKUPS`` different names are looked up). With ``;`` or
 tab as the delimiter, ``48,85`` is a decimal comma. A ``layer`` column puts rows in layers. Every
 column is a property as well, whatever it was read for (a user's ``lat``, ``name`` or ``city``
@@ -16,7 +16,8 @@ the feature itself (``type`` and ``radius`` bring circles and rectangles back), 
 written beside one of them as ``lat (property)`` is ``lat`` again.
 
 Out: one row per feature: id, type, layer, label, popup, lat and lon for a marker or a circle's
-centre, radius, WKT for lines and shapes, then one column per property (per-point lists, such as
+centre, radius, WKT for every other geometry, whole (a polygon's holes, a multipolygon's parts,
+a collection's members), then one column per property (per-point lists, such as
 a track's times, are not written: a cell is no place for 50,000 values). Text that a spreadsheet
 would run as a formula (starting with ``=``, ``+``, ``-``, ``@``) is written with a leading
 ``'``, which reading takes off again; a cell so guarded is text (``'-99`` reads as "-99"), as it
@@ -37,7 +38,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mapsrv.core.geojson import features_from_geojson
+from mapsrv.core.geojson import geometry_from_geojson
+from mapsrv.core.geometry import polygon_rings
 from mapsrv.core.model import LatLon, MapState
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.cells import cell_text, is_numeric, number, typed
@@ -138,14 +140,13 @@ def _rows(
     return [h.strip() for h in header], rows
 
 
-def _geometry(text: str, where: str, out: Collector) -> list[tuple[str, Any]]:
+def _geometry(text: str, where: str, out: Collector) -> tuple[str, Any]:
     if text.startswith("{"):
         try:
             geometry = json.loads(text)
         except (json.JSONDecodeError, RecursionError):
             raise InvalidInput(f"{where} geometry is not valid GeoJSON") from None
-        wrapped = {"type": "Feature", "geometry": geometry, "properties": {}}
-        return [(f.type, f.coords) for f in features_from_geojson(wrapped, out.limits)]
+        return geometry_from_geojson(where, geometry, out.limits.max_points)
     return parse_wkt(text, where)
 
 
@@ -194,32 +195,32 @@ class _Table:
             return row[i].strip() if i is not None and i < len(row) else ""
 
         cols, where = self.cols, f"csv line {line}"
-        shapes: list[tuple[str, Any]] | None = None
+        shape: tuple[str, Any] | None = None
         if cols.lat is not None and cols.lon is not None and (cell(cols.lat) or cell(cols.lon)):
             lat = _coordinate(cell(cols.lat), self.comma, "S")
             lon = _coordinate(cell(cols.lon), self.comma, "W")
             if lat is None or lon is None:
                 self.out.skip("rows whose latitude or longitude is missing or not a number", f"line {line}")
                 return
-            shapes = [("marker", [lat, lon])]
-        if shapes is None and cols.geometry is not None and cell(cols.geometry):
+            shape = ("marker", [lat, lon])
+        if shape is None and cols.geometry is not None and cell(cols.geometry):
             try:
-                shapes = _geometry(cell(cols.geometry), where, self.out)
+                shape = _geometry(cell(cols.geometry), where, self.out)
             except PayloadTooLarge:
                 raise
             except InvalidInput as exc:
                 reason = exc.message.removeprefix(where).lstrip(": ")
                 self.out.skip("rows whose geometry cannot be read", f"line {line}", reason)
                 return
-        if shapes is None and cols.place is not None and cell(cols.place):
+        if shape is None and cols.place is not None and cell(cols.place):
             point = self._look_up(line, cell(cols.place), cell(cols.country))
             if point is None:
                 return
-            shapes = [("marker", list(point))]
-        if shapes is None:
+            shape = ("marker", list(point))
+        if shape is None:
             self.out.skip("rows without a position", f"line {line}")
             return
-        self._add(line, row, shapes, cell)
+        self._add(line, row, shape, cell)
 
     def _look_up(self, line: int, place: str, country: str) -> LatLon | None:
         name = f"{place}, {country}" if country else place
@@ -235,8 +236,10 @@ class _Table:
         return point
 
     def _add(
-        self, line: int, row: list[str], shapes: list[tuple[str, Any]], cell: Callable[[int | None], str]
+        self, line: int, row: list[str], shape: tuple[str, Any], cell: Callable[[int | None], str]
     ) -> None:
+        """The row as one feature: its geometry whole, a circle or a rectangle again when
+        mapsrv's ``type`` column says it was one."""
         cols = self.cols
         kind = cell(cols.kind)
         props = {
@@ -244,39 +247,50 @@ class _Table:
             for i, text in enumerate(row[: len(self.names)])
             if text.strip() and i not in self.used
         }
-        shape = self.names[cols.geometry] if cols.geometry is not None else ""
-        if isinstance(props.get(shape), str) and len(props[shape]) > self.out.limits.max_popup:
-            del props[shape]  # cut short, it would be no geometry at all
+        column = self.names[cols.geometry] if cols.geometry is not None else ""
+        if isinstance(props.get(column), str) and len(props[column]) > self.out.limits.max_popup:
+            del props[column]  # cut short, it would be no geometry at all
             self.out.count(
                 f"geometry texts longer than {self.out.limits.max_popup} characters not kept as a property"
                 " (the shape is drawn)"
             )
         layer = self.out.layer(cell(cols.layer)) if cols.layer is not None else None
-        for type_, coords in shapes:
-            radius = None
-            if kind == "circle" and type_ == "marker":
-                radius = number(cell(cols.radius), self.comma)
-                type_ = "circle" if isinstance(radius, (int, float)) else type_
-                radius = radius if type_ == "circle" else None
-            elif kind == "rectangle" and type_ == "polygon" and len(coords) == 4:
-                lats, lons = [p[0] for p in coords], [p[1] for p in coords]
-                type_, coords = "rectangle", [[min(lats), min(lons)], [max(lats), max(lons)]]
-            try:
-                self.out.add(
-                    f"csv line {line}",
-                    type_,
-                    coords,
-                    label=_unescape(cell(cols.label)),
-                    popup=_unescape(cell(cols.popup)),
-                    properties=props,
-                    radius=radius,
-                    layer=layer,
-                )
-            except PayloadTooLarge:
-                raise
-            except InvalidInput as exc:
-                reason = exc.message.removeprefix(f"csv line {line}").lstrip(": ")
-                self.out.skip("rows that break a rule", f"line {line}", reason)
+        type_, coords = shape
+        radius = None
+        if kind == "circle" and type_ == "marker":
+            radius = number(cell(cols.radius), self.comma)
+            type_ = "circle" if isinstance(radius, (int, float)) else type_
+            radius = radius if type_ == "circle" else None
+        elif kind == "rectangle" and type_ == "polygon" and (corners := _corners(coords)) is not None:
+            type_, coords = "rectangle", corners
+        try:
+            self.out.add(
+                f"csv line {line}",
+                type_,
+                coords,
+                label=_unescape(cell(cols.label)),
+                popup=_unescape(cell(cols.popup)),
+                properties=props,
+                radius=radius,
+                layer=layer,
+            )
+        except PayloadTooLarge:
+            raise
+        except InvalidInput as exc:
+            reason = exc.message.removeprefix(f"csv line {line}").lstrip(": ")
+            self.out.skip("rows that break a rule", f"line {line}", reason)
+
+
+def _corners(coords: Any) -> list[list[float]] | None:
+    """A rectangle's corners from a polygon of one ring of 4 points (not one of 4 rings)."""
+    try:
+        rings = polygon_rings(coords)
+    except (TypeError, IndexError):
+        return None
+    if len(rings) != 1 or len(rings[0]) != 4:
+        return None
+    lats, lons = [p[0] for p in rings[0]], [p[1] for p in rings[0]]
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
 def read_rows(data: bytes, out: Collector) -> tuple[list[str], list[tuple[int, list[str]]], bool]:

@@ -10,12 +10,14 @@ import math
 from PIL import ImageDraw
 
 from mapsrv.core import Feature
-from mapsrv.image.paths import feature_bounds
+from mapsrv.core.geometry import largest_part
+from mapsrv.image.paths import inner_point
 from mapsrv.image.projection import ImageView
 from mapsrv.image.text import LABEL_FONT, font, line_height
 
 __all__ = [
     "CIRCLE_MARKER",
+    "DOT",
     "SYMBOL_SIZE",
     "Box",
     "box_at",
@@ -29,6 +31,7 @@ __all__ = [
 Box = tuple[float, float, float, float]
 SYMBOL_SIZE = 26  # px, a marker's symbol
 CIRCLE_MARKER = 8  # px, the radius of a coloured marker
+DOT = 6  # px, the radius of a multipoint's or a collection's point, as the page's
 
 
 def box_at(x: float, y: float, side: str, width: float, height: float) -> Box:
@@ -53,7 +56,10 @@ def overlaps(a: Box, b: Box) -> bool:
 
 
 def label_anchor(view: ImageView, f: Feature) -> tuple[float, float, str]:
-    """Where a feature's label goes, as the page places its tooltip: (x, y, side)."""
+    """Where a feature's label goes, as the page places its tooltip: (x, y, side). One label a
+    feature, on its largest part (``core.geometry.largest_part``): beside a point, over the
+    middle of a line's longest leg, inside an area (its pole of inaccessibility: never in a hole
+    or out of a bay)."""
     style = dict(f.style)
     if f.type == "marker":
         x, y = view.pixel(*f.coords)
@@ -62,21 +68,29 @@ def label_anchor(view: ImageView, f: Feature) -> tuple[float, float, str]:
         if style.get("color"):
             return x, y - CIRCLE_MARKER - 4, "top"
         return x + 14, y - 28, "right"  # beside the pin's head
-    if f.type == "polyline":
+    if f.type == "circle":
+        x, y = view.pixel(*f.coords)
+        return x, y, "center"
+    if f.type == "rectangle":
+        (south, west), (north, east) = f.coords
+        (x0, y0), (x1, y1) = view.pixel(north, west), view.pixel(south, east)
+        return (x0 + x1) / 2, (y0 + y1) / 2, "center"
+    kind, value = largest_part(f.type, f.coords)
+    if kind == "point":
+        x, y = view.pixel(*value)
+        return x + DOT + 4, y, "right"
+    if kind == "line":
         best, longest = None, -1.0
-        points = [view.pixel(lat, lon) for lat, lon in f.coords]
+        points = [view.pixel(lat, lon) for lat, lon in value]
         for a, b in itertools.pairwise(points):
             length = math.dist(a, b)
             if length > longest:
                 best, longest = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2), length
         assert best is not None
         return best[0], best[1] - 6, "top"
-    box = feature_bounds([f])
-    assert box is not None
-    s, w, n, e = box
-    x0, y0 = view.pixel(n, w)
-    x1, y1 = view.pixel(s, e)
-    return (x0 + x1) / 2, (y0 + y1) / 2, "center"
+    x, y = inner_point(value)  # world pixels at zoom 0
+    scale = 2.0**view.zoom
+    return x * scale - view.left, y * scale - view.top, "center"
 
 
 def place_labels(draw: ImageDraw.ImageDraw, view: ImageView, features: list[Feature]) -> list[Box]:

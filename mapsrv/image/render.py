@@ -16,15 +16,17 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import xstatic.pkg.leaflet
 from PIL import Image, ImageColor, ImageDraw
 
 from mapsrv.core import Feature, MapState
+from mapsrv.core.geometry import parts
 from mapsrv.image.basemap import Raster, basemap
 from mapsrv.image.legend import draw_legend
 from mapsrv.image.paths import feature_bounds, world_path
-from mapsrv.image.placement import CIRCLE_MARKER, SYMBOL_SIZE, place_labels
+from mapsrv.image.placement import CIRCLE_MARKER, DOT, SYMBOL_SIZE, place_labels
 from mapsrv.image.projection import (
     WORLD_CENTER,
     WORLD_ZOOM,
@@ -122,7 +124,7 @@ def render(
     clustered = len(points) >= CLUSTER_FROM  # the page's rule too (points.js: total >= CLUSTER_FROM)
     for feature in chosen:
         if feature.type != "marker":
-            _shape(draw, view, feature)
+            _shape(overlay, draw, view, feature)
     markers: dict[str, tuple[float, float]] = {}
     clusters: list[tuple[float, float, int]] = []
     if clustered:
@@ -197,7 +199,9 @@ def _alpha(value: object, default: float) -> int:
     return round(255 * max(0.0, min(1.0, float(number))))
 
 
-def _shape(draw: ImageDraw.ImageDraw, view: ImageView, f: Feature) -> None:
+def _shape(overlay: Image.Image, draw: ImageDraw.ImageDraw, view: ImageView, f: Feature) -> None:
+    """Every part of a feature but a marker, as the page draws it: an area's holes left empty
+    (the basemap shows through), a multipoint's points as dots, a collection's members each."""
     style = dict(f.style)
     color = _rgb(style.get("color"), PATH)
     stroke = (*color, _alpha(style.get("opacity"), 1.0))
@@ -217,16 +221,57 @@ def _shape(draw: ImageDraw.ImageDraw, view: ImageView, f: Feature) -> None:
     if f.type == "rectangle":
         (s, w), (n, e) = f.coords
         xy = _thin([view.pixel(lat, lon) for lat, lon in ((s, w), (n, w), (n, e), (s, e))])
-    else:  # projected and thinned once per feature and zoom (``paths``), moved to the view
-        dx, dy = view.left * SUPER, view.top * SUPER
-        xy = [(x - dx, y - dy) for x, y in world_path(f.coords, view.zoom, SUPER)]
-    if f.type == "polyline":
-        if len(xy) >= 2:
-            draw.line(xy, fill=stroke, width=width, joint="curve")
+        _area(overlay, draw, [xy], fill, stroke, width)
         return
-    if len(xy) >= 3:
-        draw.polygon(xy, fill=fill)
-        draw.line([*xy, xy[0]], fill=stroke, width=width, joint="curve")
+    dot = (*_rgb(style.get("color"), SYMBOL_COLOR), 230)
+    for kind, value in parts(f.type, f.coords):
+        if kind == "point":
+            x, y = view.pixel(*value)
+            r = DOT * SUPER
+            box = [x * SUPER - r, y * SUPER - r, x * SUPER + r, y * SUPER + r]
+            draw.ellipse(box, fill=dot, outline=(255, 255, 255, 255), width=max(1, round(1.5 * SUPER)))
+        elif kind == "line":
+            xy = _path(view, value)
+            if len(xy) >= 2:
+                draw.line(xy, fill=stroke, width=width, joint="curve")
+        else:
+            _area(overlay, draw, [_path(view, ring) for ring in value], fill, stroke, width)
+
+
+def _path(view: ImageView, coords: Any) -> list[tuple[float, float]]:
+    """Projected and thinned once per ring or line and zoom (``paths``), moved to the view."""
+    dx, dy = view.left * SUPER, view.top * SUPER
+    return [(x - dx, y - dy) for x, y in world_path(coords, view.zoom, SUPER)]
+
+
+def _area(
+    overlay: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    rings: list[list[tuple[float, float]]],
+    fill: tuple[int, int, int, int],
+    stroke: tuple[int, int, int, int],
+    width: int,
+) -> None:
+    """A polygon: its outline filled but for its holes, then every ring stroked."""
+    outline, *holes = rings
+    if len(outline) < 3:
+        return
+    holes = [hole for hole in holes if len(hole) >= 3]
+    if not holes:
+        draw.polygon(outline, fill=fill)
+    else:  # through a mask the size of the outline's box (within the image): holes stay empty
+        xs, ys = [x for x, _ in outline], [y for _, y in outline]
+        x0, y0 = max(0, math.floor(min(xs))), max(0, math.floor(min(ys)))
+        x1, y1 = min(overlay.width, math.ceil(max(xs)) + 1), min(overlay.height, math.ceil(max(ys)) + 1)
+        if x0 < x1 and y0 < y1:
+            mask = Image.new("L", (x1 - x0, y1 - y0), 0)
+            cut = ImageDraw.Draw(mask)
+            cut.polygon([(x - x0, y - y0) for x, y in outline], fill=255)
+            for hole in holes:
+                cut.polygon([(x - x0, y - y0) for x, y in hole], fill=0)
+            overlay.paste(fill, (x0, y0, x1, y1), mask)
+    for ring in (outline, *holes):
+        draw.line([*ring, ring[0]], fill=stroke, width=width, joint="curve")
 
 
 def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

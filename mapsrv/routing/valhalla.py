@@ -26,7 +26,7 @@ from mapsrv.routing.model import Contour, Matched, Matrix, Route, RouteRefused, 
 from mapsrv.routing.polyline import decode
 from mapsrv.routing.tracks import positions
 
-__all__ = ["AVOID", "COSTING", "ValhallaRouter"]
+__all__ = ["AVOID", "COSTING", "ValhallaRouter", "isochrones"]
 
 log = logging.getLogger("mapsrv.routing")
 
@@ -262,20 +262,8 @@ class ValhallaRouter:
                 f"no road for {by} near {_at(at)}; move the point onto a road, or try another mode"
             )
         answer = await self._ask("/isochrone", body, [at], by)
-        contours: list[Contour] = []
         try:
-            for feature in answer["features"]:
-                geometry, props = feature["geometry"], feature.get("properties") or {}
-                if geometry["type"] == "Polygon":
-                    parts = [geometry["coordinates"]]
-                elif geometry["type"] == "MultiPolygon":
-                    parts = geometry["coordinates"]
-                else:
-                    continue
-                for rings in parts:
-                    ring = tuple((float(lat), float(lon)) for lon, lat, *_ in rings[0])
-                    if len(ring) >= 4:
-                        contours.append(Contour(float(props.get("contour", 0)), ring))
+            contours = isochrones(answer)
         except (KeyError, TypeError, ValueError, AttributeError):
             raise self._unreadable("/isochrone") from None
         if not contours:
@@ -313,3 +301,31 @@ def _km(value: Any) -> float | None:
 
 def _seconds(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def isochrones(answer: Any) -> list[Contour]:
+    """Valhalla's /isochrone answer (GeoJSON features, ``"polygons": true``) as one contour per
+    time, whole: a MultiPolygon's parts and every polygon's holes kept (rings of fewer than 3
+    points dropped)."""
+    contours: list[Contour] = []
+    for feature in answer["features"]:
+        geometry, props = feature["geometry"], feature.get("properties") or {}
+        if geometry["type"] == "Polygon":
+            parts = [geometry["coordinates"]]
+        elif geometry["type"] == "MultiPolygon":
+            parts = geometry["coordinates"]
+        else:
+            continue
+        polygons = []
+        for rings in parts:
+            outline, *holes = (_ring(r) for r in rings)
+            if len(outline) >= 3:
+                polygons.append((outline, *(hole for hole in holes if len(hole) >= 3)))
+        if polygons:
+            contours.append(Contour(float(props.get("contour", 0)), tuple(polygons)))
+    return contours
+
+
+def _ring(raw: Any) -> tuple[LatLon, ...]:
+    ring = tuple((float(lat), float(lon)) for lon, lat, *_ in raw)
+    return ring[:-1] if len(ring) > 1 and ring[0] == ring[-1] else ring

@@ -3,12 +3,12 @@ hull, a centroid.
 
 Each is made in a :class:`~mapsrv.spatial.shapes.LocalFrame` centred on the input (an azimuthal
 equidistant projection: a 10 km buffer is 10 km, and its area right to 0.2 %, at any latitude),
-then taken back to degrees. What the map cannot hold is made drawable, and the answer says so:
+then taken back to degrees, as one geometry: a polygon (with its holes) or a multipolygon (its
+parts, each with its holes). What the map cannot hold is made drawable, and the answer says so:
 
-- across the 180th meridian, a shape is cut there into parts, each drawn on its own side (an input
-  line or polygon goes the short way from each point to the next: 179.5 to -179.5 is 1 degree);
-- core's polygons have no holes: a shape with a hole is cut, through each hole, into parts whose
-  union is the shape (the hole stays open; the cuts show as seams);
+- across the 180th meridian, a shape is cut there, each piece drawn on its own side as a part of
+  the one multipolygon (an input line or ring goes the short way from each point to the next:
+  179.5 to -179.5 is 1 degree);
 - a shape with more than ``MAX_VERTICES`` corners is simplified, to the tolerance given;
 - a shape around a pole is refused: the page's map (Web Mercator) stops at 85 degrees.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial, reduce
+from typing import Any
 
 import numpy as np
 import shapely
@@ -25,16 +26,24 @@ from numpy.typing import NDArray
 from shapely.affinity import translate
 from shapely.geometry.base import BaseGeometry
 
+from mapsrv.core.geometry import is_area
 from mapsrv.core.model import Feature, LatLon
 from mapsrv.errors import InvalidInput
-from mapsrv.spatial.shapes import GEOD, SEGMENT_DEGREES, LocalFrame, centre_of, feature_geometry
+from mapsrv.spatial.shapes import (
+    SEGMENT_DEGREES,
+    LocalFrame,
+    Rings,
+    centre_of,
+    feature_geometry,
+    rings_area_m2,
+)
 
 __all__ = ["AREAS", "BUFFER_TOLERANCE", "MAX_BUFFER_KM", "MAX_VERTICES", "OPERATIONS", "Derived", "derive"]
 
 OPERATIONS = ("buffer", "union", "intersection", "difference", "hull", "centroid")
-AREAS = ("polygon", "rectangle", "circle")
+AREAS = ("polygon", "multipolygon", "rectangle", "circle")
 MAX_BUFFER_KM = 2_000.0  # beyond, a local projection bends shapes by more than a percent
-MAX_VERTICES = 10_000  # corners of one result, all parts together
+MAX_VERTICES = 10_000  # corners of one result, all parts and holes together
 # a buffer's input is simplified first, by this share of its distance (1 km: 5 m): a 10,000-point
 # GPS track becomes ~2,500 points and its buffer 7,000, in a quarter of the time
 BUFFER_TOLERANCE = 0.005
@@ -44,27 +53,38 @@ _WORLD = shapely.box(-180.0, -90.0, 180.0, 90.0)
 
 @dataclass
 class Derived:
-    """A result: polygon ``parts`` (rings of ``(lat, lon)``, unclosed) or a centroid ``point``,
-    and what was done to make it drawable."""
+    """A result: ``polygons`` (each its outline, then its holes: rings of ``(lat, lon)``,
+    unclosed), drawn as one feature, or a centroid ``point``; and what was done to make it
+    drawable."""
 
-    parts: list[tuple[LatLon, ...]] = field(default_factory=list)
+    polygons: list[Rings] = field(default_factory=list)
     point: LatLon | None = None
-    holes_cut: int = 0
     split_at_180: bool = False
     simplified_m: float | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.parts and self.point is None
+        return not self.polygons and self.point is None
+
+    @property
+    def holes(self) -> int:
+        return sum(len(rings) - 1 for rings in self.polygons)
+
+    @property
+    def geometry(self) -> tuple[str, Any]:
+        """The feature to draw: ``(type, coords)`` as core holds them (a marker, a polygon, in its
+        flat form when it has no hole, or a multipolygon)."""
+        if self.point is not None:
+            return "marker", self.point
+        if len(self.polygons) == 1:
+            rings = self.polygons[0]
+            return "polygon", rings[0] if len(rings) == 1 else rings
+        return "multipolygon", tuple(self.polygons)
 
     @property
     def area_m2(self) -> float:
-        """The parts' geodesic area (PROJ's C of Karney's algorithm: 1 ms for 7,000 corners,
-        where geographiclib's Python takes a second)."""
-        return sum(
-            abs(GEOD.polygon_area_perimeter([lon for _, lon in ring], [lat for lat, _ in ring])[0])
-            for ring in self.parts
-        )
+        """The geodesic area: each part's outline less its holes."""
+        return sum(rings_area_m2(rings) for rings in self.polygons)
 
 
 def derive(operation: str, features: Sequence[Feature], km: float | None = None) -> Derived:
@@ -112,27 +132,29 @@ def _check(operation: str, features: Sequence[Feature], km: float | None) -> Non
         raise InvalidInput(f"ids needs at least 2 areas for {operation}, got {len(features)}; give another")
     if operation in ("union", "intersection", "difference"):
         for feature in features:
-            if feature.type not in AREAS:
+            if not is_area(feature.type):
                 raise InvalidInput(
-                    f"ids must name areas (polygon, rectangle, circle) for {operation}, got"
+                    f"ids must name areas (polygon, multipolygon, rectangle, circle) for {operation}, got"
                     f" {feature.type} {feature.id!r}; buffer it first to make it an area"
                 )
 
 
 def _local(frame: LocalFrame, feature: Feature) -> BaseGeometry:
-    drawn = shapely.transform(feature_geometry(feature), partial(_unwrapped, frame.centre[1], feature.type))
-    if feature.type == "polygon":
+    drawn = feature_geometry(feature, partial(_unwrapped, frame.centre[1]))
+    if feature.type in ("polygon", "multipolygon", "collection"):
         drawn = shapely.make_valid(drawn)  # a ring may cross itself; before segmentize adds corners
-    return frame.project(drawn if feature.type == "marker" else shapely.segmentize(drawn, SEGMENT_DEGREES))
+    points = feature.type in ("marker", "multipoint")
+    return frame.project(drawn if points else shapely.segmentize(drawn, SEGMENT_DEGREES))
 
 
-def _unwrapped(lon0: float, kind: str, xy: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Longitudes taken the short way from each point to the next (a line from 179.5 to -179.5
-    crosses 180; a rectangle is as given), the whole within 180 of ``lon0``."""
+def _unwrapped(lon0: float, xy: NDArray[np.float64], steps: bool = True) -> NDArray[np.float64]:
+    """One ring's or line's longitudes taken the short way from each point to the next (a line
+    from 179.5 to -179.5 crosses 180; a rectangle is as given: ``steps`` False), the whole
+    within 180 of ``lon0``."""
     lons = xy[:, 0].copy()
-    if kind != "rectangle" and len(lons) > 1:
-        steps = np.diff(lons)
-        turns = np.round((steps - ((steps + 180.0) % 360.0 - 180.0)) / 360.0)  # whole turns: exact
+    if steps and len(lons) > 1:
+        step = np.diff(lons)
+        turns = np.round((step - ((step + 180.0) % 360.0 - 180.0)) / 360.0)  # whole turns: exact
         lons[1:] -= 360.0 * np.cumsum(turns)
     lons -= 360.0 * np.round((lons.mean() - lon0) / 360.0)
     return np.column_stack([lons, xy[:, 1]])
@@ -153,20 +175,16 @@ def _drawable(frame: LocalFrame, operation: str, result: BaseGeometry) -> Derive
                 f"the {operation} must not contain a pole, got one around the {name} pole; the map"
                 " stops at 85 degrees: use a smaller km or features farther from the pole"
             )
-    out = Derived()
-    holed: list[shapely.Polygon] = []
+    areas, simplified_m = _simplified(areas)
+    out = Derived(simplified_m=simplified_m)
     for area in areas:
-        out.holes_cut += len(area.interiors)
-        holed += _without_holes(area)
-    holed, out.simplified_m = _simplified(holed)
-    for area in holed:
         degrees = shapely.make_valid(frame.unproject(area))  # rounding may pinch a thin part
         minx, _, maxx, _ = degrees.bounds
         if minx < -180.0 or maxx > 180.0:
             out.split_at_180 = True
         for shift in (-360.0, 0.0, 360.0):
             piece = shapely.intersection(translate(degrees, xoff=shift), _WORLD)
-            out.parts += [ring for g in _flat(piece) if (ring := _ring(g))]
+            out.polygons += [rings for g in _flat(piece) if (rings := _rings(g))]
     return out
 
 
@@ -178,40 +196,34 @@ def _flat(geometry: BaseGeometry) -> list[BaseGeometry]:
     )
 
 
-def _without_holes(area: shapely.Polygon) -> list[shapely.Polygon]:
-    """``area`` as parts without holes: cut along the frame's north-south line through the
-    middle of its first hole, again until none is left."""
-    if not area.interiors:
-        return [area]
-    hole_west, _, hole_east, _ = area.interiors[0].bounds
-    x = (hole_west + hole_east) / 2
-    _, miny, _, maxy = area.bounds
-    halves = [
-        shapely.intersection(area, shapely.box(lo, miny - 1, hi, maxy + 1))
-        for lo, hi in ((area.bounds[0] - 1, x), (x, area.bounds[2] + 1))
-    ]
-    return [
-        part
-        for half in halves
-        for piece in _flat(half)
-        if isinstance(piece, shapely.Polygon) and piece.area > 0
-        for part in _without_holes(piece)
-    ]
-
-
 def _simplified(areas: list[shapely.Polygon]) -> tuple[list[shapely.Polygon], float | None]:
-    if sum(len(a.exterior.coords) for a in areas) <= MAX_VERTICES:
+    if _corners(areas) <= MAX_VERTICES:
         return areas, None
     tolerance = max(max(a.bounds[2] - a.bounds[0], a.bounds[3] - a.bounds[1]) for a in areas) * 1e-5
     while True:
         simple = [shapely.simplify(a, tolerance, preserve_topology=True) for a in areas]
-        if sum(len(a.exterior.coords) for a in simple) <= MAX_VERTICES:
+        if _corners(simple) <= MAX_VERTICES:
             return simple, tolerance
         tolerance *= 2
 
 
-def _ring(polygon: BaseGeometry) -> tuple[LatLon, ...] | None:
+def _corners(areas: list[shapely.Polygon]) -> int:
+    """Corners as drawn: every ring's, less its closing one."""
+    return int(shapely.get_num_coordinates(areas).sum() - sum(1 + len(a.interiors) for a in areas))
+
+
+def _rings(polygon: BaseGeometry) -> Rings | None:
+    """A polygon's outline and holes in ``(lat, lon)``, to the micro-degree (a few cm); None when
+    its outline is too small to draw (a hole that small is left out)."""
     if not isinstance(polygon, shapely.Polygon) or polygon.is_empty:
         return None
-    ring = tuple((round(lat, 6) + 0.0, round(lon, 6) + 0.0) for lon, lat in polygon.exterior.coords[:-1])
-    return ring if len(set(ring)) >= 3 else None
+    outline = _ring(polygon.exterior)
+    if outline is None:
+        return None
+    return (outline, *(hole for ring in polygon.interiors if (hole := _ring(ring)) is not None))
+
+
+def _ring(ring: shapely.LinearRing) -> tuple[LatLon, ...] | None:
+    xy = np.round(shapely.get_coordinates(ring)[:-1], 6) + 0.0  # + 0.0: no -0.0
+    points = tuple(zip(xy[:, 1].tolist(), xy[:, 0].tolist(), strict=True))
+    return points if len(set(points)) >= 3 else None

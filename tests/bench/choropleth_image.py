@@ -3,13 +3,16 @@ Natural Earth countries (1:110m, and 1:50m as ``import`` with ``join`` makes the
 with a number each, styled in 7 Jenks classes, drawn offline (first at a view, then again at
 it, as after each change), with the legend.
 
-    python -m tests.bench.choropleth_image
+    python -m tests.bench.choropleth_image [--whole]
+
+``--whole`` adds the same countries drawn whole: one multipolygon each, holes kept.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -19,10 +22,21 @@ from mapsrv.image.render import ImageRequest, render
 from mapsrv.places.world import countries
 
 
-def choropleth(scale: str = "110m") -> MapState:
-    """Each country's polygons (outer rings) on layer "countries", with a made-up GDP per head."""
+def choropleth(scale: str = "110m", whole: bool = False) -> MapState:
+    """Each country's polygons (outer rings) on layer "countries", with a made-up GDP per head;
+    ``whole``: each country one feature, a multipolygon with its holes (issue 57)."""
     features = []
     for i, country in enumerate(countries(scale)):  # type: ignore[arg-type]
+        if whole:
+            coords = tuple(
+                tuple(tuple((lat, lon) for lon, lat in ring[:-1]) for ring in polygon if len(ring) > 3)
+                for polygon in country.polygons
+                if len(polygon[0]) > 3
+            )
+            value = (i * 7919) % 90_000 + 500
+            props = (("gdp", value), ("name", country.name))
+            features.append(Feature(f"c{i}", "multipolygon", coords, layer="countries", properties=props))
+            continue
         for j, polygon in enumerate(country.polygons):
             ring = tuple((lat, lon) for lon, lat in polygon[0][:-1])
             if len(ring) < 3:
@@ -61,9 +75,10 @@ def timed(state: MapState, repeat: int = 10) -> dict[str, Any]:
 
 
 def main() -> None:
-    print(
-        json.dumps({f"choropleth_{scale}": timed(choropleth(scale)) for scale in ("110m", "50m")}, indent=1)
-    )
+    out = {f"choropleth_{scale}": timed(choropleth(scale)) for scale in ("110m", "50m")}
+    if "--whole" in sys.argv:  # each country one multipolygon with its holes (not before issue 57)
+        out.update({f"whole_{scale}": timed(choropleth(scale, whole=True)) for scale in ("110m", "50m")})
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

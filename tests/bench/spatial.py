@@ -9,6 +9,11 @@ FEATURES features spread over Europe (35-60 N, 10 W-30 E): 95 % markers, 4 % lin
 The line wiggles north-east across ~550 km, a point every ~55 m (a long GPS track).
 
 Targets (issue 46): a select <= 50 ms; a buffer of a 10,000-vertex line <= 100 ms. Not a test.
+
+``--countries`` adds Natural Earth's 241 countries at 1:50m with 10,000 markers over the world,
+``split`` as mapsrv drew them before issue 57 (a polygon a part, outer rings only) and ``whole``
+(a multipolygon a country, holes kept; not before issue 57): the index built, a select within
+Canada, the union of Indonesia (133 parts), a 10 km buffer of South Africa, Russia's area.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from mapsrv.core.model import Feature
 from mapsrv.core.ops import ImportFeatures
 from mapsrv.hub import MapHub
 from mapsrv.mcp.tools import ToolContext
+from mapsrv.mcp.tools.measuring import measure as measure_tool
 from mapsrv.mcp.tools.spatial import derive, select
 from mapsrv.spatial import derive as derive_shapes
 
@@ -111,6 +117,54 @@ def run(n: int = 100_000, vertices: int = 10_000, runs: int = 30) -> dict[str, A
     return trio.run(measure, n, vertices, runs)
 
 
+def world(whole: bool) -> tuple[list[Feature], dict[str, list[str]]]:
+    """The countries (and the ids each is drawn as) and 10,000 markers over the land's latitudes."""
+    from mapsrv.places.world import countries
+
+    out: list[Feature] = []
+    ids: dict[str, list[str]] = {}
+    for i, country in enumerate(countries("50m")):
+        polygons = [
+            tuple(tuple((lat, lon) for lon, lat in ring[:-1]) for ring in polygon if len(ring) > 3)
+            for polygon in country.polygons
+            if len(polygon[0]) > 3
+        ]
+        if whole:
+            out.append(Feature(f"c{i}", "multipolygon", tuple(polygons), label=country.name))
+            ids[country.name] = [f"c{i}"]
+            continue
+        parts = sorted(polygons, key=lambda rings: -len(rings[0]))  # the largest (most points) first
+        out += [
+            Feature(f"c{i}-{j}", "polygon", rings[0], label=country.name) for j, rings in enumerate(parts)
+        ]
+        ids[country.name] = [f"c{i}-{j}" for j in range(len(parts))]
+    rng = random.Random(57)
+    out += [Feature(f"m{i}", "marker", (rng.uniform(-55, 70), rng.uniform(-180, 180))) for i in range(10_000)]
+    return out, ids
+
+
+async def measure_world(whole: bool, runs: int) -> dict[str, Any]:
+    tc = ToolContext(MapHub(), "http://x/")
+    map_id = (await tc.hub.create_map()).id
+    made, ids = world(whole)
+    await tc.write(map_id, [ImportFeatures(tuple(made))], None)
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+        "cold: the first select (builds the index)": lambda: select(tc, map_id, near=[0, 0], nearest=1),
+        "within Canada (whole, or its largest part)": lambda: select(tc, map_id, within=ids["Canada"][0]),
+        "union of Indonesia": lambda: derive(tc, map_id, "union", ids["Indonesia"]),
+        "buffer 10 km of South Africa": lambda: derive(tc, map_id, "buffer", ids["South Africa"], km=10),
+        "measure Russia": lambda: measure_tool(tc, map_id=map_id, ids=ids["Russia"]),
+    }
+    out: dict[str, Any] = {"features": len(made)}
+    for name, call in calls.items():
+        out[name] = (await _timed(call, 1 if name.startswith("cold") else runs))[0]
+    return out
+
+
+def run_world(runs: int = 5) -> dict[str, Any]:
+    return {kind: trio.run(measure_world, kind == "whole", runs) for kind in ("split", "whole")}
+
+
 def _print(result: dict[str, Any]) -> None:
     print(f"select on a {result['features']:,}-feature map (ms)")
     print(f"{'question':45} {'p50':>8} {'p90':>8} {'max':>8} {'found':>8}")
@@ -130,5 +184,8 @@ if __name__ == "__main__":
     parser.add_argument("features", type=int, nargs="?", default=100_000)
     parser.add_argument("--vertices", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--countries", action="store_true", help="the countries, split and whole")
     args = parser.parse_args()
     _print(run(args.features, args.vertices, args.runs))
+    if args.countries:
+        print(json.dumps(run_world(args.runs)))

@@ -187,15 +187,14 @@ def test_geojson_import_of_foreign_data() -> None:
     }
     features = features_from_geojson(collection, Limits())
     assert [(f.type, f.coords, f.label) for f in features] == [
-        ("marker", (2.0, 1.0), "two points"),
-        ("marker", (4.0, 3.0), "two points"),
+        ("multipoint", ((2.0, 1.0), (4.0, 3.0)), "two points"),  # one feature, kept whole
         ("polygon", ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0)), ""),
     ]
     assert dict(features[0].style) == {"color": "#00ff00"}
     state, event = apply(
         MapState(id="m"), parse_op({"op": "import_geojson", "geojson": collection}, Limits())
     )
-    assert len(state.features) == 3 and isinstance(event, FeaturesUpserted)
+    assert len(state.features) == 2 and isinstance(event, FeaturesUpserted)
     with pytest.raises(InvalidInput, match=r"geojson feature 0 geometry type must be Point, .*'Circle'"):
         features_from_geojson(
             {

@@ -4,6 +4,7 @@ replaying the events from any snapshot reproduces the state; the wire forms roun
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, find, given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from mapsrv.core import Limits, MapState, apply, apply_all, apply_event
 from mapsrv.core.codec import dumps, event_from_json, event_from_wire, event_to_json, state_from_json, wire
+from mapsrv.core.geometry import GEOMETRY_TYPES
 from mapsrv.core.parse import OP_FIELDS, parse_op
 from mapsrv.errors import MapsrvError
 
@@ -84,6 +86,83 @@ geometry = st.one_of(
     st.fixed_dictionaries({"type": st.just("rectangle"), "coords": st.lists(latlon, min_size=2, max_size=2)}),
     st.fixed_dictionaries({"type": junk, "coords": junk}),
 )
+# The four types of issue 57 (and polygons with holes), well formed and not: points out of range,
+# rings and lines too short, parts nested a level too deep or too shallow, members of any type.
+point = st.tuples(good_lat, good_lon).map(list)
+ring = st.lists(st.one_of(point, latlon), min_size=2, max_size=5)
+line = st.lists(st.one_of(point, latlon), min_size=1, max_size=4)
+polygon = st.lists(ring, min_size=0, max_size=3)
+nested = st.recursive(latlon, lambda inner: st.lists(inner, max_size=3), max_leaves=12)
+member = st.one_of(
+    st.fixed_dictionaries({"type": st.just("marker"), "coords": latlon}),
+    st.fixed_dictionaries({"type": st.sampled_from(["polyline", "multipoint"]), "coords": line}),
+    st.fixed_dictionaries({"type": st.sampled_from(["polygon", "multipolyline"]), "coords": polygon}),
+    st.fixed_dictionaries({"type": st.just("multipolygon"), "coords": st.lists(polygon, max_size=2)}),
+    st.fixed_dictionaries({"type": st.sampled_from(GEOMETRY_TYPES), "coords": nested}),
+)
+good_ring = st.lists(point, min_size=3, max_size=4)
+good_member = st.one_of(
+    st.fixed_dictionaries({"type": st.just("marker"), "coords": point}),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["polyline", "multipoint"]),
+            "coords": st.lists(point, min_size=2, max_size=4),
+        }
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("polygon"), "coords": st.lists(good_ring, min_size=1, max_size=3)}
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("multipolyline"),
+            "coords": st.lists(st.lists(point, min_size=2, max_size=4), min_size=1, max_size=3),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("multipolygon"),
+            "coords": st.lists(st.lists(good_ring, min_size=1, max_size=2), min_size=1, max_size=2),
+        }
+    ),
+)
+whole = st.one_of(
+    good_member,
+    st.fixed_dictionaries(
+        {"type": st.just("collection"), "coords": st.lists(good_member, min_size=1, max_size=3)}
+    ),
+    st.fixed_dictionaries({"type": st.just("multipoint"), "coords": st.lists(latlon, max_size=4)}),
+    st.fixed_dictionaries({"type": st.just("multipolyline"), "coords": st.lists(line, max_size=3)}),
+    st.fixed_dictionaries({"type": st.just("polygon"), "coords": polygon}),
+    st.fixed_dictionaries({"type": st.just("multipolygon"), "coords": st.lists(polygon, max_size=3)}),
+    st.fixed_dictionaries({"type": st.just("collection"), "coords": st.lists(member, max_size=3)}),
+    st.fixed_dictionaries({"type": st.sampled_from(GEOMETRY_TYPES), "coords": nested}),
+)
+geometry = st.one_of(geometry, whole)
+lonlat = st.tuples(good_lon, good_lat).map(list)
+geojson_ring = st.lists(lonlat, min_size=2, max_size=5)
+geojson_geometry = st.recursive(
+    st.one_of(
+        st.fixed_dictionaries(
+            {
+                "type": st.sampled_from(["Point", "LineString", "Polygon", "MultiPoint", "Circle"]),
+                "coordinates": st.one_of(lonlat, st.lists(lonlat, max_size=5)),
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "type": st.sampled_from(["Polygon", "MultiLineString", "MultiPolygon"]),
+                "coordinates": st.one_of(
+                    st.lists(geojson_ring, max_size=3),
+                    st.lists(st.lists(geojson_ring, max_size=2), max_size=2),
+                ),
+            }
+        ),
+    ),
+    lambda inner: st.fixed_dictionaries(
+        {"type": st.just("GeometryCollection"), "geometries": st.lists(inner, max_size=3)}
+    ),
+    max_leaves=6,
+)
 
 
 @st.composite
@@ -112,7 +191,9 @@ def raw_ops(draw: st.DrawFn, names: tuple[str, ...] = tuple(sorted(OP_FIELDS))) 
                 st.fixed_dictionaries(
                     {},
                     optional={
-                        "coords": latlon,
+                        "type": st.one_of(st.sampled_from(GEOMETRY_TYPES), junk),
+                        "coords": st.one_of(latlon, whole.map(lambda g: g["coords"])),
+                        "radius": st.one_of(numbers, st.just(-1)),
                         "label": st.one_of(st.text(max_size=8), junk),
                         "style": styles,
                         "layer": ids,
@@ -120,6 +201,8 @@ def raw_ops(draw: st.DrawFn, names: tuple[str, ...] = tuple(sorted(OP_FIELDS))) 
                 )
             )
         )
+        if draw(st.integers(0, 2)) == 0:  # reshaped: a new type with coords drawn for it
+            op.update(draw(whole), id=draw(st.sampled_from(["a", "b", "f1"])))
     elif name == "set_view":
         op = {"center": draw(latlon), "zoom": draw(numbers)}
     elif name == "fit_bounds":
@@ -148,17 +231,7 @@ def raw_ops(draw: st.DrawFn, names: tuple[str, ...] = tuple(sorted(OP_FIELDS))) 
                 st.fixed_dictionaries(
                     {
                         "type": st.just("Feature"),
-                        "geometry": st.fixed_dictionaries(
-                            {
-                                "type": st.sampled_from(
-                                    ["Point", "LineString", "Polygon", "MultiPoint", "Circle"]
-                                ),
-                                "coordinates": st.one_of(
-                                    st.tuples(good_lon, good_lat).map(list),
-                                    st.lists(st.tuples(good_lon, good_lat).map(list), max_size=5),
-                                ),
-                            }
-                        ),
+                        "geometry": geojson_geometry,
                         "properties": st.fixed_dictionaries(
                             {}, optional={"name": st.text(max_size=5), "pop": numbers}
                         ),
@@ -239,6 +312,40 @@ def test_the_generator_makes_ops_that_apply(name: str) -> None:
         settings=settings(max_examples=1000, suppress_health_check=list(HealthCheck), database=None),
     )
     assert found["op"] == name
+
+
+def _first(raw_op: st.SearchStrategy[dict], wanted: Callable[[dict], bool]) -> dict:
+    found: dict = find(
+        raw_op,
+        lambda raw: wanted(raw) and _applies(raw),
+        settings=settings(
+            max_examples=3000,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+            deadline=None,  # a slow example on a busy machine is still an example
+        ),
+    )
+    return found
+
+
+@pytest.mark.parametrize("type_", GEOMETRY_TYPES)
+def test_the_generator_draws_every_geometry_type_that_applies(type_: str) -> None:
+    """So the properties above hold for all nine types, holes and members included."""
+    found = _first(raw_ops(names=("add_feature",)), lambda raw: raw.get("type") == type_)
+    assert found["type"] == type_
+
+
+def test_the_generator_reshapes_features_and_imports_collections_that_apply() -> None:
+    found = _first(raw_ops(names=("update_feature",)), lambda raw: raw.get("type") not in (None, "marker"))
+    assert found["type"] in GEOMETRY_TYPES
+
+    def collection(raw: dict) -> bool:
+        features = raw["geojson"]["features"]
+        return any(f["geometry"]["type"] == "GeometryCollection" for f in features)
+
+    found = _first(raw_ops(names=("import_geojson",)), collection)
+    assert found["op"] == "import_geojson"
 
 
 @given(

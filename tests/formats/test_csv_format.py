@@ -79,8 +79,7 @@ def test_a_qgis_wkt_export() -> None:
         ("marker", "San Francisco"),
         ("polyline", "Golden Gate Bridge"),
         ("polygon", "Golden Gate Park"),
-        ("marker", "Piers"),
-        ("marker", "Piers"),
+        ("multipoint", "Piers"),  # one row, one feature
         ("marker", "Strawberry Hill"),
     ]
     bridge, park = imported.features[1:3]
@@ -92,6 +91,7 @@ def test_a_qgis_wkt_export() -> None:
         "length_km": 2.7,
     }
     assert len(park.coords) == 4  # the closing point is implied
+    assert imported.features[3].coords == ((37.808, -122.409), (37.81, -122.41))
     assert imported.notes == (
         "skipped rows whose geometry cannot be read: line 7 (the first: is not WKT, got 'NOT WKT';"
         " write e.g. POINT (2.35 48.85) (longitude first))",
@@ -261,11 +261,15 @@ def test_csv_to_mapsrv_to_csv_keeps_every_feature() -> None:
 def test_a_gpx_track_as_csv_is_one_wkt_row() -> None:
     imported = read_file(read_fixture("garmin_ride.gpx"), None, LIMITS)
     rows = list(csv.reader(io.StringIO(write_file(map_of(imported), "csv")[0].decode("utf-8-sig"))))
-    header, lines = rows[0], [r for r in rows[1:] if r[1] == "polyline"]
+    header, lines = rows[0], [r for r in rows[1:] if r[1] in ("polyline", "multipolyline")]
     assert "times" not in header and "elevations" not in header  # per-point lists stay out of cells
-    assert [line[header.index("label")] for line in lines] == ["Planned loop", "Morning Ride", "Morning Ride"]
+    assert [(line[1], line[header.index("label")]) for line in lines] == [
+        ("polyline", "Planned loop"),
+        ("multipolyline", "Morning Ride"),  # its two segments, one row
+    ]
     assert lines[1][header.index("wkt")] == (
-        "LINESTRING (6.1294 45.8992, 6.13012 45.89871, 6.13103 45.8981, 6.13188 45.89744)"
+        "MULTILINESTRING ((6.1294 45.8992, 6.13012 45.89871, 6.13103 45.8981, 6.13188 45.89744),"
+        " (6.1767 45.8531, 6.17702 45.85261, 6.17755 45.85199))"
     )
 
 

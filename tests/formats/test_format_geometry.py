@@ -1,6 +1,7 @@
 """The shapes other files write, as properties: WKT written by mapsrv reads back to the same
-feature, thinning never moves a line by more than its tolerance, layer ids made from any name
-are valid ids, and a cell's text is a number only when it spells one."""
+geometry, whole (holes, parts and members), thinning never moves a line by more than its
+tolerance, layer ids made from any name are valid ids, and a cell's text is a number only when
+it spells one."""
 
 from __future__ import annotations
 
@@ -23,19 +24,30 @@ lon = st.floats(min_value=-179, max_value=179, allow_nan=False)
 point = st.tuples(lat, lon)
 
 
+ring = st.lists(point, min_size=3, max_size=12, unique=True)
+line = st.lists(point, min_size=2, max_size=12)
+members = st.one_of(
+    st.builds(lambda p: {"type": "marker", "coords": p}, point),
+    st.builds(lambda ps: {"type": "polyline", "coords": ps}, line),
+    st.builds(lambda rs: {"type": "polygon", "coords": rs}, st.lists(ring, min_size=1, max_size=3)),
+    st.builds(lambda ps: {"type": "multipoint", "coords": ps}, st.lists(point, min_size=1, max_size=5)),
+    st.builds(lambda ls: {"type": "multipolyline", "coords": ls}, st.lists(line, min_size=1, max_size=3)),
+    st.builds(
+        lambda ps: {"type": "multipolygon", "coords": ps},
+        st.lists(st.lists(ring, min_size=1, max_size=3), min_size=1, max_size=3),
+    ),
+)
+
+
 @given(
     st.one_of(
-        st.builds(lambda p: {"type": "marker", "coords": p}, point),
-        st.builds(lambda ps: {"type": "polyline", "coords": ps}, st.lists(point, min_size=2, max_size=20)),
-        st.builds(
-            lambda ps: {"type": "polygon", "coords": ps},
-            st.lists(point, min_size=3, max_size=20, unique=True),
-        ),
+        members,
+        st.builds(lambda ms: {"type": "collection", "coords": ms}, st.lists(members, min_size=1, max_size=4)),
     )
 )
-def test_wkt_reads_back_to_the_same_shape(shape: dict[str, object]) -> None:
+def test_wkt_reads_back_to_the_same_geometry_whole(shape: dict[str, object]) -> None:
     feature = build_feature(id="", limits=Limits(), **shape)  # type: ignore[arg-type]
-    ((kind, coords),) = parse_wkt(to_wkt(feature), "wkt")
+    kind, coords = parse_wkt(to_wkt(feature), "wkt")
     assert kind == feature.type
     again = build_feature(id="", type=kind, coords=coords, limits=Limits())
     assert again.coords == feature.coords
@@ -44,21 +56,23 @@ def test_wkt_reads_back_to_the_same_shape(shape: dict[str, object]) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("POINT(2 48)", [("marker", [48.0, 2.0])]),
-        ("srid=4326;point z (2 48 100)", [("marker", [48.0, 2.0])]),
-        ("POINTZ (2 48 100)", [("marker", [48.0, 2.0])]),
-        ("MULTIPOINT (1 2, 3 4)", [("marker", [2.0, 1.0]), ("marker", [4.0, 3.0])]),
+        ("POINT(2 48)", ("marker", [48.0, 2.0])),
+        ("srid=4326;point z (2 48 100)", ("marker", [48.0, 2.0])),
+        ("POINTZ (2 48 100)", ("marker", [48.0, 2.0])),
+        ("MULTIPOINT (1 2, 3 4)", ("multipoint", [[2.0, 1.0], [4.0, 3.0]])),
+        ("MULTIPOINT ((1 2), (3 4))", ("multipoint", [[2.0, 1.0], [4.0, 3.0]])),
+        ("POLYGON ((0 0, 9 0, 9 9, 0 0), (1 1, 2 1, 2 2, 1 1))",
+         ("polygon", [[[0.0, 0.0], [0.0, 9.0], [9.0, 9.0]], [[1.0, 1.0], [1.0, 2.0], [2.0, 2.0]]])),
         ("MULTILINESTRING ((1 2, 3 4), (5 6, 7 8))",
-         [("polyline", [[2.0, 1.0], [4.0, 3.0]]), ("polyline", [[6.0, 5.0], [8.0, 7.0]])]),
+         ("multipolyline", [[[2.0, 1.0], [4.0, 3.0]], [[6.0, 5.0], [8.0, 7.0]]])),
         ("MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))",
-         [("polygon", [[0.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),
-          ("polygon", [[5.0, 5.0], [5.0, 6.0], [6.0, 6.0]])]),
-        ("GEOMETRYCOLLECTION (POINT (1 2), LINESTRING (1 2, 3 4))",
-         [("marker", [2.0, 1.0]), ("polyline", [[2.0, 1.0], [4.0, 3.0]])]),
-        ("POLYGON EMPTY", []),
+         ("multipolygon", [[[[0.0, 0.0], [0.0, 1.0], [1.0, 1.0]]], [[[5.0, 5.0], [5.0, 6.0], [6.0, 6.0]]]])),
+        ("GEOMETRYCOLLECTION (POINT (1 2), GEOMETRYCOLLECTION (LINESTRING (1 2, 3 4), POINT EMPTY))",
+         ("collection", [{"type": "marker", "coords": [2.0, 1.0]},
+                         {"type": "polyline", "coords": [[2.0, 1.0], [4.0, 3.0]]}])),
     ],
 )  # fmt: skip
-def test_wkt_forms(text: str, expected: list[tuple[str, object]]) -> None:
+def test_wkt_forms(text: str, expected: tuple[str, object]) -> None:
     assert parse_wkt(text, "wkt") == expected
 
 
@@ -72,6 +86,9 @@ def test_wkt_forms(text: str, expected: list[tuple[str, object]]) -> None:
         ("POINT (1)", "wkt WKT position must be two numbers (longitude latitude), got '1'"),
         ("MULTILINESTRING ((1 2, 3 4)", "wkt WKT has unbalanced parentheses in '(1 2, 3 4'"),
         ("MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0))))", "wkt WKT has unbalanced parentheses"),
+        ("POLYGON EMPTY", "wkt WKT is empty (POLYGON EMPTY); give a shape or leave the row out"),
+        ("GEOMETRYCOLLECTION (POINT EMPTY)", "wkt WKT is an empty GEOMETRYCOLLECTION"),
+        ("GEOMETRYCOLLECTION (" * 6 + "POINT (1 2)" + ")" * 6, "wkt WKT is nested more than 4 deep"),
     ],
 )
 def test_bad_wkt_says_what_is_wrong(text: str, message: str) -> None:

@@ -14,7 +14,7 @@ from gpxpy.gpx import GPX
 
 from mapsrv.core.model import Feature, Limits
 from mapsrv.errors import InvalidInput, PayloadTooLarge
-from mapsrv.formats import read_file, write_file
+from mapsrv.formats import export_notes, read_file, write_file
 
 LIMITS = Limits()
 
@@ -42,7 +42,7 @@ def test_a_garmin_export_reads_into_markers_and_lines() -> None:
     assert imported.title == "Col de la Croix & lakes"
     assert imported.layers == ()
     assert imported.notes == ()
-    start, forclaz, water, route, first, second = imported.features
+    start, forclaz, water, route, track = imported.features
     assert (start.type, start.coords, start.label) == ("marker", (45.8992, 6.1294), "Annecy start")
     assert start.popup == "Start <here>: café on the quay"
     assert props(start) == {
@@ -60,15 +60,20 @@ def test_a_garmin_export_reads_into_markers_and_lines() -> None:
         "names": ("Start", "Sevrier", None, "Finish"),
         "elevations": (None, 460.0, 1477.0, None),
     }
-    assert [f.label for f in (first, second)] == ["Morning Ride", "Morning Ride"]
-    assert first.coords == ((45.8992, 6.1294), (45.89871, 6.13012), (45.8981, 6.13103), (45.89744, 6.13188))
-    assert props(first)["times"] == tuple(f"2024-06-15T07:00:{s:02d}.000Z" for s in (0, 5, 10, 15))
-    assert props(first)["elevations"] == (448.2, 448.6, 449.0, 449.8)
-    assert (props(first)["track"], props(first)["segment"], props(first)["type"]) == (1, 1, "cycling")
-    # points without a time or an elevation keep their place in the lists
-    assert props(second)["times"] == ("2024-06-15T07:41:02.000Z", "2024-06-15T07:41:07.000Z", None)
-    assert props(second)["elevations"] == (460.4, None, 463.1)
-    assert props(second)["segment"] == 2
+    # one track, one feature: its two segments are the two lines of a multi-line
+    assert (track.type, track.label) == ("multipolyline", "Morning Ride")
+    first, second = track.coords
+    assert first == ((45.8992, 6.1294), (45.89871, 6.13012), (45.8981, 6.13103), (45.89744, 6.13188))
+    assert len(second) == 3
+    # per-point values run across the segments, in order; a point without a time or an
+    # elevation keeps its place in the lists
+    assert props(track)["times"] == (
+        *(f"2024-06-15T07:00:{s:02d}.000Z" for s in (0, 5, 10, 15)),
+        *("2024-06-15T07:41:02.000Z", "2024-06-15T07:41:07.000Z", None),
+    )
+    assert props(track)["elevations"] == (448.2, 448.6, 449.0, 449.8, 460.4, None, 463.1)
+    assert (props(track)["track"], props(track)["type"]) == (1, "cycling")
+    assert "segment" not in props(track)
 
 
 def test_gpx_1_0_in_its_declared_encoding() -> None:
@@ -89,7 +94,7 @@ def test_gpx_to_mapsrv_to_gpx_keeps_every_point_as_gpxpy_reads_it() -> None:
     assert exported.version == "1.1"
     assert exported.name == "Col de la Croix & lakes"
     assert points_of(exported) == points_of(gpxpy.parse(original.decode()))
-    assert len(exported.tracks) == 1 and len(exported.tracks[0].segments) == 2  # segments regrouped
+    assert len(exported.tracks) == 1 and len(exported.tracks[0].segments) == 2  # one track, 2 segments
     # and mapsrv reads its own file back to the same features
     again = read_file(body, None, LIMITS)
     assert [(f.type, f.coords, f.label, f.popup, f.properties) for f in again.features] == [
@@ -124,6 +129,53 @@ def test_shapes_are_written_as_closed_tracks() -> None:
         metres = math.dist((lat, (lon - 2.0) * math.cos(math.radians(48))), (48.0, 0.0)) * 111_195
         assert metres == pytest.approx(1000, rel=0.005)
     assert exported.tracks[0].name == "Area"
+
+
+def test_holes_parts_and_members_are_written_whole() -> None:
+    outer, hole = [[0, 0], [0, 10], [10, 10], [10, 0]], [[2, 2], [2, 4], [4, 4]]
+    times = [f"2024-06-15T07:00:0{s}Z" for s in range(5)]
+    state = map_with(
+        {"type": "polygon", "coords": [outer, hole], "label": "Holed"},
+        {"type": "multipolygon", "coords": [[outer, hole], [[[20, 20], [20, 21], [21, 21]]]], "label": "Two"},
+        {"type": "multipolyline", "coords": [[[0, 0], [1, 1]], [[2, 2], [3, 3], [4, 4]]], "label": "Ride",
+         "properties": {"times": times, "elevations": [1.0, 2.0, 3.0, 4.0, 5.0]}},
+        {"type": "multipoint", "coords": [[1, 1], [2, 2]], "label": "Stops",
+         "properties": {"times": times[:2]}},
+        {"type": "collection", "label": "Mixed",
+         "coords": [{"type": "marker", "coords": [5, 5]}, {"type": "polyline", "coords": [[6, 6], [7, 7]]}]},
+    )  # fmt: skip
+    exported = gpxpy.parse(write_file(state, "gpx")[0].decode())
+
+    def segments(track: Any) -> list[list[tuple[float, float]]]:
+        return [[(p.latitude, p.longitude) for p in s.points] for s in track.segments]
+
+    holed, two, ride, mixed = exported.tracks
+    assert segments(holed) == [
+        [(0, 0), (0, 10), (10, 10), (10, 0), (0, 0)],  # its outline, then its hole, each closed
+        [(2, 2), (2, 4), (4, 4), (2, 2)],
+    ]
+    assert [len(s) for s in segments(two)] == [5, 4, 4]  # every ring of every part
+    assert ride.name == "Ride" and segments(ride) == [[(0, 0), (1, 1)], [(2, 2), (3, 3), (4, 4)]]
+    ride_points = [p for s in ride.segments for p in s.points]
+    assert [p.time.isoformat() for p in ride_points] == [t.replace("Z", "+00:00") for t in times]
+    assert [p.elevation for p in ride_points] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert (mixed.name, segments(mixed)) == ("Mixed", [[(6, 6), (7, 7)]])
+    assert [(w.name, w.latitude, w.longitude) for w in exported.waypoints] == [
+        ("Stops", 1, 1),
+        ("Stops", 2, 2),
+        ("Mixed", 5, 5),
+    ]
+    assert exported.waypoints[1].time.isoformat() == "2024-06-15T07:00:01+00:00"
+    assert export_notes(state, "gpx") == [
+        "2 areas written as tracks, each ring a closed segment: GPX has no areas",
+        "1 multipoints written as waypoints, one per point: GPX has no groups",
+        "1 collections written as waypoints and a track: GPX has no collections",
+    ]
+    assert export_notes(state, "kml") == []
+    # and mapsrv reads the multi-line back whole, with its times
+    again = read_file(write_file(state, "gpx")[0], "gpx", LIMITS).features
+    (ride_again,) = [f for f in again if f.label == "Ride"]
+    assert (ride_again.type, props(ride_again)["times"]) == ("multipolyline", tuple(times))
 
 
 def test_a_point_without_a_position_is_named() -> None:
@@ -192,13 +244,28 @@ def test_simplify_keeps_times_and_elevations_with_their_points() -> None:
     )
 
 
+def test_simplify_thins_each_segment_and_keeps_the_times_with_their_points() -> None:
+    rows = ride(4_000).decode().split("\n")  # the head and the first point, then a point a line
+    rows[2_001] = "</trkseg><trkseg>" + rows[2_001]
+    body = "\n".join(rows).encode()
+    full = read_file(body, None, LIMITS).features[0]
+    (track,) = read_file(body, None, LIMITS, simplify=5).features
+    assert track.type == full.type == "multipolyline"
+    assert [len(line) for line in full.coords] == [2_000, 2_000]
+    assert all(2 <= len(line) < 200 for line in track.coords)
+    where = {p: i for i, p in enumerate(p for line in full.coords for p in line)}
+    kept = [where[p] for line in track.coords for p in line]
+    assert props(track)["times"] == tuple(props(full)["times"][i] for i in kept)
+    assert props(track)["elevations"] == tuple(props(full)["elevations"][i] for i in kept)
+
+
 def test_a_track_over_the_point_cap_is_refused_naming_the_cap_unless_simplified() -> None:
     limits = Limits(max_points=1_000)
     body = ride(3_000)
     with pytest.raises(PayloadTooLarge) as err:
         read_file(body, None, limits)
     assert err.value.message == (
-        "gpx track 1 ('Ride') segment 1 must have at most 1000 points (max_points), got 3000;"
+        "gpx track 1 ('Ride') must have at most 1000 points (max_points), got 3000;"
         " pass simplify (metres, e.g. 5) to thin it, or split it"
     )
     (line,) = read_file(body, None, limits, simplify=10).features

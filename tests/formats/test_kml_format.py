@@ -38,7 +38,7 @@ def test_a_my_maps_export_reads_into_layers_with_its_styles() -> None:
     assert imported.format == "kml"
     assert imported.title == "Lisbon weekend"
     assert imported.layers == (Layer("day-1", "Day 1"), Layer("day-2", "Day 2"))
-    tower, tram, park, ferry_a, ferry_b, pier = imported.features
+    tower, tram, park, ferries = imported.features
     assert (tower.type, tower.layer, tower.label) == ("marker", "day-1", "Torre de Belém")
     assert tower.coords == (38.6915837, -9.2159767)
     assert tower.popup == "Open 10:00-18:30<br>Tickets: 8 €"  # CDATA, as written
@@ -47,24 +47,27 @@ def test_a_my_maps_export_reads_into_layers_with_its_styles() -> None:
     assert tram.type == "polyline" and len(tram.coords) == 4
     assert dict(tram.style) == {"color": "#e65100", "weight": 5.0}
     assert park.type == "polygon" and park.layer == "day-2"
-    assert park.coords == ((38.7705, -9.0961), (38.7705, -9.0905), (38.7562, -9.0905), (38.7562, -9.0961))
+    assert park.coords == (  # its outline, then its hole (the pond), kept
+        ((38.7705, -9.0961), (38.7705, -9.0905), (38.7562, -9.0905), (38.7562, -9.0961)),
+        ((38.765, -9.094), (38.765, -9.092), (38.763, -9.092)),
+    )
     assert dict(park.style) == {
         "color": "#097138",
         "weight": 1.2,
         "fill_color": "#097138",
         "fill_opacity": 0.302,
     }
-    # a MultiGeometry is one feature per part, each with the placemark's name and style
-    assert [(f.type, f.label) for f in (ferry_a, ferry_b, pier)] == [
-        ("polyline", "Ferry crossings"),
-        ("polyline", "Ferry crossings"),
-        ("marker", "Ferry crossings"),
-    ]
-    assert dict(ferry_a.style) == {"color": "#e65100", "weight": 5.0}
+    # a MultiGeometry of lines and a point is one feature: a collection, its parts in order
+    assert (ferries.type, ferries.label) == ("collection", "Ferry crossings")
+    assert ferries.coords == (
+        ("polyline", ((38.7071, -9.1366), (38.688, -9.125))),
+        ("polyline", ((38.7071, -9.1366), (38.682, -9.149))),
+        ("marker", (38.7071, -9.1366)),
+    )
+    assert dict(ferries.style) == {"color": "#e65100", "weight": 5.0}
     assert set(imported.notes) == {
         "skipped placemarks without a point, line or polygon: kml placemark 5 ('Ideas for next time')",
         "marker icons drawn as coloured dots (icon images are not imported): 1",
-        "polygon holes left out (only outer rings are drawn): 1",
     }
 
 
@@ -117,7 +120,7 @@ def test_kml_export_is_kml_2_2_with_a_folder_per_layer() -> None:
     folders = document.findall(f"{KML}Folder")
     assert [f.findtext(f"{KML}name") for f in folders] == ["Day 1", "Day 2"]
     assert [f.findtext(f"{KML}visibility") for f in folders] == [None, "0"]
-    assert [len(f.findall(f"{KML}Placemark")) for f in folders] == [2, 4]
+    assert [len(f.findall(f"{KML}Placemark")) for f in folders] == [2, 2]
     tower = folders[0].find(f"{KML}Placemark")
     assert tower is not None
     assert tower.findtext(f"{KML}Point/{KML}coordinates") == "-9.2159767,38.6915837"  # lon,lat
@@ -137,6 +140,68 @@ def test_kml_export_is_kml_2_2_with_a_folder_per_layer() -> None:
     assert look.findtext(f"{KML}LineStyle/{KML}width") == "1.2"
     ring = park.findtext(f"{KML}Polygon/{KML}outerBoundaryIs/{KML}LinearRing/{KML}coordinates") or ""
     assert ring.split()[0] == ring.split()[-1]  # closed, as KML wants
+    hole = park.findtext(f"{KML}Polygon/{KML}innerBoundaryIs/{KML}LinearRing/{KML}coordinates") or ""
+    assert hole.split() == ["-9.094,38.765", "-9.092,38.765", "-9.092,38.763", "-9.094,38.765"]
+    multi = folders[1].findall(f"{KML}Placemark")[1].find(f"{KML}MultiGeometry")
+    assert multi is not None
+    assert [part.tag.removeprefix(KML) for part in multi] == [
+        "LineString",
+        "LineString",
+        "Point",
+    ]
+
+
+def _placemark(geometry: str) -> bytes:
+    return (
+        f'<kml xmlns:gx="http://www.google.com/kml/ext/2.2"><Placemark>{geometry}</Placemark></kml>'.encode()
+    )
+
+
+_POINT = "<Point><coordinates>{}</coordinates></Point>"
+_LINE = "<LineString><coordinates>{}</coordinates></LineString>"
+_SQUARE = (
+    "<Polygon><outerBoundaryIs><LinearRing><coordinates>{}</coordinates></LinearRing></outerBoundaryIs>"
+    "</Polygon>"
+)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "kind", "coords"),
+    [
+        (f"<MultiGeometry>{_POINT.format('1,2')}{_POINT.format('3,4')}</MultiGeometry>",
+         "multipoint", ((2.0, 1.0), (4.0, 3.0))),
+        (f"<MultiGeometry>{_LINE.format('1,2 3,4')}{_LINE.format('5,6 7,8')}</MultiGeometry>",
+         "multipolyline", (((2.0, 1.0), (4.0, 3.0)), ((6.0, 5.0), (8.0, 7.0)))),
+        (f"<MultiGeometry>{_SQUARE.format('0,0 1,0 1,1 0,0')}"
+         f"<MultiGeometry>{_SQUARE.format('5,5 6,5 6,6 5,5')}</MultiGeometry></MultiGeometry>",
+         "multipolygon", ((((0.0, 0.0), (0.0, 1.0), (1.0, 1.0)),), (((5.0, 5.0), (5.0, 6.0), (6.0, 6.0)),))),
+        (f"<MultiGeometry>{_LINE.format('1,2 3,4')}</MultiGeometry>", "polyline", ((2.0, 1.0), (4.0, 3.0))),
+        (f"<MultiGeometry>{_POINT.format('1,2')}{_SQUARE.format('0,0 1,0 1,1 0,0')}</MultiGeometry>",
+         "collection", (("marker", (2.0, 1.0)), ("polygon", ((0.0, 0.0), (0.0, 1.0), (1.0, 1.0))))),
+    ],
+)  # fmt: skip
+def test_a_multigeometry_is_one_feature_of_the_kind_its_parts_make(
+    geometry: str, kind: str, coords: Any
+) -> None:
+    imported = read_file(_placemark(geometry), "kml", LIMITS)
+    assert [(f.type, f.coords) for f in imported.features] == [(kind, coords)]
+    assert imported.notes == ()
+    # and written back, the same
+    again = read_file(write_file(map_of(imported), "kml")[0], "kml", LIMITS)
+    assert [(f.type, f.coords) for f in again.features] == [(kind, coords)]
+
+
+def test_a_multitrack_is_one_multi_line_with_its_times_across_its_tracks() -> None:
+    track = "<gx:Track><when>2023-07-02T05:0{0}:00Z</when><gx:coord>6.8{0} 45.9 10{0}</gx:coord>"
+    track += "<when>2023-07-02T05:0{1}:00Z</when><gx:coord>6.8{1} 45.9 10{1}</gx:coord></gx:Track>"
+    body = _placemark(f"<gx:MultiTrack>{track.format(0, 1)}{track.format(2, 3)}</gx:MultiTrack>")
+    (feature,) = read_file(body, "kml", LIMITS).features
+    assert feature.type == "multipolyline" and len(feature.coords) == 2
+    assert props(feature)["times"] == tuple(f"2023-07-02T05:0{m}:00Z" for m in range(4))
+    assert props(feature)["elevations"] == (100.0, 101.0, 102.0, 103.0)
+    # written back, each line's heights are its altitudes
+    again = read_file(write_file(map_of(read_file(body, "kml", LIMITS)), "kml")[0], "kml", LIMITS)
+    assert props(again.features[0])["elevations"] == (100.0, 101.0, 102.0, 103.0)
 
 
 def test_kml_to_mapsrv_to_kml_keeps_features_layers_and_styles() -> None:
@@ -178,7 +243,7 @@ def test_a_kmz_is_its_doc_kml() -> None:
     assert imported.format == "kmz"
     assert imported.features == read_file(kml, None, LIMITS).features
     # without a doc.kml, the first .kml
-    assert len(read_file(zipped({"Lisbon weekend.kml": kml}), "kmz", LIMITS).features) == 6
+    assert len(read_file(zipped({"Lisbon weekend.kml": kml}), "kmz", LIMITS).features) == 4
 
 
 def test_kmz_export_is_a_zip_with_doc_kml() -> None:

@@ -2,7 +2,8 @@
 (static/render.js). The same small map (a symbol marker, a coloured circle marker, a labelled
 route with its numbered stops, an area), at the same explicit view, is opened in a tab of the
 view page (``/v/<view key>``) and in the app inside a host's sandboxed iframe of the same size
-(the AppBridge host of support.apps_host, with a fixed height the app fills); every drawn
+(the AppBridge host of support.apps_host, with a fixed height the app fills); a pond with an
+island (a GeoJSON Polygon with a hole) and three kiosks (a MultiPoint) are one feature each; every drawn
 feature's element sits in the same box, has the same path and style, every symbol badge the
 same size, colour and font, and every label the same text in the same box and font. The app
 once drew its own way (24 px badges, circle markers of radius 7 filled at 0.8, labels placed
@@ -46,6 +47,33 @@ CALL = {
             "label": "Park",
             "id": "park",
         },
+        {
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [-9.1500, 38.7190],
+                        [-9.1440, 38.7190],
+                        [-9.1440, 38.7230],
+                        [-9.1500, 38.7230],
+                        [-9.1500, 38.7190],
+                    ],
+                    [[-9.1492, 38.7194], [-9.1472, 38.7194], [-9.1472, 38.7204], [-9.1492, 38.7194]],
+                ],
+            },
+            "fill_color": "#0284c7",
+            "label": "Pond",
+            "id": "pond",
+        },
+        {
+            "geometry": {
+                "type": "MultiPoint",
+                "coordinates": [[-9.1420, 38.7100], [-9.1380, 38.7110], [-9.1350, 38.7090]],
+            },
+            "color": "#be185d",
+            "label": "Kiosks",
+            "id": "kiosks",
+        },
     ],
     "title": "Lisbon",
     "fit": False,
@@ -58,8 +86,12 @@ DRAWN = {
     "walk.2": "marker",
     "walk.3": "marker",
     "park": "polygon",
+    "pond": "polygon",
+    "kiosks": "multipoint",
+    "kiosks#2": "multipoint",
+    "kiosks#3": "multipoint",
 }
-LABELS = {"Hotel", "Cafe", "Walk", "Park"}
+LABELS = {"Hotel", "Cafe", "Walk", "Park", "Pond", "Kiosks"}
 SYMBOL_PX = 26  # render.js SYMBOL_SIZE and .mapsrv-symbol in render.css (the old app: 24)
 CIRCLE_RADIUS = 8  # a coloured marker without a symbol (the old app: 7)
 CIRCLE_FILL_OPACITY = "0.7"  # (the old app: 0.8)
@@ -74,7 +106,10 @@ COLLECT = """(attributes) => {
     return [r.left - map.left, r.top - map.top, r.width, r.height];
   };
   const features = {};
+  const seen = {}; // a feature of several parts: its first element, then id#2, id#3...
   for (const el of document.querySelectorAll('[data-feature-id]')) {
+    const id = el.dataset.featureId;
+    seen[id] = (seen[id] || 0) + 1;
     const drawn = { type: el.dataset.featureType, tag: el.tagName.toLowerCase(), box: box(el) };
     if (drawn.tag === 'path') for (const name of attributes) drawn[name] = el.getAttribute(name);
     const badge = el.querySelector('.mapsrv-symbol');
@@ -83,7 +118,7 @@ COLLECT = """(attributes) => {
       drawn.symbol = { text: badge.textContent, box: box(badge), background: style.backgroundColor,
                        font: style.font };
     }
-    features[el.dataset.featureId] = drawn;
+    features[seen[id] > 1 ? id + '#' + seen[id] : id] = drawn;
   }
   const labels = Array.from(document.querySelectorAll('.leaflet-tooltip.mapsrv-label'),
     (el) => ({ text: el.textContent, box: box(el), font: getComputedStyle(el).font }));

@@ -14,6 +14,7 @@ from mcp import Client
 from mcp.types import CallToolResult
 from support import start_server
 
+from mapsrv.core.geometry import parts
 from mapsrv.core.model import Feature
 
 # value in the table -> (ISO alpha-2, capital as (lat, lon))
@@ -68,26 +69,45 @@ async def test_countries_in_mixed_spellings_become_outlines_holding_their_capita
     async with Client(server.url + "mcp") as agent:
         answer = structured(await agent.call_tool("import", {"content": table, "join": "countries"}))
         assert answer["format"] == "csv" and "unresolved" not in answer, answer
-        assert set(answer["kinds"]) == {"polygon"}
+        assert set(answer["kinds"]) == {"polygon", "multipolygon"}
+        assert answer["added"] == len(COUNTRIES)  # one feature per row, its outline whole
         assert len(answer["ids"]) <= 20 and len(str(answer)) < 4000
         features = await features_of(server, answer["map_id"])
-    by_row: dict[str, list[Feature]] = {}
-    for feature in features:
-        by_row.setdefault(dict(feature.properties)["country"], []).append(feature)
-    assert set(by_row) == set(COUNTRIES)
+    by_row = {dict(f.properties)["country"]: f for f in features}
+    assert set(by_row) == set(COUNTRIES) and len(features) == len(COUNTRIES)
     for n, (name, (_, capital)) in enumerate(COUNTRIES.items()):
-        parts = by_row[name]
-        props = dict(parts[0].properties)
+        feature = by_row[name]
+        props = dict(feature.properties)
         assert props["gdp_per_head"] == 1000 + 137 * n and isinstance(props["gdp_per_head"], int)
         assert props["continent"] == f"x{n}"
-        assert any(inside(capital, f.coords) for f in parts), f"{name}: capital {capital} in no outline"
-        assert all(f.label == parts[0].label and f.label for f in parts)
-    assert by_row["USA"][0].label == "United States" and by_row["UK"][0].label == "United Kingdom"
+        outlines = [rings[0] for _, rings in parts(feature.type, feature.coords)]
+        assert any(inside(capital, ring) for ring in outlines), f"{name}: capital {capital} in no outline"
+        assert feature.label
+    assert by_row["USA"].label == "United States" and by_row["UK"].label == "United Kingdom"
+    assert by_row["USA"].type == "multipolygon" and by_row["Czech Republic"].type == "polygon"
     # across the antimeridian: each part stays on one side, as the page's Leaflet draws it
     for name in ("Russian Federation", "Fiji", "USA", "New Zealand"):
-        for part in by_row[name]:
-            lons = [lon for _, lon in part.coords]
+        assert by_row[name].type == "multipolygon"
+        for _, rings in parts(by_row[name].type, by_row[name].coords):
+            lons = [lon for _, lon in rings[0]]
             assert -180 <= min(lons) and max(lons) <= 180 and max(lons) - min(lons) < 180, name
+
+
+async def test_canada_is_one_multipolygon_and_south_africa_keeps_lesotho_as_a_hole(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as agent:
+        table = "country,people\nCanada,40\nSouth Africa,62\n"
+        answer = structured(await agent.call_tool("import", {"content": table, "join": "countries"}))
+        assert answer["kinds"] == {"multipolygon": 1, "polygon": 1}, answer
+        features = await features_of(server, answer["map_id"])
+    canada, south_africa = sorted(features, key=lambda f: f.label)
+    assert (canada.label, canada.type) == ("Canada", "multipolygon") and len(canada.coords) > 20
+    ottawa, maseru = (45.4215, -75.6972), (-29.3151, 27.4869)
+    assert any(inside(ottawa, rings[0]) for _, rings in parts(canada.type, canada.coords))
+    ((_, (outline, lesotho)),) = parts(south_africa.type, south_africa.coords)
+    assert inside(maseru, outline) and inside(maseru, lesotho)  # in the hole: not in South Africa
 
 
 async def test_unknown_countries_are_listed_and_the_rest_imported(nursery: trio.Nursery) -> None:
@@ -119,9 +139,12 @@ async def test_regions_by_name_and_code(nursery: trio.Nursery) -> None:
         features = await features_of(server, answer["map_id"])
         labels = {f.label for f in features}
         assert labels == {"California", "Texas", "New York", "Florida"}
+        assert len(features) == 4  # a state with islands (California's) is one multipolygon
         sacramento, austin = (38.5816, -121.4944), (30.2672, -97.7431)
-        assert any(inside(sacramento, f.coords) for f in features if f.label == "California")
-        assert any(inside(austin, f.coords) for f in features if f.label == "Texas")
+        (california,) = (f for f in features if f.label == "California")
+        (texas,) = (f for f in features if f.label == "Texas")
+        for feature, capital in ((california, sacramento), (texas, austin)):
+            assert any(inside(capital, rings[0]) for _, rings in parts(feature.type, feature.coords))
 
         mixed = "where,nation,people\nOntario,Canada,15\nBavaria,DE,13\nPunjab,,30\n"
         mixed += "Punjab,Pakistan,127\nQC,CA,9\n"
@@ -171,7 +194,7 @@ async def test_ten_thousand_rows_with_repeats_fit(nursery: trio.Nursery) -> None
         with trio.fail_after(60):
             answer = structured(await agent.call_tool("import", {"content": table, "join": "countries"}))
         assert "unresolved" not in answer
-        assert answer["n_ids"] == answer["added"] >= 10_000 and len(answer["ids"]) == 20
+        assert answer["n_ids"] == answer["added"] == 10_000 and len(answer["ids"]) == 20
         assert any("thinned" in note for note in answer["notes"]), answer["notes"]
         assert len(str(answer)) < 4000
         features = await features_of(server, answer["map_id"])

@@ -40,6 +40,19 @@ def test_what_is_not_a_country_says_why() -> None:
     assert find_country("Gibraltar") == "no outline at 1:50m"
 
 
+def test_outlines_keep_their_holes() -> None:
+    south_africa = find_country("South Africa")
+    assert isinstance(south_africa, Boundary) and len(south_africa.polygons) == 1
+    ((outline, lesotho),) = south_africa.polygons  # Lesotho, kept as its hole
+    lesotho_itself = find_country("Lesotho")
+    assert isinstance(lesotho_itself, Boundary)
+    assert set(lesotho) == set(lesotho_itself.rings[0])
+    assert south_africa.rings == (outline,)
+    canada = find_country("Canada")
+    assert isinstance(canada, Boundary) and len(canada.polygons) > 20
+    assert canada.rings == tuple(polygon[0] for polygon in canada.polygons)
+
+
 def test_rings_never_cross_the_antimeridian() -> None:
     for text in ("Russia", "Fiji", "USA", "New Zealand", "Kiribati"):
         found = find_country(text)
@@ -71,3 +84,12 @@ def test_an_ambiguous_or_unknown_region_says_why() -> None:
     assert find_boundary("regions", "Ontario", "Narnia") == "country 'Narnia' not known"
     found = find_boundary("regions", "Punjab", "Pakistan")
     assert isinstance(found, Boundary) and found.code.startswith("PK-")
+
+
+def test_an_outline_keeps_its_holes() -> None:
+    """South Africa's outline has Lesotho as its hole (the outline of a country inside it)."""
+    south_africa, lesotho = find_country("South Africa"), find_country("Lesotho")
+    assert isinstance(south_africa, Boundary) and isinstance(lesotho, Boundary)
+    assert len(south_africa.holes) == len(south_africa.rings)
+    (hole,) = [h for holes in south_africa.holes for h in holes]
+    assert sorted(hole) == sorted(lesotho.rings[0])

@@ -174,6 +174,30 @@ async def test_snap_puts_a_noisy_track_on_its_street_keeping_its_times(
         assert "snap" in text, text
 
 
+async def test_snap_puts_each_segment_of_a_track_on_the_street_and_keeps_it_one_track(
+    nursery: trio.Nursery, valhalla: Valhalla
+) -> None:
+    gpx, _, times = noisy_track(2)
+    cut = gpx.rindex("<trkpt", 0, gpx.index(times[13]))  # the 14th point starts a second segment
+    gpx = gpx[:cut] + "</trkseg><trkseg>" + gpx[cut:]
+    server = await start_server(nursery, router=f"valhalla+{valhalla.url}")
+    async with agent(server.url + "mcp", "runner") as client:
+        imported = await call(client, "import", content=gpx, snap="car")
+        [track_id] = imported["ids"]
+        assert imported["kinds"] == {"multipolyline": 1}
+        track = (await features(client, imported["map_id"]))[track_id]
+        assert track["geometry"]["type"] == "MultiLineString"
+        lines = [[(lat, lon) for lon, lat in line] for line in track["geometry"]["coordinates"]]
+        assert len(lines) == 2
+        for point in (p for line in lines for p in line):
+            assert nearest_street(point, [ROWS[2]])[1] <= ON_A_STREET_M, point
+        snapped_times = track["properties"]["times"]
+        assert len(snapped_times) == sum(map(len, lines))
+        assert snapped_times == sorted(snapped_times), "time goes forwards along the road, segment by segment"
+        assert snapped_times[0] == times[0] and snapped_times[-1] == times[-1]
+        assert snapped_times[len(lines[0]) - 1] == times[12] and snapped_times[len(lines[0])] == times[13]
+
+
 async def test_without_a_router_snap_is_a_clear_error(nursery: trio.Nursery) -> None:
     gpx, _, _ = noisy_track(2)
     server = await start_server(nursery)

@@ -180,7 +180,10 @@ async def edit(
 ) -> CallToolResult:
     """Change features by id, all or none; fields left out stay. dash: false makes a line solid."""
     places = await Resolver.open(tc, _geometries(changes), map_id)
-    ops = [read_change(index, raw, places, tc.hub.limits) for index, raw in enumerate(changes)]
+    held = (await tc.entry(map_id)).state.features
+    ids = [c.get("id") for c in changes if isinstance(c, dict)]
+    types = {fid: held[fid].type for fid in ids if isinstance(fid, str) and fid in held}
+    ops = [read_change(index, raw, places, tc.hub.limits, types) for index, raw in enumerate(changes)]
     return answer(await tc.write(map_id, ops, expected_version, base_version))
 
 

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from mapsrv.core.model import MapState, check_id
 from mapsrv.errors import InvalidInput, PayloadTooLarge
-from mapsrv.formats import Join, write_file
+from mapsrv.formats import Join, export_notes, write_file
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.hub import MapEntry
 from mapsrv.hub.imports import read_upload
@@ -120,6 +120,9 @@ async def export(tc: ToolContext, entry: MapEntry, state: MapState, fmt: str) ->
     head = {"map_id": state.id, "version": state.version, "format": fmt, "features": len(state.features)}
     head["bytes"] = len(body)
     head["download"] = link
+    notes = export_notes(state, fmt)
+    if notes:
+        head["notes"] = notes
     if len(body) > MAX_INLINE:
         head["inline"] = False
         head["note"] = (

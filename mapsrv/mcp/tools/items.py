@@ -3,9 +3,11 @@ ops. Every error names the item by its index and the field (``items[2].at``), th
 form it must have and what to do.
 
 An item's ``type`` may be left out: ``at`` makes a marker (a circle with ``radius_m``), ``points``
-a line, ``bounds`` a rectangle. A ``route`` is a line through its points (along the roads ``by``
-car, bike or foot when the server has a router: ``tools.routing``) plus a numbered marker at each
-stop, labelled with the stop's place name.
+a line, ``bounds`` a rectangle, ``geometry`` (any GeoJSON geometry, [lon, lat]) what it is, whole:
+a polygon with its holes, a MultiPolygon one multipolygon (``core.geojson.geometry_from_geojson``).
+A ``route`` is a line through its points (along the roads ``by`` car, bike or foot when the server
+has a router: ``tools.routing``) plus a numbered marker at each stop, labelled with the stop's place
+name. An ``edit`` with ``geometry`` may change a feature's type (a polygon into a multipolygon).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mapsrv.core.geojson import geometry_from_geojson
+from mapsrv.core.geometry import kind_name
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     Feature,
@@ -43,6 +47,7 @@ _TYPES: dict[str, FeatureType] = {
     "rectangle": "rectangle",
 }
 _DASH = "6 6"  # what ``dash: true`` draws
+_MULTI = frozenset({"multipoint", "multipolyline", "multipolygon", "collection"})
 _EDIT_FIELDS = frozenset(EDIT_SCHEMA["properties"])
 
 
@@ -61,9 +66,20 @@ def _fields(name: str, raw: Any, known: frozenset[str]) -> Mapping[str, Any]:
     return raw
 
 
+_SHAPES = ("at", "points", "bounds", "geometry")
+
+
+def _one_shape(name: str, item: Mapping[str, Any]) -> None:
+    given = [key for key in _SHAPES if key in item]
+    if "geometry" in given and len(given) > 1:
+        raise InvalidInput(f"{name} must give one geometry, got {' and '.join(given)}; give geometry alone")
+
+
 def _type(name: str, item: Mapping[str, Any]) -> str:
     given = item.get("type")
     if given is None:
+        if "geometry" in item:
+            return "geometry"
         if "points" in item:
             return "line"
         if "bounds" in item:
@@ -71,9 +87,11 @@ def _type(name: str, item: Mapping[str, Any]) -> str:
         if "at" in item:
             return "circle" if "radius_m" in item else "marker"
         raise InvalidInput(
-            f"{name} needs a geometry, got none of at, points, bounds;"
+            f"{name} needs a geometry, got none of at, points, bounds, geometry;"
             ' add "at": [lat, lon] or a place name (a marker), or "points" (a line)'
         )
+    if "geometry" in item:
+        return "geometry"  # it says the type: read_item checks a given one against it
     if given not in ITEM_TYPES and given != "polyline":
         raise InvalidInput(f"{name}.type must be one of {', '.join(ITEM_TYPES)}, got {given!r:.40}; pick one")
     return str(given)
@@ -138,11 +156,32 @@ def _geometry(name: str, kind: str, item: Mapping[str, Any], places: Resolver) -
     return coords, radius
 
 
+def _from_geojson(name: str, item: Mapping[str, Any], limits: Limits) -> tuple[str, Any, float | None]:
+    """An item's or a change's ``geometry`` as (type, coords, radius): a Point with ``radius_m`` a
+    circle. A ``type`` given beside it must name the same kind."""
+    ftype, coords = geometry_from_geojson(name, item["geometry"], limits.max_points)
+    radius = item.get("radius_m")
+    if radius is not None:
+        if ftype != "marker":
+            raise InvalidInput(
+                f"{name}.radius_m is only for a circle (a Point), got {radius!r:.20}"
+                f" for a {kind_name(ftype)}; leave it out"
+            )
+        ftype, radius = "circle", check_number(f"{name}.radius_m", radius, 0.01, limits.max_radius)
+    given = item.get("type")
+    if given is not None and _TYPES.get(given, given) not in (ftype, kind_name(ftype)):
+        raise InvalidInput(
+            f"{name}.type must be its geometry's kind, {kind_name(ftype)}, got {given!r:.40}; leave type out"
+        )
+    return ftype, coords, radius
+
+
 def read_item(index: int, raw: Any, places: Resolver, layer: str | None, limits: Limits) -> list[Feature]:
     """One ``draw`` item as the features it draws (a route draws its line, straight through its
     stops, and a marker per stop; ``tools.routing.along`` puts the line on the road)."""
     name = f"items[{index}]"
     item = _fields(name, raw, ITEM_FIELDS)
+    _one_shape(name, item)
     kind = _type(name, item)
     for key in ("by", "order", "avoid"):
         if key in item and kind != "route":
@@ -178,31 +217,51 @@ def read_item(index: int, raw: Any, places: Resolver, layer: str | None, limits:
                 )
             )
         return [line, *stops]
-    coords, radius = _geometry(name, kind, item, places)
+    if kind == "geometry":
+        ftype, coords, radius = _from_geojson(name, item, limits)
+    else:
+        ftype = _TYPES[kind]
+        coords, radius = _geometry(name, kind, item, places)
     try:
         return [
             build_feature(
-                id=fid, type=_TYPES[kind], coords=coords, radius=radius, style=style, limits=limits, **common
+                id=fid, type=ftype, coords=coords, radius=radius, style=style, limits=limits, **common
             )
         ]
     except InvalidInput as exc:
         raise InvalidInput(f"{name}: {exc.message}") from None
 
 
-def read_change(index: int, raw: Any, places: Resolver, limits: Limits) -> UpdateFeature:
-    """One ``edit`` change as an UpdateFeature op; fields left out stay as they are."""
+def read_change(
+    index: int, raw: Any, places: Resolver, limits: Limits, types: Mapping[str, str] | None = None
+) -> UpdateFeature:
+    """One ``edit`` change as an UpdateFeature op; fields left out stay as they are. ``types``:
+    the map's feature types by id, for the error a flat shape given to a multi-part feature gets."""
     name = f"changes[{index}]"
     change = _fields(name, raw, _EDIT_FIELDS)
     if "id" not in change:
         raise InvalidInput(f"{name}.id is required, got none; give the id draw returned")
+    _one_shape(name, change)
+    flat = next((key for key in ("at", "points", "bounds") if key in change), None)
+    held = (types or {}).get(change["id"])
+    if flat is not None and held in _MULTI:
+        raise InvalidInput(
+            f"{name}.{flat} cannot reshape {change['id']!r:.40}, a {kind_name(held)} of several parts;"
+            " give geometry (GeoJSON) instead"
+        )
     coords: Any = None
-    if "at" in change:
+    ftype: str | None = None
+    radius = change.get("radius_m")
+    if "geometry" in change:
+        ftype, coords, radius = _from_geojson(name, change, limits)
+        if ftype == "marker":
+            ftype = None  # a point moves a marker or a circle, as ``at`` does
+    elif "at" in change:
         coords = places.point(f"{name}.at", change["at"])
     elif "points" in change:
         coords = places.points(f"{name}.points", change["points"])
     elif "bounds" in change:
         coords = check_bounds(f"{name}.bounds", change["bounds"])
-    radius = change.get("radius_m")
     if radius is not None:
         radius = check_number(f"{name}.radius_m", radius, 0.01, limits.max_radius)
     style = _style(name, change)
@@ -221,4 +280,5 @@ def read_change(index: int, raw: Any, places: Resolver, limits: Limits) -> Updat
         if change.get("popup") is None
         else check_text(f"{name}.popup", change["popup"], limits.max_popup),
         style=style or None,
+        type=ftype,
     )

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from mapsrv.core.measure import area, bbox, bearing, feature_area, feature_length, legs
+from mapsrv.core.measure import area, bbox, bearing, legs
 from mapsrv.core.model import check_id
 from mapsrv.errors import InvalidInput
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import FeatureIds, Points, Unit
+from mapsrv.spatial.measure import feature_area, feature_length
 
 __all__ = ["measure"]
 

@@ -28,7 +28,8 @@ def outline_of(place: Place) -> Any:
 
 
 def _shape(boundary: Boundary) -> Any:
-    return shapely.make_valid(shapely.MultiPolygon([shapely.Polygon(ring) for ring in boundary.rings]))
+    polygons = [shapely.Polygon(outer, holes) for outer, *holes in boundary.polygons]
+    return shapely.make_valid(shapely.MultiPolygon(polygons))
 
 
 @functools.lru_cache(maxsize=32)

@@ -15,6 +15,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from mapsrv.core.geojson import to_geojson
+from mapsrv.core.geometry import kind_name, parts
 from mapsrv.core.model import Bounds as Box
 from mapsrv.core.model import Feature, MapState, check_bounds
 from mapsrv.core.routes import route_facts
@@ -32,12 +33,21 @@ __all__ = ["SUMMARY_BUDGET", "bbox_of", "read", "read_map", "summary", "with_pre
 SUMMARY_BUDGET = 1_700  # bytes of labelled-feature rows: a summary answer (JSON + its text) <= 6 KB
 PAGE_BUDGET = 12_000  # bytes of feature rows in a page
 _LATEST = 5
-_NAMES = {"polyline": "line"}
-Kind = Literal["marker", "line", "polygon", "circle", "rectangle"]
+Kind = Literal[
+    "marker",
+    "line",
+    "polygon",
+    "circle",
+    "rectangle",
+    "multipoint",
+    "multiline",
+    "multipolygon",
+    "collection",
+]
 
 
 def _kind(feature: Feature) -> str:
-    return _NAMES.get(feature.type, feature.type)
+    return kind_name(feature.type)
 
 
 def _round(value: Any) -> Any:
@@ -66,8 +76,14 @@ def _detail(feature: Feature) -> dict[str, Any]:
     if feature.popup:
         row["popup"] = feature.popup[:80] + ("..." if len(feature.popup) > 80 else "")
     points = feature.points()
-    if feature.type in ("polyline", "polygon", "rectangle"):
+    if feature.type not in ("marker", "circle"):
         del row["at"]
+        found = list(parts(feature.type, feature.coords))
+        holes = sum(len(rings) - 1 for kind, rings in found if kind == "polygon")
+        if len(found) > 1:
+            row["parts"] = len(found)
+        if holes:
+            row["holes"] = holes
         if len(points) <= 20:
             row["points"] = _round([list(p) for p in points])
         else:

@@ -190,20 +190,22 @@ def along(line: Feature, route: Route, limits: Limits, name: str) -> Feature:
 
 def redrawn(
     line: Feature,
-    coords: Sequence[tuple[float, float]],
+    coords: Any,
     properties: dict[str, Any],
     heights: Sequence[float | None],
     limits: Limits,
+    type_: str = "polyline",
 ) -> Feature:
-    """``line`` (its id, layer, label, popup and style) on new ``coords`` with ``properties``,
-    and, when there are ``heights`` (one per point), those heights and their climb."""
+    """``line`` (its id, layer, label, popup and style) on new ``coords`` (a polyline's, or a
+    multipolyline's) with ``properties``, and, when there are ``heights`` (one per point, every
+    segment's in turn), those heights and their climb."""
     if heights:
         properties["elevations"] = list(heights)
         climbed = climb(heights)
         properties |= climbed.properties() if climbed else {}
     return build_feature(
         id=line.id,
-        type="polyline",
+        type=type_,
         coords=coords,
         layer=line.layer,
         label=line.label,

@@ -133,11 +133,12 @@ async def reachable(
     for contour in sorted(contours, key=lambda c: -c.minutes):  # the largest below, drawn first
         rank = times.index(contour.minutes) if contour.minutes in times else len(times) - 1
         tint = fill or _CONTOUR_COLORS[min(rank, len(_CONTOUR_COLORS) - 1)]
+        kind, coords = contour.geometry
         features.append(
             build_feature(
                 id="",
-                type="polygon",
-                coords=contour.ring,
+                type=kind,
+                coords=coords,
                 layer=lid,
                 label=f"{contour.minutes:g} min by {mode}",
                 style={"color": tint, "fill_color": tint, "fill_opacity": 0.2, "weight": 2},
@@ -149,9 +150,9 @@ async def reachable(
         id="", type="marker", coords=point, layer=lid, label=_name(at, places), limits=limits
     )
     ops: list[Op] = [ImportFeatures((*features, marker))]
-    rings = [p for f in features for p in f.coords]
-    south, north = min(p[0] for p in rings), max(p[0] for p in rings)
-    west, east = min(p[1] for p in rings), max(p[1] for p in rings)
+    reached = [p for f in features for p in f.points()]
+    south, north = min(p[0] for p in reached), max(p[0] for p in reached)
+    west, east = min(p[1] for p in reached), max(p[1] for p in reached)
     ops.append(FitBounds(bounds=((south, west), (north, east))))
     url = None
     if map_id is None:
@@ -162,7 +163,7 @@ async def reachable(
         out["url"] = url
     ids = out.pop("ids", [])
     out["areas"] = [
-        {"id": fid, "minutes": dict(f.properties)["minutes"], "points": len(f.coords)}
+        {"id": fid, "minutes": dict(f.properties)["minutes"], "points": f.point_count()}
         for fid, f in zip(ids, features, strict=False)
     ]
     out["by"] = mode

@@ -79,13 +79,14 @@ _GEOMETRY: dict[str, Any] = {
         "anyOf": [{"type": "array", "items": _POINT, "minItems": 2, "maxItems": 2}, {"type": "string"}],
         "description": "rectangle: [[south, west], [north, east]] or a country/state name",
     },
+    "geometry": {"type": "object", "description": "any GeoJSON geometry, [lon, lat]: holes, parts kept"},
 }
 ITEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "type": {
             "enum": list(ITEM_TYPES),
-            "description": "default: from the geometry given. route = a line with numbered stops",
+            "description": "default: from the geometry. route = a line with numbered stops",
         },
         **_GEOMETRY,
         **_STYLE,
@@ -94,7 +95,7 @@ ITEM_SCHEMA: dict[str, Any] = {
         "avoid": {"type": "array", "items": {"enum": ["tolls", "highways", "ferries"]}},
         "id": {"type": "string", "description": "your id; generated when left out"},
     },
-    "anyOf": [{"required": ["at"]}, {"required": ["points"]}, {"required": ["bounds"]}],
+    "anyOf": [{"required": [key]} for key in ("at", "points", "bounds", "geometry")],
     "additionalProperties": False,
 }
 ITEM_FIELDS = frozenset(ITEM_SCHEMA["properties"])
@@ -110,8 +111,8 @@ def _loose(schema: dict[str, Any]) -> WithJsonSchema:
     return WithJsonSchema(schema)
 
 
-MapId = Annotated[str, Field(description="from create_map, or the code the user pasted")]
-OptionalMapId = Annotated[str | None, Field(description="left out: draw on a new map (its url is returned)")]
+MapId = Annotated[str, Field(description="from create_map, or the user's map code")]
+OptionalMapId = Annotated[str | None, Field(description="left out: a new map (its url is returned)")]
 Items = Annotated[
     list[dict[str, Any]],
     Field(max_length=MAX_ITEMS),
@@ -141,7 +142,7 @@ Zoom = Annotated[
 Title = Annotated[str, Field(max_length=LIMITS.max_title)]
 FeatureIds = Annotated[list[str] | None, Field(description="feature ids")]
 LayerId = Annotated[str | None, Field(description="a layer id")]
-Expected = Annotated[int | None, Field(description="fail unless the map is still at this version")]
+Expected = Annotated[int | None, Field(description="fail unless the map is at this version")]
 Base = Annotated[
     int | None, Field(description="the version you read: fail only if what you change changed since")
 ]

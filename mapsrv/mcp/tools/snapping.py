@@ -1,6 +1,8 @@
 """``import`` with ``snap``: a file's GPS tracks put on the roads they followed (the router's map
 matching), keeping their times, with the ground's heights along them when the router has
 elevation data. A file of timed points and no line (a CSV of fixes) is one track through them.
+A track of several segments (a multiline: a GPX ``trk`` with a ``trkseg`` per pause) is matched
+segment by segment, one request each, and stays one feature.
 
 Each track's line becomes the road's line. Its ``times`` are carried onto it: each road point
 gets the time of constant speed between the two recorded points matched before and after it
@@ -20,6 +22,7 @@ from mapsrv.errors import InvalidInput
 from mapsrv.formats import Imported
 from mapsrv.mcp.tools.route_plans import elevations, redrawn
 from mapsrv.routing import Router, RouteRefused
+from mapsrv.routing.model import Matched
 from mapsrv.routing.tracks import retime, seconds
 
 __all__ = ["MAX_TRACK", "MAX_TRACKS", "TIMES_SAID", "check_snap", "climbs", "points_as_track", "snap_tracks"]
@@ -30,7 +33,16 @@ TIMES_SAID = "each road point's time: constant speed between the recorded points
 
 
 def _lines(imported: Imported) -> list[int]:
-    return [i for i, f in enumerate(imported.features) if f.type == "polyline" and len(f.coords) >= 2]
+    return [
+        i
+        for i, f in enumerate(imported.features)
+        if f.type in ("polyline", "multipolyline") and all(len(line) >= 2 for line in _segments(f))
+    ]
+
+
+def _segments(track: Feature) -> tuple[tuple[tuple[float, float], ...], ...]:
+    """A track's lines: a polyline's one, a multiline's each."""
+    return (track.coords,) if track.type == "polyline" else tuple(track.coords)
 
 
 def _timed(feature: Feature) -> str | None:
@@ -65,17 +77,19 @@ def check_snap(router: Router | None, imported: Imported, snap: str) -> Router:
             " (its operator starts mapsrv with --router valhalla+http://HOST:PORT)"
         )
     lines = _lines(imported)
+    segments = [line for i in lines for line in _segments(imported.features[i])]
     if not lines:
         raise InvalidInput(
             f"snap puts tracks on the roads, and the {imported.format} file has {len(lines)} tracks"
             " (lines); import it without snap"
         )
-    if len(lines) > MAX_TRACKS:
+    if len(segments) > MAX_TRACKS:
         raise InvalidInput(
-            f"snap takes at most {MAX_TRACKS} tracks, the file has {len(lines)}; split the file"
+            f"snap takes at most {MAX_TRACKS} tracks (each segment of one counted), the file has"
+            f" {len(segments)}; split the file"
         )
-    for i in lines:
-        points = len(imported.features[i].coords)
+    for line in segments:
+        points = len(line)
         if points > MAX_TRACK:
             raise InvalidInput(
                 f"snap takes tracks of at most {MAX_TRACK} points, got {points}; pass simplify"
@@ -85,35 +99,44 @@ def check_snap(router: Router | None, imported: Imported, snap: str) -> Router:
 
 
 async def snap_tracks(router: Router, imported: Imported, by: Mode, limits: Limits) -> Imported:
-    """``imported`` with each of its tracks on the roads (RouteRefused names the track)."""
+    """``imported`` with each of its tracks on the roads, segment by segment (RouteRefused names
+    the track and the segment)."""
     features = list(imported.features)
     for number, i in enumerate(_lines(imported), start=1):
         track = features[i]
-        try:
-            matched = await router.match(track.coords, by)
-        except RouteRefused as refused:
-            raise RouteRefused(f"track {number} ({track.label or 'unnamed'}): {refused.message}") from None
-        features[i] = await _snapped(router, track, matched.coords, matched.at_m, by, limits)
+        segments = _segments(track)
+        matched = []
+        for k, line in enumerate(segments, start=1):
+            try:
+                matched.append(await router.match(line, by))
+            except RouteRefused as refused:
+                where = f", segment {k} of {len(segments)}" if len(segments) > 1 else ""
+                raise RouteRefused(
+                    f"track {number} ({track.label or 'unnamed'}{where}): {refused.message}"
+                ) from None
+        features[i] = await _snapped(router, track, matched, by, limits)
     return replace(imported, features=tuple(features))
 
 
 async def _snapped(
-    router: Router,
-    track: Feature,
-    coords: Sequence[tuple[float, float]],
-    at_m: Sequence[float | None],
-    by: Mode,
-    limits: Limits,
+    router: Router, track: Feature, matched: Sequence[Matched], by: Mode, limits: Limits
 ) -> Feature:
     given = dict(track.properties)
     properties: dict[str, Any] = {k: v for k, v in given.items() if not isinstance(v, tuple)}
     times = given.get("times")
-    if isinstance(times, tuple):
-        retimed = retime(times, at_m, coords)
-        if retimed is not None:
-            properties["times"] = retimed
+    if isinstance(times, tuple):  # one per point, segment after segment
+        retimed, start = [], 0
+        for line, found in zip(_segments(track), matched, strict=True):
+            retimed.append(retime(times[start : start + len(line)], found.at_m, found.coords))
+            start += len(line)
+        if all(part is not None for part in retimed):
+            properties["times"] = [t for part in retimed for t in part or ()]
     properties["snapped"] = by
-    return redrawn(track, coords, properties, await elevations(router, coords), limits)
+    heights = [await elevations(router, found.coords) for found in matched]
+    known = [h for part in heights for h in part] if all(heights) else []
+    if track.type == "polyline":
+        return redrawn(track, matched[0].coords, properties, known, limits)
+    return redrawn(track, [found.coords for found in matched], properties, known, limits, "multipolyline")
 
 
 def climbs(imported: Imported, ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -121,7 +144,7 @@ def climbs(imported: Imported, ids: Sequence[str]) -> list[dict[str, Any]]:
     out = []
     for fid, feature in zip(ids, imported.features, strict=False):
         heights = dict(feature.properties).get("elevations")
-        if feature.type != "polyline" or not isinstance(heights, tuple):
+        if feature.type not in ("polyline", "multipolyline") or not isinstance(heights, tuple):
             continue
         climbed = climb([h if isinstance(h, (int, float)) else None for h in heights])
         if climbed is not None:

@@ -12,6 +12,7 @@ from mcp.types import CallToolResult
 from pydantic import Field, WithJsonSchema
 from shapely.geometry.base import BaseGeometry
 
+from mapsrv.core.geometry import is_area
 from mapsrv.core.model import Feature, LatLon, MapState, build_feature, check_bounds, check_id
 from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import InvalidInput, NotFound
@@ -124,9 +125,9 @@ async def _area(
 ) -> tuple[BaseGeometry | tuple[LatLon, float], str | None, Resolver | None]:
     if isinstance(within, str) and within in state.features:
         feature = state.features[within]
-        if feature.type not in AREAS:
+        if not is_area(feature.type):
             raise InvalidInput(
-                f"within must name an area (polygon, rectangle, circle), got {feature.type} {within!r};"
+                f"within must name an area ({', '.join(AREAS)}), got {feature.type} {within!r};"
                 " use intersects, or near with km"
             )
         if feature.type == "circle":
@@ -204,26 +205,18 @@ async def derive(
         )
     into = check_id("layer", layer or features[0].layer)
     popup = f"{op}{f' {km:g} km' if km is not None else ''} of {', '.join(ids)}"[:200]
-    limits = tc.hub.limits
-    if made.point is not None:
-        drawn = [
-            build_feature(id="", type="marker", coords=made.point, layer=into, popup=popup, limits=limits)
-        ]
-    else:
-        drawn = [
-            build_feature(id="", type="polygon", coords=part, layer=into, popup=popup, limits=limits)
-            for part in made.parts
-        ]
-    out = await tc.write(map_id, [ImportFeatures(tuple(drawn))], expected_version)
-    if made.parts:
+    kind, coords = made.geometry
+    drawn = build_feature(id="", type=kind, coords=coords, layer=into, popup=popup, limits=tc.hub.limits)
+    out = await tc.write(map_id, [ImportFeatures((drawn,))], expected_version)
+    if made.polygons:
         out["area_km2"] = round(made.area_m2 / 1e6, 4)
     notes = []
-    if len(made.parts) > 1:
-        notes.append(f"drawn as {len(made.parts)} polygons")
+    if len(made.polygons) > 1:
+        notes.append(f"one multipolygon of {len(made.polygons)} parts")
+    if made.holes:
+        notes.append(f"with {made.holes} hole{'s' * (made.holes > 1)}")
     if made.split_at_180:
         notes.append("cut at the 180th meridian")
-    if made.holes_cut:
-        notes.append(f"{made.holes_cut} hole(s) kept open by cutting through them")
     if made.simplified_m is not None:
         notes.append(f"simplified by {made.simplified_m:.0f} m to {MAX_VERTICES} corners at most")
     if notes:

@@ -88,13 +88,24 @@ async function send(file, bytes, previewOnly) {
   return { ok: true, body: json };
 }
 
-const KIND_NAMES = { marker: 'marker', polyline: 'line', polygon: 'area', circle: 'circle', rectangle: 'rectangle' };
+// A kind's name, one and many: "1 area", "3 areas of several parts".
+const KIND_NAMES = {
+  marker: ['marker', 'markers'],
+  polyline: ['line', 'lines'],
+  polygon: ['area', 'areas'],
+  circle: ['circle', 'circles'],
+  rectangle: ['rectangle', 'rectangles'],
+  multipoint: ['group of points', 'groups of points'],
+  multipolyline: ['line of several parts', 'lines of several parts'],
+  multipolygon: ['area of several parts', 'areas of several parts'],
+  collection: ['collection of shapes', 'collections of shapes'],
+};
 
 function describe(report) {
   const parts = [];
   for (const [kind, n] of Object.entries(report.kinds || {})) {
-    const name = KIND_NAMES[kind] || kind;
-    parts.push(n + ' ' + name + (n === 1 ? '' : 's'));
+    const [one, many] = KIND_NAMES[kind] || [kind, kind + 's'];
+    parts.push(n + ' ' + (n === 1 ? one : many));
   }
   return parts.join(', ') || 'nothing';
 }

@@ -250,12 +250,13 @@ export function createLabels(view, options) {
   view.on('feature', (layer, f) => {
     if (!view.big || !f.label) return;
     const id = String(f.id);
+    const place = view.labelPlace(layer, f); // one label per feature, on its largest part
     entries.set(id, {
       id: id,
       text: String(f.label),
-      latlng: view.labelAnchor(layer, f),
+      latlng: place.latlng,
       layerId: f.layer != null ? String(f.layer) : 'default',
-      radius: f.type === 'marker' ? (layer.options.radius || 0) : -1,
+      radius: place.radius,
       point: layer instanceof PointRef ? layer : null,
       seq: (seq += 1),
       width: 0,

@@ -268,7 +268,6 @@ export const page = {
   get version() { return view.version; },
   get connState() { return connState; },
   get big() { return view.big; },
-  labelAnchor: view.labelAnchor,
   on: (name, fn) => (pageHooks[name] ? pageHooks[name].push(fn) : view.on(name, fn)),
   byId: byId,
   textNode: textNode,

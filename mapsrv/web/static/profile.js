@@ -13,11 +13,25 @@ const WIDTH = 600;
 const HEIGHT = 120;
 const PAD = 6;
 
-// Metres along a line of Leaflet LatLngs, point by point.
-function distances(points) {
+// Metres along a line of Leaflet LatLngs, point by point; a line of several parts (a GPX track's
+// segments) as one, without the gaps between them (`starts`: where each part after the first begins).
+function distances(points, starts) {
   const out = [0];
-  for (let i = 1; i < points.length; i++) out.push(out[i - 1] + points[i - 1].distanceTo(points[i]));
+  for (let i = 1; i < points.length; i++) {
+    out.push(out[i - 1] + (starts.has(i) ? 0 : points[i - 1].distanceTo(points[i])));
+  }
   return out;
+}
+
+function partStarts(f) {
+  const starts = new Set();
+  if (f.type !== 'multipolyline') return starts;
+  let at = 0;
+  for (const line of f.coords) {
+    if (at) starts.add(at);
+    at += line.length;
+  }
+  return starts;
 }
 
 function svgNode(tag, attributes) {
@@ -31,11 +45,12 @@ function profileOf(layer) {
   for (const entry of page.features.values()) {
     if (entry.layer !== layer) continue;
     const f = entry.data;
-    const heights = f && f.type === 'polyline' && f.properties && f.properties.elevations;
+    const line = f && (f.type === 'polyline' || f.type === 'multipolyline');
+    const heights = line && f.properties && f.properties.elevations; // one per point, parts in order
     if (!Array.isArray(heights) || typeof layer.getLatLngs !== 'function') return null;
     const points = layer.getLatLngs().flat(Infinity);
     if (points.length !== heights.length || heights.filter((h) => typeof h === 'number').length < 2) return null;
-    return { id: f.id, points: points, heights: heights, along: distances(points), climb: climbOf(heights) };
+    return { id: f.id, points: points, heights: heights, along: distances(points, partStarts(f)), climb: climbOf(heights) };
   }
   return null;
 }

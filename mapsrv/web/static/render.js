@@ -24,6 +24,7 @@ import { textNode } from './dom.js';
 import { HeatLayer, compileStyle, labelOf } from './style.js';
 import { createLegend } from './legend.js';
 import { createSources } from './sources.js';
+import { eachPoint, isValid, largestIndex, parts, ringCenter } from './shapes.js';
 
 export const WORLD_CENTER = [20, 0];
 export const WORLD_ZOOM = 2;
@@ -32,23 +33,28 @@ const FIT_MAX_ZOOM = 16; // when fitting features, so a lone marker does not zoo
 // A big map is drawn on one canvas (an element and a forced layout per feature made a 3,000-point
 // map take over a minute), its points by points.js, and its labels placed by labels.js where they
 // fit instead of as permanent tooltips. Small maps keep one element per feature (focusable,
-// styled by CSS). The two thresholds keep a map near one from flipping.
+// styled by CSS). The two thresholds keep a map near one from flipping. They count shapes: a
+// feature of several parts counts each (the world's 241 countries are 1,619 polygons; as 241 SVG
+// paths with a permanent label each their names covered one another and a pan cost a third more).
 const BIG_AT = 400;
 const SMALL_BELOW = 200;
 
 export const SYMBOL_COLOR = '#2563eb';
 export const SYMBOL_SIZE = 26;
 const MAX_ATTRIBUTES = 20;
+const AREAS = ['polygon', 'multipolygon', 'rectangle', 'circle'];
+const MULTI = ['multipoint', 'multipolyline', 'multipolygon'];
 
-const isPoint = (p) => Array.isArray(p) && p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1]);
-const isPointList = (ps, min) => Array.isArray(ps) && ps.length >= min && ps.every(isPoint);
-const GEOMETRY_OK = {
-  marker: (f) => isPoint(f.coords),
-  polyline: (f) => isPointList(f.coords, 2),
-  polygon: (f) => isPointList(f.coords, 3),
-  circle: (f) => isPoint(f.coords) && Number.isFinite(f.radius) && f.radius >= 0,
-  rectangle: (f) => isPointList(f.coords, 2) && f.coords.length === 2,
-};
+// How many shapes a feature counts for towards a big map: its parts (shapes.js's parts, counted
+// without making them).
+function shapeCount(f) {
+  if (!f || !Array.isArray(f.coords)) return 1;
+  if (MULTI.includes(f.type)) return f.coords.length;
+  if (f.type !== 'collection') return 1;
+  let n = 0;
+  for (const m of f.coords) n += m && MULTI.includes(m.type) && Array.isArray(m.coords) ? m.coords.length : 1;
+  return n;
+}
 
 function pathOptions(style) {
   const o = {};
@@ -77,46 +83,57 @@ function symbolMarker(coords, style, keyboard) {
   return L.marker(coords, { icon: icon, keyboard: keyboard });
 }
 
+// A layer's elements: its own, or its parts' (a multipoint's or a collection's group); none
+// when drawn on a canvas.
+export function elementsOf(layer) {
+  if (layer instanceof L.FeatureGroup) return layer.getLayers().flatMap(elementsOf);
+  const el = layer.getElement ? layer.getElement() : layer._icon;
+  return el ? [el] : [];
+}
+
 // Leaflet (re)creates a layer's element each time it is added to the map, including when its
 // map layer is hidden and shown again, so tag it on every 'add'.
 export function tagElement(layer, f) {
-  const el = layer.getElement ? layer.getElement() : layer._icon;
-  if (!el) return;
-  el.setAttribute('data-feature-id', f.id);
-  el.setAttribute('data-feature-type', f.type);
+  for (const el of elementsOf(layer)) {
+    el.setAttribute('data-feature-id', f.id);
+    el.setAttribute('data-feature-type', f.type);
+  }
 }
 
-function tooltipPlacement(layer, f) {
+function tooltipPlacement(layer, f, kind) {
   if (layer instanceof L.Marker && f.style && f.style.symbol) {
     return { direction: 'right', offset: [SYMBOL_SIZE / 2, 0] }; // beside the badge
   }
   if (layer instanceof L.Marker) return { direction: 'right' }; // beside the pin's head
-  if (layer instanceof L.CircleMarker && f.type === 'marker') return { direction: 'top', offset: [0, -8] };
-  if (f.type === 'polyline') return { direction: 'top' };
+  if (layer instanceof L.CircleMarker && f.type !== 'circle') return { direction: 'top', offset: [0, -8] };
+  if (kind === 'line') return { direction: 'top' };
   return { direction: 'center' };
 }
 
 // A line's label goes on the middle of its longest segment, not at the middle of its length:
 // that often falls on a vertex, where a route's stop marker and label already are.
-function lineLabelPoint(layer) {
-  const points = layer.getLatLngs();
+function lineLabelPoint(points) {
   let best = null;
   let longest = -1;
   for (let i = 1; i < points.length; i += 1) {
-    const length = points[i - 1].distanceTo(points[i]);
+    const a = L.latLng(points[i - 1]);
+    const b = L.latLng(points[i]);
+    const length = a.distanceTo(b);
     if (length > longest) {
       longest = length;
-      best = L.latLng((points[i - 1].lat + points[i].lat) / 2, (points[i - 1].lng + points[i].lng) / 2);
+      best = L.latLng((a.lat + b.lat) / 2, (a.lng + b.lng) / 2);
     }
   }
   return best;
 }
 
-// Where a feature's label belongs, computed from its layer's coordinates (it may be off the map).
-function labelAnchor(layer, f) {
-  if (f.type === 'marker' || f.type === 'circle') return L.latLng(f.coords);
-  if (f.type === 'polyline') return lineLabelPoint(layer) || L.latLng(f.coords[0]);
-  return layer.getBounds().getCenter();
+// Where a feature's label belongs, from its data (it may be off the map): on its largest part
+// (shapes.js), a point's own place, a line's longest segment, an area's centroid.
+function labelPoint(part) {
+  const [kind, c] = part;
+  if (kind === 'point') return L.latLng(c);
+  if (kind === 'line') return lineLabelPoint(c) || L.latLng(c[0]);
+  return L.latLng(ringCenter(c[0]));
 }
 
 // A feature's popup: its text, then the attributes a file brought (a CSV's columns, a GPX
@@ -188,13 +205,19 @@ function popupContent(f) {
 // are drawn (drawing them first projected each twice).
 function featureBounds(list) {
   const bounds = L.latLngBounds([]);
+  let [south, west, north, east] = [Infinity, Infinity, -Infinity, -Infinity];
+  const extend = (p) => {
+    if (p[0] < south) south = p[0];
+    if (p[0] > north) north = p[0];
+    if (p[1] < west) west = p[1];
+    if (p[1] > east) east = p[1];
+  };
   for (const f of list) {
-    const check = f && GEOMETRY_OK[f.type];
-    if (!check || !check(f)) continue;
+    if (!isValid(f)) continue;
     if (f.type === 'circle') bounds.extend(L.latLng(f.coords).toBounds(2 * f.radius));
-    else if (f.type === 'marker') bounds.extend(f.coords);
-    else f.coords.forEach((p) => bounds.extend(p));
+    else eachPoint(f, extend);
   }
+  if (south <= north) bounds.extend([[south, west], [north, east]]);
   return bounds.isValid() ? bounds : null;
 }
 
@@ -222,6 +245,7 @@ export function createRenderer(map, options) {
   const features = new Map(); // feature id -> {data, layer: Leaflet layer or PointRef, layerId}
   const sources = createSources(map); // layers whose source is raster tiles (sources.js)
   let big = false;
+  let shapes = 0; // what the drawn features count for towards a big map (shapeCount)
   let canvas = null;
 
   function canvasRenderer() {
@@ -238,7 +262,7 @@ export function createRenderer(map, options) {
     const p = f.properties && typeof f.properties === 'object' ? f.properties : {};
     return {
       hidden: !s.shows(f, owner.win),
-      heat: s.heat && f.type === 'marker',
+      heat: s.heat && (f.type === 'marker' || f.type === 'multipoint'),
       color: s.colorOf(p),
       radius: s.radiusOf(p),
       sized: s.kind === 'proportional',
@@ -258,15 +282,26 @@ export function createRenderer(map, options) {
     ref.options.sized = !!(classed && look.sized); // a proportional size: kept however dense
   }
 
+  // A multipoint's or a collection's parts, a layer each in one group: selected, labelled and
+  // moved as one feature. Points are dots, as a big map's are: a pin each would be an element each.
+  function partsGroup(f, style, o, look) {
+    const classed = look && look.color;
+    const dot = Object.assign({ radius: classed ? look.radius : 6, weight: 1.5, color: '#ffffff',
+      fillColor: classed ? look.color : style.color || SYMBOL_COLOR, fillOpacity: classed ? look.opacity : 0.9 },
+    o.renderer ? { renderer: o.renderer } : {});
+    return L.featureGroup(parts(f).map(([kind, c]) => {
+      if (kind === 'point') return L.circleMarker(c, dot);
+      return kind === 'line' ? L.polyline(c, o) : L.polygon(c, o);
+    }));
+  }
+
   function buildLeafletLayer(f, look) {
-    const check = GEOMETRY_OK[f.type];
-    if (!check) throw new Error('unknown feature type: ' + f.type);
-    if (!check(f)) throw new Error('bad geometry for ' + f.type);
+    if (!isValid(f)) throw new Error('bad geometry for ' + f.type);
     if (look === undefined) look = lookOf(f, layers.get(layerIdOf(f)));
     const classed = look && look.color;
     const style = classed ? Object.assign({}, f.style, { color: look.color, fill_color: look.color }) : f.style || {};
     const o = pathOptions(style);
-    if (classed && (f.type === 'polygon' || f.type === 'rectangle' || f.type === 'circle')) {
+    if (classed && AREAS.includes(f.type)) {
       o.fillOpacity = 0.8; // as the map image's: the class reads through, the basemap barely
       o.weight = typeof style.weight === 'number' ? style.weight : 1.5;
     }
@@ -288,25 +323,45 @@ export function createRenderer(map, options) {
           return L.circleMarker(f.coords, Object.assign({ radius: 8, weight: 2, fillOpacity: 0.7 }, o));
         }
         return L.marker(f.coords);
-      case 'polyline':
+      case 'polyline': case 'multipolyline': // nested arrays: Leaflet draws a line of several parts
         return L.polyline(f.coords, o);
-      case 'polygon':
+      case 'polygon': case 'multipolygon': // nested arrays: its parts, their holes cut out (evenodd)
         return L.polygon(f.coords, o);
       case 'circle':
         return L.circle(f.coords, Object.assign({ radius: f.radius }, o));
-      default:
+      case 'rectangle':
         return L.rectangle(f.coords, o);
+      default: // multipoint, collection
+        return partsGroup(f, style, o, look);
     }
   }
 
+  // Where a feature's label goes on a big map (labels.js): {latlng, radius}, the radius of the dot
+  // it goes beside, -1 for the centre of a line or an area.
+  function labelPlace(layer, f) {
+    const all = parts(f);
+    const index = largestIndex(all);
+    const part = layer instanceof L.FeatureGroup ? layer.getLayers()[index] : layer;
+    const dot = f.type === 'marker' || (part !== layer && all[index][0] === 'point');
+    return { latlng: labelPoint(all[index]), radius: dot ? part.options.radius || 0 : -1 };
+  }
+
+  // The label goes on the largest part: a group's tooltip is its part's (Leaflet would put it on
+  // the first), a line's or an area's is where labelPoint says (Leaflet's is its first part's).
   function decorate(layer, f) {
-    if (f.label && f.type === 'polyline') {
-      const center = layer.getCenter.bind(layer);
-      layer.getCenter = () => lineLabelPoint(layer) || center();
-    }
-    if (f.label && !big) {
-      layer.bindTooltip(textNode('span', 'mapsrv-label-text', f.label),
-        Object.assign({ permanent: true, className: 'mapsrv-label' }, tooltipPlacement(layer, f)));
+    if (f.label) {
+      const all = parts(f);
+      const index = largestIndex(all);
+      const target = layer instanceof L.FeatureGroup ? layer.getLayers()[index] : layer;
+      const kind = all[index][0];
+      if (kind !== 'point') {
+        let anchor = null;
+        target.getCenter = () => anchor || (anchor = labelPoint(all[index]));
+      }
+      if (!big) {
+        target.bindTooltip(textNode('span', 'mapsrv-label-text', f.label),
+          Object.assign({ permanent: true, className: 'mapsrv-label' }, tooltipPlacement(target, f, kind)));
+      }
     }
     const popup = popupContent(f);
     if (popup) layer.bindPopup(popup, { maxWidth: 320 });
@@ -345,8 +400,8 @@ export function createRenderer(map, options) {
     const weight = entry.style && typeof entry.style.raw.weight === 'string' ? entry.style.raw.weight : null;
     const out = [];
     for (const fe of features.values()) {
-      if (fe.layerId !== entry.id || fe.data.type !== 'marker') continue;
       const f = fe.data;
+      if (fe.layerId !== entry.id || (f.type !== 'marker' && f.type !== 'multipoint')) continue;
       if (!entry.style.shows(f, entry.win)) continue;
       let w = 1;
       if (weight) {
@@ -354,7 +409,8 @@ export function createRenderer(map, options) {
         w = Number.isFinite(v) ? Math.abs(v) : 0;
       }
       const ref = fe.layer;
-      out.push(ref instanceof PointRef ? [ref.mx, ref.my, w] : mercator(f.coords[0], f.coords[1]).concat(w));
+      if (ref instanceof PointRef) out.push([ref.mx, ref.my, w]);
+      else eachPoint(f, (p) => out.push(mercator(p[0], p[1]).concat(w)));
     }
     return out;
   }
@@ -436,6 +492,7 @@ export function createRenderer(map, options) {
       owner.group.removeLayer(entry.layer);
     }
     features.delete(id);
+    shapes -= entry.shapes;
     if (owner && owner.heat) owner.heat.changed();
     emit('unfeature', id);
   }
@@ -472,6 +529,7 @@ export function createRenderer(map, options) {
       if (entry.heat) entry.group.addLayer(entry.heat);
     }
     features.clear();
+    shapes = 0;
     emit('reset');
   }
 
@@ -503,10 +561,12 @@ export function createRenderer(map, options) {
       return;
     }
     decorate(layer, shown);
-    features.set(id, { data: f, layer: layer, layerId: owner.id, hidden: hidden, labelText: shown.label || null });
+    const counts = shapeCount(f);
+    features.set(id, { data: f, layer: layer, layerId: owner.id, hidden: hidden, labelText: shown.label || null, shapes: counts });
+    shapes += counts;
     emit('feature', layer, shown);
     if (!hidden) addToGroup(owner.group, layer);
-    if (owner.heat && f.type === 'marker') owner.heat.changed();
+    if (owner.heat && (f.type === 'marker' || f.type === 'multipoint')) owner.heat.changed();
   }
 
   function clearFeatures(layerId) {
@@ -547,9 +607,10 @@ export function createRenderer(map, options) {
     layers.clear();
     legendDirty = true;
     features.clear();
+    shapes = 0;
     emit('reset');
     const all = state.features || [];
-    big = all.length >= BIG_AT;
+    big = all.reduce((n, f) => n + shapeCount(f), 0) >= BIG_AT;
     if (opts.live) {
       emit('title', state.title); // first: the title's height moves what a fitted view keeps clear of
       applyView(state.view, all);
@@ -568,7 +629,7 @@ export function createRenderer(map, options) {
       case 'view': applyView(change.view); break;
       case 'title': emit('title', change.title); break;
       case 'upsert':
-        fitMode(features.size + (change.features || []).length);
+        fitMode((change.features || []).reduce((n, f) => n + shapeCount(f), shapes));
         (change.features || []).forEach(upsertFeature);
         break;
       case 'remove': (change.ids || []).forEach((id) => removeFeature(String(id))); break;
@@ -580,7 +641,7 @@ export function createRenderer(map, options) {
       case 'clear': clearFeatures(change.layer == null ? null : String(change.layer)); break;
       default: console.warn('mapsrv: unknown change kind', change.kind);
     }
-    if (change.kind === 'remove' || change.kind === 'clear' || change.kind === 'layer_remove') fitMode(features.size);
+    if (change.kind === 'remove' || change.kind === 'clear' || change.kind === 'layer_remove') fitMode(shapes);
     emit('change', change);
   }
 
@@ -634,7 +695,7 @@ export function createRenderer(map, options) {
     // Takes everything off the map.
     clear: () => snapshot({ version: -1, features: [] }),
     applyView: applyView,
-    labelAnchor: labelAnchor,
+    labelPlace: labelPlace,
     buildLeafletLayer: (f) => buildLeafletLayer(f),
     setTimeWindow: setTimeWindow,
     decorate: decorate,

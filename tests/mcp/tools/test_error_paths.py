@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import mapsrv
-from mapsrv.core import Feature
+from mapsrv.core import Feature, geometry
 from mapsrv.core.classify import breaks, palette
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.layer_source import check_layer_source
@@ -62,6 +62,7 @@ MODULES = [
     "mapsrv/core/values.py",
     "mapsrv/core/style.py",
     "mapsrv/core/model.py",
+    "mapsrv/core/geometry.py",
     "mapsrv/core/geojson.py",
     "mapsrv/core/parse.py",
     "mapsrv/core/measure.py",
@@ -76,6 +77,8 @@ ERRORS = {"InvalidInput", "PayloadTooLarge", "PlaceNotFound", "unknown"}
 L = Limits()
 PARIS, LONDON = (48.8566, 2.3522), (51.5074, -0.1278)
 MAP = "MAP"  # replaced by a real map id in the test
+POINT = {"type": "Point", "coordinates": [2, 1]}
+SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
 
 
 STYLED = [
@@ -122,12 +125,25 @@ def allowing_local(tc: ToolContext) -> ToolContext:
     return dataclasses.replace(tc, sources=SourcePolicy.of(("127.0.0.1",), deadline=5.0))
 
 
+def nested_collections(depth: int) -> dict[str, Any]:
+    nested: dict[str, Any] = {"type": "Point", "coordinates": [0, 0]}
+    for _ in range(depth):
+        nested = {"type": "GeometryCollection", "geometries": [nested]}
+    return nested
+
+
 def gj(geometry: Any, **feature: Any) -> Callable[[], Any]:
     return lambda: features_from_geojson({"type": "Feature", "geometry": geometry, **feature}, L)
 
 
 def items(*raw: Any, **extra: Any) -> Callable[[ToolContext], Awaitable[Any]]:
     return lambda tc: draw(tc, list(raw), map_id=MAP, **extra)
+
+
+async def reshaped_by_points(tc: ToolContext) -> None:
+    pair = {"type": "MultiPoint", "coordinates": [[2, 1], [3, 1]]}
+    await draw(tc, [{"geometry": pair, "id": "pair"}], map_id=MAP)
+    await edit(tc, MAP, [{"id": "pair", "points": [[1, 2], [1, 3]]}])
 
 
 def drawn(tool: Callable[..., Awaitable[Any]], **arguments: Any) -> Callable[[ToolContext], Awaitable[Any]]:
@@ -182,6 +198,36 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: check_geometry("circle", [0, 0], None, L), "radius", "none", "a number of metres"),
     (lambda: check_geometry("marker", [0, 0], 5, L), "radius", "5", "left out for a marker"),
     (lambda: check_properties([1], L), "properties", "[1]", "an object"),
+    # core geometry
+    (lambda: check_geometry("polyline", [[[0, 0]]], None, L), "coords[0]", "[[0, 0]]", "a [lat, lon] pair"),
+    (lambda: check_geometry("multipolygon", [[]], None, L), "coords[0]", "none", "at least 1 ring"),
+    (
+        lambda: check_geometry("multipolygon", [[[0, 0], [0, 1], [1, 1]]], None, L),
+        "coords[0]",
+        "[[0, 0], [0, 1], [1, 1]]",
+        "a list of rings",
+    ),
+    (lambda: check_geometry("multipolyline", [], None, L), "coords", "none", "at least 1 part"),
+    (lambda: check_geometry("collection", [5], None, L), "coords[0]", "5", "an object"),
+    (
+        lambda: check_geometry("collection", [{"type": "collection", "coords": []}], None, L),
+        "coords[0] type",
+        "'collection'",
+        "one of marker",
+    ),
+    (
+        lambda: check_geometry("collection", [{"type": "circle", "coords": [0, 0]}], None, L),
+        "coords[0] type",
+        "'circle'",
+        "one of marker",
+    ),
+    (lambda: geometry.check("hexagon", [0, 0], 10), "geometry type", "'hexagon'", "one of marker"),
+    (
+        lambda: parse_op({"op": "update_feature", "id": "p", "type": "hexagon"}, L),
+        "feature type",
+        "'hexagon'",
+        "one of marker",
+    ),
     # files
     (lambda: files._decode("@@@@", "kmz"), "content", "'@@@@'", "base64 for a KMZ"),
     (lambda: files._decode("x" * (files.MAX_FILE + 1), "gpx"), "file", "16.0 MiB", "at most 16 MiB"),
@@ -212,8 +258,24 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     ),
     (gj({"type": "LineString", "coordinates": "x"}), "coordinates", "'x'", "a list of [lon, lat] positions"),
     (gj("x"), "geometry", "'x'", "an object"),
-    (gj({"type": "Polygon", "coordinates": []}), "polygon coordinates", "[]", "a list of rings"),
-    (gj({"type": "MultiPoint", "coordinates": "x"}), "coordinates", "'x'", "a list of parts"),
+    (gj({"type": "Polygon", "coordinates": "x"}), "coordinates", "'x'", "a list of rings or lines"),
+    (gj({"type": "MultiPolygon", "coordinates": "x"}), "coordinates", "'x'", "a list of polygons"),
+    (
+        lambda: features_from_geojson(
+            {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[0, 0]] * 3}},
+            Limits(max_points=2),
+        ),
+        "geojson feature 0",
+        "at least 3",
+        "at most 2 points",
+    ),
+    (gj(nested_collections(40)), "geometry", "deeper", "at most 32 deep"),
+    (
+        gj({"type": "GeometryCollection", "geometries": []}),
+        "geometry",
+        "an empty GeometryCollection",
+        "at least 1 geometry",
+    ),
     (gj({"type": "GeometryCollection", "geometries": "x"}), "geometries", "'x'", "a list of geometries"),
     (gj({"type": "Circle", "coordinates": [0, 0]}), "geometry type", "'Circle'", "Point, LineString"),
     (gj({"type": "LineString", "coordinates": [[0, 0]]}), "coords", "got 1", "at least 2 points"),
@@ -246,7 +308,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
             Limits(max_features=1),
         ),
         "geojson features",
-        "more",
+        "2",
         "at most 1",
     ),
     # core parse (the ops endpoint)
@@ -330,8 +392,12 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (items({"at": "Pariss"}), "items[0].at", "'Pariss'", "closest names"),
     (items({"at": [1, 2], "id": "a"}, {"at": [1, 2], "id": "a"}), "id", "'a'", "unique in a drawing"),
     (items(), "items", "[]", "at least one item"),
+    (items({"at": [1, 2], "geometry": POINT}), "items[0]", "at and geometry", "one geometry"),
+    (items({"geometry": SQUARE, "radius_m": 500}), "items[0].radius_m", "500", "only for a circle"),
+    (items({"type": "line", "geometry": SQUARE}), "items[0].type", "'line'", "its geometry's kind, polygon"),
     # tools: the others
     (lambda tc: edit(tc, MAP, [{"label": "x"}]), "changes[0].id", "none", "required"),
+    (reshaped_by_points, "changes[0].points", "'pair'", "a multipoint of several parts"),
     (lambda tc: remove(tc, MAP), "remove", "none", "exactly one of ids, layer, everything"),
     (
         lambda tc: set_view(tc, MAP, at=[1, 2], bounds=[[0, 0], [1, 1]]),
@@ -348,7 +414,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda tc: select(tc, MAP, within="r", km=3), "near", "within", "go with near"),
     (lambda tc: select(tc, MAP, near=[1, 1], km=1, layer="zz"), "layer", "'zz'", "a layer of this map"),
     (lambda tc: select(tc, MAP, intersects="zz"), "intersects", "'zz'", "a feature on this map"),
-    (drawn(select, within="p"), "within", "marker 'p'", "an area (polygon, rectangle, circle)"),
+    (drawn(select, within="p"), "within", "marker 'p'", "an area (polygon, multipolygon, rectangle, circle)"),
     (lambda tc: select(tc, MAP, within="Lisbon"), "within", "'Lisbon'", "a country or state"),
     (lambda tc: select(tc, MAP, near=[1, 1]), "near", "neither", "km or nearest"),
     (lambda tc: select(tc, MAP, near=[1, 1], km=0), "km", "got 0", "more than 0 and at most 20004"),
@@ -359,7 +425,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: derive_shapes("buffer", [POINT], 0), "km", "got 0", "more than 0 and at most 2000"),
     (lambda: derive_shapes("hull", [POINT], 3), "km", "km=3", "buffer only"),
     (lambda: derive_shapes("difference", [AREA]), "ids", "got 1", "at least 2 areas"),
-    (lambda: derive_shapes("union", [AREA, POINT]), "ids", "marker 'p'", "areas (polygon, rectangle"),
+    (lambda: derive_shapes("union", [AREA, POINT]), "ids", "marker 'p'", "areas (polygon, multipolygon"),
     (
         lambda: derive_shapes("hull", [POINT, Feature("q", "marker", (2.0, 2.0))]),
         "ids",

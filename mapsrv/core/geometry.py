@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import pairwise
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, get_args
 
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
@@ -59,17 +59,7 @@ GeometryType: TypeAlias = Literal[
     "multipolygon",
     "collection",
 ]
-GEOMETRY_TYPES: tuple[GeometryType, ...] = (
-    "marker",
-    "polyline",
-    "polygon",
-    "circle",
-    "rectangle",
-    "multipoint",
-    "multipolyline",
-    "multipolygon",
-    "collection",
-)
+GEOMETRY_TYPES: tuple[GeometryType, ...] = get_args(GeometryType)
 # What a collection may hold: circles and rectangles are mapsrv's drawing types, not GeoJSON's.
 MEMBER_TYPES: tuple[GeometryType, ...] = (
     "marker",

@@ -11,6 +11,7 @@ import os
 import httpx
 import pytest
 import trio
+from support.mcp import INITIALIZE
 from support.raw_http import RawConnection
 from support.servers import start_server
 from test_h1 import get, served, until_closed
@@ -44,18 +45,7 @@ async def test_a_trailer_origin_cannot_turn_an_allowed_mcp_call_away(nursery: tr
     and a Content-Type sent only as a trailer turned a 400 into a 200."""
     app = await start_server(nursery)
     port = int(app.binds[0].rsplit(":", 1)[1])
-    initialize = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        }
-    ).encode()
+    initialize = json.dumps(INITIALIZE).encode()
     json_head = (
         "Content-Type: application/json",
         "Accept: application/json, text/event-stream",

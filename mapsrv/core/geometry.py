@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Any, Literal, TypeAlias, get_args
 
+from mapsrv.core.positions import check_bounds, check_latlon
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
 __all__ = [
@@ -205,8 +206,6 @@ def check(type_: str, coords: Any, max_points: int, name: str = "coords") -> Any
     """``coords`` (untrusted JSON, or a value from here) checked for ``type_`` and normalised:
     tuples, rings unclosed, a polygon of one ring in its flat form. Raises ``InvalidInput`` naming
     the path of the bad value, or ``PayloadTooLarge`` past ``max_points`` points in all."""
-    from mapsrv.core.model import check_bounds, check_latlon  # model imports this module
-
     budget = _Budget(name, max_points)
     if type_ in ("marker", "circle"):
         return check_latlon(name, coords)

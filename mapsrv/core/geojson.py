@@ -332,13 +332,6 @@ def _fields(props: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any], dict
     )
 
 
-def _positions(type_: str, coords: Any) -> int:
-    """Positions in a geometry as ``geometry_from_geojson`` gives it (members as objects)."""
-    if type_ == "collection":
-        return sum(count(m["type"], m["coords"]) for m in coords)
-    return count(type_, coords)
-
-
 def geojson_parts(
     raw: Any,
     *,
@@ -380,7 +373,7 @@ def geojson_parts(
             label=label,
             popup=popup,
             style=style,
-            properties=_attributes(kept, _positions(ftype, coords), max_text, max_keys),
+            properties=_attributes(kept, count(ftype, coords), max_text, max_keys),
         )
 
 

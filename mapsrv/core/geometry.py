@@ -297,7 +297,8 @@ def polygon_rings(coords: Any) -> tuple[Ring, ...]:
 
 
 def count(type_: str, coords: Any) -> int:
-    """How many positions the geometry holds (a rectangle: its 2 corners), for the caps."""
+    """How many positions the geometry holds (a rectangle: its 2 corners), for the caps; the
+    geometry held, or unchecked as ``check`` takes it."""
     if type_ in ("marker", "circle"):
         return 1
     if type_ in ("polyline", "multipoint", "rectangle"):
@@ -308,7 +309,8 @@ def count(type_: str, coords: Any) -> int:
         return sum(len(line) for line in coords)
     if type_ == "multipolygon":
         return sum(len(r) for polygon in coords for r in polygon)
-    return sum(count(t, c) for t, c in coords)
+    # a collection's members held as pairs, or as the wire's objects (what ``check`` takes)
+    return sum(count(*((m["type"], m["coords"]) if isinstance(m, Mapping) else m)) for m in coords)
 
 
 def points(type_: str, coords: Any) -> tuple[LatLon, ...]:

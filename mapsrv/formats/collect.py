@@ -344,8 +344,6 @@ class _Thinner:
 def _count(type_: str, coords: Any) -> int:
     """The points a geometry holds, for the caps; 1 when it is not one (build_feature says why)."""
     try:
-        if type_ == "collection":  # members as geojson reads them ({"type", "coords"}) or pairs
-            return sum(count(*(m["type"], m["coords"]) if isinstance(m, Mapping) else m) for m in coords)
         return count(type_, coords)
     except (TypeError, IndexError, KeyError, ValueError):
         return 1

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import trio
 from support import free_port
-from support.geocoder import Asked, Reply, answer, open_fake_geocoder, result
+from support.geocoder import Asked, Reply, answer, open_fake_geocoder, read_head, result
 from support.nominatim import Imported, Nominatim, open_nominatim
 
 from mapsrv.errors import InvalidInput
@@ -181,17 +181,11 @@ class Listener:
 
     async def handle(self, stream: trio.SocketStream) -> None:
         try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = await stream.receive_some(65536)
-                if not chunk:
-                    return
-                data += chunk
-            lines = data.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
-            headers = {
-                k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
-            }
-            self.requests.append((time.monotonic(), lines[0].split(" ")[1], headers))
+            got = await read_head(stream)
+            if got is None:
+                return
+            line, headers = got
+            self.requests.append((time.monotonic(), line.split(" ")[1], headers))
             if not self.answer:
                 await trio.sleep_forever()
             head = (

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import trio
 
-__all__ = ["Asked", "FakeGeocoder", "Reply", "answer", "open_fake_geocoder", "result"]
+__all__ = ["Asked", "FakeGeocoder", "Reply", "answer", "open_fake_geocoder", "read_head", "result"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,18 @@ def result(
     }
 
 
+async def read_head(stream: trio.SocketStream) -> tuple[str, dict[str, str]] | None:
+    """A request's line and headers (names lowercased), or None when the client left first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = await stream.receive_some(65536)
+        if not chunk:
+            return None
+        data += chunk
+    line, *lines = data.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    return line, {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
+
+
 @dataclass
 class FakeGeocoder:
     reply: Callable[[Asked], Reply]
@@ -81,14 +93,10 @@ class FakeGeocoder:
 
     async def handle(self, stream: trio.SocketStream) -> None:
         try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = await stream.receive_some(65536)
-                if not chunk:
-                    return
-                data += chunk
-            line, *lines = data.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
+            got = await read_head(stream)
+            if got is None:
+                return
+            line, headers = got
             # "/search?q=..." or, to a proxy, "http://host/search?q=..."
             target = urlsplit(line.split(" ")[1])
             params = dict(parse_qsl(target.query))

@@ -34,7 +34,8 @@ async def test_presence_and_links_hold_across_processes(
 
         async with open_server(*store) as b:
             bob = Browser(b.url)
-            assert (await bob.client.get(edit_path)).status_code == 200  # the edit link, on B
+            opened = await bob.client.get(edit_path)  # the edit link, on B
+            assert opened.status_code == 200, opened.text
             assert (await bob.client.post("/name", json={"name": "Bob"})).status_code == 200
             bobs = await open_stream(nursery, bob.client, f"{edit_path}/events")
             await mine.wait_for(lambda _: ("Bob", "editor") in mine.present())  # heard on A

@@ -1,4 +1,4 @@
-"""The README's Layout and docs/architecture.md describe the tree as it is: every path they name
+"""docs/layout.md and docs/architecture.md describe the tree as it is: every path they name
 exists, every package and loose module of mapsrv/ is named, and mapsrv/ keeps its handful of loose
 modules (the rest of the code lives in one package per layer)."""
 
@@ -17,10 +17,9 @@ MOST_LOOSE_MODULES = 6
 
 
 def _layout_block() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
-    found = re.search(r"```\n(.*?)```", section, re.S)
-    assert found, "README's Layout section has no code block"
+    page = (ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
+    found = re.search(r"```\n(.*?)```", page, re.S)
+    assert found, "docs/layout.md has no code block"
     return found.group(1)
 
 
@@ -42,13 +41,13 @@ def test_every_path_the_layout_names_exists() -> None:
     named = PATH.findall(_layout_block())
     assert len(named) > 10, named
     missing = [path for path in named if not (ROOT / path.rstrip(".,:;")).exists()]
-    assert missing == [], f"README's Layout names paths that do not exist: {missing}"
+    assert missing == [], f"docs/layout.md names paths that do not exist: {missing}"
 
 
 def test_the_layout_names_every_package_and_loose_module() -> None:
     named = {path.rstrip(".,:;") for path in PATH.findall(_layout_block())}
     unnamed = [path for path in [*_packages(), *_loose_modules()] if path not in named]
-    assert unnamed == [], f"README's Layout leaves out {unnamed}"
+    assert unnamed == [], f"docs/layout.md leaves out {unnamed}"
 
 
 @pytest.mark.parametrize("doc", ["docs/architecture.md"])

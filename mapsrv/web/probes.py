@@ -20,7 +20,7 @@ async def health() -> Response:
 @probes.get("/ready")
 async def ready() -> Response:
     # Ready while the store answers and we are not draining: a load balancer sends new work
-    # elsewhere otherwise, though held maps keep working (see the README).
+    # elsewhere otherwise, though held maps keep working (docs/scaling.md).
     ctx = web_context()
     draining = ctx.draining()
     is_ready = ctx.hub.ready and not draining

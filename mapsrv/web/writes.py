@@ -106,7 +106,7 @@ class PageWrites:
         if isinstance(result, dict):
             body = dumps(result).encode()
         else:
-            # A write held while the store is away says so: its version may still move (README).
+            # A write held while the store is away says so: its version may still move (docs/scaling.md).
             provisional = b',"provisional":true' if result.provisional else b""
             body = b'{"version":%d%s}' % (result.version, provisional)
         headers = [*self._headers, (b"content-length", b"%d" % len(body))]

@@ -62,7 +62,7 @@ def _router(tc: ToolContext, what: str) -> Router:
     if tc.router is None:
         raise InvalidInput(
             f"{what} needs a routing engine and this server has none; its operator starts mapsrv with"
-            " --router valhalla+http://HOST:PORT (README: routing)"
+            " --router valhalla+http://HOST:PORT (docs/routing.md)"
         )
     return tc.router
 

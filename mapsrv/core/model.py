@@ -257,7 +257,8 @@ def build_feature(
     )
 
 
-MAX_PROPERTIES = 64  # keys per feature
+# Keys per feature: Natural Earth has 168 columns, a dBase file up to 255, a GeoPackage 2,000.
+MAX_PROPERTIES = 1_000
 _KEY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -276,7 +277,7 @@ def _scalar(name: str, value: Any, max_text: int) -> Any:
 
 
 def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple[str, Any], ...]:
-    """A feature's attributes: an object of at most 64 keys whose values are strings, numbers,
+    """A feature's attributes: an object of at most ``MAX_PROPERTIES`` keys whose values are strings, numbers,
     booleans, null or lists of those (a list is per point, so at most one item per coordinate)."""
     if value is None:
         return ()

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from formats_helpers import map_of, map_with, read_fixture
 
-from mapsrv.core.model import Feature, LatLon, Layer, Limits
+from mapsrv.core.model import MAX_PROPERTIES, Feature, LatLon, Layer, Limits
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats import read_file, write_file
+from mapsrv.formats.table import MAX_COLUMNS
 
 LIMITS = Limits()
 PLACES = {
@@ -191,12 +192,18 @@ def test_a_layer_column_makes_layers() -> None:
     assert [f.layer for f in imported.features] == ["hotels", "food", "hotels", "default"]
 
 
-def test_many_columns_keep_the_first_64_as_properties() -> None:
-    header = "lat,lon," + ",".join(f"c{i}" for i in range(100))
-    row = "1,2," + ",".join(str(i) for i in range(100))
+def test_a_table_as_wide_as_allowed_keeps_every_column() -> None:
+    """1,000 columns (``MAX_COLUMNS``, all a feature may hold): every one kept, the coordinates'
+    too; one more is refused as no table."""
+    assert MAX_COLUMNS <= MAX_PROPERTIES
+    header = "lat,lon," + ",".join(f"c{i}" for i in range(MAX_COLUMNS - 2))
+    row = "1,2," + ",".join(str(i) for i in range(MAX_COLUMNS - 2))
     imported = read_file(f"{header}\n{row}\n".encode(), "csv", LIMITS)
-    assert len(imported.features[0].properties) == 64
-    assert imported.notes == ("features with properties past the first 64 (MAX_PROPERTIES) left out: 1",)
+    assert len(imported.features[0].properties) == MAX_COLUMNS
+    assert dict(imported.features[0].properties)[f"c{MAX_COLUMNS - 3}"] == MAX_COLUMNS - 3
+    assert imported.notes == ()
+    with pytest.raises(PayloadTooLarge, match=f"at most {MAX_COLUMNS} columns, got {MAX_COLUMNS + 1}"):
+        read_file(f"{header},one_more\n{row},0\n".encode(), "csv", LIMITS)
 
 
 def test_csv_export_reads_back_with_the_csv_module() -> None:

@@ -16,7 +16,7 @@ from formats_helpers import map_of
 
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.geometry import points
-from mapsrv.core.model import Limits
+from mapsrv.core.model import MAX_PROPERTIES, Limits
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import read_file, write_file
 
@@ -41,10 +41,12 @@ def test_a_long_line_is_thinned_before_the_point_cap_as_in_other_formats() -> No
 
 
 def test_attributes_past_the_cap_are_left_out_with_a_note() -> None:
-    wide = {f"c{i:02}": i for i in range(70)}
+    wide = {f"c{i:04}": i for i in range(MAX_PROPERTIES + 6)}
     imported = read_file(collection(feature({"type": "Point", "coordinates": [1, 2]}, **wide)), None, LIMITS)
-    assert dict(imported.features[0].properties) == {f"c{i:02}": i for i in range(64)}
-    assert imported.notes == ("features with properties past the first 64 (MAX_PROPERTIES) left out: 1",)
+    assert dict(imported.features[0].properties) == {f"c{i:04}": i for i in range(MAX_PROPERTIES)}
+    assert imported.notes == (
+        f"features with properties past the first {MAX_PROPERTIES} (MAX_PROPERTIES) left out: 1",
+    )
 
 
 def polar_stereographic_round_trip(geometry: Any) -> Any:

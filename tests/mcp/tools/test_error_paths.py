@@ -28,6 +28,7 @@ from mapsrv.core.layer_source import check_layer_source
 from mapsrv.core.layer_style import check_layer_style
 from mapsrv.core.measure import area, bbox, bearing, distance
 from mapsrv.core.model import (
+    MAX_PROPERTIES,
     Limits,
     check_bounds,
     check_geometry,
@@ -238,10 +239,10 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "leave them out",
     ),
     (
-        lambda: check_properties({str(i): 0 for i in range(65)}, L),
+        lambda: check_properties({str(i): 0 for i in range(MAX_PROPERTIES + 1)}, L),
         "properties",
-        "65",
-        "at most 64 keys (MAX_PROPERTIES",
+        str(MAX_PROPERTIES + 1),
+        f"at most {MAX_PROPERTIES} keys (MAX_PROPERTIES",
     ),
     (lambda: check_properties({"a\nb": 0}, L), "properties key", "'a\\nb'", "printable characters"),
     (lambda: check_properties({"ele": [1, 2]}, L, 1), "properties.ele", "2", "one value per point"),

@@ -72,6 +72,8 @@ def _clamp_noise(coords: Any, *, single: bool = False) -> tuple[Any, int]:
         lat, lon = _near_limit(coords[0], 90.0), _near_limit(coords[1], 180.0)
         changed = (lat is not coords[0]) + (lon is not coords[1])
         return ((lat, lon), changed) if changed else (coords, 0)
+    if _in_range(coords):  # a ring or line of 100,000 points with nothing to clamp: as it is
+        return coords, 0
     out: list[Any] = []
     n = 0
     for item in coords:
@@ -79,6 +81,17 @@ def _clamp_noise(coords: Any, *, single: bool = False) -> tuple[Any, int]:
         out.append(kept)
         n += k
     return out, n
+
+
+def _in_range(positions: Sequence[Any]) -> bool:
+    """Whether ``positions`` is a list of ``[lat, lon]`` pairs all within their limits (nothing
+    for ``_clamp_noise`` to do), found without a call per point."""
+    try:
+        return bool(positions) and all(
+            len(p) == 2 and -90.0 <= p[0] <= 90.0 and -180.0 <= p[1] <= 180.0 for p in positions
+        )
+    except (TypeError, LookupError):  # not pairs of numbers: each is looked at on its own
+        return False
 
 
 def layer_id(name: str) -> str:

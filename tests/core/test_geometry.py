@@ -4,11 +4,15 @@ errors naming the path of the bad value, and the helpers every consumer reads it
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mapsrv.core import geometry
 from mapsrv.core.geometry import GEOMETRY_TYPES, MEMBER_TYPES
+from mapsrv.core.positions import check_latlon
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
 SQUARE = [[0.0, 0.0], [0.0, 4.0], [4.0, 4.0], [4.0, 0.0]]
@@ -174,3 +178,33 @@ def test_areas_and_kind_names() -> None:
         "multipolygon",
         "collection",
     ]
+
+
+# Points as files and agents send them: plain numbers, in range or not, and the values the plain
+# path must leave to the per-point check (bools, text, NaN, huge integers, a third coordinate).
+_coordinate = (
+    st.floats(min_value=-200, max_value=200)
+    | st.integers(min_value=-200, max_value=200)
+    | st.sampled_from([True, "1.5", math.nan, math.inf, 10**400, None])
+)
+_point = st.lists(_coordinate, min_size=2, max_size=2) | st.lists(_coordinate, min_size=1, max_size=3)
+
+
+def _one_by_one(points: list[object]) -> tuple[tuple[float, float], ...]:
+    return tuple(check_latlon(f"coords[{i}]", p) for i, p in enumerate(points))
+
+
+@settings(max_examples=500)
+@given(st.lists(_point, min_size=2, max_size=30))
+def test_a_line_reads_as_its_points_do_one_by_one(points: list[object]) -> None:
+    """The plain path that reads a file's long ring without a message per point gives what the
+    per-point check gives: the same points, or the same error naming the same point."""
+    try:
+        expected: object = _one_by_one(points)
+    except InvalidInput as exc:
+        expected = str(exc)
+    try:
+        got: object = geometry.check("polyline", points, 1_000)
+    except InvalidInput as exc:
+        got = str(exc)
+    assert got == expected

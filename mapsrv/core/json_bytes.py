@@ -24,11 +24,12 @@ from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
 
-__all__ = ["dumps", "dumps_text", "maybe_other"]
+__all__ = ["dumps", "dumps_finite", "dumps_text", "maybe_other"]
 
 _DIGITS = frozenset(b"0123456789")
 _ASCII = json.JSONEncoder(separators=(",", ":"))
 _UNICODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_FINITE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def dumps(value: Any) -> bytes:
@@ -50,6 +51,22 @@ def dumps_text(value: Any) -> str:
         out = None
     if out is None or maybe_other(out):
         return _UNICODE.encode(value)
+    return out.decode()
+
+
+def dumps_finite(value: Any) -> str:
+    """Compact JSON of the same values as ``json.dumps(value, ensure_ascii=False,
+    allow_nan=False)``, refusing NaN and infinities with its ``ValueError`` (they are not JSON):
+    the events' and the stores' text (``mapsrv.core.codec``), which is parsed, never compared as
+    bytes. Unlike ``dumps_text``, a float below 1e-4 may be written in its other form (``1e-7``,
+    ``0.00001``: the same number), so a country file's outlines, where one such coordinate is
+    enough to send ``dumps_text`` the slow way, take a third of the time."""
+    try:
+        out = to_json(value, inf_nan_mode="constants")
+    except PydanticSerializationError:
+        out = None
+    if out is None or b"NaN" in out or b"Infinity" in out or b'"None":' in out:
+        return _FINITE.encode(value)  # raises for NaN; writes a None key as null, as json does
     return out.decode()
 
 

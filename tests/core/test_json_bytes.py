@@ -83,3 +83,32 @@ def test_nan_and_infinities_as_json_dumps_writes_them() -> None:
 def test_what_json_dumps_refuses_is_refused() -> None:
     with pytest.raises(TypeError):
         json_bytes.dumps({"when": object()})
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON values, ``-0.0`` told from ``0.0`` and a float from an integer."""
+    if isinstance(a, float) or isinstance(b, float):
+        return type(a) is type(b) and a == b and math.copysign(1, a) == math.copysign(1, b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same_json(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=1000)
+@given(values)
+@example([1e-5, 1.5e-7, 5e-324, -0.0, {None: 1.5e-7}])
+def test_dumps_finite_writes_the_values_json_dumps_writes(value: Any) -> None:
+    """The events' text: read back, the very values ``json.dumps`` writes (a small float may be
+    written in its other form, the same number)."""
+    ours = json_bytes.dumps_finite(value)
+    theirs = json.dumps(value, separators=SEPARATORS, ensure_ascii=False, allow_nan=False)
+    assert _same_json(json.loads(ours), json.loads(theirs))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf], ids=["NaN", "inf", "-inf"])
+def test_dumps_finite_refuses_what_is_not_json(bad: float) -> None:
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        json_bytes.dumps_finite({"coords": [[1.0, bad]], "label": "NaN Infinity"})
+    assert json.loads(json_bytes.dumps_finite({"label": "NaN Infinity"})) == {"label": "NaN Infinity"}

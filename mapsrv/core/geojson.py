@@ -25,6 +25,7 @@ from mapsrv.core.model import (
     MapState,
     build_feature,
 )
+from mapsrv.core.plain import plain_swapped
 from mapsrv.core.values import ID_RE as _ID_RE
 from mapsrv.core.values import shown
 from mapsrv.errors import InvalidInput, PayloadTooLarge
@@ -149,28 +150,9 @@ def _swapped(name: str, coords: Any, depth: int, seen: _Count) -> Any:
         )
     if depth == 1:
         seen.add(len(coords))
-        if (fast := _plain_swapped(coords)) is not None:
+        if (fast := plain_swapped(coords, NOISE)) is not None:
             return fast
     return [_swapped(f"{name}[{i}]", c, depth - 1, seen) for i, c in enumerate(coords)]
-
-
-def _plain_swapped(positions: list[Any]) -> list[list[Any]] | None:
-    """``positions`` as ``_position`` swaps them, when every one is a list of plain numbers whose
-    latitude is in range (so none looks swapped); ``None`` otherwise, and each is read on its own
-    with its message."""
-    out: list[list[Any]] = []
-    append = out.append
-    for p in positions:
-        if type(p) is not list or len(p) < 2:
-            return None
-        lon, lat = p[0], p[1]
-        if type(lon) not in _PLAIN or type(lat) not in _PLAIN or not -90 - NOISE <= lat <= 90 + NOISE:
-            return None
-        append([lat, lon])
-    return out
-
-
-_PLAIN = (float, int)
 
 
 def _object(name: str, geometry: Any) -> Mapping[str, Any]:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Any, Literal, TypeAlias, get_args
 
+from mapsrv.core.plain import plain_latlons
 from mapsrv.core.positions import check_bounds, check_latlon
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
@@ -137,30 +138,9 @@ def _points(name: str, value: Any, minimum: int, budget: _Budget, point: Callabl
             f"{name} needs at least {minimum} point{'s' * (minimum > 1)}, got {len(value)}; add points"
             + (" or draw a marker" if minimum == 2 else " or draw a line" if minimum == 3 else "")
         )
-    if point is check_latlon and (fast := _plain_points(value)) is not None:
+    if point is check_latlon and (fast := plain_latlons(value)) is not None:
         return fast
     return tuple(point(f"{name}[{i}]", p) for i, p in enumerate(value))
-
-
-def _plain_points(value: list[Any]) -> Ring | None:
-    """``value``'s points as ``check_latlon`` gives them, when every one is a plain pair of
-    numbers in range: a file's ring of 100,000 points is read without a message built per point.
-    ``None`` when any is not (then each is checked on its own, and the bad one named)."""
-    out: list[LatLon] = []
-    append = out.append
-    for p in value:
-        if (type(p) is not list and type(p) is not tuple) or len(p) != 2:
-            return None
-        lat, lon = p
-        if type(lat) not in _PLAIN or type(lon) not in _PLAIN:  # bools, strings, subclasses: checked
-            return None
-        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):  # NaN and huge integers fail too
-            return None
-        append((float(lat), float(lon)))
-    return tuple(out)
-
-
-_PLAIN = (float, int)
 
 
 def _ring(name: str, value: Any, budget: _Budget, point: Callable[..., LatLon]) -> Ring:

@@ -28,12 +28,12 @@ from mapsrv.core.style_rules import (
     label_of,
     match_filter,
     number,
-    parse_time,
     shown,
     size_of,
     style_counts,
     text_of,
 )
+from mapsrv.core.times import time_ms
 from mapsrv.core.values import check_number
 from mapsrv.errors import InvalidInput
 
@@ -68,9 +68,12 @@ _PROPERTY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 
 
 def _instant(name: str, value: Any) -> float:
-    moment = parse_time(value) if isinstance(value, str) else None
+    moment = time_ms(value)
     if moment is None:
-        raise InvalidInput(f"{name} must be an ISO 8601 time, got {value!r:.40}; e.g. '2024-05-01T08:00:00Z'")
+        raise InvalidInput(
+            f"{name} must be a year, a date or an ISO 8601 time, got {value!r:.40};"
+            " e.g. 2007, '2007-06-30' or '2024-05-01T08:00:00Z'"
+        )
     return moment
 
 

@@ -14,11 +14,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from mapsrv.core.classify import class_of
 from mapsrv.core.model import Feature
+from mapsrv.core.times import time_ms
 
 __all__ = [
     "OTHER",
@@ -27,7 +27,6 @@ __all__ = [
     "label_of",
     "match_filter",
     "number",
-    "parse_time",
     "shown",
     "size_of",
     "style_counts",
@@ -112,31 +111,15 @@ def match_filter(flt: Mapping[str, Any], props: Mapping[str, Any]) -> bool:
     return bool(left >= right)
 
 
-def parse_time(value: Any) -> float | None:
-    """Unix seconds from ISO 8601 text (no zone: UTC), or from a number (seconds; milliseconds
-    from 1e11 on, as the page reads them)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value) if abs(value) < 1e11 else value / 1000
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
 def in_time(window: Mapping[str, Any], props: Mapping[str, Any]) -> bool:
-    """Whether a feature's time (a string, or any of a per-point list) is inside the window;
-    a feature without a time is outside."""
+    """Whether a feature's time (a value, or any of a per-point list) is inside the window, its
+    ends included (``mapsrv.core.times`` reads them all); a feature without a time is outside."""
     value = props.get(window["property"])
     times = value if isinstance(value, tuple | list) else (value,)
-    start = parse_time(window.get("from"))
-    end = parse_time(window.get("to"))
+    start = time_ms(window.get("from"))
+    end = time_ms(window.get("to"))
     for item in times:
-        moment = parse_time(item)
+        moment = time_ms(item)
         if moment is not None and (start is None or moment >= start) and (end is None or moment <= end):
             return True
     return False

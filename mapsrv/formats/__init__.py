@@ -20,7 +20,7 @@ from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector, Imported
 from mapsrv.formats.detect import FORMATS, detect_format
 from mapsrv.formats.gpx import gpx_notes, read_gpx, write_gpx
-from mapsrv.formats.join import JOINS, Find, Join, read_joined
+from mapsrv.formats.join import JOINS, Find, Join, Near, read_joined
 from mapsrv.formats.kml import read_kml, write_kml
 from mapsrv.formats.kmz import read_kmz, write_kmz
 from mapsrv.formats.table import read_csv, write_csv
@@ -30,6 +30,7 @@ __all__ = [
     "JOINS",
     "MEDIA_TYPES",
     "Find",
+    "Near",
     "Imported",
     "Join",
     "detect_format",
@@ -60,18 +61,20 @@ def read_file(
     find: Find | None = None,
     key: str | None = None,
     country: str = "",
+    near: Near | None = None,
 ) -> Imported:
     """Read a file into features. ``fmt`` is detected when None (``filename`` helps); ``layer``
     puts every feature in that layer (else KML folders become layers); ``lookup`` resolves a
     CSV's place names; ``simplify`` thins lines and shapes to that tolerance in metres. ``join``
     reads a CSV's rows as the countries or regions they name, outlined by ``find``, by column
-    ``key`` (else found), within ``country`` (see ``join``)."""
+    ``key`` (else found), within ``country``, ``near`` naming what an unmatched row may mean
+    (see ``join``)."""
     fmt = detect_format(data, filename, given=fmt)
     out = Collector(fmt, limits, layer=layer, tolerance=simplify)
     if join is not None:
         if fmt != "csv" or find is None:
             raise InvalidInput(f"join takes a CSV table, got a {fmt} file; send the table as CSV")
-        read_joined(data, out, join, find, key=key, country=country)
+        read_joined(data, out, join, find, key=key, country=country, near=near)
     elif fmt == "gpx":
         read_gpx(data, out)
     elif fmt == "kml":

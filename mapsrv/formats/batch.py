@@ -67,4 +67,10 @@ def report(imported: Imported, ids: list[str]) -> dict[str, Any]:
     if imported.unresolved:
         out["unresolved"] = [{"line": line, "text": text} for line, text in imported.unresolved[:MAX_IDS]]
         out["n_unresolved"] = len(imported.unresolved)
+    if imported.stacked:  # rows drawn over each other: which rows, on which outline
+        out["stacked"] = [
+            {"outline": name, "lines": list(lines[:MAX_IDS]), "rows": list(said[:MAX_IDS])}
+            for name, lines, said in imported.stacked[:MAX_IDS]
+        ]
+        out["n_stacked"] = sum(len(lines) for _, lines, _ in imported.stacked)
     return out

@@ -49,6 +49,8 @@ class Imported:
     layers: tuple[Layer, ...] = ()
     notes: tuple[str, ...] = ()
     unresolved: tuple[tuple[int, str], ...] = ()  # a CSV's rows whose place did not resolve: (line, text)
+    # a joined table's rows that share an outline at one time: (outline, lines, what the rows said)
+    stacked: tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...] = ()
     title: str = ""  # the file's own name for itself (GPX metadata, KML Document), when it has one
 
 
@@ -112,6 +114,7 @@ class Collector:
         self.tolerance = tolerance
         self.title = ""
         self.unresolved: list[tuple[int, str]] = []
+        self.stacked: list[tuple[str, tuple[int, ...], tuple[str, ...]]] = []
         self._features: list[Feature] = []
         self._layers: dict[str, Layer] = {}
         self._layer_by_name: dict[str, str] = {}
@@ -246,6 +249,7 @@ class Collector:
             layers=tuple(layer for lid, layer in self._layers.items() if lid in used),
             notes=tuple(notes),
             unresolved=tuple(self.unresolved),
+            stacked=tuple(self.stacked),
             title=self.title[: self.limits.max_title],
         )
 

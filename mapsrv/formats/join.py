@@ -9,6 +9,12 @@ row's country column when the table has one. A row whose value matches nothing i
 one feature, its outline whole: a polygon (with its holes: South Africa's Lesotho), or a
 multipolygon when it has several parts (islands).
 
+What happened is said: a value that matches nothing is listed once with its lines, its reason
+and the name it may mean (``near``: "Hong Kng (not a country; nearest: Hong Kong)"); rows that
+land on one outline at one time (a table giving both Koreas KOR), where a time column (``year``,
+``date``...) does not tell them apart, are imported and listed in ``Imported.stacked`` by
+outline with their lines, and a note says so.
+
 The key column is ``key`` when given, else the first column named like one
 (``country``, ``iso_a3``, ``state``, ``province``...), else the column whose first values match
 best. When all the rows' outlines would pass three quarters of ``max_total_points`` (a long table with
@@ -19,15 +25,16 @@ that fits, and a note says so. ``find`` gives the parts biggest first.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from mapsrv.errors import InvalidInput, PayloadTooLarge
-from mapsrv.formats.collect import Collector
+from mapsrv.formats.collect import MAX_LISTED, Collector
 from mapsrv.formats.columns import normalise
 from mapsrv.formats.simplify import simplify
 from mapsrv.formats.table import numeric_columns, property_names, property_value, read_rows
 
-__all__ = ["COARSE_PARTS", "JOINS", "THINNED", "Find", "Join", "Outline", "read_joined"]
+__all__ = ["COARSE_PARTS", "JOINS", "THINNED", "Find", "Join", "Near", "Outline", "read_joined"]
 
 Join = Literal["countries", "regions"]
 JOINS: tuple[Join, ...] = ("countries", "regions")
@@ -47,6 +54,8 @@ _KEYS: dict[Join, tuple[str, ...]] = {
         "territory", "code", "name",
     ),
 }  # fmt: skip
+_TIMES = ("time", "day", "month", "quarter", "timestamp", "datetime", "yr", "when")
+_NEAR_LOOKUPS = 50  # unmatched values offered a nearest name (each a search of every name)
 _COUNTRY = ("country", "countrycode", "countryname", "iso", "isoa2", "isoa3", "iso2", "iso3", "nation")
 
 
@@ -64,6 +73,21 @@ class Outline(Protocol):
 
 # (join, value, country) -> the outline, or why none ("not a country")
 Find = Callable[[Join, str, str], "Outline | str"]
+# (join, value, country) -> the name the value may mean ("Hong Kng": "Hong Kong"), or None
+Near = Callable[[Join, str, str], "str | None"]
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A row that found its outline: its line, its cells, its time (the time column's text) and
+    what it said (its key, and its name column's value when that differs)."""
+
+    line: int
+    outline: Outline
+    props: dict[str, object]
+    time: str
+    said: str
+    timed: bool
 
 
 def _key_column(
@@ -146,10 +170,85 @@ def _fit(matched: list[tuple[int, Outline, dict[str, object]]], out: Collector) 
     )
 
 
-def read_joined(
-    data: bytes, out: Collector, join: Join, find: Find, *, key: str | None = None, country: str = ""
+def _time_column(header: list[str], column: int) -> int | None:
+    """The table's time column (``year``, ``date``, ``period``...), other than the key: rows of one
+    place at different times are a time series, not rows stacked on one outline."""
+    for i, name in enumerate(header):
+        key = normalise(name)
+        if i != column and (key in _TIMES or any(word in key for word in ("year", "date", "period"))):
+            return i
+    return None
+
+
+def _name_column(header: list[str], column: int, join: Join) -> int | None:
+    """A column other than the key that names the place too (``country`` beside ``iso_alpha``)."""
+    keys = [normalise(h) for h in header]
+    return next((keys.index(n) for n in _KEYS[join][:-2] if n in keys and keys.index(n) != column), None)
+
+
+def _cell(row: list[str], i: int | None) -> str:
+    return row[i].strip()[:_MAX_VALUE] if i is not None and i < len(row) else ""
+
+
+def _unresolved(
+    misses: dict[tuple[str, str, str], list[int]], out: Collector, near: Near | None, join: Join, country: str
 ) -> None:
-    """Read a CSV table's rows into ``out`` as the outlines they name (see the module's docstring)."""
+    """Each value that matched nothing once, with its lines and the name it may mean."""
+    for (value, where, why), lines in sorted(misses.items(), key=lambda item: item[1][0]):
+        hint = near(join, value, where) if near is not None and len(out.unresolved) < _NEAR_LOOKUPS else None
+        shown = f"{value}, {where}" if where and where != country else value
+        said = f"{why}; nearest: {hint}" if hint else why
+        on = f", lines {_lines(lines)}" if len(lines) > 1 else ""
+        out.unresolved.append((lines[0], f"{shown} ({said}){on}"))
+
+
+def _lines(lines: list[int]) -> str:
+    """``3, 5-9, 12``: runs of lines as ranges, the first ``MAX_LISTED`` runs."""
+    runs: list[list[int]] = []
+    for line in lines:
+        if runs and line == runs[-1][1] + 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    text = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in runs[:MAX_LISTED])
+    return text + (f" and {len(runs) - MAX_LISTED} more" if len(runs) > MAX_LISTED else "")
+
+
+def _stacked(matched: list[_Row], out: Collector) -> None:
+    """Rows that landed on one outline at one time (or with no time column), by outline: which
+    rows, and what they said; noted, since each is drawn over the other."""
+    at: dict[tuple[int, str], list[_Row]] = {}
+    for row in matched:
+        at.setdefault((id(row.outline), row.time), []).append(row)
+    by_outline: dict[int, list[_Row]] = {}
+    for rows in at.values():
+        if len(rows) > 1:
+            by_outline.setdefault(id(rows[0].outline), []).extend(rows)
+    for rows in sorted(by_outline.values(), key=lambda rows: min(r.line for r in rows)):
+        said = tuple(dict.fromkeys(r.said for r in sorted(rows, key=lambda r: r.line)))
+        out.stacked.append((rows[0].outline.name, tuple(sorted(r.line for r in rows)), said))
+    if by_outline:
+        n = sum(len(rows) for rows in by_outline.values())
+        first = min(by_outline.values(), key=lambda rows: min(r.line for r in rows))
+        out.note(
+            f"{n} rows share an outline with another row{' at the same time' if matched[0].timed else ''}"
+            f" ({len(by_outline)} outline{'s' * (len(by_outline) > 1)}, the first {first[0].outline.name}:"
+            f" lines {_lines(sorted(r.line for r in first))}): each is drawn over the other; see stacked"
+        )
+
+
+def read_joined(
+    data: bytes,
+    out: Collector,
+    join: Join,
+    find: Find,
+    *,
+    key: str | None = None,
+    country: str = "",
+    near: Near | None = None,
+) -> None:
+    """Read a CSV table's rows into ``out`` as the outlines they name (see the module's docstring);
+    ``near`` offers the name an unmatched row may mean."""
     if join not in JOINS:
         raise InvalidInput(f"join must be one of {', '.join(JOINS)}, got {join!r:.40}")
     header, rows, comma = read_rows(data, out)
@@ -160,10 +259,12 @@ def read_joined(
         country_column = next(
             (keys.index(n) for n in _COUNTRY if n in keys and keys.index(n) != column), None
         )
+    when, named = _time_column(header, column), _name_column(header, column, join)
     names = property_names(header)
     numeric = numeric_columns(rows, len(names), comma)
     found: dict[tuple[str, str], Outline | str] = {}
-    matched: list[tuple[int, Outline, dict[str, object]]] = []
+    matched: list[_Row] = []
+    misses: dict[tuple[str, str, str], list[int]] = {}
     for line, row in rows:
         value = row[column].strip() if column < len(row) else ""
         where = country
@@ -179,25 +280,29 @@ def read_joined(
             found[(value, where)] = find(join, value, where)
         outline = found[(value, where)]
         if isinstance(outline, str):
-            shown = f"{value}, {where}" if where and where != country else value
-            out.unresolved.append((line, f"{shown} ({outline})"))
+            misses.setdefault((value, where, outline), []).append(line)
             continue
         props = {
             names[i]: property_value(cell.strip(), numeric[i], comma)
             for i, cell in enumerate(row[: len(names)])
         }
-        matched.append((line, outline, props))
-    shapes = _fit(matched, out)
-    for line, outline, props in matched:
-        polygons = shapes[id(outline)]
+        name = _cell(row, named)
+        said = value if not name or name == value else f"{value}: {name}"
+        matched.append(_Row(line, outline, props, _cell(row, when), said[:_MAX_VALUE], when is not None))
+    _unresolved(misses, out, near, join, country)
+    if matched:
+        _stacked(matched, out)
+    shapes = _fit([(r.line, r.outline, r.props) for r in matched], out)
+    for r in matched:
+        polygons = shapes[id(r.outline)]
         if not polygons:
-            out.unresolved.append((line, f"{outline.name} (no outline)"))
+            out.unresolved.append((r.line, f"{r.outline.name} (no outline)"))
             continue
         kind, coords = ("polygon", polygons[0]) if len(polygons) == 1 else ("multipolygon", polygons)
         try:
-            out.add(f"csv line {line}", kind, coords, label=outline.name, properties=props)
+            out.add(f"csv line {r.line}", kind, coords, label=r.outline.name, properties=r.props)
         except PayloadTooLarge:
             raise
         except InvalidInput as exc:
-            out.unresolved.append((line, f"{outline.name} (its outline: {exc.message})"))
+            out.unresolved.append((r.line, f"{r.outline.name} (its outline: {exc.message})"))
     out.note(f"joined {len(matched)} of {len(rows)} rows to {join} by column {header[column]!r:.40}")

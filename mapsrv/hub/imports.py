@@ -13,7 +13,7 @@ from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import Imported, Join, read_file
 from mapsrv.places import point_of
-from mapsrv.places.boundaries import find_boundary
+from mapsrv.places.boundaries import find_boundary, nearest_boundary
 
 __all__ = ["read_upload"]
 
@@ -46,6 +46,7 @@ async def read_upload(
         find=find_boundary,
         key=key,
         country=country,
+        near=nearest_boundary,
     )
     imported = await trio.to_thread.run_sync(read, limiter=_PARSERS)
     if not imported.features:

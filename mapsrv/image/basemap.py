@@ -29,24 +29,36 @@ def basemap(
     view: ImageView, tiles: Mapping[tuple[int, int], Image.Image] | None, rasters: Sequence[Raster] = ()
 ) -> Image.Image:
     """Natural Earth's countries under whatever tiles came (a missing tile shows the outline),
-    and the map's raster layers over them, in order."""
+    and the map's raster layers over them, in order. Tiles are at the view's ``tile_view``: a
+    view between two whole zooms has them scaled down to it."""
     outline = _outline(view.zoom, round(view.left), round(view.top), view.width, view.height)
     base = outline.convert("RGBA")  # a copy: the cached outline stays as it is
     if tiles:
-        for (tx, ty), tile in tiles.items():
-            base.paste(tile.convert("RGBA"), (round(tx * TILE - view.left), round(ty * TILE - view.top)))
+        base = Image.alpha_composite(base, _sheet(view, tiles))
     for opacity, layer in rasters:
-        sheet = Image.new("RGBA", base.size, (0, 0, 0, 0))
-        for (tx, ty), tile in layer.items():
-            sheet.paste(tile.convert("RGBA"), (round(tx * TILE - view.left), round(ty * TILE - view.top)))
+        sheet = _sheet(view, layer)
         if opacity < 1:
             sheet.putalpha(sheet.getchannel("A").point([round(a * opacity) for a in range(256)]))
         base = Image.alpha_composite(base, sheet)
     return base
 
 
+def _sheet(view: ImageView, tiles: Mapping[tuple[int, int], Image.Image]) -> Image.Image:
+    """The tiles (x, y at the view's tile zoom) placed on a transparent image of the view."""
+    at = view.tile_view()
+    sheet = Image.new("RGBA", (at.width, at.height), (0, 0, 0, 0))
+    for (tx, ty), tile in tiles.items():
+        sheet.paste(tile.convert("RGBA"), (round(tx * TILE - at.left), round(ty * TILE - at.top)))
+    if at is view:
+        return sheet
+    grow = 2.0 ** (at.zoom - view.zoom)
+    x, y = view.left * grow - at.left, view.top * grow - at.top
+    box = (x, y, x + view.width * grow, y + view.height * grow)
+    return sheet.resize((view.width, view.height), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
+
+
 @lru_cache(maxsize=8)
-def _outline(zoom: int, left: int, top: int, width: int, height: int) -> Image.Image:
+def _outline(zoom: float, left: int, top: int, width: int, height: int) -> Image.Image:
     """The countries drawn for one view (kept: a map drawn again at the same view, as after each
     change, reuses it). Drawn at size: a quiet background needs no smoothing."""
     image = Image.new("RGB", (width, height), SEA)
@@ -71,7 +83,7 @@ def _outline(zoom: int, left: int, top: int, width: int, height: int) -> Image.I
 
 @lru_cache(maxsize=6)
 def _projected(
-    scale: Scale, zoom: int
+    scale: Scale, zoom: float
 ) -> list[tuple[tuple[float, float, float, float], list[tuple[int, Ring]]]]:
     """Each country's rings in world pixels at ``zoom``, thinned to a point per pixel, with the
     country's pixel box: projected once per zoom, translated per view."""
@@ -94,8 +106,9 @@ def _projected(
 
 
 def tiles_for(view: ImageView) -> list[tuple[int, int]]:
-    """The tiles (x, y at the view's zoom) the image covers, wrapped around the world in x."""
-    count = 2**view.zoom
+    """The tiles (x, y at the view's tile zoom) the image covers, wrapped around the world in x."""
+    view = view.tile_view()
+    count = 2**view.tile_zoom
     xs = range(math.floor(view.left / TILE), math.floor((view.left + view.width - 1) / TILE) + 1)
     ys = range(
         max(0, math.floor(view.top / TILE)),

@@ -75,9 +75,11 @@ def legend_lines(name: str, style: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
-def draw_legend(image: Image.Image, state: MapState, only: str | None = None) -> Box | None:
-    """Draw the legend of the visible styled layers (or of ``only``) on ``image``; its box, or
-    None when no layer is styled."""
+def draw_legend(
+    image: Image.Image, state: MapState, only: str | None = None, *, below: int = BOTTOM
+) -> Box | None:
+    """Draw the legend of the visible styled layers (or of ``only``) on ``image``, ``below`` px
+    above its bottom (the attribution's room); its box, or None when no layer is styled."""
     rows: list[tuple[str, Any]] = []
     for lid, layer in state.layers.items():
         if layer.style is None or not layer.visible or (only is not None and lid != only):
@@ -91,10 +93,10 @@ def draw_legend(image: Image.Image, state: MapState, only: str | None = None) ->
         for r in rows
     )
     width = max(width, 110.0)
-    fit = max(1, int((image.height - BOTTOM - LEGEND_MARGIN - 2 * PAD) // ROW))
+    fit = max(1, int((image.height - below - LEGEND_MARGIN - 2 * PAD) // ROW))
     rows = rows[:fit]
     height = PAD * 2 + ROW * len(rows)
-    right, bottom = image.width - LEGEND_MARGIN, image.height - BOTTOM
+    right, bottom = image.width - LEGEND_MARGIN, image.height - below
     box = (right - width, bottom - height, right, bottom)
     draw = ImageDraw.Draw(image)
     draw.rounded_rectangle(box, radius=4, fill=(255, 255, 255, 235), outline=(156, 163, 175, 255))

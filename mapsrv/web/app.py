@@ -100,7 +100,12 @@ def create_app(
         served=served_files(static_dir),
         images=images
         if images is not None
-        else MapImages(config.tile_url, fetch=tile_fetcher(policy), archive=ArchiveReaders(policy).tile),
+        else MapImages(
+            config.tile_url,
+            fetch=tile_fetcher(policy),
+            archive=ArchiveReaders(policy).tile,
+            attribution=config.tile_attribution,
+        ),
         issuer=issuer,
         places=places if places is not None else PlaceService(),
     ).install(app.extensions)

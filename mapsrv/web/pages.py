@@ -8,7 +8,10 @@ on GET, so a link preview or a prefetch cannot take the map from the person it w
 
 A page for a map that does not exist (unknown, expired, another browser's: one answer) is a
 404 in either form: an HTML page with a "Start a new map" button for a browser (it asks for
-``text/html`` first), the usual JSON error for a program.
+``text/html`` first), the usual JSON error for a program. Its words are true of every map it
+answers for: ``/m/<id>`` says that a map's own page opens only in its owner's browser and what
+to ask the owner for, or that the map may be gone; a view or edit link, that it may have been
+replaced, or the map gone.
 
 The pages are Jinja2 templates in ``mapsrv/web/templates``, every value escaped
 (``mapsrv.http.templates``)."""
@@ -133,12 +136,16 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds)} seconds"
 
 
-def render_gone(ctx: WebContext, reason: str = "", *, deleted: bool = False) -> str:
+def render_gone(ctx: WebContext, reason: str = "", *, deleted: bool = False, owner_page: bool = False) -> str:
     """The page for a map that is not there, was ``deleted`` by its owner, or (``reason``) a
-    link its owner turned off."""
+    link its owner turned off. ``owner_page``: asked by its id (``/m/<id>``), which opens only in
+    the owner's browser: the page says so and what to ask for, since it cannot say (nothing leaks
+    whether a map exists) whether the map is another browser's or gone."""
     retention = ctx.config.retention
     kept = f" or nobody opens it for {_duration(retention)}" if retention else ""
-    return render(PACKAGE, GONE_TEMPLATE, retention=kept, reason=reason, deleted=deleted)
+    sign_in = ctx.issuer is not None and bool(ctx.config.oidc_client_id)
+    values = {"retention": kept, "reason": reason, "deleted": deleted, "owner_page": owner_page}
+    return render(PACKAGE, GONE_TEMPLATE, sign_in=sign_in, **values)
 
 
 @pages.errorhandler(NotFound)
@@ -147,7 +154,8 @@ async def not_found(exc: NotFound | Forbidden) -> Response:
     """A browser gets a page that says what happened and how to go on; a program, JSON."""
     if request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html":
         reason = exc.message[:1].upper() + exc.message[1:] if isinstance(exc, Forbidden) else ""
-        page = render_gone(web_context(), reason, deleted=isinstance(exc, Gone))
+        owner_page = request.path.startswith("/m/")  # by the map's id: another browser's, or gone
+        page = render_gone(web_context(), reason, deleted=isinstance(exc, Gone), owner_page=owner_page)
         return Response(page, status=exc.status, content_type="text/html")
     response = Response(error_body(exc), status=exc.status)
     for name, value in error_headers(exc):

@@ -120,7 +120,10 @@ def test_a_feature_added_later_is_classified_by_the_stored_breaks() -> None:
         ({"by": "kind", "categories": {"city": "blu"}}, "categories\\['city'\\] must be #rgb"),
         ({"by": "pop", "filter": {"property": "pop", "op": "~", "value": 1}}, "filter op must be one of"),
         ({"by": "pop", "filter": {"property": "pop", "op": "in", "value": 3}}, "filter value must be a list"),
-        ({"by": "pop", "time": {"property": "t", "from": "soon"}}, "time from must be an ISO 8601 time"),
+        (
+            {"by": "pop", "time": {"property": "t", "from": "soon"}},
+            "time from must be a year, a date or an ISO 8601 time",
+        ),
         ({"by": "pop", "label": 5}, "label must be a template"),
         ({"kind": "proportional", "by": "pop", "min_size": 50, "max_size": 10}, "min_size must be at most"),
         ("pop", "style must be an object, got str"),

@@ -2,7 +2,9 @@
 names in any common spelling) or states and provinces into their Natural Earth outlines, with
 the row's cells as properties, through the SDK's client on a real socket. Each country's
 outline is checked against its capital (point in polygon, computed here); unknown rows are
-listed and the rest imported; hostile cells stay text; a long table with repeats fits."""
+listed once with their lines and the name they may mean, and the rest imported; rows that land
+on one outline (a real table's duplicate code) are reported; hostile cells stay text; a long
+table with repeats fits."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import trio
 from mcp import Client
 from mcp.types import CallToolResult
 from support import start_server
+from support.gapminder import gapminder_csv, gapminder_rows
 
 from mapsrv.core.geometry import parts
 from mapsrv.core.model import Feature
@@ -36,6 +39,10 @@ COUNTRIES = {
     "New Zealand": ("NZ", (-41.2866, 174.7756)),
     "Somaliland": ("", (9.5600, 44.0650)),  # Hargeisa; Natural Earth's, no ISO code
 }
+
+
+# Gapminder's Asian countries, as it spells them (the World Bank's names)
+COUNTRIES_OF_ASIA = sorted({row["country"] for row in gapminder_rows() if row["continent"] == "Asia"})
 
 
 def structured(result: CallToolResult) -> dict[str, Any]:
@@ -199,3 +206,59 @@ async def test_ten_thousand_rows_with_repeats_fit(nursery: trio.Nursery) -> None
         assert len(str(answer)) < 4000
         features = await features_of(server, answer["map_id"])
     assert len({dict(f.properties)["year"] for f in features}) == 10_000
+
+
+async def test_rows_stacked_on_one_outline_are_reported_and_a_time_series_is_not(
+    nursery: trio.Nursery,
+) -> None:
+    """Gapminder's table as plotly ships it codes both Koreas KOR: joined by that code, the 24 rows
+    (both Koreas, 12 years) land on South Korea two per year, reported with their lines and what
+    they say; every other country's 12 rows are one per year (the year column), not reported."""
+    server = await start_server(nursery)
+    by_code = gapminder_csv(columns=("iso_alpha", "country", "year", "gdpPercap"))
+    async with Client(server.url + "mcp") as agent:
+        answer = structured(
+            await agent.call_tool("import", {"content": by_code, "join": "countries", "key": "iso_alpha"})
+        )
+        assert answer["added"] == 1692 and answer["n_stacked"] == 24, answer.get("stacked")
+        (stacked,) = answer["stacked"]
+        lines = [n + 2 for n, row in enumerate(gapminder_rows()) if row["country"].startswith("Korea")]
+        assert stacked["outline"] == "South Korea" and stacked["lines"] == lines[:20]
+        assert stacked["rows"] == ["KOR: Korea, Dem. Rep.", "KOR: Korea, Rep."]
+        assert any("24 rows share an outline" in note and "South Korea" in note for note in answer["notes"])
+        assert answer["unresolved"] == [{"line": 1262, "text": "REU (no outline at 1:50m), lines 1262-1273"}]
+        # one year, no time column: the two rows still share the outline; by name, nothing is shared
+        one_year = gapminder_csv(COUNTRIES_OF_ASIA, [2007], ("iso_alpha", "country", "pop"))
+        answer = structured(
+            await agent.call_tool("import", {"content": one_year, "join": "countries", "key": "iso_alpha"})
+        )
+        assert [(s["outline"], len(s["lines"])) for s in answer["stacked"]] == [("South Korea", 2)]
+        answer = structured(await agent.call_tool("import", {"content": one_year, "join": "countries"}))
+        assert "stacked" not in answer and "unresolved" not in answer, answer
+        features = await features_of(server, answer["map_id"])
+    labels = {dict(f.properties)["country"]: f.label for f in features}
+    assert labels["Korea, Dem. Rep."] == "North Korea" and labels["Korea, Rep."] == "South Korea"
+    assert (
+        labels["Hong Kong, China"] == "Hong Kong" and labels["West Bank and Gaza"] == "Palestinian Territory"
+    )
+
+
+async def test_unmatched_values_are_listed_once_with_their_lines_and_the_nearest_name(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery)
+    table = "country,year,value\n" + "".join(
+        f"{name},{year},{n}\n" for n, (name, year) in enumerate(
+            [("Hong Kng", 2000), ("France", 2000), ("Hong Kng", 2001), ("Hong Kng", 2002), ("World", 2000),
+             ("Atlantis", 2000), ("Germny", 2000)]
+        )
+    )  # fmt: skip
+    async with Client(server.url + "mcp") as agent:
+        answer = structured(await agent.call_tool("import", {"content": table, "join": "countries"}))
+    assert answer["unresolved"] == [
+        {"line": 2, "text": "Hong Kng (not a country; nearest: Hong Kong), lines 2, 4-5"},
+        {"line": 6, "text": "World (a group of countries, not one)"},
+        {"line": 7, "text": "Atlantis (not a country)"},
+        {"line": 8, "text": "Germny (not a country; nearest: Germany)"},
+    ]
+    assert answer["added"] == 1 and answer["n_unresolved"] == 4

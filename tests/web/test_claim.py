@@ -51,3 +51,30 @@ async def test_templates_are_not_served_as_files(server: Server) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
         for path in ("/static/claim.html", "/static/./claim.html", "/static/index.html"):
             assert (await http.get(path)).status_code in (400, 404), path
+
+
+async def test_a_second_browser_is_told_the_truth_and_what_to_ask_for(nursery: trio.Nursery) -> None:
+    """An agent makes a map, a person's browser opens it (the button), and the link reaches a
+    second browser: its page does not open there (the owner's only), and the page says so and
+    what to ask for, not that the map no longer exists. A map that is gone gets the very same
+    page (nothing tells a stranger whether a map exists); a view link works in any browser."""
+    server = await start_server(nursery)
+    map_id = await agent_map(server)
+    person, second = Browser(server.url), Browser(server.url)
+    html = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    opened = await person.client.post(f"/m/{map_id}/claim", headers={"origin": server.url.rstrip("/")})
+    assert opened.status_code == 303 and (await person.client.get(f"/m/{map_id}")).status_code == 200
+    page = await second.client.get(f"/m/{map_id}", headers=html)
+    assert page.status_code == 404
+    text = " ".join(page.text.split())
+    assert (
+        "This map does not open in this browser" in text and "no longer exists" not in text.split("Or it")[0]
+    )
+    assert "opens only in the browser that owns it" in text
+    assert "ask them, or the assistant that made the map, for its edit link" in text and "view link" in text
+    unknown = await second.client.get("/m/" + "B" * 22, headers=html)
+    assert unknown.status_code == 404 and unknown.text == page.text
+    view_key = (await server.hub.get(map_id)).view_key
+    assert (await second.client.get(f"/v/{view_key}", headers=html)).status_code == 200
+    for browser in (person, second):
+        await browser.aclose()

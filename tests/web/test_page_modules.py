@@ -55,6 +55,8 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
         "points.js",
         "style.js",
         "legend.js",
+        "timeslider.js",
+        "times.js",
         "stream.js",
         "dom.js",
         "basemap.js",

@@ -46,7 +46,10 @@ async def test_the_page_loads_a_layers_tiles_from_their_server(nursery: trio.Nur
     def body(chromium: Chromium) -> tuple[float, float, str, str]:
         context = new_context(chromium, server, viewport={"width": 800, "height": 600})
         tab = Tab.open(context)
+        help_card = tab.page.locator("#help")
+        help_card.wait_for(state="visible")  # "This map is empty"
         trio.from_thread.run(add, tab.map_id)
+        help_card.wait_for(state="hidden")  # a map of tile layers alone is not empty
         tab.page.wait_for_function(
             "() => document.querySelectorAll('.mapsrv-source-tiles img.leaflet-tile-loaded').length >= 4"
             " && !document.querySelector('.mapsrv-source-tiles img:not(.leaflet-tile-loaded)')"
@@ -64,7 +67,7 @@ async def test_the_page_loads_a_layers_tiles_from_their_server(nursery: trio.Nur
         return shown, hidden, attribution, label
 
     shown, hidden, attribution, label = await in_chromium(body)
-    # the panel, the empty map's help and the notice cover much of an 800 x 600 page
+    # the panel and the notice cover much of an 800 x 600 page
     assert shown > 0.25, f"the tiles show ({shown:.0%} of the map is theirs)"
     assert hidden < 0.01, "unticked in the layer control, they are gone"
     assert "<b>Test</b> tiles" in attribution, "the attribution is shown as text"

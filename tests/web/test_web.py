@@ -389,7 +389,7 @@ def test_static_files_are_found_when_installed(tmp_path):
             assert browser.get("/static/map.js").status_code == 200
             assert browser.get("/static/index.html").status_code in (400, 404)
             gone = browser.get("/m/" + "A" * 22, headers={"Accept": "text/html"})
-            assert gone.status_code == 404 and "This map no longer exists" in gone.text
+            assert gone.status_code == 404 and "This map does not open in this browser" in gone.text
     finally:
         process.terminate()
         process.wait(10)

@@ -13,6 +13,7 @@ from pydantic import Field
 from mapsrv.core.layer_style import style_counts
 from mapsrv.core.model import MapState, check_id
 from mapsrv.core.ops import SetLayerStyle
+from mapsrv.core.times import time_values
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import MapId
@@ -25,7 +26,11 @@ def styled_layer(state: MapState, layer: str) -> dict[str, Any]:
     style = state.layers[layer].style
     if style is None:
         return {}
-    return {"style": style, **style_counts(style, [f for f in state.features.values() if f.layer == layer])}
+    features = [f for f in state.features.values() if f.layer == layer]
+    out = {"style": style, **style_counts(style, features)}
+    if "time" in style:
+        out["times"] = time_values(style["time"]["property"], (dict(f.properties) for f in features))
+    return out
 
 
 async def style_layer(
@@ -41,7 +46,9 @@ async def style_layer(
     categories: dict[str, str] | None = None,
     label: Annotated[str | None, Field(description="'{name} ({pop})'")] = None,
     filter: Annotated[dict[str, Any] | None, Field(description="{property, op, value}")] = None,
-    time: Annotated[dict[str, str] | None, Field(description="{property, from, to} ISO 8601")] = None,
+    time: Annotated[
+        dict[str, str | int | float] | None, Field(description="{property, from, to}: years, dates or times")
+    ] = None,
     min_size: float | None = None,
     max_size: float | None = None,
     none: Annotated[bool, Field(description="remove the style")] = False,

@@ -2,12 +2,14 @@
  * control at the bottom right (above the attribution) listing every visible styled layer, its
  * name and property, each class's colour and range or each category, a proportional layer's
  * circles with their values, a heatmap's gradient; and, for a layer whose style has a time window,
- * a slider for this viewer's own window. Collapsible with its button; everything in it is text
- * (textContent) and colours go through the CSSOM, so no layer name or category becomes markup.
+ * a slider for this viewer's own window over the layer's times (timeslider.js). Collapsible with
+ * its button; everything in it is text (textContent) and colours go through the CSSOM, so no
+ * layer name or category becomes markup.
  */
 
 import { textNode } from './dom.js';
-import { HEAT_GRADIENT, numberOf, timeSpan } from './style.js';
+import { HEAT_GRADIENT, numberOf } from './style.js';
+import { layerTimes, timeSlider } from './timeslider.js';
 
 let ids = 0;
 
@@ -23,8 +25,6 @@ function roundNice(v) {
   const p = Math.pow(10, Math.floor(Math.log10(v)) - 1);
   return Math.round(v / p) * p;
 }
-
-const timeText = (t) => new Date(t).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 
 function swatch(color, className) {
   const el = document.createElement('span');
@@ -113,77 +113,17 @@ export function createLegend(view) {
   const Control = L.Control.extend({ options: { position: 'bottomright' }, onAdd: () => box });
   new Control().addTo(map); // bottom controls go first in their corner: above the attribution
 
-  // The earliest and latest time of a layer's features (the slider's range), computed again when
-  // the layer's style or the map's number of features changed, or the legend is asked to
-  // (parsing 100,000 times after every event would cost each event tens of ms).
-  const ranges = new Map(); // layer id -> {key, range}
-  function timeRange(entry, force) {
+  // Each time-windowed layer's times (the slider's steps), computed again when the layer's style
+  // or the map's number of features changed, or the legend is asked to (reading 100,000 features'
+  // times after every event would cost each event tens of ms).
+  const known = new Map(); // layer id -> {key, times}
+  function timesOf(entry, force) {
     const key = entry.styleKey + ' ' + view.features.size;
-    const known = ranges.get(entry.id);
-    if (known && known.key === key && !force) return known.range;
-    const range = computeRange(entry);
-    ranges.set(entry.id, { key: key, range: range });
-    return range;
-  }
-
-  function computeRange(entry) {
-    let low = Infinity;
-    let high = -Infinity;
-    for (const fe of view.features.values()) {
-      if (fe.layerId !== entry.id) continue;
-      const span = timeSpan(fe.data, entry.style.time.property);
-      if (!span) continue;
-      if (span[0] < low) low = span[0];
-      if (span[1] > high) high = span[1];
-    }
-    const win = entry.style.window;
-    if (!(low <= high)) {
-      low = win && win[0] !== null ? win[0] : 0;
-      high = win && win[1] !== null ? win[1] : low;
-    }
-    return [low, Math.max(high, low + 1000)];
-  }
-
-  function slider(entry, range) {
-    const [low, high] = range;
-    const step = Math.max(60000, Math.round((high - low) / 500 / 60000) * 60000); // whole minutes
-    const wrap = document.createElement('div');
-    wrap.className = 'mapsrv-legend-time';
-    const win = entry.win || [null, null];
-    const inputs = [];
-    const outputs = [];
-    let frame = 0;
-    const apply = () => {
-      frame = 0;
-      let from = Number(inputs[0].value);
-      let to = Number(inputs[1].value);
-      if (from > to) [from, to] = [to, from];
-      outputs[0].textContent = timeText(from);
-      outputs[1].textContent = timeText(to);
-      view.setTimeWindow(entry.id, from, to);
-    };
-    ['From', 'To'].forEach((name, i) => {
-      const id = bodyId + '-' + entry.id.replace(/[^\w-]/g, '_') + '-' + name.toLowerCase();
-      const label = textNode('label', 'mapsrv-legend-time-name', name);
-      label.htmlFor = id;
-      const input = document.createElement('input');
-      input.type = 'range';
-      input.id = id;
-      input.className = 'mapsrv-legend-slider';
-      input.dataset.end = name.toLowerCase();
-      input.min = String(low);
-      input.max = String(high);
-      input.step = String(step);
-      const value = win[i] === null ? (i ? high : low) : Math.min(high, Math.max(low, win[i]));
-      input.value = String(value);
-      const output = textNode('output', 'mapsrv-legend-time-value', timeText(value));
-      output.htmlFor = id;
-      input.addEventListener('input', () => { if (!frame) frame = requestAnimationFrame(apply); });
-      inputs.push(input);
-      outputs.push(output);
-      wrap.append(label, input, output);
-    });
-    return wrap;
+    const was = known.get(entry.id);
+    if (was && was.key === key && !force) return was.times;
+    const times = layerTimes(view, entry);
+    known.set(entry.id, { key: key, times: times });
+    return times;
   }
 
   let key = null;
@@ -192,14 +132,15 @@ export function createLegend(view) {
     const shown = [];
     for (const entry of view.layers.values()) {
       if (!entry.visible || !entry.style) continue;
-      shown.push([entry, entry.style.time ? timeRange(entry, force) : null]);
+      shown.push([entry, entry.style.time ? timesOf(entry, force) : null]);
     }
-    const next = JSON.stringify(shown.map(([entry, range]) => [entry.id, entry.name, entry.styleKey, range]));
+    const ends = (times) => (times ? [times.length, times[0], times[times.length - 1]] : null);
+    const next = JSON.stringify(shown.map(([entry, times]) => [entry.id, entry.name, entry.styleKey, ends(times)]));
     if (next === key) return;
     key = next;
     const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement.id : null;
     body.replaceChildren();
-    for (const [entry, range] of shown) {
+    for (const [entry, times] of shown) {
       const raw = entry.style.raw;
       const section = document.createElement('div');
       section.className = 'mapsrv-legend-layer';
@@ -210,7 +151,11 @@ export function createLegend(view) {
       section.append(classes(entry.style));
       const only = filterText(raw.filter);
       if (only) section.append(textNode('div', 'mapsrv-legend-filter', only));
-      if (range) section.append(slider(entry, range));
+      if (times && times.length) {
+        section.append(timeSlider(view, entry, times, bodyId + '-' + entry.id.replace(/[^\w-]/g, '_')));
+      } else if (times) {
+        section.append(textNode('div', 'mapsrv-legend-filter', 'No times in ' + entry.style.time.property));
+      }
       body.append(section);
     }
     box.hidden = shown.length === 0;

@@ -64,8 +64,15 @@ function agentHelp() {
     ': the three best viewpoints in Lisbon, with a walking route between them.', 'the prompt'));
 }
 
+// Nothing drawn and nothing shown from elsewhere: a map of tile layers alone is not empty.
+function isEmpty() {
+  if (page.features.size) return false;
+  for (const entry of page.layers.values()) if (entry.source) return false;
+  return true;
+}
+
 function update() {
-  const empty = page.features.size === 0 && page.connState !== 'gone';
+  const empty = isEmpty() && page.connState !== 'gone';
   // Out of the way while the person draws (it would cover the map they click on).
   help.hidden = !empty || helpDismissed || page.replaying === true || !!page.tool;
 }

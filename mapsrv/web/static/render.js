@@ -391,7 +391,8 @@ export function createRenderer(map, options) {
     if (!entry.visible && shown) map.removeLayer(entry.group);
     // A layer's JSON is all of it: no style there is no style, no source no source.
     setStyle(entry, info.style || null);
-    sources.set(entry, info.source || null);
+    entry.source = info.source || null; // a layer from elsewhere (tiles, an archive): the map is not empty
+    sources.set(entry, entry.source);
     legendDirty = true;
   }
 

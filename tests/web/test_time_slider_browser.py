@@ -1,0 +1,125 @@
+"""The time slider over a real table (issue 58): Gapminder's GDP per head by country, an integer
+year column every five years, imported with ``join`` and styled with a time window by an agent
+over MCP, watched in Chromium through the map's view link. The slider's steps are the years the
+table holds; its last step is reachable from the keyboard, by stepping and by Play, and back;
+each step shows exactly that year's outlines, read from the page's elements once the page has
+drawn the version it reports; rows of a later year arriving while the page is open become its
+new last step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+from mcp import Client
+from support import start_server
+from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
+from support.gapminder import gapminder_csv
+
+from mapsrv.server import Server
+
+pytestmark = pytest.mark.browser
+VIEWPORT = {"width": 1100, "height": 750}
+# one with several parts (South Korea's islands), the rest one each: 144 outlines, an SVG path each
+COUNTRIES = ("Korea, Rep.", "Kenya", "Peru", "Mongolia", "Bolivia", "Poland", "Egypt", "Nepal")
+YEARS = tuple(range(1952, 2008, 5))
+SHOWN = (
+    "() => Array.from(document.querySelectorAll('path[data-feature-id]'), (e) => e.dataset.featureId).sort()"
+)
+
+
+def wait_drawn(tab: Tab, version: int) -> None:
+    tab.page.wait_for_function(
+        "(v) => Number(document.body.dataset.drawnVersion) >= v", arg=version, polling=30
+    )
+
+
+def expect(tab: Tab, ids: list[str]) -> None:
+    """The page shows exactly these features, once the window it was given is drawn."""
+    tab.page.wait_for_function(f"(want) => JSON.stringify(({SHOWN})()) === JSON.stringify(want)", arg=ids)
+
+
+async def test_the_slider_steps_through_the_years_to_the_last_and_back(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    server: Server = await start_server(nursery, tile_url=TILES)
+    async with Client(server.url + "mcp") as agent:
+        table = gapminder_csv(COUNTRIES, YEARS[:-1], ("country", "year", "gdpPercap"))
+        imported = await agent.call_tool("import", {"content": table, "join": "countries"})
+        assert not imported.is_error, imported.content
+        answer = imported.structured_content
+        assert answer is not None and answer["added"] == len(COUNTRIES) * 11 and "unresolved" not in answer
+        map_id = answer["map_id"]
+        style = {"map_id": map_id, "layer": "default", "by": "gdpPercap", "method": "jenks", "classes": 4}
+        styled = await agent.call_tool(
+            "style_layer", {**style, "time": {"property": "year", "from": 1952, "to": 1952}}
+        )
+        assert not styled.is_error, styled.content
+        assert styled.structured_content is not None
+        assert styled.structured_content["times"] == {"count": 11, "first": 1952, "last": 2002}
+        version = styled.structured_content["version"]
+    entry = await server.hub.get(map_id)
+    viewer = f"/v/{entry.view_key}"  # the view link: any browser may watch it
+    by_year = {
+        y: sorted(f.id for f in entry.state.features.values() if dict(f.properties)["year"] == y)
+        for y in YEARS
+    }
+    assert all(len(by_year[y]) == len(COUNTRIES) for y in YEARS[:-1])
+
+    async def later_rows() -> int:
+        async with Client(server.url + "mcp") as agent:
+            rows = gapminder_csv(COUNTRIES, YEARS[-1:], ("country", "year", "gdpPercap"))
+            added = await agent.call_tool("import", {"map_id": map_id, "content": rows, "join": "countries"})
+            assert not added.is_error, added.content
+            assert added.structured_content is not None
+            return int(added.structured_content["version"])
+
+    async def year_of(year: int) -> list[str]:
+        features = (await server.hub.get(map_id)).state.features.values()
+        return sorted(f.id for f in features if dict(f.properties)["year"] == year)
+
+    def body(chromium: Chromium) -> None:
+        context = new_context(chromium, server, viewport=VIEWPORT)
+        tab = Tab.open(context, viewer, badge="view-only")
+        page = tab.page
+        wait_drawn(tab, version)
+        expect(tab, by_year[1952])
+        values = page.locator(".mapsrv-legend-time-value")
+        assert values.all_inner_texts() == ["1952", "1952"]  # years, as the table writes them
+        assert page.locator(".mapsrv-legend-time").get_attribute("data-steps") == "11"
+        # the keyboard: "To" to the last year, then "From" too: the last year alone
+        page.locator('.mapsrv-legend-slider[data-end="to"]').focus()
+        page.keyboard.press("End")
+        expect(tab, sorted(i for y in YEARS[:-1] for i in by_year[y]))
+        page.locator('.mapsrv-legend-slider[data-end="from"]').focus()
+        page.keyboard.press("End")
+        expect(tab, by_year[2002])
+        assert values.all_inner_texts() == ["2002", "2002"]
+        page.screenshot(path=str(artifact("time-slider-last.png", tmp_path)), animations="disabled")
+        # and back, a step at a time, each step its year
+        back = page.get_by_role("button", name="Step back")
+        for year in reversed(YEARS[:-2]):
+            back.click()
+            expect(tab, by_year[year])
+        back.click()  # at the first step: it stays
+        expect(tab, by_year[1952])
+        # Play runs to the last step and stops there
+        page.get_by_role("button", name="Play through the times").click()
+        expect(tab, by_year[2002])
+        page.wait_for_function(
+            "() => document.querySelector('.mapsrv-legend-time-button[aria-pressed]').textContent === 'Play'"
+        )
+        # rows of a later year, imported while the page is open: its new last step
+        newer = trio.from_thread.run(later_rows)
+        wait_drawn(tab, newer)
+        page.wait_for_function("() => document.querySelector('.mapsrv-legend-time').dataset.steps === '12'")
+        later = trio.from_thread.run(year_of, 2007)
+        page.get_by_role("button", name="Step forward").click()
+        expect(tab, later)
+        assert values.all_inner_texts() == ["2007", "2007"]
+        page.get_by_role("button", name="Step forward").click()  # the last step: it stays
+        expect(tab, later)
+        tab.check_clean()
+
+    await in_chromium(body)

@@ -19,10 +19,13 @@ from typing import Any
 
 from mapsrv.core.classify import class_of
 from mapsrv.core.model import Feature
+from mapsrv.core.numbers import check_spec, format_number
+from mapsrv.errors import InvalidInput
 
 __all__ = [
     "OTHER",
     "color_of",
+    "field_of",
     "in_time",
     "label_of",
     "match_filter",
@@ -71,16 +74,42 @@ def _props(feature: Feature) -> dict[str, Any]:
     return dict(feature.properties)
 
 
+def field_of(field: str, props: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """A template field's property and format spec: ``gdp:,.0f`` is ``("gdp", ",.0f")``; a field
+    that is itself a property (``addr:street``), or whose part after its last colon is no spec,
+    is a property with no spec."""
+    key, colon, spec = field.rpartition(":")
+    if not colon or not key or (props is not None and field in props):
+        return field, ""
+    try:
+        return key, check_spec(spec)
+    except InvalidInput:
+        return field, ""
+
+
+def _label_text(value: Any, spec: str) -> str:
+    """A property's value in a label: a number formatted for people (``mapsrv.core.numbers``),
+    by the field's spec when it has one (then a number written as text is formatted too)."""
+    if isinstance(value, tuple | list):
+        return ", ".join(_label_text(v, spec) for v in value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return format_number(value, spec)
+    if spec and isinstance(value, str) and (found := number(value)) is not None:
+        return format_number(found, spec)
+    return text_of(value)
+
+
 def label_of(template: str, props: Mapping[str, Any], label: str = "") -> str:
-    """``template`` with each ``{prop}`` replaced by that property's text ("" when missing).
-    ``{name}`` and ``{label}`` without such a property are the feature's own label: an import
-    moves a GeoJSON ``name`` (a KML ``<name>``, a GPX ``<name>``) into the label."""
+    """``template`` with each ``{prop}`` (or ``{prop:spec}``, ``{gdp:,.0f}``) replaced by that
+    property's text, numbers formatted for people ("" when missing). ``{name}`` and ``{label}``
+    without such a property are the feature's own label: an import moves a GeoJSON ``name`` (a
+    KML ``<name>``, a GPX ``<name>``) into the label."""
 
     def field(match: re.Match[str]) -> str:
-        key = match.group(1)
+        key, spec = field_of(match.group(1), props)
         if key not in props and key in ("name", "label"):
             return label
-        return text_of(props.get(key))
+        return _label_text(props.get(key), spec)
 
     return _FIELD_RE.sub(field, template)
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from mapsrv.core import Feature, Limits, MapState, apply_all, apply_event
-from mapsrv.core.classify import palette
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
+from mapsrv.core.colorbrewer import palette
 from mapsrv.core.events import LayerStyled
 from mapsrv.core.history import SYSTEM, History, inverse_ops, record
 from mapsrv.core.layer_style import (
@@ -107,12 +107,20 @@ def test_a_feature_added_later_is_classified_by_the_stored_breaks() -> None:
     [
         ({"by": "pop", "classes": 12}, "classes must be from 3 to 9, got 12"),
         ({"by": "pop", "classes": 2.5}, "classes must be a whole number from 3 to 9, got 2.5"),
-        ({"by": "pop", "method": "median"}, "method must be one of quantiles, equal, jenks, got 'median'"),
+        (
+            {"by": "pop", "method": "median"},
+            "method must be one of quantiles, equal, jenks, std_mean, manual, got 'median'",
+        ),
         ({"by": "pop", "ramp": "Rainbow"}, "ramp must be one of YlOrRd"),
         ({"by": "pop", "ramp": "Set2"}, "ramp must be sequential or diverging for classes, got 'Set2'"),
         ({"by": "pop", "classes": 4, "colors": ["red"]}, r"colors must list one colour per class \(4\)"),
         ({"by": "pop", "classes": 3, "colors": ["red", "blue", "nope"]}, "colors\\[2\\] must be #rgb"),
-        ({"by": "height"}, "by must name a numeric property, got 'height'"),
+        (
+            {"by": "height"},
+            "by must name a property the features of layer 'towns' have, got 'height'"
+            " \\(no feature has it\\); its 6 features have kind, pop",
+        ),
+        ({"by": "kind", "kind": "graduated"}, "by must name a numeric property, got 'kind': on layer"),
         ({"kind": "graduated"}, "by must name the property a graduated style reads"),
         ({"kind": "pie", "by": "pop"}, "kind must be one of graduated, categorical, proportional, heatmap"),
         ({"by": "pop", "radius": 3}, "style key must apply to a graduated style"),

@@ -22,7 +22,8 @@ import pytest
 
 import mapsrv
 from mapsrv.core import Feature, geometry
-from mapsrv.core.classify import breaks, palette
+from mapsrv.core.classify import breaks
+from mapsrv.core.colorbrewer import palette
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.layer_source import check_layer_source
 from mapsrv.core.layer_style import check_layer_style

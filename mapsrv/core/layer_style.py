@@ -22,7 +22,7 @@ from mapsrv.core.classify import METHODS, breaks, manual_breaks
 from mapsrv.core.colorbrewer import MAX_CLASSES, MIN_CLASSES, QUALITATIVE, RAMPS, palette
 from mapsrv.core.layer_properties import numbers_of, property_names, require_property, values_of
 from mapsrv.core.model import Feature
-from mapsrv.core.numbers import SPEC_FORMS, reference_values
+from mapsrv.core.numbers import SPEC_EXAMPLES, SPEC_FORMS, reference_values
 from mapsrv.core.style import check_color
 from mapsrv.core.style_rules import (
     OTHER,
@@ -224,7 +224,8 @@ def _check_label(template: Any, features: Sequence[Feature], layer: str) -> str:
             prop, _, bad = field.rpartition(":")
             if prop in names or not features:
                 raise InvalidInput(
-                    f"label field {{{field:.64}}} has format spec {bad!r:.20}; it must be {SPEC_FORMS}"
+                    f"label field {{{field:.64}}} has format spec {bad!r:.20}; it must be {SPEC_FORMS},"
+                    f" {SPEC_EXAMPLES}"
                 )
         if features and key not in names and key not in ("name", "label"):
             require_property(features, key, f"label field {{{field:.64}}}", layer)

@@ -25,19 +25,20 @@ from collections.abc import Iterable
 
 from mapsrv.errors import InvalidInput
 
-__all__ = ["SIGNIFICANT", "SPEC_FORMS", "check_spec", "format_number", "reference_values"]
+__all__ = ["SIGNIFICANT", "SPEC_EXAMPLES", "SPEC_FORMS", "check_spec", "format_number", "reference_values"]
 
 SIGNIFICANT = 4  # digits a value keeps when nothing asks for more (its whole digits are all kept)
 TINY = 1e-9  # below this (and not 0), a value is written with an exponent: 1.234e-10, 1e-12
 _SPEC_RE = re.compile(r"(?P<sign>\+)?(?P<group>,)?(?:\.(?P<precision>[0-9]{1,2}))?(?P<type>[fd%])?")
-SPEC_FORMS = "[+][,][.N][f|d|%], e.g. ',.0f', '.1%', ',d' or '.3'"
+SPEC_FORMS = "[+][,][.N][f|d|%]"
+SPEC_EXAMPLES = "e.g. ',.0f', '.1%', ',d' or '.3'"
 
 
 def check_spec(spec: str) -> str:
     """``spec`` when it is a format spec ``format_number`` knows (else InvalidInput)."""
     match = _SPEC_RE.fullmatch(spec)
     if match is None or (match["type"] == "d" and match["precision"] is not None):
-        raise InvalidInput(f"format spec must be {SPEC_FORMS}, got {spec!r:.20}")
+        raise InvalidInput(f"format spec must be {SPEC_FORMS}, got {spec!r:.20}; {SPEC_EXAMPLES}")
     return spec
 
 

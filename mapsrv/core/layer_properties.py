@@ -57,8 +57,11 @@ def require_property(features: Sequence[Feature], prop: str, name: str, layer: s
             f"{name} must name a property the features of layer {layer!r:.64} have, got {prop!r:.64}"
             f" (its {len(features)} features have no properties); import them with their properties"
         )
-    close = difflib.get_close_matches(prop, names, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    wanted = prop.casefold()
+    close = sorted(n for n in names if wanted in n.casefold())[:3] or difflib.get_close_matches(
+        prop, names, n=2, cutoff=0.6
+    )
+    hint = f"did you mean {' or '.join(repr(n) for n in close)}? " if close else ""
     raise InvalidInput(
         f"{name} must name a property the features of layer {layer!r:.64} have, got {prop!r:.64}"
         f" (no feature has it); {hint}its {len(features)} features have {_listed(names)}"

@@ -7,7 +7,7 @@ its hole) or a MultiPolygon (Canada), its rings closed as RFC 7946 wants.
 ``countries_table``: a real table of the same countries, Natural Earth's 1:110m with their
 population and GDP estimates (``pop_est``, ``gdp_md_est`` in millions of dollars), as the file
 pyogrio's wheel ships for its own tests (``naturalearth_lowres``, 177 countries, read with GDAL),
-each a GeoJSON Feature with a ``gdp_per_head``."""
+each a GeoJSON Feature with a ``gdp_per_head``, its coordinates rounded to 1e-9 degrees."""
 
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ def _table() -> str:
         row = {name: values[index].item() if hasattr(values[index], "item") else values[index]
                for name, values in columns.items()}  # fmt: skip
         row["gdp_per_head"] = row["gdp_md_est"] * 1e6 / row["pop_est"]
-        geometry = json.loads(shapely.to_geojson(shapely.from_wkb(wkb)))
+        # rounded to 1e-9 degrees: GDAL writes Fiji's and Russia's 180th meridian as 180.00000000000006
+        geometry = json.loads(shapely.to_geojson(shapely.set_precision(shapely.from_wkb(wkb), 1e-9)))
         features.append({"type": "Feature", "id": f"ne{index}", "geometry": geometry, "properties": row})
     return json.dumps({"type": "FeatureCollection", "features": features})
 

@@ -35,7 +35,7 @@ const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 const out = {
   formatted: cases.formatted.map(([v, spec]) => numbers.formatNumber(v, spec)),
   classes: cases.classes.map(([v, breaks]) => style.classOf(v, breaks)),
-  labels: cases.labels.map(([template, props]) => style.labelOf(template, { properties: props, label: 'own' })),
+  labels: cases.labels.map(([t, props]) => style.labelOf(t, { properties: props, label: 'own' })),
 };
 process.stdout.write(JSON.stringify(out));
 """

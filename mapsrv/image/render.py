@@ -117,7 +117,7 @@ def render(
     if view is None:
         view = choose_view(state, request, chosen)
     base = basemap(view, tiles, rasters)
-    chosen, heat = paint(state, chosen)  # styles by value: colours, sizes, labels, what shows
+    chosen, heat, heated = paint(state, chosen)  # styles by value: colours, sizes, labels, what shows
     overlay = Image.new("RGBA", (view.width * SUPER, view.height * SUPER), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     points = [f for f in chosen if f.type == "marker"]
@@ -161,7 +161,8 @@ def render(
     out = io.BytesIO()
     image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=False)
     shown = sum(c for _, _, c in clusters) + (len(chosen) - len(points)) if clustered else len(chosen)
-    caption = _caption(state, view, len(chosen), len(boxes), clustered, background)
+    shown += heated
+    caption = _caption(state, view, len(chosen) + heated, len(boxes), clustered, background, heated)
     return Rendered(out.getvalue(), caption, view, shown, clustered, background, markers, boxes, legend)
 
 
@@ -347,13 +348,21 @@ def _pin() -> Image.Image:
 
 
 def _caption(
-    state: MapState, view: ImageView, count: int, labelled: int, clustered: bool, basemap: str
+    state: MapState,
+    view: ImageView,
+    count: int,
+    labelled: int,
+    clustered: bool,
+    basemap: str,
+    heated: int = 0,
 ) -> str:
     s, w, n, e = view.bounds()
     title = f"{state.title!r}" if state.title else "untitled map"
     what = (
         f"{count} of {len(state.features)} features" if count != len(state.features) else f"{count} features"
     )
+    if heated:
+        what += f" ({heated} as a heatmap)"
     clustering = f", points clustered ({CLUSTER_FROM:,} or more)" if clustered else ""
     return (
         f"{title} at version {state.version}: {what}{clustering}, {labelled} labels shown; "

@@ -264,9 +264,7 @@ HEATMAP = {"kind": "heatmap", "radius": 25, "weight": "w"}
 async def test_proportional_sizes_and_a_heatmap(live: Server, tmp_path: Path) -> None:
     def body(chromium: Chromium) -> None:
         stream = Stream()
-        sized = [
-            point(f"s{i}", 48, 2 + 6 * i, {"value": v}, "sized") for i, v in enumerate(SIZED)
-        ]
+        sized = [point(f"s{i}", 48, 2 + 6 * i, {"value": v}, "sized") for i, v in enumerate(SIZED)]
         heat = [
             point(f"h{i}", 40 + (i % 7) * 0.3, 2 + (i // 7) * 0.4, {"w": i % 5}, "heat") for i in range(60)
         ]

@@ -93,7 +93,7 @@ def _group(text: str) -> str:
     whole, dot, rest = body.partition(".")
     digits = whole.rstrip("%")
     tail = whole[len(digits) :]
-    groups = []
+    groups: list[str] = []
     while len(digits) > 3:
         groups.insert(0, digits[-3:])
         digits = digits[:-3]

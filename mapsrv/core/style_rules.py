@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,7 +74,7 @@ def _props(feature: Feature) -> dict[str, Any]:
     return dict(feature.properties)
 
 
-def field_of(field: str, props: Mapping[str, Any] | None = None) -> tuple[str, str]:
+def field_of(field: str, props: Collection[str] | None = None) -> tuple[str, str]:
     """A template field's property and format spec: ``gdp:,.0f`` is ``("gdp", ",.0f")``; a field
     that is itself a property (``addr:street``), or whose part after its last colon is no spec,
     is a property with no spec."""

@@ -91,8 +91,8 @@ def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] 
 
 def _height(row: Row) -> float:
     if row[0] == "circle":
-        return max(ROW, 2 * row[1][0] + 6)
-    return ROW
+        return max(float(ROW), 2 * float(row[1][0]) + 6)
+    return float(ROW)
 
 
 def _width(row: Row, font: Any, circles: float) -> float:
@@ -102,10 +102,10 @@ def _width(row: Row, font: Any, circles: float) -> float:
     if kind == "gradient":
         return 110.0
     if kind == "circle":
-        return circles + GAP + font.getlength(item[2])
+        return circles + GAP + float(font.getlength(item[2]))
     count = item[2]
-    extra = 0.0 if count is None else 12 + font.getlength(value_text(count))
-    return SWATCH + GAP + font.getlength(item[1]) + extra
+    extra = 0.0 if count is None else 12 + float(font.getlength(value_text(count)))
+    return SWATCH + GAP + float(font.getlength(item[1])) + extra
 
 
 def draw_legend(image: Image.Image, state: MapState, only: str | None = None) -> Box | None:
@@ -123,7 +123,8 @@ def draw_legend(image: Image.Image, state: MapState, only: str | None = None) ->
     circles = max((2 * r[1][0] + 1 for r in rows if r[0] == "circle"), default=float(SWATCH))
     width = max(110.0, PAD * 2 + max(_width(r, font, circles) for r in rows))
     room = image.height - BOTTOM - LEGEND_MARGIN - 2 * PAD
-    fit, used = [], 0.0
+    fit: list[Row] = []
+    used = 0.0
     for row in rows:
         if used + _height(row) > room and fit:
             break

@@ -17,6 +17,8 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from mapsrv.core.classify import class_of
 from mapsrv.core.model import Feature
 from mapsrv.core.numbers import check_spec, format_number
@@ -72,6 +74,13 @@ def text_of(value: Any) -> str:
 
 def _props(feature: Feature) -> dict[str, Any]:
     return dict(feature.properties)
+
+
+def _value(properties: tuple[tuple[str, Any], ...], key: Any) -> Any:
+    for name, value in properties:
+        if name == key:
+            return value
+    return None
 
 
 def field_of(field: str, props: Collection[str] | None = None) -> tuple[str, str]:
@@ -209,22 +218,33 @@ def size_of(style: Mapping[str, Any], props: Mapping[str, Any]) -> float | None:
 def style_counts(style: Mapping[str, Any], features: Iterable[Feature]) -> dict[str, Any]:
     """How many of a layer's features fall in each class now (not stored: features change)."""
     kind = style["kind"]
+    by = style.get("by")
     hidden = other = 0
     per: Counter[Any] = Counter()
-    for feature in features:
-        props = _props(feature)
-        if not shown(style, props):
-            hidden += 1
-            continue
-        if kind == "graduated":
-            value = number(props.get(style["by"]))
-            index = None if value is None else class_of(value, style["breaks"])
-            per[index] += 1
-        elif kind == "categorical":
-            key = text_of(props.get(style["by"]))
+    values: list[Any] = []
+    if style.get("filter") is None and style.get("time") is None:  # every feature shows
+        values = [_value(f.properties, by) for f in features]
+    else:
+        for feature in features:
+            props = _props(feature)
+            if shown(style, props):
+                values.append(props.get(by))
+            else:
+                hidden += 1
+    if kind == "graduated":  # classed at once: 100,000 values in a few ms
+        numbers = [n for v in values if (n := number(v)) is not None]
+        edges = style["breaks"]
+        if numbers and len(edges) >= 2:
+            found = np.clip(np.searchsorted(edges, numbers, side="left") - 1, 0, len(edges) - 2)
+            per.update(dict(enumerate(np.bincount(found, minlength=len(edges) - 1).tolist())))
+        per[None] = len(values) - len(numbers)
+        values = []
+    for found in values:
+        if kind == "categorical":
+            key = text_of(found)
             per[key if key in style["categories"] else None] += 1
         elif kind == "proportional":
-            per[None if number(props.get(style["by"])) is None else 0] += 1
+            per[None if number(found) is None else 0] += 1
         else:
             per[0] += 1
     other = per.pop(None, 0)

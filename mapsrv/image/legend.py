@@ -77,7 +77,7 @@ def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] 
             radius = size_of(style, {style["by"]: value}) or 0.0
             rows.append(("circle", (radius, style["color"], value_text(value))))
         if counts:
-            rows.append(("note", f"{value_text(counts.get('shown', 0) - other)} sized"))
+            rows.append(("note", f"{value_text(counts.get('shown', 0))} sized"))
         if other:
             rows.append(("swatch", (style.get("other", "#999999"), "no number", other)))
     else:

@@ -218,7 +218,7 @@ def size_of(style: Mapping[str, Any], props: Mapping[str, Any]) -> float | None:
 def style_counts(style: Mapping[str, Any], features: Iterable[Feature]) -> dict[str, Any]:
     """How many of a layer's features fall in each class now (not stored: features change)."""
     kind = style["kind"]
-    by = style.get("by")
+    by = str(style.get("by") or "")
     hidden = other = 0
     per: Counter[Any] = Counter()
     values: list[Any] = []

@@ -18,12 +18,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mapsrv.core.classify import MAX_CLASSES, MIN_CLASSES, QUALITATIVE, RAMPS, breaks, palette
+from mapsrv.core.classify import METHODS, breaks, manual_breaks
+from mapsrv.core.colorbrewer import MAX_CLASSES, MIN_CLASSES, QUALITATIVE, RAMPS, palette
+from mapsrv.core.layer_properties import numbers_of, property_names, require_property, values_of
 from mapsrv.core.model import Feature
+from mapsrv.core.numbers import SPEC_EXAMPLES, SPEC_FORMS, reference_values
 from mapsrv.core.style import check_color
 from mapsrv.core.style_rules import (
     OTHER,
     color_of,
+    field_of,
     in_time,
     label_of,
     match_filter,
@@ -60,11 +64,13 @@ _COMMON = {"kind", "by", "label", "filter", "time"}
 _KEYS: dict[str, set[str]] = {
     "graduated": _COMMON | {"method", "classes", "ramp", "colors", "breaks", "other"},
     "categorical": _COMMON | {"categories", "ramp", "other"},
-    "proportional": _COMMON | {"min_size", "max_size", "max_value", "color"},
+    "proportional": _COMMON | {"min_size", "max_size", "max_value", "color", "legend_values"},
     "heatmap": _COMMON | {"radius", "weight"},
 }
 _ALL_KEYS = sorted(set().union(*_KEYS.values()))
+MAX_LEGEND_VALUES = 5
 _PROPERTY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+_FIELD_RE = re.compile(r"\{([^{}]*)\}")
 
 
 def _instant(name: str, value: Any) -> float:
@@ -150,27 +156,17 @@ def _check_time(value: Any) -> dict[str, Any]:
     return out
 
 
-def _values(features: Sequence[Feature], by: str) -> list[Any]:
-    return [p[1] for f in features for p in f.properties if p[0] == by and p[1] is not None]
-
-
-def _numbers(features: Sequence[Feature], by: str, layer: str) -> list[float]:
-    found = [n for v in _values(features, by) if (n := number(v)) is not None]
-    if not found:
-        raise InvalidInput(
-            f"by must name a numeric property, got {by!r:.64} (no numbers on layer {layer!r:.64},"
-            f" {len(features)} features); pick another property, or kind 'categorical'"
-        )
-    return found
-
-
 def _guess_kind(raw: Mapping[str, Any], features: Sequence[Feature]) -> str:
     if "by" not in raw:
         return "heatmap" if "weight" in raw or "radius" in raw else "graduated"
-    values = _values(features, str(raw["by"]))
-    if "categories" in raw or (values and any(number(v) is None for v in values)):
-        return "categorical"
-    return "proportional" if {"min_size", "max_size", "max_value"} & set(raw) else "graduated"
+    if {"min_size", "max_size", "max_value", "legend_values"} & set(raw):
+        return "proportional"
+    if {"method", "classes", "breaks", "colors"} & set(raw):
+        return "graduated"
+    values = values_of(features, str(raw["by"]))
+    text = sum(1 for v in values if number(v) is None)
+    # text in most values: categories; a few ("n/a" in a table of numbers) are drawn as other
+    return "categorical" if "categories" in raw or (values and text * 2 >= len(values)) else "graduated"
 
 
 def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") -> dict[str, Any]:
@@ -195,7 +191,7 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
     if kind == "graduated":
         _graduated(raw, features, layer, out)
     elif kind == "categorical":
-        _categorical(raw, features, out)
+        _categorical(raw, features, layer, out)
     elif kind == "proportional":
         _proportional(raw, features, layer, out)
     else:
@@ -203,42 +199,82 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
         weight = raw.get("weight", out.get("by"))
         if weight is not None:
             out["weight"] = out["by"] = _property("weight", weight)
+            if features:
+                numbers_of(features, out["weight"], layer, "weight")
     if raw.get("label") is not None:
-        template = raw["label"]
-        if not isinstance(template, str) or not 0 < len(template) <= MAX_TEMPLATE:
-            raise InvalidInput(
-                f"label must be a template of 1-{MAX_TEMPLATE} characters, got {template!r:.40};"
-                " e.g. '{name} ({population})'"
-            )
-        out["label"] = template
+        out["label"] = _check_label(raw["label"], features, layer)
     if raw.get("filter") is not None:
         out["filter"] = _check_filter(raw["filter"])
+        if features:
+            require_property(features, out["filter"]["property"], "filter property", layer)
     if raw.get("time") is not None:
         out["time"] = _check_time(raw["time"])
     return out
 
 
+def _check_label(template: Any, features: Sequence[Feature], layer: str) -> str:
+    """A label template: each ``{prop}`` or ``{prop:spec}`` names a property some feature has
+    (or the feature's own name or label), its spec one ``format_number`` knows."""
+    if not isinstance(template, str) or not 0 < len(template) <= MAX_TEMPLATE:
+        raise InvalidInput(
+            f"label must be a template of 1-{MAX_TEMPLATE} characters, got {template!r:.40};"
+            " e.g. '{name} ({population:,.0f})'"
+        )
+    names = set(property_names(features))
+    for field in _FIELD_RE.findall(template):
+        key, spec = field_of(field, names)
+        if ":" in field and not spec and field not in names:
+            prop, _, bad = field.rpartition(":")
+            if prop in names or not features:
+                raise InvalidInput(
+                    f"label field {{{field:.64}}} has format spec {bad!r:.20}; it must be {SPEC_FORMS},"
+                    f" {SPEC_EXAMPLES}"
+                )
+        if features and key not in names and key not in ("name", "label"):
+            require_property(features, key, f"label field {{{field:.64}}}", layer)
+    return template
+
+
 def _graduated(raw: Mapping[str, Any], features: Sequence[Feature], layer: str, out: dict[str, Any]) -> None:
-    method = raw.get("method", "quantiles")
+    given = raw.get("breaks")
+    method = raw.get("method", "manual" if given is not None else "quantiles")
+    if method not in METHODS:
+        raise InvalidInput(
+            f"method must be one of {', '.join(METHODS)}, got {method!r:.40}; pick one of those"
+        )
+    if (given is not None) != (method == "manual"):
+        raise InvalidInput(
+            f"breaks go with method manual, got method {method!r} and"
+            f" {'breaks' if given is not None else 'no breaks'}; give breaks (e.g. [0, 10, 100])"
+            " with method manual, or leave breaks out to compute them"
+        )
+    if method == "std_mean" and raw.get("classes") is not None:
+        raise InvalidInput(
+            f"classes must be left out for method std_mean, got {raw['classes']!r:.20}; its classes"
+            " are at -2, -1, +1 and +2 standard deviations from the mean"
+        )
     ramp = raw.get("ramp", "YlOrRd")
     if ramp in QUALITATIVE:
         raise InvalidInput(
             f"ramp must be sequential or diverging for classes, got {ramp!r} (for categories); e.g. YlOrRd"
         )
     colors = raw.get("colors")
-    if raw.get("breaks") is not None:
-        edges = raw["breaks"]
-        if not isinstance(edges, list | tuple) or not 2 <= len(edges) <= MAX_CLASSES + 1:
+    if given is not None:
+        edges = manual_breaks(_manual_numbers(features, out["by"], layer), _check_breaks(given))
+        if len(edges) > len(given) and colors is not None:
             raise InvalidInput(
-                f"breaks must be 2 to {MAX_CLASSES + 1} ascending numbers, got {edges!r:.60};"
-                " e.g. [0, 10, 100]"
+                f"breaks must reach the largest value, got breaks up to {given[-1]:g} and values up to"
+                f" {edges[-1]:g}; end the breaks at {edges[-1]:g} or above, or give"
+                f" {len(edges) - 1} colors"
             )
-        edges = [check_number(f"breaks[{i}]", e, -math.inf, math.inf) for i, e in enumerate(edges)]
-        if any(b < a for a, b in itertools.pairwise(edges)):
-            raise InvalidInput(f"breaks must be ascending, got {edges!r:.60}; sort them")
+        if len(edges) - 1 > MAX_CLASSES:
+            raise InvalidInput(
+                f"breaks must make at most {MAX_CLASSES} classes, got {len(edges) - 1} (values reach"
+                f" {edges[-1]:g}, above the last break); end the breaks at {edges[-1]:g} or above"
+            )
     else:
         classes = _classes(raw.get("classes", len(colors) if isinstance(colors, list | tuple) else 5))
-        edges = breaks(_numbers(features, out["by"], layer), str(method), classes)
+        edges = breaks(numbers_of(features, out["by"], layer), str(method), classes)
     n = len(edges) - 1
     if colors is not None:
         if not isinstance(colors, list | tuple) or len(colors) != n:
@@ -252,7 +288,29 @@ def _graduated(raw: Mapping[str, Any], features: Sequence[Feature], layer: str, 
     out["other"] = check_color("other", raw.get("other", OTHER))
 
 
-def _categorical(raw: Mapping[str, Any], features: Sequence[Feature], out: dict[str, Any]) -> None:
+def _check_breaks(edges: Any) -> list[float]:
+    if not isinstance(edges, list | tuple) or not 2 <= len(edges) <= MAX_CLASSES + 1:
+        raise InvalidInput(
+            f"breaks must be 2 to {MAX_CLASSES + 1} ascending numbers (the lowest edge, then each"
+            f" class's upper bound), got {edges!r:.60}; e.g. [0, 10, 100]"
+        )
+    checked = [check_number(f"breaks[{i}]", e, -math.inf, math.inf) for i, e in enumerate(edges)]
+    if any(b < a for a, b in itertools.pairwise(checked)):
+        raise InvalidInput(f"breaks must be ascending, got {checked!r:.60}; sort them")
+    return checked
+
+
+def _manual_numbers(features: Sequence[Feature], by: str, layer: str) -> list[float]:
+    """Breaks one gives need no values (an empty layer may be styled ahead), but a property that
+    no feature has, or only as text, is refused as for computed breaks."""
+    if not features:
+        return []
+    return numbers_of(features, by, layer)
+
+
+def _categorical(
+    raw: Mapping[str, Any], features: Sequence[Feature], layer: str, out: dict[str, Any]
+) -> None:
     ramp = raw.get("ramp", "Set2")
     given = raw.get("categories")
     if given is not None:
@@ -263,15 +321,10 @@ def _categorical(raw: Mapping[str, Any], features: Sequence[Feature], out: dict[
             )
         categories = {str(k)[:200]: check_color(f"categories[{k!r:.30}]", c) for k, c in given.items()}
     else:
-        counts = Counter(text_of(v) for v in _values(features, out["by"]))
+        counts = Counter(text_of(v) for v in require_property(features, out["by"], "by", layer))
         # the commonest values, as many as the ramp has colours; the rest are drawn as "other"
         colours = max(RAMPS[ramp]) if isinstance(ramp, str) and ramp in RAMPS else MAX_CLASSES
         top = sorted(counts, key=lambda v: (-counts[v], v))[: min(MAX_CLASSES, colours)]
-        if not top:
-            raise InvalidInput(
-                f"by must name a property the layer's features have, got {out['by']!r:.64} (no values);"
-                " read lists the properties, or give categories"
-            )
         colors = palette(ramp, max(len(top), MIN_CLASSES))
         categories = dict(zip(top, colors, strict=False))
     out.update(categories=categories, ramp=ramp)
@@ -285,9 +338,25 @@ def _proportional(
     high = check_number("max_size", raw.get("max_size", 40), 1, 100)
     if low > high:
         raise InvalidInput(f"min_size must be at most max_size, got {low:g} (max_size {high:g}); swap them")
+    ahead = raw.get("max_value") is not None and not features  # an empty layer, styled ahead
+    values = [] if ahead else numbers_of(features, out["by"], layer)
     if raw.get("max_value") is not None:
         top = check_number("max_value", raw["max_value"], 0, math.inf)
     else:
-        top = max(abs(v) for v in _numbers(features, out["by"], layer))
-    out.update(min_size=low, max_size=high, max_value=top)
+        top = max(abs(v) for v in values)
+    if raw.get("legend_values") is not None:
+        shown = _legend_values(raw["legend_values"])
+    else:  # round values from the data's own range, none above what max_value draws largest
+        shown = reference_values(v for v in values if abs(v) <= top) or [top]
+    out.update(min_size=low, max_size=high, max_value=top, legend_values=shown)
     out["color"] = check_color("color", raw.get("color", "#3182bd"))
+
+
+def _legend_values(value: Any) -> list[float]:
+    if not isinstance(value, list | tuple) or not 0 < len(value) <= MAX_LEGEND_VALUES:
+        raise InvalidInput(
+            f"legend_values must list 1-{MAX_LEGEND_VALUES} numbers, got {value!r:.60};"
+            " e.g. [50000, 10000, 1000]"
+        )
+    checked = [check_number(f"legend_values[{i}]", v, 0, math.inf) for i, v in enumerate(value)]
+    return sorted(checked, reverse=True)

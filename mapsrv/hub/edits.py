@@ -21,7 +21,15 @@ from typing import Any
 from mapsrv.core import Event, Limits, MapState, Op, apply_all
 from mapsrv.core.history import Actor, History, Record, footprint_of, inverse_ops, record
 from mapsrv.core.model import DEFAULT_LAYER
-from mapsrv.core.ops import FitBounds, ImportFeatures, RestoreFeatures, RestoreLayer, SetTitle, SetView
+from mapsrv.core.ops import (
+    FitBounds,
+    ImportFeatures,
+    RestoreFeatures,
+    RestoreLayer,
+    SetLayerStyle,
+    SetTitle,
+    SetView,
+)
 from mapsrv.errors import EditConflict, NothingToUndo, VersionConflict
 from mapsrv.hub.recovery import HeldBatch, new_batch_id
 
@@ -59,9 +67,12 @@ Prepare = Callable[[MapState, History], Plan]
 HEAVY_BATCH = 2_000  # features (or ops) from which a batch is applied in a worker thread
 
 
-def weight(ops: Sequence[Op]) -> int:
-    """How many features and ops a batch writes: what applying it costs, roughly."""
-    return len(ops) + sum(len(op.features) for op in ops if isinstance(op, ImportFeatures))
+def weight(ops: Sequence[Op], state: MapState | None = None) -> int:
+    """How many features and ops a batch writes or reads: what applying it costs, roughly (a
+    style reads every feature of the map ``state`` to classify its layer's)."""
+    styles = sum(1 for op in ops if isinstance(op, SetLayerStyle) and op.style is not None)
+    read = len(state.features) * styles if state is not None else 0
+    return len(ops) + read + sum(len(op.features) for op in ops if isinstance(op, ImportFeatures))
 
 
 def plan_write(ops: Sequence[Op], expected_version: int | None, base_version: int | None) -> Prepare:

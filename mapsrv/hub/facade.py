@@ -258,7 +258,7 @@ class MapHub:
         ``EditConflict`` only when a change since touched a feature or layer these ops touch."""
         entry = await self.get(map_id)
         plan = plan_write(ops, expected_version, base_version)
-        events = await self.replica.write(entry, plan, actor, heavy=weight(ops) >= HEAVY_BATCH)
+        events = await self.replica.write(entry, plan, actor, heavy=weight(ops, entry.state) >= HEAVY_BATCH)
         log.debug("map %s: %d ops applied, now version %d", map_ref(entry.id), len(ops), events[-1].version)
         return events
 

@@ -1,7 +1,8 @@
 """The image's legend (bottom right, above the attribution), as the page's legend control shows
-it: for each visible styled layer its name and property, then each class's colour swatch and
-range (or each category), two circles with their values for proportional symbols, or the heat
-gradient."""
+it: for each visible styled layer its name and property, then each class's colour swatch, range
+and count (or each category's, and the others'), a proportional layer's circles at the radius
+the map draws a feature of that value (round values from the data), or the heat ramp labelled
+low to high with what it counts. Numbers are written by ``mapsrv.core.numbers.format_number``."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from mapsrv.core import MapState
+from mapsrv.core.layer_style import size_of, style_counts
+from mapsrv.core.numbers import format_number
 from mapsrv.image.styling import HEAT_GRADIENT
 
 __all__ = ["LEGEND_MARGIN", "draw_legend", "legend_lines", "value_text"]
@@ -23,9 +26,10 @@ ROW = 18
 PAD = 8
 FONT = 11
 MAX_TEXT = 34
-CIRCLE = 8.0  # px: the largest legend circle's radius
+GAP = 6  # px between a swatch (or the widest circle) and its text
 
 Box = tuple[float, float, float, float]
+Row = tuple[str, Any]
 
 
 @cache
@@ -34,45 +38,74 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def value_text(value: float) -> str:
-    """A break or value as people read it: 1,200 / 0.35 / 1.2M."""
-    size = abs(value)
-    if size >= 1e7:
-        return f"{value / 1e6:,.0f}M"
-    if size >= 1e6:
-        return f"{value / 1e6:,.1f}M"
-    if size >= 100 or value == int(value):
-        return f"{value:,.0f}"
-    return f"{value:,.3g}"
+    """A break or value as people read it: 1,200 / 0.35 / 6,873 (``format_number``)."""
+    return format_number(value)
 
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def legend_lines(name: str, style: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """A layer's legend rows: ("title", text), ("swatch", (colour, text)), ("circle", (radius,
-    colour, text)) or ("gradient", None)."""
+def _range(low: float, high: float) -> str:
+    return value_text(low) if low == high else f"{value_text(low)} – {value_text(high)}"
+
+
+def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] | None = None) -> list[Row]:
+    """A layer's legend rows: ("title", text), ("swatch", (colour, text, count or None)),
+    ("circle", (radius, colour, text)), ("gradient", None) or ("note", text). ``counts``: the
+    layer's ``style_counts`` (none: no counts shown)."""
     by = style.get("by")
-    rows: list[tuple[str, Any]] = [("title", _clip(f"{name} · {by}" if by else name))]
+    rows: list[Row] = [("title", _clip(f"{name} · {by}" if by else name))]
+    counts = counts or {}
+    listed = counts.get("classes") or []
+    count = [c.get("count") for c in listed] if listed else []
+    other = counts.get("other", 0)
     kind = style["kind"]
     if kind == "graduated":
         edges = style["breaks"]
         for i, color in enumerate(style["colors"]):
-            rows.append(("swatch", (color, f"{value_text(edges[i])} - {value_text(edges[i + 1])}")))
+            rows.append(("swatch", (color, _range(edges[i], edges[i + 1]), count[i] if count else None)))
+        if other:
+            rows.append(("swatch", (style.get("other", "#999999"), "no number", other)))
     elif kind == "categorical":
-        for value, color in style["categories"].items():
-            rows.append(("swatch", (color, _clip(value or "(empty)"))))
-        rows.append(("swatch", (style.get("other", "#999999"), "other")))
+        for i, (value, color) in enumerate(style["categories"].items()):
+            rows.append(("swatch", (color, _clip(value or "(empty)"), count[i] if count else None)))
+        rows.append(("swatch", (style.get("other", "#999999"), "other", other if counts else None)))
     elif kind == "proportional":
-        top = float(style["max_value"])
-        low, high = float(style["min_size"]), float(style["max_size"])
-        quarter = low + (high - low) * 0.5  # the radius of a quarter of max_value: sqrt(1/4)
-        scale = min(1.0, CIRCLE / high) if high > 0 else 1.0  # the two in proportion, in a row
-        rows.append(("circle", (quarter * scale, style["color"], value_text(top / 4))))
-        rows.append(("circle", (high * scale, style["color"], value_text(top))))
+        values = style.get("legend_values") or [style["max_value"]]
+        for value in sorted((float(v) for v in values if v and float(v) > 0), reverse=True):
+            radius = size_of(style, {style["by"]: value}) or 0.0
+            rows.append(("circle", (radius, style["color"], value_text(value))))
+        if counts:
+            rows.append(("note", f"{value_text(counts.get('shown', 0))} sized"))
+        if other:
+            rows.append(("swatch", (style.get("other", "#999999"), "no number", other)))
     else:
         rows.append(("gradient", None))
+        if counts:
+            rows.append(("note", f"density of {value_text(counts.get('shown', 0))} features"))
+        if style.get("weight"):
+            rows.append(("note", _clip(f"weighted by {style['weight']}")))
     return rows
+
+
+def _height(row: Row) -> float:
+    if row[0] == "circle":
+        return max(float(ROW), 2 * float(row[1][0]) + 6)
+    return float(ROW)
+
+
+def _width(row: Row, font: Any, circles: float) -> float:
+    kind, item = row
+    if kind in ("title", "note"):
+        return float(font.getlength(item))
+    if kind == "gradient":
+        return 110.0
+    if kind == "circle":
+        return circles + GAP + float(font.getlength(item[2]))
+    count = item[2]
+    extra = 0.0 if count is None else 12 + float(font.getlength(value_text(count)))
+    return SWATCH + GAP + float(font.getlength(item[1])) + extra
 
 
 def draw_legend(
@@ -80,44 +113,67 @@ def draw_legend(
 ) -> Box | None:
     """Draw the legend of the visible styled layers (or of ``only``) on ``image``, ``below`` px
     above its bottom (the attribution's room); its box, or None when no layer is styled."""
-    rows: list[tuple[str, Any]] = []
+    rows: list[Row] = []
     for lid, layer in state.layers.items():
         if layer.style is None or not layer.visible or (only is not None and lid != only):
             continue
-        rows.extend(legend_lines(layer.name, layer.style))
+        counts = style_counts(layer.style, [f for f in state.features.values() if f.layer == lid])
+        rows.extend(legend_lines(layer.name, layer.style, counts))
     if not rows:
         return None
     font = _font(FONT)
-    width = PAD * 2 + max(
-        font.getlength(r[1]) if r[0] == "title" else SWATCH + 6 + font.getlength(r[1][-1] if r[1] else "")
-        for r in rows
-    )
-    width = max(width, 110.0)
-    fit = max(1, int((image.height - below - LEGEND_MARGIN - 2 * PAD) // ROW))
-    rows = rows[:fit]
-    height = PAD * 2 + ROW * len(rows)
+    circles = max((2 * r[1][0] + 1 for r in rows if r[0] == "circle"), default=float(SWATCH))
+    width = max(110.0, PAD * 2 + max(_width(r, font, circles) for r in rows))
+    room = image.height - below - LEGEND_MARGIN - 2 * PAD
+    fit: list[Row] = []
+    used = 0.0
+    for row in rows:
+        if used + _height(row) > room and fit:
+            break
+        fit.append(row)
+        used += _height(row)
+    height = PAD * 2 + used
     right, bottom = image.width - LEGEND_MARGIN, image.height - below
     box = (right - width, bottom - height, right, bottom)
     draw = ImageDraw.Draw(image)
     draw.rounded_rectangle(box, radius=4, fill=(255, 255, 255, 235), outline=(156, 163, 175, 255))
     x, y = box[0] + PAD, box[1] + PAD
-    for kind, item in rows:
-        mid = y + ROW / 2
-        if kind == "title":
-            draw.text((x, mid), item, font=font, fill="#111827", anchor="lm")
-        elif kind == "swatch":
-            color, text = item
-            draw.rectangle((x, mid - SWATCH / 2, x + SWATCH, mid + SWATCH / 2), fill=color, outline="#6b7280")
-            draw.text((x + SWATCH + 6, mid), text, font=font, fill="#374151", anchor="lm")
-        elif kind == "circle":
-            r, color, text = item
-            cx = x + SWATCH / 2
-            draw.ellipse((cx - r, mid - r, cx + r, mid + r), fill=color, outline="#374151")
-            draw.text((x + SWATCH + 6, mid), text, font=font, fill="#374151", anchor="lm")
-        else:
-            _gradient(draw, x, mid - 5, box[2] - PAD - x, 10)
-        y += ROW
+    for row in fit:
+        _draw_row(draw, row, x, y, box[2] - PAD, circles, font)
+        y += _height(row)
     return box
+
+
+def _draw_row(
+    draw: ImageDraw.ImageDraw, row: Row, x: float, y: float, right: float, circles: float, font: Any
+) -> None:
+    kind, item = row
+    mid = y + _height(row) / 2
+    if kind == "title":
+        draw.text((x, mid), item, font=font, fill="#111827", anchor="lm")
+    elif kind == "note":
+        draw.text((x, mid), item, font=font, fill="#5b6573", anchor="lm")
+    elif kind == "swatch":
+        color, text, count = item
+        draw.rectangle((x, mid - SWATCH / 2, x + SWATCH, mid + SWATCH / 2), fill=color, outline="#6b7280")
+        draw.text((x + SWATCH + GAP, mid), text, font=font, fill="#374151", anchor="lm")
+        if count is not None:
+            draw.text((right, mid), value_text(count), font=font, fill="#5b6573", anchor="rm")
+    elif kind == "circle":
+        r, color, text = item
+        cx = x + circles / 2
+        # as the map draws a proportional symbol (mapsrv.image.render): its colour at 70 % over
+        # the legend's white, a 2 px rim of it inside the radius
+        rgb = ImageColor.getrgb(color)[:3]
+        fill = tuple(round(c * 0.7 + 255 * 0.3) for c in rgb)
+        draw.ellipse((cx - r, mid - r, cx + r, mid + r), fill=fill, outline=rgb, width=2)
+        draw.text((x + circles + GAP, mid), text, font=font, fill="#374151", anchor="lm")
+    else:
+        ends = ("low", "high")
+        left_w = font.getlength(ends[0]) + 4
+        draw.text((x, mid), ends[0], font=font, fill="#374151", anchor="lm")
+        draw.text((right, mid), ends[1], font=font, fill="#374151", anchor="rm")
+        _gradient(draw, x + left_w, mid - 5, right - font.getlength(ends[1]) - 4 - x - left_w, 10)
 
 
 def _gradient(draw: ImageDraw.ImageDraw, x: float, y: float, width: float, height: float) -> None:

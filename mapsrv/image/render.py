@@ -127,7 +127,7 @@ def render(
     if view is None:
         view = choose_view(state, request, chosen)
     base = basemap(view, tiles, rasters)
-    chosen, heat = paint(state, chosen)  # styles by value: colours, sizes, labels, what shows
+    chosen, heat, heated = paint(state, chosen)  # styles by value: colours, sizes, labels, what shows
     overlay = Image.new("RGBA", (view.width * SUPER, view.height * SUPER), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     points = [f for f in chosen if f.type == "marker"]
@@ -172,8 +172,9 @@ def render(
     out = io.BytesIO()
     image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=False)
     shown = sum(c for _, _, c in clusters) + (len(chosen) - len(points)) if clustered else len(chosen)
+    shown += heated
     caption = (
-        _caption(state, view, len(chosen), len(boxes), clustered, background)
+        _caption(state, view, len(chosen) + heated, len(boxes), clustered, background, heated)
         + f"; credits: {' | '.join(credited)}"
     )
     return Rendered(
@@ -373,13 +374,21 @@ def _pin() -> Image.Image:
 
 
 def _caption(
-    state: MapState, view: ImageView, count: int, labelled: int, clustered: bool, basemap: str
+    state: MapState,
+    view: ImageView,
+    count: int,
+    labelled: int,
+    clustered: bool,
+    basemap: str,
+    heated: int = 0,
 ) -> str:
     s, w, n, e = view.bounds()
     title = f"{state.title!r}" if state.title else "untitled map"
     what = (
         f"{count} of {len(state.features)} features" if count != len(state.features) else f"{count} features"
     )
+    if heated:
+        what += f" ({heated} as a heatmap)"
     clustering = f", points clustered ({CLUSTER_FROM:,} or more)" if clustered else ""
     zoom = round(view.zoom, 2)
     return (

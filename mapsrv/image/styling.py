@@ -6,16 +6,18 @@ the filter or the time window hides is left out; a heatmap layer's points become
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-from PIL import Image, ImageFilter
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
 
 from mapsrv.core import Feature, MapState
 from mapsrv.core.geometry import is_area
 from mapsrv.core.layer_style import color_of, label_of, number, shown, size_of
 from mapsrv.image.projection import ImageView
 
-__all__ = ["HEAT_GRADIENT", "HEAT_TYPES", "Heat", "heat_image", "paint"]
+__all__ = ["HEAT_GRADIENT", "HEAT_TYPES", "Heat", "Painted", "heat_image", "paint"]
 
 HEAT_TYPES = ("marker", "multipoint")  # a heatmap layer's lines and areas are drawn, as the page's
 FILL_OPACITY = 0.8  # a styled polygon's fill: its class reads through, the basemap barely
@@ -31,16 +33,25 @@ HEAT_GRADIENT = (
 Heat = tuple[float, float, float, float]  # lat, lon, weight, radius px
 
 
-def paint(state: MapState, features: Iterable[Feature]) -> tuple[list[Feature], list[Heat]]:
+class Painted(NamedTuple):
+    """The features as drawn (styled), the heat points, and how many features became heat."""
+
+    features: list[Feature]
+    heat: list[Heat]
+    heated: int
+
+
+def paint(state: MapState, features: Iterable[Feature]) -> Painted:
     """The features as drawn: those of styled layers restyled (or left out when hidden), and the
     markers and multipoints of heatmap layers as heat instead."""
     styles: dict[str, Mapping[str, Any]] = {
         lid: layer.style for lid, layer in state.layers.items() if layer.style is not None
     }
     if not styles:
-        return list(features), []
+        return Painted(list(features), [], 0)
     out: list[Feature] = []
     heat: list[Heat] = []
+    heated = 0
     for feature in features:
         style = styles.get(feature.layer)
         if style is None:
@@ -52,11 +63,12 @@ def paint(state: MapState, features: Iterable[Feature]) -> tuple[list[Feature], 
         if style["kind"] == "heatmap" and feature.type in HEAT_TYPES:
             weight = 1.0 if style.get("weight") is None else number(props.get(style["weight"]))
             if weight:
+                heated += 1
                 for lat, lon in feature.points():
                     heat.append((lat, lon, abs(weight), float(style.get("radius", 25))))
             continue
         out.append(_restyled(feature, style, props))
-    return out, heat
+    return Painted(out, heat, heated)
 
 
 def _restyled(feature: Feature, style: Mapping[str, Any], props: dict[str, Any]) -> Feature:
@@ -79,54 +91,60 @@ def _restyled(feature: Feature, style: Mapping[str, Any], props: dict[str, Any])
     return Feature(**{**vars(feature), "style": tuple(sorted(own.items())), "label": label})
 
 
-def _lut() -> list[int]:
-    """256 RGB entries along the heat gradient (transparent below its first stop)."""
-    table: list[int] = []
-    for channel in range(3):
-        for i in range(256):
-            t = i / 255
-            low_stop, low = 0.0, HEAT_GRADIENT[0][1]
-            value = float(low[channel])
-            for stop, rgb in HEAT_GRADIENT:
-                if t <= stop:
-                    span = stop - low_stop
-                    f = 0.0 if span <= 0 else (t - low_stop) / span
-                    value = low[channel] + (rgb[channel] - low[channel]) * max(0.0, f)
-                    break
-                low_stop, low = stop, rgb
-                value = float(rgb[channel])
-            table.append(round(value))
-    return table
+def _palette() -> NDArray[np.uint8]:
+    """256 RGBA entries along the page's heat palette (static/style.js heatPalette): blue fading in
+    from transparent up to the first stop, then the gradient."""
+    stops = [(0.0, (0, 0, 255, 0)), *((at, (*rgb, 255)) for at, rgb in HEAT_GRADIENT)]
+    t = (np.arange(256) + 0.5) / 256  # each entry's middle, as a 256 px wide canvas gradient
+    channels = [np.interp(t, [at for at, _ in stops], [c[i] for _, c in stops]) for i in range(4)]
+    out = np.round(np.stack(channels, axis=1)).astype(np.uint8)
+    out[0] = 0  # no heat: left clear, as the page leaves a pixel of alpha 0
+    return out
 
 
-_LUT = _lut()
+_PALETTE = _palette()
+
+
+def _stamp(radius: float) -> NDArray[np.float64]:
+    """The page's blurred disc of ``radius`` (its alpha): 1 at the middle, 0.6 at 45 % of the
+    radius plus its blur (0.6 of the radius), 0 at the end of it, linear between."""
+    reach = radius * 1.6
+    size = int(np.ceil(reach))
+    offsets = np.arange(-size, size + 1, dtype=np.float64)
+    distance = np.hypot(offsets[None, :], offsets[:, None]) / reach
+    return np.interp(distance, [0.0, 0.45, 1.0], [1.0, 0.6, 0.0], right=0.0)
 
 
 def heat_image(view: ImageView, heat: list[Heat]) -> Image.Image | None:
-    """The heat surface over the view (RGBA at the view's size), or None without points."""
+    """The heat surface over the view (RGBA at the view's size), or None without points, as the
+    page draws it (static/style.js HeatLayer): points summed in cells of a third of the radius,
+    each cell stamps a blurred disc at its weighted middle with an alpha of its weight over the
+    heaviest point's (at least 0.04) times 0.3, the stamps composited one over another, and the
+    resulting alpha coloured by the palette. Smooth at every size: no cell is ever a square."""
     if not heat:
         return None
     width, height = view.width, view.height
     radius = max(h[3] for h in heat)
-    cell = max(1, int(radius // 4))
-    grid: dict[tuple[int, int], float] = {}
+    stamp = _stamp(radius)
+    reach = stamp.shape[0] // 2
+    cell = max(2, round(radius / 3))
+    top = max(h[2] for h in heat)
+    cells: dict[tuple[int, int], list[float]] = {}
     for lat, lon, weight, _ in heat:
         x, y = view.pixel(lat, lon)
-        if -radius <= x <= width + radius and -radius <= y <= height + radius:
-            key = (int(x // cell), int(y // cell))
-            grid[key] = grid.get(key, 0.0) + weight
-    if not grid:
+        if weight > 0 and -reach <= x <= width + reach and -reach <= y <= height + reach:
+            sums = cells.setdefault((int((x + reach) // cell), int((y + reach) // cell)), [0.0, 0.0, 0.0])
+            sums[0] += weight * x
+            sums[1] += weight * y
+            sums[2] += weight
+    if not cells or top <= 0:
         return None
-    top = max(grid.values())
-    intensity = Image.new("L", (width, height), 0)
-    for (cx, cy), value in grid.items():
-        level = round(255 * value / top)
-        x0, y0 = cx * cell, cy * cell
-        intensity.paste(level, (max(0, x0), max(0, y0), min(width, x0 + cell), min(height, y0 + cell)))
-    blurred = intensity.filter(ImageFilter.GaussianBlur(radius / 2))
-    peak = blurred.getextrema()[1] or 1
-    scaled = blurred.point(lambda v: min(255, v * 255 // peak))
-    rgb = Image.merge("RGB", (scaled, scaled, scaled)).point(_LUT)
-    alpha = scaled.point(lambda v: 0 if v < 8 else min(230, 60 + v))
-    rgb.putalpha(alpha)
-    return rgb
+    # source-over compositing of alphas a_i is 1 - prod(1 - a_i): summed as logarithms
+    clear = np.zeros((height + 2 * reach, width + 2 * reach), dtype=np.float64)
+    for sx, sy, w in cells.values():
+        alpha = max(0.04, min(1.0, w / top)) * 0.3
+        x, y = round(sx / w), round(sy / w)
+        clear[y : y + 2 * reach + 1, x : x + 2 * reach + 1] += np.log1p(-alpha * stamp)
+    covered = 1.0 - np.exp(clear[reach : reach + height, reach : reach + width])
+    level = np.clip(np.round(covered * 255), 0, 255).astype(np.uint8)
+    return Image.fromarray(_PALETTE[level], "RGBA")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from mapsrv.core import Feature, Limits, MapState, apply_all, apply_event
-from mapsrv.core.classify import palette
 from mapsrv.core.codec import dumps, event_from_wire, state_from_json, wire
+from mapsrv.core.colorbrewer import palette
 from mapsrv.core.events import LayerStyled
 from mapsrv.core.history import SYSTEM, History, inverse_ops, record
 from mapsrv.core.layer_style import (
@@ -107,12 +107,20 @@ def test_a_feature_added_later_is_classified_by_the_stored_breaks() -> None:
     [
         ({"by": "pop", "classes": 12}, "classes must be from 3 to 9, got 12"),
         ({"by": "pop", "classes": 2.5}, "classes must be a whole number from 3 to 9, got 2.5"),
-        ({"by": "pop", "method": "median"}, "method must be one of quantiles, equal, jenks, got 'median'"),
+        (
+            {"by": "pop", "method": "median"},
+            "method must be one of quantiles, equal, jenks, std_mean, manual, got 'median'",
+        ),
         ({"by": "pop", "ramp": "Rainbow"}, "ramp must be one of YlOrRd"),
         ({"by": "pop", "ramp": "Set2"}, "ramp must be sequential or diverging for classes, got 'Set2'"),
         ({"by": "pop", "classes": 4, "colors": ["red"]}, r"colors must list one colour per class \(4\)"),
         ({"by": "pop", "classes": 3, "colors": ["red", "blue", "nope"]}, "colors\\[2\\] must be #rgb"),
-        ({"by": "height"}, "by must name a numeric property, got 'height'"),
+        (
+            {"by": "height"},
+            "by must name a property the features of layer 'towns' have, got 'height'"
+            " \\(no feature has it\\); its 6 features have kind, pop",
+        ),
+        ({"by": "kind", "kind": "graduated"}, "by must name a numeric property, got 'kind': on layer"),
         ({"kind": "graduated"}, "by must name the property a graduated style reads"),
         ({"kind": "pie", "by": "pop"}, "kind must be one of graduated, categorical, proportional, heatmap"),
         ({"by": "pop", "radius": 3}, "style key must apply to a graduated style"),
@@ -315,3 +323,39 @@ def test_a_time_at_either_end_of_the_window_is_inside_however_it_is_written() ->
         assert not in_time(window, {"time": outside}), outside
     assert in_time({"property": "time", "to": "2024-05-01T05:00:00Z"}, {"time": end}), "open start"
     assert in_time({"property": "time", "from": "2024-05-01T05:00:00Z"}, {"time": end}), "open end"
+
+
+def test_a_label_filter_or_weight_naming_a_property_no_feature_has_is_refused_with_the_ones_they_have() -> (
+    None
+):
+    for style, name in [
+        ({"by": "pop", "label": "{name} ({popl:,.0f})"}, "label field {popl:,.0f}"),
+        ({"by": "pop", "filter": {"property": "knd", "op": "==", "value": "city"}}, "filter property"),
+        ({"kind": "heatmap", "weight": "weight"}, "weight"),
+    ]:
+        with pytest.raises(InvalidInput, match="no feature has it") as caught:
+            check_layer_style(style, TOWNS, "towns")
+        assert (
+            caught.value.message.startswith(name) and "its 6 features have kind, pop" in caught.value.message
+        )
+    with pytest.raises(InvalidInput, match=r"has format spec ',\.0z'"):
+        check_layer_style({"by": "pop", "label": "{pop:,.0z}"}, TOWNS, "towns")
+    # a property whose name has a colon is a property, not a spec; {name} is the feature's own
+    streets = [place("s", **{"addr:street": "Rua 1", "pop": 5})]
+    assert check_layer_style({"by": "pop", "label": "{addr:street} {name}"}, streets, "towns")["label"]
+    assert label_of("{addr:street}: {pop:,d}", {"addr:street": "Rua 1", "pop": 12345}) == "Rua 1: 12,345"
+
+
+def test_a_few_text_values_among_numbers_are_classed_as_numbers_and_counted_as_other() -> None:
+    features = [*TOWNS, place("x", pop="n/a", kind="village")]
+    style = check_layer_style({"by": "pop"}, features, "towns")
+    assert style["kind"] == "graduated"
+    assert style_counts(style, features)["other"] == 1
+    assert check_layer_style({"by": "kind"}, features, "towns")["kind"] == "categorical"
+
+
+def test_proportional_legend_values_are_round_values_from_the_data() -> None:
+    style = check_layer_style({"kind": "proportional", "by": "pop"}, TOWNS, "towns")
+    assert style["legend_values"] == [50_000, 10_000, 1_000]  # pop from 100 to 80,000
+    given = check_layer_style({"by": "pop", "legend_values": [5, 500]}, TOWNS, "towns")
+    assert given["kind"] == "proportional" and given["legend_values"] == [500, 5]

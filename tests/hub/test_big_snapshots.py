@@ -8,10 +8,10 @@ import json
 
 import trio
 
-from mapsrv.core import Feature, Limits
+from mapsrv.core import Feature, Limits, MapState, apply_all
 from mapsrv.core.codec import dumps
 from mapsrv.core.history import Actor
-from mapsrv.core.ops import ImportFeatures
+from mapsrv.core.ops import ImportFeatures, SetLayerStyle
 from mapsrv.hub import MapHub
 from mapsrv.hub.edits import HEAVY_BATCH, weight
 from mapsrv.hub.fanout import SNAPSHOT_THREAD, FrameLog
@@ -86,3 +86,12 @@ async def test_a_heavy_batch_is_applied_off_the_loop_and_lands_as_a_light_one_wo
     assert written[-1].version == heavy.state.version == 1
     assert heavy.state.features == light.state.features
     assert heavy.frames.recent[-1] == (1, heavy_frame)
+
+
+def test_a_style_on_a_big_map_is_heavy_it_reads_every_feature() -> None:
+    points = tuple(Feature(f"f{i}", "marker", (1.0, 2.0), layer="pts") for i in range(HEAVY_BATCH))
+    small = MapState(id="m")
+    big, _ = apply_all(small, [ImportFeatures(points)], Limits(max_features=10_000))
+    style = [SetLayerStyle("pts", {"by": "v"})]
+    assert weight(style, big) >= HEAVY_BATCH > weight(style, small)
+    assert weight([SetLayerStyle("pts", None)], big) < HEAVY_BATCH, "taking a style off reads nothing"

@@ -119,6 +119,6 @@ def test_a_heatmap_layer_heats_markers_and_multipoints_and_draws_the_rest() -> N
         Feature("p", "polygon", ((30.0, 0.0), (31.0, 0.0), (31.0, 1.0)), layer="heat"),
     ]
     state = MapState("m", 1, layers={"heat": heat}, features={f.id: f for f in features})
-    shown, hot = paint(state, features)
+    shown, hot, _ = paint(state, features)
     assert [f.id for f in shown] == ["p"]
     assert sorted((lat, lon) for lat, lon, _, _ in hot) == [(38.0, -2.0), (40.0, -4.0), (41.0, 0.0)]

@@ -54,6 +54,7 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
         "labels.js",
         "points.js",
         "style.js",
+        "numbers.js",
         "legend.js",
         "timeslider.js",
         "times.js",

@@ -26,6 +26,7 @@ from PIL import Image
 from support import start_server
 from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
 
+from mapsrv.core.numbers import reference_values
 from mapsrv.image.basemap import SEA
 from mapsrv.image.projection import fit
 from mapsrv.image.styling import FILL_OPACITY
@@ -163,7 +164,7 @@ async def test_graduated_classes_legend_new_feature_and_hostile_text(live: Serve
 
         # The label template, as text: the hostile name is shown, never parsed.
         assert page.locator(".mapsrv-label-text", has_text="(500)").inner_text() == HOSTILE_NAME + " (500)"
-        assert page.locator(".mapsrv-label-text", has_text="Beta").inner_text() == "Beta (3000)"
+        assert page.locator(".mapsrv-label-text", has_text="Beta").inner_text() == "Beta (3,000)"
         assert page.evaluate("document.querySelectorAll('.leaflet-container b, .leaflet-container script,"
                              " .mapsrv-legend img').length") == 0  # fmt: skip
         assert page.evaluate("window.__pwned") is None
@@ -219,8 +220,9 @@ CATEGORICAL = {"kind": "categorical", "by": "type", "categories": {"cafe": RED, 
 async def test_categorical_big_layer_restyled_with_a_filter(live: Server, tmp_path: Path) -> None:
     def body(chromium: Chromium) -> None:
         stream = Stream()
+        pub = point("pub", 41.5, 2, {"type": "pub", "name": "Pub"}, "places")  # an "other"
         version = stream.snapshot(
-            cafes_and_bars(600), [{"id": "places", "name": "Places", "style": CATEGORICAL}]
+            [*cafes_and_bars(600), pub], [{"id": "places", "name": "Places", "style": CATEGORICAL}]
         )
         tab = open_map(chromium, live, stream)
         page = tab.page
@@ -228,9 +230,10 @@ async def test_categorical_big_layer_restyled_with_a_filter(live: Server, tmp_pa
         assert page.evaluate("window.mapsrv.big")
         counts = dominant(shot(tab, "styles-categorical.png", tmp_path))
         assert counts["red"] > 1000 and counts["blue"] > 1000, counts
-        assert len(page.evaluate("window.mapsrv.drawnPoints()")) == 600
+        assert len(page.evaluate("window.mapsrv.drawnPoints()")) == 601
         rows = page.locator(".mapsrv-legend-row .mapsrv-legend-value").all_inner_texts()
         assert rows == ["cafe", "bar", "Other"]
+        assert page.locator(".mapsrv-legend-count").all_inner_texts() == ["300", "300", "1"], "per category"
 
         filtered = dict(CATEGORICAL, filter={"property": "type", "op": "==", "value": "cafe"})
         version = stream.change(kind="layer_style", layer="places", style=filtered)
@@ -245,22 +248,23 @@ async def test_categorical_big_layer_restyled_with_a_filter(live: Server, tmp_pa
         drawn = page.evaluate("window.mapsrv.drawnPoints()")
         assert len(drawn) == 300 and all(int(d[3][1:]) % 2 == 1 for d in drawn)
         assert page.locator(".mapsrv-legend-filter").inner_text() == "Only type == cafe"
+        assert page.locator(".mapsrv-legend-count").all_inner_texts() == ["300", "0", "0"], "what shows"
         tab.check_clean()
 
     await in_chromium(body)
 
 
+SIZED = [100, 2000, 10000]
+# as the server stores it (mapsrv.core.layer_style): the legend's round values from the data
 PROPORTIONAL = {"kind": "proportional", "by": "value", "min_size": 4, "max_size": 40, "max_value": 10000,
-                "color": RED}  # fmt: skip
+                "color": RED, "legend_values": reference_values(SIZED)}  # fmt: skip
 HEATMAP = {"kind": "heatmap", "radius": 25, "weight": "w"}
 
 
 async def test_proportional_sizes_and_a_heatmap(live: Server, tmp_path: Path) -> None:
     def body(chromium: Chromium) -> None:
         stream = Stream()
-        sized = [
-            point(f"s{i}", 48, 2 + 6 * i, {"value": v}, "sized") for i, v in enumerate([100, 2500, 10000])
-        ]
+        sized = [point(f"s{i}", 48, 2 + 6 * i, {"value": v}, "sized") for i, v in enumerate(SIZED)]
         heat = [
             point(f"h{i}", 40 + (i % 7) * 0.3, 2 + (i // 7) * 0.4, {"w": i % 5}, "heat") for i in range(60)
         ]
@@ -274,7 +278,7 @@ async def test_proportional_sizes_and_a_heatmap(live: Server, tmp_path: Path) ->
         shot(tab, "styles-proportional-heatmap.png", tmp_path)
         # radius = min + (max - min) * sqrt(value / max_value), drawn with a 1.5 px white stroke
         widths = [page.locator(f'[data-feature-id="s{i}"]').bounding_box()["width"] for i in range(3)]  # type: ignore[index]
-        for width, radius in zip(widths, [4 + 36 * 0.1, 4 + 36 * 0.5, 40], strict=True):
+        for width, radius in zip(widths, [4 + 36 * 0.1, 4 + 36 * 0.2**0.5, 40], strict=True):
             assert abs(width - (2 * radius + 1.5)) < 2.5, widths
         # the heatmap's points are not drawn one by one: its canvas has colour
         assert page.locator('[data-feature-id^="h"]').count() == 0
@@ -285,14 +289,24 @@ async def test_proportional_sizes_and_a_heatmap(live: Server, tmp_path: Path) ->
         sizes = page.locator(
             '.mapsrv-legend-layer[data-layer="sized"] .mapsrv-legend-value'
         ).all_inner_texts()
-        assert sizes == ["10,000", "2,500", "630"]
-        circles = page.eval_on_selector_all(
-            '.mapsrv-legend-layer[data-layer="sized"] .mapsrv-legend-circle',
-            "(els) => els.map((e) => e.offsetWidth)",
-        )
-        assert circles == [80, 44, 26]
-        assert page.locator('.mapsrv-legend-layer[data-layer="heat"] .mapsrv-legend-gradient').is_visible()
-        assert page.locator('.mapsrv-legend-layer[data-layer="heat"] .mapsrv-legend-by').inner_text() == "w"
+        assert sizes == ["10,000", "2,000", "200", "3 sized"], "round values, none below the data's"
+        # each legend circle as big on screen as the map's circle of the same value (its white
+        # stroke aside: the map strokes 1.5 px around the radius, the legend 1 px inside it)
+        legend_circles = page.locator('.mapsrv-legend-layer[data-layer="sized"] .mapsrv-legend-circle')
+        for index, feature in ((0, "s2"), (1, "s1")):
+            on_map = page.locator(f'[data-feature-id="{feature}"]').bounding_box()
+            in_legend = legend_circles.nth(index).bounding_box()
+            assert on_map is not None and in_legend is not None
+            assert abs(in_legend["width"] - (on_map["width"] - 1.5)) <= 1, (on_map, in_legend)
+            assert abs(in_legend["height"] - (on_map["height"] - 1.5)) <= 1, (on_map, in_legend)
+        heat_legend = page.locator('.mapsrv-legend-layer[data-layer="heat"]')
+        assert heat_legend.locator(".mapsrv-legend-gradient").is_visible()
+        assert heat_legend.locator(".mapsrv-legend-by").inner_text() == "w"
+        assert heat_legend.locator(".mapsrv-legend-value").all_inner_texts() == [
+            "low",
+            "high",
+            "density of 60 features, weighted by w",
+        ]
 
         # A hidden layer leaves the legend.
         version = stream.change(

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
+import trio
 from mcp.types import CallToolResult
 from pydantic import Field
 
@@ -26,9 +27,9 @@ from mapsrv.mcp.tools.files import export
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
-from mapsrv.mcp.tools.styling import styled_layer
+from mapsrv.mcp.tools.styling import THREAD_COUNTS, styled_layer
 
-__all__ = ["SUMMARY_BUDGET", "bbox_of", "read", "read_map", "summary", "with_present"]
+__all__ = ["SUMMARY_BUDGET", "bbox_of", "read", "read_map", "summary", "summary_off_loop", "with_present"]
 
 SUMMARY_BUDGET = 1_700  # bytes of labelled-feature rows: a summary answer (JSON + its text) <= 6 KB
 PAGE_BUDGET = 12_000  # bytes of feature rows in a page
@@ -214,7 +215,7 @@ async def read(
     paged = any(v is not None for v in (layer, kind, text, box, cursor))
     geojson = format == "geojson"
     if not paged and not geojson and format is None:
-        return answer(with_present(summary(state, tc.links(entry)[0]), tc, entry))
+        return answer(with_present(await summary_off_loop(state, tc.links(entry)[0]), tc, entry))
     matched = [f for f in state.features.values() if _matches(f, layer, kind, text, box)]
     start = _offset(cursor, len(matched))
     if geojson or format is not None:
@@ -238,7 +239,15 @@ async def read(
 async def read_map(tc: ToolContext, map_id: str) -> str:
     """The ``map://{map_id}`` resource: the map's summary, as JSON text."""
     entry = await tc.entry(map_id)
-    return compact(with_present(summary(entry.state, tc.links(entry)[0]), tc, entry))
+    return compact(with_present(await summary_off_loop(entry.state, tc.links(entry)[0]), tc, entry))
+
+
+async def summary_off_loop(state: MapState, url: str) -> dict[str, Any]:
+    """``summary``, in a worker thread for a big map (it counts every feature, and each styled
+    layer's classes)."""
+    if len(state.features) < THREAD_COUNTS:
+        return summary(state, url)
+    return await trio.to_thread.run_sync(summary, state, url)
 
 
 def with_present(out: dict[str, Any], tc: ToolContext, entry: MapEntry) -> dict[str, Any]:

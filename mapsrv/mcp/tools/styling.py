@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import trio
 from mcp.types import CallToolResult
 from pydantic import Field
 
@@ -18,7 +19,9 @@ from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import MapId
 
-__all__ = ["style_layer", "styled_layer"]
+__all__ = ["THREAD_COUNTS", "style_layer", "styled_layer", "styled_layer_off_loop"]
+
+THREAD_COUNTS = 5_000  # features from which a style's counts are taken in a worker thread
 
 
 def styled_layer(state: MapState, layer: str) -> dict[str, Any]:
@@ -33,18 +36,32 @@ def styled_layer(state: MapState, layer: str) -> dict[str, Any]:
     return out
 
 
+async def styled_layer_off_loop(state: MapState, layer: str) -> dict[str, Any]:
+    """``styled_layer``, counted in a worker thread for a big map (100,000 features take
+    ~100 ms to count, which the event loop would otherwise spend)."""
+    if len(state.features) < THREAD_COUNTS:
+        return styled_layer(state, layer)
+    return await trio.to_thread.run_sync(styled_layer, state, layer)
+
+
 async def style_layer(
     tc: ToolContext,
     map_id: MapId,
     layer: str,
     by: str | None = None,
     kind: Literal["graduated", "categorical", "proportional", "heatmap"] | None = None,
-    method: Literal["quantiles", "equal", "jenks"] | None = None,
+    method: Annotated[
+        Literal["quantiles", "equal", "jenks", "std_mean", "manual"] | None,
+        Field(description="jenks: natural breaks; std_mean: by sd; manual: breaks"),
+    ] = None,
     classes: Annotated[int | None, Field(description="3-9")] = None,
+    breaks: Annotated[
+        list[float] | None, Field(description="lowest, then each class's top: [0, 1000, 1e4]")
+    ] = None,
     ramp: Annotated[str | None, Field(description="ColorBrewer: YlOrRd, Blues, RdBu, Set2...")] = None,
     colors: list[str] | None = None,
     categories: dict[str, str] | None = None,
-    label: Annotated[str | None, Field(description="'{name} ({pop})'")] = None,
+    label: Annotated[str | None, Field(description="'{name} ({pop:,.0f})'")] = None,
     filter: Annotated[dict[str, Any] | None, Field(description="{property, op, value}")] = None,
     time: Annotated[
         dict[str, str | int | float] | None, Field(description="{property, from, to}: years, dates or times")
@@ -61,6 +78,7 @@ async def style_layer(
         "kind": kind,
         "method": method,
         "classes": classes,
+        "breaks": breaks,
         "ramp": ramp,
         "colors": colors,
         "categories": categories,
@@ -74,5 +92,5 @@ async def style_layer(
     out = await tc.write(map_id, [SetLayerStyle(lid, style)], None)
     state = (await tc.entry(map_id)).state
     if lid in state.layers:
-        out.update(styled_layer(state, lid))
+        out.update(await styled_layer_off_loop(state, lid))
     return answer(out)

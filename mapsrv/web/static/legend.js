@@ -1,30 +1,21 @@
 /* mapsrv: the legend of a map's styles by value (issue 45), on the page and in the MCP App: a
  * control at the bottom right (above the attribution) listing every visible styled layer, its
- * name and property, each class's colour and range or each category, a proportional layer's
- * circles with their values, a heatmap's gradient; and, for a layer whose style has a time window,
- * a slider for this viewer's own window over the layer's times (timeslider.js). Collapsible with
- * its button; everything in it is text (textContent) and colours go through the CSSOM, so no
- * layer name or category becomes markup.
+ * name and property, each class's colour and range or each category with how many features it
+ * has (and the others'), a proportional layer's circles at the map's own scale with round values
+ * from the data, a heatmap's labelled ramp and what it counts; and, for a layer whose style has a
+ * time window, a slider for this viewer's own window over the layer's times (timeslider.js).
+ * Collapsible with its button; everything in it is text (textContent) and colours go through the
+ * CSSOM, so no layer name or category becomes markup.
  */
 
 import { textNode } from './dom.js';
-import { HEAT_GRADIENT, numberOf } from './style.js';
+import { formatNumber } from './numbers.js';
+import { HEAT_GRADIENT, classOf, numberOf } from './style.js';
 import { layerTimes, timeSlider } from './timeslider.js';
 
 let ids = 0;
 
-export function formatNumber(v) {
-  if (!Number.isFinite(v)) return String(v);
-  const digits = Math.abs(v) >= 100 || Number.isInteger(v) ? 0 : Math.abs(v) >= 1 ? 2 : 4;
-  return v.toLocaleString('en-US', { maximumFractionDigits: digits });
-}
-
-// 2 significant digits: the values the proportional circles show.
-function roundNice(v) {
-  if (!(v > 0)) return v;
-  const p = Math.pow(10, Math.floor(Math.log10(v)) - 1);
-  return Math.round(v / p) * p;
-}
+const countText = (n) => formatNumber(n);
 
 function swatch(color, className) {
   const el = document.createElement('span');
@@ -34,49 +25,132 @@ function swatch(color, className) {
   return el;
 }
 
-function row(color, text) {
+// One class or category: its colour, what it holds, and how many of the layer's shown features
+// it has (as `read` counts them: mapsrv/core/style_rules.py style_counts).
+function row(color, text, count) {
   const li = document.createElement('li');
   li.className = 'mapsrv-legend-row';
   li.append(swatch(color), textNode('span', 'mapsrv-legend-value', text));
+  if (count !== undefined) li.append(textNode('span', 'mapsrv-legend-count', countText(count)));
   return li;
 }
 
-function classes(style) {
+// A class's range: "6,223 – 15,390"; a class of one value (the lowest, or few distinct values) that
+// value alone.
+function rangeText(from, to) {
+  return from === to ? formatNumber(from) : formatNumber(from) + ' – ' + formatNumber(to);
+}
+
+// How many of the layer's features each class (or category) has now, among those its filter and
+// this viewer's time window show: {classes: [n per class], other, shown}.
+export function legendCounts(view, entry) {
+  const style = entry.style;
+  const raw = style.raw;
+  const by = typeof raw.by === 'string' ? raw.by : null;
+  const breaks = raw.kind === 'graduated' && Array.isArray(raw.breaks) ? raw.breaks.map(Number) : null;
+  const names = raw.kind === 'categorical' ? Object.keys(raw.categories || {}) : [];
+  const index = new Map(names.map((name, i) => [name, i]));
+  const out = { classes: new Array(breaks ? Math.max(0, breaks.length - 1) : names.length).fill(0), other: 0, shown: 0 };
+  for (const fe of view.features.values()) {
+    if (fe.layerId !== entry.id) continue;
+    const f = fe.data;
+    if (!style.shows(f, entry.win)) continue;
+    out.shown += 1;
+    const p = f.properties || {};
+    const value = by === null ? undefined : p[by];
+    if (breaks) {
+      const v = numberOf(value);
+      const i = v === null ? null : classOf(v, breaks);
+      if (i === null) out.other += 1;
+      else out.classes[i] += 1;
+    } else if (raw.kind === 'categorical') {
+      const i = value === undefined || value === null ? undefined : index.get(textOfValue(value));
+      if (i === undefined) out.other += 1;
+      else out.classes[i] += 1;
+    } else if (raw.kind === 'proportional' && numberOf(value) === null) {
+      out.other += 1;
+    }
+  }
+  return out;
+}
+
+// A category's text, as the server's text_of writes a value (true, 12, "a, b").
+function textOfValue(value) {
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (Array.isArray(value)) return value.map(textOfValue).join(', ');
+  return String(value);
+}
+
+// A proportional layer's circles at the map's own scale: each reference value (round values from
+// the data, which the server chose: the style's legend_values) drawn at the radius the map draws
+// a feature of that value, in px.
+function circles(style, counts) {
+  const raw = style.raw;
+  const list = document.createElement('ul');
+  list.className = 'mapsrv-legend-classes mapsrv-legend-sizes';
+  const top = numberOf(raw.max_value);
+  const values = (Array.isArray(raw.legend_values) ? raw.legend_values.map(numberOf).filter((v) => v !== null && v > 0) : [])
+    .sort((a, b) => b - a);
+  if (!values.length && top > 0) values.push(top);
+  const widest = values.length ? 2 * style.radiusOf({ [raw.by]: values[0] }) : 0;
+  for (const v of values) {
+    const r = style.radiusOf({ [raw.by]: v });
+    const li = document.createElement('li');
+    li.className = 'mapsrv-legend-row';
+    const circle = swatch(typeof raw.color === 'string' ? raw.color : '#3182bd', 'mapsrv-legend-circle');
+    circle.style.width = circle.style.height = 2 * r + 'px';
+    circle.dataset.value = String(v);
+    const box = document.createElement('span');
+    box.className = 'mapsrv-legend-circle-box';
+    box.style.width = Math.ceil(widest) + 'px';
+    box.append(circle);
+    li.append(box, textNode('span', 'mapsrv-legend-value', formatNumber(v)));
+    list.append(li);
+  }
+  const total = document.createElement('li');
+  total.className = 'mapsrv-legend-row mapsrv-legend-total';
+  total.append(textNode('span', 'mapsrv-legend-value', countText(counts.shown - counts.other) + ' sized'));
+  list.append(total);
+  if (counts.other) list.append(row(typeof raw.other === 'string' ? raw.other : '#999999', 'no number', counts.other));
+  return list;
+}
+
+// The heat ramp, its ends labelled: the fewest (or least weighted) points at the left, the most at
+// the right, and how many points are drawn.
+function heat(style, counts) {
   const raw = style.raw;
   const list = document.createElement('ul');
   list.className = 'mapsrv-legend-classes';
+  const li = document.createElement('li');
+  li.className = 'mapsrv-legend-heat';
+  const bar = document.createElement('span');
+  bar.className = 'mapsrv-legend-gradient';
+  bar.style.backgroundImage = 'linear-gradient(to right, ' + HEAT_GRADIENT.map(([at, c]) => c + ' ' + Math.round(at * 100) + '%').join(', ') + ')';
+  li.append(textNode('span', 'mapsrv-legend-value', 'low'), bar, textNode('span', 'mapsrv-legend-value', 'high'));
+  list.append(li);
+  const weight = typeof raw.weight === 'string' && raw.weight ? ', weighted by ' + raw.weight : '';
+  const total = document.createElement('li');
+  total.className = 'mapsrv-legend-row mapsrv-legend-total';
+  total.append(textNode('span', 'mapsrv-legend-value', 'density of ' + countText(counts.shown) + ' features' + weight));
+  list.append(total);
+  return list;
+}
+
+function classes(style, counts) {
+  const raw = style.raw;
+  if (raw.kind === 'proportional') return circles(style, counts);
+  if (raw.kind === 'heatmap') return heat(style, counts);
+  const list = document.createElement('ul');
+  list.className = 'mapsrv-legend-classes';
+  const other = typeof raw.other === 'string' ? raw.other : '#999999';
   if (raw.kind === 'graduated' && Array.isArray(raw.breaks) && Array.isArray(raw.colors)) {
     for (let i = 0; i + 1 < raw.breaks.length && i < raw.colors.length; i += 1) {
-      list.append(row(raw.colors[i], formatNumber(Number(raw.breaks[i])) + ' – ' + formatNumber(Number(raw.breaks[i + 1]))));
+      list.append(row(raw.colors[i], rangeText(Number(raw.breaks[i]), Number(raw.breaks[i + 1])), counts.classes[i]));
     }
+    if (counts.other) list.append(row(other, 'no number', counts.other));
   } else if (raw.kind === 'categorical') {
-    for (const [value, color] of Object.entries(raw.categories || {})) list.append(row(String(color), value));
-    if (typeof raw.other === 'string') list.append(row(raw.other, 'Other'));
-  } else if (raw.kind === 'proportional') {
-    list.classList.add('mapsrv-legend-sizes');
-    const top = numberOf(raw.max_value);
-    const values = top > 0 ? [top, roundNice(top / 4), roundNice(top / 16)] : [];
-    for (const v of values) {
-      const r = style.radiusOf({ [raw.by]: v });
-      const li = document.createElement('li');
-      li.className = 'mapsrv-legend-row';
-      const circle = swatch(typeof raw.color === 'string' ? raw.color : '#3182bd', 'mapsrv-legend-circle');
-      circle.style.width = circle.style.height = Math.round(2 * r) + 'px';
-      const box = document.createElement('span');
-      box.className = 'mapsrv-legend-circle-box';
-      box.style.width = Math.round(2 * style.radiusOf({ [raw.by]: top })) + 'px';
-      box.append(circle);
-      li.append(box, textNode('span', 'mapsrv-legend-value', formatNumber(v)));
-      list.append(li);
-    }
-  } else if (raw.kind === 'heatmap') {
-    const li = document.createElement('li');
-    li.className = 'mapsrv-legend-heat';
-    const bar = document.createElement('span');
-    bar.className = 'mapsrv-legend-gradient';
-    bar.style.backgroundImage = 'linear-gradient(to right, ' + HEAT_GRADIENT.map(([at, c]) => c + ' ' + Math.round(at * 100) + '%').join(', ') + ')';
-    li.append(textNode('span', 'mapsrv-legend-value', 'fewer'), bar, textNode('span', 'mapsrv-legend-value', 'more'));
-    list.append(li);
+    Object.entries(raw.categories || {}).forEach(([value, color], i) => list.append(row(String(color), value, counts.classes[i])));
+    list.append(row(other, 'Other', counts.other));
   }
   return list;
 }
@@ -126,21 +200,32 @@ export function createLegend(view) {
     return times;
   }
 
+  // Each layer's counts, taken again when the map, the style or this viewer's window changed.
+  const counted = new Map(); // layer id -> {key, counts}
+  function countsOf(entry) {
+    const key = view.version + ' ' + entry.styleKey + ' ' + JSON.stringify(entry.win);
+    const known = counted.get(entry.id);
+    if (known && known.key === key) return known.counts;
+    const counts = legendCounts(view, entry);
+    counted.set(entry.id, { key: key, counts: counts });
+    return counts;
+  }
+
   let key = null;
   // Drawn again when what it shows changed; a slider being dragged is left alone.
   function update(force) {
     const shown = [];
     for (const entry of view.layers.values()) {
       if (!entry.visible || !entry.style) continue;
-      shown.push([entry, entry.style.time ? timesOf(entry, force) : null]);
+      shown.push([entry, entry.style.time ? timesOf(entry, force) : null, countsOf(entry)]);
     }
     const ends = (times) => (times ? [times.length, times[0], times[times.length - 1]] : null);
-    const next = JSON.stringify(shown.map(([entry, times]) => [entry.id, entry.name, entry.styleKey, ends(times)]));
+    const next = JSON.stringify(shown.map(([entry, times, counts]) => [entry.id, entry.name, entry.styleKey, ends(times), counts]));
     if (next === key) return;
     key = next;
     const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement.id : null;
     body.replaceChildren();
-    for (const [entry, times] of shown) {
+    for (const [entry, times, counts] of shown) {
       const raw = entry.style.raw;
       const section = document.createElement('div');
       section.className = 'mapsrv-legend-layer';
@@ -148,7 +233,7 @@ export function createLegend(view) {
       section.append(textNode('div', 'mapsrv-legend-name', entry.name));
       const by = raw.kind === 'heatmap' ? raw.weight : raw.by;
       if (typeof by === 'string' && by) section.append(textNode('div', 'mapsrv-legend-by', by));
-      section.append(classes(entry.style));
+      section.append(classes(entry.style, counts));
       const only = filterText(raw.filter);
       if (only) section.append(textNode('div', 'mapsrv-legend-filter', only));
       if (times && times.length) {

@@ -9,6 +9,7 @@
  */
 
 import { pushTimes, timeMs } from './times.js';
+import { formatNumber, isNumberSpec } from './numbers.js';
 
 const FALLBACK = '#999999';
 export const POINT_RADIUS = 7; // px: a classified point
@@ -33,32 +34,54 @@ function textOf(value) {
 
 const TEMPLATE = /\{([^{}]*)\}/g;
 
-// "{name} ({population})": each {prop} replaced by the feature's property as text; the result is
-// text, and only ever reaches the DOM through textContent.
+// A template field's property and format spec: "gdp:,.0f" is ["gdp", ",.0f"]; a field that is a
+// property itself ("addr:street"), or whose part after its last colon is no spec, has none (as
+// mapsrv/core/style_rules.py field_of).
+export function fieldOf(field, p) {
+  const at = field.lastIndexOf(':');
+  if (at <= 0 || (p && Object.prototype.hasOwnProperty.call(p, field))) return [field, ''];
+  const spec = field.slice(at + 1);
+  return isNumberSpec(spec) ? [field.slice(0, at), spec] : [field, ''];
+}
+
+// A property's value in a label: a number formatted for people (numbers.js), by the field's spec
+// when it has one (then a number written as text is formatted too).
+function labelText(value, spec) {
+  if (Array.isArray(value)) return value.map((v) => labelText(v, spec)).join(', ');
+  if (typeof value === 'number' && Number.isFinite(value)) return formatNumber(value, spec);
+  if (spec && typeof value === 'string' && numberOf(value) !== null) return formatNumber(numberOf(value), spec);
+  return textOf(value);
+}
+
+// "{name} ({population:,.0f})": each {prop} replaced by the feature's property as text, numbers
+// formatted for people; the result is text, and only ever reaches the DOM through textContent.
 export function labelOf(template, f) {
   const p = props(f);
-  return String(template).replace(TEMPLATE, (_, key) => {
-    if (Object.prototype.hasOwnProperty.call(p, key)) return textOf(p[key]);
+  return String(template).replace(TEMPLATE, (_, field) => {
+    const [key, spec] = fieldOf(field, p);
+    if (Object.prototype.hasOwnProperty.call(p, key)) return labelText(p[key], spec);
     // an import moves a file's name into the label (as mapsrv/core/style_rules.py label_of)
     if (key === 'label' || key === 'name') return textOf(f.label);
     return '';
   });
 }
 
-// The class of `value` among ascending `breaks` (n + 1 edges): [b[i], b[i+1]), the last closed;
-// below the first edge the first class, above the last the last (a feature added after the breaks
-// were computed is still coloured), as mapsrv/core/classify.py's class_of.
+// The class of `value` among ascending `breaks` (n + 1 edges: the lowest value, then each class's
+// upper bound, mapclassify's bins): (b[i], b[i+1]], the first class its lower edge too, so a value
+// on a break is in the class below it; below the first edge the first class, above the last the
+// last (a feature added after the breaks were computed is still coloured), as
+// mapsrv/core/classify.py's class_of.
 export function classOf(value, breaks) {
   const n = breaks.length - 1;
   if (n < 1) return null;
-  if (value < breaks[0]) return 0;
-  if (value >= breaks[n]) return n - 1;
-  let lo = 0;
+  if (value <= breaks[1]) return 0;
+  if (value > breaks[n - 1]) return n - 1;
+  let lo = 1; // the first edge not below value, less one
   let hi = n - 1;
   while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (breaks[mid] <= value) lo = mid;
-    else hi = mid - 1;
+    const mid = (lo + hi) >> 1;
+    if (breaks[mid + 1] < value) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }

@@ -22,7 +22,8 @@ import pytest
 
 import mapsrv
 from mapsrv.core import Feature, geometry
-from mapsrv.core.classify import breaks, palette
+from mapsrv.core.classify import breaks
+from mapsrv.core.colorbrewer import palette
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.layer_source import check_layer_source
 from mapsrv.core.layer_style import check_layer_style
@@ -36,6 +37,7 @@ from mapsrv.core.model import (
     check_properties,
     check_zoom,
 )
+from mapsrv.core.numbers import format_number
 from mapsrv.core.parse import parse_op, parse_ops
 from mapsrv.core.style import check_color, check_style, check_symbol
 from mapsrv.core.values import check_id, check_number, check_text, number
@@ -70,6 +72,8 @@ MODULES = [
     "mapsrv/core/layer_style.py",
     "mapsrv/core/layer_source.py",
     "mapsrv/core/classify.py",
+    "mapsrv/core/layer_properties.py",
+    "mapsrv/core/numbers.py",
     "mapsrv/places/search.py",
     "mapsrv/spatial/derive.py",
     *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "mapsrv" / "mcp" / "tools").glob("*.py"))),
@@ -595,7 +599,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         lambda: style({"by": "gone", "kind": "categorical"}),
         "by",
         "'gone'",
-        "a property the layer's features have",
+        "a property the features of layer 'towns' have",
     ),
     (
         lambda: style({"by": "pop", "kind": "proportional", "min_size": 50, "max_size": 10}),
@@ -608,6 +612,37 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: breaks([], "equal", 3), "values", "none", "at least one number"),
     (lambda: breaks([1], "equal", 12), "classes", "12", "from 3 to 9"),
     (lambda: breaks([1], "median", 3), "method", "'median'", "one of quantiles"),
+    (lambda: breaks([1, 2], "manual", 3), "method manual", "no breaks", "takes the breaks you give"),
+    (lambda: style({"by": "pop", "method": "median"}), "method", "'median'", "one of quantiles"),
+    (lambda: style({"by": "pop", "label": "{pop:,.0z}"}), "label field", "',.0z'", "format spec"),
+    (
+        lambda: style({"by": "pop", "method": "jenks", "breaks": [0, 50]}),
+        "breaks",
+        "'jenks'",
+        "method manual",
+    ),
+    (lambda: style({"by": "pop", "method": "std_mean", "classes": 5}), "classes", "5", "left out for"),
+    (
+        lambda: style({"by": "pop", "breaks": [0, 50], "colors": ["red"]}),
+        "breaks",
+        "50",
+        "reach the largest value",
+    ),
+    (lambda: style({"by": "pop", "breaks": list(range(10))}), "breaks", "10", "at most 9 classes"),
+    (
+        lambda: style({"by": "pop", "kind": "proportional", "legend_values": "x"}),
+        "legend_values",
+        "'x'",
+        "list 1-5 numbers",
+    ),
+    (lambda: check_layer_style({"by": "pop"}, [], "empty"), "by", "'pop'", "has no features yet"),
+    (
+        lambda: check_layer_style({"by": "pop"}, [Feature("t3", "marker", (1.0, 2.0))], "bare"),
+        "by",
+        "'pop'",
+        "have no properties",
+    ),
+    (lambda: format_number(1, "x"), "format spec", "'x'", "[+][,][.N][f|d|%]"),
     (
         lambda: parse_op({"op": "set_layer_style", "layer": "a", "style": "red"}, L),
         "style",

@@ -212,7 +212,10 @@ export function createLegend(view) {
   }
 
   let key = null;
-  // Drawn again when what it shows changed; a slider being dragged is left alone.
+  let countedKey = null;
+  const lists = new Map(); // layer id -> its list of classes, swapped alone when only counts change
+  // Drawn again when what it shows changed; when only the counts did (this viewer's time window
+  // moved, a feature came), each layer's list is swapped and its slider, maybe being dragged, kept.
   function update(force) {
     const shown = [];
     for (const entry of view.layers.values()) {
@@ -220,9 +223,21 @@ export function createLegend(view) {
       shown.push([entry, entry.style.time ? timesOf(entry, force) : null, countsOf(entry)]);
     }
     const ends = (times) => (times ? [times.length, times[0], times[times.length - 1]] : null);
-    const next = JSON.stringify(shown.map(([entry, times, counts]) => [entry.id, entry.name, entry.styleKey, ends(times), counts]));
-    if (next === key) return;
+    const next = JSON.stringify(shown.map(([entry, times]) => [entry.id, entry.name, entry.styleKey, ends(times)]));
+    const nextCounts = JSON.stringify(shown.map(([, , counts]) => counts));
+    if (next === key) {
+      if (nextCounts === countedKey) return;
+      countedKey = nextCounts;
+      for (const [entry, , counts] of shown) {
+        const fresh = classes(entry.style, counts);
+        lists.get(entry.id)?.replaceWith(fresh);
+        lists.set(entry.id, fresh);
+      }
+      return;
+    }
     key = next;
+    countedKey = nextCounts;
+    lists.clear();
     const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement.id : null;
     body.replaceChildren();
     for (const [entry, times, counts] of shown) {
@@ -233,7 +248,9 @@ export function createLegend(view) {
       section.append(textNode('div', 'mapsrv-legend-name', entry.name));
       const by = raw.kind === 'heatmap' ? raw.weight : raw.by;
       if (typeof by === 'string' && by) section.append(textNode('div', 'mapsrv-legend-by', by));
-      section.append(classes(entry.style, counts));
+      const list = classes(entry.style, counts);
+      lists.set(entry.id, list);
+      section.append(list);
       const only = filterText(raw.filter);
       if (only) section.append(textNode('div', 'mapsrv-legend-filter', only));
       if (times && times.length) {

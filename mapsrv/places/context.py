@@ -4,9 +4,14 @@ Each name has candidates (every place it may name, from every source) with a pri
 it is before anything else is known (log10 of the population, +1 for a place's own name, for the
 built-in list). A candidate then loses
 
-- ``log10(1 + d / 200 km)``, with ``d`` its distance to the nearest other point of the call: the
+- ``log10(1 + d / 100 km)``, with ``d`` its distance to the nearest other point of the call: the
   place chosen for each other name, the map's features and view. A trip's stops lie near each
-  other; Salamanca beside Lisbon, Porto and Madrid is Spain's, not Mexico's;
+  other; Salamanca beside Lisbon, Porto and Madrid is Spain's, not Mexico's. When the call's
+  other points have legs of their own (two or more points, or a map's view across), the distance
+  is weighed against the trip's own scale instead, ``1.6 log10(1 + d / s)``, ``s`` the longest of
+  those legs (each point's distance to its nearest other), at least 25 km; a trip wider than
+  500 km is no local trip. Rome between Atlanta and Chattanooga (170 km apart) is Georgia's: Rome,
+  Italy is 46 legs away; London on a map of Toronto is Ontario's;
 - ``3 log10(1 + d / 50 km)`` from the place its hint names ("Salamanca, Madrid"), or ``near``;
 - 1 when it is a district of a much bigger city (a city beats a district of another city that
   shares its name).
@@ -24,7 +29,8 @@ the square of the names; tests/bench/place_context.py). Population still speaks:
 a factor of 10 in people against a factor of ~10 in distance, so London beside New York is still
 England's, and Santiago beside Vigo is still Chile's (Santiago de Compostela, 100,000 people, is
 "Santiago" only by an alternate name). The weights were set on the itineraries of
-tests/places/test_context.py.
+tests/places/test_context.py and the trips of tests/places/test_local_trips.py (1.55 to 1.7 keep
+them all: Paris between Dallas and Texarkana wants more, London beside New York and Boston less).
 """
 
 from __future__ import annotations
@@ -38,7 +44,10 @@ from mapsrv.places.model import Place
 
 __all__ = ["ALTERNATIVES", "CLOSE", "FAR", "RIVAL", "Candidate", "Choice", "Context", "choose"]
 
-REACH_KM = 200.0  # distances to the call's other places are counted in these
+REACH_KM = 100.0  # distances to the call's other places are counted in these
+TRIP_WEIGHT = 1.6  # ... and in a trip's own scale, this much more (module docstring)
+TRIP_KM = (25.0, 500.0)  # the bounds of a trip's scale
+SEPARATE_KM = 200.0  # the regions a call's names are gathered around lie this far apart
 HINT_KM = 50.0  # ... and to a hint's place in these
 HINT_WEIGHT = 3.0
 DISTRICT = 1.0
@@ -66,6 +75,7 @@ class Context:
     """What a call already knows of where it is: points of the map (its features, its view)."""
 
     anchors: tuple[LatLon, ...] = ()
+    span_km: float | None = None  # the map's view, across: a trip's scale when the map has no legs
 
     def __bool__(self) -> bool:
         return bool(self.anchors)
@@ -97,7 +107,7 @@ def choose(named: Mapping[str, Sequence[Candidate]], context: Context = Context(
     fixed = anchors + [units[n][0] for n in names if len(named[n]) == 1]
     # each candidate's distance to the nearest point no choice moves: the same in every round
     settled = {n: [_nearest_km(u, fixed) if fixed else math.inf for u in units[n]] for n in open_names}
-    game = _Game(open_names, units, base, settled)
+    game = _Game(open_names, units, base, settled, fixed, _fixed_scale(fixed, context.span_km))
     best: tuple[float, dict[str, int], dict[str, list[float]]] | None = None
     for start in game.starts():
         picked, scores = game.settle(start)
@@ -125,6 +135,8 @@ class _Game:
     units: dict[str, list[_Unit]]
     base: dict[str, list[float]]
     settled: dict[str, list[float]]
+    fixed: list[_Unit]  # the points no choice moves
+    fixed_scale: float | None  # the longest of their legs (or the map's view across); None: no leg
 
     def starts(self) -> list[dict[str, int]]:
         """The priors' own choice, then the call's names gathered around each of a few other
@@ -143,7 +155,7 @@ class _Game:
         for _, seed in seeds:
             if len(points) == _SEEDS:
                 break
-            if points and _nearest_km(seed, points) < REACH_KM:
+            if points and _nearest_km(seed, points) < SEPARATE_KM:
                 continue
             points.append(seed)
             start = {n: _argmax(self._scores(n, [seed])) for n in self.names}
@@ -168,11 +180,32 @@ class _Game:
         return picked, scores
 
     def _scores(self, n: str, others: list[_Unit]) -> list[float]:
+        reach, weight = REACH_KM, 1.0
+        scale = self._scale(others)
+        if scale is not None and scale <= TRIP_KM[1]:
+            reach, weight = max(TRIP_KM[0], scale), TRIP_WEIGHT
         out = []
         for b, u, near in zip(self.base[n], self.units[n], self.settled[n], strict=True):
             km = min(near, _nearest_km(u, others)) if others else near
-            out.append(b if math.isinf(km) else b - math.log10(1 + km / REACH_KM))
+            out.append(b if math.isinf(km) else b - weight * math.log10(1 + km / reach))
         return out
+
+    def _scale(self, others: list[_Unit]) -> float | None:
+        """The trip's scale without the name being chosen: the longest of its legs, each point's
+        distance to the nearest other point (the other names' choices, the fixed points)."""
+        legs = [] if self.fixed_scale is None else [self.fixed_scale]
+        for i, point in enumerate(others):
+            rest = others[:i] + others[i + 1 :] + self.fixed
+            if rest:
+                legs.append(_nearest_km(point, rest))
+        return max(legs) if legs else None
+
+
+def _fixed_scale(fixed: list[_Unit], span_km: float | None) -> float | None:
+    legs = [_nearest_km(p, fixed[:i] + fixed[i + 1 :]) for i, p in enumerate(fixed)] if len(fixed) > 1 else []
+    if span_km is not None:
+        legs.append(span_km)
+    return max(legs) if legs else None
 
 
 def _argmax(values: list[float]) -> int:

@@ -10,6 +10,7 @@ take ~20 us and run inline.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Lat, Lon, PlaceOrPoint
 from mapsrv.places import MAX_LIMIT, Place, PlaceNotFound, resolve_country, resolve_place
 from mapsrv.places.context import Context
+from mapsrv.places.search import haversine
 from mapsrv.places.service import PlaceService, Resolution
 from mapsrv.places.sources import Query
 
@@ -41,17 +43,24 @@ def _named(missing: PlaceNotFound, field: str, also: str = "") -> PlaceNotFound:
 
 
 _ANCHORS = 100  # points of a map a call's names are ranked near, at most (a sample of a big map)
+_VIEW_PX = 1_000  # a view at a zoom is taken as this wide in pixels (of 256 a tile)
+_EQUATOR_KM = 40_075.0
 
 
 def map_anchors(state: MapState) -> Context:
     """Where a map already is: its view's centre and a sample of its features' points."""
     points: list[LatLon] = []
+    span: float | None = None  # the view across, km: a map of Toronto is a local trip's scale
     view = state.view
     if view is not None and view.center is not None:
         points.append(view.center)
+        if view.zoom is not None:
+            across = _EQUATOR_KM * math.cos(math.radians(view.center[0])) / 2**view.zoom
+            span = across * _VIEW_PX / 256
     elif view is not None and view.bounds is not None:
         (south, west), (north, east) = view.bounds
         points.append(((south + north) / 2, (west + east) / 2))
+        span = haversine((south, west), (north, east)) / 1000
     features = list(state.features.values())
     step = max(1, len(features) // _ANCHORS)
     cells: set[tuple[int, int]] = set()
@@ -64,7 +73,7 @@ def map_anchors(state: MapState) -> Context:
             if cell not in cells:
                 cells.add(cell)
                 points.append(point)
-    return Context(tuple(points))
+    return Context(tuple(points), span)
 
 
 class Resolver:

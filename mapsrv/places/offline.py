@@ -28,7 +28,7 @@ import math
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,12 @@ from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.places.model import Match, Place
 from mapsrv.places.offline_files import SUFFIX, OldRegion, check_schema, list_regions
-from mapsrv.places.offline_words import category_words, fts_query, query_words
-from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, haversine
+from mapsrv.places.offline_words import category_words, forms, fts_query, match_categories, query_words
+from mapsrv.places.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY, haversine
 from mapsrv.places.sources import Query, SourceUnavailable
 from mapsrv.places.text import fold, to_ascii
 
-__all__ = ["CANDIDATES", "OfflineIndex", "open_offline_index"]
+__all__ = ["CANDIDATES", "OfflineIndex", "Page", "open_offline_index"]
 
 CANDIDATES = 400  # FTS rows ranked per region and search
 _PREFIXED = 3  # the FTS tables' longest prefix index (offline_files: prefix='1 2 3')
@@ -62,6 +62,17 @@ def open_offline_index(directory: Path) -> OfflineIndex | None:
 
 
 @dataclass(frozen=True)
+class Page:
+    """A search's answers from ``offset`` on, and how many it found in all: every match when
+    ``complete``, else at least that many (the rows read stopped at a cap or a box around
+    ``near`` that held enough)."""
+
+    places: list[Place]
+    count: int
+    complete: bool
+
+
+@dataclass(frozen=True)
 class _Ask:
     """A query made ready: its words, FTS text, categories asked for and where."""
 
@@ -71,7 +82,9 @@ class _Ask:
     near: LatLon | None
     within_m: float | None
     country: str | None
-    limit: int
+    limit: int  # the rows wanted: the page's and those before it
+    offset: int = 0
+    cut: list[bool] = field(default_factory=list)  # True for a read that stopped short of every match
 
 
 class _Region:
@@ -81,7 +94,10 @@ class _Region:
         )
         try:
             check_schema(self.db, region)
-            self.categories = [c for (c,) in self.db.execute("SELECT category FROM categories")]
+            self.counted: list[tuple[str, int]] = self.db.execute(
+                "SELECT category, n FROM categories"
+            ).fetchall()
+            self.categories = [c for c, _ in self.counted]
             self.common = frozenset(w for (w,) in self.db.execute("SELECT word FROM common"))
             (self.last_id,) = self.db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
             # the rows a search near a point matched, read once for its growing boxes (``_matches``)
@@ -92,11 +108,7 @@ class _Region:
             raise
 
     def categories_for(self, asked: str) -> list[str]:
-        asked = asked.strip().lower()
-        if "=" in asked:
-            return [asked] if asked in self.categories else []
-        value = asked.replace(" ", "_")
-        return [c for c in self.categories if c.partition("=")[2] == value]
+        return match_categories(asked, self.categories)
 
 
 class OfflineIndex:
@@ -119,10 +131,25 @@ class OfflineIndex:
         return f"the offline index ({', '.join(r.region for r in list_regions(self.directory)) or 'empty'})"
 
     async def search(self, query: Query) -> list[Place]:
+        return (await self.search_page(query)).places
+
+    async def search_page(self, query: Query) -> Page:
+        """``search``'s answers from ``query.offset`` on, with how many there are."""
         ask = _prepare(query)
         if not ask.words and ask.category is None:
-            return []
+            return Page([], 0, True)
         return await trio.to_thread.run_sync(self._search, ask)
+
+    async def categories(self) -> list[tuple[str, int]]:
+        """Every category of the imported regions (OSM key=value) and how many pois it has."""
+        return await trio.to_thread.run_sync(self._categories)
+
+    def _categories(self) -> list[tuple[str, int]]:
+        counts: dict[str, int] = {}
+        for region in self._regions():
+            for category, n in region.counted:
+                counts[category] = counts.get(category, 0) + n
+        return sorted(counts.items())
 
     async def reverse(self, at: LatLon, *, within_m: float = 200.0) -> Place | None:
         return await trio.to_thread.run_sync(self._reverse, at, within_m)
@@ -161,9 +188,9 @@ class OfflineIndex:
         regions_now: list[_Region] = self._local.regions
         return regions_now
 
-    def _search(self, ask: _Ask) -> list[Place]:
-        """The best ``limit`` rows, best first (in the order found among equals); only those
-        become Places."""
+    def _search(self, ask: _Ask) -> Page:
+        """The best ``limit`` rows, best first (in the order found among equals), from ``offset``
+        on; only those become Places."""
         found: list[tuple[float, float, int, Match, tuple[Any, ...]]] = []
         try:
             for region in self._regions():
@@ -175,7 +202,9 @@ class OfflineIndex:
         if ask.near is not None and ask.within_m is not None:
             found = [f for f in found if 0 <= f[1] <= ask.within_m]
         found.sort(key=lambda f: (f[0], max(0.0, f[1]), f[2]))
-        return [_make(row, ask, -s, None if d < 0 else d, m) for s, d, _, m, row in found[: ask.limit]]
+        page = found[ask.offset : ask.limit]
+        places = [_make(row, ask, -s, None if d < 0 else d, m) for s, d, _, m, row in page]
+        return Page(places, len(found), not any(ask.cut))
 
     def _reverse(self, at: LatLon, within_m: float) -> Place | None:
         ask = _Ask([], "", None, at, within_m, None, 1)
@@ -199,11 +228,19 @@ def _prepare(query: Query) -> _Ask:
         raise InvalidInput(
             f"query must be at most {MAX_QUERY} characters, got {len(query.text)}; give just the name"
         )
-    limit = max(1, min(int(query.limit), MAX_LIMIT))
+    offset = max(0, min(int(query.offset), MAX_OFFSET))
+    limit = offset + max(1, min(int(query.limit), MAX_LIMIT + MAX_OFFSET))
     category = query.category.strip() if query.category and query.category.strip() else None
     country = query.country.upper() if query.country else None
     return _Ask(
-        query_words(query.text), fold(query.text), category, query.near, query.within_m, country, limit
+        query_words(query.text),
+        fold(query.text),
+        category,
+        query.near,
+        query.within_m,
+        country,
+        limit,
+        offset,
     )
 
 
@@ -215,10 +252,14 @@ def _rows(region: _Region, ask: _Ask) -> Iterable[tuple[Any, ...]]:
             return []
     where, args = _filters(ask, categories)
     if ask.words:
-        return _matches(region, ask, categories, where, args)
+        rows = _matches(region, ask, categories, where, args)
+        ask.cut.append(len(rows) >= CANDIDATES)
+        return rows
     if ask.near is None:
         sql = f"SELECT {_COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
-        return region.db.execute(sql, (*args, ask.limit)).fetchall()
+        rows = region.db.execute(sql, (*args, ask.limit + 1)).fetchall()
+        ask.cut.append(len(rows) > ask.limit)
+        return rows[: ask.limit]
     marks = ", ".join("?" * len(categories))
     (count,) = region.db.execute(
         f"SELECT sum(n) FROM categories WHERE category IN ({marks})", categories
@@ -291,7 +332,8 @@ def _implied(words: list[str], category: str) -> bool:
     """Whether every poi of ``category`` matches ``words``: they are words of the category's, which
     each of its pois has indexed (``offline_import``), the last as a prefix."""
     held = query_words(category_words(category))
-    return all(w in held for w in words[:-1]) and any(h.startswith(words[-1]) for h in held)
+    head = all(any(f in held for f in forms(w)) for w in words[:-1])
+    return head and any(h.startswith(f) for h in held for f in forms(words[-1]))
 
 
 def _has_words(row: tuple[Any, ...], words: list[str]) -> bool:
@@ -323,6 +365,7 @@ def _around(
         at = ask.within_m if last and ask.within_m else radius
         rows = _box_rows(db, ask.near, at, where, args, by_category)
         if len(rows) >= ask.limit or last:
+            ask.cut.append(not last)  # a bigger box may hold more
             break
     return rows
 

@@ -9,7 +9,9 @@ on ways at their nodes' centroid). Ways get their nodes' locations from osmium's
 
 Base scores (comparable to the built-in list's log10(population + 1), +1 for an exact name, added
 at search time): a place's log10(population + 1) when tagged, else ``PLACE_BASE`` by kind (city 5,
-town 4, village 3, suburb 3, hamlet 2); a poi 3, a street 2.5, an address 3.5.
+town 4, village 3, suburb 3, hamlet 2); a poi 3 (without a name 2, and labelled by its kind and
+street: "cafe on Mannerheimintie"), a street 2.5, an address 3.5. A place's or a poi's names in
+every language (``name:*``) and its ``alt_name``, ``old_name`` ... are its alternate names.
 
 The file is written beside the region's (``.REGION.importing.sqlite``), without a journal, then
 renamed over it: a reader sees the old index or the new one, never half of one.
@@ -47,6 +49,7 @@ PLACE_BASE = {
     "neighbourhood": 2.0, "island": 2.0, "locality": 1.5, "isolated_dwelling": 1.5, "islet": 1.0,
 }  # fmt: skip
 POI_BASE, STREET_BASE, ADDRESS_BASE = 3.0, 2.5, 3.5
+UNNAMED_BASE = 2.0  # a poi without a name: listed after the named ones of its kind
 COMMON_WORDS, COMMON_MIN = 64, 2_000  # an address word is common in that many addresses or more
 STREET_CELL = 0.05  # degrees: a street's name is one row per cell this big (~5 km), as a town is
 BATCH = 50_000  # rows per executemany
@@ -280,13 +283,24 @@ def _category(tags: Any) -> str:
     return ""
 
 
-def _alternates(tags: Any, name: str, every_language: bool) -> list[str]:
+def _alternates(tags: Any, name: str) -> list[str]:
     found: list[str] = []
     for tag in tags:
         k = tag.k
-        if k in _ALT_KEYS or (every_language and k.startswith("name:")):
+        if k in _ALT_KEYS or k.startswith("name:"):
             found += [v.strip() for v in tag.v.split(";") if v.strip() and v.strip() != name]
     return list(dict.fromkeys(found))
+
+
+def _unnamed(category: str, tags: Any) -> str:
+    """An unnamed poi's label: its kind, and its address or street when it has one ("cafe,
+    Fredrikinkatu 12", "pharmacy on Mannerheimintie")."""
+    kind = category_words(category, english=True)
+    street = tags.get("addr:street", "") or tags.get("addr:place", "")
+    number = tags.get("addr:housenumber", "")
+    if street and number:
+        return f"{kind}, {street} {number}"
+    return f"{kind} on {street}" if street else kind
 
 
 def _row(tags: Any, box: tuple[float, ...]) -> tuple[Any, ...] | None:
@@ -297,16 +311,19 @@ def _row(tags: Any, box: tuple[float, ...]) -> tuple[Any, ...] | None:
     if place and name and place in PLACE_BASE:
         people = population(tags.get("population", ""))
         base = math.log10(people + 1) if people else PLACE_BASE[place]
-        alt = _alternates(tags, name, every_language=True)
+        alt = _alternates(tags, name)
         return ("place", name, "\n".join(alt), f"place={place}", address, country, people, *box, base,
                 index_words(name, *alt), place)  # fmt: skip
     category = _category(tags)
     if category:
-        alt = _alternates(tags, name, every_language=False)
+        alt = _alternates(tags, name)
         address = address or tags.get("addr:city", "")
         extra = " ".join((index_words(address), category_words(category)))
-        return ("poi", name or category_words(category, english=True), "\n".join(alt), category, address,
-                country, 0, *box, POI_BASE, index_words(name, *alt), extra)  # fmt: skip
+        label, base = name, POI_BASE
+        if not name:  # "cafe on Mannerheimintie", after the named ones
+            label, base = _unnamed(category, tags), UNNAMED_BASE
+        return ("poi", label, "\n".join(alt), category, address, country, 0, *box, base,
+                index_words(name, *alt), extra)  # fmt: skip
     if address:
         street_and_number = address.partition(",")[0]
         return ("address", street_and_number, "", "", address, country, 0, *box, ADDRESS_BASE,

@@ -105,7 +105,7 @@ async def test_a_chains_branches_are_kept_apart(service: PlaceService, facts: Se
 async def test_unnamed_places_are_named_by_kind_and_street_and_come_after_the_named(
     service: PlaceService, facts: SearchFacts
 ) -> None:
-    street, lat, lon = facts.unnamed_cafe_on
+    _, lat, lon = facts.unnamed_cafe_on
     ask = Query("cafes", near=(lat, lon), within_m=2_000, limit=50)
     found = (await service.lookup(ask)).places + (
         await service.lookup(Query(**{**ask.__dict__, "offset": 50}))

@@ -28,7 +28,6 @@ import math
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,11 @@ from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.places.model import Match, Place
 from mapsrv.places.offline_files import SUFFIX, OldRegion, check_schema, list_regions
+from mapsrv.places.offline_rows import COLUMNS, Ask, Page, make_place, place_of, score_row
 from mapsrv.places.offline_words import category_words, forms, fts_query, match_categories, query_words
 from mapsrv.places.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY, haversine
 from mapsrv.places.sources import Query, SourceUnavailable
-from mapsrv.places.text import fold, to_ascii
+from mapsrv.places.text import fold
 
 __all__ = ["CANDIDATES", "OfflineIndex", "Page", "open_offline_index"]
 
@@ -51,7 +51,6 @@ MATCHED_ONCE = 20_000  # with ``near``, up to about this many matches are read w
 CATEGORY_SCAN = 5_000  # up to this many pois of a category are ranked by distance directly
 RADII_M = (1_000.0, 5_000.0, 25_000.0, 125_000.0, 625_000.0)  # boxes tried around ``near``
 REVERSE_RADII_M = (50.0, 200.0, 1_000.0, 5_000.0)
-_COLUMNS = "e.id, e.kind, e.name, e.alt, e.category, e.address, e.country, e.population, e.lat, e.lon, e.base"
 _BOX = "s.max_lat >= ? AND s.min_lat <= ? AND s.max_lon >= ? AND s.min_lon <= ?"
 _LATLON = "e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?"
 
@@ -59,32 +58,6 @@ _LATLON = "e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?"
 def open_offline_index(directory: Path) -> OfflineIndex | None:
     """The index of the regions imported into ``directory``; None when there are none."""
     return OfflineIndex(directory) if list_regions(directory) else None
-
-
-@dataclass(frozen=True)
-class Page:
-    """A search's answers from ``offset`` on, and how many it found in all: every match when
-    ``complete``, else at least that many (the rows read stopped at a cap or a box around
-    ``near`` that held enough)."""
-
-    places: list[Place]
-    count: int
-    complete: bool
-
-
-@dataclass(frozen=True)
-class _Ask:
-    """A query made ready: its words, FTS text, categories asked for and where."""
-
-    words: list[str]
-    key: str  # the folded text, for an exact match
-    category: str | None
-    near: LatLon | None
-    within_m: float | None
-    country: str | None
-    limit: int  # the rows wanted: the page's and those before it
-    offset: int = 0
-    cut: list[bool] = field(default_factory=list)  # True for a read that stopped short of every match
 
 
 class _Region:
@@ -188,14 +161,14 @@ class OfflineIndex:
         regions_now: list[_Region] = self._local.regions
         return regions_now
 
-    def _search(self, ask: _Ask) -> Page:
+    def _search(self, ask: Ask) -> Page:
         """The best ``limit`` rows, best first (in the order found among equals), from ``offset``
         on; only those become Places."""
         found: list[tuple[float, float, int, Match, tuple[Any, ...]]] = []
         try:
             for region in self._regions():
                 for row in _rows(region, ask):
-                    score, distance, match = _score(row, ask)
+                    score, distance, match = score_row(row, ask)
                     found.append((-score, -1.0 if distance is None else distance, len(found), match, row))
         except sqlite3.Error as exc:
             raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
@@ -203,11 +176,11 @@ class OfflineIndex:
             found = [f for f in found if 0 <= f[1] <= ask.within_m]
         found.sort(key=lambda f: (f[0], max(0.0, f[1]), f[2]))
         page = found[ask.offset : ask.limit]
-        places = [_make(row, ask, -s, None if d < 0 else d, m) for s, d, _, m, row in page]
+        places = [make_place(row, ask, -s, None if d < 0 else d, m) for s, d, _, m, row in page]
         return Page(places, len(found), not any(ask.cut))
 
     def _reverse(self, at: LatLon, within_m: float) -> Place | None:
-        ask = _Ask([], "", None, at, within_m, None, 1)
+        ask = Ask([], "", None, at, within_m, None, 1)
         try:
             regions = self._regions()
             for radius in (*(r for r in REVERSE_RADII_M if r < within_m), within_m):
@@ -217,13 +190,13 @@ class OfflineIndex:
                 addresses = [n for n in near if not n[1]]
                 best = addresses[0] if addresses else near[0] if near and radius >= within_m else None
                 if best is not None:
-                    return _place(best[2], ask)
+                    return place_of(best[2], ask)
         except sqlite3.Error as exc:
             raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
         return None
 
 
-def _prepare(query: Query) -> _Ask:
+def _prepare(query: Query) -> Ask:
     if len(query.text) > MAX_QUERY:
         raise InvalidInput(
             f"query must be at most {MAX_QUERY} characters, got {len(query.text)}; give just the name"
@@ -232,7 +205,7 @@ def _prepare(query: Query) -> _Ask:
     limit = offset + max(1, min(int(query.limit), MAX_LIMIT + MAX_OFFSET))
     category = query.category.strip() if query.category and query.category.strip() else None
     country = query.country.upper() if query.country else None
-    return _Ask(
+    return Ask(
         query_words(query.text),
         fold(query.text),
         category,
@@ -244,7 +217,7 @@ def _prepare(query: Query) -> _Ask:
     )
 
 
-def _rows(region: _Region, ask: _Ask) -> Iterable[tuple[Any, ...]]:
+def _rows(region: _Region, ask: Ask) -> Iterable[tuple[Any, ...]]:
     categories: tuple[str, ...] = ()
     if ask.category is not None:
         categories = tuple(region.categories_for(ask.category))
@@ -256,7 +229,7 @@ def _rows(region: _Region, ask: _Ask) -> Iterable[tuple[Any, ...]]:
         ask.cut.append(len(rows) >= CANDIDATES)
         return rows
     if ask.near is None:
-        sql = f"SELECT {_COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
+        sql = f"SELECT {COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
         rows = region.db.execute(sql, (*args, ask.limit + 1)).fetchall()
         ask.cut.append(len(rows) > ask.limit)
         return rows[: ask.limit]
@@ -265,17 +238,17 @@ def _rows(region: _Region, ask: _Ask) -> Iterable[tuple[Any, ...]]:
         f"SELECT sum(n) FROM categories WHERE category IN ({marks})", categories
     ).fetchone()
     if count <= CATEGORY_SCAN:
-        return region.db.execute(f"SELECT {_COLUMNS} FROM entries e WHERE 1{where}", args).fetchall()
+        return region.db.execute(f"SELECT {COLUMNS} FROM entries e WHERE 1{where}", args).fetchall()
     return _around(region.db, ask, where, args, by_category=True)
 
 
 def _matches(
-    region: _Region, ask: _Ask, categories: tuple[str, ...], where: str, args: tuple[Any, ...]
+    region: _Region, ask: Ask, categories: tuple[str, ...], where: str, args: tuple[Any, ...]
 ) -> list[tuple[Any, ...]]:
     """The best ``CANDIDATES`` rows matching the words (or, with ``near`` and that many, those
     around it): of ``names``, and of ``addresses`` too when a word holds a digit."""
     if categories and all(_implied(ask.words, c) for c in categories):  # "pharmacy", amenity=pharmacy
-        sql = f"SELECT {_COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
+        sql = f"SELECT {COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
         rows = region.db.execute(sql, (*args, CANDIDATES)).fetchall()
         if ask.near is None or len(rows) < CANDIDATES:
             return rows
@@ -316,7 +289,7 @@ def _match(
     common words are matched only when the rarer ones give ``CANDIDATES`` rows or more; else they
     are checked on the rows found (both sides are folded words, as ``index_words`` wrote them)."""
     sql = (
-        f"SELECT {_COLUMNS} FROM {table} JOIN entries e ON e.id = {table}.rowid WHERE {table} MATCH ?{where}"
+        f"SELECT {COLUMNS} FROM {table} JOIN entries e ON e.id = {table}.rowid WHERE {table} MATCH ?{where}"
         f" ORDER BY {table}.rowid LIMIT ?"
     )
     common = [w for w in words[:-1] if w in region.common] if table == "addresses" else []
@@ -342,7 +315,7 @@ def _has_words(row: tuple[Any, ...], words: list[str]) -> bool:
     return all(w in held for w in words)
 
 
-def _filters(ask: _Ask, categories: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
+def _filters(ask: Ask, categories: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
     where, args = "", ()  # type: tuple[str, tuple[Any, ...]]
     if categories:
         where += f" AND e.kind = 'poi' AND e.category IN ({', '.join('?' * len(categories))})"
@@ -354,7 +327,7 @@ def _filters(ask: _Ask, categories: tuple[str, ...]) -> tuple[str, tuple[Any, ..
 
 
 def _around(
-    db: sqlite3.Connection, ask: _Ask, where: str, args: tuple[Any, ...], by_category: bool = False
+    db: sqlite3.Connection, ask: Ask, where: str, args: tuple[Any, ...], by_category: bool = False
 ) -> list[tuple[Any, ...]]:
     """The rows in growing boxes around ``near`` until there are enough (or ``within_m`` is reached);
     ``by_category``: ``where`` keeps pois of some categories, read from their index by latitude."""
@@ -382,52 +355,7 @@ def _box_rows(
     dlon = min(180.0, dlat / max(0.01, math.cos(math.radians(at[0]))))
     box = (at[0] - dlat, at[0] + dlat, at[1] - dlon, at[1] + dlon)
     if by_category:
-        sql = f"SELECT {_COLUMNS} FROM entries e INDEXED BY entries_category_lat WHERE {_LATLON}{where}"
+        sql = f"SELECT {COLUMNS} FROM entries e INDEXED BY entries_category_lat WHERE {_LATLON}{where}"
     else:
-        sql = f"SELECT {_COLUMNS} FROM spots s JOIN entries e ON e.id = s.id WHERE {_BOX}{where}"
+        sql = f"SELECT {COLUMNS} FROM spots s JOIN entries e ON e.id = s.id WHERE {_BOX}{where}"
     return db.execute(sql, (*box, *args)).fetchall()
-
-
-def _score(row: tuple[Any, ...], ask: _Ask) -> tuple[float, float | None, Match]:
-    """A row's score (rounded, as a Place gives it), distance from ``near`` and what matched."""
-    name, alt, address, lat, lon, base = row[2], row[3], row[5], row[8], row[9], row[10]
-    match: Match = "words"
-    if ask.key and ask.key == fold(name):
-        match, base = "name", base + 1
-    elif ask.key and any(ask.key == fold(a) for a in alt.split("\n") if a):
-        match, base = "alternate name", base + 1
-    elif ask.key and address and ask.key == fold(address):
-        match, base = "address", base + 1
-    elif not ask.words:
-        match = "nearest"
-    distance = haversine(ask.near, (lat, lon)) if ask.near is not None else None
-    score = base - 2 * math.log10(1 + distance / 1000) if distance is not None else base
-    return round(score, 3), distance, match
-
-
-def _place(row: tuple[Any, ...], ask: _Ask) -> Place:
-    return _make(row, ask, *_score(row, ask))
-
-
-def _make(row: tuple[Any, ...], ask: _Ask, score: float, distance: float | None, match: Match) -> Place:
-    _, kind, name, _, category, address, country, population, lat, lon, _ = row
-    return Place(
-        name=name,
-        ascii_name=to_ascii(name),
-        kind=kind,
-        country_code=country,
-        country="",
-        admin1="",
-        state="",
-        lat=lat,
-        lon=lon,
-        population=population,
-        geonameid=0,
-        match=match,
-        matched=ask.key or (ask.category or ""),
-        score=score,
-        distance_m=distance,
-        category=category,
-        address=address,
-        source="index",
-    )

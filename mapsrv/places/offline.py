@@ -37,6 +37,7 @@ from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.places.model import Match, Place
 from mapsrv.places.offline_files import SUFFIX, OldRegion, check_schema, list_regions
+from mapsrv.places.offline_numbers import MissingNumber, asked_number, nearest_numbers, number_of, street_of
 from mapsrv.places.offline_rows import COLUMNS, Ask, Page, make_place, place_of, score_row
 from mapsrv.places.offline_words import category_words, forms, fts_query, match_categories, query_words
 from mapsrv.places.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY, haversine
@@ -51,6 +52,7 @@ MATCHED_ONCE = 20_000  # with ``near``, up to about this many matches are read w
 CATEGORY_SCAN = 5_000  # up to this many pois of a category are ranked by distance directly
 RADII_M = (1_000.0, 5_000.0, 25_000.0, 125_000.0, 625_000.0)  # boxes tried around ``near``
 REVERSE_RADII_M = (50.0, 200.0, 1_000.0, 5_000.0)
+ADDRESS_M = 50.0  # reverse: an address this near is the answer; farther, the nearest thing is
 _BOX = "s.max_lat >= ? AND s.min_lat <= ? AND s.max_lon >= ? AND s.min_lon <= ?"
 _LATLON = "e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?"
 
@@ -174,10 +176,33 @@ class OfflineIndex:
             raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
         if ask.near is not None and ask.within_m is not None:
             found = [f for f in found if 0 <= f[1] <= ask.within_m]
+        number = asked_number(ask.words) if len(ask.words) > 1 else None
+        if number is not None:
+            # "Kaivokatu 1" is number 1: 12 and 18 (its prefix) are other buildings
+            found = [f for f in found if number_of(f[4]) in (None, number)]
+            if not any(number_of(f[4]) == number for f in found):
+                self._missing_number(ask, number)
         found.sort(key=lambda f: (f[0], max(0.0, f[1]), f[2]))
         page = found[ask.offset : ask.limit]
         places = [make_place(row, ask, -s, None if d < 0 else d, m) for s, d, _, m, row in page]
         return Page(places, len(found), not any(ask.cut))
+
+    def _missing_number(self, ask: Ask, number: str) -> None:
+        """Raises MissingNumber when the words before ``number`` name a street the index has."""
+        words = [w for w in ask.words if w != number]
+        numbers: dict[str, list[str]] = {}
+        try:
+            for region in self._regions():
+                for table in ("addresses", "names"):
+                    for row in _match(region, table, words, "", ()):
+                        held, street = number_of(row), street_of(row)
+                        if held is not None and set(query_words(street)) <= set(ask.words):
+                            numbers.setdefault(street, []).append(held)
+        except sqlite3.Error as exc:
+            raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
+        if numbers:
+            street = max(numbers, key=lambda s: len(numbers[s]))
+            raise MissingNumber(ask.text, street, number, nearest_numbers(numbers[street], number))
 
     def _reverse(self, at: LatLon, within_m: float) -> Place | None:
         ask = Ask([], "", None, at, within_m, None, 1)
@@ -185,9 +210,10 @@ class OfflineIndex:
             regions = self._regions()
             for radius in (*(r for r in REVERSE_RADII_M if r < within_m), within_m):
                 rows = [row for region in regions for row in _box_rows(region.db, at, radius, "", ())]
-                near = sorted((haversine(at, (row[8], row[9])), row[1] != "address", row) for row in rows)
+                near = sorted((haversine(at, (row[8], row[9])), number_of(row) is None, row) for row in rows)
                 near = [n for n in near if n[0] <= radius]
-                addresses = [n for n in near if not n[1]]
+                # an address (a shop's, a building's too) within ADDRESS_M; else the nearest thing
+                addresses = [n for n in near if not n[1] and n[0] <= ADDRESS_M]
                 best = addresses[0] if addresses else near[0] if near and radius >= within_m else None
                 if best is not None:
                     return place_of(best[2], ask)
@@ -214,6 +240,7 @@ def _prepare(query: Query) -> Ask:
         country,
         limit,
         offset,
+        text=query.text,
     )
 
 

@@ -150,7 +150,8 @@ def _build(db: sqlite3.Connection) -> None:
         )
     db.execute(f"INSERT INTO spots SELECT {order}, min_lat, max_lat, min_lon, max_lon FROM staged")
     db.execute(
-        "INSERT INTO categories SELECT category, count(*) FROM entries WHERE kind = 'poi' GROUP BY category"
+        "INSERT INTO categories SELECT category, count(*) FROM entries WHERE kind = 'poi' AND category != ''"
+        " GROUP BY category"
     )
     db.execute("CREATE INDEX entries_category ON entries(category) WHERE kind = 'poi'")
     db.execute("CREATE INDEX entries_category_lat ON entries(category, lat) WHERE kind = 'poi'")
@@ -324,6 +325,10 @@ def _row(tags: Any, box: tuple[float, ...]) -> tuple[Any, ...] | None:
             label, base = _unnamed(category, tags), UNNAMED_BASE
         return ("poi", label, "\n".join(alt), category, address, country, 0, *box, base,
                 index_words(name, *alt), extra)  # fmt: skip
+    if address and name:  # a named building: found by its name and by its address
+        alt = _alternates(tags, name)
+        return ("poi", name, "\n".join(alt), "", address, country, 0, *box, POI_BASE,
+                index_words(name, *alt), index_words(address))  # fmt: skip
     if address:
         street_and_number = address.partition(",")[0]
         return ("address", street_and_number, "", "", address, country, 0, *box, ADDRESS_BASE,

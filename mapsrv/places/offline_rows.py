@@ -42,6 +42,7 @@ class Ask:
     limit: int  # the rows wanted: the page's and those before it
     offset: int = 0
     cut: list[bool] = field(default_factory=list)  # True for a read that stopped short of every match
+    text: str = ""  # the query as written, for a message
 
 
 def score_row(row: tuple[Any, ...], ask: Ask) -> tuple[float, float | None, Match]:

@@ -116,3 +116,26 @@ async def test_no_pharmacy_near_says_so_and_suggests_no_town_abroad(
     assert found["places"] == [] and found["note"] == "no Pharmacy found within 1 km of near; widen within_km"
     assert "Parvomay" not in str(found)
     assert "Tampere (FI)" in typo and "(CO)" not in typo, typo
+
+
+async def test_a_missing_house_number_is_refused_with_the_streets_nearest_numbers(indexed: Server) -> None:
+    async with Client(indexed.url + "mcp") as agent:
+        drawn = await error(agent, "draw", {"items": [{"at": "Aleksanterinkatu 5, Helsinki", "label": "x"}]})
+        found = await error(agent, "find_places", {"query": "Aleksanterinkatu 5"})
+        exact = await call(agent, "find_places", {"query": "Aleksanterinkatu 7"})
+    for said in (drawn, found):
+        assert said.startswith("not_found: ") and "Aleksanterinkatu has no number 5 in the index" in said, (
+            said
+        )
+        assert "Aleksanterinkatu 3, Aleksanterinkatu 7" in said, said
+    assert [p["name"] for p in exact["places"]] == ["Aleksanterinkatu 7"]
+
+
+async def test_nearest_place_at_a_shop_is_the_shop_and_its_address(
+    indexed: Server, facts: SearchFacts
+) -> None:
+    pharmacy, address = facts.pharmacies[1]
+    async with Client(indexed.url + "mcp") as agent:
+        here = await call(agent, "nearest_place", {"lat": address.lat, "lon": address.lon + 0.0001})
+    assert here["place"]["name"] == pharmacy.name
+    assert here["place"]["address"].startswith("Pohjoisesplanadi 21")

@@ -12,6 +12,7 @@ import pytest
 from support.search_extract import SearchFacts, write_search_extract
 
 from mapsrv.cli import main
+from mapsrv.places import PlaceNotFound
 from mapsrv.places.offline import OfflineIndex, open_offline_index
 from mapsrv.places.offline_words import forms, fts_query, match_categories
 from mapsrv.places.search import haversine
@@ -150,3 +151,53 @@ def test_match_categories_by_value_synonym_and_plural() -> None:
     assert match_categories("chemists", known) == ["amenity=pharmacy", "shop=chemist"]
     assert match_categories("fast food", known) == ["amenity=fast_food"]
     assert match_categories("zoo", known) == []
+
+
+# addresses
+
+
+@pytest.mark.parametrize(("number", "offered"), [("5", ["3", "7", "1", "11"]), ("9", ["11", "7", "13", "3"])])
+async def test_a_missing_house_number_says_so_and_offers_the_nearest_on_that_street(
+    index: OfflineIndex, number: str, offered: list[str]
+) -> None:
+    with pytest.raises(PlaceNotFound) as missing:
+        await index.search(Query(f"Aleksanterinkatu {number}", limit=5))
+    assert f"Aleksanterinkatu has no number {number} in the index" in missing.value.message
+    assert missing.value.suggestions == [f"Aleksanterinkatu {n}" for n in offered]
+
+
+async def test_a_house_number_is_that_number_not_one_it_begins(
+    index: OfflineIndex, facts: SearchFacts
+) -> None:
+    found = await index.search(Query("Aleksanterinkatu 1", limit=5))  # 11 and 13 begin with it
+    assert [p.name for p in found] == ["Aleksanterinkatu 1"]
+    assert haversine(found[0].latlon, facts.numbers[0].latlon) < 1
+
+
+async def test_shops_and_named_buildings_are_addresses_forward(
+    index: OfflineIndex, facts: SearchFacts
+) -> None:
+    name, building = facts.building
+    for text in (name, "Aleksanterinkatu 52"):
+        (found,) = await index.search(Query(text, limit=1))
+        assert found.name == name and found.address.startswith("Aleksanterinkatu 52,"), text
+        assert haversine(found.latlon, building.latlon) < 1
+    pharmacy, _ = facts.pharmacies[0]
+    (found,) = await index.search(Query("Mannerheimintie 5", limit=1))
+    assert found.name == pharmacy.name and found.address.startswith("Mannerheimintie 5,")
+
+
+async def test_shops_and_named_buildings_are_addresses_in_reverse(
+    index: OfflineIndex, facts: SearchFacts
+) -> None:
+    name, building = facts.building
+    pharmacy, address = facts.pharmacies[0]
+    at_building = await index.reverse((building.lat + 0.0001, building.lon))  # ~11 m north
+    at_pharmacy = await index.reverse((address.lat, address.lon + 0.0002))  # ~11 m east
+    assert (
+        at_building is not None
+        and at_building.name == name
+        and at_building.address.startswith("Aleksanterinkatu 52")
+    )
+    assert at_pharmacy is not None and at_pharmacy.name == pharmacy.name
+    assert at_pharmacy.distance_m is not None and 5 < at_pharmacy.distance_m < 20

@@ -24,9 +24,11 @@ thread notices (the directory's listing changes) and reopens it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sqlite3
 import threading
+from array import array
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.places.model import Match, Place
 from mapsrv.places.offline_files import SUFFIX, OldRegion, check_schema, list_regions
+from mapsrv.places.offline_lines import line_metres
 from mapsrv.places.offline_numbers import MissingNumber, asked_number, nearest_numbers, number_of, street_of
 from mapsrv.places.offline_rows import COLUMNS, Ask, Page, make_place, place_of, score_row
 from mapsrv.places.offline_words import category_words, forms, fts_query, match_categories, query_words
@@ -75,6 +78,9 @@ class _Region:
             self.categories = [c for c, _ in self.counted]
             self.common = frozenset(w for (w,) in self.db.execute("SELECT word FROM common"))
             (self.last_id,) = self.db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
+            self.has_lines = bool(
+                self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lines'").fetchone()
+            )
             # the rows a search near a point matched, read once for its growing boxes (``_matches``)
             self.db.execute("PRAGMA temp_store = MEMORY")
             self.db.execute("CREATE TEMP TABLE matched(id INTEGER PRIMARY KEY)")
@@ -209,17 +215,29 @@ class OfflineIndex:
         try:
             regions = self._regions()
             for radius in (*(r for r in REVERSE_RADII_M if r < within_m), within_m):
-                rows = [row for region in regions for row in _box_rows(region.db, at, radius, "", ())]
-                near = sorted((haversine(at, (row[8], row[9])), number_of(row) is None, row) for row in rows)
+                near = sorted(
+                    (_metres(region, at, row), number_of(row) is None, row)
+                    for region in regions
+                    for row in _box_rows(region.db, at, radius, "", ())
+                )
                 near = [n for n in near if n[0] <= radius]
                 # an address (a shop's, a building's too) within ADDRESS_M; else the nearest thing
                 addresses = [n for n in near if not n[1] and n[0] <= ADDRESS_M]
                 best = addresses[0] if addresses else near[0] if near and radius >= within_m else None
                 if best is not None:
-                    return place_of(best[2], ask)
+                    return dataclasses.replace(place_of(best[2], ask), distance_m=best[0])
         except sqlite3.Error as exc:
             raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
         return None
+
+
+def _metres(region: _Region, at: LatLon, row: tuple[Any, ...]) -> float:
+    """How far ``at`` is from a row: from a street's line when the file has it, else its point."""
+    if row[1] == "street" and region.has_lines:
+        lines = region.db.execute("SELECT points FROM lines WHERE id = ?", (row[0],)).fetchall()
+        if lines:
+            return min(line_metres(at, array("d", points)) for (points,) in lines)
+    return haversine(at, (row[8], row[9]))
 
 
 def _prepare(query: Query) -> Ask:

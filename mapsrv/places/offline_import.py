@@ -23,6 +23,7 @@ import math
 import os
 import sqlite3
 import time
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,6 +121,9 @@ def _write(file: Path, target: Path, region: str) -> dict[str, int]:
         for batch in _batches(rows.read(file)):
             db.executemany(f"INSERT INTO staged VALUES ({', '.join('?' * 16)})", batch)
         db.executemany(f"INSERT INTO staged VALUES ({', '.join('?' * 16)})", rows.streets())
+        db.execute("CREATE TEMP TABLE staged_lines(key, points)")
+        db.executemany("INSERT INTO staged_lines VALUES (?, ?)", rows.lines)
+        db.execute("CREATE INDEX temp.staged_lines_key ON staged_lines(key)")
         _build(db)
         counts = dict(db.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall())
         meta = {"region": region, "source": file.name, "imported_at": _now()}
@@ -140,7 +144,8 @@ def _build(db: sqlite3.Connection) -> None:
     _fill_country(db)
     order = "row_number() OVER (ORDER BY base DESC, rowid)"
     db.execute(
-        f"INSERT INTO entries SELECT {order}, kind, name, alt, category, address, country, population, lat,"
+        f"INSERT INTO entries SELECT {order}, kind, name, CASE kind WHEN 'street' THEN '' ELSE alt END,"
+        " category, address, country, population, lat,"
         " lon, base FROM staged"
     )
     numbered = f"(SELECT {order} AS id, kind, words, extra FROM staged)"
@@ -149,6 +154,11 @@ def _build(db: sqlite3.Connection) -> None:
             f"INSERT INTO {table}(rowid, name, extra) SELECT id, words, extra FROM {numbered} WHERE {which}"
         )
     db.execute(f"INSERT INTO spots SELECT {order}, min_lat, max_lat, min_lon, max_lon FROM staged")
+    db.execute(
+        f"INSERT INTO lines SELECT s.id, l.points FROM (SELECT {order} AS id, kind, alt FROM staged) s"
+        " JOIN staged_lines l ON l.key = s.alt WHERE s.kind = 'street' ORDER BY s.id"
+    )
+    db.execute("DROP TABLE staged_lines")
     db.execute(
         "INSERT INTO categories SELECT category, count(*) FROM entries WHERE kind = 'poi' AND category != ''"
         " GROUP BY category"
@@ -203,6 +213,7 @@ class _Rows:
 
     def __init__(self) -> None:
         self.gathered: dict[tuple[str, int, int], _Street] = {}
+        self.lines: list[tuple[str, bytes]] = []  # each street way's points, by its street's key
 
     def read(self, file: Path) -> Iterator[tuple[Any, ...]]:
         import osmium  # here: only the import command needs it
@@ -232,6 +243,7 @@ class _Rows:
         name = tags["name"]
         middle = points[len(points) // 2]
         key = (fold(name), round(middle[0] / STREET_CELL), round(middle[1] / STREET_CELL))
+        self.lines.append((repr(key), array("d", [c for p in points for c in p]).tobytes()))
         street = self.gathered.get(key)
         if street is None:
             street = self.gathered[key] = _Street(name, [90.0, -90.0, 180.0, -180.0])
@@ -247,12 +259,14 @@ class _Rows:
         street.country = street.country or tags.get("addr:country", "")
 
     def streets(self) -> Iterator[tuple[Any, ...]]:
-        for street in self.gathered.values():
+        """A row per street; its key (for its ways' lines) in ``alt``, cleared once numbered."""
+        for key, street in self.gathered.items():
             s, n, w, e = street.box
             centre = ((s + n) / 2, (w + e) / 2)
             lat, lon = min(street.middles, key=lambda p: (p[0] - centre[0]) ** 2 + (p[1] - centre[1]) ** 2)
             words = index_words(street.name)
-            yield ("street", street.name, "", "", "", _country(street.country), 0, lat, lon, s, n, w, e,
+            country = _country(street.country)
+            yield ("street", street.name, repr(key), "", "", country, 0, lat, lon, s, n, w, e,
                    STREET_BASE, words, "street")  # fmt: skip
 
 

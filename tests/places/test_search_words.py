@@ -201,3 +201,21 @@ async def test_shops_and_named_buildings_are_addresses_in_reverse(
     )
     assert at_pharmacy is not None and at_pharmacy.name == pharmacy.name
     assert at_pharmacy.distance_m is not None and 5 < at_pharmacy.distance_m < 20
+
+
+async def test_reverse_prefers_a_street_10_m_away_to_an_address_150_m_away(
+    index: OfflineIndex, facts: SearchFacts
+) -> None:
+    at = (60.16939, 24.94400)  # 10 m north of Aleksanterinkatu, far from its middle
+    _, building = facts.building
+    assert 140 < haversine(at, building.latlon) < 180  # Stockmann's address: the nearest address
+    found = await index.reverse(at)
+    assert found is not None and (found.kind, found.name) == ("street", "Aleksanterinkatu"), found
+    assert found.distance_m is not None and 9 < found.distance_m < 11
+
+
+async def test_reverse_measures_a_street_by_its_line_not_its_one_point(index: OfflineIndex) -> None:
+    at = (60.16250, 24.93832)  # 10 m east of Fredrikinkatu's south end; its row's point is its north end
+    found = await index.reverse(at)
+    assert found is not None and found.name == "Fredrikinkatu" and found.distance_m is not None
+    assert 9 < found.distance_m < 11 and haversine(at, found.latlon) > 700

@@ -174,7 +174,8 @@ class OfflineIndex:
         on; only those become Places."""
         found: list[tuple[float, float, int, Match, tuple[Any, ...]]] = []
         try:
-            for region in self._regions():
+            regions = self._regions()
+            for region in regions:
                 for row in _rows(region, ask):
                     score, distance, match = score_row(row, ask)
                     found.append((-score, -1.0 if distance is None else distance, len(found), match, row))
@@ -191,7 +192,8 @@ class OfflineIndex:
         found.sort(key=lambda f: (f[0], max(0.0, f[1]), f[2]))
         page = found[ask.offset : ask.limit]
         places = [make_place(row, ask, -s, None if d < 0 else d, m) for s, d, _, m, row in page]
-        return Page(places, len(found), not any(ask.cut))
+        kind = bool(ask.text) and any(region.categories_for(ask.text) for region in regions)
+        return Page(places, len(found), not any(ask.cut), kind)
 
     def _missing_number(self, ask: Ask, number: str) -> None:
         """Raises MissingNumber when the words before ``number`` name a street the index has."""

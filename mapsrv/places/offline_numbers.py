@@ -15,7 +15,15 @@ from typing import Any
 from mapsrv.places.model import PlaceNotFound
 from mapsrv.places.offline_words import query_words
 
-__all__ = ["OFFERED", "MissingNumber", "address_words", "asked_number", "nearest_numbers", "number_of", "street_of"]
+__all__ = [
+    "OFFERED",
+    "MissingNumber",
+    "address_words",
+    "asked_number",
+    "nearest_numbers",
+    "number_of",
+    "street_of",
+]
 
 OFFERED = 4  # numbers offered for one that is missing
 _NUMBER = re.compile(r"\d+[a-z]?")

@@ -27,6 +27,7 @@ class Page:
     places: list[Place]
     count: int
     complete: bool
+    kind: bool = False  # the text names a category a region has ("pharmacies", "coffee")
 
 
 @dataclass(frozen=True)

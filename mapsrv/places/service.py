@@ -22,7 +22,6 @@ from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
 from mapsrv.places.nominatim import NominatimGeocoder, identify
 from mapsrv.places.offline import OfflineIndex
-from mapsrv.places.offline_words import match_categories
 from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, find_places, haversine, nearest_place
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
@@ -70,12 +69,13 @@ class PlaceService:
         unavailable: list[SourceUnavailable] = []
         wanted = query.offset + query.limit
         asked = replace(query, offset=0, limit=wanted)  # a page is cut from every source's best
-        count, complete = 0, True
+        count, complete, kind = 0, True, False
         for source in self.sources:
             try:
                 if isinstance(source, OfflineIndex):
                     ranked = await source.search_page(asked)
                     answers, complete = ranked.places, complete and ranked.complete
+                    kind = kind or ranked.kind  # "pharmacy" is a kind: no city is near it
                     count += ranked.count - len(answers)
                 else:
                     answers = await source.search(asked)
@@ -84,7 +84,7 @@ class PlaceService:
                 unavailable.append(exc)
                 continue
             found += answers
-        if query.text and query.category is None and not await self._names_a_kind(query.text):
+        if query.text and query.category is None and not kind:
             try:
                 cities = find_places(
                     query.text, country=query.country, near=query.near, limit=min(wanted, MAX_LIMIT)
@@ -100,19 +100,6 @@ class PlaceService:
             raise unavailable[0]
         distinct = _distinct(found)
         return Found(distinct[query.offset : wanted], tuple(unavailable), count + len(distinct), complete)
-
-    async def _names_a_kind(self, text: str) -> bool:
-        """Whether ``text`` is a kind of place an imported region has ("pharmacies", "coffee"):
-        then no city's name is near it ("Parvomay" for "pharmacy")."""
-        for source in self.sources:
-            if isinstance(source, OfflineIndex) and source.has_regions():
-                try:
-                    known = [c for c, _ in await source.categories()]
-                except SourceUnavailable:
-                    continue
-                if match_categories(text, known):
-                    return True
-        return False
 
     async def resolve(
         self,

@@ -9,9 +9,11 @@ built-in list). A candidate then loses
   other; Salamanca beside Lisbon, Porto and Madrid is Spain's, not Mexico's. When the call's
   other points have legs of their own (two or more points, or a map's view across), the distance
   is weighed against the trip's own scale instead, ``1.6 log10(1 + d / s)``, ``s`` the longest of
-  those legs (each point's distance to its nearest other), at least 25 km; a trip wider than
-  500 km is no local trip. Rome between Atlanta and Chattanooga (170 km apart) is Georgia's: Rome,
-  Italy is 46 legs away; London on a map of Toronto is Ontario's;
+  those legs (each point's distance to its nearest other; past 24 fixed points, their box's
+  diagonal), at least 25 km; a trip wider than 500 km is no local trip, and a call of more than
+  eight open names counts the fixed reach alone (the legs' cost grows with their square). Rome
+  between Atlanta and Chattanooga (170 km apart) is Georgia's: Rome, Italy is 46 legs away;
+  London on a map of Toronto is Ontario's;
 - ``3 log10(1 + d / 50 km)`` from the place its hint names ("Salamanca, Madrid"), or ``near``;
 - 1 when it is a district of a much bigger city (a city beats a district of another city that
   shares its name).
@@ -58,6 +60,7 @@ FAR = 2.0  # ... and its score, context counted: Madrid, Colombia beside Lisbon 
 _ROUNDS = 5
 _SEEDS = 4  # regions a call's names are also gathered around, at most (besides the priors' own)
 _SEEDED = 8  # ... in calls of at most this many open names (tests/bench/place_context.py: 20 names)
+_PAIRED = 24  # fixed points measured pair by pair for a trip's scale, at most (then their box)
 _EARTH_KM = 6_371.0088
 _SAME_KM = 1.0  # two candidates closer than this are one place (two sources of the same city)
 
@@ -158,7 +161,8 @@ class _Game:
             if points and _nearest_km(seed, points) < SEPARATE_KM:
                 continue
             points.append(seed)
-            start = {n: _argmax(self._scores(n, [seed])) for n in self.names}
+            near_fixed = [_nearest_km(seed, self.fixed) if self.fixed else math.inf]
+            start = {n: _argmax(self._scores(n, [seed], near_fixed)) for n in self.names}
             if start not in starts:
                 starts.append(start)
         return starts
@@ -170,8 +174,11 @@ class _Game:
         for _ in range(_ROUNDS):
             changed = False
             for n in self.names:
-                others = [self.units[m][picked[m]] for m in self.names if m != n]
-                scores[n] = self._scores(n, others)
+                rest = [m for m in self.names if m != n]
+                others = [self.units[m][picked[m]] for m in rest]
+                local = len(self.names) <= _SEEDED  # a trip's scale: small calls (its cost)
+                near_fixed = [self.settled[m][picked[m]] for m in rest] if local else None
+                scores[n] = self._scores(n, others, near_fixed)
                 best = _argmax(scores[n])
                 changed |= best != picked[n]
                 picked[n] = best
@@ -179,9 +186,11 @@ class _Game:
                 break
         return picked, scores
 
-    def _scores(self, n: str, others: list[_Unit]) -> list[float]:
+    def _scores(self, n: str, others: list[_Unit], near_fixed: list[float] | None = None) -> list[float]:
+        """``n``'s candidates' scores against ``others`` (the other names' choices, each
+        ``near_fixed`` km from the nearest fixed point) and the fixed points."""
         reach, weight = REACH_KM, 1.0
-        scale = self._scale(others)
+        scale = self._scale(others, near_fixed) if len(self.names) <= _SEEDED else None
         if scale is not None and scale <= TRIP_KM[1]:
             reach, weight = max(TRIP_KM[0], scale), TRIP_WEIGHT
         out = []
@@ -190,21 +199,32 @@ class _Game:
             out.append(b if math.isinf(km) else b - weight * math.log10(1 + km / reach))
         return out
 
-    def _scale(self, others: list[_Unit]) -> float | None:
+    def _scale(self, others: list[_Unit], near_fixed: list[float] | None) -> float | None:
         """The trip's scale without the name being chosen: the longest of its legs, each point's
         distance to the nearest other point (the other names' choices, the fixed points)."""
         legs = [] if self.fixed_scale is None else [self.fixed_scale]
         for i, point in enumerate(others):
-            rest = others[:i] + others[i + 1 :] + self.fixed
+            rest = others[:i] + others[i + 1 :]
+            leg = near_fixed[i] if near_fixed is not None else math.inf
             if rest:
-                legs.append(_nearest_km(point, rest))
+                leg = min(leg, _nearest_km(point, rest))
+            if not math.isinf(leg):
+                legs.append(leg)
         return max(legs) if legs else None
 
 
 def _fixed_scale(fixed: list[_Unit], span_km: float | None) -> float | None:
-    legs = [_nearest_km(p, fixed[:i] + fixed[i + 1 :]) for i, p in enumerate(fixed)] if len(fixed) > 1 else []
-    if span_km is not None:
-        legs.append(span_km)
+    """The longest leg among the fixed points (each one's distance to its nearest other), or the
+    map's view across, whichever is longer; past ``_PAIRED`` points, their box's diagonal (an
+    upper bound of it, in one pass rather than one per pair)."""
+    legs = [] if span_km is None else [span_km]
+    if len(fixed) > _PAIRED:
+        lats = [math.degrees(math.asin(max(-1.0, min(1.0, u[2])))) for u in fixed]
+        lons = [math.degrees(math.atan2(u[1], u[0])) for u in fixed]
+        corners = (_unit_of((min(lats), min(lons))), _unit_of((max(lats), max(lons))))
+        legs.append(_km(*corners))
+    elif len(fixed) > 1:
+        legs.append(max(_nearest_km(p, fixed[:i] + fixed[i + 1 :]) for i, p in enumerate(fixed)))
     return max(legs) if legs else None
 
 

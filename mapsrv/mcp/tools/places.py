@@ -194,19 +194,17 @@ MAX_WITHIN_KM = 500.0  # a search around a point reaches at most this far
 async def find_places(
     tc: ToolContext,
     query: Annotated[  # "" with category alone (the tool's schema asks for one of them)
-        str, Field(description="name, address or kind: 'Paris, TX', 'Rua Augusta 24', 'cafes'")
+        str, Field(description="name, address or kind: 'Rua Augusta 24', 'cafes'")
     ] = "",
     category: Annotated[str | None, Field(description="only this kind: 'pharmacy', 'amenity=cafe'")] = None,
-    near: Annotated[PlaceOrPoint | None, Field(description="closest to it first, with distances")] = None,
-    within_km: Annotated[
-        float | None, Field(gt=0, le=MAX_WITHIN_KM, description="only so close to near")
-    ] = None,
+    near: Annotated[PlaceOrPoint | None, Field(description="closest to it first")] = None,
+    within_km: Annotated[float | None, Field(gt=0, le=MAX_WITHIN_KM, description="only this close")] = None,
     country: Annotated[str | None, Field(description="ISO code or name")] = None,
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 5,
     cursor: str | None = None,  # the answer's cursor when its list was cut: the next page
 ) -> CallToolResult:
-    """Find places, addresses, streets and POIs by name or kind, best first (near: closest first,
-    with distances)."""
+    """Find places, addresses, streets and POIs by name or kind, best first (closest first with
+    near)."""
     if not isinstance(query, str) or (not query.strip() and not category):
         raise InvalidInput(
             f"query must be a name, address or kind of place, got {query!r:.40}; e.g. 'Lisbon'"

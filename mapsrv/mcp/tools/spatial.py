@@ -55,11 +55,11 @@ async def select(
     km: Annotated[float | None, Field(description="with near: at most this far")] = None,
     nearest: Annotated[int | None, Field(description="with near: this many nearest")] = None,
     layer: Annotated[str | None, Field(description="only this layer")] = None,
-    mark: Annotated[bool | None, Field(description="outline them on the map; false: clear")] = None,
+    mark: Annotated[bool | None, Field(description="outline them; false: clear")] = None,
     cursor: str | None = None,  # the answer's cursor when its list was cut: the next page
 ) -> CallToolResult:
     """Find a map's features within an area, intersecting a feature, or near a point (within km,
-    or the N closest). Answers ids, labels and geodesic km, closest first."""
+    or the N closest): ids, labels and geodesic km, closest first."""
     given = [
         name
         for name, value in (("within", within), ("intersects", intersects), ("near", near))

@@ -196,8 +196,8 @@ async def find_places(
     query: Annotated[  # "" with category alone (the tool's schema asks for one of them)
         str, Field(description="name, address or kind: 'Rua Augusta 24', 'cafes'")
     ] = "",
-    category: Annotated[str | None, Field(description="only this kind: 'pharmacy', 'amenity=cafe'")] = None,
-    near: Annotated[PlaceOrPoint | None, Field(description="closest to it first")] = None,
+    category: Annotated[str | None, Field(description="only: 'pharmacy', 'amenity=cafe'")] = None,
+    near: Annotated[PlaceOrPoint | None, Field(description="closest first")] = None,
     within_km: Annotated[float | None, Field(gt=0, le=MAX_WITHIN_KM, description="only this close")] = None,
     country: Annotated[str | None, Field(description="ISO code or name")] = None,
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 5,

@@ -47,9 +47,13 @@ def check_bounds(name: str, value: Any) -> Bounds:
     sw = check_latlon(f"{name} south-west", value[0])
     ne = check_latlon(f"{name} north-east", value[1])
     if sw[0] > ne[0]:
+        # the box as meant: both corners swapped (north-east first) is the commonest slip
+        west, east = sorted((sw[1], ne[1])) if sw[1] > ne[1] else (sw[1], ne[1])
+        also = " (and west with east)" if sw[1] > ne[1] else ""
+        box = f"[[{shown(ne[0])}, {shown(west)}], [{shown(sw[0])}, {shown(east)}]]"
         raise InvalidInput(
             f"{name} south must be at most north, got south {shown(sw[0])} and north {shown(ne[0])};"
-            f" swap them: [[{shown(ne[0])}, {shown(sw[1])}], [{shown(sw[0])}, {shown(ne[1])}]]"
+            f" swap them{also}: {box}"
             f" (south {shown(sw[0])} is north of north)"
         )
     if sw[1] > ne[1]:

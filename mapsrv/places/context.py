@@ -4,9 +4,16 @@ Each name has candidates (every place it may name, from every source) with a pri
 it is before anything else is known (log10 of the population, +1 for a place's own name, for the
 built-in list). A candidate then loses
 
-- ``log10(1 + d / 200 km)``, with ``d`` its distance to the nearest other point of the call: the
+- ``log10(1 + d / 100 km)``, with ``d`` its distance to the nearest other point of the call: the
   place chosen for each other name, the map's features and view. A trip's stops lie near each
-  other; Salamanca beside Lisbon, Porto and Madrid is Spain's, not Mexico's;
+  other; Salamanca beside Lisbon, Porto and Madrid is Spain's, not Mexico's. When the call's
+  other points have legs of their own (two or more points, or a map's view across), the distance
+  is weighed against the trip's own scale instead, ``1.6 log10(1 + d / s)``, ``s`` the longest of
+  those legs (each point's distance to its nearest other; past 24 fixed points, their box's
+  diagonal), at least 25 km; a trip wider than 500 km is no local trip, and a call of more than
+  eight open names counts the fixed reach alone (the legs' cost grows with their square). Rome
+  between Atlanta and Chattanooga (170 km apart) is Georgia's: Rome, Italy is 46 legs away;
+  London on a map of Toronto is Ontario's;
 - ``3 log10(1 + d / 50 km)`` from the place its hint names ("Salamanca, Madrid"), or ``near``;
 - 1 when it is a district of a much bigger city (a city beats a district of another city that
   shares its name).
@@ -24,7 +31,8 @@ the square of the names; tests/bench/place_context.py). Population still speaks:
 a factor of 10 in people against a factor of ~10 in distance, so London beside New York is still
 England's, and Santiago beside Vigo is still Chile's (Santiago de Compostela, 100,000 people, is
 "Santiago" only by an alternate name). The weights were set on the itineraries of
-tests/places/test_context.py.
+tests/places/test_context.py and the trips of tests/places/test_local_trips.py (1.55 to 1.7 keep
+them all: Paris between Dallas and Texarkana wants more, London beside New York and Boston less).
 """
 
 from __future__ import annotations
@@ -38,7 +46,10 @@ from mapsrv.places.model import Place
 
 __all__ = ["ALTERNATIVES", "CLOSE", "FAR", "RIVAL", "Candidate", "Choice", "Context", "choose"]
 
-REACH_KM = 200.0  # distances to the call's other places are counted in these
+REACH_KM = 100.0  # distances to the call's other places are counted in these
+TRIP_WEIGHT = 1.6  # ... and in a trip's own scale, this much more (module docstring)
+TRIP_KM = (25.0, 500.0)  # the bounds of a trip's scale
+SEPARATE_KM = 200.0  # the regions a call's names are gathered around lie this far apart
 HINT_KM = 50.0  # ... and to a hint's place in these
 HINT_WEIGHT = 3.0
 DISTRICT = 1.0
@@ -49,6 +60,7 @@ FAR = 2.0  # ... and its score, context counted: Madrid, Colombia beside Lisbon 
 _ROUNDS = 5
 _SEEDS = 4  # regions a call's names are also gathered around, at most (besides the priors' own)
 _SEEDED = 8  # ... in calls of at most this many open names (tests/bench/place_context.py: 20 names)
+_PAIRED = 24  # fixed points measured pair by pair for a trip's scale, at most (then their box)
 _EARTH_KM = 6_371.0088
 _SAME_KM = 1.0  # two candidates closer than this are one place (two sources of the same city)
 
@@ -66,6 +78,7 @@ class Context:
     """What a call already knows of where it is: points of the map (its features, its view)."""
 
     anchors: tuple[LatLon, ...] = ()
+    span_km: float | None = None  # the map's view, across: a trip's scale when the map has no legs
 
     def __bool__(self) -> bool:
         return bool(self.anchors)
@@ -97,7 +110,7 @@ def choose(named: Mapping[str, Sequence[Candidate]], context: Context = Context(
     fixed = anchors + [units[n][0] for n in names if len(named[n]) == 1]
     # each candidate's distance to the nearest point no choice moves: the same in every round
     settled = {n: [_nearest_km(u, fixed) if fixed else math.inf for u in units[n]] for n in open_names}
-    game = _Game(open_names, units, base, settled)
+    game = _Game(open_names, units, base, settled, fixed, _fixed_scale(fixed, context.span_km))
     best: tuple[float, dict[str, int], dict[str, list[float]]] | None = None
     for start in game.starts():
         picked, scores = game.settle(start)
@@ -125,6 +138,8 @@ class _Game:
     units: dict[str, list[_Unit]]
     base: dict[str, list[float]]
     settled: dict[str, list[float]]
+    fixed: list[_Unit]  # the points no choice moves
+    fixed_scale: float | None  # the longest of their legs (or the map's view across); None: no leg
 
     def starts(self) -> list[dict[str, int]]:
         """The priors' own choice, then the call's names gathered around each of a few other
@@ -143,10 +158,11 @@ class _Game:
         for _, seed in seeds:
             if len(points) == _SEEDS:
                 break
-            if points and _nearest_km(seed, points) < REACH_KM:
+            if points and _nearest_km(seed, points) < SEPARATE_KM:
                 continue
             points.append(seed)
-            start = {n: _argmax(self._scores(n, [seed])) for n in self.names}
+            near_fixed = [_nearest_km(seed, self.fixed) if self.fixed else math.inf]
+            start = {n: _argmax(self._scores(n, [seed], near_fixed)) for n in self.names}
             if start not in starts:
                 starts.append(start)
         return starts
@@ -158,8 +174,11 @@ class _Game:
         for _ in range(_ROUNDS):
             changed = False
             for n in self.names:
-                others = [self.units[m][picked[m]] for m in self.names if m != n]
-                scores[n] = self._scores(n, others)
+                rest = [m for m in self.names if m != n]
+                others = [self.units[m][picked[m]] for m in rest]
+                local = len(self.names) <= _SEEDED  # a trip's scale: small calls (its cost)
+                near_fixed = [self.settled[m][picked[m]] for m in rest] if local else None
+                scores[n] = self._scores(n, others, near_fixed)
                 best = _argmax(scores[n])
                 changed |= best != picked[n]
                 picked[n] = best
@@ -167,12 +186,46 @@ class _Game:
                 break
         return picked, scores
 
-    def _scores(self, n: str, others: list[_Unit]) -> list[float]:
+    def _scores(self, n: str, others: list[_Unit], near_fixed: list[float] | None = None) -> list[float]:
+        """``n``'s candidates' scores against ``others`` (the other names' choices, each
+        ``near_fixed`` km from the nearest fixed point) and the fixed points."""
+        reach, weight = REACH_KM, 1.0
+        scale = self._scale(others, near_fixed) if len(self.names) <= _SEEDED else None
+        if scale is not None and scale <= TRIP_KM[1]:
+            reach, weight = max(TRIP_KM[0], scale), TRIP_WEIGHT
         out = []
         for b, u, near in zip(self.base[n], self.units[n], self.settled[n], strict=True):
             km = min(near, _nearest_km(u, others)) if others else near
-            out.append(b if math.isinf(km) else b - math.log10(1 + km / REACH_KM))
+            out.append(b if math.isinf(km) else b - weight * math.log10(1 + km / reach))
         return out
+
+    def _scale(self, others: list[_Unit], near_fixed: list[float] | None) -> float | None:
+        """The trip's scale without the name being chosen: the longest of its legs, each point's
+        distance to the nearest other point (the other names' choices, the fixed points)."""
+        legs = [] if self.fixed_scale is None else [self.fixed_scale]
+        for i, point in enumerate(others):
+            rest = others[:i] + others[i + 1 :]
+            leg = near_fixed[i] if near_fixed is not None else math.inf
+            if rest:
+                leg = min(leg, _nearest_km(point, rest))
+            if not math.isinf(leg):
+                legs.append(leg)
+        return max(legs) if legs else None
+
+
+def _fixed_scale(fixed: list[_Unit], span_km: float | None) -> float | None:
+    """The longest leg among the fixed points (each one's distance to its nearest other), or the
+    map's view across, whichever is longer; past ``_PAIRED`` points, their box's diagonal (an
+    upper bound of it, in one pass rather than one per pair)."""
+    legs = [] if span_km is None else [span_km]
+    if len(fixed) > _PAIRED:
+        lats = [math.degrees(math.asin(max(-1.0, min(1.0, u[2])))) for u in fixed]
+        lons = [math.degrees(math.atan2(u[1], u[0])) for u in fixed]
+        corners = (_unit_of((min(lats), min(lons))), _unit_of((max(lats), max(lons))))
+        legs.append(_km(*corners))
+    elif len(fixed) > 1:
+        legs.append(max(_nearest_km(p, fixed[:i] + fixed[i + 1 :]) for i, p in enumerate(fixed)))
+    return max(legs) if legs else None
 
 
 def _argmax(values: list[float]) -> int:

@@ -24,11 +24,12 @@ thread notices (the directory's listing changes) and reopens it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sqlite3
 import threading
+from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,15 @@ from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.places.model import Match, Place
 from mapsrv.places.offline_files import SUFFIX, OldRegion, check_schema, list_regions
-from mapsrv.places.offline_words import category_words, fts_query, query_words
-from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, haversine
+from mapsrv.places.offline_lines import line_metres
+from mapsrv.places.offline_numbers import MissingNumber, asked_number, nearest_numbers, number_of, street_of
+from mapsrv.places.offline_rows import COLUMNS, Ask, Page, make_place, place_of, score_row
+from mapsrv.places.offline_words import category_words, forms, fts_query, match_categories, query_words
+from mapsrv.places.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY, haversine
 from mapsrv.places.sources import Query, SourceUnavailable
-from mapsrv.places.text import fold, to_ascii
+from mapsrv.places.text import fold
 
-__all__ = ["CANDIDATES", "OfflineIndex", "open_offline_index"]
+__all__ = ["CANDIDATES", "OfflineIndex", "Page", "open_offline_index"]
 
 CANDIDATES = 400  # FTS rows ranked per region and search
 _PREFIXED = 3  # the FTS tables' longest prefix index (offline_files: prefix='1 2 3')
@@ -51,7 +55,7 @@ MATCHED_ONCE = 20_000  # with ``near``, up to about this many matches are read w
 CATEGORY_SCAN = 5_000  # up to this many pois of a category are ranked by distance directly
 RADII_M = (1_000.0, 5_000.0, 25_000.0, 125_000.0, 625_000.0)  # boxes tried around ``near``
 REVERSE_RADII_M = (50.0, 200.0, 1_000.0, 5_000.0)
-_COLUMNS = "e.id, e.kind, e.name, e.alt, e.category, e.address, e.country, e.population, e.lat, e.lon, e.base"
+ADDRESS_M = 50.0  # reverse: an address this near is the answer; farther, the nearest thing is
 _BOX = "s.max_lat >= ? AND s.min_lat <= ? AND s.max_lon >= ? AND s.min_lon <= ?"
 _LATLON = "e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?"
 
@@ -61,19 +65,6 @@ def open_offline_index(directory: Path) -> OfflineIndex | None:
     return OfflineIndex(directory) if list_regions(directory) else None
 
 
-@dataclass(frozen=True)
-class _Ask:
-    """A query made ready: its words, FTS text, categories asked for and where."""
-
-    words: list[str]
-    key: str  # the folded text, for an exact match
-    category: str | None
-    near: LatLon | None
-    within_m: float | None
-    country: str | None
-    limit: int
-
-
 class _Region:
     def __init__(self, path: Path, region: str) -> None:
         self.db = sqlite3.connect(
@@ -81,9 +72,15 @@ class _Region:
         )
         try:
             check_schema(self.db, region)
-            self.categories = [c for (c,) in self.db.execute("SELECT category FROM categories")]
+            self.counted: list[tuple[str, int]] = self.db.execute(
+                "SELECT category, n FROM categories"
+            ).fetchall()
+            self.categories = [c for c, _ in self.counted]
             self.common = frozenset(w for (w,) in self.db.execute("SELECT word FROM common"))
             (self.last_id,) = self.db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
+            self.has_lines = bool(
+                self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lines'").fetchone()
+            )
             # the rows a search near a point matched, read once for its growing boxes (``_matches``)
             self.db.execute("PRAGMA temp_store = MEMORY")
             self.db.execute("CREATE TEMP TABLE matched(id INTEGER PRIMARY KEY)")
@@ -92,11 +89,7 @@ class _Region:
             raise
 
     def categories_for(self, asked: str) -> list[str]:
-        asked = asked.strip().lower()
-        if "=" in asked:
-            return [asked] if asked in self.categories else []
-        value = asked.replace(" ", "_")
-        return [c for c in self.categories if c.partition("=")[2] == value]
+        return match_categories(asked, self.categories)
 
 
 class OfflineIndex:
@@ -119,10 +112,25 @@ class OfflineIndex:
         return f"the offline index ({', '.join(r.region for r in list_regions(self.directory)) or 'empty'})"
 
     async def search(self, query: Query) -> list[Place]:
+        return (await self.search_page(query)).places
+
+    async def search_page(self, query: Query) -> Page:
+        """``search``'s answers from ``query.offset`` on, with how many there are."""
         ask = _prepare(query)
         if not ask.words and ask.category is None:
-            return []
+            return Page([], 0, True)
         return await trio.to_thread.run_sync(self._search, ask)
+
+    async def categories(self) -> list[tuple[str, int]]:
+        """Every category of the imported regions (OSM key=value) and how many pois it has."""
+        return await trio.to_thread.run_sync(self._categories)
+
+    def _categories(self) -> list[tuple[str, int]]:
+        counts: dict[str, int] = {}
+        for region in self._regions():
+            for category, n in region.counted:
+                counts[category] = counts.get(category, 0) + n
+        return sorted(counts.items())
 
     async def reverse(self, at: LatLon, *, within_m: float = 200.0) -> Place | None:
         return await trio.to_thread.run_sync(self._reverse, at, within_m)
@@ -161,53 +169,102 @@ class OfflineIndex:
         regions_now: list[_Region] = self._local.regions
         return regions_now
 
-    def _search(self, ask: _Ask) -> list[Place]:
-        """The best ``limit`` rows, best first (in the order found among equals); only those
-        become Places."""
+    def _search(self, ask: Ask) -> Page:
+        """The best ``limit`` rows, best first (in the order found among equals), from ``offset``
+        on; only those become Places."""
         found: list[tuple[float, float, int, Match, tuple[Any, ...]]] = []
         try:
-            for region in self._regions():
+            regions = self._regions()
+            for region in regions:
                 for row in _rows(region, ask):
-                    score, distance, match = _score(row, ask)
+                    score, distance, match = score_row(row, ask)
                     found.append((-score, -1.0 if distance is None else distance, len(found), match, row))
         except sqlite3.Error as exc:
             raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
         if ask.near is not None and ask.within_m is not None:
             found = [f for f in found if 0 <= f[1] <= ask.within_m]
+        number = asked_number(ask.words) if len(ask.words) > 1 else None
+        if number is not None:
+            # "Kaivokatu 1" is number 1: 12 and 18 (its prefix) are other buildings
+            found = [f for f in found if number_of(f[4]) in (None, number)]
+            if not any(number_of(f[4]) == number for f in found):
+                self._missing_number(ask, number)
         found.sort(key=lambda f: (f[0], max(0.0, f[1]), f[2]))
-        return [_make(row, ask, -s, None if d < 0 else d, m) for s, d, _, m, row in found[: ask.limit]]
+        page = found[ask.offset : ask.limit]
+        places = [make_place(row, ask, -s, None if d < 0 else d, m) for s, d, _, m, row in page]
+        kind = bool(ask.text) and any(region.categories_for(ask.text) for region in regions)
+        return Page(places, len(found), not any(ask.cut), kind)
+
+    def _missing_number(self, ask: Ask, number: str) -> None:
+        """Raises MissingNumber when the words before ``number`` name a street the index has."""
+        words = [w for w in ask.words if w != number]
+        numbers: dict[str, list[str]] = {}
+        try:
+            for region in self._regions():
+                for table in ("addresses", "names"):
+                    for row in _match(region, table, words, "", ()):
+                        held, street = number_of(row), street_of(row)
+                        if held is not None and set(query_words(street)) <= set(ask.words):
+                            numbers.setdefault(street, []).append(held)
+        except sqlite3.Error as exc:
+            raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
+        if numbers:
+            street = max(numbers, key=lambda s: len(numbers[s]))
+            raise MissingNumber(ask.text, street, number, nearest_numbers(numbers[street], number))
 
     def _reverse(self, at: LatLon, within_m: float) -> Place | None:
-        ask = _Ask([], "", None, at, within_m, None, 1)
+        ask = Ask([], "", None, at, within_m, None, 1)
         try:
             regions = self._regions()
             for radius in (*(r for r in REVERSE_RADII_M if r < within_m), within_m):
-                rows = [row for region in regions for row in _box_rows(region.db, at, radius, "", ())]
-                near = sorted((haversine(at, (row[8], row[9])), row[1] != "address", row) for row in rows)
+                near = sorted(
+                    (_metres(region, at, row), number_of(row) is None, row)
+                    for region in regions
+                    for row in _box_rows(region.db, at, radius, "", ())
+                )
                 near = [n for n in near if n[0] <= radius]
-                addresses = [n for n in near if not n[1]]
+                # an address (a shop's, a building's too) within ADDRESS_M; else the nearest thing
+                addresses = [n for n in near if not n[1] and n[0] <= ADDRESS_M]
                 best = addresses[0] if addresses else near[0] if near and radius >= within_m else None
                 if best is not None:
-                    return _place(best[2], ask)
+                    return dataclasses.replace(place_of(best[2], ask), distance_m=best[0])
         except sqlite3.Error as exc:
             raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
         return None
 
 
-def _prepare(query: Query) -> _Ask:
+def _metres(region: _Region, at: LatLon, row: tuple[Any, ...]) -> float:
+    """How far ``at`` is from a row: from a street's line when the file has it, else its point."""
+    if row[1] == "street" and region.has_lines:
+        lines = region.db.execute("SELECT points FROM lines WHERE id = ?", (row[0],)).fetchall()
+        if lines:
+            return min(line_metres(at, array("d", points)) for (points,) in lines)
+    return haversine(at, (row[8], row[9]))
+
+
+def _prepare(query: Query) -> Ask:
     if len(query.text) > MAX_QUERY:
         raise InvalidInput(
             f"query must be at most {MAX_QUERY} characters, got {len(query.text)}; give just the name"
         )
-    limit = max(1, min(int(query.limit), MAX_LIMIT))
+    offset = max(0, min(int(query.offset), MAX_OFFSET))
+    limit = offset + max(1, min(int(query.limit), MAX_LIMIT + MAX_OFFSET))
     category = query.category.strip() if query.category and query.category.strip() else None
     country = query.country.upper() if query.country else None
-    return _Ask(
-        query_words(query.text), fold(query.text), category, query.near, query.within_m, country, limit
+    return Ask(
+        query_words(query.text),
+        fold(query.text),
+        category,
+        query.near,
+        query.within_m,
+        country,
+        limit,
+        offset,
+        text=query.text,
     )
 
 
-def _rows(region: _Region, ask: _Ask) -> Iterable[tuple[Any, ...]]:
+def _rows(region: _Region, ask: Ask) -> Iterable[tuple[Any, ...]]:
     categories: tuple[str, ...] = ()
     if ask.category is not None:
         categories = tuple(region.categories_for(ask.category))
@@ -215,26 +272,30 @@ def _rows(region: _Region, ask: _Ask) -> Iterable[tuple[Any, ...]]:
             return []
     where, args = _filters(ask, categories)
     if ask.words:
-        return _matches(region, ask, categories, where, args)
+        rows = _matches(region, ask, categories, where, args)
+        ask.cut.append(len(rows) >= CANDIDATES)
+        return rows
     if ask.near is None:
-        sql = f"SELECT {_COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
-        return region.db.execute(sql, (*args, ask.limit)).fetchall()
+        sql = f"SELECT {COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
+        rows = region.db.execute(sql, (*args, ask.limit + 1)).fetchall()
+        ask.cut.append(len(rows) > ask.limit)
+        return rows[: ask.limit]
     marks = ", ".join("?" * len(categories))
     (count,) = region.db.execute(
         f"SELECT sum(n) FROM categories WHERE category IN ({marks})", categories
     ).fetchone()
     if count <= CATEGORY_SCAN:
-        return region.db.execute(f"SELECT {_COLUMNS} FROM entries e WHERE 1{where}", args).fetchall()
+        return region.db.execute(f"SELECT {COLUMNS} FROM entries e WHERE 1{where}", args).fetchall()
     return _around(region.db, ask, where, args, by_category=True)
 
 
 def _matches(
-    region: _Region, ask: _Ask, categories: tuple[str, ...], where: str, args: tuple[Any, ...]
+    region: _Region, ask: Ask, categories: tuple[str, ...], where: str, args: tuple[Any, ...]
 ) -> list[tuple[Any, ...]]:
     """The best ``CANDIDATES`` rows matching the words (or, with ``near`` and that many, those
     around it): of ``names``, and of ``addresses`` too when a word holds a digit."""
     if categories and all(_implied(ask.words, c) for c in categories):  # "pharmacy", amenity=pharmacy
-        sql = f"SELECT {_COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
+        sql = f"SELECT {COLUMNS} FROM entries e WHERE 1{where} ORDER BY e.id LIMIT ?"
         rows = region.db.execute(sql, (*args, CANDIDATES)).fetchall()
         if ask.near is None or len(rows) < CANDIDATES:
             return rows
@@ -275,7 +336,7 @@ def _match(
     common words are matched only when the rarer ones give ``CANDIDATES`` rows or more; else they
     are checked on the rows found (both sides are folded words, as ``index_words`` wrote them)."""
     sql = (
-        f"SELECT {_COLUMNS} FROM {table} JOIN entries e ON e.id = {table}.rowid WHERE {table} MATCH ?{where}"
+        f"SELECT {COLUMNS} FROM {table} JOIN entries e ON e.id = {table}.rowid WHERE {table} MATCH ?{where}"
         f" ORDER BY {table}.rowid LIMIT ?"
     )
     common = [w for w in words[:-1] if w in region.common] if table == "addresses" else []
@@ -291,7 +352,8 @@ def _implied(words: list[str], category: str) -> bool:
     """Whether every poi of ``category`` matches ``words``: they are words of the category's, which
     each of its pois has indexed (``offline_import``), the last as a prefix."""
     held = query_words(category_words(category))
-    return all(w in held for w in words[:-1]) and any(h.startswith(words[-1]) for h in held)
+    head = all(any(f in held for f in forms(w)) for w in words[:-1])
+    return head and any(h.startswith(f) for h in held for f in forms(words[-1]))
 
 
 def _has_words(row: tuple[Any, ...], words: list[str]) -> bool:
@@ -300,7 +362,7 @@ def _has_words(row: tuple[Any, ...], words: list[str]) -> bool:
     return all(w in held for w in words)
 
 
-def _filters(ask: _Ask, categories: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
+def _filters(ask: Ask, categories: tuple[str, ...]) -> tuple[str, tuple[Any, ...]]:
     where, args = "", ()  # type: tuple[str, tuple[Any, ...]]
     if categories:
         where += f" AND e.kind = 'poi' AND e.category IN ({', '.join('?' * len(categories))})"
@@ -312,7 +374,7 @@ def _filters(ask: _Ask, categories: tuple[str, ...]) -> tuple[str, tuple[Any, ..
 
 
 def _around(
-    db: sqlite3.Connection, ask: _Ask, where: str, args: tuple[Any, ...], by_category: bool = False
+    db: sqlite3.Connection, ask: Ask, where: str, args: tuple[Any, ...], by_category: bool = False
 ) -> list[tuple[Any, ...]]:
     """The rows in growing boxes around ``near`` until there are enough (or ``within_m`` is reached);
     ``by_category``: ``where`` keeps pois of some categories, read from their index by latitude."""
@@ -323,6 +385,7 @@ def _around(
         at = ask.within_m if last and ask.within_m else radius
         rows = _box_rows(db, ask.near, at, where, args, by_category)
         if len(rows) >= ask.limit or last:
+            ask.cut.append(not last)  # a bigger box may hold more
             break
     return rows
 
@@ -339,52 +402,7 @@ def _box_rows(
     dlon = min(180.0, dlat / max(0.01, math.cos(math.radians(at[0]))))
     box = (at[0] - dlat, at[0] + dlat, at[1] - dlon, at[1] + dlon)
     if by_category:
-        sql = f"SELECT {_COLUMNS} FROM entries e INDEXED BY entries_category_lat WHERE {_LATLON}{where}"
+        sql = f"SELECT {COLUMNS} FROM entries e INDEXED BY entries_category_lat WHERE {_LATLON}{where}"
     else:
-        sql = f"SELECT {_COLUMNS} FROM spots s JOIN entries e ON e.id = s.id WHERE {_BOX}{where}"
+        sql = f"SELECT {COLUMNS} FROM spots s JOIN entries e ON e.id = s.id WHERE {_BOX}{where}"
     return db.execute(sql, (*box, *args)).fetchall()
-
-
-def _score(row: tuple[Any, ...], ask: _Ask) -> tuple[float, float | None, Match]:
-    """A row's score (rounded, as a Place gives it), distance from ``near`` and what matched."""
-    name, alt, address, lat, lon, base = row[2], row[3], row[5], row[8], row[9], row[10]
-    match: Match = "words"
-    if ask.key and ask.key == fold(name):
-        match, base = "name", base + 1
-    elif ask.key and any(ask.key == fold(a) for a in alt.split("\n") if a):
-        match, base = "alternate name", base + 1
-    elif ask.key and address and ask.key == fold(address):
-        match, base = "address", base + 1
-    elif not ask.words:
-        match = "nearest"
-    distance = haversine(ask.near, (lat, lon)) if ask.near is not None else None
-    score = base - 2 * math.log10(1 + distance / 1000) if distance is not None else base
-    return round(score, 3), distance, match
-
-
-def _place(row: tuple[Any, ...], ask: _Ask) -> Place:
-    return _make(row, ask, *_score(row, ask))
-
-
-def _make(row: tuple[Any, ...], ask: _Ask, score: float, distance: float | None, match: Match) -> Place:
-    _, kind, name, _, category, address, country, population, lat, lon, _ = row
-    return Place(
-        name=name,
-        ascii_name=to_ascii(name),
-        kind=kind,
-        country_code=country,
-        country="",
-        admin1="",
-        state="",
-        lat=lat,
-        lon=lon,
-        population=population,
-        geonameid=0,
-        match=match,
-        matched=ask.key or (ask.category or ""),
-        score=score,
-        distance_m=distance,
-        category=category,
-        address=address,
-        source="index",
-    )

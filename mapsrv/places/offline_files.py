@@ -21,6 +21,9 @@ Layout of ``REGION.places.sqlite`` (written by :mod:`mapsrv.places.offline_impor
     common(word)            the commonest words of the addresses ("rua", the town): a search
                             matches the rarer words and checks these on the few rows found
     spots                   R*Tree, id = entries.id: each entry's box (a point's box is the point)
+    lines(id, points)       a street's ways (id = its entry's), each as float64 lat, lon pairs:
+                            reverse measures a street by its line, not by its one point; a file
+                            written before them has none, and reverse measures the point
 
 ``PRAGMA user_version`` is ``SCHEMA_VERSION``; a file of another version is refused (``check_schema``)
 with the command that imports its region again.
@@ -81,6 +84,8 @@ CREATE VIRTUAL TABLE addresses USING fts5(
     tokenize="unicode61 remove_diacritics 2"
 );
 CREATE VIRTUAL TABLE spots USING rtree(id, min_lat, max_lat, min_lon, max_lon);
+CREATE TABLE lines(id INTEGER NOT NULL, points BLOB NOT NULL);
+CREATE INDEX lines_id ON lines(id);
 """
 
 

@@ -9,7 +9,9 @@ on ways at their nodes' centroid). Ways get their nodes' locations from osmium's
 
 Base scores (comparable to the built-in list's log10(population + 1), +1 for an exact name, added
 at search time): a place's log10(population + 1) when tagged, else ``PLACE_BASE`` by kind (city 5,
-town 4, village 3, suburb 3, hamlet 2); a poi 3, a street 2.5, an address 3.5.
+town 4, village 3, suburb 3, hamlet 2); a poi 3 (without a name 2, and labelled by its kind and
+street: "cafe on Mannerheimintie"), a street 2.5, an address 3.5. A place's or a poi's names in
+every language (``name:*``) and its ``alt_name``, ``old_name`` ... are its alternate names.
 
 The file is written beside the region's (``.REGION.importing.sqlite``), without a journal, then
 renamed over it: a reader sees the old index or the new one, never half of one.
@@ -21,6 +23,7 @@ import math
 import os
 import sqlite3
 import time
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +50,7 @@ PLACE_BASE = {
     "neighbourhood": 2.0, "island": 2.0, "locality": 1.5, "isolated_dwelling": 1.5, "islet": 1.0,
 }  # fmt: skip
 POI_BASE, STREET_BASE, ADDRESS_BASE = 3.0, 2.5, 3.5
+UNNAMED_BASE = 2.0  # a poi without a name: listed after the named ones of its kind
 COMMON_WORDS, COMMON_MIN = 64, 2_000  # an address word is common in that many addresses or more
 STREET_CELL = 0.05  # degrees: a street's name is one row per cell this big (~5 km), as a town is
 BATCH = 50_000  # rows per executemany
@@ -117,6 +121,9 @@ def _write(file: Path, target: Path, region: str) -> dict[str, int]:
         for batch in _batches(rows.read(file)):
             db.executemany(f"INSERT INTO staged VALUES ({', '.join('?' * 16)})", batch)
         db.executemany(f"INSERT INTO staged VALUES ({', '.join('?' * 16)})", rows.streets())
+        db.execute("CREATE TEMP TABLE staged_lines(key, points)")
+        db.executemany("INSERT INTO staged_lines VALUES (?, ?)", rows.lines)
+        db.execute("CREATE INDEX temp.staged_lines_key ON staged_lines(key)")
         _build(db)
         counts = dict(db.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall())
         meta = {"region": region, "source": file.name, "imported_at": _now()}
@@ -137,7 +144,8 @@ def _build(db: sqlite3.Connection) -> None:
     _fill_country(db)
     order = "row_number() OVER (ORDER BY base DESC, rowid)"
     db.execute(
-        f"INSERT INTO entries SELECT {order}, kind, name, alt, category, address, country, population, lat,"
+        f"INSERT INTO entries SELECT {order}, kind, name, CASE kind WHEN 'street' THEN '' ELSE alt END,"
+        " category, address, country, population, lat,"
         " lon, base FROM staged"
     )
     numbered = f"(SELECT {order} AS id, kind, words, extra FROM staged)"
@@ -147,7 +155,13 @@ def _build(db: sqlite3.Connection) -> None:
         )
     db.execute(f"INSERT INTO spots SELECT {order}, min_lat, max_lat, min_lon, max_lon FROM staged")
     db.execute(
-        "INSERT INTO categories SELECT category, count(*) FROM entries WHERE kind = 'poi' GROUP BY category"
+        f"INSERT INTO lines SELECT s.id, l.points FROM (SELECT {order} AS id, kind, alt FROM staged) s"
+        " JOIN staged_lines l ON l.key = s.alt WHERE s.kind = 'street' ORDER BY s.id"
+    )
+    db.execute("DROP TABLE staged_lines")
+    db.execute(
+        "INSERT INTO categories SELECT category, count(*) FROM entries WHERE kind = 'poi' AND category != ''"
+        " GROUP BY category"
     )
     db.execute("CREATE INDEX entries_category ON entries(category) WHERE kind = 'poi'")
     db.execute("CREATE INDEX entries_category_lat ON entries(category, lat) WHERE kind = 'poi'")
@@ -199,6 +213,7 @@ class _Rows:
 
     def __init__(self) -> None:
         self.gathered: dict[tuple[str, int, int], _Street] = {}
+        self.lines: list[tuple[str, bytes]] = []  # each street way's points, by its street's key
 
     def read(self, file: Path) -> Iterator[tuple[Any, ...]]:
         import osmium  # here: only the import command needs it
@@ -228,6 +243,7 @@ class _Rows:
         name = tags["name"]
         middle = points[len(points) // 2]
         key = (fold(name), round(middle[0] / STREET_CELL), round(middle[1] / STREET_CELL))
+        self.lines.append((repr(key), array("d", [c for p in points for c in p]).tobytes()))
         street = self.gathered.get(key)
         if street is None:
             street = self.gathered[key] = _Street(name, [90.0, -90.0, 180.0, -180.0])
@@ -243,12 +259,14 @@ class _Rows:
         street.country = street.country or tags.get("addr:country", "")
 
     def streets(self) -> Iterator[tuple[Any, ...]]:
-        for street in self.gathered.values():
+        """A row per street; its key (for its ways' lines) in ``alt``, cleared once numbered."""
+        for key, street in self.gathered.items():
             s, n, w, e = street.box
             centre = ((s + n) / 2, (w + e) / 2)
             lat, lon = min(street.middles, key=lambda p: (p[0] - centre[0]) ** 2 + (p[1] - centre[1]) ** 2)
             words = index_words(street.name)
-            yield ("street", street.name, "", "", "", _country(street.country), 0, lat, lon, s, n, w, e,
+            country = _country(street.country)
+            yield ("street", street.name, repr(key), "", "", country, 0, lat, lon, s, n, w, e,
                    STREET_BASE, words, "street")  # fmt: skip
 
 
@@ -280,13 +298,24 @@ def _category(tags: Any) -> str:
     return ""
 
 
-def _alternates(tags: Any, name: str, every_language: bool) -> list[str]:
+def _alternates(tags: Any, name: str) -> list[str]:
     found: list[str] = []
     for tag in tags:
         k = tag.k
-        if k in _ALT_KEYS or (every_language and k.startswith("name:")):
+        if k in _ALT_KEYS or k.startswith("name:"):
             found += [v.strip() for v in tag.v.split(";") if v.strip() and v.strip() != name]
     return list(dict.fromkeys(found))
+
+
+def _unnamed(category: str, tags: Any) -> str:
+    """An unnamed poi's label: its kind, and its address or street when it has one ("cafe,
+    Fredrikinkatu 12", "pharmacy on Mannerheimintie")."""
+    kind = category_words(category, english=True)
+    street = tags.get("addr:street", "") or tags.get("addr:place", "")
+    number = tags.get("addr:housenumber", "")
+    if street and number:
+        return f"{kind}, {street} {number}"
+    return f"{kind} on {street}" if street else kind
 
 
 def _row(tags: Any, box: tuple[float, ...]) -> tuple[Any, ...] | None:
@@ -297,16 +326,23 @@ def _row(tags: Any, box: tuple[float, ...]) -> tuple[Any, ...] | None:
     if place and name and place in PLACE_BASE:
         people = population(tags.get("population", ""))
         base = math.log10(people + 1) if people else PLACE_BASE[place]
-        alt = _alternates(tags, name, every_language=True)
+        alt = _alternates(tags, name)
         return ("place", name, "\n".join(alt), f"place={place}", address, country, people, *box, base,
                 index_words(name, *alt), place)  # fmt: skip
     category = _category(tags)
     if category:
-        alt = _alternates(tags, name, every_language=False)
+        alt = _alternates(tags, name)
         address = address or tags.get("addr:city", "")
         extra = " ".join((index_words(address), category_words(category)))
-        return ("poi", name or category_words(category, english=True), "\n".join(alt), category, address,
-                country, 0, *box, POI_BASE, index_words(name, *alt), extra)  # fmt: skip
+        label, base = name, POI_BASE
+        if not name:  # "cafe on Mannerheimintie", after the named ones
+            label, base = _unnamed(category, tags), UNNAMED_BASE
+        return ("poi", label, "\n".join(alt), category, address, country, 0, *box, base,
+                index_words(name, *alt), extra)  # fmt: skip
+    if address and name:  # a named building: found by its name and by its address
+        alt = _alternates(tags, name)
+        return ("poi", name, "\n".join(alt), "", address, country, 0, *box, POI_BASE,
+                index_words(name, *alt), index_words(address))  # fmt: skip
     if address:
         street_and_number = address.partition(",")[0]
         return ("address", street_and_number, "", "", address, country, 0, *box, ADDRESS_BASE,

@@ -15,6 +15,7 @@ from mapsrv.places.text import fold, to_ascii
 
 __all__ = [
     "MAX_LIMIT",
+    "MAX_OFFSET",
     "MAX_PLACES",
     "find_places",
     "haversine",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 MAX_LIMIT = 50  # places per find_places call
+MAX_OFFSET = 400  # places a search pages on to, at most (the offline index ranks 400 a region)
 MAX_PLACES = 100  # names per resolve_places call
 MAX_QUERY = 200  # characters
 _OWN_NAME_BONUS = 1.0  # a place's own name counts as ten times the population of an alternate
@@ -97,7 +99,9 @@ def find_places(query: Any, *, country: Any = None, near: Any = None, limit: Any
         ranked.append((score, i, match, matched, metres))
     if not ranked:
         where = f" in {state}, US" if state else f" in {iso}" if iso else ""
-        raise PlaceNotFound(query, _suggest(index, key, iso, state), where)
+        # near a point, the names to try are of its country: not a namesake's half a world away
+        around = iso or (_country_at(index, point) if point is not None else None)
+        raise PlaceNotFound(query, _suggest(index, key, around, state), where)
     # ties (a city-state and its city: Hong Kong, Singapore) go to the city, then to data order
     ranked.sort(key=lambda item: (-item[0], _KIND_ORDER[index.records[item[1]].kind], item[1]))
     return [
@@ -230,6 +234,11 @@ def _place(index: Gazetteer, i: int, match: Match, matched: str, score: float, m
         distance_m=metres,
         bounds=r.bounds,
     )
+
+
+def _country_at(index: Gazetteer, point: LatLon) -> str | None:
+    nearest = nearest_place(point[0], point[1])
+    return nearest.country_code if nearest is not None else None
 
 
 def _suggest(index: Gazetteer, key: str, iso: str | None, state: str | None) -> list[str]:

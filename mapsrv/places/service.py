@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import trio
@@ -22,7 +22,7 @@ from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
 from mapsrv.places.nominatim import NominatimGeocoder, identify
 from mapsrv.places.offline import OfflineIndex
-from mapsrv.places.search import MAX_QUERY, find_places, haversine, nearest_place
+from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, find_places, haversine, nearest_place
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
 from mapsrv.places.urls import check_geocoder_url
@@ -67,14 +67,30 @@ class PlaceService:
         await self.ready()
         found: list[Place] = []
         unavailable: list[SourceUnavailable] = []
+        wanted = query.offset + query.limit
+        asked = replace(query, offset=0, limit=wanted)  # a page is cut from every source's best
+        count, complete, kind = 0, True, False
         for source in self.sources:
             try:
-                found += await source.search(query)
+                if isinstance(source, OfflineIndex):
+                    ranked = await source.search_page(asked)
+                    answers, complete = ranked.places, complete and ranked.complete
+                    kind = kind or ranked.kind  # "pharmacy" is a kind: no city is near it
+                    count += ranked.count - len(answers)
+                else:
+                    answers = await source.search(asked)
+                    complete = complete and len(answers) < wanted
             except SourceUnavailable as exc:
                 unavailable.append(exc)
-        if query.text and query.category is None:
+                continue
+            found += answers
+        if query.text and query.category is None and not kind:
             try:
-                found += find_places(query.text, country=query.country, near=query.near, limit=query.limit)
+                cities = find_places(
+                    query.text, country=query.country, near=query.near, limit=min(wanted, MAX_LIMIT)
+                )
+                found += cities
+                complete = complete and len(cities) < wanted
             except PlaceNotFound:
                 if not found and not unavailable:
                     raise
@@ -82,7 +98,8 @@ class PlaceService:
             found = [p for p in found if p.distance_m is None or p.distance_m <= query.within_m]
         if not found and unavailable:
             raise unavailable[0]
-        return Found(_distinct(found)[: query.limit], tuple(unavailable))
+        distinct = _distinct(found)
+        return Found(distinct[query.offset : wanted], tuple(unavailable), count + len(distinct), complete)
 
     async def resolve(
         self,
@@ -196,6 +213,8 @@ class Found:
 
     places: list[Place]
     unavailable: tuple[SourceUnavailable, ...] = ()
+    count: int = 0  # how many it found in all (``places`` is the page asked for)
+    complete: bool = True  # else there are at least ``count``
 
 
 @dataclass(frozen=True)
@@ -240,7 +259,8 @@ def _distinct(places: list[Place]) -> list[Place]:
 
 def _same(a: Place, b: Place) -> bool:
     if a.kind in ("address", "poi") or b.kind in ("address", "poi"):
-        return a.name == b.name and haversine(a.latlon, b.latlon) < 100
+        # one source's two pois of one name are two (a chain's branches); two sources' one
+        return a.source != b.source and a.name == b.name and haversine(a.latlon, b.latlon) < 100
     return a.name.casefold() == b.name.casefold() and haversine(a.latlon, b.latlon) < 1_000
 
 

@@ -27,7 +27,7 @@ class Query:
     ``near`` favours candidates close to a point, ``within_m`` keeps only those at most that far
     from it (it needs ``near``), ``category`` keeps points of interest of one OSM key=value
     ("amenity=pharmacy") or of one value ("pharmacy", "viewpoint"), ``country`` (ISO 3166 alpha-2)
-    keeps one country's.
+    keeps one country's. ``offset``: the answers before it were a page already given.
     """
 
     text: str = ""
@@ -36,6 +36,7 @@ class Query:
     category: str | None = None
     country: str | None = None
     limit: int = 5
+    offset: int = 0
 
 
 class SourceUnavailable(Unavailable):

@@ -55,11 +55,12 @@ class Selection:
     def count(self) -> int:
         return len(self.rows)
 
-    def top(self, n: int) -> list[Found]:
-        rows = self.rows[:n].tolist()
+    def top(self, n: int, start: int = 0) -> list[Found]:
+        """The ``n`` from ``start`` on, in answer order."""
+        rows = self.rows[start : start + n].tolist()
         if self.metres is None:
             return [Found(self.index.features[row]) for row in rows]
-        metres = self.metres[:n].tolist()
+        metres = self.metres[start : start + n].tolist()
         return [Found(self.index.features[row], float(m)) for row, m in zip(rows, metres, strict=True)]
 
 

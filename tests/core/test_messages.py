@@ -41,6 +41,9 @@ def refusal(call: Any) -> str:
         (lambda: check_bounds("bounds", [[5, 1], [4, 3]]),
          "bounds south must be at most north, got south 5 and north 4; swap them: [[4, 1], [5, 3]]"
          " (south 5 is north of north)"),
+        (lambda: check_bounds("bounds", [[5, 3], [4, 1]]),  # north-east given first: both swapped
+         "bounds south must be at most north, got south 5 and north 4; swap them (and west with east):"
+         " [[4, 1], [5, 3]] (south 5 is north of north)"),
         (lambda: check_bounds("bounds", [[1, 3], [2, 1]]),
          "bounds west must be at most east, got west 3 and east 1 (bounds west 3 is east of east 1);"
          " swap them, or split a box across the 180th meridian in two (wrapping boxes are not supported)"),

@@ -23,6 +23,7 @@ MADRID = (40.4165, -3.7026)
 HARTFORD = (41.7637, -72.6851)
 SPRINGFIELD_MA = (42.1015, -72.5898)
 CAMBRIDGE_MA = (42.3736, -71.1097)
+LONDON_ON = (42.9834, -81.2330)
 TRIP = ["Lisbon", "Porto", "Salamanca", "Madrid"]
 
 
@@ -117,6 +118,16 @@ async def test_a_name_drawn_later_is_placed_by_what_the_map_already_has(server: 
     assert second["places"]["Springfield"][2] == "Springfield, MA, US"
     assert "note" not in second
     assert not near(placed(alone, "Springfield"), SPRINGFIELD_MA, 100_000)
+
+
+async def test_london_drawn_on_a_map_of_toronto_is_ontarios(server: Server) -> None:
+    async with Client(server.url + "mcp") as agent:
+        first = await call(agent, "draw", {"items": [{"at": "Toronto", "label": "Toronto"}]})
+        map_id = first["map_id"]
+        await call(agent, "set_view", {"map_id": map_id, "at": "Toronto", "zoom": 11})
+        answer = await call(agent, "draw", {"map_id": map_id, "items": [{"at": "London", "label": "London"}]})
+    assert near(placed(answer, "London"), LONDON_ON), answer
+    assert answer["places"]["London"][2].endswith(", CA")
 
 
 async def test_a_hint_after_the_comma_places_the_name(server: Server) -> None:

@@ -5,6 +5,7 @@ it, and is refused another key's map with the same NotFound as an unknown id."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from typing import Any
@@ -166,6 +167,36 @@ async def test_an_answer_lists_at_most_200_with_the_count_and_short_labels(serve
         assert chosen["features"][0]["label"] == "x" * 40
         nearest = await call(agent, "select", map_id=map_id, near=[0, 0.5], nearest=200)
         assert len(nearest["features"]) == 200 and nearest["features"][0]["km"] == 0
+
+
+async def test_select_pages_on_with_a_cursor_and_marks_all_it_found(server: Server) -> None:
+    items = [{"at": [i / 100, 0.5], "id": f"p{i}"} for i in range(209)]
+    async with Client(server.url + "mcp") as agent:
+        map_id = (await call(agent, "draw", items=items))["map_id"]
+        first = await call(agent, "select", map_id=map_id, within=[[-1, 0], [3, 1]], mark=True)
+        second = await call(agent, "select", map_id=map_id, within=[[-1, 0], [3, 1]], cursor=first["cursor"])
+        message, _ = await failing(
+            agent, "select", map_id=map_id, within=[[-1, 0], [2, 1]], cursor=first["cursor"]
+        )
+        read = await call(agent, "read", map_id=map_id, format="geojson")
+    assert first["count"] == 209 and len(first["features"]) == 200 and "209" in first["note"]
+    assert len(second["features"]) == 9 and "cursor" not in second
+    assert {f["id"] for f in first["features"] + second["features"]} == {f"p{i}" for i in range(209)}
+    assert first["marked"] == 209
+    rings = [f for f in read["features"] if f["properties"].get("layer") == MARK_LAYER]
+    assert len(rings) == 209, "every feature found is marked, not the first page alone"
+    assert "cursor is from another search" in message
+
+
+async def test_the_fix_offered_for_a_swapped_box_is_the_box_meant(server: Server) -> None:
+    async with Client(server.url + "mcp") as agent:
+        map_id = (await call(agent, "draw", items=[{"at": [0.5, 0.5], "id": "in"}]))["map_id"]
+        message, _ = await failing(
+            agent, "select", map_id=map_id, within=[[1, 1], [0, 0]]
+        )  # north-east first
+        offered = json.loads(message.split("): ")[1].split(" (")[0])
+        chosen = await call(agent, "select", map_id=map_id, within=offered)
+    assert offered == [[0, 0], [1, 1]] and [f["id"] for f in chosen["features"]] == ["in"]
 
 
 async def test_within_a_country_or_state_is_within_its_outline_not_its_box(server: Server) -> None:

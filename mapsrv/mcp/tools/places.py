@@ -10,6 +10,7 @@ take ~20 us and run inline.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
@@ -20,10 +21,14 @@ from mapsrv.core.model import LatLon, MapState, check_latlon
 from mapsrv.errors import InvalidInput, MapsrvError
 from mapsrv.mcp.tools.asking import ask_unsure
 from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.pages import cursor_for, read_cursor
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Lat, Lon, PlaceOrPoint
 from mapsrv.places import MAX_LIMIT, Place, PlaceNotFound, resolve_country, resolve_place
 from mapsrv.places.context import Context
+from mapsrv.places.offline import OfflineIndex
+from mapsrv.places.offline_words import describe_categories, match_categories
+from mapsrv.places.search import MAX_OFFSET, haversine
 from mapsrv.places.service import PlaceService, Resolution
 from mapsrv.places.sources import Query
 
@@ -41,17 +46,24 @@ def _named(missing: PlaceNotFound, field: str, also: str = "") -> PlaceNotFound:
 
 
 _ANCHORS = 100  # points of a map a call's names are ranked near, at most (a sample of a big map)
+_VIEW_PX = 1_000  # a view at a zoom is taken as this wide in pixels (of 256 a tile)
+_EQUATOR_KM = 40_075.0
 
 
 def map_anchors(state: MapState) -> Context:
     """Where a map already is: its view's centre and a sample of its features' points."""
     points: list[LatLon] = []
+    span: float | None = None  # the view across, km: a map of Toronto is a local trip's scale
     view = state.view
     if view is not None and view.center is not None:
         points.append(view.center)
+        if view.zoom is not None:
+            across = _EQUATOR_KM * math.cos(math.radians(view.center[0])) / 2**view.zoom
+            span = across * _VIEW_PX / 256
     elif view is not None and view.bounds is not None:
         (south, west), (north, east) = view.bounds
         points.append(((south + north) / 2, (west + east) / 2))
+        span = haversine((south, west), (north, east)) / 1000
     features = list(state.features.values())
     step = max(1, len(features) // _ANCHORS)
     cells: set[tuple[int, int]] = set()
@@ -64,7 +76,7 @@ def map_anchors(state: MapState) -> Context:
             if cell not in cells:
                 cells.add(cell)
                 points.append(point)
-    return Context(tuple(points))
+    return Context(tuple(points), span)
 
 
 class Resolver:
@@ -181,22 +193,22 @@ MAX_WITHIN_KM = 500.0  # a search around a point reaches at most this far
 
 async def find_places(
     tc: ToolContext,
-    query: Annotated[
-        str, Field(description="a name, address or kind: 'Paris, TX', 'Rua Augusta 24', 'cafe'")
-    ],
-    category: Annotated[str | None, Field(description="only this kind: 'pharmacy', 'amenity=cafe'")] = None,
-    near: Annotated[PlaceOrPoint | None, Field(description="closest to it first, with distances")] = None,
-    within_km: Annotated[
-        float | None, Field(gt=0, le=MAX_WITHIN_KM, description="only so close to near")
-    ] = None,
+    query: Annotated[  # "" with category alone (the tool's schema asks for one of them)
+        str, Field(description="name, address or kind: 'Rua Augusta 24', 'cafes'")
+    ] = "",
+    category: Annotated[str | None, Field(description="only: 'pharmacy', 'amenity=cafe'")] = None,
+    near: Annotated[PlaceOrPoint | None, Field(description="closest first")] = None,
+    within_km: Annotated[float | None, Field(gt=0, le=MAX_WITHIN_KM, description="only this close")] = None,
     country: Annotated[str | None, Field(description="ISO code or name")] = None,
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 5,
+    cursor: str | None = None,  # the answer's cursor when its list was cut: the next page
 ) -> CallToolResult:
-    """Find places, addresses, streets and points of interest by name or kind, best first; with
-    near, the closest first and their distances."""
-    if not isinstance(query, str) or not query.strip():
+    """Find places, addresses, streets and POIs by name or kind, best first (closest first with
+    near)."""
+    if not isinstance(query, str) or (not query.strip() and not category):
         raise InvalidInput(
             f"query must be a name, address or kind of place, got {query!r:.40}; e.g. 'Lisbon'"
+            " (or give category alone)"
         )
     if (category or within_km is not None) and near is None:
         raise InvalidInput(
@@ -208,6 +220,10 @@ async def find_places(
             f"category {category!r:.40} needs points of interest and this server has none: its operator"
             " imports a region (mapsrv places import) or sets --geocoder"
         )
+    if category:
+        await _check_category(tc, category)
+    asked_for = [query, category, near, within_km, country]
+    offset = read_cursor(cursor, asked_for)
     at = (await Resolver.open(tc, near)).point("near", near) if near is not None else None
     iso = resolve_country(country) if country is not None else None
     asked = Query(
@@ -217,6 +233,7 @@ async def find_places(
         category=category,
         country=iso,
         limit=limit,
+        offset=offset,
     )
     try:
         found = await tc.places.lookup(asked)
@@ -224,13 +241,36 @@ async def find_places(
         raise _named(missing, "query") from None
     places = found.places
     out: dict[str, Any] = {"places": [{**p.to_json(), "label": tc.places.label(p)} for p in places]}
+    shown = offset + len(places)
+    if found.count > shown or offset:
+        out["count"] = found.count if found.complete else f"at least {found.count}"
+        if found.count > shown and shown < MAX_OFFSET + MAX_LIMIT:
+            out["cursor"] = cursor_for(shown, asked_for)
+            out["note"] = (
+                f"places {offset + 1} to {shown} of {out['count']}; give cursor for the next {limit}"
+            )
     if not places:
-        out["note"] = (
-            "nothing found" + (f" within {within_km:g} km" if within_km else "") + "; widen the search"
-        )
+        kind = category or query
+        where = f" within {within_km:g} km of near" if within_km else ""
+        out["note"] = f"no {kind!s:.40} found{where}" + ("; widen within_km" if within_km else "")
     if found.unavailable:
         out["unavailable"] = _unavailable(found.unavailable)
     return answer(out)
+
+
+async def _check_category(tc: ToolContext, category: str) -> None:
+    """Refuses a category no imported region has, naming those it has (the geocoder's are its own)."""
+    if any(not isinstance(s, OfflineIndex) for s in tc.places.sources):
+        return
+    known: list[tuple[str, int]] = []
+    for source in tc.places.sources:
+        if isinstance(source, OfflineIndex):
+            known += await source.categories()
+    if not match_categories(category, [c for c, _ in known]):
+        raise InvalidInput(
+            f"category {category!r:.40} is not a kind of place the imported regions have; they have"
+            f" {describe_categories(known)} (or give key=value, e.g. 'amenity=cafe')"
+        )
 
 
 def _unavailable(failed: Sequence[MapsrvError]) -> str:

@@ -133,7 +133,12 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(set_layer, "Show or hide a layer", _SET),
     ToolSpec(style_layer, "Style a layer by value", _SET),
     ToolSpec(add_layer, "Add a layer from elsewhere", _ADD.model_copy(update={"open_world_hint": True})),
-    ToolSpec(find_places, "Find places by name", _READ),
+    ToolSpec(
+        find_places,
+        "Find places by name",
+        _READ,
+        {"anyOf": [{"required": ["query"]}, {"required": ["category"]}]},
+    ),
     ToolSpec(nearest_place, "Nearest place to a point", _READ),
     ToolSpec(measure, "Measure distance, area, bearing", _READ, {"minProperties": 1}),
     # select writes only to mark (``tools.marking``): one change, undoable, replaced by the next

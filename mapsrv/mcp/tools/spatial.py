@@ -17,8 +17,9 @@ from mapsrv.core.model import Feature, LatLon, MapState, build_feature, check_bo
 from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import InvalidInput, NotFound
 from mapsrv.mcp.tools.context import ToolContext
-from mapsrv.mcp.tools.marking import mark_ops
+from mapsrv.mcp.tools.marking import MARK_LAYER, mark_ops
 from mapsrv.mcp.tools.outlines import outline_of
+from mapsrv.mcp.tools.pages import cursor_for, read_cursor
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Expected, MapId
@@ -54,10 +55,11 @@ async def select(
     km: Annotated[float | None, Field(description="with near: at most this far")] = None,
     nearest: Annotated[int | None, Field(description="with near: this many nearest")] = None,
     layer: Annotated[str | None, Field(description="only this layer")] = None,
-    mark: Annotated[bool | None, Field(description="outline them on the map; false: clear")] = None,
+    mark: Annotated[bool | None, Field(description="outline them; false: clear")] = None,
+    cursor: str | None = None,  # the answer's cursor when its list was cut: the next page
 ) -> CallToolResult:
     """Find a map's features within an area, intersecting a feature, or near a point (within km,
-    or the N closest). Answers ids, labels and geodesic km, closest first."""
+    or the N closest): ids, labels and geodesic km, closest first."""
     given = [
         name
         for name, value in (("within", within), ("intersects", intersects), ("near", near))
@@ -86,16 +88,38 @@ async def select(
         )
     else:
         chosen, places = await _near(tc, state, index, map_id, near, km, nearest, layer)
+    offset = read_cursor(cursor, [within, intersects, near, km, nearest, layer])
     out: dict[str, Any] = {"map_id": map_id, "version": state.version, "count": chosen.count}
-    listed = chosen.top(MAX_SELECTED)
+    listed = chosen.top(MAX_SELECTED, offset)
     out["features"] = [_brief(found.feature, found.metres) for found in listed]
-    ops = [] if mark is None else mark_ops(state, [found.feature for found in listed] if mark else [])
-    if ops:
-        out["version"] = (await tc.write(map_id, ops, None))["version"]
-        out["marked"] = len(listed) if mark else 0
+    shown = offset + len(listed)
+    if shown < chosen.count:
+        asked = [within, intersects, near, km, nearest, layer]
+        out["cursor"] = cursor_for(shown, asked)
+        out["note"] = f"features {offset + 1} to {shown} of {chosen.count}; give cursor for the next"
+    if mark is not None:
+        await _mark(tc, map_id, state, chosen, bool(mark), out)
     if places is not None and places.places:
         out.update(places.resolved())
     return answer(out)
+
+
+async def _mark(
+    tc: ToolContext, map_id: str, state: MapState, chosen: Selection, mark: bool, out: dict[str, Any]
+) -> None:
+    """Outlines every feature chosen (not only the page listed), as far as the map has room."""
+    marks = sum(1 for f in state.features.values() if f.layer == MARK_LAYER)
+    room = max(0, tc.hub.limits.max_features - (len(state.features) - marks))
+    features = [found.feature for found in chosen.top(min(chosen.count, room))] if mark else []
+    ops = mark_ops(state, features)
+    if ops:
+        out["version"] = (await tc.write(map_id, ops, None))["version"]
+    out["marked"] = len(features)
+    if mark and len(features) < chosen.count:
+        out["note"] = (
+            f"marked {len(features)} of {chosen.count}: the map has room for {room} more features"
+            " (max_features); select fewer, or delete some"
+        )
 
 
 async def _index(state: MapState) -> FeatureIndex:

@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import functools
 import http.server
+import tempfile
 import threading
 import traceback
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.place_extract import write_place_extract
 
 import mapsrv
 from mapsrv.core import Feature, geometry
@@ -49,6 +51,7 @@ from mapsrv.mcp.tools.arguments import Arguments
 from mapsrv.mcp.tools.drawing import draw, edit, remove
 from mapsrv.mcp.tools.maps import list_maps, set_view
 from mapsrv.mcp.tools.measuring import measure
+from mapsrv.mcp.tools.pages import cursor_for
 from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read
 from mapsrv.mcp.tools.routing import along, reachable, travel_times
@@ -56,6 +59,9 @@ from mapsrv.mcp.tools.sources import add_layer
 from mapsrv.mcp.tools.spatial import derive, select
 from mapsrv.places import find_places as search
 from mapsrv.places import resolve_places
+from mapsrv.places.offline import OfflineIndex
+from mapsrv.places.offline_import import import_extract
+from mapsrv.places.service import PlaceService
 from mapsrv.routing import Route, ValhallaRouter
 from mapsrv.spatial import derive as derive_shapes
 
@@ -169,6 +175,20 @@ def sdk(tool: str, /, **arguments: Any) -> Callable[[], Any]:
     """The arguments of a call as the SDK hands them over, checked as a tool checks them."""
     spec = next(spec for spec in TOOLS if spec.name == tool)
     return lambda: Arguments.of(spec.function).validate(arguments)
+
+
+@functools.cache
+def _lisbon_index() -> Path:
+    """support/place_extract.py's Lisbon, imported once into a directory of its own."""
+    folder = Path(tempfile.mkdtemp(prefix="mapsrv-error-paths-"))
+    write_place_extract(folder / "lisbon.osm.pbf")
+    import_extract(folder / "lisbon.osm.pbf", folder, "lisbon")
+    return folder
+
+
+def indexed(tc: ToolContext) -> ToolContext:
+    """``tc`` with an offline index of a real extract as its one place source."""
+    return dataclasses.replace(tc, places=PlaceService([OfflineIndex(_lisbon_index())]))
 
 
 # (call, field, value as the message shows it, the valid range or form)
@@ -422,6 +442,18 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (drawn(select, within="p"), "within", "marker 'p'", "an area (polygon, multipolygon, rectangle, circle)"),
     (lambda tc: select(tc, MAP, within="Lisbon"), "within", "'Lisbon'", "a country or state"),
     (lambda tc: select(tc, MAP, near=[1, 1]), "near", "neither", "km or nearest"),
+    (
+        lambda tc: select(tc, MAP, near=[1, 1], km=1, cursor="%%"),
+        "cursor",
+        "'%%'",
+        "one a previous answer gave",
+    ),
+    (
+        lambda tc: select(tc, MAP, near=[1, 1], km=1, cursor=cursor_for(5, ["other"])),
+        "cursor",
+        "another search",
+        "repeat this one without cursor",
+    ),
     (lambda tc: select(tc, MAP, near=[1, 1], km=0), "km", "got 0", "more than 0 and at most 20004"),
     (lambda tc: select(tc, MAP, near=[1, 1], nearest=500), "nearest", "500", "between 1 and 200"),
     (lambda tc: derive(tc, MAP, "hull", ["zz"]), "ids[0]", "'zz'", "a feature on this map"),
@@ -457,6 +489,12 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "category",
         "'cafe'",
         "mapsrv places import",
+    ),
+    (
+        lambda tc: find_places(indexed(tc), category="zoo", near=[38.7, -9.1]),
+        "category",
+        "'zoo'",
+        "a kind of place the imported regions have",
     ),
     (lambda tc: read(tc, MAP, cursor="x"), "cursor", "'x'", "a 'next' value"),
     (lambda tc: list_maps(tc, limit=0), "limit", "0", "between 1 and 200"),

@@ -28,8 +28,8 @@ async def changes(
     map_id: MapId,
     since: Annotated[int, Field(ge=0, description="the version you last saw (0: all kept)")] = 0,
 ) -> CallToolResult:
-    """What changed on a map since a version, and who did it (people's edits and notes, agents'
-    changes); oldest first."""
+    """What changed on a map since a version and who did it (people's edits and notes, agents'
+    changes)."""
     entry = await tc.entry(map_id)
     found = await tc.hub.changes_since(entry.id, since, limit=MAX_CHANGES)
     out: dict[str, Any] = {

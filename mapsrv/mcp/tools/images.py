@@ -30,8 +30,8 @@ async def map_image(
     ids: FeatureIds = None,
     layer: LayerId = None,
 ) -> CallToolResult:
-    """The map as a PNG, as people see it (with a caption: what is shown, bbox, counts); only
-    ids, a layer or a bbox when given. Look at what you drew."""
+    """The map as a PNG as people see it, with a caption (what is shown, bbox, counts); just ids, a
+    layer or a bbox if given."""
     entry = await tc.entry(map_id)
     if tc.images is None:
         raise Unavailable("map images are not available on this server")

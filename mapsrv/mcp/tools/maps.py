@@ -48,8 +48,8 @@ async def list_maps(
     search: Annotated[str, Field(max_length=200, description="words in the title")] = "",
     limit: Annotated[int, Field(ge=1, le=MAX_LISTED)] = 20,
 ) -> CallToolResult:
-    """Your maps, newest change first: to find one the user made earlier (over stdio, the
-    person's maps; with an API key, the key's; otherwise this session's)."""
+    """Your maps, newest change first, to find one made earlier (stdio: the person's; an API key: the
+    key's; else this session's)."""
     if isinstance(limit, bool) or not 1 <= limit <= MAX_LISTED:
         raise InvalidInput(
             f"limit must be between 1 and {MAX_LISTED}, got {limit!r:.20}; ask for fewer and search by title"
@@ -120,8 +120,8 @@ async def set_view(
     animate: Animate = True,
     expected_version: Expected = None,
 ) -> CallToolResult:
-    """Move the camera: to a point or place (at, zoom), a box or country (bounds), some features
-    (ids), or with nothing given, to every feature."""
+    """Move the camera to a point or place (at, zoom), a box or country (bounds), features (ids), or,
+    with none given, every feature."""
     limits = tc.hub.limits
     given = [name for name, value in (("at", at), ("bounds", bounds), ("ids", ids)) if value]
     if len(given) > 1:

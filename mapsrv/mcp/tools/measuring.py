@@ -35,8 +35,8 @@ async def measure(
     ids: FeatureIds = None,
     unit: Unit = "km",
 ) -> CallToolResult:
-    """Measure points or place names (distance along them, each leg, bearing first to last, bbox,
-    area if closed) or features on a map (length, area, bbox)."""
+    """Measure points or places (distance, legs, bearing first to last, bbox, area if closed) or a
+    map's features (length, area, bbox)."""
     if (points is None) == (ids is None):
         raise InvalidInput(
             "measure must get points or ids (with map_id), got "

@@ -64,7 +64,7 @@ _STYLE: dict[str, Any] = {
     "fill_opacity": {"type": "number", "minimum": 0, "maximum": 1},
     "weight": {"type": "number", "minimum": 0, "maximum": 20, "description": "line px"},
     "dash": {"type": ["boolean", "string"], "description": "true, or a pattern like '6 4'"},
-    "symbol": {"type": "string", "description": "marker text: 1-3 letters/digits or one emoji"},
+    "symbol": {"type": "string", "description": "marker text: 1-3 letters/digits or an emoji"},
     "layer": {"type": "string", "description": "created when missing"},
 }
 _GEOMETRY: dict[str, Any] = {
@@ -77,16 +77,16 @@ _GEOMETRY: dict[str, Any] = {
     "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": LIMITS.max_radius},
     "bounds": {
         "anyOf": [{"type": "array", "items": _POINT, "minItems": 2, "maxItems": 2}, {"type": "string"}],
-        "description": "rectangle: [[south, west], [north, east]] or a country/state name",
+        "description": "rectangle: [[south, west], [north, east]] or a country/state",
     },
-    "geometry": {"type": "object", "description": "any GeoJSON geometry, [lon, lat]: holes, parts kept"},
+    "geometry": {"type": "object", "description": "any GeoJSON geometry, [lon, lat]"},
 }
 ITEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "type": {
             "enum": list(ITEM_TYPES),
-            "description": "default: from the geometry. route = a line with numbered stops",
+            "description": "default: from the geometry; route: numbered stops",
         },
         **_GEOMETRY,
         **_STYLE,

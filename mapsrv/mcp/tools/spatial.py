@@ -58,8 +58,8 @@ async def select(
     mark: Annotated[bool | None, Field(description="outline them; false: clear")] = None,
     cursor: str | None = None,  # the answer's cursor when its list was cut: the next page
 ) -> CallToolResult:
-    """Find a map's features within an area, intersecting a feature, or near a point (within km,
-    or the N closest): ids, labels and geodesic km, closest first."""
+    """A map's features within an area, intersecting a feature, or near a point (within km, or the N
+    closest): ids, labels, km, closest first."""
     given = [
         name
         for name, value in (("within", within), ("intersects", intersects), ("near", near))
@@ -213,8 +213,8 @@ async def derive(
     layer: Annotated[str | None, Field(description="draw here; default: the first feature's")] = None,
     expected_version: Expected = None,
 ) -> CallToolResult:
-    """Draw new features made from features: buffer (km), union, intersection, difference of
-    areas, convex hull (polygons), centroid (a marker). One undoable change."""
+    """New features from features: buffer (km), union, intersection, difference of areas, convex hull,
+    centroid (a marker). One undoable change."""
     state = (await tc.entry(map_id)).state
     features = [_feature(state, f"ids[{i}]", fid) for i, fid in enumerate(ids)]
     made = derived_from(op, features, km)

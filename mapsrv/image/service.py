@@ -145,6 +145,7 @@ class MapImages:
             self._keep(key, tile)
             self.statistics.tiles_fetched += 1
 
+        await run("index", _tls)  # the first: 40-50 ms of loading certificates, off the loop
         with trio.move_on_after(self.deadline) as scope:
             async with self._http() as self._client, trio.open_nursery() as nursery:
                 for x, y in missing:

@@ -24,16 +24,17 @@ from mcp import Client
 from support.agents import call
 from support.big_work import BigInputs, ToolCall, calls
 
-from .harness import ServerProcess, open_server, percentiles
+from .harness import ServerProcess, open_server, open_watchers, percentiles
 
 __all__ = ["longest_stall", "run"]
 
 LONGEST = re.compile(r"^mapsrv_loop_longest_stall_seconds (\S+)$", re.M)
+BUSY = re.compile(r"^mapsrv_loop_longest_busy_stall_seconds (\S+)$", re.M)
 STALLED = re.compile(r"event loop stalled (\d+) ms ([^:]*): (.*)")
 
 
-async def longest_stall(http: httpx.AsyncClient) -> float:
-    match = LONGEST.search((await http.get("/metrics")).text)
+async def longest_stall(http: httpx.AsyncClient, metric: re.Pattern[str] = LONGEST) -> float:
+    match = metric.search((await http.get("/metrics")).text)
     return float(match.group(1)) if match else 0.0
 
 
@@ -73,48 +74,51 @@ async def run_calls(
 async def run(args: argparse.Namespace) -> None:
     inputs = BigInputs(args.polygons, args.vertices, args.markers, args.rows)
     async with (
-        open_server("--log-level", "warning") as server,
+        open_server("--log-level", "warning", "--max-body-size", str(16 * 2**20)) as server,
         httpx.AsyncClient(base_url=server.url, timeout=60) as http,
+        Client(server.url + "mcp") as agent,
     ):
-        async with Client(server.url + "mcp") as writer, Client(server.url + "mcp") as agent:
-            watched = await call(writer, "create_map", title="watched")
-            map_id = watched["map_id"]
-            latencies: list[float] = []
-            async with trio.open_nursery() as nursery:
-                watchers = None
+        origin = server.url.rstrip("/")
+        made = await http.post("/new", headers={"origin": origin}, follow_redirects=False)
+        watched = made.headers["location"].rsplit("/", 1)[1]
+        view = (await http.get(f"/m/{watched}/state")).json()["view_url"]
+        path = "/" + view.split("://", 1)[1].split("/", 1)[1] + "/events"
+        host, port = server.host_port
+        first: list[float] = []  # per write: when the first watcher had it, seconds after the write began
+        median: list[float] = []
+        last: list[float] = []
+        async with open_watchers(host, port, path, args.watchers) as crowd, trio.open_nursery() as nursery:
 
-                async def write() -> None:
-                    n = 0
-                    while True:
-                        n += 1
-                        sent = time.perf_counter()
-                        await call(
-                            writer,
-                            "draw",
-                            map_id=map_id,
-                            items=[{"at": [38.7, -9.1 + n * 1e-5], "label": f"w{n}"}],
-                        )
-                        if watchers is not None:
-                            latencies.extend(await watchers.delivered_since(sent))
-                        await trio.sleep(max(0.0, 1 / args.writes - (time.perf_counter() - sent)))
+            async def write() -> None:
+                n = 0
+                while True:
+                    n += 1
+                    t0 = time.monotonic()
+                    op = {"op": "add_feature", "type": "marker", "coords": [n % 80, n % 170]}
+                    answer = await http.post(
+                        f"/m/{watched}/ops", json={"ops": [op]}, headers={"origin": origin}
+                    )
+                    at = await crowd.wait_for(answer.json()["version"], timeout=60)
+                    first.append(at[0] - t0)
+                    median.append(at[5] - t0)
+                    last.append(at[-1] - t0)
+                    await trio.sleep(max(0.0, 1 / args.writes - (time.monotonic() - t0)))
 
-                if args.writes:
-                    nursery.start_soon(write)
-                for n in range(args.rounds):
-                    await run_calls(server, agent, http, inputs, "cold" if n == 0 else "warm")
-                nursery.cancel_scope.cancel()
-            p = percentiles([1000 * x for x in latencies]) if latencies else {}
-            print(
-                json.dumps(
-                    {
-                        "watchers": args.watchers,
-                        "writes_per_s": args.writes,
-                        "delivery_ms": p,
-                        "longest_stall_ms": round(1000 * await longest_stall(http)),
-                    }
-                ),
-                flush=True,
-            )
+            nursery.start_soon(write)
+            began = time.monotonic()
+            for n in range(args.rounds):
+                await run_calls(server, agent, http, inputs, "cold" if n == 0 else "warm")
+            nursery.cancel_scope.cancel()
+        summary = {
+            "watchers": args.watchers,
+            "writes_per_s": round(len(last) / (time.monotonic() - began), 1),
+            "delivery_first_ms": percentiles(first),
+            "delivery_median_watcher_ms": percentiles(median),
+            "delivery_last_watcher_ms": percentiles(last),
+            "longest_stall_ms": round(1000 * await longest_stall(http)),
+            "longest_busy_stall_ms": round(1000 * await longest_stall(http, BUSY)),
+        }
+        print(json.dumps(summary), flush=True)
 
 
 def main() -> None:
@@ -125,8 +129,8 @@ def main() -> None:
     parser.add_argument("--vertices", type=int, default=40)
     parser.add_argument("--markers", type=int, default=20000)
     parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--watchers", type=int, default=0)
-    parser.add_argument("--writes", type=float, default=0)
+    parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument("--writes", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     trio.run(run, parser.parse_args())
 

@@ -98,7 +98,8 @@ async def test_mapsrv_serve_reports_a_paused_process_as_a_stall() -> None:
     assert after["mapsrv_loop_longest_stall_seconds"] >= STALLED - 0.05
     assert after["mapsrv_loop_stall_seconds_total"] >= after["mapsrv_loop_longest_stall_seconds"]
     # stopped, the process used no CPU: the stall is the machine's, not its own (the CI budget's)
-    assert after["mapsrv_loop_longest_busy_stall_seconds"] < STALLED / 2
+    # (start-up's collector pass, ~0.12 s of CPU, may be the longest busy one)
+    assert after["mapsrv_loop_longest_busy_stall_seconds"] < STALLED - 0.1
     [(_, cpu, line)] = stalls
     assert cpu < 0.1, line
 

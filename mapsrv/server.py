@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import hypercorn.trio
 import trio
 
+from mapsrv import workers
 from mapsrv.config import Config
 from mapsrv.core import Limits
 from mapsrv.dispatch import Dispatcher
@@ -21,6 +23,7 @@ from mapsrv.http.throttle import RateLimits, Throttle
 from mapsrv.hub import MapHub
 from mapsrv.hub.registry import UNUSED_MAP_TIMEOUT
 from mapsrv.mcp.endpoints import McpEndpoints
+from mapsrv.mcp.tools.outlines import warm_outlines
 from mapsrv.observability import collector
 from mapsrv.observability.metrics import Metrics
 from mapsrv.observability.stalls import LoopWatch
@@ -30,7 +33,7 @@ from mapsrv.routing import router_for, serve_router
 from mapsrv.store import open_store_from_url
 from mapsrv.web.stream import StreamCounts
 
-__all__ = ["Server", "places_for", "serve", "serve_places"]
+__all__ = ["Server", "places_for", "serve", "serve_places", "warm_places"]
 
 log = logging.getLogger("mapsrv")
 
@@ -150,6 +153,7 @@ async def serve(
         public.append(server.url)
         log.info("mapsrv listening on %s", server.url)
         task_status.started(server)
+        nursery.start_soon(warm_places, places)  # after start-up's collector pass (cli's settle)
         await shutdown.wait()
         await _drain(config, hub, app, stopping, http_done)
         log.info("stopped")
@@ -186,6 +190,16 @@ async def _drain(
         await app.wait_quiet()
     with trio.move_on_after(0.5):
         await http_done.wait()
+
+
+async def warm_places(places: PlaceService) -> None:
+    """Load what a first question about places would (the gazetteer, the outlines) in workers,
+    in the background: the loop, /health and /ready answer meanwhile, and a question that comes
+    first waits for the same load, never a second one."""
+    started = time.perf_counter()
+    await places.warm()
+    await workers.run("geometry", warm_outlines)
+    log.info("places warm in %.1f s", time.perf_counter() - started)
 
 
 def places_for(config: Config) -> PlaceService:

@@ -24,6 +24,8 @@ from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
 
+from mapsrv.core.json_pieces import in_pieces, is_big
+
 __all__ = ["dumps", "dumps_finite", "dumps_text", "maybe_other"]
 
 _DIGITS = frozenset(b"0123456789")
@@ -33,7 +35,14 @@ _FINITE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=
 
 
 def dumps(value: Any) -> bytes:
-    """``json.dumps(value, separators=(",", ":")).encode()``: the same bytes, non-ASCII escaped."""
+    """``json.dumps(value, separators=(",", ":")).encode()``: the same bytes, non-ASCII escaped;
+    a big list in it item by item (``json_pieces``)."""
+    if is_big(value):
+        return in_pieces(lambda v: _dumps(v).decode(), value).encode()
+    return _dumps(value)
+
+
+def _dumps(value: Any) -> bytes:
     try:
         out = to_json(value, ensure_ascii=True)
     except PydanticSerializationError:
@@ -44,7 +53,12 @@ def dumps(value: Any) -> bytes:
 
 
 def dumps_text(value: Any) -> str:
-    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``: the same text."""
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``: the same text; a big list
+    in it item by item (``json_pieces``)."""
+    return in_pieces(_dumps_text, value)
+
+
+def _dumps_text(value: Any) -> str:
     try:
         out = to_json(value)
     except PydanticSerializationError:
@@ -60,7 +74,12 @@ def dumps_finite(value: Any) -> str:
     the events' and the stores' text (``mapsrv.core.codec``), which is parsed, never compared as
     bytes. Unlike ``dumps_text``, a float below 1e-4 may be written in its other form (``1e-7``,
     ``0.00001``: the same number), so a country file's outlines, where one such coordinate is
-    enough to send ``dumps_text`` the slow way, take a third of the time."""
+    enough to send ``dumps_text`` the slow way, take a third of the time. A big list in it item
+    by item (``json_pieces``)."""
+    return in_pieces(_dumps_finite, value)
+
+
+def _dumps_finite(value: Any) -> str:
     try:
         out = to_json(value, inf_nan_mode="constants")
     except PydanticSerializationError:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mapsrv.core import Event, Limits, MapState, Op, apply_all
+from mapsrv.core.geometry import count
 from mapsrv.core.history import Actor, History, Record, footprint_of, inverse_ops, record
 from mapsrv.core.model import DEFAULT_LAYER
 from mapsrv.core.ops import (
@@ -65,6 +66,8 @@ Prepare = Callable[[MapState, History], Plan]
 
 
 HEAVY_BATCH = 2_000  # features (or ops) from which a batch is applied in a worker thread
+POINTS_PER_FEATURE = 50  # a feature's points weigh as much as one feature per this many (issue 60:
+# 241 countries at 1:50m, 100,000 points, were framed on the loop in 0.4 s)
 
 
 def weight(ops: Sequence[Op], state: MapState | None = None) -> int:
@@ -72,7 +75,16 @@ def weight(ops: Sequence[Op], state: MapState | None = None) -> int:
     style reads every feature of the map ``state`` to classify its layer's)."""
     styles = sum(1 for op in ops if isinstance(op, SetLayerStyle) and op.style is not None)
     read = len(state.features) * styles if state is not None else 0
-    return len(ops) + read + sum(len(op.features) for op in ops if isinstance(op, ImportFeatures))
+    return (
+        len(ops)
+        + read
+        + sum(
+            1 + count(f.type, f.coords) // POINTS_PER_FEATURE
+            for op in ops
+            if isinstance(op, ImportFeatures)
+            for f in op.features
+        )
+    )
 
 
 def plan_write(ops: Sequence[Op], expected_version: int | None, base_version: int | None) -> Prepare:

@@ -14,6 +14,7 @@ from mapsrv.errors import InvalidInput
 from mapsrv.formats import Imported, Join, read_file
 from mapsrv.places import point_of
 from mapsrv.places.boundaries import find_boundary, nearest_boundary
+from mapsrv.workers import run
 
 __all__ = ["read_upload"]
 
@@ -48,7 +49,8 @@ async def read_upload(
         country=country,
         near=nearest_boundary,
     )
-    imported = await trio.to_thread.run_sync(read, limiter=_PARSERS)
+    async with _PARSERS:
+        imported = await run("encode", read)
     if not imported.features:
         raise InvalidInput(
             f"file must hold at least one feature, got none in this {imported.format}"

@@ -46,6 +46,7 @@ from mapsrv.store import (
     StoreMessage,
     StoreUnavailable,
 )
+from mapsrv.workers import run
 
 __all__ = ["MAX_COMMIT_ATTEMPTS", "MAX_HELD_BATCHES", "NOTICES", "Replica", "Written", "is_notice"]
 
@@ -150,8 +151,8 @@ class Replica:
             for _ in range(MAX_COMMIT_ATTEMPTS):
                 framed: list[bytes] = []
                 if heavy:
-                    built, framed = await trio.to_thread.run_sync(
-                        _build_framed, entry.state, entry.history, prepare, actor, at, self.limits
+                    built, framed = await run(
+                        "encode", _build_framed, entry.state, entry.history, prepare, actor, at, self.limits
                     )
                 else:
                     built = build(entry.state, entry.history, prepare, actor, at, self.limits)

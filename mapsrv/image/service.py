@@ -34,6 +34,7 @@ from mapsrv.image.basemap import Raster, tiles_for
 from mapsrv.image.projection import ImageView
 from mapsrv.image.render import OSM, ImageRequest, Rendered, choose_view, render, selected
 from mapsrv.image.vector_tiles import draw_vector_tile
+from mapsrv.workers import run
 
 __all__ = ["MAX_RENDERS", "RETRY_AFTER", "TILE_DEADLINE", "ImageStatistics", "MapImages", "Sheet"]
 
@@ -97,12 +98,12 @@ class MapImages:
 
     async def render(self, state: MapState, request: ImageRequest) -> Rendered:
         async with self._limiter:
-            chosen = await trio.to_thread.run_sync(selected, state, request)
-            view = await trio.to_thread.run_sync(choose_view, state, request, chosen)
+            chosen = await run("image", selected, state, request)
+            view = await run("image", choose_view, state, request, chosen)
             tiles = await self._fetch(view) if self.tile_url else {}
             rasters = await self._fetch_rasters(state, view)
-            rendered = await trio.to_thread.run_sync(
-                _render_with_tiles, state, request, tiles, view, chosen, rasters, self.attribution
+            rendered = await run(
+                "image", _render_with_tiles, state, request, tiles, view, chosen, rasters, self.attribution
             )
         self.statistics.rendered += 1
         return rendered
@@ -144,6 +145,7 @@ class MapImages:
             self._keep(key, tile)
             self.statistics.tiles_fetched += 1
 
+        await run("index", _tls)  # the first: 40-50 ms of loading certificates, off the loop
         with trio.move_on_after(self.deadline) as scope:
             async with self._http() as self._client, trio.open_nursery() as nursery:
                 for x, y in missing:

@@ -70,12 +70,14 @@ from pydantic_core import to_json
 from starlette.requests import Request
 
 from mapsrv.core import json_bytes
+from mapsrv.core.json_pieces import is_big
 from mapsrv.http.types import Message, Receive, Scope, Send
 from mapsrv.mcp.building import ToolContexts
 from mapsrv.mcp.result_layout import ResultShapes, error_member
 from mapsrv.mcp.tools import ToolContext
 from mapsrv.mcp.tools.asking import first_round_asker
 from mapsrv.mcp.tools.registry import ToolRunner
+from mapsrv.workers import run
 
 __all__ = ["DirectCalls", "InSession", "envelope_identity"]
 
@@ -85,6 +87,7 @@ log = logging.getLogger("mapsrv.mcp")
 Fallback = Callable[[Scope, Receive], Awaitable[None]]
 
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
+BIG_BODY = 256 * 1024  # bytes of a request, or of an answer's text, from which it is handled in a worker
 _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 # a later round of a call that asked its person: the SDK unseals and checks its state
 _LATER_ROUND = ("inputResponses", "requestState")
@@ -132,7 +135,7 @@ class DirectCalls:
     ) -> None:
         read: list[Message] = []
         body = await self._body(receive, read) if scope["method"] == "POST" else None
-        call = self._call(scope, body) if body is not None else None
+        call = await _off_loop_if(body, self._call, scope, body) if body is not None else None
         if call is None:
             self.handed_on += 1
             await fallback(scope, _replaying(read, receive))
@@ -157,7 +160,11 @@ class DirectCalls:
         it is written), or hand it to ``fallback``."""
         read: list[Message] = []
         body = await self._body(receive, read)
-        call = self._session_call(scope, body, session.version) if body is not None else None
+        call = (
+            await _off_loop_if(body, self._session_call, scope, body, session.version)
+            if body is not None
+            else None
+        )
         if call is None:
             await fallback(scope, _replaying(read, receive))
             return
@@ -274,10 +281,13 @@ class DirectCalls:
             log.exception("Tool %r raised an unexpected exception", name)
             text = TextContent(type="text", text=f"Error executing tool {name}")
             result = CallToolResult(content=[text], is_error=True)
+        if isinstance(result, CallToolResult) and _big_result(result):
+            return await run("encode", self.shapes, call.version, result)
         return self.shapes(call.version, result)
 
     async def _answer(self, send: Send, request_id: int | str, status: int, member: dict[str, Any]) -> None:
-        body = json_bytes.dumps({"jsonrpc": "2.0", "id": request_id, **member})
+        whole = {"jsonrpc": "2.0", "id": request_id, **member}
+        body = await run("encode", json_bytes.dumps, whole) if is_big(whole) else json_bytes.dumps(whole)
         await self._write(send, status, body)
 
     async def _write(self, send: Send, status: int, body: bytes, *more: tuple[bytes, bytes]) -> None:
@@ -289,6 +299,21 @@ class DirectCalls:
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _off_loop_if(body: bytes, decide: Callable[..., _Call | None], *args: Any) -> _Call | None:
+    """``decide(*args)``: for a body of ``BIG_BODY`` or more in a worker (parsing and checking a
+    5 MB import took the loop 100-270 ms)."""
+    if len(body) >= BIG_BODY:
+        return await run("encode", decide, *args)
+    return decide(*args)
+
+
+def _big_result(result: CallToolResult) -> bool:
+    """Whether turning ``result`` into its JSON-RPC member is worth a worker: a big structured
+    answer, or a long text."""
+    texts = sum(len(c.text) for c in result.content if isinstance(c, TextContent))
+    return texts >= BIG_BODY or is_big(result.structured_content)
 
 
 def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str, *envelope: Any) -> _Call | None:

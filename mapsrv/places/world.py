@@ -11,11 +11,12 @@ The page decodes the same files itself (``/static/world/...``).
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
+
+from mapsrv.core.json_pieces import load_path
 
 __all__ = [
     "DIRECTORY",
@@ -53,8 +54,7 @@ def scale_for_zoom(zoom: float) -> Scale:
 @functools.cache
 def countries(scale: Scale = "110m") -> tuple[Country, ...]:
     """Every country of that scale's file, decoded (cached for the process)."""
-    with open(DIRECTORY / FILES[scale], encoding="utf-8") as f:
-        topology = json.load(f)
+    topology = load_path(DIRECTORY / FILES[scale], depth=2)  # in pieces: see json_pieces
     arcs = decode_arcs(topology)
     out = []
     for geometry in topology["objects"]["countries"]["geometries"]:

@@ -12,7 +12,6 @@ import base64
 import binascii
 from typing import Annotated, Literal
 
-import trio
 from mcp.types import CallToolResult, EmbeddedResource, TextContent, TextResourceContents
 from pydantic import Field
 
@@ -28,6 +27,7 @@ from mapsrv.mcp.tools.route_plans import check_mode
 from mapsrv.mcp.tools.schema import OptionalMapId
 from mapsrv.mcp.tools.snapping import TIMES_SAID, check_snap, climbs, points_as_track, snap_tracks
 from mapsrv.places import resolve_country
+from mapsrv.workers import run
 
 __all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file"]
 
@@ -83,7 +83,7 @@ async def import_file(
     if join is None and (key is not None or country is not None):
         raise InvalidInput("key and country go with join; pass join (countries or regions) or leave them out")
     if country is not None:
-        await trio.to_thread.run_sync(resolve_country, country)  # unknown: the caller's mistake, with a hint
+        await run("index", resolve_country, country)  # unknown: the caller's mistake, with a hint
     imported = await read_upload(
         data, format, tc.hub.limits, layer=layer, simplify=simplify, join=join, key=key, country=country or ""
     )
@@ -98,7 +98,8 @@ async def import_file(
         map_id, url = entry.id, tc.links(entry)[0]
     else:
         entry = await tc.entry(map_id)
-    ops = import_ops(entry.state, imported, fit=fit, max_title=tc.hub.limits.max_title)
+    state = entry.state  # the ops (and the camera over every point) of 100,000 rows: seconds
+    ops = await run("encode", lambda: import_ops(state, imported, fit=fit, max_title=tc.hub.limits.max_title))
     out = await tc.write(map_id, ops, None)  # an import adds: nothing of the map's to conflict with
     ids = out.pop("ids", [])
     out |= report(imported, ids)
@@ -115,7 +116,7 @@ async def import_file(
 async def export(tc: ToolContext, entry: MapEntry, state: MapState, fmt: str) -> CallToolResult:
     """``state``'s features as a GPX, KML or CSV file: an embedded resource (its text, its media
     type) and one line saying what it holds and where people can download the whole map."""
-    body, media, extension = await trio.to_thread.run_sync(write_file, state, fmt)
+    body, media, extension = await run("encode", write_file, state, fmt)
     link = tc.links(entry)[1] + f"/export.{extension}"  # the view link's: shareable, reveals no edit id
     head = {"map_id": state.id, "version": state.version, "format": fmt, "features": len(state.features)}
     head["bytes"] = len(body)

@@ -28,6 +28,7 @@ from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
 from mapsrv.mcp.tools.styling import THREAD_COUNTS, styled_layer
+from mapsrv.workers import run
 
 __all__ = ["SUMMARY_BUDGET", "bbox_of", "read", "read_map", "summary", "summary_off_loop", "with_present"]
 
@@ -223,7 +224,7 @@ async def read(
         state = dataclasses.replace(state, features={f.id: f for f in chosen})
         if not geojson:
             return await export(tc, entry, state, format or "")
-        return answer(to_geojson(state))
+        return await run("encode", lambda: answer(to_geojson(state)))  # 593 countries: ~0.7 s
     rows, taken = _fill((_detail(f) for f in matched[start:]), PAGE_BUDGET, limit)
     out: dict[str, Any] = {
         "map_id": state.id,

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import shapely
-import trio
 from mcp.types import CallToolResult
 from pydantic import Field, WithJsonSchema
 from shapely.geometry.base import BaseGeometry
@@ -29,6 +28,7 @@ from mapsrv.spatial.derive import AREAS, MAX_VERTICES
 from mapsrv.spatial.index import FeatureIndex, cached
 from mapsrv.spatial.select import HALF_EARTH_M, Selection, select_near, select_touching, select_within
 from mapsrv.spatial.shapes import feature_geometry
+from mapsrv.workers import run
 
 __all__ = ["MAX_SELECTED", "derive", "select"]
 
@@ -81,10 +81,11 @@ async def select(
     places: Resolver | None = None
     if within is not None:
         shape, skip, places = await _area(tc, state, map_id, within)
-        chosen = select_within(index, shape, layer, skip)
+        chosen = await run("geometry", select_within, index, shape, layer, skip)
     elif intersects is not None:
-        chosen = select_touching(
-            index, feature_geometry(_feature(state, "intersects", intersects)), intersects, layer
+        touched = _feature(state, "intersects", intersects)
+        chosen = await run(
+            "geometry", lambda: select_touching(index, feature_geometry(touched), intersects, layer)
         )
     else:
         chosen, places = await _near(tc, state, index, map_id, near, km, nearest, layer)
@@ -124,7 +125,7 @@ async def _mark(
 
 async def _index(state: MapState) -> FeatureIndex:
     if len(state.features) > THREAD_FEATURES and not cached(state):
-        return await trio.to_thread.run_sync(index_of, state)
+        return await run("geometry", index_of, state)
     return index_of(state)
 
 
@@ -156,7 +157,7 @@ async def _area(
             )
         if feature.type == "circle":
             return (feature.coords, float(feature.radius or 0.0)), within, None
-        return shapely.make_valid(feature_geometry(feature)), within, None
+        return await run("geometry", lambda: shapely.make_valid(feature_geometry(feature))), within, None
     if isinstance(within, str):
         places = await Resolver.open(tc, [within], map_id)
         place = places.place("within", within)
@@ -165,7 +166,7 @@ async def _area(
                 f"within must be an area: a feature id, a country or state, or [[s,w],[n,e]], got"
                 f" {within!r:.40}, a {place.kind} with no area here; use near with km around it"
             )
-        outline = outline_of(place)
+        outline = await run("geometry", outline_of, place)  # the first: outlines loaded, repaired
         if outline is not None:
             return outline, None, places
         (s, w), (n, e) = place.bounds
@@ -217,7 +218,7 @@ async def derive(
     centroid (a marker). One undoable change."""
     state = (await tc.entry(map_id)).state
     features = [_feature(state, f"ids[{i}]", fid) for i, fid in enumerate(ids)]
-    made = derived_from(op, features, km)
+    made = await run("geometry", derived_from, op, features, km)
     if made.empty:
         return answer(
             {

@@ -1,0 +1,156 @@
+"""Work off the event loop: the one home of the worker threads and processes (issue 60).
+
+Every watcher of every map waits while one step of the loop runs, so CPU work (encoding a big
+answer, an image, a repair or an overlay, an import, an index build) is handed here as a plain
+function and runs in a worker, never on the loop. Each kind of work has a pool of its own, sized
+to the cores, and a bounded queue in front of it: ten ``map_image`` calls at once wait in the
+image queue and leave the geometry and encoding workers to the other tools; past the queue's
+bound a call is refused at once with ``Unavailable`` and a retry hint (as the rate limits do),
+rather than wait behind work it cannot see.
+
+Threads or processes, by measurement (2 cores, tests/bench/loop_stalls.py):
+
+- A thread stalls the loop only while it holds the interpreter in one long C call; pure Python
+  in a thread gives the interpreter back every switch interval (5 ms), so the loop still beats.
+  GEOS (shapely), PROJ (pyproj) and Pillow's drawing release it; so thread kinds: ``geometry``
+  (outlines, repairs, overlays, indexes), ``image``, ``encode`` (GeoJSON, files, imports: pure
+  Python in small steps) and ``index`` (the gazetteer, the places' first loads).
+- A process costs the pickling of what goes in and out, itself one C call on the caller's
+  thread: a 100,000-feature state pickles in hundreds of ms, longer than the stall it would
+  save, and starting one and pickling a layer's properties made natural breaks on 3,000
+  features 1.8 s against 0.6 s in a thread. So ``classify`` is the one process kind, for work
+  whose input is small and whose Python runs for seconds; no tool needs it at today's sizes
+  (``style_layer``'s classes are computed by the write path, in a thread for a big layer).
+  Cancelling it kills the worker process (trio-parallel's ``kill_on_cancel``), so a client that
+  leaves frees its worker at once.
+
+A thread cannot be stopped from outside; a cancelled call stops waiting for it (its result is
+dropped) and the pool's slot is freed when the function returns.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+import trio
+import trio_parallel
+
+from mapsrv.errors import Unavailable
+
+__all__ = ["KINDS", "Kind", "Pool", "PoolStatistics", "Workers", "run", "workers"]
+
+T = TypeVar("T")
+Kind = Literal["geometry", "image", "encode", "index", "classify"]
+KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "classify")
+PROCESS_KINDS = frozenset({"classify"})
+QUEUE_PER_WORKER = 8  # calls that may wait per worker of a kind before more are refused
+
+
+@dataclass
+class PoolStatistics:
+    running: int = 0
+    waiting: int = 0
+    done: int = 0
+    refused: int = 0
+    cancelled: int = 0
+    broken: int = 0  # worker processes that died mid-call
+    seconds: float = 0.0  # run time of the calls done, summed
+    longest: float = 0.0
+
+
+@dataclass
+class Pool:
+    """One kind of work: ``size`` workers (threads, or processes when ``process``), and at most
+    ``queue`` calls waiting for one."""
+
+    kind: str
+    size: int
+    queue: int
+    process: bool = False
+    limiter: trio.CapacityLimiter = field(init=False)
+    stats: PoolStatistics = field(default_factory=PoolStatistics)
+
+    def __post_init__(self) -> None:
+        self.limiter = trio.CapacityLimiter(self.size)
+
+    def retry_after(self) -> int:
+        """Seconds until a place in the queue is likely free: the queue's calls at their mean time."""
+        mean = self.stats.seconds / self.stats.done if self.stats.done else 1.0
+        return max(1, math.ceil(mean * (self.stats.waiting + self.stats.running) / self.size))
+
+
+class Workers:
+    """The pools of one process, one per kind. ``cores``: how many run at once per kind (the
+    machine's cores by default); a kind's queue holds ``QUEUE_PER_WORKER`` calls per worker."""
+
+    def __init__(self, cores: int | None = None, queue_per_worker: int = QUEUE_PER_WORKER) -> None:
+        size = max(1, cores or os.cpu_count() or 1)
+        self.pools: dict[str, Pool] = {
+            kind: Pool(kind, size, size * queue_per_worker, process=kind in PROCESS_KINDS) for kind in KINDS
+        }
+
+    def statistics(self) -> dict[str, PoolStatistics]:
+        return {kind: pool.stats for kind, pool in self.pools.items()}
+
+    async def run(self, kind: Kind, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` in a worker of ``kind``, waiting in its queue; refused with
+        ``Unavailable`` (and when to retry) when the queue is full."""
+        pool = self.pools[kind]
+        stats = pool.stats
+        if stats.running + stats.waiting >= pool.size + pool.queue:
+            stats.refused += 1
+            retry = pool.retry_after()
+            raise Unavailable(
+                f"the server is busy with {kind} work ({stats.running} running, {stats.waiting}"
+                f" waiting); retry in {retry} s",
+                retry_after=retry,
+            )
+        stats.waiting += 1
+        waiting = True
+        try:
+            async with pool.limiter:
+                stats.waiting -= 1
+                waiting = False
+                stats.running += 1
+                started = time.perf_counter()
+                try:
+                    if pool.process:
+                        result: T = await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
+                    else:
+                        result = await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=False)
+                except trio_parallel.BrokenWorkerError:
+                    stats.broken += 1
+                    raise Unavailable(
+                        f"a {kind} worker stopped before it finished (nothing was stored); retry"
+                    ) from None
+                finally:
+                    stats.running -= 1
+                took = time.perf_counter() - started
+                stats.done += 1
+                stats.seconds += took
+                stats.longest = max(stats.longest, took)
+                return result
+        except trio.Cancelled:
+            stats.cancelled += 1
+            raise
+        finally:
+            if waiting:
+                stats.waiting -= 1
+
+
+_workers = Workers()
+
+
+def workers() -> Workers:
+    """The process's pools."""
+    return _workers
+
+
+async def run(kind: Kind, fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` off the loop, in the process's pool for ``kind`` (``Workers.run``)."""
+    return await _workers.run(kind, fn, *args)

@@ -1,0 +1,139 @@
+"""The event loop's stalls while an agent calls every tool on big inputs (issue 60).
+
+    python -m tests.bench.loop_stalls [--polygons 3000] [--vertices 40] [--markers 20000]
+        [--rows 2000] [--watchers 1000] [--writes 10] [--rounds 2]
+
+A mapsrv in its own process (memory store), ``--watchers`` SSE readers on one map that an agent
+writes to ``--writes`` times a second, and another agent calling, cold and then warm (``--rounds``),
+every tool of ``support.big_work``. Reported, as JSON lines: per call its own time, the server's
+longest loop stall while it ran (``/metrics``) and the stalls it logged; then the watchers'
+delivery latency (p50/p99, from the write's answer to each reader's frame) and the longest stall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+import trio
+from mcp import Client
+from support.agents import call
+from support.big_work import BigInputs, ToolCall, calls
+
+from .harness import ServerProcess, open_server, open_watchers, percentiles
+
+__all__ = ["longest_stall", "run"]
+
+LONGEST = re.compile(r"^mapsrv_loop_longest_stall_seconds (\S+)$", re.M)
+BUSY = re.compile(r"^mapsrv_loop_longest_busy_stall_seconds (\S+)$", re.M)
+STALLED = re.compile(r"event loop stalled (\d+) ms ([^:]*): (.*)")
+
+
+async def longest_stall(http: httpx.AsyncClient, metric: re.Pattern[str] = LONGEST) -> float:
+    match = metric.search((await http.get("/metrics")).text)
+    return float(match.group(1)) if match else 0.0
+
+
+async def run_calls(
+    server: ServerProcess, agent: Client, http: httpx.AsyncClient, inputs: BigInputs, label: str
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    answers: dict[str, dict[str, Any]] = {}
+    for item in calls(inputs):
+        tool_call = item if isinstance(item, ToolCall) else item[1](answers["big"])
+        logged = len(server.log)
+        before = await longest_stall(http)
+        started = time.perf_counter()
+        answer = await call(agent, tool_call.tool, **tool_call.arguments)
+        seconds = time.perf_counter() - started
+        if tool_call.name == "import big geojson":
+            answers["big"] = answer
+        elif tool_call.name == "read a page":
+            answers["big"] = {**answers["big"], "features": answer["features"]}
+        await trio.sleep(0.2)  # the stall watcher logs a stall on its next look
+        stalls = [
+            (int(ms), why, where[:160])
+            for ms, why, where in STALLED.findall(server.log[logged:].decode(errors="replace"))
+        ]
+        row = {
+            "round": label,
+            "call": tool_call.name,
+            "ms": round(1000 * seconds),
+            "longest_stall_ms_so_far": round(1000 * max(before, await longest_stall(http))),
+            "stalls_ms": stalls,
+        }
+        print(json.dumps(row), flush=True)
+        out.append(row)
+    return out
+
+
+async def run(args: argparse.Namespace) -> None:
+    inputs = BigInputs(args.polygons, args.vertices, args.markers, args.rows)
+    async with (
+        open_server("--log-level", "warning", "--max-body-size", str(16 * 2**20)) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=60) as http,
+        Client(server.url + "mcp") as agent,
+    ):
+        origin = server.url.rstrip("/")
+        made = await http.post("/new", headers={"origin": origin}, follow_redirects=False)
+        watched = made.headers["location"].rsplit("/", 1)[1]
+        view = (await http.get(f"/m/{watched}/state")).json()["view_url"]
+        path = "/" + view.split("://", 1)[1].split("/", 1)[1] + "/events"
+        host, port = server.host_port
+        first: list[float] = []  # per write: when the first watcher had it, seconds after the write began
+        median: list[float] = []
+        last: list[float] = []
+        async with open_watchers(host, port, path, args.watchers) as crowd, trio.open_nursery() as nursery:
+
+            async def write() -> None:
+                n = 0
+                while True:
+                    n += 1
+                    t0 = time.monotonic()
+                    op = {"op": "add_feature", "type": "marker", "coords": [n % 80, n % 170]}
+                    answer = await http.post(
+                        f"/m/{watched}/ops", json={"ops": [op]}, headers={"origin": origin}
+                    )
+                    at = await crowd.wait_for(answer.json()["version"], timeout=60)
+                    first.append(at[0] - t0)
+                    median.append(at[5] - t0)
+                    last.append(at[-1] - t0)
+                    await trio.sleep(max(0.0, 1 / args.writes - (time.monotonic() - t0)))
+
+            nursery.start_soon(write)
+            began = time.monotonic()
+            for n in range(args.rounds):
+                await run_calls(server, agent, http, inputs, "cold" if n == 0 else "warm")
+            nursery.cancel_scope.cancel()
+        summary = {
+            "watchers": args.watchers,
+            "writes_per_s": round(len(last) / (time.monotonic() - began), 1),
+            "delivery_first_ms": percentiles(first),
+            "delivery_median_watcher_ms": percentiles(median),
+            "delivery_last_watcher_ms": percentiles(last),
+            "longest_stall_ms": round(1000 * await longest_stall(http)),
+            "longest_busy_stall_ms": round(1000 * await longest_stall(http, BUSY)),
+        }
+        print(json.dumps(summary), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--polygons", type=int, default=3000)
+    parser.add_argument("--vertices", type=int, default=40)
+    parser.add_argument("--markers", type=int, default=20000)
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument("--writes", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    trio.run(run, parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()

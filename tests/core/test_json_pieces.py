@@ -1,0 +1,75 @@
+"""``mapsrv.core.json_pieces``: JSON parsed and written in pieces is the same JSON as in one call
+(``json``'s own parser and encoder are the reference), and a parse error is still refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mapsrv.core import codec, json_bytes
+from mapsrv.core.json_pieces import SLICE, in_pieces, is_big, loads
+
+SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=SLICE * 2 + 2) | st.dictionaries(st.text(), inner, max_size=6),
+    max_leaves=200,
+)
+COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def features(n: int) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"id": f"f{i}", "coords": [[i, -i / 3]] * 3, "label": "ç\x7f" * (i % 3)} for i in range(n)
+        ],
+    }
+
+
+@settings(max_examples=100)
+@given(VALUES, st.integers(0, 4))
+def test_written_in_pieces_is_the_same_text(value: Any, depth: int) -> None:
+    assert in_pieces(COMPACT.encode, value, depth) == COMPACT.encode(value)
+    assert json.loads(codec.dumps(value)) == json.loads(COMPACT.encode(value))  # the same values
+    assert codec.dumps(value) == json_bytes.dumps_finite(value)
+    assert json_bytes.dumps(value) == json.dumps(value, separators=(",", ":")).encode()
+    assert json_bytes.dumps_text(value) == COMPACT.encode(value)
+
+
+@settings(max_examples=100)
+@given(VALUES, st.integers(0, 4), st.sampled_from(["", " ", "\n\t "]))
+def test_read_in_pieces_is_the_same_value(value: Any, depth: int, space: str) -> None:
+    text = json.dumps(value, indent=1 if space else None)
+    assert loads(space + text + space, depth) == json.loads(text)
+
+
+def test_a_big_list_is_written_item_by_item() -> None:
+    calls: list[Any] = []
+
+    def encode(value: Any) -> str:
+        calls.append(value)
+        return COMPACT.encode(value)
+
+    value = features(SLICE + 1)
+    assert is_big(value) and not is_big(features(SLICE))
+    assert in_pieces(encode, value) == COMPACT.encode(value)
+    assert value not in calls and value["features"] not in calls  # never the whole, never the list
+    assert [c for c in calls if isinstance(c, dict)] == value["features"]  # each feature in a call of its own
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a" 1}', '{"a":1,}', "[1 2]", '{"a":1} x', "{1:2}", "[", '{"a":[1,]}', ""]
+)
+def test_bad_json_is_refused_as_json_refuses_it(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+    for depth in range(4):
+        with pytest.raises(json.JSONDecodeError):
+            loads(text, depth)

@@ -1,0 +1,75 @@
+"""``mapsrv.workers``: work off the loop in bounded pools, one per kind. A full queue is refused
+at once with when to retry; one kind's queue full leaves the others working; a worker process
+killed mid-task fails its call cleanly and the pool goes on; a cancelled call kills its worker
+process (a client that left frees it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import trio
+from support import wait_until
+
+from mapsrv.errors import Unavailable
+from mapsrv.workers import Workers
+
+
+async def test_a_full_queue_is_refused_with_when_to_retry_and_other_kinds_still_run() -> None:
+    workers = Workers(cores=1, queue_per_worker=2)
+    release = threading.Event()
+    image = workers.pools["image"].stats
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):  # one running, two waiting: the queue is full
+            nursery.start_soon(workers.run, "image", release.wait)
+        await wait_until(lambda: image.running == 1 and image.waiting == 2)
+        with pytest.raises(Unavailable) as refused:
+            await workers.run("image", time.sleep, 0)
+        assert refused.value.retry_after >= 1 and "busy with image work" in refused.value.message
+        assert "1 running, 2 waiting" in refused.value.message and image.refused == 1
+        assert await workers.run("geometry", sum, [1, 2]) == 3  # its own pool: not behind the images
+        release.set()
+    assert image.done == 3 and image.running == image.waiting == 0
+
+
+async def test_threads_run_off_the_loop_thread() -> None:
+    workers = Workers(cores=2)
+    assert await workers.run("encode", threading.get_ident) != threading.get_ident()
+
+
+async def test_a_worker_process_killed_mid_task_fails_its_call_cleanly_and_the_pool_recovers() -> None:
+    workers = Workers(cores=1)
+    with pytest.raises(Unavailable) as failed:
+        await workers.run("classify", signal.raise_signal, signal.SIGKILL)
+    assert "stopped before it finished" in failed.value.message
+    assert workers.pools["classify"].stats.broken == 1
+    assert await workers.run("classify", sorted, [3, 1, 2]) == [1, 2, 3]
+    assert await workers.run("classify", os.getpid) != os.getpid()  # a process of its own
+
+
+async def test_a_cancelled_call_kills_its_worker_process() -> None:
+    workers = Workers(cores=1)
+    pid = await workers.run("classify", os.getpid)  # the worker, idle now, takes the next call
+    stats = workers.pools["classify"].stats
+    with trio.move_on_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(workers.run, "classify", time.sleep, 60)
+            await wait_until(lambda: stats.running == 1)
+            nursery.cancel_scope.cancel()  # the client left
+    assert stats.cancelled == 1 and stats.running == 0
+    await wait_until(lambda: not _alive(pid), timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie until its parent reaps it: gone all the same
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -40,7 +40,7 @@ __all__ = [
 
 BORDERS_FILE = "admin1-borders.npz"
 GRID_DEGREES = 1e-4  # the file's step (~11 m); scripts/admin1.py's DETAIL_GRID
-REACH_DEGREES = 0.1  # how far out to sea an area reaches (about 11 km of latitude)
+REACH_DEGREES = 0.2  # out to sea: 12 nautical miles of latitude, the territorial sea (UNCLOS art. 3)
 _SEA_DEGREES = 0.005  # the outline the reach is grown from is simplified this much (~500 m)
 _KEPT_AREAS = 64  # areas kept built, most recently used
 

@@ -42,6 +42,7 @@ BORDERS_FILE = "admin1-borders.npz"
 GRID_DEGREES = 1e-4  # the file's step (~11 m); scripts/admin1.py's DETAIL_GRID
 REACH_DEGREES = 0.2  # out to sea: 12 nautical miles of latitude, the territorial sea (UNCLOS art. 3)
 _SEA_DEGREES = 0.005  # the outline the reach is grown from is simplified this much (~500 m)
+_SHORE_STEP = 0.01  # degrees between the shore points that split shared water (~1 km)
 _KEPT_AREAS = 64  # areas kept built, most recently used
 
 
@@ -124,14 +125,44 @@ def _area(regions: tuple[int, ...]) -> BaseGeometry | None:
 
 
 def _reaching(regions: tuple[int, ...]) -> BaseGeometry:
-    """The regions' union grown ``REACH_DEGREES`` out to sea, less every other region, prepared
-    for many tests."""
+    """The regions' union grown ``REACH_DEGREES`` out to sea, less every other region's land and
+    the water nearer to it (a bay between two states is split down its middle), prepared for
+    many tests."""
     found = borders()
     own = shapely.union_all(found.shapes[list(regions)])
     reach: BaseGeometry = shapely.simplify(own, _SEA_DEGREES).buffer(REACH_DEGREES)
     near = np.setdiff1d(found.tree.query(reach, predicate="intersects"), regions)
     if len(near):
-        reach = shapely.difference(reach, shapely.union_all(found.shapes[near]))
+        theirs = shapely.union_all(found.shapes[near])
+        reach = shapely.difference(reach, theirs)
+        reach = _nearer(own, theirs, reach)
     area = shapely.union(own, reach)
     shapely.prepare(area)
     return area
+
+
+def _nearer(own: BaseGeometry, theirs: BaseGeometry, water: BaseGeometry) -> BaseGeometry:
+    """``water`` less what is nearer to ``theirs``'s shore than to ``own``'s: the Voronoi cells of
+    the shores' points (every ``_SHORE_STEP`` degrees) that face each other across at most twice
+    the reach; each of theirs cut to the reach around its point. (Water nearer a point of theirs
+    than to any point of own's within twice the reach is also nearer it than to own's others.)"""
+    reach = REACH_DEGREES + _SHORE_STEP
+    shores = []
+    for shape in (own, theirs):
+        line = shapely.segmentize(shapely.simplify(shape.boundary, _SEA_DEGREES), _SHORE_STEP)
+        shores.append(shapely.points(shapely.get_coordinates(line)))
+    mine, other = shapely.STRtree(shores[1]).query(shores[0], predicate="dwithin", distance=2 * reach)
+    facing = [shores[0][np.unique(mine)], shores[1][np.unique(other)]]
+    if not len(facing[1]):
+        return water
+    xy, first = np.unique(
+        np.round(shapely.get_coordinates(np.concatenate(facing)), 6), axis=0, return_index=True
+    )
+    points = shapely.points(xy)
+    cells = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=water.envelope.buffer(reach))
+    cells = np.asarray(shapely.make_valid(shapely.get_parts(cells)))
+    which, cell = shapely.STRtree(cells).query(points, predicate="within")
+    foreign = first[which] >= len(facing[0])
+    around = shapely.buffer(points[which[foreign]], reach, quad_segs=4)
+    near = shapely.intersection(cells[cell[foreign]], around)
+    return shapely.difference(water, shapely.union_all(shapely.make_valid(near)))

@@ -12,6 +12,7 @@ before countries (``Georgia`` on a map of the US is the state, elsewhere the cou
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -45,6 +46,7 @@ class NamedArea:
         return self.name if self.kind == "country" else f"{self.name}, {self.code}"
 
 
+@functools.lru_cache(maxsize=1024)
 def read_area(text: str, country: str = "") -> NamedArea | None:
     """The country or region ``text`` names, ``country`` (ISO alpha-2: the map's) deciding a
     region's code or a name two countries share; None when it names neither (a city, a street:

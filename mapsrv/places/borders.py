@@ -85,6 +85,7 @@ def borders() -> Borders:
     shapes = shapely.multipolygons(polygons, indices=polygon_region)
     invalid = ~shapely.is_valid(shapes)
     shapes[invalid] = shapely.make_valid(shapes[invalid])
+    shapely.prepare(shapes)  # which region a map's points are in: ~100 point tests a question
     by_code: dict[str, list[int]] = {}
     by_country: dict[str, list[int]] = {}
     by_name: dict[tuple[str, str], list[int]] = {}

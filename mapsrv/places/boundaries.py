@@ -41,8 +41,10 @@ __all__ = [
     "find_boundary",
     "find_country",
     "find_region",
+    "is_own_name",
     "nearest_boundary",
     "region_outlines",
+    "regions_named",
 ]
 
 REGIONS_FILE = "admin1.json"
@@ -186,13 +188,14 @@ class _Regions:
     by_code: dict[str, Boundary]  # "US-CA"
     by_country: dict[str, dict[str, Boundary]]  # "US" -> folded name, other name or postal code
     anywhere: dict[str, list[Boundary]]  # folded name -> every region of that name
+    own_names: dict[int, set[str]]  # id(region) -> its folded name, English name and codes (no other names)
 
 
 @functools.cache
 def _regions() -> _Regions:
     topology = load_path(DIRECTORY / REGIONS_FILE, depth=2)  # in pieces: see json_pieces
     arcs = decode_arcs(topology)
-    regions = _Regions({}, {}, {})
+    regions = _Regions({}, {}, {}, {})
     for geometry in topology["objects"]["regions"]["geometries"]:
         props = geometry["properties"]
         code, country = str(props.get("iso_3166_2", "")), str(props.get("iso_a2", ""))
@@ -201,6 +204,10 @@ def _regions() -> _Regions:
         if code:
             regions.by_code.setdefault(code.upper(), found)
         names = [name, props.get("name_en", ""), *str(props.get("name_alt", "")).split("|")]
+        regions.own_names.setdefault(id(found), set()).update(
+            fold(str(n)) for n in (name, props.get("name_en", ""), props.get("postal", ""), code) if n
+        )
+        regions.own_names[id(found)].add(fold(code.partition("-")[2]))
         own = regions.by_country.setdefault(country.upper(), {})
         for other in filter(None, names):
             own.setdefault(fold(other), found)
@@ -231,6 +238,17 @@ def find_region(text: str, country: str = "") -> Boundary | str:
         return "not a region (give a country for codes like CA)"
     where = sorted({c.code.partition("-")[0] for c in candidates})
     return f"in {' and '.join(where[:4])}{' and more' if len(where) > 4 else ''}: give a country"
+
+
+def is_own_name(region: Boundary, text: str) -> bool:
+    """Whether ``text`` is ``region``'s own name, English name or code, not one of its other
+    names (London is another name of the City of London, not its own)."""
+    return fold(text.strip()) in _regions().own_names.get(id(region), set())
+
+
+def regions_named(text: str) -> list[Boundary]:
+    """Every region, in any country, one of whose names is ``text``."""
+    return list(_regions().anywhere.get(fold(text.strip()), []))
 
 
 def find_boundary(join: str, value: str, country: str = "") -> Boundary | str:

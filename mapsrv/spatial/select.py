@@ -84,7 +84,7 @@ def select_within(
     ``(centre, radius_m)``; ``skip`` is the id of the area's own feature. In map order."""
     if isinstance(area, BaseGeometry):
         rows = _kept(index, index.meeting(area), layer, skip)
-        inside = shapely.covered_by(index.geoms[rows], area)
+        inside = shapely.covers(area, index.geoms[rows])  # the area first: a prepared one is used as such
         return Selection(index, rows[inside])
     (lat, lon), radius = area
     south, west, north, east = degree_box((lat, lon), radius)

@@ -1,71 +1,72 @@
-"""A country's or a state's area for ``select``'s ``within``: its Natural Earth outline (1:50m
-countries, 1:10m regions, the outlines ``import``'s join draws), reaching about 10 km out to sea
-so that a port or a coastal capital a coarse coastline leaves in the water still counts, but never
-into a neighbour (Badajoz stays in Spain, Reno in Nevada)."""
+"""A country's or a region's area for ``select``'s ``within``: named by code or name
+(``mapsrv.places.areas``), its Natural Earth 1:10m borders (``mapsrv.places.borders``: true to
+the data, islands included, reaching ~11 km out to sea but never into a neighbour). The map's own
+country (where most of its points are) decides a code such as ``TX`` and a name two countries
+share. Everything here reads files and builds shapes: call it from a worker thread."""
 
 from __future__ import annotations
 
-import functools
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import shapely
 
-from mapsrv.places.boundaries import Boundary, country_outlines, find_country, find_region, region_outlines
+from mapsrv.core.model import LatLon
+from mapsrv.places.areas import NamedArea, read_area, region_in
+from mapsrv.places.borders import borders, country_area, region_area
 from mapsrv.places.model import Place
 
-__all__ = ["COAST_DEGREES", "outline_of", "warm_outlines"]
-
-COAST_DEGREES = 0.1  # how far out to sea the area reaches (about 11 km of latitude)
+__all__ = ["Area", "area_named", "area_of", "map_country", "warm_outlines"]
 
 
-def outline_of(place: Place) -> Any:
-    """The area of a country or state ``place``, or None when it has no outline here."""
+@dataclass(frozen=True)
+class Area:
+    """The shape to test features against (lon, lat degrees, prepared) and what it is."""
+
+    shape: Any
+    named: NamedArea
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.named.kind, "name": self.named.name, "code": self.named.code}
+
+
+def map_country(points: Sequence[LatLon]) -> str:
+    """The country (ISO alpha-2) most of ``points`` are in, or "" for none."""
+    if not points:
+        return ""
+    found = borders()
+    lonlat = shapely.points([(lon, lat) for lat, lon in points])
+    _, regions = found.tree.query(lonlat, predicate="within")
+    counted = Counter(found.countries[i] for i in regions.tolist())
+    return counted.most_common(1)[0][0] if counted else ""
+
+
+def area_named(text: str, points: Sequence[LatLon] = ()) -> Area | None:
+    """The area ``text`` names as a country or region, on a map of ``points``; None when it
+    names neither (a city: the place resolver's)."""
+    named = read_area(text, map_country(points))
+    return _area(named) if named is not None else None
+
+
+def area_of(place: Place) -> Area | None:
+    """The area of a resolved ``place``: a country, a state, or the region a city's name also
+    names in its country (the state of New York, of Washington); None for a place with none."""
     if place.kind == "country" and place.country_code:
-        return _area("country", place.country_code, "")
-    if place.kind == "state":
-        return _area("state", place.name, place.country_code.upper())
+        return _area(NamedArea("country", place.country_code, place.name, place.country_code))
+    if place.kind in ("state", "city") and place.country_code:
+        named = region_in(place.name, place.country_code)
+        return _area(named) if named is not None else None
     return None
 
 
+def _area(named: NamedArea) -> Area | None:
+    shape = country_area(named.code) if named.kind == "country" else region_area(named.code)
+    return Area(shape, named) if shape is not None else None
+
+
 def warm_outlines() -> None:
-    """Load and repair every country's outline now (blocking: call it in a worker), so that the
-    first ``within`` a country finds them made (0.8-2.3 s of GEOS the first time)."""
-    for boundary in country_outlines():
-        _shape(boundary)
-
-
-_shapes: dict[int, tuple[Boundary, Any]] = {}  # by id(boundary): the boundaries live as long as the process
-
-
-def _shape(boundary: Boundary) -> Any:
-    """The boundary's repaired shape, made once (each ``within`` looks at every neighbour's)."""
-    held = _shapes.get(id(boundary))
-    if held is None or held[0] is not boundary:
-        polygons = [shapely.Polygon(outer, holes) for outer, *holes in boundary.polygons]
-        held = _shapes[id(boundary)] = (boundary, shapely.make_valid(shapely.MultiPolygon(polygons)))
-    return held[1]
-
-
-@functools.lru_cache(maxsize=32)
-def _area(kind: str, name: str, country: str) -> Any:
-    """The ``kind`` (country or state) ``name`` grown by ``COAST_DEGREES`` less every neighbour:
-    the other countries, and for a state the other regions of its ``country`` too. Cached by name:
-    a boundary's rings are thousands of points, too many to hash on every question."""
-    boundary = find_country(name) if kind == "country" else find_region(name, country)
-    if not isinstance(boundary, Boundary):
-        return None
-    own = _shape(boundary)
-    reach = own.buffer(COAST_DEGREES)
-    west, south, east, north = reach.bounds
-    others = [b for b in country_outlines() if b.code != (country or boundary.code)]
-    if country:
-        others += [b for b in region_outlines(country) if b is not boundary]
-    near = []
-    for other in others:
-        shape = _shape(other)
-        w, s, e, n = shape.bounds
-        if w <= east and e >= west and s <= north and n >= south:
-            near.append(shape)
-    if near:
-        reach = reach.difference(shapely.union_all(near))
-    return shapely.union(reach, own)
+    """Read the borders now (blocking: call it in a worker), so that the first ``within`` finds
+    them loaded rather than reading the file then."""
+    borders()

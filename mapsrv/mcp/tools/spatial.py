@@ -17,9 +17,9 @@ from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import InvalidInput, NotFound
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.marking import MARK_LAYER, mark_ops
-from mapsrv.mcp.tools.outlines import outline_of
+from mapsrv.mcp.tools.outlines import Area, area_named, area_of
 from mapsrv.mcp.tools.pages import cursor_for, read_cursor
-from mapsrv.mcp.tools.places import Resolver
+from mapsrv.mcp.tools.places import Resolver, map_anchors
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Expected, MapId
 from mapsrv.spatial import OPERATIONS, index_of
@@ -79,8 +79,9 @@ async def select(
         )
     index = await _index(state)
     places: Resolver | None = None
+    named: Area | None = None
     if within is not None:
-        shape, skip, places = await _area(tc, state, map_id, within)
+        shape, skip, places, named = await _area(tc, state, map_id, within)
         chosen = await run("geometry", select_within, index, shape, layer, skip)
     elif intersects is not None:
         touched = _feature(state, "intersects", intersects)
@@ -102,6 +103,8 @@ async def select(
         await _mark(tc, map_id, state, chosen, bool(mark), out)
     if places is not None and places.places:
         out.update(places.resolved())
+    if named is not None:
+        out["area"] = named.to_json()
     return answer(out)
 
 
@@ -147,7 +150,10 @@ def _feature(state: MapState, name: str, fid: Any) -> Feature:
 
 async def _area(
     tc: ToolContext, state: MapState, map_id: str, within: Any
-) -> tuple[BaseGeometry | tuple[LatLon, float], str | None, Resolver | None]:
+) -> tuple[BaseGeometry | tuple[LatLon, float], str | None, Resolver | None, Area | None]:
+    """The area ``within`` names: a feature's, a country's or a region's (by name or code, the
+    map's country deciding), a box; a city whose name is also its country's region's is the
+    region (New York, Washington)."""
     if isinstance(within, str) and within in state.features:
         feature = state.features[within]
         if not is_area(feature.type):
@@ -156,23 +162,33 @@ async def _area(
                 " use intersects, or near with km"
             )
         if feature.type == "circle":
-            return (feature.coords, float(feature.radius or 0.0)), within, None
-        return await run("geometry", lambda: shapely.make_valid(feature_geometry(feature))), within, None
+            return (feature.coords, float(feature.radius or 0.0)), within, None, None
+        return (
+            await run("geometry", lambda: shapely.make_valid(feature_geometry(feature))),
+            within,
+            None,
+            None,
+        )
     if isinstance(within, str):
+        points = map_anchors(state).anchors
+        named = await run("geometry", area_named, within, points)
+        if named is not None:
+            return named.shape, None, None, named
         places = await Resolver.open(tc, [within], map_id)
         place = places.place("within", within)
+        named = await run("geometry", area_of, place)
+        if named is not None:
+            return named.shape, None, places, named
         if place.bounds is None:
             raise InvalidInput(
-                f"within must be an area: a feature id, a country or state, or [[s,w],[n,e]], got"
-                f" {within!r:.40}, a {place.kind} with no area here; use near with km around it"
+                f"within must be an area: a feature id, a country or state (a name or an ISO code such"
+                f" as US-NY), or [[s,w],[n,e]], got {within!r:.40}, a {place.kind} with no area here;"
+                " use near with km around it"
             )
-        outline = await run("geometry", outline_of, place)  # the first: outlines loaded, repaired
-        if outline is not None:
-            return outline, None, places
         (s, w), (n, e) = place.bounds
-        return shapely.box(w, s, e, n), None, places
+        return shapely.box(w, s, e, n), None, places, None
     (s, w), (n, e) = check_bounds("within", within)
-    return shapely.box(w, s, e, n), None, None
+    return shapely.box(w, s, e, n), None, None, None
 
 
 async def _near(

@@ -1,0 +1,173 @@
+"""Countries and first-level regions as areas to test points against: Natural Earth's 1:10m
+'Admin 1 - States, Provinces' (public domain), every island and hole included, unsimplified on a
+~11 m grid (``world/admin1-borders.npz``: 4,596 regions, 1.29 million points, 4.7 MB; made by
+``scripts/natural-earth.sh``). ``boundaries.py`` finds a region or country by name or code; its
+outlines are simplified to ~2 km for drawing, and here is where a point near a border is decided.
+
+A country is the union of its regions. An area reaches ``REACH_DEGREES`` out to sea, so that a
+pier, a heliport or an airport on fill that the coastline leaves in the water still counts, but
+never into a neighbour: the reach stops at every other region's border.
+
+Water between two regions is split down its middle: each keeps the water nearer its own shore
+(the Downtown Manhattan Heliport's pier is New York's, not New Jersey's too).
+
+Reading the file and building the shapes takes ~1.3 s once per process; an area then takes
+0.1-1 s once for a state, 2-11 s for a big country (the US 7.5 s, Canada 11 s), and is kept:
+call from a worker thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+from mapsrv.places.text import fold
+from mapsrv.places.world import DIRECTORY
+
+__all__ = [
+    "BORDERS_FILE",
+    "GRID_DEGREES",
+    "REACH_DEGREES",
+    "Borders",
+    "borders",
+    "country_area",
+    "region_area",
+]
+
+BORDERS_FILE = "admin1-borders.npz"
+GRID_DEGREES = 1e-4  # the file's step (~11 m); scripts/admin1.py's DETAIL_GRID
+REACH_DEGREES = 0.2  # out to sea: 12 nautical miles of latitude, the territorial sea (UNCLOS art. 3)
+_SEA_DEGREES = 0.005  # the outline the reach is grown from is simplified this much (~500 m)
+_SHORE_STEP = 0.01  # degrees between the shore points that split shared water (~1 km)
+_KEPT_AREAS = 64  # areas kept built, most recently used
+
+
+@dataclass(frozen=True)
+class Borders:
+    """Every region's shape (a valid MultiPolygon of (lon, lat)), an STRtree over them, and the
+    regions by ISO 3166-2 code, by country (ISO 3166-1 alpha-2 and alpha-3) and by (country,
+    folded name)."""
+
+    shapes: NDArray[np.object_]
+    tree: shapely.STRtree
+    countries: list[str]  # each region's country, ISO alpha-2
+    by_code: dict[str, list[int]]
+    by_country: dict[str, list[int]]
+    by_name: dict[tuple[str, str], list[int]]
+
+    def regions(self, code: str, country: str = "", name: str = "") -> list[int]:
+        """The regions of ``code`` (one code may cover two of Natural Earth's pieces), else of
+        ``name`` in ``country``."""
+        found = self.by_code.get(code.upper()) if code else None
+        return found or self.by_name.get((country.upper(), fold(name)), [])
+
+
+@functools.cache
+def borders() -> Borders:
+    """The file, read and built once per process."""
+    with np.load(DIRECTORY / BORDERS_FILE) as archive:
+        steps = archive["steps"].astype(np.int64)
+        ring_sizes = archive["ring_sizes"]
+        ring_polygon = archive["ring_polygon"]
+        polygon_region = archive["polygon_region"]
+        regions = json.loads(str(archive["regions"]))
+    xy = np.cumsum(steps, axis=0) * GRID_DEGREES - np.array([180.0, 90.0])
+    rings = shapely.linearrings(xy, indices=np.repeat(np.arange(len(ring_sizes)), ring_sizes))
+    polygons = shapely.polygons(rings, indices=ring_polygon)
+    shapes = shapely.multipolygons(polygons, indices=polygon_region)
+    invalid = ~shapely.is_valid(shapes)
+    shapes[invalid] = shapely.make_valid(shapes[invalid])
+    shapely.prepare(shapes)  # which region a map's points are in: ~100 point tests a question
+    by_code: dict[str, list[int]] = {}
+    by_country: dict[str, list[int]] = {}
+    by_name: dict[tuple[str, str], list[int]] = {}
+    for i, (code, iso2, iso3, name) in enumerate(regions):
+        by_code.setdefault(code.upper(), []).append(i)
+        for country in {iso2.upper(), iso3.upper()} - {"", "-99"}:
+            by_country.setdefault(country, []).append(i)
+        by_name.setdefault((iso2.upper(), fold(name)), []).append(i)
+    countries = [iso2.upper() for _, iso2, _, _ in regions]
+    return Borders(shapes, shapely.STRtree(shapes), countries, by_code, by_country, by_name)
+
+
+def region_area(code: str, country: str = "", name: str = "") -> BaseGeometry | None:
+    """The area of the region ``code`` (ISO 3166-2), else ``name`` in ``country``; None when the
+    file has no such region."""
+    return _area(tuple(borders().regions(code, country, name)))
+
+
+def country_area(iso: str) -> BaseGeometry | None:
+    """The area of the country ``iso`` (ISO 3166-1 alpha-2 or alpha-3): all its regions; None
+    when it has none here."""
+    return _area(tuple(borders().by_country.get(iso.upper(), ())))
+
+
+_areas: OrderedDict[tuple[int, ...], BaseGeometry] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _area(regions: tuple[int, ...]) -> BaseGeometry | None:
+    if not regions:
+        return None
+    with _lock:
+        if regions in _areas:
+            _areas.move_to_end(regions)
+            return _areas[regions]
+    area = _reaching(regions)
+    with _lock:
+        _areas[regions] = area
+        while len(_areas) > _KEPT_AREAS:
+            _areas.popitem(last=False)
+    return area
+
+
+def _reaching(regions: tuple[int, ...]) -> BaseGeometry:
+    """The regions' union grown ``REACH_DEGREES`` out to sea, less every other region's land and
+    the water nearer to it (a bay between two states is split down its middle), prepared for
+    many tests."""
+    found = borders()
+    own = shapely.union_all(found.shapes[list(regions)])
+    reach: BaseGeometry = shapely.simplify(own, _SEA_DEGREES).buffer(REACH_DEGREES)
+    near = np.setdiff1d(found.tree.query(reach, predicate="intersects"), regions)
+    if len(near):
+        theirs = shapely.union_all(found.shapes[near])
+        reach = shapely.difference(reach, theirs)
+        reach = _nearer(own, theirs, reach)
+    area = shapely.union(own, reach)
+    shapely.prepare(area)
+    return area
+
+
+def _nearer(own: BaseGeometry, theirs: BaseGeometry, water: BaseGeometry) -> BaseGeometry:
+    """``water`` less what is nearer to ``theirs``'s shore than to ``own``'s: the Voronoi cells of
+    the shores' points (every ``_SHORE_STEP`` degrees) that face each other across at most twice
+    the reach; each of theirs cut to the reach around its point. (Water nearer a point of theirs
+    than to any point of own's within twice the reach is also nearer it than to own's others.)"""
+    reach = REACH_DEGREES + _SHORE_STEP
+    shores: list[NDArray[np.object_]] = []
+    for shape in (own, theirs):
+        line = shapely.segmentize(shapely.simplify(shape.boundary, _SEA_DEGREES), _SHORE_STEP)
+        shores.append(np.asarray(shapely.points(shapely.get_coordinates(line)), dtype=object))
+    mine, other = shapely.STRtree(shores[1]).query(shores[0], predicate="dwithin", distance=2 * reach)
+    facing = [shores[0][np.unique(mine)], shores[1][np.unique(other)]]
+    if not len(facing[1]):
+        return water
+    xy, first = np.unique(
+        np.round(shapely.get_coordinates(np.concatenate(facing)), 6), axis=0, return_index=True
+    )
+    points: NDArray[np.object_] = np.asarray(shapely.points(xy), dtype=object)
+    cells = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=water.envelope.buffer(reach))
+    cells = np.asarray(shapely.make_valid(shapely.get_parts(cells)))
+    which, cell = shapely.STRtree(cells).query(points, predicate="within")
+    foreign = first[which] >= len(facing[0])
+    around = shapely.buffer(points[which[foreign]], reach, quad_segs=4)
+    near = shapely.intersection(cells[cell[foreign]], around)
+    return shapely.difference(water, shapely.union_all(shapely.make_valid(near)))

@@ -1,0 +1,119 @@
+"""``select`` within a state or a country named by name or code (issue 59), through the tool on
+a map at mapsrv's largest (100,000 markers spread over the contiguous US, 25-49 N, 125-67 W,
+in a ``MapHub`` in memory). The first question of each area builds it from Natural Earth's 1:10m
+borders (``cold``, in a worker thread; the first of all reads the file too); the others reuse it.
+
+    python -m tests.bench.within_areas [FEATURES] [--runs N] [--precision]
+
+prints a table, then the numbers as one JSON line. ``--precision`` adds how often a point of a
+US state (by the Census's 1:5,000,000 lines, support/census_states.py) is within mapsrv's area
+of that state, by its distance from the Census's outline, near a state line or a coast.
+Target (issue 59): within a district or a state p50 <= 10 ms. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from typing import Any
+
+import trio
+
+from mapsrv.core.model import Feature
+from mapsrv.core.ops import ImportFeatures
+from mapsrv.hub import MapHub
+from mapsrv.mcp.tools import ToolContext
+from mapsrv.mcp.tools.spatial import select
+
+from .harness import percentiles
+
+AREAS = ("Rhode Island", "US-NY", "TX", "California", "United States")
+
+
+async def measure(n: int, runs: int) -> dict[str, Any]:
+    tc = ToolContext(MapHub(), "http://x/")
+    map_id = (await tc.hub.create_map()).id
+    rng = random.Random(59)
+    made = tuple(Feature(f"m{i}", "marker", (rng.uniform(25, 49), rng.uniform(-125, -67))) for i in range(n))
+    await tc.write(map_id, [ImportFeatures(made)], None)
+    await select(tc, map_id, near=[40, -100], nearest=1)  # the map's index, built once
+    out: dict[str, Any] = {"features": n}
+    for area in AREAS:
+        start = time.perf_counter()
+        first = await select(tc, map_id, within=area)
+        cold = time.perf_counter() - start
+        samples = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            await select(tc, map_id, within=area)
+            samples.append(time.perf_counter() - start)
+        found = first.structured_content["count"]
+        out[area] = {**percentiles(samples), "cold_ms": cold * 1000, "found": found}
+    return out
+
+
+BANDS_KM = (0, 0.2, 0.5, 1, 2, 5, 10)
+
+
+def precision(per_state: int = 3000) -> dict[str, dict[str, float]]:
+    """Points within ~11 km of each state's Census outline, inside it, as found in its area."""
+    import numpy as np
+    import shapely
+    from support.census_states import census_states
+
+    from mapsrv.places.borders import region_area
+
+    states = {code: shape for code, shape in census_states().items() if code.startswith("US-")}
+    rng = np.random.default_rng(59)
+    tally: dict[str, list[int]] = {}
+    for code, census in states.items():
+        others = shapely.union_all([s.boundary for c, s in states.items() if c != code])
+        coords = shapely.get_coordinates(census.boundary)
+        pick = coords[rng.integers(0, len(coords), per_state)]
+        angle, reach = rng.uniform(0, 2 * np.pi, len(pick)), rng.uniform(0, 0.1, len(pick))
+        east_west = reach * np.cos(angle) / np.cos(np.radians(pick[:, 1]))
+        points = shapely.points(pick[:, 0] + east_west, pick[:, 1] + reach * np.sin(angle))
+        points = points[shapely.contains(census, points)]
+        scale = 111 * np.cos(np.radians(shapely.get_y(points)))
+        km = shapely.distance(census.boundary, points) * scale
+        line = shapely.distance(others, points) * scale < km + 0.1
+        hit = shapely.covers(region_area(code), points)
+        for k, near_line, found in zip(km.tolist(), line.tolist(), hit.tolist(), strict=True):
+            band = max(i for i, edge in enumerate(BANDS_KM) if k >= edge)
+            upper = BANDS_KM[band + 1] if band + 1 < len(BANDS_KM) else "inf"
+            counted = tally.setdefault(
+                f"{'state line' if near_line else 'coast/abroad'} {BANDS_KM[band]}-{upper} km", [0, 0]
+            )
+            counted[0] += int(found)
+            counted[1] += 1
+    return {band: {"points": n, "in_own_state": ok / n} for band, (ok, n) in sorted(tally.items())}
+
+
+def run(n: int = 100_000, runs: int = 30) -> dict[str, Any]:
+    return trio.run(measure, n, runs)
+
+
+def _print(result: dict[str, Any]) -> None:
+    print(f"select within an area on a {result['features']:,}-marker map (ms)")
+    print(f"{'within':16} {'cold':>8} {'p50':>8} {'p90':>8} {'max':>8} {'found':>8}")
+    for area in AREAS:
+        t = result[area]
+        cold, p50, p90, most = t["cold_ms"], t["p50"], t["p90"], t["max"]
+        print(f"{area:16} {cold:8.0f} {p50:8.1f} {p90:8.1f} {most:8.1f} {t['found']:8,}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("features", type=int, nargs="?", default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--precision", action="store_true", help="points of each state in its area")
+    args = parser.parse_args()
+    _print(run(args.features, args.runs))
+    if args.precision:
+        for band, counted in precision().items():
+            print(f"{band:28} {counted['in_own_state']:8.2%} of {counted['points']:,}")

@@ -297,6 +297,16 @@ def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple
             raise InvalidInput(
                 f"properties key must be 1-64 printable characters, got {key!r:.70}; rename it"
             )
+        kind = type(item)
+        if (
+            item is None
+            or kind is int
+            or kind is bool
+            or (kind is str and len(item) <= limits.max_popup)
+            or (kind is float and math.isfinite(item))
+        ):
+            out.append((key, item))  # a plain scalar: what _scalar returns for it, without its name
+            continue
         name = f"properties.{key}"
         if isinstance(item, (list, tuple)):
             if len(item) > max(points, 1):
@@ -308,5 +318,5 @@ def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple
         else:
             item = _scalar(name, item, limits.max_popup)
         out.append((key, item))
-    out.sort(key=lambda pair: pair[0])
+    out.sort()  # by key: keys are unique, so values are never compared
     return tuple(out)

@@ -19,6 +19,10 @@ Bounds: TypeAlias = tuple[LatLon, LatLon]
 def check_latlon(name: str, value: Any) -> LatLon:
     """A ``[lat, lon]`` pair, in range (exactly: a file's reader clamps ``NOISE`` itself). An
     error shows the value with all its digits: 180.0000001 must not read as 180."""
+    if (type(value) is tuple or type(value) is list) and len(value) == 2:
+        lat, lon = value
+        if type(lat) is float and type(lon) is float and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:
+            return (lat, lon)  # what the checks below return for it, without their names
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise InvalidInput(
             f"{name} must be a [lat, lon] pair, got {value!r:.60}; give two numbers, e.g. [48.85, 2.35]"

@@ -1,5 +1,7 @@
-"""The files people already have: GPX, KML, KMZ, CSV and GeoJSON, read into features and written
-from a map. Pure: bytes in, features out (and a map in, bytes out); no I/O, no trio.
+"""The files people already have: GPX, KML, KMZ, CSV and GeoJSON, and GIS people's zipped
+Shapefiles, GeoPackages, FlatGeobufs and GeoParquets in any projection, read into features and
+written from a map. Pure: bytes in, features out (and a map in, bytes out); no sockets, no trio
+(GDAL reads from memory; a Shapefile or GeoPackage is written in a temporary folder).
 
 Reading is for untrusted files: XML without a DTD (no entity bombs, no external entities; see
 ``safexml``), a KMZ's zip opened with caps on its members and unzipped size, a CSV with caps on
@@ -12,28 +14,38 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from mapsrv.core.codec import dumps
 from mapsrv.core.geojson import geojson_parts, to_geojson
 from mapsrv.core.model import LatLon, Limits, MapState
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector, Imported
-from mapsrv.formats.detect import FORMATS, detect_format
+from mapsrv.formats.crs import given_crs
+from mapsrv.formats.detect import BINARY_FORMATS, FORMATS, GIS_FORMATS, detect_format
+from mapsrv.formats.geoparquet import read_geoparquet
+from mapsrv.formats.giswrite import write_gis
 from mapsrv.formats.gpx import gpx_notes, read_gpx, write_gpx
 from mapsrv.formats.join import JOINS, Find, Join, Near, read_joined
 from mapsrv.formats.kml import read_kml, write_kml
 from mapsrv.formats.kmz import read_kmz, write_kmz
+from mapsrv.formats.ogr import read_ogr
 from mapsrv.formats.table import read_csv, write_csv
 
 __all__ = [
+    "BINARY_FORMATS",
+    "EXTENSIONS",
     "FORMATS",
+    "GIS_FORMATS",
     "JOINS",
     "MEDIA_TYPES",
+    "Exported",
     "Find",
     "Near",
     "Imported",
     "Join",
     "detect_format",
+    "export_file",
     "export_notes",
     "read_file",
     "write_file",
@@ -45,7 +57,23 @@ MEDIA_TYPES = {
     "kml": "application/vnd.google-earth.kml+xml",
     "kmz": "application/vnd.google-earth.kmz",
     "csv": "text/csv; charset=utf-8",
+    "shp": "application/zip",
+    "gpkg": "application/geopackage+sqlite3",
+    "fgb": "application/octet-stream",
+    "parquet": "application/vnd.apache.parquet",
 }
+# a format's file extension, where it is not the format's name (a zipped Shapefile GDAL opens whole)
+EXTENSIONS = {"shp": "shp.zip"}
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A map as a file: its bytes, media type and extension, and what the format could not hold."""
+
+    body: bytes
+    media_type: str
+    extension: str
+    notes: tuple[str, ...] = ()
 
 
 def read_file(
@@ -62,16 +90,35 @@ def read_file(
     key: str | None = None,
     country: str = "",
     near: Near | None = None,
+    file_layer: str | None = None,
+    crs: str | None = None,
 ) -> Imported:
     """Read a file into features. ``fmt`` is detected when None (``filename`` helps); ``layer``
-    puts every feature in that layer (else KML folders become layers); ``lookup`` resolves a
-    CSV's place names; ``simplify`` thins lines and shapes to that tolerance in metres. ``join``
-    reads a CSV's rows as the countries or regions they name, outlined by ``find``, by column
-    ``key`` (else found), within ``country``, ``near`` naming what an unmatched row may mean
-    (see ``join``)."""
+    puts every feature in that layer (else KML folders, GeoPackage tables become layers);
+    ``lookup`` resolves a CSV's place names; ``simplify`` thins lines and shapes to that tolerance
+    in metres. ``join`` reads a CSV's rows as the countries or regions they name, outlined by
+    ``find``, by column ``key`` (else found), within ``country``, ``near`` naming what an
+    unmatched row may mean (see ``join``). A GIS file's ``file_layer`` is the one layer to read
+    (else all); ``crs`` the system its coordinates are in when it names none (or a wrong one)."""
     fmt = detect_format(data, filename, given=fmt)
     out = Collector(fmt, limits, layer=layer, tolerance=simplify)
-    if join is not None:
+    if fmt not in GIS_FORMATS and (file_layer is not None or crs is not None):
+        name = "file_layer" if file_layer is not None else "crs"
+        raise InvalidInput(
+            f"{name} goes with a Shapefile, GeoPackage, FlatGeobuf or GeoParquet, got a {fmt} file"
+            " (its coordinates are WGS84 degrees); leave it out"
+        )
+    if fmt in GIS_FORMATS:
+        system = None if crs is None else given_crs(crs)
+        if fmt == "parquet":
+            if file_layer is not None:
+                raise InvalidInput(
+                    "file_layer goes with a GeoPackage or a zip of Shapefiles; a GeoParquet has one"
+                )
+            read_geoparquet(data, out, crs=system)
+        else:
+            read_ogr(data, fmt, out, file_layer=file_layer, crs=system)
+    elif join is not None:
         if fmt != "csv" or find is None:
             raise InvalidInput(f"join takes a CSV table, got a {fmt} file; send the table as CSV")
         read_joined(data, out, join, find, key=key, country=country, near=near)
@@ -122,8 +169,20 @@ def export_notes(state: MapState, fmt: str) -> list[str]:
     return gpx_notes(state) if fmt == "gpx" else []
 
 
+def export_file(state: MapState, fmt: str) -> Exported:
+    """The map as a ``fmt`` file, with the notes on what the format could not hold."""
+    if fmt in GIS_FORMATS:
+        body, notes = write_gis(state, fmt)
+        return Exported(body, MEDIA_TYPES[fmt], EXTENSIONS.get(fmt, fmt), tuple(notes))
+    body, media, extension = write_file(state, fmt)
+    return Exported(body, media, extension, tuple(export_notes(state, fmt)))
+
+
 def write_file(state: MapState, fmt: str) -> tuple[bytes, str, str]:
     """The map as a file: ``(body, media type, file extension)``."""
+    if fmt in GIS_FORMATS:
+        exported = export_file(state, fmt)
+        return exported.body, exported.media_type, exported.extension
     if fmt == "geojson":
         body = dumps(to_geojson(state)).encode()
     elif fmt == "gpx":

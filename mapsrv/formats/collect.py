@@ -210,6 +210,11 @@ class Collector:
             self._clamped += n
         self._features.append(feature)
 
+    @property
+    def added(self) -> int:
+        """Features built so far."""
+        return len(self._features)
+
     def skip(self, kind: str, where: str, reason: str = "") -> None:
         """Note that ``where`` was left out, for the reason ``kind`` ("rows without a position");
         ``reason`` says more (the first one is kept)."""

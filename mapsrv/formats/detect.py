@@ -1,6 +1,8 @@
-"""Which format a file is: by its content first (a zip is a KMZ, ``<gpx`` GPX, ``<kml`` KML,
-``{`` GeoJSON), its file name's extension next, and plain text as CSV last. A format the caller
-names is checked against the content, so a KMZ sent as GPX says so instead of failing as XML."""
+"""Which format a file is: by its content first (a zip holding a ``.shp`` is a zipped Shapefile,
+any other zip a KMZ, an SQLite file a GeoPackage, FlatGeobuf's and Parquet's magic bytes those,
+``<gpx`` GPX, ``<kml`` KML, ``{`` GeoJSON), its file name's extension next, and plain text as CSV
+last. A format the caller names is checked against the content, so a KMZ sent as GPX says so
+instead of failing as XML."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ import codecs
 import re
 
 from mapsrv.errors import InvalidInput
+from mapsrv.formats.archive import is_zip, open_zip
 
-__all__ = ["EXTENSIONS", "FORMATS", "detect_format"]
+__all__ = ["BINARY_FORMATS", "EXTENSIONS", "FORMATS", "GIS_FORMATS", "detect_format"]
 
-FORMATS = ("geojson", "gpx", "kml", "kmz", "csv")
+FORMATS = ("geojson", "gpx", "kml", "kmz", "csv", "shp", "gpkg", "fgb", "parquet")
+GIS_FORMATS = ("shp", "gpkg", "fgb", "parquet")  # read and written through GDAL and pyarrow
+BINARY_FORMATS = ("kmz", *GIS_FORMATS)
 EXTENSIONS = {
     "geojson": "geojson",
     "json": "geojson",
@@ -21,8 +26,21 @@ EXTENSIONS = {
     "csv": "csv",
     "tsv": "csv",
     "txt": "csv",
+    "shp": "shp",
+    "gpkg": "gpkg",
+    "fgb": "fgb",
+    "parquet": "parquet",
+    "geoparquet": "parquet",
 }
-_ALIASES = {"json": "geojson", "tsv": "csv"}
+_ALIASES = {
+    "json": "geojson",
+    "tsv": "csv",
+    "shapefile": "shp",
+    "geopackage": "gpkg",
+    "flatgeobuf": "fgb",
+    "geoparquet": "parquet",
+}
+_MAGIC = ((b"SQLite format 3\x00", "gpkg"), (b"fgb\x03fgb", "fgb"), (b"PAR1", "parquet"))
 _HEAD = 4096  # bytes looked at
 _ROOT = re.compile(r"<(?:!DOCTYPE\s+)?(?:[A-Za-z_][\w.-]*:)?(gpx|kml)[\s>/\[]")
 _BINARY = (
@@ -30,7 +48,6 @@ _BINARY = (
     (b"%PDF", "a PDF document", ""),
     (b"\x89PNG", "a PNG image", ""),
     (b"\xff\xd8\xff", "a JPEG image", ""),
-    (b"SQLite format 3", "an SQLite database (a GeoPackage?)", "; export it as GeoJSON or CSV"),
     (b"Rar!", "a RAR archive", ""),
     (b"7z\xbc\xaf", "a 7-Zip archive", ""),
 )
@@ -43,10 +60,25 @@ def _head_text(data: bytes) -> str:
     return head.decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()
 
 
+def _zip_kind(data: bytes) -> str:
+    """A zip holding a ``.shp`` and no ``.kml`` is a zipped Shapefile; any other a KMZ (whose
+    reader says what is wrong with it)."""
+    try:
+        with open_zip(data, "zip", "") as archive:
+            names = [name.lower() for name in archive.namelist()]
+    except InvalidInput:
+        return "kmz"
+    shp = any(n.endswith(".shp") for n in names)
+    return "shp" if shp and not any(n.endswith(".kml") for n in names) else "kmz"
+
+
 def _by_content(data: bytes) -> str | None:
     """The format the content itself shows, or None when it shows none for sure."""
-    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "kmz"
+    if is_zip(data):
+        return _zip_kind(data)
+    for magic, fmt in _MAGIC:
+        if data.startswith(magic):
+            return fmt
     head = _head_text(data)
     if head.startswith("<"):
         found = _ROOT.search(head)
@@ -82,7 +114,7 @@ def detect_format(data: bytes, filename: str | None = None, *, given: str | None
             raise InvalidInput(
                 f"file is not {fmt}: its content is {found}; give format {found!r}, or leave format out"
             )
-        if fmt != "kmz":
+        if fmt not in BINARY_FORMATS:
             _refuse_binary(data)
         return fmt
     if found is not None:
@@ -90,7 +122,13 @@ def detect_format(data: bytes, filename: str | None = None, *, given: str | None
     _refuse_binary(data)
     extension = (filename or "").rpartition(".")[2].lower() if "." in (filename or "") else ""
     if extension in EXTENSIONS:
-        return EXTENSIONS[extension]
+        found = EXTENSIONS[extension]
+        if found == "shp":
+            raise InvalidInput(
+                "a .shp alone is not a whole Shapefile: zip it with its .shx, .dbf and .prj (and .cpg)"
+                " and send the .zip"
+            )
+        return found
     head = _head_text(data)
     if not head:
         raise InvalidInput(f"file is empty: give one of {', '.join(FORMATS)}")

@@ -131,7 +131,9 @@ ROUTES: tuple[Route, ...] = (
     ),
     _route(
         "/{m,v}/{id}/export",
-        "/" + _KEY.format(kind="[mev]") + r"/(state|geojson|export\.(gpx|kml|kmz|csv|geojson))",
+        "/"
+        + _KEY.format(kind="[mev]")
+        + r"/(state|geojson|export\.(gpx|kml|kmz|csv|geojson|shp\.zip|gpkg|fgb|parquet))",
         Family.WEB,
     ),
     _route("/{m,v}/{id}/image.png", "/" + _KEY.format(kind="[mev]") + r"/image\.png", Family.WEB),

@@ -1,7 +1,9 @@
 """Reading an uploaded file off the event loop: the ``import`` tool and the page's import share
 it. Parsing is pure CPU (a 50,000-point GPX track is a few hundred ms), so it runs in a worker
 thread, and so does the gazetteer a CSV's place names need (its index is built there the first
-time, ~2 s), and the outlines a joined table needs (decoded there the first time, ~1 s)."""
+time, ~2 s), and the outlines a joined table needs (decoded there the first time, ~1 s). GIS files
+are read there too: GDAL and pyarrow release the GIL while they decode, the rows are pure Python
+(100,000 points of a GeoParquet: about a second)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ async def read_upload(
     join: Join | None = None,
     key: str | None = None,
     country: str = "",
+    file_layer: str | None = None,
+    crs: str | None = None,
 ) -> Imported:
     read = partial(
         read_file,
@@ -48,6 +52,8 @@ async def read_upload(
         key=key,
         country=country,
         near=nearest_boundary,
+        file_layer=file_layer,
+        crs=crs,
     )
     async with _PARSERS:
         imported = await run("encode", read)

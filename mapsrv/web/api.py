@@ -4,9 +4,9 @@ GeoJSON export. The page's writes (ops, undo, redo) are ``mapsrv.web.writes``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
-import trio
 from quart import Blueprint, Response, request
 
 from mapsrv.core.codec import dumps
@@ -16,6 +16,7 @@ from mapsrv.hub.access import resolve
 from mapsrv.image.render import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, ImageRequest
 from mapsrv.web.context import current_user, web_context
 from mapsrv.web.pages import links_json
+from mapsrv.workers import run
 
 __all__ = ["api", "export", "file_stem", "geojson", "image", "state"]
 
@@ -47,15 +48,29 @@ async def geojson(kind: str, key: str) -> Response:
     return response
 
 
-@api.get("/<any(m, e, v):kind>/<key>/export.<any(gpx, kml, kmz, csv, geojson):extension>")
+_EXPORTS = "gpx, kml, kmz, csv, geojson, shp.zip, gpkg, fgb, parquet"
+
+
+@api.get(f"/<any(m, e, v):kind>/<key>/export.<any({_EXPORTS}):extension>")
 async def export(kind: str, key: str, extension: str) -> Response:
-    """The map as a file to download, for the owner's and the view link alike."""
+    """The map as a file to download, for the owner's and the view link alike; ``?layer=`` one
+    of its layers only."""
     entry = await resolve(web_context().hub, kind, key, current_user())
+    state, layer = entry.state, request.args.get("layer")
+    if layer is not None:
+        if layer not in state.layers:
+            raise InvalidInput(
+                f"layer {layer[:64]!r} is not a layer of this map; leave it out for the whole map"
+            )
+        state = dataclasses.replace(
+            state, features={k: f for k, f in state.features.items() if f.layer == layer}
+        )
     body: str | bytes
-    if extension == "geojson":
+    if extension == "geojson" and layer is None:
         body, media = await entry.geojson_body(), "application/geo+json"
     else:
-        body, media, extension = await trio.to_thread.run_sync(write_file, entry.state, extension)
+        fmt = extension.removesuffix(".zip")
+        body, media, extension = await run("encode", write_file, state, fmt)
     response = Response(body, content_type=media)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{file_stem(entry.state.title)}.{extension}"'

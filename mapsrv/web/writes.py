@@ -43,7 +43,7 @@ __all__ = ["PageWrites"]
 
 log = logging.getLogger("mapsrv.web")
 
-_IMPORT_ARGS = frozenset({"format", "filename", "layer", "simplify", "preview"})
+_IMPORT_ARGS = frozenset({"format", "filename", "layer", "simplify", "preview", "file_layer", "crs"})
 
 
 ACTIONS = ("ops", "undo", "redo", "import", "pointer")
@@ -173,8 +173,8 @@ class PageWrites:
     async def _import(self, entry: MapEntry, actor: Actor, scope: Scope, data: bytes) -> dict[str, Any]:
         """A file sent as the body, read as the ``import`` tool reads it. ``?preview=1`` answers
         what would be added (its first ``PREVIEW`` features as GeoJSON) and commits nothing;
-        otherwise it is committed as one batch. ``format``, ``filename``, ``layer`` and
-        ``simplify`` (metres) as the tool's arguments."""
+        otherwise it is committed as one batch. ``format``, ``filename``, ``layer``,
+        ``simplify`` (metres), ``file_layer`` and ``crs`` as the tool's arguments."""
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
         args = {name: values[0] for name, values in query.items() if name in _IMPORT_ARGS}
         layer = check_id("layer", args["layer"]) if args.get("layer") else None
@@ -188,6 +188,8 @@ class PageWrites:
             filename=args.get("filename"),
             layer=layer,
             simplify=simplify,
+            file_layer=args.get("file_layer") or None,
+            crs=args.get("crs") or None,
         )
         if args.get("preview") in ("1", "true"):
             out = report(imported, [])

@@ -58,19 +58,21 @@ def test_a_named_format_is_checked_against_the_content() -> None:
     with pytest.raises(InvalidInput) as err:
         detect_format(a_zip(), given="gpx")
     assert err.value.message == "file is not gpx: its content is kmz; give format 'kmz', or leave format out"
-    with pytest.raises(InvalidInput, match=r"^format must be one of geojson, gpx, kml, kmz, csv, got 'shp'"):
-        detect_format(b"", given="shp")
+    every = "geojson, gpx, kml, kmz, csv, shp, gpkg, fgb, parquet"
+    with pytest.raises(InvalidInput, match=rf"^format must be one of {every}, got 'dxf'"):
+        detect_format(b"", given="dxf")
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00", "file is a PNG image, not one of geojson, gpx, kml, kmz, csv"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "file is a PNG image, not one of geojson, gpx, kml, kmz, csv, shp"),
         (
             b"\x1f\x8b\x08\x00",
-            "file is gzip-compressed, not one of geojson, gpx, kml, kmz, csv; decompress it first",
+            "file is gzip-compressed, not one of geojson, gpx, kml, kmz, csv, shp, gpkg, fgb, parquet;"
+            " decompress it first",
         ),
-        (b"", "file is empty: give one of geojson, gpx, kml, kmz, csv"),
+        (b"", "file is empty: give one of geojson, gpx, kml, kmz, csv, shp"),
         (
             b'<?xml version="1.0"?><html><body/></html>',
             "file is XML but neither GPX nor KML (it starts with <html...)",
@@ -84,7 +86,7 @@ def test_what_it_cannot_be_is_said(data: bytes, message: str) -> None:
 
 
 def test_every_format_is_named_once() -> None:
-    assert sorted(FORMATS) == ["csv", "geojson", "gpx", "kml", "kmz"]
+    assert sorted(FORMATS) == ["csv", "fgb", "geojson", "gpkg", "gpx", "kml", "kmz", "parquet", "shp"]
 
 
 def test_geojson_reads_through_core_with_its_title() -> None:

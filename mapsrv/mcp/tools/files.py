@@ -1,5 +1,6 @@
-"""Files in and out: the ``import`` tool (GPX, KML, KMZ, CSV, GeoJSON as one batch) and the
-exports ``read`` answers with ``format``.
+"""Files in and out: the ``import`` tool (GPX, KML, KMZ, CSV, GeoJSON, and GIS people's zipped
+Shapefiles, GeoPackages, FlatGeobufs and GeoParquets, as one batch) and the exports ``read``
+answers with ``format``.
 
 A file is read in a worker thread whatever its size: parsing a 50,000-point GPX track is pure
 CPU that would otherwise stop every stream of the process. A CSV's place names are resolved by
@@ -11,13 +12,20 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
-from mcp.types import CallToolResult, EmbeddedResource, TextContent, TextResourceContents
+from mcp.types import (
+    BlobResourceContents,
+    CallToolResult,
+    EmbeddedResource,
+    TextContent,
+    TextResourceContents,
+)
 from pydantic import Field
 
 from mapsrv.core.model import MapState, check_id
 from mapsrv.errors import InvalidInput, PayloadTooLarge
-from mapsrv.formats import Join, export_notes, write_file
+from mapsrv.formats import BINARY_FORMATS, Join, export_file
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.hub import MapEntry
 from mapsrv.hub.imports import read_upload
@@ -35,23 +43,26 @@ MAX_FILE = 16 * 2**20  # bytes of a decoded file; over HTTP the body limit (4 Mi
 # An export inlined in a tool answer: hosts cap a tool result near 1 MB, and every byte is read
 # into the model's context; a bigger file is answered with its download link only.
 MAX_INLINE = 512 * 1024
-_ZIP_B64 = "UEsDB"  # "PK\x03\x04", the start of every zip (a KMZ), in base64
+# The first bytes of every binary file mapsrv reads, in base64: a zip (a KMZ, a zipped Shapefile),
+# SQLite (a GeoPackage), FlatGeobuf, Parquet
+_BINARY_B64 = ("UEsDB", "UEsFBg", "U1FMaXRlIGZvcm1hdCAz", "ZmdiA2Zn", "UEFSMQ")
 
-Format = Literal["gpx", "kml", "kmz", "csv", "geojson"]
+Format = Literal["gpx", "kml", "kmz", "csv", "geojson", "shp", "gpkg", "fgb", "parquet"]
 By = Literal["car", "bike", "foot"]
 
 
 def _decode(content: str, fmt: str | None) -> bytes:
-    """The file's bytes: a KMZ (a zip) comes base64-encoded, and is known by its first bytes."""
-    if fmt != "kmz" and not content.lstrip().startswith(_ZIP_B64):
+    """The file's bytes: a binary file (a KMZ, a GIS file) comes base64-encoded, and is known by
+    its first bytes."""
+    if fmt not in BINARY_FORMATS and not content.lstrip().startswith(_BINARY_B64):
         data = content.encode()
     else:
         try:
             data = base64.b64decode("".join(content.split()), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise InvalidInput(
-                f"content must be base64 for a KMZ, got {content[:20]!r}...: {exc};"
-                " send a KMZ's bytes base64-encoded, or a text file as it is"
+                f"content must be base64 for a binary file ({fmt or 'kmz'}), got {content[:20]!r}...: {exc};"
+                " send its bytes base64-encoded, or a text file as it is"
             ) from None
     if len(data) > MAX_FILE:
         raise PayloadTooLarge(
@@ -63,7 +74,7 @@ def _decode(content: str, fmt: str | None) -> bytes:
 
 async def import_file(
     tc: ToolContext,
-    content: Annotated[str, Field(description="the file's text (a KMZ: base64)")],
+    content: Annotated[str, Field(description="the file's text, or base64 if binary")],
     map_id: OptionalMapId = None,
     format: Annotated[Format | None, Field(description="detected if left out")] = None,
     layer: Annotated[str | None, Field(description="put all in this layer")] = None,
@@ -73,10 +84,12 @@ async def import_file(
     key: Annotated[str | None, Field(description="join column; detected if left out")] = None,
     country: Annotated[str | None, Field(description="regions of this country")] = None,
     snap: Annotated[By | None, Field(description="GPS tracks onto the roads (router)")] = None,
+    file_layer: Annotated[str | None, Field(description="GeoPackage table or .shp; else all")] = None,
+    crs: Annotated[str | None, Field(description="e.g. EPSG:27700 if the file names none")] = None,
 ) -> CallToolResult:
-    """Add a GPX, KML, KMZ, CSV or GeoJSON file to a map, all or none; an untitled map takes the
-    file's name. CSV: lat/lon, WKT or place-name columns; or join: rows naming countries (codes,
-    names) or states/provinces become their outlines, unmatched rows listed."""
+    """Add a file to a map, all or none; an untitled map takes its name. GPX, KML, KMZ, CSV,
+    GeoJSON; GIS: shp (zipped), gpkg, fgb, parquet, any projection. CSV: lat/lon, WKT or
+    place-name columns; or join: rows naming countries or states become their outlines."""
     data = _decode(content, format)
     if layer is not None:
         check_id("layer", layer)
@@ -85,7 +98,16 @@ async def import_file(
     if country is not None:
         await run("index", resolve_country, country)  # unknown: the caller's mistake, with a hint
     imported = await read_upload(
-        data, format, tc.hub.limits, layer=layer, simplify=simplify, join=join, key=key, country=country or ""
+        data,
+        format,
+        tc.hub.limits,
+        layer=layer,
+        simplify=simplify,
+        join=join,
+        key=key,
+        country=country or "",
+        file_layer=file_layer,
+        crs=crs,
     )
     if snap is not None:
         mode = check_mode("snap", snap)
@@ -113,27 +135,36 @@ async def import_file(
     return answer(out)
 
 
-async def export(tc: ToolContext, entry: MapEntry, state: MapState, fmt: str) -> CallToolResult:
-    """``state``'s features as a GPX, KML or CSV file: an embedded resource (its text, its media
-    type) and one line saying what it holds and where people can download the whole map."""
-    body, media, extension = await run("encode", write_file, state, fmt)
+async def export(
+    tc: ToolContext, entry: MapEntry, state: MapState, fmt: str, layer: str | None = None
+) -> CallToolResult:
+    """``state``'s features as a file: an embedded resource (its text, or its bytes for a binary
+    format, and its media type) and one line saying what it holds, what the format could not
+    hold, and where people can download it (the whole map, or ``layer``)."""
+    exported = await run("encode", export_file, state, fmt)
+    body, media, extension = exported.body, exported.media_type, exported.extension
     link = tc.links(entry)[1] + f"/export.{extension}"  # the view link's: shareable, reveals no edit id
+    if layer is not None:
+        link += "?" + urlencode({"layer": layer})
     head = {"map_id": state.id, "version": state.version, "format": fmt, "features": len(state.features)}
     head["bytes"] = len(body)
     head["download"] = link
-    notes = export_notes(state, fmt)
-    if notes:
-        head["notes"] = notes
-    if len(body) > MAX_INLINE:
+    if exported.notes:
+        head["notes"] = list(exported.notes)
+    carried = len(body) * 4 // 3 if fmt in BINARY_FORMATS else len(body)  # base64 for a binary file
+    if carried > MAX_INLINE:
         head["inline"] = False
         head["note"] = (
             f"the file is {len(body) // 1024} KB, more than a tool answer should carry"
             f" ({MAX_INLINE // 1024} KB): give the user the download link, or read with filters"
         )
         return answer(head)
-    resource = TextResourceContents(
-        uri=f"map://{state.id}/export.{extension}", mime_type=media, text=body.decode()
-    )
+    uri = f"map://{state.id}/export.{extension}"
+    resource: TextResourceContents | BlobResourceContents
+    if fmt in BINARY_FORMATS:
+        resource = BlobResourceContents(uri=uri, mime_type=media, blob=base64.b64encode(body).decode())
+    else:
+        resource = TextResourceContents(uri=uri, mime_type=media, text=body.decode())
     return CallToolResult(
         content=[
             TextContent(type="text", text=compact(head)),

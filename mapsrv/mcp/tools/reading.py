@@ -205,7 +205,8 @@ async def read(
     limit: Annotated[int, Field(ge=1, le=MAX_READ)] = 50,
     geojson: Annotated[bool, Field(description="the features as GeoJSON, [lon, lat]")] = False,
     format: Annotated[
-        Literal["geojson", "gpx", "kml", "csv"] | None, Field(description="the map as a file to save")
+        Literal["geojson", "gpx", "kml", "csv", "shp", "gpkg", "fgb", "parquet"] | None,
+        Field(description="the map (or layer) as a file"),
     ] = None,
 ) -> CallToolResult:
     """What is on a map, and who has it open: a short summary, or with filters or a cursor a page
@@ -220,10 +221,11 @@ async def read(
     matched = [f for f in state.features.values() if _matches(f, layer, kind, text, box)]
     start = _offset(cursor, len(matched))
     if geojson or format is not None:
-        chosen = matched[start : start + limit] if paged else matched
+        # a file holds every feature the filters select; a page only when a cursor asks for one
+        chosen = matched[start : start + limit] if cursor is not None else matched
         state = dataclasses.replace(state, features={f.id: f for f in chosen})
         if not geojson:
-            return await export(tc, entry, state, format or "")
+            return await export(tc, entry, state, format or "", layer)
         return await run("encode", lambda: answer(to_geojson(state)))  # 593 countries: ~0.7 s
     rows, taken = _fill((_detail(f) for f in matched[start:]), PAGE_BUDGET, limit)
     out: dict[str, Any] = {

@@ -1,7 +1,8 @@
 /* mapsrv page: files in (edit link only) and out (every link).
  *
- * In: a GPX, KML, KMZ, CSV or GeoJSON file dropped on the page or chosen with the picker is sent
- * as it is to POST /m/<id>/import?preview=1, which reads it exactly as the commit will and
+ * In: a GPX, KML, KMZ, CSV or GeoJSON file, or a GIS file (a zipped Shapefile, a GeoPackage, a
+ * FlatGeobuf, a GeoParquet), dropped on the page or chosen with the picker is sent (its upload's
+ * progress shown) as it is to POST /m/<id>/import?preview=1, which reads it exactly as the commit will and
  * answers what would be added (counts, layers, notes, the rows that did not resolve, and the
  * first features as GeoJSON). The preview is drawn over the map (the page listens for
  * `mapsrv:import-preview`) until the person adds it (one batch, all or none) or cancels.
@@ -13,19 +14,25 @@ const body = document.body;
 const byId = (id) => document.getElementById(id);
 const editing = body.dataset.mode === 'edit';
 const prefix = (body.dataset.events || '').replace(/\/events$/, '');
-const ACCEPT = '.gpx,.kml,.kmz,.csv,.tsv,.txt,.geojson,.json';
-const FORMATS = ['geojson', 'gpx', 'kml', 'csv'];
+const ACCEPT = '.gpx,.kml,.kmz,.csv,.tsv,.txt,.geojson,.json,.zip,.gpkg,.fgb,.parquet';
+// Each format's name as people say it, and its download's extension where that is not its name.
+const NAMES = {
+  geojson: 'GeoJSON', gpx: 'GPX', kml: 'KML', kmz: 'KMZ', csv: 'CSV',
+  shp: 'Shapefile', gpkg: 'GeoPackage', fgb: 'FlatGeobuf', parquet: 'GeoParquet',
+};
+const EXTENSIONS = { shp: 'shp.zip' };
+const EXPORTS = ['gpx', 'kml', 'csv', 'shp', 'gpkg', 'fgb', 'parquet'];  // GeoJSON: #export-link
 
 function setExports() {
   const list = byId('export-formats');
   if (!list || !prefix) return;
   list.replaceChildren();
-  for (const format of FORMATS.filter((f) => f !== 'geojson')) {  // GeoJSON: #export-link
+  for (const format of EXPORTS) {
     const link = document.createElement('a');
     link.className = 'btn btn-link';
-    link.href = prefix + '/export.' + format;
+    link.href = prefix + '/export.' + (EXTENSIONS[format] || format);
     link.setAttribute('download', '');
-    link.textContent = format.toUpperCase();
+    link.textContent = NAMES[format];
     link.dataset.format = format;
     list.append(link);
   }
@@ -69,23 +76,43 @@ function errorText(json, status) {
   return status ? 'the server answered ' + status : 'the server cannot be reached';
 }
 
-async function send(file, bytes, previewOnly) {
+// XMLHttpRequest, not fetch: only it reports an upload's progress, which a big file needs.
+function send(file, bytes, previewOnly, progress) {
   const query = new URLSearchParams({ filename: file.name });
   if (previewOnly) query.set('preview', '1');
-  let response;
-  try {
-    response = await fetch(prefix + '/import?' + query, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/octet-stream', Accept: 'application/json' },
-      body: bytes,
+  return new Promise((resolve) => {
+    const request = new XMLHttpRequest();
+    request.open('POST', prefix + '/import?' + query);
+    request.setRequestHeader('Content-Type', 'application/octet-stream');
+    request.setRequestHeader('Accept', 'application/json');
+    request.responseType = 'json';
+    if (progress) {
+      request.upload.addEventListener('progress', (event) => {
+        if (event.lengthComputable) progress(event.loaded / event.total);
+      });
+      request.upload.addEventListener('load', () => progress(1));
+    }
+    request.addEventListener('load', () => {
+      const json = request.response;
+      if (request.status < 200 || request.status > 299) {
+        resolve({ ok: false, message: errorText(json, request.status) });
+      } else {
+        resolve({ ok: true, body: json });
+      }
     });
-  } catch (err) {
-    return { ok: false, message: errorText(null, 0) };
-  }
-  let json = null;
-  try { json = await response.json(); } catch (err) { json = null; }
-  if (!response.ok) return { ok: false, message: errorText(json, response.status) };
-  return { ok: true, body: json };
+    request.addEventListener('error', () => resolve({ ok: false, message: errorText(null, 0) }));
+    request.send(bytes);
+  });
+}
+
+// "Sending rivers.gpkg… 40 %" while the upload goes, then "Reading rivers.gpkg…" while the
+// server reads it.
+function progressTo(title, file) {
+  return (done) => {
+    title.textContent = done < 1
+      ? 'Sending ' + file.name + '… ' + Math.floor(done * 100) + ' %'
+      : 'Reading ' + file.name + '…';
+  };
 }
 
 // A kind's name, one and many: "1 area", "3 areas of several parts".
@@ -129,7 +156,7 @@ function close() {
 function show(file, report) {
   byId('import-title').textContent = 'Add ' + file.name + '?';
   byId('import-summary').textContent =
-    (report.format === 'geojson' ? 'GeoJSON' : report.format.toUpperCase()) + ': ' + describe(report) +
+    (NAMES[report.format] || report.format.toUpperCase()) + ': ' + describe(report) +
     (report.layers ? ' in ' + report.layers.length + ' layer' + (report.layers.length === 1 ? '' : 's') : '') + '.';
   const list = byId('import-notes');
   list.replaceChildren();
@@ -163,7 +190,7 @@ async function take(file) {
   byId('import-add').disabled = true;
   dialog.hidden = false;
   const bytes = await file.arrayBuffer();
-  const result = await send(file, bytes, true);
+  const result = await send(file, bytes, true, progressTo(byId('import-title'), file));
   if (!result.ok) {
     byId('import-title').textContent = 'Cannot add ' + file.name;
     fail(result.message);
@@ -177,7 +204,7 @@ async function commit() {
   if (!pending) return;
   const { file, bytes } = pending;
   byId('import-add').disabled = true;
-  const result = await send(file, bytes, false);
+  const result = await send(file, bytes, false, progressTo(byId('import-title'), file));
   if (!result.ok) {
     fail('Not added: ' + result.message);
     return;

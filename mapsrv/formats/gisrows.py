@@ -1,0 +1,252 @@
+"""A GIS layer's rows into features, one batch at a time: the record batches of GDAL's Arrow
+stream (Shapefile, GeoPackage, FlatGeobuf) and of a Parquet file's row groups alike.
+
+Each batch's WKB geometries are decoded at once (shapely), reprojected at once (``crs``), and
+turned into mapsrv's geometry whole: a polygon with its holes, a multipolygon with its parts, a
+collection with its members. Every column is a property with its type: integers, reals, text and
+booleans as they are, dates and times as ISO 8601 text, decimals as reals, lists and structures as
+their JSON text; binary columns are left out with a note. A ``name`` (or ``label``, ``title``...)
+column gives the label, a ``description`` the popup, as in a CSV.
+
+A table mapsrv wrote (``gisout``) has a ``mapsrvtype`` column: its ``label``, ``popup``,
+``style``, ``layer`` and ``radius`` columns (``m_label``... when the data had its own) are the
+feature's, so circles, rectangles, styles and layers come back as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats.collect import Collector
+from mapsrv.formats.columns import find_columns
+from mapsrv.formats.crs import Reprojection
+
+__all__ = ["OWN", "OWN_PREFIX", "OWN_TYPE", "LayerRows", "shape"]
+
+OWN_TYPE = "mapsrvtype"  # ten characters: a Shapefile keeps it whole
+OWN = ("layer", "label", "popup", "style", "radius")
+OWN_PREFIX = "m_"
+_KINDS = {0: "marker", 1: "polyline", 2: "polyline", 3: "polygon", 4: "multipoint"}
+_KINDS |= {5: "multipolyline", 6: "multipolygon", 7: "collection"}
+_SINGLE = {"marker": "multipoint", "circle": "multipoint", "polyline": "multipolyline"}
+_SINGLE |= {"polygon": "multipolygon", "rectangle": "multipolygon"}
+
+
+def _points(geometry: Any) -> list[tuple[float, float]]:
+    xy = shapely.get_coordinates(geometry)
+    return list(zip(xy[:, 1].tolist(), xy[:, 0].tolist(), strict=True))
+
+
+def _rings(polygon: Any) -> list[list[tuple[float, float]]]:
+    return [_points(polygon.exterior), *(_points(ring) for ring in polygon.interiors)]
+
+
+def _members(geometry: Any) -> list[Any]:
+    """A collection's members, collections inside it flattened (mapsrv holds one level)."""
+    out: list[Any] = []
+    stack = list(reversed(shapely.get_parts(geometry)))
+    while stack:
+        member = stack.pop()
+        if shapely.get_type_id(member) == 7:
+            stack.extend(reversed(shapely.get_parts(member)))
+        elif not member.is_empty:
+            out.append(member)
+    return out
+
+
+def shape(geometry: Any) -> tuple[str, Any]:
+    """A shapely geometry (x longitude, y latitude) as mapsrv's ``(type, coords)``."""
+    kind = _KINDS[int(shapely.get_type_id(geometry))]
+    if kind == "marker":
+        return kind, (geometry.y, geometry.x)
+    if kind in ("polyline", "multipoint"):
+        return kind, _points(geometry)
+    if kind == "polygon":
+        return kind, _rings(geometry)
+    if kind == "multipolyline":
+        return kind, [_points(line) for line in geometry.geoms]
+    if kind == "multipolygon":
+        return kind, [_rings(polygon) for polygon in geometry.geoms]
+    members = []
+    for member in _members(geometry):
+        mtype, coords = shape(member)
+        members.append({"type": mtype, "coords": coords})
+    return kind, members
+
+
+def _values(column: Any, name: str = "", what: str = "") -> list[Any] | None:
+    """A column's values as properties take them; None for a column of bytes."""
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = kind.value_type
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+        return None
+    raw: list[Any]
+    try:
+        raw = column.to_pylist()
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"{what} column {name} is not text in the encoding the file names (its .cpg or code page);"
+            " save it as UTF-8 (QGIS: Save As, Encoding UTF-8)"
+        ) from None
+    except (ValueError, OverflowError, pa.ArrowException):  # a date past year 9999, say
+        raw = column.cast(pa.string()).to_pylist()
+    if pa.types.is_temporal(kind) and not pa.types.is_duration(kind):
+        return [v if v is None or isinstance(v, str) else v.isoformat() for v in raw]
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return [None if v is None or not math.isfinite(v) else float(v) for v in raw]
+    if pa.types.is_nested(kind):
+        return [None if v is None else json.dumps(v, ensure_ascii=False, default=str) for v in raw]
+    if pa.types.is_duration(kind):
+        return [None if v is None else str(v) for v in raw]
+    return raw
+
+
+class LayerRows:
+    """One layer's rows into ``out``. ``what`` names the layer in errors ("gpkg layer roads"),
+    ``geometry`` its WKB column; ``layer`` the map layer its features go in (None: the
+    collector's); ``fields`` the other columns, in order."""
+
+    def __init__(
+        self,
+        out: Collector,
+        what: str,
+        geometry: str,
+        reprojection: Reprojection,
+        fields: Sequence[str],
+        layer: str | None = None,
+    ) -> None:
+        self.out, self.what, self.geometry, self.reprojection = out, what, geometry, reprojection
+        self.layer = None if layer is None else out.layer(layer)
+        self.index = 0
+        self.own = OWN_TYPE in fields
+        self.mine = {k: OWN_PREFIX + k if OWN_PREFIX + k in fields else k for k in OWN} if self.own else {}
+        taken = {OWN_TYPE, *self.mine.values()}
+        self.fields = [f for f in fields if f not in taken]
+        columns = find_columns(self.fields, [])
+        self.label = None if self.own or columns.label is None else self.fields[columns.label]
+        self.popup = None if self.own or columns.popup is None else self.fields[columns.popup]
+        self.skipped: set[str] = set()
+
+    def add(self, batch: Any) -> None:
+        """One record batch: its geometries decoded, reprojected and built, row by row."""
+        start, n = self.index, batch.num_rows
+        self.index += n
+        geometries = self._geometries(batch.column(self.geometry), start)
+        values: dict[str, list[Any]] = {}
+        for name in self.fields:
+            found = _values(batch.column(name), name, self.what)
+            if found is None:
+                if name not in self.skipped:
+                    self.skipped.add(name)
+                    self.out.note(f"{self.what}: column {name} holds bytes, left out")
+                continue
+            values[name] = found
+        names = batch.schema.names
+        mine = {k: _values(batch.column(c), c, self.what) for k, c in self.mine.items() if c in names}
+        kinds = shapely.get_type_id(geometries).tolist()
+        empty = (shapely.is_empty(geometries) | shapely.is_missing(geometries)).tolist()
+        # a point's (lat, lon) for every row at once: most big files are points
+        lats, lons = shapely.get_y(geometries).tolist(), shapely.get_x(geometries).tolist()
+        for i in range(n):
+            where = f"{self.what} feature {start + i}"
+            if empty[i]:
+                self.out.skip("features without a geometry", where)
+                continue
+            properties = {name: column[i] for name, column in values.items()}
+            if self.own:
+                row = {k: v[i] for k, v in mine.items() if v is not None}
+                self._add_own(where, geometries[i], properties, row, batch, i)
+                continue
+            type_, coords = ("marker", (lats[i], lons[i])) if kinds[i] == 0 else shape(geometries[i])
+            label, popup = properties.get(self.label or ""), properties.get(self.popup or "")
+            self.out.add(
+                where,
+                type_,
+                coords,
+                label=label if isinstance(label, str) else "",
+                popup=popup if isinstance(popup, str) else "",
+                properties=properties,
+                layer=self.layer,
+            )
+
+    def _geometries(self, column: Any, start: int) -> Any:
+        wkb = column.to_numpy(zero_copy_only=False)
+        try:
+            geometries = shapely.from_wkb(wkb)
+        except shapely.errors.GEOSException:
+            for i, one in enumerate(wkb):
+                try:
+                    shapely.from_wkb(one)
+                except shapely.errors.GEOSException as exc:
+                    raise InvalidInput(
+                        f"{self.what} feature {start + i}: its geometry cannot be read ({exc}); curves"
+                        " must be made straight lines first (ogr2ogr -nlt CONVERT_TO_LINEAR)"
+                    ) from None
+            raise
+        sizes = shapely.get_num_coordinates(geometries)
+        if len(sizes) and int(sizes.max()) > self.out.limits.max_total_points:
+            i = int(np.argmax(sizes))
+            raise PayloadTooLarge(
+                f"{self.what} feature {start + i} must have at most {self.out.limits.max_total_points}"
+                f" points (max_total_points), got {int(sizes[i])}; simplify it before importing"
+            )
+        if shapely.has_z(geometries).any():
+            geometries = shapely.force_2d(geometries)
+        geometries = self.reprojection.apply(geometries)
+        xy, rows = shapely.get_coordinates(geometries, return_index=True)
+        finite = np.isfinite(xy).all(axis=1)
+        if not finite.all():
+            i = int(rows[int(np.argmin(finite))])
+            raise InvalidInput(
+                f"{self.what} feature {start + i} lies outside {self.reprojection.what}'s coordinate"
+                " system (its coordinates cannot be turned into degrees); check the file's crs"
+            )
+        return geometries
+
+    def _add_own(
+        self, where: str, geometry: Any, properties: dict[str, Any], mine: dict[str, Any], batch: Any, i: int
+    ) -> None:
+        """A feature mapsrv wrote: its own type, label, popup, style, layer and radius."""
+        type_, coords = shape(geometry)
+        wanted = batch.column(OWN_TYPE)[i].as_py()
+        if _SINGLE.get(wanted) == type_ and len(coords) == 1:  # a Shapefile wrote a marker as a multipoint
+            type_, coords = (
+                {"multipoint": "marker", "multipolyline": "polyline"}.get(type_, "polygon"),
+                coords[0],
+            )
+        radius = mine.get("radius")
+        if wanted == "circle" and type_ == "marker":
+            type_ = "circle"
+        elif wanted == "rectangle" and type_ == "polygon":
+            ys = [p[0] for p in coords[0]]
+            xs = [p[1] for p in coords[0]]
+            type_, coords = "rectangle", ((min(ys), min(xs)), (max(ys), max(xs)))
+        if type_ != "circle":
+            radius = None
+        style = mine.get("style")
+        try:
+            style = json.loads(style) if isinstance(style, str) and style else None
+        except ValueError:
+            style = None
+        layer = mine.get("layer")
+        self.out.add(
+            where,
+            type_,
+            coords,
+            label=mine.get("label") or "",
+            popup=mine.get("popup") or "",
+            style=style if isinstance(style, dict) else None,
+            properties=properties,
+            radius=radius,
+            layer=self.out.layer(layer) if isinstance(layer, str) and layer else self.layer,
+        )

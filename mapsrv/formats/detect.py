@@ -26,7 +26,6 @@ EXTENSIONS = {
     "csv": "csv",
     "tsv": "csv",
     "txt": "csv",
-    "shp": "shp",
     "gpkg": "gpkg",
     "fgb": "fgb",
     "parquet": "parquet",
@@ -61,15 +60,16 @@ def _head_text(data: bytes) -> str:
 
 
 def _zip_kind(data: bytes) -> str:
-    """A zip holding a ``.shp`` and no ``.kml`` is a zipped Shapefile; any other a KMZ (whose
-    reader says what is wrong with it)."""
+    """A zip holding a ``.kml`` is a KMZ, one holding a ``.shp`` a zipped Shapefile, one that
+    cannot be opened a KMZ too (whose reader says what is wrong with it); else ``zip``."""
     try:
         with open_zip(data, "zip", "") as archive:
             names = [name.lower() for name in archive.namelist()]
     except InvalidInput:
         return "kmz"
-    shp = any(n.endswith(".shp") for n in names)
-    return "shp" if shp and not any(n.endswith(".kml") for n in names) else "kmz"
+    if any(n.endswith(".kml") for n in names):
+        return "kmz"
+    return "shp" if any(n.endswith(".shp") for n in names) else "zip"
 
 
 def _by_content(data: bytes) -> str | None:
@@ -104,6 +104,13 @@ def detect_format(data: bytes, filename: str | None = None, *, given: str | None
     """The format of ``data``: ``given`` when the caller named one (checked against the content),
     else what the content shows, else the extension of ``filename``, else CSV for text."""
     found = _by_content(data)
+    if found == "zip":  # a zip of something else: its reader names what it lacks
+        if given is not None and _ALIASES.get(given.lower(), given.lower()) in ("kmz", "shp"):
+            return _ALIASES.get(given.lower(), given.lower())
+        raise InvalidInput(
+            "file is a zip holding neither a .shp (a zipped Shapefile) nor a .kml (a KMZ); zip the .shp"
+            " with its .shx, .dbf and .prj, or send the file itself"
+        )
     if given is not None:
         fmt = _ALIASES.get(given.lower(), given.lower())
         if fmt not in FORMATS:
@@ -119,16 +126,15 @@ def detect_format(data: bytes, filename: str | None = None, *, given: str | None
         return fmt
     if found is not None:
         return found
-    _refuse_binary(data)
     extension = (filename or "").rpartition(".")[2].lower() if "." in (filename or "") else ""
+    if extension in ("shp", "shx", "dbf"):
+        raise InvalidInput(
+            f"a .{extension} alone is not a whole Shapefile: zip the .shp with its .shx, .dbf and .prj"
+            " (and .cpg) and send the .zip"
+        )
+    _refuse_binary(data)
     if extension in EXTENSIONS:
-        found = EXTENSIONS[extension]
-        if found == "shp":
-            raise InvalidInput(
-                "a .shp alone is not a whole Shapefile: zip it with its .shx, .dbf and .prj (and .cpg)"
-                " and send the .zip"
-            )
-        return found
+        return EXTENSIONS[extension]
     head = _head_text(data)
     if not head:
         raise InvalidInput(f"file is empty: give one of {', '.join(FORMATS)}")

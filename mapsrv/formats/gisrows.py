@@ -153,10 +153,12 @@ class LayerRows:
             values[name] = found
         names = batch.schema.names
         mine = {k: _values(batch.column(c), c, self.what) for k, c in self.mine.items() if c in names}
-        kinds = shapely.get_type_id(geometries).tolist()
-        empty = (shapely.is_empty(geometries) | shapely.is_missing(geometries)).tolist()
-        # a point's (lat, lon) for every row at once: most big files are points
-        lats, lons = shapely.get_y(geometries).tolist(), shapely.get_x(geometries).tolist()
+        missing = shapely.is_empty(geometries) | shapely.is_missing(geometries)
+        empty = missing.tolist()
+        # every point's (lat, lon) at once: most big files are points
+        points = np.flatnonzero((shapely.get_type_id(geometries) == 0) & ~missing)
+        xy = shapely.get_coordinates(geometries[points])
+        at = dict(zip(points.tolist(), zip(xy[:, 1].tolist(), xy[:, 0].tolist(), strict=True), strict=True))
         for i in range(n):
             where = f"{self.what} feature {start + i}"
             if empty[i]:
@@ -167,7 +169,8 @@ class LayerRows:
                 row = {k: v[i] for k, v in mine.items() if v is not None}
                 self._add_own(where, geometries[i], properties, row, batch, i)
                 continue
-            type_, coords = ("marker", (lats[i], lons[i])) if kinds[i] == 0 else shape(geometries[i])
+            point = at.get(i)
+            type_, coords = ("marker", point) if point is not None else shape(geometries[i])
             label, popup = properties.get(self.label or ""), properties.get(self.popup or "")
             self.out.add(
                 where,

@@ -50,7 +50,7 @@ class GisTable:
         return self.types[0] if len(self.types) == 1 else "Unknown"
 
 
-def _type(values: Sequence[Any]) -> tuple[pa.DataType, bool]:
+def _type(values: Sequence[Any], dates: bool) -> tuple[pa.DataType, bool]:
     """The column type for ``values``, and whether they mix kinds (then: text)."""
     kinds = {type(v) for v in values if v is not None}
     if not kinds:
@@ -62,8 +62,8 @@ def _type(values: Sequence[Any]) -> tuple[pa.DataType, bool]:
     if kinds <= {int, float} and bool not in kinds:
         return pa.float64(), False
     if kinds == {str}:
-        dates = all(_DATE.fullmatch(v) for v in values if v is not None)
-        return (pa.date32() if dates and _valid_dates(values) else pa.string()), False
+        dated = dates and all(_DATE.fullmatch(v) for v in values if v is not None)
+        return (pa.date32() if dated and _valid_dates(values) else pa.string()), False
     return pa.string(), True
 
 
@@ -100,7 +100,7 @@ def _short(name: str, taken: set[str]) -> str:
 class _Columns:
     """The columns every table of one export shares, and the notes they make."""
 
-    def __init__(self, features: Sequence[Feature], shapefile: bool, notes: list[str]) -> None:
+    def __init__(self, features: Sequence[Feature], shapefile: bool, dates: bool, notes: list[str]) -> None:
         self.shapefile, self.notes = shapefile, notes
         keys: dict[str, None] = {}
         lists: set[str] = set()
@@ -129,7 +129,7 @@ class _Columns:
         self.types: dict[str, pa.DataType] = {}
         for key in self.keys:
             values = [dict(f.properties).get(key) for f in features]
-            self.types[key], mixed = _type(values)
+            self.types[key], mixed = _type(values, dates)
             if mixed:
                 notes.append(f"column {key} mixes numbers, text or booleans: written as text")
         self.cut = 0
@@ -198,13 +198,14 @@ def _several_kinds(groups: dict[str, list[Feature]], lid: str) -> bool:
 
 
 def gis_tables(
-    state: MapState, *, by_layer: bool, shapefile: bool = False
+    state: MapState, *, by_layer: bool, shapefile: bool = False, dates: bool = True
 ) -> tuple[list[GisTable], list[str]]:
     """``state``'s features as tables: one per layer when ``by_layer`` (a GeoPackage), else one
     (a FlatGeobuf, a GeoParquet), and per kind of geometry for a Shapefile; and the notes on
-    what the format could not hold."""
+    what the format could not hold. Without ``dates`` (FlatGeobuf has only date-times), dates
+    stay text."""
     notes: list[str] = []
-    columns = _Columns(list(state.features.values()), shapefile, notes)
+    columns = _Columns(list(state.features.values()), shapefile, dates, notes)
     layers = {lid: layer.name for lid, layer in state.layers.items()}
     tables = []
     for name, group in _groups(state, by_layer, shapefile, notes):
@@ -216,5 +217,6 @@ def gis_tables(
     if not tables:  # an empty map: an empty table, its columns all there
         tables.append(GisTable("features", columns.table([], layers, False), ["Point"]))
     if columns.cut:
-        notes.append(f"Shapefile text is at most {MAX_DBF_TEXT} bytes: {columns.cut} values shortened")
+        n = columns.cut
+        notes.append(f"Shapefile text is at most {MAX_DBF_TEXT} bytes: {n} value{'s' * (n > 1)} shortened")
     return tables, notes

@@ -38,6 +38,7 @@ _KINDS = {0: "marker", 1: "polyline", 2: "polyline", 3: "polygon", 4: "multipoin
 _KINDS |= {5: "multipolyline", 6: "multipolygon", 7: "collection"}
 _SINGLE = {"marker": "multipoint", "circle": "multipoint", "polyline": "multipolyline"}
 _SINGLE |= {"polygon": "multipolygon", "rectangle": "multipolygon"}
+_ONE = {"multipoint": "marker", "multipolyline": "polyline", "multipolygon": "polygon"}
 
 
 def _points(geometry: Any) -> list[tuple[float, float]]:
@@ -222,11 +223,12 @@ class LayerRows:
         """A feature mapsrv wrote: its own type, label, popup, style, layer and radius."""
         type_, coords = shape(geometry)
         wanted = batch.column(OWN_TYPE)[i].as_py()
-        if _SINGLE.get(wanted) == type_ and len(coords) == 1:  # a Shapefile wrote a marker as a multipoint
-            type_, coords = (
-                {"multipoint": "marker", "multipolyline": "polyline"}.get(type_, "polygon"),
-                coords[0],
-            )
+        # A Shapefile holds a marker as a multipoint of one beside multipoints, and gives a
+        # multipolygon of one part back as a polygon: each is the kind mapsrv wrote
+        if _SINGLE.get(wanted) == type_ and len(coords) == 1:
+            type_, coords = _ONE[type_], coords[0]
+        elif _SINGLE.get(type_) == wanted:
+            type_, coords = wanted, [coords]
         radius = mine.get("radius")
         if wanted == "circle" and type_ == "marker":
             type_ = "circle"

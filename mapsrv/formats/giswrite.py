@@ -63,7 +63,8 @@ def _geopackage(tables: list[GisTable]) -> bytes:
 
 def write_gis(state: MapState, fmt: str) -> tuple[bytes, list[str]]:
     """``state`` as a ``fmt`` file (one of ``GIS_FORMATS``), and what the format could not hold."""
-    tables, notes = gis_tables(state, by_layer=fmt in ("shp", "gpkg"), shapefile=fmt == "shp")
+    layered, shapefile, dates = fmt in ("shp", "gpkg"), fmt == "shp", fmt != "fgb"
+    tables, notes = gis_tables(state, by_layer=layered, shapefile=shapefile, dates=dates)
     if fmt == "shp":
         return _shapefiles(tables), notes
     if fmt == "gpkg":

@@ -240,5 +240,6 @@ def test_a_geometry_past_the_maps_points_is_refused_before_it_is_built() -> None
     with pytest.raises(PayloadTooLarge) as err:
         read_file(geoparquet(table, None), None, Limits(max_points=100, max_total_points=400))
     assert err.value.message == (
-        "geoparquet feature 1 must have at most 400 points (max_total_points), got 500; simplify it before importing"
+        "geoparquet feature 1 must have at most 400 points (max_total_points), got 500;"
+        " simplify it before importing"
     )

@@ -154,6 +154,8 @@ class LayerRows:
             values[name] = found
         names = batch.schema.names
         mine = {k: _values(batch.column(c), c, self.what) for k, c in self.mine.items() if c in names}
+        if self.own:
+            mine["type"] = batch.column(OWN_TYPE).to_pylist()
         missing = shapely.is_empty(geometries) | shapely.is_missing(geometries)
         empty = missing.tolist()
         # every point's (lat, lon) at once: most big files are points
@@ -168,7 +170,7 @@ class LayerRows:
             properties = {name: column[i] for name, column in values.items()}
             if self.own:
                 row = {k: v[i] for k, v in mine.items() if v is not None}
-                self._add_own(where, geometries[i], properties, row, batch, i)
+                self._add_own(where, geometries[i], properties, row)
                 continue
             point = at.get(i)
             type_, coords = ("marker", point) if point is not None else shape(geometries[i])
@@ -217,12 +219,10 @@ class LayerRows:
             )
         return geometries
 
-    def _add_own(
-        self, where: str, geometry: Any, properties: dict[str, Any], mine: dict[str, Any], batch: Any, i: int
-    ) -> None:
+    def _add_own(self, where: str, geometry: Any, properties: dict[str, Any], mine: dict[str, Any]) -> None:
         """A feature mapsrv wrote: its own type, label, popup, style, layer and radius."""
         type_, coords = shape(geometry)
-        wanted = batch.column(OWN_TYPE)[i].as_py()
+        wanted = str(mine.get("type"))
         # A Shapefile holds a marker as a multipoint of one beside multipoints, and gives a
         # multipolygon of one part back as a polygon: each is the kind mapsrv wrote
         if _SINGLE.get(wanted) == type_ and len(coords) == 1:

@@ -47,6 +47,9 @@ MAX_INLINE = 512 * 1024
 # SQLite (a GeoPackage), FlatGeobuf, Parquet
 _BINARY_B64 = ("UEsDB", "UEsFBg", "U1FMaXRlIGZvcm1hdCAz", "ZmdiA2Zn", "UEFSMQ")
 
+_BINARY_NAMES = {"kmz": "KMZ", "shp": "zipped Shapefile", "gpkg": "GeoPackage", "fgb": "FlatGeobuf"}
+_BINARY_NAMES["parquet"] = "GeoParquet"
+
 Format = Literal["gpx", "kml", "kmz", "csv", "geojson", "shp", "gpkg", "fgb", "parquet"]
 By = Literal["car", "bike", "foot"]
 
@@ -60,8 +63,9 @@ def _decode(content: str, fmt: str | None) -> bytes:
         try:
             data = base64.b64decode("".join(content.split()), validate=True)
         except (binascii.Error, ValueError) as exc:
+            what = _BINARY_NAMES.get(fmt or "", "binary file")
             raise InvalidInput(
-                f"content must be base64 for a binary file ({fmt or 'kmz'}), got {content[:20]!r}...: {exc};"
+                f"content must be base64 for a {what}, got {content[:20]!r}...: {exc};"
                 " send its bytes base64-encoded, or a text file as it is"
             ) from None
     if len(data) > MAX_FILE:
@@ -74,7 +78,7 @@ def _decode(content: str, fmt: str | None) -> bytes:
 
 async def import_file(
     tc: ToolContext,
-    content: Annotated[str, Field(description="the file's text, or base64 if binary")],
+    content: Annotated[str, Field(description="text, or base64")],
     map_id: OptionalMapId = None,
     format: Annotated[Format | None, Field(description="detected if left out")] = None,
     layer: Annotated[str | None, Field(description="put all in this layer")] = None,
@@ -84,12 +88,12 @@ async def import_file(
     key: Annotated[str | None, Field(description="join column; detected if left out")] = None,
     country: Annotated[str | None, Field(description="regions of this country")] = None,
     snap: Annotated[By | None, Field(description="GPS tracks onto the roads (router)")] = None,
-    file_layer: Annotated[str | None, Field(description="GeoPackage table or .shp; else all")] = None,
-    crs: Annotated[str | None, Field(description="e.g. EPSG:27700 if the file names none")] = None,
+    file_layer: str | None = None,
+    crs: str | None = None,
 ) -> CallToolResult:
     """Add a file to a map, all or none; an untitled map takes its name. GPX, KML, KMZ, CSV,
-    GeoJSON; GIS: shp (zipped), gpkg, fgb, parquet, any projection. CSV: lat/lon, WKT or
-    place-name columns; or join: rows naming countries or states become their outlines."""
+    GeoJSON, GIS (zipped shp, gpkg, fgb, parquet; any crs). CSV: lat/lon, WKT or place-name
+    columns; join: rows naming countries or states become outlines."""
     data = _decode(content, format)
     if layer is not None:
         check_id("layer", layer)

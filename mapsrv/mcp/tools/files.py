@@ -91,9 +91,9 @@ async def import_file(
     file_layer: str | None = None,
     crs: str | None = None,
 ) -> CallToolResult:
-    """Add a file to a map, all or none; an untitled map takes its name. GPX, KML, KMZ, CSV,
-    GeoJSON, GIS (zipped shp, gpkg, fgb, parquet; any crs). CSV: lat/lon, WKT or place-name
-    columns; join: rows naming countries or states become outlines."""
+    """Add a file to a map, all or none; an untitled map takes its name. GIS: any projection.
+    CSV: lat/lon, WKT or place-name columns; join: rows naming countries or states become
+    outlines."""
     data = _decode(content, format)
     if layer is not None:
         check_id("layer", layer)

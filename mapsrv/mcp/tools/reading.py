@@ -206,7 +206,7 @@ async def read(
     geojson: Annotated[bool, Field(description="the features as GeoJSON, [lon, lat]")] = False,
     format: Annotated[
         Literal["geojson", "gpx", "kml", "csv", "shp", "gpkg", "fgb", "parquet"] | None,
-        Field(description="the map as a file"),
+        Field(description="as a file"),
     ] = None,
 ) -> CallToolResult:
     """What is on a map, and who has it open: a short summary, or with filters or a cursor a page

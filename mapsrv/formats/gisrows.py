@@ -198,7 +198,7 @@ class LayerRows:
                         f"{self.what} feature {start + i}: its geometry cannot be read ({exc}); curves"
                         " must be made straight lines first (ogr2ogr -nlt CONVERT_TO_LINEAR)"
                     ) from None
-            raise
+            raise InvalidInput(f"{self.what}: its geometries cannot be read; export it again") from None
         sizes = shapely.get_num_coordinates(geometries)
         if len(sizes) and int(sizes.max()) > self.out.limits.max_total_points:
             i = int(np.argmax(sizes))
@@ -214,8 +214,8 @@ class LayerRows:
         if not finite.all():
             i = int(rows[int(np.argmin(finite))])
             raise InvalidInput(
-                f"{self.what} feature {start + i} lies outside {self.reprojection.what}'s coordinate"
-                " system (its coordinates cannot be turned into degrees); check the file's crs"
+                f"{self.what} feature {start + i} cannot be turned into degrees: its coordinates are"
+                " beyond what its coordinate reference system covers; check the file's crs"
             )
         return geometries
 

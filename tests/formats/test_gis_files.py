@@ -322,8 +322,9 @@ def test_a_point_outside_its_projection_is_refused_by_its_index() -> None:
     )
     with pytest.raises(InvalidInput) as err:
         read_file(geopackage({"pts": (table, "EPSG:27700", "Point")}), None, LIMITS)
-    assert err.value.message.startswith(
-        "gpkg layer pts feature 1 lies outside gpkg layer pts's coordinate system"
+    assert err.value.message == (
+        "gpkg layer pts feature 1 cannot be turned into degrees: its coordinates are beyond what its"
+        " coordinate reference system covers; check the file's crs"
     )
 
 

@@ -243,3 +243,11 @@ def test_a_geometry_past_the_maps_points_is_refused_before_it_is_built() -> None
         "geoparquet feature 1 must have at most 400 points (max_total_points), got 500;"
         " simplify it before importing"
     )
+
+
+def test_a_geometry_that_is_not_wkb_is_refused_by_its_index() -> None:
+    wkb = [shapely.to_wkb(shapely.Point(2, 48)), b"\x01\x63\x00\x00\x00not a geometry"]
+    table = pa.table({"geometry": pa.array(wkb, pa.binary())})
+    message = refused(geoparquet(table, None))
+    assert message.startswith("geoparquet feature 1: its geometry cannot be read (")
+    assert message.endswith("curves must be made straight lines first (ogr2ogr -nlt CONVERT_TO_LINEAR)")

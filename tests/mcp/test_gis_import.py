@@ -178,7 +178,7 @@ async def test_a_hostile_file_changes_nothing(nursery: trio.Nursery) -> None:
             "import", {"content": base64.b64encode(data).decode(), "map_id": map_id}
         )
         assert refused.is_error
-        assert "gpkg layer bad feature 1 lies outside" in refused.content[0].text  # type: ignore[union-attr]
+        assert "gpkg layer bad feature 1 cannot be turned into degrees" in refused.content[0].text  # type: ignore[union-attr]
         after = structured(await agent.call_tool("read", {"map_id": map_id}))
     assert after["count"] == 0 and after["version"] == (await server.hub.get(map_id)).state.version
     assert list((await server.hub.get(map_id)).state.layers) == ["default"], "no layer made half"

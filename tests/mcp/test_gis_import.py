@@ -230,3 +230,26 @@ async def test_the_pages_import_takes_one_layer_and_exports_one(nursery: trio.Nu
         await raw.stream.aclose()
     finally:
         await owner.aclose()
+
+
+async def test_a_layers_file_holds_every_feature_of_the_layer(nursery: trio.Nursery) -> None:
+    """A page of a layer is 50 features (``limit``); its file is the whole layer."""
+    server = await start_server(nursery)
+    many = pa.table(
+        {
+            "n": list(range(120)),
+            "geometry": shapely.to_wkb(shapely.points([(i / 100, 45.0) for i in range(120)])),
+        }
+    )
+    few = pa.table({"n": [0], "geometry": shapely.to_wkb([shapely.Point(1, 1)])})
+    data = geopackage({"many": (many, "EPSG:4326", "Point"), "few": (few, "EPSG:4326", "Point")})
+    async with Client(server.url + "mcp") as agent:
+        map_id = structured(await agent.call_tool("import", {"content": base64.b64encode(data).decode()}))[
+            "map_id"
+        ]
+        page = structured(await agent.call_tool("read", {"map_id": map_id, "layer": "many"}))
+        assert len(page["features"]) == 50 and page["count"] == 120
+        result = await agent.call_tool("read", {"map_id": map_id, "layer": "many", "format": "fgb"})
+        assert structured(result)["features"] == 120
+        body = base64.b64decode(blob(result).blob)
+    assert sorted(pyogrio.read_arrow(body)[1].column("n").to_pylist()) == list(range(120))

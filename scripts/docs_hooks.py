@@ -148,12 +148,14 @@ def metrics() -> str:
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stderr is not None
+        said = []
         for line in process.stderr:
+            said.append(line)
             found = re.search(r"open (http://\S+/) in your browser", line)
             if found:
                 break
         else:
-            raise RuntimeError("mapsrv serve did not start")
+            raise RuntimeError("mapsrv serve did not start: " + "".join(said[-20:]))
         with urllib.request.urlopen(found.group(1) + "metrics", timeout=10) as answer:
             text = answer.read().decode()
     finally:

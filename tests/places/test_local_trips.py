@@ -11,11 +11,11 @@ beside Dallas and Texarkana wants it higher, London beside New York and Boston l
 from __future__ import annotations
 
 import pytest
+from test_context import ITINERARIES, region
 
 from mapsrv.core.model import LatLon
 from mapsrv.places.context import Context
 from mapsrv.places.service import PlaceService
-from tests.places.test_context import ITINERARIES, region
 
 Trip = tuple[tuple[str, ...], str, str, str | None]
 

@@ -20,9 +20,11 @@ STALLED = 0.3  # how long each test keeps the loop from turning, seconds
 
 
 def spin_the_loop_thread(seconds: float) -> None:
-    """Keeps the CPU busy in Python, so the watching thread can sample this frame."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+    """Keeps the CPU busy in Python for ``seconds`` of this thread's CPU time (however long a
+    loaded machine takes to give it that), so the watching thread can sample this frame."""
+    end = time.thread_time() + seconds
+    give_up = time.perf_counter() + 20 * seconds
+    while time.thread_time() < end and time.perf_counter() < give_up:
         pass
 
 
@@ -43,14 +45,14 @@ async def test_a_busy_stall_is_counted_timed_and_logged_with_its_stack(
         await watched_stall(lambda: spin_the_loop_thread(STALLED), watch)
     stall = watch.last
     assert stall is not None
-    assert STALLED - 0.05 <= stall.seconds <= STALLED + 0.5
-    assert stall.cpu >= stall.seconds / 2, "the loop thread was on the CPU all along"
+    assert STALLED - 0.05 <= stall.seconds <= 20 * STALLED
+    assert stall.cpu >= STALLED * 0.8, "the loop thread's CPU time in the stall is counted"
     assert stall.samples >= 5
     assert stall.stack[0].startswith(f"{__name__}:spin_the_loop_thread:"), stall.stack
     stats = watch.statistics()
     assert stats.stalls >= 1 and stats.longest == pytest.approx(max(stats.longest, stall.seconds))
     assert stats.seconds >= stall.seconds
-    assert stall.process >= stall.cpu and stats.longest_busy >= stall.seconds / 2, "the process was busy"
+    assert stall.process >= stall.cpu and stats.longest_busy >= STALLED * 0.8, "the process was busy"
     assert STALLED >= REPORT > STALL
     [record] = [r for r in caplog.records if r.name == "mapsrv.stalls"]
     assert "event loop stalled" in record.getMessage() and "spin_the_loop_thread" in record.getMessage()

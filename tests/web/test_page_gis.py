@@ -68,6 +68,7 @@ async def test_a_person_drops_a_zipped_shapefile_on_the_page(nursery: trio.Nurse
         )
         for name in TOWNS:
             other.label(name).wait_for()
+        page.locator("#export-formats summary", has_text="More").click()  # the GIS formats drop down
         links = page.locator("#export-formats a")
         offered = {link.get_attribute("data-format"): link.inner_text() for link in links.all()}
         assert offered == {

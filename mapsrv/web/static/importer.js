@@ -21,21 +21,35 @@ const NAMES = {
   shp: 'Shapefile', gpkg: 'GeoPackage', fgb: 'FlatGeobuf', parquet: 'GeoParquet',
 };
 const EXTENSIONS = { shp: 'shp.zip' };
-const EXPORTS = ['gpx', 'kml', 'csv', 'shp', 'gpkg', 'fgb', 'parquet'];  // GeoJSON: #export-link
+const EXPORTS = ['gpx', 'kml', 'csv'];  // GeoJSON: #export-link
+// The GIS formats behind "More", so that the panel stays as small as it was over the map.
+const MORE_EXPORTS = ['shp', 'gpkg', 'fgb', 'parquet'];
+
+function exportLink(format) {
+  const link = document.createElement('a');
+  link.className = 'btn btn-link';
+  link.href = prefix + '/export.' + (EXTENSIONS[format] || format);
+  link.setAttribute('download', '');
+  link.textContent = NAMES[format];
+  link.dataset.format = format;
+  return link;
+}
 
 function setExports() {
   const list = byId('export-formats');
   if (!list || !prefix) return;
-  list.replaceChildren();
-  for (const format of EXPORTS) {
-    const link = document.createElement('a');
-    link.className = 'btn btn-link';
-    link.href = prefix + '/export.' + (EXTENSIONS[format] || format);
-    link.setAttribute('download', '');
-    link.textContent = NAMES[format];
-    link.dataset.format = format;
-    list.append(link);
-  }
+  list.replaceChildren(...EXPORTS.map(exportLink));
+  const more = document.createElement('details');
+  more.className = 'export-more';
+  const summary = document.createElement('summary');
+  summary.className = 'btn btn-link';
+  summary.textContent = 'More';
+  summary.title = 'Shapefile, GeoPackage, FlatGeobuf, GeoParquet';
+  const menu = document.createElement('span');
+  menu.className = 'export-more-list';
+  menu.append(...MORE_EXPORTS.map(exportLink));
+  more.append(summary, menu);
+  list.append(more);
 }
 
 // The preview: what the file would add, dashed over the map, never part of it. SVG, not the

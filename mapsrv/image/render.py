@@ -164,7 +164,9 @@ def render(
                 centered_text(text, x, y, str(style["symbol"])[:3], font(12), "#ffffff")
             elif not style.get("color"):
                 image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
-    boxes = place_labels(text, view, chosen if not clustered else [f for f in chosen if f.type != "marker"])
+    styles = {lid: layer.style for lid, layer in state.layers.items() if layer.style is not None}
+    labelled = chosen if not clustered else [f for f in chosen if f.type != "marker"]
+    boxes = place_labels(text, view, labelled, styles)
     background = "tiles" if tiles else "natural earth"
     credited = credits(state, attribution if tiles else NATURAL_EARTH)
     below = draw_attribution(text, view, credited)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,9 +143,11 @@ def place_labels(
     view: ImageView,
     features: list[Feature],
     styles: Mapping[str, Mapping[str, Any]] | None = None,
+    over: Sequence[Box] = (),
 ) -> list[Box]:
-    """Each label where it fits (the module's docstring says how), drawn; returns their boxes in
-    the order placed."""
+    """Each label where it fits (the module's docstring says how), clear of ``over`` (what is
+    drawn over the map: the legend, the attribution), drawn; returns their boxes in the order
+    placed."""
     styles = styles or {}
     face = font(LABEL_FONT)
     height = line_height(LABEL_FONT) + 8
@@ -161,6 +163,9 @@ def place_labels(
             ordered.append((f, label, seq))
     ordered.sort(key=lambda c: (-c[1].size, math.inf if c[1].value is None else -c[1].value, -c[2]))
     placed: dict[tuple[int, int], list[Box]] = {}
+    for cover in over:
+        for cell in _cells(cover):
+            placed.setdefault(cell, []).append(cover)
     drawn: list[Box] = []
     for f, label, _ in ordered:
         fit = _must_fit(styles.get(f.layer), label)
@@ -214,7 +219,7 @@ def _free(
     return box
 
 
-def _fits_inside(label: Label, width: float, height: float, zoom: int) -> bool:
+def _fits_inside(label: Label, width: float, height: float, zoom: float) -> bool:
     room = inside.room_at(label.rings, *label.pole, width / 2, height / 2)
     return bool(2.0**-zoom <= room)
 

@@ -7,9 +7,10 @@ drawn. Each goes to the first of its spots that is inside the image and overlaps
 before it: an area's label centred on its pole of inaccessibility (``inside``), a line's above
 the middle of its longest segment (or below), a point's around its symbol (right, left, above,
 below, then the four corners). An area's or a line's label at the edge slides inside while it
-still covers its place. A choropleth's own names (a layer styled by classes or categories
-without a label template) show only where the label's box fits inside the area. A grid of 64 px
-cells finds the boxes already placed near a new one (a crowded map places thousands).
+still covers its place. A point whose symbol a label placed before already covers gets none. A
+choropleth's own names (a layer styled by classes or categories without a label template) show
+only where the label's box fits inside the area. A grid of 64 px cells finds the boxes already
+placed near a new one (a crowded map places thousands).
 """
 
 from __future__ import annotations
@@ -168,6 +169,8 @@ def place_labels(
             placed.setdefault(cell, []).append(cover)
     drawn: list[Box] = []
     for f, label, _ in ordered:
+        if label.kind != "line" and _covered(placed, label.x, label.y):
+            continue  # a point's symbol under a label placed before, or an area's one spot taken
         fit = _must_fit(styles.get(f.layer), label)
         slide = label.kind != "point" and not fit
         # A box no label of this text can be narrower than (each of its spots is inside the
@@ -217,6 +220,11 @@ def _free(
     if any(overlaps(box, other) for cell in _cells(box) for other in placed.get(cell, ())):
         return None
     return box
+
+
+def _covered(placed: dict[tuple[int, int], list[Box]], x: float, y: float) -> bool:
+    cell = (int(x // _CELL), int(y // _CELL))
+    return any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in placed.get(cell, ()))
 
 
 def _fits_inside(label: Label, width: float, height: float, zoom: float) -> bool:

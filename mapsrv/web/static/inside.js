@@ -139,8 +139,8 @@ export function latlngOf(x, y) {
   return [lat, x / TILE * 360 - 180];
 }
 
-// The larger side of a flat ring's box.
-export function extent(r) {
+// A flat ring's box: [x0, y0, x1, y1].
+export function boxOf(r) {
   let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
   for (let i = 0; i < r.length; i += 2) {
     if (r[i] < x0) x0 = r[i];
@@ -148,7 +148,7 @@ export function extent(r) {
     if (r[i + 1] < y0) y0 = r[i + 1];
     if (r[i + 1] > y1) y1 = r[i + 1];
   }
-  return Math.max(x1 - x0, y1 - y0);
+  return [x0, y0, x1, y1];
 }
 
 // The pole of inaccessibility of `rings` (flat, outer first): [x, y, distance to the outline],

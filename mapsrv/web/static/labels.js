@@ -12,8 +12,8 @@
  */
 
 import { PointRef, clusterBoxes, preparePoints } from './points.js';
-import { Grid, HEIGHT, byPriority, placeAll, spots } from './placement.js';
-import { extent, mercatorRing, poleOf, roomAt } from './inside.js';
+import { Grid, HEIGHT, Priority, placeAll, spots } from './placement.js';
+import { boxOf, mercatorRing, poleOf, roomAt } from './inside.js';
 import { numberOf } from './style.js';
 import { textNode } from './dom.js';
 
@@ -92,14 +92,19 @@ export function createLabels(view, options) {
     return entry.width;
   }
 
-  // An area's rings as world pixels at zoom 0, its pole found to half a pixel at `zoom` (and to
-  // 1/1000 of its size at most, as the image's): [x, y] at zoom 0.
+  // An area's rings as world pixels at zoom 0, and their box.
+  function project(entry) {
+    if (entry.flat) return;
+    entry.flat = entry.rings.map(mercatorRing);
+    entry.bbox = boxOf(entry.flat[0]);
+    entry.extent = Math.max(entry.bbox[2] - entry.bbox[0], entry.bbox[3] - entry.bbox[1]);
+  }
+
+  // An area's pole, found to 1/100 of its size while that is half a pixel or less at `zoom`, else
+  // to 1/1000 (as the image's): each found at most twice.
   function poleAt(entry, zoom) {
-    if (!entry.flat) {
-      entry.flat = entry.rings.map(mercatorRing);
-      entry.extent = extent(entry.flat[0]);
-    }
-    const wanted = Math.max(entry.extent / 1000, 0.5 / Math.pow(2, zoom));
+    project(entry);
+    const wanted = entry.extent * Math.pow(2, zoom) <= 50 ? entry.extent / 100 : entry.extent / 1000;
     if (!(entry.precision <= wanted * 1.01)) {
       const [x, y] = poleOf(entry.flat, wanted);
       entry.wx = x;
@@ -117,6 +122,22 @@ export function createLabels(view, options) {
       entry.fitZoom = room > 0 ? -Math.log2(room) : Infinity;
     }
     return entry.fitZoom;
+  }
+
+  // The order labels go in (placement.js), kept until an entry comes or goes or a change comes
+  // (a restyle may resize points or change their values without drawing them again).
+  const priority = new Priority();
+  function ordered(zoom) {
+    if (!priority.kinds) {
+      for (const entry of entries.values()) {
+        if (entry.symbolOf) {
+          entry.symbol = entry.symbolOf();
+          entry.size = (entry.symbol[2] - entry.symbol[0]) * (entry.symbol[3] - entry.symbol[1]);
+        }
+        entry.value = valueOf(entry);
+      }
+    }
+    return priority.at(entries.values(), zoom, options.selectedId ? options.selectedId() : null);
   }
 
   function valueOf(entry) {
@@ -150,10 +171,17 @@ export function createLabels(view, options) {
     preparePoints(map); // which points are in a cluster at this zoom
     const scale = Math.pow(2, zoom);
     const candidates = [];
-    for (const entry of entries.values()) {
+    for (const entry of ordered(zoom)) {
       if (!onMap.has(entry.layerId)) continue;
       if (entry.point && entry.point.clustered) continue; // a cluster has no labels
-      if (entry.rings) poleAt(entry, zoom);
+      if (entry.rings) { // its pole only once it may show: on screen, and big enough if it must fit
+        project(entry);
+        const [bx0, by0, bx1, by1] = entry.bbox;
+        if (bx1 * scale < left + origin.x || bx0 * scale > right + origin.x) continue;
+        if (by1 * scale < top + origin.y || by0 * scale > bottom + origin.y) continue;
+        if (entry.fits && entry.extent * scale < widthOf(entry)) continue;
+        poleAt(entry, zoom);
+      }
       if (entry.zoom !== zoom) { // projected once per zoom level, not on every pan
         entry.px = Math.round(entry.wx * scale);
         entry.py = Math.round(entry.wy * scale);
@@ -166,14 +194,8 @@ export function createLabels(view, options) {
       entry.x = x;
       entry.y = y;
       widthOf(entry);
-      if (entry.symbolOf) {
-        entry.symbol = entry.symbolOf();
-        entry.size = (entry.symbol[2] - entry.symbol[0]) * (entry.symbol[3] - entry.symbol[1]);
-      }
-      entry.value = valueOf(entry);
       candidates.push(entry);
     }
-    byPriority(candidates, zoom, options.selectedId ? options.selectedId() : null);
     const grid = new Grid();
     const corner = map.getContainer().getBoundingClientRect();
     for (const el of document.querySelectorAll(options.covers)) {
@@ -274,6 +296,7 @@ export function createLabels(view, options) {
     const id = String(f.id);
     const entry = labelEntry(id, layer, f);
     entries.set(id, entry);
+    priority.reset();
     layer.on('mouseover', () => hover(id));
     layer.on('mouseout', () => hover(null));
     if (layer instanceof L.Marker) { // dragged on the edit page: the label goes with it
@@ -290,6 +313,7 @@ export function createLabels(view, options) {
     if (!entry) return;
     release(entry);
     entries.delete(id);
+    priority.reset();
     if (hoverEl) hoverEl.hidden = true;
     dirty = true;
   });
@@ -297,8 +321,15 @@ export function createLabels(view, options) {
     shown.forEach(release);
     shown = [];
     entries.clear();
+    priority.reset();
     if (hoverEl) hoverEl.hidden = true;
     dirty = true;
+  });
+  view.on('change', (change) => { // a style may resize points or change their values in place
+    if (change.kind === 'layer_style' || change.kind === 'layer') {
+      priority.reset();
+      dirty = true;
+    }
   });
 
   map.on('zoomstart', () => {

@@ -136,9 +136,11 @@ const BADGE_BOX = [-SYMBOL_SIZE / 2, -SYMBOL_SIZE / 2, SYMBOL_SIZE / 2, SYMBOL_S
 // is placed: a restyle may resize a dot without drawing it again).
 function symbolBox(part) {
   if (part instanceof L.Marker) return () => (part.options.icon instanceof L.DivIcon ? BADGE_BOX : PIN_BOX);
+  let box = [0, 0, 0, 0];
   return () => {
     const r = (part.options.radius || 0) + (part.options.weight || 0) / 2;
-    return [-r, -r, r, r];
+    if (box[2] !== r) box = [-r, -r, r, r];
+    return box;
   };
 }
 

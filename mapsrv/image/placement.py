@@ -7,10 +7,12 @@ drawn. Each goes to the first of its spots that is inside the image and overlaps
 before it: an area's label centred on its pole of inaccessibility (``inside``), a line's above
 the middle of its longest segment (or below), a point's around its symbol (right, left, above,
 below, then the four corners). An area's or a line's label at the edge slides inside while it
-still covers its place. A point whose symbol a label placed before already covers gets none. A
-choropleth's own names (a layer styled by classes or categories without a label template) show
-only where the label's box fits inside the area. A grid of 64 px cells finds the boxes already
-placed near a new one (a crowded map places thousands).
+still covers its place. A label keeps off the symbols of labelled points while there are at
+most SYMBOLS of them in view, unless every spot it has covers one of a point after it; a point
+whose symbol a label covers gets none. A choropleth's own names (a layer styled by classes or
+categories without a label template) show only where the label's box fits inside the area. A
+grid of 64 px cells finds the boxes already placed near a new one (a crowded map places
+thousands).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ PIN = (-12.0, -41.0, 13.0, 0.0)  # Leaflet's marker icon around its tip
 GAP = 3  # px between a symbol and its label
 LINE_BAND = 4  # px: how wide a line counts for
 FITTING = ("graduated", "categorical")  # styles whose areas' own names show where they fit
+SYMBOLS = 1000  # labelled points in view whose symbols labels keep off
 _CELL = 64
 
 
@@ -167,59 +170,84 @@ def place_labels(
     for cover in over:
         for cell in _cells(cover):
             placed.setdefault(cell, []).append(cover)
+    symbols = _symbols([label for _, label, _ in ordered])
     drawn: list[Box] = []
-    for f, label, _ in ordered:
+    for rank, (f, label, _) in enumerate(ordered):
         if label.kind != "line" and _covered(placed, label.x, label.y):
-            continue  # a point's symbol under a label placed before, or an area's one spot taken
+            continue  # a point's symbol under a label, or an area's one spot taken
         fit = _must_fit(styles.get(f.layer), label)
-        slide = label.kind != "point" and not fit
+        grid = _Grid(placed, symbols, view, label, not fit and label.kind != "point", height)
         # A box no label of this text can be narrower than (each of its spots is inside the
         # wider one's): most labels of a crowded map are refused on it, before their text is
         # measured (30 us a label).
         narrow = 3 * len(label.text) + 10
-        tries = spots(label, narrow, height)
-        if all(_free(placed, view, label, slide, narrow, height, xy) is None for xy in tries):
+        if all(grid.free(narrow, xy, rank) is None for xy in spots(label, narrow, height)):
             continue
         width = face.getlength(label.text) + 10
         if fit and not _fits_inside(label, width, height, view.zoom):
             continue
-        for xy in spots(label, width, height):
-            box = _free(placed, view, label, slide, width, height, xy)
-            if box is None:
-                continue
-            for cell in _cells(box):
-                placed.setdefault(cell, []).append(box)
-            draw.rounded_rectangle(box, radius=3, fill="#ffffff", outline="#9ca3af")
-            middle = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-            draw.text(middle, label.text, font=face, fill="#111827", anchor="mm")
-            drawn.append(box)
-            break
+        tries = spots(label, width, height)
+        box = next(
+            (b for limit in (math.inf, rank) for xy in tries if (b := grid.free(width, xy, limit))), None
+        )
+        if box is None:
+            continue
+        for cell in _cells(box):
+            placed.setdefault(cell, []).append(box)
+        draw.rounded_rectangle(box, radius=3, fill="#ffffff", outline="#9ca3af")
+        middle = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        draw.text(middle, label.text, font=face, fill="#111827", anchor="mm")
+        drawn.append(box)
     return drawn
 
 
-def _free(
-    placed: dict[tuple[int, int], list[Box]],
-    view: ImageView,
-    label: Label,
-    slide: bool,
-    w: float,
-    h: float,
-    xy: tuple[float, float],
-) -> Box | None:
-    """The box at ``xy`` (slid inside the image if asked, while it covers its place) when it is
-    inside and overlaps no box placed; else None."""
-    x, y = float(round(xy[0])), float(round(xy[1]))
-    if slide:
-        x = max(0, min(x, view.width - w))
-        y = max(0, min(y, view.height - h))
-        if x > label.x or x + w < label.x or y > label.y + GAP + h or y + h < label.y - GAP - h:
+Symbols = dict[tuple[int, int], list[tuple[Box, int]]]
+
+
+def _symbols(labels: list[Label]) -> Symbols:
+    """The labelled points' symbols with their ranks, by cell; none past SYMBOLS of them."""
+    out: Symbols = {}
+    if sum(label.kind == "point" for label in labels) > SYMBOLS:
+        return out
+    for rank, label in enumerate(labels):
+        if label.kind == "point":
+            x0, y0, x1, y1 = label.symbol
+            box = (label.x + x0, label.y + y0, label.x + x1, label.y + y1)
+            for cell in _cells(box):
+                out.setdefault(cell, []).append((box, rank))
+    return out
+
+
+@dataclass
+class _Grid:
+    """What one label's box must keep off: the labels and covers placed, and the symbols."""
+
+    placed: dict[tuple[int, int], list[Box]]
+    symbols: Symbols
+    view: ImageView
+    label: Label
+    slide: bool  # an area's or a line's box slides inside the image while it covers its place
+    height: float
+
+    def free(self, w: float, xy: tuple[float, float], rank: float) -> Box | None:
+        """The box ``w`` wide at ``xy`` when it is inside the image and overlaps no label, cover
+        or symbol ranked before ``rank``; else None."""
+        view, label, h = self.view, self.label, self.height
+        x, y = float(round(xy[0])), float(round(xy[1]))
+        if self.slide:
+            x = max(0, min(x, view.width - w))
+            y = max(0, min(y, view.height - h))
+            if x > label.x or x + w < label.x or y > label.y + GAP + h or y + h < label.y - GAP - h:
+                return None
+        box = (x, y, x + w, y + h)
+        if box[0] < 0 or box[1] < 0 or box[2] > view.width or box[3] > view.height:
             return None
-    box = (x, y, x + w, y + h)
-    if box[0] < 0 or box[1] < 0 or box[2] > view.width or box[3] > view.height:
-        return None
-    if any(overlaps(box, other) for cell in _cells(box) for other in placed.get(cell, ())):
-        return None
-    return box
+        for cell in _cells(box):
+            if any(overlaps(box, other) for other in self.placed.get(cell, ())):
+                return None
+            if any(r < rank and overlaps(box, other) for other, r in self.symbols.get(cell, ())):
+                return None
+        return box
 
 
 def _covered(placed: dict[tuple[int, int], list[Box]], x: float, y: float) -> bool:

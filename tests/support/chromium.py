@@ -192,8 +192,8 @@ class Tab:
 
     def label(self, text: str) -> Any:
         """The shown label with ``text`` (shown where it fits: not over another, nor under a
-        panel)."""
-        return self.page.locator(".mapsrv-label-text", has_text=text)
+        panel), not the one shown under the pointer."""
+        return self.page.locator(".mapsrv-placed:not(.mapsrv-label-hover) .mapsrv-label-text", has_text=text)
 
     def wait_label(self, fid: str, text: str) -> None:
         """Wait until the page has drawn feature ``fid`` labelled ``text``, shown or not."""

@@ -20,6 +20,7 @@ import { textNode } from './dom.js';
 const FRAME = 16; // px: its padding and borders, left and right
 const MAX_WIDTH = 220; // px: a longer text ends in an ellipsis
 const MAX_SHOWN = 400; // more would not be read, and each costs an element
+const SYMBOLS = 1000; // labelled points on screen whose symbols no label covers
 const FITTING = ['graduated', 'categorical']; // styles whose areas' own names show where they fit
 
 // The labels of `view` (render.js). Options: `covers`, a selector of what floats over the map (a
@@ -146,6 +147,21 @@ export function createLabels(view, options) {
     return typeof by === 'string' && entry.props ? numberOf(entry.props[by]) : null;
   }
 
+  // Labels keep off labelled points' symbols (the Walk's label goes under its line rather than
+  // hide the Café's dot): up to SYMBOLS of them on screen, each in the grid with its rank in the
+  // order (placement.js); past that a label would cover many whatever it did, and so many
+  // obstacles would slow every test.
+  function symbols(candidates, grid) {
+    let n = 0;
+    for (const c of candidates) if (c.kind === 'point' && (n += 1) > SYMBOLS) return false;
+    candidates.forEach((c, rank) => {
+      if (c.kind !== 'point') return;
+      const s = c.symbol;
+      grid.insert([c.x + s[0], c.y + s[1], c.x + s[2], c.y + s[3], rank]);
+    });
+    return true;
+  }
+
   function release(entry) {
     if (!entry.el) return;
     entry.el.remove();
@@ -208,7 +224,8 @@ export function createLabels(view, options) {
       grid.insert([Math.floor(x), Math.floor(y), Math.ceil(x + r.width), Math.ceil(y + r.height)]);
     }
     for (const box of clusterBoxes(map)) grid.insert(box);
-    render(placeAll(candidates, grid, [left, top, right, bottom], MAX_SHOWN));
+    const guarded = symbols(candidates, grid);
+    render(placeAll(candidates, grid, [left, top, right, bottom], MAX_SHOWN, guarded));
   }
 
   function render(next) {

@@ -9,9 +9,11 @@
  * label centred on its pole of inaccessibility (inside.js), a line's above the middle of its
  * longest segment (or below), a point's around its symbol (right, left, above, below, then the
  * four corners). An area's or a line's label at the view's edge slides inside it while it still
- * covers its place (a choropleth's name that must fit its area does not). A point whose symbol a
- * label placed before already covers gets none. A grid of CELL px cells finds what is near a box
- * among the few placed nearby.
+ * covers its place (a choropleth's name that must fit its area does not). A label keeps off the
+ * symbols of labelled points while there are at most a thousand on screen (labels.js puts them in
+ * the grid), unless every spot it has covers one of a point after it; a point whose symbol a
+ * label covers gets none. A grid of CELL px cells finds what is near a box among the few placed
+ * nearby.
  */
 
 export const HEIGHT = 20; // px: .mapsrv-placed in render.css
@@ -120,27 +122,34 @@ export function spots(entry, x, y, w) {
   return list;
 }
 
-// Boxes [x0, y0, x1, y1] placed so far, found by the grid cells they cover.
+// Boxes [x0, y0, x1, y1] placed so far (labels, what floats over the map), and points' symbols
+// [x0, y0, x1, y1, rank] (rank: its point's place in the order), found by the grid cells they
+// cover.
 export class Grid {
   constructor() { this.cells = new Map(); }
 
   static key(cx, cy) { return cx * 65536 + cy; }
 
-  // Whether a box placed covers the point (x, y).
+  // Whether a label or a panel placed covers the point (x, y).
   covers(x, y) {
     const cell = this.cells.get(Grid.key(Math.floor(x / CELL), Math.floor(y / CELL)));
-    if (cell) for (const b of cell) if (b[0] <= x && x <= b[2] && b[1] <= y && y <= b[3]) return true;
+    if (cell) {
+      for (const b of cell) if (b.length === 4 && b[0] <= x && x <= b[2] && b[1] <= y && y <= b[3]) return true;
+    }
     return false;
   }
 
-  fits(box) {
+  // Whether `box` overlaps nothing placed but the symbols ranked `rank` or after.
+  fits(box, rank = Infinity) {
     const cx1 = Math.floor(box[2] / CELL);
     const cy1 = Math.floor(box[3] / CELL);
     for (let cx = Math.floor(box[0] / CELL); cx <= cx1; cx += 1) {
       for (let cy = Math.floor(box[1] / CELL); cy <= cy1; cy += 1) {
         const cell = this.cells.get(Grid.key(cx, cy));
         if (!cell) continue;
-        for (const b of cell) if (b[0] < box[2] && box[0] < b[2] && b[1] < box[3] && box[1] < b[3]) return false;
+        for (const b of cell) {
+          if (b[0] < box[2] && box[0] < b[2] && b[1] < box[3] && box[1] < b[3] && !(b[4] >= rank)) return false;
+        }
       }
     }
     return true;
@@ -162,31 +171,42 @@ export class Grid {
 
 // Places `ordered` candidates ({x, y, width, kind, symbol, ...}, by priority) inside `view`
 // ([left, top, right, bottom]) around what `grid` already holds, at most `max` of them: sets each
-// placed one's `box` and answers them in order. A point or an area whose place is already under
-// a label (or a panel) gets none: its symbol is hidden, or its one spot taken.
-export function placeAll(ordered, grid, view, max) {
+// placed one's `box` and answers them in order. When `guarded`, the grid holds the points'
+// symbols (ranked by the order): a label takes its first spot that covers none, else its first
+// that covers only those of points after it (which then get no label: a point whose symbol a
+// label covers gets none, nor an area whose one spot is taken).
+export function placeAll(ordered, grid, view, max, guarded) {
   const [left, top, right, bottom] = view;
   const placed = [];
   const tries = new Float64Array(16);
-  for (const c of ordered) {
-    if (placed.length >= max) break;
+  for (let rank = 0; rank < ordered.length && placed.length < max; rank += 1) {
+    const c = ordered[rank];
     if (c.kind !== 'line' && grid.covers(c.x, c.y)) continue;
     const n = spotsInto(tries, c, c.x, c.y, c.width);
-    for (let i = 0; i < n; i += 1) {
-      let x0 = Math.round(tries[2 * i]);
-      let y0 = Math.round(tries[2 * i + 1]);
-      if (c.kind !== 'point' && !c.fits) { // slid inside the view, as long as it stays on its place
-        x0 = Math.max(left, Math.min(x0, right - c.width));
-        y0 = Math.max(top, Math.min(y0, bottom - HEIGHT));
-        if (x0 > c.x || x0 + c.width < c.x || y0 > c.y + GAP + HEIGHT || y0 + HEIGHT < c.y - GAP - HEIGHT) continue;
-      }
-      const box = [x0, y0, x0 + c.width, y0 + HEIGHT];
-      if (box[0] < left || box[1] < top || box[2] > right || box[3] > bottom || !grid.fits(box)) continue;
-      grid.insert(box);
-      c.box = box;
-      placed.push(c);
-      break;
+    let box = null;
+    for (let pass = guarded ? 0 : 1; pass < 2 && !box; pass += 1) {
+      for (let i = 0; i < n && !box; i += 1) box = spotAt(c, tries[2 * i], tries[2 * i + 1], view, grid, pass ? rank : Infinity);
     }
+    if (!box) continue;
+    grid.insert(box);
+    c.box = box;
+    placed.push(c);
   }
   return placed;
+}
+
+// The box at (x, y) (slid inside the view if it is an area's or a line's that need not fit, as
+// long as it stays on its place) when it is inside the view and fits the grid; else null.
+function spotAt(c, x, y, view, grid, rank) {
+  const [left, top, right, bottom] = view;
+  let x0 = Math.round(x);
+  let y0 = Math.round(y);
+  if (c.kind !== 'point' && !c.fits) {
+    x0 = Math.max(left, Math.min(x0, right - c.width));
+    y0 = Math.max(top, Math.min(y0, bottom - HEIGHT));
+    if (x0 > c.x || x0 + c.width < c.x || y0 > c.y + GAP + HEIGHT || y0 + HEIGHT < c.y - GAP - HEIGHT) return null;
+  }
+  const box = [x0, y0, x0 + c.width, y0 + HEIGHT];
+  if (box[0] < left || box[1] < top || box[2] > right || box[3] > bottom || !grid.fits(box, rank)) return null;
+  return box;
 }

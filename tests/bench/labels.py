@@ -40,7 +40,7 @@ from .page_profile import self_times
 
 __all__ = ["labels_in_chromium"]
 
-LABEL_SCRIPTS = ("labels.js", "placement.js", "inside.js", "label_numbers.js")  # the page's label code
+LABEL_SCRIPTS = ("labels.js", "placement.js", "inside.js")  # the page's label placement
 
 # The labels placed again, alone: labels.js's own 'moveend' listener (named `place`, before and
 # after issue 58), called 15 times; its fastest and median time (the fastest is what placement

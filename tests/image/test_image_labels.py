@@ -181,5 +181,5 @@ def test_a_label_template_writes_numbers_for_people() -> None:
     state = apply_all(
         MapState(id="m"), [AddLayer("l", "L"), ImportFeatures((f,)), SetLayerStyle("l", style)]
     )[0]
-    [shown], _ = paint(state, [f])
-    assert shown.label == "6873 | 19,116,209 | 6,873.26"
+    [shown] = paint(state, [f]).features
+    assert shown.label == "6,873 | 19,116,209 | 6,873.26"

@@ -54,7 +54,6 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
         "labels.js",
         "placement.js",
         "inside.js",
-        "numbers.js",
         "points.js",
         "style.js",
         "numbers.js",

@@ -12,22 +12,16 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import numpy as np
-import shapely
-from numpy.typing import NDArray
-from shapely.ops import polylabel
-
 from mapsrv.core import Feature
 from mapsrv.core.geometry import parts
-from mapsrv.image.projection import MAX_LAT, TILE, world_pixel
+from mapsrv.image.projection import world_pixel
 
-__all__ = ["extent", "feature_bounds", "inner_point", "world_path"]
+__all__ = ["extent", "feature_bounds", "world_path"]
 
 MAX_KEPT = 50_000  # paths kept (a map's features at two zooms); all forgotten past it
 _lock = threading.Lock()  # images are drawn in worker threads
 _paths: dict[tuple[int, float, int], tuple[Any, list[tuple[float, float]]]] = {}
 _extents: dict[int, tuple[Any, tuple[float, float, float, float]]] = {}
-_inner: dict[tuple[int, ...], tuple[Any, tuple[float, float]]] = {}
 
 
 def world_path(coords: Any, zoom: float, scale: int) -> list[tuple[float, float]]:
@@ -71,44 +65,6 @@ def extent(coords: Any) -> tuple[float, float, float, float]:
             _extents.clear()
         _extents[key] = (coords, box)
     return box
-
-
-def inner_point(rings: Any) -> tuple[float, float]:
-    """A polygon's (``rings``: its outline, then its holes) point farthest inside it, in world
-    pixels at zoom 0 (Web Mercator, as drawn: a label there is inside at every zoom), found to
-    1/1000 of its size by Shapely's polylabel. Kept per polygon: the largest parts of the 241
-    countries at 1:50m take ~90 ms in all, once."""
-    key = tuple(map(id, rings))  # the rings are the feature's, the tuple of them may be new
-    with _lock:
-        hit = _inner.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], rings, strict=True)):
-        return hit[1]
-    drawn = [_mercator(ring) for ring in rings]
-    polygon: Any = shapely.Polygon(drawn[0], drawn[1:])
-    if not polygon.is_valid:  # a ring that crosses itself: its biggest piece, as drawn
-        pieces = [g for g in shapely.get_parts(shapely.make_valid(polygon)) if g.area > 0]
-        polygon = max(pieces, key=lambda g: g.area) if pieces else polygon
-    west, south, east, north = polygon.bounds
-    size = max(east - west, north - south)
-    if not isinstance(polygon, shapely.Polygon) or size <= 0:
-        point: tuple[float, float] = ((west + east) / 2, (south + north) / 2)
-    else:
-        found = polylabel(polygon, size / 1000)
-        point = (float(found.x), float(found.y))
-    with _lock:
-        if len(_inner) >= MAX_KEPT:
-            _inner.clear()
-        _inner[key] = (tuple(rings), point)
-    return point
-
-
-def _mercator(ring: Any) -> NDArray[np.float64]:
-    """``world_pixel`` at zoom 0 of every point of ``ring``, at once."""
-    lat_lon = np.asarray(ring, dtype=float)
-    sin = np.sin(np.radians(np.clip(lat_lon[:, 0], -MAX_LAT, MAX_LAT)))
-    x = (lat_lon[:, 1] + 180.0) / 360.0 * TILE
-    y = (0.5 - np.log((1 + sin) / (1 - sin)) / (4 * math.pi)) * TILE
-    return np.column_stack([x, y])
 
 
 def feature_bounds(features: Iterable[Feature]) -> tuple[float, float, float, float] | None:

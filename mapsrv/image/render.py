@@ -164,9 +164,16 @@ def render(
                 centered_text(text, x, y, str(style["symbol"])[:3], font(12), "#ffffff")
             elif not style.get("color"):
                 image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
-    boxes = place_labels(text, view, chosen if not clustered else [f for f in chosen if f.type != "marker"])
+    styles = {lid: layer.style for lid, layer in state.layers.items() if layer.style is not None}
+    labelled = chosen if not clustered else [f for f in chosen if f.type != "marker"]
     background = "tiles" if tiles else "natural earth"
     credited = credits(state, attribution if tiles else NATURAL_EARTH)
+    # the attribution and the legend are drawn over the map after the labels: drawn first on a
+    # sheet of their own, their boxes are where no label goes
+    sheet = Image.new("RGBA", image.size)
+    below = draw_attribution(ImageDraw.Draw(sheet), view, credited)
+    over = [sheet.getbbox(), draw_legend(sheet, state, request.layer, below=max(below, LEGEND_BELOW))]
+    boxes = place_labels(text, view, labelled, styles, [box for box in over if box is not None])
     below = draw_attribution(text, view, credited)
     legend = draw_legend(image, state, request.layer, below=max(below, LEGEND_BELOW))
     out = io.BytesIO()

@@ -27,8 +27,10 @@ from mapsrv.server import Server
 
 pytestmark = pytest.mark.browser
 
-SIZE = {"width": 900, "height": 560}  # the view page's tab, and the host's iframe
-CENTER, ZOOM = [38.7135, -9.1445], 14  # the explicit view: the same area in both, whatever the panels
+SIZE = {"width": 1200, "height": 560}  # the view page's tab, and the host's iframe
+# The explicit view: the same area in both, whatever the panels; every feature and label left of
+# the page's panel (a label never goes under a panel, so one there would move in the page only).
+CENTER, ZOOM = [38.7135, -9.1395], 14
 CALL = {
     "items": [
         {"at": [38.7169, -9.1399], "symbol": "H", "color": "#0f766e", "label": "Hotel", "id": "hotel"},
@@ -120,7 +122,7 @@ COLLECT = """(attributes) => {
     }
     features[seen[id] > 1 ? id + '#' + seen[id] : id] = drawn;
   }
-  const labels = Array.from(document.querySelectorAll('.leaflet-tooltip.mapsrv-label'),
+  const labels = Array.from(document.querySelectorAll('.mapsrv-placed:not(.mapsrv-label-hover)'),
     (el) => ({ text: el.textContent, box: box(el), font: getComputedStyle(el).font }));
   return { size: [map.width, map.height], features: features, labels: labels };
 }"""

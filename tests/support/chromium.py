@@ -191,7 +191,14 @@ class Tab:
         return self.feature(fid).get_attribute("data-probe") == "kept"
 
     def label(self, text: str) -> Any:
-        return self.page.locator(".mapsrv-label-text", has_text=text)
+        """The shown label with ``text`` (shown where it fits: not over another, nor under a
+        panel), not the one shown under the pointer."""
+        return self.page.locator(".mapsrv-placed:not(.mapsrv-label-hover) .mapsrv-label-text", has_text=text)
+
+    def wait_label(self, fid: str, text: str) -> None:
+        """Wait until the page has drawn feature ``fid`` labelled ``text``, shown or not."""
+        drawn = "([f, t]) => { const d = window.mapsrv.feature(f); return !!d && d.label === t; }"
+        self.page.wait_for_function(drawn, arg=[fid, text])
 
     def check_clean(self) -> None:
         assert self.dialogs == [], "a dialog opened"

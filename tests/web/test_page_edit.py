@@ -194,7 +194,7 @@ async def test_two_tabs_editing_one_marker_lose_nothing_silently(live: Server, t
             tab.page.locator("#editor").wait_for()
         first.page.locator("#editor-label").fill("From the first tab")
         first.page.get_by_role("button", name="Save").click()
-        second.label("From the first tab").wait_for()  # the second tab sees it live...
+        second.wait_label("m", "From the first tab")  # the second tab sees it live (under its panel)...
         second.page.locator("#editor-label").fill("From the second tab")
         second.page.get_by_role("button", name="Save").click()  # ...but its edit began before
         dialog = second.page.get_by_role("alertdialog")
@@ -207,7 +207,7 @@ async def test_two_tabs_editing_one_marker_lose_nothing_silently(live: Server, t
             "nothing overwritten"
         )
         second.page.get_by_role("button", name="Apply mine anyway").click()
-        first.label("From the second tab").wait_for()
+        first.wait_label("m", "From the second tab")
         second.page.locator("#toast", has_text="Saved").wait_for()
         assert not second.page.locator("#editor").is_visible()
         assert [f["label"] for f in state(first)["features"]] == ["From the second tab"]
@@ -374,7 +374,7 @@ async def test_a_drag_that_crosses_another_tabs_move_asks_and_can_keep_theirs(li
         dialog.wait_for()
         assert "Yours would move it." in dialog.inner_text()
         page.get_by_role("button", name="Keep theirs").click()
-        second.label("Theirs").wait_for()
+        second.wait_label("m", "Theirs")
         [marker] = state(second)["features"]
         assert marker["coords"] == theirs
         tx, _ = at_point(second, *theirs)

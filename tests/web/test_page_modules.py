@@ -52,6 +52,8 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
         "render.js",
         "shapes.js",
         "labels.js",
+        "placement.js",
+        "inside.js",
         "points.js",
         "style.js",
         "numbers.js",

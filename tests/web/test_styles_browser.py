@@ -162,9 +162,15 @@ async def test_graduated_classes_legend_new_feature_and_hostile_text(live: Serve
         assert box and attribution and box["y"] + box["height"] <= attribution["y"] + 1
         assert box["x"] + box["width"] > VIEWPORT["width"] - 20
 
-        # The label template, as text: the hostile name is shown, never parsed.
-        assert page.locator(".mapsrv-label-text", has_text="(500)").inner_text() == HOSTILE_NAME + " (500)"
+        # The label template, as text: the hostile name is shown, never parsed (its long label
+        # would cover Beta's, which goes first by its larger value: it shows under the pointer).
         assert page.locator(".mapsrv-label-text", has_text="Beta").inner_text() == "Beta (3,000)"
+        assert page.locator(".mapsrv-label-text", has_text="(500)").count() == 0
+        page.mouse.move(*page.evaluate("() => { const p = window.mapsrv.map.latLngToContainerPoint([45, 0]);"
+                                       " return [p.x, p.y + 20]; }"))  # fmt: skip
+        hover = page.locator(".mapsrv-label-hover .mapsrv-label-text")
+        assert hover.inner_text() == HOSTILE_NAME + " (500)"
+        page.mouse.move(5, VIEWPORT["height"] - 5)
         assert page.evaluate("document.querySelectorAll('.leaflet-container b, .leaflet-container script,"
                              " .mapsrv-legend img').length") == 0  # fmt: skip
         assert page.evaluate("window.__pwned") is None

@@ -196,8 +196,8 @@ function showHandles() {
 // outline of the shape follows it.
 function moveHandle(entry, f) {
   const place = page.view.labelPlace(entry.layer, f);
-  const points = place.radius >= 0;
-  const start = points ? L.latLngBounds(flatPoints(f)).getCenter() : place.latlng;
+  const points = place.kind === 'point';
+  const start = points ? L.latLngBounds(flatPoints(f)).getCenter() : page.view.labelLatLng(place);
   const handle = L.marker(start, {
     draggable: true,
     keyboard: true,

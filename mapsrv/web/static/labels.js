@@ -1,34 +1,36 @@
-/* mapsrv: a big map's labels (render.js draws a map of many features on one canvas, without a
- * tooltip per feature), on the page and in the MCP App.
+/* mapsrv: a map's labels, on the page and in the MCP App, big maps and small: one per feature,
+ * on its largest part, placed by placement.js's rules (the map image's too) where they fit.
  *
- * A label is shown only where it fits: the labels whose place is on screen are taken by priority
- * (the selected feature's, then the most recently drawn), and each goes to the first of its spots
- * (right of a point, left, above, below; the middle of a line or area) that is on screen and
- * overlaps no label shown before it nor the panels over the map, which a grid of screen cells
- * finds among the few nearby. Placed again after
- * every move, zoom and drawn change; a label that did not fit shows while the pointer is on its
- * feature. Widths come from the canvas's text metrics, never from the layout, and the text only
- * ever goes in through textContent.
+ * Each feature's label comes with where it belongs (render.js's labelPlace): a point and the box
+ * of its symbol, the middle of a line's longest segment, an area's rings (its pole, inside.js, is
+ * found the first time its label could show, to half a pixel at that zoom, and again finer as
+ * one zooms in). A choropleth's own names (a layer styled by classes or categories without a
+ * label template) show only where the label's box fits inside the area: from the zoom at which
+ * it does. Placed again after every move, zoom and drawn change; a label that did not fit shows
+ * while the pointer is on its feature. Widths come from the canvas's text metrics, never from
+ * the layout, and the text only ever goes in through textContent.
  */
 
 import { PointRef, clusterBoxes, preparePoints } from './points.js';
+import { Grid, HEIGHT, Priority, placeAll, spots } from './placement.js';
+import { boxOf, mercatorRing, poleOf, roomAt } from './inside.js';
+import { numberOf } from './style.js';
 import { textNode } from './dom.js';
 
-const HEIGHT = 20; // px: .mapsrv-placed in render.css
 const FRAME = 16; // px: its padding and borders, left and right
 const MAX_WIDTH = 220; // px: a longer text ends in an ellipsis
-const GAP = 3; // px between a point and its label
-const CELL = 128; // px: the grid's cells
 const MAX_SHOWN = 400; // more would not be read, and each costs an element
+const SYMBOLS = 1000; // labelled points on screen whose symbols no label covers
+const FITTING = ['graduated', 'categorical']; // styles whose areas' own names show where they fit
 
 // The labels of `view` (render.js). Options: `covers`, a selector of what floats over the map (a
 // label under it could not be read, so none goes there); `activate(id)`, when given, makes each
-// shown label a button that calls it (on the edit page: how the keyboard reaches a feature the
-// canvas drew); `selectedId()`, whose label goes first.
+// shown label a button that calls it (on the edit page: how the keyboard reaches a feature);
+// `selectedId()`, whose label goes first.
 export function createLabels(view, options) {
   const { map } = view;
   const pane = map.createPane('mapsrvLabels');
-  const entries = new Map(); // feature id -> {id, text, latlng, layerId, radius, seq, width, ...}
+  const entries = new Map(); // feature id -> entry (see labelEntry)
   const pool = []; // label elements not in use
   let shown = []; // the entries with an element on screen
   let seq = 0;
@@ -45,8 +47,8 @@ export function createLabels(view, options) {
     return el;
   }
 
-  // On the edit page a shown label is how the keyboard reaches a feature the canvas drew: Tab
-  // to it, Enter selects the feature (its handle then moves it with the arrow keys).
+  // On the edit page a shown label is how the keyboard reaches a feature: Tab to it, Enter
+  // selects the feature (its handle then moves it with the arrow keys).
   function makeLabel() {
     const el = makeElement();
     if (!options.activate) return el;
@@ -91,44 +93,73 @@ export function createLabels(view, options) {
     return entry.width;
   }
 
-  // Top-left corners to try, best first, around the entry's point (x, y) on the layer.
-  function spots(entry) {
-    const w = widthOf(entry);
-    const { x, y, radius } = entry;
-    if (radius < 0) return [[x - w / 2, y - HEIGHT / 2]];
-    const r = radius + GAP;
-    return [[x + r, y - HEIGHT / 2], [x - r - w, y - HEIGHT / 2], [x - w / 2, y - r - HEIGHT], [x - w / 2, y + r]];
+  // An area's rings as world pixels at zoom 0, and their box.
+  function project(entry) {
+    if (entry.flat) return;
+    entry.flat = entry.rings.map(mercatorRing);
+    entry.bbox = boxOf(entry.flat[0]);
+    entry.extent = Math.max(entry.bbox[2] - entry.bbox[0], entry.bbox[3] - entry.bbox[1]);
   }
 
-  // Grid cells by number: a box's cells are [cx0, cx1] x [cy0, cy1].
-  const cellKey = (cx, cy) => cx * 65536 + cy;
+  // An area's pole, found to 1/100 of its size while that is half a pixel or less at `zoom`, else
+  // to 1/1000 (as the image's): each found at most twice.
+  function poleAt(entry, zoom) {
+    project(entry);
+    const wanted = entry.extent * Math.pow(2, zoom) <= 50 ? entry.extent / 100 : entry.extent / 1000;
+    if (!(entry.precision <= wanted * 1.01)) {
+      const [x, y] = poleOf(entry.flat, wanted);
+      entry.wx = x;
+      entry.wy = y;
+      entry.precision = wanted;
+      entry.zoom = null;
+      entry.fitZoom = undefined;
+    }
+  }
 
-  function fits(grid, box) {
-    const cx1 = Math.floor(box[2] / CELL);
-    const cy1 = Math.floor(box[3] / CELL);
-    for (let cx = Math.floor(box[0] / CELL); cx <= cx1; cx += 1) {
-      for (let cy = Math.floor(box[1] / CELL); cy <= cy1; cy += 1) {
-        const cell = grid.get(cellKey(cx, cy));
-        if (!cell) continue;
-        for (const b of cell) {
-          if (b[0] < box[2] && box[0] < b[2] && b[1] < box[3] && box[1] < b[3]) return false;
+  // From which zoom a choropleth's name fits inside its area, at its pole.
+  function fitZoom(entry) {
+    if (entry.fitZoom === undefined) {
+      const room = roomAt(entry.flat, entry.wx, entry.wy, widthOf(entry) / 2, HEIGHT / 2);
+      entry.fitZoom = room > 0 ? -Math.log2(room) : Infinity;
+    }
+    return entry.fitZoom;
+  }
+
+  // The order labels go in (placement.js), kept until an entry comes or goes or a change comes
+  // (a restyle may resize points or change their values without drawing them again).
+  const priority = new Priority();
+  function ordered(zoom) {
+    if (!priority.kinds) {
+      for (const entry of entries.values()) {
+        if (entry.symbolOf) {
+          entry.symbol = entry.symbolOf();
+          entry.size = (entry.symbol[2] - entry.symbol[0]) * (entry.symbol[3] - entry.symbol[1]);
         }
+        entry.value = valueOf(entry);
       }
     }
-    return true;
+    return priority.at(entries.values(), zoom, options.selectedId ? options.selectedId() : null);
   }
 
-  function insert(grid, box) {
-    const cx1 = Math.floor(box[2] / CELL);
-    const cy1 = Math.floor(box[3] / CELL);
-    for (let cx = Math.floor(box[0] / CELL); cx <= cx1; cx += 1) {
-      for (let cy = Math.floor(box[1] / CELL); cy <= cy1; cy += 1) {
-        const key = cellKey(cx, cy);
-        const cell = grid.get(key);
-        if (cell) cell.push(box);
-        else grid.set(key, [box]);
-      }
-    }
+  function valueOf(entry) {
+    const layer = view.layers.get(entry.layerId);
+    const by = layer && layer.style && layer.style.raw.by;
+    return typeof by === 'string' && entry.props ? numberOf(entry.props[by]) : null;
+  }
+
+  // Labels keep off labelled points' symbols (the Walk's label goes under its line rather than
+  // hide the Café's dot): up to SYMBOLS of them on screen, each in the grid with its rank in the
+  // order (placement.js); past that a label would cover many whatever it did, and so many
+  // obstacles would slow every test.
+  function symbols(candidates, grid) {
+    let n = 0;
+    for (const c of candidates) if (c.kind === 'point' && (n += 1) > SYMBOLS) return false;
+    candidates.forEach((c, rank) => {
+      if (c.kind !== 'point') return;
+      const s = c.symbol;
+      grid.insert([c.x + s[0], c.y + s[1], c.x + s[2], c.y + s[3], rank]);
+    });
+    return true;
   }
 
   function release(entry) {
@@ -141,7 +172,7 @@ export function createLabels(view, options) {
   function place() {
     scheduled = false;
     dirty = false;
-    if (!view.big || zooming || entries.size === 0) {
+    if (zooming || entries.size === 0) {
       shown.forEach(release);
       shown = [];
       return;
@@ -154,56 +185,47 @@ export function createLabels(view, options) {
     const onMap = new Set();
     for (const [id, entry] of view.layers) if (map.hasLayer(entry.group)) onMap.add(id);
     preparePoints(map); // which points are in a cluster at this zoom
-    const scale = 256 * Math.pow(2, zoom);
+    const scale = Math.pow(2, zoom);
     const candidates = [];
-    for (const entry of entries.values()) {
+    for (const entry of ordered(zoom)) {
       if (!onMap.has(entry.layerId)) continue;
-      const point = entry.point;
-      if (point && point.clustered) continue; // a cluster has no labels
+      if (entry.point && entry.point.clustered) continue; // a cluster has no labels
+      if (entry.rings) { // its pole only once it may show: on screen, and big enough if it must fit
+        project(entry);
+        const [bx0, by0, bx1, by1] = entry.bbox;
+        if (bx1 * scale < left + origin.x || bx0 * scale > right + origin.x) continue;
+        if (by1 * scale < top + origin.y || by0 * scale > bottom + origin.y) continue;
+        if (entry.fits && entry.extent * scale < widthOf(entry)) continue;
+        poleAt(entry, zoom);
+      }
       if (entry.zoom !== zoom) { // projected once per zoom level, not on every pan
-        if (point) {
-          entry.px = Math.round(point.mx * scale);
-          entry.py = Math.round(point.my * scale);
-        } else {
-          const p = map.project(entry.latlng, zoom);
-          entry.px = Math.round(p.x);
-          entry.py = Math.round(p.y);
-        }
+        entry.px = Math.round(entry.wx * scale);
+        entry.py = Math.round(entry.wy * scale);
         entry.zoom = zoom;
       }
       const x = entry.px - origin.x;
       const y = entry.py - origin.y;
       if (x < left || x > right || y < top || y > bottom) continue;
+      if (entry.fits && zoom < fitZoom(entry)) continue;
       entry.x = x;
       entry.y = y;
+      widthOf(entry);
       candidates.push(entry);
     }
-    const selected = options.selectedId ? options.selectedId() : null;
-    candidates.sort((a, b) => (b.id === selected) - (a.id === selected) || b.seq - a.seq);
-    const grid = new Map();
+    const grid = new Grid();
     const corner = map.getContainer().getBoundingClientRect();
     for (const el of document.querySelectorAll(options.covers)) {
+      watch(el);
       if (el.hidden) continue;
       const r = el.getBoundingClientRect();
       if (r.width === 0 || r.height === 0) continue;
       const x = r.left - corner.left + left;
       const y = r.top - corner.top + top;
-      insert(grid, [Math.floor(x), Math.floor(y), Math.ceil(x + r.width), Math.ceil(y + r.height)]);
+      grid.insert([Math.floor(x), Math.floor(y), Math.ceil(x + r.width), Math.ceil(y + r.height)]);
     }
-    for (const box of clusterBoxes(map)) insert(grid, box);
-    const next = [];
-    for (const entry of candidates) {
-      if (next.length >= MAX_SHOWN) break;
-      for (const [bx, by] of spots(entry)) {
-        const box = [Math.round(bx), Math.round(by), Math.round(bx) + entry.width, Math.round(by) + HEIGHT];
-        if (box[0] < left || box[1] < top || box[2] > right || box[3] > bottom || !fits(grid, box)) continue;
-        insert(grid, box);
-        entry.box = box;
-        next.push(entry);
-        break;
-      }
-    }
-    render(next);
+    for (const box of clusterBoxes(map)) grid.insert(box);
+    const guarded = symbols(candidates, grid);
+    render(placeAll(candidates, grid, [left, top, right, bottom], MAX_SHOWN, guarded));
   }
 
   function render(next) {
@@ -222,6 +244,16 @@ export function createLabels(view, options) {
     shown = next;
   }
 
+  // What floats over the map may grow, shrink, show or hide (a panel, the help for an empty
+  // map): the labels are placed again when it does.
+  const watched = new WeakSet();
+  const resized = typeof ResizeObserver === 'function' ? new ResizeObserver(() => schedule()) : null;
+  function watch(el) {
+    if (!resized || watched.has(el)) return;
+    watched.add(el);
+    resized.observe(el);
+  }
+
   function schedule() {
     if (scheduled) return;
     scheduled = true;
@@ -237,34 +269,60 @@ export function createLabels(view, options) {
       hoverEl.classList.add('mapsrv-label-hover');
       pane.appendChild(hoverEl);
     }
-    const p = map.latLngToLayerPoint(entry.latlng);
-    entry.x = p.x;
-    entry.y = p.y;
-    const [bx, by] = spots(entry)[0];
+    const zoom = map.getZoom();
+    if (entry.rings) poleAt(entry, zoom);
+    const origin = map.getPixelOrigin();
+    const scale = Math.pow(2, zoom);
+    if (entry.symbolOf) entry.symbol = entry.symbolOf();
+    const [bx, by] = spots(entry, entry.wx * scale - origin.x, entry.wy * scale - origin.y, widthOf(entry))[0];
     hoverEl.firstChild.textContent = entry.text;
     hoverEl.style.width = entry.width + 'px';
     hoverEl.style.transform = 'translate(' + Math.round(bx) + 'px,' + Math.round(by) + 'px)';
     hoverEl.hidden = false;
   }
 
-  view.on('feature', (layer, f) => {
-    if (!view.big || !f.label) return;
-    const id = String(f.id);
-    const place = view.labelPlace(layer, f); // one label per feature, on its largest part
-    entries.set(id, {
+  // What is kept of a feature's label: its text and where it belongs (render.js labelPlace).
+  function labelEntry(id, layer, f) {
+    const place = view.labelPlace(layer, f);
+    const layerId = f.layer != null ? String(f.layer) : 'default';
+    const owner = view.layers.get(layerId);
+    const style = owner && owner.style;
+    const entry = {
       id: id,
       text: String(f.label),
-      latlng: place.latlng,
-      layerId: f.layer != null ? String(f.layer) : 'default',
-      radius: place.radius,
+      layerId: layerId,
+      kind: place.kind,
+      props: f.properties && typeof f.properties === 'object' ? f.properties : null,
       point: layer instanceof PointRef ? layer : null,
+      symbolOf: place.symbol || null,
+      size: place.size,
+      rings: place.rings || null,
+      // a choropleth's own names: only where they fit
+      fits: place.kind === 'area' && !!place.rings && !!style && FITTING.includes(style.kind) && !style.label,
       seq: (seq += 1),
       width: 0,
       zoom: null,
       el: null,
-    });
+    };
+    if (place.latlng) [entry.wx, entry.wy] = mercatorRing([place.latlng]);
+    return entry;
+  }
+
+  view.on('feature', (layer, f) => {
+    if (!f.label) return;
+    const id = String(f.id);
+    const entry = labelEntry(id, layer, f);
+    entries.set(id, entry);
+    priority.reset();
     layer.on('mouseover', () => hover(id));
     layer.on('mouseout', () => hover(null));
+    if (layer instanceof L.Marker) { // dragged on the edit page: the label goes with it
+      layer.on('drag', () => {
+        [entry.wx, entry.wy] = mercatorRing([[layer.getLatLng().lat, layer.getLatLng().lng]]);
+        entry.zoom = null;
+        schedule();
+      });
+    }
     dirty = true;
   });
   view.on('unfeature', (id) => {
@@ -272,6 +330,7 @@ export function createLabels(view, options) {
     if (!entry) return;
     release(entry);
     entries.delete(id);
+    priority.reset();
     if (hoverEl) hoverEl.hidden = true;
     dirty = true;
   });
@@ -279,8 +338,15 @@ export function createLabels(view, options) {
     shown.forEach(release);
     shown = [];
     entries.clear();
+    priority.reset();
     if (hoverEl) hoverEl.hidden = true;
     dirty = true;
+  });
+  view.on('change', (change) => { // a style may resize points or change their values in place
+    if (change.kind === 'layer_style' || change.kind === 'layer') {
+      priority.reset();
+      dirty = true;
+    }
   });
 
   map.on('zoomstart', () => {
@@ -302,5 +368,7 @@ export function createLabels(view, options) {
     // it has drawn the version: its labels are part of it.
     settle: () => { if (dirty) place(); },
     shown: () => shown.map((entry) => entry.id),
+    // Each shown label's feature id and box (layer pixels): for tests and benchmarks.
+    boxes: () => shown.map((entry) => [entry.id].concat(entry.box)),
   };
 }

@@ -251,6 +251,9 @@ window.mapsrv = {
     return [p.x, p.y];
   },
   shownLabels: () => view.shownLabels(),
+  // each shown label's [feature id, x0, y0, x1, y1] in layer pixels
+  labelBoxes: () => view.labelBoxes(),
+  placeLabels: () => view.placeLabels(),
   selectedId: () => (page.selectedId ? page.selectedId() : null),
   drawnPoints: () => drawnPoints(map),
   map: map,

@@ -24,7 +24,8 @@ import { textNode } from './dom.js';
 import { HeatLayer, compileStyle, labelOf } from './style.js';
 import { createLegend } from './legend.js';
 import { createSources } from './sources.js';
-import { eachPoint, isValid, largestIndex, parts, ringCenter } from './shapes.js';
+import { eachPoint, isValid, largestIndex, parts } from './shapes.js';
+import { flatArea, latlngOf, mercatorRing, poleOf } from './inside.js';
 
 export const WORLD_CENTER = [20, 0];
 export const WORLD_ZOOM = 2;
@@ -100,16 +101,6 @@ export function tagElement(layer, f) {
   }
 }
 
-function tooltipPlacement(layer, f, kind) {
-  if (layer instanceof L.Marker && f.style && f.style.symbol) {
-    return { direction: 'right', offset: [SYMBOL_SIZE / 2, 0] }; // beside the badge
-  }
-  if (layer instanceof L.Marker) return { direction: 'right' }; // beside the pin's head
-  if (layer instanceof L.CircleMarker && f.type !== 'circle') return { direction: 'top', offset: [0, -8] };
-  if (kind === 'line') return { direction: 'top' };
-  return { direction: 'center' };
-}
-
 // A line's label goes on the middle of its longest segment, not at the middle of its length:
 // that often falls on a vertex, where a route's stop marker and label already are.
 function lineLabelPoint(points) {
@@ -127,13 +118,45 @@ function lineLabelPoint(points) {
   return best;
 }
 
-// Where a feature's label belongs, from its data (it may be off the map): on its largest part
-// (shapes.js), a point's own place, a line's longest segment, an area's centroid.
+// Where a feature's popup opens, from its data (it may be off the map): on its largest part
+// (shapes.js), a point's own place, a line's longest segment, an area's pole (inside.js), where
+// its label goes too.
 function labelPoint(part) {
   const [kind, c] = part;
   if (kind === 'point') return L.latLng(c);
   if (kind === 'line') return lineLabelPoint(c) || L.latLng(c[0]);
-  return L.latLng(ringCenter(c[0]));
+  const [x, y] = poleOf(c.map(mercatorRing));
+  return L.latLng(latlngOf(x, y));
+}
+
+const PIN_BOX = [-12, -41, 13, 0]; // Leaflet's marker icon (25 x 41, its tip on the point)
+const BADGE_BOX = [-SYMBOL_SIZE / 2, -SYMBOL_SIZE / 2, SYMBOL_SIZE / 2, SYMBOL_SIZE / 2];
+
+// The box a point's symbol covers around it, in px: a pin, a badge or a dot (read when the label
+// is placed: a restyle may resize a dot without drawing it again).
+function symbolBox(part) {
+  if (part instanceof L.Marker) return () => (part.options.icon instanceof L.DivIcon ? BADGE_BOX : PIN_BOX);
+  let box = [0, 0, 0, 0];
+  return () => {
+    const r = (part.options.radius || 0) + (part.options.weight || 0) / 2;
+    if (box[2] !== r) box = [-r, -r, r, r];
+    return box;
+  };
+}
+
+// A feature's size for its label's priority (placement.js), from all its parts: the area of
+// its polygons' outlines, or the length of its lines, in world pixels at zoom 0.
+function sizeOf(all, kind) {
+  let size = 0;
+  for (const [k, c] of all) {
+    if (k !== kind) continue;
+    if (k === 'polygon') size += flatArea(mercatorRing(c[0]));
+    else {
+      const r = mercatorRing(c);
+      for (let i = 2; i < r.length; i += 2) size += Math.hypot(r[i] - r[i - 2], r[i + 1] - r[i - 1]);
+    }
+  }
+  return size;
 }
 
 // A feature's popup: its text, then the attributes a file brought (a CSV's columns, a GPX
@@ -336,32 +359,38 @@ export function createRenderer(map, options) {
     }
   }
 
-  // Where a feature's label goes on a big map (labels.js): {latlng, radius}, the radius of the dot
-  // it goes beside, -1 for the centre of a line or an area.
+  // Where a feature's label belongs (labels.js), on its largest part (shapes.js): {kind,
+  // latlng, symbol, size} for a point (`symbol` answers its symbol's box), {kind, latlng, size}
+  // for a line (the middle of its longest segment) and for a circle, {kind, rings, size} for an
+  // area. `size` as placement.js weighs it.
   function labelPlace(layer, f) {
+    if (f.type === 'circle') {
+      const r = f.radius / (40075016.686 * Math.cos(f.coords[0] * Math.PI / 180)) * 256;
+      return { kind: 'area', latlng: f.coords, size: Math.PI * r * r };
+    }
     const all = parts(f);
     const index = largestIndex(all);
-    const part = layer instanceof L.FeatureGroup ? layer.getLayers()[index] : layer;
-    const dot = f.type === 'marker' || (part !== layer && all[index][0] === 'point');
-    return { latlng: labelPoint(all[index]), radius: dot ? part.options.radius || 0 : -1 };
+    const [kind, c] = all[index];
+    if (kind === 'point') {
+      const part = layer instanceof L.FeatureGroup ? layer.getLayers()[index] : layer;
+      return { kind: 'point', latlng: c, symbol: symbolBox(part), size: 0 };
+    }
+    if (kind === 'line') {
+      const at = labelPoint(all[index]);
+      return { kind: 'line', latlng: [at.lat, at.lng], size: sizeOf(all, 'line') };
+    }
+    return { kind: 'area', rings: c, size: sizeOf(all, 'polygon') };
   }
 
-  // The label goes on the largest part: a group's tooltip is its part's (Leaflet would put it on
-  // the first), a line's or an area's is where labelPoint says (Leaflet's is its first part's).
+  // A popup opens on the largest part: a group's is its part's (Leaflet would take the first), a
+  // line's or an area's is where labelPoint says (Leaflet's is its first part's middle).
   function decorate(layer, f) {
-    if (f.label) {
-      const all = parts(f);
-      const index = largestIndex(all);
-      const target = layer instanceof L.FeatureGroup ? layer.getLayers()[index] : layer;
-      const kind = all[index][0];
-      if (kind !== 'point') {
-        let anchor = null;
-        target.getCenter = () => anchor || (anchor = labelPoint(all[index]));
-      }
-      if (!big) {
-        target.bindTooltip(textNode('span', 'mapsrv-label-text', f.label),
-          Object.assign({ permanent: true, className: 'mapsrv-label' }, tooltipPlacement(target, f, kind)));
-      }
+    const all = parts(f);
+    const index = largestIndex(all);
+    const target = layer instanceof L.FeatureGroup ? layer.getLayers()[index] : layer;
+    if (all[index] && all[index][0] !== 'point' && f.type !== 'circle' && target) {
+      let anchor = null;
+      target.getCenter = () => anchor || (anchor = labelPoint(all[index]));
     }
     const popup = popupContent(f);
     if (popup) layer.bindPopup(popup, { maxWidth: 320 });
@@ -697,6 +726,8 @@ export function createRenderer(map, options) {
     clear: () => snapshot({ version: -1, features: [] }),
     applyView: applyView,
     labelPlace: labelPlace,
+    // Where a label of labelPlace's `place` goes: its point, or its area's pole.
+    labelLatLng: (place) => (place.latlng ? L.latLng(place.latlng) : labelPoint(['polygon', place.rings])),
     buildLeafletLayer: (f) => buildLeafletLayer(f),
     setTimeWindow: setTimeWindow,
     decorate: decorate,
@@ -719,6 +750,7 @@ export function createRenderer(map, options) {
   });
   view.placeLabels = labels.place;
   view.shownLabels = labels.shown;
+  view.labelBoxes = labels.boxes;
   if (opts.live && opts.legend !== false) legend = createLegend(view);
   return view;
 }

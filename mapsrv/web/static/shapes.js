@@ -98,33 +98,6 @@ export function ringArea(ring) {
   return Math.abs(twice) / 2;
 }
 
-// A ring's centroid [lat, lon], its longitudes scaled as ringArea's (the mean of its points when
-// it encloses nothing): where an area's label goes, computed without projecting every point.
-export function ringCenter(ring) {
-  const k = Math.cos(meanLat(ring) * RAD);
-  const [lat0, lon0] = ring[0]; // relative to a vertex: no precision lost far from [0, 0]
-  let twice = 0;
-  let cx = 0;
-  let cy = 0;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i, i += 1) {
-    const xj = (ring[j][1] - lon0) * k;
-    const yj = ring[j][0] - lat0;
-    const xi = (ring[i][1] - lon0) * k;
-    const yi = ring[i][0] - lat0;
-    const cross = xj * yi - xi * yj;
-    twice += cross;
-    cx += (xj + xi) * cross;
-    cy += (yj + yi) * cross;
-  }
-  if (Math.abs(twice) < 1e-12) {
-    const lat = meanLat(ring);
-    let lon = 0;
-    for (const p of ring) lon += p[1];
-    return [lat, lon / ring.length];
-  }
-  return [lat0 + cy / (3 * twice), lon0 + cx / (3 * twice * k)];
-}
-
 // A line's length in degrees, its longitudes scaled by the cosine of its mean latitude.
 export function lineLength(line) {
   const k = Math.cos(meanLat(line) * RAD);

@@ -7,15 +7,15 @@ low to high with what it counts. Numbers are written by ``mapsrv.core.numbers.fo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw
 
 from mapsrv.core import MapState
 from mapsrv.core.layer_style import size_of, style_counts
 from mapsrv.core.numbers import format_number
 from mapsrv.image.styling import HEAT_GRADIENT
+from mapsrv.image.text import font as text_font
 
 __all__ = ["LEGEND_MARGIN", "draw_legend", "legend_lines", "value_text"]
 
@@ -30,11 +30,6 @@ GAP = 6  # px between a swatch (or the widest circle) and its text
 
 Box = tuple[float, float, float, float]
 Row = tuple[str, Any]
-
-
-@cache
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size)
 
 
 def value_text(value: float) -> str:
@@ -121,7 +116,7 @@ def draw_legend(
         rows.extend(legend_lines(layer.name, layer.style, counts))
     if not rows:
         return None
-    font = _font(FONT)
+    font = text_font(FONT)
     circles = max((2 * r[1][0] + 1 for r in rows if r[0] == "circle"), default=float(SWATCH))
     width = max(110.0, PAD * 2 + max(_width(r, font, circles) for r in rows))
     room = image.height - below - LEGEND_MARGIN - 2 * PAD

@@ -1,11 +1,14 @@
-"""Text on the map image: the default font at a size (Pillow 10.1's scalable one, no system
-fonts needed), centred text, and every source's attribution in the corner."""
+"""Text on the map image: Roboto at a size (the font-roboto package's file: Latin with every
+accent, Greek, Cyrillic and Vietnamese; Pillow's own scalable default draws an empty box for any
+letter outside ASCII, so "España" lost its ñ), centred text, and every source's attribution in the
+corner. No system fonts are needed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
 
+import font_roboto
 from PIL import ImageDraw, ImageFont
 
 from mapsrv.image.projection import ImageView
@@ -16,8 +19,8 @@ LABEL_FONT = 12
 
 
 @cache
-def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size)
+def font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(font_roboto.Roboto, size)
 
 
 @cache

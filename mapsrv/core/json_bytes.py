@@ -20,6 +20,7 @@ looks like one, inside a string: then ``json.dumps`` writes it, a little slower,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
@@ -59,13 +60,7 @@ def dumps_text(value: Any) -> str:
 
 
 def _dumps_text(value: Any) -> str:
-    try:
-        out = to_json(value)
-    except PydanticSerializationError:
-        out = None
-    if out is None or maybe_other(out):
-        return _UNICODE.encode(value)
-    return out.decode()
+    return _text(value, {}, maybe_other, _UNICODE)
 
 
 def dumps_finite(value: Any) -> str:
@@ -80,12 +75,25 @@ def dumps_finite(value: Any) -> str:
 
 
 def _dumps_finite(value: Any) -> str:
+    return _text(value, {"inf_nan_mode": "constants"}, _not_finite, _FINITE)
+
+
+def _not_finite(out: bytes) -> bool:
+    """Whether pydantic-core wrote a NaN or an infinity (``json`` refuses them) or a None key."""
+    return b"NaN" in out or b"Infinity" in out or b'"None":' in out
+
+
+def _text(
+    value: Any, options: dict[str, Any], differs: Callable[[bytes], bool], fallback: json.JSONEncoder
+) -> str:
+    """pydantic-core's text of ``value`` unless ``differs`` finds in it what ``fallback`` (the
+    standard library's encoder: it raises for NaN when told to) writes otherwise."""
     try:
-        out = to_json(value, inf_nan_mode="constants")
+        out = to_json(value, **options)
     except PydanticSerializationError:
         out = None
-    if out is None or b"NaN" in out or b"Infinity" in out or b'"None":' in out:
-        return _FINITE.encode(value)  # raises for NaN; writes a None key as null, as json does
+    if out is None or differs(out):
+        return fallback.encode(value)
     return out.decode()
 
 

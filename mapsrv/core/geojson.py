@@ -101,8 +101,8 @@ def to_geojson(state: MapState) -> dict[str, Any]:
     return {"type": "FeatureCollection", "name": state.title, "features": features}
 
 
-def _position(name: str, p: Any) -> list[Any]:
-    """A GeoJSON ``[lon, lat]`` position as mapsrv's ``[lat, lon]``, recognising the common
+def _position(name: str, p: Any) -> tuple[Any, Any]:
+    """A GeoJSON ``[lon, lat]`` position as mapsrv's ``(lat, lon)``, recognising the common
     mistake of a position written in ``[lat, lon]`` order."""
     if not isinstance(p, list) or len(p) < 2:
         raise InvalidInput(
@@ -115,7 +115,7 @@ def _position(name: str, p: Any) -> list[Any]:
             f"{name} must be [lon, lat] (GeoJSON order), got {p!r:.60}: that looks like [lat, lon];"
             f" write [{shown(lat)}, {shown(lon)}]"
         )
-    return [lat, lon]
+    return (lat, lon)
 
 
 _SIMPLE = {"Point": "marker", "LineString": "polyline", "MultiPoint": "multipoint", "Polygon": "polygon"}

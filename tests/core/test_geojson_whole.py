@@ -104,7 +104,7 @@ def test_every_geojson_type_is_one_feature_and_exports_as_itself() -> None:
         assert shape(before["geometry"]).normalize().equals_exact(shape(after["geometry"]).normalize(), 0)
     # an unclosed ring is accepted (closed on export), and the mapsrv_type restores still work
     unclosed = geometry_from_geojson("g", {"type": "Polygon", "coordinates": [square[:-1]]})
-    assert unclosed == ("polygon", [[[p[1], p[0]] for p in square[:-1]]])
+    assert unclosed == ("polygon", [[(p[1], p[0]) for p in square[:-1]]])
     again = features_from_geojson(to_geojson(state), Limits())
     assert [(f.id, f.type, f.coords) for f in again] == [(f.id, f.type, f.coords) for f in features]
 
@@ -117,7 +117,7 @@ def test_nested_collections_are_flattened_into_one() -> None:
     top = {"type": "GeometryCollection", "geometries": [nested]}
     gtype, members = geometry_from_geojson("g", top)
     assert gtype == "collection" and len(members) == MAX_NESTING
-    assert all(m == {"type": "marker", "coords": [2, 1]} for m in members)
+    assert all(m == {"type": "marker", "coords": (2, 1)} for m in members)
 
 
 def _refused(feature_geometry: Any) -> str:

@@ -64,6 +64,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def settled(pid: int, *, quiet: float = 0.05, every: float = 0.5, within: float = 60) -> float:
+    """Wait until the process uses less than ``quiet`` CPU-seconds in ``every`` seconds (a new
+    server warms its places and outlines in the background: seconds of CPU that are no call's);
+    the CPU-seconds it used meanwhile."""
+    start = cpu_seconds(pid)
+    with trio.fail_after(within):
+        while True:
+            before = cpu_seconds(pid)
+            await trio.sleep(every)
+            if cpu_seconds(pid) - before < quiet:
+                return before - start
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:

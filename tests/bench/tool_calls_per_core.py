@@ -38,7 +38,7 @@ from support import open_server
 
 from mapsrv.mcp.sdk import http_client
 
-from .harness import cpu_seconds, open_peer
+from .harness import cpu_seconds, open_peer, settled
 
 SECRET = "bench-secret-47"
 MODERN, SESSION_ERA = "2026-07-28", "2025-11-25"
@@ -164,6 +164,7 @@ def parse_wrk(out: str) -> dict[str, Any]:
 async def measure(url: str, pid: int, auth: dict[str, str], seconds: int, connections: int) -> dict[str, Any]:
     """Both eras against one server (pinned to SERVER_CORE): wrk's numbers and calls per CPU-s."""
     os.sched_setaffinity(pid, {SERVER_CORE})
+    await settled(pid)  # mapsrv warms its places after start-up: not a call's CPU
     map_id = await three_markers(url, auth)
     results = {}
     async with httpx.AsyncClient(timeout=30) as http:

@@ -98,13 +98,25 @@ def _encoding(parts: dict[str, bytes]) -> str | None:
     """For a ``.dbf`` with neither a ``.cpg`` nor a code page, and text that is not ASCII: UTF-8
     when it is valid UTF-8, else Latin-1 (GDAL's default, which its Arrow stream does not apply)."""
     dbf = parts.get(".dbf")
-    if ".cpg" in parts or dbf is None or len(dbf) < 32 or dbf[29] != 0 or dbf.isascii():
+    if ".cpg" in parts or dbf is None or len(dbf) < 32 or dbf[29] != 0:
+        return None
+    text = _dbf_text(dbf)
+    if text.isascii():
         return None
     try:
-        dbf.decode("utf-8")
+        text.decode("utf-8")
     except UnicodeDecodeError:
         return "ISO-8859-1"
     return "UTF-8"
+
+
+def _dbf_text(dbf: bytes) -> bytes:
+    """A ``.dbf``'s text: its field names and its records, without the binary numbers of its
+    header (a count of 250 rows is the byte 0xFA, never UTF-8: Natural Earth's UTF-8 countries
+    read as Latin-1, "PalÃ¤stina")."""
+    header = int.from_bytes(dbf[8:10], "little")
+    names = [dbf[at : at + 11] for at in range(32, min(header, len(dbf)) - 1, 32) if dbf[at] != 0x0D]
+    return b"".join(names) + dbf[header:]
 
 
 def open_shapefiles(data: bytes, layer: str | None) -> tuple[bytes, list[ShapeSet]]:

@@ -155,6 +155,19 @@ def test_shapefile_text_in_every_code_page(encoding: str, cpg: bool, note: str |
     assert (note in imported.notes) if note else not any("no .cpg" in n for n in imported.notes)
 
 
+def test_utf8_text_without_a_cpg_is_told_by_its_records_not_its_header() -> None:
+    """250 rows, as in Natural Earth's countries: the header's row count is the byte 0xFA, which
+    is no UTF-8; the records alone say UTF-8 ("Palästina" was read as "PalÃ¤stina")."""
+    names = {f"Zürich {i}": (8.5 + i / 1000, 47.3) for i in range(250)}
+    data = shapefile_zip({"towns": (towns(names), "EPSG:4326", "Point")}, encoding="UTF-8", cpg=False)
+    with zipfile.ZipFile(io.BytesIO(data)) as given:
+        dbf = next(given.read(n) for n in given.namelist() if n.endswith(".dbf"))
+    assert dbf[4] == 250 and dbf[29] == 0, "250 rows counted in the header, no code page"
+    imported = read_file(data, None, LIMITS, filename="towns.zip")
+    assert [f.label for f in imported.features] == list(names)
+    assert "shapefile towns has no .cpg: its text was read as UTF-8" in imported.notes
+
+
 def test_a_dbf_code_page_without_a_cpg_is_read_by_gdal() -> None:
     """A .dbf's language driver byte (0x03: Windows ANSI, code page 1252) says its code page."""
     names = {**TOWNS, "Œuvre €": (2.0, 48.0)}

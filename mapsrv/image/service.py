@@ -175,7 +175,12 @@ class MapImages:
         missed = [tile for tile in missing if tile not in got]
         self.statistics.tiles_failed += len(missed)
         if missed and (scope.cancelled_caught or not answered):
-            reason = f"no answer within {self.deadline:g} s" if scope.cancelled_caught else errors[-1]
+            if not scope.cancelled_caught:
+                reason = errors[-1] if errors else "no tile came"
+            elif answered:  # slow: answering some tiles, not the rest, costs each image the deadline
+                reason = f"{len(missed)} of {len(missing)} tiles not within {self.deadline:g} s"
+            else:
+                reason = f"no answer within {self.deadline:g} s"
             down = self.origins.failed(origin, name, reason)
             skipped.append(f"basemap {name} skipped: {down.describe()}")
             log.info("map tiles did not come (%d of %d): %s", len(missed), len(missing), down.describe())

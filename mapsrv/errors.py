@@ -15,6 +15,9 @@
     ├── Unauthorized            401  -32001  unauthorized  missing or wrong API key
     ├── Forbidden               403  -32003  forbidden     a write from a foreign Origin
     ├── Unavailable             503  -32011  unavailable   over capacity or draining; carries retry_after
+    │   └── SourceDown          503  -32011  unavailable   a source from elsewhere known to be unreachable,
+    │                                                      answered at once until its retry; carries
+    │                                                      the host as given and why (``detail``)
     ├── TooManyRequests         429  -32029  rate_limited  one client or key past its share; carries
     │                                                      retry_after
     └── HttpError               any  -32600  http          a refusal of the request itself: unknown
@@ -43,6 +46,7 @@ __all__ = [
     "NothingToUndo",
     "ParseError",
     "PayloadTooLarge",
+    "SourceDown",
     "Unauthorized",
     "TooManyRequests",
     "Unavailable",
@@ -183,6 +187,12 @@ class Unavailable(MapsrvError):
 
     def headers(self) -> list[tuple[str, str]]:
         return [("Retry-After", str(self.retry_after))]
+
+
+class SourceDown(Unavailable):
+    def __init__(self, name: str, detail: str, retry_after: int = 1) -> None:
+        super().__init__(f"source {name!r:.80} is {detail}; try again then", retry_after)
+        self.name, self.detail = name, detail
 
 
 class TooManyRequests(MapsrvError):

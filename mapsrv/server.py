@@ -100,6 +100,7 @@ async def serve(
             ready=hub.ready and not shutdown.is_set(),
             collector=collector.PROCESS.statistics(),
             stalls=watch.statistics(),
+            sources=mcp.sources.origins.statistics(),
         )
 
     metrics = Metrics(statistics)

@@ -24,14 +24,19 @@ Threads or processes, by measurement (2 cores, tests/bench/loop_stalls.py):
   Cancelling it kills the worker process (trio-parallel's ``kill_on_cancel``), so a client that
   leaves frees its worker at once.
 
-A thread cannot be stopped from outside; a cancelled call stops waiting for it (its result is
-dropped) and the pool's slot is freed when the function returns.
+A thread cannot be stopped from outside, so a long function stops itself: it calls
+``stop_if_cancelled()`` between its steps (an image between tiles, layers and features), which
+raises ``WorkCancelled`` once the call running it was cancelled (the client left). The cancelled
+call waits, shielded, for its thread to end, so the pool's slot is held until the worker is really
+free and the pool stays bounded; a function that never checks is waited out as before.
 """
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,13 +47,38 @@ import trio_parallel
 
 from mapsrv.errors import Unavailable
 
-__all__ = ["KINDS", "Kind", "Pool", "PoolStatistics", "Workers", "run", "workers"]
+__all__ = [
+    "KINDS",
+    "Kind",
+    "Pool",
+    "PoolStatistics",
+    "WorkCancelled",
+    "Workers",
+    "run",
+    "stop_if_cancelled",
+    "workers",
+]
 
 T = TypeVar("T")
 Kind = Literal["geometry", "image", "encode", "index", "classify"]
 KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "classify")
 PROCESS_KINDS = frozenset({"classify"})
 QUEUE_PER_WORKER = 8  # calls that may wait per worker of a kind before more are refused
+# the running call's "stop" flag, in the worker thread's own context (trio copies the caller's)
+_stop: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("mapsrv_stop", default=None)
+
+
+class WorkCancelled(BaseException):
+    """Raised in a worker thread by ``stop_if_cancelled`` when its call was cancelled: a
+    BaseException, like ``trio.Cancelled``, so that no ``except Exception`` swallows it."""
+
+
+def stop_if_cancelled() -> None:
+    """Raise ``WorkCancelled`` if the call running this thread was cancelled; nothing outside
+    a worker thread. Cheap (a context variable and a flag): call it between steps."""
+    stop = _stop.get()
+    if stop is not None and stop.is_set():
+        raise WorkCancelled
 
 
 @dataclass
@@ -122,7 +152,7 @@ class Workers:
                     if pool.process:
                         result: T = await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
                     else:
-                        result = await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=False)
+                        result = await _in_thread(fn, args)
                 except trio_parallel.BrokenWorkerError:
                     stats.broken += 1
                     raise Unavailable(
@@ -141,6 +171,31 @@ class Workers:
         finally:
             if waiting:
                 stats.waiting -= 1
+
+
+async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
+    """``fn(*args)`` in a thread; cancelled, it tells the thread to stop (``stop_if_cancelled``)
+    and waits for it to end before the cancellation goes on."""
+    stop, ended = threading.Event(), trio.Event()
+    token = trio.lowlevel.current_trio_token()
+
+    def call() -> T:
+        _stop.set(stop)
+        try:
+            return fn(*args)
+        finally:
+            try:
+                token.run_sync_soon(ended.set)
+            except trio.RunFinishedError:
+                pass
+
+    try:
+        return await trio.to_thread.run_sync(call, abandon_on_cancel=True)
+    except trio.Cancelled:
+        stop.set()
+        with trio.CancelScope(shield=True):
+            await ended.wait()
+        raise
 
 
 _workers = Workers()

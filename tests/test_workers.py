@@ -1,7 +1,8 @@
 """``mapsrv.workers``: work off the loop in bounded pools, one per kind. A full queue is refused
 at once with when to retry; one kind's queue full leaves the others working; a worker process
 killed mid-task fails its call cleanly and the pool goes on; a cancelled call kills its worker
-process (a client that left frees it)."""
+process, or tells its worker thread to stop at its next check and holds the slot until it has
+(a client that left frees it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import trio
 from support import wait_until
 
 from mapsrv.errors import Unavailable
-from mapsrv.workers import Workers
+from mapsrv.workers import WorkCancelled, Workers, stop_if_cancelled
 
 
 async def test_a_full_queue_is_refused_with_when_to_retry_and_other_kinds_still_run() -> None:
@@ -73,3 +74,38 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_a_cancelled_thread_call_stops_at_its_next_check_and_holds_its_slot_until_it_ends() -> None:
+    workers = Workers(cores=1)
+    stats = workers.pools["image"].stats
+    steps, stopping, release = [0], threading.Event(), threading.Event()
+
+    def long() -> None:
+        try:
+            while True:  # a step, then a check: as an image between tiles and features
+                stop_if_cancelled()
+                steps[0] += 1
+                time.sleep(0.001)
+        except WorkCancelled:
+            stopping.set()
+            release.wait(10)  # the thread's last words: the slot stays held meanwhile
+            raise
+
+    client = trio.CancelScope()
+
+    async def call() -> None:
+        with client:
+            await workers.run("image", long)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call)
+            await wait_until(lambda: stats.running == 1 and steps[0] > 0)
+            client.cancel()  # the client left
+            await wait_until(stopping.is_set)
+            assert stats.running == 1, "the pool's slot is held until the thread ends"
+            release.set()
+        assert stats.running == 0 and stats.cancelled == 1 and stats.done == 0
+        assert await workers.run("image", sum, [1, 2]) == 3, "the next call is served"
+    stop_if_cancelled()  # outside a worker: nothing to stop

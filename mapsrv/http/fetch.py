@@ -19,6 +19,12 @@ The body is read as it came off the wire and its content codings undone here, ev
 the same cap, a bounded step at a time (``mapsrv.core.content_coding``): httpx's own decoding
 inflates each read whole, so a 1 KB answer coded ``gzip, gzip`` took 946 MB and held the event
 loop 1.1 s before the cap was checked (issue 56).
+
+A source that cannot be reached (its host does not resolve, no connection, no answer within the
+deadline, a 5xx) is remembered as down by its origin, the URL's scheme, host and port as given
+(``SourcePolicy.origins``, ``mapsrv.core.origins``): until its backoff is over, a fetch from it is
+refused at once with ``SourceDown`` (when it is tried again), then one fetch probes it. Any other
+answer from it counts as up.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ import ipaddress
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -39,7 +45,8 @@ import trio
 from mapsrv import __version__
 from mapsrv.core.content_coding import Decoding
 from mapsrv.core.layer_source import check_source_url
-from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.core.origins import Origins, origin_of
+from mapsrv.errors import InvalidInput, PayloadTooLarge, SourceDown
 
 if TYPE_CHECKING:
     from mapsrv.config import Config
@@ -69,6 +76,14 @@ CARRYING = tuple(
 LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
+class _Unreachable(InvalidInput):
+    """The fetch found its source unreachable (``reason``, naming no address): marked down."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Fetched:
     url: str  # after redirects
@@ -79,16 +94,18 @@ class Fetched:
 @dataclass(frozen=True)
 class SourcePolicy:
     """Which sources the operator allowed: host names and networks (``--allowed-sources``), the
-    configured tile server's origin (which the page loads anyway), the size cap and the deadline."""
+    configured tile server's origin (which the page loads anyway), the size cap and the deadline;
+    and the memory of the sources that are down (one per process: the server makes one policy)."""
 
     hosts: frozenset[str] = frozenset()
     networks: tuple[Network, ...] = ()
     tile_origin: str = ""
     max_size: int = 16 * 2**20
     deadline: float = SOURCE_DEADLINE
+    origins: Origins = field(default_factory=Origins, compare=False, repr=False)
 
     @classmethod
-    def of(cls, allowed: tuple[str, ...] = (), tile_url: str = "", **kwargs: float) -> SourcePolicy:
+    def of(cls, allowed: tuple[str, ...] = (), tile_url: str = "", **kwargs: Any) -> SourcePolicy:
         hosts, networks = set(), []
         for entry in allowed:
             try:
@@ -97,7 +114,7 @@ class SourcePolicy:
                 hosts.add(entry.lower().rstrip("."))
         parts = urlsplit(tile_url) if tile_url else None
         origin = f"{parts.scheme}://{parts.netloc}" if parts and parts.hostname else ""
-        return cls(frozenset(hosts), tuple(networks), origin, **kwargs)  # type: ignore[arg-type]
+        return cls(frozenset(hosts), tuple(networks), origin, **kwargs)
 
     @classmethod
     def from_config(cls, config: Config) -> SourcePolicy:
@@ -180,7 +197,9 @@ async def _resolve(policy: SourcePolicy, url: str, given: str) -> tuple[str, str
     except OSError as exc:
         if url != given:
             raise _redirect_refused(given, url, f"its host does not resolve ({exc.strerror})") from None
-        raise InvalidInput(f"url host {host!r} does not resolve ({exc.strerror}); check the URL") from None
+        raise _Unreachable(
+            f"url host {host!r} does not resolve ({exc.strerror}); check the URL", "its host does not resolve"
+        ) from None
     address = ipaddress.ip_address(str(infos[0][4][0]).split("%")[0])
     if not policy.allows(host, address):
         if url != given:
@@ -217,6 +236,10 @@ async def _get(
     request = client.build_request("GET", pinned, headers=headers, extensions={"sni_hostname": host})
     response = await client.send(request, stream=True)
     try:
+        if response.status_code >= 500:
+            status = response.status_code
+            raise _Unreachable(f"url answered HTTP {status}; check the URL: {given!r:.80}", f"HTTP {status}")
+        policy.origins.succeeded(origin_of(given)[0])
         if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
             return urljoin(url, response.headers["location"])
         if byte_range is not None:
@@ -271,7 +294,22 @@ def _too_large(policy: SourcePolicy, size: int, cap: int) -> PayloadTooLarge:
 
 async def fetch_source(policy: SourcePolicy, url: str, byte_range: tuple[int, int] | None = None) -> Fetched:
     """The body at ``url`` (redirects followed and checked), or InvalidInput saying why not;
-    with ``byte_range`` (first and last byte, inclusive), those bytes of it."""
+    with ``byte_range`` (first and last byte, inclusive), those bytes of it. ``SourceDown`` at
+    once while its origin is remembered as down."""
+    origin, name = origin_of(url)
+    down = policy.origins.check(origin)
+    if down is not None:
+        raise SourceDown(name, down.describe(), down.retry_after)
+    try:
+        return await _fetch(policy, url, byte_range)
+    except _Unreachable as exc:
+        down = policy.origins.failed(origin, name, exc.reason)
+        raise InvalidInput(
+            f"{exc.message}; {name!r:.80} is not tried again before {down.retry_at()}"
+        ) from None
+
+
+async def _fetch(policy: SourcePolicy, url: str, byte_range: tuple[int, int] | None) -> Fetched:
     with trio.move_on_after(policy.deadline):
         async with httpx.AsyncClient(
             timeout=httpx.Timeout(policy.deadline),
@@ -284,6 +322,10 @@ async def fetch_source(policy: SourcePolicy, url: str, byte_range: tuple[int, in
             for _ in range(MAX_REDIRECTS + 1):
                 try:
                     got = await _get(client, policy, hop, url, byte_range)
+                except httpx.TransportError as exc:  # no connection, no answer, a broken one
+                    raise _Unreachable(
+                        f"url could not be fetched ({type(exc).__name__}); check the URL", type(exc).__name__
+                    ) from None
                 except httpx.HTTPError as exc:
                     raise InvalidInput(
                         f"url could not be fetched ({type(exc).__name__}); check the URL"
@@ -292,7 +334,10 @@ async def fetch_source(policy: SourcePolicy, url: str, byte_range: tuple[int, in
                     return got
                 hop = got
             raise InvalidInput(f"url redirected more than {MAX_REDIRECTS} times; give the final URL")
-    raise InvalidInput(f"url did not answer within {policy.deadline:g} s; check the source is up")
+    raise _Unreachable(
+        f"url did not answer within {policy.deadline:g} s; check the source is up",
+        f"no answer within {policy.deadline:g} s",
+    )
 
 
 @functools.cache

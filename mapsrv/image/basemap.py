@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 from mapsrv.image.projection import TILE, ImageView, world_pixel
 from mapsrv.places.world import Scale, countries, scale_for_zoom
+from mapsrv.workers import stop_if_cancelled
 
 __all__ = ["BORDER", "LAND", "SEA", "Raster", "basemap", "tiles_for"]
 
@@ -36,6 +37,7 @@ def basemap(
     if tiles:
         base = Image.alpha_composite(base, _sheet(view, tiles))
     for opacity, layer in rasters:
+        stop_if_cancelled()
         sheet = _sheet(view, layer)
         if opacity < 1:
             sheet.putalpha(sheet.getchannel("A").point([round(a * opacity) for a in range(256)]))
@@ -48,6 +50,7 @@ def _sheet(view: ImageView, tiles: Mapping[tuple[int, int], Image.Image]) -> Ima
     at = view.tile_view()
     sheet = Image.new("RGBA", (at.width, at.height), (0, 0, 0, 0))
     for (tx, ty), tile in tiles.items():
+        stop_if_cancelled()
         sheet.paste(tile.convert("RGBA"), (round(tx * TILE - at.left), round(ty * TILE - at.top)))
     if at is view:
         return sheet

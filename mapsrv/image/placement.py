@@ -31,6 +31,7 @@ from mapsrv.core.layer_style import number
 from mapsrv.image import inside
 from mapsrv.image.projection import ImageView, meters_per_pixel
 from mapsrv.image.text import LABEL_FONT, font, line_height
+from mapsrv.workers import stop_if_cancelled
 
 __all__ = [
     "CIRCLE_MARKER",
@@ -173,6 +174,7 @@ def place_labels(
     symbols = _symbols([label for _, label, _ in ordered])
     drawn: list[Box] = []
     for rank, (f, label, _) in enumerate(ordered):
+        stop_if_cancelled()
         if label.kind != "line" and _covered(placed, label.x, label.y):
             continue  # a point's symbol under a label, or an area's one spot taken
         fit = _must_fit(styles.get(f.layer), label)

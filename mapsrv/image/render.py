@@ -37,6 +37,7 @@ from mapsrv.image.projection import (
 )
 from mapsrv.image.styling import heat_image, paint
 from mapsrv.image.text import centered_text, draw_attribution, font
+from mapsrv.workers import stop_if_cancelled
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -132,7 +133,8 @@ def render(
     draw = ImageDraw.Draw(overlay)
     points = [f for f in chosen if f.type == "marker"]
     clustered = len(points) >= CLUSTER_FROM  # the page's rule too (points.js: total >= CLUSTER_FROM)
-    for feature in chosen:
+    for feature in chosen:  # each a step a cancelled call stops at (the client left)
+        stop_if_cancelled()
         if feature.type != "marker":
             _shape(overlay, draw, view, feature)
     markers: dict[str, tuple[float, float]] = {}
@@ -143,6 +145,7 @@ def render(
             _cluster_disc(draw, x, y, count)
     else:
         for feature in points:
+            stop_if_cancelled()
             x, y = view.pixel(*feature.coords)
             markers[feature.id] = (x, y)
             _marker_shape(draw, x, y, feature)
@@ -151,6 +154,7 @@ def render(
     hot = heat_image(view, heat)
     if hot is not None:
         image.alpha_composite(hot)
+    stop_if_cancelled()
     text = ImageDraw.Draw(image)
     if clustered:
         for x, y, count in clusters:

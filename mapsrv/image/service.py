@@ -3,15 +3,18 @@ with a short deadline and kept in a bounded memory cache, the offline basemap wh
 come, and the drawing in worker threads, at most ``max_renders`` at a time (so 20 images asked
 for at once queue rather than take 20 images' memory).
 
-A tile server that refuses, fails or hangs costs one deadline (``TILE_DEADLINE``); for
-``RETRY_AFTER`` seconds after that, images are drawn on the offline basemap at once, then the
-tiles are tried again. py-staticmaps and staticmap were judged and not taken: both fetch tiles
+A tile server or a layer's source that refuses, fails or hangs costs one deadline
+(``TILE_DEADLINE``): it is then remembered as down (``mapsrv.core.origins``, the one memory the
+guarded fetcher keeps too), and until its backoff is over images are drawn without it at once,
+their caption saying what was skipped and when it is tried again; then one image probes it (the
+basemap with one tile first). py-staticmaps and staticmap were judged and not taken: both fetch tiles
 with synchronous ``requests`` (one waits 10 s per dead tile server, the other raises), which here
 would stop the event loop.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import logging
@@ -29,19 +32,19 @@ from mapsrv import __version__
 from mapsrv.core import Feature, MapState
 from mapsrv.core.content_coding import Decoding
 from mapsrv.core.layer_source import RASTER, tile_url
+from mapsrv.core.origins import Down, Origins, origin_of
 from mapsrv.errors import MapsrvError
 from mapsrv.image.basemap import Raster, tiles_for
 from mapsrv.image.projection import ImageView
 from mapsrv.image.render import OSM, ImageRequest, Rendered, choose_view, render, selected
 from mapsrv.image.vector_tiles import draw_vector_tile
-from mapsrv.workers import run
+from mapsrv.workers import run, stop_if_cancelled
 
-__all__ = ["MAX_RENDERS", "RETRY_AFTER", "TILE_DEADLINE", "ImageStatistics", "MapImages", "Sheet"]
+__all__ = ["MAX_RENDERS", "TILE_DEADLINE", "ImageStatistics", "MapImages", "Sheet"]
 
 log = logging.getLogger("mapsrv.image")
 
 TILE_DEADLINE = 2.0  # seconds for all of an image's tiles
-RETRY_AFTER = 60.0  # seconds the offline basemap is used after the tiles failed
 MAX_RENDERS = 2  # images drawn at once (one per core here); the rest wait their turn
 TILE_CACHE = 512  # tiles kept (about 10 MB of PNG)
 MAX_TILE_BYTES = 1 << 20
@@ -81,6 +84,7 @@ class MapImages:
         fetch: Callable[[str], Awaitable[bytes]] | None = None,
         archive: Callable[[str, int, int, int], Awaitable[bytes | None]] | None = None,
         attribution: str = OSM,
+        origins: Origins | None = None,
     ) -> None:
         self.tile_url = tile_url
         self.attribution = attribution  # the tile server's, drawn when its tiles are
@@ -93,27 +97,27 @@ class MapImages:
         self.statistics = ImageStatistics()
         self._limiter = trio.CapacityLimiter(max_renders)
         self._tiles: OrderedDict[tuple[int, int, int], bytes] = OrderedDict()
-        self._offline_until = 0.0
-        self._client: httpx.AsyncClient | None = None
+        # the sources that are down: the guarded fetcher's (``SourcePolicy.origins``), so both know
+        self.origins = origins if origins is not None else Origins()
 
     async def render(self, state: MapState, request: ImageRequest) -> Rendered:
         async with self._limiter:
             chosen = await run("image", selected, state, request)
             view = await run("image", choose_view, state, request, chosen)
-            tiles = await self._fetch(view) if self.tile_url else {}
-            rasters = await self._fetch_rasters(state, view)
+            skipped: list[str] = []  # sources left out, for the caption
+            tiles = await self._fetch(view, skipped) if self.tile_url else {}
+            rasters = await self._fetch_rasters(state, view, skipped)
             rendered = await run(
                 "image", _render_with_tiles, state, request, tiles, view, chosen, rasters, self.attribution
             )
         self.statistics.rendered += 1
+        if skipped:
+            rendered = dataclasses.replace(rendered, caption=f"{rendered.caption}; {'; '.join(skipped)}")
         return rendered
 
-    async def _fetch(self, view: ImageView) -> dict[tuple[int, int], bytes]:
-        """The view's tiles that came within the deadline (none while the tile server is known
-        to be away)."""
-        now = trio.current_time()
-        if now < self._offline_until:
-            return {}
+    async def _fetch(self, view: ImageView, skipped: list[str]) -> dict[tuple[int, int], bytes]:
+        """The view's tiles that came within the deadline; none while the tile server is down
+        (``skipped`` says so). The probe of a server that was down asks for one tile first."""
         view = view.tile_view()
         wanted = tiles_for(view)
         count = 2**view.tile_zoom
@@ -129,46 +133,69 @@ class MapImages:
                 missing.append((x, y))
         if not missing:
             return got
+        origin, name = origin_of(self.tile_url)
+        down = self.origins.check(origin)
+        if down is not None:
+            skipped.append(f"basemap {name} skipped: {down.describe()}")
+            return {}
+        batches = [missing[:1], missing[1:]] if origin in self.origins else [missing]  # a probe: one first
+        answered, errors = False, []
 
-        async def one(x: int, y: int) -> None:
+        async def one(client: httpx.AsyncClient, x: int, y: int) -> None:
+            nonlocal answered
             key = (view.tile_zoom, x % count, y)
             url = self.tile_url.replace("{z}", str(key[0])).replace("{x}", str(key[1])).replace("{y}", str(y))
             url = url.replace("{s}", "abc"[(x + y) % 3]).replace("{r}", "")
-            assert self._client is not None
             try:
-                tile = await _tile(self._client, url)
-            except (httpx.HTTPError, MapsrvError):  # unreachable, too large, not as coded
+                tile = await _tile(client, url)
+            except httpx.TransportError as exc:  # no connection, no answer, a broken one
+                errors.append(type(exc).__name__)
                 return
-            if tile is None:
+            except (httpx.HTTPError, MapsrvError):  # too large, not as coded: it answered
+                answered = True
                 return
+            if isinstance(tile, int):
+                answered = answered or tile < 500
+                errors.append(f"HTTP {tile}")
+                return
+            answered = True
             got[(x, y)] = tile
             self._keep(key, tile)
             self.statistics.tiles_fetched += 1
 
         await run("index", _tls)  # the first: 40-50 ms of loading certificates, off the loop
         with trio.move_on_after(self.deadline) as scope:
-            async with self._http() as self._client, trio.open_nursery() as nursery:
-                for x, y in missing:
-                    nursery.start_soon(one, x, y)
+            async with self._http() as client:
+                for batch in batches:
+                    if batch is not batches[0] and not answered:
+                        break  # the probe found it still down
+                    async with trio.open_nursery() as nursery:
+                        for x, y in batch:
+                            nursery.start_soon(one, client, x, y)
         missed = [tile for tile in missing if tile not in got]
         self.statistics.tiles_failed += len(missed)
-        if missed and (scope.cancelled_caught or len(missed) == len(missing)):
-            self._offline_until = trio.current_time() + RETRY_AFTER
-            log.info(
-                "map tiles did not come (%d of %d); the offline basemap for %g s",
-                len(missed),
-                len(missing),
-                RETRY_AFTER,
-            )
+        if missed and (scope.cancelled_caught or not answered):
+            if not scope.cancelled_caught:
+                reason = errors[-1] if errors else "no tile came"
+            elif answered:  # slow: answering some tiles, not the rest, costs each image the deadline
+                reason = f"{len(missed)} of {len(missing)} tiles not within {self.deadline:g} s"
+            else:
+                reason = f"no answer within {self.deadline:g} s"
+            down = self.origins.failed(origin, name, reason)
+            skipped.append(f"basemap {name} skipped: {down.describe()}")
+            log.info("map tiles did not come (%d of %d): %s", len(missed), len(missing), down.describe())
+        elif answered:
+            self.origins.succeeded(origin)
         return got
 
-    async def _fetch_rasters(self, state: MapState, view: ImageView) -> list[Sheet]:
+    async def _fetch_rasters(self, state: MapState, view: ImageView, skipped: list[str]) -> list[Sheet]:
         """The tiles of the map's shown layers from elsewhere (xyz, wms, pmtiles) that came within
         the deadline, each through the guarded fetcher: a source refused, failing or slow leaves
-        tiles out. Past an archive's max zoom, its max-zoom tile under each is taken."""
+        tiles out, and one down is not asked at all (``skipped`` says so). Past an archive's max
+        zoom, its max-zoom tile under each is taken."""
         sources = [
-            layer.source
-            for layer in state.layers.values()
+            (lid, layer.source)
+            for lid, layer in state.layers.items()
             if layer.visible and layer.source is not None and self._draws(layer.source)
         ]
         if not sources:
@@ -176,16 +203,22 @@ class MapImages:
         view = view.tile_view()
         zoom = view.tile_zoom
         count = 2**zoom
-        out = [Sheet(float(s.get("opacity", 1.0)), s.get("tiles") == "vector") for s in sources]
+        out = [Sheet(float(s.get("opacity", 1.0)), s.get("tiles") == "vector") for _, s in sources]
+        answered = [False] * len(sources)  # a tile, or the archive has none there
+        waiting = [0] * len(sources)  # tiles asked for and not answered (cut by the deadline)
 
         async def one(
-            sheet: Sheet, key: str, get: Callable[[], Awaitable[bytes | None]], at: list[Tile]
+            i: int, sheet: Sheet, key: str, get: Callable[[], Awaitable[bytes | None]], at: list[Tile]
         ) -> None:
+            waiting[i] += 1
             try:
                 data = await get()
             except MapsrvError:
+                waiting[i] -= 1
                 self.statistics.tiles_failed += 1
                 return
+            waiting[i] -= 1
+            answered[i] = True
             if data is None:
                 return  # an archive without this tile
             self._rasters[key] = data
@@ -193,11 +226,12 @@ class MapImages:
             while len(self._rasters) > TILE_CACHE:
                 self._rasters.popitem(last=False)
 
-        with trio.move_on_after(self.deadline):
+        with trio.move_on_after(self.deadline) as scope:
             async with trio.open_nursery() as nursery:
-                for sheet, source in zip(out, sources, strict=True):
+                for i, (sheet, (_, source)) in enumerate(zip(out, sources, strict=True)):
                     if zoom < source.get("minzoom", 0):
                         continue
+                    down = self.origins.peek(origin_of(source["url"])[0])  # its cached tiles only
                     sheet.deeper = max(0, zoom - source.get("maxzoom", zoom))
                     wanted: dict[tuple[int, int, int], list[Tile]] = {}
                     for x, y in tiles_for(view):
@@ -208,8 +242,17 @@ class MapImages:
                         if key in self._rasters:
                             self._rasters.move_to_end(key)
                             sheet.tiles |= {xy: self._rasters[key] for xy in places}
-                        else:
-                            nursery.start_soon(one, sheet, key, self._get(source, key, z, tx, ty), places)
+                        elif down is None:
+                            nursery.start_soon(one, i, sheet, key, self._get(source, key, z, tx, ty), places)
+        for i, (lid, source) in enumerate(sources):
+            origin, name = origin_of(source["url"])
+            told: Down | None = None
+            if scope.cancelled_caught and waiting[i] and not answered[i]:
+                told = self.origins.failed(origin, name, f"no answer within {self.deadline:g} s")
+            elif not answered[i]:
+                told = self.origins.peek(origin)
+            if told is not None:
+                skipped.append(f"layer {lid} ({name}) skipped: {told.describe()}")
         return out
 
     def _draws(self, source: Mapping[str, Any]) -> bool:
@@ -256,13 +299,13 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-async def _tile(client: httpx.AsyncClient, url: str) -> bytes | None:
-    """A basemap tile, or None if the server answers otherwise than 200. Read as it came off the
+async def _tile(client: httpx.AsyncClient, url: str) -> bytes | int:
+    """A basemap tile, or the status if the server answers otherwise than 200. Read as it came off the
     wire and decoded here within MAX_TILE_BYTES, a bounded step at a time, as the guarded fetcher
     reads (httpx's own decoding would inflate a small coded answer to gigabytes first)."""
     async with client.stream("GET", url) as response:
         if response.status_code != 200:
-            return None
+            return response.status_code
         decoding = Decoding(response.headers.get("content-encoding", ""), MAX_TILE_BYTES)
         pieces = []
         async for raw in response.aiter_raw():
@@ -294,6 +337,7 @@ def _sheet(sheet: Sheet, count: int) -> dict[Tile, Image.Image]:
     scale = 2**sheet.deeper
     out: dict[Tile, Image.Image] = {}
     for (x, y), data in sheet.tiles.items():
+        stop_if_cancelled()
         dx, dy = ((x % count) % scale) * TILE_SIZE, (y % scale) * TILE_SIZE
         try:
             if sheet.vector:
@@ -312,6 +356,7 @@ def _sheet(sheet: Sheet, count: int) -> dict[Tile, Image.Image]:
 def _decoded(tiles: dict[tuple[int, int], bytes], mode: str) -> dict[tuple[int, int], Image.Image]:
     decoded: dict[tuple[int, int], Image.Image] = {}
     for key, data in tiles.items():
+        stop_if_cancelled()
         try:
             with Image.open(io.BytesIO(data)) as tile:
                 if tile.size == (256, 256):

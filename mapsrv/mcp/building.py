@@ -52,11 +52,12 @@ class ToolContexts:
         images: MapImages | None = None,
         router: Router | None = None,
         places: PlaceService | None = None,
+        sources: SourcePolicy | None = None,
     ) -> None:
         self.hub, self.base_url, self.keys, self.config = hub, base_url, keys, config
         self.images, self.router, self.places = images, router, places or PlaceService()
         self.clients = ClientIdentity(config.trusted_proxies)
-        self.sources = SourcePolicy.from_config(config)
+        self.sources = sources if sources is not None else SourcePolicy.from_config(config)
 
     def of_sdk(self, ctx: Context) -> ToolContext:
         request_context = ctx.request_context

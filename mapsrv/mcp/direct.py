@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+import trio
 from mcp import MCPError
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http import check_accept_headers
@@ -88,6 +89,7 @@ Fallback = Callable[[Scope, Receive], Awaitable[None]]
 
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 BIG_BODY = 256 * 1024  # bytes of a request, or of an answer's text, from which it is handled in a worker
+LEAVABLE = frozenset({"map_image"})  # long calls cancelled when their client leaves (``_run``)
 _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 # a later round of a call that asked its person: the SDK unseals and checks its state
 _LATER_ROUND = ("inputResponses", "requestState")
@@ -144,8 +146,9 @@ class DirectCalls:
         reported, capabilities = envelope_identity(call.client_info, call.client_capabilities)
         asker = partial(first_round_asker, capabilities)
         tc = self.contexts.of_request(scope, client, reported, asker)
-        status, member = await self._run(call, tc)
-        await self._answer(send, call.id, status, member)
+        ran = await self._run(call, tc, receive)
+        if ran is not None:  # None: the client left, and nobody is there to answer
+            await self._answer(send, call.id, *ran)
 
     async def in_session(
         self,
@@ -169,7 +172,10 @@ class DirectCalls:
             await fallback(scope, _replaying(read, receive))
             return
         tc = self.contexts.of_session(scope, session.id, session.client_name)
-        _, member = await self._run(call, tc)  # the transport answers an error with 200 too
+        ran = await self._run(call, tc, receive)
+        if ran is None:
+            return  # the client left
+        member = ran[1]  # the transport answers an error with 200 too
         message = to_json({"jsonrpc": "2.0", "id": call.id, **member})
         answering()
         await self._write(send, 200, message, (b"mcp-session-id", session.id.encode("latin-1")))
@@ -267,8 +273,28 @@ class DirectCalls:
             return True
         return any(key.startswith(_PARAM_HEADER) for key, _ in scope["headers"])
 
-    async def _run(self, call: _Call, tc: ToolContext) -> tuple[int, dict[str, Any]]:
-        """The call's HTTP status and its JSON-RPC ``result`` or ``error`` member."""
+    async def _run(self, call: _Call, tc: ToolContext, receive: Receive) -> tuple[int, dict[str, Any]] | None:
+        """The call's HTTP status and its JSON-RPC ``result`` or ``error`` member; None if the
+        client left during a long call (``LEAVABLE``), which was then cancelled, so its worker is
+        freed (issue 60). Only long calls are watched: the watch is a task per call, which a
+        small call's CPU budget does not have. A client that half-closes after its request (``nc``)
+        is told ``http.disconnect`` too (``mapsrv.http.h1``), so it is taken as gone as well."""
+        if call.runner.spec.name not in LEAVABLE:
+            return await self._result(call, tc)
+        ran = []
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch)
+            ran.append(await self._result(call, tc))
+            nursery.cancel_scope.cancel()
+        return ran[0] if ran else None
+
+    async def _result(self, call: _Call, tc: ToolContext) -> tuple[int, dict[str, Any]]:
         name = call.runner.spec.name
         try:
             result: CallToolResult | InputRequiredResult = await call.runner(tc, call.arguments)

@@ -150,16 +150,20 @@ class McpEndpoints:
             McpAuthorization(config, self.issuer, self.keys, base_url) if self.issuer is not None else None
         )
         # the map as an image: the tool's and the web's
-        policy = SourcePolicy.from_config(config)
+        # what the server fetches from elsewhere, and the one memory of the sources that are down
+        self.sources = policy = SourcePolicy.from_config(config)
         self.images = MapImages(
             config.tile_url,
             fetch=tile_fetcher(policy),
             archive=ArchiveReaders(policy).tile,
             attribution=config.tile_attribution,
+            origins=policy.origins,
         )
         self.router = router  # routes along the roads (``--router``), when there is one
         self.places = places or PlaceService()  # the one resolver of names (the tools', the page's)
-        contexts = ToolContexts(hub, base_url, self.keys, config, self.images, self.router, self.places)
+        contexts = ToolContexts(
+            hub, base_url, self.keys, config, self.images, self.router, self.places, policy
+        )
         runners = tool_runners(routing=router is not None)
         self.mcp = serve_tools(contexts, runners)
         security = security_settings(config)

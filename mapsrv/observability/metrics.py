@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from mapsrv.observability.collector import CollectorStatistics
 from mapsrv.observability.stalls import StallStatistics
-from mapsrv.observability.statistics import McpCounts, ServerStatistics
+from mapsrv.observability.statistics import McpCounts, ServerStatistics, SourceCounts
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -108,6 +108,7 @@ class _Snapshot(Collector):
         )
         yield from _collector_families(s.collector)
         yield from _stall_families(s.stalls)
+        yield from _source_families(s.sources)
 
 
 def _mcp_families(mcp: McpCounts) -> Iterator[Any]:
@@ -190,6 +191,25 @@ def _stall_families(w: StallStatistics) -> Iterator[Any]:
         "mapsrv_loop_longest_busy_stall_seconds",
         "The longest event loop stall so far, counting only the process's CPU time in it",
         value=w.longest_busy,
+    )
+
+
+def _source_families(o: SourceCounts) -> Iterator[Any]:
+    yield GaugeMetricFamily(
+        "mapsrv_sources_down",
+        "Origins of sources from elsewhere (tile servers, layers' hosts) remembered as down, not tried"
+        " until their backoff is over",
+        value=o.down,
+    )
+    yield CounterMetricFamily(
+        "mapsrv_sources_marked_down",
+        "Times a source's origin was found unreachable and marked down",
+        value=o.marked,
+    )
+    yield CounterMetricFamily(
+        "mapsrv_sources_skipped",
+        "Fetches and images that left a down source out at once, with no connection tried",
+        value=o.skipped,
     )
 
 

@@ -2,9 +2,9 @@
 
 The observer does not import what it observes: each shape below is a Protocol that the component's
 own ``statistics()`` value matches (``HubStatistics``, ``McpStatistics``, ``StoreStatistics``,
-``ConnectionStatistics``, ``ThrottleStatistics``, ``StreamCounts``), checked by mypy where the
-server registers them (``mapsrv.server``). A new component joins by a field here and a reading in
-``metrics``; nothing here reaches up into it.
+``ConnectionStatistics``, ``ThrottleStatistics``, ``StreamCounts``, ``OriginStatistics``), checked
+by mypy where the server registers them (``mapsrv.server``). A new component joins by a field here
+and a reading in ``metrics``; nothing here reaches up into it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = [
     "McpCounts",
     "ServerStatistics",
     "SessionCounts",
+    "SourceCounts",
     "StoreCounts",
     "StreamWriters",
     "ThrottleCounts",
@@ -98,6 +99,15 @@ class ThrottleCounts(Protocol):
     def refused(self) -> Mapping[str, int]: ...
 
 
+class SourceCounts(Protocol):
+    @property
+    def down(self) -> int: ...
+    @property
+    def marked(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+
+
 class StreamWriters(Protocol):
     @property
     def socket(self) -> int: ...
@@ -118,3 +128,4 @@ class ServerStatistics:
     ready: bool  # the store answers and the server is not draining
     collector: CollectorStatistics
     stalls: StallStatistics
+    sources: SourceCounts  # sources from elsewhere (tile servers, layers' hosts) that are down

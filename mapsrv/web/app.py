@@ -105,6 +105,7 @@ def create_app(
             fetch=tile_fetcher(policy),
             archive=ArchiveReaders(policy).tile,
             attribution=config.tile_attribution,
+            origins=policy.origins,
         ),
         issuer=issuer,
         places=places if places is not None else PlaceService(),

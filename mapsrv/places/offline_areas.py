@@ -1,0 +1,167 @@
+"""An extract's areas in the offline index: its administrative boundaries and named areas, kept
+whole as outlines by ``mapsrv places import`` and read by ``select``'s ``within``, ``set_view``
+and the search box.
+
+What is an area (``AREA_TAGS``; osmium assembles multipolygon and boundary relations and closed
+ways, holes kept, several outer rings one MultiPolygon): ``boundary=administrative`` at any
+``admin_level`` (kind "administrative", with its level), ``place=city``, ``town``, ``village``,
+``suburb``, ``borough``, ``quarter``, ``neighbourhood``, ``island`` (kind the place's), named
+``leisure=park``, ``garden`` or ``nature_reserve`` and ``amenity=university``, ``college``,
+``school`` or ``hospital`` (a campus; kind the value). Only named ones: an area is asked for by
+name. Land use is left out: its named areas are mostly farmland and residential estates, many,
+large and rarely asked for.
+
+An outline of more than ``MAX_VERTICES`` vertices is simplified (GEOS, topology kept) with a
+growing tolerance until it has fewer; one that will not be (more than ``MAX_TOLERANCE`` degrees
+off) is left out and counted: a hostile or broken extract cannot make a row that costs seconds
+to read at every ``within``.
+
+Layout (``offline_files``): ``areas(id, kind, name, alt, admin_level, outline)`` with the
+outline as WKB (lon, lat), ``area_names(name, id)`` every folded name (``name``, ``name:*``,
+``alt_name`` ...), and ``area_boxes`` an R*Tree of their boxes. A file written before areas has
+none of these tables, and is read as before: no name is an area.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from mapsrv.places.text import fold
+
+__all__ = [
+    "AREA_TAGS",
+    "MAX_TOLERANCE",
+    "MAX_VERTICES",
+    "IndexArea",
+    "area_row",
+    "areas_named",
+    "has_areas",
+    "read_outline",
+]
+
+AREA_TAGS: dict[str, tuple[str, ...]] = {
+    "boundary": ("administrative",),
+    "place": ("city", "town", "village", "suburb", "borough", "quarter", "neighbourhood", "island"),
+    "leisure": ("park", "garden", "nature_reserve"),
+    "amenity": ("university", "college", "school", "hospital"),
+}
+MAX_VERTICES = 200_000  # an outline's; a country's coast in OSM has ~10^5-10^6
+MAX_TOLERANCE = 0.01  # degrees (~1 km): simplified further than this, an outline is left out
+_FIRST_TOLERANCE = 1e-6  # degrees (~0.1 m)
+_NAME_KEYS = ("int_name", "alt_name", "official_name", "short_name", "old_name", "loc_name")
+_AREA_ORDER = {"administrative": 0}  # then the places, then parks and campuses (``_rank``)
+_PLACE_KINDS = AREA_TAGS["place"]
+
+
+class TooComplex(ValueError):
+    """An outline that simplifying within ``MAX_TOLERANCE`` leaves above ``MAX_VERTICES``."""
+
+
+@dataclass(frozen=True)
+class IndexArea:
+    """An area of an imported extract: its outline (lon, lat degrees) and what it is."""
+
+    name: str
+    kind: str  # "administrative", a place's kind ("suburb"), "park", "university" ...
+    admin_level: int | None
+    region: str  # the imported region holding it
+    box: tuple[float, float, float, float]  # south, west, north, east
+    area_id: int
+    simplified: bool = False
+
+    @property
+    def bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        s, w, n, e = self.box
+        return ((s, w), (n, e))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "name": self.name, "source": "index", "region": self.region}
+        if self.admin_level is not None:
+            out["admin_level"] = self.admin_level
+        return out
+
+
+def area_kind(tags: Any) -> tuple[str, int | None] | None:
+    """What an osmium area's ``tags`` make it (kind, admin_level), or None when it is not kept."""
+    if not tags.get("name"):
+        return None
+    if tags.get("boundary") == "administrative":
+        level = tags.get("admin_level", "")
+        return "administrative", int(level) if level.isdigit() and len(level) <= 2 else None
+    for key, values in AREA_TAGS.items():
+        value = tags.get(key)
+        if value in values:
+            return value, None
+    return None
+
+
+def area_row(tags: Any, wkb: bytes) -> tuple[tuple[Any, ...], list[str]] | None:
+    """The ``areas`` row (without its id) of an area and its folded names; None when it is not
+    one to keep. Raises TooComplex for an outline that cannot be made small enough."""
+    kind = area_kind(tags)
+    if kind is None:
+        return None
+    name = tags["name"].strip()
+    alternates = []
+    for tag in tags:
+        if tag.k in _NAME_KEYS or tag.k.startswith("name:"):
+            alternates += [v.strip() for v in tag.v.split(";") if v.strip() and v.strip() != name]
+    alternates = list(dict.fromkeys(alternates))
+    outline, simplified = _bounded(shapely.from_wkb(wkb))
+    w, s, e, n = outline.bounds
+    names = list(dict.fromkeys(fold(n) for n in (name, *alternates) if fold(n)))
+    row = (kind[0], name, "\n".join(alternates), kind[1], int(simplified), shapely.to_wkb(outline), s, n, w, e)
+    return row, names
+
+
+def _bounded(outline: BaseGeometry) -> tuple[BaseGeometry, bool]:
+    if shapely.get_num_coordinates(outline) <= MAX_VERTICES:
+        return outline, False
+    tolerance = _FIRST_TOLERANCE
+    while tolerance <= MAX_TOLERANCE:
+        smaller = shapely.simplify(outline, tolerance, preserve_topology=True)
+        if shapely.get_num_coordinates(smaller) <= MAX_VERTICES:
+            return smaller, True
+        tolerance *= 4
+    vertices = shapely.get_num_coordinates(outline)
+    raise TooComplex(
+        f"an outline of {vertices:,} vertices stays above {MAX_VERTICES:,} simplified to {MAX_TOLERANCE} degrees"
+    )
+
+
+def has_areas(db: sqlite3.Connection) -> bool:
+    return bool(db.execute("SELECT 1 FROM sqlite_master WHERE name = 'areas'").fetchone())
+
+
+def areas_named(db: sqlite3.Connection, text: str, region: str) -> list[IndexArea]:
+    """The areas of ``db`` one of whose names is ``text`` (folded), administrative ones first,
+    the biggest (lowest admin_level) first among those."""
+    rows = db.execute(
+        "SELECT a.id, a.kind, a.name, a.admin_level, a.simplified, b.min_lat, b.min_lon, b.max_lat, b.max_lon"
+        " FROM area_names n JOIN areas a ON a.id = n.id JOIN area_boxes b ON b.id = a.id WHERE n.name = ?",
+        (fold(text),),
+    ).fetchall()
+    found = [
+        IndexArea(name, kind, level, region, (s, w, n, e), ident, bool(simplified))
+        for ident, kind, name, level, simplified, s, w, n, e in rows
+    ]
+    return sorted(found, key=_rank)
+
+
+def _rank(area: IndexArea) -> tuple[int, int, int]:
+    order = _AREA_ORDER.get(area.kind, 1 if area.kind in _PLACE_KINDS else 2)
+    level = area.admin_level if area.admin_level is not None else 99
+    return (order, level, area.area_id)
+
+
+def read_outline(db: sqlite3.Connection, area_id: int) -> BaseGeometry:
+    """An area's outline, valid and prepared for tests of many points."""
+    (wkb,) = db.execute("SELECT outline FROM areas WHERE id = ?", (area_id,)).fetchone()
+    outline = shapely.make_valid(shapely.from_wkb(wkb))
+    shapely.prepare(outline)
+    return outline

@@ -38,6 +38,7 @@ __all__ = [
     "MAX_TOLERANCE",
     "MAX_VERTICES",
     "IndexArea",
+    "area_rank",
     "area_row",
     "areas_named",
     "has_areas",
@@ -54,7 +55,7 @@ MAX_VERTICES = 200_000  # an outline's; a country's coast in OSM has ~10^5-10^6
 MAX_TOLERANCE = 0.01  # degrees (~1 km): simplified further than this, an outline is left out
 _FIRST_TOLERANCE = 1e-6  # degrees (~0.1 m)
 _NAME_KEYS = ("int_name", "alt_name", "official_name", "short_name", "old_name", "loc_name")
-_AREA_ORDER = {"administrative": 0}  # then the places, then parks and campuses (``_rank``)
+_AREA_ORDER = {"administrative": 0}  # then the places, then parks and campuses (``area_rank``)
 _PLACE_KINDS = AREA_TAGS["place"]
 
 
@@ -83,6 +84,8 @@ class IndexArea:
         out: dict[str, Any] = {"kind": self.kind, "name": self.name, "source": "index", "region": self.region}
         if self.admin_level is not None:
             out["admin_level"] = self.admin_level
+        if self.simplified:
+            out["simplified"] = True  # past MAX_VERTICES when imported
         return out
 
 
@@ -114,8 +117,9 @@ def area_row(tags: Any, wkb: bytes) -> tuple[tuple[Any, ...], list[str]] | None:
     alternates = list(dict.fromkeys(alternates))
     outline, simplified = _bounded(shapely.from_wkb(wkb))
     w, s, e, n = outline.bounds
-    names = list(dict.fromkeys(fold(n) for n in (name, *alternates) if fold(n)))
-    row = (kind[0], name, "\n".join(alternates), kind[1], int(simplified), shapely.to_wkb(outline), s, n, w, e)
+    names = list(dict.fromkeys(fold(each) for each in (name, *alternates) if fold(each)))
+    wkb = shapely.to_wkb(outline)
+    row = (kind[0], name, "\n".join(alternates), kind[1], int(simplified), wkb, s, n, w, e)
     return row, names
 
 
@@ -130,7 +134,8 @@ def _bounded(outline: BaseGeometry) -> tuple[BaseGeometry, bool]:
         tolerance *= 4
     vertices = shapely.get_num_coordinates(outline)
     raise TooComplex(
-        f"an outline of {vertices:,} vertices stays above {MAX_VERTICES:,} simplified to {MAX_TOLERANCE} degrees"
+        f"an outline of {vertices:,} vertices stays above {MAX_VERTICES:,}"
+        f" simplified by {MAX_TOLERANCE} degrees"
     )
 
 
@@ -150,10 +155,10 @@ def areas_named(db: sqlite3.Connection, text: str, region: str) -> list[IndexAre
         IndexArea(name, kind, level, region, (s, w, n, e), ident, bool(simplified))
         for ident, kind, name, level, simplified, s, w, n, e in rows
     ]
-    return sorted(found, key=_rank)
+    return sorted(found, key=area_rank)
 
 
-def _rank(area: IndexArea) -> tuple[int, int, int]:
+def area_rank(area: IndexArea) -> tuple[int, int, int]:
     order = _AREA_ORDER.get(area.kind, 1 if area.kind in _PLACE_KINDS else 2)
     level = area.admin_level if area.admin_level is not None else 99
     return (order, level, area.area_id)
@@ -162,6 +167,6 @@ def _rank(area: IndexArea) -> tuple[int, int, int]:
 def read_outline(db: sqlite3.Connection, area_id: int) -> BaseGeometry:
     """An area's outline, valid and prepared for tests of many points."""
     (wkb,) = db.execute("SELECT outline FROM areas WHERE id = ?", (area_id,)).fetchone()
-    outline = shapely.make_valid(shapely.from_wkb(wkb))
+    outline: BaseGeometry = shapely.make_valid(shapely.from_wkb(wkb))
     shapely.prepare(outline)
     return outline

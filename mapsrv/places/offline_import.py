@@ -262,8 +262,10 @@ class _Rows:
         area_tags = [(k, v) for k, values in AREA_TAGS.items() for v in values]
         wkb = osmium.geom.WKBFactory()
         reader = reader.with_locations().with_areas(osmium.filter.TagFilter(*area_tags))
-        reader = reader.with_filter(osmium.filter.TagFilter(*area_tags).enable_for(osmium.osm.AREA))
-        reader = reader.with_filter(osmium.filter.KeyFilter(*keys).enable_for(kinds))
+        areas_only, others = osmium.filter.TagFilter(*area_tags), osmium.filter.KeyFilter(*keys)
+        areas_only.enable_for(osmium.osm.AREA)  # each filter passes the other's objects through
+        others.enable_for(kinds)
+        reader = reader.with_filter(areas_only).with_filter(others)
         for obj in reader:
             if isinstance(obj, osmium.osm.Area):
                 self._area(obj, wkb)

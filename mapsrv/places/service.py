@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import trio
+from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
@@ -23,6 +24,7 @@ from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
 from mapsrv.places.nominatim import NominatimGeocoder, identify
 from mapsrv.places.offline import OfflineIndex
+from mapsrv.places.offline_areas import IndexArea, area_rank
 from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, find_places, haversine, nearest_place
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
@@ -198,6 +200,25 @@ class PlaceService:
                     return Located(place, tuple(unavailable))
         return Located(nearest_place(at[0], at[1], min_population=min_population), tuple(unavailable))
 
+    async def area_named(self, text: str, points: Sequence[LatLon] = ()) -> IndexArea | None:
+        """The imported extracts' area ``text`` names (a city's boundary, a district, a park);
+        None when none has that name. Of several, one whose box holds a point of the map's
+        (``points``) first, then administrative ones, the biggest (lowest admin_level) first."""
+        found: list[IndexArea] = []
+        for source in self.sources:
+            if isinstance(source, OfflineIndex):
+                found += await source.areas_named(text)
+        if not found:
+            return None
+        found.sort(key=area_rank)
+        held = [a for a in found if any(_inside(p, a.box) for p in points)]
+        return (held or found)[0]
+
+    async def outline(self, area: IndexArea) -> BaseGeometry:
+        """The outline (lon, lat) of an area ``area_named`` gave, valid and prepared."""
+        index = next(s for s in self.sources if isinstance(s, OfflineIndex))
+        return await index.outline(area)
+
     async def aclose(self) -> None:
         for source in self.sources:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
@@ -272,6 +293,11 @@ def _same(a: Place, b: Place) -> bool:
         # one source's two pois of one name are two (a chain's branches); two sources' one
         return a.source != b.source and a.name == b.name and haversine(a.latlon, b.latlon) < 100
     return a.name.casefold() == b.name.casefold() and haversine(a.latlon, b.latlon) < 1_000
+
+
+def _inside(point: LatLon, box: tuple[float, float, float, float]) -> bool:
+    s, w, n, e = box
+    return s <= point[0] <= n and w <= point[1] <= e
 
 
 def check_limit(limit: object, most: int) -> int:

@@ -35,7 +35,8 @@ class Outline:
 
     @property
     def kind(self) -> str:
-        return "administrative" if dict(self.tags).get("boundary") else next(v for k, v in self.tags if k != "type")
+        tags = dict(self.tags)
+        return "administrative" if "boundary" in tags else tags.get("leisure") or tags["amenity"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ def _facts(search: SearchFacts) -> AreaFacts:
             (("boundary", "administrative"), ("admin_level", "10"), ("name:sv", "Berghäll")),
             (box_ring(60.1780, 24.9400, 60.1880, 24.9600),),
         ),
-        park=Outline("Kaisaniemen puisto", (("leisure", "park"),), (box_ring(60.1735, 24.9440, 60.1765, 24.9500),)),
+        park=Outline(
+            "Kaisaniemen puisto", (("leisure", "park"),), (box_ring(60.1735, 24.9440, 60.1765, 24.9500),)
+        ),
         campus=Outline(
             "Helsingin yliopisto",
             (("amenity", "university"),),

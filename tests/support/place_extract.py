@@ -226,9 +226,7 @@ class _Objects:
         self.nodes.append(Node(id=ident, location=(at[1], at[0]), tags=tags or {}, **META))
         return ident
 
-    def way(
-        self, points: tuple[tuple[float, float], ...], tags: dict[str, str], closed: bool = False
-    ) -> int:
+    def way(self, points: tuple[tuple[float, float], ...], tags: dict[str, str], closed: bool = False) -> int:
         # ways meeting at a point share its node, as OSM's do (Rua Augusta's two halves)
         refs = [self.joints.get(p) or self.joints.setdefault(p, self.node(p)) for p in points]
         if closed:

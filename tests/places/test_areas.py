@@ -1,0 +1,251 @@
+"""Cities, districts, parks and campuses as areas (issue 59, item 2): support/area_extract.py's
+Helsinki, written with pyosmium, imported with ``mapsrv places import`` and asked over MCP by the
+SDK's own client on a real mapsrv.
+
+What is inside an area is decided here with shapely on the rings the extract was written with,
+not with mapsrv's stored outline.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shapely
+import trio
+from mcp import Client
+from support import start_server
+from support.area_extract import AreaFacts, Outline, box_ring, write_area_extract
+from support.place_extract import _Objects
+
+from mapsrv.cli import main
+from mapsrv.places import offline_areas
+from mapsrv.places.offline_files import SUFFIX
+from mapsrv.server import Server
+
+
+def shape(outline: Outline) -> Any:
+    """The outline as shapely builds it from the rings written (lon, lat)."""
+    holes = [[(lon, lat) for lat, lon in ring] for ring in outline.inners]
+    parts = []
+    for ring in outline.outers:
+        polygon = shapely.Polygon([(lon, lat) for lat, lon in ring])
+        inside = [h for h in holes if polygon.contains(shapely.Polygon(h))]
+        parts.append(shapely.Polygon(polygon.exterior.coords, inside))
+    return shapely.MultiPolygon(parts)
+
+
+# points on the map: (label, lat, lon); which are in which area is shapely's to say
+POINTS = (
+    ("centre", 60.16952, 24.93545),
+    ("kallio", 60.1830, 24.9500),
+    ("park", 60.1750, 24.9470),
+    ("campus-north", 60.2065, 25.0430),
+    ("in-the-hole", 60.1875, 24.9750),
+    ("just-outside", 60.1395, 24.9500),  # 55 m south of the city's southern edge
+    ("east", 60.1700, 25.0100),
+    ("espoo", 60.2050, 24.6550),
+    ("uusimaa-box", 60.1550, 24.9250),
+)
+
+
+@pytest.fixture(scope="module")
+def extract(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, AreaFacts]:
+    path = tmp_path_factory.mktemp("extract") / "helsinki.osm.pbf"
+    return path, write_area_extract(path)
+
+
+@pytest.fixture(scope="module")
+def places_dir(tmp_path_factory: pytest.TempPathFactory, extract: tuple[Path, AreaFacts]) -> Path:
+    directory = tmp_path_factory.mktemp("places")
+    assert main(["places", "import", str(extract[0]), "--places-dir", str(directory)]) == 0
+    return directory
+
+
+@pytest.fixture
+async def indexed(nursery: trio.Nursery, places_dir: Path) -> Server:
+    return await start_server(nursery, places_dir=str(places_dir))
+
+
+@asynccontextmanager
+async def open_agent(server: Server) -> AsyncIterator[Client]:
+    async with Client(server.url + "mcp") as client:
+        yield client
+
+
+async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+async def error(client: Client, tool: str, arguments: dict[str, Any]) -> str:
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, result.content
+    return str(result.content[0].text)
+
+
+async def map_of_points(agent: Client) -> str:
+    """A map of ``POINTS``, labelled; its id."""
+    items = [{"at": [lat, lon], "label": label} for label, lat, lon in POINTS]
+    return str((await call(agent, "draw", {"items": items}))["map_id"])
+
+
+def inside(outline: Outline) -> set[str]:
+    area = shape(outline)
+    return {label for label, lat, lon in POINTS if area.contains(shapely.Point(lon, lat))}
+
+
+def stored(path: Path, name: str) -> tuple[Any, tuple[Any, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        row = db.execute(
+            "SELECT a.outline, a.kind, a.admin_level, a.alt FROM areas a WHERE a.name = ?", (name,)
+        ).fetchone()
+    finally:
+        db.close()
+    return shapely.from_wkb(row[0]), row[1:]
+
+
+def test_the_outlines_stored_are_the_ones_the_nodes_make(
+    places_dir: Path, extract: tuple[Path, AreaFacts]
+) -> None:
+    facts = extract[1]
+    path = places_dir / f"helsinki{SUFFIX}"
+    for outline, kind, level in (
+        (facts.city, "administrative", 8),
+        (facts.district, "administrative", 10),
+        (facts.park, "park", None),
+        (facts.campus, "university", None),
+    ):
+        found, (stored_kind, stored_level, _) = stored(path, outline.name)
+        expected = shape(outline)
+        assert (stored_kind, stored_level) == (kind, level)
+        assert abs(found.area - expected.area) < 1e-9, outline.name
+        assert found.symmetric_difference(expected).area < 1e-9, outline.name
+        assert [len(p.interiors) for p in found.geoms] == [len(p.interiors) for p in expected.geoms]
+    city, (_, _, alternates) = stored(path, "Helsinki")
+    assert sum(len(p.interiors) for p in city.geoms) == 1 and "Helsingfors" in alternates  # the hole
+    campus, _ = stored(path, facts.campus.name)
+    assert len(campus.geoms) == 2  # both parts, one MultiPolygon
+
+
+async def test_within_a_city_is_its_boundary_without_its_hole(
+    indexed: Server, extract: tuple[Path, AreaFacts]
+) -> None:
+    facts = extract[1]
+    expected = inside(facts.city)
+    assert "centre" in expected and not {"in-the-hole", "just-outside", "espoo"} & expected
+    async with open_agent(indexed) as agent:
+        map_id = await map_of_points(agent)
+        for name in ("Helsinki", "Helsingfors"):
+            found = await call(agent, "select", {"map_id": map_id, "within": name})
+            assert {f["label"] for f in found["features"]} == expected, (name, found)
+            area = found["area"]
+            assert (area["name"], area["kind"], area["admin_level"], area["source"]) == (
+                "Helsinki",
+                "administrative",
+                8,
+                "index",
+            )
+
+
+async def test_within_a_district_a_park_and_a_campus(
+    indexed: Server, extract: tuple[Path, AreaFacts]
+) -> None:
+    facts = extract[1]
+    async with open_agent(indexed) as agent:
+        map_id = await map_of_points(agent)
+        for outline in (facts.district, facts.park, facts.campus):
+            found = await call(agent, "select", {"map_id": map_id, "within": outline.name})
+            labels = {f["label"] for f in found["features"]}
+            assert labels == inside(outline) and labels, (outline.name, found)
+            assert (found["area"]["name"], found["area"]["kind"]) == (outline.name, outline.kind)
+        assert inside(facts.district) == {"kallio"} and inside(facts.campus) == {"campus-north"}
+
+
+async def test_a_state_name_still_means_the_state(indexed: Server, extract: tuple[Path, AreaFacts]) -> None:
+    """The extract's own "Uusimaa" (a small box) does not take the name from Finland's region."""
+    async with open_agent(indexed) as agent:
+        map_id = await map_of_points(agent)
+        found = await call(agent, "select", {"map_id": map_id, "within": "Uusimaa"})
+    assert found["area"]["kind"] == "region" and found["area"]["code"] == "FI-18", found
+    assert {f["label"] for f in found["features"]} == {label for label, _, _ in POINTS}  # all in the region
+    assert inside(extract[1].uusimaa) == {"uusimaa-box"}
+
+
+async def test_set_view_to_an_area_frames_its_box(indexed: Server, extract: tuple[Path, AreaFacts]) -> None:
+    facts = extract[1]
+    async with open_agent(indexed) as agent:
+        map_id = await map_of_points(agent)
+        for outline in (facts.district, facts.city):
+            view = await call(agent, "set_view", {"map_id": map_id, "bounds": outline.name, "animate": False})
+            w, s, e, n = shape(outline).bounds
+            assert view["area"]["name"] == outline.name, view
+            read = await call(agent, "read", {"map_id": map_id})
+            (s2, w2), (n2, e2) = read["view"]["bounds"]
+            # the box of the outline, rounded outwards by at most ~1 m (the R*Tree keeps float32)
+            assert 0 <= s - s2 < 1e-5 and 0 <= w - w2 < 1e-5 and 0 <= n2 - n < 1e-5 and 0 <= e2 - e < 1e-5
+
+
+def test_an_index_written_before_areas_still_opens(places_dir: Path, tmp_path: Path) -> None:
+    """The same file without the area tables (as mapsrv wrote it before them) still lists and
+    searches; a name is then no area (the resolver's, as before)."""
+    from mapsrv.places.offline import OfflineIndex
+
+    old = tmp_path / f"helsinki{SUFFIX}"
+    old.write_bytes((places_dir / f"helsinki{SUFFIX}").read_bytes())
+    db = sqlite3.connect(old)
+    db.executescript("DROP TABLE areas; DROP TABLE area_names; DROP TABLE area_boxes;")
+    db.close()
+    index = OfflineIndex(tmp_path)
+
+    async def ask() -> tuple[list[Any], list[Any]]:
+        from mapsrv.places.sources import Query
+
+        return await index.areas_named("Helsinki"), await index.search(Query("Helsinki"))
+
+    areas, places = trio.run(ask)
+    assert areas == [] and [p.name for p in places][:1] == ["Helsinki"]
+
+
+def test_an_outline_past_the_vertex_limit_is_simplified_or_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A boundary of 4,000 vertices with the limit at 1,000: simplified under it, its shape
+    kept within the tolerance; with no tolerance allowed, left out and said."""
+    import math
+
+    ring = tuple(
+        (
+            60.0 + 0.1 * math.sin(i * 2 * math.pi / 4000) * (1 + 0.001 * (i % 2)),
+            25.0 + 0.2 * math.cos(i * 2 * math.pi / 4000),
+        )
+        for i in range(4000)
+    )
+    objects = _Objects()
+    objects.way(ring, {"boundary": "administrative", "admin_level": "8", "name": "Jaggedtown"}, closed=True)
+    objects.way(box_ring(61.0, 25.0, 61.1, 25.1), {"leisure": "park", "name": "Small park"}, closed=True)
+    objects.write(tmp_path / "jagged.osm.pbf")
+    monkeypatch.setattr(offline_areas, "MAX_VERTICES", 1_000)
+    assert (
+        main(["places", "import", str(tmp_path / "jagged.osm.pbf"), "--places-dir", str(tmp_path / "a")]) == 0
+    )
+    outline, _ = stored(tmp_path / "a" / f"jagged{SUFFIX}", "Jaggedtown")
+    assert shapely.get_num_coordinates(outline) <= 1_000
+    written = shapely.Polygon([(lon, lat) for lat, lon in ring])
+    assert outline.symmetric_difference(written).area < 0.01 * written.area
+    monkeypatch.setattr(offline_areas, "MAX_TOLERANCE", 0.0)
+    places = tmp_path / "b"
+    assert main(["places", "import", str(tmp_path / "jagged.osm.pbf"), "--places-dir", str(places)]) == 0
+    db = sqlite3.connect(places / f"jagged{SUFFIX}")
+    names = [name for (name,) in db.execute("SELECT name FROM areas")]
+    db.close()
+    assert names == ["Small park"]
+    said = capsys.readouterr().err
+    assert "1 area(s) left out: 'Jaggedtown' (an outline of 4,001 vertices stays above 1,000" in said, said

@@ -134,12 +134,12 @@ class RegionInfo:
 
 
 def describe_counts(counts: dict[str, int]) -> str:
-    """``"3 places, 12 pois, 4 streets, 1 address"``."""
+    """``"3 places, 12 pois, 4 streets, 1 address"``, and ``", 5 areas"`` when there are any."""
     plural = {"place": "places", "poi": "pois", "street": "streets", "address": "addresses", "area": "areas"}
     return ", ".join(
         f"{counts.get(k, 0):,} {k if counts.get(k) == 1 else p}"
         for k, p in plural.items()
-        if k != "area" or k in counts
+        if k != "area" or counts.get(k)  # an extract without areas, or a file from before them
     )
 
 

@@ -206,7 +206,7 @@ class PlaceService:
         (``points``) first, then administrative ones, the biggest (lowest admin_level) first."""
         found: list[IndexArea] = []
         for source in self.sources:
-            if isinstance(source, OfflineIndex):
+            if isinstance(source, OfflineIndex) and source.has_regions():
                 found += await source.areas_named(text)
         if not found:
             return None

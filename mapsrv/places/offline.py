@@ -38,7 +38,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.model import LatLon
 from mapsrv.places.model import Match, Place
-from mapsrv.places.offline_areas import IndexArea, areas_named, has_areas, read_outline
+from mapsrv.places.offline_areas import IndexArea, area_places, areas_named, has_areas, read_outline
 from mapsrv.places.offline_files import SUFFIX, OldRegion, check_schema, list_regions
 from mapsrv.places.offline_lines import line_metres
 from mapsrv.places.offline_numbers import MissingNumber, asked_number, nearest_numbers, number_of, street_of
@@ -139,6 +139,10 @@ class OfflineIndex:
     async def areas_named(self, text: str) -> list[IndexArea]:
         """The imported areas one of whose names is ``text``, best first (``offline_areas``)."""
         return await run("index", self._areas, lambda r: areas_named(r.db, text, r.region))
+
+    async def area_places(self, text: str, limit: int, near: LatLon | None = None) -> list[Place]:
+        """The areas whose names start with ``text``, as search answers (``offline_areas``)."""
+        return await run("index", self._areas, lambda r: area_places(r.db, text, r.region, limit, near))
 
     async def outline(self, area: IndexArea) -> BaseGeometry:
         """``area``'s outline (lon, lat), valid and prepared, read and parsed in a worker."""

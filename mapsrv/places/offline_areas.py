@@ -16,10 +16,11 @@ growing tolerance until it has fewer; one that will not be (more than ``MAX_TOLE
 off) is left out and counted: a hostile or broken extract cannot make a row that costs seconds
 to read at every ``within``.
 
-Layout (``offline_files``): ``areas(id, kind, name, alt, admin_level, outline)`` with the
-outline as WKB (lon, lat), ``area_names(name, id)`` every folded name (``name``, ``name:*``,
-``alt_name`` ...), and ``area_boxes`` an R*Tree of their boxes. A file written before areas has
-none of these tables, and is read as before: no name is an area.
+Layout (``offline_files``): ``areas(id, kind, name, alt, admin_level, simplified, outline, lat,
+lon)`` with the outline as WKB (lon, lat) and a point inside it (``lat``, ``lon``),
+``area_names(name, id)`` every folded name (``name``, ``name:*``, ``alt_name`` ...), and
+``area_boxes`` an R*Tree of their boxes. A file written before areas has none of these tables,
+and is read as before: no name is an area.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from mapsrv.places.text import fold
+from mapsrv.core.model import LatLon
+from mapsrv.places.model import Place
+from mapsrv.places.search import haversine
+from mapsrv.places.text import fold, to_ascii
 
 __all__ = [
     "AREA_TAGS",
@@ -39,6 +43,7 @@ __all__ = [
     "MAX_VERTICES",
     "IndexArea",
     "area_rank",
+    "area_places",
     "area_row",
     "areas_named",
     "has_areas",
@@ -57,6 +62,8 @@ _FIRST_TOLERANCE = 1e-6  # degrees (~0.1 m)
 _NAME_KEYS = ("int_name", "alt_name", "official_name", "short_name", "old_name", "loc_name")
 _AREA_ORDER = {"administrative": 0}  # then the places, then parks and campuses (``area_rank``)
 _PLACE_KINDS = AREA_TAGS["place"]
+_LAST = "\U0010ffff"  # after every folded name that starts with a prefix
+AREA_BASE = 4.0  # a search answer's score: a city's place node is 5 (``offline_import``)
 
 
 class TooComplex(ValueError):
@@ -119,7 +126,9 @@ def area_row(tags: Any, wkb: bytes) -> tuple[tuple[Any, ...], list[str]] | None:
     w, s, e, n = outline.bounds
     names = list(dict.fromkeys(fold(each) for each in (name, *alternates) if fold(each)))
     wkb = shapely.to_wkb(outline)
-    row = (kind[0], name, "\n".join(alternates), kind[1], int(simplified), wkb, s, n, w, e)
+    inside = shapely.point_on_surface(outline)  # a search answer's point: in it, not its box's centre
+    row: tuple[Any, ...] = (kind[0], name, "\n".join(alternates), kind[1], int(simplified), wkb)
+    row += (inside.y, inside.x, s, n, w, e)
     return row, names
 
 
@@ -170,3 +179,53 @@ def read_outline(db: sqlite3.Connection, area_id: int) -> BaseGeometry:
     outline: BaseGeometry = shapely.make_valid(shapely.from_wkb(wkb))
     shapely.prepare(outline)
     return outline
+
+
+def area_places(
+    db: sqlite3.Connection, text: str, region: str, limit: int, near: LatLon | None = None
+) -> list[Place]:
+    """The areas one of whose names starts with ``text`` (folded) as search answers (kind
+    "area", its OSM tag as category, its box as bounds), whole names first, then shorter."""
+    key = fold(text)
+    if not key:
+        return []
+    rows = db.execute(
+        "SELECT a.id, n.name, a.kind, a.name, a.admin_level, a.lat, a.lon, b.min_lat, b.min_lon, b.max_lat,"
+        " b.max_lon FROM area_names n JOIN areas a ON a.id = n.id JOIN area_boxes b ON b.id = a.id"
+        " WHERE n.name >= ? AND n.name < ? ORDER BY n.name = ? DESC, length(n.name), a.id LIMIT ?",
+        (key, key + _LAST, key, 4 * limit),  # an area's names may be several of these rows
+    ).fetchall()
+    firsts = {row[0]: row for row in reversed(rows)}  # each area by its best-ranked name
+    best = sorted(firsts.values(), key=rows.index)[:limit]
+    return [_place(row[1:], key, near) for row in best]
+
+
+def _place(row: tuple[Any, ...], key: str, near: LatLon | None) -> Place:
+    matched, kind, name, level, lat, lon, s, w, n, e = row
+    exact = matched == key
+    category = "boundary=administrative" if kind == "administrative" else f"{_key_of(kind)}={kind}"
+    return Place(
+        name=name,
+        ascii_name=to_ascii(name),
+        kind="area",
+        country_code="",
+        country="",
+        admin1="",
+        state="",
+        lat=lat,
+        lon=lon,
+        population=0,
+        geonameid=0,
+        match=("name" if fold(name) == matched else "alternate name") if exact else "name prefix",
+        matched=matched,
+        score=AREA_BASE + (1.0 if exact else 0.0),
+        distance_m=haversine(near, (lat, lon)) if near is not None else None,
+        bounds=((s, w), (n, e)),
+        category=category,
+        address=f"admin level {level}" if level is not None else "",
+        source="index",
+    )
+
+
+def _key_of(kind: str) -> str:
+    return next((key for key, values in AREA_TAGS.items() if kind in values), "place")

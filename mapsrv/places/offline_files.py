@@ -97,7 +97,9 @@ CREATE TABLE areas(
     alt TEXT NOT NULL,
     admin_level INTEGER,
     simplified INTEGER NOT NULL,
-    outline BLOB NOT NULL
+    outline BLOB NOT NULL,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL
 );
 CREATE TABLE area_names(name TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (name, id)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE area_boxes USING rtree(id, min_lat, max_lat, min_lon, max_lon);

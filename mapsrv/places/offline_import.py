@@ -235,9 +235,9 @@ class _Rows:
         for row, names in self.areas:
             self.area_count += 1
             ident = self.area_count
-            db.execute("INSERT INTO areas VALUES (?, ?, ?, ?, ?, ?, ?)", (ident, *row[:6]))
+            db.execute("INSERT INTO areas VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (ident, *row[:8]))
             db.executemany("INSERT OR IGNORE INTO area_names VALUES (?, ?)", [(n, ident) for n in names])
-            db.execute("INSERT INTO area_boxes VALUES (?, ?, ?, ?, ?)", (ident, *row[6:]))
+            db.execute("INSERT INTO area_boxes VALUES (?, ?, ?, ?, ?)", (ident, *row[8:]))
         self.areas = []
 
     def _area(self, area: Any, wkb: Any) -> None:

@@ -96,6 +96,9 @@ class PlaceService:
                 unavailable.append(exc)
                 continue
             found += answers
+            if isinstance(source, OfflineIndex) and query.text and query.category is None:
+                areas = await source.area_places(query.text, wanted, query.near)  # a district, a park
+                found, count = found + areas, count + len(areas)
         if query.text and query.category is None and not kind:
             try:
                 cities = find_places(

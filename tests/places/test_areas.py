@@ -249,3 +249,29 @@ def test_an_outline_past_the_vertex_limit_is_simplified_or_left_out(
     assert names == ["Small park"]
     said = capsys.readouterr().err
     assert "1 area(s) left out: 'Jaggedtown' (an outline of 4,001 vertices stays above 1,000" in said, said
+
+
+async def test_the_search_lists_areas_with_their_kind(
+    indexed: Server, extract: tuple[Path, AreaFacts]
+) -> None:
+    """find_places (and the page's search box, the same lookup) as a person types a district's
+    name; a park by its whole name; a city by its other language's name."""
+    facts = extract[1]
+    async with open_agent(indexed) as agent:
+        typed = await call(agent, "find_places", {"query": "Kall"})
+        park = await call(agent, "find_places", {"query": facts.park.name})
+        swedish = await call(agent, "find_places", {"query": "Helsingfors"})
+    areas = [p for p in typed["places"] if p["kind"] == "area"]
+    assert [(p["name"], p["category"], p["source"]) for p in areas] == [
+        ("Kallio", "boundary=administrative", "index")
+    ], typed
+    w, s, e, n = shape(facts.district).bounds
+    (s2, w2), (n2, e2) = areas[0]["bounds"]
+    assert max(abs(s - s2), abs(w - w2), abs(n - n2), abs(e - e2)) < 1e-4
+    assert "admin level 10" in areas[0]["label"] and areas[0]["match"] == "name prefix"
+    inside_it = shapely.Point(areas[0]["lon"], areas[0]["lat"])
+    assert shape(facts.district).buffer(1e-5).contains(inside_it)  # its point is in it (5 decimals)
+    found = [p for p in park["places"] if p["kind"] == "area"]
+    assert [(p["name"], p["category"]) for p in found] == [(facts.park.name, "leisure=park")], park
+    city = [p for p in swedish["places"] if p["kind"] == "area"]
+    assert [(p["name"], p["match"]) for p in city] == [("Helsinki", "alternate name")], swedish

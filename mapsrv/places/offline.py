@@ -138,7 +138,7 @@ class OfflineIndex:
 
     async def areas_named(self, text: str) -> list[IndexArea]:
         """The imported areas one of whose names is ``text``, best first (``offline_areas``)."""
-        return await run("index", self._areas, lambda r: areas_named(r.db, text, r.region))
+        return await run("index", self.areas_named_now, text)
 
     async def area_places(self, text: str, limit: int, near: LatLon | None = None) -> list[Place]:
         """The areas whose names start with ``text``, as search answers (``offline_areas``)."""
@@ -146,11 +146,18 @@ class OfflineIndex:
 
     async def outline(self, area: IndexArea) -> BaseGeometry:
         """``area``'s outline (lon, lat), valid and prepared, read and parsed in a worker."""
-        ours = lambda r: [read_outline(r.db, area.area_id)] if r.region == area.region else []  # noqa: E731
-        shapes: list[BaseGeometry] = await run("geometry", self._areas, ours)
+        return await run("geometry", self.outline_now, area)
+
+    def outline_now(self, area: IndexArea) -> BaseGeometry:
+        """``outline`` in this thread (a worker's: it blocks)."""
+        shapes = self._areas(lambda r: [read_outline(r.db, area.area_id)] if r.region == area.region else [])
         if not shapes:
             raise SourceUnavailable("offline index", f"region {area.region!r} was removed while reading it")
         return shapes[0]
+
+    def areas_named_now(self, text: str) -> list[IndexArea]:
+        """``areas_named`` in this thread (a worker's: it blocks)."""
+        return self._areas(lambda r: areas_named(r.db, text, r.region))
 
     def _areas(self, read: Callable[[_Region], list[T]]) -> list[T]:
         try:

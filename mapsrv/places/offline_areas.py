@@ -33,6 +33,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.model import LatLon
+from mapsrv.places.boundaries import Boundary
 from mapsrv.places.model import Place
 from mapsrv.places.search import haversine
 from mapsrv.places.text import fold, to_ascii
@@ -46,6 +47,7 @@ __all__ = [
     "area_kind",
     "area_places",
     "area_rank",
+    "as_boundary",
     "area_row",
     "areas_named",
     "has_areas",
@@ -231,3 +233,15 @@ def _place(row: tuple[Any, ...], key: str, near: LatLon | None) -> Place:
 
 def _key_of(kind: str) -> str:
     return next((key for key, values in AREA_TAGS.items() if kind in values), "place")
+
+
+def as_boundary(area: IndexArea, outline: BaseGeometry) -> Boundary:
+    """An area as a join's outline (``formats.join``): its polygons biggest first, each its outer
+    ring then its holes, (lon, lat); no code."""
+    parts = sorted(getattr(outline, "geoms", [outline]), key=lambda p: -p.area)
+    polygons = tuple(
+        (tuple(p.exterior.coords), *(tuple(ring.coords) for ring in p.interiors))
+        for p in parts
+        if p.geom_type == "Polygon"
+    )
+    return Boundary("", area.name, polygons)

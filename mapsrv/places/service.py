@@ -17,14 +17,14 @@ from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
-from mapsrv.places.boundaries import country_outlines, region_outlines
+from mapsrv.places.boundaries import Boundary, country_outlines, region_outlines
 from mapsrv.places.context import Candidate, Choice, Context, choose
 from mapsrv.places.hints import builtin_candidates, district_of, prior, read_name, region_label
 from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
 from mapsrv.places.nominatim import NominatimGeocoder, identify
 from mapsrv.places.offline import OfflineIndex
-from mapsrv.places.offline_areas import IndexArea, area_rank
+from mapsrv.places.offline_areas import IndexArea, area_rank, as_boundary
 from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, find_places, haversine, nearest_place
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
@@ -221,6 +221,13 @@ class PlaceService:
         """The outline (lon, lat) of an area ``area_named`` gave, valid and prepared."""
         index = next(s for s in self.sources if isinstance(s, OfflineIndex))
         return await index.outline(area)
+
+    def join_area(self, text: str) -> Boundary | None:
+        """Blocking (an import's worker): the imported area ``text`` names, as the outline a table
+        joined by regions gets when no region has that name; None for none."""
+        indexes = [s for s in self.sources if isinstance(s, OfflineIndex) and s.has_regions()]
+        found = sorted((a for index in indexes for a in index.areas_named_now(text)), key=area_rank)
+        return as_boundary(found[0], indexes[0].outline_now(found[0])) if found else None
 
     async def aclose(self) -> None:
         for source in self.sources:

@@ -275,3 +275,22 @@ async def test_the_search_lists_areas_with_their_kind(
     assert [(p["name"], p["category"]) for p in found] == [(facts.park.name, "leisure=park")], park
     city = [p for p in swedish["places"] if p["kind"] == "area"]
     assert [(p["name"], p["match"]) for p in city] == [("Helsinki", "alternate name")], swedish
+
+
+async def test_a_table_joined_by_regions_gets_the_extracts_areas(
+    indexed: Server, extract: tuple[Path, AreaFacts]
+) -> None:
+    """A row naming a district or a park (no region has its name) becomes its outline, holes
+    kept; a row naming a region is still the region."""
+    facts = extract[1]
+    table = f"area,people\nKallio,30000\n{facts.park.name},0\nHelsinki,664028\nUusimaa,1700000\nNowhere,1\n"
+    async with open_agent(indexed) as agent:
+        answer = await call(agent, "import", {"content": table, "join": "regions", "key": "area"})
+        read = await call(agent, "read", {"map_id": answer["map_id"], "format": "geojson"})
+    shapes = {f["properties"]["label"]: shapely.geometry.shape(f["geometry"]) for f in read["features"]}
+    assert set(shapes) == {"Kallio", facts.park.name, "Helsinki", "Uusimaa"}, answer
+    for outline in (facts.district, facts.park, facts.city):
+        assert shapes[outline.name].symmetric_difference(shape(outline)).area < 1e-9, outline.name
+    assert len(shapes["Helsinki"].interiors) == 1  # the enclave
+    assert shapes["Uusimaa"].area > 100 * shape(facts.uusimaa).area  # Finland's region, not the box
+    assert [u["line"] for u in answer["unresolved"]] == [6], answer  # "Nowhere"

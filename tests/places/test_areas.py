@@ -294,3 +294,27 @@ async def test_a_table_joined_by_regions_gets_the_extracts_areas(
     assert len(shapes["Helsinki"].interiors) == 1  # the enclave
     assert shapes["Uusimaa"].area > 100 * shape(facts.uusimaa).area  # Finland's region, not the box
     assert [u["line"] for u in answer["unresolved"]] == [6], answer  # "Nowhere"
+
+
+def test_of_two_areas_of_one_name_the_one_on_the_map_is_taken(tmp_path: Path) -> None:
+    """Two districts called "Kallio" far apart: the one whose box holds a point of the map; with
+    no point, the bigger level first (8 before 10), as documented."""
+    from mapsrv.places.service import place_service_for
+
+    objects = _Objects()
+    south = box_ring(60.00, 24.00, 60.10, 24.10)
+    north = box_ring(61.00, 25.00, 61.01, 25.01)
+    objects.way(south, {"boundary": "administrative", "admin_level": "10", "name": "Kallio"}, closed=True)
+    objects.way(north, {"boundary": "administrative", "admin_level": "8", "name": "Kallio"}, closed=True)
+    objects.write(tmp_path / "two.osm.pbf")
+    assert main(["places", "import", str(tmp_path / "two.osm.pbf"), "--places-dir", str(tmp_path / "p")]) == 0
+    service = place_service_for(tmp_path / "p")
+
+    async def levels() -> list[int | None]:
+        taken = [
+            await service.area_named("Kallio", points)
+            for points in ([(60.05, 24.05)], [(61.005, 25.005)], [])
+        ]
+        return [area.admin_level if area is not None else None for area in taken]
+
+    assert trio.run(levels) == [10, 8, 8]

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mapsrv.places.offline_areas import AREA_TAGS, TooComplex, area_row
+from mapsrv.places.offline_areas import AREA_TAGS, TooComplex, area_kind, area_row
 from mapsrv.places.offline_files import SCHEMA, SCHEMA_VERSION, describe_counts, describe_size, region_path
 from mapsrv.places.offline_words import address_text, category_words, index_words, population
 from mapsrv.places.text import fold
@@ -246,8 +246,10 @@ class _Rows:
         except TooComplex as exc:
             self.left_out.append(f"{area.tags.get('name', '')!r} ({exc})")
             return
-        except RuntimeError:
-            return  # osmium could not close its rings: a broken area is no area
+        except RuntimeError:  # osmium could not close its rings: a broken area (or cut by the extract's edge)
+            if area_kind(area.tags) is not None:
+                self.left_out.append(f"{area.tags.get('name', '')!r} (its rings cross or do not close)")
+            return
         if made is not None:
             self.areas.append(made)
 

@@ -214,33 +214,37 @@ def test_an_index_written_before_areas_still_opens(places_dir: Path, tmp_path: P
     assert areas == [] and [p.name for p in places][:1] == ["Helsinki"]
 
 
-def test_an_outline_past_the_vertex_limit_is_simplified_or_left_out(
+def test_an_outline_past_the_vertex_limit_is_thinned_or_left_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A boundary of 4,000 vertices with the limit at 1,000: simplified under it, its shape
-    kept within the tolerance; with no tolerance allowed, left out and said."""
+    """A boundary of 4,000 vertices (a zigzag) with the limit at 1,000: thinned under it, its
+    shape kept; past the raw limit, left out and said; a boundary whose ring crosses itself is
+    left out and said too."""
     import math
 
+    def jag(i: int) -> float:
+        return 1 + 0.002 * (i % 2)
+
+    turns = [i * 2 * math.pi / 4000 for i in range(4000)]
     ring = tuple(
-        (
-            60.0 + 0.1 * math.sin(i * 2 * math.pi / 4000) * (1 + 0.001 * (i % 2)),
-            25.0 + 0.2 * math.cos(i * 2 * math.pi / 4000),
-        )
-        for i in range(4000)
+        (60.0 + 0.1 * jag(i) * math.sin(t), 25.0 + 0.2 * jag(i) * math.cos(t)) for i, t in enumerate(turns)
     )
     objects = _Objects()
     objects.way(ring, {"boundary": "administrative", "admin_level": "8", "name": "Jaggedtown"}, closed=True)
     objects.way(box_ring(61.0, 25.0, 61.1, 25.1), {"leisure": "park", "name": "Small park"}, closed=True)
+    bow = ((62.0, 25.0), (62.1, 25.1), (62.1, 25.0), (62.0, 25.1))  # a ring that crosses itself
+    objects.way(bow, {"leisure": "park", "name": "Bow tie"}, closed=True)
     objects.write(tmp_path / "jagged.osm.pbf")
     monkeypatch.setattr(offline_areas, "MAX_VERTICES", 1_000)
-    assert (
-        main(["places", "import", str(tmp_path / "jagged.osm.pbf"), "--places-dir", str(tmp_path / "a")]) == 0
-    )
-    outline, _ = stored(tmp_path / "a" / f"jagged{SUFFIX}", "Jaggedtown")
-    assert shapely.get_num_coordinates(outline) <= 1_000
+    first = tmp_path / "a"
+    assert main(["places", "import", str(tmp_path / "jagged.osm.pbf"), "--places-dir", str(first)]) == 0
+    outline, _ = stored(first / f"jagged{SUFFIX}", "Jaggedtown")
+    assert shapely.get_num_coordinates(outline) <= 1_000 and outline.is_valid
     written = shapely.Polygon([(lon, lat) for lat, lon in ring])
     assert outline.symmetric_difference(written).area < 0.01 * written.area
-    monkeypatch.setattr(offline_areas, "MAX_TOLERANCE", 0.0)
+    said = capsys.readouterr().err
+    assert "1 area(s) left out: 'Bow tie' (its rings cross or do not close)" in said, said
+    monkeypatch.setattr(offline_areas, "MAX_RAW_VERTICES", 2_000)
     places = tmp_path / "b"
     assert main(["places", "import", str(tmp_path / "jagged.osm.pbf"), "--places-dir", str(places)]) == 0
     db = sqlite3.connect(places / f"jagged{SUFFIX}")
@@ -248,7 +252,7 @@ def test_an_outline_past_the_vertex_limit_is_simplified_or_left_out(
     db.close()
     assert names == ["Small park"]
     said = capsys.readouterr().err
-    assert "1 area(s) left out: 'Jaggedtown' (an outline of 4,001 vertices stays above 1,000" in said, said
+    assert "2 area(s) left out: 'Jaggedtown' (an outline of 4,001 vertices is past 2,000)" in said, said
 
 
 async def test_the_search_lists_areas_with_their_kind(

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import trio
 import trio.testing
-from bench import geocoder_cache, place_context, place_index
+from bench import geocoder_cache, place_context, place_index, within_areas
 from bench.harness import open_server
 from bench.map_watchers import Latencies, Stream
 from bench.plot import line_chart
@@ -267,3 +267,10 @@ async def test_the_crowd_fanout_and_the_storm_on_a_drawn_crowd_run() -> None:
     assert result["last_receiver"]["n"] == 3
     assert {"arrivals", "held", "departures"} <= stormed.keys()
     assert all(stormed[phase]["crowd_writes"] >= 1 for phase in ("held",)), stormed
+
+
+def test_within_areas_bench_runs_on_an_extracts_areas() -> None:
+    out = within_areas.cities(2_000, runs=2)
+    assert out["import"]["counts"]["area"] == 5
+    found = {area: out[area]["found"] for area in within_areas.CITY_AREAS}
+    assert found["Helsinki"] > found["Kallio"] > 0, found  # the park is too small for 2,000 markers

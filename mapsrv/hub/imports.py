@@ -7,6 +7,7 @@ are read there too: GDAL and pyarrow release the GIL while they decode, the rows
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import trio
@@ -15,7 +16,7 @@ from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import Imported, Join, read_file
 from mapsrv.places import point_of
-from mapsrv.places.boundaries import find_boundary, nearest_boundary
+from mapsrv.places.boundaries import Boundary, find_boundary, nearest_boundary
 from mapsrv.workers import run
 
 __all__ = ["read_upload"]
@@ -37,7 +38,10 @@ async def read_upload(
     country: str = "",
     file_layer: str | None = None,
     crs: str | None = None,
+    areas: Callable[[str], Boundary | None] | None = None,
 ) -> Imported:
+    """``areas``: an imported extract's area by name (``PlaceService.join_area``), for a row
+    joined by regions that names no region (a city, a district, a park)."""
     read = partial(
         read_file,
         data,
@@ -48,7 +52,7 @@ async def read_upload(
         lookup=point_of,
         simplify=simplify,
         join=join,
-        find=find_boundary,
+        find=find_boundary if areas is None else partial(_find, areas),
         key=key,
         country=country,
         near=nearest_boundary,
@@ -64,3 +68,13 @@ async def read_upload(
             + "; check that it is the file you meant"
         )
     return imported
+
+
+def _find(
+    areas: Callable[[str], Boundary | None], join: str, value: str, country: str = ""
+) -> Boundary | str:
+    """A region, country or, joined by regions and naming none of those, an extract's area."""
+    found = find_boundary(join, value, country)
+    if join == "regions" and isinstance(found, str):
+        return areas(value) or found
+    return found

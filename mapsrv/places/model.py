@@ -12,7 +12,8 @@ __all__ = ["Match", "Place", "PlaceKind", "PlaceNotFound"]
 
 # city, country, state: the built-in list; place (a town, village, suburb...), poi (a shop, a museum,
 # a viewpoint...), street and address: the offline index of an extract, or a geocoder
-PlaceKind: TypeAlias = Literal["city", "country", "state", "place", "poi", "street", "address"]
+# area: an extract's boundary, district, park or campus (``offline_areas``), with its box
+PlaceKind: TypeAlias = Literal["city", "country", "state", "place", "poi", "street", "address", "area"]
 Match: TypeAlias = Literal[
     "name", "alternate name", "name prefix", "alternate prefix", "nearest", "address", "words"
 ]
@@ -63,7 +64,7 @@ class Place:
             return self.name
         if self.kind == "state":
             return f"{self.name}, US"
-        if self.kind in ("poi", "street", "address", "place") and self.source != "builtin":
+        if self.kind in ("poi", "street", "address", "place", "area") and self.source != "builtin":
             where = self.address or self.country_code
             if where == self.name or where.startswith(self.name + ","):  # an address's own text
                 return where

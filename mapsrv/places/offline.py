@@ -29,23 +29,24 @@ import math
 import sqlite3
 import threading
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
+from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.model import LatLon
-from mapsrv.errors import InvalidInput
 from mapsrv.places.model import Match, Place
+from mapsrv.places.offline_areas import IndexArea, area_places, areas_named, has_areas, read_outline
 from mapsrv.places.offline_files import SUFFIX, OldRegion, check_schema, list_regions
 from mapsrv.places.offline_lines import line_metres
 from mapsrv.places.offline_numbers import MissingNumber, asked_number, nearest_numbers, number_of, street_of
-from mapsrv.places.offline_rows import COLUMNS, Ask, Page, make_place, place_of, score_row
+from mapsrv.places.offline_rows import COLUMNS, Ask, Page, make_place, place_of, prepare, score_row
 from mapsrv.places.offline_words import category_words, forms, fts_query, match_categories, query_words
-from mapsrv.places.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY, haversine
+from mapsrv.places.search import haversine
 from mapsrv.places.sources import Query, SourceUnavailable
-from mapsrv.places.text import fold
+from mapsrv.workers import run
 
 __all__ = ["CANDIDATES", "OfflineIndex", "Page", "open_offline_index"]
 
@@ -58,6 +59,7 @@ REVERSE_RADII_M = (50.0, 200.0, 1_000.0, 5_000.0)
 ADDRESS_M = 50.0  # reverse: an address this near is the answer; farther, the nearest thing is
 _BOX = "s.max_lat >= ? AND s.min_lat <= ? AND s.max_lon >= ? AND s.min_lon <= ?"
 _LATLON = "e.lat BETWEEN ? AND ? AND e.lon BETWEEN ? AND ?"
+T = TypeVar("T")
 
 
 def open_offline_index(directory: Path) -> OfflineIndex | None:
@@ -70,8 +72,10 @@ class _Region:
         self.db = sqlite3.connect(
             f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
         )
+        self.region = region
         try:
             check_schema(self.db, region)
+            self.has_areas = has_areas(self.db)
             self.counted: list[tuple[str, int]] = self.db.execute(
                 "SELECT category, n FROM categories"
             ).fetchall()
@@ -116,7 +120,7 @@ class OfflineIndex:
 
     async def search_page(self, query: Query) -> Page:
         """``search``'s answers from ``query.offset`` on, with how many there are."""
-        ask = _prepare(query)
+        ask = prepare(query)
         if not ask.words and ask.category is None:
             return Page([], 0, True)
         return await trio.to_thread.run_sync(self._search, ask)
@@ -131,6 +135,35 @@ class OfflineIndex:
             for category, n in region.counted:
                 counts[category] = counts.get(category, 0) + n
         return sorted(counts.items())
+
+    async def areas_named(self, text: str) -> list[IndexArea]:
+        """The imported areas one of whose names is ``text``, best first (``offline_areas``)."""
+        return await run("index", self.areas_named_now, text)
+
+    async def area_places(self, text: str, limit: int, near: LatLon | None = None) -> list[Place]:
+        """The areas whose names start with ``text``, as search answers (``offline_areas``)."""
+        return await run("index", self._areas, lambda r: area_places(r.db, text, r.region, limit, near))
+
+    async def outline(self, area: IndexArea) -> BaseGeometry:
+        """``area``'s outline (lon, lat), valid and prepared, read and parsed in a worker."""
+        return await run("geometry", self.outline_now, area)
+
+    def outline_now(self, area: IndexArea) -> BaseGeometry:
+        """``outline`` in this thread (a worker's: it blocks)."""
+        shapes = self._areas(lambda r: [read_outline(r.db, area.area_id)] if r.region == area.region else [])
+        if not shapes:
+            raise SourceUnavailable("offline index", f"region {area.region!r} was removed while reading it")
+        return shapes[0]
+
+    def areas_named_now(self, text: str) -> list[IndexArea]:
+        """``areas_named`` in this thread (a worker's: it blocks)."""
+        return self._areas(lambda r: areas_named(r.db, text, r.region))
+
+    def _areas(self, read: Callable[[_Region], list[T]]) -> list[T]:
+        try:
+            return [found for region in self._regions() if region.has_areas for found in read(region)]
+        except sqlite3.Error as exc:
+            raise SourceUnavailable("offline index", f"cannot read it: {exc}") from None
 
     async def reverse(self, at: LatLon, *, within_m: float = 200.0) -> Place | None:
         return await trio.to_thread.run_sync(self._reverse, at, within_m)
@@ -240,28 +273,6 @@ def _metres(region: _Region, at: LatLon, row: tuple[Any, ...]) -> float:
         if lines:
             return min(line_metres(at, array("d", points)) for (points,) in lines)
     return haversine(at, (row[8], row[9]))
-
-
-def _prepare(query: Query) -> Ask:
-    if len(query.text) > MAX_QUERY:
-        raise InvalidInput(
-            f"query must be at most {MAX_QUERY} characters, got {len(query.text)}; give just the name"
-        )
-    offset = max(0, min(int(query.offset), MAX_OFFSET))
-    limit = offset + max(1, min(int(query.limit), MAX_LIMIT + MAX_OFFSET))
-    category = query.category.strip() if query.category and query.category.strip() else None
-    country = query.country.upper() if query.country else None
-    return Ask(
-        query_words(query.text),
-        fold(query.text),
-        category,
-        query.near,
-        query.within_m,
-        country,
-        limit,
-        offset,
-        text=query.text,
-    )
 
 
 def _rows(region: _Region, ask: Ask) -> Iterable[tuple[Any, ...]]:

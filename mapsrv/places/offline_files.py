@@ -24,6 +24,10 @@ Layout of ``REGION.places.sqlite`` (written by :mod:`mapsrv.places.offline_impor
     lines(id, points)       a street's ways (id = its entry's), each as float64 lat, lon pairs:
                             reverse measures a street by its line, not by its one point; a file
                             written before them has none, and reverse measures the point
+    areas, area_names, area_boxes
+                            the extract's boundaries and named areas, their outlines as WKB, their
+                            folded names and their boxes (``offline_areas``); a file written
+                            before them has none, and no name is an area in it
 
 ``PRAGMA user_version`` is ``SCHEMA_VERSION``; a file of another version is refused (``check_schema``)
 with the command that imports its region again.
@@ -86,6 +90,19 @@ CREATE VIRTUAL TABLE addresses USING fts5(
 CREATE VIRTUAL TABLE spots USING rtree(id, min_lat, max_lat, min_lon, max_lon);
 CREATE TABLE lines(id INTEGER NOT NULL, points BLOB NOT NULL);
 CREATE INDEX lines_id ON lines(id);
+CREATE TABLE areas(
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    alt TEXT NOT NULL,
+    admin_level INTEGER,
+    simplified INTEGER NOT NULL,
+    outline BLOB NOT NULL,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL
+);
+CREATE TABLE area_names(name TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (name, id)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE area_boxes USING rtree(id, min_lat, max_lat, min_lon, max_lon);
 """
 
 
@@ -103,7 +120,7 @@ class RegionInfo:
     path: Path
     size: int  # bytes
     imported_at: str  # ISO 8601, UTC
-    counts: dict[str, int]  # by kind: place, poi, street, address
+    counts: dict[str, int]  # by kind: place, poi, street, address, and area when it has areas
     schema: int = SCHEMA_VERSION  # the file's; another is not searched
 
     def describe(self) -> str:
@@ -119,9 +136,13 @@ class RegionInfo:
 
 
 def describe_counts(counts: dict[str, int]) -> str:
-    """``"3 places, 12 pois, 4 streets, 1 address"``."""
-    plural = {"place": "places", "poi": "pois", "street": "streets", "address": "addresses"}
-    return ", ".join(f"{counts.get(k, 0):,} {k if counts.get(k) == 1 else p}" for k, p in plural.items())
+    """``"3 places, 12 pois, 4 streets, 1 address"``, and ``", 5 areas"`` when there are any."""
+    plural = {"place": "places", "poi": "pois", "street": "streets", "address": "addresses", "area": "areas"}
+    return ", ".join(
+        f"{counts.get(k, 0):,} {k if counts.get(k) == 1 else p}"
+        for k, p in plural.items()
+        if k != "area" or counts.get(k)  # an extract without areas, or a file from before them
+    )
 
 
 def describe_size(size: int) -> str:

@@ -6,6 +6,8 @@ languages), points of interest (a name or not, by the keys in ``POI_KEYS``, as k
 (named ``highway`` ways: one row per name per ~5 km cell, at the node of its ways nearest its
 middle) and addresses (``addr:housenumber`` with ``addr:street`` or ``addr:place``, on nodes, and
 on ways at their nodes' centroid). Ways get their nodes' locations from osmium's node cache.
+Areas (administrative boundaries at every level, place areas, parks, campuses: ``offline_areas``)
+are assembled by osmium from relations and closed ways in the same read and kept as outlines.
 
 Base scores (comparable to the built-in list's log10(population + 1), +1 for an exact name, added
 at search time): a place's log10(population + 1) when tagged, else ``PLACE_BASE`` by kind (city 5,
@@ -30,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mapsrv.places.offline_areas import AREA_TAGS, TooComplex, area_kind, area_row
 from mapsrv.places.offline_files import SCHEMA, SCHEMA_VERSION, describe_counts, describe_size, region_path
 from mapsrv.places.offline_words import address_text, category_words, index_words, population
 from mapsrv.places.text import fold
@@ -69,10 +72,15 @@ class ImportResult:
     counts: dict[str, int]
     size: int
     seconds: float
+    left_out: tuple[str, ...] = ()  # areas too complex to keep, each with why
 
     def describe(self) -> str:
         counts, size = describe_counts(self.counts), describe_size(self.size)
-        return f"imported {self.region}: {counts}; {size} in {self.seconds:.1f} s ({self.path})"
+        line = f"imported {self.region}: {counts}; {size} in {self.seconds:.1f} s ({self.path})"
+        if self.left_out:
+            shown = "; ".join(self.left_out[:5]) + ("; ..." if len(self.left_out) > 5 else "")
+            line += f"; {len(self.left_out)} area(s) left out: {shown}"
+        return line
 
 
 def check_extract(file: Path) -> None:
@@ -98,14 +106,15 @@ def import_extract(file: Path, directory: Path, region: str) -> ImportResult:
     temporary = directory / f".{region}.importing-{os.getpid()}.sqlite"
     temporary.unlink(missing_ok=True)
     try:
-        counts = _write(file, temporary, region)
+        counts, left_out = _write(file, temporary, region)
         os.replace(temporary, final)
     finally:
         temporary.unlink(missing_ok=True)
-    return ImportResult(region, final, counts, final.stat().st_size, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return ImportResult(region, final, counts, final.stat().st_size, seconds, tuple(left_out))
 
 
-def _write(file: Path, target: Path, region: str) -> dict[str, int]:
+def _write(file: Path, target: Path, region: str) -> tuple[dict[str, int], list[str]]:
     db = sqlite3.connect(target, isolation_level=None)
     try:
         # the file is not the region's until renamed: a crash leaves only a temporary file to drop
@@ -120,18 +129,21 @@ def _write(file: Path, target: Path, region: str) -> dict[str, int]:
         rows = _Rows()
         for batch in _batches(rows.read(file)):
             db.executemany(f"INSERT INTO staged VALUES ({', '.join('?' * 16)})", batch)
+            rows.write_areas(db)
+        rows.write_areas(db)
         db.executemany(f"INSERT INTO staged VALUES ({', '.join('?' * 16)})", rows.streets())
         db.execute("CREATE TEMP TABLE staged_lines(key, points)")
         db.executemany("INSERT INTO staged_lines VALUES (?, ?)", rows.lines)
         db.execute("CREATE INDEX temp.staged_lines_key ON staged_lines(key)")
         _build(db)
         counts = dict(db.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall())
+        counts["area"] = rows.area_count
         meta = {"region": region, "source": file.name, "imported_at": _now()}
         meta |= {f"count:{kind}": str(n) for kind, n in counts.items()}
         db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         db.execute("COMMIT")
         db.execute("PRAGMA optimize")
-        return counts
+        return counts, rows.left_out
     except RuntimeError as exc:  # osmium's reader: a damaged or truncated file
         raise ExtractError(f"{file} cannot be read as an OpenStreetMap PBF extract: {exc}") from None
     finally:
@@ -214,13 +226,52 @@ class _Rows:
     def __init__(self) -> None:
         self.gathered: dict[tuple[str, int, int], _Street] = {}
         self.lines: list[tuple[str, bytes]] = []  # each street way's points, by its street's key
+        self.areas: list[tuple[tuple[Any, ...], list[str]]] = []  # not yet written (``write_areas``)
+        self.area_count = 0
+        self.left_out: list[str] = []  # areas too complex to keep, each said why
+
+    def write_areas(self, db: sqlite3.Connection) -> None:
+        """Writes the areas gathered since the last call (their outlines are big: not kept)."""
+        for row, names in self.areas:
+            self.area_count += 1
+            ident = self.area_count
+            db.execute("INSERT INTO areas VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (ident, *row[:8]))
+            db.executemany("INSERT OR IGNORE INTO area_names VALUES (?, ?)", [(n, ident) for n in names])
+            db.execute("INSERT INTO area_boxes VALUES (?, ?, ?, ?, ?)", (ident, *row[8:]))
+        self.areas = []
+
+    def _area(self, area: Any, wkb: Any) -> None:
+        try:
+            made = area_row(area.tags, bytes.fromhex(wkb.create_multipolygon(area)))
+        except TooComplex as exc:
+            self.left_out.append(f"{area.tags.get('name', '')!r} ({exc})")
+            return
+        except RuntimeError:  # osmium could not close its rings: a broken area (or cut by the extract's edge)
+            if area_kind(area.tags) is not None:
+                self.left_out.append(f"{area.tags.get('name', '')!r} (its rings cross or do not close)")
+            return
+        if made is not None:
+            self.areas.append(made)
 
     def read(self, file: Path) -> Iterator[tuple[Any, ...]]:
         import osmium  # here: only the import command needs it
 
         keys = ("name", "addr:housenumber", *POI_KEYS, *POI_VALUES)
-        reader = osmium.FileProcessor(osmium.io.File(str(file), "pbf"), osmium.osm.NODE | osmium.osm.WAY)
-        for obj in reader.with_locations().with_filter(osmium.filter.KeyFilter(*keys)):
+        kinds = osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
+        reader = osmium.FileProcessor(osmium.io.File(str(file), "pbf"), kinds)
+        # areas are assembled from relations with these tags and closed ways; only those with them
+        # reach Python, and of the rest only what has a key the rows need
+        area_tags = [(k, v) for k, values in AREA_TAGS.items() for v in values]
+        wkb = osmium.geom.WKBFactory()
+        reader = reader.with_locations().with_areas(osmium.filter.TagFilter(*area_tags))
+        areas_only, others = osmium.filter.TagFilter(*area_tags), osmium.filter.KeyFilter(*keys)
+        areas_only.enable_for(osmium.osm.AREA)  # each filter passes the other's objects through
+        others.enable_for(kinds)
+        reader = reader.with_filter(areas_only).with_filter(others)
+        for obj in reader:
+            if isinstance(obj, osmium.osm.Area):
+                self._area(obj, wkb)
+                continue
             if isinstance(obj, osmium.osm.Node):
                 if not obj.location.valid():
                     continue

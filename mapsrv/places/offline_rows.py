@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mapsrv.core.model import LatLon
+from mapsrv.errors import InvalidInput
 from mapsrv.places.model import Match, Place
-from mapsrv.places.search import haversine
+from mapsrv.places.offline_words import query_words
+from mapsrv.places.search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY, haversine
+from mapsrv.places.sources import Query
 from mapsrv.places.text import fold, to_ascii
 
-__all__ = ["COLUMNS", "Ask", "Page", "make_place", "place_of", "score_row"]
+__all__ = ["COLUMNS", "Ask", "Page", "make_place", "place_of", "prepare", "score_row"]
 
 COLUMNS = "e.id, e.kind, e.name, e.alt, e.category, e.address, e.country, e.population, e.lat, e.lon, e.base"
 
@@ -88,4 +91,26 @@ def make_place(row: tuple[Any, ...], ask: Ask, score: float, distance: float | N
         category=category,
         address=address,
         source="index",
+    )
+
+
+def prepare(query: Query) -> Ask:
+    if len(query.text) > MAX_QUERY:
+        raise InvalidInput(
+            f"query must be at most {MAX_QUERY} characters, got {len(query.text)}; give just the name"
+        )
+    offset = max(0, min(int(query.offset), MAX_OFFSET))
+    limit = offset + max(1, min(int(query.limit), MAX_LIMIT + MAX_OFFSET))
+    category = query.category.strip() if query.category and query.category.strip() else None
+    country = query.country.upper() if query.country else None
+    return Ask(
+        query_words(query.text),
+        fold(query.text),
+        category,
+        query.near,
+        query.within_m,
+        country,
+        limit,
+        offset,
+        text=query.text,
     )

@@ -13,16 +13,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import trio
+from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
-from mapsrv.places.boundaries import country_outlines, region_outlines
+from mapsrv.places.boundaries import Boundary, country_outlines, region_outlines
 from mapsrv.places.context import Candidate, Choice, Context, choose
 from mapsrv.places.hints import builtin_candidates, district_of, prior, read_name, region_label
 from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
 from mapsrv.places.nominatim import NominatimGeocoder, identify
 from mapsrv.places.offline import OfflineIndex
+from mapsrv.places.offline_areas import IndexArea, area_rank, as_boundary
 from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, find_places, haversine, nearest_place
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
@@ -94,6 +96,9 @@ class PlaceService:
                 unavailable.append(exc)
                 continue
             found += answers
+            if isinstance(source, OfflineIndex) and query.text and query.category is None:
+                areas = await source.area_places(query.text, wanted, query.near)  # a district, a park
+                found, count = found + areas, count + len(areas)
         if query.text and query.category is None and not kind:
             try:
                 cities = find_places(
@@ -198,6 +203,32 @@ class PlaceService:
                     return Located(place, tuple(unavailable))
         return Located(nearest_place(at[0], at[1], min_population=min_population), tuple(unavailable))
 
+    async def area_named(self, text: str, points: Sequence[LatLon] = ()) -> IndexArea | None:
+        """The imported extracts' area ``text`` names (a city's boundary, a district, a park);
+        None when none has that name. Of several, one whose box holds a point of the map's
+        (``points``) first, then administrative ones, the biggest (lowest admin_level) first."""
+        found: list[IndexArea] = []
+        for source in self.sources:
+            if isinstance(source, OfflineIndex) and source.has_regions():
+                found += await source.areas_named(text)
+        if not found:
+            return None
+        found.sort(key=area_rank)
+        held = [a for a in found if any(_inside(p, a.box) for p in points)]
+        return (held or found)[0]
+
+    async def outline(self, area: IndexArea) -> BaseGeometry:
+        """The outline (lon, lat) of an area ``area_named`` gave, valid and prepared."""
+        index = next(s for s in self.sources if isinstance(s, OfflineIndex))
+        return await index.outline(area)
+
+    def join_area(self, text: str) -> Boundary | None:
+        """Blocking (an import's worker): the imported area ``text`` names, as the outline a table
+        joined by regions gets when no region has that name; None for none."""
+        indexes = [s for s in self.sources if isinstance(s, OfflineIndex) and s.has_regions()]
+        found = sorted((a for index in indexes for a in index.areas_named_now(text)), key=area_rank)
+        return as_boundary(found[0], indexes[0].outline_now(found[0])) if found else None
+
     async def aclose(self) -> None:
         for source in self.sources:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
@@ -272,6 +303,11 @@ def _same(a: Place, b: Place) -> bool:
         # one source's two pois of one name are two (a chain's branches); two sources' one
         return a.source != b.source and a.name == b.name and haversine(a.latlon, b.latlon) < 100
     return a.name.casefold() == b.name.casefold() and haversine(a.latlon, b.latlon) < 1_000
+
+
+def _inside(point: LatLon, box: tuple[float, float, float, float]) -> bool:
+    s, w, n, e = box
+    return s <= point[0] <= n and w <= point[1] <= e
 
 
 def check_limit(limit: object, most: int) -> int:

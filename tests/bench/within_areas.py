@@ -3,9 +3,12 @@ a map at mapsrv's largest (100,000 markers spread over the contiguous US, 25-49 
 in a ``MapHub`` in memory). The first question of each area builds it from Natural Earth's 1:10m
 borders (``cold``, in a worker thread; the first of all reads the file too); the others reuse it.
 
-    python -m tests.bench.within_areas [FEATURES] [--runs N] [--precision]
+    python -m tests.bench.within_areas [FEATURES] [--runs N] [--precision] [--cities]
 
-prints a table, then the numbers as one JSON line. ``--precision`` adds how often a point of a
+prints a table, then the numbers as one JSON line. ``--cities`` adds areas of an imported extract
+(support/area_extract.py's Helsinki: its city boundary with a hole, a district, a park), on a map
+of FEATURES markers spread over the city's box (60.10-60.25 N, 24.85-25.10 E), and the extract's
+import time and index size. ``--precision`` adds how often a point of a
 US state (by the Census's 1:5,000,000 lines, support/census_states.py) is within mapsrv's area
 of that state, by its distance from the Census's outline, near a state line or a coast.
 Target (issue 59): within a district or a state p50 <= 10 ms. Not a test.
@@ -30,17 +33,25 @@ from mapsrv.mcp.tools.spatial import select
 from .harness import percentiles
 
 AREAS = ("Rhode Island", "US-NY", "TX", "California", "United States")
+CITY_AREAS = ("Helsinki", "Kallio", "Kaisaniemen puisto")
 
 
-async def measure(n: int, runs: int) -> dict[str, Any]:
-    tc = ToolContext(MapHub(), "http://x/")
+async def measure(
+    n: int,
+    runs: int,
+    areas: tuple[str, ...] = AREAS,
+    box: tuple[float, float, float, float] = (25, 49, -125, -67),
+    tc: ToolContext | None = None,
+) -> dict[str, Any]:
+    tc = tc or ToolContext(MapHub(), "http://x/")
     map_id = (await tc.hub.create_map()).id
     rng = random.Random(59)
-    made = tuple(Feature(f"m{i}", "marker", (rng.uniform(25, 49), rng.uniform(-125, -67))) for i in range(n))
+    s, n_, w, e = box
+    made = tuple(Feature(f"m{i}", "marker", (rng.uniform(s, n_), rng.uniform(w, e))) for i in range(n))
     await tc.write(map_id, [ImportFeatures(made)], None)
-    await select(tc, map_id, near=[40, -100], nearest=1)  # the map's index, built once
+    await select(tc, map_id, near=[(s + n_) / 2, (w + e) / 2], nearest=1)  # the map's index, built once
     out: dict[str, Any] = {"features": n}
-    for area in AREAS:
+    for area in areas:
         start = time.perf_counter()
         first = await select(tc, map_id, within=area)
         cold = time.perf_counter() - start
@@ -95,13 +106,32 @@ def run(n: int = 100_000, runs: int = 30) -> dict[str, Any]:
     return trio.run(measure, n, runs)
 
 
-def _print(result: dict[str, Any]) -> None:
+def cities(n: int = 100_000, runs: int = 30) -> dict[str, Any]:
+    """``select`` within the areas of an imported extract, and that extract's import."""
+    import tempfile
+    from pathlib import Path
+
+    from support.area_extract import write_area_extract
+
+    from mapsrv.places.offline_import import import_extract
+    from mapsrv.places.service import place_service_for
+
+    with tempfile.TemporaryDirectory() as folder:
+        write_area_extract(Path(folder) / "helsinki.osm.pbf")
+        imported = import_extract(Path(folder) / "helsinki.osm.pbf", Path(folder) / "places", "helsinki")
+        tc = ToolContext(MapHub(), "http://x/", places=place_service_for(Path(folder) / "places"))
+        out = trio.run(measure, n, runs, CITY_AREAS, (60.10, 60.25, 24.85, 25.10), tc)
+    out["import"] = {"seconds": round(imported.seconds, 3), "bytes": imported.size, "counts": imported.counts}
+    return out
+
+
+def _print(result: dict[str, Any], areas: tuple[str, ...] = AREAS) -> None:
     print(f"select within an area on a {result['features']:,}-marker map (ms)")
-    print(f"{'within':16} {'cold':>8} {'p50':>8} {'p90':>8} {'max':>8} {'found':>8}")
-    for area in AREAS:
+    print(f"{'within':20} {'cold':>8} {'p50':>8} {'p90':>8} {'max':>8} {'found':>8}")
+    for area in areas:
         t = result[area]
         cold, p50, p90, most = t["cold_ms"], t["p50"], t["p90"], t["max"]
-        print(f"{area:16} {cold:8.0f} {p50:8.1f} {p90:8.1f} {most:8.1f} {t['found']:8,}")
+        print(f"{area:20} {cold:8.0f} {p50:8.1f} {p90:8.1f} {most:8.1f} {t['found']:8,}")
     print(json.dumps(result))
 
 
@@ -112,8 +142,11 @@ if __name__ == "__main__":
     parser.add_argument("features", type=int, nargs="?", default=100_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--precision", action="store_true", help="points of each state in its area")
+    parser.add_argument("--cities", action="store_true", help="a city, a district, a park of an extract")
     args = parser.parse_args()
     _print(run(args.features, args.runs))
+    if args.cities:
+        _print(cities(args.features, args.runs), CITY_AREAS)
     if args.precision:
         for band, counted in precision().items():
             print(f"{band:28} {counted['in_own_state']:8.2%} of {counted['points']:,}")

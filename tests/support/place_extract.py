@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import osmium
-from osmium.osm.mutable import Node, Way
+from osmium.osm.mutable import Node, Relation, Way
 
 __all__ = [
     "Address",
@@ -42,6 +42,7 @@ META = {
     "user": "mapsrv",
 }
 FIRST_WAY = 1000
+FIRST_RELATION = 500
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,11 @@ class _Ids:
     def __init__(self) -> None:
         self.node = 0
         self.way = FIRST_WAY - 1
+        self.relation = FIRST_RELATION - 1
+
+    def next_relation(self) -> int:
+        self.relation += 1
+        return self.relation
 
     def next_node(self) -> int:
         self.node += 1
@@ -212,6 +218,7 @@ class _Objects:
     ids: _Ids = field(default_factory=_Ids)
     nodes: list[Node] = field(default_factory=list)
     ways: list[Way] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
     joints: dict[tuple[float, float], int] = field(default_factory=dict)  # untagged way nodes by place
 
     def node(self, at: tuple[float, float], tags: dict[str, str] | None = None) -> int:
@@ -219,14 +226,21 @@ class _Objects:
         self.nodes.append(Node(id=ident, location=(at[1], at[0]), tags=tags or {}, **META))
         return ident
 
-    def way(
-        self, points: tuple[tuple[float, float], ...], tags: dict[str, str], closed: bool = False
-    ) -> None:
+    def way(self, points: tuple[tuple[float, float], ...], tags: dict[str, str], closed: bool = False) -> int:
         # ways meeting at a point share its node, as OSM's do (Rua Augusta's two halves)
         refs = [self.joints.get(p) or self.joints.setdefault(p, self.node(p)) for p in points]
         if closed:
             refs.append(refs[0])
-        self.ways.append(Way(id=self.ids.next_way(), nodes=refs, tags=tags, **META))
+        ident = self.ids.next_way()
+        self.ways.append(Way(id=ident, nodes=refs, tags=tags, **META))
+        return ident
+
+    def relation(self, members: Iterable[tuple[int, str]], tags: dict[str, str]) -> int:
+        """A relation of ways (``(way id, role)``: "outer", "inner"), e.g. a boundary."""
+        ident = self.ids.next_relation()
+        refs = [("w", way, role) for way, role in members]
+        self.relations.append(Relation(id=ident, members=refs, tags=tags, **META))
+        return ident
 
     def write(self, path: Path) -> None:
         path.unlink(missing_ok=True)  # SimpleWriter will not overwrite
@@ -236,6 +250,8 @@ class _Objects:
                 writer.add_node(node)
             for way in self.ways:
                 writer.add_way(way)
+            for relation in self.relations:
+                writer.add_relation(relation)
         finally:
             writer.close()
 

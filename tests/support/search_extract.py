@@ -18,7 +18,7 @@ from pathlib import Path
 
 from support.place_extract import Address, Named, _Objects
 
-__all__ = ["SearchFacts", "write_search_extract"]
+__all__ = ["SearchFacts", "search_objects", "write_search_extract"]
 
 ESPLANADI = (60.16760, 24.94830)  # the park's middle: the cafés lie around it
 CITY = "Helsinki"
@@ -96,6 +96,13 @@ def _facts() -> SearchFacts:
 
 def write_search_extract(path: Path) -> SearchFacts:
     """Writes the Helsinki extract to ``path`` (replacing it) and returns what it holds."""
+    facts, objects = search_objects()
+    objects.write(path)
+    return facts
+
+
+def search_objects() -> tuple[SearchFacts, _Objects]:
+    """The Helsinki extract's facts and its objects, to write, or to add to first."""
     facts = _facts()
     objects = _Objects()
     objects.node(facts.city.latlon, {"place": "city", "name": facts.city.name, **dict(facts.city.tags)})
@@ -117,5 +124,4 @@ def write_search_extract(path: Path) -> SearchFacts:
         for dlat, dlon in ((-0.0002, -0.0004), (-0.0002, 0.0004), (0.0002, 0.0004), (0.0002, -0.0004))
     )
     objects.way(corners, {"building": "retail", "name": name, **address.tags()}, closed=True)
-    objects.write(path)
-    return facts
+    return facts, objects

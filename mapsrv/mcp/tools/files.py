@@ -112,6 +112,7 @@ async def import_file(
         country=country or "",
         file_layer=file_layer,
         crs=crs,
+        areas=tc.places.join_area,
     )
     if snap is not None:
         mode = check_mode("snap", snap)

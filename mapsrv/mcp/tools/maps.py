@@ -14,9 +14,12 @@ from mapsrv.core.ops import AddLayer, FitBounds, Op, SetLayerVisibility, SetTitl
 from mapsrv.errors import Forbidden, InvalidInput
 from mapsrv.http.tokens import is_person
 from mapsrv.mcp.tools.context import ToolContext
-from mapsrv.mcp.tools.places import Resolver
+from mapsrv.mcp.tools.outlines import area_named
+from mapsrv.mcp.tools.places import Resolver, map_anchors
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Animate, Bounds, Expected, FeatureIds, MapId, PlaceOrPoint, Title, Zoom
+from mapsrv.places.offline_areas import IndexArea
+from mapsrv.workers import run
 
 __all__ = ["create_map", "delete_map", "list_maps", "set_layer", "set_title", "set_view"]
 
@@ -128,9 +131,12 @@ async def set_view(
         raise InvalidInput(
             f"set_view must get at most one of at, bounds, ids, got {', '.join(given)}; give one"
         )
-    places = await Resolver.open(tc, [at, bounds], map_id)
+    framed = await _extract_area(tc, map_id, bounds) if isinstance(bounds, str) else None
+    places = await Resolver.open(tc, [at, None if framed else bounds], map_id)
     op: Op
-    if at is not None:
+    if framed is not None:
+        op = FitBounds(bounds=framed.bounds, animate=animate)
+    elif at is not None:
         center = places.point("at", at)
         kind = places.places[at].kind if isinstance(at, str) else None
         op = SetView(
@@ -151,7 +157,18 @@ async def set_view(
     out = await tc.write(map_id, [op], expected_version)
     if places.places:
         out.update(places.resolved())
+    if framed is not None:
+        out["area"] = framed.to_json()
     return answer(out)
+
+
+async def _extract_area(tc: ToolContext, map_id: str, name: str) -> IndexArea | None:
+    """The imported extracts' area ``name`` means (a city's boundary, a district, a park), unless
+    it names a country or a region (the resolver's, as before), as ``select``'s ``within`` reads it."""
+    points = map_anchors((await tc.entry(map_id)).state).anchors
+    if await run("geometry", area_named, name, points) is not None:
+        return None
+    return await tc.places.area_named(name, points)
 
 
 async def set_layer(

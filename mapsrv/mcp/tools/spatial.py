@@ -22,6 +22,7 @@ from mapsrv.mcp.tools.pages import cursor_for, read_cursor
 from mapsrv.mcp.tools.places import Resolver, map_anchors
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Expected, MapId
+from mapsrv.places.offline_areas import IndexArea
 from mapsrv.spatial import OPERATIONS, index_of
 from mapsrv.spatial import derive as derived_from
 from mapsrv.spatial.derive import AREAS, MAX_VERTICES
@@ -79,7 +80,7 @@ async def select(
         )
     index = await _index(state)
     places: Resolver | None = None
-    named: Area | None = None
+    named: Area | IndexArea | None = None
     if within is not None:
         shape, skip, places, named = await _area(tc, state, map_id, within)
         chosen = await run("geometry", select_within, index, shape, layer, skip)
@@ -150,10 +151,11 @@ def _feature(state: MapState, name: str, fid: Any) -> Feature:
 
 async def _area(
     tc: ToolContext, state: MapState, map_id: str, within: Any
-) -> tuple[BaseGeometry | tuple[LatLon, float], str | None, Resolver | None, Area | None]:
+) -> tuple[BaseGeometry | tuple[LatLon, float], str | None, Resolver | None, Area | IndexArea | None]:
     """The area ``within`` names: a feature's, a country's or a region's (by name or code, the
-    map's country deciding), a box; a city whose name is also its country's region's is the
-    region (New York, Washington)."""
+    map's country deciding), an imported extract's (a city's boundary, a district, a park: after
+    countries and regions, so "Uusimaa" stays the region), a box; a city whose name is also its
+    country's region's is the region (New York, Washington)."""
     if isinstance(within, str) and within in state.features:
         feature = state.features[within]
         if not is_area(feature.type):
@@ -174,6 +176,9 @@ async def _area(
         named = await run("geometry", area_named, within, points)
         if named is not None:
             return named.shape, None, None, named
+        extract = await tc.places.area_named(within, points)  # a city's boundary, a district, a park
+        if extract is not None:
+            return await tc.places.outline(extract), None, None, extract
         places = await Resolver.open(tc, [within], map_id)
         place = places.place("within", within)
         named = await run("geometry", area_of, place)

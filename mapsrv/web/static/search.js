@@ -14,7 +14,7 @@ const PAUSE_MS = 250;
 const MIN_CHARS = 2;
 const MAX_CHARS = 200; // the server's limit (mapsrv.web.places.MAX_QUERY)
 const NEAR_FROM_ZOOM = 5; // below this the map's centre says little about what the person means
-const ZOOMS = { address: 17, poi: 16, street: 16, place: 13, city: 12, state: 6, country: 5 };
+const ZOOMS = { address: 17, poi: 16, street: 16, area: 16, place: 13, city: 12, state: 6, country: 5 };
 
 let made = 0; // ids for each box's listbox and options
 

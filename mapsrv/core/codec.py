@@ -29,9 +29,9 @@ from mapsrv.core.events import (
     TitleSet,
     ViewSet,
 )
-from mapsrv.core.geometry import decode
+from mapsrv.core.geometry import count, decode
 from mapsrv.core.json_bytes import dumps_finite
-from mapsrv.core.model import DEFAULT_LAYER, Feature, Layer, MapState, View
+from mapsrv.core.model import DEFAULT_LAYER, Feature, Layer, MapState, View, per_point
 from mapsrv.errors import InvalidInput
 
 __all__ = [
@@ -205,23 +205,36 @@ def event_from_wire(text: str | bytes) -> Event:
 
 def feature_from_json(raw: Mapping[str, Any]) -> Feature:
     radius = raw.get("radius")
+    coords = decode(raw["type"], raw["coords"])
+    members = raw.get("members")
     return Feature(
         id=raw["id"],
         type=raw["type"],
-        coords=decode(raw["type"], raw["coords"]),
+        coords=coords,
         layer=raw.get("layer", DEFAULT_LAYER),
         label=raw.get("label", ""),
         popup=raw.get("popup", ""),
         style=tuple(sorted((raw.get("style") or {}).items())),
         radius=None if radius is None else float(radius),
-        properties=_properties(raw.get("properties")),
+        properties=_properties(raw.get("properties"), raw["type"], coords),
+        members=tuple(sorted(members.items())) if members else (),
     )
 
 
-def _properties(raw: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+def _properties(raw: Mapping[str, Any] | None, type_: str, coords: Any) -> tuple[tuple[str, Any], ...]:
+    """Properties as ``check_properties`` made them: a list a tuple when it is one scalar per
+    point (``per_point``), else a nested value as it is."""
     if not raw:
         return ()
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in raw.items()))
+    points = -1
+    out = []
+    for key, value in raw.items():
+        if isinstance(value, list):
+            points = count(type_, coords) if points < 0 else points
+            value = tuple(value) if per_point(value, points) else value
+        out.append((key, value))
+    out.sort()
+    return tuple(out)
 
 
 def _point(raw: Any) -> tuple[float, float]:

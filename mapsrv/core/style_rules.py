@@ -10,6 +10,7 @@ categories, filters and labels) is a string as it is, true/false, and a whole nu
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -48,7 +49,7 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        out = float(value)
+        out = float(value) if not isinstance(value, int) or abs(value) < 2**1000 else math.inf
     elif isinstance(value, str):
         if not _NUMERIC_RE.fullmatch(value):  # as the page's: no "inf", "1_000" or "0x10"
             return None
@@ -66,8 +67,10 @@ def text_of(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple):  # one per point
         return ", ".join(text_of(v) for v in value)
+    if isinstance(value, list | dict):  # a nested value: its JSON text, never a number
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
 
 
@@ -98,7 +101,7 @@ def field_of(field: str, props: Collection[str] | None = None) -> tuple[str, str
 def _label_text(value: Any, spec: str) -> str:
     """A property's value in a label: a number formatted for people (``mapsrv.core.numbers``),
     by the field's spec when it has one (then a number written as text is formatted too)."""
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple):
         return ", ".join(_label_text(v, spec) for v in value)
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return format_number(value, spec)
@@ -153,7 +156,7 @@ def in_time(window: Mapping[str, Any], props: Mapping[str, Any]) -> bool:
     """Whether a feature's time (a value, or any of a per-point list) is inside the window, its
     ends included (``mapsrv.core.times`` reads them all); a feature without a time is outside."""
     value = props.get(window["property"])
-    times = value if isinstance(value, tuple | list) else (value,)
+    times = value if isinstance(value, tuple) else (value,)
     start = time_ms(window.get("from"))
     end = time_ms(window.get("to"))
     for item in times:

@@ -20,9 +20,10 @@ from mapsrv.core.codec import dumps
 from mapsrv.core.geojson import geojson_parts, to_geojson
 from mapsrv.core.model import LatLon, Limits, MapState
 from mapsrv.errors import InvalidInput
-from mapsrv.formats.collect import Collector, Imported
+from mapsrv.formats.collect import MAX_LISTED, Collector, Imported
 from mapsrv.formats.detect import BINARY_FORMATS, FORMATS, GIS_FORMATS, detect_format
 from mapsrv.formats.gpx import gpx_notes, read_gpx, write_gpx
+from mapsrv.formats.held import held_notes
 from mapsrv.formats.join import JOINS, Find, Join, Near, read_joined
 from mapsrv.formats.kml import read_kml, write_kml
 from mapsrv.formats.kmz import read_kmz, write_kmz
@@ -154,7 +155,8 @@ def _read_geojson(data: bytes, out: Collector) -> None:
         out.title = raw["name"]
     # a geometry past the map's whole cap is refused before it is read; under it, the collector
     # thins a long line when asked to (``simplify``) or names the cap
-    for part in geojson_parts(raw, max_points=out.limits.max_total_points):
+    empty: list[int] = []
+    for part in geojson_parts(raw, max_points=out.limits.max_total_points, without_geometry=empty):
         out.add(
             f"geojson feature {part.index}",
             part.type,
@@ -164,13 +166,22 @@ def _read_geojson(data: bytes, out: Collector) -> None:
             style=part.style,
             properties=part.properties,
             radius=part.radius,
+            members=part.members,
+        )
+    if empty:
+        where = ", ".join(str(i) for i in empty[:MAX_LISTED]) + (
+            " and more" if len(empty) > MAX_LISTED else ""
+        )
+        out.note(
+            f"{len(empty)} feature{'s' * (len(empty) > 1)} without a geometry (null) left out:"
+            f" feature {where}; a map shows only what has a place"
         )
 
 
 def export_notes(state: MapState, fmt: str) -> list[str]:
-    """What a file of ``fmt`` cannot hold of the map as it is (GPX has no areas): for the
-    export's answer, so that nothing is changed without a word."""
-    return gpx_notes(state) if fmt == "gpx" else []
+    """What a file of ``fmt`` cannot hold of the map as it is (GPX has no areas, CSV no nested
+    values: ``held_notes``): for the export's answer, so that nothing is changed without a word."""
+    return (gpx_notes(state) if fmt == "gpx" else []) + held_notes(state, fmt)
 
 
 def export_file(state: MapState, fmt: str) -> Exported:
@@ -179,6 +190,7 @@ def export_file(state: MapState, fmt: str) -> Exported:
         from mapsrv.formats.giswrite import write_gis  # GDAL and pyarrow, loaded on first use
 
         body, notes = write_gis(state, fmt)
+        notes += held_notes(state, fmt)
         return Exported(body, MEDIA_TYPES[fmt], EXTENSIONS.get(fmt, fmt), tuple(notes))
     body, media, extension = write_file(state, fmt)
     return Exported(body, media, extension, tuple(export_notes(state, fmt)))

@@ -252,13 +252,8 @@ _SIMPLESTYLE = {
 }
 
 
-_OWN = (
-    "layer",
-    "label",
-    "popup",
-    "style",
-    "radius",
-)  # mapsrv's keys in an earlier export, beside mapsrv_type
+# mapsrv's keys in the properties of an earlier version's export, beside mapsrv_type
+_OWN = ("layer", "label", "popup", "style", "radius")
 MAX_NESTED = 4_000  # characters of one nested value as JSON when no cap is given (Limits.max_popup)
 _MAX_KEY = 64
 

@@ -58,7 +58,8 @@ def held_notes(state: MapState, fmt: str) -> list[str]:
         )
     if foreign:
         notes.append(
-            f"{foreign} foreign member{_s(foreign)} of GeoJSON Features not kept: {name} has no place for them"
+            f"{foreign} foreign member{_s(foreign)} of GeoJSON Features not kept:"
+            f" {name} has no place for them"
         )
     if styled and fmt == "csv":
         notes.append(f"{styled} feature style{_s(styled)} not written: CSV has no styles")

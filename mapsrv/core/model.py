@@ -292,7 +292,7 @@ def _scalar(name: str, value: Any, max_text: int) -> Any:
 def per_point(value: Any, points: int) -> bool:
     """Whether a list value is one scalar per point (a track's times), which mapsrv keeps as a
     tuple and thins with its points, rather than a nested JSON array kept as it came."""
-    return len(value) <= max(points, 1) and all(
+    return 0 < len(value) <= max(points, 1) and all(
         isinstance(v, _SCALARS) and not (isinstance(v, str) and len(v) > 64) for v in value
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -113,6 +114,14 @@ async def test_downloads_for_owner_and_viewer(nursery: trio.Nursery) -> None:
             assert packed.headers.get("content-encoding") == "gzip", "an export is packed like /geojson"
             assert len(gpxpy.parse(packed.text).waypoints) == 52
             assert (await viewer.get(f"/v/{view_key}/export.shp")).status_code == 404
+            point = {"type": "Point", "coordinates": [6, 46]}
+            feature = {"type": "Feature", "geometry": point, "properties": {"t": {"a": [1]}}}
+            nested = {"op": "import_geojson", "geojson": feature}
+            assert (await owner.ops(map_id, nested)).is_success
+            table = await viewer.get(f"/v/{view_key}/export.csv")
+            notes = json.loads(table.headers["x-mapsrv-notes"])  # what the download could not hold
+            assert "1 nested value written as JSON text: CSV cells hold text" in notes
+            assert list(csv.DictReader(io.StringIO(table.text)))[-1]["t"] == '{"a":[1]}'
         finally:
             await viewer.aclose()
     finally:

@@ -27,6 +27,7 @@ from mapsrv.formats.held import held_notes
 from mapsrv.formats.join import JOINS, Find, Join, Near, read_joined
 from mapsrv.formats.kml import read_kml, write_kml
 from mapsrv.formats.kmz import read_kmz, write_kmz
+from mapsrv.formats.rings import Rings
 from mapsrv.formats.table import read_csv, write_csv
 
 __all__ = [
@@ -153,10 +154,19 @@ def _read_geojson(data: bytes, out: Collector) -> None:
         raise InvalidInput("geojson is nested too deeply to read; no GeoJSON nests that far") from None
     if isinstance(raw, dict) and isinstance(raw.get("name"), str):
         out.title = raw["name"]
+    if isinstance(raw, dict) and raw.get("type") == "FeatureCollection":
+        left = [str(k)[:64] for k in raw if k not in ("type", "features", "name", "bbox")]
+        if left:  # a map has no place of its own for them (yet): said, not dropped silently
+            listed = ", ".join(left[:MAX_LISTED]) + (
+                f" and {len(left) - MAX_LISTED} more" if len(left) > MAX_LISTED else ""
+            )
+            out.note(f"the FeatureCollection's own members not kept (only its name, the title): {listed}")
     # a geometry past the map's whole cap is refused before it is read; under it, the collector
     # thins a long line when asked to (``simplify``) or names the cap
     empty: list[int] = []
+    rings = Rings()
     for part in geojson_parts(raw, max_points=out.limits.max_total_points, without_geometry=empty):
+        rings.look(f"feature {part.index}", part.type, part.coords)
         out.add(
             f"geojson feature {part.index}",
             part.type,
@@ -168,6 +178,8 @@ def _read_geojson(data: bytes, out: Collector) -> None:
             radius=part.radius,
             members=part.members,
         )
+    for note in rings.notes():
+        out.note(note)
     if empty:
         where = ", ".join(str(i) for i in empty[:MAX_LISTED]) + (
             " and more" if len(empty) > MAX_LISTED else ""

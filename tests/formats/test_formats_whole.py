@@ -45,7 +45,10 @@ def test_every_country_comes_back_whole_from_every_format(world: MapState, fmt: 
     given = list(world.features.values())
     body = write_file(world, fmt)[0]
     again = read_file(body, fmt, LIMITS)  # an import's features get new ids when applied
-    assert again.notes == ()
+    # Natural Earth's own rings: Fiji's and Antarctica's cross the antimeridian's seam, and
+    # such; a GeoJSON import says so (a check the other formats' readers do not make)
+    crossing = "5 features whose rings cross themselves or each other"
+    assert [n for n in again.notes if not n.startswith(crossing)] == [], again.notes
     assert len(again.features) == len(given) == 177, "one feature per country, none split"
     if fmt == "csv":  # mapsrv's own CSV: its id column is each feature's id, in order
         rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))

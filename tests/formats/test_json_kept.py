@@ -194,3 +194,35 @@ def test_no_json_value_crashes_an_export() -> None:
     state = map_of(read_file(json.dumps(raw).encode(), None, LIMITS))
     for fmt in ("geojson", "csv", "kml", "kmz", "gpx", *sorted(GIS_FORMATS)):
         assert export_file(state, fmt).body, fmt
+
+
+def test_self_crossing_and_unclosed_rings_are_kept_as_drawn_and_said() -> None:
+    bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}
+    square = [[10, 10], [11, 10], [11, 11], [10, 11]]  # left open
+    open_multi = {
+        "type": "MultiPolygon",
+        "coordinates": [[square], [[[20, 20], [21, 20], [21, 21], [20, 20]]]],
+    }
+    good = {"type": "Polygon", "coordinates": [[[5, 5], [6, 5], [6, 6], [5, 5]]]}
+    raw = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": g, "properties": {}} for g in (good, bowtie, open_multi)
+        ],
+    }
+    imported = read_file(json.dumps(raw).encode(), None, LIMITS)
+    assert [f.type for f in imported.features] == ["polygon", "polygon", "multipolygon"], "all kept"
+    assert len(imported.features[1].coords) == 4, "the bowtie as drawn"
+    crossing, unclosed = imported.notes
+    assert crossing.startswith("1 feature whose rings cross themselves or each other (or have too few")
+    assert ": feature 1 (self-intersection[" in crossing
+    assert unclosed == "1 unclosed ring closed"
+
+
+def test_a_collections_own_members_are_said_not_kept() -> None:
+    raw = {**RAW, "crs_note": "x", "crs": {"type": "name"}}
+    imported = read_file(json.dumps(raw).encode(), None, LIMITS)
+    assert imported.title == "things"
+    assert imported.notes == (
+        "the FeatureCollection's own members not kept (only its name, the title): crs_note, crs",
+    )

@@ -67,9 +67,9 @@ def text_of(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    if isinstance(value, tuple):  # one per point
+    if isinstance(value, tuple | list):  # one per point, or a nested array: as the page's textOf
         return ", ".join(text_of(v) for v in value)
-    if isinstance(value, list | dict):  # a nested value: its JSON text, never a number
+    if isinstance(value, dict):  # a nested object: its JSON text, never a number
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
 
@@ -156,7 +156,7 @@ def in_time(window: Mapping[str, Any], props: Mapping[str, Any]) -> bool:
     """Whether a feature's time (a value, or any of a per-point list) is inside the window, its
     ends included (``mapsrv.core.times`` reads them all); a feature without a time is outside."""
     value = props.get(window["property"])
-    times = value if isinstance(value, tuple) else (value,)
+    times = value if isinstance(value, tuple | list) else (value,)
     start = time_ms(window.get("from"))
     end = time_ms(window.get("to"))
     for item in times:

@@ -93,7 +93,7 @@ def time_values(prop: str, features: Iterable[Mapping[str, Any]]) -> dict[str, A
     seen: dict[float, Any] = {}
     for props in features:
         value = props.get(prop)
-        for item in value if isinstance(value, tuple) else (value,):
+        for item in value if isinstance(value, tuple | list) else (value,):
             moment = time_ms(item)
             if moment is not None:
                 seen.setdefault(moment, item)

@@ -104,3 +104,46 @@ def test_geojson_keeps_what_it_does_not_read_and_gives_it_back() -> None:
     }
     (again,) = features_from_geojson(to_geojson(state), L)
     assert dict(again.properties) == kept
+
+
+def test_styles_labels_filters_and_times_take_a_nested_value_as_text() -> None:
+    from mapsrv.core.layer_style import style_counts
+    from mapsrv.core.parse import parse_op
+    from mapsrv.core.style_rules import label_of, match_filter, text_of
+
+    values: list[object] = [{"wiki": "Q807"}, [1, "a"], {}, 5, {"t": "2026-01-01"}]
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [i, i]}, "properties": {"v": v}}
+        for i, v in enumerate(values)
+    ]
+    ops = [
+        parse_op(
+            {
+                "op": "import_geojson",
+                "layer": "c",
+                "geojson": {"type": "FeatureCollection", "features": features},
+            },
+            L,
+        )
+    ]
+    for style in (
+        {"by": "v", "classes": 3},
+        {"by": "v", "kind": "categorical"},
+        {
+            "by": "v",
+            "kind": "categorical",
+            "label": "{v}",
+            "filter": {"property": "v", "op": "<", "value": 9},
+        },
+        {"by": "v", "kind": "proportional", "time": {"property": "v"}},
+    ):
+        state, _ = apply_all(
+            MapState("m"), [*ops, parse_op({"op": "set_layer_style", "layer": "c", "style": style}, L)]
+        )
+        layer_style = state.layers["c"].style
+        assert layer_style is not None
+        style_counts(layer_style, list(state.features.values()))  # counts, never a crash
+    assert text_of({"wiki": "Q807"}) == '{"wiki":"Q807"}' and text_of([1, "a"]) == "1, a"
+    assert label_of("{v}", {"v": {"a": [1]}}) == '{"a":[1]}'
+    assert match_filter({"property": "v", "op": "contains", "value": "Q807"}, {"v": {"wiki": "Q807"}})
+    assert not match_filter({"property": "v", "op": "==", "value": 9}, {"v": {"a": 9}}), "never a number"

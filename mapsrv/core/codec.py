@@ -62,8 +62,10 @@ def event_to_json(event: Event, *, undo: bool = True) -> dict[str, Any]:
     """The event as JSON; ``undo=False`` leaves its change's undo data out (``viewer_wire``)."""
     out: dict[str, Any] = {"version": event.version, "kind": event.KIND}
     match event:
-        case TitleSet(title=title):
+        case TitleSet(title=title, members=members):
             out["title"] = title
+            if members is not None:  # left out when None: events from before read the same
+                out["members"] = dict(members)
         case ViewSet(view=view):
             out["view"] = view.to_json()
         case FeaturesUpserted(features=features, seq=seq):
@@ -93,7 +95,8 @@ def event_from_json(raw: Mapping[str, Any]) -> Event:
     change = None if raw.get("change") is None else change_from_json(raw["change"])
     match kind:
         case TitleSet.KIND:
-            return TitleSet(version, raw["title"], change)
+            members = raw.get("members")
+            return TitleSet(version, raw["title"], change, None if members is None else _sorted(members))
         case ViewSet.KIND:
             return ViewSet(version, _view_from_json(raw["view"]), change)
         case FeaturesUpserted.KIND:
@@ -139,6 +142,8 @@ def _inverse_to_json(inverse: Inverse) -> dict[str, Any]:
     }
     if inverse.title is not None:
         out["title"] = inverse.title
+    if inverse.members is not None:
+        out["members"] = dict(inverse.members)
     return out
 
 
@@ -152,6 +157,7 @@ def change_from_json(raw: Mapping[str, Any]) -> Change:
             (lid, None if layer is None else _layer_from_json(layer)) for lid, layer in undo["layers"].items()
         ),
         title=undo.get("title"),
+        members=None if undo.get("members") is None else _sorted(undo["members"]),
     )
     undoes, redoes = raw.get("undoes"), raw.get("redoes")
     return Change(
@@ -217,8 +223,12 @@ def feature_from_json(raw: Mapping[str, Any]) -> Feature:
         style=tuple(sorted((raw.get("style") or {}).items())),
         radius=None if radius is None else float(radius),
         properties=_properties(raw.get("properties"), raw["type"], coords),
-        members=tuple(sorted(members.items())) if members else (),
+        members=_sorted(members) if members else (),
     )
+
+
+def _sorted(members: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(members.items()))
 
 
 def _properties(raw: Mapping[str, Any] | None, type_: str, coords: Any) -> tuple[tuple[str, Any], ...]:
@@ -265,4 +275,5 @@ def state_from_json(raw: Mapping[str, Any], map_id: str) -> MapState:
         features={f.id: f for f in features},
         seq=int(raw["seq"]),
         points=sum(f.point_count() for f in features),
+        members=_sorted(raw["members"]) if raw.get("members") else (),
     )

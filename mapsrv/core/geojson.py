@@ -40,6 +40,7 @@ __all__ = [
     "geometry_from_geojson",
     "geometry_to_geojson",
     "MAPSRV",
+    "collection_members",
     "to_geojson",
 ]
 
@@ -110,7 +111,19 @@ def to_geojson(state: MapState) -> dict[str, Any]:
         out.update((k, v) for k, v in members.items() if k not in out)
         out[MAPSRV] = own
         features.append(out)
-    return {"type": "FeatureCollection", "name": state.title, "features": features}
+    out = {"type": "FeatureCollection", "name": state.title}
+    out.update((k, v) for k, v in state.members if k not in ("type", "name", "features"))
+    out["features"] = features
+    return out
+
+
+def collection_members(raw: Any, max_text: int | None = None) -> dict[str, Any]:
+    """A FeatureCollection's foreign members (all but ``type``, ``features``, ``name``, which is
+    the title, and ``bbox``), kept under the rules of a feature's properties."""
+    if not isinstance(raw, Mapping) or raw.get("type") != "FeatureCollection":
+        return {}
+    foreign = {k: v for k, v in raw.items() if k not in ("type", "features", "name", "bbox")}
+    return _attributes(foreign, 0, max_text, MAX_PROPERTIES)
 
 
 def _position(name: str, p: Any) -> list[Any]:

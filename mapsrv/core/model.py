@@ -179,6 +179,9 @@ class MapState:
     seq: int = 1
     # Coordinates held by all features (derived; kept up to date by apply_event for the cap).
     points: int = 0
+    # The file's own members beside its title (a GeoJSON FeatureCollection's foreign members),
+    # sorted by key, set with the title; a GeoJSON export writes them back.
+    members: tuple[tuple[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         # No id: the map id is the edit capability, and this goes to read-only viewers too.
@@ -189,7 +192,7 @@ class MapState:
             "layers": [layer.to_json() for layer in self.layers.values()],
             "features": [f.to_json() for f in self.features.values()],
             "seq": self.seq,
-        }
+        } | ({"members": dict(self.members)} if self.members else {})
 
     def bbox(self) -> Bounds | None:
         return bounds_of(p for f in self.features.values() for p in f.points())

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mapsrv.core.codec import dumps
-from mapsrv.core.geojson import geojson_parts, to_geojson
+from mapsrv.core.geojson import collection_members, geojson_parts, to_geojson
 from mapsrv.core.model import LatLon, Limits, MapState
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import MAX_LISTED, Collector, Imported
@@ -154,13 +154,7 @@ def _read_geojson(data: bytes, out: Collector) -> None:
         raise InvalidInput("geojson is nested too deeply to read; no GeoJSON nests that far") from None
     if isinstance(raw, dict) and isinstance(raw.get("name"), str):
         out.title = raw["name"]
-    if isinstance(raw, dict) and raw.get("type") == "FeatureCollection":
-        left = [str(k)[:64] for k in raw if k not in ("type", "features", "name", "bbox")]
-        if left:  # a map has no place of its own for them (yet): said, not dropped silently
-            listed = ", ".join(left[:MAX_LISTED]) + (
-                f" and {len(left) - MAX_LISTED} more" if len(left) > MAX_LISTED else ""
-            )
-            out.note(f"the FeatureCollection's own members not kept (only its name, the title): {listed}")
+    out.members = collection_members(raw)
     # a geometry past the map's whole cap is refused before it is read; under it, the collector
     # thins a long line when asked to (``simplify``) or names the cap
     empty: list[int] = []

@@ -26,6 +26,7 @@ from mapsrv.core.model import (
     Layer,
     Limits,
     build_feature,
+    check_members,
     check_nested,
     per_point,
 )
@@ -55,6 +56,8 @@ class Imported:
     # a joined table's rows that share an outline at one time: (outline, lines, what the rows said)
     stacked: tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...] = ()
     title: str = ""  # the file's own name for itself (GPX metadata, KML Document), when it has one
+    # the file's own members beside its title (a GeoJSON FeatureCollection's foreign members)
+    members: tuple[tuple[str, Any], ...] = ()
 
 
 def _near_limit(value: Any, limit: float) -> Any:
@@ -116,6 +119,7 @@ class Collector:
         self.default_layer = layer if layer is not None else DEFAULT_LAYER
         self.tolerance = tolerance
         self.title = ""
+        self.members: dict[str, Any] = {}
         self.unresolved: list[tuple[int, str]] = []
         self.stacked: list[tuple[str, tuple[int, ...], tuple[str, ...]]] = []
         self._features: list[Feature] = []
@@ -261,6 +265,7 @@ class Collector:
             unresolved=tuple(self.unresolved),
             stacked=tuple(self.stacked),
             title=self.title[: self.limits.max_title],
+            members=check_members(self._properties(self.members, 0), self.limits) if self.members else (),
         )
 
     def _check_points(self, where: str, n: int) -> None:

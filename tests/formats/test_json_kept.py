@@ -219,10 +219,15 @@ def test_self_crossing_and_unclosed_rings_are_kept_as_drawn_and_said() -> None:
     assert unclosed == "1 unclosed ring closed"
 
 
-def test_a_collections_own_members_are_said_not_kept() -> None:
-    raw = {**RAW, "crs_note": "x", "crs": {"type": "name"}}
+def test_a_collections_own_members_come_back_in_a_geojson_export() -> None:
+    raw = {**RAW, "crs_note": "x", "license": {"name": "CC0", "years": [2024, 2025]}}
     imported = read_file(json.dumps(raw).encode(), None, LIMITS)
-    assert imported.title == "things"
-    assert imported.notes == (
-        "the FeatureCollection's own members not kept (only its name, the title): crs_note, crs",
-    )
+    assert imported.title == "things" and imported.notes == ()
+    assert dict(imported.members) == {"crs_note": "x", "license": {"name": "CC0", "years": [2024, 2025]}}
+    state = map_of(imported)
+    out = json.loads(write_file(state, "geojson")[0])
+    assert {k: v for k, v in out.items() if k != "features"} == {
+        "type": "FeatureCollection",
+        **{k: v for k, v in raw.items() if k != "features"},
+    }
+    assert state_from_json(json.loads(dumps(state.to_json())), state.id) == state, "in a snapshot too"

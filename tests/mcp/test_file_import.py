@@ -282,6 +282,7 @@ async def test_an_airports_table_keeps_every_column_through_every_export(nursery
 RICH = {
     "type": "FeatureCollection",
     "name": "things",
+    "crs_note": "WGS84, as RFC 7946 says",
     "features": [
         {
             "type": "Feature",
@@ -318,6 +319,7 @@ async def test_a_geojson_comes_back_from_read_as_it_came_and_flat_formats_say_wh
         assert [f["id"] for f in back["features"]] == [17, "s2"]
         assert [f["properties"] for f in back["features"]] == [f["properties"] for f in given]
         assert back["features"][0]["title"] == "foreign"
+        assert (back["name"], back["crs_note"]) == ("things", "WGS84, as RFC 7946 says")
         entry = await server.hub.get(map_id)
         async with httpx.AsyncClient(base_url=server.url.rstrip("/")) as web:
             download = await web.get(f"/v/{entry.view_key}/export.geojson")

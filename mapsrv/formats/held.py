@@ -61,8 +61,8 @@ def held_notes(state: MapState, fmt: str) -> list[str]:
             f"{foreign} foreign member{_s(foreign)} of GeoJSON Features not kept:"
             f" {name} has no place for them"
         )
-    if styled and fmt == "csv":
-        notes.append(f"{styled} feature style{_s(styled)} not written: CSV has no styles")
+    if styled and fmt in ("csv", "gpx"):
+        notes.append(f"{styled} feature style{_s(styled)} not written: {name} has no styles")
     return notes
 
 

@@ -78,8 +78,8 @@ def apply(
 def _resolve(state: MapState, op: Op, limits: Limits) -> Event:
     version = state.version + 1
     match op:
-        case SetTitle(title):
-            return TitleSet(version, title)
+        case SetTitle(title, members):
+            return TitleSet(version, title, members=members)
         case SetView(center, zoom, animate):
             return ViewSet(version, View(center=center, zoom=zoom, animate=animate))
         case FitBounds():
@@ -185,8 +185,9 @@ def apply_event(state: MapState, event: Event, *, owned: Mapping[str, Feature] |
     ``owned``: when it is ``state.features`` itself, that dict belongs to the caller's batch alone
     (no other state holds it) and is changed in place rather than copied."""
     match event:
-        case TitleSet(version, title):
-            return dataclasses.replace(state, version=version, title=title)
+        case TitleSet(version, title, _, members):
+            given = state.members if members is None else members
+            return dataclasses.replace(state, version=version, title=title, members=given)
         case ViewSet(version, view):
             return dataclasses.replace(state, version=version, view=view)
         case FeaturesUpserted(version, upserted, seq):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from mapsrv.core.model import Feature, Layer
 from mapsrv.errors import InvalidInput
@@ -46,9 +47,10 @@ class Inverse:
     features: tuple[tuple[str, Feature | None], ...] = ()
     layers: tuple[tuple[str, Layer | None], ...] = ()
     title: str | None = None
+    members: tuple[tuple[str, Any], ...] | None = None  # the map's members before, when it set them
 
     def __bool__(self) -> bool:
-        return bool(self.features or self.layers or self.title is not None)
+        return bool(self.features or self.layers or self.title is not None or self.members is not None)
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ from mapsrv.core.events import (
     TitleSet,
     ViewSet,
 )
-from mapsrv.core.geometry import decode
+from mapsrv.core.geometry import count, decode
 from mapsrv.core.json_bytes import dumps_finite
-from mapsrv.core.model import DEFAULT_LAYER, Feature, Layer, MapState, View
+from mapsrv.core.model import DEFAULT_LAYER, Feature, Layer, MapState, View, per_point
 from mapsrv.errors import InvalidInput
 
 __all__ = [
@@ -62,8 +62,10 @@ def event_to_json(event: Event, *, undo: bool = True) -> dict[str, Any]:
     """The event as JSON; ``undo=False`` leaves its change's undo data out (``viewer_wire``)."""
     out: dict[str, Any] = {"version": event.version, "kind": event.KIND}
     match event:
-        case TitleSet(title=title):
+        case TitleSet(title=title, members=members):
             out["title"] = title
+            if members is not None:  # left out when None: events from before read the same
+                out["members"] = dict(members)
         case ViewSet(view=view):
             out["view"] = view.to_json()
         case FeaturesUpserted(features=features, seq=seq):
@@ -93,7 +95,8 @@ def event_from_json(raw: Mapping[str, Any]) -> Event:
     change = None if raw.get("change") is None else change_from_json(raw["change"])
     match kind:
         case TitleSet.KIND:
-            return TitleSet(version, raw["title"], change)
+            members = raw.get("members")
+            return TitleSet(version, raw["title"], change, None if members is None else _sorted(members))
         case ViewSet.KIND:
             return ViewSet(version, _view_from_json(raw["view"]), change)
         case FeaturesUpserted.KIND:
@@ -139,6 +142,8 @@ def _inverse_to_json(inverse: Inverse) -> dict[str, Any]:
     }
     if inverse.title is not None:
         out["title"] = inverse.title
+    if inverse.members is not None:
+        out["members"] = dict(inverse.members)
     return out
 
 
@@ -152,6 +157,7 @@ def change_from_json(raw: Mapping[str, Any]) -> Change:
             (lid, None if layer is None else _layer_from_json(layer)) for lid, layer in undo["layers"].items()
         ),
         title=undo.get("title"),
+        members=None if undo.get("members") is None else _sorted(undo["members"]),
     )
     undoes, redoes = raw.get("undoes"), raw.get("redoes")
     return Change(
@@ -205,23 +211,40 @@ def event_from_wire(text: str | bytes) -> Event:
 
 def feature_from_json(raw: Mapping[str, Any]) -> Feature:
     radius = raw.get("radius")
+    coords = decode(raw["type"], raw["coords"])
+    members = raw.get("members")
     return Feature(
         id=raw["id"],
         type=raw["type"],
-        coords=decode(raw["type"], raw["coords"]),
+        coords=coords,
         layer=raw.get("layer", DEFAULT_LAYER),
         label=raw.get("label", ""),
         popup=raw.get("popup", ""),
         style=tuple(sorted((raw.get("style") or {}).items())),
         radius=None if radius is None else float(radius),
-        properties=_properties(raw.get("properties")),
+        properties=_properties(raw.get("properties"), raw["type"], coords),
+        members=_sorted(members) if members else (),
     )
 
 
-def _properties(raw: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+def _sorted(members: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(members.items()))
+
+
+def _properties(raw: Mapping[str, Any] | None, type_: str, coords: Any) -> tuple[tuple[str, Any], ...]:
+    """Properties as ``check_properties`` made them: a list a tuple when it is one scalar per
+    point (``per_point``), else a nested value as it is."""
     if not raw:
         return ()
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in raw.items()))
+    points = -1
+    out = []
+    for key, value in raw.items():
+        if isinstance(value, list):
+            points = count(type_, coords) if points < 0 else points
+            value = tuple(value) if per_point(value, points) else value
+        out.append((key, value))
+    out.sort()
+    return tuple(out)
 
 
 def _point(raw: Any) -> tuple[float, float]:
@@ -252,4 +275,5 @@ def state_from_json(raw: Mapping[str, Any], map_id: str) -> MapState:
         features={f.id: f for f in features},
         seq=int(raw["seq"]),
         points=sum(f.point_count() for f in features),
+        members=_sorted(raw["members"]) if raw.get("members") else (),
     )

@@ -39,6 +39,7 @@ class TitleSet:
     version: int
     title: str
     change: Change | None = None
+    members: tuple[tuple[str, Any], ...] | None = None  # None: the map's are left as they are
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from mapsrv.core.model import (
     Limits,
     MapState,
     build_feature,
+    check_nested,
+    per_point,
 )
 from mapsrv.core.plain import plain_swapped
 from mapsrv.core.values import ID_RE as _ID_RE
@@ -37,8 +39,14 @@ __all__ = [
     "geojson_parts",
     "geometry_from_geojson",
     "geometry_to_geojson",
+    "MAPSRV",
+    "collection_members",
     "to_geojson",
 ]
+
+MAPSRV = "mapsrv"  # the foreign member of an exported Feature that holds mapsrv's own fields
+# a Feature's members that are GeoJSON's or mapsrv's, not foreign ones to keep
+_KNOWN = frozenset({"type", "id", "geometry", "properties", "bbox", MAPSRV})
 
 
 def _lonlat(point: tuple[float, float]) -> list[float]:
@@ -72,33 +80,50 @@ def geometry_to_geojson(type_: str, coords: Any) -> dict[str, Any]:
 
 def to_geojson(state: MapState) -> dict[str, Any]:
     """An RFC 7946 FeatureCollection, a Feature for each feature with its geometry whole (holes,
-    parts, members). Each feature's properties are its own, under their names,
-    then mapsrv's (``mapsrv_type``, ``layer``, ``label``, ``popup``, ``style``, ``radius``) that let
-    a re-import restore it exactly; one of mapsrv's whose name a property of the data has is
-    written as ``mapsrv_`` and its name (``mapsrv_layer``), so that neither hides the other."""
+    parts, members). A Feature's ``id`` is the file's own when it came with one (else mapsrv's),
+    its other members come back as they came, and its ``properties`` are exactly its data's;
+    mapsrv's own fields (``type``, ``layer``, ``label``, ``popup``, ``style``, ``radius``, and its
+    ``id`` when the Feature's is the file's) are the foreign member ``mapsrv``, from which a
+    re-import restores the feature. A label the import would read from the data (its ``name``)
+    is not written twice."""
     features = []
     for feature in state.features.values():
-        own: dict[str, Any] = {
-            "layer": feature.layer,
-            "label": feature.label,
-            "popup": feature.popup,
-            "style": dict(feature.style),
-        }
+        properties = {k: list(v) if isinstance(v, tuple) else v for k, v in feature.properties}
+        members = dict(feature.members)
+        fid = members.pop("id", feature.id)
+        own: dict[str, Any] = {"type": feature.type, "layer": feature.layer}
+        if fid != feature.id:
+            own["id"] = feature.id
+        if feature.label != _label_from(properties):
+            own["label"] = feature.label
+        if feature.popup:
+            own["popup"] = feature.popup
+        if feature.style:
+            own["style"] = dict(feature.style)
         if feature.radius is not None:
             own["radius"] = feature.radius
-        properties = {k: list(v) if isinstance(v, tuple) else v for k, v in feature.properties}
-        properties["mapsrv_type"] = feature.type
-        for key, value in own.items():
-            properties[f"mapsrv_{key}" if key in properties else key] = value
-        features.append(
-            {
-                "type": "Feature",
-                "id": feature.id,
-                "geometry": geometry_to_geojson(feature.type, feature.coords),
-                "properties": properties,
-            }
-        )
-    return {"type": "FeatureCollection", "name": state.title, "features": features}
+        out = {
+            "type": "Feature",
+            "id": fid,
+            "geometry": geometry_to_geojson(feature.type, feature.coords),
+            "properties": properties,
+        }
+        out.update((k, v) for k, v in members.items() if k not in out)
+        out[MAPSRV] = own
+        features.append(out)
+    out = {"type": "FeatureCollection", "name": state.title}
+    out.update((k, v) for k, v in state.members if k not in ("type", "name", "features"))
+    out["features"] = features
+    return out
+
+
+def collection_members(raw: Any, max_text: int | None = None) -> dict[str, Any]:
+    """A FeatureCollection's foreign members (all but ``type``, ``features``, ``name``, which is
+    the title, and ``bbox``), kept under the rules of a feature's properties."""
+    if not isinstance(raw, Mapping) or raw.get("type") != "FeatureCollection":
+        return {}
+    foreign = {k: v for k, v in raw.items() if k not in ("type", "features", "name", "bbox")}
+    return _attributes(foreign, 0, max_text, MAX_PROPERTIES)
 
 
 def _position(name: str, p: Any) -> tuple[Any, Any]:
@@ -240,15 +265,18 @@ _SIMPLESTYLE = {
 }
 
 
-_OWN = ("layer", "label", "popup", "style", "radius")  # mapsrv's keys in its export, beside mapsrv_type
+# mapsrv's keys in the properties of an earlier version's export, beside mapsrv_type
+_OWN = ("layer", "label", "popup", "style", "radius")
+MAX_NESTED = 4_000  # characters of one nested value as JSON when no cap is given (Limits.max_popup)
 _MAX_KEY = 64
 
 
 def _attributes(
     props: Mapping[str, Any], points: int, max_text: int | None, max_keys: int | None
 ) -> dict[str, Any]:
-    """A dataset's other properties, kept as attributes. Real files nest objects and long lists;
-    those are kept as their JSON text rather than refusing the file."""
+    """A dataset's other properties, kept as attributes, nested objects and arrays as they came.
+    One past ``MAX_DEPTH`` or ``max_text`` characters is kept as its JSON text, cut, rather than
+    refusing the file."""
     out: dict[str, Any] = {}
     for key, value in props.items():
         if len(out) == max_keys:
@@ -257,11 +285,11 @@ def _attributes(
             continue
         if isinstance(value, float) and not math.isfinite(value):
             value = None
-        scalar_list = isinstance(value, list) and all(isinstance(v, _SCALARS) for v in value)
-        if isinstance(value, (dict, list)) and not (scalar_list and len(value) <= points):
-            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        elif scalar_list and any(isinstance(v, str) and len(v) > 64 for v in value):
-            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if isinstance(value, (dict, list)) and not (isinstance(value, list) and per_point(value, points)):
+            try:
+                check_nested(key, value, max_text if max_text is not None else MAX_NESTED)
+            except InvalidInput:  # PayloadTooLarge too: too deep, too big or not finite
+                value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         elif not isinstance(value, (*_SCALARS, list)):
             value = str(value)
         out[key] = value[:max_text] if isinstance(value, str) and max_text is not None else value
@@ -283,6 +311,8 @@ class Part:
     popup: str
     style: Mapping[str, Any]
     properties: Mapping[str, Any]
+    # the Feature's ``id`` as the file had it (a string or number) and its foreign members
+    members: Mapping[str, Any]
 
 
 def _items(raw: Any) -> list[Any]:
@@ -306,33 +336,52 @@ def _items(raw: Any) -> list[Any]:
     )
 
 
-def _fields(props: Mapping[str, Any]) -> tuple[str, str, Mapping[str, Any], dict[str, Any]]:
-    """A feature's label, popup and style from its properties, and the properties it keeps: all
-    but the ones mapsrv takes as its own fields. Those are ``label``, ``popup`` and a ``style``
-    object when used, and in mapsrv's own export (``mapsrv_type``) its keys (``to_geojson``); a
-    ``name``, ``title`` or ``description`` read for the label or popup is the data's, and kept."""
+def _label_from(props: Mapping[str, Any]) -> str:
+    """The label a feature's data gives it: its ``label``, ``name`` or ``title`` text."""
+    return next((v for k in ("label", "name", "title") if isinstance(v := props.get(k), str)), "")
+
+
+def _fields(props: Mapping[str, Any], mine: Any) -> tuple[str, str, Mapping[str, Any], dict[str, Any]]:
+    """A feature's label, popup and style, and the properties it keeps. In mapsrv's export they
+    are its ``mapsrv`` member (``mine``; a label left out is the data's) and every property is
+    the data's; in an export by an earlier version they are in the properties (``mapsrv_type``
+    and its keys, ``to_geojson`` then), and taken out of them. Else the label is ``label``,
+    ``name`` or ``title``, the popup ``popup`` or ``description``, the style a ``style`` object
+    or the simplestyle properties, and every property is kept."""
+    if isinstance(mine, Mapping) and mine.get("type") in FEATURE_TYPES:
+        label = mine.get("label")
+        popup = mine.get("popup")
+        style = mine.get("style")
+        return (
+            label if isinstance(label, str) else _label_from(props),
+            popup if isinstance(popup, str) else "",
+            style if isinstance(style, Mapping) else {},
+            dict(props),
+        )
     if props.get("mapsrv_type") in FEATURE_TYPES:
-        mine = {k: props[f"mapsrv_{k}"] if f"mapsrv_{k}" in props else props.get(k) for k in _OWN}
+        old = {k: props[f"mapsrv_{k}"] if f"mapsrv_{k}" in props else props.get(k) for k in _OWN}
         taken = {"mapsrv_type", *(f"mapsrv_{k}" if f"mapsrv_{k}" in props else k for k in _OWN)}
-        label = mine["label"] if isinstance(mine["label"], str) else ""
-        popup = mine["popup"] if isinstance(mine["popup"], str) else ""
-        style = mine["style"] if isinstance(mine["style"], Mapping) else {}
+        label = old["label"] if isinstance(old["label"], str) else ""
+        popup = old["popup"] if isinstance(old["popup"], str) else ""
+        style = old["style"] if isinstance(old["style"], Mapping) else {}
         return label, popup, style, {k: v for k, v in props.items() if k not in taken}
-    label_key = next((k for k in ("label", "name", "title") if isinstance(props.get(k), str)), None)
     popup_key = next((k for k in ("popup", "description") if isinstance(props.get(k), str)), None)
     given = props.get("style")
     if isinstance(given, Mapping):
         style = given
     else:
         style = {_SIMPLESTYLE[k]: v for k, v in props.items() if k in _SIMPLESTYLE}
-    taken = {k for k in (label_key, popup_key) if k in ("label", "popup")}
-    taken |= {"style"} if isinstance(given, Mapping) else set()
-    return (
-        props[label_key] if label_key else "",
-        props[popup_key] if popup_key else "",
-        style,
-        {k: v for k, v in props.items() if k not in taken},
-    )
+    return _label_from(props), props[popup_key] if popup_key else "", style, dict(props)
+
+
+def _members(item: Mapping[str, Any], max_text: int | None, max_keys: int | None) -> dict[str, Any]:
+    """A Feature's ``id`` as the file had it (a string or number) and its foreign members."""
+    out: dict[str, Any] = {}
+    raw_id = item.get("id")
+    if isinstance(raw_id, (str, int, float)) and not isinstance(raw_id, bool):
+        out["id"] = raw_id
+    foreign = {k: v for k, v in item.items() if k not in _KNOWN}
+    return out | _attributes(foreign, 0, max_text, None if max_keys is None else max_keys - len(out))
 
 
 def geojson_parts(
@@ -341,13 +390,16 @@ def geojson_parts(
     max_text: int | None = None,
     max_keys: int | None = None,
     max_points: int = Limits.max_points,
+    without_geometry: list[int] | None = None,
 ) -> Iterator[Part]:
     """The features of a FeatureCollection (or one Feature), in order, each whole (its geometry
     by ``geometry_from_geojson``, holes, parts and members kept). Labels come from
     ``label``/``name``/``title``, popups from ``popup``/``description``, styles from ``style`` or
     the simplestyle properties; every property is kept but mapsrv's own (``_fields``). Text
     properties past ``max_text`` characters are cut and keys past ``max_keys`` left out, when
-    given (a file's reader notes these itself)."""
+    given (a file's reader notes these itself). A Feature whose geometry is null (RFC 7946
+    allows it) is refused, or, when ``without_geometry`` is given, left out and its index
+    added to it."""
     for index, item in enumerate(_items(raw)):
         name = f"geojson feature {index}"
         if not isinstance(item, Mapping) or item.get("type") != "Feature":
@@ -358,15 +410,27 @@ def geojson_parts(
         props = item.get("properties") or {}
         if not isinstance(props, Mapping):
             raise InvalidInput(f"{name} properties must be an object, got {props!r:.40}; give {{}} for none")
+        if item.get("geometry") is None and without_geometry is not None:
+            without_geometry.append(index)
+            continue
         ftype, coords = geometry_from_geojson(name, item.get("geometry"), max_points)
-        raw_id = item.get("id", props.get("id"))
-        label, popup, style, kept = _fields(props)
-        wanted = props.get("mapsrv_type")  # circle or rectangle: mapsrv's own export
-        radius = None
+        mine = item.get(MAPSRV)
+        if isinstance(mine, Mapping) and "id" in mine:  # mapsrv's id, beside the file's
+            raw_id = mine["id"]
+        else:
+            raw_id = item.get("id", props.get("id"))
+        label, popup, style, kept = _fields(props, mine)
+        if isinstance(mine, Mapping) and mine.get("type") in FEATURE_TYPES:
+            wanted, radius = mine["type"], mine.get("radius")  # mapsrv's own export
+        else:  # an export by an earlier version, or a file's
+            wanted = props.get("mapsrv_type")
+            radius = props.get("mapsrv_radius", props.get("radius"))
         if wanted == "circle" and ftype == "marker":
-            ftype, radius = "circle", props.get("mapsrv_radius", props.get("radius"))
+            ftype = "circle"
         elif wanted == "rectangle" and ftype == "polygon" and (corners := _rectangle(coords)) is not None:
             ftype, coords = "rectangle", corners
+        if ftype != "circle":
+            radius = None
         yield Part(
             index=index,
             type=ftype,
@@ -377,6 +441,7 @@ def geojson_parts(
             popup=popup,
             style=style,
             properties=_attributes(kept, count(ftype, coords), max_text, max_keys),
+            members=_members(item, max_text, max_keys),
         )
 
 
@@ -406,6 +471,7 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
                     popup=part.popup[: limits.max_popup],
                     style=part.style,
                     properties=part.properties,
+                    members={k: v for k, v in part.members.items() if k != "id" or v != part.id},
                     limits=limits,
                 )
             )

@@ -103,7 +103,7 @@ def inverse_ops(state: MapState, inverse: Inverse) -> list[Op]:
         if layer is None and lid in state.layers and lid != DEFAULT_LAYER
     )
     if inverse.title is not None:
-        ops.append(SetTitle(inverse.title))
+        ops.append(SetTitle(inverse.title, inverse.members))
     return ops
 
 
@@ -126,6 +126,7 @@ def revert(state: MapState, inverse: Inverse) -> MapState:
         features=features,
         layers=layers,
         title=state.title if inverse.title is None else inverse.title,
+        members=state.members if inverse.members is None else inverse.members,
         points=sum(f.point_count() for f in features.values()),
     )
 

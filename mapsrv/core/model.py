@@ -42,7 +42,11 @@ __all__ = [
     "check_symbol",
     "check_geometry",
     "check_number",
+    "check_members",
+    "check_nested",
     "check_properties",
+    "MAX_DEPTH",
+    "per_point",
     "check_style",
     "check_id",
     "check_latlon",
@@ -126,8 +130,12 @@ class Feature:
     style: tuple[tuple[str, Any], ...] = ()
     radius: float | None = None
     # The attributes a file or dataset brought (a CSV's other columns, a GPX track's per-point
-    # times and elevations), sorted by key; values are JSON scalars or tuples of them.
+    # times and elevations), sorted by key; values are JSON scalars, tuples of them (one per
+    # point) or nested JSON values as they came (dicts and lists, never changed in place).
     properties: tuple[tuple[str, Any], ...] = ()
+    # A GeoJSON Feature's members that mapsrv does not use, sorted by key: the file's own ``id``
+    # (a string or number, as it came) and its foreign members, written back by GeoJSON exports.
+    members: tuple[tuple[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -143,6 +151,8 @@ class Feature:
             out["radius"] = self.radius
         if self.properties:
             out["properties"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.properties}
+        if self.members:  # left out when none: maps stored before it re-encode the same
+            out["members"] = dict(self.members)
         return out
 
     def points(self) -> tuple[LatLon, ...]:
@@ -169,6 +179,9 @@ class MapState:
     seq: int = 1
     # Coordinates held by all features (derived; kept up to date by apply_event for the cap).
     points: int = 0
+    # The file's own members beside its title (a GeoJSON FeatureCollection's foreign members),
+    # sorted by key, set with the title; a GeoJSON export writes them back.
+    members: tuple[tuple[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         # No id: the map id is the edit capability, and this goes to read-only viewers too.
@@ -179,7 +192,7 @@ class MapState:
             "layers": [layer.to_json() for layer in self.layers.values()],
             "features": [f.to_json() for f in self.features.values()],
             "seq": self.seq,
-        }
+        } | ({"members": dict(self.members)} if self.members else {})
 
     def bbox(self) -> Bounds | None:
         return bounds_of(p for f in self.features.values() for p in f.points())
@@ -238,6 +251,7 @@ def build_feature(
     popup: Any = "",
     style: Any = None,
     properties: Any = None,
+    members: Any = None,
     limits: Limits,
 ) -> Feature:
     """Every rule a feature obeys, in one place. An empty id is filled in by ``apply``."""
@@ -254,11 +268,13 @@ def build_feature(
         popup=check_text("popup", popup, limits.max_popup),
         style=check_style(style),
         properties=check_properties(properties, limits, _geometry.count(type, coords)),
+        members=check_members(members, limits),
     )
 
 
 # Keys per feature: Natural Earth has 168 columns, a dBase file up to 255, a GeoPackage 2,000.
 MAX_PROPERTIES = 1_000
+MAX_DEPTH = 16  # objects and arrays inside a nested value, outermost included
 _KEY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -268,17 +284,58 @@ def _scalar(name: str, value: Any, max_text: int) -> Any:
         raise InvalidInput(f"{name} must be a finite number, got {value!r}; give null for none")
     if not isinstance(value, _SCALARS):
         raise InvalidInput(
-            f"{name} must be a string, number, boolean or null, got {type(value).__name__} {value!r:.40};"
-            " give its text instead"
+            f"{name} must be a string, number, boolean, null, object or array,"
+            f" got {type(value).__name__} {value!r:.40}; give its text instead"
         )
     if isinstance(value, str) and len(value) > max_text:
         raise PayloadTooLarge(f"{name} must be at most {max_text} characters, got {len(value)}; shorten it")
     return value
 
 
+def per_point(value: Any, points: int) -> bool:
+    """Whether a list value is one scalar per point (a track's times), which mapsrv keeps as a
+    tuple and thins with its points, rather than a nested JSON array kept as it came."""
+    return 0 < len(value) <= max(points, 1) and all(
+        isinstance(v, _SCALARS) and not (isinstance(v, str) and len(v) > 64) for v in value
+    )
+
+
+def check_nested(name: str, value: Any, cap: int) -> Any:
+    """A nested JSON value (an object or array, any JSON inside) checked without recursion on
+    its depth: at most ``MAX_DEPTH`` deep, string keys, finite numbers, and at most ``cap``
+    characters as compact JSON (the size limit a text value has)."""
+    size = 2
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping) or isinstance(item, (list, tuple)):
+            if depth > MAX_DEPTH:
+                raise InvalidInput(
+                    f"{name} must nest objects and arrays at most {MAX_DEPTH} deep, got deeper; flatten it"
+                )
+            if isinstance(item, Mapping):
+                for key, inner in item.items():
+                    if not isinstance(key, str):
+                        raise InvalidInput(f"{name} keys must be strings, got {key!r:.40}")
+                    size += len(key) + 4
+                    stack.append((inner, depth + 1))
+            else:
+                size += len(item) + 2
+                stack.extend((inner, depth + 1) for inner in item)
+        else:
+            _scalar(name, item, cap)
+            size += len(item) if isinstance(item, str) else 5 if item is None else len(repr(item))
+        if size > cap:
+            raise PayloadTooLarge(
+                f"{name} must be at most {cap} characters as JSON, got more; keep the parts that matter"
+            )
+    return value
+
+
 def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple[str, Any], ...]:
     """A feature's attributes: an object of at most ``MAX_PROPERTIES`` keys whose values are strings, numbers,
-    booleans, null or lists of those (a list is per point, so at most one item per coordinate)."""
+    booleans, null, lists of those with at most one item per point (kept as tuples), or nested
+    objects and arrays (kept as they came, at most ``MAX_DEPTH`` deep and ``max_popup`` characters)."""
     if value is None:
         return ()
     if not isinstance(value, Mapping):
@@ -286,17 +343,32 @@ def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple
             f"properties must be an object, got {type(value).__name__} {value!r:.40};"
             ' e.g. {"population": 2100000}'
         )
+    return _checked_members("properties", value, limits, points)
+
+
+def check_members(value: Any, limits: Limits) -> tuple[tuple[str, Any], ...]:
+    """A GeoJSON Feature's own members mapsrv keeps for the file (its ``id``, foreign members):
+    the rules of ``check_properties``, each value kept as it came (no per-point lists)."""
+    if not value:
+        return ()
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"members must be an object, got {type(value).__name__} {value!r:.40}")
+    checked = _checked_members("members", value, limits, 0)
+    return tuple((k, list(v) if isinstance(v, tuple) else v) for k, v in checked)
+
+
+def _checked_members(
+    what: str, value: Mapping[Any, Any], limits: Limits, points: int
+) -> tuple[tuple[str, Any], ...]:
     if len(value) > MAX_PROPERTIES:
         raise PayloadTooLarge(
-            f"properties must have at most {MAX_PROPERTIES} keys (MAX_PROPERTIES, a feature's cap),"
+            f"{what} must have at most {MAX_PROPERTIES} keys (MAX_PROPERTIES, a feature's cap),"
             f" got {len(value)}; keep the ones that matter"
         )
     out: list[tuple[str, Any]] = []
     for key, item in value.items():
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-            raise InvalidInput(
-                f"properties key must be 1-64 printable characters, got {key!r:.70}; rename it"
-            )
+            raise InvalidInput(f"{what} key must be 1-64 printable characters, got {key!r:.70}; rename it")
         kind = type(item)
         if (
             item is None
@@ -307,14 +379,11 @@ def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple
         ):
             out.append((key, item))  # a plain scalar: what _scalar returns for it, without its name
             continue
-        name = f"properties.{key}"
-        if isinstance(item, (list, tuple)):
-            if len(item) > max(points, 1):
-                raise InvalidInput(
-                    f"{name} must have at most one value per point ({points}), got {len(item)};"
-                    " give one per point or its text"
-                )
-            item = tuple(_scalar(f"{name}[{i}]", v, 64) for i, v in enumerate(item))
+        name = f"{what}.{key}"
+        if isinstance(item, (list, tuple)) and points and per_point(item, points):
+            item = tuple(item)
+        elif isinstance(item, (Mapping, list, tuple)):
+            item = check_nested(name, list(item) if isinstance(item, tuple) else item, limits.max_popup)
         else:
             item = _scalar(name, item, limits.max_popup)
         out.append((key, item))

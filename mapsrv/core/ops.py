@@ -37,6 +37,8 @@ __all__ = [
 @dataclass(frozen=True)
 class SetTitle:
     title: str
+    # the file's own members beside its title (``MapState.members``); None: as they are
+    members: tuple[tuple[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ categories, filters and labels) is a string as it is, true/false, and a whole nu
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -48,7 +49,7 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        out = float(value)
+        out = float(value) if not isinstance(value, int) or abs(value) < 2**1000 else math.inf
     elif isinstance(value, str):
         if not _NUMERIC_RE.fullmatch(value):  # as the page's: no "inf", "1_000" or "0x10"
             return None
@@ -66,8 +67,10 @@ def text_of(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple | list):  # one per point, or a nested array: as the page's textOf
         return ", ".join(text_of(v) for v in value)
+    if isinstance(value, dict):  # a nested object: its JSON text, never a number
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return str(value)
 
 
@@ -98,7 +101,7 @@ def field_of(field: str, props: Collection[str] | None = None) -> tuple[str, str
 def _label_text(value: Any, spec: str) -> str:
     """A property's value in a label: a number formatted for people (``mapsrv.core.numbers``),
     by the field's spec when it has one (then a number written as text is formatted too)."""
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple):
         return ", ".join(_label_text(v, spec) for v in value)
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return format_number(value, spec)

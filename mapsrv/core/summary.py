@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeGuard, assert_never
+from typing import Any, TypeGuard, assert_never
 
 from mapsrv.core.apply import kept_properties
 from mapsrv.core.changes import Inverse
@@ -80,6 +80,7 @@ def inverse_of(before: MapState, events: Sequence[Event]) -> Inverse:
     features: dict[str, Feature | None] = {}
     layers: dict[str, Layer | None] = {}
     title: str | None = None
+    members: tuple[tuple[str, Any], ...] | None = None
 
     def touch_layer(lid: str, *, with_features: bool) -> None:
         if lid not in layers:
@@ -93,6 +94,8 @@ def inverse_of(before: MapState, events: Sequence[Event]) -> Inverse:
         match event:
             case TitleSet():
                 title = before.title if title is None else title
+                if event.members is not None and members is None:
+                    members = before.members
             case ViewSet():
                 pass
             case FeaturesUpserted(features=upserted):
@@ -115,7 +118,7 @@ def inverse_of(before: MapState, events: Sequence[Event]) -> Inverse:
                         features[f.id] = f
             case _:
                 assert_never(event)
-    return Inverse(tuple(features.items()), tuple(layers.items()), title)
+    return Inverse(tuple(features.items()), tuple(layers.items()), title, members)
 
 
 def after_of(inverse: Inverse, events: Sequence[Event]) -> dict[str, Feature | None]:

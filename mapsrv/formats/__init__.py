@@ -20,15 +20,17 @@ from typing import Any
 from pydantic_core import from_json
 
 from mapsrv.core.codec import dumps
-from mapsrv.core.geojson import geojson_parts, to_geojson
+from mapsrv.core.geojson import collection_members, geojson_parts, to_geojson
 from mapsrv.core.model import LatLon, Limits, MapState
 from mapsrv.errors import InvalidInput
-from mapsrv.formats.collect import Collector, Imported
+from mapsrv.formats.collect import MAX_LISTED, Collector, Imported
 from mapsrv.formats.detect import BINARY_FORMATS, FORMATS, GIS_FORMATS, detect_format
 from mapsrv.formats.gpx import gpx_notes, read_gpx, write_gpx
+from mapsrv.formats.held import held_notes
 from mapsrv.formats.join import JOINS, Find, Join, Near, read_joined
 from mapsrv.formats.kml import read_kml, write_kml
 from mapsrv.formats.kmz import read_kmz, write_kmz
+from mapsrv.formats.rings import Rings
 from mapsrv.formats.table import read_csv, write_csv
 
 __all__ = [
@@ -166,9 +168,13 @@ def _read_geojson(data: bytes, out: Collector) -> None:
         raise InvalidInput("geojson is nested too deeply to read; no GeoJSON nests that far") from None
     if isinstance(raw, dict) and isinstance(raw.get("name"), str):
         out.title = raw["name"]
+    out.members = collection_members(raw)
     # a geometry past the map's whole cap is refused before it is read; under it, the collector
     # thins a long line when asked to (``simplify``) or names the cap
-    for part in geojson_parts(raw, max_points=out.limits.max_total_points):
+    empty: list[int] = []
+    rings = Rings()
+    for part in geojson_parts(raw, max_points=out.limits.max_total_points, without_geometry=empty):
+        rings.look(f"feature {part.index}", part.type, part.coords)
         out.add(
             f"geojson feature {part.index}",
             part.type,
@@ -178,13 +184,24 @@ def _read_geojson(data: bytes, out: Collector) -> None:
             style=part.style,
             properties=part.properties,
             radius=part.radius,
+            members=part.members,
+        )
+    for note in rings.notes():
+        out.note(note)
+    if empty:
+        where = ", ".join(str(i) for i in empty[:MAX_LISTED]) + (
+            " and more" if len(empty) > MAX_LISTED else ""
+        )
+        out.note(
+            f"{len(empty)} feature{'s' * (len(empty) > 1)} without a geometry (null) left out:"
+            f" feature {where}; a map shows only what has a place"
         )
 
 
 def export_notes(state: MapState, fmt: str) -> list[str]:
-    """What a file of ``fmt`` cannot hold of the map as it is (GPX has no areas): for the
-    export's answer, so that nothing is changed without a word."""
-    return gpx_notes(state) if fmt == "gpx" else []
+    """What a file of ``fmt`` cannot hold of the map as it is (GPX has no areas, CSV no nested
+    values: ``held_notes``): for the export's answer, so that nothing is changed without a word."""
+    return (gpx_notes(state) if fmt == "gpx" else []) + held_notes(state, fmt)
 
 
 def export_file(state: MapState, fmt: str) -> Exported:
@@ -193,6 +210,7 @@ def export_file(state: MapState, fmt: str) -> Exported:
         from mapsrv.formats.giswrite import write_gis  # GDAL and pyarrow, loaded on first use
 
         body, notes = write_gis(state, fmt)
+        notes += held_notes(state, fmt)
         return Exported(body, MEDIA_TYPES[fmt], EXTENSIONS.get(fmt, fmt), tuple(notes))
     body, media, extension = write_file(state, fmt)
     return Exported(body, media, extension, tuple(export_notes(state, fmt)))

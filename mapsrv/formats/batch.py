@@ -34,8 +34,11 @@ def import_ops(state: MapState, imported: Imported, *, fit: bool = True, max_tit
     feature names without one is created by core, named by its id), the features in one
     ``ImportFeatures``, and the camera on them when ``fit``."""
     ops: list[Op] = []
+    members = imported.members if imported.members and not state.members else None
     if imported.title.strip() and not state.title:
-        ops.append(SetTitle(check_text("title", imported.title.strip()[:max_title], max_title)))
+        ops.append(SetTitle(check_text("title", imported.title.strip()[:max_title], max_title), members))
+    elif members is not None:  # the file's own members, kept for the map's GeoJSON export
+        ops.append(SetTitle(state.title, members))
     features = imported.features
     used = {f.layer for f in features}
     ops += [

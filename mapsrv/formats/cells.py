@@ -13,17 +13,18 @@ whole number of more than 15 digits and a fraction a double cannot hold as writt
 too: those are identifiers, and a float would change their digits.
 
 Written back, a number is a plain decimal (never an exponent: ``1e-05`` would read back as
-text) and a boolean ``true`` or ``false``.
+text) and a boolean ``true`` or ``false``; a nested object or array is its compact JSON text.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["MAX_DIGITS", "cell_text", "is_numeric", "number", "typed"]
+__all__ = ["MAX_DIGITS", "cell_text", "is_numeric", "json_text", "number", "typed"]
 
 MAX_DIGITS = 15  # a double holds every decimal of up to 15 significant digits exactly
 _PLAIN = re.compile(r"[-+]?(0|[1-9][0-9]*)(?:\.([0-9]+))?")
@@ -66,11 +67,19 @@ def typed(text: str, numeric: bool, comma: bool = False) -> Any:
     return text
 
 
+def json_text(value: Any) -> str:
+    """A nested value (an object or array) as compact JSON text, as a cell or a text field holds it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def cell_text(value: Any) -> str:
     """A scalar value as a cell that reads back as the same value (``typed``): text as it
-    is, ``true``/``false``, a number as a plain decimal with every digit, nothing for null."""
+    is, ``true``/``false``, a number as a plain decimal with every digit, nothing for null;
+    a nested value as its JSON text (``json_text``)."""
     if value is None:
         return ""
+    if isinstance(value, (dict, list)):
+        return json_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

@@ -9,6 +9,7 @@ person must read: what was skipped, shortened or left out, counted rather than l
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,9 @@ from mapsrv.core.model import (
     Layer,
     Limits,
     build_feature,
+    check_members,
+    check_nested,
+    per_point,
 )
 from mapsrv.core.values import ID_RE
 from mapsrv.errors import InvalidInput, PayloadTooLarge
@@ -52,6 +56,8 @@ class Imported:
     # a joined table's rows that share an outline at one time: (outline, lines, what the rows said)
     stacked: tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...] = ()
     title: str = ""  # the file's own name for itself (GPX metadata, KML Document), when it has one
+    # the file's own members beside its title (a GeoJSON FeatureCollection's foreign members)
+    members: tuple[tuple[str, Any], ...] = ()
 
 
 def _near_limit(value: Any, limit: float) -> Any:
@@ -113,6 +119,7 @@ class Collector:
         self.default_layer = layer if layer is not None else DEFAULT_LAYER
         self.tolerance = tolerance
         self.title = ""
+        self.members: dict[str, Any] = {}
         self.unresolved: list[tuple[int, str]] = []
         self.stacked: list[tuple[str, tuple[int, ...], tuple[str, ...]]] = []
         self._features: list[Feature] = []
@@ -165,6 +172,7 @@ class Collector:
         properties: Mapping[str, Any] | None = None,
         radius: float | None = None,
         layer: str | None = None,
+        members: Mapping[str, Any] | None = None,
     ) -> None:
         """Build one feature. Raises (naming ``where``) when it breaks a rule or a cap."""
         props = dict(properties or {})
@@ -193,6 +201,7 @@ class Collector:
             popup=popup,
             style=style,
             properties=properties,
+            members=self._properties(dict(members), 0) if members else None,
             limits=self.limits,
         )
         try:
@@ -256,6 +265,7 @@ class Collector:
             unresolved=tuple(self.unresolved),
             stacked=tuple(self.stacked),
             title=self.title[: self.limits.max_title],
+            members=check_members(self._properties(self.members, 0), self.limits) if self.members else (),
         )
 
     def _check_points(self, where: str, n: int) -> None:
@@ -306,17 +316,33 @@ class Collector:
                     f"features with properties past the first {MAX_PROPERTIES} (MAX_PROPERTIES) left out"
                 )
                 break
-            if isinstance(value, (list, tuple)):
+            if isinstance(value, tuple) or (isinstance(value, list) and points and per_point(value, points)):
                 if len(value) > points:
                     continue
                 if any(isinstance(v, str) and len(v) > _MAX_ITEM for v in value):
                     value = [v[:_MAX_ITEM] if isinstance(v, str) else v for v in value]
                     self.count(f"per-point texts shortened to {_MAX_ITEM} characters")
+            elif isinstance(value, (dict, list)):
+                value = self._nested(name, value)
             elif isinstance(value, str) and len(value) > self.limits.max_popup:
                 value = value[: self.limits.max_popup]
                 self.count(f"attribute values shortened to {self.limits.max_popup} characters")
             out[name] = value
         return out
+
+    def _nested(self, name: str, value: Any) -> Any:
+        """A nested object or array as it came; past ``MAX_DEPTH`` or the text cap, its JSON
+        text, shortened, with a note."""
+        try:
+            return check_nested(name, value, self.limits.max_popup)
+        except InvalidInput:  # PayloadTooLarge too
+            self.count(
+                f"nested values too deep, too big or not finite kept as JSON text"
+                f" (at most {self.limits.max_popup} characters)"
+            )
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)[
+                : self.limits.max_popup
+            ]
 
 
 class _Thinner:

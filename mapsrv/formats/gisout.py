@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from mapsrv.core.model import Feature, MapState
+from mapsrv.formats.cells import json_text
 from mapsrv.formats.gisrows import OWN, OWN_PREFIX, OWN_TYPE
 from mapsrv.formats.wkb import WKB_TYPES, to_wkb
 
@@ -50,21 +51,27 @@ class GisTable:
         return self.types[0] if len(self.types) == 1 else "Unknown"
 
 
-def _type(values: Sequence[Any], dates: bool) -> tuple[pa.DataType, bool]:
-    """The column type for ``values``, and whether they mix kinds (then: text)."""
+def _type(values: Sequence[Any], dates: bool) -> tuple[pa.DataType, str]:
+    """The column type for ``values``, and why it is text when they are not all text (they mix
+    kinds, an integer is past 64 bits, a value is nested), else ""."""
     kinds = {type(v) for v in values if v is not None}
     if not kinds:
-        return pa.string(), False
+        return pa.string(), ""
     if kinds == {bool}:
-        return pa.bool_(), False
-    if kinds == {int} and all(-(2**63) <= v < 2**63 for v in values if v is not None):
-        return pa.int64(), False
-    if kinds <= {int, float} and bool not in kinds:
-        return pa.float64(), False
+        return pa.bool_(), ""
+    if kinds & {dict, list}:
+        return pa.string(), "nested"
+    wide = int in kinds and not all(-(2**63) <= v < 2**63 for v in values if type(v) is int)
+    if kinds == {int} and not wide:
+        return pa.int64(), ""
+    if kinds <= {int, float} and not wide:
+        return pa.float64(), ""
+    if kinds <= {int, float}:  # a double would change its digits: an identifier, kept whole as text
+        return pa.string(), "wide"
     if kinds == {str}:
         dated = dates and all(_DATE.fullmatch(v) for v in values if v is not None)
-        return (pa.date32() if dated and _valid_dates(values) else pa.string()), False
-    return pa.string(), True
+        return (pa.date32() if dated and _valid_dates(values) else pa.string()), ""
+    return pa.string(), "mixed"
 
 
 def _valid_dates(values: Sequence[Any]) -> bool:
@@ -81,7 +88,7 @@ def _column(values: list[Any], kind: pa.DataType) -> pa.Array:
     if pa.types.is_date32(kind):
         return pa.array([None if v is None else datetime.date.fromisoformat(v) for v in values], kind)
     if pa.types.is_string(kind):
-        values = [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values]
+        values = [None if v is None else v if isinstance(v, str) else json_text(v) for v in values]
     return pa.array(values, kind)
 
 
@@ -129,9 +136,11 @@ class _Columns:
         self.types: dict[str, pa.DataType] = {}
         for key in self.keys:
             values = [dict(f.properties).get(key) for f in features]
-            self.types[key], mixed = _type(values, dates)
-            if mixed:
+            self.types[key], why = _type(values, dates)
+            if why == "mixed":
                 notes.append(f"column {key} mixes numbers, text or booleans: written as text")
+            elif why == "wide":
+                notes.append(f"column {key} has integers past 64 bits: written as text, every digit kept")
         self.cut = 0
 
     def text(self, value: Any) -> Any:

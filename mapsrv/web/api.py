@@ -5,13 +5,14 @@ GeoJSON export. The page's writes (ops, undo, redo) are ``mapsrv.web.writes``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 from quart import Blueprint, Response, request
 
 from mapsrv.core.codec import dumps
 from mapsrv.errors import InvalidInput
-from mapsrv.formats import write_file
+from mapsrv.formats import export_file, export_notes
 from mapsrv.hub.access import resolve
 from mapsrv.image.render import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, ImageRequest
 from mapsrv.web.context import current_user, web_context
@@ -68,10 +69,14 @@ async def export(kind: str, key: str, extension: str) -> Response:
     body: str | bytes
     if extension == "geojson" and layer is None:
         body, media = await entry.geojson_body(), "application/geo+json"
+        notes = tuple(await run("encode", export_notes, state, "geojson"))
     else:
         fmt = extension.removesuffix(".zip")
-        body, media, extension = await run("encode", write_file, state, fmt)
+        exported = await run("encode", export_file, state, fmt)
+        body, media, extension, notes = exported.body, exported.media_type, exported.extension, exported.notes
     response = Response(body, content_type=media)
+    if notes:  # what the format could not hold, as the MCP export says it (ASCII JSON: a header)
+        response.headers["X-Mapsrv-Notes"] = json.dumps(list(notes))
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{file_stem(entry.state.title)}.{extension}"'
     )

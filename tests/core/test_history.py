@@ -413,3 +413,18 @@ def test_the_map_at_a_version_is_the_replay_up_to_it(steps: list[tuple[str, Any]
             replayed = apply_event(replayed, log[version - 1])
         if version in ends:
             assert same_content(m.history.state_at(m.state, version), replayed), version
+
+
+def test_a_files_own_members_are_set_with_the_title_undone_and_redone_and_ride_the_wire() -> None:
+    m = base()
+    members = (("crs_note", "x"), ("license", {"name": "CC0"}))
+    (event,) = m.write([SetTitle("Things", members)], A)
+    assert m.state.members == members and m.state.to_json()["members"] == dict(members)
+    assert event_from_wire(wire(event)) == event
+    m.write([SetTitle("Renamed")], A)
+    assert m.state.members == members, "a title alone leaves the members as they are"
+    m.undo(A)
+    m.undo(A)
+    assert (m.state.title, m.state.members) == ("Trip", ()), "undone with the title"
+    m.redo(A)
+    assert (m.state.title, m.state.members) == ("Things", members)

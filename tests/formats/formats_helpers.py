@@ -24,7 +24,7 @@ def map_of(imported: Imported, *, hidden: tuple[str, ...] = ()) -> MapState:
     ops = [AddLayer(layer.id, layer.name) for layer in imported.layers]
     ops += [ImportFeatures(imported.features)]
     ops += [SetLayerVisibility(layer, False) for layer in hidden]
-    state, _ = apply_all(MapState("m1", title=imported.title), ops)
+    state, _ = apply_all(MapState("m1", title=imported.title, members=imported.members), ops)
     return state
 
 

@@ -45,13 +45,19 @@ def test_every_country_comes_back_whole_from_every_format(world: MapState, fmt: 
     given = list(world.features.values())
     body = write_file(world, fmt)[0]
     again = read_file(body, fmt, LIMITS)  # an import's features get new ids when applied
-    assert again.notes == ()
+    # Natural Earth's own rings: Fiji's and Antarctica's cross the antimeridian's seam, and
+    # such; a GeoJSON import says so (a check the other formats' readers do not make)
+    crossing = "5 features whose rings cross themselves or each other"
+    assert [n for n in again.notes if not n.startswith(crossing)] == [], again.notes
     assert len(again.features) == len(given) == 177, "one feature per country, none split"
     if fmt == "csv":  # mapsrv's own CSV: its id column is each feature's id, in order
         rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
         assert [row["id"] for row in rows] == [f.id for f in given]
-    elif fmt == "geojson":
-        assert [f["id"] for f in json.loads(body)["features"]] == [f.id for f in given]
+    elif fmt == "geojson":  # the file's own ids as it had them, mapsrv's in its member
+        written = json.loads(body)["features"]
+        assert [f["id"] for f in written] == [dict(f.members)["id"] for f in given]
+        assert [f["mapsrv"]["id"] for f in written] == [f.id for f in given]
+        assert [f.members for f in again.features] == [f.members for f in given]
     assert [f.label for f in again.features] == [f.label for f in given]
     assert [f.type for f in again.features] == [f.type for f in given]
     for before, after in zip(given, again.features, strict=True):

@@ -277,3 +277,53 @@ async def test_an_airports_table_keeps_every_column_through_every_export(nursery
     )
     regions = [e.text for e in root.iterfind(".//k:SimpleData[@name='iso_region']", ns)]
     assert regions == ["US-TX", "US-NM", "-99", "US-CA"]
+
+
+RICH = {
+    "type": "FeatureCollection",
+    "name": "things",
+    "crs_note": "WGS84, as RFC 7946 says",
+    "features": [
+        {
+            "type": "Feature",
+            "id": 17,
+            "title": "foreign",
+            "geometry": {"type": "Point", "coordinates": [6.63, 46.52]},
+            "properties": {"name": "Lausanne", "tags": {"wiki": "Q807"}, "list": [1, "a", None], "n": None},
+        },
+        {
+            "type": "Feature",
+            "id": "s2",
+            "geometry": {"type": "LineString", "coordinates": [[6, 46], [7, 47]]},
+            "properties": {"name": "a line", "nested": {"a": [1, 2]}},
+        },
+        {"type": "Feature", "geometry": None, "properties": {"lost": True}},
+    ],
+}
+
+
+async def test_a_geojson_comes_back_from_read_as_it_came_and_flat_formats_say_what_they_cannot_hold(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as agent:
+        answer = structured(await agent.call_tool("import", {"content": json.dumps(RICH)}))
+        assert answer["added"] == 2
+        assert answer["notes"] == [
+            "1 feature without a geometry (null) left out: feature 2; a map shows only what has a place"
+        ]
+        map_id = answer["map_id"]
+        read = await agent.call_tool("read", {"map_id": map_id, "format": "geojson"})
+        back = json.loads(read.content[0].text)  # type: ignore[union-attr]
+        given = RICH["features"][:2]  # type: ignore[index]
+        assert [f["id"] for f in back["features"]] == [17, "s2"]
+        assert [f["properties"] for f in back["features"]] == [f["properties"] for f in given]
+        assert back["features"][0]["title"] == "foreign"
+        assert (back["name"], back["crs_note"]) == ("things", "WGS84, as RFC 7946 says")
+        entry = await server.hub.get(map_id)
+        async with httpx.AsyncClient(base_url=server.url.rstrip("/")) as web:
+            download = await web.get(f"/v/{entry.view_key}/export.geojson")
+        assert download.json() == back, "read gives what the download gives"
+        table = structured(await agent.call_tool("read", {"map_id": map_id, "format": "csv"}))
+        assert "3 nested values written as JSON text: CSV cells hold text" in table["notes"]
+        assert "1 foreign member of GeoJSON Features not kept: CSV has no place for them" in table["notes"]

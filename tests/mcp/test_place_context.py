@@ -48,9 +48,9 @@ def latlon(coordinates: list[float]) -> LatLon:
 
 def markers(drawn: list[dict[str, Any]]) -> list[tuple[str, LatLon]]:
     return [
-        (f["properties"]["label"], latlon(f["geometry"]["coordinates"]))
+        (f["mapsrv"]["label"], latlon(f["geometry"]["coordinates"]))
         for f in drawn
-        if f["properties"]["mapsrv_type"] == "marker"
+        if f["mapsrv"]["type"] == "marker"
     ]
 
 
@@ -64,7 +64,7 @@ async def test_a_routes_stops_place_salamanca_in_spain(server: Server) -> None:
         answer = await call(agent, "draw", {"items": [{"type": "route", "points": TRIP}]})
         drawn = await features(agent, answer["map_id"])
     assert "routes_along" in answer  # no router: the line is straight through the stops
-    (line,) = [f for f in drawn if f["properties"]["mapsrv_type"] == "polyline"]
+    (line,) = [f for f in drawn if f["mapsrv"]["type"] == "polyline"]
     points = [latlon(c) for c in line["geometry"]["coordinates"]]
     assert len(points) == 4 and near(points[2], SALAMANCA_ES)
     stops = dict(markers(drawn))

@@ -183,7 +183,7 @@ async def test_select_pages_on_with_a_cursor_and_marks_all_it_found(server: Serv
     assert len(second["features"]) == 9 and "cursor" not in second
     assert {f["id"] for f in first["features"] + second["features"]} == {f"p{i}" for i in range(209)}
     assert first["marked"] == 209
-    rings = [f for f in read["features"] if f["properties"].get("layer") == MARK_LAYER]
+    rings = [f for f in read["features"] if f["mapsrv"]["layer"] == MARK_LAYER]
     assert len(rings) == 209, "every feature found is marked, not the first page alone"
     assert "cursor is from another search" in message
 

@@ -90,10 +90,12 @@ async def error(client: Client, tool: str, arguments: dict[str, Any]) -> str:
 async def points(client: Client, map_id: str) -> dict[str, tuple[float, float]]:
     """Every labelled feature's point on the map, as the map holds it (GeoJSON is [lon, lat])."""
     read = await call(client, "read", {"map_id": map_id, "format": "geojson"})
+    # mapsrv's label is in its member, but when it is the data's name (not written twice)
+    labels = [f["mapsrv"].get("label", f["properties"].get("name")) for f in read["features"]]
     return {
-        f["properties"]["label"]: (f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0])
-        for f in read["features"]
-        if f["geometry"]["type"] == "Point" and f["properties"].get("label")
+        label: (f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0])
+        for f, label in zip(read["features"], labels, strict=True)
+        if f["geometry"]["type"] == "Point" and label
     }
 
 

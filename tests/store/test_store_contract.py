@@ -438,3 +438,51 @@ async def test_a_styled_layer_survives_the_snapshot_and_the_log(backend: Backend
     )
     logged = await store.events_after(state.id, 0)
     assert logged is not None and [wire(e) for e in logged] == [wire(e) for e in [*events, *more]]
+
+
+RICH = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "id": 17,
+            "title": "a foreign member",
+            "geometry": {"type": "Point", "coordinates": [6.63, 46.52]},
+            "properties": {
+                "tags": {"wiki": "Q807", "deep": [[1, None], {"x": True}]},
+                "list": [1, "a", None],
+            },
+        },
+        {
+            "type": "Feature",
+            "id": "s 2",
+            "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+            "properties": {"times": ["08:00", "08:01"], "empty": {}},
+        },
+    ],
+}
+
+
+@ONE_PROCESS
+async def test_nested_values_file_ids_and_foreign_members_survive_the_snapshot_and_the_log(
+    backend: Backend,
+) -> None:
+    """What a GeoJSON brought beyond flat properties is part of the map: the same after a
+    snapshot, after replaying the log, and in the events' text."""
+    store = (await backend.connect()).store
+    state = await new_map(store)
+    op = parse_op({"op": "import_geojson", "geojson": RICH}, Limits())
+    first, events = apply_all(state, [op])
+    assert await store.commit(state.id, 0, events, first, snapshot=True, batch_id="a") == COMMITTED
+    after, more = apply_all(first, [op])
+    assert await store.commit(state.id, 1, more, after, snapshot=False, batch_id="b") == COMMITTED
+    loaded = await store.load(state.id)
+    assert loaded is not None and loaded.state == after
+    point = next(f for f in loaded.state.features.values() if f.type == "marker")
+    line = next(f for f in loaded.state.features.values() if f.type == "polyline")
+    assert dict(point.properties) == RICH["features"][0]["properties"]  # type: ignore[index]
+    assert dict(point.members) == {"id": 17, "title": "a foreign member"}
+    assert dict(line.properties) == {"times": ("08:00", "08:01"), "empty": {}}, "per point: a tuple"
+    assert dict(line.members) == {"id": "s 2"}
+    logged = await store.events_after(state.id, 0)
+    assert logged is not None and [wire(e) for e in logged] == [wire(e) for e in [*events, *more]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -113,6 +114,14 @@ async def test_downloads_for_owner_and_viewer(nursery: trio.Nursery) -> None:
             assert packed.headers.get("content-encoding") == "gzip", "an export is packed like /geojson"
             assert len(gpxpy.parse(packed.text).waypoints) == 52
             assert (await viewer.get(f"/v/{view_key}/export.shp")).status_code == 404
+            point = {"type": "Point", "coordinates": [6, 46]}
+            feature = {"type": "Feature", "geometry": point, "properties": {"t": {"a": [1]}}}
+            nested = {"op": "import_geojson", "geojson": feature}
+            assert (await owner.ops(map_id, nested)).is_success
+            table = await viewer.get(f"/v/{view_key}/export.csv")
+            notes = json.loads(table.headers["x-mapsrv-notes"])  # what the download could not hold
+            assert "1 nested value written as JSON text: CSV cells hold text" in notes
+            assert list(csv.DictReader(io.StringIO(table.text)))[-1]["t"] == '{"a":[1]}'
         finally:
             await viewer.aclose()
     finally:
@@ -226,7 +235,18 @@ async def test_a_viewer_sees_a_features_attributes_as_text(nursery: trio.Nursery
         added = await owner.client.post(f"/m/{map_id}/import?format=csv", content=sheet.encode())
         assert added.status_code == 200, added.text
         ride = await owner.client.post(f"/m/{map_id}/import?filename=r.gpx", content=GPX.encode())
-        version = ride.json()["version"]
+        assert ride.status_code == 200, ride.text
+        point = {"type": "Point", "coordinates": [6.5, 46.35]}
+        tagged = {
+            "type": "Feature",
+            "geometry": point,
+            "properties": {"name": "Tagged", "tags": {"wiki": "Q807"}},
+        }
+        nested = await owner.client.post(
+            f"/m/{map_id}/import?format=geojson", content=json.dumps(tagged).encode()
+        )
+        assert nested.status_code == 200, nested.text
+        version = nested.json()["version"]
         view_key = (await server.hub.get(map_id)).view_key
     finally:
         await owner.aclose()
@@ -260,6 +280,16 @@ async def test_a_viewer_sees_a_features_attributes_as_text(nursery: trio.Nursery
         )
         assert "372 – 380 (4 points)" in text, text
         assert "2026-06-01T08:00:00Z – 2026-06-01T11:00:00Z (4 points)" in text, text
+        tagged = page.evaluate(
+            "() => window.mapsrv.featureIds().find((id) => window.mapsrv.feature(id).label === 'Tagged')"
+        )
+        text = page.evaluate(
+            "async (id) => { const { page } = await import('/static/map.js');"
+            " const l = page.features.get(id).layer; l.openPopup();"
+            " return Array.from(l.getPopup().getContent().querySelectorAll('dd'), (e) => e.textContent); }",
+            tagged,
+        )
+        assert '{"wiki":"Q807"}' in text, "a nested value as its JSON text, not [object Object]"
         tab.check_clean()
 
     await in_chromium(body)

@@ -162,6 +162,8 @@ function sizeOf(all, kind) {
 // A feature's popup: its text, then the attributes a file brought (a CSV's columns, a GPX
 // point's time and elevation), as text. A per-point list (a track's times) shows its range.
 function attributeText(value) {
+  const nested = (v) => v !== null && typeof v === 'object';
+  if (nested(value) && (!Array.isArray(value) || value.some(nested))) return JSON.stringify(value);
   if (!Array.isArray(value)) return value === null ? '—' : String(value);
   const known = value.filter((v) => v !== null && v !== '');
   if (!known.length) return '—';

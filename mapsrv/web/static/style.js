@@ -28,7 +28,7 @@ const props = (f) => (f && f.properties && typeof f.properties === 'object' ? f.
 function textOf(value) {
   if (value === null || value === undefined) return '';
   if (Array.isArray(value)) return value.map(textOf).join(', ');
-  if (typeof value === 'object') return '';
+  if (typeof value === 'object') return JSON.stringify(value); // a nested object: its JSON text
   return String(value);
 }
 

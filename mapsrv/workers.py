@@ -175,11 +175,19 @@ class Workers:
 
 async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
     """``fn(*args)`` in a thread; cancelled, it tells the thread to stop (``stop_if_cancelled``)
-    and waits for it to end before the cancellation goes on."""
+    and, if the thread had begun, waits for it to end before the cancellation goes on. A call
+    cancelled before its thread began (``to_thread`` checks first) never runs: waiting for its
+    end hung a server's shutdown for ever."""
     stop, ended = threading.Event(), trio.Event()
+    begun = threading.Lock()  # held from the thread's start to the check of ``stop``
+    started: list[bool] = []
     token = trio.lowlevel.current_trio_token()
 
     def call() -> T:
+        with begun:
+            if stop.is_set():
+                raise WorkCancelled
+            started.append(True)
         _stop.set(stop)
         try:
             return fn(*args)
@@ -192,9 +200,12 @@ async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
     try:
         return await trio.to_thread.run_sync(call, abandon_on_cancel=True)
     except trio.Cancelled:
-        stop.set()
-        with trio.CancelScope(shield=True):
-            await ended.wait()
+        with begun:
+            stop.set()
+            running = bool(started)
+        if running:
+            with trio.CancelScope(shield=True):
+                await ended.wait()
         raise
 
 

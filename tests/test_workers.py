@@ -16,7 +16,7 @@ import trio
 from support import wait_until
 
 from mapsrv.errors import Unavailable
-from mapsrv.workers import WorkCancelled, Workers, stop_if_cancelled
+from mapsrv.workers import WorkCancelled, Workers, _in_thread, stop_if_cancelled
 
 
 async def test_a_full_queue_is_refused_with_when_to_retry_and_other_kinds_still_run() -> None:
@@ -109,3 +109,15 @@ async def test_a_cancelled_thread_call_stops_at_its_next_check_and_holds_its_slo
         assert stats.running == 0 and stats.cancelled == 1 and stats.done == 0
         assert await workers.run("image", sum, [1, 2]) == 3, "the next call is served"
     stop_if_cancelled()  # outside a worker: nothing to stop
+
+
+async def test_a_call_cancelled_before_its_thread_begins_never_runs_and_does_not_wait() -> None:
+    """Cancelled before ``to_thread`` started its thread (a server shut down as a call came in:
+    ``to_thread`` checks for cancellation first), the call must not wait for the end of a thread
+    that never runs: that hung shutdowns for ever."""
+    ran: list[int] = []
+    with trio.fail_after(10):
+        with trio.CancelScope() as gone:
+            gone.cancel()
+            await _in_thread(ran.append, (1,))
+        assert gone.cancelled_caught and ran == []

@@ -304,3 +304,79 @@ async def test_a_multipoint_and_a_collection_on_the_canvas_are_selected_and_move
         tab.check_clean()
 
     await in_chromium(body)
+
+
+# Before any page script: what the page had drawn when it first said it had drawn a version.
+FIRST_DRAWN = """
+window.__firstDrawn = null;
+window.addEventListener('mapsrv:applied', (e) => {
+  if (window.__firstDrawn === null) {
+    window.__firstDrawn = {version: e.detail.version, features: window.mapsrv.featureIds().length};
+  }
+});
+"""
+
+
+async def test_a_big_snapshot_is_drawn_whole_before_its_version(live: Server, tmp_path: Path) -> None:
+    """A big map's snapshot is drawn in slices (render.js): the page says it has drawn the
+    snapshot's version only once every feature is, and a change sent meanwhile comes after.
+    Russia's and Fiji's rings cross the 180th meridian (from 179.9 to -180 and back): drawn
+    continuous, not as bands across the world (the open Pacific, the Indian Ocean and the
+    Norwegian Sea stay unpainted)."""
+    world = countries_geojson("50m")
+    for f in world["features"]:
+        f["properties"].update({"stroke": RED, "fill": RED, "fill-opacity": 1})
+
+    def body(chromium: Chromium) -> None:
+        context = new_context(chromium, live, viewport=VIEWPORT)
+        tab = Tab.open(context)
+        page = tab.page
+        view = {"op": "set_view", "center": [20, 0], "zoom": 2, "animate": False}
+        version = tab.ops({"op": "import_geojson", "geojson": world}, view)
+        wait_drawn(tab, version)
+        count = len(world["features"])
+        assert page.evaluate("window.mapsrv.featureIds().length") == count
+        page.add_init_script(FIRST_DRAWN)
+        page.reload()
+        tab.wait_badge("live")
+        marker = {"op": "add_feature", "id": "late", "type": "marker", "coords": [-40, -120]}
+        later = tab.ops(marker)  # most often while the snapshot is still being drawn
+        wait_drawn(tab, later)
+        first = page.evaluate("window.__firstDrawn")
+        assert page.evaluate("window.mapsrv.big") is True
+        assert first["version"] >= version
+        assert first["features"] == count + (first["version"] >= later), first
+        assert page.evaluate("window.mapsrv.featureIds().length") == count + 1
+        image = screenshot(tab, "geometry-world-big.png", tmp_path)
+        assert is_red(image.pixel(*at_point(tab, -30, 120))), "Australia is drawn"
+        for lat, lon in [(-16.52, -100), (-16.52, 60), (68, -20), (67, 5)]:
+            assert not is_red(image.pixel(*at_point(tab, lat, lon))), ("a band across the world", lat, lon)
+        tab.check_clean()
+
+    await in_chromium(body)
+
+
+async def test_a_small_map_draws_the_180th_meridian_crossers_continuous(live: Server, tmp_path: Path) -> None:
+    """Fiji and Russia alone (a small map, SVG): no band across the world either, and Fiji's
+    label on its islands (its largest part measured as drawn, not across the world)."""
+    both = [country("Fiji"), country("Russia")]
+    for f in both:
+        f["properties"].update({"stroke": RED, "fill": RED, "fill-opacity": 1})
+
+    def body(chromium: Chromium) -> None:
+        tab = Tab.open(new_context(chromium, live, viewport=VIEWPORT))
+        page = tab.page
+        imported = {"op": "import_geojson", "geojson": {"type": "FeatureCollection", "features": both}}
+        view = {"op": "set_view", "center": [20, 0], "zoom": 2, "animate": False}
+        version = tab.ops(imported, view)
+        wait_drawn(tab, version)
+        assert page.evaluate("window.mapsrv.big") is False
+        image = screenshot(tab, "geometry-dateline-small.png", tmp_path)
+        assert is_red(image.pixel(*at_point(tab, 57, 45))), "Russia is drawn"
+        for lat, lon in [(-16.52, -100), (-16.52, 60), (68, -20), (67, 5)]:
+            assert not is_red(image.pixel(*at_point(tab, lat, lon))), ("a band across the world", lat, lon)
+        lat, lon = lat_lon_at(tab, *center_of(page.locator(".mapsrv-label", has_text="Fiji")))
+        assert abs(lon) > 170 and -22 < lat < -12, ("Fiji's label is on Fiji", lat, lon)
+        tab.check_clean()
+
+    await in_chromium(body)

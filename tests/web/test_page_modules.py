@@ -50,6 +50,7 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
     page, app = reached("main.js"), reached("app.js")
     shared = {
         "render.js",
+        "areas.js",
         "shapes.js",
         "labels.js",
         "placement.js",

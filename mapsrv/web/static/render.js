@@ -18,6 +18,7 @@
  * for tooltips and popups (it would treat strings as HTML).
  */
 
+import { FlatPolygon, HeldCanvas, continuous } from './areas.js';
 import { createLabels } from './labels.js';
 import { PointRef, PointsLayer, RADIUS as POINT_RADIUS, mercator } from './points.js';
 import { textNode } from './dom.js';
@@ -38,6 +39,7 @@ const FIT_MAX_ZOOM = 16; // when fitting features, so a lone marker does not zoo
 // feature of several parts counts each (the world's 241 countries are 1,619 polygons; as 241 SVG
 // paths with a permanent label each their names covered one another and a pan cost a third more).
 const BIG_AT = 400;
+const SLICE_MS = 50; // about the most of a snapshot drawn in one task (drawBacklog)
 const SMALL_BELOW = 200;
 
 export const SYMBOL_COLOR = '#2563eb';
@@ -116,6 +118,12 @@ function lineLabelPoint(points) {
     }
   }
   return best;
+}
+
+// A feature's parts (shapes.js) as drawn: an area crossing the 180th meridian continuous
+// (areas.js), so its size, its label and its popup are those of the outline people see.
+function drawnParts(f) {
+  return parts(f).map((part) => (part[0] === 'polygon' ? ['polygon', continuous(part[1])] : part));
 }
 
 // Where a feature's popup opens, from its data (it may be off the map): on its largest part
@@ -205,6 +213,15 @@ function routeWords(f) {
   return lengthWords(metres) + ', ' + durationWords(seconds) + ' by ' + p.by;
 }
 
+// Whether popupContent(f) has anything to show.
+function hasPopup(f) {
+  if (f.popup || routeWords(f)) return true;
+  const p = f.properties;
+  if (!p || typeof p !== 'object') return false;
+  for (const key in p) if (Object.hasOwn(p, key)) return true;
+  return false;
+}
+
 function popupContent(f) {
   const route = routeWords(f);
   const attributes = f.properties && typeof f.properties === 'object'
@@ -274,7 +291,7 @@ export function createRenderer(map, options) {
   let canvas = null;
 
   function canvasRenderer() {
-    if (!canvas) canvas = L.canvas({ tolerance: 4 });
+    if (!canvas) canvas = new HeldCanvas({ tolerance: 4 });
     return canvas;
   }
 
@@ -316,7 +333,7 @@ export function createRenderer(map, options) {
     o.renderer ? { renderer: o.renderer } : {});
     return L.featureGroup(parts(f).map(([kind, c]) => {
       if (kind === 'point') return L.circleMarker(c, dot);
-      return kind === 'line' ? L.polyline(c, o) : L.polygon(c, o);
+      return kind === 'line' ? L.polyline(c, o) : L.polygon(continuous(c), o);
     }));
   }
 
@@ -351,7 +368,7 @@ export function createRenderer(map, options) {
       case 'polyline': case 'multipolyline': // nested arrays: Leaflet draws a line of several parts
         return L.polyline(f.coords, o);
       case 'polygon': case 'multipolygon': // nested arrays: its parts, their holes cut out (evenodd)
-        return L.polygon(f.coords, o);
+        return big ? new FlatPolygon(f.coords, o) : L.polygon(continuous(f.coords), o);
       case 'circle':
         return L.circle(f.coords, Object.assign({ radius: f.radius }, o));
       case 'rectangle':
@@ -370,7 +387,7 @@ export function createRenderer(map, options) {
       const r = f.radius / (40075016.686 * Math.cos(f.coords[0] * Math.PI / 180)) * 256;
       return { kind: 'area', latlng: f.coords, size: Math.PI * r * r };
     }
-    const all = parts(f);
+    const all = drawnParts(f);
     const index = largestIndex(all);
     const [kind, c] = all[index];
     if (kind === 'point') {
@@ -387,15 +404,15 @@ export function createRenderer(map, options) {
   // A popup opens on the largest part: a group's is its part's (Leaflet would take the first), a
   // line's or an area's is where labelPoint says (Leaflet's is its first part's middle).
   function decorate(layer, f) {
-    const all = parts(f);
+    const all = drawnParts(f);
     const index = largestIndex(all);
     const target = layer instanceof L.FeatureGroup ? layer.getLayers()[index] : layer;
     if (all[index] && all[index][0] !== 'point' && f.type !== 'circle' && target) {
       let anchor = null;
       target.getCenter = () => anchor || (anchor = labelPoint(all[index]));
     }
-    const popup = popupContent(f);
-    if (popup) layer.bindPopup(popup, { maxWidth: 320 });
+    // made when it opens: 250 countries of 168 columns each took 50 ms of elements to build
+    if (hasPopup(f)) layer.bindPopup(() => popupContent(f), { maxWidth: 320 });
     if (!big) layer.on('add', () => tagElement(layer, f)); // a canvas-drawn layer has no element
   }
 
@@ -648,8 +665,34 @@ export function createRenderer(map, options) {
       applyView(state.view, all);
     }
     (state.layers || []).forEach(setLayer);
-    all.forEach(upsertFeature);
-    emit('snapshot', state);
+    backlog = { state: state, features: all, next: 0, changes: [] };
+    if (opts.live && big) setTimeout(drawBacklog, 0); // after the task that read it (JSON.parse)
+    else drawBacklog();
+  }
+
+  // A live snapshot's features are drawn in slices of about SLICE_MS, each its own task, so a big
+  // map (Natural Earth's 1:10m countries: 400 ms of building) never holds the page for long; the
+  // changes that come meanwhile wait for it, and its version is drawn once the last slice is. A
+  // small map is drawn in the snapshot's own task, and the history replay (not live) always is:
+  // it reads what it drew at once; a big live map starts in the next task.
+  let backlog = null; // {state, features, next, changes}
+  function drawBacklog() {
+    const b = backlog;
+    if (!b) return;
+    const start = performance.now();
+    while (b.next < b.features.length) {
+      upsertFeature(b.features[b.next]);
+      b.next += 1;
+      if (opts.live && b.next < b.features.length && performance.now() - start > SLICE_MS) {
+        if (canvas) canvas.hold(true); // drawn once, after the last slice
+        setTimeout(drawBacklog, 0);
+        return;
+      }
+    }
+    backlog = null;
+    if (canvas) canvas.hold(false);
+    emit('snapshot', b.state);
+    for (const payload of b.changes) changes(payload);
     settleSoon();
   }
 
@@ -679,6 +722,7 @@ export function createRenderer(map, options) {
 
   // The changes of one event: one, or a list (a batch), applied in version order.
   function changes(payload) {
+    if (backlog && backlog.changes.push(payload)) return;
     const list = [].concat(payload).sort((a, b) => a.version - b.version);
     for (const change of list) {
       try {
@@ -705,6 +749,7 @@ export function createRenderer(map, options) {
 
   function settle() {
     settling = false;
+    if (backlog) return; // drawn once the snapshot is (drawBacklog)
     emit('applied', version);
     labels.settle();
     if (!opts.live) return;

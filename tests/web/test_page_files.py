@@ -274,7 +274,7 @@ async def test_a_viewer_sees_a_features_attributes_as_text(nursery: trio.Nursery
         text = page.evaluate(
             "async (id) => { const { page } = await import('/static/map.js');"
             " const l = page.features.get(id).layer; l.openPopup();"
-            " return Array.from(l.getPopup().getContent().querySelectorAll('dt, dd'),"
+            " return Array.from(l.getPopup().getElement().querySelectorAll('dt, dd'),"
             " (e) => e.textContent).join(' '); }",
             track,
         )
@@ -286,7 +286,7 @@ async def test_a_viewer_sees_a_features_attributes_as_text(nursery: trio.Nursery
         text = page.evaluate(
             "async (id) => { const { page } = await import('/static/map.js');"
             " const l = page.features.get(id).layer; l.openPopup();"
-            " return Array.from(l.getPopup().getContent().querySelectorAll('dd'), (e) => e.textContent); }",
+            " return Array.from(l.getPopup().getElement().querySelectorAll('dd'), (e) => e.textContent); }",
             tagged,
         )
         assert '{"wiki":"Q807"}' in text, "a nested value as its JSON text, not [object Object]"

@@ -215,7 +215,7 @@ async def read(
     state = entry.state
     box = await bbox_of(tc, bbox, entry.id)
     paged = any(v is not None for v in (layer, kind, text, box, cursor))
-    geojson = format == "geojson"
+    geojson = format == "geojson" or (geojson and format is None)  # format, when given, says
     if not paged and not geojson and format is None:
         return answer(with_present(await summary_off_loop(state, tc.links(entry)[0]), tc, entry))
     matched = [f for f in state.features.values() if _matches(f, layer, kind, text, box)]

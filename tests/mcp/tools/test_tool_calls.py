@@ -191,6 +191,9 @@ async def test_a_read_of_a_thousand_features_is_a_bounded_summary_with_pages(tc:
     assert boxed["count"] == 4
     exported = content(await read(tc, map_id, format="geojson"))
     assert exported["type"] == "FeatureCollection" and len(exported["features"]) == 1000
+    assert content(await read(tc, map_id, geojson=True)) == exported, "geojson: true says the same"
+    roads_only = content(await read(tc, map_id, layer="roads", geojson=True))
+    assert roads_only["type"] == "FeatureCollection" and len(roads_only["features"]) == 100
     assert '"count":1000' in await read_map(tc, map_id)
 
 

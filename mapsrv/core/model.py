@@ -316,7 +316,9 @@ def check_nested(name: str, value: Any, cap: int) -> Any:
             if isinstance(item, Mapping):
                 for key, inner in item.items():
                     if not isinstance(key, str):
-                        raise InvalidInput(f"{name} keys must be strings, got {key!r:.40}")
+                        raise InvalidInput(
+                            f"{name} keys must be strings, got {key!r:.40}; write each key as text"
+                        )
                     size += len(key) + 4
                     stack.append((inner, depth + 1))
             else:
@@ -352,7 +354,9 @@ def check_members(value: Any, limits: Limits) -> tuple[tuple[str, Any], ...]:
     if not value:
         return ()
     if not isinstance(value, Mapping):
-        raise InvalidInput(f"members must be an object, got {type(value).__name__} {value!r:.40}")
+        raise InvalidInput(
+            f"members must be an object, got {type(value).__name__} {value!r:.40}; give {{name: value}} pairs"
+        )
     checked = _checked_members("members", value, limits, 0)
     return tuple((k, list(v) if isinstance(v, tuple) else v) for k, v in checked)
 

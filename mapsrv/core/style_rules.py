@@ -101,7 +101,7 @@ def field_of(field: str, props: Collection[str] | None = None) -> tuple[str, str
 def _label_text(value: Any, spec: str) -> str:
     """A property's value in a label: a number formatted for people (``mapsrv.core.numbers``),
     by the field's spec when it has one (then a number written as text is formatted too)."""
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):  # one per point, or a nested array: as the page's labels
         return ", ".join(_label_text(v, spec) for v in value)
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return format_number(value, spec)

@@ -291,7 +291,7 @@ async def test_a_table_joined_by_regions_gets_the_extracts_areas(
     async with open_agent(indexed) as agent:
         answer = await call(agent, "import", {"content": table, "join": "regions", "key": "area"})
         read = await call(agent, "read", {"map_id": answer["map_id"], "format": "geojson"})
-    shapes = {f["properties"]["label"]: shapely.geometry.shape(f["geometry"]) for f in read["features"]}
+    shapes = {f["properties"]["area"]: shapely.geometry.shape(f["geometry"]) for f in read["features"]}
     assert set(shapes) == {"Kallio", facts.park.name, "Helsinki", "Uusimaa"}, answer
     for outline in (facts.district, facts.park, facts.city):
         assert shapes[outline.name].symmetric_difference(shape(outline)).area < 1e-9, outline.name

@@ -31,11 +31,13 @@ from mapsrv.core.layer_source import check_layer_source
 from mapsrv.core.layer_style import check_layer_style
 from mapsrv.core.measure import area, bbox, bearing, distance
 from mapsrv.core.model import (
+    MAX_DEPTH,
     MAX_PROPERTIES,
     Limits,
     check_bounds,
     check_geometry,
     check_latlon,
+    check_members,
     check_properties,
     check_zoom,
 )
@@ -86,6 +88,9 @@ MODULES = [
 ]
 ERRORS = {"InvalidInput", "PayloadTooLarge", "PlaceNotFound", "unknown"}
 L = Limits()
+DEEP: list[Any] = []  # a value nested one level past MAX_DEPTH
+for _ in range(MAX_DEPTH):
+    DEEP = [DEEP]
 PARIS, LONDON = (48.8566, 2.3522), (51.5074, -0.1278)
 MAP = "MAP"  # replaced by a real map id in the test
 POINT = {"type": "Point", "coordinates": [2, 1]}
@@ -269,9 +274,17 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         f"at most {MAX_PROPERTIES} keys (MAX_PROPERTIES",
     ),
     (lambda: check_properties({"a\nb": 0}, L), "properties key", "'a\\nb'", "printable characters"),
-    (lambda: check_properties({"ele": [1, 2]}, L, 1), "properties.ele", "2", "one value per point"),
+    (lambda: check_properties({"x": DEEP}, L), "properties.x", "deeper", f"at most {MAX_DEPTH} deep"),
+    (
+        lambda: check_properties({"x": {"y": "z" * 3000, "w": "z" * 3000}}, L),
+        "properties.x",
+        "more",
+        "as JSON",
+    ),
+    (lambda: check_properties({"x": {1: "a"}}, L), "properties.x keys", "1", "must be strings"),
+    (lambda: check_properties({"x": {1, 2}}, L), "properties.x", "set", "a string, number"),
+    (lambda: check_members(["id"], L), "members", "['id']", "must be an object"),
     (lambda: check_properties({"x": float("inf")}, L), "properties.x", "inf", "a finite number"),
-    (lambda: check_properties({"x": {"y": 1}}, L), "properties.x", "{'y': 1}", "a string, number"),
     (lambda: check_properties({"x": "y" * 4001}, L), "properties.x", "4001", "at most 4000 characters"),
     # core geojson
     (gj({"type": "Point", "coordinates": [1]}), "coordinates", "[1]", "a [lon, lat] position"),

@@ -1,5 +1,6 @@
-"""GeoJSON (RFC 7946) in (out: ``mapsrv.core.geojson_out``, re-exported here). GeoJSON positions are ``[lon, lat]``; everywhere else in
-mapsrv a point is ``(lat, lon)``, so the swap happens here and nowhere else.
+"""GeoJSON (RFC 7946) in; out is ``mapsrv.core.geojson_out``, re-exported here. GeoJSON
+positions are ``[lon, lat]``; everywhere else in mapsrv a point is ``(lat, lon)``, so the swap
+happens here and in ``geojson_out``, nowhere else.
 
 Import reads untrusted input: ``geojson_parts`` reads each feature's shapes and properties, and
 ``build_feature`` (here for ``draw``, in ``mapsrv.formats`` for a file) checks them against the

@@ -442,8 +442,13 @@ async def draw(agent: Client, map_id: str | None = None, markers: int = 3) -> st
     for i in range(markers):
         result = await agent.call_tool("draw", {"map_id": map_id, "items": [{"at": [i, i]}], "fit": False})
         assert not result.is_error, result.content
-    summary = (await agent.call_tool("read", {"map_id": map_id})).structured_content
-    assert summary["count"] >= markers
+
+    # a client without the affinity cookie may read on the other process, which has the writes
+    # once Redis has carried them there (milliseconds): counted when they have arrived
+    async def counted() -> bool:
+        return (await agent.call_tool("read", {"map_id": map_id})).structured_content["count"] >= markers
+
+    await wait_until(counted, timeout=10)
     return map_id
 
 

@@ -107,6 +107,13 @@ async def test_concurrent_writers_on_two_processes_lose_nothing(redis_server, nu
         # the viewer's stream is the serial history of the acknowledged writes, in version order
         history = {int(i): data["features"][0]["id"] for kind, i, data in watcher.events if kind == "change"}
         assert history == dict(acks)
+
+        # each process has every write once Redis has carried the other's to it (milliseconds)
+        async def caught_up() -> bool:
+            versions = [(await proc.state(map_id))["version"] for proc in (a, b)]
+            return versions == [total, total]
+
+        await wait_until(caught_up, timeout=15)
         state_a, state_b = await a.state(map_id), await b.state(map_id)
         assert state_a == state_b and len(state_a["features"]) == total
 

@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 from formats_helpers import map_of
-from hypothesis import given
-from hypothesis import strategies as st
 
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.geometry import points
 from mapsrv.core.model import MAX_PROPERTIES, Limits
 from mapsrv.errors import InvalidInput
-from mapsrv.formats import _parsed, read_file, write_file
+from mapsrv.formats import read_file, write_file
 
 LIMITS = Limits()
 CLAMPED = "coordinates within 1e-9° of ±90 or ±180 (float noise) were clamped to the limit"
@@ -257,39 +255,6 @@ def test_nested_members_are_kept_as_json_values() -> None:
     back = json.loads(write_file(map_of(imported), "geojson")[0])["features"][0]["properties"]
     assert back["wikidata"] == "Q597" and back["name"] == "Lisboa"
     assert back["names"] == nested["names"] and back["tags"] == nested["tags"]
-
-
-_JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**30), max_value=10**30)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-    max_leaves=20,
-)
-
-
-@given(_JSON, st.booleans())
-def test_a_file_is_parsed_to_the_values_json_reads(value: Any, ascii_only: bool) -> None:
-    """pydantic-core reads GeoJSON files (in 60 % of json's time): the same values, types and
-    member order as ``json.loads`` for any JSON text."""
-    data = json.dumps(value, ensure_ascii=ascii_only).encode()
-    got, expected = _parsed(data), json.loads(data)
-    assert repr(got) == repr(expected) and json.dumps(got) == json.dumps(expected)
-
-
-@pytest.mark.parametrize(
-    ("text", "why"),
-    [
-        ('{"name": "\\ud83d"}', "a lone surrogate"),
-        ("[" * 300 + "]" * 300, "nesting pydantic-core stops at 200"),
-        ('{"name": "Zürich"}'.encode("utf-16"), "UTF-16"),
-    ],
-)
-def test_what_pydantic_core_refuses_json_still_reads(text: str | bytes, why: str) -> None:
-    data = text if isinstance(text, bytes) else text.encode()
-    assert _parsed(data) == json.loads(data), why
 
 
 def test_a_broken_file_is_named_as_json_names_it() -> None:

@@ -10,7 +10,6 @@ categories, filters and labels) is a string as it is, true/false, and a whole nu
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mapsrv.core.classify import class_of
+from mapsrv.core.json_bytes import dumps_text
 from mapsrv.core.model import Feature
 from mapsrv.core.numbers import check_spec, format_number
 from mapsrv.core.times import time_ms
@@ -70,7 +70,7 @@ def text_of(value: Any) -> str:
     if isinstance(value, tuple | list):  # one per point, or a nested array: as the page's textOf
         return ", ".join(text_of(v) for v in value)
     if isinstance(value, dict):  # a nested object: its JSON text, never a number
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return dumps_text(value)
     return str(value)
 
 

@@ -18,11 +18,12 @@ text) and a boolean ``true`` or ``false``; a nested object or array is its compa
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
+
+from mapsrv.core.json_bytes import dumps_text
 
 __all__ = ["MAX_DIGITS", "cell_text", "is_numeric", "json_text", "number", "typed"]
 
@@ -69,7 +70,7 @@ def typed(text: str, numeric: bool, comma: bool = False) -> Any:
 
 def json_text(value: Any) -> str:
     """A nested value (an object or array) as compact JSON text, as a cell or a text field holds it."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return dumps_text(value)
 
 
 def cell_text(value: Any) -> str:

@@ -104,6 +104,7 @@ async def test_what_a_person_draws_reaches_the_agent_in_each_era(live: Server) -
 
             since = page.evaluate("window.mapsrv.version")
             page.keyboard.press("Control+z")  # the person takes back the note's text
+            page.wait_for_function("(v) => window.mapsrv.version > v", arg=since)  # the undo, drawn
             trio_.run(notified, 5)
             for client in (session, stateless):
                 [undone] = trio_.run(changes, client, map_id, since)

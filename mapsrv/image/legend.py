@@ -16,6 +16,7 @@ from mapsrv.core.layer_style import size_of, style_counts
 from mapsrv.core.numbers import format_number
 from mapsrv.image.styling import HEAT_GRADIENT
 from mapsrv.image.text import font as text_font
+from mapsrv.image.text import shown
 
 __all__ = ["LEGEND_MARGIN", "draw_legend", "legend_lines", "value_text"]
 
@@ -38,7 +39,7 @@ def value_text(value: float) -> str:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+    return shown(text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…")
 
 
 def _range(low: float, high: float) -> str:

@@ -30,7 +30,7 @@ from mapsrv.core.geometry import largest_part, parts
 from mapsrv.core.layer_style import number
 from mapsrv.image import inside
 from mapsrv.image.projection import ImageView, meters_per_pixel
-from mapsrv.image.text import LABEL_FONT, font, line_height
+from mapsrv.image.text import LABEL_FONT, font, line_height, shown
 from mapsrv.workers import stop_if_cancelled
 
 __all__ = [
@@ -161,16 +161,17 @@ def place_labels(
     for seq, f in enumerate(features):
         if not f.label:
             continue
-        text = f.label if len(f.label) <= 60 else f.label[:59] + "…"
+        text = shown(f.label if len(f.label) <= 60 else f.label[:59] + "…")
         label = label_place(view, f, text)
         if -margin <= label.x <= view.width + margin and -margin <= label.y <= view.height + margin:
             label.value = _value(styles.get(f.layer), f)
             ordered.append((f, label, seq))
     ordered.sort(key=lambda c: (-c[1].size, math.inf if c[1].value is None else -c[1].value, -c[2]))
+    # what a box keeps off, by cell: the labels and covers placed (rank PLACED, before any), and
+    # the labelled points' symbols with their ranks
     placed: dict[tuple[int, int], list[Box]] = {}
     for cover in over:
-        for cell in _cells(cover):
-            placed.setdefault(cell, []).append(cover)
+        _take(placed, cover)
     symbols = _symbols([label for _, label, _ in ordered])
     drawn: list[Box] = []
     for rank, (f, label, _) in enumerate(ordered):
@@ -194,8 +195,7 @@ def place_labels(
         )
         if box is None:
             continue
-        for cell in _cells(box):
-            placed.setdefault(cell, []).append(box)
+        _take(placed, box)
         draw.rounded_rectangle(box, radius=3, fill="#ffffff", outline="#9ca3af")
         middle = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
         draw.text(middle, label.text, font=face, fill="#111827", anchor="mm")
@@ -206,8 +206,14 @@ def place_labels(
 Symbols = dict[tuple[int, int], list[tuple[Box, int]]]
 
 
+def _take(placed: dict[tuple[int, int], list[Box]], box: Box) -> None:
+    for cell in _cells(box):
+        placed.setdefault(cell, []).append(box)
+
+
 def _symbols(labels: list[Label]) -> Symbols:
-    """The labelled points' symbols with their ranks, by cell; none past SYMBOLS of them."""
+    """The labelled points' symbols with their ranks, by cell, each cell's in order of rank;
+    none past SYMBOLS of them."""
     out: Symbols = {}
     if sum(label.kind == "point" for label in labels) > SYMBOLS:
         return out
@@ -225,7 +231,7 @@ class _Grid:
     """What one label's box must keep off: the labels and covers placed, and the symbols."""
 
     placed: dict[tuple[int, int], list[Box]]
-    symbols: Symbols
+    symbols: Symbols  # each cell's in order of rank
     view: ImageView
     label: Label
     slide: bool  # an area's or a line's box slides inside the image while it covers its place
@@ -233,7 +239,8 @@ class _Grid:
 
     def free(self, w: float, xy: tuple[float, float], rank: float) -> Box | None:
         """The box ``w`` wide at ``xy`` when it is inside the image and overlaps no label, cover
-        or symbol ranked before ``rank``; else None."""
+        or symbol ranked before ``rank``; else None. (The one hot loop of a crowded map: a
+        thousand labels try up to 16 spots each, so the cells and overlaps are written out.)"""
         view, label, h = self.view, self.label, self.height
         x, y = float(round(xy[0])), float(round(xy[1]))
         if self.slide:
@@ -241,15 +248,22 @@ class _Grid:
             y = max(0, min(y, view.height - h))
             if x > label.x or x + w < label.x or y > label.y + GAP + h or y + h < label.y - GAP - h:
                 return None
-        box = (x, y, x + w, y + h)
-        if box[0] < 0 or box[1] < 0 or box[2] > view.width or box[3] > view.height:
+        right, bottom = x + w, y + h
+        if x < 0 or y < 0 or right > view.width or bottom > view.height:
             return None
-        for cell in _cells(box):
-            if any(overlaps(box, other) for other in self.placed.get(cell, ())):
-                return None
-            if any(r < rank and overlaps(box, other) for other, r in self.symbols.get(cell, ())):
-                return None
-        return box
+        placed, symbols = self.placed, self.symbols
+        rows = range(int(y // _CELL), int(bottom // _CELL) + 1)
+        for cx in range(int(x // _CELL), int(right // _CELL) + 1):
+            for cy in rows:
+                for b in placed.get((cx, cy), ()):
+                    if x < b[2] and b[0] < right and y < b[3] and b[1] < bottom:
+                        return None
+                for b, r in symbols.get((cx, cy), ()):
+                    if r >= rank:
+                        break  # the rest are ranked after
+                    if x < b[2] and b[0] < right and y < b[3] and b[1] < bottom:
+                        return None
+        return (x, y, right, bottom)
 
 
 def _covered(placed: dict[tuple[int, int], list[Box]], x: float, y: float) -> bool:

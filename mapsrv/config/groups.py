@@ -128,9 +128,16 @@ class StoreSettings:
     event_log_size: int = field(default=1024, metadata=about("events kept per map for Last-Event-ID resume"))
     max_maps: int = field(default=100_000, metadata=about("most maps held at once (new ones get 503)"))
     max_features: int = field(default=100_000, metadata=about("most features on one map"))
+    # 256 MiB: a 100 MB GeoPackage (issue 61) with room to spare. The file is spooled to disk as it
+    # comes and a GeoPackage, FlatGeobuf or GeoParquet read from there in batches, so memory grows
+    # with the features (max_features), not the file; a format read whole stops at 64 MiB
+    # (formats.MAX_WHOLE), and so does a source fetched from a URL
     max_file_size: int = field(
-        default=16 * MIB,
-        metadata=about("largest file imported through the page (a 50,000-point GPX track is about 6 MB)"),
+        default=256 * MIB,
+        metadata=about(
+            "largest file imported through the page, spooled to disk as it comes (a 100 MB GeoPackage"
+            " fits; GeoJSON, GPX, KML and CSV, read whole, stop at 64 MiB whatever this says)"
+        ),
     )
 
     def check(self) -> None:

@@ -1,7 +1,9 @@
 """The files people already have: GPX, KML, KMZ, CSV and GeoJSON, and GIS people's zipped
 Shapefiles, GeoPackages, FlatGeobufs and GeoParquets in any projection, read into features and
 written from a map. Pure: bytes in, features out (and a map in, bytes out); no sockets, no trio
-(GDAL reads from memory; a Shapefile or GeoPackage is written in a temporary folder).
+(GDAL reads from memory; a Shapefile or GeoPackage is written in a temporary folder). A big upload
+the page spooled to disk comes as its path: a GeoPackage, FlatGeobuf or GeoParquet is read from
+there in batches (``STREAMED``), any other format read whole, at most ``MAX_WHOLE`` bytes.
 
 Reading is for untrusted files: XML without a DTD (no entity bombs, no external entities; see
 ``safexml``), a KMZ's zip opened with caps on its members and unzipped size, a CSV with caps on
@@ -15,11 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mapsrv.core.codec import dumps
 from mapsrv.core.geojson import collection_members, geojson_parts, to_geojson
 from mapsrv.core.model import LatLon, Limits, MapState
-from mapsrv.errors import InvalidInput
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats.archive import is_zip
 from mapsrv.formats.collect import MAX_LISTED, Collector, Imported
 from mapsrv.formats.detect import BINARY_FORMATS, FORMATS, GIS_FORMATS, detect_format
 from mapsrv.formats.gpx import gpx_notes, read_gpx, write_gpx
@@ -27,6 +31,7 @@ from mapsrv.formats.held import held_notes
 from mapsrv.formats.join import JOINS, Find, Join, Near, read_joined
 from mapsrv.formats.kml import read_kml, write_kml
 from mapsrv.formats.kmz import read_kmz, write_kmz
+from mapsrv.formats.progress import Progress
 from mapsrv.formats.rings import Rings
 from mapsrv.formats.table import read_csv, write_csv
 
@@ -42,6 +47,9 @@ __all__ = [
     "Near",
     "Imported",
     "Join",
+    "MAX_WHOLE",
+    "Progress",
+    "STREAMED",
     "detect_format",
     "export_file",
     "export_notes",
@@ -62,6 +70,12 @@ MEDIA_TYPES = {
 }
 # a format's file extension, where it is not the format's name (a zipped Shapefile GDAL opens whole)
 EXTENSIONS = {"shp": "shp.zip"}
+# Read from a file on disk a batch of rows at a time: memory grows with the features, not the file.
+STREAMED = ("gpkg", "fgb", "parquet")
+# The most of any other format read from disk: it is read whole (a JSON or XML tree, a zip's
+# members), and a parsed tree is 5 to 10 times its text: 64 MiB is Natural Earth's 24 MB 1:10m
+# countries with room to spare, and about the most a 100,000-feature map holds as GeoJSON
+MAX_WHOLE = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,7 @@ class Exported:
 
 
 def read_file(
-    data: bytes,
+    data: bytes | Path,
     fmt: str | None,
     limits: Limits,
     *,
@@ -90,15 +104,20 @@ def read_file(
     near: Near | None = None,
     file_layer: str | None = None,
     crs: str | None = None,
+    progress: Progress | None = None,
 ) -> Imported:
-    """Read a file into features. ``fmt`` is detected when None (``filename`` helps); ``layer``
-    puts every feature in that layer (else KML folders, GeoPackage tables become layers);
-    ``lookup`` resolves a CSV's place names; ``simplify`` thins lines and shapes to that tolerance
-    in metres. ``join`` reads a CSV's rows as the countries or regions they name, outlined by
-    ``find``, by column ``key`` (else found), within ``country``, ``near`` naming what an
-    unmatched row may mean (see ``join``). A GIS file's ``file_layer`` is the one layer to read
-    (else all); ``crs`` the system its coordinates are in when it names none (or a wrong one)."""
-    fmt = detect_format(data, filename, given=fmt)
+    """Read a file (its bytes, or its path on disk) into features. ``fmt`` is detected when None
+    (``filename`` helps); ``layer`` puts every feature in that layer (else KML folders, GeoPackage
+    tables become layers); ``lookup`` resolves a CSV's place names; ``simplify`` thins lines and
+    shapes to that tolerance in metres. ``join`` reads a CSV's rows as the countries or regions
+    they name, outlined by ``find``, by column ``key`` (else found), within ``country``, ``near``
+    naming what an unmatched row may mean (see ``join``). A GIS file's ``file_layer`` is the one
+    layer to read (else all); ``crs`` the system its coordinates are in when it names none (or a
+    wrong one). ``progress`` counts the rows of a GIS file as they are read."""
+    if isinstance(data, Path):
+        data, fmt = _from_disk(data, fmt, filename)
+    else:
+        fmt = detect_format(data, filename, given=fmt)
     out = Collector(fmt, limits, layer=layer, tolerance=simplify)
     if fmt not in GIS_FORMATS and (file_layer is not None or crs is not None):
         name = "file_layer" if file_layer is not None else "crs"
@@ -107,7 +126,9 @@ def read_file(
             " (its coordinates are WGS84 degrees); leave it out"
         )
     if fmt in GIS_FORMATS:
-        _read_gis(data, fmt, out, file_layer, crs)
+        _read_gis(data, fmt, out, file_layer, crs, progress)
+    elif isinstance(data, Path):
+        raise ValueError(f"a {fmt} file is read from its bytes")
     elif join is not None:
         if fmt != "csv" or find is None:
             raise InvalidInput(f"join takes a CSV table, got a {fmt} file; send the table as CSV")
@@ -125,7 +146,34 @@ def read_file(
     return out.result()
 
 
-def _read_gis(data: bytes, fmt: str, out: Collector, file_layer: str | None, crs: str | None) -> None:
+def _from_disk(path: Path, fmt: str | None, filename: str | None) -> tuple[bytes | Path, str]:
+    """The file at ``path`` as ``read_file`` reads it: the path itself for a format read in
+    batches, else its bytes (the format told by its first bytes, as from memory)."""
+    with path.open("rb") as file:
+        head = file.read(4096)
+    if not is_zip(head):  # a zip's kind is told by its members: it is read whole
+        found = detect_format(head, filename, given=fmt)
+        if found in STREAMED:
+            return path, found
+    size = path.stat().st_size
+    if size > MAX_WHOLE:
+        raise PayloadTooLarge(
+            f"file must be at most {MAX_WHOLE >> 20} MiB in this format, which is read whole, got"
+            f" {size / 2**20:,.0f} MiB; send it as a GeoPackage, FlatGeobuf or GeoParquet (read in"
+            " batches, up to MAPSRV_MAX_FILE_SIZE), or split it"
+        )
+    data = path.read_bytes()
+    return data, detect_format(data, filename, given=fmt)
+
+
+def _read_gis(
+    data: bytes | Path,
+    fmt: str,
+    out: Collector,
+    file_layer: str | None,
+    crs: str | None,
+    progress: Progress | None,
+) -> None:
     # GDAL and pyarrow are loaded when the first GIS file comes, not with every server: 0.3 s and
     # 160 MB more resident memory (their libraries) that a process which never sees one need not pay
     from mapsrv.formats.crs import given_crs
@@ -134,11 +182,11 @@ def _read_gis(data: bytes, fmt: str, out: Collector, file_layer: str | None, crs
 
     system = None if crs is None else given_crs(crs)
     if fmt != "parquet":
-        read_ogr(data, fmt, out, file_layer=file_layer, crs=system)
+        read_ogr(data, fmt, out, file_layer=file_layer, crs=system, progress=progress)
     elif file_layer is not None:
         raise InvalidInput("file_layer goes with a GeoPackage or a zip of Shapefiles; a GeoParquet has one")
     else:
-        read_geoparquet(data, out, crs=system)
+        read_geoparquet(data, out, crs=system, progress=progress)
 
 
 def _read_geojson(data: bytes, out: Collector) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +29,7 @@ from mapsrv.formats.collect import Collector
 from mapsrv.formats.crs import reprojection
 from mapsrv.formats.gisout import GisTable
 from mapsrv.formats.gisrows import LayerRows
+from mapsrv.formats.progress import Progress
 
 __all__ = ["BATCH", "MAX_UNPACKED", "read_geoparquet", "write_geoparquet"]
 
@@ -37,9 +39,9 @@ _NAMES = ("geometry", "geom", "wkb_geometry", "the_geom", "wkb")
 _WHAT = "geoparquet"
 
 
-def _open(data: bytes) -> pq.ParquetFile:
-    try:
-        return pq.ParquetFile(pa.BufferReader(data))
+def _open(data: bytes | Path) -> pq.ParquetFile:
+    try:  # a file on disk is read a row group at a time (not memory-mapped: no RSS for the whole)
+        return pq.ParquetFile(str(data) if isinstance(data, Path) else pa.BufferReader(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InvalidInput(f"geoparquet cannot be read: {str(exc)[:200]}; export it again") from None
 
@@ -100,16 +102,20 @@ def _geometry(file: pq.ParquetFile, notes: list[str]) -> tuple[str, Any, set[str
     return name, crs, hidden
 
 
-def read_geoparquet(data: bytes, out: Collector, *, crs: CRS | None) -> None:
+def read_geoparquet(
+    data: bytes | Path, out: Collector, *, crs: CRS | None, progress: Progress | None = None
+) -> None:
     file = _open(data)
     _check_sizes(file, out.limits.max_features - out.added)
+    if progress is not None:
+        progress.total += file.metadata.num_rows
     notes: list[str] = []
     geometry, found, hidden = _geometry(file, notes)
     way = reprojection(found, crs, _WHAT, notes)
     for note in notes:
         out.note(note)
     fields = [n for n in file.schema_arrow.names if n != geometry and n not in hidden]
-    rows = LayerRows(out, _WHAT, geometry, way, fields)
+    rows = LayerRows(out, _WHAT, geometry, way, fields, progress=progress)
     try:
         for batch in file.iter_batches(batch_size=BATCH, columns=[*fields, geometry]):
             rows.add(batch)

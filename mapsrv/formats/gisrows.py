@@ -28,6 +28,7 @@ from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import Collector
 from mapsrv.formats.columns import find_columns
 from mapsrv.formats.crs import Reprojection
+from mapsrv.formats.progress import Progress
 
 __all__ = ["OWN", "OWN_PREFIX", "OWN_TYPE", "LayerRows", "shape"]
 
@@ -115,7 +116,7 @@ def _values(column: Any, name: str = "", what: str = "") -> list[Any] | None:
 class LayerRows:
     """One layer's rows into ``out``. ``what`` names the layer in errors ("gpkg layer roads"),
     ``geometry`` its WKB column; ``layer`` the map layer its features go in (None: the
-    collector's); ``fields`` the other columns, in order."""
+    collector's); ``fields`` the other columns, in order; ``progress`` counts the rows read."""
 
     def __init__(
         self,
@@ -125,8 +126,10 @@ class LayerRows:
         reprojection: Reprojection,
         fields: Sequence[str],
         layer: str | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.out, self.what, self.geometry, self.reprojection = out, what, geometry, reprojection
+        self.progress = progress
         self.layer = None if layer is None else out.layer(layer)
         self.index = 0
         self.own = OWN_TYPE in fields
@@ -184,6 +187,8 @@ class LayerRows:
                 properties=properties,
                 layer=self.layer,
             )
+        if self.progress is not None:
+            self.progress.advance(n)
 
     def _geometries(self, column: Any, start: int) -> Any:
         wkb = column.to_numpy(zero_copy_only=False)

@@ -4,7 +4,8 @@ is a GeoPackage (it has ``gpkg_contents``), and whose only triggers are the ones
 carry: the R-tree index's, GDAL's feature counts, the specification's own checks on its
 ``gpkg_`` tables. Any other trigger is code that runs when a table changes: refused.
 
-SQLite reads the file from memory (``deserialize``), read-only, with untrusted schemas off.
+SQLite reads the file read-only, with untrusted schemas off: from memory (``deserialize``), or
+an upload the page spooled to disk from there (``immutable``: no lock, no journal beside it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import struct
+from pathlib import Path
 
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 
@@ -29,18 +31,19 @@ def is_sqlite(data: bytes) -> bool:
     return data.startswith(_MAGIC)
 
 
-def _check_size(data: bytes) -> None:
-    if len(data) < 100:
-        raise InvalidInput(f"gpkg is cut short: {len(data)} bytes, less than an SQLite header")
+def _check_size(data: bytes, size: int) -> None:
+    """``data``: the file's first 100 bytes at least; ``size``: its length."""
+    if size < 100:
+        raise InvalidInput(f"gpkg is cut short: {size} bytes, less than an SQLite header")
     (page,) = struct.unpack_from(">H", data, 16)
     page = 65_536 if page == 1 else page
     (pages,) = struct.unpack_from(">I", data, 28)
     if page < 512 or page & (page - 1):
         raise InvalidInput(f"gpkg is not a readable SQLite file: its page size is {page}")
     declared = page * pages
-    if declared > len(data):
+    if declared > size:
         raise PayloadTooLarge(
-            f"gpkg declares {declared:,} bytes ({pages:,} pages of {page:,}) but holds {len(data):,};"
+            f"gpkg declares {declared:,} bytes ({pages:,} pages of {page:,}) but holds {size:,};"
             " a cut-short or forged file: export it again from where it came"
         )
 
@@ -50,12 +53,19 @@ def _allowed(name: str, sql: str) -> bool:
     return any(pattern.fullmatch(name.lower()) and needs in text for pattern, needs in _KNOWN)
 
 
-def check_geopackage(data: bytes) -> None:
-    """Refuse ``data`` unless it is a GeoPackage GDAL may open (see the module's docstring)."""
-    _check_size(data)
-    db = sqlite3.connect(":memory:")
+def check_geopackage(data: bytes | Path) -> None:
+    """Refuse ``data`` (the bytes, or the file at that path) unless it is a GeoPackage GDAL may
+    open (see the module's docstring)."""
+    if isinstance(data, Path):
+        with data.open("rb") as file:
+            _check_size(file.read(100), data.stat().st_size)
+        db = sqlite3.connect(data.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
+    else:
+        _check_size(data, len(data))
+        db = sqlite3.connect(":memory:")
     try:
-        db.deserialize(data)
+        if not isinstance(data, Path):
+            db.deserialize(data)
         db.execute("PRAGMA query_only = ON")
         db.execute("PRAGMA trusted_schema = OFF")
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

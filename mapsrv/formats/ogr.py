@@ -2,14 +2,16 @@
 of the file, or the one ``file_layer`` names, streamed as Arrow record batches of ``BATCH`` rows
 into the collector (``gisrows``), so no layer is ever held whole twice.
 
-GDAL reads the bytes from memory (``/vsimem/``); a layer's feature count is checked against the
-map's cap before a row is read. A Shapefile's zip is unpacked and checked first (``shapezip``),
-a GeoPackage's header and triggers (``gpkg``).
+GDAL reads an upload the page spooled to disk from there (a 100 MB GeoPackage is never in memory
+whole), other bytes from memory (``/vsimem/``); every layer's feature count is checked against the
+map's cap before a row is read, and their sum is the ``progress`` the page shows. A Shapefile's
+zip is unpacked and checked first (``shapezip``), a GeoPackage's header and triggers (``gpkg``).
 """
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pyogrio
@@ -21,6 +23,7 @@ from mapsrv.formats.collect import Collector
 from mapsrv.formats.crs import reprojection
 from mapsrv.formats.gisrows import LayerRows
 from mapsrv.formats.gpkg import check_geopackage
+from mapsrv.formats.progress import Progress
 from mapsrv.formats.shapezip import open_shapefiles
 
 __all__ = ["BATCH", "read_ogr"]
@@ -52,12 +55,25 @@ def _layers(source: bytes, fmt: str, wanted: str | None, out: Collector) -> list
     return names
 
 
-def _read_layer(
-    source: bytes, fmt: str, name: str, out: Collector, crs: CRS | None, layered: bool, encoding: str | None
-) -> None:
-    what = f"{_NAMES[fmt]} {name}" if layered or fmt != "fgb" else "fgb"
+def _info(source: Any, name: str, what: str, encoding: str | None) -> dict[str, Any]:
     try:
-        info = pyogrio.read_info(source, layer=name, encoding=encoding, force_feature_count=True)
+        return dict(pyogrio.read_info(source, layer=name, encoding=encoding, force_feature_count=True))
+    except _ERRORS as exc:
+        raise InvalidInput(f"{what} cannot be read: {str(exc)[:200]}; export it again") from None
+
+
+def _read_layer(
+    source: Any,
+    name: str,
+    info: dict[str, Any],
+    out: Collector,
+    crs: CRS | None,
+    layered: bool,
+    encoding: str | None,
+    progress: Progress | None,
+) -> None:
+    what = info["what"]
+    try:
         room = out.limits.max_features - out.added
         if info["features"] > room:
             raise PayloadTooLarge(
@@ -78,6 +94,7 @@ def _read_layer(
                 way,
                 [str(f) for f in meta["fields"]],
                 layer=name if layered else None,
+                progress=progress,
             )
             for batch in reader:
                 rows.add(batch)
@@ -85,11 +102,22 @@ def _read_layer(
         raise InvalidInput(f"{what} cannot be read: {str(exc)[:200]}; export it again") from None
 
 
-def read_ogr(data: bytes, fmt: str, out: Collector, *, file_layer: str | None, crs: CRS | None) -> None:
-    """Read a zipped Shapefile (``shp``), a GeoPackage (``gpkg``) or a FlatGeobuf (``fgb``)."""
+def read_ogr(
+    data: bytes | Path,
+    fmt: str,
+    out: Collector,
+    *,
+    file_layer: str | None,
+    crs: CRS | None,
+    progress: Progress | None = None,
+) -> None:
+    """Read a zipped Shapefile (``shp``), a GeoPackage (``gpkg``) or a FlatGeobuf (``fgb``): its
+    bytes, or (a GeoPackage, a FlatGeobuf) the file on disk at ``data``."""
     encodings: dict[str, str | None] = {}
-    source: Any = data
+    source: Any = str(data) if isinstance(data, Path) else data
     if fmt == "shp":
+        if isinstance(data, Path):
+            raise ValueError("a zipped Shapefile is read from its bytes")
         source, shapes = open_shapefiles(data, file_layer)
         encodings = {s.name: s.encoding for s in shapes}
         file_layer = None if len(shapes) > 1 else shapes[0].name
@@ -99,5 +127,10 @@ def read_ogr(data: bytes, fmt: str, out: Collector, *, file_layer: str | None, c
     elif fmt == "gpkg":
         check_geopackage(data)
     names = _layers(source, fmt, file_layer, out)
-    for name in names:
-        _read_layer(source, fmt, name, out, crs, len(names) > 1, encodings.get(name))
+    layered = len(names) > 1
+    whats = {n: f"{_NAMES[fmt]} {n}" if layered or fmt != "fgb" else "fgb" for n in names}
+    infos = {n: _info(source, n, whats[n], encodings.get(n)) | {"what": whats[n]} for n in names}
+    if progress is not None:  # every layer's rows: the page's percentage covers the whole file
+        progress.total += sum(int(info["features"]) for info in infos.values())
+    for n in names:
+        _read_layer(source, n, infos[n], out, crs, layered, encodings.get(n), progress)

@@ -47,6 +47,7 @@ from mapsrv.core.content_coding import Decoding
 from mapsrv.core.layer_source import check_source_url
 from mapsrv.core.origins import Origins, origin_of
 from mapsrv.errors import InvalidInput, PayloadTooLarge, SourceDown
+from mapsrv.formats import MAX_WHOLE
 
 if TYPE_CHECKING:
     from mapsrv.config import Config
@@ -118,7 +119,9 @@ class SourcePolicy:
 
     @classmethod
     def from_config(cls, config: Config) -> SourcePolicy:
-        return cls.of(config.allowed_sources, config.tile_url, max_size=config.max_file_size)
+        # a fetched source is held and parsed whole, as a page's GeoJSON is: never past MAX_WHOLE
+        size = min(config.max_file_size, MAX_WHOLE)
+        return cls.of(config.allowed_sources, config.tile_url, max_size=size)
 
     def page_sources(self) -> list[str]:
         """The CSP sources of the tiles the page may load: the tile server and the listed hosts

@@ -3,21 +3,24 @@ it. Parsing is pure CPU (a 50,000-point GPX track is a few hundred ms), so it ru
 thread, and so does the gazetteer a CSV's place names need (its index is built there the first
 time, ~2 s), and the outlines a joined table needs (decoded there the first time, ~1 s). GIS files
 are read there too: GDAL and pyarrow release the GIL while they decode, the rows are pure Python
-(100,000 points of a GeoParquet: about a second)."""
+(100,000 points of a GeoParquet: about a second). A big file the page spooled to disk comes as its
+path, and its read counts its rows in ``progress`` and stops at the next batch once its caller is
+cancelled (the client went away)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import trio
 
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
-from mapsrv.formats import Imported, Join, read_file
+from mapsrv.formats import Imported, Join, Progress, read_file
 from mapsrv.places import point_of
 from mapsrv.places.boundaries import Boundary, find_boundary, nearest_boundary
-from mapsrv.workers import run
+from mapsrv.workers import run, stop_if_cancelled
 
 __all__ = ["read_upload"]
 
@@ -26,7 +29,7 @@ _PARSERS = trio.CapacityLimiter(2)
 
 
 async def read_upload(
-    data: bytes,
+    data: bytes | Path,
     fmt: str | None,
     limits: Limits,
     *,
@@ -39,6 +42,7 @@ async def read_upload(
     file_layer: str | None = None,
     crs: str | None = None,
     areas: Callable[[str], Boundary | None] | None = None,
+    progress: Progress | None = None,
 ) -> Imported:
     """``areas``: an imported extract's area by name (``PlaceService.join_area``), for a row
     joined by regions that names no region (a city, a district, a park)."""
@@ -58,7 +62,10 @@ async def read_upload(
         near=nearest_boundary,
         file_layer=file_layer,
         crs=crs,
+        progress=progress,
     )
+    if progress is not None:
+        progress.check = stop_if_cancelled
     async with _PARSERS:
         imported = await run("encode", read)
     if not imported.features:

@@ -7,7 +7,9 @@ request and app contexts, the response object and its after-request hooks: docs/
 "The page's writes"). Here a write is read, applied and answered in the connection's own task.
 The answers are Quart's, byte for byte where a client could tell: the same JSON bodies and
 errors (``mapsrv.http.responses``), the page's security headers, a 413 with ``Connection: close``
-for a body over ``max_body_size``, a 405 with ``Allow`` for any other method.
+for a body over ``max_body_size``, a 405 with ``Allow`` for any other method. An import's file is
+spooled to disk as it arrives, and its read's progress answered as it goes when the page asks
+(``mapsrv.web.upload``).
 
 The Host and Origin checks and the write budget ran before (``mapsrv.dispatch``); the request body's
 deadline and an answer sent before the body was read are ``mapsrv.http.hygiene``'s.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,6 +33,7 @@ from mapsrv.core.measure import bbox
 from mapsrv.core.model import MapState, check_id, check_number
 from mapsrv.core.parse import parse_ops
 from mapsrv.errors import BodyTooLarge, HttpError, InvalidInput, MapsrvError
+from mapsrv.formats import Progress
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.http.identity import name_from_cookies, user_from_cookies
 from mapsrv.http.responses import send_error
@@ -38,6 +42,7 @@ from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.hub.access import resolve
 from mapsrv.hub.imports import read_upload
 from mapsrv.hub.pointers import check_pointer
+from mapsrv.web.upload import answer_with_progress, spooled
 
 __all__ = ["PageWrites"]
 
@@ -95,7 +100,9 @@ class PageWrites:
     ) -> None:
         """``kind`` "m": ``map_id`` is the map's id (its owner's page); "e": an edit key."""
         try:
-            result = await self._write(scope, receive, map_id, action, kind)
+            result = await self._write(scope, receive, send, map_id, action, kind)
+            if result is None:  # answered as it went (an import with its progress)
+                return
         except MapsrvError as exc:
             await send_error(send, exc)
             return
@@ -114,8 +121,8 @@ class PageWrites:
         await send({"type": "http.response.body", "body": body})
 
     async def _write(
-        self, scope: Scope, receive: Receive, map_id: str, action: str, kind: str
-    ) -> Written | dict[str, Any]:
+        self, scope: Scope, receive: Receive, send: Send, map_id: str, action: str, kind: str
+    ) -> Written | dict[str, Any] | None:
         if scope["method"] != "POST":
             raise HttpError(405, "method not allowed", headers=(("Allow", "POST"),))
         cookie = user_agent = content_type = None
@@ -144,8 +151,15 @@ class PageWrites:
         if action == "redo":
             return await hub.redo(entry.id, actor)
         if action == "import":
-            data = await self._body(receive, declared, self.max_file_size)
-            return await self._import(entry, actor, scope, data)
+            async with spooled(receive, declared, self.max_file_size) as path:
+                query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
+                progress = Progress()  # counted always: its read stops once the request is cancelled
+                if query.get("progress") != ["1"]:
+                    return await self._import(entry, actor, scope, path, progress)
+                work = lambda: self._import(entry, actor, scope, path, progress)  # noqa: E731
+                headers = [h for h in self._headers if h[0] != b"content-type"]
+                await answer_with_progress(send, headers, progress, work)
+                return None
         if (content_type or "").split(";", 1)[0].strip().lower() != "application/json":
             raise InvalidInput("send the ops as application/json")
         body = _parse_json(await self._body(receive, declared))
@@ -170,11 +184,14 @@ class PageWrites:
             ) from None
         return {"shown": self.hub.point(entry, actor, at, view)}
 
-    async def _import(self, entry: MapEntry, actor: Actor, scope: Scope, data: bytes) -> dict[str, Any]:
-        """A file sent as the body, read as the ``import`` tool reads it. ``?preview=1`` answers
-        what would be added (its first ``PREVIEW`` features as GeoJSON) and commits nothing;
-        otherwise it is committed as one batch. ``format``, ``filename``, ``layer``,
-        ``simplify`` (metres), ``file_layer`` and ``crs`` as the tool's arguments."""
+    async def _import(
+        self, entry: MapEntry, actor: Actor, scope: Scope, data: Path, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """A file sent as the body (spooled at ``data``), read as the ``import`` tool reads it.
+        ``?preview=1`` answers what would be added (its first ``PREVIEW`` features as GeoJSON) and
+        commits nothing; otherwise it is committed as one batch. ``format``, ``filename``, ``layer``,
+        ``simplify`` (metres), ``file_layer`` and ``crs`` as the tool's arguments; ``progress``
+        counts the rows read."""
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
         args = {name: values[0] for name, values in query.items() if name in _IMPORT_ARGS}
         layer = check_id("layer", args["layer"]) if args.get("layer") else None
@@ -190,6 +207,7 @@ class PageWrites:
             simplify=simplify,
             file_layer=args.get("file_layer") or None,
             crs=args.get("crs") or None,
+            progress=progress,
         )
         if args.get("preview") in ("1", "true"):
             out = report(imported, [])
@@ -205,13 +223,12 @@ class PageWrites:
             out["provisional"] = True
         return out | report(imported, feature_ids(written))
 
-    async def _body(self, receive: Receive, declared: int, limit: int = 0) -> bytes:
-        """The whole request body, at most ``limit`` bytes (``max_body_size`` unless given): a
-        413 past that, at once when its Content-Length (``declared``) says so."""
-        file = bool(limit)
-        limit = limit or self.max_body_size
+    async def _body(self, receive: Receive, declared: int) -> bytes:
+        """The whole request body, at most ``max_body_size`` bytes: a 413 past that, at once when
+        its Content-Length (``declared``) says so."""
+        limit = self.max_body_size
         if declared > limit:
-            raise BodyTooLarge(limit, file=file)
+            raise BodyTooLarge(limit)
         parts: list[bytes] = []
         size = 0
         while True:
@@ -221,7 +238,7 @@ class PageWrites:
             part = message.get("body", b"")
             size += len(part)
             if size > limit:
-                raise BodyTooLarge(limit, file=file)
+                raise BodyTooLarge(limit)
             parts.append(part)
             if not message.get("more_body", False):
                 return b"".join(parts)

@@ -32,6 +32,7 @@ __all__ = [
     "flatgeobuf",
     "geopackage",
     "geoparquet",
+    "noted_points",
     "project",
     "reference",
     "shapefile_zip",
@@ -124,6 +125,24 @@ def geopackage(layers: dict[str, tuple[pa.Table, str | None, str | None]]) -> by
         for i, (name, (table, crs, kind)) in enumerate(layers.items()):
             write_gdal(table, path, "GPKG", crs=crs, geometry_type=kind, layer=name, append=i > 0)
         return path.read_bytes()
+
+
+def noted_points(rows: int, note: int = 0, seed: int = 61) -> pa.Table:
+    """``rows`` points over Europe with a name, a count, a value and a ``note`` of that many
+    characters (a register's long descriptions: what makes a GeoPackage of points 100 MB)."""
+    rng = np.random.default_rng(seed)
+    lon, lat = rng.uniform(-10, 30, rows), rng.uniform(35, 60, rows)
+    columns: dict[str, Any] = {
+        "name": [f"point {i}" for i in range(rows)],
+        "count": np.arange(rows),
+        "value": rng.random(rows),
+    }
+    if note:  # lowercase letters, the text's bytes laid out as Arrow's strings are
+        letters = rng.integers(ord("a"), ord("z") + 1, size=rows * note, dtype=np.uint8)
+        offsets = np.arange(0, (rows + 1) * note, note, dtype=np.int32)
+        columns["note"] = pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(letters))
+    columns["geometry"] = shapely.to_wkb(shapely.points(lon, lat))
+    return pa.table(columns)
 
 
 def flatgeobuf(table: pa.Table, crs: str | None, kind: str) -> bytes:

@@ -2,7 +2,9 @@
  *
  * In: a GPX, KML, KMZ, CSV or GeoJSON file, or a GIS file (a zipped Shapefile, a GeoPackage, a
  * FlatGeobuf, a GeoParquet), dropped on the page or chosen with the picker is sent (its upload's
- * progress shown) as it is to POST /m/<id>/import?preview=1, which reads it exactly as the commit will and
+ * progress shown, then the server's read's: the answer comes as lines, `{"progress": 0.4}` while
+ * the file is read and the import's answer last) as it is to POST /m/<id>/import?preview=1&progress=1,
+ * which reads it exactly as the commit will and
  * answers what would be added (counts, layers, notes, the rows that did not resolve, and the
  * first features as GeoJSON). The preview is drawn over the map (the page listens for
  * `mapsrv:import-preview`) until the person adds it (one batch, all or none) or cancels.
@@ -90,42 +92,59 @@ function errorText(json, status) {
   return status ? 'the server answered ' + status : 'the server cannot be reached';
 }
 
+// The complete lines of a streamed answer, each parsed (a line cut short is not yet complete).
+function lines(text) {
+  const out = [];
+  for (const row of text.split('\n').slice(0, -1)) {
+    try { out.push(JSON.parse(row)); } catch (e) { /* not a line of ours */ }
+  }
+  return out;
+}
+
 // XMLHttpRequest, not fetch: only it reports an upload's progress, which a big file needs.
-function send(file, bytes, previewOnly, progress) {
-  const query = new URLSearchParams({ filename: file.name });
+// progress(sent, read): the upload's share sent, then the server's read's (null until it says).
+// The file itself is sent (the browser streams it from disk), never read whole into the page.
+function send(file, previewOnly, progress) {
+  const query = new URLSearchParams({ filename: file.name, progress: '1' });
   if (previewOnly) query.set('preview', '1');
   return new Promise((resolve) => {
     const request = new XMLHttpRequest();
     request.open('POST', prefix + '/import?' + query);
     request.setRequestHeader('Content-Type', 'application/octet-stream');
-    request.setRequestHeader('Accept', 'application/json');
-    request.responseType = 'json';
+    request.setRequestHeader('Accept', 'application/x-ndjson, application/json');
+    request.responseType = 'text';
     if (progress) {
       request.upload.addEventListener('progress', (event) => {
-        if (event.lengthComputable) progress(event.loaded / event.total);
+        if (event.lengthComputable) progress(event.loaded / event.total, null);
       });
-      request.upload.addEventListener('load', () => progress(1));
+      request.upload.addEventListener('load', () => progress(1, null));
+      request.addEventListener('progress', () => {
+        const said = lines(request.responseText).filter((row) => typeof row.progress === 'number');
+        if (said.length) progress(1, said[said.length - 1].progress);
+      });
     }
     request.addEventListener('load', () => {
-      const json = request.response;
-      if (request.status < 200 || request.status > 299) {
-        resolve({ ok: false, message: errorText(json, request.status) });
+      let json = null;
+      try { json = JSON.parse(request.responseText); } catch (e) { /* lines, or not JSON */ }
+      if (json === null) json = lines(request.responseText).pop() || null;
+      if (request.status < 200 || request.status > 299 || (json && json.error)) {
+        resolve({ ok: false, message: errorText(json, (json && json.status) || request.status) });
       } else {
         resolve({ ok: true, body: json });
       }
     });
     request.addEventListener('error', () => resolve({ ok: false, message: errorText(null, 0) }));
-    request.send(bytes);
+    request.send(file);
   });
 }
 
-// "Sending rivers.gpkg… 40 %" while the upload goes, then "Reading rivers.gpkg…" while the
-// server reads it.
+// "Sending rivers.gpkg… 40 %" while the upload goes, then "Reading rivers.gpkg… 40 %" while
+// the server reads it (a file whose size in rows is not known up front: "Reading rivers.kml…").
 function progressTo(title, file) {
-  return (done) => {
-    title.textContent = done < 1
-      ? 'Sending ' + file.name + '… ' + Math.floor(done * 100) + ' %'
-      : 'Reading ' + file.name + '…';
+  return (sent, read) => {
+    if (sent < 1) title.textContent = 'Sending ' + file.name + '… ' + Math.floor(sent * 100) + ' %';
+    else if (read === null) title.textContent = 'Reading ' + file.name + '…';
+    else title.textContent = 'Reading ' + file.name + '… ' + Math.floor(read * 100) + ' %';
   };
 }
 
@@ -159,7 +178,7 @@ function line(parent, text, className) {
 }
 
 const dialog = byId('import');
-let pending = null; // { file, bytes } while a preview is shown
+let pending = null; // { file } while a preview is shown
 
 function close() {
   pending = null;
@@ -203,22 +222,21 @@ async function take(file) {
   byId('import-error').hidden = true;
   byId('import-add').disabled = true;
   dialog.hidden = false;
-  const bytes = await file.arrayBuffer();
-  const result = await send(file, bytes, true, progressTo(byId('import-title'), file));
+  const result = await send(file, true, progressTo(byId('import-title'), file));
   if (!result.ok) {
     byId('import-title').textContent = 'Cannot add ' + file.name;
     fail(result.message);
     return;
   }
-  pending = { file, bytes };
+  pending = { file };
   show(file, result.body);
 }
 
 async function commit() {
   if (!pending) return;
-  const { file, bytes } = pending;
+  const { file } = pending;
   byId('import-add').disabled = true;
-  const result = await send(file, bytes, false, progressTo(byId('import-title'), file));
+  const result = await send(file, false, progressTo(byId('import-title'), file));
   if (!result.ok) {
     fail('Not added: ' + result.message);
     return;

@@ -1,0 +1,98 @@
+"""A big upload the page spooled to disk (issue 61, item 4): a GeoPackage, FlatGeobuf or
+GeoParquet is read from its path in batches, to the same features as from its bytes, its rows
+counted in ``Progress`` against the rows the file declares; the GeoPackage checks hold on disk
+too; a format read whole is refused past ``MAX_WHOLE`` with the way out named; and a read whose
+``check`` raises (its client left) stops at the next batch."""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from pathlib import Path
+
+import pytest
+from support.gis_files import flatgeobuf, geopackage, geoparquet, noted_points
+
+import mapsrv.formats
+from mapsrv.core.model import Limits
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats import Progress, read_file
+
+LIMITS = Limits()
+ROWS = 20_000  # three batches of 8,192 rows
+
+
+def _files() -> dict[str, bytes]:
+    table = noted_points(ROWS, 20)
+    return {
+        "gpkg": geopackage(
+            {"a": (table, "EPSG:4326", "Point"), "b": (table.slice(0, 100), "EPSG:4326", "Point")}
+        ),
+        "fgb": flatgeobuf(table, "EPSG:4326", "Point"),
+        "parquet": geoparquet(table, None),
+    }
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "fgb", "parquet"])
+def test_a_file_on_disk_reads_as_its_bytes_do_and_counts_its_rows(tmp_path: Path, fmt: str) -> None:
+    data = _files()[fmt]
+    path = tmp_path / "upload"  # no extension: the content says what it is
+    path.write_bytes(data)
+    progress = Progress()
+    assert progress.fraction() is None
+    from_disk = read_file(path, None, LIMITS, progress=progress)
+    from_memory = read_file(data, None, LIMITS)
+    rows = ROWS + 100 if fmt == "gpkg" else ROWS
+    assert from_disk.format == fmt and len(from_disk.features) == rows
+    assert from_disk.features == from_memory.features and from_disk.notes == from_memory.notes
+    assert (progress.done, progress.total, progress.fraction()) == (rows, rows, 1.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["upload"], "nothing written beside it"
+
+
+def test_the_geopackage_checks_hold_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "upload"
+    path.write_bytes(geopackage({"stops": (noted_points(5), "EPSG:4326", "Point")}))
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TRIGGER wipe AFTER INSERT ON stops BEGIN DELETE FROM stops; END;")
+    db.close()
+    with pytest.raises(InvalidInput) as err:
+        read_file(path, None, LIMITS)
+    assert err.value.message.startswith("gpkg has a trigger, 'wipe', that GeoPackages do not need")
+    data = bytearray(geopackage({"stops": (noted_points(5), "EPSG:4326", "Point")}))
+    page = struct.unpack_from(">H", data, 16)[0]
+    struct.pack_into(">I", data, 28, 10 * 2**30 // page)
+    path.write_bytes(data)
+    with pytest.raises(PayloadTooLarge) as too_big:
+        read_file(path, None, LIMITS)
+    assert too_big.value.message.startswith(f"gpkg declares {10 * 2**30:,} bytes")
+
+
+def test_a_format_read_whole_stops_at_its_own_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "upload"
+    path.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},'
+        ' "geometry": {"type": "Point", "coordinates": [6.2, 46.4]}}]}' + " " * 2_000_000
+    )
+    assert len(read_file(path, None, LIMITS).features) == 1
+    monkeypatch.setattr(mapsrv.formats, "MAX_WHOLE", 1 << 20)
+    with pytest.raises(PayloadTooLarge) as err:
+        read_file(path, None, LIMITS)
+    assert err.value.message == (
+        "file must be at most 1 MiB in this format, which is read whole, got 2 MiB; send it as a"
+        " GeoPackage, FlatGeobuf or GeoParquet (read in batches, up to MAPSRV_MAX_FILE_SIZE), or split it"
+    )
+
+
+def test_a_read_whose_check_raises_stops_at_the_next_batch(tmp_path: Path) -> None:
+    class Left(Exception):
+        pass
+
+    def check() -> None:
+        raise Left
+
+    path = tmp_path / "upload"
+    path.write_bytes(_files()["parquet"])
+    progress = Progress(check)
+    with pytest.raises(Left):
+        read_file(path, None, LIMITS, progress=progress)
+    assert (progress.done, progress.total) == (8_192, ROWS)

@@ -70,7 +70,10 @@ class NetworkSettings:
     )
     body_timeout: float = field(
         default=10 * SECONDS,
-        metadata=about("longest a client may take to send a request body (slower ones are cut off)"),
+        metadata=about(
+            "longest a client may take to send a request body, plus 1 s per 64 KiB received"
+            " (slower ones are cut off)"
+        ),
     )
     header_timeout: float = field(
         default=10 * SECONDS,

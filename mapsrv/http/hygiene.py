@@ -20,9 +20,12 @@ Two things broke that (hypercorn 0.18 + quart-trio 0.12, measured with raw socke
   proxy's keep-alive pool gets a clean connection back. A body too large or too slow to drain
   gets the response with ``Connection: close`` instead, and the connection closes after it.
 
-A request body must arrive whole within ``body_timeout`` seconds: a slow or stalled one (a client
-holding a worker with a trickle) is, to the app, a client that went away; the answer is a 408
-(unless the app answered), and the connection closes.
+A request body must arrive whole within ``body_timeout`` seconds, plus a second for each
+``BODY_RATE`` bytes that came: a slow or stalled one (a client holding a worker with a trickle)
+is, to the app, a client that went away; the answer is a 408 (unless the app answered), and the
+connection closes. The allowance per byte lets a big file the page imports (256 MiB at most)
+come over a slow uplink: a body that keeps coming at 64 KiB/s is never cut off, and a trickle
+earns nothing (a byte a second adds 15 µs).
 
 Browser event streams (GETs without a body, the hot path) pass straight through.
 
@@ -56,6 +59,7 @@ __all__ = [
 
 # Early answers are short (errors, redirects): hold at most this much of one.
 _MOST_HELD = 64 * 1024
+BODY_RATE = 64 * 1024  # bytes a second: what a body coming this fast earns on its deadline
 
 
 def has_body(scope: MutableMapping[str, Any]) -> bool:
@@ -102,7 +106,8 @@ class _Exchange:
         self._receive = receive
         self._send = send
         self.body_timeout = body_timeout
-        self.deadline = trio.current_time() + body_timeout  # when the whole body must be here
+        self.began = trio.current_time()
+        self.deadline = self.began + body_timeout  # when the whole body must be here
         self.body_done = False  # the last of the body was read
         self.gone = False  # the client went away, or took too long to send the body
         self.timed_out = False
@@ -134,6 +139,7 @@ class _Exchange:
     def _noted(self, message: Message) -> Message:
         if message["type"] == "http.request":
             self.read += len(message.get("body", b""))
+            self.deadline = max(self.deadline, self.began + self.body_timeout + self.read / BODY_RATE)
             if not message.get("more_body", False):
                 self.body_done = True
         elif message["type"] == "http.disconnect":

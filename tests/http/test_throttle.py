@@ -193,6 +193,31 @@ async def test_a_slow_body_on_mcp_is_cut_off(nursery: trio.Nursery, caplog: pyte
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no traceback per slow client"
 
 
+async def test_a_body_that_keeps_coming_is_not_cut_off(nursery: trio.Nursery) -> None:
+    """A body that takes three times the body timeout but keeps coming (a big file over a slow
+    uplink: here 640 KiB/s, the allowance is 64 KiB/s) is read whole and answered; the trickle
+    above is still cut off."""
+    server = await start_server(nursery, body_timeout=0.3)
+    conn = await RawConnection.open("127.0.0.1", port_of(server))
+    body = json.dumps(INITIALIZE).encode().ljust(600 * 1024)  # JSON with trailing spaces
+    head = (
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Accept: application/json, text/event-stream\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    chunk = 32 * 1024
+    with trio.fail_after(20):
+        await conn.send(head.encode())
+        started = trio.current_time()
+        for at in range(0, len(body), chunk):
+            await conn.send(body[at : at + chunk])
+            await trio.sleep(0.05)  # the client's pace, not a wait for the server
+        assert trio.current_time() - started > 3 * 0.3
+        response = await conn.read_response()
+    assert response.status == 200, response.body[:200]
+    assert b'"serverInfo"' in response.body
+    await conn.aclose()
+
+
 async def test_each_request_spends_the_budget_of_its_kind_and_no_other(nursery: trio.Nursery) -> None:
     """A budget of one for each kind, and one client per check: new maps are cookie-less ``/``
     and ``/new`` (not ``/`` with the user cookie: that is the user's last map); writes are ops,

@@ -85,4 +85,7 @@ def to_geojson(state: MapState) -> dict[str, Any]:
 
 def label_from(props: Mapping[str, Any]) -> str:
     """The label a feature's data gives it: its ``label``, ``name`` or ``title`` text."""
-    return next((v for k in ("label", "name", "title") if isinstance(v := props.get(k), str)), "")
+    for key in ("label", "name", "title"):
+        if isinstance(value := props.get(key), str):
+            return value
+    return ""

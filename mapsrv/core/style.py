@@ -70,7 +70,7 @@ def check_symbol(value: Any) -> str:
 
 def check_style(value: Any) -> tuple[tuple[str, Any], ...]:
     """A style mapping, as sorted pairs so that equal styles compare equal."""
-    if value is None:
+    if value is None or (type(value) is dict and not value):
         return ()
     if not isinstance(value, Mapping):
         raise InvalidInput(f'style must be an object, got {type(value).__name__}; e.g. {{"color": "red"}}')

@@ -62,6 +62,8 @@ def check_text(name: str, value: Any, cap: int) -> str:
             f"{name} must be at most {cap} characters, got {len(value)}; shorten it"
             + ("" if name == "popup" else " (longer text belongs in the popup)")
         )
+    if value.isascii():
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -14,7 +14,7 @@ import trio
 from mcp import Client
 from support import start_server, wait_until
 from support.raw_http import RawConnection
-from support.slow_image import LINES, SlowDrawing
+from support.slow_image import SlowDrawing, draw_lines
 
 import mapsrv.image.render as render_module
 from mapsrv.core import Feature, MapState
@@ -70,21 +70,9 @@ async def test_an_agent_that_leaves_mid_map_image_frees_the_worker(
     drawing = SlowDrawing(monkeypatch)
     server = await start_server(nursery)
     async with Client(server.url + "mcp") as agent:
-        made = await agent.call_tool("draw", {"items": [], "geojson": LINES})
-        assert not made.is_error, made.content
-        map_id = made.structured_content["map_id"]
-        leaving = trio.CancelScope()
-
-        async def call() -> None:
-            with leaving:
-                await agent.call_tool("map_image", {"map_id": map_id, "width": 400, "height": 300})
-
+        map_id, _ = await draw_lines(agent)
         with trio.fail_after(15):
-            async with trio.open_nursery() as inner:
-                inner.start_soon(call)
-                await drawing.started()
-                leaving.cancel()
-            await drawing.freed()
+            await drawing.leave(agent, map_id)
             drawing.fast()
             served = await agent.call_tool("map_image", {"map_id": map_id, "width": 200, "height": 100})
         assert not served.is_error and "1000 features" in served.content[1].text
@@ -99,9 +87,8 @@ async def test_a_browser_that_leaves_mid_image_png_frees_the_worker(
     drawing = SlowDrawing(monkeypatch)
     server = await start_server(nursery)
     async with Client(server.url + "mcp") as agent:
-        made = await agent.call_tool("draw", {"items": [], "geojson": LINES})
-        assert not made.is_error, made.content
-    path = urlsplit(made.structured_content["view_url"]).path + "/image.png?w=400&h=300"
+        _, view_url = await draw_lines(agent)
+    path = urlsplit(view_url).path + "/image.png?w=400&h=300"
     host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
     assert host is not None and port is not None
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()

@@ -10,13 +10,15 @@ import time
 from typing import Any
 
 import pytest
+import trio
+from mcp import Client
 
 import mapsrv.image.render as render_module
 from mapsrv.workers import workers
 
 from .waiting import wait_until
 
-__all__ = ["LINES", "SHAPES", "SlowDrawing"]
+__all__ = ["LINES", "SHAPES", "SlowDrawing", "draw_lines"]
 
 SHAPES = 1000
 LINES = {
@@ -30,6 +32,13 @@ LINES = {
         for i in range(SHAPES)
     ],
 }
+
+
+async def draw_lines(agent: Client) -> tuple[str, str]:
+    """A new map of ``LINES`` drawn by ``agent``: its id and its view link."""
+    made = await agent.call_tool("draw", {"items": [], "geojson": LINES})
+    assert not made.is_error, made.content
+    return made.structured_content["map_id"], made.structured_content["view_url"]
 
 
 class SlowDrawing:
@@ -56,6 +65,21 @@ class SlowDrawing:
         """Once the image pool runs nothing: the drawing stopped at its next shape."""
         await wait_until(lambda: self.pool.running == 0)
         assert self.drawn < SHAPES / 2, f"the drawing stopped ({self.drawn} of {SHAPES} shapes drawn)"
+
+    async def leave(self, agent: Client, map_id: str) -> None:
+        """``agent`` asks for ``map_id``'s image and gives up on it mid-drawing (the SDK's client
+        then tells the server: ``notifications/cancelled``); returns once the worker is free."""
+        leaving = trio.CancelScope()
+
+        async def call() -> None:
+            with leaving:
+                await agent.call_tool("map_image", {"map_id": map_id, "width": 400, "height": 300})
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call)
+            await self.started()
+            leaving.cancel()
+        await self.freed()
 
     def fast(self) -> None:
         """Shapes at their own speed again (for the image after)."""

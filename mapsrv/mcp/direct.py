@@ -89,7 +89,9 @@ Fallback = Callable[[Scope, Receive], Awaitable[None]]
 
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 BIG_BODY = 256 * 1024  # bytes of a request, or of an answer's text, from which it is handled in a worker
-LEAVABLE = frozenset({"map_image"})  # long calls cancelled when their client leaves (``_run``)
+# long calls cancelled when their client leaves (``_run``); an import cancelled before its write
+# stores nothing. ``read`` is not: most reads are small, and the watch costs a task per call.
+LEAVABLE = frozenset({"map_image", "import", "export"})
 _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 # a later round of a call that asked its person: the SDK unseals and checks its state
 _LATER_ROUND = ("inputResponses", "requestState")

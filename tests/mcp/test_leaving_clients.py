@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,14 @@ from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
-from support import start_server
+from support import start_server, wait_until
 from support.mcp import INITIALIZE, MCP_ACCEPT
 from support.slow_image import SlowDrawing, draw_lines
 
+import mapsrv.mcp.tools.files as files
+from mapsrv.formats.batch import import_ops
 from mapsrv.server import Server
+from mapsrv.workers import stop_if_cancelled, workers
 
 DIRECT_OR_SDK = pytest.mark.parametrize("direct", [True, False], ids=["direct", "sdk"])
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
@@ -152,3 +156,41 @@ async def test_a_stdio_agent_that_cancels_frees_the_worker(
         async with Client(stdio_client(params, errlog=errlog), mode="legacy") as agent:  # type: ignore[arg-type]
             with trio.fail_after(20):
                 await drawing.leave(agent, map_id)
+
+
+async def test_an_import_left_mid_way_stores_nothing(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``import`` is watched as ``map_image`` is: a client that leaves while its file is turned into
+    changes (in an ``encode`` worker, here made 10 s long in steps that check for cancellation) has
+    its call cancelled, the worker is freed, and nothing is written to the map."""
+    steps = [0]
+
+    def slow_import_ops(*args: Any, **kwargs: Any) -> Any:
+        for _ in range(1000):
+            steps[0] += 1
+            stop_if_cancelled()
+            time.sleep(0.01)
+        return import_ops(*args, **kwargs)
+
+    monkeypatch.setattr(files, "import_ops", slow_import_ops)
+    server = await start_server(nursery)
+    pool = workers().pools["encode"].stats
+    async with Client(server.url + "mcp") as agent:
+        map_id = (await agent.call_tool("create_map", {})).structured_content["map_id"]
+        leaving = trio.CancelScope()
+        csv = "lat,lon,name\n38.7,-9.1,Lisbon\n41.1,-8.6,Porto\n"
+
+        async def call() -> None:
+            with leaving:
+                await agent.call_tool("import", {"map_id": map_id, "content": csv, "format": "csv"})
+
+        with trio.fail_after(15):
+            async with trio.open_nursery() as inner:
+                inner.start_soon(call)
+                await wait_until(lambda: steps[0] > 5)
+                leaving.cancel()
+            await wait_until(lambda: pool.running == 0)
+            assert steps[0] < 500
+            read = await agent.call_tool("read", {"map_id": map_id})
+        assert read.structured_content["count"] == 0, read.structured_content

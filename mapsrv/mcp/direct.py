@@ -56,7 +56,7 @@ from typing import Any, TypeVar
 import trio
 from mcp import MCPError
 from mcp.server.lowlevel import Server
-from mcp.server.streamable_http import check_accept_headers
+from mcp.server.streamable_http import REQUEST_CANCELLED, check_accept_headers
 from mcp.shared.inbound import (
     MCP_PARAM_HEADER_PREFIX,
     InboundLadderRejection,
@@ -89,7 +89,9 @@ Fallback = Callable[[Scope, Receive], Awaitable[None]]
 
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 BIG_BODY = 256 * 1024  # bytes of a request, or of an answer's text, from which it is handled in a worker
-LEAVABLE = frozenset({"map_image"})  # long calls cancelled when their client leaves (``_run``)
+# long calls cancelled when their client leaves (``_run``); an import cancelled before its write
+# stores nothing. ``read`` is not: most reads are small, and the watch costs a task per call.
+LEAVABLE = frozenset({"map_image", "import", "export"})
 _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 # a later round of a call that asked its person: the SDK unseals and checks its state
 _LATER_ROUND = ("inputResponses", "requestState")
@@ -131,6 +133,17 @@ class DirectCalls:
         self.shapes = ResultShapes(lowlevel.server_info_stamp)
         self.answered = 0  # 2026-07-28 requests this path answered
         self.handed_on = 0  # ... and those it handed to the SDK
+        # long calls in sessions, by session and request id: a notifications/cancelled ends them
+        self.leavable: dict[tuple[str, int | str], trio.CancelScope] = {}
+
+    def cancel(self, session_id: str, request_id: int | str) -> bool:
+        """Cancel the long call ``request_id`` of ``session_id`` that this path runs (the session's
+        client sent ``notifications/cancelled``, which the SDK cannot apply to a call it never saw);
+        whether there was one."""
+        scope = self.leavable.get((session_id, request_id))
+        if scope is not None:
+            scope.cancel()
+        return scope is not None
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, client: str, fallback: Fallback
@@ -172,7 +185,7 @@ class DirectCalls:
             await fallback(scope, _replaying(read, receive))
             return
         tc = self.contexts.of_session(scope, session.id, session.client_name)
-        ran = await self._run(call, tc, receive)
+        ran = await self._run(call, tc, receive, (session.id, call.id))
         if ran is None:
             return  # the client left
         member = ran[1]  # the transport answers an error with 200 too
@@ -273,25 +286,40 @@ class DirectCalls:
             return True
         return any(key.startswith(_PARAM_HEADER) for key, _ in scope["headers"])
 
-    async def _run(self, call: _Call, tc: ToolContext, receive: Receive) -> tuple[int, dict[str, Any]] | None:
+    async def _run(
+        self, call: _Call, tc: ToolContext, receive: Receive, in_session: tuple[str, int | str] | None = None
+    ) -> tuple[int, dict[str, Any]] | None:
         """The call's HTTP status and its JSON-RPC ``result`` or ``error`` member; None if the
         client left during a long call (``LEAVABLE``), which was then cancelled, so its worker is
         freed (issue 60). Only long calls are watched: the watch is a task per call, which a
         small call's CPU budget does not have. A client that half-closes after its request (``nc``)
-        is told ``http.disconnect`` too (``mapsrv.http.h1``), so it is taken as gone as well."""
+        is told ``http.disconnect`` too (``mapsrv.http.h1``), so it is taken as gone as well. A
+        call ``in_session`` (its session and request id) can be cancelled by ``cancel`` too: it
+        is answered then as the SDK's transport answers a cancelled request (``REQUEST_CANCELLED``)."""
         if call.runner.spec.name not in LEAVABLE:
             return await self._result(call, tc)
-        ran = []
+        ran, gone = [], []
         async with trio.open_nursery() as nursery:
 
             async def watch() -> None:
                 while (await receive())["type"] != "http.disconnect":
                     pass
+                gone.append(True)
                 nursery.cancel_scope.cancel()
 
-            nursery.start_soon(watch)
-            ran.append(await self._result(call, tc))
-            nursery.cancel_scope.cancel()
+            if in_session is not None:
+                self.leavable[in_session] = nursery.cancel_scope
+            try:
+                nursery.start_soon(watch)
+                ran.append(await self._result(call, tc))
+                nursery.cancel_scope.cancel()
+            finally:
+                if in_session is not None and self.leavable.get(in_session) is nursery.cancel_scope:
+                    del self.leavable[in_session]
+        if not ran and not gone:
+            return error_member(
+                REQUEST_CANCELLED, {"code": REQUEST_CANCELLED, "message": "Request cancelled"}
+            )
         return ran[0] if ran else None
 
     async def _result(self, call: _Call, tc: ToolContext) -> tuple[int, dict[str, Any]]:

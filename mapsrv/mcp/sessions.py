@@ -40,6 +40,8 @@ __all__ = [
     "Peek",
     "SessionBook",
     "SessionStatistics",
+    "called_tool",
+    "cancelled_ids",
     "close_http_session",
     "handshake",
     "is_real_request",
@@ -226,6 +228,31 @@ def is_real_request(body: bytes) -> bool:
     """Whether a JSON-RPC body holds a request (a method with an id), not only notifications or
     responses."""
     return any(isinstance(m, dict) and "method" in m and "id" in m for m in _messages(body))
+
+
+def cancelled_ids(body: bytes) -> list[int | str]:
+    """The request ids that a body's ``notifications/cancelled`` name (none for other bodies,
+    which are not parsed)."""
+    if b"notifications/cancelled" not in body:
+        return []
+    ids = []
+    for message in _messages(body):
+        if _member(message, "method") == "notifications/cancelled":
+            found = _member(_member(message, "params"), "requestId")
+            if type(found) in (int, str):
+                ids.append(found)
+    return ids
+
+
+def called_tool(body: bytes, names: frozenset[str]) -> int | str | None:
+    """The request id of a body that is one ``tools/call`` of a tool in ``names``."""
+    messages = _messages(body) if b"tools/call" in body else []
+    if len(messages) != 1 or _member(messages[0], "method") != "tools/call":
+        return None
+    request_id = _member(messages[0], "id")
+    if _member(_member(messages[0], "params"), "name") not in names or type(request_id) not in (int, str):
+        return None
+    return request_id  # type: ignore[no-any-return]
 
 
 def json_rpc_failed(body: bytes) -> bool:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import trio
 from mcp import Client
 from support import start_server, wait_until
+from support.raw_http import RawConnection
+from support.slow_image import SlowDrawing, draw_lines
 
 import mapsrv.image.render as render_module
 from mapsrv.core import Feature, MapState
@@ -64,44 +67,40 @@ async def test_an_agent_that_leaves_mid_map_image_frees_the_worker(
 ) -> None:
     """Through the SDK's client over a real socket: the call cancelled (the client gives up on it,
     which tells the server), the server's drawing stops and the next image is served."""
-    drawn = [0]
-    shape = render_module._shape
-
-    def slow_shape(*args: Any) -> None:  # each shape 20 ms: the drawing takes 20 s
-        drawn[0] += 1
-        time.sleep(0.02)
-        shape(*args)
-
-    monkeypatch.setattr(render_module, "_shape", slow_shape)
-    lines = [
-        {
-            "type": "Feature",
-            "properties": {},
-            "geometry": {"type": "LineString", "coordinates": [[-10, i % 80 - 40], [10, i % 80 - 39]]},
-        }
-        for i in range(1000)
-    ]
+    drawing = SlowDrawing(monkeypatch)
     server = await start_server(nursery)
-    pool = workers().pools["image"].stats
     async with Client(server.url + "mcp") as agent:
-        collection = {"type": "FeatureCollection", "features": lines}
-        made = await agent.call_tool("draw", {"items": [], "geojson": collection})
-        assert not made.is_error, made.content
-        map_id = made.structured_content["map_id"]
-        leaving = trio.CancelScope()
-
-        async def call() -> None:
-            with leaving:
-                await agent.call_tool("map_image", {"map_id": map_id, "width": 400, "height": 300})
-
+        map_id, _ = await draw_lines(agent)
         with trio.fail_after(15):
-            async with trio.open_nursery() as inner:
-                inner.start_soon(call)
-                await wait_until(lambda: drawn[0] > 5)
-                leaving.cancel()
-            await wait_until(lambda: pool.running == 0)
-            stopped_at = drawn[0]
-            assert stopped_at < 500, f"the drawing stopped ({stopped_at} of 1000 shapes drawn)"
-            monkeypatch.setattr(render_module, "_shape", shape)
+            await drawing.leave(agent, map_id)
+            drawing.fast()
             served = await agent.call_tool("map_image", {"map_id": map_id, "width": 200, "height": 100})
         assert not served.is_error and "1000 features" in served.content[1].text
+
+
+async def test_a_browser_that_leaves_mid_image_png_frees_the_worker(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's and the HTTP API's ``/v/<key>/image.png``, asked on a raw socket that closes
+    mid-drawing (a card scrolled away, a curl stopped): Quart-Trio cancels the route on the
+    request's ``http.disconnect``, and the drawing stops; the next image is drawn."""
+    drawing = SlowDrawing(monkeypatch)
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as agent:
+        _, view_url = await draw_lines(agent)
+    path = urlsplit(view_url).path + "/image.png?w=400&h=300"
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+    assert host is not None and port is not None
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    with trio.fail_after(15):
+        browser = await RawConnection.open(host, port)
+        await browser.send(request)
+        await drawing.started()
+        await browser.stream.aclose()  # the browser left
+        await drawing.freed()
+        drawing.fast()
+        again = await RawConnection.open(host, port)
+        await again.send(request.replace(b"w=400&h=300", b"w=200&h=100"))
+        answer = await again.read_response()
+        await again.stream.aclose()
+    assert answer.status == 200 and answer.body.startswith(b"\x89PNG")

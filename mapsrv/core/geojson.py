@@ -52,7 +52,7 @@ _KNOWN = frozenset({"type", "id", "geometry", "properties", "bbox", MAPSRV})
 def _mapping(value: Any) -> bool:
     """``isinstance(value, Mapping)``, with a parsed file's dicts answered without the abc's
     check (a quarter of a 10,000-point import's checks were it)."""
-    return type(value) is dict or isinstance(value, Mapping)
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
 
 
 def collection_members(raw: Any, max_text: int | None = None) -> dict[str, Any]:
@@ -242,7 +242,7 @@ def _attributes(
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__
 class Part:
     """One GeoJSON feature, read but not checked: ``index`` is its place in the collection,
     ``type`` and ``coords`` its whole geometry (``geometry_from_geojson``, ``[lat, lon]``), ``id``
@@ -282,7 +282,7 @@ def _items(raw: Any) -> list[Any]:
     )
 
 
-def _fields(props: Mapping[str, Any], mine: Any) -> tuple[str, str, Mapping[str, Any], dict[str, Any]]:
+def _fields(props: Mapping[str, Any], mine: Any) -> tuple[str, str, Mapping[str, Any], Mapping[str, Any]]:
     """A feature's label, popup and style, and the properties it keeps. In mapsrv's export they
     are its ``mapsrv`` member (``mine``; a label left out is the data's) and every property is
     the data's; in an export by an earlier version they are in the properties (``mapsrv_type``
@@ -297,7 +297,7 @@ def _fields(props: Mapping[str, Any], mine: Any) -> tuple[str, str, Mapping[str,
             label if isinstance(label, str) else label_from(props),
             popup if isinstance(popup, str) else "",
             style if _mapping(style) else {},
-            dict(props),
+            props,  # read by _attributes into a dict of its own
         )
     if props.get("mapsrv_type") in FEATURE_TYPES:
         old = {k: props[f"mapsrv_{k}"] if f"mapsrv_{k}" in props else props.get(k) for k in _OWN}
@@ -306,13 +306,15 @@ def _fields(props: Mapping[str, Any], mine: Any) -> tuple[str, str, Mapping[str,
         popup = old["popup"] if isinstance(old["popup"], str) else ""
         style = old["style"] if isinstance(old["style"], Mapping) else {}
         return label, popup, style, {k: v for k, v in props.items() if k not in taken}
-    popup_key = next((k for k in ("popup", "description") if isinstance(props.get(k), str)), None)
+    popup = props.get("popup")
+    if not isinstance(popup, str):
+        popup = props.get("description")
     given = props.get("style")
     if _mapping(given):
         style = given
     else:
         style = {_SIMPLESTYLE[k]: v for k, v in props.items() if k in _SIMPLESTYLE}
-    return label_from(props), props[popup_key] if popup_key else "", style, dict(props)
+    return label_from(props), popup if isinstance(popup, str) else "", style, props
 
 
 def _members(item: Mapping[str, Any], max_text: int | None, max_keys: int | None) -> dict[str, Any]:
@@ -414,7 +416,8 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
                     popup=part.popup[: limits.max_popup],
                     style=part.style,
                     properties=part.properties,
-                    members={k: v for k, v in part.members.items() if k != "id" or v != part.id},
+                    members=part.members
+                    and {k: v for k, v in part.members.items() if k != "id" or v != part.id},
                     limits=limits,
                 )
             )

@@ -78,7 +78,7 @@ class AreaGrid:
             self.marks[j, i],
             _EDGE,
         )
-        found = mark == _COVERED
+        found: NDArray[np.bool_] = mark == _COVERED
         edge = np.flatnonzero(mark == _EDGE)
         found[edge] = shapely.intersects_xy(area, x[edge], y[edge])
         return found
@@ -89,7 +89,8 @@ def _cell(edges: NDArray[np.float64], at: NDArray[np.float64]) -> NDArray[np.int
     (``np.searchsorted`` is exact but 8 times slower on 100,000 unsorted points)."""
     last = len(edges) - 2
     scale = (last + 1) / (edges[-1] - edges[0])
-    return np.clip(((at - edges[0]) * scale).astype(np.intp), 0, last)
+    cells: NDArray[np.intp] = np.clip(((at - edges[0]) * scale).astype(np.intp), 0, last)
+    return cells
 
 
 def _edge_cells(area: BaseGeometry, xs: NDArray[np.float64], ys: NDArray[np.float64]) -> NDArray[np.bool_]:

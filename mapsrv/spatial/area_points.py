@@ -10,14 +10,14 @@ need no Point objects). A point is placed in its cell by arithmetic, then checke
 very edges the cells were built from (one that rounding put past them is tested exactly): the
 answer is the exact test's, not an approximation of it.
 
-The edge cells are those of every vertex of the area's rings, lines and points, cut into pieces
-at most half a cell long, and the cells next to them; the cells between two edge cells of a row
-(a run) are all on one side of the edge, so one point test of the run's first centre marks it.
-A grid is built the first time an area with at least ``GRID_VERTICES`` vertices is tested (6-30
-ms for a state, ~100 ms for the United States, in the caller's worker thread; marking each cell
-by GEOS's ``covers`` of its box took 20-40 times that) and kept for the same area object, which
-the places' caches hand out again: ``KEPT`` grids at most, 1 MB each (int8 marks), held weakly
-so that an area let go of takes its grid along.
+The edge cells are those of every vertex of the area's rings, lines and points, cut into pieces at
+most half a cell long, and the cells next to them; the cells between two edge cells of a row (a
+run) are all on one side of the edge, so one point test of the run's first centre marks it. A grid
+is built the first time an area with at least ``GRID_VERTICES`` vertices is tested (15-30 ms for a
+state, 20-100 ms for the United States, in the caller's worker thread; marking each cell by GEOS's
+``covers`` of its box took 40-70 times that, at a quarter of the cells) and kept for the same area
+object, which the places' caches hand out again: ``KEPT`` grids at most, 1 MB each (int8 marks),
+held weakly so that an area let go of takes its grid along.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ __all__ = ["CELLS", "GRID_VERTICES", "KEPT", "AreaGrid", "covered_points"]
 CELLS = 1 << 20  # cells of a grid at most: 1 MB of marks
 GRID_VERTICES = 256  # an area with fewer is tested point by point: a grid would not pay
 KEPT = 16  # grids kept, most recently used (16 MB at most)
-_POLYGON = 3  # shapely's type id of a Polygon
 _OUTSIDE, _COVERED, _EDGE = 0, 1, 2
 
 
@@ -97,11 +96,8 @@ def _edge_cells(area: BaseGeometry, xs: NDArray[np.float64], ys: NDArray[np.floa
     """The cells the area's edge may meet: every ring, line and point of its parts, cut into
     pieces at most half a cell long: a piece from a vertex stays within the cells next to the
     vertex's (found exactly, by ``np.searchsorted``)."""
-    parts = shapely.get_parts(area)
-    kind = shapely.get_type_id(parts)
-    lines = np.concatenate([shapely.get_rings(parts[kind == _POLYGON]), parts[kind != _POLYGON]])
     step = min(xs[1] - xs[0], ys[1] - ys[0]) / 2
-    xy = shapely.get_coordinates(shapely.segmentize(lines, step))
+    xy = shapely.get_coordinates(shapely.segmentize(area, step))  # every ring, line and point
     edge = np.zeros((len(ys) + 1, len(xs) + 1), dtype=bool)  # a cell of margin each side
     i = np.clip(np.searchsorted(xs, xy[:, 0], side="right"), 1, len(xs) - 1)
     j = np.clip(np.searchsorted(ys, xy[:, 1], side="right"), 1, len(ys) - 1)

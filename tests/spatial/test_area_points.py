@@ -79,6 +79,23 @@ def test_a_few_vertices_and_an_unprepared_area() -> None:
     assert covered_points(flat, np.array([0.5, 0.5]), np.array([0.0, 0.1])).tolist() == [True, False]
 
 
+def test_a_collection_of_parts_lines_and_points() -> None:
+    """A repaired area may be a collection: polygons (one with a hole), a line, a point."""
+    ring = [(np.cos(t), np.sin(t)) for t in np.linspace(0, 2 * np.pi, 300)[:-1]]
+    holed = shapely.Polygon(ring, [[(x / 2, y / 2) for x, y in ring]])
+    far = shapely.Polygon([(x + 3, y) for x, y in ring])
+    area = shapely.GeometryCollection(
+        [shapely.MultiPolygon([holed, far]), shapely.LineString([(5, 0), (6, 1)]), shapely.Point(7, 7)]
+    )
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-1.5, 7.5, 20_000), rng.uniform(-1.5, 7.5, 20_000)
+    x = np.concatenate([x, [5.5, 7.0, 0.5, 0.25]])
+    y = np.concatenate([y, [0.5, 7.0, 0.0, 0.0]])
+    expected = shapely.covers(area, shapely.points(x, y))
+    assert np.array_equal(covered_points(area, x, y), expected)
+    assert expected[-4:].tolist() == [True, True, True, False]
+
+
 def test_select_within_answers_as_covers_for_every_kind_of_feature() -> None:
     rng = random.Random(5)
     area = region_area("US-NJ")

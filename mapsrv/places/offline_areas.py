@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,7 @@ __all__ = [
     "AREA_TAGS",
     "MAX_RAW_VERTICES",
     "MAX_VERTICES",
+    "KEPT_OUTLINE_BYTES",
     "IndexArea",
     "TooComplex",
     "area_kind",
@@ -56,6 +59,7 @@ __all__ = [
     "read_outline",
 ]
 
+KEPT_OUTLINE_BYTES = 4_000_000  # outlines kept, by WKB: ~7 times that in all once tested (GEOS indexes)
 AREA_TAGS: dict[str, tuple[str, ...]] = {
     "boundary": ("administrative",),
     "place": ("city", "town", "village", "suburb", "borough", "quarter", "neighbourhood", "island"),
@@ -197,11 +201,28 @@ def area_rank(area: IndexArea) -> tuple[int, int, int]:
     return (order, level, area.area_id)
 
 
+_outlines: OrderedDict[bytes, BaseGeometry] = OrderedDict()
+_outlines_lock = threading.Lock()
+
+
 def read_outline(db: sqlite3.Connection, area_id: int) -> BaseGeometry:
-    """An area's outline, valid and prepared for tests of many points."""
+    """An area's outline, valid and prepared for tests of many points. The shapes made are kept
+    by their WKB (most recently read, ``KEPT_OUTLINE_BYTES`` of it at most): the same bytes are the
+    same shape whichever file or import they came from, and parsing, repairing and preparing a
+    city's outline again at every ``within`` took longer than the test; the same object back
+    also keeps its grid (``mapsrv.spatial.area_points``)."""
     (wkb,) = db.execute("SELECT outline FROM areas WHERE id = ?", (area_id,)).fetchone()
+    with _outlines_lock:
+        kept = _outlines.get(wkb)
+        if kept is not None:
+            _outlines.move_to_end(wkb)
+            return kept
     outline: BaseGeometry = shapely.make_valid(shapely.from_wkb(wkb))
     shapely.prepare(outline)
+    with _outlines_lock:
+        _outlines[wkb] = outline
+        while sum(map(len, _outlines)) > KEPT_OUTLINE_BYTES and len(_outlines) > 1:
+            _outlines.popitem(last=False)
     return outline
 
 

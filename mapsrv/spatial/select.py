@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.model import Feature, LatLon
+from mapsrv.spatial.area_points import covered_points
 from mapsrv.spatial.index import FeatureIndex
 from mapsrv.spatial.shapes import GEOD, SEGMENT_DEGREES, LocalFrame
 
@@ -83,9 +84,7 @@ def select_within(
     """The features wholly inside ``area``: a polygon in degrees (``x = lon``), or a circle
     ``(centre, radius_m)``; ``skip`` is the id of the area's own feature. In map order."""
     if isinstance(area, BaseGeometry):
-        rows = _kept(index, index.meeting(area), layer, skip)
-        inside = shapely.covers(area, index.geoms[rows])  # the area first: a prepared one is used as such
-        return Selection(index, rows[inside])
+        return Selection(index, _kept(index, _covered(index, area), layer, skip))
     (lat, lon), radius = area
     south, west, north, east = degree_box((lat, lon), radius)
     rows = _kept(index, index.in_box(south, west, north, east), layer, skip)
@@ -96,6 +95,19 @@ def select_within(
     farthest = np.full(len(rows), -1.0)
     np.maximum.at(farthest, which, metres)
     return Selection(index, rows[(farthest >= 0) & (farthest <= radius)])
+
+
+def _covered(index: FeatureIndex, area: BaseGeometry) -> NDArray[np.intp]:
+    """The features ``area`` covers, in map order: the points as arrays (``area_points``), the
+    other shapes whose box is in the area's by GEOS's ``covers``, the area prepared."""
+    rows = np.flatnonzero(covered_points(area, index.x, index.y))
+    if not len(index.shapes):
+        return rows
+    west, south, east, north = area.bounds
+    b = index.shape_bounds
+    shapes = index.shapes[(b[:, 0] >= west) & (b[:, 1] >= south) & (b[:, 2] <= east) & (b[:, 3] <= north)]
+    shapes = shapes[shapely.covers(area, index.geoms[shapes])]
+    return np.sort(np.concatenate([rows, shapes])) if len(shapes) else rows
 
 
 def select_touching(

@@ -322,3 +322,20 @@ def test_of_two_areas_of_one_name_the_one_on_the_map_is_taken(tmp_path: Path) ->
         return [area.admin_level if area is not None else None for area in taken]
 
     assert trio.run(levels) == [10, 8, 8]
+
+
+def test_an_outline_is_parsed_and_prepared_once_per_wkb() -> None:
+    """``within`` a city asked again gets the same prepared shape (and so its kept grid); other
+    bytes (another import) get their own; the kept bytes stay under their bound."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE areas(id INTEGER PRIMARY KEY, outline BLOB NOT NULL)")
+    square, bigger = shapely.box(24.9, 60.1, 25.0, 60.2), shapely.box(24.9, 60.1, 25.1, 60.3)
+    db.executemany(
+        "INSERT INTO areas VALUES (?, ?)", [(1, shapely.to_wkb(square)), (2, shapely.to_wkb(bigger))]
+    )
+    first = offline_areas.read_outline(db, 1)
+    assert shapely.is_prepared(first) and first.equals(square)
+    assert offline_areas.read_outline(db, 1) is first
+    other = offline_areas.read_outline(db, 2)
+    assert other is not first and other.equals(bigger)
+    assert sum(map(len, offline_areas._outlines)) <= offline_areas.KEPT_OUTLINE_BYTES

@@ -115,3 +115,12 @@ def test_no_module_class_or_function_grows_past_its_limit() -> None:
         if sizes.get(place, ("", 0))[1] <= MOST_LINES[sizes.get(place, ("module", 0))[0]]
     ]
     assert shrunk == [], f"{shrunk} are within the limits now: take them off OVER"
+
+
+def test_every_test_module_has_a_name_of_its_own() -> None:
+    """pytest imports test modules by their basename (no packages under tests/): two files of one
+    name in two folders stop the whole run at collection."""
+    names: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}

@@ -7,19 +7,25 @@ joined countries about 1 s.
 ``loads`` is ``json.loads``, but the outer ``depth`` levels of objects and arrays are read member
 by member. ``in_pieces(encode, value)`` is ``encode(value)`` (any encoder of compact JSON text),
 but a list of more than ``SLICE`` items, at the top or in objects down to ``depth``, is written
-item by item.
+a slice of items at a time: one at first, then twice as many while a call takes under half of
+``PIECE``, half as many past it. A slice per item cost a call, a check and a copy each: 10,000
+points' snapshot took twice the time of one call; slices keep each hold of the interpreter near
+``PIECE`` whether the items are points or countries' outlines.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["SLICE", "in_pieces", "is_big", "load_path", "loads"]
 
-SLICE = 64  # items from which a list is encoded one by one (a feature each: well under 1 ms)
+SLICE = 64  # items from which a list is encoded in slices
+PIECE = 0.001  # seconds: about how long one slice's call may hold the interpreter
+_MOST = 256  # items in one slice: a run of small ones does not make the next slice the whole list
 
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -28,12 +34,28 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 def in_pieces(encode: Callable[[Any], str], value: Any, depth: int = 3) -> str:
     """``encode(value)``, a big list in it (in objects down to ``depth``) item by item."""
     if type(value) is list and len(value) > SLICE:
-        return "[" + ",".join(map(encode, value)) + "]"
+        return "[" + ",".join(_slices(encode, value)) + "]"
     if is_big(value, depth) and all(type(k) is str for k in value):
         return (
             "{" + ",".join(f"{encode(k)}:{in_pieces(encode, v, depth - 1)}" for k, v in value.items()) + "}"
         )
     return encode(value)
+
+
+def _slices(encode: Callable[[Any], str], items: list[Any]) -> Iterator[str]:
+    """The items' compact JSON texts, a slice of them per call (the module's docstring)."""
+    at, size = 0, 1
+    while at < len(items):
+        started = time.perf_counter()
+        text = encode(items[at : at + size])
+        took = time.perf_counter() - started
+        if len(text) > 2:  # "[...]": the items, without their brackets
+            yield text[1:-1]
+        at += size
+        if took < PIECE / 2:
+            size = min(size * 2, _MOST)
+        elif took > PIECE:
+            size = max(size // 2, 1)
 
 
 def is_big(value: Any, depth: int = 3) -> bool:

@@ -179,12 +179,15 @@ def place_labels(
         if label.kind != "line" and _covered(placed, label.x, label.y):
             continue  # a point's symbol under a label, or an area's one spot taken
         fit = _must_fit(styles.get(f.layer), label)
-        grid = _Grid(placed, symbols, view, label, not fit and label.kind != "point", height)
         # A box no label of this text can be narrower than (each of its spots is inside the
         # wider one's): most labels of a crowded map are refused on it, before their text is
         # measured (30 us a label).
         narrow = 3 * len(label.text) + 10
-        if all(grid.free(narrow, xy, rank) is None for xy in spots(label, narrow, height)):
+        point = label.kind == "point"
+        if point and _nowhere(placed, symbols, view, spots(label, narrow, height), narrow, rank):
+            continue
+        grid = _Grid(placed, symbols, view, label, not fit and not point, height)
+        if not point and all(grid.free(narrow, xy, rank) is None for xy in spots(label, narrow, height)):
             continue
         width = face.getlength(label.text) + 10
         if fit and not _fits_inside(label, width, height, view.zoom):
@@ -238,9 +241,7 @@ class _Grid:
     height: float
 
     def free(self, w: float, xy: tuple[float, float], rank: float) -> Box | None:
-        """The box ``w`` wide at ``xy`` when it is inside the image and overlaps no label, cover
-        or symbol ranked before ``rank``; else None. (The one hot loop of a crowded map: a
-        thousand labels try up to 16 spots each, so the cells and overlaps are written out.)"""
+        """The box ``w`` wide at ``xy`` when it is inside the image and ``_clear``; else None."""
         view, label, h = self.view, self.label, self.height
         x, y = float(round(xy[0])), float(round(xy[1]))
         if self.slide:
@@ -248,22 +249,48 @@ class _Grid:
             y = max(0, min(y, view.height - h))
             if x > label.x or x + w < label.x or y > label.y + GAP + h or y + h < label.y - GAP - h:
                 return None
-        right, bottom = x + w, y + h
-        if x < 0 or y < 0 or right > view.width or bottom > view.height:
+        box = (x, y, x + w, y + h)
+        if x < 0 or y < 0 or box[2] > view.width or box[3] > view.height:
             return None
-        placed, symbols = self.placed, self.symbols
-        rows = range(int(y // _CELL), int(bottom // _CELL) + 1)
-        for cx in range(int(x // _CELL), int(right // _CELL) + 1):
-            for cy in rows:
-                for b in placed.get((cx, cy), ()):
-                    if x < b[2] and b[0] < right and y < b[3] and b[1] < bottom:
-                        return None
-                for b, r in symbols.get((cx, cy), ()):
-                    if r >= rank:
-                        break  # the rest are ranked after
-                    if x < b[2] and b[0] < right and y < b[3] and b[1] < bottom:
-                        return None
-        return (x, y, right, bottom)
+        return box if _clear(self.placed, self.symbols, box, rank) else None
+
+
+def _nowhere(
+    placed: dict[tuple[int, int], list[Box]],
+    symbols: Symbols,
+    view: ImageView,
+    tries: list[tuple[float, float]],
+    w: float,
+    rank: float,
+) -> bool:
+    """Whether no box ``w`` wide at ``tries`` is free (``_Grid.free``'s rule for a point's label,
+    which does not slide), without a grid: most labels of a crowded map end here."""
+    h = line_height(LABEL_FONT) + 8
+    for sx, sy in tries:
+        x, y = float(round(sx)), float(round(sy))
+        inside = x >= 0 and y >= 0 and x + w <= view.width and y + h <= view.height
+        if inside and _clear(placed, symbols, (x, y, x + w, y + h), rank):
+            return False
+    return True
+
+
+def _clear(placed: dict[tuple[int, int], list[Box]], symbols: Symbols, box: Box, rank: float) -> bool:
+    """Whether ``box`` overlaps no label or cover placed and no symbol ranked before ``rank``.
+    (The one hot loop of a crowded map: a thousand labels try up to 16 spots each, so the cells
+    and overlaps are written out.)"""
+    x, y, right, bottom = box
+    rows = range(int(y // _CELL), int(bottom // _CELL) + 1)
+    for cx in range(int(x // _CELL), int(right // _CELL) + 1):
+        for cy in rows:
+            for b in placed.get((cx, cy), ()):
+                if x < b[2] and b[0] < right and y < b[3] and b[1] < bottom:
+                    return False
+            for b, r in symbols.get((cx, cy), ()):
+                if r >= rank:
+                    break  # the rest are ranked after
+                if x < b[2] and b[0] < right and y < b[3] and b[1] < bottom:
+                    return False
+    return True
 
 
 def _covered(placed: dict[tuple[int, int], list[Box]], x: float, y: float) -> bool:

@@ -113,7 +113,7 @@ def check_layer_source(source: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"url of an xyz source needs {{z}}, {{x}} and {{y}}, got {url!r:.80}; add them")
     out["attribution"] = _text(source, "attribution")
     opacity = source.get("opacity", 1.0)
-    if isinstance(opacity, bool) or not isinstance(opacity, int | float) or not 0 <= opacity <= 1:
+    if isinstance(opacity, bool) or not isinstance(opacity, (int, float)) or not 0 <= opacity <= 1:
         raise InvalidInput(f"opacity must be between 0 and 1, got {opacity!r:.20}; 1 is opaque")
     out["opacity"] = float(opacity)
     if kind == "pmtiles":
@@ -154,9 +154,9 @@ def _archive(source: Mapping[str, Any]) -> dict[str, Any]:
         )
     bounds = source.get("bounds")
     if (
-        not isinstance(bounds, list | tuple)
+        not isinstance(bounds, (list, tuple))
         or len(bounds) != 4
-        or not all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+        or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
         or not (-180 <= bounds[0] <= 180 and -180 <= bounds[2] <= 180)
         or not -90 <= bounds[1] <= bounds[3] <= 90
     ):

@@ -95,7 +95,7 @@ def _property(name: str, value: Any) -> str:
 
 
 def _classes(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
         raise InvalidInput(
             f"classes must be a whole number from {MIN_CLASSES} to {MAX_CLASSES}, got {value!r:.20}; e.g. 5"
         )
@@ -120,7 +120,7 @@ def _check_filter(value: Any) -> dict[str, Any]:
     wanted = value.get("value")
     scalar = (str, int, float, bool)
     if op == "in":
-        if not isinstance(wanted, list | tuple) or not 0 < len(wanted) <= 100:
+        if not isinstance(wanted, (list, tuple)) or not 0 < len(wanted) <= 100:
             raise InvalidInput(
                 f"filter value must be a list of 1-100 values for 'in', got {wanted!r:.40};"
                 " e.g. ['cafe', 'bar']"
@@ -273,11 +273,11 @@ def _graduated(raw: Mapping[str, Any], features: Sequence[Feature], layer: str, 
                 f" {edges[-1]:g}, above the last break); end the breaks at {edges[-1]:g} or above"
             )
     else:
-        classes = _classes(raw.get("classes", len(colors) if isinstance(colors, list | tuple) else 5))
+        classes = _classes(raw.get("classes", len(colors) if isinstance(colors, (list, tuple)) else 5))
         edges = breaks(numbers_of(features, out["by"], layer), str(method), classes)
     n = len(edges) - 1
     if colors is not None:
-        if not isinstance(colors, list | tuple) or len(colors) != n:
+        if not isinstance(colors, (list, tuple)) or len(colors) != n:
             raise InvalidInput(
                 f"colors must list one colour per class ({n}), got {colors!r:.60}; give {n} colours or a ramp"
             )
@@ -289,7 +289,7 @@ def _graduated(raw: Mapping[str, Any], features: Sequence[Feature], layer: str, 
 
 
 def _check_breaks(edges: Any) -> list[float]:
-    if not isinstance(edges, list | tuple) or not 2 <= len(edges) <= MAX_CLASSES + 1:
+    if not isinstance(edges, (list, tuple)) or not 2 <= len(edges) <= MAX_CLASSES + 1:
         raise InvalidInput(
             f"breaks must be 2 to {MAX_CLASSES + 1} ascending numbers (the lowest edge, then each"
             f" class's upper bound), got {edges!r:.60}; e.g. [0, 10, 100]"
@@ -353,7 +353,7 @@ def _proportional(
 
 
 def _legend_values(value: Any) -> list[float]:
-    if not isinstance(value, list | tuple) or not 0 < len(value) <= MAX_LEGEND_VALUES:
+    if not isinstance(value, (list, tuple)) or not 0 < len(value) <= MAX_LEGEND_VALUES:
         raise InvalidInput(
             f"legend_values must list 1-{MAX_LEGEND_VALUES} numbers, got {value!r:.60};"
             " e.g. [50000, 10000, 1000]"

@@ -48,7 +48,7 @@ def number(value: Any) -> float | None:
     """A property's value as a finite number, or None."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         out = float(value) if not isinstance(value, int) or abs(value) < 2**1000 else math.inf
     elif isinstance(value, str):
         if not _NUMERIC_RE.fullmatch(value):  # as the page's: no "inf", "1_000" or "0x10"
@@ -67,7 +67,7 @@ def text_of(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    if isinstance(value, tuple | list):  # one per point, or a nested array: as the page's textOf
+    if isinstance(value, (tuple, list)):  # one per point, or a nested array: as the page's textOf
         return ", ".join(text_of(v) for v in value)
     if isinstance(value, dict):  # a nested object: its JSON text, never a number
         return dumps_text(value)
@@ -101,9 +101,9 @@ def field_of(field: str, props: Collection[str] | None = None) -> tuple[str, str
 def _label_text(value: Any, spec: str) -> str:
     """A property's value in a label: a number formatted for people (``mapsrv.core.numbers``),
     by the field's spec when it has one (then a number written as text is formatted too)."""
-    if isinstance(value, tuple | list):  # one per point, or a nested array: as the page's labels
+    if isinstance(value, (tuple, list)):  # one per point, or a nested array: as the page's labels
         return ", ".join(_label_text(v, spec) for v in value)
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return format_number(value, spec)
     if spec and isinstance(value, str) and (found := number(value)) is not None:
         return format_number(found, spec)
@@ -156,7 +156,7 @@ def in_time(window: Mapping[str, Any], props: Mapping[str, Any]) -> bool:
     """Whether a feature's time (a value, or any of a per-point list) is inside the window, its
     ends included (``mapsrv.core.times`` reads them all); a feature without a time is outside."""
     value = props.get(window["property"])
-    times = value if isinstance(value, tuple | list) else (value,)
+    times = value if isinstance(value, (tuple, list)) else (value,)
     start = time_ms(window.get("from"))
     end = time_ms(window.get("to"))
     for item in times:

@@ -32,7 +32,7 @@ _MS_FROM = 1e11  # a number this large or larger is milliseconds (1e11 s is the 
 def is_year(value: Any) -> bool:
     """Whether a number is a year: whole, from 1 to 9999."""
     return (
-        isinstance(value, int | float)
+        isinstance(value, (int, float))
         and not isinstance(value, bool)
         and math.isfinite(value)
         and float(value).is_integer()
@@ -58,7 +58,7 @@ def time_ms(value: Any) -> float | None:
     """``value`` (a number or text, see the module's docstring) in ms since 1970 UTC, or None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         if not math.isfinite(value):
             return None
         if is_year(value):
@@ -93,7 +93,7 @@ def time_values(prop: str, features: Iterable[Mapping[str, Any]]) -> dict[str, A
     seen: dict[float, Any] = {}
     for props in features:
         value = props.get(prop)
-        for item in value if isinstance(value, tuple | list) else (value,):
+        for item in value if isinstance(value, (tuple, list)) else (value,):
             moment = time_ms(item)
             if moment is not None:
                 seen.setdefault(moment, item)

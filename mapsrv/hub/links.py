@@ -88,7 +88,7 @@ class Links:
         try:
             links = json.loads(text)["links"]
             view_key, edit_key = links["view_key"], links.get("edit_key")
-            if not isinstance(view_key, str) or not isinstance(edit_key, str | None):
+            if not isinstance(view_key, str) or not isinstance(edit_key, (str, type(None))):
                 raise TypeError("keys are text")
         except (ValueError, KeyError, TypeError):
             log.warning("map %s: a links notice could not be read", map_ref(entry.id))

@@ -43,7 +43,7 @@ class Pointer:
 
 
 def _number(value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError("not a number")
     if not low <= value <= high:
         raise ValueError("out of range")

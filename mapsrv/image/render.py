@@ -233,7 +233,7 @@ def _rgb(value: object, default: str) -> tuple[int, int, int]:
 
 
 def _alpha(value: object, default: float) -> int:
-    number = value if isinstance(value, int | float) and not isinstance(value, bool) else default
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
     return round(255 * max(0.0, min(1.0, float(number))))
 
 
@@ -248,7 +248,7 @@ def _shape(overlay: Image.Image, draw: ImageDraw.ImageDraw, view: ImageView, f: 
         _alpha(style.get("fill_opacity"), 0.2),
     )
     weight = style.get("weight")
-    width = max(1, round((float(weight) if isinstance(weight, int | float) else 3.0) * SUPER))
+    width = max(1, round((float(weight) if isinstance(weight, (int, float)) else 3.0) * SUPER))
     if f.type == "circle":
         lat, lon = f.coords
         x, y = view.pixel(lat, lon)

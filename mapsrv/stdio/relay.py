@@ -66,7 +66,7 @@ logging.getLogger("mcp.client.streamable_http").setLevel(logging.CRITICAL)
 def wire_headers(message: JSONRPCMessage, version: str | None) -> dict[str, str]:
     """The MCP headers the message goes with: a 2026-07-28 request's come from its own envelope
     (``params._meta``); the handshake era's from the version ``initialize`` agreed on."""
-    if isinstance(message, JSONRPCRequest | JSONRPCNotification):
+    if isinstance(message, (JSONRPCRequest, JSONRPCNotification)):
         meta = (message.params or {}).get("_meta")
         modern = meta.get(PROTOCOL_VERSION_META_KEY) if isinstance(meta, dict) else None
         if modern in MODERN_PROTOCOL_VERSIONS:
@@ -220,7 +220,7 @@ class Link:
                     connection.done.set()
 
     async def _from_server(self, message: JSONRPCMessage) -> None:
-        if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
+        if isinstance(message, (JSONRPCResponse, JSONRPCError)) and message.id is not None:
             if isinstance(message.id, str) and message.id in self._replays:
                 self._replayed[message.id] = message
                 self._replays[message.id].set()
@@ -335,7 +335,7 @@ def _is_initialize(message: JSONRPCMessage) -> bool:
 
 
 def _kind(message: JSONRPCMessage) -> str:
-    return message.method if isinstance(message, JSONRPCRequest | JSONRPCNotification) else "response"
+    return message.method if isinstance(message, (JSONRPCRequest, JSONRPCNotification)) else "response"
 
 
 def _leaves(exc: BaseException) -> Iterator[BaseException]:

@@ -1,7 +1,8 @@
 """A person imports a table of countries in the page, in a real Chromium: the import dialog offers
 to join its rows to countries, prefills the column the server picked, says how many rows matched
 and which did not (as text: a column and a value written as markup stay text), previews again
-when the person picks another column, and adds the outlines as one change a second tab draws."""
+when the person picks another column, and adds the outlines as one change a second tab draws; a
+table of states takes its country from the dialog's box, and an unknown one is said as text."""
 
 from __future__ import annotations
 
@@ -79,5 +80,45 @@ async def test_a_person_joins_a_table_of_countries(nursery: trio.Nursery, tmp_pa
         assert page.locator(".mapsrv-import-preview").count() == 0
         tab.check_clean()
         other.check_clean()
+
+    await in_chromium(body)
+
+
+@pytest.mark.browser
+async def test_regions_take_a_country_from_the_dialog(nursery: trio.Nursery, tmp_path: Path) -> None:
+    server = await start_server(nursery, tile_url=TILES)
+    sheet = tmp_path / "votes.csv"
+    sheet.write_text("state,votes\nCA,55\nTexas,40\nOntario,3\n")
+
+    def body(chromium: Chromium) -> None:
+        context = new_context(chromium, server, viewport={"width": 1280, "height": 800})
+        tab = Tab.open(context)
+        page = tab.page
+        page.locator("#import-open").wait_for()
+        with page.expect_file_chooser() as chooser:
+            page.locator("#import-open").click()
+        chooser.value.set_files(str(sheet))
+        page.select_option("#import-join-to", "regions")
+        page.locator("#import-country-row").wait_for()
+        page.locator(".import-joined").wait_for()  # without a country: the table's own, or none
+        page.fill("#import-country", "US")
+        page.press("#import-country", "Enter")
+        said = (
+            "2 of 3 rows matched to first-level regions by column “state”;"
+            " unmatched: Ontario (not a region of US)."
+        )
+        page.locator(".import-joined", has_text=said).wait_for()
+        assert page.locator("#import-key").input_value() == "state"
+        page.wait_for_function(
+            "() => document.querySelectorAll('.mapsrv-import-preview').length === 2", polling=50
+        )
+        page.fill("#import-country", "<b>Atlantis</b>")
+        page.press("#import-country", "Enter")
+        page.locator("#import-error", has_text="country '<b>Atlantis</b>' is not known").wait_for()
+        assert page.locator(".mapsrv-import-preview").count() == 0, "a refused preview draws nothing"
+        page.get_by_role("button", name="Cancel").click()
+        assert page.locator("#import").is_hidden()
+        assert page.evaluate("document.body.dataset.drawnVersion") == "0"
+        tab.check_clean()
 
     await in_chromium(body)

@@ -61,6 +61,7 @@ class Dispatcher:
             config.max_body_size,
             config.max_file_size,
             person_refusal=throttle.person_refusal,
+            areas=mcp.places.join_area,
         )
         # A view stream is read-only and carries no cookie: any origin holding the view key may
         # read it, such as the MCP App in a host's sandboxed (opaque-origin) iframe.

@@ -55,6 +55,8 @@ class Imported:
     unresolved: tuple[tuple[int, str], ...] = ()  # a CSV's rows whose place did not resolve: (line, text)
     # a joined table's rows that share an outline at one time: (outline, lines, what the rows said)
     stacked: tuple[tuple[str, tuple[int, ...], tuple[str, ...]], ...] = ()
+    # a joined table: to what, by which column, its columns, its rows and how many matched
+    joined: dict[str, Any] | None = None
     title: str = ""  # the file's own name for itself (GPX metadata, KML Document), when it has one
     # the file's own members beside its title (a GeoJSON FeatureCollection's foreign members)
     members: tuple[tuple[str, Any], ...] = ()
@@ -122,6 +124,7 @@ class Collector:
         self.members: dict[str, Any] = {}
         self.unresolved: list[tuple[int, str]] = []
         self.stacked: list[tuple[str, tuple[int, ...], tuple[str, ...]]] = []
+        self.joined: dict[str, Any] | None = None
         self._features: list[Feature] = []
         self._layers: dict[str, Layer] = {}
         self._layer_by_name: dict[str, str] = {}
@@ -264,6 +267,7 @@ class Collector:
             notes=tuple(notes),
             unresolved=tuple(self.unresolved),
             stacked=tuple(self.stacked),
+            joined=self.joined,
             title=self.title[: self.limits.max_title],
             members=check_members(self._properties(self.members, 0), self.limits) if self.members else (),
         )

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import MAX_LISTED, Collector
@@ -34,7 +34,9 @@ from mapsrv.formats.columns import normalise
 from mapsrv.formats.simplify import simplify
 from mapsrv.formats.table import numeric_columns, property_names, property_value, read_rows
 
-__all__ = ["COARSE_PARTS", "JOINS", "THINNED", "Find", "Join", "Near", "Outline", "read_joined"]
+__all__ = [
+    "COARSE_PARTS", "JOINS", "THINNED", "Find", "Join", "Near", "NoKeyColumn", "Outline", "read_joined",
+]  # fmt: skip
 
 Join = Literal["countries", "regions"]
 JOINS: tuple[Join, ...] = ("countries", "regions")
@@ -77,6 +79,23 @@ Find = Callable[[Join, str, str], "Outline | str"]
 Near = Callable[[Join, str, str], "str | None"]
 
 
+def _names(header: list[str]) -> list[str]:
+    """The table's column names as an answer lists them (a name past 200 characters cut)."""
+    return [name[:200] for name in header]
+
+
+class NoKeyColumn(InvalidInput):
+    """No column to join by (none named ``key``, none found): the answer lists the table's
+    ``columns``, so that the page can offer them to choose from."""
+
+    def __init__(self, message: str, columns: list[str]) -> None:
+        super().__init__(message)
+        self.columns = _names(columns)
+
+    def to_json(self) -> dict[str, Any]:
+        return super().to_json() | {"columns": self.columns}
+
+
 @dataclass(frozen=True)
 class _Row:
     """A row that found its outline: its line, its cells, its time (the time column's text) and
@@ -103,7 +122,8 @@ def _key_column(
             if name == key or normalise(name) == normalise(key):
                 return i
         shown = ", ".join(repr(h[:30]) for h in header[:12])
-        raise InvalidInput(f"key must name a column of the table, got {key!r:.40}; the columns: {shown}")
+        message = f"key must name a column of the table, got {key!r:.40}; the columns: {shown}"
+        raise NoKeyColumn(message, header)
     keys = [normalise(h) for h in header]
     for name in _KEYS[join]:
         if name in keys:
@@ -116,9 +136,10 @@ def _key_column(
                 scores[i] += 1
     if not scores or max(scores) == 0:
         shown = ", ".join(repr(h[:30]) for h in header[:12])
-        raise InvalidInput(
+        raise NoKeyColumn(
             f"csv has no column of {join} to join: saw {shown or 'no header'}; name it"
-            f" ({'country or iso_a3' if join == 'countries' else 'state, province or region'}) or pass key"
+            f" ({'country or iso_a3' if join == 'countries' else 'state, province or region'}) or pass key",
+            header,
         )
     return scores.index(max(scores))
 
@@ -306,3 +327,5 @@ def read_joined(
         except InvalidInput as exc:
             out.unresolved.append((r.line, f"{r.outline.name} (its outline: {exc.message})"))
     out.note(f"joined {len(matched)} of {len(rows)} rows to {join} by column {header[column]!r:.40}")
+    out.joined = {"to": join, "key": header[column], "columns": _names(header), "rows": len(rows)}
+    out.joined["matched"] = len(matched)

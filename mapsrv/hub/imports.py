@@ -17,8 +17,8 @@ import trio
 
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
-from mapsrv.formats import Imported, Join, Progress, read_file
-from mapsrv.places import point_of
+from mapsrv.formats import JOINS, Imported, Join, Progress, read_file
+from mapsrv.places import point_of, resolve_country
 from mapsrv.places.boundaries import Boundary, find_boundary, nearest_boundary
 from mapsrv.workers import run, stop_if_cancelled
 
@@ -38,14 +38,22 @@ async def read_upload(
     simplify: float | None = None,
     join: Join | None = None,
     key: str | None = None,
-    country: str = "",
+    country: str | None = None,
     file_layer: str | None = None,
     crs: str | None = None,
     areas: Callable[[str], Boundary | None] | None = None,
     progress: Progress | None = None,
 ) -> Imported:
     """``areas``: an imported extract's area by name (``PlaceService.join_area``), for a row
-    joined by regions that names no region (a city, a district, a park)."""
+    joined by regions that names no region (a city, a district, a park). ``key`` and ``country``
+    go with ``join``, checked here for the tool and the page alike; an unknown country is refused
+    before the file is read."""
+    if join is None and (key is not None or country is not None):
+        raise InvalidInput("key and country go with join; pass join (countries or regions) or leave them out")
+    if join is not None and join not in JOINS:
+        raise InvalidInput(f"join must be one of {', '.join(JOINS)}, got {join!r:.40}")
+    if country is not None:
+        await run("index", resolve_country, country)  # unknown: the caller's mistake, with a hint
     read = partial(
         read_file,
         data,
@@ -58,7 +66,7 @@ async def read_upload(
         join=join,
         find=find_boundary if areas is None else partial(_find, areas),
         key=key,
-        country=country,
+        country=country or "",
         near=nearest_boundary,
         file_layer=file_layer,
         crs=crs,

@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from mapsrv.core.changes import Actor
@@ -33,7 +33,7 @@ from mapsrv.core.measure import bbox
 from mapsrv.core.model import MapState, check_id, check_number
 from mapsrv.core.parse import parse_ops
 from mapsrv.errors import BodyTooLarge, HttpError, InvalidInput, MapsrvError
-from mapsrv.formats import Progress
+from mapsrv.formats import Join, Progress
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.http.identity import name_from_cookies, user_from_cookies
 from mapsrv.http.responses import send_error
@@ -42,13 +42,17 @@ from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.hub.access import resolve
 from mapsrv.hub.imports import read_upload
 from mapsrv.hub.pointers import check_pointer
+from mapsrv.places.boundaries import Boundary
 from mapsrv.web.upload import answer_with_progress, spooled
 
 __all__ = ["PageWrites"]
 
 log = logging.getLogger("mapsrv.web")
 
-_IMPORT_ARGS = frozenset({"format", "filename", "layer", "simplify", "preview", "file_layer", "crs"})
+_IMPORT_ARGS = frozenset(
+    {"format", "filename", "layer", "simplify", "preview", "file_layer", "crs", "join", "key", "country"}
+)
+_FIELDS = 16  # an import's query: its arguments, progress, and room for a few unknown ones
 
 
 ACTIONS = ("ops", "undo", "redo", "import", "pointer")
@@ -84,8 +88,10 @@ class PageWrites:
         max_body_size: int,
         max_file_size: int = 0,
         person_refusal: Callable[[str], MapsrvError | None] = lambda person: None,
+        areas: Callable[[str], Boundary | None] | None = None,
     ) -> None:
         self.hub = hub
+        self.areas = areas  # an imported extract's areas, for a table joined by regions (PlaceService's)
         self.person_refusal = person_refusal  # each person's own write budget (Throttle's)
         self.max_body_size = max_body_size
         self.max_file_size = max_file_size or max_body_size
@@ -152,7 +158,7 @@ class PageWrites:
             return await hub.redo(entry.id, actor)
         if action == "import":
             async with spooled(receive, declared, self.max_file_size) as path:
-                query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
+                query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=_FIELDS)
                 progress = Progress()  # counted always: its read stops once the request is cancelled
                 if query.get("progress") != ["1"]:
                     return await self._import(entry, actor, scope, path, progress)
@@ -190,9 +196,11 @@ class PageWrites:
         """A file sent as the body (spooled at ``data``), read as the ``import`` tool reads it.
         ``?preview=1`` answers what would be added (its first ``PREVIEW`` features as GeoJSON) and
         commits nothing; otherwise it is committed as one batch. ``format``, ``filename``, ``layer``,
-        ``simplify`` (metres), ``file_layer`` and ``crs`` as the tool's arguments; ``progress``
-        counts the rows read."""
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
+        ``simplify`` (metres), ``file_layer``, ``crs``, and ``join``, ``key`` and ``country`` (a
+        table joined to outlines, docs/joins.md) as the tool's arguments; ``progress`` counts the
+        rows read. A joined table's answer says what it ``joined``: by which column, of which
+        columns, how many rows matched."""
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=_FIELDS)
         args = {name: values[0] for name, values in query.items() if name in _IMPORT_ARGS}
         layer = check_id("layer", args["layer"]) if args.get("layer") else None
         simplify = None
@@ -207,10 +215,15 @@ class PageWrites:
             simplify=simplify,
             file_layer=args.get("file_layer") or None,
             crs=args.get("crs") or None,
+            join=cast("Join | None", args.get("join") or None),  # read_upload checks it
+            key=args.get("key") or None,
+            country=args.get("country") or None,
+            areas=self.areas,
             progress=progress,
         )
+        joined = {"joined": imported.joined} if imported.joined else {}
         if args.get("preview") in ("1", "true"):
-            out = report(imported, [])
+            out = report(imported, []) | joined
             del out["ids"]
             shown = imported.features[:PREVIEW]
             out["bbox"] = [list(corner) for corner in bbox(list(imported.features))]
@@ -221,7 +234,7 @@ class PageWrites:
         out = {"version": written.version}
         if written.provisional:
             out["provisional"] = True
-        return out | report(imported, feature_ids(written))
+        return out | report(imported, feature_ids(written)) | joined
 
     async def _body(self, receive: Receive, declared: int) -> bytes:
         """The whole request body, at most ``max_body_size`` bytes: a 413 past that, at once when

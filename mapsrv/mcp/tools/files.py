@@ -34,7 +34,6 @@ from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.route_plans import check_mode
 from mapsrv.mcp.tools.schema import OptionalMapId
 from mapsrv.mcp.tools.snapping import TIMES_SAID, check_snap, climbs, points_as_track, snap_tracks
-from mapsrv.places import resolve_country
 from mapsrv.workers import run
 
 __all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file"]
@@ -97,10 +96,6 @@ async def import_file(
     data = _decode(content, format)
     if layer is not None:
         check_id("layer", layer)
-    if join is None and (key is not None or country is not None):
-        raise InvalidInput("key and country go with join; pass join (countries or regions) or leave them out")
-    if country is not None:
-        await run("index", resolve_country, country)  # unknown: the caller's mistake, with a hint
     imported = await read_upload(
         data,
         format,
@@ -109,7 +104,7 @@ async def import_file(
         simplify=simplify,
         join=join,
         key=key,
-        country=country or "",
+        country=country,
         file_layer=file_layer,
         crs=crs,
         areas=tc.places.join_area,

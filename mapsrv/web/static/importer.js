@@ -8,6 +8,11 @@
  * answers what would be added (counts, layers, notes, the rows that did not resolve, and the
  * first features as GeoJSON). The preview is drawn over the map (the page listens for
  * `mapsrv:import-preview`) until the person adds it (one batch, all or none) or cancels.
+ * A table (CSV) can instead be joined to outlines, as the import tool's `join` does
+ * (docs/joins.md): the dialog offers "Join rows to" countries or first-level regions, the column
+ * (the one the server picked, from the preview's `joined`) and, for regions, a country; each
+ * choice previews again with `join`, `key` and `country`, and the commit sends what was
+ * previewed. The server joins; the page only asks, and shows what matched and what did not.
  * Out: links to /export.<format> under this page's own prefix (the view link's for a viewer).
  *
  * Everything a file or the server says is put in the page as text, never as markup.
@@ -104,8 +109,8 @@ function lines(text) {
 // XMLHttpRequest, not fetch: only it reports an upload's progress, which a big file needs.
 // progress(sent, read): the upload's share sent, then the server's read's (null until it says).
 // The file itself is sent (the browser streams it from disk), never read whole into the page.
-function send(file, previewOnly, progress) {
-  const query = new URLSearchParams({ filename: file.name, progress: '1' });
+function send(file, previewOnly, progress, extra) {
+  const query = new URLSearchParams(Object.assign({ filename: file.name, progress: '1' }, extra));
   if (previewOnly) query.set('preview', '1');
   return new Promise((resolve) => {
     const request = new XMLHttpRequest();
@@ -128,7 +133,8 @@ function send(file, previewOnly, progress) {
       try { json = JSON.parse(request.responseText); } catch (e) { /* lines, or not JSON */ }
       if (json === null) json = lines(request.responseText).pop() || null;
       if (request.status < 200 || request.status > 299 || (json && json.error)) {
-        resolve({ ok: false, message: errorText(json, (json && json.status) || request.status) });
+        const error = json && typeof json.error === 'object' ? json.error : null;
+        resolve({ ok: false, message: errorText(json, (json && json.status) || request.status), error });
       } else {
         resolve({ ok: true, body: json });
       }
@@ -178,23 +184,78 @@ function line(parent, text, className) {
 }
 
 const dialog = byId('import');
-let pending = null; // { file } while a preview is shown
+let current = null; // the file in the dialog
+let pending = null; // { file, query } while its preview is shown: the commit sends the same query
+let asked = 0; // the latest preview asked for: an older one's answer is not shown
+const TABLE = /\.(csv|tsv|txt)$/i;
+const JOINED_TO = { countries: 'countries', regions: 'first-level regions' };
+
+// The join the person chose, as the import's query: nothing, or join with key and country.
+function joinQuery() {
+  const to = byId('import-join-to').value;
+  if (!to) return {};
+  const query = { join: to };
+  if (byId('import-key').value) query.key = byId('import-key').value;
+  const country = byId('import-country').value.trim();
+  if (to === 'regions' && country) query.country = country;
+  return query;
+}
+
+// The column picker: "(as found)" (the server picks), then the table's columns, `key` chosen.
+function offerColumns(columns, key) {
+  const picker = byId('import-key');
+  const first = document.createElement('option');
+  first.value = '';
+  first.textContent = '(as found)';
+  const options = (columns || []).map((name) => {
+    const option = document.createElement('option');
+    option.value = name;
+    option.textContent = name;
+    return option;
+  });
+  picker.replaceChildren(first, ...options);
+  picker.value = columns && columns.includes(key) ? key : '';
+}
+
+function showJoin(file, format) {
+  const to = byId('import-join-to').value;
+  byId('import-join').hidden = !(TABLE.test(file.name) || format === 'csv' || to);
+  byId('import-key-row').hidden = !to;
+  byId('import-country-row').hidden = to !== 'regions';
+}
+
+// "3 of 4 rows matched to countries by column “country”; unmatched: Atlantis (not a country)".
+function joinedText(joined, report) {
+  const unmatched = (report.unresolved || []).map((row) => row.text);
+  const more = (report.n_unresolved || 0) - unmatched.length;
+  return joined.matched + ' of ' + joined.rows + ' row' + (joined.rows === 1 ? '' : 's') +
+    ' matched to ' + (JOINED_TO[joined.to] || joined.to) + ' by column “' + joined.key + '”' +
+    (unmatched.length ? '; unmatched: ' + unmatched.join(', ') + (more > 0 ? ' and ' + more + ' more' : '') : '') + '.';
+}
 
 function close() {
-  pending = null;
+  pending = current = null;
+  asked += 1;
   if (dialog) dialog.hidden = true;
   preview(null);
 }
 
-function show(file, report) {
+function show(file, report, focus) {
   byId('import-title').textContent = 'Add ' + file.name + '?';
   byId('import-summary').textContent =
     (NAMES[report.format] || report.format.toUpperCase()) + ': ' + describe(report) +
     (report.layers ? ' in ' + report.layers.length + ' layer' + (report.layers.length === 1 ? '' : 's') : '') + '.';
   const list = byId('import-notes');
   list.replaceChildren();
-  for (const note of report.notes || []) line(list, note);
-  if (report.n_unresolved) {
+  showJoin(file, report.format);
+  if (report.joined) {
+    offerColumns(report.joined.columns, byId('import-key').value || report.joined.key);
+    line(list, joinedText(report.joined, report), 'import-joined');
+  }
+  for (const note of report.notes || []) {
+    if (!(report.joined && note.startsWith('joined '))) line(list, note); // the join's own, said above
+  }
+  if (report.n_unresolved && !report.joined) { // a join's unmatched rows are said with it, above
     line(list, report.n_unresolved + ' row' + (report.n_unresolved === 1 ? '' : 's') +
       ' had a place name that was not found, and will not be added:', 'import-warning');
     for (const row of report.unresolved || []) line(list, 'line ' + row.line + ': ' + row.text, 'import-row');
@@ -202,7 +263,7 @@ function show(file, report) {
   byId('import-error').hidden = true;
   byId('import-add').disabled = false;
   dialog.hidden = false;
-  byId('import-add').focus();
+  if (focus) byId('import-add').focus();
   preview(report.preview || null);
 }
 
@@ -213,30 +274,47 @@ function fail(message) {
   dialog.hidden = false;
 }
 
-async function take(file) {
+function take(file) {
   if (!file || !dialog) return;
   close();
+  byId('import-join-to').value = '';
+  byId('import-country').value = '';
+  offerColumns([], '');
+  current = file;
+  look(file, true);
+}
+
+// Preview `file` as the dialog's choices say (a join, its column, its country).
+async function look(file, first) {
+  const query = joinQuery();
+  const mine = ++asked;
+  pending = null;
   byId('import-title').textContent = 'Reading ' + file.name + '…';
   byId('import-summary').textContent = '';
   byId('import-notes').replaceChildren();
   byId('import-error').hidden = true;
   byId('import-add').disabled = true;
+  showJoin(file, '');
   dialog.hidden = false;
-  const result = await send(file, true, progressTo(byId('import-title'), file));
+  const result = await send(file, true, progressTo(byId('import-title'), file), query);
+  if (mine !== asked || dialog.hidden) return; // another choice, or cancelled, since
   if (!result.ok) {
     byId('import-title').textContent = 'Cannot add ' + file.name;
-    fail(result.message);
+    preview(null);
+    if (result.error && Array.isArray(result.error.columns)) offerColumns(result.error.columns, query.key || '');
+    const joinable = !byId('import-join').hidden && !query.join;
+    fail(result.message + (joinable ? ' (or join its rows to countries or regions above)' : ''));
     return;
   }
-  pending = { file };
-  show(file, result.body);
+  pending = { file, query };
+  show(file, result.body, first);
 }
 
 async function commit() {
   if (!pending) return;
-  const { file } = pending;
+  const { file, query } = pending;
   byId('import-add').disabled = true;
-  const result = await send(file, false, progressTo(byId('import-title'), file));
+  const result = await send(file, false, progressTo(byId('import-title'), file), query);
   if (!result.ok) {
     fail('Not added: ' + result.message);
     return;
@@ -264,6 +342,13 @@ function wireImport() {
     take(file);
   });
   byId('import-add').addEventListener('click', commit);
+  const again = () => { if (current) look(current, false); };
+  byId('import-join-to').addEventListener('change', () => {
+    byId('import-key').value = ''; // another join: the server picks its column again
+    again();
+  });
+  byId('import-key').addEventListener('change', again);
+  byId('import-country').addEventListener('change', again);
   byId('import-cancel').addEventListener('click', close);
   dialog.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') { event.stopPropagation(); close(); }

@@ -100,9 +100,11 @@ async def test_mapsrv_serve_reports_a_paused_process_as_a_stall() -> None:
     assert after["mapsrv_loop_stalls_total"] >= before["mapsrv_loop_stalls_total"] + 1
     assert after["mapsrv_loop_longest_stall_seconds"] >= STALLED - 0.05
     assert after["mapsrv_loop_stall_seconds_total"] >= after["mapsrv_loop_longest_stall_seconds"]
-    # stopped, the process used no CPU: the stall is the machine's, not its own (the CI budget's)
-    # (start-up's collector pass, ~0.12 s of CPU, may be the longest busy one)
-    assert after["mapsrv_loop_longest_busy_stall_seconds"] < STALLED - 0.1
+    # stopped, the process used no CPU: the stall is the machine's, not its own (the CI budget's);
+    # start-up's collector pass (0.12-0.23 s of CPU, more on a loaded machine) may be the longest
+    # busy one, so the stop must not have raised it past what it was
+    busy_before, busy_after = (m["mapsrv_loop_longest_busy_stall_seconds"] for m in (before, after))
+    assert busy_after == busy_before or busy_after < STALLED - 0.1, (busy_before, busy_after)
     # the longest since the stop is the stop's (a background load's may come beside it)
     _, cpu, line = max(stalls)
     assert cpu < 0.1, line

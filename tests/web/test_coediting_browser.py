@@ -72,6 +72,9 @@ async def test_owner_editor_and_viewer_edit_and_see_each_other(redis_server: Red
         open_server(*store) as b,
         agent(a.url + "mcp", "claude-ai") as claude,
     ):
+        # a request right after initialize, as real agents make (tools/list): a session with none
+        # is closed after --mcp-handshake-timeout (10 s), and the tabs below can take that long
+        await claude.list_tools()
         bridge = TrioBridge()
 
         def body(chromium: Chromium) -> None:

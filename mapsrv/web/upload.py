@@ -36,7 +36,7 @@ from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError
 from mapsrv.formats import Progress
 from mapsrv.http.types import Receive, Send
 
-__all__ = ["CHUNK", "EVERY", "answer_with_progress", "spooled"]
+__all__ = ["CHUNK", "EVERY", "answer_with_progress", "body_parts", "spooled"]
 
 log = logging.getLogger("mapsrv.web")
 
@@ -59,28 +59,36 @@ async def spooled(receive: Receive, declared: int, limit: int) -> AsyncIterator[
         path = folder / "upload"
         with path.open("wb", buffering=0) as file:
             parts: list[bytes] = []
-            size = held = 0
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    raise HttpError(400, "the client went away before its request body arrived")
-                part = message.get("body", b"")
-                size += len(part)
-                if size > limit:
-                    raise BodyTooLarge(limit, file=True)
+            held = 0
+            async for part in body_parts(receive, limit, file=True):
                 parts.append(part)
                 held += len(part)
-                last = not message.get("more_body", False)
-                if held >= CHUNK or (last and held):
-                    data = b"".join(parts)
-                    parts, held = [], 0
+                if held >= CHUNK:
+                    data, parts, held = b"".join(parts), [], 0
                     await trio.to_thread.run_sync(file.write, data)
-                if last:
-                    break
+            if held:
+                await trio.to_thread.run_sync(file.write, b"".join(parts))
         yield path
     finally:
         with trio.CancelScope(shield=True):  # removed even when the request was cancelled
             await trio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+async def body_parts(receive: Receive, limit: int, *, file: bool = False) -> AsyncIterator[bytes]:
+    """The request body's parts as they arrive, at most ``limit`` bytes in all (a 413 past it,
+    ``file`` saying whether the limit is the file's); a client gone before the end is a 400."""
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise HttpError(400, "the client went away before its request body arrived")
+        part = message.get("body", b"")
+        size += len(part)
+        if size > limit:
+            raise BodyTooLarge(limit, file=file)
+        yield part
+        if not message.get("more_body", False):
+            return
 
 
 def _line(value: dict[str, Any]) -> bytes:

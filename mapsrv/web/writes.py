@@ -43,7 +43,7 @@ from mapsrv.hub.access import resolve
 from mapsrv.hub.imports import read_upload
 from mapsrv.hub.pointers import check_pointer
 from mapsrv.places.boundaries import Boundary
-from mapsrv.web.upload import answer_with_progress, spooled
+from mapsrv.web.upload import answer_with_progress, body_parts, spooled
 
 __all__ = ["PageWrites"]
 
@@ -242,16 +242,4 @@ class PageWrites:
         limit = self.max_body_size
         if declared > limit:
             raise BodyTooLarge(limit)
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise HttpError(400, "the client went away before its request body arrived")
-            part = message.get("body", b"")
-            size += len(part)
-            if size > limit:
-                raise BodyTooLarge(limit)
-            parts.append(part)
-            if not message.get("more_body", False):
-                return b"".join(parts)
+        return b"".join([part async for part in body_parts(receive, limit)])

@@ -186,18 +186,20 @@ def test_a_label_template_writes_numbers_for_people() -> None:
     assert shown.label == "6,873 | 19,116,209 | 6,873.26"
 
 
+def label_pixels(label: str) -> bytes:
+    """The pixels of the one label of a marker labelled ``label``."""
+    f = Feature("p", "marker", (40.0, -3.0), label=label)
+    state = apply_all(MapState(id="m"), [ImportFeatures((f,))])[0]
+    rendered = render(state, ImageRequest(width=400, height=300, bbox=(39.0, -5.0, 41.0, -1.0)))
+    [box] = rendered.labels
+    return pixels(rendered).crop(tuple(int(v) for v in box)).tobytes()
+
+
 def test_names_with_accents_and_other_alphabets_are_drawn_letter_by_letter() -> None:
     """Each letter outside ASCII is drawn as itself: a label with it and one with a letter no
     font has (U+E000, drawn as the missing-letter box) differ. Pillow's default font drew every
     such letter as that box, so "España" and "Espa\\ue000a" came out the same."""
     missing = "\ue000"
-
-    def label_pixels(label: str) -> bytes:
-        f = Feature("p", "marker", (40.0, -3.0), label=label)
-        state = apply_all(MapState(id="m"), [ImportFeatures((f,))])[0]
-        rendered = render(state, ImageRequest(width=400, height=300, bbox=(39.0, -5.0, 41.0, -1.0)))
-        [box] = rendered.labels
-        return pixels(rendered).crop(tuple(int(v) for v in box)).tobytes()
 
     for name in ("España", "Côte d'Ivoire", "Łódź", "Москва", "Αθήνα", "Hà Nội"):
         for letter in {c for c in name if not c.isascii()}:
@@ -208,13 +210,6 @@ def test_an_accent_written_as_its_own_character_is_drawn_on_its_letter() -> None
     """A name whose accents are combining characters (NFD, as macOS file names and some feeds
     write them) is drawn as the same name written with composed letters: the text is laid out
     by FreeType alone, which does not place a combining mark, so it is composed first."""
-
-    def label_pixels(label: str) -> bytes:
-        f = Feature("p", "marker", (40.0, -3.0), label=label)
-        state = apply_all(MapState(id="m"), [ImportFeatures((f,))])[0]
-        rendered = render(state, ImageRequest(width=400, height=300, bbox=(39.0, -5.0, 41.0, -1.0)))
-        [box] = rendered.labels
-        return pixels(rendered).crop(tuple(int(v) for v in box)).tobytes()
 
     for name in ("España", "Hà Nội", "Zürich"):
         decomposed = unicodedata.normalize("NFD", name)

@@ -137,6 +137,16 @@ def new_context(chromium: Chromium, server: Server, **options: Any) -> BrowserCo
     return context
 
 
+def importing_tabs(chromium: Chromium, server: Server) -> tuple[Tab, Tab]:
+    """Two tabs of one new map, 1280 x 800: the one that imports, its "Import file…" ready, and
+    another that watches."""
+    context = new_context(chromium, server, viewport={"width": 1280, "height": 800})
+    tab = Tab.open(context)
+    other = Tab.open(context, f"/m/{tab.map_id}")
+    tab.page.locator("#import-open").wait_for()
+    return tab, other
+
+
 @dataclass
 class Tab:
     """One page of the map, with everything it did that it should not have."""

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import trio
 from support import Browser, start_server
-from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
+from support.chromium import TILES, Chromium, Tab, artifact, importing_tabs, in_chromium, new_context
 
 from mapsrv.server import Server
 
@@ -179,11 +179,8 @@ async def test_a_person_imports_a_gpx_from_the_file_picker(nursery: trio.Nursery
     ]
 
     def body(chromium: Chromium) -> None:
-        context = new_context(chromium, server, viewport={"width": 1280, "height": 800})
-        tab = Tab.open(context)
+        tab, other = importing_tabs(chromium, server)
         page = tab.page
-        other = Tab.open(context, f"/m/{tab.map_id}")
-        page.locator("#import-open").wait_for()
         with page.expect_file_chooser() as chooser:
             page.locator("#import-open").click()
         chooser.value.set_files(str(ride))

@@ -14,7 +14,7 @@ import pytest
 import shapely
 import trio
 from support import start_server
-from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
+from support.chromium import TILES, Chromium, Tab, artifact, importing_tabs, in_chromium, new_context
 from support.gis_files import countries, project, shapefile_zip
 
 TOWNS = {"Besançon": (6.0241, 47.2378), "Orléans": (1.9093, 47.9030), "Nîmes": (4.3601, 43.8367)}
@@ -47,11 +47,8 @@ async def test_a_person_drops_a_zipped_shapefile_on_the_page(nursery: trio.Nurse
     shot = artifact("import-shapefile.png", tmp_path)
 
     def body(chromium: Chromium) -> dict[str, bytes]:
-        context = new_context(chromium, server, viewport={"width": 1280, "height": 800})
-        tab = Tab.open(context)
+        tab, other = importing_tabs(chromium, server)
         page = tab.page
-        other = Tab.open(context, f"/m/{tab.map_id}")
-        page.locator("#import-open").wait_for()
         assert page.evaluate(DROP, ["villes.zip", base64.b64encode(data).decode()]), "no drop zone shown"
         dialog = page.locator("#import")
         dialog.get_by_text("Shapefile: 3 markers").wait_for()

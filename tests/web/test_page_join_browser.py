@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trio
 from support import start_server
-from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
+from support.chromium import TILES, Chromium, Tab, artifact, importing_tabs, in_chromium, new_context
 
 TABLE = (
     "country,gdp_per_head,<i>note</i>\n"
@@ -29,11 +29,8 @@ async def test_a_person_joins_a_table_of_countries(nursery: trio.Nursery, tmp_pa
     shot = artifact("import-join.png", tmp_path)
 
     def body(chromium: Chromium) -> None:
-        context = new_context(chromium, server, viewport={"width": 1280, "height": 800})
-        tab = Tab.open(context)
+        tab, other = importing_tabs(chromium, server)
         page = tab.page
-        other = Tab.open(context, f"/m/{tab.map_id}")
-        page.locator("#import-open").wait_for()
         with page.expect_file_chooser() as chooser:
             page.locator("#import-open").click()
         chooser.value.set_files(str(sheet))

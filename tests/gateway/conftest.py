@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
+
 import pytest
 import trio
+from support import wait_until
+from support.procfs import proc_stats
 
+from mapsrv.gateway.procs import set_child_subreaper
 from mapsrv.gateway.runner import Children
 
 
@@ -11,3 +17,31 @@ async def children(nursery: trio.Nursery) -> Children:
     children = Children(allow_env=["PATH", "HOME", "LANG"], max_line=1024 * 1024, grace=0.5)
     await nursery.start(children.serve)
     return children
+
+
+def _children_of_this_process() -> dict[int, bytes]:
+    """This process's children and their states (b"Z" for a zombie), read from /proc."""
+    me = os.getpid()
+    return {pid: fields[0] for pid, fields in proc_stats().items() if int(fields[1]) == me}
+
+
+@pytest.fixture
+async def adopted() -> AsyncIterator[None]:
+    """This test process as a subreaper while a test runs gateway processes: what they leave
+    when they die (a wrapper's background child, a warm child started after the test looked at
+    the tree) comes to us. At the end, every process that became our child during the test must
+    be gone, and is reaped: a zombie left would fail every later test that counts them."""
+    set_child_subreaper()
+    before = set(_children_of_this_process())
+
+    def gone_and_reaped() -> bool:
+        for pid, state in _children_of_this_process().items():
+            if pid not in before and state == b"Z":
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+        return not [pid for pid in _children_of_this_process() if pid not in before]
+
+    yield
+    await wait_until(gone_and_reaped, timeout=15)

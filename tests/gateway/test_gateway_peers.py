@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 from gateway_support import MISBEHAVE, text_of
 from mcp import Client
@@ -25,8 +26,6 @@ from support import free_port, require, wait_for_port, wait_until
 from support.procfs import descendants_of
 from test_gateway_limits import HEADERS, INIT, call
 from test_gateway_process import gone_and_reaped
-
-from mapsrv.gateway.procs import set_child_subreaper
 
 KEY = "peer-key-for-tests-0123456789"
 
@@ -117,10 +116,10 @@ def owner_port(session_id: str) -> int:
     return int(owner.rsplit(":", 1)[1])
 
 
+@pytest.mark.usefixtures("adopted")
 async def test_round_robin_over_three_gateways_sessions_see_no_error(
     nursery: trio.Nursery, tmp_path: Path
 ) -> None:
-    set_child_subreaper()
     ports = [free_port() for _ in range(3)]
     async with AsyncExitStack() as stack:
         processes = [await stack.enter_async_context(gateway(port)) for port in ports]
@@ -175,11 +174,11 @@ async def next_data(lines: AsyncIterator[str]) -> str:
     raise EOFError("the stream ended")
 
 
+@pytest.mark.usefixtures("adopted")
 async def test_a_legacy_sse_session_works_when_its_posts_land_on_another_process() -> None:
     """The stream (GET /sse) is where the session is: it opens one there, so there is nothing to
     forward; each POST /messages for it that lands elsewhere is forwarded to it, and the
     answers come back on the stream."""
-    set_child_subreaper()
     ports = [free_port() for _ in range(2)]
     async with AsyncExitStack() as stack:
         processes = [await stack.enter_async_context(gateway(port)) for port in ports]
@@ -202,11 +201,11 @@ async def test_a_legacy_sse_session_works_when_its_posts_land_on_another_process
     await wait_until(lambda: gone_and_reaped(trees), timeout=10)  # orphans come to us: reap them
 
 
+@pytest.mark.usefixtures("adopted")
 async def test_a_hung_owner_fails_forwarded_requests_fast() -> None:
     """SIGSTOP of the process that holds a session: its socket still accepts, so a forwarded
     request would wait forever; instead it gets 502 and a JSON-RPC error within about two peer
     timeouts (the request, then the owner's /health)."""
-    set_child_subreaper()
     ports = [free_port() for _ in range(2)]
     async with AsyncExitStack() as stack:
         processes = [await stack.enter_async_context(gateway(port, "--peer-timeout", "1s")) for port in ports]

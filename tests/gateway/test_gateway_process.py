@@ -15,14 +15,13 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 import trio
 from gateway_support import MISBEHAVE, alive, processes_in, text_of
 from mcp import Client
 from mcp.client.sse import sse_client
 from support import wait_until
 from support.procfs import descendants_of
-
-from mapsrv.gateway.procs import set_child_subreaper
 
 WRAPPER = f"sleep 1000 & exec {shlex.join(MISBEHAVE)}"  # as npx/uvx/sh -c wrappers do
 KILL_GRACE = 1.0  # MAPSRV_GATEWAY_KILL_GRACE: seconds from a group's TERM to its KILL
@@ -136,8 +135,8 @@ def gone_and_reaped(tree: list[int]) -> bool:
     return not any(alive(pid) or zombie(pid) for pid in tree)
 
 
+@pytest.mark.usefixtures("adopted")
 async def test_kill_9_of_the_gateway_with_50_sessions_leaves_no_process(nursery: trio.Nursery) -> None:
-    set_child_subreaper()
     sessions = 50
     async with gateway_process("--warm", "4") as (gateway, url), trio.open_nursery() as clients:
         opened = trio.Semaphore(0)
@@ -172,8 +171,8 @@ async def test_kill_9_of_the_gateway_with_50_sessions_leaves_no_process(nursery:
     await wait_until(lambda: gone_and_reaped(tree), timeout=5)
 
 
+@pytest.mark.usefixtures("adopted")
 async def test_sigterm_drains_calls_in_flight_then_leaves_no_process(nursery: trio.Nursery) -> None:
-    set_child_subreaper()
     flags = ("--warm", "2", "--drain-delay", "0.3", "--graceful-timeout", "10")
     async with gateway_process(*flags) as (gateway, url), httpx.AsyncClient(timeout=10) as http:
         answers: dict[str, str] = {}

@@ -39,6 +39,7 @@ __all__ = [
     "Borders",
     "borders",
     "country_area",
+    "country_at",
     "region_area",
 ]
 
@@ -108,6 +109,19 @@ def country_area(iso: str) -> BaseGeometry | None:
     """The area of the country ``iso`` (ISO 3166-1 alpha-2 or alpha-3): all its regions; None
     when it has none here."""
     return _area(tuple(borders().by_country.get(iso.upper(), ())))
+
+
+def country_at(lon: float, lat: float) -> str:
+    """The country (ISO 3166-1 alpha-2) whose region holds the point, or, off the coast, whose
+    region is nearest within ``REACH_DEGREES``; "" for none (the open sea, or a region Natural
+    Earth gives no code). An STRtree query: tens of microseconds once the file is read."""
+    found = borders()
+    point = shapely.Point(lon, lat)
+    hits = found.tree.query(point, predicate="intersects")
+    if not len(hits):
+        hits = found.tree.query_nearest(point, max_distance=REACH_DEGREES)
+    countries = sorted({found.countries[i] for i in hits} - {"", "-99"})
+    return countries[0] if countries else ""
 
 
 _areas: OrderedDict[tuple[int, ...], BaseGeometry] = OrderedDict()

@@ -64,7 +64,9 @@ class Place:
             return self.name
         if self.kind == "state":
             return f"{self.name}, US"
-        if self.kind in ("poi", "street", "address", "place", "area") and self.source != "builtin":
+        if self.kind == "area":  # "Kallio, admin level 10, FI"
+            return ", ".join(part for part in (self.name, self.address, self.country_code) if part)
+        if self.kind in ("poi", "street", "address", "place") and self.source != "builtin":
             where = self.address or self.country_code
             if where == self.name or where.startswith(self.name + ","):  # an address's own text
                 return where

@@ -37,6 +37,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.model import LatLon
+from mapsrv.places.borders import country_at
 from mapsrv.places.boundaries import Boundary
 from mapsrv.places.model import Place
 from mapsrv.places.search import haversine
@@ -227,10 +228,17 @@ def read_outline(db: sqlite3.Connection, area_id: int) -> BaseGeometry:
 
 
 def area_places(
-    db: sqlite3.Connection, text: str, region: str, limit: int, near: LatLon | None = None
+    db: sqlite3.Connection,
+    text: str,
+    region: str,
+    limit: int,
+    near: LatLon | None = None,
+    country: str | None = None,
 ) -> list[Place]:
     """The areas one of whose names starts with ``text`` (folded) as search answers (kind
-    "area", its OSM tag as category, its box as bounds), whole names first, then shorter."""
+    "area", its OSM tag as category, its box as bounds, the country its point is in), whole
+    names first, then shorter; of ``country`` (ISO 3166-1 alpha-2) only, when given, and those
+    in no country (out at sea)."""
     key = fold(text)
     if not key:
         return []
@@ -241,11 +249,12 @@ def area_places(
         (key, key + _LAST, key, 4 * limit),  # an area's names may be several of these rows
     ).fetchall()
     firsts = {row[0]: row for row in reversed(rows)}  # each area by its best-ranked name
-    best = sorted(firsts.values(), key=rows.index)[:limit]
-    return [_place(row[1:], key, near) for row in best]
+    found = [(row, country_at(row[6], row[5])) for row in sorted(firsts.values(), key=rows.index)]
+    kept = [(row, code) for row, code in found if not country or code in ("", country.upper())]
+    return [_place(row[1:], key, near, code) for row, code in kept[:limit]]
 
 
-def _place(row: tuple[Any, ...], key: str, near: LatLon | None) -> Place:
+def _place(row: tuple[Any, ...], key: str, near: LatLon | None, country: str) -> Place:
     matched, kind, name, level, lat, lon, s, w, n, e = row
     exact = matched == key
     category = "boundary=administrative" if kind == "administrative" else f"{_key_of(kind)}={kind}"
@@ -253,7 +262,7 @@ def _place(row: tuple[Any, ...], key: str, near: LatLon | None) -> Place:
         name=name,
         ascii_name=to_ascii(name),
         kind="area",
-        country_code="",
+        country_code=country,
         country="",
         admin1="",
         state="",

@@ -263,16 +263,20 @@ async def test_the_search_lists_areas_with_their_kind(
     facts = extract[1]
     async with open_agent(indexed) as agent:
         typed = await call(agent, "find_places", {"query": "Kall"})
+        in_finland = await call(agent, "find_places", {"query": "Kall", "country": "FI"})
+        elsewhere = await error(agent, "find_places", {"query": "Kall", "country": "SE"})
         park = await call(agent, "find_places", {"query": facts.park.name})
         swedish = await call(agent, "find_places", {"query": "Helsingfors"})
     areas = [p for p in typed["places"] if p["kind"] == "area"]
-    assert [(p["name"], p["category"], p["source"]) for p in areas] == [
-        ("Kallio", "boundary=administrative", "index")
+    assert [(p["name"], p["category"], p["source"], p["country"]) for p in areas] == [
+        ("Kallio", "boundary=administrative", "index", "FI")  # the country its point is in
     ], typed
+    assert [p["name"] for p in in_finland["places"] if p["kind"] == "area"] == ["Kallio"], in_finland
+    assert "matches 'Kall' in SE" in elsewhere, elsewhere  # Helsinki's district is not Sweden's
     w, s, e, n = shape(facts.district).bounds
     (s2, w2), (n2, e2) = areas[0]["bounds"]
     assert max(abs(s - s2), abs(w - w2), abs(n - n2), abs(e - e2)) < 1e-4
-    assert "admin level 10" in areas[0]["label"] and areas[0]["match"] == "name prefix"
+    assert areas[0]["label"] == "Kallio, admin level 10, FI" and areas[0]["match"] == "name prefix"
     inside_it = shapely.Point(areas[0]["lon"], areas[0]["lat"])
     assert shape(facts.district).buffer(1e-5).contains(inside_it)  # its point is in it (5 decimals)
     found = [p for p in park["places"] if p["kind"] == "area"]

@@ -105,6 +105,7 @@ def read_file(
     file_layer: str | None = None,
     crs: str | None = None,
     progress: Progress | None = None,
+    check: Callable[[], None] | None = None,
 ) -> Imported:
     """Read a file (its bytes, or its path on disk) into features. ``fmt`` is detected when None
     (``filename`` helps); ``layer`` puts every feature in that layer (else KML folders, GeoPackage
@@ -113,12 +114,14 @@ def read_file(
     they name, outlined by ``find``, by column ``key`` (else found), within ``country``, ``near``
     naming what an unmatched row may mean (see ``join``). A GIS file's ``file_layer`` is the one
     layer to read (else all); ``crs`` the system its coordinates are in when it names none (or a
-    wrong one). ``progress`` counts the rows of a GIS file as they are read."""
+    wrong one). ``progress`` counts the rows of a GIS file as they are read. ``check`` runs every
+    ``CHECK_EVERY`` features of any format (and ``progress``'s between a GIS file's batches): it
+    raises to stop the read, as ``workers.stop_if_cancelled`` does when the caller left."""
     if isinstance(data, Path):
         data, fmt = _from_disk(data, fmt, filename)
     else:
         fmt = detect_format(data, filename, given=fmt)
-    out = Collector(fmt, limits, layer=layer, tolerance=simplify)
+    out = Collector(fmt, limits, layer=layer, tolerance=simplify, check=check)
     if fmt not in GIS_FORMATS and (file_layer is not None or crs is not None):
         name = "file_layer" if file_layer is not None else "crs"
         raise InvalidInput(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -34,9 +34,10 @@ from mapsrv.core.values import ID_RE
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.simplify import simplify
 
-__all__ = ["MAX_LISTED", "Collector", "Imported", "layer_id"]
+__all__ = ["CHECK_EVERY", "MAX_LISTED", "Collector", "Imported", "layer_id"]
 
 MAX_LISTED = 10  # rows or elements named in one note; a count says how many more
+CHECK_EVERY = 1_024  # features built between two calls of a collector's check (~30 ms of reading)
 _MAX_KEY = 64
 _MAX_ITEM = 64  # characters of one string in a per-point list (core's rule)
 _MAX_NAMES = 4_096  # property names remembered per file (a hostile one may make each row's new)
@@ -114,8 +115,17 @@ class Collector:
     """Builds one file's features as a reader finds them. ``where`` names the element or row a
     shape came from, so an error or a note can point at it."""
 
-    def __init__(self, fmt: str, limits: Limits, *, layer: str | None = None, tolerance: float | None = None):
+    def __init__(
+        self,
+        fmt: str,
+        limits: Limits,
+        *,
+        layer: str | None = None,
+        tolerance: float | None = None,
+        check: Callable[[], None] | None = None,
+    ):
         self.fmt = fmt
+        self.check = check  # called every CHECK_EVERY features: raises to stop (its client left)
         self.limits = limits
         self.layer_given = layer is not None
         self.default_layer = layer if layer is not None else DEFAULT_LAYER
@@ -221,6 +231,8 @@ class Collector:
                 raise type(exc)(f"{where}: {exc.message}") from None
             self._clamped += n
         self._features.append(feature)
+        if self.check is not None and not len(self._features) % CHECK_EVERY:
+            self.check()
 
     @property
     def added(self) -> int:

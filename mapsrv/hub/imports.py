@@ -4,8 +4,8 @@ thread, and so does the gazetteer a CSV's place names need (its index is built t
 time, ~2 s), and the outlines a joined table needs (decoded there the first time, ~1 s). GIS files
 are read there too: GDAL and pyarrow release the GIL while they decode, the rows are pure Python
 (100,000 points of a GeoParquet: about a second). A big file the page spooled to disk comes as its
-path, and its read counts its rows in ``progress`` and stops at the next batch once its caller is
-cancelled (the client went away)."""
+path, and its read counts its rows in ``progress``. A read of any file stops once its caller is
+cancelled (the client went away): within ``CHECK_EVERY`` features, or at a GIS file's next batch."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ async def read_upload(
         file_layer=file_layer,
         crs=crs,
         progress=progress,
+        check=stop_if_cancelled,  # a read whose client left stops within CHECK_EVERY features
     )
     if progress is not None:
         progress.check = stop_if_cancelled

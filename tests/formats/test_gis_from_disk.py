@@ -6,6 +6,7 @@ too; a format read whole is refused past ``MAX_WHOLE`` with the way out named; a
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import struct
 from pathlib import Path
@@ -17,6 +18,7 @@ import mapsrv.formats
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats import Progress, read_file
+from mapsrv.formats.collect import CHECK_EVERY
 
 LIMITS = Limits()
 ROWS = 20_000  # three batches of 8,192 rows
@@ -96,3 +98,28 @@ def test_a_read_whose_check_raises_stops_at_the_next_batch(tmp_path: Path) -> No
     with pytest.raises(Left):
         read_file(path, None, LIMITS, progress=progress)
     assert (progress.done, progress.total) == (8_192, ROWS)
+
+
+def test_a_read_of_any_format_stops_when_its_check_raises() -> None:
+    """A GeoJSON of 5,000 points (read whole, no batches) asks its check every CHECK_EVERY
+    features: a check that raises on its second call ends the read there, not at the end."""
+
+    class Left(Exception):
+        pass
+
+    calls = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Left
+
+    points = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [i / 1000, 0]}, "properties": {}}
+        for i in range(5_000)
+    ]
+    data = json.dumps({"type": "FeatureCollection", "features": points}).encode()
+    assert len(read_file(data, "geojson", LIMITS, check=lambda: None).features) == 5_000
+    with pytest.raises(Left):
+        read_file(data, "geojson", LIMITS, check=check)
+    assert len(calls) == 2 and 2 * CHECK_EVERY < 5_000

@@ -140,13 +140,9 @@ class OfflineIndex:
         """The imported areas one of whose names is ``text``, best first (``offline_areas``)."""
         return await run("index", self.areas_named_now, text)
 
-    async def area_places(
-        self, text: str, limit: int, near: LatLon | None = None, country: str | None = None
-    ) -> list[Place]:
-        """The areas whose names start with ``text``, as search answers (``offline_areas``)."""
-        return await run(
-            "index", self._areas, lambda r: area_places(r.db, text, r.region, limit, near, country)
-        )
+    async def area_places(self, q: Query, limit: int) -> list[Place]:
+        """The areas whose names start with ``q.text``, as search answers (``offline_areas``)."""
+        return await run("index", self._areas, lambda r: area_places(r.db, q, r.region, limit))
 
     async def outline(self, area: IndexArea) -> BaseGeometry:
         """``area``'s outline (lon, lat), valid and prepared, read and parsed in a worker."""

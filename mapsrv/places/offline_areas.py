@@ -41,6 +41,7 @@ from mapsrv.places.borders import country_at
 from mapsrv.places.boundaries import Boundary
 from mapsrv.places.model import Place
 from mapsrv.places.search import haversine
+from mapsrv.places.sources import Query
 from mapsrv.places.text import fold, to_ascii
 
 __all__ = [
@@ -227,19 +228,12 @@ def read_outline(db: sqlite3.Connection, area_id: int) -> BaseGeometry:
     return outline
 
 
-def area_places(
-    db: sqlite3.Connection,
-    text: str,
-    region: str,
-    limit: int,
-    near: LatLon | None = None,
-    country: str | None = None,
-) -> list[Place]:
-    """The areas one of whose names starts with ``text`` (folded) as search answers (kind
+def area_places(db: sqlite3.Connection, q: Query, region: str, limit: int) -> list[Place]:
+    """The areas one of whose names starts with ``q.text`` (folded) as search answers (kind
     "area", its OSM tag as category, its box as bounds, the country its point is in), whole
-    names first, then shorter; of ``country`` (ISO 3166-1 alpha-2) only, when given, and those
-    in no country (out at sea)."""
-    key = fold(text)
+    names first, then shorter, their distance from ``q.near``; of ``q.country`` (ISO 3166-1
+    alpha-2) only, when given, and those in no country (out at sea)."""
+    key, near, country = fold(q.text), q.near, q.country
     if not key:
         return []
     rows = db.execute(

@@ -97,7 +97,7 @@ class PlaceService:
                 continue
             found += answers
             if isinstance(source, OfflineIndex) and query.text and query.category is None:
-                areas = await source.area_places(query.text, wanted, query.near, query.country)  # a district
+                areas = await source.area_places(query, wanted)  # a district, a park
                 found, count = found + areas, count + len(areas)
         if query.text and query.category is None and not kind:
             try:

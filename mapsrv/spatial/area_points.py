@@ -23,14 +23,13 @@ held weakly so that an area let go of takes its grid along.
 from __future__ import annotations
 
 import math
-import threading
-import weakref
-from collections import OrderedDict
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
+
+from mapsrv.core.kept import Kept
 
 __all__ = ["CELLS", "GRID_VERTICES", "KEPT", "AreaGrid", "covered_points"]
 
@@ -107,8 +106,7 @@ def _edge_cells(area: BaseGeometry, xs: NDArray[np.float64], ys: NDArray[np.floa
     return edge[1:-1, 1:-1]
 
 
-_grids: OrderedDict[int, tuple[weakref.ref[BaseGeometry], AreaGrid]] = OrderedDict()
-_lock = threading.RLock()  # re-entrant: an area collected while it is held drops its grid here
+_grids: Kept[int, BaseGeometry, AreaGrid] = Kept(KEPT)  # by the area's id, while it lives
 
 
 def covered_points(area: BaseGeometry, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -128,22 +126,4 @@ def covered_points(area: BaseGeometry, x: NDArray[np.float64], y: NDArray[np.flo
 
 
 def _grid(area: BaseGeometry) -> AreaGrid:
-    key = id(area)
-    with _lock:
-        held = _grids.get(key)
-        if held is not None and held[0]() is area:
-            _grids.move_to_end(key)
-            return held[1]
-    grid = AreaGrid(area)
-    with _lock:
-        _grids[key] = (weakref.ref(area, lambda _, key=key: _forget(key)), grid)  # type: ignore[misc]
-        while len(_grids) > KEPT:
-            _grids.popitem(last=False)
-    return grid
-
-
-def _forget(key: int) -> None:
-    with _lock:
-        held = _grids.get(key)
-        if held is not None and held[0]() is None:
-            del _grids[key]
+    return _grids.made(id(area), area, lambda: AreaGrid(area))

@@ -8,15 +8,13 @@ state only weakly: a state the hub has let go of takes its index with it.
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from mapsrv.core.kept import Kept
 from mapsrv.core.model import Feature, MapState
 from mapsrv.spatial.shapes import geometries
 
@@ -61,35 +59,18 @@ class FeatureIndex:
         return np.sort(np.asarray(self.tree.query(geometry), dtype=np.intp))
 
 
-_cache: OrderedDict[tuple[str, int], tuple[weakref.ref[MapState], FeatureIndex]] = OrderedDict()
-# re-entrant: a state collected while the lock is held runs _forget in the same thread
-_lock = threading.RLock()  # indexes of big maps are built in worker threads
+_cache: Kept[tuple[str, int], MapState, FeatureIndex] = Kept(CACHED)  # built in workers too
 
 
 def index_of(state: MapState) -> FeatureIndex:
     """The index of ``state``'s features (but its marks), built once per map version."""
-    key = (state.id, state.version)
-    with _lock:
-        held = _cache.get(key)
-        if held is not None and held[0]() is state:
-            _cache.move_to_end(key)
-            return held[1]
-    index = FeatureIndex(f for f in state.features.values() if f.layer != MARK_LAYER)
-    with _lock:
-        _cache[key] = (weakref.ref(state, lambda _, key=key: _forget(key)), index)  # type: ignore[misc]
-        while len(_cache) > CACHED:
-            _cache.popitem(last=False)
-    return index
+    return _cache.made(
+        (state.id, state.version),
+        state,
+        lambda: FeatureIndex(f for f in state.features.values() if f.layer != MARK_LAYER),
+    )
 
 
 def cached(state: MapState) -> bool:
     """Whether ``state``'s index is built (a caller moves a big build off its event loop)."""
-    held = _cache.get((state.id, state.version))
-    return held is not None and held[0]() is state
-
-
-def _forget(key: tuple[str, int]) -> None:
-    with _lock:
-        held = _cache.get(key)
-        if held is not None and held[0]() is None:
-            del _cache[key]
+    return _cache.holds((state.id, state.version), state)

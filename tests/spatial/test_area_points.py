@@ -131,6 +131,6 @@ def test_grids_are_kept_per_area_and_let_go_with_it() -> None:
     )
     covered_points(area, np.array([0.0]), np.array([0.0]))
     key = id(area)
-    assert area_points._grids[key][0]() is area
+    assert area_points._grids.holds(key, area)
     del area
     assert key not in area_points._grids

@@ -11,14 +11,13 @@ take ~20 us and run inline.
 from __future__ import annotations
 
 import math
-import weakref
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from mapsrv.core.kept import Kept
 from mapsrv.core.model import LatLon, MapState, check_latlon
 from mapsrv.errors import InvalidInput, MapsrvError
 from mapsrv.mcp.tools.asking import ask_unsure
@@ -53,23 +52,14 @@ _EQUATOR_KM = 40_075.0
 
 
 _KEPT_ANCHORS = 16  # maps whose anchors are kept, most recently asked
-_anchors: OrderedDict[tuple[str, int], tuple[weakref.ref[MapState], Context]] = OrderedDict()
+_anchors: Kept[tuple[str, int], MapState, Context] = Kept(_KEPT_ANCHORS)
 
 
 def map_anchors(state: MapState) -> Context:
     """Where a map already is: its view's centre and a sample of its features' points. Kept per
-    map version (the event loop's only: no lock): listing a 100,000-feature map's features to
-    sample them takes ~6 ms, and each ``within`` or name on that map asks again."""
-    key = (state.id, state.version)
-    held = _anchors.get(key)
-    if held is not None and held[0]() is state:
-        _anchors.move_to_end(key)
-        return held[1]
-    context = _sampled(state)
-    _anchors[key] = (weakref.ref(state), context)
-    while len(_anchors) > _KEPT_ANCHORS:
-        _anchors.popitem(last=False)
-    return context
+    map version: listing a 100,000-feature map's features to sample them takes ~6 ms, and each
+    ``within`` or name on that map asks again."""
+    return _anchors.made((state.id, state.version), state, lambda: _sampled(state))
 
 
 def _sampled(state: MapState) -> Context:

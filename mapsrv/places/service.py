@@ -45,6 +45,7 @@ class PlaceService:
     def __init__(self, sources: Sequence[PlaceSource] = ()) -> None:
         self.sources = tuple(sources)
         self._built = False
+        self.warmed = False  # warm() has loaded all it loads (/ready says so)
 
     def describe(self) -> str:
         """For the start-up line: where names are looked up."""
@@ -69,6 +70,7 @@ class PlaceService:
         await self.ready()
         await run("index", country_outlines)
         await run("index", region_outlines, "US")  # any country: every region is read at once
+        self.warmed = True
 
     async def lookup(self, query: Query) -> Found:
         """Every source's candidates for ``query``, best first: the index's and the geocoder's,

@@ -25,4 +25,7 @@ async def ready() -> Response:
     draining = ctx.draining()
     is_ready = ctx.hub.ready and not draining
     body = {"ready": is_ready, "store": "ok" if ctx.hub.ready else "unreachable", "draining": draining}
+    # Places load in the background at start (the first question about one waits for that load,
+    # never a second one): told, not waited for, so that a benchmark can start once they are.
+    body["places"] = "warm" if ctx.places.warmed else "warming"
     return Response(dumps(body), status=200 if is_ready else 503, content_type="application/json")

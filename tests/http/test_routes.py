@@ -369,11 +369,14 @@ async def test_a_stream_resumes_from_its_last_event_id_with_the_configured_retry
 async def test_ready_answers_503_once_the_server_drains(nursery: trio.Nursery) -> None:
     server = await start_server(nursery, drain_delay=60)
     async with httpx.AsyncClient(base_url=server.url) as http:
-        assert (await http.get("/ready")).json() == {"ready": True, "store": "ok", "draining": False}
+        first = (await http.get("/ready")).json()
+        assert first == {"ready": True, "store": "ok", "draining": False, "places": first["places"]}
+        # the places load in the background at start: ready meanwhile, then told warm
+        await wait_until(lambda: _places_warm(http), timeout=30)
         server.shutdown()  # draining: still serving, but no longer ready for new work
         drained = await http.get("/ready")
         assert drained.status_code == 503
-        assert drained.json() == {"ready": False, "store": "ok", "draining": True}
+        assert drained.json() == {"ready": False, "store": "ok", "draining": True, "places": "warm"}
         # a new event stream goes elsewhere (a proxy retries a 503 on the next process); the page still works
         map_id = (await http.get("/", follow_redirects=False)).headers["location"].rsplit("/", 1)[1]
         async with http.stream("GET", f"/m/{map_id}/events") as refused:  # the head decides
@@ -404,3 +407,9 @@ async def test_a_view_stream_may_be_read_from_any_origin_and_the_owners_stream_m
         assert view.status_code == 200 and view.headers.get_list("access-control-allow-origin") == ["*"]
     async with alice.client.stream("GET", f"/m/{map_id}/events") as own:
         assert own.status_code == 200 and "access-control-allow-origin" not in own.headers
+
+
+async def _places_warm(http: httpx.AsyncClient) -> bool:
+    places = (await http.get("/ready")).json()["places"]
+    assert places in ("warming", "warm"), places
+    return bool(places == "warm")

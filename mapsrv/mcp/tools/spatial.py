@@ -155,8 +155,9 @@ async def _within_named(
     state: MapState, index: FeatureIndex, within: Any, layer: str | None
 ) -> tuple[Selection | None, Area | None]:
     """A country or region ``within`` names (``area_named``) and the features in it, in one
-    worker call (a state's answer is a few milliseconds: a second hop to a worker was a fifth of
-    it); (None, None) when it names neither (a feature, an extract's area, a place, a box)."""
+    worker call (a state's answer on a 100,000-marker map is about a millisecond, and a second
+    hop to a worker was 0.2 ms of it); (None, None) when it names neither (a feature, an
+    extract's area, a place, a box)."""
     if not isinstance(within, str) or within in state.features:
         return None, None
     points = map_anchors(state).anchors

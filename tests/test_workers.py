@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
 import pytest
 import trio
-from support import wait_until
+from support import start_server, wait_until
 
 from mapsrv.errors import Unavailable
-from mapsrv.workers import WorkCancelled, Workers, _in_thread, stop_if_cancelled
+from mapsrv.workers import SWITCH_INTERVAL, WorkCancelled, Workers, _in_thread, stop_if_cancelled
 
 
 async def test_a_full_queue_is_refused_with_when_to_retry_and_other_kinds_still_run() -> None:
@@ -121,3 +122,14 @@ async def test_a_call_cancelled_before_its_thread_begins_never_runs_and_does_not
             gone.cancel()
             await _in_thread(ran.append, (1,))
         assert gone.cancelled_caught and ran == []
+
+
+async def test_the_server_hands_the_interpreter_over_every_millisecond(nursery: trio.Nursery) -> None:
+    """A busy worker thread must leave the loop the interpreter sooner than Python's 5 ms: the
+    fan-out gives it up at every send (docs/benchmarks.md, issue 60)."""
+    sys.setswitchinterval(0.005)
+    try:
+        await start_server(nursery)
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and SWITCH_INTERVAL <= 0.001
+    finally:
+        sys.setswitchinterval(SWITCH_INTERVAL)

@@ -23,6 +23,7 @@ from mapsrv.core.codec import dumps
 from mapsrv.core.geojson import collection_members, geojson_parts, to_geojson
 from mapsrv.core.model import LatLon, Limits, MapState
 from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats import sliced_json
 from mapsrv.formats.archive import is_zip
 from mapsrv.formats.collect import MAX_LISTED, Collector, Imported
 from mapsrv.formats.detect import BINARY_FORMATS, FORMATS, GIS_FORMATS, detect_format
@@ -194,7 +195,7 @@ def _read_gis(
 
 def _read_geojson(data: bytes, out: Collector) -> None:
     try:
-        raw = json.loads(data)
+        raw = sliced_json.loads(data)  # json.loads, letting the event loop run between features
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"geojson is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"

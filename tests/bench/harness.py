@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 import trio
-from support import ServerProcess, SseReader, free_port, open_listener, open_redis
+from support import ServerProcess, SseReader, free_port, open_listener, open_redis, wait_until
 from support import open_server as open_limited_server
 
 # ServerProcess, SseReader, free_port, open_listener and open_redis live in tests/support (tests
@@ -33,11 +33,22 @@ UNLIMITED = (
 )  # fmt: skip
 
 
-def open_server(*args: str, env: dict[str, str] | None = None) -> Any:
+@asynccontextmanager
+async def open_server(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[ServerProcess]:
     """``support.open_server`` without the per-client limits; memory:// unless a store is given,
-    so that the numbers compare with earlier runs (``sqlite_store`` measures the default store)."""
+    so that the numbers compare with earlier runs (``sqlite_store`` measures the default store).
+    Yielded once ``/ready`` says the places loaded at start are warm (seconds of CPU in workers
+    that are no call's: the first scenario of a run measured them); a server too old to say so
+    at once."""
     store = () if "--store" in args else ("--store", "memory://")
-    return open_limited_server(*UNLIMITED, *store, *args, env=env)
+    async with open_limited_server(*UNLIMITED, *store, *args, env=env) as server:
+        async with httpx.AsyncClient(timeout=10) as http:
+
+            async def warm() -> bool:
+                return bool((await http.get(server.url + "ready")).json().get("places", "warm") == "warm")
+
+            await wait_until(warm, timeout=120)
+        yield server
 
 
 __all__ = [

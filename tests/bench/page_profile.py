@@ -2,7 +2,10 @@
 sampling profiler, through the DevTools protocol) from navigation until the map's version is
 drawn, summed by function (self time) and by script.
 
-    python -m tests.bench.page_profile 10000 [--top 25]
+    python -m tests.bench.page_profile 10000 [--top 25] [--edit]
+
+``--edit`` profiles instead one edit once the map is drawn (``big_maps``' edit: a point moved and
+renamed), from its POST until the page has drawn its version.
 
 The map is built as ``tests.bench.big_maps`` builds it (labelled points, one snapshot)."""
 
@@ -35,7 +38,7 @@ def self_times(profile: dict[str, Any]) -> tuple[Counter[str], Counter[str]]:
     return by_function, by_script
 
 
-def measure(browser: Any, base_url: str, count: int, top: int) -> dict[str, Any]:
+def measure(browser: Any, base_url: str, count: int, top: int, edit: bool = False) -> dict[str, Any]:
     context = browser.new_context(base_url=base_url, viewport=VIEWPORT)
     try:
         context.set_default_timeout(120_000)
@@ -49,15 +52,27 @@ def measure(browser: Any, base_url: str, count: int, top: int) -> dict[str, Any]
         cdp = context.new_cdp_session(page)
         cdp.send("Profiler.enable")
         cdp.send("Profiler.setSamplingInterval", {"interval": 200})
-        cdp.send("Profiler.start")
+        if not edit:
+            cdp.send("Profiler.start")
         page.goto(f"/m/{map_id}", wait_until="commit")
         page.wait_for_function("() => window.__drawn !== null", polling=100)
-        profile = cdp.send("Profiler.stop")["profile"]
         drawn = page.evaluate("window.__drawn")
+        if edit:  # big_maps' edit: one point moved and renamed, until the page has drawn it
+            cdp.send("Profiler.start")
+            started = page.evaluate("performance.now()")
+            change = {"op": "update_feature", "id": "p7", "coords": [48.85, 2.35], "label": "Moved"}
+            answer = page.request.post(f"/m/{map_id}/ops", data={"ops": [change]})
+            page.wait_for_function(
+                "(v) => Number(document.body.dataset.drawnVersion || window.mapsrv.version) >= v",
+                arg=int(answer.json()["version"]),
+                polling="raf",
+            )
+            drawn = page.evaluate("performance.now()") - started
+        profile = cdp.send("Profiler.stop")["profile"]
         functions, scripts = self_times(profile)
         return {
             "features": count,
-            "drawn_ms": round(drawn),
+            ("edit_drawn_ms" if edit else "drawn_ms"): round(drawn),
             "scripts_ms": {k: round(v) for k, v in scripts.most_common(12)},
             "functions_ms": {k: round(v, 1) for k, v in functions.most_common(top)},
         }
@@ -65,7 +80,7 @@ def measure(browser: Any, base_url: str, count: int, top: int) -> dict[str, Any]
         context.close()
 
 
-async def profile_page(sizes: list[int], top: int) -> None:
+async def profile_page(sizes: list[int], top: int, edit: bool = False) -> None:
     from playwright.sync_api import sync_playwright
     from support.aio import use_plain_asyncio
 
@@ -77,7 +92,8 @@ async def profile_page(sizes: list[int], top: int) -> None:
                 for count in sizes:
                     browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                     try:
-                        print(json.dumps(measure(browser, server.url, count, top), indent=1), flush=True)
+                        found = measure(browser, server.url, count, top, edit)
+                        print(json.dumps(found, indent=1), flush=True)
                     finally:
                         browser.close()
 
@@ -88,8 +104,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000])
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--edit", action="store_true", help="profile one edit once the map is drawn")
     args = parser.parse_args()
-    trio.run(profile_page, args.sizes, args.top)
+    trio.run(profile_page, args.sizes, args.top, args.edit)
 
 
 if __name__ == "__main__":

@@ -129,16 +129,17 @@ export function createLabels(view, options) {
   // (a restyle may resize points or change their values without drawing them again).
   const priority = new Priority();
   function ordered(zoom) {
-    if (!priority.kinds) {
-      for (const entry of entries.values()) {
-        if (entry.symbolOf) {
-          entry.symbol = entry.symbolOf();
-          entry.size = (entry.symbol[2] - entry.symbol[0]) * (entry.symbol[3] - entry.symbol[1]);
-        }
-        entry.value = valueOf(entry);
-      }
-    }
+    if (!priority.kinds) for (const entry of entries.values()) weigh(entry);
     return priority.at(entries.values(), zoom, options.selectedId ? options.selectedId() : null);
+  }
+
+  // What puts an entry before others: its symbol's size (a point's) and its style's value.
+  function weigh(entry) {
+    if (entry.symbolOf) {
+      entry.symbol = entry.symbolOf();
+      entry.size = (entry.symbol[2] - entry.symbol[0]) * (entry.symbol[3] - entry.symbol[1]);
+    }
+    entry.value = valueOf(entry);
   }
 
   function valueOf(entry) {
@@ -312,8 +313,13 @@ export function createLabels(view, options) {
     if (!f.label) return;
     const id = String(f.id);
     const entry = labelEntry(id, layer, f);
+    const old = entries.get(id);
     entries.set(id, entry);
-    priority.reset();
+    if (old) priority.remove(old);
+    if (priority.kinds) {
+      weigh(entry);
+      priority.add(entry);
+    }
     layer.on('mouseover', () => hover(id));
     layer.on('mouseout', () => hover(null));
     if (layer instanceof L.Marker) { // dragged on the edit page: the label goes with it
@@ -330,7 +336,7 @@ export function createLabels(view, options) {
     if (!entry) return;
     release(entry);
     entries.delete(id);
-    priority.reset();
+    priority.remove(entry);
     if (hoverEl) hoverEl.hidden = true;
     dirty = true;
   });

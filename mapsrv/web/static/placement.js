@@ -20,6 +20,7 @@ export const HEIGHT = 20; // px: .mapsrv-placed in render.css
 export const GAP = 3; // px between a symbol and its label
 const CELL = 128; // px: the grid's cells
 const LINE_BAND = 4; // px: how wide a line counts for
+const FEW = 16; // entries in or out at once put in their places one by one; more, lists merged
 
 // A feature's size on screen at `zoom`, in px²: what puts a larger feature's label first.
 export function weightAt(entry, zoom) {
@@ -40,12 +41,33 @@ export function byPriority(candidates, zoom, selected) {
 
 // The same order, kept: each kind sorted once (their order among themselves is the same at
 // every zoom, each kind's weight a multiple of its size) and merged at a zoom, which costs a pass
-// rather than a sort (a sort of 10,000 labels was half of what a pan cost them).
+// rather than a sort (a sort of 10,000 labels was half of what a pan cost them). An entry that
+// comes or goes (an edit of one feature) is put in or taken out at its place, in its kind's list
+// and in the merged order: an edit on a map of 100,000 sorted them all again (a long task of
+// 60-180 ms), then merged them again (10-15 ms, and as much again collecting the arrays). More
+// than FEW at once (a batch) are sorted among themselves and merged into the lists in one pass.
 export class Priority {
-  constructor() { this.kinds = null; this.merged = null; this.zoom = null; this.selected = null; }
+  constructor() {
+    this.kinds = null;
+    this.merged = null;
+    this.zoom = null;
+    this.selected = null;
+    this.added = []; // entries in since the last order
+    this.removed = new Set(); // entries out since then
+  }
 
-  // Forgets the order: an entry came or went, or a style changed sizes or values.
-  reset() { this.kinds = null; this.merged = null; }
+  // Forgets the order: a style changed sizes or values, or every entry went.
+  reset() {
+    this.kinds = null;
+    this.merged = null;
+    this.added = [];
+    this.removed.clear();
+  }
+
+  // One entry in (its `size` and `value` set), or out.
+  add(entry) { if (this.kinds) this.added.push(entry); }
+
+  remove(entry) { if (this.kinds) this.removed.add(entry); }
 
   // Every entry of `entries` (an iterable) by priority at `zoom`, `selected` first.
   at(entries, zoom, selected) {
@@ -54,7 +76,12 @@ export class Priority {
       for (const e of entries) this.kinds[e.kind].push(e);
       for (const list of Object.values(this.kinds)) byPriority(list, 0, null);
       this.merged = null;
+      this.added = [];
+      this.removed.clear();
     }
+    const changes = this.added.length + this.removed.size;
+    if (changes && changes <= FEW) this.patch();
+    else if (changes) this.rebuild();
     if (!this.merged || this.zoom !== zoom || this.selected !== selected) {
       const lists = Object.values(this.kinds);
       for (const list of lists) for (const e of list) e.weight = weightAt(e, zoom);
@@ -77,6 +104,96 @@ export class Priority {
     }
     return this.merged;
   }
+
+  // A few in or out: each at its place in its kind's list (by zoom 0) and in the merged order
+  // (by the zoom it was merged at, the selected feature's entry pinned first).
+  patch() {
+    const gone = this.removed;
+    const came = this.added.filter((e) => !gone.has(e));
+    const merged = this.merged;
+    let pinned = merged && merged.length && merged[0].id === this.selected ? 1 : 0;
+    for (const e of gone) {
+      take(this.kinds[e.kind], e, 0, 0);
+      if (!merged) continue;
+      if (pinned && merged[0] === e) {
+        merged.shift();
+        pinned = 0;
+      } else {
+        take(merged, e, this.zoom, pinned);
+      }
+    }
+    for (const e of came) {
+      const list = this.kinds[e.kind];
+      list.splice(search(list, e, 0, 0), 0, e);
+      if (!merged) continue;
+      e.weight = weightAt(e, this.zoom);
+      if (e.id === this.selected) {
+        merged.unshift(e);
+        pinned = 1;
+      } else {
+        merged.splice(search(merged, e, this.zoom, pinned), 0, e);
+      }
+    }
+    this.added = [];
+    gone.clear();
+  }
+
+  // Many in or out: what went filtered out of each kind's list, what came sorted and merged in.
+  rebuild() {
+    const gone = this.removed;
+    const came = this.added.filter((e) => !gone.has(e));
+    for (const [kind, list] of Object.entries(this.kinds)) {
+      const kept = gone.size ? list.filter((e) => !gone.has(e)) : list;
+      const fresh = byPriority(came.filter((e) => e.kind === kind), 0, null);
+      if (fresh.length) for (const e of kept) e.weight = weightAt(e, 0);
+      this.kinds[kind] = fresh.length ? mergeSorted(kept, fresh) : kept;
+    }
+    this.added = [];
+    gone.clear();
+    this.merged = null;
+  }
+}
+
+// `before` with each entry's weight at `zoom`, whatever its `weight` holds.
+const order = (a, b, zoom) => weightAt(b, zoom) - weightAt(a, zoom)
+  || (b.value === null ? -Infinity : b.value) - (a.value === null ? -Infinity : a.value)
+  || b.seq - a.seq;
+
+// The first index from `from` of `list` (in `order` at `zoom`) whose entry does not go before
+// `entry`.
+function search(list, entry, zoom, from) {
+  let lo = from;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (order(list[mid], entry, zoom) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// Takes `entry` out of `list`: at its place, or (its size or value changed since) where it is.
+function take(list, entry, zoom, from) {
+  for (let i = search(list, entry, zoom, from); i < list.length && order(list[i], entry, zoom) <= 0; i += 1) {
+    if (list[i] === entry) {
+      list.splice(i, 1);
+      return;
+    }
+  }
+  const at = list.indexOf(entry);
+  if (at >= 0) list.splice(at, 1);
+}
+
+// Two lists each in priority order (weights set alike), as one.
+function mergeSorted(a, b) {
+  const out = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = before(b[j], a[i]) < 0 ? b[j++] : a[i++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
 }
 
 // The top-left corners to try, best first, for a label `w` px wide of an entry at (x, y): written

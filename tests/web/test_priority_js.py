@@ -66,9 +66,8 @@ def test_the_order_kept_through_edits_is_the_order_sorted_again() -> None:
     assert node is not None
     for seed in (1, 2, 3):
         script = SCRIPT % {"placement": json.dumps((STATIC / "placement.js").as_uri()), "seed": seed}
-        done = subprocess.run(
-            [node, "--input-type=module", "-e", script], capture_output=True, text=True, check=False, timeout=60
-        )
+        command = [node, "--input-type=module", "-e", script]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["checked"] == 2000 and result["left"] > 100, result

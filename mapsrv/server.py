@@ -64,8 +64,7 @@ async def serve(
 ) -> None:
     """``private``: one person's process (``mapsrv stdio`` on a store of its own): every map in
     the store is theirs, in their browser's list and their agent's."""
-    cap_ready_sockets()  # a storm of sockets closing at once wakes its tasks a few hundred a turn
-    workers.hand_over_often()  # a busy worker thread leaves the loop the interpreter sooner
+    _tune_the_run()
     unused = min(config.idle_timeout, UNUSED_MAP_TIMEOUT)  # how long Redis keeps a map nobody drew on
     store = open_store_from_url(config.store_url, ttl=unused, log_size=config.event_log_size)
     hub = MapHub(
@@ -192,6 +191,11 @@ async def _drain(
         await app.wait_quiet()
     with trio.move_on_after(0.5):
         await http_done.wait()
+
+
+def _tune_the_run() -> None:
+    cap_ready_sockets()  # a storm of sockets closing at once wakes its tasks a few hundred a turn
+    workers.hand_over_often()  # a busy worker thread leaves the loop the interpreter sooner
 
 
 async def warm_places(places: PlaceService) -> None:

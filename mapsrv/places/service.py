@@ -57,6 +57,10 @@ class PlaceService:
         serving too), or a geocoder."""
         return any(not isinstance(s, OfflineIndex) or s.has_regions() for s in self.sources)
 
+    def holds_extracts(self) -> bool:
+        """Whether an extract is imported now (its areas and boundaries: ``area_named``)."""
+        return any(isinstance(s, OfflineIndex) and s.has_regions() for s in self.sources)
+
     async def ready(self) -> None:
         """Build the built-in list's index in a worker thread, once (~2 s of CPU)."""
         if not self._built:

@@ -16,6 +16,7 @@ from mapsrv.core.model import Feature, LatLon, MapState, build_feature, check_bo
 from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import InvalidInput, NotFound
 from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.extract_borders import exact_border
 from mapsrv.mcp.tools.marking import MARK_LAYER, mark_ops
 from mapsrv.mcp.tools.outlines import Area, area_named, area_of
 from mapsrv.mcp.tools.pages import cursor_for, read_cursor
@@ -81,8 +82,9 @@ async def select(
     index = await _index(state)
     places: Resolver | None = None
     named: Area | IndexArea | None = None
+    border = None
     if within is not None:
-        chosen, named = await _within_named(state, index, within, layer)
+        chosen, named, border = await _within_named(tc, state, index, within, layer)
         if chosen is None:
             shape, skip, places, named = await _area(tc, state, map_id, within)
             chosen = await run("geometry", select_within, index, shape, layer, skip)
@@ -107,7 +109,7 @@ async def select(
     if places is not None and places.places:
         out.update(places.resolved())
     if named is not None:
-        out["area"] = named.to_json()
+        out["area"] = named.to_json() | ({"border": border} if border else {})
     return answer(out)
 
 
@@ -152,21 +154,33 @@ def _feature(state: MapState, name: str, fid: Any) -> Feature:
 
 
 async def _within_named(
-    state: MapState, index: FeatureIndex, within: Any, layer: str | None
-) -> tuple[Selection | None, Area | None]:
-    """A country or region ``within`` names (``area_named``) and the features in it, in one
-    worker call (a state's answer on a 100,000-marker map is about a millisecond, and a second
-    hop to a worker was 0.2 ms of it); (None, None) when it names neither (a feature, an
-    extract's area, a place, a box)."""
+    tc: ToolContext, state: MapState, index: FeatureIndex, within: Any, layer: str | None
+) -> tuple[Selection | None, Area | None, str | None]:
+    """A country or region ``within`` names (``area_named``), the features in it, and where its
+    border came from: "extract" when an imported extract has it exactly (``extract_borders``),
+    else None (Natural Earth's). In one worker call when no extract is imported (a state's answer
+    on a 100,000-marker map is about a millisecond, and a second hop to a worker was 0.2 ms of
+    it). (None, None, None) when it names neither (a feature, an extract's area, a place, a box)."""
     if not isinstance(within, str) or within in state.features:
-        return None, None
+        return None, None, None
     points = map_anchors(state).anchors
+    if not tc.places.holds_extracts():
 
-    def named_within() -> tuple[Selection | None, Area | None]:
-        named = area_named(within, points)
-        return (None, None) if named is None else (select_within(index, named.shape, layer, None), named)
+        def named_within() -> tuple[Selection | None, Area | None, None]:
+            named = area_named(within, points)
+            return (
+                (None, None, None)
+                if named is None
+                else (select_within(index, named.shape, layer, None), named, None)
+            )
 
-    return await run("geometry", named_within)
+        return await run("geometry", named_within)
+    named = await run("geometry", area_named, within, points)
+    if named is None:
+        return None, None, None
+    exact = await exact_border(tc, named, points)
+    chosen = await run("geometry", select_within, index, named.shape if exact is None else exact, layer, None)
+    return chosen, named, None if exact is None else "extract"
 
 
 async def _area(

@@ -54,7 +54,8 @@ async def within(server: Server, text: str) -> dict[str, Any]:
         items = [{"at": [lat, lon], "label": label} for label, lat, lon in POINTS]
         drawn = await agent.call_tool("draw", {"items": items})
         assert drawn.structured_content is not None, drawn.content
-        found = await agent.call_tool("select", {"map_id": drawn.structured_content["map_id"], "within": text})
+        map_id = drawn.structured_content["map_id"]
+        found = await agent.call_tool("select", {"map_id": map_id, "within": text})
         assert not found.is_error and found.structured_content is not None, found.content
         return dict(found.structured_content)
 

@@ -7,10 +7,9 @@
 # Run from a checkout:
 #   tests/bench/tool_call_instructions.sh [50] [250] [draw|page|read]
 # Environment:
-#   BENCH_HEALTH_WAIT  seconds to wait for the server under valgrind to answer /health and to say
-#                      on /ready that its places are warm (default 300); a server that does not
-#                      in time fails the run (exit 1) rather than being counted. Raise it on a
-#                      loaded machine.
+#   BENCH_HEALTH_WAIT  seconds to wait for the server under valgrind to say on /ready that its
+#                      places are warm (default 300); a server that does not in time fails the
+#                      run (exit 1) rather than being counted. Raise it on a loaded machine.
 #   (Not MAPSRV_*: the server refuses MAPSRV_* variables it does not know.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,25 +34,17 @@ count() {
     python -m mapsrv serve --port "$port" --rate-mcp 0 --rate-writes 0 --rate-writes-person 0 --rate-maps 0 >"$out/log.$1" 2>&1 &
   pid=$!
   local deadline=$((SECONDS + health_wait))
-  until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do
+  # ready, and its places warm: they load in the background at start (in workers, 1-2 s of CPU,
+  # far more under valgrind), so both runs count the same load only once /ready says they are
+  until curl -s "http://127.0.0.1:$port/ready" | grep -q '"places":"warm"'; do
     if ! kill -0 "$pid" 2>/dev/null; then
       wait "$pid" || true
-      fail "the server under valgrind exited before it answered /health" "$1"
+      fail "the server under valgrind exited before it was ready" "$1"
     fi
     if ((SECONDS >= deadline)); then
       kill -KILL "$pid" 2>/dev/null || true
       wait "$pid" || true
-      fail "the server under valgrind did not answer /health within ${health_wait} s (set BENCH_HEALTH_WAIT)" "$1"
-    fi
-    sleep 0.5
-  done
-  # the places load in the background at start (in workers, 1-2 s of CPU, far more under
-  # valgrind): counted only once /ready says they are warm, so both runs count the same load
-  until curl -s "http://127.0.0.1:$port/ready" | grep -q '"places":"warm"'; do
-    if ((SECONDS >= deadline)); then
-      kill -KILL "$pid" 2>/dev/null || true
-      wait "$pid" || true
-      fail "the server's places were not warm within ${health_wait} s (set BENCH_HEALTH_WAIT)" "$1"
+      fail "the server under valgrind was not ready with its places warm within ${health_wait} s (set BENCH_HEALTH_WAIT)" "$1"
     fi
     sleep 0.5
   done

@@ -179,7 +179,8 @@ class StreamSettings:
     )
     sse_retry: float = field(default=2 * SECONDS, metadata=about("reconnect delay suggested to browsers"))
     subscriber_buffer: int = field(
-        default=256, metadata=about("events queued per viewer before a slow viewer is dropped")
+        default=256,
+        metadata=about("writes queued per viewer (a write's events count once) before a slow one is dropped"),
     )
     max_streams_per_client: int = field(
         default=100, metadata=about("event streams (browser, MCP) one client may hold open per process")

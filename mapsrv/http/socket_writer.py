@@ -9,8 +9,8 @@ between is HTTP/1.1 chunks that the fan-out writes to the socket itself, without
 frames themselves, shared with every other viewer, not copies) that
 the connection's own task (the only one a stream has: it otherwise waits for the client to
 leave) writes as the socket drains; while a backlog is waiting, new frames join it, and a
-viewer whose backlog reaches the hub's ``subscriber_buffer`` frames is dropped (its browser
-resumes with ``Last-Event-ID``, as with any stream).
+viewer whose backlog reaches the hub's ``subscriber_buffer`` offers (a write's frames come in
+one) is dropped (its browser resumes with ``Last-Event-ID``, as with any stream).
 
 Safety: the socket's file descriptor is looked up on every write (``fileno()`` is -1 once
 hypercorn has closed it), so a write can never reach a descriptor the kernel has given to

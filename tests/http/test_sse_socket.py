@@ -217,6 +217,43 @@ async def test_a_viewer_that_stops_reading_is_dropped_and_the_others_get_everyth
     await healthy.stream.aclose()
 
 
+async def test_a_write_of_many_events_is_one_offer_so_a_batch_bigger_than_the_buffer_is_taken(served) -> None:
+    """A batch of ops is one write of many events. Its frames reach a viewer whose socket is full
+    for a moment as one offer: the viewer falls behind by a write, not by one frame per op, so a
+    batch bigger than ``--subscriber-buffer`` does not drop it (a browser dropped comes back
+    only after its ``retry``)."""
+    server, owner, map_id = served
+    limit = server.hub.fanout.subscriber_buffer
+    entry = server.hub.find(map_id)
+    assert entry is not None
+    slow = await Connection.open(server, receive_buffer=4096)
+    label = "x" * 200
+    version = 0
+
+    async def batch(prefix: str) -> int:
+        ops = [marker(f"{prefix}{i}", 0, i / 100, label) for i in range(4 * limit)]  # 32 events
+        response = await owner.ops(map_id, *ops)
+        assert response.status_code == 200, response.text
+        return int(response.json()["version"])
+
+    with trio.fail_after(30):
+        assert (await slow.request("GET", f"/m/{map_id}/events", cookie_of(owner))).status_code == 200
+        (viewer,) = entry.subscribers
+        written = 0
+        while not waiting(viewer):  # until its socket is full and frames wait
+            version = await batch(f"w{written}-")
+            written += 1
+        before = waiting(viewer)
+        version = await batch("last-")
+        assert viewer in entry.subscribers, f"{4 * limit} events dropped a viewer {before} writes behind"
+        assert waiting(viewer) == before + 1, "the batch's frames wait as one offer"
+        assert server.hub.statistics().subscribers_dropped == 0
+        await slow.read_until(b"id: %d\n" % version)
+    ids = [int(line[4:]) for line in slow.body.split(b"\n") if line.startswith(b"id: ")]
+    assert ids == list(range(ids[0], version + 1)), "every event once, in order"
+    await slow.stream.aclose()
+
+
 async def test_a_viewer_that_leaves_is_forgotten_without_counting_as_dropped(served) -> None:
     server, owner, map_id = served
     conn = await Connection.open(server)

@@ -56,7 +56,8 @@ def frame_ids(sub: Subscription) -> list[bytes]:
             data = sub.receive.receive_nowait()
         except (trio.WouldBlock, trio.EndOfChannel):
             return ids
-        ids.append(data.split(b"\n", 1)[0])
+        # one write's frames come joined
+        ids.extend(line for line in data.split(b"\n") if line.startswith(b"id: "))
 
 
 def labels(memory: SharedMemory, map_id: str) -> list[str]:

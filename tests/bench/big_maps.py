@@ -16,6 +16,7 @@ of it is open, so the page gets it all in one snapshot. Reported per size, as JS
 - ``batch_post_ms`` / ``batch_drawn_ms`` / ``batch_longtask_ms``: then a batch of 1,000 more
   labelled points (one POST /ops): until the server answered, until the page has drawn it, and
   the page's long tasks in that time: a batch costs the batch, not the batch times the map;
+  ``batch_settles``: the times the page drew a version on the way;
 - ``labels_shown``: label elements on screen after the load;
 - ``peers``: the same map (with the batch) drawn in the same run by Leaflet's canvas renderer
   (``leaflet_canvas``: circle markers, no labels; ``leaflet_tooltips``: with permanent tooltips,
@@ -51,6 +52,8 @@ BATCH = 1000  # the most ops one request may carry (Limits.max_ops)
 IMPORT_BATCH = 10_000  # features in one import_geojson op (1.2 MB: within the 4 MiB body limit)
 
 # Before any page script: long tasks, and when the page first applied a version >= __target.
+# Counts the versions the page draws (settles) from now on.
+COUNT_SETTLES = "window.__settles = 0; addEventListener('mapsrv:applied', () => { window.__settles += 1; });"
 OBSERVE = """
 window.__longtasks = [];
 new PerformanceObserver((list) => {
@@ -271,6 +274,7 @@ def measure(
         result["edit_longtask_ms"] = round(page.evaluate(LONGTASKS, [e0, e1]))
 
         more = [{**op, "id": "b" + op["id"][1:]} for op in point_ops(BATCH, seed=26)]
+        page.evaluate(COUNT_SETTLES)
         b0 = page.evaluate("performance.now()")
         wall = time.monotonic()
         response = page.request.post(f"/m/{map_id}/ops", data={"ops": more})
@@ -284,6 +288,7 @@ def measure(
         b1 = page.evaluate("performance.now()")
         result["batch_drawn_ms"] = round(b1 - b0)
         result["batch_longtask_ms"] = round(page.evaluate(LONGTASKS, [b0, b1]))
+        result["batch_settles"] = page.evaluate("window.__settles")
         page.close()
         # After mapsrv's page: a peer's /state must not warm the server for it.
         result["peers"] = [measure_peer(context, map_id, count + BATCH, kind, timeout) for kind in kinds]

@@ -2,10 +2,12 @@
 sampling profiler, through the DevTools protocol) from navigation until the map's version is
 drawn, summed by function (self time) and by script.
 
-    python -m tests.bench.page_profile 10000 [--top 25] [--edit]
+    python -m tests.bench.page_profile 10000 [--top 25] [--edit | --batch]
 
 ``--edit`` profiles instead one edit once the map is drawn (``big_maps``' edit: a point moved and
-renamed), from its POST until the page has drawn its version.
+renamed), from its POST until the page has drawn its version; ``--batch`` likewise ``big_maps``'
+batch of 1,000 labelled points in one POST, and counts the times the page settled (drew a version)
+on the way.
 
 The map is built as ``tests.bench.big_maps`` builds it (labelled points, one snapshot)."""
 
@@ -18,7 +20,17 @@ from typing import Any
 
 import trio
 
-from .big_maps import ARGS, CHROMIUM, LOCAL_TILES, OBSERVE, VIEWPORT, import_ops
+from .big_maps import (
+    ARGS,
+    BATCH,
+    CHROMIUM,
+    COUNT_SETTLES,
+    LOCAL_TILES,
+    OBSERVE,
+    VIEWPORT,
+    import_ops,
+    point_ops,
+)
 from .harness import open_server
 
 __all__ = ["profile_page"]
@@ -38,7 +50,7 @@ def self_times(profile: dict[str, Any]) -> tuple[Counter[str], Counter[str]]:
     return by_function, by_script
 
 
-def measure(browser: Any, base_url: str, count: int, top: int, edit: bool = False) -> dict[str, Any]:
+def measure(browser: Any, base_url: str, count: int, top: int, after: str | None = None) -> dict[str, Any]:
     context = browser.new_context(base_url=base_url, viewport=VIEWPORT)
     try:
         context.set_default_timeout(120_000)
@@ -52,27 +64,33 @@ def measure(browser: Any, base_url: str, count: int, top: int, edit: bool = Fals
         cdp = context.new_cdp_session(page)
         cdp.send("Profiler.enable")
         cdp.send("Profiler.setSamplingInterval", {"interval": 200})
-        if not edit:
+        if not after:
             cdp.send("Profiler.start")
         page.goto(f"/m/{map_id}", wait_until="commit")
         page.wait_for_function("() => window.__drawn !== null", polling=100)
         drawn = page.evaluate("window.__drawn")
-        if edit:  # big_maps' edit: one point moved and renamed, until the page has drawn it
+        found: dict[str, Any] = {"features": count}
+        if after:  # big_maps' edit (one point moved and renamed) or batch, until the page has drawn it
+            page.evaluate(COUNT_SETTLES)
             cdp.send("Profiler.start")
             started = page.evaluate("performance.now()")
-            change = {"op": "update_feature", "id": "p7", "coords": [48.85, 2.35], "label": "Moved"}
-            answer = page.request.post(f"/m/{map_id}/ops", data={"ops": [change]})
+            if after == "edit":
+                ops = [{"op": "update_feature", "id": "p7", "coords": [48.85, 2.35], "label": "Moved"}]
+            else:
+                ops = [{**op, "id": "b" + op["id"][1:]} for op in point_ops(BATCH, seed=26)]
+            answer = page.request.post(f"/m/{map_id}/ops", data={"ops": ops})
             page.wait_for_function(
-                "(v) => Number(document.body.dataset.drawnVersion || window.mapsrv.version) >= v",
+                "(v) => Number(document.body.dataset.drawnVersion) >= v",
                 arg=int(answer.json()["version"]),
                 polling="raf",
             )
             drawn = page.evaluate("performance.now()") - started
+            found["settles"] = page.evaluate("window.__settles")
         profile = cdp.send("Profiler.stop")["profile"]
         functions, scripts = self_times(profile)
         return {
-            "features": count,
-            ("edit_drawn_ms" if edit else "drawn_ms"): round(drawn),
+            **found,
+            (f"{after}_drawn_ms" if after else "drawn_ms"): round(drawn),
             "scripts_ms": {k: round(v) for k, v in scripts.most_common(12)},
             "functions_ms": {k: round(v, 1) for k, v in functions.most_common(top)},
         }
@@ -80,7 +98,7 @@ def measure(browser: Any, base_url: str, count: int, top: int, edit: bool = Fals
         context.close()
 
 
-async def profile_page(sizes: list[int], top: int, edit: bool = False) -> None:
+async def profile_page(sizes: list[int], top: int, after: str | None = None) -> None:
     from playwright.sync_api import sync_playwright
     from support.aio import use_plain_asyncio
 
@@ -92,7 +110,7 @@ async def profile_page(sizes: list[int], top: int, edit: bool = False) -> None:
                 for count in sizes:
                     browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                     try:
-                        found = measure(browser, server.url, count, top, edit)
+                        found = measure(browser, server.url, count, top, after)
                         print(json.dumps(found, indent=1), flush=True)
                     finally:
                         browser.close()
@@ -104,9 +122,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000])
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--edit", action="store_true", help="profile one edit once the map is drawn")
+    after = parser.add_mutually_exclusive_group()
+    after.add_argument("--edit", action="store_true", help="profile one edit once the map is drawn")
+    after.add_argument("--batch", action="store_true", help="profile a batch of 1,000 points once it is")
     args = parser.parse_args()
-    trio.run(profile_page, args.sizes, args.top, args.edit)
+    trio.run(profile_page, args.sizes, args.top, "edit" if args.edit else "batch" if args.batch else None)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import { textNode } from './dom.js';
 const FRAME = 16; // px: its padding and borders, left and right
 const MAX_WIDTH = 220; // px: a longer text ends in an ellipsis
 const MAX_SHOWN = 400; // more would not be read, and each costs an element
+const TILE = 256; // px: the world at zoom 0 (a PointRef's mx, my are fractions of it)
 const SYMBOLS = 1000; // labelled points on screen whose symbols no label covers
 const FITTING = ['graduated', 'categorical']; // styles whose areas' own names show where they fit
 
@@ -136,7 +137,7 @@ export function createLabels(view, options) {
   // What puts an entry before others: its symbol's size (a point's) and its style's value.
   function weigh(entry) {
     if (entry.symbolOf) {
-      entry.symbol = entry.symbolOf();
+      entry.symbol = entry.symbolOf.call(entry.point);
       entry.size = (entry.symbol[2] - entry.symbol[0]) * (entry.symbol[3] - entry.symbol[1]);
     }
     entry.value = valueOf(entry);
@@ -274,7 +275,7 @@ export function createLabels(view, options) {
     if (entry.rings) poleAt(entry, zoom);
     const origin = map.getPixelOrigin();
     const scale = Math.pow(2, zoom);
-    if (entry.symbolOf) entry.symbol = entry.symbolOf();
+    if (entry.symbolOf) entry.symbol = entry.symbolOf.call(entry.point);
     const [bx, by] = spots(entry, entry.wx * scale - origin.x, entry.wy * scale - origin.y, widthOf(entry))[0];
     hoverEl.firstChild.textContent = entry.text;
     hoverEl.style.width = entry.width + 'px';
@@ -305,9 +306,13 @@ export function createLabels(view, options) {
       zoom: null,
       el: null,
     };
-    if (place.latlng) [entry.wx, entry.wy] = mercatorRing([place.latlng]);
+    if (entry.point && place.latlng) [entry.wx, entry.wy] = [entry.point.mx * TILE, entry.point.my * TILE]; // projected once
+    else if (place.latlng) [entry.wx, entry.wy] = mercatorRing([place.latlng]);
     return entry;
   }
+
+  function hoverIn() { hover(this.mapsrvLabelId); }
+  function hoverOut() { hover(null); }
 
   view.on('feature', (layer, f) => {
     if (!f.label) return;
@@ -320,8 +325,9 @@ export function createLabels(view, options) {
       weigh(entry);
       priority.add(entry);
     }
-    layer.on('mouseover', () => hover(id));
-    layer.on('mouseout', () => hover(null));
+    layer.mapsrvLabelId = id;
+    layer.on('mouseover', hoverIn); // shared: two closures per point were 100,000 points' garbage
+    layer.on('mouseout', hoverOut);
     if (layer instanceof L.Marker) { // dragged on the edit page: the label goes with it
       layer.on('drag', () => {
         [entry.wx, entry.wy] = mercatorRing([[layer.getLatLng().lat, layer.getLatLng().lng]]);

@@ -51,6 +51,14 @@ class PointRef {
     this.clustered = false; // at the zoom last drawn
     this.popup = null;
     this.handlers = null;
+    this.box = null; // its symbol's, as symbolBox last answered
+  }
+
+  // The box its symbol covers around it, in px (labels keep off it).
+  symbolBox() {
+    const r = (this.options.radius || 0) + (this.options.weight || 0) / 2;
+    if (!this.box || this.box[2] !== r) this.box = [-r, -r, r, r];
+    return this.box;
   }
 
   getLatLng() { return L.latLng(this.lat, this.lng); }
@@ -217,7 +225,7 @@ const PointsLayer = L.Layer.extend({
   _hide() { if (this._canvas) this._canvas.style.visibility = 'hidden'; },
 
   redrawSoon() {
-    if (this._frame || !this._map) return;
+    if (this._frame || !this._map || this._map.mapsrvPointsHeld) return;
     this._frame = requestAnimationFrame(() => { this._frame = 0; this.redraw(); });
   },
 
@@ -274,7 +282,7 @@ const PointsLayer = L.Layer.extend({
   redraw() {
     const map = this._map;
     const canvas = this._canvas;
-    if (!map || !canvas) return;
+    if (!map || !canvas || map.mapsrvPointsHeld) return;
     const items = this.prepare();
     const size = map.getSize();
     const pad = size.multiplyBy(PADDING).round();
@@ -454,6 +462,14 @@ function total(map) {
   return n;
 }
 
+// While a snapshot is drawn in slices (render.js drawBacklog) its points are drawn, and their
+// clusters computed, once after the last slice rather than in each frame between slices.
+function holdPoints(map, on) {
+  if (!!map.mapsrvPointsHeld === on) return;
+  map.mapsrvPointsHeld = on;
+  if (!on) for (const layer of registry(map)) layer.redraw();
+}
+
 // Every points layer of the map, their clusters current: labels ask before they are placed.
 function preparePoints(map) {
   for (const layer of registry(map)) layer.prepare();
@@ -536,4 +552,4 @@ function drawnPoints(map) {
   return out;
 }
 
-export { CLUSTER_FROM, RADIUS, PointRef, mercator, PointsLayer, clusterBoxes, drawnPoints, preparePoints };
+export { CLUSTER_FROM, RADIUS, PointRef, mercator, PointsLayer, clusterBoxes, drawnPoints, holdPoints, preparePoints };

@@ -20,7 +20,7 @@
 
 import { FlatPolygon, HeldCanvas, continuous } from './areas.js';
 import { createLabels } from './labels.js';
-import { PointRef, PointsLayer, RADIUS as POINT_RADIUS, mercator } from './points.js';
+import { PointRef, PointsLayer, RADIUS as POINT_RADIUS, holdPoints, mercator } from './points.js';
 import { textNode } from './dom.js';
 import { HeatLayer, compileStyle, labelOf } from './style.js';
 import { createLegend } from './legend.js';
@@ -379,10 +379,14 @@ export function createRenderer(map, options) {
   }
 
   // Where a feature's label belongs (labels.js), on its largest part (shapes.js): {kind,
-  // latlng, symbol, size} for a point (`symbol` answers its symbol's box), {kind, latlng, size}
+  // latlng, symbol, size} for a point (`symbol` answers its symbol's box, called on the layer), {kind, latlng, size}
   // for a line (the middle of its longest segment) and for a circle, {kind, rings, size} for an
   // area. `size` as placement.js weighs it.
   function labelPlace(layer, f) {
+    if (f.type === 'marker') { // a big map's point answers its box itself: no closure per point
+      const symbol = layer instanceof PointRef ? PointRef.prototype.symbolBox : symbolBox(layer);
+      return { kind: 'point', latlng: f.coords, symbol: symbol, size: 0 };
+    }
     if (f.type === 'circle') {
       const r = f.radius / (40075016.686 * Math.cos(f.coords[0] * Math.PI / 180)) * 256;
       return { kind: 'area', latlng: f.coords, size: Math.PI * r * r };
@@ -404,6 +408,11 @@ export function createRenderer(map, options) {
   // A popup opens on the largest part: a group's is its part's (Leaflet would take the first), a
   // line's or an area's is where labelPoint says (Leaflet's is its first part's middle).
   function decorate(layer, f) {
+    if (f.type === 'marker') { // its popup opens on its point
+      if (hasPopup(f)) layer.bindPopup(() => popupContent(f), { maxWidth: 320 });
+      if (!big) layer.on('add', () => tagElement(layer, f));
+      return;
+    }
     const all = drawnParts(f);
     const index = largestIndex(all);
     const target = layer instanceof L.FeatureGroup ? layer.getLayers()[index] : layer;
@@ -685,12 +694,14 @@ export function createRenderer(map, options) {
       b.next += 1;
       if (opts.live && b.next < b.features.length && performance.now() - start > SLICE_MS) {
         if (canvas) canvas.hold(true); // drawn once, after the last slice
+        holdPoints(map, true);
         setTimeout(drawBacklog, 0);
         return;
       }
     }
     backlog = null;
     if (canvas) canvas.hold(false);
+    holdPoints(map, false);
     emit('snapshot', b.state);
     for (const payload of b.changes) changes(payload);
     settleSoon();

@@ -675,7 +675,7 @@ export function createRenderer(map, options) {
     }
     (state.layers || []).forEach(setLayer);
     backlog = { state: state, features: all, next: 0, changes: [] };
-    if (opts.live && big) setTimeout(drawBacklog, 0); // after the task that read it (JSON.parse)
+    if (opts.live && big) nextTask(drawBacklog); // after the task that read it (JSON.parse)
     else drawBacklog();
   }
 
@@ -685,6 +685,13 @@ export function createRenderer(map, options) {
   // small map is drawn in the snapshot's own task, and the history replay (not live) always is:
   // it reads what it drew at once; a big live map starts in the next task.
   let backlog = null; // {state, features, next, changes}
+  // A task of its own, queued now: setTimeout(fn, 0) nested five deep waits 4 ms or more.
+  const tasks = new MessageChannel();
+  let queued = [];
+  tasks.port1.onmessage = () => { const run = queued; queued = []; run.forEach((fn) => fn()); };
+  function nextTask(fn) {
+    if (queued.push(fn) === 1) tasks.port2.postMessage(null);
+  }
   function drawBacklog() {
     const b = backlog;
     if (!b) return;
@@ -695,7 +702,7 @@ export function createRenderer(map, options) {
       if (opts.live && b.next < b.features.length && performance.now() - start > SLICE_MS) {
         if (canvas) canvas.hold(true); // drawn once, after the last slice
         holdPoints(map, true);
-        setTimeout(drawBacklog, 0);
+        nextTask(drawBacklog);
         return;
       }
     }

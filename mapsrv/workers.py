@@ -38,18 +38,21 @@ free and the pool stays bounded; a function that never checks is waited out as b
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, ItemsView, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Literal, TypeVar
 
 import trio
 import trio_parallel
 
+from mapsrv.core import Feature, MapState
 from mapsrv.errors import Unavailable
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "PoolStatistics",
     "WorkCancelled",
     "Workers",
+    "checked",
     "hand_over_often",
     "run",
     "stop_if_cancelled",
@@ -70,6 +74,7 @@ Kind = Literal["geometry", "image", "encode", "index", "classify"]
 KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "classify")
 PROCESS_KINDS = frozenset({"classify"})
 QUEUE_PER_WORKER = 8  # calls that may wait per worker of a kind before more are refused
+CHECK_EVERY = 64  # features a writer goes through between checks for cancellation (checked)
 SWITCH_INTERVAL = 0.001  # s: how long a thread wanting the interpreter waits for it (Python's: 0.005)
 # the running call's "stop" flag, in the worker thread's own context (trio copies the caller's)
 _stop: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("mapsrv_stop", default=None)
@@ -92,6 +97,60 @@ def stop_if_cancelled() -> None:
     stop = _stop.get()
     if stop is not None and stop.is_set():
         raise WorkCancelled
+
+
+class _Checked(Mapping[str, Feature]):
+    """A map's features that stop the worker going through them once its call is cancelled:
+    ``stop_if_cancelled`` every ``CHECK_EVERY`` features, whichever way they are gone through."""
+
+    __slots__ = ("_features",)
+
+    def __init__(self, features: Mapping[str, Feature]) -> None:
+        self._features = features
+
+    def __getitem__(self, key: str) -> Feature:
+        return self._features[key]
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    def __iter__(self) -> Iterator[str]:
+        return _every(iter(self._features))
+
+    def values(self) -> ValuesView[Feature]:
+        return _Values(self)
+
+    def items(self) -> ItemsView[str, Feature]:
+        return _Items(self)
+
+
+class _Values(ValuesView[Feature]):
+    def __iter__(self) -> Iterator[Feature]:
+        return _every(iter(self._mapping._features.values()))  # type: ignore[attr-defined]
+
+
+class _Items(ItemsView[str, Feature]):
+    def __iter__(self) -> Iterator[tuple[str, Feature]]:
+        return _every(iter(self._mapping._features.items()))  # type: ignore[attr-defined]
+
+
+def _every(items: Iterator[T]) -> Iterator[T]:
+    """``items``, with ``stop_if_cancelled`` before each run of ``CHECK_EVERY``."""
+    while True:
+        stop_if_cancelled()
+        run = list(islice(items, CHECK_EVERY))
+        if not run:
+            return
+        yield from run
+
+
+def checked(state: MapState) -> MapState:
+    """``state``, its features gone through by a worker that stops once its call is cancelled
+    (``stop_if_cancelled`` every ``CHECK_EVERY`` features): what an export or a ``read`` hands to
+    a writer, which need not know about cancelling."""
+    if isinstance(state.features, _Checked):
+        return state
+    return dataclasses.replace(state, features=_Checked(state.features))
 
 
 @dataclass

@@ -16,8 +16,17 @@ import pytest
 import trio
 from support import start_server, wait_until
 
+from mapsrv.core import Feature, MapState
 from mapsrv.errors import Unavailable
-from mapsrv.workers import SWITCH_INTERVAL, WorkCancelled, Workers, _in_thread, stop_if_cancelled
+from mapsrv.workers import (
+    CHECK_EVERY,
+    SWITCH_INTERVAL,
+    WorkCancelled,
+    Workers,
+    _in_thread,
+    checked,
+    stop_if_cancelled,
+)
 
 
 async def test_a_full_queue_is_refused_with_when_to_retry_and_other_kinds_still_run() -> None:
@@ -110,6 +119,55 @@ async def test_a_cancelled_thread_call_stops_at_its_next_check_and_holds_its_slo
         assert stats.running == 0 and stats.cancelled == 1 and stats.done == 0
         assert await workers.run("image", sum, [1, 2]) == 3, "the next call is served"
     stop_if_cancelled()  # outside a worker: nothing to stop
+
+
+def test_checked_features_are_the_same_features_in_the_same_order() -> None:
+    features = {
+        f"f{i}": Feature(id=f"f{i}", type="marker", coords=(1.0, i / 100)) for i in range(3 * CHECK_EVERY)
+    }
+    state = checked(MapState(id="m", features=features))
+    assert list(state.features) == list(features)
+    assert list(state.features.values()) == list(features.values())
+    assert list(state.features.items()) == list(features.items())
+    assert len(state.features) == len(features) and state.features["f7"] is features["f7"]
+    assert dict(state.features) == features and checked(state) is state
+    stop_if_cancelled()  # outside a worker: going through them never stops
+
+
+async def test_a_writer_going_through_checked_features_stops_once_its_call_is_cancelled() -> None:
+    """A writer (an export, a ``read`` as GeoJSON) needs no check of its own: the features it goes
+    through stop it within ``CHECK_EVERY`` of its call's cancelling (a client that left)."""
+    workers = Workers(cores=1)
+    stats = workers.pools["encode"].stats
+    count = 40 * CHECK_EVERY
+    state = checked(
+        MapState(
+            id="m", features={str(i): Feature(id=str(i), type="marker", coords=(0, 0)) for i in range(count)}
+        )
+    )
+    seen, at_cancel = [0], [0]
+
+    def write() -> int:
+        for _ in state.features.values():
+            seen[0] += 1
+            time.sleep(0.0005)
+        return seen[0]
+
+    client = trio.CancelScope()
+
+    async def call() -> None:
+        with client:
+            await workers.run("encode", write)
+
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call)
+            await wait_until(lambda: seen[0] > CHECK_EVERY)
+            at_cancel[0] = seen[0]
+            client.cancel()
+        await wait_until(lambda: stats.running == 0)
+    assert stats.cancelled == 1 and stats.done == 0
+    assert seen[0] <= at_cancel[0] + 2 * CHECK_EVERY, f"went on to {seen[0]} of {count} features"
 
 
 async def test_a_call_cancelled_before_its_thread_begins_never_runs_and_does_not_wait() -> None:

@@ -21,6 +21,7 @@ from mapsrv.hub.fanout import SNAPSHOT_THREAD, FrameLog, Viewer, snapshot_json, 
 from mapsrv.hub.presence import Member
 from mapsrv.hub.recovery import HeldWrites
 from mapsrv.store import LoadedMap, MapMeta, Touched
+from mapsrv.workers import checked, run
 
 __all__ = ["UNUSED_MAP_TIMEOUT", "MapEntry", "Registry", "new_token"]
 
@@ -71,11 +72,13 @@ class MapEntry:
         return snapshot_json(self.state, self.history)
 
     async def geojson_body(self) -> str:
-        """The map as GeoJSON text; a big map's encoded in a worker thread, as ``state_body``."""
+        """The map as GeoJSON text; a big map's encoded by an ``encode`` worker, which stops if
+        the caller is cancelled (the client left)."""
         state = self.state
         if len(state.features) < SNAPSHOT_THREAD:
             return dumps(to_geojson(state))
-        return await trio.to_thread.run_sync(lambda: dumps(to_geojson(state)))
+        whole = checked(state)
+        return await run("encode", lambda: dumps(to_geojson(whole)))
 
     async def state_body(self) -> str:
         """``state_json`` as JSON text; a big map's encoded in a worker thread (its state is

@@ -75,6 +75,7 @@ from mapsrv.core.json_pieces import is_big
 from mapsrv.http.types import Message, Receive, Scope, Send
 from mapsrv.mcp.building import ToolContexts
 from mapsrv.mcp.result_layout import ResultShapes, error_member
+from mapsrv.mcp.sessions import leavable
 from mapsrv.mcp.tools import ToolContext
 from mapsrv.mcp.tools.asking import first_round_asker
 from mapsrv.mcp.tools.registry import ToolRunner
@@ -89,9 +90,6 @@ Fallback = Callable[[Scope, Receive], Awaitable[None]]
 
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 BIG_BODY = 256 * 1024  # bytes of a request, or of an answer's text, from which it is handled in a worker
-# long calls cancelled when their client leaves (``_run``); an import cancelled before its write
-# stores nothing. ``read`` is not: most reads are small, and the watch costs a task per call.
-LEAVABLE = frozenset({"map_image", "import", "export"})
 _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 # a later round of a call that asked its person: the SDK unseals and checks its state
 _LATER_ROUND = ("inputResponses", "requestState")
@@ -290,13 +288,14 @@ class DirectCalls:
         self, call: _Call, tc: ToolContext, receive: Receive, in_session: tuple[str, int | str] | None = None
     ) -> tuple[int, dict[str, Any]] | None:
         """The call's HTTP status and its JSON-RPC ``result`` or ``error`` member; None if the
-        client left during a long call (``LEAVABLE``), which was then cancelled, so its worker is
+        client left during a long call (``sessions.leavable``: an import cancelled before its write
+        stores nothing), which was then cancelled, so its worker is
         freed (issue 60). Only long calls are watched: the watch is a task per call, which a
         small call's CPU budget does not have. A client that half-closes after its request (``nc``)
         is told ``http.disconnect`` too (``mapsrv.http.h1``), so it is taken as gone as well. A
         call ``in_session`` (its session and request id) can be cancelled by ``cancel`` too: it
         is answered then as the SDK's transport answers a cancelled request (``REQUEST_CANCELLED``)."""
-        if call.runner.spec.name not in LEAVABLE:
+        if not leavable(call.runner.spec.name, call.arguments):
             return await self._result(call, tc)
         ran, gone = [], []
         async with trio.open_nursery() as nursery:

@@ -32,7 +32,7 @@ from mcp.server.auth.middleware.bearer_auth import (
 )
 
 from mapsrv.http.types import Message, Receive, Scope, Send
-from mapsrv.mcp.direct import LEAVABLE, DirectCalls, InSession
+from mapsrv.mcp.direct import DirectCalls, InSession
 from mapsrv.mcp.sdk import http_session_transport
 from mapsrv.mcp.sessions import Asgi, Peek, SessionBook, called_tool, cancelled_ids, is_real_request
 
@@ -113,11 +113,11 @@ class SessionRequests:
             self.book.used(session_id, real=answered or is_real_request(bytes(peek.request)))
 
     async def _watched(self, scope: Scope, peek: Peek, session_id: str) -> None:
-        """The SDK answers a POST; a long call in it (``LEAVABLE``) whose client leaves before
+        """The SDK answers a POST; a long call in it (``leavable``) whose client leaves before
         the answer is cancelled as its client would cancel it, by a ``notifications/cancelled``
         in the session (issue 60): the SDK's transport in JSON mode never reads the POST's
         connection again once it has the body, so it cannot see the client go."""
-        request = _Watched(peek.receive, lambda: called_tool(bytes(peek.request), LEAVABLE))
+        request = _Watched(peek.receive, lambda: called_tool(bytes(peek.request)))
         async with trio.open_nursery() as nursery:
 
             async def cancel_when_left() -> None:

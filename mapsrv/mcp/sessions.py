@@ -41,6 +41,7 @@ __all__ = [
     "SessionBook",
     "SessionStatistics",
     "called_tool",
+    "leavable",
     "cancelled_ids",
     "close_http_session",
     "handshake",
@@ -244,13 +245,32 @@ def cancelled_ids(body: bytes) -> list[int | str]:
     return ids
 
 
-def called_tool(body: bytes, names: frozenset[str]) -> int | str | None:
-    """The request id of a body that is one ``tools/call`` of a tool in ``names``."""
+# Tools whose calls are long: cancelled when their client leaves (``leavable``).
+LONG_TOOLS = frozenset({"map_image", "import"})
+
+
+def leavable(name: object, arguments: object) -> bool:
+    """Whether a call is watched for its client leaving, and cancelled then, so that its worker
+    is freed (issue 60): ``map_image``, ``import``, and a ``read`` that asks for a file or for
+    GeoJSON. Not every call: the watch is a task per call, which a small call's CPU budget does
+    not have, and most reads are small."""
+    if name in LONG_TOOLS:
+        return True
+    wants_file = isinstance(arguments, dict) and bool(arguments.get("format") or arguments.get("geojson"))
+    return name == "read" and wants_file
+
+
+def called_tool(body: bytes, watched: Callable[[object, object], bool] = leavable) -> int | str | None:
+    """The request id of a body that is one ``tools/call`` that ``watched(name, arguments)``."""
     messages = _messages(body) if b"tools/call" in body else []
     if len(messages) != 1 or _member(messages[0], "method") != "tools/call":
         return None
     request_id = _member(messages[0], "id")
-    if _member(_member(messages[0], "params"), "name") not in names or type(request_id) not in (int, str):
+    params = _member(messages[0], "params")
+    if not watched(_member(params, "name"), _member(params, "arguments")) or type(request_id) not in (
+        int,
+        str,
+    ):
         return None
     return request_id  # type: ignore[no-any-return]
 

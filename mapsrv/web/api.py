@@ -17,7 +17,7 @@ from mapsrv.hub.access import resolve
 from mapsrv.image.render import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, ImageRequest
 from mapsrv.web.context import current_user, web_context
 from mapsrv.web.pages import links_json
-from mapsrv.workers import run
+from mapsrv.workers import checked, run
 
 __all__ = ["api", "export", "file_stem", "geojson", "image", "state"]
 
@@ -72,7 +72,7 @@ async def export(kind: str, key: str, extension: str) -> Response:
         notes = tuple(await run("encode", export_notes, state, "geojson"))
     else:
         fmt = extension.removesuffix(".zip")
-        exported = await run("encode", export_file, state, fmt)
+        exported = await run("encode", export_file, checked(state), fmt)  # stops if the client leaves
         body, media, extension, notes = exported.body, exported.media_type, exported.extension, exported.notes
     response = Response(body, content_type=media)
     if notes:  # what the format could not hold, as the MCP export says it (ASCII JSON: a header)

@@ -27,10 +27,11 @@ from support import start_server, wait_until
 from support.mcp import INITIALIZE, MCP_ACCEPT
 from support.slow_image import SlowDrawing, draw_lines
 
+import mapsrv.formats.table as table
 import mapsrv.mcp.tools.files as files
 from mapsrv.formats.batch import import_ops
 from mapsrv.server import Server
-from mapsrv.workers import stop_if_cancelled, workers
+from mapsrv.workers import CHECK_EVERY, stop_if_cancelled, workers
 
 DIRECT_OR_SDK = pytest.mark.parametrize("direct", [True, False], ids=["direct", "sdk"])
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
@@ -194,3 +195,44 @@ async def test_an_import_left_mid_way_stores_nothing(
             assert steps[0] < 500
             read = await agent.call_tool("read", {"map_id": map_id})
         assert read.structured_content["count"] == 0, read.structured_content
+
+
+@DIRECT_OR_SDK
+async def test_a_read_as_a_file_whose_post_closes_frees_the_worker(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, direct: bool
+) -> None:
+    """``read`` with a ``format`` writes the map as a file in an ``encode`` worker: watched like
+    ``map_image``, its POST's connection closing mid-file cancels it, and the writer, which goes
+    through the features ``checked``, stops within ``CHECK_EVERY`` of them (here each feature's
+    text slowed to 10 ms: the whole file would take 4 s)."""
+    written = [0]
+    text = table._text
+
+    def slow_text(value: str) -> str:
+        written[0] += 1
+        time.sleep(0.005)  # two texts a feature: its label and its popup
+        return text(value)
+
+    server = await start_server(nursery, mcp_direct_calls=direct)
+    async with Client(server.url + "mcp") as agent:
+        items = [{"at": [1, i / 100], "label": f"m{i}"} for i in range(400)]
+        made = await agent.call_tool("draw", {"items": items})
+        assert not made.is_error, made.content
+        map_id = made.structured_content["map_id"]
+    monkeypatch.setattr(table, "_text", slow_text)
+    pool = workers().pools["encode"].stats
+    read = {"map_id": map_id, "format": "csv"}
+    call = {"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "read", "arguments": read}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        opened = await http.post(server.url + "mcp", json=INITIALIZE, headers=MCP_ACCEPT)
+        headers = {**MCP_ACCEPT, "mcp-session-id": opened.headers["mcp-session-id"]}
+        headers["mcp-protocol-version"] = "2025-11-25"
+        assert (await http.post(server.url + "mcp", json=INITIALIZED, headers=headers)).status_code == 202
+        with trio.fail_after(15):
+            async with trio.open_nursery() as inner:
+                inner.start_soon(post, http, server.url + "mcp", call, headers)
+                await wait_until(lambda: written[0] > 10)
+                inner.cancel_scope.cancel()  # httpx closes the connection
+            await wait_until(lambda: pool.running == 0)
+        stopped_at = written[0] // 2
+        assert stopped_at < 10 // 2 + 2 * CHECK_EVERY, f"the file went on to feature {stopped_at} of 400"

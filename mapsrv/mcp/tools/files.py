@@ -34,7 +34,7 @@ from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.route_plans import check_mode
 from mapsrv.mcp.tools.schema import OptionalMapId
 from mapsrv.mcp.tools.snapping import TIMES_SAID, check_snap, climbs, points_as_track, snap_tracks
-from mapsrv.workers import run
+from mapsrv.workers import checked, run
 
 __all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file"]
 
@@ -141,7 +141,7 @@ async def export(
     """``state``'s features as a file: an embedded resource (its text, or its bytes for a binary
     format, and its media type) and one line saying what it holds, what the format could not
     hold, and where people can download it (the whole map, or ``layer``)."""
-    exported = await run("encode", export_file, state, fmt)
+    exported = await run("encode", export_file, checked(state), fmt)  # stops if the client leaves
     body, media, extension = exported.body, exported.media_type, exported.extension
     link = tc.links(entry)[1] + f"/export.{extension}"  # the view link's: shareable, reveals no edit id
     if layer is not None:

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import httpx2
@@ -25,6 +26,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from support import start_server, wait_until
 from support.mcp import INITIALIZE, MCP_ACCEPT
+from support.raw_http import RawConnection
 from support.slow_image import SlowDrawing, draw_lines
 
 import mapsrv.formats.table as table
@@ -236,3 +238,38 @@ async def test_a_read_as_a_file_whose_post_closes_frees_the_worker(
             await wait_until(lambda: pool.running == 0)
         stopped_at = written[0] // 2
         assert stopped_at < 10 // 2 + 2 * CHECK_EVERY, f"the file went on to feature {stopped_at} of 400"
+
+
+async def test_a_browser_that_leaves_mid_export_frees_the_worker(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's ``export.csv`` link asked on a raw socket that closes mid-file (a download
+    cancelled): Quart-Trio cancels the route on the request's ``http.disconnect``, and the
+    writer stops within ``CHECK_EVERY`` features."""
+    written = [0]
+    text = table._text
+
+    def slow_text(value: str) -> str:
+        written[0] += 1
+        time.sleep(0.005)
+        return text(value)
+
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as agent:
+        items = [{"at": [1, i / 100], "label": f"m{i}"} for i in range(400)]
+        made = await agent.call_tool("draw", {"items": items})
+        assert not made.is_error, made.content
+        view_url = made.structured_content["view_url"]
+    monkeypatch.setattr(table, "_text", slow_text)
+    pool = workers().pools["encode"].stats
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+    assert host is not None and port is not None
+    request = f"GET {urlsplit(view_url).path}/export.csv HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
+    with trio.fail_after(15):
+        browser = await RawConnection.open(host, port)
+        await browser.send(request.encode())
+        await wait_until(lambda: written[0] > 10)
+        await browser.stream.aclose()  # the download was cancelled
+        await wait_until(lambda: pool.running == 0)
+    stopped_at = written[0] // 2
+    assert stopped_at < 10 // 2 + 2 * CHECK_EVERY, f"the file went on to feature {stopped_at} of 400"

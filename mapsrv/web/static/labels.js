@@ -12,7 +12,7 @@
  */
 
 import { PointRef, clusterBoxes, preparePoints } from './points.js';
-import { Grid, HEIGHT, Priority, placeAll, spots } from './placement.js';
+import { Grid, HEIGHT, Priority, byPriority, placeAll, spots } from './placement.js';
 import { boxOf, mercatorRing, poleOf, roomAt } from './inside.js';
 import { numberOf } from './style.js';
 import { textNode } from './dom.js';
@@ -21,6 +21,7 @@ const FRAME = 16; // px: its padding and borders, left and right
 const MAX_WIDTH = 220; // px: a longer text ends in an ellipsis
 const MAX_SHOWN = 400; // more would not be read, and each costs an element
 const TILE = 256; // px: the world at zoom 0 (a PointRef's mx, my are fractions of it)
+const FEW_SORTED = 2000; // entries that may show, sorted alone rather than kept in order (inOrder)
 const SYMBOLS = 1000; // labelled points on screen whose symbols no label covers
 const FITTING = ['graduated', 'categorical']; // styles whose areas' own names show where they fit
 
@@ -134,6 +135,25 @@ export function createLabels(view, options) {
     return priority.at(entries.values(), zoom, options.selectedId ? options.selectedId() : null);
   }
 
+  // The entries that may show (on a shown layer, not in a cluster) by priority. While they are
+  // few (a big map's points clustered at a low zoom: none) they are weighed and sorted alone, in
+  // the same order, and the kept order waits until it pays: weighing and sorting 100,000 points
+  // to label none of them was 50-100 ms of a big map's first drawing.
+  function inOrder(zoom, onMap) {
+    if (!priority.kinds) {
+      const few = [];
+      for (const entry of entries.values()) {
+        if (!onMap.has(entry.layerId) || (entry.point && entry.point.clustered)) continue;
+        if (few.push(entry) > FEW_SORTED) break;
+      }
+      if (few.length <= FEW_SORTED) {
+        few.forEach(weigh);
+        return byPriority(few, zoom, options.selectedId ? options.selectedId() : null);
+      }
+    }
+    return ordered(zoom);
+  }
+
   // What puts an entry before others: its symbol's size (a point's) and its style's value.
   function weigh(entry) {
     if (entry.symbolOf) {
@@ -189,7 +209,7 @@ export function createLabels(view, options) {
     preparePoints(map); // which points are in a cluster at this zoom
     const scale = Math.pow(2, zoom);
     const candidates = [];
-    for (const entry of ordered(zoom)) {
+    for (const entry of inOrder(zoom, onMap)) {
       if (!onMap.has(entry.layerId)) continue;
       if (entry.point && entry.point.clustered) continue; // a cluster has no labels
       if (entry.rings) { // its pole only once it may show: on screen, and big enough if it must fit

@@ -180,7 +180,7 @@ class StreamSettings:
     sse_retry: float = field(default=2 * SECONDS, metadata=about("reconnect delay suggested to browsers"))
     subscriber_buffer: int = field(
         default=256,
-        metadata=about("writes queued per viewer (a write's events count once) before a slow one is dropped"),
+        metadata=about("events queued per viewer before a slow one is dropped (a write's are taken whole)"),
     )
     max_streams_per_client: int = field(
         default=100, metadata=about("event streams (browser, MCP) one client may hold open per process")

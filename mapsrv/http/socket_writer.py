@@ -9,8 +9,9 @@ between is HTTP/1.1 chunks that the fan-out writes to the socket itself, without
 frames themselves, shared with every other viewer, not copies) that
 the connection's own task (the only one a stream has: it otherwise waits for the client to
 leave) writes as the socket drains; while a backlog is waiting, new frames join it, and a
-viewer whose backlog reaches the hub's ``subscriber_buffer`` offers (a write's frames come in
-one) is dropped (its browser resumes with ``Last-Event-ID``, as with any stream).
+viewer whose backlog has reached the hub's ``subscriber_buffer`` frames is dropped at its next
+frame (its browser resumes with ``Last-Event-ID``, as with any stream); a write's frames are
+taken whole or not at all, so one behind by a few takes a batch of 1,000.
 
 Safety: the socket's file descriptor is looked up on every write (``fileno()`` is -1 once
 hypercorn has closed it), so a write can never reach a descriptor the kernel has given to
@@ -110,7 +111,7 @@ class SocketViewer:
         backlog = self._backlog
         if backlog is None:
             return self._send(chunked)
-        if len(backlog) + len(chunks) > self._limit:
+        if len(backlog) >= self._limit:  # already behind: a write's frames are taken whole or not
             self.lagging = True
             return False
         backlog.extend(chunks)

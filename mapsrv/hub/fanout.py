@@ -12,6 +12,7 @@ slice of viewers per loop turn (``mapsrv.hub.broadcast``), to a few viewers at o
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -70,11 +71,14 @@ class Viewer(Protocol):
 
     def offer(self, frame: bytes, chunked: bytes) -> bool:
         """Take one frame (``chunked``: the same frame as an HTTP/1.1 chunk) without waiting;
-        False when this viewer is done: it fell behind (``lagging``), or its reader is gone."""
+        False when this viewer is done: it fell behind (``lagging``: ``subscriber_buffer`` frames
+        were already waiting), or its reader is gone."""
 
     def offer_many(self, frames: Sequence[tuple[bytes, bytes]], chunked: bytes) -> bool:
-        """Take several frames, in order, as ``offer`` takes one (each as ``(frame, chunked)``;
-        ``chunked``: all of their chunks joined, so a socket takes them in one write)."""
+        """Take several frames, in order (each as ``(frame, chunked)``; ``chunked``: all of
+        their chunks joined, so a socket takes them in one write): all of them, however many,
+        unless ``subscriber_buffer`` frames were already waiting. A write's frames (a batch of
+        1,000 ops) go together, so a viewer behind by a little takes a batch bigger than that."""
 
     def close(self) -> None:
         """End this viewer (idempotent): its stream ends after what it already took. It stops
@@ -103,7 +107,7 @@ class Subscription:
     crowd behind TLS) woke 10,000 tasks in one loop turn; a pacer runs a few per turn. It stops
     taking frames at once either way."""
 
-    __slots__ = ("_end_soon", "_send", "ended", "initial", "lagging", "receive", "slot")
+    __slots__ = ("_buffer", "_end_soon", "_send", "ended", "initial", "lagging", "receive", "slot")
 
     def __init__(
         self, initial: list[bytes], buffer: int, slot: int = 0, end_soon: EndSoon | None = None
@@ -113,22 +117,38 @@ class Subscription:
         self.lagging = False
         self.ended = False
         self._end_soon = end_soon or _now
-        self._send, self.receive = trio.open_memory_channel[bytes](buffer)
+        self._buffer = buffer
+        # unbounded: ``offer_many`` takes a whole write once fewer than ``buffer`` frames wait
+        self._send, self.receive = trio.open_memory_channel[bytes](math.inf)
 
     def offer(self, frame: bytes, chunked: bytes = b"") -> bool:
-        if self.ended:
+        if not self._room():
             return False
         try:
             self._send.send_nowait(frame)
-        except trio.WouldBlock:
-            self.lagging = True
-            return False
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return False
         return True
 
     def offer_many(self, frames: Sequence[tuple[bytes, bytes]], chunked: bytes = b"") -> bool:
-        return all(self.offer(frame) for frame, _ in frames)
+        if not self._room():
+            return False
+        try:
+            for frame, _ in frames:
+                self._send.send_nowait(frame)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return False
+        return True
+
+    def _room(self) -> bool:
+        """Whether it takes the next write: it has not ended, and fewer than its buffer's
+        frames wait (else it is ``lagging``)."""
+        if self.ended:
+            return False
+        if self._send.statistics().current_buffer_used >= self._buffer:
+            self.lagging = True
+            return False
+        return True
 
     def close(self) -> None:
         if not self.ended:
@@ -234,18 +254,31 @@ class Fanout:
         """Frame each event once (``framed``: already framed, by ``change_frame``), log it, and
         offer the same bytes to every viewer (to a crowd, a slice per loop turn: ``send``).
 
-        One write's frames are offered together, joined: a viewer takes them as one, and its
-        ``subscriber_buffer`` counts writes it is behind, not frames. A batch of 1,000 ops is
-        1,000 frames; counted one by one they overflowed a browser whose socket was full for a
-        moment, which was dropped and came back 2 s later (its ``retry``). And a crowd of 1,000
-        takes one offer each, not 1,000."""
+        One write's frames are offered together (``Viewer.offer_many``): a viewer takes the whole
+        write unless it was already ``subscriber_buffer`` frames behind. A batch of 1,000 ops is
+        1,000 frames; offered one by one they overflowed a browser whose socket was full for a
+        moment, which was dropped and came back 2 s later (its ``retry``)."""
         recent = watched.frames.recent
         frames = list(framed) if framed else [change_frame(event) for event in events]
         for event, data in zip(events, frames, strict=True):
             recent.append((event.version, data))
         self.published += len(frames)
-        if watched.subscribers and frames:
-            self.send(watched, frames[0] if len(frames) == 1 else b"".join(frames))
+        if not watched.subscribers or not frames:
+            return
+        if len(frames) == 1:
+            self.send(watched, frames[0])
+            return
+        subscribers = watched.subscribers
+        outbox = watched.frames.outbox
+        if outbox.inline(len(subscribers)):
+            pairs = [(data, chunk(data)) for data in frames]
+            joined = b"".join([chunked for _, chunked in pairs])
+            for sub in list(subscribers):
+                if not sub.offer_many(pairs, joined):
+                    self._drop(subscribers, sub)
+            return
+        for data in frames:  # the pump offers what waits together (``Outbox.pump``)
+            self.send(watched, data)
 
     def broadcast(self, watched: Watched, data: bytes) -> None:
         """A frame that is not one of the map's versions (presence): offered to every viewer

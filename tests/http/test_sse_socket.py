@@ -160,24 +160,20 @@ def waiting(viewer: object) -> int:
     return len(viewer._backlog or ())
 
 
-def check_backlog_cap(entry: MapEntry, limit: int, full_before: set[SocketViewer]) -> set[SocketViewer]:
-    """Right after an event went out: no viewer may hold more than ``limit`` frames waiting
-    (``--subscriber-buffer``), and one that held ``limit`` before this event had no room for it,
-    so it was refused it and must be gone. The viewers holding ``limit`` now, for the next check."""
-    full = set()
+def check_backlog_cap(entry: MapEntry, limit: int, events: int) -> None:
+    """Right after a write of ``events`` frames went out: a viewer takes a write whole only while
+    fewer than ``limit`` frames (``--subscriber-buffer``) wait for it, so none holds ``limit +
+    events`` or more, and one that was refused it must be gone."""
     for viewer in entry.subscribers:
         held = waiting(viewer)
-        assert held <= limit, (
+        assert held < limit + events, (
             f"the viewer with {held} frames waiting was not dropped (subscriber_buffer={limit})"
         )
-        if held >= limit:
-            assert isinstance(viewer, SocketViewer)
-            assert not (viewer.lagging and viewer in full_before), (
-                f"the viewer with {held} frames waiting was refused an event but not dropped "
-                f"(subscriber_buffer={limit})"
-            )
-            full.add(viewer)
-    return full
+        assert isinstance(viewer, SocketViewer)
+        assert not viewer.lagging, (
+            f"the viewer with {held} frames waiting was refused a write but not dropped "
+            f"(subscriber_buffer={limit})"
+        )
 
 
 async def test_a_viewer_that_stops_reading_is_dropped_and_the_others_get_everything(served) -> None:
@@ -195,15 +191,14 @@ async def test_a_viewer_that_stops_reading_is_dropped_and_the_others_get_everyth
             label = "x" * 200
             markers = [marker(f"f{i}", 0, i / 10, label) for i in range(50)]  # fits a healthy socket
             version = 0
-            full: set[SocketViewer] = set()
             while server.hub.statistics().subscribers_dropped == 0:
                 response = await owner.ops(map_id, *markers)
                 assert response.status_code == 200, response.text
                 version = response.json()["version"]
-                full = check_backlog_cap(entry, limit, full)
+                check_backlog_cap(entry, limit, len(markers))
                 assert (await owner.ops(map_id, {"op": "clear"})).status_code == 200
                 version += 1
-                full = check_backlog_cap(entry, limit, full)
+                check_backlog_cap(entry, limit, 1)
                 await healthy.read_until(b"id: %d\n" % version)  # it keeps up
     except trio.TooSlowError:
         held = sorted(waiting(viewer) for viewer in entry.subscribers)
@@ -217,21 +212,21 @@ async def test_a_viewer_that_stops_reading_is_dropped_and_the_others_get_everyth
     await healthy.stream.aclose()
 
 
-async def test_a_write_of_many_events_is_one_offer_so_a_batch_bigger_than_the_buffer_is_taken(served) -> None:
+async def test_a_write_is_taken_whole_so_a_batch_bigger_than_the_buffer_drops_no_viewer(served) -> None:
     """A batch of ops is one write of many events. Its frames reach a viewer whose socket is full
-    for a moment as one offer: the viewer falls behind by a write, not by one frame per op, so a
-    batch bigger than ``--subscriber-buffer`` does not drop it (a browser dropped comes back
-    only after its ``retry``)."""
+    for a moment together: taken whole unless ``--subscriber-buffer`` frames were already waiting.
+    Offered one by one, a batch bigger than the buffer dropped it (a browser dropped comes back
+    only after its ``retry``); a viewer that stays behind is still dropped at its next write."""
     server, owner, map_id = served
     limit = server.hub.fanout.subscriber_buffer
     entry = server.hub.find(map_id)
     assert entry is not None
     slow = await Connection.open(server, receive_buffer=4096)
     label = "x" * 200
-    version = 0
+    size = 4 * limit  # events a write
 
     async def batch(prefix: str) -> int:
-        ops = [marker(f"{prefix}{i}", 0, i / 100, label) for i in range(4 * limit)]  # 32 events
+        ops = [marker(f"{prefix}{i}", 0, i / 100, label) for i in range(size)]
         response = await owner.ops(map_id, *ops)
         assert response.status_code == 200, response.text
         return int(response.json()["version"])
@@ -244,13 +239,23 @@ async def test_a_write_of_many_events_is_one_offer_so_a_batch_bigger_than_the_bu
             version = await batch(f"w{written}-")
             written += 1
         before = waiting(viewer)
-        version = await batch("last-")
-        assert viewer in entry.subscribers, f"{4 * limit} events dropped a viewer {before} writes behind"
-        assert waiting(viewer) == before + 1, "the batch's frames wait as one offer"
+        assert before < limit, f"{before} frames waiting after a write that filled the socket"
+        version = await batch("whole-")
+        assert viewer in entry.subscribers, (
+            f"a write of {size} events dropped a viewer {before} frames behind"
+        )
+        assert waiting(viewer) == before + size, "the write's frames wait, each once"
         assert server.hub.statistics().subscribers_dropped == 0
         await slow.read_until(b"id: %d\n" % version)
-    ids = [int(line[4:]) for line in slow.body.split(b"\n") if line.startswith(b"id: ")]
-    assert ids == list(range(ids[0], version + 1)), "every event once, in order"
+        ids = [int(line[4:]) for line in slow.body.split(b"\n") if line.startswith(b"id: ")]
+        assert ids == list(range(ids[0], version + 1)), "every event once, in order"
+        more = 0
+        while viewer in entry.subscribers:  # it stops reading: dropped once it is behind
+            held = waiting(viewer)
+            more += 1
+            await batch(f"more{more}-")
+            assert viewer in entry.subscribers or held >= limit, f"dropped {held} frames behind"
+    assert server.hub.statistics().subscribers_dropped == 1
     await slow.stream.aclose()
 
 
@@ -479,7 +484,9 @@ async def test_socket_viewer_takes_several_frames_at_once_in_order_each_counted_
     sock, peer = pair()
     held = SocketViewer(sock, [b"snapshot"], 4, 0)  # before its head is out, every frame waits
     assert held.offer_many(frames, joined) and waiting(held) == 3, "three frames, three places"
-    assert not held.offer_many(frames[:2], b""), "two more would be five, over the limit of 4"
+    assert held.offer_many(frames[:2], b"") and waiting(held) == 5, "fewer than 4 waited: both taken"
+    assert not held.lagging
+    assert not held.offer(*frames[2]), "5 wait, the limit is 4: refused"
     assert held.lagging
     sock.close()
     peer.close()

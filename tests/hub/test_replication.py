@@ -56,8 +56,7 @@ def frame_ids(sub: Subscription) -> list[bytes]:
             data = sub.receive.receive_nowait()
         except (trio.WouldBlock, trio.EndOfChannel):
             return ids
-        # one write's frames come joined
-        ids.extend(line for line in data.split(b"\n") if line.startswith(b"id: "))
+        ids.append(data.split(b"\n", 1)[0])
 
 
 def labels(memory: SharedMemory, map_id: str) -> list[str]:

@@ -191,12 +191,15 @@ async def test_a_crowd_that_cannot_keep_up_is_dropped_each_viewer_once() -> None
     fanout = Fanout(subscriber_buffer=2)
     crowd = Crowd()
     viewers = [join(fanout, crowd, 0) for _ in range(CROWD_FROM + 2 * PER_TURN)]
-    for _ in range(3):  # nobody reads: the third finds every buffer full
+    for _ in range(3):  # nobody reads; queued behind each other, they go together (under 2 waited)
         write(fanout, crowd)
+    await crowd.frames.outbox.drained()
+    assert crowd.subscribers == set(viewers) and fanout.dropped == 0
+    write(fanout, crowd)  # the fourth finds 3 frames waiting for each, over the buffer's 2
     await crowd.frames.outbox.drained()
     assert not crowd.subscribers
     assert fanout.dropped == len(viewers)
-    assert all(ids(taken(v)) == [1, 2] for v in viewers), "each kept what it took, and its end"
+    assert all(ids(taken(v)) == [1, 2, 3] for v in viewers), "each kept what it took, and its end"
 
 
 async def test_an_audience_shrunk_mid_broadcast_gets_the_next_event_behind_the_last() -> None:

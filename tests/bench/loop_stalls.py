@@ -3,11 +3,15 @@
     python -m tests.bench.loop_stalls [--polygons 3000] [--vertices 40] [--markers 20000]
         [--rows 2000] [--watchers 1000] [--writes 10] [--rounds 2] [--server-first]
 
-A mapsrv in its own process (memory store), ``--watchers`` SSE readers on one map that an agent
-writes to ``--writes`` times a second, and another agent calling, cold and then warm (``--rounds``),
-every tool of ``support.big_work``. Reported, as JSON lines: per call its own time, the server's
-longest loop stall while it ran (``/metrics``) and the stalls it logged; then the watchers'
-delivery latency (p50/p99, from the write's answer to each reader's frame) and the longest stall.
+A mapsrv in its own process (memory store), ``--watchers`` SSE readers on one map (a process of
+their own) that a writer (``tests.bench.steady_writer``, a process of its own) writes to at most
+``--writes`` times a second, each write once the last watcher had the one before, and an agent
+calling, cold and then warm (``--rounds``), every tool of ``support.big_work``. Reported, as JSON
+lines: per call its own time, the server's longest loop stall while it ran (``/metrics``) and the
+stalls it logged; then each write's answer and the watchers' delivery latency (p50/p99, from the
+moment the writer sent it to the first, the median and the last reader's frame) and the longest
+stall. The writer used to share this process with the agent, whose parsing of a 10 MB answer
+delayed a write's start by up to 450 ms: that part of the delivery p99 was the client's.
 
 ``--server-first`` gives the server's threads the CPU before the benchmark's own processes (nice
 -10, as root; theirs stay at 0): on a machine with fewer cores than the parts (the server's loop,
@@ -20,6 +24,8 @@ import argparse
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -94,32 +100,47 @@ async def run(args: argparse.Namespace) -> None:
         first: list[float] = []  # per write: when the first watcher had it, seconds after the write began
         median: list[float] = []
         last: list[float] = []
-        async with open_watchers(host, port, path, args.watchers) as crowd, trio.open_nursery() as nursery:
+        answered: list[float] = []  # per write: when its POST was answered
+        cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
+        writer = [sys.executable, "-m", "tests.bench.steady_writer", server.url, watched, cookie]
+        async with open_watchers(host, port, path, args.watchers) as crowd:
+            process = await trio.lowlevel.open_process(writer, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            assert process.stdin is not None and process.stdout is not None
+            asked, told = process.stdin, process.stdout
+            try:
+                async with trio.open_nursery() as nursery:
 
-            async def write() -> None:
-                n = 0
-                while True:
-                    n += 1
-                    t0 = time.monotonic()
-                    op = {"op": "add_feature", "type": "marker", "coords": [n % 80, n % 170]}
-                    answer = await http.post(
-                        f"/m/{watched}/ops", json={"ops": [op]}, headers={"origin": origin}
-                    )
-                    at = await crowd.wait_for(answer.json()["version"], timeout=60)
-                    first.append(at[0] - t0)
-                    median.append(at[5] - t0)
-                    last.append(at[-1] - t0)
-                    await trio.sleep(max(0.0, 1 / args.writes - (time.monotonic() - t0)))
+                    async def write() -> None:
+                        buffer = b""
+                        while True:
+                            began = time.monotonic()
+                            await asked.send_all(b"next\n")
+                            while b"\n" not in buffer:
+                                buffer += await told.receive_some()
+                            line, buffer = buffer.split(b"\n", 1)
+                            done = json.loads(line)
+                            at = await crowd.wait_for(done["version"], timeout=60)
+                            answered.append(done["answered"] - done["t0"])
+                            first.append(at[0] - done["t0"])
+                            median.append(at[5] - done["t0"])
+                            last.append(at[-1] - done["t0"])
+                            await trio.sleep(max(0.0, 1 / args.writes - (time.monotonic() - began)))
 
-            nursery.start_soon(write)
-            began = time.monotonic()
-            for n in range(args.rounds):
-                await run_calls(server, agent, http, inputs, "cold" if n == 0 else "warm")
-            nursery.cancel_scope.cancel()
+                    nursery.start_soon(write)
+                    began = time.monotonic()
+                    for n in range(args.rounds):
+                        await run_calls(server, agent, http, inputs, "cold" if n == 0 else "warm")
+                    took = time.monotonic() - began
+                    nursery.cancel_scope.cancel()
+            finally:
+                process.terminate()
+                with trio.CancelScope(shield=True):
+                    await process.wait()
         summary = {
             "watchers": args.watchers,
             "server_first": args.server_first,
-            "writes_per_s": round(len(last) / (time.monotonic() - began), 1),
+            "writes_per_s": round(len(last) / took, 1),
+            "write_answered_ms": percentiles(answered),
             "delivery_first_ms": percentiles(first),
             "delivery_median_watcher_ms": percentiles(median),
             "delivery_last_watcher_ms": percentiles(last),

@@ -138,19 +138,26 @@ class Feature:
     members: tuple[tuple[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        # A snapshot makes one per feature: 100,000 of them are most of its time, so no call or
+        # loop is spent where the common case needs none (a point, plain properties).
+        kind = self.type
         out: dict[str, Any] = {
             "id": self.id,
-            "type": self.type,
+            "type": kind,
             "layer": self.layer,
             "label": self.label,
             "popup": self.popup,
-            "style": dict(self.style),
+            "style": dict(self.style) if self.style else {},
+            "coords": list(self.coords) if kind == "marker" else _geometry.encode(kind, self.coords),
         }
-        out["coords"] = _geometry.encode(self.type, self.coords)
         if self.radius is not None:
             out["radius"] = self.radius
         if self.properties:
-            out["properties"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.properties}
+            properties = dict(self.properties)
+            for key, value in self.properties:
+                if type(value) is tuple:  # a value per point (a track's times): a list in JSON
+                    properties[key] = list(value)
+            out["properties"] = properties
         if self.members:  # left out when none: maps stored before it re-encode the same
             out["members"] = dict(self.members)
         return out

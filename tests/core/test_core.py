@@ -217,6 +217,11 @@ def test_sse_framing() -> None:
     assert frame("a\nb\r\nc", event="change", id=5) == b"id: 5\nevent: change\ndata: a\ndata: b\ndata: c\n\n"
     assert frame("x", id="1\n2\r3\x004") == b"id: 1234\ndata: x\n\n"
     assert frame("", event="e\nvil") == b"event: evil\ndata: \n\n"
+    # one line (compact JSON, the way every frame is made): no split, the same bytes
+    assert frame('{"t":"é\u2028\\n"}', event="snapshot", id=3) == (
+        'id: 3\nevent: snapshot\ndata: {"t":"é\u2028\\n"}\n\n'.encode()
+    )
+    assert frame("a\rb", id=1) == b"id: 1\ndata: a\ndata: b\n\n", "a lone CR breaks a line too"
     assert comment("hb") == b": hb\n\n"
     assert retry(1500) == b"retry: 1500\n\n"
 

@@ -3,11 +3,12 @@ heartbeats. The only hub module that knows SSE framing.
 
 Each event is framed once (as an SSE frame, and as that frame in an HTTP/1.1 chunk) and the same
 bytes are offered to every viewer without waiting (``mapsrv.hub.viewer``): a ``Subscription``
-queues them on a channel for its reader, a browser stream's ``mapsrv.http.socket_writer.SocketViewer`` writes them to its
-socket at once. A viewer that cannot keep up is dropped rather than allowed to slow the writer:
-its stream ends, and the browser reconnects with ``Last-Event-ID`` and resumes from the frame log
-(or from a fresh snapshot when the log no longer reaches back). A frame to a crowd goes out a
-slice of viewers per loop turn (``mapsrv.hub.broadcast``), to a few viewers at once.
+queues them on a channel for its reader, a browser stream's
+``mapsrv.http.socket_writer.SocketViewer`` writes them to its socket at once. A viewer that
+cannot keep up is dropped rather than allowed to slow the writer: its stream ends, and the
+browser reconnects with ``Last-Event-ID`` and resumes from the frame log (or from a fresh
+snapshot when the log no longer reaches back). A frame to a crowd goes out a slice of viewers
+per loop turn (``mapsrv.hub.broadcast``), to a few viewers at once.
 """
 
 from __future__ import annotations

@@ -31,8 +31,12 @@ UNUSED_MAP_TIMEOUT = 600.0  # seconds before a never-written, unwatched map is f
 
 
 def new_token() -> str:
-    """128 random bits, URL-safe: map ids, view keys and user ids are all capabilities."""
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe: map ids, view keys and user ids are all capabilities. Never
+    with a leading "-": a turned-off edit key is stored as "-<map id>" (Redis), and one in 64 map
+    ids read as one; a command line would take one for an option too."""
+    while (token := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return token
 
 
 @dataclass

@@ -176,3 +176,27 @@ async def test_people_who_sign_in_and_the_browsers_they_signed_in_with(backend: 
         "tablet",
         "work",
     ]
+
+
+@ONE_PROCESS
+async def test_a_map_whose_id_begins_with_a_dash_opens_by_its_edit_link_until_it_is_turned_off(
+    backend: Backend,
+) -> None:
+    """Redis keeps a turned-off edit key as "-<map id>", and ids made before ``new_token`` left a
+    leading "-" out (one in 64) read as that: such a map's edit link said "turned off" from the
+    start (a flaky CI run of tests/web/test_coediting_redis.py)."""
+    store = (await backend.connect()).store
+    map_id, edit = "-dash".ljust(22, "x"), "-edit".ljust(22, "x")
+    meta = MapMeta(map_id, "-view".ljust(22, "x"), "alice", None, edit_key=edit)
+    assert await store.create(meta, MapState(id=map_id))
+    assert await store.map_for_edit_key(edit) == (map_id, True)
+    await store.set_links(meta, replace(meta, edit_key=None))
+    assert await store.map_for_edit_key(edit) == (map_id, False)
+
+
+def test_new_tokens_never_begin_with_a_dash() -> None:
+    from mapsrv.hub.registry import new_token
+
+    tokens = [new_token() for _ in range(5000)]  # 78 would, at one in 64
+    assert not [t for t in tokens if t.startswith("-")]
+    assert len(set(tokens)) == len(tokens) and {len(t) for t in tokens} == {22}

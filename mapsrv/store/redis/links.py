@@ -33,7 +33,13 @@ class RedisLinks:
         found = as_text(await self._run(lambda c: c.get(f"mapsrv:edit:{edit_key}")))
         if not found:
             return None
-        return (found[1:], False) if found.startswith("-") else (found, True)
+        if not found.startswith("-"):
+            return found, True
+        # "-<map id>": turned off; but a map id may itself begin with "-" (ids made before
+        # ``new_token`` left that out: one in 64), and then the map is there under the whole value
+        if await self._run(lambda c: c.exists(map_key(found))):
+            return found, True
+        return found[1:], False
 
     async def set_links(self, old: MapMeta, new: MapMeta) -> None:
         """Single-key calls (the index keys live in other slots than the map's), in the order

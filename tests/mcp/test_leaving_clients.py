@@ -199,31 +199,53 @@ async def test_an_import_left_mid_way_stores_nothing(
         assert read.structured_content["count"] == 0, read.structured_content
 
 
+class SlowFile:
+    """A map of ``FEATURES`` labelled points, and its CSV file slowed (each feature's two texts,
+    its label and its popup, 5 ms each: the whole file would take 4 s) and counted, for one test."""
+
+    FEATURES = 400
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.texts = 0
+        self.monkeypatch = monkeypatch
+        self.pool = workers().pools["encode"].stats
+
+    async def draw(self, server: Server) -> dict[str, Any]:
+        """The map, drawn by an agent; then its file is slowed: the draw's answer."""
+        async with Client(server.url + "mcp") as agent:
+            items = [{"at": [1, i / 100], "label": f"m{i}"} for i in range(self.FEATURES)]
+            made = await agent.call_tool("draw", {"items": items})
+            assert not made.is_error, made.content
+        text = table._text
+
+        def slow_text(value: str) -> str:
+            self.texts += 1
+            time.sleep(0.005)
+            return text(value)
+
+        self.monkeypatch.setattr(table, "_text", slow_text)
+        return dict(made.structured_content or {})
+
+    async def started(self) -> None:
+        await wait_until(lambda: self.texts > 10)
+
+    async def freed(self) -> None:
+        """Once the encode pool runs nothing: the writer stopped within ``CHECK_EVERY`` features."""
+        await wait_until(lambda: self.pool.running == 0)
+        went_on_to = self.texts // 2
+        assert went_on_to < 10 // 2 + 2 * CHECK_EVERY, f"the file went on to feature {went_on_to} of 400"
+
+
 @DIRECT_OR_SDK
 async def test_a_read_as_a_file_whose_post_closes_frees_the_worker(
     nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, direct: bool
 ) -> None:
     """``read`` with a ``format`` writes the map as a file in an ``encode`` worker: watched like
     ``map_image``, its POST's connection closing mid-file cancels it, and the writer, which goes
-    through the features ``checked``, stops within ``CHECK_EVERY`` of them (here each feature's
-    text slowed to 10 ms: the whole file would take 4 s)."""
-    written = [0]
-    text = table._text
-
-    def slow_text(value: str) -> str:
-        written[0] += 1
-        time.sleep(0.005)  # two texts a feature: its label and its popup
-        return text(value)
-
+    through the features ``checked``, stops within ``CHECK_EVERY`` of them."""
+    file = SlowFile(monkeypatch)
     server = await start_server(nursery, mcp_direct_calls=direct)
-    async with Client(server.url + "mcp") as agent:
-        items = [{"at": [1, i / 100], "label": f"m{i}"} for i in range(400)]
-        made = await agent.call_tool("draw", {"items": items})
-        assert not made.is_error, made.content
-        map_id = made.structured_content["map_id"]
-    monkeypatch.setattr(table, "_text", slow_text)
-    pool = workers().pools["encode"].stats
-    read = {"map_id": map_id, "format": "csv"}
+    read = {"map_id": (await file.draw(server))["map_id"], "format": "csv"}
     call = {"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "read", "arguments": read}}
     async with httpx.AsyncClient(timeout=30) as http:
         opened = await http.post(server.url + "mcp", json=INITIALIZE, headers=MCP_ACCEPT)
@@ -233,11 +255,9 @@ async def test_a_read_as_a_file_whose_post_closes_frees_the_worker(
         with trio.fail_after(15):
             async with trio.open_nursery() as inner:
                 inner.start_soon(post, http, server.url + "mcp", call, headers)
-                await wait_until(lambda: written[0] > 10)
+                await file.started()
                 inner.cancel_scope.cancel()  # httpx closes the connection
-            await wait_until(lambda: pool.running == 0)
-        stopped_at = written[0] // 2
-        assert stopped_at < 10 // 2 + 2 * CHECK_EVERY, f"the file went on to feature {stopped_at} of 400"
+            await file.freed()
 
 
 async def test_a_browser_that_leaves_mid_export_frees_the_worker(
@@ -246,30 +266,15 @@ async def test_a_browser_that_leaves_mid_export_frees_the_worker(
     """The page's ``export.csv`` link asked on a raw socket that closes mid-file (a download
     cancelled): Quart-Trio cancels the route on the request's ``http.disconnect``, and the
     writer stops within ``CHECK_EVERY`` features."""
-    written = [0]
-    text = table._text
-
-    def slow_text(value: str) -> str:
-        written[0] += 1
-        time.sleep(0.005)
-        return text(value)
-
+    file = SlowFile(monkeypatch)
     server = await start_server(nursery)
-    async with Client(server.url + "mcp") as agent:
-        items = [{"at": [1, i / 100], "label": f"m{i}"} for i in range(400)]
-        made = await agent.call_tool("draw", {"items": items})
-        assert not made.is_error, made.content
-        view_url = made.structured_content["view_url"]
-    monkeypatch.setattr(table, "_text", slow_text)
-    pool = workers().pools["encode"].stats
+    view_url = (await file.draw(server))["view_url"]
     host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
     assert host is not None and port is not None
     request = f"GET {urlsplit(view_url).path}/export.csv HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n"
     with trio.fail_after(15):
         browser = await RawConnection.open(host, port)
         await browser.send(request.encode())
-        await wait_until(lambda: written[0] > 10)
+        await file.started()
         await browser.stream.aclose()  # the download was cancelled
-        await wait_until(lambda: pool.running == 0)
-    stopped_at = written[0] // 2
-    assert stopped_at < 10 // 2 + 2 * CHECK_EVERY, f"the file went on to feature {stopped_at} of 400"
+        await file.freed()

@@ -83,10 +83,7 @@ async def test_a_session_post_that_closes_frees_the_worker(
     server = await start_server(nursery, mcp_direct_calls=direct)
     map_id = await big_map(server)
     async with httpx.AsyncClient(timeout=30) as http:
-        opened = await http.post(server.url + "mcp", json=INITIALIZE, headers=MCP_ACCEPT)
-        headers = {**MCP_ACCEPT, "mcp-session-id": opened.headers["mcp-session-id"]}
-        headers["mcp-protocol-version"] = "2025-11-25"
-        assert (await http.post(server.url + "mcp", json=INITIALIZED, headers=headers)).status_code == 202
+        headers = await open_session(http, server.url + "mcp")
         with trio.fail_after(15):
             async with trio.open_nursery() as inner:
                 inner.start_soon(post, http, server.url + "mcp", image_call(map_id), headers)
@@ -94,6 +91,15 @@ async def test_a_session_post_that_closes_frees_the_worker(
                 inner.cancel_scope.cancel()  # httpx closes the connection
             await drawing.freed()
         assert server.mcp.statistics().http_sessions == 1  # the session itself lives on
+
+
+async def open_session(http: httpx.AsyncClient, url: str) -> dict[str, str]:
+    """A 2025-11-25 session opened and initialized over ``http``: the headers of its requests."""
+    opened = await http.post(url, json=INITIALIZE, headers=MCP_ACCEPT)
+    headers = {**MCP_ACCEPT, "mcp-session-id": opened.headers["mcp-session-id"]}
+    headers["mcp-protocol-version"] = "2025-11-25"
+    assert (await http.post(url, json=INITIALIZED, headers=headers)).status_code == 202
+    return headers
 
 
 async def post(http: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> None:
@@ -248,10 +254,7 @@ async def test_a_read_as_a_file_whose_post_closes_frees_the_worker(
     read = {"map_id": (await file.draw(server))["map_id"], "format": "csv"}
     call = {"jsonrpc": "2.0", "id": 8, "method": "tools/call", "params": {"name": "read", "arguments": read}}
     async with httpx.AsyncClient(timeout=30) as http:
-        opened = await http.post(server.url + "mcp", json=INITIALIZE, headers=MCP_ACCEPT)
-        headers = {**MCP_ACCEPT, "mcp-session-id": opened.headers["mcp-session-id"]}
-        headers["mcp-protocol-version"] = "2025-11-25"
-        assert (await http.post(server.url + "mcp", json=INITIALIZED, headers=headers)).status_code == 202
+        headers = await open_session(http, server.url + "mcp")
         with trio.fail_after(15):
             async with trio.open_nursery() as inner:
                 inner.start_soon(post, http, server.url + "mcp", call, headers)

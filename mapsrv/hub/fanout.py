@@ -165,22 +165,8 @@ class Fanout:
         for event, data in zip(events, frames, strict=True):
             recent.append((event.version, data))
         self.published += len(frames)
-        if not watched.subscribers or not frames:
-            return
-        if len(frames) == 1:
-            self.send(watched, frames[0])
-            return
-        subscribers = watched.subscribers
-        outbox = watched.frames.outbox
-        if outbox.inline(len(subscribers)):
-            pairs = [(data, chunk(data)) for data in frames]
-            joined = b"".join([chunked for _, chunked in pairs])
-            for sub in list(subscribers):
-                if not sub.offer_many(pairs, joined):
-                    self._drop(subscribers, sub)
-            return
-        for data in frames:  # the pump offers what waits together (``Outbox.pump``)
-            self.send(watched, data)
+        if watched.subscribers and frames:
+            self.send(watched, *frames)
 
     def broadcast(self, watched: Watched, data: bytes) -> None:
         """A frame that is not one of the map's versions (presence): offered to every viewer
@@ -194,15 +180,27 @@ class Fanout:
         self.broadcast(watched, data)
         await watched.frames.outbox.drained()
 
-    def send(self, watched: Watched, data: bytes) -> None:
-        """Offer ``data`` to every viewer of the map: at once to a few, when nothing waits; to a
-        crowd, or behind frames that wait, ``SLICE_SECONDS`` of offers per loop turn by the
-        map's pump (``mapsrv.hub.broadcast``)."""
+    def send(self, watched: Watched, *frames: bytes) -> None:
+        """Offer ``frames`` (one, or one write's, taken whole or not: ``Viewer.offer_many``) to
+        every viewer of the map: at once to a few, when nothing waits; to a crowd, or behind
+        frames that wait, ``SLICE_SECONDS`` of offers per loop turn by the map's pump
+        (``mapsrv.hub.broadcast``), which offers what waits together."""
         subscribers = watched.subscribers
         outbox = watched.frames.outbox
         if outbox.inline(len(subscribers)):
-            self._offer(subscribers, data, chunk(data))
-        elif outbox.put(data):
+            if len(frames) == 1:
+                self._offer(subscribers, frames[0], chunk(frames[0]))
+            else:
+                pairs = [(data, chunk(data)) for data in frames]
+                joined = b"".join([chunked for _, chunked in pairs])
+                for sub in list(subscribers):
+                    if not sub.offer_many(pairs, joined):
+                        self._drop(subscribers, sub)
+            return
+        start = False
+        for data in frames:
+            start = outbox.put(data) or start  # True once: the pump was not running
+        if start:
             pump = partial(outbox.pump, subscribers, partial(self._drop, subscribers))
             trio.lowlevel.spawn_system_task(pump, name="mapsrv broadcast")
 

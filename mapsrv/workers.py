@@ -28,6 +28,13 @@ Threads or processes, by measurement (2 cores, tests/bench/loop_stalls.py):
   Cancelling it kills the worker process (trio-parallel's ``kill_on_cancel``), so a client that
   leaves frees its worker at once.
 
+The loop comes first (``_LoopFirst``): while a thread worker runs, the loop says when it is busy
+(from its wake-up to its next wait for I/O, a trio instrument), and a worker in pure Python waits
+at its next step until the loop waits again, ``GIVE_WAY`` at most, so the loop's burst of sends
+(a write to 1,000 watchers) has the interpreter to itself instead of waiting a switch interval
+after each send. A loop busy for longer than that lets the worker run for as long, so neither
+starves.
+
 A thread cannot be stopped from outside, so a long function stops itself: it calls
 ``stop_if_cancelled()`` between its steps (an image between tiles, layers and features), which
 raises ``WorkCancelled`` once the call running it was cancelled (the client left). The cancelled
@@ -76,8 +83,7 @@ PROCESS_KINDS = frozenset({"classify"})
 QUEUE_PER_WORKER = 8  # calls that may wait per worker of a kind before more are refused
 CHECK_EVERY = 64  # features a writer goes through between checks for cancellation (checked)
 SWITCH_INTERVAL = 0.001  # s: how long a thread wanting the interpreter waits for it (Python's: 0.005)
-# the running call's "stop" flag, in the worker thread's own context (trio copies the caller's)
-_stop: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("mapsrv_stop", default=None)
+GIVE_WAY = 0.01  # s: the longest a worker waits at one step for the busy loop (then runs as long)
 
 
 class WorkCancelled(BaseException):
@@ -91,12 +97,71 @@ def hand_over_often() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
+class _LoopFirst(trio.abc.Instrument):
+    """The loop's busy spells, told to the worker threads of one trio run: ``waiting`` is set
+    while the loop waits for I/O with nothing to run. An instrument of the run only while a
+    thread worker runs (``_enter``, ``_leave``), so an idle pool costs the loop nothing."""
+
+    def __init__(self) -> None:
+        self.waiting = threading.Event()
+        self.workers = 0
+
+    def before_io_wait(self, timeout: float) -> None:
+        if timeout > 0:
+            self.waiting.set()
+
+    def after_io_wait(self, timeout: float) -> None:
+        if self.waiting.is_set():
+            self.waiting.clear()
+
+    def enter(self) -> None:
+        self.workers += 1
+        if self.workers == 1:
+            self.waiting.clear()
+            trio.lowlevel.add_instrument(self)
+
+    def leave(self) -> None:
+        self.workers -= 1
+        if self.workers == 0:
+            trio.lowlevel.remove_instrument(self)
+            self.waiting.set()  # a thread still finishing its step need not wait for anyone
+
+
+_loop_first: trio.lowlevel.RunVar[_LoopFirst] = trio.lowlevel.RunVar("mapsrv_loop_first")
+
+
+class _Call:
+    """What a worker thread knows of the call it runs: whether it was cancelled, and the loop."""
+
+    __slots__ = ("loop", "stop", "until")
+
+    def __init__(self, loop: _LoopFirst) -> None:
+        self.stop = threading.Event()
+        self.loop = loop
+        self.until = 0.0  # after a GIVE_WAY spent waiting, the worker runs without waiting until then
+
+    def step(self) -> None:
+        if self.stop.is_set():
+            raise WorkCancelled
+        if self.loop.waiting.is_set() or time.perf_counter() < self.until:
+            return
+        if not self.loop.waiting.wait(GIVE_WAY):
+            self.until = time.perf_counter() + GIVE_WAY
+        if self.stop.is_set():
+            raise WorkCancelled
+
+
+# the running call, in the worker thread's own context (trio copies the caller's)
+_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("mapsrv_call", default=None)
+
+
 def stop_if_cancelled() -> None:
-    """Raise ``WorkCancelled`` if the call running this thread was cancelled; nothing outside
-    a worker thread. Cheap (a context variable and a flag): call it between steps."""
-    stop = _stop.get()
-    if stop is not None and stop.is_set():
-        raise WorkCancelled
+    """Between a worker's steps: raise ``WorkCancelled`` if the call running this thread was
+    cancelled, and wait while the loop is busy (``_LoopFirst``); nothing outside a worker thread.
+    Cheap (a context variable and two flags): call it between steps of a millisecond or less."""
+    call = _call.get()
+    if call is not None:
+        call.step()
 
 
 class _Checked(Mapping[str, Feature]):
@@ -250,7 +315,13 @@ async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
     and, if the thread had begun, waits for it to end before the cancellation goes on. A call
     cancelled before its thread began (``to_thread`` checks first) never runs: waiting for its
     end hung a server's shutdown for ever."""
-    stop, ended = threading.Event(), trio.Event()
+    try:
+        loop = _loop_first.get()
+    except LookupError:
+        loop = _LoopFirst()
+        _loop_first.set(loop)
+    work, ended = _Call(loop), trio.Event()
+    stop = work.stop
     begun = threading.Lock()  # held from the thread's start to the check of ``stop``
     started: list[bool] = []
     token = trio.lowlevel.current_trio_token()
@@ -260,7 +331,7 @@ async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
             if stop.is_set():
                 raise WorkCancelled
             started.append(True)
-        _stop.set(stop)
+        _call.set(work)
         try:
             return fn(*args)
         finally:
@@ -269,6 +340,7 @@ async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
             except trio.RunFinishedError:
                 pass
 
+    loop.enter()
     try:
         return await trio.to_thread.run_sync(call, abandon_on_cancel=True)
     except trio.Cancelled:
@@ -279,6 +351,8 @@ async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
             with trio.CancelScope(shield=True):
                 await ended.wait()
         raise
+    finally:
+        loop.leave()
 
 
 _workers = Workers()

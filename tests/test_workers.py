@@ -16,6 +16,7 @@ import pytest
 import trio
 from support import start_server, wait_until
 
+from mapsrv import workers as workers_module
 from mapsrv.core import Feature, MapState
 from mapsrv.errors import Unavailable
 from mapsrv.workers import (
@@ -191,3 +192,61 @@ async def test_the_server_hands_the_interpreter_over_every_millisecond(nursery: 
         assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and SWITCH_INTERVAL <= 0.001
     finally:
         sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+def _spin(seconds: float) -> tuple[float, float]:
+    """The loop kept busy without waiting for I/O (as a write's sends to 1,000 watchers do)."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        pass
+    return start, time.perf_counter()
+
+
+async def _steps_while_busy(busy: float) -> tuple[list[float], tuple[float, float]]:
+    """A worker thread stepping (``stop_if_cancelled`` between tiny steps) while the loop, once
+    the worker is under way, spins for ``busy`` seconds: the worker's step times and the spin's."""
+    steps: list[float] = []
+    done = threading.Event()
+
+    def work() -> None:
+        while not done.is_set():
+            stop_if_cancelled()
+            steps.append(time.perf_counter())
+
+    spin = (0.0, 0.0)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_in_thread, work, ())
+            await wait_until(lambda: len(steps) > 10)
+            spin = _spin(busy)
+            await wait_until(lambda: steps[-1] > spin[1])  # the worker goes on once the loop waits
+            done.set()
+    return steps, spin
+
+
+async def test_a_worker_thread_gives_way_while_the_loop_is_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the loop runs without waiting for I/O, a worker in pure Python waits at its next
+    step: the loop's burst of sends has the interpreter to itself (issue 60). Without the
+    waiting, the worker takes the interpreter every switch interval and steps thousands of times."""
+    monkeypatch.setattr(workers_module, "GIVE_WAY", 5.0)  # longer than the spin: it waits it out
+    steps, (start, end) = await _steps_while_busy(0.1)
+    during = [at for at in steps if start < at < end]
+    assert len(during) <= 1, f"the worker stepped {len(during)} times while the loop was busy"
+
+
+async def test_a_loop_busy_for_long_does_not_starve_its_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop busy for longer than ``GIVE_WAY`` lets a waiting worker run (for as long) rather than
+    hold it for ever: a loaded server's exports still end."""
+    monkeypatch.setattr(workers_module, "GIVE_WAY", 0.005)
+    steps, (start, end) = await _steps_while_busy(0.5)
+    during = [at for at in steps if start < at < end]
+    assert len(during) > 1, "the worker never ran while the loop was busy"
+
+
+async def test_an_idle_pool_leaves_the_loop_uninstrumented() -> None:
+    """The loop tells its busy spells only while a thread worker runs: the instrument is gone after."""
+    assert await Workers(cores=1).run("encode", sum, [1, 2]) == 3
+    loop = workers_module._loop_first.get()
+    assert loop.workers == 0 and loop.waiting.is_set()
+    with pytest.raises(KeyError):
+        trio.lowlevel.remove_instrument(loop)

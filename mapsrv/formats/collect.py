@@ -37,7 +37,9 @@ from mapsrv.formats.simplify import simplify
 __all__ = ["CHECK_EVERY", "MAX_LISTED", "Collector", "Imported", "layer_id"]
 
 MAX_LISTED = 10  # rows or elements named in one note; a count says how many more
-CHECK_EVERY = 1_024  # features built between two calls of a collector's check (~30 ms of reading)
+CHECK_EVERY = (
+    16  # features built between two calls of its check (~1 ms of reading: a worker gives the loop way there)
+)
 _MAX_KEY = 64
 _MAX_ITEM = 64  # characters of one string in a per-point list (core's rule)
 _MAX_NAMES = 4_096  # property names remembered per file (a hostile one may make each row's new)

@@ -33,7 +33,7 @@ from mapsrv.core.measure import bbox
 from mapsrv.core.model import MapState, check_id, check_number
 from mapsrv.core.parse import parse_ops
 from mapsrv.errors import BodyTooLarge, HttpError, InvalidInput, MapsrvError
-from mapsrv.formats import Join, Progress
+from mapsrv.formats import Imported, Join, Progress
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.http.identity import name_from_cookies, user_from_cookies
 from mapsrv.http.responses import send_error
@@ -44,6 +44,7 @@ from mapsrv.hub.imports import read_upload
 from mapsrv.hub.pointers import check_pointer
 from mapsrv.places.boundaries import Boundary
 from mapsrv.web.upload import answer_with_progress, body_parts, spooled
+from mapsrv.workers import run
 
 __all__ = ["PageWrites"]
 
@@ -222,19 +223,15 @@ class PageWrites:
             progress=progress,
         )
         joined = {"joined": imported.joined} if imported.joined else {}
-        if args.get("preview") in ("1", "true"):
-            out = report(imported, []) | joined
-            del out["ids"]
-            shown = imported.features[:PREVIEW]
-            out["bbox"] = [list(corner) for corner in bbox(list(imported.features))]
-            out["preview"] = to_geojson(MapState(entry.id, features={str(i): f for i, f in enumerate(shown)}))
-            return out
-        ops = import_ops(entry.state, imported, max_title=self.hub.limits.max_title)
+        if args.get("preview") in ("1", "true"):  # 100,000 rows gone through: off the loop
+            return await run("encode", _preview, entry.id, imported) | joined
+        state, max_title = entry.state, self.hub.limits.max_title
+        ops = await run("encode", lambda: import_ops(state, imported, max_title=max_title))
         written = await self.hub.apply(entry.id, ops, actor=actor)
         out = {"version": written.version}
         if written.provisional:
             out["provisional"] = True
-        return out | report(imported, feature_ids(written)) | joined
+        return out | await run("encode", report, imported, feature_ids(written)) | joined
 
     async def _body(self, receive: Receive, declared: int) -> bytes:
         """The whole request body, at most ``max_body_size`` bytes: a 413 past that, at once when
@@ -243,3 +240,13 @@ class PageWrites:
         if declared > limit:
             raise BodyTooLarge(limit)
         return b"".join([part async for part in body_parts(receive, limit)])
+
+
+def _preview(map_id: str, imported: Imported) -> dict[str, Any]:
+    """What a file would add, without adding it: the counts, its extent and its first features."""
+    out = report(imported, [])
+    del out["ids"]
+    shown = imported.features[:PREVIEW]
+    out["bbox"] = [list(corner) for corner in bbox(list(imported.features))]
+    out["preview"] = to_geojson(MapState(map_id, features={str(i): f for i, f in enumerate(shown)}))
+    return out

@@ -25,7 +25,7 @@ from pydantic import Field
 
 from mapsrv.core.model import MapState, check_id
 from mapsrv.errors import InvalidInput, PayloadTooLarge
-from mapsrv.formats import BINARY_FORMATS, Join, export_file
+from mapsrv.formats import BINARY_FORMATS, Imported, Join, export_file
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.hub import MapEntry
 from mapsrv.hub.imports import read_upload
@@ -124,15 +124,21 @@ async def import_file(
     ops = await run("encode", lambda: import_ops(state, imported, fit=fit, max_title=tc.hub.limits.max_title))
     out = await tc.write(map_id, ops, None)  # an import adds: nothing of the map's to conflict with
     ids = out.pop("ids", [])
-    out |= report(imported, ids)
-    climbed = climbs(imported, ids)
-    if climbed:
-        out["climbs"] = climbed
+    out |= await run("encode", _added, imported, ids)  # 100,000 features gone through: off the loop
     if snap is not None:
         out["times"] = TIMES_SAID
     if url is not None:
         out["url"] = url
     return answer(out)
+
+
+def _added(imported: Imported, ids: list[str]) -> dict[str, object]:
+    """What an import added (``report``) and the climbs of its lines with heights."""
+    out = report(imported, ids)
+    climbed = climbs(imported, ids)
+    if climbed:
+        out["climbs"] = climbed
+    return out
 
 
 async def export(

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import NamedTuple
@@ -63,8 +63,9 @@ class Stall:
     process: float  # CPU time every thread of the process used meanwhile
     samples: int  # stacks sampled while it lasted
     stack: tuple[str, ...]  # the stack seen most often, innermost frame first; () when none
-    # when the watching thread itself was held up meanwhile (another thread kept the interpreter
-    # in one long call), where that thread was as soon as it let go, innermost frame first
+    # a worker thread busy meanwhile, innermost frame first: when the watching thread itself was
+    # held up (another thread kept the interpreter in one long call), where that thread was as
+    # soon as it let go; else the busy stack seen most often beside the loop's samples
     holder: tuple[str, ...] = ()
 
 
@@ -131,6 +132,7 @@ class LoopWatch:
         late = BEAT + self._threshold
         sampled: _Beat | None = None  # the beat after which the stacks below were sampled
         stacks: Counter[tuple[str, ...]] = Counter()
+        others: Counter[tuple[str, ...]] = Counter()  # the other threads' busy stacks meanwhile
         while True:
             asleep = time.monotonic()
             if self._stop.wait(LOOK):
@@ -139,32 +141,44 @@ class LoopWatch:
                 self._note_holder()
             while not self._ended.empty():
                 before, after = self._ended.get()
-                self._report(before, after, stacks if sampled is before else Counter())
+                ours = sampled is before
+                self._report(before, after, stacks if ours else Counter(), others if ours else Counter())
             beat = self._beat
             if time.monotonic() - beat.at < late:
                 continue
             if sampled is not beat:
-                sampled, stacks = beat, Counter()
-            frame = sys._current_frames().get(self._loop_thread)
+                sampled, stacks, others = beat, Counter(), Counter()
+            frames = sys._current_frames()
+            frame = frames.get(self._loop_thread)
             if frame is not None:
                 stacks[_stack(frame)] += 1
+            for stack in self._busy(frames):
+                others[stack] += 1
 
     def _note_holder(self) -> None:
         """This thread woke late: the interpreter was held (or the process stood still). The
         other threads' stacks now show where the one that held it let go: the one not waiting."""
+        for stack in self._busy(sys._current_frames()):
+            self._holder = (time.monotonic(), stack)
+            return
+
+    def _busy(self, frames: dict[int, FrameType]) -> Iterator[tuple[str, ...]]:
+        """The stacks of the threads other than the loop's and this one that are not waiting."""
         mine = threading.get_ident()
-        for ident, frame in sys._current_frames().items():
+        for ident, frame in frames.items():
             if ident in (mine, self._loop_thread):
                 continue
             stack = _stack(frame)
             if stack and not stack[0].startswith(_WAITING):
-                self._holder = (time.monotonic(), stack)
-                return
+                yield stack
 
-    def _report(self, before: _Beat, after: _Beat, stacks: Counter[tuple[str, ...]]) -> None:
+    def _report(
+        self, before: _Beat, after: _Beat, stacks: Counter[tuple[str, ...]], others: Counter[tuple[str, ...]]
+    ) -> None:
         common = stacks.most_common(1)
         seen, holder = self._holder
-        holder = holder if before.at <= seen <= after.at + 2 * LOOK else ()
+        if not before.at <= seen <= after.at + 2 * LOOK:  # the busy worker, if this thread was not held
+            holder = others.most_common(1)[0][0] if others else ()
         stall = Stall(
             seconds=max(0.0, after.at - before.at - BEAT),
             cpu=after.cpu - before.cpu,
@@ -184,12 +198,18 @@ class LoopWatch:
                 1000 * stall.process,
                 1000 * stall.collector,
                 stall.samples,
-                where + (f"; held by a worker thread at {' < '.join(stall.holder)}" if stall.holder else ""),
+                where + (f"; a worker thread was at {' < '.join(stall.holder)}" if stall.holder else ""),
             )
         self.last = stall
 
 
-_WAITING = ("threading:wait", "threading:_wait_for_tstate_lock", "queue:get", "selectors:select")
+_WAITING = (
+    "threading:wait",
+    "threading:_wait_for_tstate_lock",
+    "queue:get",
+    "selectors:select",
+    "trio._core._thread_cache:_work",  # an idle worker thread, waiting for a call
+)
 
 
 def _stack(frame: FrameType | None) -> tuple[str, ...]:

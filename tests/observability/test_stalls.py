@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 
 import httpx
@@ -68,6 +69,33 @@ async def test_a_stall_that_waits_off_the_cpu_shows_little_loop_cpu() -> None:
     assert stall.cpu < stall.seconds / 3
     assert watch.statistics().longest_busy < stall.seconds / 3, "a wait is not a busy stall"
     assert any(":watched_stall:" in frame for frame in stall.stack), stall.stack
+
+
+def busy_beside(seconds: float) -> None:
+    """A worker thread's work, in Python, for ``seconds`` of wall time."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+async def test_a_stall_names_the_worker_thread_busy_beside_it(caplog: pytest.LogCaptureFixture) -> None:
+    """The loop stood still while a worker ran: the report says where the worker was, the first
+    thing to look at when the loop waited for the interpreter (issue 60)."""
+    watch = LoopWatch(lambda: 0.0)
+    worker = threading.Thread(target=busy_beside, args=(3 * STALLED,))
+
+    def stall_beside_a_worker() -> None:
+        worker.start()
+        time.sleep(STALLED)
+
+    with caplog.at_level(logging.WARNING, logger="mapsrv.stalls"):
+        await watched_stall(stall_beside_a_worker, watch)
+    worker.join()
+    stall = watch.last
+    assert stall is not None and stall.samples >= 1
+    assert stall.holder and stall.holder[0].startswith(f"{__name__}:busy_beside:"), stall.holder
+    [record] = [r for r in caplog.records if r.name == "mapsrv.stalls"]
+    assert "a worker thread was at " + __name__ + ":busy_beside:" in record.getMessage()
 
 
 async def test_the_collectors_share_of_a_stall_is_told() -> None:

@@ -41,6 +41,8 @@ __all__ = ["longest_stall", "run"]
 
 LONGEST = re.compile(r"^mapsrv_loop_longest_stall_seconds (\S+)$", re.M)
 BUSY = re.compile(r"^mapsrv_loop_longest_busy_stall_seconds (\S+)$", re.M)
+COUNT = re.compile(r"^mapsrv_loop_stalls_total (\S+)$", re.M)  # beats 50 ms late or more
+SUM = re.compile(r"^mapsrv_loop_stall_seconds_total (\S+)$", re.M)  # their lengths, summed
 STALLED = re.compile(r"event loop stalled (\d+) ms ([^:]*): (.*)")
 
 
@@ -58,6 +60,7 @@ async def run_calls(
         tool_call = item if isinstance(item, ToolCall) else item[1](answers["big"])
         logged = len(server.log)
         before = await longest_stall(http)
+        count, summed = await longest_stall(http, COUNT), await longest_stall(http, SUM)
         started = time.perf_counter()
         answer = await call(agent, tool_call.tool, **tool_call.arguments)
         seconds = time.perf_counter() - started
@@ -67,7 +70,7 @@ async def run_calls(
             answers["big"] = {**answers["big"], "features": answer["features"]}
         await trio.sleep(0.2)  # the stall watcher logs a stall on its next look
         stalls = [
-            (int(ms), why, where[:160])
+            (int(ms), why, where[:600])
             for ms, why, where in STALLED.findall(server.log[logged:].decode(errors="replace"))
         ]
         row = {
@@ -75,6 +78,8 @@ async def run_calls(
             "call": tool_call.name,
             "ms": round(1000 * seconds),
             "longest_stall_ms_so_far": round(1000 * max(before, await longest_stall(http))),
+            "stalls_over_50ms": round(await longest_stall(http, COUNT) - count),
+            "their_ms": round(1000 * (await longest_stall(http, SUM) - summed)),
             "stalls_ms": stalls,
         }
         print(json.dumps(row), flush=True)
@@ -128,6 +133,13 @@ async def run(args: argparse.Namespace) -> None:
 
                     nursery.start_soon(write)
                     began = time.monotonic()
+                    setup_stalls = round(await longest_stall(http, COUNT))
+                    setup = {  # the server's start and the watchers' connecting, before any call
+                        "longest_stall_ms": round(1000 * await longest_stall(http)),
+                        "stalls_over_50ms": setup_stalls,
+                        "logged": STALLED.findall(server.log.decode(errors="replace")),
+                    }
+                    print(json.dumps({"setup": setup}), flush=True)
                     for n in range(args.rounds):
                         await run_calls(server, agent, http, inputs, "cold" if n == 0 else "warm")
                     took = time.monotonic() - began
@@ -145,6 +157,7 @@ async def run(args: argparse.Namespace) -> None:
             "delivery_median_watcher_ms": percentiles(median),
             "delivery_last_watcher_ms": percentiles(last),
             "longest_stall_ms": round(1000 * await longest_stall(http)),
+            "stalls_over_50ms_in_calls": round(await longest_stall(http, COUNT) - setup_stalls),
             "longest_busy_stall_ms": round(1000 * await longest_stall(http, BUSY)),
         }
         print(json.dumps(summary), flush=True)

@@ -31,8 +31,8 @@ async def _run(config: Config) -> None:
     from mapsrv.server import serve  # here, not at the top: a relaying stdio never needs it
 
     async with trio.open_nursery() as nursery:
-        server: Server = await nursery.start(serve, config)
-        PROCESS.settle()  # what start-up built lives as long as the process
+        # what start-up built lives as long as the process: collected once and frozen, before it listens
+        server: Server = await nursery.start(partial(serve, settle=PROCESS.settle), config)
         print(f"mapsrv {__version__}: {describe_store(config.store_url)}", file=sys.stderr, flush=True)
         routes = f"routes follow the roads ({config.router})" if config.router not in ("", "none") else None
         print(
@@ -91,12 +91,11 @@ async def _run_stdio_here(config: Config) -> None:
     from mapsrv.stdio.pipes import open_stdio_streams
 
     async with trio.open_nursery() as nursery:
-        private = partial(serve, private=True)
+        private = partial(serve, private=True, settle=PROCESS.settle)  # settled before it listens
         try:
             server: Server = await nursery.start(private, config)
         except* OSError:  # the port is taken (another client's mapsrv?): take any free one
             server = await nursery.start(private, config.replace(port=0))
-        PROCESS.settle()  # what start-up built lives as long as the process
         where = describe_store(config.store_url)
         print(
             f"mapsrv {__version__}: MCP on stdio; {where}; pages at {server.url}", file=sys.stderr, flush=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -60,10 +61,16 @@ class Server:
 
 
 async def serve(
-    config: Config, *, private: bool = False, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED
+    config: Config,
+    *,
+    private: bool = False,
+    settle: Callable[[], None] = lambda: None,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """``private``: one person's process (``mapsrv stdio`` on a store of its own): every map in
-    the store is theirs, in their browser's list and their agent's."""
+    the store is theirs, in their browser's list and their agent's. ``settle`` runs once all is
+    built and before the socket is bound (the process's collector pass, ~100 ms: nobody can be
+    waiting yet); the loop is watched for stalls from then on, as it serves."""
     _tune_the_run()
     unused = min(config.idle_timeout, UNUSED_MAP_TIMEOUT)  # how long Redis keeps a map nobody drew on
     store = open_store_from_url(config.store_url, ttl=unused, log_size=config.event_log_size)
@@ -114,7 +121,6 @@ async def serve(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(serve_router, router)
         nursery.start_soon(serve_places, places)
-        await nursery.start(watch.serve)
         store_messages = await nursery.start(store.serve)
         await nursery.start(hub.serve_replication, store_messages)
         await nursery.start(hub.serve_expiry)
@@ -149,12 +155,14 @@ async def serve(
             finally:
                 http_done.set()
 
+        settle()
+        await nursery.start(watch.serve)
         server.binds = await nursery.start(serve_http)
         server.url = (config.public_url.rstrip("/") or server.binds[0]) + "/"
         public.append(server.url)
         log.info("mapsrv listening on %s", server.url)
         task_status.started(server)
-        nursery.start_soon(warm_places, places)  # after start-up's collector pass (cli's settle)
+        nursery.start_soon(warm_places, places)  # after start-up's collector pass (settle)
         await shutdown.wait()
         await _drain(config, hub, app, stopping, http_done)
         log.info("stopped")

@@ -7,15 +7,18 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
+from functools import partial
 
 import httpx
 import pytest
 import trio
-from support import open_server, wait_until
+from support import free_port, make_config, open_server, wait_until
 
 from mapsrv.observability.stalls import REPORT, STALL, LoopWatch
+from mapsrv.server import serve
 
 STALLED = 0.3  # how long each test keeps the loop from turning, seconds
 
@@ -153,3 +156,22 @@ def _stalls_logged(log: bytes | bytearray, at_least: float) -> list[tuple[float,
 def _loop_metrics(text: str) -> dict[str, float]:
     lines = (line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("mapsrv_loop_"))
     return {name: float(value) for name, value in lines}
+
+
+async def test_the_start_settles_before_it_listens_and_is_not_a_stall(nursery: trio.Nursery) -> None:
+    """The collector's start-up pass (``settle``, ~100 ms) runs once everything is built and
+    before the socket is bound: nobody can be waiting, so it is no stall of the serving loop."""
+    port = free_port()
+    refused: list[bool] = []
+
+    def settle() -> None:
+        with socket.socket() as probe:
+            refused.append(probe.connect_ex(("127.0.0.1", port)) != 0)
+        time.sleep(STALLED)  # a pass as long as it likes
+
+    server = await nursery.start(partial(serve, settle=settle), make_config(port=port))
+    assert refused == [True], "the socket was bound before the collector's pass"
+    assert server.watch.statistics().longest < STALLED, "the pass before listening was counted as a stall"
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/health")).status_code == 200
+    server.shutdown()

@@ -6,6 +6,7 @@ process, or tells its worker thread to stop at its next check and holds the slot
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -26,6 +27,7 @@ from mapsrv.workers import (
     Workers,
     _in_thread,
     checked,
+    hand_over_often,
     stop_if_cancelled,
 )
 
@@ -250,3 +252,37 @@ async def test_an_idle_pool_leaves_the_loop_uninstrumented() -> None:
     assert loop.workers == 0 and loop.waiting.is_set()
     with pytest.raises(KeyError):
         trio.lowlevel.remove_instrument(loop)
+
+
+async def test_a_collector_pass_of_a_worker_waits_for_the_busy_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collector pass holds the interpreter for its whole length, so one that a worker's
+    allocations start while the loop is busy waits (``hand_over_often`` installs the wait) until
+    the loop waits for I/O: without it, an import's young-object passes stood the loop still for
+    50-100 ms at a time (docs/benchmarks.md, issue 60)."""
+    monkeypatch.setattr(workers_module, "GIVE_WAY", 5.0)
+    hand_over_often()
+    started: list[float] = []  # when a worker's pass began, after every callback before this one
+    worker = threading.Event()  # set in the worker thread's call: it is ready to collect
+    go = threading.Event()
+
+    def noted(phase: str, info: dict[str, object]) -> None:
+        if phase == "start" and threading.current_thread() is not threading.main_thread():
+            started.append(time.perf_counter())
+
+    def collect() -> None:
+        worker.set()
+        go.wait()
+        gc.collect()
+
+    gc.callbacks.append(noted)
+    try:
+        with trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_in_thread, collect, ())
+                await wait_until(worker.is_set)
+                go.set()
+                _, spun = _spin(0.2)  # the worker asks for its pass meanwhile
+    finally:
+        gc.callbacks.remove(noted)
+    assert started, "the worker's pass never began"
+    assert started[0] >= spun, f"the pass began {1000 * (spun - started[0]):.0f} ms before the loop was free"

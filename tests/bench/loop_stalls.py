@@ -42,6 +42,8 @@ __all__ = ["longest_stall", "run"]
 LONGEST = re.compile(r"^mapsrv_loop_longest_stall_seconds (\S+)$", re.M)
 BUSY = re.compile(r"^mapsrv_loop_longest_busy_stall_seconds (\S+)$", re.M)
 COUNT = re.compile(r"^mapsrv_loop_stalls_total (\S+)$", re.M)  # beats 50 ms late or more
+GC_PASSES = re.compile(r'^mapsrv_gc_passes_total\{generation="\d"\} (\S+)$', re.M)  # generations 0, 1, 2
+GC_LONGEST = re.compile(r'^mapsrv_gc_longest_pause_seconds\{generation="\d"\} (\S+)$', re.M)
 SUM = re.compile(r"^mapsrv_loop_stall_seconds_total (\S+)$", re.M)  # their lengths, summed
 STALLED = re.compile(r"event loop stalled (\d+) ms ([^:]*): (.*)")
 
@@ -160,6 +162,9 @@ async def run(args: argparse.Namespace) -> None:
             "stalls_over_50ms_in_calls": round(await longest_stall(http, COUNT) - setup_stalls),
             "longest_busy_stall_ms": round(1000 * await longest_stall(http, BUSY)),
         }
+        text = (await http.get("/metrics")).text  # the collector's passes: a worker's hold the loop
+        summary["collector_passes"] = [int(float(n)) for n in GC_PASSES.findall(text)]
+        summary["collector_longest_ms"] = [round(1000 * float(s)) for s in GC_LONGEST.findall(text)]
         print(json.dumps(summary), flush=True)
 
 

@@ -112,6 +112,7 @@ async def serve(
 
     metrics = Metrics(statistics)
     hub.observe_commit = metrics.replication_latency.observe
+    hub.fanout.observe_crowd = metrics.crowd_delivery.observe
     dispatcher = Dispatcher(config, hub, mcp, metrics, throttle, shutdown.is_set, streams)
     hygienic = ConnectionHygiene(
         dispatcher, connections, max_body_size=config.max_body_size, body_timeout=config.body_timeout

@@ -58,6 +58,10 @@ SLICE_SECONDS = 0.0005
 Pending = tuple[int, bytes, bytes]  # (number, frame, the frame as an HTTP/1.1 chunk)
 
 
+def _ignore(seconds: float) -> None:
+    pass
+
+
 class Outbox:
     """The frames waiting for one map's crowd, and the pump that offers them (see the module's
     docstring). ``clock`` measures a slice's time (tests give it their own)."""
@@ -111,11 +115,14 @@ class Outbox:
                 self._passed = trio.Event()
             await self._passed.wait()
 
-    async def pump(self, viewers: Collection[Any], drop: Callable[[Any], None]) -> None:
+    async def pump(
+        self, viewers: Collection[Any], drop: Callable[[Any], None], took: Callable[[float], None] = _ignore
+    ) -> None:
         """Offer what waits to ``viewers`` (the map's live set: copied for each batch of frames,
         and asked at each offer whether the viewer is still in it), ``SLICE_SECONDS`` a turn,
         until nothing waits. ``drop(viewer)`` is the fan-out's, for a viewer that refused a
-        frame (it takes it out of ``viewers``)."""
+        frame (it takes it out of ``viewers``); ``took(seconds)`` is told how long each batch
+        took from its first offer to its last (the crowd's delivery, as the server sees it)."""
         generation = self._generation
         try:
             while self.pending and generation == self._generation:
@@ -124,6 +131,7 @@ class Outbox:
                 joined_chunks = b"".join([chunked for _, _, chunked in frames])
                 crowd = list(viewers)
                 done = 0
+                began = self.clock()
                 while done < len(crowd):
                     if done:
                         await trio.lowlevel.checkpoint()
@@ -131,6 +139,7 @@ class Outbox:
                             return
                     done = self._slice(crowd, done, frames, (together, joined_chunks), viewers, drop)
                 self._offered = frames[-1][0]
+                took(self.clock() - began)
                 self._wake()
                 if self.pending:
                     await trio.lowlevel.checkpoint()

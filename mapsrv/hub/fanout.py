@@ -150,6 +150,8 @@ class Fanout:
         self.published = 0
         self.dropped = 0
         self.clock: Callable[[], float] = time.perf_counter  # times the heartbeats' slices
+        # told how long each write took to reach a crowd, first offer to last (the server's metric)
+        self.observe_crowd: Callable[[float], None] = lambda seconds: None
         self._next_slot = 0
 
     def publish(self, watched: Watched, events: Sequence[Event], framed: Sequence[bytes] = ()) -> None:
@@ -201,7 +203,7 @@ class Fanout:
         for data in frames:
             start = outbox.put(data) or start  # True once: the pump was not running
         if start:
-            pump = partial(outbox.pump, subscribers, partial(self._drop, subscribers))
+            pump = partial(outbox.pump, subscribers, partial(self._drop, subscribers), self.observe_crowd)
             trio.lowlevel.spawn_system_task(pump, name="mapsrv broadcast")
 
     def _offer(self, subscribers: set[Viewer], data: bytes, chunked: bytes) -> None:

@@ -248,6 +248,13 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2),
         )
+        self.crowd_delivery = Histogram(
+            "mapsrv_crowd_delivery_seconds",
+            "Time a write took to reach every viewer of a map watched by a crowd (from its first"
+            " offer to its last, in slices between the loop's other work)",
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
         self.registry.register(_Snapshot(read_statistics))
         # Each request's labelled series, found once: ``labels`` takes a lock and builds its key on
         # every call. Routes are templates and methods and statuses few, so these stay small.

@@ -110,6 +110,11 @@ async def test_a_crowd_gets_every_event_once_in_order_while_streams_come_and_go(
             await wait_until(lambda: all(s.ids[-1] == final for s in staying), timeout=30)
             for stream in staying:
                 assert stream.ids == list(range(stream.ids[0], final + 1)), stream.ids
+            metrics = (await owner.client.get("/metrics")).text  # deliveries to the crowd, timed
+            batches = re.search(r"^mapsrv_crowd_delivery_seconds_count (\S+)$", metrics, re.M)
+            took = re.search(r"^mapsrv_crowd_delivery_seconds_sum (\S+)$", metrics, re.M)
+            assert batches is not None and float(batches.group(1)) >= 1, "no delivery to the crowd was timed"
+            assert took is not None and float(took.group(1)) > 0
             for stream in staying:
                 await stream.sock.aclose()
         await wait_until(lambda: not entry.subscribers and not entry.members, timeout=30)

@@ -347,3 +347,25 @@ async def test_frames_queued_behind_each_other_go_to_a_viewer_together() -> None
         assert ids(taken(viewer)) == [1, 2, 3, 4]
     assert isinstance(late, Counting)
     assert late.calls == [1] and ids(taken(late)) == [4], "only what came after it joined"
+
+
+async def test_how_long_a_write_took_to_reach_a_crowd_is_told_once_a_batch() -> None:
+    """The server's crowd-delivery metric: each batch's time from its first offer to its last
+    (here the test's clock, a tick per viewer at least); a write offered at once to a few is not
+    a crowd's."""
+    fanout = Fanout(subscriber_buffer=8)
+    took: list[float] = []
+    fanout.observe_crowd = took.append
+    few = Crowd()
+    for _ in range(CROWD_FROM - 1):
+        join(fanout, few, 0)
+    write(fanout, few)
+    crowd = Crowd()
+    viewers = [join(fanout, crowd, 0) for _ in range(CROWD_FROM + 3 * PER_TURN)]
+    write(fanout, crowd)
+    while crowd.frames.outbox.running:
+        await trio.lowlevel.checkpoint()
+    assert all(taken(v) for v in viewers)
+    step = SLICE_SECONDS / PER_TURN
+    assert len(took) == 1, took
+    assert took[0] >= len(viewers) * step, f"{took[0]} s for {len(viewers)} viewers at {step} s each"

@@ -72,19 +72,8 @@ async def serve(
     built and before the socket is bound (the process's collector pass, ~100 ms: nobody can be
     waiting yet); the loop is watched for stalls from then on, as it serves."""
     _tune_the_run()
-    unused = min(config.idle_timeout, UNUSED_MAP_TIMEOUT)  # how long Redis keeps a map nobody drew on
-    store = open_store_from_url(config.store_url, ttl=unused, log_size=config.event_log_size)
-    hub = MapHub(
-        store=store,
-        limits=Limits(max_features=config.max_features),
-        event_log_size=config.event_log_size,
-        subscriber_buffer=config.subscriber_buffer,
-        idle_timeout=config.idle_timeout,
-        max_maps=config.max_maps,
-        retention=config.retention or None,
-        end_soon=storms().soon,  # streams read from a channel end a few per loop turn in a storm
-    )
-    hub.private = private and not store.shared
+    hub = _open_hub(config, private)
+    store = hub.store
     public: list[str] = []  # the URL people open, known once hypercorn has bound its socket
     router = router_for(config.router, config.router_timeout)  # routes along the roads, if set
     places = places_for(config)  # names, addresses and shops: the index, the geocoder, the city list
@@ -168,6 +157,24 @@ async def serve(
         await _drain(config, hub, app, stopping, http_done)
         log.info("stopped")
         nursery.cancel_scope.cancel()
+
+
+def _open_hub(config: Config, private: bool) -> MapHub:
+    """The maps, on the store ``config`` names."""
+    unused = min(config.idle_timeout, UNUSED_MAP_TIMEOUT)  # how long Redis keeps a map nobody drew on
+    store = open_store_from_url(config.store_url, ttl=unused, log_size=config.event_log_size)
+    hub = MapHub(
+        store=store,
+        limits=Limits(max_features=config.max_features),
+        event_log_size=config.event_log_size,
+        subscriber_buffer=config.subscriber_buffer,
+        idle_timeout=config.idle_timeout,
+        max_maps=config.max_maps,
+        retention=config.retention or None,
+        end_soon=storms().soon,  # streams read from a channel end a few per loop turn in a storm
+    )
+    hub.private = private and not store.shared
+    return hub
 
 
 def _http_config(config: Config) -> Any:

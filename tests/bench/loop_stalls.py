@@ -44,6 +44,8 @@ BUSY = re.compile(r"^mapsrv_loop_longest_busy_stall_seconds (\S+)$", re.M)
 COUNT = re.compile(r"^mapsrv_loop_stalls_total (\S+)$", re.M)  # beats 50 ms late or more
 GC_PASSES = re.compile(r'^mapsrv_gc_passes_total\{generation="\d"\} (\S+)$', re.M)  # generations 0, 1, 2
 GC_LONGEST = re.compile(r'^mapsrv_gc_longest_pause_seconds\{generation="\d"\} (\S+)$', re.M)
+CROWD = re.compile(r'^mapsrv_crowd_delivery_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+CROWD_COUNT = re.compile(r"^mapsrv_crowd_delivery_seconds_count (\S+)$", re.M)
 SUM = re.compile(r"^mapsrv_loop_stall_seconds_total (\S+)$", re.M)  # their lengths, summed
 STALLED = re.compile(r"event loop stalled (\d+) ms ([^:]*): (.*)")
 
@@ -165,6 +167,11 @@ async def run(args: argparse.Namespace) -> None:
         text = (await http.get("/metrics")).text  # the collector's passes: a worker's hold the loop
         summary["collector_passes"] = [int(float(n)) for n in GC_PASSES.findall(text)]
         summary["collector_longest_ms"] = [round(1000 * float(s)) for s in GC_LONGEST.findall(text)]
+        buckets = {float(le): float(n) for le, n in CROWD.findall(text) if le != "+Inf"}
+        total = float(CROWD_COUNT.search(text).group(1)) if CROWD_COUNT.search(text) else 0.0
+        summary["crowd_deliveries"] = round(total)  # the server's side: a write's first offer to its last
+        summary["crowd_deliveries_over_50ms"] = round(total - buckets.get(0.05, total))
+        summary["crowd_deliveries_over_100ms"] = round(total - buckets.get(0.1, total))
         print(json.dumps(summary), flush=True)
 
 

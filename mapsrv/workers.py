@@ -37,8 +37,8 @@ So the loop's burst of sends (a write to 1,000 watchers) has the interpreter to 
 for longer than ``GIVE_WAY`` lets the worker run for as long, so neither starves, and a worker
 holding something the loop waits for is never waited on for ever. Measured (tests/bench/
 loop_stalls.py, 1,000 watchers, 23,000-feature import): loop stalls over 50 ms while the tools ran,
-0 in 4 runs against 1-2 per run before; the median watcher's delivery p99 65-117 ms against
-213-364; the calls' own times the same.
+none in 4 runs and one in each of 2 more (59, 104 ms), against 0-2 a run before; the median
+watcher's delivery p99 65-117 ms against 213-364; the calls' own times the same.
 
 A thread cannot be stopped from outside, so a long function stops itself: it calls
 ``stop_if_cancelled()`` between its steps (an image between tiles, layers and features), which
@@ -108,7 +108,7 @@ def hand_over_often() -> None:
 
 def _collect_when_the_loop_waits(phase: str, info: dict[str, int]) -> None:
     """A collector pass that a worker's allocations start holds the interpreter for its whole
-    length (10-50 ms for an import's young objects): it waits for the busy loop first, as a step
+    length (up to 20-50 ms during an import): it waits for the busy loop first, as a step
     does. A pass the loop starts, or any thread outside a worker's call, goes at once."""
     if phase == "start":
         call = _call.get()
@@ -119,7 +119,7 @@ def _collect_when_the_loop_waits(phase: str, info: dict[str, int]) -> None:
 class _LoopFirst(trio.abc.Instrument):
     """The loop's busy spells, told to the worker threads of one trio run: ``waiting`` is set
     while the loop waits for I/O with nothing to run. An instrument of the run only while a
-    thread worker runs (``_enter``, ``_leave``), so an idle pool costs the loop nothing."""
+    thread worker runs (``enter``, ``leave``), so an idle pool costs the loop nothing."""
 
     def __init__(self) -> None:
         self.waiting = threading.Event()

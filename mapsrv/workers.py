@@ -37,8 +37,8 @@ So the loop's burst of sends (a write to 1,000 watchers) has the interpreter to 
 for longer than ``GIVE_WAY`` lets the worker run for as long, so neither starves, and a worker
 holding something the loop waits for is never waited on for ever. Measured (tests/bench/
 loop_stalls.py, 1,000 watchers, 23,000-feature import): loop stalls over 50 ms while the tools ran,
-none in 6 of 9 runs and one or two of 59-104 ms in the others, against 0-2 a run of 55-150 ms
-before; the median watcher's delivery p99 65-143 ms against 213-364; the calls' times the same.
+none in 6 of 9 runs against 2 of 6 before (those left as long as before: 59-104 ms); the median
+watcher's delivery p99 65-143 ms against 213-364; the calls' own times the same.
 
 A thread cannot be stopped from outside, so a long function stops itself: it calls
 ``stop_if_cancelled()`` between its steps (an image between tiles, layers and features), which

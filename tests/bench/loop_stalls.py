@@ -37,7 +37,7 @@ from support.big_work import BigInputs, ToolCall, calls
 
 from .harness import ServerProcess, open_server, open_watchers, percentiles
 
-__all__ = ["longest_stall", "run"]
+__all__ = ["run", "scrape", "value"]
 
 LONGEST = re.compile(r"^mapsrv_loop_longest_stall_seconds (\S+)$", re.M)
 BUSY = re.compile(r"^mapsrv_loop_longest_busy_stall_seconds (\S+)$", re.M)
@@ -50,8 +50,13 @@ SUM = re.compile(r"^mapsrv_loop_stall_seconds_total (\S+)$", re.M)  # their leng
 STALLED = re.compile(r"event loop stalled (\d+) ms ([^:]*): (.*)")
 
 
-async def longest_stall(http: httpx.AsyncClient, metric: re.Pattern[str] = LONGEST) -> float:
-    match = metric.search((await http.get("/metrics")).text)
+async def scrape(http: httpx.AsyncClient) -> str:
+    """The server's /metrics now: one scrape, read for every number wanted at this moment."""
+    return (await http.get("/metrics")).text
+
+
+def value(text: str, metric: re.Pattern[str]) -> float:
+    match = metric.search(text)
     return float(match.group(1)) if match else 0.0
 
 
@@ -63,8 +68,7 @@ async def run_calls(
     for item in calls(inputs):
         tool_call = item if isinstance(item, ToolCall) else item[1](answers["big"])
         logged = len(server.log)
-        before = await longest_stall(http)
-        count, summed = await longest_stall(http, COUNT), await longest_stall(http, SUM)
+        before = await scrape(http)
         started = time.perf_counter()
         answer = await call(agent, tool_call.tool, **tool_call.arguments)
         seconds = time.perf_counter() - started
@@ -81,9 +85,9 @@ async def run_calls(
             "round": label,
             "call": tool_call.name,
             "ms": round(1000 * seconds),
-            "longest_stall_ms_so_far": round(1000 * max(before, await longest_stall(http))),
-            "stalls_over_50ms": round(await longest_stall(http, COUNT) - count),
-            "their_ms": round(1000 * (await longest_stall(http, SUM) - summed)),
+            "longest_stall_ms_so_far": round(1000 * value(after := await scrape(http), LONGEST)),
+            "stalls_over_50ms": round(value(after, COUNT) - value(before, COUNT)),
+            "their_ms": round(1000 * (value(after, SUM) - value(before, SUM))),
             "stalls_ms": stalls,
         }
         print(json.dumps(row), flush=True)
@@ -137,10 +141,10 @@ async def run(args: argparse.Namespace) -> None:
 
                     nursery.start_soon(write)
                     began = time.monotonic()
-                    setup_stalls = round(await longest_stall(http, COUNT))
+                    started = await scrape(http)
                     setup = {  # the server's start and the watchers' connecting, before any call
-                        "longest_stall_ms": round(1000 * await longest_stall(http)),
-                        "stalls_over_50ms": setup_stalls,
+                        "longest_stall_ms": round(1000 * value(started, LONGEST)),
+                        "stalls_over_50ms": round(value(started, COUNT)),
                         "logged": STALLED.findall(server.log.decode(errors="replace")),
                     }
                     print(json.dumps({"setup": setup}), flush=True)
@@ -160,16 +164,18 @@ async def run(args: argparse.Namespace) -> None:
             "delivery_first_ms": percentiles(first),
             "delivery_median_watcher_ms": percentiles(median),
             "delivery_last_watcher_ms": percentiles(last),
-            "longest_stall_ms": round(1000 * await longest_stall(http)),
-            "stalls_over_50ms_in_calls": round(await longest_stall(http, COUNT) - setup_stalls),
-            "longest_busy_stall_ms": round(1000 * await longest_stall(http, BUSY)),
         }
-        text = (await http.get("/metrics")).text  # the collector's passes: a worker's hold the loop
+        text = await scrape(http)
+        summary["longest_stall_ms"] = round(1000 * value(text, LONGEST))
+        summary["stalls_over_50ms_in_calls"] = round(value(text, COUNT) - value(started, COUNT))
+        summary["longest_busy_stall_ms"] = round(1000 * value(text, BUSY))
+        # the collector's passes (a worker's hold the loop), and the crowd's deliveries as the server
+        # timed them, from a write's first offer to its last
         summary["collector_passes"] = [int(float(n)) for n in GC_PASSES.findall(text)]
         summary["collector_longest_ms"] = [round(1000 * float(s)) for s in GC_LONGEST.findall(text)]
         buckets = {float(le): float(n) for le, n in CROWD.findall(text) if le != "+Inf"}
-        total = float(CROWD_COUNT.search(text).group(1)) if CROWD_COUNT.search(text) else 0.0
-        summary["crowd_deliveries"] = round(total)  # the server's side: a write's first offer to its last
+        total = value(text, CROWD_COUNT)
+        summary["crowd_deliveries"] = round(total)
         summary["crowd_deliveries_over_50ms"] = round(total - buckets.get(0.05, total))
         summary["crowd_deliveries_over_100ms"] = round(total - buckets.get(0.1, total))
         print(json.dumps(summary), flush=True)

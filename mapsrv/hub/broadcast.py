@@ -58,10 +58,6 @@ SLICE_SECONDS = 0.0005
 Pending = tuple[int, bytes, bytes]  # (number, frame, the frame as an HTTP/1.1 chunk)
 
 
-def _ignore(seconds: float) -> None:
-    pass
-
-
 class Outbox:
     """The frames waiting for one map's crowd, and the pump that offers them (see the module's
     docstring). ``clock`` measures a slice's time (tests give it their own)."""
@@ -116,7 +112,7 @@ class Outbox:
             await self._passed.wait()
 
     async def pump(
-        self, viewers: Collection[Any], drop: Callable[[Any], None], took: Callable[[float], None] = _ignore
+        self, viewers: Collection[Any], drop: Callable[[Any], None], took: Callable[[float], None]
     ) -> None:
         """Offer what waits to ``viewers`` (the map's live set: copied for each batch of frames,
         and asked at each offer whether the viewer is still in it), ``SLICE_SECONDS`` a turn,

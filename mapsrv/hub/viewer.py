@@ -59,9 +59,10 @@ def end_now(call: Callable[[], object]) -> None:
 
 
 class Subscription:
-    """A viewer whose reader takes each frame from a bounded channel (``receive``), such as an
-    agent's change notifications, or a browser stream that cannot be written from the loop.
-    The channel ends when the viewer is dropped for being slow or the hub closes.
+    """A viewer whose reader takes each frame from a channel (``receive``), such as an agent's
+    change notifications, or a browser stream that cannot be written from the loop. The channel
+    ends when the viewer is dropped for being slow (``buffer`` frames waiting at a write) or the
+    hub closes.
 
     ``end_soon`` is how its end is run (``Fanout.end_soon``): closing the channel wakes the
     reader's task, and 10,000 closed at once (a shutdown, a drain, a deleted map watched by a

@@ -15,6 +15,7 @@ from mapsrv import workers
 from mapsrv.config import Config
 from mapsrv.core import Limits
 from mapsrv.dispatch import Dispatcher
+from mapsrv.formats import apart
 from mapsrv.http.hygiene import ConnectionCounts, ConnectionHygiene
 from mapsrv.http.hypercorn import hypercorn_config
 from mapsrv.http.observe import Observer
@@ -34,7 +35,7 @@ from mapsrv.routing import router_for, serve_router
 from mapsrv.store import open_store_from_url
 from mapsrv.web.stream import StreamCounts
 
-__all__ = ["Server", "places_for", "serve", "serve_places", "warm_places"]
+__all__ = ["Server", "places_for", "serve", "serve_places", "warm_places", "warm_reader"]
 
 log = logging.getLogger("mapsrv")
 
@@ -153,6 +154,7 @@ async def serve(
         log.info("mapsrv listening on %s", server.url)
         task_status.started(server)
         nursery.start_soon(warm_places, places)  # after start-up's collector pass (settle)
+        nursery.start_soon(warm_reader)
         await shutdown.wait()
         await _drain(config, hub, app, stopping, http_done)
         log.info("stopped")
@@ -222,6 +224,16 @@ async def warm_places(places: PlaceService) -> None:
     await places.warm()
     await workers.run("geometry", warm_outlines)
     log.info("places warm in %.1f s", time.perf_counter() - started)
+
+
+async def warm_reader() -> None:
+    """Start the worker process that reads big files (``mapsrv.formats.apart``) in the
+    background: ~0.5 s the first big import would otherwise wait. Idle for 10 minutes, it ends
+    (trio-parallel's default), and the next big import starts it again."""
+    try:
+        await workers.run("read", apart.settle)
+    except Exception as exc:  # the server runs on: the first big import tries again, and says why
+        log.warning("the worker process for big files did not start: %s", exc)
 
 
 def places_for(config: Config) -> PlaceService:

@@ -22,11 +22,13 @@ Threads or processes, by measurement (2 cores, tests/bench/loop_stalls.py):
 - A process costs the pickling of what goes in and out, itself one C call on the caller's
   thread: a 100,000-feature state pickles in hundreds of ms, longer than the stall it would
   save, and starting one and pickling a layer's properties made natural breaks on 3,000
-  features 1.8 s against 0.6 s in a thread. So ``classify`` is the one process kind, for work
-  whose input is small and whose Python runs for seconds; no tool needs it at today's sizes
-  (``style_layer``'s classes are computed by the write path, in a thread for a big layer).
-  Cancelling it kills the worker process (trio-parallel's ``kill_on_cancel``), so a client that
-  leaves frees its worker at once.
+  features 1.8 s against 0.6 s in a thread. So the process kinds are for work whose input is
+  bytes or small and whose Python runs long: ``read``, a big file (``mapsrv.formats.apart``: a
+  file's bytes go in, its features come back pickled in pieces that a thread unpickles a
+  millisecond at a time; the loop's longest wait during a 6 MB read went from 51-70 ms to 7-8),
+  and ``classify``, which no tool needs at today's sizes (``style_layer``'s classes are computed
+  by the write path, in a thread for a big layer). Cancelling one kills the worker process
+  (trio-parallel's ``kill_on_cancel``), so a client that leaves frees its worker at once.
 
 The loop comes first (``_LoopFirst``): while a thread worker runs, the loop says when it is busy
 (from its wake-up to its next wait for I/O, a trio instrument), and a worker waits until the loop
@@ -83,9 +85,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Kind = Literal["geometry", "image", "encode", "index", "classify"]
-KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "classify")
-PROCESS_KINDS = frozenset({"classify"})
+Kind = Literal["geometry", "image", "encode", "index", "classify", "read"]
+KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "classify", "read")
+PROCESS_KINDS = frozenset({"classify", "read"})
 QUEUE_PER_WORKER = 8  # calls that may wait per worker of a kind before more are refused
 CHECK_EVERY = 64  # features a writer goes through between checks for cancellation (checked)
 SWITCH_INTERVAL = 0.001  # s: how long a thread wanting the interpreter waits for it (Python's: 0.005)
@@ -245,12 +247,18 @@ def checked(state: MapState) -> MapState:
 class PoolStatistics:
     running: int = 0
     waiting: int = 0
-    done: int = 0
+    done: int = 0  # calls that ran to their end (answered, or raised their own error)
     refused: int = 0
     cancelled: int = 0
     broken: int = 0  # worker processes that died mid-call
     seconds: float = 0.0  # run time of the calls done, summed
     longest: float = 0.0
+
+    def finished(self, took: float) -> None:
+        """A call ran to its end, with its answer or its own error, in ``took`` seconds."""
+        self.done += 1
+        self.seconds += took
+        self.longest = max(self.longest, took)
 
 
 @dataclass
@@ -318,12 +326,12 @@ class Workers:
                     raise Unavailable(
                         f"a {kind} worker stopped before it finished (nothing was stored); retry"
                     ) from None
+                except Exception:  # the function's own error (a file refused): done all the same
+                    stats.finished(time.perf_counter() - started)
+                    raise
                 finally:
                     stats.running -= 1
-                took = time.perf_counter() - started
-                stats.done += 1
-                stats.seconds += took
-                stats.longest = max(stats.longest, took)
+                stats.finished(time.perf_counter() - started)
                 return result
         except trio.Cancelled:
             stats.cancelled += 1

@@ -18,6 +18,7 @@ import trio
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import JOINS, Imported, Join, Progress, read_file
+from mapsrv.formats.apart import read_apart, reads_apart, unpack
 from mapsrv.places import point_of, resolve_country
 from mapsrv.places.boundaries import Boundary, find_boundary, nearest_boundary
 from mapsrv.workers import run, stop_if_cancelled
@@ -75,8 +76,13 @@ async def read_upload(
     )
     if progress is not None:
         progress.check = stop_if_cancelled
+    apart = reads_apart(data, fmt, filename) if isinstance(data, bytes) and join is None else None
     async with _PARSERS:
-        imported = await run("encode", read)
+        if apart is None:
+            imported = await run("encode", read)
+        else:  # big: in a worker process, the loop's interpreter left alone (formats.apart)
+            shipped, pieces = await run("read", read_apart, data, apart, limits, filename, layer, simplify)
+            imported = await run("encode", unpack, shipped, pieces, stop_if_cancelled)
     if not imported.features:
         raise InvalidInput(
             f"file must hold at least one feature, got none in this {imported.format}"

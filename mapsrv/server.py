@@ -98,6 +98,7 @@ async def serve(
             collector=collector.PROCESS.statistics(),
             stalls=watch.statistics(),
             sources=mcp.sources.origins.statistics(),
+            work=workers.workers().statistics(),
         )
 
     metrics = Metrics(statistics)

@@ -13,8 +13,10 @@ import sys
 import threading
 import time
 
+import httpx
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 from support import start_server, wait_until
 
 from mapsrv import workers as workers_module
@@ -286,3 +288,36 @@ async def test_a_collector_pass_of_a_worker_waits_for_the_busy_loop(monkeypatch:
         gc.callbacks.remove(noted)
     assert started, "the worker's pass never began"
     assert started[0] >= spun, f"the pass began {1000 * (spun - started[0]):.0f} ms before the loop was free"
+
+
+async def test_the_pools_show_in_the_metrics_as_they_run_and_refuse(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    pool = workers_module.workers().pools["image"]
+    release = threading.Event()
+    before = pool.stats.refused
+
+    async def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(server.url + "metrics")).text
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    async with trio.open_nursery() as calls:
+        for _ in range(pool.size + pool.queue):  # every worker busy, the queue full
+            calls.start_soon(workers_module.run, "image", release.wait)
+        await wait_until(lambda: pool.stats.running == pool.size and pool.stats.waiting == pool.queue)
+        with pytest.raises(Unavailable):
+            await workers_module.run("image", time.sleep, 0)
+        busy = await scrape()
+        release.set()
+    image = (("kind", "image"),)
+    assert busy[("mapsrv_work_running", image)] == pool.size
+    assert busy[("mapsrv_work_waiting", image)] == pool.queue
+    assert busy[("mapsrv_work_calls_total", (*image, ("outcome", "refused")))] == before + 1
+    after = await scrape()
+    assert after[("mapsrv_work_running", image)] == after[("mapsrv_work_waiting", image)] == 0
+    assert after[("mapsrv_work_calls_total", (*image, ("outcome", "done")))] >= pool.size + pool.queue
+    assert after[("mapsrv_work_seconds_total", image)] > 0

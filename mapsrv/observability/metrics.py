@@ -8,7 +8,7 @@ never raw paths: a map's path holds its capability).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from mapsrv.observability.collector import CollectorStatistics
 from mapsrv.observability.stalls import StallStatistics
-from mapsrv.observability.statistics import McpCounts, ServerStatistics, SourceCounts
+from mapsrv.observability.statistics import McpCounts, ServerStatistics, SourceCounts, WorkCounts
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -109,6 +109,7 @@ class _Snapshot(Collector):
         yield from _collector_families(s.collector)
         yield from _stall_families(s.stalls)
         yield from _source_families(s.sources)
+        yield from _work_families(s.work)
 
 
 def _mcp_families(mcp: McpCounts) -> Iterator[Any]:
@@ -192,6 +193,35 @@ def _stall_families(w: StallStatistics) -> Iterator[Any]:
         "The longest event loop stall so far, counting only the process's CPU time in it",
         value=w.longest_busy,
     )
+
+
+def _work_families(work: Mapping[str, WorkCounts]) -> Iterator[Any]:
+    running = GaugeMetricFamily(
+        "mapsrv_work_running", "Calls running in a worker now, by kind of work", labels=["kind"]
+    )
+    waiting = GaugeMetricFamily(
+        "mapsrv_work_waiting", "Calls waiting in a kind's queue for a worker", labels=["kind"]
+    )
+    calls = CounterMetricFamily(
+        "mapsrv_work_calls",
+        "Calls handed to the workers, by kind and how they ended: done (answered, or their own error),"
+        " refused (the queue was full), cancelled (the caller left), broken (a worker process died)",
+        labels=["kind", "outcome"],
+    )
+    seconds = CounterMetricFamily(
+        "mapsrv_work_seconds", "Time the workers spent on the calls done, by kind", labels=["kind"]
+    )
+    longest = GaugeMetricFamily(
+        "mapsrv_work_longest_seconds", "The longest call done so far, by kind", labels=["kind"]
+    )
+    for kind, pool in work.items():
+        running.add_metric([kind], pool.running)
+        waiting.add_metric([kind], pool.waiting)
+        for outcome in ("done", "refused", "cancelled", "broken"):
+            calls.add_metric([kind, outcome], getattr(pool, outcome))
+        seconds.add_metric([kind], pool.seconds)
+        longest.add_metric([kind], pool.longest)
+    yield from (running, waiting, calls, seconds, longest)
 
 
 def _source_families(o: SourceCounts) -> Iterator[Any]:

@@ -26,6 +26,7 @@ __all__ = [
     "StoreCounts",
     "StreamWriters",
     "ThrottleCounts",
+    "WorkCounts",
 ]
 
 
@@ -108,6 +109,27 @@ class SourceCounts(Protocol):
     def skipped(self) -> int: ...
 
 
+class WorkCounts(Protocol):
+    """One kind of work's pool (``mapsrv.workers.PoolStatistics``)."""
+
+    @property
+    def running(self) -> int: ...
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def done(self) -> int: ...
+    @property
+    def refused(self) -> int: ...
+    @property
+    def cancelled(self) -> int: ...
+    @property
+    def broken(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def longest(self) -> float: ...
+
+
 class StreamWriters(Protocol):
     @property
     def socket(self) -> int: ...
@@ -129,3 +151,4 @@ class ServerStatistics:
     collector: CollectorStatistics
     stalls: StallStatistics
     sources: SourceCounts  # sources from elsewhere (tile servers, layers' hosts) that are down
+    work: Mapping[str, WorkCounts]  # the worker pools, by kind of work

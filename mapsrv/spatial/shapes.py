@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 GEOD = Geod(ellps="WGS84")
+_SLICE = 8_192  # points converted to an array at once (``_lon_lat``)
 SEGMENT_DEGREES = 0.1  # edges are followed in degrees, as drawn: a point at least this often
 CIRCLE_VERTICES = 64  # a circle feature as a polygon: its area is 0.16 % short of the circle's
 
@@ -126,15 +127,14 @@ def geometries(features: Sequence[Feature]) -> NDArray[np.object_]:
     out = np.empty(len(features), dtype=object)
     points = [i for i, f in enumerate(features) if f.type == "marker"]
     if points:
-        xy = np.array([features[i].coords for i in points], dtype=float)[:, ::-1]
-        out[points] = shapely.points(xy)
+        out[points] = shapely.points(_lon_lat([features[i].coords for i in points]))
     flat = [f.type == "polyline" or (f.type == "polygon" and not _holed(f.coords)) for f in features]
     for kind, build in (("polyline", shapely.linestrings), ("polygon", _polygons)):
         chosen = [i for i, f in enumerate(features) if f.type == kind and flat[i]]
         if not chosen:
             continue
         coords = [features[i].coords for i in chosen]
-        xy = np.array([p for ring in coords for p in ring], dtype=float)[:, ::-1]
+        xy = _lon_lat([p for ring in coords for p in ring])
         which = np.repeat(np.arange(len(chosen)), [len(ring) for ring in coords])
         out[chosen] = build(xy, indices=which)
     areas = [
@@ -148,6 +148,17 @@ def geometries(features: Sequence[Feature]) -> NDArray[np.object_]:
     return out
 
 
+def _lon_lat(points: Sequence[LatLon]) -> NDArray[np.float64]:
+    """``points`` (latitude, longitude) as an array of (longitude, latitude) rows, converted
+    ``_SLICE`` points at a time: one ``np.array`` of a 23,000-feature map's 123,000 points is one
+    C call that held the interpreter, and so the event loop beside the worker thread, 20-26 ms.
+    A slice holds it ~1.5 ms; all of them take as long as the one call."""
+    if len(points) <= _SLICE:
+        return np.array(points, dtype=float).reshape(-1, 2)[:, ::-1]
+    parts = [np.array(points[at : at + _SLICE], dtype=float) for at in range(0, len(points), _SLICE)]
+    return np.concatenate(parts)[:, ::-1]
+
+
 def _areas(features: Sequence[Feature]) -> NDArray[np.object_]:
     """Polygons with holes and multipolygons, all at once: every ring in one array (the world's
     241 countries at 1:50m, 1,619 polygons: 30 ms, where one by one took 48)."""
@@ -159,7 +170,7 @@ def _areas(features: Sequence[Feature]) -> NDArray[np.object_]:
             polygon_of += [len(feature_of)] * len(rings_of)
             feature_of.append(k)
             rings += rings_of
-    xy = np.array([p for ring in rings for p in ring], dtype=float)[:, ::-1]
+    xy = _lon_lat([p for ring in rings for p in ring])
     made = np.asarray(
         shapely.linearrings(xy, indices=np.repeat(np.arange(len(rings)), [len(r) for r in rings]))
     )

@@ -19,7 +19,7 @@ from mapsrv.core import measure as core_measure
 from mapsrv.core.geojson import features_from_geojson
 from mapsrv.core.measure import feature_area
 from mapsrv.core.model import Feature, Limits
-from mapsrv.spatial import derive, select_within
+from mapsrv.spatial import derive, select_within, shapes
 from mapsrv.spatial import measure as spatial_measure
 from mapsrv.spatial.index import FeatureIndex
 from mapsrv.spatial.shapes import feature_geometry, geometries
@@ -152,3 +152,10 @@ def test_fast_lengths_and_areas_are_core_measures_on_every_country() -> None:
         assert spatial_measure.feature_length(f, "km") == pytest.approx(
             core_measure.feature_length(f, "km"), rel=1e-9
         )
+
+
+@pytest.mark.parametrize("count", [1, 8_191, 8_192, 8_193, 30_000])
+def test_points_become_an_array_a_slice_at_a_time_as_in_one_call(count: int) -> None:
+    rng = np.random.default_rng(count)
+    points = [(float(lat), float(lon)) for lat, lon in rng.uniform(-90, 90, (count, 2))]
+    assert np.array_equal(shapes._lon_lat(points), np.array(points, dtype=float)[:, ::-1])

@@ -89,6 +89,8 @@ async def run_calls(
             "stalls_over_50ms": round(value(after, COUNT) - value(before, COUNT)),
             "their_ms": round(1000 * (value(after, SUM) - value(before, SUM))),
             "stalls_ms": stalls,
+            # the crowd's deliveries that took the server over 50 ms while this call ran
+            "crowd_over_50ms": round(crowd_over(after, 0.05) - crowd_over(before, 0.05)),
         }
         print(json.dumps(row), flush=True)
         out.append(row)
@@ -173,12 +175,17 @@ async def run(args: argparse.Namespace) -> None:
         # timed them, from a write's first offer to its last
         summary["collector_passes"] = [int(float(n)) for n in GC_PASSES.findall(text)]
         summary["collector_longest_ms"] = [round(1000 * float(s)) for s in GC_LONGEST.findall(text)]
-        buckets = {float(le): float(n) for le, n in CROWD.findall(text) if le != "+Inf"}
-        total = value(text, CROWD_COUNT)
-        summary["crowd_deliveries"] = round(total)
-        summary["crowd_deliveries_over_50ms"] = round(total - buckets.get(0.05, total))
-        summary["crowd_deliveries_over_100ms"] = round(total - buckets.get(0.1, total))
+        summary["crowd_deliveries"] = round(value(text, CROWD_COUNT))
+        summary["crowd_deliveries_over_50ms"] = round(crowd_over(text, 0.05))
+        summary["crowd_deliveries_over_100ms"] = round(crowd_over(text, 0.1))
         print(json.dumps(summary), flush=True)
+
+
+def crowd_over(text: str, seconds: float) -> float:
+    """The crowd's deliveries so far that took the server more than ``seconds`` (a bucket's bound)."""
+    buckets = {float(le): float(n) for le, n in CROWD.findall(text) if le != "+Inf"}
+    total = value(text, CROWD_COUNT)
+    return total - buckets.get(seconds, total)
 
 
 def first_on_cpu(pid: int, nice: int = -10) -> None:

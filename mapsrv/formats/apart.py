@@ -13,7 +13,9 @@ One piece, not all of it: ``pickle.loads`` is one C call, and the whole read's f
 ~50 ms of it. Small files stay in a thread (``reads_apart``): under ``APART_BYTES`` a read is
 short, and a process's start (~0.3 s the first time) and the round trip would cost more than
 they save. A format whose reading asks the server (a CSV's place names, a table joined to
-outlines) or reports its progress (GIS files) is read in a thread too.
+outlines) or reports its progress (GIS files) is read in a thread too, and so is a KMZ spooled to
+disk (a zip, told by its members). A file on disk (the page's upload) is read from there by the
+worker process.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ import dataclasses
 import gc
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 
 from mapsrv.core.model import Feature, Limits
+from mapsrv.errors import InvalidInput
 from mapsrv.formats import Imported, read_file
+from mapsrv.formats.archive import is_zip
 from mapsrv.formats.detect import detect_format
 from mapsrv.observability.collector import GC_THRESHOLDS
 
@@ -33,25 +38,38 @@ __all__ = ["APART_BYTES", "APART_FORMATS", "PIECE", "read_apart", "reads_apart",
 APART_BYTES = 1 << 20  # files this big or bigger are read in a worker process
 APART_FORMATS = frozenset({"geojson", "kml", "kmz", "gpx"})  # read from their bytes alone
 PIECE = 500  # features per pickle sent back: ~1 ms to unpickle
+_HEAD = 4096  # bytes of a file on disk that tell its format, as ``read_file`` reads them
 
 _settled = False
 
 
-def reads_apart(data: bytes, fmt: str | None, filename: str | None) -> str | None:
-    """The format to read ``data`` as in a worker process, or None to read it in a thread
-    (small, or a format that needs more than its bytes). Raises as ``read_file`` would for a
-    format ``data`` does not hold."""
-    if len(data) < APART_BYTES:
-        return None
-    found = detect_format(data, filename, given=fmt)
-    return found if found in APART_FORMATS else None
+def reads_apart(data: bytes | Path, fmt: str | None, filename: str | None) -> bool:
+    """Whether to read ``data`` (its bytes, or a file on disk: the page's spooled upload) in a
+    worker process: big, and in a format read from its bytes alone. A format the first bytes do
+    not tell for sure goes to a thread, whose read says what is wrong."""
+    try:
+        if isinstance(data, Path):
+            if data.stat().st_size < APART_BYTES:
+                return False
+            with data.open("rb") as file:
+                head = file.read(_HEAD)
+            return not is_zip(head) and detect_format(head, filename, given=fmt) in APART_FORMATS
+        return len(data) >= APART_BYTES and detect_format(data, filename, given=fmt) in APART_FORMATS
+    except (InvalidInput, OSError):
+        return False
 
 
 def read_apart(
-    data: bytes, fmt: str, limits: Limits, filename: str | None, layer: str | None, simplify: float | None
+    data: bytes | Path,
+    fmt: str | None,
+    limits: Limits,
+    filename: str | None,
+    layer: str | None,
+    simplify: float | None,
 ) -> tuple[Imported, tuple[bytes, ...]]:
-    """In a worker process: ``read_file``, answered as the file read without its features and
-    the features pickled ``PIECE`` at a time."""
+    """In a worker process: ``read_file`` (as a thread would call it: the caller's ``fmt``, and a
+    path read from disk here), answered as the file read without its features and the features
+    pickled ``PIECE`` at a time."""
     settle()
     imported = read_file(data, fmt, limits, filename=filename, layer=layer, simplify=simplify)
     features = imported.features

@@ -76,12 +76,12 @@ async def read_upload(
     )
     if progress is not None:
         progress.check = stop_if_cancelled
-    apart = reads_apart(data, fmt, filename) if isinstance(data, bytes) and join is None else None
+    apart = join is None and file_layer is None and crs is None and reads_apart(data, fmt, filename)
     async with _PARSERS:
-        if apart is None:
+        if not apart:
             imported = await run("encode", read)
         else:  # big: in a worker process, the loop's interpreter left alone (formats.apart)
-            shipped, pieces = await run("read", read_apart, data, apart, limits, filename, layer, simplify)
+            shipped, pieces = await run("read", read_apart, data, fmt, limits, filename, layer, simplify)
             imported = await run("encode", unpack, shipped, pieces, stop_if_cancelled)
     if not imported.features:
         raise InvalidInput(

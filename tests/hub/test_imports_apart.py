@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 import shapely
 import trio
-from support import start_server, wait_until
+from support import Browser, start_server, wait_until
 from support.big_work import polygons_geojson
 from support.gis_files import countries, write_gdal
 
@@ -101,3 +101,25 @@ async def test_the_server_starts_the_reader_before_the_first_big_file(nursery: t
     before = read_done()
     await start_server(nursery)
     await wait_until(lambda: read_done() > before, timeout=30)  # apart.settle, in the read pool
+
+
+async def test_a_big_file_dropped_on_the_page_is_read_in_a_process_from_its_spooled_copy(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery)
+    owner = Browser(server.url)
+    data = natural_earth_by_gdal()
+    try:
+        map_id = await owner.new_map()
+        before = read_done()
+        added = await owner.client.post(
+            f"/m/{map_id}/import?filename=countries.geojson", content=data, timeout=60
+        )
+        assert added.status_code == 200, added.text
+        assert read_done() == before + 1, "the page's big file was not read in a worker process"
+        state = (await server.hub.get(map_id)).state
+        expected = read_file(data, None, Limits())
+        assert added.json()["added"] == len(expected.features) == len(state.features)
+        assert sorted(f.label for f in state.features.values()) == sorted(f.label for f in expected.features)
+    finally:
+        await owner.aclose()

@@ -158,6 +158,17 @@ def summary(state: MapState, url: str) -> dict[str, Any]:
     return out
 
 
+async def _matching(
+    state: MapState, layer: str | None, kind: str | None, text: str | None, box: Box | None
+) -> list[Feature]:
+    """The features the filters select, in map order; a big map's in a worker thread, letting the
+    loop go first: on 23,000 polygons a box tests every point (37 ms), a text every label (32 ms)."""
+    if len(state.features) < THREAD_COUNTS:
+        return [f for f in state.features.values() if _matches(f, layer, kind, text, box)]
+    every = checked(state).features
+    return await run("encode", lambda: [f for f in every.values() if _matches(f, layer, kind, text, box)])
+
+
 def _matches(feature: Feature, layer: str | None, kind: str | None, text: str | None, box: Any) -> bool:
     if layer is not None and feature.layer != layer:
         return False
@@ -218,7 +229,7 @@ async def read(
     geojson = format == "geojson" or (geojson and format is None)  # format, when given, says
     if not paged and not geojson and format is None:
         return answer(with_present(await summary_off_loop(state, tc.links(entry)[0]), tc, entry))
-    matched = [f for f in state.features.values() if _matches(f, layer, kind, text, box)]
+    matched = await _matching(state, layer, kind, text, box)
     start = _offset(cursor, len(matched))
     if geojson or format is not None:
         # a file holds every feature the filters select; a page only when a cursor asks for one

@@ -16,6 +16,9 @@ from mapsrv.mcp.tools.maps import create_map, set_layer, set_title, set_view
 from mapsrv.mcp.tools.measuring import measure
 from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read, read_map
+from mapsrv.mcp.tools.schema import MAX_ITEMS
+from mapsrv.mcp.tools.styling import THREAD_COUNTS
+from mapsrv.workers import workers
 
 BASE = "https://maps.example/"
 
@@ -195,6 +198,20 @@ async def test_a_read_of_a_thousand_features_is_a_bounded_summary_with_pages(tc:
     roads_only = content(await read(tc, map_id, layer="roads", geojson=True))
     assert roads_only["type"] == "FeatureCollection" and len(roads_only["features"]) == 100
     assert '"count":1000' in await read_map(tc, map_id)
+
+
+async def test_a_big_maps_features_are_filtered_in_a_worker(tc: ToolContext) -> None:
+    map_id = await new_map(tc, "bigger")
+    for start in range(0, THREAD_COUNTS + 1_000, MAX_ITEMS):  # a box tests every point: off the loop
+        items = [{"at": [i / 1000, 0.0], "label": f"stop {i}"} for i in range(start, start + MAX_ITEMS)]
+        await draw(tc, items, map_id=map_id)
+    encode = workers().pools["encode"].stats
+    before = encode.done
+    boxed = content(await read(tc, map_id, bbox=[[0, -1], [0.4995, 1]], limit=1))
+    assert boxed["count"] == 500 and boxed["features"][0]["label"] == "stop 0"
+    named = content(await read(tc, map_id, text="STOP 5999"))
+    assert [row["label"] for row in named["features"]] == ["stop 5999"]
+    assert encode.done == before + 2, "a big map's filters ran on the event loop"
 
 
 async def test_geojson_round_trip_through_draw(tc: ToolContext) -> None:

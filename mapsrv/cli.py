@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from mapsrv import __version__, workers
+from mapsrv import __version__
 from mapsrv.config import STDIO_ONLY, Config, ConfigError, add_arguments
 from mapsrv.observability.collector import PROCESS
 from mapsrv.observability.logs import setup_logging
@@ -165,7 +165,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     setup_logging(config.log_level, config.log_format)
     PROCESS.install()
-    workers.configure_processes()
     failed = False
     try:
         trio.run(_run_stdio if args.command == "stdio" else _run, config)

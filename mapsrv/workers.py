@@ -78,7 +78,6 @@ __all__ = [
     "WorkCancelled",
     "Workers",
     "checked",
-    "configure_processes",
     "hand_over_often",
     "run",
     "stop_if_cancelled",
@@ -93,7 +92,6 @@ QUEUE_PER_WORKER = 8  # calls that may wait per worker of a kind before more are
 CHECK_EVERY = 64  # features a writer goes through between checks for cancellation (checked)
 SWITCH_INTERVAL = 0.001  # s: how long a thread wanting the interpreter waits for it (Python's: 0.005)
 GIVE_WAY = 0.01  # s: the longest a worker waits at one step for the busy loop (then runs as long)
-RETIRE_BYTES = 512 << 20  # a worker process that grew past this ends after its call (``retire_big``)
 
 
 class WorkCancelled(BaseException):
@@ -108,24 +106,6 @@ def hand_over_often() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL)
     if _collect_when_the_loop_waits not in gc.callbacks:
         gc.callbacks.insert(0, _collect_when_the_loop_waits)  # first: its wait is no collector pause
-
-
-def configure_processes() -> None:
-    """The worker processes of this process end after a call once they have grown past
-    ``RETIRE_BYTES`` (``retire_big``). Once, in the main thread, before any worker process starts
-    (trio-parallel's default context): ``mapsrv serve`` and ``stdio`` call it at their start."""
-    trio_parallel.configure_default_context(retire=retire_big)
-
-
-def retire_big() -> bool:
-    """In a worker process after each call: whether it has held more than ``RETIRE_BYTES`` at
-    once. A 64 MB GeoJSON read there (``formats.apart``) grows it past a gigabyte, which it would
-    keep until ten idle minutes were over; ended, it gives that memory back to the machine, and
-    the next big file starts a new one (~0.5 s)."""
-    import resource  # POSIX: the worker processes' platforms
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return peak * (1 if sys.platform == "darwin" else 1024) > RETIRE_BYTES
 
 
 def _collect_when_the_loop_waits(phase: str, info: dict[str, int]) -> None:

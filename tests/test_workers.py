@@ -16,7 +16,6 @@ import time
 import httpx
 import pytest
 import trio
-import trio_parallel
 from prometheus_client.parser import text_string_to_metric_families
 from support import start_server, wait_until
 
@@ -322,17 +321,3 @@ async def test_the_pools_show_in_the_metrics_as_they_run_and_refuse(nursery: tri
     assert after[("mapsrv_work_running", image)] == after[("mapsrv_work_waiting", image)] == 0
     assert after[("mapsrv_work_calls_total", (*image, ("outcome", "done")))] >= pool.size + pool.queue
     assert after[("mapsrv_work_seconds_total", image)] > 0
-
-
-def _grown(size: int) -> int:
-    """In a worker process: hold ``size`` bytes at once, and say which process it was."""
-    held = b"x" * size
-    return os.getpid() + 0 * len(held)
-
-
-async def test_a_worker_process_that_grew_big_ends_after_its_call_and_a_small_one_goes_on() -> None:
-    async with trio_parallel.open_worker_context(retire=workers_module.retire_big) as context:
-        first = await context.run_sync(os.getpid)
-        assert await context.run_sync(_grown, 1 << 20) == first  # small: it goes on
-        assert await context.run_sync(_grown, workers_module.RETIRE_BYTES + (64 << 20)) == first
-        assert await context.run_sync(os.getpid) != first, "a process past RETIRE_BYTES was kept"

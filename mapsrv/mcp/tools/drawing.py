@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-import trio
 from mcp.types import CallToolResult
 from pydantic import Field
 
@@ -37,6 +36,7 @@ from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.route_plans import renumber
 from mapsrv.mcp.tools.routing import NO_ROUTER, Markers, RouteDrawing, along, plan_routes, route_answer
 from mapsrv.mcp.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
+from mapsrv.workers import run
 
 __all__ = ["draw", "edit", "remove"]
 
@@ -56,7 +56,7 @@ async def _read_geojson(geojson: Any, limits: Limits, layer: str) -> tuple[Featu
     listed = geojson.get("features") if isinstance(geojson, dict) else None
     read = partial(features_from_geojson, geojson, limits, layer=layer)
     if isinstance(listed, list) and len(listed) > THREAD_FEATURES:
-        return await trio.to_thread.run_sync(read)
+        return await run("encode", read)
     return read()
 
 

@@ -11,7 +11,6 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-import trio
 from mcp.types import CallToolResult
 from pydantic import Field
 
@@ -262,7 +261,7 @@ async def summary_off_loop(state: MapState, url: str) -> dict[str, Any]:
     layer's classes)."""
     if len(state.features) < THREAD_COUNTS:
         return summary(state, url)
-    return await trio.to_thread.run_sync(summary, state, url)
+    return await run("encode", summary, checked(state), url)
 
 
 def with_present(out: dict[str, Any], tc: ToolContext, entry: MapEntry) -> dict[str, Any]:

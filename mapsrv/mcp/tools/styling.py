@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import trio
 from mcp.types import CallToolResult
 from pydantic import Field
 
@@ -18,6 +17,7 @@ from mapsrv.core.times import time_values
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import MapId
+from mapsrv.workers import checked, run
 
 __all__ = ["THREAD_COUNTS", "style_layer", "styled_layer", "styled_layer_off_loop"]
 
@@ -41,7 +41,7 @@ async def styled_layer_off_loop(state: MapState, layer: str) -> dict[str, Any]:
     ~100 ms to count, which the event loop would otherwise spend)."""
     if len(state.features) < THREAD_COUNTS:
         return styled_layer(state, layer)
-    return await trio.to_thread.run_sync(styled_layer, state, layer)
+    return await run("encode", styled_layer, checked(state), layer)
 
 
 async def style_layer(

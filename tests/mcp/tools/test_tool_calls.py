@@ -200,7 +200,7 @@ async def test_a_read_of_a_thousand_features_is_a_bounded_summary_with_pages(tc:
     assert '"count":1000' in await read_map(tc, map_id)
 
 
-async def test_a_big_maps_features_are_filtered_in_a_worker(tc: ToolContext) -> None:
+async def test_a_big_maps_features_are_filtered_and_counted_in_the_pools(tc: ToolContext) -> None:
     map_id = await new_map(tc, "bigger")
     for start in range(0, THREAD_COUNTS + 1_000, MAX_ITEMS):  # a box tests every point: off the loop
         items = [{"at": [i / 1000, 0.0], "label": f"stop {i}"} for i in range(start, start + MAX_ITEMS)]
@@ -212,6 +212,8 @@ async def test_a_big_maps_features_are_filtered_in_a_worker(tc: ToolContext) -> 
     named = content(await read(tc, map_id, text="STOP 5999"))
     assert [row["label"] for row in named["features"]] == ["stop 5999"]
     assert encode.done == before + 2, "a big map's filters ran on the event loop"
+    assert content(await read(tc, map_id))["count"] == THREAD_COUNTS + 1_000  # its summary, counted
+    assert encode.done == before + 3, "a big map's summary was counted outside the pools"
 
 
 async def test_geojson_round_trip_through_draw(tc: ToolContext) -> None:

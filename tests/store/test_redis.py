@@ -132,6 +132,13 @@ async def test_a_paused_process_cannot_overwrite_newer_versions(redis_server, nu
         assert late.json() == {"version": 3}, "a caught up instead of writing over version 2"
         stale = await a.ops(map_id, marker("stale"), expected_version=1)
         assert stale.status_code == 409 and stale.json()["error"]["current_version"] == 3
+
+        # b has a's last write once Redis has carried it there (milliseconds; in CI once, later
+        # than b's state was read)
+        async def caught_up() -> bool:
+            return [(await proc.state(map_id))["version"] for proc in (a, b)] == [3, 3]
+
+        await wait_until(caught_up, timeout=15)
         for proc in (a, b):
             ids = [f["id"] for f in (await proc.state(map_id))["features"]]
             assert ids == ["first", "while-a-slept", "after-wake"]

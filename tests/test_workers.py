@@ -51,6 +51,27 @@ async def test_a_full_queue_is_refused_with_when_to_retry_and_other_kinds_still_
     assert image.done == 3 and image.running == image.waiting == 0
 
 
+async def test_work_that_must_not_be_refused_waits_its_turn_past_a_full_queue() -> None:
+    workers = Workers(cores=1, queue_per_worker=1)
+    release = threading.Event()
+    encode = workers.pools["encode"].stats
+    async with trio.open_nursery() as nursery:
+        for _ in range(2):  # one running, one waiting: the queue is full
+            nursery.start_soon(workers.run, "encode", release.wait)
+        await wait_until(lambda: encode.running == 1 and encode.waiting == 1)
+        answers: list[int] = []
+
+        async def snapshot() -> None:  # a viewer's snapshot: bounded by the maps, never refused
+            answers.append(await workers.run("encode", sum, [1, 2], refuse=False))
+
+        nursery.start_soon(snapshot)
+        await wait_until(lambda: encode.waiting == 2)  # in the queue, past its bound
+        with pytest.raises(Unavailable):
+            await workers.run("encode", sum, [1, 2])  # a tool's call still is refused
+        release.set()
+    assert answers == [3] and encode.done == 3 and encode.refused == 1
+
+
 async def test_threads_run_off_the_loop_thread() -> None:
     workers = Workers(cores=2)
     assert await workers.run("encode", threading.get_ident) != threading.get_ident()

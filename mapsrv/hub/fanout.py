@@ -27,6 +27,7 @@ from mapsrv.core.history import History
 from mapsrv.core.sse import chunk, comment, frame
 from mapsrv.hub.broadcast import CROWD_FROM, SLICE_SECONDS, Outbox, say_in_slices, say_last
 from mapsrv.hub.viewer import EndSoon, Subscription, Viewer, ViewerFactory, end_now
+from mapsrv.workers import run
 
 __all__ = [
     "DRAIN_TICK",
@@ -88,7 +89,7 @@ class FrameLog:
             self.snapshot_frame(state)
             return
         activity = self._activity()
-        data = await trio.to_thread.run_sync(_snapshot_frame, state, activity)
+        data = await run("encode", _snapshot_frame, state, activity, refuse=False)
         self._snapshot = (state.version, data)
 
     def wants_snapshot(self, seen: int | None, state: MapState) -> bool:

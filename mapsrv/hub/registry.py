@@ -90,7 +90,7 @@ class MapEntry:
         if len(self.state.features) < SNAPSHOT_THREAD:
             return dumps(self.state_json())
         state, activity = self.state, self.history.activity()
-        return await trio.to_thread.run_sync(lambda: dumps(with_activity(state, activity)))
+        return await run("encode", lambda: dumps(with_activity(state, activity)), refuse=False)
 
 
 def _nothing(map_id: str) -> None:

@@ -1,7 +1,7 @@
 """The event loop's stalls while an agent calls every tool on big inputs (issue 60).
 
     python -m tests.bench.loop_stalls [--polygons 3000] [--vertices 40] [--markers 20000]
-        [--rows 2000] [--watchers 1000] [--writes 10] [--rounds 2] [--server-first]
+        [--rows 2000] [--watchers 1000] [--writes 10] [--rounds 2] [--quiet 0] [--server-first]
 
 A mapsrv in its own process (memory store), ``--watchers`` SSE readers on one map (a process of
 their own) that a writer (``tests.bench.steady_writer``, a process of its own) writes to at most
@@ -12,6 +12,9 @@ stalls it logged; then each write's answer and the watchers' delivery latency (p
 moment the writer sent it to the first, the median and the last reader's frame) and the longest
 stall. The writer used to share this process with the agent, whose parsing of a 10 MB answer
 delayed a write's start by up to 450 ms: that part of the delivery p99 was the client's.
+
+``--quiet`` seconds of writes with no call first give the floor: the watchers' delivery with only
+the writer and the crowd on the machine (reported as ``quiet``, and left out of the summary's).
 
 ``--server-first`` gives the server's threads the CPU before the benchmark's own processes (nice
 -10, as root; theirs stay at 0): on a machine with fewer cores than the parts (the server's loop,
@@ -150,6 +153,20 @@ async def run(args: argparse.Namespace) -> None:
                         "logged": STALLED.findall(server.log.decode(errors="replace")),
                     }
                     print(json.dumps({"setup": setup}), flush=True)
+                    if args.quiet:
+                        await trio.sleep(args.quiet)
+                        quiet = {
+                            "writes": len(last),
+                            "delivery_first_ms": percentiles(first),
+                            "delivery_median_watcher_ms": percentiles(median),
+                            "delivery_last_watcher_ms": percentiles(last),
+                            "crowd_deliveries_over_50ms": round(crowd_over(await scrape(http), 0.05)),
+                        }
+                        print(json.dumps({"quiet": quiet}), flush=True)
+                        for samples in (first, median, last, answered):
+                            samples.clear()
+                        began = time.monotonic()
+                        started = await scrape(http)
                     for n in range(args.rounds):
                         await run_calls(server, agent, http, inputs, "cold" if n == 0 else "warm")
                     took = time.monotonic() - began
@@ -175,9 +192,9 @@ async def run(args: argparse.Namespace) -> None:
         # timed them, from a write's first offer to its last
         summary["collector_passes"] = [int(float(n)) for n in GC_PASSES.findall(text)]
         summary["collector_longest_ms"] = [round(1000 * float(s)) for s in GC_LONGEST.findall(text)]
-        summary["crowd_deliveries"] = round(value(text, CROWD_COUNT))
-        summary["crowd_deliveries_over_50ms"] = round(crowd_over(text, 0.05))
-        summary["crowd_deliveries_over_100ms"] = round(crowd_over(text, 0.1))
+        summary["crowd_deliveries"] = round(value(text, CROWD_COUNT) - value(started, CROWD_COUNT))
+        summary["crowd_deliveries_over_50ms"] = round(crowd_over(text, 0.05) - crowd_over(started, 0.05))
+        summary["crowd_deliveries_over_100ms"] = round(crowd_over(text, 0.1) - crowd_over(started, 0.1))
         print(json.dumps(summary), flush=True)
 
 
@@ -205,6 +222,7 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--writes", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quiet", type=float, default=0, help="seconds of writes alone, first")
     parser.add_argument("--server-first", action="store_true", help="the server's threads at nice -10")
     trio.run(run, parser.parse_args())
 

@@ -106,7 +106,9 @@ async def test_the_server_starts_the_reader_before_the_first_big_file(nursery: t
 async def test_a_big_file_dropped_on_the_page_is_read_in_a_process_from_its_spooled_copy(
     nursery: trio.Nursery,
 ) -> None:
+    started = read_done()
     server = await start_server(nursery)
+    await wait_until(lambda: read_done() > started, timeout=30)  # its reader's start, counted first
     owner = Browser(server.url)
     data = natural_earth_by_gdal()
     try:

@@ -26,8 +26,8 @@ from mapsrv.mcp.tools.files import export
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
-from mapsrv.mcp.tools.styling import THREAD_COUNTS, styled_layer
-from mapsrv.workers import checked, run
+from mapsrv.mcp.tools.styling import styled_layer
+from mapsrv.workers import checked, over_map, run
 
 __all__ = ["SUMMARY_BUDGET", "bbox_of", "read", "read_map", "summary", "summary_off_loop", "with_present"]
 
@@ -162,10 +162,13 @@ async def _matching(
 ) -> list[Feature]:
     """The features the filters select, in map order; a big map's in a worker thread, letting the
     loop go first: on 23,000 polygons a box tests every point (37 ms), a text every label (32 ms)."""
-    if len(state.features) < THREAD_COUNTS:
-        return [f for f in state.features.values() if _matches(f, layer, kind, text, box)]
-    every = checked(state).features
-    return await run("encode", lambda: [f for f in every.values() if _matches(f, layer, kind, text, box)])
+    return await over_map(_every_match, state, layer, kind, text, box)
+
+
+def _every_match(
+    state: MapState, layer: str | None, kind: str | None, text: str | None, box: Box | None
+) -> list[Feature]:
+    return [f for f in state.features.values() if _matches(f, layer, kind, text, box)]
 
 
 def _matches(feature: Feature, layer: str | None, kind: str | None, text: str | None, box: Any) -> bool:
@@ -259,9 +262,7 @@ async def read_map(tc: ToolContext, map_id: str) -> str:
 async def summary_off_loop(state: MapState, url: str) -> dict[str, Any]:
     """``summary``, in a worker thread for a big map (it counts every feature, and each styled
     layer's classes)."""
-    if len(state.features) < THREAD_COUNTS:
-        return summary(state, url)
-    return await run("encode", summary, checked(state), url)
+    return await over_map(summary, state, url)
 
 
 def with_present(out: dict[str, Any], tc: ToolContext, entry: MapEntry) -> dict[str, Any]:

@@ -17,11 +17,9 @@ from mapsrv.core.times import time_values
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import MapId
-from mapsrv.workers import checked, run
+from mapsrv.workers import over_map
 
-__all__ = ["THREAD_COUNTS", "style_layer", "styled_layer", "styled_layer_off_loop"]
-
-THREAD_COUNTS = 5_000  # features from which a style's counts are taken in a worker thread
+__all__ = ["style_layer", "styled_layer"]
 
 
 def styled_layer(state: MapState, layer: str) -> dict[str, Any]:
@@ -34,14 +32,6 @@ def styled_layer(state: MapState, layer: str) -> dict[str, Any]:
     if "time" in style:
         out["times"] = time_values(style["time"]["property"], (dict(f.properties) for f in features))
     return out
-
-
-async def styled_layer_off_loop(state: MapState, layer: str) -> dict[str, Any]:
-    """``styled_layer``, counted in a worker thread for a big map (100,000 features take
-    ~100 ms to count, which the event loop would otherwise spend)."""
-    if len(state.features) < THREAD_COUNTS:
-        return styled_layer(state, layer)
-    return await run("encode", styled_layer, checked(state), layer)
 
 
 async def style_layer(
@@ -92,5 +82,5 @@ async def style_layer(
     out = await tc.write(map_id, [SetLayerStyle(lid, style)], None)
     state = (await tc.entry(map_id)).state
     if lid in state.layers:
-        out.update(await styled_layer_off_loop(state, lid))
+        out.update(await over_map(styled_layer, state, lid))  # 100,000 features: ~100 ms
     return answer(out)

@@ -17,8 +17,7 @@ from mapsrv.mcp.tools.measuring import measure
 from mapsrv.mcp.tools.places import find_places, nearest_place
 from mapsrv.mcp.tools.reading import read, read_map
 from mapsrv.mcp.tools.schema import MAX_ITEMS
-from mapsrv.mcp.tools.styling import THREAD_COUNTS
-from mapsrv.workers import workers
+from mapsrv.workers import BIG_MAP, workers
 
 BASE = "https://maps.example/"
 
@@ -202,7 +201,7 @@ async def test_a_read_of_a_thousand_features_is_a_bounded_summary_with_pages(tc:
 
 async def test_a_big_maps_features_are_filtered_and_counted_in_the_pools(tc: ToolContext) -> None:
     map_id = await new_map(tc, "bigger")
-    for start in range(0, THREAD_COUNTS + 1_000, MAX_ITEMS):  # a box tests every point: off the loop
+    for start in range(0, BIG_MAP + 1_000, MAX_ITEMS):  # a box tests every point: off the loop
         items = [{"at": [i / 1000, 0.0], "label": f"stop {i}"} for i in range(start, start + MAX_ITEMS)]
         await draw(tc, items, map_id=map_id)
     encode = workers().pools["encode"].stats
@@ -212,7 +211,7 @@ async def test_a_big_maps_features_are_filtered_and_counted_in_the_pools(tc: Too
     named = content(await read(tc, map_id, text="STOP 5999"))
     assert [row["label"] for row in named["features"]] == ["stop 5999"]
     assert encode.done == before + 2, "a big map's filters ran on the event loop"
-    assert content(await read(tc, map_id))["count"] == THREAD_COUNTS + 1_000  # its summary, counted
+    assert content(await read(tc, map_id))["count"] == BIG_MAP + 1_000  # its summary, counted
     assert encode.done == before + 3, "a big map's summary was counted outside the pools"
 
 

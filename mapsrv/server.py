@@ -220,10 +220,12 @@ def _tune_the_run() -> None:
 async def warm_places(places: PlaceService) -> None:
     """Load what a first question about places would (the gazetteer, the outlines) in workers,
     in the background: the loop, /health and /ready answer meanwhile, and a question that comes
-    first waits for the same load, never a second one."""
+    first waits for the same load, never a second one. All of it lives as long as the process:
+    the collector freezes it as it is built (``Collector.keeping``)."""
     started = time.perf_counter()
-    await places.warm()
-    await workers.run("geometry", warm_outlines)
+    with collector.PROCESS.keeping():
+        await places.warm()
+        await workers.run("geometry", warm_outlines)
     log.info("places warm in %.1f s", time.perf_counter() - started)
 
 

@@ -29,6 +29,7 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+from mapsrv.core.slices import by_parts, running_sum
 from mapsrv.places.text import fold
 from mapsrv.places.world import DIRECTORY
 
@@ -45,6 +46,7 @@ __all__ = [
 
 BORDERS_FILE = "admin1-borders.npz"
 GRID_DEGREES = 1e-4  # the file's step (~11 m); scripts/admin1.py's DETAIL_GRID
+PARTS = 1_000  # rings or polygons made into shapes a call (``by_parts``): a few ms each
 REACH_DEGREES = 0.2  # out to sea: 12 nautical miles of latitude, the territorial sea (UNCLOS art. 3)
 _SEA_DEGREES = 0.005  # the outline the reach is grown from is simplified this much (~500 m)
 _SHORE_STEP = 0.01  # degrees between the shore points that split shared water (~1 km)
@@ -80,10 +82,10 @@ def borders() -> Borders:
         ring_polygon = archive["ring_polygon"]
         polygon_region = archive["polygon_region"]
         regions = json.loads(str(archive["regions"]))
-    xy = np.cumsum(steps, axis=0) * GRID_DEGREES - np.array([180.0, 90.0])
-    rings = shapely.linearrings(xy, indices=np.repeat(np.arange(len(ring_sizes)), ring_sizes))
-    polygons = shapely.polygons(rings, indices=ring_polygon)
-    shapes = shapely.multipolygons(polygons, indices=polygon_region)
+    xy = running_sum(steps) * GRID_DEGREES - np.array([180.0, 90.0])
+    rings = by_parts(shapely.linearrings, xy, np.repeat(np.arange(len(ring_sizes)), ring_sizes))
+    polygons = by_parts(shapely.polygons, rings, ring_polygon, PARTS)
+    shapes = by_parts(shapely.multipolygons, polygons, polygon_region, PARTS)  # at once: 30 ms held
     invalid = ~shapely.is_valid(shapes)
     shapes[invalid] = shapely.make_valid(shapes[invalid])
     shapely.prepare(shapes)  # which region a map's points are in: ~100 point tests a question

@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
+from mapsrv.observability.collector import PROCESS
 from mapsrv.places.boundaries import Boundary, country_outlines, region_outlines
 from mapsrv.places.context import Candidate, Choice, Context, choose
 from mapsrv.places.hints import builtin_candidates, district_of, prior, read_name, region_label
@@ -62,9 +63,11 @@ class PlaceService:
         return any(isinstance(s, OfflineIndex) and s.has_regions() for s in self.sources)
 
     async def ready(self) -> None:
-        """Build the built-in list's index in a worker thread, once (~2 s of CPU)."""
+        """Build the built-in list's index in a worker thread, once (~2 s of CPU), frozen for the
+        collector as it is built (``Collector.keeping``: it lives as long as the process)."""
         if not self._built:
-            await run("index", gazetteer)
+            with PROCESS.keeping():
+                await run("index", gazetteer)
             self._built = True
 
     async def warm(self) -> None:

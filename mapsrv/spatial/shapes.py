@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.geometry import polygon_rings
 from mapsrv.core.model import Feature, LatLon
+from mapsrv.core.slices import by_parts
 
 __all__ = [
     "GEOD",
@@ -136,7 +137,7 @@ def geometries(features: Sequence[Feature]) -> NDArray[np.object_]:
         coords = [features[i].coords for i in chosen]
         xy = _lon_lat([p for ring in coords for p in ring])
         which = np.repeat(np.arange(len(chosen)), [len(ring) for ring in coords])
-        out[chosen] = build(xy, indices=which)
+        out[chosen] = by_parts(build, xy, which)
     areas = [
         i for i, f in enumerate(features) if f.type == "multipolygon" or (f.type == "polygon" and not flat[i])
     ]
@@ -171,9 +172,7 @@ def _areas(features: Sequence[Feature]) -> NDArray[np.object_]:
             feature_of.append(k)
             rings += rings_of
     xy = _lon_lat([p for ring in rings for p in ring])
-    made = np.asarray(
-        shapely.linearrings(xy, indices=np.repeat(np.arange(len(rings)), [len(r) for r in rings]))
-    )
+    made = by_parts(shapely.linearrings, xy, np.repeat(np.arange(len(rings)), [len(r) for r in rings]))
     polygons = np.asarray(shapely.polygons(made, indices=polygon_of))
     out = np.empty(len(features), dtype=object)
     multi = np.array([f.type == "multipolygon" for f in features])

@@ -1,7 +1,7 @@
 """The event loop's stalls while an agent calls every tool on big inputs (issue 60).
 
     python -m tests.bench.loop_stalls [--polygons 3000] [--vertices 40] [--markers 20000]
-        [--rows 2000] [--watchers 1000] [--writes 10] [--rounds 2] [--quiet 0] [--server-first]
+        [--rows 2000] [--watchers 1000] [--writes 10] [--rounds 2] [--quiet 0] [--only NAMES] [--server-first]
 
 A mapsrv in its own process (memory store), ``--watchers`` SSE readers on one map (a process of
 their own) that a writer (``tests.bench.steady_writer``, a process of its own) writes to at most
@@ -13,6 +13,7 @@ moment the writer sent it to the first, the median and the last reader's frame) 
 stall. The writer used to share this process with the agent, whose parsing of a 10 MB answer
 delayed a write's start by up to 450 ms: that part of the delivery p99 was the client's.
 
+``--only`` runs the calls named (and those they need: the big import, its first page).
 ``--quiet`` seconds of writes with no call first give the floor: the watchers' delivery with only
 the writer and the crowd on the machine (reported as ``quiet``, and left out of the summary's).
 
@@ -50,6 +51,7 @@ GC_LONGEST = re.compile(r'^mapsrv_gc_longest_pause_seconds\{generation="\d"\} (\
 CROWD = re.compile(r'^mapsrv_crowd_delivery_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
 CROWD_COUNT = re.compile(r"^mapsrv_crowd_delivery_seconds_count (\S+)$", re.M)
 SUM = re.compile(r"^mapsrv_loop_stall_seconds_total (\S+)$", re.M)  # their lengths, summed
+NEEDED = {"import big geojson", "read a page"}  # the calls the others need (the big map, its ids)
 STALLED = re.compile(r"event loop stalled (\d+) ms ([^:]*): (.*)")
 
 
@@ -64,13 +66,22 @@ def value(text: str, metric: re.Pattern[str]) -> float:
 
 
 async def run_calls(
-    server: ServerProcess, agent: Client, http: httpx.AsyncClient, inputs: BigInputs, label: str
+    server: ServerProcess,
+    agent: Client,
+    http: httpx.AsyncClient,
+    inputs: BigInputs,
+    label: str,
+    median: list[float],
+    only: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     answers: dict[str, dict[str, Any]] = {}
     for item in calls(inputs):
         tool_call = item if isinstance(item, ToolCall) else item[1](answers["big"])
+        if only is not None and tool_call.name not in only and tool_call.name not in NEEDED:
+            continue
         logged = len(server.log)
+        delivered = len(median)
         before = await scrape(http)
         started = time.perf_counter()
         answer = await call(agent, tool_call.tool, **tool_call.arguments)
@@ -94,6 +105,8 @@ async def run_calls(
             "stalls_ms": stalls,
             # the crowd's deliveries that took the server over 50 ms while this call ran
             "crowd_over_50ms": round(crowd_over(after, 0.05) - crowd_over(before, 0.05)),
+            # the median watcher's slowest delivery of a write made while this call ran
+            "median_watcher_max_ms": round(1000 * max(median[delivered:], default=0)),
         }
         print(json.dumps(row), flush=True)
         out.append(row)
@@ -168,13 +181,16 @@ async def run(args: argparse.Namespace) -> None:
                         began = time.monotonic()
                         started = await scrape(http)
                     for n in range(args.rounds):
-                        await run_calls(server, agent, http, inputs, "cold" if n == 0 else "warm")
+                        label = "cold" if n == 0 else "warm"
+                        await run_calls(server, agent, http, inputs, label, median, args.only)
                     took = time.monotonic() - began
                     nursery.cancel_scope.cancel()
             finally:
                 process.terminate()
                 with trio.CancelScope(shield=True):
                     await process.wait()
+        if not last:  # --rounds 0: the quiet part was all
+            return
         summary = {
             "watchers": args.watchers,
             "server_first": args.server_first,
@@ -222,6 +238,9 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--writes", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--only", type=lambda text: set(text.split(",")), help="these calls alone (by name, comma-separated)"
+    )
     parser.add_argument("--quiet", type=float, default=0, help="seconds of writes alone, first")
     parser.add_argument("--server-first", action="store_true", help="the server's threads at nice -10")
     trio.run(run, parser.parse_args())

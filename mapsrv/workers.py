@@ -67,11 +67,12 @@ from typing import Literal, TypeVar
 import trio
 import trio_parallel
 
-from mapsrv.core import Feature, MapState
+from mapsrv.core import Feature, MapState, pace
 from mapsrv.errors import Unavailable
 
 __all__ = [
     "BIG_MAP",
+    "CHECK_EVERY",
     "KINDS",
     "Kind",
     "Pool",
@@ -368,6 +369,7 @@ async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
                 raise WorkCancelled
             started.append(True)
         _call.set(work)
+        pace.bind(work.step)  # core's long loops step here too (``mapsrv.core.pace``)
         try:
             return fn(*args)
         finally:

@@ -20,7 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from support import start_server, wait_until
 
 from mapsrv import workers as workers_module
-from mapsrv.core import Feature, MapState
+from mapsrv.core import Feature, MapState, pace
+from mapsrv.core.apply import apply_all
+from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import Unavailable
 from mapsrv.workers import (
     CHECK_EVERY,
@@ -145,6 +147,53 @@ async def test_a_cancelled_thread_call_stops_at_its_next_check_and_holds_its_slo
         assert stats.running == 0 and stats.cancelled == 1 and stats.done == 0
         assert await workers.run("image", sum, [1, 2]) == 3, "the next call is served"
     stop_if_cancelled()  # outside a worker: nothing to stop
+
+
+async def test_an_import_applied_in_a_worker_stops_in_core_once_its_call_is_cancelled() -> None:
+    """core's long loops (a batch's new features, features to JSON) step where a worker gives
+    way and stops (``mapsrv.core.pace``): a big import applied by a cancelled call ends at its
+    first step, without an answer."""
+    workers = Workers(cores=1)
+    stats = workers.pools["encode"].stats
+    features = tuple(Feature(id="", type="marker", coords=(i / 1000, 0.0)) for i in range(5000))
+    began, release = threading.Event(), threading.Event()
+    applied: list[object] = []
+
+    def apply_import() -> None:
+        began.set()
+        release.wait(10)  # the call is cancelled meanwhile
+        applied.append(apply_all(MapState(id="m"), [ImportFeatures(features)]))
+
+    client = trio.CancelScope()
+
+    async def call() -> None:
+        with client:
+            await workers.run("encode", apply_import)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(call)
+            await trio.to_thread.run_sync(began.wait, 10)
+            client.cancel()  # the client left
+            await trio.testing.wait_all_tasks_blocked()  # the call waits for its thread, told to stop
+            release.set()
+    assert applied == [], "the import was applied to its end after its call was cancelled"
+    assert stats.cancelled == 1 and stats.running == 0
+
+
+def test_paced_items_are_the_items_with_a_step_before_each_run() -> None:
+    steps: list[int] = []
+    token = pace.bind(lambda: steps.append(1))
+    try:
+        assert list(pace.paced(range(200), every=64)) == list(range(200))
+        assert len(steps) == 4  # before items 0, 64, 128 and 192
+        pace.step()
+        assert len(steps) == 5
+    finally:
+        pace._step.reset(token)
+    assert list(pace.paced(range(3))) == [0, 1, 2]
+    pace.step()  # nothing bound: nothing happens
+    assert len(steps) == 5
 
 
 def test_checked_features_are_the_same_features_in_the_same_order() -> None:

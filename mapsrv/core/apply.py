@@ -54,6 +54,7 @@ from mapsrv.core.ops import (
     SetView,
     UpdateFeature,
 )
+from mapsrv.core.pace import paced
 from mapsrv.core.routes import ROUTE_KEYS, route_facts
 from mapsrv.errors import InvalidInput, NotFound, PayloadTooLarge
 
@@ -275,7 +276,7 @@ def _upsert_new(state: MapState, features: Sequence[Feature], limits: Limits) ->
     existing = state.features  # looked up, never copied: an op on a big map stays cheap
     taken: set[str] = set()  # the ids this op adds
     out = []
-    for feature in features:
+    for feature in paced(features):
         _layer(state, feature.layer)
         if feature.id == "":
             while f"f{seq}" in existing or f"f{seq}" in taken:

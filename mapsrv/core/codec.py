@@ -32,6 +32,7 @@ from mapsrv.core.events import (
 from mapsrv.core.geometry import count, decode
 from mapsrv.core.json_bytes import dumps_finite
 from mapsrv.core.model import DEFAULT_LAYER, Feature, Layer, MapState, View, per_point
+from mapsrv.core.pace import paced
 from mapsrv.errors import InvalidInput
 
 __all__ = [
@@ -69,7 +70,7 @@ def event_to_json(event: Event, *, undo: bool = True) -> dict[str, Any]:
         case ViewSet(view=view):
             out["view"] = view.to_json()
         case FeaturesUpserted(features=features, seq=seq):
-            out["features"] = [f.to_json() for f in features]
+            out["features"] = [f.to_json() for f in paced(features)]
             out["seq"] = seq
         case FeaturesRemoved(ids=ids):
             out["ids"] = list(ids)

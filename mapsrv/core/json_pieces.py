@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mapsrv.core.pace import step
+
 __all__ = ["SLICE", "in_pieces", "is_big", "load_path", "loads"]
 
 SLICE = 64  # items from which a list is encoded in slices
@@ -46,6 +48,7 @@ def _slices(encode: Callable[[Any], str], items: list[Any]) -> Iterator[str]:
     """The items' compact JSON texts, a slice of them per call (the module's docstring)."""
     at, size = 0, 1
     while at < len(items):
+        step()
         started = time.perf_counter()
         text = encode(items[at : at + size])
         took = time.perf_counter() - started

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from mapsrv.core.measure import bbox
 from mapsrv.core.model import DEFAULT_LAYER, Feature, MapState, check_text
 from mapsrv.core.ops import AddLayer, FitBounds, ImportFeatures, Op, SetTitle, SetView
+from mapsrv.core.pace import paced
 
 if TYPE_CHECKING:
     from mapsrv.formats import Imported
@@ -22,7 +23,7 @@ POINT_ZOOM = 12  # one point is shown at city zoom, not fitted to a zero-size bo
 
 def camera(features: Iterable[Feature]) -> Op:
     """The view that shows ``features``."""
-    (south, west), (north, east) = bbox(list(features))
+    (south, west), (north, east) = bbox(list(paced(features)))
     if (south, west) == (north, east):
         return SetView((south, west), POINT_ZOOM)
     return FitBounds(bounds=((south, west), (north, east)))
@@ -40,7 +41,7 @@ def import_ops(state: MapState, imported: Imported, *, fit: bool = True, max_tit
     elif members is not None:  # the file's own members, kept for the map's GeoJSON export
         ops.append(SetTitle(state.title, members))
     features = imported.features
-    used = {f.layer for f in features}
+    used = {f.layer for f in paced(features)}
     ops += [
         AddLayer(lay.id, lay.name) for lay in imported.layers if lay.id in used and lay.id not in state.layers
     ]

@@ -37,7 +37,7 @@ from mapsrv.image.projection import (
 )
 from mapsrv.image.styling import heat_image, paint
 from mapsrv.image.text import centered_text, draw_attribution, font
-from mapsrv.workers import stop_if_cancelled
+from mapsrv.workers import CHECK_EVERY, stop_if_cancelled
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -348,7 +348,9 @@ def _marker_shape(draw: ImageDraw.ImageDraw, x: float, y: float, f: Feature) -> 
 
 def _clusters(view: ImageView, points: list[Feature]) -> list[tuple[float, float, int]]:
     grid: dict[tuple[int, int], list[float]] = {}
-    for f in points:
+    for i, f in enumerate(points):
+        if not i % CHECK_EVERY:
+            stop_if_cancelled()
         x, y = view.pixel(*f.coords)
         if (
             -CLUSTER_CELL <= x <= view.width + CLUSTER_CELL

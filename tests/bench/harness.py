@@ -109,8 +109,9 @@ async def open_peer(module: str, *args: str) -> AsyncIterator[tuple[str, int]]:
 class Watchers:
     """``count`` SSE streams read by a process of their own (tests/bench/watchers.py)."""
 
-    def __init__(self, stdout: trio.abc.ReceiveStream) -> None:
+    def __init__(self, stdout: trio.abc.ReceiveStream, pid: int = 0) -> None:
         self.stdout = stdout
+        self.pid = pid  # the watcher process's
         self.complete: dict[int, list[float]] = {}  # event id -> monotonic time at 0, 10, ... 100 %
         self.ready = trio.Event()
         self.new = trio.Event()
@@ -151,7 +152,7 @@ async def open_watchers(
     command = [sys.executable, "-m", "tests.bench.watchers", host, str(port), path, str(count), cookie or ""]
     process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE)
     assert process.stdout is not None
-    watchers = Watchers(process.stdout)
+    watchers = Watchers(process.stdout, process.pid)
     async with watcher_process(process, watchers, count):
         yield watchers
 

@@ -1,7 +1,8 @@
 """The event loop's stalls while an agent calls every tool on big inputs (issue 60).
 
     python -m tests.bench.loop_stalls [--polygons 3000] [--vertices 40] [--markers 20000]
-        [--rows 2000] [--watchers 1000] [--writes 10] [--rounds 2] [--quiet 0] [--only NAMES] [--server-first]
+        [--rows 2000] [--watchers 1000] [--writes 10] [--rounds 2] [--quiet 0] [--only NAMES]
+        [--server-first | --clients-first]
 
 A mapsrv in its own process (memory store), ``--watchers`` SSE readers on one map (a process of
 their own) that a writer (``tests.bench.steady_writer``, a process of its own) writes to at most
@@ -16,6 +17,9 @@ delayed a write's start by up to 450 ms: that part of the delivery p99 was the c
 ``--only`` runs the calls named (and those they need: the big import, its first page).
 ``--quiet`` seconds of writes with no call first give the floor: the watchers' delivery with only
 the writer and the crowd on the machine (reported as ``quiet``, and left out of the summary's).
+
+``--clients-first`` does so for the watchers and the writer instead: as when they are on other
+machines (browsers), what is left of their delivery's latency is the server's.
 
 ``--server-first`` gives the server's threads the CPU before the benchmark's own processes (nice
 -10, as root; theirs stay at 0): on a machine with fewer cores than the parts (the server's loop,
@@ -136,6 +140,9 @@ async def run(args: argparse.Namespace) -> None:
         writer = [sys.executable, "-m", "tests.bench.steady_writer", server.url, watched, cookie]
         async with open_watchers(host, port, path, args.watchers) as crowd:
             process = await trio.lowlevel.open_process(writer, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            if args.clients_first:
+                first_on_cpu(crowd.pid)
+                first_on_cpu(process.pid)
             assert process.stdin is not None and process.stdout is not None
             asked, told = process.stdin, process.stdout
             try:
@@ -194,6 +201,7 @@ async def run(args: argparse.Namespace) -> None:
         summary = {
             "watchers": args.watchers,
             "server_first": args.server_first,
+            "clients_first": args.clients_first,
             "writes_per_s": round(len(last) / took, 1),
             "write_answered_ms": percentiles(answered),
             "delivery_first_ms": percentiles(first),
@@ -242,6 +250,9 @@ def main() -> None:
         "--only", type=lambda text: set(text.split(",")), help="these calls alone (by name, comma-separated)"
     )
     parser.add_argument("--quiet", type=float, default=0, help="seconds of writes alone, first")
+    parser.add_argument(
+        "--clients-first", action="store_true", help="the watchers' and the writer's threads at nice -10"
+    )
     parser.add_argument("--server-first", action="store_true", help="the server's threads at nice -10")
     trio.run(run, parser.parse_args())
 

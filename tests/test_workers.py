@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -194,6 +195,25 @@ def test_paced_items_are_the_items_with_a_step_before_each_run() -> None:
     assert list(pace.paced(range(3))) == [0, 1, 2]
     pace.step()  # nothing bound: nothing happens
     assert len(steps) == 5
+
+
+def test_big_items_are_paced_by_time() -> None:
+    """An item that takes long (a country's outline) is a step of its own, whatever the count."""
+
+    def slow(n: int) -> Iterator[int]:
+        for i in range(n):
+            spent = time.perf_counter() + 0.003
+            while time.perf_counter() < spent:  # 3 ms of work an item
+                pass
+            yield i
+
+    steps: list[int] = []
+    token = pace.bind(lambda: steps.append(1))
+    try:
+        assert list(pace.paced(slow(4), every=64, seconds=0.002)) == [0, 1, 2, 3]
+    finally:
+        pace._step.reset(token)
+    assert len(steps) == 4
 
 
 def test_checked_features_are_the_same_features_in_the_same_order() -> None:

@@ -12,6 +12,7 @@ of a context variable.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar, Token
 from typing import TypeVar
@@ -19,7 +20,8 @@ from typing import TypeVar
 __all__ = ["EVERY", "bind", "paced", "step"]
 
 T = TypeVar("T")
-EVERY = 64  # items a paced loop goes through between two steps (~0.1-1 ms of work)
+EVERY = 64  # items a paced loop goes through between two steps (~0.1-1 ms of work)...
+SPAN = 0.002  # ...or seconds, whichever comes first: a time read costs ~50 ns an item
 
 _step: ContextVar[Callable[[], None] | None] = ContextVar("mapsrv_step", default=None)
 
@@ -36,13 +38,17 @@ def step() -> None:
         bound()
 
 
-def paced(items: Iterable[T], every: int = EVERY) -> Iterator[T]:
-    """``items``, with a ``step()`` before each run of ``every`` of them."""
+def paced(items: Iterable[T], every: int = EVERY, seconds: float = SPAN) -> Iterator[T]:
+    """``items``, with a ``step()`` before each run of ``every`` of them, or sooner once
+    ``seconds`` have gone since the last: 64 countries' outlines at 1:10m took 100 ms."""
     bound = _step.get()
     if bound is None:
         yield from items
         return
+    clock = time.perf_counter
+    due = 0.0
     for i, item in enumerate(items):
-        if not i % every:
+        if not i % every or clock() >= due:
             bound()
+            due = clock() + seconds
         yield item

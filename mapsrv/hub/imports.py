@@ -55,6 +55,14 @@ async def read_upload(
         raise InvalidInput(f"join must be one of {', '.join(JOINS)}, got {join!r:.40}")
     if country is not None:
         await run("index", resolve_country, country)  # unknown: the caller's mistake, with a hint
+    if progress is not None:
+        progress.check = stop_if_cancelled
+    # big, and nothing that asks the server (places, a file's layer, a projection): in a process
+    if join is None and file_layer is None and crs is None and reads_apart(data, fmt, filename):
+        async with _PARSERS:  # the loop's interpreter left alone (formats.apart)
+            shipped, pieces = await run("read", read_apart, data, fmt, limits, filename, layer, simplify)
+            imported = await run("encode", unpack, shipped, pieces, stop_if_cancelled)
+        return _checked(imported)
     read = partial(
         read_file,
         data,
@@ -74,15 +82,12 @@ async def read_upload(
         progress=progress,
         check=stop_if_cancelled,  # a read whose client left stops within CHECK_EVERY features
     )
-    if progress is not None:
-        progress.check = stop_if_cancelled
-    apart = join is None and file_layer is None and crs is None and reads_apart(data, fmt, filename)
     async with _PARSERS:
-        if not apart:
-            imported = await run("encode", read)
-        else:  # big: in a worker process, the loop's interpreter left alone (formats.apart)
-            shipped, pieces = await run("read", read_apart, data, fmt, limits, filename, layer, simplify)
-            imported = await run("encode", unpack, shipped, pieces, stop_if_cancelled)
+        return _checked(await run("encode", read))
+
+
+def _checked(imported: Imported) -> Imported:
+    """``imported``, refused when it holds no feature."""
     if not imported.features:
         raise InvalidInput(
             f"file must hold at least one feature, got none in this {imported.format}"

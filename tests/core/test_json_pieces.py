@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mapsrv.core import codec, json_bytes
+from mapsrv.core import codec, json_bytes, json_pieces
 from mapsrv.core.json_pieces import SLICE, in_pieces, is_big, loads
 
 SCALARS = (
@@ -41,6 +42,32 @@ def test_written_in_pieces_is_the_same_text(value: Any, depth: int) -> None:
     assert codec.dumps(value) == json_bytes.dumps_finite(value)
     assert json_bytes.dumps(value) == json.dumps(value, separators=(",", ":")).encode()
     assert json_bytes.dumps_text(value) == COMPACT.encode(value)
+
+
+@settings(max_examples=100)
+@given(VALUES, st.integers(0, 4), st.integers(1, 5))
+def test_texts_written_in_pieces_are_the_same_text(value: Any, depth: int, text: int) -> None:
+    with mock.patch.object(json_pieces, "TEXT", text):  # every text of more than a few characters cut
+        assert in_pieces(COMPACT.encode, value, depth) == COMPACT.encode(value)
+        assert json_bytes.dumps(value) == json.dumps(value, separators=(",", ":")).encode()
+        assert json_bytes.dumps_text(value) == COMPACT.encode(value)
+        assert codec.dumps(value) == json_bytes.dumps_finite(value)
+
+
+def test_an_answers_big_text_is_written_a_slice_at_a_time() -> None:
+    calls: list[Any] = []
+
+    def encode(value: Any) -> str:
+        calls.append(value)
+        return COMPACT.encode(value)
+
+    text = 'é"\n\U0001f600x' * (json_pieces.TEXT // 2)  # escapes, non-ASCII, an astral character
+    answer = {"jsonrpc": "2.0", "id": 7, "result": {"content": [{"type": "text", "text": text}]}}
+    assert is_big(answer) and not is_big({**answer, "result": {"content": [{"type": "text", "text": "x"}]}})
+    assert in_pieces(encode, answer) == COMPACT.encode(answer)
+    assert json_bytes.dumps(answer) == json.dumps(answer, separators=(",", ":")).encode()
+    pieces = [c for c in calls if isinstance(c, str) and len(c) > 100]
+    assert "".join(pieces) == text and max(map(len, pieces)) == json_pieces.TEXT  # never the whole
 
 
 @settings(max_examples=100)

@@ -76,8 +76,13 @@ async def test_agent_on_one_process_user_on_another(redis_server, nursery):
             result = await agent_b.call_tool("draw", {"map_id": ref["map_id"], "items": [{"at": [1, 2]}]})
             assert not result.is_error, result.content
             version = result.structured_content["version"]
-            summary = (await agent_a.call_tool("read", {"map_id": ref["map_id"]})).structured_content
-            assert summary["version"] == version and summary["count"] == 1
+
+            async def seen_on_a() -> bool:  # a has it once Redis has carried it there
+                summary = (await agent_a.call_tool("read", {"map_id": ref["map_id"]})).structured_content
+                assert summary["version"] <= version, summary
+                return summary["version"] == version and summary["count"] == 1
+
+            await wait_until(seen_on_a, timeout=10)
         with trio.fail_after(10):
             await watcher.wait_for(lambda ev: ev and int(ev[-1][1]) == version)
 

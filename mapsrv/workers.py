@@ -18,7 +18,9 @@ Threads or processes, by measurement (2 cores, tests/bench/loop_stalls.py):
   watchers' last p99 350-500 ms against 550-650; the calls' own times unchanged).
   GEOS (shapely), PROJ (pyproj) and Pillow's drawing release it; so thread kinds: ``geometry``
   (outlines, repairs, overlays, indexes), ``image``, ``encode`` (GeoJSON, files, imports: pure
-  Python in small steps) and ``index`` (the gazetteer, the places' first loads).
+  Python in small steps), ``index`` (the gazetteer, the places' first loads) and ``snapshot`` (a
+  big map's snapshot for a viewer, its ``/state`` body: a pool of their own, so that a viewer
+  joining never waits behind an import).
 - A process costs the pickling of what goes in and out, itself one C call on the caller's
   thread: a 100,000-feature state pickles in hundreds of ms, longer than the stall it would
   save, and starting one and pickling a layer's properties made natural breaks on 3,000
@@ -87,8 +89,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Kind = Literal["geometry", "image", "encode", "index", "classify", "read"]
-KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "classify", "read")
+Kind = Literal["geometry", "image", "encode", "index", "snapshot", "classify", "read"]
+KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "snapshot", "classify", "read")
 PROCESS_KINDS = frozenset({"classify", "read"})
 QUEUE_PER_WORKER = 8  # calls that may wait per worker of a kind before more are refused
 CHECK_EVERY = 64  # features a writer goes through between checks for cancellation (checked)
@@ -230,7 +232,7 @@ class _Items(ItemsView[str, Feature]):
 def _every(items: Iterator[T]) -> Iterator[T]:
     """``items``, with ``stop_if_cancelled`` before each run of ``CHECK_EVERY`` (or of 2 ms:
     ``mapsrv.core.pace``, which a worker's call binds to it)."""
-    return pace.paced(items, CHECK_EVERY)
+    return iter(pace.paced(items, CHECK_EVERY))
 
 
 def checked(state: MapState) -> MapState:
@@ -297,8 +299,8 @@ class Workers:
     async def run(self, kind: Kind, fn: Callable[..., T], *args: object, refuse: bool = True) -> T:
         """``fn(*args)`` in a worker of ``kind``, waiting in its queue; refused with
         ``Unavailable`` (and when to retry) when the queue is full, unless not ``refuse``: work
-        bounded by its callers that no one should be refused (a viewer's snapshot, one per map
-        at a time) waits its turn past the bound."""
+        bounded by its callers that no one should be refused (a viewer's snapshot: one per map
+        at a time, its map's lock held) waits its turn past the bound."""
         pool = self.pools[kind]
         stats = pool.stats
         if refuse and stats.running + stats.waiting >= pool.size + pool.queue:

@@ -7,6 +7,7 @@ process, or tells its worker thread to stop at its next check and holds the slot
 from __future__ import annotations
 
 import gc
+import math
 import os
 import signal
 import sys
@@ -57,22 +58,25 @@ async def test_a_full_queue_is_refused_with_when_to_retry_and_other_kinds_still_
 async def test_work_that_must_not_be_refused_waits_its_turn_past_a_full_queue() -> None:
     workers = Workers(cores=1, queue_per_worker=1)
     release = threading.Event()
-    encode = workers.pools["encode"].stats
-    async with trio.open_nursery() as nursery:
-        for _ in range(2):  # one running, one waiting: the queue is full
-            nursery.start_soon(workers.run, "encode", release.wait)
-        await wait_until(lambda: encode.running == 1 and encode.waiting == 1)
-        answers: list[int] = []
+    pool = workers.pools["snapshot"].stats
+    answers: list[int] = []
 
-        async def snapshot() -> None:  # a viewer's snapshot: bounded by the maps, never refused
-            answers.append(await workers.run("encode", sum, [1, 2], refuse=False))
+    async def snapshot() -> None:  # a viewer's snapshot: one a map at a time, never refused
+        answers.append(await workers.run("snapshot", sum, [1, 2], refuse=False))
 
-        nursery.start_soon(snapshot)
-        await wait_until(lambda: encode.waiting == 2)  # in the queue, past its bound
-        with pytest.raises(Unavailable):
-            await workers.run("encode", sum, [1, 2])  # a tool's call still is refused
+    try:
+        async with trio.open_nursery() as nursery:
+            for _ in range(2):  # one running, one waiting: the queue is full
+                nursery.start_soon(workers.run, "snapshot", release.wait)
+            await wait_until(lambda: pool.running == 1 and pool.waiting == 1)
+            nursery.start_soon(snapshot)
+            await wait_until(lambda: pool.waiting == 2)  # in the queue, past its bound
+            with pytest.raises(Unavailable):
+                await workers.run("snapshot", sum, [1, 2])  # a /state body is refused
+            release.set()
+    finally:
         release.set()
-    assert answers == [3] and encode.done == 3 and encode.refused == 1
+    assert answers == [3] and pool.done == 3 and pool.refused == 1
 
 
 async def test_threads_run_off_the_loop_thread() -> None:
@@ -160,10 +164,16 @@ async def test_an_import_applied_in_a_worker_stops_in_core_once_its_call_is_canc
     began, release = threading.Event(), threading.Event()
     applied: list[object] = []
 
+    ended: list[type[BaseException]] = []
+
     def apply_import() -> None:
         began.set()
         release.wait(10)  # the call is cancelled meanwhile
-        applied.append(apply_all(MapState(id="m"), [ImportFeatures(features)]))
+        try:
+            applied.append(apply_all(MapState(id="m"), [ImportFeatures(features)]))
+        except BaseException as exc:
+            ended.append(type(exc))
+            raise
 
     client = trio.CancelScope()
 
@@ -179,6 +189,7 @@ async def test_an_import_applied_in_a_worker_stops_in_core_once_its_call_is_canc
             await trio.testing.wait_all_tasks_blocked()  # the call waits for its thread, told to stop
             release.set()
     assert applied == [], "the import was applied to its end after its call was cancelled"
+    assert ended == [WorkCancelled], "it stopped at a step of core's"
     assert stats.cancelled == 1 and stats.running == 0
 
 
@@ -186,7 +197,7 @@ def test_paced_items_are_the_items_with_a_step_before_each_run() -> None:
     steps: list[int] = []
     token = pace.bind(lambda: steps.append(1))
     try:
-        assert list(pace.paced(range(200), every=64)) == list(range(200))
+        assert list(pace.paced(range(200), every=64, seconds=math.inf)) == list(range(200))
         assert len(steps) == 4  # before items 0, 64, 128 and 192
         pace.step()
         assert len(steps) == 5

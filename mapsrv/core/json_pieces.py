@@ -86,9 +86,13 @@ def is_big(value: Any, depth: int = 3) -> bool:
     objects; in a list of ``FEW`` items or fewer, in its objects too)."""
     kind = type(value)
     if kind is list:  # its objects count as the list's own level
-        return len(value) > SLICE or (
-            len(value) <= FEW and any(type(v) is dict and is_big(v, depth) for v in value)
-        )
+        if len(value) > SLICE:
+            return True
+        if depth > 0 and len(value) <= FEW:
+            for v in value:
+                if type(v) is dict and is_big(v, depth):
+                    return True
+        return False
     if kind is str:
         return len(value) > TEXT
     if kind is not dict or depth <= 0:
@@ -98,7 +102,7 @@ def is_big(value: Any, depth: int = 3) -> bool:
     for v in value.values():
         kind = type(v)
         if kind is list:
-            if len(v) > SLICE or (len(v) <= FEW and is_big(v, depth - 1)):
+            if len(v) > SLICE or (depth > 1 and len(v) <= FEW and is_big(v, depth - 1)):
                 return True
         elif (kind is dict and is_big(v, depth - 1)) or (kind is str and len(v) > TEXT):
             return True

@@ -38,13 +38,15 @@ def step() -> None:
         bound()
 
 
-def paced(items: Iterable[T], every: int = EVERY, seconds: float = SPAN) -> Iterator[T]:
+def paced(items: Iterable[T], every: int = EVERY, seconds: float = SPAN) -> Iterable[T]:
     """``items``, with a ``step()`` before each run of ``every`` of them, or sooner once
-    ``seconds`` have gone since the last: 64 countries' outlines at 1:10m took 100 ms."""
+    ``seconds`` have gone since the last: 64 countries' outlines at 1:10m took 100 ms. Where
+    nothing is bound (the event loop's own small batches), ``items`` themselves."""
     bound = _step.get()
-    if bound is None:
-        yield from items
-        return
+    return items if bound is None else _stepped(items, bound, every, seconds)
+
+
+def _stepped(items: Iterable[T], bound: Callable[[], None], every: int, seconds: float) -> Iterator[T]:
     clock = time.perf_counter
     due = 0.0
     for i, item in enumerate(items):

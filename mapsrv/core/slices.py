@@ -28,9 +28,10 @@ def by_parts(
     ``per_call`` rows at a time and cut between parts: the same array. Shapely's ``linearrings``
     of Natural Earth's 8,646 state rings (1.3 million points) held the interpreter 34-50 ms."""
     indices = np.asarray(indices)
-    if len(indices) <= per_call:
-        return np.asarray(build(rows, indices=indices))
-    starts = np.flatnonzero(np.diff(indices)) + 1  # where each part but the first begins
+    steps = np.diff(indices)
+    if len(indices) <= per_call or indices[0] != 0 or steps.min() < 0 or steps.max() > 1:
+        return np.asarray(build(rows, indices=indices))  # small, or parts not 0, 1, 2...: as shapely does
+    starts = np.flatnonzero(steps) + 1  # where each part but the first begins
     at = np.searchsorted(starts, np.arange(per_call, len(indices), per_call))  # the next part's start
     bounds = [0, *np.unique(starts[at[at < len(starts)]]).tolist(), len(indices)]
     made = [np.asarray(build(rows[a:b], indices=indices[a:b] - indices[a])) for a, b in pairwise(bounds)]
@@ -38,8 +39,9 @@ def by_parts(
 
 
 def running_sum(steps: NDArray[np.int64], per_call: int = ROWS) -> NDArray[np.int64]:
-    """``np.cumsum(steps, axis=0)``, ``per_call`` rows at a time: on the 1.3 million steps of the
-    state borders one call held the interpreter 8-35 ms (the first time, its pages new)."""
+    """``np.cumsum(steps, axis=0)`` (in ``steps``' own type, where numpy's widens a small
+    integer), ``per_call`` rows at a time: on the 1.3 million steps of the state borders one
+    call held the interpreter 8-35 ms (the first time, its pages new)."""
     out = np.empty_like(steps)
     carry = np.zeros(steps.shape[1:], dtype=steps.dtype)
     for at in range(0, len(steps), per_call):

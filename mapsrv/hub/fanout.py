@@ -79,17 +79,17 @@ class FrameLog:
         return data
 
     async def build_snapshot(self, state: MapState) -> None:
-        """Have the snapshot frame of ``state`` ready: a big map's is built in a worker thread
-        (the state is immutable; the activity is copied here first), so the 600 ms that a
-        100,000-feature snapshot takes never stop the other maps' streams. The caller holds
-        the map's lock, so the state cannot move meanwhile."""
+        """Have the snapshot frame of ``state`` ready: a big map's is built in a ``snapshot``
+        worker (the state is immutable; the activity is copied here first), so the 600 ms that
+        a 100,000-feature snapshot takes never stop the other maps' streams; never refused, as
+        the caller holds the map's lock (one at a time a map), so the state cannot move meanwhile."""
         if self._snapshot[0] == state.version:
             return
         if len(state.features) < SNAPSHOT_THREAD:
             self.snapshot_frame(state)
             return
         activity = self._activity()
-        data = await run("encode", _snapshot_frame, state, activity, refuse=False)
+        data = await run("snapshot", _snapshot_frame, state, activity, refuse=False)
         self._snapshot = (state.version, data)
 
     def wants_snapshot(self, seen: int | None, state: MapState) -> bool:

@@ -85,12 +85,13 @@ class MapEntry:
         return await run("encode", lambda: dumps(to_geojson(whole)))
 
     async def state_body(self) -> str:
-        """``state_json`` as JSON text; a big map's encoded in a worker thread (its state is
-        immutable, its activity copied first), so it never stops the other maps' streams."""
+        """``state_json`` as JSON text; a big map's encoded in a ``snapshot`` worker (its state
+        is immutable, its activity copied first), so it never stops the other maps' streams; a
+        full queue refuses it (503, with when to retry)."""
         if len(self.state.features) < SNAPSHOT_THREAD:
             return dumps(self.state_json())
         state, activity = self.state, self.history.activity()
-        return await run("encode", lambda: dumps(with_activity(state, activity)), refuse=False)
+        return await run("snapshot", lambda: dumps(with_activity(state, activity)))
 
 
 def _nothing(map_id: str) -> None:

@@ -99,8 +99,10 @@ class Collector:
         objects, in a worker thread): otherwise each middle pass visits all that was built since
         the last, 25-70 ms with the event loop waiting (issue 60), where young passes alone take
         5 at most; the builds' passes took 121-130 ms in all instead of 286-298. What is made
-        meanwhile elsewhere is frozen as well: reference counting still frees it, as it does
-        what middle passes freeze."""
+        meanwhile elsewhere (a few seconds of serving) is frozen as well: reference counting
+        still frees it, as it does what middle passes freeze, but a cycle among it is kept for
+        good (hypercorn's per-connection one is broken: the module's docstring). Opened and
+        closed on the event loop's thread only (the count is not locked)."""
         self._keeping += 1
         try:
             yield

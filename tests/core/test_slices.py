@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,6 +42,16 @@ def test_polygons_and_multipolygons_made_in_slices_are_those_made_at_once(
     at_once = shapely.multipolygons(polygons, indices=owner)
     sliced = by_parts(shapely.multipolygons, polygons, owner, per_call)
     assert shapely.equals_exact(sliced, at_once, tolerance=0).all()
+
+
+def test_parts_not_numbered_in_order_are_refused_as_shapely_refuses_them() -> None:
+    xy, indices = square_rings([4, 4, 4])
+    gap = np.where(indices == 2, 3, indices)  # no ring 2: shapely would not make a shorter array
+    with pytest.raises(ValueError) as whole:
+        shapely.linearrings(xy, indices=gap)
+    with pytest.raises(ValueError) as sliced:
+        by_parts(shapely.linearrings, xy, gap, per_call=5)
+    assert str(sliced.value) == str(whole.value)
 
 
 def test_a_call_within_its_size_is_made_at_once() -> None:

@@ -23,6 +23,7 @@ from PIL import Image, ImageColor, ImageDraw
 
 from mapsrv.core import Feature, MapState
 from mapsrv.core.geometry import parts
+from mapsrv.core.pace import paced
 from mapsrv.image.basemap import Raster, basemap
 from mapsrv.image.legend import draw_legend
 from mapsrv.image.paths import feature_bounds, world_path
@@ -37,7 +38,7 @@ from mapsrv.image.projection import (
 )
 from mapsrv.image.styling import heat_image, paint
 from mapsrv.image.text import centered_text, draw_attribution, font
-from mapsrv.workers import CHECK_EVERY, stop_if_cancelled
+from mapsrv.workers import stop_if_cancelled
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -348,9 +349,7 @@ def _marker_shape(draw: ImageDraw.ImageDraw, x: float, y: float, f: Feature) -> 
 
 def _clusters(view: ImageView, points: list[Feature]) -> list[tuple[float, float, int]]:
     grid: dict[tuple[int, int], list[float]] = {}
-    for i, f in enumerate(points):
-        if not i % CHECK_EVERY:
-            stop_if_cancelled()
+    for f in paced(points):
         x, y = view.pixel(*f.coords)
         if (
             -CLUSTER_CELL <= x <= view.width + CLUSTER_CELL

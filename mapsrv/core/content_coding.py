@@ -102,7 +102,11 @@ class _Layer:
                 return
             data, self._head = self._head, b""
             self._inflate = zlib.decompressobj(wbits=31 if self.coding in GZIP else _deflate_wbits(data))
-        while data and not self._inflate.eof:  # bytes after the stream's end are let go, as httpx does
+        # Bytes after the stream's end are let go, as httpx does. A full step may leave output
+        # inside zlib with every byte of input taken (64 KiB and one of zeros, deflated, is 80
+        # bytes): it is asked for again until a step comes back short.
+        full = False
+        while (data or full) and not self._inflate.eof:
             try:
                 out = self._inflate.decompress(data, STEP)
             except zlib.error:
@@ -110,6 +114,7 @@ class _Layer:
                     f"body is not {self.coding} as its content encoding says; check the source"
                 ) from None
             data = self._inflate.unconsumed_tail
+            full = len(out) == STEP
             yield out
 
 

@@ -194,14 +194,15 @@ def apply_event(state: MapState, event: Event, *, owned: Mapping[str, Feature] |
         case FeaturesUpserted(version, upserted, seq):
             features = _own(state, owned)
             points = state.points
-            for feature in upserted:
+            for feature in paced(upserted):
                 old = features.get(feature.id)
                 points += feature.point_count() - (old.point_count() if old is not None else 0)
                 features[feature.id] = feature
             return dataclasses.replace(state, version=version, features=features, seq=seq, points=points)
         case FeaturesRemoved(version, ids):
             gone = set(ids)
-            points = state.points - sum(state.features[k].point_count() for k in gone if k in state.features)
+            had = state.features
+            points = state.points - sum(had[k].point_count() for k in paced(gone) if k in had)
             if state.features is owned or len(gone) * 8 < len(state.features):
                 features = _own(state, owned)
                 for k in gone:

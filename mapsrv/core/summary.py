@@ -23,6 +23,7 @@ from mapsrv.core.events import (
 )
 from mapsrv.core.geometry import kind_name
 from mapsrv.core.model import Feature, LatLon, Layer, MapState
+from mapsrv.core.pace import paced
 from mapsrv.core.routes import route_facts
 
 __all__ = [
@@ -86,7 +87,7 @@ def inverse_of(before: MapState, events: Sequence[Event]) -> Inverse:
         if lid not in layers:
             layers[lid] = before.layers.get(lid)
         if with_features:
-            for f in before.features.values():
+            for f in paced(before.features.values()):
                 if f.layer == lid and f.id not in features:
                     features[f.id] = f
 
@@ -99,11 +100,11 @@ def inverse_of(before: MapState, events: Sequence[Event]) -> Inverse:
             case ViewSet():
                 pass
             case FeaturesUpserted(features=upserted):
-                for f in upserted:
+                for f in paced(upserted):
                     if f.id not in features:
                         features[f.id] = before.features.get(f.id)
             case FeaturesRemoved(ids=ids):
-                for fid in ids:
+                for fid in paced(ids):
                     if fid not in features:
                         features[fid] = before.features.get(fid)
             case LayerSet(layer=layer):
@@ -113,7 +114,7 @@ def inverse_of(before: MapState, events: Sequence[Event]) -> Inverse:
             case LayerRemoved(layer_id=lid):
                 touch_layer(lid, with_features=True)
             case Cleared(layer_id=lid):
-                for f in before.features.values():
+                for f in paced(before.features.values()):
                     if (lid is None or f.layer == lid) and f.id not in features:
                         features[f.id] = f
             case _:
@@ -127,14 +128,14 @@ def after_of(inverse: Inverse, events: Sequence[Event]) -> dict[str, Feature | N
     for event in events:
         match event:
             case FeaturesUpserted(features=upserted):
-                for feature in upserted:
+                for feature in paced(upserted):
                     after[feature.id] = feature
             case FeaturesRemoved(ids=ids):
                 for fid in ids:
                     after[fid] = None
             case LayerRemoved(layer_id=lid) | Cleared(layer_id=lid):
                 every = isinstance(event, Cleared) and lid is None
-                for fid, f in after.items():
+                for fid, f in paced(after.items()):
                     if f is not None and (every or f.layer == lid):
                         after[fid] = None
     return after
@@ -162,7 +163,7 @@ def effect_of(
     after = after_of(inverse, events) if after is None else after
     added, changed, removed = [], [], []
     notes: list[tuple[str, str, LatLon]] = []
-    for fid, old in inverse.features:
+    for fid, old in paced(inverse.features):
         new = after.get(fid)
         if old is None and new is not None:
             added.append(fid)

@@ -23,7 +23,7 @@ POINT_ZOOM = 12  # one point is shown at city zoom, not fitted to a zero-size bo
 
 def camera(features: Iterable[Feature]) -> Op:
     """The view that shows ``features``."""
-    (south, west), (north, east) = bbox(list(paced(features)))
+    (south, west), (north, east) = bbox(paced(features))
     if (south, west) == (north, east):
         return SetView((south, west), POINT_ZOOM)
     return FitBounds(bounds=((south, west), (north, east)))
@@ -57,10 +57,10 @@ def report(imported: Imported, ids: list[str]) -> dict[str, Any]:
     notes and the rows that did not resolve (the first ``MAX_IDS``, and how many)."""
     out: dict[str, Any] = {"format": imported.format, "added": len(imported.features)}
     kinds: dict[str, int] = {}
-    for feature in imported.features:
+    for feature in paced(imported.features):
         kinds[feature.type] = kinds.get(feature.type, 0) + 1
     out["kinds"] = kinds
-    layers = sorted({f.layer for f in imported.features})
+    layers = sorted({f.layer for f in paced(imported.features)})
     if layers != [DEFAULT_LAYER]:
         out["layers"] = layers
     out["ids"] = ids[:MAX_IDS]

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from mapsrv.core.pace import paced
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import MAX_LISTED, Collector
 from mapsrv.formats.columns import normalise
@@ -160,7 +161,7 @@ def _shapes(outline: Outline, tolerance: float) -> _Polygons:
     """The outline's polygons as rings of [lat, lon] points, unclosed; thinned to ``tolerance``
     metres (and its ``COARSE_PARTS`` biggest parts) when it is not 0."""
     out = []
-    for polygon in outline.polygons[:COARSE_PARTS] if tolerance else outline.polygons:
+    for polygon in paced(outline.polygons[:COARSE_PARTS] if tolerance else outline.polygons, every=8):
         rings = [_ring(ring, tolerance) for ring in polygon]
         if len(rings[0]) >= 3:
             out.append([rings[0], *(hole for hole in rings[1:] if len(hole) >= 3)])
@@ -176,7 +177,7 @@ def _fit(matched: list[tuple[int, Outline, dict[str, object]]], out: Collector) 
     for _, outline, _ in matched:
         uses[id(outline)] = uses.get(id(outline), 0) + 1
     for tolerance in (0, *THINNED):
-        shapes = {key: _shapes(outline, tolerance) for key, outline in distinct.items()}
+        shapes = {key: _shapes(outline, tolerance) for key, outline in paced(distinct.items(), every=1)}
         points = sum(uses[key] * sum(len(r) for p in polygons for r in p) for key, polygons in shapes.items())
         if points <= budget:
             if tolerance:

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from mapsrv.core.kept import Kept
 from mapsrv.core.model import Feature, MapState
+from mapsrv.core.pace import paced, step
 from mapsrv.spatial.shapes import geometries
 
 __all__ = ["CACHED", "MARK_LAYER", "FeatureIndex", "cached", "index_of"]
@@ -29,10 +30,13 @@ class FeatureIndex:
     """``features`` (in map order), their geometries in degrees and an STRtree over them."""
 
     def __init__(self, features: Iterable[Feature]) -> None:
-        self.features: list[Feature] = list(features)
+        self.features: list[Feature] = list(paced(features))
         self.geoms: NDArray[np.object_] = geometries(self.features)
+        step()
         self.layers: NDArray[np.str_] = np.array([f.layer for f in self.features], dtype=str)
+        step()
         self.rows = {f.id: row for row, f in enumerate(self.features)}
+        step()
         self.tree = shapely.STRtree(self.geoms)
         # the points' coordinates as arrays, for tests of many points at once (``area_points``)
         self.is_point: NDArray[np.bool_] = shapely.get_type_id(self.geoms) == _POINT

@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.geometry import polygon_rings
 from mapsrv.core.model import Feature, LatLon
+from mapsrv.core.pace import step
 from mapsrv.core.slices import by_parts
 
 __all__ = [
@@ -124,18 +125,23 @@ def _same(xy: NDArray[np.float64], steps: bool = True) -> NDArray[np.float64]:
 
 def geometries(features: Sequence[Feature]) -> NDArray[np.object_]:
     """Every feature's geometry, built a kind at a time (a 100,000-marker map: one call); the
-    multi-part kinds but areas one by one (``feature_geometry``)."""
+    multi-part kinds but areas one by one (``feature_geometry``). A step (``mapsrv.core.pace``)
+    after each pass over them: each is a few ms on a 23,000-feature map, 0.1-0.2 s in all."""
     out = np.empty(len(features), dtype=object)
     points = [i for i, f in enumerate(features) if f.type == "marker"]
     if points:
         out[points] = shapely.points(_lon_lat([features[i].coords for i in points]))
+    step()
     flat = [f.type == "polyline" or (f.type == "polygon" and not _holed(f.coords)) for f in features]
     for kind, build in (("polyline", shapely.linestrings), ("polygon", _polygons)):
+        step()
         chosen = [i for i, f in enumerate(features) if f.type == kind and flat[i]]
         if not chosen:
             continue
         coords = [features[i].coords for i in chosen]
+        step()
         xy = _lon_lat([p for ring in coords for p in ring])
+        step()
         which = np.repeat(np.arange(len(chosen)), [len(ring) for ring in coords])
         out[chosen] = by_parts(build, xy, which)
     areas = [
@@ -143,6 +149,7 @@ def geometries(features: Sequence[Feature]) -> NDArray[np.object_]:
     ]
     if areas:
         out[areas] = _areas([features[i] for i in areas])
+    step()
     for i, feature in enumerate(features):
         if feature.type in ("circle", "rectangle", "multipoint", "multipolyline", "collection"):
             out[i] = feature_geometry(feature)
@@ -156,7 +163,10 @@ def _lon_lat(points: Sequence[LatLon]) -> NDArray[np.float64]:
     A slice holds it ~1.5 ms; all of them take as long as the one call."""
     if len(points) <= _SLICE:
         return np.array(points, dtype=float).reshape(-1, 2)[:, ::-1]
-    parts = [np.array(points[at : at + _SLICE], dtype=float) for at in range(0, len(points), _SLICE)]
+    parts = []
+    for at in range(0, len(points), _SLICE):
+        parts.append(np.array(points[at : at + _SLICE], dtype=float))
+        step()
     return np.concatenate(parts)[:, ::-1]
 
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from mapsrv.core.model import Feature, Limits, build_feature
+from mapsrv.core.pace import paced
 from mapsrv.core.routes import Mode, climb
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import Imported
@@ -142,7 +143,7 @@ async def _snapped(
 def climbs(imported: Imported, ids: Sequence[str]) -> list[dict[str, Any]]:
     """The climb of each line with heights, for the answer."""
     out = []
-    for fid, feature in zip(ids, imported.features, strict=False):
+    for fid, feature in paced(zip(ids, imported.features, strict=False)):
         if feature.type not in ("polyline", "multipolyline"):  # first: 100,000 points cost nothing
             continue
         heights = dict(feature.properties).get("elevations")

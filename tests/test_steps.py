@@ -21,6 +21,7 @@ from mapsrv.core.events import FeaturesRemoved, FeaturesUpserted
 from mapsrv.core.summary import after_of, effect_of, inverse_of
 from mapsrv.formats.batch import camera, report
 from mapsrv.formats.collect import Imported
+from mapsrv.formats.held import held_notes
 from mapsrv.formats.join import _shapes
 from mapsrv.formats.simplify import simplify
 from mapsrv.spatial.index import FeatureIndex
@@ -68,6 +69,7 @@ INVERSE = inverse_of(BEFORE, [ADDED])
         pytest.param(lambda: camera(ADDED.features), id="the-camera-on-it"),
         pytest.param(lambda: report(Imported("geojson", ADDED.features), []), id="its-report"),
         pytest.param(lambda: FeatureIndex(BEFORE.features.values()), id="a-spatial-index"),
+        pytest.param(lambda: held_notes(BEFORE, "csv"), id="an-export-s-notes"),
     ],
 )
 def test_each_pass_over_thousands_of_features_takes_a_step_every_64(run: Callable[[], object]) -> None:

@@ -6,6 +6,7 @@ or foreign members (a GeoJSON Feature's own members, kept for a GeoJSON export).
 from __future__ import annotations
 
 from mapsrv.core.model import MapState
+from mapsrv.core.pace import paced
 
 __all__ = ["held_notes"]
 
@@ -28,22 +29,30 @@ _NAMES |= {"gpkg": "a GeoPackage", "fgb": "a FlatGeobuf", "parquet": "a GeoParqu
 def held_notes(state: MapState, fmt: str) -> list[str]:
     """Nested values written as JSON text, file ids and foreign members not kept, circles and
     styles a format has no place for: counted, each with the reason."""
-    nested = ids = foreign = styled = circles = unwritten = 0
-    for feature in state.features.values():
-        unwritten += fmt == "gpx" and any(k not in _GPX for k, _ in feature.properties)
-        nested += sum(isinstance(v, (dict, list)) for _, v in feature.properties)
-        ids += any(k == "id" for k, _ in feature.members)
-        foreign += sum(k != "id" for k, _ in feature.members)
-        styled += bool(feature.style)
-        circles += feature.type == "circle"
-    notes = []
     if fmt == "geojson":
-        if circles:
-            notes.append(
-                f"{circles} circle{_s(circles)} written as a point with its radius in the mapsrv member:"
-                " GeoJSON has no circles"
-            )
-        return notes
+        circles = sum(f.type == "circle" for f in paced(state.features.values()))
+        if not circles:  # GeoJSON holds everything else: no pass over the properties
+            return []
+        return [
+            f"{circles} circle{_s(circles)} written as a point with its radius in the mapsrv member:"
+            " GeoJSON has no circles"
+        ]
+    nested = ids = foreign = styled = unwritten = 0
+    gpx = fmt == "gpx"
+    for feature in paced(state.features.values()):
+        properties, members = feature.properties, feature.members
+        if properties:
+            if gpx and any(k not in _GPX for k, _ in properties):
+                unwritten += 1
+            for _, value in properties:
+                if isinstance(value, (dict, list)):
+                    nested += 1
+        if members:
+            ids += any(k == "id" for k, _ in members)
+            foreign += sum(k != "id" for k, _ in members)
+        if feature.style:
+            styled += 1
+    notes = []
     name = _NAMES.get(fmt, fmt)
     if unwritten:
         notes.append(

@@ -231,16 +231,15 @@ async def read(
     geojson = format == "geojson" or (geojson and format is None)  # format, when given, says
     if not paged and not geojson and format is None:
         return answer(with_present(await summary_off_loop(state, tc.links(entry)[0]), tc, entry))
+    if not paged:  # the whole map as a file: no pass to select its features, no copy of them
+        return await _as_file(tc, entry, state, format, layer)
     matched = await _matching(state, layer, kind, text, box)
     start = _offset(cursor, len(matched))
     if geojson or format is not None:
         # a file holds every feature the filters select; a page only when a cursor asks for one
         chosen = matched[start : start + limit] if cursor is not None else matched
         state = dataclasses.replace(state, features={f.id: f for f in chosen})
-        if not geojson:
-            return await export(tc, entry, state, format or "", layer)
-        whole = checked(state)  # stops if the client leaves
-        return await run("encode", lambda: answer(to_geojson(whole)))  # 593 countries: ~0.7 s
+        return await _as_file(tc, entry, state, format or "geojson", layer)
     rows, taken = _fill((_detail(f) for f in matched[start:]), PAGE_BUDGET, limit)
     out: dict[str, Any] = {
         "map_id": state.id,
@@ -251,6 +250,16 @@ async def read(
     if start + taken < len(matched):
         out["next"] = str(start + taken)
     return answer(out)
+
+
+async def _as_file(
+    tc: ToolContext, entry: MapEntry, state: MapState, format: str | None, layer: str | None
+) -> CallToolResult:
+    """``state``'s features as GeoJSON in the answer (``format`` None or "geojson"), or as a file."""
+    if format not in (None, "geojson"):
+        return await export(tc, entry, state, format, layer)
+    whole = checked(state)  # stops if the client leaves
+    return await run("encode", lambda: answer(to_geojson(whole)))  # 593 countries: ~0.7 s
 
 
 async def read_map(tc: ToolContext, map_id: str) -> str:

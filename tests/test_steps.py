@@ -9,11 +9,11 @@ Pure code, no worker: a step bound to a counter, as ``mapsrv.workers`` binds its
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from support.steps import counted_steps
 
 from mapsrv.core import Feature, MapState, pace
 from mapsrv.core.apply import apply_event
@@ -40,17 +40,6 @@ def polygons(n: int, start: int = 0) -> tuple[Feature, ...]:
     )
 
 
-@contextmanager
-def counted() -> Iterator[list[int]]:
-    """The steps taken in the block, counted (nothing else happens at them)."""
-    steps: list[int] = []
-    token = pace.bind(lambda: steps.append(1))
-    try:
-        yield steps
-    finally:
-        pace._step.reset(token)
-
-
 BEFORE = MapState(id="m", version=1, features={f.id: f for f in polygons(N)})
 ADDED = FeaturesUpserted(2, polygons(N, start=N), seq=2 * N)
 INVERSE = inverse_of(BEFORE, [ADDED])
@@ -73,7 +62,7 @@ INVERSE = inverse_of(BEFORE, [ADDED])
     ],
 )
 def test_each_pass_over_thousands_of_features_takes_a_step_every_64(run: Callable[[], object]) -> None:
-    with counted() as steps:
+    with counted_steps() as steps:
         run()
     assert len(steps) >= N // pace.EVERY
 
@@ -88,7 +77,7 @@ def test_a_long_ring_is_thinned_in_steps() -> None:
         )
         for i in range(50_000)
     ]
-    with counted() as steps:
+    with counted_steps() as steps:
         kept = simplify(ring, 1_000.0, closed=True)
     assert 3 <= len(kept) < len(ring)
     assert len(steps) >= 50_000 // 4_096
@@ -107,7 +96,7 @@ def test_a_joined_outline_of_many_islands_is_read_in_steps() -> None:
         (((float(i), 0.0), (i + 0.5, 0.0), (i + 0.5, 0.5), (float(i), 0.5), (float(i), 0.0)),)
         for i in range(400)
     )
-    with counted() as steps:
+    with counted_steps() as steps:
         shapes = _shapes(_Outline("IDN", "Indonesia", islands), 0)
     assert len(shapes) == 400
     assert len(steps) >= 400 // 8
@@ -117,7 +106,7 @@ def test_nothing_bound_nothing_stepped() -> None:
     """On the event loop (a small batch), a pass takes no step and gives the same answer."""
     assert pace._step.get() is None
     assert apply_event(BEFORE, ADDED).features.keys() == {f"p{i}" for i in range(2 * N)}
-    with counted() as steps:
+    with counted_steps() as steps:
         stepped = apply_event(BEFORE, ADDED)
     assert stepped.features.keys() == apply_event(BEFORE, ADDED).features.keys()
     assert stepped.points == apply_event(BEFORE, ADDED).points and steps

@@ -20,6 +20,7 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 from support import start_server, wait_until
+from support.steps import counted_steps
 
 from mapsrv import workers as workers_module
 from mapsrv.core import Feature, MapState, pace
@@ -200,15 +201,11 @@ async def test_an_import_applied_in_a_worker_stops_in_core_once_its_call_is_canc
 
 
 def test_paced_items_are_the_items_with_a_step_before_each_run() -> None:
-    steps: list[int] = []
-    token = pace.bind(lambda: steps.append(1))
-    try:
+    with counted_steps() as steps:
         assert list(pace.paced(range(200), every=64, seconds=math.inf)) == list(range(200))
         assert len(steps) == 4  # before items 0, 64, 128 and 192
         pace.step()
         assert len(steps) == 5
-    finally:
-        pace._step.reset(token)
     assert list(pace.paced(range(3))) == [0, 1, 2]
     pace.step()  # nothing bound: nothing happens
     assert len(steps) == 5
@@ -224,12 +221,8 @@ def test_big_items_are_paced_by_time() -> None:
                 pass
             yield i
 
-    steps: list[int] = []
-    token = pace.bind(lambda: steps.append(1))
-    try:
+    with counted_steps() as steps:
         assert list(pace.paced(slow(4), every=64, seconds=0.002)) == [0, 1, 2, 3]
-    finally:
-        pace._step.reset(token)
     assert len(steps) == 4
 
 

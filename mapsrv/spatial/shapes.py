@@ -139,7 +139,6 @@ def geometries(features: Sequence[Feature]) -> NDArray[np.object_]:
         if not chosen:
             continue
         coords = [features[i].coords for i in chosen]
-        step()
         xy = _lon_lat([p for ring in coords for p in ring])
         step()
         which = np.repeat(np.arange(len(chosen)), [len(ring) for ring in coords])

@@ -239,7 +239,7 @@ async def read(
         # a file holds every feature the filters select; a page only when a cursor asks for one
         chosen = matched[start : start + limit] if cursor is not None else matched
         state = dataclasses.replace(state, features={f.id: f for f in chosen})
-        return await _as_file(tc, entry, state, format or "geojson", layer)
+        return await _as_file(tc, entry, state, format, layer)
     rows, taken = _fill((_detail(f) for f in matched[start:]), PAGE_BUDGET, limit)
     out: dict[str, Any] = {
         "map_id": state.id,

@@ -15,7 +15,6 @@ from mapsrv import workers
 from mapsrv.config import Config
 from mapsrv.core import Limits
 from mapsrv.dispatch import Dispatcher
-from mapsrv.formats import apart
 from mapsrv.http.hygiene import ConnectionCounts, ConnectionHygiene
 from mapsrv.http.hypercorn import hypercorn_config
 from mapsrv.http.observe import Observer
@@ -23,6 +22,7 @@ from mapsrv.http.pacing import cap_ready_sockets
 from mapsrv.http.pacing import connections as storms
 from mapsrv.http.throttle import RateLimits, Throttle
 from mapsrv.hub import MapHub
+from mapsrv.hub.reader import ReadLimits, serve_reader
 from mapsrv.hub.registry import UNUSED_MAP_TIMEOUT
 from mapsrv.mcp.endpoints import McpEndpoints
 from mapsrv.mcp.tools.outlines import warm_outlines
@@ -35,7 +35,7 @@ from mapsrv.routing import router_for, serve_router
 from mapsrv.store import open_store_from_url
 from mapsrv.web.stream import StreamCounts
 
-__all__ = ["Server", "places_for", "serve", "serve_places", "warm_places", "warm_reader"]
+__all__ = ["Server", "places_for", "serve", "serve_places", "warm_places"]
 
 log = logging.getLogger("mapsrv")
 
@@ -155,7 +155,7 @@ async def serve(
         log.info("mapsrv listening on %s", server.url)
         task_status.started(server)
         nursery.start_soon(warm_places, places)  # after start-up's collector pass (settle)
-        nursery.start_soon(warm_reader)
+        await nursery.start(serve_reader)
         await shutdown.wait()
         await _drain(config, hub, app, stopping, http_done)
         log.info("stopped")
@@ -177,6 +177,9 @@ def _open_hub(config: Config, private: bool) -> MapHub:
         end_soon=storms().soon,  # streams read from a channel end a few per loop turn in a storm
     )
     hub.private = private and not store.shared
+    hub.read_limits = ReadLimits(
+        memory=config.import_memory, cpu=max(1, round(config.import_cpu)), wall=config.import_timeout
+    )
     return hub
 
 
@@ -227,16 +230,6 @@ async def warm_places(places: PlaceService) -> None:
         await places.warm()
         await workers.run("geometry", warm_outlines)
     log.info("places warm in %.1f s", time.perf_counter() - started)
-
-
-async def warm_reader() -> None:
-    """Start the worker process that reads big files (``mapsrv.formats.apart``) in the
-    background: ~0.5 s the first big import would otherwise wait. Idle for 10 minutes, it ends
-    (trio-parallel's default), and the next big import starts it again."""
-    try:
-        await workers.run("read", apart.settle)
-    except Exception as exc:  # the server runs on: the first big import tries again, and says why
-        log.warning("the worker process for big files did not start: %s", exc)
 
 
 def places_for(config: Config) -> PlaceService:

@@ -24,13 +24,12 @@ Threads or processes, by measurement (2 cores, tests/bench/loop_stalls.py):
 - A process costs the pickling of what goes in and out, itself one C call on the caller's
   thread: a 100,000-feature state pickles in hundreds of ms, longer than the stall it would
   save, and starting one and pickling a layer's properties made natural breaks on 3,000
-  features 1.8 s against 0.6 s in a thread. So the process kinds are for work whose input is
-  bytes or small and whose Python runs long: ``read``, a big file (``mapsrv.formats.apart``: a
-  file's bytes go in, its features come back pickled in pieces that a thread unpickles a
-  millisecond at a time; the loop's longest wait during a 6 MB read went from 51-70 ms to 7-8),
-  and ``classify``, which no tool needs at today's sizes (``style_layer``'s classes are computed
-  by the write path, in a thread for a big layer). Cancelling one kills the worker process
-  (trio-parallel's ``kill_on_cancel``), so a client that leaves frees its worker at once.
+  features 1.8 s against 0.6 s in a thread. So the process kind is for work whose input is
+  bytes or small and whose Python runs long: ``classify``, which no tool needs at today's sizes
+  (``style_layer``'s classes are computed by the write path, in a thread for a big layer).
+  Cancelling one kills the worker process (trio-parallel's ``kill_on_cancel``). Files from
+  strangers are read by processes of their own, with hard limits (``mapsrv.hub.reader``): its
+  features come back pickled in pieces that a thread unpickles a millisecond at a time.
 
 The loop comes first (``_LoopFirst``): while a thread worker runs, the loop says when it is busy
 (from its wake-up to its next wait for I/O, a trio instrument), and a worker waits until the loop
@@ -88,9 +87,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Kind = Literal["geometry", "image", "encode", "index", "snapshot", "classify", "read"]
-KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "snapshot", "classify", "read")
-PROCESS_KINDS = frozenset({"classify", "read"})
+Kind = Literal["geometry", "image", "encode", "index", "snapshot", "classify"]
+KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "snapshot", "classify")
+PROCESS_KINDS = frozenset({"classify"})
 QUEUE_PER_WORKER = 8  # calls that may wait per worker of a kind before more are refused
 CHECK_EVERY = 64  # features a writer goes through between checks for cancellation (checked)
 SWITCH_INTERVAL = 0.001  # s: how long a thread wanting the interpreter waits for it (Python's: 0.005)

@@ -143,8 +143,28 @@ class StoreSettings:
         ),
     )
 
+    # Every file is read by a process of its own under these (issue 72): GDAL, SQLite and Arrow
+    # are C code a forged file can make count or inflate for ever (docs/security.md)
+    import_memory: int = field(
+        default=1024 * MIB,
+        metadata=about(
+            "memory the process reading one imported file may take beyond its libraries; past it the"
+            " file is refused (every file is read by a sandboxed process of its own)"
+        ),
+    )
+    import_cpu: float = field(
+        default=60 * SECONDS, metadata=about("CPU seconds the process reading one imported file may use")
+    )
+    import_timeout: float = field(
+        default=120 * SECONDS,
+        metadata=about("seconds one imported file may take to read in all, before its process is killed"),
+    )
+
     def check(self) -> None:
         check_range(self, "idle_timeout", 0.001, YEAR)
+        check_range(self, "import_memory", 64 * MIB, 64 * 1024 * MIB)
+        check_range(self, "import_cpu", 1, 3600)
+        check_range(self, "import_timeout", 1, 3600)
         for name in ("event_log_size", "max_features", "max_maps"):
             check_range(self, name, 1, 10_000_000)
         check_range(self, "max_file_size", 1 * KIB, 1024 * MIB)

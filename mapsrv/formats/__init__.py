@@ -34,7 +34,7 @@ from mapsrv.formats.kml import read_kml, write_kml
 from mapsrv.formats.kmz import read_kmz, write_kmz
 from mapsrv.formats.progress import Progress
 from mapsrv.formats.rings import Rings
-from mapsrv.formats.table import read_csv, write_csv
+from mapsrv.formats.table import Rows, read_csv, read_rows, write_csv
 
 __all__ = [
     "BINARY_FORMATS",
@@ -50,11 +50,16 @@ __all__ = [
     "Join",
     "MAX_WHOLE",
     "Progress",
+    "Rows",
     "STREAMED",
+    "check_gis_arguments",
     "detect_format",
     "export_file",
     "export_notes",
+    "load_file",
     "read_file",
+    "read_rows",
+    "read_table",
     "write_file",
 ]
 
@@ -119,16 +124,11 @@ def read_file(
     ``CHECK_EVERY`` features of any format (and ``progress``'s between a GIS file's batches): it
     raises to stop the read, as ``workers.stop_if_cancelled`` does when the caller left."""
     if isinstance(data, Path):
-        data, fmt = _from_disk(data, fmt, filename)
+        data, fmt = load_file(data, fmt, filename)
     else:
         fmt = detect_format(data, filename, given=fmt)
     out = Collector(fmt, limits, layer=layer, tolerance=simplify, check=check)
-    if fmt not in GIS_FORMATS and (file_layer is not None or crs is not None):
-        name = "file_layer" if file_layer is not None else "crs"
-        raise InvalidInput(
-            f"{name} goes with a Shapefile, GeoPackage, FlatGeobuf or GeoParquet, got a {fmt} file"
-            " (its coordinates are WGS84 degrees); leave it out"
-        )
+    check_gis_arguments(fmt, file_layer, crs)
     if fmt in GIS_FORMATS:
         _read_gis(data, fmt, out, file_layer, crs, progress)
     elif isinstance(data, Path):
@@ -150,7 +150,46 @@ def read_file(
     return out.result()
 
 
-def _from_disk(path: Path, fmt: str | None, filename: str | None) -> tuple[bytes | Path, str]:
+def check_gis_arguments(fmt: str, file_layer: str | None, crs: str | None) -> None:
+    """``file_layer`` and ``crs`` go with a GIS file only."""
+    if fmt not in GIS_FORMATS and (file_layer is not None or crs is not None):
+        name = "file_layer" if file_layer is not None else "crs"
+        raise InvalidInput(
+            f"{name} goes with a Shapefile, GeoPackage, FlatGeobuf or GeoParquet, got a {fmt} file"
+            " (its coordinates are WGS84 degrees); leave it out"
+        )
+
+
+def read_table(
+    table: Rows,
+    notes: tuple[str, ...],
+    limits: Limits,
+    *,
+    layer: str | None = None,
+    lookup: Callable[[str], LatLon | None] | None = None,
+    simplify: float | None = None,
+    join: Join | None = None,
+    find: Find | None = None,
+    key: str | None = None,
+    country: str = "",
+    near: Near | None = None,
+    check: Callable[[], None] | None = None,
+) -> Imported:
+    """A CSV's rows, as the sandbox read them (``read_rows``, with its ``notes``), into features:
+    its place names resolved by ``lookup``, or joined to outlines (``read_file``'s arguments)."""
+    out = Collector("csv", limits, layer=layer, tolerance=simplify, check=check)
+    for note in notes:
+        out.note(note)
+    if join is not None:
+        if find is None:
+            raise ValueError("a join needs its outlines (find)")
+        read_joined(table, out, join, find, key=key, country=country, near=near)
+    else:
+        read_csv(table, out, lookup)
+    return out.result()
+
+
+def load_file(path: Path, fmt: str | None, filename: str | None) -> tuple[bytes | Path, str]:
     """The file at ``path`` as ``read_file`` reads it: the path itself for a format read in
     batches, else its bytes (the format told by its first bytes, as from memory)."""
     with path.open("rb") as file:

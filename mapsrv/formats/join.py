@@ -33,7 +33,7 @@ from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import MAX_LISTED, Collector
 from mapsrv.formats.columns import normalise
 from mapsrv.formats.simplify import simplify
-from mapsrv.formats.table import numeric_columns, property_names, property_value, read_rows
+from mapsrv.formats.table import Rows, numeric_columns, property_names, property_value, read_rows
 
 __all__ = [
     "COARSE_PARTS", "JOINS", "THINNED", "Find", "Join", "Near", "NoKeyColumn", "Outline", "read_joined",
@@ -260,7 +260,7 @@ def _stacked(matched: list[_Row], out: Collector) -> None:
 
 
 def read_joined(
-    data: bytes,
+    data: bytes | Rows,
     out: Collector,
     join: Join,
     find: Find,
@@ -273,7 +273,7 @@ def read_joined(
     ``near`` offers the name an unmatched row may mean."""
     if join not in JOINS:
         raise InvalidInput(f"join must be one of {', '.join(JOINS)}, got {join!r:.40}")
-    header, rows, comma = read_rows(data, out)
+    header, rows, comma = read_rows(data, out) if isinstance(data, bytes) else data
     column = _key_column(header, rows, join, key, find, country)
     keys = [normalise(h) for h in header]
     country_column = None

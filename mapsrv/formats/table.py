@@ -51,6 +51,7 @@ __all__ = [
     "MAX_COLUMNS",
     "MAX_FIELD",
     "MAX_LOOKUPS",
+    "Rows",
     "numeric_columns",
     "property_names",
     "property_value",
@@ -293,7 +294,10 @@ def _corners(coords: Any) -> list[list[float]] | None:
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
-def read_rows(data: bytes, out: Collector) -> tuple[list[str], list[tuple[int, list[str]]], bool]:
+Rows = tuple[list[str], list[tuple[int, list[str]]], bool]  # header, rows by line, decimal comma
+
+
+def read_rows(data: bytes, out: Collector) -> Rows:
     """A CSV's header, its rows that have a value (each with its line number), and whether its
     numbers may have a decimal comma (``;`` or tab as the delimiter)."""
     text = _decode(data, out)
@@ -329,9 +333,10 @@ def property_value(text: str, numeric: bool, comma: bool) -> Any:
     return typed(text, numeric, comma) if numeric else _unescape(text)
 
 
-def read_csv(data: bytes, out: Collector, lookup: Callable[[str], LatLon | None] | None) -> None:
-    """Read a CSV table's rows into ``collector`` (see the module's docstring)."""
-    header, rows, comma = read_rows(data, out)
+def read_csv(data: bytes | Rows, out: Collector, lookup: Callable[[str], LatLon | None] | None) -> None:
+    """Read a CSV table's rows into ``collector`` (see the module's docstring): its bytes, or the
+    rows ``read_rows`` read from them (in the sandbox: ``mapsrv.formats.sandbox``)."""
+    header, rows, comma = read_rows(data, out) if isinstance(data, bytes) else data
     own = [h.strip() for h in header[: len(_FIXED)]] == _FIXED
     cols = _OWN if own else find_columns(header, [row for _, row in rows[:5]])
     if not cols.positioned():

@@ -34,6 +34,7 @@ from mapsrv.hub.lookup import Lookup
 from mapsrv.hub.people import People
 from mapsrv.hub.pointers import Pointers
 from mapsrv.hub.presence import Member, Presence
+from mapsrv.hub.reader import ReadLimits
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.replica import Replica, Written
 from mapsrv.store import MapMeta, MapSummary, Store, StoreMessage, StoreUnavailable
@@ -72,6 +73,7 @@ class MapHub:
         server gives its pacer's, so that thousands ended together end a few per loop turn."""
         self.store: Store = store if store is not None else MemoryStore()
         self.limits = limits
+        self.read_limits = ReadLimits()  # what reading one imported file may cost (the server's flags)
         self.idle_timeout = idle_timeout
         self.registry = Registry(
             max_maps=max_maps,

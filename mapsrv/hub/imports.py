@@ -1,15 +1,22 @@
-"""Reading an uploaded file off the event loop: the ``import`` tool and the page's import share
-it. Parsing is pure CPU (a 50,000-point GPX track is a few hundred ms), so it runs in a worker
-thread, and so does the gazetteer a CSV's place names need (its index is built there the first
-time, ~2 s), and the outlines a joined table needs (decoded there the first time, ~1 s). GIS files
-are read there too: GDAL and pyarrow release the GIL while they decode, the rows are pure Python
-(100,000 points of a GeoParquet: about a second). A big file the page spooled to disk comes as its
-path, and its read counts its rows in ``progress``. A read of any file stops once its caller is
-cancelled (the client went away): within ``CHECK_EVERY`` features, or at a GIS file's next batch."""
+"""Reading an uploaded file, the one door for files: the ``import`` tool, the page's import and
+a source fetched from a URL all come through ``read_upload``.
+
+Whatever the file, its bytes are read by a sandboxed process with hard limits
+(``mapsrv.hub.reader``): a file spooled to a private folder (the page's upload already is), the
+reader bounded in memory, CPU, time and writes, its features coming back in checked pieces. What
+needs the server is done here after it, in a worker thread: a CSV's place names resolved by the
+gazetteer (its index built there the first time, ~2 s) or its rows joined to outlines (decoded
+there the first time, ~1 s). A big file the page spooled counts its rows in ``progress``; a read
+whose client left is killed at once, its process and all.
+
+At most ``PARSERS`` files are read at once, and one per person (``owner``) of them: two hostile
+files of one stranger cannot hold every reader while someone else's one-point file waits.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
 
@@ -17,16 +24,18 @@ import trio
 
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
-from mapsrv.formats import JOINS, Imported, Join, Progress, read_file
-from mapsrv.formats.apart import read_apart, reads_apart, unpack
+from mapsrv.formats import JOINS, Imported, Join, Progress, read_table
+from mapsrv.formats.sandbox import Table
+from mapsrv.hub.reader import ReadLimits, limits_json, reader, spooled_bytes
 from mapsrv.places import point_of, resolve_country
 from mapsrv.places.boundaries import Boundary, find_boundary, nearest_boundary
 from mapsrv.workers import run, stop_if_cancelled
 
-__all__ = ["read_upload"]
+__all__ = ["PARSERS", "read_upload"]
 
-# At most two files parsed at once: each holds its whole tree in memory while it is read.
-_PARSERS = trio.CapacityLimiter(2)
+PARSERS = 2  # files read at once, each by a process of its own
+_PARSERS = trio.CapacityLimiter(PARSERS)
+_OWNED: dict[str, trio.Lock] = {}  # one read at a time per person
 
 
 async def read_upload(
@@ -44,31 +53,56 @@ async def read_upload(
     crs: str | None = None,
     areas: Callable[[str], Boundary | None] | None = None,
     progress: Progress | None = None,
+    read_limits: ReadLimits | None = None,
+    owner: str | None = None,
 ) -> Imported:
-    """``areas``: an imported extract's area by name (``PlaceService.join_area``), for a row
-    joined by regions that names no region (a city, a district, a park). ``key`` and ``country``
-    go with ``join``, checked here for the tool and the page alike; an unknown country is refused
-    before the file is read."""
+    """``data``: the file's bytes, or its path alone in a private folder (the page's spooled
+    upload). ``areas``: an imported extract's area by name (``PlaceService.join_area``), for a
+    row joined by regions that names no region (a city, a district, a park). ``key`` and
+    ``country`` go with ``join``, checked here for the tool and the page alike; an unknown country
+    is refused before the file is read. ``read_limits``: what the read may cost (the server's
+    flags); ``owner``: who sent it, read one file at a time."""
     if join is None and (key is not None or country is not None):
         raise InvalidInput("key and country go with join; pass join (countries or regions) or leave them out")
     if join is not None and join not in JOINS:
         raise InvalidInput(f"join must be one of {', '.join(JOINS)}, got {join!r:.40}")
     if country is not None:
         await run("index", resolve_country, country)  # unknown: the caller's mistake, with a hint
-    if progress is not None:
-        progress.check = stop_if_cancelled
-    # big, and nothing that asks the server (places, a file's layer, a projection): in a process
-    if join is None and file_layer is None and crs is None and reads_apart(data, fmt, filename):
-        async with _PARSERS:  # the loop's interpreter left alone (formats.apart)
-            shipped, pieces = await run("read", read_apart, data, fmt, limits, filename, layer, simplify)
-            imported = await run("encode", unpack, shipped, pieces, stop_if_cancelled)
-        return _checked(imported)
-    read = partial(
-        read_file,
-        data,
-        fmt,
+    request = {
+        "format": fmt,
+        "filename": filename,
+        "layer": layer,
+        "simplify": simplify,
+        "file_layer": file_layer,
+        "crs": crs,
+        "limits": limits_json(limits),
+    }
+    lock = None if owner is None else _OWNED.setdefault(owner, trio.Lock())
+    try:
+        async with AsyncExitStack() as stack:
+            if lock is not None:
+                await stack.enter_async_context(lock)
+            await stack.enter_async_context(_PARSERS)
+            path = data if isinstance(data, Path) else await stack.enter_async_context(spooled_bytes(data))
+            read = await reader().read(path, request, read_limits or ReadLimits(), progress)
+    finally:
+        if (
+            owner is not None
+            and lock is not None
+            and not lock.locked()
+            and not lock.statistics().tasks_waiting
+        ):
+            _OWNED.pop(owner, None)
+    if isinstance(read, Imported):
+        if join is not None:
+            raise InvalidInput(f"join takes a CSV table, got a {read.format} file; send the table as CSV")
+        return _checked(read)
+    table: Table = read
+    finish = partial(
+        read_table,
+        (table.header, table.rows, table.comma),
+        table.notes,
         limits,
-        filename=filename,
         layer=layer,
         lookup=point_of,
         simplify=simplify,
@@ -77,13 +111,9 @@ async def read_upload(
         key=key,
         country=country or "",
         near=nearest_boundary,
-        file_layer=file_layer,
-        crs=crs,
-        progress=progress,
         check=stop_if_cancelled,  # a read whose client left stops within CHECK_EVERY features
     )
-    async with _PARSERS:
-        return _checked(await run("encode", read))
+    return _checked(await run("encode", finish))
 
 
 def _checked(imported: Imported) -> Imported:

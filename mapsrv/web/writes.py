@@ -221,6 +221,8 @@ class PageWrites:
             country=args.get("country") or None,
             areas=self.areas,
             progress=progress,
+            read_limits=self.hub.read_limits,
+            owner=actor.id,
         )
         joined = {"joined": imported.joined} if imported.joined else {}
         if args.get("preview") in ("1", "true"):  # 100,000 rows gone through: off the loop

@@ -108,6 +108,8 @@ async def import_file(
         file_layer=file_layer,
         crs=crs,
         areas=tc.places.join_area,
+        read_limits=tc.hub.read_limits,
+        owner=tc.principal or tc.actor.id,
     )
     if snap is not None:
         mode = check_mode("snap", snap)

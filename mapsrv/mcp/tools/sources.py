@@ -58,7 +58,14 @@ async def add_layer(
         if "html" in fetched.content_type or head.startswith((b"<!doctype", b"<html")):
             answered = fetched.content_type or "html"
             raise InvalidInput(f"url answered {answered!r}, not {type}; give the URL of the file itself")
-        imported = await read_upload(fetched.body, type, tc.hub.limits, layer=lid)
+        imported = await read_upload(
+            fetched.body,
+            type,
+            tc.hub.limits,
+            layer=lid,
+            read_limits=tc.hub.read_limits,
+            owner=tc.principal or tc.actor.id,
+        )
         entry = await tc.entry(map_id)
         ops = import_ops(entry.state, imported, max_title=tc.hub.limits.max_title)
     out = await tc.write(map_id, [*ops, SetLayerSource(lid, source)], None)

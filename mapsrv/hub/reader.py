@@ -1,0 +1,308 @@
+"""The server's side of the sandbox: every file from a stranger read by a process of its own
+(``mapsrv.formats.sandbox``), whatever its format, size and arguments, so that whatever the file
+does costs only that process (issue 72).
+
+The reader is bounded from inside (address space, CPU seconds, file writes, no network: see
+``mapsrv.formats.sandbox``) and from here: a wall-clock deadline, and a kill when the client
+leaves. Its answer comes as frames the server checks as they come: none longer than
+``MAX_FRAME``, the features' pickles at most the reader's memory in all, and nothing unpickled but
+mapsrv's own model classes. Any end but a clean one is a refusal that says which limit the file
+broke ("the file took more than 1024 MiB of memory to read ..."); nothing is stored, and the
+server and every other read go on.
+
+A process costs its start: ~0.3 s to import the readers, ~0.6 s more for GDAL and pyarrow. So
+after a read one process is started ahead, waiting for the next file with those modules loaded
+(a spare, ``SPARE_IDLE`` at most: a server that reads no file keeps no process). Measured
+(docs/benchmarks.md, issue 72): the 1:10m countries and a 100,000-point GeoParquet as fast as a
+worker process read them before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trio
+
+import mapsrv
+from mapsrv.core.model import Feature, Limits
+from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats import GIS_FORMATS, Imported, Progress
+from mapsrv.formats.sandbox import FRAME, MAX_FRAME, Refusal, Table, safe_loads
+from mapsrv.workers import run, stop_if_cancelled
+
+__all__ = ["ReadLimits", "Reader", "SPARE_IDLE", "reader", "serve_reader", "spooled_bytes"]
+
+log = logging.getLogger("mapsrv.reader")
+
+SPARE_IDLE = 300.0  # s a spare reader waits for a file before it is let go
+_RECEIVE = 1 << 20  # bytes asked of the pipe at once
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What reading one file may cost: ``memory`` bytes of address space beyond the libraries the
+    reader maps, ``cpu`` seconds of CPU, ``wall`` seconds in all (flags --import-memory,
+    --import-cpu, --import-timeout)."""
+
+    memory: int = 1 << 30
+    cpu: int = 60
+    wall: float = 120.0
+
+
+class _Child:
+    """One reader process, started ahead (a spare) or for the file at hand."""
+
+    def __init__(self, process: trio.Process, gis: bool) -> None:
+        self.process = process
+        self.gis = gis
+        self.born = time.monotonic()
+
+    @classmethod
+    async def start(cls, gis: bool) -> _Child:
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": os.pathsep.join([str(Path(mapsrv.__file__).parent.parent), *sys.path[1:]]),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "random",
+            "ARROW_DEFAULT_MEMORY_POOL": "system",  # jemalloc's reservations would count as address space
+            "OMP_NUM_THREADS": "1",
+            "PROJ_NETWORK": "OFF",
+            "GDAL_HTTP_TIMEOUT": "1",
+            "LANG": "C.UTF-8",
+        }
+        args = [sys.executable, "-m", "mapsrv.formats.sandbox"]
+        if gis:
+            args.append("--gis")
+        process = await trio.lowlevel.open_process(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        )
+        return cls(process, gis)
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+
+
+class Reader:
+    """The reader processes of one server: ``read`` runs one; a spare waits for the next file."""
+
+    def __init__(self) -> None:
+        self.spare: _Child | None = None
+        self.reads = 0
+        self.refused = 0  # reads ended by a limit
+        self._starting = False
+
+    async def read(
+        self, path: Path, request: dict[str, Any], limits: ReadLimits, progress: Progress | None
+    ) -> Imported | Table:
+        """The file at ``path`` (alone in its folder) read as ``request`` says, within ``limits``."""
+        gis = str(request.get("format") or "") in GIS_FORMATS or path.suffix.lstrip(".") in GIS_FORMATS
+        child, self.spare = self.spare, None
+        if child is None or child.process.returncode is not None:
+            child = await _Child.start(gis)
+        self.reads += 1
+        try:
+            return await self._run(child, path, request, limits, progress)
+        finally:
+            child.kill()
+            with trio.CancelScope(shield=True):
+                await child.process.wait()
+            if self.spare is None and not self._starting:
+                self._starting = True
+                try:
+                    with trio.CancelScope(shield=True):
+                        self.spare = await _Child.start(child.gis or gis)
+                finally:
+                    self._starting = False
+
+    async def _run(
+        self,
+        child: _Child,
+        path: Path,
+        request: dict[str, Any],
+        limits: ReadLimits,
+        progress: Progress | None,
+    ) -> Imported | Table:
+        process = child.process
+        assert process.stdin is not None and process.stdout is not None
+        line = dict(request, path=str(path), memory=limits.memory, cpu=limits.cpu)
+        line["gis"] = request.get("format") in GIS_FORMATS or child.gis
+        pieces: list[bytes] = []
+        answer: Any = None
+        with trio.move_on_after(limits.wall) as deadline:
+            try:
+                await process.stdin.send_all(json.dumps(line).encode() + b"\n")
+                await process.stdin.aclose()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the reader died at once: its end says why
+            got = 0
+            async for kind, payload in _frames(process.stdout):
+                if kind == b"P" and progress is not None:
+                    progress.done, progress.total = _progress(payload)
+                elif kind == b"F":
+                    got += len(payload)
+                    if got > limits.memory:
+                        self.refused += 1
+                        raise PayloadTooLarge(
+                            f"the file's features take more than {limits.memory >> 20} MiB (the"
+                            " reader's limit, --import-memory); send a smaller file or split it"
+                        )
+                    pieces.append(payload)
+                elif kind in (b"R", b"T", b"E"):
+                    answer = (kind, payload)
+                    break
+            if answer is None:
+                await process.wait()
+        if deadline.cancelled_caught:
+            self.refused += 1
+            raise PayloadTooLarge(
+                f"the file took more than {limits.wall:g} s to read (the reader's limit, --import-timeout);"
+                " send a smaller file, or one layer of it (file_layer)"
+            )
+        if answer is None:
+            raise self._died(process.returncode, limits)
+        kind, payload = answer
+        if kind == b"E":
+            raise _refused(payload)
+        if kind == b"T":
+            table = safe_loads(payload)
+            if not isinstance(table, Table):
+                raise _garbled("a table")
+            return table
+        imported = safe_loads(payload)
+        if not isinstance(imported, Imported):
+            raise _garbled("its answer")
+        return await run("encode", _unpack, imported, pieces)
+
+    def _died(self, code: int | None, limits: ReadLimits) -> PayloadTooLarge | InvalidInput:
+        """Why a reader ended without an answer, in the user's terms."""
+        self.refused += 1
+        if code in (-signal.SIGXCPU, -signal.SIGKILL):
+            return PayloadTooLarge(
+                f"the file took more than {limits.cpu} s of CPU to read (the reader's limit, --import-cpu);"
+                " send a smaller file, or one layer of it (file_layer)"
+            )
+        how = signal.Signals(-code).name if code is not None and code < 0 else f"exit status {code}"
+        log.warning("a file's reader ended without an answer (%s)", how)
+        return InvalidInput(
+            f"the file could not be read: its reader stopped ({how}) before it finished; the file is"
+            f" malformed, or needs more than the reader's {limits.memory >> 20} MiB of memory; export it"
+            " again, or send a smaller file"
+        )
+
+    def statistics(self) -> dict[str, int]:
+        return {"reads": self.reads, "refused": self.refused, "spare": int(self.spare is not None)}
+
+    def retire_spare(self, idle: float = SPARE_IDLE) -> None:
+        """Let the spare go when it waited ``idle`` seconds (or at once, with 0)."""
+        spare = self.spare
+        if spare is not None and time.monotonic() - spare.born >= idle:
+            self.spare = None
+            spare.kill()
+
+
+async def _frames(stream: trio.abc.ReceiveStream) -> AsyncIterator[tuple[bytes, bytes]]:
+    """The reader's frames as they come; one longer than ``MAX_FRAME`` ends the read."""
+    buffer = bytearray()
+    head = FRAME.size
+    while True:
+        while len(buffer) >= head:
+            kind, size = FRAME.unpack_from(buffer)
+            if size > MAX_FRAME:
+                raise PayloadTooLarge(
+                    f"the file's reader sent a piece of {size / 2**20:,.0f} MiB, more than {MAX_FRAME >> 20}"
+                    " MiB: a single feature that big cannot be on a map; send a smaller file"
+                )
+            if len(buffer) < head + size:
+                break
+            payload = bytes(buffer[head : head + size])
+            del buffer[: head + size]
+            yield kind, payload
+        chunk = await stream.receive_some(_RECEIVE)
+        if not chunk:
+            return
+        buffer += chunk
+
+
+def _progress(payload: bytes) -> tuple[int, int]:
+    done, total = int.from_bytes(payload[:8], "big"), int.from_bytes(payload[8:16], "big")
+    return done, total
+
+
+def _refused(payload: bytes) -> InvalidInput:
+    try:
+        said = json.loads(payload)
+        refusal = Refusal(str(said["message"])[:2_000], int(said["status"]), str(said.get("kind", "")))
+    except (ValueError, KeyError, TypeError):
+        return _garbled("its refusal")
+    if refusal.status == 413:
+        return PayloadTooLarge(refusal.message)
+    return InvalidInput(refusal.message)
+
+
+def _garbled(what: str) -> InvalidInput:
+    log.warning("a file's reader sent %s in a form the server does not take", what)
+    return InvalidInput("the file could not be read: its reader answered garbage; export the file again")
+
+
+def _unpack(imported: Imported, pieces: list[bytes]) -> Imported:
+    """The reader's pieces of features, unpickled a piece at a time (``stop_if_cancelled`` before
+    each: the loop goes first, and a client that left stops it)."""
+    features: list[Feature] = []
+    for piece in pieces:
+        stop_if_cancelled()
+        got = safe_loads(piece)
+        if not isinstance(got, list) or not all(isinstance(f, Feature) for f in got):
+            raise _garbled("features")
+        features.extend(got)
+    return dataclasses.replace(imported, features=tuple(features))
+
+
+@asynccontextmanager
+async def spooled_bytes(data: bytes) -> AsyncIterator[Path]:
+    """``data`` in a file alone in a private folder (mode 0700), removed when the block ends."""
+    folder = Path(await trio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="mapsrv-read-")))
+    try:
+        path = folder / "upload"
+        await trio.to_thread.run_sync(path.write_bytes, data)
+        yield path
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+def limits_json(limits: Limits) -> dict[str, Any]:
+    return dataclasses.asdict(limits)
+
+
+_reader = Reader()
+
+
+def reader() -> Reader:
+    """The process's reader."""
+    return _reader
+
+
+async def serve_reader(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Lets an idle spare reader go after ``SPARE_IDLE``, and the spare at shutdown."""
+    task_status.started()
+    try:
+        while True:
+            await trio.sleep(SPARE_IDLE / 10)
+            _reader.retire_spare()
+    finally:
+        _reader.retire_spare(0)

@@ -13,8 +13,8 @@ request from standard input and to bound itself (``confine``):
 - ``RLIMIT_CPU``: ``cpu`` seconds (a flag), then SIGXCPU, and SIGKILL a second later;
 - ``RLIMIT_FSIZE``: no file written bigger than ``MAX_WRITTEN``; its working and temporary
   folder is the upload's own spool folder;
-- ``RLIMIT_CORE`` 0, its own network namespace where the kernel lets it make one (nothing to
-  reach: no SRS grid, no URL), and death with its parent (``PR_SET_PDEATHSIG``).
+- ``RLIMIT_CORE`` 0, and its own network namespace where the kernel lets it make one (nothing
+  to reach: no SRS grid, no URL).
 
 The parent adds a wall-clock deadline and kills it on any of these, or when the client leaves.
 
@@ -37,7 +37,6 @@ import json
 import os
 import pickle
 import resource
-import signal
 import struct
 import sys
 import tempfile
@@ -71,7 +70,6 @@ _GIS_NAMES = frozenset(
 )
 _PROGRESS_EVERY = 0.1  # s between progress frames, at most
 _RESERVE = 4 << 20  # bytes set aside at start, freed to say "out of memory" once it runs out
-_PR_SET_PDEATHSIG = 1
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 
@@ -153,13 +151,12 @@ def _mapped() -> int:
 
 def confine(cpu: int) -> bool:
     """Bound this process but for its memory (the module's docstring): ``cpu`` seconds, its
-    writes, no core file, death with its parent. Answers whether it has a network namespace of
-    its own (the kernel may refuse one)."""
+    writes, no core file. Answers whether it has a network namespace of its own (the kernel may
+    refuse one). No ``PR_SET_PDEATHSIG``: it fires when the *thread* that started the process
+    ends, and trio starts processes from a worker thread that ends when idle (readers were killed
+    16 s into a read). A reader whose server died ends at its next frame (a broken pipe) or at
+    its CPU limit."""
     libc = _libc()
-    if libc is not None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:  # the server died before the line above: nobody waits for this read
-        os._exit(1)
     isolated = False
     if libc is not None:
         flags = _CLONE_NEWNET if os.geteuid() == 0 else _CLONE_NEWUSER | _CLONE_NEWNET

@@ -104,6 +104,8 @@ class Reader:
         self.spare: _Child | None = None
         self.reads = 0
         self.refused = 0  # reads ended by a limit
+        self.running: set[_Child] = set()
+        self.nursery: trio.Nursery | None = None  # where spares start (``serve_reader``)
         self._starting = False
 
     async def read(
@@ -115,19 +117,29 @@ class Reader:
         if child is None or child.process.returncode is not None:
             child = await _Child.start(gis)
         self.reads += 1
+        self.running.add(child)
         try:
             return await self._run(child, path, request, limits, progress)
         finally:
+            self.running.discard(child)
             child.kill()
             with trio.CancelScope(shield=True):
                 await child.process.wait()
-            if self.spare is None and not self._starting:
-                self._starting = True
-                try:
-                    with trio.CancelScope(shield=True):
-                        self.spare = await _Child.start(child.gis or gis)
-                finally:
-                    self._starting = False
+                if self.nursery is not None:  # the next file's process, started off this read's path
+                    self.nursery.start_soon(self._start_spare, child.gis or gis)
+                else:
+                    await self._start_spare(child.gis or gis)
+
+    async def _start_spare(self, gis: bool) -> None:
+        if self.spare is not None or self._starting:
+            return
+        self._starting = True
+        try:
+            self.spare = await _Child.start(gis)
+        except OSError as exc:  # the next read starts its own, and says why if it cannot
+            log.warning("a spare reader did not start: %s", exc)
+        finally:
+            self._starting = False
 
     async def _run(
         self,
@@ -298,11 +310,15 @@ def reader() -> Reader:
 
 
 async def serve_reader(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Lets an idle spare reader go after ``SPARE_IDLE``, and the spare at shutdown."""
-    task_status.started()
+    """Starts spare readers off the reads' path, lets an idle one go after ``SPARE_IDLE``, and
+    the spare at shutdown."""
     try:
-        while True:
-            await trio.sleep(SPARE_IDLE / 10)
-            _reader.retire_spare()
+        async with trio.open_nursery() as nursery:
+            _reader.nursery = nursery
+            task_status.started()
+            while True:
+                await trio.sleep(SPARE_IDLE / 10)
+                _reader.retire_spare()
     finally:
+        _reader.nursery = None
         _reader.retire_spare(0)

@@ -11,11 +11,11 @@ import io
 import zipfile
 
 from mapsrv.errors import InvalidInput
-from mapsrv.formats.archive import MAX_DIRECTORY, MAX_MEMBERS, open_zip, read_member
+from mapsrv.formats.archive import MAX_DIRECTORY, MAX_MEMBERS, MAX_TAGS, check_elements, open_zip, read_member
 from mapsrv.formats.collect import Collector
 from mapsrv.formats.kml import read_kml
 
-__all__ = ["MAX_DIRECTORY", "MAX_KML", "MAX_MEMBERS", "read_kmz", "write_kmz"]
+__all__ = ["MAX_DIRECTORY", "MAX_KML", "MAX_MEMBERS", "MAX_TAGS", "read_kmz", "write_kmz"]
 
 MAX_KML = 32 << 20  # bytes of the KML, unzipped
 _HINT = "a KMZ is a zipped KML: send the .kmz as it is, or the .kml inside it"
@@ -36,6 +36,7 @@ def read_kmz(data: bytes, collector: Collector) -> None:
     with open_zip(data, "kmz", _HINT) as archive:
         info = _pick(archive)
         body = read_member(archive, info, MAX_KML, "kmz")
+    check_elements(body, f"kmz {info.filename}")
     try:
         read_kml(body, collector)
     except InvalidInput as exc:

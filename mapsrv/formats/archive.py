@@ -47,7 +47,7 @@ MAX_EXTRA = 1 << 10  # bytes of one member's extra field
 # a tag within 256 MiB; 32 MiB of KML (kmz.MAX_KML) passes unless its tags average under 16 bytes
 # (a gx:Track's <when> and <gx:coord> take 16 and 20)
 _TAG = 128  # bytes of memory a tag is counted at
-MAX_TAGS = (256 << 20) // _TAG
+MAX_TAGS = (512 << 20) // _TAG  # 4 M: a GPX of 650,000 points (6 tags each) still comes in
 _END = b"PK\x05\x06"  # the end of central directory record (22 bytes, then its comment)
 _END_SIZE = 22
 _LOCATOR = b"PK\x06\x07"  # the zip64 end of central directory locator, just before the end record

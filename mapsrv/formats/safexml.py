@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from mapsrv.errors import InvalidInput
+from mapsrv.formats.archive import check_elements
 
 __all__ = [
     "attribute",
@@ -91,7 +92,9 @@ def check_root(text: str, fmt: str, root: str) -> None:
 
 
 def parse(text: str, fmt: str) -> ET.Element:
-    """The document's root element. An error names the line and column."""
+    """The document's root element. An error names the line and column; a document of more tags
+    than a tree of the reader's memory holds is refused before it is parsed (``check_elements``)."""
+    check_elements(text, fmt)
     parser = ET.XMLParser()
     try:
         for start in range(0, len(text), _CHUNK):

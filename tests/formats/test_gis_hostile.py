@@ -2,7 +2,9 @@
 they lie about: a zipped Shapefile that declares gigabytes or inflates past what it declares, a
 .shx whose records point past the .shp or at the wrong record, a .dbf that promises rows it does
 not hold, a GeoPackage with a trigger of its own or whose header declares 10 GB, a Parquet file
-whose footer declares 10 GB, and garbage behind each format's magic bytes."""
+whose footer declares 10 GB, and garbage behind each format's magic bytes. A FlatGeobuf cut short
+or whose header's count is not its index's (issue 72) is a 400 that says so, not a 500.
+GeoPackages have more of their own in test_gpkg_hostile."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ import sqlite3
 import struct
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
-from support.gis_files import geopackage, geoparquet, shapefile_zip
+from support.gis_files import flatgeobuf, geopackage, geoparquet, shapefile_zip
 
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput, PayloadTooLarge
@@ -152,8 +155,9 @@ def test_a_geopackage_with_a_trigger_of_its_own_is_refused() -> None:
     assert len(read_file(made, None, LIMITS).features) == 5, "GDAL's own triggers (R-tree, counts) are fine"
     evil = gpkg_with("CREATE TRIGGER wipe AFTER INSERT ON stops BEGIN DELETE FROM stops; END;")
     assert refused(evil) == (
-        "gpkg has a trigger, 'wipe', that GeoPackages do not need: triggers run code when a table"
-        ' changes; drop it (DROP TRIGGER "wipe") and send the file again'
+        "gpkg has a trigger, 'wipe', that GeoPackages do not need: its body is not one the GeoPackage"
+        " specification writes, and a trigger runs code when a table changes; drop it"
+        ' (DROP TRIGGER "wipe") and send the file again'
     )
     disguised = gpkg_with(
         "CREATE TRIGGER rtree_stops_geom_insert2 AFTER INSERT ON stops BEGIN DELETE FROM stops; END;"
@@ -251,3 +255,34 @@ def test_a_geometry_that_is_not_wkb_is_refused_by_its_index() -> None:
     message = refused(geoparquet(table, None))
     assert message.startswith("geoparquet feature 1: its geometry cannot be read (")
     assert message.endswith("curves must be made straight lines first (ogr2ogr -nlt CONVERT_TO_LINEAR)")
+
+
+def fgb_with_count(data: bytes, count: int) -> bytes:
+    """``data``, a FlatGeobuf of 1,000 features, with its header's feature count set to ``count``."""
+    (size,) = struct.unpack_from("<I", data, 8)
+    header = data[12 : 12 + size]
+    assert header.count(struct.pack("<Q", 1_000)) == 1
+    at = 12 + header.index(struct.pack("<Q", 1_000))
+    return data[:at] + struct.pack("<Q", count) + data[at + 8 :]
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda fgb: fgb[: len(fgb) // 2], "its features cannot be read ("),
+        (lambda fgb: fgb[:-10], "its features cannot be read ("),
+        (lambda fgb: fgb_with_count(fgb, 999), "its features cannot be read ("),
+        (lambda fgb: fgb_with_count(fgb, 1_001), "its features cannot be read ("),
+        (lambda fgb: fgb_with_count(fgb, 5_000), "its header declares 5,000 features, but 0 could be read;"),
+        (lambda fgb: fgb[:2_000], "its header declares 1,000 features, but 0 could be read;"),
+    ],
+    ids=["half", "last_bytes", "count_999", "count_1001", "count_5000", "index_only"],
+)
+def test_a_flatgeobuf_cut_short_or_whose_header_lies_is_refused_clearly(
+    damage: Callable[[bytes], bytes], expected: str
+) -> None:
+    whole = flatgeobuf(points(1_000), "EPSG:4326", "Point")
+    assert len(read_file(whole, None, LIMITS).features) == 1_000
+    message = refused(damage(whole))
+    assert message.startswith(f"fgb is damaged or cut short: {expected}"), message
+    assert message.endswith("; export it again")

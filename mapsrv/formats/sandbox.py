@@ -54,6 +54,8 @@ __all__ = [
     "PIECE_BYTES",
     "Refusal",
     "Table",
+    "confine",
+    "confine_memory",
     "frame",
     "main",
     "safe_loads",

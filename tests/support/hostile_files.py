@@ -17,7 +17,13 @@ import shapely
 
 from .gis_files import geopackage
 
-__all__ = ["counting_view_geopackage", "dictionary_parquet", "empty_elements_kmz", "nested_nothing_geojson", "shx_of_records"]
+__all__ = [
+    "counting_view_geopackage",
+    "dictionary_parquet",
+    "empty_elements_kmz",
+    "nested_nothing_geojson",
+    "shx_of_records",
+]
 
 
 def counting_view_geopackage() -> bytes:
@@ -49,7 +55,8 @@ def dictionary_parquet(points: int = 100_000, rows: int = 100_000) -> bytes:
     """A GeoParquet of a few hundred bytes whose every row is one ``points``-point line, shared
     through a dictionary page: its footer declares little, its rows decode to gigabytes."""
     line = shapely.to_wkb(shapely.LineString([(i % 180, (i // 180) % 80) for i in range(points)]))
-    column = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array([line], pa.binary()))
+    indices = pa.array([0] * rows, pa.int32())
+    column = pa.DictionaryArray.from_arrays(indices, pa.array([line], pa.binary()))
     geo = {
         "version": "1.1.0",
         "primary_column": "geometry",
@@ -63,7 +70,9 @@ def dictionary_parquet(points: int = 100_000, rows: int = 100_000) -> bytes:
 
 def empty_elements_kmz(elements: int = 8_000_000) -> bytes:
     """A KMZ whose KML holds millions of empty elements: tens of KB zipped."""
-    kml = b'<kml xmlns="http://www.opengis.net/kml/2.2"><Document>' + b"<a/>" * elements + b"</Document></kml>"
+    kml = (
+        b'<kml xmlns="http://www.opengis.net/kml/2.2"><Document>' + b"<a/>" * elements + b"</Document></kml>"
+    )
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("doc.kml", kml)

@@ -25,6 +25,7 @@ from support.hostile_files import (
 )
 from support.processes import open_server
 from support.procfs import descendants_of
+from support.waiting import wait_until
 
 MEMORY = 128 << 20  # --import-memory for these tests: each reader's limit past its libraries
 LIBRARIES = 400 << 20  # what a reader maps and touches for GDAL and pyarrow, generously
@@ -93,19 +94,17 @@ async def test_a_hostile_file_costs_only_itself(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch)
             with trio.fail_after(60):
-                refused_call = nursery.start_soon
-                refused_call(meanwhile)
+                nursery.start_soon(meanwhile)
                 refused = await agent.call_tool("import", arguments)
-            with trio.fail_after(30):
-                while not others:
-                    await trio.sleep(0.05)
+            await wait_until(lambda: others, timeout=30)
             done.set()
         said = _said(refused)
         assert refused.is_error, (name, said)
         assert re.search(expected, said), (name, said)
         assert "Traceback" not in said and "/tmp/" not in said  # no internal path in the message
         again = await agent.call_tool("read", {"map_id": map_id})
-        assert again.structured_content["version"] == version, "a refused file changed the map"  # type: ignore[index]
+        after = again.structured_content["version"]  # type: ignore[index]
+        assert after == version, "a refused file changed the map"
         (other,) = others
         assert not getattr(other, "is_error", True), _said(other)  # the stranger's file went in
         assert worst["health"] < HEALTH, worst
@@ -116,5 +115,7 @@ async def test_a_hostile_file_costs_only_itself(
 def _point(i: int) -> dict[str, object]:
     return {
         "type": "FeatureCollection",
-        "features": [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [i, 1]}, "properties": {}}],
+        "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [i, 1]}, "properties": {}}
+        ],
     }

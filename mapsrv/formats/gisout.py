@@ -3,36 +3,53 @@ property, then mapsrv's own columns (``mapsrvtype``, ``layer``, ``label``, ``pop
 as JSON text, ``radius``), which bring circles, rectangles, styles and layers back on import
 (``gisrows``). One of mapsrv's whose name the data has is written ``m_`` and its name.
 
+No property can break the file. One named (in any case: GDAL and SQLite match column names
+ignoring it) as a column the format keeps for itself (``reserved``: a GeoPackage's ``fid``,
+GDAL's ``OGC_FID``), as the ``geometry`` column or one of mapsrv's, or as another property but
+for case, is written as ``fid_2`` (``_3``... past any property of that name), with a note.
+
 A property's column type is what its values are: booleans, integers (64-bit), reals, dates (text
 that is all ``YYYY-MM-DD``), else text; a column that mixes kinds is written as text, with a
-note. Per-point lists (a track's times) are left out, with a note: a cell holds one value.
+note, as are integers past 64 bits. A real that is not finite (NaN) is written as null, text that
+is not UTF-8 (a lone surrogate) with U+FFFD in its place, text without its NUL characters (GDAL's
+text ends at one), each with a note. Per-point lists (a track's times) are left out, with a note:
+a cell holds one value.
 
 Shapefile's rules (``shapefile=True``): field names of at most 10 bytes (longer ones shortened
-and listed), text of at most 254 bytes, one geometry kind per file (points, lines, polygons: a
-table each; collections cannot be held and are left out, counted).
+and listed), text of at most 254 bytes, numbers its fields hold (a column with an integer of more
+than 18 characters or a real past 1e20 is text), one geometry kind per file (points, lines,
+polygons: a table each; collections cannot be held and are left out, counted).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mapsrv.core.model import Feature, MapState
 from mapsrv.formats.cells import json_text
 from mapsrv.formats.gisrows import OWN, OWN_PREFIX, OWN_TYPE
 from mapsrv.formats.wkb import WKB_TYPES, to_wkb
 
-__all__ = ["GisTable", "gis_tables"]
+__all__ = ["GEOMETRY", "GisTable", "gis_tables"]
 
 MAX_DBF_TEXT = 254  # bytes of a Shapefile's text field
 MAX_DBF_NAME = 10  # bytes of a Shapefile's field name
+MAX_DBF_DIGITS = 18  # characters of an integer GDAL reads back from a .dbf as an integer
+MAX_DBF_REAL = 1e20  # a real past this may come back changed from a .dbf (seen from 3.4e23)
+GEOMETRY = "geometry"  # the WKB column of every table
+MAX_LISTED = 10  # names listed in a note
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_GEOMETRY = "mapsrv writes the geometry in its geometry column"
 _KINDS = {"Point": "points", "MultiPoint": "points", "LineString": "lines", "MultiLineString": "lines"}
 _KINDS |= {"Polygon": "polygons", "MultiPolygon": "polygons"}
 
@@ -51,9 +68,9 @@ class GisTable:
         return self.types[0] if len(self.types) == 1 else "Unknown"
 
 
-def _type(values: Sequence[Any], dates: bool) -> tuple[pa.DataType, str]:
+def _type(values: Sequence[Any], dates: bool, shapefile: bool) -> tuple[pa.DataType, str]:
     """The column type for ``values``, and why it is text when they are not all text (they mix
-    kinds, an integer is past 64 bits, a value is nested), else ""."""
+    kinds, an integer is past 64 bits, a number past a Shapefile's, a value is nested), else ""."""
     kinds = {type(v) for v in values if v is not None}
     if not kinds:
         return pa.string(), ""
@@ -62,6 +79,8 @@ def _type(values: Sequence[Any], dates: bool) -> tuple[pa.DataType, str]:
     if kinds & {dict, list}:
         return pa.string(), "nested"
     wide = int in kinds and not all(-(2**63) <= v < 2**63 for v in values if type(v) is int)
+    if kinds <= {int, float} and not wide and shapefile and not _in_dbf(values):
+        return pa.string(), "dbf"
     if kinds == {int} and not wide:
         return pa.int64(), ""
     if kinds <= {int, float} and not wide:
@@ -72,6 +91,16 @@ def _type(values: Sequence[Any], dates: bool) -> tuple[pa.DataType, str]:
         dated = dates and all(_DATE.fullmatch(v) for v in values if v is not None)
         return (pa.date32() if dated and _valid_dates(values) else pa.string()), ""
     return pa.string(), "mixed"
+
+
+def _in_dbf(values: Sequence[Any]) -> bool:
+    """Whether a Shapefile's fields hold these numbers: GDAL reads an integer of more than 18
+    characters back as a real, and writes a real past about 1e23 cut (1e25 as 1e23)."""
+    return all(
+        len(str(v)) <= MAX_DBF_DIGITS if type(v) is int else not math.isfinite(v) or abs(v) < MAX_DBF_REAL
+        for v in values
+        if v is not None
+    )
 
 
 def _valid_dates(values: Sequence[Any]) -> bool:
@@ -87,28 +116,105 @@ def _valid_dates(values: Sequence[Any]) -> bool:
 def _column(values: list[Any], kind: pa.DataType) -> pa.Array:
     if pa.types.is_date32(kind):
         return pa.array([None if v is None else datetime.date.fromisoformat(v) for v in values], kind)
-    if pa.types.is_string(kind):
-        values = [None if v is None else v if isinstance(v, str) else json_text(v) for v in values]
     return pa.array(values, kind)
 
 
-def _short(name: str, taken: set[str]) -> str:
-    """A Shapefile field name: at most 10 bytes of UTF-8, unique (case-blind, as dBASE is)."""
-    cut = name.encode()[:MAX_DBF_NAME].decode(errors="ignore")
-    n = 1
-    while cut.lower() in taken:
+def _cut(name: str, size: int | None) -> str:
+    return name if size is None else name.encode()[:size].decode(errors="ignore")
+
+
+def _unique(name: str, taken: set[str], size: int | None) -> str:
+    """``name`` at most ``size`` bytes of UTF-8 (None: any), ``_2``, ``_3``... added until it is
+    none of ``taken`` (lower case), which it then joins."""
+    out, n = _cut(name, size), 1
+    while out.lower() in taken:
         n += 1
         suffix = f"_{n}"
-        cut = name.encode()[: MAX_DBF_NAME - len(suffix)].decode(errors="ignore") + suffix
-    taken.add(cut.lower())
-    return cut
+        out = _cut(name, None if size is None else size - len(suffix)) + suffix
+    taken.add(out.lower())
+    return out
+
+
+def _is_text(text: str) -> bool:
+    """Whether ``text`` is UTF-8 text: no lone surrogate, which no file holds."""
+    return text.isascii() or _SURROGATE.search(text) is None
+
+
+def _shown(text: str) -> str:
+    """``text`` as a note names it: a lone surrogate written as its escape."""
+    return text if _is_text(text) else text.encode(errors="backslashreplace").decode()
+
+
+def _listed(items: Sequence[str], between: str = "; ") -> str:
+    more = len(items) - MAX_LISTED
+    return between.join(items[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
+def _column_list(keys: Sequence[str]) -> str:
+    return f"column{'s' * (len(keys) > 1)} {_listed([_shown(k) for k in keys], ', ')}"
+
+
+def _changed(counts: dict[str, int], what: str) -> list[str]:
+    """A note on the values changed in some columns (``counts``: how many, by column)."""
+    n = sum(counts.values())
+    return [f"{n} value{'s' * (n > 1)} {what}: {_column_list(list(counts))}"] if n else []
+
+
+def _column_names(
+    keys: Sequence[str], own: Collection[str], reserved: Mapping[str, str], shapefile: bool
+) -> tuple[dict[str, str], list[str]]:
+    """Each property's column name, and the notes on those renamed: a name the format keeps for
+    itself (``reserved``: lower case, and why), one of mapsrv's ``own`` columns, one another
+    property has but for case, one that is not UTF-8, or (``shapefile``) one past 10 bytes."""
+    size = MAX_DBF_NAME if shapefile else None
+    mine = {name.lower(): name for name in own}
+    taken = {*mine, *reserved}
+    whys: dict[str, str] = {}
+    for key in keys:  # every name that can stay does, first: a new name takes none of theirs
+        folded = key.lower()
+        if folded in reserved:
+            whys[key] = reserved[folded]
+        elif folded in mine:
+            whys[key] = f"mapsrv keeps {mine[folded]} for its own column"
+        elif not _is_text(key):
+            whys[key] = "a column name is UTF-8 text"
+        elif folded in taken:
+            whys[key] = "GIS programs match column names ignoring case"
+        elif size is not None and len(key.encode()) > size:
+            whys[key] = ""  # a Shapefile's short names: said apart, as GIS people know them
+        else:
+            taken.add(folded)
+    names = {key: key for key in keys}
+    for key in whys:
+        names[key] = _unique(_SURROGATE.sub("\ufffd", key), taken, size)
+    said: dict[str, list[str]] = {}
+    for key, why in whys.items():
+        said.setdefault(why, []).append(
+            f"property {_shown(key)} renamed {names[key]}" if why else f"{key} as {names[key]}"
+        )
+    notes = [f"{_listed(items)}: {why}" for why, items in said.items() if why]
+    if "" in said:
+        notes.append(f"Shapefile field names are at most {MAX_DBF_NAME} bytes: {_listed(said[''])}")
+    return names, notes
+
+
+def _cells(props: list[dict[str, Any]], key: str) -> list[Any]:
+    """The values of property ``key``, one a feature: None for a per-point list (left out)."""
+    return [None if type(v) is tuple else v for v in (p.get(key) for p in props)]
 
 
 class _Columns:
     """The columns every table of one export shares, and the notes they make."""
 
-    def __init__(self, features: Sequence[Feature], shapefile: bool, dates: bool, notes: list[str]) -> None:
-        self.shapefile, self.notes = shapefile, notes
+    def __init__(
+        self,
+        features: Sequence[Feature],
+        shapefile: bool,
+        dates: bool,
+        reserved: Mapping[str, str],
+        notes: list[str],
+    ) -> None:
+        self.shapefile = shapefile
         keys: dict[str, None] = {}
         lists: set[str] = set()
         for feature in features:
@@ -118,56 +224,108 @@ class _Columns:
                 else:
                     keys.setdefault(key, None)
         if lists:
-            notes.append(
-                f"per-point lists left out (a cell holds one value): {', '.join(sorted(lists)[:10])}"
-            )
-        self.keys = [k for k in keys if k != OWN_TYPE]
-        self.own = {k: OWN_PREFIX + k if k in keys else k for k in OWN}
-        taken: set[str] = {OWN_TYPE, *self.own.values()} if shapefile else set()
-        self.names: dict[str, str] = {}
-        for key in self.keys:
-            self.names[key] = _short(key, taken) if shapefile else key
-        renamed = [f"{k} as {v}" for k, v in self.names.items() if k != v]
-        if renamed:
-            notes.append(
-                f"Shapefile field names are at most {MAX_DBF_NAME} bytes: {'; '.join(renamed[:10])}"
-                + (f" and {len(renamed) - 10} more" if len(renamed) > 10 else "")
-            )
+            listed = _listed([_shown(k) for k in sorted(lists)], ", ")
+            notes.append(f"per-point lists left out (a cell holds one value): {listed}")
+        self.keys = list(keys)
+        folded = {k.lower() for k in keys}
+        self.own = {k: OWN_PREFIX + k if k in folded else k for k in OWN}
+        # ``m_label`` is mapsrv's label wherever it is (``gisrows``): never a property's name
+        own = [OWN_TYPE, *(OWN_PREFIX + k for k in OWN)]
+        self.names, renamed = _column_names(self.keys, own, {GEOMETRY: _GEOMETRY} | dict(reserved), shapefile)
+        notes += renamed
         self.types: dict[str, pa.DataType] = {}
+        whys: dict[str, list[str]] = {"mixed": [], "wide": [], "dbf": []}
+        props = [dict(f.properties) for f in features]
         for key in self.keys:
-            values = [dict(f.properties).get(key) for f in features]
-            self.types[key], why = _type(values, dates)
-            if why == "mixed":
-                notes.append(f"column {key} mixes numbers, text or booleans: written as text")
-            elif why == "wide":
-                notes.append(f"column {key} has integers past 64 bits: written as text, every digit kept")
+            self.types[key], why = _type(_cells(props, key), dates, shapefile)
+            if why in whys:
+                whys[why].append(key)
+        if mixed := whys["mixed"]:
+            verb = "mix" if len(mixed) > 1 else "mixes"
+            notes.append(f"{_column_list(mixed)} {verb} numbers, text or booleans: written as text")
+        if wide := whys["wide"]:
+            verb = "have" if len(wide) > 1 else "has"
+            notes.append(
+                f"{_column_list(wide)} {verb} integers past 64 bits: written as text, every digit kept"
+            )
+        if big := whys["dbf"]:
+            verb = "have" if len(big) > 1 else "has"
+            notes.append(
+                f"{_column_list(big)} {verb} numbers past a Shapefile's fields (18 digits, 1e20):"
+                " written as text, every digit kept"
+            )
         self.cut = 0
+        self.unfinite: dict[str, int] = {}  # reals that are not finite, by property
+        self.mended: dict[str, int] = {}  # text with a lone surrogate, by column
+        self.nul: dict[str, int] = {}  # text with a NUL character, by column
 
-    def text(self, value: Any) -> Any:
-        if self.shapefile and isinstance(value, str) and len(value.encode()) > MAX_DBF_TEXT:
+    def _short(self, value: Any) -> Any:
+        if isinstance(value, str) and len(value.encode()) > MAX_DBF_TEXT:
             self.cut += 1
             return value.encode()[:MAX_DBF_TEXT].decode(errors="ignore")
         return value
+
+    def _property(self, key: str, props: list[dict[str, Any]]) -> pa.Array:
+        kind = self.types[key]
+        values = _cells(props, key)
+        if pa.types.is_floating(kind):
+            bad = sum(type(v) is float and not math.isfinite(v) for v in values)
+            if bad:
+                self.unfinite[key] = self.unfinite.get(key, 0) + bad
+                values = [None if type(v) is float and not math.isfinite(v) else v for v in values]
+        elif pa.types.is_string(kind):
+            texts = [None if v is None else v if isinstance(v, str) else json_text(v) for v in values]
+            return self._texts(key, texts)
+        return _column(values, kind)
+
+    def _texts(self, name: str, values: list[Any]) -> pa.Array:
+        """Text as a column: a lone surrogate (UTF-8 cannot hold it) as U+FFFD, without NUL
+        characters (GDAL's text ends at one), and in a Shapefile at most 254 bytes."""
+        try:
+            column = pa.array(values, pa.string())
+        except UnicodeEncodeError:
+            bad = [v is not None and not _is_text(v) for v in values]
+            values = [_SURROGATE.sub("\ufffd", v) if b else v for v, b in zip(values, bad, strict=True)]
+            self.mended[name] = self.mended.get(name, 0) + sum(bad)
+            column = pa.array(values, pa.string())
+        nul = pc.sum(pc.match_substring(column, "\x00")).as_py() if len(column) else 0
+        if nul:
+            self.nul[name] = self.nul.get(name, 0) + nul
+            column = pc.replace_substring(column, "\x00", "")
+            values = column.to_pylist()
+        if not self.shapefile:
+            return column
+        cut = self.cut
+        values = [self._short(v) for v in values]
+        return column if self.cut == cut else pa.array(values, pa.string())
 
     def table(self, features: Sequence[Feature], layers: dict[str, str], multi: bool) -> pa.Table:
         arrays: dict[str, pa.Array] = {}
         props = [dict(f.properties) for f in features]
         for key in self.keys:
-            kind = self.types[key]
-            values = [p.get(key) for p in props]
-            if pa.types.is_string(kind):
-                values = [self.text(v) for v in values]
-            arrays[self.names[key]] = _column(values, kind)
+            arrays[self.names[key]] = self._property(key, props)
         own = self.own
         arrays[OWN_TYPE] = pa.array([f.type for f in features], pa.string())
-        arrays[own["layer"]] = pa.array([layers.get(f.layer, f.layer) for f in features], pa.string())
-        arrays[own["label"]] = pa.array([self.text(f.label) for f in features], pa.string())
-        arrays[own["popup"]] = pa.array([self.text(f.popup) for f in features], pa.string())
+        arrays[own["layer"]] = self._texts("layer", [layers.get(f.layer, f.layer) for f in features])
+        arrays[own["label"]] = self._texts("label", [f.label for f in features])
+        arrays[own["popup"]] = self._texts("popup", [f.popup for f in features])
         styles = [json.dumps(dict(f.style), separators=(",", ":")) if f.style else "" for f in features]
         arrays[own["style"]] = pa.array(styles, pa.string())
         arrays[own["radius"]] = pa.array([f.radius for f in features], pa.float64())
-        arrays["geometry"] = pa.array([to_wkb(f, multi=multi) for f in features], pa.binary())
+        arrays[GEOMETRY] = pa.array([to_wkb(f, multi=multi) for f in features], pa.binary())
         return pa.table(arrays)
+
+    def value_notes(self) -> list[str]:
+        """What was changed of the values as the tables were made."""
+        notes = []
+        if self.cut:
+            n = self.cut
+            notes.append(
+                f"Shapefile text is at most {MAX_DBF_TEXT} bytes: {n} value{'s' * (n > 1)} shortened"
+            )
+        notes += _changed(self.unfinite, "not a finite number (nan) written as null")
+        notes += _changed(self.mended, "not UTF-8 text (a lone surrogate) written with U+FFFD")
+        return notes + _changed(self.nul, "written without NUL characters (GIS programs end text at one)")
 
 
 def _groups(
@@ -207,14 +365,20 @@ def _several_kinds(groups: dict[str, list[Feature]], lid: str) -> bool:
 
 
 def gis_tables(
-    state: MapState, *, by_layer: bool, shapefile: bool = False, dates: bool = True
+    state: MapState,
+    *,
+    by_layer: bool,
+    shapefile: bool = False,
+    dates: bool = True,
+    reserved: Mapping[str, str] | None = None,
 ) -> tuple[list[GisTable], list[str]]:
     """``state``'s features as tables: one per layer when ``by_layer`` (a GeoPackage), else one
     (a FlatGeobuf, a GeoParquet), and per kind of geometry for a Shapefile; and the notes on
     what the format could not hold. Without ``dates`` (FlatGeobuf has only date-times), dates
-    stay text."""
+    stay text. A property named as one of ``reserved`` (lower case: why the format keeps it) is
+    written under a new name."""
     notes: list[str] = []
-    columns = _Columns(list(state.features.values()), shapefile, dates, notes)
+    columns = _Columns(list(state.features.values()), shapefile, dates, reserved or {}, notes)
     layers = {lid: layer.name for lid, layer in state.layers.items()}
     tables = []
     for name, group in _groups(state, by_layer, shapefile, notes):
@@ -225,7 +389,4 @@ def gis_tables(
         tables.append(GisTable(name, columns.table(group, layers, multi), types))
     if not tables:  # an empty map: an empty table, its columns all there
         tables.append(GisTable("features", columns.table([], layers, False), ["Point"]))
-    if columns.cut:
-        n = columns.cut
-        notes.append(f"Shapefile text is at most {MAX_DBF_TEXT} bytes: {n} value{'s' * (n > 1)} shortened")
-    return tables, notes
+    return tables, notes + columns.value_notes()

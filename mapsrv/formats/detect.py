@@ -6,13 +6,22 @@ instead of failing as XML."""
 
 from __future__ import annotations
 
+import base64
 import codecs
 import re
 
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.archive import is_zip, open_zip
 
-__all__ = ["BINARY_FORMATS", "EXTENSIONS", "FORMATS", "GIS_FORMATS", "detect_format"]
+__all__ = [
+    "BINARY_FORMATS",
+    "BINARY_MAGIC",
+    "EXTENSIONS",
+    "FORMATS",
+    "GIS_FORMATS",
+    "base64_prefix",
+    "detect_format",
+]
 
 FORMATS = ("geojson", "gpx", "kml", "kmz", "csv", "shp", "gpkg", "fgb", "parquet")
 GIS_FORMATS = ("shp", "gpkg", "fgb", "parquet")  # read and written through GDAL and pyarrow
@@ -40,6 +49,9 @@ _ALIASES = {
     "geoparquet": "parquet",
 }
 _MAGIC = ((b"SQLite format 3\x00", "gpkg"), (b"fgb\x03fgb", "fgb"), (b"PAR1", "parquet"))
+# The first bytes of every binary file mapsrv reads: a zip (a KMZ, a zipped Shapefile; an empty
+# one is its end record alone), SQLite (a GeoPackage), FlatGeobuf, Parquet
+BINARY_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", *(magic for magic, _ in _MAGIC))
 _HEAD = 4096  # bytes looked at
 _ROOT = re.compile(r"<(?:!DOCTYPE\s+)?(?:[A-Za-z_][\w.-]*:)?(gpx|kml)[\s>/\[]")
 _BINARY = (
@@ -50,6 +62,12 @@ _BINARY = (
     (b"Rar!", "a RAR archive", ""),
     (b"7z\xbc\xaf", "a 7-Zip archive", ""),
 )
+
+
+def base64_prefix(magic: bytes) -> str:
+    """What the base64 of every file that starts with ``magic`` starts with: the characters whose
+    6 bits are all the magic's (of 4 bytes, 5: the 6th holds 2 bits of the byte after them)."""
+    return base64.b64encode(magic).decode("ascii")[: len(magic) * 8 // 6]
 
 
 def _head_text(data: bytes) -> str:

@@ -8,6 +8,10 @@ booleans as they are, dates and times as ISO 8601 text, decimals as reals, lists
 their JSON text; binary columns are left out with a note. A ``name`` (or ``label``, ``title``...)
 column gives the label, a ``description`` the popup, as in a CSV.
 
+A dictionary column (a Parquet file's text and WKB, which ``geoparquet`` reads as Arrow
+dictionaries) whose rows repeat its values is decoded a distinct value at a time, its rows sharing
+it; and a batch's geometries are counted against the map's point cap before any of it is built.
+
 A table mapsrv wrote (``gisout``) has a ``mapsrvtype`` column: its ``label``, ``popup``,
 ``style``, ``layer`` and ``radius`` columns (``m_label``... when the data had its own) are the
 feature's, so circles, rectangles, styles and layers come back as they were.
@@ -40,6 +44,7 @@ _KINDS |= {5: "multipolyline", 6: "multipolygon", 7: "collection"}
 _SINGLE = {"marker": "multipoint", "circle": "multipoint", "polyline": "multipolyline"}
 _SINGLE |= {"polygon": "multipolygon", "rectangle": "multipolygon"}
 _ONE = {"multipoint": "marker", "multipolyline": "polyline", "multipolygon": "polygon"}
+_LEEWAY = 10  # points read per point kept, at most, when the collector may keep fewer than it is given
 
 
 def _points(geometry: Any) -> list[tuple[float, float]]:
@@ -87,6 +92,8 @@ def shape(geometry: Any) -> tuple[str, Any]:
 def _values(column: Any, name: str = "", what: str = "") -> list[Any] | None:
     """A column's values as properties take them; None for a column of bytes."""
     kind = column.type
+    if pa.types.is_dictionary(kind) and len(column.dictionary) < len(column):
+        return _each_once(column, name, what)
     if pa.types.is_dictionary(kind):
         column = column.cast(kind.value_type)
         kind = kind.value_type
@@ -113,6 +120,28 @@ def _values(column: Any, name: str = "", what: str = "") -> list[Any] | None:
     return raw
 
 
+def _row(start: int, i: int, rows: Any) -> int:
+    """The file's row of a batch's geometry ``i``: of its first row when they are shared."""
+    return start + (i if rows is None else int(np.argmax(rows == i)))
+
+
+def _each_once(column: Any, name: str, what: str) -> list[Any] | None:
+    """A dictionary column's values, each of its distinct ones made once and shared by its rows
+    (a file's 1 MB text named by 8,192 rows is one string, not 8 GB of them)."""
+    distinct = _values(column.dictionary, name, what)
+    if distinct is None:
+        return None
+    found: list[Any] = _shared(distinct, column.indices.fill_null(len(distinct)).to_numpy()).tolist()
+    return found
+
+
+def _shared(values: Any, rows: Any) -> Any:
+    """``values[rows]`` as objects, the row ``len(values)`` (a null index) None."""
+    out = np.empty(len(values) + 1, dtype=object)
+    out[:-1] = values
+    return out[rows]
+
+
 class LayerRows:
     """One layer's rows into ``out``. ``what`` names the layer in errors ("gpkg layer roads"),
     ``geometry`` its WKB column; ``layer`` the map layer its features go in (None: the
@@ -132,6 +161,7 @@ class LayerRows:
         self.progress = progress
         self.layer = None if layer is None else out.layer(layer)
         self.index = 0
+        self.points = 0  # points read, before any thinning
         self.own = OWN_TYPE in fields
         self.mine = {k: OWN_PREFIX + k if OWN_PREFIX + k in fields else k for k in OWN} if self.own else {}
         taken = {OWN_TYPE, *self.mine.values()}
@@ -191,6 +221,12 @@ class LayerRows:
             self.progress.advance(n)
 
     def _geometries(self, column: Any, start: int) -> Any:
+        """The batch's geometries, in degrees. A dictionary column's distinct geometries are
+        decoded, checked and reprojected once, and its rows share them."""
+        rows = None
+        if pa.types.is_dictionary(column.type) and len(column.dictionary) < len(column):
+            rows = column.indices.fill_null(len(column.dictionary)).to_numpy()
+            column = column.dictionary
         wkb = column.to_numpy(zero_copy_only=False)
         try:
             geometries = shapely.from_wkb(wkb)
@@ -200,29 +236,46 @@ class LayerRows:
                     shapely.from_wkb(one)
                 except shapely.errors.GEOSException as exc:
                     raise InvalidInput(
-                        f"{self.what} feature {start + i}: its geometry cannot be read ({exc}); curves"
-                        " must be made straight lines first (ogr2ogr -nlt CONVERT_TO_LINEAR)"
+                        f"{self.what} feature {_row(start, i, rows)}: its geometry cannot be read ({exc});"
+                        " curves must be made straight lines first (ogr2ogr -nlt CONVERT_TO_LINEAR)"
                     ) from None
             raise InvalidInput(f"{self.what}: its geometries cannot be read; export it again") from None
         sizes = shapely.get_num_coordinates(geometries)
-        if len(sizes) and int(sizes.max()) > self.out.limits.max_total_points:
-            i = int(np.argmax(sizes))
-            raise PayloadTooLarge(
-                f"{self.what} feature {start + i} must have at most {self.out.limits.max_total_points}"
-                f" points (max_total_points), got {int(sizes[i])}; simplify it before importing"
-            )
+        self._check_points(sizes if rows is None else np.append(sizes, 0)[rows], start)
         if shapely.has_z(geometries).any():
             geometries = shapely.force_2d(geometries)
         geometries = self.reprojection.apply(geometries)
-        xy, rows = shapely.get_coordinates(geometries, return_index=True)
+        xy, at = shapely.get_coordinates(geometries, return_index=True)
         finite = np.isfinite(xy).all(axis=1)
         if not finite.all():
-            i = int(rows[int(np.argmin(finite))])
+            i = int(at[int(np.argmin(finite))])
             raise InvalidInput(
-                f"{self.what} feature {start + i} cannot be turned into degrees: its coordinates are"
-                " beyond what its coordinate reference system covers; check the file's crs"
+                f"{self.what} feature {_row(start, i, rows)} cannot be turned into degrees: its"
+                " coordinates are beyond what its coordinate reference system covers; check the file's crs"
             )
-        return geometries
+        return geometries if rows is None else _shared(geometries, rows)
+
+    def _check_points(self, sizes: Any, start: int) -> None:
+        """Refuse a row past the map's point caps before any of the batch is built: one geometry
+        past ``max_total_points``, or all the rows read so far (some leeway when lines are to be
+        thinned, or rectangles are 5 points read for 2 kept)."""
+        limits = self.out.limits
+        if len(sizes) and int(sizes.max()) > limits.max_total_points:
+            i = int(np.argmax(sizes))
+            raise PayloadTooLarge(
+                f"{self.what} feature {start + i} must have at most {limits.max_total_points}"
+                f" points (max_total_points), got {int(sizes[i])}; simplify it before importing"
+            )
+        most = limits.max_total_points * (_LEEWAY if self.own or self.out.tolerance is not None else 1)
+        read = self.points + np.cumsum(sizes)
+        if len(read) and int(read[-1]) > most:
+            i = int(np.argmax(read > most))
+            raise PayloadTooLarge(
+                f"{self.what} must hold at most {limits.max_total_points} points in all"
+                f" (max_total_points), got more by {self.what} feature {start + i}; pass simplify"
+                " (metres, e.g. 5) or split the file"
+            )
+        self.points = int(read[-1]) if len(read) else self.points
 
     def _add_own(self, where: str, geometry: Any, properties: dict[str, Any], mine: dict[str, Any]) -> None:
         """A feature mapsrv wrote: its own type, label, popup, style, layer and radius."""

@@ -44,7 +44,7 @@ from mapsrv.formats import GIS_FORMATS, Imported, Progress
 from mapsrv.formats.sandbox import FRAME, MAX_FRAME, Refusal, Table, safe_loads
 from mapsrv.workers import run, stop_if_cancelled
 
-__all__ = ["ReadLimits", "Reader", "SPARE_IDLE", "reader", "serve_reader", "spooled_bytes"]
+__all__ = ["ReadLimits", "Reader", "SPARE_IDLE", "limits_json", "reader", "serve_reader", "spooled_bytes"]
 
 log = logging.getLogger("mapsrv.reader")
 

@@ -90,6 +90,8 @@ async def _run_stdio_here(config: Config) -> None:
     from mapsrv.server import serve
     from mapsrv.stdio.pipes import open_stdio_streams
 
+    if not config.files_dir:  # the person's own process: the folder they started it in (issue 73)
+        config = config.replace(files_dir=(os.getcwd(),))
     async with trio.open_nursery() as nursery:
         private = partial(serve, private=True, settle=PROCESS.settle)  # settled before it listens
         try:

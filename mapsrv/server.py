@@ -22,6 +22,7 @@ from mapsrv.http.pacing import cap_ready_sockets
 from mapsrv.http.pacing import connections as storms
 from mapsrv.http.throttle import RateLimits, Throttle
 from mapsrv.hub import MapHub
+from mapsrv.hub.local_files import allowed_folders
 from mapsrv.hub.reader import ReadLimits, serve_reader
 from mapsrv.hub.registry import UNUSED_MAP_TIMEOUT
 from mapsrv.mcp.endpoints import McpEndpoints
@@ -177,6 +178,8 @@ def _open_hub(config: Config, private: bool) -> MapHub:
         end_soon=storms().soon,  # streams read from a channel end a few per loop turn in a storm
     )
     hub.private = private and not store.shared
+    hub.files_dirs = allowed_folders(config.files_dir)
+    hub.max_file_size = config.max_file_size
     hub.read_limits = ReadLimits(
         memory=config.import_memory, cpu=max(1, round(config.import_cpu)), wall=config.import_timeout
     )

@@ -5,6 +5,7 @@ and ``mapsrv.config.services``' groups at once, as flags and ``MAPSRV_*`` variab
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -155,6 +156,13 @@ class StoreSettings:
     import_cpu: float = field(
         default=60 * SECONDS, metadata=about("CPU seconds the process reading one imported file may use")
     )
+    files_dir: tuple[str, ...] = field(
+        default=(),
+        metadata=about(
+            "folders whose files the import tool may read by path, separated by commas;"
+            " none by default (mapsrv stdio: the folder it starts in)"
+        ),
+    )
     import_timeout: float = field(
         default=120 * SECONDS,
         metadata=about("seconds one imported file may take to read in all, before its process is killed"),
@@ -165,6 +173,9 @@ class StoreSettings:
         check_range(self, "import_memory", 64 * MIB, 64 * 1024 * MIB)
         check_range(self, "import_cpu", 1, 3600)
         check_range(self, "import_timeout", 1, 3600)
+        for folder in self.files_dir:
+            if not os.path.isdir(os.path.expanduser(folder)):
+                raise ConfigError(f"Config 'files_dir' has value {folder!r}. Not a folder.")
         for name in ("event_log_size", "max_features", "max_maps"):
             check_range(self, name, 1, 10_000_000)
         check_range(self, "max_file_size", 1 * KIB, 1024 * MIB)

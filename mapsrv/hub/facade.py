@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -74,6 +75,8 @@ class MapHub:
         self.store: Store = store if store is not None else MemoryStore()
         self.limits = limits
         self.read_limits = ReadLimits()  # what reading one imported file may cost (the server's flags)
+        self.files_dirs: tuple[Path, ...] = ()  # folders an import may read by path (--files-dir)
+        self.max_file_size = 256 << 20  # the most an import by path, URL or upload link may be
         self.idle_timeout = idle_timeout
         self.registry = Registry(
             max_maps=max_maps,

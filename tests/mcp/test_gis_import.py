@@ -12,13 +12,14 @@ import base64
 import io
 from typing import Any
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
 import trio
 from mcp import Client
-from mcp.types import BlobResourceContents, CallToolResult, EmbeddedResource
+from mcp.types import BlobResourceContents, CallToolResult, EmbeddedResource, ResourceLink
 from support import Browser, start_server
 from support.gis_files import countries, geopackage, project, reference, shapefile_zip, shapely_of
 from support.raw_http import RawConnection
@@ -30,6 +31,20 @@ def structured(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, result.content
     assert result.structured_content is not None
     return result.structured_content
+
+
+async def carried(result: CallToolResult) -> bytes:
+    """The file an export answered: inline, or past 64 KB (a GeoPackage's own tables alone are
+    ~100 KB) at its download link, which the answer also gives as a resource_link."""
+    said = structured(result)
+    if said.get("inline", True):
+        return base64.b64decode(blob(result).blob)
+    (link,) = [c for c in result.content if isinstance(c, ResourceLink)]
+    assert str(link.uri) == said["download"] and link.size == said["bytes"]
+    async with httpx.AsyncClient() as http:
+        fetched = await http.get(said["download"])
+    assert fetched.status_code == 200 and len(fetched.content) == said["bytes"]
+    return fetched.content
 
 
 def blob(result: CallToolResult) -> BlobResourceContents:
@@ -131,12 +146,12 @@ async def test_the_map_and_a_layer_go_out_as_gis_files_gdal_reads(nursery: trio.
         files = {}
         for fmt in ("gpkg", "shp", "fgb", "parquet"):
             result = await agent.call_tool("read", {"map_id": map_id, "format": fmt})
-            files[fmt] = base64.b64decode(blob(result).blob)
+            files[fmt] = await carried(result)
             assert structured(result)["format"] == fmt
         roads = await agent.call_tool("read", {"map_id": map_id, "format": "gpkg", "layer": "roads"})
         said = structured(roads)
         assert said["features"] == 2 and said["download"].endswith("/export.gpkg?layer=roads")
-        only_roads = base64.b64decode(blob(roads).blob)
+        only_roads = await carried(roads)
     assert [tuple(row) for row in pyogrio.list_layers(files["gpkg"])] == [
         ("roads", "LineString"),
         ("trees", "Point"),

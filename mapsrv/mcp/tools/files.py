@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
+from functools import partial
 from typing import Annotated, Literal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from mcp.types import (
     BlobResourceContents,
     CallToolResult,
     EmbeddedResource,
+    ResourceLink,
     TextContent,
     TextResourceContents,
 )
@@ -27,8 +30,11 @@ from mapsrv.core.model import MapState, check_id
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats import BINARY_FORMATS, Imported, Join, export_file
 from mapsrv.formats.batch import import_ops, report
+from mapsrv.formats.detect import BINARY_MAGIC, base64_prefix
+from mapsrv.http.fetch import fetch_source
 from mapsrv.hub import MapEntry
 from mapsrv.hub.imports import read_upload
+from mapsrv.hub.local_files import spooled_path
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.route_plans import check_mode
@@ -36,15 +42,16 @@ from mapsrv.mcp.tools.schema import OptionalMapId
 from mapsrv.mcp.tools.snapping import TIMES_SAID, check_snap, climbs, points_as_track, snap_tracks
 from mapsrv.workers import checked, run
 
-__all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file"]
+__all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file", "linked"]
 
 MAX_FILE = 16 * 2**20  # bytes of a decoded file; over HTTP the body limit (4 MiB) refuses first
-# An export inlined in a tool answer: hosts cap a tool result near 1 MB, and every byte is read
-# into the model's context; a bigger file is answered with its download link only.
-MAX_INLINE = 512 * 1024
+# The most a tool answer carries, text and structured content together (issue 73): every byte is
+# read into the model's context (a 730-feature GeoPackage read as GeoJSON was 2.2 MB of it); a
+# bigger file is answered with its counts and a link (an MCP resource_link to its download).
+MAX_INLINE = 64 * 1024
 # The first bytes of every binary file mapsrv reads, in base64: a zip (a KMZ, a zipped Shapefile),
-# SQLite (a GeoPackage), FlatGeobuf, Parquet
-_BINARY_B64 = ("UEsDB", "UEsFBg", "U1FMaXRlIGZvcm1hdCAz", "ZmdiA2Zn", "UEFSMQ")
+# SQLite (a GeoPackage), FlatGeobuf, Parquet ("PAR1" then 0x15 is "UEFSMRU": only "UEFSM" is fixed)
+_BINARY_B64 = tuple(base64_prefix(magic) for magic in BINARY_MAGIC)
 
 _BINARY_NAMES = {"kmz": "KMZ", "shp": "zipped Shapefile", "gpkg": "GeoPackage", "fgb": "FlatGeobuf"}
 _BINARY_NAMES["parquet"] = "GeoParquet"
@@ -77,7 +84,7 @@ def _decode(content: str, fmt: str | None) -> bytes:
 
 async def import_file(
     tc: ToolContext,
-    content: Annotated[str, Field(description="text, or base64")],
+    content: Annotated[str | None, Field(description="the file: text, or base64")] = None,
     map_id: OptionalMapId = None,
     format: Annotated[Format | None, Field(description="detected if left out")] = None,
     layer: Annotated[str | None, Field(description="put all in this layer")] = None,
@@ -89,17 +96,20 @@ async def import_file(
     snap: Annotated[By | None, Field(description="GPS tracks onto the roads (router)")] = None,
     file_layer: str | None = None,
     crs: str | None = None,
+    path: Annotated[
+        str | None, Field(description="instead of content: a file on the server's machine (allowed folders)")
+    ] = None,
+    url: Annotated[str | None, Field(description="instead of content: an http(s) URL of the file")] = None,
 ) -> CallToolResult:
-    """Add a file to a map, all or none; an untitled map takes its name. GIS: any projection.
-    CSV: lat/lon, WKT or place-name columns; join: rows naming countries or states become
-    outlines."""
-    data = _decode(content, format)
+    """Add a file to a map, all or none; an untitled map takes its name. Give it by path (on this
+    machine), url, or content. GIS: any projection. CSV: lat/lon, WKT or place-name columns;
+    join: rows naming countries or states become outlines."""
     if layer is not None:
         check_id("layer", layer)
-    imported = await read_upload(
-        data,
-        format,
-        tc.hub.limits,
+    read = partial(
+        read_upload,
+        fmt=format,
+        limits=tc.hub.limits,
         layer=layer,
         simplify=simplify,
         join=join,
@@ -111,15 +121,29 @@ async def import_file(
         read_limits=tc.hub.read_limits,
         owner=tc.principal or tc.actor.id,
     )
+    given = [
+        name for name, value in (("content", content), ("path", path), ("url", url)) if value is not None
+    ]
+    if len(given) != 1:
+        said = f"got {' and '.join(given)}" if given else "got none"
+        raise InvalidInput(f"give the file one way: content, path or url, {said}")
+    if path is not None:
+        async with spooled_path(path, tc.hub.files_dirs, tc.hub.max_file_size) as spool:
+            imported = await read(spool, filename=os.path.basename(path))
+    elif url is not None:
+        fetched = await fetch_source(tc.sources, url)
+        imported = await read(fetched.body, filename=urlsplit(url).path.rpartition("/")[2] or None)
+    else:
+        imported = await read(_decode(content or "", format))
     if snap is not None:
         mode = check_mode("snap", snap)
         imported = points_as_track(imported, tc.hub.limits)
         router = check_snap(tc.router, imported, mode)
         imported = await snap_tracks(router, imported, mode, tc.hub.limits)
-    url = None
+    page = None
     if map_id is None:
         entry = await tc.hub.create_map(owner=tc.person, principal=tc.principal, maker=tc.actor.id)
-        map_id, url = entry.id, tc.links(entry)[0]
+        map_id, page = entry.id, tc.links(entry)[0]
     else:
         entry = await tc.entry(map_id)
     state = entry.state  # the ops (and the camera over every point) of 100,000 rows: seconds
@@ -129,9 +153,27 @@ async def import_file(
     out |= await run("encode", _added, imported, ids)  # 100,000 features gone through: off the loop
     if snap is not None:
         out["times"] = TIMES_SAID
-    if url is not None:
-        out["url"] = url
+    if page is not None:
+        out["url"] = page
+    out["view_url"] = tc.links(entry)[1]  # for the person to watch: reveals no edit id
     return answer(out)
+
+
+def linked(head: dict[str, object], link: str, name: str, media: str, size: int) -> CallToolResult:
+    """An answer too big to carry (``MAX_INLINE``): ``head`` (its counts) and where to download the
+    whole, as text and as an MCP ``resource_link``; the file itself never enters the context."""
+    head = head | {"inline": False, "download": link}
+    head["note"] = (
+        f"the file is {size // 1024:,} KB, more than a tool answer should carry ({MAX_INLINE // 1024} KB):"
+        " give the user the download link, fetch it yourself, or read with filters"
+    )
+    return CallToolResult(
+        content=[
+            TextContent(type="text", text=compact(head)),
+            ResourceLink(type="resource_link", uri=link, name=name, mime_type=media, size=size),
+        ],
+        structured_content=head,
+    )
 
 
 def _added(imported: Imported, ids: list[str]) -> dict[str, object]:
@@ -160,13 +202,8 @@ async def export(
     if exported.notes:
         head["notes"] = list(exported.notes)
     carried = len(body) * 4 // 3 if fmt in BINARY_FORMATS else len(body)  # base64 for a binary file
-    if carried > MAX_INLINE:
-        head["inline"] = False
-        head["note"] = (
-            f"the file is {len(body) // 1024} KB, more than a tool answer should carry"
-            f" ({MAX_INLINE // 1024} KB): give the user the download link, or read with filters"
-        )
-        return answer(head)
+    if carried + len(compact(head)) > MAX_INLINE:
+        return linked(head, link, f"export.{extension}", media, len(body))
     uri = f"map://{state.id}/export.{extension}"
     resource: TextResourceContents | BlobResourceContents
     if fmt in BINARY_FORMATS:

@@ -8,8 +8,10 @@ cursor page through the features in detail, and ``geojson`` exports them.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -22,7 +24,7 @@ from mapsrv.core.routes import route_facts
 from mapsrv.errors import InvalidInput
 from mapsrv.hub import MapEntry
 from mapsrv.mcp.tools.context import ToolContext
-from mapsrv.mcp.tools.files import export
+from mapsrv.mcp.tools.files import MAX_INLINE, export, linked
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
@@ -255,11 +257,25 @@ async def read(
 async def _as_file(
     tc: ToolContext, entry: MapEntry, state: MapState, format: str | None, layer: str | None
 ) -> CallToolResult:
-    """``state``'s features as GeoJSON in the answer (``format`` None or "geojson"), or as a file."""
+    """``state``'s features as GeoJSON in the answer (``format`` None or "geojson"), or as a file;
+    GeoJSON past ``MAX_INLINE`` (text and structured content together) as its counts and a link."""
     if format not in (None, "geojson"):
         return await export(tc, entry, state, format, layer)
     whole = checked(state)  # stops if the client leaves
-    return await run("encode", lambda: answer(to_geojson(whole)))  # 593 countries: ~0.7 s
+    text = await run("encode", lambda: compact(to_geojson(whole)))  # 593 countries: ~0.7 s
+    if 2 * len(text) <= MAX_INLINE:  # the text and its copy as structured content
+        return await run("encode", lambda: answer(json.loads(text), text))
+    link = tc.links(entry)[1] + "/export.geojson"  # the view link's: shareable, reveals no edit id
+    if layer is not None:
+        link += "?" + urlencode({"layer": layer})
+    head = {
+        "map_id": state.id,
+        "version": state.version,
+        "format": "geojson",
+        "features": len(state.features),
+    }
+    size = head["bytes"] = len(text.encode())
+    return linked(head, link, "export.geojson", "application/geo+json", size)
 
 
 async def read_map(tc: ToolContext, map_id: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from support.agents import followed
 
 from mapsrv.places.search import haversine
 from mapsrv.server import Server
@@ -35,7 +36,7 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str
     result = await client.call_tool(tool, arguments)
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    return dict(result.structured_content)
+    return await followed(dict(result.structured_content))  # a big GeoJSON comes by its link
 
 
 async def features(client: Client, map_id: str) -> list[dict[str, Any]]:

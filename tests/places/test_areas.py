@@ -19,6 +19,7 @@ import shapely
 import trio
 from mcp import Client
 from support import start_server
+from support.agents import followed
 from support.area_extract import AreaFacts, Outline, box_ring, write_area_extract
 from support.place_extract import _Objects
 
@@ -81,7 +82,7 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str
     result = await client.call_tool(tool, arguments)
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    return dict(result.structured_content)
+    return await followed(dict(result.structured_content))  # a big GeoJSON comes by its link
 
 
 async def error(client: Client, tool: str, arguments: dict[str, Any]) -> str:

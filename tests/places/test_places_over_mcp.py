@@ -23,6 +23,7 @@ import trio
 from geographiclib.geodesic import Geodesic
 from mcp import Client
 from support import free_port, start_server
+from support.agents import followed
 from support.geocoder import Asked, Reply, answer, open_fake_geocoder, result
 from support.nominatim import Imported, Nominatim
 from support.place_extract import Named, PlaceFacts, write_place_extract, write_places
@@ -78,7 +79,7 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str
     result = await client.call_tool(tool, arguments)
     assert not result.is_error, result.content
     assert result.structured_content is not None
-    return dict(result.structured_content)
+    return await followed(dict(result.structured_content))  # a big GeoJSON comes by its link
 
 
 async def error(client: Client, tool: str, arguments: dict[str, Any]) -> str:

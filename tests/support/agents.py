@@ -16,7 +16,17 @@ from mcp import Client
 from mcp.server.streamable_http import GET_STREAM_KEY
 from mcp.types import Implementation
 
-__all__ = ["Notified", "TrioBridge", "agent", "call", "cookies_of", "failing", "get_stream_open", "subscribe"]
+__all__ = [
+    "Notified",
+    "TrioBridge",
+    "agent",
+    "call",
+    "cookies_of",
+    "failing",
+    "followed",
+    "get_stream_open",
+    "subscribe",
+]
 
 UPDATED = "notifications/resources/updated"
 T = TypeVar("T")
@@ -30,7 +40,18 @@ def agent(url: str, name: str, mode: str = "legacy", **options: Any) -> Client:
 async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
     result = await client.call_tool(tool, arguments)
     assert not result.is_error, result.content
-    return dict(result.structured_content or {})
+    return await followed(dict(result.structured_content or {}))
+
+
+async def followed(answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer``, or, when it is a GeoJSON too big to carry (past 64 KB: its counts and a link,
+    issue 73), the GeoJSON at its download link, as a client that follows the link has it."""
+    if answer.get("inline") is not False or answer.get("format") != "geojson":
+        return answer
+    async with httpx.AsyncClient(trust_env=False) as http:
+        fetched = await http.get(answer["download"])
+    assert fetched.status_code == 200, fetched.text
+    return dict(fetched.json())
 
 
 async def failing(client: Client, tool: str, **arguments: Any) -> tuple[str, dict[str, Any]]:

@@ -191,8 +191,9 @@ async def test_a_read_of_a_thousand_features_is_a_bounded_summary_with_pages(tc:
     assert [row["label"] for row in named["features"]] == ["stop 99"]
     boxed = content(await read(tc, map_id, bbox=[[0, 0], [0.2, 0.3]], kind="marker"))
     assert boxed["count"] == 4
-    exported = content(await read(tc, map_id, format="geojson"))
-    assert exported["type"] == "FeatureCollection" and len(exported["features"]) == 1000
+    exported = content(await read(tc, map_id, format="geojson"))  # past 64 KB: its counts and a link
+    assert exported["inline"] is False and exported["features"] == 1000 and exported["bytes"] > 64 * 1024
+    assert exported["download"].endswith("/export.geojson")
     assert content(await read(tc, map_id, geojson=True)) == exported, "geojson: true says the same"
     roads_only = content(await read(tc, map_id, layer="roads", geojson=True))
     assert roads_only["type"] == "FeatureCollection" and len(roads_only["features"]) == 100

@@ -163,6 +163,11 @@ def confine(cpu: int) -> bool:
     if libc is not None:
         flags = _CLONE_NEWNET if os.geteuid() == 0 else _CLONE_NEWUSER | _CLONE_NEWNET
         isolated = libc.unshare(flags) == 0
+    try:  # in a container short of memory, the kernel kills a reader before the server
+        with open("/proc/self/oom_score_adj", "w", encoding="ascii") as adjust:
+            adjust.write("1000")
+    except OSError:
+        pass
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_WRITTEN, MAX_WRITTEN))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -95,8 +95,9 @@ ALLOWED = frozenset(
 
 @dataclasses.dataclass(frozen=True)
 class Table:
-    """A CSV as read by the sandbox: its header, its rows (each with its line number), whether its
-    numbers may have a decimal comma, and what reading it said; the server turns it into features
+    """A CSV as read by the sandbox: its header, its rows (each with its line number; they come in
+    pieces before it), whether its numbers may have a decimal comma, and what reading it said;
+    the server turns it into features
     (``mapsrv.formats.read_table``), resolving its place names or joining it to outlines."""
 
     header: list[str]
@@ -220,8 +221,9 @@ class _Out:
 
 
 def _pieces(features: Any, out: _Out) -> None:
-    """The features in frames of about ``PIECE_BYTES``: the piece's length adapts to what the
-    last one weighed, so a file of big shapes sends few features a frame and one of points many."""
+    """The features (or a table's rows) in frames of about ``PIECE_BYTES``: the piece's length
+    adapts to what the last one weighed, so a file of big shapes sends few features a frame and
+    one of points many."""
     at, n = 0, 256
     while at < len(features):
         body = pickle.dumps(list(features[at : at + n]), protocol=pickle.HIGHEST_PROTOCOL)
@@ -244,7 +246,8 @@ def _read(request: dict[str, Any], out: _Out) -> None:
     if fmt == "csv":  # its place names and joins need the server's gazetteer: the rows go back
         collector = Collector(fmt, limits)
         header, rows, comma = read_rows(data, collector)  # type: ignore[arg-type]
-        table = Table(header, rows, comma, collector.result().notes)
+        _pieces(rows, out)  # in pieces as features go: a 64 MiB table is more than one frame
+        table = Table(header, [], comma, collector.result().notes)
         out.send(b"T", pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
         return
     progress = Progress()

@@ -39,7 +39,7 @@ import trio
 
 import mapsrv
 from mapsrv.core.model import Feature, Limits
-from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.errors import InvalidInput, PayloadTooLarge, Unavailable
 from mapsrv.formats import GIS_FORMATS, Imported, Progress
 from mapsrv.formats.sandbox import FRAME, MAX_FRAME, Refusal, Table, safe_loads
 from mapsrv.workers import run, stop_if_cancelled
@@ -115,7 +115,13 @@ class Reader:
         gis = str(request.get("format") or "") in GIS_FORMATS or path.suffix.lstrip(".") in GIS_FORMATS
         child, self.spare = self.spare, None
         if child is None or child.process.returncode is not None:
-            child = await _Child.start(gis)
+            try:
+                child = await _Child.start(gis)
+            except OSError as exc:  # out of processes or memory: the server goes on, the client retries
+                log.warning("a file's reader did not start: %s", exc)
+                raise Unavailable(
+                    "the server cannot start a file reader now; retry in a few seconds"
+                ) from None
         self.reads += 1
         self.running.add(child)
         try:
@@ -170,7 +176,7 @@ class Reader:
                     if got > limits.memory:
                         self.refused += 1
                         raise PayloadTooLarge(
-                            f"the file's features take more than {limits.memory >> 20} MiB (the"
+                            f"the file's features (or rows) take more than {limits.memory >> 20} MiB (the"
                             " reader's limit, --import-memory); send a smaller file or split it"
                         )
                     pieces.append(payload)
@@ -194,7 +200,7 @@ class Reader:
             table = safe_loads(payload)
             if not isinstance(table, Table):
                 raise _garbled("a table")
-            return table
+            return await run("encode", _unpack_rows, table, pieces)
         imported = safe_loads(payload)
         if not isinstance(imported, Imported):
             raise _garbled("its answer")
@@ -282,6 +288,28 @@ def _unpack(imported: Imported, pieces: list[bytes]) -> Imported:
             raise _garbled("features")
         features.extend(got)
     return dataclasses.replace(imported, features=tuple(features))
+
+
+def _unpack_rows(table: Table, pieces: list[bytes]) -> Table:
+    """A table's rows, sent in pieces before it, unpickled as ``_unpack`` does features."""
+    rows: list[tuple[int, list[str]]] = []
+    for piece in pieces:
+        stop_if_cancelled()
+        got = safe_loads(piece)
+        if not isinstance(got, list) or not all(_is_row(row) for row in got):
+            raise _garbled("a table's rows")
+        rows.extend(got)
+    return dataclasses.replace(table, rows=rows)
+
+
+def _is_row(row: object) -> bool:
+    return (
+        isinstance(row, tuple)
+        and len(row) == 2
+        and isinstance(row[0], int)
+        and isinstance(row[1], list)
+        and all(isinstance(cell, str) for cell in row[1])
+    )
 
 
 @asynccontextmanager

@@ -128,3 +128,12 @@ async def test_a_frame_longer_than_the_cap_ends_the_read() -> None:
         async for kind, _ in reader_module._frames(receive):
             got.append(kind)
     assert got == [b"P"]
+
+
+async def test_a_table_of_many_pieces_comes_back_whole_in_its_order() -> None:
+    rows = "\n".join(f"stop {i},{i % 80},{i % 170},{'x' * 40}" for i in range(40_000))
+    data = f"name,lat,lon,note\n{rows}\n".encode()
+    assert len(data) > 2 << 20  # a table's rows come back ~1 MiB a piece: several here
+    imported = await read_upload(data, None, Limits())
+    assert [f.label for f in imported.features[:3]] == ["stop 0", "stop 1", "stop 2"]
+    assert len(imported.features) == 40_000 and imported.features[-1].label == "stop 39999"

@@ -27,6 +27,7 @@ class Family(enum.Enum):
     METRICS = "metrics"  # Prometheus
     PROBE = "probe"  # /health and /ready (answered by the Quart app)
     OAUTH_METADATA = "oauth_metadata"  # RFC 9728 metadata of the MCP endpoint (mapsrv.mcp.endpoints)
+    UPLOAD_LINK = "upload_link"  # an agent's upload link: its page and its PUT (mapsrv.web.upload_links)
 
     @property
     def transport(self) -> str:
@@ -143,6 +144,9 @@ ROUTES: tuple[Route, ...] = (
     _route("/e/{key}", "/" + _KEY.format(kind="e"), Family.WEB),
     _route("/v/{key}", "/" + _KEY.format(kind="v"), Family.WEB),
     _route("/static/", r"/static/.*", Family.WEB),
+    # An upload link (its token, like a map's id, is a capability and never a label): the page a
+    # person drops the file on, and the PUT of the file, from that page or from a client.
+    _route("/u/{token}", r"/u/(?P<key>[^/]+)", Family.UPLOAD_LINK, origin_checked=True),
 )
 # Any other path: the Quart app answers 404 (after the Host check, like every page).
 OTHER = Route("other", re.compile(r".*", re.DOTALL), Family.WEB)

@@ -35,6 +35,7 @@ HANDLERS = {
     Family.PROBE: "_web",
     Family.WEB: "_web",
     Family.OAUTH_METADATA: "_oauth_metadata",
+    Family.UPLOAD_LINK: "_upload",
 }
 
 
@@ -80,6 +81,7 @@ def examples(map_id: str, view_key: str, edit_key: str) -> dict[str, tuple[str, 
         "/logout": ("POST", "/logout", {}),
         "/signed-out": ("GET", "/signed-out", {}),
         "/.well-known/oauth-protected-resource": ("GET", "/.well-known/oauth-protected-resource/mcp", {}),
+        "/u/{token}": ("GET", "/u/" + "t" * 32, {}),  # no such link: 404 (tests/web/test_upload_links.py)
         "other": ("GET", "/no/such/page", {}),
     }
 

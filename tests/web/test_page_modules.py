@@ -74,7 +74,9 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
     assert app - shared == {"app.js"}, app
     lists = reached("maps.js")  # the /maps page's one module: it shares nothing with the map
     assert lists == {"maps.js"}
-    assert {p.name for p in STATIC.glob("*.js")} == page | app | lists, "a module nothing imports"
+    uploads = reached("upload.js")  # an upload link's page (/u/<token>): one module of its own
+    assert uploads == {"upload.js"}
+    assert {p.name for p in STATIC.glob("*.js")} == page | app | lists | uploads, "a module nothing imports"
 
 
 def test_each_page_preloads_exactly_the_modules_its_entry_reaches() -> None:

@@ -27,7 +27,7 @@ from mcp.types import (
 from pydantic import Field
 
 from mapsrv.core.model import MapState, check_id
-from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.errors import InvalidInput, NotFound, PayloadTooLarge
 from mapsrv.formats import BINARY_FORMATS, Imported, Join, export_file
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.formats.detect import BINARY_MAGIC, base64_prefix
@@ -35,6 +35,7 @@ from mapsrv.http.fetch import fetch_source
 from mapsrv.hub import MapEntry
 from mapsrv.hub.imports import read_upload
 from mapsrv.hub.local_files import spooled_path
+from mapsrv.hub.upload_slots import upload_slots
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.route_plans import check_mode
@@ -100,12 +101,20 @@ async def import_file(
         str | None, Field(description="instead of content: a file on the server's machine (allowed folders)")
     ] = None,
     url: Annotated[str | None, Field(description="instead of content: an http(s) URL of the file")] = None,
+    upload: Annotated[
+        bool | str | None,
+        Field(
+            description="true: a link for the person (or a client's PUT) to send the file; then its handle"
+        ),
+    ] = None,
 ) -> CallToolResult:
     """Add a file to a map, all or none; an untitled map takes its name. Give it by path (on this
-    machine), url, or content. GIS: any projection. CSV: lat/lon, WKT or place-name columns;
-    join: rows naming countries or states become outlines."""
+    machine), url, content, or upload: true (a link the person opens to send it; then import with
+    upload: <handle> answers what it added). GIS: any projection. CSV: lat/lon, WKT or place-name
+    columns; join: rows naming countries or states become outlines."""
     if layer is not None:
         check_id("layer", layer)
+    upload = None if upload is False else upload
     read = partial(
         read_upload,
         fmt=format,
@@ -121,12 +130,27 @@ async def import_file(
         read_limits=tc.hub.read_limits,
         owner=tc.principal or tc.actor.id,
     )
-    given = [
-        name for name, value in (("content", content), ("path", path), ("url", url)) if value is not None
-    ]
+    sources = (("content", content), ("path", path), ("url", url), ("upload", upload))
+    given = [name for name, value in sources if value is not None]
     if len(given) != 1:
         said = f"got {' and '.join(given)}" if given else "got none"
-        raise InvalidInput(f"give the file one way: content, path or url, {said}")
+        raise InvalidInput(f"give the file one way: content, path, url or upload, {said}")
+    if upload is not None:
+        unused = {"simplify": simplify, "join": join, "key": key, "country": country, "snap": snap}
+        if left := [name for name, value in unused.items() if value is not None]:
+            raise InvalidInput(
+                f"upload takes map_id, format, layer, file_layer and crs, got {' and '.join(left)};"
+                " import the file by path, url or content to use them"
+            )
+        asked = {"format": format, "layer": layer, "file_layer": file_layer, "crs": crs}
+        if upload is True:
+            return await _open_upload(tc, map_id, {k: v for k, v in asked.items() if v is not None})
+        if given_too := [name for name, value in asked.items() if value is not None]:
+            raise InvalidInput(
+                f"upload: <handle> takes no file arguments, got {' and '.join(given_too)};"
+                " give them with upload: true, or in the link's page"
+            )
+        return await _redeem_upload(tc, str(upload), map_id)
     if path is not None:
         async with spooled_path(path, tc.hub.files_dirs, tc.hub.max_file_size) as spool:
             imported = await read(spool, filename=os.path.basename(path))
@@ -156,6 +180,57 @@ async def import_file(
     if page is not None:
         out["url"] = page
     out["view_url"] = tc.links(entry)[1]  # for the person to watch: reveals no edit id
+    return answer(out)
+
+
+async def _open_upload(tc: ToolContext, map_id: str | None, asked: dict[str, str]) -> CallToolResult:
+    """A link for the file (``mapsrv.hub.upload_slots``), bound to the map (a new one when
+    ``map_id`` is left out) and to this caller, and the handle that redeems it."""
+    slots, owner = upload_slots(tc.hub), tc.principal or tc.actor.id
+    slots.check_room(owner)  # before a map is made for nothing
+    page = None
+    if map_id is None:
+        entry = await tc.hub.create_map(owner=tc.person, principal=tc.principal, maker=tc.actor.id)
+        page = tc.links(entry)[0]
+    else:
+        entry = await tc.entry(map_id)
+    slot = slots.open(entry.id, owner, tc.actor, base_url=tc.base_url, defaults=asked)
+    out: dict[str, object] = {"map_id": entry.id, "upload_url": f"{slot.base_url}/u/{slot.token}"}
+    out |= {"handle": slot.handle, "expires_in": round(slots.expiry), "max_bytes": tc.hub.max_file_size}
+    if page is not None:
+        out["url"] = page
+    out["view_url"] = tc.links(entry)[1]
+    out["next"] = (
+        "give the person upload_url to open and drop the file on (or PUT the file's bytes to it),"
+        f" then call import with upload: {slot.handle!r} to hear what it added"
+    )
+    return answer(out)
+
+
+async def _redeem_upload(tc: ToolContext, handle: str, map_id: str | None) -> CallToolResult:
+    """What the upload of ``handle`` added, once its file has come (waiting up to ``slots.wait``
+    seconds for it); else that it still waits, with its link again."""
+    slots = upload_slots(tc.hub)
+    slot = slots.redeem(handle, tc.principal or tc.actor.id)
+    if map_id is not None and map_id != slot.map_id:
+        raise InvalidInput(f"upload {handle!r} is for map {slot.map_id!r}, got map_id {map_id[:64]!r}")
+    await slots.wait_for_file(slot)
+    if slot.answer is not None:
+        return answer(dict(slot.answer))
+    if slots.expired(slot):
+        raise NotFound(
+            f"upload {handle!r} expired before a file came: ask for a new link with upload: true"
+            + (f" (its last file was refused: {slot.refused})" if slot.refused else "")
+        )
+    out: dict[str, object] = {"map_id": slot.map_id, "waiting": True, "handle": slot.handle}
+    out |= {
+        "upload_url": f"{slot.base_url}/u/{slot.token}",
+        "expires_in": round(slot.expires - slots.clock()),
+    }
+    if slot.refused:
+        out["refused"] = slot.refused
+    state = "is arriving" if slot.state == "receiving" else "has not come yet"
+    out["note"] = f"the file {state}: call import with upload: {slot.handle!r} again to keep waiting"
     return answer(out)
 
 

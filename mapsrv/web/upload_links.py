@@ -1,0 +1,176 @@
+"""An upload link, ``/u/<token>`` (issue 73): where a person drops the file an agent asked for, or a
+client PUTs its bytes, without the file passing through the model.
+
+``GET`` answers a small page (``templates/upload.html``, ``static/upload.js``): the map's title,
+a drop zone and file picker, a layer name and a ``crs``, the upload's and the read's progress, and
+what was added with a link to the map's view page. ``PUT`` takes the file as the page's import
+does (``mapsrv.web.writes``): spooled to disk up to ``max_file_size``, read by the sandboxed
+reader (``read_upload``), added to the link's map as one batch, attributed to the agent that
+asked for it, and answered as the import's report (with ``?progress=1``, as progress lines then
+the report, ``mapsrv.web.upload``). Its query takes ``filename``, ``format``, ``layer``, ``crs``
+and ``file_layer``; what the agent gave with ``upload: true`` fills in what the query leaves out.
+
+A link takes one file (``mapsrv.hub.upload_slots``): an unknown, used or expired link is the same
+404, as a page for a browser and as the JSON error for a program. A file refused (a 413, one the
+reader cannot read) leaves the link open for another until it expires, and the map unchanged.
+
+The Host and Origin checks ran before (``mapsrv.dispatch``): a PUT from the page is same-origin.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import trio
+
+from mapsrv.core.codec import dumps
+from mapsrv.core.events import feature_ids
+from mapsrv.core.model import check_id
+from mapsrv.errors import HttpError, MapsrvError, NotFound
+from mapsrv.formats import Progress
+from mapsrv.formats.batch import import_ops, report
+from mapsrv.http.responses import send_error
+from mapsrv.http.templates import environment, render
+from mapsrv.http.types import Receive, Scope, Send, header
+from mapsrv.hub import MapHub
+from mapsrv.hub.imports import read_upload
+from mapsrv.hub.upload_slots import UploadSlot, UploadSlots, upload_slots
+from mapsrv.web.pages import PACKAGE
+from mapsrv.web.upload import answer_with_progress, spooled
+from mapsrv.workers import run
+
+__all__ = ["ARGS", "UPLOAD_TEMPLATE", "UploadLinks"]
+
+log = logging.getLogger("mapsrv.web")
+
+UPLOAD_TEMPLATE = "upload.html"
+ARGS = ("filename", "format", "layer", "crs", "file_layer")  # a PUT's query, as the page's import takes them
+_FIELDS = 8  # the query's fields read at most: its arguments, progress, and room for a few unknown ones
+
+
+class UploadLinks:
+    """Answers ``/u/<token>``: the page (GET, HEAD) and the file (PUT)."""
+
+    def __init__(self, hub: MapHub, headers: list[tuple[str, str]]) -> None:
+        self.hub = hub
+        environment(PACKAGE).get_template(UPLOAD_TEMPLATE)  # compiled now: a broken one fails the start
+        self._headers = [
+            (b"cache-control", b"no-store"),
+            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers),
+        ]
+
+    @property
+    def slots(self) -> UploadSlots:
+        return upload_slots(self.hub)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, token: str) -> None:
+        method = scope["method"]
+        try:
+            if method in ("GET", "HEAD"):
+                await self._page(send, token, head=method == "HEAD")
+                return
+            if method != "PUT":
+                raise HttpError(405, "method not allowed", headers=(("Allow", "GET, PUT"),))
+            answer = await self._put(scope, receive, send, token)
+        except MapsrvError as exc:
+            await send_error(send, exc)
+            return
+        except Exception:
+            log.exception("exception on %s /u/{token}", method)
+            await send_error(send, HttpError(500, "internal server error"))
+            return
+        if answer is not None:
+            await self._send(send, 200, b"application/json", dumps(answer).encode())
+
+    async def _send(self, send: Send, status: int, media: bytes, body: bytes, *, head: bool = False) -> None:
+        headers = [*self._headers, (b"content-type", media), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    async def _page(self, send: Send, token: str, *, head: bool) -> None:
+        """The page of an open link, or the page saying it is not (a 404, whatever the reason)."""
+        values: dict[str, Any] = {"found": False, "title": "", "expires_in": 0, "max_file_size": 0}
+        values |= {"layer": "", "crs": ""}
+        status = 404
+        try:
+            slot = self.slots.find(token)
+            entry = await self.hub.get(slot.map_id)
+        except NotFound:  # its map deleted (Gone) too: the link is as good as gone
+            pass
+        else:
+            status = 200
+            values |= {"found": True, "title": entry.state.title or "Untitled map"}
+            values["expires_in"] = max(0, int(slot.expires - self.slots.clock()))
+            values["max_file_size"] = self.hub.max_file_size
+            values |= {"layer": slot.defaults.get("layer", ""), "crs": slot.defaults.get("crs", "")}
+        body = render(PACKAGE, UPLOAD_TEMPLATE, **values).encode()
+        await self._send(send, status, b"text/html; charset=utf-8", body, head=head)
+
+    async def _put(self, scope: Scope, receive: Receive, send: Send, token: str) -> dict[str, Any] | None:
+        """The file, imported into the link's map; None when answered as it went (``?progress=1``)."""
+        declared = header(scope, b"content-length") or ""
+        size = int(declared) if declared.isdigit() else 0
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=_FIELDS)
+        slots = self.slots
+        slot = slots.take(token)  # a second request finds nothing from here on
+        done = False
+        try:
+            async with spooled(receive, size, self.hub.max_file_size) as path:
+                progress = Progress()
+                if query.get("progress") != ["1"]:
+                    answer = await self._import(slot, query, path, progress)
+                    done = True
+                    return answer
+                outcome: list[dict[str, Any]] = []
+
+                async def work() -> dict[str, Any]:
+                    outcome.append(await self._import(slot, query, path, progress))
+                    return outcome[0]
+
+                await answer_with_progress(send, [*self._headers], progress, work)
+                done = bool(outcome)
+                return None
+        except MapsrvError as exc:
+            slots.reopen(slot, exc.message)
+            raise
+        finally:
+            if not done:  # refused, failed or cancelled: the map is unchanged, the link open again
+                slots.reopen(slot, "the last file did not arrive whole: send it again")
+
+    async def _import(
+        self, slot: UploadSlot, query: dict[str, list[str]], data: Path, progress: Progress
+    ) -> dict[str, Any]:
+        """Read ``data`` and add it to the slot's map as one batch; the answer is the slot's too."""
+        args = dict(slot.defaults) | {name: query[name][0] for name in ARGS if query.get(name, [""])[0]}
+        layer = check_id("layer", args["layer"]) if args.get("layer") else None
+        entry = await self.hub.get(slot.map_id)
+        try:
+            imported = await read_upload(
+                data,
+                args.get("format"),
+                self.hub.limits,
+                filename=args.get("filename"),
+                layer=layer,
+                file_layer=args.get("file_layer"),
+                crs=args.get("crs"),
+                progress=progress,
+                read_limits=self.hub.read_limits,
+                owner=slot.owner,
+            )
+            state, max_title = entry.state, self.hub.limits.max_title
+            ops = await run("encode", lambda: import_ops(state, imported, max_title=max_title))
+            written = await self.hub.apply(entry.id, ops, actor=slot.actor)
+        except MapsrvError as exc:
+            self.slots.reopen(slot, exc.message)
+            raise
+        answer: dict[str, Any] = {"map_id": entry.id, "version": written.version}
+        if written.provisional:
+            answer["provisional"] = True
+        with trio.CancelScope(shield=True):  # the file is in the map: its answer is kept, come what may
+            answer |= await run("encode", report, imported, feature_ids(written))
+            answer["view_url"] = f"{slot.base_url}/v/{entry.view_key}"
+            self.slots.finish(slot, answer)
+        return answer

@@ -226,7 +226,7 @@ async def test_arguments_and_bounds_of_an_upload_link(nursery: trio.Nursery) -> 
     server = await start_server(nursery)
     async with Client(server.url + "mcp") as agent:
         text, _ = await failing(agent, "import", upload=True, content="lat,lon\n1,2\n")
-        assert "give the file one way: content, path, url or upload, got content and upload" in text
+        assert "give the file one way, got content and upload: path" in text
         text, _ = await failing(agent, "import", upload=True, join="countries")
         assert "upload takes map_id, format, layer, file_layer and crs, got join" in text
         text, _ = await failing(agent, "import", upload="nohandle")

@@ -85,33 +85,24 @@ def _decode(content: str, fmt: str | None) -> bytes:
 
 async def import_file(
     tc: ToolContext,
-    content: Annotated[str | None, Field(description="the file: text, or base64")] = None,
+    content: Annotated[str | None, Field(description="text, or base64")] = None,
     map_id: OptionalMapId = None,
-    format: Annotated[Format | None, Field(description="detected if left out")] = None,
-    layer: Annotated[str | None, Field(description="put all in this layer")] = None,
-    simplify: Annotated[float | None, Field(gt=0, le=10_000, description="metres, thins long tracks")] = None,
+    format: Annotated[Format | None, Field(description="else detected")] = None,
+    layer: Annotated[str | None, Field(description="all in this layer")] = None,
+    simplify: Annotated[float | None, Field(gt=0, le=10_000, description="metres")] = None,
     fit: bool = True,
-    join: Annotated[Join | None, Field(description="CSV rows to country or region outlines")] = None,
-    key: Annotated[str | None, Field(description="join column; detected if left out")] = None,
+    join: Annotated[Join | None, Field(description="CSV rows to outlines")] = None,
+    key: str | None = None,
     country: Annotated[str | None, Field(description="regions of this country")] = None,
-    snap: Annotated[By | None, Field(description="GPS tracks onto the roads (router)")] = None,
+    snap: Annotated[By | None, Field(description="tracks onto roads")] = None,
     file_layer: str | None = None,
     crs: str | None = None,
-    path: Annotated[
-        str | None, Field(description="instead of content: a file on the server's machine (allowed folders)")
-    ] = None,
-    url: Annotated[str | None, Field(description="instead of content: an http(s) URL of the file")] = None,
-    upload: Annotated[
-        bool | str | None,
-        Field(
-            description="true: a link for the person (or a client's PUT) to send the file; then its handle"
-        ),
-    ] = None,
+    path: str | None = None,
+    url: str | None = None,
+    upload: Annotated[bool | str | None, Field(description="true, then its handle")] = None,
 ) -> CallToolResult:
-    """Add a file to a map, all or none; an untitled map takes its name. Give it by path (on this
-    machine), url, content, or upload: true (a link the person opens to send it; then import with
-    upload: <handle> answers what it added). GIS: any projection. CSV: lat/lon, WKT or place-name
-    columns; join: rows naming countries or states become outlines."""
+    """Add a file to a map, all or none: by path, url, upload (a link for a person) or content.
+    Any projection. CSV: lat/lon, WKT or place names; join: countries or states as outlines."""
     if layer is not None:
         check_id("layer", layer)
     upload = None if upload is False else upload
@@ -134,7 +125,10 @@ async def import_file(
     given = [name for name, value in sources if value is not None]
     if len(given) != 1:
         said = f"got {' and '.join(given)}" if given else "got none"
-        raise InvalidInput(f"give the file one way: content, path, url or upload, {said}")
+        raise InvalidInput(
+            f"give the file one way, {said}: path (a file on this machine), url, upload: true (a link"
+            " for the person to drop it on), or content (small files: every byte goes through you)"
+        )
     if upload is not None:
         unused = {"simplify": simplify, "join": join, "key": key, "country": country, "snap": snap}
         if left := [name for name, value in unused.items() if value is not None]:
@@ -213,7 +207,9 @@ async def _redeem_upload(tc: ToolContext, handle: str, map_id: str | None) -> Ca
     slots = upload_slots(tc.hub)
     slot = slots.redeem(handle, tc.principal or tc.actor.id)
     if map_id is not None and map_id != slot.map_id:
-        raise InvalidInput(f"upload {handle!r} is for map {slot.map_id!r}, got map_id {map_id[:64]!r}")
+        raise InvalidInput(
+            f"upload {handle!r} is for map {slot.map_id!r}, got map_id {map_id[:64]!r}; leave map_id out"
+        )
     await slots.wait_for_file(slot)
     if slot.answer is not None:
         return answer(dict(slot.answer))

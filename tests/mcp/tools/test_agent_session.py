@@ -150,7 +150,7 @@ async def session(server: Server) -> dict[str, Any]:
             result = await client.call_tool(name, arguments)
             text = next(c.text for c in result.content if c.type == "text")
             refused_for_its_content = (
-                (name == "import" and "csv has no position columns: saw 'x'" in text)
+                (name == "import" and "give the file one way, got none: path" in text)
                 or (name == "style_layer" and "by must name the property a graduated style reads" in text)
                 or (name == "add_layer" and "url must be http or https, got 'none' in 'x'" in text)
                 or (

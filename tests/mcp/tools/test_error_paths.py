@@ -48,6 +48,7 @@ from mapsrv.core.values import check_id, check_number, check_text, number
 from mapsrv.errors import InvalidInput, MapsrvError, NotFound
 from mapsrv.http.fetch import SourcePolicy
 from mapsrv.hub import MapHub
+from mapsrv.hub.upload_slots import upload_slots
 from mapsrv.mcp.tools import TOOLS, ToolContext, files
 from mapsrv.mcp.tools.arguments import Arguments
 from mapsrv.mcp.tools.drawing import draw, edit, remove
@@ -260,6 +261,11 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     ),
     # files
     (lambda: files._decode("@@@@", "kmz"), "content", "'@@@@'", "base64 for a KMZ"),
+    (lambda tc: files.import_file(tc), "give the file one way", "got none", "path (a file on this machine)"),
+    (lambda tc: files.import_file(tc, upload=True, simplify=5.0), "upload takes", "got simplify", "map_id"),
+    (lambda tc: files.import_file(tc, upload="h", layer="x"), "upload: <handle>", "got layer", "no file"),
+    (lambda tc: redeemed_elsewhere(tc), "upload", "got map_id 'elsewhere'", "is for map"),
+    (lambda tc: redeemed_expired(tc), "upload", "expired before a file came", "upload: true"),
     (lambda: files._decode("x" * (files.MAX_FILE + 1), "gpx"), "file", "16.0 MiB", "at most 16 MiB"),
     (
         lambda tc: files.import_file(tc, "country,n\nPT,1\n", key="country"),
@@ -791,6 +797,18 @@ async def run_case(case: Callable[..., Any], tc: ToolContext) -> MapsrvError:
         if isinstance(result, Awaitable):
             await result
     return caught.value
+
+
+async def redeemed_elsewhere(tc: ToolContext) -> None:
+    handle = (await files.import_file(tc, upload=True, map_id=MAP)).structured_content["handle"]  # type: ignore[index]
+    await files.import_file(tc, upload=handle, map_id="elsewhere")
+
+
+async def redeemed_expired(tc: ToolContext) -> None:
+    slots = upload_slots(tc.hub)
+    slots.expiry = 0.0  # the link expires as it is made: no file can come
+    handle = (await files.import_file(tc, upload=True, map_id=MAP)).structured_content["handle"]  # type: ignore[index]
+    await files.import_file(tc, upload=handle)
 
 
 async def new_context() -> ToolContext:

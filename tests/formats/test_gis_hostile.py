@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
-from support.gis_files import flatgeobuf, geopackage, geoparquet, shapefile_zip
+from support.gis_files import edited_geopackage, flatgeobuf, geopackage, geoparquet, shapefile_zip
 
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput, PayloadTooLarge
@@ -140,14 +140,7 @@ def test_a_zip_without_its_index_or_without_a_shp() -> None:
 
 
 def gpkg_with(sql: str) -> bytes:
-    data = geopackage({"stops": (points(), "EPSG:4326", "Point")})
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "x.gpkg"
-        path.write_bytes(data)
-        db = sqlite3.connect(path)
-        db.executescript(sql)
-        db.close()
-        return path.read_bytes()
+    return edited_geopackage(geopackage({"stops": (points(), "EPSG:4326", "Point")}), sql)
 
 
 def test_a_geopackage_with_a_trigger_of_its_own_is_refused() -> None:

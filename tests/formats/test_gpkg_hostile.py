@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pyarrow as pa
 import pyogrio
 import pytest
 import shapely
-from support.gis_files import flatgeobuf, geopackage
+from support.gis_files import edited_geopackage, flatgeobuf, geopackage
 
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput, PayloadTooLarge
@@ -46,14 +45,7 @@ def points(n: int = 5, note: str = "") -> pa.Table:
 
 def edited(sql: str, layers: dict[str, Any] | None = None) -> bytes:
     """A GeoPackage GDAL wrote (``layers``, else five stops), then changed by ``sql``."""
-    data = geopackage(layers or {"stops": (points(), "EPSG:4326", "Point")})
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "x.gpkg"
-        path.write_bytes(data)
-        db = sqlite3.connect(path)
-        db.executescript(sql)
-        db.close()
-        return path.read_bytes()
+    return edited_geopackage(geopackage(layers or {"stops": (points(), "EPSG:4326", "Point")}), sql)
 
 
 def refused(data: bytes, **kwargs: Any) -> str:

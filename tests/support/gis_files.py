@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import tempfile
 import warnings
 import zipfile
@@ -29,6 +30,7 @@ from .natural_earth import countries_geojson
 
 __all__ = [
     "countries",
+    "edited_geopackage",
     "flatgeobuf",
     "geopackage",
     "geoparquet",
@@ -124,6 +126,19 @@ def geopackage(layers: dict[str, tuple[pa.Table, str | None, str | None]]) -> by
         path = Path(tmp) / "data.gpkg"
         for i, (name, (table, crs, kind)) in enumerate(layers.items()):
             write_gdal(table, path, "GPKG", crs=crs, geometry_type=kind, layer=name, append=i > 0)
+        return path.read_bytes()
+
+
+def edited_geopackage(data: bytes, sql: str) -> bytes:
+    """``data`` (a GeoPackage) changed by ``sql`` through the standard library's sqlite3: what a
+    forger adds to a file GDAL wrote (a trigger, a view, a layer)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.gpkg"
+        path.write_bytes(data)
+        db = sqlite3.connect(path)
+        db.executescript(sql)
+        db.commit()
+        db.close()
         return path.read_bytes()
 
 

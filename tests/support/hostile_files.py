@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 import struct
-import tempfile
 import zipfile
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
-from .gis_files import geopackage
+from .gis_files import edited_geopackage, geopackage
 
 __all__ = [
     "counting_view_geopackage",
@@ -31,24 +28,18 @@ def counting_view_geopackage() -> bytes:
     GDAL's feature count does) never ends, holding the interpreter."""
     table = pa.table({"name": ["a"], "geometry": shapely.to_wkb([shapely.Point(1, 1)])})
     base = geopackage({"points": (table, "EPSG:4326", "Point")})
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "view.gpkg"
-        path.write_bytes(base)
-        db = sqlite3.connect(path)
-        db.executescript(
-            """
-            CREATE VIEW forever AS
-              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000000000)
-              SELECT i AS fid, (SELECT geom FROM points LIMIT 1) AS geom FROM n;
-            INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id)
-              VALUES ('forever', 'features', 'forever', 4326);
-            INSERT INTO gpkg_geometry_columns (table_name, column_name, geometry_type_name, srs_id, z, m)
-              VALUES ('forever', 'geom', 'POINT', 4326, 0, 0);
-            """
-        )
-        db.commit()
-        db.close()
-        return path.read_bytes()
+    return edited_geopackage(
+        base,
+        """
+        CREATE VIEW forever AS
+          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000000000)
+          SELECT i AS fid, (SELECT geom FROM points LIMIT 1) AS geom FROM n;
+        INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id)
+          VALUES ('forever', 'features', 'forever', 4326);
+        INSERT INTO gpkg_geometry_columns (table_name, column_name, geometry_type_name, srs_id, z, m)
+          VALUES ('forever', 'geom', 'POINT', 4326, 0, 0);
+        """,
+    )
 
 
 def dictionary_parquet(points: int = 100_000, rows: int = 100_000) -> bytes:

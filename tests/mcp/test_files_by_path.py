@@ -103,20 +103,23 @@ async def test_every_way_out_of_the_allowed_folder_is_refused(tmp_path: Path) ->
 
 
 async def test_mapsrv_stdio_reads_the_folder_it_was_started_in(tmp_path: Path) -> None:
-    (tmp_path / "ride.geojson").write_bytes(points_geojson(10))
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "ride.geojson").write_bytes(points_geojson(10))
+    (tmp_path / "outside.geojson").write_bytes(points_geojson(3))
     command = ["-m", "mapsrv", "stdio", "--server", "none", "--port", "0", "--store", "memory://"]
     parameters = StdioServerParameters(
         command=sys.executable,
         args=command,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
-        cwd=str(tmp_path),
+        cwd=str(work),
     )
     with (tmp_path / "stdio.log").open("w") as errlog:
         async with Client(stdio_client(parameters, errlog=errlog)) as agent:  # type: ignore[arg-type]
             read = await agent.call_tool("import", {"path": "ride.geojson"})
             assert not read.is_error, said(read)
             assert (read.structured_content or {})["added"] == 10
-            outside = await agent.call_tool("import", {"path": "/etc/hostname"})
+            outside = await agent.call_tool("import", {"path": str(tmp_path / "outside.geojson")})
             assert outside.is_error and "outside the folders" in said(outside)
 
 

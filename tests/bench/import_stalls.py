@@ -1,6 +1,6 @@
 """How long the event loop stands still while the ``import`` tool takes a file of about 2 MB
 (issue 72: a 1-3 MB zip stalled it 1.4-6.2 s, its format detected on the loop): a zipped
-Shapefile of 60,000 points, and 30 members with 64 KiB extra fields each (zipfile decodes those
+Shapefile of 90,000 points, and 20 members with 64 KiB extra fields each (zipfile decodes those
 in quadratic time). A server runs in this process; a ticker asks for a 2 ms sleep over and over
 and records how late each wakes: the loop's longest stall while the call runs, and the call's
 time, best and worst of ``--repeat``. Run it in another tree for its figures (it uses only the
@@ -40,7 +40,7 @@ def points_zip(n: int) -> bytes:
 
 
 async def import_stalls(repeat: int) -> dict[str, Any]:
-    files = {"points_shp_zip": points_zip(60_000), "extra_fields_zip": extra_fields_zip(30)}
+    files = {"points_shp_zip": points_zip(90_000), "extra_fields_zip": extra_fields_zip(20)}
     out: dict[str, Any] = {}
     async with trio.open_nursery() as nursery:
         server = await start_server(nursery)

@@ -53,6 +53,7 @@ __all__ = [
     "GIS_MODULES",
     "MAX_FRAME",
     "MAX_WRITTEN",
+    "NICE",
     "PIECE_BYTES",
     "Refusal",
     "Table",
@@ -68,6 +69,7 @@ MAX_FRAME = 64 << 20  # the longest frame the parent accepts: one feature of a m
 PIECE_BYTES = 1 << 20  # a features frame is cut once its pickle passes this: ~1 ms to unpickle
 MAX_WRITTEN = 64 << 20  # the biggest file the reader may write (SQLite's or GDAL's temporary files)
 GIS_MODULES = ("pyogrio", "pyarrow.parquet", "pyproj", "shapely")  # what GIS files are read with
+NICE = 10  # a reader's priority below the server's: on 2 cores a spare's start slowed a write
 _GIS_MAGIC = (b"SQLite format 3\x00", b"fgb\x03", b"PAR1")
 _GIS_NAMES = frozenset(
     {"shp", "gpkg", "fgb", "parquet", "shapefile", "geopackage", "flatgeobuf", "geoparquet"}
@@ -336,6 +338,7 @@ def _warm(gis: bool) -> Callable[[], None]:
 
 
 if __name__ == "__main__":  # run as a module: its classes pickled by their own name, not __main__'s
+    os.nice(NICE)  # the server's loop and its writes come first, a spare's warm-up last
     from mapsrv.formats import sandbox
 
     sandbox._warm("--gis" in sys.argv[1:])()

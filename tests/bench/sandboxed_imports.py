@@ -5,7 +5,7 @@ apart (before it, no reader process is waiting); the others are summed up by the
 in the tree to measure (``python -m tests.bench.sandboxed_imports`` from a checkout of the commit
 before the sandbox gives the "before" column: the server is started from the current folder).
 
-    python -m tests.bench.sandboxed_imports [--repeat 5]
+    python -m tests.bench.sandboxed_imports [--repeat 5] [--only points_100k.parquet]
 """
 
 from __future__ import annotations
@@ -61,9 +61,11 @@ def files() -> dict[str, tuple[str, bytes]]:
     }
 
 
-async def sandboxed_imports(repeat: int) -> dict[str, Any]:
+async def sandboxed_imports(repeat: int, only: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, (filename, body) in files().items():
+        if only is not None and name != only:
+            continue
         async with open_server("--max-file-size", str(64 << 20)) as server:
             await settled(server.pid)
             async with httpx.AsyncClient(base_url=server.url, timeout=300) as client:
@@ -91,5 +93,7 @@ async def sandboxed_imports(repeat: int) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", help="one file's name, e.g. points_100k.parquet")
     args = parser.parse_args()
-    print(json.dumps({"bench": "sandboxed_imports", **trio.run(sandboxed_imports, args.repeat)}, indent=1))
+    found = trio.run(sandboxed_imports, args.repeat, args.only)
+    print(json.dumps({"bench": "sandboxed_imports", **found}, indent=1))

@@ -35,7 +35,6 @@ from typing import Any
 
 from mapsrv.core.model import Feature, MapState
 from mapsrv.errors import InvalidInput
-from mapsrv.formats.archive import check_elements
 from mapsrv.formats.collect import Collector
 from mapsrv.formats.geometry import closed, shapes
 from mapsrv.formats.kmldata import DataTypes, extended_xml, field_types, read_extended, schema_xml
@@ -309,7 +308,6 @@ def _height(text: str) -> float | None:
 def read_kml(data: bytes, collector: Collector) -> None:
     """Read a KML document's placemarks, folders and styles into ``collector``."""
     text = decode_xml(data, "kml")
-    check_elements(text, "kml")  # before its tree is built: 100 bytes and more an element
     check_root(text, "kml", "kml")
     root = parse(text, "kml")
     if local_name(root.tag) != "kml":

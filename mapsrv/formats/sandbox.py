@@ -55,7 +55,6 @@ __all__ = [
     "MAX_WRITTEN",
     "NICE",
     "PIECE_BYTES",
-    "Refusal",
     "Table",
     "confine",
     "confine_memory",
@@ -108,14 +107,6 @@ class Table:
     rows: list[tuple[int, list[str]]]
     comma: bool
     notes: tuple[str, ...] = ()
-
-
-class Refusal(Exception):
-    """What the reader said of a file it refused: its message, HTTP status and error class."""
-
-    def __init__(self, message: str, status: int, kind: str) -> None:
-        super().__init__(message)
-        self.message, self.status, self.kind = message, status, kind
 
 
 class _Unpickler(pickle.Unpickler):
@@ -310,7 +301,7 @@ def main(stdin: IO[bytes] | None = None) -> None:
     memory, cpu = int(request["memory"]), int(request["cpu"])
     confine(cpu)
     path, fmt, filename = Path(request["path"]), request.get("format"), request.get("filename")
-    if request.get("gis") or _is_gis(path, fmt, filename):
+    if _is_gis(path, fmt, filename):
         for name in GIS_MODULES:
             __import__(name)
     gc.set_threshold(*GC_THRESHOLDS)  # as the server collects: Python's defaults made reads 1.3x as long

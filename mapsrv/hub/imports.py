@@ -15,6 +15,7 @@ files of one stranger cannot hold every reader while someone else's one-point fi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from functools import partial
@@ -26,7 +27,7 @@ from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import JOINS, Imported, Join, Progress, read_table
 from mapsrv.formats.sandbox import Table
-from mapsrv.hub.reader import ReadLimits, limits_json, reader, spooled_bytes
+from mapsrv.hub.reader import ReadLimits, reader, spooled_bytes
 from mapsrv.places import point_of, resolve_country
 from mapsrv.places.boundaries import Boundary, find_boundary, nearest_boundary
 from mapsrv.workers import run, stop_if_cancelled
@@ -75,7 +76,7 @@ async def read_upload(
         "simplify": simplify,
         "file_layer": file_layer,
         "crs": crs,
-        "limits": limits_json(limits),
+        "limits": dataclasses.asdict(limits),
     }
     lock = None if owner is None else _OWNED.setdefault(owner, trio.Lock())
     try:

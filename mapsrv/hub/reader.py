@@ -39,13 +39,13 @@ from typing import Any
 import trio
 
 import mapsrv
-from mapsrv.core.model import Feature, Limits
+from mapsrv.core.model import Feature
 from mapsrv.errors import InvalidInput, MapsrvError, PayloadTooLarge, Unavailable
 from mapsrv.formats import GIS_FORMATS, Imported, Progress
-from mapsrv.formats.sandbox import FRAME, MAX_FRAME, Refusal, Table, safe_loads
+from mapsrv.formats.sandbox import FRAME, MAX_FRAME, Table, safe_loads
 from mapsrv.workers import run, stop_if_cancelled
 
-__all__ = ["ReadLimits", "Reader", "SPARE_IDLE", "limits_json", "reader", "serve_reader", "spooled_bytes"]
+__all__ = ["ReadLimits", "Reader", "SPARE_IDLE", "reader", "serve_reader", "spooled_bytes"]
 
 log = logging.getLogger("mapsrv.reader")
 
@@ -113,7 +113,10 @@ class Reader:
         self, path: Path, request: dict[str, Any], limits: ReadLimits, progress: Progress | None
     ) -> Imported | Table:
         """The file at ``path`` (alone in its folder) read as ``request`` says, within ``limits``."""
-        gis = str(request.get("format") or "") in GIS_FORMATS or path.suffix.lstrip(".") in GIS_FORMATS
+        # a GIS file (by its format or name) warms the next spare with GDAL and pyarrow; what the
+        # reader loads for this one it finds itself (``sandbox._is_gis``)
+        named = str(request.get("format") or request.get("filename") or "").rpartition(".")[2].lower()
+        gis = named in GIS_FORMATS
         child, self.spare = self.spare, None
         if child is None or child.process.returncode is not None:
             try:
@@ -159,7 +162,6 @@ class Reader:
         process = child.process
         assert process.stdin is not None and process.stdout is not None
         line = dict(request, path=str(path), memory=limits.memory, cpu=limits.cpu)
-        line["gis"] = request.get("format") in GIS_FORMATS or child.gis
         answer: Any = None
         failed: MapsrvError | None = None  # raised past the nursery, not as an exception group
         async with trio.open_nursery() as nursery:
@@ -288,12 +290,10 @@ def _progress(payload: bytes) -> tuple[int, int]:
 def _refused(payload: bytes) -> InvalidInput:
     try:
         said = json.loads(payload)
-        refusal = Refusal(str(said["message"])[:2_000], int(said["status"]), str(said.get("kind", "")))
+        message, status = str(said["message"])[:2_000], int(said["status"])
     except (ValueError, KeyError, TypeError):
         return _garbled("its refusal")
-    if refusal.status == 413:
-        return PayloadTooLarge(refusal.message)
-    return InvalidInput(refusal.message)
+    return PayloadTooLarge(message) if status == 413 else InvalidInput(message)
 
 
 def _garbled(what: str) -> InvalidInput:
@@ -360,10 +360,6 @@ async def spooled_bytes(data: bytes) -> AsyncIterator[Path]:
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
-
-
-def limits_json(limits: Limits) -> dict[str, Any]:
-    return dataclasses.asdict(limits)
 
 
 _reader = Reader()

@@ -27,11 +27,9 @@ from urllib.parse import parse_qs
 import trio
 
 from mapsrv.core.codec import dumps
-from mapsrv.core.events import feature_ids
 from mapsrv.core.model import check_id
 from mapsrv.errors import HttpError, MapsrvError, NotFound
 from mapsrv.formats import Progress
-from mapsrv.formats.batch import import_ops, report
 from mapsrv.http.responses import send_error
 from mapsrv.http.templates import environment, render
 from mapsrv.http.types import Receive, Scope, Send, header
@@ -39,8 +37,7 @@ from mapsrv.hub import MapHub
 from mapsrv.hub.imports import read_upload
 from mapsrv.hub.upload_slots import UploadSlot, UploadSlots, upload_slots
 from mapsrv.web.pages import PACKAGE
-from mapsrv.web.upload import answer_with_progress, spooled
-from mapsrv.workers import run
+from mapsrv.web.upload import add_to_map, answer_with_progress, spooled
 
 __all__ = ["ARGS", "UPLOAD_TEMPLATE", "UploadLinks"]
 
@@ -160,17 +157,11 @@ class UploadLinks:
                 read_limits=self.hub.read_limits,
                 owner=slot.owner,
             )
-            state, max_title = entry.state, self.hub.limits.max_title
-            ops = await run("encode", lambda: import_ops(state, imported, max_title=max_title))
-            written = await self.hub.apply(entry.id, ops, actor=slot.actor)
+            with trio.CancelScope(shield=True):  # once it is being written, its answer is kept
+                answer = {"map_id": entry.id} | await add_to_map(self.hub, entry, imported, slot.actor)
         except MapsrvError as exc:
             self.slots.reopen(slot, exc.message)
             raise
-        answer: dict[str, Any] = {"map_id": entry.id, "version": written.version}
-        if written.provisional:
-            answer["provisional"] = True
-        with trio.CancelScope(shield=True):  # the file is in the map: its answer is kept, come what may
-            answer |= await run("encode", report, imported, feature_ids(written))
-            answer["view_url"] = f"{slot.base_url}/v/{entry.view_key}"
-            self.slots.finish(slot, answer)
+        answer["view_url"] = f"{slot.base_url}/v/{entry.view_key}"
+        self.slots.finish(slot, answer)
         return answer

@@ -26,7 +26,6 @@ from urllib.parse import parse_qs
 
 from mapsrv.core.changes import Actor
 from mapsrv.core.codec import dumps
-from mapsrv.core.events import feature_ids
 from mapsrv.core.geojson import to_geojson
 from mapsrv.core.history import person_actor
 from mapsrv.core.measure import bbox
@@ -34,7 +33,7 @@ from mapsrv.core.model import MapState, check_id, check_number
 from mapsrv.core.parse import parse_ops
 from mapsrv.errors import BodyTooLarge, HttpError, InvalidInput, MapsrvError
 from mapsrv.formats import Imported, Join, Progress
-from mapsrv.formats.batch import import_ops, report
+from mapsrv.formats.batch import report
 from mapsrv.http.identity import name_from_cookies, user_from_cookies
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send
@@ -43,7 +42,7 @@ from mapsrv.hub.access import resolve
 from mapsrv.hub.imports import read_upload
 from mapsrv.hub.pointers import check_pointer
 from mapsrv.places.boundaries import Boundary
-from mapsrv.web.upload import answer_with_progress, body_parts, spooled
+from mapsrv.web.upload import add_to_map, answer_with_progress, body_parts, spooled
 from mapsrv.workers import run
 
 __all__ = ["PageWrites"]
@@ -227,13 +226,7 @@ class PageWrites:
         joined = {"joined": imported.joined} if imported.joined else {}
         if args.get("preview") in ("1", "true"):  # 100,000 rows gone through: off the loop
             return await run("encode", _preview, entry.id, imported) | joined
-        state, max_title = entry.state, self.hub.limits.max_title
-        ops = await run("encode", lambda: import_ops(state, imported, max_title=max_title))
-        written = await self.hub.apply(entry.id, ops, actor=actor)
-        out = {"version": written.version}
-        if written.provisional:
-            out["provisional"] = True
-        return out | await run("encode", report, imported, feature_ids(written)) | joined
+        return await add_to_map(self.hub, entry, imported, actor) | joined
 
     async def _body(self, receive: Receive, declared: int) -> bytes:
         """The whole request body, at most ``max_body_size`` bytes: a 413 past that, at once when

@@ -32,6 +32,7 @@ __all__ = [
     "MAX_EXTRA",
     "MAX_MEMBERS",
     "MAX_TAGS",
+    "ZIP_MAGIC",
     "check_elements",
     "is_zip",
     "open_zip",
@@ -72,8 +73,11 @@ def check_elements(data: bytes | str, what: str) -> None:
         )
 
 
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first bytes: a member, or an empty zip's directory end
+
+
 def is_zip(data: bytes) -> bool:
-    return data.startswith((b"PK\x03\x04", b"PK\x05\x06"))
+    return data.startswith(ZIP_MAGIC)
 
 
 def _end_record(data: bytes, what: str, hint: str) -> tuple[int, int, int, tuple[int, int]]:

@@ -11,7 +11,7 @@ import codecs
 import re
 
 from mapsrv.errors import InvalidInput
-from mapsrv.formats.archive import is_zip, open_zip
+from mapsrv.formats.archive import ZIP_MAGIC, is_zip, open_zip
 
 __all__ = [
     "BINARY_FORMATS",
@@ -51,7 +51,7 @@ _ALIASES = {
 _MAGIC = ((b"SQLite format 3\x00", "gpkg"), (b"fgb\x03fgb", "fgb"), (b"PAR1", "parquet"))
 # The first bytes of every binary file mapsrv reads: a zip (a KMZ, a zipped Shapefile; an empty
 # one is its end record alone), SQLite (a GeoPackage), FlatGeobuf, Parquet
-BINARY_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", *(magic for magic, _ in _MAGIC))
+BINARY_MAGIC = (*ZIP_MAGIC, *(magic for magic, _ in _MAGIC))
 _HEAD = 4096  # bytes looked at
 _ROOT = re.compile(r"<(?:!DOCTYPE\s+)?(?:[A-Za-z_][\w.-]*:)?(gpx|kml)[\s>/\[]")
 _BINARY = (

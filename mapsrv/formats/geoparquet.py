@@ -58,10 +58,13 @@ _HINT = "write it again with geopandas' to_parquet, ogr2ogr or QGIS"
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 
 
-def _open(data: bytes | Path, dictionary: list[str] | None = None) -> pq.ParquetFile:
+def _open(
+    data: bytes | Path, dictionary: list[str] | None = None, metadata: pq.FileMetaData | None = None
+) -> pq.ParquetFile:
+    """The file (its footer parsed once: ``metadata`` when it was already)."""
     try:  # a file on disk is read a row group at a time (not memory-mapped: no RSS for the whole)
         source = str(data) if isinstance(data, Path) else pa.BufferReader(data)
-        return pq.ParquetFile(source, read_dictionary=dictionary)
+        return pq.ParquetFile(source, metadata=metadata, read_dictionary=dictionary)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InvalidInput(f"geoparquet cannot be read: {str(exc)[:200]}; export it again") from None
 
@@ -249,7 +252,7 @@ def read_geoparquet(
         out.note(note)
     fields = [n for n in file.schema_arrow.names if n != geometry and n not in hidden]
     rows = LayerRows(out, _WHAT, geometry, way, fields, progress=progress)
-    file = _open(data, _text_columns(file))
+    file = _open(data, _text_columns(file), file.metadata)
     spent = 0
     try:
         for batch in file.iter_batches(batch_size=BATCH, columns=[*fields, geometry]):

@@ -69,7 +69,6 @@ PIECE_BYTES = 1 << 20  # a features frame is cut once its pickle passes this: ~1
 MAX_WRITTEN = 64 << 20  # the biggest file the reader may write (SQLite's or GDAL's temporary files)
 GIS_MODULES = ("pyogrio", "pyarrow.parquet", "pyproj", "shapely")  # what GIS files are read with
 NICE = 10  # a reader's priority below the server's: on 2 cores a spare's start slowed a write
-_GIS_MAGIC = (b"SQLite format 3\x00", b"fgb\x03", b"PAR1")
 _GIS_NAMES = frozenset(
     {"shp", "gpkg", "fgb", "parquet", "shapefile", "geopackage", "flatgeobuf", "geoparquet"}
 )
@@ -188,7 +187,9 @@ def _is_gis(path: Path, fmt: str | None, filename: str | None) -> bool:
         if head.startswith(b"PK"):
             file.seek(max(0, path.stat().st_size - (1 << 20)))
             return b".shp" in file.read().lower()
-    if head.startswith(_GIS_MAGIC):
+    from mapsrv.formats.detect import BINARY_MAGIC  # zips are told above: the rest are GIS files
+
+    if head.startswith(BINARY_MAGIC):
         return True
     return (filename or "").rpartition(".")[2].lower() in _GIS_NAMES
 

@@ -15,9 +15,7 @@ reader takes it (``mapsrv.hub.reader``): the file may change or move after, the 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 import trio
 
 from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.hub.reader import spool_file
 
 __all__ = ["allowed_folders", "resolve_path", "spooled_path"]
 
@@ -109,16 +108,11 @@ async def spooled_path(given: str, allowed: Sequence[Path], limit: int) -> Async
     real = resolve_path(given, allowed)
     fd, _ = await trio.to_thread.run_sync(_open, real, given, limit)
     try:
-        folder = Path(await trio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="mapsrv-path-")))
-        try:
-            target = folder / "upload"
+        async with spool_file("path") as target:
             await trio.to_thread.run_sync(_copy, fd, target, limit)
             os.close(fd)
             fd = -1
             yield target
-        finally:
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
     finally:
         if fd >= 0:
             os.close(fd)

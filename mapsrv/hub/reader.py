@@ -45,7 +45,7 @@ from mapsrv.formats import GIS_FORMATS, Imported, Progress
 from mapsrv.formats.sandbox import FRAME, MAX_FRAME, Table, safe_loads
 from mapsrv.workers import run, stop_if_cancelled
 
-__all__ = ["ReadLimits", "Reader", "SPARE_IDLE", "reader", "serve_reader", "spooled_bytes"]
+__all__ = ["ReadLimits", "Reader", "SPARE_IDLE", "reader", "serve_reader", "spool_file", "spooled_bytes"]
 
 log = logging.getLogger("mapsrv.reader")
 
@@ -350,16 +350,24 @@ def _is_row(row: object) -> bool:
 
 
 @asynccontextmanager
-async def spooled_bytes(data: bytes) -> AsyncIterator[Path]:
-    """``data`` in a file alone in a private folder (mode 0700), removed when the block ends."""
-    folder = Path(await trio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="mapsrv-read-")))
+async def spool_file(kind: str) -> AsyncIterator[Path]:
+    """Where a file from outside is put for its reader: ``upload`` alone in a private folder
+    (``mkdtemp``: mode 0700, under ``TMPDIR``), removed with all in it when the block ends,
+    whatever way it ends (cancelled too). ``kind`` names the folder (``mapsrv-<kind>-...``)."""
+    folder = Path(await trio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix=f"mapsrv-{kind}-")))
     try:
-        path = folder / "upload"
-        await trio.to_thread.run_sync(path.write_bytes, data)
-        yield path
+        yield folder / "upload"
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
+@asynccontextmanager
+async def spooled_bytes(data: bytes) -> AsyncIterator[Path]:
+    """``data`` in a file of its own (``spool_file``), removed when the block ends."""
+    async with spool_file("read") as path:
+        await trio.to_thread.run_sync(path.write_bytes, data)
+        yield path
 
 
 _reader = Reader()

@@ -22,8 +22,6 @@ asks nginx to). Without the parameter the answer is the plain JSON it always was
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,6 +37,7 @@ from mapsrv.formats import Imported, Progress
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.http.types import Receive, Send
 from mapsrv.hub import MapEntry, MapHub
+from mapsrv.hub.reader import spool_file
 from mapsrv.workers import run
 
 __all__ = ["CHUNK", "EVERY", "add_to_map", "answer_with_progress", "body_parts", "spooled"]
@@ -59,9 +58,7 @@ async def spooled(receive: Receive, declared: int, limit: int) -> AsyncIterator[
     when its Content-Length, ``declared``, says so), removed when the block ends."""
     if declared > limit:
         raise BodyTooLarge(limit, file=True)
-    folder = Path(await trio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="mapsrv-upload-")))
-    try:
-        path = folder / "upload"
+    async with spool_file("upload") as path:  # removed even when the request was cancelled
         with path.open("wb", buffering=0) as file:
             parts: list[bytes] = []
             held = 0
@@ -74,9 +71,6 @@ async def spooled(receive: Receive, declared: int, limit: int) -> AsyncIterator[
             if held:
                 await trio.to_thread.run_sync(file.write, b"".join(parts))
         yield path
-    finally:
-        with trio.CancelScope(shield=True):  # removed even when the request was cancelled
-            await trio.to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 async def body_parts(receive: Receive, limit: int, *, file: bool = False) -> AsyncIterator[bytes]:

@@ -292,12 +292,10 @@ class _Columns:
         if nul:
             self.nul[name] = self.nul.get(name, 0) + nul
             column = pc.replace_substring(column, "\x00", "")
-            values = column.to_pylist()
-        if not self.shapefile:
+        longest = pc.max(pc.binary_length(column)).as_py() if self.shapefile and len(column) else None
+        if longest is None or longest <= MAX_DBF_TEXT:  # nothing to cut: no pass in Python
             return column
-        cut = self.cut
-        values = [self._short(v) for v in values]
-        return column if self.cut == cut else pa.array(values, pa.string())
+        return pa.array([self._short(v) for v in column.to_pylist()], pa.string())
 
     def table(self, features: Sequence[Feature], layers: dict[str, str], multi: bool) -> pa.Table:
         arrays: dict[str, pa.Array] = {}

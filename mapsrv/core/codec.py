@@ -31,6 +31,7 @@ from mapsrv.core.events import (
 )
 from mapsrv.core.geometry import count, decode
 from mapsrv.core.json_bytes import dumps_finite
+from mapsrv.core.json_pieces import let_go
 from mapsrv.core.model import DEFAULT_LAYER, Feature, Layer, MapState, View, per_point
 from mapsrv.core.pace import paced
 from mapsrv.errors import InvalidInput
@@ -179,7 +180,7 @@ def wire(event: Event) -> str:
     text: str | None = event.__dict__.get(_WIRE)
     if text is None:
         if event.change is None:
-            text = dumps(event_to_json(event))
+            text = _dumps_event(event, undo=True)
         else:
             # The change is the event's last member and ``undo`` the change's last, so this is the
             # viewer's form with ``undo`` added before its two closing braces: the rest of the
@@ -198,8 +199,15 @@ def viewer_wire(event: Event) -> str:
         return wire(event)
     text: str | None = event.__dict__.get(_VIEWER_WIRE)
     if text is None:
-        text = dumps(event_to_json(event, undo=False))
+        text = _dumps_event(event, undo=False)
         event.__dict__[_VIEWER_WIRE] = text
+    return text
+
+
+def _dumps_event(event: Event, *, undo: bool) -> str:
+    value = event_to_json(event, undo=undo)
+    text = dumps(value)
+    let_go(value)  # a big import's features' objects freed a slice at a time
     return text
 
 

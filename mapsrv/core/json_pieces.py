@@ -23,7 +23,7 @@ from typing import Any
 
 from mapsrv.core.pace import step
 
-__all__ = ["SLICE", "in_pieces", "is_big", "load_path", "loads"]
+__all__ = ["SLICE", "in_pieces", "is_big", "let_go", "load_path", "loads"]
 
 SLICE = 64  # items from which a list is encoded in slices
 PIECE = 0.001  # seconds: about how long one slice's call may hold the interpreter
@@ -52,6 +52,16 @@ def in_pieces(encode: Callable[[Any], str], value: Any, depth: int = 3) -> str:
             "{" + ",".join(f"{encode(k)}:{in_pieces(encode, v, depth - 1)}" for k, v in value.items()) + "}"
         )
     return encode(value)
+
+
+def let_go(value: Any) -> None:
+    """Empty a big list (or a dict's big lists, one level down) a slice of ``_MOST`` items at a
+    time, before the last reference to it goes: freeing 90,000 features' JSON objects in one go
+    is one call that held the interpreter 20 ms, and a worker thread's event loop waited."""
+    for member in value.values() if type(value) is dict else (value,):
+        if type(member) is list and len(member) > SLICE:
+            while member:
+                del member[-_MOST:]
 
 
 def _text_slices(encode: Callable[[Any], str], text: str) -> Iterator[str]:

@@ -19,13 +19,12 @@ from mapsrv.core.history import SYSTEM, Actor
 from mapsrv.core.ids import map_ref
 from mapsrv.hub.catalog import Catalog
 from mapsrv.hub.edits import (
-    HEAVY_BATCH,
     changes_json,
     duplicate_ops,
+    is_heavy,
     plan_redo,
     plan_undo,
     plan_write,
-    weight,
 )
 from mapsrv.hub.expiry import serve_expiry
 from mapsrv.hub.fanout import EndSoon, Fanout, Subscription, Viewer, ViewerFactory
@@ -263,7 +262,7 @@ class MapHub:
         ``EditConflict`` only when a change since touched a feature or layer these ops touch."""
         entry = await self.get(map_id)
         plan = plan_write(ops, expected_version, base_version)
-        events = await self.replica.write(entry, plan, actor, heavy=weight(ops, entry.state) >= HEAVY_BATCH)
+        events = await self.replica.write(entry, plan, actor, heavy=is_heavy(ops, entry.state))
         log.debug("map %s: %d ops applied, now version %d", map_ref(entry.id), len(ops), events[-1].version)
         return events
 

@@ -1,10 +1,11 @@
 """How long the event loop stands still while the ``import`` tool takes a file of about 2 MB
 (issue 72: a 1-3 MB zip stalled it 1.4-6.2 s, its format detected on the loop): a zipped
 Shapefile of 90,000 points, and 20 members with 64 KiB extra fields each (zipfile decodes those
-in quadratic time). A server runs in this process; a ticker asks for a 2 ms sleep over and over
-and records how late each wakes: the loop's longest stall while the call runs, and the call's
-time, best and worst of ``--repeat``. Run it in another tree for its figures (it uses only the
-server and the SDK's client).
+in quadratic time). A server runs in this process as ``mapsrv serve`` runs it (the process's
+collector installed and settled, its places warm before the first call); a ticker asks for a 2 ms
+sleep over and over and records how late each wakes: the loop's longest stall while the call
+runs, and the call's time, best and worst of ``--repeat``. Run it in another tree for its
+figures (it uses only the server and the SDK's client).
 
     python -m tests.bench.import_stalls [--repeat 5]
 """
@@ -14,8 +15,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +28,11 @@ import shapely
 import trio
 from mcp import Client
 
+from mapsrv.observability.collector import PROCESS
+from mapsrv.server import Server, serve
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support import start_server
+from support import make_config
 from support.bombs import extra_fields_zip
 from support.gis_files import shapefile_zip
 
@@ -42,8 +48,19 @@ def points_zip(n: int) -> bytes:
 async def import_stalls(repeat: int) -> dict[str, Any]:
     files = {"points_shp_zip": points_zip(90_000), "extra_fields_zip": extra_fields_zip(20)}
     out: dict[str, Any] = {}
+    warm = trio.Event()
+    token = trio.lowlevel.current_trio_token()
+
+    class Warmed(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("places warm"):
+                token.run_sync_soon(warm.set)
+
+    logging.getLogger("mapsrv").addHandler(Warmed())
+    PROCESS.install()
     async with trio.open_nursery() as nursery:
-        server = await start_server(nursery)
+        server: Server = await nursery.start(partial(serve, settle=PROCESS.settle), make_config())
+        await warm.wait()
         async with Client(server.url + "mcp") as agent:
             for name, data in files.items():
                 content = base64.b64encode(data).decode()

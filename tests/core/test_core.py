@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 
-from mapsrv.core import Limits, MapState, apply, apply_all
+from mapsrv.core import Limits, MapState, apply, apply_all, sse
 from mapsrv.core.codec import dumps, state_from_json
 from mapsrv.core.events import FeaturesUpserted, LayerSet
 from mapsrv.core.geojson import features_from_geojson, to_geojson
@@ -222,6 +223,10 @@ def test_sse_framing() -> None:
         'id: 3\nevent: snapshot\ndata: {"t":"é\u2028\\n"}\n\n'.encode()
     )
     assert frame("a\rb", id=1) == b"id: 1\ndata: a\ndata: b\n\n", "a lone CR breaks a line too"
+    # a big text is encoded a slice at a time: the same bytes as in one call, non-ASCII cut anywhere
+    text = '{"t":"' + "é€𝄞a" * 300 + '"}'
+    with mock.patch.object(sse, "ENCODE_SLICE", 7):
+        assert frame(text, event="change", id=9) == b"id: 9\nevent: change\ndata: " + text.encode() + b"\n\n"
     assert comment("hb") == b": hb\n\n"
     assert retry(1500) == b"retry: 1500\n\n"
 

@@ -102,3 +102,32 @@ def test_bad_json_is_refused_as_json_refuses_it(text: str) -> None:
     for depth in range(4):
         with pytest.raises(json.JSONDecodeError):
             loads(text, depth)
+
+
+@settings(max_examples=100)
+@given(VALUES)
+def test_let_go_empties_the_big_lists_and_leaves_the_rest(value: Any) -> None:
+    """``let_go`` empties a big list (at the top, or a dict's member) and touches nothing else:
+    what is emptied is exactly what was longer than ``SLICE``."""
+    before = json.loads(json.dumps(value))
+    json_pieces.let_go(value)
+    if isinstance(before, list):
+        assert value == ([] if len(before) > SLICE else before)
+    elif isinstance(before, dict):
+        assert value == {k: [] if isinstance(v, list) and len(v) > SLICE else v for k, v in before.items()}
+    else:
+        assert value == before
+
+
+def test_an_events_text_is_the_same_after_its_objects_are_let_go() -> None:
+    """The wire's text of a big import (its features' JSON objects freed a slice at a time once
+    written) is the text of the objects before they went."""
+    from mapsrv.core import Feature
+    from mapsrv.core.events import FeaturesUpserted
+
+    event = FeaturesUpserted(
+        version=3,
+        features=tuple(Feature(f"p{i}", "marker", (i / 100, -i / 100)) for i in range(5 * SLICE)),
+        seq=1,
+    )
+    assert json.loads(codec.wire(event)) == json.loads(json.dumps(codec.event_to_json(event)))

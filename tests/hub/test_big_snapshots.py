@@ -13,7 +13,7 @@ from mapsrv.core.codec import dumps
 from mapsrv.core.history import Actor
 from mapsrv.core.ops import ImportFeatures, SetLayerStyle
 from mapsrv.hub import MapHub
-from mapsrv.hub.edits import HEAVY_BATCH, weight
+from mapsrv.hub.edits import HEAVY_BATCH, is_heavy
 from mapsrv.hub.fanout import SNAPSHOT_THREAD, FrameLog
 
 AGENT = Actor("agent:0123abcd", "test")
@@ -62,10 +62,10 @@ async def test_a_resuming_viewer_of_a_big_map_gets_only_what_it_missed() -> None
 
 
 async def test_a_heavy_batch_is_applied_off_the_loop_and_lands_as_a_light_one_would() -> None:
-    """The same import through the worker thread (``weight >= HEAVY_BATCH``) and on the loop:
+    """The same import through the worker thread (``is_heavy``) and on the loop:
     the same state, and the viewers get the same frame."""
     features = tuple(Feature(f"p{i}", "marker", (40 + i / 1000, i / 1000)) for i in range(HEAVY_BATCH))
-    assert weight([ImportFeatures(features)]) >= HEAVY_BATCH > weight([ImportFeatures(features[:-2])])
+    assert is_heavy([ImportFeatures(features)]) and not is_heavy([ImportFeatures(features[:-2])])
     hub = MapHub(limits=Limits(max_features=HEAVY_BATCH))
     heavy, light = await hub.create_map(title="t"), await hub.create_map(title="t")
     ran_meanwhile = trio.Event()
@@ -93,5 +93,5 @@ def test_a_style_on_a_big_map_is_heavy_it_reads_every_feature() -> None:
     small = MapState(id="m")
     big, _ = apply_all(small, [ImportFeatures(points)], Limits(max_features=10_000))
     style = [SetLayerStyle("pts", {"by": "v"})]
-    assert weight(style, big) >= HEAVY_BATCH > weight(style, small)
-    assert weight([SetLayerStyle("pts", None)], big) < HEAVY_BATCH, "taking a style off reads nothing"
+    assert is_heavy(style, big) and not is_heavy(style, small)
+    assert not is_heavy([SetLayerStyle("pts", None)], big), "taking a style off reads nothing"

@@ -31,7 +31,7 @@ from mapsrv.mcp.agents import (
 from mapsrv.mcp.apps import map_app
 from mapsrv.mcp.sdk import without_idle_tracing
 from mapsrv.mcp.tools import INSTRUCTIONS, ToolContext, register_resources, sdk_tools
-from mapsrv.mcp.tools.asking import Asker, asker_of
+from mapsrv.mcp.tools.asking import Asker, PageSender, asker_of, page_sender_of
 from mapsrv.mcp.tools.registry import ToolRunner, tool_runners
 from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
@@ -64,7 +64,14 @@ class ToolContexts:
         principal = request_principal(request_context.request, self.keys)
         actor = agent_of(request_context, principal, self.clients)
         local = not isinstance(request_context.request, Request)  # stdio: no HTTP request
-        return self._context(principal, actor, local, in_session(request_context), partial(asker_of, ctx))
+        return self._context(
+            principal,
+            actor,
+            local,
+            in_session(request_context),
+            partial(asker_of, ctx),
+            partial(page_sender_of, ctx),
+        )
 
     def of_request(
         self, scope: Scope, client: str, reported: str | None, asker: Callable[[], Asker | None]
@@ -90,6 +97,7 @@ class ToolContexts:
         local: bool,
         session: bool,
         asker: Callable[[], Asker | None],
+        page_sender: Callable[[], PageSender | None] = lambda: None,
     ) -> ToolContext:
         return ToolContext(
             self.hub,
@@ -103,6 +111,7 @@ class ToolContexts:
             self.places,
             asker,
             self.sources,
+            page_sender,
         )
 
 

@@ -14,7 +14,9 @@ import httpx2
 import pytest
 import trio
 from mcp import Client
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ElicitCompleteNotification, ElicitRequestParams, ElicitRequestURLParams, ElicitResult
 from support import Browser, start_server, wait_until
 from support.agents import call, failing
 from support.chromium import TILES, Chromium, in_chromium, new_context
@@ -237,3 +239,88 @@ async def test_arguments_and_bounds_of_an_upload_link(nursery: trio.Nursery) -> 
         text, _ = await failing(agent, "import", upload=True, map_id=first["map_id"])
         assert "at most 10 upload links may be open at once" in text
         assert upload_slots(server.hub).statistics().open == 10
+
+
+class PersonAtPage:
+    """A client's person shown a URL elicitation: ``action`` is what they answer; on "accept" they
+    go to the page and drop the file (a PUT, from their own browser: no cookie, no key), after
+    answering, as a person does. What they were shown, and the completions heard, are kept."""
+
+    def __init__(self, nursery: trio.Nursery, server: Server, action: str) -> None:
+        self.nursery, self.server, self.action = nursery, server, action
+        self.shown: list[ElicitRequestURLParams] = []
+        self.completed: list[str] = []
+        self.put: list[int] = []
+
+    async def __call__(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
+        assert isinstance(params, ElicitRequestURLParams), params
+        self.shown.append(params)
+        if self.action == "accept":
+            self.nursery.start_soon(self.drop, params.url)
+        return ElicitResult(action=self.action)  # type: ignore[arg-type]
+
+    async def drop(self, url: str) -> None:
+        async with plain(self.server) as http:
+            put = await http.put(path_of(url), params={"filename": "ride.gpx"}, content=GPX.encode())
+            self.put.append(put.status_code)
+
+    async def heard(self, message: Any) -> None:
+        if isinstance(message, ElicitCompleteNotification):
+            self.completed.append(message.params.elicitation_id)
+
+
+async def test_a_client_that_can_send_its_person_to_a_page_gets_the_file_in_one_call(
+    nursery: trio.Nursery,
+) -> None:
+    """URL elicitation (MCP 2025-11-25, a session with a back channel: the legacy HTTP+SSE
+    transport): ``import`` with ``upload: true`` sends the person to the link, waits for the file
+    and answers what it added, in one call; the client hears that the elicitation completed."""
+    server = await start_server(nursery)
+    person = PersonAtPage(nursery, server, "accept")
+    client = Client(
+        sse_client(server.url + "sse"),
+        mode="legacy",
+        elicitation_callback=person,
+        message_handler=person.heard,
+    )
+    async with client as agent:
+        report = await call(agent, "import", upload=True, layer="rides")
+
+        async def put() -> bool:  # the PUT's own answer may come after the call's
+            return bool(person.put)
+
+        await wait_until(put)
+    assert len(person.shown) == 1 and person.put == [200]
+    shown = person.shown[0]
+    assert "/u/" in shown.url and "drop the file" in shown.message
+    assert report["added"] == 3 and report["layers"] == ["rides"], report
+    assert await snapshot(server, report["map_id"]) == (report["version"], 3)
+    assert person.completed == [shown.elicitation_id]
+    async with plain(server) as http:  # the link was spent by the file
+        assert (await http.get(path_of(shown.url))).status_code == 404
+
+
+@pytest.mark.parametrize("action", ["decline", "cancel"])
+async def test_a_person_who_does_not_go_to_the_page_leaves_the_link_with_the_agent(
+    nursery: trio.Nursery, action: str
+) -> None:
+    server = await start_server(nursery)
+    person = PersonAtPage(nursery, server, action)
+    async with Client(sse_client(server.url + "sse"), mode="legacy", elicitation_callback=person) as agent:
+        link = await call(agent, "import", upload=True)
+        assert len(person.shown) == 1 and person.shown[0].url == link["upload_url"]
+        assert f"did not open the link ({action})" in link["note"] and link["handle"] in link["note"]
+        assert (await snapshot(server, link["map_id"]))[1] == 0, "nothing added before a file came"
+        await person.drop(link["upload_url"])  # the agent hands the link over itself, later
+        answer = await call(agent, "import", upload=link["handle"])
+    assert answer["added"] == 3 and person.put == [200]
+
+
+async def test_a_session_without_a_back_channel_is_not_sent_to_the_page(nursery: trio.Nursery) -> None:
+    # Streamable HTTP, 2025-11-25: mapsrv answers each call as one JSON body, so nothing can ask
+    # the client meanwhile; the link comes back for the agent to hand over
+    server = await start_server(nursery)
+    person = PersonAtPage(nursery, server, "accept")
+    async with Client(server.url + "mcp", mode="legacy", elicitation_callback=person) as agent:
+        link = await call(agent, "import", upload=True)
+    assert person.shown == [] and "upload_url" in link and "next" in link

@@ -38,10 +38,13 @@ __all__ = [
     "STATELESS",
     "Asker",
     "InputNeeded",
+    "PageSender",
     "ask_unsure",
     "asker_of",
     "can_ask",
+    "can_send_to_page",
     "first_round_asker",
+    "page_sender_of",
     "question",
 ]
 
@@ -148,6 +151,44 @@ def can_ask(capabilities: ClientCapabilities | None) -> bool:
     elicitation = capabilities.elicitation if capabilities is not None else None
     # an empty elicitation capability means form (2025-06-18 clients declare {})
     return elicitation is not None and not (elicitation.url is not None and elicitation.form is None)
+
+
+def can_send_to_page(capabilities: ClientCapabilities | None) -> bool:
+    """Whether a client that declared ``capabilities`` takes URL elicitation: it can send its
+    person to a page (MCP 2025-11-25)."""
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and elicitation.url is not None
+
+
+@dataclass(frozen=True)
+class PageSender:
+    """How a call can send its client's person to a page of ours and hear back (URL elicitation
+    on a 2025-11-25 session's back channel): ``open`` shows the message and the link and answers
+    the person's action ("accept": they went; "decline", "cancel"), ``done`` tells the client
+    that what the page was for has happened (``notifications/elicitation/complete``)."""
+
+    open: Callable[[str, str, str], Awaitable[str]]  # message, url, elicitation id -> action
+    done: Callable[[str], Awaitable[None]]  # elicitation id
+
+
+def page_sender_of(ctx: Context[Any, Any]) -> PageSender | None:
+    """How the call ``ctx`` can send its person to a page: None when its client declared no URL
+    elicitation, speaks 2026-07-28 (no back channel: the agent hands the link over itself), or
+    its session has no back channel."""
+    if not can_send_to_page(ctx.client_capabilities) or (ctx.protocol_version or "") >= STATELESS:
+        return None
+    session, request_id = ctx.request_context.session, ctx.request_id
+    if not session.can_send_request:
+        return None
+
+    async def open_page(message: str, url: str, elicitation_id: str) -> str:
+        result = await session.elicit_url(message, url, elicitation_id, request_id)
+        return result.action
+
+    async def done(elicitation_id: str) -> None:
+        await session.send_elicit_complete(elicitation_id, request_id)
+
+    return PageSender(open_page, done)
 
 
 def first_round_asker(capabilities: ClientCapabilities | None) -> Asker | None:

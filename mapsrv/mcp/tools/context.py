@@ -14,7 +14,7 @@ from mapsrv.http.fetch import SourcePolicy
 from mapsrv.http.tokens import is_person
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.image.service import MapImages
-from mapsrv.mcp.tools.asking import Asker
+from mapsrv.mcp.tools.asking import Asker, PageSender
 from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
 
@@ -43,6 +43,8 @@ class ToolContext:
     # call has a name nothing decides, so the other calls pay nothing for it
     asker: Callable[[], Asker | None] = lambda: None
     sources: SourcePolicy = field(default_factory=SourcePolicy)  # layers from elsewhere (add_layer)
+    # how to send the caller's person to a page of ours (an upload link), None: cannot
+    page_sender: Callable[[], PageSender | None] = lambda: None
 
     @property
     def person(self) -> str | None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import secrets
 from functools import partial
 from typing import Annotated, Literal
 from urllib.parse import urlencode, urlsplit
 
+import trio
 from mcp.types import (
     BlobResourceContents,
     CallToolResult,
@@ -36,6 +38,7 @@ from mapsrv.hub import MapEntry
 from mapsrv.hub.imports import read_upload
 from mapsrv.hub.local_files import spooled_path
 from mapsrv.hub.upload_slots import upload_slots
+from mapsrv.mcp.tools.asking import ASK_TIMEOUT
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer, compact
 from mapsrv.mcp.tools.route_plans import check_mode
@@ -207,14 +210,37 @@ async def _open_upload(tc: ToolContext, map_id: str | None, asked: dict[str, str
     else:
         entry = await tc.entry(map_id)
     slot = slots.open(entry.id, owner, tc.actor, base_url=tc.base_url, defaults=asked)
-    out: dict[str, object] = {"map_id": entry.id, "upload_url": f"{slot.base_url}/u/{slot.token}"}
+    link = f"{slot.base_url}/u/{slot.token}"
+    out: dict[str, object] = {"map_id": entry.id, "upload_url": link}
     out |= {"handle": slot.handle, "expires_in": round(slots.expiry), "max_bytes": tc.hub.max_file_size}
     if page is not None:
         out["url"] = page
     out["view_url"] = tc.links(entry)[1]
+    next_step = f"then call import with upload: {slot.handle!r} to hear what it added"
+    sender = tc.page_sender()
+    if sender is not None:  # the client can send its person to the page: one call, the file's answer
+        elicitation = "upload-" + secrets.token_urlsafe(12)
+        action = "cancel"
+        with trio.move_on_after(ASK_TIMEOUT):
+            where = f"the map {entry.state.title!r}" if entry.state.title else "your map"
+            action = await sender.open(
+                f"Open this page and drop the file on it: it will be added to {where}"
+                f" (the link works once, for {round(slots.expiry / 60)} minutes).",
+                link,
+                elicitation,
+            )
+        if action == "accept":
+            await slots.wait_for_file(slot)
+            if slot.answer is not None:
+                await sender.done(elicitation)
+                return answer(dict(slot.answer))
+            out["note"] = f"the person opened the link; the file has not come yet: {next_step}"
+            return answer(out)
+        out["note"] = f"the person did not open the link ({action}): give them upload_url, {next_step}"
+        return answer(out)
     out["next"] = (
         "give the person upload_url to open and drop the file on (or PUT the file's bytes to it),"
-        f" then call import with upload: {slot.handle!r} to hear what it added"
+        f" {next_step}"
     )
     return answer(out)
 

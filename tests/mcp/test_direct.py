@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from mcp import Client
 from support import start_server, wait_until
+from support.agents import call
 from support.mcp import MCP_ACCEPT
 
 from mapsrv.mcp.tools import TOOLS
@@ -180,6 +182,24 @@ async def test_writing_tools_answer_alike_on_twin_maps(nursery: trio.Nursery) ->
             answered = await paths.call(name, mine, direct=True)
             expected = await paths.call(name, theirs, direct=False)
             assert same_but_ids(answered, twins[0]) == same_but_ids(expected, twins[1]), name
+
+
+async def test_every_answer_that_changes_a_map_carries_its_view_link(nursery: trio.Nursery) -> None:
+    """Issue 73: the agent can always hand the person the link to watch what it did (the view
+    link: it reveals no edit id), whichever tool changed the map."""
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as agent:
+        made = await call(agent, "create_map", title="twin")
+        checked = []
+        for name, arguments in steps(made["map_id"]):
+            result = await agent.call_tool(name, arguments)
+            if result.is_error or name == "delete_map":
+                continue
+            assert result.structured_content is not None, name
+            assert result.structured_content.get("view_url") == made["view_url"], (name, result.structured_content)
+            checked.append(name)
+    assert set(checked) >= {"draw", "edit", "set_title", "set_view", "set_layer", "style_layer", "select"}
+    assert set(checked) >= {"derive", "import", "undo", "remove"}
 
 
 def steps(map_id: str) -> list[tuple[str, dict[str, Any]]]:

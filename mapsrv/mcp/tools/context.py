@@ -76,13 +76,14 @@ class ToolContext:
         base_version: int | None = None,
     ) -> dict[str, Any]:
         """Apply ``ops`` as one batch (all or none, one commit, one change by ``actor``) and
-        answer what a write answers: the map, its version after the batch and the ids of the
-        features added or changed."""
+        answer what a write answers: the map, its version after the batch, its view link (for
+        the person to watch: it reveals no edit id) and the ids of the features added or
+        changed."""
         entry = await self.entry(map_id)
         events = await self.hub.apply(
             entry.id, ops, expected_version=expected_version, base_version=base_version, actor=self.actor
         )
-        out = acknowledgement(entry.id, events)
+        out = acknowledgement(entry.id, events) | {"view_url": self.links(entry)[1]}
         ids = feature_ids(events)
         if ids:
             out["ids"] = ids

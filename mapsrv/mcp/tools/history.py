@@ -52,7 +52,7 @@ async def undo(
     """Undo your own last change on a map (never anyone else's)."""
     entry = await tc.entry(map_id)
     events = await (tc.hub.redo if redo else tc.hub.undo)(entry.id, tc.actor)
-    out = acknowledgement(entry.id, events)
+    out = acknowledgement(entry.id, events) | {"view_url": tc.links(entry)[1]}
     change = events[-1].change
     if change is not None:
         out["summary"] = change.summary

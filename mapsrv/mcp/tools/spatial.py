@@ -122,7 +122,8 @@ async def _mark(
     features = [found.feature for found in chosen.top(min(chosen.count, room))] if mark else []
     ops = mark_ops(state, features)
     if ops:
-        out["version"] = (await tc.write(map_id, ops, None))["version"]
+        written = await tc.write(map_id, ops, None)
+        out["version"], out["view_url"] = written["version"], written["view_url"]
     out["marked"] = len(features)
     if mark and len(features) < chosen.count:
         out["note"] = (

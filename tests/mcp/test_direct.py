@@ -196,7 +196,8 @@ async def test_every_answer_that_changes_a_map_carries_its_view_link(nursery: tr
             if result.is_error or name == "delete_map":
                 continue
             assert result.structured_content is not None, name
-            assert result.structured_content.get("view_url") == made["view_url"], (name, result.structured_content)
+            answered = result.structured_content
+            assert answered.get("view_url") == made["view_url"], (name, answered)
             checked.append(name)
     assert set(checked) >= {"draw", "edit", "set_title", "set_view", "set_layer", "style_layer", "select"}
     assert set(checked) >= {"derive", "import", "undo", "remove"}

@@ -7,16 +7,20 @@ small handle that only that caller can redeem. The link takes one file: a PUT ``
 import's answer is kept for the handle. A file the reader refuses ``reopen``s the slot, so a
 person can choose another before the link expires; the refusal is kept to tell the agent.
 
-The slots live in this process's memory, one registry per hub (``upload_slots``): with several
-processes behind an ingress, the link works only where it was made (the ingress must send
-``/u/<token>`` to the process that answered the ``import``: docs/files.md). Expired slots go when
-the registry is next touched; at most ``PER_CALLER`` open links per caller and ``IN_ALL`` slots
-in all are held.
+Where the slots live follows the store (``upload_slots``): in this process's memory
+(``UploadSlots``: the memory and SQLite stores, one process), or in a shared store's
+``UploadTable`` (``SharedUploadSlots``: Redis, several processes behind an ingress), so that a
+link made by one process takes its file in whichever the person's browser reaches, and the
+agent's handle hears the answer in whichever its next call reaches. Expired slots go when the
+registry is next touched (the shared ones by their time to live); at most ``PER_CALLER`` open
+links per caller (per process, with a shared store) and ``IN_ALL`` slots in all are held here.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,13 +31,16 @@ import trio
 from mapsrv.core.changes import Actor
 from mapsrv.errors import NotFound, TooManyRequests
 from mapsrv.hub.facade import MapHub
+from mapsrv.store.contract import UploadTable
 
 __all__ = [
     "EXPIRY",
     "IN_ALL",
     "KEEP",
     "PER_CALLER",
+    "POLL",
     "WAIT",
+    "SharedUploadSlots",
     "UploadSlot",
     "UploadSlots",
     "UploadSlotsStatistics",
@@ -45,6 +52,7 @@ KEEP = 10 * 60.0  # seconds an answer (or an expired link's handle) is kept for 
 WAIT = 60.0  # seconds ``import`` with a handle waits for the file before answering that it still waits
 PER_CALLER = 10  # open links one caller may hold
 IN_ALL = 1000  # slots held in all (open, receiving, or answered and kept for the handle)
+POLL = 0.5  # seconds between two looks at a shared slot while its agent waits for the file
 _UNKNOWN = "upload link not found: it was used, it expired, or it never existed; ask for a new one"
 
 State = Literal["open", "receiving", "done"]
@@ -103,7 +111,7 @@ class UploadSlots:
         self._by_token: dict[str, UploadSlot] = {}
         self._by_handle: dict[tuple[str, str], UploadSlot] = {}
 
-    def open(
+    async def open(
         self,
         map_id: str,
         owner: str,
@@ -144,7 +152,7 @@ class UploadSlots:
         if len(self._by_token) >= self.in_all:
             raise TooManyRequests("this server holds too many upload links now: try again in a minute", 60)
 
-    def find(self, token: str) -> UploadSlot:
+    async def find(self, token: str) -> UploadSlot:
         """The open slot of ``token``; the same NotFound for an unknown, used or expired link."""
         self._sweep()
         slot = self._by_token.get(token)
@@ -152,27 +160,27 @@ class UploadSlots:
             raise NotFound(_UNKNOWN)
         return slot
 
-    def take(self, token: str) -> UploadSlot:
+    async def take(self, token: str) -> UploadSlot:
         """The open slot of ``token``, now receiving its file: no other request finds it."""
-        slot = self.find(token)
+        slot = await self.find(token)
         slot.state = "receiving"
         slot._changed()
         return slot
 
-    def finish(self, slot: UploadSlot, answer: dict[str, Any]) -> None:
+    async def finish(self, slot: UploadSlot, answer: dict[str, Any]) -> None:
         """The slot's file is imported: ``answer`` is kept for its handle, the link is spent."""
         slot.state, slot.answer, slot.refused = "done", answer, None
         slot.kept_until = self.clock() + self.keep
         slot._changed()
 
-    def reopen(self, slot: UploadSlot, refusal: str) -> None:
+    async def reopen(self, slot: UploadSlot, refusal: str) -> None:
         """The slot's file was refused (``refusal`` says why): the link takes another until it
         expires."""
         if slot.state == "receiving":
             slot.state, slot.refused = "open", refusal
             slot._changed()
 
-    def redeem(self, handle: str, owner: str) -> UploadSlot:
+    async def redeem(self, handle: str, owner: str) -> UploadSlot:
         """``owner``'s slot of ``handle``: another caller's is not found, like an unknown one."""
         self._sweep()
         slot = self._by_handle.get((owner, handle))
@@ -203,6 +211,7 @@ class UploadSlots:
         return slot.state == "receiving" or (slot.state == "open" and not self.expired(slot))
 
     def statistics(self) -> UploadSlotsStatistics:
+        """The slots this process holds (with a shared store: the ones it made)."""
         states = [s.state for s in self._by_token.values()]
         return UploadSlotsStatistics(states.count("open"), states.count("receiving"), states.count("done"))
 
@@ -224,12 +233,132 @@ class UploadSlots:
                 self._by_handle.pop((slot.owner, slot.handle), None)
 
 
+class SharedUploadSlots(UploadSlots):
+    """The slots in a shared store's ``UploadTable``: any process finds a link another made,
+    takes its file (one of two at once: the table's swap decides), and hears its answer. The
+    bounds on open links are this process's (``UploadSlots``, over the links it made)."""
+
+    def __init__(self, table: UploadTable, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.table = table
+        self._signals: dict[str, trio.Event] = {}  # a slot's change seen in this process
+
+    async def open(
+        self,
+        map_id: str,
+        owner: str,
+        actor: Actor,
+        *,
+        base_url: str = "",
+        defaults: dict[str, str] | None = None,
+    ) -> UploadSlot:
+        slot = await super().open(map_id, owner, actor, base_url=base_url, defaults=defaults)
+        # kept past the link's expiry for as long as an answer is kept after it
+        ttl = self.expiry + 2 * self.keep
+        await self.table.put_upload(slot.token, self._record(slot), _handle_key(owner, slot.handle), ttl)
+        return slot
+
+    async def find(self, token: str) -> UploadSlot:
+        slot = await self._load(token)
+        if slot is None or slot.state != "open" or self.expired(slot):
+            raise NotFound(_UNKNOWN)
+        return slot
+
+    async def take(self, token: str) -> UploadSlot:
+        slot = await self.find(token)
+        if not await self.table.swap_upload(token, "open", {"state": "receiving"}):
+            raise NotFound(_UNKNOWN)  # another request took it first
+        self._seen(slot, "receiving")
+        return slot
+
+    async def finish(self, slot: UploadSlot, answer: dict[str, Any]) -> None:
+        fields = {"state": "done", "answer": json.dumps(answer), "refused": ""}
+        await self.table.swap_upload(slot.token, "receiving", fields)
+        slot.answer, slot.refused = answer, None
+        self._seen(slot, "done")
+
+    async def reopen(self, slot: UploadSlot, refusal: str) -> None:
+        if await self.table.swap_upload(slot.token, "receiving", {"state": "open", "refused": refusal}):
+            slot.refused = refusal
+            self._seen(slot, "open")
+
+    async def redeem(self, handle: str, owner: str) -> UploadSlot:
+        token = await self.table.upload_token(_handle_key(owner, handle))
+        slot = await self._load(token) if token is not None else None
+        if slot is None:
+            return await super().redeem(handle, owner)  # the same refusal
+        return slot
+
+    async def wait_for_file(self, slot: UploadSlot) -> UploadSlot:
+        """As ``UploadSlots.wait_for_file``, looking at the table every ``POLL`` seconds (at once
+        when this process saw the slot change)."""
+        with trio.move_on_after(self.wait):
+            while slot.state != "done" and not self.expired(slot):
+                signal = self._signals.setdefault(slot.token, trio.Event())
+                with trio.move_on_after(POLL):
+                    await signal.wait()
+                fresh = await self._load(slot.token)
+                if fresh is None:
+                    break
+                slot.state, slot.answer, slot.refused = fresh.state, fresh.answer, fresh.refused
+        return slot
+
+    def _seen(self, slot: UploadSlot, state: State) -> None:
+        slot.state = state
+        mine = self._by_token.get(slot.token)
+        if mine is not None:  # the link was made here: its bound counts it as it is now
+            mine.state, mine.answer, mine.refused = state, slot.answer, slot.refused
+            if state == "done":
+                mine.kept_until = self.clock() + self.keep
+        signal = self._signals.pop(slot.token, None)
+        if signal is not None:
+            signal.set()
+
+    async def _load(self, token: str) -> UploadSlot | None:
+        record = await self.table.upload(token)
+        if record is None:
+            return None
+        now, wall = self.clock(), time.time()
+        return UploadSlot(
+            token=token,
+            handle=record["handle"],
+            map_id=record["map_id"],
+            owner=record["owner"],
+            actor=Actor(record["actor_id"], record["actor_name"]),
+            expires=now + float(record["expires"]) - wall,
+            base_url=record["base_url"],
+            defaults=json.loads(record["defaults"]),
+            state=record["state"],  # type: ignore[arg-type]
+            answer=json.loads(record["answer"]) if record.get("answer") else None,
+            refused=record.get("refused") or None,
+        )
+
+    def _record(self, slot: UploadSlot) -> dict[str, str]:
+        return {
+            "handle": slot.handle,
+            "map_id": slot.map_id,
+            "owner": slot.owner,
+            "actor_id": slot.actor.id,
+            "actor_name": slot.actor.name,
+            "expires": repr(time.time() + slot.expires - self.clock()),  # wall time: other processes'
+            "base_url": slot.base_url,
+            "defaults": json.dumps(slot.defaults),
+            "state": slot.state,
+        }
+
+
+def _handle_key(owner: str, handle: str) -> str:
+    return f"{owner} {handle}"
+
+
 _REGISTRIES: weakref.WeakKeyDictionary[MapHub, UploadSlots] = weakref.WeakKeyDictionary()
 
 
 def upload_slots(hub: MapHub) -> UploadSlots:
-    """The upload links of ``hub``'s process (made on first use)."""
+    """The upload links of ``hub`` (made on first use): in its store's table when the store is
+    shared, else in this process."""
     slots = _REGISTRIES.get(hub)
     if slots is None:
-        slots = _REGISTRIES[hub] = UploadSlots()
+        table = hub.store.uploads
+        slots = _REGISTRIES[hub] = UploadSlots() if table is None else SharedUploadSlots(table)
     return slots

@@ -34,6 +34,7 @@ __all__ = [
     "StoreStatistics",
     "StoreUnavailable",
     "Touched",
+    "UploadTable",
     "links_notice",
 ]
 
@@ -184,9 +185,31 @@ class StoreStatistics:
     feed_batches: int = 0  # hand-overs of what the feed had received (one or more messages each)
 
 
+class UploadTable(Protocol):
+    """Upload links' slots where every process of a shared store finds them (issue 73): a link
+    made by one process takes its file in whichever the ingress sends the person to. A slot is a
+    flat record of text fields (``mapsrv.hub.upload_slots`` says which), under its token, and its
+    handle's key (its caller and handle) names the token; both go after ``ttl`` seconds."""
+
+    async def put_upload(self, token: str, record: dict[str, str], handle_key: str, ttl: float) -> None: ...
+
+    async def upload(self, token: str) -> dict[str, str] | None: ...
+
+    async def upload_token(self, handle_key: str) -> str | None: ...
+
+    async def swap_upload(self, token: str, state: str, fields: dict[str, str]) -> bool:
+        """Set ``fields`` of the slot only while its ``state`` field is ``state`` (atomically:
+        one of two processes taking the same link wins); whether they were set."""
+        ...
+
+
 class Store(Protocol):
     durable: bool  # maps outlive the process: some may be here that this process has never seen
     shared: bool  # other processes use it at once (presence and pointers go through it)
+
+    @property
+    def uploads(self) -> UploadTable | None:
+        """Where upload links' slots are shared between processes; None: each keeps its own."""
 
     @property
     def available(self) -> bool: ...

@@ -93,7 +93,7 @@ class UploadLinks:
         values |= {"layer": "", "crs": ""}
         status = 404
         try:
-            slot = self.slots.find(token)
+            slot = await self.slots.find(token)
             entry = await self.hub.get(slot.map_id)
         except NotFound:  # its map deleted (Gone) too: the link is as good as gone
             pass
@@ -112,7 +112,7 @@ class UploadLinks:
         size = int(declared) if declared.isdigit() else 0
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=_FIELDS)
         slots = self.slots
-        slot = slots.take(token)  # a second request finds nothing from here on
+        slot = await slots.take(token)  # a second request finds nothing from here on
         done = False
         try:
             async with spooled(receive, size, self.hub.max_file_size) as path:
@@ -131,11 +131,13 @@ class UploadLinks:
                 done = bool(outcome)
                 return None
         except MapsrvError as exc:
-            slots.reopen(slot, exc.message)
+            with trio.CancelScope(shield=True):
+                await slots.reopen(slot, exc.message)
             raise
         finally:
             if not done:  # refused, failed or cancelled: the map is unchanged, the link open again
-                slots.reopen(slot, "the last file did not arrive whole: send it again")
+                with trio.CancelScope(shield=True):
+                    await slots.reopen(slot, "the last file did not arrive whole: send it again")
 
     async def _import(
         self, slot: UploadSlot, query: dict[str, list[str]], data: Path, progress: Progress
@@ -160,8 +162,10 @@ class UploadLinks:
             with trio.CancelScope(shield=True):  # once it is being written, its answer is kept
                 answer = {"map_id": entry.id} | await add_to_map(self.hub, entry, imported, slot.actor)
         except MapsrvError as exc:
-            self.slots.reopen(slot, exc.message)
+            with trio.CancelScope(shield=True):
+                await self.slots.reopen(slot, exc.message)
             raise
         answer["view_url"] = f"{slot.base_url}/v/{entry.view_key}"
-        self.slots.finish(slot, answer)
+        with trio.CancelScope(shield=True):
+            await self.slots.finish(slot, answer)
         return answer

@@ -206,6 +206,35 @@ async def test_maps_are_created_once_found_by_view_key_and_claimed_once(backend:
     assert await store.last_map_of("alice") == state.id
 
 
+async def test_an_upload_slot_is_seen_by_every_process_and_taken_once(backend: Backend) -> None:
+    """The upload links' table (issue 73): a slot put by one process is found by another, by its
+    token and by its handle's key; of two processes swapping its state at once, one does; a
+    swap from a state it is not in sets nothing; it goes after its time to live."""
+    a, b = (await backend.connect()).store, (await backend.connect()).store
+    assert a.uploads is not None and b.uploads is not None
+    record = {"map_id": "m" * 22, "state": "open", "defaults": "{}", "answer": ""}
+    await a.uploads.put_upload("t" * 32, record, "alice h1", ttl=60)
+    assert await b.uploads.upload("t" * 32) == record
+    assert await b.uploads.upload_token("alice h1") == "t" * 32
+    assert await b.uploads.upload_token("bob h1") is None, "another caller's key names nothing"
+    assert await b.uploads.upload("x" * 32) is None
+    taken = [
+        await a.uploads.swap_upload("t" * 32, "open", {"state": "receiving"}),
+        await b.uploads.swap_upload("t" * 32, "open", {"state": "receiving"}),
+    ]
+    assert taken == [True, False], "one process takes the link"
+    assert not await b.uploads.swap_upload("t" * 32, "open", {"answer": "x"})
+    assert await b.uploads.swap_upload("t" * 32, "receiving", {"state": "done", "answer": '{"added": 3}'})
+    assert await a.uploads.upload("t" * 32) == record | {"state": "done", "answer": '{"added": 3}'}
+    assert not await a.uploads.swap_upload("y" * 32, "open", {"state": "receiving"}), "no such slot"
+    await a.uploads.put_upload("s" * 32, record, "alice h2", ttl=0.2)
+
+    async def gone() -> bool:
+        return await b.uploads.upload("s" * 32) is None and await b.uploads.upload_token("alice h2") is None
+
+    await wait_until(gone, timeout=10)
+
+
 @ONE_PROCESS
 async def test_commit_compares_versions_and_the_log_replays_them(backend: Backend) -> None:
     store = (await backend.connect()).store

@@ -324,3 +324,58 @@ async def test_a_session_without_a_back_channel_is_not_sent_to_the_page(nursery:
     async with Client(server.url + "mcp", mode="legacy", elicitation_callback=person) as agent:
         link = await call(agent, "import", upload=True)
     assert person.shown == [] and "upload_url" in link and "next" in link
+
+
+async def test_a_link_made_by_one_process_takes_its_file_in_another(
+    nursery: trio.Nursery, redis_server: Any
+) -> None:
+    """Several processes behind an ingress, one real Redis: the agent's ``import`` reaches
+    process A, the person's browser reaches B with the link (no affinity: a browser that never
+    saw A has no cookie to be sent there by). B takes the file into the map; A's handle answers
+    what B added; the link is spent for both; another caller's handle finds nothing on either."""
+    a = await start_server(nursery, store=redis_server.url, api_keys=KEYS)
+    b = await start_server(nursery, store=redis_server.url, api_keys=KEYS)
+    async with (
+        keyed(a, "alice-secret-1") as alice,
+        keyed(b, "bob-secret-2") as bob,
+        plain(a) as http_a,
+        plain(b) as http_b,
+    ):
+        link = await call(alice, "import", upload=True, layer="rides")
+        put = path_of(link["upload_url"])
+        page = await http_b.get(put)
+        assert page.status_code == 200 and 'value="rides"' in page.text, "B knows A's link"
+        added = await http_b.put(put, params={"filename": "ride.gpx"}, content=GPX.encode())
+        assert added.status_code == 200, added.text
+        report = added.json()
+        assert report["added"] == 3 and report["layers"] == ["rides"]
+        assert (await http_a.put(put, content=GPX.encode())).status_code == 404, "spent on A too"
+        assert (await http_b.get(put)).status_code == 404
+        with trio.fail_after(10):
+            answer = await call(alice, "import", upload=link["handle"])
+        assert answer == report, "A's handle hears what B added"
+        text, _ = await failing(bob, "import", upload=link["handle"])
+        assert "not found" in text
+        assert await snapshot(a, link["map_id"]) == (report["version"], 3)
+
+
+async def test_two_processes_given_one_link_at_once_take_one_file(
+    nursery: trio.Nursery, redis_server: Any
+) -> None:
+    a = await start_server(nursery, store=redis_server.url)
+    b = await start_server(nursery, store=redis_server.url)
+    async with Client(a.url + "mcp") as agent, plain(a) as http_a, plain(b) as http_b:
+        link = await call(agent, "import", upload=True)
+        put = path_of(link["upload_url"])
+        answers: list[int] = []
+
+        async def send(http: httpx.AsyncClient) -> None:
+            answers.append(
+                (await http.put(put, params={"filename": "ride.gpx"}, content=GPX.encode())).status_code
+            )
+
+        async with trio.open_nursery() as both:
+            both.start_soon(send, http_a)
+            both.start_soon(send, http_b)
+        assert sorted(answers) == [200, 404], answers
+        assert (await snapshot(a, link["map_id"]))[1] == 3, "one file, once"

@@ -212,7 +212,7 @@ async def _open_upload(tc: ToolContext, map_id: str | None, asked: dict[str, str
         page = tc.links(entry)[0]
     else:
         entry = await tc.entry(map_id)
-    slot = slots.open(entry.id, owner, tc.actor, base_url=tc.base_url, defaults=asked)
+    slot = await slots.open(entry.id, owner, tc.actor, base_url=tc.base_url, defaults=asked)
     link = f"{slot.base_url}/u/{slot.token}"
     out: dict[str, object] = {"map_id": entry.id, "upload_url": link}
     out |= {"handle": slot.handle, "expires_in": round(slots.expiry), "max_bytes": tc.hub.max_file_size}
@@ -252,7 +252,7 @@ async def _redeem_upload(tc: ToolContext, handle: str, map_id: str | None) -> Ca
     """What the upload of ``handle`` added, once its file has come (waiting up to ``slots.wait``
     seconds for it); else that it still waits, with its link again."""
     slots = upload_slots(tc.hub)
-    slot = slots.redeem(handle, tc.principal or tc.actor.id)
+    slot = await slots.redeem(handle, tc.principal or tc.actor.id)
     if map_id is not None and map_id != slot.map_id:
         raise InvalidInput(
             f"upload {handle!r} is for map {slot.map_id!r}, got map_id {map_id[:64]!r}; leave map_id out"

@@ -60,6 +60,7 @@ class SharedStore:
 
     def __init__(self, memory: SharedMemory, *, health_interval: float = 0.05) -> None:
         self.memory = memory
+        self.uploads = self  # upload links' slots, shared as Redis shares them
         self.health_interval = health_interval
         self.heal = True  # whether serve's health check closes the breaker by itself
         self.followed: set[str] = set()  # maps whose events this connection hears
@@ -195,6 +196,30 @@ class SharedStore:
         await self._call()
         now = trio.current_time()
         return [text for text, until in self.memory.presence.get(map_id, {}).values() if until > now]
+
+    async def put_upload(self, token: str, record: dict[str, str], handle_key: str, ttl: float) -> None:
+        await self._call()
+        until = trio.current_time() + ttl
+        self.memory.uploads[token] = (dict(record), until)
+        self.memory.upload_handles[handle_key] = (token, until)
+
+    async def upload(self, token: str) -> dict[str, str] | None:
+        await self._call()
+        found = self.memory.uploads.get(token)
+        return dict(found[0]) if found is not None and found[1] > trio.current_time() else None
+
+    async def upload_token(self, handle_key: str) -> str | None:
+        await self._call()
+        found = self.memory.upload_handles.get(handle_key)
+        return found[0] if found is not None and found[1] > trio.current_time() else None
+
+    async def swap_upload(self, token: str, state: str, fields: dict[str, str]) -> bool:
+        await self._call()
+        found = self.memory.uploads.get(token)
+        if found is None or found[1] <= trio.current_time() or found[0].get("state") != state:
+            return False
+        found[0].update(fields)
+        return True
 
     async def last_map_of(self, user: str) -> str | None:
         await self._call()

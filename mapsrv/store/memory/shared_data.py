@@ -69,6 +69,8 @@ class SharedData:
         self.users: dict[str, str] = {}
         self.people: dict[str, tuple[str, bool]] = {}  # browser user -> (person, signed in)
         self.gone: set[str] = set()
+        self.uploads: dict[str, tuple[dict[str, str], float]] = {}  # token -> (slot, until)
+        self.upload_handles: dict[str, tuple[str, float]] = {}  # handle key -> (token, until)
         self.clock: Callable[[], float] = time.time
         self.up = True
         self.replies_to_lose = 0

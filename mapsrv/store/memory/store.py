@@ -28,6 +28,7 @@ _STATISTICS = StoreStatistics(available=True, errors=0)
 
 class MemoryStore:
     durable = False
+    uploads = None  # upload links stay in their process (``mapsrv.hub.upload_slots``)
     shared = False
 
     @property

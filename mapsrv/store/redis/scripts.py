@@ -1,7 +1,18 @@
 """The Lua scripts of ``RedisStore``, one per atomic step (the key layout and what each step
 guarantees are at the top of mapsrv/store/redis.py)."""
 
-__all__ = ["CLAIM", "COMMIT", "CREATE", "DELETE", "EVENTS_AFTER", "GCRA", "NOTICE", "PRESENCE", "RESTORE"]
+__all__ = [
+    "CLAIM",
+    "COMMIT",
+    "CREATE",
+    "DELETE",
+    "EVENTS_AFTER",
+    "GCRA",
+    "NOTICE",
+    "PRESENCE",
+    "RESTORE",
+    "UPLOAD_SWAP",
+]
 
 # KEYS: map, log, batches, edit keys. ARGV: expected version, the summary (title, feature count, unix s, who
 # changed it last: joined by newlines), log size, channel, snapshot JSON or '', snapshot version,
@@ -139,4 +150,12 @@ if wait > 0.000001 then return {0, tostring(wait)} end
 backlog = backlog + cost * interval
 redis.call('SET', KEYS[1], string.format('%.6f', now + backlog), 'PX', math.ceil(backlog * 1000) + 1)
 return {1, '0'}
+"""
+
+# KEYS: an upload link's slot. ARGV: the state it must be in, then field, value pairs to set.
+# A missing slot (expired) has no state: nothing is set.
+UPLOAD_SWAP = """
+if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
 """

@@ -75,13 +75,16 @@ from mapsrv.store.redis.scripts import (
     NOTICE,
     PRESENCE,
     RESTORE,
+    UPLOAD_SWAP,
 )
+from mapsrv.store.redis.uploads import RedisUploads
 
 __all__ = ["RedisStore"]
 
 log = logging.getLogger("mapsrv.redis")
 
 SCRIPTS = {"DELETE": DELETE, "RESTORE": RESTORE, "NOTICE": NOTICE, "CLAIM": CLAIM, "PRESENCE": PRESENCE}
+SCRIPTS["UPLOAD_SWAP"] = UPLOAD_SWAP
 
 # How long a commit waits for its replicas (``wait_replicas``): well within ``hang_after``, so
 # that a slow replica never makes the link look hung.
@@ -117,6 +120,8 @@ class RedisStore:
         self.people_ = RedisPeople(self._run)
         self.links = RedisLinks(self, self.catalog)
         self._scripts: dict[str, Any] = {}
+        # upload links, found by any process
+        self.uploads = RedisUploads(self._run, lambda: self.script("UPLOAD_SWAP"))
         self._commit_sha = hashlib.sha1(COMMIT.encode()).hexdigest()  # as Redis names the script
 
     @property

@@ -173,6 +173,7 @@ class _Lock:
 
 class SqliteStore:
     durable = True  # maps outlive the process
+    uploads = None  # upload links stay in their process (``mapsrv.hub.upload_slots``)
     shared = False  # one process owns the file
 
     def __init__(

@@ -22,6 +22,9 @@ mapsrv:identities:{person}  set: every browser user that signed in as the person
 mapsrv:{id}:edits    set: every edit key the map has had (to answer 410 for each)
 mapsrv:{id}:opened   set: browser users who opened it through an edit link
 mapsrv:used          sorted set: map id, scored by when it was last opened or changed (unix s)
+mapsrv:upload:{token}  hash: an upload link's slot (map, caller, state, answer: ``uploads``),
+                     expiring 30 minutes after the link
+mapsrv:upload-handle:{caller} {handle}  the slot's token, expiring with it
 """
 
 from __future__ import annotations

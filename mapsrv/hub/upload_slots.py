@@ -173,9 +173,9 @@ class UploadSlots:
         slot.kept_until = self.clock() + self.keep
         slot._changed()
 
-    async def reopen(self, slot: UploadSlot, refusal: str) -> None:
-        """The slot's file was refused (``refusal`` says why): the link takes another until it
-        expires."""
+    async def reopen(self, slot: UploadSlot, refusal: str | None) -> None:
+        """The slot's file was refused (``refusal`` says why), or only previewed (None): the link
+        takes another until it expires."""
         if slot.state == "receiving":
             slot.state, slot.refused = "open", refusal
             slot._changed()
@@ -277,8 +277,8 @@ class SharedUploadSlots(UploadSlots):
         slot.answer, slot.refused = answer, None
         self._seen(slot, "done")
 
-    async def reopen(self, slot: UploadSlot, refusal: str) -> None:
-        if await self.table.swap_upload(slot.token, "receiving", {"state": "open", "refused": refusal}):
+    async def reopen(self, slot: UploadSlot, refusal: str | None) -> None:
+        if await self.table.swap_upload(slot.token, "receiving", {"state": "open", "refused": refusal or ""}):
             slot.refused = refusal
             self._seen(slot, "open")
 

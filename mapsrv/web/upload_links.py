@@ -29,7 +29,7 @@ import trio
 from mapsrv.core.codec import dumps
 from mapsrv.core.model import check_id
 from mapsrv.errors import HttpError, MapsrvError, NotFound
-from mapsrv.formats import Progress
+from mapsrv.formats import Imported, Progress
 from mapsrv.http.responses import send_error
 from mapsrv.http.templates import environment, render
 from mapsrv.http.types import Receive, Scope, Send, header
@@ -38,6 +38,8 @@ from mapsrv.hub.imports import read_upload
 from mapsrv.hub.upload_slots import UploadSlot, UploadSlots, upload_slots
 from mapsrv.web.pages import PACKAGE
 from mapsrv.web.upload import add_to_map, answer_with_progress, spooled
+from mapsrv.web.writes import preview
+from mapsrv.workers import run
 
 __all__ = ["ARGS", "UPLOAD_TEMPLATE", "UploadLinks"]
 
@@ -107,7 +109,8 @@ class UploadLinks:
         await self._send(send, status, b"text/html; charset=utf-8", body, head=head)
 
     async def _put(self, scope: Scope, receive: Receive, send: Send, token: str) -> dict[str, Any] | None:
-        """The file, imported into the link's map; None when answered as it went (``?progress=1``)."""
+        """The file, imported into the link's map (or previewed: ``?preview=1``); None when
+        answered as it went (``?progress=1``)."""
         declared = header(scope, b"content-length") or ""
         size = int(declared) if declared.isdigit() else 0
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=_FIELDS)
@@ -117,19 +120,24 @@ class UploadLinks:
         try:
             async with spooled(receive, size, self.hub.max_file_size) as path:
                 progress = Progress()
-                if query.get("progress") != ["1"]:
-                    answer = await self._import(slot, query, path, progress)
-                    done = True
-                    return answer
+                # ?preview=1: read, not added (the page shows what the file holds first), and the
+                # link stays open for the file to be added
+                act = self._preview if query.get("preview") == ["1"] else self._import
                 outcome: list[dict[str, Any]] = []
 
                 async def work() -> dict[str, Any]:
-                    outcome.append(await self._import(slot, query, path, progress))
+                    outcome.append(await act(slot, query, path, progress))
                     return outcome[0]
 
-                await answer_with_progress(send, [*self._headers], progress, work)
+                if query.get("progress") == ["1"]:
+                    await answer_with_progress(send, [*self._headers], progress, work)
+                else:
+                    await work()
                 done = bool(outcome)
-                return None
+                if done and act == self._preview:
+                    with trio.CancelScope(shield=True):
+                        await slots.reopen(slot, None)
+                return None if query.get("progress") == ["1"] else outcome[0]
         except MapsrvError as exc:
             with trio.CancelScope(shield=True):
                 await slots.reopen(slot, exc.message)
@@ -139,26 +147,39 @@ class UploadLinks:
                 with trio.CancelScope(shield=True):
                     await slots.reopen(slot, "the last file did not arrive whole: send it again")
 
+    async def _read(
+        self, slot: UploadSlot, query: dict[str, list[str]], data: Path, progress: Progress
+    ) -> Imported:
+        """``data`` read by the sandboxed reader, with the link's defaults and the query's own."""
+        args = dict(slot.defaults) | {name: query[name][0] for name in ARGS if query.get(name, [""])[0]}
+        layer = check_id("layer", args["layer"]) if args.get("layer") else None
+        return await read_upload(
+            data,
+            args.get("format"),
+            self.hub.limits,
+            filename=args.get("filename"),
+            layer=layer,
+            file_layer=args.get("file_layer"),
+            crs=args.get("crs"),
+            progress=progress,
+            read_limits=self.hub.read_limits,
+            owner=slot.owner,
+        )
+
+    async def _preview(
+        self, slot: UploadSlot, query: dict[str, list[str]], data: Path, progress: Progress
+    ) -> dict[str, Any]:
+        """What the file would add (the page's import's preview: counts, extent, first features)."""
+        imported = await self._read(slot, query, data, progress)
+        return await run("encode", preview, slot.map_id, imported)
+
     async def _import(
         self, slot: UploadSlot, query: dict[str, list[str]], data: Path, progress: Progress
     ) -> dict[str, Any]:
         """Read ``data`` and add it to the slot's map as one batch; the answer is the slot's too."""
-        args = dict(slot.defaults) | {name: query[name][0] for name in ARGS if query.get(name, [""])[0]}
-        layer = check_id("layer", args["layer"]) if args.get("layer") else None
         entry = await self.hub.get(slot.map_id)
         try:
-            imported = await read_upload(
-                data,
-                args.get("format"),
-                self.hub.limits,
-                filename=args.get("filename"),
-                layer=layer,
-                file_layer=args.get("file_layer"),
-                crs=args.get("crs"),
-                progress=progress,
-                read_limits=self.hub.read_limits,
-                owner=slot.owner,
-            )
+            imported = await self._read(slot, query, data, progress)
             with trio.CancelScope(shield=True):  # once it is being written, its answer is kept
                 answer = {"map_id": entry.id} | await add_to_map(self.hub, entry, imported, slot.actor)
         except MapsrvError as exc:

@@ -45,7 +45,7 @@ from mapsrv.places.boundaries import Boundary
 from mapsrv.web.upload import add_to_map, answer_with_progress, body_parts, spooled
 from mapsrv.workers import run
 
-__all__ = ["PageWrites"]
+__all__ = ["PageWrites", "preview"]
 
 log = logging.getLogger("mapsrv.web")
 
@@ -225,7 +225,7 @@ class PageWrites:
         )
         joined = {"joined": imported.joined} if imported.joined else {}
         if args.get("preview") in ("1", "true"):  # 100,000 rows gone through: off the loop
-            return await run("encode", _preview, entry.id, imported) | joined
+            return await run("encode", preview, entry.id, imported) | joined
         return await add_to_map(self.hub, entry, imported, actor) | joined
 
     async def _body(self, receive: Receive, declared: int) -> bytes:
@@ -237,7 +237,7 @@ class PageWrites:
         return b"".join([part async for part in body_parts(receive, limit)])
 
 
-def _preview(map_id: str, imported: Imported) -> dict[str, Any]:
+def preview(map_id: str, imported: Imported) -> dict[str, Any]:
     """What a file would add, without adding it: the counts, its extent and its first features."""
     out = report(imported, [])
     del out["ids"]

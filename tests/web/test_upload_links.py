@@ -72,6 +72,7 @@ async def test_a_person_drops_the_file_the_agent_asked_for(nursery: trio.Nursery
         map_id = link["map_id"]
         heard: list[dict[str, Any]] = []
         answered = trio.Event()
+        previewed: list[bool] = []
 
         async def redeem() -> None:  # asked before the file comes: the call waits for it
             heard.append(await call(agent, "import", upload=link["handle"]))
@@ -87,6 +88,12 @@ async def test_a_person_drops_the_file_the_agent_asked_for(nursery: trio.Nursery
             page.goto(path_of(link["upload_url"]))
             page.get_by_role("heading", name="Send a file to “Untitled map”").wait_for()
             page.locator("#upload-file").set_input_files(str(ride))
+            # what it holds, before it is added: the counts and the shapes sketched
+            page.get_by_text("It holds 2 markers, 1 line").wait_for()
+            sketch = page.locator("#upload-sketch")
+            assert sketch.locator("circle").count() == 2 and sketch.locator("polyline").count() == 1
+            page.screenshot(path=str(tmp_path / "upload-preview.png"))
+            previewed.append(True)
             page.locator("#upload-layer").fill("rides")
             page.get_by_role("button", name="Add to map").click()
             result = page.locator("#upload-result")
@@ -102,6 +109,7 @@ async def test_a_person_drops_the_file_the_agent_asked_for(nursery: trio.Nursery
         seen = await in_chromium(body)
         with trio.fail_after(10):
             await answered.wait()
+        assert previewed == [True]
         answer = heard[0]
         state = (await server.hub.get(map_id)).state
         assert seen["view"] == f"/v/{(await server.hub.get(map_id)).view_key}"
@@ -379,3 +387,22 @@ async def test_two_processes_given_one_link_at_once_take_one_file(
             both.start_soon(send, http_b)
         assert sorted(answers) == [200, 404], answers
         assert (await snapshot(a, link["map_id"]))[1] == 3, "one file, once"
+
+
+async def test_a_preview_reads_the_file_adds_nothing_and_leaves_the_link_open(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as agent, plain(server) as http:
+        link = await call(agent, "import", upload=True)
+        put = path_of(link["upload_url"])
+        shown = await http.put(put, params={"filename": "ride.gpx", "preview": "1"}, content=GPX.encode())
+        assert shown.status_code == 200, shown.text
+        seen = shown.json()
+        assert seen["added"] == 3 and seen["kinds"] == {"marker": 2, "polyline": 1}
+        assert len(seen["preview"]["features"]) == 3 and len(seen["bbox"]) == 2
+        assert await snapshot(server, link["map_id"]) == (0, 0), "a preview adds nothing"
+        assert (await http.get(put)).status_code == 200, "and leaves the link open"
+        broken = await http.put(put, params={"filename": "x.gpx", "preview": "1"}, content=b"<gpx")
+        assert broken.status_code == 400 and (await http.get(put)).status_code == 200
+        added = await http.put(put, params={"filename": "ride.gpx"}, content=GPX.encode())
+        assert added.status_code == 200 and added.json()["added"] == 3
+        assert (await http.get(put)).status_code == 404

@@ -135,7 +135,7 @@ class StoreSettings:
     # 256 MiB: a 100 MB GeoPackage (issue 61) with room to spare. The file is spooled to disk as it
     # comes and a GeoPackage, FlatGeobuf or GeoParquet read from there in batches, so memory grows
     # with the features (max_features), not the file; a format read whole stops at 64 MiB
-    # (formats.MAX_WHOLE), and so does a source fetched from a URL
+    # (formats.MAX_WHOLE); an import by URL streams to disk the same way, to this limit
     max_file_size: int = field(
         default=256 * MIB,
         metadata=about(

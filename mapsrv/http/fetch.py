@@ -226,7 +226,12 @@ def _redirect_refused(given: str, target: str, why: str) -> InvalidInput:
 
 
 async def _get(
-    client: httpx.AsyncClient, policy: SourcePolicy, url: str, given: str, byte_range: tuple[int, int] | None
+    client: httpx.AsyncClient,
+    policy: SourcePolicy,
+    url: str,
+    given: str,
+    byte_range: tuple[int, int] | None,
+    sink: Callable[[bytes], Awaitable[object]] | None = None,
 ) -> Fetched | str:
     """One hop to ``url`` of the fetch of ``given``: the body, or the next URL to go to."""
     pinned, host = await _resolve(policy, url, given)
@@ -257,8 +262,11 @@ async def _get(
         chunks = []
         async for raw in response.aiter_raw():
             for piece in decoding.feed(raw):
-                chunks.append(piece)
-                await trio.lowlevel.checkpoint()
+                if sink is None:
+                    chunks.append(piece)
+                    await trio.lowlevel.checkpoint()
+                else:
+                    await sink(piece)
         decoding.end()
         return Fetched(url, response.headers.get("content-type", ""), b"".join(chunks))
     finally:
@@ -295,16 +303,22 @@ def _too_large(policy: SourcePolicy, size: int, cap: int) -> PayloadTooLarge:
     )
 
 
-async def fetch_source(policy: SourcePolicy, url: str, byte_range: tuple[int, int] | None = None) -> Fetched:
+async def fetch_source(
+    policy: SourcePolicy,
+    url: str,
+    byte_range: tuple[int, int] | None = None,
+    sink: Callable[[bytes], Awaitable[object]] | None = None,
+) -> Fetched:
     """The body at ``url`` (redirects followed and checked), or InvalidInput saying why not;
-    with ``byte_range`` (first and last byte, inclusive), those bytes of it. ``SourceDown`` at
-    once while its origin is remembered as down."""
+    with ``byte_range`` (first and last byte, inclusive), those bytes of it. With ``sink``, the
+    body goes to it piece by piece as it comes (a file, for an import: never whole in memory)
+    and ``Fetched.body`` is empty. ``SourceDown`` at once while its origin is remembered as down."""
     origin, name = origin_of(url)
     down = policy.origins.check(origin)
     if down is not None:
         raise SourceDown(name, down.describe(), down.retry_after)
     try:
-        return await _fetch(policy, url, byte_range)
+        return await _fetch(policy, url, byte_range, sink)
     except _Unreachable as exc:
         down = policy.origins.failed(origin, name, exc.reason)
         raise InvalidInput(
@@ -312,7 +326,12 @@ async def fetch_source(policy: SourcePolicy, url: str, byte_range: tuple[int, in
         ) from None
 
 
-async def _fetch(policy: SourcePolicy, url: str, byte_range: tuple[int, int] | None) -> Fetched:
+async def _fetch(
+    policy: SourcePolicy,
+    url: str,
+    byte_range: tuple[int, int] | None,
+    sink: Callable[[bytes], Awaitable[object]] | None,
+) -> Fetched:
     with trio.move_on_after(policy.deadline):
         async with httpx.AsyncClient(
             timeout=httpx.Timeout(policy.deadline),
@@ -324,7 +343,7 @@ async def _fetch(policy: SourcePolicy, url: str, byte_range: tuple[int, int] | N
             hop = url
             for _ in range(MAX_REDIRECTS + 1):
                 try:
-                    got = await _get(client, policy, hop, url, byte_range)
+                    got = await _get(client, policy, hop, url, byte_range, sink)
                 except httpx.TransportError as exc:  # no connection, no answer, a broken one
                     raise _Unreachable(
                         f"url could not be fetched ({type(exc).__name__}); check the URL", type(exc).__name__

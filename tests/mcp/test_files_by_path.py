@@ -161,3 +161,32 @@ async def test_a_big_read_answers_its_counts_and_a_link_not_the_file(tmp_path: P
                 assert len(fetched.json()["features"]) == 10_000
         small = await agent.call_tool("read", {"map_id": map_id, "kind": "marker", "limit": 5})
         assert not any(isinstance(c, ResourceLink) for c in small.content)  # a page is its own answer
+
+
+async def test_an_import_by_url_takes_files_up_to_the_pages_limit_as_they_stream(
+    nursery: trio.Nursery,
+) -> None:
+    """A URL import is held to ``--max-file-size`` (the page's limit, not add_layer's), counted
+    as the body streams to disk: a body without a declared length is refused once it passes."""
+    big = points_geojson(12_000)  # about 2.5 MB
+    assert 2 * 2**20 < len(big) < 3 * 2**20, len(big)
+
+    async def answer(target: str, stream: trio.SocketStream) -> None:
+        head = b"HTTP/1.1 200 OK\r\ncontent-type: application/geo+json\r\nconnection: close\r\n\r\n"
+        await stream.send_all(head + big)  # no content-length: only the stream's count can stop it
+
+    port = await serve_source(nursery, answer)
+    url = f"http://127.0.0.1:{port}/stops.geojson"
+    async with open_server(
+        "--store", "memory://", "--allowed-sources", "127.0.0.1", "--max-file-size", "2MiB"
+    ) as server:
+        async with Client(server.url + "mcp") as agent:
+            refused = await agent.call_tool("import", {"url": url})
+            assert refused.is_error and "at most 2 MiB" in said(refused), said(refused)
+    async with open_server(
+        "--store", "memory://", "--allowed-sources", "127.0.0.1", "--max-file-size", "4MiB"
+    ) as server:
+        async with Client(server.url + "mcp") as agent:
+            got = await agent.call_tool("import", {"url": url})
+            assert not got.is_error, said(got)
+            assert (got.structured_content or {})["added"] == 12_000

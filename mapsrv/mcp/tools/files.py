@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import itertools
 import os
 import secrets
@@ -38,6 +39,7 @@ from mapsrv.http.fetch import fetch_source
 from mapsrv.hub import MapEntry
 from mapsrv.hub.imports import read_upload
 from mapsrv.hub.local_files import spooled_path
+from mapsrv.hub.reader import spool_file
 from mapsrv.hub.upload_slots import upload_slots
 from mapsrv.mcp.tools.asking import ASK_TIMEOUT
 from mapsrv.mcp.tools.context import ToolContext
@@ -170,8 +172,12 @@ async def import_file(
         async with spooled_path(path, tc.hub.files_dirs, tc.hub.max_file_size) as spool:
             imported = await read(spool, filename=os.path.basename(path))
     elif url is not None:
-        fetched = await fetch_source(tc.sources, url)
-        imported = await read(fetched.body, filename=urlsplit(url).path.rpartition("/")[2] or None)
+        # streamed to disk as it comes, up to the page's limit (not add_layer's), then read
+        policy = dataclasses.replace(tc.sources, max_size=tc.hub.max_file_size)
+        async with spool_file("url") as spool:
+            async with await trio.open_file(spool, "wb") as sink:
+                await fetch_source(policy, url, sink=sink.write)
+            imported = await read(spool, filename=urlsplit(url).path.rpartition("/")[2] or None)
     else:
         content = content or ""
         small = len(content) < _B64_SLICE  # a big one decoded off the loop

@@ -163,7 +163,8 @@ class MapImages:
             self._keep(key, tile)
             self.statistics.tiles_fetched += 1
 
-        await run("index", _tls)  # the first: 40-50 ms of loading certificates, off the loop
+        if _tls.cache_info().currsize == 0:  # the first: 40-50 ms of loading certificates, off the loop
+            await run("index", _tls)  # (later, a hop for nothing: up to 38 ms queued behind a warm-up)
         with trio.move_on_after(self.deadline) as scope:
             async with self._http() as client:
                 for batch in batches:

@@ -135,9 +135,13 @@ class UploadSlots:
             base_url=base_url.rstrip("/"),
             defaults=dict(defaults or {}),
         )
+        await self._opened(slot)  # first: a slot the shared store did not take is not held here
         self._by_token[slot.token] = slot
         self._by_handle[owner, handle] = slot
         return slot
+
+    async def _opened(self, slot: UploadSlot) -> None:
+        """Where a new slot is kept beside this process's registry (``SharedUploadSlots``)."""
 
     def check_room(self, owner: str) -> None:
         """Refuses a new link to ``owner`` past ``per_caller`` open ones, or past ``in_all`` in all."""
@@ -243,20 +247,10 @@ class SharedUploadSlots(UploadSlots):
         self.table = table
         self._signals: dict[str, trio.Event] = {}  # a slot's change seen in this process
 
-    async def open(
-        self,
-        map_id: str,
-        owner: str,
-        actor: Actor,
-        *,
-        base_url: str = "",
-        defaults: dict[str, str] | None = None,
-    ) -> UploadSlot:
-        slot = await super().open(map_id, owner, actor, base_url=base_url, defaults=defaults)
+    async def _opened(self, slot: UploadSlot) -> None:
         # kept past the link's expiry for as long as an answer is kept after it
         ttl = self.expiry + 2 * self.keep
-        await self.table.put_upload(slot.token, self._record(slot), _handle_key(owner, slot.handle), ttl)
-        return slot
+        await self.table.put_upload(slot.token, self._record(slot), _handle_key(slot.owner, slot.handle), ttl)
 
     async def find(self, token: str) -> UploadSlot:
         slot = await self._load(token)

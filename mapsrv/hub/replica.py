@@ -21,11 +21,11 @@ from typing import overload
 import trio
 
 from mapsrv.core import Event, Limits, MapState, apply_event, apply_events
-from mapsrv.core.history import Actor, History, Record
+from mapsrv.core.history import Actor, Record
 from mapsrv.core.ids import map_ref
 from mapsrv.errors import MapsrvError, Unavailable
-from mapsrv.hub.edits import Built, Prepare, build, held_batch
-from mapsrv.hub.fanout import Fanout, change_frame
+from mapsrv.hub.edits import Prepare, build, build_off_loop, held_batch
+from mapsrv.hub.fanout import Fanout
 from mapsrv.hub.recovery import (
     HeldBatch,
     HeldWrites,
@@ -38,7 +38,6 @@ from mapsrv.hub.recovery import (
 )
 from mapsrv.hub.registry import MapEntry, Registry
 from mapsrv.hub.remote import RemoteEvents
-from mapsrv.observability import collector
 from mapsrv.store import (
     Followed,
     Reconnected,
@@ -47,7 +46,6 @@ from mapsrv.store import (
     StoreMessage,
     StoreUnavailable,
 )
-from mapsrv.workers import run
 
 __all__ = ["MAX_COMMIT_ATTEMPTS", "MAX_HELD_BATCHES", "NOTICES", "Replica", "Written", "is_notice"]
 
@@ -113,14 +111,6 @@ def _ending_at(events: Sequence[Event], version: int) -> list[Event]:
     return [dataclasses.replace(event, version=event.version + shift) for event in events]
 
 
-def _build_framed(
-    state: MapState, history: History, prepare: Prepare, by: Actor, at: float, limits: Limits
-) -> tuple[Built, list[bytes]]:
-    """``build`` and the events' frames, in one go (in a worker thread: all of it is pure)."""
-    built = build(state, history, prepare, by, at, limits)
-    return built, [change_frame(event) for event in built.events]
-
-
 class Replica:
     def __init__(self, store: Store, fanout: Fanout, limits: Limits) -> None:
         self.store = store
@@ -152,19 +142,9 @@ class Replica:
             for _ in range(MAX_COMMIT_ATTEMPTS):
                 framed: list[bytes] = []
                 if heavy:
-                    # what it builds lives as long as the map: frozen as it is made, no middle
-                    # pass of the collector visits it (one took 20-36 ms of 90,000 points)
-                    with collector.PROCESS.keeping():
-                        built, framed = await run(
-                            "encode",
-                            _build_framed,
-                            entry.state,
-                            entry.history,
-                            prepare,
-                            actor,
-                            at,
-                            self.limits,
-                        )
+                    built, framed = await build_off_loop(
+                        entry.state, entry.history, prepare, actor, at, self.limits
+                    )
                 else:
                     built = build(entry.state, entry.history, prepare, actor, at, self.limits)
                 state, events, rec = built.state, built.events, built.record

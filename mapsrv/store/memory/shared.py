@@ -40,7 +40,7 @@ from mapsrv.store.contract import (
 )
 from mapsrv.store.memory.shared_data import SharedData, SharedMap, map_of, record_of, summaries
 
-__all__ = ["SharedMemory", "SharedStore"]
+__all__ = ["SharedMemory", "SharedStore", "SharedUploads"]
 
 
 class SharedMemory(SharedData):
@@ -60,7 +60,7 @@ class SharedStore:
 
     def __init__(self, memory: SharedMemory, *, health_interval: float = 0.05) -> None:
         self.memory = memory
-        self.uploads = self  # upload links' slots, shared as Redis shares them
+        self.uploads = SharedUploads(self)  # upload links' slots, shared as Redis shares them
         self.health_interval = health_interval
         self.heal = True  # whether serve's health check closes the breaker by itself
         self.followed: set[str] = set()  # maps whose events this connection hears
@@ -196,30 +196,6 @@ class SharedStore:
         await self._call()
         now = trio.current_time()
         return [text for text, until in self.memory.presence.get(map_id, {}).values() if until > now]
-
-    async def put_upload(self, token: str, record: dict[str, str], handle_key: str, ttl: float) -> None:
-        await self._call()
-        until = trio.current_time() + ttl
-        self.memory.uploads[token] = (dict(record), until)
-        self.memory.upload_handles[handle_key] = (token, until)
-
-    async def upload(self, token: str) -> dict[str, str] | None:
-        await self._call()
-        found = self.memory.uploads.get(token)
-        return dict(found[0]) if found is not None and found[1] > trio.current_time() else None
-
-    async def upload_token(self, handle_key: str) -> str | None:
-        await self._call()
-        found = self.memory.upload_handles.get(handle_key)
-        return found[0] if found is not None and found[1] > trio.current_time() else None
-
-    async def swap_upload(self, token: str, state: str, fields: dict[str, str]) -> bool:
-        await self._call()
-        found = self.memory.uploads.get(token)
-        if found is None or found[1] <= trio.current_time() or found[0].get("state") != state:
-            return False
-        found[0].update(fields)
-        return True
 
     async def last_map_of(self, user: str) -> str | None:
         await self._call()
@@ -368,4 +344,36 @@ class SharedStore:
             self.memory.edits[meta.edit_key] = (meta.id, True)
         for key in record.retired_edit_keys:
             self.memory.edits[key] = (meta.id, False)
+        return True
+
+
+class SharedUploads:
+    """Upload links' slots in a ``SharedMemory`` (``mapsrv.store.contract.UploadTable``), through
+    one connection: its faults are theirs."""
+
+    def __init__(self, store: SharedStore) -> None:
+        self.store = store
+
+    async def put_upload(self, token: str, record: dict[str, str], handle_key: str, ttl: float) -> None:
+        await self.store._call()
+        until = trio.current_time() + ttl
+        self.store.memory.uploads[token] = (dict(record), until)
+        self.store.memory.upload_handles[handle_key] = (token, until)
+
+    async def upload(self, token: str) -> dict[str, str] | None:
+        await self.store._call()
+        found = self.store.memory.uploads.get(token)
+        return dict(found[0]) if found is not None and found[1] > trio.current_time() else None
+
+    async def upload_token(self, handle_key: str) -> str | None:
+        await self.store._call()
+        found = self.store.memory.upload_handles.get(handle_key)
+        return found[0] if found is not None and found[1] > trio.current_time() else None
+
+    async def swap_upload(self, token: str, state: str, fields: dict[str, str]) -> bool:
+        await self.store._call()
+        found = self.store.memory.uploads.get(token)
+        if found is None or found[1] <= trio.current_time() or found[0].get("state") != state:
+            return False
+        found[0].update(fields)
         return True

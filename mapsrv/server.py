@@ -229,9 +229,10 @@ async def warm_places(places: PlaceService) -> None:
     first waits for the same load, never a second one. All of it lives as long as the process:
     the collector freezes it as it is built (``Collector.keeping``)."""
     started = time.perf_counter()
+    background = workers.Background()  # the viewers a deploy sends a new process go first
     with collector.PROCESS.keeping():
-        await places.warm()
-        await workers.run("geometry", warm_outlines)
+        await places.warm(background)
+        await workers.run("geometry", warm_outlines, background=background)
     log.info("places warm in %.1f s", time.perf_counter() - started)
 
 

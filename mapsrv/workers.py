@@ -53,25 +53,27 @@ free and the pool stays bounded; a function that never checks is waited out as b
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import gc
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, ItemsView, Iterator, Mapping, ValuesView
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 import trio
 import trio_parallel
 
-from mapsrv.core import Feature, MapState, pace
+from mapsrv.core import MapState, pace
+from mapsrv.core.checked import checked
 from mapsrv.errors import Unavailable
 
 __all__ = [
+    "BACKGROUND_WAIT",
     "BIG_MAP",
+    "Background",
     "KINDS",
     "Kind",
     "Pool",
@@ -91,9 +93,9 @@ Kind = Literal["geometry", "image", "encode", "index", "snapshot", "classify"]
 KINDS: tuple[Kind, ...] = ("geometry", "image", "encode", "index", "snapshot", "classify")
 PROCESS_KINDS = frozenset({"classify"})
 QUEUE_PER_WORKER = 8  # calls that may wait per worker of a kind before more are refused
-CHECK_EVERY = 64  # features a writer goes through between checks for cancellation (checked)
 SWITCH_INTERVAL = 0.001  # s: how long a thread wanting the interpreter waits for it (Python's: 0.005)
 GIVE_WAY = 0.01  # s: the longest a worker waits at one step for the busy loop (then runs as long)
+BACKGROUND_WAIT = 0.25  # s: the longest background work waits at one step for the busy loop
 BIG_MAP = 5_000  # features from which a pass over a map's every feature runs in a worker (over_map)
 
 
@@ -154,15 +156,39 @@ class _LoopFirst(trio.abc.Instrument):
 _loop_first: trio.lowlevel.RunVar[_LoopFirst] = trio.lowlevel.RunVar("mapsrv_loop_first")
 
 
+class Background:
+    """Work the process does for later, not for a caller (warming its caches at start): each of
+    its steps waits while the event loop is busy, up to ``BACKGROUND_WAIT``, and then runs just
+    that step, where a caller's work waits ``GIVE_WAY`` and then runs as long. A new process's
+    loop, busy with the viewers a deploy sends it, goes first (issue 74). Once ``need``ed (a
+    caller waits for what it makes: a foreground call of a kind it runs in), it runs as any
+    caller's does."""
+
+    def __init__(self, kinds: frozenset[str] = frozenset({"index", "geometry"})) -> None:
+        self.kinds = kinds
+        self._needed = threading.Event()
+
+    def need(self) -> None:
+        self._needed.set()
+
+    @property
+    def needed(self) -> bool:
+        return self._needed.is_set()
+
+
+_background: set[Background] = set()  # background work running now: a caller's call needs it
+
+
 class _Call:
     """What a worker thread knows of the call it runs: whether it was cancelled, and the loop."""
 
-    __slots__ = ("loop", "stop", "until")
+    __slots__ = ("background", "loop", "stop", "until")
 
-    def __init__(self, loop: _LoopFirst) -> None:
+    def __init__(self, loop: _LoopFirst, background: Background | None = None) -> None:
         self.stop = threading.Event()
         self.loop = loop
         self.until = 0.0  # after a GIVE_WAY spent waiting, the worker runs without waiting until then
+        self.background = background
 
     def step(self) -> None:
         if self.stop.is_set():
@@ -172,8 +198,15 @@ class _Call:
             raise WorkCancelled
 
     def give_way(self) -> None:
-        """Wait while the loop is busy, ``GIVE_WAY`` at most (then run as long without waiting)."""
-        if self.loop.waiting.is_set() or time.perf_counter() < self.until:
+        """Wait while the loop is busy, ``GIVE_WAY`` at most (then run as long without waiting);
+        background work ``BACKGROUND_WAIT`` at most, and then only one step."""
+        if self.loop.waiting.is_set():
+            return
+        background = self.background
+        if background is not None and not background.needed:
+            self.loop.waiting.wait(BACKGROUND_WAIT)
+            return
+        if time.perf_counter() < self.until:
             return
         if not self.loop.waiting.wait(GIVE_WAY):
             self.until = time.perf_counter() + GIVE_WAY
@@ -189,56 +222,6 @@ def stop_if_cancelled() -> None:
     Cheap (a context variable and two flags): call it between steps of a millisecond or less.
     The same step as core's loops take (``pace.step``, bound to the call's in ``_in_thread``)."""
     pace.step()
-
-
-class _Checked(Mapping[str, Feature]):
-    """A map's features that stop the worker going through them once its call is cancelled:
-    ``stop_if_cancelled`` every ``CHECK_EVERY`` features, whichever way they are gone through."""
-
-    __slots__ = ("_features",)
-
-    def __init__(self, features: Mapping[str, Feature]) -> None:
-        self._features = features
-
-    def __getitem__(self, key: str) -> Feature:
-        return self._features[key]
-
-    def __len__(self) -> int:
-        return len(self._features)
-
-    def __iter__(self) -> Iterator[str]:
-        return _every(iter(self._features))
-
-    def values(self) -> ValuesView[Feature]:
-        return _Values(self)
-
-    def items(self) -> ItemsView[str, Feature]:
-        return _Items(self)
-
-
-class _Values(ValuesView[Feature]):
-    def __iter__(self) -> Iterator[Feature]:
-        return _every(iter(self._mapping._features.values()))  # type: ignore[attr-defined]
-
-
-class _Items(ItemsView[str, Feature]):
-    def __iter__(self) -> Iterator[tuple[str, Feature]]:
-        return _every(iter(self._mapping._features.items()))  # type: ignore[attr-defined]
-
-
-def _every(items: Iterator[T]) -> Iterator[T]:
-    """``items``, with ``stop_if_cancelled`` before each run of ``CHECK_EVERY`` (or of 2 ms:
-    ``mapsrv.core.pace``, which a worker's call binds to it)."""
-    return iter(pace.paced(items, CHECK_EVERY))
-
-
-def checked(state: MapState) -> MapState:
-    """``state``, its features gone through by a worker that stops once its call is cancelled
-    (``stop_if_cancelled`` every ``CHECK_EVERY`` features): what an export or a ``read`` hands to
-    a writer, which need not know about cancelling."""
-    if isinstance(state.features, _Checked):
-        return state
-    return dataclasses.replace(state, features=_Checked(state.features))
 
 
 @dataclass
@@ -293,11 +276,24 @@ class Workers:
     def statistics(self) -> dict[str, PoolStatistics]:
         return {kind: pool.stats for kind, pool in self.pools.items()}
 
-    async def run(self, kind: Kind, fn: Callable[..., T], *args: object, refuse: bool = True) -> T:
+    async def run(
+        self,
+        kind: Kind,
+        fn: Callable[..., T],
+        *args: object,
+        refuse: bool = True,
+        background: Background | None = None,
+    ) -> T:
         """``fn(*args)`` in a worker of ``kind``, waiting in its queue; refused with
         ``Unavailable`` (and when to retry) when the queue is full, unless not ``refuse``: work
         bounded by its callers that no one should be refused (a viewer's snapshot: one per map
-        at a time, its map's lock held) waits its turn past the bound."""
+        at a time, its map's lock held) waits its turn past the bound. ``background``: the
+        process's own work for later (``Background``); a caller's call of one of its kinds lets
+        it run at a caller's pace."""
+        if background is None:
+            for running in _background:
+                if kind in running.kinds:
+                    running.need()
         pool = self.pools[kind]
         stats = pool.stats
         if refuse and stats.running + stats.waiting >= pool.size + pool.queue:
@@ -320,7 +316,7 @@ class Workers:
                     if pool.process:
                         result: T = await trio_parallel.run_sync(fn, *args, kill_on_cancel=True)
                     else:
-                        result = await _in_thread(fn, args)
+                        result = await _in_thread(fn, args, background)
                 except trio_parallel.BrokenWorkerError:
                     stats.broken += 1
                     raise Unavailable(
@@ -341,7 +337,9 @@ class Workers:
                 stats.waiting -= 1
 
 
-async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
+async def _in_thread(
+    fn: Callable[..., T], args: tuple[object, ...], background: Background | None = None
+) -> T:
     """``fn(*args)`` in a thread; cancelled, it tells the thread to stop (``stop_if_cancelled``)
     and, if the thread had begun, waits for it to end before the cancellation goes on. A call
     cancelled before its thread began (``to_thread`` checks first) never runs: waiting for its
@@ -351,7 +349,7 @@ async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
     except LookupError:
         loop = _LoopFirst()
         _loop_first.set(loop)
-    work, ended = _Call(loop), trio.Event()
+    work, ended = _Call(loop, background), trio.Event()
     stop = work.stop
     begun = threading.Lock()  # held from the thread's start to the check of ``stop``
     started: list[bool] = []
@@ -373,6 +371,8 @@ async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
                 pass
 
     loop.enter()
+    if background is not None:
+        _background.add(background)
     try:
         return await trio.to_thread.run_sync(call, abandon_on_cancel=True)
     except trio.Cancelled:
@@ -385,6 +385,8 @@ async def _in_thread(fn: Callable[..., T], args: tuple[object, ...]) -> T:
         raise
     finally:
         loop.leave()
+        if background is not None:
+            _background.discard(background)
 
 
 _workers = Workers()
@@ -395,9 +397,11 @@ def workers() -> Workers:
     return _workers
 
 
-async def run(kind: Kind, fn: Callable[..., T], *args: object, refuse: bool = True) -> T:
+async def run(
+    kind: Kind, fn: Callable[..., T], *args: object, refuse: bool = True, background: Background | None = None
+) -> T:
     """``fn(*args)`` off the loop, in the process's pool for ``kind`` (``Workers.run``)."""
-    return await _workers.run(kind, fn, *args, refuse=refuse)
+    return await _workers.run(kind, fn, *args, refuse=refuse, background=background)
 
 
 async def over_map(fn: Callable[..., T], state: MapState, *args: object) -> T:

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 
 import httpx
 import pytest
@@ -25,10 +26,10 @@ from support.steps import counted_steps
 from mapsrv import workers as workers_module
 from mapsrv.core import Feature, MapState, pace
 from mapsrv.core.apply import apply_all
+from mapsrv.core.checked import CHECK_EVERY
 from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import Unavailable
 from mapsrv.workers import (
-    CHECK_EVERY,
     SWITCH_INTERVAL,
     Kind,
     WorkCancelled,
@@ -302,7 +303,9 @@ def _spin(seconds: float) -> tuple[float, float]:
     return start, time.perf_counter()
 
 
-async def _steps_while_busy(busy: float) -> tuple[list[float], tuple[float, float]]:
+async def _steps_while_busy(
+    busy: float, background: workers_module.Background | None = None
+) -> tuple[list[float], tuple[float, float]]:
     """A worker thread stepping (``stop_if_cancelled`` between tiny steps) while the loop, once
     the worker is under way, spins for ``busy`` seconds: the worker's step times and the spin's."""
     steps: list[float] = []
@@ -316,7 +319,7 @@ async def _steps_while_busy(busy: float) -> tuple[list[float], tuple[float, floa
     spin = (0.0, 0.0)
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_in_thread, work, ())
+            nursery.start_soon(_in_thread, work, (), background)
             await wait_until(lambda: len(steps) > 10)
             spin = _spin(busy)
             await wait_until(lambda: steps[-1] > spin[1])  # the worker goes on once the loop waits
@@ -341,6 +344,44 @@ async def test_a_loop_busy_for_long_does_not_starve_its_workers(monkeypatch: pyt
     steps, (start, end) = await _steps_while_busy(0.5)
     during = [at for at in steps if start < at < end]
     assert len(during) > 1, "the worker never ran while the loop was busy"
+
+
+async def test_background_work_takes_a_step_now_and_then_while_the_loop_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process's own work for later (warming its places) waits at each step while the loop
+    is busy, ``BACKGROUND_WAIT`` at most, and then takes one step, not a run of its own: a new
+    process's viewers go first (issue 74). A caller's work, as busy a loop, runs for as long as
+    it waited."""
+    monkeypatch.setattr(workers_module, "GIVE_WAY", 0.005)
+    monkeypatch.setattr(workers_module, "BACKGROUND_WAIT", 0.1)
+    steps, (start, end) = await _steps_while_busy(0.5, workers_module.Background())
+    during = [at for at in steps if start < at < end]
+    assert 1 <= len(during) <= 7, f"background work stepped {len(during)} times in 0.5 s of a busy loop"
+    steps, (start, end) = await _steps_while_busy(0.5)
+    assert len([at for at in steps if start < at < end]) > 50, "a caller's work runs its share"
+
+
+async def test_a_caller_needing_what_background_work_makes_lets_it_run() -> None:
+    """A caller's call of a kind the background work runs in (a question about places while
+    they warm) makes it run at a caller's pace; one of another kind does not."""
+    pools = Workers(cores=2)
+    background = workers_module.Background(frozenset({"index"}))
+    begun, release = threading.Event(), threading.Event()
+
+    def warming() -> None:
+        begun.set()
+        release.wait(10)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(pools.run, "index", warming, background=background))
+        await trio.to_thread.run_sync(begun.wait, 10)
+        await pools.run("encode", sum, [1])
+        assert not background.needed, "another kind's call does not need it"
+        await pools.run("index", sum, [1])
+        assert background.needed, "a caller of its kind needs it now"
+        release.set()
+    assert not workers_module._background, "ended, it is no longer running"
 
 
 async def test_an_idle_pool_leaves_the_loop_uninstrumented() -> None:

@@ -30,6 +30,7 @@ PIECE = 0.001  # seconds: about how long one slice's call may hold the interpret
 _MOST = 256  # items in one slice: a run of small ones does not make the next slice the whole list
 TEXT = 1 << 18  # characters of a text written in one call (~1 ms); a longer one is cut (in_pieces)
 FEW = 4  # a list of this many items or fewer is looked into for a big one (an answer's content)
+_STEP_EVERY = 64  # members read between two steps (``pace.step``)
 
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -155,6 +156,8 @@ def _array(text: str, at: int, depth: int) -> tuple[list[Any], int]:
     if text[at : at + 1] == "]":
         return out, at + 1
     while True:
+        if not len(out) % _STEP_EVERY:
+            step()  # a worker reading a big file gives the event loop way (``pace``)
         value, at = _value(text, at, depth - 1)
         out.append(value)
         at = _skip(text, at)
@@ -174,6 +177,8 @@ def _object(text: str, at: int, depth: int) -> tuple[dict[str, Any], int]:
     while True:
         if text[at : at + 1] != '"':
             raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
+        if not len(out) % _STEP_EVERY:
+            step()
         key, at = _DECODER.raw_decode(text, at)
         at = _skip(text, at)
         if text[at : at + 1] != ":":

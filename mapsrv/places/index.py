@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 from mapsrv.core.json_pieces import load_path
 from mapsrv.core.model import Bounds
+from mapsrv.core.pace import paced, step
 from mapsrv.places.text import fold
 
 __all__ = ["MIN_CITY_POPULATION", "Gazetteer", "Record", "Statistics", "cell_of", "gazetteer"]
@@ -96,7 +97,7 @@ class Gazetteer:
         self.countries: dict[str, str] = {}  # folded name, alias or ISO code -> ISO2
         self.states: dict[str, str] = {}  # folded name or code -> US state code
         members: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for city in cities:
+        for city in paced(cities):  # steps: a worker building this gives the loop way
             index = self._add_city(city)
             record = self.records[index]
             members[(record.country_code, "")].append(index)
@@ -248,9 +249,10 @@ def _sorted(items: Iterable[Any], key: Callable[[Any], Any] | None = None) -> li
     slices = []
     while piece := sorted(islice(them, _SLICE), key=key):
         slices.append(piece)
+        step()
     if len(slices) <= 1:
         return slices[0] if slices else []
-    return list(heapq.merge(*slices, key=key))
+    return list(paced(heapq.merge(*slices, key=key), every=1024))
 
 
 _SLICE = 10_000

@@ -30,7 +30,7 @@ from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, find_places, haversine, n
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
 from mapsrv.places.text import fold
 from mapsrv.places.urls import check_geocoder_url
-from mapsrv.workers import run
+from mapsrv.workers import Background, run
 
 __all__ = ["Found", "Located", "PlaceService", "Resolution", "check_limit", "place_service_for"]
 
@@ -62,21 +62,23 @@ class PlaceService:
         """Whether an extract is imported now (its areas and boundaries: ``area_named``)."""
         return any(isinstance(s, OfflineIndex) and s.has_regions() for s in self.sources)
 
-    async def ready(self) -> None:
+    async def ready(self, background: Background | None = None) -> None:
         """Build the built-in list's index in a worker thread, once (~2 s of CPU), frozen for the
         collector as it is built (``Collector.keeping``: it lives as long as the process)."""
         if not self._built:
             with PROCESS.keeping():
-                await run("index", gazetteer)
+                await run("index", gazetteer, background=background)
             self._built = True
 
-    async def warm(self) -> None:
+    async def warm(self, background: Background | None = None) -> None:
         """Everything a first question would load, loaded now in workers (at start, in the
-        background): the built-in list's index, then the country and region outlines a join,
-        a ``within`` or a border reads (1-2 s of CPU each, the first time)."""
-        await self.ready()
-        await run("index", country_outlines)
-        await run("index", region_outlines, "US")  # any country: every region is read at once
+        background: ``workers.Background``, a caller's question lets it run at full pace):
+        the built-in list's index, then the country and region outlines a join, a ``within``
+        or a border reads (1-2 s of CPU each, the first time)."""
+        await self.ready(background)
+        await run("index", country_outlines, background=background)
+        # any country: every region is read at once
+        await run("index", region_outlines, "US", background=background)
         self.warmed = True
 
     async def lookup(self, query: Query) -> Found:

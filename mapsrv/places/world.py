@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mapsrv.core.json_pieces import load_path
+from mapsrv.core.pace import paced
 
 __all__ = [
     "DIRECTORY",
@@ -85,7 +86,7 @@ def decode_arcs(topology: dict[str, Any]) -> list[list[tuple[float, float]]]:
         return [[(float(x), float(y)) for x, y, *_ in arc] for arc in topology["arcs"]]
     (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
     decoded = []
-    for arc in topology["arcs"]:
+    for arc in paced(topology["arcs"]):  # steps: a worker decoding them gives the loop way
         x = y = 0
         points = []
         for dx, dy, *_ in arc:

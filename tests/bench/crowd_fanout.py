@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import trio
 
-from .harness import cpu_seconds, open_server, open_watchers, percentiles, write_steadily
+from .harness import cpu_seconds, new_watched_map, open_server, open_watchers, percentiles, write_steadily
 from .storm import metric
 
 WAIT_S = 60.0
@@ -45,10 +45,7 @@ async def measure(count: int, events: int = 30, gap: float = 1.0) -> dict[str, A
         httpx.AsyncClient(base_url=server.url, timeout=30) as http,
     ):
         origin = server.url.rstrip("/")
-        made = await http.post("/new", headers={"origin": origin}, follow_redirects=False)
-        crowd_id = made.headers["location"].rsplit("/", 1)[1]
-        view = (await http.get(f"/m/{crowd_id}/state")).json()["view_url"]
-        path = "/" + view.split("://", 1)[1].split("/", 1)[1] + "/events"
+        crowd_id, path = await new_watched_map(http)
         made = await http.post("/new", headers={"origin": origin}, follow_redirects=False)
         other_id = made.headers["location"].rsplit("/", 1)[1]
         host, port = server.host_port

@@ -27,7 +27,7 @@ import trio
 from support.nginx import nginx_binary, render_nginx_conf
 from support.processes import free_port, wait_for_port
 
-from .harness import SseReader, open_redis, open_server, percentiles, write_steadily
+from .harness import SseReader, new_watched_map, open_redis, open_server, percentiles, write_steadily
 
 
 def metric(text: str, name: str) -> float:
@@ -94,10 +94,7 @@ async def _run(port: int, a: Any, b: Any, count: int, spread: float, all_on_a: b
     a_address, b_address = (f"127.0.0.1:{s.host_port[1]}" for s in (a, b))
     async with httpx.AsyncClient(base_url=b.url, timeout=30) as http:
         origin = b.url.rstrip("/")
-        made = await http.post("/new", headers={"origin": origin}, follow_redirects=False)
-        map_id = made.headers["location"].rsplit("/", 1)[1]
-        view = (await http.get(f"/m/{map_id}/state")).json()["view_url"]
-        path = "/" + view.split("://", 1)[1].split("/", 1)[1] + "/events"
+        map_id, path = await new_watched_map(http)
         command = [sys.executable, "-m", "tests.bench.drain_client", "127.0.0.1", str(port), path, str(count)]
         client = await trio.lowlevel.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert client.stdin is not None and client.stdout is not None

@@ -20,7 +20,7 @@ import httpx
 import trio
 from support import open_server as open_limited_server
 
-from .harness import UNLIMITED, open_watchers, percentiles
+from .harness import UNLIMITED, new_watched_map, open_watchers, percentiles
 from .storm import metric
 
 WAIT_S = 60.0
@@ -33,10 +33,7 @@ async def measure(count: int, events: int = 40, gap: float = 0.25) -> dict[str, 
         httpx.AsyncClient(base_url=server.url, timeout=30) as http,
     ):
         origin = server.url.rstrip("/")
-        made = await http.post("/new", headers={"origin": origin}, follow_redirects=False)
-        map_id = made.headers["location"].rsplit("/", 1)[1]
-        view = (await http.get(f"/m/{map_id}/state")).json()["view_url"]
-        path = "/" + view.split("://", 1)[1].split("/", 1)[1] + "/events"
+        map_id, path = await new_watched_map(http)
         host, port = server.host_port
         warming: list[float] = []
         warm: list[float] = []

@@ -53,6 +53,7 @@ async def open_server(*args: str, env: dict[str, str] | None = None) -> AsyncIte
 
 __all__ = [
     "ServerProcess",
+    "new_watched_map",
     "SseReader",
     "Watchers",
     "cpu_seconds",
@@ -66,6 +67,16 @@ __all__ = [
     "rss_kib",
     "write_steadily",
 ]
+
+
+async def new_watched_map(http: httpx.AsyncClient) -> tuple[str, str]:
+    """A new map (as a browser makes one, ``http``'s base URL the server's) and the path of its
+    view link's event stream, as a viewer's page reads it."""
+    origin = str(http.base_url).rstrip("/")
+    made = await http.post("/new", headers={"origin": origin}, follow_redirects=False)
+    map_id = made.headers["location"].rsplit("/", 1)[1]
+    view = (await http.get(f"/m/{map_id}/state")).json()["view_url"]
+    return map_id, "/" + view.split("://", 1)[1].split("/", 1)[1] + "/events"
 
 
 def cpu_seconds(pid: int) -> float:

@@ -43,7 +43,7 @@ from mcp import Client
 from support.agents import call
 from support.big_work import BigInputs, ToolCall, calls
 
-from .harness import ServerProcess, open_server, open_watchers, percentiles
+from .harness import ServerProcess, new_watched_map, open_server, open_watchers, percentiles
 
 __all__ = ["run", "scrape", "value"]
 
@@ -126,11 +126,7 @@ async def run(args: argparse.Namespace) -> None:
     ):
         if args.server_first:
             first_on_cpu(server.pid)
-        origin = server.url.rstrip("/")
-        made = await http.post("/new", headers={"origin": origin}, follow_redirects=False)
-        watched = made.headers["location"].rsplit("/", 1)[1]
-        view = (await http.get(f"/m/{watched}/state")).json()["view_url"]
-        path = "/" + view.split("://", 1)[1].split("/", 1)[1] + "/events"
+        watched, path = await new_watched_map(http)
         host, port = server.host_port
         first: list[float] = []  # per write: when the first watcher had it, seconds after the write began
         median: list[float] = []

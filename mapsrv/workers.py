@@ -67,12 +67,13 @@ import trio
 import trio_parallel
 
 from mapsrv.core import MapState, pace
-from mapsrv.core.checked import checked
+from mapsrv.core.checked import CHECK_EVERY, checked
 from mapsrv.errors import Unavailable
 
 __all__ = [
     "BACKGROUND_WAIT",
     "BIG_MAP",
+    "CHECK_EVERY",
     "Background",
     "KINDS",
     "Kind",

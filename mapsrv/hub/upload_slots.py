@@ -286,15 +286,18 @@ class SharedUploadSlots(UploadSlots):
     async def wait_for_file(self, slot: UploadSlot) -> UploadSlot:
         """As ``UploadSlots.wait_for_file``, looking at the table every ``POLL`` seconds (at once
         when this process saw the slot change)."""
-        with trio.move_on_after(self.wait):
-            while slot.state != "done" and not self.expired(slot):
-                signal = self._signals.setdefault(slot.token, trio.Event())
-                with trio.move_on_after(POLL):
-                    await signal.wait()
-                fresh = await self._load(slot.token)
-                if fresh is None:
-                    break
-                slot.state, slot.answer, slot.refused = fresh.state, fresh.answer, fresh.refused
+        try:
+            with trio.move_on_after(self.wait):
+                while slot.state != "done" and not self.expired(slot):
+                    signal = self._signals.setdefault(slot.token, trio.Event())
+                    with trio.move_on_after(POLL):
+                        await signal.wait()
+                    fresh = await self._load(slot.token)
+                    if fresh is None:
+                        break
+                    slot.state, slot.answer, slot.refused = fresh.state, fresh.answer, fresh.refused
+        finally:
+            self._signals.pop(slot.token, None)  # a change made elsewhere never pops it
         return slot
 
     def _seen(self, slot: UploadSlot, state: State) -> None:

@@ -406,3 +406,30 @@ async def test_a_preview_reads_the_file_adds_nothing_and_leaves_the_link_open(nu
         added = await http.put(put, params={"filename": "ride.gpx"}, content=GPX.encode())
         assert added.status_code == 200 and added.json()["added"] == 3
         assert (await http.get(put)).status_code == 404
+
+
+async def test_a_refused_file_sent_from_the_page_the_client_opened_is_told_to_the_agent(
+    nursery: trio.Nursery,
+) -> None:
+    """The person went to the page (URL elicitation) but their file was refused: the call
+    answers, once its wait is over, that the file has not come and why the last one was
+    refused; the link stays open for another."""
+    server = await start_server(nursery)
+    upload_slots(server.hub).wait = 1.0
+
+    class Broken(PersonAtPage):
+        async def __call__(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
+            assert isinstance(params, ElicitRequestURLParams), params
+            self.shown.append(params)
+            async with plain(self.server) as http:  # the page's file refused before they answer
+                sent = await http.put(path_of(params.url), params={"filename": "x.gpx"}, content=b"<gpx")
+                self.put.append(sent.status_code)
+            return ElicitResult(action="accept")
+
+    person = Broken(nursery, server, "accept")
+    async with Client(sse_client(server.url + "sse"), mode="legacy", elicitation_callback=person) as agent:
+        link = await call(agent, "import", upload=True)
+    assert person.put == [400], person.put
+    assert "has not come yet" in link["note"] and link["refused"], link
+    async with plain(server) as http:
+        assert (await http.get(path_of(link["upload_url"]))).status_code == 200, "still open"

@@ -243,6 +243,8 @@ async def _open_upload(tc: ToolContext, map_id: str | None, asked: dict[str, str
             if slot.answer is not None:
                 await sender.done(elicitation)
                 return answer(dict(slot.answer))
+            if slot.refused:  # the link takes another file until it expires
+                out["refused"] = slot.refused
             out["note"] = f"the person opened the link; the file has not come yet: {next_step}"
             return answer(out)
         out["note"] = f"the person did not open the link ({action}): give them upload_url, {next_step}"

@@ -137,5 +137,4 @@ async def test_a_fresh_process_keeps_its_loop_turning_while_it_warms() -> None:
             await stream.wait_for(lambda events: any(int(e[1] or 0) >= version for e in events))
         longest = await busy_stall(http)
         nursery.cancel_scope.cancel()
-    assert writes >= 1, "no write while the places warmed"
     assert longest < BUDGET, f"the server stalled {1000 * longest:.0f} ms while it warmed"

@@ -56,6 +56,7 @@ async def _run(config: Config) -> None:
 async def _run_stdio(config: Config) -> None:
     # The stdio modules (and through them the SDK's client side) only when ``mapsrv stdio`` runs:
     # ``mapsrv serve`` never loads them (tests/test_cli_imports.py).
+    from mapsrv.hub.local_files import allowed_folders
     from mapsrv.stdio.discovery import shared_server
     from mapsrv.stdio.pipes import open_stdio_streams
     from mapsrv.stdio.relay import Upstream, serve_link
@@ -74,7 +75,9 @@ async def _run_stdio(config: Config) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_cancel_on_signal, nursery.cancel_scope)
         async with open_stdio_streams() as (read, write):
-            await serve_link(Upstream(url, config.server_key), read, write)
+            # an import by path reads here: the folders named, else the one it started in
+            folders = allowed_folders(config.files_dir or (os.getcwd(),))
+            await serve_link(Upstream(url, config.server_key), read, write, folders)
         nursery.cancel_scope.cancel()
 
 

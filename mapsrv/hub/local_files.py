@@ -25,7 +25,7 @@ import trio
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.hub.reader import spool_file
 
-__all__ = ["allowed_folders", "resolve_path", "spooled_path"]
+__all__ = ["allowed_folders", "open_file", "resolve_path", "spooled_path"]
 
 _NEVER = ("/proc", "/sys", "/dev")
 _CHUNK = 1 << 20
@@ -65,7 +65,7 @@ def resolve_path(given: str, allowed: Sequence[Path]) -> str:
     return real
 
 
-def _open(real: str, given: str, limit: int) -> tuple[int, int]:
+def open_file(real: str, given: str, limit: int) -> tuple[int, int]:
     """The file's descriptor and size, a regular file of at most ``limit`` bytes."""
     try:
         fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -106,7 +106,7 @@ async def spooled_path(given: str, allowed: Sequence[Path], limit: int) -> Async
     """The file at ``given`` (``resolve_path``) copied alone into a private folder (mode 0700),
     removed when the block ends."""
     real = resolve_path(given, allowed)
-    fd, _ = await trio.to_thread.run_sync(_open, real, given, limit)
+    fd, _ = await trio.to_thread.run_sync(open_file, real, given, limit)
     try:
         async with spool_file("path") as target:
             await trio.to_thread.run_sync(_copy, fd, target, limit)

@@ -18,10 +18,12 @@ What the relay adds to the two SDK transports:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 import httpx2
@@ -50,6 +52,7 @@ from mcp_types import (
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from mapsrv.mcp.sdk import ReadStream, WriteStream, http_client
+from mapsrv.stdio.local_paths import PUT_TIMEOUT, is_path_import, upload_path
 
 __all__ = ["Link", "Upstream", "serve_link", "wire_headers"]
 
@@ -108,9 +111,14 @@ class Link:
     """One desktop client's MCP session, carried to ``upstream``."""
 
     def __init__(
-        self, upstream: Upstream, to_client: WriteStream[SessionMessage], nursery: trio.Nursery
+        self,
+        upstream: Upstream,
+        to_client: WriteStream[SessionMessage],
+        nursery: trio.Nursery,
+        folders: tuple[Path, ...] = (),
     ) -> None:
         self.upstream = upstream
+        self.folders = folders  # where an import by path reads its file here (``local_paths``)
         self._to_client = to_client
         self._nursery = nursery
         self.pending: dict[RequestId, tuple[JSONRPCRequest, int]] = {}  # -> connection it went on
@@ -126,6 +134,7 @@ class Link:
         self._replayed: dict[str, JSONRPCMessage | None] = {}
         self.reconnects = 0  # sessions opened again after the first (statistics, tests)
         self._closing = False
+        self._asked = 0  # requests the relay sent of its own
 
     # --- from the client -------------------------------------------------------------------
 
@@ -137,7 +146,37 @@ class Link:
             self._initialized = True
         elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
             self.pending.pop(cancelled_request_id_from_params(message.params) or "", None)  # no answer due
+        if self.folders and is_path_import(message):
+            self._nursery.start_soon(self._import_path, message)
+            return
         await self._send(message)
+
+    async def _import_path(self, request: JSONRPCRequest) -> None:
+        """A file on this machine handed to the server by an upload link (``local_paths``)."""
+        answer = await upload_path(request, self.folders, self._ask, self.upstream.url, self._auth())
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):  # a client gone
+            await self._to_client.send(SessionMessage(answer))
+
+    async def _ask(self, request: JSONRPCRequest) -> JSONRPCMessage | None:
+        """``request`` sent as the relay's own (its answer comes back here, not to the client;
+        None if its connection ends first, as a replayed initialize's)."""
+        try:
+            connection = await self._connect(replay=True)
+        except _Unreachable:
+            return None
+        self._asked += 1
+        own = request.model_copy(update={"id": f"mapsrv-relay-ask-{self._asked}-{connection.number}"})
+        done = self._replays[str(own.id)] = trio.Event()
+        try:
+            metadata = ClientMessageMetadata(headers=wire_headers(own, self.version))
+            await connection.stream.send(SessionMessage(own, metadata=metadata))
+            with trio.move_on_after(PUT_TIMEOUT):
+                await done.wait()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return None
+        finally:
+            del self._replays[str(own.id)]
+        return self._replayed.pop(str(own.id), None)
 
     async def _send(self, message: JSONRPCMessage) -> None:
         try:
@@ -362,10 +401,12 @@ async def serve_link(
     upstream: Upstream,
     from_client: ReadStream[SessionMessage | Exception],
     to_client: WriteStream[SessionMessage],
+    folders: tuple[Path, ...] = (),
 ) -> None:
-    """Relay until the client closes its end (stdin), then end the server's session."""
+    """Relay until the client closes its end (stdin), then end the server's session. ``folders``:
+    where an ``import`` by path reads its file on this machine (``local_paths``)."""
     async with to_client, trio.open_nursery() as nursery:  # closing to_client ends the stdout writer
-        link = Link(upstream, to_client, nursery)
+        link = Link(upstream, to_client, nursery, folders)
         async for item in from_client:
             if isinstance(item, Exception):
                 log.warning("not a JSON-RPC message from the client: %s", item)

@@ -35,12 +35,20 @@ _logs = itertools.count()
 
 
 @asynccontextmanager
-async def stdio_agent(tmp_path: Path, *args: str, mode: str = "legacy") -> AsyncIterator[tuple[Client, Path]]:
-    """``mapsrv stdio ARGS`` driven by the SDK's stdio client, as a desktop client drives it; its
-    stderr goes to a file the test reads."""
+async def stdio_agent(
+    tmp_path: Path, *args: str, mode: str = "legacy", cwd: Path | None = None
+) -> AsyncIterator[tuple[Client, Path]]:
+    """``mapsrv stdio ARGS`` driven by the SDK's stdio client, as a desktop client drives it
+    (started in ``cwd``, if given); its stderr goes to a file the test reads."""
     log = tmp_path / f"stdio-{next(_logs)}.log"
     command = ["-m", "mapsrv", "stdio", "--log-level", "info", *args]
-    params = StdioServerParameters(command=sys.executable, args=command, env={**os.environ})
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+    }
+    params = StdioServerParameters(
+        command=sys.executable, args=command, env=env, cwd=str(cwd) if cwd else None
+    )
     with log.open("w") as errlog:
         async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
             yield client, log
@@ -385,3 +393,39 @@ async def test_stdio_with_the_store_shares_maps_with_serve(tmp_path: Path) -> No
 
 async def _has_features(browser: Browser, map_id: str) -> bool:
     return bool(await features(browser, map_id))
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_relayed_import_by_path_reads_the_folder_stdio_started_in(tmp_path: Path, mode: str) -> None:
+    """A desktop client's ``mapsrv stdio`` relaying to a ``mapsrv serve`` that reads no folder
+    (issue 73): ``import`` by path reads the file where stdio was started and hands it to the
+    server by an upload link, the call's arguments a few bytes; the map is the server's, and the
+    owner's link comes back. A path outside that folder is refused, as the server refuses one."""
+    work = tmp_path / "work"
+    work.mkdir()
+    points = [{"type": "Point", "coordinates": [2 + i / 100, 48]} for i in range(500)]
+    rides = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": g, "properties": {"n": i}} for i, g in enumerate(points)
+        ],
+    }
+    (work / "rides.geojson").write_text(json.dumps(rides))
+    (tmp_path / "outside.geojson").write_text(json.dumps(rides))
+    async with open_server() as server:
+        async with stdio_agent(tmp_path, "--server", server.url, mode=mode, cwd=work) as (agent, _):
+            arguments = {"path": "rides.geojson", "layer": "rides"}
+            assert len(json.dumps(arguments)) < 60
+            result = await agent.call_tool("import", arguments)
+            assert not result.is_error, result.content
+            answer = result.structured_content
+            assert answer is not None and answer["added"] == 500 and answer["layers"] == ["rides"], answer
+            assert answer["url"].startswith(server.url) and answer["view_url"].startswith(server.url)
+            outside = await agent.call_tool("import", {"path": str(tmp_path / "outside.geojson")})
+            assert outside.is_error and "outside the folders" in str(outside.content[0]), outside.content
+            again = await agent.call_tool("import", {"path": "rides.geojson", "map_id": answer["map_id"]})
+            added = again.structured_content or {}
+            assert not again.is_error and added["added"] == 500 and added["map_id"] == answer["map_id"]
+            assert "url" not in added, "no new map: no owner's link"
+            read = await agent.call_tool("read", {"map_id": answer["map_id"], "limit": 1})
+            assert (read.structured_content or {})["count"] == 1000, read.structured_content

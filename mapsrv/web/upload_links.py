@@ -116,36 +116,36 @@ class UploadLinks:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=_FIELDS)
         slots = self.slots
         slot = await slots.take(token)  # a second request finds nothing from here on
-        done = False
+        # ?preview=1: read, not added (the page shows what the file holds first)
+        previewing, streamed = query.get("preview") == ["1"], query.get("progress") == ["1"]
+        act = self._preview if previewing else self._import
+        outcome: list[dict[str, Any]] = []
+        refusal = ["the last file did not arrive whole: send it again"]
         try:
             async with spooled(receive, size, self.hub.max_file_size) as path:
                 progress = Progress()
-                # ?preview=1: read, not added (the page shows what the file holds first), and the
-                # link stays open for the file to be added
-                act = self._preview if query.get("preview") == ["1"] else self._import
-                outcome: list[dict[str, Any]] = []
 
                 async def work() -> dict[str, Any]:
-                    outcome.append(await act(slot, query, path, progress))
+                    try:
+                        outcome.append(await act(slot, query, path, progress))
+                    except MapsrvError as exc:  # as streamed, it is a line of the answer
+                        refusal[0] = exc.message
+                        raise
                     return outcome[0]
 
-                if query.get("progress") == ["1"]:
+                if streamed:
                     await answer_with_progress(send, [*self._headers], progress, work)
                 else:
                     await work()
-                done = bool(outcome)
-                if done and act == self._preview:
-                    with trio.CancelScope(shield=True):
-                        await slots.reopen(slot, None)
-                return None if query.get("progress") == ["1"] else outcome[0]
-        except MapsrvError as exc:
-            with trio.CancelScope(shield=True):
-                await slots.reopen(slot, exc.message)
+        except MapsrvError as exc:  # the body itself refused (too big)
+            refusal[0] = exc.message
             raise
         finally:
-            if not done:  # refused, failed or cancelled: the map is unchanged, the link open again
+            # previewed, refused, failed or cancelled: the map is unchanged, the link takes a file
+            if previewing or not outcome:
                 with trio.CancelScope(shield=True):
-                    await slots.reopen(slot, "the last file did not arrive whole: send it again")
+                    await slots.reopen(slot, None if outcome else refusal[0])
+        return None if streamed else outcome[0]
 
     async def _read(
         self, slot: UploadSlot, query: dict[str, list[str]], data: Path, progress: Progress
@@ -178,14 +178,9 @@ class UploadLinks:
     ) -> dict[str, Any]:
         """Read ``data`` and add it to the slot's map as one batch; the answer is the slot's too."""
         entry = await self.hub.get(slot.map_id)
-        try:
-            imported = await self._read(slot, query, data, progress)
-            with trio.CancelScope(shield=True):  # once it is being written, its answer is kept
-                answer = {"map_id": entry.id} | await add_to_map(self.hub, entry, imported, slot.actor)
-        except MapsrvError as exc:
-            with trio.CancelScope(shield=True):
-                await self.slots.reopen(slot, exc.message)
-            raise
+        imported = await self._read(slot, query, data, progress)
+        with trio.CancelScope(shield=True):  # once it is being written, its answer is kept
+            answer = {"map_id": entry.id} | await add_to_map(self.hub, entry, imported, slot.actor)
         answer["view_url"] = f"{slot.base_url}/v/{entry.view_key}"
         with trio.CancelScope(shield=True):
             await self.slots.finish(slot, answer)

@@ -17,9 +17,9 @@ A refusal at any step is the call's tool error, in the server's words.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
@@ -35,10 +35,11 @@ from mcp_types import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from mapsrv.core.json_bytes import dumps_text
 from mapsrv.errors import MapsrvError
 from mapsrv.hub.local_files import open_file, resolve_path
 
-__all__ = ["LINK_ARGUMENTS", "PUT_TIMEOUT", "is_path_import", "upload_path"]
+__all__ = ["LINK_ARGUMENTS", "PUT_TIMEOUT", "PathImports", "is_path_import"]
 
 LINK_ARGUMENTS = ("map_id", "format", "layer", "file_layer", "crs")  # what an upload link keeps
 PUT_TIMEOUT = 300.0  # seconds for the file to go up and be read
@@ -60,69 +61,66 @@ def is_path_import(message: JSONRPCMessage) -> TypeGuard[JSONRPCRequest]:
     )
 
 
-async def upload_path(
-    request: JSONRPCRequest,
-    folders: tuple[Path, ...],
-    ask: Callable[[JSONRPCRequest], Awaitable[JSONRPCMessage | None]],
-    server: str,
-    auth: dict[str, str],
-) -> JSONRPCMessage:
-    """The answer to the client's ``request`` (a path import): the file read here and sent by an
-    upload link; ``ask`` sends a request of the relay's own and answers the server's reply to it
-    (None: no reply)."""
-    result = await _upload_path(request, folders, ask, server, auth)
-    if isinstance(result, JSONRPCError):
-        return result.model_copy(update={"id": request.id})
-    meta = (request.params or {}).get("_meta")
-    if isinstance(meta, dict) and meta.get(PROTOCOL_VERSION_META_KEY) in MODERN_PROTOCOL_VERSIONS:
-        result = {**result, "resultType": "complete"}  # the 2026-07-28 schema requires it
-    return JSONRPCResponse(jsonrpc="2.0", id=request.id, result=result)
+@dataclass(frozen=True)
+class PathImports:
+    """Where a relay reads a path import's file (``folders``), how it sends a request of its own
+    and hears the server's reply (``ask``; None: no reply), and where it PUTs the file
+    (``server``, with ``auth``)."""
 
+    folders: tuple[Path, ...]
+    ask: Callable[[JSONRPCRequest], Awaitable[JSONRPCMessage | None]]
+    server: str
+    auth: dict[str, str]
 
-async def _upload_path(
-    request: JSONRPCRequest,
-    folders: tuple[Path, ...],
-    ask: Callable[[JSONRPCRequest], Awaitable[JSONRPCMessage | None]],
-    server: str,
-    auth: dict[str, str],
-) -> dict[str, Any] | JSONRPCError:
-    arguments: dict[str, Any] = (request.params or {})["arguments"]
-    given = arguments["path"]
-    try:
-        real = resolve_path(given, list(folders))
-        fd, _ = await trio.to_thread.run_sync(open_file, real, given, _MOST)
-    except MapsrvError as exc:
-        return _tool_error(exc.message)
-    try:
-        asked = {key: arguments[key] for key in LINK_ARGUMENTS if arguments.get(key) is not None}
-        left = sorted(set(arguments) - {"path", *LINK_ARGUMENTS})
-        if left:  # simplify, join, snap...: what a link does not take
-            return _tool_error(
-                f"import by path through this relay takes map_id, format, layer, file_layer and crs, got"
-                f" {' and '.join(left)}; copy the file into a folder the server reads (--files-dir)"
-            )
-        params = dict(request.params or {})
-        params["arguments"] = {"upload": True, **asked}
-        reply = await ask(request.model_copy(update={"params": params}))
-        if isinstance(reply, JSONRPCError):
-            return reply
-        if not isinstance(reply, JSONRPCResponse):
-            return _tool_error("the server did not answer the request for an upload link; retry")
-        if reply.result.get("isError") or not isinstance(reply.result.get("structuredContent"), dict):
-            return reply.result
-        link: dict[str, Any] = reply.result["structuredContent"]
-        put = server.rstrip("/") + urlsplit(str(link.get("upload_url", ""))).path
-        filename = os.path.basename(given)
-        async with httpx2.AsyncClient(timeout=PUT_TIMEOUT, headers=auth, trust_env=False) as http:
-            sent = await http.put(put, params={"filename": filename}, content=_chunks(fd))
-    finally:
-        os.close(fd)
-    if sent.status_code != 200:
-        return _tool_error(_said(sent))
-    report: dict[str, Any] = sent.json()
-    if "url" in link:  # the map was made for this file: the owner's page, as an import answers it
-        report["url"] = link["url"]
-    return {"content": [{"type": "text", "text": _compact(report)}], "structuredContent": report}
+    async def answer(self, request: JSONRPCRequest) -> JSONRPCMessage:
+        """The answer to the client's ``request`` (a path import): the file read here and sent by
+        an upload link."""
+        result = await self._result(request)
+        if isinstance(result, JSONRPCError):
+            return result.model_copy(update={"id": request.id})
+        meta = (request.params or {}).get("_meta")
+        if isinstance(meta, dict) and meta.get(PROTOCOL_VERSION_META_KEY) in MODERN_PROTOCOL_VERSIONS:
+            result = {**result, "resultType": "complete"}  # the 2026-07-28 schema requires it
+        return JSONRPCResponse(jsonrpc="2.0", id=request.id, result=result)
+
+    async def _result(self, request: JSONRPCRequest) -> dict[str, Any] | JSONRPCError:
+        arguments: dict[str, Any] = (request.params or {})["arguments"]
+        given = arguments["path"]
+        try:
+            real = resolve_path(given, list(self.folders))
+            fd, _ = await trio.to_thread.run_sync(open_file, real, given, _MOST)
+        except MapsrvError as exc:
+            return _tool_error(exc.message)
+        try:
+            asked = {key: arguments[key] for key in LINK_ARGUMENTS if arguments.get(key) is not None}
+            left = sorted(set(arguments) - {"path", *LINK_ARGUMENTS})
+            if left:  # simplify, join, snap...: what a link does not take
+                return _tool_error(
+                    f"import by path through this relay takes map_id, format, layer, file_layer and crs, got"
+                    f" {' and '.join(left)}; copy the file into a folder the server reads (--files-dir)"
+                )
+            params = dict(request.params or {})
+            params["arguments"] = {"upload": True, **asked}
+            reply = await self.ask(request.model_copy(update={"params": params}))
+            if isinstance(reply, JSONRPCError):
+                return reply
+            if not isinstance(reply, JSONRPCResponse):
+                return _tool_error("the server did not answer the request for an upload link; retry")
+            if reply.result.get("isError") or not isinstance(reply.result.get("structuredContent"), dict):
+                return reply.result
+            link: dict[str, Any] = reply.result["structuredContent"]
+            put = self.server.rstrip("/") + urlsplit(str(link.get("upload_url", ""))).path
+            filename = os.path.basename(given)
+            async with httpx2.AsyncClient(timeout=PUT_TIMEOUT, headers=self.auth, trust_env=False) as http:
+                sent = await http.put(put, params={"filename": filename}, content=_chunks(fd))
+        finally:
+            os.close(fd)
+        if sent.status_code != 200:
+            return _tool_error(_said(sent))
+        report: dict[str, Any] = sent.json()
+        if "url" in link:  # the map was made for this file: the owner's page, as an import answers it
+            report["url"] = link["url"]
+        return {"content": [{"type": "text", "text": dumps_text(report)}], "structuredContent": report}
 
 
 async def _chunks(fd: int) -> AsyncIterator[bytes]:
@@ -140,7 +138,3 @@ def _said(response: httpx2.Response) -> str:
 
 def _tool_error(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True}
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -52,7 +52,7 @@ from mcp_types import (
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from mapsrv.mcp.sdk import ReadStream, WriteStream, http_client
-from mapsrv.stdio.local_paths import PUT_TIMEOUT, is_path_import, upload_path
+from mapsrv.stdio.local_paths import PUT_TIMEOUT, PathImports, is_path_import
 
 __all__ = ["Link", "Upstream", "serve_link", "wire_headers"]
 
@@ -118,7 +118,8 @@ class Link:
         folders: tuple[Path, ...] = (),
     ) -> None:
         self.upstream = upstream
-        self.folders = folders  # where an import by path reads its file here (``local_paths``)
+        # an import by path reads its file here (``local_paths``)
+        self.paths = PathImports(folders, self._ask, upstream.url, self._auth()) if folders else None
         self._to_client = to_client
         self._nursery = nursery
         self.pending: dict[RequestId, tuple[JSONRPCRequest, int]] = {}  # -> connection it went on
@@ -146,14 +147,14 @@ class Link:
             self._initialized = True
         elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
             self.pending.pop(cancelled_request_id_from_params(message.params) or "", None)  # no answer due
-        if self.folders and is_path_import(message):
-            self._nursery.start_soon(self._import_path, message)
+        if self.paths is not None and is_path_import(message):
+            self._nursery.start_soon(self._import_path, self.paths, message)
             return
         await self._send(message)
 
-    async def _import_path(self, request: JSONRPCRequest) -> None:
+    async def _import_path(self, paths: PathImports, request: JSONRPCRequest) -> None:
         """A file on this machine handed to the server by an upload link (``local_paths``)."""
-        answer = await upload_path(request, self.folders, self._ask, self.upstream.url, self._auth())
+        answer = await paths.answer(request)
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):  # a client gone
             await self._to_client.send(SessionMessage(answer))
 

@@ -14,7 +14,7 @@ A process costs its start: ~0.3 s to import the readers, ~0.6 s more for GDAL an
 after a read one process is started ahead, waiting for the next file with those modules loaded
 (a spare, ``SPARE_IDLE`` at most: a server that reads no file keeps no process). Measured
 (docs/benchmarks.md, issue 72): the 1:10m countries imported as fast as before, a 100,000-point
-GeoParquet 6-17 % slower, a small file ~12 ms more.
+GeoParquet 3-11 % slower (its pieces pickled in the reader), a small file ~10 ms more.
 """
 
 from __future__ import annotations

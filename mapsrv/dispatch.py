@@ -1,7 +1,7 @@
 """The ASGI dispatcher: each request's route comes from ``mapsrv.http.routes``; its Host and Origin
 are checked as the route says, then its client's budget (``mapsrv.http.throttle``); then the
 route's family answers it: a browser event stream, one of the MCP transports, a page's write, an
-upload link, the metrics, or the Quart app (pages, the rest of the JSON API, probes, static files).
+upload link, a static file, the metrics, or the Quart app (pages, the rest of the JSON API, probes).
 
 Logging and metrics are not here: ``mapsrv.http.observe`` wraps this app.
 """
@@ -25,6 +25,7 @@ from mapsrv.hub.access import resolve
 from mapsrv.mcp.endpoints import McpEndpoints
 from mapsrv.observability.metrics import CONTENT_TYPE, Metrics
 from mapsrv.web import create_app, security_headers
+from mapsrv.web.static import StaticFiles
 from mapsrv.web.stream import StreamCounts, person_member, serve_event_stream, stream_start
 from mapsrv.web.upload_links import UploadLinks
 from mapsrv.web.writes import PageWrites
@@ -65,6 +66,7 @@ class Dispatcher:
             areas=mcp.places.join_area,
         )
         self._uploads = UploadLinks(hub, self._headers)
+        self._static = StaticFiles(self._headers)
         # A view stream is read-only and carries no cookie: any origin holding the view key may
         # read it, such as the MCP App in a host's sandboxed (opaque-origin) iframe.
         self._stream_starts = {
@@ -79,6 +81,7 @@ class Dispatcher:
             Family.OAUTH_METADATA: self._oauth_metadata,
             Family.PAGE_WRITE: self._write,
             Family.UPLOAD_LINK: self._upload,
+            Family.STATIC: self._static_file,
             Family.METRICS: self._metrics,
             Family.PROBE: self._web,
             Family.WEB: self._web,
@@ -135,6 +138,9 @@ class Dispatcher:
 
     async def _upload(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
         await self._uploads(scope, receive, send, match.key)
+
+    async def _static_file(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
+        await self._static(scope, receive, send)
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
         await self.mcp(scope, receive, send)

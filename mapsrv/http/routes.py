@@ -23,7 +23,8 @@ class Family(enum.Enum):
     MCP_SSE = "mcp_sse"  # legacy MCP HTTP+SSE: the stream
     MCP_MESSAGES = "mcp_messages"  # legacy MCP HTTP+SSE: the client's POSTs
     PAGE_WRITE = "page_write"  # a page's ops, undo and redo (a raw ASGI handler)
-    WEB = "web"  # the Quart app (pages, the rest of the JSON API, static files)
+    WEB = "web"  # the Quart app (pages, the rest of the JSON API)
+    STATIC = "static"  # the page's scripts and styles, Leaflet's, the outlines (mapsrv.web.static)
     METRICS = "metrics"  # Prometheus
     PROBE = "probe"  # /health and /ready (answered by the Quart app)
     OAUTH_METADATA = "oauth_metadata"  # RFC 9728 metadata of the MCP endpoint (mapsrv.mcp.endpoints)
@@ -143,7 +144,7 @@ ROUTES: tuple[Route, ...] = (
     _route("/m/{id}", "/" + _KEY.format(kind="m"), Family.WEB),
     _route("/e/{key}", "/" + _KEY.format(kind="e"), Family.WEB),
     _route("/v/{key}", "/" + _KEY.format(kind="v"), Family.WEB),
-    _route("/static/", r"/static/.*", Family.WEB),
+    _route("/static/", r"/static/.*", Family.STATIC),
     # An upload link (its token, like a map's id, is a capability and never a label): the page a
     # person drops the file on, and the PUT of the file, from that page or from a client.
     _route("/u/{token}", r"/u/(?P<key>[^/]+)", Family.UPLOAD_LINK, origin_checked=True),

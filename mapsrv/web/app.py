@@ -35,7 +35,7 @@ from mapsrv.web.places import places as place_search
 from mapsrv.web.probes import probes
 from mapsrv.web.signin import signin
 from mapsrv.web.signout import signout
-from mapsrv.web.static import TEMPLATES, find_static_dir, served_files, static_files
+from mapsrv.web.static import TEMPLATES
 
 __all__ = ["create_app", "error_response", "security_headers"]
 
@@ -88,7 +88,6 @@ def create_app(
 ) -> QuartTrio:
     app = QuartTrio(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
-    static_dir = find_static_dir()
     policy = SourcePolicy.from_config(config)  # what map images fetch from elsewhere
     for name in TEMPLATES:  # compiled now: a missing or broken template fails the start, not a page
         environment(PACKAGE).get_template(name)
@@ -96,8 +95,6 @@ def create_app(
         config=config,
         hub=hub,
         draining=draining,
-        static_dir=static_dir,
-        served=served_files(static_dir),
         images=images
         if images is not None
         else MapImages(
@@ -149,6 +146,6 @@ def create_app(
     async def on_http_error(exc: HTTPException) -> Response:
         return error_response(_from_http(exc, config))
 
-    for blueprint in (pages, maps, api, place_search, probes, static_files, signin, signout):
+    for blueprint in (pages, maps, api, place_search, probes, signin, signout):
         app.register_blueprint(blueprint)
     return app

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 from quart import current_app, request
@@ -27,8 +26,6 @@ class WebContext:
     config: Config
     hub: MapHub
     draining: Callable[[], bool]
-    static_dir: Path
-    served: frozenset[str]  # the files of static_dir, by name
     images: MapImages  # the map as an image (/m/<id>/image.png)
     issuer: Issuer | None = None  # the OpenID provider people sign in with (``signin``)
     places: PlaceService = field(default_factory=PlaceService)  # the one resolver (``places``)

@@ -36,6 +36,7 @@ HANDLERS = {
     Family.WEB: "_web",
     Family.OAUTH_METADATA: "_oauth_metadata",
     Family.UPLOAD_LINK: "_upload",
+    Family.STATIC: "_static_file",
 }
 
 

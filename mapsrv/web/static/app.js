@@ -19,7 +19,7 @@
 import { EventStream } from './stream.js';
 import { escapeHtml } from './dom.js';
 import { createRenderer } from './render.js';
-import { useOfflineWorld } from './basemap.js';
+import { firstDrawing, useOfflineWorld } from './basemap.js';
 
 const APPS_PROTOCOL = '2026-01-26';
 const RETRY_MS = 3000;
@@ -39,8 +39,6 @@ L.Icon.Default.imagePath = cfg.origin + '/static/leaflet/images/';
 const map = L.map('map', { worldCopyJump: true });
 // The attribution control renders HTML; the server hands us plain text.
 const tiles = cfg.tiles ? L.tileLayer(cfg.tiles, { maxZoom: 19, attribution: escapeHtml(cfg.attribution) }).addTo(map) : null;
-// Natural Earth's countries (from mapsrv's origin) when the tile server cannot be reached.
-useOfflineWorld(map, tiles, { origin: cfg.origin });
 
 const view = createRenderer(map, {
   // Fitted features stay clear of the bar floating over the map's top edge.
@@ -48,6 +46,9 @@ const view = createRenderer(map, {
   covers: '#bar, .leaflet-control',
 });
 view.applyView(null, []);
+// Natural Earth's countries (from mapsrv's origin) when the tile server cannot be reached, drawn
+// once the map's own features are.
+useOfflineWorld(map, tiles, { origin: cfg.origin, after: firstDrawing(view) });
 view.on('title', (title) => { titleEl.textContent = title || 'Untitled map'; });
 view.on('applied', () => {
   document.body.setAttribute('data-version', String(view.version));

@@ -3,9 +3,15 @@
  * control; on the page and in the MCP App. Countries come as TopoJSON; decoded here (quantized arcs, each point a delta from the
  * one before; a negative arc index is that arc reversed), drawn on a canvas in a pane under
  * everything else, never interactive. The 1:110m outlines below zoom 4, the 1:50m ones from it.
+ *
+ * The outlines are a backdrop: they are drawn after the map's own features (the `after` promise),
+ * at the zoom the map has then (`firstDrawing`). Drawn as soon as the tiles failed, the 1:110m ones took 50-100 ms
+ * of main thread just before a snapshot arrived (a 1,000-point map drawn that much later), and
+ * the snapshot's fitted view then swapped them for the 1:50m ones anyway.
  */
 const DETAILED_FROM_ZOOM = 4;
 const FILES = { coarse: '/static/world/countries-110m.json', detailed: '/static/world/countries-50m.json' };
+const FIRST_DRAWING_WAIT_MS = 3000; // the most the outlines wait for a map that does not come
 const TILE_FAILURES = 3; // failed tiles, none loaded, before the tile server counts as down
 const STYLE = { stroke: true, color: '#beb8ac', weight: 1, fill: true, fillColor: '#f6f4ee', fillOpacity: 1, interactive: false };
 
@@ -95,8 +101,9 @@ function countries(topology, renderer) {
 /* The offline world map of `map`, under `tiles` (a tile layer, or null when none is configured:
  * then it is the map). It comes on by itself once TILE_FAILURES tiles failed and none loaded, and
  * is in the layer control. `origin`: where /static/world/ is (the MCP App's iframe has none of its
- * own). Answers {layer, onTiles(fn)}: fn(down) when the tile server is found down, or back. */
-export function useOfflineWorld(map, tiles, { origin = '' } = {}) {
+ * own). `after`: a promise the outlines wait for before they are drawn (the map's first drawing).
+ * Answers {layer, onTiles(fn)}: fn(down) when the tile server is found down, or back. */
+export function useOfflineWorld(map, tiles, { origin = '', after = Promise.resolve() } = {}) {
   map.createPane('mapsrvBasemap');
   map.getPane('mapsrvBasemap').style.zIndex = 150; // under the tiles (200) and the shapes (400)
   const renderer = L.canvas({ pane: 'mapsrvBasemap', padding: 0.2 });
@@ -116,8 +123,16 @@ export function useOfflineWorld(map, tiles, { origin = '' } = {}) {
       m.getContainer().classList.remove('mapsrv-offline');
       this._group.remove();
     },
+    _which() {
+      return this._map.getZoom() >= DETAILED_FROM_ZOOM ? 'detailed' : 'coarse';
+    },
     _choose() {
-      const which = this._map.getZoom() >= DETAILED_FROM_ZOOM ? 'detailed' : 'coarse';
+      fetchTopology(this._which()); // the bytes now; decoded and drawn once `after` has come
+      after.then(() => this._show());
+    },
+    _show() {
+      if (!this._map) return;
+      const which = this._which();
       if (which === this._showing) return;
       this._showing = which;
       load(which).then((shapes) => {
@@ -129,12 +144,19 @@ export function useOfflineWorld(map, tiles, { origin = '' } = {}) {
     },
   });
 
+  const fetched = {};
+  function fetchTopology(which) {
+    if (!fetched[which]) {
+      fetched[which] = fetch(origin + FILES[which], { cache: 'force-cache' })
+        .then((r) => { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); });
+      fetched[which].catch(() => { delete fetched[which]; });
+    }
+    return fetched[which];
+  }
   const loaded = {};
   function load(which) {
     if (!loaded[which]) {
-      loaded[which] = fetch(origin + FILES[which], { cache: 'force-cache' })
-        .then((r) => { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
-        .then((topology) => countries(topology, renderer));
+      loaded[which] = fetchTopology(which).then((topology) => countries(topology, renderer));
       loaded[which].catch(() => { delete loaded[which]; });
     }
     return loaded[which];
@@ -165,4 +187,15 @@ export function useOfflineWorld(map, tiles, { origin = '' } = {}) {
     });
   }
   return { layer: offline, onTiles: (fn) => listeners.push(fn) };
+}
+
+// Resolves once `view` (render.js's renderer) has drawn its map for the first time and that
+// drawing is on screen (the task after the next frame: the outlines' decoding would otherwise
+// hold that frame back), or after FIRST_DRAWING_WAIT_MS when it never comes (a stream that cannot
+// connect): useOfflineWorld's `after`.
+export function firstDrawing(view) {
+  return new Promise((resolve) => {
+    view.on('applied', () => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    setTimeout(resolve, FIRST_DRAWING_WAIT_MS);
+  });
 }

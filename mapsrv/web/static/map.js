@@ -11,7 +11,7 @@ import { EventStream } from './stream.js';
 import { byId, escapeHtml, textNode } from './dom.js';
 import { createRenderer } from './render.js';
 import { drawnPoints } from './points.js';
-import { useOfflineWorld } from './basemap.js';
+import { firstDrawing, useOfflineWorld } from './basemap.js';
 
 const FIT_PADDING = [40, 40];
 const BACKOFF_MIN_MS = 1000;
@@ -47,8 +47,6 @@ if (cfg.tileUrl) {
   // The attribution control renders HTML; the server hands us plain text.
   tiles = L.tileLayer(cfg.tileUrl, { attribution: escapeHtml(cfg.tileAttribution) }).addTo(map);
 }
-// Natural Earth's countries under the tiles: the map when there are none, or they do not come.
-const world = useOfflineWorld(map, tiles);
 
 // Fitted features stay clear of the panel floating over the map's top edge.
 function fitOptions() {
@@ -80,6 +78,9 @@ const view = createRenderer(map, Object.assign({
 // and clusters included, while the live one is off the map.
 const history = createRenderer(map, Object.assign({ live: false }, drawing));
 view.applyView(null, []);
+// Natural Earth's countries under the tiles: the map when there are none, or they do not come;
+// drawn once the map's own features are.
+const world = useOfflineWorld(map, tiles, { after: firstDrawing(view) });
 
 // ---------------------------------------------------------------- title & panel
 

@@ -189,7 +189,8 @@ def read_ogr(
             if s.encoding:
                 out.note(f"shapefile {s.name} has no .cpg: its text was read as {s.encoding}")
     elif fmt == "gpkg":
-        check_geopackage(data, max_layers=out.limits.max_layers, file_layer=file_layer)
+        for note in check_geopackage(data, max_layers=out.limits.max_layers, file_layer=file_layer):
+            out.note(note)
     names = _layers(source, fmt, file_layer, out)
     layered = len(names) > 1
     whats = {n: f"{_NAMES[fmt]} {n}" if layered or fmt != "fgb" else "fgb" for n in names}

@@ -98,7 +98,7 @@ def event_from_json(raw: Mapping[str, Any]) -> Event:
     match kind:
         case TitleSet.KIND:
             members = raw.get("members")
-            return TitleSet(version, raw["title"], change, None if members is None else _sorted(members))
+            return TitleSet(version, raw["title"], change, None if members is None else _pairs(members))
         case ViewSet.KIND:
             return ViewSet(version, _view_from_json(raw["view"]), change)
         case FeaturesUpserted.KIND:
@@ -159,7 +159,7 @@ def change_from_json(raw: Mapping[str, Any]) -> Change:
             (lid, None if layer is None else _layer_from_json(layer)) for lid, layer in undo["layers"].items()
         ),
         title=undo.get("title"),
-        members=None if undo.get("members") is None else _sorted(undo["members"]),
+        members=None if undo.get("members") is None else _pairs(undo["members"]),
     )
     undoes, redoes = raw.get("undoes"), raw.get("redoes")
     return Change(
@@ -232,12 +232,12 @@ def feature_from_json(raw: Mapping[str, Any]) -> Feature:
         style=tuple(sorted((raw.get("style") or {}).items())),
         radius=None if radius is None else float(radius),
         properties=_properties(raw.get("properties"), raw["type"], coords),
-        members=_sorted(members) if members else (),
+        members=_pairs(members) if members else (),
     )
 
 
-def _sorted(members: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple(sorted(members.items()))
+def _pairs(members: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(members.items())  # in the order stored, as check_members keeps them
 
 
 def _properties(raw: Mapping[str, Any] | None, type_: str, coords: Any) -> tuple[tuple[str, Any], ...]:
@@ -252,8 +252,7 @@ def _properties(raw: Mapping[str, Any] | None, type_: str, coords: Any) -> tuple
             points = count(type_, coords) if points < 0 else points
             value = tuple(value) if per_point(value, points) else value
         out.append((key, value))
-    out.sort()
-    return tuple(out)
+    return tuple(out)  # in the order stored: a file's columns in its order
 
 
 def _point(raw: Any) -> tuple[float, float]:
@@ -284,5 +283,5 @@ def state_from_json(raw: Mapping[str, Any], map_id: str) -> MapState:
         features={f.id: f for f in features},
         seq=int(raw["seq"]),
         points=sum(f.point_count() for f in features),
-        members=_sorted(raw["members"]) if raw.get("members") else (),
+        members=_pairs(raw["members"]) if raw.get("members") else (),
     )

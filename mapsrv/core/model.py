@@ -407,5 +407,4 @@ def _checked_members(
         else:
             item = _scalar(name, item, limits.max_popup)
         out.append((key, item))
-    out.sort()  # by key: keys are unique, so values are never compared
-    return tuple(out)
+    return tuple(out)  # in the order they came: a file's columns stay in its order (issue 75)

@@ -34,13 +34,15 @@ def track() -> object:
     )
 
 
-def test_properties_are_sorted_immutable_and_survive_the_codec() -> None:
+def test_properties_keep_their_order_are_immutable_and_survive_the_codec() -> None:
+    """In the order they came (a file's columns, issue 75), through the codec too."""
     feature = track()
     keys = [k for k, _ in feature.properties]  # type: ignore[attr-defined]
-    assert keys == sorted(keys)
+    assert keys == ["times", "elevations", "name", "moving"]
     assert dict(feature.properties)["elevations"] == (372, 380.5, None, 375, 374)  # type: ignore[attr-defined]
     wire = json.loads(json.dumps(feature.to_json()))  # type: ignore[attr-defined]
     assert feature_from_json(wire) == feature
+    assert [k for k, _ in feature_from_json(wire).properties] == keys
     plain = build_feature(id="m", type="marker", coords=[1, 2], limits=L)
     assert "properties" not in plain.to_json(), "no bytes for features without attributes"
 

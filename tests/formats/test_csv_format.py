@@ -221,7 +221,7 @@ def test_csv_export_reads_back_with_the_csv_module() -> None:
     assert body.startswith(b"\xef\xbb\xbf")  # Excel needs the byte order mark to read UTF-8
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     fixed = ["id", "type", "layer", "label", "popup", "lat", "lon", "radius", "wkt"]
-    assert list(rows[0]) == [*fixed, "note", "open", "ratio", "stars"]
+    assert list(rows[0]) == [*fixed, "stars", "open", "note", "ratio"]  # the attributes' own order
     marker, line, rectangle, circle = rows
     assert marker["label"] == '\'=HYPERLINK("http://x")'  # a spreadsheet would run it as a formula
     assert (marker["lat"], marker["lon"], marker["wkt"], marker["layer"]) == ("48.85", "2.35", "", "stops")

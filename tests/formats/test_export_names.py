@@ -131,9 +131,9 @@ def test_mapsrvs_own_columns_are_never_a_propertys(fmt: str) -> None:
     )  # fmt: skip
     exported = export_file(state, fmt)
     kind = "MAPSRVTY_2" if fmt == "shp" else "MAPSRVTYPE_2"  # ten bytes
-    assert exported.notes == (
-        f"property MAPSRVTYPE renamed {kind}: mapsrv keeps mapsrvtype for its own column",
+    assert exported.notes == (  # in the properties' order
         "property m_popup renamed m_popup_2: mapsrv keeps m_popup for its own column",
+        f"property MAPSRVTYPE renamed {kind}: mapsrv keeps mapsrvtype for its own column",
     )
     back = read_file(exported.body, fmt, LIMITS).features
     assert [(f.label, f.popup, dict(f.properties)) for f in back] == [

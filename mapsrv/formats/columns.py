@@ -1,14 +1,27 @@
 """Which columns of a spreadsheet hold what: latitude and longitude by their common names (with
-units and brackets ignored: ``Latitude (deg)``, ``lat_dd``, ``GPS Longitude``), a WKT or GeoJSON
-geometry by name or by content, a place name to look up, a label, a description, a layer."""
+units and brackets ignored: ``Latitude (deg)``, ``lat_dd``, ``GPS Longitude``), or as a pair that
+differs only in that word (``centroid_lat`` and ``centroid_lon``, ``pickupLatitude`` and
+``pickupLongitude``), a WKT or GeoJSON geometry by name or by content, a place name to look up, a
+label, a description, a layer."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Columns", "find_columns", "normalise"]
+from mapsrv.errors import InvalidInput
+
+__all__ = [
+    "Columns",
+    "NoPosition",
+    "coordinate_like",
+    "find_columns",
+    "no_position",
+    "normalise",
+    "paired_names",
+]
 
 _BRACKETS = re.compile(r"[(\[{].*?[)\]}]")
 _NON_WORD = re.compile(r"[^0-9a-zà-ÿ]+")
@@ -20,6 +33,9 @@ _LON = (
     "lon", "lng", "long", "longitude", "decimallongitude", "longitud", "longitudine", "längengrad", "länge",
     "laenge", "x",
 )  # fmt: skip
+_LAT_WORDS = frozenset(_LAT[:-1])
+_LON_WORDS = frozenset(_LON[:-1])
+_CAMEL = re.compile(r"(?<=[a-zà-ÿ0-9])(?=[A-Z])")
 _GEOMETRY = ("wkt", "geometry", "geom", "thegeom", "shape", "wktgeom", "geojson", "wktgeometry")
 _PLACE = (
     "place", "placename", "location", "city", "town", "village", "locality", "municipality",
@@ -39,6 +55,41 @@ def normalise(header: str) -> str:
     ``Latitude (deg)`` is ``latitude``, ``GPS Longitude`` is ``longitude``."""
     words = _NON_WORD.split(_BRACKETS.sub(" ", header.lower()))
     return "".join(w for w in words if w and w not in _UNIT_WORDS)
+
+
+def _words(header: str) -> tuple[str, ...]:
+    """A header's words, camelCase split, brackets and units dropped: ``centroidLat (deg)`` is
+    ``("centroid", "lat")``."""
+    text = _BRACKETS.sub(" ", _CAMEL.sub(" ", header)).lower()
+    return tuple(w for w in _NON_WORD.split(text) if w and w not in _UNIT_WORDS)
+
+
+def coordinate_like(header: Sequence[str]) -> list[str]:
+    """The headers with a latitude or longitude word in them (``pickup_lat``, ``Lon E``)."""
+    return [h for h in header if (_LAT_WORDS | _LON_WORDS).intersection(_words(h))]
+
+
+def _paired(header: Sequence[str]) -> tuple[int | None, int | None]:
+    """The first latitude and longitude columns named alike but for that word: ``centroid_lat``
+    and ``centroid_lon``, ``start lat`` and ``start lng``."""
+    lats: dict[int, tuple[str, ...]] = {}
+    lons: dict[int, tuple[str, ...]] = {}
+    for i, h in enumerate(header):
+        words = _words(h)
+        for found, side in ((lats, _LAT_WORDS), (lons, _LON_WORDS)):
+            if sum(w in side for w in words) == 1:
+                found[i] = tuple(w for w in words if w not in side)
+    for i, rest in lats.items():
+        for j, other in lons.items():
+            if i != j and rest == other:
+                return i, j
+    return None, None
+
+
+def paired_names(header: str) -> bool:
+    """Whether a latitude column was found by its pair (``_paired``), not by a name of its own:
+    worth a note saying which columns the positions came from."""
+    return normalise(header) not in _LAT
 
 
 @dataclass(frozen=True)
@@ -90,6 +141,8 @@ def find_columns(header: Sequence[str], sample: Sequence[Sequence[str]]) -> Colu
     column by its content when no header names one."""
     keys = [normalise(h) for h in header]
     lat, lon = _first(keys, _LAT[:-1]), _first(keys, _LON[:-1])
+    if lat is None or lon is None:
+        lat, lon = _paired(header) if (lat, lon) == (None, None) else (lat, lon)
     if lat is None or lon is None:  # x and y only when no column says latitude or longitude
         lat, lon = (
             lat if lat is not None else _first(keys, _LAT),
@@ -114,4 +167,37 @@ def find_columns(header: Sequence[str], sample: Sequence[Sequence[str]]) -> Colu
         label=label,
         popup=_first(keys, _POPUP, taken),
         layer=_first(keys, ("layer", "folder"), taken),
+    )
+
+
+class NoPosition(InvalidInput):
+    """A table with no position mapsrv can find. ``coordinates``: its columns that look like a
+    latitude or a longitude nonetheless (one without the other, or two unlike pairs): the page
+    then advises naming them, not joining the rows to countries."""
+
+    def __init__(self, message: str, coordinates: list[str]) -> None:
+        super().__init__(message)
+        self.coordinates = [c[:200] for c in coordinates[:20]]
+
+    def to_json(self) -> dict[str, Any]:
+        return super().to_json() | {"coordinates": self.coordinates}
+
+
+def no_position(header: Sequence[str]) -> InvalidInput:
+    """The refusal of a table with no position, naming what it has."""
+    seen = ", ".join(repr(h[:30]) for h in header[:12]) + (", ..." if len(header) > 12 else "")
+    near = coordinate_like(header)
+    if near:
+        shown = ", ".join(repr(h[:30]) for h in near[:4])
+        return NoPosition(
+            f"csv has no position mapsrv can pair: {shown} look like coordinates, but no latitude and"
+            " longitude columns named alike (lat and lon, or centroid_lat and centroid_lon); rename"
+            " them so, or give a WKT or GeoJSON geometry column (wkt, geometry)",
+            near,
+        )
+    return NoPosition(
+        f"csv has no position columns: saw {seen or 'no header'}; name them lat and lon (or latitude and"
+        " longitude, y and x), or give a WKT or GeoJSON geometry column (wkt, geometry), or a place"
+        " column (place, city, address, location) to look up",
+        [],
     )

@@ -44,7 +44,7 @@ from mapsrv.core.model import LatLon, MapState
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.cells import cell_text, is_numeric, number, typed
 from mapsrv.formats.collect import Collector
-from mapsrv.formats.columns import Columns, find_columns
+from mapsrv.formats.columns import Columns, find_columns, no_position, paired_names
 from mapsrv.formats.geometry import parse_wkt, to_wkt
 
 __all__ = [
@@ -163,15 +163,6 @@ def _headers(header: list[str], used: set[int], own: bool = False) -> list[str]:
             name = f"{raw or f'column {i + 1}'} ({n})"
         names.append(name if i not in used else "")
     return names
-
-
-def _no_position(header: list[str]) -> InvalidInput:
-    seen = ", ".join(repr(h[:30]) for h in header[:12]) + (", ..." if len(header) > 12 else "")
-    return InvalidInput(
-        f"csv has no position columns: saw {seen or 'no header'}; name them lat and lon (or latitude and"
-        " longitude, y and x), or give a WKT or GeoJSON geometry column (wkt, geometry), or a place"
-        " column (place, city, address, location) to look up"
-    )
 
 
 class _Table:
@@ -340,7 +331,9 @@ def read_csv(data: bytes | Rows, out: Collector, lookup: Callable[[str], LatLon 
     own = [h.strip() for h in header[: len(_FIXED)]] == _FIXED
     cols = _OWN if own else find_columns(header, [row for _, row in rows[:5]])
     if not cols.positioned():
-        raise _no_position(header)
+        raise no_position(header)
+    if cols.lat is not None and cols.lon is not None and paired_names(header[cols.lat]):
+        out.note(f"csv positions from columns {header[cols.lat]!r:.40} and {header[cols.lon]!r:.40}")
     only_places = cols.geometry is None and (cols.lat is None or cols.lon is None)
     if only_places and lookup is None:
         raise InvalidInput(

@@ -154,6 +154,51 @@ def test_a_table_without_positions_says_what_it_saw_and_what_it_looks_for() -> N
 
 
 @pytest.mark.parametrize(
+    ("header", "lat", "lon"),
+    [
+        ("id,centroid_lat,centroid_lon,name", "centroid_lat", "centroid_lon"),  # carshare.csv's
+        (
+            "pickupLatitude,pickupLongitude,dropoffLatitude,dropoffLongitude",
+            "pickupLatitude",
+            "pickupLongitude",
+        ),
+        ("id,start lat,start lng,end lat,end lng", "start lat", "start lng"),
+        ("Station LAT (deg),Station LON (deg),name", "Station LAT (deg)", "Station LON (deg)"),
+    ],
+)
+def test_a_position_is_found_by_its_pair_of_names(header: str, lat: str, lon: str) -> None:
+    """Columns that differ only in a latitude and longitude word are a position, the first such
+    pair when there are several; the answer says which columns it took, and keeps them all."""
+    names = header.split(",")
+    row = {lat: "45.5", lon: "-73.6"}
+    body = f"{header}\n{','.join(row.get(n, '1') for n in names)}\n".encode()
+    imported = read_file(body, "csv", LIMITS)
+    (feature,) = imported.features
+    assert feature.coords == (45.5, -73.6)
+    assert imported.notes == (f"csv positions from columns {lat!r} and {lon!r}",)
+    assert [k for k, _ in feature.properties] == names  # every column kept, in its order
+
+
+def test_coordinates_that_cannot_be_paired_are_named_in_the_refusal() -> None:
+    """A latitude without its longitude (or two unlike names) is a position mapsrv cannot read:
+    the refusal says so and names them, and says so in a field the page reads (no advice to join
+    the rows to countries)."""
+    from mapsrv.formats.columns import NoPosition
+
+    with pytest.raises(NoPosition) as err:
+        read_file(b"code,site_lat,east_lon_value\nA,45.5,-73.6\n", "csv", LIMITS)
+    assert err.value.message == (
+        "csv has no position mapsrv can pair: 'site_lat', 'east_lon_value' look like coordinates, but"
+        " no latitude and longitude columns named alike (lat and lon, or centroid_lat and centroid_lon);"
+        " rename them so, or give a WKT or GeoJSON geometry column (wkt, geometry)"
+    )
+    assert err.value.to_json()["coordinates"] == ["site_lat", "east_lon_value"]
+    with pytest.raises(NoPosition) as plain:
+        read_file(b"Product,Price\nTea,3.5\n", "csv", LIMITS)
+    assert plain.value.to_json()["coordinates"] == []
+
+
+@pytest.mark.parametrize(
     ("lat", "lon", "expected"),
     [
         ("48.85 N", "2.35 W", (48.85, -2.35)),

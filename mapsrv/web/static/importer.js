@@ -302,7 +302,9 @@ async function look(file, first) {
     byId('import-title').textContent = 'Cannot add ' + file.name;
     preview(null);
     if (result.error && Array.isArray(result.error.columns)) offerColumns(result.error.columns, query.key || '');
-    const joinable = !byId('import-join').hidden && !query.join;
+    // Rows that hold coordinates mapsrv could not pair are not countries to join to.
+    const coordinates = result.error && Array.isArray(result.error.coordinates) && result.error.coordinates.length;
+    const joinable = !byId('import-join').hidden && !query.join && !coordinates;
     fail(result.message + (joinable ? ' (or join its rows to countries or regions above)' : ''));
     return;
   }

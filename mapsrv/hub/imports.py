@@ -20,6 +20,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -32,7 +33,7 @@ from mapsrv.places import point_of, resolve_country
 from mapsrv.places.boundaries import Boundary, find_boundary, nearest_boundary
 from mapsrv.workers import run, stop_if_cancelled
 
-__all__ = ["PARSERS", "read_upload"]
+__all__ = ["PARSERS", "read_rows_upload", "read_upload"]
 
 PARSERS = 2  # files read at once, each by a process of its own
 _PARSERS = trio.CapacityLimiter(PARSERS)
@@ -78,22 +79,7 @@ async def read_upload(
         "crs": crs,
         "limits": dataclasses.asdict(limits),
     }
-    lock = None if owner is None else _OWNED.setdefault(owner, trio.Lock())
-    try:
-        async with AsyncExitStack() as stack:
-            if lock is not None:
-                await stack.enter_async_context(lock)
-            await stack.enter_async_context(_PARSERS)
-            path = data if isinstance(data, Path) else await stack.enter_async_context(spooled_bytes(data))
-            read = await reader().read(path, request, read_limits or ReadLimits(), progress)
-    finally:
-        if (
-            owner is not None
-            and lock is not None
-            and not lock.locked()
-            and not lock.statistics().tasks_waiting
-        ):
-            _OWNED.pop(owner, None)
+    read = await _sandboxed(data, request, read_limits, owner, progress)
     if isinstance(read, Imported):
         if join is not None:
             raise InvalidInput(f"join takes a CSV table, got a {read.format} file; send the table as CSV")
@@ -115,6 +101,51 @@ async def read_upload(
         check=stop_if_cancelled,  # a read whose client left stops within CHECK_EVERY features
     )
     return _checked(await run("encode", finish))
+
+
+async def read_rows_upload(
+    data: bytes | Path,
+    fmt: str | None,
+    limits: Limits,
+    *,
+    filename: str | None = None,
+    read_limits: ReadLimits | None = None,
+    owner: str | None = None,
+) -> Table:
+    """A CSV's header and rows, read as ``read_upload`` reads any file (its sandbox, its limits,
+    one read per ``owner``), for a join to a layer (``mapsrv.hub.layer_joins``); another format is
+    refused."""
+    request = {"format": fmt, "filename": filename, "limits": dataclasses.asdict(limits)}
+    read = await _sandboxed(data, request, read_limits, owner, None)
+    if isinstance(read, Imported):
+        raise InvalidInput(f"join: layer takes a CSV table, got a {read.format} file; send the table as CSV")
+    return read
+
+
+async def _sandboxed(
+    data: bytes | Path,
+    request: dict[str, Any],
+    read_limits: ReadLimits | None,
+    owner: str | None,
+    progress: Progress | None,
+) -> Imported | Table:
+    """The file read by the sandboxed reader: at most ``PARSERS`` at once, one per ``owner``."""
+    lock = None if owner is None else _OWNED.setdefault(owner, trio.Lock())
+    try:
+        async with AsyncExitStack() as stack:
+            if lock is not None:
+                await stack.enter_async_context(lock)
+            await stack.enter_async_context(_PARSERS)
+            path = data if isinstance(data, Path) else await stack.enter_async_context(spooled_bytes(data))
+            return await reader().read(path, request, read_limits or ReadLimits(), progress)
+    finally:
+        if (
+            owner is not None
+            and lock is not None
+            and not lock.locked()
+            and not lock.statistics().tasks_waiting
+        ):
+            _OWNED.pop(owner, None)
 
 
 def _checked(imported: Imported) -> Imported:

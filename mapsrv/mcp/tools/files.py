@@ -32,12 +32,14 @@ from pydantic import Field
 
 from mapsrv.core.model import MapState, check_id
 from mapsrv.errors import InvalidInput, NotFound, PayloadTooLarge
-from mapsrv.formats import BINARY_FORMATS, Imported, Join, export_file
+from mapsrv.formats import BINARY_FORMATS, Imported, export_file
 from mapsrv.formats.batch import import_ops, report
 from mapsrv.formats.detect import BINARY_MAGIC, base64_prefix
+from mapsrv.formats.sandbox import Table
 from mapsrv.http.fetch import fetch_source
 from mapsrv.hub import MapEntry
-from mapsrv.hub.imports import read_upload
+from mapsrv.hub.imports import read_rows_upload, read_upload
+from mapsrv.hub.layer_joins import layer_join_ops
 from mapsrv.hub.local_files import spooled_path
 from mapsrv.hub.reader import spool_file
 from mapsrv.hub.upload_slots import upload_slots
@@ -50,6 +52,8 @@ from mapsrv.mcp.tools.snapping import TIMES_SAID, check_snap, climbs, points_as_
 from mapsrv.workers import checked, run
 
 __all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file", "linked"]
+
+ToolJoin = Literal["countries", "regions", "layer"]
 
 MAX_FILE = 16 * 2**20  # bytes of a decoded file; over HTTP the body limit (4 MiB) refuses first
 # The most a tool answer carries, text and structured content together (issue 73): every byte is
@@ -114,7 +118,7 @@ async def import_file(
     layer: Annotated[str | None, Field(description="all in this layer")] = None,
     simplify: Annotated[float | None, Field(gt=0, le=10_000, description="metres")] = None,
     fit: bool = True,
-    join: Annotated[Join | None, Field(description="CSV rows to outlines")] = None,
+    join: Annotated[ToolJoin | None, Field(description="CSV rows to outlines/layer")] = None,
     key: str | None = None,
     country: Annotated[str | None, Field(description="regions of this country")] = None,
     snap: Annotated[By | None, Field(description="tracks onto roads")] = None,
@@ -129,20 +133,32 @@ async def import_file(
     if layer is not None:
         check_id("layer", layer)
     upload = None if upload is False else upload
-    read = partial(
-        read_upload,
-        fmt=format,
-        limits=tc.hub.limits,
-        layer=layer,
-        simplify=simplify,
-        join=join,
-        key=key,
-        country=country,
-        file_layer=file_layer,
-        crs=crs,
-        areas=tc.places.join_area,
-        read_limits=tc.hub.read_limits,
-        owner=tc.principal or tc.actor.id,
+    if join == "layer":
+        _check_layer_join(map_id, layer, upload, simplify=simplify, country=country, snap=snap, crs=crs)
+    read = (
+        partial(
+            read_rows_upload,
+            fmt=format,
+            limits=tc.hub.limits,
+            read_limits=tc.hub.read_limits,
+            owner=tc.principal or tc.actor.id,
+        )
+        if join == "layer"
+        else partial(
+            read_upload,
+            fmt=format,
+            limits=tc.hub.limits,
+            layer=layer,
+            simplify=simplify,
+            join=join,
+            key=key,
+            country=country,
+            file_layer=file_layer,
+            crs=crs,
+            areas=tc.places.join_area,
+            read_limits=tc.hub.read_limits,
+            owner=tc.principal or tc.actor.id,
+        )
     )
     sources = (("content", content), ("path", path), ("url", url), ("upload", upload))
     given = [name for name, value in sources if value is not None]
@@ -184,6 +200,9 @@ async def import_file(
         imported = await read(
             _decode(content, format) if small else await run("encode", _decode, content, format)
         )
+    if isinstance(imported, Table):  # join: layer, checked by _check_layer_join
+        assert map_id is not None and layer is not None
+        return await _joined_to_layer(tc, map_id, layer, key, imported)
     if snap is not None:
         mode = check_mode("snap", snap)
         imported = points_as_track(imported, tc.hub.limits)
@@ -204,6 +223,35 @@ async def import_file(
         out["times"] = TIMES_SAID
     if page is not None:
         out["url"] = page
+    return answer(out)
+
+
+def _check_layer_join(map_id: str | None, layer: str | None, upload: object, **unused: object) -> None:
+    if map_id is None or layer is None:
+        missing = "map_id" if map_id is None else "layer"
+        raise InvalidInput(
+            f"join 'layer' adds a table's columns to a layer of a map, got no {missing};"
+            " give map_id and layer (the layer's id), and key (the table's column) unless it can be found"
+        )
+    if left := [name for name, value in {"upload": upload, **unused}.items() if value is not None]:
+        raise InvalidInput(
+            f"join 'layer' takes a CSV by path, url or content, got {' and '.join(left)}; leave them out"
+        )
+
+
+async def _joined_to_layer(
+    tc: ToolContext, map_id: str, layer: str, key: str | None, table: Table
+) -> CallToolResult:
+    """The table's columns added to ``layer``'s features (``mapsrv.hub.layer_joins``), written at
+    the version read: one step, which one undo takes back."""
+    entry = await tc.entry(map_id)
+    state = entry.state
+    ops, joined = await layer_join_ops(state, layer, table, key, tc.hub.limits)  # a match, or refused
+    out = await tc.write(map_id, ops, state.version)
+    out.pop("ids", None)
+    out["joined"] = joined.report()
+    if table.notes:
+        out["notes"] = list(table.notes)
     return answer(out)
 
 

@@ -112,7 +112,7 @@ def _loose(schema: dict[str, Any]) -> WithJsonSchema:
 
 
 MapId = Annotated[str, Field(description="from create_map, or the user's map code")]
-OptionalMapId = Annotated[str | None, Field(description="left out: a new map (its url is returned)")]
+OptionalMapId = Annotated[str | None, Field(description="left out: a new map (url returned)")]
 Items = Annotated[
     list[dict[str, Any]],
     Field(max_length=MAX_ITEMS),

@@ -268,6 +268,18 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda tc: redeemed_expired(tc), "upload", "expired before a file came", "upload: true"),
     (lambda: files._decode("x" * (files.MAX_FILE + 1), "gpx"), "file", "16.0 MiB", "at most 16 MiB"),
     (
+        lambda tc: files.import_file(tc, "a,b\n1,2\n", join="layer"),
+        "join 'layer'",
+        "got no map_id",
+        "map_id and",
+    ),
+    (
+        lambda tc: files.import_file(tc, "a,b\n1,2\n", join="layer", map_id=MAP, layer="x", simplify=5.0),
+        "join 'layer'",
+        "got simplify",
+        "leave them out",
+    ),
+    (
         lambda tc: files.import_file(tc, "country,n\nPT,1\n", key="country"),
         "key and country",
         "join",

@@ -48,6 +48,7 @@ class LayerJoin:
 
     key: str  # the table's column
     by: str  # what it matched on the features: "id", "label" or a property's name
+    layer: str = ""  # the layer's id, for the answer
     rows: int = 0
     matched_rows: int = 0
     changed: dict[str, tuple[tuple[str, Any], ...]] = field(default_factory=dict)  # feature id -> properties
@@ -60,6 +61,7 @@ class LayerJoin:
         """The answer's ``joined``: counts, and the rows and values that need a look."""
         out: dict[str, Any] = {
             "to": "layer",
+            "layer": self.layer,
             "key": self.key,
             "by": self.by,
             "rows": self.rows,

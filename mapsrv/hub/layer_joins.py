@@ -25,6 +25,7 @@ def _join(
         raise InvalidInput(f"join: layer must be a layer of this map, got {layer!r:.40}; it has {have}")
     targets = [Target(f.id, f.label, f.properties) for f in state.features.values() if f.layer == layer]
     joined = join_to_layer((table.header, table.rows, table.comma), targets, key)
+    joined.layer = layer
     changed = []
     for fid, properties in joined.changed.items():
         feature = state.features[fid]

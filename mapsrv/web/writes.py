@@ -39,7 +39,8 @@ from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.hub.access import resolve
-from mapsrv.hub.imports import read_upload
+from mapsrv.hub.imports import read_rows_upload, read_upload
+from mapsrv.hub.layer_joins import layer_join_ops
 from mapsrv.hub.pointers import check_pointer
 from mapsrv.places.boundaries import Boundary
 from mapsrv.web.upload import add_to_map, answer_with_progress, body_parts, spooled
@@ -203,6 +204,8 @@ class PageWrites:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=_FIELDS)
         args = {name: values[0] for name, values in query.items() if name in _IMPORT_ARGS}
         layer = check_id("layer", args["layer"]) if args.get("layer") else None
+        if args.get("join") == "layer":
+            return await self._join_to_layer(entry, actor, data, args, layer)
         simplify = None
         if args.get("simplify"):
             simplify = check_number("simplify", _float("simplify", args["simplify"]), 0.01, 10_000)
@@ -227,6 +230,33 @@ class PageWrites:
         if args.get("preview") in ("1", "true"):  # 100,000 rows gone through: off the loop
             return await run("encode", preview, entry.id, imported) | joined
         return await add_to_map(self.hub, entry, imported, actor) | joined
+
+    async def _join_to_layer(
+        self, entry: MapEntry, actor: Actor, data: Path, args: dict[str, str], layer: str | None
+    ) -> dict[str, Any]:
+        """A table joined to the map's ``layer`` (docs/joins.md), as the tool's ``join: layer``:
+        ``?preview=1`` answers what it would join; otherwise it is written, at the version read."""
+        if layer is None:
+            raise InvalidInput(
+                "join 'layer' needs layer, got none; give the id of the map's layer to join to"
+            )
+        table = await read_rows_upload(
+            data,
+            args.get("format") or None,
+            self.hub.limits,
+            filename=args.get("filename"),
+            read_limits=self.hub.read_limits,
+            owner=actor.id,
+        )
+        state = entry.state
+        ops, joined = await layer_join_ops(state, layer, table, args.get("key") or None, self.hub.limits)
+        out: dict[str, Any] = {"format": "csv", "joined": joined.report() | {"columns": table.header[:200]}}
+        if table.notes:
+            out["notes"] = list(table.notes)
+        if args.get("preview") in ("1", "true"):
+            return out
+        written = await self.hub.apply(entry.id, ops, expected_version=state.version, actor=actor)
+        return out | {"version": written.version}
 
     async def _body(self, receive: Receive, declared: int) -> bytes:
         """The whole request body, at most ``max_body_size`` bytes: a 413 past that, at once when

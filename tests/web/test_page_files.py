@@ -259,9 +259,9 @@ async def test_a_viewer_sees_a_features_attributes_as_text(nursery: trio.Nursery
         page.locator(f'[data-feature-id="{office}"]').click()
         attributes = page.locator(".leaflet-popup .mapsrv-attributes")
         attributes.wait_for()
-        # every column the file had, those read for the position and the label as well
-        assert attributes.locator("dt").all_inner_texts() == ["lat", "lon", "name", "note", "visitors"]
-        assert attributes.locator("dd").all_inner_texts() == ["46.3", "6.45", "Office", "<b>bold</b>", "120"]
+        # every column the file had, those read for the position and the label as well, in its order
+        assert attributes.locator("dt").all_inner_texts() == ["name", "lat", "lon", "visitors", "note"]
+        assert attributes.locator("dd").all_inner_texts() == ["Office", "46.3", "6.45", "120", "<b>bold</b>"]
         assert page.locator(".leaflet-popup .mapsrv-popup").inner_text().startswith("<b>bold</b>")
         assert page.locator(".leaflet-popup b").count() == 0, "a file's text became markup"
         page.keyboard.press("Escape")

@@ -119,3 +119,80 @@ async def test_regions_take_a_country_from_the_dialog(nursery: trio.Nursery, tmp
         tab.check_clean()
 
     await in_chromium(body)
+
+
+RESULTS = (
+    "district_id,winner,<i>turnout</i>\n101,Coderre,0.41\n102,Bergeron,0.47\n1O3,Joly,0.52\n101,Joly,0.40\n"
+)
+
+
+@pytest.mark.browser
+async def test_a_person_joins_a_results_table_to_a_layer_on_the_map(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """Issue 75: "Join rows to" lists the map's layers; the preview says what matches (as text)
+    and changes nothing; the join is one change a second tab draws, and the feature's popup
+    shows the joined columns."""
+    server = await start_server(nursery, tile_url=TILES)
+    sheet = tmp_path / "results.csv"
+    sheet.write_text(RESULTS)
+
+    def body(chromium: Chromium) -> None:
+        tab, other = importing_tabs(chromium, server)
+        page = tab.page
+        districts = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": f"d{n}",
+                    "properties": {"district_id": str(n)},
+                    "geometry": {
+                        "type": "Polygon",
+                        "coordinates": [[[-73.6, 45.5 + i / 100], [-73.59, 45.5 + i / 100],
+                                         [-73.59, 45.51 + i / 100], [-73.6, 45.5 + i / 100]]],
+                    },
+                }
+                for i, n in enumerate((101, 102, 103))
+            ],
+        }  # fmt: skip
+        before = tab.ops(
+            {"op": "add_layer", "id": "districts", "name": "<b>Districts</b>"},
+            {"op": "import_geojson", "geojson": districts, "layer": "districts"},
+        )
+        page.wait_for_function("(v) => Number(document.body.dataset.drawnVersion) >= v", arg=before)
+        with page.expect_file_chooser() as chooser:
+            page.locator("#import-open").click()
+        chooser.value.set_files(str(sheet))
+        page.locator("#import-join").wait_for()
+        options = page.locator("#import-join-to option").all_inner_texts()
+        assert options == ["(none)", "countries", "first-level regions", "layer “<b>Districts</b>” (3)"]
+        page.select_option("#import-join-to", "layer:districts")
+        said = page.locator(".import-joined")
+        said.wait_for()
+        assert said.inner_text() == (
+            "2 of 4 rows matched 2 features of layer “<b>Districts</b>” by column “district_id” (their"
+            " district_id); unmatched: 1O3 (nearest: 103); repeated, only the first joined: 101 (line 5)."
+        )
+        assert (
+            page.locator("#import-summary").inner_text() == "CSV: columns for 2 features already on the map."
+        )
+        assert page.locator("#import-key").input_value() == "district_id"
+        assert page.evaluate("document.body.dataset.drawnVersion") == str(before), "a preview is not a change"
+        page.screenshot(path=str(artifact("import-join-layer.png", tmp_path)))
+
+        page.locator("#import").get_by_role("button", name="Join").click()
+        page.locator("#import-status", has_text="from results.csv").wait_for()
+        version = int(page.evaluate("document.body.dataset.importedVersion"))
+        assert version == before + 1, "one change"
+        for seen in (tab, other):
+            seen.page.wait_for_function(
+                "(v) => Number(document.body.dataset.drawnVersion) >= v", arg=version, polling=50
+            )
+            joined = seen.page.evaluate("window.mapsrv.feature('d101').properties")
+            assert joined == {"district_id": "101", "winner": "Coderre", "<i>turnout</i>": 0.41}
+        assert other.page.evaluate("window.mapsrv.feature('d103').properties") == {"district_id": "103"}
+        tab.check_clean()
+        other.check_clean()
+
+    await in_chromium(body)

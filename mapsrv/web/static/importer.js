@@ -13,10 +13,16 @@
  * (the one the server picked, from the preview's `joined`) and, for regions, a country; each
  * choice previews again with `join`, `key` and `country`, and the commit sends what was
  * previewed. The server joins; the page only asks, and shows what matched and what did not.
+ * It can also be joined to a layer already on the map ("Join rows to" lists the map's layers
+ * with features; `join=layer&layer=<id>`): its rows' columns are added to the features their
+ * key names, and the preview says how many, which rows matched nothing (with the nearest key)
+ * and which keys came twice.
  * Out: links to /export.<format> under this page's own prefix (the view link's for a viewer).
  *
  * Everything a file or the server says is put in the page as text, never as markup.
  */
+import { page } from './map.js';
+
 const body = document.body;
 const byId = (id) => document.getElementById(id);
 const editing = body.dataset.mode === 'edit';
@@ -168,6 +174,10 @@ const KIND_NAMES = {
 };
 
 function describe(report) {
+  if (report.joined && report.joined.to === 'layer') {
+    const n = report.joined.features;
+    return 'columns for ' + n + ' feature' + (n === 1 ? '' : 's') + ' already on the map';
+  }
   const parts = [];
   for (const [kind, n] of Object.entries(report.kinds || {})) {
     const [one, many] = KIND_NAMES[kind] || [kind, kind + 's'];
@@ -190,11 +200,14 @@ let asked = 0; // the latest preview asked for: an older one's answer is not sho
 const TABLE = /\.(csv|tsv|txt)$/i;
 const JOINED_TO = { countries: 'countries', regions: 'first-level regions' };
 
-// The join the person chose, as the import's query: nothing, or join with key and country.
+const LAYER = 'layer:'; // a join-to option's value for a layer of the map: layer:<id>
+
+// The join the person chose, as the import's query: nothing, or join with key and country (or
+// the layer).
 function joinQuery() {
   const to = byId('import-join-to').value;
   if (!to) return {};
-  const query = { join: to };
+  const query = to.startsWith(LAYER) ? { join: 'layer', layer: to.slice(LAYER.length) } : { join: to };
   if (byId('import-key').value) query.key = byId('import-key').value;
   const country = byId('import-country').value.trim();
   if (to === 'regions' && country) query.country = country;
@@ -217,6 +230,23 @@ function offerColumns(columns, key) {
   picker.value = columns && columns.includes(key) ? key : '';
 }
 
+// "Join rows to": countries, regions, then each of the map's layers that has features.
+function offerLayers() {
+  const select = byId('import-join-to');
+  const chosen = select.value;
+  for (const option of Array.from(select.options)) if (option.value.startsWith(LAYER)) option.remove();
+  const counts = new Map();
+  for (const entry of page.features.values()) counts.set(entry.layerId, (counts.get(entry.layerId) || 0) + 1);
+  for (const [id, layer] of page.layers) {
+    if (!counts.get(id)) continue;
+    const option = document.createElement('option');
+    option.value = LAYER + id;
+    option.textContent = 'layer “' + (layer.name || id) + '” (' + counts.get(id) + ')';
+    select.append(option);
+  }
+  select.value = Array.from(select.options).some((o) => o.value === chosen) ? chosen : '';
+}
+
 function showJoin(file, format) {
   const to = byId('import-join-to').value;
   byId('import-join').hidden = !(TABLE.test(file.name) || format === 'csv' || to);
@@ -224,8 +254,23 @@ function showJoin(file, format) {
   byId('import-country-row').hidden = to !== 'regions';
 }
 
+// "3 of 5 rows matched 3 features of layer “districts” by column “district_id” (their
+// district_id); unmatched: 1O4 (nearest: 104); repeated: 103 (line 6)".
+function layerJoinedText(joined) {
+  const name = (page.layers.get(joined.layer) || {}).name || joined.layer;
+  const unmatched = (joined.unmatched || []).map((row) => row.value + (row.nearest ? ' (nearest: ' + row.nearest + ')' : ''));
+  const more = (joined.unmatched_count || 0) - unmatched.length;
+  const repeated = (joined.duplicates || []).map((d) => d.value + ' (line' + (d.lines.length === 1 ? ' ' : 's ') + d.lines.join(', ') + ')');
+  return joined.matched + ' of ' + joined.rows + ' row' + (joined.rows === 1 ? '' : 's') + ' matched ' +
+    joined.features + ' feature' + (joined.features === 1 ? '' : 's') + ' of layer “' + name + '” by column “' +
+    joined.key + '” (their ' + joined.by + ')' +
+    (unmatched.length ? '; unmatched: ' + unmatched.join(', ') + (more > 0 ? ' and ' + more + ' more' : '') : '') +
+    (repeated.length ? '; repeated, only the first joined: ' + repeated.join(', ') : '') + '.';
+}
+
 // "3 of 4 rows matched to countries by column “country”; unmatched: Atlantis (not a country)".
 function joinedText(joined, report) {
+  if (joined.to === 'layer') return layerJoinedText(joined);
   const unmatched = (report.unresolved || []).map((row) => row.text);
   const more = (report.n_unresolved || 0) - unmatched.length;
   return joined.matched + ' of ' + joined.rows + ' row' + (joined.rows === 1 ? '' : 's') +
@@ -241,7 +286,9 @@ function close() {
 }
 
 function show(file, report, focus) {
-  byId('import-title').textContent = 'Add ' + file.name + '?';
+  const toLayer = report.joined && report.joined.to === 'layer';
+  byId('import-title').textContent = (toLayer ? 'Join ' : 'Add ') + file.name + '?';
+  byId('import-add').textContent = toLayer ? 'Join' : 'Add to map';
   byId('import-summary').textContent =
     (NAMES[report.format] || report.format.toUpperCase()) + ': ' + describe(report) +
     (report.layers ? ' in ' + report.layers.length + ' layer' + (report.layers.length === 1 ? '' : 's') : '') + '.';
@@ -277,6 +324,7 @@ function fail(message) {
 function take(file) {
   if (!file || !dialog) return;
   close();
+  offerLayers();
   byId('import-join-to').value = '';
   byId('import-country').value = '';
   offerColumns([], '');

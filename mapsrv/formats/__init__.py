@@ -31,6 +31,7 @@ from mapsrv.formats.gpx import gpx_notes, read_gpx, write_gpx
 from mapsrv.formats.held import held_notes
 from mapsrv.formats.join import JOINS, Find, Join, Near, read_joined
 from mapsrv.formats.kml import read_kml, write_kml
+from mapsrv.formats.kmldata import kml_notes
 from mapsrv.formats.kmz import read_kmz, write_kmz
 from mapsrv.formats.progress import Progress
 from mapsrv.formats.rings import Rings
@@ -278,7 +279,8 @@ def _read_geojson(data: bytes, out: Collector) -> None:
 def export_notes(state: MapState, fmt: str) -> list[str]:
     """What a file of ``fmt`` cannot hold of the map as it is (GPX has no areas, CSV no nested
     values: ``held_notes``): for the export's answer, so that nothing is changed without a word."""
-    return (gpx_notes(state) if fmt == "gpx" else []) + held_notes(state, fmt)
+    kml = kml_notes(state.features.values()) if fmt in ("kml", "kmz") else []
+    return (gpx_notes(state) if fmt == "gpx" else []) + kml + held_notes(state, fmt)
 
 
 def export_file(state: MapState, fmt: str) -> Exported:

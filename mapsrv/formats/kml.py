@@ -8,11 +8,14 @@ one; its name is the label (and the ``name`` property, unless its ExtendedData h
 description the popup, its ExtendedData (Data and SchemaData, typed as ``kmldata`` says) its
 properties, and its shared or own Style the
 feature's style (see ``kmlstyle``). Folders become layers (nested ones named by their path)
-unless the caller gives a layer. Overlays, 3D models and network links are counted and left out.
+unless the caller gives a layer, and so do Documents inside the document. Overlays, 3D models
+and network links are counted and left out.
 
-Out: one Folder per layer (hidden layers hidden), one shared Style per distinct style, each
-feature a Placemark with its properties as ExtendedData of one typed Schema (a ``name`` equal
-to the label is the <name> already) and its geometry whole: a polygon's holes as
+Out: one Document per layer inside the document (hidden layers hidden), each with the typed
+Schema of its own features' properties (GDAL and QGIS read a Folder's placemarks against no
+schema in a KMZ: none of their attributes), one shared Style per distinct style, each feature a
+Placemark with its properties as SchemaData (a ``name`` equal to the label is the <name>
+already; one named like GDAL's own fields renamed, ``kmldata``) and its geometry whole: a polygon's holes as
 innerBoundaryIs, a multi type or a collection as a MultiGeometry; a rectangle or a circle is a
 Polygon (a circle as a 64-point ring), a line's elevations its coordinates' altitudes.
 
@@ -37,7 +40,15 @@ from mapsrv.core.model import Feature, MapState
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector
 from mapsrv.formats.geometry import closed, shapes
-from mapsrv.formats.kmldata import DataTypes, extended_xml, field_types, read_extended, schema_xml
+from mapsrv.formats.kmldata import (
+    SCHEMA_ID,
+    DataTypes,
+    extended_xml,
+    field_types,
+    kml_names,
+    read_extended,
+    schema_xml,
+)
 from mapsrv.formats.kmlstyle import KmlStyle, read_style, style_for, style_xml
 from mapsrv.formats.safexml import (
     check_root,
@@ -96,8 +107,9 @@ class _Reader:
             name = local_name(child.tag)
             if name == "Placemark":
                 self._placemark(child, path)
-            elif name == "Folder":
-                folder = text_of(_child(child, "name")) or "Folder"
+            elif name == "Folder" or (name == "Document" and len(stack) > 1):
+                # a Document inside the document is a layer too (GDAL's and mapsrv's own KML)
+                folder = text_of(_child(child, "name")) or name
                 stack.append((iter(child), (*path, folder) if len(path) < _MAX_DEPTH else path))
             elif name == "Document":
                 self.out.title = self.out.title or text_of(_child(child, "name"))
@@ -366,30 +378,33 @@ def _slice(values: Any, start: int, n: int) -> Any:
 def write_kml(state: MapState) -> bytes:
     """The map as a KML 2.2 document (see the module's docstring)."""
     styles: dict[str, str] = {}
-    folders: dict[str, list[str]] = {layer_id: [] for layer_id in state.layers}
+    layers: dict[str, list[Feature]] = {layer_id: [] for layer_id in state.layers}
     for feature in state.features.values():
-        look = style_xml(feature)
-        style_id = styles.setdefault(look, f"s{len(styles) + 1}") if look else ""
-        placemark = (
-            "<Placemark>"
-            + element("name", feature.label)
-            + element("description", feature.popup)
-            + (f"<styleUrl>#{style_id}</styleUrl>" if style_id else "")
-            + extended_xml(feature)
-            + _geometry_xml(feature)
-            + "</Placemark>\n"
-        )
-        folders.setdefault(feature.layer, []).append(placemark)
-    parts = [_HEAD, element("name", state.title), "\n", schema_xml(field_types(state.features.values()))]
-    parts += [f'<Style id="{style_id}">{look}</Style>\n' for look, style_id in styles.items()]
-    for layer_id, placemarks in folders.items():
-        if not placemarks:
-            continue
+        layers.setdefault(feature.layer, []).append(feature)
+    names = kml_names(state.features.values())
+    parts = [_HEAD, element("name", state.title), "\n"]
+    containers: list[str] = []
+    for n, (layer_id, features) in enumerate((i for i in layers.items() if i[1]), 1):
+        schema = f"{SCHEMA_ID}-{n}"
         layer = state.layers.get(layer_id)
         name = layer.name if layer else layer_id
         hidden = "<visibility>0</visibility>" if layer is not None and not layer.visible else ""
-        parts.append(f"<Folder>{element('name', name)}{hidden}\n")
-        parts += placemarks
-        parts.append("</Folder>\n")
+        containers.append(f"<Document>{element('name', name)}{hidden}\n")
+        containers.append(schema_xml(field_types(features, names), schema))
+        for feature in features:
+            look = style_xml(feature)
+            style_id = styles.setdefault(look, f"s{len(styles) + 1}") if look else ""
+            containers.append(
+                "<Placemark>"
+                + element("name", feature.label)
+                + element("description", feature.popup)
+                + (f"<styleUrl>#{style_id}</styleUrl>" if style_id else "")
+                + extended_xml(feature, schema, names)
+                + _geometry_xml(feature)
+                + "</Placemark>\n"
+            )
+        containers.append("</Document>\n")
+    parts += [f'<Style id="{style_id}">{look}</Style>\n' for look, style_id in styles.items()]
+    parts += containers
     parts.append("</Document>\n</kml>\n")
     return "".join(parts).encode()

@@ -7,9 +7,12 @@ them) has that type: ``string`` stays text (``-99``, ``007``), ``int``, ``uint``
 spell its type is kept as its text. Any other name is typed as a column of a table over the
 whole document (``mapsrv.formats.cells``): numbers when every placemark's value is one.
 
-Out: one ``<Schema>`` that declares each property's type (``int``, ``double`` or ``bool`` when
-every feature's value has it, else ``string``), and each placemark's values as ``SchemaData``,
-so that text comes back as text and numbers as numbers, here and in other tools.
+Out: a ``<Schema>`` per layer that declares each of its properties' type (``int``, ``double`` or
+``bool`` when every feature's value has it, else ``string``), and each placemark's values as
+``SchemaData``, so that text comes back as text and numbers as numbers, here and in other tools.
+A property named like a field GDAL's KML readers (and so QGIS) keep for the placemark itself
+(``id``, ``name``, ``description``, ``begin``..., any case) is written renamed (``ID_2``), with a
+note: under its own name GDAL read it as null, or not at all.
 """
 
 from __future__ import annotations
@@ -23,9 +26,23 @@ from mapsrv.core.model import Feature
 from mapsrv.formats.cells import cell_text, is_numeric, number, typed
 from mapsrv.formats.safexml import attribute, escape, local_name, text_of
 
-__all__ = ["SCHEMA_ID", "DataTypes", "extended_xml", "field_types", "read_extended", "schema_xml"]
+__all__ = [
+    "SCHEMA_ID",
+    "DataTypes",
+    "extended_xml",
+    "field_types",
+    "kml_names",
+    "kml_notes",
+    "read_extended",
+    "schema_xml",
+]
 
 SCHEMA_ID = "mapsrv"
+# The placemark's own fields in GDAL's LIBKML and KML drivers, compared ignoring case
+_GDAL_FIELDS = frozenset(
+    "id name description timestamp begin end altitudemode tessellate extrude visibility draworder"
+    " icon".split()
+)
 _NUMBERS = frozenset({"int", "uint", "short", "ushort", "float", "double"})
 _INT32 = 2**31
 
@@ -118,12 +135,40 @@ def _written(feature: Feature) -> list[tuple[str, Any]]:
     ]
 
 
-def field_types(features: Iterable[Feature]) -> dict[str, str]:
-    """Each written property's KML type: the one every feature's value has, else ``string``."""
+def kml_names(features: Iterable[Feature]) -> dict[str, str]:
+    """The written properties GDAL would take for a placemark's own field, each to its new name
+    (``ID``: ``ID_2``; a number more while that is taken, case aside)."""
+    keys = list(dict.fromkeys(key for feature in features for key, _ in _written(feature)))
+    taken = {key.casefold() for key in keys} | _GDAL_FIELDS
+    out: dict[str, str] = {}
+    for key in keys:
+        if key.casefold() not in _GDAL_FIELDS:
+            continue
+        n = 2
+        while f"{key}_{n}".casefold() in taken:
+            n += 1
+        out[key] = f"{key}_{n}"
+        taken.add(out[key].casefold())
+    return out
+
+
+def kml_notes(features: Iterable[Feature]) -> list[str]:
+    """What ``kml_names`` renames, said once."""
+    renamed = kml_names(features)
+    if not renamed:
+        return []
+    said = "; ".join(f"property {key} renamed {new}" for key, new in renamed.items())
+    return [f"{said}: GDAL and QGIS read a KML placemark's {', '.join(renamed)} as its own field"]
+
+
+def field_types(features: Iterable[Feature], names: dict[str, str] | None = None) -> dict[str, str]:
+    """Each written property's KML type (by its written name, ``names``): the one every
+    feature's value has, else ``string``."""
+    names = names or {}
     kinds: dict[str, set[str]] = {}
     for feature in features:
         for key, value in _written(feature):
-            kinds.setdefault(key, set()).add(_kind(value))
+            kinds.setdefault(names.get(key, key), set()).add(_kind(value))
     out = {}
     for key, seen in kinds.items():
         if len(seen) == 1:
@@ -133,22 +178,25 @@ def field_types(features: Iterable[Feature]) -> dict[str, str]:
     return out
 
 
-def schema_xml(types: dict[str, str]) -> str:
-    """The document's ``<Schema>`` for ``field_types``; "" when there are no properties."""
+def schema_xml(types: dict[str, str], schema: str = SCHEMA_ID) -> str:
+    """A ``<Schema>`` for ``field_types``, its id ``schema``; "" when there are no properties."""
     if not types:
         return ""
     fields = "".join(
         f"<SimpleField{attribute('type', kind)}{attribute('name', key)}/>" for key, kind in types.items()
     )
-    return f'<Schema name="{SCHEMA_ID}" id="{SCHEMA_ID}">{fields}</Schema>\n'
+    return f"<Schema{attribute('name', schema)}{attribute('id', schema)}>{fields}</Schema>\n"
 
 
-def extended_xml(feature: Feature) -> str:
-    """A placemark's ExtendedData: its properties, as the document's Schema types them."""
+def extended_xml(feature: Feature, schema: str = SCHEMA_ID, names: dict[str, str] | None = None) -> str:
+    """A placemark's ExtendedData: its properties (by their written ``names``), as the Schema
+    ``schema`` types them."""
+    names = names or {}
     items = [
-        f"<SimpleData{attribute('name', key)}>{escape(cell_text(value))}</SimpleData>"
+        f"<SimpleData{attribute('name', names.get(key, key))}>{escape(cell_text(value))}</SimpleData>"
         for key, value in _written(feature)
     ]
     if not items:
         return ""
-    return f'<ExtendedData><SchemaData schemaUrl="#{SCHEMA_ID}">{"".join(items)}</SchemaData></ExtendedData>'
+    data = f"<SchemaData{attribute('schemaUrl', '#' + schema)}>{''.join(items)}</SchemaData>"
+    return f"<ExtendedData>{data}</ExtendedData>"

@@ -109,7 +109,7 @@ def test_folders_past_the_layer_cap_go_to_the_default_layer() -> None:
     assert imported.notes == ("folders put in the default layer (a map holds at most 4 layers): 3",)
 
 
-def test_kml_export_is_kml_2_2_with_a_folder_per_layer() -> None:
+def test_kml_export_is_kml_2_2_with_a_document_per_layer() -> None:
     state = map_of(read_file(read_fixture("my_maps.kml"), None, LIMITS), hidden=("day-2",))
     body, media, extension = write_file(state, "kml")
     assert (media, extension) == ("application/vnd.google-earth.kml+xml", "kml")
@@ -117,7 +117,7 @@ def test_kml_export_is_kml_2_2_with_a_folder_per_layer() -> None:
     assert root.tag == f"{KML}kml"
     document = root.find(f"{KML}Document")
     assert document is not None and document.findtext(f"{KML}name") == "Lisbon weekend"
-    folders = document.findall(f"{KML}Folder")
+    folders = document.findall(f"{KML}Document")  # a layer's schema is its own (GDAL reads it in a KMZ)
     assert [f.findtext(f"{KML}name") for f in folders] == ["Day 1", "Day 2"]
     assert [f.findtext(f"{KML}visibility") for f in folders] == [None, "0"]
     assert [len(f.findall(f"{KML}Placemark")) for f in folders] == [2, 2]
@@ -129,7 +129,7 @@ def test_kml_export_is_kml_2_2_with_a_folder_per_layer() -> None:
     assert icon.findtext(f"{KML}IconStyle/{KML}color") == "ffd18802"
     data = {d.get("name"): d.text for d in tower.iter(f"{KML}SimpleData")}
     assert data == {"booked": "no", "rating": "4.6"}
-    (schema,) = document.findall(f"{KML}Schema")  # the types, for GDAL, QGIS and a re-import
+    (schema,) = folders[0].findall(f"{KML}Schema")  # the types, for GDAL, QGIS and a re-import
     (group,) = tower.iter(f"{KML}SchemaData")
     assert group.get("schemaUrl") == f"#{schema.get('id')}"
     assert {f.get("name"): f.get("type") for f in schema} == {"booked": "string", "rating": "double"}

@@ -139,7 +139,7 @@ async def test_a_kmz_brings_its_folders_as_layers(nursery: trio.Nursery) -> None
     root = ElementTree.fromstring(kml.text)
     ns = {"k": "http://www.opengis.net/kml/2.2"}
     assert {e.text for e in root.iterfind(".//k:Placemark/k:name", ns)} == {"Belém Tower", "Walk", "Sintra"}
-    assert {e.text for e in root.iterfind(".//k:Folder/k:name", ns)} >= {"Day 1", "Day 2"}
+    assert {e.text for e in root.iterfind(".//k:Document/k:Document/k:name", ns)} >= {"Day 1", "Day 2"}
 
 
 async def test_a_spreadsheet_of_place_names_lists_the_rows_it_could_not_place(nursery: trio.Nursery) -> None:

@@ -32,6 +32,7 @@ from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import Collector
 from mapsrv.formats.columns import find_columns
 from mapsrv.formats.crs import Reprojection
+from mapsrv.formats.curves import linear_wkb
 from mapsrv.formats.progress import Progress
 
 __all__ = ["OWN", "OWN_PREFIX", "OWN_TYPE", "LayerRows", "shape"]
@@ -230,19 +231,18 @@ class LayerRows:
         wkb = column.to_numpy(zero_copy_only=False)
         try:
             geometries = shapely.from_wkb(wkb)
-        except shapely.errors.GEOSException:
-            for i, one in enumerate(wkb):
-                try:
-                    shapely.from_wkb(one)
-                except shapely.errors.GEOSException as exc:
-                    raise InvalidInput(
-                        f"{self.what} feature {_row(start, i, rows)}: its geometry cannot be read ({exc});"
-                        " curves must be made straight lines first (ogr2ogr -nlt CONVERT_TO_LINEAR)"
-                    ) from None
-            raise InvalidInput(f"{self.what}: its geometries cannot be read; export it again") from None
+        except (shapely.errors.GEOSException, NotImplementedError):  # GEOS has no curves
+            geometries = self._straightened(wkb, start, rows)
         sizes = shapely.get_num_coordinates(geometries)
         self._check_points(sizes if rows is None else np.append(sizes, 0)[rows], start)
-        if shapely.has_z(geometries).any():
+        with_z = shapely.has_z(geometries)
+        with_m = shapely.has_m(geometries)
+        if with_z.any() or with_m.any():
+            for said, found in (("heights (Z)", with_z), ("measures (M)", with_m)):
+                if found.any():
+                    self.out.count(
+                        f"{self.what}: {said} left out, the map holds 2D positions", int(found.sum())
+                    )
             geometries = shapely.force_2d(geometries)
         geometries = self.reprojection.apply(geometries)
         xy, at = shapely.get_coordinates(geometries, return_index=True)
@@ -254,6 +254,29 @@ class LayerRows:
                 " coordinates are beyond what its coordinate reference system covers; check the file's crs"
             )
         return geometries if rows is None else _shared(geometries, rows)
+
+    def _straightened(self, wkb: Any, start: int, rows: Any) -> Any:
+        """A batch shapely refused: its curves made straight (``curves``) and counted in a note,
+        or the first geometry that still cannot be read named."""
+        straight = 0
+        out = []
+        for i, one in enumerate(wkb):
+            linear = linear_wkb(one)
+            if linear is not None:
+                straight += 1
+                one = linear
+            try:
+                out.append(shapely.from_wkb(one))
+            except (shapely.errors.GEOSException, NotImplementedError) as exc:
+                raise InvalidInput(
+                    f"{self.what} feature {_row(start, i, rows)}: its geometry cannot be read ({exc});"
+                    " export it again as simple features (ogr2ogr -nlt CONVERT_TO_LINEAR)"
+                ) from None
+        if straight:
+            self.out.count(
+                f"{self.what}: curves made straight lines (a point every 4° of arc, as GDAL)", straight
+            )
+        return np.array(out, dtype=object)
 
     def _check_points(self, sizes: Any, start: int) -> None:
         """Refuse a row past the map's point caps before any of the batch is built: one geometry

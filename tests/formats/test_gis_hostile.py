@@ -247,7 +247,7 @@ def test_a_geometry_that_is_not_wkb_is_refused_by_its_index() -> None:
     table = pa.table({"geometry": pa.array(wkb, pa.binary())})
     message = refused(geoparquet(table, None))
     assert message.startswith("geoparquet feature 1: its geometry cannot be read (")
-    assert message.endswith("curves must be made straight lines first (ogr2ogr -nlt CONVERT_TO_LINEAR)")
+    assert message.endswith("export it again as simple features (ogr2ogr -nlt CONVERT_TO_LINEAR)")
 
 
 def fgb_with_count(data: bytes, count: int) -> bytes:

@@ -233,27 +233,10 @@ class _Columns:
         own = [OWN_TYPE, *(OWN_PREFIX + k for k in OWN)]
         self.names, renamed = _column_names(self.keys, own, {GEOMETRY: _GEOMETRY} | dict(reserved), shapefile)
         notes += renamed
-        self.types: dict[str, pa.DataType] = {}
-        whys: dict[str, list[str]] = {"mixed": [], "wide": [], "dbf": []}
-        props = [dict(f.properties) for f in features]
-        for key in self.keys:
-            self.types[key], why = _type(_cells(props, key), dates, shapefile)
-            if why in whys:
-                whys[why].append(key)
-        if mixed := whys["mixed"]:
-            verb = "mix" if len(mixed) > 1 else "mixes"
-            notes.append(f"{_column_list(mixed)} {verb} numbers, text or booleans: written as text")
-        if wide := whys["wide"]:
-            verb = "have" if len(wide) > 1 else "has"
-            notes.append(
-                f"{_column_list(wide)} {verb} integers past 64 bits: written as text, every digit kept"
-            )
-        if big := whys["dbf"]:
-            verb = "have" if len(big) > 1 else "has"
-            notes.append(
-                f"{_column_list(big)} {verb} numbers past a Shapefile's fields (18 digits, 1e20):"
-                " written as text, every digit kept"
-            )
+        self.dates = dates
+        # each table's columns are typed by its own rows (a layer's int uID stays int beside
+        # another layer's real uID); the columns of any table written as text, by why
+        self.whys: dict[str, dict[str, None]] = {"mixed": {}, "wide": {}, "dbf": {}}
         self.cut = 0
         self.unfinite: dict[str, int] = {}  # reals that are not finite, by property
         self.mended: dict[str, int] = {}  # text with a lone surrogate, by column
@@ -266,8 +249,10 @@ class _Columns:
         return value
 
     def _property(self, key: str, props: list[dict[str, Any]]) -> pa.Array:
-        kind = self.types[key]
         values = _cells(props, key)
+        kind, why = _type(values, self.dates, self.shapefile)
+        if why in self.whys:
+            self.whys[why][key] = None
         if pa.types.is_floating(kind):
             bad = sum(type(v) is float and not math.isfinite(v) for v in values)
             if bad:
@@ -298,10 +283,14 @@ class _Columns:
         return pa.array([self._short(v) for v in column.to_pylist()], pa.string())
 
     def table(self, features: Sequence[Feature], layers: dict[str, str], multi: bool) -> pa.Table:
+        """The table of ``features``: a column for each property they have (all of the export's
+        when there are none), typed by their values, then mapsrv's own."""
         arrays: dict[str, pa.Array] = {}
         props = [dict(f.properties) for f in features]
+        had = set().union(*props) if props else set(self.keys)
         for key in self.keys:
-            arrays[self.names[key]] = self._property(key, props)
+            if key in had:
+                arrays[self.names[key]] = self._property(key, props)
         own = self.own
         arrays[OWN_TYPE] = pa.array([f.type for f in features], pa.string())
         arrays[own["layer"]] = self._texts("layer", [layers.get(f.layer, f.layer) for f in features])
@@ -316,6 +305,20 @@ class _Columns:
     def value_notes(self) -> list[str]:
         """What was changed of the values as the tables were made."""
         notes = []
+        if mixed := list(self.whys["mixed"]):
+            verb = "mix" if len(mixed) > 1 else "mixes"
+            notes.append(f"{_column_list(mixed)} {verb} numbers, text or booleans: written as text")
+        if wide := list(self.whys["wide"]):
+            verb = "have" if len(wide) > 1 else "has"
+            notes.append(
+                f"{_column_list(wide)} {verb} integers past 64 bits: written as text, every digit kept"
+            )
+        if big := list(self.whys["dbf"]):
+            verb = "have" if len(big) > 1 else "has"
+            notes.append(
+                f"{_column_list(big)} {verb} numbers past a Shapefile's fields (18 digits, 1e20):"
+                " written as text, every digit kept"
+            )
         if self.cut:
             n = self.cut
             notes.append(

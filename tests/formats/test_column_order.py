@@ -86,3 +86,32 @@ def test_an_export_read_back_keeps_the_order_too(fmt: str) -> None:
     again = read_file(export_file(state, fmt).body, fmt, LIMITS)
     for feature in again.features:
         assert [k for k, _ in feature.properties if k in COLUMNS] == COLUMNS, fmt
+
+
+def test_each_layer_keeps_its_own_columns_and_types_in_a_geopackage() -> None:
+    """A GeoPackage GDAL wrote with two layers that share a column name but not its type (int
+    ``uID`` in one, real ``uID`` in the other) and have columns of their own: exported, each
+    table has its own columns, typed by its own rows."""
+    point = shapely.to_wkb(shapely.points([(2.35, 48.86), (2.36, 48.85)]))
+    buildings = pa.table({"uID": [1, 2], "floors": [3, 5], "geometry": point})
+    plots = pa.table({"uID": [1.5, 2.25], "owner": ["city", "state"], "geometry": point})
+    data = geopackage(
+        {"buildings": (buildings, "EPSG:4326", "Point"), "plots": (plots, "EPSG:4326", "Point")}
+    )
+    state = map_of(read_file(data, None, LIMITS))
+    body = export_file(state, "gpkg").body
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "out.gpkg"
+        path.write_bytes(body)
+        types = {}
+        for name, _ in pyogrio.list_layers(path):
+            info = pyogrio.read_info(path, layer=name)
+            types[str(name)] = {
+                f: str(t)
+                for f, t in zip(info["fields"], info["dtypes"], strict=True)
+                if f in ("uID", "floors", "owner")
+            }
+    assert types == {
+        "buildings": {"uID": "int64", "floors": "int64"},
+        "plots": {"uID": "float64", "owner": "object"},
+    }

@@ -5,11 +5,17 @@ WGS84 longitude and latitude (pyproj, axis order as GIS files write it: x east, 
 A file that names no CRS is read as degrees only when its numbers are degrees; otherwise it is
 refused with the reason and a hint, never drawn in the sea off Africa (British National Grid
 metres read as degrees land there, or nowhere).
+
+A file read in a projected CRS (named or given) whose features land mostly outside that CRS's
+area of use gets a note saying so, with the systems of the same family (a neighbouring UTM zone,
+the next zone of a State Plane series) where they would land inside theirs: read as UTM 17N,
+Georgia's counties lie in the Atlantic, and the note asks whether 16N was meant.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,6 +65,10 @@ class Reprojection:
     what: str
     transformer: Transformer | None
     checked: bool = False
+    crs: CRS | None = None  # the projected CRS read from, for the area-of-use check
+    inside: int = 0  # points read inside its area of use, and outside
+    outside: int = 0
+    sample: list[tuple[float, float]] = field(default_factory=list)  # a few points as read (x, y)
 
     def apply(self, geometries: Any) -> Any:
         """``geometries`` (a shapely array) in WGS84 degrees."""
@@ -66,8 +76,31 @@ class Reprojection:
             self._check_degrees(geometries)
         if self.transformer is None:
             return geometries
+        if self.crs is not None and len(self.sample) < _SAMPLE:
+            xy = shapely.get_coordinates(geometries)
+            self.sample += [(float(x), float(y)) for x, y in xy[:: max(1, len(xy) // _SAMPLE)][:_SAMPLE]]
         # separate x and y arrays in, as pyproj takes them (the stubs know only interleaved pairs)
-        return shapely.transform(geometries, self._transform, interleaved=False)  # type: ignore[arg-type]
+        out = shapely.transform(geometries, self._transform, interleaved=False)  # type: ignore[arg-type]
+        if self.crs is not None and self.crs.area_of_use is not None:
+            lonlat = shapely.get_coordinates(out)
+            within = _within(self.crs.area_of_use, lonlat[:, 0], lonlat[:, 1])
+            self.inside += int(within.sum())
+            self.outside += int(len(within) - within.sum())
+        return out
+
+    def area_note(self) -> str | None:
+        """A note when most points lie outside the CRS's area of use, naming the systems of its
+        family in whose area they would lie (see the module's docstring); else None."""
+        if self.crs is None or self.outside <= self.inside or self.crs.area_of_use is None:
+            return None
+        area = self.crs.area_of_use.name
+        area = area if len(area) <= _AREA else area[: _AREA - 1].rstrip(" ;,-") + "…"
+        said = (
+            f"{self.what}: read as {_name(self.crs)}, {self.outside:,} of {self.inside + self.outside:,}"
+            f" points lie outside where that system is used ({area}); check its crs"
+        )
+        meant = [_name(c) for c in _neighbours(self.crs) if _lands_in(c, self.sample)]
+        return said + (f": did you mean {' or '.join(meant[:3])}?" if meant else "")
 
     def _transform(self, x: Any, y: Any) -> tuple[Any, Any]:
         assert self.transformer is not None
@@ -110,4 +143,56 @@ def reprojection(found: Any, given: CRS | None, what: str, notes: list[str]) -> 
     except CRSError as exc:
         raise InvalidInput(f"{what} is in {_name(crs)}, which cannot be turned into WGS84: {exc}") from None
     notes.append(f"{what} reprojected from {_name(crs)} to WGS84")
-    return Reprojection(what, transformer)
+    return Reprojection(what, transformer, crs=crs if crs.is_projected else None)
+
+
+_SAMPLE = 200  # points kept to try the neighbouring systems with
+_AREA = 100  # characters of an area of use's name in a note (a state plane's lists its counties)
+_UTM = re.compile(r"^(?P<datum>.*) / UTM zone (?P<zone>\d+)(?P<hemisphere>[NS])$")
+
+
+def _within(area: Any, lon: Any, lat: Any) -> Any:
+    """Which points lie in an area of use (one that crosses the antimeridian included)."""
+    north_south = (lat >= area.south - 0.5) & (lat <= area.north + 0.5)
+    if area.west <= area.east:
+        return north_south & (lon >= area.west - 0.5) & (lon <= area.east + 0.5)
+    return north_south & ((lon >= area.west - 0.5) | (lon <= area.east + 0.5))
+
+
+def _neighbours(crs: CRS) -> list[CRS]:
+    """The systems of ``crs``'s family one or two steps away: the UTM zones beside a UTM zone (of
+    its datum), else the EPSG codes beside its own of the same kind and datum name's start."""
+    out: list[CRS] = []
+    code = crs.to_epsg(min_confidence=90)
+    utm = _UTM.match(crs.name)
+    for step in (1, -1, 2, -2):
+        try:
+            if utm:
+                zone = int(utm["zone"]) + step
+                if not 1 <= zone <= 60:
+                    continue
+                found = CRS.from_user_input(f"{utm['datum']} / UTM zone {zone}{utm['hemisphere']}")
+            elif code is not None:
+                found = CRS.from_epsg(code + step)
+                if not found.is_projected or found.name.split(" / ")[0] != crs.name.split(" / ")[0]:
+                    continue
+            else:
+                return out
+        except CRSError:
+            continue
+        out.append(found)
+    return out
+
+
+def _lands_in(crs: CRS, sample: list[tuple[float, float]]) -> bool:
+    """Whether most of ``sample`` (x, y as read), read in ``crs``, lies in its area of use."""
+    if not sample or crs.area_of_use is None:
+        return False
+    try:
+        to = Transformer.from_crs(crs, _WGS84, always_xy=True)
+    except CRSError:
+        return False
+    xs, ys = np.array([p[0] for p in sample]), np.array([p[1] for p in sample])
+    lon, lat = to.transform(xs, ys, errcheck=False)
+    within = _within(crs.area_of_use, np.asarray(lon), np.asarray(lat))
+    return bool(within.mean() > 0.5)

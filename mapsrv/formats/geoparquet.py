@@ -260,6 +260,8 @@ def read_geoparquet(
             rows.add(batch)
     except (pa.ArrowException, OSError) as exc:
         raise InvalidInput(f"geoparquet cannot be read at row {rows.index}: {str(exc)[:200]}") from None
+    if said := way.area_note():
+        out.note(said)
 
 
 def write_geoparquet(table: GisTable) -> bytes:

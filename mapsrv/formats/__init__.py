@@ -147,17 +147,18 @@ def read_file(
     elif fmt == "csv":
         read_csv(data, out, lookup)
     else:
-        _read_geojson(data, out)
+        _read_geojson(data, out, crs)
     return out.result()
 
 
 def check_gis_arguments(fmt: str, file_layer: str | None, crs: str | None) -> None:
-    """``file_layer`` and ``crs`` go with a GIS file only."""
-    if fmt not in GIS_FORMATS and (file_layer is not None or crs is not None):
+    """``file_layer`` goes with a GIS file only, ``crs`` with one or a GeoJSON."""
+    if fmt not in GIS_FORMATS and (file_layer is not None or (crs is not None and fmt != "geojson")):
         name = "file_layer" if file_layer is not None else "crs"
+        also = "" if name == "file_layer" else " or a GeoJSON"
         raise InvalidInput(
-            f"{name} goes with a Shapefile, GeoPackage, FlatGeobuf or GeoParquet, got a {fmt} file"
-            " (its coordinates are WGS84 degrees); leave it out"
+            f"{name} goes with a Shapefile, GeoPackage, FlatGeobuf or GeoParquet{also},"
+            f" got a {fmt} file (its coordinates are WGS84 degrees); leave it out"
         )
 
 
@@ -233,7 +234,9 @@ def _read_gis(
         read_geoparquet(data, out, crs=system, progress=progress)
 
 
-def _read_geojson(data: bytes, out: Collector) -> None:
+def _read_geojson(data: bytes, out: Collector, crs: str | None = None) -> None:
+    """A GeoJSON's features; its positions reprojected from ``crs`` (given) or the system its
+    2008 ``crs`` member names, when either is not WGS84."""
     try:
         raw = sliced_json.loads(data)  # json.loads, letting the event loop run between features
     except json.JSONDecodeError as exc:
@@ -244,6 +247,16 @@ def _read_geojson(data: bytes, out: Collector) -> None:
         raise InvalidInput(f"geojson is not valid UTF-8 at byte {exc.start}: {exc.reason}") from None
     except RecursionError:
         raise InvalidInput("geojson is nested too deeply to read; no GeoJSON nests that far") from None
+    declared = crs if crs is not None else raw.get("crs") if isinstance(raw, dict) else None
+    if declared is not None:  # pyproj only for a GeoJSON that needs it
+        from mapsrv.formats.crs import geojson_crs, given_crs, reproject_geojson
+
+        system = given_crs(crs) if crs is not None else geojson_crs(raw)
+        if system is not None:
+            notes: list[str] = []
+            reproject_geojson(raw, system, notes)
+            for note in notes:
+                out.note(note)
     if isinstance(raw, dict) and isinstance(raw.get("name"), str):
         out.title = raw["name"]
     out.members = collection_members(raw)

@@ -25,7 +25,7 @@ from pyproj.exceptions import CRSError
 
 from mapsrv.errors import InvalidInput
 
-__all__ = ["HINT", "Reprojection", "given_crs", "reprojection"]
+__all__ = ["HINT", "Reprojection", "geojson_crs", "given_crs", "reproject_geojson", "reprojection"]
 
 HINT = 'crs: "EPSG:27700" (British National Grid), "EPSG:2154" (Lambert-93) or a UTM zone ("EPSG:32631")'
 _WGS84 = CRS.from_epsg(4326)
@@ -196,3 +196,78 @@ def _lands_in(crs: CRS, sample: list[tuple[float, float]]) -> bool:
     lon, lat = to.transform(xs, ys, errcheck=False)
     within = _within(crs.area_of_use, np.asarray(lon), np.asarray(lat))
     return bool(within.mean() > 0.5)
+
+
+def geojson_crs(raw: Any) -> CRS | None:
+    """The system a GeoJSON's 2008 ``crs`` member names (``{"type": "name", "properties":
+    {"name": "urn:ogc:def:crs:EPSG::2248"}}``, or the older ``EPSG`` type with a ``code``), as GDAL
+    and older tools write it; None when there is none or it is WGS84 (RFC 7946's only one)."""
+    member = raw.get("crs") if isinstance(raw, dict) else None
+    if not isinstance(member, dict) or not isinstance(member.get("properties"), dict):
+        return None
+    props = member["properties"]
+    found = props.get("name") if member.get("type") == "name" else props.get("code")
+    if not isinstance(found, (str, int)) or isinstance(found, bool):
+        return None
+    crs = _crs(f"EPSG:{found}" if isinstance(found, int) else found, "geojson's crs member")
+    return None if crs.equals(_WGS84, ignore_axis_order=True) or _is_crs84(crs) else crs
+
+
+def _is_crs84(crs: CRS) -> bool:
+    return crs.equals(CRS.from_user_input("OGC:CRS84"))
+
+
+def _positions(coords: Any, depth: int = 0) -> Any:
+    """Each position (a list whose first two items are numbers) of a geometry's ``coordinates``."""
+    if not isinstance(coords, list) or depth > 4:
+        return
+    if len(coords) >= 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in coords[:2]):
+        yield coords
+        return
+    for item in coords:
+        yield from _positions(item, depth + 1)
+
+
+def _geometries(raw: Any, depth: int = 0) -> Any:
+    if not isinstance(raw, dict) or depth > 32:
+        return
+    kind = raw.get("type")
+    if kind == "FeatureCollection" and isinstance(raw.get("features"), list):
+        for feature in raw["features"]:
+            yield from _geometries(feature, depth + 1)
+    elif kind == "Feature":
+        yield from _geometries(raw.get("geometry"), depth + 1)
+    elif kind == "GeometryCollection" and isinstance(raw.get("geometries"), list):
+        for member in raw["geometries"]:
+            yield from _geometries(member, depth + 1)
+    elif "coordinates" in raw:
+        yield raw
+
+
+def reproject_geojson(raw: Any, crs: CRS, notes: list[str]) -> None:
+    """``raw`` (a parsed GeoJSON) with every position moved from ``crs`` into WGS84 longitude and
+    latitude, in place, in one pass of PROJ over all of them."""
+    if crs.equals(_WGS84, ignore_axis_order=True) or _is_crs84(crs):
+        return
+    way = reprojection(crs, None, "geojson", notes)
+    assert way.transformer is not None
+    positions = [p for geometry in _geometries(raw) for p in _positions(geometry.get("coordinates"))]
+    if not positions:
+        return
+    xs = np.fromiter((p[0] for p in positions), float, len(positions))
+    ys = np.fromiter((p[1] for p in positions), float, len(positions))
+    lon, lat = way.transformer.transform(xs, ys, errcheck=False)
+    for position, x, y in zip(positions, lon.tolist(), lat.tolist(), strict=True):
+        position[0], position[1] = x, y
+    if way.crs is not None and way.crs.area_of_use is not None:
+        way.sample = list(
+            zip(
+                xs[:: max(1, len(xs) // _SAMPLE)].tolist(),
+                ys[:: max(1, len(ys) // _SAMPLE)].tolist(),
+                strict=False,
+            )
+        )
+        within = _within(way.crs.area_of_use, np.asarray(lon), np.asarray(lat))
+        way.inside, way.outside = int(within.sum()), int(len(within) - within.sum())
+        if said := way.area_note():
+            notes.append(said)

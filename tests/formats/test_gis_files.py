@@ -305,9 +305,10 @@ def test_a_file_without_a_crs_is_read_only_when_its_numbers_are_degrees() -> Non
     ):
         read_file(data, None, LIMITS, crs="EPSG:99999")
     with pytest.raises(
-        InvalidInput, match=r"^crs goes with a Shapefile, GeoPackage, FlatGeobuf or GeoParquet"
+        InvalidInput,
+        match=r"^crs goes with a Shapefile, GeoPackage, FlatGeobuf or GeoParquet or a GeoJSON, got a csv",
     ):
-        read_file(b'{"type": "FeatureCollection", "features": []}', None, LIMITS, crs="EPSG:27700")
+        read_file(b"lat,lon\n1,2\n", "csv", LIMITS, crs="EPSG:27700")
 
 
 def test_a_given_crs_wins_over_a_wrong_one_with_a_note() -> None:

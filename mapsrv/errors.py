@@ -3,6 +3,8 @@
     MapsrvError                 500  -32603  internal
     ├── InvalidInput            400  -32602  invalid       a value breaks a rule; the message names it
     │   ├── NothingToUndo       409  -32602  nothing_to_undo  an actor's undo (or redo) stack is empty
+    │   ├── CrsNeeded           400  -32602  needs_crs     a GIS file's numbers are in a system it does not
+    │   │                                                  name; carries the likely ones (``candidates``)
     │   ├── PayloadTooLarge     413  -32602  too_large     a body, string or collection past its cap
     │   │   └── BodyTooLarge    413  -32602  too_large     a request body past --max-body-size (closes)
     │   └── ParseError          400  -32700  parse_error   a body that is not JSON(-RPC) at all
@@ -36,6 +38,7 @@ from typing import Any
 
 __all__ = [
     "BodyTooLarge",
+    "CrsNeeded",
     "EditConflict",
     "Forbidden",
     "Gone",
@@ -75,6 +78,21 @@ class InvalidInput(MapsrvError):
     status = 400
     jsonrpc_code = -32602
     code = "invalid"
+
+
+class CrsNeeded(InvalidInput):
+    """A GIS file whose coordinates are not degrees and name no system: the page offers
+    ``candidates`` (each ``{"crs": "EPSG:27700", "name": ...}``, the systems whose area of use
+    would hold them) to choose from."""
+
+    code = "needs_crs"
+
+    def __init__(self, message: str, candidates: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.candidates = candidates[:20]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "candidates": self.candidates}
 
 
 class PayloadTooLarge(InvalidInput):

@@ -23,9 +23,17 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from mapsrv.errors import InvalidInput
+from mapsrv.errors import CrsNeeded, InvalidInput
 
-__all__ = ["HINT", "Reprojection", "geojson_crs", "given_crs", "reproject_geojson", "reprojection"]
+__all__ = [
+    "HINT",
+    "Reprojection",
+    "candidates",
+    "geojson_crs",
+    "given_crs",
+    "reproject_geojson",
+    "reprojection",
+]
 
 HINT = 'crs: "EPSG:27700" (British National Grid), "EPSG:2154" (Lambert-93) or a UTM zone ("EPSG:32631")'
 _WGS84 = CRS.from_epsg(4326)
@@ -113,10 +121,13 @@ class Reprojection:
         x, y = coords[:, 0], coords[:, 1]
         if bool(np.all(np.abs(x) <= 180.0 + 1e-9)) and bool(np.all(np.abs(y) <= 90.0 + 1e-9)):
             return
-        raise InvalidInput(
+        found = candidates(x, y)
+        likely = f"; likely: {', '.join(c['crs'] for c in found[:5])}" if found else ""
+        raise CrsNeeded(
             f"{self.what} names no coordinate reference system and its coordinates are not degrees"
             f" (x from {np.nanmin(x):,.6g} to {np.nanmax(x):,.6g}, y from {np.nanmin(y):,.6g} to"
-            f" {np.nanmax(y):,.6g}): say which system they are in, e.g. {HINT}"
+            f" {np.nanmax(y):,.6g}): say which system they are in, e.g. {HINT}{likely}",
+            found,
         )
 
 
@@ -271,3 +282,48 @@ def reproject_geojson(raw: Any, crs: CRS, notes: list[str]) -> None:
         way.inside, way.outside = int(within.sum()), int(len(within) - within.sum())
         if said := way.area_note():
             notes.append(said)
+
+
+# Projected systems people's files are most often in without saying so: national and regional
+# grids (their areas of use tell them apart), then the UTM zones of three datums' (one of which
+# a file's numbers fit is a zone its area holds: they are offered after the grids) and Web
+# Mercator, which holds any numbers within its square.
+_GRIDS = (
+    27700, 2154, 28992, 2056, 31370, 5514, 2180, 3067, 3006, 25832, 25833, 25830, 31468, 3003, 3035,
+    2193, 3577, 7855, 3112, 5070, 2263, 2229, 2240, 2248, 2272, 3857,
+)  # fmt: skip
+_MOST = 12
+
+
+def _fits(crs: CRS, xs: Any, ys: Any) -> bool:
+    if crs.area_of_use is None:
+        return False
+    to = Transformer.from_crs(crs, _WGS84, always_xy=True)
+    lon, lat = to.transform(xs, ys, errcheck=False)
+    lon, lat = np.asarray(lon), np.asarray(lat)
+    return bool(
+        np.isfinite(lon).all() and np.isfinite(lat).all() and _within(crs.area_of_use, lon, lat).all()
+    )
+
+
+def candidates(x: Any, y: Any) -> list[dict[str, str]]:
+    """The systems of ``_GRIDS`` whose area of use holds the points ``x``, ``y`` (their box's
+    corners and centre, as the system would read them), at most ``_MOST``: what the page offers
+    for a file that names none."""
+    x, y = x[np.isfinite(x) & np.isfinite(y)], y[np.isfinite(x) & np.isfinite(y)]
+    if not len(x):
+        return []
+    x0, x1, y0, y1 = float(x.min()), float(x.max()), float(y.min()), float(y.max())
+    xs = np.array([x0, x0, x1, x1, (x0 + x1) / 2])
+    ys = np.array([y0, y1, y0, y1, (y0 + y1) / 2])
+    out = []
+    for code in _GRIDS:
+        try:
+            crs = CRS.from_epsg(code)
+            if _fits(crs, xs, ys):
+                out.append({"crs": f"EPSG:{code}", "name": crs.name})
+        except CRSError:
+            continue
+        if len(out) == _MOST:
+            break
+    return out

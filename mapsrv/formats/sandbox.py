@@ -269,7 +269,7 @@ def _read(request: dict[str, Any], out: _Out) -> None:
 
 
 def _refusal(exc: BaseException, memory: int) -> dict[str, Any]:
-    from mapsrv.errors import MapsrvError
+    from mapsrv.errors import CrsNeeded, MapsrvError
 
     mib = memory >> 20
     if isinstance(exc, MemoryError) or type(exc).__name__ == "ArrowMemoryError":
@@ -280,7 +280,8 @@ def _refusal(exc: BaseException, memory: int) -> dict[str, Any]:
             " --import-memory); send a smaller file or split it",
         }
     if isinstance(exc, MapsrvError):
-        return {"status": exc.status, "kind": exc.code, "message": exc.message}
+        extra = {"candidates": exc.candidates} if isinstance(exc, CrsNeeded) else {}
+        return {"status": exc.status, "kind": exc.code, "message": exc.message, **extra}
     text = str(exc)
     if "memory" in text.lower() and ("alloc" in text.lower() or "out of" in text.lower()):
         return _refusal(MemoryError(), memory)

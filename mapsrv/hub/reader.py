@@ -40,7 +40,7 @@ import trio
 
 import mapsrv
 from mapsrv.core.model import Feature
-from mapsrv.errors import InvalidInput, MapsrvError, PayloadTooLarge, Unavailable
+from mapsrv.errors import CrsNeeded, InvalidInput, MapsrvError, PayloadTooLarge, Unavailable
 from mapsrv.formats import GIS_FORMATS, Imported, Progress
 from mapsrv.formats.sandbox import FRAME, MAX_FRAME, Table, safe_loads
 from mapsrv.observability import collector
@@ -279,6 +279,11 @@ def _refused(payload: bytes) -> InvalidInput:
     try:
         said = json.loads(payload)
         message, status = str(said["message"])[:2_000], int(said["status"])
+        if said.get("kind") == CrsNeeded.code:
+            candidates = [
+                {"crs": str(c["crs"])[:40], "name": str(c["name"])[:120]} for c in said["candidates"][:20]
+            ]
+            return CrsNeeded(message, candidates)
     except (ValueError, KeyError, TypeError):
         return _garbled("its refusal")
     return PayloadTooLarge(message) if status == 413 else InvalidInput(message)

@@ -136,3 +136,51 @@ async def test_a_big_files_upload_shows_its_progress(nursery: trio.Nursery) -> N
     sending = [t for t in titles if t.startswith("Sending world.zip… ") and t.endswith(" %")]
     assert sending, titles
     assert "Reading world.zip…" in titles and titles[-1] == "Add world.zip?"
+
+
+@pytest.mark.browser
+async def test_a_shapefile_without_prj_is_read_by_choosing_its_system_in_the_page(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """Issue 75: a Shapefile of Lambert-93 metres without its .prj is no dead end: the dialog says
+    why, offers the systems whose area of use holds its numbers (Lambert-93 among them), and the
+    one chosen reads it where it is."""
+    server = await start_server(nursery, tile_url=TILES)
+    lon, lat = zip(*TOWNS.values(), strict=True)
+    points = project(shapely.points(lon, lat), "EPSG:2154")
+    table = pa.table({"NOM": list(TOWNS), "geometry": shapely.to_wkb(points)})
+    data = shapefile_zip({"villes": (table, None, "Point")})  # no .prj
+
+    def body(chromium: Chromium) -> None:
+        tab, other = importing_tabs(chromium, server)
+        page = tab.page
+        page.evaluate(DROP, ["villes.zip", base64.b64encode(data).decode()])
+        dialog = page.locator("#import")
+        page.locator("#import-error", has_text="names no coordinate reference system").wait_for()
+        assert page.locator("#import-crs-row").is_visible()
+        offered = page.locator("#import-crs-list option").evaluate_all("(os) => os.map((o) => o.value)")
+        assert "EPSG:2154" in offered and "EPSG:27700" not in offered, offered
+        assert dialog.get_by_role("button", name="Add to map").is_disabled()
+        page.fill("#import-crs", "EPSG:2154")
+        page.press("#import-crs", "Enter")
+        dialog.get_by_text("Shapefile: 3 markers").wait_for()
+        notes = dialog.locator("#import-notes li").all_inner_texts()
+        assert "shapefile villes reprojected from EPSG:2154 (RGF93 v1 / Lambert-93) to WGS84" in notes
+        page.screenshot(path=str(artifact("import-crs.png", tmp_path)))
+        dialog.get_by_role("button", name="Add to map").click()
+        page.locator("#import-status", has_text="Added 3 markers from villes.zip").wait_for()
+        version = int(page.evaluate("document.body.dataset.importedVersion"))
+        other.page.wait_for_function(
+            "(v) => Number(document.body.dataset.drawnVersion) >= v", arg=version, polling=50
+        )
+        for name, (x, y) in TOWNS.items():
+            found = other.page.evaluate(
+                "(n) => { for (const id of window.mapsrv.featureIds()) { const f = window.mapsrv.feature(id);"
+                " if (f.label === n) return f.coords; } return null; }",
+                name,
+            )
+            assert found == pytest.approx([y, x], abs=1e-6), name
+        tab.check_clean()
+        other.check_clean()
+
+    await in_chromium(body)

@@ -15,6 +15,7 @@ import dataclasses
 import itertools
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Literal
 from urllib.parse import urlencode, urlsplit
@@ -135,31 +136,14 @@ async def import_file(
     upload = None if upload is False else upload
     if join == "layer":
         _check_layer_join(map_id, layer, upload, simplify=simplify, country=country, snap=snap, crs=crs)
-    read = (
-        partial(
-            read_rows_upload,
-            fmt=format,
-            limits=tc.hub.limits,
-            read_limits=tc.hub.read_limits,
-            owner=tc.principal or tc.actor.id,
-        )
-        if join == "layer"
-        else partial(
-            read_upload,
-            fmt=format,
-            limits=tc.hub.limits,
-            layer=layer,
-            simplify=simplify,
-            join=join,
-            key=key,
-            country=country,
-            file_layer=file_layer,
-            crs=crs,
-            areas=tc.places.join_area,
-            read_limits=tc.hub.read_limits,
-            owner=tc.principal or tc.actor.id,
-        )
-    )
+    owner, limits, read_limits = tc.principal or tc.actor.id, tc.hub.limits, tc.hub.read_limits
+    read: Callable[..., Awaitable[Imported | Table]] = partial(
+        read_rows_upload, fmt=format, limits=limits, read_limits=read_limits, owner=owner
+    ) if join == "layer" else partial(
+        read_upload, fmt=format, limits=limits, layer=layer, simplify=simplify, join=join, key=key,
+        country=country, file_layer=file_layer, crs=crs, areas=tc.places.join_area, read_limits=read_limits,
+        owner=owner,
+    )  # fmt: skip
     sources = (("content", content), ("path", path), ("url", url), ("upload", upload))
     given = [name for name, value in sources if value is not None]
     if len(given) != 1:

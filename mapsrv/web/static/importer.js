@@ -17,6 +17,9 @@
  * with features; `join=layer&layer=<id>`): its rows' columns are added to the features their
  * key names, and the preview says how many, which rows matched nothing (with the nearest key)
  * and which keys came twice.
+ * A GIS file whose numbers are in a system it does not name is refused with the systems likely
+ * to be its own (`needs_crs`, `candidates`): the dialog then asks for its coordinate system (one
+ * of those, or any the person types) and previews again with `crs`.
  * Out: links to /export.<format> under this page's own prefix (the view link's for a viewer).
  *
  * Everything a file or the server says is put in the page as text, never as markup.
@@ -206,12 +209,27 @@ const LAYER = 'layer:'; // a join-to option's value for a layer of the map: laye
 // the layer).
 function joinQuery() {
   const to = byId('import-join-to').value;
-  if (!to) return {};
+  const crs = byId('import-crs').value.trim();
+  if (!to) return crs ? { crs: crs } : {};
   const query = to.startsWith(LAYER) ? { join: 'layer', layer: to.slice(LAYER.length) } : { join: to };
   if (byId('import-key').value) query.key = byId('import-key').value;
   const country = byId('import-country').value.trim();
   if (to === 'regions' && country) query.country = country;
+  if (crs) query.crs = crs;
   return query;
+}
+
+// A GIS file that names no coordinate system: its likely ones (the server's `candidates`, each
+// system whose area of use holds the file's numbers) to pick from, or any the person types.
+function offerCrs(candidates) {
+  const options = (candidates || []).map((c) => {
+    const option = document.createElement('option');
+    option.value = c.crs;
+    option.label = c.crs + ': ' + c.name;
+    return option;
+  });
+  byId('import-crs-list').replaceChildren(...options);
+  byId('import-crs-row').hidden = false;
 }
 
 // The column picker: "(as found)" (the server picks), then the table's columns, `key` chosen.
@@ -326,6 +344,8 @@ function take(file) {
   close();
   offerLayers();
   byId('import-join-to').value = '';
+  byId('import-crs').value = '';
+  byId('import-crs-row').hidden = true;
   byId('import-country').value = '';
   offerColumns([], '');
   current = file;
@@ -350,6 +370,7 @@ async function look(file, first) {
     byId('import-title').textContent = 'Cannot add ' + file.name;
     preview(null);
     if (result.error && Array.isArray(result.error.columns)) offerColumns(result.error.columns, query.key || '');
+    if (result.error && result.error.code === 'needs_crs') offerCrs(result.error.candidates);
     // Rows that hold coordinates mapsrv could not pair are not countries to join to.
     const coordinates = result.error && Array.isArray(result.error.coordinates) && result.error.coordinates.length;
     const joinable = !byId('import-join').hidden && !query.join && !coordinates;
@@ -398,6 +419,7 @@ function wireImport() {
     again();
   });
   byId('import-key').addEventListener('change', again);
+  byId('import-crs').addEventListener('change', again);
   byId('import-country').addEventListener('change', again);
   byId('import-cancel').addEventListener('click', close);
   dialog.addEventListener('keydown', (event) => {

@@ -63,6 +63,9 @@ class Imported:
     title: str = ""  # the file's own name for itself (GPX metadata, KML Document), when it has one
     # the file's own members beside its title (a GeoJSON FeatureCollection's foreign members)
     members: tuple[tuple[str, Any], ...] = ()
+    # each layer read from a projected system: (what, the system as WKT, a sample of its points
+    # as read), for the check that needs the world's land (``mapsrv.hub.projections``)
+    projections: tuple[tuple[str, str, tuple[tuple[float, float], ...]], ...] = ()
 
 
 def _near_limit(value: Any, limit: float) -> Any:
@@ -145,6 +148,7 @@ class Collector:
         self._skipped: dict[str, list[str]] = {}
         self._reasons: dict[str, str] = {}
         self._counts: dict[str, int] = {}
+        self.projections: list[tuple[str, str, tuple[tuple[float, float], ...]]] = []
         self._thinned = [0, 0, 0]  # shapes, points before, points after
         self._clamped = 0  # coordinates within NOISE past a limit, set to it
         self._keys: dict[str, str] = {}  # property names as core takes them
@@ -284,6 +288,7 @@ class Collector:
             joined=self.joined,
             title=self.title[: self.limits.max_title],
             members=check_members(self._properties(self.members, 0), self.limits) if self.members else (),
+            projections=tuple(self.projections),
         )
 
     def _check_points(self, where: str, n: int) -> None:

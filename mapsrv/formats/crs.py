@@ -29,8 +29,10 @@ __all__ = [
     "HINT",
     "Reprojection",
     "candidates",
+    "crs_name",
     "geojson_crs",
     "given_crs",
+    "neighbours",
     "reproject_geojson",
     "reprojection",
 ]
@@ -59,7 +61,7 @@ def _crs(found: Any, what: str) -> CRS:
         ) from None
 
 
-def _name(crs: CRS) -> str:
+def crs_name(crs: CRS) -> str:
     code = crs.to_authority(min_confidence=90)
     return f"{code[0]}:{code[1]} ({crs.name})" if code else crs.name
 
@@ -96,6 +98,12 @@ class Reprojection:
             self.outside += int(len(within) - within.sum())
         return out
 
+    def read_as(self) -> tuple[str, str, tuple[tuple[float, float], ...]] | None:
+        """What ``Imported.projections`` keeps of a layer read from a projected system."""
+        if self.crs is None or not self.sample:
+            return None
+        return (self.what, self.crs.to_wkt(), tuple(self.sample))
+
     def area_note(self) -> str | None:
         """A note when most points lie outside the CRS's area of use, naming the systems of its
         family in whose area they would lie (see the module's docstring); else None."""
@@ -104,10 +112,10 @@ class Reprojection:
         area = self.crs.area_of_use.name
         area = area if len(area) <= _AREA else area[: _AREA - 1].rstrip(" ;,-") + "…"
         said = (
-            f"{self.what}: read as {_name(self.crs)}, {self.outside:,} of {self.inside + self.outside:,}"
+            f"{self.what}: read as {crs_name(self.crs)}, {self.outside:,} of {self.inside + self.outside:,}"
             f" points lie outside where that system is used ({area}); check its crs"
         )
-        meant = [_name(c) for c in _neighbours(self.crs) if _lands_in(c, self.sample)]
+        meant = [crs_name(c) for c in neighbours(self.crs) if _lands_in(c, self.sample)]
         return said + (f": did you mean {' or '.join(meant[:3])}?" if meant else "")
 
     def _transform(self, x: Any, y: Any) -> tuple[Any, Any]:
@@ -139,7 +147,7 @@ def reprojection(found: Any, given: CRS | None, what: str, notes: list[str]) -> 
         if found:
             named = _crs(found, what)
             if not named.equals(given, ignore_axis_order=True):
-                notes.append(f"{what} says it is in {_name(named)}; read as {_name(given)} as asked")
+                notes.append(f"{what} says it is in {crs_name(named)}; read as {crs_name(given)} as asked")
     elif found:
         crs = _crs(found, what)
     else:
@@ -148,12 +156,13 @@ def reprojection(found: Any, given: CRS | None, what: str, notes: list[str]) -> 
     if crs.equals(_WGS84, ignore_axis_order=True):
         return Reprojection(what, None)
     if not crs.is_geographic and not crs.is_projected and not crs.is_compound:
-        raise InvalidInput(f"{what} is in {_name(crs)}, which is not on the Earth's surface; {HINT}")
+        raise InvalidInput(f"{what} is in {crs_name(crs)}, which is not on the Earth's surface; {HINT}")
     try:
         transformer = Transformer.from_crs(crs, _WGS84, always_xy=True)
     except CRSError as exc:
-        raise InvalidInput(f"{what} is in {_name(crs)}, which cannot be turned into WGS84: {exc}") from None
-    notes.append(f"{what} reprojected from {_name(crs)} to WGS84")
+        said = f"{what} is in {crs_name(crs)}, which cannot be turned into WGS84: {exc}"
+        raise InvalidInput(said) from None
+    notes.append(f"{what} reprojected from {crs_name(crs)} to WGS84")
     return Reprojection(what, transformer, crs=crs if crs.is_projected else None)
 
 
@@ -170,7 +179,7 @@ def _within(area: Any, lon: Any, lat: Any) -> Any:
     return north_south & ((lon >= area.west - 0.5) | (lon <= area.east + 0.5))
 
 
-def _neighbours(crs: CRS) -> list[CRS]:
+def neighbours(crs: CRS) -> list[CRS]:
     """The systems of ``crs``'s family one or two steps away: the UTM zones beside a UTM zone (of
     its datum), else the EPSG codes beside its own of the same kind and datum name's start."""
     out: list[CRS] = []

@@ -262,6 +262,8 @@ def read_geoparquet(
         raise InvalidInput(f"geoparquet cannot be read at row {rows.index}: {str(exc)[:200]}") from None
     if said := way.area_note():
         out.note(said)
+    if kept := way.read_as():
+        out.projections.append(kept)
 
 
 def write_geoparquet(table: GisTable) -> bytes:

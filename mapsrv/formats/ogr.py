@@ -161,6 +161,8 @@ def _read_layer(
         raise InvalidInput(f"{what} cannot be read: {str(exc)[:200]}; export it again") from None
     if said := way.area_note():
         out.note(said)
+    if kept := way.read_as():
+        out.projections.append(kept)
     if info["driver"] == "FlatGeobuf" and rows.index != info["features"]:
         raise InvalidInput(
             f"{what} is damaged or cut short: its header declares {info['features']:,} features, but"

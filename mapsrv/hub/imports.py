@@ -28,6 +28,7 @@ from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import JOINS, Imported, Join, Progress, read_table
 from mapsrv.formats.sandbox import Table
+from mapsrv.hub.projections import sea_notes
 from mapsrv.hub.reader import ReadLimits, reader, spooled_bytes
 from mapsrv.places import point_of, resolve_country
 from mapsrv.places.boundaries import Boundary, find_boundary, nearest_boundary
@@ -83,6 +84,9 @@ async def read_upload(
     if isinstance(read, Imported):
         if join is not None:
             raise InvalidInput(f"join takes a CSV table, got a {read.format} file; send the table as CSV")
+        if read.projections:  # checked against the land, which the reader cannot see
+            said = await run("index", sea_notes, read.projections)
+            read = dataclasses.replace(read, notes=(*read.notes, *said))
         return _checked(read)
     table: Table = read
     finish = partial(

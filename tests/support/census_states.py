@@ -20,7 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mapsrv.places.borders import borders
 
-__all__ = ["census_states", "counties_file"]
+__all__ = ["census_counties", "census_states", "counties_file"]
 
 _POLYGON = 5  # the shapefile shape type of polygons (ESRI Shapefile Technical Description, 1998)
 
@@ -54,6 +54,17 @@ def _read_polygons(path: Path) -> list[BaseGeometry]:
             shape = shapely.difference(shape, shapely.union_all(np.array(holes, dtype=object)))
         out.append(shape)
     return out
+
+
+@functools.cache
+def census_counties(state: str) -> tuple[BaseGeometry, ...]:
+    """The Census's counties of one state (ISO 3166-2: ``US-GA``), (lon, lat)."""
+    found = borders()
+    counties = _read_polygons(counties_file())
+    inside = shapely.points([shapely.get_coordinates(c.representative_point())[0] for c in counties])
+    which, regions = found.tree.query(inside, predicate="within")
+    wanted = set(found.by_code.get(state.upper(), ()))
+    return tuple(counties[int(c)] for c, r in zip(which, regions, strict=True) if int(r) in wanted)
 
 
 @functools.cache

@@ -86,17 +86,24 @@ class Reprojection:
             self._check_degrees(geometries)
         if self.transformer is None:
             return geometries
-        if self.crs is not None and len(self.sample) < _SAMPLE:
-            xy = shapely.get_coordinates(geometries)
-            self.sample += [(float(x), float(y)) for x, y in xy[:: max(1, len(xy) // _SAMPLE)][:_SAMPLE]]
         # separate x and y arrays in, as pyproj takes them (the stubs know only interleaved pairs)
-        out = shapely.transform(geometries, self._transform, interleaved=False)  # type: ignore[arg-type]
-        if self.crs is not None and self.crs.area_of_use is not None:
-            lonlat = shapely.get_coordinates(out)
-            within = _within(self.crs.area_of_use, lonlat[:, 0], lonlat[:, 1])
-            self.inside += int(within.sum())
-            self.outside += int(len(within) - within.sum())
-        return out
+        return shapely.transform(geometries, self.move, interleaved=False)  # type: ignore[arg-type]
+
+    def move(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """Coordinates ``x``, ``y`` (arrays) into longitude and latitude; a projected system's
+        are sampled and counted in or out of its area of use on the way (``area_note``)."""
+        assert self.transformer is not None
+        lon, lat = self.transformer.transform(x, y, errcheck=False)
+        if self.crs is not None:
+            if len(self.sample) < _SAMPLE:
+                step = max(1, len(x) // _SAMPLE)
+                self.sample += zip(x[::step].tolist(), y[::step].tolist(), strict=True)
+                del self.sample[_SAMPLE:]
+            within = _share_within(self.crs, lon, lat)
+            inside = round(within * len(lon))
+            self.inside += inside
+            self.outside += len(lon) - inside
+        return lon, lat
 
     def read_as(self) -> tuple[str, str, tuple[tuple[float, float], ...]] | None:
         """What ``Imported.projections`` keeps of a layer read from a projected system."""
@@ -115,12 +122,9 @@ class Reprojection:
             f"{self.what}: read as {crs_name(self.crs)}, {self.outside:,} of {self.inside + self.outside:,}"
             f" points lie outside where that system is used ({area}); check its crs"
         )
-        meant = [crs_name(c) for c in neighbours(self.crs) if _lands_in(c, self.sample)]
+        xs, ys = np.array([p[0] for p in self.sample]), np.array([p[1] for p in self.sample])
+        meant = [crs_name(c) for c in neighbours(self.crs) if _share_within(c, *_read_in(c, xs, ys)) > 0.5]
         return said + (f": did you mean {' or '.join(meant[:3])}?" if meant else "")
-
-    def _transform(self, x: Any, y: Any) -> tuple[Any, Any]:
-        assert self.transformer is not None
-        return self.transformer.transform(x, y, errcheck=False)
 
     def _check_degrees(self, geometries: Any) -> None:
         coords = shapely.get_coordinates(geometries)
@@ -204,18 +208,21 @@ def neighbours(crs: CRS) -> list[CRS]:
     return out
 
 
-def _lands_in(crs: CRS, sample: list[tuple[float, float]]) -> bool:
-    """Whether most of ``sample`` (x, y as read), read in ``crs``, lies in its area of use."""
-    if not sample or crs.area_of_use is None:
-        return False
+def _read_in(crs: CRS, xs: Any, ys: Any) -> tuple[Any, Any]:
+    """``xs``, ``ys`` as ``crs`` reads them: longitudes and latitudes (NaN where it cannot)."""
     try:
-        to = Transformer.from_crs(crs, _WGS84, always_xy=True)
+        lon, lat = Transformer.from_crs(crs, _WGS84, always_xy=True).transform(xs, ys, errcheck=False)
     except CRSError:
-        return False
-    xs, ys = np.array([p[0] for p in sample]), np.array([p[1] for p in sample])
-    lon, lat = to.transform(xs, ys, errcheck=False)
-    within = _within(crs.area_of_use, np.asarray(lon), np.asarray(lat))
-    return bool(within.mean() > 0.5)
+        return np.full(len(xs), np.nan), np.full(len(ys), np.nan)
+    return np.asarray(lon), np.asarray(lat)
+
+
+def _share_within(crs: CRS, lon: Any, lat: Any) -> float:
+    """The share of the points (degrees) that lie in ``crs``'s area of use; 0 when it has none."""
+    if crs.area_of_use is None or not len(lon):
+        return 0.0
+    lon, lat = np.asarray(lon), np.asarray(lat)
+    return float((_within(crs.area_of_use, lon, lat) & np.isfinite(lon) & np.isfinite(lat)).mean())
 
 
 def geojson_crs(raw: Any) -> CRS | None:
@@ -230,11 +237,7 @@ def geojson_crs(raw: Any) -> CRS | None:
     if not isinstance(found, (str, int)) or isinstance(found, bool):
         return None
     crs = _crs(f"EPSG:{found}" if isinstance(found, int) else found, "geojson's crs member")
-    return None if crs.equals(_WGS84, ignore_axis_order=True) or _is_crs84(crs) else crs
-
-
-def _is_crs84(crs: CRS) -> bool:
-    return crs.equals(CRS.from_user_input("OGC:CRS84"))
+    return None if crs.equals(_WGS84, ignore_axis_order=True) else crs  # CRS84 too
 
 
 def _positions(coords: Any, depth: int = 0) -> Any:
@@ -266,31 +269,18 @@ def _geometries(raw: Any, depth: int = 0) -> Any:
 
 def reproject_geojson(raw: Any, crs: CRS, notes: list[str]) -> None:
     """``raw`` (a parsed GeoJSON) with every position moved from ``crs`` into WGS84 longitude and
-    latitude, in place, in one pass of PROJ over all of them."""
-    if crs.equals(_WGS84, ignore_axis_order=True) or _is_crs84(crs):
-        return
+    latitude, in place, in one pass of PROJ over all of them (``Reprojection.move``)."""
     way = reprojection(crs, None, "geojson", notes)
-    assert way.transformer is not None
     positions = [p for geometry in _geometries(raw) for p in _positions(geometry.get("coordinates"))]
-    if not positions:
+    if way.transformer is None or not positions:
         return
     xs = np.fromiter((p[0] for p in positions), float, len(positions))
     ys = np.fromiter((p[1] for p in positions), float, len(positions))
-    lon, lat = way.transformer.transform(xs, ys, errcheck=False)
-    for position, x, y in zip(positions, lon.tolist(), lat.tolist(), strict=True):
+    lon, lat = way.move(xs, ys)
+    for position, x, y in zip(positions, np.asarray(lon).tolist(), np.asarray(lat).tolist(), strict=True):
         position[0], position[1] = x, y
-    if way.crs is not None and way.crs.area_of_use is not None:
-        way.sample = list(
-            zip(
-                xs[:: max(1, len(xs) // _SAMPLE)].tolist(),
-                ys[:: max(1, len(ys) // _SAMPLE)].tolist(),
-                strict=False,
-            )
-        )
-        within = _within(way.crs.area_of_use, np.asarray(lon), np.asarray(lat))
-        way.inside, way.outside = int(within.sum()), int(len(within) - within.sum())
-        if said := way.area_note():
-            notes.append(said)
+    if said := way.area_note():
+        notes.append(said)
 
 
 # Projected systems people's files are most often in without saying so: national and regional
@@ -302,17 +292,6 @@ _GRIDS = (
     2193, 3577, 7855, 3112, 5070, 2263, 2229, 2240, 2248, 2272, 3857,
 )  # fmt: skip
 _MOST = 12
-
-
-def _fits(crs: CRS, xs: Any, ys: Any) -> bool:
-    if crs.area_of_use is None:
-        return False
-    to = Transformer.from_crs(crs, _WGS84, always_xy=True)
-    lon, lat = to.transform(xs, ys, errcheck=False)
-    lon, lat = np.asarray(lon), np.asarray(lat)
-    return bool(
-        np.isfinite(lon).all() and np.isfinite(lat).all() and _within(crs.area_of_use, lon, lat).all()
-    )
 
 
 def candidates(x: Any, y: Any) -> list[dict[str, str]]:
@@ -329,7 +308,7 @@ def candidates(x: Any, y: Any) -> list[dict[str, str]]:
     for code in _GRIDS:
         try:
             crs = CRS.from_epsg(code)
-            if _fits(crs, xs, ys):
+            if _share_within(crs, *_read_in(crs, xs, ys)) == 1.0:
                 out.append({"crs": f"EPSG:{code}", "name": crs.name})
         except CRSError:
             continue

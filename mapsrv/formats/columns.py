@@ -21,6 +21,7 @@ __all__ = [
     "no_position",
     "normalise",
     "paired_names",
+    "unique_name",
 ]
 
 _BRACKETS = re.compile(r"[(\[{].*?[)\]}]")
@@ -90,6 +91,22 @@ def paired_names(header: str) -> bool:
     """Whether a latitude column was found by its pair (``_paired``), not by a name of its own:
     worth a note saying which columns the positions came from."""
     return normalise(header) not in _LAT
+
+
+def _cut(name: str, size: int | None) -> str:
+    return name if size is None else name.encode()[:size].decode(errors="ignore")
+
+
+def unique_name(name: str, taken: set[str], size: int | None = None) -> str:
+    """A column's name written out: ``name`` at most ``size`` bytes of UTF-8 (None: any),
+    ``_2``, ``_3``... added until it is none of ``taken`` (lower case), which it then joins."""
+    out, n = _cut(name, size), 1
+    while out.lower() in taken:
+        n += 1
+        suffix = f"_{n}"
+        out = _cut(name, None if size is None else size - len(suffix)) + suffix
+    taken.add(out.lower())
+    return out
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from mapsrv.core.model import Feature, MapState
 from mapsrv.formats.cells import json_text
+from mapsrv.formats.columns import unique_name
 from mapsrv.formats.gisrows import OWN, OWN_PREFIX, OWN_TYPE
 from mapsrv.formats.wkb import WKB_TYPES, to_wkb
 
@@ -119,22 +120,6 @@ def _column(values: list[Any], kind: pa.DataType) -> pa.Array:
     return pa.array(values, kind)
 
 
-def _cut(name: str, size: int | None) -> str:
-    return name if size is None else name.encode()[:size].decode(errors="ignore")
-
-
-def _unique(name: str, taken: set[str], size: int | None) -> str:
-    """``name`` at most ``size`` bytes of UTF-8 (None: any), ``_2``, ``_3``... added until it is
-    none of ``taken`` (lower case), which it then joins."""
-    out, n = _cut(name, size), 1
-    while out.lower() in taken:
-        n += 1
-        suffix = f"_{n}"
-        out = _cut(name, None if size is None else size - len(suffix)) + suffix
-    taken.add(out.lower())
-    return out
-
-
 def _is_text(text: str) -> bool:
     """Whether ``text`` is UTF-8 text: no lone surrogate, which no file holds."""
     return text.isascii() or _SURROGATE.search(text) is None
@@ -186,7 +171,7 @@ def _column_names(
             taken.add(folded)
     names = {key: key for key in keys}
     for key in whys:
-        names[key] = _unique(_SURROGATE.sub("\ufffd", key), taken, size)
+        names[key] = unique_name(_SURROGATE.sub("\ufffd", key), taken, size)
     said: dict[str, list[str]] = {}
     for key, why in whys.items():
         said.setdefault(why, []).append(

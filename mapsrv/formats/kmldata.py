@@ -24,6 +24,7 @@ from typing import Any
 
 from mapsrv.core.model import Feature
 from mapsrv.formats.cells import cell_text, is_numeric, number, typed
+from mapsrv.formats.columns import unique_name
 from mapsrv.formats.safexml import attribute, escape, local_name, text_of
 
 __all__ = [
@@ -139,17 +140,8 @@ def kml_names(features: Iterable[Feature]) -> dict[str, str]:
     """The written properties GDAL would take for a placemark's own field, each to its new name
     (``ID``: ``ID_2``; a number more while that is taken, case aside)."""
     keys = list(dict.fromkeys(key for feature in features for key, _ in _written(feature)))
-    taken = {key.casefold() for key in keys} | _GDAL_FIELDS
-    out: dict[str, str] = {}
-    for key in keys:
-        if key.casefold() not in _GDAL_FIELDS:
-            continue
-        n = 2
-        while f"{key}_{n}".casefold() in taken:
-            n += 1
-        out[key] = f"{key}_{n}"
-        taken.add(out[key].casefold())
-    return out
+    taken = {key.lower() for key in keys} | _GDAL_FIELDS
+    return {key: unique_name(key, taken) for key in keys if key.lower() in _GDAL_FIELDS}
 
 
 def kml_notes(features: Iterable[Feature]) -> list[str]:

@@ -158,8 +158,8 @@ def find_columns(header: Sequence[str], sample: Sequence[Sequence[str]]) -> Colu
     column by its content when no header names one."""
     keys = [normalise(h) for h in header]
     lat, lon = _first(keys, _LAT[:-1]), _first(keys, _LON[:-1])
-    if lat is None or lon is None:
-        lat, lon = _paired(header) if (lat, lon) == (None, None) else (lat, lon)
+    if lat is None and lon is None:
+        lat, lon = _paired(header)
     if lat is None or lon is None:  # x and y only when no column says latitude or longitude
         lat, lon = (
             lat if lat is not None else _first(keys, _LAT),

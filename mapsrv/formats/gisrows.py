@@ -235,14 +235,12 @@ class LayerRows:
             geometries = self._straightened(wkb, start, rows)
         sizes = shapely.get_num_coordinates(geometries)
         self._check_points(sizes if rows is None else np.append(sizes, 0)[rows], start)
-        with_z = shapely.has_z(geometries)
-        with_m = shapely.has_m(geometries)
-        if with_z.any() or with_m.any():
-            for said, found in (("heights (Z)", with_z), ("measures (M)", with_m)):
-                if found.any():
-                    self.out.count(
-                        f"{self.what}: {said} left out, the map holds 2D positions", int(found.sum())
-                    )
+        dropped = [("heights (Z)", int(shapely.has_z(geometries).sum()))]
+        dropped.append(("measures (M)", int(shapely.has_m(geometries).sum())))
+        for said, n in dropped:
+            if n:
+                self.out.count(f"{self.what}: {said} left out, the map holds 2D positions", n)
+        if any(n for _, n in dropped):
             geometries = shapely.force_2d(geometries)
         geometries = self.reprojection.apply(geometries)
         xy, at = shapely.get_coordinates(geometries, return_index=True)

@@ -33,6 +33,7 @@ __all__ = [
     "geojson_crs",
     "given_crs",
     "neighbours",
+    "read_in",
     "reproject_geojson",
     "reprojection",
 ]
@@ -123,7 +124,7 @@ class Reprojection:
             f" points lie outside where that system is used ({area}); check its crs"
         )
         xs, ys = np.array([p[0] for p in self.sample]), np.array([p[1] for p in self.sample])
-        meant = [crs_name(c) for c in neighbours(self.crs) if _share_within(c, *_read_in(c, xs, ys)) > 0.5]
+        meant = [crs_name(c) for c in neighbours(self.crs) if _share_within(c, *read_in(c, xs, ys)) > 0.5]
         return said + (f": did you mean {' or '.join(meant[:3])}?" if meant else "")
 
     def _check_degrees(self, geometries: Any) -> None:
@@ -208,7 +209,7 @@ def neighbours(crs: CRS) -> list[CRS]:
     return out
 
 
-def _read_in(crs: CRS, xs: Any, ys: Any) -> tuple[Any, Any]:
+def read_in(crs: CRS, xs: Any, ys: Any) -> tuple[Any, Any]:
     """``xs``, ``ys`` as ``crs`` reads them: longitudes and latitudes (NaN where it cannot)."""
     try:
         lon, lat = Transformer.from_crs(crs, _WGS84, always_xy=True).transform(xs, ys, errcheck=False)
@@ -308,7 +309,7 @@ def candidates(x: Any, y: Any) -> list[dict[str, str]]:
     for code in _GRIDS:
         try:
             crs = CRS.from_epsg(code)
-            if _share_within(crs, *_read_in(crs, xs, ys)) == 1.0:
+            if _share_within(crs, *read_in(crs, xs, ys)) == 1.0:
                 out.append({"crs": f"EPSG:{code}", "name": crs.name})
         except CRSError:
             continue

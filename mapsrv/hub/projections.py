@@ -14,10 +14,14 @@ a neighbour that puts it on land makes a note, and the note asks rather than cha
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mapsrv.places.borders import country_at
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 __all__ = ["ON_LAND", "sea_notes"]
 
@@ -25,18 +29,14 @@ ON_LAND = 0.9  # the share of points a neighbouring system must put on land
 _AT_SEA = 0.6  # ... while the system read puts fewer than this share there
 
 
-def _on_land(crs: object, sample: tuple[tuple[float, float], ...]) -> float:
-    from pyproj import Transformer
+def _on_land(crs: CRS, xs: Any, ys: Any) -> float:
+    """The share of the points (as read) that ``crs`` puts on land, or within its coasts' reach."""
+    from mapsrv.formats.crs import read_in
 
-    to = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    xs = np.array([p[0] for p in sample])
-    ys = np.array([p[1] for p in sample])
-    lon, lat = to.transform(xs, ys, errcheck=False)
-    points = [(x, y) for x, y in zip(np.asarray(lon).tolist(), np.asarray(lat).tolist(), strict=True)]
-    finite = [(x, y) for x, y in points if np.isfinite(x) and np.isfinite(y) and abs(y) <= 90]
-    if not finite:
-        return 0.0
-    return sum(1 for x, y in finite if country_at(x, y)) / len(points)
+    lon, lat = read_in(crs, xs, ys)
+    return sum(
+        1 for x, y in zip(lon.tolist(), lat.tolist(), strict=True) if abs(y) <= 90 and country_at(x, y)
+    ) / len(xs)
 
 
 def sea_notes(projections: Iterable[tuple[str, str, tuple[tuple[float, float], ...]]]) -> list[str]:
@@ -50,11 +50,12 @@ def sea_notes(projections: Iterable[tuple[str, str, tuple[tuple[float, float], .
     out = []
     for what, wkt, sample in projections:
         crs = CRS.from_wkt(wkt)
-        share = _on_land(crs, sample)
+        xs, ys = np.array([p[0] for p in sample]), np.array([p[1] for p in sample])
+        share = _on_land(crs, xs, ys)
         if share >= _AT_SEA:
             continue
         for other in neighbours(crs):
-            if _on_land(other, sample) >= ON_LAND:
+            if _on_land(other, xs, ys) >= ON_LAND:
                 out.append(
                     f"{what}: read as {crs_name(crs)}, {1 - share:.0%} of its points lie at sea; in"
                     f" {crs_name(other)} they would lie on land: if they belong on land, give that as crs"

@@ -36,7 +36,8 @@ from mapsrv.formats.simplify import simplify
 from mapsrv.formats.table import Rows, numeric_columns, property_names, property_value, read_rows
 
 __all__ = [
-    "COARSE_PARTS", "JOINS", "THINNED", "Find", "Join", "Near", "NoKeyColumn", "Outline", "read_joined",
+    "COARSE_PARTS", "JOINS", "THINNED", "Find", "Join", "Near", "NoKeyColumn", "Outline", "key_index",
+    "read_joined",
 ]  # fmt: skip
 
 Join = Literal["countries", "regions"]
@@ -97,6 +98,17 @@ class NoKeyColumn(InvalidInput):
         return super().to_json() | {"columns": self.columns}
 
 
+def key_index(header: list[str], key: str) -> int:
+    """The column ``key`` names (exactly, or as ``normalise`` reads both); else refused with
+    the table's columns, for the page to offer."""
+    for i, name in enumerate(header):
+        if name == key or normalise(name) == normalise(key):
+            return i
+    shown = ", ".join(repr(h[:30]) for h in header[:12])
+    message = f"key must name a column of the table, got {key!r:.40}; the columns: {shown}"
+    raise NoKeyColumn(message, header)
+
+
 @dataclass(frozen=True)
 class _Row:
     """A row that found its outline: its line, its cells, its time (the time column's text) and
@@ -119,12 +131,7 @@ def _key_column(
     country: str,
 ) -> int:
     if key is not None:
-        for i, name in enumerate(header):
-            if name == key or normalise(name) == normalise(key):
-                return i
-        shown = ", ".join(repr(h[:30]) for h in header[:12])
-        message = f"key must name a column of the table, got {key!r:.40}; the columns: {shown}"
-        raise NoKeyColumn(message, header)
+        return key_index(header, key)
     keys = [normalise(h) for h in header]
     for name in _KEYS[join]:
         if name in keys:

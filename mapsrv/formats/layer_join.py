@@ -23,7 +23,7 @@ from typing import Any
 
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import MAX_LISTED
-from mapsrv.formats.columns import normalise
+from mapsrv.formats.join import key_index
 from mapsrv.formats.table import Rows, numeric_columns, property_names, property_value
 
 __all__ = ["LayerJoin", "Target", "join_to_layer"]
@@ -113,14 +113,6 @@ def _fields(targets: Sequence[Target]) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def _column(header: list[str], key: str) -> int:
-    for i, name in enumerate(header):
-        if name == key or normalise(name) == normalise(key):
-            return i
-    shown = ", ".join(repr(h[:30]) for h in header[:12])
-    raise InvalidInput(f"key must name a column of the table, got {key!r:.40}; the columns: {shown}")
-
-
 def _best(
     header: list[str],
     rows: list[tuple[int, list[str]]],
@@ -152,7 +144,7 @@ def join_to_layer(table: Rows, targets: Sequence[Target], key: str | None = None
     if not targets:
         raise InvalidInput("join: the layer has no features to join the table to; add them first")
     fields = _fields(targets)
-    column, by = _best(header, rows, fields, None if key is None else _column(header, key))
+    column, by = _best(header, rows, fields, None if key is None else key_index(header, key))
     names = property_names(header)
     numeric = numeric_columns(rows, len(header), comma)
     found = fields[by]

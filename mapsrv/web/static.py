@@ -150,9 +150,6 @@ class StaticFiles:
         ]
         self._loaded: dict[str, _Loaded] = {}
 
-    def paths(self) -> frozenset[str]:
-        return frozenset(self._files)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             loaded = await self._find(scope)

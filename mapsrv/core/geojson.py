@@ -17,6 +17,7 @@ from typing import Any
 
 from mapsrv.core.geojson_out import MAPSRV, geometry_to_geojson, label_from, to_geojson
 from mapsrv.core.geometry import count
+from mapsrv.core.heights import with_heights
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     FEATURE_TYPES,
@@ -369,6 +370,7 @@ def geojson_parts(
             ftype, coords = "rectangle", corners
         if ftype != "circle":
             radius = None
+        kept = with_heights(ftype, kept, item.get("geometry"))
         yield Part(
             index=index,
             type=ftype,

@@ -1,13 +1,15 @@
 """GeoJSON (RFC 7946) out: a map as a FeatureCollection, each feature whole, its data's own
 ``properties``, ``id`` and members as they came, mapsrv's own fields in the ``mapsrv`` member.
-Positions are written ``[lon, lat]`` (mapsrv's points are ``(lat, lon)``)."""
+Positions are written ``[lon, lat]`` (mapsrv's points are ``(lat, lon)``), ``[lon, lat, height]``
+where the feature holds a height for the point (``mapsrv.core.heights``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mapsrv.core.geometry import parts
+from mapsrv.core.heights import heights
 from mapsrv.core.model import MapState
 
 __all__ = ["MAPSRV", "geometry_to_geojson", "label_from", "to_geojson"]
@@ -15,33 +17,49 @@ __all__ = ["MAPSRV", "geometry_to_geojson", "label_from", "to_geojson"]
 MAPSRV = "mapsrv"  # the foreign member of an exported Feature that holds mapsrv's own fields
 
 
-def _lonlat(point: tuple[float, float]) -> list[float]:
-    return [point[1], point[0]]
+class _Positions:
+    """Positions as GeoJSON writes them, each with its height when the feature has heights."""
+
+    def __init__(self, zs: list[float | None] | None) -> None:
+        self.zs: Iterator[float | None] | None = iter(zs) if zs else None
+
+    def one(self, point: tuple[float, float]) -> list[float]:
+        z = next(self.zs, None) if self.zs is not None else None
+        return [point[1], point[0]] if z is None else [point[1], point[0], z]
+
+    def ring(self, ring: Any) -> list[list[float]]:
+        out = [self.one(p) for p in ring]
+        if out[0][:2] != out[-1][:2]:  # RFC 7946 3.1.6: a ring's last position is its first
+            out.append(out[0])
+        return out
+
+    def geometry(self, type_: str, coords: Any) -> dict[str, Any]:
+        if type_ in ("marker", "circle"):
+            return {"type": "Point", "coordinates": self.one(coords)}
+        if type_ in ("polyline", "multipoint"):
+            gtype = "LineString" if type_ == "polyline" else "MultiPoint"
+            return {"type": gtype, "coordinates": [self.one(p) for p in coords]}
+        if type_ == "multipolyline":
+            return {
+                "type": "MultiLineString",
+                "coordinates": [[self.one(p) for p in line] for line in coords],
+            }
+        if type_ in ("polygon", "rectangle"):
+            ((_, rings),) = parts(type_, coords)
+            return {"type": "Polygon", "coordinates": [self.ring(r) for r in rings]}
+        if type_ == "multipolygon":
+            return {
+                "type": "MultiPolygon",
+                "coordinates": [[self.ring(r) for r in polygon] for polygon in coords],
+            }
+        return {"type": "GeometryCollection", "geometries": [self.geometry(t, c) for t, c in coords]}
 
 
-def _ring(ring: Any) -> list[list[float]]:
-    out = [_lonlat(p) for p in ring]
-    if out[0] != out[-1]:  # RFC 7946 3.1.6: a ring's last position is its first
-        out.append(out[0])
-    return out
-
-
-def geometry_to_geojson(type_: str, coords: Any) -> dict[str, Any]:
+def geometry_to_geojson(type_: str, coords: Any, zs: list[float | None] | None = None) -> dict[str, Any]:
     """A geometry (``mapsrv.core.geometry``) as an RFC 7946 geometry: rings closed, holes and
-    parts kept, a circle as its centre, a rectangle as its ring."""
-    if type_ in ("marker", "circle"):
-        return {"type": "Point", "coordinates": _lonlat(coords)}
-    if type_ in ("polyline", "multipoint"):
-        gtype = "LineString" if type_ == "polyline" else "MultiPoint"
-        return {"type": gtype, "coordinates": [_lonlat(p) for p in coords]}
-    if type_ == "multipolyline":
-        return {"type": "MultiLineString", "coordinates": [[_lonlat(p) for p in line] for line in coords]}
-    if type_ in ("polygon", "rectangle"):
-        ((_, rings),) = parts(type_, coords)
-        return {"type": "Polygon", "coordinates": [_ring(r) for r in rings]}
-    if type_ == "multipolygon":
-        return {"type": "MultiPolygon", "coordinates": [[_ring(r) for r in polygon] for polygon in coords]}
-    return {"type": "GeometryCollection", "geometries": [geometry_to_geojson(t, c) for t, c in coords]}
+    parts kept, a circle as its centre, a rectangle as its ring; with ``zs`` (one per point, in
+    the order of ``geometry.points``), each position's height where it has one."""
+    return _Positions(zs).geometry(type_, coords)
 
 
 def to_geojson(state: MapState) -> dict[str, Any]:
@@ -71,7 +89,9 @@ def to_geojson(state: MapState) -> dict[str, Any]:
         out = {
             "type": "Feature",
             "id": fid,
-            "geometry": geometry_to_geojson(feature.type, feature.coords),
+            "geometry": geometry_to_geojson(
+                feature.type, feature.coords, heights(feature.type, feature.coords, feature.properties)
+            ),
             "properties": properties,
         }
         out.update((k, v) for k, v in members.items() if k not in out)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from mapsrv.core.geometry import parts
+from mapsrv.core.heights import heights
 from mapsrv.core.model import Feature, LatLon
 from mapsrv.errors import InvalidInput
 
@@ -29,7 +30,9 @@ _WKT_KINDS = (
 )
 _MAX_NESTING = 4
 _NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-_POSITION = re.compile(rf"\s*({_NUMBER})\s+({_NUMBER})(?:\s+{_NUMBER}){{0,2}}\s*")
+_POSITION = re.compile(
+    rf"\s*({_NUMBER})\s+({_NUMBER})(?:\s+({_NUMBER}|(?i:nan)))?(?:\s+(?:{_NUMBER}|(?i:nan)))?\s*"
+)
 # ("point", p), ("line", points) or ("polygon", rings), and where its points start among the feature's
 Shape: TypeAlias = tuple[str, Any, int]
 
@@ -70,55 +73,74 @@ def _circle(center: LatLon, metres: float) -> list[LatLon]:
     return out
 
 
-def _lonlat(point: LatLon) -> str:
-    return f"{point[1]!r} {point[0]!r}"
+class _Wkt:
+    """WKT of one geometry, ``lon lat``, or ``lon lat height`` (a Z geometry, NaN where a point
+    has none) with the heights ``zs``, one per point in the order of ``core.geometry.points``."""
 
+    def __init__(self, zs: list[float | None] | None) -> None:
+        self.zs = None if zs is None else iter(zs)
+        self.z = "" if zs is None else " Z"
 
-def _wkt_line(points: Sequence[LatLon]) -> str:
-    return f"({', '.join(_lonlat(p) for p in points)})"
+    def lonlat(self, point: LatLon, z: Any = None) -> str:
+        if self.zs is None:
+            return f"{point[1]!r} {point[0]!r}"
+        z = next(self.zs, None) if z is None else z
+        return f"{point[1]!r} {point[0]!r} {math.nan if z is None else z!r}"
 
+    def line(self, points: Sequence[LatLon], ring: bool = False) -> str:
+        if not ring or self.zs is None:
+            return f"({', '.join(self.lonlat(p) for p in (closed(points) if ring else points))})"
+        zs = [next(self.zs, None) for _ in points]  # a ring's closing point has its first's height
+        whole = [self.lonlat(p, math.nan if z is None else z) for p, z in zip(points, zs, strict=True)]
+        if len(closed(points)) > len(points):
+            whole.append(whole[0])
+        return f"({', '.join(whole)})"
 
-def _wkt_polygon(rings: Sequence[Sequence[LatLon]]) -> str:
-    return f"({', '.join(_wkt_line(closed(r)) for r in rings)})"
+    def polygon(self, rings: Sequence[Sequence[LatLon]]) -> str:
+        return f"({', '.join(self.line(r, ring=True) for r in rings)})"
 
-
-def _wkt(type_: str, coords: Any) -> str:
-    if type_ in ("marker", "circle"):
-        return f"POINT ({_lonlat(coords)})"
-    if type_ == "polyline":
-        return f"LINESTRING {_wkt_line(coords)}"
-    if type_ == "multipoint":
-        return f"MULTIPOINT ({', '.join(f'({_lonlat(p)})' for p in coords)})"
-    if type_ == "multipolyline":
-        return f"MULTILINESTRING ({', '.join(_wkt_line(line) for line in coords)})"
-    if type_ == "multipolygon":
-        return f"MULTIPOLYGON ({', '.join(_wkt_polygon(polygon) for polygon in coords)})"
-    if type_ == "collection":
-        return f"GEOMETRYCOLLECTION ({', '.join(_wkt(t, c) for t, c in coords)})"
-    ((_, rings),) = parts(type_, coords)  # a polygon (its holes too) or a rectangle's ring
-    return f"POLYGON {_wkt_polygon(rings)}"
+    def geometry(self, type_: str, coords: Any) -> str:
+        z = self.z
+        if type_ in ("marker", "circle"):
+            return f"POINT{z} ({self.lonlat(coords)})"
+        if type_ == "polyline":
+            return f"LINESTRING{z} {self.line(coords)}"
+        if type_ == "multipoint":
+            return f"MULTIPOINT{z} ({', '.join(f'({self.lonlat(p)})' for p in coords)})"
+        if type_ == "multipolyline":
+            return f"MULTILINESTRING{z} ({', '.join(self.line(line) for line in coords)})"
+        if type_ == "multipolygon":
+            return f"MULTIPOLYGON{z} ({', '.join(self.polygon(polygon) for polygon in coords)})"
+        if type_ == "collection":
+            return f"GEOMETRYCOLLECTION{z} ({', '.join(self.geometry(t, c) for t, c in coords)})"
+        ((_, rings),) = parts(type_, coords)  # a polygon (its holes too) or a rectangle's ring
+        return f"POLYGON{z} {self.polygon(rings)}"
 
 
 def to_wkt(feature: Feature) -> str:
     """The feature as WKT (``lon lat`` order), whole: a POINT for a marker or a circle's centre
     (its radius is a column of its own), a LINESTRING, a POLYGON with its holes (a rectangle's
-    four corners), a MULTIPOINT, MULTILINESTRING or MULTIPOLYGON, a GEOMETRYCOLLECTION."""
-    return _wkt(feature.type, feature.coords)
+    four corners), a MULTIPOINT, MULTILINESTRING or MULTIPOLYGON, a GEOMETRYCOLLECTION; a Z
+    geometry where it has heights (``mapsrv.core.heights``)."""
+    zs = heights(feature.type, feature.coords, feature.properties)
+    return _Wkt(zs).geometry(feature.type, feature.coords)
 
 
 _MULTI = {"MULTIPOINT": "multipoint", "MULTILINESTRING": "multipolyline", "MULTIPOLYGON": "multipolygon"}
 
 
-def parse_wkt(text: str, where: str) -> tuple[str, Any]:
+def parse_wkt(text: str, where: str, zs: list[float | None] | None = None) -> tuple[str, Any]:
     """One WKT geometry as one mapsrv geometry ``(type, [lat, lon] coords)``, whole: a POINT a
     marker, a LINESTRING a polyline, a POLYGON a polygon with its holes, a MULTI one its multi
     type, a GEOMETRYCOLLECTION a collection (collections in it flattened into it, empty members
-    left out). Heights (Z, M) are dropped; an EMPTY geometry is refused."""
+    left out). Each position's height (Z; None where it has none) is added to ``zs`` when it is
+    given, in the order of mapsrv's points (a ring's closing point left out); measures (M) are
+    dropped; an EMPTY geometry is refused."""
     kind, body = _head(text, where)
     if kind != "GEOMETRYCOLLECTION":
         if body == "EMPTY":
             raise InvalidInput(f"{where} WKT is empty ({kind} EMPTY); give a shape or leave the row out")
-        return _simple(kind, body[1:-1], where)
+        return _simple(kind, body[1:-1], where, zs)
     members: list[dict[str, Any]] = []
     stack: list[tuple[str, int]] = [(text, 0)]
     while stack:  # depth first, in order, without recursion on the text's depth
@@ -127,7 +149,7 @@ def parse_wkt(text: str, where: str) -> tuple[str, Any]:
         if body == "EMPTY":
             continue
         if kind != "GEOMETRYCOLLECTION":
-            mtype, coords = _simple(kind, body[1:-1], where)
+            mtype, coords = _simple(kind, body[1:-1], where, zs)
             members.append({"type": mtype, "coords": coords})
             continue
         if depth >= _MAX_NESTING:
@@ -157,33 +179,35 @@ def _head(text: str, where: str) -> tuple[str, str]:
     return kind, body.upper() if body.upper() == "EMPTY" else body
 
 
-def _rings(text: str, where: str) -> list[list[list[float]]]:
+def _rings(text: str, where: str, zs: list[float | None] | None) -> list[list[list[float]]]:
     rings = []
     for group in _groups(text, where):
-        ring = _positions(group, where)
+        ring = _positions(group, where, zs)
         if len(ring) > 3 and ring[0] == ring[-1]:
             ring.pop()
+            if zs is not None:
+                zs.pop()
         rings.append(ring)
     return rings
 
 
-def _simple(kind: str, inner: str, where: str) -> tuple[str, Any]:
+def _simple(kind: str, inner: str, where: str, zs: list[float | None] | None) -> tuple[str, Any]:
     if kind == "POINT":
-        return "marker", _positions(inner, where)[0]
+        return "marker", _positions(inner, where, zs)[0]
     if kind == "LINESTRING":
-        return "polyline", _positions(inner, where)
+        return "polyline", _positions(inner, where, zs)
     if kind == "POLYGON":
-        rings = _rings(inner, where)
+        rings = _rings(inner, where, zs)
         return "polygon", rings[0] if len(rings) == 1 else rings
     if kind == "MULTIPOINT":  # both MULTIPOINT (1 2, 3 4) and MULTIPOINT ((1 2), (3 4))
         points = _groups(inner, where) if "(" in inner else inner.split(",")
-        return "multipoint", [_positions(p, where)[0] for p in points]
+        return "multipoint", [_positions(p, where, zs)[0] for p in points]
     if kind == "MULTILINESTRING":
-        return "multipolyline", [_positions(p, where) for p in _groups(inner, where)]
-    return _MULTI[kind], [_rings(p, where) for p in _groups(inner, where)]
+        return "multipolyline", [_positions(p, where, zs) for p in _groups(inner, where)]
+    return _MULTI[kind], [_rings(p, where, zs) for p in _groups(inner, where)]
 
 
-def _positions(text: str, where: str) -> list[list[float]]:
+def _positions(text: str, where: str, zs: list[float | None] | None = None) -> list[list[float]]:
     out: list[list[float]] = []
     for item in text.split(","):
         found = _POSITION.fullmatch(item)
@@ -192,6 +216,9 @@ def _positions(text: str, where: str) -> list[list[float]]:
                 f"{where} WKT position must be two numbers (longitude latitude), got {item.strip()[:40]!r}"
             )
         out.append([float(found.group(2)), float(found.group(1))])
+        if zs is not None:
+            z = None if found.group(3) is None else float(found.group(3))
+            zs.append(z if z is not None and math.isfinite(z) else None)
     return out
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mapsrv.core.heights import ELE, ELEVATIONS, heights
 from mapsrv.core.model import Feature, MapState
 from mapsrv.formats.cells import json_text
 from mapsrv.formats.columns import unique_name
@@ -183,6 +184,12 @@ def _column_names(
     return names, notes
 
 
+def _as_z(feature: Feature) -> bool:
+    """Whether a feature's ``ele``, if it has one, is written as its Z alone: a point's number."""
+    value = dict(feature.properties).get(ELE)
+    return value is None or (type(value) in (int, float) and feature.type in ("marker", "circle"))
+
+
 def _cells(props: list[dict[str, Any]], key: str) -> list[Any]:
     """The values of property ``key``, one a feature: None for a per-point list (left out)."""
     return [None if type(v) is tuple else v for v in (p.get(key) for p in props)]
@@ -208,6 +215,9 @@ class _Columns:
                     lists.add(key)
                 else:
                     keys.setdefault(key, None)
+        lists.discard(ELEVATIONS)  # a geometry's heights: its Z (``wkb``)
+        if ELE in keys and all(_as_z(f) for f in features):
+            del keys[ELE]  # every point's height is its Z, read back as its ele
         if lists:
             listed = _listed([_shown(k) for k in sorted(lists)], ", ")
             notes.append(f"per-point lists left out (a cell holds one value): {listed}")
@@ -267,9 +277,10 @@ class _Columns:
             return column
         return pa.array([self._short(v) for v in column.to_pylist()], pa.string())
 
-    def table(self, features: Sequence[Feature], layers: dict[str, str], multi: bool) -> pa.Table:
+    def table(self, features: Sequence[Feature], layers: dict[str, str], multi: bool, z: bool) -> pa.Table:
         """The table of ``features``: a column for each property they have (all of the export's
-        when there are none), typed by their values, then mapsrv's own."""
+        when there are none), typed by their values, then mapsrv's own; its geometries 3D with
+        ``z``."""
         arrays: dict[str, pa.Array] = {}
         props = [dict(f.properties) for f in features]
         had = set().union(*props) if props else set(self.keys)
@@ -284,7 +295,7 @@ class _Columns:
         styles = [json.dumps(dict(f.style), separators=(",", ":")) if f.style else "" for f in features]
         arrays[own["style"]] = pa.array(styles, pa.string())
         arrays[own["radius"]] = pa.array([f.radius for f in features], pa.float64())
-        arrays[GEOMETRY] = pa.array([to_wkb(f, multi=multi) for f in features], pa.binary())
+        arrays[GEOMETRY] = pa.array([to_wkb(f, multi=multi, z=z) for f in features], pa.binary())
         return pa.table(arrays)
 
     def value_notes(self) -> list[str]:
@@ -372,7 +383,9 @@ def gis_tables(
         multi = shapefile and len(types) > 1  # a Shapefile's points are points or multipoints, not both
         if multi:
             types = [t for t in types if t.startswith("Multi")]
-        tables.append(GisTable(name, columns.table(group, layers, multi), types))
+        z = any(heights(f.type, f.coords, f.properties) for f in group)  # a layer with heights is 3D
+        types = [f"{t} Z" for t in types] if z else types
+        tables.append(GisTable(name, columns.table(group, layers, multi, z), types))
     if not tables:  # an empty map: an empty table, its columns all there
-        tables.append(GisTable("features", columns.table([], layers, False), ["Point"]))
+        tables.append(GisTable("features", columns.table([], layers, False, False), ["Point"]))
     return tables, notes + columns.value_notes()

@@ -5,8 +5,9 @@ Each batch's WKB geometries are decoded at once (shapely), reprojected at once (
 turned into mapsrv's geometry whole: a polygon with its holes, a multipolygon with its parts, a
 collection with its members. Every column is a property with its type: integers, reals, text and
 booleans as they are, dates and times as ISO 8601 text, decimals as reals, lists and structures as
-their JSON text; binary columns are left out with a note. A ``name`` (or ``label``, ``title``...)
-column gives the label, a ``description`` the popup, as in a CSV.
+their JSON text; binary columns are left out with a note. Heights (Z) are kept as the feature's
+``ele`` or ``elevations`` (``mapsrv.core.heights``), measures (M) left out with a note. A ``name``
+(or ``label``, ``title``...) column gives the label, a ``description`` the popup, as in a CSV.
 
 A dictionary column (a Parquet file's text and WKB, which ``geoparquet`` reads as Arrow
 dictionaries) whose rows repeat its values is decoded a distinct value at a time, its rows sharing
@@ -28,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
+from mapsrv.core.heights import ELE, height_key, numbers
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import Collector
 from mapsrv.formats.columns import find_columns
@@ -67,6 +69,36 @@ def _members(geometry: Any) -> list[Any]:
             stack.extend(reversed(shapely.get_parts(member)))
         elif not member.is_empty:
             out.append(member)
+    return out
+
+
+def _ring_heights(polygon: Any) -> list[float]:
+    rings = (polygon.exterior, *polygon.interiors)
+    return [z for ring in rings for z in shapely.get_coordinates(ring, include_z=True)[:-1, 2].tolist()]
+
+
+def _zs(geometry: Any) -> list[float]:
+    """A 3D geometry's heights in the order of mapsrv's points (a ring's closing point left out)."""
+    kind = _KINDS[int(shapely.get_type_id(geometry))]
+    if kind == "polygon":
+        return _ring_heights(geometry)
+    if kind == "multipolygon":
+        return [z for polygon in geometry.geoms for z in _ring_heights(polygon)]
+    if kind == "collection":
+        return [z for member in _members(geometry) for z in _zs(member)]
+    found: list[float] = shapely.get_coordinates(geometry, include_z=True)[:, 2].tolist()
+    return found
+
+
+def _heights(geometries: Any) -> Any:
+    """Each geometry's heights (``numbers``: None where it has none, or no number), as an array
+    of objects; None when no geometry of the batch has any."""
+    has_z = shapely.has_z(geometries)
+    if not has_z.any():
+        return None
+    out = np.full(len(geometries), None, dtype=object)
+    for i in np.flatnonzero(has_z).tolist():
+        out[i] = numbers(_zs(geometries[i]))
     return out
 
 
@@ -171,12 +203,13 @@ class LayerRows:
         self.label = None if self.own or columns.label is None else self.fields[columns.label]
         self.popup = None if self.own or columns.popup is None else self.fields[columns.popup]
         self.skipped: set[str] = set()
+        self.heights = False  # noted that the layer's heights are kept
 
     def add(self, batch: Any) -> None:
         """One record batch: its geometries decoded, reprojected and built, row by row."""
         start, n = self.index, batch.num_rows
         self.index += n
-        geometries = self._geometries(batch.column(self.geometry), start)
+        geometries, zs = self._geometries(batch.column(self.geometry), start)
         values: dict[str, list[Any]] = {}
         for name in self.fields:
             found = _values(batch.column(name), name, self.what)
@@ -202,12 +235,15 @@ class LayerRows:
                 self.out.skip("features without a geometry", where)
                 continue
             properties = {name: column[i] for name, column in values.items()}
+            height = None if zs is None else zs[i]
             if self.own:
                 row = {k: v[i] for k, v in mine.items() if v is not None}
-                self._add_own(where, geometries[i], properties, row)
+                self._add_own(where, geometries[i], properties, row, height)
                 continue
             point = at.get(i)
             type_, coords = ("marker", point) if point is not None else shape(geometries[i])
+            if height is not None:
+                self._height(type_, properties, height)
             label, popup = properties.get(self.label or ""), properties.get(self.popup or "")
             self.out.add(
                 where,
@@ -221,8 +257,9 @@ class LayerRows:
         if self.progress is not None:
             self.progress.advance(n)
 
-    def _geometries(self, column: Any, start: int) -> Any:
-        """The batch's geometries, in degrees. A dictionary column's distinct geometries are
+    def _geometries(self, column: Any, start: int) -> tuple[Any, list[Any] | None]:
+        """The batch's geometries, in degrees, and their heights (a list a row, None for a row
+        without; None for a batch without). A dictionary column's distinct geometries are
         decoded, checked and reprojected once, and its rows share them."""
         rows = None
         if pa.types.is_dictionary(column.type) and len(column.dictionary) < len(column):
@@ -235,12 +272,18 @@ class LayerRows:
             geometries = self._straightened(wkb, start, rows)
         sizes = shapely.get_num_coordinates(geometries)
         self._check_points(sizes if rows is None else np.append(sizes, 0)[rows], start)
-        dropped = [("heights (Z)", int(shapely.has_z(geometries).sum()))]
-        dropped.append(("measures (M)", int(shapely.has_m(geometries).sum())))
-        for said, n in dropped:
-            if n:
-                self.out.count(f"{self.what}: {said} left out, the map holds 2D positions", n)
-        if any(n for _, n in dropped):
+        measured = int(shapely.has_m(geometries).sum())
+        if measured:
+            self.out.count(
+                f"{self.what}: measures (M) left out, the map holds positions and heights", measured
+            )
+        zs = _heights(geometries)
+        if zs is not None and not self.heights:
+            self.heights = True
+            self.out.note(
+                f"{self.what}: heights (Z) kept, a point's as its ele, a line's or shape's as its elevations"
+            )
+        if measured or zs is not None:
             geometries = shapely.force_2d(geometries)
         geometries = self.reprojection.apply(geometries)
         xy, at = shapely.get_coordinates(geometries, return_index=True)
@@ -251,7 +294,9 @@ class LayerRows:
                 f"{self.what} feature {_row(start, i, rows)} cannot be turned into degrees: its"
                 " coordinates are beyond what its coordinate reference system covers; check the file's crs"
             )
-        return geometries if rows is None else _shared(geometries, rows)
+        if rows is None:
+            return geometries, zs
+        return _shared(geometries, rows), (None if zs is None else _shared(zs, rows).tolist())
 
     def _straightened(self, wkb: Any, start: int, rows: Any) -> Any:
         """A batch shapely refused: its curves made straight (``curves``) and counted in a note,
@@ -298,7 +343,18 @@ class LayerRows:
             )
         self.points = int(read[-1]) if len(read) else self.points
 
-    def _add_own(self, where: str, geometry: Any, properties: dict[str, Any], mine: dict[str, Any]) -> None:
+    def _height(self, type_: str, properties: dict[str, Any], zs: list[float | None]) -> None:
+        """A feature's heights as its ``ele`` or ``elevations`` (``mapsrv.core.heights``),
+        unless the file has a column of that name: then the column's values stay."""
+        key = height_key(type_)
+        if key in properties:
+            self.out.count(f"{self.what}: heights (Z) left out where the layer has its own {key} column")
+        elif type_ != "rectangle":
+            properties[key] = zs[0] if key == ELE else zs
+
+    def _add_own(
+        self, where: str, geometry: Any, properties: dict[str, Any], mine: dict[str, Any], zs: Any
+    ) -> None:
         """A feature mapsrv wrote: its own type, label, popup, style, layer and radius."""
         type_, coords = shape(geometry)
         wanted = str(mine.get("type"))
@@ -317,6 +373,8 @@ class LayerRows:
             type_, coords = "rectangle", ((min(ys), min(xs)), (max(ys), max(xs)))
         if type_ != "circle":
             radius = None
+        if zs is not None:
+            self._height(type_, properties, zs)
         style = mine.get("style")
         try:
             style = json.loads(style) if isinstance(style, str) and style else None

@@ -121,6 +121,12 @@ def write_gis(state: MapState, fmt: str) -> tuple[bytes, list[str]]:
         return _geopackage(tables, notes), notes
     if fmt == "parquet":
         return write_geoparquet(tables[0]), notes
+    if tables[0].geometry_type == "Unknown" and any(t.endswith(" Z") for t in tables[0].types):
+        # GDAL writes a FlatGeobuf of several kinds of geometry 2D: there is no 3D "Unknown"
+        notes.append(
+            "FlatGeobuf keeps heights (Z) only where every feature is one kind of geometry:"
+            " heights left out (a GeoPackage or GeoParquet keeps them)"
+        )
     out = io.BytesIO()
     tables[0].name = state.title or "map"
     _write(tables[0], out, "FlatGeobuf")

@@ -36,6 +36,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
+from mapsrv.core.heights import heights
 from mapsrv.core.model import Feature, MapState
 from mapsrv.errors import InvalidInput
 from mapsrv.formats.collect import Collector
@@ -346,24 +347,29 @@ def _coords(points: Any, heights: Any = None) -> str:
 
 
 def _part_xml(kind: str, value: Any, heights: Any) -> str:
+    """A point, line or polygon (its heights, one per point, its altitudes when given)."""
     if kind == "point":
-        return f"<Point><coordinates>{_coords([value])}</coordinates></Point>"
+        return f"<Point><coordinates>{_coords([value], heights)}</coordinates></Point>"
     if kind == "line":
         return f"<LineString><coordinates>{_coords(value, heights)}</coordinates></LineString>"
-    outer, *holes = (
-        f"<LinearRing><coordinates>{_coords(closed(r))}</coordinates></LinearRing>" for r in value
-    )
+    rings, at = [], 0
+    for ring in value:
+        whole = closed(ring)
+        zs = None if heights is None else [*heights[at : at + len(ring)], heights[at]][: len(whole)]
+        at += len(ring)
+        rings.append(f"<LinearRing><coordinates>{_coords(whole, zs)}</coordinates></LinearRing>")
+    outer, *holes = rings
     inner = "".join(f"<innerBoundaryIs>{ring}</innerBoundaryIs>" for ring in holes)
     return f"<Polygon><outerBoundaryIs>{outer}</outerBoundaryIs>{inner}</Polygon>"
 
 
 def _geometry_xml(feature: Feature) -> str:
-    """The feature's geometry, whole: a Point, LineString (its elevations its altitudes) or
-    Polygon (its holes inner boundaries), or a MultiGeometry of them for a multi type or a
-    collection."""
-    elevations = dict(feature.properties).get("elevations")
+    """The feature's geometry, whole: a Point, LineString or Polygon (its holes inner
+    boundaries), or a MultiGeometry of them for a multi type or a collection; its heights
+    (``mapsrv.core.heights``) its altitudes."""
+    zs = heights(feature.type, feature.coords, feature.properties)
     found = [
-        _part_xml(kind, value, _slice(elevations, start, len(value)) if kind == "line" else None)
+        _part_xml(kind, value, None if zs is None else zs[start : start + _count(kind, value)])
         for kind, value, start in shapes(feature)
     ]
     if len(found) == 1 and feature.type not in ("multipoint", "multipolyline", "multipolygon", "collection"):
@@ -371,8 +377,8 @@ def _geometry_xml(feature: Feature) -> str:
     return f"<MultiGeometry>{''.join(found)}</MultiGeometry>"
 
 
-def _slice(values: Any, start: int, n: int) -> Any:
-    return values[start : start + n] if isinstance(values, (list, tuple)) else None
+def _count(kind: str, value: Any) -> int:
+    return 1 if kind == "point" else len(value) if kind == "line" else sum(map(len, value))
 
 
 def write_kml(state: MapState) -> bytes:

@@ -40,6 +40,7 @@ from typing import Any
 
 from mapsrv.core.geojson import geometry_from_geojson
 from mapsrv.core.geometry import polygon_rings
+from mapsrv.core.heights import ELE, geojson_heights, height_key, numbers
 from mapsrv.core.model import LatLon, MapState
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.cells import cell_text, is_numeric, number, typed
@@ -141,14 +142,17 @@ def _rows(
     return [h.strip() for h in header], rows
 
 
-def _geometry(text: str, where: str, out: Collector) -> tuple[str, Any]:
+def _geometry(text: str, where: str, out: Collector, zs: list[float | None]) -> tuple[str, Any]:
+    """A cell's WKT or GeoJSON geometry, its heights added to ``zs``."""
     if text.startswith("{"):
         try:
             geometry = json.loads(text)
         except (json.JSONDecodeError, RecursionError):
             raise InvalidInput(f"{where} geometry is not valid GeoJSON") from None
-        return geometry_from_geojson(where, geometry, out.limits.max_points)
-    return parse_wkt(text, where)
+        found = geometry_from_geojson(where, geometry, out.limits.max_points)
+        zs += geojson_heights(geometry) or []
+        return found
+    return parse_wkt(text, where, zs)
 
 
 def _headers(header: list[str], used: set[int], own: bool = False) -> list[str]:
@@ -188,6 +192,7 @@ class _Table:
 
         cols, where = self.cols, f"csv line {line}"
         shape: tuple[str, Any] | None = None
+        zs: list[float | None] = []
         if cols.lat is not None and cols.lon is not None and (cell(cols.lat) or cell(cols.lon)):
             lat = _coordinate(cell(cols.lat), self.comma, "S")
             lon = _coordinate(cell(cols.lon), self.comma, "W")
@@ -197,7 +202,7 @@ class _Table:
             shape = ("marker", [lat, lon])
         if shape is None and cols.geometry is not None and cell(cols.geometry):
             try:
-                shape = _geometry(cell(cols.geometry), where, self.out)
+                shape = _geometry(cell(cols.geometry), where, self.out, zs)
             except PayloadTooLarge:
                 raise
             except InvalidInput as exc:
@@ -212,7 +217,7 @@ class _Table:
         if shape is None:
             self.out.skip("rows without a position", f"line {line}")
             return
-        self._add(line, row, shape, cell)
+        self._add(line, row, shape, cell, zs)
 
     def _look_up(self, line: int, place: str, country: str) -> LatLon | None:
         name = f"{place}, {country}" if country else place
@@ -228,10 +233,16 @@ class _Table:
         return point
 
     def _add(
-        self, line: int, row: list[str], shape: tuple[str, Any], cell: Callable[[int | None], str]
+        self,
+        line: int,
+        row: list[str],
+        shape: tuple[str, Any],
+        cell: Callable[[int | None], str],
+        zs: list[float | None],
     ) -> None:
         """The row as one feature: its geometry whole, a circle or a rectangle again when
-        mapsrv's ``type`` column says it was one."""
+        mapsrv's ``type`` column says it was one, its WKT's heights its ``ele`` or
+        ``elevations`` (unless it has a column of that name)."""
         cols = self.cols
         kind = cell(cols.kind)
         props = {
@@ -255,6 +266,9 @@ class _Table:
             radius = radius if type_ == "circle" else None
         elif kind == "rectangle" and type_ == "polygon" and (corners := _corners(coords)) is not None:
             type_, coords = "rectangle", corners
+        key = height_key(type_)
+        if zs and key not in props and type_ != "rectangle" and (found := numbers(zs)) is not None:
+            props[key] = found[0] if key == ELE else found
         try:
             self.out.add(
                 f"csv line {line}",

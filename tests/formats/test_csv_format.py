@@ -319,9 +319,9 @@ def test_a_gpx_track_as_csv_is_one_wkt_row() -> None:
         ("polyline", "Planned loop"),
         ("multipolyline", "Morning Ride"),  # its two segments, one row
     ]
-    assert lines[1][header.index("wkt")] == (
-        "MULTILINESTRING ((6.1294 45.8992, 6.13012 45.89871, 6.13103 45.8981, 6.13188 45.89744),"
-        " (6.1767 45.8531, 6.17702 45.85261, 6.17755 45.85199))"
+    assert lines[1][header.index("wkt")] == (  # its elevations its heights, nan where a point has none
+        "MULTILINESTRING Z ((6.1294 45.8992 448.2, 6.13012 45.89871 448.6, 6.13103 45.8981 449.0,"
+        " 6.13188 45.89744 449.8), (6.1767 45.8531 460.4, 6.17702 45.85261 nan, 6.17755 45.85199 463.1))"
     )
 
 

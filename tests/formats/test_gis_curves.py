@@ -2,7 +2,7 @@
 that is a line then a half circle, a roundabout that is a whole circle, a multi-surface of both
 kinds) is read with its arcs made straight lines, every point on the arc's circle and at most 4°
 of it apart (GDAL's own step), its ends exact, with a note; a LineString ZM's heights and
-measures are left out with a note, never silently."""
+measures are left out with a note, never silently, and its heights kept (test_gis_heights)."""
 
 from __future__ import annotations
 
@@ -90,14 +90,15 @@ def test_arcs_in_a_geopackage_gdal_wrote_are_read_as_straight_lines_with_a_note(
     )
 
 
-def test_heights_and_measures_are_left_out_with_a_note() -> None:
+def test_heights_are_kept_and_measures_left_out_with_a_note() -> None:
     zm = wkb(3002, points([(14.4, 50.0, 200.0, 0.0), (14.5, 50.1, 250.0, 1.5)]))  # LineString ZM
     z = wkb(1002, points([(14.4, 50.0, 200.0), (14.5, 50.1, 250.0)]))  # LineString Z
     imported = read_file(written({"zm": zm, "z": z}), None, LIMITS)
     assert [f.coords for f in imported.features] == [((50.0, 14.4), (50.1, 14.5))] * 2
+    assert [dict(f.properties)["elevations"] for f in imported.features] == [(200.0, 250.0)] * 2
     assert imported.notes == (
-        "gpkg layer curves: heights (Z) left out, the map holds 2D positions: 2",
-        "gpkg layer curves: measures (M) left out, the map holds 2D positions: 1",
+        "gpkg layer curves: heights (Z) kept, a point's as its ele, a line's or shape's as its elevations",
+        "gpkg layer curves: measures (M) left out, the map holds positions and heights: 1",
     )
 
 

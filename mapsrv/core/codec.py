@@ -14,7 +14,7 @@ feature a batch removed).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, assert_never
 
 from mapsrv.core.changes import Actor, Change, Inverse
@@ -231,7 +231,7 @@ def feature_from_json(raw: Mapping[str, Any]) -> Feature:
         popup=raw.get("popup", ""),
         style=tuple(sorted((raw.get("style") or {}).items())),
         radius=None if radius is None else float(radius),
-        properties=_properties(raw.get("properties"), raw["type"], coords),
+        properties=_properties(raw.get("properties"), raw["type"], coords, raw.get("lists") or ()),
         members=_pairs(members) if members else (),
     )
 
@@ -240,9 +240,12 @@ def _pairs(members: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(members.items())  # in the order stored, as check_members keeps them
 
 
-def _properties(raw: Mapping[str, Any] | None, type_: str, coords: Any) -> tuple[tuple[str, Any], ...]:
+def _properties(
+    raw: Mapping[str, Any] | None, type_: str, coords: Any, lists: Sequence[str]
+) -> tuple[tuple[str, Any], ...]:
     """Properties as ``check_properties`` made them: a list a tuple when it is one scalar per
-    point (``per_point``), else a nested value as it is."""
+    point (``per_point``) and not one of ``lists`` (``Feature.to_json``), else a nested value
+    as it is."""
     if not raw:
         return ()
     points = -1
@@ -250,7 +253,7 @@ def _properties(raw: Mapping[str, Any] | None, type_: str, coords: Any) -> tuple
     for key, value in raw.items():
         if isinstance(value, list):
             points = count(type_, coords) if points < 0 else points
-            value = tuple(value) if per_point(value, points) else value
+            value = tuple(value) if per_point(value, points) and key not in lists else value
         out.append((key, value))
     return tuple(out)  # in the order stored: a file's columns in its order
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mapsrv.core.geojson_out import MAPSRV, geometry_to_geojson, label_from, to_geojson
-from mapsrv.core.geometry import count
+from mapsrv.core.geometry import count, rectangle_corners
 from mapsrv.core.heights import with_heights
 from mapsrv.core.model import (
     DEFAULT_LAYER,
@@ -29,6 +29,7 @@ from mapsrv.core.model import (
     check_nested,
     per_point,
 )
+from mapsrv.core.nested import as_arrays
 from mapsrv.core.plain import plain_swapped
 from mapsrv.core.values import ID_RE as _ID_RE
 from mapsrv.core.values import shown
@@ -176,20 +177,6 @@ def geometry_from_geojson(name: str, g: Any, max_points: int = Limits.max_points
             " give one or leave the feature out"
         )
     return "collection", members
-
-
-def _rectangle(coords: Any) -> Any:
-    """A polygon's coords as a rectangle's, when it is one ring of 4 corners, else None."""
-    if len(coords) != 1:
-        return None
-    ring = coords[0]
-    if len(ring) == 5 and ring[0] == ring[-1]:
-        ring = ring[:-1]
-    if len(ring) != 4:
-        return None
-    lats = [p[0] for p in ring]
-    lons = [p[1] for p in ring]
-    return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -366,11 +353,16 @@ def geojson_parts(
             radius = props.get("mapsrv_radius", props.get("radius"))
         if wanted == "circle" and ftype == "marker":
             ftype = "circle"
-        elif wanted == "rectangle" and ftype == "polygon" and (corners := _rectangle(coords)) is not None:
+        elif (
+            wanted == "rectangle"
+            and ftype == "polygon"
+            and (corners := rectangle_corners(coords)) is not None
+        ):
             ftype, coords = "rectangle", corners
         if ftype != "circle":
             radius = None
         kept = with_heights(ftype, kept, item.get("geometry"))
+        kept = as_arrays(kept, mine.get("lists") if _mapping(mine) else None)
         yield Part(
             index=index,
             type=ftype,

@@ -11,6 +11,7 @@ from typing import Any
 from mapsrv.core.geometry import parts
 from mapsrv.core.heights import heights
 from mapsrv.core.model import MapState
+from mapsrv.core.nested import misread_lists
 
 __all__ = ["MAPSRV", "geometry_to_geojson", "label_from", "to_geojson"]
 
@@ -67,7 +68,8 @@ def to_geojson(state: MapState) -> dict[str, Any]:
     parts, members). A Feature's ``id`` is the file's own when it came with one (else mapsrv's),
     its other members come back as they came, and its ``properties`` are exactly its data's;
     mapsrv's own fields (``type``, ``layer``, ``label``, ``popup``, ``style``, ``radius``, and its
-    ``id`` when the Feature's is the file's) are the foreign member ``mapsrv``, from which a
+    ``id`` when the Feature's is the file's; ``lists``, the arrays that are one value each where
+    they could read as one a point) are the foreign member ``mapsrv``, from which a
     re-import restores the feature. A label the import would read from the data (its ``name``)
     is not written twice."""
     features = []
@@ -86,6 +88,9 @@ def to_geojson(state: MapState) -> dict[str, Any]:
             own["style"] = dict(feature.style)
         if feature.radius is not None:
             own["radius"] = feature.radius
+        if any(type(v) is list for _, v in feature.properties):
+            if lists := misread_lists(feature.properties, feature.point_count()):
+                own["lists"] = lists  # arrays that are one value each, not one a point
         out = {
             "type": "Feature",
             "id": fid,

@@ -48,6 +48,7 @@ __all__ = [
     "parts",
     "points",
     "polygon_rings",
+    "rectangle_corners",
 ]
 
 GeometryType: TypeAlias = Literal[
@@ -297,6 +298,20 @@ def encode(type_: str, coords: Any) -> Any:
 def polygon_rings(coords: Any) -> tuple[Ring, ...]:
     """A polygon's rings, its outline first, whichever form it is held in."""
     return tuple(coords) if _is_ring_form(coords) else (tuple(coords),)
+
+
+def rectangle_corners(coords: Any) -> list[list[float]] | None:
+    """A polygon's coords as a rectangle's corners, when it is one ring of 4 points (a written
+    closing point aside, not 4 rings), else None: a file's rectangle that mapsrv wrote."""
+    try:
+        (ring,) = polygon_rings(coords)
+    except (TypeError, IndexError, ValueError):  # not a polygon, or one of several rings
+        return None
+    ring = ring[:-1] if len(ring) == 5 and ring[0] == ring[-1] else ring
+    if len(ring) != 4:
+        return None
+    lats, lons = [p[0] for p in ring], [p[1] for p in ring]
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
 def count(type_: str, coords: Any) -> int:

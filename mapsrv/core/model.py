@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 
 import mapsrv.core.geometry as _geometry
 from mapsrv.core.geometry import GEOMETRY_TYPES, GeometryType
+from mapsrv.core.nested import MAX_DEPTH, JsonArray, check_nested, check_scalar, misread_lists, per_point
 from mapsrv.core.positions import Bounds, LatLon, check_bounds, check_latlon
 from mapsrv.core.style import COLOR_FORMS, CSS_COLORS, STYLE_KEYS, check_color, check_style, check_symbol
 from mapsrv.core.values import check_id, check_number, check_text
@@ -46,6 +47,8 @@ __all__ = [
     "check_nested",
     "check_properties",
     "MAX_DEPTH",
+    "JsonArray",
+    "misread_lists",
     "per_point",
     "check_style",
     "check_id",
@@ -154,10 +157,15 @@ class Feature:
             out["radius"] = self.radius
         if self.properties:
             properties = dict(self.properties)
+            lists = False
             for key, value in self.properties:
                 if type(value) is tuple:  # a value per point (a track's times): a list in JSON
                     properties[key] = list(value)
+                elif type(value) is list:
+                    lists = True
             out["properties"] = properties
+            if lists and (misread := misread_lists(self.properties, self.point_count())):
+                out["lists"] = misread  # arrays that are one value each, not one a point
         if self.members:  # left out when none: maps stored before it re-encode the same
             out["members"] = dict(self.members)
         return out
@@ -281,68 +289,11 @@ def build_feature(
 
 # Keys per feature: Natural Earth has 168 columns, a dBase file up to 255, a GeoPackage 2,000.
 MAX_PROPERTIES = 1_000
-MAX_DEPTH = 16  # objects and arrays inside a nested value, outermost included
 _KEY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 # keys found good already: a file names the same few keys on every row, and checking each row's
 # was a third of a 100,000-point read's checks (bounded: a file of a new key a row checks each)
 _GOOD_KEYS: set[str] = set()
 _GOOD_KEYS_MOST = 4096
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _scalar(name: str, value: Any, max_text: int) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInput(f"{name} must be a finite number, got {value!r}; give null for none")
-    if not isinstance(value, _SCALARS):
-        raise InvalidInput(
-            f"{name} must be a string, number, boolean, null, object or array,"
-            f" got {type(value).__name__} {value!r:.40}; give its text instead"
-        )
-    if isinstance(value, str) and len(value) > max_text:
-        raise PayloadTooLarge(f"{name} must be at most {max_text} characters, got {len(value)}; shorten it")
-    return value
-
-
-def per_point(value: Any, points: int) -> bool:
-    """Whether a list value is one scalar per point (a track's times), which mapsrv keeps as a
-    tuple and thins with its points, rather than a nested JSON array kept as it came."""
-    return 0 < len(value) <= max(points, 1) and all(
-        isinstance(v, _SCALARS) and not (isinstance(v, str) and len(v) > 64) for v in value
-    )
-
-
-def check_nested(name: str, value: Any, cap: int) -> Any:
-    """A nested JSON value (an object or array, any JSON inside) checked without recursion on
-    its depth: at most ``MAX_DEPTH`` deep, string keys, finite numbers, and at most ``cap``
-    characters as compact JSON (the size limit a text value has)."""
-    size = 2
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, Mapping) or isinstance(item, (list, tuple)):
-            if depth > MAX_DEPTH:
-                raise InvalidInput(
-                    f"{name} must nest objects and arrays at most {MAX_DEPTH} deep, got deeper; flatten it"
-                )
-            if isinstance(item, Mapping):
-                for key, inner in item.items():
-                    if not isinstance(key, str):
-                        raise InvalidInput(
-                            f"{name} keys must be strings, got {key!r:.40}; write each key as text"
-                        )
-                    size += len(key) + 4
-                    stack.append((inner, depth + 1))
-            else:
-                size += len(item) + 2
-                stack.extend((inner, depth + 1) for inner in item)
-        else:
-            _scalar(name, item, cap)
-            size += len(item) if isinstance(item, str) else 5 if item is None else len(repr(item))
-        if size > cap:
-            raise PayloadTooLarge(
-                f"{name} must be at most {cap} characters as JSON, got more; keep the parts that matter"
-            )
-    return value
 
 
 def check_properties(value: Any, limits: Limits, points: int = 1) -> tuple[tuple[str, Any], ...]:
@@ -400,11 +351,12 @@ def _checked_members(
             out.append((key, item))  # a plain scalar: what _scalar returns for it, without its name
             continue
         name = f"{what}.{key}"
-        if isinstance(item, (list, tuple)) and points and per_point(item, points):
+        if isinstance(item, (list, tuple)) and kind is not JsonArray and points and per_point(item, points):
             item = tuple(item)
         elif isinstance(item, (Mapping, list, tuple)):
-            item = check_nested(name, list(item) if isinstance(item, tuple) else item, limits.max_popup)
+            plain = kind is tuple or kind is JsonArray  # held as a list: a list is never per point
+            item = check_nested(name, list(item) if plain else item, limits.max_popup)
         else:
-            item = _scalar(name, item, limits.max_popup)
+            item = check_scalar(name, item, limits.max_popup)
         out.append((key, item))
     return tuple(out)  # in the order they came: a file's columns stay in its order (issue 75)

@@ -317,7 +317,7 @@ class Collector:
         if len(thinner.kept) == thinner.seen:
             return coords
         for key, value in props.items():
-            if isinstance(value, (list, tuple)) and len(value) == thinner.seen:
+            if (type(value) is list or type(value) is tuple) and len(value) == thinner.seen:
                 props[key] = [value[i] for i in thinner.kept]
         self._thinned[0] += 1
         self._thinned[1] += thinner.seen
@@ -339,7 +339,7 @@ class Collector:
                     f"features with properties past the first {MAX_PROPERTIES} (MAX_PROPERTIES) left out"
                 )
                 break
-            if isinstance(value, tuple) or (isinstance(value, list) and points and per_point(value, points)):
+            if isinstance(value, tuple) or (type(value) is list and points and per_point(value, points)):
                 if len(value) > points:
                     continue
                 if any(isinstance(v, str) and len(v) > _MAX_ITEM for v in value):

@@ -206,7 +206,12 @@ def decoded_bytes(array: pa.Array) -> int:
             total += (pc.sum(pc.take(lengths, part.indices)).as_py() or 0) + part.indices.nbytes
         elif pa.types.is_struct(kind):
             stack.extend(part.flatten())
-        elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind):
+        elif pa.types.is_map(
+            kind
+        ):  # its keys and items (flatten has no kernel for text read as dictionaries)
+            total += part.offsets.nbytes
+            stack += [part.keys, part.items]
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
             total += part.offsets.nbytes
             stack.append(part.flatten())
         elif pa.types.is_fixed_size_list(kind):

@@ -13,7 +13,9 @@ that is all ``YYYY-MM-DD``), else text; a column that mixes kinds is written as 
 note, as are integers past 64 bits. A real that is not finite (NaN) is written as null, text that
 is not UTF-8 (a lone surrogate) with U+FFFD in its place, text without its NUL characters (GDAL's
 text ends at one), each with a note. Per-point lists (a track's times) are left out, with a note:
-a cell holds one value.
+a cell holds one value; a line's or shape's ``elevations`` are its geometry's Z. Arrays and
+objects are JSON text (``held`` notes it), but in a GeoParquet (``nested``), Arrow lists and
+structs when one type holds a column's values exactly.
 
 Shapefile's rules (``shapefile=True``): field names of at most 10 bytes (longer ones shortened
 and listed), text of at most 254 bytes, numbers its fields hold (a column with an integer of more
@@ -23,7 +25,6 @@ polygons: a table each; collections cannot be held and are left out, counted).
 
 from __future__ import annotations
 
-import datetime
 import json
 import math
 import re
@@ -39,17 +40,15 @@ from mapsrv.core.model import Feature, MapState
 from mapsrv.formats.cells import json_text
 from mapsrv.formats.columns import unique_name
 from mapsrv.formats.gisrows import OWN, OWN_PREFIX, OWN_TYPE
+from mapsrv.formats.gistypes import column_of, type_of
 from mapsrv.formats.wkb import WKB_TYPES, to_wkb
 
 __all__ = ["GEOMETRY", "GisTable", "gis_tables"]
 
 MAX_DBF_TEXT = 254  # bytes of a Shapefile's text field
 MAX_DBF_NAME = 10  # bytes of a Shapefile's field name
-MAX_DBF_DIGITS = 18  # characters of an integer GDAL reads back from a .dbf as an integer
-MAX_DBF_REAL = 1e20  # a real past this may come back changed from a .dbf (seen from 3.4e23)
 GEOMETRY = "geometry"  # the WKB column of every table
 MAX_LISTED = 10  # names listed in a note
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _GEOMETRY = "mapsrv writes the geometry in its geometry column"
 _KINDS = {"Point": "points", "MultiPoint": "points", "LineString": "lines", "MultiLineString": "lines"}
@@ -68,57 +67,6 @@ class GisTable:
     @property
     def geometry_type(self) -> str:
         return self.types[0] if len(self.types) == 1 else "Unknown"
-
-
-def _type(values: Sequence[Any], dates: bool, shapefile: bool) -> tuple[pa.DataType, str]:
-    """The column type for ``values``, and why it is text when they are not all text (they mix
-    kinds, an integer is past 64 bits, a number past a Shapefile's, a value is nested), else ""."""
-    kinds = {type(v) for v in values if v is not None}
-    if not kinds:
-        return pa.string(), ""
-    if kinds == {bool}:
-        return pa.bool_(), ""
-    if kinds & {dict, list}:
-        return pa.string(), "nested"
-    wide = int in kinds and not all(-(2**63) <= v < 2**63 for v in values if type(v) is int)
-    if kinds <= {int, float} and not wide and shapefile and not _in_dbf(values):
-        return pa.string(), "dbf"
-    if kinds == {int} and not wide:
-        return pa.int64(), ""
-    if kinds <= {int, float} and not wide:
-        return pa.float64(), ""
-    if kinds <= {int, float}:  # a double would change its digits: an identifier, kept whole as text
-        return pa.string(), "wide"
-    if kinds == {str}:
-        dated = dates and all(_DATE.fullmatch(v) for v in values if v is not None)
-        return (pa.date32() if dated and _valid_dates(values) else pa.string()), ""
-    return pa.string(), "mixed"
-
-
-def _in_dbf(values: Sequence[Any]) -> bool:
-    """Whether a Shapefile's fields hold these numbers: GDAL reads an integer of more than 18
-    characters back as a real, and writes a real past about 1e23 cut (1e25 as 1e23)."""
-    return all(
-        len(str(v)) <= MAX_DBF_DIGITS if type(v) is int else not math.isfinite(v) or abs(v) < MAX_DBF_REAL
-        for v in values
-        if v is not None
-    )
-
-
-def _valid_dates(values: Sequence[Any]) -> bool:
-    try:
-        for v in values:
-            if v is not None:
-                datetime.date.fromisoformat(v)
-    except ValueError:
-        return False
-    return True
-
-
-def _column(values: list[Any], kind: pa.DataType) -> pa.Array:
-    if pa.types.is_date32(kind):
-        return pa.array([None if v is None else datetime.date.fromisoformat(v) for v in values], kind)
-    return pa.array(values, kind)
 
 
 def _is_text(text: str) -> bool:
@@ -205,6 +153,7 @@ class _Columns:
         dates: bool,
         reserved: Mapping[str, str],
         notes: list[str],
+        nested: bool = False,
     ) -> None:
         self.shapefile = shapefile
         keys: dict[str, None] = {}
@@ -229,9 +178,10 @@ class _Columns:
         self.names, renamed = _column_names(self.keys, own, {GEOMETRY: _GEOMETRY} | dict(reserved), shapefile)
         notes += renamed
         self.dates = dates
+        self.nested = nested
         # each table's columns are typed by its own rows (a layer's int uID stays int beside
         # another layer's real uID); the columns of any table written as text, by why
-        self.whys: dict[str, dict[str, None]] = {"mixed": {}, "wide": {}, "dbf": {}}
+        self.whys: dict[str, dict[str, None]] = {"mixed": {}, "wide": {}, "dbf": {}, "nested": {}}
         self.cut = 0
         self.unfinite: dict[str, int] = {}  # reals that are not finite, by property
         self.mended: dict[str, int] = {}  # text with a lone surrogate, by column
@@ -245,7 +195,7 @@ class _Columns:
 
     def _property(self, key: str, props: list[dict[str, Any]]) -> pa.Array:
         values = _cells(props, key)
-        kind, why = _type(values, self.dates, self.shapefile)
+        kind, why = type_of(values, self.dates, self.shapefile, self.nested)
         if why in self.whys:
             self.whys[why][key] = None
         if pa.types.is_floating(kind):
@@ -256,7 +206,7 @@ class _Columns:
         elif pa.types.is_string(kind):
             texts = [None if v is None else v if isinstance(v, str) else json_text(v) for v in values]
             return self._texts(key, texts)
-        return _column(values, kind)
+        return column_of(values, kind)
 
     def _texts(self, name: str, values: list[Any]) -> pa.Array:
         """Text as a column: a lone surrogate (UTF-8 cannot hold it) as U+FFFD, without NUL
@@ -322,7 +272,14 @@ class _Columns:
             )
         notes += _changed(self.unfinite, "not a finite number (nan) written as null")
         notes += _changed(self.mended, "not UTF-8 text (a lone surrogate) written with U+FFFD")
-        return notes + _changed(self.nul, "written without NUL characters (GIS programs end text at one)")
+        notes += _changed(self.nul, "written without NUL characters (GIS programs end text at one)")
+        if nested := list(self.whys["nested"]) if self.nested else []:
+            verb = "hold" if len(nested) > 1 else "holds"
+            notes.append(
+                f"{_column_list(nested)} {verb} arrays or objects no one Parquet type holds exactly"
+                " (of other keys, or mixed with numbers or text): written as JSON text"
+            )
+        return notes
 
 
 def _groups(
@@ -368,6 +325,7 @@ def gis_tables(
     shapefile: bool = False,
     dates: bool = True,
     reserved: Mapping[str, str] | None = None,
+    nested: bool = False,
 ) -> tuple[list[GisTable], list[str]]:
     """``state``'s features as tables: one per layer when ``by_layer`` (a GeoPackage), else one
     (a FlatGeobuf, a GeoParquet), and per kind of geometry for a Shapefile; and the notes on
@@ -375,7 +333,7 @@ def gis_tables(
     stay text. A property named as one of ``reserved`` (lower case: why the format keeps it) is
     written under a new name."""
     notes: list[str] = []
-    columns = _Columns(list(state.features.values()), shapefile, dates, reserved or {}, notes)
+    columns = _Columns(list(state.features.values()), shapefile, dates, reserved or {}, notes, nested)
     layers = {lid: layer.name for lid, layer in state.layers.items()}
     tables = []
     for name, group in _groups(state, by_layer, shapefile, notes):

@@ -5,7 +5,8 @@ Each batch's WKB geometries are decoded at once (shapely), reprojected at once (
 turned into mapsrv's geometry whole: a polygon with its holes, a multipolygon with its parts, a
 collection with its members. Every column is a property with its type: integers, reals, text and
 booleans as they are, dates and times as ISO 8601 text, decimals as reals, lists and structures as
-their JSON text; binary columns are left out with a note. Heights (Z) are kept as the feature's
+JSON arrays and objects (a list one value however long: ``core.nested.JsonArray``), a map an
+object; binary columns are left out with a note. Heights (Z) are kept as the feature's
 ``ele`` or ``elevations`` (``mapsrv.core.heights``), measures (M) left out with a note. A ``name``
 (or ``label``, ``title``...) column gives the label, a ``description`` the popup, as in a CSV.
 
@@ -30,6 +31,7 @@ import pyarrow as pa
 import shapely
 
 from mapsrv.core.heights import ELE, height_key, numbers
+from mapsrv.core.nested import JsonArray
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import Collector
 from mapsrv.formats.columns import find_columns
@@ -146,11 +148,19 @@ def _values(column: Any, name: str = "", what: str = "") -> list[Any] | None:
         return [v if v is None or isinstance(v, str) else v.isoformat() for v in raw]
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         return [None if v is None or not math.isfinite(v) else float(v) for v in raw]
-    if pa.types.is_nested(kind):
-        return [None if v is None else json.dumps(v, ensure_ascii=False, default=str) for v in raw]
+    if pa.types.is_map(kind):  # pairs: an object when its keys are text
+        return [None if v is None else _mapped(v) for v in raw]
+    if pa.types.is_nested(kind):  # a list one value, however long (never one a point)
+        return [JsonArray(v) if type(v) is list else v for v in raw]
     if pa.types.is_duration(kind):
         return [None if v is None else str(v) for v in raw]
     return raw
+
+
+def _mapped(pairs: list[tuple[Any, Any]]) -> Any:
+    if all(isinstance(k, str) for k, _ in pairs):
+        return dict(pairs)
+    return JsonArray([list(pair) for pair in pairs])
 
 
 def _row(start: int, i: int, rows: Any) -> int:

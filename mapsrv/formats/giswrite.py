@@ -113,7 +113,12 @@ def write_gis(state: MapState, fmt: str) -> tuple[bytes, list[str]]:
     """``state`` as a ``fmt`` file (one of ``GIS_FORMATS``), and what the format could not hold."""
     layered, shapefile, dates = fmt in ("shp", "gpkg"), fmt == "shp", fmt != "fgb"
     tables, notes = gis_tables(
-        state, by_layer=layered, shapefile=shapefile, dates=dates, reserved=RESERVED[fmt]
+        state,
+        by_layer=layered,
+        shapefile=shapefile,
+        dates=dates,
+        reserved=RESERVED[fmt],
+        nested=fmt == "parquet",
     )
     if fmt == "shp":
         return _shapefiles(tables), notes

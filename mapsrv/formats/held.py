@@ -18,7 +18,6 @@ _FLAT = {
     "shp": "a Shapefile's fields hold flat values",
     "gpkg": "a GeoPackage's columns hold flat values",
     "fgb": "a FlatGeobuf's columns hold flat values",
-    "parquet": "a GeoParquet's columns are written flat",
 }
 # the properties a GPX file writes (``mapsrv.formats.gpx``): in its elements, not as data
 _GPX = frozenset({"ele", "time", "elevations", "times", "names", "cmt", "sym", "type", "route"})

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mapsrv.core.geojson import geometry_from_geojson
-from mapsrv.core.geometry import polygon_rings
+from mapsrv.core.geometry import rectangle_corners
 from mapsrv.core.heights import ELE, geojson_heights, height_key, numbers
 from mapsrv.core.model import LatLon, MapState
 from mapsrv.errors import InvalidInput, PayloadTooLarge
@@ -264,7 +264,9 @@ class _Table:
             radius = number(cell(cols.radius), self.comma)
             type_ = "circle" if isinstance(radius, (int, float)) else type_
             radius = radius if type_ == "circle" else None
-        elif kind == "rectangle" and type_ == "polygon" and (corners := _corners(coords)) is not None:
+        elif (
+            kind == "rectangle" and type_ == "polygon" and (corners := rectangle_corners(coords)) is not None
+        ):
             type_, coords = "rectangle", corners
         key = height_key(type_)
         if zs and key not in props and type_ != "rectangle" and (found := numbers(zs)) is not None:
@@ -285,18 +287,6 @@ class _Table:
         except InvalidInput as exc:
             reason = exc.message.removeprefix(f"csv line {line}").lstrip(": ")
             self.out.skip("rows that break a rule", f"line {line}", reason)
-
-
-def _corners(coords: Any) -> list[list[float]] | None:
-    """A rectangle's corners from a polygon of one ring of 4 points (not one of 4 rings)."""
-    try:
-        rings = polygon_rings(coords)
-    except (TypeError, IndexError):
-        return None
-    if len(rings) != 1 or len(rings[0]) != 4:
-        return None
-    lats, lons = [p[0] for p in rings[0]], [p[1] for p in rings[0]]
-    return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
 Rows = tuple[list[str], list[tuple[int, list[str]]], bool]  # header, rows by line, decimal comma

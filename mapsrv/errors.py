@@ -87,9 +87,12 @@ class CrsNeeded(InvalidInput):
 
     code = "needs_crs"
 
-    def __init__(self, message: str, candidates: list[dict[str, str]]) -> None:
+    def __init__(
+        self, message: str, candidates: list[dict[str, str]], sample: list[tuple[float, float]] | None = None
+    ) -> None:
         super().__init__(message)
         self.candidates = candidates[:20]
+        self.sample = sample or []  # some of its points as the file has them: the land tells UTM zones apart
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "candidates": self.candidates}

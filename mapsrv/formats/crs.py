@@ -141,7 +141,16 @@ class Reprojection:
             f" (x from {np.nanmin(x):,.6g} to {np.nanmax(x):,.6g}, y from {np.nanmin(y):,.6g} to"
             f" {np.nanmax(y):,.6g}): say which system they are in, e.g. {HINT}{likely}",
             found,
+            _sample(x, y),
         )
+
+
+def _sample(x: Any, y: Any, most: int = 64) -> list[tuple[float, float]]:
+    """At most ``most`` of the points, spread through them, finite."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    at = np.unique(np.linspace(0, len(x) - 1, min(most, len(x))).astype(int))
+    return list(zip(x[at].tolist(), y[at].tolist(), strict=True))
 
 
 def reprojection(found: Any, given: CRS | None, what: str, notes: list[str]) -> Reprojection:

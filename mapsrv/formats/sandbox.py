@@ -280,7 +280,7 @@ def _refusal(exc: BaseException, memory: int) -> dict[str, Any]:
             " --import-memory); send a smaller file or split it",
         }
     if isinstance(exc, MapsrvError):
-        extra = {"candidates": exc.candidates} if isinstance(exc, CrsNeeded) else {}
+        extra = {"candidates": exc.candidates, "sample": exc.sample} if isinstance(exc, CrsNeeded) else {}
         return {"status": exc.status, "kind": exc.code, "message": exc.message, **extra}
     text = str(exc)
     if "memory" in text.lower() and ("alloc" in text.lower() or "out of" in text.lower()):

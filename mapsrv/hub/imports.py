@@ -25,10 +25,10 @@ from typing import Any
 import trio
 
 from mapsrv.core.model import Limits
-from mapsrv.errors import InvalidInput
+from mapsrv.errors import CrsNeeded, InvalidInput
 from mapsrv.formats import JOINS, Imported, Join, Progress, read_table
 from mapsrv.formats.sandbox import Table
-from mapsrv.hub.projections import sea_notes
+from mapsrv.hub.projections import sea_notes, utm_candidates
 from mapsrv.hub.reader import ReadLimits, reader, spooled_bytes
 from mapsrv.places import point_of, resolve_country
 from mapsrv.places.boundaries import Boundary, find_boundary, nearest_boundary
@@ -80,7 +80,17 @@ async def read_upload(
         "crs": crs,
         "limits": dataclasses.asdict(limits),
     }
-    read = await _sandboxed(data, request, read_limits, owner, progress)
+    try:
+        read = await _sandboxed(data, request, read_limits, owner, progress)
+    except CrsNeeded as exc:  # UTM metres fit every zone: those where its points lie on land
+        zones = await run("index", utm_candidates, exc.sample) if exc.sample else []
+        if not zones:
+            raise
+        listed = ", ".join(f"{z['crs']}{z['name'].partition(',')[2]}" for z in zones)
+        raise CrsNeeded(
+            f"{exc.message}; as UTM metres they lie on land in {listed}: give the one of their place",
+            zones + exc.candidates,
+        ) from None
     if isinstance(read, Imported):
         if join is not None:
             raise InvalidInput(f"join takes a CSV table, got a {read.format} file; send the table as CSV")

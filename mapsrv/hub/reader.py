@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import queue
 import shutil
@@ -283,7 +284,8 @@ def _refused(payload: bytes) -> InvalidInput:
             candidates = [
                 {"crs": str(c["crs"])[:40], "name": str(c["name"])[:120]} for c in said["candidates"][:20]
             ]
-            return CrsNeeded(message, candidates)
+            sample = [(float(x), float(y)) for x, y in said.get("sample", [])[:64]]
+            return CrsNeeded(message, candidates, [p for p in sample if math.isfinite(p[0] + p[1])])
     except (ValueError, KeyError, TypeError):
         return _garbled("its refusal")
     return PayloadTooLarge(message) if status == 413 else InvalidInput(message)

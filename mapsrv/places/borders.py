@@ -42,6 +42,7 @@ __all__ = [
     "country_area",
     "country_at",
     "region_area",
+    "region_at",
 ]
 
 BORDERS_FILE = "admin1-borders.npz"
@@ -62,6 +63,7 @@ class Borders:
     shapes: NDArray[np.object_]
     tree: shapely.STRtree
     countries: list[str]  # each region's country, ISO alpha-2
+    names: list[str]  # each region's name
     by_code: dict[str, list[int]]
     by_country: dict[str, list[int]]
     by_name: dict[tuple[str, str], list[int]]
@@ -98,7 +100,8 @@ def borders() -> Borders:
             by_country.setdefault(country, []).append(i)
         by_name.setdefault((iso2.upper(), fold(name)), []).append(i)
     countries = [iso2.upper() for _, iso2, _, _ in regions]
-    return Borders(shapes, shapely.STRtree(shapes), countries, by_code, by_country, by_name)
+    names = [name for _, _, _, name in regions]
+    return Borders(shapes, shapely.STRtree(shapes), countries, names, by_code, by_country, by_name)
 
 
 def region_area(code: str, country: str = "", name: str = "") -> BaseGeometry | None:
@@ -111,6 +114,13 @@ def country_area(iso: str) -> BaseGeometry | None:
     """The area of the country ``iso`` (ISO 3166-1 alpha-2 or alpha-3): all its regions; None
     when it has none here."""
     return _area(tuple(borders().by_country.get(iso.upper(), ())))
+
+
+def region_at(lon: float, lat: float) -> tuple[str, str]:
+    """The region that holds the point and its country (ISO alpha-2), or ``("", "")``."""
+    found = borders()
+    hits = found.tree.query(shapely.Point(lon, lat), predicate="intersects")
+    return (found.names[hits[0]], found.countries[hits[0]]) if len(hits) else ("", "")
 
 
 def country_at(lon: float, lat: float) -> str:

@@ -7,12 +7,15 @@ as 16N, or as a file of places at sea in any system, nothing is said."""
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 import shapely
 from support.census_states import census_counties
 from support.gis_files import project, shapefile_zip
 
 from mapsrv.core.model import Limits
+from mapsrv.errors import CrsNeeded
 from mapsrv.hub.imports import read_upload
+from mapsrv.hub.projections import utm_candidates
 
 LIMITS = Limits(max_total_points=2_000_000)
 
@@ -52,3 +55,26 @@ async def test_data_at_sea_for_a_reason_is_left_alone() -> None:
     data = shapefile_zip({"lane": (table, None, "LineString")})
     read = await read_upload(data, "shp", LIMITS, crs="EPSG:32622")
     assert not [n for n in read.notes if "lie at sea" in n], read.notes
+
+
+async def test_a_file_in_utm_metres_without_a_prj_is_offered_the_zones_where_it_lies_on_land() -> None:
+    """Without its .prj the numbers fit every zone; the zones that put the counties on land are
+    offered, each with where (so the person picks 16N, in Georgia), before the national grids."""
+    with pytest.raises(CrsNeeded) as refused:
+        await read_upload(georgia_in_16n(), "shp", LIMITS)
+    offered = {c["crs"]: c["name"] for c in refused.value.candidates}
+    assert offered["EPSG:26916"] == "NAD83 / UTM zone 16N, in Georgia (US)"
+    assert offered["EPSG:26915"] == "NAD83 / UTM zone 15N, in Mississippi (US)"  # on land too, further west
+    assert "EPSG:26917" not in offered  # its east in the Atlantic
+    assert "EPSG:26916 in Georgia (US), " in refused.value.message
+    assert not any(c.startswith("EPSG:327") for c in offered)  # read as south, at sea
+    utm = [c for c in offered if c.startswith(("EPSG:269", "EPSG:326"))]
+    assert list(offered)[: len(utm)] == utm  # the zones first
+    right = await read_upload(georgia_in_16n(), "shp", LIMITS, crs="EPSG:26916")
+    assert len(right.features) == len(census_counties("US-GA"))
+
+
+def test_numbers_that_are_not_utm_metres_get_no_zones() -> None:
+    assert utm_candidates([(530_000.0, 180_000.0)]) != []  # a British grid's numbers look like UTM too
+    assert utm_candidates([(-1e6, 5e6)]) == []  # no UTM easting
+    assert utm_candidates([(5e5, 2e7)]) == []  # past any northing

@@ -164,6 +164,7 @@ class _Columns:
                     lists.add(key)
                 else:
                     keys.setdefault(key, None)
+        self.heights = ELE in keys or ELEVATIONS in lists  # some feature may have heights
         lists.discard(ELEVATIONS)  # a geometry's heights: its Z (``wkb``)
         if ELE in keys and all(_as_z(f) for f in features):
             del keys[ELE]  # every point's height is its Z, read back as its ele
@@ -341,7 +342,7 @@ def gis_tables(
         multi = shapefile and len(types) > 1  # a Shapefile's points are points or multipoints, not both
         if multi:
             types = [t for t in types if t.startswith("Multi")]
-        z = any(heights(f.type, f.coords, f.properties) for f in group)  # a layer with heights is 3D
+        z = columns.heights and any(heights(f.type, f.coords, f.properties) for f in group)  # 3D
         types = [f"{t} Z" for t in types] if z else types
         tables.append(GisTable(name, columns.table(group, layers, multi, z), types))
     if not tables:  # an empty map: an empty table, its columns all there

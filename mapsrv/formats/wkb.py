@@ -83,6 +83,7 @@ class _Writer:
         return self.head("GeometryCollection", len(coords)) + b"".join(self.geometry(t, c) for t, c in coords)
 
 
+_POINT = struct.Struct("<BIdd")
 _MULTI = {"marker": "multipoint", "circle": "multipoint", "polyline": "multipolyline"}
 _MULTI |= {"polygon": "multipolygon", "rectangle": "multipolygon"}
 
@@ -91,6 +92,8 @@ def to_wkb(feature: Feature, *, multi: bool = False, z: bool = False) -> bytes:
     """``feature``'s geometry as WKB; with ``multi``, a single point, line or polygon as a multi
     geometry of one part (a layer that holds both); with ``z``, 3D, each point's height its
     feature's (``mapsrv.core.heights``) or NaN."""
+    if not (z or multi) and feature.type in ("marker", "circle"):  # most big files are points: no writer
+        return _POINT.pack(1, 1, feature.coords[1], feature.coords[0])
     zs = (heights(feature.type, feature.coords, feature.properties) or []) if z else None
     out = _Writer(zs)
     if multi and feature.type in _MULTI:

@@ -151,10 +151,10 @@ def render(
             markers[feature.id] = (x, y)
             _marker_shape(draw, x, y, feature)
     small = overlay.reduce(SUPER)  # a box filter, as resize(BOX) but in a fifth of the time
-    image = Image.alpha_composite(base, small)
     hot = heat_image(view, heat)
-    if hot is not None:
-        image.alpha_composite(hot)
+    if hot is not None:  # under the shapes and points, as the page draws it (issue 76)
+        base.alpha_composite(hot)
+    image = Image.alpha_composite(base, small)
     stop_if_cancelled()
     text = ImageDraw.Draw(image)
     if clustered:

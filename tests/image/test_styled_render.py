@@ -68,7 +68,8 @@ def test_each_class_colour_fills_its_features_and_the_legend_lists_the_classes()
 
 def test_a_filter_hides_features_and_a_label_template_names_them() -> None:
     flt = {"property": "pop", "op": "<", "value": 100}
-    state = zones({"by": "pop", "method": "equal", "classes": 3, "filter": flt, "label": "{name}: {pop}"})
+    asked = {"by": "pop", "method": "equal", "classes": 3, "filter": flt, "label": "{name}: {pop}"}
+    state = zones({**asked, "over": "all"})  # classes over all three: the hidden one has the top class
     rendered = render(state, ImageRequest(bbox=PACIFIC))
     image = pixels(rendered.png)
     assert rendered.legend is not None
@@ -76,6 +77,9 @@ def test_a_filter_hides_features_and_a_label_template_names_them() -> None:
     assert count(image, over_sea(YLORRD3[2]), map_area) == 0, "the hidden class is not drawn"
     assert count(image, over_sea(YLORRD3[0]), map_area) > 5_000
     assert len(rendered.labels) == 2 and "2 of 3 features" in rendered.caption
+    # over what is shown (the default): the two shown span the three classes, 50 the top one
+    shown = render(zones(asked), ImageRequest(bbox=PACIFIC))
+    assert count(pixels(shown.png), over_sea(YLORRD3[2]), map_area) > 5_000
 
 
 def test_a_feature_added_after_the_style_takes_its_class_colour() -> None:
@@ -129,3 +133,31 @@ def test_a_heatmap_layer_draws_heat_and_its_gradient() -> None:
 def test_no_style_no_legend() -> None:
     rendered = render(zones(None), ImageRequest(bbox=PACIFIC))
     assert rendered.legend is None
+
+
+def test_a_heatmap_is_drawn_under_the_points_of_another_layer() -> None:
+    """The same points as heat (one layer) and in categories (another): the categories' colours
+    show on top, as in the page, where heat is drawn under markers (issue 76)."""
+    spots = [(i % 5 * 0.2, -145.0 + i // 5 * 0.2) for i in range(50)]
+    heat = tuple(Feature(f"h{i}", "marker", p, layer="heat") for i, p in enumerate(spots))
+    dots = tuple(
+        Feature(f"d{i}", "marker", p, layer="dots", properties=(("cause", "fire" if i % 2 else "flood"),))
+        for i, p in enumerate(spots)
+    )
+    categories = {"kind": "categorical", "by": "cause", "categories": {"fire": "#00cc00", "flood": "#cc00cc"}}
+    state = apply_all(
+        MapState(id="m"),
+        [
+            AddLayer("heat", "Heat"),
+            AddLayer("dots", "Dots"),
+            ImportFeatures(heat + dots),
+            SetLayerStyle("heat", {"kind": "heatmap"}),
+            SetLayerStyle("dots", categories),
+        ],
+    )[0]
+    rendered = render(state, ImageRequest(bbox=PACIFIC))
+    image = pixels(rendered.png)
+    assert rendered.legend is not None
+    map_area = (0, 0, image.width, round(rendered.legend[1]) - 1)
+    assert count(image, (0x00, 0xCC, 0x00), map_area, tolerance=30) > 20, "fire's colour, on the heat"
+    assert count(image, (0xCC, 0x00, 0xCC), map_area, tolerance=30) > 20, "flood's colour, on the heat"

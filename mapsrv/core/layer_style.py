@@ -30,8 +30,10 @@ from mapsrv.core.style_rules import (
     field_of,
     in_time,
     label_of,
+    legend_spec,
     match_filter,
     number,
+    over_text,
     shown,
     size_of,
     style_counts,
@@ -49,7 +51,9 @@ __all__ = [
     "in_time",
     "label_of",
     "match_filter",
+    "legend_spec",
     "number",
+    "over_text",
     "shown",
     "size_of",
     "style_counts",
@@ -60,7 +64,8 @@ KINDS = ("graduated", "categorical", "proportional", "heatmap")
 FILTER_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "contains")
 MAX_CATEGORIES = 50
 MAX_TEMPLATE = 200
-_COMMON = {"kind", "by", "label", "filter", "time"}
+_COMMON = {"kind", "by", "label", "filter", "time", "over"}
+OVER = ("shown", "all")  # classes over the features the filter and window show, or over all
 _KEYS: dict[str, set[str]] = {
     "graduated": _COMMON | {"method", "classes", "ramp", "colors", "breaks", "other"},
     "categorical": _COMMON | {"categories", "ramp", "other"},
@@ -176,6 +181,8 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
     kind = raw.get("kind") or _guess_kind(raw, features)
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, got {kind!r:.40}; pick one of those")
+    if kind == "proportional" and raw.get("colors") is not None and raw.get("color") is None:
+        raw = {**raw, "color": _one_color(raw["colors"]), "colors": None}  # the tool has colors only
     unknown = [k for k in raw if k not in _KEYS[kind] and raw[k] is not None]
     if unknown:
         known = [k for k in _ALL_KEYS if k in _KEYS[kind]]
@@ -188,12 +195,20 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
         if raw.get("by") is None:
             raise InvalidInput(f"by must name the property a {kind} style reads, got none; e.g. 'population'")
         out["by"] = _property("by", raw["by"])
+    window: dict[str, Any] = {}  # the filter and the time window: classes are over what they show
+    if raw.get("filter") is not None:
+        window["filter"] = _check_filter(raw["filter"])
+        if features:
+            require_property(features, window["filter"]["property"], "filter property", layer)
+    if raw.get("time") is not None:
+        window["time"] = _check_time(raw["time"])
+    pool = _over(raw.get("over"), features, window, layer)
     if kind == "graduated":
-        _graduated(raw, features, layer, out)
-    elif kind == "categorical":
+        _graduated(raw, pool, layer, out)
+    elif kind == "categorical":  # every value's colour, which stays as the window moves
         _categorical(raw, features, layer, out)
     elif kind == "proportional":
-        _proportional(raw, features, layer, out)
+        _proportional(raw, pool, layer, out)
     else:
         out["radius"] = check_number("radius", raw.get("radius", 25), 1, 200)
         weight = raw.get("weight", out.get("by"))
@@ -203,13 +218,37 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
                 numbers_of(features, out["weight"], layer, "weight")
     if raw.get("label") is not None:
         out["label"] = _check_label(raw["label"], features, layer)
-    if raw.get("filter") is not None:
-        out["filter"] = _check_filter(raw["filter"])
-        if features:
-            require_property(features, out["filter"]["property"], "filter property", layer)
-    if raw.get("time") is not None:
-        out["time"] = _check_time(raw["time"])
+    out.update(window)
+    if window and kind in ("graduated", "proportional"):
+        out["over"] = raw.get("over") or "shown"
     return out
+
+
+def _one_color(colors: Any) -> Any:
+    """Proportional circles' one colour, given as ``colors`` (the argument ``style_layer`` has)."""
+    if not isinstance(colors, (list, tuple)) or len(colors) != 1:
+        raise InvalidInput(
+            f'colors must be one colour for proportional circles, got {colors!r:.60}; e.g. ["#3182bd"]'
+        )
+    return colors[0]
+
+
+def _over(over: Any, features: Sequence[Feature], window: Mapping[str, Any], layer: str) -> Sequence[Feature]:
+    """The features a style's classes (or sizes) are computed over: those its filter and time
+    window show (``over`` "shown", the default: the breaks of 2007 are 2007's), or all of them."""
+    if over is not None and over not in OVER:
+        raise InvalidInput(f"over must be one of {', '.join(OVER)}, got {over!r:.40}; pick one of those")
+    if over == "all" or not window or not features:
+        return features
+    found = [f for f in features if shown(window, dict(f.properties))]
+    if not found:
+        what = " and ".join(k if k == "filter" else "time window" for k in window)
+        verb = "show" if len(window) > 1 else "shows"
+        raise InvalidInput(
+            f"the {what} {verb} none of the {len(features)} features of layer {layer!r:.64}, and classes"
+            " are computed over what is shown; widen it, or pass over 'all' for classes over every feature"
+        )
+    return found
 
 
 def _check_label(template: Any, features: Sequence[Feature], layer: str) -> str:

@@ -35,6 +35,8 @@ __all__ = [
     "number",
     "shown",
     "size_of",
+    "legend_spec",
+    "over_text",
     "style_counts",
     "text_of",
 ]
@@ -199,6 +201,47 @@ def size_of(style: Mapping[str, Any], props: Mapping[str, Any]) -> float | None:
     top = style["max_value"]
     share = min(abs(value) / top, 1.0) if top > 0 else 1.0
     return float(style["min_size"] + (style["max_size"] - style["min_size"]) * math.sqrt(share))
+
+
+def legend_spec(style: Mapping[str, Any]) -> str:
+    """The number format of a style's legend: the one its label template gives the property it
+    is styled by (``{share:.1%}``: the legend says 16.5 % - 25.9 % as the labels do), else none
+    (``format_number``'s own: 4 significant digits). static/legend.js finds it the same way."""
+    by, template = style.get("by"), style.get("label")
+    if not isinstance(by, str) or not isinstance(template, str):
+        return ""
+    for field in _FIELD_RE.findall(template):
+        key, spec = field_of(field)
+        if key == by and spec:
+            return spec
+    return ""
+
+
+def over_text(style: Mapping[str, Any]) -> str | None:
+    """What a style's classes are over, as its legend says it (static/legend.js says the same):
+    "classes over 2007", "sizes over the filter's", "classes over all features"; None when it
+    has no filter or time window."""
+    over = style.get("over")
+    if over is None:
+        return None
+    what = "sizes" if style.get("kind") == "proportional" else "classes"
+    if over == "all":
+        return f"{what} over all features"
+    window = style.get("time") or {}
+    start, end = window.get("from"), window.get("to")
+    when = (
+        str(start)
+        if start is not None and start == end
+        else f"{start} to {end}"
+        if start is not None and end is not None
+        else f"from {start}"
+        if start is not None
+        else f"to {end}"
+        if end is not None
+        else ""
+    )
+    parts = [p for p in (when, "the filter's" if style.get("filter") else "") if p]
+    return f"{what} over {' and '.join(parts)}" if parts else f"{what} over those shown"
 
 
 def style_counts(style: Mapping[str, Any], features: Iterable[Feature]) -> dict[str, Any]:

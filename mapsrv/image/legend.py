@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image, ImageColor, ImageDraw
 
 from mapsrv.core import MapState
-from mapsrv.core.layer_style import size_of, style_counts
+from mapsrv.core.layer_style import legend_spec, over_text, size_of, style_counts
 from mapsrv.core.numbers import format_number
 from mapsrv.image.styling import HEAT_GRADIENT
 from mapsrv.image.text import font as text_font
@@ -33,17 +33,18 @@ Box = tuple[float, float, float, float]
 Row = tuple[str, Any]
 
 
-def value_text(value: float) -> str:
-    """A break or value as people read it: 1,200 / 0.35 / 6,873 (``format_number``)."""
-    return format_number(value)
+def value_text(value: float, spec: str = "") -> str:
+    """A break or value as people read it: 1,200 / 0.35 / 6,873 (``format_number``), or as the
+    style's labels write it (``legend_spec``)."""
+    return format_number(value, spec)
 
 
 def _clip(text: str) -> str:
     return shown(text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…")
 
 
-def _range(low: float, high: float) -> str:
-    return value_text(low) if low == high else f"{value_text(low)} – {value_text(high)}"
+def _range(low: float, high: float, spec: str = "") -> str:
+    return value_text(low, spec) if low == high else f"{value_text(low, spec)} – {value_text(high, spec)}"
 
 
 def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] | None = None) -> list[Row]:
@@ -57,10 +58,12 @@ def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] 
     count = [c.get("count") for c in listed] if listed else []
     other = counts.get("other", 0)
     kind = style["kind"]
+    spec = legend_spec(style)
     if kind == "graduated":
         edges = style["breaks"]
         for i, color in enumerate(style["colors"]):
-            rows.append(("swatch", (color, _range(edges[i], edges[i + 1]), count[i] if count else None)))
+            text = _range(edges[i], edges[i + 1], spec)
+            rows.append(("swatch", (color, text, count[i] if count else None)))
         if other:
             rows.append(("swatch", (style.get("other", "#999999"), "no number", other)))
     elif kind == "categorical":
@@ -71,7 +74,7 @@ def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] 
         values = style.get("legend_values") or [style["max_value"]]
         for value in sorted((float(v) for v in values if v and float(v) > 0), reverse=True):
             radius = size_of(style, {style["by"]: value}) or 0.0
-            rows.append(("circle", (radius, style["color"], value_text(value))))
+            rows.append(("circle", (radius, style["color"], value_text(value, spec))))
         if counts:
             rows.append(("note", f"{value_text(counts.get('shown', 0))} sized"))
         if other:
@@ -82,6 +85,8 @@ def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] 
             rows.append(("note", f"density of {value_text(counts.get('shown', 0))} features"))
         if style.get("weight"):
             rows.append(("note", _clip(f"weighted by {style['weight']}")))
+    if over := over_text(style):
+        rows.append(("note", _clip(over)))
     return rows
 
 

@@ -8,6 +8,7 @@ new last step."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ async def test_the_slider_steps_through_the_years_to_the_last_and_back(
         assert answer is not None and answer["added"] == len(COUNTRIES) * 11 and "unresolved" not in answer
         map_id = answer["map_id"]
         style = {"map_id": map_id, "layer": "default", "by": "gdpPercap", "method": "jenks", "classes": 4}
+        style["label"] = "{gdpPercap:,.0f}"  # dollars without cents: the legend writes its breaks so
         styled = await agent.call_tool(
             "style_layer", {**style, "time": {"property": "year", "from": 1952, "to": 1952}}
         )
@@ -88,6 +90,12 @@ async def test_the_slider_steps_through_the_years_to_the_last_and_back(
         values = page.locator(".mapsrv-legend-time-value")
         assert values.all_inner_texts() == ["1952", "1952"]  # years, as the table writes them
         assert page.locator(".mapsrv-legend-time").get_attribute("data-steps") == "11"
+        # the classes are 1952's, the window styled with, and stay as Play moves it (issue 76)
+        assert page.locator(".mapsrv-legend-over").inner_text() == "classes over 1952"
+        ranges = page.locator(".mapsrv-legend-row .mapsrv-legend-value").all_inner_texts()[:4]
+        assert all(re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})* – [0-9]{1,3}(,[0-9]{3})*", r) for r in ranges), (
+            ranges
+        )
         # the keyboard: "To" to the last year, then "From" too: the last year alone
         page.locator('.mapsrv-legend-slider[data-end="to"]').focus()
         page.keyboard.press("End")

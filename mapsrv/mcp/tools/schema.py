@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
 
-from mapsrv.core.model import COLOR_FORMS, Limits
+from mapsrv.core.model import Limits
 
 __all__ = [
     "EDIT_SCHEMA",
@@ -59,11 +59,11 @@ _PLACE_OR_POINT: dict[str, Any] = {"anyOf": [_POINT, {"type": "string"}]}
 _STYLE: dict[str, Any] = {
     "label": {"type": "string", "maxLength": LIMITS.max_label, "description": "always shown"},
     "popup": {"type": "string", "maxLength": LIMITS.max_popup, "description": "shown on click"},
-    "color": {"type": "string", "description": COLOR_FORMS},
+    "color": {"type": "string", "description": "#rrggbb or a CSS name (red, navy...)"},  # all: COLOR_FORMS
     "fill_color": {"type": "string"},
     "fill_opacity": {"type": "number", "minimum": 0, "maximum": 1},
     "weight": {"type": "number", "minimum": 0, "maximum": 20, "description": "line px"},
-    "dash": {"type": ["boolean", "string"], "description": "true, or a pattern like '6 4'"},
+    "dash": {"type": ["boolean", "string"], "description": "true or a pattern: '6 4'"},
     "symbol": {"type": "string", "description": "marker text: 1-3 letters/digits or an emoji"},
     "layer": {"type": "string", "description": "created when missing"},
 }

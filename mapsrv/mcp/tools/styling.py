@@ -54,8 +54,9 @@ async def style_layer(
     label: Annotated[str | None, Field(description="'{name} ({pop:,.0f})'")] = None,
     filter: Annotated[dict[str, Any] | None, Field(description="{property, op, value}")] = None,
     time: Annotated[
-        dict[str, str | int | float] | None, Field(description="{property, from, to}: years, dates or times")
+        dict[str, str | int | float] | None, Field(description="{property, from, to}: years or dates")
     ] = None,
+    over: Annotated[Literal["shown", "all"] | None, Field(description="breaks over")] = None,
     min_size: float | None = None,
     max_size: float | None = None,
     none: Annotated[bool, Field(description="remove the style")] = False,
@@ -75,6 +76,7 @@ async def style_layer(
         "label": label,
         "filter": filter,
         "time": time,
+        "over": over,
         "min_size": min_size,
         "max_size": max_size,
     }

@@ -10,7 +10,7 @@
 
 import { textNode } from './dom.js';
 import { formatNumber } from './numbers.js';
-import { HEAT_GRADIENT, classOf, numberOf } from './style.js';
+import { HEAT_GRADIENT, classOf, fieldOf, numberOf } from './style.js';
 import { layerTimes, timeSlider } from './timeslider.js';
 
 let ids = 0;
@@ -37,8 +37,8 @@ function row(color, text, count) {
 
 // A class's range: "6,223 – 15,390"; a class of one value (the lowest, or few distinct values) that
 // value alone.
-function rangeText(from, to) {
-  return from === to ? formatNumber(from) : formatNumber(from) + ' – ' + formatNumber(to);
+function rangeText(from, to, spec) {
+  return from === to ? formatNumber(from, spec) : formatNumber(from, spec) + ' – ' + formatNumber(to, spec);
 }
 
 // How many of the layer's features each class (or category) has now, among those its filter and
@@ -104,7 +104,7 @@ function circles(style, counts) {
     box.className = 'mapsrv-legend-circle-box';
     box.style.width = Math.ceil(widest) + 'px';
     box.append(circle);
-    li.append(box, textNode('span', 'mapsrv-legend-value', formatNumber(v)));
+    li.append(box, textNode('span', 'mapsrv-legend-value', formatNumber(v, legendSpec(raw))));
     list.append(li);
   }
   const total = document.createElement('li');
@@ -136,6 +136,17 @@ function heat(style, counts) {
   return list;
 }
 
+// The legend's number format: the one the style's label template gives the property it is styled
+// by ("{share:.1%}": 16.5 % – 25.9 %, as the labels), else none (core/style_rules.py legend_spec).
+function legendSpec(raw) {
+  if (typeof raw.by !== 'string' || typeof raw.label !== 'string') return '';
+  for (const found of raw.label.matchAll(/\{([^{}]{1,64})\}/g)) {
+    const [key, spec] = fieldOf(found[1]);
+    if (key === raw.by && spec) return spec;
+  }
+  return '';
+}
+
 function classes(style, counts) {
   const raw = style.raw;
   if (raw.kind === 'proportional') return circles(style, counts);
@@ -145,7 +156,7 @@ function classes(style, counts) {
   const other = typeof raw.other === 'string' ? raw.other : '#999999';
   if (raw.kind === 'graduated' && Array.isArray(raw.breaks) && Array.isArray(raw.colors)) {
     for (let i = 0; i + 1 < raw.breaks.length && i < raw.colors.length; i += 1) {
-      list.append(row(raw.colors[i], rangeText(Number(raw.breaks[i]), Number(raw.breaks[i + 1])), counts.classes[i]));
+      list.append(row(raw.colors[i], rangeText(Number(raw.breaks[i]), Number(raw.breaks[i + 1]), legendSpec(raw)), counts.classes[i]));
     }
     if (counts.other) list.append(row(other, 'no number', counts.other));
   } else if (raw.kind === 'categorical') {
@@ -159,6 +170,23 @@ function filterText(filter) {
   if (!filter || typeof filter !== 'object' || typeof filter.property !== 'string') return null;
   const value = Array.isArray(filter.value) ? filter.value.join(', ') : String(filter.value);
   return 'Only ' + filter.property + ' ' + (filter.op || '==') + ' ' + value;
+}
+
+// What a style's classes are over (core/style_rules.py's over_text says the same): "classes over
+// 2007", "classes over all features"; null without a filter or time window.
+function overText(raw) {
+  if (raw.over !== 'shown' && raw.over !== 'all') return null;
+  const what = raw.kind === 'proportional' ? 'sizes' : 'classes';
+  if (raw.over === 'all') return what + ' over all features';
+  const win = raw.time || {};
+  const has = (v) => v !== undefined && v !== null;
+  let when = '';
+  if (has(win.from) && win.from === win.to) when = String(win.from);
+  else if (has(win.from) && has(win.to)) when = win.from + ' to ' + win.to;
+  else if (has(win.from)) when = 'from ' + win.from;
+  else if (has(win.to)) when = 'to ' + win.to;
+  const parts = [when, raw.filter ? "the filter's" : ''].filter((p) => p);
+  return what + ' over ' + (parts.length ? parts.join(' and ') : 'those shown');
 }
 
 export function createLegend(view) {
@@ -253,6 +281,8 @@ export function createLegend(view) {
       section.append(list);
       const only = filterText(raw.filter);
       if (only) section.append(textNode('div', 'mapsrv-legend-filter', only));
+      const over = overText(raw);
+      if (over) section.append(textNode('div', 'mapsrv-legend-filter mapsrv-legend-over', over));
       if (times && times.length) {
         section.append(timeSlider(view, entry, times, bodyId + '-' + entry.id.replace(/[^\w-]/g, '_')));
       } else if (times) {

@@ -643,6 +643,19 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "a string or number",
     ),
     (lambda: style({"by": "pop", "time": "x"}), "time", "'x'", '{"property", "from", "to"}'),
+    (lambda: style({"by": "pop", "over": "visible"}), "over", "'visible'", "one of shown, all"),
+    (
+        lambda: style({"by": "pop", "kind": "proportional", "colors": ["red", "blue"]}),
+        "colors",
+        "['red', 'blue']",
+        "one colour for proportional circles",
+    ),
+    (
+        lambda: style({"by": "pop", "time": {"property": "pop", "from": 1000}}),
+        "time window",
+        "'towns'",
+        "pass over 'all'",
+    ),
     (
         lambda: style({"by": "pop", "time": {"from": "2024-06-01", "to": "2024-05-01"}}),
         "time from",

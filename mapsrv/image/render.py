@@ -25,6 +25,8 @@ from mapsrv.core import Feature, MapState
 from mapsrv.core.geometry import parts
 from mapsrv.core.pace import paced
 from mapsrv.image.basemap import Raster, basemap
+from mapsrv.image.dashes import pattern
+from mapsrv.image.dashes import stroke as stroke_path
 from mapsrv.image.legend import draw_legend
 from mapsrv.image.paths import feature_bounds, world_path
 from mapsrv.image.placement import CIRCLE_MARKER, DOT, SYMBOL_SIZE, place_labels
@@ -250,17 +252,22 @@ def _shape(overlay: Image.Image, draw: ImageDraw.ImageDraw, view: ImageView, f: 
     )
     weight = style.get("weight")
     width = max(1, round((float(weight) if isinstance(weight, (int, float)) else 3.0) * SUPER))
+    dash = pattern(style.get("dash"), SUPER)
     if f.type == "circle":
         lat, lon = f.coords
         x, y = view.pixel(lat, lon)
         r = (f.radius or 0) / meters_per_pixel(lat, view.zoom)
         box = [(x - r) * SUPER, (y - r) * SUPER, (x + r) * SUPER, (y + r) * SUPER]
-        draw.ellipse(box, fill=fill, outline=stroke, width=width)
+        draw.ellipse(box, fill=fill, outline=None if dash else stroke, width=width)
+        if dash:  # its outline as the page's SVG dashes it, from the top clockwise
+            turn = [2 * math.pi * k / 128 for k in range(129)]
+            ring = [(x * SUPER + r * SUPER * math.sin(t), y * SUPER - r * SUPER * math.cos(t)) for t in turn]
+            stroke_path(draw, ring, stroke, width, dash)
         return
     if f.type == "rectangle":
         (s, w), (n, e) = f.coords
         xy = _thin([view.pixel(lat, lon) for lat, lon in ((s, w), (n, w), (n, e), (s, e))])
-        _area(overlay, draw, [xy], fill, stroke, width)
+        _area(overlay, draw, [xy], fill, stroke, width, dash)
         return
     dot = (*_rgb(style.get("color"), SYMBOL_COLOR), 230)
     for kind, value in parts(f.type, f.coords):
@@ -270,11 +277,9 @@ def _shape(overlay: Image.Image, draw: ImageDraw.ImageDraw, view: ImageView, f: 
             box = [x * SUPER - r, y * SUPER - r, x * SUPER + r, y * SUPER + r]
             draw.ellipse(box, fill=dot, outline=(255, 255, 255, 255), width=max(1, round(1.5 * SUPER)))
         elif kind == "line":
-            xy = _path(view, value)
-            if len(xy) >= 2:
-                draw.line(xy, fill=stroke, width=width, joint="curve")
+            stroke_path(draw, _path(view, value), stroke, width, dash)
         else:
-            _area(overlay, draw, [_path(view, ring) for ring in value], fill, stroke, width)
+            _area(overlay, draw, [_path(view, ring) for ring in value], fill, stroke, width, dash)
 
 
 def _path(view: ImageView, coords: Any) -> list[tuple[float, float]]:
@@ -290,8 +295,10 @@ def _area(
     fill: tuple[int, int, int, int],
     stroke: tuple[int, int, int, int],
     width: int,
+    dash: list[float] | None,
 ) -> None:
-    """A polygon: its outline filled but for its holes, then every ring stroked."""
+    """A polygon: its outline filled but for its holes, then every ring stroked (dashed with
+    ``dash``)."""
     outline, *holes = rings
     if len(outline) < 3:
         return
@@ -310,7 +317,7 @@ def _area(
                 cut.polygon([(x - x0, y - y0) for x, y in hole], fill=0)
             overlay.paste(fill, (x0, y0, x1, y1), mask)
     for ring in (outline, *holes):
-        draw.line([*ring, ring[0]], fill=stroke, width=width, joint="curve")
+        stroke_path(draw, [*ring, ring[0]], stroke, width, dash)
 
 
 def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:

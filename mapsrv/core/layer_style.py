@@ -38,6 +38,7 @@ from mapsrv.core.style_rules import (
     size_of,
     style_counts,
     text_of,
+    window_text,
 )
 from mapsrv.core.times import time_ms
 from mapsrv.core.values import check_number
@@ -58,6 +59,7 @@ __all__ = [
     "size_of",
     "style_counts",
     "text_of",
+    "window_text",
 ]
 
 KINDS = ("graduated", "categorical", "proportional", "heatmap")

@@ -38,6 +38,7 @@ __all__ = [
     "legend_spec",
     "over_text",
     "style_counts",
+    "window_text",
     "text_of",
 ]
 
@@ -217,6 +218,17 @@ def legend_spec(style: Mapping[str, Any]) -> str:
     return ""
 
 
+def window_text(window: Mapping[str, Any] | None) -> str:
+    """A time window as people say it: "2007", "1952 to 2007", "from 2024-05-01"; "" for none."""
+    window = window or {}
+    start, end = window.get("from"), window.get("to")
+    if start is not None and start == end:
+        return str(start)
+    if start is not None and end is not None:
+        return f"{start} to {end}"
+    return f"from {start}" if start is not None else f"to {end}" if end is not None else ""
+
+
 def over_text(style: Mapping[str, Any]) -> str | None:
     """What a style's classes are over, as its legend says it (static/legend.js says the same):
     "classes over 2007", "sizes over the filter's", "classes over all features"; None when it
@@ -227,19 +239,7 @@ def over_text(style: Mapping[str, Any]) -> str | None:
     what = "sizes" if style.get("kind") == "proportional" else "classes"
     if over == "all":
         return f"{what} over all features"
-    window = style.get("time") or {}
-    start, end = window.get("from"), window.get("to")
-    when = (
-        str(start)
-        if start is not None and start == end
-        else f"{start} to {end}"
-        if start is not None and end is not None
-        else f"from {start}"
-        if start is not None
-        else f"to {end}"
-        if end is not None
-        else ""
-    )
+    when = window_text(style.get("time"))
     parts = [p for p in (when, "the filter's" if style.get("filter") else "") if p]
     return f"{what} over {' and '.join(parts)}" if parts else f"{what} over those shown"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import ImageDraw
 
-__all__ = ["MAX_PIECES", "dashes", "pattern", "stroke"]
+__all__ = ["MAX_PIECES", "dashes", "pattern", "stroke_path"]
 
 MAX_PIECES = 20_000  # dashes of one path
 Point = tuple[float, float]
@@ -58,7 +58,7 @@ def dashes(xy: Sequence[Point], lengths: Sequence[float]) -> list[list[Point]]:
     return out
 
 
-def stroke(
+def stroke_path(
     draw: ImageDraw.ImageDraw, xy: Sequence[Point], fill: Any, width: int, lengths: Sequence[float] | None
 ) -> None:
     """``xy`` stroked, solid or in dashes."""

@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image, ImageColor, ImageDraw
 
 from mapsrv.core import MapState
-from mapsrv.core.layer_style import legend_spec, over_text, size_of, style_counts
+from mapsrv.core.layer_style import legend_spec, over_text, size_of, style_counts, window_text
 from mapsrv.core.numbers import format_number
 from mapsrv.image.styling import HEAT_GRADIENT
 from mapsrv.image.text import font as text_font
@@ -85,6 +85,8 @@ def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] 
             rows.append(("note", f"density of {value_text(counts.get('shown', 0))} features"))
         if style.get("weight"):
             rows.append(("note", _clip(f"weighted by {style['weight']}")))
+    if when := window_text(style.get("time")):
+        rows.append(("note", _clip(f"shown: {when}")))  # the page's slider shows this viewer's
     if over := over_text(style):
         rows.append(("note", _clip(over)))
     return rows

@@ -23,10 +23,10 @@ from PIL import Image, ImageColor, ImageDraw
 
 from mapsrv.core import Feature, MapState
 from mapsrv.core.geometry import parts
+from mapsrv.core.layer_style import window_text
 from mapsrv.core.pace import paced
 from mapsrv.image.basemap import Raster, basemap
-from mapsrv.image.dashes import pattern
-from mapsrv.image.dashes import stroke as stroke_path
+from mapsrv.image.dashes import pattern, stroke_path
 from mapsrv.image.legend import draw_legend
 from mapsrv.image.paths import feature_bounds, world_path
 from mapsrv.image.placement import CIRCLE_MARKER, DOT, SYMBOL_SIZE, place_labels
@@ -409,6 +409,9 @@ def _caption(
     if heated:
         what += f" ({heated} as a heatmap)"
     clustering = f", points clustered ({CLUSTER_FROM:,} or more)" if clustered else ""
+    for layer in state.layers.values():  # what a time window shows: "layer 'default' at 2007"
+        if layer.visible and layer.style and (when := window_text(layer.style.get("time"))):
+            clustering += f", layer {layer.name!r} at {when}"
     zoom = round(view.zoom, 2)
     return (
         f"{title} at version {state.version}: {what}{clustering}, {labelled} labels shown; "

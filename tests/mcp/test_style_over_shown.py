@@ -79,6 +79,10 @@ async def test_classes_with_a_time_window_are_over_the_year_shown(nursery: trio.
         circles = structured(await agent.call_tool("style_layer", {**sized, "colors": ["#cc0000"]}))
         assert circles["style"]["color"] == "#cc0000" and circles["style"]["over"] == "shown"
         assert circles["style"]["max_value"] == max(gdp({"2007"}))
+        await agent.call_tool("style_layer", ask)
+        image = await agent.call_tool("map_image", {"map_id": map_id})
+        caption = " ".join(c.text for c in image.content if c.type == "text")
+        assert "layer 'default' at 2007" in caption, caption
         wrong = await agent.call_tool("style_layer", {**ask, "over": "visible"})
         assert wrong.is_error and "over" in wrong.content[0].text
     rows = legend_lines("countries", styled["style"], styled)
@@ -91,3 +95,14 @@ async def test_classes_with_a_time_window_are_over_the_year_shown(nursery: trio.
     )
     assert swatches[0] == f"{styled['style']['breaks'][0]:,.0f} – {styled['style']['breaks'][1]:,.0f}"
     assert ("note", "classes over all features") in legend_lines("countries", everything["style"], everything)
+
+
+def test_the_image_names_the_time_window_it_shows() -> None:
+    style = {"kind": "graduated", "by": "v", "breaks": [0, 1, 2], "colors": ["#fee", "#f00"]}
+    rows = legend_lines(
+        "years", {**style, "time": {"property": "year", "from": 2007, "to": 2007}, "over": "shown"}
+    )
+    assert ("note", "shown: 2007") in rows and ("note", "classes over 2007") in rows
+    assert ("note", "shown: 1952 to 2007") in legend_lines(
+        "years", {**style, "time": {"from": 1952, "to": 2007}}
+    )

@@ -3,10 +3,10 @@ them. Shared by the ``import`` tool and the page's import, so both commit the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mapsrv.core.measure import bbox
+from mapsrv.core.framing import framed
 from mapsrv.core.model import DEFAULT_LAYER, Feature, MapState, check_text
 from mapsrv.core.ops import AddLayer, FitBounds, ImportFeatures, Op, SetTitle, SetView
 from mapsrv.core.pace import paced
@@ -21,9 +21,10 @@ MAX_IDS = 20  # ids and unresolved rows listed in an answer; a count says how ma
 POINT_ZOOM = 12  # one point is shown at city zoom, not fitted to a zero-size box
 
 
-def camera(features: Iterable[Feature]) -> Op:
-    """The view that shows ``features``."""
-    (south, west), (north, east) = bbox(paced(features))
+def camera(features: Sequence[Feature]) -> Op:
+    """The view that shows ``features``: the bulk of them when a few lie far from the rest
+    (``framed``; ``report`` says how many are left out)."""
+    ((south, west), (north, east)), _ = framed(features)
     if (south, west) == (north, east):
         return SetView((south, west), POINT_ZOOM)
     return FitBounds(bounds=((south, west), (north, east)))
@@ -66,8 +67,14 @@ def report(imported: Imported, ids: list[str]) -> dict[str, Any]:
     out["ids"] = ids[:MAX_IDS]
     if len(ids) > MAX_IDS:
         out["n_ids"] = len(ids)
-    if imported.notes:
-        out["notes"] = list(imported.notes)
+    notes = list(imported.notes)
+    if (left := framed(imported.features)[1] if len(imported.features) >= 50 else 0) > 0:
+        notes.append(
+            f"{left} feature{'s' * (left > 1)} far from the rest left out of the view, which frames the"
+            " others; zoom out (or set_view) to see them"
+        )
+    if notes:
+        out["notes"] = notes
     if imported.unresolved:
         out["unresolved"] = [{"line": line, "text": text} for line, text in imported.unresolved[:MAX_IDS]]
         out["n_unresolved"] = len(imported.unresolved)

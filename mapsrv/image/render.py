@@ -22,10 +22,11 @@ import xstatic.pkg.leaflet
 from PIL import Image, ImageColor, ImageDraw
 
 from mapsrv.core import Feature, MapState
+from mapsrv.core.framing import framed
 from mapsrv.core.geometry import parts
-from mapsrv.core.layer_style import window_text
 from mapsrv.core.pace import paced
 from mapsrv.image.basemap import Raster, basemap
+from mapsrv.image.caption import CLUSTER_FROM, caption_of
 from mapsrv.image.dashes import pattern, stroke_path
 from mapsrv.image.legend import draw_legend
 from mapsrv.image.paths import feature_bounds, world_path
@@ -43,6 +44,7 @@ from mapsrv.image.text import centered_text, draw_attribution, font
 from mapsrv.workers import stop_if_cancelled
 
 __all__ = [
+    "CLUSTER_FROM",
     "DEFAULT_SIZE",
     "NATURAL_EARTH",
     "OSM",
@@ -59,7 +61,6 @@ DEFAULT_SIZE = (800, 600)
 MAX_SIDE = 1280
 MIN_SIDE = 64
 SUPER = 2  # shapes drawn at this multiple, then scaled down
-CLUSTER_FROM = 5_000  # points on the map from which they are drawn as clusters
 CLUSTER_CELL = 48  # px
 PATH = "#3388ff"  # Leaflet's default path colour, as the page
 SYMBOL_COLOR = "#2563eb"
@@ -103,6 +104,9 @@ def choose_view(state: MapState, request: ImageRequest, chosen: list[Feature]) -
         return one_world(fit(s, west, n, e, w, h, padding=0, max_zoom=18), s, west, n, e, padding=0)
     if request.ids is not None or request.layer is not None or state.view is None:
         box = feature_bounds(chosen)
+        if box is not None and len(chosen) >= 50 and (found := framed(chosen))[1]:  # a few far away aside
+            (s, west), (n, e) = found[0]
+            box = (s, west, n, e)
         if box is None:
             return ImageView.centered(*WORLD_CENTER, WORLD_ZOOM, w, h)
         return one_world(fit(*box, w, h), *box)
@@ -188,7 +192,7 @@ def render(
     shown = sum(c for _, _, c in clusters) + (len(chosen) - len(points)) if clustered else len(chosen)
     shown += heated
     caption = (
-        _caption(state, view, len(chosen) + heated, len(boxes), clustered, background, heated)
+        caption_of(state, view, chosen, len(chosen) + heated, len(boxes), clustered, background, heated)
         + f"; credits: {' | '.join(credited)}"
     )
     return Rendered(
@@ -390,31 +394,3 @@ def _count(n: int) -> str:
 @cache
 def _pin() -> Image.Image:
     return Image.open(_PIN).convert("RGBA")
-
-
-def _caption(
-    state: MapState,
-    view: ImageView,
-    count: int,
-    labelled: int,
-    clustered: bool,
-    basemap: str,
-    heated: int = 0,
-) -> str:
-    s, w, n, e = view.bounds()
-    title = f"{state.title!r}" if state.title else "untitled map"
-    what = (
-        f"{count} of {len(state.features)} features" if count != len(state.features) else f"{count} features"
-    )
-    if heated:
-        what += f" ({heated} as a heatmap)"
-    clustering = f", points clustered ({CLUSTER_FROM:,} or more)" if clustered else ""
-    for layer in state.layers.values():  # what a time window shows: "layer 'default' at 2007"
-        if layer.visible and layer.style and (when := window_text(layer.style.get("time"))):
-            clustering += f", layer {layer.name!r} at {when}"
-    zoom = round(view.zoom, 2)
-    return (
-        f"{title} at version {state.version}: {what}{clustering}, {labelled} labels shown; "
-        f"bbox [{s:.4f}, {w:.4f}, {n:.4f}, {e:.4f}] (south, west, north, east), zoom {zoom:g}, "
-        f"{view.width}x{view.height} px, basemap: {basemap}"
-    )

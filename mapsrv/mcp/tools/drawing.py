@@ -15,8 +15,8 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from mapsrv.core.framing import framed
 from mapsrv.core.geojson import features_from_geojson
-from mapsrv.core.measure import bbox
 from mapsrv.core.model import DEFAULT_LAYER, Feature, Limits, check_id, check_text
 from mapsrv.core.ops import (
     Clear,
@@ -69,7 +69,7 @@ def _unique(features: list[Feature]) -> None:
 
 
 def _camera(features: list[Feature]) -> Op:
-    (south, west), (north, east) = bbox(features)
+    ((south, west), (north, east)), _ = framed(features)  # the bulk, a few far ones aside
     if (south, west) == (north, east):
         return SetView((south, west), _POINT_ZOOM)
     return FitBounds(bounds=((south, west), (north, east)))

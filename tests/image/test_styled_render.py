@@ -42,6 +42,14 @@ def over_sea(color: tuple[int, int, int]) -> tuple[int, int, int]:
     return r, g, b
 
 
+def drawn(state: MapState) -> tuple[Any, Image.Image, tuple[int, int, int, int]]:
+    """The image of ``state`` over the open Pacific, its pixels, and the map above its legend."""
+    rendered = render(state, ImageRequest(bbox=PACIFIC))
+    image = pixels(rendered.png)
+    assert rendered.legend is not None
+    return rendered, image, (0, 0, image.width, round(rendered.legend[1]) - 1)
+
+
 def count(image: Image.Image, color: tuple[int, int, int], box: Any = None, tolerance: int = 12) -> int:
     region = image.crop(box) if box is not None else image
     return sum(
@@ -70,10 +78,7 @@ def test_a_filter_hides_features_and_a_label_template_names_them() -> None:
     flt = {"property": "pop", "op": "<", "value": 100}
     asked = {"by": "pop", "method": "equal", "classes": 3, "filter": flt, "label": "{name}: {pop}"}
     state = zones({**asked, "over": "all"})  # classes over all three: the hidden one has the top class
-    rendered = render(state, ImageRequest(bbox=PACIFIC))
-    image = pixels(rendered.png)
-    assert rendered.legend is not None
-    map_area = (0, 0, image.width, round(rendered.legend[1]) - 1)
+    rendered, image, map_area = drawn(state)
     assert count(image, over_sea(YLORRD3[2]), map_area) == 0, "the hidden class is not drawn"
     assert count(image, over_sea(YLORRD3[0]), map_area) > 5_000
     assert len(rendered.labels) == 2 and "2 of 3 features" in rendered.caption
@@ -120,10 +125,7 @@ def test_a_heatmap_layer_draws_heat_and_its_gradient() -> None:
         MapState(id="m"),
         [AddLayer("zones", "Zones"), ImportFeatures(points), SetLayerStyle("zones", {"kind": "heatmap"})],
     )[0]
-    rendered = render(state, ImageRequest(bbox=PACIFIC))
-    image = pixels(rendered.png)
-    assert rendered.legend is not None
-    map_area = (0, 0, image.width, round(rendered.legend[1]) - 1)
+    rendered, image, map_area = drawn(state)
     assert count(image, (255, 200, 0), map_area, tolerance=60) > 20, "the hot middle"
     assert count(image, (0, 0, 255), map_area, tolerance=90) > 20, "the cool edge"
     assert not rendered.markers, "points of a heatmap are heat, not markers"
@@ -155,9 +157,6 @@ def test_a_heatmap_is_drawn_under_the_points_of_another_layer() -> None:
             SetLayerStyle("dots", categories),
         ],
     )[0]
-    rendered = render(state, ImageRequest(bbox=PACIFIC))
-    image = pixels(rendered.png)
-    assert rendered.legend is not None
-    map_area = (0, 0, image.width, round(rendered.legend[1]) - 1)
+    _, image, map_area = drawn(state)
     assert count(image, (0x00, 0xCC, 0x00), map_area, tolerance=30) > 20, "fire's colour, on the heat"
     assert count(image, (0xCC, 0x00, 0xCC), map_area, tolerance=30) > 20, "flood's colour, on the heat"

@@ -78,22 +78,25 @@ def overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _marker_symbol(f: Feature) -> Box:
+def _marker_symbol(f: Feature, dots: bool) -> Box:
     style = dict(f.style)
     if style.get("symbol"):
         r = SYMBOL_SIZE / 2 + 1
     elif style.get("color"):
         r = float(style.get("size", CIRCLE_MARKER)) + 1
+    elif dots:
+        r = DOT + 1
     else:
         return PIN
     return (-r, -r, r, r)
 
 
-def label_place(view: ImageView, f: Feature, text: str) -> Label:
-    """Where a feature's label belongs, on its largest part (``core.geometry.largest_part``)."""
+def label_place(view: ImageView, f: Feature, text: str, dots: bool = False) -> Label:
+    """Where a feature's label belongs, on its largest part (``core.geometry.largest_part``);
+    with ``dots``, a marker is a dot (a big map's), not a pin."""
     if f.type == "marker":
         x, y = view.pixel(*f.coords)
-        symbol = _marker_symbol(f)
+        symbol = _marker_symbol(f, dots)
         return Label(text, "point", x, y, (symbol[2] - symbol[0]) * (symbol[3] - symbol[1]), symbol)
     if f.type == "circle":
         x, y = view.pixel(*f.coords)
@@ -149,6 +152,7 @@ def place_labels(
     features: list[Feature],
     styles: Mapping[str, Mapping[str, Any]] | None = None,
     over: Sequence[Box] = (),
+    dots: bool = False,
 ) -> list[Box]:
     """Each label where it fits (the module's docstring says how), clear of ``over`` (what is
     drawn over the map: the legend, the attribution), drawn; returns their boxes in the order
@@ -163,7 +167,7 @@ def place_labels(
             continue
         stop_if_cancelled()  # an area's spot is looked for: 3,000 polygons took 1.3-1.6 s
         text = shown(f.label if len(f.label) <= 60 else f.label[:59] + "…")
-        label = label_place(view, f, text)
+        label = label_place(view, f, text, dots)
         if -margin <= label.x <= view.width + margin and -margin <= label.y <= view.height + margin:
             label.value = _value(styles.get(f.layer), f)
             ordered.append((f, label, seq))

@@ -64,6 +64,7 @@ SUPER = 2  # shapes drawn at this multiple, then scaled down
 CLUSTER_CELL = 48  # px
 PATH = "#3388ff"  # Leaflet's default path colour, as the page
 SYMBOL_COLOR = "#2563eb"
+BIG_AT = 400  # shapes from which the page draws a map as big (render.js BIG_AT)
 OSM = "© OpenStreetMap contributors"  # the default tile server's attribution (config: tile_attribution)
 NATURAL_EARTH = "Natural Earth"  # the offline basemap's source
 LEGEND_BELOW = 22  # px kept under the legend at least: the attribution's line
@@ -140,6 +141,7 @@ def render(
     draw = ImageDraw.Draw(overlay)
     points = [f for f in chosen if f.type == "marker"]
     clustered = len(points) >= CLUSTER_FROM  # the page's rule too (points.js: total >= CLUSTER_FROM)
+    dots = _big(state)  # as the page: a big map's points are dots, not pins
     for feature in chosen:  # each a step a cancelled call stops at (the client left)
         stop_if_cancelled()
         if feature.type != "marker":
@@ -155,7 +157,7 @@ def render(
             stop_if_cancelled()
             x, y = view.pixel(*feature.coords)
             markers[feature.id] = (x, y)
-            _marker_shape(draw, x, y, feature)
+            _marker_shape(draw, x, y, feature, dots)
     small = overlay.reduce(SUPER)  # a box filter, as resize(BOX) but in a fifth of the time
     hot = heat_image(view, heat)
     if hot is not None:  # under the shapes and points, as the page draws it (issue 76)
@@ -173,7 +175,7 @@ def render(
             style = dict(feature.style)
             if style.get("symbol"):
                 centered_text(text, x, y, str(style["symbol"])[:3], font(12), "#ffffff")
-            elif not style.get("color"):
+            elif not style.get("color") and not dots:
                 image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
     styles = {lid: layer.style for lid, layer in state.layers.items() if layer.style is not None}
     labelled = chosen if not clustered else [f for f in chosen if f.type != "marker"]
@@ -184,7 +186,7 @@ def render(
     sheet = Image.new("RGBA", image.size)
     below = draw_attribution(ImageDraw.Draw(sheet), view, credited)
     over = [sheet.getbbox(), draw_legend(sheet, state, request.layer, below=max(below, LEGEND_BELOW))]
-    boxes = place_labels(text, view, labelled, styles, [box for box in over if box is not None])
+    boxes = place_labels(text, view, labelled, styles, [box for box in over if box is not None], dots)
     below = draw_attribution(text, view, credited)
     legend = draw_legend(image, state, request.layer, below=max(below, LEGEND_BELOW))
     out = io.BytesIO()
@@ -336,7 +338,15 @@ def _thin(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-def _marker_shape(draw: ImageDraw.ImageDraw, x: float, y: float, f: Feature) -> None:
+def _big(state: MapState) -> bool:
+    """Whether the page draws the map as big (render.js ``BIG_AT``: 400 shapes, a feature's parts
+    each one), its unstyled points as dots."""
+    if len(state.features) >= BIG_AT:
+        return True
+    return sum(sum(1 for _ in parts(f.type, f.coords)) for f in state.features.values()) >= BIG_AT
+
+
+def _marker_shape(draw: ImageDraw.ImageDraw, x: float, y: float, f: Feature, dots: bool) -> None:
     style = dict(f.style)
     if style.get("symbol"):
         r = SYMBOL_SIZE / 2 * SUPER
@@ -355,6 +365,12 @@ def _marker_shape(draw: ImageDraw.ImageDraw, x: float, y: float, f: Feature) -> 
             fill=(*color, 178),
             outline=(*color, 255),
             width=2 * SUPER,
+        )
+    elif dots:  # points.js's point: its radius, the symbol colour, a white rim
+        r = DOT * SUPER
+        box = [x * SUPER - r, y * SUPER - r, x * SUPER + r, y * SUPER + r]
+        draw.ellipse(
+            box, fill=(*_rgb(None, SYMBOL_COLOR), 255), outline=(255, 255, 255, 255), width=round(1.5 * SUPER)
         )
 
 

@@ -68,10 +68,11 @@ MAX_CATEGORIES = 50
 MAX_TEMPLATE = 200
 _COMMON = {"kind", "by", "label", "filter", "time", "over"}
 OVER = ("shown", "all")  # classes over the features the filter and window show, or over all
+_COLOR_BY = {"color_by", "categories", "ramp", "other"}  # a proportional style coloured by categories
 _KEYS: dict[str, set[str]] = {
     "graduated": _COMMON | {"method", "classes", "ramp", "colors", "breaks", "other"},
     "categorical": _COMMON | {"categories", "ramp", "other"},
-    "proportional": _COMMON | {"min_size", "max_size", "max_value", "color", "legend_values"},
+    "proportional": _COMMON | {"min_size", "max_size", "max_value", "color", "legend_values"} | _COLOR_BY,
     "heatmap": _COMMON | {"radius", "weight"},
 }
 _ALL_KEYS = sorted(set().union(*_KEYS.values()))
@@ -208,9 +209,12 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
     if kind == "graduated":
         _graduated(raw, pool, layer, out)
     elif kind == "categorical":  # every value's colour, which stays as the window moves
-        _categorical(raw, features, layer, out)
+        _categorical(raw, features, layer, out, out["by"])
     elif kind == "proportional":
         _proportional(raw, pool, layer, out)
+        if raw.get("color_by") is not None:  # sized by one property, coloured by another's categories
+            out["color_by"] = _property("color_by", raw["color_by"])
+            _categorical(raw, features, layer, out, out["color_by"])
     else:
         out["radius"] = check_number("radius", raw.get("radius", 25), 1, 200)
         weight = raw.get("weight", out.get("by"))
@@ -350,7 +354,7 @@ def _manual_numbers(features: Sequence[Feature], by: str, layer: str) -> list[fl
 
 
 def _categorical(
-    raw: Mapping[str, Any], features: Sequence[Feature], layer: str, out: dict[str, Any]
+    raw: Mapping[str, Any], features: Sequence[Feature], layer: str, out: dict[str, Any], by: str
 ) -> None:
     ramp = raw.get("ramp", "Set2")
     given = raw.get("categories")
@@ -362,7 +366,8 @@ def _categorical(
             )
         categories = {str(k)[:200]: check_color(f"categories[{k!r:.30}]", c) for k, c in given.items()}
     else:
-        counts = Counter(text_of(v) for v in require_property(features, out["by"], "by", layer))
+        name = "by" if by == out["by"] else "color_by"
+        counts = Counter(text_of(v) for v in require_property(features, by, name, layer))
         # the commonest values, as many as the ramp has colours; the rest are drawn as "other"
         colours = max(RAMPS[ramp]) if isinstance(ramp, str) and ramp in RAMPS else MAX_CLASSES
         top = sorted(counts, key=lambda v: (-counts[v], v))[: min(MAX_CLASSES, colours)]

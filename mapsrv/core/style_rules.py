@@ -188,6 +188,9 @@ def color_of(style: Mapping[str, Any], props: Mapping[str, Any]) -> str | None:
     if kind == "categorical":
         found = style["categories"].get(text_of(props.get(style["by"])))
         return str(found) if found is not None else str(style.get("other", OTHER))
+    if kind == "proportional" and "color_by" in style:  # coloured by another property's categories
+        found = style["categories"].get(text_of(props.get(style["color_by"])))
+        return str(found) if found is not None else str(style.get("other", OTHER))
     if kind == "proportional":
         return str(style["color"])
     return None

@@ -72,13 +72,19 @@ def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] 
         rows.append(("swatch", (style.get("other", "#999999"), "other", other if counts else None)))
     elif kind == "proportional":
         values = style.get("legend_values") or [style["max_value"]]
+        color = "#9ca3af" if "color_by" in style else style["color"]  # sizes only: colours say color_by
         for value in sorted((float(v) for v in values if v and float(v) > 0), reverse=True):
             radius = size_of(style, {style["by"]: value}) or 0.0
-            rows.append(("circle", (radius, style["color"], value_text(value, spec))))
+            rows.append(("circle", (radius, color, value_text(value, spec))))
         if counts:
             rows.append(("note", f"{value_text(counts.get('shown', 0))} sized"))
         if other:
             rows.append(("swatch", (style.get("other", "#999999"), "no number", other)))
+        if "color_by" in style:  # coloured by another property's categories
+            rows.append(("title", _clip(str(style["color_by"]))))
+            for value, category in style["categories"].items():
+                rows.append(("swatch", (category, _clip(value or "(empty)"), None)))
+            rows.append(("swatch", (style.get("other", "#999999"), "other", None)))
     else:
         rows.append(("gradient", None))
         if counts:

@@ -111,7 +111,7 @@ def _loose(schema: dict[str, Any]) -> WithJsonSchema:
     return WithJsonSchema(schema)
 
 
-MapId = Annotated[str, Field(description="from create_map, or the user's map code")]
+MapId = Annotated[str, Field(description="create_map's or the user's code")]
 OptionalMapId = Annotated[str | None, Field(description="left out: a new map (url returned)")]
 Items = Annotated[
     list[dict[str, Any]],

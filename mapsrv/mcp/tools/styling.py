@@ -59,6 +59,7 @@ async def style_layer(
     over: Annotated[Literal["shown", "all"] | None, Field(description="breaks over")] = None,
     min_size: float | None = None,
     max_size: float | None = None,
+    color_by: Annotated[str | None, Field(description="proportional: colour by")] = None,
     none: Annotated[bool, Field(description="remove the style")] = False,
 ) -> CallToolResult:
     """Colour, size or label a layer's features by a property: classes (choropleth), categories,
@@ -79,6 +80,7 @@ async def style_layer(
         "over": over,
         "min_size": min_size,
         "max_size": max_size,
+        "color_by": color_by,
     }
     style = None if none else {k: v for k, v in asked.items() if v is not None}
     out = await tc.write(map_id, [SetLayerStyle(lid, style)], None)

@@ -97,7 +97,7 @@ function circles(style, counts) {
     const r = style.radiusOf({ [raw.by]: v });
     const li = document.createElement('li');
     li.className = 'mapsrv-legend-row';
-    const circle = swatch(typeof raw.color === 'string' ? raw.color : '#3182bd', 'mapsrv-legend-circle');
+    const circle = swatch(raw.color_by ? SIZE_ONLY : typeof raw.color === 'string' ? raw.color : '#3182bd', 'mapsrv-legend-circle');
     circle.style.width = circle.style.height = 2 * r + 'px';
     circle.dataset.value = String(v);
     const box = document.createElement('span');
@@ -112,6 +112,11 @@ function circles(style, counts) {
   total.append(textNode('span', 'mapsrv-legend-value', countText(counts.shown - counts.other) + ' sized'));
   list.append(total);
   if (counts.other) list.append(row(typeof raw.other === 'string' ? raw.other : '#999999', 'no number', counts.other));
+  if (typeof raw.color_by === 'string') { // coloured by another property: its categories' colours
+    list.append(textNode('li', 'mapsrv-legend-by', raw.color_by));
+    Object.entries(raw.categories || {}).forEach(([value, color]) => list.append(row(String(color), value)));
+    list.append(row(typeof raw.other === 'string' ? raw.other : '#999999', 'Other'));
+  }
   return list;
 }
 
@@ -146,6 +151,8 @@ function legendSpec(raw) {
   }
   return '';
 }
+
+const SIZE_ONLY = '#9ca3af'; // a size's circle when the colours say another property
 
 function classes(style, counts) {
   const raw = style.raw;

@@ -154,8 +154,16 @@ export function compileStyle(raw) {
     const low = Number.isFinite(raw.min_size) ? raw.min_size : 4;
     const high = Number.isFinite(raw.max_size) ? raw.max_size : 40;
     const top = Number.isFinite(raw.max_value) && raw.max_value > 0 ? raw.max_value : 1;
-    // a feature without a number: the other colour at the smallest size (as the map image)
-    colorOf = (p) => (by !== null && numberOf(p[by]) !== null ? color : other);
+    // a feature without a number: the other colour at the smallest size (as the map image); with
+    // color_by, its category's colour (core/style_rules.py color_of)
+    const colorBy = typeof raw.color_by === 'string' ? raw.color_by : null;
+    const categories = new Map(Object.entries(raw.categories || {}).map(([k, v]) => [k, String(v)]));
+    colorOf = colorBy === null
+      ? (p) => (by !== null && numberOf(p[by]) !== null ? color : other)
+      : (p) => {
+        const v = p[colorBy];
+        return (v !== undefined && v !== null && categories.get(textOf(v))) || other;
+      };
     radiusOf = (p) => {
       const v = by === null ? null : numberOf(p[by]);
       if (v === null) return low;

@@ -272,7 +272,10 @@ HEATMAP = {"kind": "heatmap", "radius": 25, "weight": "w"}
 async def test_proportional_sizes_and_a_heatmap(live: Server, tmp_path: Path) -> None:
     def body(chromium: Chromium) -> None:
         stream = Stream()
-        sized = [point(f"s{i}", 48, 2 + 6 * i, {"value": v}, "sized") for i, v in enumerate(SIZED)]
+        sized = [
+            point(f"s{i}", 48, 2 + 6 * i, {"value": v, "kind": "xyx"[i]}, "sized")
+            for i, v in enumerate(SIZED)
+        ]
         heat = [
             point(f"h{i}", 40 + (i % 7) * 0.3, 2 + (i // 7) * 0.4, {"w": i % 5}, "heat") for i in range(60)
         ]
@@ -323,6 +326,15 @@ async def test_proportional_sizes_and_a_heatmap(live: Server, tmp_path: Path) ->
         wait_drawn(tab, version)
         assert page.locator('.mapsrv-legend-layer[data-layer="heat"]').count() == 0
         assert page.locator('.mapsrv-legend-layer[data-layer="sized"]').count() == 1
+
+        # Sized by value and coloured by kind, on one symbol (issue 76): each its kind's colour
+        both = {**PROPORTIONAL, "color_by": "kind", "categories": {"x": GREEN, "y": BLUE}, "other": "#999999"}
+        version = stream.change(kind="layer_style", layer="sized", style=both)
+        wait_drawn(tab, version)
+        fills = [page.locator(f'[data-feature-id="s{i}"]').get_attribute("fill") for i in range(3)]
+        assert fills == [GREEN, BLUE, GREEN], fills
+        legend = page.locator('.mapsrv-legend-layer[data-layer="sized"]')
+        assert legend.locator(".mapsrv-legend-value").all_inner_texts()[-3:] == ["x", "y", "Other"]
         tab.check_clean()
 
     await in_chromium(body)

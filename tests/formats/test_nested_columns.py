@@ -20,6 +20,7 @@ from mapsrv.core.codec import feature_from_json
 from mapsrv.core.model import Feature, Limits, MapState
 from mapsrv.core.ops import ImportFeatures
 from mapsrv.formats import export_file, read_file
+from mapsrv.hub.imports import read_upload
 
 LIMITS = Limits()
 TAGS = [["cafe", "wifi"], ["bridge", "river"], [], None]
@@ -129,3 +130,10 @@ def test_a_geojson_export_marks_the_lists_and_reads_them_back_as_lists() -> None
     again = read_file(exported.body, "geojson", LIMITS).features
     assert [props(f)["tags"] for f in again] == TAGS
     assert type(props(again[1])["tags"]) is list
+
+
+async def test_the_sandboxed_reader_gives_the_lists_back_as_one_value_each() -> None:
+    """Through the reader process a page's upload goes through (pickled features, ``ALLOWED``)."""
+    read = await read_upload(parquet(), "parquet", LIMITS)
+    assert [props(f)["tags"] for f in read.features] == TAGS
+    assert type(props(read.features[1])["tags"]) is list

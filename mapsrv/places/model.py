@@ -96,7 +96,9 @@ class Place:
             out["source"] = self.source
         if self.match != "name":
             out["match"] = self.match
-        if self.distance_m is not None:
+        if self.distance_m is not None and self.distance_m < 1_000:  # street scale: metres (issue 77)
+            out["distance_m"] = round(self.distance_m)
+        elif self.distance_m is not None:
             out["distance_km"] = round(self.distance_m / 1000, 1)
         if self.bounds is not None:
             (s, w), (n, e) = self.bounds

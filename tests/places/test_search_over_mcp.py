@@ -72,7 +72,7 @@ async def test_cafes_asked_as_people_ask(
     async with Client(indexed.url + "mcp") as agent:
         found = await call(agent, "find_places", {**arguments, "near": list(facts.around), "limit": 5})
     assert len(found["places"]) == 5 and all(p["category"] == "amenity=cafe" for p in found["places"])
-    distances = [p["distance_km"] for p in found["places"]]
+    distances = [p["distance_m"] if "distance_m" in p else p["distance_km"] * 1000 for p in found["places"]]
     assert distances == sorted(distances)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from mapsrv.core.measure import bbox
 from mapsrv.core.model import Bounds, Feature
+from mapsrv.core.pace import paced
 
 __all__ = ["MOST_LEFT_OUT", "framed"]
 
@@ -44,15 +45,15 @@ def framed(features: Sequence[Feature]) -> tuple[Bounds, int]:
     many of them it leaves out: none, unless at most ``MOST_LEFT_OUT`` of at least 50 lie
     outside the bulk (their middles past its 0.5 % and 99.5 % quantiles, widened by its own
     size each side) and framing the rest halves the box's width or height (a zoom closer)."""
-    whole = bbox(features)
+    whole = bbox(paced(features))  # each a step a cancelled call stops at (a big import's camera)
     if len(features) < _FEWEST:
         return whole, 0
-    middles = np.array([_center(f) for f in features])
+    middles = np.array([_center(f) for f in paced(features)])
     low, high = np.quantile(middles, [_TAIL, 1 - _TAIL], axis=0)
     margin = np.maximum((high - low) * _MARGIN, 0.01)
     inside = np.all((middles >= low - margin) & (middles <= high + margin), axis=1)
     left = len(features) - int(inside.sum())
     if not 0 < left <= MOST_LEFT_OUT * len(features):
         return whole, 0
-    bulk = bbox(f for f, kept in zip(features, inside.tolist(), strict=True) if kept)
+    bulk = bbox(f for f, kept in zip(paced(features), inside.tolist(), strict=True) if kept)
     return (bulk, left) if _closer(whole, bulk) >= _CLOSER else (whole, 0)

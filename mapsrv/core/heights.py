@@ -24,11 +24,17 @@ def height_key(type_: str) -> str:
     return ELE if type_ in ("marker", "circle") else ELEVATIONS
 
 
+def _height(value: Any) -> float | None:
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    if type(value) is int:  # a JSON integer of 400 digits is no height (float() would overflow)
+        return float(value) if -(10**15) < value < 10**15 else None
+    return None
+
+
 def numbers(values: Sequence[Any]) -> list[float | None] | None:
     """``values`` as heights (finite numbers, None for the rest), or None when none is a number."""
-    out: list[float | None] = [
-        float(v) if type(v) in (int, float) and math.isfinite(v) else None for v in values
-    ]
+    out = [_height(v) for v in values]
     return out if any(v is not None for v in out) else None
 
 

@@ -250,3 +250,16 @@ def test_a_geojson_file_keeps_heights_and_its_own_elevations_win() -> None:
     }
     assert by["peak"]["ele"] == 4478.0
     assert by["own"]["elevations"] == (1, 2)
+
+
+def test_a_height_that_is_no_number_is_none_and_never_breaks_the_read() -> None:
+    raw = {
+        "type": "Feature",
+        "geometry": {
+            "type": "LineString",
+            "coordinates": [[2.35, 48.85, 10**400], [2.29, 48.86, "high"], [2.3, 48.87, 7]],
+        },
+        "properties": {},
+    }
+    (feature,) = features_from_geojson(raw, LIMITS)
+    assert props(feature)["elevations"] == (None, None, 7.0)

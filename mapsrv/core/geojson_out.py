@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mapsrv.core.geometry import parts
-from mapsrv.core.heights import heights
+from mapsrv.core.heights import ELE, ELEVATIONS, heights
 from mapsrv.core.model import MapState
 from mapsrv.core.nested import misread_lists
 
@@ -74,7 +74,11 @@ def to_geojson(state: MapState) -> dict[str, Any]:
     is not written twice."""
     features = []
     for feature in state.features.values():
-        properties = {k: list(v) if isinstance(v, tuple) else v for k, v in feature.properties}
+        properties: dict[str, Any] = {}
+        listed = False  # one pass over the properties: a big map's export makes one per feature
+        for k, v in feature.properties:
+            properties[k] = list(v) if type(v) is tuple else v
+            listed = listed or type(v) is list
         members = dict(feature.members)
         fid = members.pop("id", feature.id)
         own: dict[str, Any] = {"type": feature.type, "layer": feature.layer}
@@ -88,15 +92,14 @@ def to_geojson(state: MapState) -> dict[str, Any]:
             own["style"] = dict(feature.style)
         if feature.radius is not None:
             own["radius"] = feature.radius
-        if any(type(v) is list for _, v in feature.properties):
-            if lists := misread_lists(feature.properties, feature.point_count()):
-                own["lists"] = lists  # arrays that are one value each, not one a point
+        if listed and (lists := misread_lists(feature.properties, feature.point_count())):
+            own["lists"] = lists  # arrays that are one value each, not one a point
+        held = ELE in properties or ELEVATIONS in properties
+        zs = heights(feature.type, feature.coords, feature.properties) if held else None
         out = {
             "type": "Feature",
             "id": fid,
-            "geometry": geometry_to_geojson(
-                feature.type, feature.coords, heights(feature.type, feature.coords, feature.properties)
-            ),
+            "geometry": geometry_to_geojson(feature.type, feature.coords, zs),
             "properties": properties,
         }
         out.update((k, v) for k, v in members.items() if k not in out)

@@ -21,20 +21,28 @@ MAX_IDS = 20  # ids and unresolved rows listed in an answer; a count says how ma
 POINT_ZOOM = 12  # one point is shown at city zoom, not fitted to a zero-size box
 
 
-def camera(features: Sequence[Feature]) -> Op:
+def camera(features: Sequence[Feature]) -> tuple[Op, int]:
     """The view that shows ``features``: the bulk of them when a few lie far from the rest
-    (``framed``; ``report`` says how many are left out)."""
-    ((south, west), (north, east)), _ = framed(features)
+    (``framed``), and how many it leaves out."""
+    ((south, west), (north, east)), left = framed(features)
     if (south, west) == (north, east):
-        return SetView((south, west), POINT_ZOOM)
-    return FitBounds(bounds=((south, west), (north, east)))
+        return SetView((south, west), POINT_ZOOM), left
+    return FitBounds(bounds=((south, west), (north, east))), left
 
 
-def import_ops(state: MapState, imported: Imported, *, fit: bool = True, max_title: int = 200) -> list[Op]:
+def import_ops(
+    state: MapState,
+    imported: Imported,
+    *,
+    fit: bool = True,
+    max_title: int = 200,
+    said: list[str] | None = None,
+) -> list[Op]:
     """Ops that add a file's features to ``state``'s map: its title when the map has none yet
     (a GPX's or a KML document's name), the named layers the map does not have yet (a layer a
     feature names without one is created by core, named by its id), the features in one
-    ``ImportFeatures``, and the camera on them when ``fit``."""
+    ``ImportFeatures``, and the camera on them when ``fit``, which adds to ``said`` (for ``report``)
+    how many features far from the rest it leaves out of the view."""
     ops: list[Op] = []
     members = imported.members if imported.members and not state.members else None
     if imported.title.strip() and not state.title:
@@ -49,13 +57,20 @@ def import_ops(state: MapState, imported: Imported, *, fit: bool = True, max_tit
     if features:
         ops.append(ImportFeatures(features))
         if fit:
-            ops.append(camera(features))
+            view, left = camera(features)
+            ops.append(view)
+            if left and said is not None:
+                said.append(
+                    f"{left} feature{'s' * (left > 1)} far from the rest left out of the view, which frames"
+                    " the others; zoom out (or set_view) to see them"
+                )
     return ops
 
 
-def report(imported: Imported, ids: list[str]) -> dict[str, Any]:
+def report(imported: Imported, ids: list[str], said: Sequence[str] = ()) -> dict[str, Any]:
     """What an import added, for its answer: counts by kind, the layers, the first ids, the
-    notes and the rows that did not resolve (the first ``MAX_IDS``, and how many)."""
+    notes (the file's, then ``said`` of its ops by ``import_ops``) and the rows that did not
+    resolve (the first ``MAX_IDS``, and how many)."""
     out: dict[str, Any] = {"format": imported.format, "added": len(imported.features)}
     kinds: dict[str, int] = {}
     for feature in paced(imported.features):
@@ -67,12 +82,7 @@ def report(imported: Imported, ids: list[str]) -> dict[str, Any]:
     out["ids"] = ids[:MAX_IDS]
     if len(ids) > MAX_IDS:
         out["n_ids"] = len(ids)
-    notes = list(imported.notes)
-    if (left := framed(imported.features)[1] if len(imported.features) >= 50 else 0) > 0:
-        notes.append(
-            f"{left} feature{'s' * (left > 1)} far from the rest left out of the view, which frames the"
-            " others; zoom out (or set_view) to see them"
-        )
+    notes = [*imported.notes, *said]
     if notes:
         out["notes"] = notes
     if imported.unresolved:

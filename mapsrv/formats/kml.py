@@ -368,17 +368,17 @@ def _geometry_xml(feature: Feature) -> str:
     boundaries), or a MultiGeometry of them for a multi type or a collection; its heights
     (``mapsrv.core.heights``) its altitudes."""
     zs = heights(feature.type, feature.coords, feature.properties)
+    parts = shapes(feature)
+    ends = [start for _, _, start in parts[1:]] + [
+        len(zs or ())
+    ]  # each part's heights end where the next's start
     found = [
-        _part_xml(kind, value, None if zs is None else zs[start : start + _count(kind, value)])
-        for kind, value, start in shapes(feature)
+        _part_xml(kind, value, None if zs is None else zs[start:end])
+        for (kind, value, start), end in zip(parts, ends, strict=True)
     ]
     if len(found) == 1 and feature.type not in ("multipoint", "multipolyline", "multipolygon", "collection"):
         return found[0]
     return f"<MultiGeometry>{''.join(found)}</MultiGeometry>"
-
-
-def _count(kind: str, value: Any) -> int:
-    return 1 if kind == "point" else len(value) if kind == "line" else sum(map(len, value))
 
 
 def write_kml(state: MapState) -> bytes:

@@ -94,12 +94,13 @@ async def add_to_map(hub: MapHub, entry: MapEntry, imported: Imported, actor: Ac
     """``imported`` added to ``entry``'s map as one batch by ``actor``: the version, whether it is
     provisional, and what was added (``report``), the ops and the report made off the loop."""
     state, max_title = entry.state, hub.limits.max_title
-    ops = await run("encode", lambda: import_ops(state, imported, max_title=max_title))
+    said: list[str] = []  # what the camera left out of the view
+    ops = await run("encode", lambda: import_ops(state, imported, max_title=max_title, said=said))
     written = await hub.apply(entry.id, ops, actor=actor)
     out: dict[str, Any] = {"version": written.version}
     if written.provisional:
         out["provisional"] = True
-    return out | await run("encode", report, imported, feature_ids(written))
+    return out | await run("encode", report, imported, feature_ids(written), said)
 
 
 def _line(value: dict[str, Any]) -> bytes:

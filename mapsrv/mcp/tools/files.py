@@ -199,10 +199,14 @@ async def import_file(
     else:
         entry = await tc.entry(map_id)
     state = entry.state  # the ops (and the camera over every point) of 100,000 rows: seconds
-    ops = await run("encode", lambda: import_ops(state, imported, fit=fit, max_title=tc.hub.limits.max_title))
+    framing: list[str] = []  # what the camera left out of the view
+    ops = await run(
+        "encode",
+        lambda: import_ops(state, imported, fit=fit, max_title=tc.hub.limits.max_title, said=framing),
+    )
     out = await tc.write(map_id, ops, None)  # an import adds: nothing of the map's to conflict with
     ids = out.pop("ids", [])
-    out |= await run("encode", _added, imported, ids)  # 100,000 features gone through: off the loop
+    out |= await run("encode", _added, imported, ids, framing)  # 100,000 features gone through: off the loop
     if snap is not None:
         out["times"] = TIMES_SAID
     if page is not None:
@@ -334,9 +338,9 @@ def linked(head: dict[str, object], link: str, name: str, media: str, size: int)
     )
 
 
-def _added(imported: Imported, ids: list[str]) -> dict[str, object]:
+def _added(imported: Imported, ids: list[str], said: list[str]) -> dict[str, object]:
     """What an import added (``report``) and the climbs of its lines with heights."""
-    out = report(imported, ids)
+    out = report(imported, ids, said)
     climbed = climbs(imported, ids)
     if climbed:
         out["climbs"] = climbed

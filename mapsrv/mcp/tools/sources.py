@@ -67,10 +67,11 @@ async def add_layer(
             owner=tc.principal or tc.actor.id,
         )
         entry = await tc.entry(map_id)
-        ops = import_ops(entry.state, imported, max_title=tc.hub.limits.max_title)
+        said: list[str] = []
+        ops = import_ops(entry.state, imported, max_title=tc.hub.limits.max_title, said=said)
     out = await tc.write(map_id, [*ops, SetLayerSource(lid, source)], None)
     ids = out.pop("ids", [])
     if type in ("geojson", "csv"):
-        out |= report(imported, ids)
+        out |= report(imported, ids, said)
     out["layer"] = {"id": lid, "source": source}
     return answer(out)

@@ -23,6 +23,7 @@ from mapsrv.hub.imports import read_upload
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import MapId
+from mapsrv.workers import run
 
 __all__ = ["add_layer"]
 
@@ -68,7 +69,8 @@ async def add_layer(
         )
         entry = await tc.entry(map_id)
         said: list[str] = []
-        ops = import_ops(entry.state, imported, max_title=tc.hub.limits.max_title, said=said)
+        state, most = entry.state, tc.hub.limits.max_title  # the ops and the camera off the loop
+        ops = await run("encode", lambda: import_ops(state, imported, max_title=most, said=said))
     out = await tc.write(map_id, [*ops, SetLayerSource(lid, source)], None)
     ids = out.pop("ids", [])
     if type in ("geojson", "csv"):

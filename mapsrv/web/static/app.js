@@ -36,7 +36,7 @@ const noticeEl = document.getElementById('notice');
 const bar = document.getElementById('bar');
 
 L.Icon.Default.imagePath = cfg.origin + '/static/leaflet/images/';
-const map = L.map('map', { worldCopyJump: true, zoomSnap: 0.25 }); // fitted views fill the frame
+const map = L.map('map', { worldCopyJump: true });
 // The attribution control renders HTML; the server hands us plain text.
 const tiles = cfg.tiles ? L.tileLayer(cfg.tiles, { maxZoom: 19, attribution: escapeHtml(cfg.attribution) }).addTo(map) : null;
 

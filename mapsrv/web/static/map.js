@@ -41,7 +41,7 @@ cfg.prefix = cfg.events.replace(/\/events$/, '');
 
 L.Icon.Default.imagePath = '/static/leaflet/images/';
 
-const map = L.map('map', { keyboard: true, zoomSnap: 0.25 }); // a fitted world fills the page's width
+const map = L.map('map', { keyboard: true });
 let tiles = null;
 if (cfg.tileUrl) {
   // The attribution control renders HTML; the server hands us plain text.

@@ -198,12 +198,9 @@ async def import_file(
         map_id, page = entry.id, tc.links(entry)[0]
     else:
         entry = await tc.entry(map_id)
-    state = entry.state  # the ops (and the camera over every point) of 100,000 rows: seconds
+    state, most = entry.state, tc.hub.limits.max_title  # 100,000 rows' ops and camera: seconds
     framing: list[str] = []  # what the camera left out of the view
-    ops = await run(
-        "encode",
-        lambda: import_ops(state, imported, fit=fit, max_title=tc.hub.limits.max_title, said=framing),
-    )
+    ops = await run("encode", lambda: import_ops(state, imported, fit=fit, max_title=most, said=framing))
     out = await tc.write(map_id, ops, None)  # an import adds: nothing of the map's to conflict with
     ids = out.pop("ids", [])
     out |= await run("encode", _added, imported, ids, framing)  # 100,000 features gone through: off the loop

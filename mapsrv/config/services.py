@@ -46,6 +46,13 @@ class LayerSettings:
             " from these hosts only; loopback and private addresses only when listed"
         ),
     )
+    tile_deadline: float = field(
+        default=2 * SECONDS,
+        metadata=about(
+            "seconds a map image waits for its tiles and its layers' tiles (a slow WMS may need more);"
+            " what is late is left out and said"
+        ),
+    )
 
     def check(self) -> None:
         if not all(part in self.tile_url for part in ("{z}", "{x}", "{y}")):
@@ -57,6 +64,7 @@ class LayerSettings:
                 raise ConfigError(
                     f"Config 'allowed_sources' has value {source!r}. Not a host name, address or CIDR."
                 )
+        check_range(self, "tile_deadline", 0.1, 10 * MINUTES)
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,7 @@ class McpEndpoints:
             archive=ArchiveReaders(policy).tile,
             attribution=config.tile_attribution,
             origins=policy.origins,
+            deadline=config.tile_deadline,
         )
         self.router = router  # routes along the roads (``--router``), when there is one
         self.places = places or PlaceService()  # the one resolver of names (the tools', the page's)

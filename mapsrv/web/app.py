@@ -103,6 +103,7 @@ def create_app(
             archive=ArchiveReaders(policy).tile,
             attribution=config.tile_attribution,
             origins=policy.origins,
+            deadline=config.tile_deadline,
         ),
         issuer=issuer,
         places=places if places is not None else PlaceService(),

@@ -121,6 +121,20 @@ class Agent(Paced):
         self.client.post("/mcp", json=done, headers=self.headers, name="mcp notifications/initialized")
         self.calls = 0
         self.map_id = ""
+        # as real clients do, the tools are listed at once: a session with no request after its
+        # initialize is closed after --mcp-handshake-timeout (10 s), and read has nothing to read yet
+        self.request("tools/list", {})
+
+    def request(self, method: str, params: dict[str, Any]) -> None:
+        self.calls += 1
+        message = {"jsonrpc": "2.0", "id": self.calls, "method": method, "params": params}
+        with self.client.post(
+            "/mcp", json=message, headers=self.headers, name=f"mcp {method}", catch_response=True
+        ) as answer:
+            try:
+                answer.json()["result"]
+            except (ValueError, KeyError):
+                answer.failure(f"no result: {answer.text[:200]}")
 
     def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         self.calls += 1

@@ -108,7 +108,8 @@ async def test_a_real_wms_is_drawn(nursery: trio.Nursery, tmp_path: Path) -> Non
     require(MAPSERV.exists(), "Debian's cgi-mapserver (scripts/test.sh installs it)")
     answer = wms_answer(tmp_path)
     port = await serve_source(nursery, answer)
-    server = await start_server(nursery, tile_url=TILES, allowed_sources=("127.0.0.1",))
+    # MapServer starts afresh for each tile: on a loaded machine a few may take longer than 2 s
+    server = await start_server(nursery, tile_url=TILES, allowed_sources=("127.0.0.1",), tile_deadline=30)
     async with Client(server.url + "mcp") as agent:
         map_id = (await call(agent, "create_map", {}))["map_id"]
         await call(

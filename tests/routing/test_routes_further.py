@@ -228,8 +228,9 @@ async def test_a_route_climbs_the_tiles_slope(nursery: trio.Nursery, valhalla_wi
         line = (await features(client, drawn["map_id"]))["up"]
         profile = line["properties"]["elevations"]
         assert len(profile) == len(line["geometry"]["coordinates"])
-        for (_lon, lat), height in zip(line["geometry"]["coordinates"], profile, strict=True):
+        for (_lon, lat, z), height in zip(line["geometry"]["coordinates"], profile, strict=True):
             assert height == pytest.approx(slope_height(lat), abs=1.0), (lat, height)
+            assert z == height, "the GeoJSON's third number is the profile's height"
 
 
 async def test_without_elevation_data_a_route_has_no_climb(nursery: trio.Nursery, valhalla: Valhalla) -> None:

@@ -49,6 +49,7 @@ async def test_a_twenty_second_locust_run_has_no_failure(tmp_path: Path) -> None
     for expected in (
         "/v/{key}/events",
         "/m/{id}/ops",
+        "mcp tools/list",
         "mcp tools/call draw",
         "mcp tools/call read",
         "delivery",

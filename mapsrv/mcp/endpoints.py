@@ -149,8 +149,7 @@ class McpEndpoints:
         self.authorization = (
             McpAuthorization(config, self.issuer, self.keys, base_url) if self.issuer is not None else None
         )
-        # the map as an image: the tool's and the web's
-        # what the server fetches from elsewhere, and the one memory of the sources that are down
+        # the map as an image (the tool's, the web's); what the server fetches, the sources down
         self.sources = policy = SourcePolicy.from_config(config)
         self.images = MapImages(
             config.tile_url,

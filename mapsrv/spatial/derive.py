@@ -11,6 +11,13 @@ parts, each with its holes). What the map cannot hold is made drawable, and the 
   179.5 to -179.5 is 1 degree);
 - a shape with more than ``MAX_VERTICES`` corners is simplified, to the tolerance given;
 - a shape around a pole is refused: the page's map (Web Mercator) stops at 85 degrees.
+
+The union, intersection or difference of areas farther apart than ``DEGREES_BEYOND_KM`` from
+their middle (continents, the world's countries) is made in degrees instead, as GIS tools
+dissolve: an azimuthal projection tears near the far side of the Earth (the union of 60 of
+Natural Earth's countries came out 50 % too big), while areas that share their edges keep them
+exactly in degrees. Outlines that cross themselves are repaired first (``shapely.make_valid``)
+and counted, for the answer to say.
 """
 
 from __future__ import annotations
@@ -49,6 +56,9 @@ MAX_VERTICES = 10_000  # corners of one result, all parts and holes together
 BUFFER_TOLERANCE = 0.005
 _QUAD_SEGS = 16  # a buffer's round ends: 64 sides, 0.16 % short of a circle's area
 _WORLD = shapely.box(-180.0, -90.0, 180.0, 90.0)
+DEGREES_BEYOND_KM = 3_000.0  # overlays of areas reaching farther from their middle: in degrees
+_OVERLAYS = ("union", "intersection", "difference")
+_METRES_PER_DEGREE = 111_320.0  # at the equator: a tolerance in degrees said in metres
 
 
 @dataclass
@@ -61,6 +71,7 @@ class Derived:
     point: LatLon | None = None
     split_at_180: bool = False
     simplified_m: float | None = None
+    repaired: int = 0  # input outlines that crossed themselves, made valid first
 
     @property
     def empty(self) -> bool:
@@ -91,8 +102,23 @@ def derive(operation: str, features: Sequence[Feature], km: float | None = None)
     """``operation`` (one of ``OPERATIONS``) over ``features``; ``km`` is a buffer's distance."""
     _check(operation, features, km)
     points = [p for f in features for p in f.points()]
-    frame = LocalFrame.at(centre_of(points))
-    shapes = [_local(frame, f) for f in features]
+    local = LocalFrame.at(centre_of(points))
+    far = operation in _OVERLAYS and _reach_km(local, points) > DEGREES_BEYOND_KM
+    frame = None if far else local
+    repaired = [0]
+    shapes = [_local(frame, f, repaired) for f in features]
+    try:
+        made = _made(frame, operation, shapes, km)
+    except shapely.errors.GEOSException as exc:  # left after make_valid: said, never a crash
+        raise InvalidInput(
+            f"ids: the {operation} of these {len(features)} features failed in GEOS ({exc});"
+            " try fewer of them at once, or buffer them by a small km first"
+        ) from None
+    made.repaired = repaired[0]
+    return made
+
+
+def _made(frame: LocalFrame | None, operation: str, shapes: list[BaseGeometry], km: float | None) -> Derived:
     result: BaseGeometry
     if operation == "buffer":
         metres = float(km or 0) * 1000.0
@@ -109,10 +135,17 @@ def derive(operation: str, features: Sequence[Feature], km: float | None = None)
     elif operation == "hull":
         result = shapely.union_all(shapes).convex_hull
     else:
+        assert frame is not None  # a centroid is always made in a local frame
         middle = shapely.union_all(shapes).centroid
         lon, lat = shapely.get_coordinates(frame.unproject(middle))[0]
         return Derived(point=(float(lat), (float(lon) + 180.0) % 360.0 - 180.0))
     return _drawable(frame, operation, result)
+
+
+def _reach_km(frame: LocalFrame, points: Sequence[LatLon]) -> float:
+    """How far the farthest of ``points`` lies from the frame's centre."""
+    xy = np.array([frame.forward(lon, lat) for lat, lon in points])
+    return float(np.hypot(xy[:, 0], xy[:, 1]).max()) / 1000.0
 
 
 def _check(operation: str, features: Sequence[Feature], km: float | None) -> None:
@@ -139,10 +172,14 @@ def _check(operation: str, features: Sequence[Feature], km: float | None) -> Non
                 )
 
 
-def _local(frame: LocalFrame, feature: Feature) -> BaseGeometry:
-    drawn = feature_geometry(feature, partial(_unwrapped, frame.centre[1]))
-    if feature.type in ("polygon", "multipolygon", "collection"):
+def _local(frame: LocalFrame | None, feature: Feature, repaired: list[int]) -> BaseGeometry:
+    """``feature`` in the frame's metres, or in degrees (longitudes around 0) without one."""
+    drawn = feature_geometry(feature, partial(_unwrapped, frame.centre[1] if frame else 0.0))
+    if feature.type in ("polygon", "multipolygon", "collection") and not shapely.is_valid(drawn):
         drawn = shapely.make_valid(drawn)  # a ring may cross itself; before segmentize adds corners
+        repaired[0] += 1
+    if frame is None:
+        return drawn
     points = feature.type in ("marker", "multipoint")
     return frame.project(drawn if points else shapely.segmentize(drawn, SEGMENT_DEGREES))
 
@@ -160,7 +197,8 @@ def _unwrapped(lon0: float, xy: NDArray[np.float64], steps: bool = True) -> NDAr
     return np.column_stack([lons, xy[:, 1]])
 
 
-def _drawable(frame: LocalFrame, operation: str, result: BaseGeometry) -> Derived:
+def _drawable(frame: LocalFrame | None, operation: str, result: BaseGeometry) -> Derived:
+    """``result`` (in the frame's metres, or in degrees without one) as polygons to draw."""
     areas = [g for g in _flat(result) if isinstance(g, shapely.Polygon) and not g.is_empty and g.area > 0]
     if not areas:
         if operation == "hull":
@@ -169,16 +207,18 @@ def _drawable(frame: LocalFrame, operation: str, result: BaseGeometry) -> Derive
             )
         return Derived()
     for pole, name in ((90.0, "north"), (-90.0, "south")):
-        at = shapely.Point(frame.forward(0.0, pole))
-        if any(area.covers(at) for area in areas):
+        at = shapely.Point(frame.forward(0.0, pole)) if frame is not None else None  # degrees: none
+        if at is not None and any(area.covers(at) for area in areas):
             raise InvalidInput(
                 f"the {operation} must not contain a pole, got one around the {name} pole; the map"
                 " stops at 85 degrees: use a smaller km or features farther from the pole"
             )
-    areas, simplified_m = _simplified(areas)
-    out = Derived(simplified_m=simplified_m)
+    areas, simplified = _simplified(areas)
+    metres = simplified * _METRES_PER_DEGREE if frame is None and simplified is not None else simplified
+    out = Derived(simplified_m=metres)
     for area in areas:
-        degrees = shapely.make_valid(frame.unproject(area))  # rounding may pinch a thin part
+        # rounding may pinch a thin part
+        degrees = shapely.make_valid(frame.unproject(area)) if frame is not None else area
         minx, _, maxx, _ = degrees.bounds
         if minx < -180.0 or maxx > 180.0:
             out.split_at_180 = True

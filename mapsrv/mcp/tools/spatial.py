@@ -289,6 +289,8 @@ async def derive(
     if made.polygons:
         out["area_km2"] = round(made.area_m2 / 1e6, 4)
     notes = []
+    if made.repaired:
+        notes.append(f"{made.repaired} self-crossing outline{'s' * (made.repaired > 1)} made valid first")
     if len(made.polygons) > 1:
         notes.append(f"one multipolygon of {len(made.polygons)} parts")
     if made.holes:

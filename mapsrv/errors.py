@@ -34,6 +34,7 @@ lowercase, and name the bad value.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "ParseError",
     "PayloadTooLarge",
     "SourceDown",
+    "StyleKeyMisfit",
     "Unauthorized",
     "TooManyRequests",
     "Unavailable",
@@ -78,6 +80,19 @@ class InvalidInput(MapsrvError):
     status = 400
     jsonrpc_code = -32602
     code = "invalid"
+
+
+class StyleKeyMisfit(InvalidInput):
+    """A key ``kind`` does not take; ``known`` those it does, in the caller's words (a tool lists
+    only its own arguments: ``mapsrv.core.layer_style.style_keys``)."""
+
+    def __init__(self, kind: str, key: str, known: Sequence[str]) -> None:
+        self.kind = kind
+        super().__init__(
+            f"style key must apply to a {kind} style ({', '.join(known)}), got {key!r:.40};"
+            " leave it out or pick another kind"
+        )
+        self.key = key
 
 
 class CrsNeeded(InvalidInput):

@@ -42,7 +42,7 @@ from mapsrv.core.style_rules import (
 )
 from mapsrv.core.times import time_ms
 from mapsrv.core.values import check_number
-from mapsrv.errors import InvalidInput
+from mapsrv.errors import InvalidInput, StyleKeyMisfit
 
 __all__ = [
     "FILTER_OPS",
@@ -58,6 +58,7 @@ __all__ = [
     "shown",
     "size_of",
     "style_counts",
+    "style_keys",
     "text_of",
     "window_text",
 ]
@@ -164,6 +165,11 @@ def _check_time(value: Any) -> dict[str, Any]:
     return out
 
 
+def style_keys(kind: str) -> frozenset[str]:
+    """The keys a style of ``kind`` takes."""
+    return frozenset(_KEYS[kind])
+
+
 def _guess_kind(raw: Mapping[str, Any], features: Sequence[Feature]) -> str:
     if "by" not in raw:
         return "heatmap" if "weight" in raw or "radius" in raw else "graduated"
@@ -188,11 +194,7 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
         raw = {**raw, "color": _one_color(raw["colors"]), "colors": None}  # the tool has colors only
     unknown = [k for k in raw if k not in _KEYS[kind] and raw[k] is not None]
     if unknown:
-        known = [k for k in _ALL_KEYS if k in _KEYS[kind]]
-        raise InvalidInput(
-            f"style key must apply to a {kind} style ({', '.join(known)}), got {unknown[0]!r:.40};"
-            " leave it out or pick another kind"
-        )
+        raise StyleKeyMisfit(kind, unknown[0], [k for k in _ALL_KEYS if k in _KEYS[kind]])
     out: dict[str, Any] = {"kind": kind}
     if kind != "heatmap" or raw.get("by") is not None:
         if raw.get("by") is None:

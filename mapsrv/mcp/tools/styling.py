@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from mapsrv.core.layer_style import style_counts
+from mapsrv.core.layer_style import style_counts, style_keys
 from mapsrv.core.model import MapState, check_id
 from mapsrv.core.ops import SetLayerStyle
 from mapsrv.core.times import time_values
+from mapsrv.errors import StyleKeyMisfit
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import MapId
@@ -83,7 +84,10 @@ async def style_layer(
         "color_by": color_by,
     }
     style = None if none else {k: v for k, v in asked.items() if v is not None}
-    out = await tc.write(map_id, [SetLayerStyle(lid, style)], None)
+    try:
+        out = await tc.write(map_id, [SetLayerStyle(lid, style)], None)
+    except StyleKeyMisfit as exc:  # said with this tool's arguments, not the page's style keys
+        raise StyleKeyMisfit(exc.kind, exc.key, [k for k in asked if k in style_keys(exc.kind)]) from None
     state = (await tc.entry(map_id)).state
     if lid in state.layers:
         out.update(await over_map(styled_layer, state, lid))  # 100,000 features: ~100 ms

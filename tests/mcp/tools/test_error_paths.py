@@ -62,6 +62,7 @@ from mapsrv.mcp.tools.reading import read
 from mapsrv.mcp.tools.routing import along, reachable, travel_times
 from mapsrv.mcp.tools.sources import add_layer
 from mapsrv.mcp.tools.spatial import derive, select
+from mapsrv.mcp.tools.styling import style_layer
 from mapsrv.places import find_places as search
 from mapsrv.places import resolve_places
 from mapsrv.places.offline import OfflineIndex
@@ -621,6 +622,12 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "more than the 10 a line may have",
     ),
     # styles by value (core.layer_style, core.classify) and the page's op for them
+    (  # the tool's own arguments, not the page's style keys (radius, weight)
+        lambda tc: style_layer(tc, MAP, "default", kind="heatmap", classes=5),
+        "style key",
+        "'classes'",
+        "heatmap style (by, kind, label, filter, time, over)",
+    ),
     (lambda: style({"by": "pop", "time": {"from": "soon"}}), "time from", "'soon'", "an ISO 8601 time"),
     (lambda: style({"by": 5}), "by", "5", "a property name"),
     (lambda: style({"by": "pop", "classes": 2.5}), "classes", "2.5", "a whole number from 3 to 9"),

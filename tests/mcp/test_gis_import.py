@@ -3,8 +3,9 @@ socket imports a zipped Shapefile in British National Grid (base64), mapsrv's st
 the file as pyogrio reads it and pyproj reprojects it (1e-7 degrees) with every attribute; a file
 without a CRS is refused with the hint and read with ``crs``; ``read`` gives the map or a layer
 back as a GeoPackage, a Shapefile, a FlatGeobuf or a GeoParquet that GDAL and pyarrow read; a
-hostile file changes nothing; the page's JSON API takes a GeoPackage's one layer and serves a
-layer's export."""
+hostile file changes nothing, and a GeoPackage whose triggers, under names the specification
+uses, write data is refused naming them; the page's JSON API takes a GeoPackage's one layer and
+serves a layer's export."""
 
 from __future__ import annotations
 
@@ -21,7 +22,15 @@ import trio
 from mcp import Client
 from mcp.types import BlobResourceContents, CallToolResult, EmbeddedResource, ResourceLink
 from support import Browser, start_server
-from support.gis_files import countries, geopackage, project, reference, shapefile_zip, shapely_of
+from support.gis_files import (
+    countries,
+    edited_geopackage,
+    geopackage,
+    project,
+    reference,
+    shapefile_zip,
+    shapely_of,
+)
 from support.raw_http import RawConnection
 
 EUROPE = ("United Kingdom", "Ireland", "France", "Belgium")
@@ -197,6 +206,41 @@ async def test_a_hostile_file_changes_nothing(nursery: trio.Nursery) -> None:
         after = structured(await agent.call_tool("read", {"map_id": map_id}))
     assert after["count"] == 0 and after["version"] == (await server.hub.get(map_id)).state.version
     assert list((await server.hub.get(map_id)).state.layers) == ["default"], "no layer made half"
+
+
+# Two of the triggers GDAL wrote, replaced under their own names by ones that write data: the
+# feature count's deletes the layer's rows, and the tile matrix's check still stops a bad zoom but
+# then empties gpkg_contents. A name the specification uses lets neither through.
+DISGUISED = (
+    'DROP TRIGGER "trigger_insert_feature_count_stops";'
+    ' CREATE TRIGGER "trigger_insert_feature_count_stops" AFTER INSERT ON "stops" BEGIN'
+    " DELETE FROM stops WHERE fid != NEW.fid; END;"
+    " DROP TRIGGER gpkg_tile_matrix_zoom_level_insert;"
+    " CREATE TRIGGER gpkg_tile_matrix_zoom_level_insert BEFORE INSERT ON gpkg_tile_matrix FOR EACH ROW"
+    " BEGIN SELECT RAISE(ABORT, 'zoom_level cannot be less than 0') WHERE (NEW.zoom_level < 0);"
+    " DELETE FROM gpkg_contents; END;"
+)
+
+
+async def test_a_trigger_named_as_the_specifications_that_writes_data_is_refused(
+    nursery: trio.Nursery,
+) -> None:
+    server = await start_server(nursery)
+    stops = pa.table(
+        {"name": ["a", "b"], "geometry": shapely.to_wkb(shapely.points([(14.4, 50.1), (14.5, 50.1)]))}
+    )
+    data = edited_geopackage(geopackage({"stops": (stops, "EPSG:4326", "Point")}), DISGUISED)
+    async with Client(server.url + "mcp") as agent:
+        map_id = structured(await agent.call_tool("create_map", {"title": "t"}))["map_id"]
+        refused = await agent.call_tool(
+            "import", {"content": base64.b64encode(data).decode(), "map_id": map_id}
+        )
+        assert refused.is_error, refused.structured_content
+        said = refused.content[0].text  # type: ignore[union-attr]
+        assert "gpkg has 2 triggers that GeoPackages do not need" in said, said
+        assert 'DROP TRIGGER "trigger_insert_feature_count_stops";' in said, said
+        assert 'DROP TRIGGER "gpkg_tile_matrix_zoom_level_insert";' in said, said
+    assert (await server.hub.get(map_id)).state.features == {}
 
 
 async def test_the_pages_import_takes_one_layer_and_exports_one(nursery: trio.Nursery) -> None:

@@ -4,7 +4,7 @@ the row's cells as properties, through the SDK's client on a real socket. Each c
 outline is checked against its capital (point in polygon, computed here); unknown rows are
 listed once with their lines and the name they may mean, and the rest imported; rows that land
 on one outline (a real table's duplicate code) are reported; hostile cells stay text; a long
-table with repeats fits."""
+table with repeats fits; a key names its column in any spelling of it."""
 
 from __future__ import annotations
 
@@ -262,3 +262,20 @@ async def test_unmatched_values_are_listed_once_with_their_lines_and_the_nearest
         {"line": 8, "text": "Germny (not a country; nearest: Germany)"},
     ]
     assert answer["added"] == 1 and answer["n_unresolved"] == 4
+
+
+async def test_a_key_is_found_in_another_spelling_of_its_column(nursery: trio.Nursery) -> None:
+    """Exports from France by the buyer's code: the key, however it is spelt, is the code column,
+    not the country column a join would take by itself."""
+    server = await start_server(nursery)
+    table = "country,ISO_A3,tonnes\nFrance,DEU,10\nFrance,PRT,5\n"
+    async with Client(server.url + "mcp") as agent:
+        for key in ("iso_a3", "Iso A3"):
+            answer = structured(
+                await agent.call_tool("import", {"content": table, "join": "countries", "key": key})
+            )
+            assert "joined 2 of 2 rows to countries by column 'ISO_A3'" in answer["notes"], (key, answer)
+            features = await features_of(server, answer["map_id"])
+            assert {f.label: dict(f.properties)["tonnes"] for f in features} == {"Germany": 10, "Portugal": 5}
+        by_itself = structured(await agent.call_tool("import", {"content": table, "join": "countries"}))
+        assert "joined 2 of 2 rows to countries by column 'country'" in by_itself["notes"], by_itself

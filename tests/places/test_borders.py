@@ -2,7 +2,8 @@
 nobody here drew: the US Census Bureau's state lines (support/census_states.py, 1:5,000,000,
 public domain). A national list of points, each with its state: points spread over every state,
 points near the coasts, and the islands a coarse outline loses (Key West, Marathon, Nantucket,
-Martha's Vineyard, the Outer Banks, Culebra, Vieques)."""
+Martha's Vineyard, the Outer Banks, Culebra, Vieques). Places on the water off a coast (piers, a
+lighthouse on its reef) are their country's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import shapely
 from support.census_states import census_states
 
-from mapsrv.places.borders import borders, country_area, region_area
+from mapsrv.places.borders import borders, country_area, country_at, region_area, region_at
 
 ISLANDS = {
     "Key West": ("US-FL", 24.5551, -81.7800),
@@ -24,6 +25,14 @@ ISLANDS = {
     "Vieques": ("US-PR", 18.1263, -65.4401),
     "Avalon, Santa Catalina Island": ("US-CA", 33.3428, -118.3282),
     "Kodiak": ("US-AK", 57.7900, -152.4072),
+}
+# (lat, lon) out on the water, beyond Natural Earth's coastline: the ends of piers a few hundred
+# metres out, and a lighthouse on a reef 14 km off Rame Head, inside the territorial sea
+OFFSHORE = {
+    "Santa Monica Pier's end": ("US", 34.0076, -118.4995),
+    "Brighton Palace Pier's end": ("GB", 50.8148, -0.1366),
+    "Scheveningen Pier's end": ("NL", 52.1158, 4.2751),
+    "Eddystone Lighthouse": ("GB", 50.1803, -4.2653),
 }
 STATE_LINE_KM = 5.0  # Natural Earth 1:10m's state lines lie ~0.5 km (p50) to 2 km (p90) off the Census's
 KM_PER_DEGREE = 111.0
@@ -111,3 +120,10 @@ def test_the_united_states_holds_its_states_points(listed: list[tuple[str, shape
     points = [p for code, p in listed if code != "US-PR"]
     inside = int(shapely.covers(usa, np.array(points)).sum())
     assert inside / len(points) >= 0.999, f"{len(points) - inside} of {len(points)} outside the US"
+
+
+def test_a_place_on_the_water_off_a_coast_is_the_nearest_regions_country() -> None:
+    for name, (country, lat, lon) in OFFSHORE.items():
+        assert region_at(lon, lat) == ("", ""), f"{name} is inside an outline: not a test of the reach"
+        assert country_at(lon, lat) == country, name
+    assert country_at(3.0, 55.0) == "", "the middle of the North Sea is no country's"

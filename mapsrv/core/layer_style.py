@@ -70,10 +70,12 @@ MAX_TEMPLATE = 200
 _COMMON = {"kind", "by", "label", "filter", "time", "over"}
 OVER = ("shown", "all")  # classes over the features the filter and window show, or over all
 _COLOR_BY = {"color_by", "categories", "ramp", "other"}  # a proportional style coloured by categories
-_KEYS: dict[str, set[str]] = {
-    "graduated": _COMMON | {"method", "classes", "ramp", "colors", "breaks", "other"},
-    "categorical": _COMMON | {"categories", "ramp", "other"},
-    "proportional": _COMMON | {"min_size", "max_size", "max_value", "color", "legend_values"} | _COLOR_BY,
+_KEYS: dict[str, set[str]] = {  # heat: a heat map of the layer's points under them too
+    "graduated": _COMMON | {"method", "classes", "ramp", "colors", "breaks", "other", "heat"},
+    "categorical": _COMMON | {"categories", "ramp", "other", "heat"},
+    "proportional": _COMMON
+    | {"min_size", "max_size", "max_value", "color", "legend_values", "heat"}
+    | _COLOR_BY,
     "heatmap": _COMMON | {"radius", "weight"},
 }
 _ALL_KEYS = sorted(set().union(*_KEYS.values()))
@@ -224,6 +226,12 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
             out["weight"] = out["by"] = _property("weight", weight)
             if features:
                 numbers_of(features, out["weight"], layer, "weight")
+    if raw.get("heat") not in (None, False, True):
+        raise InvalidInput(
+            f"heat must be true or false, got {raw['heat']!r:.40}; true draws a heat map under"
+        )
+    if raw.get("heat"):
+        out["heat"] = True
     if raw.get("label") is not None:
         out["label"] = _check_label(raw["label"], features, layer)
     out.update(window)

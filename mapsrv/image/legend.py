@@ -91,6 +91,10 @@ def legend_lines(name: str, style: Mapping[str, Any], counts: Mapping[str, Any] 
             rows.append(("note", f"density of {value_text(counts.get('shown', 0))} features"))
         if style.get("weight"):
             rows.append(("note", _clip(f"weighted by {style['weight']}")))
+    if style.get("heat") and kind != "heatmap":  # a heat map under the points too
+        rows.append(("gradient", None))
+        if counts:
+            rows.append(("note", f"density of {value_text(counts.get('shown', 0))} features"))
     if when := window_text(style.get("time")):
         rows.append(("note", _clip(f"shown: {when}")))  # the page's slider shows this viewer's
     if over := over_text(style):

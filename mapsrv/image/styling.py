@@ -43,7 +43,8 @@ class Painted(NamedTuple):
 
 def paint(state: MapState, features: Iterable[Feature]) -> Painted:
     """The features as drawn: those of styled layers restyled (or left out when hidden), and the
-    markers and multipoints of heatmap layers as heat instead."""
+    markers and multipoints of heatmap layers as heat instead (of a style with ``heat``, as heat
+    under them too)."""
     styles: dict[str, Mapping[str, Any]] = {
         lid: layer.style for lid, layer in state.layers.items() if layer.style is not None
     }
@@ -60,13 +61,15 @@ def paint(state: MapState, features: Iterable[Feature]) -> Painted:
         props = dict(feature.properties)
         if not shown(style, props):
             continue
-        if style["kind"] == "heatmap" and feature.type in HEAT_TYPES:
+        instead = style["kind"] == "heatmap"  # else, with heat, a heat map under its own points
+        if (instead or style.get("heat")) and feature.type in HEAT_TYPES:
             weight = 1.0 if style.get("weight") is None else number(props.get(style["weight"]))
             if weight:
-                heated += 1
+                heated += instead
                 for lat, lon in feature.points():
                     heat.append((lat, lon, abs(weight), float(style.get("radius", 25))))
-            continue
+            if instead:
+                continue
         out.append(_restyled(feature, style, props))
     return Painted(out, heat, heated)
 

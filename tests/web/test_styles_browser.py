@@ -335,6 +335,22 @@ async def test_proportional_sizes_and_a_heatmap(live: Server, tmp_path: Path) ->
         assert fills == [GREEN, BLUE, GREEN], fills
         legend = page.locator('.mapsrv-legend-layer[data-layer="sized"]')
         assert legend.locator(".mapsrv-legend-value").all_inner_texts()[-3:] == ["x", "y", "Other"]
+
+        # and a heat map of the same points under them: one layer drawn two ways
+        version = stream.change(kind="layer_style", layer="sized", style={**both, "heat": True})
+        wait_drawn(tab, version)
+        fills = [page.locator(f'[data-feature-id="s{i}"]').get_attribute("fill") for i in range(3)]
+        assert fills == [GREEN, BLUE, GREEN], "the circles are still drawn, over the heat"
+        under = page.evaluate("""() => { const c = document.querySelector('canvas.mapsrv-heat');
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n += 1;
+          return [n, getComputedStyle(c).zIndex]; }""")
+        assert under[0] > 500 and under[1] == "-1", under
+        assert legend.locator(".mapsrv-legend-value").all_inner_texts()[-3:] == [
+            "low",
+            "high",
+            "density of 3 features",
+        ]
         tab.check_clean()
 
     await in_chromium(body)

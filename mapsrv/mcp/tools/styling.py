@@ -61,10 +61,11 @@ async def style_layer(
     min_size: float | None = None,
     max_size: float | None = None,
     color_by: Annotated[str | None, Field(description="proportional: colour by")] = None,
+    heat: Annotated[bool | None, Field(description="heatmap under points")] = None,
     none: Annotated[bool, Field(description="remove the style")] = False,
 ) -> CallToolResult:
     """Colour, size or label a layer's features by a property: classes (choropleth), categories,
-    sized circles or a heatmap, with a legend; new features follow. Answers breaks and counts."""
+    sized circles or a heatmap, with a legend. Answers breaks and counts."""
     lid = check_id("layer", layer)
     asked = {
         "by": by,
@@ -82,6 +83,7 @@ async def style_layer(
         "min_size": min_size,
         "max_size": max_size,
         "color_by": color_by,
+        "heat": heat,
     }
     style = None if none else {k: v for k, v in asked.items() if v is not None}
     try:

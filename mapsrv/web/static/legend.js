@@ -154,7 +154,14 @@ function legendSpec(raw) {
 
 const SIZE_ONLY = '#9ca3af'; // a size's circle when the colours say another property
 
+// A layer's rows: its kind's, then the heat ramp when a heat map is drawn under its points too.
 function classes(style, counts) {
+  const list = kindClasses(style, counts);
+  if (style.raw.heat === true && style.raw.kind !== 'heatmap') list.append(...heat(style, counts).children);
+  return list;
+}
+
+function kindClasses(style, counts) {
   const raw = style.raw;
   if (raw.kind === 'proportional') return circles(style, counts);
   if (raw.kind === 'heatmap') return heat(style, counts);

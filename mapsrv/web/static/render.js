@@ -483,7 +483,7 @@ export function createRenderer(map, options) {
     const heat = !!(entry.style && entry.style.heat);
     entry.group.mapsrvStyled = !!entry.style && !heat;
     if (entry.group.mapsrvPoints) entry.group.mapsrvPoints.setCluster(!entry.group.mapsrvStyled);
-    if (heat) {
+    if (heat || (entry.style && entry.style.under)) {
       const radius = Number(entry.style.raw.radius);
       if (!entry.heat) {
         entry.heat = new HeatLayer(() => heatPoints(entry), { radius: radius });

@@ -180,6 +180,8 @@ export function compileStyle(raw) {
     raw: raw,
     kind: kind,
     heat: kind === 'heatmap',
+    // a heat map of the layer's shown points drawn under them (core/layer_style.py's heat)
+    under: kind !== 'heatmap' && raw.heat === true,
     label: label,
     time: time,
     // the window the style gives, in ms (either end may be open)
@@ -266,6 +268,7 @@ export const HeatLayer = L.Layer.extend({
   onAdd(map) {
     this._canvas = L.DomUtil.create('canvas', 'mapsrv-heat leaflet-zoom-hide');
     this._canvas.style.pointerEvents = 'none';
+    this._canvas.style.zIndex = '-1'; // under the shapes too, as map_image draws it
     this.getPane('overlayPane').appendChild(this._canvas);
     map.on('moveend resize viewreset', this.redraw, this);
     map.on('zoomstart', this._hide, this);

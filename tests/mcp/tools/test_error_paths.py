@@ -630,6 +630,7 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     ),
     (lambda: style({"by": "pop", "time": {"from": "soon"}}), "time from", "'soon'", "an ISO 8601 time"),
     (lambda: style({"by": 5}), "by", "5", "a property name"),
+    (lambda: style({"by": "pop", "heat": "yes"}), "heat", "'yes'", "true or false"),
     (lambda: style({"by": "pop", "classes": 2.5}), "classes", "2.5", "a whole number from 3 to 9"),
     (lambda: style({"by": "pop", "classes": 12}), "classes", "12", "from 3 to 9"),
     (lambda: style({"by": "pop", "filter": "x"}), "filter", "'x'", '{"property", "op", "value"}'),

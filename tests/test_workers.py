@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 
 import httpx
@@ -21,6 +21,7 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 from support import start_server, wait_until
+from support.leaving import leaving
 from support.steps import counted_steps
 
 from mapsrv import workers as workers_module
@@ -31,7 +32,6 @@ from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import Unavailable
 from mapsrv.workers import (
     SWITCH_INTERVAL,
-    Kind,
     WorkCancelled,
     Workers,
     _in_thread,
@@ -122,19 +122,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def leaving(
-    workers: Workers, kind: Kind, fn: Callable[[], object]
-) -> tuple[trio.CancelScope, Callable[[], Awaitable[None]]]:
-    """A call of ``fn`` in ``kind``'s pool, and the scope that cancels it: a client that leaves."""
-    client = trio.CancelScope()
-
-    async def call() -> None:
-        with client:
-            await workers.run(kind, fn)
-
-    return client, call
-
-
 async def test_a_cancelled_thread_call_stops_at_its_next_check_and_holds_its_slot_until_it_ends() -> None:
     workers = Workers(cores=1)
     stats = workers.pools["image"].stats
@@ -151,7 +138,7 @@ async def test_a_cancelled_thread_call_stops_at_its_next_check_and_holds_its_slo
             release.wait(10)  # the thread's last words: the slot stays held meanwhile
             raise
 
-    client, call = leaving(workers, "image", long)
+    client, call = leaving(workers.run, "image", long)
 
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
@@ -187,7 +174,7 @@ async def test_an_import_applied_in_a_worker_stops_in_core_once_its_call_is_canc
             ended.append(type(exc))
             raise
 
-    client, call = leaving(workers, "encode", apply_import)
+    client, call = leaving(workers.run, "encode", apply_import)
 
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
@@ -259,7 +246,7 @@ async def test_a_writer_going_through_checked_features_stops_once_its_call_is_ca
             time.sleep(0.0005)
         return seen[0]
 
-    client, call = leaving(workers, "encode", write)
+    client, call = leaving(workers.run, "encode", write)
 
     with trio.fail_after(20):
         async with trio.open_nursery() as nursery:

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 
 import httpx
@@ -32,6 +32,7 @@ from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import Unavailable
 from mapsrv.workers import (
     SWITCH_INTERVAL,
+    Kind,
     WorkCancelled,
     Workers,
     _in_thread,
@@ -41,20 +42,35 @@ from mapsrv.workers import (
 )
 
 
+async def refused_at_once(run: Callable[..., Awaitable[object]], kind: Kind) -> Unavailable:
+    """A call past a full queue's bound, refused at once. One let in instead would wait behind the
+    held calls until the suite's backstop: the test's own deadline says what did not happen."""
+    try:
+        with trio.fail_after(5):
+            with pytest.raises(Unavailable) as refused:
+                await run(kind, time.sleep, 0)
+    except trio.TooSlowError:
+        raise AssertionError(
+            f"a call past the full {kind} queue's bound was let in to wait, not refused"
+        ) from None
+    return refused.value
+
+
 async def test_a_full_queue_is_refused_with_when_to_retry_and_other_kinds_still_run() -> None:
     workers = Workers(cores=1, queue_per_worker=2)
     release = threading.Event()
     image = workers.pools["image"].stats
     async with trio.open_nursery() as nursery:
-        for _ in range(3):  # one running, two waiting: the queue is full
-            nursery.start_soon(workers.run, "image", release.wait)
-        await wait_until(lambda: image.running == 1 and image.waiting == 2)
-        with pytest.raises(Unavailable) as refused:
-            await workers.run("image", time.sleep, 0)
-        assert refused.value.retry_after >= 1 and "busy with image work" in refused.value.message
-        assert "1 running, 2 waiting" in refused.value.message and image.refused == 1
-        assert await workers.run("geometry", sum, [1, 2]) == 3  # its own pool: not behind the images
-        release.set()
+        try:
+            for _ in range(3):  # one running, two waiting: the queue is full
+                nursery.start_soon(workers.run, "image", release.wait)
+            await wait_until(lambda: image.running == 1 and image.waiting == 2)
+            refused = await refused_at_once(workers.run, "image")
+            assert refused.retry_after >= 1 and "busy with image work" in refused.message
+            assert "1 running, 2 waiting" in refused.message and image.refused == 1
+            assert await workers.run("geometry", sum, [1, 2]) == 3  # its own pool: not behind the images
+        finally:
+            release.set()  # a failure too lets the held calls end, or the nursery waits for them for ever
     assert image.done == 3 and image.running == image.waiting == 0
 
 
@@ -67,18 +83,16 @@ async def test_work_that_must_not_be_refused_waits_its_turn_past_a_full_queue() 
     async def snapshot() -> None:  # a viewer's snapshot: one a map at a time, never refused
         answers.append(await workers.run("snapshot", sum, [1, 2], refuse=False))
 
-    try:
-        async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery:
+        try:
             for _ in range(2):  # one running, one waiting: the queue is full
                 nursery.start_soon(workers.run, "snapshot", release.wait)
             await wait_until(lambda: pool.running == 1 and pool.waiting == 1)
             nursery.start_soon(snapshot)
             await wait_until(lambda: pool.waiting == 2)  # in the queue, past its bound
-            with pytest.raises(Unavailable):
-                await workers.run("snapshot", sum, [1, 2])  # a /state body is refused
+            await refused_at_once(workers.run, "snapshot")  # a /state body is refused
+        finally:
             release.set()
-    finally:
-        release.set()
     assert answers == [3] and pool.done == 3 and pool.refused == 1
 
 
@@ -430,13 +444,14 @@ async def test_the_pools_show_in_the_metrics_as_they_run_and_refuse(nursery: tri
         }
 
     async with trio.open_nursery() as calls:
-        for _ in range(pool.size + pool.queue):  # every worker busy, the queue full
-            calls.start_soon(workers_module.run, "image", release.wait)
-        await wait_until(lambda: pool.stats.running == pool.size and pool.stats.waiting == pool.queue)
-        with pytest.raises(Unavailable):
-            await workers_module.run("image", time.sleep, 0)
-        busy = await scrape()
-        release.set()
+        try:
+            for _ in range(pool.size + pool.queue):  # every worker busy, the queue full
+                calls.start_soon(workers_module.run, "image", release.wait)
+            await wait_until(lambda: pool.stats.running == pool.size and pool.stats.waiting == pool.queue)
+            await refused_at_once(workers_module.run, "image")
+            busy = await scrape()
+        finally:
+            release.set()
     image = (("kind", "image"),)
     assert busy[("mapsrv_work_running", image)] == pool.size
     assert busy[("mapsrv_work_waiting", image)] == pool.queue

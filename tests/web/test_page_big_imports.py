@@ -48,6 +48,19 @@ async def _lines(response: object) -> AsyncIterator[dict[str, object]]:
             yield json.loads(line)
 
 
+async def _import_head(owner: Browser, map_id: str, declared: int) -> RawConnection:
+    """A raw connection that has sent the head of ``owner``'s import of a file of ``declared``
+    bytes into ``map_id``, and none of its body yet."""
+    host = owner.client.base_url.netloc.decode()
+    cookie = "; ".join(f"{name}={value}" for name, value in owner.client.cookies.items())
+    raw = await RawConnection.open("127.0.0.1", int(host.rsplit(":", 1)[1]))
+    await raw.send(
+        f"POST /m/{map_id}/import?filename=x.gpkg HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n"
+        f"Cookie: {cookie}\r\nContent-Length: {declared}\r\n\r\n".encode()
+    )
+    return raw
+
+
 def _spooled(folder: Path) -> list[int]:
     """The size of each upload spooled in ``folder`` now."""
     return [p.stat().st_size for p in folder.glob("mapsrv-upload-*/upload")]
@@ -119,17 +132,37 @@ async def test_past_the_limit_nothing_is_stored_and_nothing_left_on_disk(
         await _until_empty(spool)
 
         # A client that sends half its file and leaves: its spool goes too
-        host = server.url.removeprefix("http://").rstrip("/")
-        cookie = "; ".join(f"{name}={value}" for name, value in owner.client.cookies.items())
-        raw = await RawConnection.open("127.0.0.1", int(host.rsplit(":", 1)[1]))
-        await raw.send(
-            f"POST /m/{map_id}/import?filename=x.gpkg HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n"
-            f"Cookie: {cookie}\r\nContent-Length: {limit - 1}\r\n\r\n".encode()
-        )
+        raw = await _import_head(owner, map_id, limit - 1)
         await raw.send(big_gpkg[: 2 << 20])
         await wait_until(lambda: _spooled(spool), timeout=10)
         await raw.stream.aclose()
         await _until_empty(spool)
+        assert (await server.hub.get(map_id)).state.features == {}
+    finally:
+        await owner.aclose()
+
+
+async def test_a_file_declared_past_the_limit_is_refused_before_its_body_is_sent(
+    nursery: trio.Nursery, spool: Path
+) -> None:
+    """A Content-Length past the limit is answered 413 from the head alone: a client that waits
+    to be told before it sends 300 MiB is told, and the server spools none of it."""
+    limit = 4 << 20
+    server = await start_server(nursery, max_file_size=limit)
+    owner = Browser(server.url)
+    try:
+        map_id = await owner.new_map()
+        raw = await _import_head(owner, map_id, 300 << 20)
+        try:
+            with trio.fail_after(5):
+                answer = await raw.read_response()
+        except trio.TooSlowError:
+            raise AssertionError("no answer within 5 s of the head: the server waits for the body") from None
+        assert answer.status == 413, answer.body
+        message = json.loads(answer.body)["error"]["message"]
+        assert f"larger than {limit} bytes (4 MiB)" in message and "MAPSRV_MAX_FILE_SIZE" in message
+        assert _spooled(spool) == [], "nothing spooled"
+        await raw.aclose()
         assert (await server.hub.get(map_id)).state.features == {}
     finally:
         await owner.aclose()

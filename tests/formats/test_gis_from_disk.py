@@ -2,7 +2,7 @@
 GeoParquet is read from its path in batches, to the same features as from its bytes, its rows
 counted in ``Progress`` against the rows the file declares; the GeoPackage checks hold on disk
 too; a format read whole is refused past ``MAX_WHOLE`` with the way out named; and a read whose
-``check`` raises (its client left) stops at the next batch."""
+``check`` raises (its client left) stops at the next batch, even when none of its rows is a feature."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ import sqlite3
 import struct
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from support.gis_files import flatgeobuf, geopackage, geoparquet, noted_points
 
 import mapsrv.formats
+import mapsrv.formats.geoparquet
+import mapsrv.formats.ogr
 from mapsrv.core.model import Limits
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats import Progress, read_file
@@ -98,6 +101,35 @@ def test_a_read_whose_check_raises_stops_at_the_next_batch(tmp_path: Path) -> No
     with pytest.raises(Left):
         read_file(path, None, LIMITS, progress=progress)
     assert (progress.done, progress.total) == (8_192, ROWS)
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "parquet"])
+def test_a_read_of_rows_without_geometry_stops_at_the_next_batch_once_its_client_left(
+    tmp_path: Path, fmt: str
+) -> None:
+    """No row of this file becomes a feature, so no feature's check comes: the check between
+    batches alone stops the read whose client left, at its first batch, not after 100,000 rows."""
+
+    class Left(Exception):
+        pass
+
+    def check() -> None:
+        raise Left
+
+    rows = 100_000
+    table = pa.table({"count": pa.array(range(rows)), "geometry": pa.nulls(rows, pa.binary())})
+    path = tmp_path / "upload"
+    path.write_bytes(
+        geopackage({"rows": (table, "EPSG:4326", "Point")}) if fmt == "gpkg" else geoparquet(table, None)
+    )
+    progress = Progress(check)
+    try:
+        read = read_file(path, fmt, LIMITS, progress=progress)
+    except Left:
+        read = None
+    assert read is None, f"the read went on to the end of its {rows:,} rows after its client left"
+    batch = mapsrv.formats.ogr.BATCH if fmt == "gpkg" else mapsrv.formats.geoparquet.BATCH
+    assert (progress.done, progress.total) == (batch, rows), "it stops at the end of its first batch"
 
 
 def test_a_read_of_any_format_stops_when_its_check_raises() -> None:

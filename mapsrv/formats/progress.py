@@ -6,8 +6,10 @@ row is read; the event loop looks at the two numbers when it wants to, so the re
 for the loop. Two plain integers written by one thread and read by another need no lock: each
 assignment is atomic under the interpreter's lock, and a reading one batch stale is harmless.
 
-``check`` runs between batches: the hub gives ``workers.stop_if_cancelled``, so a read whose
-client went away stops at the next batch instead of reading the rest of a 100 MB file for nobody.
+``check`` runs between batches: in the sandboxed reader it sends the numbers to the server (at
+most every 0.1 s), whose ``hub.reader`` sets them here with ``reached`` on the event loop, which
+tells ``moved`` (the page's progress lines are sent as the numbers move, not on a timer that a
+quick read slips between). A read whose client went away ends with its reader process.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ class Progress:
         self.total = 0  # rows the file declares, in all its layers read
         self.done = 0  # rows read so far
         self.check = check
+        self.moved: Callable[[], None] = lambda: None  # told by ``reached``
+
+    def reached(self, done: int, total: int) -> None:
+        """The reader's numbers, as it sent them."""
+        self.done, self.total = done, total
+        self.moved()
 
     def advance(self, rows: int) -> None:
         self.done += rows

@@ -211,7 +211,7 @@ class Reader:
         got = 0
         async for kind, payload in _frames(process.stdout):
             if kind == b"P" and progress is not None:
-                progress.done, progress.total = _progress(payload)
+                progress.reached(*_progress(payload))
             elif kind == b"F":
                 got += len(payload)
                 if got > limits.memory:

@@ -126,10 +126,15 @@ async def answer_with_progress(
 
     async def report() -> None:
         while True:
+            moved = trio.Event()
+            progress.moved = moved.set
             fraction = progress.fraction()
             if fraction is not None and fraction - shown[0] >= 0.01:
                 await say(fraction)
-            await trio.sleep(EVERY)
+                await trio.sleep(EVERY)  # a line at most every EVERY
+            else:  # the next line as soon as the reader's numbers move
+                with trio.move_on_after(EVERY):
+                    await moved.wait()
 
     last: dict[str, Any]
     async with trio.open_nursery() as nursery:

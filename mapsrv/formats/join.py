@@ -18,12 +18,17 @@ outline with their lines, and a note says so.
 The key column is ``key`` when given, else the first column named like one
 (``country``, ``iso_a3``, ``state``, ``province``...), else the column whose first values match
 best. When all the rows' outlines would pass three quarters of ``max_total_points`` (a long table with
-repeats), each is thinned to its ``COARSE_PARTS`` biggest parts and the first of ``THINNED`` (metres)
-that fits, and a note says so. ``find`` gives the parts biggest first.
+repeats), each is thinned to the first of ``THINNED`` (metres) that fits: its rings simplified to
+that tolerance, and its parts smaller than it (islets, under the detail kept) left out, never its
+biggest (``find`` gives the parts biggest first), and a note names the places that lost parts
+(Indonesia keeps Java, Sulawesi and the Lesser Sundas; a cap on parts had dropped them). Only
+when the coarsest is still too fine (10,000 rows) are outlines cut to their ``LAST_PARTS``
+biggest parts, named alike.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -36,14 +41,15 @@ from mapsrv.formats.simplify import simplify
 from mapsrv.formats.table import Rows, numeric_columns, property_names, property_value, read_rows
 
 __all__ = [
-    "COARSE_PARTS", "JOINS", "THINNED", "Find", "Join", "Near", "NoKeyColumn", "Outline", "key_index",
+    "JOINS", "LAST_PARTS", "THINNED", "Find", "Join", "Near", "NoKeyColumn", "Outline", "key_index",
     "read_joined",
 ]  # fmt: skip
 
 Join = Literal["countries", "regions"]
 JOINS: tuple[Join, ...] = ("countries", "regions")
 THINNED = (5_000.0, 20_000.0, 50_000.0)  # metres tried in turn: 5 km is about the 1:110m world's detail
-COARSE_PARTS = 3  # parts kept per outline (its biggest) when thinned
+LAST_PARTS = 3  # the biggest parts kept when even the coarsest tolerance is too fine (10,000 rows)
+_METRES_PER_DEGREE = 111_195.0  # a part's size in metres, from its extent in degrees
 _MAX_VALUE = 100  # characters of a key cell looked up; a longer one is no name
 _SAMPLE = 20  # rows tried per column when no column is named like a key
 _KEYS: dict[Join, tuple[str, ...]] = {
@@ -164,15 +170,31 @@ def _ring(ring: Sequence[tuple[float, float]], tolerance: float) -> list[list[fl
     return [[lat, lon] for lat, lon in points]
 
 
-def _shapes(outline: Outline, tolerance: float) -> _Polygons:
-    """The outline's polygons as rings of [lat, lon] points, unclosed; thinned to ``tolerance``
-    metres (and its ``COARSE_PARTS`` biggest parts) when it is not 0."""
+def _shapes(outline: Outline, tolerance: float, most: int | None = None) -> tuple[_Polygons, int]:
+    """The outline's polygons as rings of [lat, lon] points, unclosed, and how many parts were
+    left out: thinned to ``tolerance`` metres when it is not 0, its parts smaller than that left
+    out but the first (the biggest), and past the ``most`` biggest when given."""
     out = []
-    for polygon in paced(outline.polygons[:COARSE_PARTS] if tolerance else outline.polygons, every=8):
+    dropped = 0
+    for index, polygon in enumerate(paced(outline.polygons, every=8)):
+        if (tolerance and index and _size_m(polygon[0]) < tolerance) or (most is not None and index >= most):
+            dropped += 1
+            continue
         rings = [_ring(ring, tolerance) for ring in polygon]
         if len(rings[0]) >= 3:
             out.append([rings[0], *(hole for hole in rings[1:] if len(hole) >= 3)])
-    return out
+        else:
+            dropped += 1
+    return out, dropped
+
+
+def _size_m(ring: Sequence[tuple[float, float]]) -> float:
+    """A ring's larger extent, east-west or north-south, in metres (roughly: its box's)."""
+    lons = [p[0] for p in ring]
+    lats = [p[1] for p in ring]
+    middle = math.radians((max(lats) + min(lats)) / 2)
+    wide = (max(lons) - min(lons)) * math.cos(middle)
+    return max(wide, max(lats) - min(lats)) * _METRES_PER_DEGREE
 
 
 def _fit(matched: list[tuple[int, Outline, dict[str, object]]], out: Collector) -> dict[int, _Polygons]:
@@ -183,14 +205,22 @@ def _fit(matched: list[tuple[int, Outline, dict[str, object]]], out: Collector) 
     uses: dict[int, int] = {}
     for _, outline, _ in matched:
         uses[id(outline)] = uses.get(id(outline), 0) + 1
-    for tolerance in (0, *THINNED):
-        shapes = {key: _shapes(outline, tolerance) for key, outline in paced(distinct.items(), every=1)}
+    for tolerance, most in ((0, None), *((t, None) for t in THINNED), (THINNED[-1], LAST_PARTS)):
+        made = {key: _shapes(outline, tolerance, most) for key, outline in paced(distinct.items(), every=1)}
+        shapes = {key: polygons for key, (polygons, _) in made.items()}
         points = sum(uses[key] * sum(len(r) for p in polygons for r in p) for key, polygons in shapes.items())
         if points <= budget:
             if tolerance:
+                lost = sorted(
+                    ((dropped, distinct[key].name) for key, (_, dropped) in made.items() if dropped),
+                    key=lambda pair: (-pair[0], pair[1]),
+                )
+                said = ", ".join(f"{name} ({n})" for n, name in lost[:MAX_LISTED])
+                more = f" and {len(lost) - MAX_LISTED} more" if len(lost) > MAX_LISTED else ""
                 out.note(
-                    f"outlines thinned to {tolerance / 1000:g} km, at most {COARSE_PARTS} parts each,"
-                    f" so that {len(matched)} rows fit in {budget} points"
+                    f"outlines thinned to {tolerance / 1000:g} km so that {len(matched)} rows fit in"
+                    f" {budget} points"
+                    + (f"; parts smaller than that left out of {said}{more}" if lost else "")
                 )
             return shapes
     raise PayloadTooLarge(

@@ -45,6 +45,16 @@ COUNTRIES = {
 COUNTRIES_OF_ASIA = sorted({row["country"] for row in gapminder_rows() if row["continent"] == "Asia"})
 
 
+# towns on islands a country's three biggest parts leave out: Jakarta (Java), Makassar (Sulawesi),
+# Ruteng (Flores, the Lesser Sundas), Cebu City (the Visayas)
+ISLANDS = (
+    ("Indonesia", (-6.2, 106.85)),
+    ("Indonesia", (-5.14, 119.42)),
+    ("Indonesia", (-8.61, 120.46)),
+    ("Philippines", (10.31, 123.89)),
+)
+
+
 def structured(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, result.content
     assert result.structured_content is not None
@@ -227,6 +237,12 @@ async def test_rows_stacked_on_one_outline_are_reported_and_a_time_series_is_not
         assert stacked["rows"] == ["KOR: Korea, Dem. Rep.", "KOR: Korea, Rep."]
         assert any("24 rows share an outline" in note and "South Korea" in note for note in answer["notes"])
         assert answer["unresolved"] == [{"line": 1262, "text": "REU (no outline at 1:50m), lines 1262-1273"}]
+        # 1,692 rows thinned to fit, islands kept (issue 76): a cap of 3 parts left Java out
+        assert "outlines thinned to 5 km so that 1692 rows fit" in " ".join(answer["notes"])
+        by_label = {f.label: f for f in await features_of(server, answer["map_id"])}
+        for country, town in ISLANDS:
+            found = by_label[country]
+            assert any(inside(town, rings[0]) for _, rings in parts(found.type, found.coords)), (country, town)
         # one year, no time column: the two rows still share the outline; by name, nothing is shared
         one_year = gapminder_csv(COUNTRIES_OF_ASIA, [2007], ("iso_alpha", "country", "pop"))
         answer = structured(

@@ -20,14 +20,10 @@ from typing import Literal
 from mapsrv.places.boundaries import Boundary, find_country, find_region, is_own_name, regions_named
 from mapsrv.places.model import PlaceNotFound
 from mapsrv.places.search import find_places
-from mapsrv.places.text import fold
+from mapsrv.places.text import fold, region_words
 
 __all__ = ["NamedArea", "read_area", "region_in"]
 
-_REGION_WORDS = re.compile(
-    r"^(?:(?:the )?(?:state|province|region|canton|county) of (?P<of>.+)|(?P<named>.+?) (?:state|province))$",
-    re.IGNORECASE,
-)
 _BIG_CITY = 1_000_000  # a city at least this big keeps its name from a region that only borrows it
 _KNOWN_CITY = 300_000  # a city this big abroad keeps its name from a region with no context (Portland)
 
@@ -60,9 +56,9 @@ def read_area(text: str, country: str = "") -> NamedArea | None:
         if isinstance(named, Boundary) and named.code:
             return _region(head, named.code, any_name=True)
         return None  # "Paris, TX": a city in a region
-    words = _REGION_WORDS.match(text)
+    words = region_words(text)
     if words:
-        return _region(words["of"] or words["named"], country, any_name=True)
+        return _region(words, country, any_name=True)
     code = find_region(text) if re.fullmatch(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}", text) else None
     if isinstance(code, Boundary):
         return _as_region(code)

@@ -11,13 +11,13 @@ wins over a district of another city that shares it (:func:`district_of`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mapsrv.places.index import Gazetteer
 from mapsrv.places.model import Place
 from mapsrv.places.regions import Region, region_names, regions_named
 from mapsrv.places.search import MAX_QUERY, find_places, nearby_cities, nearest_place
-from mapsrv.places.text import fold
+from mapsrv.places.text import fold, region_words
 
 __all__ = [
     "DISTRICT_M",
@@ -44,9 +44,12 @@ class Reading:
     country: str | None = None  # ISO code the hint (or the call) names
     regions: tuple[Region, ...] = ()  # (country, admin1) pairs the hint may name
     near: Place | None = None  # the place the hint names ("Madrid")
+    kinds: tuple[str, ...] = ()  # the kinds it may be: ("state",) for "New York State"
 
     def admits(self, place: Place) -> bool:
         if self.country and place.country_code != self.country:
+            return False
+        if self.kinds and place.kind not in self.kinds:
             return False
         return not self.regions or (place.country_code, place.admin1) in self.regions
 
@@ -55,6 +58,8 @@ class Reading:
         A place that names no country (an extract's seldom do, and a continent's are given none)
         is in the country of the built-in list's city nearest to it."""
         countries = {iso for iso in (self.country, *(iso for iso, _ in self.regions)) if iso}
+        if self.kinds and place.kind not in self.kinds:
+            return False
         if not countries:
             return True
         if place.country_code:
@@ -66,7 +71,19 @@ class Reading:
 def read_name(index: Gazetteer, text: str, country: str | None = None) -> list[Reading]:
     """Every reading of ``text``: the whole text as a name always comes last, so "Paris, TX"
     is first Paris in Texas, and a name with a comma of its own ("Washington, D.C.") still is
-    found whole."""
+    found whole. The labels mapsrv answers read back as their places: a name, a hint and a
+    country ("Cambridge, Ontario, CA", "Kallio, Helsinki, FI"), and a state said as one ("New
+    York State", "State of New York", "New York State, US": the state, where "New York" alone is
+    the city)."""
+    readings = _readings(index, text, country)
+    out = []
+    for reading in readings:
+        inner = region_words(reading.text)
+        out.append(replace(reading, text=inner, kinds=("state",)) if inner else reading)
+    return out
+
+
+def _readings(index: Gazetteer, text: str, country: str | None) -> list[Reading]:
     whole = Reading(text.strip(), country=country)
     head, comma, tail = text.rpartition(",")
     head, tail = head.strip(), tail.strip()
@@ -81,6 +98,8 @@ def read_name(index: Gazetteer, text: str, country: str | None = None) -> list[R
         readings.append(Reading(head, tail, country, regions))
     iso = index.countries.get(key)
     if iso is not None and country in (None, iso):
+        if "," in head:  # a label: "Cambridge, Ontario, CA" is Cambridge in Ontario, in Canada
+            readings += _readings(index, head, iso)[:-1]
         readings.append(Reading(head, tail, iso))
     if not readings:
         try:
@@ -114,7 +133,11 @@ def district_of(index: Gazetteer, place: Place) -> Place | None:
 
 def region_label(index: Gazetteer, place: Place) -> str:
     """``"Cambridge, Ontario, CA"``, ``"Springfield, MA, US"``, ``"Salamanca, Madrid, ES"``: a
-    label that tells namesakes apart and that the resolver reads back."""
+    label that tells namesakes apart and that the resolver reads back; a state whose name a
+    city shares, said as one: ``"New York State, US"`` (``"New York, US"`` is the city)."""
+    if place.kind == "state" and place.source == "builtin":
+        cities = builtin_candidates(index, Reading(place.name, country="US", kinds=("city",)))[0]
+        return f"{place.name} State, US" if cities else place.label
     if place.kind != "city" or place.source != "builtin":
         return place.label
     district = district_of(index, place)

@@ -86,8 +86,32 @@ class PlaceService:
         then the built-in list's cities (for a name; a category alone is the sources' only). A
         source that cannot answer is skipped and named in ``unavailable``: a geocoder down does
         not take the offline sources' answers with it. When it leaves nothing, its
-        SourceUnavailable is raised: the search could not be answered."""
+        SourceUnavailable is raised: the search could not be answered. A name is read as the
+        resolver reads it (``hints.read_name``): "Kallio, Helsinki", the labels answered here
+        ("Cambridge, Ontario, CA") and "New York State" find what they name."""
         await self.ready()
+        text = query.text.strip() if query.text and query.category is None else ""
+        readings = read_name(gazetteer(), text, query.country) if text else []
+        if len(readings) > 1 or (readings and readings[0].kinds):
+            for reading in readings:  # each reading's places as many as a page, then those it admits
+                near = reading.near.latlon if reading.near is not None else query.near
+                where = reading.country or query.country
+                asked = replace(query, text=reading.text, country=where, near=near, offset=0, limit=MAX_LIMIT)
+                try:
+                    found = await self._lookup(asked)
+                except PlaceNotFound:
+                    continue
+                kept = [
+                    p
+                    for p in found.places
+                    if (reading.admits if p.source == "builtin" else reading.admits_any)(p)
+                ]
+                if kept:
+                    page = kept[query.offset : query.offset + query.limit]
+                    return Found(page, found.unavailable, len(kept), found.complete)
+        return await self._lookup(query)
+
+    async def _lookup(self, query: Query) -> Found:
         found: list[Place] = []
         unavailable: list[SourceUnavailable] = []
         wanted = query.offset + query.limit

@@ -22,6 +22,19 @@ _MARK = re.compile(
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—_./,;:()]+")
 
 
+_REGION_WORDS = re.compile(
+    r"^(?:(?:the )?(?:state|province|region|canton|county) of (?P<of>.+)|(?P<named>.+?) (?:state|province))$",
+    re.IGNORECASE,
+)
+
+
+def region_words(text: str) -> str | None:
+    """The region a name says it means in words: ``"New York State"``, ``"State of Washington"``,
+    ``"the Province of Ontario"`` give ``"New York"``, ``"Washington"``, ``"Ontario"``; else None."""
+    found = _REGION_WORDS.match(" ".join(text.split()))
+    return (found["of"] or found["named"]) if found else None
+
+
 def _letter(match: re.Match[str]) -> str:
     return str(_LETTERS[ord(match.group())])
 

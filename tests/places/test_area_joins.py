@@ -55,7 +55,9 @@ def places_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return places
 
 
-async def test_a_thinned_join_keeps_an_areas_biggest_part_and_names_what_it_left_out(nursery: trio.Nursery, places_dir: Path) -> None:
+async def test_a_thinned_join_keeps_an_areas_biggest_part_and_names_what_it_left_out(
+    nursery: trio.Nursery, places_dir: Path
+) -> None:
     server = await start_server(nursery, places_dir=str(places_dir))
     table = "area,year,visitors\n" + "".join(f"Saaristo,{1600 + n},{n}\n" for n in range(ROWS))
     async with Client(server.url + "mcp") as agent:

@@ -169,7 +169,7 @@ class Resolver:
             choice = self.resolution.choices.get(name)
             shared = choice is not None and bool(choice.alternatives)
             # a shared name's label tells it from its namesakes: "Cambridge, Ontario, CA"
-            label = self.service.label(place) if shared else place.label
+            label = self.service.label(place) if shared or place.kind == "state" else place.label
             entry: list[Any] = [round(place.lat, 5), round(place.lon, 5), label]
             if place.source != "builtin":
                 entry.append(place.source)

@@ -31,6 +31,7 @@ import { flatArea, latlngOf, mercatorRing, poleOf } from './inside.js';
 export const WORLD_CENTER = [20, 0];
 export const WORLD_ZOOM = 2;
 const FIT_MAX_ZOOM = 16; // when fitting features, so a lone marker does not zoom to street level
+const FIT_SIDE = 20; // px kept on the left and right of a fitted world
 
 // A big map is drawn on one canvas (an element and a forced layout per feature made a 3,000-point
 // map take over a minute), its points by points.js, and its labels placed by labels.js where they
@@ -642,16 +643,33 @@ export function createRenderer(map, options) {
     layers.delete(id);
   }
 
+  // Fit `bounds`; a world's worth of longitudes (180 or more) fills the window's width, one whole
+  // zoom past what its height allows at most (the far north and south, where Mercator is widest,
+  // cropped): a whole-zoom fit of the world drew it 512 px wide in a 1,280 px tab.
+  function fit(bounds, animate) {
+    const options = Object.assign(opts.fitOptions(), { maxZoom: FIT_MAX_ZOOM }, animate);
+    const box = L.latLngBounds(bounds);
+    if (box.getEast() - box.getWest() < 180) {
+      map.fitBounds(box, options);
+      return;
+    }
+    const whole = map.getBoundsZoom(box, false, L.point(options.paddingTopLeft || options.padding).add(options.paddingBottomRight || options.padding));
+    const middle = box.getCenter();
+    const across = L.latLngBounds([middle.lat, box.getWest()], [middle.lat, box.getEast()]);
+    const wide = map.getBoundsZoom(across, false, L.point(2 * FIT_SIDE, 0));
+    map.setView(middle, Math.min(Math.max(whole, wide), whole + 1, FIT_MAX_ZOOM), animate);
+  }
+
   function applyView(view, list) {
     if (!view) {
       const bounds = featureBounds(list || Array.from(features.values(), (entry) => entry.data));
-      if (bounds) map.fitBounds(bounds, Object.assign(opts.fitOptions(), { maxZoom: FIT_MAX_ZOOM, animate: false }));
+      if (bounds) fit(bounds, { animate: false });
       else map.setView(WORLD_CENTER, WORLD_ZOOM, { animate: false });
       return;
     }
     const animate = { animate: !!view.animate };
     if (view.bounds) {
-      map.fitBounds(view.bounds, Object.assign(opts.fitOptions(), { maxZoom: FIT_MAX_ZOOM }, animate));
+      fit(view.bounds, animate);
     } else if (view.center) {
       map.setView(view.center, typeof view.zoom === 'number' ? view.zoom : map.getZoom(), animate);
     }

@@ -40,6 +40,7 @@ from mapsrv.image.projection import (
     one_world,
 )
 from mapsrv.image.styling import heat_image, paint
+from mapsrv.image.symbols import draw_symbol, drawable
 from mapsrv.image.text import centered_text, draw_attribution, font
 from mapsrv.workers import stop_if_cancelled
 
@@ -141,6 +142,10 @@ def render(
     draw = ImageDraw.Draw(overlay)
     points = [f for f in chosen if f.type == "marker"]
     clustered = len(points) >= CLUSTER_FROM  # the page's rule too (points.js: total >= CLUSTER_FROM)
+    unshown = ""  # the symbols that cannot be drawn, left out (mapsrv.image.symbols)
+    if not clustered and (drawn := drawable(chosen))[1]:
+        chosen, unshown = drawn
+        points = [f for f in chosen if f.type == "marker"]
     dots = _big(state)  # as the page: a big map's points are dots, not pins
     for feature in chosen:  # each a step a cancelled call stops at (the client left)
         stop_if_cancelled()
@@ -174,7 +179,7 @@ def render(
             x, y = markers[feature.id]
             style = dict(feature.style)
             if style.get("symbol"):
-                centered_text(text, x, y, str(style["symbol"])[:3], font(12), "#ffffff")
+                draw_symbol(image, text, x, y, str(style["symbol"]))
             elif not style.get("color") and not dots:
                 image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
     styles = {lid: layer.style for lid, layer in state.layers.items() if layer.style is not None}
@@ -195,6 +200,7 @@ def render(
     shown += heated
     caption = (
         caption_of(state, view, chosen, len(chosen) + heated, len(boxes), clustered, background, heated)
+        + (f"; {unshown}" if unshown else "")
         + f"; credits: {' | '.join(credited)}"
     )
     return Rendered(

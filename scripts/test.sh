@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command that runs mapsrv's whole test suite on a fresh machine: it installs the system
-# packages the tests drive (redis-server, Debian's chromium, nginx, promtool, npm, MapServer) when they are missing,
+# packages the tests drive (redis-server, Debian's chromium, nginx, promtool, npm, MapServer, Noto Color Emoji) when they are missing,
 # then tox: lint, types, tests and the MCP conformance suite. Extra arguments go to tox, e.g. `scripts/test.sh -e tests -- -k hub`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ command -v nginx >/dev/null || need+=(nginx-light)
 command -v promtool >/dev/null || need+=(prometheus)  # promtool checks /metrics
 command -v npm >/dev/null || need+=(npm)  # the MCP conformance suite (it fetches its own Node 22)
 [ -x /usr/lib/cgi-bin/mapserv ] || need+=(cgi-mapserver)  # a real WMS for add_layer (tests/support/mapserver.py)
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)  # map_image's emoji symbols
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing system packages: ${need[*]}"
     sudo_cmd=()

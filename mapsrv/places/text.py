@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["fold", "to_ascii"]
+__all__ = ["fold", "region_words", "to_ascii"]
 
 # Letters NFKD does not decompose into a base letter and a mark.
 _LETTERS = str.maketrans(

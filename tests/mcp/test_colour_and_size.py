@@ -28,17 +28,22 @@ def cities() -> list[dict[str, Any]]:
     return sorted(found, key=lambda c: -c["population"])[:200]
 
 
-async def test_circles_sized_by_population_and_coloured_by_country(nursery: trio.Nursery) -> None:
+async def imported_cities(agent: Client) -> Any:
+    """The cities imported as a CSV table of name, country, population and position."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["name", "country", "population", "lat", "lon"])
     writer.writerows(
         [c["name"], c["countrycode"], c["population"], c["latitude"], c["longitude"]] for c in cities()
     )
+    with trio.fail_after(60):
+        return await agent.call_tool("import", {"content": out.getvalue()})
+
+
+async def test_circles_sized_by_population_and_coloured_by_country(nursery: trio.Nursery) -> None:
     server = await start_server(nursery)
     async with Client(server.url + "mcp") as agent:
-        with trio.fail_after(60):
-            imported = await agent.call_tool("import", {"content": out.getvalue()})
+        imported = await imported_cities(agent)
         assert not imported.is_error and imported.structured_content is not None, imported.content
         map_id = imported.structured_content["map_id"]
         ask = {
@@ -83,16 +88,9 @@ async def test_one_layer_drawn_two_ways_its_heat_under_its_circles(nursery: trio
     """``heat: true`` on the same style: the layer's density is drawn under its circles (heat
     colours where the image had none), each country's colour still on top, and the legend gives
     the heat ramp after the sizes and colours; the caption counts each city once."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "country", "population", "lat", "lon"])
-    writer.writerows(
-        [c["name"], c["countrycode"], c["population"], c["latitude"], c["longitude"]] for c in cities()
-    )
     server = await start_server(nursery)
     async with Client(server.url + "mcp") as agent:
-        with trio.fail_after(60):
-            imported = await agent.call_tool("import", {"content": out.getvalue()})
+        imported = await imported_cities(agent)
         map_id = imported.structured_content["map_id"]  # type: ignore[index]
         ask = {"map_id": map_id, "layer": "default", "kind": "proportional", "by": "population"}
         await agent.call_tool("style_layer", {**ask, "color_by": "country"})

@@ -229,6 +229,8 @@ class _Rows:
         self.areas: list[tuple[tuple[Any, ...], list[str]]] = []  # not yet written (``write_areas``)
         self.area_count = 0
         self.left_out: list[str] = []  # areas too complex to keep, each said why
+        self.relations: dict[int, str] = {}  # named area relations: without an area, not whole
+        self.assembled: set[int] = set()
 
     def write_areas(self, db: sqlite3.Connection) -> None:
         """Writes the areas gathered since the last call (their outlines are big: not kept)."""
@@ -241,6 +243,8 @@ class _Rows:
         self.areas = []
 
     def _area(self, area: Any, wkb: Any) -> None:
+        if not area.from_way():
+            self.assembled.add(area.orig_id())
         try:
             made = area_row(area.tags, bytes.fromhex(wkb.create_multipolygon(area)))
         except TooComplex as exc:
@@ -285,10 +289,25 @@ class _Rows:
                     continue
                 box = _centroid_box(points)
             else:
+                self._relation(obj)
                 continue
             row = _row(obj.tags, box)
             if row is not None:
                 yield row
+        for ident, said in self.relations.items():
+            if ident not in self.assembled:
+                self.left_out.append(f"{said} (not whole in the extract: its outline runs past the edge)")
+
+    def _relation(self, relation: Any) -> None:
+        """A named area's relation, remembered to tell when osmium made no area of it."""
+        tags = relation.tags
+        if (
+            tags.get("type") in ("multipolygon", "boundary")
+            and "name" in tags
+            and area_kind(tags) is not None
+        ):
+            level = tags.get("admin_level")
+            self.relations[relation.id] = repr(tags["name"]) + (f" (admin level {level})" if level else "")
 
     def _gather_street(self, tags: Any, points: list[tuple[float, float]]) -> None:
         name = tags["name"]

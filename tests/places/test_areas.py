@@ -344,3 +344,27 @@ def test_an_outline_is_parsed_and_prepared_once_per_wkb() -> None:
     other = offline_areas.read_outline(db, 2)
     assert other is not first and other.equals(bigger)
     assert sum(map(len, offline_areas._outlines)) <= offline_areas.KEPT_OUTLINE_BYTES
+
+
+def test_a_boundary_not_whole_in_the_extract_is_named_as_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A district whose boundary relation has a way the extract does not hold (cut at its edge, as
+    a city-centre extract cuts the districts around it): osmium makes no area of it, and the import
+    names it as left out and why, where it said only how many areas it kept. A whole one beside it
+    is kept."""
+    objects = _Objects()
+    tags = {"type": "boundary", "boundary": "administrative", "admin_level": "10"}
+    whole = objects.way(box_ring(60.16, 24.93, 60.17, 24.95), {}, closed=True)
+    objects.relation([(whole, "outer")], {**tags, "name": "Kaartinkaupunki"})
+    half = objects.way(((60.18, 24.94), (60.19, 24.94), (60.19, 24.96)), {})
+    objects.relation([(half, "outer"), (999_999, "outer")], {**tags, "name": "Kallio"})  # not in the file
+    objects.write(tmp_path / "centre.osm.pbf")
+    places = tmp_path / "places"
+    assert main(["places", "import", str(tmp_path / "centre.osm.pbf"), "--places-dir", str(places)]) == 0
+    said = capsys.readouterr().err
+    why = "(not whole in the extract: its outline runs past the edge)"
+    assert f"1 area(s) left out: 'Kallio' (admin level 10) {why}" in said, said
+    db = sqlite3.connect(places / f"centre{SUFFIX}")
+    assert [name for (name,) in db.execute("SELECT name FROM areas")] == ["Kaartinkaupunki"]
+    db.close()

@@ -33,7 +33,7 @@ from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.items import read_change, read_item
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
-from mapsrv.mcp.tools.route_plans import renumber
+from mapsrv.mcp.tools.route_plans import redrawn, renumber, stops_renumbered, straight_orders
 from mapsrv.mcp.tools.routing import NO_ROUTER, Markers, RouteDrawing, along, plan_routes, route_answer
 from mapsrv.mcp.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
 from mapsrv.workers import run
@@ -100,13 +100,17 @@ async def draw(
         features += await _read_geojson(geojson, limits, check_id("layer", layer or DEFAULT_LAYER))
     _unique(features)
     routed = await plan_routes(tc.router, items, places)
+    straight = straight_orders(items, places) if tc.router is None else {}
     for drawing in drawings:
         drawing.route = routed.get(drawing.item)
+        drawing.straight = straight.get(drawing.item, ())
+        line = features[drawing.line_at]
         if drawing.route is not None:
-            features[drawing.line_at] = along(
-                features[drawing.line_at], drawing.route, limits, f"items[{drawing.item}]"
-            )
-            renumber(features, drawing)
+            features[drawing.line_at] = along(line, drawing.route, limits, f"items[{drawing.item}]")
+        elif drawing.straight:
+            coords = [line.coords[i] for i in drawing.straight]
+            features[drawing.line_at] = redrawn(line, coords, dict(line.properties), (), limits)
+        renumber(features, drawing)
     ops: list[Op] = [] if title is None else [SetTitle(check_text("title", title, limits.max_title))]
     if features:
         ops.append(ImportFeatures(tuple(features)))
@@ -184,7 +188,17 @@ async def edit(
     ids = [c.get("id") for c in changes if isinstance(c, dict)]
     types = {fid: held[fid].type for fid in ids if isinstance(fid, str) and fid in held}
     ops = [read_change(index, raw, places, tc.hub.limits, types) for index, raw in enumerate(changes)]
-    return answer(await tc.write(map_id, ops, expected_version, base_version))
+    # A route's line given new points numbers its stops by them, in the same undoable change.
+    stops = [
+        stop
+        for op in ops
+        if op.coords is not None and op.type is None and op.id in held and held[op.id].type == "polyline"
+        for stop in stops_renumbered(held, held[op.id], op.coords)
+    ]
+    out = await tc.write(map_id, [*ops, *stops], expected_version, base_version)
+    if stops:
+        out["renumbered"] = [stop.id for stop in stops]
+    return answer(out)
 
 
 async def remove(

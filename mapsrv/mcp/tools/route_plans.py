@@ -2,21 +2,26 @@
 router down, no road near a stop or a route past its limits is a tool error and the map is
 untouched), in the order given or (``"order": "best"``) the quickest order between the first and
 last stop, avoiding tolls, highways or ferries where asked, with the ground's heights along the
-line when the router has elevation data.
+line when the router has elevation data. Without a router, ``"order": "best"`` puts the stops in
+the shortest order by straight lines (``straight_orders``), and the answer says so.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import trio
 
+from mapsrv.core.measure import distance
 from mapsrv.core.model import Feature, LatLon, Limits, build_feature
+from mapsrv.core.ops import UpdateFeature
 from mapsrv.core.routes import MODES, Mode, climb, describe, length_words
 from mapsrv.core.style import check_style
+from mapsrv.core.tours import shortest_order
 from mapsrv.errors import InvalidInput, MapsrvError
 from mapsrv.formats.simplify import simplify
 from mapsrv.mcp.tools.places import Resolver
@@ -34,6 +39,8 @@ __all__ = [
     "redrawn",
     "renumber",
     "route_answer",
+    "stops_renumbered",
+    "straight_orders",
 ]
 
 log = logging.getLogger("mapsrv.routing")
@@ -42,6 +49,7 @@ MAX_STOPS = 20  # stops per route: Valhalla's default limit, and more than a tri
 MAX_BEST = 12  # stops of a route put in the best order: the optimizer's answer stays quick
 ROUTES_AT_ONCE = 8  # a drawing's routes asked for at once: one call does not take the whole engine
 MAX_STEPS = 20  # directions listed per route; the rest are counted
+STOP_AT_M = 30.0  # a numbered marker this close to a route's point is its stop (routing.SAME_PLACE_M)
 THIN_FROM = 5_000  # road points from which a route's line is thinned
 THIN_TO_M = 2.0  # ... to this tolerance: still on the road at any zoom a street is drawn at
 ORDERS = ("given", "best")
@@ -78,13 +86,12 @@ def _read(index: int, raw: Mapping[str, Any], router: Router | None, places: Res
     order = raw.get("order", "given")
     if order not in ORDERS:
         raise InvalidInput(f'{name}.order must be "given" or "best", got {order!r:.40}; pick one')
-    if router is None and (order == "best" or avoid):
-        what = f"{name}.order {order!r}" if order == "best" else f"{name}.avoid {list(avoid)!r:.60}"
+    if router is None and avoid:
         raise InvalidInput(
-            f"{what} needs a routing engine and this server has none; leave it out (stops are joined"
-            " by straight lines, in the order given)"
+            f"{name}.avoid {list(avoid)!r:.60} needs a routing engine and this server has none; leave it"
+            " out (stops are joined by straight lines)"
         )
-    if router is None or "points" not in raw:
+    if (router is None and order != "best") or "points" not in raw:
         return None  # read_item explains a missing points field
     stops = places.points(f"{name}.points", raw["points"])
     if len(stops) < 2:
@@ -94,7 +101,7 @@ def _read(index: int, raw: Mapping[str, Any], router: Router | None, places: Res
             f"{name}.points has {len(stops)} stops, more than the {MAX_STOPS} a route may have;"
             " draw it as several routes"
         )
-    if order == "best" and len(stops) > MAX_BEST:
+    if router is not None and order == "best" and len(stops) > MAX_BEST:
         raise InvalidInput(
             f'{name}.points has {len(stops)} stops, more than the {MAX_BEST} "order": "best" puts in'
             " order; split the trip, or give the order yourself"
@@ -106,6 +113,19 @@ def _thinned(route: Route) -> Route:
     if len(route.coords) <= THIN_FROM:
         return route
     return replace(route, coords=tuple(route.coords[i] for i in simplify(route.coords, THIN_TO_M)))
+
+
+def straight_orders(items: Sequence[Any], places: Resolver) -> dict[int, tuple[int, ...]]:
+    """The order taken by each route item with ``"order": "best"`` on a server without a router,
+    by item index: the shortest by straight lines (great circles) from the first stop to the last."""
+    orders: dict[int, tuple[int, ...]] = {}
+    for index, raw in enumerate(items):
+        if isinstance(raw, Mapping) and raw.get("type") == "route":
+            wanted = _read(index, raw, None, places)
+            if wanted is not None:
+                metres = [[distance([a, b]) for b in wanted.stops] for a in wanted.stops]
+                orders[index] = shortest_order(metres)
+    return orders
 
 
 async def elevations(router: Router, coords: Sequence[LatLon]) -> tuple[float | None, ...]:
@@ -167,13 +187,19 @@ async def plan_routes(router: Router | None, items: Sequence[Any], places: Resol
 class RouteDrawing:
     """A route item as drawn: its line's place in the drawing, its stops (a feature's place in
     the drawing, or the id of a marker already on the map) in the order given, their names, and
-    the road route, once routed."""
+    the road route, once routed, or the order taken by straight lines (no router, "order": "best")."""
 
     item: int
     line_at: int
     stops: list[int | str] = field(default_factory=list)
     route: Route | None = None
     names: list[str] = field(default_factory=list)
+    straight: tuple[int, ...] = ()
+
+    @property
+    def order(self) -> tuple[int, ...]:
+        """The stops' given indexes in the order taken, when it was chosen ("order": "best")."""
+        return self.route.order if self.route is not None and self.route.order else self.straight
 
 
 def along(line: Feature, route: Route, limits: Limits, name: str) -> Feature:
@@ -219,17 +245,44 @@ def redrawn(
 def renumber(features: list[Feature], drawing: RouteDrawing) -> None:
     """The stops of a route put in another order: the markers this route made numbered by the
     order taken."""
-    route = drawing.route
-    if route is None or not route.order:
+    if not drawing.order:
         return
     for i, ref in enumerate(drawing.stops):  # a stop standing on a marker goes by its name
         if isinstance(ref, int) and features[ref].label and i < len(drawing.names):
             drawing.names[i] = features[ref].label
-    for taken, given in enumerate(route.order):
+    for taken, given in enumerate(drawing.order):
         ref = drawing.stops[given]
         if isinstance(ref, int) and dict(features[ref].style).get("symbol") == str(given + 1):
             style = {**dict(features[ref].style), "symbol": str(taken + 1)}
             features[ref] = replace(features[ref], style=check_style(style))
+
+
+def stops_renumbered(
+    features: Mapping[str, Feature], line: Feature, points: Sequence[LatLon]
+) -> list[UpdateFeature]:
+    """The changes that number a route's stop markers by ``points``, the new points of its line
+    ``line``: each numbered marker of the line's layer at a new point takes that point's number.
+    A line is a route's when its first point has the marker numbered 1 (as draw numbers them);
+    any other line's edit changes no marker."""
+    numbered = [
+        f
+        for f in features.values()
+        if f.type == "marker" and f.layer == line.layer and str(dict(f.style).get("symbol", "")).isdigit()
+    ]
+    start = line.points()[0]
+    if not any(dict(f.style)["symbol"] == "1" and distance([f.coords, start]) <= STOP_AT_M for f in numbered):
+        return []
+    changes: list[UpdateFeature] = []
+    taken: set[str] = set()
+    for number, point in enumerate(points, start=1):
+        near = [(distance([f.coords, point]), f.id, f) for f in numbered if f.id not in taken]
+        metres, _, stop = min(near, default=(math.inf, "", line))
+        if metres > STOP_AT_M:
+            continue  # a new stop, or a marker drawn by hand: nothing to number
+        taken.add(stop.id)
+        if dict(stop.style)["symbol"] != str(number):
+            changes.append(UpdateFeature(id=stop.id, style={"symbol": str(number)}))
+    return changes
 
 
 def _steps(route: Route) -> list[str]:
@@ -247,7 +300,7 @@ def route_answer(drawing: RouteDrawing, ids: Sequence[str]) -> dict[str, Any]:
     """What ``draw`` answers about one route: its line's id, distance, time, directions, stop ids
     in the order taken (``ids``: the drawing's feature ids, in order) and its climb."""
     route = drawing.route
-    taken = list(route.order) if route is not None and route.order else list(range(len(drawing.stops)))
+    taken = list(drawing.order) or list(range(len(drawing.stops)))
     stop_ids = [s if isinstance(s, str) else ids[s] for s in drawing.stops]
     out: dict[str, Any] = {"id": ids[drawing.line_at], "stops": [stop_ids[i] for i in taken]}
     if route is not None:
@@ -258,10 +311,12 @@ def route_answer(drawing: RouteDrawing, ids: Sequence[str]) -> dict[str, Any]:
             summary=describe(route.distance_m, route.duration_s, route.by),
             directions=_steps(route),
         )
-        if route.order:
-            names = drawing.names
-            out["order"] = [{"stop": i, "name": names[i] if i < len(names) else ""} for i in taken]
         climbed = climb(route.elevations)
         if climbed is not None:
             out.update(climbed.properties())
+    if drawing.order:
+        names = drawing.names
+        out["order"] = [{"stop": i, "name": names[i] if i < len(names) else ""} for i in taken]
+    if drawing.straight:
+        out["ordered_by"] = "straight-line distance: this server has no router"
     return out

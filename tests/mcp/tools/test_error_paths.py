@@ -567,12 +567,6 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         '"best"',
     ),
     (
-        items({"type": "route", "points": [[1, 2], [1, 3]], "order": "best"}),
-        "items[0].order",
-        "'best'",
-        "a routing",
-    ),
-    (
         items({"type": "route", "points": [[1, 2], [1, 3]], "avoid": ["tolls"]}),
         "items[0].avoid",
         "['tolls']",

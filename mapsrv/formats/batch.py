@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mapsrv.core.framing import framed
+from mapsrv.core.id_ranges import runs
 from mapsrv.core.model import DEFAULT_LAYER, Feature, MapState, check_text
 from mapsrv.core.ops import AddLayer, FitBounds, ImportFeatures, Op, SetTitle, SetView
 from mapsrv.core.pace import paced
@@ -68,9 +69,10 @@ def import_ops(
 
 
 def report(imported: Imported, ids: list[str], said: Sequence[str] = ()) -> dict[str, Any]:
-    """What an import added, for its answer: counts by kind, the layers, the first ids, the
-    notes (the file's, then ``said`` of its ops by ``import_ops``) and the rows that did not
-    resolve (the first ``MAX_IDS``, and how many)."""
+    """What an import added, for its answer: counts by kind, the layers, its ids (ids numbered in
+    a row as one run, ``f1-f177``; past ``MAX_IDS`` runs, the first and why), the notes (the
+    file's, then ``said`` of its ops by ``import_ops``) and the rows that did not resolve (the
+    first ``MAX_IDS``, how many, and why no more)."""
     out: dict[str, Any] = {"format": imported.format, "added": len(imported.features)}
     kinds: dict[str, int] = {}
     for feature in paced(imported.features):
@@ -79,15 +81,19 @@ def report(imported: Imported, ids: list[str], said: Sequence[str] = ()) -> dict
     layers = sorted({f.layer for f in paced(imported.features)})
     if layers != [DEFAULT_LAYER]:
         out["layers"] = layers
-    out["ids"] = ids[:MAX_IDS]
-    if len(ids) > MAX_IDS:
+    listed = runs(ids)  # an import's ids are numbered in a row: 10,000 of them are "f1-f10000"
+    out["ids"] = listed[:MAX_IDS]
+    if len(listed) > MAX_IDS:
         out["n_ids"] = len(ids)
+        out["ids_cut"] = f"{MAX_IDS} runs of ids listed, to keep the answer small; read the map for the rest"
     notes = [*imported.notes, *said]
     if notes:
         out["notes"] = notes
     if imported.unresolved:
         out["unresolved"] = [{"line": line, "text": text} for line, text in imported.unresolved[:MAX_IDS]]
         out["n_unresolved"] = len(imported.unresolved)
+        if len(imported.unresolved) > MAX_IDS:
+            out["unresolved_cut"] = f"{MAX_IDS} rows listed, to keep the answer small"
     if imported.stacked:  # rows drawn over each other: which rows, on which outline
         out["stacked"] = [
             {"outline": name, "lines": list(lines[:MAX_IDS]), "rows": list(said[:MAX_IDS])}

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from mapsrv.core.framing import framed
 from mapsrv.core.geojson import features_from_geojson
+from mapsrv.core.id_ranges import expanded
 from mapsrv.core.model import DEFAULT_LAYER, Feature, Limits, check_id, check_text
 from mapsrv.core.ops import (
     Clear,
@@ -210,7 +211,7 @@ async def remove(
     expected_version: Expected = None,
     base_version: Base = None,
 ) -> CallToolResult:
-    """Remove features by id, a whole layer, or everything. Give exactly one."""
+    """Remove features by id, a whole layer, or everything. Exactly one."""
     given = [name for name, value in (("ids", ids), ("layer", layer), ("everything", everything)) if value]
     if len(given) != 1:
         raise InvalidInput(
@@ -218,6 +219,8 @@ async def remove(
             " give one per call"
         )
     if ids:
+        if any("-" in fid for fid in ids):  # runs of ids, f1-f177, as an import answers them
+            ids = expanded(ids, (await tc.entry(map_id)).state.features)
         op: Op = RemoveFeatures(tuple(check_id("feature", fid) for fid in ids))
     elif layer == DEFAULT_LAYER:
         op = Clear(DEFAULT_LAYER)  # the default layer stays; its features go

@@ -41,6 +41,10 @@ async def changes(
         out["complete"] = False  # older changes are no longer kept: read the map itself
     if found["truncated"]:
         out["truncated"] = True
+        out["cut"] = (
+            f"{MAX_CHANGES} changes an answer at most; ask again since version"
+            f" {out['changes'][-1]['version'] if out['changes'] else since} for the rest"
+        )
     return answer(out)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import Field
 
+from mapsrv.core.id_ranges import expanded
 from mapsrv.core.model import check_id
 from mapsrv.errors import NotFound, Unavailable
 from mapsrv.image.render import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, ImageRequest
@@ -37,6 +38,7 @@ async def map_image(
         raise Unavailable("map images are not available on this server")
     box = await bbox_of(tc, bbox, entry.id)
     if ids is not None:
+        ids = expanded(ids, entry.state.features)
         unknown = [i for i in ids if i not in entry.state.features]
         if unknown:
             raise NotFound(f"feature {unknown[0]!r:.80} not found on this map; read lists its features")

@@ -4,11 +4,12 @@ show or hide its layers."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from mapsrv.core.id_ranges import expanded
 from mapsrv.core.model import check_bounds, check_id, check_text, check_zoom
 from mapsrv.core.ops import AddLayer, FitBounds, Op, SetLayerVisibility, SetTitle, SetView
 from mapsrv.errors import Forbidden, InvalidInput
@@ -85,7 +86,12 @@ async def list_maps(
         }
         for m in found[:limit]
     ]
-    return answer({"maps": maps, "count": len(found)})
+    out: dict[str, Any] = {"maps": maps, "count": len(found)}
+    if len(found) > limit:
+        out["cut"] = (
+            f"stopped at limit {limit}, newest change first; raise limit (up to {MAX_LISTED}) or search"
+        )
+    return answer(out)
 
 
 async def delete_map(tc: ToolContext, map_id: MapId) -> CallToolResult:
@@ -124,7 +130,7 @@ async def set_view(
     expected_version: Expected = None,
 ) -> CallToolResult:
     """Move the camera to a point or place (at, zoom), a box or country (bounds), features (ids), or,
-    with none given, every feature."""
+    with none, every feature."""
     limits = tc.hub.limits
     given = [name for name, value in (("at", at), ("bounds", bounds), ("ids", ids)) if value]
     if len(given) > 1:
@@ -153,6 +159,8 @@ async def set_view(
     elif bounds is not None:
         op = FitBounds(bounds=check_bounds("bounds", bounds), animate=animate)
     else:
+        if ids and any("-" in fid for fid in ids):  # runs of ids, f1-f177, as an import answers them
+            ids = expanded(ids, (await tc.entry(map_id)).state.features)
         op = FitBounds(feature_ids=tuple(check_id("feature", fid) for fid in ids or ()), animate=animate)
     out = await tc.write(map_id, [op], expected_version)
     if places.places:

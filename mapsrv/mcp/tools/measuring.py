@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from mapsrv.core.id_ranges import expanded
 from mapsrv.core.measure import area, bbox, bearing, legs
 from mapsrv.core.model import check_id
 from mapsrv.errors import InvalidInput
@@ -36,8 +37,8 @@ async def measure(
     ids: FeatureIds = None,
     unit: Unit = "km",
 ) -> CallToolResult:
-    """Measure points or places (distance, legs, bearing first to last, bbox, area if closed) or a
-    map's features (length, area, bbox)."""
+    """Measure points or places (distance, legs, bearing, bbox, area if closed) or a map's
+    features (length, area, bbox)."""
     if (points is None) == (ids is None):
         raise InvalidInput(
             "measure must get points or ids (with map_id), got "
@@ -55,6 +56,8 @@ async def measure(
         out["distance"] = _r(sum(parts))
         if 1 < len(parts) <= _MAX_LEGS:
             out["legs"] = [_r(part) for part in parts]
+        elif len(parts) > _MAX_LEGS:
+            out["legs_cut"] = f"{len(parts)} legs, more than the {_MAX_LEGS} listed one by one in an answer"
         turn = bearing(path[0], path[-1]) if path[0] != path[-1] else None
         if turn is not None:
             out["bearing"] = {"degrees": round(turn.degrees, 1), "compass": turn.compass}
@@ -69,7 +72,7 @@ async def measure(
         raise InvalidInput("map_id is required with ids, got none; give the map the features are on")
     state = (await tc.entry(map_id)).state
     found = []
-    for fid in ids or ():
+    for fid in expanded(ids or (), state.features):
         feature = state.features.get(check_id("feature", fid))
         if feature is None:
             raise InvalidInput(
@@ -80,7 +83,9 @@ async def measure(
 
     def measured() -> list[dict[str, Any]]:  # a country's outline: tens of ms of PROJ per feature
         return [
-            {"id": f.id, "length": _r(feature_length(f, unit)), "area": _r(feature_area(f, square))}
+            {"id": f.id}
+            | ({"label": f.label} if f.label else {})
+            | {"length": _r(feature_length(f, unit)), "area": _r(feature_area(f, square))}
             for f in found
         ]
 

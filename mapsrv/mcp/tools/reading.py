@@ -155,6 +155,10 @@ def summary(state: MapState, url: str) -> dict[str, Any]:
     }
     if len(features) > len(latest) + len(named):
         out["next"] = "0"
+        out["cut"] = (
+            f"a summary lists the latest {_LATEST} and the labelled features that fit"
+            f" {SUMMARY_BUDGET:,} bytes; pass next as cursor for every feature, page by page"
+        )
     return out
 
 
@@ -250,6 +254,11 @@ async def read(
     }
     if start + taken < len(matched):
         out["next"] = str(start + taken)
+        out["cut"] = (
+            f"stopped at limit {limit}"
+            if taken == limit
+            else f"stopped at {taken} features: pages are kept under {PAGE_BUDGET // 1000} KB of rows"
+        ) + "; pass next as cursor for the rest"
     return answer(out)
 
 

@@ -140,7 +140,7 @@ Zoom = Annotated[
     ),
 ]
 Title = Annotated[str, Field(max_length=LIMITS.max_title)]
-FeatureIds = Annotated[list[str] | None, Field(description="feature ids")]
+FeatureIds = Annotated[list[str] | None, Field(description="ids, or runs f1-f9")]
 LayerId = Annotated[str | None, Field(description="a layer id")]
 Expected = Annotated[int | None, Field(description="fail unless the map is at this version")]
 Base = Annotated[

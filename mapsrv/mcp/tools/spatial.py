@@ -12,6 +12,7 @@ from pydantic import Field, WithJsonSchema
 from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.geometry import is_area
+from mapsrv.core.id_ranges import expanded
 from mapsrv.core.model import Feature, LatLon, MapState, build_feature, check_bounds, check_id
 from mapsrv.core.ops import ImportFeatures
 from mapsrv.errors import InvalidInput, NotFound
@@ -103,7 +104,10 @@ async def select(
     if shown < chosen.count:
         asked = [within, intersects, near, km, nearest, layer]
         out["cursor"] = cursor_for(shown, asked)
-        out["note"] = f"features {offset + 1} to {shown} of {chosen.count}; give cursor for the next"
+        out["note"] = (
+            f"features {offset + 1} to {shown} of {chosen.count} (an answer lists {MAX_SELECTED} at most);"
+            " give cursor for the next"
+        )
     if mark is not None:
         await _mark(tc, map_id, state, chosen, bool(mark), out)
     if places is not None and places.places:
@@ -262,15 +266,15 @@ async def derive(
     tc: ToolContext,
     map_id: MapId,
     op: Operation,
-    ids: Annotated[list[str], Field(min_length=1, description="feature ids")],
+    ids: Annotated[list[str], Field(min_length=1, description="ids, or runs f1-f9")],
     km: Annotated[float | None, Field(description="buffer distance")] = None,
-    layer: Annotated[str | None, Field(description="draw here; default: the first feature's")] = None,
+    layer: Annotated[str | None, Field(description="default: the first feature's")] = None,
     expected_version: Expected = None,
 ) -> CallToolResult:
     """New features from features: buffer (km), union, intersection, difference of areas, convex hull,
     centroid (a marker). One undoable change."""
     state = (await tc.entry(map_id)).state
-    features = [_feature(state, f"ids[{i}]", fid) for i, fid in enumerate(ids)]
+    features = [_feature(state, f"ids[{i}]", fid) for i, fid in enumerate(expanded(ids, state.features))]
     made = await run("geometry", derived_from, op, features, km)
     if made.empty:
         return answer(

@@ -89,7 +89,7 @@ async def test_order_best_takes_the_quickest_order_a_brute_force_finds(
         line = latlons(drawn_features[route["id"]])
         assert math.dist(line[0], stops[0]) < 1e-5 and math.dist(line[-1], stops[-1]) < 1e-5
         for number, stop_id in enumerate(route["stops"][1:-1], start=2):
-            assert drawn_features[stop_id]["properties"].get("symbol", str(number)) == str(number)
+            assert drawn_features[stop_id]["mapsrv"]["style"]["symbol"] == str(number), stop_id
 
 
 async def test_order_best_is_capped_and_says_so(nursery: trio.Nursery, valhalla: Valhalla) -> None:

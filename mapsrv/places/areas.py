@@ -57,8 +57,10 @@ def read_area(text: str, country: str = "") -> NamedArea | None:
             return _region(head, named.code, any_name=True)
         return None  # "Paris, TX": a city in a region
     words = region_words(text)
-    if words:
-        return _region(words, country, any_name=True)
+    if words:  # the map's country's region first, else the one anywhere
+        return (
+            _region(words, country, any_name=True) or (country and _region(words, "", any_name=True)) or None
+        )
     code = find_region(text) if re.fullmatch(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}", text) else None
     if isinstance(code, Boundary):
         return _as_region(code)

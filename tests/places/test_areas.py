@@ -170,6 +170,40 @@ async def test_within_a_district_a_park_and_a_campus(
         assert inside(facts.district) == {"kallio"} and inside(facts.campus) == {"campus-north"}
 
 
+async def test_an_area_is_drawn_by_its_name_as_its_outline(
+    indexed: Server, extract: tuple[Path, AreaFacts], places_dir: Path
+) -> None:
+    """A polygon item with ``bounds`` naming an area draws the area's outline (issue 77): the
+    extract's district and two-part campus as stored, a country and a state as Natural Earth's;
+    a city has none, and the refusal says so."""
+    facts = extract[1]
+    path = places_dir / f"helsinki{SUFFIX}"
+    async with open_agent(indexed) as agent:
+        map_id = await map_of_points(agent)
+        for outline in (facts.district, facts.campus):
+            item = {"type": "polygon", "bounds": outline.name, "id": outline.name.replace(" ", "-")}
+            await call(agent, "draw", {"map_id": map_id, "items": [item]})
+        for name in ("Portugal", "New York State"):
+            await call(agent, "draw", {"map_id": map_id, "items": [{"type": "polygon", "bounds": name}]})
+        refused = await error(
+            agent, "draw", {"map_id": map_id, "items": [{"type": "polygon", "bounds": "Tampere"}]}
+        )
+        geojson = await call(agent, "read", {"map_id": map_id, "format": "geojson"})
+    assert "items[0].bounds must name an area for a polygon" in refused, refused
+    by_label = {
+        f["mapsrv"].get("label", ""): shapely.geometry.shape(f["geometry"]) for f in geojson["features"]
+    }
+    for outline in (facts.district, facts.campus):
+        kept, _ = stored(path, outline.name)
+        assert by_label[outline.name].symmetric_difference(kept).area < 1e-9, outline.name
+    portugal, new_york = by_label["Portugal"], by_label["New York"]
+    assert portugal.geom_type == "MultiPolygon" and portugal.contains(shapely.Point(-7.91, 38.57))  # Évora
+    assert portugal.distance(shapely.Point(-16.95, 32.75)) < 0.1, "Madeira is Portugal's too"
+    assert new_york.contains(shapely.Point(-73.75, 42.65)) and not new_york.contains(
+        shapely.Point(-71.06, 42.36)
+    )
+
+
 async def test_a_state_name_still_means_the_state(indexed: Server, extract: tuple[Path, AreaFacts]) -> None:
     """The extract's own "Uusimaa" (a small box) does not take the name from Finland's region."""
     async with open_agent(indexed) as agent:

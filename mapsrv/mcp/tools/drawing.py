@@ -30,6 +30,7 @@ from mapsrv.core.ops import (
     SetView,
 )
 from mapsrv.errors import InvalidInput
+from mapsrv.mcp.tools.area_items import area_outlines, named_areas
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.items import read_change, read_item
 from mapsrv.mcp.tools.places import Resolver
@@ -45,7 +46,16 @@ _POINT_ZOOM = 12  # a drawing of one point is shown at city zoom, not fitted to 
 
 
 def _geometries(raw: list[Any]) -> list[Any]:
-    return [item.get(key) for item in raw if isinstance(item, dict) for key in ("at", "points", "bounds")]
+    """The places named, for the resolver: an area drawn as its outline is not a point's."""
+    areas = set(named_areas(raw))
+    return [
+        value
+        for item in raw
+        if isinstance(item, dict)
+        for key in ("at", "points", "bounds")
+        if (value := item.get(key)) is not None
+        and not (key == "bounds" and isinstance(value, str) and value in areas)
+    ]
 
 
 THREAD_FEATURES = 1_000  # GeoJSON features from which reading them moves off the event loop
@@ -95,6 +105,8 @@ async def draw(
             'items must hold at least one item, got []; e.g. [{"at": "Lisbon", "label": "Lisbon"}]'
         )
     places = await Resolver.open(tc, _geometries(items), map_id)
+    if names := named_areas(items):  # polygons drawn as an area's outline, by its name
+        places.outlines = await area_outlines(tc, names, map_id)
     # Everything is checked before the router is asked: a call it cannot take costs it nothing.
     features, drawings = await _read_items(tc, items, places, layer, map_id)
     if geojson is not None:

@@ -32,6 +32,7 @@ from mapsrv.core.model import (
 )
 from mapsrv.core.ops import UpdateFeature
 from mapsrv.errors import InvalidInput
+from mapsrv.mcp.tools.area_items import outline_of
 from mapsrv.mcp.tools.arguments import suggest
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.schema import EDIT_SCHEMA, ITEM_FIELDS, ITEM_TYPES
@@ -219,6 +220,10 @@ def read_item(index: int, raw: Any, places: Resolver, layer: str | None, limits:
         return [line, *stops]
     if kind == "geometry":
         ftype, coords, radius = _from_geojson(name, item, limits)
+    elif kind == "polygon" and "points" not in item and isinstance(item.get("bounds"), str):
+        ftype, coords, area = outline_of(places.outlines, f"{name}.bounds", item["bounds"])
+        radius = None
+        common["label"] = common["label"] or area
     else:
         ftype = _TYPES[kind]
         coords, radius = _geometry(name, kind, item, places)

@@ -99,6 +99,7 @@ class Resolver:
         self.service = service or PlaceService()
         self.resolution = resolution or Resolution()
         self.places: dict[str, Place] = {}
+        self.outlines: dict[str, Any] = {}  # areas drawn by name (``area_items``), found beforehand
 
     @classmethod
     async def open(

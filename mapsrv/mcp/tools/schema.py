@@ -77,7 +77,7 @@ _GEOMETRY: dict[str, Any] = {
     "radius_m": {"type": "number", "exclusiveMinimum": 0, "maximum": LIMITS.max_radius},
     "bounds": {
         "anyOf": [{"type": "array", "items": _POINT, "minItems": 2, "maxItems": 2}, {"type": "string"}],
-        "description": "rectangle: [[south, west], [north, east]] or a country/state",
+        "description": "rectangle: [[s, w], [n, e]] or a place; polygon: its outline",
     },
     "geometry": {"type": "object", "description": "any GeoJSON geometry, [lon, lat]"},
 }

@@ -52,6 +52,7 @@ from mapsrv.http.fetch import SourcePolicy
 from mapsrv.hub import MapHub
 from mapsrv.hub.upload_slots import upload_slots
 from mapsrv.mcp.tools import TOOLS, ToolContext, files
+from mapsrv.mcp.tools.area_items import outline_of
 from mapsrv.mcp.tools.arguments import Arguments
 from mapsrv.mcp.tools.drawing import draw, edit, remove
 from mapsrv.mcp.tools.maps import list_maps, set_view
@@ -511,6 +512,12 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
         "must not contain",
     ),
     (lambda: geos_fails(), "ids", "side location conflict", "failed in GEOS"),
+    (
+        lambda: outline_of({}, "items[0].bounds", "Tampere"),
+        "items[0].bounds",
+        "'Tampere'",
+        "an area for a polygon",
+    ),
     (lambda tc: nearest_place(tc, 0, 0, min_population=10**10), "min_population", "10000000000", "at most"),
     (lambda tc: find_places(tc, "Xyzzyqw"), "query", "'Xyzzyqw'", "no place matches"),
     (lambda tc: find_places(tc, " "), "query", "' '", "a name, address or kind of place"),

@@ -1,0 +1,97 @@
+"""Areas drawn by name (issue 77): a ``draw`` item ``{"type": "polygon", "bounds": "Kallio"}``
+draws the outline of the area the name means, where ``bounds`` alone draws its box. A country or
+a first-level region is Natural Earth's (the outlines a table joined to countries or regions gets:
+1:50m countries, ~2 km regions), whole with its islands and holes; any other name is an imported
+extract's area (a district, a park, a campus: ``mapsrv places import``), its outline as mapped.
+A name that is neither is refused, saying what it is instead."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import shapely
+
+from mapsrv.core.model import LatLon
+from mapsrv.errors import InvalidInput
+from mapsrv.mcp.tools.context import ToolContext
+from mapsrv.mcp.tools.outlines import map_country
+from mapsrv.mcp.tools.places import map_anchors
+from mapsrv.places.areas import read_area
+from mapsrv.places.boundaries import Boundary, find_country, find_region
+from mapsrv.workers import run
+
+__all__ = ["Outline", "area_outlines", "named_areas", "outline_of"]
+
+Outline = tuple[str, Any, str]  # the feature's type, its coords, the area's name
+
+
+def named_areas(items: Iterable[Any]) -> list[str]:
+    """The names ``items`` ask the outline of: a polygon given ``bounds`` as a name."""
+    return [
+        item["bounds"]
+        for item in items
+        if isinstance(item, dict)
+        and item.get("type") == "polygon"
+        and "points" not in item
+        and isinstance(item.get("bounds"), str)
+    ]
+
+
+async def area_outlines(tc: ToolContext, names: Sequence[str], map_id: str | None) -> dict[str, Outline]:
+    """Each name's outline, found before the items are read (the extract's need the event loop)."""
+    points = map_anchors((await tc.entry(map_id)).state).anchors if map_id is not None else ()
+    out: dict[str, Outline] = {}
+    for name in dict.fromkeys(names):
+        found = await run("geometry", _natural_earth, name, points)
+        if found is None:
+            extract = await tc.places.area_named(name, points)
+            if extract is not None:
+                found = await run("geometry", _from_shape, await tc.places.outline(extract), extract.name)
+        if found is not None:
+            out[name] = found
+    return out
+
+
+def _natural_earth(name: str, points: Sequence[LatLon]) -> Outline | None:
+    named = read_area(name, map_country(points))
+    if named is None:
+        return None
+    boundary = find_country(named.code) if named.kind == "country" else find_region(named.code)
+    if not isinstance(boundary, Boundary):
+        return None
+    polygons = [[_ring(ring) for ring in polygon] for polygon in boundary.polygons]
+    return _shaped(polygons, boundary.name)
+
+
+def _from_shape(outline: Any, name: str) -> Outline:
+    parts = shapely.get_parts(outline)
+    polygons = [
+        [_ring(shapely.get_coordinates(ring).tolist()) for ring in (part.exterior, *part.interiors)]
+        for part in parts
+        if isinstance(part, shapely.Polygon)
+    ]
+    return _shaped(polygons, name)
+
+
+def _ring(ring: Sequence[Sequence[float]]) -> list[list[float]]:
+    """A ring of (lon, lat) as mapsrv holds one: [lat, lon] points, unclosed."""
+    points = [[float(lat), float(lon)] for lon, lat, *_ in ring]
+    return points[:-1] if len(points) > 3 and points[0] == points[-1] else points
+
+
+def _shaped(polygons: list[list[list[list[float]]]], name: str) -> Outline:
+    if len(polygons) == 1:
+        rings = polygons[0]
+        return "polygon", rings[0] if len(rings) == 1 else rings, name
+    return "multipolygon", polygons, name
+
+
+def outline_of(outlines: dict[str, Outline], field: str, name: str) -> Outline:
+    """The outline found for ``name``, or the refusal that says what it is instead."""
+    if name not in outlines:
+        raise InvalidInput(
+            f"{field} must name an area for a polygon (a country, a state or region, or an imported"
+            f" extract's district or park), got {name!r:.40}; draw a circle at a city instead"
+        )
+    return outlines[name]

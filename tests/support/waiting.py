@@ -15,11 +15,11 @@ __all__ = ["IN_CI", "require", "wait_until"]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 5) -> None:  # noqa: ASYNC109
+async def wait_until(predicate: Callable[[], Any], timeout: float = 5, what: str = "") -> None:  # noqa: ASYNC109
     """Poll a condition that has no event to wait on (a count inside the server or the SDK, a
-    status only another process knows), failing after ``timeout`` seconds. ``predicate`` may be
-    async."""
-    with trio.fail_after(timeout):
+    status only another process knows), failing after ``timeout`` seconds, with a message that
+    says ``what`` did not come when it is given. ``predicate`` may be async."""
+    with trio.move_on_after(timeout):
         while True:
             result = predicate()
             if inspect.isawaitable(result):
@@ -27,6 +27,7 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 5) -> None: 
             if result:
                 return
             await trio.sleep(0.05)
+    raise trio.TooSlowError(f"{what or 'the condition'} did not come within {timeout} s")
 
 
 def require(condition: bool, what: str) -> None:

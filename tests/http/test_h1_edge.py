@@ -1,12 +1,14 @@
 """``mapsrv.http.h1`` against what an attacker sends (issue 56): trailer fields that would
 override the head, trailer and header floods, an error pipelined behind a running request, and a
-head sent a byte at a time. Each test fails by an assertion when its defence is removed."""
+head sent a byte at a time, alone or behind an answer in progress. Each test fails by an
+assertion when its defence is removed."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
+import math
 import os
 
 import httpx
@@ -154,6 +156,56 @@ async def test_a_head_whole_in_time_is_served_and_the_next_head_gets_its_own_tim
                 await trio.sleep(0.6)
                 await conn.send(request[10:])
                 assert (await conn.read_response()).body == b"GET / 1.1 0"
+
+
+@pytest.mark.parametrize("answer_after", [0.6, 1.5], ids=["answer_within_its_time", "answer_past_its_time"])
+async def test_a_head_trickling_in_behind_an_answer_has_the_header_timeout_from_its_own_first_byte(
+    answer_after: float,
+) -> None:
+    """A kept-alive client begins its next head while the answer before it is still being made
+    and sends it a byte at a time. The head's time runs from its first byte: the answer ending
+    neither restarts it (the keep-alive timer restarts after every answer, and the head's deadline
+    goes back on it) nor does it begin at the earlier request; an answer that outlasts it still
+    goes out whole, and the connection ends right after it. Nothing answers the unfinished head."""
+    timeout = 1.0
+    async with served(header_timeout=timeout) as server:
+        conn = await server.connect()
+        with trio.fail_after(5):
+            await conn.send(get("/hold"))
+            while not server.app.seen:
+                await trio.lowlevel.checkpoint()
+        # Pacing, not a wait: the next head begins a while after this request did, so a deadline
+        # counted from this request would come before the head's own.
+        await trio.sleep(timeout / 2)
+        first_byte = trio.current_time()
+        released = closed = math.inf
+        answers = b""
+
+        async def send_slowly() -> None:
+            nonlocal released
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                for byte in get("/next", f"X-Pad: {'a' * 300}"):  # 15 s at this pace: never whole
+                    if released == math.inf and trio.current_time() - first_byte >= answer_after:
+                        server.app.release.set()
+                        released = trio.current_time()
+                    await conn.send(bytes([byte]))
+                    await trio.sleep(0.05)  # the pace of the slow client under test
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send_slowly)
+            with trio.move_on_after(5 * timeout):
+                answers = await until_closed(conn)
+                closed = trio.current_time()
+            nursery.cancel_scope.cancel()
+    assert closed < math.inf, f"the connection outlived the trickling head's deadline by {4 * timeout} s"
+    assert answers.startswith(b"HTTP/1.1 200 ") and answers.endswith(b"GET /hold 1.1 0"), answers[:200]
+    assert answers.count(b"HTTP/1.1 ") == 1, answers
+    due = max(first_byte + timeout, released)  # the head's deadline, or the answer if it is later
+    assert due <= closed < due + 0.4 * timeout, (
+        f"closed {closed - first_byte:.2f} s after the head's first byte, due at {due - first_byte:.2f} s"
+        f" (the answer went out at {released - first_byte:.2f} s)"
+    )
+    assert server.app.seen == ["/hold"]
 
 
 def test_the_parser_bounds_trailers_with_the_head() -> None:

@@ -33,11 +33,12 @@ def spin_the_loop_thread(seconds: float) -> None:
 
 
 async def watched_stall(block: object, watch: LoopWatch) -> None:
+    """``block`` run on the loop under ``watch``, until the watch reports the stall it made. The
+    watch is ready once started: its watching thread is running and its first beat taken."""
     async with trio.open_nursery() as nursery:
         await nursery.start(watch.serve)
-        await trio.sleep(0.05)
         block()  # type: ignore[operator]
-        await wait_until(lambda: watch.last is not None)  # reported once the beats come back
+        await wait_until(lambda: watch.last is not None, what="the watch's report of the stall")
         nursery.cancel_scope.cancel()
 
 
@@ -66,7 +67,7 @@ async def test_a_stall_that_waits_off_the_cpu_shows_little_loop_cpu() -> None:
     """A blocking call (here time.sleep) stops the loop without using the CPU: what tells an
     overloaded process from one that waited on something it should not."""
     watch = LoopWatch(lambda: 0.0)
-    await watched_stall(lambda: time.sleep(STALLED), watch)
+    await watched_stall(lambda: time.sleep(STALLED), watch)  # the stall under test: a call that blocks
     stall = watch.last
     assert stall is not None and stall.seconds >= STALLED - 0.05
     assert stall.cpu < stall.seconds / 3
@@ -89,7 +90,7 @@ async def test_a_stall_names_the_worker_thread_busy_beside_it(caplog: pytest.Log
 
     def stall_beside_a_worker() -> None:
         worker.start()
-        time.sleep(STALLED)
+        time.sleep(STALLED)  # the stall under test, while the worker runs
 
     with caplog.at_level(logging.WARNING, logger="mapsrv.stalls"):
         await watched_stall(stall_beside_a_worker, watch)
@@ -125,7 +126,11 @@ async def test_mapsrv_serve_reports_a_paused_process_as_a_stall() -> None:
         os.kill(process.pid, signal.SIGSTOP)
         await trio.sleep(STALLED)  # how long the server stays stopped (the stall under test)
         os.kill(process.pid, signal.SIGCONT)
-        await wait_until(lambda: _stalls_logged(process.log[mark:], at_least=STALLED - 0.05), timeout=10)
+        await wait_until(
+            lambda: _stalls_logged(process.log[mark:], at_least=STALLED - 0.05),
+            timeout=10,
+            what=f"a stall of {STALLED} s in the server's log",
+        )
         stalls = _stalls_logged(process.log[mark:], at_least=STALLED - 0.05)
         after = _loop_metrics((await http.get("/metrics")).text)
     assert after["mapsrv_loop_stalls_total"] >= before["mapsrv_loop_stalls_total"] + 1
@@ -167,7 +172,7 @@ async def test_the_start_settles_before_it_listens_and_is_not_a_stall(nursery: t
     def settle() -> None:
         with socket.socket() as probe:
             refused.append(probe.connect_ex(("127.0.0.1", port)) != 0)
-        time.sleep(STALLED)  # a pass as long as it likes
+        time.sleep(STALLED)  # the pass under test, as long as it likes
 
     server = await nursery.start(partial(serve, settle=settle), make_config(port=port))
     assert refused == [True], "the socket was bound before the collector's pass"

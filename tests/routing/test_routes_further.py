@@ -277,7 +277,7 @@ async def trickle(stream: trio.SocketStream) -> None:
         await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
         while True:
             await stream.send_all(b"X-Wait: 1\r\n")
-            await trio.sleep(0.05)
+            await trio.sleep(0.05)  # the slow router under test: a header line every 50 ms
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -68,22 +68,33 @@ class ServerProcess:
 
 
 @asynccontextmanager
-async def open_server(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[ServerProcess]:
-    """``python -m mapsrv serve --port 0 ARGS`` in a child process, stopped by its PID at the end."""
+async def open_server(
+    *args: str,
+    env: dict[str, str] | None = None,
+    base_env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> AsyncIterator[ServerProcess]:
+    """``python -m mapsrv serve --port 0 ARGS`` in a child process, stopped by its PID at the end:
+    in ``cwd`` (this process's by default), with ``env`` laid over ``base_env`` (this process's
+    environment by default)."""
     command = [sys.executable, "-m", "mapsrv", "serve", "--port", "0", "--log-level", "warning", *args]
+    environment = {**(os.environ if base_env is None else base_env), **(env or {})}
     async with trio.open_nursery() as nursery:
         run = partial(
-            trio.run_process, command, stderr=subprocess.PIPE, check=False, env={**os.environ, **(env or {})}
+            trio.run_process, command, stderr=subprocess.PIPE, check=False, env=environment, cwd=cwd
         )
         process: trio.Process = await nursery.start(run)
         assert process.stderr is not None
-        buffer = b""
-        with trio.fail_after(20):
+        buffer, match = b"", None
+        with trio.move_on_after(20):
             while (match := re.search(rb"open (http://\S+/) in your browser", buffer)) is None:
                 chunk = await process.stderr.receive_some()
                 if not chunk:
                     raise RuntimeError(f"mapsrv exited: {buffer.decode(errors='replace')}")
                 buffer += chunk
+        if match is None:
+            said = buffer.decode(errors="replace")
+            raise trio.TooSlowError(f"mapsrv did not say where it listens within 20 s; it said: {said}")
         server = ServerProcess(
             url=match.group(1).decode(), pid=process.pid, process=process, log=bytearray(buffer)
         )

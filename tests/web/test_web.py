@@ -8,11 +8,12 @@ from pathlib import Path
 
 import httpx
 import trio
-from support import Browser, open_stream, start_server, wait_until
+from support import Browser, open_server, open_stream, start_server, wait_until
 
 from mapsrv.core.history import person_actor
 from mapsrv.server import Server
 
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 MARKER = {"op": "add_feature", "type": "marker", "coords": [48.8566, 2.3522], "label": "Paris"}
 
 
@@ -318,27 +319,24 @@ def test_static_files_are_found_beside_the_mapsrv_that_runs():
     assert not (Path(__file__).resolve().parents[2] / "static").exists(), "one place, in the package"
 
 
-def test_static_files_are_found_when_installed(tmp_path):
+async def test_static_files_are_found_when_installed(tmp_path: Path) -> None:
     """Built into a wheel and installed into a prefix of its own (as ``pip install --user`` or
     ``--prefix`` do), the page's files and templates come with the package (setup.cfg's
     package_data): the wheel carries them, and ``mapsrv serve`` from that install serves pages."""
     import os
     import shutil
-    import subprocess
     import sys
-    import time
     import zipfile
 
-    root = Path(__file__).resolve().parents[2]
     source = tmp_path / "src"  # a copy: building leaves build/ and *.egg-info behind
     shutil.copytree(
-        root / "mapsrv", source / "mapsrv", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        ROOT / "mapsrv", source / "mapsrv", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
     )
     for name in ("setup.cfg", "pyproject.toml", "MANIFEST.in", "README.md", "CHANGELOG.md"):
-        shutil.copy(root / name, source / name)
+        shutil.copy(ROOT / name, source / name)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("MAPSRV_")}
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", source], check=True, env=env)
+    await trio.run_process([*pip, "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", source], env=env)
     (wheel,) = (tmp_path / "dist").glob("mapsrv-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder, files in (
@@ -348,12 +346,12 @@ def test_static_files_are_found_when_installed(tmp_path):
     ):
         shipped = {n.rsplit("/", 1)[1] for n in names if n.rsplit("/", 1)[0] == folder}
         assert set(files) <= shipped, folder
-        assert shipped == {p.name for p in (root / folder).iterdir()}, f"all of {folder}, and only it"
+        assert shipped == {p.name for p in (ROOT / folder).iterdir()}, f"all of {folder}, and only it"
     assert not [n for n in names if n.startswith("mapsrv/static/")], "no copy step any more"
     prefix = tmp_path / "prefix"
     # --ignore-installed: under tox this interpreter already has mapsrv, and pip would skip the prefix
     install = [*pip, "install", "-q", "--no-deps", "--ignore-installed", "--prefix", prefix, wheel]
-    subprocess.run(install, check=True, env=env)
+    await trio.run_process(install, env=env)
     (site,) = prefix.glob("lib/python*/site-packages")
     env["PYTHONPATH"] = str(site)
     script = (
@@ -361,38 +359,34 @@ def test_static_files_are_found_when_installed(tmp_path):
         " print(mapsrv.web.find_static_dir());"
         " print(t.environment('mapsrv.mcp').get_template('app.html').filename)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    out = await trio.run_process(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
     )
-    assert out.returncode == 0, out.stderr
-    module, static, app_page = out.stdout.split("\n")[:3]
+    assert out.returncode == 0, out.stderr.decode()
+    module, static, app_page = out.stdout.decode().split("\n")[:3]
     assert module.startswith(str(site)), "the installed copy, not the checkout"
     assert static == str(site / "mapsrv" / "web" / "static")
     assert app_page == str(site / "mapsrv" / "mcp" / "templates" / "app.html")
     assert not (prefix / "share" / "mapsrv").exists()
 
-    log = tmp_path / "serve.log"
-    with log.open("wb") as stderr:
-        serve = [sys.executable, "-m", "mapsrv", "serve", "--port", "0"]
-        process = subprocess.Popen(serve, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    try:
-        deadline = time.monotonic() + 30
-        while "listening on " not in log.read_text():
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        url = log.read_text().split("listening on ", 1)[1].split()[0].rstrip("/")
-        with httpx.Client(base_url=url, follow_redirects=True, timeout=10) as browser:
-            page = browser.get("/")
-            map_id = page.url.path.rsplit("/", 1)[1]
-            assert page.status_code == 200 and page.url.path == f"/m/{map_id}"
-            assert f'data-map-id="{map_id}"' in page.text and "{{" not in page.text
-            assert browser.get("/static/map.js").status_code == 200
-            assert browser.get("/static/index.html").status_code in (400, 404)
-            gone = browser.get("/m/" + "A" * 22, headers={"Accept": "text/html"})
-            assert gone.status_code == 404 and "This map does not open in this browser" in gone.text
-    finally:
-        process.terminate()
-        process.wait(10)
+    # from tmp_path: `python -m` puts the working directory first on the path, so not the checkout
+    async with (
+        open_server(base_env=env, cwd=tmp_path) as served,
+        httpx.AsyncClient(base_url=served.url, follow_redirects=True, timeout=10) as browser,
+    ):
+        page = await browser.get("/")
+        map_id = page.url.path.rsplit("/", 1)[1]
+        assert page.status_code == 200 and page.url.path == f"/m/{map_id}"
+        assert f'data-map-id="{map_id}"' in page.text and "{{" not in page.text
+        assert (await browser.get("/static/map.js")).status_code == 200
+        assert (await browser.get("/static/index.html")).status_code in (400, 404)
+        gone = await browser.get("/m/" + "A" * 22, headers={"Accept": "text/html"})
+        assert gone.status_code == 404 and "This map does not open in this browser" in gone.text
 
 
 class _Page(HTMLParser):

@@ -238,7 +238,7 @@ async def test_a_vforked_child_dies_with_the_process_that_forked_it() -> None:
         "argv = with_parent_death_signal(['sleep', '1000'], dict(os.environ), None)\n"
         "p = subprocess.Popen(argv, start_new_session=True)\n"
         "print(p.pid, flush=True)\n"
-        "time.sleep(1000)\n"
+        "time.sleep(1000)\n"  # the parent stays until the test kills it: that death is under test
     )
     parent = await trio.lowlevel.open_process([sys.executable, "-c", parent_code], stdout=subprocess.PIPE)
     assert parent.stdout is not None

@@ -183,13 +183,14 @@ _background: set[Background] = set()  # background work running now: a caller's 
 class _Call:
     """What a worker thread knows of the call it runs: whether it was cancelled, and the loop."""
 
-    __slots__ = ("background", "loop", "stop", "until")
+    __slots__ = ("background", "giving_way", "loop", "stop", "until")
 
     def __init__(self, loop: _LoopFirst, background: Background | None = None) -> None:
         self.stop = threading.Event()
         self.loop = loop
         self.until = 0.0  # after a GIVE_WAY spent waiting, the worker runs without waiting until then
         self.background = background
+        self.giving_way = False  # in give_way's wait, holding at times its Event's lock
 
     def step(self) -> None:
         if self.stop.is_set():
@@ -200,17 +201,18 @@ class _Call:
 
     def give_way(self) -> None:
         """Wait while the loop is busy, ``GIVE_WAY`` at most (then run as long without waiting);
-        background work ``BACKGROUND_WAIT`` at most, and then only one step."""
-        if self.loop.waiting.is_set():
+        background work ``BACKGROUND_WAIT`` at most, and then only one step. Never from within
+        the wait: a collector pass that an allocation in ``Event.wait`` starts, while it holds
+        the Event's lock, waited for that lock again (``_collect_when_the_loop_waits``), for ever."""
+        if self.giving_way or self.loop.waiting.is_set():
             return
         background = self.background
+        self.giving_way = True
         if background is not None and not background.needed:
             self.loop.waiting.wait(BACKGROUND_WAIT)
-            return
-        if time.perf_counter() < self.until:
-            return
-        if not self.loop.waiting.wait(GIVE_WAY):
+        elif time.perf_counter() >= self.until and not self.loop.waiting.wait(GIVE_WAY):
             self.until = time.perf_counter() + GIVE_WAY
+        self.giving_way = False
 
 
 # the running call, in the worker thread's own context (trio copies the caller's)

@@ -97,8 +97,8 @@ def test_a_joined_outline_of_many_islands_is_read_in_steps() -> None:
         for i in range(400)
     )
     with counted_steps() as steps:
-        shapes = _shapes(_Outline("IDN", "Indonesia", islands), 0)
-    assert len(shapes) == 400
+        shapes, dropped = _shapes(_Outline("IDN", "Indonesia", islands), 0)
+    assert len(shapes) == 400 and dropped == 0
     assert len(steps) >= 400 // 8
 
 

@@ -643,13 +643,14 @@ export function createRenderer(map, options) {
     layers.delete(id);
   }
 
-  // Fit `bounds`; a world's worth of longitudes (180 or more) fills the window's width, one whole
-  // zoom past what its height allows at most (the far north and south, where Mercator is widest,
-  // cropped): a whole-zoom fit of the world drew it 512 px wide in a 1,280 px tab.
+  // Fit `bounds`; a map of the world (180 degrees of longitude or more, 100 of latitude) fills
+  // the window's width, one whole zoom past the fit that keeps clear of the panel at most (the far
+  // north and south, where Mercator is widest, cropped): a whole-zoom fit of the world drew it
+  // 512 px wide in a 1,280 px tab. A narrower map (France, Germany and Japan) is fitted whole.
   function fit(bounds, animate) {
     const options = Object.assign(opts.fitOptions(), { maxZoom: FIT_MAX_ZOOM }, animate);
     const box = L.latLngBounds(bounds);
-    if (box.getEast() - box.getWest() < 180) {
+    if (box.getEast() - box.getWest() < 180 || box.getNorth() - box.getSouth() < 100) {
       map.fitBounds(box, options);
       return;
     }

@@ -11,9 +11,10 @@ never into a neighbour: the reach stops at every other region's border.
 Water between two regions is split down its middle: each keeps the water nearer its own shore
 (the Downtown Manhattan Heliport's pier is New York's, not New Jersey's too).
 
-Reading the file and building the shapes takes ~1.3 s once per process; an area then takes
-0.1-1 s once for a state, 2-11 s for a big country (the US 7.5 s, Canada 11 s), and is kept:
-call from a worker thread.
+The regions are read per question from the places file (``mapsrv.places.stored``: their
+outlines as WKB behind an R*Tree, the recently used kept prepared); an area takes 0.1-1 s once
+for a state, 2-11 s for a big country (the US 7.5 s, Canada 11 s), and is kept: call from a
+worker thread.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -30,6 +32,8 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.slices import by_parts, running_sum
+from mapsrv.places.shape_file import BoxTree, Shapes
+from mapsrv.places.stored import connect
 from mapsrv.places.text import fold
 from mapsrv.places.world import DIRECTORY
 
@@ -40,6 +44,7 @@ __all__ = [
     "Borders",
     "borders",
     "country_area",
+    "read_borders",
     "country_at",
     "region_area",
     "region_at",
@@ -56,12 +61,13 @@ _KEPT_AREAS = 64  # areas kept built, most recently used
 
 @dataclass(frozen=True)
 class Borders:
-    """Every region's shape (a valid MultiPolygon of (lon, lat)), an STRtree over them, and the
-    regions by ISO 3166-2 code, by country (ISO 3166-1 alpha-2 and alpha-3) and by (country,
-    folded name)."""
+    """Every region's shape (a valid MultiPolygon of (lon, lat), read from the places file when
+    asked: ``shape_file.Shapes``), a tree over them (``shape_file.BoxTree``, answering as a
+    shapely STRtree does), and the regions by ISO 3166-2 code, by country (ISO 3166-1 alpha-2
+    and alpha-3) and by (country, folded name)."""
 
-    shapes: NDArray[np.object_]
-    tree: shapely.STRtree
+    shapes: Shapes
+    tree: BoxTree
     countries: list[str]  # each region's country, ISO alpha-2
     names: list[str]  # each region's name
     by_code: dict[str, list[int]]
@@ -77,20 +83,10 @@ class Borders:
 
 @functools.cache
 def borders() -> Borders:
-    """The file, read and built once per process."""
-    with np.load(DIRECTORY / BORDERS_FILE) as archive:
-        steps = archive["steps"].astype(np.int64)
-        ring_sizes = archive["ring_sizes"]
-        ring_polygon = archive["ring_polygon"]
-        polygon_region = archive["polygon_region"]
-        regions = json.loads(str(archive["regions"]))
-    xy = running_sum(steps) * GRID_DEGREES - np.array([180.0, 90.0])
-    rings = by_parts(shapely.linearrings, xy, np.repeat(np.arange(len(ring_sizes)), ring_sizes))
-    polygons = by_parts(shapely.polygons, rings, ring_polygon, PARTS)
-    shapes = by_parts(shapely.multipolygons, polygons, polygon_region, PARTS)  # at once: 30 ms held
-    invalid = ~shapely.is_valid(shapes)
-    shapes[invalid] = shapely.make_valid(shapes[invalid])
-    shapely.prepare(shapes)  # which region a map's points are in: ~100 point tests a question
+    """The places file's regions: their codes and names read once per process (~0.5 MB), their
+    shapes per question."""
+    (text,) = connect().execute("SELECT value FROM meta WHERE key = 'regions'").fetchone()
+    regions = json.loads(text)
     by_code: dict[str, list[int]] = {}
     by_country: dict[str, list[int]] = {}
     by_name: dict[tuple[str, str], list[int]] = {}
@@ -101,7 +97,26 @@ def borders() -> Borders:
         by_name.setdefault((iso2.upper(), fold(name)), []).append(i)
     countries = [iso2.upper() for _, iso2, _, _ in regions]
     names = [name for _, _, _, name in regions]
-    return Borders(shapes, shapely.STRtree(shapes), countries, names, by_code, by_country, by_name)
+    shapes = Shapes(len(regions))
+    return Borders(shapes, BoxTree(shapes), countries, names, by_code, by_country, by_name)
+
+
+def read_borders() -> tuple[NDArray[np.object_], list[Any]]:
+    """The borders file's regions (``world/admin1-borders.npz``): their shapes, made valid, and
+    each one's [code, ISO alpha-2, ISO alpha-3, name]; what the places file is written from."""
+    with np.load(DIRECTORY / BORDERS_FILE) as archive:
+        steps = archive["steps"].astype(np.int64)
+        ring_sizes = archive["ring_sizes"]
+        ring_polygon = archive["ring_polygon"]
+        polygon_region = archive["polygon_region"]
+        regions = json.loads(str(archive["regions"]))
+    xy = running_sum(steps) * GRID_DEGREES - np.array([180.0, 90.0])
+    rings = by_parts(shapely.linearrings, xy, np.repeat(np.arange(len(ring_sizes)), ring_sizes))
+    polygons = by_parts(shapely.polygons, rings, ring_polygon, PARTS)
+    shapes = by_parts(shapely.multipolygons, polygons, polygon_region, PARTS)
+    invalid = ~shapely.is_valid(shapes)
+    shapes[invalid] = shapely.make_valid(shapes[invalid])
+    return shapes, regions
 
 
 def region_area(code: str, country: str = "", name: str = "") -> BaseGeometry | None:
@@ -125,8 +140,9 @@ def region_at(lon: float, lat: float) -> tuple[str, str]:
 
 def country_at(lon: float, lat: float) -> str:
     """The country (ISO 3166-1 alpha-2) whose region holds the point, or, off the coast, whose
-    region is nearest within ``REACH_DEGREES``; "" for none (the open sea, or a region Natural
-    Earth gives no code). An STRtree query: tens of microseconds once the file is read."""
+        region is nearest within ``REACH_DEGREES``; "" for none (the open sea, or a region Natural
+        Earth gives no code). An R*Tree query and a test of the few regions whose box holds it: tens
+    of microseconds once their outlines are read."""
     found = borders()
     point = shapely.Point(lon, lat)
     hits = found.tree.query(point, predicate="intersects")

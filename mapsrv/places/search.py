@@ -9,7 +9,7 @@ from typing import Any
 
 from mapsrv.core.model import LatLon, check_latlon, check_number
 from mapsrv.errors import InvalidInput
-from mapsrv.places.index import Gazetteer, Record, gazetteer
+from mapsrv.places.index import Gazetteer, Record, gazetteer, spots
 from mapsrv.places.model import Match, Place, PlaceNotFound
 from mapsrv.places.text import fold, to_ascii
 
@@ -157,18 +157,19 @@ def nearest_place(lat: Any, lon: Any, *, min_population: Any = 0) -> Place | Non
     point = check_latlon("point", [lat, lon])
     floor = check_number("min_population", min_population, 0, 1e10)
     index = gazetteer()
+    lat, lon, population = spots()
     radius = 25_000.0
     while True:
         found = [
-            (haversine(point, (index.records[i].lat, index.records[i].lon)), i)
+            (haversine(point, (lat[i], lon[i])), i)
             for i in _within(index, point, radius)
-            if index.records[i].population >= floor
+            if population[i] >= floor
         ]
         nearest = min(found, default=None)
         whole_earth = radius > math.pi * _EARTH_RADIUS_M
         if nearest is not None and (nearest[0] + _SAME_SPOT <= radius or whole_earth):
             near = [(m, i) for m, i in found if m <= nearest[0] + _SAME_SPOT]
-            metres, i = max(near, key=lambda item: index.records[item[1]].population)
+            metres, i = max(near, key=lambda item: population[item[1]])
             return _place(index, i, "nearest", "", 0.0, metres)
         if whole_earth:
             return None
@@ -177,11 +178,11 @@ def nearest_place(lat: Any, lon: Any, *, min_population: Any = 0) -> Place | Non
 
 def nearby_cities(index: Gazetteer, point: LatLon, metres: float, min_population: int = 0) -> list[Place]:
     """The cities of at least ``min_population`` people within ``metres`` of ``point``."""
+    lat, lon, population = spots()
     out = []
-    for i in _within(index, point, metres):
-        record = index.records[i]
-        if record.kind == "city" and record.population >= min_population:
-            away = haversine(point, (record.lat, record.lon))
+    for i in _within(index, point, metres):  # the cells hold cities only
+        if population[i] >= min_population:
+            away = haversine(point, (lat[i], lon[i]))
             if away <= metres:
                 out.append(_place(index, i, "nearest", "", 0.0, away))
     return out

@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.observability.collector import PROCESS
-from mapsrv.places.boundaries import Boundary, country_outlines, region_outlines
+from mapsrv.places.boundaries import Boundary
 from mapsrv.places.context import Candidate, Choice, Context, choose
 from mapsrv.places.hints import builtin_candidates, district_of, prior, read_name, region_label
 from mapsrv.places.index import Gazetteer, gazetteer
@@ -63,22 +63,20 @@ class PlaceService:
         return any(isinstance(s, OfflineIndex) and s.has_regions() for s in self.sources)
 
     async def ready(self, background: Background | None = None) -> None:
-        """Build the built-in list's index in a worker thread, once (~2 s of CPU), frozen for the
-        collector as it is built (``Collector.keeping``: it lives as long as the process)."""
+        """Open the built-in list's places file in a worker thread, once (~20 ms; on a machine's
+        first start, the file is written first: ``mapsrv.places.stored``, ~6 s in a process of
+        its own)."""
         if not self._built:
             with PROCESS.keeping():
                 await run("index", gazetteer, background=background)
             self._built = True
 
     async def warm(self, background: Background | None = None) -> None:
-        """Everything a first question would load, loaded now in workers (at start, in the
-        background: ``workers.Background``, a caller's question lets it run at full pace):
-        the built-in list's index, then the country and region outlines a join, a ``within``
-        or a border reads (1-2 s of CPU each, the first time)."""
+        """What a first question would open, opened now in a worker (at start, in the background:
+        ``workers.Background``, a caller's question lets it run at full pace): the places file.
+        The outlines a join reads (``boundaries.py``, ~60 MB) are not: they load at the first
+        join (1-3 s), so that a server whose tables are never joined never holds them."""
         await self.ready(background)
-        await run("index", country_outlines, background=background)
-        # any country: every region is read at once
-        await run("index", region_outlines, "US", background=background)
         self.warmed = True
 
     async def lookup(self, query: Query) -> Found:

@@ -59,7 +59,8 @@ def main() -> None:
     index = gazetteer()
     out["build_s"] = round(time.perf_counter() - started, 3)
     out["build_cpu_s"] = round(time.process_time() - cpu, 3)
-    out["index"] = {"records": len(index.records), "names": len(index.keys)}
+    stats = index.statistics()
+    out["index"] = {"records": stats.records, "names": stats.names}
     out["rss_growth_mb"] = round(_rss_mb() - rss, 1)
     out["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3, 1)
     if args.tracemalloc:

@@ -60,7 +60,7 @@ def test_the_country_and_region_at_points_near_coasts_and_borders_are_as_before(
 def test_the_points_within_states_and_countries_are_as_before(recorded: Any, now: Any) -> None:
     for name, before in recorded["within"].items():
         after = now["within"][name]
-        assert after["points"] == before["points"], name
+        assert after["points"] == before["points"], f"within {name}: the area's box is not as before"
         moved = [
             p
             for p, old, new in zip(before["points"], before["inside"], after["inside"], strict=True)

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["descendants_of", "no_zombies", "peak_rss", "proc_stats", "reset_peak_rss", "rss", "zombies_of"]
+__all__ = [
+    "descendants_of",
+    "no_zombies",
+    "peak_rss",
+    "proc_stats",
+    "reset_peak_rss",
+    "rss",
+    "rss_of",
+    "zombies_of",
+]
 
 
 def proc_stats() -> dict[int, list[bytes]]:
@@ -53,6 +62,17 @@ def rss() -> int:
     return _status_kib("VmRSS:") * 1024
 
 
+def rss_of(pids: list[int]) -> int:
+    """The resident memory of ``pids`` together now, in bytes (one that has exited: 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += _status_kib("VmRSS:", f"/proc/{pid}/status") * 1024
+        except (OSError, StopIteration):  # gone, or a zombie (no VmRSS)
+            continue
+    return total
+
+
 def peak_rss() -> int:
     """This process's most resident memory since it started or ``reset_peak_rss``, in bytes: a
     spike a sampler would miss (one call that inflates a gigabyte, then lets it go) shows here."""
@@ -65,6 +85,6 @@ def reset_peak_rss() -> None:
         f.write("5")
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as status:
+def _status_kib(field: str, path: str = "/proc/self/status") -> int:
+    with open(path) as status:
         return next(int(line.split()[1]) for line in status if line.startswith(field))

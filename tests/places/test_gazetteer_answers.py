@@ -55,6 +55,8 @@ def test_the_country_and_region_at_points_near_coasts_and_borders_are_as_before(
             question + ": " + _first_difference(asked, recorded[question], now[question])
         )
     assert now["map_country"] == recorded["map_country"]
+    before, after = recorded["regions_of_points"], now["regions_of_points"]
+    assert after == before, f"{len(after)} [point, region] pairs for 4,000 points, {len(before)} before"
 
 
 def test_the_points_within_states_and_countries_are_as_before(recorded: Any, now: Any) -> None:

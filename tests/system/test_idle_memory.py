@@ -3,6 +3,8 @@ borders are read per question from a file on disk, not loaded into every process
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import trio
 from mcp import Client
@@ -31,6 +33,21 @@ async def test_a_fresh_server_idles_under_250_mb_with_its_places_ready() -> None
             found = await call(agent, "find_places", query="Lisboa")
     assert found["places"][0]["name"] == "Lisbon", found
     assert held < BOUND, f"an idle server holds {held / 2**20:.0f} MB in {len(processes)} processes"
+
+
+async def test_a_first_start_writes_the_places_file_into_its_cache_and_answers_from_it(
+    tmp_path: Path,
+) -> None:
+    async with (
+        open_server("--store", "memory://", env={"XDG_CACHE_HOME": str(tmp_path)}) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=10) as http,
+    ):
+        await wait_until(lambda: _places_warm(http), timeout=120)  # written in ~6 s (~20 s in CI)
+        async with Client(server.url + "mcp") as agent:
+            found = await call(agent, "find_places", query="Lisboa")
+    written = list((tmp_path / "mapsrv").glob("places-*.sqlite"))
+    assert len(written) == 1, f"no places file in the empty cache {tmp_path}: {written}"
+    assert found["places"][0]["name"] == "Lisbon", found
 
 
 async def _places_warm(http: httpx.AsyncClient) -> bool:

@@ -43,6 +43,7 @@ __all__ = [
     "find_country",
     "find_region",
     "is_own_name",
+    "joins_loaded",
     "nearest_boundary",
     "region_outlines",
     "regions_named",
@@ -127,6 +128,11 @@ def _countries() -> tuple[dict[str, Boundary], dict[str, str]]:
     for folded, iso in AGENCY_NAMES.items():
         keys.setdefault(folded, iso or "n cyprus")
     return outlines, keys
+
+
+def joins_loaded() -> bool:
+    """Whether the countries' join outlines are in this process's memory (a join loaded them)."""
+    return _countries.cache_info().currsize > 0
 
 
 def find_country(text: str) -> Boundary | str:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import trio
 from shapely.geometry.base import BaseGeometry
@@ -18,7 +19,8 @@ from shapely.geometry.base import BaseGeometry
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
 from mapsrv.observability.collector import PROCESS
-from mapsrv.places.boundaries import Boundary
+from mapsrv.places.borders import borders
+from mapsrv.places.boundaries import Boundary, joins_loaded
 from mapsrv.places.context import Candidate, Choice, Context, choose
 from mapsrv.places.hints import builtin_candidates, district_of, prior, read_name, region_label
 from mapsrv.places.index import Gazetteer, gazetteer
@@ -27,7 +29,9 @@ from mapsrv.places.nominatim import NominatimGeocoder, identify
 from mapsrv.places.offline import OfflineIndex
 from mapsrv.places.offline_areas import IndexArea, area_rank, as_boundary
 from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, find_places, haversine, nearest_place
+from mapsrv.places.shape_file import KEPT_POINTS
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
+from mapsrv.places.stored import found_file
 from mapsrv.places.text import fold
 from mapsrv.places.urls import check_geocoder_url
 from mapsrv.workers import Background, run
@@ -78,6 +82,17 @@ class PlaceService:
         join (1-3 s), so that a server whose tables are never joined never holds them."""
         await self.ready(background)
         self.warmed = True
+
+    def loaded(self) -> dict[str, Any]:
+        """What of the built-in places this process holds (``/ready``'s ``memory``): the places
+        file read per question, the outlines kept prepared of the bound, the join outlines."""
+        found = found_file()
+        out: dict[str, Any] = {"places_file_mb": round(found.stat().st_size / 2**20, 1) if found else 0}
+        if borders.cache_info().currsize:
+            kept, points = borders().shapes.kept()
+            out |= {"outlines_kept": kept, "outline_points_kept": points, "outline_points_bound": KEPT_POINTS}
+        out["join_outlines_loaded"] = joins_loaded()
+        return out
 
     async def lookup(self, query: Query) -> Found:
         """Every source's candidates for ``query``, best first: the index's and the geocoder's,

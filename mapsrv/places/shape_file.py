@@ -49,6 +49,11 @@ class Shapes:
     def __len__(self) -> int:
         return self._count
 
+    def kept(self) -> tuple[int, int]:
+        """The outlines kept prepared now, and their points (at most ``KEPT_POINTS``)."""
+        with self._lock:
+            return len(self._kept), self._points
+
     def __getitem__(self, which: Any) -> Any:
         if isinstance(which, (int, np.integer)):
             return self._many([int(which)])[0]

@@ -69,6 +69,12 @@ def places_file() -> Path:
         return folder / name
 
 
+def found_file() -> Path | None:
+    """The places file when a cache directory holds it; never written here (``/ready`` asks)."""
+    name = f"places-{SCHEMA}-{_digest()}.sqlite"
+    return next((folder / name for folder in _cache_dirs() if (folder / name).exists()), None)
+
+
 def connect() -> sqlite3.Connection:
     """This thread's read-only connection to the places file (sqlite3 connections are not to be
     shared between threads; a worker thread keeps its own)."""

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from quart import Blueprint, Response
 
 from mapsrv.core.codec import dumps
 from mapsrv.web.context import web_context
 
-__all__ = ["health", "probes", "ready"]
+__all__ = ["health", "probes", "ready", "rss_mb"]
 
 probes = Blueprint("probes", __name__)
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MiB (Linux's /proc; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
 @probes.get("/health")
@@ -24,8 +37,14 @@ async def ready() -> Response:
     ctx = web_context()
     draining = ctx.draining()
     is_ready = ctx.hub.ready and not draining
-    body = {"ready": is_ready, "store": "ok" if ctx.hub.ready else "unreachable", "draining": draining}
+    body: dict[str, Any] = {
+        "ready": is_ready,
+        "store": "ok" if ctx.hub.ready else "unreachable",
+        "draining": draining,
+    }
     # Places load in the background at start (the first question about one waits for that load,
     # never a second one): told, not waited for, so that a benchmark can start once they are.
     body["places"] = "warm" if ctx.places.warmed else "warming"
+    # what this process holds, for an operator: its memory, the maps, the places read so far
+    body["memory"] = {"rss_mb": rss_mb(), "maps_held": ctx.hub.statistics().maps, **ctx.places.loaded()}
     return Response(dumps(body), status=200 if is_ready else 503, content_type="application/json")

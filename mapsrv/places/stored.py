@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-__all__ = ["SCHEMA", "connect", "places_file", "write_places"]
+__all__ = ["SCHEMA", "connect", "found_file", "places_file", "write_places"]
 
 SCHEMA = 2  # bumped when the tables change: a new file name
 _MMAP_BYTES = 256 * 2**20  # the whole file (~60 MB) mapped, not copied into SQLite's page cache

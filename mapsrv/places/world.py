@@ -20,6 +20,7 @@ from mapsrv.core.json_pieces import load_path
 from mapsrv.core.pace import paced
 
 __all__ = [
+    "BORDERS_FILE",
     "DIRECTORY",
     "FILES",
     "Country",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 DIRECTORY = Path(__file__).resolve().parent / "world"  # package data (setup.cfg)
+BORDERS_FILE = "admin1-borders.npz"  # the 1:10m first-level regions (``borders``; scripts/admin1.py)
 Scale = Literal["110m", "50m"]
 FILES: dict[Scale, str] = {"110m": "countries-110m.json", "50m": "countries-50m.json"}
 DETAILED_FROM_ZOOM = 4  # the 1:50m outlines from this zoom on; 1:110m looks coarse closer in

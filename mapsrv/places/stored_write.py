@@ -1,0 +1,106 @@
+"""Writing the places file (``mapsrv.places.stored``) from the shipped data: the city list's
+index (``index_build``) and Natural Earth's first-level regions (``borders.read_borders``). It
+runs in a process of its own, the first time a machine needs the file; the server's own
+processes only read it, and import none of this."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from array import array
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+
+from mapsrv.places.borders import read_borders
+from mapsrv.places.index_build import build_index
+
+__all__ = ["write_places"]
+
+
+_TABLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE records (
+    id INTEGER PRIMARY KEY, name TEXT, kind TEXT, country_code TEXT, admin1 TEXT, lat REAL,
+    lon REAL, population INTEGER, geonameid INTEGER, south REAL, west REAL, north REAL, east REAL
+);
+CREATE TABLE names (key TEXT, ref INTEGER, PRIMARY KEY (key, ref)) WITHOUT ROWID;
+CREATE TABLE arrays (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE starts (letter TEXT, length INTEGER, key TEXT, PRIMARY KEY (letter, length, key))
+    WITHOUT ROWID;
+CREATE TABLE regions (id INTEGER PRIMARY KEY, wkb BLOB NOT NULL);
+CREATE VIRTUAL TABLE region_boxes USING rtree (id, west, east, south, north);
+"""
+
+
+def write_places(path: Path) -> None:
+    """Write the file at ``path`` from the shipped data (through a temporary file beside it,
+    renamed: a reader never sees half a file, and two processes writing it at once are safe)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    os.close(fd)
+    try:
+        db = sqlite3.connect(temporary)
+        db.execute("PRAGMA journal_mode = OFF")
+        db.executescript(_TABLES)
+        with db:
+            _write_index(db, build_index())
+            _write_borders(db, *read_borders())
+        db.close()
+        os.chmod(temporary, 0o644)  # an image's file, written as root, read by its user
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _write_index(db: sqlite3.Connection, index: Any) -> None:
+    small = {
+        "countries": index.countries,
+        "states": index.states,
+        "country_names": index.country_names,
+        "state_names": index.state_names,
+        "names": len(index.keys),
+        "build_seconds": index.build_seconds,
+    }
+    db.execute("INSERT INTO meta VALUES ('gazetteer', ?)", (json.dumps(small),))
+    db.executemany(
+        "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (i, *r[:8], *(r.bounds[0] + r.bounds[1] if r.bounds else (None,) * 4))
+            for i, r in enumerate(index.records)
+        ),
+    )
+    db.executemany("INSERT INTO names VALUES (?, ?)", zip(index.keys, index.refs, strict=True))
+    arrays = {
+        "lat": array("d", (r.lat for r in index.records)),
+        "lon": array("d", (r.lon for r in index.records)),
+        "population": array("q", (r.population for r in index.records)),
+    }
+    for name, groups, count in (("cells", index.cells, 180 * 360), ("rows", index.rows, 180)):
+        ids, starts = array("i"), array("i")
+        for group in range(count):
+            starts.append(len(ids))
+            ids.extend(groups.get(group, ()))
+        starts.append(len(ids))
+        arrays[name], arrays[f"{name}_starts"] = ids, starts
+    db.executemany("INSERT INTO arrays VALUES (?, ?)", ((k, v.tobytes()) for k, v in arrays.items()))
+    db.executemany(
+        "INSERT INTO starts VALUES (?, ?, ?)",
+        ((letter, length, key) for (letter, length), keys in index.by_start.items() for key in keys),
+    )
+
+
+def _write_borders(db: sqlite3.Connection, shapes: np.ndarray[Any, Any], regions: list[Any]) -> None:
+    db.execute("INSERT INTO meta VALUES ('regions', ?)", (json.dumps(regions),))
+    db.executemany(
+        "INSERT INTO regions VALUES (?, ?)", ((i, shapely.to_wkb(s)) for i, s in enumerate(shapes))
+    )
+    bounds = shapely.bounds(shapes)
+    db.executemany(
+        "INSERT INTO region_boxes VALUES (?, ?, ?, ?, ?)",
+        ((i, w, e, s, n) for i, (w, s, e, n) in enumerate(bounds.tolist())),
+    )

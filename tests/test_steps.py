@@ -22,7 +22,7 @@ from mapsrv.core.summary import after_of, effect_of, inverse_of
 from mapsrv.formats.batch import camera, report
 from mapsrv.formats.collect import Imported
 from mapsrv.formats.held import held_notes
-from mapsrv.formats.join import _shapes
+from mapsrv.formats.join import outline_shapes
 from mapsrv.formats.simplify import simplify
 from mapsrv.spatial.index import FeatureIndex
 
@@ -97,7 +97,7 @@ def test_a_joined_outline_of_many_islands_is_read_in_steps() -> None:
         for i in range(400)
     )
     with counted_steps() as steps:
-        shapes, dropped = _shapes(_Outline("IDN", "Indonesia", islands), 0)
+        shapes, dropped = outline_shapes(_Outline("IDN", "Indonesia", islands), 0)
     assert len(shapes) == 400 and dropped == 0
     assert len(steps) >= 400 // 8
 

@@ -42,7 +42,7 @@ from mapsrv.formats.table import Rows, numeric_columns, property_names, property
 
 __all__ = [
     "JOINS", "LAST_PARTS", "THINNED", "Find", "Join", "Near", "NoKeyColumn", "Outline", "key_index",
-    "read_joined",
+    "outline_shapes", "read_joined",
 ]  # fmt: skip
 
 Join = Literal["countries", "regions"]
@@ -170,7 +170,9 @@ def _ring(ring: Sequence[tuple[float, float]], tolerance: float) -> list[list[fl
     return [[lat, lon] for lat, lon in points]
 
 
-def _shapes(outline: Outline, tolerance: float, most: int | None = None) -> tuple[_Polygons, int]:
+def outline_shapes(
+    outline: Outline, tolerance: float = 0.0, most: int | None = None
+) -> tuple[_Polygons, int]:
     """The outline's polygons as rings of [lat, lon] points, unclosed, and how many parts were
     left out: thinned to ``tolerance`` metres when it is not 0, its parts smaller than that left
     out but the first (the biggest), and past the ``most`` biggest when given."""
@@ -206,7 +208,9 @@ def _fit(matched: list[tuple[int, Outline, dict[str, object]]], out: Collector) 
     for _, outline, _ in matched:
         uses[id(outline)] = uses.get(id(outline), 0) + 1
     for tolerance, most in ((0, None), *((t, None) for t in THINNED), (THINNED[-1], LAST_PARTS)):
-        made = {key: _shapes(outline, tolerance, most) for key, outline in paced(distinct.items(), every=1)}
+        made = {
+            key: outline_shapes(outline, tolerance, most) for key, outline in paced(distinct.items(), every=1)
+        }
         shapes = {key: polygons for key, (polygons, _) in made.items()}
         points = sum(uses[key] * sum(len(r) for p in polygons for r in p) for key, polygons in shapes.items())
         if points <= budget:

@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import shapely
-
 from mapsrv.core.model import LatLon
 from mapsrv.errors import InvalidInput
+from mapsrv.formats.join import outline_shapes
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.outlines import map_country
 from mapsrv.mcp.tools.places import map_anchors
 from mapsrv.places.areas import read_area
 from mapsrv.places.boundaries import Boundary, find_country, find_region
+from mapsrv.places.offline_areas import as_boundary
 from mapsrv.workers import run
 
 __all__ = ["Outline", "area_outlines", "named_areas", "outline_of"]
@@ -43,48 +43,31 @@ async def area_outlines(tc: ToolContext, names: Sequence[str], map_id: str | Non
     points = map_anchors((await tc.entry(map_id)).state).anchors if map_id is not None else ()
     out: dict[str, Outline] = {}
     for name in dict.fromkeys(names):
-        found = await run("geometry", _natural_earth, name, points)
-        if found is None:
+        boundary = await run("geometry", _natural_earth, name, points)
+        if boundary is None:
             extract = await tc.places.area_named(name, points)
             if extract is not None:
-                found = await run("geometry", _from_shape, await tc.places.outline(extract), extract.name)
-        if found is not None:
-            out[name] = found
+                boundary = as_boundary(extract, await tc.places.outline(extract))
+        if boundary is not None:
+            out[name] = await run("geometry", _shaped, boundary)
     return out
 
 
-def _natural_earth(name: str, points: Sequence[LatLon]) -> Outline | None:
+def _natural_earth(name: str, points: Sequence[LatLon]) -> Boundary | None:
     named = read_area(name, map_country(points))
     if named is None:
         return None
     boundary = find_country(named.code) if named.kind == "country" else find_region(named.code)
-    if not isinstance(boundary, Boundary):
-        return None
-    polygons = [[_ring(ring) for ring in polygon] for polygon in boundary.polygons]
-    return _shaped(polygons, boundary.name)
+    return boundary if isinstance(boundary, Boundary) else None
 
 
-def _from_shape(outline: Any, name: str) -> Outline:
-    parts = shapely.get_parts(outline)
-    polygons = [
-        [_ring(shapely.get_coordinates(ring).tolist()) for ring in (part.exterior, *part.interiors)]
-        for part in parts
-        if isinstance(part, shapely.Polygon)
-    ]
-    return _shaped(polygons, name)
-
-
-def _ring(ring: Sequence[Sequence[float]]) -> list[list[float]]:
-    """A ring of (lon, lat) as mapsrv holds one: [lat, lon] points, unclosed."""
-    points = [[float(lat), float(lon)] for lon, lat, *_ in ring]
-    return points[:-1] if len(points) > 3 and points[0] == points[-1] else points
-
-
-def _shaped(polygons: list[list[list[list[float]]]], name: str) -> Outline:
+def _shaped(boundary: Boundary) -> Outline:
+    """The outline as a feature's type and coords, as a join draws it (``formats.join``)."""
+    polygons, _ = outline_shapes(boundary)
     if len(polygons) == 1:
         rings = polygons[0]
-        return "polygon", rings[0] if len(rings) == 1 else rings, name
-    return "multipolygon", polygons, name
+        return "polygon", rings[0] if len(rings) == 1 else rings, boundary.name
+    return "multipolygon", polygons, boundary.name
 
 
 def outline_of(outlines: dict[str, Outline], field: str, name: str) -> Outline:

@@ -53,6 +53,10 @@ class Reading:
             return False
         return not self.regions or (place.country_code, place.admin1) in self.regions
 
+    def takes(self, place: Place) -> bool:
+        """``admits`` for the built-in list's places, ``admits_any`` for another source's."""
+        return self.admits(place) if place.source == "builtin" else self.admits_any(place)
+
     def admits_any(self, place: Place) -> bool:
         """For another source's places, whose regions are not GeoNames' codes: the country only.
         A place that names no country (an extract's seldom do, and a continent's are given none)

@@ -114,11 +114,7 @@ class PlaceService:
                     found = await self._lookup(asked)
                 except PlaceNotFound:
                     continue
-                kept = [
-                    p
-                    for p in found.places
-                    if (reading.admits if p.source == "builtin" else reading.admits_any)(p)
-                ]
+                kept = [p for p in found.places if reading.takes(p)]
                 if kept:
                     page = kept[query.offset : query.offset + query.limit]
                     return Found(page, found.unavailable, len(kept), found.complete)

@@ -144,8 +144,9 @@ def _made(frame: LocalFrame | None, operation: str, shapes: list[BaseGeometry], 
 
 def _reach_km(frame: LocalFrame, points: Sequence[LatLon]) -> float:
     """How far the farthest of ``points`` lies from the frame's centre."""
-    xy = np.array([frame.forward(lon, lat) for lat, lon in points])
-    return float(np.hypot(xy[:, 0], xy[:, 1]).max()) / 1000.0
+    lats, lons = np.asarray(points, dtype=np.float64).T
+    x, y = frame.transformer.transform(lons, lats)  # all at once: one PROJ call, not one a point
+    return float(np.hypot(x, y).max()) / 1000.0
 
 
 def _check(operation: str, features: Sequence[Feature], km: float | None) -> None:

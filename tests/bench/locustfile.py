@@ -125,37 +125,28 @@ class Agent(Paced):
         # initialize is closed after --mcp-handshake-timeout (10 s), and read has nothing to read yet
         self.request("tools/list", {})
 
-    def request(self, method: str, params: dict[str, Any]) -> None:
+    def request(self, method: str, params: dict[str, Any], name: str = "") -> dict[str, Any]:
+        """One JSON-RPC request's result, {} (counted as a failure) when there is none, or a tool
+        call's error."""
         self.calls += 1
         message = {"jsonrpc": "2.0", "id": self.calls, "method": method, "params": params}
         with self.client.post(
-            "/mcp", json=message, headers=self.headers, name=f"mcp {method}", catch_response=True
+            "/mcp", json=message, headers=self.headers, name=f"mcp {name or method}", catch_response=True
         ) as answer:
             try:
-                answer.json()["result"]
-            except (ValueError, KeyError):
+                result = dict(answer.json()["result"])
+            except (ValueError, KeyError, TypeError):
                 answer.failure(f"no result: {answer.text[:200]}")
-
-    def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        self.calls += 1
-        message = {
-            "jsonrpc": "2.0",
-            "id": self.calls,
-            "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments},
-        }
-        with self.client.post(
-            "/mcp", json=message, headers=self.headers, name=f"mcp tools/call {tool}", catch_response=True
-        ) as answer:
-            try:
-                result = answer.json()["result"]
-            except (ValueError, KeyError):
-                answer.failure(f"not a tool result: {answer.text[:200]}")
                 return {}
             if result.get("isError"):
                 answer.failure(f"tool error: {json.dumps(result.get('content'))[:200]}")
                 return {}
-            return dict(result.get("structuredContent") or {})
+            return result
+
+    def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        params = {"name": tool, "arguments": arguments}
+        result = self.request("tools/call", params, name=f"tools/call {tool}")
+        return dict(result.get("structuredContent") or {})
 
     @task(1)
     def draw(self) -> None:

@@ -233,10 +233,34 @@ def _add_places(commands: Any) -> None:
             sub.add_argument(
                 "--region", help="the region's name (default: from FILE's, e.g. portugal-latest)"
             )
+            sub.add_argument(
+                "--no-basemap",
+                action="store_true",
+                help="do not build the region's street basemap (vector tiles drawn under the map)",
+            )
         elif name == "remove":
             sub.add_argument("region", metavar="NAME")
         where = "the index's directory (default: MAPSRV_PLACES_DIR, else places/ beside maps.db)"
         sub.add_argument("--places-dir", help=where)
+
+
+def _basemap(file: Path, directory: Path, region: str, *, build: bool) -> None:
+    """The region's street basemap built from ``file`` (or, with ``--no-basemap``, an old one
+    removed: it would show streets the new index does not have)."""
+    from mapsrv.places.offline_files import basemap_path
+    from mapsrv.places.street_tiles import build_basemap
+
+    target = basemap_path(directory, region)
+    if not build:
+        target.unlink(missing_ok=True)
+        return
+    try:
+        built = build_basemap(file, target, lambda line: print(f"mapsrv: {line}", file=sys.stderr))
+    except (ValueError, RuntimeError) as exc:
+        target.unlink(missing_ok=True)
+        print(f"mapsrv: no basemap for {region}: {exc}", file=sys.stderr)
+        return
+    print(f"mapsrv: {built.describe()}", file=sys.stderr)
 
 
 def _places(args: argparse.Namespace) -> int:
@@ -254,6 +278,7 @@ def _places(args: argparse.Namespace) -> int:
             file = Path(args.file)
             region = args.region if args.region is not None else region_from_file(file)
             print(f"mapsrv: {import_extract(file, directory, region).describe()}", file=sys.stderr)
+            _basemap(file, directory, region, build=not args.no_basemap)
         elif args.action == "remove":
             print(f"mapsrv: removed {args.region} ({remove_region(directory, args.region)})", file=sys.stderr)
         else:

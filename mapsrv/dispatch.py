@@ -25,6 +25,7 @@ from mapsrv.hub.access import resolve
 from mapsrv.mcp.endpoints import McpEndpoints
 from mapsrv.observability.metrics import CONTENT_TYPE, Metrics
 from mapsrv.web import create_app, security_headers
+from mapsrv.web.basemap_tiles import BasemapTiles
 from mapsrv.web.static import StaticFiles
 from mapsrv.web.stream import StreamCounts, person_member, serve_event_stream, stream_start
 from mapsrv.web.upload_links import UploadLinks
@@ -53,7 +54,7 @@ class Dispatcher:
         self.mcp = mcp
         self.metrics = metrics
         self.draining = draining
-        self.app = create_app(config, hub, draining, mcp.images, mcp.issuer, mcp.places)
+        self.app = create_app(config, hub, draining, mcp.images, mcp.issuer, mcp.places, mcp.basemaps)
         # Quart types its ASGI arguments with TypedDicts; this dispatcher speaks plain dicts.
         self._app: Any = self.app
         self._headers = security_headers(config)
@@ -67,6 +68,7 @@ class Dispatcher:
         )
         self._uploads = UploadLinks(hub, self._headers)
         self._static = StaticFiles(self._headers)
+        self._basemap = BasemapTiles(mcp.basemaps, self._headers)
         # A view stream is read-only and carries no cookie: any origin holding the view key may
         # read it, such as the MCP App in a host's sandboxed (opaque-origin) iframe.
         self._stream_starts = {
@@ -82,6 +84,7 @@ class Dispatcher:
             Family.PAGE_WRITE: self._write,
             Family.UPLOAD_LINK: self._upload,
             Family.STATIC: self._static_file,
+            Family.BASEMAP: self._basemap_tile,
             Family.METRICS: self._metrics,
             Family.PROBE: self._web,
             Family.WEB: self._web,
@@ -141,6 +144,9 @@ class Dispatcher:
 
     async def _static_file(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
         await self._static(scope, receive, send)
+
+    async def _basemap_tile(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
+        await self._basemap(scope, receive, send)
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send, match: RouteMatch) -> None:
         await self.mcp(scope, receive, send)

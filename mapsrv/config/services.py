@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 YEAR = 365 * 24 * HOURS
+BASEMAP_MODES = ("auto", "osm", "extract", "none")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,15 @@ class LayerSettings:
         metadata=about(
             "hosts and CIDRs layers from elsewhere may come from (add_layer): the page's CSP allows tiles"
             " from these hosts only; loopback and private addresses only when listed"
+        ),
+    )
+    basemap: str = field(
+        default="auto",
+        metadata=about(
+            "what is drawn under the map: auto (the tile server, and an imported extract's street map"
+            " where the tile server cannot be reached), osm (the tile server only), extract (the imported"
+            " extracts' street maps, no tile server), none (the offline world map only), or a PMTiles"
+            " archive's path or https URL (its street map, no tile server)"
         ),
     )
     tile_deadline: float = field(
@@ -65,6 +75,17 @@ class LayerSettings:
                     f"Config 'allowed_sources' has value {source!r}. Not a host name, address or CIDR."
                 )
         check_range(self, "tile_deadline", 0.1, 10 * MINUTES)
+        if self.basemap not in BASEMAP_MODES and not self.basemap.endswith(".pmtiles"):
+            raise ConfigError(
+                f"Config 'basemap' has value {self.basemap!r:.200}. It must be auto, osm, extract, none"
+                " or a PMTiles archive (a path or an https URL ending .pmtiles)."
+            )
+        if self.basemap.endswith(".pmtiles") and urlsplit(self.basemap).scheme not in ("", "https", "http"):
+            raise ConfigError(f"Config 'basemap' has value {self.basemap!r:.200}. A URL must be https.")
+
+    def online_tiles(self) -> str:
+        """The tile server's URL template when the basemap uses it, else ''."""
+        return self.tile_url if self.basemap in ("auto", "osm") else ""
 
 
 @dataclass(frozen=True)

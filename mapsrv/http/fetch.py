@@ -121,7 +121,7 @@ class SourcePolicy:
     def from_config(cls, config: Config) -> SourcePolicy:
         # a fetched source is held and parsed whole, as a page's GeoJSON is: never past MAX_WHOLE
         size = min(config.max_file_size, MAX_WHOLE)
-        return cls.of(config.allowed_sources, config.tile_url, max_size=size)
+        return cls.of(config.allowed_sources, config.online_tiles(), max_size=size)
 
     def page_sources(self) -> list[str]:
         """The CSP sources of the tiles the page may load: the tile server and the listed hosts

@@ -10,9 +10,11 @@ varints are read here because the package's reader assumes gzip and decompresses
 from __future__ import annotations
 
 import io
+import os
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -32,7 +34,7 @@ from pmtiles.tile import (
 from mapsrv.errors import InvalidInput
 from mapsrv.http.fetch import SourcePolicy, fetch_source
 
-__all__ = ["HEAD_BYTES", "Archive", "ArchiveReaders", "open_archive"]
+__all__ = ["HEAD_BYTES", "Archive", "ArchiveReaders", "open_archive", "open_local_archive"]
 
 HEAD_BYTES = 16384  # the header and the root directory, by the spec
 MAX_UNPACKED = 4 * 2**20  # bytes a directory or a tile may take once decompressed
@@ -47,10 +49,11 @@ class Archive:
     """One archive's header facts, its root directory and the leaves read so far."""
 
     url: str
-    policy: SourcePolicy
+    policy: SourcePolicy | None  # None: a local file (``path``), read without the fetcher
     header: HeaderDict
     root: list[Entry]
     leaves: OrderedDict[int, list[Entry]] = field(default_factory=OrderedDict)
+    path: Path | None = None
 
     def facts(self) -> dict[str, Any]:
         """What a layer's source keeps (``mapsrv.core.layer_source``) and the page needs."""
@@ -67,6 +70,18 @@ class Archive:
 
     async def tile(self, z: int, x: int, y: int) -> bytes | None:
         """The tile at z/x/y, decompressed; None where the archive has none."""
+        data = await self.stored_tile(z, x, y)
+        if data is None:
+            return None
+        return _decompressed(data, self.header["tile_compression"], "tile")
+
+    @property
+    def gzipped(self) -> bool:
+        """Whether tiles are stored gzipped (``stored_tile`` gives them so)."""
+        return self.header["tile_compression"] is Compression.GZIP
+
+    async def stored_tile(self, z: int, x: int, y: int) -> bytes | None:
+        """The tile at z/x/y as stored (compressed as the header says); None where there is none."""
         if not self.header["min_zoom"] <= z <= self.header["max_zoom"]:
             return None
         tile_id = zxy_to_tileid(z, x, y)
@@ -76,8 +91,9 @@ class Archive:
             if entry is None:
                 return None
             if entry.run_length > 0:
-                data = await self._read(offset + entry.offset, entry.length)
-                return _decompressed(data, self.header["tile_compression"], "tile")
+                if entry.length > MAX_UNPACKED:
+                    raise InvalidInput(f"url's tile is {entry.length} bytes, more than {MAX_UNPACKED}")
+                return await self._read(offset + entry.offset, entry.length)
             entries = await self._leaf(entry)
         raise InvalidInput(
             f"url's directories must be at most {MAX_DEPTH} deep, got deeper; check the archive"
@@ -98,7 +114,11 @@ class Archive:
     async def _read(self, start: int, length: int) -> bytes:
         if length <= 0:
             return b""
-        got = (await fetch_source(self.policy, self.url, (start, start + length - 1))).body
+        if self.path is not None:
+            got = await trio.to_thread.run_sync(_pread, self.path, start, length)
+        else:
+            assert self.policy is not None
+            got = (await fetch_source(self.policy, self.url, (start, start + length - 1))).body
         if len(got) != length:
             raise InvalidInput(f"url answered {len(got)} bytes for {length} asked; check the archive")
         return got
@@ -124,6 +144,29 @@ async def open_archive(policy: SourcePolicy, url: str) -> Archive:
         _directory, head[start : start + length], header["internal_compression"]
     )
     return Archive(url, policy, header, root)
+
+
+async def open_local_archive(path: Path) -> Archive:
+    """The archive in the file at ``path`` (an operator's basemap), checked as a fetched one is."""
+    head = await trio.to_thread.run_sync(_pread, path, 0, HEAD_BYTES)
+    header = _header(head)
+    start, length = header["root_offset"], header["root_length"]
+    if start + length > len(head):
+        raise InvalidInput(
+            f"{path.name}'s root directory ends past the first {len(head)} bytes; check the archive"
+        )
+    root = await trio.to_thread.run_sync(
+        _directory, head[start : start + length], header["internal_compression"]
+    )
+    return Archive(path.name, None, header, root, path=path)
+
+
+def _pread(path: Path, start: int, length: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, length, start)
+    finally:
+        os.close(fd)
 
 
 def _header(head: bytes) -> HeaderDict:

@@ -25,6 +25,7 @@ class Family(enum.Enum):
     PAGE_WRITE = "page_write"  # a page's ops, undo and redo (a raw ASGI handler)
     WEB = "web"  # the Quart app (pages, the rest of the JSON API)
     STATIC = "static"  # the page's scripts and styles, Leaflet's, the outlines (mapsrv.web.static)
+    BASEMAP = "basemap"  # the street basemap's tiles and style (mapsrv.web.basemap_tiles)
     METRICS = "metrics"  # Prometheus
     PROBE = "probe"  # /health and /ready (answered by the Quart app)
     OAUTH_METADATA = "oauth_metadata"  # RFC 9728 metadata of the MCP endpoint (mapsrv.mcp.endpoints)
@@ -145,6 +146,7 @@ ROUTES: tuple[Route, ...] = (
     _route("/e/{key}", "/" + _KEY.format(kind="e"), Family.WEB),
     _route("/v/{key}", "/" + _KEY.format(kind="v"), Family.WEB),
     _route("/static/", r"/static/.*", Family.STATIC),
+    _route("/basemap/", r"/basemap/.*", Family.BASEMAP),
     # An upload link (its token, like a map's id, is a capability and never a label): the page a
     # person drops the file on, and the PUT of the file, from that page or from a client.
     _route("/u/{token}", r"/u/(?P<key>[^/]+)", Family.UPLOAD_LINK, origin_checked=True),

@@ -37,6 +37,8 @@ class MapApp(Resource):
     tile_attribution: str = Field(exclude=True)
     # the hosts raster layers' tiles may come from (``--allowed-sources``, ``mapsrv.http.fetch``)
     sources: tuple[str, ...] = Field(default=(), exclude=True)
+    # the street basemaps (``mapsrv.http.basemaps``): their descriptions, read per render
+    streets: Any = Field(default=None, exclude=True)
 
     def csp(self) -> dict[str, Any]:
         origin, tiles = origin_of(self.base_url()), origin_of(self.tile_url)
@@ -54,6 +56,7 @@ class MapApp(Resource):
             "tiles": self.tile_url,
             "attribution": self.tile_attribution,
             "version": __version__,
+            "basemaps": [m.describe() for m in await self.streets.maps()] if self.streets is not None else [],
         }
         # The SDK puts ``self.meta`` on the contents it returns after this read: the CSP of the
         # origin this read was made for.
@@ -64,7 +67,11 @@ class MapApp(Resource):
 
 
 def map_app(
-    base_url: Callable[[], str], tile_url: str, tile_attribution: str, sources: tuple[str, ...] = ()
+    base_url: Callable[[], str],
+    tile_url: str,
+    tile_attribution: str,
+    sources: tuple[str, ...] = (),
+    streets: Any = None,
 ) -> Apps:
     """The MCP Apps extension with the map app: ``MCPServer(extensions=[...])`` advertises it and
     serves the resource."""
@@ -79,6 +86,7 @@ def map_app(
         tile_url=tile_url,
         tile_attribution=tile_attribution,
         sources=sources,
+        streets=streets,
     )
     apps.add_resource(app)
     return apps

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from mapsrv import __version__
 from mapsrv.config import Config
 from mapsrv.core.changes import Actor
+from mapsrv.http.basemaps import Basemaps
 from mapsrv.http.fetch import SourcePolicy
 from mapsrv.http.identity import ApiKeys, ClientIdentity
 from mapsrv.http.types import Scope
@@ -53,8 +54,10 @@ class ToolContexts:
         router: Router | None = None,
         places: PlaceService | None = None,
         sources: SourcePolicy | None = None,
+        basemaps: Basemaps | None = None,
     ) -> None:
         self.hub, self.base_url, self.keys, self.config = hub, base_url, keys, config
+        self.basemaps = basemaps  # the street basemaps the MCP App is told of
         self.images, self.router, self.places = images, router, places or PlaceService()
         self.clients = ClientIdentity(config.trusted_proxies)
         self.sources = sources if sources is not None else SourcePolicy.from_config(config)
@@ -145,7 +148,11 @@ def serve_tools(contexts: ToolContexts, runners: Mapping[str, ToolRunner]) -> MC
         tools=sdk_tools(contexts.of_sdk, runners),
         extensions=[
             map_app(
-                contexts.base_url, config.tile_url, config.tile_attribution, tuple(sources.page_sources())
+                contexts.base_url,
+                config.online_tiles(),
+                config.tile_attribution,
+                tuple(sources.page_sources()),
+                contexts.basemaps,
             )
         ],
     )

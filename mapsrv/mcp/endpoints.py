@@ -31,20 +31,20 @@ from starlette.requests import ClientDisconnect
 
 from mapsrv.config import Config
 from mapsrv.errors import HttpError, MapsrvError, Unauthorized, Unavailable
-from mapsrv.http.fetch import SourcePolicy, tile_fetcher
+from mapsrv.http.basemaps import Basemaps
+from mapsrv.http.fetch import SourcePolicy
 from mapsrv.http.identity import ApiKeys, ClientIdentity
-from mapsrv.http.pmtiles import ArchiveReaders
 from mapsrv.http.responses import send_error
 from mapsrv.http.routes import Family, lookup
 from mapsrv.http.tokens import Issuer, IssuerUnreachable, TokenRefused
 from mapsrv.http.types import Message, Receive, Scope, Send, header
 from mapsrv.hub import MapEntry, MapHub
-from mapsrv.image.service import MapImages
 from mapsrv.mcp.agents import client_of, request_principal
 from mapsrv.mcp.authorization import McpAuthorization
 from mapsrv.mcp.building import ToolContexts, build_mcp, serve_tools
 from mapsrv.mcp.direct import DirectCalls
 from mapsrv.mcp.errors import json_rpc_errors, sdk_answers
+from mapsrv.mcp.images import map_images
 from mapsrv.mcp.param_headers import annotated_only
 from mapsrv.mcp.sdk import live_http_sessions, standalone_stream_open
 from mapsrv.mcp.session_requests import SessionRequests
@@ -151,18 +151,13 @@ class McpEndpoints:
         )
         # the map as an image (the tool's, the web's); what the server fetches, the sources down
         self.sources = policy = SourcePolicy.from_config(config)
-        self.images = MapImages(
-            config.tile_url,
-            fetch=tile_fetcher(policy),
-            archive=ArchiveReaders(policy).tile,
-            attribution=config.tile_attribution,
-            origins=policy.origins,
-            deadline=config.tile_deadline,
-        )
+        # the street basemaps: imported extracts' or the one --basemap names (mapsrv.http.basemaps)
+        self.basemaps = Basemaps.from_config(config, policy)
+        self.images = map_images(config, policy, self.basemaps)
         self.router = router  # routes along the roads (``--router``), when there is one
         self.places = places or PlaceService()  # the one resolver of names (the tools', the page's)
         contexts = ToolContexts(
-            hub, base_url, self.keys, config, self.images, self.router, self.places, policy
+            hub, base_url, self.keys, config, self.images, self.router, self.places, policy, self.basemaps
         )
         runners = tool_runners(routing=router is not None)
         self.mcp = serve_tools(contexts, runners)

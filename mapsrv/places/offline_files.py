@@ -42,12 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "BASEMAP_SUFFIX",
     "SCHEMA",
     "SCHEMA_VERSION",
     "SUFFIX",
     "OldRegion",
     "RegionInfo",
     "RegionNotFound",
+    "basemap_path",
     "check_region",
     "check_schema",
     "describe_counts",
@@ -59,6 +61,7 @@ __all__ = [
 ]
 
 SUFFIX = ".places.sqlite"
+BASEMAP_SUFFIX = ".basemap.pmtiles"  # the region's street basemap (``street_tiles``), when built
 _REGION = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 SCHEMA_VERSION = 2  # 1 (no user_version): one FTS table for every entry, no common words
@@ -122,11 +125,13 @@ class RegionInfo:
     imported_at: str  # ISO 8601, UTC
     counts: dict[str, int]  # by kind: place, poi, street, address, and area when it has areas
     schema: int = SCHEMA_VERSION  # the file's; another is not searched
+    basemap: int = 0  # the street basemap's size in bytes; 0: none
 
     def describe(self) -> str:
         """One line for ``mapsrv places list``."""
         counts, size = describe_counts(self.counts), describe_size(self.size)
         line = f"{self.region}: {counts}; {size}; imported {self.imported_at}"
+        line += f"; basemap {describe_size(self.basemap)}" if self.basemap else "; no basemap"
         if self.schema != SCHEMA_VERSION:
             line += (
                 f"; not searched, index format {self.schema} (this mapsrv reads {SCHEMA_VERSION}):"
@@ -185,6 +190,11 @@ def region_path(directory: Path, region: str) -> Path:
     return directory / f"{check_region(region)}{SUFFIX}"
 
 
+def basemap_path(directory: Path, region: str) -> Path:
+    """Where the region's street basemap is (it may not be: imported with ``--no-basemap``)."""
+    return directory / f"{check_region(region)}{BASEMAP_SUFFIX}"
+
+
 def list_regions(directory: Path) -> list[RegionInfo]:
     """The regions imported into ``directory``, by name; [] when there is none (or no directory)."""
     if not directory.is_dir():
@@ -209,7 +219,9 @@ def _info(region: str, path: Path) -> RegionInfo:
     finally:
         db.close()
     counts = {k.removeprefix("count:"): int(v) for k, v in meta.items() if k.startswith("count:")}
-    return RegionInfo(region, path, path.stat().st_size, meta.get("imported_at", "?"), counts, schema)
+    basemap = path.with_name(path.name.removesuffix(SUFFIX) + BASEMAP_SUFFIX)
+    size = basemap.stat().st_size if basemap.is_file() else 0
+    return RegionInfo(region, path, path.stat().st_size, meta.get("imported_at", "?"), counts, schema, size)
 
 
 def remove_region(directory: Path, region: str) -> Path:
@@ -219,4 +231,5 @@ def remove_region(directory: Path, region: str) -> Path:
     except FileNotFoundError:
         names = ", ".join(r.region for r in list_regions(directory)) or "none"
         raise RegionNotFound(f"no region {region!r} in {directory}; imported: {names}") from None
+    basemap_path(directory, region).unlink(missing_ok=True)
     return path

@@ -15,10 +15,10 @@ from werkzeug.exceptions import HTTPException
 
 from mapsrv.config import Config
 from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError
+from mapsrv.http.basemaps import Basemaps
 from mapsrv.http.compression import COMPRESSIBLE, MIN_SIZE, accepts_gzip, gzip_body
-from mapsrv.http.fetch import SourcePolicy, tile_fetcher
+from mapsrv.http.fetch import SourcePolicy
 from mapsrv.http.guards import origin_of
-from mapsrv.http.pmtiles import ArchiveReaders
 from mapsrv.http.responses import error_body, error_headers
 from mapsrv.http.routes import route_of
 from mapsrv.http.templates import environment
@@ -45,7 +45,8 @@ def security_headers(config: Config) -> list[tuple[str, str]]:
     # may load from learns every viewer's address. The page fetch()es PMTiles archives from the
     # same hosts (range requests), so connect-src names them too.
     listed = SourcePolicy.from_config(config).page_sources()
-    img = " ".join(dict.fromkeys(filter(None, ["'self'", "data:", origin_of(config.tile_url), *listed])))
+    tiles = origin_of(config.online_tiles())
+    img = " ".join(dict.fromkeys(filter(None, ["'self'", "data:", tiles, *listed])))
     connect = " ".join(dict.fromkeys(["'self'", *listed]))
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -85,28 +86,22 @@ def create_app(
     images: MapImages | None = None,
     issuer: Issuer | None = None,
     places: PlaceService | None = None,
+    basemaps: Basemaps | None = None,
 ) -> QuartTrio:
     app = QuartTrio(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_size
     policy = SourcePolicy.from_config(config)  # what map images fetch from elsewhere
+    streets = basemaps if basemaps is not None else Basemaps.from_config(config, policy)
     for name in TEMPLATES:  # compiled now: a missing or broken template fails the start, not a page
         environment(PACKAGE).get_template(name)
     WebContext(
         config=config,
         hub=hub,
         draining=draining,
-        images=images
-        if images is not None
-        else MapImages(
-            config.tile_url,
-            fetch=tile_fetcher(policy),
-            archive=ArchiveReaders(policy).tile,
-            attribution=config.tile_attribution,
-            origins=policy.origins,
-            deadline=config.tile_deadline,
-        ),
+        images=images if images is not None else MapImages(config.online_tiles()),  # the server gives its own
         issuer=issuer,
         places=places if places is not None else PlaceService(),
+        basemaps=streets,
     ).install(app.extensions)
     headers = security_headers(config)
 

@@ -10,6 +10,7 @@ from typing import Any, cast
 from quart import current_app, request
 
 from mapsrv.config import Config
+from mapsrv.http.basemaps import Basemaps
 from mapsrv.http.identity import email_from_cookies, name_from_cookies, user_from_cookies
 from mapsrv.http.tokens import Issuer
 from mapsrv.hub import MapHub
@@ -29,6 +30,7 @@ class WebContext:
     images: MapImages  # the map as an image (/m/<id>/image.png)
     issuer: Issuer | None = None  # the OpenID provider people sign in with (``signin``)
     places: PlaceService = field(default_factory=PlaceService)  # the one resolver (``places``)
+    basemaps: Basemaps | None = None  # the street basemaps the page draws (``mapsrv.http.basemaps``)
 
     def install(self, extensions: dict[str, object]) -> None:
         extensions[_KEY] = self

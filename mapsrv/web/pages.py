@@ -18,6 +18,7 @@ The pages are Jinja2 templates in ``mapsrv/web/templates``, every value escaped
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from quart import Blueprint, Response, redirect, request
@@ -113,7 +114,8 @@ def render_page(
         events=f"{prefix}/events",
         geojson=f"{prefix}/geojson",
         mode=mode,
-        tile_url=ctx.config.tile_url,
+        tile_url=ctx.config.online_tiles(),
+        basemaps=json.dumps([m.describe() for m in ctx.basemaps.known()] if ctx.basemaps else []),
         tile_attribution=ctx.config.tile_attribution,
         title=entry.state.title or "mapsrv",
         # a link preview (og:image): the view key's image, so unfurling never reveals the edit id
@@ -200,6 +202,8 @@ async def edit_page(map_id: str) -> Response:
 async def _person_page(ctx: WebContext, entry: MapEntry, role: str, user: str) -> str:
     name = name_from_cookies(request.headers.get("Cookie"))
     actor = person_actor(request.headers.get("User-Agent"), user, name).id
+    if ctx.basemaps is not None:
+        await ctx.basemaps.maps()  # looked at again when it is time: render_page reads what was found
     return render_page(
         ctx,
         entry,
@@ -287,4 +291,6 @@ async def claim_map(map_id: str) -> Response:
 async def view_page(view_key: str) -> Response:
     ctx = web_context()
     entry = await resolve(ctx.hub, "v", view_key, None)
+    if ctx.basemaps is not None:
+        await ctx.basemaps.maps()
     return Response(render_page(ctx, entry, "view", _base_url(ctx)), content_type="text/html")

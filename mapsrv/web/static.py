@@ -55,6 +55,7 @@ __all__ = [
     "TEMPLATES",
     "StaticFiles",
     "find_static_dir",
+    "etag_matches",
     "served_files",
 ]
 
@@ -122,7 +123,7 @@ def _load(path: Path, cache: str, common: list[tuple[bytes, bytes]]) -> _Loaded:
     return _Loaded(stamp, body, gzipped, etag, headers)
 
 
-def _matches(if_none_match: str, etag: bytes) -> bool:
+def etag_matches(if_none_match: str, etag: bytes) -> bool:
     """RFC 9110 13.1.2: ``*`` or any listed tag, compared weakly (a ``W/`` prefix ignored)."""
     tag = etag.decode()
     for item in if_none_match.split(","):
@@ -156,7 +157,7 @@ class StaticFiles:
         except MapsrvError as exc:
             await send_error(send, exc)
             return
-        if _matches(header(scope, b"if-none-match") or "", loaded.etag):
+        if etag_matches(header(scope, b"if-none-match") or "", loaded.etag):
             await send({"type": "http.response.start", "status": 304, "headers": loaded.headers})
             await send({"type": "http.response.body", "body": b""})
             return

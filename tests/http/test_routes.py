@@ -37,6 +37,7 @@ HANDLERS = {
     Family.OAUTH_METADATA: "_oauth_metadata",
     Family.UPLOAD_LINK: "_upload",
     Family.STATIC: "_static_file",
+    Family.BASEMAP: "_basemap_tile",
 }
 
 
@@ -74,6 +75,7 @@ def examples(map_id: str, view_key: str, edit_key: str) -> dict[str, tuple[str, 
         "/maps.json": ("GET", "/maps.json", {}),
         "/maps/{id}/action": ("POST", f"/maps/{map_id}/rename", {"json": {"title": "Trip"}}),
         "/static/": ("GET", "/static/map.js", {}),
+        "/basemap/": ("GET", "/basemap/style.json", {}),
         # with no issuer configured, a 404 (tests/mcp/test_authorization.py serves it)
         # sign-in: 404 with no issuer configured (tests/web/test_signin.py signs people in)
         "/login": ("GET", "/login", {}),

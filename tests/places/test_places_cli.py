@@ -80,3 +80,28 @@ def test_a_missing_file_and_a_bad_region_fail_clearly(
     assert capsys.readouterr().err.strip() == f"mapsrv: no such file: {tmp_path / 'nope.osm.pbf'}"
     assert main(["places", "import", str(lisbon), "--region", "../x", "--places-dir", str(tmp_path)]) == 1
     assert "region must be 1 to 64 lowercase letters" in capsys.readouterr().err
+
+
+def test_an_import_builds_the_regions_street_basemap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from support.street_extract import write_street_extract
+
+    places = ["--places-dir", str(tmp_path / "places")]
+    extract = tmp_path / "helsinki.osm.pbf"
+    write_street_extract(extract)
+    assert main(["places", "import", str(extract), *places]) == 0
+    said = capsys.readouterr().err
+    assert "mapsrv: basemap: " in said and "tiles at zooms 10-16" in said
+    basemap = tmp_path / "places" / "helsinki.basemap.pmtiles"
+    assert basemap.read_bytes()[:7] == b"PMTiles"
+    assert main(["places", "list", *places]) == 0
+    assert "; basemap " in capsys.readouterr().out
+    # imported again without one: the old basemap (of the old data) goes too
+    assert main(["places", "import", str(extract), "--no-basemap", *places]) == 0
+    assert not basemap.exists()
+    assert main(["places", "list", *places]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("; no basemap")
+    assert main(["places", "import", str(extract), *places]) == 0 and basemap.exists()
+    assert main(["places", "remove", "helsinki", *places]) == 0
+    assert not basemap.exists(), "a removed region's basemap is removed with it"

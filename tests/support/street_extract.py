@@ -1,0 +1,95 @@
+"""A small street map of central Helsinki for the basemap tests (issue 79), written with pyosmium
+through support/place_extract.py's writer, with a header box as ``osmium extract`` writes one.
+
+``write_street_extract(path)`` writes it and returns :class:`StreetFacts`. What is in it: the sea
+south of a coastline (a way west to east, land on its left as OSM draws it), a grid of named
+streets (a primary road, "Mannerheimintie", running north-south; residential streets
+east-west), a footway, a railway, a park (a closed way, ``leisure=park``), a lake
+(``natural=water``), buildings (closed ways) along the streets, some with house numbers, and two
+places: the city (a node, ``place=city``) and a suburb, "Kallio".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import osmium
+
+from support.place_extract import _Objects
+
+__all__ = ["BOX", "StreetFacts", "write_street_extract"]
+
+BOX = (24.930, 60.158, 24.960, 60.175)  # west, south, east, north
+COAST = 60.1605  # the coastline's latitude: the sea south of it
+MAIN = "Mannerheimintie"
+CROSS = ("Lönnrotinkatu", "Bulevardi", "Eerikinkatu", "Kalevankatu")
+
+
+@dataclass(frozen=True)
+class StreetFacts:
+    box: tuple[float, float, float, float]
+    main: str  # the primary road's name
+    main_lon: float  # it runs north-south here
+    cross: dict[str, float]  # residential street -> its latitude (each runs east-west)
+    buildings: tuple[tuple[tuple[float, float], ...], ...]  # (lat, lon) rings
+    numbered: dict[str, tuple[float, float]]  # house number -> its building's middle
+    park: tuple[tuple[float, float], ...]
+    lake: tuple[tuple[float, float], ...]
+    coast: float
+    places: dict[str, tuple[float, float]]
+
+
+def _ring(south: float, west: float, north: float, east: float) -> tuple[tuple[float, float], ...]:
+    return ((south, west), (south, east), (north, east), (north, west))
+
+
+def write_street_extract(path: Path) -> StreetFacts:
+    objects = _Objects()
+    west, _, east, _ = BOX
+    main_lon = 24.9400
+    objects.way(
+        ((COAST, west - 0.01), (COAST - 0.0005, 24.945), (COAST, east + 0.01)), {"natural": "coastline"}
+    )
+    objects.way(((60.1620, main_lon), (60.1740, main_lon)), {"highway": "primary", "name": MAIN})
+    cross = {}
+    for i, name in enumerate(CROSS):
+        lat = 60.1640 + i * 0.0025
+        cross[name] = lat
+        objects.way(((lat, 24.9320), (lat, 24.9580)), {"highway": "residential", "name": name})
+    objects.way(((60.1630, 24.9450), (60.1720, 24.9550)), {"highway": "footway"})
+    objects.way(((60.1745, west - 0.001), (60.1748, east + 0.001)), {"railway": "rail"})
+    park = _ring(60.1650, 24.9480, 60.1685, 24.9540)
+    objects.way(park, {"leisure": "park", "name": "Vanha kirkkopuisto"}, closed=True)
+    lake = _ring(60.1700, 24.9500, 60.1720, 24.9560)
+    objects.way(lake, {"natural": "water", "name": "Lampi"}, closed=True)
+    buildings, numbered = [], {}
+    for i, lat in enumerate(cross.values()):
+        for j in range(6):
+            lon = 24.9410 + j * 0.0010
+            ring = _ring(lat + 0.0002, lon, lat + 0.0007, lon + 0.0007)
+            tags = {"building": "yes"}
+            if j < 3:
+                number = str(1 + 2 * (i * 3 + j))
+                tags |= {"addr:housenumber": number, "addr:street": CROSS[i]}
+                numbered[number] = (lat + 0.00045, lon + 0.00035)
+            objects.way(ring, tags, closed=True)
+            buildings.append(ring)
+    places = {"Helsinki": (60.1690, 24.9380), "Kallio": (60.1730, 24.9500)}
+    objects.node(places["Helsinki"], {"place": "city", "name": "Helsinki"})
+    objects.node(places["Kallio"], {"place": "suburb", "name": "Kallio"})
+    _write(objects, path)
+    return StreetFacts(BOX, MAIN, main_lon, cross, tuple(buildings), numbered, park, lake, COAST, places)
+
+
+def _write(objects: _Objects, path: Path) -> None:
+    header = osmium.io.Header()
+    header.add_box(osmium.osm.Box(osmium.osm.Location(BOX[0], BOX[1]), osmium.osm.Location(BOX[2], BOX[3])))
+    writer = osmium.SimpleWriter(str(path), header=header, overwrite=True)
+    try:
+        for node in objects.nodes:
+            writer.add_node(node)
+        for way in objects.ways:
+            writer.add_way(way)
+    finally:
+        writer.close()

@@ -3,11 +3,14 @@ keeps too, so a tile reads the same in both: per tile, a label is drawn only whe
 lies inside the tile (no label is cut at a tile's edge, and two tiles' labels never overlap), and
 one whose box meets an already placed one is skipped. A box is the axis-aligned bounding box of
 the rotated text (its advance width by its font size) grown by the style's ``labels.gap`` px;
-"meets" includes touching. The order is the caller's: places, road names, house numbers.
+"meets" is overlaps (boxes that only touch do not meet). The order is the caller's: places, road
+names, house numbers.
 
-A road's name goes along its line once per tile: on its longest single segment, if that is at
-least the text's width + ``ROAD_ROOM`` px long, centred on the segment's middle and turned to its
-angle normalised into (-90, 90] degrees, so it never reads upside down."""
+A road's name goes along its line once per tile: on its longest single segment, each segment cut
+to the tile first (past the max zoom one segment of the max-zoom tile crosses several tiles, and
+each weighs its own piece), if that is at least the text's width + ``ROAD_ROOM`` px long, centred
+on the segment's middle and turned to its angle normalised into (-90, 90] degrees, so it never
+reads upside down."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from PIL import Image, ImageDraw
 
 from mapsrv.image.text import font, shown
 
-__all__ = ["ROAD_ROOM", "Box", "Label", "Placer", "along", "draw_label"]
+__all__ = ["ROAD_ROOM", "Box", "Label", "Placer", "along", "clip", "draw_label", "segments"]
 
 ROAD_ROOM = 8  # px a road's segment must be longer than its name
 Box = tuple[float, float, float, float]
@@ -44,14 +47,41 @@ class Label:
         return self.x - half_w, self.y - half_h, self.x + half_w, self.y + half_h
 
 
-def along(text: str, size: int, color: str, parts: Sequence[Sequence[Point]]) -> Label | None:
-    """A road's name on its longest segment, or None when even that is too short for it."""
-    best, length = None, 0.0
+def clip(a: Point, b: Point, size: float) -> tuple[Point, Point] | None:
+    """The part of the segment a-b inside the square [0, size]², or None (Liang-Barsky)."""
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, a[0]), (dx, size - a[0]), (-dy, a[1]), (dy, size - a[1])):
+        if p == 0:
+            if q < 0:
+                return None
+        elif p < 0:
+            t0 = max(t0, q / p)
+        else:
+            t1 = min(t1, q / p)
+    if t0 > t1:
+        return None
+    return (a[0] + t0 * dx, a[1] + t0 * dy), (a[0] + t1 * dx, a[1] + t1 * dy)
+
+
+def segments(parts: Sequence[Sequence[Point]], size: float) -> list[tuple[Point, Point, float]]:
+    """A line's segments cut to the tile, each with its length there."""
+    out = []
     for part in parts:
         for a, b in pairwise(part):
-            d = math.hypot(b[0] - a[0], b[1] - a[1])
-            if d > length:
-                best, length = (a, b), d
+            cut = clip(a, b, size)
+            if cut is not None:
+                out.append((*cut, math.dist(*cut)))
+    return out
+
+
+def along(text: str, size: int, color: str, pieces: Sequence[tuple[Point, Point, float]]) -> Label | None:
+    """A road's name on its longest segment (of ``segments``), or None when even that is too
+    short for it."""
+    best, length = None, 0.0
+    for a, b, d in pieces:
+        if d > length:
+            best, length = (a, b), d
     shown_text = shown(text)
     if best is None or length < font(size).getlength(shown_text) + ROAD_ROOM:
         return None
@@ -78,7 +108,7 @@ class Placer:
         if x0 < 0 or y0 < 0 or x1 > self.size or y1 > self.size:
             return False
         for _, (a0, b0, a1, b1) in self.placed:
-            if x0 <= a1 and a0 <= x1 and y0 <= b1 and b0 <= y1:
+            if x0 < a1 and a0 < x1 and y0 < b1 and b0 < y1:
                 return False
         self.placed.append((label, box))
         return True

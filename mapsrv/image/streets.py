@@ -8,7 +8,6 @@ Sans-IO: bytes in, a 256-pixel RGBA tile out; a tile that does not decode raises
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -17,7 +16,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from mapsrv.image.dashes import dashes
-from mapsrv.image.street_labels import Box, Label, Placer, along, draw_label
+from mapsrv.image.street_labels import Box, Label, Placer, along, draw_label, segments
 from mapsrv.image.street_style import rgb, street_style, width_at
 from mapsrv.image.text import shown
 from mapsrv.image.vector_tiles import LINE, POINT, POLYGON, SIZE, Feature, decode
@@ -163,10 +162,6 @@ def _points(shapes: Iterable[Feature]) -> Iterable[tuple[Feature, Point]]:
             yield shape, (x / SUPER, y / SUPER)
 
 
-def _length(parts: Sequence[Path]) -> float:
-    return sum((math.dist(a, b) for p in parts for a, b in pairwise(p)), 0.0)
-
-
 def _labels(layers: dict[str, list[Feature]], zoom: int) -> Iterable[tuple[Label, bool]]:
     """Every label that may be drawn, in the order they are placed: places (localities first),
     road names (by kind, the longer line first), house numbers; each with whether it is a road's."""
@@ -181,14 +176,14 @@ def _labels(layers: dict[str, list[Feature]], zoom: int) -> Iterable[tuple[Label
     for kind in ROAD_KINDS:
         if zoom >= road["from"][kind]:
             named = [
-                (s.properties["name"], [_small(p) for p in s.parts])
+                (s.properties["name"], segments([_small(p) for p in s.parts], SIZE))
                 for s in layers["roads"]
                 if s.kind == LINE
                 and s.properties.get("kind") == kind
                 and isinstance(s.properties.get("name"), str)
             ]
-            for name, parts in sorted(named, key=lambda n: -_length(n[1])):
-                label = along(str(name), road["size"], road["color"], parts)
+            for name, pieces in sorted(named, key=lambda n: -sum(d for _, _, d in n[1])):
+                label = along(str(name), road["size"], road["color"], pieces)
                 if label is not None:
                     yield label, True
     if zoom >= address["from"]:

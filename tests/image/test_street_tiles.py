@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import LineString, Point
 from support.street_tiles import ROAD, city_tile, encode, small_tile
 
-from mapsrv.image.street_labels import along
+from mapsrv.image.street_labels import along, clip, segments
 from mapsrv.image.street_style import rgb, street_style
 from mapsrv.image.streets import draw_street_tile
 from mapsrv.image.vector_tiles import decode, draw_vector_tile
@@ -80,7 +80,7 @@ def test_label_boxes_lie_inside_the_tile_and_apart() -> None:
         for x0, y0, x1, y1 in tile.boxes:
             assert 0 <= x0 < x1 <= 256 and 0 <= y0 < y1 <= 256
         for a, b in combinations(tile.boxes, 2):
-            assert a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1], (a, b)
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
 
 def test_a_name_too_long_for_any_segment_is_not_drawn() -> None:
@@ -119,7 +119,7 @@ def test_a_roads_name_is_drawn_once_and_a_label_is_never_cut_at_the_edge() -> No
     ],
 )
 def test_a_roads_name_never_reads_upside_down(line: list[tuple[float, float]], angle: float) -> None:
-    label = along("Rue Lepic", 11, "#000000", [line])
+    label = along("Rue Lepic", 11, "#000000", segments([line], 256))
     assert label is not None and label.angle == pytest.approx(angle)
     assert (label.x, label.y) == pytest.approx(((line[0][0] + line[1][0]) / 2, (line[0][1] + line[1][1]) / 2))
 
@@ -142,3 +142,20 @@ def test_properties_are_read_and_the_overlay_still_draws() -> None:
 def test_bytes_that_are_not_a_tile_are_refused(data: bytes) -> None:
     with pytest.raises(ValueError, match="mvt: "):
         draw_street_tile(data, 16)
+
+
+def test_past_the_max_zoom_a_roads_name_goes_on_its_piece_in_the_tile() -> None:
+    layers = small_tile("major_road")
+    layers["roads"] = [(ROAD, {"kind": "major_road", "name": "Rue Lepic"})]
+    # scale 4: the one segment crosses four deeper tiles; each draws the name on its own piece
+    for column in range(4):
+        tile = draw_street_tile(encode(layers), 18, 4, (256 * column, 384))
+        assert "Rue Lepic" in tile.labels, column
+        ((x0, _, x1, _),) = tile.boxes
+        assert x0 + x1 == pytest.approx(256), "centred on the piece inside the tile"
+
+
+def test_a_segment_is_cut_to_the_tile() -> None:
+    assert clip((-100, 50), (100, 50), 256) == ((0, 50), (100, 50))
+    assert clip((-100, -100), (356, 356), 256) == ((0, 0), (256, 256))
+    assert clip((300, 0), (300, 256), 256) is None

@@ -112,6 +112,12 @@ class Basemaps:
                 self._looked = time.monotonic()
         return list(self._maps.values())
 
+    async def covering(
+        self, south: float, west: float, north: float, east: float
+    ) -> list[tuple[str, int, int]]:
+        """(name, min zoom, max zoom) of each street map meeting the box, for ``map_image``."""
+        return [(m.name, *m.zooms) for m in await self.maps() if m.covers(west, south, east, north)]
+
     def known(self) -> list[StreetMap]:
         """The street maps as last looked at, without looking (for code off the loop)."""
         return list(self._maps.values())

@@ -94,6 +94,7 @@ class Rendered:
     labels: list[tuple[float, float, float, float]] = field(default_factory=list)  # boxes drawn
     legend: tuple[float, float, float, float] | None = None  # the legend's box, when drawn
     credits: tuple[str, ...] = ()  # the sources credited in its corner
+    street_labels: tuple[str, ...] = ()  # the street basemap's names drawn (``mapsrv.image.streets``)
 
 
 def choose_view(state: MapState, request: ImageRequest, chosen: list[Feature]) -> ImageView:
@@ -129,9 +130,10 @@ def render(
     chosen: list[Feature] | None = None,
     rasters: Sequence[Raster] = (),
     attribution: str = OSM,
+    streets: str = "",
 ) -> Rendered:
     """The image; ``tiles`` (tile x, y -> 256 px image at the view's tile zoom) when they came,
-    credited with ``attribution``, and the map's raster layers' tiles (``rasters``)."""
+    credited with ``attribution``, and ``rasters`` (the street basemap ``streets`` first, if any)."""
     if chosen is None:
         chosen = selected(state, request)
     if view is None:
@@ -184,8 +186,8 @@ def render(
                 image.alpha_composite(pin, (round(x) - 12, round(y) - 41))
     styles = {lid: layer.style for lid, layer in state.layers.items() if layer.style is not None}
     labelled = chosen if not clustered else [f for f in chosen if f.type != "marker"]
-    background = "tiles" if tiles else "natural earth"
-    credited = credits(state, attribution if tiles else NATURAL_EARTH)
+    background = "tiles" if tiles else f"streets ({streets})" if streets else "natural earth"
+    credited = credits(state, attribution if tiles else OSM if streets else NATURAL_EARTH)
     # the attribution and the legend are drawn over the map after the labels: drawn first on a
     # sheet of their own, their boxes are where no label goes
     sheet = Image.new("RGBA", image.size)

@@ -16,31 +16,29 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import logging
 import ssl
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
 import trio
-from PIL import Image
 
 from mapsrv import __version__
-from mapsrv.core import Feature, MapState
+from mapsrv.core import MapState
 from mapsrv.core.content_coding import Decoding
 from mapsrv.core.layer_source import RASTER, tile_url
 from mapsrv.core.origins import Down, Origins, origin_of
 from mapsrv.errors import MapsrvError
-from mapsrv.image.basemap import Raster, tiles_for
+from mapsrv.image.basemap import tiles_for
 from mapsrv.image.projection import ImageView
-from mapsrv.image.render import OSM, ImageRequest, Rendered, choose_view, render, selected
-from mapsrv.image.vector_tiles import draw_vector_tile
-from mapsrv.workers import run, stop_if_cancelled
+from mapsrv.image.render import OSM, ImageRequest, Rendered, choose_view, selected
+from mapsrv.image.sheets import Sheet, Tile, render_with_tiles
+from mapsrv.workers import run
 
-__all__ = ["MAX_RENDERS", "TILE_DEADLINE", "ImageStatistics", "MapImages", "Sheet"]
+__all__ = ["MAX_RENDERS", "TILE_DEADLINE", "ImageStatistics", "MapImages", "StreetSource"]
 
 log = logging.getLogger("mapsrv.image")
 
@@ -48,22 +46,18 @@ TILE_DEADLINE = 2.0  # seconds for all of an image's tiles
 MAX_RENDERS = 2  # images drawn at once (one per core here); the rest wait their turn
 TILE_CACHE = 512  # tiles kept (about 10 MB of PNG)
 MAX_TILE_BYTES = 1 << 20
-TILE_SIZE = 256
 
 
-Tile = tuple[int, int]  # x, y at the image's zoom
+class StreetSource(Protocol):
+    """The street basemaps (``mapsrv.http.basemaps.Basemaps``): which cover a box, and their tiles."""
 
+    async def covering(
+        self, south: float, west: float, north: float, east: float
+    ) -> list[tuple[str, int, int]]:
+        """(name, min zoom, max zoom) of each street map that meets the box."""
+        ...
 
-@dataclass
-class Sheet:
-    """One layer from elsewhere's tiles for an image: raster images, or vector tiles (MVT) drawn
-    as the page draws them; ``deeper`` zooms past the archive's max zoom, each tile then the
-    part of its max-zoom tile under it."""
-
-    opacity: float
-    vector: bool = False
-    deeper: int = 0
-    tiles: dict[Tile, bytes] = field(default_factory=dict)
+    async def tile(self, name: str, z: int, x: int, y: int) -> bytes | None: ...
 
 
 @dataclass
@@ -85,7 +79,9 @@ class MapImages:
         archive: Callable[[str, int, int, int], Awaitable[bytes | None]] | None = None,
         attribution: str = OSM,
         origins: Origins | None = None,
+        streets: StreetSource | None = None,
     ) -> None:
+        self.streets = streets  # drawn where the tile server is not used, or its tiles did not come
         self.tile_url = tile_url
         self.attribution = attribution  # the tile server's, drawn when its tiles are
         # the guarded fetcher (``mapsrv.http.fetch``) for raster layers' tiles; None: not drawn
@@ -107,8 +103,19 @@ class MapImages:
             skipped: list[str] = []  # sources left out, for the caption
             tiles = await self._fetch(view, skipped) if self.tile_url else {}
             rasters = await self._fetch_rasters(state, view, skipped)
+            whole = bool(tiles) and len(tiles) == len(tiles_for(view.tile_view()))
+            streets = None if whole else await self._fetch_streets(view)
             rendered = await run(
-                "image", _render_with_tiles, state, request, tiles, view, chosen, rasters, self.attribution
+                "image",
+                render_with_tiles,
+                state,
+                request,
+                tiles,
+                view,
+                chosen,
+                rasters,
+                self.attribution,
+                streets,
             )
         self.statistics.rendered += 1
         if skipped:
@@ -256,6 +263,28 @@ class MapImages:
                 skipped.append(f"layer {lid} ({name}) skipped: {told.describe()}")
         return out
 
+    async def _fetch_streets(self, view: ImageView) -> Sheet | None:
+        """The street basemap's tiles under the view (its max-zoom ones, drawn larger, past it),
+        from the first street map that covers it; None where none does or the zoom is below its."""
+        if self.streets is None:
+            return None
+        at = view.tile_view()
+        zoom, count = at.tile_zoom, 2**at.tile_zoom
+        for name, low, high in await self.streets.covering(*view.bounds()):
+            if zoom < low:
+                continue
+            sheet = Sheet(1.0, vector=True, deeper=max(0, zoom - high), name=name)
+            wanted: dict[tuple[int, int], list[Tile]] = {}
+            for x, y in tiles_for(at):
+                wanted.setdefault(((x % count) >> sheet.deeper, y >> sheet.deeper), []).append((x, y))
+            with trio.move_on_after(self.deadline):
+                for (tx, ty), places in wanted.items():
+                    data = await self.streets.tile(name, zoom - sheet.deeper, tx, ty)
+                    if data is not None:
+                        sheet.tiles |= {xy: data for xy in places}
+            return sheet
+        return None
+
     def _draws(self, source: Mapping[str, Any]) -> bool:
         if source.get("type") == "pmtiles":
             return self.archive is not None
@@ -315,53 +344,3 @@ async def _tile(client: httpx.AsyncClient, url: str) -> bytes | int:
                 await trio.lowlevel.checkpoint()
         decoding.end()
     return b"".join(pieces)
-
-
-def _render_with_tiles(
-    state: MapState,
-    request: ImageRequest,
-    tiles: dict[tuple[int, int], bytes],
-    view: ImageView,
-    chosen: list[Feature],
-    sheets: list[Sheet],
-    attribution: str,
-) -> Rendered:
-    decoded = _decoded(tiles, "RGB")
-    layers: list[Raster] = [(sheet.opacity, _sheet(sheet, 2**view.tile_zoom)) for sheet in sheets]
-    return render(state, request, decoded, view, chosen, layers, attribution)
-
-
-def _sheet(sheet: Sheet, count: int) -> dict[Tile, Image.Image]:
-    """A sheet's tiles as 256-pixel RGBA images; one that does not decode is left out."""
-    if not sheet.vector and not sheet.deeper:
-        return _decoded(sheet.tiles, "RGBA")
-    scale = 2**sheet.deeper
-    out: dict[Tile, Image.Image] = {}
-    for (x, y), data in sheet.tiles.items():
-        stop_if_cancelled()
-        dx, dy = ((x % count) % scale) * TILE_SIZE, (y % scale) * TILE_SIZE
-        try:
-            if sheet.vector:
-                out[(x, y)] = draw_vector_tile(data, scale, (dx, dy))
-                continue
-            with Image.open(io.BytesIO(data)) as tile:
-                if tile.size == (TILE_SIZE, TILE_SIZE):
-                    part = (dx / scale, dy / scale, (dx + TILE_SIZE) / scale, (dy + TILE_SIZE) / scale)
-                    box = tuple(round(v) for v in part)
-                    out[(x, y)] = tile.convert("RGBA").crop(box).resize((TILE_SIZE, TILE_SIZE))
-        except (OSError, ValueError, OverflowError, Image.DecompressionBombError):
-            continue  # not an image or not a vector tile: left out
-    return out
-
-
-def _decoded(tiles: dict[tuple[int, int], bytes], mode: str) -> dict[tuple[int, int], Image.Image]:
-    decoded: dict[tuple[int, int], Image.Image] = {}
-    for key, data in tiles.items():
-        stop_if_cancelled()
-        try:
-            with Image.open(io.BytesIO(data)) as tile:
-                if tile.size == (256, 256):
-                    decoded[key] = tile.convert(mode)
-        except (OSError, ValueError, Image.DecompressionBombError):
-            continue  # not an image (an HTML page, say): that tile is left out
-    return decoded

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -20,8 +21,9 @@ from mapsrv.image.street_labels import Box, Label, Placer, along, draw_label, se
 from mapsrv.image.street_style import rgb, street_style, width_at
 from mapsrv.image.text import shown
 from mapsrv.image.vector_tiles import LINE, POINT, POLYGON, SIZE, Feature, decode
+from mapsrv.workers import stop_if_cancelled
 
-__all__ = ["ROAD_KINDS", "StreetTile", "draw_street_tile"]
+__all__ = ["ROAD_KINDS", "DrawnStreets", "StreetTile", "draw_street_tile", "draw_streets"]
 
 SUPER = 2  # the geometry's pixels a tile pixel, each way
 LAYERS = frozenset({"earth", "water", "landuse", "buildings", "roads", "transit", "places"})
@@ -38,6 +40,7 @@ class StreetTile:
     image: Image.Image
     labels: tuple[str, ...]
     boxes: tuple[Box, ...]
+    names: tuple[str, ...] = ()  # the labels that name a place or a road (not house numbers)
 
 
 def _shapes(data: bytes, zoom: int, scale: int, shift: tuple[int, int]) -> dict[str, list[Feature]]:
@@ -162,9 +165,10 @@ def _points(shapes: Iterable[Feature]) -> Iterable[tuple[Feature, Point]]:
             yield shape, (x / SUPER, y / SUPER)
 
 
-def _labels(layers: dict[str, list[Feature]], zoom: int) -> Iterable[tuple[Label, bool]]:
+def _labels(layers: dict[str, list[Feature]], zoom: int) -> Iterable[tuple[Label, str]]:
     """Every label that may be drawn, in the order they are placed: places (localities first),
-    road names (by kind, the longer line first), house numbers; each with whether it is a road's."""
+    road names (by kind, the longer line first), house numbers; each with what it names
+    ("place", "road", "address")."""
     rules = street_style()["labels"]
     place, road, address = rules["place"], rules["road"], rules["address"]
     for kind in ("locality", "neighbourhood"):
@@ -172,7 +176,7 @@ def _labels(layers: dict[str, list[Feature]], zoom: int) -> Iterable[tuple[Label
             for shape, (x, y) in _points(s for s in layers["places"] if s.properties.get("kind") == kind):
                 name = shape.properties.get("name")
                 if isinstance(name, str) and name:
-                    yield Label(shown(name), place["size"][kind], place["color"], x, y), False
+                    yield Label(shown(name), place["size"][kind], place["color"], x, y), "place"
     for kind in ROAD_KINDS:
         if zoom >= road["from"][kind]:
             named = [
@@ -185,12 +189,12 @@ def _labels(layers: dict[str, list[Feature]], zoom: int) -> Iterable[tuple[Label
             for name, pieces in sorted(named, key=lambda n: -sum(d for _, _, d in n[1])):
                 label = along(str(name), road["size"], road["color"], pieces)
                 if label is not None:
-                    yield label, True
+                    yield label, "road"
     if zoom >= address["from"]:
         for shape, (x, y) in _points(s for s in layers["buildings"] if s.properties.get("kind") == "address"):
             number = shape.properties.get("addr_housenumber")
             if isinstance(number, (str, int)) and str(number):
-                yield Label(shown(str(number)), address["size"], address["color"], x, y), False
+                yield Label(shown(str(number)), address["size"], address["color"], x, y), "address"
 
 
 def draw_street_tile(data: bytes, zoom: int, scale: int = 1, shift: tuple[int, int] = (0, 0)) -> StreetTile:
@@ -201,13 +205,49 @@ def draw_street_tile(data: bytes, zoom: int, scale: int = 1, shift: tuple[int, i
     rules = street_style()["labels"]
     placer = Placer(SIZE, rules["gap"])
     roads_named: set[str] = set()
-    for label, road in _labels(layers, zoom):
-        if road and label.text in roads_named:
+    names: list[str] = []  # of places and roads, not house numbers
+    for label, what in _labels(layers, zoom):
+        if what == "road" and label.text in roads_named:
             continue
         if placer.place(label):
             draw_label(image, label, rules["halo"], rules["halo_width"])
-            if road:
+            if what == "road":
                 roads_named.add(label.text)
+            if what != "address":
+                names.append(label.text)
+    placed = placer.placed
     return StreetTile(
-        image, tuple(label.text for label, _ in placer.placed), tuple(b for _, b in placer.placed)
+        image, tuple(label.text for label, _ in placed), tuple(b for _, b in placed), tuple(names)
     )
+
+
+@dataclass(frozen=True)
+class DrawnStreets:
+    """An image's street tiles drawn (x, y at its tile zoom -> 256-pixel RGBA) and the names on them."""
+
+    tiles: dict[tuple[int, int], Image.Image]
+    labels: tuple[str, ...]
+
+
+def draw_streets(tiles: Mapping[tuple[int, int], bytes], zoom: int, deeper: int) -> DrawnStreets:
+    """An image's street tiles (x, y at ``zoom`` -> the tile's bytes: past the archive's max zoom,
+    the max-zoom tile ``deeper`` levels up), each drawn once and kept (``_drawn``: the next image
+    of the same view, after each change of the map, draws none); one that does not decode is left out."""
+    scale, count = 2**deeper, 2**zoom
+    out: dict[tuple[int, int], Image.Image] = {}
+    labels: list[str] = []
+    for (x, y), data in tiles.items():
+        stop_if_cancelled()
+        shift = (((x % count) % scale) * SIZE, (y % scale) * SIZE)
+        try:
+            drawn = _drawn(data, zoom, scale, shift)
+        except ValueError:
+            continue
+        out[(x, y)] = drawn.image
+        labels += drawn.names
+    return DrawnStreets(out, tuple(dict.fromkeys(labels)))
+
+
+@lru_cache(maxsize=96)  # ~24 MB of drawn tiles: a few views' worth
+def _drawn(data: bytes, zoom: int, scale: int, shift: tuple[int, int]) -> StreetTile:
+    return draw_street_tile(data, zoom, scale, shift)

@@ -21,4 +21,5 @@ def map_images(config: Config, policy: SourcePolicy, basemaps: Basemaps) -> MapI
         attribution=config.tile_attribution,
         origins=policy.origins,
         deadline=config.tile_deadline,
+        streets=basemaps,
     )

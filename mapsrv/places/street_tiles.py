@@ -257,6 +257,7 @@ def build_basemap(file: Path, target: Path, progress: Progress | None = None) ->
         raise ValueError(f"{file} holds nothing to draw a basemap of")
     layers = _layers(drawn, box)
     top = _top_zoom(box)
+    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.building-{os.getpid()}")
     count = 0
     try:

@@ -47,4 +47,7 @@ async def ready() -> Response:
     body["places"] = "warm" if ctx.places.warmed else "warming"
     # what this process holds, for an operator: its memory, the maps, the places read so far
     body["memory"] = {"rss_mb": rss_mb(), "maps_held": ctx.hub.statistics().maps, **ctx.places.loaded()}
+    if ctx.basemaps is not None:  # the street basemaps: which, the tiles cached, archives that would not open
+        await ctx.basemaps.maps()
+        body["basemaps"] = ctx.basemaps.statistics()
     return Response(dumps(body), status=200 if is_ready else 503, content_type="application/json")

@@ -16,6 +16,7 @@ import mapbox_vector_tile
 import pytest
 import trio
 from support import start_server
+from support.pmtiles_archives import serve_archives
 from support.street_extract import write_street_extract
 from support.waiting import wait_until
 
@@ -143,3 +144,33 @@ async def _not(told: Any) -> bool:
 def test_a_basemap_setting_that_is_none_of_the_choices_is_refused(value: str) -> None:
     with pytest.raises(ConfigError, match="Config 'basemap' has value"):
         Config(basemap=value).check()
+
+
+async def test_an_archive_by_url_is_read_with_range_requests_and_served_as_ours(
+    nursery: trio.Nursery, tmp_path: Path, archive: Path
+) -> None:
+    asked: list[tuple[str, str]] = []
+    port = await serve_archives(
+        nursery, {"/maps/helsinki.pmtiles": await trio.Path(archive).read_bytes()}, asked
+    )
+    url = f"http://127.0.0.1:{port}/maps/helsinki.pmtiles"
+    server = await start_server(nursery, places_dir=str(tmp_path / "none"), basemap=url)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        tiles, told, img = await _page(client)
+        assert tiles == "" and [b["name"] for b in told] == ["helsinki"]
+        assert f"127.0.0.1:{port}" not in img, "the page asks mapsrv, never the archive's host"
+        x, y = next(iter(tiles_over((24.94, 60.166, 24.941, 60.167), 16)))
+        got = await client.get(told[0]["url"].format(z=16, x=x, y=y))
+        assert got.status_code == 200 and "roads" in mapbox_vector_tile.decode(got.content)
+    assert asked and all(r.startswith("Range: bytes=") or r.startswith("range: bytes=") for _, r in asked)
+
+
+async def test_an_archive_url_that_is_not_one_is_said_in_ready(nursery: trio.Nursery, tmp_path: Path) -> None:
+    port = await serve_archives(nursery, {"/x.pmtiles": b"<html>not an archive</html>" * 10})
+    server = await start_server(
+        nursery, places_dir=str(tmp_path), basemap=f"http://127.0.0.1:{port}/x.pmtiles"
+    )
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await _page(client))[1] == []
+        ready = (await client.get("/ready")).json()
+    assert "x.pmtiles" in " ".join(ready["basemaps"]["failures"])

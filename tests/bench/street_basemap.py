@@ -141,6 +141,34 @@ async def _tiles(places: Path, box: tuple[float, float, float, float], count: in
     return out
 
 
+async def _images(places: Path, box: tuple[float, float, float, float], count: int) -> dict[str, Any]:
+    """``map_image`` of 800x600 city views at zoom 16 (a marker in each), each view new (cold: its
+    tiles read and drawn) and then again (warm: drawn tiles kept)."""
+    from mapsrv.core import Feature, MapState, apply
+    from mapsrv.core.ops import AddFeature, SetView
+    from mapsrv.http.basemaps import Basemaps
+    from mapsrv.image.render import ImageRequest
+    from mapsrv.image.service import MapImages
+
+    images = MapImages("", streets=Basemaps("extract", places))
+    west, south, east, north = box
+    out: dict[str, Any] = {}
+    step_lat, step_lon = (north - south) / count, (east - west) / count
+    views = [(south + step_lat * (i + 0.5), west + step_lon * ((i * 7) % count + 0.5)) for i in range(count)]
+    for label in ("cold", "warm"):
+        times = []
+        for lat, lon in views:
+            state = MapState("bench")
+            state, _ = apply(state, AddFeature(Feature("here", "marker", (lat, lon))))
+            state, _ = apply(state, SetView((lat, lon), 16))
+            started = time.perf_counter()
+            rendered = await images.render(state, ImageRequest(800, 600))
+            times.append(time.perf_counter() - started)
+            assert rendered.basemap.startswith("streets"), rendered.basemap
+        out[label] = percentiles(times)
+    return out
+
+
 def run(blocks: int, tiles: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         extract, places = Path(folder) / "city.osm.pbf", Path(folder) / "places"
@@ -149,6 +177,7 @@ def run(blocks: int, tiles: int) -> dict[str, Any]:
         index_s, index_mb = _timed("index", extract, places)
         basemap_s, basemap_mb = _timed("basemap", extract, places)
         served = trio.run(_tiles, places, box, tiles)
+        drawn = trio.run(_images, places, box, 20)
         size = (places / "city.basemap.pmtiles").stat().st_size
     return {
         "blocks": blocks,
@@ -159,6 +188,7 @@ def run(blocks: int, tiles: int) -> dict[str, Any]:
         "basemap_mb": round(size / 1e6, 2),
         "time_added_pct": round(100 * basemap_s / index_s, 1),
         "tile_ms": served,
+        "map_image_ms": drawn,
     }
 
 
@@ -174,6 +204,8 @@ def main() -> None:
           f" archive {out['basemap_mb']} MB")  # fmt: skip
     for label, q in out["tile_ms"].items():
         print(f"tile {label}: p50 {q['p50']} ms, p90 {q['p90']} ms, p99 {q['p99']} ms (n {q['n']})")
+    for label, q in out["map_image_ms"].items():
+        print(f"map_image at zoom 16, {label}: p50 {q['p50']} ms, p90 {q['p90']} ms (n {q['n']})")
     print(json.dumps(out))
 
 

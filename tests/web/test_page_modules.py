@@ -68,6 +68,8 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
         "archives.js",
         "pmtiles.js",
         "mvt.js",
+        "streets.js",
+        "streetlabels.js",
     }
     assert shared <= page and shared <= app
     # the app takes nothing of the page's own (panel, editing, presence)

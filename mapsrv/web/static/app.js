@@ -46,9 +46,9 @@ const view = createRenderer(map, {
   covers: '#bar, .leaflet-control',
 });
 view.applyView(null, []);
-// Natural Earth's countries (from mapsrv's origin) when the tile server cannot be reached, drawn
-// once the map's own features are.
-useOfflineWorld(map, tiles, { origin: cfg.origin, after: firstDrawing(view) });
+// Natural Earth's countries and the street basemaps (from mapsrv's origin) when the tile server
+// cannot be reached, drawn once the map's own features are.
+useOfflineWorld(map, tiles, { origin: cfg.origin, after: firstDrawing(view), basemaps: cfg.basemaps || [] });
 view.on('title', (title) => { titleEl.textContent = title || 'Untitled map'; });
 view.on('applied', () => {
   document.body.setAttribute('data-version', String(view.version));

@@ -9,6 +9,8 @@
  * of main thread just before a snapshot arrived (a 1,000-point map drawn that much later), and
  * the snapshot's fitted view then swapped them for the 1:50m ones anyway.
  */
+import { streetLayers } from './streets.js';
+
 const DETAILED_FROM_ZOOM = 4;
 const FILES = { coarse: '/static/world/countries-110m.json', detailed: '/static/world/countries-50m.json' };
 const FIRST_DRAWING_WAIT_MS = 3000; // the most the outlines wait for a map that does not come
@@ -100,10 +102,13 @@ function countries(topology, renderer) {
 
 /* The offline world map of `map`, under `tiles` (a tile layer, or null when none is configured:
  * then it is the map). It comes on by itself once TILE_FAILURES tiles failed and none loaded, and
- * is in the layer control. `origin`: where /static/world/ is (the MCP App's iframe has none of its
- * own). `after`: a promise the outlines wait for before they are drawn (the map's first drawing).
- * Answers {layer, onTiles(fn)}: fn(down) when the tile server is found down, or back. */
-export function useOfflineWorld(map, tiles, { origin = '', after = Promise.resolve() } = {}) {
+ * is in the layer control. `origin`: where /static/world/ and /basemap/ are (the MCP App's iframe
+ * has none of its own). `after`: a promise the outlines wait for before they are drawn (the map's
+ * first drawing). `basemaps`: mapsrv's street basemaps (streets.js), over the world map where
+ * they have tiles: in the layer control and on with it; without a tile server, on from the start
+ * (once `after` has come). Answers {layer, streets, onTiles(fn)}: fn(down) when the tile server is
+ * found down, or back. */
+export function useOfflineWorld(map, tiles, { origin = '', after = Promise.resolve(), basemaps = [] } = {}) {
   map.createPane('mapsrvBasemap');
   map.getPane('mapsrvBasemap').style.zIndex = 150; // under the tiles (200) and the shapes (400)
   const renderer = L.canvas({ pane: 'mapsrvBasemap', padding: 0.2 });
@@ -163,12 +168,17 @@ export function useOfflineWorld(map, tiles, { origin = '', after = Promise.resol
   }
 
   const offline = new OfflineWorld();
+  const streets = streetLayers(map, basemaps, origin);
+  const overlays = { 'Offline world map': offline };
+  for (const s of streets) overlays[s.title] = s.layer;
   const listeners = [];
   if (!tiles) {
-    offline.addTo(map); // no tile server configured: the offline map is the map
+    offline.addTo(map); // no tile server configured: the offline map is the map, the streets on it
+    after.then(() => streets.forEach((s) => s.layer.addTo(map)));
+    if (streets.length) L.control.layers(null, overlays, { position: 'bottomleft' }).addTo(map);
   } else {
     // Under the tile pane: tiles that come cover it; where they fail, it shows.
-    L.control.layers(null, { 'Offline world map': offline }, { position: 'bottomleft' }).addTo(map);
+    L.control.layers(null, overlays, { position: 'bottomleft' }).addTo(map);
     let failed = 0;
     let loadedTiles = 0;
     let down = false;
@@ -177,6 +187,7 @@ export function useOfflineWorld(map, tiles, { origin = '', after = Promise.resol
       if (loadedTiles > 0 || failed < TILE_FAILURES || down) return;
       down = true;
       if (!map.hasLayer(offline)) offline.addTo(map);
+      streets.forEach((s) => { if (!map.hasLayer(s.layer)) s.layer.addTo(map); });
       listeners.forEach((fn) => fn(true));
     });
     tiles.on('tileload', () => {
@@ -186,7 +197,7 @@ export function useOfflineWorld(map, tiles, { origin = '', after = Promise.resol
       listeners.forEach((fn) => fn(false));
     });
   }
-  return { layer: offline, onTiles: (fn) => listeners.push(fn) };
+  return { layer: offline, streets: streets, onTiles: (fn) => listeners.push(fn) };
 }
 
 // Resolves once `view` (render.js's renderer) has drawn its map for the first time and that

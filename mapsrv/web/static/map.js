@@ -33,7 +33,18 @@ const cfg = {
   editUrl: ds.editUrl || '',
   name: ds.name || '',
   suggestedName: ds.suggestedName || '',
+  basemaps: basemapsOf(ds.basemaps),
 };
+// The street basemaps the server offers (data-basemaps, JSON): none when absent or unreadable.
+function basemapsOf(text) {
+  try {
+    const list = JSON.parse(text || '[]');
+    return Array.isArray(list) ? list : [];
+  } catch (error) {
+    console.error('mapsrv: data-basemaps is not JSON', error);
+    return [];
+  }
+}
 // Every read of this map goes through its own prefix: /m/<id> (edit) or /v/<key> (view).
 cfg.prefix = cfg.events.replace(/\/events$/, '');
 
@@ -78,9 +89,9 @@ const view = createRenderer(map, Object.assign({
 // and clusters included, while the live one is off the map.
 const history = createRenderer(map, Object.assign({ live: false }, drawing));
 view.applyView(null, []);
-// Natural Earth's countries under the tiles: the map when there are none, or they do not come;
-// drawn once the map's own features are.
-const world = useOfflineWorld(map, tiles, { after: firstDrawing(view) });
+// Natural Earth's countries under the tiles, and the street basemaps over them: the map when there
+// are no tiles, or they do not come; drawn once the map's own features are.
+const world = useOfflineWorld(map, tiles, { after: firstDrawing(view), basemaps: cfg.basemaps });
 
 // ---------------------------------------------------------------- title & panel
 

@@ -7,11 +7,12 @@
  *   tile's edge, and two tiles' labels never overlap), and skipped when its box meets (overlaps)
  *   one already placed on the tile.
  * - Order: places (localities, then neighbourhoods), road names (highway, major_road, minor_road,
- *   other, path; within a kind the longer line, in pixels, first), then house numbers; each from
+ *   other, path; within a kind the longer line on the canvas first), then house numbers; each from
  *   its zoom in the style.
  * - A road's name is drawn once a tile: a line whose name is already drawn there is skipped. It is
- *   drawn along the line's longest single segment (in pixels, over all its parts) when that is at
- *   least the text's width + 8 px long, centred on the segment's middle and turned to its angle
+ *   drawn along the line's longest single segment (in pixels, over all its parts; each segment cut
+ *   to the canvas first, so past the max zoom, where one segment of the max-zoom tile crosses
+ *   several tiles, each tile weighs its own piece) when that is at least the text's width + 8 px long, centred on the segment's middle and turned to its angle
  *   normalised into (-90, 90] degrees, so it never reads upside down; else not at all.
  * - Text in the style's font, with a halo of `halo_width` px (a stroke twice that wide, under the
  *   fill) in `halo`.
@@ -73,7 +74,7 @@ export function drawLabels(context, byName, style, zoom, pxOf, size) {
     put(String(f.properties.name), rules.place.size[f.properties.kind], rules.place.color, atPlace(f.parts[0][0]), 0);
   });
   const drawn = new Set();
-  for (const road of roads(byName.roads, rules.road, zoom, pxOf(byName.roads))) {
+  for (const road of roads(byName.roads, rules.road, zoom, pxOf(byName.roads), size)) {
     const name = String(road.feature.properties.name);
     if (drawn.has(name)) continue;
     const longest = road.longest;
@@ -101,8 +102,26 @@ function places(layer, rule, zoom) {
   return ['locality', 'neighbourhood'].filter((kind) => rule.from[kind] !== undefined).flatMap(shown);
 }
 
-// The named roads whose names show at `zoom`, in label order, each with its longest segment.
-function roads(layer, rule, zoom, px) {
+// The part of the segment a -> b inside the square [0, size]², or null (Liang-Barsky).
+export function clip(a, b, size) {
+  const dx = b[0] - a[0], dy = b[1] - a[1];
+  let t0 = 0, t1 = 1;
+  for (const [p, q] of [[-dx, a[0]], [dx, size - a[0]], [-dy, a[1]], [dy, size - a[1]]]) {
+    if (p === 0) {
+      if (q < 0) return null;
+    } else {
+      const t = q / p;
+      if (p < 0) t0 = Math.max(t0, t);
+      else t1 = Math.min(t1, t);
+    }
+  }
+  if (t0 > t1) return null;
+  return [[a[0] + t0 * dx, a[1] + t0 * dy], [a[0] + t1 * dx, a[1] + t1 * dy]];
+}
+
+// The named roads whose names show at `zoom`, in label order, each with its longest segment
+// (within the canvas) and its length there.
+function roads(layer, rule, zoom, px, size) {
   if (!layer) return [];
   const out = [];
   for (const f of layer.features) {
@@ -111,7 +130,9 @@ function roads(layer, rule, zoom, px) {
     let total = 0, longest = null;
     for (const part of f.parts) {
       for (let i = 1; i < part.length; i++) {
-        const a = px(part[i - 1]), b = px(part[i]);
+        const cut = clip(px(part[i - 1]), px(part[i]), size);
+        if (!cut) continue;
+        const [a, b] = cut;
         const length = Math.hypot(b[0] - a[0], b[1] - a[1]);
         total += length;
         if (!longest || length > longest.length) longest = { length: length, ends: [a, b] };

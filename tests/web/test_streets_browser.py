@@ -1,19 +1,18 @@
-"""The page draws mapsrv's street basemap (issue 79) from vector tiles in Protomaps' schema: roads
-with their casings, buildings, water, a park, the road's name along it (labels that never overlap,
-none cut at a tile's edge), and past the tiles' max zoom the max-zoom tile drawn larger. It comes
-on by itself when the tile server is down, and is on from the start without one. No tile is asked
-for outside the basemap's bounds, below its min zoom or past its max zoom. Screenshots:
-streets-page.png (z16), streets-overzoom.png (z18).
-
-Stopgap until the server's /basemap/ routes are in: the tiles and the style are answered by the
-browser context (``serve_basemap``) as the server will answer them, and the page's body is given
-``data-basemaps`` on its way in."""
+"""The page draws mapsrv's street basemap (issue 79) from the server's vector tiles (a region
+imported from support/street_extract.py's Helsinki, as ``mapsrv places import`` builds it): roads
+with their casings, buildings, water, the park, the main road's name along it (labels that never
+overlap, none cut at a tile's edge), and past the tiles' max zoom the max-zoom tile drawn larger,
+names still on it. It comes on by itself when the tile server is down, and is on from the start
+without one (over the offline world map), at the screen's pixels (2x). No tile is asked for
+outside the basemap's bounds, below its min zoom or past its max zoom. Screenshots:
+streets-page.png (z16), streets-overzoom.png (z18)."""
 
 from __future__ import annotations
 
-import html
 import json
+import math
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,26 @@ import trio
 from PIL import Image
 from support import start_server
 from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
-from support.street_scene import CENTRE, MAJOR, MAJOR_AT, MAXZOOM, MINZOOM, NAME, describe, tile_bytes
+from support.street_extract import StreetFacts, write_street_extract
 
-import mapsrv.image
+from mapsrv.places.street_tiles import build_basemap
+from mapsrv.web.basemap_tiles import STYLE_FILE
 
 pytestmark = pytest.mark.browser
-STYLE = json.loads((Path(mapsrv.image.__file__).parent / "street_style.json").read_text(encoding="utf-8"))
-TILE = re.compile(r"/basemap/([\w-]+)/(\d+)/(\d+)/(\d+)\.mvt$")
+STYLE = json.loads(STYLE_FILE.read_text(encoding="utf-8"))
+TILE = re.compile(r"/basemap/helsinki/(\d+)/(\d+)/(\d+)\.mvt$")
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, StreetFacts]:
+    """A places directory holding Helsinki's basemap, and what is in it."""
+    folder = tmp_path_factory.mktemp("streets")
+    facts = write_street_extract(folder / "helsinki.osm.pbf")
+    places = folder / "places"
+    places.mkdir()
+    built = build_basemap(folder / "helsinki.osm.pbf", folder / "helsinki.basemap.pmtiles")
+    shutil.copy(built.path, places / built.path.name)
+    return places, facts
 
 
 def rgb(colour: str) -> tuple[int, int, int]:
@@ -39,47 +51,14 @@ def near(colour: tuple[int, ...], expected: tuple[int, int, int], tolerance: int
     return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=False))
 
 
-def serve_basemap(context: Any, tile_url: str | None = None) -> list[tuple[int, int, int]]:
-    """Answer /basemap/ as the server will, and hand the page its data-basemaps (and, given
-    ``tile_url``, that tile URL instead of the server's). Answers the tiles asked for, as asked.
-    Open the page at its own address (``new_map_tab``): the request a redirect makes is not routed."""
-    asked: list[tuple[int, int, int]] = []
-    attributes = f'data-basemaps="{html.escape(json.dumps([describe()]))}" '
+def tile_box(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """A tile's (west, south, east, north) in degrees."""
+    n = 2**z
 
-    def page(route: Any) -> None:
-        if route.request.resource_type != "document":
-            route.fallback()
-            return
-        response = route.fetch(max_redirects=0)
-        body = response.text().replace("<body ", "<body " + attributes, 1)
-        if tile_url is not None:
-            body = re.sub(r'data-tile-url="[^"]*"', f'data-tile-url="{tile_url}"', body)
-        route.fulfill(response=response, body=body)
+    def lat(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
 
-    def basemap(route: Any) -> None:
-        path = route.request.url.split("?")[0]
-        if path.endswith("/basemap/style.json"):
-            route.fulfill(status=200, content_type="application/json", body=json.dumps(STYLE))
-            return
-        found = TILE.search(path)
-        assert found and found[1] == NAME, path
-        z, x, y = (int(v) for v in found.groups()[1:])
-        asked.append((z, x, y))
-        data = tile_bytes(z, x, y)
-        if data is None:
-            route.fulfill(status=204)
-        else:
-            route.fulfill(status=200, content_type="application/vnd.mapbox-vector-tile", body=data)
-
-    context.route(re.compile(r"/[mev]/[^/?]+$"), page)
-    context.route(re.compile(r"/basemap/"), basemap)
-    return asked
-
-
-def new_map_tab(context: Any) -> Tab:
-    made = context.request.get("/", max_redirects=0)  # the context's cookie: this browser owns it
-    assert made.status == 303, made.status
-    return Tab.open(context, made.headers["location"])
+    return x / n * 360 - 180, lat(y + 1), (x + 1) / n * 360 - 180, lat(y)
 
 
 SETTLED = """(zoom) => {
@@ -93,15 +72,16 @@ SETTLED = """(zoom) => {
 # What the street tiles at the map's zoom drew: pixels near each of the given colours, and their
 # labels with their boxes in page pixels.
 DRAWN = """(colours) => {
-  const out = { counts: colours.map(() => 0), labels: [], boxes: [] };
+  const out = { counts: colours.map(() => 0), labels: [], boxes: [], ms: [] };
   for (const canvas of document.querySelectorAll('.mapsrv-street-tile[data-labels]')) {
     const rect = canvas.getBoundingClientRect();
     if (Math.abs(rect.width - 256) > 1) continue; // another zoom's, scaled
+    out.ms.push(+canvas.dataset.drawMs);
     const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     for (let i = 0; i < data.length; i += 4) {
       colours.forEach((c, k) => {
         const d = Math.max(...c.map((v, j) => Math.abs(data[i + j] - v)));
-        if (d <= 6) out.counts[k] += 1;
+        if (d <= 6 && data[i + 3] === 255) out.counts[k] += 1;
       });
     }
     const boxes = JSON.parse(canvas.dataset.labelBoxes);
@@ -115,11 +95,19 @@ DRAWN = """(colours) => {
   return out;
 }"""
 
-TILES_ON = "[...document.querySelectorAll('.mapsrv-street-tile')]"
-ALL_LABELS = TILES_ON + ".flatMap((c) => JSON.parse(c.dataset.labels || '[]'))"
-MAJOR_STYLE = STYLE["roads"]["major_road"]
-COLOURS = [rgb(MAJOR_STYLE["fill"]), rgb(MAJOR_STYLE["casing"]), rgb(STYLE["buildings"]["fill"]),
-           rgb(STYLE["water"]["fill"]), rgb(STYLE["landuse"]["park"])]  # fmt: skip
+ROADS = STYLE["roads"]
+COLOURS = [
+    rgb(ROADS["major_road"]["fill"]),
+    rgb(ROADS["major_road"]["casing"]),
+    rgb(ROADS["minor_road"]["casing"]),
+    rgb(STYLE["buildings"]["fill"]),
+    rgb(STYLE["water"]["fill"]),
+    rgb(STYLE["landuse"]["park"]),
+]
+VIEW = 1200, 800
+ALL_LABELS = (
+    "[...document.querySelectorAll('.mapsrv-street-tile')].flatMap((c) => JSON.parse(c.dataset.labels))"
+)
 
 
 def overlapping(boxes: list[list[float]]) -> list[tuple[int, int]]:
@@ -131,83 +119,111 @@ def overlapping(boxes: list[list[float]]) -> list[tuple[int, int]]:
     ]
 
 
-def road_pixel(tab: Tab, shot: Path) -> tuple[int, ...]:
-    """The screenshot's colour on MAJOR, 150 m east of the scene's centre (clear of its label)."""
-    point = tab.page.evaluate("(p) => window.mapsrv.map.latLngToContainerPoint(p)", MAJOR_AT)
-    colour: tuple[int, ...] = Image.open(shot).convert("RGB").getpixel((round(point["x"]), round(point["y"])))
-    return colour
+def road_pixels(tab: Tab, shot: Path, facts: StreetFacts, boxes: list[list[float]]) -> list[tuple[int, ...]]:
+    """The screenshot's colours on the main road, where it is on screen and clear of labels."""
+    along = [[60.1625 + i * 0.0004, facts.main_lon] for i in range(30)]
+    points = tab.page.evaluate(
+        "(ps) => ps.map((p) => window.mapsrv.map.latLngToContainerPoint(p)).map((c) => [c.x, c.y])", along
+    )
+    image = Image.open(shot).convert("RGB")
+    out = []
+    for x, y in points:
+        clear = not any(b[0] - 2 <= x <= b[2] + 2 and b[1] - 2 <= y <= b[3] + 2 for b in boxes)
+        if clear and 300 < x < VIEW[0] - 400 and 100 < y < VIEW[1] - 60:  # clear of the panels
+            out.append(image.getpixel((round(x), round(y))))
+    return out
 
 
-async def test_the_page_draws_the_streets_when_the_tile_server_is_down(nursery: trio.Nursery) -> None:
-    server = await start_server(nursery, tile_url=TILES)  # nothing answers there
+async def test_the_page_draws_the_streets_when_the_tile_server_is_down(
+    nursery: trio.Nursery, region: tuple[Path, StreetFacts]
+) -> None:
+    places, facts = region
+    server = await start_server(nursery, tile_url=TILES, places_dir=str(places))  # auto: tiles first
     shot = artifact("streets-page.png", Path("/tmp"))
     deep = artifact("streets-overzoom.png", Path("/tmp"))
+    middle = [60.1668, facts.main_lon + 0.002]
 
     def body(chromium: Chromium) -> dict[str, Any]:
-        context = new_context(chromium, server, viewport={"width": 1200, "height": 800})
-        asked = serve_basemap(context)
-        tab = new_map_tab(context)
+        context = new_context(chromium, server, viewport={"width": VIEW[0], "height": VIEW[1]})
+        tab = Tab.open(context)
+        asked: list[tuple[int, ...]] = []
+        tab.page.on(
+            "request", lambda r: asked.extend(tuple(map(int, m.groups())) for m in TILE.finditer(r.url))
+        )
         out: dict[str, Any] = {"control": tab.page.locator(".leaflet-control-layers").text_content()}
+        out["told"] = json.loads(tab.page.evaluate("document.body.dataset.basemaps"))
         far = {
             "op": "add_feature",
             "id": "far",
             "type": "marker",
             "coords": [38.7, -9.1],
         }  # the help card goes
-        tab.ops(far, {"op": "set_view", "center": CENTRE, "zoom": 16, "animate": False})
+        tab.ops(far, {"op": "set_view", "center": middle, "zoom": 16, "animate": False})
         tab.page.locator("#help").wait_for(state="hidden")
         tab.page.wait_for_function(SETTLED, arg=16)
         out["streets"] = tab.page.evaluate("document.body.dataset.streets")
         out["z16"] = tab.page.evaluate(DRAWN, COLOURS)
-        out["draw_ms"] = tab.page.evaluate(
-            TILES_ON + ".filter((c) => c.dataset.drawMs).map((c) => +c.dataset.drawMs)"
-        )
         tab.page.screenshot(path=str(shot))
-        out["road16"] = road_pixel(tab, shot)
-        tab.page.evaluate("(p) => { window.mapsrv.map.setView(p, 18, { animate: false }); }", MAJOR_AT)
+        out["road16"] = road_pixels(tab, shot, facts, out["z16"]["boxes"])
+        deeper = "(p) => { window.mapsrv.map.setView(p, 18, { animate: false }); }"
+        tab.page.evaluate(deeper, [60.1652, facts.main_lon])
         tab.page.wait_for_function(SETTLED, arg=18)
         out["z18"] = tab.page.evaluate(DRAWN, COLOURS)
         tab.page.screenshot(path=str(deep))
-        out["road18"] = road_pixel(tab, deep)
+        out["road18"] = road_pixels(tab, deep, facts, out["z18"]["boxes"])
         out["asked"] = list(asked)
         tab.check_clean()
         return out
 
     out = await in_chromium(body)
-    assert "Streets of Kamppi" in out["control"]
-    assert out["streets"] == NAME
-    fill, casing, building, water, park = out["z16"]["counts"]
-    assert fill > 500 and casing > 80, out["z16"]["counts"]
+    [told] = out["told"]
+    assert told["title"] in out["control"]
+    assert out["streets"] == "helsinki"
+    fill, casing, minor, building, water, park = out["z16"]["counts"]
+    assert fill > 500 and casing > 50 and minor > 50, out["z16"]["counts"]
     assert building > 500 and water > 500 and park > 500, out["z16"]["counts"]
-    assert MAJOR in out["z16"]["labels"], out["z16"]["labels"]
+    assert facts.main in out["z16"]["labels"], out["z16"]["labels"]
     assert "outside" not in out["z16"], out["z16"]["outside"]
     assert overlapping(out["z16"]["boxes"]) == [], out["z16"]
-    assert near(out["road16"], rgb(MAJOR_STYLE["fill"])), out["road16"]
-    # overzoomed: the z16 tiles drawn four times larger, the road (14 px wide there) still on them
-    assert out["z18"]["counts"][0] > 2000 and out["z18"]["counts"][1] > 200, out["z18"]["counts"]
-    assert near(out["road18"], rgb(MAJOR_STYLE["fill"])), out["road18"]
-    assert out["asked"] and all(MINZOOM <= z <= MAXZOOM for z, _, _ in out["asked"]), out["asked"]
-    assert all(tile_bytes(*t) is not None for t in out["asked"]), "a tile outside the bounds was asked for"
-    print("draw ms (z16 tiles):", out["draw_ms"])
+    white = rgb(ROADS["major_road"]["fill"])
+    assert out["road16"] and all(near(p, white) for p in out["road16"]), out["road16"]
+    # overzoomed: the z16 tiles drawn four times larger, the road (14 px wide there) on them still
+    assert out["z18"]["counts"][0] > 2000 and out["z18"]["counts"][1] > 100, out["z18"]["counts"]
+    assert out["road18"] and all(near(p, white) for p in out["road18"]), out["road18"]
+    assert facts.main in out["z18"]["labels"], "past the max zoom each tile weighs its own piece of a segment"
+    assert overlapping(out["z18"]["boxes"]) == [], out["z18"]
+    west, south, east, north = told["bounds"]
+    assert out["asked"], "no street tile was asked for"
+    for z, x, y in out["asked"]:
+        assert told["minzoom"] <= z <= told["maxzoom"], (z, x, y)
+        w, s, e, n = tile_box(z, x, y)
+        assert w <= east and e >= west and s <= north and n >= south, f"{z}/{x}/{y} is outside the bounds"
+    print("draw ms (z16 tiles):", out["z16"]["ms"], "(z18):", out["z18"]["ms"])
 
 
-async def test_without_a_tile_server_the_streets_are_on_from_the_start(nursery: trio.Nursery) -> None:
-    server = await start_server(nursery, tile_url=TILES)
+async def test_without_a_tile_server_the_streets_are_on_from_the_start(
+    nursery: trio.Nursery, region: tuple[Path, StreetFacts]
+) -> None:
+    places, facts = region
+    server = await start_server(nursery, places_dir=str(places), basemap="extract")
 
-    def body(chromium: Chromium) -> tuple[str, str, list[str]]:
-        context = new_context(chromium, server, viewport={"width": 800, "height": 600})
-        serve_basemap(context, tile_url="")  # stopgap: the server cannot be configured without tiles yet
-        tab = new_map_tab(context)
-        tab.ops({"op": "set_view", "center": CENTRE, "zoom": 15, "animate": False})
+    def body(chromium: Chromium) -> tuple[str, str, str, list[str]]:
+        retina = new_context(chromium, server, viewport={"width": 800, "height": 600}, device_scale_factor=2)
+        tab = Tab.open(retina)
+        tab.ops({"op": "set_view", "center": [60.1668, facts.main_lon], "zoom": 15, "animate": False})
         tab.page.wait_for_function(SETTLED, arg=15)
         tab.page.wait_for_function("() => (document.body.dataset.basemap || '').startsWith('offline')")
+        tiles = tab.page.evaluate("document.body.dataset.tileUrl")
         streets = tab.page.evaluate("document.body.dataset.streets")
         basemap = tab.page.evaluate("document.body.dataset.basemap")
         labels = tab.page.evaluate(ALL_LABELS)
+        sizes = tab.page.evaluate("[...document.querySelectorAll('.mapsrv-street-tile')].map((c) => c.width)")
+        assert set(sizes) == {512}, f"drawn at the screen's pixels: {sizes}"
         tab.check_clean()
-        return streets, basemap, labels
+        return tiles, streets, basemap, labels
 
-    streets, basemap, labels = await in_chromium(body)
-    assert streets == NAME
-    assert basemap.startswith("offline")
-    assert MAJOR in labels
+    tiles, streets, basemap, labels = await in_chromium(body)
+    assert tiles == ""
+    assert streets == "helsinki"
+    assert basemap.startswith("offline"), "the offline world map stays on under the streets"
+    assert facts.main in labels

@@ -1,11 +1,11 @@
 /* mapsrv: the street basemap's labels (issue 79), placed per tile by the rule map_image's street
- * renderer (mapsrv/image/streets.py) follows too, so a page and an image of the same place read alike:
+ * renderer (mapsrv/image/street_labels.py) follows too, so a page and an image of the same place read alike:
  *
  * - A label's box is the axis-aligned bounding box of its rotated text (the text's measured width
  *   by its font size, centred on its anchor), grown by the style's `labels.gap` px on every side.
  * - A label is drawn only when its whole box lies inside the tile's canvas (no label is cut at a
- *   tile's edge, and two tiles' labels never overlap), and skipped when its box meets (overlaps)
- *   one already placed on the tile.
+ *   tile's edge, and two tiles' labels never overlap), and skipped when its box meets (overlaps;
+ *   boxes that only touch do not meet) one already placed on the tile.
  * - Order: places (localities, then neighbourhoods), road names (highway, major_road, minor_road,
  *   other, path; within a kind the longer line on the canvas first), then house numbers; each from
  *   its zoom in the style.
@@ -40,7 +40,8 @@ export function drawLabels(context, byName, style, zoom, pxOf, size) {
     return !placed.some((o) => box[0] < o.box[2] && o.box[0] < box[2] && box[1] < o.box[3] && o.box[1] < box[3]);
   };
   // Draws `text` at `at` (canvas px) turned `angle` degrees when its box fits; says whether it did.
-  const put = (text, fontSize, color, at, angle) => {
+  const put = (raw, fontSize, color, at, angle) => {
+    const text = raw.normalize('NFC'); // as map_image measures and draws it
     context.font = fontSize + 'px ' + rules.font;
     const width = context.measureText(text).width;
     const turn = (angle * Math.PI) / 180;
@@ -78,7 +79,7 @@ export function drawLabels(context, byName, style, zoom, pxOf, size) {
     const name = String(road.feature.properties.name);
     if (drawn.has(name)) continue;
     const longest = road.longest;
-    if (!longest || longest.length < widthOf(name, rules.road.size) + SEGMENT_SLACK) continue;
+    if (!longest || longest.length < widthOf(name.normalize('NFC'), rules.road.size) + SEGMENT_SLACK) continue;
     const [a, b] = longest.ends;
     const middle = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
     if (put(name, rules.road.size, rules.road.color, middle, readingAngle(a, b))) drawn.add(name);

@@ -20,8 +20,7 @@ import { drawLabels, ROAD_KINDS } from './streetlabels.js';
 
 const SIZE = 256;
 const CACHE = 96; // decoded tiles kept, across the layer's zooms
-const CASING_MIN = 1, CASING_MAX = 2; // px a casing adds to its road's width: a quarter, within these
-const BUILDING_LINE = 0.75;
+const BUILDING_LINE = 0.5; // px, as map_image outlines them
 
 const styles = {};
 // The street style, fetched once per origin.
@@ -126,8 +125,8 @@ export function drawStreets(context, layers, style, zoom, scale = 1, shiftX = 0,
   const roads = kinds.map((kind) => [style.roads[kind], of(byName.roads, LINE, (p) => p.kind === kind)]);
   const px = pxOf(byName.roads);
   for (const [rule, lines] of roads) {
-    const width = widthAt(rule.widths, zoom);
-    stroke(context, lines, rule.casing, width + Math.min(CASING_MAX, Math.max(CASING_MIN, width / 4)), px);
+    const casing = rule.casing_widths ? widthAt(rule.casing_widths, zoom) : 0; // on each side of the fill
+    stroke(context, lines, rule.casing, widthAt(rule.widths, zoom) + 2 * casing, px);
   }
   for (const [rule, lines] of roads) stroke(context, lines, rule.fill, widthAt(rule.widths, zoom), px, rule.dash);
   return drawLabels(context, byName, style, zoom, pxOf, SIZE);

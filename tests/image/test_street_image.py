@@ -43,12 +43,15 @@ def _colours(data: str) -> Counter[tuple[int, int, int]]:
 
 
 def _near(colours: Counter[tuple[int, int, int]], want: tuple[int, int, int], tolerance: int = 6) -> int:
-    return sum(n for c, n in colours.items() if all(abs(a - b) <= tolerance for a, b in zip(c, want, strict=True)))
+    return sum(
+        n for c, n in colours.items() if all(abs(a - b) <= tolerance for a, b in zip(c, want, strict=True))
+    )
 
 
 async def _image(url: str, at: tuple[float, float], zoom: int) -> tuple[Counter[tuple[int, int, int]], str]:
     async with Client(url + "mcp") as agent:
-        drawn = await agent.call_tool("draw", {"items": [{"at": list(at), "label": "here"}], "title": "Streets"})
+        items = [{"at": list(at), "label": "here"}]
+        drawn = await agent.call_tool("draw", {"items": items, "title": "Streets"})
         map_id = drawn.structured_content["map_id"]
         moved = await agent.call_tool("set_view", {"map_id": map_id, "at": list(at), "zoom": zoom})
         assert not moved.is_error, moved.content

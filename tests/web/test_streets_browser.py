@@ -162,6 +162,7 @@ async def test_the_page_draws_the_streets_when_the_tile_server_is_down(
         tab.page.locator("#help").wait_for(state="hidden")
         tab.page.wait_for_function(SETTLED, arg=16)
         out["streets"] = tab.page.evaluate("document.body.dataset.streets")
+        out["banner"] = tab.page.locator("#tiles-banner").text_content()
         out["z16"] = tab.page.evaluate(DRAWN, COLOURS)
         tab.page.screenshot(path=str(shot))
         out["road16"] = road_pixels(tab, shot, facts, out["z16"]["boxes"])
@@ -179,6 +180,7 @@ async def test_the_page_draws_the_streets_when_the_tile_server_is_down(
     [told] = out["told"]
     assert told["title"] in out["control"]
     assert out["streets"] == "helsinki"
+    assert "drawn on the street map of helsinki and the offline world map" in out["banner"], out["banner"]
     fill, casing, minor, building, water, park = out["z16"]["counts"]
     assert fill > 500 and casing > 50 and minor > 50, out["z16"]["counts"]
     assert building > 500 and water > 500 and park > 500, out["z16"]["counts"]

@@ -96,8 +96,13 @@ function tileHost() {
 
 page.world.onTiles((down) => {
   if (down) {
+    // the imported regions' street maps stand in where they cover (basemap.js turns them on)
+    const streets = (cfg.basemaps || []).map((b) => b.name);
+    const instead = streets.length
+      ? 'the street map of ' + streets.join(', ') + ' and the offline world map'
+      : 'the offline world map';
     banner.textContent = 'The map background from ' + tileHost() +
-      ' cannot be reached, so the map is drawn on the offline world map. Everything on the map is still shown and live.';
+      ' cannot be reached, so the map is drawn on ' + instead + '. Everything on the map is still shown and live.';
   }
   banner.hidden = !down;
   document.body.classList.toggle('tiles-down', down);

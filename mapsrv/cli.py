@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+BASEMAP_CPU = 3600  # seconds of CPU the street basemap's build may take (a big region's: minutes)
+
 
 async def _run(config: Config) -> None:
     from mapsrv.server import serve  # here, not at the top: a relaying stdio never needs it
@@ -238,29 +240,36 @@ def _add_places(commands: Any) -> None:
                 action="store_true",
                 help="do not build the region's street basemap (vector tiles drawn under the map)",
             )
+            sub.add_argument(
+                "--basemap-memory",
+                type=int,
+                default=2048,
+                metavar="MIB",
+                help="the most memory the street basemap's build may take (default 2048 MiB)",
+            )
         elif name == "remove":
             sub.add_argument("region", metavar="NAME")
         where = "the index's directory (default: MAPSRV_PLACES_DIR, else places/ beside maps.db)"
         sub.add_argument("--places-dir", help=where)
 
 
-def _basemap(file: Path, directory: Path, region: str, *, build: bool) -> None:
-    """The region's street basemap built from ``file`` (or, with ``--no-basemap``, an old one
-    removed: it would show streets the new index does not have)."""
+def _basemap(file: Path, directory: Path, region: str, args: argparse.Namespace) -> None:
+    """The region's street basemap built from ``file`` in a bounded child process (or, with
+    ``--no-basemap``, an old one removed: it would show streets the new index does not have)."""
     from mapsrv.places.offline_files import basemap_path
-    from mapsrv.places.street_tiles import build_basemap
+    from mapsrv.places.street_build import BasemapRefused, build_in_child
 
     target = basemap_path(directory, region)
-    if not build:
+    if args.no_basemap:
         target.unlink(missing_ok=True)
         return
     try:
-        built = build_basemap(file, target, lambda line: print(f"mapsrv: {line}", file=sys.stderr))
-    except (ValueError, RuntimeError) as exc:
+        built = build_in_child(file, target, args.basemap_memory, BASEMAP_CPU)
+    except BasemapRefused as exc:
         target.unlink(missing_ok=True)
         print(f"mapsrv: no basemap for {region}: {exc}", file=sys.stderr)
         return
-    print(f"mapsrv: {built.describe()}", file=sys.stderr)
+    print(f"mapsrv: {built.line}", file=sys.stderr)
 
 
 def _places(args: argparse.Namespace) -> int:
@@ -278,7 +287,7 @@ def _places(args: argparse.Namespace) -> int:
             file = Path(args.file)
             region = args.region if args.region is not None else region_from_file(file)
             print(f"mapsrv: {import_extract(file, directory, region).describe()}", file=sys.stderr)
-            _basemap(file, directory, region, build=not args.no_basemap)
+            _basemap(file, directory, region, args)
         elif args.action == "remove":
             print(f"mapsrv: removed {args.region} ({remove_region(directory, args.region)})", file=sys.stderr)
         else:

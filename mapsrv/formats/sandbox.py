@@ -45,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from mapsrv.limits import confine_memory
 from mapsrv.observability.collector import GC_THRESHOLDS
 
 __all__ = [
@@ -137,18 +138,6 @@ def _libc() -> Any:
         return None
 
 
-def _mapped() -> int:
-    """Bytes of address space this process has mapped now (``VmSize``)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def confine(cpu: int) -> bool:
     """Bound this process but for its memory (the module's docstring): ``cpu`` seconds, its
     writes, no core file. Answers whether it has a network namespace of its own (the kernel may
@@ -170,13 +159,6 @@ def confine(cpu: int) -> bool:
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_WRITTEN, MAX_WRITTEN))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return isolated
-
-
-def confine_memory(memory: int) -> None:
-    """At most ``memory`` bytes of address space beyond what the process has mapped now (its
-    libraries, loaded first: GDAL and pyarrow alone map over a GiB they never touch)."""
-    limit = _mapped() + memory
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _is_gis(path: Path, fmt: str | None, filename: str | None) -> bool:

@@ -105,3 +105,21 @@ def test_an_import_builds_the_regions_street_basemap(
     assert main(["places", "import", str(extract), *places]) == 0 and basemap.exists()
     assert main(["places", "remove", "helsinki", *places]) == 0
     assert not basemap.exists(), "a removed region's basemap is removed with it"
+
+
+def test_a_street_basemap_past_its_memory_is_refused_and_the_index_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from support.street_extract import write_street_extract
+
+    places = ["--places-dir", str(tmp_path / "places")]
+    extract = tmp_path / "helsinki.osm.pbf"
+    write_street_extract(extract)
+    assert main(["places", "import", str(extract), "--basemap-memory", "4", *places]) == 0
+    said = capsys.readouterr().err
+    assert "mapsrv: imported helsinki:" in said, "the index is written first, and kept"
+    assert "no basemap for helsinki: the street map of helsinki.osm.pbf needs more than 4 MiB" in said, said
+    assert "--basemap-memory" in said and "--no-basemap" in said
+    assert (tmp_path / "places" / "helsinki.places.sqlite").exists()
+    assert not (tmp_path / "places" / "helsinki.basemap.pmtiles").exists()
+    assert [p.name for p in (tmp_path / "places").iterdir() if "building" in p.name] == [], "no half-built file"

@@ -253,18 +253,28 @@ def _add_places(commands: Any) -> None:
         sub.add_argument("--places-dir", help=where)
 
 
-def _basemap(file: Path, directory: Path, region: str, args: argparse.Namespace) -> None:
-    """The region's street basemap built from ``file`` in a bounded child process (or, with
-    ``--no-basemap``, an old one removed: it would show streets the new index does not have)."""
+def _import(file: Path, directory: Path, region: str, args: argparse.Namespace) -> None:
+    """The region's index, and its street basemap built beside it in a bounded child process (on
+    another core meanwhile); with ``--no-basemap``, an old basemap removed (it would show streets
+    the new index does not have)."""
     from mapsrv.places.offline_files import basemap_path
-    from mapsrv.places.street_build import BasemapRefused, build_in_child
+    from mapsrv.places.offline_import import check_extract, import_extract
+    from mapsrv.places.street_build import BasemapRefused, finish_build, start_build, stop_build
 
     target = basemap_path(directory, region)
-    if args.no_basemap:
+    check_extract(file)
+    building = None if args.no_basemap else start_build(file, target, args.basemap_memory, BASEMAP_CPU)
+    try:
+        print(f"mapsrv: {import_extract(file, directory, region).describe()}", file=sys.stderr)
+    except BaseException:
+        if building is not None:
+            stop_build(building, target)
+        raise
+    if building is None:
         target.unlink(missing_ok=True)
         return
     try:
-        built = build_in_child(file, target, args.basemap_memory, BASEMAP_CPU)
+        built = finish_build(building, file, args.basemap_memory, BASEMAP_CPU)
     except BasemapRefused as exc:
         target.unlink(missing_ok=True)
         print(f"mapsrv: no basemap for {region}: {exc}", file=sys.stderr)
@@ -274,7 +284,7 @@ def _basemap(file: Path, directory: Path, region: str, args: argparse.Namespace)
 
 def _places(args: argparse.Namespace) -> int:
     from mapsrv.places.offline_files import RegionNotFound, list_regions, region_from_file, remove_region
-    from mapsrv.places.offline_import import ExtractError, import_extract
+    from mapsrv.places.offline_import import ExtractError
 
     try:
         config = Config.from_sources(os.environ, {"places_dir": args.places_dir} if args.places_dir else {})
@@ -286,8 +296,7 @@ def _places(args: argparse.Namespace) -> int:
         if args.action == "import":
             file = Path(args.file)
             region = args.region if args.region is not None else region_from_file(file)
-            print(f"mapsrv: {import_extract(file, directory, region).describe()}", file=sys.stderr)
-            _basemap(file, directory, region, args)
+            _import(file, directory, region, args)
         elif args.action == "remove":
             print(f"mapsrv: removed {args.region} ({remove_region(directory, args.region)})", file=sys.stderr)
         else:

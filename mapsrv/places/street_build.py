@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BasemapRefused", "Built", "build_in_child", "main"]
+__all__ = ["BasemapRefused", "Built", "build_in_child", "finish_build", "main", "start_build", "stop_build"]
 
 REFUSED = 3  # the child's exit status for "too big for its limits"
 # how running out of address space shows where C++ code meets it (osmium cannot start its reader
@@ -38,22 +38,44 @@ class Built:
     size: int
 
 
-def build_in_child(file: Path, target: Path, memory_mib: int, cpu_seconds: int) -> Built:
-    """Builds ``file``'s street map into ``target`` in a child process bounded to ``memory_mib``
-    MiB and ``cpu_seconds``; BasemapRefused when it could not."""
+def start_build(file: Path, target: Path, memory_mib: int, cpu_seconds: int) -> subprocess.Popen[bytes]:
+    """Starts building ``file``'s street map into ``target`` in a child process bounded to
+    ``memory_mib`` MiB and ``cpu_seconds`` (``finish_build`` waits for it): the import reads the
+    index meanwhile, on another core."""
     child = [sys.executable, "-m", "mapsrv.places.street_build"]
-    argv = [*child, str(file), str(target), str(memory_mib), str(cpu_seconds)]
-    done = subprocess.run(argv, stdout=subprocess.PIPE, check=False)
-    if done.returncode == 0:
-        out = json.loads(done.stdout)
-        return Built(out["line"], out["tiles"], out["size"])
-    if done.returncode == REFUSED or done.returncode < 0:  # MemoryError, or killed (SIGXCPU, SIGKILL, abort)
+    return subprocess.Popen(
+        [*child, str(file), str(target), str(memory_mib), str(cpu_seconds)], stdout=subprocess.PIPE
+    )
+
+
+def finish_build(building: subprocess.Popen[bytes], file: Path, memory_mib: int, cpu_seconds: int) -> Built:
+    """The build's result once it ends; BasemapRefused when it could not be made."""
+    out, _ = building.communicate()
+    if building.returncode == 0:
+        told = json.loads(out)
+        return Built(told["line"], told["tiles"], told["size"])
+    if building.returncode == REFUSED or building.returncode < 0:  # MemoryError, or killed (SIGXCPU, abort)
         raise BasemapRefused(
             f"the street map of {file.name} needs more than {memory_mib} MiB or {cpu_seconds} s of CPU;"
             " give it more with --basemap-memory, import without one (--no-basemap), or serve a"
             " Protomaps build of the area with --basemap FILE.pmtiles"
         )
-    raise BasemapRefused(f"the street map of {file.name} could not be built (exit status {done.returncode})")
+    raise BasemapRefused(
+        f"the street map of {file.name} could not be built (exit status {building.returncode})"
+    )
+
+
+def stop_build(building: subprocess.Popen[bytes], target: Path) -> None:
+    """Ends a build whose import failed, and removes what it had begun writing."""
+    building.kill()
+    building.communicate()
+    for partial in target.parent.glob(f".{target.name}.building-*"):
+        partial.unlink(missing_ok=True)
+
+
+def build_in_child(file: Path, target: Path, memory_mib: int, cpu_seconds: int) -> Built:
+    """``start_build`` and ``finish_build`` in one."""
+    return finish_build(start_build(file, target, memory_mib, cpu_seconds), file, memory_mib, cpu_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

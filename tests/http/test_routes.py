@@ -376,6 +376,7 @@ async def test_ready_answers_503_once_the_server_drains(nursery: trio.Nursery) -
     async with httpx.AsyncClient(base_url=server.url) as http:
         first = (await http.get("/ready")).json()
         told = {"places": first["places"], "memory": first["memory"]}  # tests/places/test_memory_told.py
+        told["basemaps"] = first["basemaps"]  # tests/web/test_basemap_tiles.py
         assert first == {"ready": True, "store": "ok", "draining": False, **told}
         # the places load in the background at start: ready meanwhile, then told warm
         await wait_until(lambda: _places_warm(http), timeout=30)

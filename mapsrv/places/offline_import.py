@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mapsrv.places.coverage import coverage_meta
 from mapsrv.places.offline_areas import AREA_TAGS, TooComplex, area_kind, area_row
 from mapsrv.places.offline_files import SCHEMA, SCHEMA_VERSION, describe_counts, describe_size, region_path
 from mapsrv.places.offline_words import address_text, category_words, index_words, population
@@ -138,7 +139,7 @@ def _write(file: Path, target: Path, region: str) -> tuple[dict[str, int], list[
         _build(db)
         counts = dict(db.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall())
         counts["area"] = rows.area_count
-        meta = {"region": region, "source": file.name, "imported_at": _now()}
+        meta = {"region": region, "source": file.name, "imported_at": _now()} | coverage_meta(db, file)
         meta |= {f"count:{kind}": str(n) for kind, n in counts.items()}
         db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
         db.execute("COMMIT")
@@ -279,7 +280,8 @@ class _Rows:
             if isinstance(obj, osmium.osm.Node):
                 if not obj.location.valid():
                     continue
-                box = _point_box(obj.location.lat, obj.location.lon)
+                lat, lon = obj.location.lat, obj.location.lon
+                box = (lat, lon, lat, lat, lon, lon)
             elif isinstance(obj, osmium.osm.Way):
                 points = [(n.location.lat, n.location.lon) for n in obj.nodes if n.location.valid()]
                 if not points:
@@ -338,10 +340,6 @@ class _Rows:
             country = _country(street.country)
             yield ("street", street.name, repr(key), "", "", country, 0, lat, lon, s, n, w, e,
                    STREET_BASE, words, "street")  # fmt: skip
-
-
-def _point_box(lat: float, lon: float) -> tuple[float, float, float, float, float, float]:
-    return (lat, lon, lat, lat, lon, lon)
 
 
 def _centroid_box(points: list[tuple[float, float]]) -> tuple[float, float, float, float, float, float]:

@@ -24,6 +24,8 @@ from typing import Any
 
 import shapely
 
+from mapsrv.places.coverage import extract_box
+
 __all__ = ["Drawn", "area_kind", "line_kind", "point_kind", "read_drawn"]
 
 # highway value -> (kind, first zoom)
@@ -145,7 +147,7 @@ def read_drawn(file: Path) -> Drawn:
     """The extract's drawn features, in one read (osmium raises RuntimeError on a damaged file)."""
     import osmium  # here: only the import command needs it
 
-    drawn = Drawn(box=_header_box(file))
+    drawn = Drawn(box=extract_box(file))
     wkb = osmium.geom.WKBFactory()
     kinds = osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
     reader = osmium.FileProcessor(osmium.io.File(str(file), "pbf"), kinds)
@@ -187,19 +189,3 @@ def _one(obj: Any, drawn: Drawn, wkb: Any, osmium: Any) -> None:
         kind = point_kind(tags)
         if kind is not None:
             drawn.add(kind, bytes.fromhex(wkb.create_point(obj)))
-
-
-def _header_box(file: Path) -> tuple[float, float, float, float] | None:
-    """The box the extract's header says it covers (what osmium extract and Geofabrik write), or
-    None when it says none (then the data's own box is taken)."""
-    import osmium
-
-    reader = osmium.io.Reader(str(file), osmium.osm.osm_entity_bits.NOTHING)
-    try:
-        box = reader.header().box()
-    finally:
-        reader.close()
-    if not box.valid():
-        return None
-    low, high = box.bottom_left, box.top_right
-    return (low.lon, low.lat, high.lon, high.lat)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
+import trio
 from mcp.types import CallToolResult
 from pydantic import Field
 
@@ -27,6 +28,7 @@ from mapsrv.mcp.tools.results import answer
 from mapsrv.mcp.tools.schema import Lat, Lon, PlaceOrPoint
 from mapsrv.places import MAX_LIMIT, Place, PlaceNotFound, resolve_country, resolve_place
 from mapsrv.places.context import Context
+from mapsrv.places.coverage import coverage_note, region_boxes
 from mapsrv.places.offline import OfflineIndex
 from mapsrv.places.offline_words import describe_categories, match_categories
 from mapsrv.places.search import MAX_OFFSET, haversine
@@ -267,7 +269,22 @@ async def find_places(
         out["note"] = f"no {kind!s:.40} found{where}" + ("; widen within_km" if within_km else "")
     if found.unavailable:
         out["unavailable"] = _unavailable(found.unavailable)
+    if at is not None and (said := await _coverage(tc, at, within_km, places)):
+        out["coverage"] = said
     return answer(out)
+
+
+async def _coverage(
+    tc: ToolContext, at: LatLon, within_km: float | None, places: Sequence[Place]
+) -> str | None:
+    """What the answer says when its circle (``within_km``, or out to its farthest place) runs past
+    an imported region's edge, or lies outside every one (``mapsrv.places.coverage``)."""
+    directories = [s.directory for s in tc.places.sources if isinstance(s, OfflineIndex)]
+    if not directories:
+        return None
+    boxes = [b for d in directories for b in await trio.to_thread.run_sync(region_boxes, d)]
+    farthest = max((p.distance_m or 0.0 for p in places), default=0.0) / 1000
+    return coverage_note(at[0], at[1], within_km if within_km is not None else farthest, boxes)
 
 
 async def _check_category(tc: ToolContext, category: str) -> None:
@@ -306,4 +323,6 @@ async def nearest_place(
     out: dict[str, Any] = {"place": {**place.to_json(), "label": tc.places.label(place)}}
     if located.unavailable:
         out["unavailable"] = _unavailable(located.unavailable)
+    if said := await _coverage(tc, point, None, [place]):
+        out["coverage"] = said
     return answer(out)

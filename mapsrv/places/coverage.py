@@ -1,0 +1,112 @@
+"""What an imported extract covers (issue 77): its box, kept in its index's ``meta`` at import
+(``box``: west,south,east,north in degrees; the extract's header box, as ``osmium extract`` and
+Geofabrik write one, else its rows' own), and what an answer says when a question reaches past
+it: a search near a point outside every imported region, or whose circle runs past a region's
+edge, is answered from what the index holds, and says so, so an agent does not take "2 cafés near
+Kallio" for all there are when the extract holds only Kallio's southern tip.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+from mapsrv.places.offline_files import SUFFIX
+
+__all__ = ["Box", "coverage_meta", "coverage_note", "extract_box", "region_boxes"]
+
+Box = tuple[float, float, float, float]  # west, south, east, north
+_known: dict[tuple[str, int], Box | None] = {}  # (path, mtime) -> its box, read once
+
+
+def extract_box(file: Path) -> Box | None:
+    """The box an extract's header says it covers, or None when it says none."""
+    import osmium  # only the import needs it
+
+    reader = osmium.io.Reader(str(file), osmium.osm.osm_entity_bits.NOTHING)
+    try:
+        box = reader.header().box()
+    finally:
+        reader.close()
+    if not box.valid():
+        return None
+    low, high = box.bottom_left, box.top_right
+    return (low.lon, low.lat, high.lon, high.lat)
+
+
+def coverage_meta(db: sqlite3.Connection, file: Path) -> dict[str, str]:
+    """The ``meta`` row of what ``file`` covers: its header's box, else its rows'."""
+    box = extract_box(file)
+    if box is None:
+        row = db.execute("SELECT min(lon), min(lat), max(lon), max(lat) FROM entries").fetchone()
+        if row is None or row[0] is None:
+            return {}
+        box = (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+    return {"box": ",".join(f"{v:.7f}" for v in box)}
+
+
+def region_boxes(directory: Path) -> list[tuple[str, Box]]:
+    """Each imported region's box (regions imported before boxes were kept have none)."""
+    out = []
+    for path in sorted(directory.glob(f"*{SUFFIX}")):
+        region = path.name.removesuffix(SUFFIX)
+        if region.startswith("."):
+            continue
+        try:
+            key = (str(path), path.stat().st_mtime_ns)
+        except OSError:
+            continue
+        if key not in _known:
+            _known[key] = _read_box(path)
+        box = _known[key]
+        if box is not None:
+            out.append((region, box))
+    return out
+
+
+def _read_box(path: Path) -> Box | None:
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'box'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    if row is None:
+        return None
+    west, south, east, north = (float(v) for v in str(row[0]).split(","))
+    return (west, south, east, north)
+
+
+def _km_to_edge(lat: float, lon: float, box: Box) -> float:
+    """How far (km) ``lat``, ``lon`` lies inside ``box`` from its nearest edge (negative outside)."""
+    west, south, east, north = box
+    per_lon = 111.195 * math.cos(math.radians(lat))
+    inside = min(
+        (lat - south) * 111.195, (north - lat) * 111.195, (lon - west) * per_lon, (east - lon) * per_lon
+    )
+    return inside
+
+
+def coverage_note(lat: float, lon: float, reach_km: float, boxes: list[tuple[str, Box]]) -> str | None:
+    """What an answer about places within ``reach_km`` of a point says of the imported regions'
+    coverage: nothing when a region holds the whole circle (or none is imported)."""
+    if not boxes:
+        return None
+    inside = [(region, _km_to_edge(lat, lon, box)) for region, box in boxes]
+    holding = [(region, edge) for region, edge in inside if edge >= 0]
+    if not holding:
+        names = ", ".join(region for region, _ in boxes)
+        return (
+            f"near is outside the imported regions ({names}): streets, addresses and shops there are not"
+            " in this server's index; what is found comes from the other sources"
+        )
+    region, edge = max(holding, key=lambda held: held[1])
+    if edge >= reach_km:
+        return None
+    return (
+        f"near is {edge:.1f} km from the edge of the imported region {region}: places past it are not in"
+        " the index, so this answer may lack some"
+    )

@@ -82,14 +82,18 @@ def test_a_missing_file_and_a_bad_region_fail_clearly(
     assert "region must be 1 to 64 lowercase letters" in capsys.readouterr().err
 
 
+def _helsinki(tmp_path: Path) -> tuple[Path, list[str]]:
+    """support/street_extract.py's Helsinki written, and the places flags of a directory for it."""
+    from support.street_extract import write_street_extract
+
+    write_street_extract(tmp_path / "helsinki.osm.pbf")
+    return tmp_path / "helsinki.osm.pbf", ["--places-dir", str(tmp_path / "places")]
+
+
 def test_an_import_builds_the_regions_street_basemap(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from support.street_extract import write_street_extract
-
-    places = ["--places-dir", str(tmp_path / "places")]
-    extract = tmp_path / "helsinki.osm.pbf"
-    write_street_extract(extract)
+    extract, places = _helsinki(tmp_path)
     assert main(["places", "import", str(extract), *places]) == 0
     said = capsys.readouterr().err
     assert "mapsrv: basemap: " in said and "tiles at zooms 10-16" in said
@@ -110,11 +114,7 @@ def test_an_import_builds_the_regions_street_basemap(
 def test_a_street_basemap_past_its_memory_is_refused_and_the_index_kept(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from support.street_extract import write_street_extract
-
-    places = ["--places-dir", str(tmp_path / "places")]
-    extract = tmp_path / "helsinki.osm.pbf"
-    write_street_extract(extract)
+    extract, places = _helsinki(tmp_path)
     assert main(["places", "import", str(extract), "--basemap-memory", "4", *places]) == 0
     said = capsys.readouterr().err
     assert "mapsrv: imported helsinki:" in said, "the index is written first, and kept"
@@ -122,4 +122,6 @@ def test_a_street_basemap_past_its_memory_is_refused_and_the_index_kept(
     assert "--basemap-memory" in said and "--no-basemap" in said
     assert (tmp_path / "places" / "helsinki.places.sqlite").exists()
     assert not (tmp_path / "places" / "helsinki.basemap.pmtiles").exists()
-    assert [p.name for p in (tmp_path / "places").iterdir() if "building" in p.name] == [], "no half-built file"
+    assert [p.name for p in (tmp_path / "places").iterdir() if "building" in p.name] == [], (
+        "no half-built file"
+    )

@@ -242,9 +242,15 @@ class _Objects:
         self.relations.append(Relation(id=ident, members=refs, tags=tags, **META))
         return ident
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path, box: tuple[float, float, float, float] | None = None) -> None:
+        """Writes the file; with ``box`` (west, south, east, north), a header saying it covers
+        that box, as ``osmium extract`` writes one."""
         path.unlink(missing_ok=True)  # SimpleWriter will not overwrite
-        writer = osmium.SimpleWriter(str(path))
+        header = osmium.io.Header()
+        if box is not None:
+            low, high = osmium.osm.Location(box[0], box[1]), osmium.osm.Location(box[2], box[3])
+            header.add_box(osmium.osm.Box(low, high))
+        writer = osmium.SimpleWriter(str(path), header=header)
         try:
             for node in self.nodes:
                 writer.add_node(node)

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import osmium
-
 from support.place_extract import _Objects
 
 __all__ = ["BOX", "StreetFacts", "write_street_extract"]
@@ -78,18 +76,5 @@ def write_street_extract(path: Path) -> StreetFacts:
     places = {"Helsinki": (60.1690, 24.9380), "Kallio": (60.1730, 24.9500)}
     objects.node(places["Helsinki"], {"place": "city", "name": "Helsinki"})
     objects.node(places["Kallio"], {"place": "suburb", "name": "Kallio"})
-    _write(objects, path)
+    objects.write(path, box=BOX)
     return StreetFacts(BOX, MAIN, main_lon, cross, tuple(buildings), numbered, park, lake, COAST, places)
-
-
-def _write(objects: _Objects, path: Path) -> None:
-    header = osmium.io.Header()
-    header.add_box(osmium.osm.Box(osmium.osm.Location(BOX[0], BOX[1]), osmium.osm.Location(BOX[2], BOX[3])))
-    writer = osmium.SimpleWriter(str(path), header=header, overwrite=True)
-    try:
-        for node in objects.nodes:
-            writer.add_node(node)
-        for way in objects.ways:
-            writer.add_way(way)
-    finally:
-        writer.close()

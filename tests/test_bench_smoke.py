@@ -274,3 +274,12 @@ def test_within_areas_bench_runs_on_an_extracts_areas() -> None:
     assert out["import"]["counts"]["area"] == 5
     found = {area: out[area]["found"] for area in within_areas.CITY_AREAS}
     assert found["Helsinki"] > found["Kallio"] > 0, found  # the park is too small for 2,000 markers
+
+
+def test_the_street_basemap_bench_runs_small() -> None:
+    from bench import street_basemap
+
+    out = street_basemap.run(6, 10)
+    assert out["index_s"] > 0 and out["basemap_s"] > 0 and out["basemap_mb"] > 0
+    assert out["tile_ms"]["cold"]["n"] == 10 and 0 < out["tile_ms"]["cached"]["p50"] < CEILING_MS
+    assert out["map_image_ms"]["warm"]["n"] == 20

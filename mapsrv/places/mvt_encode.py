@@ -48,6 +48,18 @@ def _varint(value: int, out: bytearray) -> None:
     out.append(value)
 
 
+_LENGTHS = [bytes((n,)) for n in range(128)]
+
+
+def _length(value: int) -> bytes:
+    """A length as its varint's bytes (one byte, from a table, under 128)."""
+    if value < 128:
+        return _LENGTHS[value]
+    out = bytearray()
+    _varint(value, out)
+    return bytes(out)
+
+
 def _field(number: int, payload: bytes | bytearray, out: bytearray) -> None:
     _varint((number << 3) | 2, out)
     _varint(len(payload), out)
@@ -223,32 +235,37 @@ def _layer(
     keys: dict[str, int] = {}
     values: dict[bytes, int] = {}
     seen: dict[tuple[type, Any], int] = {}  # a value (and its type: 1 is not True) -> its index
-    kept: list[tuple[int, list[int], list[int]]] = []  # type, commands, tags
+    tagged: dict[tuple[tuple[str, Any], ...], bytes] = {}  # a feature's properties -> its tags field
+    kept: list[tuple[int, list[int], bytes]] = []  # type, commands, tags field
     for encoded, properties in zip(_commands(geometries), props, strict=True):
         if encoded is None:
             continue
-        tags: list[int] = []
-        for key, value in properties.items():
-            index = seen.get((type(value), value))
-            if index is None:
-                index = seen[(type(value), value)] = values.setdefault(_value(value), len(values))
-            tags += (keys.setdefault(key, len(keys)), index)
-        kept.append((encoded[0], encoded[1], tags))
+        said = tuple(properties.items())
+        field = tagged.get(said)
+        if field is None:
+            tags: list[int] = []
+            for key, value in said:
+                index = seen.get((type(value), value))
+                if index is None:
+                    index = seen[(type(value), value)] = values.setdefault(_value(value), len(values))
+                tags += (keys.setdefault(key, len(keys)), index)
+            packed_tags = bytearray()
+            if tags:
+                _packed(2, tags, packed_tags)
+            field = tagged[said] = bytes(packed_tags)
+        kept.append((encoded[0], encoded[1], field))
     if not kept:
         return b""
     packed, ends = _varints([c for _, commands, _ in kept for c in commands])
-    features = bytearray()
+    pieces: list[bytes] = []
     at = done = 0
-    for kind, commands, tags in kept:
+    for kind, commands, field in kept:
         done += len(commands)
         end = int(ends[done - 1])
-        feature = bytearray()
-        if tags:
-            _packed(2, tags, feature)
-        feature += bytes((0x18, kind))
-        _field(4, packed[at:end], feature)
+        head = field + bytes((0x18, kind, 0x22)) + _length(end - at)
+        pieces += (b"\x12", _length(len(head) + end - at), head, packed[at:end])
         at = end
-        _field(2, feature, features)
+    features = b"".join(pieces)
     out = bytearray(b"\x78\x02")  # version 2
     _field(1, name.encode(), out)
     out += features

@@ -24,19 +24,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["EXTENT", "encode_tile"]
+from mapsrv.places.mvt_geometry import commands
+
+__all__ = ["EXTENT", "Layer", "encode_tile", "encode_tiles"]
 
 EXTENT = 4096
-POINT, LINE, POLYGON = 1, 2, 3
-MOVE_TO, LINE_TO, CLOSE_PATH = 1, 2, 7
-_TYPES = {"Point": POINT, "MultiPoint": POINT, "LineString": LINE, "MultiLineString": LINE,
-          "Polygon": POLYGON, "MultiPolygon": POLYGON}  # fmt: skip
 
-# by shapely's type id + 1 (-1 is a missing geometry): point, line, polygon or nothing (0)
-_KINDS = np.array([0, POINT, LINE, LINE, POLYGON, POINT, LINE, POLYGON, 0])
 
 Layer = tuple[str, Sequence[BaseGeometry], Sequence[Mapping[str, Any]]]
 
@@ -92,128 +87,9 @@ def _value(value: Any) -> bytes:
     return bytes(out)
 
 
-class _Cursor:
-    """One feature's commands, and where the pen is (deltas are from it, across parts)."""
-
-    __slots__ = ("commands", "x", "y")
-
-    def __init__(self) -> None:
-        self.x = self.y = 0
-        self.commands: list[int] = []
-
-    def part(self, xy: list[tuple[int, int]], close: bool) -> None:
-        out, x0, y0 = self.commands, self.x, self.y
-        for i, (x, y) in enumerate(xy):
-            if i == 0:
-                out.append((1 << 3) | MOVE_TO)
-            elif i == 1:
-                out.append(((len(xy) - 1) << 3) | LINE_TO)
-            dx, dy = x - x0, y - y0
-            out += ((dx << 1) ^ (dx >> 31), (dy << 1) ^ (dy >> 31))
-            x0, y0 = x, y
-        self.x, self.y = x0, y0
-        if close:
-            out.append((1 << 3) | CLOSE_PATH)
-
-    def points(self, xy: list[tuple[int, int]]) -> None:
-        out, x0, y0 = self.commands, self.x, self.y
-        out.append((len(xy) << 3) | MOVE_TO)
-        for x, y in xy:
-            dx, dy = x - x0, y - y0
-            out += ((dx << 1) ^ (dx >> 31), (dy << 1) ^ (dy >> 31))
-            x0, y0 = x, y
-        self.x, self.y = x0, y0
-
-
-def _grid(coords: list[list[float]]) -> list[tuple[int, int]]:
-    """Rounded to whole units, with points that rounding made repeat dropped."""
-    out: list[tuple[int, int]] = []
-    last = None
-    for x, y in coords:
-        point = (round(x), round(y))
-        if point != last:
-            out.append(point)
-            last = point
-    return out
-
-
-def _ring(coords: list[list[float]], exterior: bool) -> list[tuple[int, int]] | None:
-    """A ring's points without the closing one, oriented as the spec says; None if rounding
-    left fewer than three, or no area."""
-    xy = _grid(coords)
-    if len(xy) > 1 and xy[0] == xy[-1]:
-        xy.pop()
-    if len(xy) < 3:
-        return None
-    area = 0  # twice the spec's (the surveyor's formula, y down)
-    x0, y0 = xy[-1]
-    for x, y in xy:
-        area += x0 * y - x * y0
-        x0, y0 = x, y
-    if area == 0:
-        return None
-    return xy if (area > 0) == exterior else xy[::-1]
-
-
-def _pieces(
-    geometries: np.ndarray, with_rings: bool
-) -> tuple[np.ndarray, list[list[float]], np.ndarray, np.ndarray]:
-    """All parts (and, for polygons, rings) of ``geometries`` in a few vectorised calls: each
-    piece's geometry index, the coordinates of all, each piece's count, and whether it begins a
-    polygon (an exterior ring)."""
-    parts, owner = shapely.get_parts(geometries, return_index=True)
-    first = np.ones(len(parts), dtype=bool)
-    if with_rings:
-        rings, ring_part = shapely.get_rings(parts, return_index=True)
-        first = np.ones(len(rings), dtype=bool)
-        first[1:] = ring_part[1:] != ring_part[:-1]
-        owner, parts = owner[ring_part], rings
-    counts = shapely.get_num_coordinates(parts)
-    return owner, shapely.get_coordinates(parts).tolist(), counts, first
-
-
-def _commands(geometries: Sequence[BaseGeometry]) -> list[tuple[int, list[int]] | None]:
-    """Each geometry's type and commands; None for one that encodes to nothing."""
-    array = np.asarray(geometries, dtype=object)
-    types = _KINDS[shapely.get_type_id(array) + 1]
-    cursors: dict[int, _Cursor] = {}
-    kinds: dict[int, int] = {}
-    for kind in (POINT, LINE, POLYGON):
-        chosen = np.flatnonzero(types == kind)
-        if not len(chosen):
-            continue
-        owner, coords, counts, first = _pieces(array[chosen], kind == POLYGON)
-        at, dropping = 0, False  # dropping: the polygon whose exterior collapsed (its holes go with it)
-        for i, count in enumerate(counts.tolist()):
-            piece, at = coords[at : at + count], at + count
-            index = int(chosen[owner[i]])
-            cursor = cursors.get(index)
-            if cursor is None:
-                cursor = cursors[index] = _Cursor()
-                kinds[index] = kind
-            if kind == POINT:
-                cursor.points([(round(x), round(y)) for x, y in piece])
-            elif kind == LINE:
-                xy = _grid(piece)
-                if len(xy) >= 2:
-                    cursor.part(xy, close=False)
-            else:
-                if first[i]:
-                    ring = _ring(piece, exterior=True)
-                    dropping = ring is None
-                elif dropping:
-                    continue
-                else:
-                    ring = _ring(piece, exterior=False)
-                if ring is not None:
-                    cursor.part(ring, close=True)
-    return [(kinds[i], cursors[i].commands) if i in cursors and cursors[i].commands else None
-            for i in range(len(array))]  # fmt: skip
-
-
-def _varints(values: list[int]) -> tuple[bytes, np.ndarray]:
-    """All ``values`` as varints, in one vectorised pass: the bytes, and where each value's end
-    is in them (cumulative)."""
+def _varints(values: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """All ``values`` as varints, in one vectorised pass: the bytes, and where each value's
+    begins in them (one more at the end: their length)."""
     v = np.asarray(values, dtype=np.uint64)
     sizes = np.ones(len(v), dtype=np.int64)
     for bits in (7, 14, 21, 28, 35):
@@ -226,19 +102,35 @@ def _varints(values: list[int]) -> tuple[bytes, np.ndarray]:
         byte = (v[has] >> np.uint64(7 * k)) & np.uint64(0x7F)
         more = (sizes[has] > k + 1).astype(np.uint64) << np.uint64(7)
         out[starts[has] + k] = (byte | more).astype(np.uint8)
-    return out.tobytes(), ends
+    return out.tobytes(), np.r_[0, ends]
 
 
-def _layer(
-    name: str, geometries: Sequence[BaseGeometry], props: Sequence[Mapping[str, Any]], extent: int
-) -> bytes:
+class _Drawn:
+    """A run of features' commands (``mvt_geometry.commands``) as varints, for several layers."""
+
+    def __init__(self, geometries: Sequence[BaseGeometry]) -> None:
+        self.commands = commands(geometries)
+        self.packed, self.offsets = _varints(self.commands.values)
+
+    def span(self, i: int) -> tuple[int, bytes]:
+        """The ``i``-th geometry's type (0: none) and its commands' bytes."""
+        drawn = self.commands
+        kind = int(drawn.kinds[i])
+        if not kind:
+            return 0, b""
+        return kind, self.packed[int(self.offsets[drawn.starts[i]]) : int(self.offsets[drawn.ends[i]])]
+
+
+def _layer(name: str, drawn: _Drawn, first: int, props: Sequence[Mapping[str, Any]], extent: int) -> bytes:
+    """One layer of one tile: its features, the ``first``-th of ``drawn`` on, and their tables."""
     keys: dict[str, int] = {}
     values: dict[bytes, int] = {}
     seen: dict[tuple[type, Any], int] = {}  # a value (and its type: 1 is not True) -> its index
     tagged: dict[tuple[tuple[str, Any], ...], bytes] = {}  # a feature's properties -> its tags field
-    kept: list[tuple[int, list[int], bytes]] = []  # type, commands, tags field
-    for encoded, properties in zip(_commands(geometries), props, strict=True):
-        if encoded is None:
+    pieces: list[bytes] = []
+    for i, properties in enumerate(props, first):
+        kind, geometry = drawn.span(i)
+        if not kind:
             continue
         said = tuple(properties.items())
         field = tagged.get(said)
@@ -253,22 +145,13 @@ def _layer(
             if tags:
                 _packed(2, tags, packed_tags)
             field = tagged[said] = bytes(packed_tags)
-        kept.append((encoded[0], encoded[1], field))
-    if not kept:
+        head = field + bytes((0x18, kind, 0x22)) + _length(len(geometry))
+        pieces += (b"\x12", _length(len(head) + len(geometry)), head, geometry)
+    if not pieces:
         return b""
-    packed, ends = _varints([c for _, commands, _ in kept for c in commands])
-    pieces: list[bytes] = []
-    at = done = 0
-    for kind, commands, field in kept:
-        done += len(commands)
-        end = int(ends[done - 1])
-        head = field + bytes((0x18, kind, 0x22)) + _length(end - at)
-        pieces += (b"\x12", _length(len(head) + end - at), head, packed[at:end])
-        at = end
-    features = b"".join(pieces)
     out = bytearray(b"\x78\x02")  # version 2
     _field(1, name.encode(), out)
-    out += features
+    out += b"".join(pieces)
     for key in keys:
         _field(3, key.encode(), out)
     for value in values:
@@ -278,12 +161,31 @@ def _layer(
     return bytes(out)
 
 
+def encode_tiles(tiles: Sequence[Sequence[Layer]], extent: int = EXTENT) -> list[bytes]:
+    """Each tile of ``tiles`` (its layers: name, geometries in tile coordinates, properties, in
+    order; a layer left with no feature is not written), the geometries of each layer name
+    across all the tiles turned into commands at once (a zoom's tiles: numpy's cost per call
+    paid once, not per tile)."""
+    runs: dict[str, list[BaseGeometry]] = {}
+    starts: list[list[int]] = []  # per tile, per layer: where its geometries begin in its name's run
+    for layers in tiles:
+        starts.append([])
+        for name, geometries, _ in layers:
+            run = runs.setdefault(name, [])
+            starts[-1].append(len(run))
+            run.extend(geometries)
+    drawn = {name: _Drawn(run) for name, run in runs.items()}
+    out = []
+    for layers, begins in zip(tiles, starts, strict=True):
+        tile = bytearray()
+        for (name, _, props), first in zip(layers, begins, strict=True):
+            body = _layer(name, drawn[name], first, props, extent)
+            if body:
+                _field(3, body, tile)
+        out.append(bytes(tile))
+    return out
+
+
 def encode_tile(layers: Sequence[Layer], extent: int = EXTENT) -> bytes:
-    """The tile of ``layers`` (name, geometries in tile coordinates, properties), in order;
-    layers left with no feature are not written."""
-    out = bytearray()
-    for name, geometries, props in layers:
-        body = _layer(name, geometries, props, extent)
-        if body:
-            _field(3, body, out)
-    return bytes(out)
+    """The tile of ``layers`` (``encode_tiles`` of one)."""
+    return encode_tiles([layers], extent)[0]

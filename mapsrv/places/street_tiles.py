@@ -33,7 +33,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from mapsrv.places.mvt_encode import encode_tile
+from mapsrv.places.mvt_encode import Layer, encode_tiles
 from mapsrv.places.street_read import Drawn, read_drawn
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
 MIN_ZOOM, MAX_ZOOM = 10, 16
 EXTENT = 4096
 BUFFER = 8  # px of 256 around a tile
+BATCH = 256  # tiles encoded together (their clipped features held at once)
 MAX_TILES = 100_000  # tiles in all; past it, the highest zooms are left to overzoom
 HALF_WORLD = 20037508.342789244  # Web Mercator's x at 180 degrees
 LAYERS = ("earth", "water", "landuse", "buildings", "transit", "roads", "places")
@@ -208,12 +209,23 @@ def _zoom_layers(layers: dict[str, _Layer], z: int, top: int) -> dict[str, tuple
     return out
 
 
-def _tile(
+def _tiles(
+    zoomed: dict[str, tuple[np.ndarray, list[int], Any]],
+    layers: dict[str, _Layer],
+    z: int,
+    at: list[tuple[int, int]],
+) -> list[bytes]:
+    """The tiles at ``at`` (x, y at ``z``), encoded together (``mvt_encode.encode_tiles``)."""
+    return encode_tiles([_content(zoomed, layers, z, x, y) for x, y in at], EXTENT)
+
+
+def _content(
     zoomed: dict[str, tuple[np.ndarray, list[int], Any]], layers: dict[str, _Layer], z: int, x: int, y: int
-) -> bytes | None:
+) -> list[Layer]:
+    """One tile's layers: the features that meet it and its buffer, clipped, in its units."""
     x0, y0, x1, y1 = tile_bounds(z, x, y)
     pad = (x1 - x0) * BUFFER / 256
-    encoded = []
+    encoded: list[Layer] = []
     for name in LAYERS:
         if name not in zoomed:
             continue
@@ -226,8 +238,7 @@ def _tile(
         local = shapely.transform(clipped, _into_tile(x0, y1, EXTENT / (x1 - x0)))
         props = layers[name].props
         encoded.append((name, local, [props[index[h]] for h in hits]))
-    data = encode_tile(encoded, EXTENT)
-    return data or None
+    return encoded
 
 
 def _into_tile(left: float, top: float, scale: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -266,13 +277,14 @@ def build_basemap(file: Path, target: Path, progress: Progress | None = None) ->
             for z in range(MIN_ZOOM, top + 1):
                 zoomed = _zoom_layers(layers, z, top)
                 wanted = sorted(tiles_over(box, z), key=lambda t: zxy_to_tileid(z, *t))
-                for i, (x, y) in enumerate(wanted):
-                    data = _tile(zoomed, layers, z, x, y)
-                    if data is not None:
-                        writer.write_tile(zxy_to_tileid(z, x, y), gzip.compress(data, 6, mtime=0))  # type: ignore[no-untyped-call]
-                        count += 1
-                    if progress and (i + 1) % 500 == 0:
-                        progress(f"basemap zoom {z}: {i + 1} of {len(wanted)} tiles")
+                for i in range(0, len(wanted), BATCH):
+                    batch = wanted[i : i + BATCH]
+                    for (x, y), data in zip(batch, _tiles(zoomed, layers, z, batch), strict=True):
+                        if data:
+                            writer.write_tile(zxy_to_tileid(z, x, y), gzip.compress(data, 6, mtime=0))  # type: ignore[no-untyped-call]
+                            count += 1
+                    if progress and len(wanted) > BATCH:
+                        progress(f"basemap zoom {z}: {min(i + BATCH, len(wanted))} of {len(wanted)} tiles")
             west, south, east, north = box
             writer.finalize(  # type: ignore[no-untyped-call]
                 {

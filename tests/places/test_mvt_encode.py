@@ -73,7 +73,7 @@ def _decoded(tile: bytes) -> dict[str, list[tuple[Any, dict[str, Any]]]]:
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(layers)
 def test_both_encoders_give_the_same_tile(drawn: list[tuple[str, list[tuple[Any, dict[str, Any]]]]]) -> None:
     ours = encode_tile([(name, [g for g, _ in items], [p for _, p in items]) for name, items in drawn])

@@ -109,16 +109,12 @@ class _Drawn:
     """A run of features' commands (``mvt_geometry.commands``) as varints, for several layers."""
 
     def __init__(self, geometries: Sequence[BaseGeometry]) -> None:
-        self.commands = commands(geometries)
-        self.packed, self.offsets = _varints(self.commands.values)
-
-    def span(self, i: int) -> tuple[int, bytes]:
-        """The ``i``-th geometry's type (0: none) and its commands' bytes."""
-        drawn = self.commands
-        kind = int(drawn.kinds[i])
-        if not kind:
-            return 0, b""
-        return kind, self.packed[int(self.offsets[drawn.starts[i]]) : int(self.offsets[drawn.ends[i]])]
+        drawn = commands(geometries)
+        self.packed, offsets = _varints(drawn.values)
+        # as Python lists: read one feature at a time, where numpy's scalars cost more than the work
+        self.kinds: list[int] = drawn.kinds.tolist()
+        self.starts: list[int] = offsets[drawn.starts].tolist()
+        self.ends: list[int] = offsets[drawn.ends].tolist()
 
 
 def _layer(name: str, drawn: _Drawn, first: int, props: Sequence[Mapping[str, Any]], extent: int) -> bytes:
@@ -128,10 +124,12 @@ def _layer(name: str, drawn: _Drawn, first: int, props: Sequence[Mapping[str, An
     seen: dict[tuple[type, Any], int] = {}  # a value (and its type: 1 is not True) -> its index
     tagged: dict[tuple[tuple[str, Any], ...], bytes] = {}  # a feature's properties -> its tags field
     pieces: list[bytes] = []
+    kinds, starts, ends, packed = drawn.kinds, drawn.starts, drawn.ends, drawn.packed
     for i, properties in enumerate(props, first):
-        kind, geometry = drawn.span(i)
+        kind = kinds[i]
         if not kind:
             continue
+        geometry = packed[starts[i] : ends[i]]
         said = tuple(properties.items())
         field = tagged.get(said)
         if field is None:

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import shapely
-
 from mapsrv.places.coverage import extract_box
 
 __all__ = ["Drawn", "area_kind", "line_kind", "point_kind", "read_drawn"]
@@ -173,9 +171,10 @@ def _one(obj: Any, drawn: Drawn, wkb: Any, osmium: Any) -> None:
             outline = bytes.fromhex(wkb.create_multipolygon(obj))
             drawn.add(kind, outline)
             if kind[0] == "buildings" and (number := tags.get("addr:housenumber")):
-                inside = shapely.point_on_surface(shapely.from_wkb(outline))  # its number inside it
-                drawn.add(("buildings", {"kind": "address", "addr_housenumber": number}, ADDRESSES_FROM),
-                          shapely.to_wkb(inside))  # fmt: skip
+                # its number at a point inside it (``street_tiles`` finds the points, all at once)
+                drawn.add(
+                    ("buildings", {"kind": "address", "addr_housenumber": number}, ADDRESSES_FROM), outline
+                )
         return
     if isinstance(obj, osmium.osm.Way):
         if tags.get("natural") == "coastline":

@@ -168,6 +168,9 @@ def _layers(drawn: Drawn, box: tuple[float, float, float, float]) -> dict[str, _
     mbox = shapely.transform(shapely.box(*box), _to_mercator)
     for name, items in drawn.layers.items():
         geoms = shapely.transform(shapely.from_wkb([wkb for wkb, _, _ in items]), _to_mercator)
+        numbers = np.array([p.get("kind") == "address" for _, p, _ in items], dtype=bool)
+        if numbers.any():  # a building's house number: at a point inside it (a node's: the node)
+            geoms[numbers] = shapely.point_on_surface(geoms[numbers])
         out[name] = _Layer(
             geoms, [p for _, p, _ in items], np.array([z for _, _, z in items]), shapely.area(geoms)
         )

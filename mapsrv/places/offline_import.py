@@ -145,8 +145,9 @@ def _write(file: Path, target: Path, region: str) -> tuple[dict[str, int], list[
         db.execute("COMMIT")
         db.execute("PRAGMA optimize")
         return counts, rows.left_out
-    except RuntimeError as exc:  # osmium's reader: a damaged or truncated file
-        raise ExtractError(f"{file} cannot be read as an OpenStreetMap PBF extract: {exc}") from None
+    except RuntimeError as exc:  # osmium's reader: a damaged or truncated file, or one out of order
+        sort = "; sort it first: osmium sort FILE -o SORTED.osm.pbf" if "out of order" in str(exc) else ""
+        raise ExtractError(f"{file} cannot be read as an OpenStreetMap PBF extract: {exc}{sort}") from None
     finally:
         db.close()
 

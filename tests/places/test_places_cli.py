@@ -125,3 +125,17 @@ def test_a_street_basemap_past_its_memory_is_refused_and_the_index_kept(
     assert [p.name for p in (tmp_path / "places").iterdir() if "building" in p.name] == [], (
         "no half-built file"
     )
+
+
+def test_an_extract_out_of_order_is_refused_saying_how_to_sort_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pyogrio's sample extract, as osmconvert wrote it (real OpenStreetMap data, its ways not in
+    id order): osmium cannot read it with node locations; the message says what to do."""
+    import pyogrio
+
+    sample = Path(pyogrio.__file__).parent / "tests" / "fixtures" / "sample.osm.pbf"
+    assert main(["places", "import", str(sample), "--places-dir", str(tmp_path / "places")]) == 1
+    said = capsys.readouterr().err
+    assert "out of order" in said and "osmium sort FILE -o SORTED.osm.pbf" in said, said
+    assert not [p for p in (tmp_path / "places").glob("*") if p.suffix == ".pmtiles" or "building" in p.name]

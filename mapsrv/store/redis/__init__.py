@@ -6,6 +6,22 @@ pipelined commits; ``feed`` other processes' events; ``catalog`` lists, deletion
 backup records; ``links`` a map's keys, claims and presence; ``people`` who signed in; ``url``
 the URLs it takes."""
 
-from mapsrv.store.redis.store import RedisStore
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mapsrv.store.redis.store import RedisStore
 
 __all__ = ["RedisStore"]
+
+
+def __getattr__(name: str) -> Any:
+    """``RedisStore`` imported when first asked for: the config reads ``url`` (this package's
+    schemes) for every command, and redis-py with the store's modules took ~250 ms of each
+    command's start (``mapsrv places import`` started its basemap's build that much later)."""
+    if name == "RedisStore":
+        from mapsrv.store.redis.store import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

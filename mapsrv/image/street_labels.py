@@ -6,11 +6,11 @@ the rotated text (its advance width by its font size) grown by the style's ``lab
 "meets" is overlaps (boxes that only touch do not meet). The order is the caller's: places, road
 names, house numbers.
 
-A road's name goes along its line once per tile: on its longest single segment, each segment cut
-to the tile first (past the max zoom one segment of the max-zoom tile crosses several tiles, and
-each weighs its own piece), if that is at least the text's width + ``ROAD_ROOM`` px long, centred
-on the segment's middle and turned to its angle normalised into (-90, 90] degrees, so it never
-reads upside down."""
+A road's name goes along its line once per tile: on its longest straight run (consecutive
+segments, each cut to the tile first, whose points stay within ``SAG`` px of the run's chord;
+past the max zoom one segment of the max-zoom tile crosses several tiles, and each weighs its own
+piece), if that is at least the text's width + ``ROAD_ROOM`` px long, centred on the chord's
+middle and turned to its angle normalised into (-90, 90] degrees, so it never reads upside down."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ from PIL import Image, ImageDraw
 
 from mapsrv.image.text import font, shown
 
-__all__ = ["ROAD_ROOM", "Box", "Label", "Placer", "along", "clip", "draw_label", "segments"]
+__all__ = ["ROAD_ROOM", "SAG", "Box", "Label", "Placer", "along", "clip", "draw_label", "segments"]
 
-ROAD_ROOM = 8  # px a road's segment must be longer than its name
+ROAD_ROOM = 8  # px a road's run must be longer than its name
+SAG = 2.0  # px a run's points may stray from its chord
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
 
@@ -65,19 +66,48 @@ def clip(a: Point, b: Point, size: float) -> tuple[Point, Point] | None:
 
 
 def segments(parts: Sequence[Sequence[Point]], size: float) -> list[tuple[Point, Point, float]]:
-    """A line's segments cut to the tile, each with its length there."""
-    out = []
+    """A line's straight runs cut to the tile, each (start, end, length): consecutive segments
+    inside the tile join into one run while every point of it stays within ``SAG`` px of the
+    run's chord (a gently curving street, drawn as many short segments, carries its name)."""
+    out: list[tuple[Point, Point, float]] = []
     for part in parts:
+        run: list[Point] = []
         for a, b in pairwise(part):
             cut = clip(a, b, size)
-            if cut is not None:
-                out.append((*cut, math.dist(*cut)))
+            if cut is None:
+                run = _ended(run, out)
+                continue
+            p, q = cut
+            if run and run[-1] == p and _straight([*run, q]):
+                run.append(q)
+            else:
+                _ended(run, out)
+                run = [p, q]
+            if q != b:  # it leaves the tile here
+                run = _ended(run, out)
+        _ended(run, out)
     return out
 
 
+def _straight(points: Sequence[Point]) -> bool:
+    """Whether every point lies within ``SAG`` px of the chord from the first to the last."""
+    (x0, y0), (x1, y1) = points[0], points[-1]
+    length = math.hypot(x1 - x0, y1 - y0)
+    if length == 0:
+        return False
+    return all(abs((x1 - x0) * (y0 - y) - (x0 - x) * (y1 - y0)) / length <= SAG for x, y in points[1:-1])
+
+
+def _ended(run: list[Point], out: list[tuple[Point, Point, float]]) -> list[Point]:
+    """``run`` kept as a piece when it has length; a new, empty run."""
+    if len(run) >= 2 and run[0] != run[-1]:
+        out.append((run[0], run[-1], math.dist(run[0], run[-1])))
+    return []
+
+
 def along(text: str, size: int, color: str, pieces: Sequence[tuple[Point, Point, float]]) -> Label | None:
-    """A road's name on its longest segment (of ``segments``), or None when even that is too
-    short for it."""
+    """A road's name on its longest run (of ``segments``), or None when even that is too short
+    for it."""
     best, length = None, 0.0
     for a, b, d in pieces:
         if d > length:

@@ -83,16 +83,19 @@ def test_label_boxes_lie_inside_the_tile_and_apart() -> None:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
 
-def test_a_name_too_long_for_any_segment_is_not_drawn() -> None:
+def test_a_name_too_long_for_any_straight_run_is_not_drawn() -> None:
     long_name = "Boulevard de la Grande Armée et des Maréchaux de France"
     assert "Boulevard" not in " ".join(
         draw_street_tile(encode(small_tile("major_road", long_name)), 16).labels
     )
     layers = small_tile("major_road", "Rue Lepic")
-    # the same line in 40 px segments: none is long enough for its name
-    layers["roads"] = [
-        (LineString([(x, 2048) for x in range(0, 4097, 640)]), {"kind": "major_road", "name": "Rue Lepic"})
-    ]
+    # the same line in 40 px segments: one straight run, long enough for its name
+    straight = LineString([(x, 2048) for x in range(0, 4097, 640)])
+    layers["roads"] = [(straight, {"kind": "major_road", "name": "Rue Lepic"})]
+    assert "Rue Lepic" in draw_street_tile(encode(layers), 16).labels
+    # zigzagging 8 px either way: no run stays within 2 px of its chord, no segment is long enough
+    zigzag = LineString([(x, 2048 + (128 if i % 2 else -128)) for i, x in enumerate(range(0, 4097, 640))])
+    layers["roads"] = [(zigzag, {"kind": "major_road", "name": "Rue Lepic"})]
     assert "Rue Lepic" not in draw_street_tile(encode(layers), 16).labels
 
 
@@ -159,3 +162,12 @@ def test_a_segment_is_cut_to_the_tile() -> None:
     assert clip((-100, 50), (100, 50), 256) == ((0, 50), (100, 50))
     assert clip((-100, -100), (356, 356), 256) == ((0, 0), (256, 256))
     assert clip((300, 0), (300, 256), 256) is None
+
+
+def test_a_gently_curving_road_carries_its_name() -> None:
+    """A road drawn as 40 px segments along a gentle curve (the whole curve bows 5 px from its
+    chord): no single segment is long enough for its name, a run of them is."""
+    layers = small_tile("major_road", "Rue Lepic")
+    bend = LineString([(x, 2048 + 2e-5 * (x - 2048) ** 2) for x in range(0, 4097, 640)])
+    layers["roads"] = [(bend, {"kind": "major_road", "name": "Rue Lepic"})]
+    assert "Rue Lepic" in draw_street_tile(encode(layers), 16).labels

@@ -10,9 +10,10 @@
  *   other, path; within a kind the longer line on the canvas first), then house numbers; each from
  *   its zoom in the style.
  * - A road's name is drawn once a tile: a line whose name is already drawn there is skipped. It is
- *   drawn along the line's longest single segment (in pixels, over all its parts; each segment cut
- *   to the canvas first, so past the max zoom, where one segment of the max-zoom tile crosses
- *   several tiles, each tile weighs its own piece) when that is at least the text's width + 8 px long, centred on the segment's middle and turned to its angle
+ *   drawn along the line's longest straight run (consecutive segments, each cut to the canvas
+ *   first, whose points stay within 2 px of the run's chord; past the max zoom, where one segment
+ *   of the max-zoom tile crosses several tiles, each tile weighs its own piece) when that is at
+ *   least the text's width + 8 px long, centred on the chord's middle and turned to its angle
  *   normalised into (-90, 90] degrees, so it never reads upside down; else not at all.
  * - Text in the style's font, with a halo of `halo_width` px (a stroke twice that wide, under the
  *   fill) in `halo`.
@@ -20,7 +21,8 @@
 import { TYPES } from './mvt.js';
 
 export const ROAD_KINDS = ['highway', 'major_road', 'minor_road', 'other', 'path'];
-const SEGMENT_SLACK = 8; // px a road's segment must be longer than its name
+const SEGMENT_SLACK = 8; // px a road's run must be longer than its name
+const SAG = 2; // px a run's points may stray from its chord
 
 // The angle of the segment a -> b in degrees, normalised into (-90, 90].
 export function readingAngle(a, b) {
@@ -120,8 +122,51 @@ export function clip(a, b, size) {
   return [[a[0] + t0 * dx, a[1] + t0 * dy], [a[0] + t1 * dx, a[1] + t1 * dy]];
 }
 
-// The named roads whose names show at `zoom`, in label order, each with its longest segment
-// (within the canvas) and its length there.
+// Whether every point of `points` lies within SAG px of the chord from the first to the last.
+function straight(points) {
+  const [x0, y0] = points[0], [x1, y1] = points[points.length - 1];
+  const length = Math.hypot(x1 - x0, y1 - y0);
+  if (length === 0) return false;
+  for (let i = 1; i < points.length - 1; i++) {
+    const [x, y] = points[i];
+    if (Math.abs((x1 - x0) * (y0 - y) - (x0 - x) * (y1 - y0)) / length > SAG) return false;
+  }
+  return true;
+}
+
+// A line's straight runs cut to the canvas, each {ends, length}: consecutive segments inside it
+// join into one run while every point of it stays within SAG px of the run's chord (a gently
+// curving street, drawn as many short segments, carries its name).
+export function runs(parts, px, size) {
+  const out = [];
+  const end = (run) => {
+    const a = run[0], b = run[run.length - 1];
+    if (run.length >= 2 && (a[0] !== b[0] || a[1] !== b[1])) out.push({ ends: [a, b], length: Math.hypot(b[0] - a[0], b[1] - a[1]) });
+    return [];
+  };
+  for (const part of parts) {
+    let run = [];
+    for (let i = 1; i < part.length; i++) {
+      const a = px(part[i - 1]), b = px(part[i]);
+      const cut = clip(a, b, size);
+      if (!cut) { run = end(run); continue; }
+      const [p, q] = cut;
+      const last = run[run.length - 1];
+      if (last && last[0] === p[0] && last[1] === p[1] && straight([...run, q])) {
+        run.push(q);
+      } else {
+        end(run);
+        run = [p, q];
+      }
+      if (q[0] !== b[0] || q[1] !== b[1]) run = end(run); // it leaves the canvas here
+    }
+    end(run);
+  }
+  return out;
+}
+
+// The named roads whose names show at `zoom`, in label order, each with its longest straight
+// run (within the canvas) and the runs' length there.
 function roads(layer, rule, zoom, px, size) {
   if (!layer) return [];
   const out = [];
@@ -129,15 +174,9 @@ function roads(layer, rule, zoom, px, size) {
     const kind = ROAD_KINDS.indexOf(f.properties.kind);
     if (f.type !== TYPES.LINE || kind < 0 || !f.properties.name || !(zoom >= rule.from[f.properties.kind])) continue;
     let total = 0, longest = null;
-    for (const part of f.parts) {
-      for (let i = 1; i < part.length; i++) {
-        const cut = clip(px(part[i - 1]), px(part[i]), size);
-        if (!cut) continue;
-        const [a, b] = cut;
-        const length = Math.hypot(b[0] - a[0], b[1] - a[1]);
-        total += length;
-        if (!longest || length > longest.length) longest = { length: length, ends: [a, b] };
-      }
+    for (const run of runs(f.parts, px, size)) {
+      total += run.length;
+      if (!longest || run.length > longest.length) longest = run;
     }
     out.push({ feature: f, kind: kind, total: total, longest: longest });
   }

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import require
+from support.node import run_in_node
 
 import mapsrv.web
 from mapsrv.core.classify import class_of
@@ -42,25 +40,11 @@ process.stdout.write(JSON.stringify(out));
 
 
 def run_node(cases: dict[str, Any]) -> dict[str, Any]:
-    node = shutil.which("node")
-    require(node is not None, "node (Debian's nodejs)")
-    assert node is not None
-    script = "const { createRequire } = await import('node:module');\n"
-    script += "const require = createRequire(import.meta.url);\n"
-    script += SCRIPT % {
+    modules = {
         "numbers": json.dumps((STATIC / "numbers.js").as_uri()),
         "style": json.dumps((STATIC / "style.js").as_uri()),
     }
-    done = subprocess.run(
-        [node, "--input-type=module", "-e", script],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
+    result: dict[str, Any] = run_in_node(SCRIPT % modules, cases, timeout=60)
     return result
 
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
-import subprocess
-from typing import Any
 
-from support import require
+from support.node import run_in_node
 
 import mapsrv.web
 from mapsrv.image.street_labels import segments
@@ -45,29 +42,9 @@ def lines(rng: random.Random, count: int) -> list[list[list[list[float]]]]:
     return out
 
 
-def run_node(cases: list[Any]) -> list[Any]:
-    node = shutil.which("node")
-    require(node is not None, "node (Debian's nodejs)")
-    assert node is not None
-    script = "const { createRequire } = await import('node:module');\n"
-    script += "const require = createRequire(import.meta.url);\n"
-    script += SCRIPT % {"module": json.dumps("file://" + STATIC + "/streetlabels.js")}
-    done = subprocess.run(
-        [node, "--input-type=module", "-e", script],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    result: list[Any] = json.loads(done.stdout)
-    return result
-
-
 def test_the_page_and_the_image_find_the_same_straight_runs() -> None:
     cases = lines(random.Random(79), 3000)
-    page = run_node(cases)
+    page = run_in_node(SCRIPT % {"module": json.dumps("file://" + STATIC + "/streetlabels.js")}, cases)
     joined = 0
     for parts, found in zip(cases, page, strict=True):
         ours = segments([[tuple(p) for p in part] for part in parts], 256)

@@ -402,3 +402,27 @@ def test_a_boundary_not_whole_in_the_extract_is_named_as_left_out(
     db = sqlite3.connect(places / f"centre{SUFFIX}")
     assert [name for (name,) in db.execute("SELECT name FROM areas")] == ["Kaartinkaupunki"]
     db.close()
+
+
+async def test_an_area_found_comes_with_the_item_that_draws_its_outline(
+    indexed: Server, extract: tuple[Path, AreaFacts], places_dir: Path
+) -> None:
+    """find_places answers an area (a district, a country) with a ``draw`` item: passed to
+    ``draw`` as it is, it draws the area's outline, not its box (issue 77: no second lookup)."""
+    facts = extract[1]
+    async with open_agent(indexed) as agent:
+        map_id = await map_of_points(agent)
+        district = await call(agent, "find_places", {"query": "Kall", "country": "FI"})
+        country = await call(agent, "find_places", {"query": "Portugal"})
+        cafe = await call(agent, "find_places", {"query": "Helsinki"})
+        items = [p["draw"] for p in (*district["places"], *country["places"]) if "draw" in p]
+        assert [item["bounds"] for item in items] == ["Kallio", "Portugal"], items
+        await call(agent, "draw", {"map_id": map_id, "items": items})
+        geojson = await call(agent, "read", {"map_id": map_id, "format": "geojson"})
+    assert all("draw" not in p for p in cafe["places"] if p["kind"] not in ("area", "country", "state"))
+    by_label = {
+        f["mapsrv"].get("label", ""): shapely.geometry.shape(f["geometry"]) for f in geojson["features"]
+    }
+    kept, _ = stored(places_dir / f"helsinki{SUFFIX}", facts.district.name)
+    assert by_label["Kallio"].symmetric_difference(kept).area < 1e-9
+    assert by_label["Portugal"].geom_type == "MultiPolygon"

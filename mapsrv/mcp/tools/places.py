@@ -35,7 +35,7 @@ from mapsrv.places.search import MAX_OFFSET, haversine
 from mapsrv.places.service import PlaceService, Resolution
 from mapsrv.places.sources import Query
 
-__all__ = ["MAX_WITHIN_KM", "Resolver", "find_places", "map_anchors", "nearest_place"]
+__all__ = ["MAX_WITHIN_KM", "OUTLINED", "Resolver", "find_places", "map_anchors", "nearest_place"]
 
 
 def _named(missing: PlaceNotFound, field: str, also: str = "") -> PlaceNotFound:
@@ -205,6 +205,9 @@ def _names(values: Any) -> Iterator[str]:
 MAX_WITHIN_KM = 500.0  # a search around a point reaches at most this far
 
 
+OUTLINED = ("area", "country", "state")  # kinds whose outline ``draw`` draws by name (area_items)
+
+
 async def find_places(
     tc: ToolContext,
     query: Annotated[  # "" with category alone (the tool's schema asks for one of them)
@@ -254,7 +257,7 @@ async def find_places(
     except PlaceNotFound as missing:
         raise _named(missing, "query") from None
     places = found.places
-    out: dict[str, Any] = {"places": [{**p.to_json(), "label": tc.places.label(p)} for p in places]}
+    out: dict[str, Any] = {"places": [_found(tc, p) for p in places]}
     shown = offset + len(places)
     if found.count > shown or offset:
         out["count"] = found.count if found.complete else f"at least {found.count}"
@@ -272,6 +275,15 @@ async def find_places(
     if at is not None and (said := await _coverage(tc, at, within_km, places)):
         out["coverage"] = said
     return answer(out)
+
+
+def _found(tc: ToolContext, place: Place) -> dict[str, Any]:
+    """One answer of ``find_places``; an area (an extract's district or park, a country, a state)
+    with the ``draw`` item that draws its outline, to pass to ``draw`` as it is."""
+    out = {**place.to_json(), "label": tc.places.label(place)}
+    if place.kind in OUTLINED:
+        out["draw"] = {"type": "polygon", "bounds": place.name, "label": place.name}
+    return out
 
 
 async def _coverage(

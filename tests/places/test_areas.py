@@ -303,6 +303,7 @@ async def test_the_search_lists_areas_with_their_kind(
         park = await call(agent, "find_places", {"query": facts.park.name})
         swedish = await call(agent, "find_places", {"query": "Helsingfors"})
     areas = [p for p in typed["places"] if p["kind"] == "area"]
+    assert typed["places"][0]["name"] == "Kallio", "the imported extract's district before far-away cities"
     assert [(p["name"], p["category"], p["source"], p["country"]) for p in areas] == [
         ("Kallio", "boundary=administrative", "index", "FI")  # the country its point is in
     ], typed

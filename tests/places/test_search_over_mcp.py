@@ -139,3 +139,26 @@ async def test_nearest_place_at_a_shop_is_the_shop_and_its_address(
         here = await call(agent, "nearest_place", {"lat": address.lat, "lon": address.lon + 0.0001})
     assert here["place"]["name"] == pharmacy.name
     assert here["place"]["address"].startswith("Pohjoisesplanadi 21")
+
+
+async def test_the_last_page_a_search_goes_to_says_why_it_has_no_cursor(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """500 hamlets named alike in an extract: a search pages on to the 400 the index ranks, and
+    its last page has no cursor and a note that says why and what to do (issue 77: caps say why)."""
+    from support.place_extract import Named, write_places
+
+    hamlets = [(Named(f"Kyla {i}", 60.2 + i * 1e-4, 24.9), "hamlet") for i in range(500)]
+    write_places(tmp_path / "hamlets.osm.pbf", hamlets)
+    assert main(["places", "import", str(tmp_path / "hamlets.osm.pbf"), "--no-basemap",
+                 "--places-dir", str(tmp_path / "places")]) == 0  # fmt: skip
+    server = await start_server(nursery, places_dir=str(tmp_path / "places"))
+    async with Client(server.url + "mcp") as agent:
+        asked: dict[str, Any] = {"query": "Kyla", "limit": 50}
+        pages = [await call(agent, "find_places", asked)]
+        while "cursor" in pages[-1]:
+            pages.append(await call(agent, "find_places", {**asked, "cursor": pages[-1]["cursor"]}))
+    last = pages[-1]
+    assert sum(len(p["places"]) for p in pages) == 400, [p.get("note") for p in pages]  # the index's ranking
+    assert last["count"] == "at least 400" and "cursor" not in last
+    assert "a search goes no deeper than this: narrow it" in last["note"], last["note"]

@@ -266,6 +266,11 @@ async def find_places(
             out["note"] = (
                 f"places {offset + 1} to {shown} of {out['count']}; give cursor for the next {limit}"
             )
+        elif found.count > shown or not found.complete:  # as deep as a search goes: say why no cursor
+            out["note"] = (
+                f"places {offset + 1} to {shown} of {out['count']}; a search goes no deeper than this:"
+                " narrow it (near, within_km, country, category) to see the rest"
+            )
     if not places:
         kind = category or query
         where = f" within {within_km:g} km of near" if within_km else ""

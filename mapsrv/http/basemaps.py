@@ -28,7 +28,7 @@ from mapsrv.http.fetch import SourcePolicy
 from mapsrv.http.pmtiles import Archive, open_archive, open_local_archive
 from mapsrv.places.offline_files import BASEMAP_SUFFIX
 
-__all__ = ["CACHE_BYTES", "Basemaps", "StreetMap", "gunzip_tile"]
+__all__ = ["CACHE_BYTES", "Basemaps", "StreetMap"]
 
 RESCAN = 2.0  # seconds between looks at the places directory
 CACHE_BYTES = 32 * 2**20  # tiles kept, as stored
@@ -48,27 +48,22 @@ class StreetMap:
     def zooms(self) -> tuple[int, int]:
         return self.archive.header["min_zoom"], self.archive.header["max_zoom"]
 
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(west, south, east, north) in degrees."""
-        h = self.archive.header
-        return (h["min_lon_e7"] / 1e7, h["min_lat_e7"] / 1e7, h["max_lon_e7"] / 1e7, h["max_lat_e7"] / 1e7)
-
     def covers(self, west: float, south: float, east: float, north: float) -> bool:
         """Whether the box (degrees) meets this map's."""
-        w, s, e, n = self.bounds
-        return west <= e and east >= w and south <= n and north >= s
+        w, s, e, n = self.archive.facts()["bounds"]
+        return bool(west <= e and east >= w and south <= n and north >= s)
 
     def describe(self) -> dict[str, Any]:
-        """What the page is told (``data-basemaps``)."""
-        low, high = self.zooms
+        """What the page is told (``data-basemaps``): the archive's zooms and bounds, and where
+        mapsrv serves its tiles."""
+        facts = self.archive.facts()
         return {
             "name": self.name,
             "title": f"Streets ({self.name})",
             "url": f"/basemap/{self.name}/{{z}}/{{x}}/{{y}}.mvt",
-            "minzoom": low,
-            "maxzoom": high,
-            "bounds": [round(b, 7) for b in self.bounds],
+            "minzoom": facts["minzoom"],
+            "maxzoom": facts["maxzoom"],
+            "bounds": facts["bounds"],
             "attribution": ATTRIBUTION,
         }
 
@@ -199,7 +194,7 @@ class Basemaps:
         found, data = await self.stored_tile(name, z, x, y)
         if data is None or not found.archive.gzipped:
             return data
-        return await trio.to_thread.run_sync(gunzip_tile, data)
+        return await trio.to_thread.run_sync(found.archive.unpacked, data)
 
     def statistics(self) -> dict[str, Any]:
         return {
@@ -209,17 +204,6 @@ class Basemaps:
             "cached_mb": round(self._cached_bytes / 2**20, 1),
             "failures": list(self.failures),
         }
-
-
-def gunzip_tile(data: bytes) -> bytes:
-    """A stored tile unpacked, within 4 MiB."""
-    import zlib
-
-    inflate = zlib.decompressobj(wbits=31)
-    out = inflate.decompress(data, 4 * 2**20)
-    if inflate.unconsumed_tail:
-        raise InvalidInput("a basemap tile is more than 4 MiB unpacked")
-    return out
 
 
 def _archives(directory: Path) -> list[tuple[str, Path, tuple[int, int]]]:

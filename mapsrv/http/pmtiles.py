@@ -71,8 +71,10 @@ class Archive:
     async def tile(self, z: int, x: int, y: int) -> bytes | None:
         """The tile at z/x/y, decompressed; None where the archive has none."""
         data = await self.stored_tile(z, x, y)
-        if data is None:
-            return None
+        return None if data is None else self.unpacked(data)
+
+    def unpacked(self, data: bytes) -> bytes:
+        """A tile as ``stored_tile`` gave it, decompressed within ``MAX_UNPACKED``."""
         return _decompressed(data, self.header["tile_compression"], "tile")
 
     @property
@@ -133,6 +135,18 @@ async def open_archive(policy: SourcePolicy, url: str) -> Archive:
             f"url answered {fetched.content_type or 'html'!r}, not a PMTiles archive; give the URL"
             " of the .pmtiles file itself"
         )
+    header, root = await _opened(head)
+    return Archive(url, policy, header, root)
+
+
+async def open_local_archive(path: Path) -> Archive:
+    """The archive in the file at ``path`` (an operator's basemap), checked as a fetched one is."""
+    header, root = await _opened(await trio.to_thread.run_sync(_pread, path, 0, HEAD_BYTES))
+    return Archive(path.name, None, header, root, path=path)
+
+
+async def _opened(head: bytes) -> tuple[HeaderDict, list[Entry]]:
+    """An archive's first bytes read: its header and root directory, checked."""
     header = _header(head)
     start, length = header["root_offset"], header["root_length"]
     if start + length > len(head):
@@ -143,22 +157,7 @@ async def open_archive(policy: SourcePolicy, url: str) -> Archive:
     root = await trio.to_thread.run_sync(
         _directory, head[start : start + length], header["internal_compression"]
     )
-    return Archive(url, policy, header, root)
-
-
-async def open_local_archive(path: Path) -> Archive:
-    """The archive in the file at ``path`` (an operator's basemap), checked as a fetched one is."""
-    head = await trio.to_thread.run_sync(_pread, path, 0, HEAD_BYTES)
-    header = _header(head)
-    start, length = header["root_offset"], header["root_length"]
-    if start + length > len(head):
-        raise InvalidInput(
-            f"{path.name}'s root directory ends past the first {len(head)} bytes; check the archive"
-        )
-    root = await trio.to_thread.run_sync(
-        _directory, head[start : start + length], header["internal_compression"]
-    )
-    return Archive(path.name, None, header, root, path=path)
+    return header, root
 
 
 def _pread(path: Path, start: int, length: int) -> bytes:

@@ -24,7 +24,7 @@ from pathlib import Path
 import trio
 
 from mapsrv.errors import HttpError, InvalidInput, MapsrvError
-from mapsrv.http.basemaps import Basemaps, gunzip_tile
+from mapsrv.http.basemaps import Basemaps
 from mapsrv.http.compression import accepts_gzip
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send, header
@@ -94,7 +94,7 @@ class BasemapTiles:
             if accepts_gzip(header(scope, b"accept-encoding") or ""):
                 headers.append((b"content-encoding", b"gzip"))
             else:
-                data = await trio.to_thread.run_sync(gunzip_tile, data)
+                data = await trio.to_thread.run_sync(street.archive.unpacked, data)
         await self._send(scope, send, 200, headers, data)
 
     @staticmethod

@@ -12,12 +12,11 @@ import math
 import sqlite3
 from pathlib import Path
 
-from mapsrv.places.offline_files import SUFFIX
+from mapsrv.places.offline_files import list_regions
 
 __all__ = ["Box", "coverage_meta", "coverage_note", "extract_box", "region_boxes"]
 
 Box = tuple[float, float, float, float]  # west, south, east, north
-_known: dict[tuple[str, int], Box | None] = {}  # (path, mtime) -> its box, read once
 
 
 def extract_box(file: Path) -> Box | None:
@@ -48,36 +47,7 @@ def coverage_meta(db: sqlite3.Connection, file: Path) -> dict[str, str]:
 
 def region_boxes(directory: Path) -> list[tuple[str, Box]]:
     """Each imported region's box (regions imported before boxes were kept have none)."""
-    out = []
-    for path in sorted(directory.glob(f"*{SUFFIX}")):
-        region = path.name.removesuffix(SUFFIX)
-        if region.startswith("."):
-            continue
-        try:
-            key = (str(path), path.stat().st_mtime_ns)
-        except OSError:
-            continue
-        if key not in _known:
-            _known[key] = _read_box(path)
-        box = _known[key]
-        if box is not None:
-            out.append((region, box))
-    return out
-
-
-def _read_box(path: Path) -> Box | None:
-    try:
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-        try:
-            row = db.execute("SELECT value FROM meta WHERE key = 'box'").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return None
-    if row is None:
-        return None
-    west, south, east, north = (float(v) for v in str(row[0]).split(","))
-    return (west, south, east, north)
+    return [(info.region, info.box) for info in list_regions(directory) if info.box is not None]
 
 
 def _km_to_edge(lat: float, lon: float, box: Box) -> float:

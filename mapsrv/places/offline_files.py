@@ -126,6 +126,7 @@ class RegionInfo:
     counts: dict[str, int]  # by kind: place, poi, street, address, and area when it has areas
     schema: int = SCHEMA_VERSION  # the file's; another is not searched
     basemap: int = 0  # the street basemap's size in bytes; 0: none
+    box: tuple[float, float, float, float] | None = None  # west, south, east, north; None: not kept
 
     def describe(self) -> str:
         """One line for ``mapsrv places list``."""
@@ -219,9 +220,14 @@ def _info(region: str, path: Path) -> RegionInfo:
     finally:
         db.close()
     counts = {k.removeprefix("count:"): int(v) for k, v in meta.items() if k.startswith("count:")}
-    basemap = path.with_name(path.name.removesuffix(SUFFIX) + BASEMAP_SUFFIX)
+    basemap = basemap_path(path.parent, region)
     size = basemap.stat().st_size if basemap.is_file() else 0
-    return RegionInfo(region, path, path.stat().st_size, meta.get("imported_at", "?"), counts, schema, size)
+    box = None
+    if "box" in meta:  # what the extract covers (``coverage``)
+        west, south, east, north = (float(v) for v in meta["box"].split(","))
+        box = (west, south, east, north)
+    at = meta.get("imported_at", "?")
+    return RegionInfo(region, path, path.stat().st_size, at, counts, schema, size, box)
 
 
 def remove_region(directory: Path, region: str) -> Path:

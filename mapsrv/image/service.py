@@ -210,7 +210,6 @@ class MapImages:
             return []
         view = view.tile_view()
         zoom = view.tile_zoom
-        count = 2**zoom
         out = [Sheet(float(s.get("opacity", 1.0)), s.get("tiles") == "vector") for _, s in sources]
         answered = [False] * len(sources)  # a tile, or the archive has none there
         waiting = [0] * len(sources)  # tiles asked for and not answered (cut by the deadline)
@@ -241,11 +240,7 @@ class MapImages:
                         continue
                     down = self.origins.peek(origin_of(source["url"])[0])  # its cached tiles only
                     sheet.deeper = max(0, zoom - source.get("maxzoom", zoom))
-                    wanted: dict[tuple[int, int, int], list[Tile]] = {}
-                    for x, y in tiles_for(view):
-                        at = (zoom - sheet.deeper, (x % count) >> sheet.deeper, y >> sheet.deeper)
-                        wanted.setdefault(at, []).append((x, y))
-                    for (z, tx, ty), places in wanted.items():
+                    for (z, tx, ty), places in _under(view, sheet.deeper).items():
                         key = self._key(source, z, tx, ty)
                         if key in self._rasters:
                             self._rasters.move_to_end(key)
@@ -268,20 +263,16 @@ class MapImages:
         from the first street map that covers it; None where none does or the zoom is below its."""
         if self.streets is None:
             return None
-        at = view.tile_view()
-        zoom, count = at.tile_zoom, 2**at.tile_zoom
-        for name, low, high in await self.streets.covering(*view.bounds()):
+        streets = self.streets
+        zoom = view.tile_view().tile_zoom
+        for name, low, high in await streets.covering(*view.bounds()):
             if zoom < low:
                 continue
             sheet = Sheet(1.0, vector=True, deeper=max(0, zoom - high), name=name)
-            wanted: dict[tuple[int, int], list[Tile]] = {}
-            for x, y in tiles_for(at):
-                wanted.setdefault(((x % count) >> sheet.deeper, y >> sheet.deeper), []).append((x, y))
             with trio.move_on_after(self.deadline):
-                for (tx, ty), places in wanted.items():
-                    data = await self.streets.tile(name, zoom - sheet.deeper, tx, ty)
-                    if data is not None:
-                        sheet.tiles |= {xy: data for xy in places}
+                async with trio.open_nursery() as nursery:
+                    for at, places in _under(view.tile_view(), sheet.deeper).items():
+                        nursery.start_soon(_street_tile, streets, sheet, at, places)
             return sheet
         return None
 
@@ -322,6 +313,26 @@ class MapImages:
         self._tiles.move_to_end(key)
         while len(self._tiles) > TILE_CACHE:
             self._tiles.popitem(last=False)
+
+
+async def _street_tile(
+    streets: StreetSource, sheet: Sheet, at: tuple[int, int, int], places: list[Tile]
+) -> None:
+    data = await streets.tile(sheet.name, *at)
+    if data is not None:
+        sheet.tiles |= {xy: data for xy in places}
+
+
+def _under(view: ImageView, deeper: int) -> dict[tuple[int, int, int], list[Tile]]:
+    """The tiles to fetch for ``view`` (at its tile zoom) from a source whose tiles stop
+    ``deeper`` zooms above it: each max-zoom tile (z, x, y, x wrapped around the world) and the
+    view's tiles it lies under (drawn larger, ``sheets``)."""
+    zoom = view.tile_zoom
+    count = 2**zoom
+    out: dict[tuple[int, int, int], list[Tile]] = {}
+    for x, y in tiles_for(view):
+        out.setdefault((zoom - deeper, (x % count) >> deeper, y >> deeper), []).append((x, y))
+    return out
 
 
 @functools.cache

@@ -1,13 +1,13 @@
 """The street basemap built in a process of its own, under hard limits (issue 79):
 ``python -m mapsrv.places.street_build FILE TARGET MEMORY_MIB CPU_SECONDS``.
 
-``mapsrv places import`` runs it after the index (``build_in_child``): the build holds the
-extract's drawn features in memory (about a kilobyte each), which for a country's extract is more
-than a laptop has. Its address space is bounded (``mapsrv.limits.confine_memory``, past the
-libraries it has loaded) and its CPU time too, so an extract too big for it ends with a clear
-message, not a machine swapping or the kernel's OOM killer choosing; the index, already written,
-is kept. Its progress lines go to standard error as they come; its result, as JSON, to standard
-output.
+``mapsrv places import`` runs it beside the index's import (``start_build``, ``finish_build``):
+the build holds the extract's drawn features in memory (a few kilobytes each), which for a
+country's extract is more than a laptop has. Its address space is bounded
+(``mapsrv.limits.confine_memory``, past the libraries it has loaded) and its CPU time too, so an
+extract too big for it ends with a clear message, not a machine swapping or the kernel's OOM
+killer choosing; the index is kept. Its progress lines go to standard error as they come; its
+result, as JSON, to standard output.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BasemapRefused", "Built", "build_in_child", "finish_build", "main", "start_build", "stop_build"]
+__all__ = ["BasemapRefused", "Built", "finish_build", "main", "start_build", "stop_build"]
 
 REFUSED = 3  # the child's exit status for "too big for its limits"
 # how running out of address space shows where C++ code meets it (osmium cannot start its reader
@@ -71,11 +71,6 @@ def stop_build(building: subprocess.Popen[bytes], target: Path) -> None:
     building.communicate()
     for partial in target.parent.glob(f".{target.name}.building-*"):
         partial.unlink(missing_ok=True)
-
-
-def build_in_child(file: Path, target: Path, memory_mib: int, cpu_seconds: int) -> Built:
-    """``start_build`` and ``finish_build`` in one."""
-    return finish_build(start_build(file, target, memory_mib, cpu_seconds), file, memory_mib, cpu_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

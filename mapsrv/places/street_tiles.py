@@ -104,17 +104,14 @@ def tiles_over(box: tuple[float, float, float, float], z: int) -> Iterator[tuple
     """The tiles at ``z`` that a (west, south, east, north) box in degrees meets."""
     west, south, east, north = box
     n = 1 << z
+    (left, right), (bottom, top) = mercator(np.array([west, east]), np.array([south, north]))
+    size = 2 * HALF_WORLD / n
 
-    def column(lon: float) -> int:
-        return min(n - 1, max(0, int((lon + 180) / 360 * n)))
+    def index(metres: float) -> int:
+        return min(n - 1, max(0, int(metres // size)))
 
-    def row(lat: float) -> int:
-        lat = max(-85.0511, min(85.0511, lat))
-        r = math.radians(lat)
-        return min(n - 1, max(0, int((1 - math.asinh(math.tan(r)) / math.pi) / 2 * n)))
-
-    for x in range(column(west), column(east) + 1):
-        for y in range(row(north), row(south) + 1):
+    for x in range(index(left + HALF_WORLD), index(right + HALF_WORLD) + 1):
+        for y in range(index(HALF_WORLD - top), index(HALF_WORLD - bottom) + 1):
             yield x, y
 
 

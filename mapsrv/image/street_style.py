@@ -10,17 +10,19 @@ from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from PIL import ImageColor
 
-__all__ = ["rgb", "street_style", "width_at"]
+__all__ = ["STYLE_FILE", "rgb", "street_style", "width_at"]
+
+STYLE_FILE = Path(str(resources.files("mapsrv.image").joinpath("street_style.json")))  # package data
 
 
 @cache
 def street_style() -> dict[str, Any]:
-    text = resources.files("mapsrv.image").joinpath("street_style.json").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
+    loaded: dict[str, Any] = json.loads(STYLE_FILE.read_text(encoding="utf-8"))
     return loaded
 
 

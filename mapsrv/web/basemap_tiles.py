@@ -1,9 +1,7 @@
-"""The street basemap's tiles and its style, served to the page (issue 79): a raw ASGI handler,
+"""The street basemap's tiles, served to the page (issue 79): a raw ASGI handler,
 as the static files are (``mapsrv.web.static``: a view asks for a dozen tiles at once, and each
 through Quart cost ~3 ms of the loop).
 
-- ``GET /basemap/style.json``: the one style the page and ``map_image`` draw with
-  (``mapsrv/image/street_style.json``).
 - ``GET /basemap/<name>/<z>/<x>/<y>.mvt``: a Mapbox Vector Tile of the street map ``name``
   (``mapsrv.http.basemaps``), sent as stored (gzip) to a client that accepts it; 204 where the map
   has no tile (outside it, or nothing there), 404 for a name there is not, 400 for a tile that
@@ -16,10 +14,8 @@ changes the ETag.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
-from pathlib import Path
 
 import trio
 
@@ -30,12 +26,11 @@ from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send, header
 from mapsrv.web.static import etag_matches
 
-__all__ = ["STYLE_FILE", "BasemapTiles"]
+__all__ = ["BasemapTiles"]
 
 _TILE = re.compile(r"/basemap/(?P<name>[a-z0-9_-]{1,64})/(?P<z>\d{1,2})/(?P<x>\d{1,9})/(?P<y>\d{1,9})\.mvt")
 _MVT = b"application/vnd.mapbox-vector-tile"
 _CACHE = b"public, max-age=3600"
-STYLE_FILE = Path(__file__).resolve().parents[1] / "image" / "street_style.json"  # package data
 
 
 class BasemapTiles:
@@ -45,29 +40,14 @@ class BasemapTiles:
             (b"access-control-allow-origin", b"*"),  # the MCP App's iframe draws them too
             *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers),
         ]
-        self._style: tuple[bytes, bytes] | None = None  # its bytes, gzipped
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 raise HttpError(405, "method not allowed", headers=(("Allow", "GET, HEAD"),))
-            if scope["path"] == "/basemap/style.json":
-                await self._send_style(scope, send)
-                return
             await self._send_tile(scope, send)
         except MapsrvError as exc:
             await send_error(send, exc)
-
-    async def _send_style(self, scope: Scope, send: Send) -> None:
-        if self._style is None:
-            raw = await trio.to_thread.run_sync(STYLE_FILE.read_bytes)
-            self._style = (raw, gzip.compress(raw, mtime=0))
-        raw, packed = self._style
-        headers = [*self._common, (b"content-type", b"application/json"), (b"cache-control", b"no-cache")]
-        body = raw
-        if accepts_gzip(header(scope, b"accept-encoding") or ""):
-            headers, body = [*headers, (b"content-encoding", b"gzip")], packed
-        await self._send(scope, send, 200, headers, body)
 
     async def _send_tile(self, scope: Scope, send: Send) -> None:
         found = _TILE.fullmatch(scope["path"])

@@ -41,6 +41,7 @@ from mapsrv.errors import HttpError, InvalidInput, MapsrvError
 from mapsrv.http.compression import LEVEL, MIN_SIZE, accepts_gzip
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send, header
+from mapsrv.image.street_style import STYLE_FILE
 from mapsrv.places.world import DIRECTORY, FILES
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "SIGNED_OUT_TEMPLATE",
     "SIGNIN_FAILED_TEMPLATE",
     "STATIC_DIR",
+    "STREET_STYLE",
     "TEMPLATE",
     "TEMPLATES",
     "StaticFiles",
@@ -71,6 +73,7 @@ TEMPLATES = frozenset(
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"  # package data (setup.cfg)
 PREFIX = "/static/"
+STREET_STYLE = PREFIX + "street-style.json"  # the street basemap's style (mapsrv/image/street_style.json)
 _LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
 _OURS = "no-cache"  # changes with a release: always revalidated (a 304 when unchanged)
 _THEIRS = "public, max-age=86400"  # Leaflet's and the outlines': fixed for a package's version
@@ -145,6 +148,7 @@ class StaticFiles:
                 self._files[f"{PREFIX}leaflet/{path.relative_to(_LEAFLET_DIR).as_posix()}"] = (path, _THEIRS)
         for name in FILES.values():
             self._files[f"{PREFIX}world/{name}"] = (DIRECTORY / name, _THEIRS)
+        self._files[STREET_STYLE] = (STYLE_FILE, _OURS)  # the street basemap's (streets.js, map_image)
         self._common = [
             (b"access-control-allow-origin", b"*"),
             *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers),

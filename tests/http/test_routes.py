@@ -75,7 +75,7 @@ def examples(map_id: str, view_key: str, edit_key: str) -> dict[str, tuple[str, 
         "/maps.json": ("GET", "/maps.json", {}),
         "/maps/{id}/action": ("POST", f"/maps/{map_id}/rename", {"json": {"title": "Trip"}}),
         "/static/": ("GET", "/static/map.js", {}),
-        "/basemap/": ("GET", "/basemap/style.json", {}),
+        "/basemap/": ("GET", "/basemap/nowhere/0/0/0.mvt", {}),
         # with no issuer configured, a 404 (tests/mcp/test_authorization.py serves it)
         # sign-in: 404 with no issuer configured (tests/web/test_signin.py signs people in)
         "/login": ("GET", "/login", {}),

@@ -21,8 +21,8 @@ from support.street_extract import write_street_extract
 from support.waiting import wait_until
 
 from mapsrv.config import Config, ConfigError
+from mapsrv.image.street_style import STYLE_FILE
 from mapsrv.places.street_tiles import build_basemap, tiles_over
-from mapsrv.web.basemap_tiles import STYLE_FILE
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +87,10 @@ async def test_a_regions_tiles_are_served_as_a_browser_asks(
             refused = await client.get(path)
             assert refused.status_code == status, path
         assert (await client.post(url)).status_code == 405
-        style = await client.get("/basemap/style.json")
+        style = await client.get("/static/street-style.json")
         assert style.status_code == 200 and style.json() == json.loads(STYLE_FILE.read_text())
+        assert style.headers["access-control-allow-origin"] == "*" and "etag" in style.headers
+        assert (await client.get("/basemap/style.json")).status_code == 404
 
 
 async def test_each_basemap_choice_tells_the_page_what_to_draw(

@@ -23,8 +23,8 @@ from support import start_server
 from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
 from support.street_extract import StreetFacts, write_street_extract
 
+from mapsrv.image.street_style import STYLE_FILE
 from mapsrv.places.street_tiles import build_basemap
-from mapsrv.web.basemap_tiles import STYLE_FILE
 
 pytestmark = pytest.mark.browser
 STYLE = json.loads(STYLE_FILE.read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 /* mapsrv: a street basemap (issue 79) as a Leaflet layer: mapsrv's own vector tiles of an OSM
  * extract (Mapbox Vector Tile 2.1 in Protomaps' basemap schema v4, from /basemap/<name>/), drawn
  * on canvas tiles in the one street style (mapsrv/image/street_style.json, served at
- * /basemap/style.json; map_image draws with it too).
+ * /static/street-style.json; map_image draws with it too).
  *
  * Drawn in the style's order: earth, landuse, water (polygons, then lines), buildings, transit,
  * roads (every casing, then every fill, the lesser kinds first), then the labels (streetlabels.js).
@@ -26,7 +26,7 @@ const styles = {};
 // The street style, fetched once per origin.
 export function loadStyle(origin = '') {
   if (!styles[origin]) {
-    styles[origin] = fetch(origin + '/basemap/style.json').then((r) => {
+    styles[origin] = fetch(origin + '/static/street-style.json').then((r) => {
       if (!r.ok) throw new Error('basemap style: HTTP ' + r.status);
       return r.json();
     });

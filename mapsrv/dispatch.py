@@ -65,8 +65,9 @@ class Dispatcher:
             config.max_file_size,
             person_refusal=throttle.person_refusal,
             areas=mcp.places.join_area,
+            router=mcp.router,
         )
-        self._uploads = UploadLinks(hub, self._headers)
+        self._uploads = UploadLinks(hub, self._headers, areas=mcp.places.join_area, router=mcp.router)
         self._static = StaticFiles(self._headers)
         self._basemap = BasemapTiles(mcp.basemaps, self._headers)
         # A view stream is read-only and carries no cookie: any origin holding the view key may

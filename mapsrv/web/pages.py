@@ -117,6 +117,7 @@ def render_page(
         tile_url=ctx.config.online_tiles(),
         basemaps=json.dumps([m.describe() for m in ctx.basemaps.known()] if ctx.basemaps else []),
         tile_attribution=ctx.config.tile_attribution,
+        router="1" if ctx.config.router not in ("", "none") else "",  # the import offers snap
         title=entry.state.title or "mapsrv",
         # a link preview (og:image): the view key's image, so unfurling never reveals the edit id
         image_url=f"{base_url}/v/{entry.view_key}/image.png?w={PREVIEW[0]}&h={PREVIEW[1]}",

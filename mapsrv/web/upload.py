@@ -30,17 +30,12 @@ from typing import Any
 import trio
 
 from mapsrv.core.codec import dumps
-from mapsrv.core.events import feature_ids
-from mapsrv.core.history import Actor
 from mapsrv.errors import BodyTooLarge, HttpError, MapsrvError
-from mapsrv.formats import Imported, Progress
-from mapsrv.formats.batch import import_ops, report
+from mapsrv.formats import Progress
 from mapsrv.http.types import Receive, Send
-from mapsrv.hub import MapEntry, MapHub
 from mapsrv.hub.reader import spool_file
-from mapsrv.workers import run
 
-__all__ = ["CHUNK", "EVERY", "add_to_map", "answer_with_progress", "body_parts", "spooled"]
+__all__ = ["CHUNK", "EVERY", "answer_with_progress", "body_parts", "spooled"]
 
 log = logging.getLogger("mapsrv.web")
 
@@ -88,19 +83,6 @@ async def body_parts(receive: Receive, limit: int, *, file: bool = False) -> Asy
         yield part
         if not message.get("more_body", False):
             return
-
-
-async def add_to_map(hub: MapHub, entry: MapEntry, imported: Imported, actor: Actor) -> dict[str, Any]:
-    """``imported`` added to ``entry``'s map as one batch by ``actor``: the version, whether it is
-    provisional, and what was added (``report``), the ops and the report made off the loop."""
-    state, max_title = entry.state, hub.limits.max_title
-    said: list[str] = []  # what the camera left out of the view
-    ops = await run("encode", lambda: import_ops(state, imported, max_title=max_title, said=said))
-    written = await hub.apply(entry.id, ops, actor=actor)
-    out: dict[str, Any] = {"version": written.version}
-    if written.provisional:
-        out["provisional"] = True
-    return out | await run("encode", report, imported, feature_ids(written), said)
 
 
 def _line(value: dict[str, Any]) -> bytes:

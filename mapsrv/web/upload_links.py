@@ -4,11 +4,12 @@ client PUTs its bytes, without the file passing through the model.
 ``GET`` answers a small page (``templates/upload.html``, ``static/upload.js``): the map's title,
 a drop zone and file picker, a layer name and a ``crs``, the upload's and the read's progress, and
 what was added with a link to the map's view page. ``PUT`` takes the file as the page's import
-does (``mapsrv.web.writes``): spooled to disk up to ``max_file_size``, read by the sandboxed
-reader (``read_upload``), added to the link's map as one batch, attributed to the agent that
-asked for it, and answered as the import's report (with ``?progress=1``, as progress lines then
-the report, ``mapsrv.web.upload``). Its query takes ``filename``, ``format``, ``layer``, ``crs``
-and ``file_layer``; what the agent gave with ``upload: true`` fills in what the query leaves out.
+does (``mapsrv.web.writes``): spooled to disk up to ``max_file_size``, then read and added
+through the one door for files (``mapsrv.hub.file_door``) to the link's map as one batch,
+attributed to the agent that asked for it, and answered as the import's report (with
+``?progress=1``, as progress lines then the report, ``mapsrv.web.upload``). Its query takes
+the import's own words (``FileAsk``: the page's import takes the same); what the agent gave with
+``upload: true`` fills in what the query leaves out.
 
 A link takes one file (``mapsrv.hub.upload_slots``): an unknown, used or expired link is the same
 404, as a page for a browser and as the JSON error for a program. A file refused (a 413, one the
@@ -20,6 +21,8 @@ The Host and Origin checks ran before (``mapsrv.dispatch``): a PUT from the page
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -27,34 +30,42 @@ from urllib.parse import parse_qs
 import trio
 
 from mapsrv.core.codec import dumps
-from mapsrv.core.model import check_id
 from mapsrv.errors import HttpError, MapsrvError, NotFound
 from mapsrv.formats import Imported, Progress
+from mapsrv.formats.sandbox import Table
 from mapsrv.http.responses import send_error
 from mapsrv.http.templates import environment, render
 from mapsrv.http.types import Receive, Scope, Send, header
 from mapsrv.hub import MapHub
-from mapsrv.hub.imports import read_upload
+from mapsrv.hub.file_door import FileAsk, add_file, preview_file, read_file
 from mapsrv.hub.upload_slots import UploadSlot, UploadSlots, upload_slots
+from mapsrv.places.boundaries import Boundary
+from mapsrv.routing import Router
 from mapsrv.web.pages import PACKAGE
-from mapsrv.web.upload import add_to_map, answer_with_progress, spooled
-from mapsrv.web.writes import preview
-from mapsrv.workers import run
+from mapsrv.web.upload import answer_with_progress, spooled
 
 __all__ = ["ARGS", "UPLOAD_TEMPLATE", "UploadLinks"]
 
 log = logging.getLogger("mapsrv.web")
 
 UPLOAD_TEMPLATE = "upload.html"
-ARGS = ("filename", "format", "layer", "crs", "file_layer")  # a PUT's query, as the page's import takes them
-_FIELDS = 8  # the query's fields read at most: its arguments, progress, and room for a few unknown ones
+ARGS = tuple(f.name for f in fields(FileAsk))  # a PUT's query: the import's own words (the page's import)
+Read = tuple[FileAsk, Imported | Table]
+_FIELDS = 16  # the query's fields read at most: its arguments, progress, and room for a few unknown ones
 
 
 class UploadLinks:
     """Answers ``/u/<token>``: the page (GET, HEAD) and the file (PUT)."""
 
-    def __init__(self, hub: MapHub, headers: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        hub: MapHub,
+        headers: list[tuple[str, str]],
+        areas: Callable[[str], Boundary | None] | None = None,
+        router: Router | None = None,
+    ) -> None:
         self.hub = hub
+        self.areas, self.router = areas, router  # the page's import's: the same door
         environment(PACKAGE).get_template(UPLOAD_TEMPLATE)  # compiled now: a broken one fails the start
         self._headers = [
             (b"cache-control", b"no-store"),
@@ -149,38 +160,32 @@ class UploadLinks:
 
     async def _read(
         self, slot: UploadSlot, query: dict[str, list[str]], data: Path, progress: Progress
-    ) -> Imported:
-        """``data`` read by the sandboxed reader, with the link's defaults and the query's own."""
-        args = dict(slot.defaults) | {name: query[name][0] for name in ARGS if query.get(name, [""])[0]}
-        layer = check_id("layer", args["layer"]) if args.get("layer") else None
-        return await read_upload(
-            data,
-            args.get("format"),
-            self.hub.limits,
-            filename=args.get("filename"),
-            layer=layer,
-            file_layer=args.get("file_layer"),
-            crs=args.get("crs"),
-            progress=progress,
-            read_limits=self.hub.read_limits,
-            owner=slot.owner,
+    ) -> Read:
+        """``data`` read through the one door (``mapsrv.hub.file_door``) as the agent asked with
+        ``upload: true``, and as the query asks on top (the link's page: a layer, a ``crs``)."""
+        asked = FileAsk.from_query(slot.defaults).merged(
+            {name: query[name][0] for name in ARGS if name in query}
         )
+        read = await read_file(
+            self.hub, data, asked, owner=slot.owner, areas=self.areas, router=self.router, progress=progress
+        )
+        return asked, read
 
     async def _preview(
         self, slot: UploadSlot, query: dict[str, list[str]], data: Path, progress: Progress
     ) -> dict[str, Any]:
         """What the file would add (the page's import's preview: counts, extent, first features)."""
-        imported = await self._read(slot, query, data, progress)
-        return await run("encode", preview, slot.map_id, imported)
+        asked, read = await self._read(slot, query, data, progress)
+        return await preview_file(self.hub, await self.hub.get(slot.map_id), read, asked)
 
     async def _import(
         self, slot: UploadSlot, query: dict[str, list[str]], data: Path, progress: Progress
     ) -> dict[str, Any]:
         """Read ``data`` and add it to the slot's map as one batch; the answer is the slot's too."""
         entry = await self.hub.get(slot.map_id)
-        imported = await self._read(slot, query, data, progress)
+        asked, read = await self._read(slot, query, data, progress)
         with trio.CancelScope(shield=True):  # once it is being written, its answer is kept
-            answer = {"map_id": entry.id} | await add_to_map(self.hub, entry, imported, slot.actor)
+            answer = await add_file(self.hub, entry, read, asked, slot.actor)
         answer["view_url"] = f"{slot.base_url}/v/{entry.view_key}"
         with trio.CancelScope(shield=True):
             await self.slots.finish(slot, answer)

@@ -21,55 +21,39 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs
 
 from mapsrv.core.changes import Actor
 from mapsrv.core.codec import dumps
-from mapsrv.core.geojson import to_geojson
 from mapsrv.core.history import person_actor
-from mapsrv.core.measure import bbox
-from mapsrv.core.model import MapState, check_id, check_number
 from mapsrv.core.parse import parse_ops
 from mapsrv.errors import BodyTooLarge, HttpError, InvalidInput, MapsrvError
-from mapsrv.formats import Imported, Join, Progress
-from mapsrv.formats.batch import report
+from mapsrv.formats import Progress
 from mapsrv.http.identity import name_from_cookies, user_from_cookies
 from mapsrv.http.responses import send_error
 from mapsrv.http.types import Receive, Scope, Send
 from mapsrv.hub import MapEntry, MapHub, Written
 from mapsrv.hub.access import resolve
-from mapsrv.hub.imports import read_rows_upload, read_upload
-from mapsrv.hub.layer_joins import layer_join_ops
+from mapsrv.hub.file_door import FileAsk, add_file, preview_file, read_file
 from mapsrv.hub.pointers import check_pointer
 from mapsrv.places.boundaries import Boundary
-from mapsrv.web.upload import add_to_map, answer_with_progress, body_parts, spooled
-from mapsrv.workers import run
+from mapsrv.routing import Router
+from mapsrv.web.upload import answer_with_progress, body_parts, spooled
 
-__all__ = ["PageWrites", "preview"]
+__all__ = ["PageWrites"]
 
 log = logging.getLogger("mapsrv.web")
 
-_IMPORT_ARGS = frozenset(
-    {"format", "filename", "layer", "simplify", "preview", "file_layer", "crs", "join", "key", "country"}
-)
 _FIELDS = 16  # an import's query: its arguments, progress, and room for a few unknown ones
 
 
 ACTIONS = ("ops", "undo", "redo", "import", "pointer")
 POINTER_SHAPE = '{"at": [lat, lon] or null, "view": [[south, west], [north, east]] or null}'
-PREVIEW = 2_000  # features an import's preview draws; its counts and box cover the whole file
 
 
 def _reject_constant(value: str) -> Any:
     raise InvalidInput(f"body is not valid JSON: {value} is not a JSON number")
-
-
-def _float(name: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a number of metres, got {text!r:.40}; e.g. 5") from None
 
 
 def _parse_json(data: str | bytes) -> Any:
@@ -90,8 +74,10 @@ class PageWrites:
         max_file_size: int = 0,
         person_refusal: Callable[[str], MapsrvError | None] = lambda person: None,
         areas: Callable[[str], Boundary | None] | None = None,
+        router: Router | None = None,
     ) -> None:
         self.hub = hub
+        self.router = router  # for an import's snap: the tool's
         self.areas = areas  # an imported extract's areas, for a table joined by regions (PlaceService's)
         self.person_refusal = person_refusal  # each person's own write budget (Throttle's)
         self.max_body_size = max_body_size
@@ -194,69 +180,20 @@ class PageWrites:
     async def _import(
         self, entry: MapEntry, actor: Actor, scope: Scope, data: Path, progress: Progress | None = None
     ) -> dict[str, Any]:
-        """A file sent as the body (spooled at ``data``), read as the ``import`` tool reads it.
-        ``?preview=1`` answers what would be added (its first ``PREVIEW`` features as GeoJSON) and
-        commits nothing; otherwise it is committed as one batch. ``format``, ``filename``, ``layer``,
-        ``simplify`` (metres), ``file_layer``, ``crs``, and ``join``, ``key`` and ``country`` (a
-        table joined to outlines, docs/joins.md) as the tool's arguments; ``progress`` counts the
-        rows read. A joined table's answer says what it ``joined``: by which column, of which
-        columns, how many rows matched."""
+        """A file sent as the body (spooled at ``data``), read and added as the ``import`` tool
+        reads and adds it (``mapsrv.hub.file_door``): its query asks in the tool's words
+        (``FileAsk.from_query``: ``format``, ``filename``, ``layer``, ``simplify``, ``join`` with
+        ``key`` and ``country``, ``file_layer``, ``crs``, ``snap``, ``fit``); ``?preview=1``
+        answers what would be added (its first features as GeoJSON, or what a table would join)
+        and commits nothing; ``progress`` counts the rows read."""
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=_FIELDS)
-        args = {name: values[0] for name, values in query.items() if name in _IMPORT_ARGS}
-        layer = check_id("layer", args["layer"]) if args.get("layer") else None
-        if args.get("join") == "layer":
-            return await self._join_to_layer(entry, actor, data, args, layer)
-        simplify = None
-        if args.get("simplify"):
-            simplify = check_number("simplify", _float("simplify", args["simplify"]), 0.01, 10_000)
-        imported = await read_upload(
-            data,
-            args.get("format") or None,
-            self.hub.limits,
-            filename=args.get("filename"),
-            layer=layer,
-            simplify=simplify,
-            file_layer=args.get("file_layer") or None,
-            crs=args.get("crs") or None,
-            join=cast("Join | None", args.get("join") or None),  # read_upload checks it
-            key=args.get("key") or None,
-            country=args.get("country") or None,
-            areas=self.areas,
-            progress=progress,
-            read_limits=self.hub.read_limits,
-            owner=actor.id,
+        ask = FileAsk.from_query({name: values[0] for name, values in query.items()})
+        read = await read_file(
+            self.hub, data, ask, owner=actor.id, areas=self.areas, router=self.router, progress=progress
         )
-        joined = {"joined": imported.joined} if imported.joined else {}
-        if args.get("preview") in ("1", "true"):  # 100,000 rows gone through: off the loop
-            return await run("encode", preview, entry.id, imported) | joined
-        return await add_to_map(self.hub, entry, imported, actor) | joined
-
-    async def _join_to_layer(
-        self, entry: MapEntry, actor: Actor, data: Path, args: dict[str, str], layer: str | None
-    ) -> dict[str, Any]:
-        """A table joined to the map's ``layer`` (docs/joins.md), as the tool's ``join: layer``:
-        ``?preview=1`` answers what it would join; otherwise it is written, at the version read."""
-        if layer is None:
-            raise InvalidInput(
-                "join 'layer' needs layer, got none; give the id of the map's layer to join to"
-            )
-        table = await read_rows_upload(
-            data,
-            args.get("format") or None,
-            self.hub.limits,
-            filename=args.get("filename"),
-            read_limits=self.hub.read_limits,
-            owner=actor.id,
-        )
-        state = entry.state
-        ops, joined = await layer_join_ops(state, layer, table, args.get("key") or None, self.hub.limits)
-        out: dict[str, Any] = {"format": "csv", "joined": joined.report() | {"columns": table.header[:200]}}
-        if table.notes:
-            out["notes"] = list(table.notes)
-        if args.get("preview") in ("1", "true"):
-            return out
-        written = await self.hub.apply(entry.id, ops, expected_version=state.version, actor=actor)
-        return out | {"version": written.version}
+        if query.get("preview", [""])[0] in ("1", "true"):
+            return await preview_file(self.hub, entry, read, ask)
+        return await add_file(self.hub, entry, read, ask, actor)
 
     async def _body(self, receive: Receive, declared: int) -> bytes:
         """The whole request body, at most ``max_body_size`` bytes: a 413 past that, at once when
@@ -265,13 +202,3 @@ class PageWrites:
         if declared > limit:
             raise BodyTooLarge(limit)
         return b"".join([part async for part in body_parts(receive, limit)])
-
-
-def preview(map_id: str, imported: Imported) -> dict[str, Any]:
-    """What a file would add, without adding it: the counts, its extent and its first features."""
-    out = report(imported, [])
-    del out["ids"]
-    shown = imported.features[:PREVIEW]
-    out["bbox"] = [list(corner) for corner in bbox(list(imported.features))]
-    out["preview"] = to_geojson(MapState(map_id, features={str(i): f for i, f in enumerate(shown)}))
-    return out

@@ -30,7 +30,7 @@ from support.raw_http import RawConnection
 from support.slow_image import SlowDrawing, draw_lines
 
 import mapsrv.formats.table as table
-import mapsrv.mcp.tools.files as files
+import mapsrv.hub.file_door as file_door
 from mapsrv.formats.batch import import_ops
 from mapsrv.server import Server
 from mapsrv.workers import CHECK_EVERY, stop_if_cancelled, workers
@@ -182,7 +182,7 @@ async def test_an_import_left_mid_way_stores_nothing(
             time.sleep(0.01)
         return import_ops(*args, **kwargs)
 
-    monkeypatch.setattr(files, "import_ops", slow_import_ops)
+    monkeypatch.setattr(file_door, "import_ops", slow_import_ops)
     server = await start_server(nursery)
     pool = workers().pools["encode"].stats
     async with Client(server.url + "mcp") as agent:

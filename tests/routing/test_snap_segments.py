@@ -15,7 +15,7 @@ from mapsrv.core.model import Feature, LatLon, Limits
 from mapsrv.core.routes import Mode
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import Imported
-from mapsrv.mcp.tools.snapping import MAX_TRACKS, check_snap, climbs, snap_tracks
+from mapsrv.hub.snapping import MAX_TRACKS, check_snap, climbs, snap_tracks
 from mapsrv.routing import RouteRefused
 from mapsrv.routing.model import Matched
 from mapsrv.routing.tracks import along_m

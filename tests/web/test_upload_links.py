@@ -237,8 +237,10 @@ async def test_arguments_and_bounds_of_an_upload_link(nursery: trio.Nursery) -> 
     async with Client(server.url + "mcp") as agent:
         text, _ = await failing(agent, "import", upload=True, content="lat,lon\n1,2\n")
         assert "give the file one way, got content and upload: path" in text
-        text, _ = await failing(agent, "import", upload=True, join="countries")
-        assert "upload takes map_id, format, layer, file_layer and crs, got join" in text
+        text, _ = await failing(agent, "import", upload=True, key="iso_a3")
+        assert "key and country go with join" in text, "the link's arguments checked as any import's"
+        text, _ = await failing(agent, "import", upload=True, join="layer", layer="parks")
+        assert "got no map_id" in text
         text, _ = await failing(agent, "import", upload="nohandle")
         assert "upload 'nohandle' not found" in text
         first = await call(agent, "import", upload=True)

@@ -35,9 +35,10 @@ from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.items import read_change, read_item
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.mcp.tools.results import answer
-from mapsrv.mcp.tools.route_plans import redrawn, renumber, stops_renumbered, straight_orders
+from mapsrv.mcp.tools.route_plans import renumber, stops_renumbered, straight_orders
 from mapsrv.mcp.tools.routing import NO_ROUTER, Markers, RouteDrawing, along, plan_routes, route_answer
 from mapsrv.mcp.tools.schema import Base, Changes, Expected, FeatureIds, GeoJson, Items, MapId, OptionalMapId
+from mapsrv.routing.lines import redrawn
 from mapsrv.workers import run
 
 __all__ = ["draw", "edit", "remove"]

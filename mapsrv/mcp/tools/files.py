@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import itertools
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 from typing import Annotated, Literal
 from urllib.parse import urlencode, urlsplit
@@ -31,25 +30,20 @@ from mcp.types import (
 )
 from pydantic import Field
 
-from mapsrv.core.model import MapState, check_id
+from mapsrv.core.model import MapState
 from mapsrv.errors import InvalidInput, NotFound, PayloadTooLarge
-from mapsrv.formats import BINARY_FORMATS, Imported, export_file
-from mapsrv.formats.batch import import_ops, report
+from mapsrv.formats import BINARY_FORMATS, export_file
 from mapsrv.formats.detect import BINARY_MAGIC, base64_prefix
-from mapsrv.formats.sandbox import Table
 from mapsrv.http.fetch import fetch_source
 from mapsrv.hub import MapEntry
-from mapsrv.hub.imports import read_rows_upload, read_upload
-from mapsrv.hub.layer_joins import layer_join_ops
+from mapsrv.hub.file_door import FileAsk, add_file, read_file
 from mapsrv.hub.local_files import spooled_path
 from mapsrv.hub.reader import spool_file
 from mapsrv.hub.upload_slots import upload_slots
 from mapsrv.mcp.tools.asking import ASK_TIMEOUT
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import answer, compact
-from mapsrv.mcp.tools.route_plans import check_mode
 from mapsrv.mcp.tools.schema import OptionalMapId
-from mapsrv.mcp.tools.snapping import TIMES_SAID, check_snap, climbs, points_as_track, snap_tracks
 from mapsrv.workers import checked, run
 
 __all__ = ["MAX_FILE", "MAX_INLINE", "export", "import_file", "linked"]
@@ -131,19 +125,16 @@ async def import_file(
 ) -> CallToolResult:
     """Add a file to a map, all or none: by path, url, upload (a link for a person) or content.
     Any projection. CSV: lat/lon, WKT or place names; join: countries or states as outlines."""
-    if layer is not None:
-        check_id("layer", layer)
-    upload = None if upload is False else upload
-    if join == "layer":
-        _check_layer_join(map_id, layer, upload, simplify=simplify, country=country, snap=snap, crs=crs)
-    owner, limits, read_limits = tc.principal or tc.actor.id, tc.hub.limits, tc.hub.read_limits
-    read: Callable[..., Awaitable[Imported | Table]] = partial(
-        read_rows_upload, fmt=format, limits=limits, read_limits=read_limits, owner=owner
-    ) if join == "layer" else partial(
-        read_upload, fmt=format, limits=limits, layer=layer, simplify=simplify, join=join, key=key,
-        country=country, file_layer=file_layer, crs=crs, areas=tc.places.join_area, read_limits=read_limits,
-        owner=owner,
+    ask = FileAsk(
+        format=format, layer=layer, simplify=simplify, join=join, key=key, country=country,
+        file_layer=file_layer, crs=crs, snap=snap, fit=fit,
     )  # fmt: skip
+    upload = None if upload is False else upload
+    if join == "layer" and map_id is None:
+        raise InvalidInput(
+            "join 'layer' adds a table's columns to a layer of a map, got no map_id;"
+            " give map_id and layer (the layer's id), and key (the table's column) unless it can be found"
+        )
     sources = (("content", content), ("path", path), ("url", url), ("upload", upload))
     given = [name for name, value in sources if value is not None]
     if len(given) != 1:
@@ -152,91 +143,42 @@ async def import_file(
             f"give the file one way, {said}: path (a file on this machine), url, upload: true (a link"
             " for the person to drop it on), or content (small files: every byte goes through you)"
         )
+    if upload is True:  # what was asked goes with the link: the file is read as asked when it comes
+        return await _open_upload(tc, map_id, ask.as_query())
     if upload is not None:
-        unused = {"simplify": simplify, "join": join, "key": key, "country": country, "snap": snap}
-        if left := [name for name, value in unused.items() if value is not None]:
-            raise InvalidInput(
-                f"upload takes map_id, format, layer, file_layer and crs, got {' and '.join(left)};"
-                " import the file by path, url or content to use them"
-            )
-        asked = {"format": format, "layer": layer, "file_layer": file_layer, "crs": crs}
-        if upload is True:
-            return await _open_upload(tc, map_id, {k: v for k, v in asked.items() if v is not None})
-        if given_too := [name for name, value in asked.items() if value is not None]:
+        if given_too := list(ask.as_query()):
             raise InvalidInput(
                 f"upload: <handle> takes no file arguments, got {' and '.join(given_too)};"
                 " give them with upload: true, or in the link's page"
             )
         return await _redeem_upload(tc, str(upload), map_id)
+    owner = tc.principal or tc.actor.id
+    read = partial(read_file, tc.hub, owner=owner, areas=tc.places.join_area, router=tc.router)
     if path is not None:
         async with spooled_path(path, tc.hub.files_dirs, tc.hub.max_file_size) as spool:
-            imported = await read(spool, filename=os.path.basename(path))
+            imported = await read(spool, replace(ask, filename=os.path.basename(path)))
     elif url is not None:
         # streamed to disk as it comes, up to the page's limit (not add_layer's), then read
-        policy = dataclasses.replace(tc.sources, max_size=tc.hub.max_file_size)
+        policy = replace(tc.sources, max_size=tc.hub.max_file_size)
         async with spool_file("url") as spool:
             async with await trio.open_file(spool, "wb") as sink:
                 await fetch_source(policy, url, sink=sink.write)
-            imported = await read(spool, filename=urlsplit(url).path.rpartition("/")[2] or None)
+            imported = await read(spool, replace(ask, filename=urlsplit(url).path.rpartition("/")[2] or None))
     else:
         content = content or ""
         small = len(content) < _B64_SLICE  # a big one decoded off the loop
-        imported = await read(
-            _decode(content, format) if small else await run("encode", _decode, content, format)
-        )
-    if isinstance(imported, Table):  # join: layer, checked by _check_layer_join
-        assert map_id is not None and layer is not None
-        return await _joined_to_layer(tc, map_id, layer, key, imported)
-    if snap is not None:
-        mode = check_mode("snap", snap)
-        imported = points_as_track(imported, tc.hub.limits)
-        router = check_snap(tc.router, imported, mode)
-        imported = await snap_tracks(router, imported, mode, tc.hub.limits)
+        data = _decode(content, format) if small else await run("encode", _decode, content, format)
+        imported = await read(data, ask)
     page = None
     if map_id is None:
         entry = await tc.hub.create_map(owner=tc.person, principal=tc.principal, maker=tc.actor.id)
-        map_id, page = entry.id, tc.links(entry)[0]
+        page = tc.links(entry)[0]
     else:
         entry = await tc.entry(map_id)
-    state, most = entry.state, tc.hub.limits.max_title  # 100,000 rows' ops and camera: seconds
-    framing: list[str] = []  # what the camera left out of the view
-    ops = await run("encode", lambda: import_ops(state, imported, fit=fit, max_title=most, said=framing))
-    out = await tc.write(map_id, ops, None)  # an import adds: nothing of the map's to conflict with
-    ids = out.pop("ids", [])
-    out |= await run("encode", _added, imported, ids, framing)  # 100,000 features gone through: off the loop
-    if snap is not None:
-        out["times"] = TIMES_SAID
+    out = await add_file(tc.hub, entry, imported, ask, tc.actor)
+    out["view_url"] = tc.links(entry)[1]
     if page is not None:
         out["url"] = page
-    return answer(out)
-
-
-def _check_layer_join(map_id: str | None, layer: str | None, upload: object, **unused: object) -> None:
-    if map_id is None or layer is None:
-        missing = "map_id" if map_id is None else "layer"
-        raise InvalidInput(
-            f"join 'layer' adds a table's columns to a layer of a map, got no {missing};"
-            " give map_id and layer (the layer's id), and key (the table's column) unless it can be found"
-        )
-    if left := [name for name, value in {"upload": upload, **unused}.items() if value is not None]:
-        raise InvalidInput(
-            f"join 'layer' takes a CSV by path, url or content, got {' and '.join(left)}; leave them out"
-        )
-
-
-async def _joined_to_layer(
-    tc: ToolContext, map_id: str, layer: str, key: str | None, table: Table
-) -> CallToolResult:
-    """The table's columns added to ``layer``'s features (``mapsrv.hub.layer_joins``), written at
-    the version read: one step, which one undo takes back."""
-    entry = await tc.entry(map_id)
-    state = entry.state
-    ops, joined = await layer_join_ops(state, layer, table, key, tc.hub.limits)  # a match, or refused
-    out = await tc.write(map_id, ops, state.version)
-    out.pop("ids", None)
-    out["joined"] = joined.report()
-    if table.notes:
-        out["notes"] = list(table.notes)
     return answer(out)
 
 
@@ -333,15 +275,6 @@ def linked(head: dict[str, object], link: str, name: str, media: str, size: int)
         ],
         structured_content=head,
     )
-
-
-def _added(imported: Imported, ids: list[str], said: list[str]) -> dict[str, object]:
-    """What an import added (``report``) and the climbs of its lines with heights."""
-    out = report(imported, ids, said)
-    climbed = climbs(imported, ids)
-    if climbed:
-        out["climbs"] = climbed
-    return out
 
 
 async def export(

@@ -17,7 +17,7 @@ from typing import Any
 import trio
 
 from mapsrv.core.measure import distance
-from mapsrv.core.model import Feature, LatLon, Limits, build_feature
+from mapsrv.core.model import Feature, LatLon, Limits
 from mapsrv.core.ops import UpdateFeature
 from mapsrv.core.routes import MODES, Mode, climb, describe, length_words
 from mapsrv.core.style import check_style
@@ -26,6 +26,7 @@ from mapsrv.errors import InvalidInput, MapsrvError
 from mapsrv.formats.simplify import simplify
 from mapsrv.mcp.tools.places import Resolver
 from mapsrv.routing import Route, Router, RouteRefused, RouterUnavailable
+from mapsrv.routing.lines import elevations, redrawn
 from mapsrv.routing.valhalla import AVOID
 
 __all__ = [
@@ -34,9 +35,7 @@ __all__ = [
     "RouteDrawing",
     "along",
     "check_mode",
-    "elevations",
     "plan_routes",
-    "redrawn",
     "renumber",
     "route_answer",
     "stops_renumbered",
@@ -128,17 +127,6 @@ def straight_orders(items: Sequence[Any], places: Resolver) -> dict[int, tuple[i
     return orders
 
 
-async def elevations(router: Router, coords: Sequence[LatLon]) -> tuple[float | None, ...]:
-    """The heights along ``coords``, or () when the router has no elevation data or fails to
-    answer (a route is drawn without them rather than not at all)."""
-    try:
-        heights = await router.heights(coords)
-    except MapsrvError as exc:
-        log.info("no elevation along a line: %s", exc.message)
-        return ()
-    return heights if any(h is not None for h in heights) else ()
-
-
 async def plan_routes(router: Router | None, items: Sequence[Any], places: Resolver) -> dict[int, Route]:
     """The road route of each route item, by item index (none without a router). Every route is
     asked for before anything is drawn, all at once, so a failure draws nothing."""
@@ -212,34 +200,6 @@ def along(line: Feature, route: Route, limits: Limits, name: str) -> Feature:
         )
     heights = route.elevations if len(route.elevations) == len(coords) else ()
     return redrawn(line, coords, dict(route.facts.properties()), heights, limits)
-
-
-def redrawn(
-    line: Feature,
-    coords: Any,
-    properties: dict[str, Any],
-    heights: Sequence[float | None],
-    limits: Limits,
-    type_: str = "polyline",
-) -> Feature:
-    """``line`` (its id, layer, label, popup and style) on new ``coords`` (a polyline's, or a
-    multipolyline's) with ``properties``, and, when there are ``heights`` (one per point, every
-    segment's in turn), those heights and their climb."""
-    if heights:
-        properties["elevations"] = list(heights)
-        climbed = climb(heights)
-        properties |= climbed.properties() if climbed else {}
-    return build_feature(
-        id=line.id,
-        type=type_,
-        coords=coords,
-        layer=line.layer,
-        label=line.label,
-        popup=line.popup,
-        style=dict(line.style),
-        properties=properties,
-        limits=limits,
-    )
 
 
 def renumber(features: list[Feature], drawing: RouteDrawing) -> None:

@@ -20,6 +20,9 @@
  * A GIS file whose numbers are in a system it does not name is refused with the systems likely
  * to be its own (`needs_crs`, `candidates`): the dialog then asks for its coordinate system (one
  * of those, or any the person types) and previews again with `crs`.
+ * A file of GPS tracks, on a server with a router, can be put on the roads it followed ("Put tracks
+ * on the roads": by car, bike or foot), as the tool's `snap`: the preview shows the snapped tracks.
+ * The query's words are the tool's (mapsrv.hub.file_door: one door for files).
  * Out: links to /export.<format> under this page's own prefix (the view link's for a viewer).
  *
  * Everything a file or the server says is put in the page as text, never as markup.
@@ -206,11 +209,12 @@ const JOINED_TO = { countries: 'countries', regions: 'first-level regions' };
 const LAYER = 'layer:'; // a join-to option's value for a layer of the map: layer:<id>
 
 // The join the person chose, as the import's query: nothing, or join with key and country (or
-// the layer).
+// the layer); or, for a file of tracks, the roads to put them on (`snap`, as the tool's).
 function joinQuery() {
   const to = byId('import-join-to').value;
   const crs = byId('import-crs').value.trim();
-  if (!to) return crs ? { crs: crs } : {};
+  const snap = byId('import-snap').value;
+  if (!to) return Object.assign(crs ? { crs: crs } : {}, snap ? { snap: snap } : {});
   const query = to.startsWith(LAYER) ? { join: 'layer', layer: to.slice(LAYER.length) } : { join: to };
   if (byId('import-key').value) query.key = byId('import-key').value;
   const country = byId('import-country').value.trim();
@@ -265,6 +269,15 @@ function offerLayers() {
   select.value = Array.from(select.options).some((o) => o.value === chosen) ? chosen : '';
 }
 
+// "Put tracks on the roads": offered when the server has a router and the file has tracks (or
+// timed points, which make one), as the tool's `snap`.
+function showSnap(report) {
+  const kinds = (report && report.kinds) || {};
+  const tracks = (kinds.polyline || 0) + (kinds.multipolyline || 0) + ((kinds.marker || 0) > 1 ? 1 : 0);
+  const chosen = byId('import-snap').value;
+  byId('import-snap-row').hidden = !(body.dataset.router && (chosen || (tracks && !report.joined)));
+}
+
 function showJoin(file, format) {
   const to = byId('import-join-to').value;
   byId('import-join').hidden = !(TABLE.test(file.name) || format === 'csv' || to);
@@ -313,6 +326,7 @@ function show(file, report, focus) {
   const list = byId('import-notes');
   list.replaceChildren();
   showJoin(file, report.format);
+  showSnap(report);
   if (report.joined) {
     offerColumns(report.joined.columns, byId('import-key').value || report.joined.key);
     line(list, joinedText(report.joined, report), 'import-joined');
@@ -347,6 +361,8 @@ function take(file) {
   byId('import-crs').value = '';
   byId('import-crs-row').hidden = true;
   byId('import-country').value = '';
+  byId('import-snap').value = '';
+  byId('import-snap-row').hidden = true;
   offerColumns([], '');
   current = file;
   look(file, true);
@@ -421,6 +437,7 @@ function wireImport() {
   byId('import-key').addEventListener('change', again);
   byId('import-crs').addEventListener('change', again);
   byId('import-country').addEventListener('change', again);
+  byId('import-snap').addEventListener('change', again);
   byId('import-cancel').addEventListener('click', close);
   dialog.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') { event.stopPropagation(); close(); }

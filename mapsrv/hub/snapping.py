@@ -21,8 +21,8 @@ from mapsrv.core.pace import paced
 from mapsrv.core.routes import Mode, climb
 from mapsrv.errors import InvalidInput
 from mapsrv.formats import Imported
-from mapsrv.mcp.tools.route_plans import elevations, redrawn
 from mapsrv.routing import Router, RouteRefused
+from mapsrv.routing.lines import elevations, redrawn
 from mapsrv.routing.model import Matched
 from mapsrv.routing.tracks import retime, seconds
 

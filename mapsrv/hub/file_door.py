@@ -48,7 +48,7 @@ from mapsrv.places.boundaries import Boundary
 from mapsrv.routing import Router
 from mapsrv.workers import run
 
-__all__ = ["PREVIEW", "FileAsk", "add_file", "preview_file", "read_file"]
+__all__ = ["PREVIEW", "FileAsk", "add_file", "check_router", "preview_file", "read_file"]
 
 PREVIEW = 2_000  # features a preview draws; its counts and box cover the whole file
 JOIN_TO = (*JOINS, "layer")  # a table's rows joined to outlines, or to a layer of the map
@@ -146,6 +146,16 @@ class FileAsk:
         return FileAsk.from_query(self.as_query() | {k: v for k, v in over.items() if v})
 
 
+def check_router(ask: FileAsk, router: Router | None) -> None:
+    """``ask`` refused when it needs a router (``snap``) and the server has none: before a file
+    is read, or a link opened for one."""
+    if ask.snap is not None and router is None:
+        raise InvalidInput(
+            f"snap {ask.snap!r} needs a routing engine and this server has none; import without snap"
+            " (its operator starts mapsrv with --router valhalla+http://HOST:PORT)"
+        )
+
+
 async def read_file(
     hub: MapHub,
     data: bytes | Path,
@@ -160,11 +170,7 @@ async def read_file(
     by ``owner``: its features, or, for ``join: layer``, the table to join. ``areas``: an
     imported extract's area by name, for a table joined by regions; ``router``: for ``snap``
     (refused before the file is read when there is none)."""
-    if ask.snap is not None and router is None:
-        raise InvalidInput(
-            f"snap {ask.snap!r} needs a routing engine and this server has none; import without snap"
-            " (its operator starts mapsrv with --router valhalla+http://HOST:PORT)"
-        )
+    check_router(ask, router)
     limits, read_limits = hub.limits, hub.read_limits
     if ask.join == "layer":
         return await read_rows_upload(

@@ -36,7 +36,7 @@ from mapsrv.formats import BINARY_FORMATS, export_file
 from mapsrv.formats.detect import BINARY_MAGIC, base64_prefix
 from mapsrv.http.fetch import fetch_source
 from mapsrv.hub import MapEntry
-from mapsrv.hub.file_door import FileAsk, add_file, read_file
+from mapsrv.hub.file_door import FileAsk, add_file, check_router, read_file
 from mapsrv.hub.local_files import spooled_path
 from mapsrv.hub.reader import spool_file
 from mapsrv.hub.upload_slots import upload_slots
@@ -144,6 +144,7 @@ async def import_file(
             " for the person to drop it on), or content (small files: every byte goes through you)"
         )
     if upload is True:  # what was asked goes with the link: the file is read as asked when it comes
+        check_router(ask, tc.router)
         return await _open_upload(tc, map_id, ask.as_query())
     if upload is not None:
         if given_too := list(ask.as_query()):

@@ -6,8 +6,9 @@ elsewhere, or may not read that folder. So the relay reads the file itself, by t
 server reads a path by (``mapsrv.hub.local_files``: a real path inside an allowed folder, a
 regular file), and hands it over as an upload link, never through the model:
 
-1. it asks the server for a link: the call itself, its arguments ``upload: true`` and those a
-   link takes (``map_id``, ``format``, ``layer``, ``file_layer``, ``crs``);
+1. it asks the server for a link: the call itself, its arguments ``upload: true`` and all the
+   others but ``path`` (``map_id``, ``format``, ``layer``, ``simplify``, ``join``, ``snap``...: a
+   link takes every argument an import does, ``mapsrv.hub.file_door``);
 2. it PUTs the file's bytes to the link;
 3. it answers the client's call with what the server answered the PUT (the import's report),
    and the owner's link of the map when the first answer made one.
@@ -39,9 +40,8 @@ from mapsrv.core.json_bytes import dumps_text
 from mapsrv.errors import MapsrvError
 from mapsrv.hub.local_files import open_file, resolve_path
 
-__all__ = ["LINK_ARGUMENTS", "PUT_TIMEOUT", "PathImports", "is_path_import"]
+__all__ = ["PUT_TIMEOUT", "PathImports", "is_path_import"]
 
-LINK_ARGUMENTS = ("map_id", "format", "layer", "file_layer", "crs")  # what an upload link keeps
 PUT_TIMEOUT = 300.0  # seconds for the file to go up and be read
 _MOST = 1024 * 2**20  # the relay's own bound on a file; the server's --max-file-size refuses first
 _CHUNK = 1 << 20
@@ -92,13 +92,8 @@ class PathImports:
         except MapsrvError as exc:
             return _tool_error(exc.message)
         try:
-            asked = {key: arguments[key] for key in LINK_ARGUMENTS if arguments.get(key) is not None}
-            left = sorted(set(arguments) - {"path", *LINK_ARGUMENTS})
-            if left:  # simplify, join, snap...: what a link does not take
-                return _tool_error(
-                    f"import by path through this relay takes map_id, format, layer, file_layer and crs, got"
-                    f" {' and '.join(left)}; copy the file into a folder the server reads (--files-dir)"
-                )
+            # every argument but the path goes with the link: the server reads the file as asked
+            asked = {key: value for key, value in arguments.items() if key != "path" and value is not None}
             params = dict(request.params or {})
             params["arguments"] = {"upload": True, **asked}
             reply = await self.ask(request.model_copy(update={"params": params}))

@@ -270,10 +270,12 @@ function offerLayers() {
 }
 
 // "Put tracks on the roads": offered when the server has a router and the file has tracks (or
-// timed points, which make one), as the tool's `snap`.
+// two timed points, which make one: a CSV of fixes), as the tool's `snap`.
 function showSnap(report) {
   const kinds = (report && report.kinds) || {};
-  const tracks = (kinds.polyline || 0) + (kinds.multipolyline || 0) + ((kinds.marker || 0) > 1 ? 1 : 0);
+  const shown = (report && report.preview && report.preview.features) || [];
+  const timed = shown.filter((f) => f.geometry && f.geometry.type === 'Point' && f.properties && f.properties.time);
+  const tracks = (kinds.polyline || 0) + (kinds.multipolyline || 0) + (timed.length > 1 ? 1 : 0);
   const chosen = byId('import-snap').value;
   byId('import-snap-row').hidden = !(body.dataset.router && (chosen || (tracks && !report.joined)));
 }
@@ -408,7 +410,8 @@ async function commit() {
   }
   close();
   const status = byId('import-status');
-  status.textContent = 'Added ' + describe(result.body) + ' from ' + file.name + '.';
+  status.textContent = 'Added ' + describe(result.body) + ' from ' + file.name + '.' +
+    (result.body.times ? ' On the roads: ' + result.body.times + '.' : '');
   status.hidden = false;
   body.dataset.importedVersion = String(result.body.version);
 }

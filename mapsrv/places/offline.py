@@ -29,6 +29,7 @@ import math
 import sqlite3
 import threading
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,9 +77,7 @@ class _Region:
         try:
             check_schema(self.db, region)
             self.has_areas = has_areas(self.db)
-            self.counted: list[tuple[str, int]] = self.db.execute(
-                "SELECT category, n FROM categories"
-            ).fetchall()
+            self.counted: list[Any] = self.db.execute("SELECT category, n FROM categories").fetchall()
             self.categories = [c for c, _ in self.counted]
             self.common = frozenset(w for (w,) in self.db.execute("SELECT word FROM common"))
             (self.last_id,) = self.db.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()
@@ -130,10 +129,9 @@ class OfflineIndex:
         return await trio.to_thread.run_sync(self._categories)
 
     def _categories(self) -> list[tuple[str, int]]:
-        counts: dict[str, int] = {}
+        counts = Counter[str]()
         for region in self._regions():
-            for category, n in region.counted:
-                counts[category] = counts.get(category, 0) + n
+            counts.update(dict(region.counted))
         return sorted(counts.items())
 
     async def areas_named(self, text: str) -> list[IndexArea]:
@@ -142,7 +140,7 @@ class OfflineIndex:
 
     async def area_places(self, q: Query, limit: int) -> list[Place]:
         """The areas whose names start with ``q.text``, as search answers (``offline_areas``)."""
-        return await run("index", self._areas, lambda r: area_places(r.db, q, r.region, limit))
+        return await run("index", self.areas_of, lambda r: area_places(r.db, q, r.region, limit))
 
     async def outline(self, area: IndexArea) -> BaseGeometry:
         """``area``'s outline (lon, lat), valid and prepared, read and parsed in a worker."""
@@ -150,16 +148,18 @@ class OfflineIndex:
 
     def outline_now(self, area: IndexArea) -> BaseGeometry:
         """``outline`` in this thread (a worker's: it blocks)."""
-        shapes = self._areas(lambda r: [read_outline(r.db, area.area_id)] if r.region == area.region else [])
+        ident, region = area.area_id, area.region
+        shapes = self.areas_of(lambda r: [read_outline(r.db, ident)] if r.region == region else [])
         if not shapes:
             raise SourceUnavailable("offline index", f"region {area.region!r} was removed while reading it")
         return shapes[0]
 
     def areas_named_now(self, text: str) -> list[IndexArea]:
         """``areas_named`` in this thread (a worker's: it blocks)."""
-        return self._areas(lambda r: areas_named(r.db, text, r.region))
+        return self.areas_of(lambda r: areas_named(r.db, text, r.region))
 
-    def _areas(self, read: Callable[[_Region], list[T]]) -> list[T]:
+    def areas_of(self, read: Callable[[_Region], list[T]]) -> list[T]:
+        """What ``read`` finds in each region with areas (a worker's: it blocks)."""
         try:
             return [found for region in self._regions() if region.has_areas for found in read(region)]
         except sqlite3.Error as exc:

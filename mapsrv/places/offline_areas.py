@@ -7,9 +7,11 @@ ways, holes kept, several outer rings one MultiPolygon): ``boundary=administrati
 ``admin_level`` (kind "administrative", with its level), ``place=city``, ``town``, ``village``,
 ``suburb``, ``borough``, ``quarter``, ``neighbourhood``, ``island`` (kind the place's), named
 ``leisure=park``, ``garden`` or ``nature_reserve`` and ``amenity=university``, ``college``,
-``school`` or ``hospital`` (a campus; kind the value). Only named ones: an area is asked for by
-name. Land use is left out: its named areas are mostly farmland and residential estates, many,
-large and rarely asked for.
+``school`` or ``hospital`` (a campus; kind the value), ``railway=station`` and
+``public_transport=station`` (kind "station"), and buildings (most ``building`` values; kind
+"building", a ``train_station`` one "station"): what a point stands in (``areas_at``, for
+``nearest_place``). Only named ones: an area is asked for by name. Land use is left out: its
+named areas are mostly farmland and residential estates, many, large and rarely asked for.
 
 An outline of more than ``MAX_VERTICES`` vertices is thinned under it (every k-th vertex of its
 long rings, repaired if that made it invalid; ``simplified`` says so); one past
@@ -49,11 +51,13 @@ __all__ = [
     "MAX_RAW_VERTICES",
     "MAX_VERTICES",
     "KEPT_OUTLINE_BYTES",
+    "MOST_INSIDE",
     "IndexArea",
     "TooComplex",
     "area_kind",
     "area_places",
     "area_rank",
+    "areas_at",
     "as_boundary",
     "area_row",
     "areas_named",
@@ -67,7 +71,17 @@ AREA_TAGS: dict[str, tuple[str, ...]] = {
     "place": ("city", "town", "village", "suburb", "borough", "quarter", "neighbourhood", "island"),
     "leisure": ("park", "garden", "nature_reserve"),
     "amenity": ("university", "college", "school", "hospital"),
-}
+    "railway": ("station",),
+    "public_transport": ("station",),
+    "building": (  # a named building: what a point stands in (``areas_at``); its kind "building"
+        "yes", "train_station", "transportation", "public", "civic", "government", "commercial", "office",
+        "retail", "hotel", "church", "cathedral", "chapel", "mosque", "synagogue", "temple", "hospital",
+        "school", "university", "college", "stadium", "sports_hall", "museum", "theatre", "library",
+        "apartments", "industrial", "warehouse", "fire_station", "kindergarten", "castle", "parking",
+    ),
+}  # fmt: skip
+_BUILDING_KINDS = {"train_station": "station", "transportation": "station"}  # else "building"
+MOST_INSIDE = 3  # areas named as holding a point: its building, its park or district, its city
 MAX_VERTICES = 200_000  # an outline's; a country's coast in OSM has ~10^5-10^6
 MAX_RAW_VERTICES = 20_000_000  # an outline's as osmium assembled it: past this, left out unread
 _NAME_KEYS = ("int_name", "alt_name", "official_name", "short_name", "old_name", "loc_name")
@@ -117,7 +131,7 @@ def area_kind(tags: Any) -> tuple[str, int | None] | None:
     for key, values in AREA_TAGS.items():
         value = tags.get(key)
         if value in values:
-            return value, None
+            return (_BUILDING_KINDS.get(value, "building") if key == "building" else value), None
     return None
 
 
@@ -197,6 +211,26 @@ def areas_named(db: sqlite3.Connection, text: str, region: str) -> list[IndexAre
     return sorted(found, key=area_rank)
 
 
+def areas_at(db: sqlite3.Connection, at: LatLon, region: str) -> list[IndexArea]:
+    """The areas of ``db`` that hold the point ``at``, smallest box first (a building or a
+    station, then its park, campus or district, then its city), at most ``MOST_INSIDE``."""
+    lat, lon = at
+    rows = db.execute(
+        "SELECT a.id, a.kind, a.name, a.admin_level, a.simplified, b.min_lat, b.min_lon, b.max_lat, b.max_lon"
+        " FROM area_boxes b JOIN areas a ON a.id = b.id"
+        " WHERE b.min_lat <= ? AND b.max_lat >= ? AND b.min_lon <= ? AND b.max_lon >= ?"
+        " ORDER BY (b.max_lat - b.min_lat) * (b.max_lon - b.min_lon), a.id",
+        (lat, lat, lon, lon),
+    ).fetchall()
+    found: list[IndexArea] = []
+    for ident, kind, name, level, simplified, s, w, n, e in rows:
+        if shapely.contains_xy(read_outline(db, ident), lon, lat):
+            found.append(IndexArea(name, kind, level, region, (s, w, n, e), ident, bool(simplified)))
+            if len(found) == MOST_INSIDE:
+                break
+    return found
+
+
 def area_rank(area: IndexArea) -> tuple[int, int, int]:
     order = _AREA_ORDER.get(area.kind, 1 if area.kind in _PLACE_KINDS else 2)
     level = area.admin_level if area.admin_level is not None else 99
@@ -251,7 +285,8 @@ def area_places(db: sqlite3.Connection, q: Query, region: str, limit: int) -> li
 def _place(row: tuple[Any, ...], key: str, near: LatLon | None, country: str) -> Place:
     matched, kind, name, level, lat, lon, s, w, n, e = row
     exact = matched == key
-    category = "boundary=administrative" if kind == "administrative" else f"{_key_of(kind)}={kind}"
+    category = {"administrative": "boundary=administrative", "building": "building=yes"}.get(kind)
+    category = category or f"{_key_of(kind)}={kind}"
     return Place(
         name=name,
         ascii_name=to_ascii(name),
@@ -276,7 +311,7 @@ def _place(row: tuple[Any, ...], key: str, near: LatLon | None, country: str) ->
 
 
 def _key_of(kind: str) -> str:
-    return next((key for key, values in AREA_TAGS.items() if kind in values), "place")
+    return "building" if kind == "building" else next((k for k, v in AREA_TAGS.items() if kind in v), "place")
 
 
 def as_boundary(area: IndexArea, outline: BaseGeometry) -> Boundary:

@@ -247,14 +247,15 @@ class _Rows:
     def _area(self, area: Any, wkb: Any) -> None:
         if not area.from_way():
             self.assembled.add(area.orig_id())
+        if area_kind(area.tags) is None:  # unnamed (most buildings): no outline made
+            return
         try:
             made = area_row(area.tags, bytes.fromhex(wkb.create_multipolygon(area)))
         except TooComplex as exc:
             self.left_out.append(f"{area.tags.get('name', '')!r} ({exc})")
             return
         except RuntimeError:  # osmium could not close its rings: a broken area (or cut by the extract's edge)
-            if area_kind(area.tags) is not None:
-                self.left_out.append(f"{area.tags.get('name', '')!r} (its rings cross or do not close)")
+            self.left_out.append(f"{area.tags.get('name', '')!r} (its rings cross or do not close)")
             return
         if made is not None:
             self.areas.append(made)

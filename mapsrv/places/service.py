@@ -27,7 +27,7 @@ from mapsrv.places.index import Gazetteer, gazetteer
 from mapsrv.places.model import Place, PlaceNotFound
 from mapsrv.places.nominatim import NominatimGeocoder, identify
 from mapsrv.places.offline import OfflineIndex
-from mapsrv.places.offline_areas import IndexArea, area_rank, as_boundary
+from mapsrv.places.offline_areas import MOST_INSIDE, IndexArea, area_rank, areas_at, as_boundary
 from mapsrv.places.search import MAX_LIMIT, MAX_QUERY, find_places, haversine, nearest_place
 from mapsrv.places.shape_file import KEPT_POINTS
 from mapsrv.places.sources import PlaceSource, Query, SourceUnavailable
@@ -260,6 +260,16 @@ class PlaceService:
         found.sort(key=area_rank)
         held = [a for a in found if any(_inside(p, a.box) for p in points)]
         return (held or found)[0]
+
+    async def inside(self, at: LatLon) -> list[IndexArea]:
+        """The imported areas that hold ``at``, smallest first: the building or station a point
+        stands in, then its park or district, then its city (``offline_areas.areas_at``)."""
+        found: list[IndexArea] = []
+        for source in self.sources:
+            if isinstance(source, OfflineIndex) and source.has_regions():
+                found += await run("index", source.areas_of, lambda r: areas_at(r.db, at, r.region))
+        found.sort(key=lambda a: (a.box[2] - a.box[0]) * (a.box[3] - a.box[1]))
+        return found[:MOST_INSIDE]
 
     async def outline(self, area: IndexArea) -> BaseGeometry:
         """The outline (lon, lat) of an area ``area_named`` gave, valid and prepared."""

@@ -427,3 +427,37 @@ async def test_an_area_found_comes_with_the_item_that_draws_its_outline(
     kept, _ = stored(places_dir / f"helsinki{SUFFIX}", facts.district.name)
     assert by_label["Kallio"].symmetric_difference(kept).area < 1e-9
     assert by_label["Portugal"].geom_type == "MultiPolygon"
+
+
+async def test_nearest_place_names_the_building_and_the_areas_a_point_stands_in(
+    indexed: Server, places_dir: Path, extract: tuple[Path, AreaFacts]
+) -> None:
+    """Issue 77: a point in a named building is answered with the building, then the district and
+    the city it is in, smallest first, beside the nearest place; a station's
+    building is a station; an unnamed building is no area, and the city's hole is not the city."""
+    facts = extract[1]
+
+    def middle(outline: Outline) -> tuple[float, float]:
+        point = shape(outline).centroid
+        return point.y, point.x
+
+    async with open_agent(indexed) as agent:
+        asked = {}
+        for outline in (facts.building, facts.station, facts.unnamed):
+            lat, lon = middle(outline)
+            asked[outline.name] = await call(agent, "nearest_place", {"lat": lat, "lon": lon})
+        lat, lon = POINTS[4][1:]  # in the city's hole
+        hole = await call(agent, "nearest_place", {"lat": lat, "lon": lon})
+    city = {"name": "Helsinki", "kind": "administrative", "admin_level": 8}
+    district = {"name": "Kallio", "kind": "administrative", "admin_level": 10}
+    assert asked[facts.building.name]["inside"] == [{"name": "Sähkötalo", "kind": "building"}, district, city]
+    assert asked[facts.station.name]["inside"] == [{"name": facts.station.name, "kind": "station"}, city]
+    assert asked[""]["inside"] == [district, city], "an unnamed building is no area"
+    assert all(a["name"] != "Helsinki" for a in hole.get("inside", [])), hole
+    db = sqlite3.connect(places_dir / f"helsinki{SUFFIX}")
+    try:
+        kinds = dict(db.execute("SELECT name, kind FROM areas WHERE kind IN ('building', 'station')"))
+    finally:
+        db.close()
+    assert kinds["Sähkötalo"] == "building" and kinds[facts.station.name] == "station", kinds
+    assert "" not in kinds and len(kinds) == 3, kinds  # and the search extract's Stockmann

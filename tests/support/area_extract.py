@@ -5,7 +5,9 @@ boundary (a ``boundary=administrative`` relation, ``admin_level`` 8, ``name:sv``
 its outer ring two ways as OSM splits them, and an enclave as an inner ring: a hole); a district
 (``admin_level`` 10, "Kallio"); a park (a closed way, ``leisure=park``); a campus (a multipolygon
 relation of two separate parts, ``amenity=university``); and a boundary named "Uusimaa"
-(``admin_level`` 4, a small box) that shares its name with Finland's Natural Earth region.
+(``admin_level`` 4, a small box) that shares its name with Finland's Natural Earth region; and
+what a point stands in (issue 77): a station (``building=train_station``), a named building in
+the district (``building=yes``) and an unnamed one beside it, each a closed way.
 Each ring is (lat, lon) points, not closed: the writer closes it.
 """
 
@@ -36,7 +38,12 @@ class Outline:
     @property
     def kind(self) -> str:
         tags = dict(self.tags)
-        return "administrative" if "boundary" in tags else tags.get("leisure") or tags["amenity"]
+        if "boundary" in tags:
+            return "administrative"
+        building = tags.get("building")
+        if building is not None:
+            return "station" if building == "train_station" else "building"
+        return tags.get("leisure") or tags["amenity"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class AreaFacts:
     park: Outline  # a closed way
     campus: Outline  # two parts
     uusimaa: Outline  # admin_level 4, named as the Natural Earth region
+    station: Outline  # building=train_station, in the city
+    building: Outline  # building=yes, named, in the district
+    unnamed: Outline  # building=yes, no name: not an area
 
 
 # the city: a pentagon split into two ways at its first and third corners
@@ -81,6 +91,15 @@ def _facts(search: SearchFacts) -> AreaFacts:
             (("boundary", "administrative"), ("admin_level", "4")),
             (box_ring(60.1500, 24.9200, 60.1600, 24.9300),),
         ),
+        station=Outline(
+            "Helsingin päärautatieasema",
+            (("building", "train_station"),),
+            (box_ring(60.1705, 24.9400, 60.1722, 24.9445),),
+        ),
+        building=Outline(
+            "Sähkötalo", (("building", "yes"),), (box_ring(60.1838, 24.9485, 60.1844, 24.9495),)
+        ),
+        unnamed=Outline("", (("building", "yes"),), (box_ring(60.1800, 24.9410, 60.1805, 24.9415),)),
     )
 
 
@@ -105,5 +124,8 @@ def write_area_extract(path: Path) -> AreaFacts:
     _relation(objects, facts.uusimaa, "boundary")
     objects.way(facts.park.outers[0], {"name": facts.park.name, **dict(facts.park.tags)}, closed=True)
     _relation(objects, facts.campus, "multipolygon")
+    for building in (facts.station, facts.building, facts.unnamed):
+        named = {"name": building.name} if building.name else {}
+        objects.way(building.outers[0], {**named, **dict(building.tags)}, closed=True)
     objects.write(path)
     return facts

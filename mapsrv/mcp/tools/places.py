@@ -319,6 +319,10 @@ async def _check_category(tc: ToolContext, category: str) -> None:
         )
 
 
+def _level(level: int | None) -> dict[str, int]:
+    return {} if level is None else {"admin_level": level}
+
+
 def _unavailable(failed: Sequence[MapsrvError]) -> str:
     """What the answer lacks when a source could not answer (its message names no address)."""
     said = failed[0].message.split(";")[0]  # "the geocoder is unavailable (no answer within 10 s)"
@@ -338,6 +342,8 @@ async def nearest_place(
             f"min_population must be at most the biggest city's, got {min_population}; lower it"
         )
     out: dict[str, Any] = {"place": {**place.to_json(), "label": tc.places.label(place)}}
+    if inside := await tc.places.inside(point):  # the building, station, park or district it is in
+        out["inside"] = [{"name": a.name, "kind": a.kind} | _level(a.admin_level) for a in inside]
     if located.unavailable:
         out["unavailable"] = _unavailable(located.unavailable)
     if said := await _coverage(tc, point, None, [place]):

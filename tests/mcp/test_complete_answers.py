@@ -73,3 +73,21 @@ async def test_a_read_page_cut_short_says_why_and_where_to_go_on(nursery: trio.N
         assert short["next"] == "5" and short.get("cut", "").startswith("stopped at limit 5"), short
         rest = await call(client, "read", map_id=map_id, kind="marker", cursor=page["next"], limit=200)
         assert taken + len(rest["features"]) == 100 and "cut" not in rest, "the last page is whole"
+
+
+async def test_a_change_with_more_ids_than_listed_says_why(nursery: trio.Nursery) -> None:
+    """``changes`` lists at most MAX_IDS ids of each kind per change: the answer counts them all
+    and says why the list stops; a change that lists every id says nothing of it."""
+    server = await start_server(nursery)
+    table = "name,lat,lon\n" + "".join(f"P{n},{60 + n / 1000:.3f},24.9\n" for n in range(30))
+    async with agent(server.url + "mcp", "watcher") as client:
+        imported = await call(client, "import", content=table)
+        map_id = imported["map_id"]
+        after = (await call(client, "changes", map_id=map_id))["version"]
+        await call(client, "draw", map_id=map_id, items=[{"at": [61, 25], "label": "one more"}])
+        big = await call(client, "changes", map_id=map_id)
+        small = await call(client, "changes", map_id=map_id, since=after)
+    [change] = [c for c in big["changes"] if c["version"] == imported["version"]]
+    assert change["n_added"] == 30 and len(change["added"]) == 20, change
+    assert "at most 20 ids of each kind" in big["ids_cut"], big
+    assert "ids_cut" not in small and len(small["changes"]) == 1, small

@@ -20,6 +20,8 @@ from support.agents import agent, call, failing
 from support.street_grid import MOTORWAY, NORTH_EAST, ORIGIN, ROWS, intersection, nearest_street
 from support.valhalla import Valhalla, slope_height
 
+from mapsrv.mcp.tools.route_plans import MAX_STEPS
+
 ON_A_STREET_M = 3.0  # Valhalla's shape points sit on the ways it was given, to the centimetre
 
 
@@ -346,3 +348,26 @@ async def test_a_track_far_from_the_roads_is_a_clear_error_and_nothing_is_import
         assert text.endswith("or import without snap"), text
         listed = await call(client, "list_maps")
         assert not listed.get("maps"), "nothing was imported"
+
+
+async def test_directions_cut_short_say_why_and_where_the_rest_are(
+    nursery: trio.Nursery, valhalla: Valhalla
+) -> None:
+    """A route of more turns than ``MAX_STEPS`` lists the first of them and says why it stops; a
+    short one lists them all and says nothing of a cut."""
+    zigzag = [
+        intersection(row, column) for column in range(6) for row in ((0, 5) if column % 2 == 0 else (5, 0))
+    ]
+    server = await start_server(nursery, router=f"valhalla+{valhalla.url}")
+    async with agent(server.url + "mcp", "planner") as client:
+        long = await call(client, "draw", items=[{"type": "route", "points": [list(p) for p in zigzag]}])
+        short = await call(
+            client, "draw", items=[{"type": "route", "points": [list(zigzag[0]), list(zigzag[1])]}]
+        )
+    [route] = long["routes"]
+    assert len(route["directions"]) == MAX_STEPS and route["directions"][-1].endswith(
+        "more steps, then arrive"
+    )
+    assert f"the first {MAX_STEPS - 1} of" in route["directions_cut"], route
+    [one] = short["routes"]
+    assert "directions_cut" not in one and len(one["directions"]) < MAX_STEPS, one

@@ -15,7 +15,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from mapsrv.mcp.tools.context import ToolContext, acknowledgement
-from mapsrv.mcp.tools.results import answer, brief_change
+from mapsrv.mcp.tools.results import MAX_IDS, answer, brief_change
 from mapsrv.mcp.tools.schema import MapId
 
 __all__ = ["MAX_CHANGES", "changes", "undo"]
@@ -37,6 +37,11 @@ async def changes(
         "version": found["version"],
         "changes": [brief_change(change, tc.actor.id) for change in found["changes"]],
     }
+    if any(key in change for change in out["changes"] for key in ("n_added", "n_changed", "n_removed")):
+        out["ids_cut"] = (
+            f"each change lists at most {MAX_IDS} ids of each kind, to keep the answer small (n_added,"
+            " n_changed, n_removed count them all); read the map for the rest"
+        )
     if not found["complete"]:
         out["complete"] = False  # older changes are no longer kept: read the map itself
     if found["truncated"]:

@@ -245,15 +245,20 @@ def stops_renumbered(
     return changes
 
 
-def _steps(route: Route) -> list[str]:
+def _steps(route: Route) -> tuple[list[str], str]:
+    """The route's directions, at most ``MAX_STEPS`` lines, and why they were cut ("" if not)."""
     lines = [
         step.instruction + (f" ({length_words(step.distance_m)})" if step.distance_m >= 1 else "")
         for step in route.steps
         if step.instruction
     ]
-    if len(lines) > MAX_STEPS:
-        lines = [*lines[: MAX_STEPS - 1], f"... {len(lines) - MAX_STEPS + 1} more steps, then arrive"]
-    return lines
+    if len(lines) <= MAX_STEPS:
+        return lines, ""
+    cut = (
+        f"the first {MAX_STEPS - 1} of {len(lines)} steps listed, to keep the answer small (the whole"
+        " route is drawn); draw a route between two of its stops for that leg's directions"
+    )
+    return [*lines[: MAX_STEPS - 1], f"... {len(lines) - MAX_STEPS + 1} more steps, then arrive"], cut
 
 
 def route_answer(drawing: RouteDrawing, ids: Sequence[str]) -> dict[str, Any]:
@@ -269,8 +274,10 @@ def route_answer(drawing: RouteDrawing, ids: Sequence[str]) -> dict[str, Any]:
             distance_km=round(route.distance_m / 1000, 3),
             duration_min=round(route.duration_s / 60, 1),
             summary=describe(route.distance_m, route.duration_s, route.by),
-            directions=_steps(route),
         )
+        out["directions"], cut = _steps(route)
+        if cut:
+            out["directions_cut"] = cut
         climbed = climb(route.elevations)
         if climbed is not None:
             out.update(climbed.properties())

@@ -16,6 +16,15 @@ const OPEN = 1;
 const CLOSED = 2;
 const LINE_END = /[\r\n]/g;
 
+// The response early.js asked for while the modules loaded, for `url`'s first connection; taken
+// once (a reconnection asks anew, with Last-Event-ID).
+function takeEarly(url) {
+  const early = globalThis.mapsrvEarlyStream;
+  if (!early || early.url !== url) return null;
+  globalThis.mapsrvEarlyStream = null;
+  return early;
+}
+
 class EventStream {
   // `resume: false` never sends Last-Event-ID (the server then starts with a snapshot): a
   // cross-origin reader (the MCP App's opaque-origin iframe) would need a CORS preflight for it.
@@ -72,13 +81,14 @@ class EventStream {
 
   async _open() {
     if (this.readyState === CLOSED) return;
-    const controller = new AbortController();
+    const early = takeEarly(this.url); // the first connection, asked for by early.js
+    const controller = early ? early.controller : new AbortController();
     this._controller = controller;
     const headers = { Accept: 'text/event-stream' };
     if (this._resume && this._lastEventId) headers['Last-Event-ID'] = this._lastEventId;
     let response;
     try {
-      response = await fetch(this.url, { headers: headers, cache: 'no-store', signal: controller.signal });
+      response = await (early ? early.response : fetch(this.url, { headers: headers, cache: 'no-store', signal: controller.signal }));
     } catch (err) {
       this._lost(controller);
       return;

@@ -60,23 +60,65 @@ def _km_to_edge(lat: float, lon: float, box: Box) -> float:
     return inside
 
 
-def coverage_note(lat: float, lon: float, reach_km: float, boxes: list[tuple[str, Box]]) -> str | None:
-    """What an answer about places within ``reach_km`` of a point says of the imported regions'
-    coverage: nothing when a region holds the whole circle (or none is imported)."""
+def coverage_note(
+    lat: float,
+    lon: float,
+    reach_km: float,
+    boxes: list[tuple[str, Box]],
+    what: str = "near",
+    area: tuple[str, Box] | None = None,
+) -> str | None:
+    """What an answer about places within ``reach_km`` of a point (``what``: "near", "the point")
+    says of the imported regions' coverage: nothing when a region holds the whole circle (or none
+    is imported). ``area``: the named place ``near`` was (its name and box), when the regions
+    hold only part of it ("covers only 20 % of Kallio, its southern part")."""
     if not boxes:
         return None
+    said = [_area_note(area, boxes)] if area is not None else []
     inside = [(region, _km_to_edge(lat, lon, box)) for region, box in boxes]
     holding = [(region, edge) for region, edge in inside if edge >= 0]
     if not holding:
-        names = ", ".join(region for region, _ in boxes)
-        return (
-            f"near is outside the imported regions ({names}): streets, addresses and shops there are not"
-            " in this server's index; what is found comes from the other sources"
-        )
-    region, edge = max(holding, key=lambda held: held[1])
-    if edge >= reach_km:
-        return None
+        region, edge = max(inside, key=lambda held: held[1])
+        if -edge < reach_km:  # the circle reaches into it
+            said.append(
+                f"{what} is {-edge:.1f} km outside the imported region {region}: of the {reach_km:g} km"
+                " around it, only what lies in the region is in the index; streets and shops past its edge"
+                " are not"
+            )
+        else:
+            names = ", ".join(region for region, _ in boxes)
+            said.append(
+                f"{what} is outside the imported regions ({names}): streets, addresses and shops there are"
+                " not in this server's index; what is found comes from the built-in cities (and a geocoder,"
+                " when the server has one)"
+            )
+    else:
+        region, edge = max(holding, key=lambda held: held[1])
+        if edge < reach_km:
+            said.append(
+                f"{what} is {edge:.1f} km from the edge of the imported region {region}: places past it are"
+                " not in the index, so this answer may lack some"
+            )
+    return "; ".join(note for note in said if note) or None
+
+
+def _area_note(area: tuple[str, Box], boxes: list[tuple[str, Box]]) -> str:
+    """What share of a named area's box the regions hold, and which part, when not all of it."""
+    name, (west, south, east, north) = area
+    whole = max((east - west) * (north - south), 1e-12)
+    best = ("", 0.0, (0.0, 0.0, 0.0, 0.0))
+    for region, (w, s, e, n) in boxes:
+        cut = (max(w, west), max(s, south), min(e, east), min(n, north))
+        share = max(0.0, cut[2] - cut[0]) * max(0.0, cut[3] - cut[1]) / whole
+        if share > best[1]:
+            best = (region, share, cut)
+    region, share, (w, s, e, n) = best
+    if share >= 0.99 or not region:
+        return ""
+    ns = "southern" if n < north - 1e-9 and s <= south + 1e-9 else "northern" if s > south + 1e-9 else ""
+    we = "western" if e < east - 1e-9 and w <= west + 1e-9 else "eastern" if w > west + 1e-9 else ""
+    part = "-".join(word for word in (ns, we) if word) or "middle"
     return (
-        f"near is {edge:.1f} km from the edge of the imported region {region}: places past it are not in"
-        " the index, so this answer may lack some"
+        f"the imported region {region} covers only {max(1, round(100 * share))} % of {name} (its {part}"
+        " part): places in the rest of it are not in the index"
     )

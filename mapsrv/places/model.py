@@ -64,7 +64,7 @@ class Place:
             return self.name
         if self.kind == "state":
             return f"{self.name}, US"
-        if self.kind == "area":  # "Kallio, admin level 10, FI"
+        if self.kind == "area":  # "Kallio, Helsinki, FI": the district, town or city it lies in
             return ", ".join(part for part in (self.name, self.address, self.country_code) if part)
         if self.kind in ("poi", "street", "address", "place") and self.source != "builtin":
             where = self.address or self.country_code

@@ -211,9 +211,9 @@ def areas_named(db: sqlite3.Connection, text: str, region: str) -> list[IndexAre
     return sorted(found, key=area_rank)
 
 
-def areas_at(db: sqlite3.Connection, at: LatLon, region: str) -> list[IndexArea]:
+def areas_at(db: sqlite3.Connection, at: LatLon, region: str, most: int = MOST_INSIDE) -> list[IndexArea]:
     """The areas of ``db`` that hold the point ``at``, smallest box first (a building or a
-    station, then its park, campus or district, then its city), at most ``MOST_INSIDE``."""
+    station, then its park, campus or district, then its city), at most ``most``."""
     lat, lon = at
     rows = db.execute(
         "SELECT a.id, a.kind, a.name, a.admin_level, a.simplified, b.min_lat, b.min_lon, b.max_lat, b.max_lon"
@@ -226,7 +226,7 @@ def areas_at(db: sqlite3.Connection, at: LatLon, region: str) -> list[IndexArea]
     for ident, kind, name, level, simplified, s, w, n, e in rows:
         if shapely.contains_xy(read_outline(db, ident), lon, lat):
             found.append(IndexArea(name, kind, level, region, (s, w, n, e), ident, bool(simplified)))
-            if len(found) == MOST_INSIDE:
+            if len(found) == most:
                 break
     return found
 
@@ -279,11 +279,24 @@ def area_places(db: sqlite3.Connection, q: Query, region: str, limit: int) -> li
     firsts = {row[0]: row for row in reversed(rows)}  # each area by its best-ranked name
     found = [(row, country_at(row[6], row[5])) for row in sorted(firsts.values(), key=rows.index)]
     kept = [(row, code) for row, code in found if not country or code in ("", country.upper())]
-    return [_place(row[1:], key, near, code) for row, code in kept[:limit]]
+    return [_place(row[1:], key, near, code, _within(db, row, region)) for row, code in kept[:limit]]
 
 
-def _place(row: tuple[Any, ...], key: str, near: LatLon | None, country: str) -> Place:
-    matched, kind, name, level, lat, lon, s, w, n, e = row
+def _within(db: sqlite3.Connection, row: tuple[Any, ...], region: str) -> str:
+    """The name of the smallest district, town or city that holds an area (its point), bigger
+    than it: what tells it from its namesakes in its label ("Kallio, Helsinki, FI"); "" for none."""
+    ident, lat, lon, s, w, n, e = row[0], row[5], row[6], *row[7:11]
+    size = (n - s) * (e - w)
+    for area in areas_at(db, (lat, lon), region, most=8):
+        s2, w2, n2, e2 = area.box
+        held = area.kind == "administrative" or area.kind in _PLACE_KINDS
+        if held and area.area_id != ident and (n2 - s2) * (e2 - w2) > size:
+            return area.name
+    return ""
+
+
+def _place(row: tuple[Any, ...], key: str, near: LatLon | None, country: str, within: str) -> Place:
+    matched, kind, name, _level, lat, lon, s, w, n, e = row
     exact = matched == key
     category = {"administrative": "boundary=administrative", "building": "building=yes"}.get(kind)
     category = category or f"{_key_of(kind)}={kind}"
@@ -305,7 +318,7 @@ def _place(row: tuple[Any, ...], key: str, near: LatLon | None, country: str) ->
         distance_m=haversine(near, (lat, lon)) if near is not None else None,
         bounds=((s, w), (n, e)),
         category=category,
-        address=f"admin level {level}" if level is not None else "",
+        address=within,  # its label: "Kallio, Helsinki, FI"
         source="index",
     )
 

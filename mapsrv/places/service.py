@@ -115,6 +115,8 @@ class PlaceService:
                 except PlaceNotFound:
                     continue
                 kept = [p for p in found.places if reading.takes(p)]
+                if query.near is None:  # the hint ranked them; nobody asked how far they are from it
+                    kept = [replace(p, distance_m=None) for p in kept]
                 if kept:
                     page = kept[query.offset : query.offset + query.limit]
                     return Found(page, found.unavailable, len(kept), found.complete)
@@ -142,7 +144,7 @@ class PlaceService:
             found += answers
             if isinstance(source, OfflineIndex) and query.text and query.category is None:
                 areas = await source.area_places(query, wanted)  # a district, a park
-                found, count = found + areas, count + len(areas)
+                found, complete = found + areas, complete and len(areas) < wanted  # counted in found
         if query.text and query.category is None and not kind:
             try:
                 cities = find_places(
@@ -203,12 +205,17 @@ class PlaceService:
                 fuzzy += found
                 found = []
             asked = Query(reading.text, near=hint, country=reading.country, limit=8)
+            areas: list[Place] = []  # an imported extract's districts and parks of that name
             for source in self.sources:
                 if source.name == "geocoder" and found:
                     continue  # the network only for what the local sources do not know exactly
                 answers = [p for p in await source.search(asked) if reading.admits_any(p)]
                 found += [_candidate(index, p, hint) for p in answers if p.match in _EXACT]
                 fuzzy += [_candidate(index, p, hint) for p in answers if p.match not in _EXACT]
+                if isinstance(source, OfflineIndex) and source.has_regions() and not landmark:
+                    named = await source.area_places(asked, 8)
+                    areas += [p for p in named if p.match in _EXACT and reading.admits_any(p)]
+            found = _located(index, found, areas, hint)
             if found:
                 return _best_first(found)
         if fuzzy:
@@ -331,6 +338,20 @@ class Resolution:
 
 def _candidate(index: Gazetteer, place: Place, hint: LatLon | None) -> Candidate:
     return Candidate(place, prior(place), district_of(index, place) is not None, hint)
+
+
+def _located(
+    index: Gazetteer, found: list[Candidate], areas: list[Place], hint: LatLon | None
+) -> list[Candidate]:
+    """``found`` with an imported extract's ``areas`` of the name: a built-in place one of them is
+    (Kallio, the district) at the area's point, as ``find_places`` answers it, with the built-in
+    place's likelihood; the others as places of their own. One name, one place in every tool."""
+    out = [
+        replace(c, place=area) if c.place.source == "builtin" and area is not None else c
+        for c in found
+        for area in [next((a for a in areas if _same(c.place, a)), None)]
+    ]
+    return out + [_candidate(index, a, hint) for a in areas if not any(_same(a, c.place) for c in found)]
 
 
 def _best_first(found: list[Candidate]) -> list[Candidate]:

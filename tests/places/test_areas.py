@@ -180,16 +180,26 @@ async def test_an_area_is_drawn_by_its_name_as_its_outline(
     path = places_dir / f"helsinki{SUFFIX}"
     async with open_agent(indexed) as agent:
         map_id = await map_of_points(agent)
+        said: dict[str, str] = {}
         for outline in (facts.district, facts.campus):
             item = {"type": "polygon", "bounds": outline.name, "id": outline.name.replace(" ", "-")}
-            await call(agent, "draw", {"map_id": map_id, "items": [item]})
+            said |= (await call(agent, "draw", {"map_id": map_id, "items": [item]}))["outlined"]
         for name in ("Portugal", "New York State"):
-            await call(agent, "draw", {"map_id": map_id, "items": [{"type": "polygon", "bounds": name}]})
+            drawn = await call(
+                agent, "draw", {"map_id": map_id, "items": [{"type": "polygon", "bounds": name}]}
+            )
+            said |= drawn["outlined"]
         refused = await error(
             agent, "draw", {"map_id": map_id, "items": [{"type": "polygon", "bounds": "Tampere"}]}
         )
         geojson = await call(agent, "read", {"map_id": map_id, "format": "geojson"})
     assert "items[0].bounds must name an area for a polygon" in refused, refused
+    assert said == {  # what each name drew, said in the answer
+        "Kallio": "Kallio: administrative (admin level 10) of the imported region helsinki",
+        facts.campus.name: f"{facts.campus.name}: university of the imported region helsinki",
+        "Portugal": "Portugal: country PT, Natural Earth's 1:50m outline",
+        "New York State": "New York: region US-NY, Natural Earth's 1:10m, ~2 km outline",
+    }, said
     by_label = {
         f["mapsrv"].get("label", ""): shapely.geometry.shape(f["geometry"]) for f in geojson["features"]
     }
@@ -312,7 +322,7 @@ async def test_the_search_lists_areas_with_their_kind(
     w, s, e, n = shape(facts.district).bounds
     (s2, w2), (n2, e2) = areas[0]["bounds"]
     assert max(abs(s - s2), abs(w - w2), abs(n - n2), abs(e - e2)) < 1e-4
-    assert areas[0]["label"] == "Kallio, admin level 10, FI" and areas[0]["match"] == "name prefix"
+    assert areas[0]["label"] == "Kallio, Helsinki, FI" and areas[0]["match"] == "name prefix"  # its city
     inside_it = shapely.Point(areas[0]["lon"], areas[0]["lat"])
     assert shape(facts.district).buffer(1e-5).contains(inside_it)  # its point is in it (5 decimals)
     found = [p for p in park["places"] if p["kind"] == "area"]
@@ -461,3 +471,26 @@ async def test_nearest_place_names_the_building_and_the_areas_a_point_stands_in(
         db.close()
     assert kinds["Sähkötalo"] == "building" and kinds[facts.station.name] == "station", kinds
     assert "" not in kinds and len(kinds) == 3, kinds  # and the search extract's Stockmann
+
+
+async def test_an_areas_label_and_name_mean_the_same_place_everywhere(
+    indexed: Server, extract: tuple[Path, AreaFacts]
+) -> None:
+    """Found by the agent of issue 77's replay (tests/bench/place_tasks.py): the label an area is
+    answered with reads back to it; its name as a point is the point find_places answers (not the
+    built-in list's namesake 150 m away); a search that shows every answer gives no cursor, and a
+    hint after the comma gives no distance nobody asked for."""
+    facts = extract[1]
+    async with open_agent(indexed) as agent:
+        first = await call(agent, "find_places", {"query": "Kallio", "limit": 5})
+        [area] = [p for p in first["places"] if p["kind"] == "area"]
+        again = await call(agent, "find_places", {"query": area["label"]})
+        hinted = await call(agent, "find_places", {"query": "Kallio, Helsinki"})
+        drawn = await call(agent, "draw", {"items": [{"at": "Kallio", "label": "here"}]})
+    assert area["label"] == "Kallio, Helsinki, FI"
+    assert again["places"][0]["kind"] == "area" and again["places"][0]["name"] == "Kallio", again
+    assert "cursor" not in first and len(first["places"]) == first.get("count", len(first["places"])), first
+    assert all("distance_km" not in p and "distance_m" not in p for p in hinted["places"]), hinted
+    lat, lon, label, *source = drawn["places"]["Kallio"]
+    assert (lat, lon) == (area["lat"], area["lon"]), "a name means one point in every tool"
+    assert shape(facts.district).contains(shapely.Point(lon, lat)) and source == ["index"], drawn

@@ -60,8 +60,24 @@ async def test_find_places_and_nearest_place_say_when_they_reach_past_the_extrac
         wide = await agent.call_tool("find_places", {**asked, "within_km": 5})
         assert "edge of the imported region helsinki" in wide.structured_content["coverage"]
         far = await agent.call_tool("find_places", {"query": "Bulevardi", "near": [60.25, 25.05]})
-        assert "outside the imported regions (helsinki)" in far.structured_content["coverage"]
+        said = far.structured_content["coverage"]  # its answers reach back into the extract, 10 km off
+        assert "km outside the imported region helsinki: of the" in said, said
         here = await agent.call_tool("nearest_place", {"lat": middle[0], "lon": middle[1]})
         assert "coverage" not in here.structured_content, here.structured_content
         away = await agent.call_tool("nearest_place", {"lat": 60.25, "lon": 25.05})
         assert "outside the imported regions" in away.structured_content["coverage"]
+
+
+def test_the_note_says_how_much_of_a_named_area_the_regions_hold_and_a_circle_reaching_in() -> None:
+    west, south, east, north = BOX
+    tall = (north - south) * 4  # an area four times the box's height, its southern quarter inside
+    area = ("Kallio", (west, south, east, south + tall))
+    middle = ((BOX[1] + BOX[3]) / 2, (BOX[0] + BOX[2]) / 2)
+    said = coverage_note(*middle, 0.1, [("helsinki", BOX)], "near", area)
+    assert said is not None and "covers only 25 % of Kallio (its southern part)" in said, said
+    whole = ("Kallio", (west + 0.001, south + 0.001, east - 0.001, north - 0.001))
+    assert coverage_note(*middle, 0.1, [("helsinki", BOX)], "near", whole) is None
+    above = north + 0.5 / 111.195  # 0.5 km north of the box
+    reaching = coverage_note(above, middle[1], 2.0, [("helsinki", BOX)], "the point")
+    assert reaching is not None and reaching.startswith("the point is 0.5 km outside the imported region")
+    assert "only what lies in the region is in the index" in reaching

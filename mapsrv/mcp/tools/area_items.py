@@ -21,9 +21,9 @@ from mapsrv.places.boundaries import Boundary, find_country, find_region
 from mapsrv.places.offline_areas import as_boundary
 from mapsrv.workers import run
 
-__all__ = ["Outline", "area_outlines", "named_areas", "outline_of"]
+__all__ = ["Outline", "area_outlines", "named_areas", "outline_of", "outlined"]
 
-Outline = tuple[str, Any, str]  # the feature's type, its coords, the area's name
+Outline = tuple[str, Any, str, str]  # the feature's type, its coords, the area's name, what it is
 
 
 def named_areas(items: Iterable[Any]) -> list[str]:
@@ -43,25 +43,36 @@ async def area_outlines(tc: ToolContext, names: Sequence[str], map_id: str | Non
     points = map_anchors((await tc.entry(map_id)).state).anchors if map_id is not None else ()
     out: dict[str, Outline] = {}
     for name in dict.fromkeys(names):
-        boundary = await run("geometry", _natural_earth, name, points)
+        found = await run("geometry", _natural_earth, name, points)
+        boundary, what = found if found is not None else (None, "")
         if boundary is None:
             extract = await tc.places.area_named(name, points)
             if extract is not None:
                 boundary = as_boundary(extract, await tc.places.outline(extract))
+                level = f" (admin level {extract.admin_level})" if extract.admin_level is not None else ""
+                what = f"{extract.kind}{level} of the imported region {extract.region}"
         if boundary is not None:
-            out[name] = await run("geometry", _shaped, boundary)
+            out[name] = (*await run("geometry", _shaped, boundary), what)
     return out
 
 
-def _natural_earth(name: str, points: Sequence[LatLon]) -> Boundary | None:
+def outlined(outlines: dict[str, Outline]) -> dict[str, str]:
+    """What each name drew, for the answer: ``{"Kallio": "Kallio: administrative (admin level 10)
+    of the imported region helsinki"}``."""
+    return {name: f"{outline[2]}: {outline[3]}" for name, outline in outlines.items()}
+
+
+def _natural_earth(name: str, points: Sequence[LatLon]) -> tuple[Boundary, str] | None:
     named = read_area(name, map_country(points))
     if named is None:
         return None
     boundary = find_country(named.code) if named.kind == "country" else find_region(named.code)
-    return boundary if isinstance(boundary, Boundary) else None
+    scale = "1:50m" if named.kind == "country" else "1:10m, ~2 km"
+    what = f"{named.kind} {named.code}, Natural Earth's {scale} outline"
+    return (boundary, what) if isinstance(boundary, Boundary) else None
 
 
-def _shaped(boundary: Boundary) -> Outline:
+def _shaped(boundary: Boundary) -> tuple[str, Any, str]:
     """The outline as a feature's type and coords, as a join draws it (``formats.join``)."""
     polygons, _ = outline_shapes(boundary)
     if len(polygons) == 1:

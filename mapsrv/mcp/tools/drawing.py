@@ -30,7 +30,7 @@ from mapsrv.core.ops import (
     SetView,
 )
 from mapsrv.errors import InvalidInput
-from mapsrv.mcp.tools.area_items import area_outlines, named_areas
+from mapsrv.mcp.tools.area_items import area_outlines, named_areas, outlined
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.items import read_change, read_item
 from mapsrv.mcp.tools.places import Resolver
@@ -143,6 +143,8 @@ async def draw(
             out["routes_along"] = NO_ROUTER
     if places.places:
         out.update(places.resolved())
+    if places.outlines:
+        out["outlined"] = outlined(places.outlines)  # what each name drew: a country's, a district's
     return answer(out)
 
 

@@ -221,7 +221,7 @@ def read_item(index: int, raw: Any, places: Resolver, layer: str | None, limits:
     if kind == "geometry":
         ftype, coords, radius = _from_geojson(name, item, limits)
     elif kind == "polygon" and "points" not in item and isinstance(item.get("bounds"), str):
-        ftype, coords, area = outline_of(places.outlines, f"{name}.bounds", item["bounds"])
+        ftype, coords, area, _ = outline_of(places.outlines, f"{name}.bounds", item["bounds"])
         radius = None
         common["label"] = common["label"] or area
     else:

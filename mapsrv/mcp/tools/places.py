@@ -241,7 +241,9 @@ async def find_places(
         await _check_category(tc, category)
     asked_for = [query, category, near, within_km, country]
     offset = read_cursor(cursor, asked_for)
-    at = (await Resolver.open(tc, near)).point("near", near) if near is not None else None
+    resolver = await Resolver.open(tc, near) if near is not None else None
+    at = resolver.point("near", near) if resolver is not None else None
+    named = resolver.places.get(near) if resolver is not None and isinstance(near, str) else None
     iso = resolve_country(country) if country is not None else None
     asked = Query(
         text=query,
@@ -261,7 +263,7 @@ async def find_places(
     shown = offset + len(places)
     if found.count > shown or offset:
         out["count"] = found.count if found.complete else f"at least {found.count}"
-        if found.count > shown and shown < MAX_OFFSET + MAX_LIMIT:
+        if found.count > shown and shown < MAX_OFFSET + MAX_LIMIT and places:  # an empty page: the end
             out["cursor"] = cursor_for(shown, asked_for)
             out["note"] = (
                 f"places {offset + 1} to {shown} of {out['count']}; give cursor for the next {limit}"
@@ -277,7 +279,8 @@ async def find_places(
         out["note"] = f"no {kind!s:.40} found{where}" + ("; widen within_km" if within_km else "")
     if found.unavailable:
         out["unavailable"] = _unavailable(found.unavailable)
-    if at is not None and (said := await _coverage(tc, at, within_km, places)):
+    area = (named.name, _box(named.bounds)) if named is not None and named.bounds is not None else None
+    if at is not None and (said := await _coverage(tc, at, within_km, places, "near", area)):
         out["coverage"] = said
     return answer(out)
 
@@ -291,17 +294,28 @@ def _found(tc: ToolContext, place: Place) -> dict[str, Any]:
     return out
 
 
+def _box(bounds: tuple[LatLon, LatLon]) -> tuple[float, float, float, float]:
+    (south, west), (north, east) = bounds
+    return (west, south, east, north)
+
+
 async def _coverage(
-    tc: ToolContext, at: LatLon, within_km: float | None, places: Sequence[Place]
+    tc: ToolContext,
+    at: LatLon,
+    within_km: float | None,
+    places: Sequence[Place],
+    what: str,
+    area: tuple[str, tuple[float, float, float, float]] | None = None,
 ) -> str | None:
     """What the answer says when its circle (``within_km``, or out to its farthest place) runs past
-    an imported region's edge, or lies outside every one (``mapsrv.places.coverage``)."""
+    an imported region's edge, or lies outside every one, or the regions hold only part of the
+    ``area`` named (``mapsrv.places.coverage``)."""
     directories = [s.directory for s in tc.places.sources if isinstance(s, OfflineIndex)]
     if not directories:
         return None
     boxes = [b for d in directories for b in await trio.to_thread.run_sync(region_boxes, d)]
     farthest = max((p.distance_m or 0.0 for p in places), default=0.0) / 1000
-    return coverage_note(at[0], at[1], within_km if within_km is not None else farthest, boxes)
+    return coverage_note(at[0], at[1], within_km if within_km is not None else farthest, boxes, what, area)
 
 
 async def _check_category(tc: ToolContext, category: str) -> None:
@@ -346,6 +360,6 @@ async def nearest_place(
         out["inside"] = [{"name": a.name, "kind": a.kind} | _level(a.admin_level) for a in inside]
     if located.unavailable:
         out["unavailable"] = _unavailable(located.unavailable)
-    if said := await _coverage(tc, point, None, [place]):
+    if said := await _coverage(tc, point, None, [place], "the point"):
         out["coverage"] = said
     return answer(out)

@@ -266,13 +266,13 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     # files
     (lambda: files._decode("@@@@", "kmz"), "content", "'@@@@'", "base64 for a KMZ"),
     (lambda tc: files.import_file(tc), "give the file one way", "got none", "path (a file on this machine)"),
-    (lambda tc: files.import_file(tc, upload=True, simplify=5.0), "upload takes", "got simplify", "map_id"),
+    (lambda tc: files.import_file(tc, upload=True, snap="car"), "snap", "'car'", "import without snap"),
     (lambda tc: files.import_file(tc, upload="h", layer="x"), "upload: <handle>", "got layer", "no file"),
     (lambda tc: redeemed_elsewhere(tc), "upload", "got map_id 'elsewhere'", "is for map"),
     (lambda tc: redeemed_expired(tc), "upload", "expired before a file came", "upload: true"),
     (lambda: files._decode("x" * (files.MAX_FILE + 1), "gpx"), "file", "16.0 MiB", "at most 16 MiB"),
     (
-        lambda tc: files.import_file(tc, "a,b\n1,2\n", join="layer"),
+        lambda tc: files.import_file(tc, "a,b\n1,2\n", join="layer", layer="x"),
         "join 'layer'",
         "got no map_id",
         "map_id and",

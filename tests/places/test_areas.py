@@ -492,5 +492,6 @@ async def test_an_areas_label_and_name_mean_the_same_place_everywhere(
     assert "cursor" not in first and len(first["places"]) == first.get("count", len(first["places"])), first
     assert all("distance_km" not in p and "distance_m" not in p for p in hinted["places"]), hinted
     lat, lon, label, *source = drawn["places"]["Kallio"]
+    assert label == "Kallio, Helsinki, FI", drawn
     assert (lat, lon) == (area["lat"], area["lon"]), "a name means one point in every tool"
     assert shape(facts.district).contains(shapely.Point(lon, lat)) and source == ["index"], drawn

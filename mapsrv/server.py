@@ -28,15 +28,17 @@ from mapsrv.hub.registry import UNUSED_MAP_TIMEOUT
 from mapsrv.mcp.endpoints import McpEndpoints
 from mapsrv.mcp.tools.outlines import warm_outlines
 from mapsrv.observability import collector
+from mapsrv.observability.memory import Held
 from mapsrv.observability.metrics import Metrics
 from mapsrv.observability.stalls import LoopWatch
 from mapsrv.observability.statistics import ServerStatistics
+from mapsrv.places.offline_areas import kept_outline_bytes
 from mapsrv.places.service import PlaceService, place_service_for
 from mapsrv.routing import router_for, serve_router
 from mapsrv.store import open_store_from_url
 from mapsrv.web.stream import StreamCounts
 
-__all__ = ["Server", "places_for", "serve", "serve_places", "warm_places"]
+__all__ = ["Server", "held_by", "places_for", "serve", "serve_places", "warm_places"]
 
 log = logging.getLogger("mapsrv")
 
@@ -60,6 +62,17 @@ class Server:
         """Begin a graceful shutdown: end every event stream, stop accepting, finish in-flight
         requests, then return from ``serve``."""
         self._shutdown.set()
+
+
+def held_by(places: PlaceService, mcp: McpEndpoints) -> Held:
+    """What the places and the caches keep now (``mapsrv.observability.memory``)."""
+    loaded = places.loaded()
+    caches = {"area_outlines": kept_outline_bytes(), "street_tiles": mcp.basemaps.cached_bytes}
+    return Held(
+        border_points_kept=loaded.get("outline_points_kept", 0),
+        join_outlines_loaded=bool(loaded.get("join_outlines_loaded")),
+        cache_bytes=caches,
+    )
 
 
 async def serve(
@@ -100,6 +113,7 @@ async def serve(
             stalls=watch.statistics(),
             sources=mcp.sources.origins.statistics(),
             work=workers.workers().statistics(),
+            held=held_by(places, mcp),
         )
 
     metrics = Metrics(statistics)

@@ -94,6 +94,11 @@ class Basemaps:
         return cls(config.basemap, config.places_path(), policy)
 
     @property
+    def cached_bytes(self) -> int:
+        """The street tiles' bytes cached now."""
+        return self._cached_bytes
+
+    @property
     def drawn(self) -> bool:
         return self.mode not in ("osm", "none")
 

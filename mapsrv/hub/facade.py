@@ -54,6 +54,7 @@ class HubStatistics:
     maps_expired: int
     commit_conflicts: int
     pending_writes: int
+    features: int = 0  # of the maps held
 
 
 class MapHub:
@@ -346,13 +347,13 @@ class MapHub:
         )
 
     def statistics(self) -> HubStatistics:
-        maps = self.registry
         return HubStatistics(
-            maps=len(maps),
+            maps=len(maps := self.registry),
             subscribers=sum(len(e.subscribers) for e in maps),
             events_published=self.fanout.published,
             subscribers_dropped=self.fanout.dropped,
             maps_expired=maps.expired,
             commit_conflicts=self.replica.conflicts,
             pending_writes=sum(e.held.count for e in maps if e.held is not None),
+            features=sum(len(e.state.features) for e in maps),
         )

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from mapsrv.observability.collector import CollectorStatistics
+from mapsrv.observability.memory import resident
 from mapsrv.observability.stalls import StallStatistics
 from mapsrv.observability.statistics import McpCounts, ServerStatistics, SourceCounts, WorkCounts
 
@@ -110,6 +111,41 @@ class _Snapshot(Collector):
         yield from _stall_families(s.stalls)
         yield from _source_families(s.sources)
         yield from _work_families(s.work)
+        yield from _memory_families(s)
+
+
+def _memory_families(s: ServerStatistics) -> Iterator[Any]:
+    """What this process holds, part by part (``mapsrv.observability.memory``)."""
+    now = resident()  # read from /proc as the scrape asks
+    family = GaugeMetricFamily(
+        "mapsrv_resident_bytes",
+        "Resident memory: this process's, and its child processes' together (sandboxed readers,"
+        " process workers)",
+        labels=["process"],
+    )
+    family.add_metric(["server"], now.server)
+    family.add_metric(["workers"], now.workers)
+    yield family
+    yield GaugeMetricFamily("mapsrv_worker_processes", "Child processes now", value=now.worker_processes)
+    yield GaugeMetricFamily(
+        "mapsrv_features_held", "Features of the maps held in memory", value=s.hub.features
+    )
+    yield GaugeMetricFamily(
+        "mapsrv_border_points_kept",
+        "Points of the regions' outlines kept prepared (the built-in borders, read per question)",
+        value=s.held.border_points_kept,
+    )
+    yield GaugeMetricFamily(
+        "mapsrv_join_outlines_loaded",
+        "1 once the outlines a table joins to are loaded (at the first join)",
+        value=int(s.held.join_outlines_loaded),
+    )
+    caches = GaugeMetricFamily(
+        "mapsrv_cache_bytes", "Bytes kept by a cache: area outlines (WKB), street tiles", labels=["cache"]
+    )
+    for name, size in sorted(s.held.cache_bytes.items()):
+        caches.add_metric([name], size)
+    yield caches
 
 
 def _mcp_families(mcp: McpCounts) -> Iterator[Any]:

@@ -10,10 +10,11 @@ and a reading in ``metrics``; nothing here reaches up into it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from mapsrv.observability.collector import CollectorStatistics
+from mapsrv.observability.memory import Held
 from mapsrv.observability.stalls import StallStatistics
 
 __all__ = [
@@ -45,6 +46,8 @@ class HubCounts(Protocol):
     def commit_conflicts(self) -> int: ...
     @property
     def pending_writes(self) -> int: ...
+    @property
+    def features(self) -> int: ...
 
 
 class SessionCounts(Protocol):
@@ -152,3 +155,4 @@ class ServerStatistics:
     stalls: StallStatistics
     sources: SourceCounts  # sources from elsewhere (tile servers, layers' hosts) that are down
     work: Mapping[str, WorkCounts]  # the worker pools, by kind of work
+    held: Held = field(default_factory=Held)  # what the parts keep

@@ -62,6 +62,7 @@ __all__ = [
     "area_row",
     "areas_named",
     "has_areas",
+    "kept_outline_bytes",
     "read_outline",
 ]
 
@@ -239,6 +240,12 @@ def area_rank(area: IndexArea) -> tuple[int, int, int]:
 
 _outlines: OrderedDict[bytes, BaseGeometry] = OrderedDict()
 _outlines_lock = threading.Lock()
+
+
+def kept_outline_bytes() -> int:
+    """The WKB bytes of the areas' outlines kept prepared now (``read_outline``'s bound)."""
+    with _outlines_lock:
+        return sum(map(len, _outlines))
 
 
 def read_outline(db: sqlite3.Connection, area_id: int) -> BaseGeometry:

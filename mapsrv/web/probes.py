@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from quart import Blueprint, Response
 
 from mapsrv.core.codec import dumps
+from mapsrv.observability.memory import resident
 from mapsrv.web.context import web_context
 
-__all__ = ["health", "probes", "ready", "rss_mb"]
+__all__ = ["health", "probes", "ready"]
 
 probes = Blueprint("probes", __name__)
-
-
-def rss_mb() -> float:
-    """This process's resident memory now, in MiB (Linux's /proc; 0 where there is none)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            pages = int(f.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
 @probes.get("/health")
@@ -46,7 +36,16 @@ async def ready() -> Response:
     # never a second one): told, not waited for, so that a benchmark can start once they are.
     body["places"] = "warm" if ctx.places.warmed else "warming"
     # what this process holds, for an operator: its memory, the maps, the places read so far
-    body["memory"] = {"rss_mb": rss_mb(), "maps_held": ctx.hub.statistics().maps, **ctx.places.loaded()}
+    held = ctx.hub.statistics()
+    now = resident()  # this process and its child processes (readers, process workers)
+    body["memory"] = {
+        "rss_mb": round(now.server / 2**20, 1),
+        "workers_mb": round(now.workers / 2**20, 1),
+        "worker_processes": now.worker_processes,
+        "maps_held": held.maps,
+        "features_held": held.features,
+        **ctx.places.loaded(),
+    }
     if ctx.basemaps is not None:  # the street basemaps: which, the tiles cached, archives that would not open
         await ctx.basemaps.maps()
         body["basemaps"] = ctx.basemaps.statistics()

@@ -1,6 +1,7 @@
-"""What a process holds, told (issue 78): ``/ready`` says its resident memory, the maps it
-holds, the places file it reads per question, and the outlines it keeps prepared, none before a
-question needs one and never past their bound, through a real server and the SDK's client."""
+"""What a process holds, told (issue 78): ``/ready`` says its resident memory and its child
+processes', the maps and features it holds, the places file it reads per question, and the
+outlines it keeps prepared, none before a question needs one and never past their bound; and
+``/metrics`` gives each part a gauge. Through a real server and the SDK's client."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from mcp import Client
 from support import start_server
 from support.agents import call
 
+from mapsrv.observability.memory import child_pids, resident_bytes
 from mapsrv.places.shape_file import KEPT_POINTS
 
 
@@ -27,3 +29,33 @@ async def test_ready_tells_what_the_process_holds(nursery: trio.Nursery) -> None
     assert after["maps_held"] == before["maps_held"] + 1, (before, after)
     assert after["outlines_kept"] >= 1, after
     assert 0 < after["outline_points_kept"] <= after["outline_points_bound"] == KEPT_POINTS, after
+    assert after["features_held"] == before["features_held"] + 2, (before, after)
+    # the import's sandboxed reader left its spare behind, a child process of this one
+    assert after["worker_processes"] >= 1 and after["workers_mb"] > 1, after
+
+
+def gauge(text: str, name: str, labels: str = "") -> float:
+    """A gauge's value in a Prometheus text exposition."""
+    [value] = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(f"{name}{labels} ")]
+    return float(value)
+
+
+async def test_metrics_give_each_part_of_memory_a_gauge(nursery: trio.Nursery) -> None:
+    server = await start_server(nursery)
+    async with Client(server.url + "mcp") as agent:
+        items = [{"at": [60 + i / 100, 24.9], "label": f"P{i}"} for i in range(25)]
+        await call(agent, "draw", items=items)
+        towns = "name,lat,lon\nAustin,30.27,-97.74\n"
+        imported = await call(agent, "import", content=towns)
+        await call(agent, "select", map_id=imported["map_id"], within="Texas")
+    async with httpx.AsyncClient(base_url=server.url) as web:
+        text = (await web.get("/metrics")).text
+    assert gauge(text, "mapsrv_features_held") == 26, "the 25 points and the town"
+    own = gauge(text, "mapsrv_resident_bytes", '{process="server"}')
+    assert abs(own - resident_bytes()) < 64 * 2**20, (own, resident_bytes())  # the test's own process
+    children = child_pids()
+    assert gauge(text, "mapsrv_worker_processes") == len(children) >= 1, children
+    assert gauge(text, "mapsrv_resident_bytes", '{process="workers"}') > 2**20
+    assert gauge(text, "mapsrv_border_points_kept") > 0, "Texas's outline kept prepared"
+    assert gauge(text, "mapsrv_join_outlines_loaded") == 0, "no table joined: not loaded"
+    assert gauge(text, "mapsrv_cache_bytes", '{cache="area_outlines"}') == 0, "no extract imported"

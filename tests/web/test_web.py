@@ -472,7 +472,7 @@ def test_a_missing_template_value_fails_loudly():
 
     values = {"map_id": "m", "view_url": "", "actor": "", "mcp_url": "/mcp", "events": "/e", "geojson": "/g"}
     values |= {"mode": "edit", "tile_url": "t", "tile_attribution": "a", "title": "t", "image_url": "/i"}
-    values |= {"basemaps": "[]"}
+    values |= {"basemaps": "[]", "router": ""}
     values |= {"role": "owner", "edit_url": "", "name": "", "suggested_name": "Teal Otter", "here": "/m/m"}
     values |= {"account": {"sign_in": False, "signed_in": False, "name": ""}}
     assert 'data-map-id="m"' in render("mapsrv.web", "index.html", **values)

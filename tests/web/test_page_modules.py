@@ -19,6 +19,7 @@ STATIC = Path(mapsrv.web.__file__).resolve().parent / "static"
 PAGE = Path(mapsrv.web.__file__).resolve().parent / "templates" / "index.html"
 APP = Path(mapsrv.mcp.__file__).resolve().parent / "templates" / "app.html"
 IMPORT = re.compile(r"^import\s+(?:[^'\"]*?\s+from\s+)?'\./([\w-]+\.js)';", re.M)
+CLASSIC = re.compile(r'<script src="/static/([\w-]+\.js)"(?![^>]*type="module")')  # leaflet's path has a /
 PRELOAD = re.compile(r'<link rel="modulepreload" href="(?:\{\{ origin \}\})?/static/([\w-]+\.js)"')
 
 
@@ -78,7 +79,11 @@ def test_the_page_and_the_app_draw_with_the_one_renderer() -> None:
     assert lists == {"maps.js"}
     uploads = reached("upload.js")  # an upload link's page (/u/<token>): one module of its own
     assert uploads == {"upload.js"}
-    assert {p.name for p in STATIC.glob("*.js")} == page | app | lists | uploads, "a module nothing imports"
+    classic = set(CLASSIC.findall(PAGE.read_text(encoding="utf-8")))  # early.js: not a module
+    assert classic == {"early.js"} and not classic & (page | app)
+    assert {p.name for p in STATIC.glob("*.js")} == page | app | lists | uploads | classic, (
+        "a module nothing imports"
+    )
 
 
 def test_each_page_preloads_exactly_the_modules_its_entry_reaches() -> None:
@@ -94,4 +99,7 @@ def test_no_module_shares_a_global() -> None:
     for path in STATIC.glob("*.js"):
         for name in re.findall(r"\bwindow\.(\w+)\s*=[^=]", path.read_text(encoding="utf-8")):
             assigned.setdefault(name, []).append(path.name)
-    assert assigned == {"mapsrv": ["map.js"]}
+    # and the stream early.js asked for, which stream.js takes once (its only reader)
+    assert assigned == {"mapsrv": ["map.js"], "mapsrvEarlyStream": ["early.js"]}, assigned
+    reads = [p.name for p in STATIC.glob("*.js") if "mapsrvEarlyStream" in p.read_text(encoding="utf-8")]
+    assert sorted(reads) == ["early.js", "stream.js"], reads

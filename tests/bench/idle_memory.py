@@ -72,8 +72,11 @@ async def after_session() -> dict[str, Any]:
             "--store", "memory://", "--places-dir", str(places), "--tile-url", unreachable
         ) as server:
 
-            def resident() -> float:
-                return round(rss_of([server.pid, *descendants_of(server.pid)]) / 2**20, 1)
+            def resident() -> dict[str, float]:
+                children = descendants_of(server.pid)
+                mine, theirs = rss_of([server.pid]), rss_of(children)
+                return {"total": round((mine + theirs) / 2**20, 1), "server": round(mine / 2**20, 1),
+                        "children": round(theirs / 2**20, 1), "processes": 1 + len(children)}  # fmt: skip
 
             await trio.sleep(10)  # the server's first seconds, as the idle figure
             out["idle_10s_mb"] = resident()

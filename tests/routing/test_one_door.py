@@ -5,6 +5,7 @@ over real sockets with the SDK's client and httpx."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +25,10 @@ ROW = 3
 def plain(server: Server) -> httpx.AsyncClient:
     """Whoever holds an upload link: no cookie, no key."""
     return httpx.AsyncClient(base_url=server.url.rstrip("/"), timeout=60)
+
+
+def ring(lat: float) -> list[list[float]]:
+    return [[24, lat], [25, lat], [24.5, lat + 0.5], [24, lat]]
 
 
 def track_of(state: Any) -> Any:
@@ -116,3 +121,34 @@ async def test_every_door_refuses_a_wrong_ask_in_the_same_words(nursery: trio.Nu
         assert put.status_code == 200 and put.json()["added"] == 2, put.text
     finally:
         await owner.aclose()
+
+
+async def test_an_upload_link_joins_a_table_to_a_layer_as_the_tool_does(nursery: trio.Nursery) -> None:
+    """``join: "layer"`` asked with ``upload: true``: the person's CSV is joined to the map's layer
+    (its columns on the features its key names), one undoable change, as the tool joins it."""
+    server = await start_server(nursery)
+    districts = json.dumps({
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"code": code, "name": code},
+             "geometry": {"type": "Polygon", "coordinates": [ring(60 + n)]}}
+            for n, code in enumerate(("A", "B"))
+        ],
+    })  # fmt: skip
+    async with agent(server.url + "mcp", "joiner") as client:
+        drawn = await call(client, "import", content=districts, format="geojson", layer="districts")
+        map_id = drawn["map_id"]
+        link = await call(client, "import", upload=True, map_id=map_id, join="layer", layer="districts")
+        async with plain(server) as http:
+            path = httpx.URL(link["upload_url"]).raw_path.decode()
+            put = await http.put(
+                path, params={"filename": "results.csv"}, content=b"code,votes\nA,10\nB,20\nC,5\n"
+            )
+        assert put.status_code == 200, put.text
+        joined = put.json()["joined"]
+        assert (joined["matched"], joined["rows"], joined["key"]) == (2, 3, "code"), joined
+        heard = await call(client, "import", upload=link["handle"])
+        assert heard["joined"] == joined
+    state = (await server.hub.get(map_id)).state
+    votes = {f.label: dict(f.properties).get("votes") for f in state.features.values()}
+    assert votes == {"A": 10, "B": 20}, votes

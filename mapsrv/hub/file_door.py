@@ -224,24 +224,19 @@ async def add_file(
         state = entry.state
         ops, joined = await layer_join_ops(state, ask.layer, read, ask.key, hub.limits)  # a match, or refused
         written = await hub.apply(entry.id, ops, expected_version=state.version, actor=actor)
-        out = _written(entry.id, written.version, written.provisional) | {"joined": joined.report()}
+        out = written.acknowledgement(entry.id) | {"joined": joined.report()}
         return out | ({"notes": list(read.notes)} if read.notes else {})
     state, most = entry.state, hub.limits.max_title
     framing: list[str] = []  # what the camera left out of the view
     ops = await run("encode", lambda: import_ops(state, read, fit=ask.fit, max_title=most, said=framing))
     written = await hub.apply(entry.id, ops, actor=actor)  # an import adds: nothing to conflict with
-    out = _written(entry.id, written.version, written.provisional)
+    out = written.acknowledgement(entry.id)
     out |= await run("encode", _added, read, feature_ids(written), framing)  # off the loop: 100,000 ids
     if read.joined:
         out["joined"] = read.joined
     if ask.snap is not None:
         out["times"] = TIMES_SAID
     return out
-
-
-def _written(map_id: str, version: int, provisional: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"map_id": map_id, "version": version}
-    return out | ({"provisional": True} if provisional else {})
 
 
 def _added(imported: Imported, ids: list[str], said: list[str]) -> dict[str, Any]:

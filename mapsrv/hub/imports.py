@@ -1,5 +1,6 @@
-"""Reading an uploaded file, the one door for files: the ``import`` tool, the page's import and
-a source fetched from a URL all come through ``read_upload``.
+"""Reading an uploaded file: the read step of the one door for files (``mapsrv.hub.file_door``,
+under the ``import`` tool, the page's import and upload links) and of ``add_layer``'s data
+fetched from a URL, both through ``read_upload``.
 
 Whatever the file, its bytes are read by a sandboxed process with hard limits
 (``mapsrv.hub.reader``): a file spooled to a private folder (the page's upload already is), the
@@ -26,7 +27,7 @@ import trio
 
 from mapsrv.core.model import Limits
 from mapsrv.errors import CrsNeeded, InvalidInput
-from mapsrv.formats import JOINS, Imported, Join, Progress, read_table
+from mapsrv.formats import Imported, Join, Progress, read_table
 from mapsrv.formats.sandbox import Table
 from mapsrv.hub.projections import sea_notes, utm_candidates
 from mapsrv.hub.reader import ReadLimits, reader, spooled_bytes
@@ -61,14 +62,10 @@ async def read_upload(
 ) -> Imported:
     """``data``: the file's bytes, or its path alone in a private folder (the page's spooled
     upload). ``areas``: an imported extract's area by name (``PlaceService.join_area``), for a
-    row joined by regions that names no region (a city, a district, a park). ``key`` and
-    ``country`` go with ``join``, checked here for the tool and the page alike; an unknown country
-    is refused before the file is read. ``read_limits``: what the read may cost (the server's
-    flags); ``owner``: who sent it, read one file at a time."""
-    if join is None and (key is not None or country is not None):
-        raise InvalidInput("key and country go with join; pass join (countries or regions) or leave them out")
-    if join is not None and join not in JOINS:
-        raise InvalidInput(f"join must be one of {', '.join(JOINS)}, got {join!r:.40}")
+    row joined by regions that names no region (a city, a district, a park). ``join``, ``key``
+    and ``country`` as ``file_door.FileAsk`` checked them; an unknown country is refused before
+    the file is read. ``read_limits``: what the read may cost (the server's flags); ``owner``: who
+    sent it, read one file at a time."""
     if country is not None:
         await run("index", resolve_country, country)  # unknown: the caller's mistake, with a hint
     request = {

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import overload
+from typing import Any, overload
 
 import trio
 
@@ -98,6 +98,15 @@ class Written(Sequence[Event]):
 
     def __len__(self) -> int:
         return len(self.events)
+
+    def acknowledgement(self, map_id: str) -> dict[str, Any]:
+        """What every write answers first: the map and the version it is at after the write. A
+        write held while the store is unreachable says ``provisional``: the re-sync may commit it
+        at a later version, so it is no ``base_version`` or ``expected_version`` to build on."""
+        out: dict[str, Any] = {"map_id": map_id, "version": self.version}
+        if self.provisional:
+            out["provisional"] = True
+        return out
 
     @property
     def version(self) -> int:

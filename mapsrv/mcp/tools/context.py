@@ -12,13 +12,13 @@ from mapsrv.core.ops import Op
 from mapsrv.errors import Gone, NotFound
 from mapsrv.http.fetch import SourcePolicy
 from mapsrv.http.tokens import is_person
-from mapsrv.hub import MapEntry, MapHub, Written
+from mapsrv.hub import MapEntry, MapHub
 from mapsrv.image.service import MapImages
 from mapsrv.mcp.tools.asking import Asker, PageSender
 from mapsrv.places.service import PlaceService
 from mapsrv.routing import Router
 
-__all__ = ["ToolContext", "acknowledgement"]
+__all__ = ["ToolContext"]
 
 
 @dataclass(frozen=True)
@@ -83,18 +83,8 @@ class ToolContext:
         events = await self.hub.apply(
             entry.id, ops, expected_version=expected_version, base_version=base_version, actor=self.actor
         )
-        out = acknowledgement(entry.id, events) | {"view_url": self.links(entry)[1]}
+        out = events.acknowledgement(entry.id) | {"view_url": self.links(entry)[1]}
         ids = feature_ids(events)
         if ids:
             out["ids"] = ids
         return out
-
-
-def acknowledgement(map_id: str, written: Written) -> dict[str, Any]:
-    """What every write answers first: the map and the version it is at after the write. A write
-    held while the store is unreachable says ``provisional``: the re-sync may commit it at a later
-    version, so it is no ``base_version`` or ``expected_version`` to build on."""
-    out: dict[str, Any] = {"map_id": map_id, "version": written.version}
-    if written.provisional:
-        out["provisional"] = True
-    return out

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from mapsrv.mcp.tools.context import ToolContext, acknowledgement
+from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.results import MAX_IDS, answer, brief_change
 from mapsrv.mcp.tools.schema import MapId
 
@@ -61,7 +61,7 @@ async def undo(
     """Undo your own last change on a map (never anyone else's)."""
     entry = await tc.entry(map_id)
     events = await (tc.hub.redo if redo else tc.hub.undo)(entry.id, tc.actor)
-    out = acknowledgement(entry.id, events) | {"view_url": tc.links(entry)[1]}
+    out = events.acknowledgement(entry.id) | {"view_url": tc.links(entry)[1]}
     change = events[-1].change
     if change is not None:
         out["summary"] = change.summary

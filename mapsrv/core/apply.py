@@ -326,7 +326,7 @@ def _updated(state: MapState, op: UpdateFeature, limits: Limits) -> Feature:
         limits=limits,
     )
     _layer(state, new.layer)
-    return dataclasses.replace(new, properties=kept_properties(old, new))
+    return dataclasses.replace(new, properties=kept_properties(old, new), series=old.series)
 
 
 def kept_properties(old: Feature, new: Feature) -> tuple[tuple[str, Any], ...]:
@@ -334,7 +334,7 @@ def kept_properties(old: Feature, new: Feature) -> tuple[tuple[str, Any], ...]:
     unless its points moved. Then what described the old points goes: a track's per-point times
     and elevations, and a routed line's distance and time (a reshaped line no longer follows the
     router's road)."""
-    if new.coords == old.coords:
+    if new.coords == old.coords or old.series:  # a series' lists are by time, not by point
         return old.properties
     stale = set(ROUTE_KEYS) if route_facts(old) is not None else set()
     return tuple((k, v) for k, v in old.properties if not isinstance(v, tuple) and k not in stale)

@@ -231,8 +231,11 @@ def feature_from_json(raw: Mapping[str, Any]) -> Feature:
         popup=raw.get("popup", ""),
         style=tuple(sorted((raw.get("style") or {}).items())),
         radius=None if radius is None else float(radius),
-        properties=_properties(raw.get("properties"), raw["type"], coords, raw.get("lists") or ()),
+        properties=_properties(
+            raw.get("properties"), raw["type"], coords, raw.get("lists") or (), raw.get("series", "")
+        ),
         members=_pairs(members) if members else (),
+        series=raw.get("series", ""),
     )
 
 
@@ -241,7 +244,7 @@ def _pairs(members: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 
 def _properties(
-    raw: Mapping[str, Any] | None, type_: str, coords: Any, lists: Sequence[str]
+    raw: Mapping[str, Any] | None, type_: str, coords: Any, lists: Sequence[str], series: str = ""
 ) -> tuple[tuple[str, Any], ...]:
     """Properties as ``check_properties`` made them: a list a tuple when it is one scalar per
     point (``per_point``) and not one of ``lists`` (``Feature.to_json``), else a nested value
@@ -252,7 +255,9 @@ def _properties(
     out = []
     for key, value in raw.items():
         if isinstance(value, list):
-            points = count(type_, coords) if points < 0 else points
+            if points < 0:  # a series' lists are one value a time (``mapsrv.core.series``)
+                times = raw.get(series) if series else None
+                points = max(count(type_, coords), len(times) if isinstance(times, list) else 0)
             value = tuple(value) if per_point(value, points) and key not in lists else value
         out.append((key, value))
     return tuple(out)  # in the order stored: a file's columns in its order

@@ -242,6 +242,8 @@ class Part:
     properties: Mapping[str, Any]
     # the Feature's ``id`` as the file had it (a string or number) and its foreign members
     members: Mapping[str, Any]
+    # a place's rows by time (``mapsrv.core.series``), as a mapsrv export names it
+    series: str = ""
 
 
 def _items(raw: Any) -> list[Any]:
@@ -363,6 +365,10 @@ def geojson_parts(
             radius = None
         kept = with_heights(ftype, kept, item.get("geometry"))
         kept = as_arrays(kept, mine.get("lists") if _mapping(mine) else None)
+        series = mine.get("series") if _mapping(mine) and isinstance(mine.get("series"), str) else ""
+        by_time = kept.get(series) if series else None  # a series' lists are one value a time
+        series = series if isinstance(by_time, list) and by_time else ""
+        points = max(count(ftype, coords), len(by_time) if series and by_time else 0)
         yield Part(
             index=index,
             type=ftype,
@@ -372,8 +378,9 @@ def geojson_parts(
             label=label,
             popup=popup,
             style=style,
-            properties=_attributes(kept, count(ftype, coords), max_text, max_keys),
+            properties=_attributes(kept, points, max_text, max_keys),
             members=_members(item, max_text, max_keys),
+            series=series,
         )
 
 
@@ -404,6 +411,7 @@ def features_from_geojson(raw: Any, limits: Limits, *, layer: str = DEFAULT_LAYE
                     style=part.style,
                     properties=part.properties,
                     members={k: v for k, v in part.members.items() if k != "id" or v != part.id},
+                    series=part.series,
                     limits=limits,
                 )
             )

@@ -92,7 +92,9 @@ def to_geojson(state: MapState) -> dict[str, Any]:
             own["style"] = dict(feature.style)
         if feature.radius is not None:
             own["radius"] = feature.radius
-        if listed and (lists := misread_lists(feature.properties, feature.point_count())):
+        if feature.series:  # a place's rows by time: its lists are one value a time
+            own["series"] = feature.series
+        elif listed and (lists := misread_lists(feature.properties, feature.point_count())):
             own["lists"] = lists  # arrays that are one value each, not one a point
         held = ELE in properties or ELEVATIONS in properties
         zs = heights(feature.type, feature.coords, feature.properties) if held else None

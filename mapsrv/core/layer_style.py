@@ -23,6 +23,7 @@ from mapsrv.core.colorbrewer import MAX_CLASSES, MIN_CLASSES, QUALITATIVE, RAMPS
 from mapsrv.core.layer_properties import numbers_of, property_names, require_property, values_of
 from mapsrv.core.model import Feature
 from mapsrv.core.numbers import SPEC_EXAMPLES, SPEC_FORMS, reference_values
+from mapsrv.core.series import at_time, props_at, rows_of
 from mapsrv.core.style import check_color
 from mapsrv.core.style_rules import (
     OTHER,
@@ -186,7 +187,9 @@ def _guess_kind(raw: Mapping[str, Any], features: Sequence[Feature]) -> str:
 
 
 def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") -> dict[str, Any]:
-    """A style as it is stored, from what a caller asked (``raw``) and the layer's features now."""
+    """A style as it is stored, from what a caller asked (``raw``) and the layer's features now
+    (a place's rows by time count as rows: its values at every time; ``mapsrv.core.series``)."""
+    shapes, features = features, [row for f in features for row in rows_of(f)]
     if not isinstance(raw, Mapping):
         raise InvalidInput(f'style must be an object, got {type(raw).__name__}; e.g. {{"by": "population"}}')
     kind = raw.get("kind") or _guess_kind(raw, features)
@@ -209,7 +212,7 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
             require_property(features, window["filter"]["property"], "filter property", layer)
     if raw.get("time") is not None:
         window["time"] = _check_time(raw["time"])
-    pool = _over(raw.get("over"), features, window, layer)
+    pool = _over(raw.get("over"), shapes, window, layer)
     if kind == "graduated":
         _graduated(raw, pool, layer, out)
     elif kind == "categorical":  # every value's colour, which stays as the window moves
@@ -254,9 +257,13 @@ def _over(over: Any, features: Sequence[Feature], window: Mapping[str, Any], lay
     window show (``over`` "shown", the default: the breaks of 2007 are 2007's), or all of them."""
     if over is not None and over not in OVER:
         raise InvalidInput(f"over must be one of {', '.join(OVER)}, got {over!r:.40}; pick one of those")
-    if over == "all" or not window or not features:
-        return features
-    found = [f for f in features if shown(window, dict(f.properties))]
+    if over == "all" or not features:
+        return [row for f in features for row in rows_of(f)]
+    if not window:  # a place's row at its latest time, as drawn
+        return [at_time(f, None) for f in features]
+    found = [
+        at_time(f, window.get("time")) for f in features if shown(window, props_at(f, window.get("time")))
+    ]
     if not found:
         what = " and ".join(k if k == "filter" else "time window" for k in window)
         verb = "show" if len(window) > 1 else "shows"

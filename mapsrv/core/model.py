@@ -46,6 +46,7 @@ __all__ = [
     "check_members",
     "check_nested",
     "check_properties",
+    "check_series",
     "MAX_DEPTH",
     "JsonArray",
     "misread_lists",
@@ -139,6 +140,9 @@ class Feature:
     # A GeoJSON Feature's members that mapsrv does not use, sorted by key: the file's own ``id``
     # (a string or number, as it came) and its foreign members, written back by GeoJSON exports.
     members: tuple[tuple[str, Any], ...] = ()
+    # A place's rows by time (``mapsrv.core.series``): the property holding its times, each
+    # other property as long a value per time; "" for any other feature.
+    series: str = ""
 
     def to_json(self) -> dict[str, Any]:
         # A snapshot makes one per feature: 100,000 of them are most of its time, so no call or
@@ -168,6 +172,8 @@ class Feature:
                 out["lists"] = misread  # arrays that are one value each, not one a point
         if self.members:  # left out when none: maps stored before it re-encode the same
             out["members"] = dict(self.members)
+        if self.series:  # likewise
+            out["series"] = self.series
         return out
 
     def points(self) -> tuple[LatLon, ...]:
@@ -267,12 +273,17 @@ def build_feature(
     style: Any = None,
     properties: Any = None,
     members: Any = None,
+    series: Any = "",
     limits: Limits,
 ) -> Feature:
     """Every rule a feature obeys, in one place. An empty id is filled in by ``apply``."""
     if id != "":
         check_id("feature", id)
     coords, radius = check_geometry(type, coords, radius, limits)
+    points = _geometry.count(type, coords)
+    if series and isinstance(properties, Mapping) and isinstance(properties.get(series), (list, tuple)):
+        points = max(points, len(properties[series]))  # a series' lists are one value a time
+    properties = check_properties(properties, limits, points)
     return Feature(
         id=id,
         type=type,
@@ -282,9 +293,28 @@ def build_feature(
         label=check_text("label", label, limits.max_label),
         popup=check_text("popup", popup, limits.max_popup),
         style=check_style(style),
-        properties=check_properties(properties, limits, _geometry.count(type, coords)),
+        properties=properties,
         members=check_members(members, limits),
+        series=check_series(series, type, properties),
     )
+
+
+def check_series(value: Any, type_: Any, properties: tuple[tuple[str, Any], ...]) -> str:
+    """A series' time property (``mapsrv.core.series``): "" for none, else a property of an
+    area or point holding a list of times (a line's lists are one value a point)."""
+    if value == "":
+        return ""
+    held = dict(properties).get(value) if isinstance(value, str) else None
+    if not isinstance(held, (tuple, list)) or not held:
+        raise InvalidInput(
+            f"series must name a property holding a list of times, got {value!r:.40}; e.g. 'year'"
+            " holding [1952, 1957]"
+        )
+    if type_ in ("polyline", "multipolyline"):
+        raise InvalidInput(
+            f"series applies to areas and points, got a {type_}; a line's lists are one value a point"
+        )
+    return str(value)
 
 
 # Keys per feature: Natural Earth has 168 columns, a dBase file up to 255, a GeoPackage 2,000.

@@ -22,6 +22,7 @@ from mapsrv.core.classify import class_of
 from mapsrv.core.json_bytes import dumps_text
 from mapsrv.core.model import Feature
 from mapsrv.core.numbers import check_spec, format_number
+from mapsrv.core.series import props_at
 from mapsrv.core.times import time_ms
 from mapsrv.errors import InvalidInput
 
@@ -75,10 +76,6 @@ def text_of(value: Any) -> str:
     if isinstance(value, dict):  # a nested object: its JSON text, never a number
         return dumps_text(value)
     return str(value)
-
-
-def _props(feature: Feature) -> dict[str, Any]:
-    return dict(feature.properties)
 
 
 def _value(properties: tuple[tuple[str, Any], ...], key: Any) -> Any:
@@ -255,10 +252,10 @@ def style_counts(style: Mapping[str, Any], features: Iterable[Feature]) -> dict[
     per: Counter[Any] = Counter()
     values: list[Any] = []
     if style.get("filter") is None and style.get("time") is None:  # every feature shows
-        values = [_value(f.properties, by) for f in features]
+        values = [_value(f.properties, by) if not f.series else props_at(f, None).get(by) for f in features]
     else:
         for feature in features:
-            props = _props(feature)
+            props = props_at(feature, style.get("time"))
             if shown(style, props):
                 values.append(props.get(by))
             else:

@@ -22,6 +22,7 @@ from pathlib import Path
 from mapsrv.core.codec import dumps
 from mapsrv.core.geojson import collection_members, geojson_parts, to_geojson
 from mapsrv.core.model import LatLon, Limits, MapState
+from mapsrv.core.series import as_rows
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats import sliced_json
 from mapsrv.formats.archive import is_zip
@@ -276,6 +277,7 @@ def _read_geojson(data: bytes, out: Collector, crs: str | None = None) -> None:
             properties=part.properties,
             radius=part.radius,
             members=part.members,
+            series=part.series,
         )
     for note in rings.notes():
         out.note(note)
@@ -297,7 +299,10 @@ def export_notes(state: MapState, fmt: str) -> list[str]:
 
 
 def export_file(state: MapState, fmt: str) -> Exported:
-    """The map as a ``fmt`` file, with the notes on what the format could not hold."""
+    """The map as a ``fmt`` file, with the notes on what the format could not hold. A place's
+    rows by time (``mapsrv.core.series``) are written as rows, one a time, but in GeoJSON."""
+    if fmt != "geojson":
+        state = as_rows(state)
     if fmt in GIS_FORMATS:
         from mapsrv.formats.giswrite import write_gis  # GDAL and pyarrow, loaded on first use
 

@@ -192,10 +192,11 @@ class Collector:
         radius: float | None = None,
         layer: str | None = None,
         members: Mapping[str, Any] | None = None,
+        series: str = "",
     ) -> None:
         """Build one feature. Raises (naming ``where``) when it breaks a rule or a cap."""
         props = dict(properties or {})
-        coords = self._thin(type_, coords, props)
+        coords = coords if series else self._thin(type_, coords, props)  # its lists are by time
         points = _count(type_, coords)
         self._check_points(where, points)
         if len(self._features) >= self.limits.max_features:
@@ -209,7 +210,8 @@ class Collector:
         if len(popup) > self.limits.max_popup:
             popup = popup[: self.limits.max_popup]
             self.count(f"descriptions shortened to {self.limits.max_popup} characters")
-        properties = self._properties(props, points)
+        by_time = len(props.get(series) or ()) if series else 0  # a series' lists are one a time
+        properties = self._properties(props, max(points, by_time))
         build = partial(
             build_feature,
             id="",
@@ -221,6 +223,7 @@ class Collector:
             style=style,
             properties=properties,
             members=self._properties(dict(members), 0) if members else None,
+            series=series,
             limits=self.limits,
         )
         try:

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from mapsrv.core.pace import paced
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import MAX_LISTED, Collector
 from mapsrv.formats.columns import normalise
+from mapsrv.formats.join_places import Place, Row, by_place
 from mapsrv.formats.simplify import simplify
 from mapsrv.formats.table import Rows, numeric_columns, property_names, property_value, read_rows
 
@@ -113,19 +113,6 @@ def key_index(header: list[str], key: str) -> int:
     shown = ", ".join(repr(h[:30]) for h in header[:12])
     message = f"key must name a column of the table, got {key!r:.40}; the columns: {shown}"
     raise NoKeyColumn(message, header)
-
-
-@dataclass(frozen=True)
-class _Row:
-    """A row that found its outline: its line, its cells, its time (the time column's text) and
-    what it said (its key, and its name column's value when that differs)."""
-
-    line: int
-    outline: Outline
-    props: dict[str, object]
-    time: str
-    said: str
-    timed: bool
 
 
 def _key_column(
@@ -277,13 +264,13 @@ def _lines(lines: list[int]) -> str:
     return text + (f" and {len(runs) - MAX_LISTED} more" if len(runs) > MAX_LISTED else "")
 
 
-def _stacked(matched: list[_Row], out: Collector) -> None:
+def _stacked(matched: list[Row], out: Collector) -> None:
     """Rows that landed on one outline at one time (or with no time column), by outline: which
     rows, and what they said; noted, since each is drawn over the other."""
-    at: dict[tuple[int, str], list[_Row]] = {}
+    at: dict[tuple[int, str], list[Row]] = {}
     for row in matched:
         at.setdefault((id(row.outline), row.time), []).append(row)
-    by_outline: dict[int, list[_Row]] = {}
+    by_outline: dict[int, list[Row]] = {}
     for rows in at.values():
         if len(rows) > 1:
             by_outline.setdefault(id(rows[0].outline), []).extend(rows)
@@ -326,7 +313,7 @@ def read_joined(
     names = property_names(header)
     numeric = numeric_columns(rows, len(names), comma)
     found: dict[tuple[str, str], Outline | str] = {}
-    matched: list[_Row] = []
+    matched: list[Row] = []
     misses: dict[tuple[str, str, str], list[int]] = {}
     for line, row in rows:
         value = row[column].strip() if column < len(row) else ""
@@ -351,23 +338,37 @@ def read_joined(
         }
         name = _cell(row, named)
         said = value if not name or name == value else f"{value}: {name}"
-        matched.append(_Row(line, outline, props, _cell(row, when), said[:_MAX_VALUE], when is not None))
+        time_key = names[when] if when is not None and when < len(names) else ""
+        timed = when is not None
+        matched.append(Row(line, outline, props, _cell(row, when), said[:_MAX_VALUE], timed, time_key))
     _unresolved(misses, out, near, join, country)
     if matched:
         _stacked(matched, out)
-    shapes = _fit([(r.line, r.outline, r.props) for r in matched], out)
-    for r in matched:
-        polygons = shapes[id(r.outline)]
+    places = (
+        by_place(matched, names[when])
+        if when is not None and when < len(names)
+        else [Place(r.outline, r.props, "", [r.line]) for r in matched]
+    )
+    shapes = _fit([(p.lines[0], p.outline, p.props) for p in places], out)
+    for p in places:
+        polygons = shapes[id(p.outline)]
         if not polygons:
-            out.unresolved.append((r.line, f"{r.outline.name} (no outline)"))
+            out.unresolved.append((p.lines[0], f"{p.outline.name} (no outline)"))
             continue
         kind, coords = ("polygon", polygons[0]) if len(polygons) == 1 else ("multipolygon", polygons)
+        where = f"csv line{'s' * (len(p.lines) > 1)} {_lines(p.lines)}"
         try:
-            out.add(f"csv line {r.line}", kind, coords, label=r.outline.name, properties=r.props)
+            out.add(where, kind, coords, label=p.outline.name, properties=p.props, series=p.series)
         except PayloadTooLarge:
             raise
         except InvalidInput as exc:
-            out.unresolved.append((r.line, f"{r.outline.name} (its outline: {exc.message})"))
+            out.unresolved.append((p.lines[0], f"{p.outline.name} (its outline: {exc.message})"))
+    if by := next((p.series for p in places if p.series), ""):
+        out.note(
+            f"{len(matched)} rows joined as {len(places)} outlines, one per place with its rows by"
+            f" {by!r:.40} (series): the page, the image and the classes show each place's row"
+            " at the latest time inside the layer's time window"
+        )
     out.note(f"joined {len(matched)} of {len(rows)} rows to {join} by column {header[column]!r:.40}")
     out.joined = {"to": join, "key": header[column], "columns": _names(header), "rows": len(rows)}
     out.joined["matched"] = len(matched)

@@ -15,6 +15,7 @@ from PIL import Image
 from mapsrv.core import Feature, MapState
 from mapsrv.core.geometry import is_area
 from mapsrv.core.layer_style import color_of, label_of, number, shown, size_of
+from mapsrv.core.series import props_at
 from mapsrv.image.projection import ImageView
 
 __all__ = ["HEAT_GRADIENT", "HEAT_TYPES", "Heat", "Painted", "heat_image", "paint"]
@@ -58,7 +59,7 @@ def paint(state: MapState, features: Iterable[Feature]) -> Painted:
         if style is None:
             out.append(feature)
             continue
-        props = dict(feature.properties)
+        props = props_at(feature, style.get("time"))  # a place's row at the time shown
         if not shown(style, props):
             continue
         instead = style["kind"] == "heatmap"  # else, with heat, a heat map under its own points

@@ -19,6 +19,7 @@ from support.gapminder import gapminder_csv, gapminder_rows
 
 from mapsrv.core.geometry import parts
 from mapsrv.core.model import Feature
+from mapsrv.core.times import time_ms
 
 # value in the table -> (ISO alpha-2, capital as (lat, lon))
 COUNTRIES = {
@@ -211,11 +212,20 @@ async def test_ten_thousand_rows_with_repeats_fit(nursery: trio.Nursery) -> None
         with trio.fail_after(60):
             answer = structured(await agent.call_tool("import", {"content": table, "join": "countries"}))
         assert "unresolved" not in answer
-        assert answer["added"] == 10_000 and answer["ids"] == ["f1-f10000"], "every id, as one run"
-        assert any("thinned" in note for note in answer["notes"]), answer["notes"]
+        # one outline per country, its rows by year (issue 76): nothing to thin
+        countries = len({row.split('",')[0] for row in rows})
+        assert answer["added"] == countries and answer["ids"] == [f"f1-f{countries}"], "every id, as one run"
+        assert not any("thinned" in note for note in answer["notes"]), answer["notes"]
+        assert any(f"10000 rows joined as {countries} outlines" in note for note in answer["notes"])
         assert len(str(answer)) < 4000
         features = await features_of(server, answer["map_id"])
-    assert len({dict(f.properties)["year"] for f in features}) == 10_000
+    assert {f.series for f in features} == {"year"}
+    years = [y for f in features for y in dict(f.properties)["year"]]
+    assert sorted(years) == list(range(10_000)), "every row's year, each once"
+    for f in features:  # each value beside its own year, in time order
+        props = dict(f.properties)
+        assert list(props["year"]) == sorted(props["year"], key=time_ms), "in time order (0 is 1970 UTC)"
+        assert len(props["value"]) == len(props["year"])
 
 
 async def test_rows_stacked_on_one_outline_are_reported_and_a_time_series_is_not(
@@ -230,16 +240,23 @@ async def test_rows_stacked_on_one_outline_are_reported_and_a_time_series_is_not
         answer = structured(
             await agent.call_tool("import", {"content": by_code, "join": "countries", "key": "iso_alpha"})
         )
-        assert answer["added"] == 1692 and answer["n_stacked"] == 24, answer.get("stacked")
+        # one outline per place (issue 76): 140 countries' 12 years each, and South Korea's outline
+        # twice, once a Korea, since their rows by code share it at every time
+        assert answer["added"] == 141 and answer["n_stacked"] == 24, answer.get("stacked")
         (stacked,) = answer["stacked"]
         lines = [n + 2 for n, row in enumerate(gapminder_rows()) if row["country"].startswith("Korea")]
         assert stacked["outline"] == "South Korea" and stacked["lines"] == lines[:20]
         assert stacked["rows"] == ["KOR: Korea, Dem. Rep.", "KOR: Korea, Rep."]
         assert any("24 rows share an outline" in note and "South Korea" in note for note in answer["notes"])
         assert answer["unresolved"] == [{"line": 1262, "text": "REU (no outline at 1:50m), lines 1262-1273"}]
-        # 1,692 rows thinned to fit, islands kept (issue 76): a cap of 3 parts left Java out
-        assert "outlines thinned to 5 km so that 1692 rows fit" in " ".join(answer["notes"])
-        by_label = {f.label: f for f in await features_of(server, answer["map_id"])}
+        # 1,692 rows as 141 outlines need no thinning, islands kept (issue 76): a cap of 3 parts
+        # had left Java out
+        assert not any("thinned" in note for note in answer["notes"]), answer["notes"]
+        assert "1692 rows joined as 141 outlines" in " ".join(answer["notes"])
+        joined = await features_of(server, answer["map_id"])
+        koreas = sorted(dict(f.properties)["country"] for f in joined if f.label == "South Korea")
+        assert koreas == ["Korea, Dem. Rep.", "Korea, Rep."], "each Korea its own series on the outline"
+        by_label = {f.label: f for f in joined}
         for country, town in ISLANDS:
             shape = by_label[country]
             outlines = [rings[0] for _, rings in parts(shape.type, shape.coords)]

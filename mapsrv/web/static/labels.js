@@ -14,7 +14,7 @@
 import { PointRef, clusterBoxes, preparePoints } from './points.js';
 import { Grid, HEIGHT, Priority, byPriority, placeAll, spots } from './placement.js';
 import { boxOf, mercatorRing, poleOf, roomAt } from './inside.js';
-import { numberOf } from './style.js';
+import { numberOf, propsAt } from './style.js';
 import { textNode } from './dom.js';
 
 const FRAME = 16; // px: its padding and borders, left and right
@@ -314,7 +314,7 @@ export function createLabels(view, options) {
       text: String(f.label),
       layerId: layerId,
       kind: place.kind,
-      props: f.properties && typeof f.properties === 'object' ? f.properties : null,
+      props: f.properties && typeof f.properties === 'object' ? propsAt(f, owner ? owner.win : null) : null,
       point: layer instanceof PointRef ? layer : null,
       symbolOf: place.symbol || null,
       size: place.size,

@@ -10,7 +10,7 @@
 
 import { textNode } from './dom.js';
 import { formatNumber } from './numbers.js';
-import { HEAT_GRADIENT, classOf, fieldOf, numberOf } from './style.js';
+import { HEAT_GRADIENT, classOf, fieldOf, numberOf, propsAt } from './style.js';
 import { layerTimes, timeSlider } from './timeslider.js';
 
 let ids = 0;
@@ -56,7 +56,7 @@ export function legendCounts(view, entry) {
     const f = fe.data;
     if (!style.shows(f, entry.win)) continue;
     out.shown += 1;
-    const p = f.properties || {};
+    const p = propsAt(f, entry.win); // a place's row at the time shown
     const value = by === null ? undefined : p[by];
     if (breaks) {
       const v = numberOf(value);

@@ -22,7 +22,7 @@ import { FlatPolygon, HeldCanvas, continuous } from './areas.js';
 import { createLabels } from './labels.js';
 import { PointRef, PointsLayer, RADIUS as POINT_RADIUS, holdPoints, mercator } from './points.js';
 import { textNode } from './dom.js';
-import { HeatLayer, compileStyle, labelOf } from './style.js';
+import { HeatLayer, compileStyle, labelOf, propsAt } from './style.js';
 import { createLegend } from './legend.js';
 import { createSources } from './sources.js';
 import { eachPoint, isValid, largestIndex, parts } from './shapes.js';
@@ -223,10 +223,11 @@ function hasPopup(f) {
   return false;
 }
 
-function popupContent(f) {
+// `p`: the properties shown (a place's row at the time shown: style.js propsAt).
+function popupContent(f, p) {
   const route = routeWords(f);
-  const attributes = f.properties && typeof f.properties === 'object'
-    ? Object.entries(f.properties).filter(([key]) => !route || !ROUTE_KEYS.includes(key)) : [];
+  const attributes = p && typeof p === 'object'
+    ? Object.entries(p).filter(([key]) => !route || !ROUTE_KEYS.includes(key)) : [];
   if (!f.popup && !attributes.length && !route) return null;
   const box = textNode('div', 'mapsrv-popup', f.popup || '');
   if (route) box.prepend(textNode('div', 'mapsrv-route', route));
@@ -302,7 +303,7 @@ export function createRenderer(map, options) {
   function lookOf(f, owner) {
     const s = owner && owner.style;
     if (!s) return null;
-    const p = f.properties && typeof f.properties === 'object' ? f.properties : {};
+    const p = propsAt(f, owner.win); // a place's row at the time shown (style.js)
     return {
       hidden: !s.shows(f, owner.win),
       heat: s.heat && (f.type === 'marker' || f.type === 'multipoint'),
@@ -310,7 +311,7 @@ export function createRenderer(map, options) {
       radius: s.radiusOf(p),
       sized: s.kind === 'proportional',
       opacity: s.opacity,
-      label: s.label ? labelOf(s.label, f) : undefined,
+      label: s.label ? labelOf(s.label, f, p) : undefined,
     };
   }
 
@@ -406,11 +407,17 @@ export function createRenderer(map, options) {
     return { kind: 'area', rings: c, size: sizeOf(all, 'polygon') };
   }
 
+  // What a feature's popup lists: its row at its layer's window when it is a place's rows by time.
+  function rowOf(f) {
+    const owner = layers.get(layerIdOf(f));
+    return propsAt(f, owner ? owner.win : null);
+  }
+
   // A popup opens on the largest part: a group's is its part's (Leaflet would take the first), a
   // line's or an area's is where labelPoint says (Leaflet's is its first part's middle).
   function decorate(layer, f) {
     if (f.type === 'marker') { // its popup opens on its point
-      if (hasPopup(f)) layer.bindPopup(() => popupContent(f), { maxWidth: 320 });
+      if (hasPopup(f)) layer.bindPopup(() => popupContent(f, rowOf(f)), { maxWidth: 320 });
       if (!big) layer.on('add', () => tagElement(layer, f));
       return;
     }
@@ -422,7 +429,7 @@ export function createRenderer(map, options) {
       target.getCenter = () => anchor || (anchor = labelPoint(all[index]));
     }
     // made when it opens: 250 countries of 168 columns each took 50 ms of elements to build
-    if (hasPopup(f)) layer.bindPopup(() => popupContent(f), { maxWidth: 320 });
+    if (hasPopup(f)) layer.bindPopup(() => popupContent(f, rowOf(f)), { maxWidth: 320 });
     if (!big) layer.on('add', () => tagElement(layer, f)); // a canvas-drawn layer has no element
   }
 
@@ -464,7 +471,7 @@ export function createRenderer(map, options) {
       if (!entry.style.shows(f, entry.win)) continue;
       let w = 1;
       if (weight) {
-        const v = f.properties ? Number(f.properties[weight]) : NaN;
+        const v = Number(propsAt(f, entry.win)[weight]);
         w = Number.isFinite(v) ? Math.abs(v) : 0;
       }
       const ref = fe.layer;

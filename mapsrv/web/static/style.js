@@ -24,6 +24,41 @@ export function numberOf(value) {
 
 const props = (f) => (f && f.properties && typeof f.properties === 'object' ? f.properties : {});
 
+// A place's rows by time (mapsrv/core/series.py): a feature whose `series` names its list of
+// times shows, under the window `win` ([from, to] in ms, either end open, or null), its row at the
+// latest of its times inside it (on a tie the last; none inside, or no window: its latest row):
+// each property holding a list as long as the times gives that row's value. Any other feature:
+// its properties as they are. Kept per feature for its last window (a restyle asks several times).
+const ROWS = new WeakMap();
+export function propsAt(f, win) {
+  const p = props(f);
+  const times = f && typeof f.series === 'string' && f.series ? p[f.series] : null;
+  if (!Array.isArray(times) || !times.length) return p;
+  const from = win ? win[0] : null;
+  const to = win ? win[1] : null;
+  const kept = ROWS.get(f);
+  if (kept && kept.of === p && kept.from === from && kept.to === to) return kept.row;
+  let inside = -1;
+  let insideAt = -Infinity;
+  let latest = -1;
+  let latestAt = -Infinity;
+  for (let i = 0; i < times.length; i += 1) {
+    const t = timeMs(times[i]);
+    if (t === null) continue;
+    if (t >= latestAt) [latest, latestAt] = [i, t];
+    if ((from === null || t >= from) && (to === null || t <= to) && t >= insideAt) [inside, insideAt] = [i, t];
+  }
+  const at = inside >= 0 ? inside : latest;
+  if (at < 0) return p;
+  const row = {};
+  for (const key of Object.keys(p)) {
+    const v = p[key];
+    row[key] = Array.isArray(v) && v.length === times.length ? v[at] : v;
+  }
+  ROWS.set(f, { of: p, from: from, to: to, row: row });
+  return row;
+}
+
 // The text of a property for a label: missing (or null) is "".
 function textOf(value) {
   if (value === null || value === undefined) return '';
@@ -55,8 +90,7 @@ function labelText(value, spec) {
 
 // "{name} ({population:,.0f})": each {prop} replaced by the feature's property as text, numbers
 // formatted for people; the result is text, and only ever reaches the DOM through textContent.
-export function labelOf(template, f) {
-  const p = props(f);
+export function labelOf(template, f, p = props(f)) {
   return String(template).replace(TEMPLATE, (_, field) => {
     const [key, spec] = fieldOf(field, p);
     if (Object.prototype.hasOwnProperty.call(p, key)) return labelText(p[key], spec);
@@ -191,7 +225,7 @@ export function compileStyle(raw) {
     opacity: opacity,
     // Whether `f` is shown under the time window `win` ([from, to] in ms, ends may be null).
     shows(f, win) {
-      const p = props(f);
+      const p = propsAt(f, win);
       if (filter && !filter(p)) return false;
       // inside when any of its times is (mapsrv/core/layer_style.py's in_time); none: outside
       if (time && win) {

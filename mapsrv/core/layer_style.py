@@ -25,6 +25,13 @@ from mapsrv.core.model import Feature
 from mapsrv.core.numbers import SPEC_EXAMPLES, SPEC_FORMS, reference_values
 from mapsrv.core.series import at_time, props_at, rows_of
 from mapsrv.core.style import check_color
+from mapsrv.core.style_checks import (
+    FILTER_OPS,
+    check_classes,
+    check_filter,
+    check_property,
+    check_time,
+)
 from mapsrv.core.style_rules import (
     OTHER,
     color_of,
@@ -41,7 +48,6 @@ from mapsrv.core.style_rules import (
     text_of,
     window_text,
 )
-from mapsrv.core.times import time_ms
 from mapsrv.core.values import check_number
 from mapsrv.errors import InvalidInput, StyleKeyMisfit
 
@@ -65,7 +71,6 @@ __all__ = [
 ]
 
 KINDS = ("graduated", "categorical", "proportional", "heatmap")
-FILTER_OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "contains")
 MAX_CATEGORIES = 50
 MAX_TEMPLATE = 200
 _COMMON = {"kind", "by", "label", "filter", "time", "over"}
@@ -81,91 +86,7 @@ _KEYS: dict[str, set[str]] = {  # heat: a heat map of the layer's points under t
 }
 _ALL_KEYS = sorted(set().union(*_KEYS.values()))
 MAX_LEGEND_VALUES = 5
-_PROPERTY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 _FIELD_RE = re.compile(r"\{([^{}]*)\}")
-
-
-def _instant(name: str, value: Any) -> float:
-    moment = time_ms(value)
-    if moment is None:
-        raise InvalidInput(
-            f"{name} must be a year, a date or an ISO 8601 time, got {value!r:.40};"
-            " e.g. 2007, '2007-06-30' or '2024-05-01T08:00:00Z'"
-        )
-    return moment
-
-
-# --- validation ----------------------------------------------------------------------------------
-
-
-def _property(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not _PROPERTY_RE.fullmatch(value):
-        raise InvalidInput(
-            f"{name} must be a property name (1-64 characters), got {value!r:.40}; read lists the properties"
-        )
-    return value
-
-
-def _classes(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
-        raise InvalidInput(
-            f"classes must be a whole number from {MIN_CLASSES} to {MAX_CLASSES}, got {value!r:.20}; e.g. 5"
-        )
-    if not MIN_CLASSES <= value <= MAX_CLASSES:
-        raise InvalidInput(
-            f"classes must be from {MIN_CLASSES} to {MAX_CLASSES}, got {value:g}; pick a number in that range"
-        )
-    return int(value)
-
-
-def _check_filter(value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping) or set(value) - {"property", "op", "value"} or "property" not in value:
-        raise InvalidInput(
-            f'filter must be {{"property", "op", "value"}}, got {value!r:.60};'
-            ' e.g. {"property": "type", "op": "==", "value": "cafe"}'
-        )
-    op = value.get("op", "==")
-    if op not in FILTER_OPS:
-        raise InvalidInput(
-            f"filter op must be one of {' '.join(FILTER_OPS)}, got {op!r:.20}; pick one of those"
-        )
-    wanted = value.get("value")
-    scalar = (str, int, float, bool)
-    if op == "in":
-        if not isinstance(wanted, (list, tuple)) or not 0 < len(wanted) <= 100:
-            raise InvalidInput(
-                f"filter value must be a list of 1-100 values for 'in', got {wanted!r:.40};"
-                " e.g. ['cafe', 'bar']"
-            )
-        if not all(isinstance(w, scalar) for w in wanted):
-            raise InvalidInput(
-                f"filter value must list strings or numbers, got {wanted!r:.40}; e.g. ['cafe', 'bar']"
-            )
-        wanted = list(wanted)
-    elif not isinstance(wanted, scalar) or (isinstance(wanted, str) and len(wanted) > 200):
-        raise InvalidInput(
-            f"filter value must be a string or number (at most 200 characters) for {op!r},"
-            f" got {wanted!r:.40}; e.g. 'cafe' or 1000"
-        )
-    return {"property": _property("filter property", value["property"]), "op": op, "value": wanted}
-
-
-def _check_time(value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping) or set(value) - {"property", "from", "to"}:
-        raise InvalidInput(
-            f'time must be {{"property", "from", "to"}}, got {value!r:.60};'
-            ' e.g. {"property": "time", "from": "2024-05-01T08:00:00Z"}'
-        )
-    out: dict[str, Any] = {"property": _property("time property", value.get("property", "time"))}
-    for key in ("from", "to"):
-        if value.get(key) is not None:
-            _instant(f"time {key}", value[key])
-            out[key] = value[key]
-    if "from" in out and "to" in out and _instant("time from", out["from"]) > _instant("time to", out["to"]):
-        raise InvalidInput(
-            f"time from must be at most time to, got from {out['from']} after to {out['to']}; swap them"
-        )
-    return out
 
 
 def style_keys(kind: str) -> frozenset[str]:
@@ -204,14 +125,14 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
     if kind != "heatmap" or raw.get("by") is not None:
         if raw.get("by") is None:
             raise InvalidInput(f"by must name the property a {kind} style reads, got none; e.g. 'population'")
-        out["by"] = _property("by", raw["by"])
+        out["by"] = check_property("by", raw["by"])
     window: dict[str, Any] = {}  # the filter and the time window: classes are over what they show
     if raw.get("filter") is not None:
-        window["filter"] = _check_filter(raw["filter"])
+        window["filter"] = check_filter(raw["filter"])
         if features:
             require_property(features, window["filter"]["property"], "filter property", layer)
     if raw.get("time") is not None:
-        window["time"] = _check_time(raw["time"])
+        window["time"] = check_time(raw["time"])
     pool = _over(raw.get("over"), shapes, window, layer)
     if kind == "graduated":
         _graduated(raw, pool, layer, out)
@@ -220,13 +141,13 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
     elif kind == "proportional":
         _proportional(raw, pool, layer, out)
         if raw.get("color_by") is not None:  # sized by one property, coloured by another's categories
-            out["color_by"] = _property("color_by", raw["color_by"])
+            out["color_by"] = check_property("color_by", raw["color_by"])
             _categorical(raw, features, layer, out, out["color_by"])
     else:
         out["radius"] = check_number("radius", raw.get("radius", 25), 1, 200)
         weight = raw.get("weight", out.get("by"))
         if weight is not None:
-            out["weight"] = out["by"] = _property("weight", weight)
+            out["weight"] = out["by"] = check_property("weight", weight)
             if features:
                 numbers_of(features, out["weight"], layer, "weight")
     if raw.get("heat") not in (None, False, True):
@@ -335,7 +256,7 @@ def _graduated(raw: Mapping[str, Any], features: Sequence[Feature], layer: str, 
                 f" {edges[-1]:g}, above the last break); end the breaks at {edges[-1]:g} or above"
             )
     else:
-        classes = _classes(raw.get("classes", len(colors) if isinstance(colors, (list, tuple)) else 5))
+        classes = check_classes(raw.get("classes", len(colors) if isinstance(colors, (list, tuple)) else 5))
         edges = breaks(numbers_of(features, out["by"], layer), str(method), classes)
     n = len(edges) - 1
     if colors is not None:

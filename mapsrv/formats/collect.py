@@ -10,7 +10,6 @@ person must read: what was skipped, shortened or left out, counted rather than l
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from mapsrv.core.geometry import count
 from mapsrv.core.model import (
     DEFAULT_LAYER,
     MAX_PROPERTIES,
-    NOISE,
     Feature,
     Layer,
     Limits,
@@ -32,6 +30,7 @@ from mapsrv.core.model import (
 )
 from mapsrv.core.values import ID_RE
 from mapsrv.errors import InvalidInput, PayloadTooLarge
+from mapsrv.formats.noise import clamp_noise
 from mapsrv.formats.simplify import simplify
 
 __all__ = ["CHECK_EVERY", "MAX_LISTED", "Collector", "Imported", "layer_id"]
@@ -66,48 +65,6 @@ class Imported:
     # each layer read from a projected system: (what, the system as WKT, a sample of its points
     # as read), for the check that needs the world's land (``mapsrv.hub.projections``)
     projections: tuple[tuple[str, str, tuple[tuple[float, float], ...]], ...] = ()
-
-
-def _near_limit(value: Any, limit: float) -> Any:
-    """``±limit`` for a float less than ``NOISE`` past it, else ``value`` itself."""
-    if isinstance(value, float) and limit < abs(value) <= limit + NOISE:
-        return math.copysign(limit, value)
-    return value
-
-
-def _clamp_noise(coords: Any, *, single: bool = False) -> tuple[Any, int]:
-    """``coords`` (any geometry's, nested as deep as it is: rings, parts, a collection's members)
-    with each coordinate within ``NOISE`` past its limit set to the limit, and how many were;
-    what is no point is left for core to judge."""
-    if isinstance(coords, Mapping) and "coords" in coords:  # a collection's member
-        inner, n = _clamp_noise(coords["coords"])
-        return {**coords, "coords": inner}, n
-    if not isinstance(coords, (list, tuple)):
-        return coords, 0
-    if len(coords) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in coords):
-        lat, lon = _near_limit(coords[0], 90.0), _near_limit(coords[1], 180.0)
-        changed = (lat is not coords[0]) + (lon is not coords[1])
-        return ((lat, lon), changed) if changed else (coords, 0)
-    if _in_range(coords):  # a ring or line of 100,000 points with nothing to clamp: as it is
-        return coords, 0
-    out: list[Any] = []
-    n = 0
-    for item in coords:
-        kept, k = _clamp_noise(item)
-        out.append(kept)
-        n += k
-    return out, n
-
-
-def _in_range(positions: Sequence[Any]) -> bool:
-    """Whether ``positions`` is a list of ``[lat, lon]`` pairs all within their limits (nothing
-    for ``_clamp_noise`` to do), found without a call per point."""
-    try:
-        return bool(positions) and all(
-            len(p) == 2 and -90.0 <= p[0] <= 90.0 and -180.0 <= p[1] <= 180.0 for p in positions
-        )
-    except (TypeError, LookupError):  # not pairs of numbers: each is looked at on its own
-        return False
 
 
 def layer_id(name: str) -> str:
@@ -231,7 +188,7 @@ class Collector:
         except InvalidInput as first:
             # Noise is looked for only in a refused shape: a pass over every point of every
             # file would cost each import what only a few files need.
-            clamped, n = _clamp_noise(coords, single=type_ in ("marker", "circle"))
+            clamped, n = clamp_noise(coords, single=type_ in ("marker", "circle"))
             if not n:
                 raise type(first)(f"{where}: {first.message}") from None
             try:

@@ -41,6 +41,7 @@ from mapsrv.core.model import (
     check_latlon,
     check_members,
     check_properties,
+    check_series,
     check_zoom,
 )
 from mapsrv.core.numbers import format_number
@@ -83,6 +84,7 @@ MODULES = [
     "mapsrv/core/parse.py",
     "mapsrv/core/measure.py",
     "mapsrv/core/layer_style.py",
+    "mapsrv/core/style_checks.py",
     "mapsrv/core/layer_source.py",
     "mapsrv/core/classify.py",
     "mapsrv/core/layer_properties.py",
@@ -306,6 +308,8 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: check_properties({"x": {1: "a"}}, L), "properties.x keys", "1", "must be strings"),
     (lambda: check_properties({"x": {1, 2}}, L), "properties.x", "set", "a string, number"),
     (lambda: check_members(["id"], L), "members", "['id']", "must be an object"),
+    (lambda: check_series("year", "polygon", (("year", 2007),)), "series", "'year'", "holding a list of times"),
+    (lambda: check_series("year", "polyline", (("year", (2007,)),)), "series", "polyline", "areas and points"),
     (lambda: check_properties({"x": float("inf")}, L), "properties.x", "inf", "a finite number"),
     (lambda: check_properties({"x": "y" * 4001}, L), "properties.x", "4001", "at most 4000 characters"),
     # core geojson

@@ -326,7 +326,10 @@ def _updated(state: MapState, op: UpdateFeature, limits: Limits) -> Feature:
         limits=limits,
     )
     _layer(state, new.layer)
-    return dataclasses.replace(new, properties=kept_properties(old, new), series=old.series)
+    series = (
+        old.series if new.type not in ("polyline", "multipolyline") else ""
+    )  # a line's lists are per point
+    return dataclasses.replace(new, properties=kept_properties(old, new), series=series)
 
 
 def kept_properties(old: Feature, new: Feature) -> tuple[tuple[str, Any], ...]:

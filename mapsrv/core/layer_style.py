@@ -133,6 +133,12 @@ def check_layer_style(raw: Any, features: Sequence[Feature], layer: str = "") ->
             require_property(features, window["filter"]["property"], "filter property", layer)
     if raw.get("time") is not None:
         window["time"] = check_time(raw["time"])
+        by = window["time"]["property"]  # a place's rows by time are shown by its own times
+        if held := next((f.series for f in shapes if f.series and f.series != by), ""):
+            raise InvalidInput(
+                f"time property must be {held!r:.40}, the times the places of layer {layer!r:.64} hold their"
+                f" rows by, got {by!r:.40}; pass property {held!r:.40}"
+            )
     pool = _over(raw.get("over"), shapes, window, layer)
     if kind == "graduated":
         _graduated(raw, pool, layer, out)

@@ -94,6 +94,7 @@ def as_rows(state: MapState) -> MapState:
     one time): for a file with no lists by time (a GeoPackage, a CSV, KML), the table as it came."""
     if not any(f.series for f in state.features.values()):
         return state
+    taken = {fid for fid, f in state.features.items() if not f.series}
     features: dict[str, Feature] = {}
     for feature in state.features.values():
         rows = rows_of(feature)
@@ -101,6 +102,10 @@ def as_rows(state: MapState) -> MapState:
             features[feature.id] = feature
             continue
         for n, row in enumerate(rows, 1):
-            row = dataclasses.replace(row, id=f"{feature.id[:60]}.{n}")
-            features[row.id] = row
+            fid, more = f"{feature.id[:56]}.{n}", 1
+            while fid in taken:  # a feature of that id already, or another series' row
+                more += 1
+                fid = f"{feature.id[:50]}.{n}_{more}"
+            taken.add(fid)
+            features[fid] = dataclasses.replace(row, id=fid)
     return dataclasses.replace(state, features=features)

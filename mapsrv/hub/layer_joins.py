@@ -29,7 +29,9 @@ def _join(
     changed = []
     for fid, properties in joined.changed.items():
         feature = state.features[fid]
-        checked = check_properties(dict(properties), limits, feature.point_count())
+        times = dict(properties).get(feature.series) if feature.series else None  # a series' lists: by time
+        points = max(feature.point_count(), len(times) if isinstance(times, (tuple, list)) else 0)
+        checked = check_properties(dict(properties), limits, points)
         changed.append(dataclasses.replace(feature, properties=checked))
     return ([RestoreFeatures(tuple(changed))] if changed else []), joined
 

@@ -28,6 +28,7 @@ from PIL import ImageDraw
 from mapsrv.core import Feature
 from mapsrv.core.geometry import largest_part, parts
 from mapsrv.core.layer_style import number
+from mapsrv.core.series import props_at
 from mapsrv.image import inside
 from mapsrv.image.projection import ImageView, meters_per_pixel
 from mapsrv.image.text import LABEL_FONT, font, line_height, shown
@@ -138,7 +139,9 @@ def spots(label: Label, w: float, h: float) -> list[tuple[float, float]]:
 
 def _value(style: Mapping[str, Any] | None, f: Feature) -> float | None:
     by = style.get("by") if style is not None else None
-    return number(dict(f.properties).get(by)) if isinstance(by, str) else None
+    if not isinstance(by, str):
+        return None
+    return number(props_at(f, style.get("time") if style is not None else None).get(by))
 
 
 def _must_fit(style: Mapping[str, Any] | None, label: Label) -> bool:

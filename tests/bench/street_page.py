@@ -10,6 +10,11 @@ browser context (nothing cached), after one not counted. ``drawn_ms``: every str
 view drawn (their canvases say so), from navigation start; ``tiles``: how many; ``draw_ms``: the
 tiles' own drawing time summed; ``longtask_ms``: the long tasks until drawn. Medians over the
 loads, as one JSON line. Goal (issue 79): a street view at zoom 16 drawn within 1 s.
+
+Then, in the last load's page, a person's pans and zooms over the streets (``moves``): four pans
+of 300 px (``panBy``, not animated) and zooms to 15, 16, 17 and back to 16, each until every street
+tile of the view is drawn again: ``settle_ms`` each, and the longest long task and the long
+tasks' total over all of them (the page's goal for big maps: no long task over 50 ms).
 """
 
 from __future__ import annotations
@@ -41,7 +46,44 @@ DRAWN = """() => {
 }"""
 
 
-def one_load(browser: Any, base_url: str, owner: Any, map_id: str) -> dict[str, float]:
+SETTLED = """(zoom) => {
+  const map = window.mapsrv.map;
+  if (map.getZoom() !== zoom) return false;
+  let loading = false, layers = 0;
+  map.eachLayer((l) => { if (l.streetName) { layers += 1; loading = loading || l.isLoading(); } });
+  const tiles = [...document.querySelectorAll('.mapsrv-street-tile')];
+  return layers > 0 && !loading && tiles.length > 0 && tiles.every((c) => c.dataset.labels !== undefined);
+}"""
+MOVE = """([kind, value]) => {
+  const map = window.mapsrv.map;
+  const at = performance.now();
+  if (kind === 'pan') map.panBy(value, { animate: false });
+  else map.setZoom(value, { animate: false });
+  return at;
+}"""
+LONGEST = (
+    "([a, b]) => window.__longtasks.filter(([s, d]) => s + d > a && s < b)"
+    ".reduce((m, [, d]) => Math.max(m, d), 0)"
+)
+
+
+def moves(page: Any) -> dict[str, Any]:
+    """Pans and zooms over the streets, each until the view's street tiles are drawn again."""
+    steps = [("pan", [300, 0]), ("pan", [0, 300]), ("pan", [-300, 0]), ("pan", [0, -300])]
+    steps += [("zoom", 15), ("zoom", 16), ("zoom", 17), ("zoom", 16)]
+    settle, longest, total = [], 0.0, 0.0
+    for kind, value in steps:
+        zoom = value if kind == "zoom" else page.evaluate("window.mapsrv.map.getZoom()")
+        started = page.evaluate(MOVE, [kind, value])
+        page.wait_for_function(SETTLED, arg=zoom, polling=10, timeout=60_000)
+        ended = page.evaluate("performance.now()")
+        settle.append(round(ended - started))
+        longest = max(longest, page.evaluate(LONGEST, [started, ended]))
+        total += page.evaluate(LONGTASKS, [started, ended])
+    return {"settle_ms": settle, "longest_task_ms": round(longest), "longtask_total_ms": round(total)}
+
+
+def one_load(browser: Any, base_url: str, owner: Any, map_id: str, move: bool = False) -> dict[str, Any]:
     context = browser.new_context(base_url=base_url, viewport=VIEWPORT, storage_state=owner)
     try:
         context.add_init_script(OBSERVE)
@@ -54,6 +96,7 @@ def one_load(browser: Any, base_url: str, owner: Any, map_id: str) -> dict[str, 
             "tiles": drawn["tiles"],
             "draw_ms": drawn["draw"],
             "longtask_ms": page.evaluate(LONGTASKS, [0, drawn["at"]]),
+            **({"moves": moves(page)} if move else {}),
         }
     finally:
         context.close()
@@ -82,12 +125,15 @@ async def street_loads(blocks: int, loads: int) -> dict[str, Any]:
                         assert maker.request.post(f"/m/{map_id}/ops", data={"ops": [marker, view]}).ok
                         owner = maker.storage_state()
                         one_load(browser, server.url, owner, map_id)  # Chromium's first start
-                        runs = [one_load(browser, server.url, owner, map_id) for _ in range(loads)]
+                        runs = [
+                            one_load(browser, server.url, owner, map_id, i == loads - 1) for i in range(loads)
+                        ]
                     finally:
                         browser.close()
                 out: dict[str, Any] = {"bench": "street_page", "blocks": blocks, "loads": loads}
-                for key in runs[0]:
+                for key in (k for k in runs[0] if k != "moves"):
                     out[key] = round(statistics.median(r[key] for r in runs), 1)
+                out["moves"] = runs[-1]["moves"]
                 out["drawn_ms_range"] = [
                     round(min(r["drawn_ms"] for r in runs)),
                     round(max(r["drawn_ms"] for r in runs)),

@@ -134,3 +134,27 @@ def test_a_series_that_cannot_be_one_is_refused(
 ) -> None:
     with pytest.raises(InvalidInput, match=says):
         build_feature(id="f", type=type_, coords=coords, properties=props, series=series, limits=Limits())
+
+
+def test_rows_of_a_table_export_never_take_another_features_id() -> None:
+    limits = Limits()
+    props = {"year": [2000, 2010], "pop": [1, 2]}
+    series = build_feature(
+        id="f7", type="polygon", coords=SQUARE, properties=props, series="year", limits=limits
+    )
+    plain = build_feature(id="f7.1", type="marker", coords=[0.5, 0.5], limits=limits)
+    state, _ = apply(MapState(id="m"), AddFeature(series), limits)
+    state, _ = apply(state, AddFeature(plain), limits)
+    rows = as_rows(state)
+    assert len(rows.features) == 3, "both rows and the marker"
+    assert rows.features["f7.1"].type == "marker"
+    assert sorted(dict(f.properties)["pop"] for f in rows.features.values() if f.type == "polygon") == [1, 2]
+
+
+def test_a_series_reshaped_into_a_line_is_a_series_no_more() -> None:
+    limits = Limits()
+    props = {"year": [2000, 2010], "pop": [1, 2]}
+    f = build_feature(id="p", type="polygon", coords=SQUARE, properties=props, series="year", limits=limits)
+    state, _ = apply(MapState(id="m"), AddFeature(f), limits)
+    state, _ = apply(state, UpdateFeature(id="p", type="polyline"), limits)
+    assert state.features["p"].type == "polyline" and state.features["p"].series == ""

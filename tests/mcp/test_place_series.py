@@ -89,6 +89,18 @@ async def test_a_table_by_year_is_one_outline_a_place_drawn_at_the_year_shown(
         assert indonesia.series == "year" and list(props["year"]) == list(range(1952, 2008, 5))
         assert list(props["lifeExp"]) == [life("Indonesia", y) for y in range(1952, 2008, 5)]
         assert props["continent"] == "Asia", "a column the same in every row stays one value"
+        # an agent's read: each place's latest row, and which times it holds
+        page = structured(
+            await agent.call_tool("read", {"map_id": map_id, "layer": "default", "text": "Indonesia"})
+        )
+        (row,) = page["features"]
+        assert row["series"] == {"property": "year", "times": 12, "first": 1952, "last": 2007}, row
+        assert row["properties"]["lifeExp"] == life("Indonesia", 2007) and row["properties"]["year"] == 2007
+        # a window on another property than the places' times is refused, naming theirs
+        other = await agent.call_tool(
+            "style_layer", {"map_id": map_id, **STYLE, "time": {"property": "pop", "from": 1, "to": 2}}
+        )
+        assert other.is_error and "time property must be 'year'" in other.content[0].text, other.content
         x, y = ImageView.centered(*VIEW).pixel(*JAVA)
         tints = {}
         for year in (1952, 2007):

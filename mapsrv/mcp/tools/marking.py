@@ -36,7 +36,7 @@ def mark_ops(state: MapState, chosen: Sequence[Feature]) -> list[Op]:
         Feature("", "circle", feature.coords, MARK_LAYER, style=MARK_STYLE, radius=ring)
         if feature.type == "marker"
         else dataclasses.replace(
-            feature, id="", layer=MARK_LAYER, label="", popup="", style=MARK_STYLE, properties=()
+            feature, id="", layer=MARK_LAYER, label="", popup="", style=MARK_STYLE, properties=(), series=""
         )
         for feature in chosen
     ]

@@ -20,6 +20,7 @@ from mapsrv.core.geometry import kind_name, parts
 from mapsrv.core.model import Bounds as Box
 from mapsrv.core.model import Feature, MapState, check_bounds
 from mapsrv.core.routes import route_facts
+from mapsrv.core.series import props_at
 from mapsrv.errors import InvalidInput
 from mapsrv.hub import MapEntry
 from mapsrv.mcp.tools.context import ToolContext
@@ -95,11 +96,21 @@ def _detail(feature: Feature) -> dict[str, Any]:
         row["radius_m"] = feature.radius
     if feature.style:
         row["style"] = dict(feature.style)
-    if feature.properties:
+    shown = feature.properties
+    if feature.series and isinstance(times := dict(shown).get(feature.series), (tuple, list)):
+        # a place's rows by time (``mapsrv.core.series``): its latest row, and which times it holds
+        row["series"] = {
+            "property": feature.series,
+            "times": len(times),
+            "first": times[0],
+            "last": times[-1],
+        }
+        shown = tuple(props_at(feature, None).items())
+    if shown:
         # Per-point lists (a track's times) would swamp a page: their length stands for them.
         row["properties"] = {
             k: f"{len(v)} values" if isinstance(v, tuple) else v[:80] if isinstance(v, str) else v
-            for k, v in feature.properties[:10]
+            for k, v in shown[:10]
         }
     return row
 

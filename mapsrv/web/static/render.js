@@ -516,7 +516,7 @@ export function createRenderer(map, options) {
       if (fe.layerId !== entry.id) continue;
       const f = fe.data;
       const ref = fe.layer;
-      if (!(ref instanceof PointRef) || held.has(id)) {
+      if (!(ref instanceof PointRef) || held.has(id) || f.series) { // a place's rows: its label's value too
         again.push(f);
         continue;
       }

@@ -308,8 +308,31 @@ CASES: list[tuple[Callable[..., Any], str, str, str]] = [
     (lambda: check_properties({"x": {1: "a"}}, L), "properties.x keys", "1", "must be strings"),
     (lambda: check_properties({"x": {1, 2}}, L), "properties.x", "set", "a string, number"),
     (lambda: check_members(["id"], L), "members", "['id']", "must be an object"),
-    (lambda: check_series("year", "polygon", (("year", 2007),)), "series", "'year'", "holding a list of times"),
-    (lambda: check_series("year", "polyline", (("year", (2007,)),)), "series", "polyline", "areas and points"),
+    (
+        lambda: check_series("year", "polygon", (("year", 2007),)),
+        "series",
+        "'year'",
+        "holding a list of times",
+    ),
+    (
+        lambda: check_layer_style(
+            {"by": "pop", "time": {"property": "when", "from": 1}},
+            [
+                Feature(
+                    "s", "marker", (1.0, 2.0), properties=(("year", (1, 2)), ("pop", (3, 4))), series="year"
+                )
+            ],
+        ),
+        "time property",
+        "'when'",
+        "must be 'year'",
+    ),
+    (
+        lambda: check_series("year", "polyline", (("year", (2007,)),)),
+        "series",
+        "polyline",
+        "areas and points",
+    ),
     (lambda: check_properties({"x": float("inf")}, L), "properties.x", "inf", "a finite number"),
     (lambda: check_properties({"x": "y" * 4001}, L), "properties.x", "4001", "at most 4000 characters"),
     # core geojson

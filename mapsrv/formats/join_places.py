@@ -1,6 +1,6 @@
 """A joined table's rows as the places drawn (issue 76): without a time column each row is one
 outline; with one (``year``), each place's rows are one outline whose properties hold lists by
-time, a ``series`` (``mapsrv.core.series``), so that 1,692 country-years are 142 outlines, not
+time, a ``series`` (``mapsrv.core.series``), so that 1,692 country-years are 141 outlines, not
 1,692 copies of them thinned to fit."""
 
 from __future__ import annotations

@@ -67,7 +67,9 @@ def by_place(matched: list[Row], time_key: str) -> list[Place]:
         props: dict[str, object] = {}
         for key in keys:
             values = [r.props.get(key) for r in rows]
-            props[key] = values if key == time_key or any(v != values[0] for v in values) else values[0]
+            # a tuple: by time, each text cut to a list item's 64 characters as a track's are
+            varies = key == time_key or any(v != values[0] for v in values)
+            props[key] = tuple(values) if varies else values[0]
         out.append(Place(rows[0].outline, props, time_key, sorted(r.line for r in rows)))
     out.sort(key=lambda place: place.lines[0])
     return out

@@ -20,7 +20,7 @@ import pytest
 import trio
 from mcp import Client
 from support import require, start_server
-from support.apps_host import host_bundle, host_page, serve_page
+from support.apps_host import app_draw, host_bundle, host_page, serve_page
 from support.chromium import HAVE_CHROMIUM, TILES, Chromium, artifact, in_chromium, new_context
 
 from mapsrv.server import Server
@@ -189,12 +189,8 @@ async def test_the_app_draws_a_map_exactly_as_its_page_does(nursery: trio.Nurser
     host_bundle()
     server: Server = await start_server(nursery, tile_url=TILES)
     async with Client(server.url + "mcp") as client:
-        (content,) = (await client.read_resource("ui://mapsrv/map")).contents
-        ui = (content.meta or {})["ui"]
-        drawn = await client.call_tool("draw", CALL)
-        assert not drawn.is_error, drawn.content
-        map_id = drawn.structured_content["map_id"]
-        result = drawn.model_dump(mode="json", by_alias=True, exclude_none=True)
+        app = await app_draw(client, CALL)
+        content_text, ui, result, map_id = app.html, app.ui, app.result, app.map_id
         view_url = result["_meta"]["mapsrv/view"]
         assert view_url.startswith(server.url.rstrip("/") + "/v/")
         moved = await client.call_tool(
@@ -203,7 +199,7 @@ async def test_the_app_draws_a_map_exactly_as_its_page_does(nursery: trio.Nurser
         assert not moved.is_error, moved.content
         version = moved.structured_content["version"]
     page = host_page(
-        "fixed", content.text, ui, call=CALL, result=result, width=SIZE["width"], height=SIZE["height"]
+        "fixed", content_text, ui, call=CALL, result=result, width=SIZE["width"], height=SIZE["height"]
     )
     host = await nursery.start(serve_page, [page])
 

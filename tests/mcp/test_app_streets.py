@@ -9,7 +9,6 @@ Screenshot: app-streets.png in $TEST_ARTIFACTS_DIR."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,11 @@ import pytest
 import trio
 from mcp import Client
 from support import require, start_server
-from support.apps_host import host_bundle, host_page, serve_page
+from support.apps_host import app_draw, host_bundle, host_page, serve_page
 from support.chromium import HAVE_CHROMIUM, TILES, Chromium, artifact, in_chromium, new_context
-from support.street_extract import StreetFacts, write_street_extract
+from support.street_extract import DRAWN_STREETS, StreetFacts, street_region
 
 from mapsrv.image.street_style import STYLE_FILE
-from mapsrv.places.street_tiles import build_basemap
 
 pytestmark = pytest.mark.browser
 SIZE = {"width": 1000, "height": 640}
@@ -31,28 +29,6 @@ DRAWN_AT = "(v) => Number(document.body.dataset.drawnVersion) >= v"
 SETTLED = """() => {
   const tiles = [...document.querySelectorAll('.mapsrv-street-tile')];
   return tiles.length > 0 && tiles.every((c) => c.dataset.labels !== undefined);
-}"""
-# pixels of each colour on the street tiles drawn at 256 px (this zoom's), and their labels
-DRAWN = """(colours) => {
-  const out = { counts: colours.map(() => 0), labels: [], boxes: [] };
-  for (const canvas of document.querySelectorAll('.mapsrv-street-tile[data-labels]')) {
-    const rect = canvas.getBoundingClientRect();
-    if (Math.abs(rect.width - 256) > 1) continue;
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    for (let i = 0; i < data.length; i += 4) {
-      colours.forEach((c, k) => {
-        const d = Math.max(...c.map((v, j) => Math.abs(data[i + j] - v)));
-        if (d <= 6 && data[i + 3] === 255) out.counts[k] += 1;
-      });
-    }
-    const boxes = JSON.parse(canvas.dataset.labelBoxes);
-    JSON.parse(canvas.dataset.labels).forEach((text, i) => {
-      const b = boxes[i];
-      out.labels.push(text);
-      out.boxes.push([rect.left + b[0], rect.top + b[1], rect.left + b[2], rect.top + b[3]]);
-    });
-  }
-  return out;
 }"""
 
 
@@ -63,13 +39,7 @@ def rgb(colour: str) -> list[int]:
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, StreetFacts]:
     """A places directory holding Helsinki's basemap, and what is in it."""
-    folder = tmp_path_factory.mktemp("app-streets")
-    facts = write_street_extract(folder / "helsinki.osm.pbf")
-    places = folder / "places"
-    places.mkdir()
-    built = build_basemap(folder / "helsinki.osm.pbf", folder / "helsinki.basemap.pmtiles")
-    shutil.copy(built.path, places / built.path.name)
-    return places, facts
+    return street_region(tmp_path_factory.mktemp("app-streets"))
 
 
 async def test_the_app_draws_the_street_basemap_in_an_appbridge_host(
@@ -81,20 +51,16 @@ async def test_the_app_draws_the_street_basemap_in_an_appbridge_host(
     server = await start_server(nursery, tile_url=TILES, places_dir=str(places))
     call = {"items": [{"at": [60.1668, facts.main_lon], "label": "Here"}], "title": "Helsinki", "fit": False}
     async with Client(server.url + "mcp") as client:
-        (content,) = (await client.read_resource("ui://mapsrv/map")).contents
-        ui = (content.meta or {})["ui"]
-        drawn = await client.call_tool("draw", call)
-        assert not drawn.is_error, drawn.content
-        map_id = drawn.structured_content["map_id"]
-        result = drawn.model_dump(mode="json", by_alias=True, exclude_none=True)
+        app = await app_draw(client, call)
+        map_id = app.map_id
         at = [60.1668, facts.main_lon + 0.002]
         moved = await client.call_tool("set_view", {"map_id": map_id, "at": at, "zoom": 16, "animate": False})
         assert not moved.is_error, moved.content
         version = moved.structured_content["version"]
     origin = server.url.rstrip("/")
-    assert origin in ui["csp"]["connectDomains"], "the app reads its street tiles from mapsrv's origin"
+    assert origin in app.ui["csp"]["connectDomains"], "the app reads its street tiles from mapsrv's origin"
     page = host_page(
-        "fixed", content.text, ui, call=call, result=result, width=SIZE["width"], height=SIZE["height"]
+        "fixed", app.html, app.ui, call=call, result=app.result, width=SIZE["width"], height=SIZE["height"]
     )
     host = await nursery.start(serve_page, [page])
     style = json.loads(STYLE_FILE.read_text(encoding="utf-8"))
@@ -117,7 +83,7 @@ async def test_the_app_draws_the_street_basemap_in_an_appbridge_host(
         (frame,) = hosting.main_frame.child_frames  # the app, in the host's iframe
         frame.wait_for_function(DRAWN_AT, arg=version)
         frame.wait_for_function(SETTLED)
-        out = frame.evaluate(DRAWN, colours)
+        out = frame.evaluate(DRAWN_STREETS, colours)
         hosting.screenshot(path=str(artifact("app-streets.png", tmp_path)), animations="disabled")
         out["csp"] = frame.evaluate("window.__csp") + hosting.evaluate("window.__csp")
         out["problems"], out["asked"] = problems, asked

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import trio
 
 from .waiting import require
 
-__all__ = ["HOST_JS", "NODE_HOME", "host_bundle", "host_page", "serve_page"]
+__all__ = ["HOST_JS", "NODE_HOME", "AppCall", "app_draw", "host_bundle", "host_page", "serve_page"]
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_HOME = Path(os.environ.get("GATEWAY_NODE_HOME") or ROOT / ".tox" / "gateway-node")
@@ -109,3 +110,24 @@ async def serve_page(
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     task_status.started(f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}/")
     await trio.serve_listeners(answer, listeners)
+
+
+@dataclass(frozen=True)
+class AppCall:
+    """What a host shows for an agent's ``draw``: the app's page (its resource text), its
+    ``_meta.ui``, the tool's result as JSON, and the map drawn."""
+
+    html: str
+    ui: dict[str, Any]
+    result: dict[str, Any]
+    map_id: str
+
+
+async def app_draw(client: Any, call: dict[str, Any]) -> AppCall:
+    """The app's resource read, then ``draw`` called with ``call`` by ``client`` (an MCP SDK
+    client), as a host does before it shows the app."""
+    (content,) = (await client.read_resource("ui://mapsrv/map")).contents
+    drawn = await client.call_tool("draw", call)
+    assert not drawn.is_error, drawn.content
+    result = drawn.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return AppCall(content.text, (content.meta or {})["ui"], result, drawn.structured_content["map_id"])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from support.place_extract import _Objects
 
-__all__ = ["BOX", "StreetFacts", "write_street_extract"]
+__all__ = ["BOX", "DRAWN_STREETS", "StreetFacts", "street_region", "write_street_extract"]
 
 BOX = (24.930, 60.158, 24.960, 60.175)  # west, south, east, north
 COAST = 60.1605  # the coastline's latitude: the sea south of it
@@ -78,3 +78,46 @@ def write_street_extract(path: Path) -> StreetFacts:
     objects.node(places["Kallio"], {"place": "suburb", "name": "Kallio"})
     objects.write(path, box=BOX)
     return StreetFacts(BOX, MAIN, main_lon, cross, tuple(buildings), numbered, park, lake, COAST, places)
+
+
+def street_region(folder: Path) -> tuple[Path, StreetFacts]:
+    """A places directory in ``folder`` holding Helsinki's street basemap, as ``mapsrv places
+    import`` builds it, and what is in the extract."""
+    import shutil
+
+    from mapsrv.places.street_tiles import build_basemap
+
+    facts = write_street_extract(folder / "helsinki.osm.pbf")
+    places = folder / "places"
+    places.mkdir()
+    built = build_basemap(folder / "helsinki.osm.pbf", folder / "helsinki.basemap.pmtiles")
+    shutil.copy(built.path, places / built.path.name)
+    return places, facts
+
+
+# What the street tiles at the map's zoom (those drawn at 256 px) drew, in a page or an app's
+# frame: pixels near each of the given colours, their labels with their boxes in page pixels, each
+# tile's drawing time, and a label past its tile's edge (``outside``).
+DRAWN_STREETS = """(colours) => {
+  const out = { counts: colours.map(() => 0), labels: [], boxes: [], ms: [] };
+  for (const canvas of document.querySelectorAll('.mapsrv-street-tile[data-labels]')) {
+    const rect = canvas.getBoundingClientRect();
+    if (Math.abs(rect.width - 256) > 1) continue; // another zoom's, scaled
+    out.ms.push(+canvas.dataset.drawMs);
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < data.length; i += 4) {
+      colours.forEach((c, k) => {
+        const d = Math.max(...c.map((v, j) => Math.abs(data[i + j] - v)));
+        if (d <= 6 && data[i + 3] === 255) out.counts[k] += 1;
+      });
+    }
+    const boxes = JSON.parse(canvas.dataset.labelBoxes);
+    JSON.parse(canvas.dataset.labels).forEach((text, i) => {
+      const b = boxes[i];
+      out.labels.push(text);
+      out.boxes.push([rect.left + b[0], rect.top + b[1], rect.left + b[2], rect.top + b[3]]);
+      if (b[0] < 0 || b[1] < 0 || b[2] > 256 || b[3] > 256) out.outside = text;
+    });
+  }
+  return out;
+}"""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,10 @@ import trio
 from PIL import Image
 from support import start_server
 from support.chromium import TILES, Chromium, Tab, artifact, in_chromium, new_context
-from support.street_extract import StreetFacts, write_street_extract
+from support.street_extract import DRAWN_STREETS as DRAWN
+from support.street_extract import StreetFacts, street_region
 
 from mapsrv.image.street_style import STYLE_FILE
-from mapsrv.places.street_tiles import build_basemap
 
 pytestmark = pytest.mark.browser
 STYLE = json.loads(STYLE_FILE.read_text(encoding="utf-8"))
@@ -34,13 +33,7 @@ TILE = re.compile(r"/basemap/helsinki/(\d+)/(\d+)/(\d+)\.mvt$")
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, StreetFacts]:
     """A places directory holding Helsinki's basemap, and what is in it."""
-    folder = tmp_path_factory.mktemp("streets")
-    facts = write_street_extract(folder / "helsinki.osm.pbf")
-    places = folder / "places"
-    places.mkdir()
-    built = build_basemap(folder / "helsinki.osm.pbf", folder / "helsinki.basemap.pmtiles")
-    shutil.copy(built.path, places / built.path.name)
-    return places, facts
+    return street_region(tmp_path_factory.mktemp("streets"))
 
 
 def rgb(colour: str) -> tuple[int, int, int]:
@@ -69,31 +62,6 @@ SETTLED = """(zoom) => {
   return layers > 0 && !loading && map.getZoom() === zoom && drawn > 0;
 }"""
 
-# What the street tiles at the map's zoom drew: pixels near each of the given colours, and their
-# labels with their boxes in page pixels.
-DRAWN = """(colours) => {
-  const out = { counts: colours.map(() => 0), labels: [], boxes: [], ms: [] };
-  for (const canvas of document.querySelectorAll('.mapsrv-street-tile[data-labels]')) {
-    const rect = canvas.getBoundingClientRect();
-    if (Math.abs(rect.width - 256) > 1) continue; // another zoom's, scaled
-    out.ms.push(+canvas.dataset.drawMs);
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    for (let i = 0; i < data.length; i += 4) {
-      colours.forEach((c, k) => {
-        const d = Math.max(...c.map((v, j) => Math.abs(data[i + j] - v)));
-        if (d <= 6 && data[i + 3] === 255) out.counts[k] += 1;
-      });
-    }
-    const boxes = JSON.parse(canvas.dataset.labelBoxes);
-    JSON.parse(canvas.dataset.labels).forEach((text, i) => {
-      const b = boxes[i];
-      out.labels.push(text);
-      out.boxes.push([rect.left + b[0], rect.top + b[1], rect.left + b[2], rect.top + b[3]]);
-      if (b[0] < 0 || b[1] < 0 || b[2] > 256 || b[3] > 256) out.outside = text;
-    });
-  }
-  return out;
-}"""
 
 ROADS = STYLE["roads"]
 COLOURS = [

@@ -449,18 +449,14 @@ async def test_the_servers_set_layer_style_reaches_the_page(live: Server, tmp_pa
 async def test_the_mcp_app_shows_the_legend(nursery: trio.Nursery, tmp_path: Path) -> None:
     """The MCP App (one renderer with the page) draws the style and its legend: in a host's
     sandboxed iframe, a layer styled through the tools shows its categories, colours and labels."""
-    from support.apps_host import host_bundle, host_page, serve_page
+    from support.apps_host import app_draw, host_bundle, host_page, serve_page
 
     host_bundle()
     server: Server = await start_server(nursery, tile_url=TILES)
     call = {"items": [{"at": [45.0, 5.0], "label": "Start", "id": "start"}]}
     async with Client(server.url + "mcp") as client:
-        (content,) = (await client.read_resource("ui://mapsrv/map")).contents
-        ui = (content.meta or {})["ui"]
-        drawn = await client.call_tool("draw", call)
-        assert not drawn.is_error, drawn.content
-        map_id = drawn.structured_content["map_id"]
-        result = drawn.model_dump(mode="json", by_alias=True, exclude_none=True)
+        app = await app_draw(client, call)
+        content_text, ui, result, map_id = app.html, app.ui, app.result, app.map_id
         geojson = json.dumps(towns(1, 30)["geojson"])
         imported = await client.call_tool("import", {"map_id": map_id, "content": geojson, "layer": "towns"})
         assert not imported.is_error, imported.content
@@ -469,7 +465,7 @@ async def test_the_mcp_app_shows_the_legend(nursery: trio.Nursery, tmp_path: Pat
             "categories": {"100": RED}, "label": "Pop <{pop}>",
         })  # fmt: skip
         assert not styled.is_error, styled.content
-    page = host_page("fixed", content.text, ui, call=call, result=result, width=900, height=560)
+    page = host_page("fixed", content_text, ui, call=call, result=result, width=900, height=560)
     host = await nursery.start(serve_page, [page])
 
     def body(chromium: Chromium) -> None:

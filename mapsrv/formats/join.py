@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from mapsrv.core.pace import paced
 from mapsrv.errors import InvalidInput, PayloadTooLarge
 from mapsrv.formats.collect import MAX_LISTED, Collector
 from mapsrv.formats.columns import normalise
-from mapsrv.formats.join_places import Place, Row, by_place
+from mapsrv.formats.join_places import Outline, Place, Row, by_place
 from mapsrv.formats.simplify import simplify
 from mapsrv.formats.table import Rows, numeric_columns, property_names, property_value, read_rows
 
@@ -67,18 +67,6 @@ _KEYS: dict[Join, tuple[str, ...]] = {
 _TIMES = ("time", "day", "month", "quarter", "timestamp", "datetime", "yr", "when")
 _NEAR_LOOKUPS = 50  # unmatched values offered a nearest name (each a search of every name)
 _COUNTRY = ("country", "countrycode", "countryname", "iso", "isoa2", "isoa3", "iso2", "iso3", "nation")
-
-
-class Outline(Protocol):
-    """A country's or region's outline: its code, its name, its polygons (each its outer ring,
-    then its holes) as (lon, lat), biggest first."""
-
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def polygons(self) -> Sequence[Sequence[Sequence[tuple[float, float]]]]: ...
 
 
 # (join, value, country) -> the outline, or why none ("not a country")

@@ -6,15 +6,25 @@ time, a ``series`` (``mapsrv.core.series``), so that 1,692 country-years are 141
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from mapsrv.core.times import time_ms
 
-if TYPE_CHECKING:
-    from mapsrv.formats.join import Outline
+__all__ = ["Outline", "Place", "Row", "by_place"]
 
-__all__ = ["Place", "Row", "by_place"]
+
+class Outline(Protocol):
+    """A country's or region's outline: its code, its name, its polygons (each its outer ring,
+    then its holes) as (lon, lat), biggest first."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def polygons(self) -> Sequence[Sequence[Sequence[tuple[float, float]]]]: ...
 
 
 @dataclass(frozen=True)

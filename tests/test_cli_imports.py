@@ -34,3 +34,13 @@ def test_the_relay_brings_only_the_sdk_seam_of_mapsrv_mcp() -> None:
     loaded = modules_after("import mapsrv.stdio.relay")
     ours = [m for m in loaded if m.startswith("mapsrv.mcp")]
     assert ours == ["mapsrv.mcp", "mapsrv.mcp.sdk"], f"import mapsrv.stdio.relay loads {ours}"
+
+
+def test_a_waiting_file_reader_loads_neither_pydantic_nor_pillow() -> None:
+    """A server keeps a reader process waiting for the next file (``mapsrv.hub.reader``'s spare,
+    ``sandbox._warm``): it loads what a read needs, not pydantic-core's encoder (6 MB) or Pillow's
+    colours (3 MB), which only the server's answers and a KML export use (issue 78)."""
+    loaded = modules_after("from mapsrv.formats import sandbox; sandbox._warm(False)")
+    assert "mapsrv.formats.kml" in loaded  # the readers themselves are loaded
+    heavy = [m for m in loaded if m.split(".")[0] in ("pydantic_core", "pydantic", "PIL")]
+    assert not heavy, f"a waiting reader loads {heavy}: import them where they are used"

@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from PIL import ImageColor
-
 from mapsrv.core.geometry import is_area, parts
 from mapsrv.core.model import Feature
 from mapsrv.formats.safexml import local_name, text_of
@@ -127,6 +125,8 @@ def style_for(kind: str, style: KmlStyle) -> dict[str, Any]:
 
 def _abgr(color: Any, opacity: Any) -> str:
     """KML's ``aabbggrr`` for a CSS colour and an opacity (0 to 1)."""
+    from PIL import ImageColor  # here: a file's reader, which never writes KML, is 3 MB smaller
+
     r, g, b = ImageColor.getrgb(str(color))[:3]
     alpha = 1.0 if not isinstance(opacity, (int, float)) else min(max(float(opacity), 0.0), 1.0)
     return f"{round(alpha * 255):02x}{b:02x}{g:02x}{r:02x}"

@@ -13,11 +13,13 @@ answer is the exact test's, not an approximation of it.
 The edge cells are those of every vertex of the area's rings, lines and points, cut into pieces at
 most half a cell long, and the cells next to them; the cells between two edge cells of a row (a
 run) are all on one side of the edge, so one point test of the run's first centre marks it. A grid
-is built the first time an area with at least ``GRID_VERTICES`` vertices is tested (15-30 ms for a
-state, 20-100 ms for the United States, in the caller's worker thread; marking each cell by GEOS's
-``covers`` of its box took 40-70 times that, at a quarter of the cells) and kept for the same area
-object, which the places' caches hand out again: ``KEPT`` grids at most, 1 MB each (int8 marks),
-held weakly so that an area let go of takes its grid along.
+is built for an area with at least ``GRID_VERTICES`` vertices (15-30 ms for a state, 20-100 ms for
+the United States, in the caller's worker thread; marking each cell by GEOS's ``covers`` of its
+box took 40-70 times that, at a quarter of the cells) when it pays: at the area's second question,
+or at its first when ``GRID_POINTS`` or more points are in its box (a first question on a small
+map is answered point by point: a state's cold ``within`` is not kept waiting for a grid it does
+not need). It is kept for the same area object, which the places' caches hand out again: ``KEPT``
+grids at most, 1 MB each (int8 marks), held weakly so that an area let go of takes its grid along.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.kept import Kept
 
-__all__ = ["CELLS", "GRID_VERTICES", "KEPT", "AreaGrid", "covered_points"]
+__all__ = ["CELLS", "GRID_POINTS", "GRID_VERTICES", "KEPT", "AreaGrid", "covered_points"]
 
 CELLS = 1 << 20  # cells of a grid at most: 1 MB of marks
 GRID_VERTICES = 256  # an area with fewer is tested point by point: a grid would not pay
+GRID_POINTS = 20_000  # points in a box that pay for a grid at the first question (~1.4 us each)
 KEPT = 16  # grids kept, most recently used (16 MB at most)
 _OUTSIDE, _COVERED, _EDGE = 0, 1, 2
+_POLYGON, _COLLECTIONS = 3, (4, 5, 6, 7)  # GEOS's type ids
 
 
 class AreaGrid:
@@ -96,7 +100,14 @@ def _edge_cells(area: BaseGeometry, xs: NDArray[np.float64], ys: NDArray[np.floa
     pieces at most half a cell long: a piece from a vertex stays within the cells next to the
     vertex's (found exactly, by ``np.searchsorted``)."""
     step = min(xs[1] - xs[0], ys[1] - ys[0]) / 2
-    xy = shapely.get_coordinates(shapely.segmentize(area, step))  # every ring, line and point
+    parts = shapely.get_parts(area)
+    while np.isin(shapely.get_type_id(parts), _COLLECTIONS).any():
+        parts = shapely.get_parts(parts)
+    # rings, not polygons: GEOS's segmentize of a polygon folded to nothing (a spike of no area, as
+    # a difference leaves) drops its tip, a point ``covers`` holds
+    polygon = shapely.get_type_id(parts) == _POLYGON
+    pieces = np.concatenate([shapely.get_rings(parts[polygon]), parts[~polygon]])
+    xy = shapely.get_coordinates(shapely.segmentize(pieces, step))  # every ring, line and point
     edge = np.zeros((len(ys) + 1, len(xs) + 1), dtype=bool)  # a cell of margin each side
     i = np.clip(np.searchsorted(xs, xy[:, 0], side="right"), 1, len(xs) - 1)
     j = np.clip(np.searchsorted(ys, xy[:, 1], side="right"), 1, len(ys) - 1)
@@ -107,6 +118,7 @@ def _edge_cells(area: BaseGeometry, xs: NDArray[np.float64], ys: NDArray[np.floa
 
 
 _grids: Kept[int, BaseGeometry, AreaGrid] = Kept(KEPT)  # by the area's id, while it lives
+_asked: Kept[int, BaseGeometry, bool] = Kept(4 * KEPT)  # the areas tested once without a grid
 
 
 def covered_points(area: BaseGeometry, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -119,11 +131,19 @@ def covered_points(area: BaseGeometry, x: NDArray[np.float64], y: NDArray[np.flo
     if not len(inbox):
         return found
     if east > west and north > south and shapely.get_num_coordinates(area) >= GRID_VERTICES:
-        found[inbox] = _grid(area).covered(area, x[inbox], y[inbox])
-    else:
-        found[inbox] = shapely.intersects_xy(area, x[inbox], y[inbox])
+        grid = _grid(area, len(inbox) >= GRID_POINTS)
+        if grid is not None:
+            found[inbox] = grid.covered(area, x[inbox], y[inbox])
+            return found
+    found[inbox] = shapely.intersects_xy(area, x[inbox], y[inbox])
     return found
 
 
-def _grid(area: BaseGeometry) -> AreaGrid:
-    return _grids.made(id(area), area, lambda: AreaGrid(area))
+def _grid(area: BaseGeometry, pays: bool) -> AreaGrid | None:
+    """The area's grid, made now when it ``pays`` or was asked about before; else None (and the
+    area remembered as asked)."""
+    key = id(area)
+    if pays or _asked.get(key, area):
+        return _grids.made(key, area, lambda: AreaGrid(area))
+    _asked.put(key, area, True)
+    return None

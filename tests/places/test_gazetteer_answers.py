@@ -8,6 +8,7 @@ import gzip
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 from support.gazetteer_questions import ANSWERS, answers, name_questions, points
 
@@ -62,7 +63,11 @@ def test_the_country_and_region_at_points_near_coasts_and_borders_are_as_before(
 def test_the_points_within_states_and_countries_are_as_before(recorded: Any, now: Any) -> None:
     for name, before in recorded["within"].items():
         after = now["within"][name]
-        assert after["points"] == before["points"], f"within {name}: the area's box is not as before"
+        # the points are spread over the area's box: the box to a rounding error (the same area,
+        # its outline computed in another order may end a bound one bit lower), not bit for bit
+        assert np.allclose(after["points"], before["points"], rtol=0, atol=1e-9), (
+            f"within {name}: the area's box is not as before"
+        )
         moved = [
             p
             for p, old, new in zip(before["points"], before["inside"], after["inside"], strict=True)

@@ -28,12 +28,13 @@ from shapely.geometry.base import BaseGeometry
 
 from mapsrv.places.mvt_geometry import commands
 
-__all__ = ["EXTENT", "Layer", "encode_tile", "encode_tiles"]
+__all__ = ["EXTENT", "Frame", "Layer", "encode_tile", "encode_tiles"]
 
 EXTENT = 4096
 
 
 Layer = tuple[str, Sequence[BaseGeometry], Sequence[Mapping[str, Any]]]
+Frame = tuple[float, float, float]  # a tile's left and top edges, and its units per unit of them
 
 
 def _varint(value: int, out: bytearray) -> None:
@@ -108,8 +109,8 @@ def _varints(values: np.ndarray) -> tuple[bytes, np.ndarray]:
 class _Drawn:
     """A run of features' commands (``mvt_geometry.commands``) as varints, for several layers."""
 
-    def __init__(self, geometries: Sequence[BaseGeometry]) -> None:
-        drawn = commands(geometries)
+    def __init__(self, geometries: Sequence[BaseGeometry], frames: np.ndarray | None) -> None:
+        drawn = commands(geometries, frames)
         self.packed, offsets = _varints(drawn.values)
         # as Python lists: read one feature at a time, where numpy's scalars cost more than the work
         self.kinds: list[int] = drawn.kinds.tolist()
@@ -159,20 +160,29 @@ def _layer(name: str, drawn: _Drawn, first: int, props: Sequence[Mapping[str, An
     return bytes(out)
 
 
-def encode_tiles(tiles: Sequence[Sequence[Layer]], extent: int = EXTENT) -> list[bytes]:
-    """Each tile of ``tiles`` (its layers: name, geometries in tile coordinates, properties, in
-    order; a layer left with no feature is not written), the geometries of each layer name
-    across all the tiles turned into commands at once (a zoom's tiles: numpy's cost per call
-    paid once, not per tile)."""
+def encode_tiles(
+    tiles: Sequence[Sequence[Layer]], extent: int = EXTENT, frames: Sequence[Frame] | None = None
+) -> list[bytes]:
+    """Each tile of ``tiles`` (its layers: name, geometries, properties, in order; a layer left
+    with no feature is not written), the geometries of each layer name across all the tiles
+    turned into commands at once (a zoom's tiles: numpy's cost per call paid once, not per tile).
+    The geometries are in tile coordinates, or with ``frames`` (one a tile) in the units a tile's
+    frame takes into its own (``mvt_geometry.commands``)."""
     runs: dict[str, list[BaseGeometry]] = {}
+    placed: dict[str, list[Frame]] = {}  # each geometry's tile's frame, by layer name
     starts: list[list[int]] = []  # per tile, per layer: where its geometries begin in its name's run
-    for layers in tiles:
+    for t, layers in enumerate(tiles):
         starts.append([])
         for name, geometries, _ in layers:
             run = runs.setdefault(name, [])
             starts[-1].append(len(run))
             run.extend(geometries)
-    drawn = {name: _Drawn(run) for name, run in runs.items()}
+            if frames is not None:
+                placed.setdefault(name, []).extend([frames[t]] * len(geometries))
+    drawn = {
+        name: _Drawn(run, np.array(placed[name], dtype=np.float64) if frames is not None else None)
+        for name, run in runs.items()
+    }
     out = []
     for layers, begins in zip(tiles, starts, strict=True):
         tile = bytearray()

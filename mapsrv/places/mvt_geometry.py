@@ -40,14 +40,20 @@ class Commands:
     ends: np.ndarray
 
 
-def commands(geometries: Sequence[BaseGeometry]) -> Commands:
+def commands(geometries: Sequence[BaseGeometry], frames: np.ndarray | None = None) -> Commands:
+    """The geometries' commands; with ``frames`` (one row a geometry: a tile's left and top edges
+    and its units per unit of the geometries), each geometry's coordinates are taken into its
+    tile first, ``(x - left) * scale, (top - y) * scale`` (y down): on the arrays of coordinates
+    already read, where a shapely ``transform`` per tile made new geometries (a third of a
+    basemap's build)."""
     array = np.asarray(geometries, dtype=object)
     kinds = _KINDS[shapely.get_type_id(array) + 1]
     chunks, owners, spans = [], [], []
     for kind in (POINT, LINE, POLYGON):
         chosen = np.flatnonzero(kinds == kind)
         if len(chosen):
-            values, owner, start, end = _encode(array[chosen], kind)
+            framed = frames[chosen] if frames is not None else None
+            values, owner, start, end = _encode(array[chosen], kind, framed)
             chunks.append(values)
             owners.append(chosen[owner])
             spans.append((start, end))
@@ -64,7 +70,9 @@ def commands(geometries: Sequence[BaseGeometry]) -> Commands:
     return Commands(kinds, joined, starts, ends)
 
 
-def _encode(geometries: np.ndarray, kind: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _encode(
+    geometries: np.ndarray, kind: int, frames: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The commands of geometries of one kind: the values, and for each geometry that encodes to
     something, its index among ``geometries`` and its span."""
     if kind == POINT:  # a multipoint is one MoveTo(n): its points are one piece
@@ -79,8 +87,8 @@ def _encode(geometries: np.ndarray, kind: int) -> tuple[np.ndarray, np.ndarray, 
     else:
         pieces, piece_owner, exterior, ring_part = parts, owner, None, None
     counts = shapely.get_num_coordinates(pieces).astype(np.int64)
-    xy = np.rint(shapely.get_coordinates(pieces)).astype(np.int64)
     piece_of = np.repeat(np.arange(len(pieces)), counts)
+    xy = np.rint(_framed(shapely.get_coordinates(pieces), frames, piece_owner[piece_of])).astype(np.int64)
     first = np.ones(len(xy), dtype=bool)
     first[1:] = piece_of[1:] != piece_of[:-1]
     keep = np.ones(len(xy), dtype=bool)
@@ -101,6 +109,14 @@ def _encode(geometries: np.ndarray, kind: int) -> tuple[np.ndarray, np.ndarray, 
         assert exterior is not None and ring_part is not None
         valid, xy = _wound(xy, piece_of, counts, exterior, ring_part)
     return _write(xy, piece_of, counts, valid, piece_owner, kind, len(geometries))
+
+
+def _framed(xy: np.ndarray, frames: np.ndarray | None, owner: np.ndarray) -> np.ndarray:
+    """``xy`` (each point of geometry ``owner``) in its geometry's frame, when there are frames."""
+    if frames is None:
+        return xy
+    left, top, scale = frames[owner].T
+    return np.column_stack(((xy[:, 0] - left) * scale, (top - xy[:, 1]) * scale))
 
 
 def _closing(xy: np.ndarray, piece_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from mapsrv.places.mvt_encode import Layer, encode_tiles
+from mapsrv.places.mvt_encode import Frame, Layer, encode_tiles
 from mapsrv.places.street_read import Drawn, read_drawn
 
 __all__ = [
@@ -215,14 +215,20 @@ def _tiles(
     z: int,
     at: list[tuple[int, int]],
 ) -> list[bytes]:
-    """The tiles at ``at`` (x, y at ``z``), encoded together (``mvt_encode.encode_tiles``)."""
-    return encode_tiles([_content(zoomed, layers, z, x, y) for x, y in at], EXTENT)
+    """The tiles at ``at`` (x, y at ``z``), encoded together (``mvt_encode.encode_tiles``), each
+    tile's features in Web Mercator metres taken into its units by its frame."""
+    frames: list[Frame] = []
+    for x, y in at:
+        x0, _, x1, y1 = tile_bounds(z, x, y)
+        frames.append((x0, y1, EXTENT / (x1 - x0)))
+    return encode_tiles([_content(zoomed, layers, z, x, y) for x, y in at], EXTENT, frames)
 
 
 def _content(
     zoomed: dict[str, tuple[np.ndarray, list[int], Any]], layers: dict[str, _Layer], z: int, x: int, y: int
 ) -> list[Layer]:
-    """One tile's layers: the features that meet it and its buffer, clipped, in its units."""
+    """One tile's layers: the features that meet it and its buffer, clipped (in Web Mercator
+    metres: its frame takes them into its units)."""
     x0, y0, x1, y1 = tile_bounds(z, x, y)
     pad = (x1 - x0) * BUFFER / 256
     encoded: list[Layer] = []
@@ -235,15 +241,9 @@ def _content(
             continue
         hits.sort()  # the extract's order, the same in every tile
         clipped = shapely.clip_by_rect(simple[hits], x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-        local = shapely.transform(clipped, _into_tile(x0, y1, EXTENT / (x1 - x0)))
         props = layers[name].props
-        encoded.append((name, local, [props[index[h]] for h in hits]))
+        encoded.append((name, clipped, [props[index[h]] for h in hits]))
     return encoded
-
-
-def _into_tile(left: float, top: float, scale: float) -> Callable[[np.ndarray], np.ndarray]:
-    """Web Mercator metres into a tile's units (y down from its top edge)."""
-    return lambda c: np.column_stack(((c[:, 0] - left) * scale, (top - c[:, 1]) * scale))
 
 
 def _top_zoom(box: tuple[float, float, float, float]) -> int:

@@ -9,12 +9,13 @@ import itertools
 from typing import Any
 
 import mapbox_vector_tile
+import numpy as np
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon, shape
 
-from mapsrv.places.mvt_encode import encode_tile
+from mapsrv.places.mvt_encode import encode_tile, encode_tiles
 
 # whole units with a little noise, never near .5: both encoders round alike
 coordinate = st.integers(-200, 4300).map(float) | st.integers(-200, 4300).map(lambda v: v + 0.2)
@@ -91,6 +92,41 @@ def test_both_encoders_give_the_same_tile(drawn: list[tuple[str, list[tuple[Any,
         for (g1, p1), (g2, p2) in zip(features, theirs[name], strict=True):
             assert g1.equals_exact(g2, 0), (name, g1.wkt, g2.wkt)
             assert p1 == p2
+
+
+frames = st.tuples(
+    st.floats(-2e7, 2e7, allow_nan=False), st.floats(-2e7, 2e7, allow_nan=False), st.floats(0.01, 100.0)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(layers, frames), min_size=1, max_size=4))
+def test_tiles_in_frames_are_the_tiles_of_their_geometries_moved_into_them(
+    tiles: list[tuple[list[tuple[str, list[tuple[Any, dict[str, Any]]]]], tuple[float, float, float]]],
+) -> None:
+    """A tile's frame (left, top, units per metre) takes its features into its units, as moving
+    each geometry there first (``shapely.transform``, y down) does: the same bytes, tile by tile,
+    with several tiles (and frames) encoded together."""
+
+    def outside(frame: tuple[float, float, float]) -> Any:  # the tile's units back to its metres
+        left, top, scale = frame
+        return lambda c: np.column_stack((c[:, 0] / scale + left, top - c[:, 1] / scale))
+
+    def inside(frame: tuple[float, float, float]) -> Any:
+        left, top, scale = frame
+        return lambda c: np.column_stack(((c[:, 0] - left) * scale, (top - c[:, 1]) * scale))
+
+    placed, moved = [], []
+    for drawn, frame in tiles:
+        metres = [
+            (n, [shapely.transform(g, outside(frame)) for g, _ in items], [p for _, p in items])
+            for n, items in drawn
+        ]
+        placed.append(metres)
+        moved.append([(n, [shapely.transform(g, inside(frame)) for g in gs], ps) for n, gs, ps in metres])
+    framed = encode_tiles(placed, frames=[frame for _, frame in tiles])
+    assert framed == encode_tiles(moved)
+    assert framed == [encode_tile(layers) for layers in moved]
 
 
 def _rings(tile: bytes) -> list[float]:

@@ -53,6 +53,9 @@ async def test_what_a_person_draws_reaches_the_agent_in_each_era(live: Server) -
         trio.open_nursery() as nursery,
     ):
         assert session.protocol_version == "2025-11-25" and stateless.protocol_version == "2026-07-28"
+        # a request now: a session that sends none within --mcp-handshake-timeout of its initialize
+        # is closed, and Chromium's start may take that long on a busy machine
+        await session.send_ping()
 
         async def watch(map_id: str) -> None:
             await subscribe(session, f"map://{map_id}")

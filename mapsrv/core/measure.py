@@ -157,6 +157,8 @@ def bearing(start: Any, end: Any) -> Bearing:
         )
     azimuth = float(_WGS84.Inverse(a[0], a[1], b[0], b[1], Geodesic.AZIMUTH)["azi1"])
     degrees = azimuth % 360.0
+    if degrees >= 360.0:  # a tiny negative azimuth: -1e-16 % 360 rounds to 360.0, which is north
+        degrees = 0.0
     compass = _COMPASS[round(degrees / 22.5) % 16]
     return Bearing(degrees=degrees, compass=compass, word=_compass_word(compass))
 

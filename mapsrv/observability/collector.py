@@ -29,9 +29,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["GC_THRESHOLDS", "PROCESS", "Collector", "CollectorStatistics"]
+__all__ = ["GC_THRESHOLDS", "PROCESS", "Collector", "CollectorStatistics", "for_one_job"]
 
 GC_THRESHOLDS = (10_000, 5, 10)
+
+
+def for_one_job() -> None:
+    """A process that lives for one job (a file's reader, a basemap's build): the server's
+    thresholds, what it has loaded frozen, and what every pass leaves frozen too, so that the
+    job's own objects (a read's features, an extract's drawn ways) are visited once, not by every
+    later pass. Python's defaults made a read 1.3x as long, a basemap's build ~1.2x. A cycle frozen
+    while in use is never collected: the job ends within its memory limit."""
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
+    if _freeze_survivors not in gc.callbacks:
+        gc.callbacks.append(_freeze_survivors)
+
+
+def _freeze_survivors(phase: str, info: dict[str, Any]) -> None:
+    if phase == "stop":
+        gc.freeze()
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     import shapely
 
     from mapsrv.limits import confine_memory
+    from mapsrv.observability.collector import for_one_job
     from mapsrv.places.street_tiles import build_basemap
 
+    for_one_job()  # its drawn features stay to the end: each collector pass would visit them again
     confine_memory(int(memory) * 2**20)
     resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 1))
     try:

@@ -50,6 +50,7 @@ __all__ = [
 MIN_ZOOM, MAX_ZOOM = 10, 16
 EXTENT = 4096
 BUFFER = 8  # px of 256 around a tile
+_PLAIN = 5  # coordinates a shape may have and not be simplified (``_zoom_layers``)
 BATCH = 256  # tiles encoded together (their clipped features held at once)
 MAX_TILES = 100_000  # tiles in all; past it, the highest zooms are left to overzoom
 HALF_WORLD = 20037508.342789244  # Web Mercator's x at 180 degrees
@@ -193,8 +194,12 @@ def _layers(drawn: Drawn, box: tuple[float, float, float, float]) -> dict[str, _
     return out
 
 
-def _zoom_layers(layers: dict[str, _Layer], z: int, top: int) -> dict[str, tuple[np.ndarray, list[int], Any]]:
-    """Each layer's features shown at ``z``, simplified for it, with an STRtree over them."""
+_Zoomed = tuple[np.ndarray, list[int], Any, np.ndarray]  # shapes, their features, an STRtree, their boxes
+
+
+def _zoom_layers(layers: dict[str, _Layer], z: int, top: int) -> dict[str, _Zoomed]:
+    """Each layer's features shown at ``z``, simplified for it, with an STRtree over them and
+    their boxes."""
     pixel = 2 * HALF_WORLD / (256 * 2**z)
     tolerance = pixel * (0.25 if z == top else 0.5)
     out = {}
@@ -204,13 +209,19 @@ def _zoom_layers(layers: dict[str, _Layer], z: int, top: int) -> dict[str, tuple
         index = np.flatnonzero(keep)
         if not len(index):
             continue
-        simple = shapely.simplify(layer.geoms[index], tolerance, preserve_topology=True)
-        out[name] = (simple, [int(i) for i in index], shapely.STRtree(simple))
+        shapes = layer.geoms[index]
+        # a shape of five coordinates or fewer (a point, a segment, a four-cornered building: most
+        # of a city's features) is taken as it is: simplified, it could move by the tolerance at
+        # most, and simplifying them was most of this step; the rest are simplified
+        detailed = shapely.get_num_coordinates(shapes) > _PLAIN
+        simple = shapes.copy()
+        simple[detailed] = shapely.simplify(shapes[detailed], tolerance, preserve_topology=True)
+        out[name] = (simple, [int(i) for i in index], shapely.STRtree(simple), shapely.bounds(simple))
     return out
 
 
 def _tiles(
-    zoomed: dict[str, tuple[np.ndarray, list[int], Any]],
+    zoomed: dict[str, _Zoomed],
     layers: dict[str, _Layer],
     z: int,
     at: list[tuple[int, int]],
@@ -224,9 +235,7 @@ def _tiles(
     return encode_tiles([_content(zoomed, layers, z, x, y) for x, y in at], EXTENT, frames)
 
 
-def _content(
-    zoomed: dict[str, tuple[np.ndarray, list[int], Any]], layers: dict[str, _Layer], z: int, x: int, y: int
-) -> list[Layer]:
+def _content(zoomed: dict[str, _Zoomed], layers: dict[str, _Layer], z: int, x: int, y: int) -> list[Layer]:
     """One tile's layers: the features that meet it and its buffer, clipped (in Web Mercator
     metres: its frame takes them into its units)."""
     x0, y0, x1, y1 = tile_bounds(z, x, y)
@@ -235,12 +244,18 @@ def _content(
     for name in LAYERS:
         if name not in zoomed:
             continue
-        simple, index, tree = zoomed[name]
-        hits = tree.query(shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+        simple, index, tree, bounds = zoomed[name]
+        edges = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+        hits = tree.query(shapely.box(*edges))
         if not len(hits):
             continue
         hits.sort()  # the extract's order, the same in every tile
-        clipped = shapely.clip_by_rect(simple[hits], x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+        # clipped where they cross the tile's edge; most lie inside it, and are taken as they are
+        clipped, box = simple[hits], bounds[hits]
+        crossing = np.flatnonzero(
+            (box[:, 0] < edges[0]) | (box[:, 1] < edges[1]) | (box[:, 2] > edges[2]) | (box[:, 3] > edges[3])
+        )
+        clipped[crossing] = shapely.clip_by_rect(clipped[crossing], *edges)
         props = layers[name].props
         encoded.append((name, clipped, [props[index[h]] for h in hits]))
     return encoded
@@ -267,6 +282,8 @@ def build_basemap(file: Path, target: Path, progress: Progress | None = None) ->
     if box is None:
         raise ValueError(f"{file} holds nothing to draw a basemap of")
     layers = _layers(drawn, box)
+    features = drawn.count
+    del drawn  # its WKB (~10 MB for a 7 km city): the layers' shapes are made
     top = _top_zoom(box)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.building-{os.getpid()}")
@@ -285,6 +302,7 @@ def build_basemap(file: Path, target: Path, progress: Progress | None = None) ->
                             count += 1
                     if progress and len(wanted) > BATCH:
                         progress(f"basemap zoom {z}: {min(i + BATCH, len(wanted))} of {len(wanted)} tiles")
+                del zoomed  # let go before the next zoom's are made: one zoom's shapes at a time
             west, south, east, north = box
             writer.finalize(  # type: ignore[no-untyped-call]
                 {
@@ -302,7 +320,7 @@ def build_basemap(file: Path, target: Path, progress: Progress | None = None) ->
     finally:
         temporary.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
-    return BasemapResult(target, count, (MIN_ZOOM, top), target.stat().st_size, seconds, drawn.count)
+    return BasemapResult(target, count, (MIN_ZOOM, top), target.stat().st_size, seconds, features)
 
 
 def _data_box(drawn: Drawn) -> tuple[float, float, float, float] | None:

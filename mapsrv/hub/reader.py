@@ -240,12 +240,16 @@ class Reader:
             " again, or send a smaller file"
         )
 
-    def retire_spare(self, idle: float = SPARE_IDLE) -> None:
-        """Let the spare go when it waited ``idle`` seconds (or at once, with 0)."""
+    async def retire_spare(self, idle: float = SPARE_IDLE) -> None:
+        """Let the spare go when it waited ``idle`` seconds (or at once, with 0), and reap it: a
+        process killed and never waited for stays in the process table (a zombie) as long as the
+        server runs, one more for every spare let go."""
         spare = self.spare
         if spare is not None and time.monotonic() - spare.born >= idle:
             self.spare = None
             spare.kill()
+            with trio.CancelScope(shield=True):  # SIGKILL: it ends at once, also at shutdown
+                await spare.process.wait()
 
 
 async def _frames(stream: trio.abc.ReceiveStream) -> AsyncIterator[tuple[bytes, bytes]]:
@@ -389,7 +393,7 @@ async def serve_reader(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_
             task_status.started()
             while True:
                 await trio.sleep(SPARE_IDLE / 10)
-                _reader.retire_spare()
+                await _reader.retire_spare()
     finally:
         _reader.nursery = None
-        _reader.retire_spare(0)
+        await _reader.retire_spare(0)

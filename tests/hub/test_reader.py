@@ -13,6 +13,7 @@ import signal
 import pytest
 import trio
 import trio.testing
+from support.procfs import zombies_of
 from support.waiting import wait_until
 
 from mapsrv.core.model import Limits
@@ -50,6 +51,19 @@ async def test_a_small_file_is_read_in_a_process_and_the_next_waits_in_a_spare()
     assert len(again.features) == 3
     assert reader().spare is None or reader().spare.process.pid != pid  # the spare read it, and is gone
     assert pid != os.getpid()
+
+
+async def test_a_spare_let_go_is_reaped_not_left_a_zombie() -> None:
+    """After 5 idle minutes (and at shutdown) the spare is killed; a process killed and never
+    waited for would stay in the process table for as long as the server runs."""
+    await read_upload(points_geojson(1), None, Limits())
+    spare = reader().spare
+    assert spare is not None
+    pid = spare.process.pid
+    await reader().retire_spare(0)
+    assert reader().spare is None
+    assert spare.process.returncode is not None  # reaped: its exit status was collected
+    assert pid not in zombies_of()
 
 
 async def test_a_file_past_the_readers_memory_is_refused_naming_the_limit() -> None:

@@ -95,7 +95,7 @@ async def test_a_mutated_file_is_read_or_refused_never_an_internal_error(
     case: tuple[str, bytes], named: bool
 ) -> None:
     fmt, data = case
-    reader().retire_spare(0)  # each example runs in a trio run of its own: no process from another
+    await reader().retire_spare(0)  # each example runs in a trio run of its own: no process from another
     try:
         with trio.fail_after(60):  # a hang fails here, by this assertion, not by a timeout plugin
             imported = await read_upload(data, fmt if named else None, Limits(), read_limits=LIMITS)
@@ -104,4 +104,4 @@ async def test_a_mutated_file_is_read_or_refused_never_an_internal_error(
         assert 400 <= refused.status < 500 and refused.message
         assert "Traceback" not in refused.message
     finally:
-        reader().retire_spare(0)
+        await reader().retire_spare(0)

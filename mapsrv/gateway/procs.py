@@ -111,10 +111,10 @@ def with_parent_death_signal(argv: list[str], env: dict[str, str], cwd: str | No
     return [wrapper, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", script, str(os.getpid()), *argv]
 
 
-def set_child_subreaper() -> None:
+def set_child_subreaper(on: bool = True) -> None:
     """Orphaned descendants are re-parented to this process rather than to init, so a wrapper's
-    background children stay ours to reap and to kill."""
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    background children stay ours to reap and to kill (``on=False``: to init again)."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0)
 
 
 def _stat_fields(pid: int) -> tuple[str, int, int] | None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import trio
@@ -10,6 +10,16 @@ from support.procfs import proc_stats
 
 from mapsrv.gateway.procs import set_child_subreaper
 from mapsrv.gateway.runner import Children
+
+
+@pytest.fixture(autouse=True)
+def subreaper_only_here() -> Iterator[None]:
+    """A gateway in this process makes it a subreaper (``set_child_subreaper``); after the test
+    it is one no more. Otherwise the orphans of every later test's processes (run.sh's subshells)
+    came to this process, nobody reaped them, and a gateway test after them in the same worker
+    counted their zombies as the gateway's."""
+    yield
+    set_child_subreaper(False)
 
 
 @pytest.fixture

@@ -118,53 +118,24 @@ class _Drawn:
         self.ends: list[int] = offsets[drawn.ends].tolist()
 
 
-class _Signatures:
-    """Each feature's properties as a number, the same for equal properties, across the tiles of
-    one ``encode_tiles`` call: a tile's layer then finds a feature's tags by that number, not by
-    hashing its properties again (a basemap's feature is in several tiles at several zooms)."""
-
-    def __init__(self) -> None:
-        self.of: dict[int, int] = {}  # id of a properties mapping (alive for the call) -> number
-        self.numbered: dict[tuple[tuple[str, Any], ...], int] = {}
-        self.items: list[tuple[tuple[str, Any], ...]] = []
-
-    def number(self, properties: Mapping[str, Any]) -> int:
-        said = tuple(properties.items())
-        found = self.numbered.get(said)
-        if found is None:
-            found = self.numbered[said] = len(self.items)
-            self.items.append(said)
-        self.of[id(properties)] = found
-        return found
-
-
-def _layer(
-    name: str,
-    drawn: _Drawn,
-    first: int,
-    props: Sequence[Mapping[str, Any]],
-    extent: int,
-    signatures: _Signatures,
-) -> bytes:
+def _layer(name: str, drawn: _Drawn, first: int, props: Sequence[Mapping[str, Any]], extent: int) -> bytes:
     """One layer of one tile: its features, the ``first``-th of ``drawn`` on, and their tables."""
     keys: dict[str, int] = {}
     values: dict[bytes, int] = {}
     seen: dict[tuple[type, Any], int] = {}  # a value (and its type: 1 is not True) -> its index
-    heads: dict[int, bytes] = {}  # a signature and kind -> the feature's tags, type and geometry key
+    tagged: dict[tuple[tuple[str, Any], ...], bytes] = {}  # a feature's properties -> its tags field
     pieces: list[bytes] = []
     kinds, starts, ends, packed = drawn.kinds, drawn.starts, drawn.ends, drawn.packed
-    number_of, number = signatures.of, signatures.number
     for i, properties in enumerate(props, first):
         kind = kinds[i]
         if not kind:
             continue
-        signature = number_of.get(id(properties))
-        if signature is None:
-            signature = number(properties)
-        head = heads.get(signature * 4 + kind)
-        if head is None:
+        geometry = packed[starts[i] : ends[i]]
+        said = tuple(properties.items())
+        field = tagged.get(said)
+        if field is None:
             tags: list[int] = []
-            for key, value in signatures.items[signature]:
+            for key, value in said:
                 index = seen.get((type(value), value))
                 if index is None:
                     index = seen[(type(value), value)] = values.setdefault(_value(value), len(values))
@@ -172,10 +143,9 @@ def _layer(
             packed_tags = bytearray()
             if tags:
                 _packed(2, tags, packed_tags)
-            head = heads[signature * 4 + kind] = bytes(packed_tags) + bytes((0x18, kind, 0x22))
-        geometry = packed[starts[i] : ends[i]]
-        size = _length(len(geometry))
-        pieces += (b"\x12", _length(len(head) + len(size) + len(geometry)), head, size, geometry)
+            field = tagged[said] = bytes(packed_tags)
+        head = field + bytes((0x18, kind, 0x22)) + _length(len(geometry))
+        pieces += (b"\x12", _length(len(head) + len(geometry)), head, geometry)
     if not pieces:
         return b""
     out = bytearray(b"\x78\x02")  # version 2
@@ -214,11 +184,10 @@ def encode_tiles(
         for name, run in runs.items()
     }
     out = []
-    signatures = _Signatures()
     for layers, begins in zip(tiles, starts, strict=True):
         tile = bytearray()
         for (name, _, props), first in zip(layers, begins, strict=True):
-            body = _layer(name, drawn[name], first, props, extent, signatures)
+            body = _layer(name, drawn[name], first, props, extent)
             if body:
                 _field(3, body, tile)
         out.append(bytes(tile))

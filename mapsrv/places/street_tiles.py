@@ -228,17 +228,17 @@ def _tiles(
 ) -> list[bytes]:
     """The tiles at ``at`` (x, y at ``z``), encoded together (``mvt_encode.encode_tiles``), each
     tile's features in Web Mercator metres taken into its units by its frame."""
-    frames: list[Frame] = []
-    for x, y in at:
-        x0, _, x1, y1 = tile_bounds(z, x, y)
-        frames.append((x0, y1, EXTENT / (x1 - x0)))
-    return encode_tiles([_content(zoomed, layers, z, x, y) for x, y in at], EXTENT, frames)
+    bounds = [tile_bounds(z, x, y) for x, y in at]
+    frames: list[Frame] = [(x0, y1, EXTENT / (x1 - x0)) for x0, _, x1, y1 in bounds]
+    return encode_tiles([_content(zoomed, layers, edges) for edges in bounds], EXTENT, frames)
 
 
-def _content(zoomed: dict[str, _Zoomed], layers: dict[str, _Layer], z: int, x: int, y: int) -> list[Layer]:
-    """One tile's layers: the features that meet it and its buffer, clipped (in Web Mercator
-    metres: its frame takes them into its units)."""
-    x0, y0, x1, y1 = tile_bounds(z, x, y)
+def _content(
+    zoomed: dict[str, _Zoomed], layers: dict[str, _Layer], tile: tuple[float, float, float, float]
+) -> list[Layer]:
+    """One tile's layers (``tile``: its bounds in Web Mercator metres): the features that meet it
+    and its buffer, clipped (in metres: its frame takes them into its units)."""
+    x0, y0, x1, y1 = tile
     pad = (x1 - x0) * BUFFER / 256
     encoded: list[Layer] = []
     for name in LAYERS:

@@ -1,11 +1,15 @@
 """Processes as /proc sees them: the zombies a test process has not reaped, a process's
-descendants, and this process's resident memory and its peak."""
+descendants, its state and signals, and this process's resident memory and its peak; and a
+command started with its signals as a shell's user would start it."""
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 
 __all__ = [
+    "described",
     "descendants_of",
     "no_zombies",
     "peak_rss",
@@ -13,8 +17,44 @@ __all__ = [
     "reset_peak_rss",
     "rss",
     "rss_of",
+    "with_default_signals",
     "zombies_of",
 ]
+
+_SIGNAL_FIELDS = ("SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
+_DEFAULTS = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ)
+
+
+def with_default_signals(argv: list[str]) -> list[str]:
+    """``argv`` run with no signal blocked and the usual ones at their default action, as from a
+    terminal. A child inherits the signal mask of the thread that forks it (trio's
+    ``open_process`` forks from a worker thread) and every signal its parent ignores; a bash
+    script can neither trap a signal ignored when it started nor ever see one blocked. The
+    wrapper execs, so the PID is the command's."""
+    reset = ", ".join(str(int(s)) for s in _DEFAULTS)
+    code = (
+        "import os, signal, sys\n"
+        "signal.pthread_sigmask(signal.SIG_SETMASK, ())\n"
+        f"for s in ({reset},):\n"
+        "    signal.signal(s, signal.SIG_DFL)\n"
+        "os.execvp(sys.argv[1], sys.argv[1:])\n"
+    )
+    return [sys.executable, "-c", code, *argv]
+
+
+def described(pid: int) -> str:
+    """A process's state and its signals (pending, blocked, ignored, caught), as /proc tells
+    them, for a failure's message: why a process did not answer a signal."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/status") as status:
+            masks = [line.strip() for line in status if line.startswith(_SIGNAL_FIELDS)]
+        with open(f"/proc/{pid}/wchan") as wchan:
+            waiting = wchan.read()
+    except OSError as exc:
+        return f"pid {pid}: {exc}"
+    return f"pid {pid}: state {state}, waiting in {waiting or '-'}, " + ", ".join(masks)
 
 
 def proc_stats() -> dict[int, list[bytes]]:

@@ -26,6 +26,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from support import require, wait_until
+from support.procfs import described, with_default_signals
 
 RUN_SH = Path(__file__).resolve().parents[2] / "deploy" / "local" / "run.sh"
 COMPONENT = re.compile(r"(?P<name>\S+) pid=(?P<pid>\d+) url=(?P<url>\S+)")
@@ -86,10 +87,11 @@ class Topology:
         """SIGHUP: run.sh restarts a dead mapsrv on its port, and prints its line again."""
         dead = self.components[name]
         os.kill(self.pid, signal.SIGHUP)
-        with trio.fail_after(30):
+        with trio.move_on_after(30):
             while self.components[name] == dead:
                 assert not self.ended, "run.sh exited"
                 await self.changed.wait()
+        assert self.components[name] != dead, f"no {name} restarted in 30 s: run.sh is {described(self.pid)}"
         return self.components[name]
 
     def processes(self) -> dict[int, str]:
@@ -129,7 +131,9 @@ async def open_topology(directory: Path) -> AsyncIterator[Topology]:
     require(shutil.which("nginx") is not None or os.access("/usr/sbin/nginx", os.X_OK), "nginx")
     require(shutil.which("redis-server") is not None, "redis-server")
     env = {**os.environ, "MAPSRV_LOCAL_DIR": str(directory), "MAPSRV_LOCAL_PYTHON": sys.executable}
-    process = await trio.lowlevel.open_process(["bash", str(RUN_SH)], stdout=subprocess.PIPE, env=env)
+    process = await trio.lowlevel.open_process(
+        with_default_signals(["bash", str(RUN_SH)]), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env
+    )
     topology = Topology(process)
     started: set[Component] = set()
     try:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 import trio
 from support import wait_until
-from support.procfs import proc_stats
-from test_failover import Topology, open_topology, running
+from support.procfs import described, proc_stats, with_default_signals
+from test_failover import RUN_SH, Topology, open_topology, running
 
 
 def pending(pid: int) -> set[signal.Signals]:
@@ -64,7 +66,9 @@ async def test_sigterm_during_a_restart_stops_the_new_process_with_its_peer_befo
         # The new process, caught before it is ready: frozen, it never will be, so run.sh stays
         # inside its SIGHUP handler waiting for it, with the new PID not printed. (Python takes
         # about a second to import mapsrv: time enough to catch it.)
-        await wait_until(lambda: newborns(topology, printed), timeout=30)
+        with trio.move_on_after(30):
+            await wait_until(lambda: newborns(topology, printed), timeout=31)
+        assert newborns(topology, printed), f"no new mapsrv in 30 s: run.sh is {described(topology.pid)}"
         (newborn,) = newborns(topology, printed)
         await freeze(newborn)
         assert topology.components["mapsrv-a"] == dead, "too late: it was ready before it froze"
@@ -111,3 +115,30 @@ async def test_sighup_and_sigterm_back_to_back_after_a_kill_9(tmp_path: Path, or
             for name in order:
                 os.kill(topology.pid, signal.Signals[name])
             await stopped(topology)
+
+
+@pytest.mark.parametrize("ignored", [False, True], ids=["as-from-a-terminal", "under-nohup"])
+async def test_a_sighup_ignored_at_start_is_said_at_once(tmp_path: Path, ignored: bool) -> None:
+    """nohup starts run.sh with SIGHUP ignored, and a script cannot trap a signal it started
+    ignoring (bash says nothing): run.sh says so as it starts, rather than let a later kill -HUP
+    restart nothing. Here it then stops at once: its Redis port is taken."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        command = ["bash", str(RUN_SH), "--redis-port", str(taken.getsockname()[1])]
+        if ignored:
+            command = ["env", "--ignore-signal=HUP", *command]
+        with trio.fail_after(60):
+            result = await trio.run_process(
+                with_default_signals(command),
+                env={**os.environ, "MAPSRV_LOCAL_DIR": str(tmp_path / "local")},
+                check=False,
+                capture_stdout=True,
+                capture_stderr=True,
+                stdin=subprocess.DEVNULL,
+            )
+    said = result.stderr.decode()
+    assert result.returncode == 1, said
+    assert "redis exited during startup" in said
+    assert ("SIGHUP was ignored when run.sh started" in said) == ignored, said
+    assert "SIGINT was ignored" not in said and "SIGTERM was ignored" not in said, said

@@ -9,6 +9,7 @@ reads who is there."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from support import RedisServer, open_server
 from support.agents import TrioBridge, agent, call, subscribe
 from support.chromium import ARGS, CHROMIUM, TILES, Chromium, Tab, artifact, in_chromium, new_context
-from support.procfs import proc_stats
+from support.procfs import descendants_of, proc_stats
 
 from mapsrv.hub.presence import SWEEP, TTL
 
@@ -170,11 +171,16 @@ async def test_owner_editor_and_viewer_edit_and_see_each_other(redis_server: Red
                 gone = Tab.open(new_context(other, a), view_path, badge="view-only")  # type: ignore[arg-type]
                 wait_people(owner, count("viewer", 2))
                 del gone
-                # its streams end once its processes have (the network service's after the
-                # browser's, slower on a loaded machine), or at the latest when its presence times
-                # out: the same bound as for process B below
+                # all its processes at once, as the OOM killer or a force quit does: killed alone,
+                # the browser leaves its network service to notice and exit by itself, which a
+                # loaded machine once let hold the stream open past the bound below. Its streams
+                # end with its processes, or at the latest when its presence times out: the same
+                # bound as for process B below
                 owner.page.set_default_timeout((TTL + SWEEP + 10) * 1000)
-                os.kill(browser_pid(tag), signal.SIGKILL)
+                browser = browser_pid(tag)
+                for pid in [browser, *descendants_of(browser)]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 wait_people(owner, count("viewer", 1))
             finally:
                 other.close()

@@ -8,9 +8,11 @@ import gzip
 import json
 from typing import Any
 
-import numpy as np
 import pytest
+import shapely
 from support.gazetteer_questions import ANSWERS, answers, name_questions, points
+
+from mapsrv.mcp.tools.outlines import area_named
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +62,15 @@ def test_the_country_and_region_at_points_near_coasts_and_borders_are_as_before(
     assert after == before, f"{len(after)} [point, region] pairs for 4,000 points, {len(before)} before"
 
 
-def test_the_points_within_states_and_countries_are_as_before(recorded: Any, now: Any) -> None:
+def test_the_points_within_states_and_countries_are_as_before(recorded: Any) -> None:
+    """The recorded points asked again: spread over each area's box as it was then. (The box
+    itself is not held: New York's reached 45.2 N, 20 km into Quebec, by a zero-area sliver that
+    the union of the cut cells left, gone since ``borders._cut_cells``; the area is the same.)"""
     for name, before in recorded["within"].items():
-        after = now["within"][name]
-        # the points are spread over the area's box: the box to a rounding error (the same area,
-        # its outline computed in another order may end a bound one bit lower), not bit for bit
-        assert np.allclose(after["points"], before["points"], rtol=0, atol=1e-9), (
-            f"within {name}: the area's box is not as before"
-        )
+        area = area_named(name)
+        assert area is not None, name
+        inside = shapely.covers(area.shape, shapely.points(before["points"])).tolist()
         moved = [
-            p
-            for p, old, new in zip(before["points"], before["inside"], after["inside"], strict=True)
-            if old != new
+            p for p, old, new in zip(before["points"], before["inside"], inside, strict=True) if old != new
         ]
         assert not moved, f"within {name}: {len(moved)} of 1,000 points answered otherwise, e.g. {moved[:3]}"

@@ -137,7 +137,7 @@ def _memory_families(s: ServerStatistics) -> Iterator[Any]:
     )
     yield GaugeMetricFamily(
         "mapsrv_join_outlines_loaded",
-        "1 once the outlines a table joins to are loaded (at the first join)",
+        "1 once a country's outline has been read for a join or a name (kept, the last 256)",
         value=int(s.held.join_outlines_loaded),
     )
     caches = GaugeMetricFamily(

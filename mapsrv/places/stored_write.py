@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 
 from mapsrv.places.borders import read_borders
-from mapsrv.places.boundaries import decode_regions
+from mapsrv.places.boundaries import country_joins, decode_regions, region_names
 from mapsrv.places.index_build import build_index
 
 __all__ = ["write_places"]
@@ -35,6 +35,10 @@ CREATE TABLE starts (letter TEXT, length INTEGER, key TEXT, PRIMARY KEY (letter,
     WITHOUT ROWID;
 CREATE TABLE regions (id INTEGER PRIMARY KEY, wkb BLOB NOT NULL);
 CREATE TABLE join_regions (id INTEGER PRIMARY KEY, polygons TEXT NOT NULL);
+CREATE TABLE join_countries (
+    id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL,
+    polygons TEXT NOT NULL
+);
 CREATE VIRTUAL TABLE region_boxes USING rtree (id, west, east, south, north);
 """
 
@@ -49,9 +53,11 @@ def write_places(path: Path) -> None:
         db.execute("PRAGMA journal_mode = OFF")
         db.executescript(_TABLES)
         with db:
-            _write_index(db, build_index())
+            index = build_index()
+            _write_index(db, index)
             _write_borders(db, *read_borders())
             _write_join_regions(db)
+            _write_join_countries(db, index)
         db.close()
         os.chmod(temporary, 0o644)  # an image's file, written as root, read by its user
         os.replace(temporary, path)
@@ -114,10 +120,21 @@ _NAMES = ("iso_3166_2", "iso_a2", "name", "name_en", "name_alt", "postal")  # wh
 
 def _write_join_regions(db: sqlite3.Connection) -> None:
     """The outlines a table joins to and a region's name draws (``boundaries``: ~2 km, ~49 MB as
-    Python objects): their names in ``meta``, read once, and each region's polygons as JSON (its
-    floats exactly), read per question."""
+    Python objects): their names in ``meta``, folded as they are looked up and read once, and
+    each region's polygons as JSON (its floats exactly), read per question."""
     decoded = decode_regions()
-    names = [{k: props[k] for k in _NAMES if props.get(k)} for props, _ in decoded]
+    names = region_names({k: props[k] for k in _NAMES if props.get(k)} for props, _ in decoded)
     db.execute("INSERT INTO meta VALUES ('join_regions', ?)", (json.dumps(names),))
     rows = ((row, json.dumps(outline.polygons)) for row, (_, outline) in enumerate(decoded))
     db.executemany("INSERT INTO join_regions VALUES (?, ?)", rows)
+
+
+def _write_join_countries(db: sqlite3.Connection, index: Any) -> None:
+    """The countries a table joins to and a country's name finds (``boundaries``: 1:50m, ~16 MB
+    as Python objects, ~150 ms to decode): their names, codes and aliases in ``meta``, read
+    once, and each one's outline, read per question."""
+    outlines, keys = country_joins(index.country_names, index.countries)
+    names = {key: outline.name for key, outline in outlines.items()}
+    db.execute("INSERT INTO meta VALUES ('join_countries', ?)", (json.dumps({"keys": keys, "names": names}),))
+    rows = ((key, o.code, o.name, json.dumps(o.polygons)) for key, o in outlines.items())
+    db.executemany("INSERT INTO join_countries (key, code, name, polygons) VALUES (?, ?, ?, ?)", rows)

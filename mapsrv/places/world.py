@@ -23,6 +23,7 @@ __all__ = [
     "BORDERS_FILE",
     "DIRECTORY",
     "FILES",
+    "REGIONS_FILE",
     "Country",
     "Ring",
     "Scale",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 DIRECTORY = Path(__file__).resolve().parent / "world"  # package data (setup.cfg)
+REGIONS_FILE = "admin1.json"  # the 1:10m first-level regions simplified to ~2 km (``boundaries``)
 BORDERS_FILE = "admin1-borders.npz"  # the 1:10m first-level regions (``borders``; scripts/admin1.py)
 Scale = Literal["110m", "50m"]
 FILES: dict[Scale, str] = {"110m": "countries-110m.json", "50m": "countries-50m.json"}

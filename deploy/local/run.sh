@@ -300,9 +300,10 @@ trap 'exit 129' HUP
 # A signal ignored when a script starts (nohup ignores SIGHUP) cannot be trapped, and trap says
 # nothing: say it here, before a kill -HUP or a Ctrl-C is found to do nothing.
 for sig in HUP INT TERM; do
-    [ -n "$(trap -p "$sig")" ] && [ "$(trap -p "$sig")" != "trap -- '' SIG$sig" ] ||
-        log "SIG$sig was ignored when run.sh started (nohup?), so it does nothing here:" \
-            "$(case $sig in HUP) echo "a dead mapsrv is not restarted" ;; *) echo "stop run.sh with another signal" ;; esac)"
+    if [ "$(trap -p "$sig")" = "trap -- '' SIG$sig" ]; then
+        case $sig in HUP) what="a dead mapsrv is not restarted" ;; *) what="stop run.sh with another signal" ;; esac
+        log "SIG$sig was ignored when run.sh started (nohup?), so it does nothing here: $what"
+    fi
 done
 
 # wait_for NAME PID CHECK...: until CHECK succeeds. If NAME exits or 30 s pass, everything stops

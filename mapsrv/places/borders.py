@@ -55,6 +55,7 @@ PARTS = 1_000  # rings or polygons made into shapes a call (``by_parts``): a few
 REACH_DEGREES = 0.2  # out to sea: 12 nautical miles of latitude, the territorial sea (UNCLOS art. 3)
 _SEA_DEGREES = 0.005  # the outline the reach is grown from is simplified this much (~500 m)
 _SHORE_STEP = 0.01  # degrees between the shore points that split shared water (~1 km)
+_SHORE_REACH = REACH_DEGREES + _SHORE_STEP  # how far a shore point's water reaches
 _KEPT_AREAS = 64  # areas kept built, most recently used
 
 
@@ -197,7 +198,7 @@ def _around(reach: BaseGeometry) -> tuple[float, float, float, float]:
     for New York, Texas, California, Florida and Michigan, a few hundred metres of the median
     lines moved in Puget Sound, the Gulf of Maine and the Sabine's mouth."""
     x0, y0, x1, y1 = reach.bounds
-    margin = 4 * (REACH_DEGREES + _SHORE_STEP)
+    margin = 4 * _SHORE_REACH
     return x0 - margin, y0 - margin, x1 + margin, y1 + margin
 
 
@@ -212,7 +213,7 @@ def _nearer(own: BaseGeometry, theirs: BaseGeometry, water: BaseGeometry) -> Bas
     changes nothing the sea keeps (the land is ``own``'s anyway). A state's long land borders
     drop out, and with them most of the work: Texas 149 -> 35 ms, the same area
     (tests/places/test_borders.py)."""
-    reach = REACH_DEGREES + _SHORE_STEP
+    reach = _SHORE_REACH
     sea = shapely.difference(water, own)
     shapely.prepare(sea)
     lines = [
@@ -228,8 +229,9 @@ def _nearer(own: BaseGeometry, theirs: BaseGeometry, water: BaseGeometry) -> Bas
         x, y = xy.T
         keep = (x >= x0 - reach) & (x <= x1 + reach) & (y >= y0 - reach) & (y <= y1 + reach)
         shore = shapely.points(xy[keep])
-        keep[keep] = shapely.dwithin(sea, shore, reach)
-        keep[keep] = shapely.dwithin(lines[1 - i], shapely.points(xy[keep]), 2 * reach)
+        near_sea = shapely.dwithin(sea, shore, reach)
+        keep[keep] = near_sea
+        keep[keep] = shapely.dwithin(lines[1 - i], shore[near_sea], 2 * reach)
         facing.append(xy[keep])
     if not len(facing[1]):
         return water

@@ -23,7 +23,6 @@ names folded (~1 MB, 12 ms), and an outline when a question names it, the last
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import functools
 import json
@@ -272,7 +271,7 @@ def region_names(regions: Iterable[dict[str, str]]) -> dict[str, Any]:
         for short in (props.get("postal", ""), code.partition("-")[2]):
             if short:
                 own.setdefault(fold(short), row)
-    return dataclasses.asdict(found)
+    return vars(found)
 
 
 @functools.cache

@@ -34,7 +34,7 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
         e('mapsrv.web').get_template('index.html'); e('mapsrv.mcp').get_template('app.html')" \
     && XDG_CACHE_HOME=/opt/mapsrv/cache /opt/mapsrv/bin/python -I -c \
         "from mapsrv.places.stored import places_file; print(places_file())"
-# The last step writes the built-in places and borders file (mapsrv.places.stored, ~35 MB) into
+# The last step writes the built-in places and borders file (mapsrv.places.stored, ~75 MB) into
 # the image: a pod opens it read-only (XDG_CACHE_HOME below) instead of writing it to /tmp at
 # each start.
 

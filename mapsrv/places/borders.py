@@ -11,15 +11,20 @@ never into a neighbour: the reach stops at every other region's border.
 Water between two regions is split down its middle: each keeps the water nearer its own shore
 (the Downtown Manhattan Heliport's pier is New York's, not New Jersey's too).
 
-The regions are read per question from the places file (``mapsrv.places.stored``: their
-outlines as WKB behind an R*Tree, the recently used kept prepared); an area takes 30-50 ms once
-for a state (California 28 ms, New York 44 ms, Texas 48 ms; Alaska's coast 0.5 s), 1.2 s for
-the United States, and is kept: call from a worker thread (``tests/bench/within_areas.py``).
+What each region reaches (``reach_of``: its outline grown out to sea, less its neighbours' land
+and the water nearer them) takes 5 ms to 3 s a region (Alaska 1.3 s, Nunavut 2.6 s; all 4,596
+~105 s of a core), so it is made once, by ``scripts/reaches.py``, and shipped beside the
+borders (``world/admin1-reaches.npz``, on the same grid). The regions and their reaches are read
+per question from the places file (``mapsrv.places.stored``: WKB behind an R*Tree, the recently
+used outlines kept prepared); an area is a union of the two, 5-30 ms a state (Alaska 36 ms),
+~0.3 s for the United States, and is kept: call from a worker thread
+(``tests/bench/within_areas.py``).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -32,20 +37,24 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 from mapsrv.core.slices import by_parts, running_sum
-from mapsrv.places.shape_file import BoxTree, Shapes
+from mapsrv.places.shape_file import BoxTree, Shapes, reaches
 from mapsrv.places.stored import connect
 from mapsrv.places.text import fold
-from mapsrv.places.world import BORDERS_FILE, DIRECTORY
+from mapsrv.places.world import BORDERS_FILE, DIRECTORY, REACHES_FILE
 
 __all__ = [
     "BORDERS_FILE",
     "GRID_DEGREES",
+    "REACHES_FILE",
     "REACH_DEGREES",
     "Borders",
     "borders",
+    "borders_digest",
     "country_area",
     "read_borders",
+    "read_reaches",
     "country_at",
+    "reach_of",
     "region_area",
     "region_at",
 ]
@@ -105,18 +114,44 @@ def read_borders() -> tuple[NDArray[np.object_], list[Any]]:
     """The borders file's regions (``world/admin1-borders.npz``): their shapes, made valid, and
     each one's [code, ISO alpha-2, ISO alpha-3, name]; what the places file is written from."""
     with np.load(DIRECTORY / BORDERS_FILE) as archive:
-        steps = archive["steps"].astype(np.int64)
-        ring_sizes = archive["ring_sizes"]
-        ring_polygon = archive["ring_polygon"]
-        polygon_region = archive["polygon_region"]
         regions = json.loads(str(archive["regions"]))
+        return _shapes(archive, len(regions)), regions
+
+
+def read_reaches() -> NDArray[np.object_]:
+    """Each region's reach (``reach_of``) as ``scripts/reaches.py`` made it from the borders file
+    (``world/admin1-reaches.npz``, the same encoding on the same grid), made valid; refused when
+    it was made from other borders."""
+    with np.load(DIRECTORY / REACHES_FILE) as archive:
+        made_from = str(archive["borders_digest"])
+        if made_from != borders_digest():
+            raise ValueError(f"{REACHES_FILE} was made from other borders: run scripts/reaches.py")
+        return _shapes(archive, int(archive["regions"]))
+
+
+def borders_digest() -> str:
+    """The borders file's SHA-256: what a reaches file was made from."""
+    return hashlib.sha256((DIRECTORY / BORDERS_FILE).read_bytes()).hexdigest()
+
+
+def _shapes(archive: Any, count: int) -> NDArray[np.object_]:
+    """``count`` MultiPolygons from integer steps of GRID_DEGREES from (-180, -90): ``steps``
+    (each point less the one before it, across all rings, none closed), ``ring_sizes``,
+    ``ring_polygon`` (each ring's polygon, its outer ring first) and ``polygon_region``; a
+    region with no polygon is empty."""
+    steps = archive["steps"].astype(np.int64)
+    ring_sizes = archive["ring_sizes"]
+    polygon_region = archive["polygon_region"]
     xy = running_sum(steps) * GRID_DEGREES - np.array([180.0, 90.0])
     rings = by_parts(shapely.linearrings, xy, np.repeat(np.arange(len(ring_sizes)), ring_sizes))
-    polygons = by_parts(shapely.polygons, rings, ring_polygon, PARTS)
-    shapes = by_parts(shapely.multipolygons, polygons, polygon_region, PARTS)
+    polygons = by_parts(shapely.polygons, rings, archive["ring_polygon"], PARTS)
+    # a region's polygons are numbered 0, 1, 2... by the regions that have some
+    held, numbered = np.unique(polygon_region, return_inverse=True)
+    shapes = np.full(count, shapely.from_wkt("MULTIPOLYGON EMPTY"), dtype=object)
+    shapes[held] = by_parts(shapely.multipolygons, polygons, numbered.ravel(), PARTS)
     invalid = ~shapely.is_valid(shapes)
     shapes[invalid] = shapely.make_valid(shapes[invalid])
-    return shapes, regions
+    return shapes
 
 
 def region_area(code: str, country: str = "", name: str = "") -> BaseGeometry | None:
@@ -172,20 +207,33 @@ def _area(regions: tuple[int, ...]) -> BaseGeometry | None:
 
 
 def _reaching(regions: tuple[int, ...]) -> BaseGeometry:
-    """The regions' union grown ``REACH_DEGREES`` out to sea, less every other region's land and
-    the water nearer to it (a bay between two states is split down its middle), prepared for
-    many tests."""
+    """The regions with what they reach (``reach_of``, read from the places file), prepared for
+    many tests. Only the parts of a region its reach does not hold are unioned with it: Alaska's
+    181 islands and coast are in its reach but for the mainland's interior, 87 -> 36 ms."""
     found = borders()
-    own = shapely.union_all(found.shapes[list(regions)])
-    reach: BaseGeometry = shapely.simplify(own, _SEA_DEGREES).buffer(REACH_DEGREES)
-    near = np.setdiff1d(found.tree.query(reach, predicate="intersects"), regions)
-    if len(near):
-        theirs = shapely.union_all(shapely.clip_by_rect(found.shapes[near], *_around(reach)))
-        reach = shapely.difference(reach, theirs)
-        reach = _nearer(own, theirs, reach)
-    area = shapely.union(own, reach)
+    pieces = []
+    for own, reach in zip(found.shapes[list(regions)], reaches(list(regions)), strict=True):
+        shapely.prepare(reach)
+        parts = shapely.get_parts(own)
+        pieces += [reach, *parts[~shapely.contains_properly(reach, parts)]]
+    area = shapely.union_all(pieces)
     shapely.prepare(area)
     return area
+
+
+def reach_of(region: int, shapes: Any, tree: Any) -> BaseGeometry:
+    """What the region ``region`` of ``shapes`` (indexed by ``tree``, an STRtree or a
+    ``BoxTree``) reaches: its outline grown ``REACH_DEGREES`` out to sea, less every other
+    region's land and the water nearer to it (a bay between two states is split down its
+    middle). What ``scripts/reaches.py`` ships, made once: Alaska 1.3 s, New York 0.2 s."""
+    own = shapely.union_all(shapes[[region]])  # as one: the parts' rings as a union orders them
+    reach: BaseGeometry = shapely.simplify(own, _SEA_DEGREES).buffer(REACH_DEGREES)
+    near = np.setdiff1d(tree.query(reach, predicate="intersects"), [region])
+    if len(near):
+        theirs = shapely.union_all(shapely.clip_by_rect(shapes[near], *_around(reach)))
+        reach = shapely.difference(reach, theirs)
+        reach = _nearer(own, theirs, reach)
+    return reach
 
 
 def _around(reach: BaseGeometry) -> tuple[float, float, float, float]:

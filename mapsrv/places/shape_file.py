@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from mapsrv.places.stored import connect
 
-__all__ = ["KEPT_POINTS", "BoxTree", "Shapes"]
+__all__ = ["KEPT_POINTS", "BoxTree", "Shapes", "reaches"]
 
 KEPT_POINTS = 400_000  # points of the outlines kept prepared: ~34 MB, measured with 2,197 kept
 _PREDICATES = {  # STRtree's predicate(input, tree geometry), asked of the tree's prepared geometry
@@ -87,13 +87,23 @@ class Shapes:
                 self._points -= int(shapely.get_num_coordinates(dropped))
 
 
-def _read(ids: list[int]) -> dict[int, BaseGeometry]:
+def reaches(ids: list[int]) -> NDArray[np.object_]:
+    """The regions' reaches out to sea (``borders.reach_of``), in the order asked, unprepared:
+    an area is made of each once and kept (``borders``), so none is kept here."""
+    read = _read(sorted(set(ids)), "reaches")
+    out = np.empty(len(ids), dtype=object)
+    out[:] = [read[i] for i in ids]
+    return out
+
+
+def _read(ids: list[int], table: str = "regions") -> dict[int, BaseGeometry]:
     marks = ",".join("?" * len(ids))
-    rows = connect().execute(f"SELECT id, wkb FROM regions WHERE id IN ({marks})", ids).fetchall()
+    rows = connect().execute(f"SELECT id, wkb FROM {table} WHERE id IN ({marks})", ids).fetchall()
     if len(rows) != len(ids):
-        raise IndexError(f"regions {sorted(set(ids) - {i for i, _ in rows})[:5]} out of range")
+        raise IndexError(f"{table} {sorted(set(ids) - {i for i, _ in rows})[:5]} out of range")
     shapes = shapely.from_wkb([wkb for _, wkb in rows])
-    shapely.prepare(shapes)  # which region a map's points are in: ~100 point tests a question
+    if table == "regions":
+        shapely.prepare(shapes)  # which region a map's points are in: ~100 point tests a question
     return {i: shape for (i, _), shape in zip(rows, shapes, strict=True)}
 
 

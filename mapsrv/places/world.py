@@ -23,6 +23,7 @@ __all__ = [
     "BORDERS_FILE",
     "DIRECTORY",
     "FILES",
+    "REACHES_FILE",
     "REGIONS_FILE",
     "Country",
     "Ring",
@@ -37,6 +38,7 @@ __all__ = [
 DIRECTORY = Path(__file__).resolve().parent / "world"  # package data (setup.cfg)
 REGIONS_FILE = "admin1.json"  # the 1:10m first-level regions simplified to ~2 km (``boundaries``)
 BORDERS_FILE = "admin1-borders.npz"  # the 1:10m first-level regions (``borders``; scripts/admin1.py)
+REACHES_FILE = "admin1-reaches.npz"  # what each of them reaches out to sea (``borders``; scripts/reaches.py)
 Scale = Literal["110m", "50m"]
 FILES: dict[Scale, str] = {"110m": "countries-110m.json", "50m": "countries-50m.json"}
 DETAILED_FROM_ZOOM = 4  # the 1:50m outlines from this zoom on; 1:110m looks coarse closer in

@@ -16,8 +16,8 @@ and the water nearer them) takes 5 ms to 3 s a region (Alaska 1.3 s, Nunavut 2.6
 ~105 s of a core), so it is made once, by ``scripts/reaches.py``, and shipped beside the
 borders (``world/admin1-reaches.npz``, on the same grid). The regions and their reaches are read
 per question from the places file (``mapsrv.places.stored``: WKB behind an R*Tree, the recently
-used outlines kept prepared); an area is a union of the two, 5-30 ms a state (Alaska 36 ms),
-~0.3 s for the United States, and is kept: call from a worker thread
+used outlines kept prepared); an area is a union of the two, 2-3 ms a US state (Alaska 25 ms),
+~0.2 s for the United States, and is kept: call from a worker thread
 (``tests/bench/within_areas.py``).
 """
 

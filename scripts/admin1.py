@@ -123,17 +123,30 @@ def detail(source: str, target: str) -> None:
             kept += 1
         if kept:
             regions.append([feature["properties"].get(k) or "" for k in DETAIL_KEEP])
-    absolute = np.array(points, dtype=np.int64)
-    steps = np.diff(absolute, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).astype(np.int32)
+    rings = (np.array(points, dtype=np.int64), ring_sizes, ring_polygon, polygon_region)
+    save_rings(target, *rings, regions=np.array(json.dumps(regions, ensure_ascii=False)))
+    print(f"{len(regions)} regions, {len(points)} points -> {target}")
+
+
+def save_rings(
+    target: str,
+    points: np.ndarray,
+    ring_sizes: list[int],
+    ring_polygon: list[int],
+    polygon_region: list[int],
+    **more: np.ndarray,
+) -> None:
+    """Rings of integer grid points as ``detail`` encodes them (``steps``: each point less the one
+    before it), with ``more`` arrays beside them; scripts/reaches.py writes its reaches so too."""
+    steps = np.diff(points, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).astype(np.int32)
     np.savez_compressed(
         target,
         steps=steps,
         ring_sizes=np.array(ring_sizes, dtype=np.int32),
         ring_polygon=np.array(ring_polygon, dtype=np.int32),
         polygon_region=np.array(polygon_region, dtype=np.int32),
-        regions=np.array(json.dumps(regions, ensure_ascii=False)),
+        **more,
     )
-    print(f"{len(regions)} regions, {len(points)} points -> {target}")
 
 
 def _quantized(ring: list[list[float]]) -> list[tuple[int, int]]:

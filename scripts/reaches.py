@@ -4,10 +4,11 @@ once from the shipped borders and written beside them, on their grid:
     PYTHONPATH=. python scripts/reaches.py mapsrv/places/world/admin1-reaches.npz [PROCESSES]
 
 ~105 s of a core for Natural Earth's 4,596 regions (Alaska 1.3 s, Nunavut 2.6 s), which is why
-the server reads them rather than make them (issue 78: a state's first ``within`` in 5-36 ms).
-Run again when the borders file or ``reach_of`` changes; the places file refuses a reaches file
-made from other borders, and tests/places/test_reaches_stored.py makes a sample again and
-compares. The encoding is admin1-borders.npz's (scripts/admin1.py's ``detail``), plus
+the server reads them rather than make them (issue 78: a US state's first ``within`` in 2-3 ms,
+Alaska's in ~25 ms). Run again when the borders file or ``reach_of`` changes: the places file
+refuses a reaches file made from other borders, and tests/places/test_reaches_stored.py makes a
+sample again and compares. Made again from the same borders, the file is the same byte for
+byte. The encoding is admin1-borders.npz's (scripts/admin1.py's ``save_rings``), plus
 ``regions`` (their count) and ``borders_digest`` (the borders file's SHA-256)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 
 import numpy as np
 import shapely
+from admin1 import save_rings  # scripts/, beside this one
 
 from mapsrv.places.borders import GRID_DEGREES, borders_digest, reach_of, read_borders
 
@@ -56,13 +58,12 @@ def main(target: str, processes: int) -> None:
                 ring_sizes.append(len(xy))
                 ring_polygon.append(len(polygon_region) - 1)
     absolute = np.concatenate(points)
-    steps = np.diff(absolute, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).astype(np.int32)
-    np.savez_compressed(
+    save_rings(
         target,
-        steps=steps,
-        ring_sizes=np.array(ring_sizes, dtype=np.int32),
-        ring_polygon=np.array(ring_polygon, dtype=np.int32),
-        polygon_region=np.array(polygon_region, dtype=np.int32),
+        absolute,
+        ring_sizes,
+        ring_polygon,
+        polygon_region,
         regions=np.array(len(reaches)),
         borders_digest=np.array(borders_digest()),
     )

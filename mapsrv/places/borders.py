@@ -115,7 +115,7 @@ def read_borders() -> tuple[NDArray[np.object_], list[Any]]:
     each one's [code, ISO alpha-2, ISO alpha-3, name]; what the places file is written from."""
     with np.load(DIRECTORY / BORDERS_FILE) as archive:
         regions = json.loads(str(archive["regions"]))
-        return _shapes(archive, len(regions)), regions
+        return _shapes(archive), regions
 
 
 def read_reaches() -> NDArray[np.object_]:
@@ -126,7 +126,10 @@ def read_reaches() -> NDArray[np.object_]:
         made_from = str(archive["borders_digest"])
         if made_from != borders_digest():
             raise ValueError(f"{REACHES_FILE} was made from other borders: run scripts/reaches.py")
-        return _shapes(archive, int(archive["regions"]))
+        shapes = _shapes(archive)
+        if len(shapes) != int(archive["regions"]):
+            raise ValueError(f"{REACHES_FILE} holds {len(shapes)} reaches of {int(archive['regions'])}")
+        return shapes
 
 
 def borders_digest() -> str:
@@ -134,21 +137,17 @@ def borders_digest() -> str:
     return hashlib.sha256((DIRECTORY / BORDERS_FILE).read_bytes()).hexdigest()
 
 
-def _shapes(archive: Any, count: int) -> NDArray[np.object_]:
-    """``count`` MultiPolygons from integer steps of GRID_DEGREES from (-180, -90): ``steps``
-    (each point less the one before it, across all rings, none closed), ``ring_sizes``,
-    ``ring_polygon`` (each ring's polygon, its outer ring first) and ``polygon_region``; a
-    region with no polygon is empty."""
+def _shapes(archive: Any) -> NDArray[np.object_]:
+    """MultiPolygons from integer steps of GRID_DEGREES from (-180, -90): ``steps`` (each point
+    less the one before it, across all rings, none closed), ``ring_sizes``, ``ring_polygon``
+    (each ring's polygon, its outer ring first) and ``polygon_region`` (each polygon's shape;
+    every shape has one)."""
     steps = archive["steps"].astype(np.int64)
     ring_sizes = archive["ring_sizes"]
-    polygon_region = archive["polygon_region"]
     xy = running_sum(steps) * GRID_DEGREES - np.array([180.0, 90.0])
     rings = by_parts(shapely.linearrings, xy, np.repeat(np.arange(len(ring_sizes)), ring_sizes))
     polygons = by_parts(shapely.polygons, rings, archive["ring_polygon"], PARTS)
-    # a region's polygons are numbered 0, 1, 2... by the regions that have some
-    held, numbered = np.unique(polygon_region, return_inverse=True)
-    shapes = np.full(count, shapely.from_wkt("MULTIPOLYGON EMPTY"), dtype=object)
-    shapes[held] = by_parts(shapely.multipolygons, polygons, numbered.ravel(), PARTS)
+    shapes = by_parts(shapely.multipolygons, polygons, archive["polygon_region"], PARTS)
     invalid = ~shapely.is_valid(shapes)
     shapes[invalid] = shapely.make_valid(shapes[invalid])
     return shapes

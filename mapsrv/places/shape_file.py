@@ -70,7 +70,9 @@ class Shapes:
                 else:
                     missing.setdefault(i, []).append(n)
         if missing:
-            read = _read(sorted(missing))
+            read = _read(sorted(missing), "regions")
+            # prepared: which region a map's points are in is ~100 point tests a question
+            shapely.prepare(list(read.values()))
             for i, shape in read.items():
                 out[missing[i]] = shape
             self._keep(read)
@@ -96,14 +98,12 @@ def reaches(ids: list[int]) -> NDArray[np.object_]:
     return out
 
 
-def _read(ids: list[int], table: str = "regions") -> dict[int, BaseGeometry]:
+def _read(ids: list[int], table: str) -> dict[int, BaseGeometry]:
     marks = ",".join("?" * len(ids))
     rows = connect().execute(f"SELECT id, wkb FROM {table} WHERE id IN ({marks})", ids).fetchall()
     if len(rows) != len(ids):
         raise IndexError(f"{table} {sorted(set(ids) - {i for i, _ in rows})[:5]} out of range")
     shapes = shapely.from_wkb([wkb for _, wkb in rows])
-    if table == "regions":
-        shapely.prepare(shapes)  # which region a map's points are in: ~100 point tests a question
     return {i: shape for (i, _), shape in zip(rows, shapes, strict=True)}
 
 

@@ -10,6 +10,7 @@ import trio
 from mcp import Client
 from support import start_server
 from support.agents import call
+from support.waiting import wait_until
 
 from mapsrv.observability.memory import child_pids, resident_bytes
 from mapsrv.places.offline_areas import kept_outline_bytes
@@ -19,6 +20,11 @@ from mapsrv.places.shape_file import KEPT_POINTS
 async def test_ready_tells_what_the_process_holds(nursery: trio.Nursery) -> None:
     server = await start_server(nursery)
     async with httpx.AsyncClient(base_url=server.url) as web:
+
+        async def warm() -> bool:  # the places file is told once the process has opened it
+            return bool((await web.get("/ready")).json()["places"] == "warm")
+
+        await wait_until(warm, timeout=60, what="places warm")
         before = (await web.get("/ready")).json()["memory"]
         async with Client(server.url + "mcp") as agent:
             towns = "name,lat,lon\nAustin,30.27,-97.74\nDenver,39.74,-104.99\n"

@@ -26,7 +26,7 @@ from typing import Any
 
 from mapsrv.core.json_pieces import in_pieces, is_big
 
-__all__ = ["dumps", "dumps_finite", "dumps_text", "maybe_other"]
+__all__ = ["dumps", "dumps_finite", "dumps_small", "dumps_text", "maybe_other"]
 
 _DIGITS = frozenset(b"0123456789")
 _ASCII = json.JSONEncoder(separators=(",", ":"))
@@ -39,6 +39,12 @@ def dumps(value: Any) -> bytes:
     a big list in it item by item (``json_pieces``)."""
     if is_big(value):
         return in_pieces(lambda v: _dumps(v).decode(), value).encode()
+    return _dumps(value)
+
+
+def dumps_small(value: Any) -> bytes:
+    """``dumps`` of a value known to hold no big list or text (``json_pieces.is_big``), without
+    looking for one."""
     return _dumps(value)
 
 

@@ -73,12 +73,14 @@ from starlette.requests import Request
 from mapsrv.core import json_bytes
 from mapsrv.core.json_pieces import is_big
 from mapsrv.http.types import Message, Receive, Scope, Send
+from mapsrv.mcp import answer_bytes
 from mapsrv.mcp.building import ToolContexts
 from mapsrv.mcp.result_layout import ResultShapes, error_member
 from mapsrv.mcp.sessions import leavable
 from mapsrv.mcp.tools import ToolContext
 from mapsrv.mcp.tools.asking import first_round_asker
 from mapsrv.mcp.tools.registry import ToolRunner
+from mapsrv.mcp.tools.results import written_json
 from mapsrv.workers import run
 
 __all__ = ["DirectCalls", "InSession", "envelope_identity"]
@@ -95,6 +97,9 @@ _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 _LATER_ROUND = ("inputResponses", "requestState")
 _RESERVED_META = "io.modelcontextprotocol/"  # a modern envelope's keys in ``_meta``
 _Model = TypeVar("_Model", bound=BaseModel)
+# a call's HTTP status, its JSON-RPC ``result`` or ``error`` member, and, when known, its
+# structured content and that content's JSON (``answer_bytes``)
+_Ran = tuple[int, dict[str, Any], str | None, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +191,11 @@ class DirectCalls:
         ran = await self._run(call, tc, receive, (session.id, call.id))
         if ran is None:
             return  # the client left
-        member = ran[1]  # the transport answers an error with 200 too
-        message = to_json({"jsonrpc": "2.0", "id": call.id, **member})
+        _, member, text, structured = ran  # the transport answers an error with 200 too
+        if text is not None and len(text) < BIG_BODY:
+            message = answer_bytes.in_session(call.id, member, text, structured)
+        else:
+            message = to_json({"jsonrpc": "2.0", "id": call.id, **member})
         answering()
         await self._write(send, 200, message, (b"mcp-session-id", session.id.encode("latin-1")))
 
@@ -286,8 +294,8 @@ class DirectCalls:
 
     async def _run(
         self, call: _Call, tc: ToolContext, receive: Receive, in_session: tuple[str, int | str] | None = None
-    ) -> tuple[int, dict[str, Any]] | None:
-        """The call's HTTP status and its JSON-RPC ``result`` or ``error`` member; None if the
+    ) -> _Ran | None:
+        """The call's HTTP status and its JSON-RPC ``result`` or ``error`` member (``_Ran``); None if the
         client left during a long call (``sessions.leavable``: an import cancelled before its write
         stores nothing), which was then cancelled, so its worker is
         freed (issue 60). Only long calls are watched: the watch is a task per call, which a
@@ -316,31 +324,43 @@ class DirectCalls:
                 if in_session is not None and self.leavable.get(in_session) is nursery.cancel_scope:
                     del self.leavable[in_session]
         if not ran and not gone:
-            return error_member(
-                REQUEST_CANCELLED, {"code": REQUEST_CANCELLED, "message": "Request cancelled"}
-            )
+            cancelled = {"code": REQUEST_CANCELLED, "message": "Request cancelled"}
+            return (*error_member(REQUEST_CANCELLED, cancelled), None, None)
         return ran[0] if ran else None
 
-    async def _result(self, call: _Call, tc: ToolContext) -> tuple[int, dict[str, Any]]:
+    async def _result(self, call: _Call, tc: ToolContext) -> _Ran:
         name = call.runner.spec.name
         try:
             result: CallToolResult | InputRequiredResult = await call.runner(tc, call.arguments)
         except MCPError as exc:
-            return error_member(
-                exc.error.code, exc.error.model_dump(mode="json", by_alias=True, exclude_none=True)
-            )
+            error = exc.error.model_dump(mode="json", by_alias=True, exclude_none=True)
+            return (*error_member(exc.error.code, error), None, None)
         except Exception:
             # as the SDK answers a crash: logged here, and nothing of it reaches the client
             log.exception("Tool %r raised an unexpected exception", name)
             text = TextContent(type="text", text=f"Error executing tool {name}")
             result = CallToolResult(content=[text], is_error=True)
-        if isinstance(result, CallToolResult) and _big_result(result):
-            return await run("encode", self.shapes, call.version, result)
-        return self.shapes(call.version, result)
+        if not isinstance(result, CallToolResult):
+            return (*self.shapes(call.version, result), None, None)
+        text = written_json(result)  # the structured content's JSON, its one text
+        if len(text) >= BIG_BODY if text is not None else _big_result(result):
+            return (*await run("encode", self.shapes, call.version, result), text, result.structured_content)
+        return (*self.shapes(call.version, result), text, result.structured_content)
 
-    async def _answer(self, send: Send, request_id: int | str, status: int, member: dict[str, Any]) -> None:
-        whole = {"jsonrpc": "2.0", "id": request_id, **member}
-        body = await run("encode", json_bytes.dumps, whole) if is_big(whole) else json_bytes.dumps(whole)
+    async def _answer(
+        self,
+        send: Send,
+        request_id: int | str,
+        status: int,
+        member: dict[str, Any],
+        text: str | None,
+        structured: Any,
+    ) -> None:
+        if text is not None and len(text) < BIG_BODY:
+            body = answer_bytes.modern(request_id, member, text, structured)
+        else:
+            whole = {"jsonrpc": "2.0", "id": request_id, **member}
+            body = await run("encode", json_bytes.dumps, whole) if is_big(whole) else json_bytes.dumps(whole)
         await self._write(send, status, body)
 
     async def _write(self, send: Send, status: int, body: bytes, *more: tuple[bytes, bytes]) -> None:

@@ -8,7 +8,7 @@ cursor page through the features in detail, and ``geojson`` exports them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -53,12 +53,9 @@ def _kind(feature: Feature) -> str:
     return kind_name(feature.type)
 
 
-def _round(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 5)
-    if isinstance(value, (list, tuple)):
-        return [_round(v) for v in value]
-    return value
+def _point(point: Sequence[float]) -> list[float]:
+    """One position as a list, each float rounded to 5 decimals (about 1 m)."""
+    return [round(v, 5) if isinstance(v, float) else v for v in point]
 
 
 def _brief(feature: Feature) -> dict[str, Any]:
@@ -66,7 +63,7 @@ def _brief(feature: Feature) -> dict[str, Any]:
     if feature.label:
         row["label"] = feature.label
     points = feature.points()
-    row["at"] = _round(list(points[0]))
+    row["at"] = _point(points[0])
     facts = route_facts(feature)
     if facts is not None:
         row["route"] = facts.words()
@@ -88,10 +85,10 @@ def _detail(feature: Feature) -> dict[str, Any]:
         if holes:
             row["holes"] = holes
         if len(points) <= 20:
-            row["points"] = _round([list(p) for p in points])
+            row["points"] = [_point(p) for p in points]
         else:
             row["n_points"] = len(points)
-            row["points"] = _round([list(points[0]), list(points[-1])])
+            row["points"] = [_point(points[0]), _point(points[-1])]
     if feature.radius is not None:
         row["radius_m"] = feature.radius
     if feature.style:
@@ -139,8 +136,8 @@ def summary(state: MapState, url: str) -> dict[str, Any]:
         for lid, layer in state.layers.items()
     }
     for feature in features:
-        counts = layers[feature.layer]
-        counts[_kind(feature)] = counts.get(_kind(feature), 0) + 1
+        counts, kind = layers[feature.layer], _kind(feature)
+        counts[kind] = counts.get(kind, 0) + 1
     for lid, layer in state.layers.items():
         if layer.style is not None:
             layers[lid].update(styled_layer(state, lid))
@@ -158,7 +155,7 @@ def summary(state: MapState, url: str) -> dict[str, Any]:
         "version": state.version,
         "url": url,
         "count": len(features),
-        "bbox": _round([list(box[0]), list(box[1])]) if box else None,
+        "bbox": [_point(box[0]), _point(box[1])] if box else None,
         "view": state.view.to_json() if state.view else None,
         "layers": layers,
         "latest": latest,

@@ -6,6 +6,7 @@ the same JSON as text (compact: no spaces). Writes answer ids and the version, n
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from mcp.types import CallToolResult, TextContent
@@ -13,7 +14,7 @@ from mcp.types import CallToolResult, TextContent
 from mapsrv.core.json_bytes import dumps_text
 from mapsrv.errors import MapsrvError
 
-__all__ = ["MAX_IDS", "answer", "brief_change", "compact", "tool_error"]
+__all__ = ["MAX_IDS", "answer", "brief_change", "compact", "tool_error", "written_json"]
 
 MAX_IDS = 20  # ids listed per kind of effect in one change; a count says how many there were
 
@@ -22,12 +23,35 @@ def compact(content: Any) -> str:
     return dumps_text(content)
 
 
+class _Last:
+    """The last answer ``answer`` made whose text is its structured content's JSON, and that
+    text (a weak reference: it keeps nothing alive)."""
+
+    result: weakref.ReferenceType[CallToolResult] | None = None
+    text = ""
+
+
+_LAST = _Last()
+
+
 def answer(content: dict[str, Any], text: str | None = None) -> CallToolResult:
     """``content`` as structured content and as its JSON text (or ``text`` when given)."""
-    return CallToolResult(
-        content=[TextContent(type="text", text=compact(content) if text is None else text)],
-        structured_content=content,
-    )
+    if text is not None:
+        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=content)
+    written = compact(content)
+    result = CallToolResult(content=[TextContent(type="text", text=written)], structured_content=content)
+    _LAST.result, _LAST.text = weakref.ref(result), written
+    return result
+
+
+def written_json(result: CallToolResult) -> str | None:
+    """The compact JSON of ``result``'s structured content, as ``json.dumps`` writes it with
+    ``ensure_ascii=False``, when it is known without writing it again: ``result`` is the last
+    answer ``answer`` made of its content (a tool call's result is read as soon as its tool
+    returns; any other is written again, ``mapsrv.mcp.answer_bytes``). Its one text is then that
+    same JSON. Nothing changes an answer's content once made."""
+    made = _LAST.result
+    return _LAST.text if made is not None and made() is result else None
 
 
 def brief_change(change: dict[str, Any], me: str) -> dict[str, Any]:

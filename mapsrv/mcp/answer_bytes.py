@@ -1,0 +1,73 @@
+"""A tool call's JSON-RPC answer as the bytes the SDK writes, for mapsrv's direct path
+(``mapsrv.mcp.direct``), with its structured content's JSON written once.
+
+Most answers are ``results.answer``'s: structured content, and the same content's compact JSON as
+their one text. Written whole, the content is encoded twice (the text already holds it) and
+looked through twice more for what may be big (``json_pieces.is_big``): together a tenth of a
+small stateless call's server CPU. When the text is known to be that JSON
+(``results.written_json``), the answer is written with a mark in the content's place and the text
+is put there instead: the same bytes, checked for every tool in both eras by
+tests/mcp/test_direct.py. It is used only where it gives exactly what the encoder would:
+
+- a 2026-07-28 answer is ``json.dumps`` with ``ensure_ascii``: the text is put as it is when it
+  holds only ASCII and no DEL (``ensure_ascii`` escapes those; the rest is written alike either
+  way);
+- an answer in a session is pydantic-core's JSON: the text (``json.dumps``'s) is put as it is when
+  it holds none of what pydantic-core writes otherwise (``json_bytes.maybe_other``).
+
+The mark is random per process and must be found exactly once (a request id or a text holding
+it, made by someone who knew it, is written the long way).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from pydantic_core import to_json
+
+from mapsrv.core import json_bytes
+
+__all__ = ["modern", "in_session"]
+
+_MARK = secrets.token_hex(16)  # stands for the structured content while the rest is written
+_MARK_JSON = f'"{_MARK}"'.encode()
+
+
+def modern(request_id: int | str, member: dict[str, Any], text: str | None, structured: Any) -> bytes:
+    """The 2026-07-28 answer: ``json.dumps(..., separators=(",", ":"))``'s bytes of the response
+    with ``member`` (its ``result`` or ``error``). ``text``: ``structured``'s JSON, if known."""
+    if text is not None and text.isascii() and "\x7f" not in text:
+        spliced = _spliced(json_bytes.dumps_small, request_id, member, text.encode(), structured)
+        if spliced is not None:
+            return spliced
+    return json_bytes.dumps({"jsonrpc": "2.0", "id": request_id, **member})
+
+
+def in_session(request_id: int | str, member: dict[str, Any], text: str | None, structured: Any) -> bytes:
+    """The answer in a session, as the SDK's transport writes it (pydantic-core's ``to_json``)."""
+    if text is not None:
+        try:
+            raw = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: refused below, as before
+            raw = b"\x7f"
+        if not json_bytes.maybe_other(raw):
+            spliced = _spliced(to_json, request_id, member, raw, structured)
+            if spliced is not None:
+                return spliced
+    return to_json({"jsonrpc": "2.0", "id": request_id, **member})
+
+
+def _spliced(
+    write: Callable[[Any], bytes], request_id: int | str, member: dict[str, Any], raw: bytes, structured: Any
+) -> bytes | None:
+    """``write`` of the response with ``raw`` in place of its structured content, which must be
+    ``structured`` itself (a result laid out by ``result_layout.TextLayout``, not dumped again)."""
+    result = member.get("result")
+    if type(result) is not dict or result.get("structuredContent") is not structured or structured is None:
+        return None
+    out = write({"jsonrpc": "2.0", "id": request_id, "result": {**result, "structuredContent": _MARK}})
+    if out.count(_MARK_JSON) != 1:
+        return None
+    return out.replace(_MARK_JSON, raw)

@@ -29,6 +29,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from mcp.server.context import ServerRequestContext
 from starlette.requests import Request
 
@@ -47,6 +49,7 @@ __all__ = [
     "request_agent",
     "request_principal",
     "scope_principal",
+    "sdk_user",
     "session_agent",
     "session_secret",
 ]
@@ -162,3 +165,11 @@ def client_of(ctx: ServerRequestContext[Any, Any], *, keys: ApiKeys, clients: Cl
     key = request_principal(request, keys)
     peer = request.client.host if request.client else ""
     return f"key:{key}" if key else clients.of(peer, request.headers.get("x-forwarded-for"))
+
+
+@lru_cache(maxsize=1024)
+def sdk_user(key: str) -> AuthenticatedUser:
+    """The SDK's user for the credential ``key`` names (it binds each session to its user's
+    ``client_id``): one per key, shared by its requests, which only read it (a pydantic model
+    made per call was 1 µs of each)."""
+    return AuthenticatedUser(AccessToken(token="", client_id=key, scopes=[]))

@@ -56,14 +56,14 @@ from typing import Any, TypeVar
 import trio
 from mcp import MCPError
 from mcp.server.lowlevel import Server
-from mcp.server.streamable_http import REQUEST_CANCELLED, check_accept_headers
+from mcp.server.streamable_http import REQUEST_CANCELLED
 from mcp.shared.inbound import (
     MCP_PARAM_HEADER_PREFIX,
     InboundLadderRejection,
     classify_inbound_request,
     find_duplicated_routing_header,
 )
-from mcp.types import CallToolResult, ClientCapabilities, Implementation, InputRequiredResult, TextContent
+from mcp.types import CallToolResult, InputRequiredResult, TextContent
 from mcp_types import methods as _methods
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ValidationError
@@ -75,6 +75,7 @@ from mapsrv.core.json_pieces import is_big
 from mapsrv.http.types import Message, Receive, Scope, Send
 from mapsrv.mcp import answer_bytes
 from mapsrv.mcp.building import ToolContexts
+from mapsrv.mcp.request_checks import envelope_identity, takes_json
 from mapsrv.mcp.result_layout import ResultShapes, error_member
 from mapsrv.mcp.sessions import leavable
 from mapsrv.mcp.tools import ToolContext
@@ -83,7 +84,7 @@ from mapsrv.mcp.tools.registry import ToolRunner
 from mapsrv.mcp.tools.results import written_json
 from mapsrv.workers import run
 
-__all__ = ["DirectCalls", "InSession", "envelope_identity"]
+__all__ = ["DirectCalls", "InSession"]
 
 log = logging.getLogger("mapsrv.mcp")
 
@@ -225,7 +226,7 @@ class DirectCalls:
             headers.setdefault(name, value)  # the first of a repeated header, as Starlette reads it
         if not headers.get("content-type", "").lower().startswith("application/json"):
             return None
-        if not check_accept_headers(Request(scope))[0]:
+        if not takes_json(headers.get("accept", "")):
             return None
         found = self._envelope(body)
         if found is None:
@@ -249,7 +250,7 @@ class DirectCalls:
         types = headers.get("content-type", "").split(";")[0].split(",")
         if not any(part.strip() == "application/json" for part in types):
             return None
-        if not check_accept_headers(request)[0]:
+        if not takes_json(headers.get("accept", "")):
             return None
         asked = headers.get("mcp-protocol-version")
         if asked is not None and asked not in HANDSHAKE_PROTOCOL_VERSIONS:
@@ -338,14 +339,15 @@ class DirectCalls:
         except Exception:
             # as the SDK answers a crash: logged here, and nothing of it reaches the client
             log.exception("Tool %r raised an unexpected exception", name)
-            text = TextContent(type="text", text=f"Error executing tool {name}")
-            result = CallToolResult(content=[text], is_error=True)
+            said = TextContent(type="text", text=f"Error executing tool {name}")
+            result = CallToolResult(content=[said], is_error=True)
         if not isinstance(result, CallToolResult):
             return (*self.shapes(call.version, result), None, None)
-        text = written_json(result)  # the structured content's JSON, its one text
-        if len(text) >= BIG_BODY if text is not None else _big_result(result):
-            return (*await run("encode", self.shapes, call.version, result), text, result.structured_content)
-        return (*self.shapes(call.version, result), text, result.structured_content)
+        written = written_json(result)  # the structured content's JSON, its one text
+        if len(written) >= BIG_BODY if written is not None else _big_result(result):
+            shaped = await run("encode", self.shapes, call.version, result)
+            return (*shaped, written, result.structured_content)
+        return (*self.shapes(call.version, result), written, result.structured_content)
 
     async def _answer(
         self,
@@ -398,25 +400,6 @@ def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str, *envelope:
         return None
     arguments = params.get("arguments")
     return _Call(runner, decoded["id"], arguments if arguments is not None else {}, version, *envelope)
-
-
-def envelope_identity(
-    client_info: Any, client_capabilities: Any
-) -> tuple[str | None, ClientCapabilities | None]:
-    """What ``Connection.from_envelope`` makes of a modern call's ``_meta`` envelope that a tool
-    uses, without making the connection (9 µs): the client's name (given only when its info and
-    its capabilities are both well-formed) and its capabilities. A mis-shaped value counts as not
-    given, as there."""
-    info = _typed(Implementation, client_info)
-    capabilities = _typed(ClientCapabilities, client_capabilities)
-    return (info.name if info is not None and capabilities is not None else None), capabilities
-
-
-def _typed(model: type[_Model], raw: Any) -> _Model | None:
-    try:
-        return model.model_validate(raw, by_name=False)
-    except ValidationError:
-        return None
 
 
 def _replaying(read: list[Message], receive: Receive) -> Receive:

@@ -21,8 +21,6 @@ from functools import partial
 from typing import Any
 
 import trio
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
 from mcp.server.context import ServerRequestContext
 from mcp.server.sse import SseServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
@@ -39,7 +37,7 @@ from mapsrv.http.routes import Family, lookup
 from mapsrv.http.tokens import Issuer, IssuerUnreachable, TokenRefused
 from mapsrv.http.types import Message, Receive, Scope, Send, header
 from mapsrv.hub import MapEntry, MapHub
-from mapsrv.mcp.agents import client_of, request_principal
+from mapsrv.mcp.agents import client_of, request_principal, sdk_user
 from mapsrv.mcp.authorization import McpAuthorization
 from mapsrv.mcp.building import ToolContexts, build_mcp, serve_tools
 from mapsrv.mcp.direct import DirectCalls
@@ -259,7 +257,7 @@ class McpEndpoints:
             except (TokenRefused, IssuerUnreachable, HttpError) as exc:
                 await _refuse(send, exc)
                 return
-            scope["user"] = AuthenticatedUser(AccessToken(token="", client_id=key, scopes=[]))
+            scope["user"] = sdk_user(key)
         elif self.keys.enabled:
             key = self.keys.principal_of(scope)
             if key is None:
@@ -272,7 +270,7 @@ class McpEndpoints:
                 return
             # The SDK binds each session to scope["user"] and answers another one's requests
             # as for an unknown session (404): that is what binds a session to its key.
-            scope["user"] = AuthenticatedUser(AccessToken(token="", client_id=key, scopes=[]))
+            scope["user"] = sdk_user(key)
         raw, send = send, json_rpc_errors(send, self.config.max_body_size)
         peer = (scope.get("client") or ("", 0))[0]
         client = self.clients.of(peer, header(scope, b"x-forwarded-for"))

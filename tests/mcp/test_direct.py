@@ -428,6 +428,37 @@ async def test_calls_in_a_session_answer_to_the_byte(nursery: trio.Nursery) -> N
         assert posts == len(reads(map_id)) + 3
 
 
+# Answers the direct path writes with the text already made in place of the structured content
+# (``mapsrv.mcp.answer_bytes``), and those it writes whole: text that ``ensure_ascii`` escapes
+# (accents, CJK, an emoji, DEL) and what pydantic-core writes otherwise (a position under 1e-4, a
+# digit before "e-" in a label), and what both escape.
+SCRIPTS = [
+    {"at": [47.37, 8.54], "label": "Zürich"},
+    {"at": [35.68, 139.69], "label": "東京"},
+    {"at": [48.86, 2.35], "label": "Paris 🗺"},
+    {"at": [52.52, 13.4], "label": "del\x7fhere"},
+    {"at": [1e-05, -3e-05], "label": 'A4e-9 tab\there q"uote\\'},
+]
+
+
+async def test_labels_in_any_script_answer_to_the_byte_on_both_eras(nursery: trio.Nursery) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        paths = await open_paths(nursery, http)
+        ascii_only = await paths.made("draw", {"title": "Plain", "items": [MARKERS[0]]})
+        for item in SCRIPTS:
+            map_id = await paths.made("draw", {"title": item["label"], "items": [item, MARKERS[0]]})
+            answer, answered = await paths.both(request("read", {"map_id": map_id}), headers("read"))
+            assert (
+                answered
+                and answer.json()["result"]["structuredContent"]["latest"][0]["label"] == item["label"]
+            )
+        sent = await open_session(paths)
+        for item in [*SCRIPTS, {"label": "Plain"}]:
+            map_id = ascii_only if item["label"] == "Plain" else await paths.made("draw", {"items": [item]})
+            answer, answered = await paths.both(in_session("read", {"map_id": map_id}), sent)
+            assert answered and answer.json()["result"]["structuredContent"]["map_id"] == map_id
+
+
 async def test_writes_in_a_session_answer_alike_on_twin_maps(nursery: trio.Nursery) -> None:
     async with httpx.AsyncClient(timeout=30) as http:
         paths = await open_paths(nursery, http)

@@ -1,7 +1,7 @@
 """The direct path's results laid out without the sieve (``mapsrv.mcp.result_layout``) are the
 exact path's, keys in order, for every protocol version; a result of any other shape takes the
 exact path; and a modern call's envelope names its agent as the SDK's ``Connection`` does
-(``mapsrv.mcp.direct.envelope_identity``). Pure code: the SDK's own functions are the witness."""
+(``mapsrv.mcp.request_checks.envelope_identity``). Pure code: the SDK's own functions are the witness."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mcp.server.connection import Connection
 from mcp.types import CallToolResult, EmbeddedResource, ImageContent, TextContent, TextResourceContents
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
-from mapsrv.mcp.direct import envelope_identity
+from mapsrv.mcp.request_checks import envelope_identity
 from mapsrv.mcp.result_layout import ResultShapes, Shaped, TextLayout
 
 STAMP = {"name": "mapsrv", "version": "0"}

@@ -13,7 +13,8 @@ tests/mcp/test_direct.py. It is used only where it gives exactly what the encode
   holds only ASCII and no DEL (``ensure_ascii`` escapes those; the rest is written alike either
   way);
 - an answer in a session is pydantic-core's JSON: the text (``json.dumps``'s) is put as it is when
-  it holds none of what pydantic-core writes otherwise (``json_bytes.maybe_other``).
+  it holds none of what pydantic-core writes otherwise (``json_bytes.maybe_other``, and a ``null``
+  key, which may have been a None one).
 
 The mark is random per process and must be found exactly once (a request id or a text holding
 it, made by someone who knew it, is written the long way).
@@ -35,14 +36,13 @@ _MARK = secrets.token_hex(16)  # stands for the structured content while the res
 _MARK_JSON = f'"{_MARK}"'.encode()
 
 
-def modern(request_id: int | str, member: dict[str, Any], text: str | None, structured: Any) -> bytes:
+def modern(request_id: int | str, member: dict[str, Any], text: str, structured: Any) -> bytes | None:
     """The 2026-07-28 answer: ``json.dumps(..., separators=(",", ":"))``'s bytes of the response
-    with ``member`` (its ``result`` or ``error``). ``text``: ``structured``'s JSON, if known."""
-    if text is not None and text.isascii() and "\x7f" not in text:
-        spliced = _spliced(json_bytes.dumps_small, request_id, member, text.encode(), structured)
-        if spliced is not None:
-            return spliced
-    return json_bytes.dumps({"jsonrpc": "2.0", "id": request_id, **member})
+    with ``member`` (its ``result`` or ``error``), ``text`` being ``structured``'s JSON; None if
+    it cannot be written so (the caller writes it whole, in a worker if it is big)."""
+    if not text.isascii() or "\x7f" in text:
+        return None
+    return _spliced(json_bytes.dumps_small, request_id, member, text.encode(), structured)
 
 
 def in_session(request_id: int | str, member: dict[str, Any], text: str | None, structured: Any) -> bytes:
@@ -52,7 +52,7 @@ def in_session(request_id: int | str, member: dict[str, Any], text: str | None, 
             raw = text.encode()
         except UnicodeEncodeError:  # a lone surrogate: refused below, as before
             raw = b"\x7f"
-        if not json_bytes.maybe_other(raw):
+        if not json_bytes.maybe_other(raw) and b'"null":' not in raw:  # a None key: "None" there
             spliced = _spliced(to_json, request_id, member, raw, structured)
             if spliced is not None:
                 return spliced

@@ -358,9 +358,10 @@ class DirectCalls:
         text: str | None,
         structured: Any,
     ) -> None:
+        body = None
         if text is not None and len(text) < BIG_BODY:
             body = answer_bytes.modern(request_id, member, text, structured)
-        else:
+        if body is None:
             whole = {"jsonrpc": "2.0", "id": request_id, **member}
             body = await run("encode", json_bytes.dumps, whole) if is_big(whole) else json_bytes.dumps(whole)
         await self._write(send, status, body)

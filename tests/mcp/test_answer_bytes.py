@@ -1,8 +1,9 @@
 """``mapsrv.mcp.answer_bytes`` writes a tool's answer with the text already made in place of its
 structured content, and gets the bytes the whole would be written as: ``json.dumps`` for a
-2026-07-28 answer, pydantic-core's ``to_json`` in a session (or the same refusal), for generated
-contents in every script, with the numbers each encoder writes its own way, and any request id,
-the mark itself included. Pure code: the encoders are the witness."""
+2026-07-28 answer (or says it cannot, and the direct path writes it whole), pydantic-core's
+``to_json`` in a session (or the same refusal), for generated contents in every script, with the
+numbers and keys each encoder writes its own way, and any request id, the mark itself included.
+Pure code: the encoders are the witness."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ floats = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([1e-
 scalars = st.none() | st.booleans() | st.integers() | floats | texts
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts | st.none(), inner, max_size=4),
     max_leaves=16,
 )
 contents = st.dictionaries(texts, values, max_size=5)
@@ -61,6 +62,7 @@ def _sdk_session_bytes(request_id: Any, member: dict[str, Any]) -> bytes | str:
 @example({"label": "del\x7f", "at": [1e-05, 3e-05]}, "r-1", "2025-11-25")
 @example({"k": "\ud800"}, 1, "2025-11-25")
 @example({"k": answer_bytes._MARK}, answer_bytes._MARK, "2026-07-28")
+@example({"a": {None: 1}}, 2, "2025-11-25")
 def test_the_bytes_of_the_whole_answer(content: dict[str, Any], request_id: Any, version: str) -> None:
     result = answer(content)
     text = written_json(result)
@@ -68,7 +70,10 @@ def test_the_bytes_of_the_whole_answer(content: dict[str, Any], request_id: Any,
     status, member = SHAPES(version, result)
     assert status == 200
     modern = answer_bytes.modern(request_id, member, text, result.structured_content)
-    assert modern == json.dumps(_whole(request_id, member), separators=SEPARATORS).encode()
+    if modern is None:  # written whole by the direct path
+        assert not text.isascii() or "\x7f" in text or answer_bytes._MARK in json.dumps(request_id)
+    else:
+        assert modern == json.dumps(_whole(request_id, member), separators=SEPARATORS).encode()
     session = _session_bytes(request_id, member, text, result.structured_content)
     assert session == _sdk_session_bytes(request_id, member)
 
@@ -97,7 +102,6 @@ def test_a_result_dumped_again_is_not_spliced(version: str) -> None:
     copied = member["result"]["structuredContent"]
     assert copied == result.structured_content and copied is not result.structured_content
     member["result"]["structuredContent"] = {"k": "changed"}
-    written = answer_bytes.modern(1, member, text, result.structured_content)
-    assert (
-        b'"changed"' in written and written == json.dumps(_whole(1, member), separators=SEPARATORS).encode()
-    )
+    assert text is not None and answer_bytes.modern(1, member, text, result.structured_content) is None
+    session = answer_bytes.in_session(1, member, text, result.structured_content)
+    assert b'"changed"' in session and session == to_json(_whole(1, member))

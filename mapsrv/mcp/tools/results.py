@@ -24,11 +24,10 @@ def compact(content: Any) -> str:
 
 
 class _Last:
-    """The last answer ``answer`` made whose text is its structured content's JSON, and that
-    text (a weak reference: it keeps nothing alive)."""
+    """The last answer ``answer`` made whose text is its structured content's JSON, with that
+    text: one pair, set and read whole (a weak reference: it keeps no result alive)."""
 
-    result: weakref.ReferenceType[CallToolResult] | None = None
-    text = ""
+    made: tuple[weakref.ReferenceType[CallToolResult], str] | None = None
 
 
 _LAST = _Last()
@@ -40,7 +39,7 @@ def answer(content: dict[str, Any], text: str | None = None) -> CallToolResult:
         return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=content)
     written = compact(content)
     result = CallToolResult(content=[TextContent(type="text", text=written)], structured_content=content)
-    _LAST.result, _LAST.text = weakref.ref(result), written
+    _LAST.made = (weakref.ref(result), written)
     return result
 
 
@@ -50,8 +49,8 @@ def written_json(result: CallToolResult) -> str | None:
     answer ``answer`` made of its content (a tool call's result is read as soon as its tool
     returns; any other is written again, ``mapsrv.mcp.answer_bytes``). Its one text is then that
     same JSON. Nothing changes an answer's content once made."""
-    made = _LAST.result
-    return _LAST.text if made is not None and made() is result else None
+    made = _LAST.made
+    return made[1] if made is not None and made[0]() is result else None
 
 
 def brief_change(change: dict[str, Any], me: str) -> dict[str, Any]:

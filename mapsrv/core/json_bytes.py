@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from collections.abc import Callable
+from threading import get_ident
 from typing import Any
 
 from mapsrv.core.json_pieces import in_pieces, is_big
@@ -29,6 +31,12 @@ from mapsrv.core.json_pieces import in_pieces, is_big
 __all__ = ["dumps", "dumps_finite", "dumps_small", "dumps_text", "maybe_other"]
 
 _DIGITS = frozenset(b"0123456789")
+# Writing in pieces lets a worker thread give the interpreter back to the event loop between
+# them; on the loop's own thread (the main one, where mapsrv runs trio) it gives way to nothing the
+# loop waits for, and looking for a big list first (``is_big``) was 3 % of a small tool call's
+# server CPU: there a value is written in one call. A loop run in another thread writes in
+# pieces, as before.
+_LOOP_THREAD = threading.main_thread().ident
 _ASCII = json.JSONEncoder(separators=(",", ":"))
 _UNICODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _FINITE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -36,8 +44,8 @@ _FINITE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=
 
 def dumps(value: Any) -> bytes:
     """``json.dumps(value, separators=(",", ":")).encode()``: the same bytes, non-ASCII escaped;
-    a big list in it item by item (``json_pieces``)."""
-    if is_big(value):
+    in a worker thread, a big list in it item by item (``json_pieces``, ``_LOOP_THREAD``)."""
+    if get_ident() != _LOOP_THREAD and is_big(value):
         return in_pieces(lambda v: _dumps(v).decode(), value).encode()
     return _dumps(value)
 
@@ -69,9 +77,9 @@ def _dumps(value: Any) -> bytes:
 
 
 def dumps_text(value: Any) -> str:
-    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``: the same text; a big list
-    in it item by item (``json_pieces``)."""
-    return in_pieces(_dumps_text, value)
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``: the same text; in a worker
+    thread, a big list in it item by item (``json_pieces``, ``_LOOP_THREAD``)."""
+    return _dumps_text(value) if get_ident() == _LOOP_THREAD else in_pieces(_dumps_text, value)
 
 
 def _dumps_text(value: Any) -> str:
@@ -84,9 +92,9 @@ def dumps_finite(value: Any) -> str:
     the events' and the stores' text (``mapsrv.core.codec``), which is parsed, never compared as
     bytes. Unlike ``dumps_text``, a float below 1e-4 may be written in its other form (``1e-7``,
     ``0.00001``: the same number), so a country file's outlines, where one such coordinate is
-    enough to send ``dumps_text`` the slow way, take a third of the time. A big list in it item
-    by item (``json_pieces``)."""
-    return in_pieces(_dumps_finite, value)
+    enough to send ``dumps_text`` the slow way, take a third of the time. In a worker thread, a
+    big list in it item by item (``json_pieces``, ``_LOOP_THREAD``)."""
+    return _dumps_finite(value) if get_ident() == _LOOP_THREAD else in_pieces(_dumps_finite, value)
 
 
 def _dumps_finite(value: Any) -> str:

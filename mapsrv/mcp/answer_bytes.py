@@ -16,12 +16,15 @@ tests/mcp/test_direct.py. It is used only where it gives exactly what the encode
   it holds none of what pydantic-core writes otherwise (``json_bytes.maybe_other``, and a ``null``
   key, which may have been a None one).
 
-The mark is random per process and must be found exactly once (a request id or a text holding
-it, made by someone who knew it, is written the long way).
+The text itself is written apart (a string, escaped as the encoder escapes strings), so that only
+the few hundred bytes around the two are written and looked through together. The marks are
+random per process and each must be found exactly once (a request id or a text holding one,
+made by someone who knew it, is written the long way).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +37,8 @@ __all__ = ["modern", "in_session"]
 
 _MARK = secrets.token_hex(16)  # stands for the structured content while the rest is written
 _MARK_JSON = f'"{_MARK}"'.encode()
+_TEXT = secrets.token_hex(16)  # ... and for its text
+_TEXT_JSON = f'"{_TEXT}"'.encode()
 
 
 def modern(request_id: int | str, member: dict[str, Any], text: str, structured: Any) -> bytes | None:
@@ -42,7 +47,7 @@ def modern(request_id: int | str, member: dict[str, Any], text: str, structured:
     it cannot be written so (the caller writes it whole, in a worker if it is big)."""
     if not text.isascii() or "\x7f" in text:
         return None
-    return _spliced(json_bytes.dumps_small, request_id, member, text.encode(), structured)
+    return _spliced(json_bytes.dumps_small, _json_string, request_id, member, text, text.encode(), structured)
 
 
 def in_session(request_id: int | str, member: dict[str, Any], text: str | None, structured: Any) -> bytes:
@@ -53,21 +58,40 @@ def in_session(request_id: int | str, member: dict[str, Any], text: str | None, 
         except UnicodeEncodeError:  # a lone surrogate: refused below, as before
             raw = b"\x7f"
         if not json_bytes.maybe_other(raw) and b'"null":' not in raw:  # a None key: "None" there
-            spliced = _spliced(to_json, request_id, member, raw, structured)
+            spliced = _spliced(to_json, to_json, request_id, member, text, raw, structured)
             if spliced is not None:
                 return spliced
     return to_json({"jsonrpc": "2.0", "id": request_id, **member})
 
 
+def _json_string(text: str) -> bytes:
+    """``text`` as ``json.dumps`` writes a string (with ``ensure_ascii``)."""
+    return json.dumps(text).encode()
+
+
 def _spliced(
-    write: Callable[[Any], bytes], request_id: int | str, member: dict[str, Any], raw: bytes, structured: Any
+    write: Callable[[Any], bytes],
+    write_text: Callable[[str], bytes],
+    request_id: int | str,
+    member: dict[str, Any],
+    text: str,
+    raw: bytes,
+    structured: Any,
 ) -> bytes | None:
     """``write`` of the response with ``raw`` in place of its structured content, which must be
-    ``structured`` itself (a result laid out by ``result_layout.TextLayout``, not dumped again)."""
+    ``structured`` itself (a result laid out by ``result_layout.TextLayout``, not dumped again),
+    and ``write_text(text)`` in place of its one text: the rest, a few hundred bytes, is all
+    that is written (and looked through for what the encoders write otherwise) here."""
     result = member.get("result")
     if type(result) is not dict or result.get("structuredContent") is not structured or structured is None:
         return None
-    out = write({"jsonrpc": "2.0", "id": request_id, "result": {**result, "structuredContent": _MARK}})
-    if out.count(_MARK_JSON) != 1:
+    content = result.get("content")
+    if type(content) is not list or len(content) != 1 or type(content[0]) is not dict:
         return None
-    return out.replace(_MARK_JSON, raw)
+    if content[0].get("text") != text:
+        return None
+    marked = {**result, "content": [{**content[0], "text": _TEXT}], "structuredContent": _MARK}
+    out = write({"jsonrpc": "2.0", "id": request_id, "result": marked})
+    if out.count(_MARK_JSON) != 1 or out.count(_TEXT_JSON) != 1:
+        return None
+    return out.replace(_TEXT_JSON, write_text(text)).replace(_MARK_JSON, raw)

@@ -40,6 +40,7 @@ Shaped = tuple[int, dict[str, Any]]  # the HTTP status, and the JSON-RPC ``resul
 # what a result of the plain shape may have set: the rest keeps its default
 _PLAIN = frozenset({"content", "structured_content", "is_error"})
 _TEXT = frozenset({"type", "text"})
+_TEXT_FIRST = ("text", "type")
 _FILLED = frozenset({"content", "isError", "structuredContent"})  # the rest is the same for all
 
 
@@ -144,6 +145,8 @@ class TextLayout:
         return out
 
     def _text(self, item: TextContent) -> dict[str, Any]:
+        if self.text_keys == _TEXT_FIRST:  # as the SDK's sieve orders them: no lookup per key
+            return {"text": item.text, "type": "text"}
         parts = {"type": "text", "text": item.text}
         return {key: parts[key] for key in self.text_keys}
 

@@ -34,7 +34,7 @@ values = st.recursive(
     max_leaves=16,
 )
 contents = st.dictionaries(texts, values, max_size=5)
-ids = st.integers() | texts | st.just(answer_bytes._MARK)
+ids = st.integers() | texts | st.sampled_from([answer_bytes._MARK, answer_bytes._TEXT])
 
 
 def _whole(request_id: Any, member: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +62,8 @@ def _sdk_session_bytes(request_id: Any, member: dict[str, Any]) -> bytes | str:
 @example({"label": "del\x7f", "at": [1e-05, 3e-05]}, "r-1", "2025-11-25")
 @example({"k": "\ud800"}, 1, "2025-11-25")
 @example({"k": answer_bytes._MARK}, answer_bytes._MARK, "2026-07-28")
+@example({"k": answer_bytes._TEXT}, answer_bytes._TEXT, "2025-11-25")
+@example({"k": 'a "quoted" \\ text\n'}, 3, "2026-07-28")
 @example({"a": {None: 1}}, 2, "2025-11-25")
 def test_the_bytes_of_the_whole_answer(content: dict[str, Any], request_id: Any, version: str) -> None:
     result = answer(content)
@@ -71,7 +73,7 @@ def test_the_bytes_of_the_whole_answer(content: dict[str, Any], request_id: Any,
     assert status == 200
     modern = answer_bytes.modern(request_id, member, text, result.structured_content)
     if modern is None:  # written whole by the direct path
-        assert not text.isascii() or "\x7f" in text or answer_bytes._MARK in json.dumps(request_id)
+        assert not text.isascii() or "\x7f" in text or request_id in (answer_bytes._MARK, answer_bytes._TEXT)
     else:
         assert modern == json.dumps(_whole(request_id, member), separators=SEPARATORS).encode()
     session = _session_bytes(request_id, member, text, result.structured_content)

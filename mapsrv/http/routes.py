@@ -167,7 +167,8 @@ def _literal_paths(pattern: str) -> list[str]:
 
 # Most requests (and every MCP call) name a fixed path: one dict lookup. The rest try each
 # remaining pattern in table order.
-_FIXED = {path: r for r in ROUTES for path in _literal_paths(r.pattern.pattern)}
+# Its match is made once (it is frozen): a request asks it of each layer it goes through.
+_FIXED = {path: RouteMatch(r, "", "") for r in ROUTES for path in _literal_paths(r.pattern.pattern)}
 _PATTERNS = tuple(r for r in ROUTES if not _literal_paths(r.pattern.pattern))
 _NO_KEY = ("", "")
 
@@ -176,7 +177,7 @@ def lookup(path: str) -> RouteMatch:
     """The route that serves ``path`` (``OTHER`` when none does)."""
     fixed = _FIXED.get(path)
     if fixed is not None:
-        return RouteMatch(fixed, *_NO_KEY)
+        return fixed
     for route in _PATTERNS:
         found = route.pattern.fullmatch(path)
         if found:

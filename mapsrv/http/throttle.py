@@ -158,7 +158,11 @@ class Throttle:
         """Spend one request of ``client``'s budget for ``kind`` (and the global one for new
         maps), or say why not and when to come back."""
         rate = self.limits.per_client[kind]
-        wait = await self._wait_for(f"{kind.value}:{client}", rate, shared=kind in _SHARED)
+        key = f"{kind.value}:{client}"
+        if kind in _SHARED:
+            wait = await self._wait_for(key, rate, shared=True)
+        else:  # this process's own budget: no await (a coroutine per request)
+            wait = self.local.acquire(key, rate, self._clock()).retry_after if rate.enabled else 0.0
         if wait > 0:
             self._refused[kind.value] += 1
             return TooManyRequests(

@@ -119,6 +119,11 @@ class McpStatistics:
 _SSE_SESSION = re.compile(rb"session_id=([0-9a-fA-F]{32})")
 
 
+def _may_have_session(scope: Scope) -> bool:
+    """Whether a request names a session or could open one: if neither, it is a 2026-07-28 one."""
+    return header(scope, b"mcp-session-id") is not None or _opens_session(scope)
+
+
 def _opens_session(scope: Scope) -> bool:
     """Whether a request could open a Streamable HTTP session: a POST with no session id, in the
     era that has sessions (the SDK sends other protocol versions to its stateless handler)."""
@@ -271,27 +276,29 @@ class McpEndpoints:
             # The SDK binds each session to scope["user"] and answers another one's requests
             # as for an unknown session (404): that is what binds a session to its key.
             scope["user"] = sdk_user(key)
-        raw, send = send, json_rpc_errors(send, self.config.max_body_size)
         peer = (scope.get("client") or ("", 0))[0]
         client = self.clients.of(peer, header(scope, b"x-forwarded-for"))
         family = lookup(scope["path"]).route.family
+        if family is Family.MCP_HTTP and self.direct is not None and not _may_have_session(scope):
+            # 2026-07-28: no session to book; the direct path writes whole JSON answers itself
+            # (never a bare 4xx or a 503), and hands the rest to the SDK (``_handed_on``)
+            await self.direct(scope, receive, send, client, partial(self._handed_on, send))
+            return
+        send = json_rpc_errors(send, self.config.max_body_size)
         if family is Family.MCP_SSE:
             await self._sse(scope, receive, send, client, key)
         elif family is Family.MCP_MESSAGES:
             await self._message(scope, receive, send)
         else:
             sdk_send = sdk_answers(send, retry_after=SESSION_RETRY_AFTER)
-            if (
-                self.direct is not None
-                and header(scope, b"mcp-session-id") is None
-                and not _opens_session(scope)
-            ):
-                # 2026-07-28: no session to book; the direct path writes whole JSON answers
-                # itself (never a bare 4xx or a 503), and hands the rest to the SDK
-                handed_on = partial(self.sessions.handle_request, send=sdk_send)
-                await self.direct(scope, receive, raw, client, handed_on)
-            else:
-                await self._streamable(scope, receive, sdk_send, client, key)
+            await self._streamable(scope, receive, sdk_send, client, key)
+
+    async def _handed_on(self, send: Send, scope: Scope, receive: Receive) -> None:
+        """What the direct path hands on, answered by the SDK as any request of the era is."""
+        sdk_send = sdk_answers(
+            json_rpc_errors(send, self.config.max_body_size), retry_after=SESSION_RETRY_AFTER
+        )
+        await self.sessions.handle_request(scope, receive, sdk_send)
 
     async def _streamable(
         self, scope: Scope, receive: Receive, send: Send, client: str, key: str | None

@@ -64,9 +64,8 @@ from mcp.shared.inbound import (
     find_duplicated_routing_header,
 )
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
-from mcp_types import methods as _methods
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pydantic_core import to_json
 from starlette.requests import Request
 
@@ -75,7 +74,7 @@ from mapsrv.core.json_pieces import is_big
 from mapsrv.http.types import Message, Receive, Scope, Send
 from mapsrv.mcp import answer_bytes
 from mapsrv.mcp.building import ToolContexts
-from mapsrv.mcp.request_checks import envelope_identity, takes_json
+from mapsrv.mcp.request_checks import envelope_identity, params_valid, takes_json
 from mapsrv.mcp.result_layout import ResultShapes, error_member
 from mapsrv.mcp.sessions import leavable
 from mapsrv.mcp.tools import ToolContext
@@ -395,9 +394,7 @@ def _big_result(result: CallToolResult) -> bool:
 def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str, *envelope: Any) -> _Call | None:
     """The call, if its parameters are valid for ``version`` as the SDK checks them."""
     params = decoded["params"]
-    try:
-        _methods.validate_client_request("tools/call", version, params)
-    except (KeyError, ValidationError):
+    if not params_valid(version, params):
         return None
     arguments = params.get("arguments")
     return _Call(runner, decoded["id"], arguments if arguments is not None else {}, version, *envelope)

@@ -1,0 +1,108 @@
+"""``request_checks.params_valid`` gives the SDK's own verdict on a ``tools/call``'s parameters
+(``validate_client_request``) for generated parameters (a name of any type, arguments of any
+kind, envelopes with keys missing, of the wrong types, or extra), the first time and when it is
+remembered, and whatever the arguments' values; ``takes_json`` is the SDK's ``Accept`` check.
+Pure code: the SDK's functions are the witness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from mcp.server.streamable_http import check_accept_headers
+from mcp_types import methods
+from pydantic import ValidationError
+from starlette.requests import Request
+
+from mapsrv.mcp.request_checks import params_valid, takes_json
+
+VERSIONS = ["2026-07-28", "2025-11-25", "2025-06-18"]
+RESERVED = "io.modelcontextprotocol/"
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+)
+client_info = st.fixed_dictionaries(
+    {"name": st.text(max_size=6) | st.integers(), "version": st.text(max_size=4)}
+)
+meta_values = {
+    f"{RESERVED}protocolVersion": st.sampled_from(VERSIONS) | scalars,
+    f"{RESERVED}clientCapabilities": st.just({})
+    | st.fixed_dictionaries({"elicitation": st.just({})})
+    | scalars,
+    f"{RESERVED}clientInfo": client_info | scalars,
+    "progressToken": st.text(max_size=4) | st.integers() | st.floats(allow_nan=False),
+    "other": json_values,
+}
+metas = st.builds(
+    lambda chosen, values: {key: values[key] for key in chosen},
+    st.sets(st.sampled_from(sorted(meta_values)), max_size=len(meta_values)),
+    st.fixed_dictionaries(meta_values),
+)
+arguments = (
+    st.none() | st.dictionaries(st.text(max_size=6), json_values, max_size=3) | scalars | st.lists(scalars)
+)
+params = st.builds(
+    lambda name, args, meta, extra, has_args: {
+        "name": name,
+        **({"arguments": args} if has_args else {}),
+        **({"_meta": meta} if meta is not None else {}),
+        **extra,
+    },
+    st.sampled_from(["read", "draw"]) | scalars,
+    arguments,
+    metas | st.none() | scalars,
+    st.dictionaries(st.sampled_from(["task", "other"]), json_values, max_size=1),
+    st.booleans(),
+)
+
+
+def sdk_verdict(version: str, given: dict[str, Any]) -> bool:
+    try:
+        methods.validate_client_request("tools/call", version, given)
+    except (KeyError, ValidationError):
+        return False
+    return True
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(VERSIONS), params, st.dictionaries(st.text(max_size=4), json_values, max_size=2))
+@example(
+    "2026-07-28",
+    {"name": "read", "arguments": {"map_id": "m"}, "_meta": {f"{RESERVED}protocolVersion": "2026-07-28"}},
+    {"x": 1},
+)
+@example("2025-11-25", {"name": "read", "arguments": None}, {})
+@example("2025-11-25", {"name": 1, "arguments": {}}, {})
+def test_the_sdks_verdict_first_and_remembered(version: str, given: dict[str, Any], other: Any) -> None:
+    expected = sdk_verdict(version, given)
+    assert params_valid(version, given) is expected
+    assert params_valid(version, given) is expected  # remembered
+    if type(given.get("arguments")) is dict:  # other arguments, the same rest: the same verdict
+        again = {**given, "arguments": other}
+        assert sdk_verdict(version, again) is expected
+        assert params_valid(version, again) is expected
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json, text/event-stream",
+        "application/json",
+        "APPLICATION/JSON;q=0.9",
+        "*/*",
+        "application/*",
+        "text/event-stream",
+        "text/html, application/xml",
+        "",
+    ],
+)
+def test_takes_json_is_the_sdks_check(accept: str) -> None:
+    headers = [(b"accept", accept.encode()), (b"accept", b"application/json")]
+    expected = check_accept_headers(Request({"type": "http", "headers": headers}))[0]
+    assert takes_json(accept) is expected
+    assert takes_json(accept) is expected

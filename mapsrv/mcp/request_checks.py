@@ -21,6 +21,7 @@ __all__ = ["envelope_identity", "params_valid", "takes_json"]
 _Model = TypeVar("_Model", bound=BaseModel)
 _MOST_KNOWN = 256  # verdicts kept (a client sends the same envelope each time): then forgotten
 _known: dict[tuple[str, bool, str], bool] = {}
+_identities: dict[str, tuple[str | None, ClientCapabilities | None]] = {}
 
 
 def params_valid(version: str, params: dict[str, Any]) -> bool:
@@ -56,7 +57,21 @@ def envelope_identity(
     """What ``Connection.from_envelope`` makes of a modern call's ``_meta`` envelope that a tool
     uses, without making the connection (9 µs): the client's name (given only when its info and
     its capabilities are both well-formed) and its capabilities. A mis-shaped value counts as not
-    given, as there."""
+    given, as there. Remembered by the values' JSON (a client sends the same on every call; two
+    models' validation was 2 µs of each), and shared by the calls, which only read it."""
+    try:
+        known = json.dumps([client_info, client_capabilities])
+    except (TypeError, ValueError):  # not JSON's values: made afresh
+        return _identity(client_info, client_capabilities)
+    found = _identities.get(known)
+    if found is None:
+        if len(_identities) >= _MOST_KNOWN:
+            _identities.clear()
+        found = _identities[known] = _identity(client_info, client_capabilities)
+    return found
+
+
+def _identity(client_info: Any, client_capabilities: Any) -> tuple[str | None, ClientCapabilities | None]:
     info = _typed(Implementation, client_info)
     capabilities = _typed(ClientCapabilities, client_capabilities)
     return (info.name if info is not None and capabilities is not None else None), capabilities

@@ -1,14 +1,16 @@
 """The SDK's own checks of a request, as mapsrv's direct path (``mapsrv.mcp.direct``) asks them:
-what its ``Accept`` allows, and what a modern call's ``_meta`` envelope says of its client.
-tests/mcp/test_result_layout.py holds ``envelope_identity`` to what the SDK's connection makes of
-the same values."""
+what its ``Accept`` allows, whether a ``tools/call``'s parameters are valid, and what a modern
+call's ``_meta`` envelope says of its client. Each is the SDK's function, asked once per value a
+client repeats on every call and then remembered (a few hundred values at most).
+tests/mcp/test_request_checks.py and tests/mcp/test_result_layout.py hold them to the SDK's."""
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from mcp.server.streamable_http import check_accept_headers
@@ -19,6 +21,8 @@ from pydantic import BaseModel, ValidationError
 __all__ = ["envelope_identity", "params_valid", "takes_json"]
 
 _Model = TypeVar("_Model", bound=BaseModel)
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
 _MOST_KNOWN = 256  # verdicts kept (a client sends the same envelope each time): then forgotten
 _known: dict[tuple[str, bool, str], bool] = {}
 _identities: dict[str, tuple[str | None, ClientCapabilities | None]] = {}
@@ -34,13 +38,7 @@ def params_valid(version: str, params: dict[str, Any]) -> bool:
     if arguments is not None and type(arguments) is not dict:
         return _validates(version, params)
     rest = json.dumps({key: value for key, value in params.items() if key != "arguments"})
-    known = (version, arguments is None, rest)
-    verdict = _known.get(known)
-    if verdict is None:
-        if len(_known) >= _MOST_KNOWN:
-            _known.clear()
-        verdict = _known[known] = _validates(version, params)
-    return verdict
+    return _remembered(_known, (version, arguments is None, rest), partial(_validates, version, params))
 
 
 def _validates(version: str, params: dict[str, Any]) -> bool:
@@ -59,15 +57,21 @@ def envelope_identity(
     its capabilities are both well-formed) and its capabilities. A mis-shaped value counts as not
     given, as there. Remembered by the values' JSON (a client sends the same on every call; two
     models' validation was 2 µs of each), and shared by the calls, which only read it."""
+    made = partial(_identity, client_info, client_capabilities)
     try:
         known = json.dumps([client_info, client_capabilities])
     except (TypeError, ValueError):  # not JSON's values: made afresh
-        return _identity(client_info, client_capabilities)
-    found = _identities.get(known)
+        return made()
+    return _remembered(_identities, known, made)
+
+
+def _remembered(known: dict[_Key, _Value], key: _Key, make: Callable[[], _Value]) -> _Value:
+    """``known[key]``, made the first time; ``known`` is emptied once it holds ``_MOST_KNOWN``."""
+    found = known.get(key)
     if found is None:
-        if len(_identities) >= _MOST_KNOWN:
-            _identities.clear()
-        found = _identities[known] = _identity(client_info, client_capabilities)
+        if len(known) >= _MOST_KNOWN:
+            known.clear()
+        found = known[key] = make()
     return found
 
 

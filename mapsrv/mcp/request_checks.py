@@ -24,6 +24,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 _Key = TypeVar("_Key")
 _Value = TypeVar("_Value")
 _MOST_KNOWN = 256  # verdicts kept (a client sends the same envelope each time): then forgotten
+_LONGEST_KNOWN = 4096  # characters of what a verdict is kept by (an envelope is ~200)
 _known: dict[tuple[str, bool, str], bool] = {}
 _identities: dict[str, tuple[str | None, ClientCapabilities | None]] = {}
 
@@ -37,8 +38,11 @@ def params_valid(version: str, params: dict[str, Any]) -> bool:
     arguments = params.get("arguments")
     if arguments is not None and type(arguments) is not dict:
         return _validates(version, params)
-    rest = json.dumps({key: value for key, value in params.items() if key != "arguments"})
-    return _remembered(_known, (version, arguments is None, rest), partial(_validates, version, params))
+    try:
+        rest = json.dumps({key: value for key, value in params.items() if key != "arguments"})
+    except RecursionError:  # nested past what json.dumps takes here (json.loads took it)
+        return _validates(version, params)
+    return _remembered(_known, (version, arguments is None, rest), partial(_validates, version, params), rest)
 
 
 def _validates(version: str, params: dict[str, Any]) -> bool:
@@ -60,13 +64,17 @@ def envelope_identity(
     made = partial(_identity, client_info, client_capabilities)
     try:
         known = json.dumps([client_info, client_capabilities])
-    except (TypeError, ValueError):  # not JSON's values: made afresh
+    except (TypeError, ValueError, RecursionError):  # not JSON's values, or nested too deep
         return made()
-    return _remembered(_identities, known, made)
+    return _remembered(_identities, known, made, known)
 
 
-def _remembered(known: dict[_Key, _Value], key: _Key, make: Callable[[], _Value]) -> _Value:
-    """``known[key]``, made the first time; ``known`` is emptied once it holds ``_MOST_KNOWN``."""
+def _remembered(known: dict[_Key, _Value], key: _Key, make: Callable[[], _Value], text: str) -> _Value:
+    """``known[key]``, made the first time; ``known`` is emptied once it holds ``_MOST_KNOWN``.
+    A key whose ``text`` is longer than ``_LONGEST_KNOWN`` is not kept: a client padding its
+    parameters would otherwise pin up to its bodies' size per entry."""
+    if len(text) > _LONGEST_KNOWN:
+        return make()
     found = known.get(key)
     if found is None:
         if len(known) >= _MOST_KNOWN:

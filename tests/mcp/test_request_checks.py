@@ -16,7 +16,8 @@ from mcp_types import methods
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from mapsrv.mcp.request_checks import params_valid, takes_json
+from mapsrv.mcp import request_checks
+from mapsrv.mcp.request_checks import envelope_identity, params_valid, takes_json
 
 VERSIONS = ["2026-07-28", "2025-11-25", "2025-06-18"]
 RESERVED = "io.modelcontextprotocol/"
@@ -106,3 +107,33 @@ def test_takes_json_is_the_sdks_check(accept: str) -> None:
     expected = check_accept_headers(Request({"type": "http", "headers": headers}))[0]
     assert takes_json(accept) is expected
     assert takes_json(accept) is expected
+
+
+def test_long_parameters_are_judged_and_not_kept() -> None:
+    """A client padding its parameters (any key but the arguments passes the SDK's check) gets the
+    SDK's verdict each time, and nothing of its padding is kept; a short envelope is kept."""
+    envelope = {f"{RESERVED}protocolVersion": "2026-07-28", f"{RESERVED}clientCapabilities": {}}
+    request_checks._known.clear()
+    for n in range(300):
+        padded = {"name": "read", "arguments": {}, "_meta": envelope, "pad": f"{n}" + "x" * 5_000}
+        assert params_valid("2026-07-28", padded) is sdk_verdict("2026-07-28", padded)
+    assert not request_checks._known
+    short = {"name": "read", "arguments": {}, "_meta": envelope}
+    assert params_valid("2026-07-28", short) is sdk_verdict("2026-07-28", short)
+    assert len(request_checks._known) == 1
+
+
+def test_nesting_deeper_than_json_dumps_takes_is_judged() -> None:
+    """Values nested past what ``json.dumps`` can write here (a big body's JSON is read in a
+    worker, and the checks run deeper in the loop's stack) get the SDK's verdicts, not an error."""
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(3_000):
+        inner["a"] = {}
+        inner = inner["a"]
+    capabilities = {"experimental": {"x": deep}}
+    envelope = {f"{RESERVED}protocolVersion": "2026-07-28", f"{RESERVED}clientCapabilities": capabilities}
+    given = {"name": "read", "arguments": {}, "_meta": {**envelope, "other": deep}}
+    assert params_valid("2026-07-28", given) is sdk_verdict("2026-07-28", given)
+    info = {"name": "deep", "version": "1"}
+    assert envelope_identity(info, capabilities) == request_checks._identity(info, capabilities)

@@ -28,7 +28,7 @@ from typing import Any
 
 from mapsrv.core.json_pieces import in_pieces, is_big
 
-__all__ = ["dumps", "dumps_finite", "dumps_small", "dumps_text", "maybe_other"]
+__all__ = ["dumps", "dumps_finite", "dumps_text", "maybe_other"]
 
 _DIGITS = frozenset(b"0123456789")
 # Writing in pieces lets a worker thread give the interpreter back to the event loop between
@@ -47,12 +47,6 @@ def dumps(value: Any) -> bytes:
     in a worker thread, a big list in it item by item (``json_pieces``, ``_LOOP_THREAD``)."""
     if get_ident() != _LOOP_THREAD and is_big(value):
         return in_pieces(lambda v: _dumps(v).decode(), value).encode()
-    return _dumps(value)
-
-
-def dumps_small(value: Any) -> bytes:
-    """``dumps`` of a value known to hold no big list or text (``json_pieces.is_big``), without
-    looking for one."""
     return _dumps(value)
 
 
@@ -79,7 +73,7 @@ def _dumps(value: Any) -> bytes:
 def dumps_text(value: Any) -> str:
     """``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``: the same text; in a worker
     thread, a big list in it item by item (``json_pieces``, ``_LOOP_THREAD``)."""
-    return _dumps_text(value) if get_ident() == _LOOP_THREAD else in_pieces(_dumps_text, value)
+    return _whole_or_in_pieces(_dumps_text, value)
 
 
 def _dumps_text(value: Any) -> str:
@@ -94,7 +88,12 @@ def dumps_finite(value: Any) -> str:
     ``0.00001``: the same number), so a country file's outlines, where one such coordinate is
     enough to send ``dumps_text`` the slow way, take a third of the time. In a worker thread, a
     big list in it item by item (``json_pieces``, ``_LOOP_THREAD``)."""
-    return _dumps_finite(value) if get_ident() == _LOOP_THREAD else in_pieces(_dumps_finite, value)
+    return _whole_or_in_pieces(_dumps_finite, value)
+
+
+def _whole_or_in_pieces(encode: Callable[[Any], str], value: Any) -> str:
+    """``encode(value)`` in one call on the loop's thread, else in pieces (``_LOOP_THREAD``)."""
+    return encode(value) if get_ident() == _LOOP_THREAD else in_pieces(encode, value)
 
 
 def _dumps_finite(value: Any) -> str:

@@ -37,7 +37,7 @@ until its keep-alive timer runs out (75 s here), in CLOSE-WAIT.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ from mapsrv.errors import HttpError
 from mapsrv.http.pacing import Pacer
 from mapsrv.http.responses import send_error
 from mapsrv.http.routes import Family, lookup
-from mapsrv.http.types import App, Message, Receive, Send
+from mapsrv.http.types import App, Message, Receive, Send, replaying
 
 __all__ = [
     "ConnectionCounts",
@@ -125,7 +125,7 @@ class _Exchange:
         # (``mapsrv.http.h1_exchange`` for HTTP/1.1, a trio memory channel from hypercorn's
         # ``TaskGroup.spawn_app`` for HTTP/2): a message already there is taken at once, without
         # a cancel scope for the deadline (about 7 µs, a fiftieth of a small tool call)
-        self._ready = getattr(getattr(receive, "__self__", None), "receive_nowait", None)
+        self._ready = _nowait(receive)
         self._first = first  # a message taken already (``_already_here``), read first
 
     async def receive(self) -> Message:
@@ -214,10 +214,14 @@ class _Exchange:
                 await self._send(message)
 
 
+def _nowait(receive: Receive) -> Callable[[], Message] | None:
+    """The ``receive_nowait`` of what ``receive`` is bound to, if it has one (see ``_Exchange``)."""
+    return getattr(getattr(receive, "__self__", None), "receive_nowait", None)
+
+
 def _already_here(receive: Receive) -> Message | None:
-    """The request's first message if the server has it already (``receive_nowait``: see
-    ``_Exchange``), else None."""
-    ready = getattr(getattr(receive, "__self__", None), "receive_nowait", None)
+    """The request's first message if the server has it already (``_nowait``), else None."""
+    ready = _nowait(receive)
     if ready is None:
         return None
     try:
@@ -225,16 +229,6 @@ def _already_here(receive: Receive) -> Message | None:
     except trio.WouldBlock:
         return None
     return message
-
-
-def _first_then(first: Message, receive: Receive) -> Receive:
-    """``receive``, ``first`` given before anything it says."""
-    taken = [first]
-
-    async def replay() -> Message:
-        return taken.pop() if taken else await receive()
-
-    return replay
 
 
 async def _send_last_shielded(send: Send, message: Message) -> None:
@@ -295,7 +289,7 @@ class ConnectionHygiene:
             # An MCP POST whose whole body came with its head (a tool call): no deadline to keep,
             # nothing to hold or drain, and the app reads the body straight (a wrapper for each
             # message of the exchange was a fifth of this middleware's cost).
-            await self.app(scope, _first_then(first, receive), send)
+            await self.app(scope, replaying([first], receive), send)
             return
         exchange = _Exchange(self.counts, receive, send, self.body_timeout, shield, first)
         try:

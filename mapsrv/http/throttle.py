@@ -152,7 +152,11 @@ class Throttle:
                 return await self.shared.take_rate(key, rate.interval, rate.burst)
             except StoreUnavailable:
                 pass  # Redis is away: this process enforces the limit alone meanwhile
-        return self.local.acquire(key, rate, self._clock()).retry_after
+        return self._local_wait(key, rate)
+
+    def _local_wait(self, key: str, rate: Rate) -> float:
+        """``_wait_for`` on this process's own budget."""
+        return self.local.acquire(key, rate, self._clock()).retry_after if rate.enabled else 0.0
 
     async def check(self, kind: Kind, client: str) -> TooManyRequests | None:
         """Spend one request of ``client``'s budget for ``kind`` (and the global one for new
@@ -162,7 +166,7 @@ class Throttle:
         if kind in _SHARED:
             wait = await self._wait_for(key, rate, shared=True)
         else:  # this process's own budget: no await (a coroutine per request)
-            wait = self.local.acquire(key, rate, self._clock()).retry_after if rate.enabled else 0.0
+            wait = self._local_wait(key, rate)
         if wait > 0:
             self._refused[kind.value] += 1
             return TooManyRequests(

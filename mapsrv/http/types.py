@@ -1,12 +1,13 @@
 """The ASGI shapes every raw handler in mapsrv uses (``serve``'s and the gateway's), written once,
-and the one way to read a request header."""
+the one way to read a request header, and the one way to hand on a request whose first messages
+were read already (``replaying``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["App", "Message", "Receive", "Scope", "Send", "header"]
+__all__ = ["App", "Message", "Receive", "Scope", "Send", "header", "replaying"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -21,3 +22,13 @@ def header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def replaying(read: list[Message], receive: Receive) -> Receive:
+    """``receive`` as if nothing had been read from it: ``read`` first, then the rest."""
+    pending = list(reversed(read))
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay

@@ -47,7 +47,7 @@ def modern(request_id: int | str, member: dict[str, Any], text: str, structured:
     it cannot be written so (the caller writes it whole, in a worker if it is big)."""
     if not text.isascii() or "\x7f" in text:
         return None
-    return _spliced(json_bytes.dumps_small, _json_string, request_id, member, text, text.encode(), structured)
+    return _spliced(json_bytes.dumps, _json_string, request_id, member, text, text.encode(), structured)
 
 
 def in_session(request_id: int | str, member: dict[str, Any], text: str | None, structured: Any) -> bytes:

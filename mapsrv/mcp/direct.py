@@ -51,7 +51,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
 from mcp import MCPError
@@ -65,13 +65,12 @@ from mcp.shared.inbound import (
 )
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from pydantic import BaseModel
 from pydantic_core import to_json
 from starlette.requests import Request
 
 from mapsrv.core import json_bytes
 from mapsrv.core.json_pieces import is_big
-from mapsrv.http.types import Message, Receive, Scope, Send
+from mapsrv.http.types import Message, Receive, Scope, Send, replaying
 from mapsrv.mcp import answer_bytes
 from mapsrv.mcp.building import ToolContexts
 from mapsrv.mcp.request_checks import envelope_identity, params_valid, takes_json
@@ -96,7 +95,6 @@ _PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
 # a later round of a call that asked its person: the SDK unseals and checks its state
 _LATER_ROUND = ("inputResponses", "requestState")
 _RESERVED_META = "io.modelcontextprotocol/"  # a modern envelope's keys in ``_meta``
-_Model = TypeVar("_Model", bound=BaseModel)
 # a call's HTTP status, its JSON-RPC ``result`` or ``error`` member, and, when known, its
 # structured content and that content's JSON (``answer_bytes``)
 _Ran = tuple[int, dict[str, Any], str | None, Any]
@@ -156,7 +154,7 @@ class DirectCalls:
         call = await _off_loop_if(body, self._call, scope, body) if body is not None else None
         if call is None:
             self.handed_on += 1
-            await fallback(scope, _replaying(read, receive))
+            await fallback(scope, replaying(read, receive))
             return
         self.answered += 1
         reported, capabilities = envelope_identity(call.client_info, call.client_capabilities)
@@ -185,7 +183,7 @@ class DirectCalls:
             else None
         )
         if call is None:
-            await fallback(scope, _replaying(read, receive))
+            await fallback(scope, replaying(read, receive))
             return
         tc = self.contexts.of_session(scope, session.id, session.client_name)
         ran = await self._run(call, tc, receive, (session.id, call.id))
@@ -398,13 +396,3 @@ def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str, *envelope:
         return None
     arguments = params.get("arguments")
     return _Call(runner, decoded["id"], arguments if arguments is not None else {}, version, *envelope)
-
-
-def _replaying(read: list[Message], receive: Receive) -> Receive:
-    """``receive`` as if nothing had been read from it: ``read`` first, then the rest."""
-    pending = list(reversed(read))
-
-    async def replay() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replay

@@ -35,11 +35,10 @@ _LAST = _Last()
 
 def answer(content: dict[str, Any], text: str | None = None) -> CallToolResult:
     """``content`` as structured content and as its JSON text (or ``text`` when given)."""
-    if text is not None:
-        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=content)
-    written = compact(content)
+    written = compact(content) if text is None else text
     result = CallToolResult(content=[TextContent(type="text", text=written)], structured_content=content)
-    _LAST.made = (weakref.ref(result), written)
+    if text is None:
+        _LAST.made = (weakref.ref(result), written)
     return result
 
 

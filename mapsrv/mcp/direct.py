@@ -63,7 +63,7 @@ from mcp.shared.inbound import (
     classify_inbound_request,
     find_duplicated_routing_header,
 )
-from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from mcp.types import CallToolResult, ClientCapabilities, InputRequiredResult, TextContent
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic_core import to_json
 from starlette.requests import Request
@@ -112,15 +112,16 @@ class InSession:
 
 @dataclass(slots=True)
 class _Call:
-    """A tool call the direct path answers: its tool, id, arguments, and its envelope as the
-    SDK's ladder passed it (``InboundModernRoute``)."""
+    """A tool call the direct path answers: its tool, id, arguments, and what a modern call's
+    envelope says of its client (``envelope_identity``: made where the call is decided, in a
+    worker for a big body)."""
 
     runner: ToolRunner
     id: int | str
     arguments: dict[str, Any]
     version: str
-    client_info: Any = None  # a modern call's envelope; a session's call has its handshake
-    client_capabilities: Any = None
+    reported: str | None = None  # the client's name; a session's call has its handshake's
+    capabilities: ClientCapabilities | None = None
 
 
 class DirectCalls:
@@ -157,9 +158,8 @@ class DirectCalls:
             await fallback(scope, replaying(read, receive))
             return
         self.answered += 1
-        reported, capabilities = envelope_identity(call.client_info, call.client_capabilities)
-        asker = partial(first_round_asker, capabilities)
-        tc = self.contexts.of_request(scope, client, reported, asker)
+        asker = partial(first_round_asker, call.capabilities)
+        tc = self.contexts.of_request(scope, client, call.reported, asker)
         ran = await self._run(call, tc, receive)
         if ran is not None:  # None: the client left, and nobody is there to answer
             await self._answer(send, call.id, *ran)
@@ -236,8 +236,8 @@ class DirectCalls:
             return None
         if self._checks_param_headers(runner.spec.name, scope):
             return None
-        envelope = verdict.client_info, verdict.client_capabilities
-        return _valid(runner, decoded, verdict.protocol_version, *envelope)
+        identity = envelope_identity(verdict.client_info, verdict.client_capabilities)
+        return _valid(runner, decoded, verdict.protocol_version, *identity)
 
     def _session_call(self, scope: Scope, body: bytes, version: str) -> _Call | None:
         """The tool call this POST makes in a session of ``version``, if this path answers it
@@ -389,10 +389,10 @@ def _big_result(result: CallToolResult) -> bool:
     return texts >= BIG_BODY or is_big(result.structured_content)
 
 
-def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str, *envelope: Any) -> _Call | None:
+def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str, *identity: Any) -> _Call | None:
     """The call, if its parameters are valid for ``version`` as the SDK checks them."""
     params = decoded["params"]
     if not params_valid(version, params):
         return None
     arguments = params.get("arguments")
-    return _Call(runner, decoded["id"], arguments if arguments is not None else {}, version, *envelope)
+    return _Call(runner, decoded["id"], arguments if arguments is not None else {}, version, *identity)

@@ -122,9 +122,14 @@ async def _read_socket(server: Any, paced: _Paced, raw: socket.socket) -> None:
     ``recvfrom`` a request, one failed). Errors end the loop as the stream's would: a closed
     socket (``ClosedResourceError``, EBADF) quietly, a broken one after the storm's turn
     (``_Paced``)."""
+    # A new connection's first request is usually there already (a storm's arrivals read it at
+    # once, as the stream did, not one epoll turn later); every later one comes after an answer.
+    waiting = False
     while raw.fileno() >= 0:  # closed by the protocol (a refused head, ``Connection: close``)
         try:
-            await trio.lowlevel.wait_readable(raw)
+            if waiting:
+                await trio.lowlevel.wait_readable(raw)
+            waiting = True
             data = raw.recv(MAX_RECV)
         except BlockingIOError:
             continue

@@ -18,7 +18,7 @@ from pydantic_core import PydanticSerializationError, to_json
 
 from mapsrv.mcp import answer_bytes
 from mapsrv.mcp.result_layout import ResultShapes
-from mapsrv.mcp.tools.results import answer, written_json
+from mapsrv.mcp.tools.results import answer, written_answer, written_json
 
 SEPARATORS = (",", ":")
 SHAPES = ResultShapes({"name": "mapsrv", "version": "0"})
@@ -91,6 +91,8 @@ def test_only_the_last_answer_made_is_known_by_its_text() -> None:
     assert written_json(alike) is None
     given_text = answer({"c": 3}, "three")
     assert written_json(given_text) is None
+    written = written_answer({"d": 4}, '{"d":4}')  # its JSON, written before
+    assert written_json(written) == '{"d":4}' and written_json(given_text) is None
 
 
 @pytest.mark.parametrize("version", ERAS)

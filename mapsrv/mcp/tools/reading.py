@@ -8,6 +8,7 @@ cursor page through the features in detail, and ``geojson`` exports them.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -26,7 +27,7 @@ from mapsrv.hub import MapEntry
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.files import MAX_INLINE, export, linked
 from mapsrv.mcp.tools.places import Resolver
-from mapsrv.mcp.tools.results import answer, compact
+from mapsrv.mcp.tools.results import answer, compact, written_answer
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
 from mapsrv.mcp.tools.styling import styled_layer
 from mapsrv.workers import checked, over_map, run
@@ -39,7 +40,6 @@ __all__ = [
     "round5",
     "summary",
     "summary_off_loop",
-    "with_present",
 ]
 
 SUMMARY_BUDGET = 1_700  # bytes of labelled-feature rows: a summary answer (JSON + its text) <= 6 KB
@@ -264,7 +264,7 @@ async def read(
     paged = any(v is not None for v in (layer, kind, text, box, cursor))
     geojson = format == "geojson" or (geojson and format is None)  # format, when given, says
     if not paged and not geojson and format is None:
-        return answer(with_present(await summary_off_loop(state, tc.links(entry)[0]), tc, entry))
+        return written_answer(*await _summary_of(tc, entry, state))
     if not paged:  # the whole map as a file: no pass to select its features, no copy of them
         return await _as_file(tc, entry, state, format, layer)
     matched = await _matching(state, layer, kind, text, box)
@@ -301,7 +301,7 @@ async def _as_file(
     whole = checked(state)  # stops if the client leaves
     collection, text = await run("encode", _encoded, whole)  # 593 countries: ~0.7 s
     if 2 * len(text) <= MAX_INLINE:  # the text and its copy as structured content
-        return answer(collection, text)
+        return written_answer(collection, text)
     link = tc.links(entry)[1] + "/export.geojson"  # the view link's: shareable, reveals no edit id
     if layer is not None:
         link += "?" + urlencode({"layer": layer})
@@ -323,20 +323,50 @@ def _encoded(state: MapState) -> tuple[dict[str, Any], str]:
 async def read_map(tc: ToolContext, map_id: str) -> str:
     """The ``map://{map_id}`` resource: the map's summary, as JSON text."""
     entry = await tc.entry(map_id)
-    return compact(with_present(await summary_off_loop(entry.state, tc.links(entry)[0]), tc, entry))
+    return (await _summary_of(tc, entry, entry.state))[1]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Summarised:
+    """A summary ``read`` answered (``MapEntry.summarised``): what it was made of (the map's
+    state, weakly: a state replaced is freed at once), its content and that content's JSON."""
+
+    state: weakref.ref[MapState]
+    url: str
+    present: tuple[str, ...]
+    content: dict[str, Any]
+    text: str
+
+
+async def _summary_of(tc: ToolContext, entry: MapEntry, state: MapState) -> tuple[dict[str, Any], str]:
+    """The summary of ``state`` (the map's now) with who is on it, and its compact JSON: made once
+    for a state, a link and a presence, then answered again while they hold. An agent reads an
+    unchanged map again and again (after a person's look, before each change it plans); on a
+    100,000-feature map the summary counts every feature in a worker, and on a small one making
+    it and its text was a sixth of a ``read``'s server CPU (docs/benchmarks.md, "Issue 74").
+    The content is shared by the answers made of it and never changed (``results.answer``)."""
+    url = tc.links(entry)[0]
+    present = _present(tc, entry)
+    last: _Summarised | None = entry.summarised
+    if last is not None and last.state() is state and last.url == url and last.present == present:
+        return last.content, last.text
+    content = await summary_off_loop(state, url)
+    if present:
+        content["present"] = list(present)
+    text = compact(content)
+    if entry.state is state:  # not a state a write replaced while a worker summarised it
+        entry.summarised = _Summarised(weakref.ref(state), url, present, content, text)
+    return content, text
+
+
+def _present(tc: ToolContext, entry: MapEntry) -> tuple[str, ...]:
+    """Who is on the map now ("Ana (editor)", and "+3 more"), in the summary's words."""
+    listed, more = tc.hub.present(entry)
+    said = [f"{member['name']} ({member['role']})" for member in listed]
+    return (*said, f"+{more} more") if listed and more else tuple(said)
 
 
 async def summary_off_loop(state: MapState, url: str) -> dict[str, Any]:
     """``summary``, in a worker thread for a big map (it counts every feature, and each styled
     layer's classes)."""
     return await over_map(summary, state, url)
-
-
-def with_present(out: dict[str, Any], tc: ToolContext, entry: MapEntry) -> dict[str, Any]:
-    """The summary with who is on the map now ("Ana (editor)"), when anyone is."""
-    listed, more = tc.hub.present(entry)
-    if listed:
-        out["present"] = [f"{member['name']} ({member['role']})" for member in listed]
-        if more:
-            out["present"].append(f"+{more} more")
-    return out

@@ -14,7 +14,7 @@ from mcp.types import CallToolResult, TextContent
 from mapsrv.core.json_bytes import dumps_text
 from mapsrv.errors import MapsrvError
 
-__all__ = ["MAX_IDS", "answer", "brief_change", "compact", "tool_error", "written_json"]
+__all__ = ["MAX_IDS", "answer", "brief_change", "compact", "tool_error", "written_answer", "written_json"]
 
 MAX_IDS = 20  # ids listed per kind of effect in one change; a count says how many there were
 
@@ -35,10 +35,16 @@ _LAST = _Last()
 
 def answer(content: dict[str, Any], text: str | None = None) -> CallToolResult:
     """``content`` as structured content and as its JSON text (or ``text`` when given)."""
-    written = compact(content) if text is None else text
-    result = CallToolResult(content=[TextContent(type="text", text=written)], structured_content=content)
     if text is None:
-        _LAST.made = (weakref.ref(result), written)
+        return written_answer(content, compact(content))
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=content)
+
+
+def written_answer(content: dict[str, Any], written: str) -> CallToolResult:
+    """``answer(content)`` where its JSON is written already: ``written`` is ``compact(content)``
+    (a big map's made in a worker, a summary made before)."""
+    result = CallToolResult(content=[TextContent(type="text", text=written)], structured_content=content)
+    _LAST.made = (weakref.ref(result), written)
     return result
 
 

@@ -17,9 +17,8 @@ A 2026-07-28 call (``__call__``):
   ``Accept`` that takes JSON, no routing header twice (``find_duplicated_routing_header``), the
   envelope ladder (``classify_inbound_request``: version, method and name headers against the
   body, the ``_meta`` envelope), the tool's parameters for the version
-  (``validate_client_request``);
-- the client's identity as ``Connection.from_envelope`` reads it (``envelope_identity``: the
-  agent's name, whether it can be asked);
+  (``validate_client_request``), and the client's identity as ``Connection.from_envelope`` reads
+  it (the agent's name, whether it can be asked): the last three together, ``modern_call``;
 - the result through the version's sieve (``serialize_server_result``), ``resultType`` and the
   ``serverInfo`` stamp, as ``ServerRunner`` shapes it (``mapsrv.mcp.result_layout``);
 - the answer as ``json.dumps`` writes it (``mapsrv.core.json_bytes``).
@@ -57,12 +56,7 @@ import trio
 from mcp import MCPError
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http import REQUEST_CANCELLED
-from mcp.shared.inbound import (
-    MCP_PARAM_HEADER_PREFIX,
-    InboundLadderRejection,
-    classify_inbound_request,
-    find_duplicated_routing_header,
-)
+from mcp.shared.inbound import MCP_PARAM_HEADER_PREFIX, find_duplicated_routing_header
 from mcp.types import CallToolResult, ClientCapabilities, InputRequiredResult, TextContent
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic_core import to_json
@@ -73,7 +67,7 @@ from mapsrv.core.json_pieces import is_big
 from mapsrv.http.types import Message, Receive, Scope, Send, replaying
 from mapsrv.mcp import answer_bytes
 from mapsrv.mcp.building import ToolContexts
-from mapsrv.mcp.request_checks import envelope_identity, params_valid, takes_json
+from mapsrv.mcp.request_checks import modern_call, params_valid, takes_json
 from mapsrv.mcp.result_layout import ResultShapes, error_member
 from mapsrv.mcp.sessions import leavable
 from mapsrv.mcp.tools import ToolContext
@@ -113,7 +107,7 @@ class InSession:
 @dataclass(slots=True)
 class _Call:
     """A tool call the direct path answers: its tool, id, arguments, and what a modern call's
-    envelope says of its client (``envelope_identity``: made where the call is decided, in a
+    envelope says of its client (``modern_call``: made where the call is decided, in a
     worker for a big body)."""
 
     runner: ToolRunner
@@ -231,13 +225,12 @@ class DirectCalls:
         decoded, runner = found
         if find_duplicated_routing_header(items) is not None:
             return None
-        verdict = classify_inbound_request(decoded, headers=headers)
-        if isinstance(verdict, InboundLadderRejection):
-            return None
         if self._checks_param_headers(runner.spec.name, scope):
             return None
-        identity = envelope_identity(verdict.client_info, verdict.client_capabilities)
-        return _valid(runner, decoded, verdict.protocol_version, *identity)
+        made = modern_call(decoded, headers)
+        if made is None:
+            return None
+        return _call_of(runner, decoded, made.version, made.reported, made.capabilities)
 
     def _session_call(self, scope: Scope, body: bytes, version: str) -> _Call | None:
         """The tool call this POST makes in a session of ``version``, if this path answers it
@@ -389,10 +382,11 @@ def _big_result(result: CallToolResult) -> bool:
     return texts >= BIG_BODY or is_big(result.structured_content)
 
 
-def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str, *identity: Any) -> _Call | None:
+def _valid(runner: ToolRunner, decoded: dict[str, Any], version: str) -> _Call | None:
     """The call, if its parameters are valid for ``version`` as the SDK checks them."""
-    params = decoded["params"]
-    if not params_valid(version, params):
-        return None
-    arguments = params.get("arguments")
+    return _call_of(runner, decoded, version) if params_valid(version, decoded["params"]) else None
+
+
+def _call_of(runner: ToolRunner, decoded: dict[str, Any], version: str, *identity: Any) -> _Call:
+    arguments = decoded["params"].get("arguments")
     return _Call(runner, decoded["id"], arguments if arguments is not None else {}, version, *identity)

@@ -1,8 +1,9 @@
 """The SDK's own checks of a request, as mapsrv's direct path (``mapsrv.mcp.direct``) asks them:
 what its ``Accept`` allows, whether a ``tools/call``'s parameters are valid, and what a modern
 call's ``_meta`` envelope says of its client. Each is the SDK's function, asked once per value a
-client repeats on every call and then remembered (a few hundred values at most).
-tests/mcp/test_request_checks.py and tests/mcp/test_result_layout.py hold them to the SDK's."""
+client repeats on every call and then remembered (a few hundred values at most); a modern call's
+three are asked together (``modern_call``). tests/mcp/test_request_checks.py and
+tests/mcp/test_result_layout.py hold them to the SDK's."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from mcp.server.streamable_http import check_accept_headers
+from mcp.shared.inbound import InboundLadderRejection, classify_inbound_request
 from mcp.types import ClientCapabilities, Implementation
 from mcp_types import methods as _methods
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["envelope_identity", "params_valid", "takes_json"]
+__all__ = ["ModernCall", "envelope_identity", "modern_call", "params_valid", "takes_json"]
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _Key = TypeVar("_Key")
@@ -27,6 +29,55 @@ _MOST_KNOWN = 256  # verdicts kept (a client sends the same envelope each time):
 _LONGEST_KNOWN = 4096  # characters of what a verdict is kept by (an envelope is ~200)
 _known: dict[tuple[str, bool, str], bool] = {}
 _identities: dict[str, tuple[str | None, ClientCapabilities | None]] = {}
+_ROUTING = ("mcp-protocol-version", "mcp-method", "mcp-name")  # the headers the SDK's ladder reads
+
+
+@dataclass(frozen=True, slots=True)
+class ModernCall:
+    """What the SDK makes of a 2026-07-28 ``tools/call`` it takes: the envelope's version, and
+    what the envelope says of the client (``envelope_identity``)."""
+
+    version: str
+    reported: str | None  # the client's name
+    capabilities: ClientCapabilities | None
+
+
+_calls: dict[tuple[Any, ...], ModernCall | Literal[False]] = {}
+
+
+def modern_call(decoded: dict[str, Any], headers: Mapping[str, str]) -> ModernCall | None:
+    """What the SDK makes of ``decoded``, a request (a ``tools/call``, its ``params`` an object)
+    sent with ``headers`` (by lowercase name, the first of each): None where its envelope ladder
+    (``classify_inbound_request``: the routing headers against the body, the ``_meta``
+    envelope) or its parameter check (``validate_client_request``, as ``params_valid``) refuses
+    it, else the call's version and its client's identity (as ``envelope_identity``). Remembered
+    by all that the three read: the method, the parameters but the arguments' values, as JSON,
+    and the three routing headers (one key: written once a call, where each check wrote its own took 3 % of a
+    small call's server CPU)."""
+    params = decoded["params"]
+    arguments = params.get("arguments")
+    decide = partial(_decide, decoded, headers)
+    if arguments is not None and type(arguments) is not dict:
+        made = decide()
+    else:
+        try:
+            rest = json.dumps({key: value for key, value in params.items() if key != "arguments"})
+        except RecursionError:  # nested past what json.dumps takes here (json.loads took it)
+            made = decide()
+        else:
+            key = (decoded.get("method"), rest, arguments is None, *(headers.get(name) for name in _ROUTING))
+            made = _remembered(_calls, key, decide, rest)
+    return made if isinstance(made, ModernCall) else None
+
+
+def _decide(decoded: dict[str, Any], headers: Mapping[str, str]) -> ModernCall | Literal[False]:
+    """``modern_call`` asked of the SDK: False where it refuses (kept, unlike None)."""
+    verdict = classify_inbound_request(decoded, headers=headers)
+    if isinstance(verdict, InboundLadderRejection):
+        return False
+    if not _validates(verdict.protocol_version, decoded["params"]):
+        return False
+    return ModernCall(verdict.protocol_version, *_identity(verdict.client_info, verdict.client_capabilities))
 
 
 def params_valid(version: str, params: dict[str, Any]) -> bool:

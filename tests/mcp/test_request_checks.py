@@ -1,8 +1,9 @@
 """``request_checks.params_valid`` gives the SDK's own verdict on a ``tools/call``'s parameters
 (``validate_client_request``) for generated parameters (a name of any type, arguments of any
 kind, envelopes with keys missing, of the wrong types, or extra), the first time and when it is
-remembered, and whatever the arguments' values; ``takes_json`` is the SDK's ``Accept`` check.
-Pure code: the SDK's functions are the witness."""
+remembered, and whatever the arguments' values; ``modern_call`` is what the SDK's envelope
+ladder, that check and its ``Connection`` make of a modern call with any routing headers;
+``takes_json`` is the SDK's ``Accept`` check. Pure code: the SDK's functions are the witness."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from mcp.server.connection import Connection
 from mcp.server.streamable_http import check_accept_headers
+from mcp.shared.inbound import InboundLadderRejection, classify_inbound_request
 from mcp_types import methods
 from pydantic import ValidationError
 from starlette.requests import Request
 
 from mapsrv.mcp import request_checks
-from mapsrv.mcp.request_checks import envelope_identity, params_valid, takes_json
+from mapsrv.mcp.request_checks import envelope_identity, modern_call, params_valid, takes_json
 
 VERSIONS = ["2026-07-28", "2025-11-25", "2025-06-18"]
 RESERVED = "io.modelcontextprotocol/"
@@ -87,6 +90,87 @@ def test_the_sdks_verdict_first_and_remembered(version: str, given: dict[str, An
         again = {**given, "arguments": other}
         assert sdk_verdict(version, again) is expected
         assert params_valid(version, again) is expected
+
+
+routing = st.fixed_dictionaries(
+    {},
+    optional={
+        "mcp-protocol-version": st.sampled_from(VERSIONS) | st.text(max_size=4),
+        "mcp-method": st.sampled_from(["tools/call", "tools/list"]) | st.text(max_size=4),
+        "mcp-name": st.sampled_from(["read", "draw", "=?base64?cmVhZA==?="]) | st.text(max_size=4),
+    },
+)
+
+
+def sdk_call(decoded: dict[str, Any], headers: dict[str, str]) -> tuple[str, str | None, Any] | None:
+    """What the SDK's modern entry makes of a ``tools/call``: its ladder, its parameter check for
+    the envelope's version, and the connection its envelope makes (the client's name, its
+    capabilities); None when it refuses."""
+    verdict = classify_inbound_request(decoded, headers=headers)
+    if isinstance(verdict, InboundLadderRejection):
+        return None
+    if not sdk_verdict(verdict.protocol_version, decoded["params"]):
+        return None
+    connection = Connection.from_envelope(
+        verdict.protocol_version, verdict.client_info, verdict.client_capabilities
+    )
+    client = connection.client_params
+    return (
+        verdict.protocol_version,
+        client.client_info.name if client else None,
+        connection.client_capabilities,
+    )
+
+
+@settings(max_examples=1500, deadline=None)
+@given(params, routing, st.dictionaries(st.text(max_size=4), json_values, max_size=2))
+@example(
+    {
+        "name": "read",
+        "arguments": {"map_id": "m"},
+        "_meta": {
+            f"{RESERVED}protocolVersion": "2026-07-28",
+            f"{RESERVED}clientCapabilities": {},
+            f"{RESERVED}clientInfo": {"name": "agent", "version": "1"},
+        },
+    },
+    {"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "read"},
+    {"x": 1},
+)
+def test_a_modern_call_is_what_the_sdk_makes_of_it(
+    given: dict[str, Any], headers: dict[str, str], other: Any
+) -> None:
+    """Any parameters with any routing headers: refused where the SDK refuses, else its version,
+    the client's name and capabilities, the first time and remembered; other arguments, or other
+    headers, are judged again, never taken from another call's verdict."""
+    decoded = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": given}
+    expected = sdk_call(decoded, headers)
+    for _ in range(2):  # made, then remembered
+        made = modern_call(decoded, headers)
+        assert (made.version, made.reported, made.capabilities) == expected if made else expected is None
+    if type(given.get("arguments")) is dict:  # other arguments, the same rest: the same verdict
+        again = {**decoded, "params": {**given, "arguments": other}}
+        made = modern_call(again, headers)
+        assert (made.version, made.reported, made.capabilities) == expected if made else expected is None
+    for name in headers:  # one header less: its own verdict
+        fewer = {key: value for key, value in headers.items() if key != name}
+        made, expected = modern_call(decoded, fewer), sdk_call(decoded, fewer)
+        assert (made.version, made.reported, made.capabilities) == expected if made else expected is None
+
+
+def test_a_modern_calls_verdict_is_kept_by_its_headers_and_method() -> None:
+    """The same parameters under another version header, name header or method are another
+    call: a verdict kept for one is never the other's (the SDK takes one and refuses the
+    other)."""
+    meta = {f"{RESERVED}protocolVersion": "2026-07-28", f"{RESERVED}clientCapabilities": {}}
+    decoded = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "read", "_meta": meta}}
+    right = {"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "read"}
+    assert modern_call(decoded, right) is not None
+    for name, wrong in (("mcp-protocol-version", "2025-11-25"), ("mcp-name", "draw"), ("mcp-method", "x")):
+        assert modern_call(decoded, {**right, name: wrong}) is None
+        assert sdk_call(decoded, {**right, name: wrong}) is None
+    assert modern_call({**decoded, "method": "x"}, right) is None  # its header says tools/call
+    assert modern_call(decoded, right) is not None
 
 
 @pytest.mark.parametrize(

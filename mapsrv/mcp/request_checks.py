@@ -20,7 +20,7 @@ from mcp.types import ClientCapabilities, Implementation
 from mcp_types import methods as _methods
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ModernCall", "envelope_identity", "modern_call", "params_valid", "takes_json"]
+__all__ = ["ModernCall", "modern_call", "params_valid", "takes_json"]
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _Key = TypeVar("_Key")
@@ -28,14 +28,16 @@ _Value = TypeVar("_Value")
 _MOST_KNOWN = 256  # verdicts kept (a client sends the same envelope each time): then forgotten
 _LONGEST_KNOWN = 4096  # characters of what a verdict is kept by (an envelope is ~200)
 _known: dict[tuple[str, bool, str], bool] = {}
-_identities: dict[str, tuple[str | None, ClientCapabilities | None]] = {}
 _ROUTING = ("mcp-protocol-version", "mcp-method", "mcp-name")  # the headers the SDK's ladder reads
 
 
 @dataclass(frozen=True, slots=True)
 class ModernCall:
     """What the SDK makes of a 2026-07-28 ``tools/call`` it takes: the envelope's version, and
-    what the envelope says of the client (``envelope_identity``)."""
+    what the envelope says of the client, as ``Connection.from_envelope`` reads it: the client's
+    name (given only when its info and its capabilities are both well-formed) and its
+    capabilities (a mis-shaped value counts as not given, as there). Shared by the calls, which
+    only read it."""
 
     version: str
     reported: str | None  # the client's name
@@ -50,7 +52,7 @@ def modern_call(decoded: dict[str, Any], headers: Mapping[str, str]) -> ModernCa
     sent with ``headers`` (by lowercase name, the first of each): None where its envelope ladder
     (``classify_inbound_request``: the routing headers against the body, the ``_meta``
     envelope) or its parameter check (``validate_client_request``, as ``params_valid``) refuses
-    it, else the call's version and its client's identity (as ``envelope_identity``). Remembered
+    it, else the call's version and its client's identity (``ModernCall``). Remembered
     by all that the three read: the method, the parameters but the arguments' values, as JSON,
     and the three routing headers (one key: written once a call, where each check wrote its own took 3 % of a
     small call's server CPU)."""
@@ -104,22 +106,6 @@ def _validates(version: str, params: dict[str, Any]) -> bool:
     return True
 
 
-def envelope_identity(
-    client_info: Any, client_capabilities: Any
-) -> tuple[str | None, ClientCapabilities | None]:
-    """What ``Connection.from_envelope`` makes of a modern call's ``_meta`` envelope that a tool
-    uses, without making the connection (9 µs): the client's name (given only when its info and
-    its capabilities are both well-formed) and its capabilities. A mis-shaped value counts as not
-    given, as there. Remembered by the values' JSON (a client sends the same on every call; two
-    models' validation was 2 µs of each), and shared by the calls, which only read it."""
-    made = partial(_identity, client_info, client_capabilities)
-    try:
-        known = json.dumps([client_info, client_capabilities])
-    except (TypeError, ValueError, RecursionError):  # not JSON's values, or nested too deep
-        return made()
-    return _remembered(_identities, known, made, known)
-
-
 def _remembered(known: dict[_Key, _Value], key: _Key, make: Callable[[], _Value], text: str) -> _Value:
     """``known[key]``, made the first time; ``known`` is emptied once it holds ``_MOST_KNOWN``.
     A key whose ``text`` is longer than ``_LONGEST_KNOWN`` is not kept: a client padding its
@@ -135,6 +121,7 @@ def _remembered(known: dict[_Key, _Value], key: _Key, make: Callable[[], _Value]
 
 
 def _identity(client_info: Any, client_capabilities: Any) -> tuple[str | None, ClientCapabilities | None]:
+    """What ``Connection.from_envelope`` makes of the envelope, without making the connection."""
     info = _typed(Implementation, client_info)
     capabilities = _typed(ClientCapabilities, client_capabilities)
     return (info.name if info is not None and capabilities is not None else None), capabilities

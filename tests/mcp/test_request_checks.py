@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from mapsrv.mcp import request_checks
-from mapsrv.mcp.request_checks import envelope_identity, modern_call, params_valid, takes_json
+from mapsrv.mcp.request_checks import modern_call, params_valid, takes_json
 
 VERSIONS = ["2026-07-28", "2025-11-25", "2025-06-18"]
 RESERVED = "io.modelcontextprotocol/"
@@ -219,5 +219,9 @@ def test_nesting_deeper_than_json_dumps_takes_is_judged() -> None:
     envelope = {f"{RESERVED}protocolVersion": "2026-07-28", f"{RESERVED}clientCapabilities": capabilities}
     given = {"name": "read", "arguments": {}, "_meta": {**envelope, "other": deep}}
     assert params_valid("2026-07-28", given) is sdk_verdict("2026-07-28", given)
-    info = {"name": "deep", "version": "1"}
-    assert envelope_identity(info, capabilities) == request_checks._identity(info, capabilities)
+    meta = {**given["_meta"], f"{RESERVED}clientInfo": {"name": "deep", "version": "1"}}
+    decoded = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {**given, "_meta": meta}}
+    headers = {"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "read"}
+    made = modern_call(decoded, headers)
+    expected = sdk_call(decoded, headers)
+    assert (made.version, made.reported, made.capabilities) == expected if made else expected is None

@@ -1,7 +1,7 @@
 """The direct path's results laid out without the sieve (``mapsrv.mcp.result_layout``) are the
 exact path's, keys in order, for every protocol version; a result of any other shape takes the
 exact path; and a modern call's envelope names its agent as the SDK's ``Connection`` does
-(``mapsrv.mcp.request_checks.envelope_identity``). Pure code: the SDK's own functions are the witness."""
+(``mapsrv.mcp.request_checks.modern_call``). Pure code: the SDK's own functions are the witness."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from mcp.server.connection import Connection
 from mcp.types import CallToolResult, EmbeddedResource, ImageContent, TextContent, TextResourceContents
+from mcp_types import methods
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
-from mapsrv.mcp.request_checks import envelope_identity
+from mapsrv.mcp.request_checks import modern_call
 from mapsrv.mcp.result_layout import ResultShapes, Shaped, TextLayout
 
 STAMP = {"name": "mapsrv", "version": "0"}
@@ -102,14 +104,29 @@ ENVELOPES = [
 
 
 @pytest.mark.parametrize("info, capabilities", ENVELOPES)
-def test_envelope_identity_is_what_the_sdk_connection_makes_of_it(info: Any, capabilities: Any) -> None:
+def test_a_calls_identity_is_what_the_sdk_connection_makes_of_it(info: Any, capabilities: Any) -> None:
     version = MODERN_PROTOCOL_VERSIONS[-1]
     connection = Connection.from_envelope(version, info, capabilities)
     params = connection.client_params
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+        **({"io.modelcontextprotocol/clientInfo": info} if info is not None else {}),
+    }
+    decoded = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "read", "_meta": meta}}
+    headers = {"mcp-protocol-version": version, "mcp-method": "tools/call", "mcp-name": "read"}
+    try:  # the SDK answers a call whose envelope its parameter check refuses itself
+        methods.validate_client_request("tools/call", version, decoded["params"])
+    except ValidationError:
+        taken = False
+    else:
+        taken = True
     for _ in range(2):  # made, then remembered
-        name, caps = envelope_identity(info, capabilities)
-        assert name == (params.client_info.name if params is not None else None)
-        assert caps == connection.client_capabilities
+        made = modern_call(decoded, headers)
+        assert (made is not None) is taken
+        if made is not None:
+            assert made.reported == (params.client_info.name if params is not None else None)
+            assert made.capabilities == connection.client_capabilities
 
 
 def test_a_plain_result_is_laid_out_without_the_exact_path_once_learned() -> None:

@@ -13,6 +13,8 @@ Nothing here does I/O or reads a clock: the caller passes ``now``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 __all__ = ["Decision", "LocalLimiter", "Rate", "gcra"]
 
@@ -32,12 +34,12 @@ class Rate:
     def enabled(self) -> bool:
         return self.per_second > 0
 
-    @property
+    @cached_property  # read on every request; a rate never changes
     def interval(self) -> float:
         """Seconds between requests at the sustained rate."""
         return 1 / self.per_second
 
-    @property
+    @cached_property
     def window(self) -> float:
         """Seconds a full bucket's worth of requests stays on the books."""
         return self.interval * self.burst
@@ -51,8 +53,7 @@ class Rate:
 _SLACK = 1e-6
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):  # made on every request: a tuple is made in a third of a frozen dataclass's time
     allowed: bool
     tat: float  # the theoretical arrival time to store (unchanged when refused)
     retry_after: float  # seconds until this request would be allowed (0 when it was)

@@ -24,9 +24,9 @@ made by someone who knew it, is written the long way).
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from pydantic_core import to_json
@@ -65,8 +65,9 @@ def in_session(request_id: int | str, member: dict[str, Any], text: str | None, 
 
 
 def _json_string(text: str) -> bytes:
-    """``text`` as ``json.dumps`` writes a string (with ``ensure_ascii``)."""
-    return json.dumps(text).encode()
+    """``text`` as ``json.dumps`` writes a string (with ``ensure_ascii``): its own string encoder,
+    without the call's way through ``JSONEncoder`` (a third of the time on a 1 kB text)."""
+    return encode_basestring_ascii(text).encode()
 
 
 def _spliced(

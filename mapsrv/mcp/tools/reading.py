@@ -27,7 +27,7 @@ from mapsrv.hub import MapEntry
 from mapsrv.mcp.tools.context import ToolContext
 from mapsrv.mcp.tools.files import MAX_INLINE, export, linked
 from mapsrv.mcp.tools.places import Resolver
-from mapsrv.mcp.tools.results import answer, compact, written_answer
+from mapsrv.mcp.tools.results import again, answer, compact, written_answer
 from mapsrv.mcp.tools.schema import MAX_READ, Bounds, MapId
 from mapsrv.mcp.tools.styling import styled_layer
 from mapsrv.workers import checked, over_map, run
@@ -264,7 +264,7 @@ async def read(
     paged = any(v is not None for v in (layer, kind, text, box, cursor))
     geojson = format == "geojson" or (geojson and format is None)  # format, when given, says
     if not paged and not geojson and format is None:
-        return written_answer(*await _summary_of(tc, entry, state))
+        return (await _summary_of(tc, entry, state)).answer
     if not paged:  # the whole map as a file: no pass to select its features, no copy of them
         return await _as_file(tc, entry, state, format, layer)
     matched = await _matching(state, layer, kind, text, box)
@@ -323,40 +323,44 @@ def _encoded(state: MapState) -> tuple[dict[str, Any], str]:
 async def read_map(tc: ToolContext, map_id: str) -> str:
     """The ``map://{map_id}`` resource: the map's summary, as JSON text."""
     entry = await tc.entry(map_id)
-    return (await _summary_of(tc, entry, entry.state))[1]
+    return (await _summary_of(tc, entry, entry.state)).text
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Summarised:
     """A summary ``read`` answered (``MapEntry.summarised``): what it was made of (the map's
-    state, weakly: a state replaced is freed at once), its content and that content's JSON."""
+    state, weakly: a state replaced is freed at once), the answer and its text (its content's
+    JSON)."""
 
     state: weakref.ref[MapState]
     url: str
     present: tuple[str, ...]
-    content: dict[str, Any]
+    answer: CallToolResult
     text: str
 
 
-async def _summary_of(tc: ToolContext, entry: MapEntry, state: MapState) -> tuple[dict[str, Any], str]:
-    """The summary of ``state`` (the map's now) with who is on it, and its compact JSON: made once
-    for a state, a link and a presence, then answered again while they hold. An agent reads an
+async def _summary_of(tc: ToolContext, entry: MapEntry, state: MapState) -> _Summarised:
+    """The summary of ``state`` (the map's now) with who is on it, as an answer: made once for a
+    state, a link and a presence, then answered again while they hold. An agent reads an
     unchanged map again and again (after a person's look, before each change it plans); on a
     100,000-feature map the summary counts every feature in a worker, and on a small one making
-    it and its text was a sixth of a ``read``'s server CPU (docs/benchmarks.md, "Issue 74").
-    The content is shared by the answers made of it and never changed (``results.answer``)."""
+    it, its text and its answer was a fifth of a ``read``'s server CPU (docs/benchmarks.md,
+    "Issue 74"). The answer is shared by the calls answered with it: nothing changes an answer
+    once made (``results.written_answer``)."""
     url = tc.links(entry)[0]
     present = _present(tc, entry)
     last: _Summarised | None = entry.summarised
     if last is not None and last.state() is state and last.url == url and last.present == present:
-        return last.content, last.text
+        again(last.answer, last.text)
+        return last
     content = await summary_off_loop(state, url)
     if present:
         content["present"] = list(present)
     text = compact(content)
+    made = _Summarised(weakref.ref(state), url, present, written_answer(content, text), text)
     if entry.state is state:  # not a state a write replaced while a worker summarised it
-        entry.summarised = _Summarised(weakref.ref(state), url, present, content, text)
-    return content, text
+        entry.summarised = made
+    return made
 
 
 def _present(tc: ToolContext, entry: MapEntry) -> tuple[str, ...]:

@@ -14,7 +14,16 @@ from mcp.types import CallToolResult, TextContent
 from mapsrv.core.json_bytes import dumps_text
 from mapsrv.errors import MapsrvError
 
-__all__ = ["MAX_IDS", "answer", "brief_change", "compact", "tool_error", "written_answer", "written_json"]
+__all__ = [
+    "MAX_IDS",
+    "again",
+    "answer",
+    "brief_change",
+    "compact",
+    "tool_error",
+    "written_answer",
+    "written_json",
+]
 
 MAX_IDS = 20  # ids listed per kind of effect in one change; a count says how many there were
 
@@ -44,8 +53,14 @@ def written_answer(content: dict[str, Any], written: str) -> CallToolResult:
     """``answer(content)`` where its JSON is written already: ``written`` is ``compact(content)``
     (a big map's made in a worker, a summary made before)."""
     result = CallToolResult(content=[TextContent(type="text", text=written)], structured_content=content)
-    _LAST.made = (weakref.ref(result), written)
+    again(result, written)
     return result
+
+
+def again(result: CallToolResult, written: str) -> None:
+    """``result``, made by ``written_answer`` (``written`` its text), is answered again: it is
+    the last answer made."""
+    _LAST.made = (weakref.ref(result), written)
 
 
 def written_json(result: CallToolResult) -> str | None:

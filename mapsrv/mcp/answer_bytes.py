@@ -32,6 +32,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from mapsrv.core import json_bytes
+from mapsrv.mcp.result_layout import TextLayout
 
 __all__ = ["modern", "in_session"]
 
@@ -39,15 +40,77 @@ _MARK = secrets.token_hex(16)  # stands for the structured content while the res
 _MARK_JSON = f'"{_MARK}"'.encode()
 _TEXT = secrets.token_hex(16)  # ... and for its text
 _TEXT_JSON = f'"{_TEXT}"'.encode()
+_ID = secrets.token_hex(16)  # ... and for the request's id, in an answer written once for a layout
 
 
-def modern(request_id: int | str, member: dict[str, Any], text: str, structured: Any) -> bytes | None:
+def modern(
+    request_id: int | str,
+    member: dict[str, Any],
+    text: str,
+    structured: Any,
+    layout: TextLayout | None = None,
+) -> bytes | None:
     """The 2026-07-28 answer: ``json.dumps(..., separators=(",", ":"))``'s bytes of the response
     with ``member`` (its ``result`` or ``error``), ``text`` being ``structured``'s JSON; None if
-    it cannot be written so (the caller writes it whole, in a worker if it is big)."""
+    it cannot be written so (the caller writes it whole, in a worker if it is big). A member that
+    ``layout`` filled in (``TextLayout.one_text``) is put together from what was written of the
+    first such answer (``_skeleton``): nothing of it is written again."""
     if not text.isascii() or "\x7f" in text:
         return None
-    return _spliced(json_bytes.dumps, _json_string, request_id, member, text, text.encode(), structured)
+    raw = text.encode()
+    if layout is not None:
+        laid = _laid_out(layout, request_id, member, text, raw, structured)
+        if laid is not None:
+            return laid
+    return _spliced(json_bytes.dumps, _json_string, request_id, member, text, raw, structured)
+
+
+def _laid_out(
+    layout: TextLayout, request_id: int | str, member: dict[str, Any], text: str, raw: bytes, structured: Any
+) -> bytes | None:
+    """``modern``'s bytes for a member ``layout`` filled in, or None for any other."""
+    result = member.get("result")
+    if type(result) is not dict or structured is None or result.get("structuredContent") is not structured:
+        return None
+    if not layout.one_text(result) or result["content"][0]["text"] != text:
+        return None
+    is_error = result["isError"]
+    skeleton = layout.skeletons.get(is_error)
+    if skeleton is None:
+        skeleton = layout.skeletons[is_error] = _skeleton(result)
+    if not skeleton:
+        return None
+    parts = {
+        _ID: str(request_id).encode() if type(request_id) is int else _json_string(request_id),  # type: ignore[arg-type]
+        _TEXT: _json_string(text),
+        _MARK: raw,
+    }
+    pieces, order = skeleton
+    return b"".join(
+        (pieces[0], parts[order[0]], pieces[1], parts[order[1]], pieces[2], parts[order[2]], pieces[3])
+    )
+
+
+def _skeleton(result: dict[str, Any]) -> tuple[tuple[bytes, ...], tuple[str, ...]] | tuple[()]:
+    """The answer of ``result`` (laid out: ``TextLayout.one_text``) as ``json.dumps`` writes it,
+    with marks for its request id, its text and its structured content: the bytes between them,
+    and which mark each gap is for, in order; ``()`` if a mark is not found exactly once (the
+    server's own stamp would have to hold one)."""
+    marked = {**result, "content": [{**result["content"][0], "text": _TEXT}], "structuredContent": _MARK}
+    out = json_bytes.dumps({"jsonrpc": "2.0", "id": _ID, "result": marked})
+    found = []
+    for mark in (_ID, _TEXT, _MARK):
+        written = f'"{mark}"'.encode()
+        if out.count(written) != 1:
+            return ()
+        found.append((out.index(written), len(written), mark))
+    found.sort()
+    pieces, at = [], 0
+    for start, length, _ in found:
+        pieces.append(out[at:start])
+        at = start + length
+    pieces.append(out[at:])
+    return tuple(pieces), tuple(mark for _, _, mark in found)
 
 
 def in_session(request_id: int | str, member: dict[str, Any], text: str | None, structured: Any) -> bytes:

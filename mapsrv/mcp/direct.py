@@ -68,7 +68,7 @@ from mapsrv.http.types import Message, Receive, Scope, Send, replaying
 from mapsrv.mcp import answer_bytes
 from mapsrv.mcp.building import ToolContexts
 from mapsrv.mcp.request_checks import modern_call, params_valid, takes_json
-from mapsrv.mcp.result_layout import ResultShapes, error_member
+from mapsrv.mcp.result_layout import ResultShapes, TextLayout, error_member
 from mapsrv.mcp.sessions import leavable
 from mapsrv.mcp.tools import ToolContext
 from mapsrv.mcp.tools.asking import first_round_asker
@@ -156,7 +156,7 @@ class DirectCalls:
         tc = self.contexts.of_request(scope, client, call.reported, asker)
         ran = await self._run(call, tc, receive)
         if ran is not None:  # None: the client left, and nobody is there to answer
-            await self._answer(send, call.id, *ran)
+            await self._answer(send, call.id, *ran, layout=self.shapes.layout(call.version))
 
     async def in_session(
         self,
@@ -347,10 +347,12 @@ class DirectCalls:
         member: dict[str, Any],
         text: str | None,
         structured: Any,
+        *,
+        layout: TextLayout | None,
     ) -> None:
         body = None
         if text is not None and len(text) < BIG_BODY:
-            body = answer_bytes.modern(request_id, member, text, structured)
+            body = answer_bytes.modern(request_id, member, text, structured, layout)
         if body is None:
             whole = {"jsonrpc": "2.0", "id": request_id, **member}
             body = await run("encode", json_bytes.dumps, whole) if is_big(whole) else json_bytes.dumps(whole)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
@@ -50,6 +50,10 @@ class ResultShapes:
     def __init__(self, stamp: dict[str, Any]) -> None:
         self.stamp = stamp
         self._layouts: dict[str, TextLayout | None] = {}  # by version, learned on first use
+
+    def layout(self, version: str) -> TextLayout | None:
+        """The layout of ``version``'s plain results, once learned."""
+        return self._layouts.get(version)
 
     def __call__(self, version: str, result: Result) -> Shaped:
         """``result`` for ``version``: laid out directly when it is plain, else ``exact``."""
@@ -93,6 +97,8 @@ class TextLayout:
     keys: tuple[str, ...]
     text_keys: tuple[str, ...]
     alike: dict[str, Any]
+    # what ``mapsrv.mcp.answer_bytes`` wrote once of the answers laid out so, by their parts
+    skeletons: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def learn(cls, exact: Callable[[Result], Shaped]) -> TextLayout | None:
@@ -143,6 +149,20 @@ class TextLayout:
             else:
                 out[key] = self.alike[key]
         return out
+
+    def one_text(self, out: dict[str, Any]) -> bool:
+        """Whether ``out`` is what ``fill`` made of a result with structured content and one
+        text: this layout's keys, what every result carries alike (the same objects), one text
+        item and a boolean ``isError``; its parts are then the request's alone."""
+        if tuple(out) != self.keys or type(out.get("isError")) is not bool:
+            return False
+        alike = self.alike
+        if any(out[key] is not value for key, value in alike.items()):
+            return False
+        content = out.get("content")
+        if type(content) is not list or len(content) != 1 or type(content[0]) is not dict:
+            return False
+        return tuple(content[0]) == self.text_keys and content[0]["type"] == "text"
 
     def _text(self, item: TextContent) -> dict[str, Any]:
         if self.text_keys == _TEXT_FIRST:  # as the SDK's sieve orders them: no lookup per key

@@ -34,7 +34,7 @@ values = st.recursive(
     max_leaves=16,
 )
 contents = st.dictionaries(texts, values, max_size=5)
-ids = st.integers() | texts | st.sampled_from([answer_bytes._MARK, answer_bytes._TEXT])
+ids = st.integers() | texts | st.sampled_from([answer_bytes._MARK, answer_bytes._TEXT, answer_bytes._ID])
 
 
 def _whole(request_id: Any, member: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +63,7 @@ def _sdk_session_bytes(request_id: Any, member: dict[str, Any]) -> bytes | str:
 @example({"k": "\ud800"}, 1, "2025-11-25")
 @example({"k": answer_bytes._MARK}, answer_bytes._MARK, "2026-07-28")
 @example({"k": answer_bytes._TEXT}, answer_bytes._TEXT, "2025-11-25")
+@example({"k": answer_bytes._ID, answer_bytes._MARK: 1}, answer_bytes._ID, "2026-07-28")
 @example({"k": 'a "quoted" \\ text\n'}, 3, "2026-07-28")
 @example({"a": {None: 1}}, 2, "2025-11-25")
 def test_the_bytes_of_the_whole_answer(content: dict[str, Any], request_id: Any, version: str) -> None:
@@ -71,11 +72,17 @@ def test_the_bytes_of_the_whole_answer(content: dict[str, Any], request_id: Any,
     assert text == json.dumps(content, separators=SEPARATORS, ensure_ascii=False)
     status, member = SHAPES(version, result)
     assert status == 200
+    expected = json.dumps(_whole(request_id, member), separators=SEPARATORS).encode()
     modern = answer_bytes.modern(request_id, member, text, result.structured_content)
     if modern is None:  # written whole by the direct path
         assert not text.isascii() or "\x7f" in text or request_id in (answer_bytes._MARK, answer_bytes._TEXT)
     else:
-        assert modern == json.dumps(_whole(request_id, member), separators=SEPARATORS).encode()
+        assert modern == expected
+    layout = SHAPES.layout(version)
+    assert layout is not None and layout.one_text(member["result"])
+    for _ in range(2):  # its skeleton written, then used
+        laid = answer_bytes.modern(request_id, member, text, result.structured_content, layout)
+        assert laid == expected if text.isascii() and "\x7f" not in text else laid is None
     session = _session_bytes(request_id, member, text, result.structured_content)
     assert session == _sdk_session_bytes(request_id, member)
 
@@ -96,7 +103,7 @@ def test_only_the_last_answer_made_is_known_by_its_text() -> None:
 
 
 @pytest.mark.parametrize("version", ERAS)
-def test_a_result_dumped_again_is_not_spliced(version: str) -> None:
+def test_a_result_dumped_again_is_not_spliced(version: str) -> None:  # nor put in a layout's skeleton
     """The text stands in only for the structured content the layout placed itself: a result
     laid out by ``ResultShapes.exact`` (dumped and passed through the version's sieve) is written
     from what it holds."""
@@ -107,5 +114,36 @@ def test_a_result_dumped_again_is_not_spliced(version: str) -> None:
     assert copied == result.structured_content and copied is not result.structured_content
     member["result"]["structuredContent"] = {"k": "changed"}
     assert text is not None and answer_bytes.modern(1, member, text, result.structured_content) is None
+    layout = SHAPES.layout(version)
+    assert (
+        layout is not None and answer_bytes.modern(1, member, text, result.structured_content, layout) is None
+    )
     session = answer_bytes.in_session(1, member, text, result.structured_content)
     assert b'"changed"' in session and session == to_json(_whole(1, member))
+
+
+def test_only_a_member_its_layout_filled_takes_its_skeleton() -> None:
+    """A member whose parts are not all the layout's own (another stamp, an error flag that is not
+    a boolean, two texts, another text, keys in another order) is written from what it holds."""
+    version = "2026-07-28"
+    result = answer({"k": [1, 2.5]})
+    text = written_json(result)
+    _, member = SHAPES(version, result)
+    layout = SHAPES.layout(version)
+    assert layout is not None and text is not None
+    laid = member["result"]
+
+    def written(changed: dict[str, Any]) -> bytes | None:
+        return answer_bytes.modern(5, {"result": changed}, text, result.structured_content, layout)
+
+    stamped = {**laid, "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "other", "version": "9"}}}
+    assert written(stamped) == json.dumps(_whole(5, {"result": stamped}), separators=SEPARATORS).encode()
+    assert b'"other"' in (written(stamped) or b"")
+    assert not layout.one_text({**laid, "isError": 0})
+    two = {**laid, "content": [*laid["content"], {"text": "b", "type": "text"}]}
+    assert not layout.one_text(two) and written(two) is None
+    reordered = dict(reversed(list(laid.items())))
+    assert not layout.one_text(reordered)
+    other_text = {**laid, "content": [{"text": "{}", "type": "text"}]}
+    assert written(other_text) is None
+    assert written(laid) == json.dumps(_whole(5, member), separators=SEPARATORS).encode()

@@ -326,12 +326,12 @@ async def test_what_the_direct_path_hands_on_the_sdk_answers_as_before(
         assert not answered, f"the direct path answered {what}"
 
 
-async def test_a_duplicated_routing_header_goes_to_the_sdk(nursery: trio.Nursery) -> None:
+@pytest.mark.parametrize("repeated", ["mcp-name", "mcp-method", "mcp-protocol-version", "Mcp-Name"])
+async def test_a_duplicated_routing_header_goes_to_the_sdk(nursery: trio.Nursery, repeated: str) -> None:
     async with httpx.AsyncClient(timeout=30) as http:
         paths = await open_paths(nursery, http)
         sent = httpx.Headers(headers("read"))
-        sent.setdefault("mcp-name", "read")
-        sent = httpx.Headers([*sent.multi_items(), ("mcp-name", "read")])
+        sent = httpx.Headers([*sent.multi_items(), (repeated, sent[repeated])])
         body = json.dumps(request("read", {"map_id": "x"})).encode()
         for direct in (True, False):
             before = paths.direct.answered

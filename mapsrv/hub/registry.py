@@ -62,9 +62,6 @@ class MapEntry:
     retired_edit_keys: deque[str] = field(default_factory=lambda: deque(maxlen=RETIRED_EDIT_KEYS))
     maker: str | None = None  # the agent that made the map (MapMeta.maker)
     created: float = field(default_factory=time.time)  # unix seconds (memory:// lists; stores keep theirs)
-    # the last summary ``read`` answered of this map, with what it was made of (its state weakly:
-    # ``mapsrv.mcp.tools.reading``); made again once any of that changes
-    summarised: Any = None
 
     @property
     def meta(self) -> MapMeta:

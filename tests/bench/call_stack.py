@@ -26,6 +26,8 @@ from typing import Any
 import trio
 from support import start_server
 
+from mapsrv.mcp.tools import reading
+
 from . import tool_calls_per_core as bench
 
 LAYERS = ("observer", "hygiene", "dispatch", "mcp")
@@ -72,7 +74,6 @@ async def main(calls: int, layer: str, fresh: bool) -> None:
         sent |= {"host": server.url.split("//")[1].rstrip("/"), "content-length": str(len(body))}
         headers = [(name.encode(), value.encode()) for name, value in sent.items()]
         app, answers = _entry(server, layer), []
-        entry = await server.hub.get(map_id)
 
         async def send(message: dict[str, Any]) -> None:
             answers.append(message)
@@ -86,7 +87,7 @@ async def main(calls: int, layer: str, fresh: bool) -> None:
             }  # fmt: skip
             inbox = _Inbox([{"type": "http.request", "body": body, "more_body": False}])
             if fresh:
-                entry.summarised = None  # the summary made again, as after a change
+                reading._SUMMARIES.forget(map_id)  # the summary made again, as after a change
             await app(scope, inbox.receive, send)
 
         for _ in range(500):  # warm: every cache and layout learned

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ from mapsrv.mcp.tools.styling import styled_layer
 from mapsrv.workers import checked, over_map, run
 
 __all__ = [
+    "SUMMARIES_KEPT",
     "SUMMARY_BUDGET",
     "bbox_of",
     "read",
@@ -45,6 +47,7 @@ __all__ = [
 SUMMARY_BUDGET = 1_700  # bytes of labelled-feature rows: a summary answer (JSON + its text) <= 6 KB
 PAGE_BUDGET = 12_000  # bytes of feature rows in a page
 _LATEST = 5
+SUMMARIES_KEPT = 256  # maps whose last summary is kept to be answered again (``_Summaries``)
 Kind = Literal[
     "marker",
     "line",
@@ -328,9 +331,8 @@ async def read_map(tc: ToolContext, map_id: str) -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Summarised:
-    """A summary ``read`` answered (``MapEntry.summarised``): what it was made of (the map's
-    state, weakly: a state replaced is freed at once), the answer and its text (its content's
-    JSON)."""
+    """A summary ``read`` answered: what it was made of (the map's state, weakly: a state
+    replaced is freed at once), the answer and its text (its content's JSON)."""
 
     state: weakref.ref[MapState]
     url: str
@@ -339,17 +341,47 @@ class _Summarised:
     text: str
 
 
+class _Summaries:
+    """The last summary answered of each of the ``SUMMARIES_KEPT`` maps read last, by map id (a
+    few kB each: the oldest is forgotten)."""
+
+    def __init__(self, most: int) -> None:
+        self._kept: OrderedDict[str, _Summarised] = OrderedDict()
+        self._most = most
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, map_id: str) -> _Summarised | None:
+        found = self._kept.get(map_id)
+        if found is not None:
+            self._kept.move_to_end(map_id)
+        return found
+
+    def put(self, map_id: str, made: _Summarised) -> None:
+        self._kept[map_id] = made
+        self._kept.move_to_end(map_id)
+        if len(self._kept) > self._most:
+            self._kept.popitem(last=False)
+
+    def forget(self, map_id: str) -> None:
+        self._kept.pop(map_id, None)
+
+
+_SUMMARIES = _Summaries(SUMMARIES_KEPT)
+
+
 async def _summary_of(tc: ToolContext, entry: MapEntry, state: MapState) -> _Summarised:
     """The summary of ``state`` (the map's now) with who is on it, as an answer: made once for a
-    state, a link and a presence, then answered again while they hold. An agent reads an
-    unchanged map again and again (after a person's look, before each change it plans); on a
-    100,000-feature map the summary counts every feature in a worker, and on a small one making
-    it, its text and its answer was a fifth of a ``read``'s server CPU (docs/benchmarks.md,
-    "Issue 74"). The answer is shared by the calls answered with it: nothing changes an answer
-    once made (``results.written_answer``)."""
+    state, a link and a presence, then answered again while they hold (and the map is among the
+    ``SUMMARIES_KEPT`` read last). An agent reads an unchanged map again and again (after a
+    person's look, before each change it plans); on a 100,000-feature map the summary counts
+    every feature in a worker, and on a small one making it, its text and its answer was a fifth
+    of a ``read``'s server CPU (docs/benchmarks.md, "Issue 74"). The answer is shared by the
+    calls answered with it: nothing changes an answer once made (``results.written_answer``)."""
     url = tc.links(entry)[0]
     present = _present(tc, entry)
-    last: _Summarised | None = entry.summarised
+    last = _SUMMARIES.get(entry.id)
     if last is not None and last.state() is state and last.url == url and last.present == present:
         again(last.answer, last.text)
         return last
@@ -359,7 +391,7 @@ async def _summary_of(tc: ToolContext, entry: MapEntry, state: MapState) -> _Sum
     text = compact(content)
     made = _Summarised(weakref.ref(state), url, present, written_answer(content, text), text)
     if entry.state is state:  # not a state a write replaced while a worker summarised it
-        entry.summarised = made
+        _SUMMARIES.put(entry.id, made)
     return made
 
 

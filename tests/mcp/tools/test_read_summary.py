@@ -12,10 +12,10 @@ from typing import Any
 
 from mapsrv.hub import MapHub
 from mapsrv.hub.presence import Member
-from mapsrv.mcp.tools import ToolContext
+from mapsrv.mcp.tools import ToolContext, reading
 from mapsrv.mcp.tools.drawing import draw
 from mapsrv.mcp.tools.maps import create_map, set_title
-from mapsrv.mcp.tools.reading import read, read_map, summary
+from mapsrv.mcp.tools.reading import SUMMARIES_KEPT, read, read_map, summary
 from mapsrv.mcp.tools.schema import MAX_ITEMS
 from mapsrv.workers import BIG_MAP, workers
 
@@ -75,7 +75,9 @@ async def test_a_summary_keeps_no_state_a_write_replaced() -> None:
     await draw(tc, [{"at": [1, 2]}], map_id=map_id)
     await summarised(tc, map_id)
     entry = await tc.hub.get(map_id)
-    kept = entry.summarised.state
+    last = reading._SUMMARIES.get(map_id)
+    assert last is not None
+    kept = last.state
     assert kept() is entry.state
     await draw(tc, [{"at": [3, 4]}], map_id=map_id)
     gc.collect()
@@ -97,3 +99,18 @@ async def test_a_big_maps_summary_is_made_in_a_worker_once_a_version() -> None:
     await draw(tc, [{"at": [5, 5], "label": "last"}], map_id=map_id)
     assert (await summarised(tc, map_id))["latest"][-1]["label"] == "last"
     assert encode.done == before + 2
+
+
+async def test_the_summaries_kept_are_the_maps_read_last() -> None:
+    """A summary is kept for the ``SUMMARIES_KEPT`` maps read last: reading one more forgets the
+    one read longest ago, which is then made again (in a worker, for a big map), right."""
+    tc = ToolContext(MapHub(), BASE)
+    ids = []
+    for n in range(SUMMARIES_KEPT + 1):
+        map_id = json.loads((await create_map(tc, f"m{n}")).content[0].text)["map_id"]  # type: ignore[union-attr]
+        await read(tc, map_id)
+        ids.append(map_id)
+    assert len(reading._SUMMARIES) == SUMMARIES_KEPT
+    assert reading._SUMMARIES.get(ids[0]) is None and reading._SUMMARIES.get(ids[-1]) is not None
+    assert (await summarised(tc, ids[0]))["title"] == "m0"
+    assert reading._SUMMARIES.get(ids[0]) is not None and reading._SUMMARIES.get(ids[1]) is None

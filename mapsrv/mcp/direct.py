@@ -56,12 +56,6 @@ import trio
 from mcp import MCPError
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http import REQUEST_CANCELLED
-from mcp.shared.inbound import (
-    MCP_METHOD_HEADER,
-    MCP_NAME_HEADER,
-    MCP_PARAM_HEADER_PREFIX,
-    MCP_PROTOCOL_VERSION_HEADER,
-)
 from mcp.types import CallToolResult, ClientCapabilities, InputRequiredResult, TextContent
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic_core import to_json
@@ -72,7 +66,7 @@ from mapsrv.core.json_pieces import is_big
 from mapsrv.http.types import Message, Receive, Scope, Send, replaying
 from mapsrv.mcp import answer_bytes
 from mapsrv.mcp.building import ToolContexts
-from mapsrv.mcp.request_checks import modern_call, params_valid, takes_json
+from mapsrv.mcp.request_checks import headers_read, modern_call, params_valid, takes_json
 from mapsrv.mcp.result_layout import ResultShapes, TextLayout, error_member
 from mapsrv.mcp.sessions import leavable
 from mapsrv.mcp.tools import ToolContext
@@ -90,14 +84,6 @@ Fallback = Callable[[Scope, Receive], Awaitable[None]]
 
 _ENVELOPE = frozenset({"jsonrpc", "id", "method", "params"})
 BIG_BODY = 256 * 1024  # bytes of a request, or of an answer's text, from which it is handled in a worker
-_PARAM_HEADER = MCP_PARAM_HEADER_PREFIX.lower().encode()
-_ROUTING = frozenset(
-    {MCP_PROTOCOL_VERSION_HEADER, MCP_METHOD_HEADER, MCP_NAME_HEADER}
-)  # the SDK's, lowercase
-_READ = frozenset(name.encode() for name in ("content-type", "accept", *_ROUTING))
-_PARAM_NAMED = (
-    " param"  # in ``_headers_read``'s headers: some header names an ``Mcp-Param-*`` (no name has a space)
-)
 # a later round of a call that asked its person: the SDK unseals and checks its state
 _LATER_ROUND = ("inputResponses", "requestState")
 _RESERVED_META = "io.modelcontextprotocol/"  # a modern envelope's keys in ``_meta``
@@ -223,7 +209,7 @@ class DirectCalls:
     def _call(self, scope: Scope, body: bytes) -> _Call | None:
         """The 2026-07-28 tool call this request makes, if this path answers it exactly as the
         SDK would."""
-        read = _headers_read(scope)
+        read = headers_read(scope)
         if read is None:
             return None
         headers, param_named = read
@@ -375,28 +361,6 @@ class DirectCalls:
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-def _headers_read(scope: Scope) -> tuple[dict[str, str], bool] | None:
-    """The headers a modern call's checks read, by lowercase name (the first of a repeated one,
-    as Starlette reads them), and whether any names an ``Mcp-Param-*`` (the SDK then compares
-    them with the arguments); None if a routing header comes twice
-    (``find_duplicated_routing_header``: the SDK refuses the call). One pass over the raw
-    headers, where decoding them all and looking through them three times was 2 % of a small
-    call."""
-    headers: dict[str, str] = {}
-    param_named = False
-    for raw, value in scope["headers"]:
-        name = raw.lower()
-        if name in _READ:
-            key = name.decode()
-            if key not in headers:
-                headers[key] = value.decode("latin-1")
-            elif key in _ROUTING:
-                return None
-        elif name.startswith(_PARAM_HEADER):
-            param_named = True
-    return headers, param_named
 
 
 async def _off_loop_if(body: bytes, decide: Callable[..., _Call | None], *args: Any) -> _Call | None:

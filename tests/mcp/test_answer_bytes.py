@@ -114,6 +114,7 @@ def test_a_result_dumped_again_is_not_spliced(version: str) -> None:  # nor put 
     assert copied == result.structured_content and copied is not result.structured_content
     member["result"]["structuredContent"] = {"k": "changed"}
     assert text is not None and answer_bytes.modern(1, member, text, result.structured_content) is None
+    SHAPES(version, result)  # its layout learned
     layout = SHAPES.layout(version)
     assert (
         layout is not None and answer_bytes.modern(1, member, text, result.structured_content, layout) is None

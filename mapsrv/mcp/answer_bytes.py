@@ -41,6 +41,7 @@ _MARK_JSON = f'"{_MARK}"'.encode()
 _TEXT = secrets.token_hex(16)  # ... and for its text
 _TEXT_JSON = f'"{_TEXT}"'.encode()
 _ID = secrets.token_hex(16)  # ... and for the request's id, in an answer written once for a layout
+_MARKS = (_ID, _TEXT, _MARK)  # a skeleton's gaps: the id, the text, the structured content
 
 
 def modern(
@@ -80,37 +81,34 @@ def _laid_out(
         skeleton = layout.skeletons[is_error] = _skeleton(result)
     if not skeleton:
         return None
-    parts = {
-        _ID: str(request_id).encode() if type(request_id) is int else _json_string(request_id),  # type: ignore[arg-type]
-        _TEXT: _json_string(text),
-        _MARK: raw,
-    }
+    written_id = str(request_id).encode() if type(request_id) is int else _json_string(request_id)  # type: ignore[arg-type]
+    parts = (written_id, _json_string(text), raw)  # in ``_MARKS``' order
     pieces, order = skeleton
     return b"".join(
         (pieces[0], parts[order[0]], pieces[1], parts[order[1]], pieces[2], parts[order[2]], pieces[3])
     )
 
 
-def _skeleton(result: dict[str, Any]) -> tuple[tuple[bytes, ...], tuple[str, ...]] | tuple[()]:
+def _skeleton(result: dict[str, Any]) -> tuple[tuple[bytes, ...], tuple[int, ...]] | tuple[()]:
     """The answer of ``result`` (laid out: ``TextLayout.one_text``) as ``json.dumps`` writes it,
     with marks for its request id, its text and its structured content: the bytes between them,
-    and which mark each gap is for, in order; ``()`` if a mark is not found exactly once (the
-    server's own stamp would have to hold one)."""
+    and which mark each gap is for (its place in ``_MARKS``), in order; ``()`` if a mark is not
+    found exactly once (the server's own stamp would have to hold one)."""
     marked = {**result, "content": [{**result["content"][0], "text": _TEXT}], "structuredContent": _MARK}
     out = json_bytes.dumps({"jsonrpc": "2.0", "id": _ID, "result": marked})
     found = []
-    for mark in (_ID, _TEXT, _MARK):
+    for n, mark in enumerate(_MARKS):
         written = f'"{mark}"'.encode()
         if out.count(written) != 1:
             return ()
-        found.append((out.index(written), len(written), mark))
+        found.append((out.index(written), len(written), n))
     found.sort()
     pieces, at = [], 0
     for start, length, _ in found:
         pieces.append(out[at:start])
         at = start + length
     pieces.append(out[at:])
-    return tuple(pieces), tuple(mark for _, _, mark in found)
+    return tuple(pieces), tuple(n for _, _, n in found)
 
 
 def in_session(request_id: int | str, member: dict[str, Any], text: str | None, structured: Any) -> bytes:

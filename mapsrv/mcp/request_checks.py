@@ -66,22 +66,18 @@ def modern_call(decoded: dict[str, Any], headers: Mapping[str, str]) -> ModernCa
     (``classify_inbound_request``: the routing headers against the body, the ``_meta``
     envelope) or its parameter check (``validate_client_request``, as ``params_valid``) refuses
     it, else the call's version and its client's identity (``ModernCall``). Remembered
-    by all that the three read: the method, the parameters but the arguments' values, as JSON,
-    and the three routing headers (one key: written once a call, where each check wrote its own took 3 % of a
-    small call's server CPU)."""
+    by all that the three read: the method, the parameters but the arguments' values
+    (``_rest_of``) and the three routing headers (one key written a call, where each check
+    writing its own took 3 % of a small call's server CPU)."""
     params = decoded["params"]
-    arguments = params.get("arguments")
     decide = partial(_decide, decoded, headers)
-    if arguments is not None and type(arguments) is not dict:
+    rest = _rest_of(params)
+    if rest is None:
         made = decide()
     else:
-        try:
-            rest = json.dumps({key: value for key, value in params.items() if key != "arguments"})
-        except RecursionError:  # nested past what json.dumps takes here (json.loads took it)
-            made = decide()
-        else:
-            key = (decoded.get("method"), rest, arguments is None, *(headers.get(name) for name in _ROUTING))
-            made = _remembered(_calls, key, decide, rest)
+        routing = (headers.get(name) for name in _ROUTING)
+        key = (decoded.get("method"), rest, params.get("arguments") is None, *routing)
+        made = _remembered(_calls, key, decide, rest)
     return made if isinstance(made, ModernCall) else None
 
 
@@ -101,14 +97,25 @@ def params_valid(version: str, params: dict[str, Any]) -> bool:
     arguments are any object, or null: the schema's ``additionalProperties``), the envelope in
     ``_meta`` included, which a client sends alike on every call (its validation was 3 µs of each).
     tests/mcp/test_request_checks.py holds it to the SDK's function for generated parameters."""
+    rest = _rest_of(params)
+    if rest is None:
+        return _validates(version, params)
+    key = (version, params.get("arguments") is None, rest)
+    return _remembered(_known, key, partial(_validates, version, params), rest)
+
+
+def _rest_of(params: dict[str, Any]) -> str | None:
+    """What a verdict on ``params`` is remembered by: the parameters but the arguments, as JSON
+    (the arguments are any object, or null, to the SDK's checks). None where they are judged
+    afresh: arguments of another type, or values nested past what ``json.dumps`` takes here
+    (``json.loads`` took them)."""
     arguments = params.get("arguments")
     if arguments is not None and type(arguments) is not dict:
-        return _validates(version, params)
+        return None
     try:
-        rest = json.dumps({key: value for key, value in params.items() if key != "arguments"})
-    except RecursionError:  # nested past what json.dumps takes here (json.loads took it)
-        return _validates(version, params)
-    return _remembered(_known, (version, arguments is None, rest), partial(_validates, version, params), rest)
+        return json.dumps({key: value for key, value in params.items() if key != "arguments"})
+    except RecursionError:
+        return None
 
 
 def _validates(version: str, params: dict[str, Any]) -> bool:

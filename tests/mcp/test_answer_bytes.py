@@ -96,10 +96,10 @@ def test_only_the_last_answer_made_is_known_by_its_text() -> None:
     assert written_json(first) is None and written_json(second) == '{"b":2}'
     alike = CallToolResult(content=[TextContent(type="text", text='{"b":2}')], structured_content={"b": 2})
     assert written_json(alike) is None
-    given_text = answer({"c": 3}, "three")
-    assert written_json(given_text) is None
+    other_text = CallToolResult(content=[TextContent(type="text", text="three")], structured_content={"c": 3})
+    assert written_json(other_text) is None
     written = written_answer({"d": 4}, '{"d":4}')  # its JSON, written before
-    assert written_json(written) == '{"d":4}' and written_json(given_text) is None
+    assert written_json(written) == '{"d":4}' and written_json(other_text) is None
 
 
 @pytest.mark.parametrize("version", ERAS)

@@ -42,11 +42,9 @@ class _Last:
 _LAST = _Last()
 
 
-def answer(content: dict[str, Any], text: str | None = None) -> CallToolResult:
-    """``content`` as structured content and as its JSON text (or ``text`` when given)."""
-    if text is None:
-        return written_answer(content, compact(content))
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=content)
+def answer(content: dict[str, Any]) -> CallToolResult:
+    """``content`` as structured content and as its JSON text."""
+    return written_answer(content, compact(content))
 
 
 def written_answer(content: dict[str, Any], written: str) -> CallToolResult:

@@ -7,6 +7,7 @@ app asked of the host from ``window.host``."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -99,13 +100,21 @@ async def serve_page(
     too, as mapsrv does)."""
 
     async def answer(stream: trio.SocketStream) -> None:
+        # Chromium opens sockets it may close unused (a preconnect) or drop mid-answer (a tab
+        # closed, a favicon no longer wanted): such a socket is let go, not allowed to take the
+        # host and every test page on it down with a broken pipe.
         async with stream:
             request = b""
-            while b"\r\n\r\n" not in request and (chunk := await stream.receive_some(4096)):
-                request += chunk
-            body = page[0].encode()
-            head = f"HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {len(body)}"
-            await stream.send_all(head.encode() + b"\r\nconnection: close\r\n\r\n" + body)
+            with contextlib.suppress(trio.BrokenResourceError):
+                while b"\r\n\r\n" not in request:
+                    chunk = await stream.receive_some(4096)
+                    if not chunk:
+                        return
+                    request += chunk
+                body = page[0].encode()
+                head = "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n"
+                head += f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+                await stream.send_all(head.encode() + body)
 
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     task_status.started(f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}/")

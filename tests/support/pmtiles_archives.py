@@ -7,6 +7,7 @@ asks first, with OPTIONS)."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import math
@@ -166,23 +167,21 @@ async def serve_archives(
     included); each request's path and Range header go to ``asked``. The port."""
 
     async def one(stream: trio.SocketStream) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            got = await stream.receive_some(65536)
-            if not got:
-                return
-            data += got
-        head = data.split(b"\r\n\r\n", 1)[0] + b"\r\n"
-        target = data.split(b" ", 2)[1].decode()
-        wanted = RANGE.search(head)
-        if asked is not None:
-            asked.append((target, wanted[0].decode().strip() if wanted else ""))
-        try:
-            await stream.send_all(_answer(files, head, target, wanted))
-        except trio.BrokenResourceError:
-            pass
-        finally:
-            await stream.aclose()
+        # a socket the browser resets or closes unused is let go, not let crash the host
+        async with stream:
+            data = b""
+            with contextlib.suppress(trio.BrokenResourceError):
+                while b"\r\n\r\n" not in data:
+                    got = await stream.receive_some(65536)
+                    if not got:
+                        return
+                    data += got
+                head = data.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+                target = data.split(b" ", 2)[1].decode()
+                wanted = RANGE.search(head)
+                if asked is not None:
+                    asked.append((target, wanted[0].decode().strip() if wanted else ""))
+                await stream.send_all(_answer(files, head, target, wanted))
 
     listeners = await nursery.start(partial(trio.serve_tcp, one, 0, host="127.0.0.1"))
     return int(listeners[0].socket.getsockname()[1])

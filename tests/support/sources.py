@@ -36,16 +36,16 @@ async def serve_source(nursery: trio.Nursery, answer: Answer, host: str = "127.0
 
     async def one(stream: trio.SocketStream) -> None:
         data = b""
-        while b"\r\n\r\n" not in data:
-            got = await stream.receive_some(65536)
-            if not got:
-                return
-            data += got
-        target = data.split(b" ", 2)[1].decode()
         try:
+            while b"\r\n\r\n" not in data:
+                got = await stream.receive_some(65536)
+                if not got:
+                    return
+                data += got
+            target = data.split(b" ", 2)[1].decode()
             await answer(target, stream)
         except trio.BrokenResourceError:
-            pass  # the client cut it off (a body past the cap)
+            pass  # the client cut it off (a body past the cap, a reset)
         finally:
             await stream.aclose()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import trio
 
+from .sources import read_request
 from .waiting import require
 
 __all__ = ["HOST_JS", "NODE_HOME", "AppCall", "app_draw", "host_bundle", "host_page", "serve_page"]
@@ -104,13 +105,9 @@ async def serve_page(
         # closed, a favicon no longer wanted): such a socket is let go, not allowed to take the
         # host and every test page on it down with a broken pipe.
         async with stream:
-            request = b""
             with contextlib.suppress(trio.BrokenResourceError):
-                while b"\r\n\r\n" not in request:
-                    chunk = await stream.receive_some(4096)
-                    if not chunk:
-                        return
-                    request += chunk
+                if await read_request(stream) is None:
+                    return
                 body = page[0].encode()
                 head = "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n"
                 head += f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"

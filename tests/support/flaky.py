@@ -9,6 +9,8 @@ import contextlib
 
 import trio
 
+from .sources import read_request
+
 __all__ = ["Flaky", "TurnedClock"]
 
 
@@ -52,12 +54,8 @@ class Flaky:
         self.accepted += 1
         if self.mode == "hang":
             await trio.sleep_forever()
-        data = b""
         async with stream:
             with contextlib.suppress(trio.BrokenResourceError):  # a client that gave up first
-                while b"\r\n\r\n" not in data:
-                    got = await stream.receive_some(65536)
-                    if not got:
-                        return
-                    data += got
+                if await read_request(stream) is None:
+                    return
                 await stream.send_all(self.answer)

@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import trio
 
+from .sources import read_request
+
 __all__ = ["Asked", "FakeGeocoder", "Reply", "answer", "open_fake_geocoder", "read_head", "result"]
 
 
@@ -70,12 +72,9 @@ def result(
 
 async def read_head(stream: trio.SocketStream) -> tuple[str, dict[str, str]] | None:
     """A request's line and headers (names lowercased), or None when the client left first."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = await stream.receive_some(65536)
-        if not chunk:
-            return None
-        data += chunk
+    data = await read_request(stream)
+    if data is None:
+        return None
     line, *lines = data.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
     return line, {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
 

@@ -20,7 +20,7 @@ from PIL import Image, PngImagePlugin
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
-from support.sources import http_answer
+from support.sources import http_answer, read_request
 
 __all__ = [
     "EXTENT",
@@ -169,13 +169,10 @@ async def serve_archives(
     async def one(stream: trio.SocketStream) -> None:
         # a socket the browser resets or closes unused is let go, not let crash the host
         async with stream:
-            data = b""
             with contextlib.suppress(trio.BrokenResourceError):
-                while b"\r\n\r\n" not in data:
-                    got = await stream.receive_some(65536)
-                    if not got:
-                        return
-                    data += got
+                data = await read_request(stream)
+                if data is None:
+                    return
                 head = data.split(b"\r\n\r\n", 1)[0] + b"\r\n"
                 target = data.split(b" ", 2)[1].decode()
                 wanted = RANGE.search(head)

@@ -11,10 +11,23 @@ from functools import partial
 import trio
 from PIL import Image
 
-__all__ = ["Answer", "http_answer", "png_tile", "serve_source"]
+__all__ = ["Answer", "http_answer", "png_tile", "read_request", "serve_source"]
 
 # path and query -> the stream to answer on
 Answer = Callable[[str, trio.SocketStream], Awaitable[None]]
+
+
+async def read_request(stream: trio.SocketStream) -> bytes | None:
+    """What a client sent up to its request's blank line (and any of the body that came with it),
+    or None when it closed first: a browser's preconnect, a client that gave up. A reset is the
+    caller's to catch (``trio.BrokenResourceError``), with the answer's own."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        got = await stream.receive_some(65536)
+        if not got:
+            return None
+        data += got
+    return data
 
 
 def png_tile(color: tuple[int, int, int], size: int = 256) -> bytes:
@@ -35,13 +48,10 @@ async def serve_source(nursery: trio.Nursery, answer: Answer, host: str = "127.0
     port."""
 
     async def one(stream: trio.SocketStream) -> None:
-        data = b""
         try:
-            while b"\r\n\r\n" not in data:
-                got = await stream.receive_some(65536)
-                if not got:
-                    return
-                data += got
+            data = await read_request(stream)
+            if data is None:
+                return
             target = data.split(b" ", 2)[1].decode()
             await answer(target, stream)
         except trio.BrokenResourceError:

@@ -66,6 +66,11 @@ class Kept(Generic[K, O, V]):
     def __len__(self) -> int:
         return len(self._held)
 
+    def drop(self, key: K) -> None:
+        """Keep nothing at ``key`` (what was kept is made again when next asked)."""
+        with self._lock:
+            self._held.pop(key, None)
+
     def _forget(self, key: K) -> None:
         with self._lock:
             held = self._held.get(key)

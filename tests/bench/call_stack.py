@@ -87,7 +87,7 @@ async def main(calls: int, layer: str, fresh: bool) -> None:
             }  # fmt: skip
             inbox = _Inbox([{"type": "http.request", "body": body, "more_body": False}])
             if fresh:
-                reading._SUMMARIES.forget(map_id)  # the summary made again, as after a change
+                reading._SUMMARIES.drop(map_id)  # the summary made again, as after a change
             await app(scope, inbox.receive, send)
 
         for _ in range(500):  # warm: every cache and layout learned

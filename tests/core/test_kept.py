@@ -44,3 +44,14 @@ def test_an_owner_let_go_of_takes_its_value_along() -> None:
     del owner
     gc.collect()
     assert "k" not in kept and len(kept) == 0
+
+
+def test_a_value_dropped_is_made_again() -> None:
+    kept: Kept[str, Owner, int] = Kept(4)
+    owner, other = Owner(), Owner()
+    kept.put("k", owner, 1)
+    kept.put("j", other, 2)
+    kept.drop("k")
+    kept.drop("absent")  # nothing kept there: nothing happens
+    assert "k" not in kept and kept.get("k", owner) is None and kept.get("j", other) == 2
+    assert kept.made("k", owner, lambda: 3) == 3

@@ -8,8 +8,6 @@ cursor page through the features in detail, and ``geojson`` exports them.
 from __future__ import annotations
 
 import dataclasses
-import weakref
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -19,6 +17,7 @@ from pydantic import Field
 
 from mapsrv.core.geojson import to_geojson
 from mapsrv.core.geometry import kind_name, parts
+from mapsrv.core.kept import Kept
 from mapsrv.core.model import Bounds as Box
 from mapsrv.core.model import Feature, MapState, check_bounds
 from mapsrv.core.routes import route_facts
@@ -331,44 +330,17 @@ async def read_map(tc: ToolContext, map_id: str) -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Summarised:
-    """A summary ``read`` answered: what it was made of (the map's state, weakly: a state
-    replaced is freed at once), the answer and its text (its content's JSON)."""
+    """A summary ``read`` answered of a state: the link and the presence it was made with, the
+    answer and its text (its content's JSON)."""
 
-    state: weakref.ref[MapState]
     url: str
     present: tuple[str, ...]
     answer: CallToolResult
     text: str
 
 
-class _Summaries:
-    """The last summary answered of each of the ``SUMMARIES_KEPT`` maps read last, by map id (a
-    few kB each: the oldest is forgotten)."""
-
-    def __init__(self, most: int) -> None:
-        self._kept: OrderedDict[str, _Summarised] = OrderedDict()
-        self._most = most
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
-    def get(self, map_id: str) -> _Summarised | None:
-        found = self._kept.get(map_id)
-        if found is not None:
-            self._kept.move_to_end(map_id)
-        return found
-
-    def put(self, map_id: str, made: _Summarised) -> None:
-        self._kept[map_id] = made
-        self._kept.move_to_end(map_id)
-        if len(self._kept) > self._most:
-            self._kept.popitem(last=False)
-
-    def forget(self, map_id: str) -> None:
-        self._kept.pop(map_id, None)
-
-
-_SUMMARIES = _Summaries(SUMMARIES_KEPT)
+# the last summary of each of the maps read last, by map id, while its state lives (a few kB each)
+_SUMMARIES: Kept[str, MapState, _Summarised] = Kept(SUMMARIES_KEPT)
 
 
 async def _summary_of(tc: ToolContext, entry: MapEntry, state: MapState) -> _Summarised:
@@ -381,17 +353,17 @@ async def _summary_of(tc: ToolContext, entry: MapEntry, state: MapState) -> _Sum
     calls answered with it: nothing changes an answer once made (``results.written_answer``)."""
     url = tc.links(entry)[0]
     present = _present(tc, entry)
-    last = _SUMMARIES.get(entry.id)
-    if last is not None and last.state() is state and last.url == url and last.present == present:
+    last = _SUMMARIES.get(entry.id, state)
+    if last is not None and last.url == url and last.present == present:
         again(last.answer, last.text)
         return last
     content = await summary_off_loop(state, url)
     if present:
         content["present"] = list(present)
     text = compact(content)
-    made = _Summarised(weakref.ref(state), url, present, written_answer(content, text), text)
+    made = _Summarised(url, present, written_answer(content, text), text)
     if entry.state is state:  # not a state a write replaced while a worker summarised it
-        _SUMMARIES.put(entry.id, made)
+        _SUMMARIES.put(entry.id, state, made)
     return made
 
 

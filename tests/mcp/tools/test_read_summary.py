@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import weakref
 from typing import Any
 
 from mapsrv.hub import MapHub
@@ -69,19 +70,19 @@ async def test_a_summary_follows_writes_people_and_links() -> None:
 
 
 async def test_a_summary_keeps_no_state_a_write_replaced() -> None:
-    """The summary kept refers to its state weakly: a state replaced by a write is freed."""
+    """The summary kept refers to its state weakly: a state replaced by a write is freed, and
+    what was kept of it with it."""
     tc = ToolContext(MapHub(), BASE)
     map_id = json.loads((await create_map(tc, "")).content[0].text)["map_id"]  # type: ignore[union-attr]
     await draw(tc, [{"at": [1, 2]}], map_id=map_id)
     await summarised(tc, map_id)
     entry = await tc.hub.get(map_id)
-    last = reading._SUMMARIES.get(map_id)
-    assert last is not None
-    kept = last.state
-    assert kept() is entry.state
+    assert reading._SUMMARIES.holds(map_id, entry.state)
+    kept = weakref.ref(entry.state)
     await draw(tc, [{"at": [3, 4]}], map_id=map_id)
     gc.collect()
     assert kept() is None
+    assert map_id not in reading._SUMMARIES
 
 
 async def test_a_big_maps_summary_is_made_in_a_worker_once_a_version() -> None:
@@ -111,6 +112,6 @@ async def test_the_summaries_kept_are_the_maps_read_last() -> None:
         await read(tc, map_id)
         ids.append(map_id)
     assert len(reading._SUMMARIES) == SUMMARIES_KEPT
-    assert reading._SUMMARIES.get(ids[0]) is None and reading._SUMMARIES.get(ids[-1]) is not None
+    assert ids[0] not in reading._SUMMARIES and ids[-1] in reading._SUMMARIES
     assert (await summarised(tc, ids[0]))["title"] == "m0"
-    assert reading._SUMMARIES.get(ids[0]) is not None and reading._SUMMARIES.get(ids[1]) is None
+    assert ids[0] in reading._SUMMARIES and ids[1] not in reading._SUMMARIES

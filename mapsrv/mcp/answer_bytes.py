@@ -94,8 +94,7 @@ def _skeleton(result: dict[str, Any]) -> tuple[tuple[bytes, ...], tuple[int, ...
     with marks for its request id, its text and its structured content: the bytes between them,
     and which mark each gap is for (its place in ``_MARKS``), in order; ``()`` if a mark is not
     found exactly once (the server's own stamp would have to hold one)."""
-    marked = {**result, "content": [{**result["content"][0], "text": _TEXT}], "structuredContent": _MARK}
-    out = json_bytes.dumps({"jsonrpc": "2.0", "id": _ID, "result": marked})
+    out = json_bytes.dumps({"jsonrpc": "2.0", "id": _ID, "result": _marked(result)})
     found = []
     for n, mark in enumerate(_MARKS):
         written = f'"{mark}"'.encode()
@@ -152,8 +151,13 @@ def _spliced(
         return None
     if content[0].get("text") != text:
         return None
-    marked = {**result, "content": [{**content[0], "text": _TEXT}], "structuredContent": _MARK}
-    out = write({"jsonrpc": "2.0", "id": request_id, "result": marked})
+    out = write({"jsonrpc": "2.0", "id": request_id, "result": _marked(result)})
     if out.count(_MARK_JSON) != 1 or out.count(_TEXT_JSON) != 1:
         return None
     return out.replace(_TEXT_JSON, write_text(text)).replace(_MARK_JSON, raw)
+
+
+def _marked(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` (one text, and structured content) with marks for its text and its structured
+    content."""
+    return {**result, "content": [{**result["content"][0], "text": _TEXT}], "structuredContent": _MARK}

@@ -246,7 +246,7 @@ alive() {  # running, and not a zombie waiting to be reaped
 reap() {  # an exited child's status collected, if bash has not collected it already
     # A "wait -n" cut short by a trap may have collected it and kept nothing of it: a wait for
     # that PID then blocked until some other child ended, and no trap ran meanwhile (CI: a stop
-    # hung 60 s after a kill -9 and SIGTERM with SIGHUP; a loop of them hung 1 in 40). A child
+    # hung 60 s after a kill -9 and SIGTERM with SIGHUP; a loop of them hung 4 in 200). A child
     # gone from /proc is collected; one still there (a zombie, or just SIGKILLed) is waited for.
     if [ -d /proc/self ] && [ ! -e "/proc/$1" ]; then return 0; fi
     wait "$1" 2>/dev/null || true

@@ -7,6 +7,7 @@ ladder, that check and its ``Connection`` make of a modern call with any routing
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -225,3 +226,50 @@ def test_nesting_deeper_than_json_dumps_takes_is_judged() -> None:
     made = modern_call(decoded, headers)
     expected = sdk_call(decoded, headers)
     assert (made.version, made.reported, made.capabilities) == expected if made else expected is None
+
+
+# values json.loads gives that a careless JSON writer makes alike: NaN and null, 1 and 1.0 and
+# true, -0.0 and 0.0, a lone surrogate (no UTF-8 for it), an escape and its character
+confusable = st.sampled_from(
+    [None, float("nan"), float("inf"), float("-inf"), 0, 0.0, -0.0, False, 1, 1.0, True, 10**20]
+) | st.sampled_from(["", "1", "null", "NaN", "\ud800", "é", "\\u00e9", '"', "\x00"])
+rests = st.recursive(
+    confusable,
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from(["a", "é"]), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(rests, rests)
+def test_what_a_verdict_is_kept_by_tells_values_apart_as_json_dumps_does(one: Any, two: Any) -> None:
+    """Two parameters are kept by one key only if ``json.dumps`` writes them alike; those it
+    cannot key (a lone surrogate) are judged afresh."""
+    first = request_checks._rest_of({"name": "read", "arguments": {}, "_meta": one})
+    second = request_checks._rest_of({"name": "read", "_meta": two})
+    if first is None or second is None:
+        assert "\ud800" in json.dumps([one, two], ensure_ascii=False)
+        return
+    written = [json.dumps({"name": "read", "_meta": value}) for value in (one, two)]
+    assert (first == second) is (written[0] == written[1])
+
+
+def test_a_verdict_kept_for_null_is_not_nans() -> None:
+    """The SDK takes a progress token of null and refuses NaN or an infinity (json.loads reads
+    both): each gets its own verdict, whichever came first."""
+    envelope = {f"{RESERVED}protocolVersion": "2026-07-28", f"{RESERVED}clientCapabilities": {}}
+    headers = {"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "read"}
+    request_checks._known.clear()
+    request_checks._calls.clear()
+    tokens = [None, float("nan"), None, float("inf"), float("-inf"), "\ud800", None]
+    verdicts = []
+    for token in tokens:
+        given = {"name": "read", "arguments": {}, "_meta": {**envelope, "progressToken": token}}
+        expected = sdk_verdict("2026-07-28", given)
+        assert params_valid("2026-07-28", given) is expected
+        decoded = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": given}
+        assert (modern_call(decoded, headers) is not None) is (sdk_call(decoded, headers) is not None)
+        verdicts.append(expected)
+    assert verdicts == [True, False, True, False, False, True, True]

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httptools
@@ -57,6 +58,7 @@ __all__ = ["COALESCE_UP_TO", "DEFAULT_HEADER_TIMEOUT", "H1Protocol", "install"]
 COALESCE_UP_TO = 64 * 1024  # a larger body goes in a write of its own rather than be copied
 PREFACE = b"PRI * HTTP/2.0\r\n\r\n"  # how an HTTP/2 client with prior knowledge begins
 _NO_BODY = frozenset({204, 304})
+_APP_TASK = "mapsrv.http.h1_exchange.H1Exchange._run"  # the name of a request's task
 
 
 def _socket_of(send: Callable[[Event], Awaitable[None]]) -> Callable[[], int] | None:
@@ -67,6 +69,25 @@ def _socket_of(send: Callable[[Event], Awaitable[None]]) -> Callable[[], int] | 
     if not isinstance(stream, trio.SocketStream):
         return None
     return fileno_of(stream.socket)
+
+
+def _timer_of(send: Callable[[Event], Awaitable[None]]) -> Any:
+    """The keep-alive timer of the connection ``send`` writes to, when it is mapsrv's
+    (``mapsrv.http.hypercorn.KeepAliveTimer``: told of a request's start and end directly), else
+    None (hypercorn's own, told by ``Updated`` events)."""
+    timer = getattr(getattr(send, "__self__", None), "idle_task", None)
+    return timer if hasattr(timer, "busy") and hasattr(timer, "idle") else None
+
+
+def _spawner(task_group: Any) -> Callable[..., None]:
+    """How an exchange starts its app's task in the connection's ``task_group``: straight in
+    hypercorn's nursery, named (trio otherwise writes a name from the function's module and
+    qualified name for every request: 0.5 µs), or through the group where it has none."""
+    nursery = getattr(task_group, "_nursery", None)
+    if isinstance(nursery, trio.Nursery):
+        return partial(nursery.start_soon, name=_APP_TASK)
+    spawn: Callable[..., None] = task_group.spawn
+    return spawn
 
 
 def install() -> None:
@@ -110,6 +131,8 @@ class H1Protocol:
         self._ended = False  # hypercorn was told to close the connection
         self._upgraded = False
         self._head_deadline = HeadDeadline(getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT), send)
+        self._timer = _timer_of(send)
+        self._spawn = _spawner(task_group)
         self._eof = False  # the client has ended its side
         self._new_exchange()
 
@@ -227,7 +250,10 @@ class H1Protocol:
     async def _begin(
         self, url: bytes, headers: list[tuple[bytes, bytes]], method: str, version: str, keep_alive: bool
     ) -> None:
-        await self.send(Updated(idle=False))
+        if self._timer is not None:
+            self._timer.busy()
+        else:
+            await self.send(Updated(idle=False))
         self._busy = True
         self._version, self._method = version, method
         # HTTP/1.0 connections end after one answer, as with h11
@@ -244,10 +270,10 @@ class H1Protocol:
             root_path=self.config.root_path,
         )
         self.stream = H1Exchange(self, self.config, scope)
-        body_coming = all(kind != "end" for kind, _ in self._parsed.events)
-        if self._version == "1.1" and (b"expect", b"100-continue") in headers and body_coming:
+        expects = self._version == "1.1" and (b"expect", b"100-continue") in headers
+        if expects and all(kind != "end" for kind, _ in self._parsed.events):  # the body is to come
             await self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        await self.stream.start(self.app, self.task_group.spawn)
+        await self.stream.start(self.app, self._spawn)
         self.keep_alive_requests += 1
         await self.context.mark_request()
 
@@ -327,7 +353,10 @@ class H1Protocol:
         if reusable and not self._closed and not self.context.terminated.is_set():
             self._new_exchange()  # and the next request may begin
             await self.can_read.set()
-            await self.send(Updated(idle=True))
+            if self._timer is not None:
+                self._timer.idle(self.task_group)
+            else:
+                await self.send(Updated(idle=True))
             self._head_deadline.apply()
         else:
             await self._close_connection()

@@ -131,8 +131,7 @@ class H1Protocol:
         self._ended = False  # hypercorn was told to close the connection
         self._upgraded = False
         self._head_deadline = HeadDeadline(getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT), send)
-        self._timer = _timer_of(send)
-        self._spawn = _spawner(task_group)
+        self._timer, self._spawn = _timer_of(send), _spawner(task_group)  # told, and starting, directly
         self._eof = False  # the client has ended its side
         self._new_exchange()
 
@@ -362,10 +361,9 @@ class H1Protocol:
             await self._close_connection()
 
     async def _write(self, data: bytes) -> None:
-        """``data`` to the client: straight to a plain TCP socket when it takes it all and no
-        earlier write waits, else (TLS, a full socket, an error) through hypercorn, whose
-        ``protocol_send`` takes a lock, a shielded scope and two passes of trio's scheduler for
-        every write. Either way in order: a write waits behind one that waits."""
+        """``data`` to the client: straight to a plain TCP socket when it takes it all and no earlier
+        write waits, else through hypercorn (TLS, a full socket, an error: a lock, a shielded scope
+        and two scheduler passes a write). In order either way: a write waits behind one that waits."""
         if self._fileno is not None and not self._waiting_writes:
             fd = self._fileno()
             if fd >= 0:

@@ -15,6 +15,7 @@ tests/http/test_h1.py:
 - the scope, key for key (``http_version``, ``asgi``, ``method``, ``scheme``, ``path`` unquoted,
   ``raw_path``, ``query_string``, ``root_path``, ``headers``, ``client``, ``server``, a copy of
   the connection's ``state``, ``extensions``), and a 404 for a host not in ``server_names``;
+- the app's headers checked (``mapsrv.http.h1_head.checked_headers``: stricter, as h11 was);
 - the app's messages in order: a start (once), then bodies; the body is left out for HEAD, 1xx,
   204 and 304; anything else, or anything after the last body, raises ``UnexpectedMessageError``
   in the app; a response that asks for trailers (HTTP/2's) waits for them and so never ends;
@@ -38,8 +39,9 @@ from typing import Any, Protocol
 from urllib.parse import unquote
 
 import trio
-from hypercorn.utils import UnexpectedMessageError, build_and_validate_headers, suppress_body
+from hypercorn.utils import UnexpectedMessageError, suppress_body
 
+from mapsrv.http.h1_head import checked_headers
 from mapsrv.http.types import Message, header
 
 __all__ = ["H1Exchange", "Responder"]
@@ -187,7 +189,7 @@ class H1Exchange:
             return
         kind = message["type"]
         if kind == "http.response.start" and self.state == _REQUEST:
-            headers = build_and_validate_headers(message.get("headers", []))
+            headers = checked_headers(message.get("headers", []))
             self._status = int(message["status"])
             self._response = message
             self._trailers = bool(message.get("trailers", False))

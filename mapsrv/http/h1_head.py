@@ -1,19 +1,40 @@
-"""Heads for ``mapsrv.http.h1``: a response's head as bytes (with its ``date``, formatted once a
-second), and the deadline of a request head that comes in more than one read."""
+"""Heads for ``mapsrv.http.h1``: an app's response headers checked, a response's head as bytes
+(with its ``date``, formatted once a second), and the deadline of a request head that comes in
+more than one read."""
 
 from __future__ import annotations
 
 import math
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from wsgiref.handlers import format_date_time
 
 import trio
 
-__all__ = ["DEFAULT_HEADER_TIMEOUT", "HeadDeadline", "response_head"]
+__all__ = ["DEFAULT_HEADER_TIMEOUT", "HeadDeadline", "checked_headers", "response_head"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0  # seconds for a request head that comes in more than one read
+_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a field name: a token (RFC 9110 section 5.1)
+_BREAK = re.compile(rb"[\r\n\x00]")  # what a field value may not hold (section 5.5)
+
+
+def checked_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """An app's response headers as hypercorn's ``build_and_validate_headers`` makes them (bytes,
+    stripped), refused (``ValueError``, which ends in a 500) where one cannot be written as one
+    field: a name that is not a token (a pseudo-header's colon among them), or a value holding
+    CR, LF or NUL. h11 refused them; written as they came, a line break in a value (a title in a
+    download's name, say) would begin header fields, or a body, of the writer's choosing."""
+    checked = []
+    for name, value in headers:
+        name, value = bytes(name).strip(), bytes(value).strip()
+        if _NAME.fullmatch(name) is None:
+            raise ValueError(f"a response header's name is not a token: {name[:40]!r}")
+        if _BREAK.search(value) is not None:
+            raise ValueError(f"the response header {name.decode()} holds CR, LF or NUL")
+        checked.append((name, value))
+    return checked
 
 
 class _Dates:

@@ -5,6 +5,7 @@ h11 (a strict parser), requests written by hand so that each test controls every
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,15 @@ from support.raw_http import RawConnection
 
 from mapsrv.http.h1 import H1Protocol
 from mapsrv.http.hypercorn import _CONNECTION, hypercorn_config
+
+SPLITTING = {
+    "/value-crlf": (b"x-title", b"a\r\nset-cookie: session=stolen"),
+    "/value-lf": (b"x-title", b"a\nset-cookie: session=stolen"),
+    "/value-nul": (b"x-title", b"a\x00b"),
+    "/name-crlf": (b"x-a\r\nset-cookie", b"session=stolen"),
+    "/name-colon": (b":status", b"204"),
+    "/name-space": (b"set-cookie x", b"1"),
+}
 
 
 @dataclass
@@ -47,6 +57,10 @@ class Echo:
                 {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"10")]}
             )
             await send({"type": "http.response.body", "body": b"short"})
+            return
+        if scope["path"] in SPLITTING:  # a header that would split the head if written as given
+            await send({"type": "http.response.start", "status": 200, "headers": [SPLITTING[scope["path"]]]})
+            await send({"type": "http.response.body", "body": b"<script>stolen()</script>"})
             return
         if scope["path"] == "/empty":
             await send({"type": "http.response.start", "status": 204, "headers": []})
@@ -323,3 +337,31 @@ def test_the_protocol_is_what_hypercorn_makes_each_connection_with() -> None:
 
     hypercorn_config("127.0.0.1", 0, graceful_timeout=1, log="tests.h1")
     assert hypercorn.protocol.H11Protocol is H1Protocol
+
+
+async def one_answer(conn: RawConnection) -> tuple[bytes, bytes]:
+    """An answer's head and its Content-Length of body, however the head was written."""
+    data = b""
+    while b"\r\n\r\n" not in data and (part := await conn.stream.receive_some(65536)):
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: *(\d+)", head)
+    while length and len(body) < int(length.group(1)) and (part := await conn.stream.receive_some(65536)):
+        body += part
+    return head, body
+
+
+@pytest.mark.parametrize("path", sorted(SPLITTING))
+async def test_a_response_header_that_would_split_the_head_is_refused_500(path: str) -> None:
+    """A name that is not a token or a value with CR, LF or NUL is never written: the app's
+    answer becomes a 500 that ends the connection (h11 refused them too), and nothing of it
+    reaches the client (no header of the writer's, no body)."""
+    async with served() as server:
+        conn = await server.connect()
+        with trio.fail_after(10):
+            await conn.send(get(path))
+            head, body = await one_answer(conn)
+        assert head.startswith(b"HTTP/1.1 500 "), head
+        assert b"stolen" not in head and b"x-title" not in head and body == b"", (head, body)
+        assert b"connection: close" in head.lower()
+        assert await ended(conn) == b""

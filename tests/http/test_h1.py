@@ -42,13 +42,16 @@ class Echo:
     seen: list[str] = field(default_factory=list)
     heads: list[list[tuple[bytes, bytes]]] = field(default_factory=list)  # each request's headers
     protocols: list[str] = field(default_factory=list)
+    shortcuts: list[tuple[str, bool]] = field(default_factory=list)  # timer, spawn direct
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if await lifespan(scope, receive, send):
             return
         self.seen.append(scope["path"])
         self.heads.append(scope["headers"])
-        self.protocols.append(type(_CONNECTION.get().protocol.protocol).__name__)
+        protocol = _CONNECTION.get().protocol.protocol
+        self.protocols.append(type(protocol).__name__)
+        self.shortcuts.append((type(protocol._timer).__name__, isinstance(protocol._spawn, partial)))
         body = await read_body(receive) if scope["path"] != "/early" else b""
         if scope["path"] == "/hold":
             await self.release.wait()
@@ -136,6 +139,18 @@ async def test_every_connection_is_served_by_h1() -> None:
             await conn.send(get("/"))
             assert (await conn.read_response()).body == b"GET / 1.1 0"
     assert server.app.protocols == ["H1Protocol"]
+
+
+async def test_the_keep_alive_timer_is_told_and_the_task_started_without_hypercorns_layers() -> None:
+    """In a real hypercorn, ``H1Protocol`` finds mapsrv's keep-alive timer behind ``send`` and
+    hypercorn's nursery behind its task group (both private: a hypercorn that moves them would
+    leave mapsrv correct but slower, and this says so)."""
+    async with served() as server:
+        conn = await server.connect()
+        with trio.fail_after(10):
+            await conn.send(get("/"))
+            assert (await conn.read_response()).status == 200
+    assert server.app.shortcuts == [("KeepAliveTimer", True)]
 
 
 async def test_pipelined_requests_wait_for_the_answer_before_them() -> None:

@@ -27,6 +27,8 @@ A call in a session (``in_session``), once ``McpEndpoints`` has found the sessio
 the request's credential, and its ``initialize`` read (``InSession``):
 
 - the transport's checks, as ``StreamableHTTPServerTransport`` makes them in JSON-response mode:
+  the body read by its parser (pydantic-core's ``from_json``, where the modern entry's is
+  ``json.loads``: they differ on a lone surrogate escape),
   ``Content-Type`` exactly ``application/json``, an ``Accept`` that takes JSON; a version header,
   if any, of the handshake era (another goes to the SDK's modern entry); the parameters for the
   session's version (``validate_client_request``);
@@ -58,7 +60,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http import REQUEST_CANCELLED
 from mcp.types import CallToolResult, ClientCapabilities, InputRequiredResult, TextContent
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 from starlette.requests import Request
 
 from mapsrv.core import json_bytes
@@ -114,6 +116,13 @@ class _Call:
     version: str
     reported: str | None = None  # the client's name; a session's call has its handshake's
     capabilities: ClientCapabilities | None = None
+
+
+def _modern_json(body: bytes) -> Any:
+    """A 2026-07-28 body as the SDK's modern entry reads it (``json.loads``), decoded first: on
+    bytes ``json.loads`` looks for UTF-16 and -32 (0.5 µs a call). What is not UTF-8, or begins
+    with a byte order mark, fails here and goes to the SDK, which answers it as it always did."""
+    return json.loads(body.decode())
 
 
 class DirectCalls:
@@ -241,7 +250,7 @@ class DirectCalls:
         asked = headers.get("mcp-protocol-version")
         if asked is not None and asked not in HANDSHAKE_PROTOCOL_VERSIONS:
             return None  # the SDK's modern entry answers it
-        found = self._envelope(body)
+        found = self._envelope(body, from_json)  # the session transport's parser
         if found is None:
             return None
         decoded, runner = found
@@ -250,12 +259,15 @@ class DirectCalls:
             return None
         return _valid(runner, decoded, version)
 
-    def _envelope(self, body: bytes) -> tuple[dict[str, Any], ToolRunner] | None:
+    def _envelope(
+        self, body: bytes, parse: Callable[[bytes], Any] = _modern_json
+    ) -> tuple[dict[str, Any], ToolRunner] | None:
         """``body`` as one JSON-RPC ``tools/call`` request of a tool this path runs (a first
-        round), and that tool's runner."""
-        try:  # decoded first: json.loads on bytes looks for UTF-16 and -32 (0.5 µs a call)
-            decoded = json.loads(body.decode())
-        except (ValueError, RecursionError):  # UnicodeDecodeError too: the SDK says what it says
+        round), and that tool's runner, read as the SDK's entry for the era reads it (``parse``):
+        what that refuses, the SDK answers."""
+        try:
+            decoded = parse(body)
+        except (ValueError, RecursionError):  # UnicodeDecodeError too
             return None
         if not isinstance(decoded, dict) or decoded.keys() != _ENVELOPE or decoded["jsonrpc"] != "2.0":
             return None

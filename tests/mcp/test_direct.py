@@ -310,6 +310,8 @@ def _handed_on() -> list[tuple[str, Any, dict[str, str]]]:
         ("a batch", [call, call], headers("read")),
         ("not JSON", b'{"jsonrpc": "2.0", "id": 1, "method"', headers("read")),
         ("deep JSON", b"[" * 100_000, headers("read")),
+        ("a byte order mark", "\ufeff".encode() + json.dumps(call).encode(), headers("read")),
+        ("not UTF-8", json.dumps(call).encode().replace(b'"x"', b'"\xff"'), headers("read")),
         ("not JSON by type", call, headers("read", **{"content-type": "text/plain"})),
         ("no JSON accepted", call, headers("read", accept="text/event-stream")),
         ("params not an object", {**call, "params": ["read"]}, headers("read")),
@@ -533,6 +535,9 @@ def _handed_on_in_session() -> list[tuple[str, Any, dict[str, str | None]]]:
         ("a notification", {k: v for k, v in call.items() if k != "id"}, {}),
         ("a batch", [call, call], {}),
         ("not JSON", b'{"jsonrpc": "2.0", "id": 1, "method"', {}),
+        # json.loads takes both; the session transport's parser (pydantic-core's) refuses them
+        ("a lone surrogate", json.dumps(in_session("read", {"map_id": "\ud800"})).encode(), {}),
+        ("a byte order mark", "\ufeff".encode() + json.dumps(call).encode(), {}),
         ("a content type in capitals", call, {"content-type": "Application/JSON"}),
         ("not JSON by type", call, {"content-type": "text/plain"}),
         ("an empty content type", call, {"content-type": ""}),

@@ -73,10 +73,11 @@ def _socket_of(send: Callable[[Event], Awaitable[None]]) -> Callable[[], int] | 
 
 def _timer_of(send: Callable[[Event], Awaitable[None]]) -> Any:
     """The keep-alive timer of the connection ``send`` writes to, when it is mapsrv's
-    (``mapsrv.http.hypercorn.KeepAliveTimer``: told of a request's start and end directly), else
-    None (hypercorn's own, told by ``Updated`` events)."""
+    (``mapsrv.http.hypercorn.KeepAliveTimer``: told of a request's start and end directly, and
+    moved to an unfinished head's deadline), else None (hypercorn's own, told by ``Updated``
+    events)."""
     timer = getattr(getattr(send, "__self__", None), "idle_task", None)
-    return timer if hasattr(timer, "busy") and hasattr(timer, "idle") else None
+    return timer if all(hasattr(timer, name) for name in ("busy", "idle", "expire_by")) else None
 
 
 def _spawner(task_group: Any) -> Callable[..., None]:
@@ -130,8 +131,8 @@ class H1Protocol:
         self._closed = False  # nothing more is read or handed on
         self._ended = False  # hypercorn was told to close the connection
         self._upgraded = False
-        self._head_deadline = HeadDeadline(getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT), send)
         self._timer, self._spawn = _timer_of(send), _spawner(task_group)  # told, and starting, directly
+        self._head_deadline = HeadDeadline(config, self._timer)
         self._eof = False  # the client has ended its side
         self._new_exchange()
 

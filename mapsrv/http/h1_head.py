@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from wsgiref.handlers import format_date_time
 
@@ -69,15 +69,18 @@ def response_head(
 
 
 class HeadDeadline:
-    """A request head begun must be whole within ``timeout`` of its first read, or the
-    connection's timer (``mapsrv.http.hypercorn.KeepAliveTimer``, found through hypercorn's
-    ``send``) closes the connection: a client sending its head a byte a second held one until the
-    keep-alive timeout, 75 s. A head that comes whole in one read costs nothing."""
+    """A request head begun must be whole within ``header_timeout`` (``config``'s, else
+    ``DEFAULT_HEADER_TIMEOUT``) of its first read, or the connection's ``timer``
+    (``mapsrv.http.hypercorn.KeepAliveTimer``; None where the connection has hypercorn's own,
+    which cannot be moved so) closes the connection: a client sending its head a byte a second
+    held one until the keep-alive timeout, 75 s. A head that comes whole in one read costs
+    nothing."""
 
-    __slots__ = ("deadline", "send", "timeout")
+    __slots__ = ("deadline", "timeout", "timer")
 
-    def __init__(self, timeout: float, send: Callable[[Any], Awaitable[None]]) -> None:
-        self.timeout, self.send = timeout, send
+    def __init__(self, config: Any, timer: Any) -> None:
+        self.timeout: float = getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT)
+        self.timer = timer
         self.deadline = math.inf  # when the head being read must be whole
 
     def after_read(self, unfinished: bool) -> None:
@@ -91,6 +94,5 @@ class HeadDeadline:
     def apply(self) -> None:
         """Move the connection's timer to the deadline, if it comes first (again after an answer,
         which restarts the timer: a pipelined head under way keeps its deadline)."""
-        timer: Any = getattr(getattr(self.send, "__self__", None), "idle_task", None)
-        if self.deadline < math.inf and hasattr(timer, "expire_by"):
-            timer.expire_by(self.deadline)
+        if self.deadline < math.inf and self.timer is not None:
+            self.timer.expire_by(self.deadline)

@@ -153,7 +153,7 @@ async def test_a_head_whole_in_time_is_served_and_the_next_head_gets_its_own_tim
             for _ in range(3):
                 request = get("/")
                 await conn.send(request[:10])
-                await trio.sleep(0.6)
+                await trio.sleep(0.6)  # the pause inside the head under test (its time is 1 s)
                 await conn.send(request[10:])
                 assert (await conn.read_response()).body == b"GET / 1.1 0"
 
